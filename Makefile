@@ -1,0 +1,51 @@
+# Two commands are all the set-up on a fresh Debian/Ubuntu machine with Python 3.10+:
+#   make demo   create .venv if missing, install, run the embedded default end to end
+#   make test   create .venv if missing, install the test extras, lint, type-check, run the test suite
+# torch is pinned first and passed as a constraint to every later pip call, so that nothing pulls
+# another (multi-GB CUDA) torch. Set TORCH_INDEX="--index-url <url>" to choose a torch wheel index.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_INDEX ?=
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_DEMO := $(VENV)/.installed-demo
+DEMO_OUT ?= out/demo
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP_DEMO): $(PY) setup.py constraints.txt
+	$(PIP) install -q $(TORCH_INDEX) torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[cv]'
+	touch $@
+
+$(STAMP_TEST): $(PY) setup.py constraints.txt
+	$(PIP) install -q $(TORCH_INDEX) torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[test]'
+	touch $@ $(STAMP_DEMO)
+
+demo: $(STAMP_DEMO)
+	$(VENV)/bin/mono-depth demo --out $(DEMO_OUT)
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP_TEST)
+	$(PY) -m mypy
+
+unit: $(STAMP_TEST)
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP_TEST)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""`mono-depth` entry point: a thin argparse layer over typed functions (one module per sub-command).
+
+Each sub-command module in :mod:`mono_depth_ros.commands` defines ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported only when their command runs, so heavy optional dependencies
+(transformers, onnxruntime) are loaded only where used. Library errors (:class:`DepthError`) become a
+one-line message and exit code 2; anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mono_depth_ros.core.errors import DepthError
+
+# name -> (module, one-line help). Keep in the order users meet them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("mono_depth_ros.commands.demo", "run the embedded default end to end and write pictures"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; sub-command arguments are added lazily by :func:`main`."""
+    parser = argparse.ArgumentParser(
+        prog="mono-depth", description="Monocular depth for ROS 2, offline tools."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mono-depth``; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
+        if args and args[0] not in ("-h", "--help"):
+            parser.print_usage(sys.stderr)
+            print(f"mono-depth: unknown command {args[0]!r}", file=sys.stderr)
+            return 2
+        parser.print_help()
+        return 0
+    name = args[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub_parser = argparse.ArgumentParser(prog=f"mono-depth {name}", description=module.HELP)
+    module.add_arguments(sub_parser)
+    parsed = sub_parser.parse_args(args[1:])
+    try:
+        return int(module.run(parsed))
+    except DepthError as err:
+        print(f"mono-depth {name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mono-depth {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

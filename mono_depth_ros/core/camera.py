@@ -1,0 +1,263 @@
+"""Pinhole camera model from CameraInfo fields, and intrinsics that follow every resize and crop.
+
+Conventions (as image_geometry and depth_image_proc):
+
+* Pixel coordinates: ``u`` to the right, ``v`` down, integer values at pixel centres (OpenCV).
+* Rectified images (``image_rect``) use **P**: ``fx=P[0,0], fy=P[1,1], cx=P[0,2], cy=P[1,2]``.
+* Raw images use **K + D** and are undistorted (maps computed once) into the pinhole image that P describes.
+* The calibrated principal point is used, never the image centre.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import CalibrationError, ShapeError
+
+DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PinholeIntrinsics:
+    """Pinhole intrinsics in pixels for an image of ``width`` × ``height`` pixels (no distortion)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        for name in ("fx", "fy", "cx", "cy"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("width", "height"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("fx", "fy"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                msg = (
+                    f"focal length {name}={value} must be finite and > 0; check the camera calibration (P/K)"
+                )
+                raise CalibrationError(msg)
+        for name in ("cx", "cy"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                msg = f"principal point {name}={value} is not finite; check the camera calibration"
+                raise CalibrationError(msg)
+        if self.width <= 0 or self.height <= 0:
+            msg = f"image size {self.width}x{self.height} must be positive; check CameraInfo width/height"
+            raise CalibrationError(msg)
+
+    @property
+    def matrix(self) -> FloatArray:
+        """3×3 camera matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (float64)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    @property
+    def projection_matrix(self) -> FloatArray:
+        """3×4 projection matrix ``[K | 0]`` as published in CameraInfo.p (float64)."""
+        return np.hstack([self.matrix, np.zeros((3, 1))])
+
+    def resized(self, width: int, height: int) -> PinholeIntrinsics:
+        """Intrinsics after resizing the image to ``width`` × ``height`` (cv2.resize pixel-centre model).
+
+        A pixel centre ``u`` maps to ``(u + 0.5) * sx - 0.5``, so ``cx' = (cx + 0.5) * sx - 0.5``.
+        """
+        if width <= 0 or height <= 0:
+            msg = f"cannot resize to {width}x{height}"
+            raise ShapeError(msg)
+        sx = width / self.width
+        sy = height / self.height
+        return PinholeIntrinsics(
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=(self.cx + 0.5) * sx - 0.5,
+            cy=(self.cy + 0.5) * sy - 0.5,
+            width=width,
+            height=height,
+        )
+
+    def cropped(self, x_offset: int, y_offset: int, width: int, height: int) -> PinholeIntrinsics:
+        """Intrinsics of the sub-image ``[y_offset:y_offset+height, x_offset:x_offset+width]``."""
+        if (
+            x_offset < 0
+            or y_offset < 0
+            or width <= 0
+            or height <= 0
+            or x_offset + width > self.width
+            or y_offset + height > self.height
+        ):
+            msg = (
+                f"crop x={x_offset} y={y_offset} {width}x{height} does not fit in the "
+                f"{self.width}x{self.height} image"
+            )
+            raise ShapeError(msg)
+        return PinholeIntrinsics(
+            self.fx, self.fy, self.cx - x_offset, self.cy - y_offset, width=width, height=height
+        )
+
+    def flipped_horizontally(self) -> PinholeIntrinsics:
+        """Intrinsics of the mirrored image (``u' = width - 1 - u``); exact for any principal point."""
+        return PinholeIntrinsics(
+            self.fx, self.fy, self.width - 1 - self.cx, self.cy, width=self.width, height=self.height
+        )
+
+    def check_image_size(self, width: int, height: int, what: str = "image") -> None:
+        """Raise :class:`CalibrationError` if an image of ``width`` × ``height`` does not match."""
+        if (width, height) != (self.width, self.height):
+            msg = (
+                f"{what} is {width}x{height} but the camera calibration is for "
+                f"{self.width}x{self.height}; publish matching camera_info or set the right camera_info_topic"
+            )
+            raise CalibrationError(msg)
+
+
+@dataclass
+class CameraModel:
+    """Camera calibration as carried by ``sensor_msgs/CameraInfo`` (fields in lower case, ROS 2 names).
+
+    Attributes:
+        width, height: calibrated image size in pixels (before binning / ROI).
+        distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant``.
+        d: distortion coefficients.
+        k: 3×3 intrinsics of the raw (distorted) image.
+        r: 3×3 rectification rotation.
+        p: 3×4 projection of the rectified image.
+        binning_x, binning_y: 0 or 1 = no binning.
+        roi: ``(x_offset, y_offset, width, height)`` of the published sub-window; zeros = full image.
+    """
+
+    width: int
+    height: int
+    distortion_model: str
+    d: tuple[float, ...]
+    k: FloatArray
+    r: FloatArray
+    p: FloatArray
+    binning_x: int = 0
+    binning_y: int = 0
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)
+    _undistort_maps: dict[bool, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
+        self.r = np.asarray(self.r, dtype=np.float64).reshape(3, 3)
+        self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
+        self.d = tuple(float(x) for x in self.d)
+        if self.width <= 0 or self.height <= 0:
+            msg = (
+                f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
+            )
+            raise CalibrationError(msg)
+        if self.distortion_model not in DISTORTION_MODELS and any(self.d):
+            msg = (
+                f"CameraInfo distortion_model {self.distortion_model!r} is not supported; "
+                f"use one of {', '.join(DISTORTION_MODELS)} or rectify the image upstream (image_proc)"
+            )
+            raise CalibrationError(msg)
+        if self.distortion_model == "equidistant" and any(self.d) and len(self.d) != 4:
+            msg = f"equidistant distortion needs 4 coefficients in d, got {len(self.d)}"
+            raise CalibrationError(msg)
+        if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
+            msg = "CameraInfo has zero focal length in both K and P; the camera is not calibrated"
+            raise CalibrationError(msg)
+
+    @classmethod
+    def from_intrinsics(cls, intrinsics: PinholeIntrinsics) -> CameraModel:
+        """Distortion-free model whose K and P both equal ``intrinsics``."""
+        return cls(
+            width=intrinsics.width,
+            height=intrinsics.height,
+            distortion_model="plumb_bob",
+            d=(0.0, 0.0, 0.0, 0.0, 0.0),
+            k=intrinsics.matrix,
+            r=np.eye(3),
+            p=intrinsics.projection_matrix,
+        )
+
+    @property
+    def has_distortion(self) -> bool:
+        """True when ``d`` holds any non-zero coefficient."""
+        return any(c != 0.0 for c in self.d)
+
+    def _binning(self) -> tuple[int, int]:
+        return max(self.binning_x, 1), max(self.binning_y, 1)
+
+    def _roi(self) -> tuple[int, int, int, int]:
+        x, y, w, h = self.roi
+        if w == 0 or h == 0:
+            return 0, 0, self.width, self.height
+        return x, y, w, h
+
+    def _published(self, fx: float, fy: float, cx: float, cy: float) -> PinholeIntrinsics:
+        """Full-resolution intrinsics → intrinsics of the published (ROI-cropped, binned) image."""
+        x, y, w, h = self._roi()
+        bx, by = self._binning()
+        return PinholeIntrinsics(
+            fx=fx / bx,
+            fy=fy / by,
+            cx=(cx - x) / bx,
+            cy=(cy - y) / by,
+            width=w // bx,
+            height=h // by,
+        )
+
+    def rectified_intrinsics(self) -> PinholeIntrinsics:
+        """Intrinsics of the rectified image, from P (falls back to K when P is all zeros)."""
+        if self.p[0, 0] > 0:
+            return self._published(self.p[0, 0], self.p[1, 1], self.p[0, 2], self.p[1, 2])
+        return self.raw_intrinsics()
+
+    def raw_intrinsics(self) -> PinholeIntrinsics:
+        """Intrinsics of the raw image from K (distortion not included)."""
+        if self.k[0, 0] <= 0:
+            msg = "CameraInfo K has zero focal length; cannot use a raw image with it"
+            raise CalibrationError(msg)
+        return self._published(self.k[0, 0], self.k[1, 1], self.k[0, 2], self.k[1, 2])
+
+    def intrinsics(self, image_is_rectified: bool) -> PinholeIntrinsics:
+        """Pinhole intrinsics of the image the core works on.
+
+        Rectified input: P. Raw input: the undistorted image :meth:`undistort` produces, which P describes
+        when the camera has distortion (image_proc's rectify), else K.
+        """
+        if image_is_rectified or self.has_distortion:
+            return self.rectified_intrinsics()
+        return self.raw_intrinsics()
+
+    def undistort(self, image: npt.NDArray[Any], interpolation: int | None = None) -> npt.NDArray[Any]:
+        """Undistort and rectify a raw image with K, D, R, P (maps computed once, then reused).
+
+        Images from a camera without distortion are returned unchanged.
+        """
+        if not self.has_distortion:
+            return image
+        import cv2
+
+        expected = self.raw_intrinsics()
+        expected.check_image_size(image.shape[1], image.shape[0], what="raw image")
+        nearest = interpolation == cv2.INTER_NEAREST
+        if nearest not in self._undistort_maps:
+            self._undistort_maps[nearest] = self._build_maps(cv2, nearest)
+        map1, map2 = self._undistort_maps[nearest]
+        flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+        return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT)
+
+    def _build_maps(self, cv2: Any, nearest: bool) -> tuple[Any, Any]:
+        raw = self.raw_intrinsics()
+        rect = self.rectified_intrinsics()
+        k = raw.matrix
+        p = rect.matrix
+        size = (raw.width, raw.height)
+        map_type = cv2.CV_32FC1 if nearest else cv2.CV_16SC2
+        d = np.asarray(self.d, dtype=np.float64)
+        if self.distortion_model == "equidistant":
+            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d[:4], self.r, p, size, map_type))
+        return tuple(cv2.initUndistortRectifyMap(k, d, self.r, p, size, map_type))

@@ -1,0 +1,43 @@
+"""One error hierarchy for the whole package.
+
+Every message names the offending value, where it came from, and what to do about it. The node and the bag
+runner catch :class:`DepthError`, log it, count it and drop the frame; any other exception is a bug.
+"""
+
+from __future__ import annotations
+
+
+class DepthError(Exception):
+    """Base class of every error this package raises on bad input or configuration."""
+
+
+class CalibrationError(DepthError):
+    """Camera calibration (CameraInfo) is unusable: zero focal length, size mismatch, unknown model."""
+
+
+class ShapeError(DepthError):
+    """An array or message has sizes that do not agree (step, width, height, channels, field offsets)."""
+
+
+class EncodingError(DepthError):
+    """An image encoding, compressed format or point field datatype that is not supported."""
+
+
+class TransformError(DepthError):
+    """A rigid transform is malformed (non-unit quaternion, NaN) or frames do not chain."""
+
+
+class ScaleRecoveryError(DepthError):
+    """Metric scale could not be recovered (too few LiDAR points, degenerate fit)."""
+
+
+class BagError(DepthError):
+    """A rosbag2 file is missing, truncated, corrupt or lacks a required topic."""
+
+
+class CheckpointError(DepthError):
+    """A model checkpoint is missing, for another architecture/backend, or its tensors do not match."""
+
+
+class ConfigError(DepthError):
+    """A parameter or configuration value is out of range or of the wrong type."""

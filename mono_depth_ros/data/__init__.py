@@ -1,0 +1,1 @@
+"""Readers for on-disk datasets (KITTI, NYU): units converted once, at load."""

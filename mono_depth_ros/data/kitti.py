@@ -1,0 +1,105 @@
+"""KITTI file readers: object/raw calibration, Velodyne scans, annotated depth PNGs.
+
+Units are converted here, once: Velodyne ``.bin`` is float32 x, y, z (metres, Velodyne frame) + reflectance;
+annotated depth PNGs are uint16 with metres = value / 256 and 0 = no data (returned as float32 metres, NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import CalibrationError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
+
+KITTI_DEPTH_SCALE = 256.0  # annotated depth PNG: metres = value / 256
+
+
+@dataclass(frozen=True)
+class KittiCalibration:
+    """Calibration of one KITTI colour camera (``image_2`` by default) and the Velodyne.
+
+    Attributes:
+        intrinsics: pinhole intrinsics of the rectified camera image (from P2's left 3×3).
+        cam_from_velo: Velodyne frame → the camera's own optical frame (includes P2's baseline offset).
+    """
+
+    intrinsics: PinholeIntrinsics
+    cam_from_velo: RigidTransform
+
+
+def read_calib_file(path: Path) -> dict[str, npt.NDArray[np.float64]]:
+    """Parse a KITTI ``key: v1 v2 ...`` calibration text file into float64 arrays."""
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    for line in Path(path).read_text().splitlines():
+        if ":" not in line:
+            continue
+        key, _, rest = line.partition(":")
+        try:
+            values[key.strip()] = np.array([float(x) for x in rest.split()], dtype=np.float64)
+        except ValueError:
+            continue  # non-numeric entries (e.g. calib_time) are not needed
+    return values
+
+
+def load_object_calibration(
+    path: Path, image_width: int, image_height: int, camera: int = 2
+) -> KittiCalibration:
+    """Camera ``camera`` (2 = left colour) of a KITTI 3D-object calib file.
+
+    ``point_in_cam = T(t_cam) · R0_rect · Tr_velo_to_cam · point_in_velo`` where ``t_cam = K⁻¹ P[:, 3]``.
+    """
+    calib = read_calib_file(path)
+    try:
+        projection = calib[f"P{camera}"].reshape(3, 4)
+        r0_rect = calib["R0_rect"].reshape(3, 3)
+        velo_to_cam = calib["Tr_velo_to_cam"].reshape(3, 4)
+    except (KeyError, ValueError) as err:
+        msg = f"{path}: not a KITTI object calibration file ({err})"
+        raise CalibrationError(msg) from None
+    k = projection[:, :3]
+    intrinsics = PinholeIntrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], width=image_width, height=image_height)
+    cam_from_rect0 = RigidTransform(np.eye(3), np.linalg.solve(k, projection[:, 3]), "camera", "rect0")
+    rect0_from_cam0 = RigidTransform(r0_rect, np.zeros(3), "rect0", "cam0")
+    cam0_from_velo = RigidTransform.from_matrix(velo_to_cam, "cam0", "velodyne")
+    return KittiCalibration(intrinsics, cam_from_rect0 @ rect0_from_cam0 @ cam0_from_velo)
+
+
+def load_velodyne(path: Path) -> npt.NDArray[np.float32]:
+    """(N, 4) float32 ``x, y, z`` (metres, Velodyne frame) and reflectance."""
+    raw = np.fromfile(path, dtype=np.float32)
+    if raw.size % 4:
+        msg = f"{path}: {raw.size} floats is not a multiple of 4 (x, y, z, reflectance); truncated scan?"
+        raise ShapeError(msg)
+    return raw.reshape(-1, 4)
+
+
+def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[np.float32]:
+    """uint16 depth PNG → (H, W) float32 metres (``value / scale``), NaN where the PNG holds 0."""
+    import cv2
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        msg = f"{path}: cannot read depth PNG"
+        raise FileNotFoundError(msg)
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        msg = f"{path}: depth PNG must be single-channel uint16, got {raw.dtype} {raw.shape}"
+        raise ShapeError(msg)
+    depth_m = raw.astype(np.float32) / np.float32(scale)
+    depth_m[raw == 0] = np.nan
+    return depth_m
+
+
+def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
+    """(H, W, 3) uint8 RGB image (colour order RGB, not OpenCV's BGR)."""
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        msg = f"{path}: cannot read image"
+        raise FileNotFoundError(msg)
+    return np.ascontiguousarray(bgr[..., ::-1])

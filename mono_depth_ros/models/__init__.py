@@ -1,0 +1,1 @@
+"""Depth models: ModelSpec, checkpoints, the project's encoder-decoder, Depth Anything V2, ONNX/TorchScript."""

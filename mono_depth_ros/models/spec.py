@@ -1,0 +1,113 @@
+"""ModelSpec: everything needed to run a checkpoint, stored inside it (no other configuration needed).
+
+Output kinds (what the network's raw output means):
+
+* ``metric``             depth in metres.
+* ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
+* ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from mono_depth_ros.core.errors import CheckpointError
+
+
+class OutputKind(str, Enum):
+    """What a depth model's output means; scale recovery dispatches on it."""
+
+    METRIC = "metric"
+    DEPTH_UP_TO_SCALE = "depth_up_to_scale"
+    RELATIVE_INVERSE = "relative_inverse"
+
+    @classmethod
+    def parse(cls, value: str) -> OutputKind:
+        """Parse a string, raising :class:`CheckpointError` that lists the valid kinds."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(k.value for k in cls)
+            msg = f"unknown output kind {value!r}; expected one of {valid}"
+            raise CheckpointError(msg) from None
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """How a camera image is resized before the network.
+
+    Attributes:
+        height, width: fixed network input size (pixels) when ``keep_aspect`` is False.
+        keep_aspect: resize keeping the aspect ratio so that the short side is ``height`` (or the long side is
+            capped at ``max_long_side``), then round both sides to a multiple of ``multiple_of``.
+        multiple_of: 32 for the encoder-decoder, 14 for ViT (Depth Anything) patches.
+        max_long_side: cap on the long side (pixels) so that a wide camera never runs at e.g. 518×1722.
+    """
+
+    height: int = 192
+    width: int = 640
+    keep_aspect: bool = False
+    multiple_of: int = 32
+    max_long_side: int = 1280
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture + hyper-parameters + preprocessing + output meaning of a checkpoint.
+
+    Attributes:
+        architecture: registry name (``unet``, ``depth_anything_v2``, ...).
+        params: architecture hyper-parameters (JSON-serialisable).
+        input: resize policy.
+        mean, std: per-channel normalisation of RGB in [0, 1].
+        output_kind: see :class:`OutputKind`.
+        min_depth_m, max_depth_m: depth range of the output (metres, or scaled units for relative kinds).
+        backend: ``torch`` | ``onnx`` | ``torchscript``: what the weights file holds.
+    """
+
+    architecture: str
+    params: dict[str, Any] = field(default_factory=dict)
+    input: InputPolicy = field(default_factory=InputPolicy)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    output_kind: OutputKind = OutputKind.METRIC
+    min_depth_m: float = 0.1
+    max_depth_m: float = 100.0
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "output_kind", OutputKind.parse(str(getattr(self.output_kind, "value", self.output_kind)))
+        )
+        if not 0.0 < self.min_depth_m < self.max_depth_m:
+            msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
+            raise CheckpointError(msg)
+
+    def to_json(self) -> str:
+        """Serialise to a JSON string (stored in the safetensors metadata under ``mono_depth_spec``)."""
+        data = asdict(self)
+        data["output_kind"] = self.output_kind.value
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        """Inverse of :meth:`to_json`; unknown keys raise :class:`CheckpointError`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            msg = f"ModelSpec metadata is not valid JSON: {err}"
+            raise CheckpointError(msg) from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            msg = f"ModelSpec metadata has unknown keys {sorted(unknown)}; written by a newer version?"
+            raise CheckpointError(msg)
+        if "input" in data:
+            data["input"] = InputPolicy(**data["input"])
+        for key in ("mean", "std"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)

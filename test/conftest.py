@@ -1,0 +1,48 @@
+"""Shared fixtures: the real frames in ../shared/data (override with MONO_DEPTH_DATA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """Folder of real test frames: $MONO_DEPTH_DATA, else ../shared/data beside the checkout."""
+    env = os.environ.get("MONO_DEPTH_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"real test data not found at {path} (set MONO_DEPTH_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kitti_object_dir(data_dir: Path) -> Path:
+    path = data_dir / "kitti_object_3frames" / "training"
+    if not path.is_dir():
+        pytest.skip(f"KITTI object frames not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kitti_depth_dir(data_dir: Path) -> Path:
+    path = data_dir / "metric3d_kitti_demo"
+    if not path.is_dir():
+        pytest.skip(f"KITTI annotated depth frames not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def nyu_dir(data_dir: Path) -> Path:
+    path = data_dir / "metric3d_nyu_demo"
+    if not path.is_dir():
+        pytest.skip(f"NYU frames not found at {path}")
+    return path
