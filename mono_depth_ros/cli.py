@@ -23,9 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; sub-command arguments are added lazily by :func:`main`."""
-    parser = argparse.ArgumentParser(
-        prog="mono-depth", description="Monocular depth for ROS 2, offline tools."
-    )
+    parser = argparse.ArgumentParser(prog="mono-depth", description="Monocular depth for ROS 2, offline tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

@@ -42,9 +42,7 @@ class PinholeIntrinsics:
         for name in ("fx", "fy"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
-                msg = (
-                    f"focal length {name}={value} must be finite and > 0; check the camera calibration (P/K)"
-                )
+                msg = f"focal length {name}={value} must be finite and > 0; check the camera calibration (P/K)"
                 raise CalibrationError(msg)
         for name in ("cx", "cy"):
             value = getattr(self, name)
@@ -95,13 +93,10 @@ class PinholeIntrinsics:
             or y_offset + height > self.height
         ):
             msg = (
-                f"crop x={x_offset} y={y_offset} {width}x{height} does not fit in the "
-                f"{self.width}x{self.height} image"
+                f"crop x={x_offset} y={y_offset} {width}x{height} does not fit in the {self.width}x{self.height} image"
             )
             raise ShapeError(msg)
-        return PinholeIntrinsics(
-            self.fx, self.fy, self.cx - x_offset, self.cy - y_offset, width=width, height=height
-        )
+        return PinholeIntrinsics(self.fx, self.fy, self.cx - x_offset, self.cy - y_offset, width=width, height=height)
 
     def flipped_horizontally(self) -> PinholeIntrinsics:
         """Intrinsics of the mirrored image (``u' = width - 1 - u``); exact for any principal point."""
@@ -152,9 +147,7 @@ class CameraModel:
         self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
         self.d = tuple(float(x) for x in self.d)
         if self.width <= 0 or self.height <= 0:
-            msg = (
-                f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
-            )
+            msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
             raise CalibrationError(msg)
         if self.distortion_model not in DISTORTION_MODELS and any(self.d):
             msg = (

@@ -44,9 +44,7 @@ class RigidTransform:
         rotation = np.asarray(self.rotation, dtype=np.float64)
         translation = np.asarray(self.translation, dtype=np.float64).reshape(-1)
         if rotation.shape != (3, 3) or translation.shape != (3,):
-            msg = (
-                f"rotation must be 3x3 and translation 3-vector, got {rotation.shape} and {translation.shape}"
-            )
+            msg = f"rotation must be 3x3 and translation 3-vector, got {rotation.shape} and {translation.shape}"
             raise TransformError(msg)
         if not (np.all(np.isfinite(rotation)) and np.all(np.isfinite(translation))):
             msg = f"transform {self.dst_frame}<-{self.src_frame} contains NaN or Inf"
@@ -152,9 +150,7 @@ def pixel_rays(intrinsics: PinholeIntrinsics) -> tuple[npt.NDArray[np.float32], 
     return ray_x.astype(np.float32), ray_y.astype(np.float32)
 
 
-def backproject_depth(
-    depth_m: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics
-) -> npt.NDArray[np.float32]:
+def backproject_depth(depth_m: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics) -> npt.NDArray[np.float32]:
     """Depth image → organized points in the camera optical frame (depth_image_proc ``convertDepth``).
 
     Args:
@@ -239,11 +235,7 @@ def project_points(
         u_round = np.rint(uv[:, 0])
         v_round = np.rint(uv[:, 1])
         in_image = (
-            in_front
-            & (u_round >= 0)
-            & (u_round < intrinsics.width)
-            & (v_round >= 0)
-            & (v_round < intrinsics.height)
+            in_front & (u_round >= 0) & (u_round < intrinsics.width) & (v_round >= 0) & (v_round < intrinsics.height)
         )
     return uv, z, in_image
 

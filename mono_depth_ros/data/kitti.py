@@ -46,9 +46,7 @@ def read_calib_file(path: Path) -> dict[str, npt.NDArray[np.float64]]:
     return values
 
 
-def load_object_calibration(
-    path: Path, image_width: int, image_height: int, camera: int = 2
-) -> KittiCalibration:
+def load_object_calibration(path: Path, image_width: int, image_height: int, camera: int = 2) -> KittiCalibration:
     """Camera ``camera`` (2 = left colour) of a KITTI 3D-object calib file.
 
     ``point_in_cam = T(t_cam) · R0_rect · Tr_velo_to_cam · point_in_velo`` where ``t_cam = K⁻¹ P[:, 3]``.

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.errors import CalibrationError, ShapeError
+
+KITTI = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=1242, height=375)
+
+
+def test_matrix_and_projection_matrix() -> None:
+    k = KITTI.matrix
+    assert k[0, 0] == KITTI.fx and k[1, 1] == KITTI.fy and k[0, 2] == KITTI.cx and k[1, 2] == KITTI.cy
+    p = KITTI.projection_matrix
+    assert p.shape == (3, 4) and np.all(p[:, 3] == 0) and np.array_equal(p[:, :3], k)
+
+
+@pytest.mark.parametrize("bad", [{"fx": 0.0}, {"fy": -1.0}, {"fx": float("nan")}, {"cx": float("inf")}])
+def test_bad_focal_or_principal_point_is_a_calibration_error(bad: dict[str, float]) -> None:
+    values = {"fx": 500.0, "fy": 500.0, "cx": 320.0, "cy": 240.0, **bad}
+    with pytest.raises(CalibrationError, match="calibration"):
+        PinholeIntrinsics(**values, width=640, height=480)
+
+
+def test_resize_maps_pixel_centres_like_cv2() -> None:
+    # Downscale by 2: source pixel centres 0 and 1 average to destination centre 0 -> source x = 0.5.
+    half = KITTI.resized(621, 187)
+    sx = 621 / 1242
+    assert half.fx == pytest.approx(KITTI.fx * sx)
+    # A 3-D point projects to u in the full image and to (u + 0.5) * sx - 0.5 in the resized one.
+    x, z = 3.0, 10.0
+    u_full = KITTI.fx * x / z + KITTI.cx
+    u_half = half.fx * x / z + half.cx
+    assert u_half == pytest.approx((u_full + 0.5) * sx - 0.5)
+
+
+@given(
+    st.integers(min_value=16, max_value=2000),
+    st.integers(min_value=16, max_value=2000),
+)
+def test_resize_round_trip(width: int, height: int) -> None:
+    back = KITTI.resized(width, height).resized(KITTI.width, KITTI.height)
+    assert back.fx == pytest.approx(KITTI.fx)
+    assert back.cx == pytest.approx(KITTI.cx)
+    assert back.cy == pytest.approx(KITTI.cy)
+
+
+def test_crop_and_flip() -> None:
+    crop = KITTI.cropped(100, 50, 640, 192)
+    assert (crop.cx, crop.cy, crop.width, crop.height) == (KITTI.cx - 100, KITTI.cy - 50, 640, 192)
+    flip = KITTI.flipped_horizontally()
+    assert flip.cx == pytest.approx(KITTI.width - 1 - KITTI.cx)
+    assert flip.flipped_horizontally().cx == pytest.approx(KITTI.cx)
+    with pytest.raises(ShapeError, match="does not fit"):
+        KITTI.cropped(1000, 0, 640, 192)
+
+
+def test_image_size_mismatch_names_both_sizes() -> None:
+    with pytest.raises(CalibrationError, match=r"640x480.*1242x375"):
+        KITTI.check_image_size(640, 480)
+
+
+def _info(**overrides: object) -> CameraModel:
+    values: dict[str, object] = {
+        "width": 640,
+        "height": 480,
+        "distortion_model": "plumb_bob",
+        "d": (0.0,) * 5,
+        "k": [500.0, 0, 320, 0, 510, 240, 0, 0, 1],
+        "r": np.eye(3).reshape(-1),
+        "p": [490.0, 0, 318, 0, 0, 495, 242, 0, 0, 0, 1, 0],
+    }
+    values.update(overrides)
+    return CameraModel(**values)  # type: ignore[arg-type]
+
+
+def test_rectified_uses_p_raw_uses_k() -> None:
+    model = _info()
+    rect = model.intrinsics(image_is_rectified=True)
+    assert (rect.fx, rect.fy, rect.cx, rect.cy) == (490.0, 495.0, 318.0, 242.0)
+    raw = model.intrinsics(image_is_rectified=False)
+    assert (raw.fx, raw.fy, raw.cx, raw.cy) == (500.0, 510.0, 320.0, 240.0)
+    # A raw image with distortion is undistorted into the image that P describes.
+    distorted = _info(d=(-0.2, 0.05, 0.0, 0.0, 0.0))
+    assert distorted.intrinsics(image_is_rectified=False).fx == 490.0
+
+
+def test_zero_p_falls_back_to_k_and_zero_everything_fails() -> None:
+    assert _info(p=[0.0] * 12).rectified_intrinsics().fx == 500.0
+    with pytest.raises(CalibrationError, match="zero focal"):
+        _info(p=[0.0] * 12, k=[0.0] * 9)
+
+
+def test_binning_and_roi() -> None:
+    model = _info(binning_x=2, binning_y=2, roi=(10, 20, 320, 240))
+    rect = model.rectified_intrinsics()
+    assert (rect.width, rect.height) == (160, 120)
+    assert rect.fx == pytest.approx(245.0)
+    assert rect.cx == pytest.approx((318 - 10) / 2)
+
+
+def test_unknown_distortion_model_is_rejected() -> None:
+    with pytest.raises(CalibrationError, match="not supported"):
+        _info(distortion_model="fov", d=(0.1,))
+
+
+def test_undistort_plumb_bob_straightens_a_point() -> None:
+    import cv2
+
+    model = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), p=[500.0, 0, 320, 0, 0, 510, 240, 0, 0, 0, 1, 0])
+    k = model.k
+    # Distort a known undistorted pixel with OpenCV, paint it in a raw image, undistort, find it again.
+    target = np.array([[[500.0, 400.0]]])
+    normalised = cv2.undistortPoints(target, k, None)
+    obj = np.concatenate([normalised.reshape(1, 2), np.ones((1, 1))], axis=1)
+    distorted, _ = cv2.projectPoints(obj, np.zeros(3), np.zeros(3), k, np.asarray(model.d))
+    raw = np.zeros((480, 640), dtype=np.uint8)
+    du, dv = np.rint(distorted.reshape(2)).astype(int)
+    raw[dv - 2 : dv + 3, du - 2 : du + 3] = 255
+    rect = model.undistort(raw)
+    vs, us = np.nonzero(rect > 128)
+    assert abs(us.mean() - 500.0) < 1.5 and abs(vs.mean() - 400.0) < 1.5
+    # maps are cached: the second call reuses them
+    assert len(model._undistort_maps) == 1
+    model.undistort(raw)
+    assert len(model._undistort_maps) == 1
+
+
+def test_undistort_equidistant_runs_and_keeps_size() -> None:
+    model = _info(distortion_model="equidistant", d=(0.1, 0.01, 0.0, 0.0))
+    out = model.undistort(np.full((480, 640, 3), 7, dtype=np.uint8))
+    assert out.shape == (480, 640, 3)
+    assert out[240, 320, 0] == 7
+
+
+def test_from_intrinsics_round_trip() -> None:
+    model = CameraModel.from_intrinsics(KITTI)
+    assert model.intrinsics(image_is_rectified=True) == KITTI
+    assert model.intrinsics(image_is_rectified=False) == KITTI

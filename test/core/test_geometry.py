@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ShapeError, TransformError
+from mono_depth_ros.core.geometry import (
+    RigidTransform,
+    backproject_depth,
+    backproject_depth_torch,
+    project_points,
+    zbuffer_depth,
+)
+
+INTR = PinholeIntrinsics(500.0, 480.0, 317.3, 241.8, width=640, height=480)
+
+unit_quaternions = hnp.arrays(np.float64, 4, elements=st.floats(-1, 1)).filter(lambda q: np.linalg.norm(q) > 0.1)
+translations = hnp.arrays(np.float64, 3, elements=st.floats(-50, 50))
+
+
+def _transform(q: np.ndarray, t: np.ndarray, dst: str = "a", src: str = "b") -> RigidTransform:
+    return RigidTransform.from_translation_quaternion(t, q / np.linalg.norm(q), dst, src)
+
+
+def test_quaternion_order_is_ros_xyzw() -> None:
+    # 90 degrees about z in ROS order (x, y, z, w): x axis -> y axis.
+    s = np.sqrt(0.5)
+    z90 = RigidTransform.from_translation_quaternion([1.0, 2.0, 3.0], [0.0, 0.0, s, s])
+    np.testing.assert_allclose(z90.apply(np.array([1.0, 0.0, 0.0])), [1.0, 3.0, 3.0], atol=1e-12)
+    np.testing.assert_allclose(z90.quaternion_xyzw, [0.0, 0.0, s, s], atol=1e-12)
+
+
+def test_non_unit_quaternion_is_rejected_with_the_values() -> None:
+    with pytest.raises(TransformError, match="norm 2.0"):
+        RigidTransform.from_translation_quaternion([0, 0, 0], [0.0, 0.0, 0.0, 2.0])
+    with pytest.raises(TransformError, match="finite"):
+        RigidTransform.from_translation_quaternion([0, 0, 0], [np.nan, 0.0, 0.0, 1.0])
+
+
+@given(unit_quaternions, translations, hnp.arrays(np.float64, (5, 3), elements=st.floats(-100, 100)))
+def test_transform_then_inverse_is_identity(q: np.ndarray, t: np.ndarray, points: np.ndarray) -> None:
+    a_from_b = _transform(q, t)
+    back = a_from_b.inverse().apply(a_from_b.apply(points))
+    np.testing.assert_allclose(back, points, atol=1e-8)
+    identity = a_from_b.inverse() @ a_from_b
+    np.testing.assert_allclose(identity.matrix, np.eye(4), atol=1e-9)
+    assert (identity.dst_frame, identity.src_frame) == ("b", "b")
+
+
+@given(unit_quaternions, translations)
+def test_quaternion_round_trip(q: np.ndarray, t: np.ndarray) -> None:
+    tf = _transform(q, t)
+    again = RigidTransform.from_translation_quaternion(tf.translation, tf.quaternion_xyzw)
+    np.testing.assert_allclose(again.matrix, tf.matrix, atol=1e-9)
+
+
+def test_composition_checks_frames() -> None:
+    cam_from_base = RigidTransform.identity("cam", "base")
+    base_from_lidar = RigidTransform(np.eye(3), [1.0, 0.0, 0.0], "base", "lidar")
+    cam_from_lidar = cam_from_base @ base_from_lidar
+    assert (cam_from_lidar.dst_frame, cam_from_lidar.src_frame) == ("cam", "lidar")
+    with pytest.raises(TransformError, match="do not chain"):
+        base_from_lidar @ cam_from_base
+
+
+def test_matrix_composition_matches_numpy() -> None:
+    a = _transform(np.array([0.1, 0.2, 0.3, 0.9]), np.array([1.0, -2.0, 0.5]), "a", "b")
+    b = _transform(np.array([-0.4, 0.1, 0.0, 0.7]), np.array([0.0, 3.0, -1.0]), "b", "c")
+    np.testing.assert_allclose((a @ b).matrix, a.matrix @ b.matrix, atol=1e-12)
+
+
+def test_apply_rejects_wrong_shape_and_keeps_float32() -> None:
+    tf = RigidTransform.identity()
+    with pytest.raises(ShapeError):
+        tf.apply(np.zeros((4, 2)))
+    assert tf.apply(np.zeros((4, 3), dtype=np.float32)).dtype == np.float32
+
+
+def test_backprojection_of_a_fronto_parallel_plane_is_exact() -> None:
+    depth = np.full((480, 640), 2.0, dtype=np.float32)
+    points = backproject_depth(depth, INTR)
+    assert points.shape == (480, 640, 3) and points.dtype == np.float32
+    assert np.all(points[..., 2] == 2.0)
+    v, u = 100, 37
+    np.testing.assert_allclose(points[v, u, 0], (u - INTR.cx) * 2.0 / INTR.fx, rtol=1e-6)
+    np.testing.assert_allclose(points[v, u, 1], (v - INTR.cy) * 2.0 / INTR.fy, rtol=1e-6)
+
+
+def test_backprojection_marks_invalid_as_nan() -> None:
+    depth = np.full((480, 640), 3.0, dtype=np.float32)
+    depth[0, 0], depth[0, 1], depth[0, 2], depth[0, 3] = np.nan, np.inf, -np.inf, 0.0
+    points = backproject_depth(depth, INTR)
+    assert np.all(np.isnan(points[0, :4])) and np.all(np.isfinite(points[0, 4:]))
+    with pytest.raises(ShapeError):
+        backproject_depth(depth[None], INTR)
+
+
+@settings(max_examples=40)
+@given(hnp.arrays(np.float32, (12, 16), elements=st.floats(0.25, 80.0, width=32)))
+def test_backproject_then_project_is_identity(depth: np.ndarray) -> None:
+    intr = PinholeIntrinsics(20.0, 21.0, 7.3, 5.9, width=16, height=12)
+    points = backproject_depth(depth, intr).reshape(-1, 3)
+    uv, z, in_image = project_points(points, intr)
+    assert in_image.all()
+    v, u = np.mgrid[0:12, 0:16]
+    np.testing.assert_allclose(uv[:, 0], u.reshape(-1), atol=1e-3)
+    np.testing.assert_allclose(uv[:, 1], v.reshape(-1), atol=1e-3)
+    np.testing.assert_allclose(z, depth.reshape(-1), rtol=1e-6)
+
+
+def test_torch_backprojection_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(1, 50, size=(480, 640)).astype(np.float32)
+    k = torch.tensor(INTR.matrix, dtype=torch.float32)[None]
+    torch_points = backproject_depth_torch(torch.from_numpy(depth)[None, None], k)[0].numpy()
+    np.testing.assert_allclose(torch_points, backproject_depth(depth, INTR), rtol=1e-5, atol=1e-5)
+
+
+def test_zbuffer_keeps_the_nearest_point() -> None:
+    far = np.array([[0.0, 0.0, 10.0]])
+    near = np.array([[0.0, 0.0, 4.0]])
+    behind = np.array([[0.0, 0.0, -4.0]])
+    points = np.concatenate([far, near, behind, far * 2])
+    depth, winners = zbuffer_depth(points, INTR)
+    v, u = round(INTR.cy), round(INTR.cx)
+    assert depth[v, u] == 4.0
+    assert winners.tolist() == [1]
+    assert np.isfinite(depth).sum() == 1
+
+
+def test_zbuffer_of_empty_and_all_behind() -> None:
+    depth, winners = zbuffer_depth(np.zeros((0, 3)), INTR)
+    assert np.isnan(depth).all() and winners.size == 0
+    depth, winners = zbuffer_depth(np.array([[1.0, 1.0, -1.0]]), INTR)
+    assert np.isnan(depth).all() and winners.size == 0
+
+
+def test_kitti_velodyne_projects_inside_the_image_with_plausible_depth(kitti_object_dir) -> None:  # type: ignore[no-untyped-def]
+    from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne
+
+    for frame in ("000000", "000001", "000002"):
+        image = load_rgb(kitti_object_dir / "image_2" / f"{frame}.png")
+        calib = load_object_calibration(kitti_object_dir / "calib" / f"{frame}.txt", image.shape[1], image.shape[0])
+        scan = load_velodyne(kitti_object_dir / "velodyne" / f"{frame}.bin")
+        assert scan.shape[0] > 100_000
+        points_in_camera = calib.cam_from_velo.apply(scan[:, :3].astype(np.float64))
+        uv, z, in_image = project_points(points_in_camera, calib.intrinsics)
+        # ~18-20k of ~120k points land in the image (data README)
+        assert 15_000 < in_image.sum() < 25_000
+        assert np.all(uv[in_image, 0] >= -0.5) and np.all(uv[in_image, 0] < image.shape[1] - 0.5)
+        depths = z[in_image]
+        assert 1.0 < np.percentile(depths, 1) and np.percentile(depths, 99) < 85.0
+        # the lower image rows see the road close by, the rows near the horizon see far
+        rows = uv[in_image, 1]
+        assert np.median(depths[rows > 300]) < np.median(depths[rows < 200])
+        # the road surface is about 1.65 m below the camera (KITTI camera height), y points down
+        road = points_in_camera[in_image][(rows > 330)]
+        assert 1.3 < np.median(road[:, 1]) < 2.0

@@ -1,0 +1,90 @@
+"""The ament_python layout ROS 2 expects (ros2_api_notes §1) and the import layering (ARCHITECTURE §1)."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+PACKAGE = "mono_depth_ros"
+ROS_MODULES = {"rclpy", "cv_bridge", "message_filters", "tf2_ros", "sensor_msgs", "std_msgs", "geometry_msgs",
+               "diagnostic_msgs", "builtin_interfaces", "rcl_interfaces", "tf2_msgs", "sensor_msgs_py", "launch",
+               "launch_ros", "ament_index_python"}  # fmt: skip
+
+
+def test_package_xml_is_format_3_ament_python_with_exec_depends() -> None:
+    root = ET.parse(REPO_ROOT / "package.xml").getroot()
+    assert root.tag == "package" and root.get("format") == "3"
+    assert root.findtext("name") == PACKAGE
+    for tag in ("version", "description", "license"):
+        assert (root.findtext(tag) or "").strip(), tag
+    assert root.find("maintainer").get("email")  # type: ignore[union-attr]
+    assert root.findtext("export/build_type") == "ament_python"
+    exec_depends = {e.text for e in root.findall("exec_depend")}
+    required = {"rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "diagnostic_msgs", "cv_bridge", "sensor_msgs_py",
+                "message_filters", "tf2_ros_py", "tf_transformations", "launch", "launch_ros", "python3-numpy",
+                "python3-opencv", "python3-torch"}  # fmt: skip
+    assert required <= exec_depends, required - exec_depends
+
+
+def test_setup_cfg_puts_scripts_where_ros2_run_looks() -> None:
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO_ROOT / "setup.cfg")
+    assert cfg["develop"]["script_dir"] == f"$base/lib/{PACKAGE}"
+    assert cfg["install"]["install_scripts"] == f"$base/lib/{PACKAGE}"
+
+
+def test_resource_marker_and_setup_data_files() -> None:
+    marker = REPO_ROOT / "resource" / PACKAGE
+    assert marker.is_file() and marker.read_text() == ""
+    source = (REPO_ROOT / "setup.py").read_text()
+    for needed in (
+        "share/ament_index/resource_index/packages",
+        '"resource/" + package_name',
+        '("share/" + package_name, ["package.xml"])',
+        'glob("launch/*.launch.py")',
+        'glob("config/*.yaml")',
+        "mono_depth_node = mono_depth_ros.node:main",
+        "mono-depth = mono_depth_ros.cli:main",
+    ):
+        assert needed in source, needed
+
+
+def test_install_requires_admit_ros_numpy() -> None:
+    source = (REPO_ROOT / "setup.py").read_text()
+    assert '"numpy>=1.21"' in source
+    assert "numpy>=2" not in source
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_node_py_imports_ros() -> None:
+    offenders = {}
+    for path in (REPO_ROOT / PACKAGE).rglob("*.py"):
+        if path.name == "node.py" and path.parent.name == PACKAGE:
+            continue
+        ros = _imported_modules(path) & ROS_MODULES
+        if ros:
+            offenders[str(path.relative_to(REPO_ROOT))] = sorted(ros)
+    assert not offenders, f"ROS imports outside node.py: {offenders}"
+
+
+def test_core_does_not_reach_up_the_layers() -> None:
+    # core/ is the bottom layer: it never imports models, training, pipeline adapters or the CLI.
+    for path in (REPO_ROOT / PACKAGE / "core").rglob("*.py"):
+        source = path.read_text()
+        for upper in ("mono_depth_ros.training", "mono_depth_ros.cli", "mono_depth_ros.node", "mono_depth_ros.bag",
+                      "mono_depth_ros.commands"):  # fmt: skip
+            assert upper not in source, f"{path.name} imports {upper}"
