@@ -38,6 +38,7 @@ setup(
             "hypothesis>=6",
             "ruff>=0.5",
             "mypy>=1.8",
+            "types-PyYAML",
             "pillow>=9",
             "tqdm>=4",
         ],

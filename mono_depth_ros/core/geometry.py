@@ -137,7 +137,8 @@ class RigidTransform:
         dtype = points.dtype if np.issubdtype(points.dtype, np.floating) else np.float64
         rotation = self.rotation.astype(dtype)
         translation = self.translation.astype(dtype)
-        return points @ rotation.T + translation
+        transformed: npt.NDArray[np.floating] = points @ rotation.T + translation
+        return transformed
 
 
 def pixel_rays(intrinsics: PinholeIntrinsics) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:

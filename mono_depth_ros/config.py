@@ -1,0 +1,226 @@
+"""The one parameter table shared by the ROS 2 node, the bag runner and the CLI.
+
+Every parameter has a dotted name, a typed default, a description, an optional range or set of choices and a
+flag saying whether it may change at run time. The node declares exactly these (with descriptors), the bag runner
+reads the same ``config/depth.yaml`` (ROS params format: ``<node or /**>: ros__parameters: {...}``) and applies
+``--param name=value`` overrides. Values are validated once, here, into a frozen :class:`DepthConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mono_depth_ros.core.errors import ConfigError
+
+NODE_NAME = "mono_depth_node"
+ParamValue = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, default (its type is the parameter's type), description, constraints."""
+
+    name: str
+    default: ParamValue
+    description: str
+    choices: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    dynamic: bool = False
+
+    @property
+    def type(self) -> type:
+        """Python type of the parameter (bool, int, float or str)."""
+        return type(self.default)
+
+
+# fmt: off
+PARAMS: tuple[ParamSpec, ...] = (
+    # Topics and inputs
+    ParamSpec("image_topic", "/camera/image_raw", "input image (sensor_msgs/Image, or CompressedImage with image_transport=compressed)"),
+    ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
+    ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 for metric scale; empty = no LiDAR"),
+    ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
+    ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png) CompressedImage", choices=("raw", "compressed")),
+    ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image undistorted with K+D"),
+    ParamSpec("sync.mode", "approximate", "pair image and camera_info by ApproximateTime, or use the latest camera_info", choices=("approximate", "latest")),
+    ParamSpec("sync.slop_s", 0.05, "ApproximateTime slop in seconds", min_value=0.0, max_value=5.0),
+    ParamSpec("sync.queue_size", 10, "ApproximateTime queue size per input", min_value=1, max_value=1000),
+    ParamSpec("input_qos", "sensor_data", "QoS of the input subscriptions", choices=("sensor_data", "reliable")),
+    ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
+    ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp) are not used", min_value=0.0, max_value=10.0),
+    # Model
+    ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
+    ParamSpec("model.backend", "unet", "depth source", choices=("unet", "depth_anything_v2", "onnx", "torchscript", "external")),
+    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
+    ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse; empty = read from the checkpoint", choices=("", "metric", "depth_up_to_scale", "relative_inverse")),
+    ParamSpec("model.precision", "fp32", "inference precision", choices=("fp32", "fp16", "bf16")),
+    ParamSpec("model.compile", False, "torch.compile the model at start-up"),
+    ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only)"),
+    ParamSpec("model.threads", 0, "CPU threads for inference; 0 = torch default", min_value=0, max_value=256),
+    ParamSpec("model.golden_check", "warn", "start-up self-test against the checkpoint's reference output", choices=("off", "warn", "refuse")),
+    # Scale recovery
+    ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=("lidar", "ground_plane", "fixed", "none"), dynamic=True),
+    ParamSpec("scale.fixed_scale", 1.0, "scale for scale.mode=fixed and the last fallback", min_value=1e-6, max_value=1e6, dynamic=True),
+    ParamSpec("scale.camera_height_m", 1.5, "camera height above the ground plane (ground_plane fallback)", min_value=0.0, max_value=100.0, dynamic=True),
+    ParamSpec("scale.camera_pitch_rad", 0.0, "camera pitch, positive looking down (ground_plane fallback)", min_value=-1.6, max_value=1.6, dynamic=True),
+    ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=1_000_000, dynamic=True),
+    # Outputs
+    ParamSpec("output.encoding", "32FC1", "depth image encoding: 32FC1 metres or 16UC1 millimetres", choices=("32FC1", "16UC1")),
+    ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),
+    ParamSpec("output.max_range", 80.0, "farther depths are +Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=10000.0, dynamic=True),
+    ParamSpec("output.downscale", 1, "publish depth, camera_info and cloud at 1/N resolution", min_value=1, max_value=16),
+    ParamSpec("output.edge_filter", True, "remove flying pixels at depth discontinuities before the cloud", dynamic=True),
+    ParamSpec("output.edge_threshold", 0.1, "relative depth jump to a neighbour that marks a flying pixel", min_value=0.0, max_value=10.0, dynamic=True),
+    ParamSpec("cloud.enabled", True, "publish /depth/points", dynamic=True),
+    ParamSpec("cloud.mode", "organized", "organized (H x W, NaN invalid), strided or voxel (unorganized)", choices=("organized", "strided", "voxel"), dynamic=True),
+    ParamSpec("cloud.stride", 4, "pixel stride for cloud.mode=strided", min_value=1, max_value=64, dynamic=True),
+    ParamSpec("cloud.voxel_size", 0.1, "voxel edge in metres for cloud.mode=voxel", min_value=0.001, max_value=10.0, dynamic=True),
+    ParamSpec("cloud.rgb", False, "XYZRGB (rgb packed 0x00RRGGBB at offset 16) instead of XYZ", dynamic=True),
+    ParamSpec("diagnostics.period_s", 1.0, "period of /diagnostics", min_value=0.05, max_value=60.0),
+)
+# fmt: on
+
+PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMS}
+
+
+def coerce(spec: ParamSpec, value: Any) -> ParamValue:
+    """Convert ``value`` to the parameter's type and check its constraints.
+
+    Accepts YAML ints for float parameters and strings from ``--param`` (``"true"``, ``"1.5"``).
+
+    Raises:
+        ConfigError: naming the parameter, the value and what is allowed.
+    """
+    kind = spec.type
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                result: ParamValue = lowered in ("true", "1", "yes")
+            elif isinstance(value, bool | int):
+                result = bool(value)
+            else:
+                raise ValueError(value)
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            result = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = float(value)
+        else:
+            result = "" if value is None else str(value)
+    except (TypeError, ValueError):
+        msg = f"parameter {spec.name}={value!r} is not a valid {kind.__name__} ({spec.description})"
+        raise ConfigError(msg) from None
+    if spec.choices and result not in spec.choices:
+        msg = f"parameter {spec.name}={result!r} must be one of {', '.join(map(repr, spec.choices))}"
+        raise ConfigError(msg)
+    if isinstance(result, int | float) and not isinstance(result, bool):
+        if spec.min_value is not None and result < spec.min_value:
+            msg = f"parameter {spec.name}={result} is below its minimum {spec.min_value}"
+            raise ConfigError(msg)
+        if spec.max_value is not None and result > spec.max_value:
+            msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}"
+            raise ConfigError(msg)
+    return result
+
+
+def defaults() -> dict[str, ParamValue]:
+    """Every parameter at its default value."""
+    return {p.name: p.default for p in PARAMS}
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_params_file(path: Path, node_name: str = NODE_NAME) -> dict[str, Any]:
+    """Read a ROS 2 params YAML (``<key>: ros__parameters: {...}``) into flat dotted names.
+
+    Entries under ``/**`` apply first, then those under ``node_name`` / ``/node_name`` (as rclpy matches them
+    for a node without namespace). Nested mappings and dotted keys are both accepted.
+    """
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        msg = f"cannot read parameters file {path}: {err.strerror}"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as err:
+        msg = f"parameters file {path} is not valid YAML: {err}"
+        raise ConfigError(msg) from None
+    if not isinstance(document, Mapping):
+        msg = f"parameters file {path} must map node names to {{ros__parameters: ...}}"
+        raise ConfigError(msg)
+    flat: dict[str, Any] = {}
+    for key in ("/**", node_name, "/" + node_name):
+        section = document.get(key)
+        if section is None:
+            continue
+        if not isinstance(section, Mapping) or "ros__parameters" not in section:
+            msg = f"parameters file {path}: section {key!r} needs a 'ros__parameters' mapping"
+            raise ConfigError(msg)
+        flat.update(_flatten(section["ros__parameters"] or {}))
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """Split one ``--param name=value`` override."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        msg = f"--param {text!r} must look like name=value (e.g. scale.mode=lidar)"
+        raise ConfigError(msg)
+    return name.strip(), value.strip()
+
+
+def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """Defaults updated with ``values`` (flat dotted names), every value coerced and checked.
+
+    Raises:
+        ConfigError: for an unknown name (with the closest known names) or a bad value.
+    """
+    resolved = defaults()
+    for name, value in values.items():
+        spec = PARAMS_BY_NAME.get(name)
+        if spec is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, PARAMS_BY_NAME, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            msg = f"unknown parameter {name!r}{hint}"
+            raise ConfigError(msg)
+        resolved[name] = coerce(spec, value)
+    if float(resolved["output.min_range"]) >= float(resolved["output.max_range"]):
+        msg = (
+            f"output.min_range ({resolved['output.min_range']}) must be below "
+            f"output.max_range ({resolved['output.max_range']})"
+        )
+        raise ConfigError(msg)
+    return resolved
+
+
+def load_config(params_file: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ParamValue]:
+    """Parameters for the bag runner / CLI: defaults ← params file ← ``--param`` overrides."""
+    values: dict[str, Any] = {}
+    if params_file is not None:
+        values.update(load_params_file(params_file))
+    for text in overrides:
+        name, value = parse_override(text)
+        values[name] = yaml.safe_load(value) if value else ""
+    return resolve(values)

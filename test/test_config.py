@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.config import PARAMS, coerce, defaults, load_config, load_params_file, parse_override, resolve
+from mono_depth_ros.core.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_depth_yaml_holds_every_parameter_at_its_default() -> None:
+    values = load_params_file(REPO_ROOT / "config" / "depth.yaml")
+    assert set(values) == {p.name for p in PARAMS}
+    for spec in PARAMS:
+        # rclpy is strict about types: a float parameter must be written as a float in YAML
+        assert type(values[spec.name]) is spec.type, spec.name
+    assert resolve(values) == defaults()
+
+
+def test_contract_names_exist() -> None:
+    names = {p.name for p in PARAMS}
+    for name in ("image_topic", "camera_info_topic", "lidar_topic", "prediction_topic", "model.backend", "model.weights",
+                 "model.output_kind", "scale.mode", "device", "output.max_range", "cloud.stride"):  # fmt: skip
+        assert name in names
+
+
+def test_float_parameters_accept_yaml_ints_and_strings() -> None:
+    assert resolve({"output.max_range": 40})["output.max_range"] == 40.0
+    assert isinstance(resolve({"output.max_range": 40})["output.max_range"], float)
+    assert load_config(overrides=["cloud.rgb=true", "output.max_range=12", "lidar_topic=/velodyne_points"]) == {
+        **defaults(),
+        "cloud.rgb": True,
+        "output.max_range": 12.0,
+        "lidar_topic": "/velodyne_points",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("scale.mode", "magic", "must be one of"),
+        ("cloud.stride", 0, "below its minimum"),
+        ("cloud.stride", 2.5, "not a valid int"),
+        ("cloud.rgb", "maybe", "not a valid bool"),
+        ("output.max_range", True, "not a valid float"),
+    ],
+)
+def test_bad_values_name_parameter_and_value(name: str, value: object, match: str) -> None:
+    spec = next(p for p in PARAMS if p.name == name)
+    with pytest.raises(ConfigError, match=match):
+        coerce(spec, value)
+
+
+def test_unknown_names_suggest_the_closest() -> None:
+    with pytest.raises(ConfigError, match="did you mean scale.mode"):
+        resolve({"scale.mod": "lidar"})
+    with pytest.raises(ConfigError, match="name=value"):
+        parse_override("scale.mode")
+    with pytest.raises(ConfigError, match="min_range"):
+        resolve({"output.min_range": 5.0, "output.max_range": 2.0})
+
+
+def test_params_file_sections_and_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "/**:\n  ros__parameters:\n    scale: {mode: fixed}\n    cloud.stride: 2\n"
+        "mono_depth_node:\n  ros__parameters:\n    cloud.stride: 8\n"
+    )
+    values = load_config(path)
+    assert values["scale.mode"] == "fixed" and values["cloud.stride"] == 8
+    path.write_text("mono_depth_node:\n  scale.mode: fixed\n")
+    with pytest.raises(ConfigError, match="ros__parameters"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
