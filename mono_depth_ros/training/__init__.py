@@ -1,0 +1,1 @@
+"""Offline training: datasets, augmentation, losses, self-supervision, trainer, evaluation, export."""

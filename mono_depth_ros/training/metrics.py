@@ -1,0 +1,142 @@
+"""Standard monocular-depth metrics, the KITTI / NYU evaluation crops, and median scaling.
+
+One named record, averaged over samples that have valid pixels only (packnet-sfm divides by the batch size even
+when a sample has none; monodepth2 returns an anonymous 7-tuple — neither here).
+
+Protocols (kept apart on purpose):
+
+* KITTI Eigen, self-supervised: raw Velodyne GT, Garg crop, cap 80 m, **per-image median scaling**.
+* KITTI improved GT (652 frames), metric models: Garg crop, cap 80 m, **no scaling**.
+* NYU Depth V2: Eigen crop, cap 10 m, no scaling for metric models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ShapeError
+
+FloatImage = npt.NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class DepthMetrics:
+    """Error metrics of one image or a mean over images (depths in metres; ratios unitless).
+
+    Attributes:
+        abs_rel: mean |d - d*| / d*.  sq_rel: mean (d - d*)² / d*.  rmse: sqrt(mean (d - d*)²) metres.
+        rmse_log: sqrt(mean (ln d - ln d*)²).  log10: mean |log10 d - log10 d*|.
+        a1, a2, a3: fraction of pixels with max(d/d*, d*/d) < 1.25, 1.25², 1.25³.
+        count: number of images averaged (0 = no valid pixel anywhere; all metrics NaN then).
+    """
+
+    abs_rel: float
+    sq_rel: float
+    rmse: float
+    rmse_log: float
+    log10: float
+    a1: float
+    a2: float
+    a3: float
+    count: int = 1
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict (for CSV / logs)."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+
+METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "a1", "a2", "a3")
+NAN_METRICS = DepthMetrics(*(float("nan"),) * 8, count=0)
+
+
+def valid_mask(gt_m: FloatImage, min_depth_m: float, max_depth_m: float) -> npt.NDArray[np.bool_]:
+    """Pixels whose ground truth is finite and inside ``(min_depth_m, max_depth_m)``."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(gt_m) & (gt_m > min_depth_m) & (gt_m < max_depth_m)
+
+
+def garg_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
+    """Garg et al. ECCV 2016 crop used for KITTI Eigen evaluation (rows 40.8 %-99.3 %, cols 3.6 %-96.4 %)."""
+    mask = np.zeros((height, width), dtype=bool)
+    top, bottom = int(0.40810811 * height), int(0.99189189 * height)
+    left, right = int(0.03594771 * width), int(0.96405229 * width)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def eigen_crop_mask_nyu(height: int, width: int) -> npt.NDArray[np.bool_]:
+    """Eigen et al. NYU crop (rows 45:471, cols 41:601 of 480×640), scaled to other sizes."""
+    mask = np.zeros((height, width), dtype=bool)
+    sy, sx = height / 480.0, width / 640.0
+    mask[int(45 * sy) : int(471 * sy), int(41 * sx) : int(601 * sx)] = True
+    return mask
+
+
+def median_scale(pred: FloatImage, gt_m: FloatImage, mask: npt.NDArray[np.bool_]) -> float:
+    """monodepth2's per-image ratio median(gt) / median(pred) over ``mask`` (valid only for depth up to scale)."""
+    pred_valid = pred[mask]
+    pred_valid = pred_valid[np.isfinite(pred_valid) & (pred_valid > 0)]
+    if pred_valid.size == 0 or not mask.any():
+        return float("nan")
+    return float(np.median(gt_m[mask]) / np.median(pred_valid))
+
+
+def compute_metrics(
+    pred_m: FloatImage,
+    gt_m: FloatImage,
+    min_depth_m: float = 1e-3,
+    max_depth_m: float = 80.0,
+    crop: npt.NDArray[np.bool_] | None = None,
+    median_scaling: bool = False,
+) -> DepthMetrics:
+    """Metrics of one prediction against ground truth.
+
+    Args:
+        pred_m: (H, W) predicted depth in metres (or up to scale with ``median_scaling``).
+        gt_m: (H, W) ground truth metres; NaN / 0 / out-of-range pixels are not evaluated.
+        min_depth_m, max_depth_m: evaluation range; predictions are clipped to it (the standard protocol).
+        crop: optional (H, W) bool evaluation crop (:func:`garg_crop_mask`, :func:`eigen_crop_mask_nyu`).
+        median_scaling: multiply the prediction by :func:`median_scale` first.
+
+    Returns:
+        :class:`DepthMetrics` with ``count=1``, or ``NAN_METRICS`` (count 0) when no pixel is valid.
+    """
+    if pred_m.shape != gt_m.shape:
+        msg = f"prediction {pred_m.shape} and ground truth {gt_m.shape} differ in shape"
+        raise ShapeError(msg)
+    mask = valid_mask(gt_m, min_depth_m, max_depth_m)
+    if crop is not None:
+        mask &= crop
+    if not mask.any():
+        return NAN_METRICS
+    pred = np.asarray(pred_m, dtype=np.float64)
+    if median_scaling:
+        pred = pred * median_scale(pred, np.asarray(gt_m, dtype=np.float64), mask)
+    p = pred[mask]
+    p = np.clip(np.where(np.isfinite(p), p, max_depth_m), min_depth_m, max_depth_m)
+    g = np.asarray(gt_m, dtype=np.float64)[mask]
+    ratio = np.maximum(p / g, g / p)
+    diff = p - g
+    return DepthMetrics(
+        abs_rel=float(np.mean(np.abs(diff) / g)),
+        sq_rel=float(np.mean(diff**2 / g)),
+        rmse=float(np.sqrt(np.mean(diff**2))),
+        rmse_log=float(np.sqrt(np.mean((np.log(p) - np.log(g)) ** 2))),
+        log10=float(np.mean(np.abs(np.log10(p) - np.log10(g)))),
+        a1=float(np.mean(ratio < 1.25)),
+        a2=float(np.mean(ratio < 1.25**2)),
+        a3=float(np.mean(ratio < 1.25**3)),
+    )
+
+
+def mean_metrics(per_image: Iterable[DepthMetrics]) -> DepthMetrics:
+    """Mean over images that had valid pixels (``count > 0``); ``NAN_METRICS`` if none had."""
+    valid = [m for m in per_image if m.count > 0]
+    if not valid:
+        return NAN_METRICS
+    values = {name: float(np.mean([getattr(m, name) for m in valid])) for name in METRIC_NAMES}
+    return DepthMetrics(**values, count=len(valid))

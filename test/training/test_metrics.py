@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.training.metrics import (
+    NAN_METRICS,
+    compute_metrics,
+    eigen_crop_mask_nyu,
+    garg_crop_mask,
+    mean_metrics,
+    median_scale,
+)
+
+
+def test_hand_computed_case() -> None:
+    gt = np.array([[2.0, 4.0], [10.0, np.nan]])
+    pred = np.array([[1.0, 5.0], [10.0, 3.0]])
+    m = compute_metrics(pred, gt)
+    # |1-2|/2 = 0.5, |5-4|/4 = 0.25, 0  -> mean 0.25
+    assert m.abs_rel == pytest.approx(0.25)
+    # (1/2 + 1/4 + 0) / 3
+    assert m.sq_rel == pytest.approx(0.25)
+    assert m.rmse == pytest.approx(math.sqrt(2 / 3))
+    assert m.rmse_log == pytest.approx(math.sqrt((math.log(0.5) ** 2 + math.log(1.25) ** 2) / 3))
+    assert m.log10 == pytest.approx((abs(math.log10(0.5)) + math.log10(1.25)) / 3)
+    # ratios 2, 1.25, 1 -> only "1" is < 1.25; 1.25 and 1 are < 1.5625; all three < 1.953125 ... 2 is not
+    assert m.a1 == pytest.approx(1 / 3)
+    assert m.a2 == pytest.approx(2 / 3)
+    assert m.a3 == pytest.approx(2 / 3)
+
+
+def test_median_scaling_removes_a_global_scale() -> None:
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(2, 50, size=(40, 60))
+    pred = gt / 7.3
+    assert compute_metrics(pred, gt).abs_rel > 0.8
+    assert compute_metrics(pred, gt, median_scaling=True).abs_rel == pytest.approx(0.0, abs=1e-12)
+    assert median_scale(pred, gt, np.ones_like(gt, dtype=bool)) == pytest.approx(7.3)
+
+
+def test_range_and_crop() -> None:
+    gt = np.full((375, 1242), 90.0)
+    gt[200, 600] = 10.0
+    pred = np.full_like(gt, 10.0)
+    m = compute_metrics(pred, gt, max_depth_m=80.0, crop=garg_crop_mask(375, 1242))
+    assert m.abs_rel == 0.0 and m.count == 1
+    assert garg_crop_mask(375, 1242)[:150].sum() == 0
+    assert eigen_crop_mask_nyu(480, 640).sum() == (471 - 45) * (601 - 41)
+
+
+def test_no_valid_pixels_is_not_averaged_in() -> None:
+    gt = np.full((4, 4), np.nan)
+    assert compute_metrics(np.ones((4, 4)), gt) == NAN_METRICS
+    good = compute_metrics(np.full((4, 4), 2.0), np.full((4, 4), 1.0))
+    mean = mean_metrics([good, NAN_METRICS, good])
+    assert mean.count == 2 and mean.abs_rel == pytest.approx(1.0)
+    assert mean_metrics([NAN_METRICS]).count == 0
+    with pytest.raises(ShapeError):
+        compute_metrics(np.ones((2, 2)), np.ones((3, 3)))
