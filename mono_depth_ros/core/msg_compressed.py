@@ -1,0 +1,139 @@
+"""``sensor_msgs/CompressedImage`` (jpeg / png) ⇄ numpy through OpenCV ``imdecode`` / ``imencode``.
+
+Accepted ``format`` strings: ``"jpeg"``, ``"jpg"``, ``"png"`` (cv_bridge, camera drivers) and image_transport's
+``"<encoding>; <codec> compressed <encoding>"`` (e.g. ``"rgb8; jpeg compressed bgr8"``). Decoded colour is returned
+as **RGB** whatever the wire order. ``compressedDepth`` (compressed_depth_image_transport) is not supported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
+from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_buffer
+from mono_depth_ros.core.msg_image import grey_to_rgb8, uint16_to_uint8
+
+COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
+
+
+def compressed_codec(image_format: str) -> str:
+    """The codec (``"jpeg"``, ``"jpg"`` or ``"png"``) a CompressedImage ``format`` string names.
+
+    Raises:
+        EncodingError: ``compressedDepth``, an empty or an unknown format.
+    """
+    text = image_format.strip().lower()
+    if "compresseddepth" in text:
+        msg = (
+            f"CompressedImage format {image_format!r} (compressed_depth_image_transport) is not supported; "
+            f"subscribe to the raw depth Image topic instead"
+        )
+        raise EncodingError(msg)
+    if ";" in text:
+        text = text.split(";", 1)[1].strip()
+    codec = text.split()[0] if text else ""
+    if codec not in COMPRESSED_CODECS:
+        msg = (
+            f"CompressedImage format {image_format!r} is not supported; expected 'jpeg', 'png' or "
+            f"image_transport's '<encoding>; jpeg compressed <encoding>'"
+        )
+        raise EncodingError(msg)
+    return codec
+
+
+def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
+    """Decode a CompressedImage into a new array.
+
+    Returns:
+        ``(H, W, 3)`` uint8 (or uint16 for 16-bit png) **RGB** for colour data (alpha dropped), ``(H, W)`` uint8 or
+        uint16 for grey data.
+
+    Raises:
+        EncodingError: unsupported ``format`` (see :func:`compressed_codec`), empty or undecodable ``data``.
+    """
+    import cv2
+
+    image_format = str(msg.format)
+    codec = compressed_codec(image_format)
+    data = uint8_buffer(msg.data)
+    if data.size == 0:
+        msg_text = f"CompressedImage ({image_format!r}) has no data"
+        raise EncodingError(msg_text)
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        msg_text = (
+            f"cannot decode {data.size} bytes of CompressedImage data as {codec} (format {image_format!r}); "
+            f"truncated data or a wrong format string"
+        )
+        raise EncodingError(msg_text)
+    if decoded.ndim == 2:
+        return np.ascontiguousarray(decoded)
+    return np.ascontiguousarray(decoded[..., 2::-1])  # BGR(A) → RGB
+
+
+def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
+    """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, 16-bit scaled by 255/65535)."""
+    pixels = compressed_image_to_array(msg)
+    if pixels.ndim == 2:
+        return grey_to_rgb8(pixels)
+    if pixels.dtype == np.uint16:
+        return uint16_to_uint8(pixels)
+    rgb: npt.NDArray[np.uint8] = pixels
+    return rgb
+
+
+def compressed_image_from_array(
+    factory: MessageFactory, pixels: npt.NDArray[Any], header: Any, codec: str = "jpeg", jpeg_quality: int = 90
+) -> Any:
+    """Compress ``pixels`` into a new CompressedImage with a copy of ``header``.
+
+    Args:
+        factory: message classes and array style of the output flavour.
+        pixels: ``(H, W, 3)`` uint8 **RGB**, or ``(H, W)`` uint8 grey; ``(H, W)`` uint16 only with ``png``.
+        header: the input message's header (stamp and frame_id are copied).
+        codec: ``"jpeg"`` (lossy) or ``"png"`` (lossless).
+        jpeg_quality: 1..100, used for jpeg only.
+
+    Returns:
+        A message whose ``format`` follows image_transport, e.g. ``"rgb8; jpeg compressed bgr8"``.
+    """
+    import cv2
+
+    if codec not in ("jpeg", "png"):
+        msg = f"compression codec {codec!r} is not supported; use 'jpeg' or 'png'"
+        raise EncodingError(msg)
+    if not 1 <= jpeg_quality <= 100:
+        msg = f"jpeg_quality {jpeg_quality} must be in 1..100"
+        raise ConfigError(msg)
+    if pixels.size == 0:
+        msg = f"cannot compress an empty image of shape {pixels.shape}"
+        raise ShapeError(msg)
+    if pixels.ndim == 3 and pixels.shape[2] == 3 and pixels.dtype == np.uint8:
+        source, wire, to_encode = "rgb8", "bgr8", np.ascontiguousarray(pixels[..., ::-1])
+    elif pixels.ndim == 2 and pixels.dtype == np.uint8:
+        source, wire, to_encode = "mono8", "mono8", np.ascontiguousarray(pixels)
+    elif pixels.ndim == 2 and pixels.dtype == np.uint16:
+        if codec != "png":
+            msg = "16-bit grey images can only be compressed as png (jpeg is 8-bit)"
+            raise EncodingError(msg)
+        source, wire, to_encode = "mono16", "mono16", np.ascontiguousarray(pixels)
+    else:
+        msg = (
+            f"cannot compress an array of shape {pixels.shape} and dtype {pixels.dtype}; "
+            f"expected (H, W, 3) uint8 RGB, (H, W) uint8 or (H, W) uint16 (png)"
+        )
+        raise ShapeError(msg)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if codec == "jpeg" else []
+    ok, encoded = cv2.imencode(COMPRESSED_CODECS[codec], to_encode, params)
+    if not ok:
+        msg = f"OpenCV could not encode a {pixels.shape} {pixels.dtype} image as {codec}"
+        raise EncodingError(msg)
+    return factory.new(
+        "sensor_msgs/msg/CompressedImage",
+        header=header_from(factory, header),
+        format=f"{source}; {codec} compressed {wire}",
+        data=factory.uint8_sequence(encoded),
+    )

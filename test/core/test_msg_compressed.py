@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
+from mono_depth_ros.core.msg_compressed import (
+    compressed_codec,
+    compressed_image_from_array,
+    compressed_image_to_array,
+    compressed_image_to_rgb8,
+)
+from mono_depth_ros.core.msg_factory import stamp_to_ns
+
+from .ros_msg_support import DISTROS, FRAME_ID, STAMP_NS, cdr_round_trip, input_header, rosbags_factory
+
+
+def smooth_rgb(height: int = 24, width: int = 32) -> npt.NDArray[np.uint8]:
+    """A gradient image with distinct channels (jpeg-friendly, colour order visible)."""
+    v, u = np.mgrid[0:height, 0:width]
+    return np.stack([u * 255 // (width - 1), v * 255 // (height - 1), np.full_like(u, 40)], axis=2).astype(np.uint8)
+
+
+def compressed_msg(distro: str, data: npt.NDArray[np.uint8], image_format: str) -> Any:
+    factory = rosbags_factory(distro)
+    return factory.new("sensor_msgs/msg/CompressedImage", header=input_header(factory), format=image_format, data=data)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_png_colour_round_trip_is_exact_and_rgb(distro: str) -> None:
+    factory = rosbags_factory(distro)
+    rgb = np.random.default_rng(1).integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
+    msg = cdr_round_trip(compressed_image_from_array(factory, rgb, input_header(factory), codec="png"), distro)
+    assert msg.format == "rgb8; png compressed bgr8"
+    assert (stamp_to_ns(msg.header.stamp), msg.header.frame_id) == (STAMP_NS, FRAME_ID)
+    np.testing.assert_array_equal(compressed_image_to_array(msg), rgb)
+    np.testing.assert_array_equal(compressed_image_to_rgb8(msg), rgb)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_jpeg_colour_round_trip_is_close(distro: str) -> None:
+    factory = rosbags_factory(distro)
+    rgb = smooth_rgb()
+    msg = cdr_round_trip(compressed_image_from_array(factory, rgb, input_header(factory), jpeg_quality=95), distro)
+    assert msg.format == "rgb8; jpeg compressed bgr8"
+    decoded = compressed_image_to_array(msg)
+    assert decoded.shape == rgb.shape and decoded.dtype == np.uint8
+    assert np.abs(decoded.astype(int) - rgb.astype(int)).mean() < 3.0
+
+
+@pytest.mark.parametrize("image_format", ["jpeg", "jpg", "png", "bgr8; jpeg compressed bgr8"])
+def test_plain_formats_decode_to_rgb(image_format: str) -> None:
+    bgr_red = np.zeros((8, 8, 3), dtype=np.uint8)
+    bgr_red[..., 2] = 255
+    extension = ".png" if image_format == "png" else ".jpg"
+    ok, encoded = cv2.imencode(extension, bgr_red)
+    assert ok
+    msg = cdr_round_trip(compressed_msg("humble", encoded.reshape(-1), image_format), "humble")
+    rgb = compressed_image_to_array(msg)
+    assert rgb[..., 0].min() > 240 and rgb[..., 1:].max() < 15
+
+
+def test_bgra_png_drops_alpha() -> None:
+    bgra = np.zeros((4, 5, 4), dtype=np.uint8)
+    bgra[..., 0], bgra[..., 3] = 200, 17  # blue, alpha
+    ok, encoded = cv2.imencode(".png", bgra)
+    assert ok
+    rgb = compressed_image_to_array(compressed_msg("jazzy", encoded.reshape(-1), "png"))
+    assert rgb.shape == (4, 5, 3)
+    assert (rgb[..., 2] == 200).all() and (rgb[..., :2] == 0).all()
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_grey_png_round_trips_8_and_16_bit(distro: str) -> None:
+    factory = rosbags_factory(distro)
+    rng = np.random.default_rng(2)
+    cases: list[tuple[npt.NDArray[Any], str]] = [
+        (rng.integers(0, 256, size=(5, 6), dtype=np.uint8), "mono8; png compressed mono8"),
+        (rng.integers(0, 65536, size=(5, 6), dtype=np.uint16), "mono16; png compressed mono16"),
+    ]
+    for grey, fmt in cases:
+        msg = cdr_round_trip(compressed_image_from_array(factory, grey, input_header(factory), codec="png"), distro)
+        assert msg.format == fmt
+        decoded = compressed_image_to_array(msg)
+        assert decoded.dtype == grey.dtype
+        np.testing.assert_array_equal(decoded, grey)
+        rgb = compressed_image_to_rgb8(msg)
+        assert rgb.shape == (5, 6, 3) and rgb.dtype == np.uint8
+        expected8 = grey if grey.dtype == np.uint8 else np.rint(grey / 257.0).astype(np.uint8)
+        np.testing.assert_array_equal(rgb[..., 1], expected8)
+
+
+def test_codec_parsing() -> None:
+    assert compressed_codec("jpeg") == "jpeg"
+    assert compressed_codec(" PNG ") == "png"
+    assert compressed_codec("rgb8; jpeg compressed bgr8") == "jpeg"
+    assert compressed_codec("mono8; jpeg compressed ") == "jpeg"
+    with pytest.raises(EncodingError, match=r"'16UC1; compressedDepth png'.*compressed_depth_image_transport"):
+        compressed_codec("16UC1; compressedDepth png")
+    with pytest.raises(EncodingError, match="format 'tiff' is not supported; expected 'jpeg', 'png'"):
+        compressed_codec("tiff")
+    with pytest.raises(EncodingError, match="format '' is not supported"):
+        compressed_codec("")
+
+
+def test_decode_errors_name_the_problem() -> None:
+    with pytest.raises(EncodingError, match=r"CompressedImage \('jpeg'\) has no data"):
+        compressed_image_to_array(compressed_msg("humble", np.zeros(0, dtype=np.uint8), "jpeg"))
+    junk = np.frombuffer(b"definitely not a jpeg", dtype=np.uint8).copy()
+    with pytest.raises(EncodingError, match=r"cannot decode 21 bytes of CompressedImage data as jpeg"):
+        compressed_image_to_array(compressed_msg("humble", junk, "jpeg"))
+    with pytest.raises(EncodingError, match="compressedDepth"):
+        compressed_image_to_array(compressed_msg("humble", junk, "16UC1; compressedDepth"))
+
+
+def test_encode_errors_name_the_problem() -> None:
+    factory = rosbags_factory("humble")
+    header = input_header(factory)
+    rgb = smooth_rgb(4, 4)
+    with pytest.raises(EncodingError, match="codec 'webp' is not supported"):
+        compressed_image_from_array(factory, rgb, header, codec="webp")
+    with pytest.raises(ConfigError, match=r"jpeg_quality 0 must be in 1\.\.100"):
+        compressed_image_from_array(factory, rgb, header, jpeg_quality=0)
+    with pytest.raises(EncodingError, match="16-bit grey images can only be compressed as png"):
+        compressed_image_from_array(factory, np.zeros((4, 4), dtype=np.uint16), header)
+    with pytest.raises(ShapeError, match=r"shape \(4, 4, 3\) and dtype float32"):
+        compressed_image_from_array(factory, rgb.astype(np.float32), header)
+    with pytest.raises(ShapeError, match="empty image"):
+        compressed_image_from_array(factory, np.zeros((0, 4, 3), dtype=np.uint8), header)

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.errors import EncodingError, ShapeError
+from mono_depth_ros.core.msg_factory import MessageFactory, stamp_to_ns
+from mono_depth_ros.core.msg_image import (
+    IMAGE_ENCODINGS,
+    depth_image_from_metres,
+    depth_image_to_metres,
+    image_from_array,
+    image_to_array,
+    image_to_rgb8,
+)
+
+from .ros_msg_support import DISTROS, FRAME_ID, STAMP_NS, cdr_round_trip, input_header, rosbags_factory
+
+# encoding -> (dtype, channels), written out independently of the module's table
+LAYOUTS: dict[str, tuple[type[np.number[Any]], int]] = {
+    "rgb8": (np.uint8, 3),
+    "bgr8": (np.uint8, 3),
+    "rgba8": (np.uint8, 4),
+    "bgra8": (np.uint8, 4),
+    "mono8": (np.uint8, 1),
+    "mono16": (np.uint16, 1),
+    "16UC1": (np.uint16, 1),
+    "32FC1": (np.float32, 1),
+}
+
+
+def random_pixels(encoding: str, height: int, width: int, seed: int = 0) -> npt.NDArray[Any]:
+    dtype, channels = LAYOUTS[encoding]
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    if dtype is np.float32:
+        pixels = rng.uniform(0.1, 80.0, size=shape).astype(np.float32)
+        pixels.reshape(-1)[:3] = [np.nan, np.inf, -np.inf][: pixels.size]
+        return pixels
+    return rng.integers(0, np.iinfo(np.dtype(dtype)).max, size=shape, endpoint=True).astype(dtype)
+
+
+def wire_image(
+    factory: MessageFactory, pixels: npt.NDArray[Any], encoding: str, *, pad: int = 0, big_endian: bool = False
+) -> Any:
+    """An Image built by hand (independently of image_from_array), with ``pad`` junk bytes after each row."""
+    height, width = pixels.shape[:2]
+    wire = pixels.astype(pixels.dtype.newbyteorder(">" if big_endian else "<"))
+    rows = wire.reshape(height, -1).view(np.uint8)
+    padded = np.concatenate([rows, np.full((height, pad), 0xAB, dtype=np.uint8)], axis=1)
+    return factory.new(
+        "sensor_msgs/msg/Image",
+        header=input_header(factory),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=int(big_endian),
+        step=rows.shape[1] + pad,
+        data=padded.reshape(-1).copy(),
+    )
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+@pytest.mark.parametrize("encoding", IMAGE_ENCODINGS)
+def test_round_trip_through_cdr_is_bit_exact(encoding: str, distro: str) -> None:
+    assert set(IMAGE_ENCODINGS) == set(LAYOUTS)
+    factory = rosbags_factory(distro)
+    pixels = random_pixels(encoding, height=5, width=7)
+    msg = cdr_round_trip(image_from_array(factory, pixels, encoding, input_header(factory)), distro)
+    dtype, channels = LAYOUTS[encoding]
+    assert (msg.height, msg.width, msg.encoding, msg.is_bigendian) == (5, 7, encoding, 0)
+    assert msg.step == 7 * channels * np.dtype(dtype).itemsize
+    assert (stamp_to_ns(msg.header.stamp), msg.header.frame_id) == (STAMP_NS, FRAME_ID)
+    decoded = image_to_array(msg)
+    assert decoded.dtype == pixels.dtype and decoded.shape == pixels.shape
+    assert decoded.tobytes() == pixels.tobytes()
+    assert decoded.flags.writeable and decoded.flags.c_contiguous
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    encoding=st.sampled_from(IMAGE_ENCODINGS),
+    height=st.integers(1, 6),
+    width=st.integers(1, 9),
+    pad=st.integers(0, 13),
+    big_endian=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_row_padding_and_byte_order_are_honoured(
+    encoding: str, height: int, width: int, pad: int, big_endian: bool, seed: int
+) -> None:
+    factory = rosbags_factory("humble")
+    pixels = random_pixels(encoding, height, width, seed)
+    msg = cdr_round_trip(wire_image(factory, pixels, encoding, pad=pad, big_endian=big_endian), "humble")
+    decoded = image_to_array(msg)
+    assert decoded.dtype.isnative and decoded.tobytes() == pixels.tobytes()
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_big_endian_depth_reads_as_metres(distro: str) -> None:
+    factory = rosbags_factory(distro)
+    depth_mm = np.array([[0, 1000, 1500], [65535, 258, 1]], dtype=np.uint16)
+    msg16 = cdr_round_trip(wire_image(factory, depth_mm, "16UC1", pad=2, big_endian=True), distro)
+    depth_m = depth_image_to_metres(msg16)
+    expected = np.array([[np.nan, 1.0, 1.5], [65.535, 0.258, 0.001]], dtype=np.float32)
+    np.testing.assert_allclose(depth_m, expected, rtol=1e-6)
+    depth_f = np.array([[1.25, np.nan], [np.inf, -np.inf]], dtype=np.float32)
+    msg32 = cdr_round_trip(wire_image(factory, depth_f, "32FC1", big_endian=True), distro)
+    assert depth_image_to_metres(msg32).tobytes() == depth_f.tobytes()
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+@pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
+def test_depth_metres_round_trip(encoding: str, distro: str) -> None:
+    factory = rosbags_factory(distro)
+    depth_m = np.array([[0.5, 1.234, np.nan], [12.0, np.inf, 3.0]], dtype=np.float32)
+    msg = cdr_round_trip(depth_image_from_metres(factory, depth_m, encoding, input_header(factory)), distro)
+    assert msg.encoding == encoding
+    back = depth_image_to_metres(msg)
+    if encoding == "32FC1":
+        assert back.tobytes() == depth_m.tobytes()
+    else:  # millimetres: +Inf has no 16-bit meaning and becomes invalid
+        expected = depth_m.copy()
+        expected[~np.isfinite(expected)] = np.nan
+        np.testing.assert_allclose(back, expected, atol=5e-4)
+
+
+def test_image_to_rgb8_for_every_colour_encoding() -> None:
+    factory = rosbags_factory("jazzy")
+    header = input_header(factory)
+    rgb = random_pixels("rgb8", 4, 6, seed=3)
+    alpha = np.full((4, 6, 1), 200, dtype=np.uint8)
+    grey = rgb[..., 1].copy()
+    cases = {
+        "rgb8": (rgb, rgb),
+        "bgr8": (np.ascontiguousarray(rgb[..., ::-1]), rgb),
+        "rgba8": (np.concatenate([rgb, alpha], axis=2), rgb),
+        "bgra8": (np.concatenate([rgb[..., ::-1], alpha], axis=2), rgb),
+        "mono8": (grey, np.repeat(grey[..., None], 3, axis=2)),
+        "mono16": (grey.astype(np.uint16) * 257, np.repeat(grey[..., None], 3, axis=2)),
+    }
+    for encoding, (wire, expected) in cases.items():
+        out = image_to_rgb8(image_from_array(factory, wire, encoding, header))
+        assert out.dtype == np.uint8 and out.shape == (4, 6, 3), encoding
+        np.testing.assert_array_equal(out, expected, err_msg=encoding)
+
+
+@pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])
+def test_empty_image(encoding: str) -> None:
+    factory = rosbags_factory("humble")
+    pixels = random_pixels(encoding, 0, 4)
+    msg = cdr_round_trip(image_from_array(factory, pixels, encoding, input_header(factory)), "humble")
+    assert image_to_array(msg).shape == pixels.shape
+    assert image_to_rgb8(msg).shape == (0, 4, 3)
+
+
+def test_one_channel_accepts_trailing_axis() -> None:
+    factory = rosbags_factory("humble")
+    grey = random_pixels("mono8", 3, 4)
+    msg = image_from_array(factory, grey[..., None], "mono8", input_header(factory))
+    np.testing.assert_array_equal(image_to_array(msg), grey)
+
+
+def test_output_does_not_alias_the_message_or_input() -> None:
+    factory = rosbags_factory("humble")
+    pixels = random_pixels("mono8", 3, 4)
+    msg = image_from_array(factory, pixels, "mono8", input_header(factory))
+    pixels[:] = 0
+    decoded = image_to_array(msg)
+    assert decoded.any()
+    decoded[:] = 0
+    assert image_to_array(msg).any()
+
+
+def test_read_errors_name_field_and_value() -> None:
+    factory = rosbags_factory("humble")
+    good = wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8")
+    bad_encoding = wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8")
+    bad_encoding.encoding = "yuv422"
+    with pytest.raises(EncodingError, match=r"Image encoding 'yuv422' is not supported.*rgb8"):
+        image_to_array(bad_encoding)
+    good.step = 8
+    with pytest.raises(ShapeError, match=r"step 8 is shorter than width\*channels\*itemsize = 3\*3\*1 = 9"):
+        image_to_array(good)
+    good.step = 9
+    good.data = good.data[:-1]
+    with pytest.raises(ShapeError, match=r"data has 17 bytes but step\*height = 9\*2 = 18"):
+        image_to_array(good)
+    depth = wire_image(factory, random_pixels("32FC1", 2, 2), "32FC1")
+    with pytest.raises(EncodingError, match="'32FC1' is not a colour encoding"):
+        image_to_rgb8(depth)
+    with pytest.raises(EncodingError, match="'rgb8' is not depth; expected one of 32FC1, 16UC1, mono16"):
+        depth_image_to_metres(wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8"))
+
+
+def test_write_errors_name_field_and_value() -> None:
+    factory = rosbags_factory("humble")
+    header = input_header(factory)
+    with pytest.raises(EncodingError, match="32FC1 needs float32 pixels, got float64"):
+        image_from_array(factory, np.zeros((2, 2)), "32FC1", header)
+    with pytest.raises(EncodingError, match="16UC1 needs uint16 pixels, got int32"):
+        image_from_array(factory, np.zeros((2, 2), dtype=np.int32), "16UC1", header)
+    with pytest.raises(ShapeError, match=r"rgb8 needs a \(H, W, 3\) array, got shape \(2, 2\)"):
+        image_from_array(factory, np.zeros((2, 2), dtype=np.uint8), "rgb8", header)
+    with pytest.raises(ShapeError, match=r"mono8 needs a \(H, W\) array, got shape \(2, 2, 3\)"):
+        image_from_array(factory, np.zeros((2, 2, 3), dtype=np.uint8), "mono8", header)
+    with pytest.raises(EncodingError, match="'8UC3' is not supported"):
+        image_from_array(factory, np.zeros((2, 2, 3), dtype=np.uint8), "8UC3", header)
