@@ -18,6 +18,8 @@ from mono_depth_ros.core.errors import DepthError
 # name -> (module, one-line help). Keep in the order users meet them.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("mono_depth_ros.commands.demo", "run the embedded default end to end and write pictures"),
+    "bag": ("mono_depth_ros.commands.bag", "run the depth pipeline over a rosbag2 and write the outputs to a new one"),
+    "params": ("mono_depth_ros.commands.params", "parameter counts per part of the model presets or a checkpoint"),
 }
 
 

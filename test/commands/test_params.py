@@ -1,0 +1,50 @@
+"""Tests for commands/params.py through the `mono-depth params` entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.commands.params import ParamRow, format_table, preset_rows
+from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.unet import make_unet_spec
+
+
+def test_presets_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "--encoder", "resnet18", "--width", "tiny", "small"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "encoder", "decoder", "heads", "total"]
+    assert lines[1].split() == ["unet", "resnet18", "tiny", "2,798,880", "790,784", "1,156", "3,590,820"]
+    assert lines[2].split()[-1] == "14,329,236"
+    assert len(lines) == 3
+
+
+def test_options_change_the_counts() -> None:
+    plain = preset_rows(["resnet18"], ["tiny"], aspp=False, difference=False, pixel_shuffle=False, preact=False)
+    shuffled = preset_rows(["resnet18"], ["tiny"], aspp=False, difference=False, pixel_shuffle=True, preact=False)
+    assert shuffled[0].counts["decoder"] > plain[0].counts["decoder"]  # 4× wide reduce convs
+    assert shuffled[0].counts["encoder"] == plain[0].counts["encoder"]
+
+
+def test_checkpoint_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 8, 8, 16])
+    path = save_checkpoint(tmp_path / "m.safetensors", build_model(spec).state_dict(), spec)
+    assert main(["params", "--checkpoint", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("unet (m.safetensors)")
+    assert len(out) == 2
+
+
+def test_missing_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "--checkpoint", str(tmp_path / "none.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_format_table_adds_other_parts() -> None:
+    table = format_table([ParamRow("x", {"encoder": 1, "backbone": 5, "total": 6})])
+    header, row = table.splitlines()
+    assert header.split() == ["model", "encoder", "decoder", "heads", "backbone", "total"]
+    assert row.split() == ["x", "1", "0", "0", "5", "6"]

@@ -1,0 +1,288 @@
+"""Tests for models/checkpoint.py: bit-exact round trips, the golden reference, and every bad-checkpoint error."""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save_file
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import (
+    GOLDEN_INPUT_KEY,
+    SPEC_KEY,
+    load_checkpoint,
+    load_state_strict,
+    read_checkpoint_spec,
+    save_checkpoint,
+)
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import ModelSpec, OutputKind
+from mono_depth_ros.models.unet import make_unet_spec
+
+MICRO: dict[str, Any] = {"encoder_width": 8, "decoder_channels": [4, 4, 8, 8, 16]}
+
+
+@pytest.fixture(scope="module")
+def micro_spec() -> ModelSpec:
+    return make_unet_spec("resnet18", "tiny", **MICRO)
+
+
+@pytest.fixture(scope="module")
+def micro_model(micro_spec: ModelSpec) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(micro_spec)
+    for buffer_name, buffer in model.named_buffers():  # non-trivial BN statistics, so the round trip means something
+        if buffer_name.endswith("running_mean"):
+            buffer.normal_()
+        elif buffer_name.endswith("num_batches_tracked"):
+            buffer.fill_(7)
+    return model
+
+
+def _saved(tmp_path: Path, model: torch.nn.Module, spec: ModelSpec) -> Path:
+    return save_checkpoint(tmp_path / "model.safetensors", model.state_dict(), spec)
+
+
+def test_round_trip_is_bit_exact_with_spec_metadata_and_golden(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec
+) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    output = rng.random((32, 64)).astype(np.float32)
+    output[0, 0] = np.nan  # invalid pixels survive
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", micro_model.state_dict(), micro_spec, {"run": "abc"}, reference=(image, output)
+    )
+    loaded = load_checkpoint(path)
+    assert loaded.spec == micro_spec
+    assert loaded.metadata == {"run": "abc"}
+    assert loaded.path == path
+    original = micro_model.state_dict()
+    assert set(loaded.state_dict) == set(original)  # golden tensors are not in the state dict
+    for name, tensor in original.items():
+        assert loaded.state_dict[name].dtype == tensor.dtype, name
+        assert torch.equal(loaded.state_dict[name], tensor), name
+    assert loaded.golden is not None
+    np.testing.assert_array_equal(loaded.golden.image_rgb, image)
+    np.testing.assert_array_equal(loaded.golden.output, output)
+    assert loaded.golden.output.dtype == np.float32
+    assert read_checkpoint_spec(path) == micro_spec
+    rebuilt = build_model(loaded.spec)
+    load_state_strict(rebuilt, loaded.state_dict, loaded.spec)
+    for name, tensor in rebuilt.state_dict().items():
+        assert torch.equal(tensor, original[name]), name
+
+
+def test_without_reference_golden_is_none_and_torch_reference_accepted(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec
+) -> None:
+    assert load_checkpoint(_saved(tmp_path, micro_model, micro_spec)).golden is None
+    reference = (torch.zeros(4, 4, 3, dtype=torch.uint8), torch.ones(1, 1, 4, 4, dtype=torch.float64))
+    path = save_checkpoint(tmp_path / "r.safetensors", micro_model.state_dict(), micro_spec, reference=reference)
+    golden = load_checkpoint(path).golden
+    assert golden is not None
+    assert golden.output.dtype == np.float32
+    assert golden.output.shape == (1, 1, 4, 4)
+
+
+_DTYPES = st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.uint8])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    entries=st.dictionaries(
+        st.text("abcdefgh.", min_size=1, max_size=8),
+        st.tuples(st.lists(st.integers(1, 4), min_size=0, max_size=3), _DTYPES, st.integers(0, 2**31)),
+        min_size=1,
+        max_size=5,
+    ),
+    kind=st.sampled_from(list(OutputKind)),
+)
+def test_any_state_dict_round_trips_bit_exact(
+    entries: dict[str, tuple[list[int], torch.dtype, int]], kind: OutputKind
+) -> None:
+    state = {}
+    for name, (shape, dtype, seed) in entries.items():
+        generator = torch.Generator().manual_seed(seed)
+        state[name] = (torch.randn(shape, generator=generator, dtype=torch.float64) * 100).to(dtype)
+    spec = ModelSpec("unet", params={"width": "tiny"}, output_kind=kind, min_depth_m=0.5, max_depth_m=80.0)
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = load_checkpoint(save_checkpoint(Path(folder) / "x.safetensors", state, spec))
+    assert loaded.spec == spec
+    assert set(loaded.state_dict) == set(state)
+    for name, tensor in state.items():
+        assert loaded.state_dict[name].dtype == tensor.dtype
+        assert torch.equal(loaded.state_dict[name], tensor)
+
+
+# --- bad files --------------------------------------------------------------------------------------------------
+
+
+def test_missing_file_names_path_and_remedy(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"nowhere\.safetensors does not exist; pass the \.safetensors file"):
+        load_checkpoint(tmp_path / "nowhere.safetensors")
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("keep_fraction", [0.5, 0.01])
+def test_truncated_file(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, keep_fraction: float
+) -> None:
+    data = _saved(tmp_path, micro_model, micro_spec).read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: max(9, int(len(data) * keep_fraction))])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(cut)
+    with pytest.raises(CheckpointError, match="truncated"):
+        read_checkpoint_spec(cut)
+
+
+def test_tiny_and_garbage_files_are_not_safetensors(tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.safetensors"
+    tiny.write_bytes(b"abc")
+    with pytest.raises(CheckpointError, match=r"truncated or not a safetensors file \(only 3 bytes\)"):
+        load_checkpoint(tiny)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(struct.pack("<Q", 10) + b"not json!!" + b"\0" * 32)
+    with pytest.raises(CheckpointError, match=r"not a safetensors file \(its header is not valid JSON\)"):
+        load_checkpoint(garbage)
+
+
+def test_plain_safetensors_without_spec(tmp_path: Path) -> None:
+    path = tmp_path / "hf.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match=r"has no 'mono_depth_spec' metadata .*save_checkpoint"):
+        load_checkpoint(path)
+
+
+def _write_with_spec_json(path: Path, spec_json: str) -> Path:
+    save_file({"w": torch.zeros(2)}, str(path), metadata={SPEC_KEY: spec_json})
+    return path
+
+
+def test_unknown_output_kind(tmp_path: Path) -> None:
+    data = json.loads(ModelSpec("unet").to_json())
+    data["output_kind"] = "disparity_of_doom"
+    path = _write_with_spec_json(tmp_path / "k.safetensors", json.dumps(data))
+    with pytest.raises(CheckpointError, match=r"k\.safetensors: unknown output kind 'disparity_of_doom'; expected one"):
+        load_checkpoint(path)
+
+
+def test_spec_for_another_backend(tmp_path: Path) -> None:
+    path = _write_with_spec_json(tmp_path / "b.safetensors", ModelSpec("unet", backend="onnx").to_json())
+    with pytest.raises(CheckpointError, match=r"backend 'onnx', not 'torch'; set model\.backend: onnx"):
+        load_checkpoint(path)
+
+
+def test_malformed_spec_json(tmp_path: Path) -> None:
+    path = _write_with_spec_json(tmp_path / "j.safetensors", "{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(path)
+    path = _write_with_spec_json(tmp_path / "t.safetensors", json.dumps({"architecture": "unet", "input": {"h": 1}}))
+    with pytest.raises(CheckpointError, match="malformed"):
+        load_checkpoint(path)
+
+
+def _tiny_onnx_bytes() -> bytes:
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    return bytes(onnx.helper.make_model(graph).SerializeToString())
+
+
+def test_onnx_file_given(tmp_path: Path) -> None:
+    by_suffix = tmp_path / "model.onnx"
+    by_suffix.write_bytes(_tiny_onnx_bytes())
+    with pytest.raises(CheckpointError, match=r"model\.onnx looks like onnx weights.*set model\.backend to 'onnx'"):
+        load_checkpoint(by_suffix)
+    renamed = tmp_path / "model.safetensors"
+    renamed.write_bytes(_tiny_onnx_bytes())
+    with pytest.raises(CheckpointError, match=r"looks like an ONNX model.*model\.backend: onnx"):
+        load_checkpoint(renamed)
+
+
+def test_torchscript_and_pickle_files_given(tmp_path: Path) -> None:
+    pt_path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), pt_path)  # a zip archive, as TorchScript files are
+    with pytest.raises(CheckpointError, match="looks like torchscript weights"):
+        load_checkpoint(pt_path)
+    zip_renamed = tmp_path / "zip.safetensors"
+    zip_renamed.write_bytes(pt_path.read_bytes())
+    with pytest.raises(CheckpointError, match="is a zip archive"):
+        load_checkpoint(zip_renamed)
+    pickled = tmp_path / "pickle.safetensors"
+    pickled.write_bytes(b"\x80\x04\x95" + b"\0" * 64)
+    with pytest.raises(CheckpointError, match="is a Python pickle"):
+        load_checkpoint(pickled)
+    ckpt = tmp_path / "weights.ckpt"
+    ckpt.write_bytes(pickled.read_bytes())
+    with pytest.raises(CheckpointError, match="pickle checkpoint"):
+        load_checkpoint(ckpt)
+
+
+# --- save-side validation ---------------------------------------------------------------------------------------
+
+
+def test_save_refuses_reserved_names_bad_reference_and_other_backends(tmp_path: Path) -> None:
+    spec = ModelSpec("unet")
+    target = tmp_path / "m.safetensors"
+    with pytest.raises(CheckpointError, match="reserved prefix"):
+        save_checkpoint(target, {GOLDEN_INPUT_KEY: torch.zeros(1)}, spec)
+    with pytest.raises(CheckpointError, match="reserved keys"):
+        save_checkpoint(target, {"w": torch.zeros(1)}, spec, {SPEC_KEY: "x"})
+    with pytest.raises(CheckpointError, match=r"golden input must be a uint8 \(H, W, 3\)"):
+        save_checkpoint(target, {"w": torch.zeros(1)}, spec, reference=(np.zeros((4, 4, 3)), np.zeros(2)))
+    with pytest.raises(CheckpointError, match="golden output must be floating"):
+        save_checkpoint(
+            target, {"w": torch.zeros(1)}, spec, reference=(np.zeros((4, 4, 3), np.uint8), np.zeros(2, int))
+        )
+    with pytest.raises(CheckpointError, match=r"spec\.backend is 'onnx'"):
+        save_checkpoint(target, {"w": torch.zeros(1)}, ModelSpec("unet", backend="onnx"))
+    with pytest.raises(CheckpointError, match=r"use the suffix \.safetensors"):
+        save_checkpoint(tmp_path / "m.onnx", {"w": torch.zeros(1)}, spec)
+    assert not target.exists()
+
+
+# --- load_state_strict ------------------------------------------------------------------------------------------
+
+
+def test_wrong_architecture_names_first_missing_tensor(micro_model: torch.nn.Module, micro_spec: ModelSpec) -> None:
+    deeper = build_model(make_unet_spec("resnet34", "tiny", **MICRO))  # resnet34 has a third block in layer1
+    with pytest.raises(
+        CheckpointError,
+        match=r"architecture 'unet' .*first mismatching tensor 'encoder\.layer1\.2\.conv1\.weight' is missing",
+    ):
+        load_state_strict(deeper, micro_model.state_dict(), micro_spec)
+
+
+def test_shape_mismatch_names_tensor_and_both_shapes(micro_model: torch.nn.Module, micro_spec: ModelSpec) -> None:
+    wider = build_model(make_unet_spec("resnet18", "tiny"))
+    with pytest.raises(
+        CheckpointError, match=r"'encoder\.conv1\.weight' has shape \(8, 3, 7, 7\) in the checkpoint vs \(32, 3, 7, 7\)"
+    ):
+        load_state_strict(wider, micro_model.state_dict(), micro_spec)
+
+
+def test_unexpected_tensor_named(micro_model: torch.nn.Module, micro_spec: ModelSpec) -> None:
+    state = dict(micro_model.state_dict())
+    state["decoder.extra.weight"] = torch.zeros(1)
+    target = build_model(micro_spec)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"'decoder\.extra\.weight' is unexpected"):
+        load_state_strict(target, state, micro_spec)
+    for name, tensor in target.state_dict().items():  # nothing was loaded
+        assert torch.equal(tensor, before[name])
