@@ -1,0 +1,134 @@
+"""A generic folder of frames: bring your own RGB-D (or RGB-only) data without writing a dataset class.
+
+Layout (only ``rgb/`` and the intrinsics are required)::
+
+    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; sorted by file name = sequence order
+    ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
+    ROOT/depth/<stem>.npy                  ground truth, float metres (NaN / ±Inf / <= 0 = no data)
+    ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
+    ROOT/intrinsics.yaml                   one camera for every frame
+    ROOT/intrinsics/<stem>.json            or per frame (overrides intrinsics.yaml for that frame)
+
+Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
+``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
+same keys). A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔
+``0001.png``). With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o``
+in name order, and only frames whose sources all exist are targets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DEPTH_SUFFIXES = (".png", ".npy")
+Camera = tuple[float, float, float, float]
+
+
+def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
+    """``{fx, fy, cx, cy}`` or ``{K: 3×3}`` → ``(fx, fy, cx, cy)`` in pixels.
+
+    Raises:
+        ConfigError: neither form is present, or the values are not numbers.
+    """
+    try:
+        if "K" in values:
+            k = values["K"]
+            flat = [float(v) for row in k for v in row] if isinstance(k[0], list) else [float(v) for v in k]
+            if len(flat) != 9:
+                msg = f"{source}: K must be 3×3 (9 values), got {len(flat)}"
+                raise ConfigError(msg)
+            return flat[0], flat[4], flat[2], flat[5]
+        return float(values["fx"]), float(values["fy"]), float(values["cx"]), float(values["cy"])
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        msg = f"{source}: intrinsics need fx, fy, cx, cy (pixels) or K (3×3) ({type(err).__name__}: {err})"
+        raise ConfigError(msg) from None
+
+
+def _read_mapping(path: Path) -> Mapping[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        msg = f"cannot read intrinsics file {path}: {err}"
+        raise ConfigError(msg) from None
+    if not isinstance(values, Mapping):
+        msg = f"{path}: intrinsics must be a mapping (fx, fy, cx, cy or K), got {type(values).__name__}"
+        raise ConfigError(msg)
+    return values
+
+
+def _find(folder: Path, stem: str, suffixes: Sequence[str]) -> Path | None:
+    for suffix in suffixes:
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class FolderDataset(RecordDataset):
+    """Frames of a folder in the layout of the module docstring.
+
+    Args:
+        root: the folder holding ``rgb/``.
+        png_scale: depth PNG values per metre (1000 = millimetres; 256 for KITTI-style PNGs).
+        frame_offsets: treat the folder as one sequence and add these source frames (e.g. ``(-1, 1)``).
+        transform: applied to every sample.
+
+    Raises:
+        ConfigError: no images in ``rgb/``, no intrinsics for a frame, or no frame with all its sources.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        png_scale: float = MILLIMETRES_PER_METRE,
+        frame_offsets: Sequence[int] = (),
+        transform: Transform | None = None,
+    ) -> None:
+        self.root = Path(root)
+        images = sorted(p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
+            raise ConfigError(msg)
+        shared_file = self.root / "intrinsics.yaml"
+        shared = camera_from_mapping(_read_mapping(shared_file), str(shared_file)) if shared_file.is_file() else None
+        offsets = tuple(int(o) for o in frame_offsets)
+        records = []
+        for index, image_path in enumerate(images):
+            if not all(0 <= index + o < len(images) for o in offsets):
+                continue
+            stem = image_path.stem
+            frame_file = self.root / "intrinsics" / f"{stem}.json"
+            if frame_file.is_file():
+                camera = camera_from_mapping(_read_mapping(frame_file), str(frame_file))
+            elif shared is not None:
+                camera = shared
+            else:
+                msg = f"no intrinsics for {image_path.name}: add {shared_file} or {frame_file}"
+                raise ConfigError(msg)
+            depth = _find(self.root / "depth", stem, DEPTH_SUFFIXES)
+            sparse = _find(self.root / "sparse_depth", stem, DEPTH_SUFFIXES)
+            records.append(
+                FrameRecord(
+                    name=f"rgb/{image_path.name}",
+                    rgb_path=image_path,
+                    camera=camera,
+                    depth=DepthFile(depth, png_scale) if depth is not None else None,
+                    sparse_depth=DepthFile(sparse, png_scale) if sparse is not None else None,
+                    sources=tuple(SourceFrame(images[index + o], o) for o in offsets),
+                )
+            )
+        if not records:
+            msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
+            raise ConfigError(msg)
+        super().__init__(records, transform)

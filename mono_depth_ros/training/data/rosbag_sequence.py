@@ -1,0 +1,258 @@
+"""Image sequences from a rosbag2 recording: self-supervised training on a robot's own camera.
+
+The bag is read with rosbags (no ROS install needed): ``sensor_msgs/Image`` or ``CompressedImage`` on
+``image_topic`` and ``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
+(``header.stamp``, int ns); each target gets the frames ``offset × stride`` away as sources. A gap longer than
+``max_gap_s`` between consecutive frames (a paused recording, dropped frames) splits the sequence: no target takes
+sources across it. Intrinsics come from camera_info (P for rectified images; for raw images K + D are used to
+undistort every frame into P's pinhole image, as image_proc would) and must not change within the bag.
+
+Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False). Messages are read on
+demand, one window of frames per item; each DataLoader worker opens its own reader.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from rosbags.rosbag2 import Reader, ReaderError
+from torch.utils.data import Dataset
+
+from mono_depth_ros.bag.reader import InputBag, typestore_for
+from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError
+from mono_depth_ros.core.ros_msgs import (
+    camera_model_from_camera_info,
+    compressed_image_to_rgb8,
+    image_to_rgb8,
+    stamp_to_ns,
+)
+from mono_depth_ros.training.data.records import Transform
+from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor, unknown_poses
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
+
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+_READ_ERRORS = (ReaderError, OSError, sqlite3.Error, struct.error, EOFError, ValueError, KeyError, IndexError)
+
+
+@dataclass(frozen=True)
+class BagFrame:
+    """Where one image message sits in the bag.
+
+    Attributes:
+        stamp_ns: capture stamp (header.stamp, int ns).
+        log_ns: bag (receive) time, int ns: the key for reading it back.
+        rank: how many earlier messages of the topic share ``log_ns`` (0 almost always).
+        ordinal: position among the topic's messages in recording order.
+    """
+
+    stamp_ns: int
+    log_ns: int
+    rank: int
+    ordinal: int
+
+
+class RosbagSequenceDataset(Dataset[Sample]):
+    """Consecutive camera frames of one image topic in a rosbag2, as :class:`Sample` targets with sources.
+
+    Args:
+        bag_path: rosbag2 folder, or a ``.mcap`` / ``.db3`` file.
+        image_topic: ``sensor_msgs/Image`` or ``CompressedImage`` topic.
+        camera_info_topic: its ``sensor_msgs/CameraInfo`` topic.
+        frame_offsets: source frames in units of ``stride`` (``(-1, 1)``: previous and next).
+        stride: frames between neighbours (raise it when the robot moves little between frames).
+        max_gap_s: a larger stamp gap between consecutive frames splits the sequence.
+        image_is_rectified: True for ``image_rect`` (geometry from P); False for raw images (undistorted with K + D).
+        distro: message definitions (``humble`` or ``jazzy``).
+        transform: applied to every sample.
+
+    Raises:
+        BagError: the bag cannot be read, or lacks the image or camera_info topic.
+        CalibrationError: camera_info changes within the bag, or does not match the image size.
+        ConfigError: no frame has all its sources (too short, or split by gaps), or bad offsets / stride.
+    """
+
+    def __init__(
+        self,
+        bag_path: Path,
+        image_topic: str = "/camera/image_raw",
+        camera_info_topic: str = "/camera/camera_info",
+        frame_offsets: Sequence[int] = (-1, 1),
+        stride: int = 1,
+        max_gap_s: float = 1.0,
+        image_is_rectified: bool = True,
+        distro: str = "humble",
+        transform: Transform | None = None,
+    ) -> None:
+        if stride < 1 or max_gap_s <= 0 or any(o == 0 for o in frame_offsets):
+            got = f"stride={stride}, max_gap_s={max_gap_s}, frame_offsets={tuple(frame_offsets)}"
+            msg = f"need stride >= 1, max_gap_s > 0 and non-zero frame_offsets, got {got}"
+            raise ConfigError(msg)
+        self.bag_path = Path(bag_path)
+        self.image_topic = image_topic
+        self.frame_offsets = tuple(int(o) for o in frame_offsets)
+        self.stride = int(stride)
+        self.image_is_rectified = image_is_rectified
+        self.transform = transform
+        self.distro = distro
+        self._typestore: Typestore | None = typestore_for(distro)
+        self.frames, self.camera = self._index(camera_info_topic)
+        self.intrinsics = self.camera.intrinsics(image_is_rectified)
+        self.targets = self._targets(int(max_gap_s * 1e9))
+        if not self.targets:
+            msg = (
+                f"{self.bag_path}: none of the {len(self.frames)} frames on {image_topic} has all sources "
+                f"{self.frame_offsets} × stride {self.stride} without a gap over {max_gap_s} s; record longer or "
+                f"lower the stride"
+            )
+            raise ConfigError(msg)
+        self._reader: Reader | None = None
+        self._reader_pid = -1
+
+    def _index(self, camera_info_topic: str) -> tuple[list[BagFrame], CameraModel]:
+        """First pass: every image's stamp and bag position, and the (single) camera calibration."""
+        frames: list[BagFrame] = []
+        cameras: list[CameraModel] = []
+        last_log_ns, rank = -1, 0
+        with InputBag(self.bag_path, self.typestore) as bag:
+            types = bag.topics
+            for topic, allowed in ((self.image_topic, IMAGE_TYPES), (camera_info_topic, (CAMERA_INFO_TYPE,))):
+                if types.get(topic) not in allowed:
+                    msg = (
+                        f"{self.bag_path}: topic {topic} is {types.get(topic, 'missing')}, expected "
+                        f"{' or '.join(allowed)}; topics in the bag: {', '.join(sorted(types)) or 'none'}"
+                    )
+                    raise BagError(msg)
+            for message in bag.messages({self.image_topic, camera_info_topic}):
+                decoded = bag.deserialize(message)
+                if message.topic == camera_info_topic:
+                    camera = camera_model_from_camera_info(decoded)
+                    if cameras:
+                        self._check_same_camera(cameras[0], camera, camera_info_topic)
+                    else:
+                        cameras.append(camera)
+                    continue
+                rank = rank + 1 if message.log_ns == last_log_ns else 0
+                last_log_ns = message.log_ns
+                frames.append(BagFrame(stamp_to_ns(decoded.header.stamp), message.log_ns, rank, message.ordinal))
+        if not cameras:
+            msg = f"{self.bag_path}: no message on {camera_info_topic}; intrinsics are needed for self-supervision"
+            raise BagError(msg)
+        frames.sort(key=lambda f: (f.stamp_ns, f.ordinal))
+        return frames, cameras[0]
+
+    def _check_same_camera(self, first: CameraModel, other: CameraModel, topic: str) -> None:
+        a, b = first.intrinsics(self.image_is_rectified), other.intrinsics(self.image_is_rectified)
+        values_a = np.array([a.fx, a.fy, a.cx, a.cy, a.width, a.height])
+        values_b = np.array([b.fx, b.fy, b.cx, b.cy, b.width, b.height])
+        if not np.allclose(values_a, values_b, rtol=1e-9, atol=1e-9):
+            msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({a} vs {b}); split the bag there"
+            raise CalibrationError(msg)
+
+    def _targets(self, max_gap_ns: int) -> list[int]:
+        """Indices of frames whose sources all exist within one gap-free segment."""
+        stamps = np.array([f.stamp_ns for f in self.frames], dtype=np.int64)
+        segment = np.concatenate([[0], np.cumsum(np.diff(stamps) > max_gap_ns)])
+        lo = min(0, *self.frame_offsets) * self.stride
+        hi = max(0, *self.frame_offsets) * self.stride
+        index = np.arange(max(-lo, 0), len(self.frames) - max(hi, 0))
+        if index.size == 0:
+            return []
+        same_segment = segment[index + lo] == segment[index + hi]
+        return [int(i) for i in index[same_segment]]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_reader"], state["_reader_pid"] = None, -1  # readers do not cross process boundaries
+        state["_typestore"] = None  # generated (de)serialisers do not pickle; rebuilt from the distro
+        return state
+
+    @property
+    def typestore(self) -> Typestore:
+        """Message definitions of the bag's distro."""
+        if self._typestore is None:
+            self._typestore = typestore_for(self.distro)
+        return self._typestore
+
+    def _open_reader(self) -> Reader:
+        if self._reader is None or self._reader_pid != os.getpid():
+            try:
+                reader = Reader(self.bag_path)
+                reader.open()
+            except _READ_ERRORS as err:
+                msg = f"cannot reopen bag {self.bag_path}: {err}; was it moved or truncated after indexing?"
+                raise BagError(msg) from None
+            self._reader, self._reader_pid = reader, os.getpid()
+        return self._reader
+
+    def _read_images(self, frames: Sequence[BagFrame]) -> list[npt.NDArray[np.uint8]]:
+        """(H, W, 3) uint8 RGB of each frame, read in one window of bag time."""
+        reader = self._open_reader()
+        connections: list[Connection] = [c for c in reader.connections if c.topic == self.image_topic]
+        wanted = {(f.log_ns, f.rank) for f in frames}
+        found: dict[tuple[int, int], Any] = {}
+        last_log_ns, rank = -1, 0
+        try:
+            start, stop = min(f.log_ns for f in frames), max(f.log_ns for f in frames) + 1
+            for connection, log_ns, raw in reader.messages(connections, start=start, stop=stop):
+                rank = rank + 1 if log_ns == last_log_ns else 0
+                last_log_ns = log_ns
+                if (log_ns, rank) in wanted:
+                    found[(log_ns, rank)] = self.typestore.deserialize_cdr(bytes(raw), connection.msgtype)
+        except _READ_ERRORS as err:
+            msg = f"reading {self.image_topic} from {self.bag_path} failed: {err}; the bag is truncated or corrupt"
+            raise BagError(msg) from None
+        images = []
+        for frame in frames:
+            message = found.get((frame.log_ns, frame.rank))
+            if message is None:
+                msg = f"{self.bag_path}: image #{frame.ordinal} on {self.image_topic} vanished since indexing"
+                raise BagError(msg)
+            is_compressed = hasattr(message, "format")
+            rgb = compressed_image_to_rgb8(message) if is_compressed else image_to_rgb8(message)
+            if not self.image_is_rectified:
+                rgb = self.camera.undistort(rgb)
+            self.intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.image_topic}")
+            images.append(rgb)
+        return images
+
+    def __getitem__(self, index: int) -> Sample:
+        target = self.targets[index]
+        frames = [self.frames[target + o * self.stride] for o in (0, *self.frame_offsets)]
+        images = self._read_images(frames)
+        height, width = images[0].shape[:2]
+        poses, known = unknown_poses(len(self.frame_offsets))
+        sample = Sample(
+            rgb=rgb_tensor(images[0]),
+            depth=depth_tensor(None, height, width),
+            sparse_depth=depth_tensor(None, height, width),
+            k=k_tensor(self.intrinsics),
+            sources=torch.stack([rgb_tensor(image) for image in images[1:]]),
+            source_offsets=self.frame_offsets,
+            source_from_target=poses,
+            pose_known=known,
+            name=f"{self.image_topic}#{frames[0].ordinal}",
+        )
+        return self.transform(sample) if self.transform is not None else sample
+
+    def close(self) -> None:
+        """Close this process's reader (idempotent)."""
+        if self._reader is not None and self._reader_pid == os.getpid() and self._reader.is_open:
+            self._reader.close()
+        self._reader = None

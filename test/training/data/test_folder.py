@@ -1,0 +1,84 @@
+"""The generic folder layout: rgb/ + depth/ (png mm or npy metres) + intrinsics.yaml or per-frame json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.training.data.folder import FolderDataset, camera_from_mapping
+
+
+def make_folder(root: Path, frames: int = 4) -> Path:
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    for i in range(frames):
+        cv2.imwrite(str(root / "rgb" / f"{i:04d}.png"), np.full((6, 10, 3), 20 * i, dtype=np.uint8))
+    cv2.imwrite(str(root / "depth" / "0000.png"), np.full((6, 10), 2500, dtype=np.uint16))  # 2.5 m in mm
+    np.save(root / "depth" / "0001.npy", np.full((6, 10), 1.75, dtype=np.float32))  # metres
+    (root / "intrinsics.yaml").write_text("fx: 12.0\nfy: 13.0\ncx: 4.5\ncy: 2.5\n")
+    return root
+
+
+def test_folder_frames_units_and_intrinsics(tmp_path: Path) -> None:
+    root = make_folder(tmp_path)
+    (root / "intrinsics").mkdir()
+    (root / "intrinsics" / "0002.json").write_text(json.dumps({"K": [[20, 0, 5], [0, 21, 3], [0, 0, 1]]}))
+    dataset = FolderDataset(root)
+    assert len(dataset) == 4
+    first, second, third = dataset[0], dataset[1], dataset[2]
+    assert first.name == "rgb/0000.png"
+    torch.testing.assert_close(first.depth, torch.full((1, 6, 10), 2.5))
+    torch.testing.assert_close(second.depth, torch.full((1, 6, 10), 1.75))
+    assert torch.isnan(third.depth).all() and torch.isnan(third.sparse_depth).all()
+    assert first.k.tolist() == [[12.0, 0.0, 4.5], [0.0, 13.0, 2.5], [0.0, 0.0, 1.0]]
+    assert third.k.tolist() == [[20.0, 0.0, 5.0], [0.0, 21.0, 3.0], [0.0, 0.0, 1.0]]  # per-frame json wins
+
+
+def test_folder_as_a_sequence(tmp_path: Path) -> None:
+    dataset = FolderDataset(make_folder(tmp_path), frame_offsets=(-1, 1))
+    assert [r.name for r in dataset.records] == ["rgb/0001.png", "rgb/0002.png"]
+    sample = dataset[0]
+    assert sample.source_offsets == (-1, 1)
+    assert float(sample.sources[0].mean()) == pytest.approx(0.0)
+    assert float(sample.sources[1].mean()) == pytest.approx(40 / 255)
+    with pytest.raises(ConfigError, match="too few"):
+        FolderDataset(tmp_path, frame_offsets=(-5,))
+
+
+def test_png_scale_and_sparse_depth(tmp_path: Path) -> None:
+    root = make_folder(tmp_path, frames=1)
+    (root / "sparse_depth").mkdir()
+    sparse = np.zeros((6, 10), dtype=np.uint16)
+    sparse[3, 4] = 512
+    cv2.imwrite(str(root / "sparse_depth" / "0000.png"), sparse)
+    sample = FolderDataset(root, png_scale=256.0)[0]
+    assert float(sample.sparse_depth[0, 3, 4]) == 2.0 and int(torch.isfinite(sample.sparse_depth).sum()) == 1
+    assert float(sample.depth[0, 0, 0]) == pytest.approx(2500 / 256)
+
+
+def test_folder_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no images"):
+        FolderDataset(tmp_path)
+    root = make_folder(tmp_path / "a")
+    (root / "intrinsics.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"no intrinsics for 0000\.png"):
+        FolderDataset(root)
+    (root / "intrinsics.yaml").write_text("fx: 1\n")
+    with pytest.raises(ConfigError, match="fx, fy, cx, cy"):
+        FolderDataset(root)
+    (root / "intrinsics.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        FolderDataset(root)
+
+
+def test_camera_from_mapping_forms() -> None:
+    assert camera_from_mapping({"fx": 1, "fy": 2, "cx": 3, "cy": 4}, "x") == (1.0, 2.0, 3.0, 4.0)
+    assert camera_from_mapping({"K": [1, 0, 3, 0, 2, 4, 0, 0, 1]}, "x") == (1.0, 2.0, 3.0, 4.0)
+    with pytest.raises(ConfigError, match="3×3"):
+        camera_from_mapping({"K": [1, 2, 3]}, "x")

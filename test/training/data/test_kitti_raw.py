@@ -1,0 +1,170 @@
+"""KITTI raw: split lines, raw calibration files, sequences with sources, stereo and Velodyne depth.
+
+The raw tree is built in tmp_path from the real KITTI object frames 000001 and 000002 (same calibration): their
+calib is rewritten in the raw format (calib_cam_to_cam.txt / calib_velo_to_cam.txt), images and scans are copied.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import CalibrationError, ConfigError
+from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.data.kitti import load_object_calibration, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_raw import (
+    KittiRawDataset,
+    SplitEntry,
+    load_raw_calibration,
+    parse_split_line,
+    read_split_file,
+)
+
+DATE = "2011_09_26"
+DRIVE = f"{DATE}/{DATE}_drive_0002_sync"
+RAW_FRAMES = {0: "000001", 1: "000002", 2: "000001"}  # raw frame index -> object frame it copies
+
+
+def _row(values: np.ndarray) -> str:
+    return " ".join(f"{v:.12e}" for v in np.asarray(values).reshape(-1))
+
+
+def build_raw_tree(kitti_object_dir: Path, root: Path, frames: dict[int, str] = RAW_FRAMES) -> Path:
+    """KITTI raw layout under ``root`` with one date, one drive and ``frames``; returns root."""
+    calib = read_calib_file(kitti_object_dir / "calib" / "000001.txt")
+    width, height = 1242, 375
+    tr = calib["Tr_velo_to_cam"].reshape(3, 4)
+    date_dir = root / DATE
+    date_dir.mkdir(parents=True)
+    (date_dir / "calib_cam_to_cam.txt").write_text(
+        "calib_time: 09-Jan-2012 13:57:47\ncorner_dist: 9.950000e-02\n"
+        + f"S_rect_00: {width} {height}\nR_rect_00: {_row(calib['R0_rect'])}\nP_rect_00: {_row(calib['P0'])}\n"
+        + "".join(f"S_rect_0{c}: {width}.0 {height}.0\nP_rect_0{c}: {_row(calib[f'P{c}'])}\n" for c in (2, 3))
+    )
+    (date_dir / "calib_velo_to_cam.txt").write_text(
+        f"calib_time: 15-Mar-2012 11:37:16\nR: {_row(tr[:, :3])}\nT: {_row(tr[:, 3])}\n"
+        "delta_f: 0.000000e+00 0.000000e+00\ndelta_c: 0.000000e+00 0.000000e+00\n"
+    )
+    for index, name in frames.items():
+        for camera in ("image_02", "image_03"):
+            target = root / DRIVE / camera / "data" / f"{index:010d}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kitti_object_dir / "image_2" / f"{name}.png", target)
+        scan = root / DRIVE / "velodyne_points" / "data" / f"{index:010d}.bin"
+        scan.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kitti_object_dir / "velodyne" / f"{name}.bin", scan)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("2011_09_26/2011_09_26_drive_0002_sync 0000000069 l", SplitEntry(DRIVE, 69, "l")),
+        ("2011_09_26/2011_09_26_drive_0022_sync 473 r", SplitEntry(f"{DATE}/{DATE}_drive_0022_sync", 473, "r")),
+    ],
+)
+def test_parse_split_line(line: str, expected: SplitEntry) -> None:
+    entry = parse_split_line(line)
+    assert entry == expected
+    assert entry.date == DATE
+    assert entry.camera == (2 if entry.side == "l" else 3)
+
+
+@pytest.mark.parametrize("line", ["2011_09_26/drive 12", "2011_09_26/drive x l", "drive_only 12 l", "a/b 1 c"])
+def test_parse_split_line_rejects_malformed_lines(line: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_split_line(line)
+
+
+def test_read_split_file_names_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "files.txt"
+    path.write_text(f"{DRIVE} 1 l\n\n{DRIVE} 2 r\n{DRIVE} x l\n")
+    with pytest.raises(ConfigError, match=r"files.txt:4"):
+        read_split_file(path)
+    path.write_text(f"{DRIVE} 1 l\n\n{DRIVE} 2 r\n")
+    assert [e.frame_index for e in read_split_file(path)] == [1, 2]
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_split_file(tmp_path / "missing.txt")
+
+
+def test_raw_calibration_projects_like_the_kitti_devkit(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """pixel = P_rect_0X · R_rect_00 · [R|T] · X (devkit) equals intrinsics ∘ cam_from_velo, for both cameras."""
+    root = build_raw_tree(kitti_object_dir, tmp_path, {0: "000001"})
+    calib = read_calib_file(kitti_object_dir / "calib" / "000001.txt")
+    velo = load_velodyne(kitti_object_dir / "velodyne" / "000001.bin")[:, :3].astype(np.float64)
+    velo = velo[velo[:, 0] > 5.0]  # in front
+    r0 = np.eye(4)
+    r0[:3, :3] = calib["R0_rect"].reshape(3, 3)
+    tr = np.vstack([calib["Tr_velo_to_cam"].reshape(3, 4), [0, 0, 0, 1]])
+    for camera in (2, 3):
+        raw = load_raw_calibration(root / DATE, camera)
+        assert (raw.intrinsics.width, raw.intrinsics.height) == (1242, 375)
+        homogeneous = calib[f"P{camera}"].reshape(3, 4) @ r0 @ tr @ np.hstack([velo, np.ones((len(velo), 1))]).T
+        uv_devkit = (homogeneous[:2] / homogeneous[2]).T
+        points = raw.cam_from_velo.apply(velo)
+        i = raw.intrinsics
+        uv = np.column_stack([i.fx * points[:, 0] / points[:, 2] + i.cx, i.fy * points[:, 1] / points[:, 2] + i.cy])
+        np.testing.assert_allclose(uv, uv_devkit, atol=1e-6)
+    left = load_object_calibration(kitti_object_dir / "calib" / "000001.txt", 1242, 375)
+    np.testing.assert_allclose(load_raw_calibration(root / DATE, 2).cam_from_velo.matrix, left.cam_from_velo.matrix)
+
+
+def test_missing_calibration_is_a_calibration_error(tmp_path: Path) -> None:
+    with pytest.raises(CalibrationError, match="calib"):
+        load_raw_calibration(tmp_path, 2)
+    (tmp_path / "calib_cam_to_cam.txt").write_text("P_rect_02: 1 2 3\n")
+    (tmp_path / "calib_velo_to_cam.txt").write_text("R: 1 0 0 0 1 0 0 0 1\nT: 0 0 0\n")
+    with pytest.raises(CalibrationError, match="lacks or mangles"):
+        load_raw_calibration(tmp_path, 2)
+
+
+def test_sequence_sample_with_sources_stereo_and_velodyne(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path)
+    split = tmp_path / "test_files.txt"
+    split.write_text(f"{DRIVE} 0000000001 l\n")
+    dataset = KittiRawDataset(root, split, frame_offsets=(-1, 1), stereo=True)
+    assert len(dataset) == 1
+    sample = dataset[0]
+    assert sample.rgb.shape == (3, 375, 1242) and sample.name == f"{DRIVE} 0000000001 l"
+    assert sample.source_offsets == (-1, 1, 0)
+    assert sample.pose_known.tolist() == [False, False, True]
+    assert torch.isnan(sample.source_from_target[:2]).all()
+    stereo = sample.source_from_target[2].double()
+    torch.testing.assert_close(stereo[:3, :3], torch.eye(3, dtype=torch.float64))
+    assert -0.56 < float(stereo[0, 3]) < -0.50  # right camera ~0.54 m to the right: points move to -x
+    frame_1 = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"))[..., ::-1]
+    frame_0 = cv2.imread(str(kitti_object_dir / "image_2" / "000001.png"))[..., ::-1]
+    torch.testing.assert_close(sample.rgb, torch.from_numpy(frame_1.transpose(2, 0, 1).copy()).float() / 255)
+    torch.testing.assert_close(sample.sources[0], torch.from_numpy(frame_0.transpose(2, 0, 1).copy()).float() / 255)
+    # Velodyne of raw frame 1 (object 000002) through the raw calibration == the object-calibration projection
+    left = load_object_calibration(kitti_object_dir / "calib" / "000002.txt", 1242, 375)
+    points = left.cam_from_velo.apply(load_velodyne(kitti_object_dir / "velodyne" / "000002.bin")[:, :3].astype(float))
+    expected, _ = zbuffer_depth(points, left.intrinsics)
+    np.testing.assert_allclose(sample.sparse_depth[0].numpy(), expected, rtol=1e-6, atol=1e-6)
+    assert torch.isnan(sample.depth).all()  # no ground truth unless asked for
+
+
+def test_right_camera_and_lidar_as_ground_truth(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path)
+    entries = [SplitEntry(DRIVE, 1, "r")]
+    dataset = KittiRawDataset(root, entries, frame_offsets=(), lidar=False, depth_from_lidar=True)
+    sample = dataset[0]
+    assert sample.sources.shape[0] == 0
+    assert torch.isnan(sample.sparse_depth).all()
+    valid = torch.isfinite(sample.depth)
+    assert 10_000 < int(valid.sum()) < 25_000
+    right = load_raw_calibration(root / DATE, 3).intrinsics
+    assert float(sample.k[0, 2]) == pytest.approx(right.cx, abs=1e-3)
+
+
+def test_missing_neighbour_is_reported_at_construction(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path)
+    with pytest.raises(ConfigError, match=r"0000000003\.png"):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 2, "l")], frame_offsets=(-1, 1))
+    with pytest.raises(ConfigError, match="must not contain 0"):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(0, 1))

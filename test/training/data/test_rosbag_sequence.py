@@ -1,0 +1,137 @@
+"""Image sequences from a rosbag2 written with rosbags in tmp_path."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError
+from mono_depth_ros.core.ros_msgs import (
+    camera_info_from_model,
+    compressed_image_from_array,
+    image_from_array,
+    make_header,
+)
+from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
+from mono_depth_ros.training.data.sample import collate_samples
+from test.kitti_bag import BagBuilder
+
+HEIGHT, WIDTH = 12, 16
+START_NS = 1_700_000_000_000_000_000
+PERIOD_NS = 100_000_000
+P = np.array([[20.0, 0.0, 7.25, 0.0], [0.0, 21.0, 5.5, 0.0], [0.0, 0.0, 1.0, 0.0]])
+K = np.array([[19.0, 0.0, 7.0], [0.0, 19.5, 6.0], [0.0, 0.0, 1.0]])
+
+
+def camera(d: tuple[float, ...] = (0.0,) * 5, p: np.ndarray = P) -> CameraModel:
+    return CameraModel(WIDTH, HEIGHT, "plumb_bob", d, K, np.eye(3), p)
+
+
+def frame_pixels(index: int) -> np.ndarray:
+    pixels = np.full((HEIGHT, WIDTH, 3), 10 * index, dtype=np.uint8)
+    pixels[..., 1] = np.arange(WIDTH, dtype=np.uint8)[None, :] * 8  # a green ramp: undistortion moves it
+    pixels[..., 2] = 200
+    return pixels
+
+
+def write_bag(
+    path: Path,
+    stamps_ns: list[int],
+    compressed: bool = False,
+    cameras: list[CameraModel] | None = None,
+    encoding: str = "rgb8",
+) -> Path:
+    with BagBuilder(path) as bag:
+        for index, stamp_ns in enumerate(stamps_ns):
+            header = make_header(bag.factory, stamp_ns, "camera_optical")
+            model = (cameras or [camera()])[min(index, len(cameras or [camera()]) - 1)]
+            bag.add("/cam/camera_info", camera_info_from_model(bag.factory, model, header), stamp_ns + 1000)
+            pixels = frame_pixels(index)
+            if compressed:
+                msg = compressed_image_from_array(bag.factory, pixels, header, codec="png")
+                bag.add("/cam/image/compressed", msg, stamp_ns + 2000)
+            else:
+                wire = pixels[..., ::-1].copy() if encoding == "bgr8" else pixels
+                bag.add("/cam/image", image_from_array(bag.factory, wire, encoding, header), stamp_ns + 2000)
+    return path
+
+
+def uniform_stamps(count: int, gap_after: int | None = None) -> list[int]:
+    stamps = [START_NS + i * PERIOD_NS for i in range(count)]
+    if gap_after is not None:
+        stamps = [s + (5_000_000_000 if i > gap_after else 0) for i, s in enumerate(stamps)]
+    return stamps
+
+
+def test_targets_sources_and_intrinsics(tmp_path: Path) -> None:
+    bag = write_bag(tmp_path / "bag", uniform_stamps(6, gap_after=3))
+    dataset = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1))
+    assert dataset.targets == [1, 2]  # frames 4-5 follow a 5 s gap: too short a segment
+    sample = dataset[1]
+    assert sample.name == "/cam/image#2"
+    expected = torch.from_numpy(frame_pixels(2).transpose(2, 0, 1).copy()).float() / 255
+    torch.testing.assert_close(sample.rgb, expected)
+    assert float(sample.sources[0, 0, 0, 0]) == pytest.approx(10 / 255)  # frame 1
+    assert float(sample.sources[1, 0, 0, 0]) == pytest.approx(30 / 255)  # frame 3
+    assert sample.source_offsets == (-1, 1) and sample.pose_known.tolist() == [False, False]
+    assert sample.k.tolist() == [[20.0, 0.0, 7.25], [0.0, 21.0, 5.5], [0.0, 0.0, 1.0]]  # P: rectified image
+    assert torch.isnan(sample.depth).all() and torch.isnan(sample.sparse_depth).all()
+    batch = collate_samples([dataset[0], dataset[1]])
+    assert batch.sources.shape == (2, 2, 3, HEIGHT, WIDTH)
+    restored = pickle.loads(pickle.dumps(dataset))  # DataLoader workers: the open reader is not pickled
+    torch.testing.assert_close(restored[0].rgb, dataset[0].rgb)
+    dataset.close()
+    restored.close()
+
+
+def test_stride_and_gap(tmp_path: Path) -> None:
+    bag = write_bag(tmp_path / "bag", uniform_stamps(7))
+    dataset = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1), stride=2)
+    assert dataset.targets == [2, 3, 4]
+    sample = dataset[0]
+    assert float(sample.sources[0, 0, 0, 0]) == 0.0 and float(sample.sources[1, 0, 0, 0]) == pytest.approx(40 / 255)
+    with pytest.raises(ConfigError, match="none of the 7 frames"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", frame_offsets=(-4, 4))
+    with pytest.raises(ConfigError, match="stride"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", stride=0)
+
+
+def test_compressed_and_bgr_images_come_out_rgb(tmp_path: Path) -> None:
+    compressed = write_bag(tmp_path / "c", uniform_stamps(3), compressed=True)
+    bgr = write_bag(tmp_path / "b", uniform_stamps(3), encoding="bgr8")
+    expected = torch.from_numpy(frame_pixels(1).transpose(2, 0, 1).copy()).float() / 255
+    sample = RosbagSequenceDataset(compressed, "/cam/image/compressed", "/cam/camera_info")[0]
+    torch.testing.assert_close(sample.rgb, expected)
+    torch.testing.assert_close(RosbagSequenceDataset(bgr, "/cam/image", "/cam/camera_info")[0].rgb, expected)
+
+
+def test_raw_images_are_undistorted(tmp_path: Path) -> None:
+    model = camera(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[model])
+    raw = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)[0]
+    expected = model.undistort(frame_pixels(1))
+    torch.testing.assert_close(raw.rgb, torch.from_numpy(expected.transpose(2, 0, 1).copy()).float() / 255)
+    assert not torch.allclose(raw.rgb, torch.from_numpy(frame_pixels(1).transpose(2, 0, 1).copy()).float() / 255)
+    torch.testing.assert_close(raw.sources[0], torch.from_numpy(model.undistort(frame_pixels(0)).transpose(2, 0, 1)
+                               .copy()).float() / 255)  # fmt: skip
+    assert raw.k[0, 0] == 20.0  # undistorted into P's pinhole image
+
+
+def test_bag_errors(tmp_path: Path) -> None:
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3))
+    with pytest.raises(BagError, match="/cam/missing is missing"):
+        RosbagSequenceDataset(bag, "/cam/missing", "/cam/camera_info")
+    with pytest.raises(BagError, match="expected sensor_msgs/msg/CameraInfo"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/image")
+    with pytest.raises(BagError, match="does not exist"):
+        RosbagSequenceDataset(tmp_path / "nothing", "/cam/image", "/cam/camera_info")
+    other = P.copy()
+    other[0, 0] = 30.0
+    changing = write_bag(tmp_path / "changing", uniform_stamps(3), cameras=[camera(), camera(p=other)])
+    with pytest.raises(CalibrationError, match="changes within the bag"):
+        RosbagSequenceDataset(changing, "/cam/image", "/cam/camera_info")
