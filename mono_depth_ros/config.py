@@ -222,5 +222,7 @@ def load_config(params_file: Path | None = None, overrides: list[str] | tuple[st
         values.update(load_params_file(params_file))
     for text in overrides:
         name, value = parse_override(text)
-        values[name] = yaml.safe_load(value) if value else ""
+        spec = PARAMS_BY_NAME.get(name)
+        # Text parameters keep the raw string ("off" must not become False); others are parsed as YAML scalars.
+        values[name] = value if spec is None or spec.type is str or not value else yaml.safe_load(value)
     return resolve(values)

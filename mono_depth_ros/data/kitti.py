@@ -61,7 +61,8 @@ def load_object_calibration(path: Path, image_width: int, image_height: int, cam
         raise CalibrationError(msg) from None
     k = projection[:, :3]
     intrinsics = PinholeIntrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], width=image_width, height=image_height)
-    cam_from_rect0 = RigidTransform(np.eye(3), np.linalg.solve(k, projection[:, 3]).astype(np.float64), "camera", "rect0")
+    baseline = np.linalg.solve(k, projection[:, 3]).astype(np.float64)
+    cam_from_rect0 = RigidTransform(np.eye(3), baseline, "camera", "rect0")
     rect0_from_cam0 = RigidTransform(r0_rect, np.zeros(3), "rect0", "cam0")
     cam0_from_velo = RigidTransform.from_matrix(velo_to_cam, "cam0", "velodyne")
     return KittiCalibration(intrinsics, cam_from_rect0 @ rect0_from_cam0 @ cam0_from_velo)

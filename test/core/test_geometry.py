@@ -36,7 +36,7 @@ def test_quaternion_order_is_ros_xyzw() -> None:
 
 
 def test_non_unit_quaternion_is_rejected_with_the_values() -> None:
-    with pytest.raises(TransformError, match="norm 2.0"):
+    with pytest.raises(TransformError, match=r"norm 2\.0"):
         RigidTransform.from_translation_quaternion([0, 0, 0], [0.0, 0.0, 0.0, 2.0])
     with pytest.raises(TransformError, match="finite"):
         RigidTransform.from_translation_quaternion([0, 0, 0], [np.nan, 0.0, 0.0, 1.0])
@@ -154,7 +154,7 @@ def test_kitti_velodyne_projects_inside_the_image_with_plausible_depth(kitti_obj
         assert 15_000 < in_image.sum() < 25_000
         assert np.all(uv[in_image, 0] >= -0.5) and np.all(uv[in_image, 0] < image.shape[1] - 0.5)
         depths = z[in_image]
-        assert 1.0 < np.percentile(depths, 1) and np.percentile(depths, 99) < 85.0
+        assert np.percentile(depths, 1) > 1.0 and np.percentile(depths, 99) < 85.0
         # the lower image rows see the road close by, the rows near the horizon see far
         rows = uv[in_image, 1]
         assert np.median(depths[rows > 300]) < np.median(depths[rows < 200])

@@ -39,9 +39,9 @@ def test_round_trip_of_a_lidar_layout_with_counts_and_big_endian() -> None:
 
 
 def test_bad_layouts_raise_named_errors() -> None:
-    with pytest.raises(EncodingError, match="'i'.*datatype 9"):
+    with pytest.raises(EncodingError, match=r"'i'.*datatype 9"):
         dtype_from_fields([PointField("i", 0, 9)], 4)
-    with pytest.raises(ShapeError, match="'z'.*point_step 10"):
+    with pytest.raises(ShapeError, match=r"'z'.*point_step 10"):
         dtype_from_fields(XYZ_FIELDS, 10)
     with pytest.raises(ShapeError, match="duplicate"):
         dtype_from_fields([PointField("x", 0, FLOAT32), PointField("x", 4, FLOAT32)], 8)

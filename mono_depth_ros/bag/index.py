@@ -1,0 +1,205 @@
+"""First pass over the input bag: which topics to use, every header stamp, all calibration and all TF.
+
+Only small things are kept (stamps, frame ids, CameraInfo, transforms); images, scans and predictions are decoded
+again in the second pass, when their frame is processed. Knowing every stamp up front is what lets the runner pair
+an image with a scan or prediction recorded after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mono_depth_ros.bag.pairing import StampIndex
+from mono_depth_ros.bag.reader import InputBag
+from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
+from mono_depth_ros.core.tf_buffer import TfBuffer
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+TF_MESSAGE = "tf2_msgs/msg/TFMessage"
+TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    """The input topics of a run (resolved against what the bag holds).
+
+    Attributes:
+        image: image topic; ``image_type`` is Image or CompressedImage.
+        camera_info: CameraInfo topic.
+        lidar: PointCloud2 topic, or "" for none.
+        prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
+    """
+
+    image: str
+    image_type: str
+    camera_info: str
+    lidar: str
+    prediction: str
+
+    @property
+    def all(self) -> set[str]:
+        """Every topic the runner reads (TF included)."""
+        return {t for t in (self.image, self.camera_info, self.lidar, self.prediction) if t} | set(TF_TOPICS)
+
+
+def _topics_of(bag_topics: Mapping[str, str], *types: str) -> str:
+    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types)
+    return ", ".join(names) or "none"
+
+
+def _require(bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag) -> str:
+    msgtype = bag_topics.get(topic)
+    if msgtype is None:
+        msg = (
+            f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
+            f"{_topics_of(bag_topics, *types)}; set --param {param}=TOPIC"
+        )
+        raise BagError(msg)
+    if msgtype not in types:
+        msg = f"topic {topic} ({param}) in {bag.path} is {msgtype}, expected {' or '.join(types)}"
+        raise BagError(msg)
+    return msgtype
+
+
+def resolve_topics(params: Mapping[str, ParamValue], bag: InputBag, summary: BagSummary) -> TopicPlan:
+    """Check the configured topics against the bag.
+
+    ``image_transport: compressed`` reads ``<image_topic>/compressed``; when the raw image topic is absent but its
+    ``/compressed`` sibling exists, that one is used (with a note).
+
+    Raises:
+        BagError: the image, camera_info or (external backend) prediction topic is missing or of the wrong type.
+    """
+    bag_topics = bag.topics
+    image = str(params["image_topic"])
+    if str(params["image_transport"]) == "compressed" and not image.endswith("/compressed"):
+        image += "/compressed"
+    elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
+        summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
+        image += "/compressed"
+    image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
+    camera_info = str(params["camera_info_topic"])
+    _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+    lidar = str(params["lidar_topic"])
+    if lidar and lidar not in bag_topics:
+        summary.notes.append(
+            f"lidar_topic {lidar} is not in the bag (PointCloud2 topics: {_topics_of(bag_topics, POINTCLOUD2)})"
+        )
+    elif lidar:
+        _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
+    prediction = ""
+    if str(params["model.backend"]) == "external":
+        prediction = str(params["prediction_topic"])
+        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag)
+    return TopicPlan(image, image_type, camera_info, lidar, prediction)
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One image message: bag time, header stamp and frame (None / "" when it could not be decoded)."""
+
+    log_ns: int
+    stamp_ns: int | None
+    frame_id: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CameraInfoEntry:
+    """One CameraInfo: the model, or the reason it is unusable."""
+
+    frame_id: str
+    model: CameraModel | None
+    error_reason: str = ""
+    error: str = ""
+
+
+@dataclass
+class BagIndex:
+    """Everything the second pass needs to pair and process frames.
+
+    Attributes:
+        topics: the resolved topics.
+        images: per image ordinal.
+        camera_infos: per camera_info ordinal; ``camera_info_stamps`` indexes them by stamp.
+        lidar_stamps, lidar_frames: scans by stamp; scan ordinal → frame id.
+        prediction_stamps: predictions by stamp.
+        tf: every /tf and /tf_static transform of the bag.
+    """
+
+    topics: TopicPlan
+    images: list[ImageEntry] = field(default_factory=list)
+    camera_infos: list[CameraInfoEntry] = field(default_factory=list)
+    camera_info_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
+    lidar_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
+    lidar_frames: dict[int, str] = field(default_factory=dict)
+    prediction_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
+    tf: TfBuffer = field(default_factory=TfBuffer)
+
+
+def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
+    """Read the bag once; undecodable messages are noted (images later count as skipped, others as warnings).
+
+    ``selection`` is the topic set the second pass will read (``topics.all``, or None for every topic): reading the
+    same selection keeps the per-topic message ordinals of both passes identical.
+
+    Raises:
+        BagError: the storage fails part-way.
+    """
+    index = BagIndex(topics)
+    info_stamps: list[int] = []
+    info_keys: list[int] = []
+    lidar: tuple[list[int], list[int]] = ([], [])
+    predictions: tuple[list[int], list[int]] = ([], [])
+    wanted = topics.all
+    for message in bag.messages(selection):
+        if message.topic not in wanted:
+            continue  # read only to keep ordinals aligned with the second pass
+        try:
+            decoded = bag.deserialize(message)
+        except EncodingError as err:
+            if message.topic == topics.image:
+                index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
+            else:
+                summary.warnings.add(f"undecodable {message.topic}", str(err))
+            continue
+        if message.topic in TF_TOPICS:
+            try:
+                index.tf.add_tf_message(decoded, static=TF_TOPICS[message.topic])
+            except DepthError as err:
+                summary.warnings.add(f"{message.topic}: {type(err).__name__}", str(err))
+            continue
+        stamp_ns = stamp_to_ns(decoded.header.stamp)
+        frame_id = str(decoded.header.frame_id)
+        if message.topic == topics.image:
+            index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
+        elif message.topic == topics.camera_info:
+            info_stamps.append(stamp_ns)
+            info_keys.append(len(index.camera_infos))
+            index.camera_infos.append(_camera_info_entry(decoded, frame_id))
+        elif message.topic == topics.lidar:
+            lidar[0].append(stamp_ns)
+            lidar[1].append(message.ordinal)
+            index.lidar_frames[message.ordinal] = frame_id
+        elif message.topic == topics.prediction:
+            predictions[0].append(stamp_ns)
+            predictions[1].append(message.ordinal)
+    index.camera_info_stamps = StampIndex.build(info_stamps, info_keys)
+    index.lidar_stamps = StampIndex.build(*lidar)
+    index.prediction_stamps = StampIndex.build(*predictions)
+    return index
+
+
+def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:
+    try:
+        return CameraInfoEntry(frame_id, camera_model_from_camera_info(decoded))
+    except DepthError as err:
+        return CameraInfoEntry(frame_id, None, f"camera_info: {type(err).__name__}", str(err))

@@ -1,0 +1,138 @@
+"""Which camera_info, LiDAR scan and external prediction go with each image (header stamps, int ns).
+
+The rules (the offline counterpart of the node's subscriptions; the bag is indexed first, so a partner recorded
+after its image is found as well):
+
+* camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
+  than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
+  image (``sync.mode: latest`` starts here);
+* LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
+  the earlier scan);
+* external prediction: the exact stamp only (a prediction of another image is never used).
+
+Among messages with equal stamps the last one recorded wins.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mono_depth_ros.core.errors import ConfigError
+
+NS_PER_S = 1_000_000_000
+SYNC_MODES = ("approximate", "latest")
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Float seconds (a parameter) → int nanoseconds, rounded."""
+    return round(float(seconds) * NS_PER_S)
+
+
+@dataclass(frozen=True)
+class StampIndex:
+    """Messages of one topic sorted by header stamp.
+
+    Attributes:
+        stamps_ns: ascending header stamps (int ns).
+        keys: ``keys[i]`` identifies the message stamped ``stamps_ns[i]`` (its ordinal on the topic).
+    """
+
+    stamps_ns: tuple[int, ...]
+    keys: tuple[int, ...]
+
+    @classmethod
+    def build(cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None) -> StampIndex:
+        """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order."""
+        keys = list(range(len(stamps_ns))) if keys is None else list(keys)
+        if len(keys) != len(stamps_ns):
+            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys"
+            raise ValueError(msg)
+        order = sorted(range(len(stamps_ns)), key=lambda i: stamps_ns[i])  # stable: recording order within a stamp
+        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order))
+
+    def __len__(self) -> int:
+        """Number of indexed messages."""
+        return len(self.stamps_ns)
+
+    def exact(self, stamp_ns: int) -> int | None:
+        """Key of the last-recorded message stamped exactly ``stamp_ns``, or None."""
+        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
+        if right > 0 and self.stamps_ns[right - 1] == stamp_ns:
+            return self.keys[right - 1]
+        return None
+
+    def latest_at_or_before(self, stamp_ns: int) -> int | None:
+        """Key of the latest message stamped at or before ``stamp_ns``, or None."""
+        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
+        return self.keys[right - 1] if right > 0 else None
+
+    def nearest(self, stamp_ns: int, max_distance_ns: int, *, strict: bool = False) -> int | None:
+        """Key of the message nearest to ``stamp_ns`` within ``max_distance_ns`` (``<`` when ``strict``), or None.
+
+        Ties between an earlier and a later message go to the earlier one; among equal stamps, the last recorded.
+        """
+        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
+        candidates = []
+        if right > 0:
+            candidates.append((stamp_ns - self.stamps_ns[right - 1], 0, self.keys[right - 1]))
+        if right < len(self.stamps_ns):
+            later = self.stamps_ns[right]
+            last_equal = bisect.bisect_right(self.stamps_ns, later) - 1
+            candidates.append((later - stamp_ns, 1, self.keys[last_equal]))
+        if not candidates:
+            return None
+        distance, _, key = min(candidates)
+        within = distance < max_distance_ns if strict else distance <= max_distance_ns
+        return key if within else None
+
+
+@dataclass(frozen=True)
+class PairingRules:
+    """The parameters that decide pairing (see the module docstring).
+
+    Attributes:
+        sync_mode: ``approximate`` or ``latest`` (``sync.mode``).
+        slop_ns: ApproximateTime slop (``sync.slop_s``) in int ns.
+        lidar_max_age_ns: largest |scan stamp - image stamp| (``lidar.max_age_s``) in int ns.
+    """
+
+    sync_mode: str = "approximate"
+    slop_ns: int = 50_000_000
+    lidar_max_age_ns: int = 200_000_000
+
+    def __post_init__(self) -> None:
+        if self.sync_mode not in SYNC_MODES:
+            msg = f"sync.mode {self.sync_mode!r} must be one of {', '.join(SYNC_MODES)}"
+            raise ConfigError(msg)
+        if self.slop_ns < 0 or self.lidar_max_age_ns < 0:
+            msg = f"sync.slop_s and lidar.max_age_s must be >= 0, got {self.slop_ns} ns and {self.lidar_max_age_ns} ns"
+            raise ConfigError(msg)
+
+    @classmethod
+    def from_params(cls, params: dict[str, bool | int | float | str]) -> PairingRules:
+        """Rules from resolved parameters (``sync.mode``, ``sync.slop_s``, ``lidar.max_age_s``)."""
+        return cls(
+            sync_mode=str(params["sync.mode"]),
+            slop_ns=seconds_to_ns(float(params["sync.slop_s"])),
+            lidar_max_age_ns=seconds_to_ns(float(params["lidar.max_age_s"])),
+        )
+
+    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex) -> int | None:
+        """Key of the camera_info for an image, or None when there is none at or before it (nor close enough)."""
+        key = infos.exact(image_stamp_ns)
+        if key is None and self.sync_mode == "approximate":
+            key = infos.nearest(image_stamp_ns, self.slop_ns, strict=True)
+        if key is None:
+            key = infos.latest_at_or_before(image_stamp_ns)
+        return key
+
+    def lidar_for(self, image_stamp_ns: int, scans: StampIndex) -> int | None:
+        """Key of the scan nearest to the image within ``lidar_max_age_ns``, or None."""
+        return scans.nearest(image_stamp_ns, self.lidar_max_age_ns)
+
+    @staticmethod
+    def prediction_for(image_stamp_ns: int, predictions: StampIndex) -> int | None:
+        """Key of the prediction with the image's exact stamp, or None."""
+        return predictions.exact(image_stamp_ns)

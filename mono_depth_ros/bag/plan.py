@@ -1,0 +1,61 @@
+"""Frame plans: each image with the ordinals of its camera_info, scan and prediction, or why it cannot be processed.
+
+Built once after the first pass (:mod:`.index`) with the pairing rules (:mod:`.pairing`); the second pass
+(:mod:`.runner`) follows the plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mono_depth_ros.bag.index import BagIndex, ImageEntry
+from mono_depth_ros.bag.pairing import NS_PER_S, PairingRules
+
+
+def seconds_text(stamp_ns: int) -> str:
+    """Int nanoseconds as ``"1700000000.100000000 s"`` (for messages)."""
+    seconds, nanoseconds = divmod(int(stamp_ns), NS_PER_S)  # exact: a float cannot hold 19 digits
+    return f"{seconds}.{nanoseconds:09d} s"
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """One image and the ordinals of its partners (None: none), or the reason it cannot be processed."""
+
+    ordinal: int
+    entry: ImageEntry
+    camera_info: int | None = None
+    lidar: int | None = None
+    prediction: int | None = None
+    skip: tuple[str, str] | None = None
+
+
+def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
+    """Pair every image of ``index`` with its camera_info, scan and prediction (see :mod:`.pairing`)."""
+    topics = index.topics
+    plans = []
+    for ordinal, entry in enumerate(index.images):
+        if entry.stamp_ns is None:
+            plans.append(FramePlan(ordinal, entry, skip=("image: EncodingError", entry.error)))
+            continue
+        stamp_ns = entry.stamp_ns
+        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps)
+        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps) if topics.lidar else None
+        prediction = rules.prediction_for(stamp_ns, index.prediction_stamps) if topics.prediction else None
+        skip = None
+        if info is None:
+            first = index.camera_info_stamps.stamps_ns[:1]
+            skip = (
+                "no camera_info",
+                f"no camera_info on {topics.camera_info} at or before the image stamp {seconds_text(stamp_ns)} "
+                f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
+                f"record camera_info with the images",
+            )
+        elif topics.prediction and prediction is None:
+            skip = (
+                "no prediction",
+                f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
+                f"the prediction must copy the image header stamp",
+            )
+        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip))
+    return plans

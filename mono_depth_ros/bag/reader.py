@@ -1,0 +1,171 @@
+"""Reading the input rosbag2 with rosbags: a directory (sqlite3 or MCAP) or a bare ``.mcap`` / ``.db3`` file.
+
+Every failure of the bag itself (missing, truncated, corrupt, unreadable metadata) becomes a :class:`BagError`
+naming the path and a remedy; a single message that cannot be deserialised becomes an :class:`EncodingError`, which
+the runner counts against that message only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.typesys import Stores, get_typestore
+
+from mono_depth_ros.core.errors import BagError, EncodingError
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
+
+DISTROS: dict[str, Stores] = {"humble": Stores.ROS2_HUMBLE, "jazzy": Stores.ROS2_JAZZY}
+_REMEDY = (
+    "if the recording was interrupted, `ros2 bag reindex` rebuilds a missing metadata.yaml (or pass the .db3 / .mcap "
+    "file itself) and `mcap recover` salvages a truncated .mcap; otherwise re-record or re-copy the bag"
+)
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ReaderError, sqlite3.Error, OSError, struct.error, EOFError, ValueError]
+    errors += [KeyError, IndexError]
+    try:
+        import apsw  # rosbags' sqlite3 storage
+    except ImportError:  # pragma: no cover - depends on the rosbags version
+        return tuple(errors)
+    return (*errors, apsw.Error)
+
+
+_STORAGE_ERRORS = _storage_errors()
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, *_STORAGE_ERRORS)
+
+
+def typestore_for(distro: str) -> Typestore:
+    """rosbags typestore of a ROS 2 distro (``humble`` or ``jazzy``)."""
+    store = DISTROS.get(distro)
+    if store is None:
+        msg = f"--distro {distro!r} is not supported; use one of {', '.join(DISTROS)}"
+        raise BagError(msg)
+    return get_typestore(store)
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    """One raw message in recording order.
+
+    Attributes:
+        topic: topic name. msgtype: ROS 2 type (``sensor_msgs/msg/Image``).
+        ordinal: position of this message among the messages of its topic (0, 1, 2, ...).
+        log_ns: bag (receive) time in int ns. raw: CDR bytes. connection: the rosbags connection.
+    """
+
+    topic: str
+    msgtype: str
+    ordinal: int
+    log_ns: int
+    raw: bytes | memoryview
+    connection: Connection
+
+
+class InputBag:
+    """An open input bag (use as a context manager).
+
+    Args:
+        path: rosbag2 directory, or a ``.mcap`` / ``.db3`` file.
+        typestore: message definitions used to deserialise (the chosen distro's).
+
+    Raises:
+        BagError: the bag is missing, unreadable, truncated or corrupt.
+    """
+
+    def __init__(self, path: Path, typestore: Typestore) -> None:
+        self.path = Path(path)
+        self.typestore = typestore
+        if not self.path.exists():
+            msg = f"input bag {self.path} does not exist; give a rosbag2 folder or a .mcap / .db3 file"
+            raise BagError(msg)
+        try:
+            self._reader = Reader(self.path)
+            self._reader.open()
+        except _OPEN_ERRORS as err:
+            raise BagError(self._describe(err)) from None
+
+    def _describe(self, err: BaseException) -> str:
+        detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
+        return f"cannot read bag {self.path}: {detail}; the bag is truncated or corrupt: {_REMEDY}"
+
+    def __enter__(self) -> InputBag:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the bag (idempotent)."""
+        if self._reader.is_open:
+            self._reader.close()
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic name → message type of every topic in the bag."""
+        return {c.topic: c.msgtype for c in self._reader.connections}
+
+    @property
+    def message_counts(self) -> dict[str, int]:
+        """Topic name → number of messages (from the bag's metadata)."""
+        counts: dict[str, int] = {}
+        for connection in self._reader.connections:
+            counts[connection.topic] = counts.get(connection.topic, 0) + int(connection.msgcount)
+        return counts
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The rosbags connections (one or more per topic)."""
+        return list(self._reader.connections)
+
+    def messages(self, topics: set[str] | None = None) -> Iterator[BagMessage]:
+        """Raw messages in recording order, optionally only those of ``topics``.
+
+        Raises:
+            BagError: the storage fails part-way (a truncated or corrupt file).
+        """
+        selected = [c for c in self._reader.connections if topics is None or c.topic in topics]
+        if not selected:
+            return
+        ordinals: dict[str, int] = {}
+        iterator = self._reader.messages(connections=selected)
+        while True:
+            try:
+                connection, log_ns, raw = next(iterator)
+            except StopIteration:
+                return
+            except _STORAGE_ERRORS as err:
+                raise BagError(self._describe(err)) from None
+            ordinal = ordinals.get(connection.topic, 0)
+            ordinals[connection.topic] = ordinal + 1
+            yield BagMessage(connection.topic, connection.msgtype, ordinal, int(log_ns), raw, connection)
+
+    def deserialize(self, message: BagMessage) -> Any:
+        """The message as a rosbags dataclass of the chosen distro.
+
+        Raises:
+            EncodingError: an unknown type or bytes that are not a valid CDR message of that type.
+        """
+        if message.msgtype not in self.typestore.types:
+            msg = f"message type {message.msgtype} on {message.topic} is not in the typestore; cannot decode it"
+            raise EncodingError(msg)
+        try:
+            return self.typestore.deserialize_cdr(bytes(message.raw), message.msgtype)
+        except Exception as err:
+            msg = (
+                f"cannot deserialise {message.msgtype} #{message.ordinal} on {message.topic} "
+                f"({len(message.raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
+            )
+            raise EncodingError(msg) from None

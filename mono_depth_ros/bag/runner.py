@@ -1,0 +1,319 @@
+"""``run_bag``: rosbag2 in → :class:`~mono_depth_ros.pipeline.DepthPipeline` on every image → rosbag2 out.
+
+Two passes over the input. The first (:mod:`.index`) reads every header stamp, all CameraInfo and all TF; the
+pairing rules (:mod:`.pairing`) then fix each image's camera_info, LiDAR scan and external prediction. The second
+pass decodes images, scans and predictions as they come, holds an image only until its partners have been read, and
+processes images in recording order (the scale filter in the pipeline is temporal). Every image ends up written or
+skipped with a reason (:class:`~.summary.BagSummary`). Outputs carry the input image's stamp and frame_id and are
+written at the image's bag time.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.bag.frames import (
+    DIAGNOSTIC_ARRAY,
+    DIAGNOSTICS_TOPIC,
+    OUTPUT_TOPICS,
+    DiagnosticsTracker,
+    Scan,
+    decode_image,
+    decode_prediction,
+    decode_scan,
+    output_messages,
+)
+from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
+from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
+from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
+from mono_depth_ros.bag.source import build_depth_source
+from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.bag.writer import OutputBag
+from mono_depth_ros.config import ParamValue, resolve
+from mono_depth_ros.core.errors import BagError, DepthError
+from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameInput, LidarInput
+
+
+@dataclass(frozen=True)
+class BagRunOptions:
+    """How to write the output (the parameters decide what is computed).
+
+    Attributes:
+        storage: ``sqlite3`` (default) or ``mcap``.
+        distro: ``humble`` (default; the bag also plays on Jazzy) or ``jazzy``: message definitions and hashes.
+        copy_inputs: also copy every input message (all topics but the outputs') into the output bag.
+        diagnostics: write ``/diagnostics`` every ``diagnostics.period_s`` of bag time.
+        progress: show a tqdm progress bar on stderr.
+    """
+
+    storage: str = "sqlite3"
+    distro: str = "humble"
+    copy_inputs: bool = False
+    diagnostics: bool = True
+    progress: bool = True
+
+
+class _SecondPass:
+    """State of the second pass: pending images, decoded partners (with reference counts), counters."""
+
+    def __init__(
+        self,
+        bag: InputBag,
+        out: OutputBag,
+        index: BagIndex,
+        plans: list[FramePlan],
+        pipeline: DepthPipeline,
+        summary: BagSummary,
+        options: BagRunOptions,
+    ) -> None:
+        self.bag, self.out, self.index, self.pipeline, self.summary = bag, out, index, pipeline, summary
+        self.topics: TopicPlan = index.topics
+        self.plans = plans
+        self.options = options
+        self.params = pipeline.params
+        self.factory = MessageFactory.for_rosbags(out.typestore)
+        active = [p for p in plans if p.skip is None]
+        self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
+        self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
+        self.scans: dict[int, Scan | str] = {}
+        self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
+        self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
+        period_ns = seconds_to_ns(float(self.params["diagnostics.period_s"]))
+        self.diagnostics = DiagnosticsTracker(period_ns) if options.diagnostics else None
+        self.progress: Any = _progress_bar(len(plans), options.progress)
+
+    def run(self, selection: set[str] | None) -> None:
+        """Read the bag again (the same ``selection`` as the first pass) and process every image."""
+        try:
+            for message in self.bag.messages(selection):
+                if self.options.copy_inputs and message.topic not in OUTPUT_TOPICS:
+                    self._copy(message)
+                if message.topic == self.topics.image:
+                    self.pending.append((self.plans[message.ordinal], message))
+                elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
+                    self.scans[message.ordinal] = self._decode(message, decode_scan)
+                elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
+                    self.predictions[message.ordinal] = self._decode(message, decode_prediction)
+                self._flush(final=False)
+            self._flush(final=True)
+        finally:
+            if self.progress is not None:
+                self.progress.close()
+
+    def _copy(self, message: BagMessage) -> None:
+        if not self.out.copy(message.connection, message.raw, message.log_ns):
+            self.summary.warnings.add(
+                f"not copied: {message.topic}",
+                f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
+            )
+
+    def _decode(self, message: BagMessage, decoder: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return decoder(self.bag.deserialize(message))
+        except DepthError as err:
+            return f"{type(err).__name__}: {err}"
+        finally:
+            self.summary.add_stage("decode", _ms(started))
+
+    def _ready(self, plan: FramePlan) -> bool:
+        return plan.skip is not None or (
+            (plan.lidar is None or plan.lidar in self.scans)
+            and (plan.prediction is None or plan.prediction in self.predictions)
+        )
+
+    def _flush(self, *, final: bool) -> None:
+        while self.pending and (final or self._ready(self.pending[0][0])):
+            plan, message = self.pending.popleft()
+            try:
+                self._process(plan, message)
+            finally:
+                self._release(plan)
+                if self.progress is not None:
+                    self.progress.update(1)
+
+    def _release(self, plan: FramePlan) -> None:
+        """Drop decoded partners that no later image needs."""
+        if plan.skip is not None:
+            return
+        if plan.lidar is not None:
+            self.lidar_refs[plan.lidar] -= 1
+            if self.lidar_refs[plan.lidar] <= 0:
+                self.scans.pop(plan.lidar, None)
+        if plan.prediction is not None:
+            self.prediction_refs[plan.prediction] -= 1
+            if self.prediction_refs[plan.prediction] <= 0:
+                self.predictions.pop(plan.prediction, None)
+
+    def _process(self, plan: FramePlan, message: BagMessage) -> None:
+        skipped, warnings = self.summary.skipped, self.summary.warnings
+        if plan.skip is not None:
+            skipped.add(*plan.skip)
+            return
+        assert plan.camera_info is not None and plan.entry.stamp_ns is not None  # planned
+        started = time.perf_counter()
+        try:
+            rgb = decode_image(self.bag.deserialize(message), message.msgtype)
+        except DepthError as err:
+            skipped.add(f"image: {type(err).__name__}", str(err))
+            return
+        camera = self.index.camera_infos[plan.camera_info]
+        if camera.model is None:
+            skipped.add(camera.error_reason, camera.error)
+            return
+        if camera.frame_id != plan.entry.frame_id:
+            warnings.add(
+                "camera_info frame_id differs",
+                f"camera_info frame_id {camera.frame_id!r} differs from the image's {plan.entry.frame_id!r}; "
+                f"outputs use the image's",
+            )
+        prediction = None
+        if plan.prediction is not None:
+            decoded = self.predictions.get(plan.prediction, "missing in the second pass over the bag")
+            if isinstance(decoded, str):
+                skipped.add("prediction: undecodable", decoded)
+                return
+            prediction = decoded
+        lidar = self._lidar_input(plan)
+        self.summary.add_stage("decode", _ms(started))
+        frame = FrameInput(
+            stamp_ns=plan.entry.stamp_ns,
+            frame_id=plan.entry.frame_id,
+            rgb=rgb,
+            camera=camera.model,
+            image_is_rectified=bool(self.params["image_is_rectified"]),
+            lidar=lidar,
+            prediction=prediction,
+        )
+        try:
+            output = self.pipeline.process_frame(frame)
+        except DepthError as err:
+            skipped.add(f"pipeline: {type(err).__name__}", str(err))
+            return
+        for stage, milliseconds in output.timings_ms.items():
+            if stage != "total":
+                self.summary.add_stage(stage, milliseconds)
+        if self.diagnostics is not None:
+            self.diagnostics.latencies_ms.append(output.timings_ms.get("total", math.nan))
+        self._write(output, message.log_ns)
+
+    def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
+        if not self.topics.lidar:
+            return None
+        warnings = self.summary.warnings
+        if plan.lidar is None:
+            max_age = float(self.params["lidar.max_age_s"])
+            warnings.add(
+                "lidar: no scan in time",
+                f"no scan on {self.topics.lidar} within lidar.max_age_s={max_age} s of the image",
+            )
+            return None
+        scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
+        if isinstance(scan, str):
+            warnings.add("lidar: undecodable scan", scan)
+            return None
+        if scan.points_in_lidar.shape[0] == 0:
+            warnings.add("lidar: empty scan", f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points")
+            return None
+        try:
+            cam_from_lidar = self.index.tf.lookup(plan.entry.frame_id, scan.frame_id, scan.stamp_ns)
+        except DepthError as err:
+            warnings.add(f"lidar: {type(err).__name__}", str(err))
+            return None
+        return LidarInput(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns)
+
+    def _write(self, output: Any, log_ns: int) -> None:
+        started = time.perf_counter()
+        typestore = self.out.typestore
+        serialized = [(t, k, typestore.serialize_cdr(m, k)) for t, k, m in output_messages(self.factory, output)]
+        self.summary.add_stage("encode", _ms(started))
+        started = time.perf_counter()
+        for topic, msgtype, data in serialized:
+            self.out.write_raw(topic, msgtype, data, log_ns)
+        self.summary.frames_out += 1
+        self.summary.scale_health[output.scale.health] += 1
+        if self.diagnostics is not None:
+            message = self.diagnostics.update(self.factory, output, self.summary)
+            if message is not None:
+                self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
+        self.summary.add_stage("write", _ms(started))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="frame", desc="depth", file=sys.stderr, dynamic_ncols=True)
+
+
+def run_bag(
+    input_path: Path,
+    output_path: Path,
+    params: Mapping[str, ParamValue],
+    options: BagRunOptions | None = None,
+    source: DepthSource | None = None,
+) -> BagSummary:
+    """Run the depth pipeline over every image of a rosbag2 and write the outputs to a new rosbag2.
+
+    Args:
+        input_path: rosbag2 folder (sqlite3 or MCAP) or a ``.mcap`` / ``.db3`` file.
+        output_path: folder to create (must not exist); metadata version 8.
+        params: parameters (flat dotted names; missing ones take their defaults), e.g. from ``load_config``.
+        options: output options.
+        source: a ready depth network; None builds it from ``model.*`` (nothing for ``model.backend: external``).
+
+    Returns:
+        The summary; ``frames_out + skipped.total == frames_in``.
+
+    Raises:
+        BagError: the input is missing / truncated / corrupt, lacks a required topic, or the output exists.
+        CheckpointError, ConfigError: unusable weights or parameters (before anything is written).
+    """
+    started = time.perf_counter()
+    options = options or BagRunOptions()
+    resolved = resolve(dict(params))
+    summary = BagSummary(Path(input_path), Path(output_path))
+    typestore = typestore_for(options.distro)
+    if Path(output_path).exists():  # checked again on creation; here to fail before the model loads
+        msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
+        raise BagError(msg)
+    with InputBag(Path(input_path), typestore) as bag:
+        topics = resolve_topics(resolved, bag, summary)
+        startup = time.perf_counter()
+        pipeline = DepthPipeline(resolved, source if source is not None else build_depth_source(resolved))
+        summary.add_stage("startup", _ms(startup))
+        selection = None if options.copy_inputs else topics.all
+        index_started = time.perf_counter()
+        index = index_bag(bag, topics, summary, selection)
+        summary.add_stage("index", _ms(index_started))
+        plans = plan_frames(index, PairingRules.from_params(resolved))
+        summary.frames_in = len(plans)
+        with OutputBag(Path(output_path), typestore, options.storage) as out:
+            try:
+                _SecondPass(bag, out, index, plans, pipeline, summary, options).run(selection)
+            except BagError as err:
+                msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
+                raise BagError(msg) from None
+            finally:
+                summary.topic_counts = dict(out.counts)
+    summary.elapsed_s = time.perf_counter() - started
+    return summary

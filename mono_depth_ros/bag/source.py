@@ -1,0 +1,95 @@
+"""The depth network of a run, built from the parameters (``model.*``, ``device``), as a pipeline DepthSource.
+
+``model.backend: external`` needs no network (predictions come from ``prediction_topic``). Every other backend loads
+``model.weights`` through :class:`~mono_depth_ros.models.inference.DepthEstimator`; empty weights mean the default
+model shipped in ``mono_depth_ros/assets`` (the single ``*.safetensors`` file there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from mono_depth_ros.models.inference import DepthEstimator
+    from mono_depth_ros.models.spec import OutputKind
+    from mono_depth_ros.pipeline import DepthSource
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+
+
+def default_weights(assets_dir: Path = ASSETS_DIR) -> Path:
+    """The shipped default checkpoint (the one ``*.safetensors`` in ``assets_dir``).
+
+    Raises:
+        CheckpointError: none (or several) ship with this install.
+    """
+    found = sorted(assets_dir.glob("*.safetensors")) if assets_dir.is_dir() else []
+    if len(found) != 1:
+        what = "no default model" if not found else f"{len(found)} candidate default models"
+        msg = (
+            f"model.weights is empty and {what} ship(s) in {assets_dir}; pass --param model.weights=FILE, or use "
+            f"--param model.backend=external with a prediction_topic"
+        )
+        raise CheckpointError(msg)
+    return found[0]
+
+
+class EstimatorSource:
+    """Adapts a :class:`DepthEstimator` to the pipeline's ``DepthSource`` protocol (image in, (H, W) values out)."""
+
+    def __init__(self, estimator: DepthEstimator) -> None:
+        self.estimator = estimator
+        self.last_network_hw: tuple[int, int] | None = None
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What the predictions mean (from the checkpoint's ModelSpec)."""
+        return self.estimator.output_kind
+
+    def predict(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """(H, W, 3) uint8 RGB → (H, W) float32 prediction of :attr:`output_kind` (NaN invalid)."""
+        result = self.estimator.predict(rgb)
+        self.last_network_hw = result.network_hw
+        return np.asarray(result.values, dtype=np.float32)
+
+
+def build_depth_source(params: Mapping[str, ParamValue]) -> DepthSource | None:
+    """The network named by ``model.backend`` / ``model.weights`` / ``device`` / ``model.*``; None for external.
+
+    Raises:
+        CheckpointError: missing or unusable weights (wrong architecture, mismatched tensors, failed self-test).
+        ConfigError: an unknown backend or an option the device cannot honour.
+    """
+    backend = str(params["model.backend"])
+    if backend == "external":
+        return None
+    try:
+        from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    except ImportError as err:
+        msg = (
+            f"model.backend={backend!r} needs the inference engine, which cannot be imported here ({err}); "
+            f"install the torch extra, or use model.backend=external"
+        )
+        raise ConfigError(msg) from None
+    weights = str(params["model.weights"]) or str(default_weights())
+    if not Path(weights).exists():
+        msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
+        raise CheckpointError(msg)
+    threads = int(params["model.threads"])
+    config = EstimatorConfig(
+        device=str(params["device"]),
+        precision=str(params["model.precision"]),
+        compile=bool(params["model.compile"]),
+        cuda_graphs=bool(params["model.cuda_graphs"]),
+        cpu_threads=threads if threads > 0 else None,
+        golden_check=str(params["model.golden_check"]),
+    )
+    return EstimatorSource(DepthEstimator.open(backend, weights, config))

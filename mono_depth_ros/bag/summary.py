@@ -1,0 +1,104 @@
+"""What a bag run did: every input image is either written or skipped with a reason (out + skipped == in).
+
+Reasons are short keys (``"camera_info: CalibrationError"``, ``"no prediction"``); each keeps a count and the first
+full message, which names the value and a remedy. Warnings are problems that did not cost the frame (it was still
+written, e.g. processed without LiDAR).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_LOG = logging.getLogger("mono_depth_ros.bag")
+STAGES = ("startup", "index", "decode", "preprocess", "model", "scale", "postprocess", "cloud", "encode", "write")
+"""Per-stage wall time keys (ms). ``startup`` loads the model (and warms it up), ``index`` is the first pass over the
+bag, ``postprocess`` = range limits, edge filter and wire encoding of the depth."""
+
+
+@dataclass
+class ReasonLog:
+    """Counts per reason, with the first message of each (logged once, at WARNING)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, reason: str, message: str = "") -> None:
+        """Count one occurrence; the first message of a reason is kept and logged."""
+        self.counts[reason] += 1
+        if reason not in self.examples:
+            self.examples[reason] = message or reason
+            _LOG.warning("%s: %s", reason, message or reason)
+
+    @property
+    def total(self) -> int:
+        """Occurrences over all reasons."""
+        return sum(self.counts.values())
+
+
+@dataclass
+class BagSummary:
+    """Result of :func:`~mono_depth_ros.bag.runner.run_bag`.
+
+    Attributes:
+        input_path, output_path: the bags.
+        frames_in: images on the image topic. frames_out: images whose depth was written.
+        skipped: why the other images were not written (``skipped.total == frames_in - frames_out``).
+        warnings: problems that did not cost a frame (LiDAR not used, TF messages malformed, ...).
+        scale_health: output frames per scale health (``ok``, ``fallback_*``, ...) as the pipeline reported it.
+        topic_counts: messages written per output topic (copied inputs included).
+        stage_ms: total wall time per stage (see :data:`STAGES`), in milliseconds.
+        elapsed_s: wall time of the whole run, seconds.
+        notes: one-off remarks about the run (auto-chosen topics, ...).
+    """
+
+    input_path: Path
+    output_path: Path
+    frames_in: int = 0
+    frames_out: int = 0
+    skipped: ReasonLog = field(default_factory=ReasonLog)
+    warnings: ReasonLog = field(default_factory=ReasonLog)
+    scale_health: Counter[str] = field(default_factory=Counter)
+    topic_counts: dict[str, int] = field(default_factory=dict)
+    stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def accounted(self) -> bool:
+        """True when every input image was written or skipped with a reason."""
+        return self.frames_out + self.skipped.total == self.frames_in
+
+    @property
+    def fps(self) -> float:
+        """Input images per second of wall time (0 before the run ends)."""
+        return self.frames_in / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def add_stage(self, stage: str, milliseconds: float) -> None:
+        """Accumulate wall time for one stage."""
+        self.stage_ms[stage] = self.stage_ms.get(stage, 0.0) + milliseconds
+
+    def format(self) -> str:
+        """A human-readable report (several lines, ends with a newline)."""
+        lines = [
+            f"bag {self.input_path} -> {self.output_path}",
+            f"frames in {self.frames_in}, out {self.frames_out}, skipped {self.skipped.total} "
+            f"in {self.elapsed_s:.2f} s ({self.fps:.2f} frames/s)",
+        ]
+        lines.extend(f"  note: {note}" for note in self.notes)
+        for title, log in (("skipped", self.skipped), ("warning", self.warnings)):
+            for reason, count in sorted(log.counts.items(), key=lambda item: (-item[1], item[0])):
+                lines.append(f"  {title} {count:>5} x {reason}: {log.examples[reason]}")
+        if self.scale_health:
+            health = ", ".join(f"{name} {count}" for name, count in sorted(self.scale_health.items()))
+            lines.append(f"  scale health: {health}")
+        if self.topic_counts:
+            topics = ", ".join(f"{topic} {count}" for topic, count in sorted(self.topic_counts.items()))
+            lines.append(f"  written: {topics}")
+        frames = max(self.frames_out, 1)
+        stages = ", ".join(f"{name} {ms / frames:.1f}" for name, ms in self.stage_ms.items() if ms > 0)
+        if stages:
+            lines.append(f"  ms per output frame: {stages}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""Writing the output rosbag2: metadata version 8, sqlite3 (default) or MCAP storage, one distro's typestore.
+
+Version 8 is deliberate: ``ros2 bag play`` on Humble refuses the version-9 metadata that rosbags writes by
+default, while Jazzy reads both. Message definitions and type hashes come from the chosen distro's typestore
+(``--distro humble|jazzy``); copied input messages keep their bytes and their recorded QoS (so a copied
+``/tf_static`` stays transient-local).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+
+from mono_depth_ros.core.errors import BagError
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
+
+METADATA_VERSION: Literal[8] = 8
+STORAGES: dict[str, StoragePlugin] = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
+
+
+class OutputBag:
+    """A new rosbag2 being written (use as a context manager; an exception inside the block still closes it).
+
+    Args:
+        path: folder to create; must not exist.
+        typestore: message definitions of the target distro.
+        storage: ``sqlite3`` or ``mcap``.
+
+    Raises:
+        BagError: ``path`` exists, cannot be created, or the storage is unknown.
+    """
+
+    def __init__(self, path: Path, typestore: Typestore, storage: str = "sqlite3") -> None:
+        self.path = Path(path)
+        self.typestore = typestore
+        plugin = STORAGES.get(storage)
+        if plugin is None:
+            msg = f"--storage {storage!r} is not supported; use one of {', '.join(STORAGES)}"
+            raise BagError(msg)
+        if self.path.exists():
+            msg = f"output bag {self.path} already exists; choose a new path or remove the old bag first"
+            raise BagError(msg)
+        try:
+            self._writer = Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
+            self._writer.open()
+        except (WriterError, OSError) as err:
+            msg = f"cannot create output bag {self.path}: {err}"
+            raise BagError(msg) from None
+        self._by_topic: dict[tuple[str, str], Connection] = {}
+        self._copied: dict[tuple[str, str], Connection | None] = {}
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> OutputBag:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write the index and metadata.yaml (idempotent); what was written so far stays readable."""
+        if self._writer.storage is not None:
+            self._writer.close()
+
+    def _connection(self, topic: str, msgtype: str) -> Connection:
+        connection = self._by_topic.get((topic, msgtype))
+        if connection is None:
+            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+            self._by_topic[(topic, msgtype)] = connection
+        return connection
+
+    def write(self, topic: str, msgtype: str, message: Any, log_ns: int) -> int:
+        """Serialise ``message`` (a rosbags dataclass of ``msgtype``) and write it at bag time ``log_ns``.
+
+        Returns:
+            The number of bytes written.
+        """
+        data = self.typestore.serialize_cdr(message, msgtype)
+        self.write_raw(topic, msgtype, data, log_ns)
+        return len(data)
+
+    def write_raw(self, topic: str, msgtype: str, data: bytes | memoryview, log_ns: int) -> None:
+        """Write already-serialised CDR bytes of ``msgtype`` on ``topic``."""
+        self._writer.write(self._connection(topic, msgtype), int(log_ns), data)
+        self.counts[topic] = self.counts.get(topic, 0) + 1
+
+    def copy(self, input_connection: Connection, data: bytes | memoryview, log_ns: int) -> bool:
+        """Copy one input message unchanged (same topic, type, bytes and offered QoS).
+
+        The definition comes from the typestore when it knows the type, else from the input bag. Returns False (and
+        copies nothing of that topic) when neither has one.
+        """
+        key = (input_connection.topic, input_connection.msgtype)
+        if key not in self._copied:
+            self._copied[key] = self._copy_connection(input_connection)
+        connection = self._copied[key]
+        if connection is None:
+            return False
+        self._writer.write(connection, int(log_ns), data)
+        self.counts[input_connection.topic] = self.counts.get(input_connection.topic, 0) + 1
+        return True
+
+    def _copy_connection(self, input_connection: Connection) -> Connection | None:
+        qos = list(getattr(input_connection.ext, "offered_qos_profiles", []) or [])
+        topic, msgtype = input_connection.topic, input_connection.msgtype
+        if msgtype in self.typestore.types:
+            return self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
+        definition = input_connection.msgdef.data
+        if definition and input_connection.digest:
+            return self._writer.add_connection(
+                topic, msgtype, msgdef=definition, rihs01=input_connection.digest, offered_qos_profiles=qos
+            )
+        return None

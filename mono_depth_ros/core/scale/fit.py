@@ -1,0 +1,309 @@
+"""Robust fits of a depth prediction to metric target depths, one model per output kind.
+
+* ``depth_up_to_scale`` (and ``metric``, as a correction): ``depth = s · prediction``. The fit is a Huber
+  M-estimate of ``log(target / prediction)`` started at the median and iterated (IRLS) over the points within
+  ``inlier_threshold``: scale errors are multiplicative, so the log domain weighs near and far points alike.
+* ``relative_inverse`` (MiDaS / Depth Anything disparity): ``1 / depth = s · prediction + t``. RANSAC over
+  2-point samples (MSAC score, ``s > 0`` only), then IRLS with Huber weights on the *relative* residual
+  ``r = target · (s · prediction + t) - 1`` (the relative depth error to first order), i.e. a weighted linear
+  least-squares problem in (s, t) each iteration. Pixels whose fitted inverse depth is not positive are invalid.
+
+Every fit reports the inlier count and ratio and the median relative residual of its inliers. A fit with too few
+points, or (for scale + shift) targets whose inverse depths barely differ, raises :class:`ScaleRecoveryError`.
+Sums are element-wise products, not ``np.dot``: a threaded BLAS ``ddot`` on a busy CPU took 15 ms instead of 3 µs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.models.spec import OutputKind
+
+_MAD_TO_SIGMA = 1.4826
+_SIGMA_FLOOR = 1e-3
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Robust fit settings.
+
+    Attributes:
+        min_points: fewest valid (prediction, target) pairs for a fit.
+        inlier_threshold: |relative residual| (log-ratio for scale fits) below which a point is an inlier.
+            It must admit the prediction's own error: 0.25 suits networks with AbsRel around 0.1-0.15.
+        min_inlier_ratio: fits with fewer inliers are reported as unusable (see :meth:`FitResult.problem`).
+        huber_k: Huber threshold in robust standard deviations.
+        iterations: IRLS iterations (each one a weighted least-squares solve).
+        ransac_hypotheses: 2-point hypotheses for the scale + shift fit.
+        ransac_sample: points each hypothesis is scored on (a fixed random subset).
+        min_inverse_spread: ``(q90 - q10) / q50`` of the target inverse depths needed to separate scale from
+            shift; below it the scale + shift fit is degenerate and refused.
+        max_points: fits use at most this many pairs (every k-th valid pair, so the sample keeps the scan's spatial
+            spread, in input order); 8192 points bound the statistical error far below the systematic one
+            (0.15 / sqrt(8192) < 0.2 %).
+        seed: RANSAC random seed (fits are deterministic).
+    """
+
+    min_points: int = 30
+    inlier_threshold: float = 0.25
+    min_inlier_ratio: float = 0.3
+    huber_k: float = 1.345
+    iterations: int = 10
+    ransac_hypotheses: int = 64
+    ransac_sample: int = 1024
+    min_inverse_spread: float = 0.2
+    max_points: int = 8192
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (
+            self.min_points < 3
+            or self.max_points < self.min_points
+            or self.inlier_threshold <= 0
+            or not 0 <= self.min_inlier_ratio <= 1
+        ):
+            msg = (
+                f"fit needs 3 <= min_points ({self.min_points}) <= max_points ({self.max_points}), "
+                f"inlier_threshold > 0 ({self.inlier_threshold}) "
+                f"and 0 <= min_inlier_ratio <= 1 ({self.min_inlier_ratio})"
+            )
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one fit.
+
+    Attributes:
+        scale: s (unitless for depth kinds; metres⁻¹ per prediction unit for relative_inverse).
+        shift: t in metres⁻¹ (inverse depth) for relative_inverse, 0 otherwise.
+        n_points: valid pairs used (at most ``FitConfig.max_points``).
+        n_inliers: pairs within the inlier threshold at the solution.
+        residual: median |relative residual| of the inliers (log ratio for scale fits, inverse-depth relative
+            residual for scale + shift; both ≈ the relative depth error).
+        log_scale_sigma: statistical 1σ of ``log(scale)`` (robust sigma / sqrt(inliers)).
+    """
+
+    scale: float
+    shift: float
+    n_points: int
+    n_inliers: int
+    residual: float
+    log_scale_sigma: float
+
+    @property
+    def inlier_ratio(self) -> float:
+        """Inliers / points (0 when there are no points)."""
+        return self.n_inliers / self.n_points if self.n_points else 0.0
+
+    def problem(self, config: FitConfig) -> str | None:
+        """Why this fit should not be trusted, or None when it is usable."""
+        if self.inlier_ratio < config.min_inlier_ratio:
+            return f"fit inlier ratio {self.inlier_ratio:.2f} < {config.min_inlier_ratio:.2f} ({self.n_points} points)"
+        if not (np.isfinite(self.scale) and self.scale > 0 and np.isfinite(self.shift)):
+            return f"fit gave scale {self.scale} shift {self.shift}"
+        return None
+
+
+def _valid_pairs(
+    prediction: npt.NDArray[np.floating],
+    target_depth_m: npt.NDArray[np.floating],
+    positive_prediction: bool,
+    max_points: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Finite pairs with positive target (and prediction, for depth kinds), thinned to at most ``max_points``."""
+    pred = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    target = np.asarray(target_depth_m, dtype=np.float64).reshape(-1)
+    if pred.shape != target.shape:
+        msg = f"prediction samples {pred.shape} and target depths {target.shape} differ in length"
+        raise ShapeError(msg)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(pred) & np.isfinite(target) & (target > 0)
+        if positive_prediction:
+            ok &= pred > 0
+    index = np.flatnonzero(ok)
+    if index.size > max_points:
+        index = index[:: -(-index.size // max_points)]
+    return pred[index], target[index]
+
+
+def fit_scale(
+    prediction: npt.NDArray[np.floating], target_depth_m: npt.NDArray[np.floating], config: FitConfig | None = None
+) -> FitResult:
+    """Robust ``s`` in ``target ≈ s · prediction`` (depth_up_to_scale; metric correction).
+
+    Args:
+        prediction: (N,) predicted depth at the target pixels (any positive unit); NaN / <= 0 ignored.
+        target_depth_m: (N,) metric depth (LiDAR), metres; NaN / <= 0 ignored.
+        config: fit settings.
+
+    Raises:
+        ScaleRecoveryError: fewer than ``config.min_points`` valid pairs.
+    """
+    config = config or FitConfig()
+    pred, target = _valid_pairs(prediction, target_depth_m, True, config.max_points)
+    if pred.size < config.min_points:
+        msg = f"{pred.size} valid LiDAR/prediction pairs, need {config.min_points} for a scale fit"
+        raise ScaleRecoveryError(msg)
+    log_ratio = np.log(target / pred)
+    mu = float(np.median(log_ratio))
+    thr = config.inlier_threshold
+    sigma = _robust_sigma(log_ratio - mu, thr)
+    bound = config.huber_k * sigma
+    for _ in range(config.iterations):
+        r = log_ratio - mu
+        w = _huber_weights(r, bound, thr)
+        total = float(np.sum(w))
+        if total <= 0:
+            break
+        step = float(np.sum(w * r)) / total
+        mu += step
+        if abs(step) < 1e-7:
+            break
+    return _result(math.exp(mu), 0.0, log_ratio - mu, thr)
+
+
+def _robust_sigma(residual: npt.NDArray[np.float64], threshold: float) -> float:
+    """1.4826 · median |r| over |r| < threshold (floored); the IRLS scale, fixed during the iterations."""
+    inside = np.abs(residual[np.abs(residual) < threshold])
+    return max(_MAD_TO_SIGMA * float(np.median(inside)), _SIGMA_FLOOR) if inside.size else threshold
+
+
+def _huber_weights(residual: npt.NDArray[np.float64], bound: float, threshold: float) -> npt.NDArray[np.float64]:
+    """Huber weights ``min(1, bound / |r|)``, zero beyond the inlier threshold."""
+    magnitude = np.abs(residual)
+    weights = np.minimum(1.0, bound / np.maximum(magnitude, 1e-12))
+    weights[magnitude >= threshold] = 0.0
+    return weights
+
+
+def _result(scale: float, shift: float, residual: npt.NDArray[np.float64], threshold: float) -> FitResult:
+    """Inlier count, median |residual| of the inliers and the log-scale sigma at the solution."""
+    inside = np.abs(residual[np.abs(residual) < threshold])
+    n_inliers = int(inside.size)
+    if n_inliers == 0:
+        return FitResult(scale, shift, int(residual.size), 0, math.nan, math.inf)
+    median = float(np.median(inside))
+    sigma = max(_MAD_TO_SIGMA * median, _SIGMA_FLOOR)
+    return FitResult(scale, shift, int(residual.size), n_inliers, median, sigma / math.sqrt(n_inliers))
+
+
+def _weighted_affine(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], w: npt.NDArray[np.float64]
+) -> tuple[float, float] | None:
+    """Solve min Σ w (a s + b t - 1)² (2×2 normal equations); None when singular."""
+    wa, wb = w * a, w * b
+    waa, wab, wbb = float(np.sum(wa * a)), float(np.sum(wa * b)), float(np.sum(wb * b))
+    wa1, wb1 = float(np.sum(wa)), float(np.sum(wb))
+    det = waa * wbb - wab * wab
+    if not np.isfinite(det) or abs(det) <= 1e-12 * max(waa * wbb, 1e-300):
+        return None
+    return float((wa1 * wbb - wb1 * wab) / det), float((waa * wb1 - wab * wa1) / det)
+
+
+def fit_scale_shift_inverse(
+    disparity: npt.NDArray[np.floating], target_depth_m: npt.NDArray[np.floating], config: FitConfig | None = None
+) -> FitResult:
+    """Robust ``(s, t)`` in ``1 / target ≈ s · disparity + t`` (relative_inverse outputs).
+
+    Args:
+        disparity: (N,) relative inverse depth predicted at the target pixels (larger = closer); NaN ignored.
+        target_depth_m: (N,) metric depth (LiDAR), metres; NaN / <= 0 ignored.
+        config: fit settings.
+
+    Raises:
+        ScaleRecoveryError: too few pairs, target inverse depths too similar to separate scale from shift, or
+            no hypothesis with ``s > 0``.
+    """
+    config = config or FitConfig()
+    disp, target = _valid_pairs(disparity, target_depth_m, False, config.max_points)
+    n = disp.size
+    if n < config.min_points:
+        msg = f"{n} valid LiDAR/prediction pairs, need {config.min_points} for a scale + shift fit"
+        raise ScaleRecoveryError(msg)
+    inverse = 1.0 / target
+    q10, q50, q90 = np.percentile(inverse, [10, 50, 90])
+    spread = float((q90 - q10) / q50)
+    if spread < config.min_inverse_spread:
+        msg = (
+            f"LiDAR inverse depths span only {spread:.0%} of their median (need {config.min_inverse_spread:.0%}) "
+            f"to separate scale from shift; points all at about {1.0 / q50:.1f} m"
+        )
+        raise ScaleRecoveryError(msg)
+    rng = np.random.default_rng(config.seed)
+    pairs = rng.integers(0, n, size=(config.ransac_hypotheses, 2))
+    d_i, d_j = disp[pairs[:, 0]], disp[pairs[:, 1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_hyp = (inverse[pairs[:, 0]] - inverse[pairs[:, 1]]) / (d_i - d_j)
+    t_hyp = inverse[pairs[:, 0]] - s_hyp * d_i
+    good = np.isfinite(s_hyp) & np.isfinite(t_hyp) & (s_hyp > 0)
+    if not np.any(good):
+        msg = f"no scale + shift hypothesis with positive scale among {config.ransac_hypotheses} samples of {n} points"
+        raise ScaleRecoveryError(msg)
+    s_hyp, t_hyp = s_hyp[good], t_hyp[good]
+    sample = rng.choice(n, size=min(n, config.ransac_sample), replace=False)
+    r_hyp = target[sample][None, :] * (s_hyp[:, None] * disp[sample][None, :] + t_hyp[:, None]) - 1.0
+    cost = np.minimum(r_hyp * r_hyp, config.inlier_threshold**2).sum(axis=1)  # MSAC
+    best = int(np.argmin(cost))
+    s, t = float(s_hyp[best]), float(t_hyp[best])
+    a, b = target * disp, target  # residual = a s + b t - 1
+    thr = config.inlier_threshold
+    bound = config.huber_k * _robust_sigma(a * s + b * t - 1.0, thr)
+    d_ref = float(np.median(disp[sample]))  # convergence is judged on the inverse depth at a typical disparity
+    for _ in range(config.iterations):
+        w = _huber_weights(a * s + b * t - 1.0, bound, thr)
+        solved = _weighted_affine(a, b, w)
+        if solved is None:
+            break
+        change = (abs(solved[0] - s) * abs(d_ref) + abs(solved[1] - t)) / max(abs(s * d_ref + t), 1e-12)
+        s, t = solved
+        if change < 1e-7:
+            break
+    return _result(s, t, a * s + b * t - 1.0, thr)
+
+
+def fit_for_kind(
+    prediction: npt.NDArray[np.floating],
+    target_depth_m: npt.NDArray[np.floating],
+    kind: OutputKind,
+    config: FitConfig | None = None,
+) -> FitResult:
+    """Dispatch on the output kind: scale for depth kinds, scale + shift in inverse depth for relative_inverse."""
+    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+        return fit_scale_shift_inverse(prediction, target_depth_m, config)
+    return fit_scale(prediction, target_depth_m, config)
+
+
+def apply_fit(
+    prediction: npt.NDArray[np.floating], kind: OutputKind, scale: float, shift: float = 0.0
+) -> npt.NDArray[np.float32]:
+    """Metric depth from a prediction and a fit.
+
+    Args:
+        prediction: (H, W) prediction of the given kind (any float dtype); NaN invalid.
+        kind: what the prediction means.
+        scale, shift: from a fit (``shift`` is used for relative_inverse only).
+
+    Returns:
+        (H, W) float32 depth in metres; NaN where the prediction is invalid, not positive (depth kinds), or maps
+        to a non-positive inverse depth (relative_inverse).
+    """
+    pred = np.asarray(prediction, dtype=np.float32)
+    out = np.empty(pred.shape, dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+            np.multiply(pred, np.float32(scale), out=out)
+            out += np.float32(shift)
+            bad = ~(out > 0)  # catches NaN too
+            np.reciprocal(out, out=out)
+        else:
+            np.multiply(pred, np.float32(scale), out=out)
+            bad = ~(out > 0)
+        bad |= ~np.isfinite(out)
+    out[bad] = np.nan
+    return out

@@ -1,0 +1,227 @@
+"""Ground-plane prior: metric scale from a known camera height (and pitch) when no LiDAR is usable.
+
+For a plane ``n · X = h`` (unit normal ``n`` pointing to the ground, camera at height ``h`` above it), the true
+inverse depth of a pixel on it is *linear* in normalised image coordinates ``x = (u - cx) / fx``,
+``y = (v - cy) / fy``: ``1 / z = (n_x x + n_y y + n_z) / h``. A prediction is affine in inverse depth
+(``1 / prediction`` for depth kinds, the disparity itself for relative_inverse), so the road or floor is a plane
+``q = a x + b y + c`` in (x, y, q). Samples are a strided grid of pixels where the prior plane lies between
+``min_range_m`` and ``max_range_m``. Two estimators:
+
+* prior normal (default, any output kind): the prior plane's depth ``h / (n · ray)`` at each sample is a
+  pseudo-LiDAR target, and the robust fit of :mod:`.fit` for the output kind finds s (and t), treating non-ground
+  pixels (cars, walls) as outliers. The inliers must span a range of distances, otherwise a fronto-parallel object
+  could match the prior at one distance.
+* estimated normal (``estimate_normal=True``, depth kinds): RANSAC plane in (x, y, q) (3-point samples, tilt within
+  ``max_tilt_deg`` of the prior), refined by least squares; ``(a, b, c) = s · n / h`` gives ``s = h · |(a, b, c)|``.
+  This is "fit the road plane in the back-projected prediction and scale it to the camera height"; it follows pitch
+  changes but a smooth error in the prediction tilts the fitted plane, so on KITTI it was less accurate (see
+  docs/scale_eval.md). relative_inverse always uses the prior normal: with an unknown shift the plane's distance is
+  not observable without it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
+from mono_depth_ros.models.spec import OutputKind
+
+_PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
+
+
+@dataclass(frozen=True)
+class GroundPlaneConfig:
+    """Ground-plane prior.
+
+    Attributes:
+        camera_height_m: height of the camera optical centre above the ground plane, metres (> 0).
+        pitch_rad: camera pitch, positive looking down (rotation about the optical x axis).
+        roll_rad: camera roll about the optical axis, positive when the ground normal tilts towards +x.
+        min_range_m, max_range_m: only pixels where the prior plane lies within this depth range are used.
+        stride_px: pixel stride of the sample grid.
+        estimate_normal: depth kinds: estimate the plane's normal (True) instead of using the prior's (False).
+        max_tilt_deg: largest angle between the estimated and the prior ground normal.
+        inlier_threshold: |relative residual| to the plane for an inlier.
+        min_inlier_ratio: fewer inliers than this fraction of the samples → no ground found.
+        min_points: fewest valid samples.
+        hypotheses: RANSAC samples.
+        seed: RANSAC random seed.
+    """
+
+    camera_height_m: float = 1.5
+    pitch_rad: float = 0.0
+    roll_rad: float = 0.0
+    min_range_m: float = 2.0
+    max_range_m: float = 30.0
+    stride_px: int = 8
+    estimate_normal: bool = False
+    max_tilt_deg: float = 10.0
+    inlier_threshold: float = 0.15
+    min_inlier_ratio: float = 0.3
+    min_points: int = 50
+    hypotheses: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.camera_height_m) and self.camera_height_m > 0):
+            msg = f"ground plane needs camera_height_m > 0, got {self.camera_height_m}; measure it or disable it"
+            raise ConfigError(msg)
+        if not 0 < self.min_range_m < self.max_range_m or self.stride_px < 1:
+            msg = f"ground plane needs 0 < min_range_m < max_range_m and stride_px >= 1, got {self}"
+            raise ConfigError(msg)
+
+    def normal_in_camera(self) -> npt.NDArray[np.float64]:
+        """(3,) unit normal of the ground (pointing down, towards the ground) in the camera optical frame."""
+        cp, sp = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
+        cr, sr = math.cos(self.roll_rad), math.sin(self.roll_rad)
+        return np.array([sr * cp, cr * cp, sp])
+
+
+def _plane_samples(
+    prediction: npt.NDArray[np.floating], kind: OutputKind, intrinsics: PinholeIntrinsics, config: GroundPlaneConfig
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Normalised (x, y), inverse-depth-like q and the prior plane's inverse depth of the usable grid pixels."""
+    normal = config.normal_in_camera()
+    h = config.camera_height_m
+    x = (np.arange(0, intrinsics.width, config.stride_px) - intrinsics.cx) / intrinsics.fx
+    rows = np.arange(0, intrinsics.height, config.stride_px)
+    y = (rows - intrinsics.cy) / intrinsics.fy
+    prior_inverse = (normal[0] * x[None, :] + normal[1] * y[:, None] + normal[2]) / h
+    in_range = (prior_inverse > 1.0 / config.max_range_m) & (prior_inverse < 1.0 / config.min_range_m)
+    sampled = np.asarray(prediction, dtype=np.float64)[:: config.stride_px, :: config.stride_px]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = 1.0 / sampled if kind is not OutputKind.RELATIVE_INVERSE else sampled
+        ok = in_range & np.isfinite(q) & (q > 0)
+    xx = np.broadcast_to(x[None, :], ok.shape)[ok]
+    yy = np.broadcast_to(y[:, None], ok.shape)[ok]
+    return xx, yy, q[ok], prior_inverse[ok]
+
+
+def ground_plane_fit(
+    prediction: npt.NDArray[np.floating],
+    kind: OutputKind,
+    intrinsics: PinholeIntrinsics,
+    config: GroundPlaneConfig,
+) -> FitResult:
+    """Scale (and shift) that put the predicted ground plane at the known camera height.
+
+    Args:
+        prediction: (H, W) prediction of ``kind`` (depth up to scale, metric, or relative disparity); NaN invalid.
+        kind: what the prediction means.
+        intrinsics: intrinsics of the prediction image.
+        config: camera height, pitch and RANSAC settings.
+
+    Returns:
+        A :class:`FitResult` (``n_points`` = grid samples, ``log_scale_sigma`` floored at 5 %).
+
+    Raises:
+        ScaleRecoveryError: too few samples, no plane with enough inliers, or the plane tilts too far from the prior.
+    """
+    kind = OutputKind(kind)
+    if prediction.shape != (intrinsics.height, intrinsics.width):
+        msg = f"prediction is {prediction.shape} but intrinsics are for {intrinsics.height}x{intrinsics.width}"
+        raise ShapeError(msg)
+    x, y, q, prior_inverse = _plane_samples(prediction, kind, intrinsics, config)
+    n = q.size
+    if n < config.min_points:
+        msg = f"{n} valid prediction samples where the ground should be (need {config.min_points})"
+        raise ScaleRecoveryError(msg)
+    if config.estimate_normal and kind is not OutputKind.RELATIVE_INVERSE:
+        return _estimated_plane_fit(x, y, q, config)
+    return _prior_normal_fit(q if kind is OutputKind.RELATIVE_INVERSE else 1.0 / q, prior_inverse, kind, config)
+
+
+def _estimated_plane_fit(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], q: npt.NDArray[np.float64], config: GroundPlaneConfig
+) -> FitResult:
+    """RANSAC + least-squares plane ``q = a x + b y + c`` (depth kinds); ``s = h · |(a, b, c)|``."""
+    n = q.size
+    rng = np.random.default_rng(config.seed)
+    triples = rng.integers(0, n, size=(config.hypotheses, 3))
+    systems = np.stack([x[triples], y[triples], np.ones(triples.shape)], axis=2)  # (K, 3, 3)
+    det = np.linalg.det(systems)
+    usable = np.abs(det) > 1e-9
+    if not np.any(usable):
+        msg = "ground-plane RANSAC found no non-degenerate sample"
+        raise ScaleRecoveryError(msg)
+    planes = np.linalg.solve(systems[usable], q[triples[usable]][..., None])[..., 0]  # (K, 3) a, b, c
+    planes = planes[_tilt_ok(planes, config)]
+    if planes.shape[0] == 0:
+        msg = f"no ground-plane hypothesis within {config.max_tilt_deg}° of the prior normal"
+        raise ScaleRecoveryError(msg)
+    inv_q = 1.0 / q
+    # Relative residual of every sample under every plane, (N, K), element-wise (no threaded BLAS gemm).
+    residual = (x[:, None] * planes[:, 0] + y[:, None] * planes[:, 1] + planes[:, 2]) * inv_q[:, None] - 1.0
+    cost = np.minimum(residual * residual, config.inlier_threshold**2).sum(axis=0)
+    plane = planes[int(np.argmin(cost))]
+    design = np.stack([x * inv_q, y * inv_q, inv_q], axis=1)  # relative residual = design · plane - 1
+    for _ in range(3):
+        r = (design * plane).sum(axis=1) - 1.0
+        inliers = np.abs(r) < config.inlier_threshold
+        if np.count_nonzero(inliers) < 3:
+            break
+        plane = np.linalg.lstsq(design[inliers], np.ones(int(np.count_nonzero(inliers))), rcond=None)[0]
+    r = (design * plane).sum(axis=1) - 1.0
+    inliers = np.abs(r) < config.inlier_threshold
+    n_inliers = int(np.count_nonzero(inliers))
+    if n_inliers < config.min_inlier_ratio * n or not _tilt_ok(plane[None, :], config)[0]:
+        msg = (
+            f"no ground plane: {n_inliers} of {n} samples fit a plane within {config.max_tilt_deg}° of the prior "
+            f"(need {config.min_inlier_ratio:.0%}); is the camera height/pitch right and the ground visible?"
+        )
+        raise ScaleRecoveryError(msg)
+    scale = float(config.camera_height_m * np.linalg.norm(plane))
+    residual_in = float(np.median(np.abs(r[inliers])))
+    return FitResult(scale, 0.0, n, n_inliers, residual_in, max(_PRIOR_LOG_SIGMA, residual_in / math.sqrt(n_inliers)))
+
+
+def _prior_normal_fit(
+    values: npt.NDArray[np.float64],
+    prior_inverse: npt.NDArray[np.float64],
+    kind: OutputKind,
+    config: GroundPlaneConfig,
+) -> FitResult:
+    """Robust fit of the prediction ``values`` to the prior plane's depth (non-ground pixels are outliers)."""
+    fit_config = FitConfig(
+        min_points=config.min_points,
+        inlier_threshold=config.inlier_threshold,
+        min_inlier_ratio=config.min_inlier_ratio,
+        ransac_hypotheses=config.hypotheses,
+        seed=config.seed,
+    )
+    try:
+        fit = fit_for_kind(values, 1.0 / prior_inverse, kind, fit_config)
+    except ScaleRecoveryError as err:
+        msg = f"no ground plane: {err}"
+        raise ScaleRecoveryError(msg) from None
+    problem = fit.problem(fit_config)
+    if problem is not None:
+        msg = f"no ground plane: {problem}; is the camera height/pitch right and the ground visible?"
+        raise ScaleRecoveryError(msg)
+    # Inliers must be ground seen over a range of distances: a fronto-parallel object (constant prediction) can
+    # match the prior at a single distance.
+    if kind is OutputKind.RELATIVE_INVERSE:
+        relative = (fit.scale * values + fit.shift) / prior_inverse - 1.0
+    else:
+        relative = np.log(fit.scale * values * prior_inverse)
+    inliers = np.abs(relative) < config.inlier_threshold
+    q_all = np.percentile(prior_inverse, [10, 90])
+    q_in = np.percentile(prior_inverse[inliers], [10, 90])
+    if q_in[1] - q_in[0] < 0.5 * (q_all[1] - q_all[0]):
+        msg = "no ground plane: the pixels that fit the prior cover too narrow a band of distances"
+        raise ScaleRecoveryError(msg)
+    sigma = max(_PRIOR_LOG_SIGMA, fit.log_scale_sigma)
+    return FitResult(fit.scale, fit.shift, fit.n_points, fit.n_inliers, fit.residual, sigma)
+
+
+def _tilt_ok(planes: npt.NDArray[np.float64], config: GroundPlaneConfig) -> npt.NDArray[np.bool_]:
+    """Which (K, 3) planes (a, b, c) ∝ normal / h are within ``max_tilt_deg`` of the prior normal."""
+    cos_max = math.cos(math.radians(config.max_tilt_deg))
+    norms = np.linalg.norm(planes, axis=1)
+    return np.asarray((planes * config.normal_in_camera()).sum(axis=1) > cos_max * np.maximum(norms, 1e-300))

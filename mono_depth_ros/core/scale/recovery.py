@@ -1,0 +1,421 @@
+"""``ScaleRecovery``: the one object the pipeline calls per frame to turn a prediction into metric depth.
+
+Per frame, in order, the first source that works is used and reported as the result's ``mode``:
+
+1. ``lidar``: project this frame's scan (occlusion-filtered), fit per output kind (:mod:`.fit`), then
+   * depth_up_to_scale / metric: the log-scale goes through the gated Kalman filter (:mod:`.temporal`) and the
+     *filtered* scale is applied; a gated-out frame falls through to 2;
+   * relative_inverse: the per-frame (s, t) is applied as is (these models re-normalise every frame, so an affine
+     map is never carried to another frame); only the *metric result* is tracked: a fit whose metric depth differs
+     from the last accepted metric depth (the anchor, same pixels) by more than ``consistency_gate`` in median is
+     rejected unless ``reinit_after`` consecutive frames agree on the change; accepted depth becomes the anchor.
+2. ``last_good`` (LiDAR absent, late, too few points, poor fit or gated out): the filtered scale while the last
+   accepted LiDAR fit is younger than ``max_hold_ns``; for relative_inverse, a fit of this frame's disparity to the
+   last accepted *metric depth* (anchor) while it is younger than ``max_anchor_age_ns``.
+3. ``ground_plane``: the prior from camera height and pitch (:mod:`.ground`), smoothed by its own filter.
+   A ``metric`` model skips it and is passed through uncorrected (mode ``none``, health ``degraded``).
+4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
+
+Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks, ``lost`` for
+4 as a fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
+from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, ScratchBuffers, project_scan
+from mono_depth_ros.core.scale.result import Health, ScaleMode, ScaleResult
+from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, UpdateOutcome
+from mono_depth_ros.models.spec import OutputKind
+
+MODES = ("lidar", "ground_plane", "fixed", "none")
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """Scale recovery settings (ROS parameter names in brackets; see :meth:`from_params`).
+
+    Attributes:
+        mode: ``lidar`` | ``ground_plane`` | ``fixed`` | ``none`` [scale.mode].
+        max_lidar_age_ns: scans further than this from the image stamp are not used [lidar.max_age_s].
+        max_hold_ns: the last LiDAR scale is held this long (depth_up_to_scale / metric).
+        max_anchor_age_ns: the last metric depth anchors relative_inverse frames this long.
+        fixed_scale, fixed_shift: the fixed map (shift in metres⁻¹, relative_inverse only) [scale.fixed_scale].
+        correct_metric: fit a scale correction to metric models too (False: pass metric depth through).
+        ground: ground-plane prior [scale.camera_height_m, scale.camera_pitch_rad]; None disables it.
+        projection, fit: LiDAR projection and fit settings [scale.min_points → fit.min_points].
+        scale_filter: log-scale filter for depth_up_to_scale / metric (also used for the ground-plane scale).
+        consistency_gate: relative_inverse: largest |median log(depth / anchor depth)| of a LiDAR fit against the
+            last accepted metric depth (0.15 ≈ 16 %) ...
+        consistency_gate_per_s: ... plus this much per second of anchor age (camera motion changes depths).
+        anchor_stride_px: pixel stride of the anchor grid (relative_inverse).
+    """
+
+    mode: str = "lidar"
+    max_lidar_age_ns: int = 200_000_000
+    max_hold_ns: int = 5_000_000_000
+    max_anchor_age_ns: int = 500_000_000
+    fixed_scale: float = 1.0
+    fixed_shift: float = 0.0
+    correct_metric: bool = True
+    ground: GroundPlaneConfig | None = field(default_factory=GroundPlaneConfig)
+    projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    scale_filter: FilterConfig = field(default_factory=FilterConfig)
+    consistency_gate: float = 0.15
+    consistency_gate_per_s: float = 0.5
+    anchor_stride_px: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            msg = f"scale.mode {self.mode!r} is not one of {', '.join(MODES)}"
+            raise ConfigError(msg)
+        if not (math.isfinite(self.fixed_scale) and self.fixed_scale > 0):
+            msg = f"scale.fixed_scale must be finite and > 0, got {self.fixed_scale}"
+            raise ConfigError(msg)
+        if self.mode == "ground_plane" and self.ground is None:
+            msg = "scale.mode=ground_plane needs a ground-plane prior (scale.camera_height_m > 0)"
+            raise ConfigError(msg)
+        if min(self.max_lidar_age_ns, self.max_hold_ns, self.max_anchor_age_ns) < 0 or self.anchor_stride_px < 1:
+            msg = f"ages must be >= 0 and anchor_stride_px >= 1, got {self}"
+            raise ConfigError(msg)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> RecoveryConfig:
+        """Build from the dotted parameter table (``scale.*``, ``lidar.max_age_s``); missing names keep defaults."""
+        kwargs: dict[str, Any] = {}
+        if "scale.mode" in params:
+            kwargs["mode"] = str(params["scale.mode"])
+        if "scale.fixed_scale" in params:
+            kwargs["fixed_scale"] = float(params["scale.fixed_scale"])
+        if "lidar.max_age_s" in params:
+            kwargs["max_lidar_age_ns"] = round(float(params["lidar.max_age_s"]) * 1e9)
+        if "scale.min_points" in params:
+            kwargs["fit"] = FitConfig(min_points=int(params["scale.min_points"]))
+        height = float(params.get("scale.camera_height_m", GroundPlaneConfig.camera_height_m))
+        pitch = float(params.get("scale.camera_pitch_rad", 0.0))
+        kwargs["ground"] = GroundPlaneConfig(camera_height_m=height, pitch_rad=pitch) if height > 0 else None
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
+@dataclass
+class _Anchor:
+    """Metric depth of the last accepted relative_inverse frame, sampled on the anchor grid."""
+
+    depth_m: npt.NDArray[np.float32]
+    stamp_ns: int
+
+
+@dataclass
+class _Frame:
+    """Per-call inputs and the notes gathered while falling back."""
+
+    prediction: npt.NDArray[np.float32]
+    kind: OutputKind
+    stamp_ns: int
+    intrinsics: PinholeIntrinsics
+    reasons: list[str] = field(default_factory=list)
+    projection: ProjectionStats | None = None
+    lidar_lag_ns: int | None = None
+
+
+class ScaleRecovery:
+    """Stateful metric-scale recovery for one camera stream (see the module docstring for the fallback order).
+
+    Usage (the pipeline, once per frame)::
+
+        recovery = ScaleRecovery(RecoveryConfig.from_params(params))
+        result = recovery.update(prediction, spec.output_kind, stamp_ns, intrinsics, LidarScan(points, tf, t_ns))
+        publish(result.depth_m); diagnostics.update(result.diagnostics())
+
+    ``intrinsics`` describe the *prediction* image (resize camera intrinsics with ``PinholeIntrinsics.resized``
+    when the network runs at another size). State resets when the output kind or the prediction size changes.
+    """
+
+    def __init__(self, config: RecoveryConfig | None = None) -> None:
+        self.config = config or RecoveryConfig()
+        self._scale_filter = LogScaleFilter(self.config.scale_filter)
+        self._ground_filter = LogScaleFilter(self.config.scale_filter)
+        self._inconsistent: list[float] = []  # median log ratios of consecutive rejected relative fits
+        self._anchor: _Anchor | None = None
+        self._key: tuple[OutputKind, tuple[int, int]] | None = None
+        self._buffers = ScratchBuffers()
+
+    def reset(self) -> None:
+        """Forget all temporal state (filters, anchor)."""
+        for f in (self._scale_filter, self._ground_filter):
+            f.reset()
+        self._inconsistent.clear()
+        self._anchor = None
+        self._key = None
+
+    def update(
+        self,
+        prediction: npt.NDArray[np.floating],
+        output_kind: OutputKind | str,
+        stamp_ns: int,
+        intrinsics: PinholeIntrinsics,
+        lidar: LidarScan | None = None,
+    ) -> ScaleResult:
+        """Metric depth for one frame.
+
+        Args:
+            prediction: (H, W) network output of ``output_kind`` (float, NaN invalid): depth up to scale, metric
+                depth (m), or relative inverse depth (larger = closer).
+            output_kind: what the prediction means (``OutputKind`` or its string value).
+            stamp_ns: image capture stamp, int nanoseconds.
+            intrinsics: pinhole intrinsics of the prediction image (width = W, height = H).
+            lidar: this frame's scan with its extrinsic (and optional twist), or None.
+
+        Raises:
+            ShapeError / CalibrationError: prediction not 2-D or not the size the intrinsics describe.
+        """
+        kind = OutputKind(output_kind)
+        pred = np.asarray(prediction)
+        if pred.ndim != 2:
+            msg = f"prediction must be (H, W), got shape {pred.shape}; squeeze batch/channel axes first"
+            raise ShapeError(msg)
+        intrinsics.check_image_size(pred.shape[1], pred.shape[0], what="prediction")
+        if self._key != (kind, pred.shape):
+            self.reset()
+            self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
+        frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics)
+        mode = self.config.mode
+        if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):
+            return self._passthrough(frame)
+        if mode == "fixed":
+            return self._fixed(frame, Health.OK)
+        if mode == "lidar":
+            result = self._from_lidar(frame, lidar) or self._from_last_good(frame)
+            if result is not None:
+                return result
+            if kind is OutputKind.METRIC:  # a metric model without a correction is still metric
+                return self._passthrough(frame, Health.DEGRADED)
+        result = self._from_ground(frame, primary=mode == "ground_plane")
+        return result or self._fixed(frame, Health.LOST)
+
+    # -- sources -------------------------------------------------------------------------------------------
+
+    def _from_lidar(self, frame: _Frame, lidar: LidarScan | None) -> ScaleResult | None:
+        if lidar is None:
+            frame.reasons.append("no LiDAR scan")
+            return None
+        frame.lidar_lag_ns = frame.stamp_ns - int(lidar.stamp_ns)
+        if abs(frame.lidar_lag_ns) > self.config.max_lidar_age_ns:
+            frame.reasons.append(
+                f"LiDAR scan is {frame.lidar_lag_ns * 1e-6:+.0f} ms from the image "
+                f"(limit {self.config.max_lidar_age_ns * 1e-6:.0f} ms)"
+            )
+            return None
+        sparse = project_scan(lidar, frame.intrinsics, self.config.projection, frame.stamp_ns, self._buffers)
+        frame.projection = sparse.stats
+        try:
+            fit = fit_for_kind(frame.prediction[sparse.v, sparse.u], sparse.depth_m, frame.kind, self.config.fit)
+        except ScaleRecoveryError as err:
+            frame.reasons.append(f"LiDAR: {err}")
+            return None
+        problem = fit.problem(self.config.fit)
+        if problem is not None:
+            frame.reasons.append(f"LiDAR: {problem}")
+            return None
+        if frame.kind is OutputKind.RELATIVE_INVERSE:
+            return self._accept_relative(frame, fit)
+        update = self._scale_filter.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
+        if not update.used:
+            frame.reasons.append(
+                f"LiDAR scale {fit.scale:.4g} is {math.expm1(update.innovation):+.0%} from the filtered "
+                f"{math.exp(self._scale_filter.value):.4g} ({update.normalised_innovation:.1f}σ): rejected "
+                f"({self._scale_filter.pending_rejections} of {self.config.scale_filter.reinit_after} to re-initialise)"
+            )
+            return None
+        note = "" if update.outcome is UpdateOutcome.ACCEPTED else f"filter {update.outcome.value}"
+        return self._scaled(frame, ScaleMode.LIDAR, Health.OK, self._scale_filter, 0, fit, note)
+
+    def _accept_relative(self, frame: _Frame, fit: FitResult) -> ScaleResult | None:
+        """Apply this frame's (s, t); reject it when its metric depth jumps away from the last accepted one."""
+        depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
+        stride = self.config.anchor_stride_px
+        grid = depth[::stride, ::stride]
+        if not np.any(np.isfinite(grid)):
+            frame.reasons.append("LiDAR fit maps the whole prediction to non-positive depth")
+            return None
+        problem = self._inconsistency(frame.stamp_ns, grid)
+        if problem is not None:
+            frame.reasons.append(problem)
+            return None
+        self._anchor = _Anchor(grid.copy(), frame.stamp_ns)
+        return self._result(frame, depth, ScaleMode.LIDAR, Health.OK, fit, fit.log_scale_sigma, 0)
+
+    def _inconsistency(self, stamp_ns: int, grid: npt.NDArray[np.float32]) -> str | None:
+        """Why a relative fit disagrees with the anchor (None: consistent, no anchor, or a confirmed change).
+
+        The median log ratio to the last accepted metric depth must stay within the gate (which widens with the
+        anchor's age); ``reinit_after`` consecutive rejected frames that agree with each other are a real change.
+        """
+        anchor = self._anchor
+        if anchor is None or stamp_ns - anchor.stamp_ns > self.config.max_anchor_age_ns:
+            self._inconsistent.clear()
+            return None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.log(grid / anchor.depth_m)
+        log_ratio = log_ratio[np.isfinite(log_ratio)]
+        if log_ratio.size == 0:
+            return None
+        change = float(np.median(log_ratio))
+        gate = self.config.consistency_gate + self.config.consistency_gate_per_s * (stamp_ns - anchor.stamp_ns) * 1e-9
+        if abs(change) <= gate:
+            self._inconsistent.clear()
+            return None
+        self._inconsistent.append(change)
+        recent = self._inconsistent[-self.config.scale_filter.reinit_after :]
+        confirmed = len(recent) >= self.config.scale_filter.reinit_after
+        if confirmed and max(recent) - min(recent) <= self.config.scale_filter.reinit_spread:
+            self._inconsistent.clear()
+            return None
+        return (
+            f"LiDAR fit changes the metric depth by {math.expm1(change):+.0%} against the last accepted frame "
+            f"(gate ±{math.expm1(gate):.0%}): rejected ({len(self._inconsistent)} of "
+            f"{self.config.scale_filter.reinit_after} to accept a real change)"
+        )
+
+    def _from_last_good(self, frame: _Frame) -> ScaleResult | None:
+        if frame.kind is OutputKind.RELATIVE_INVERSE:
+            return self._from_anchor(frame)
+        f = self._scale_filter
+        if not f.initialised or f.last_update_ns is None:
+            frame.reasons.append("no earlier LiDAR scale")
+            return None
+        age = frame.stamp_ns - f.last_update_ns
+        if age > self.config.max_hold_ns:
+            hold_s = self.config.max_hold_ns * 1e-9
+            frame.reasons.append(f"last LiDAR scale is {age * 1e-9:.1f} s old (hold {hold_s:.1f} s)")
+            return None
+        f.predict(frame.stamp_ns)
+        return self._scaled(frame, ScaleMode.LAST_GOOD, Health.DEGRADED, f, age, None, "")
+
+    def _from_anchor(self, frame: _Frame) -> ScaleResult | None:
+        anchor = self._anchor
+        if anchor is None:
+            frame.reasons.append("no earlier LiDAR-scaled depth to anchor to")
+            return None
+        age = frame.stamp_ns - anchor.stamp_ns
+        if age > self.config.max_anchor_age_ns:
+            frame.reasons.append(f"last LiDAR-scaled depth is {age * 1e-9:.2f} s old")
+            return None
+        stride = self.config.anchor_stride_px
+        disparity = frame.prediction[::stride, ::stride]
+        try:
+            fit = fit_scale_shift_inverse(disparity, anchor.depth_m, self.config.fit)
+        except ScaleRecoveryError as err:
+            frame.reasons.append(f"anchor: {err}")
+            return None
+        problem = fit.problem(self.config.fit)
+        if problem is not None:
+            frame.reasons.append(f"anchor: {problem}")
+            return None
+        depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
+        return self._result(frame, depth, ScaleMode.LAST_GOOD, Health.DEGRADED, fit, fit.log_scale_sigma, age)
+
+    def _from_ground(self, frame: _Frame, primary: bool) -> ScaleResult | None:
+        ground = self.config.ground
+        if ground is None:
+            frame.reasons.append("no ground-plane prior (scale.camera_height_m = 0)")
+            return None
+        health = Health.OK if primary else Health.DEGRADED
+        try:
+            fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
+        except ScaleRecoveryError as err:
+            frame.reasons.append(f"ground plane: {err}")
+            fit = None
+        if frame.kind is OutputKind.RELATIVE_INVERSE:
+            if fit is None:
+                return None
+            depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
+            return self._result(frame, depth, ScaleMode.GROUND_PLANE, health, fit, fit.log_scale_sigma, 0)
+        f = self._ground_filter
+        age = 0
+        if fit is not None:
+            update = f.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
+            if not update.used:
+                sigmas = update.normalised_innovation
+                frame.reasons.append(f"ground-plane scale {fit.scale:.4g} gated out ({sigmas:.1f}σ)")
+                health = Health.DEGRADED
+        if not f.initialised or f.last_update_ns is None:
+            return None
+        age = frame.stamp_ns - f.last_update_ns
+        if age > self.config.max_hold_ns:
+            frame.reasons.append(f"last ground-plane scale is {age * 1e-9:.1f} s old")
+            return None
+        f.predict(frame.stamp_ns)
+        return self._scaled(frame, ScaleMode.GROUND_PLANE, health, f, age, fit, "")
+
+    def _fixed(self, frame: _Frame, health: Health) -> ScaleResult:
+        shift = self.config.fixed_shift if frame.kind is OutputKind.RELATIVE_INVERSE else 0.0
+        depth = apply_fit(frame.prediction, frame.kind, self.config.fixed_scale, shift)
+        return self._result(frame, depth, ScaleMode.FIXED, health, None, math.nan, 0, self.config.fixed_scale, shift)
+
+    def _passthrough(self, frame: _Frame, health: Health = Health.OK) -> ScaleResult:
+        if frame.kind is not OutputKind.METRIC:
+            health = Health.LOST
+            frame.reasons.append(f"scale.mode=none with a {frame.kind.value} model: depth is not metric")
+        elif health is not Health.OK:
+            frame.reasons.append("metric prediction used without a correction")
+        depth = apply_fit(frame.prediction, frame.kind, 1.0, 0.0)
+        return self._result(frame, depth, ScaleMode.NONE, health, None, math.nan, 0, 1.0, 0.0)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _scaled(
+        self,
+        frame: _Frame,
+        mode: ScaleMode,
+        health: Health,
+        source: LogScaleFilter,
+        age_ns: int,
+        fit: FitResult | None,
+        note: str,
+    ) -> ScaleResult:
+        scale = math.exp(source.value)
+        if note:
+            frame.reasons.append(note)
+        depth = apply_fit(frame.prediction, frame.kind, scale, 0.0)
+        return self._result(frame, depth, mode, health, fit, source.sigma, age_ns, scale, 0.0)
+
+    def _result(
+        self,
+        frame: _Frame,
+        depth: npt.NDArray[np.float32],
+        mode: ScaleMode,
+        health: Health,
+        fit: FitResult | None,
+        sigma: float,
+        age_ns: int,
+        scale: float | None = None,
+        shift: float | None = None,
+    ) -> ScaleResult:
+        return ScaleResult(
+            depth_m=depth,
+            mode=mode,
+            health=health,
+            scale=float(scale) if scale is not None else (fit.scale if fit is not None else math.nan),
+            shift=float(shift) if shift is not None else (fit.shift if fit is not None else 0.0),
+            scale_sigma=float(sigma),
+            stamp_ns=frame.stamp_ns,
+            age_ns=int(age_ns),
+            fit=fit,
+            projection=frame.projection,
+            lidar_lag_ns=frame.lidar_lag_ns,
+            reason="; ".join(frame.reasons),
+        )

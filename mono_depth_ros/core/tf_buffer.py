@@ -1,0 +1,245 @@
+"""A small ROS-free TF buffer: static and dynamic transforms, chained lookups (what the bag runner needs of tf2).
+
+Transforms are stored per child frame as ``parent_from_child`` (a ``geometry_msgs/TransformStamped`` with
+``header.frame_id = parent`` and ``child_frame_id = child``, as tf2 stores them). :meth:`TfBuffer.lookup` returns
+``target_from_source`` (tf2's ``lookup_transform(target, source, time)``: it maps points in ``source`` into
+``target``), chaining through any number of intermediate frames via their closest common ancestor.
+
+Time semantics (simpler than tf2, documented so that nobody is surprised):
+
+* static transforms hold at every stamp. When ``/tf_static`` is re-published with other values for the same child,
+  the newer value applies from its own stamp on (what a node sees while the bag replays); before the first static
+  sample the earliest value applies;
+* a dynamic edge takes its **latest sample at or before** the query stamp (no interpolation; tf2 would interpolate
+  and refuse to extrapolate). A query before the edge's first sample fails, unless the child also has a static
+  transform, which then applies;
+* ``stamp_ns=None`` asks for the latest sample of every dynamic edge (tf2's ``Time()``).
+
+Frame ids are compared after stripping one leading ``'/'`` (a ROS 1 habit that tf2 in ROS 2 rejects outright).
+All times are int nanoseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mono_depth_ros.core.errors import TransformError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_factory import NS_PER_S, stamp_to_ns
+from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
+
+_MAX_CHAIN = 1000  # deeper than any real TF tree; guards against cycles
+
+
+def normalize_frame_id(frame_id: str) -> str:
+    """``"/base_link"`` → ``"base_link"``; other ids unchanged."""
+    return frame_id[1:] if frame_id.startswith("/") else frame_id
+
+
+def _seconds(stamp_ns: int | None) -> str:
+    if stamp_ns is None:
+        return "latest"
+    seconds, nanoseconds = divmod(int(stamp_ns), NS_PER_S)  # exact: a float cannot hold 19 digits
+    return f"{seconds}.{nanoseconds:09d} s"
+
+
+@dataclass
+class _Edge:
+    """Time series of ``parent_from_child`` samples of one child frame (static or dynamic), sorted by stamp."""
+
+    stamps_ns: list[int] = field(default_factory=list)
+    transforms: list[RigidTransform] = field(default_factory=list)
+
+    def insert(self, stamp_ns: int, parent_from_child: RigidTransform) -> None:
+        index = bisect.bisect_left(self.stamps_ns, stamp_ns)
+        if index < len(self.stamps_ns) and self.stamps_ns[index] == stamp_ns:
+            self.transforms[index] = parent_from_child  # a repeated stamp replaces the earlier sample
+            return
+        self.stamps_ns.insert(index, stamp_ns)
+        self.transforms.insert(index, parent_from_child)
+
+    def at(self, stamp_ns: int | None, *, static: bool) -> RigidTransform | None:
+        """The latest sample at or before ``stamp_ns`` (the very latest for None).
+
+        Before the first sample: None for a dynamic edge, the first sample for a static one.
+        """
+        if not self.stamps_ns:
+            return None
+        if stamp_ns is None:
+            return self.transforms[-1]
+        index = bisect.bisect_right(self.stamps_ns, stamp_ns) - 1
+        if index < 0:
+            return self.transforms[0] if static else None
+        return self.transforms[index]
+
+
+class TfBuffer:
+    """Static + dynamic transforms with chained ``target_from_source`` lookups (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._static: dict[str, _Edge] = {}
+        self._dynamic: dict[str, _Edge] = {}
+
+    @property
+    def frames(self) -> set[str]:
+        """Every frame id named by a stored transform (parents and children)."""
+        names = set(self._static) | set(self._dynamic)
+        for edge in [*self._static.values(), *self._dynamic.values()]:
+            names.update(t.dst_frame for t in edge.transforms)
+        return names
+
+    def __len__(self) -> int:
+        """Number of stored samples, static and dynamic."""
+        return sum(len(e.stamps_ns) for e in [*self._static.values(), *self._dynamic.values()])
+
+    def set_transform(self, parent_from_child: RigidTransform, stamp_ns: int, *, static: bool) -> None:
+        """Store one edge; ``dst_frame`` is the parent, ``src_frame`` the child.
+
+        A static sample holds at every stamp until a newer static sample of the same child (see the module
+        docstring); a dynamic sample holds from its stamp until the next one. A repeated stamp replaces the sample.
+
+        Raises:
+            TransformError: an empty frame id, or a transform from a frame to itself.
+        """
+        parent = normalize_frame_id(parent_from_child.dst_frame)
+        child = normalize_frame_id(parent_from_child.src_frame)
+        if not parent or not child:
+            msg = f"TF transform needs both frame ids, got parent {parent!r} and child {child!r}"
+            raise TransformError(msg)
+        if parent == child:
+            msg = f"TF transform from frame {child!r} to itself; check header.frame_id and child_frame_id"
+            raise TransformError(msg)
+        edge = RigidTransform(parent_from_child.rotation, parent_from_child.translation, parent, child)
+        edges = self._static if static else self._dynamic
+        edges.setdefault(child, _Edge()).insert(int(stamp_ns), edge)
+
+    def add_transform_stamped(self, msg: Any, *, static: bool) -> None:
+        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name)."""
+        self.set_transform(rigid_transform_from_msg(msg), stamp_to_ns(msg.header.stamp), static=static)
+
+    def add_tf_message(self, msg: Any, *, static: bool) -> int:
+        """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``).
+
+        Malformed transforms (non-unit quaternion, NaN, missing frame ids) are skipped; the others are stored.
+
+        Returns:
+            The number of transforms stored.
+
+        Raises:
+            TransformError: after storing the good ones, when any transform was malformed (the message names the
+                first problem and how many were skipped).
+        """
+        stored = 0
+        problems: list[str] = []
+        for transform_stamped in msg.transforms:
+            try:
+                self.add_transform_stamped(transform_stamped, static=static)
+            except TransformError as err:
+                problems.append(str(err))
+            else:
+                stored += 1
+        if problems:
+            msg_text = f"skipped {len(problems)} malformed TF transform(s) of {stored + len(problems)}: {problems[0]}"
+            raise TransformError(msg_text)
+        return stored
+
+    def _parent_edge(self, child: str, stamp_ns: int | None) -> RigidTransform | None:
+        dynamic = self._dynamic.get(child)
+        sample = dynamic.at(stamp_ns, static=False) if dynamic is not None else None
+        if sample is not None:
+            return sample
+        static = self._static.get(child)
+        return static.at(stamp_ns, static=True) if static is not None else None
+
+    def _chain_to_root(self, frame: str, stamp_ns: int | None) -> dict[str, RigidTransform]:
+        """``ancestor -> ancestor_from_frame`` for ``frame`` and every ancestor, in order from ``frame`` up."""
+        chain = {frame: RigidTransform.identity(frame, frame)}
+        current, current_from_frame = frame, chain[frame]
+        for _ in range(_MAX_CHAIN):
+            parent_from_current = self._parent_edge(current, stamp_ns)
+            if parent_from_current is None:
+                return chain
+            current_from_frame = parent_from_current @ current_from_frame
+            current = parent_from_current.dst_frame
+            if current in chain:
+                msg = f"TF tree has a cycle through frame {current!r}; check the /tf and /tf_static publishers"
+                raise TransformError(msg)
+            chain[current] = current_from_frame
+        msg = f"TF chain above frame {frame!r} is deeper than {_MAX_CHAIN} frames (a cycle?)"
+        raise TransformError(msg)
+
+    def lookup(self, target_frame: str, source_frame: str, stamp_ns: int | None = None) -> RigidTransform:
+        """``target_from_source`` at ``stamp_ns`` (int ns; None = latest), chained through intermediate frames.
+
+        Returns:
+            A transform with ``dst_frame = target_frame`` and ``src_frame = source_frame`` (normalised ids):
+            ``lookup("camera", "lidar").apply(points_in_lidar)`` gives points in the camera frame.
+
+        Raises:
+            TransformError: an empty frame id, or no chain connects the two frames at that stamp (the message
+                says which frames are known, where each chain ends, and what to publish).
+        """
+        target = normalize_frame_id(target_frame)
+        source = normalize_frame_id(source_frame)
+        if not target or not source:
+            msg = (
+                f"TF lookup needs two frame ids, got target {target_frame!r} and source {source_frame!r}; "
+                f"the message header has an empty frame_id"
+            )
+            raise TransformError(msg)
+        if target == source:
+            return RigidTransform.identity(target, source)
+        ancestors_of_source = self._chain_to_root(source, stamp_ns)
+        ancestors_of_target = self._chain_to_root(target, stamp_ns)
+        for common, common_from_target in ancestors_of_target.items():
+            common_from_source = ancestors_of_source.get(common)
+            if common_from_source is not None:
+                result = common_from_target.inverse() @ common_from_source
+                return RigidTransform(result.rotation, result.translation, target, source)
+        raise TransformError(self._explain_missing(target, source, stamp_ns, ancestors_of_target, ancestors_of_source))
+
+    def can_transform(self, target_frame: str, source_frame: str, stamp_ns: int | None = None) -> bool:
+        """True when :meth:`lookup` would succeed."""
+        try:
+            self.lookup(target_frame, source_frame, stamp_ns)
+        except TransformError:
+            return False
+        return True
+
+    def _explain_missing(
+        self,
+        target: str,
+        source: str,
+        stamp_ns: int | None,
+        target_chain: dict[str, RigidTransform],
+        source_chain: dict[str, RigidTransform],
+    ) -> str:
+        known = self.frames
+        parts = [f"no TF chain from {source!r} to {target!r} at {_seconds(stamp_ns)}"]
+        for frame in (source, target):
+            if frame not in known:
+                parts.append(f"frame {frame!r} is not in /tf or /tf_static")
+        parts.append(f"{source!r} chains up to {list(source_chain)[-1]!r}")
+        parts.append(f"{target!r} chains up to {list(target_chain)[-1]!r}")
+        parts.extend(self._too_early(list(source_chain) + list(target_chain), stamp_ns))
+        listed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+        parts.append(f"known frames: {listed or 'none'}")
+        parts.append(
+            "publish the extrinsic on /tf_static (e.g. ros2 run tf2_ros static_transform_publisher "
+            f"--frame-id {target} --child-frame-id {source} ...) and record it in the bag"
+        )
+        return "; ".join(parts)
+
+    def _too_early(self, frames: Iterable[str], stamp_ns: int | None) -> list[str]:
+        notes = []
+        for frame in frames:
+            edge = self._dynamic.get(frame)
+            if stamp_ns is not None and edge is not None and edge.stamps_ns and edge.stamps_ns[0] > stamp_ns:
+                notes.append(
+                    f"/tf for {frame!r} starts at {_seconds(edge.stamps_ns[0])}, after the lookup stamp "
+                    f"(no transform at or before {_seconds(stamp_ns)})"
+                )
+        return notes

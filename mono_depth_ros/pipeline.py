@@ -1,0 +1,271 @@
+"""DepthPipeline: one frame in → depth image, its camera_info, point cloud, scale health, timings out.
+
+The one function the ROS 2 node and the bag runner both call (:meth:`DepthPipeline.process_frame`). It is
+transport-free: adapters convert messages to a :class:`FrameInput` (see ros_msgs) and a :class:`FrameOutput` back.
+Data flows one way: image → depth source (network or external prediction) → metric scale → range limits / edge
+filter → cloud.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.config import ParamValue, resolve
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
+from mono_depth_ros.core.depth_codec import apply_range_limits, encode_depth
+from mono_depth_ros.core.edges import depth_edge_mask
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
+from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.models.spec import OutputKind
+
+# One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
+LidarInput = LidarScan
+
+
+@dataclass(frozen=True)
+class FrameInput:
+    """Everything one frame needs.
+
+    Attributes:
+        stamp_ns: capture stamp of the image (int ns); every output carries it.
+        frame_id: the camera's optical frame id (from the image header); every output carries it.
+        rgb: (H, W, 3) uint8 RGB image.
+        camera: calibration from the camera_info paired with the image.
+        image_is_rectified: True for image_rect (geometry from P); False for raw images (undistorted with K + D).
+        lidar: optional scan for metric scale.
+        prediction: optional external (H, W) float32 prediction (``model.backend: external``); its meaning is
+            ``model.output_kind``.
+    """
+
+    stamp_ns: int
+    frame_id: str
+    rgb: npt.NDArray[np.uint8]
+    camera: CameraModel
+    image_is_rectified: bool = True
+    lidar: LidarInput | None = None
+    prediction: npt.NDArray[np.float32] | None = None
+
+
+@dataclass(frozen=True)
+class ScaleStatus:
+    """How the metric scale was obtained for this frame (published in /diagnostics)."""
+
+    mode: str
+    health: str
+    scale: float
+    shift: float = 0.0
+    inliers: int = 0
+    inlier_ratio: float = 0.0
+    residual: float = float("nan")
+    age_ns: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FrameOutput:
+    """Everything the adapters publish for one frame.
+
+    Attributes:
+        stamp_ns, frame_id: copied from the input image header.
+        depth_m: (h, w) float32 metres at the published resolution; NaN invalid, +Inf beyond ``output.max_range``,
+            -Inf closer than ``output.min_range`` (REP 117).
+        depth_wire: ``depth_m`` encoded as ``encoding`` (float32 metres or uint16 millimetres, 0 invalid).
+        encoding: ``32FC1`` or ``16UC1``.
+        intrinsics: pinhole intrinsics of the published depth image (for its camera_info).
+        cloud: the point cloud (see core.cloud) or None when ``cloud.enabled`` is false.
+        scale: scale recovery status.
+        timings_ms: per-stage wall time in milliseconds.
+    """
+
+    stamp_ns: int
+    frame_id: str
+    depth_m: npt.NDArray[np.float32]
+    depth_wire: npt.NDArray[Any]
+    encoding: str
+    intrinsics: PinholeIntrinsics
+    cloud: PointCloud | None
+    scale: ScaleStatus
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class DepthSource(Protocol):
+    """A depth network (or anything else) that maps an RGB image to a prediction at the image resolution."""
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What the returned values mean."""
+        ...
+
+    def predict(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """(H, W, 3) uint8 RGB → (H, W) float32 prediction of :attr:`output_kind`."""
+        ...
+
+
+class DepthPipeline:
+    """Runs frames through depth source → scale → range/edge handling → cloud, with per-stage timings.
+
+    Args:
+        params: resolved parameters (see :mod:`mono_depth_ros.config`); missing names take their defaults.
+        source: the depth network; required unless ``model.backend`` is ``external``.
+    """
+
+    def __init__(self, params: Mapping[str, ParamValue], source: DepthSource | None = None) -> None:
+        self._params = resolve(dict(params))
+        backend = str(self._params["model.backend"])
+        if backend != "external" and source is None:
+            msg = (
+                f"model.backend={backend!r} needs a depth model; build one with mono_depth_ros.models (or use external)"
+            )
+            raise ConfigError(msg)
+        self._source = source
+        self._scale = self._make_scale_recovery()
+        self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
+
+    @property
+    def params(self) -> dict[str, ParamValue]:
+        """The parameters in force (a copy)."""
+        return dict(self._params)
+
+    def update_params(self, changes: Mapping[str, Any]) -> None:
+        """Apply run-time parameter changes (validated as a whole; nothing changes if one is bad).
+
+        Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed.
+        """
+        merged = resolve({**self._params, **changes})
+        scale_changed = any(
+            merged[name] != self._params[name] for name in merged if name.startswith(("scale.", "lidar."))
+        )
+        self._params = merged
+        if scale_changed:
+            self._scale = self._make_scale_recovery()
+
+    def _make_scale_recovery(self) -> ScaleRecovery:
+        return ScaleRecovery(RecoveryConfig.from_params(self._params))
+
+    def _output_kind(self) -> OutputKind:
+        if self._source is not None and str(self._params["model.backend"]) != "external":
+            kind = self._source.output_kind
+            override = str(self._params["model.output_kind"])
+            return OutputKind.parse(override) if override else kind
+        override = str(self._params["model.output_kind"])
+        return OutputKind.parse(override) if override else OutputKind.METRIC
+
+    def process_frame(self, frame: FrameInput) -> FrameOutput:
+        """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
+            msg = f"image must be (H, W, 3) uint8 RGB, got {frame.rgb.dtype} {frame.rgb.shape}"
+            raise ShapeError(msg)
+        intrinsics = frame.camera.intrinsics(frame.image_is_rectified)
+        rgb = frame.rgb
+        if not frame.image_is_rectified:
+            rgb = frame.camera.undistort(rgb)
+        intrinsics.check_image_size(rgb.shape[1], rgb.shape[0])
+        timings["preprocess"] = _ms(t0)
+
+        t = time.perf_counter()
+        kind = self._output_kind()
+        if str(self._params["model.backend"]) == "external":
+            if frame.prediction is None:
+                msg = "model.backend=external but no prediction arrived with this image (prediction_topic)"
+                raise ShapeError(msg)
+            prediction = np.asarray(frame.prediction, dtype=np.float32)
+            if prediction.shape != rgb.shape[:2]:
+                got = f"{prediction.shape[1]}x{prediction.shape[0]}"
+                msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
+                raise ShapeError(msg)
+        else:
+            assert self._source is not None  # checked in __init__
+            prediction = self._source.predict(rgb)
+        timings["model"] = _ms(t)
+
+        t = time.perf_counter()
+        result = self._scale.update(prediction, kind, frame.stamp_ns, intrinsics, frame.lidar)
+        depth_m = np.asarray(result.depth_m, dtype=np.float32)
+        scale = ScaleStatus(
+            mode=str(getattr(result.mode, "value", result.mode)),
+            health=str(getattr(result.health, "value", result.health)),
+            scale=float(result.scale),
+            shift=float(result.shift),
+            inliers=int(result.inliers),
+            inlier_ratio=float(result.inlier_ratio),
+            residual=float(result.residual),
+            age_ns=int(result.age_ns),
+            reason=str(result.reason),
+        )
+        timings["scale"] = _ms(t)
+
+        t = time.perf_counter()
+        downscale = int(self._params["output.downscale"])
+        out_intrinsics = intrinsics
+        cloud_rgb = rgb
+        if downscale > 1:
+            out_w, out_h = max(1, intrinsics.width // downscale), max(1, intrinsics.height // downscale)
+            depth_m = _downscale_depth(depth_m, downscale, out_w, out_h)
+            cloud_rgb = _downscale_rgb(rgb, out_w, out_h)
+            out_intrinsics = intrinsics.resized(out_w, out_h)
+        if bool(self._params["output.edge_filter"]):
+            depth_m = depth_m.copy()
+            depth_m[depth_edge_mask(depth_m, float(self._params["output.edge_threshold"]))] = np.nan
+        min_range = float(self._params["output.min_range"])
+        max_range = float(self._params["output.max_range"])
+        depth_m = apply_range_limits(depth_m, min_range, max_range)
+        encoding = str(self._params["output.encoding"])
+        depth_wire = encode_depth(depth_m, encoding)
+        timings["postprocess"] = _ms(t)
+
+        t = time.perf_counter()
+        cloud = None
+        if bool(self._params["cloud.enabled"]):
+            cloud = self._build_cloud(depth_m, out_intrinsics, cloud_rgb if bool(self._params["cloud.rgb"]) else None)
+        timings["cloud"] = _ms(t)
+        timings["total"] = _ms(t0)
+        return FrameOutput(
+            stamp_ns=frame.stamp_ns,
+            frame_id=frame.frame_id,
+            depth_m=depth_m,
+            depth_wire=depth_wire,
+            encoding=encoding,
+            intrinsics=out_intrinsics,
+            cloud=cloud,
+            scale=scale,
+            timings_ms=timings,
+        )
+
+    def _build_cloud(
+        self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, rgb: npt.NDArray[np.uint8] | None
+    ) -> PointCloud:
+        # The depth image already carries ±Inf outside the range; the cloud drops every non-finite depth,
+        # exactly as depth_image_proc does with our published image.
+        mode = str(self._params["cloud.mode"])
+        if mode == "organized":
+            return self._cloud_builder.organized(depth_m, intrinsics, rgb)
+        if mode == "strided":
+            return strided_cloud(depth_m, intrinsics, rgb=rgb, stride=int(self._params["cloud.stride"]))
+        return voxel_cloud(depth_m, intrinsics, rgb=rgb, voxel_size_m=float(self._params["cloud.voxel_size"]))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _downscale_depth(depth_m: npt.NDArray[np.float32], factor: int, width: int, height: int) -> npt.NDArray[np.float32]:
+    """Nearest-neighbour (pixel-centre) subsampling: never invents depths between two surfaces."""
+    rows = np.clip(np.rint((np.arange(height) + 0.5) * factor - 0.5), 0, depth_m.shape[0] - 1).astype(np.intp)
+    cols = np.clip(np.rint((np.arange(width) + 0.5) * factor - 0.5), 0, depth_m.shape[1] - 1).astype(np.intp)
+    return np.ascontiguousarray(depth_m[np.ix_(rows, cols)])
+
+
+def _downscale_rgb(rgb: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
+    import cv2
+
+    return np.asarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)

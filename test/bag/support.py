@@ -1,0 +1,126 @@
+"""A tiny synthetic scene as a rosbag2 (fast bag-runner tests); faults are injected through a ``mutate`` hook.
+
+Per frame (10 Hz): a 64x48 rgb8 image, its CameraInfo (fx = fy = 50, principal point at the centre), a LiDAR
+scan of 300 points of the true depth surface in a ``lidar`` frame (x forward, REP 103), ``/tf_static``
+``camera_optical`` <- ``lidar`` once, and an external prediction (metric depth, or ``0.5 / depth + 0.1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
+from mono_depth_ros.core.ros_msgs import (
+    camera_info_from_model,
+    depth_image_from_metres,
+    image_from_array,
+    make_header,
+    tf_message_from,
+)
+from test.kitti_bag import BagBuilder, Distro, velodyne_cloud
+
+WIDTH, HEIGHT = 64, 48
+INTRINSICS = PinholeIntrinsics(50.0, 50.0, 31.5, 23.5, width=WIDTH, height=HEIGHT)
+START_NS = 1_700_000_000_000_000_000
+PERIOD_NS = 100_000_000
+CAMERA_FRAME, LIDAR_FRAME = "camera_optical", "lidar"
+# lidar x forward, y left, z up; camera optical z forward, x right, y down; the LiDAR sits 0.1 m above the camera
+CAM_FROM_LIDAR = RigidTransform(
+    np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]),
+    np.array([0.0, -0.1, 0.0]),
+    CAMERA_FRAME,
+    LIDAR_FRAME,
+)
+Mutate = Callable[[str, int, Any], Any]
+
+
+@dataclass(frozen=True)
+class TinyFrame:
+    """One synthetic frame: stamp, RGB, true depth (metres) and the scan (N, 4) in the lidar frame."""
+
+    stamp_ns: int
+    rgb: npt.NDArray[np.uint8]
+    depth_m: npt.NDArray[np.float32]
+    scan: npt.NDArray[np.float32]
+
+
+def tiny_frame(index: int) -> TinyFrame:
+    """A slanted plane (4 m at the top to 8 m at the bottom, changing a little per frame) with a random texture."""
+    rng = np.random.default_rng(index)
+    rows = np.linspace(4.0, 8.0, HEIGHT, dtype=np.float32)[:, None] + np.float32(0.1 * index)
+    depth_m = np.repeat(rows, WIDTH, axis=1).astype(np.float32)
+    rgb = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    points_in_camera = backproject_depth(depth_m, INTRINSICS).reshape(-1, 3)
+    chosen = rng.choice(points_in_camera.shape[0], 300, replace=False)
+    points_in_lidar = CAM_FROM_LIDAR.inverse().apply(points_in_camera[chosen].astype(np.float64))
+    scan = np.column_stack([points_in_lidar, np.ones(300)]).astype(np.float32)
+    return TinyFrame(START_NS + index * PERIOD_NS, rgb, depth_m, scan)
+
+
+def write_tiny_bag(
+    path: Path,
+    n_frames: int = 3,
+    *,
+    prediction: str = "metric",
+    lidar: bool = True,
+    tf_static: bool = True,
+    mutate: Mutate | None = None,
+    distro: Distro = "humble",
+    storage: str = "sqlite3",
+) -> list[TinyFrame]:
+    """Write the frames; ``mutate(topic, frame_index, msg)`` may change a message or return None to drop it."""
+    frames = [tiny_frame(i) for i in range(n_frames)]
+    with BagBuilder(path, distro, storage) as bag:
+        factory = bag.factory
+
+        def add(topic: str, index: int, msg: Any, log_ns: int) -> None:
+            msg = mutate(topic, index, msg) if mutate is not None else msg
+            if msg is not None:
+                bag.add(topic, msg, log_ns)
+
+        if tf_static:
+            add(
+                "/tf_static", -1, tf_message_from(factory, [CAM_FROM_LIDAR], START_NS - PERIOD_NS), START_NS - PERIOD_NS
+            )
+        for index, frame in enumerate(frames):
+            header = make_header(factory, frame.stamp_ns, CAMERA_FRAME)
+            info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTRINSICS), header)
+            add("/camera/camera_info", index, info, frame.stamp_ns)
+            add("/camera/image_raw", index, image_from_array(factory, frame.rgb, "rgb8", header), frame.stamp_ns + 1)
+            if lidar:
+                add(
+                    "/lidar/points",
+                    index,
+                    velodyne_cloud(factory, frame.scan, frame.stamp_ns, LIDAR_FRAME),
+                    frame.stamp_ns + 2,
+                )
+            if prediction != "none":
+                values = frame.depth_m if prediction == "metric" else (0.5 / frame.depth_m + 0.1).astype(np.float32)
+                add(
+                    "/depth_model/prediction",
+                    index,
+                    depth_image_from_metres(factory, values, "32FC1", header),
+                    frame.stamp_ns + 3,
+                )
+    return frames
+
+
+def read_bag(path: Path, distro: Distro = "humble") -> dict[str, list[tuple[int, Any]]]:
+    """Every message of a bag, decoded: topic -> [(log_ns, message), ...] in recording order."""
+    from rosbags.rosbag2 import Reader
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for(distro)
+    out: dict[str, list[tuple[int, Any]]] = {}
+    with Reader(path) as reader:
+        for connection, log_ns, raw in reader.messages():
+            out.setdefault(connection.topic, []).append((log_ns, typestore.deserialize_cdr(raw, connection.msgtype)))
+    return out

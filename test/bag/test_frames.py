@@ -1,0 +1,130 @@
+"""Per-frame conversions: input decoding (Image / CompressedImage / PointCloud2 / prediction) and output messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.bag.frames import (
+    DEPTH_CAMERA_INFO_TOPIC,
+    DEPTH_IMAGE_TOPIC,
+    DEPTH_POINTS_TOPIC,
+    DiagnosticsTracker,
+    decode_image,
+    decode_prediction,
+    decode_scan,
+    diagnostics_message,
+    output_messages,
+)
+from mono_depth_ros.bag.reader import typestore_for
+from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.core.cloud import organized_cloud
+from mono_depth_ros.core.depth_codec import encode_depth
+from mono_depth_ros.core.errors import EncodingError
+from mono_depth_ros.core.ros_msgs import (
+    MessageFactory,
+    compressed_image_from_array,
+    depth_image_from_metres,
+    image_from_array,
+    make_header,
+)
+from mono_depth_ros.pipeline import FrameOutput, ScaleStatus
+from test.kitti_bag import velodyne_cloud
+
+from .support import INTRINSICS, tiny_frame
+
+TYPESTORE = typestore_for("humble")
+FACTORY = MessageFactory.for_rosbags(TYPESTORE)
+HEADER = make_header(FACTORY, 1_700_000_000_000_000_001, "camera_optical")
+
+
+def _round_trip(message: object, msgtype: str) -> object:
+    return TYPESTORE.deserialize_cdr(TYPESTORE.serialize_cdr(message, msgtype), msgtype)
+
+
+def test_decode_image_any_colour_order_and_compressed() -> None:
+    rgb = tiny_frame(0).rgb
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    for pixels, encoding in ((rgb, "rgb8"), (bgr, "bgr8")):
+        message = _round_trip(image_from_array(FACTORY, pixels, encoding, HEADER), "sensor_msgs/msg/Image")
+        np.testing.assert_array_equal(decode_image(message, "sensor_msgs/msg/Image"), rgb)
+    compressed = compressed_image_from_array(FACTORY, rgb, HEADER, codec="png")
+    np.testing.assert_array_equal(decode_image(compressed, "sensor_msgs/msg/CompressedImage"), rgb)
+
+
+def test_decode_scan_drops_invalid_points() -> None:
+    scan = tiny_frame(0).scan.copy()
+    scan[0, :3] = np.nan
+    scan[1, :3] = 0.0
+    message = _round_trip(velodyne_cloud(FACTORY, scan, 5, "lidar"), "sensor_msgs/msg/PointCloud2")
+    decoded = decode_scan(message)
+    assert (decoded.frame_id, decoded.stamp_ns) == ("lidar", 5)
+    np.testing.assert_array_equal(decoded.points_in_lidar, scan[2:, :3])
+
+
+def test_decode_prediction_accepts_depth_encodings_only() -> None:
+    values = tiny_frame(0).depth_m
+    for encoding in ("32FC1", "16UC1"):
+        message = depth_image_from_metres(FACTORY, values, encoding, HEADER)
+        np.testing.assert_allclose(decode_prediction(message), values, atol=5e-4)
+    with pytest.raises(EncodingError, match="must be 32FC1"):
+        decode_prediction(image_from_array(FACTORY, tiny_frame(0).rgb, "rgb8", HEADER))
+
+
+def _output(cloud: bool, encoding: str = "32FC1") -> FrameOutput:
+    depth_m = tiny_frame(0).depth_m.copy()
+    depth_m[0, 0], depth_m[0, 1], depth_m[0, 2] = np.nan, np.inf, -np.inf
+    return FrameOutput(
+        stamp_ns=1_700_000_000_000_000_001,
+        frame_id="camera_optical",
+        depth_m=depth_m,
+        depth_wire=encode_depth(depth_m, encoding),
+        encoding=encoding,
+        intrinsics=INTRINSICS,
+        cloud=organized_cloud(depth_m, INTRINSICS) if cloud else None,
+        scale=ScaleStatus(mode="lidar", health="ok", scale=1.0),
+    )
+
+
+@pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
+def test_output_messages_share_the_input_header(encoding: str) -> None:
+    messages = output_messages(FACTORY, _output(cloud=True, encoding=encoding))
+    assert [topic for topic, _, _ in messages] == [DEPTH_IMAGE_TOPIC, DEPTH_CAMERA_INFO_TOPIC, DEPTH_POINTS_TOPIC]
+    decoded = [_round_trip(message, msgtype) for _, msgtype, message in messages]
+    image, info, cloud = decoded
+    for message in decoded:
+        assert (message.header.stamp.sec, message.header.stamp.nanosec) == (1_700_000_000, 1)  # type: ignore[attr-defined]
+        assert message.header.frame_id == "camera_optical"  # type: ignore[attr-defined]
+    assert image.encoding == encoding  # type: ignore[attr-defined]
+    assert (info.width, info.height) == (image.width, image.height)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(info.p, INTRINSICS.projection_matrix.reshape(-1))  # type: ignore[attr-defined]
+    assert (cloud.height, cloud.width, cloud.point_step) == (48, 64, 16)  # type: ignore[attr-defined]
+    assert len(output_messages(FACTORY, _output(cloud=False))) == 2
+
+
+def test_diagnostics_message_levels() -> None:
+    ok = _round_trip(diagnostics_message(FACTORY, 7, "cam", {"a": "1"}), "diagnostic_msgs/msg/DiagnosticArray")
+    (status,) = ok.status  # type: ignore[attr-defined]
+    assert (status.level, status.message, status.hardware_id) == (0, "ok", "cam")
+    assert [(kv.key, kv.value) for kv in status.values] == [("a", "1")]
+    warn = diagnostics_message(FACTORY, 7, "cam", {}, warn="2 frame(s) skipped")
+    assert (warn.status[0].level, warn.status[0].message) == (1, "2 frame(s) skipped")
+
+
+def test_diagnostics_tracker_writes_once_per_period_and_warns_after_skips() -> None:
+    tracker = DiagnosticsTracker(period_ns=10)
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    first = tracker.update(FACTORY, output, summary)
+    assert first is not None and first.status[0].level == 0
+    values = {kv.key: kv.value for kv in first.status[0].values}
+    assert values["latency_ms_p50"] == "nan" and values["scale_health"] == "ok"
+    assert tracker.update(FACTORY, output, summary) is None  # same stamp: within the period
+    summary.skipped.add("no prediction", "x")
+    tracker.latencies_ms.extend([10.0, 20.0, 30.0])
+    later = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10})
+    warn = tracker.update(FACTORY, later, summary)
+    assert warn is not None and (warn.status[0].level, warn.status[0].message) == (1, "1 frame(s) skipped")
+    assert {kv.key: kv.value for kv in warn.status[0].values}["latency_ms_p50"] == "20.0"

@@ -1,0 +1,82 @@
+"""Pairing rules: exact / approximate / latest camera_info, nearest LiDAR within max age, exact prediction."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.bag.pairing import PairingRules, StampIndex, seconds_to_ns
+from mono_depth_ros.config import resolve
+from mono_depth_ros.core.errors import ConfigError
+
+MS = 1_000_000
+
+
+def test_stamp_index_sorts_and_keeps_recording_order_within_a_stamp() -> None:
+    index = StampIndex.build([30, 10, 20, 10], keys=[100, 101, 102, 103])
+    assert index.stamps_ns == (10, 10, 20, 30)
+    assert index.keys == (101, 103, 102, 100)
+    assert index.exact(10) == 103  # the last recorded of equal stamps
+    assert index.exact(15) is None
+    assert index.latest_at_or_before(25) == 102
+    assert index.latest_at_or_before(9) is None
+    assert len(index) == 4
+    with pytest.raises(ValueError, match="2 stamps but 1 keys"):
+        StampIndex.build([1, 2], keys=[0])
+
+
+def test_nearest_prefers_the_closer_then_the_earlier() -> None:
+    index = StampIndex.build([100, 200, 300])
+    assert index.nearest(240, 1000) == 1
+    assert index.nearest(260, 1000) == 2
+    assert index.nearest(250, 1000) == 1  # tie: the earlier one
+    assert index.nearest(250, 49) is None
+    assert index.nearest(250, 50) == 1
+    assert index.nearest(250, 50, strict=True) is None
+    assert StampIndex.build([]).nearest(5, 10**9) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 10_000), max_size=30), st.integers(-100, 10_100), st.integers(0, 3_000))
+def test_nearest_matches_brute_force(stamps: list[int], query: int, max_distance: int) -> None:
+    index = StampIndex.build(stamps)
+    key = index.nearest(query, max_distance)
+    distances = [abs(s - query) for s in stamps]
+    if not stamps or min(distances) > max_distance:
+        assert key is None
+    else:
+        assert key is not None
+        assert abs(stamps[key] - query) == min(distances)
+
+
+def test_camera_info_exact_then_approximate_then_latest() -> None:
+    infos = StampIndex.build([100 * MS, 200 * MS, 230 * MS])
+    approximate = PairingRules("approximate", slop_ns=50 * MS)
+    latest = PairingRules("latest", slop_ns=50 * MS)
+    assert approximate.camera_info_for(200 * MS, infos) == 1  # exact
+    assert approximate.camera_info_for(225 * MS, infos) == 2  # nearest within the slop, even if later
+    assert latest.camera_info_for(225 * MS, infos) == 1  # latest at or before
+    assert approximate.camera_info_for(60 * MS, infos) == 0  # 40 ms before the first one: within the slop
+    assert approximate.camera_info_for(40 * MS, infos) is None  # nothing at or before, nothing close enough
+    assert approximate.camera_info_for(10_000 * MS, infos) == 2  # long after: the latest
+
+
+def test_lidar_nearest_within_max_age_on_either_side() -> None:
+    scans = StampIndex.build([70 * MS, 170 * MS, 400 * MS])
+    rules = PairingRules(lidar_max_age_ns=100 * MS)
+    assert rules.lidar_for(100 * MS, scans) == 0  # 30 ms after the scan (the one 70 ms later loses)
+    assert rules.lidar_for(140 * MS, scans) == 1  # a scan 30 ms after the image
+    assert rules.lidar_for(290 * MS, scans) is None  # 120 ms and 110 ms away
+    assert PairingRules.prediction_for(170 * MS, scans) == 1
+    assert PairingRules.prediction_for(171 * MS, scans) is None
+
+
+def test_rules_from_params_and_validation() -> None:
+    rules = PairingRules.from_params(resolve({"sync.mode": "latest", "sync.slop_s": 0.02, "lidar.max_age_s": 0.5}))
+    assert rules == PairingRules("latest", 20 * MS, 500 * MS)
+    assert seconds_to_ns(0.1) == 100 * MS
+    with pytest.raises(ConfigError, match=r"sync\.mode"):
+        PairingRules("nearest")
+    with pytest.raises(ConfigError, match=">= 0"):
+        PairingRules(slop_ns=-1)

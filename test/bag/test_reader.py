@@ -1,0 +1,77 @@
+"""InputBag: folders and bare files, topic listing, recording order with ordinals, and clear BagErrors."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.bag.reader import InputBag, typestore_for
+from mono_depth_ros.core.errors import BagError, EncodingError
+
+from .support import write_tiny_bag
+
+HUMBLE = typestore_for("humble")
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_reads_folder_and_bare_file(tmp_path: Path, storage: str) -> None:
+    write_tiny_bag(tmp_path / "bag", 2, storage=storage)
+    (storage_file,) = [p for p in (tmp_path / "bag").iterdir() if p.suffix in (".db3", ".mcap")]
+    for path in (tmp_path / "bag", storage_file):
+        with InputBag(path, HUMBLE) as bag:
+            assert bag.topics["/camera/image_raw"] == "sensor_msgs/msg/Image"
+            assert bag.message_counts["/camera/image_raw"] == 2
+            images = list(bag.messages({"/camera/image_raw"}))
+            assert [m.ordinal for m in images] == [0, 1]
+            assert images[0].log_ns < images[1].log_ns
+            decoded = bag.deserialize(images[1])
+            assert (decoded.width, decoded.height, decoded.header.frame_id) == (64, 48, "camera_optical")
+            assert list(bag.messages({"/no/such/topic"})) == []
+
+
+def test_undecodable_message_is_an_encoding_error(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "bag", 1)
+    with InputBag(tmp_path / "bag", HUMBLE) as bag:
+        message = next(iter(bag.messages({"/camera/image_raw"})))
+        broken = type(message)(message.topic, message.msgtype, 0, 0, bytes(message.raw)[:40], message.connection)
+        with pytest.raises(EncodingError, match=r"cannot deserialise sensor_msgs/msg/Image #0 on /camera/image_raw"):
+            bag.deserialize(broken)
+        unknown = type(message)(message.topic, "my_msgs/msg/Thing", 0, 0, b"", message.connection)
+        with pytest.raises(EncodingError, match="not in the typestore"):
+            bag.deserialize(unknown)
+
+
+def test_missing_bag_and_bad_distro(tmp_path: Path) -> None:
+    with pytest.raises(BagError, match="does not exist"):
+        InputBag(tmp_path / "nope", HUMBLE)
+    with pytest.raises(BagError, match="--distro 'rolling'"):
+        typestore_for("rolling")
+
+
+def _corrupt_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = random.Random(1)
+    start, stop = len(data) // 3, 2 * len(data) // 3
+    data[start:stop] = rng.randbytes(stop - start)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["truncate_db3", "corrupt_db3", "truncate_mcap", "no_metadata", "bad_metadata"])
+def test_damaged_bags_raise_bag_error_with_path_and_remedy(tmp_path: Path, damage: str) -> None:
+    bag_dir = tmp_path / "bag"
+    write_tiny_bag(bag_dir, 3, storage="mcap" if damage == "truncate_mcap" else "sqlite3")
+    (storage_file,) = [p for p in bag_dir.iterdir() if p.suffix in (".db3", ".mcap")]
+    if damage.startswith("truncate"):
+        storage_file.write_bytes(storage_file.read_bytes()[: storage_file.stat().st_size // 2])
+    elif damage == "corrupt_db3":
+        _corrupt_middle(storage_file)
+    elif damage == "no_metadata":
+        (bag_dir / "metadata.yaml").unlink()
+    else:
+        (bag_dir / "metadata.yaml").write_text("rosbag2_bagfile_information: [")
+    expected = rf"cannot read bag {bag_dir}.*(reindex|recover)"
+    with pytest.raises(BagError, match=expected), InputBag(bag_dir, HUMBLE) as bag:
+        for _ in bag.messages():
+            pass

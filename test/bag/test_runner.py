@@ -1,0 +1,187 @@
+"""run_bag on tiny synthetic bags: accounting, pairing, every reliability case (bad input never stops the run)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
+from mono_depth_ros.core.errors import BagError
+from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
+
+from .support import CAMERA_FRAME, HEIGHT, WIDTH, Mutate, read_bag, write_tiny_bag
+
+EXTERNAL_METRIC = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+EXTERNAL_RELATIVE = {
+    "model.backend": "external",
+    "model.output_kind": "relative_inverse",
+    "scale.mode": "lidar",
+    "lidar_topic": "/lidar/points",
+}
+QUIET = BagRunOptions(progress=False)
+
+
+def _run(
+    tmp_path: Path,
+    params: Mapping[str, Any],
+    options: BagRunOptions = QUIET,
+    mutate: Mutate | None = None,
+    **bag: Any,
+) -> tuple[BagSummary, dict[str, list[tuple[int, Any]]]]:
+    frames = write_tiny_bag(tmp_path / "in", mutate=mutate, **bag)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", dict(params), options)
+    assert summary.accounted
+    assert summary.frames_in == len(frames)
+    return summary, read_bag(tmp_path / "out", options.distro)
+
+
+def test_external_metric_outputs_carry_input_stamps_and_depth(tmp_path: Path) -> None:
+    summary, out = _run(tmp_path, EXTERNAL_METRIC)
+    assert summary.frames_out == 3 and summary.skipped.total == 0
+    assert set(out) == {"/depth/image", "/depth/camera_info", "/depth/points", "/diagnostics"}
+    frames = write_tiny_bag(tmp_path / "again", 3)
+    for frame, (log_ns, image), (_, info), (_, cloud) in zip(
+        frames, out["/depth/image"], out["/depth/camera_info"], out["/depth/points"], strict=True
+    ):
+        for message in (image, info, cloud):
+            assert stamp_to_ns(message.header.stamp) == frame.stamp_ns
+            assert message.header.frame_id == CAMERA_FRAME
+        assert log_ns == frame.stamp_ns + 1  # written at the input image's bag time
+        assert (image.encoding, image.width, image.height) == ("32FC1", WIDTH, HEIGHT)
+        assert (info.width, info.height) == (WIDTH, HEIGHT)
+        np.testing.assert_allclose(depth_image_to_metres(image), frame.depth_m, rtol=1e-6)
+        assert (cloud.height, cloud.width) == (HEIGHT, WIDTH)
+        points = pointcloud2_to_structured(cloud)
+        np.testing.assert_allclose(points["z"], frame.depth_m, rtol=1e-6)
+    assert summary.topic_counts["/depth/image"] == 3
+
+
+def test_relative_inverse_with_lidar_becomes_metric(tmp_path: Path) -> None:
+    summary, out = _run(tmp_path, EXTERNAL_RELATIVE, prediction="relative_inverse")
+    assert summary.frames_out == 3 and not summary.warnings.counts
+    frames = write_tiny_bag(tmp_path / "again", 3)
+    for frame, (_, image) in zip(frames, out["/depth/image"], strict=True):
+        np.testing.assert_allclose(depth_image_to_metres(image), frame.depth_m, rtol=1e-3)
+
+
+def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:
+    def mutate(t: str, index: int, msg: Any) -> Any:
+        if t == topic and index == frame:
+            setattr(msg, field, value)
+        return msg
+
+    return mutate
+
+
+def _drop(topic: str, frame: int | None = None) -> Mutate:
+    return lambda t, index, msg: None if t == topic and frame in (None, index) else msg
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason", "example"),
+    [
+        (_set("encoding", "yuv422", "/camera/image_raw", 1), "image: EncodingError", "'yuv422' is not a colour"),
+        (_set("width", 80, "/camera/camera_info", 1), "pipeline: CalibrationError", "64x48 but the camera"),
+        (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
+        (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
+        (_set("encoding", "rgb8", "/depth_model/prediction", 1), "prediction: undecodable", "must be 32FC1"),
+    ],
+)
+def test_one_bad_frame_is_skipped_with_a_reason(
+    tmp_path: Path, mutate: Mutate, reason: str | None, example: str | None
+) -> None:
+    summary, out = _run(tmp_path, EXTERNAL_METRIC, mutate=mutate)
+    if reason is None:
+        assert summary.frames_out == 3
+        return
+    assert summary.frames_out == 2
+    assert dict(summary.skipped.counts) == {reason: 1}
+    assert example is not None and example in summary.skipped.examples[reason]
+    assert len(out["/depth/image"]) == 2
+    assert reason in summary.format()
+
+
+def test_zero_focal_length_camera_info_is_skipped(tmp_path: Path) -> None:
+    def zero_focal(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info" and index == 2:
+            msg.k = np.zeros(9)
+            msg.p = np.zeros(12)
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=zero_focal)
+    assert dict(summary.skipped.counts) == {"camera_info: CalibrationError": 1}
+    assert "zero focal length" in summary.skipped.examples["camera_info: CalibrationError"]
+
+
+def test_camera_info_pairing_falls_back_to_latest(tmp_path: Path) -> None:
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=_drop("/camera/camera_info", 1))
+    assert summary.frames_out == 3  # frame 1 uses frame 0's camera_info (latest before it)
+    summary, _ = _run(tmp_path / "first", EXTERNAL_METRIC, mutate=_drop("/camera/camera_info", 0))
+    assert dict(summary.skipped.counts) == {"no camera_info": 1}  # nothing at or before frame 0, next is 100 ms later
+
+
+def test_empty_and_all_nan_scans_and_missing_tf_are_warnings(tmp_path: Path) -> None:
+    def bad_scans(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points" and index == 0:
+            msg.width, msg.row_step, msg.data = 0, 0, np.zeros(0, dtype=np.uint8)
+        if topic == "/lidar/points" and index == 1:
+            msg.data = np.full(msg.data.size // 4, np.nan, dtype=np.float32).view(np.uint8)
+        return msg
+
+    summary, _out = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_scans, prediction="relative_inverse")
+    assert summary.frames_out == 3
+    assert summary.warnings.counts["lidar: empty scan"] == 2
+    summary, _ = _run(tmp_path / "no_tf", EXTERNAL_RELATIVE, tf_static=False, prediction="relative_inverse")
+    assert summary.frames_out == 3
+    assert summary.warnings.counts["lidar: TransformError"] == 3
+    assert "static_transform_publisher" in summary.warnings.examples["lidar: TransformError"]
+
+
+def test_missing_topics_raise_bag_errors_before_writing(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 1, mutate=lambda t, i, m: None if t == "/camera/camera_info" else m)
+    with pytest.raises(BagError, match=r"no topic '/camera/camera_info' \(camera_info_topic\)"):
+        run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(BagError, match=r"no topic '/cam' \(image_topic\).*/camera/image_raw"):
+        run_bag(tmp_path / "in", tmp_path / "out", {**EXTERNAL_METRIC, "image_topic": "/cam"}, QUIET)
+    write_tiny_bag(tmp_path / "nopred", 1, prediction="none")
+    with pytest.raises(BagError, match=r"prediction_topic"):
+        run_bag(tmp_path / "nopred", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_options_copy_inputs_storage_distro_and_no_diagnostics(tmp_path: Path, storage: str) -> None:
+    options = BagRunOptions(storage=storage, distro="jazzy", copy_inputs=True, diagnostics=False, progress=False)
+    summary, out = _run(tmp_path, EXTERNAL_METRIC, options, distro="jazzy")
+    assert summary.frames_out == 3
+    assert "/diagnostics" not in out
+    for topic in ("/camera/image_raw", "/camera/camera_info", "/lidar/points", "/tf_static", "/depth_model/prediction"):
+        assert topic in out, topic
+    assert (tmp_path / "out" / "metadata.yaml").read_text().count("version: 8") == 1
+
+
+def test_output_parameters_reach_the_messages(tmp_path: Path) -> None:
+    params = {**EXTERNAL_METRIC, "output.encoding": "16UC1", "cloud.mode": "voxel", "output.downscale": 2}
+    _, out = _run(tmp_path, params)
+    _, image = out["/depth/image"][0]
+    _, info = out["/depth/camera_info"][0]
+    _, cloud = out["/depth/points"][0]
+    assert (image.encoding, image.width, image.height) == ("16UC1", WIDTH // 2, HEIGHT // 2)
+    assert (info.width, info.height) == (WIDTH // 2, HEIGHT // 2)
+    assert cloud.height == 1 and cloud.is_dense
+    _, out = _run(tmp_path / "nocloud", {**EXTERNAL_METRIC, "cloud.enabled": False})
+    assert "/depth/points" not in out
+
+
+def test_diagnostics_report_counters(tmp_path: Path) -> None:
+    params = {**EXTERNAL_METRIC, "diagnostics.period_s": 0.15}
+    _, out = _run(tmp_path, params, mutate=_drop("/depth_model/prediction", 0))
+    (status,) = out["/diagnostics"][0][1].status
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["frames_skipped"] == "1" and values["frames_out"] == "1"
+    assert status.level == 1 and "skipped" in status.message
+    assert len(out["/diagnostics"]) == 1  # frames at 0.1 s and 0.2 s: one period of 0.15 s

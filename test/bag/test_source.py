@@ -1,0 +1,52 @@
+"""The depth network from parameters: none for external, the engine for the rest, clear errors for bad weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.bag.source import EstimatorSource, build_depth_source, default_weights
+from mono_depth_ros.config import resolve
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.models.unet import make_unet_spec
+
+
+def test_external_needs_no_network() -> None:
+    assert build_depth_source(resolve({"model.backend": "external"})) is None
+
+
+def test_default_weights_come_from_the_assets_folder(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"model\.weights is empty and no default model"):
+        default_weights(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert default_weights(tmp_path) == tmp_path / "model.safetensors"
+    (tmp_path / "other.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="2 candidate default models"):
+        default_weights(tmp_path)
+
+
+def test_missing_or_unusable_weights_are_checkpoint_errors(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        build_depth_source(resolve({"model.weights": str(tmp_path / "nope.safetensors")}))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match=str(junk)):
+        build_depth_source(resolve({"model.weights": str(junk), "device": "cpu"}))
+
+
+def test_a_checkpoint_becomes_a_depth_source(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "tiny")
+    weights = save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    source = build_depth_source(resolve({"model.weights": str(weights), "device": "cpu", "model.threads": 1}))
+    assert isinstance(source, EstimatorSource)
+    assert source.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    prediction = source.predict(np.zeros((40, 100, 3), dtype=np.uint8))
+    assert prediction.shape == (40, 100) and prediction.dtype == np.float32
+    assert source.last_network_hw is not None

@@ -1,0 +1,47 @@
+"""BagSummary: accounting, reasons with first messages, the printed report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.bag.summary import STAGES, BagSummary, ReasonLog
+
+
+def test_reason_log_counts_and_logs_the_first_message_once(caplog: pytest.LogCaptureFixture) -> None:
+    log = ReasonLog()
+    with caplog.at_level(logging.WARNING, logger="mono_depth_ros.bag"):
+        log.add("no prediction", "first")
+        log.add("no prediction", "second")
+        log.add("image: EncodingError")
+    assert log.counts == {"no prediction": 2, "image: EncodingError": 1}
+    assert log.examples == {"no prediction": "first", "image: EncodingError": "image: EncodingError"}
+    assert log.total == 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["no prediction: first", "image: EncodingError: image: EncodingError"]
+
+
+def test_summary_accounting_and_report() -> None:
+    summary = BagSummary(Path("in"), Path("out"), frames_in=4, frames_out=3)
+    assert not summary.accounted
+    summary.skipped.add("no camera_info", "no camera_info on /camera/camera_info ...")
+    summary.warnings.add("lidar: empty scan", "scan at 1 s has no points")
+    summary.scale_health.update(["ok", "ok", "degraded"])
+    summary.topic_counts = {"/depth/image": 3}
+    summary.add_stage("model", 30.0)
+    summary.add_stage("model", 30.0)
+    summary.elapsed_s = 2.0
+    summary.notes.append("reading /x/compressed instead")
+    assert summary.accounted
+    assert summary.fps == 2.0
+    assert set(STAGES) <= set(summary.stage_ms)
+    text = summary.format()
+    assert "frames in 4, out 3, skipped 1 in 2.00 s (2.00 frames/s)" in text
+    assert "skipped     1 x no camera_info: no camera_info on /camera/camera_info" in text
+    assert "warning     1 x lidar: empty scan" in text
+    assert "scale health: degraded 1, ok 2" in text
+    assert "model 20.0" in text  # ms per output frame
+    assert "note: reading /x/compressed instead" in text
+    assert BagSummary(Path("a"), Path("b")).fps == 0.0

@@ -1,0 +1,94 @@
+"""OutputBag: metadata version 8 (Humble plays it), sqlite3 / MCAP, both distros, copies keep bytes and QoS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import Reader, Writer
+
+from mono_depth_ros.bag.reader import typestore_for
+from mono_depth_ros.bag.writer import OutputBag
+from mono_depth_ros.core.errors import BagError
+from mono_depth_ros.core.ros_msgs import MessageFactory, make_header
+
+TIME = QosTime(0, 0)
+LATCHED = Qos(
+    QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, TIME, TIME,
+    QosLiveliness.AUTOMATIC, TIME, False,
+)  # fmt: skip
+
+
+def _metadata(path: Path) -> dict[str, Any]:
+    info: dict[str, Any] = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    return info
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_writes_version_8_bags_that_read_back(tmp_path: Path, storage: str, distro: str) -> None:
+    typestore = typestore_for(distro)
+    factory = MessageFactory.for_rosbags(typestore)
+    header = make_header(factory, 1_700_000_000_123_456_789, "camera_optical")
+    message = header  # a std_msgs/Header is a message of its own: the smallest one with a stamp and a frame
+    with OutputBag(tmp_path / "out", typestore, storage) as out:
+        size = out.write("/header", "std_msgs/msg/Header", message, 42)
+        out.write("/header", "std_msgs/msg/Header", message, 43)
+    assert size > 0
+    assert out.counts == {"/header": 2}
+    metadata = _metadata(tmp_path / "out")
+    assert metadata["version"] == 8
+    assert metadata["storage_identifier"] == storage
+    assert metadata["message_count"] == 2
+    with Reader(tmp_path / "out") as reader:
+        (connection,) = reader.connections
+        assert connection.msgtype == "std_msgs/msg/Header"
+        rows = list(reader.messages())
+    assert [t for _, t, _ in rows] == [42, 43]
+    decoded = typestore.deserialize_cdr(rows[0][2], "std_msgs/msg/Header")
+    assert decoded.frame_id == "camera_optical"
+    assert decoded.stamp.sec == 1_700_000_000 and decoded.stamp.nanosec == 123_456_789
+
+
+def test_refuses_existing_path_and_unknown_storage(tmp_path: Path) -> None:
+    typestore = typestore_for("humble")
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(BagError, match="already exists; choose a new path"):
+        OutputBag(tmp_path / "exists", typestore)
+    with pytest.raises(BagError, match="--storage 'rosbag1'"):
+        OutputBag(tmp_path / "x", typestore, "rosbag1")
+
+
+def test_copy_keeps_bytes_and_qos_and_skips_types_without_definition(tmp_path: Path) -> None:
+    typestore = typestore_for("humble")
+    factory = MessageFactory.for_rosbags(typestore)
+    source = tmp_path / "in"
+    header_bytes = typestore.serialize_cdr(make_header(factory, 5, "map"), "std_msgs/msg/Header")
+    with Writer(source, version=8) as writer:
+        latched = writer.add_connection(
+            "/tf_static_like", "std_msgs/msg/Header", typestore=typestore, offered_qos_profiles=[LATCHED]
+        )
+        custom = writer.add_connection("/custom", "my_msgs/msg/Thing", msgdef="int32 a", rihs01="RIHS01_" + "0" * 64)
+        writer.write(latched, 1, header_bytes)
+        writer.write(custom, 2, b"\x00\x01\x00\x00\x07\x00\x00\x00")
+    with Reader(source) as reader:
+        connections = {c.topic: c for c in reader.connections}
+        rows = list(reader.messages())
+    with OutputBag(tmp_path / "out", typestore) as out:
+        for connection, log_ns, raw in rows:
+            assert out.copy(connection, raw, log_ns)
+        undefined = type(connections["/custom"])(
+            99, "/undefined", "my_msgs/msg/Other", connections["/custom"].msgdef._replace(data=""), "", 0,
+            connections["/custom"].ext, None,
+        )  # fmt: skip
+        assert not out.copy(undefined, b"", 3)
+    with Reader(tmp_path / "out") as reader:
+        copied = {c.topic: c for c in reader.connections}
+        data = {c.topic: bytes(raw) for c, _, raw in reader.messages()}
+    assert data["/tf_static_like"] == header_bytes
+    assert copied["/tf_static_like"].ext.offered_qos_profiles[0].durability == QosDurability.TRANSIENT_LOCAL
+    assert copied["/custom"].msgtype == "my_msgs/msg/Thing"
+    assert "/undefined" not in copied

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.scale.fit import (
+    FitConfig,
+    apply_fit,
+    fit_for_kind,
+    fit_scale,
+    fit_scale_shift_inverse,
+)
+from mono_depth_ros.models.spec import OutputKind
+
+RNG = np.random.default_rng(7)
+TRUE_DEPTH = RNG.uniform(2.0, 60.0, 2000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.01, 100.0))
+def test_scale_fit_is_exact_on_clean_data(scale: float) -> None:
+    fit = fit_scale(TRUE_DEPTH / scale, TRUE_DEPTH)
+    assert fit.scale == pytest.approx(scale, rel=1e-9)
+    assert fit.n_inliers == fit.n_points == TRUE_DEPTH.size
+    assert fit.residual == pytest.approx(0.0, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.001, 10.0), st.floats(-0.5, 0.5))
+def test_scale_shift_fit_is_exact_on_clean_data(scale: float, shift_fraction: float) -> None:
+    inverse = 1.0 / TRUE_DEPTH
+    shift = shift_fraction * float(np.median(inverse))
+    disparity = (inverse - shift) / scale
+    fit = fit_scale_shift_inverse(disparity, TRUE_DEPTH)
+    assert fit.scale == pytest.approx(scale, rel=1e-6)
+    assert fit.shift == pytest.approx(shift, rel=1e-6, abs=1e-9)
+    np.testing.assert_allclose(
+        apply_fit(disparity, OutputKind.RELATIVE_INVERSE, fit.scale, fit.shift), TRUE_DEPTH, rtol=1e-5
+    )
+
+
+def test_fits_ignore_a_third_of_gross_outliers() -> None:
+    rng = np.random.default_rng(1)
+    noisy = TRUE_DEPTH * np.exp(rng.normal(0, 0.05, TRUE_DEPTH.size))
+    bad = rng.random(TRUE_DEPTH.size) < 0.33
+    noisy[bad] *= rng.choice([0.3, 2.5], int(bad.sum()))  # e.g. background through a window, rain returns
+    scale_fit = fit_scale(noisy / 4.0, TRUE_DEPTH)
+    assert scale_fit.scale == pytest.approx(4.0, rel=0.01)
+    assert scale_fit.inlier_ratio == pytest.approx(0.67, abs=0.03)
+    disparity = (1.0 / noisy - 0.01) / 0.2
+    affine = fit_scale_shift_inverse(disparity, TRUE_DEPTH)
+    assert affine.scale == pytest.approx(0.2, rel=0.03)
+    assert affine.shift == pytest.approx(0.01, abs=0.002)
+    assert 0.6 < affine.inlier_ratio < 0.75
+    assert affine.residual < 0.06
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_scale_does_not_depend_on_point_order(random: object) -> None:
+    rng = np.random.default_rng(2)
+    pred = TRUE_DEPTH[:300] * np.exp(rng.normal(0, 0.2, 300))
+    order = np.arange(300)
+    random.shuffle(order)  # type: ignore[attr-defined]
+    a = fit_scale(pred, TRUE_DEPTH[:300])
+    b = fit_scale(pred[order], TRUE_DEPTH[:300][order])
+    assert a.scale == pytest.approx(b.scale, rel=1e-9)
+    assert a.n_inliers == b.n_inliers
+
+
+def test_invalid_pairs_are_ignored_and_too_few_raise() -> None:
+    pred = TRUE_DEPTH[:40].copy()
+    target = TRUE_DEPTH[:40].copy()
+    pred[:5] = np.nan
+    pred[5:10] = -1.0
+    target[10:15] = 0.0
+    fit = fit_scale(pred, target, FitConfig(min_points=25))
+    assert fit.n_points == 25
+    with pytest.raises(ScaleRecoveryError, match="25 valid LiDAR/prediction pairs, need 30"):
+        fit_scale(pred, target)
+    with pytest.raises(ShapeError, match="differ in length"):
+        fit_scale(pred, target[:10])
+
+
+def test_scale_shift_refuses_targets_at_one_distance() -> None:
+    target = np.full(500, 12.0) + np.random.default_rng(0).normal(0, 0.1, 500)
+    with pytest.raises(ScaleRecoveryError, match="separate scale from shift"):
+        fit_scale_shift_inverse(1.0 / target, target)
+
+
+def test_problem_reports_low_inlier_ratio() -> None:
+    rng = np.random.default_rng(5)
+    pred = TRUE_DEPTH[:500] * rng.choice([0.2, 1.0, 5.0], 500)  # three equally likely scales
+    fit = fit_scale(pred, TRUE_DEPTH[:500])
+    assert fit.problem(FitConfig(min_inlier_ratio=0.5)) is not None
+    assert "inlier ratio" in (fit.problem(FitConfig(min_inlier_ratio=0.5)) or "")
+    with pytest.raises(ConfigError):
+        FitConfig(min_points=1)
+
+
+def test_apply_fit_marks_invalid_and_non_positive_inverse_depth_nan() -> None:
+    disparity = np.array([[1.0, 0.5, -2.0, np.nan]], dtype=np.float32)
+    depth = apply_fit(disparity, OutputKind.RELATIVE_INVERSE, scale=0.1, shift=0.05)
+    np.testing.assert_allclose(depth[0, :2], [1 / 0.15, 1 / 0.1], rtol=1e-6)
+    assert np.isnan(depth[0, 2:]).all()  # 0.1 * -2 + 0.05 < 0, and NaN
+    scaled = apply_fit(np.array([[2.0, 0.0, np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
+    assert scaled.dtype == np.float32
+    assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
+    assert fit_for_kind(TRUE_DEPTH / 2, TRUE_DEPTH, OutputKind.METRIC).scale == pytest.approx(2.0)

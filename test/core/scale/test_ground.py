@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.scale.fit import apply_fit
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
+from mono_depth_ros.core.scale.sequence import CAMERA_HEIGHT_M, SEQUENCE_INTRINSICS, render_scene
+from mono_depth_ros.models.spec import OutputKind
+
+BOXES = np.array([[8.0, -3.0, -1.0, 1.5], [15.0, 1.0, 3.5, 2.0], [25.0, -1.0, 1.0, 1.2]])
+DEPTH = render_scene(BOXES, SEQUENCE_INTRINSICS)
+CONFIG = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, stride_px=4)
+
+
+@pytest.mark.parametrize("estimate_normal", [False, True])
+def test_depth_up_to_scale_gets_the_scale_from_the_camera_height(estimate_normal: bool) -> None:
+    config = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, stride_px=4, estimate_normal=estimate_normal)
+    fit = ground_plane_fit(DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE, SEQUENCE_INTRINSICS, config)
+    # The estimated plane's least-squares refinement also takes box pixels near their ground contact.
+    assert fit.scale == pytest.approx(3.0, rel=5e-3 if estimate_normal else 1e-3)
+    assert fit.shift == 0.0
+    assert 0.3 < fit.inlier_ratio < 1.0  # the boxes are outliers
+
+
+def test_relative_inverse_gets_scale_and_shift() -> None:
+    disparity = (1.0 / DEPTH - 0.02) / 0.05
+    fit = ground_plane_fit(disparity, OutputKind.RELATIVE_INVERSE, SEQUENCE_INTRINSICS, CONFIG)
+    assert fit.scale == pytest.approx(0.05, rel=1e-3)
+    assert fit.shift == pytest.approx(0.02, rel=1e-3)
+    depth = apply_fit(disparity, OutputKind.RELATIVE_INVERSE, fit.scale, fit.shift)
+    np.testing.assert_allclose(depth, DEPTH, rtol=2e-3)
+
+
+def test_pitched_camera_and_estimated_normal_follow_a_wrong_pitch_prior() -> None:
+    # Camera pitched 5° down: render by rotating the rays; the prior says 3° (the estimated normal absorbs it).
+    intr = PinholeIntrinsics(300.0, 300.0, 207.5, 63.5, width=416, height=128)
+    pitch = math.radians(5.0)
+    y = (np.arange(128)[:, None] - intr.cy) / intr.fy
+    down = y * math.cos(pitch) + math.sin(pitch)  # n · ray with n = (0, cos p, sin p)
+    depth = np.where(down > 0, CAMERA_HEIGHT_M / np.maximum(down, 1e-9), 80.0) * np.ones((1, 416))
+    truth = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, pitch_rad=pitch, stride_px=4)
+    assert ground_plane_fit(depth / 2.0, OutputKind.METRIC, intr, truth).scale == pytest.approx(2.0, rel=1e-3)
+    wrong = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, pitch_rad=math.radians(3.0), stride_px=4)
+    estimated = GroundPlaneConfig(
+        camera_height_m=CAMERA_HEIGHT_M, pitch_rad=math.radians(3.0), stride_px=4, estimate_normal=True
+    )
+    assert ground_plane_fit(depth / 2.0, OutputKind.METRIC, intr, estimated).scale == pytest.approx(2.0, rel=1e-3)
+    off = ground_plane_fit(depth / 2.0, OutputKind.METRIC, intr, wrong).scale
+    assert abs(off / 2.0 - 1.0) > 0.02  # the prior normal inherits the pitch error
+
+
+def test_no_ground_in_view_is_refused() -> None:
+    wall = np.full((128, 416), 4.0, dtype=np.float32)  # a wall filling the view
+    for kind, pred in ((OutputKind.DEPTH_UP_TO_SCALE, wall), (OutputKind.RELATIVE_INVERSE, 1.0 / wall)):
+        with pytest.raises(ScaleRecoveryError, match="ground"):
+            ground_plane_fit(pred, kind, SEQUENCE_INTRINSICS, CONFIG)
+    estimated = GroundPlaneConfig(estimate_normal=True)
+    with pytest.raises(ScaleRecoveryError, match=r"ground-plane hypothesis|no ground plane"):
+        ground_plane_fit(wall, OutputKind.DEPTH_UP_TO_SCALE, SEQUENCE_INTRINSICS, estimated)
+    empty = np.full((128, 416), np.nan, dtype=np.float32)
+    with pytest.raises(ScaleRecoveryError, match="valid prediction samples"):
+        ground_plane_fit(empty, OutputKind.DEPTH_UP_TO_SCALE, SEQUENCE_INTRINSICS, CONFIG)
+
+
+def test_config_and_shape_errors() -> None:
+    with pytest.raises(ConfigError, match="camera_height_m"):
+        GroundPlaneConfig(camera_height_m=0.0)
+    with pytest.raises(ShapeError, match="intrinsics"):
+        ground_plane_fit(DEPTH[:100], OutputKind.METRIC, SEQUENCE_INTRINSICS, CONFIG)
+    normal = GroundPlaneConfig(pitch_rad=0.1, roll_rad=0.2).normal_in_camera()
+    assert np.linalg.norm(normal) == pytest.approx(1.0)
+    assert normal[2] == pytest.approx(math.sin(0.1)) and normal[0] > 0

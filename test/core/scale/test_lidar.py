@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.scale.lidar import (
+    LidarScan,
+    ProjectionConfig,
+    ScratchBuffers,
+    project_points_in_camera,
+    project_scan,
+)
+from mono_depth_ros.core.scale.motion import CameraTwist
+from mono_depth_ros.data.kitti import load_object_calibration, load_velodyne
+
+INTR = PinholeIntrinsics(500.0, 500.0, 320.0, 240.0, width=640, height=480)
+# LiDAR axes (x forward, y left, z up) -> camera optical axes (x right, y down, z forward), LiDAR 0.2 m above.
+CAM_FROM_LIDAR = RigidTransform(
+    np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), np.array([0.0, -0.2, 0.0]), "camera", "lidar"
+)
+
+
+def _grid_points(depth: float, x_range: tuple[float, float], y_range: tuple[float, float], step: float) -> np.ndarray:
+    xs = np.arange(x_range[0], x_range[1], step)
+    ys = np.arange(y_range[0], y_range[1], step)
+    xx, yy = np.meshgrid(xs, ys)
+    return np.stack([xx.ravel(), yy.ravel(), np.full(xx.size, depth)], axis=1)
+
+
+def test_projection_matches_the_pinhole_model_and_drops_nan_zero_and_behind() -> None:
+    points_in_camera = np.array(
+        [[1.0, 0.5, 5.0], [np.nan, 0.0, 5.0], [0.0, 0.0, 0.0], [0.0, 0.0, -3.0], [100.0, 0.0, 1.0], [0.0, 0.0, 300.0]]
+    )
+    sparse = project_points_in_camera(points_in_camera, INTR, ProjectionConfig(occlusion_filter=False))
+    assert sparse.index.tolist() == [0]
+    assert (sparse.u[0], sparse.v[0]) == (320 + 100, 240 + 50)
+    assert sparse.depth_m[0] == pytest.approx(5.0)
+    assert sparse.stats.n_input == 6
+    assert sparse.stats.n_valid == 2  # the first point and the 100 m-wide one (outside the image)
+    assert sparse.stats.n_in_image == 1
+
+
+def test_scan_projection_equals_transform_then_project() -> None:
+    rng = np.random.default_rng(0)
+    points_in_lidar = rng.uniform([-5, -20, -2], [60, 20, 3], size=(5000, 3)).astype(np.float32)
+    points_in_lidar[:50] = 0.0  # "no return"
+    points_in_lidar[50:60, 1] = np.nan
+    config = ProjectionConfig(occlusion_filter=False)
+    direct = project_scan(LidarScan(points_in_lidar, CAM_FROM_LIDAR, 0), INTR, config)
+    reference = project_points_in_camera(CAM_FROM_LIDAR.apply(points_in_lidar.astype(np.float64)), INTR, config)
+    reference_order = np.argsort(reference.index)
+    direct_order = np.argsort(direct.index)
+    assert direct.index[direct_order].tolist() == reference.index[reference_order].tolist()
+    np.testing.assert_array_equal(direct.u[direct_order], reference.u[reference_order])
+    np.testing.assert_array_equal(direct.v[direct_order], reference.v[reference_order])
+    np.testing.assert_allclose(direct.depth_m[direct_order], reference.depth_m[reference_order], rtol=1e-5)
+    assert not np.isin(np.arange(60), direct.index).any()
+
+
+def test_zbuffer_keeps_the_nearest_point_per_pixel() -> None:
+    points = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 4.0], [0.0, 0.0, 7.0]])
+    sparse = project_points_in_camera(points, INTR, ProjectionConfig(occlusion_filter=False))
+    assert sparse.index.tolist() == [1]
+    assert sparse.stats.n_in_image == 3
+    assert sparse.stats.n_zbuffer == 1
+    image = sparse.to_image(INTR)
+    assert image[240, 320] == pytest.approx(4.0)
+    assert np.isnan(image).sum() == image.size - 1
+
+
+def test_background_seen_between_foreground_scan_lines_is_removed() -> None:
+    # A wall 5 m away scanned by lines 0.1 m apart; background points at 20 m project between its lines.
+    wall = _grid_points(5.0, (-1.0, 1.0), (-1.0, 1.0), 0.1)
+    background = _grid_points(20.0, (-3.0, 3.0), (-3.0, 3.0), 0.35)
+    points = np.vstack([wall, background])
+    sparse = project_points_in_camera(points, INTR, ProjectionConfig(window_deg=(0.6, 1.2)))
+    kept = set(sparse.index.tolist())
+    n_wall = wall.shape[0]
+    assert set(range(n_wall)) <= kept  # the wall stays
+    behind_wall = [
+        n_wall + i for i, p in enumerate(background) if abs(p[0] / 20.0) < 0.95 / 5.0 and abs(p[1] / 20.0) < 0.95 / 5.0
+    ]
+    assert behind_wall and not kept & set(behind_wall)  # background inside the wall's silhouette is gone
+    outside = [n_wall + i for i, p in enumerate(background) if abs(p[0] / 20.0) > 1.3 / 5.0]
+    assert set(outside) <= kept  # background beside the wall stays
+    stats = sparse.stats
+    assert stats.n_occluded + (stats.n_in_image - stats.n_zbuffer) == len(behind_wall)  # some lost the z-buffer
+
+
+def test_distant_ground_is_not_removed_by_the_two_sided_test() -> None:
+    # Rings of a LiDAR 1.7 m above flat ground: each lower ring is much closer, yet nothing is occluded.
+    elevations = np.radians(np.arange(-15.0, -1.0, 0.4))
+    azimuths = np.radians(np.arange(-30.0, 30.0, 0.2))
+    el, az = np.meshgrid(elevations, azimuths)
+    ranges = 1.7 / np.sin(-el)
+    points_in_lidar = np.stack([ranges * np.cos(el) * np.cos(az), ranges * np.cos(el) * np.sin(az), -1.7 + 0 * el], -1)
+    scan = LidarScan(points_in_lidar.reshape(-1, 3), CAM_FROM_LIDAR, 0)
+    sparse = project_scan(scan, INTR, ProjectionConfig(margin_rel=0.05, margin_m=0.0))
+    assert sparse.stats.n_zbuffer > 1000
+    assert sparse.stats.n_occluded == 0
+    one_sided = project_scan(scan, INTR, ProjectionConfig(margin_rel=0.05, margin_m=0.0, two_sided=False))
+    assert one_sided.stats.n_occluded > 0.1 * one_sided.stats.n_zbuffer  # the far rings would be lost
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(list(range(40))))
+def test_result_does_not_depend_on_point_order(order: list[int]) -> None:
+    rng = np.random.default_rng(3)
+    grid = _grid_points(4.0, (-0.5, 0.5), (-0.5, 0.5), 0.25)  # 16 points
+    points = np.vstack([grid, rng.uniform([-2, -2, 8], [2, 2, 12], (40 - grid.shape[0], 3))])
+    base = project_points_in_camera(points, INTR)
+    permuted = project_points_in_camera(points[order], INTR)
+    assert sorted(np.asarray(order)[permuted.index].tolist()) == sorted(base.index.tolist())
+
+
+def test_motion_compensated_scan_lands_where_the_camera_sees_it_at_image_time() -> None:
+    # The camera drives forward at 10 m/s; the scan is 0.1 s older than the image: everything is 1 m closer.
+    points_in_camera = _grid_points(10.0, (-1.0, 1.0), (-1.0, 1.0), 0.25)
+    points_in_lidar = CAM_FROM_LIDAR.inverse().apply(points_in_camera)
+    twist = CameraTwist(np.array([0.0, 0.0, 10.0]), np.zeros(3))
+    scan = LidarScan(points_in_lidar, CAM_FROM_LIDAR, stamp_ns=1_000_000_000, twist=twist)
+    config = ProjectionConfig(occlusion_filter=False)
+    moved = project_scan(scan, INTR, config, image_stamp_ns=1_100_000_000)
+    np.testing.assert_allclose(moved.depth_m, 9.0, rtol=1e-5)
+    static = project_scan(scan, INTR, config)  # no image stamp: no compensation
+    np.testing.assert_allclose(static.depth_m, 10.0, rtol=1e-5)
+
+
+def test_config_validation_and_shape_errors() -> None:
+    with pytest.raises(ConfigError, match="min_depth_m"):
+        ProjectionConfig(min_depth_m=5.0, max_depth_m=1.0)
+    with pytest.raises(ShapeError, match=r"\(N, 3\)"):
+        LidarScan(np.zeros((10, 4)), CAM_FROM_LIDAR, 0)
+    assert ProjectionConfig(window_deg=(0.3, 0.6)).window_px(INTR) == (3, 5)
+
+
+def test_kitti_frame_occlusion_filter_removes_a_few_percent(kitti_object_dir: Path) -> None:
+    calib = load_object_calibration(kitti_object_dir / "calib" / "000000.txt", 1242, 375)
+    points = load_velodyne(kitti_object_dir / "velodyne" / "000000.bin")[:, :3]
+    sparse = project_scan(LidarScan(points, calib.cam_from_velo, 0), calib.intrinsics)
+    stats = sparse.stats
+    assert stats.n_input == points.shape[0]
+    assert 15_000 < stats.n_in_image < 25_000  # README: ~18-20k of ~120k points land in the image
+    assert 0.005 < stats.n_occluded / stats.n_zbuffer < 0.08
+    assert sparse.u.min() >= 0 and sparse.u.max() < 1242 and sparse.v.max() < 375
+    assert np.all(sparse.depth_m > 0)
+
+
+def test_scratch_buffers_reuse_memory_and_give_the_same_result() -> None:
+    buffers = ScratchBuffers()
+    first = buffers.get("a", (4, 5), np.float32)
+    again = buffers.get("a", (2, 3), np.float32)
+    assert np.shares_memory(first, again) and again.shape == (2, 3) and again.flags.c_contiguous
+    assert not np.shares_memory(first, buffers.get("a", (100,), np.float32))  # grown
+    assert buffers.get("a", (3,), np.int32).dtype == np.int32
+    rng = np.random.default_rng(1)
+    points = np.vstack(
+        [_grid_points(5.0, (-1.0, 1.0), (-1.0, 1.0), 0.1), rng.uniform([-3, -3, 8], [3, 3, 30], (400, 3))]
+    )
+    scan = LidarScan(CAM_FROM_LIDAR.inverse().apply(points).astype(np.float32), CAM_FROM_LIDAR, 0)
+    fresh = project_scan(scan, INTR)
+    for _ in range(2):  # the second call reuses every buffer
+        reused = project_scan(scan, INTR, buffers=buffers)
+        np.testing.assert_array_equal(reused.index, fresh.index)
+        np.testing.assert_array_equal(reused.depth_m, fresh.depth_m)
+    assert fresh.stats.n_occluded > 0
+
+
+def test_empty_and_all_invalid_scans_give_no_points() -> None:
+    for points in (np.zeros((0, 3), np.float32), np.zeros((5, 3), np.float32), np.full((5, 3), np.nan)):
+        sparse = project_scan(LidarScan(points, CAM_FROM_LIDAR, 0), INTR)
+        assert sparse.depth_m.size == 0 and sparse.stats.n_kept == 0 and sparse.stats.n_input == points.shape[0]

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
+from mono_depth_ros.core.geometry import backproject_depth
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig
+from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
+from mono_depth_ros.core.scale.result import Health, ScaleMode
+from mono_depth_ros.core.scale.sequence import (
+    CAM_FROM_LIDAR,
+    CAMERA_HEIGHT_M,
+    FRAME_PERIOD_NS,
+    SEQUENCE_INTRINSICS,
+    render_scene,
+)
+from mono_depth_ros.models.spec import OutputKind
+
+DEPTH = render_scene(np.array([[8.0, -3.0, -1.0, 1.5], [15.0, 1.0, 3.5, 2.0]]), SEQUENCE_INTRINSICS)
+GROUND = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, stride_px=4)
+
+
+def _scan(depth: np.ndarray, stamp_ns: int, factor: float = 1.0) -> LidarScan:
+    points = backproject_depth(depth, SEQUENCE_INTRINSICS)[50::6, ::2].reshape(-1, 3) * factor
+    return LidarScan(CAM_FROM_LIDAR.inverse().apply(points.astype(np.float64)), CAM_FROM_LIDAR, stamp_ns)
+
+
+def _recovery(**overrides: object) -> ScaleRecovery:
+    return ScaleRecovery(RecoveryConfig(ground=GROUND, **overrides))  # type: ignore[arg-type]
+
+
+def test_lidar_fit_recovers_metric_depth_for_every_kind() -> None:
+    inputs = {
+        OutputKind.DEPTH_UP_TO_SCALE: DEPTH / 3.0,
+        OutputKind.METRIC: DEPTH / 1.1,
+        OutputKind.RELATIVE_INVERSE: (1.0 / DEPTH - 0.01) / 0.05,
+    }
+    for kind, prediction in inputs.items():
+        result = _recovery().update(prediction, kind, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
+        assert (result.mode, result.health, result.age_ns) == (ScaleMode.LIDAR, Health.OK, 0)
+        assert result.reason in ("", "filter initialised")
+        np.testing.assert_allclose(result.depth_m, DEPTH, rtol=2e-3)
+        assert result.depth_m.dtype == np.float32 and result.depth_m.shape == DEPTH.shape
+        assert result.inlier_ratio > 0.95 and result.projection is not None and result.lidar_lag_ns == 0
+    assert result.shift == pytest.approx(0.01, rel=1e-3)
+
+
+def test_fallback_chain_last_good_then_ground_plane_then_fixed() -> None:
+    recovery = _recovery(max_hold_ns=1_000_000_000)
+    prediction = DEPTH / 3.0
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    assert recovery.update(prediction, kind, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0)).mode is ScaleMode.LIDAR
+    held = recovery.update(prediction, kind, 500_000_000, SEQUENCE_INTRINSICS, None)
+    assert (held.mode, held.health, held.age_ns) == (ScaleMode.LAST_GOOD, Health.DEGRADED, 500_000_000)
+    assert held.scale == pytest.approx(3.0, rel=1e-3) and "no LiDAR scan" in held.reason
+    late = recovery.update(prediction, kind, 700_000_000, SEQUENCE_INTRINSICS, _scan(DEPTH, 100_000_000))
+    assert late.mode is ScaleMode.LAST_GOOD and "older" not in late.reason and "+600 ms" in late.reason
+    ground = recovery.update(prediction, kind, 2_000_000_000, SEQUENCE_INTRINSICS, None)
+    assert (ground.mode, ground.health) == (ScaleMode.GROUND_PLANE, Health.DEGRADED)
+    assert ground.scale == pytest.approx(3.0, rel=5e-3) and "2.0 s old" in ground.reason
+    sky = np.full_like(prediction, 30.0)
+    fixed = _recovery(fixed_scale=2.0).update(sky, kind, 0, SEQUENCE_INTRINSICS, None)
+    assert (fixed.mode, fixed.health, fixed.scale) == (ScaleMode.FIXED, Health.LOST, 2.0)
+    assert "ground plane" in fixed.reason and np.allclose(fixed.depth_m, 60.0)
+
+
+def test_outlier_scan_is_gated_and_relative_kind_anchors_to_the_last_metric_depth() -> None:
+    for kind, prediction in ((OutputKind.DEPTH_UP_TO_SCALE, DEPTH / 3.0), (OutputKind.RELATIVE_INVERSE, 10.0 / DEPTH)):
+        recovery = _recovery()
+        for i in range(5):
+            stamp = i * FRAME_PERIOD_NS
+            assert (
+                recovery.update(prediction, kind, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp)).health is Health.OK
+            )
+        stamp = 5 * FRAME_PERIOD_NS
+        bad = recovery.update(prediction, kind, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp, factor=1.5))
+        assert (bad.mode, bad.health) == (ScaleMode.LAST_GOOD, Health.DEGRADED)
+        assert "rejected" in bad.reason
+        np.testing.assert_allclose(np.nanmedian(bad.depth_m / DEPTH), 1.0, atol=0.01)
+
+
+def test_empty_scan_falls_back_with_a_reason() -> None:
+    empty = LidarScan(np.zeros((0, 3), np.float32), CAM_FROM_LIDAR, 0)
+    result = _recovery().update(DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS, empty)
+    assert result.mode is ScaleMode.GROUND_PLANE and "0 valid LiDAR/prediction pairs" in result.reason
+    assert result.projection is not None and result.projection.n_input == 0
+
+
+def test_modes_none_fixed_ground_plane_and_metric_passthrough() -> None:
+    metric = _recovery(mode="none").update(DEPTH, OutputKind.METRIC, 0, SEQUENCE_INTRINSICS, None)
+    assert (metric.mode, metric.health) == (ScaleMode.NONE, Health.OK)
+    np.testing.assert_array_equal(metric.depth_m, DEPTH)
+    relative = _recovery(mode="none").update(1.0 / DEPTH, OutputKind.RELATIVE_INVERSE, 0, SEQUENCE_INTRINSICS, None)
+    assert relative.health is Health.LOST and "not metric" in relative.reason
+    fixed = _recovery(mode="fixed", fixed_scale=2.0).update(DEPTH, "depth_up_to_scale", 0, SEQUENCE_INTRINSICS, None)
+    assert (fixed.mode, fixed.health) == (ScaleMode.FIXED, Health.OK)
+    ground = _recovery(mode="ground_plane").update(DEPTH / 4.0, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS)
+    assert (ground.mode, ground.health) == (ScaleMode.GROUND_PLANE, Health.OK)
+    assert ground.scale == pytest.approx(4.0, rel=5e-3)
+    passthrough = _recovery(correct_metric=False).update(DEPTH, OutputKind.METRIC, 0, SEQUENCE_INTRINSICS, None)
+    assert passthrough.mode is ScaleMode.NONE and passthrough.health is Health.OK
+    no_lidar = _recovery().update(DEPTH / 1.2, OutputKind.METRIC, 0, SEQUENCE_INTRINSICS, None)
+    assert (no_lidar.mode, no_lidar.health, no_lidar.scale) == (ScaleMode.NONE, Health.DEGRADED, 1.0)
+    assert "without a correction" in no_lidar.reason
+
+
+def test_kind_change_resets_state_and_bad_inputs_raise() -> None:
+    recovery = _recovery()
+    recovery.update(DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
+    after = recovery.update(1.0 / DEPTH, OutputKind.RELATIVE_INVERSE, FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
+    assert after.mode is not ScaleMode.LAST_GOOD  # no anchor carried over from the other kind
+    with pytest.raises(ShapeError, match=r"\(H, W\)"):
+        recovery.update(DEPTH[None], OutputKind.METRIC, 0, SEQUENCE_INTRINSICS)
+    with pytest.raises(CalibrationError, match="prediction is 200x128"):
+        recovery.update(np.ones((128, 200), np.float32), OutputKind.METRIC, 0, SEQUENCE_INTRINSICS)
+    with pytest.raises(ConfigError, match=r"scale\.mode"):
+        RecoveryConfig(mode="magic")
+
+
+def test_diagnostics_and_config_from_params() -> None:
+    result = _recovery().update(DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
+    values = result.diagnostics()
+    assert values["scale.mode"] == "lidar" and values["scale.health"] == "ok"
+    assert float(values["scale.value"]) == pytest.approx(3.0, rel=1e-3)
+    assert int(values["lidar.points_used"]) == result.projection.n_kept  # type: ignore[union-attr]
+    config = RecoveryConfig.from_params(
+        {"scale.mode": "ground_plane", "scale.fixed_scale": 2, "scale.camera_height_m": 1.2,
+         "scale.camera_pitch_rad": 0.05, "scale.min_points": 50, "lidar.max_age_s": 0.1}
+    )  # fmt: skip
+    assert config.mode == "ground_plane" and config.fixed_scale == 2.0
+    assert config.ground is not None and config.ground.camera_height_m == 1.2 and config.ground.pitch_rad == 0.05
+    assert config.fit.min_points == 50 and config.max_lidar_age_ns == 100_000_000
+    assert RecoveryConfig.from_params({"scale.camera_height_m": 0.0}).ground is None
+    assert math.isnan(_recovery(mode="fixed").update(DEPTH, "metric", 0, SEQUENCE_INTRINSICS).scale_sigma)

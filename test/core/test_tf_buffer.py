@@ -1,0 +1,182 @@
+"""TfBuffer: static/dynamic storage, chained lookups through a common ancestor, latest-before semantics, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import transforms3d.euler as te
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rosbags.typesys import Stores, get_typestore
+
+from mono_depth_ros.core.errors import TransformError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.tf_buffer import TfBuffer, normalize_frame_id
+
+TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+T = TYPESTORE.types
+
+angles = st.floats(-np.pi, np.pi, allow_nan=False)
+offsets = st.floats(-10.0, 10.0, allow_nan=False)
+
+
+def _transform(values: tuple[float, ...], dst: str, src: str) -> RigidTransform:
+    roll, pitch, yaw, x, y, z = values
+    return RigidTransform(te.euler2mat(roll, pitch, yaw), np.array([x, y, z]), dst, src)
+
+
+transforms6 = st.tuples(angles, angles, angles, offsets, offsets, offsets)
+
+
+def _tf_msg(entries: list[tuple[str, str, int, RigidTransform]]) -> object:
+    """A rosbags TFMessage from (parent, child, stamp_ns, parent_from_child)."""
+    out = []
+    for parent, child, stamp_ns, transform in entries:
+        x, y, z = transform.translation
+        qx, qy, qz, qw = transform.quaternion_xyzw
+        out.append(
+            T["geometry_msgs/msg/TransformStamped"](
+                header=T["std_msgs/msg/Header"](
+                    stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                    frame_id=parent,
+                ),
+                child_frame_id=child,
+                transform=T["geometry_msgs/msg/Transform"](
+                    translation=T["geometry_msgs/msg/Vector3"](x=float(x), y=float(y), z=float(z)),
+                    rotation=T["geometry_msgs/msg/Quaternion"](x=float(qx), y=float(qy), z=float(qz), w=float(qw)),
+                ),
+            )
+        )
+    return T["tf2_msgs/msg/TFMessage"](transforms=out)
+
+
+def _assert_same(a: RigidTransform, b: RigidTransform, atol: float = 1e-9) -> None:
+    np.testing.assert_allclose(a.matrix, b.matrix, atol=atol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(transforms6, transforms6, transforms6)
+def test_chain_through_common_ancestor_matches_composition(
+    v1: tuple[float, ...], v2: tuple[float, ...], v3: tuple[float, ...]
+) -> None:
+    # base_link <- camera_link <- camera_optical, base_link <- velodyne
+    base_from_camlink = _transform(v1, "base_link", "camera_link")
+    camlink_from_optical = _transform(v2, "camera_link", "camera_optical")
+    base_from_velo = _transform(v3, "base_link", "velodyne")
+    tf = TfBuffer()
+    tf.set_transform(base_from_camlink, 0, static=True)
+    tf.set_transform(camlink_from_optical, 0, static=True)
+    tf.set_transform(base_from_velo, 0, static=True)
+    optical_from_velo = tf.lookup("camera_optical", "velodyne", 123)
+    expected = (base_from_camlink @ camlink_from_optical).inverse() @ base_from_velo
+    _assert_same(optical_from_velo, expected, atol=1e-8)
+    assert (optical_from_velo.dst_frame, optical_from_velo.src_frame) == ("camera_optical", "velodyne")
+    # the reverse lookup is the inverse, and composing both is the identity
+    velo_from_optical = tf.lookup("velodyne", "camera_optical", 123)
+    _assert_same(optical_from_velo @ velo_from_optical, RigidTransform.identity(), atol=1e-8)
+    # a parent to its descendant, and a frame to itself
+    _assert_same(tf.lookup("base_link", "camera_optical"), base_from_camlink @ camlink_from_optical, atol=1e-8)
+    _assert_same(tf.lookup("velodyne", "velodyne"), RigidTransform.identity())
+
+
+def test_points_move_as_the_transform_says() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform(np.eye(3), np.array([1.0, 2.0, 3.0]), "camera", "lidar"), 0, static=True)
+    points_in_lidar = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    points_in_camera = tf.lookup("camera", "lidar").apply(points_in_lidar)
+    np.testing.assert_allclose(points_in_camera, [[1.0, 2.0, 3.0], [2.0, 2.0, 3.0]])
+
+
+def test_dynamic_edge_uses_latest_sample_at_or_before_stamp() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("map", "base"), 0, static=True)
+    for stamp_ns, x in [(300, 3.0), (100, 1.0), (200, 2.0)]:  # out of order on purpose
+        tf.set_transform(RigidTransform(np.eye(3), np.array([x, 0, 0]), "odom", "base"), stamp_ns, static=False)
+    assert tf.lookup("odom", "base", 100).translation[0] == 1.0
+    assert tf.lookup("odom", "base", 199).translation[0] == 1.0
+    assert tf.lookup("odom", "base", 200).translation[0] == 2.0
+    assert tf.lookup("odom", "base", 10**12).translation[0] == 3.0
+    assert tf.lookup("odom", "base", None).translation[0] == 3.0
+    # before the first dynamic sample, the static edge of the same child applies (parent 'map')
+    assert tf.lookup("map", "base", 50).translation[0] == 0.0
+    with pytest.raises(TransformError, match=r"/tf for 'base' starts at 0\.000000100 s"):
+        tf.lookup("odom", "base", 50)
+    # a repeated stamp replaces the sample
+    tf.set_transform(RigidTransform(np.eye(3), np.array([9.0, 0, 0]), "odom", "base"), 200, static=False)
+    assert tf.lookup("odom", "base", 250).translation[0] == 9.0
+    assert len(tf) == 1 + 3
+
+
+def test_republished_static_edge_applies_from_its_stamp_on() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform(np.eye(3), np.ones(3), "a", "b"), 100, static=True)
+    tf.set_transform(RigidTransform(np.eye(3), 2 * np.ones(3), "a", "b"), 500, static=True)
+    np.testing.assert_allclose(tf.lookup("a", "b", 0).translation, [1, 1, 1])  # before the first: earliest value
+    np.testing.assert_allclose(tf.lookup("a", "b", 499).translation, [1, 1, 1])
+    np.testing.assert_allclose(tf.lookup("a", "b", 500).translation, [2, 2, 2])
+    np.testing.assert_allclose(tf.lookup("a", "b").translation, [2, 2, 2])
+    assert tf.frames == {"a", "b"}
+    assert len(tf) == 2
+
+
+def test_leading_slash_is_ignored() -> None:
+    assert normalize_frame_id("/base_link") == "base_link"
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform(np.eye(3), np.ones(3), "/camera", "lidar"), 0, static=True)
+    result = tf.lookup("camera", "/lidar")
+    assert (result.dst_frame, result.src_frame) == ("camera", "lidar")
+
+
+def test_missing_frame_gives_a_clear_error() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base_link", "camera_optical"), 0, static=True)
+    with pytest.raises(TransformError, match=r"'velodyne' is not in /tf or /tf_static.*static_transform_publisher"):
+        tf.lookup("camera_optical", "velodyne", 0)
+    assert not tf.can_transform("camera_optical", "velodyne")
+    assert tf.can_transform("base_link", "camera_optical")
+    with pytest.raises(TransformError, match="empty frame_id"):
+        tf.lookup("", "camera_optical")
+
+
+def test_disconnected_trees_name_both_roots() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base_link", "camera"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("odom", "lidar"), 0, static=True)
+    with pytest.raises(TransformError, match=r"'lidar' chains up to 'odom'; 'camera' chains up to 'base_link'"):
+        tf.lookup("camera", "lidar")
+
+
+def test_cycle_and_self_edge_are_rejected() -> None:
+    tf = TfBuffer()
+    with pytest.raises(TransformError, match="to itself"):
+        tf.set_transform(RigidTransform.identity("a", "a"), 0, static=True)
+    with pytest.raises(TransformError, match="both frame ids"):
+        tf.set_transform(RigidTransform.identity("", "a"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("a", "b"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("b", "a"), 0, static=True)
+    with pytest.raises(TransformError, match="cycle"):
+        tf.lookup("a", "c")
+
+
+@pytest.mark.parametrize("store", [Stores.ROS2_HUMBLE, Stores.ROS2_JAZZY])
+def test_tf_messages_round_trip_through_cdr(store: Stores) -> None:
+    typestore = get_typestore(store)
+    optical_from_velo = _transform((0.1, -0.2, 1.5, 0.3, -0.1, 0.05), "camera_optical", "velodyne")
+    msg = _tf_msg([("camera_optical", "velodyne", 1_700_000_000_123_456_789, optical_from_velo)])
+    decoded = typestore.deserialize_cdr(
+        typestore.serialize_cdr(msg, "tf2_msgs/msg/TFMessage"), "tf2_msgs/msg/TFMessage"
+    )
+    tf = TfBuffer()
+    assert tf.add_tf_message(decoded, static=True) == 1
+    _assert_same(tf.lookup("camera_optical", "velodyne", 0), optical_from_velo, atol=1e-12)
+
+
+def test_malformed_transforms_are_skipped_and_reported() -> None:
+    good = RigidTransform(np.eye(3), np.ones(3), "a", "b")
+    msg = _tf_msg([("a", "b", 0, good), ("a", "c", 0, good)])
+    msg.transforms[1].transform.rotation.w = 3.0  # type: ignore[attr-defined]  # not a unit quaternion
+    tf = TfBuffer()
+    with pytest.raises(TransformError, match=r"skipped 1 malformed TF transform\(s\) of 2: .*norm 3"):
+        tf.add_tf_message(msg, static=False)
+    assert tf.can_transform("a", "b", 0)
+    assert not tf.can_transform("a", "c", 0)

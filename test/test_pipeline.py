@@ -1,0 +1,126 @@
+"""DepthPipeline end to end on synthetic and real frames (external predictions and a tiny network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.config import defaults
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput, LidarInput
+
+INTR = PinholeIntrinsics(200.0, 200.0, 81.3, 47.9, width=160, height=96)
+CAMERA = CameraModel.from_intrinsics(INTR)
+
+
+def _scene_depth() -> np.ndarray:
+    """Ground-like ramp with a box in front: 4..30 m, a sharp edge around the box."""
+    depth = np.tile(np.linspace(30.0, 4.0, INTR.height, dtype=np.float32)[:, None], (1, INTR.width))
+    depth[30:60, 50:90] = 6.0
+    return depth
+
+
+def _frame(prediction: np.ndarray | None, lidar: LidarInput | None = None, stamp_ns: int = 1_000) -> FrameInput:
+    rgb = np.full((INTR.height, INTR.width, 3), 120, dtype=np.uint8)
+    return FrameInput(stamp_ns, "camera_optical", rgb, CAMERA, True, lidar, prediction)
+
+
+def _external(**overrides: object) -> DepthPipeline:
+    return DepthPipeline({**defaults(), "model.backend": "external", "scale.mode": "none", **overrides})
+
+
+def test_metric_external_prediction_passes_through_with_stamp_and_frame() -> None:
+    truth = _scene_depth()
+    out = _external(**{"model.output_kind": "metric", "output.edge_filter": False}).process_frame(_frame(truth))
+    assert out.stamp_ns == 1_000 and out.frame_id == "camera_optical"
+    np.testing.assert_array_equal(out.depth_m, truth)
+    assert out.encoding == "32FC1" and out.depth_wire.dtype == np.float32
+    assert out.intrinsics == INTR
+    assert out.cloud is not None and (out.cloud.height, out.cloud.width) == (INTR.height, INTR.width)
+    np.testing.assert_allclose(out.cloud.xyz().reshape(INTR.height, INTR.width, 3), backproject_depth(truth, INTR))
+    assert set(out.timings_ms) >= {"model", "scale", "cloud", "total"}
+
+
+def test_range_limits_edges_and_16uc1() -> None:
+    truth = _scene_depth()
+    pipeline = _external(
+        **{"model.output_kind": "metric", "output.max_range": 20.0, "output.encoding": "16UC1", "cloud.enabled": False}
+    )
+    out = pipeline.process_frame(_frame(truth))
+    far = truth > 20.0
+    far[25:62, 45:95] = False  # around the box edge, flying-pixel removal wins (NaN)
+    assert np.all(out.depth_m[far] == np.inf)  # REP 117: beyond range
+    assert out.depth_wire.dtype == np.uint16 and np.all(out.depth_wire[truth > 20.0] == 0)
+    assert np.isnan(out.depth_m[29, 70]) and np.isnan(out.depth_m[30, 70])  # flying pixels at the box edge removed
+    assert out.depth_m[45, 70] == pytest.approx(6.0)
+    assert out.cloud is None
+
+
+def test_downscale_publishes_matching_intrinsics_and_sizes() -> None:
+    out = _external(**{"model.output_kind": "metric", "output.downscale": 2}).process_frame(_frame(_scene_depth()))
+    assert out.depth_m.shape == (48, 80)
+    assert (out.intrinsics.width, out.intrinsics.height) == (80, 48)
+    assert out.intrinsics == INTR.resized(80, 48)
+    assert out.cloud is not None and out.cloud.points.size == 48 * 80
+
+
+def test_relative_inverse_with_lidar_recovers_metric_depth() -> None:
+    truth = _scene_depth()
+    disparity = (0.37 / truth + 0.011).astype(np.float32)  # unknown scale and shift in inverse depth
+    # a sparse "LiDAR": every 7th pixel of the true depth, expressed in a LiDAR frame 0.2 m above the camera
+    points_in_camera = backproject_depth(truth, INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    points_in_lidar = cam_from_lidar.inverse().apply(points_in_camera)
+    settings = {"model.output_kind": "relative_inverse", "scale.mode": "lidar", "output.edge_filter": False}
+    pipeline = _external(**settings)
+    out = pipeline.process_frame(_frame(disparity, LidarInput(points_in_lidar, cam_from_lidar, 1_000)))
+    assert out.scale.mode == "lidar" and out.scale.health == "ok"
+    np.testing.assert_allclose(out.depth_m, truth, rtol=1e-3)
+
+
+def test_bad_inputs_raise_depth_errors() -> None:
+    pipeline = _external(**{"model.output_kind": "metric"})
+    with pytest.raises(ShapeError, match="no prediction"):
+        pipeline.process_frame(_frame(None))
+    with pytest.raises(ShapeError, match="resize it"):
+        pipeline.process_frame(_frame(np.ones((10, 10), np.float32)))
+    small = FrameInput(1, "cam", np.zeros((10, 10, 3), np.uint8), CAMERA, True, None, np.ones((10, 10), np.float32))
+    with pytest.raises(CalibrationError, match="10x10"):
+        pipeline.process_frame(small)
+    with pytest.raises(ShapeError, match="uint8 RGB"):
+        pipeline.process_frame(FrameInput(1, "cam", np.zeros((96, 160), np.uint8), CAMERA))
+    with pytest.raises(ConfigError, match="needs a depth model"):
+        DepthPipeline({**defaults(), "model.backend": "unet"})
+
+
+def test_update_params_is_atomic_and_keeps_scale_state() -> None:
+    pipeline = _external(**{"model.output_kind": "metric"})
+    scale_before = pipeline._scale
+    pipeline.update_params({"cloud.stride": 2, "cloud.mode": "strided"})
+    assert pipeline.params["cloud.mode"] == "strided" and pipeline._scale is scale_before
+    with pytest.raises(ConfigError):
+        pipeline.update_params({"cloud.stride": 8, "output.max_range": -1.0})
+    assert pipeline.params["cloud.stride"] == 2
+    pipeline.update_params({"scale.mode": "fixed"})
+    assert pipeline._scale is not scale_before
+    out = pipeline.process_frame(_frame(_scene_depth()))
+    assert out.cloud is not None and out.cloud.height == 1
+
+
+class _ConstantNet:
+    """A stand-in network: depth up to scale, twice the truth."""
+
+    output_kind = OutputKind.DEPTH_UP_TO_SCALE
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        return np.full(rgb.shape[:2], 2.0, dtype=np.float32)
+
+
+def test_network_source_and_fixed_scale() -> None:
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 2.5}, source=_ConstantNet())
+    out = pipeline.process_frame(_frame(None))
+    assert out.scale.mode == "fixed"
+    np.testing.assert_allclose(out.depth_m, 5.0)
