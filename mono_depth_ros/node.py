@@ -1,0 +1,385 @@
+"""``mono_depth_node``: the rclpy shell around :class:`~mono_depth_ros.pipeline.DepthPipeline` (ROS 2 Humble and Jazzy).
+
+The only module that imports rclpy, message_filters, tf2_ros or message packages. It wires topics, parameters,
+timers and TF to the ROS-free pieces in :mod:`mono_depth_ros.runtime`, :mod:`mono_depth_ros.core.ros_msgs` and
+:mod:`mono_depth_ros.pipeline`. Topics, parameters, QoS and threading: ``docs/ros2_node.md``.
+
+Threading: executor callbacks only cache or enqueue messages (no decoding, no inference, no blocking TF wait);
+one worker thread decodes, looks up TF (timeout zero), runs the pipeline and publishes. A frame that is replaced
+in the latest-frame slot before the worker takes it is dropped and counted.
+
+Errors: a :class:`~mono_depth_ros.core.errors.DepthError` raised for one frame (bad encoding, size mismatch,
+uncalibrated camera_info, ...) is logged (throttled), counted per reason in ``/diagnostics`` and the frame is
+skipped. Any other exception in the worker is a bug: it is logged with its traceback and counted as a worker
+error, and the node carries on (a dead worker would silently stop all output). Exceptions in executor callbacks
+propagate (they are bugs; those callbacks do nothing that can raise a DepthError).
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+import message_filters
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.duration import Duration
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
+from tf2_ros import Buffer, TransformException, TransformListener
+
+from mono_depth_ros import node_params, runtime
+from mono_depth_ros.config import NODE_NAME, PARAMS, ParamValue, resolve
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.errors import ConfigError, DepthError
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
+
+FACTORY_TYPES = (
+    "builtin_interfaces/msg/Time",
+    "std_msgs/msg/Header",
+    "sensor_msgs/msg/Image",
+    "sensor_msgs/msg/CameraInfo",
+    "sensor_msgs/msg/RegionOfInterest",
+    "sensor_msgs/msg/PointCloud2",
+    "sensor_msgs/msg/PointField",
+)
+OUTPUT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "points": "depth/points"}
+DIAGNOSTICS_TOPIC = "/diagnostics"
+MAX_CACHED_SCANS = 10
+PipelineFactory = Callable[[Mapping[str, ParamValue], Any], DepthPipeline]
+
+
+def message_factory() -> ros_msgs.MessageFactory:
+    """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
+    classes = {}
+    for type_name in FACTORY_TYPES:
+        module, class_name = ros_msgs.ros_python_class_path(type_name)
+        classes[type_name] = getattr(import_module(module), class_name)
+    return ros_msgs.MessageFactory(classes, sequence_style="array.array")
+
+
+def qos_for(choice: str) -> Any:
+    """``sensor_data`` → best effort, keep last 5; ``reliable`` → reliable, keep last 10 (rclpy's default)."""
+    return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
+
+
+def build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeline:
+    """The pipeline with the network that ``model.*`` and ``device`` describe (none for ``external``).
+
+    An explicit ``cuda`` / ``cuda:N`` without CUDA falls back to the CPU with a warning (``auto`` does so inside
+    the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1).
+    """
+    if str(params["model.backend"]) == "external":
+        return DepthPipeline(params, None)
+
+    def cuda_available() -> bool:
+        import torch  # only for a CUDA request
+
+        return bool(torch.cuda.is_available())
+
+    device, warning = node_params.device_fallback(str(params["device"]), cuda_available)
+    if warning:
+        logger.warning(warning)
+    from mono_depth_ros.bag.source import build_depth_source  # torch only when a network runs
+
+    return DepthPipeline(params, build_depth_source({**params, "device": device}))
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One synchronised input set, as received (decoded in the worker)."""
+
+    image: Any
+    info: Any
+    prediction: Any
+
+
+class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
+    """Image (+ camera_info, LiDAR, external prediction) in → depth image, camera_info, cloud, diagnostics out.
+
+    Args:
+        make_pipeline: builds the pipeline from the resolved parameters and the node's logger
+            (default :func:`build_pipeline`; tests pass a stand-in).
+        **node_kwargs: passed to ``rclpy.node.Node`` (``parameter_overrides``, ``namespace``, ...).
+
+    Raises:
+        ConfigError, CheckpointError: bad parameters, missing weights (start-up only).
+    """
+
+    def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        self._declare_parameters()
+        self._params = resolve({spec.name: self.get_parameter(spec.name).value for spec in PARAMS})
+        self._factory = message_factory()
+        self._pipeline = (make_pipeline or build_pipeline)(self._params, self.get_logger())
+        period_s = float(self._params["diagnostics.period_s"])
+        self._stats = runtime.RuntimeStats(window_s=max(5.0, 3.0 * period_s))
+        self._cameras = runtime.CameraModelCache()
+        self._pending: dict[str, ParamValue] = {}  # validated run-time changes not yet given to the pipeline
+        self._pending_lock = threading.Lock()
+        self._last_scale: Any = None
+        self._last_frame_id = ""
+        self._latest_info: Any = None
+        self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_CACHED_SCANS)
+        self._slot: runtime.LatestSlot[_Frame] = runtime.LatestSlot()
+        self._worker = runtime.FrameWorker(self._slot, self._process, self._on_worker_error)
+
+        out_qos = qos_for(str(self._params["output_qos"]))
+        self._pub_depth = self.create_publisher(Image, OUTPUT_TOPICS["depth"], out_qos)
+        self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
+        self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
+        self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
+        self._subscribe(qos_for(str(self._params["input_qos"])))
+        self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._worker.start()
+
+    # ------------------------------------------------------------------------------------------------ wiring
+
+    def _declare_parameters(self) -> None:
+        for spec in PARAMS:
+            fields = node_params.descriptor_fields(spec)
+            descriptor = ParameterDescriptor(
+                name=spec.name,
+                description=fields.description,
+                additional_constraints=fields.additional_constraints,
+                read_only=fields.read_only,
+                dynamic_typing=fields.dynamic_typing,
+            )
+            if fields.float_range is not None:
+                low, high = fields.float_range
+                descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+            if fields.int_range is not None:
+                low_i, high_i = fields.int_range
+                descriptor.integer_range = [IntegerRange(from_value=low_i, to_value=high_i, step=0)]
+            try:
+                self.declare_parameter(spec.name, spec.default, descriptor)
+            except (InvalidParameterTypeException, InvalidParameterValueException) as err:
+                msg = (
+                    f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); "
+                    f"quote strings in YAML"
+                )
+                raise ConfigError(msg) from None
+
+    def _subscribe(self, in_qos: Any) -> None:
+        params = self._params
+        compressed = params["image_transport"] == "compressed"
+        image_topic = str(params["image_topic"])
+        if compressed and not image_topic.endswith("/compressed"):
+            image_topic += "/compressed"  # image_transport's naming: <base>/compressed
+        image_type = CompressedImage if compressed else Image
+        self._approximate = params["sync.mode"] == "approximate"
+        self._external = params["model.backend"] == "external"
+        info_topic = str(params["camera_info_topic"])
+        if self._approximate or self._external:
+            filters = [message_filters.Subscriber(self, image_type, image_topic, qos_profile=in_qos)]
+            if self._approximate:
+                filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
+            if self._external:
+                filters.append(
+                    message_filters.Subscriber(self, Image, str(params["prediction_topic"]), qos_profile=in_qos)
+                )
+            self._filters = filters
+            self._sync = message_filters.ApproximateTimeSynchronizer(
+                filters, int(params["sync.queue_size"]), float(params["sync.slop_s"])
+            )
+            self._sync.registerCallback(self._on_synced)
+        else:
+            self.create_subscription(image_type, image_topic, self._on_image, in_qos)
+        if not self._approximate:
+            self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
+        self._tf_buffer: Any = None
+        lidar_topic = str(params["lidar_topic"])
+        if lidar_topic:
+            self._tf_buffer = Buffer()
+            self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
+            self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
+        self.get_logger().info(
+            f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({params['sync.mode']}), "
+            f"LiDAR {lidar_topic or 'off'}, backend {params['model.backend']}; publishing {OUTPUT_TOPICS['depth']}, "
+            f"{OUTPUT_TOPICS['info']}, {OUTPUT_TOPICS['points']}, {DIAGNOSTICS_TOPIC}"
+        )
+
+    # ----------------------------------------------------------------------------------- executor callbacks
+
+    def _on_synced(self, *msgs: Any) -> None:
+        image, rest = msgs[0], list(msgs[1:])
+        info = rest.pop(0) if self._approximate else self._latest_info
+        prediction = rest.pop(0) if self._external else None
+        self._enqueue(image, info, prediction)
+
+    def _on_image(self, msg: Any) -> None:
+        self._enqueue(msg, self._latest_info, None)
+
+    def _on_camera_info(self, msg: Any) -> None:
+        self._latest_info = msg
+
+    def _on_lidar(self, msg: Any) -> None:
+        self._scans.append((ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+
+    def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
+        self._stats.frame_received()
+        if info is None:
+            self._bad("no_camera_info", f"no camera_info yet on {self._params['camera_info_topic']}")
+            return
+        if self._slot.put(_Frame(image, info, prediction)):
+            self._stats.frame_dropped()
+
+    def _on_set_parameters(self, parameters: list[Any]) -> Any:
+        try:
+            owned = node_params.validate_changes(self._params, {p.name: p.value for p in parameters})
+        except ConfigError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        if owned:
+            self._params = {**self._params, **owned}
+            with self._pending_lock:
+                self._pending.update(owned)  # the worker applies them before its next frame
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        extra = {
+            "backend": self._params["model.backend"],
+            "encoding": self._params["output.encoding"],
+            "sync_mode": self._params["sync.mode"],
+            "lidar_topic": self._params["lidar_topic"] or "none",
+            "scale_mode_requested": self._params["scale.mode"],
+        }
+        report = runtime.diagnostic_report(self._stats.snapshot(), self._last_scale, extra)
+        status = DiagnosticStatus(
+            level=getattr(DiagnosticStatus, report.level),
+            name=f"{self.get_name()}: depth",
+            message=report.message,
+            hardware_id=self._last_frame_id,
+            values=[KeyValue(key=key, value=value) for key, value in report.values],
+        )
+        self._pub_diag.publish(
+            DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg(), frame_id=""), status=[status])
+        )
+
+    # ------------------------------------------------------------------------------------------- worker side
+
+    def _process(self, frame: _Frame) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        if pending:
+            self._pipeline.update_params(pending)
+        self._publish(self._pipeline.process_frame(self._frame_input(frame)))
+
+    def _frame_input(self, frame: _Frame) -> FrameInput:
+        header = frame.image.header
+        stamp_ns, frame_id = ros_msgs.stamp_to_ns(header.stamp), str(header.frame_id)
+        if self._params["image_transport"] == "compressed":
+            rgb = ros_msgs.compressed_image_to_rgb8(frame.image)
+        else:
+            rgb = ros_msgs.image_to_rgb8(frame.image)
+        prediction = None
+        if frame.prediction is not None:
+            if str(frame.prediction.encoding) == "32FC1":
+                prediction = ros_msgs.image_to_array(frame.prediction)
+            else:
+                prediction = ros_msgs.depth_image_to_metres(frame.prediction)
+        return FrameInput(
+            stamp_ns=stamp_ns,
+            frame_id=frame_id,
+            rgb=rgb,
+            camera=self._cameras.get(frame.info),
+            image_is_rectified=bool(self._params["image_is_rectified"]),
+            lidar=self._lidar_input(stamp_ns, frame_id),
+            prediction=prediction,
+        )
+
+    def _lidar_input(self, stamp_ns: int, camera_frame: str) -> LidarInput | None:
+        if self._tf_buffer is None:
+            return None
+        max_age_ns = int(float(self._params["lidar.max_age_s"]) * runtime.NS_PER_S)
+        chosen = runtime.select_scan(self._scans, stamp_ns, max_age_ns)
+        if chosen is None:
+            return None
+        scan_ns, cloud = chosen
+        try:
+            # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
+            stamped = self._tf_buffer.lookup_transform(
+                camera_frame, str(cloud.header.frame_id), cloud.header.stamp, timeout=Duration()
+            )
+            return LidarInput(
+                points_in_lidar=ros_msgs.xyz_from_pointcloud2(cloud),
+                cam_from_lidar=ros_msgs.rigid_transform_from_msg(stamped),
+                stamp_ns=scan_ns,
+            )
+        except TransformException as err:
+            self._bad("TransformException", str(err))
+        except DepthError as err:
+            self._bad(f"lidar.{type(err).__name__}", str(err))
+        return None
+
+    def _publish(self, out: FrameOutput) -> None:
+        if self._slot.closed:
+            return  # shutting down: the publishers are going away
+        header = ros_msgs.make_header(self._factory, out.stamp_ns, out.frame_id)
+        self._pub_depth.publish(ros_msgs.image_from_array(self._factory, out.depth_wire, out.encoding, header))
+        self._pub_info.publish(ros_msgs.camera_info_from_intrinsics(self._factory, out.intrinsics, header))
+        if out.cloud is not None:
+            cloud = out.cloud
+            self._pub_points.publish(
+                ros_msgs.pointcloud2_from_structured(
+                    self._factory, header, cloud.points, cloud.height, cloud.width, cloud.is_dense
+                )
+            )
+        self._last_scale = out.scale
+        self._last_frame_id = out.frame_id
+        self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
+
+    def _on_worker_error(self, err: Exception) -> None:
+        if isinstance(err, DepthError):
+            self._bad(type(err).__name__, str(err))
+            return
+        if not rclpy.ok():
+            return  # Ctrl-C shut the context down while a frame was in flight: not a bug
+        self._stats.worker_error()
+        trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        self.get_logger().error(f"bug in the depth worker (the node carries on): {trace}", throttle_duration_sec=5.0)
+
+    def _bad(self, reason: str, text: str) -> None:
+        self._stats.bad_message(reason)
+        self.get_logger().warning(f"frame skipped ({reason}): {text}", throttle_duration_sec=2.0)
+
+    def destroy_node(self) -> Any:
+        """Stop and join the worker thread, then destroy the node."""
+        if not self._worker.stop(timeout_s=5.0):
+            self.get_logger().warning("depth worker still busy after 5 s; exiting without it")
+        return super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code.
+
+    Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
+    missing weights: the reason is logged).
+    """
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = MonoDepthNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except DepthError as err:
+        get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

@@ -1,0 +1,102 @@
+"""The node's parameters as ROS declares them: descriptor contents, run-time change checks, device fallback.
+
+ROS-free: :mod:`mono_depth_ros.node` turns :class:`DescriptorFields` into ``rcl_interfaces/ParameterDescriptor``
+and answers its on-set-parameters callback with :func:`validate_changes`. The one parameter table is
+:data:`mono_depth_ros.config.PARAMS`.
+
+Typing choice: rclpy types a parameter statically from its default and rejects an INTEGER for a DOUBLE parameter
+(``max_range: 80`` in YAML, ``scale:=1`` in launch, ``ros2 param set ... 80``). Float parameters are therefore
+declared with ``dynamic_typing`` and every value goes through ``config.coerce``, which accepts ints and rejects
+anything else (the on-set callback returns the reason). Their FloatingPointRange is still declared, for
+``ros2 param describe`` and for DOUBLE values; the callback applies the same range to INTEGER values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, ParamValue, coerce, resolve
+from mono_depth_ros.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DescriptorFields:
+    """What a ``rcl_interfaces/ParameterDescriptor`` gets for one :class:`~mono_depth_ros.config.ParamSpec`.
+
+    Float parameters use ``dynamic_typing`` so that YAML / launch / ``ros2 param set`` integers (``max_range: 80``)
+    are accepted (rclpy's static typing rejects an INTEGER for a DOUBLE parameter); the node converts every value
+    with ``config.coerce``, and its on-set callback rejects anything that does not convert.
+    """
+
+    description: str
+    read_only: bool
+    dynamic_typing: bool
+    additional_constraints: str
+    float_range: tuple[float, float] | None
+    int_range: tuple[int, int] | None
+
+
+def descriptor_fields(spec: ParamSpec) -> DescriptorFields:
+    """Descriptor contents for ``spec`` (read-only unless ``spec.dynamic``; ranges from min/max; choices listed)."""
+    notes: list[str] = []
+    if spec.choices:
+        notes.append("one of: " + ", ".join(repr(c) for c in spec.choices))
+    float_range = int_range = None
+    has_range = spec.min_value is not None or spec.max_value is not None
+    low = spec.min_value if spec.min_value is not None else -np.finfo(np.float64).max
+    high = spec.max_value if spec.max_value is not None else np.finfo(np.float64).max
+    if spec.type is float:
+        notes.append("float (integers accepted)")
+        if has_range:
+            float_range = (float(low), float(high))
+    elif spec.type is int and has_range:
+        int_range = (int(max(low, -(2**63))), int(min(high, 2**63 - 1)))
+    if not spec.dynamic:
+        notes.append("read at start-up (restart the node to change)")
+    return DescriptorFields(
+        description=spec.description,
+        read_only=not spec.dynamic,
+        dynamic_typing=spec.type is float,
+        additional_constraints="; ".join(notes),
+        float_range=float_range,
+        int_range=int_range,
+    )
+
+
+def validate_changes(current: Mapping[str, ParamValue], changes: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """Check a parameter set request against the table; returns the owned changes, coerced.
+
+    Names the table does not own (``use_sim_time``, ...) are ignored: other parts of the node may own them.
+
+    Raises:
+        ConfigError: a read-only parameter, a value of the wrong type or out of range, or a combination that
+            ``config.resolve`` rejects (e.g. ``output.min_range >= output.max_range``); the message is the reason.
+    """
+    owned: dict[str, ParamValue] = {}
+    for name, value in changes.items():
+        spec = PARAMS_BY_NAME.get(name)
+        if spec is None:
+            continue
+        if not spec.dynamic:
+            msg = f"parameter {name} is read at start-up; restart the node to change it"
+            raise ConfigError(msg)
+        owned[name] = coerce(spec, value)
+    if owned:
+        resolve({**current, **owned})
+    return owned
+
+
+def device_fallback(requested: str, cuda_available: Callable[[], bool]) -> tuple[str, str | None]:
+    """The device to open the model on, and a warning when ``cuda`` / ``cuda:N`` is not available (then ``cpu``).
+
+    ``auto`` and ``cpu`` pass through unchanged (``auto`` falls back inside the model loader); ``cuda_available``
+    is only called for a CUDA request, so torch is imported only when it matters.
+    """
+    name = requested.strip().lower()
+    if (name == "cuda" or name.startswith("cuda:")) and not cuda_available():
+        return "cpu", f"device {requested!r} requested but CUDA is not available; running on the CPU (slow)"
+    return requested, None

@@ -1,0 +1,336 @@
+"""ROS-free run-time pieces of the node: latest-frame hand-off, worker thread, statistics, diagnostics, parameters.
+
+The rclpy shell (:mod:`mono_depth_ros.node`) only wires these to topics, timers and parameter services, so
+everything here is tested without ROS:
+
+* :class:`LatestSlot` + :class:`FrameWorker`: the executor thread drops the newest input into a one-item slot and
+  returns at once; a worker thread processes whatever is newest. A frame replaced before the worker took it is
+  *stale*: dropped and counted, so the executor never backs up behind inference.
+* :class:`RuntimeStats`: frames received / published / dropped, bad messages per reason, worker errors, fps and
+  capture→publish latency percentiles over a sliding window (int nanoseconds in, milliseconds out).
+* :func:`diagnostic_report`: the level, message and key/values of the ``/diagnostics`` status.
+* :func:`select_scan`, :class:`CameraModelCache`: the LiDAR scan for an image, one CameraModel per calibration.
+
+Parameter descriptors and run-time parameter checks live in :mod:`mono_depth_ros.node_params`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+
+T = TypeVar("T")
+NS_PER_S = 1_000_000_000
+LEVELS = ("OK", "WARN", "ERROR", "STALE")
+"""diagnostic_msgs/DiagnosticStatus level names (values 0..3); the node maps them to the message constants."""
+
+
+class LatestSlot(Generic[T]):
+    """A one-item, thread-safe hand-off: :meth:`put` never blocks and replaces an item nobody has taken yet."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: T | None = None
+        self._closed = False
+
+    def put(self, item: T) -> bool:
+        """Offer ``item``; returns True when it replaced an untaken (now dropped) item. Ignored once closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout_s: float | None = None) -> T | None:
+        """The newest item (removing it), waiting up to ``timeout_s`` (None = forever); None on timeout or close."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout=timeout_s)
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        """Wake every waiter; later puts are ignored and takes return None."""
+        with self._cond:
+            self._closed = True
+            self._item = None
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+
+class FrameWorker(Generic[T]):
+    """A daemon thread running ``handle(item)`` for each item it takes from ``slot``.
+
+    Any exception from ``handle`` goes to ``on_error`` and the thread carries on: one bad frame (or a bug hit
+    by one frame) must not stop the node. ``on_error`` itself must not raise.
+    """
+
+    def __init__(
+        self,
+        slot: LatestSlot[T],
+        handle: Callable[[T], None],
+        on_error: Callable[[Exception], None],
+        name: str = "mono_depth_worker",
+    ) -> None:
+        self._slot = slot
+        self._handle = handle
+        self._on_error = on_error
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Close the slot and join the thread; True when it ended within ``timeout_s`` seconds."""
+        self._slot.close()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            item = self._slot.take()
+            if item is None:
+                return
+            try:
+                self._handle(item)
+            except Exception as err:  # reported through on_error: the thread must survive
+                self._on_error(err)
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """Counters since start and rates over the last ``window_s`` seconds (see :class:`RuntimeStats`)."""
+
+    received: int
+    published: int
+    dropped: int
+    bad: dict[str, int]
+    worker_errors: int
+    fps: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    published_in_window: int
+    bad_in_window: int
+    errors_in_window: int
+    window_s: float
+
+
+class RuntimeStats:
+    """Thread-safe frame counters, fps and capture→publish latency over a sliding window.
+
+    Args:
+        window_s: length of the window for fps, latency percentiles and the ``*_in_window`` counts.
+        clock_ns: monotonic clock in int nanoseconds (injectable for tests).
+    """
+
+    def __init__(self, window_s: float = 5.0, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        if not window_s > 0.0:
+            msg = f"statistics window {window_s} s must be > 0"
+            raise ConfigError(msg)
+        self._window_ns = int(window_s * NS_PER_S)
+        self._clock_ns = clock_ns
+        self._lock = threading.Lock()
+        self._start_ns = clock_ns()
+        self._received = 0
+        self._dropped = 0
+        self._worker_errors = 0
+        self._bad: Counter[str] = Counter()
+        self._published: deque[tuple[int, int]] = deque()  # (publish time ns, latency ns)
+        self._published_total = 0
+        self._bad_times: deque[int] = deque()
+        self._error_times: deque[int] = deque()
+
+    def frame_received(self) -> None:
+        """One synchronised input set arrived."""
+        with self._lock:
+            self._received += 1
+
+    def frame_dropped(self, count: int = 1) -> None:
+        """Stale frames replaced in the latest-frame slot before the worker took them."""
+        with self._lock:
+            self._dropped += count
+
+    def bad_message(self, reason: str) -> None:
+        """A message (or frame) rejected for ``reason`` (e.g. the DepthError class name)."""
+        with self._lock:
+            self._bad[reason] += 1
+            self._bad_times.append(self._clock_ns())
+
+    def worker_error(self) -> None:
+        """An unexpected exception (a bug) in the worker; the node carries on."""
+        with self._lock:
+            self._worker_errors += 1
+            self._error_times.append(self._clock_ns())
+
+    def frame_published(self, latency_ns: int) -> None:
+        """A frame's outputs went out, ``latency_ns`` after its capture stamp."""
+        with self._lock:
+            self._published.append((self._clock_ns(), int(latency_ns)))
+            self._published_total += 1
+
+    def snapshot(self) -> StatsSnapshot:
+        """Current counters, fps (frames per second) and latency p50 / p95 in milliseconds (NaN without data)."""
+        with self._lock:
+            now = self._clock_ns()
+            horizon = now - self._window_ns
+            for times in (self._bad_times, self._error_times):
+                while times and times[0] < horizon:
+                    times.popleft()
+            while self._published and self._published[0][0] < horizon:
+                self._published.popleft()
+            stamps = np.array([t for t, _ in self._published], dtype=np.int64)
+            latencies_ms = np.array([lat for _, lat in self._published], dtype=np.float64) / 1e6
+            count = int(stamps.size)
+            if now - self._start_ns >= self._window_ns:
+                fps = count * NS_PER_S / self._window_ns
+            elif count >= 2 and stamps[-1] > stamps[0]:
+                fps = (count - 1) * NS_PER_S / float(stamps[-1] - stamps[0])
+            else:
+                fps = 0.0
+            p50, p95 = np.percentile(latencies_ms, [50, 95]).tolist() if count else [float("nan")] * 2
+            return StatsSnapshot(
+                received=self._received,
+                published=self._published_total,
+                dropped=self._dropped,
+                bad=dict(self._bad),
+                worker_errors=self._worker_errors,
+                fps=float(fps),
+                latency_p50_ms=float(p50),
+                latency_p95_ms=float(p95),
+                published_in_window=count,
+                bad_in_window=len(self._bad_times),
+                errors_in_window=len(self._error_times),
+                window_s=self._window_ns / NS_PER_S,
+            )
+
+
+@dataclass(frozen=True)
+class DiagnosticReport:
+    """One ``diagnostic_msgs/DiagnosticStatus``: level name (:data:`LEVELS`), message and key/values (strings)."""
+
+    level: str
+    message: str
+    values: tuple[tuple[str, str], ...]
+
+
+def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any] | None = None) -> DiagnosticReport:
+    """Level, message and key/values for ``/diagnostics``.
+
+    Args:
+        stats: :meth:`RuntimeStats.snapshot`.
+        scale: the last frame's :class:`~mono_depth_ros.pipeline.ScaleStatus` (``mode``, ``health``, ``scale``,
+            ``inliers``, ``inlier_ratio``), or None before the first frame.
+        extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
+
+    Level: ERROR when the worker hit an unexpected exception within the window; WARN when nothing was published
+    within the window, when messages were rejected within it, or when the scale health is ``degraded``; ERROR
+    also when it is ``lost`` (core.scale.Health: ok / degraded / lost); else OK.
+    """
+    values: list[tuple[str, str]] = [
+        ("fps", f"{stats.fps:.2f}"),
+        ("latency_p50_ms", f"{stats.latency_p50_ms:.1f}"),
+        ("latency_p95_ms", f"{stats.latency_p95_ms:.1f}"),
+        ("frames_received", str(stats.received)),
+        ("frames_published", str(stats.published)),
+        ("frames_dropped_stale", str(stats.dropped)),
+        ("bad_messages", str(sum(stats.bad.values()))),
+        *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
+        ("worker_errors", str(stats.worker_errors)),
+    ]
+    health, mode = "no frame yet", "none"
+    if scale is not None:
+        health, mode = _text(scale.health), _text(scale.mode)
+        values += [
+            ("scale", f"{float(scale.scale):.6g}"),
+            ("scale_mode", mode),
+            ("scale_health", health),
+            ("inliers", str(int(scale.inliers))),
+            ("inlier_ratio", f"{float(scale.inlier_ratio):.3f}"),
+        ]
+        if getattr(scale, "reason", ""):
+            values.append(("scale_reason", str(scale.reason)))
+    values += [(str(key), str(value)) for key, value in (extra or {}).items()]
+    window = f"{stats.window_s:g} s"
+    if stats.errors_in_window:
+        level, message = "ERROR", f"{stats.errors_in_window} worker error(s) in the last {window}; see the log"
+    elif stats.published_in_window == 0:
+        level = "WARN"
+        message = f"no depth published in the last {window} ({stats.received} input frame(s) received so far)"
+    elif health == "lost":
+        level, message = "ERROR", f"scale lost ({mode}): published depth is not metric"
+    elif stats.bad_in_window:
+        level, message = "WARN", f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*"
+    elif health != "ok":
+        level, message = "WARN", f"scale health {health} ({mode})"
+    else:
+        level, message = "OK", f"{stats.fps:.1f} fps, p95 latency {stats.latency_p95_ms:.0f} ms, scale from {mode}"
+    return DiagnosticReport(level=level, message=message, values=tuple(values))
+
+
+def _text(value: Any) -> str:
+    """An enum's value (``Health.OK`` → ``ok``) or ``str(value)``, lower case."""
+    return str(getattr(value, "value", value)).lower()
+
+
+def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
+    """The item of ``scans`` (``(stamp_ns, payload)`` pairs) closest in time to ``stamp_ns`` within ``max_age_ns``.
+
+    Returns the ``(stamp_ns, payload)`` pair, or None when every scan is further than ``max_age_ns`` away.
+    """
+    best = None
+    for item in list(scans):
+        gap = abs(int(item[0]) - int(stamp_ns))
+        if gap <= max_age_ns and (best is None or gap < best[0]):
+            best = (gap, item)
+    return None if best is None else best[1]
+
+
+class CameraModelCache:
+    """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._model: CameraModel | None = None
+
+    def get(self, info: Any) -> CameraModel:
+        """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
+        roi = info.roi
+        key = (
+            int(info.width),
+            int(info.height),
+            str(info.distortion_model),
+            *(np.asarray(getattr(info, name), dtype=np.float64).tobytes() for name in ("d", "k", "r", "p")),
+            int(info.binning_x),
+            int(info.binning_y),
+            (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
+        )
+        with self._lock:
+            if key != self._key or self._model is None:
+                self._model = camera_model_from_camera_info(info)
+                self._key = key
+            return self._model

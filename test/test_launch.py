@@ -1,0 +1,192 @@
+"""launch/depth.launch.py with stub launch / launch_ros modules, and the rviz2 and Nav2 example configs (no ROS)."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mono_depth_ros.config import PARAMS_BY_NAME
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
+NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
+ARGUMENTS = {"image", "camera_info", "lidar", "params_file", "model", "weights", "device", "namespace"}
+# ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too).
+SECTION_18 = {
+    "launch": {"LaunchDescription"},
+    "launch.actions": {"DeclareLaunchArgument", "IncludeLaunchDescription", "GroupAction", "LogInfo"},
+    "launch.conditions": {"IfCondition", "UnlessCondition"},
+    "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution", "TextSubstitution", "PythonExpression"},
+    "launch.launch_description_sources": {"PythonLaunchDescriptionSource"},
+    "launch_ros.actions": {"Node", "PushRosNamespace", "SetParameter"},
+    "launch_ros.substitutions": {"FindPackageShare"},
+    "launch_ros.parameter_descriptions": {"ParameterValue", "ParameterFile"},
+}
+EXECUTE_PROCESS_KWARGS = {"output", "emulate_tty", "respawn", "respawn_delay", "sigterm_timeout", "sigkill_timeout",
+                          "condition"}  # fmt: skip
+
+
+class Recorded:
+    """A stub launch entity that keeps its constructor arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
+class DeclareLaunchArgument(Recorded):
+    def __init__(self, name: str, *, default_value: Any = None, description: Any = None, choices: Any = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(name, default_value=default_value, description=description, choices=choices, **kwargs)
+        self.name = name
+        if choices is not None and default_value is not None:
+            assert default_value in choices, f"default {default_value!r} of {name} not in its choices"
+
+
+class LaunchConfiguration(Recorded):
+    def __init__(self, variable_name: str, *, default: Any = None) -> None:
+        super().__init__(variable_name, default=default)
+        self.variable_name = variable_name
+
+
+class ParameterValue(Recorded):
+    def __init__(self, value: Any, *, value_type: Any = None) -> None:
+        super().__init__(value, value_type=value_type)
+        self.value, self.value_type = value, value_type
+
+
+class Node(Recorded):
+    def __init__(  # the signature of launch_ros.actions.Node on Humble and Jazzy
+        self,
+        *,
+        executable: str,
+        package: str | None = None,
+        name: str | None = None,
+        namespace: Any = None,
+        exec_name: str | None = None,
+        parameters: Any = None,
+        remappings: Any = None,
+        ros_arguments: Any = None,
+        arguments: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        assert set(kwargs) <= EXECUTE_PROCESS_KWARGS, set(kwargs) - EXECUTE_PROCESS_KWARGS
+        super().__init__(executable=executable, package=package, name=name, namespace=namespace,
+                         parameters=parameters, remappings=remappings, **kwargs)  # fmt: skip
+
+
+class LaunchDescription(Recorded):
+    def __init__(self, initial_entities: Any = None, *, deprecated_reason: Any = None) -> None:
+        super().__init__(initial_entities)
+        self.entities = list(initial_entities or [])
+
+
+@pytest.fixture
+def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
+    stubs = {
+        "launch": {"LaunchDescription": LaunchDescription},
+        "launch.actions": {"DeclareLaunchArgument": DeclareLaunchArgument},
+        "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration, "PathJoinSubstitution": Recorded},
+        "launch_ros": {},
+        "launch_ros.actions": {"Node": Node},
+        "launch_ros.parameter_descriptions": {"ParameterValue": ParameterValue},
+        "launch_ros.substitutions": {"FindPackageShare": Recorded},
+    }
+    for name, attrs in stubs.items():
+        module = types.ModuleType(name)
+        module.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location("depth_launch", LAUNCH_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.generate_launch_description()
+    assert isinstance(result, LaunchDescription)
+    return result
+
+
+def test_launch_imports_only_section_18_apis() -> None:
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("launch", "launch_ros"):
+            names = {alias.name for alias in node.names}
+            assert names <= SECTION_18.get(node.module, set()), (node.module, names)
+    assert "def generate_launch_description" in LAUNCH_FILE.read_text()
+
+
+def test_launch_arguments_and_node(description: LaunchDescription) -> None:
+    arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
+    assert set(arguments) == ARGUMENTS
+    (node,) = [e for e in description.entities if isinstance(e, Node)]
+    assert node.kwargs["package"] == "mono_depth_ros" and node.kwargs["executable"] == "mono_depth_node"
+    assert node.kwargs["name"] == "mono_depth_node"
+    assert node.kwargs["namespace"].variable_name == "namespace"
+    params_file, overrides = node.kwargs["parameters"]
+    assert isinstance(params_file, LaunchConfiguration) and params_file.variable_name == "params_file"
+    expected = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_topic": "lidar",
+                "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
+    assert set(overrides) == set(expected)
+    for parameter, argument in expected.items():
+        value = overrides[parameter]
+        assert isinstance(value, ParameterValue) and value.value.variable_name == argument
+        assert value.value_type is PARAMS_BY_NAME[parameter].type is str  # typed: `device:=0` stays a string
+        assert arguments[argument].kwargs["default_value"] == PARAMS_BY_NAME[parameter].default
+    assert list(arguments["model"].kwargs["choices"]) == list(PARAMS_BY_NAME["model.backend"].choices)
+    assert arguments["lidar"].kwargs["default_value"] == ""  # no LiDAR unless asked
+
+
+def node_output_topics() -> dict[str, str]:
+    tree = ast.parse(NODE_FILE.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "OUTPUT_TOPICS" for t in node.targets):
+            topics: dict[str, str] = ast.literal_eval(node.value)
+            return {key: "/" + value.lstrip("/") for key, value in topics.items()}  # no namespace
+    raise AssertionError("OUTPUT_TOPICS not found in node.py")
+
+
+def rviz_displays() -> list[dict[str, Any]]:
+    config = yaml.safe_load((REPO_ROOT / "config" / "depth.rviz").read_text())
+    displays: list[dict[str, Any]] = config["Visualization Manager"]["Displays"]
+    return displays
+
+
+def test_rviz_config_shows_the_camera_the_depth_image_the_cloud_by_depth_and_tf() -> None:
+    displays = rviz_displays()
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for display in displays:
+        by_class.setdefault(display["Class"], []).append(display)
+    outputs = node_output_topics()
+    image_topics = {d["Topic"]["Value"] for d in by_class["rviz_default_plugins/Image"]}
+    assert image_topics == {PARAMS_BY_NAME["image_topic"].default, outputs["depth"]}
+    (cloud,) = by_class["rviz_default_plugins/PointCloud2"]
+    assert cloud["Topic"]["Value"] == outputs["points"]
+    assert (cloud["Color Transformer"], cloud["Axis"]) == ("AxisColor", "Z")  # z = depth in the optical frame
+    assert "rviz_default_plugins/TF" in by_class
+    for display in displays:  # our outputs are reliable by default; best effort accepts any camera driver
+        if display.get("Topic", {}).get("Value") in outputs.values():
+            assert display["Topic"]["Reliability Policy"] == "Reliable"
+    config = yaml.safe_load((REPO_ROOT / "config" / "depth.rviz").read_text())
+    assert config["Visualization Manager"]["Global Options"]["Fixed Frame"].endswith("optical_frame")
+
+
+def test_nav2_example_feeds_the_voxel_layer_from_the_depth_cloud() -> None:
+    config = yaml.safe_load((REPO_ROOT / "config" / "nav2_costmap_example.yaml").read_text())
+    params = config["local_costmap"]["local_costmap"]["ros__parameters"]
+    voxel = params["voxel_layer"]
+    assert "voxel_layer" in params["plugins"] and voxel["plugin"] == "nav2_costmap_2d::VoxelLayer"
+    (source_name,) = voxel["observation_sources"].split()
+    source = voxel[source_name]
+    assert source["topic"] == node_output_topics()["points"] and source["data_type"] == "PointCloud2"
+    assert source["marking"] is True and source["clearing"] is True
+    assert 0 < source["min_obstacle_height"] < source["max_obstacle_height"] <= voxel["max_obstacle_height"]
+    assert PARAMS_BY_NAME["output.min_range"].default <= source["obstacle_min_range"] < source["obstacle_max_range"]
+    assert source["obstacle_max_range"] <= source["raytrace_max_range"] <= PARAMS_BY_NAME["output.max_range"].default
+    assert source["expected_update_rate"] > 0 and source["inf_is_valid"] is False
+    assert voxel["z_voxels"] <= 16  # the voxel grid's hard limit

@@ -1,0 +1,102 @@
+"""Parameter descriptors, run-time change checks and the device fallback of the node (ROS-free)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, defaults
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.node_params import descriptor_fields, device_fallback, validate_changes
+
+
+def test_descriptor_for_every_parameter() -> None:
+    for spec in PARAMS:
+        fields = descriptor_fields(spec)
+        assert fields.description == spec.description
+        assert fields.read_only is not spec.dynamic
+        assert fields.dynamic_typing is (spec.type is float)
+        assert ("read at start-up" in fields.additional_constraints) is not spec.dynamic
+        for choice in spec.choices:
+            assert repr(choice) in fields.additional_constraints
+        has_range = spec.min_value is not None
+        assert (fields.float_range is not None) is (has_range and spec.type is float), spec.name
+        assert (fields.int_range is not None) is (has_range and spec.type is int), spec.name
+        if fields.float_range is not None:
+            assert fields.float_range == (spec.min_value, spec.max_value)
+            assert all(type(v) is float for v in fields.float_range)
+        if fields.int_range is not None:
+            assert fields.int_range == (spec.min_value, spec.max_value)
+            assert all(type(v) is int for v in fields.int_range)
+
+
+def test_descriptor_open_ended_ranges() -> None:
+    fields = descriptor_fields(ParamSpec("x", 1.0, "only a minimum", min_value=0.0))
+    assert fields.float_range is not None and fields.float_range[0] == 0.0 and fields.float_range[1] > 1e300
+    fields_int = descriptor_fields(ParamSpec("n", 1, "only a maximum", max_value=9))
+    assert fields_int.int_range == (-(2**63), 9)
+
+
+def test_validate_changes_coerces_and_ignores_foreign_names() -> None:
+    current = defaults()
+    owned = validate_changes(current, {"output.max_range": 40, "cloud.rgb": True, "use_sim_time": True})
+    assert owned == {"output.max_range": 40.0, "cloud.rgb": True}
+    assert type(owned["output.max_range"]) is float
+    assert validate_changes(current, {"qos_overrides./x.reliability": "reliable"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"model.backend": "onnx"}, "restart the node"),
+        ({"output.max_range": 0.05}, "output.min_range"),
+        ({"output.max_range": None}, "not a valid float"),  # rclpy NOT_SET (undeclare) on a dynamically typed one
+        ({"output.max_range": "far"}, "not a valid float"),
+        ({"cloud.mode": "sparse"}, "must be one of"),
+        ({"cloud.stride": 0}, "below its minimum"),
+        ({"scale.fixed_scale": 1e9}, "above its maximum"),
+        ({"cloud.stride": 2.5}, "not a valid int"),
+    ],
+)
+def test_validate_changes_rejects_with_a_reason(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        validate_changes(defaults(), changes)
+
+
+@given(st.sampled_from([p for p in PARAMS if p.dynamic and p.type is float]), st.integers(-(10**7), 10**7))
+def test_integer_for_a_float_parameter_follows_the_range(spec: ParamSpec, value: int) -> None:
+    assert spec.min_value is not None and spec.max_value is not None
+    current = {**defaults(), "output.min_range": 0.0, "output.max_range": 10000.0}
+    in_range = spec.min_value <= value <= spec.max_value
+    if spec.name == "output.max_range":
+        in_range = in_range and value > 0.0  # above output.min_range (0 here)
+    if in_range:
+        assert validate_changes(current, {spec.name: value}) == {spec.name: float(value)}
+    else:
+        with pytest.raises(ConfigError):
+            validate_changes(current, {spec.name: value})
+
+
+def test_device_fallback() -> None:
+    calls: list[int] = []
+
+    def no_cuda() -> bool:
+        calls.append(1)
+        return False
+
+    assert device_fallback("auto", no_cuda) == ("auto", None)
+    assert device_fallback("cpu", no_cuda) == ("cpu", None)
+    assert calls == []  # torch is not consulted for auto / cpu
+    device, warning = device_fallback("cuda:1", no_cuda)
+    assert device == "cpu" and warning is not None and "cuda:1" in warning and "CPU" in warning
+    assert device_fallback("cuda", lambda: True) == ("cuda", None)
+    assert PARAMS_BY_NAME["device"].default == "auto"
+
+
+def test_node_doc_lists_every_parameter() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ros2_node.md").read_text()
+    missing = [spec.name for spec in PARAMS if f"| `{spec.name}` |" not in doc]
+    assert not missing, f"docs/ros2_node.md lacks {missing}; regenerate its parameter table from config.PARAMS"
