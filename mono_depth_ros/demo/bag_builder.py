@@ -1,0 +1,95 @@
+"""Writing the demo's input rosbag2 with rosbags (no ROS install needed).
+
+:class:`BagBuilder` is the pattern of ``test/kitti_bag.py`` (copied here: the package must not import the tests):
+a rosbags ``Writer`` with a typestore and a message factory; ``add(topic, msg, log_ns)`` serialises and writes.
+:func:`lidar_cloud` builds the scan message the demo records (Velodyne-like fields).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rosbags.rosbag2 import Writer
+
+from mono_depth_ros.bag.reader import typestore_for
+from mono_depth_ros.core.msg_factory import MessageFactory, make_header
+from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+
+# x, y, z, intensity float32 at 0/4/8/12, ring uint16 at 16; point_step 20 (2 padding bytes), as Velodyne drivers do.
+LIDAR_DTYPE = np.dtype(
+    {
+        "names": ["x", "y", "z", "intensity", "ring"],
+        "formats": ["<f4", "<f4", "<f4", "<f4", "<u2"],
+        "offsets": [0, 4, 8, 12, 16],
+        "itemsize": 20,
+    }
+)
+
+
+class BagBuilder:
+    """A rosbag2 being written (metadata version 8, sqlite3); use as a context manager.
+
+    Args:
+        path: bag folder to create (must not exist).
+        distro: message definitions (``humble`` plays on Humble and Jazzy).
+        custom_data: string key/values stored in ``metadata.yaml`` (``custom_data``).
+    """
+
+    def __init__(self, path: Path, distro: str = "humble", custom_data: dict[str, str] | None = None) -> None:
+        self.typestore = typestore_for(distro)
+        self.factory = MessageFactory.for_rosbags(self.typestore)
+        self._writer = Writer(Path(path), version=8)
+        for key, value in (custom_data or {}).items():
+            self._writer.set_custom_data(key, value)
+        self._connections: dict[str, Any] = {}
+
+    def __enter__(self) -> BagBuilder:
+        self._writer.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._writer.close()
+
+    def add(self, topic: str, msg: Any, log_ns: int) -> None:
+        """Write ``msg`` on ``topic`` at bag (receive) time ``log_ns`` (int ns); the type comes from the message."""
+        type_name = str(msg.__msgtype__)
+        connection = self._connections.get(topic)
+        if connection is None:
+            connection = self._writer.add_connection(topic, type_name, typestore=self.typestore)
+            self._connections[topic] = connection
+        self._writer.write(connection, log_ns, self.typestore.serialize_cdr(msg, type_name))
+
+
+def lidar_cloud(
+    factory: MessageFactory,
+    points_in_lidar: npt.NDArray[np.floating],
+    stamp_ns: int,
+    frame_id: str,
+    intensity: npt.NDArray[np.floating] | None = None,
+    ring: npt.NDArray[np.integer] | None = None,
+) -> Any:
+    """An unorganized PointCloud2 of one scan (layout :data:`LIDAR_DTYPE`).
+
+    Args:
+        factory: message classes of the output flavour.
+        points_in_lidar: (N, 3) metres in ``frame_id``.
+        stamp_ns: header stamp (int ns).
+        frame_id: the LiDAR frame.
+        intensity: (N,) reflectance (default 0). ring: (N,) beam index (default 0).
+    """
+    count = int(points_in_lidar.shape[0])
+    points = np.zeros(count, dtype=LIDAR_DTYPE)
+    for column, name in enumerate(("x", "y", "z")):
+        points[name] = points_in_lidar[:, column]
+    if intensity is not None:
+        points["intensity"] = intensity
+    if ring is not None:
+        points["ring"] = ring
+    is_dense = bool(np.isfinite(points_in_lidar).all())
+    return pointcloud2_from_structured(factory, make_header(factory, stamp_ns, frame_id), points, 1, count, is_dense)
