@@ -1,0 +1,115 @@
+"""`mono-depth export WEIGHTS --out DIR`: a checkpoint or Depth Anything directory -> ONNX and/or TorchScript.
+
+Each exported model gets its ModelSpec (``<model>.spec.json``) and a golden reference (``<model>.golden.safetensors``)
+beside it; the command prints the max abs difference against eager torch and the parameters that load the result.
+Pass ``--camera HxW`` to export at the network size the spec's policy gives for your camera (models with a ViT
+backbone export at one fixed size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.backend import TorchBackend, open_backend
+from mono_depth_ros.models.export import DEFAULT_OPSET, EXPORTERS, ExportResult, export_onnx, export_torchscript
+from mono_depth_ros.models.preprocess import network_input_size
+
+HELP = "export a checkpoint (or a Depth Anything V2 directory) to ONNX / TorchScript with its spec beside it"
+FORMATS = ("onnx", "torchscript", "both")
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """``"375x1242"`` -> (375, 1242).
+
+    Raises:
+        ConfigError: not two positive integers separated by ``x``.
+    """
+    parts = text.lower().split("x")
+    try:
+        height, width = (int(p) for p in parts)
+    except ValueError:
+        msg = f"size {text!r} must be HEIGHTxWIDTH in pixels, e.g. 375x1242"
+        raise ConfigError(msg) from None
+    if height <= 0 or width <= 0:
+        msg = f"size {text!r} must be positive"
+        raise ConfigError(msg)
+    return height, width
+
+
+def export_weights(
+    weights: Path,
+    out_dir: Path,
+    *,
+    formats: str = "both",
+    camera_hw: tuple[int, int] | None = None,
+    input_hw: tuple[int, int] | None = None,
+    opset: int = DEFAULT_OPSET,
+    exporter: str = "dynamo",
+) -> list[ExportResult]:
+    """Load ``weights`` on the CPU and export them.
+
+    Args:
+        weights: project ``.safetensors`` checkpoint, or a Depth Anything V2 Hugging Face directory.
+        out_dir: destination directory (files named after ``weights``).
+        formats: ``onnx`` | ``torchscript`` | ``both``.
+        camera_hw: camera (height, width); the network size follows the spec's input policy.
+        input_hw: network (height, width) directly (overrides ``camera_hw``).
+        opset, exporter: ONNX options (see :func:`~mono_depth_ros.models.export.export_onnx`).
+
+    Returns:
+        One :class:`ExportResult` per written model.
+    """
+    if formats not in FORMATS:
+        msg = f"format {formats!r} is not one of {', '.join(FORMATS)}"
+        raise ConfigError(msg)
+    kind = "depth_anything_v2" if weights.is_dir() else "torch"
+    backend, golden = open_backend(kind, weights, torch.device("cpu"))
+    if not isinstance(backend, TorchBackend):  # open_backend returns torch backends for these kinds
+        msg = f"{weights} did not load as a torch model"
+        raise ConfigError(msg)
+    spec = backend.spec
+    if input_hw is None:
+        input_hw = network_input_size(camera_hw, spec.input) if camera_hw else (spec.input.height, spec.input.width)
+    stem = weights.name if weights.is_dir() else weights.stem
+    results = []
+    if formats in ("onnx", "both"):
+        path = out_dir / f"{stem}.onnx"
+        results.append(export_onnx(backend.module, spec, path, input_hw, golden=golden, opset=opset, exporter=exporter))
+    if formats in ("torchscript", "both"):
+        results.append(export_torchscript(backend.module, spec, out_dir / f"{stem}.pt", input_hw, golden=golden))
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``export`` options."""
+    parser.add_argument("weights", type=Path, help=".safetensors checkpoint or Depth Anything V2 directory")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("-f", "--format", choices=FORMATS, default="both", help="what to write (default: both)")
+    parser.add_argument("--camera", type=parse_hw, help="camera size HxW: export at its network input size")
+    parser.add_argument("--input-size", type=parse_hw, help="network input size HxW (overrides --camera)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    parser.add_argument("--exporter", choices=EXPORTERS, default="dynamo", help="ONNX exporter (default dynamo)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print one line per model plus the parameters that load it; returns 0."""
+    results = export_weights(
+        args.weights,
+        args.out,
+        formats=args.format,
+        camera_hw=args.camera,
+        input_hw=args.input_size,
+        opset=args.opset,
+        exporter=args.exporter,
+    )
+    lines = []
+    for result in results:
+        lines.append(result.describe())
+        lines.append(f"  use: --param model.backend={result.spec.backend} --param model.weights={result.path}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

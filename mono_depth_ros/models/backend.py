@@ -1,0 +1,203 @@
+"""One small Protocol for model runtimes (torch, ONNX Runtime, TorchScript), the torch one, and device choice.
+
+A backend turns a normalised image batch into the network's raw prediction; everything around it (resizing,
+normalisation, precision, CUDA graphs, upsampling, the golden self-test) lives in
+:class:`~mono_depth_ros.models.inference.DepthEstimator`, so every runtime gets the same treatment.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.models.checkpoint import GoldenReference, load_checkpoint, load_state_strict
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import ModelSpec
+
+BACKENDS = ("torch", "unet", "depth_anything_v2", "onnx", "torchscript")
+"""``model.backend`` values that load weights (``external`` has no model)."""
+
+_LOG = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class DepthBackend(Protocol):
+    """A loaded model: normalised image batch in, raw prediction out, both on ``device``.
+
+    Attributes:
+        name: ``torch`` | ``onnx`` | ``torchscript`` (for logs and diagnostics).
+        spec: the model spec (preprocessing and output kind).
+        device: where inputs are expected and outputs returned.
+        fixed_input_hw: (height, width) the model only accepts, or None when any valid size works.
+        torch_native: whether it runs torch kernels on ``device`` (then autocast fp16 / bf16 and CUDA-graph capture
+            apply; ONNX Runtime runs its own kernels).
+    """
+
+    name: str
+    spec: ModelSpec
+    device: torch.device
+    fixed_input_hw: tuple[int, int] | None
+    torch_native: bool
+
+    def infer(self, batch: Tensor) -> Tensor:
+        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h', w') float prediction (kind: ``spec.output_kind``)."""
+        ...
+
+
+def prediction_tensor(output: object) -> Tensor:
+    """The (B, 1, H, W) prediction inside whatever a depth network returns.
+
+    Accepts a tensor ((B, 1, H, W) or (B, H, W)), an object with ``depth`` (the project's UNet output) or with
+    ``predicted_depth`` (transformers' ``DepthEstimatorOutput``).
+
+    Raises:
+        ShapeError: nothing usable found, or a tensor of another rank.
+    """
+    tensor = output
+    for attribute in ("depth", "predicted_depth"):
+        if not isinstance(tensor, Tensor) and hasattr(output, attribute):
+            tensor = getattr(output, attribute)
+    if not isinstance(tensor, Tensor):
+        msg = f"model returned {type(output).__name__}; expected a tensor or an object with .depth"
+        raise ShapeError(msg)
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(1)
+    if tensor.ndim != 4 or tensor.shape[1] != 1:
+        msg = f"model prediction has shape {tuple(tensor.shape)}; expected (B, 1, H, W) or (B, H, W)"
+        raise ShapeError(msg)
+    return tensor
+
+
+class TensorOutput(nn.Module):
+    """Wraps a network so that ``forward`` returns the bare (B, 1, H, W) prediction (for export and CUDA graphs)."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised RGB -> (B, 1, H, W) prediction."""
+        return prediction_tensor(self.network(x))
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> a torch device.
+
+    ``auto`` picks CUDA when available and otherwise falls back to the CPU with a warning (a robot that silently
+    runs a ViT on its CPU is hard to debug). An explicit ``cuda`` without CUDA is an error.
+
+    Raises:
+        ConfigError: unknown device string, or CUDA requested but not available.
+    """
+    name = device.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        _LOG.warning("device 'auto': CUDA is not available, running on the CPU (expect much higher latency)")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            msg = f"device {device!r} requested but CUDA is not available (no GPU or a CPU-only torch); use cpu or auto"
+            raise ConfigError(msg)
+        resolved = torch.device(name)
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            msg = f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present"
+            raise ConfigError(msg)
+        return resolved
+    msg = f"unknown device {device!r}; expected auto, cpu, cuda or cuda:N"
+    raise ConfigError(msg)
+
+
+class TorchBackend:
+    """An ``nn.Module`` in eval mode on a device.
+
+    The backend takes ownership of ``network``: it is moved to ``device``, put in eval mode and its parameters stop
+    requiring gradients (pass a copy to keep training the original).
+
+    Args:
+        network: any depth network (its output goes through :func:`prediction_tensor`).
+        spec: its spec.
+        device: where it runs.
+    """
+
+    torch_native = True
+    fixed_input_hw: tuple[int, int] | None = None
+
+    def __init__(self, network: nn.Module, spec: ModelSpec, device: torch.device, name: str = "torch") -> None:
+        self.name = name
+        self.spec = spec
+        self.device = device
+        self.module: nn.Module = TensorOutput(network).to(device).eval().requires_grad_(False)
+        self._compiled: nn.Module | None = None
+
+    def use_channels_last(self) -> None:
+        """Convert the weights to channels-last memory format (faster convolutions on tensor cores)."""
+        self.module = self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def compile(self, mode: str | None = None) -> None:
+        """Wrap the module in ``torch.compile`` (compiled lazily, on the first call for each input shape)."""
+        self._compiled = torch.compile(self.module, mode=mode, dynamic=False)  # type: ignore[assignment]
+
+    def infer(self, batch: Tensor) -> Tensor:
+        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) prediction."""
+        module = self._compiled if self._compiled is not None else self.module
+        with torch.no_grad():
+            out: Tensor = module(batch)
+        return out
+
+
+def open_backend(
+    backend: str, weights: str | Path, device: torch.device, cpu_threads: int | None = None
+) -> tuple[DepthBackend, GoldenReference | None]:
+    """Load weights for ``model.backend``.
+
+    Args:
+        backend: ``torch`` / ``unet`` (a project safetensors checkpoint, any registered architecture),
+            ``depth_anything_v2`` (a Hugging Face directory, or a project checkpoint of that architecture),
+            ``onnx`` or ``torchscript`` (exported model with its spec beside it).
+        weights: file or directory.
+        device: resolved device (see :func:`resolve_device`).
+        cpu_threads: intra-op threads for ONNX Runtime (torch threads are set by the caller).
+
+    Returns:
+        The backend and the golden reference stored with the weights (None when there is none).
+
+    Raises:
+        ConfigError: unknown backend. CheckpointError: unusable weights (see each loader).
+    """
+    path = Path(weights)
+    if backend == "onnx":
+        from mono_depth_ros.models.onnx_model import OnnxBackend
+
+        onnx_backend = OnnxBackend(path, device, cpu_threads=cpu_threads)
+        return onnx_backend, onnx_backend.golden
+    if backend == "torchscript":
+        from mono_depth_ros.models.torchscript_model import TorchScriptBackend
+
+        script_backend = TorchScriptBackend(path, device)
+        return script_backend, script_backend.golden
+    if backend == "depth_anything_v2" and path.is_dir():
+        from mono_depth_ros.models.depth_anything import load_depth_anything
+
+        hf_network, hf_spec = load_depth_anything(path, device)
+        return TorchBackend(hf_network, hf_spec, device), None
+    if backend in ("torch", "unet", "depth_anything_v2"):
+        checkpoint = load_checkpoint(path, device="cpu")
+        if backend != "torch" and checkpoint.spec.architecture != backend:
+            msg = (
+                f"model.backend is {backend!r} but {path} holds a {checkpoint.spec.architecture!r} checkpoint; "
+                f"set model.backend: torch (any architecture) or {checkpoint.spec.architecture}"
+            )
+            raise CheckpointError(msg)
+        network = build_model(checkpoint.spec)
+        load_state_strict(network, checkpoint.state_dict, checkpoint.spec)
+        return TorchBackend(network, checkpoint.spec, device), checkpoint.golden
+    msg = f"unknown model.backend {backend!r}; expected one of {', '.join(BACKENDS)} (or external, without a model)"
+    raise ConfigError(msg)

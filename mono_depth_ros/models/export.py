@@ -1,0 +1,292 @@
+"""Export any torch depth network to ONNX or TorchScript, with its ModelSpec (and golden reference) beside it.
+
+Both exporters take the network as trained (its output goes through
+:func:`~mono_depth_ros.models.backend.prediction_tensor`, so the exported graph returns a bare (B, 1, H, W)
+tensor), trace it at one network input size and then check the result against eager torch:
+
+* parity at the export size on random inputs (max abs diff reported);
+* whether the exported model still works at another size. Networks with data-dependent sizes (the ViT of Depth
+  Anything computes its patch grid with Python ints) come out fixed-size; the spec written beside the model then
+  says so (``keep_aspect: false`` at the exported size), and a camera with another aspect ratio needs its own
+  export (``mono-depth export --camera HxW``).
+
+ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintains, fully offline), falling back to
+the TorchScript-based exporter when dynamo cannot handle a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.backend import TensorOutput, TorchBackend
+from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.golden import reference_image
+from mono_depth_ros.models.inference import make_golden
+from mono_depth_ros.models.onnx_model import require_onnxruntime
+from mono_depth_ros.models.preprocess import network_input_size
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, write_sidecars
+from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
+
+DEFAULT_OPSET = 18
+EXPORTERS = ("dynamo", "legacy")
+PARITY_TOLERANCE = 1e-3
+"""Max abs diff (output units) above which an export is reported as not matching eager torch."""
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote and how well it matches eager torch.
+
+    Attributes:
+        path: the model file (its ``.spec.json`` and optional ``.golden.safetensors`` are beside it).
+        spec: the spec written beside it (``backend`` onnx / torchscript; fixed input size when not dynamic).
+        input_hw: the network input (height, width) it was traced at.
+        dynamic: whether it also runs (and matches) at another input size.
+        max_abs_diff: largest |exported - eager| over the parity inputs, in output units.
+        exporter: ``dynamo`` | ``legacy`` (ONNX) | ``jit-trace`` (TorchScript).
+    """
+
+    path: Path
+    spec: ModelSpec
+    input_hw: tuple[int, int]
+    dynamic: bool
+    max_abs_diff: float
+    exporter: str
+
+    def describe(self) -> str:
+        """One line for the CLI."""
+        size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
+        return f"{self.path} ({self.exporter}, {size}): max abs diff vs torch {self.max_abs_diff:.3g}"
+
+
+def _parity_inputs(input_hw: tuple[int, int], count: int = 2, seed: int = 0) -> list[Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, 3, *input_hw, generator=generator) for _ in range(count)]
+
+
+def _other_size(input_hw: tuple[int, int], spec: ModelSpec) -> tuple[int, int]:
+    step = spec.input.multiple_of
+    return input_hw[0] + step, input_hw[1] + 2 * step
+
+
+def _max_diff(run: Callable[[Tensor], Tensor], reference: nn.Module, inputs: list[Tensor]) -> float:
+    worst = 0.0
+    with torch.no_grad():
+        for x in inputs:
+            expected = reference(x)
+            got = run(x)
+            if got.shape != expected.shape:
+                return float("inf")
+            worst = max(worst, float((got.float() - expected.float()).abs().max()))
+    return worst
+
+
+def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[int, int]) -> bool:
+    """Whether the exported model runs at ``size`` and matches eager torch there."""
+    try:
+        return _max_diff(run, reference, _parity_inputs(size, count=1, seed=1)) <= PARITY_TOLERANCE
+    except Exception:  # any runtime failure at the other size means "fixed-size model"
+        return False
+
+
+def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
+    policy = spec.input if dynamic else replace(spec.input, height=input_hw[0], width=input_hw[1], keep_aspect=False)
+    return replace(spec, backend=backend, input=policy)
+
+
+def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
+    if min(input_hw) <= 0:
+        msg = f"export input size must be positive, got {input_hw}"
+        raise ConfigError(msg)
+    copy = deepcopy(network).to("cpu")  # the caller's network (maybe mid-training) is left as it was
+    module = copy if isinstance(copy, TensorOutput) else TensorOutput(copy)
+    return module.eval().requires_grad_(False)
+
+
+def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
+    height, width = torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=True,
+            external_data=False,
+            opset_version=opset,
+            dynamic_shapes={"x": {2: height, 3: width}},
+            verbose=False,
+            input_names=["image"],
+            output_names=["prediction"],
+        )
+
+
+def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            dynamic_axes={"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}},
+            input_names=["image"],
+            output_names=["prediction"],
+        )
+
+
+def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
+    if exporter not in EXPORTERS:
+        msg = f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}"
+        raise ConfigError(msg)
+    if exporter == "dynamo":
+        try:
+            _export_dynamo(module, example, path, opset)
+        except Exception as err:  # the dynamo exporter fails in many ways: fall back, and say why
+            _LOG.warning("dynamo ONNX export failed (%s: %s); using the legacy exporter", type(err).__name__, err)
+        else:
+            return "dynamo"
+    _export_legacy(module, example, path, opset)
+    return "legacy"
+
+
+def _golden_for(
+    network: nn.Module, exported: ModelSpec, original: ModelSpec, golden: GoldenReference | None
+) -> GoldenReference:
+    """The golden reference to store beside an export (fp32 eager torch under the exported spec).
+
+    A given reference is kept when the exported preprocessing treats its image as the original did; otherwise
+    (a fixed-size export of a keep-aspect model) its image is re-run through the exported spec.
+    """
+    torch_spec = replace(exported, backend="torch")
+    if golden is None:
+        image = reference_image(exported.input.height, exported.input.width)
+        return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), image)
+    image_hw = (int(golden.image_rgb.shape[0]), int(golden.image_rgb.shape[1]))
+    if network_input_size(image_hw, exported.input) == network_input_size(image_hw, original.input):
+        return golden
+    return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), golden.image_rgb)
+
+
+def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:
+    try:
+        import onnx
+    except ImportError:
+        msg = "ONNX export needs the onnx package: pip install 'mono_depth_ros[onnx]'"
+        raise ConfigError(msg) from None
+
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key != EMBEDDED_SPEC_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = EMBEDDED_SPEC_KEY, spec.to_json()
+    onnx.save(model, str(path))
+
+
+def export_onnx(
+    network: nn.Module,
+    spec: ModelSpec,
+    path: str | Path,
+    input_hw: tuple[int, int] | None = None,
+    *,
+    golden: GoldenReference | None = None,
+    opset: int = DEFAULT_OPSET,
+    exporter: str = "dynamo",
+) -> ExportResult:
+    """Export to ONNX; write ``<path>.spec.json`` (and ``<path>.golden.safetensors``) beside it.
+
+    Args:
+        network: the torch network (fp32, any device; exported from the CPU).
+        spec: its spec (the copy written beside gets ``backend: onnx``).
+        path: destination ``.onnx`` file.
+        input_hw: network input (height, width) to trace at; None: ``(spec.input.height, spec.input.width)``.
+        golden: reference to store beside the model (e.g. the checkpoint's); None: one is made with the fp32
+            network on :func:`~.golden.reference_image`.
+        opset: ONNX opset.
+        exporter: ``dynamo`` (``torch.onnx.export(dynamo=True)``, falling back to the legacy exporter when it
+            fails) or ``legacy`` (the TorchScript-based exporter: much faster to run, deprecated upstream).
+
+    Returns:
+        The :class:`ExportResult` (parity with eager torch on random inputs).
+
+    Raises:
+        ConfigError: onnx / onnxruntime not installed. CheckpointError: the export does not match eager torch.
+    """
+    ort = require_onnxruntime()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    hw = input_hw or (spec.input.height, spec.input.width)
+    module = _prepare(network, hw)
+    inputs = _parity_inputs(hw)
+    used = _onnx_export(module, inputs[0], target, opset, exporter)
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+
+    def run(x: Tensor) -> Tensor:
+        (out,) = session.run(None, {"image": x.numpy()})
+        return torch.from_numpy(np.asarray(out))
+
+    max_diff = _max_diff(run, module, inputs)
+    if not max_diff <= PARITY_TOLERANCE:
+        msg = f"ONNX export {target} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
+        raise CheckpointError(msg)
+    dynamic = _runs_at(run, module, _other_size(hw, spec))
+    exported = _exported_spec(spec, "onnx", hw, dynamic)
+    _embed_onnx_spec(target, exported)
+    write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
+    return ExportResult(target, exported, hw, dynamic, max_diff, used)
+
+
+def export_torchscript(
+    network: nn.Module,
+    spec: ModelSpec,
+    path: str | Path,
+    input_hw: tuple[int, int] | None = None,
+    *,
+    golden: GoldenReference | None = None,
+) -> ExportResult:
+    """Trace to TorchScript; embed the spec and write ``<path>.spec.json`` (and the golden reference) beside it.
+
+    Args and Returns: as :func:`export_onnx` (the spec gets ``backend: torchscript``).
+
+    Raises:
+        CheckpointError: the traced model does not match eager torch.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    hw = input_hw or (spec.input.height, spec.input.width)
+    module = _prepare(network, hw)
+    inputs = _parity_inputs(hw)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # trace is deprecated upstream, and traces warn about Python-int sizes
+        traced = torch.jit.trace(module, (inputs[0],), check_trace=False)  # type: ignore[no-untyped-call]
+
+    def run(x: Tensor) -> Tensor:
+        out: Tensor = traced(x)
+        return out
+
+    max_diff = _max_diff(run, module, inputs)
+    if not max_diff <= PARITY_TOLERANCE:
+        msg = f"TorchScript trace {target} differs from torch by {max_diff:.3g}; not usable"
+        raise CheckpointError(msg)
+    dynamic = _runs_at(run, module, _other_size(hw, spec))
+    exported = _exported_spec(spec, "torchscript", hw, dynamic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(traced, str(target), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
+    write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
+    return ExportResult(target, exported, hw, dynamic, max_diff, "jit-trace")

@@ -1,0 +1,329 @@
+"""DepthEstimator: HxWx3 uint8 RGB in, (H, W) depth or disparity at camera resolution out, with its output kind.
+
+One engine for every runtime (torch modules, ONNX Runtime, TorchScript: see :class:`~.backend.DepthBackend`):
+upload uint8 -> resize + normalise on the device (:mod:`.preprocess`) -> network (optionally autocast fp16/bf16,
+channels-last, ``torch.compile``, CUDA-graph replay) -> edge-aware upsampling back to the camera size -> host.
+
+Start-up, in order: resolve device and precision (fp16 on a CPU: error, or fp32 with a warning under ``device:
+auto``), compute an on-the-fly fp32 reference when none is stored and the fast path changes numerics, apply
+channels-last / compile, warm up (this also compiles and captures CUDA graphs), then the golden self-test
+(:mod:`.golden`): refuse with :class:`CheckpointError` or warn beyond tolerance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
+from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
+from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
+from mono_depth_ros.models.preprocess import (
+    DEFAULT_EDGE_RATIO,
+    image_to_device,
+    network_input_size,
+    preprocess,
+    upsample_edge_aware,
+)
+from mono_depth_ros.models.spec import ModelSpec, OutputKind
+
+PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+GOLDEN_ACTIONS = ("refuse", "warn", "off")
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """How to run a model (node parameters ``device``, ``model.precision``, ... map onto these fields).
+
+    Attributes:
+        device: ``auto`` (CUDA if available, else CPU with a warning) | ``cpu`` | ``cuda`` | ``cuda:N``.
+            :meth:`DepthEstimator.open` loads the model there; a backend passed to the constructor keeps its own
+            device (``device`` then only decides whether fp16 on a CPU falls back to fp32: under ``auto``).
+        precision: ``fp32`` | ``fp16`` | ``bf16`` (autocast; torch and TorchScript backends only).
+        channels_last: channels-last weights and input (torch backend only).
+        compile: wrap the model in ``torch.compile`` (torch backend only; compiled at warm-up).
+        cuda_graphs: capture the network in a CUDA graph per input shape (CUDA and torch kernels only).
+        warmup_runs: forward passes at start-up (and after each new input shape under CUDA graphs).
+        warmup_hw: camera (height, width) to warm up at; None: the spec's nominal input size.
+        cpu_threads: torch / ONNX Runtime intra-op threads (None: library default).
+        edge_ratio: depth-edge threshold of the upsampling (see :mod:`.preprocess`).
+        golden_check: ``refuse`` | ``warn`` | ``off`` when the self-test exceeds the tolerance.
+        golden_tolerance: relative L1 limit; None: per-precision default (:data:`.golden.DEFAULT_TOLERANCE`).
+    """
+
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graphs: bool = False
+    warmup_runs: int = 2
+    warmup_hw: tuple[int, int] | None = None
+    cpu_threads: int | None = None
+    edge_ratio: float = DEFAULT_EDGE_RATIO
+    golden_check: str = "refuse"
+    golden_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            msg = f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}"
+            raise ConfigError(msg)
+        if self.golden_check not in GOLDEN_ACTIONS:
+            msg = f"golden_check {self.golden_check!r} is not one of {', '.join(GOLDEN_ACTIONS)}"
+            raise ConfigError(msg)
+        if self.warmup_runs < 0 or (self.cpu_threads is not None and self.cpu_threads < 1):
+            msg = f"warmup_runs must be >= 0 and cpu_threads >= 1, got {self.warmup_runs}, {self.cpu_threads}"
+            raise ConfigError(msg)
+        if self.golden_tolerance is not None and not self.golden_tolerance > 0:
+            msg = f"golden_tolerance must be > 0, got {self.golden_tolerance}"
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Wall-clock milliseconds of one :meth:`DepthEstimator.predict` (GPU work synchronised per stage)."""
+
+    preprocess_ms: float
+    inference_ms: float
+    postprocess_ms: float
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class DepthResult:
+    """One prediction.
+
+    Attributes:
+        values: (H, W) float32 at camera resolution. ``metric``: metres; ``depth_up_to_scale``: depth × unknown
+            scale; ``relative_inverse``: inverse depth up to scale and shift (0 = infinitely far). Invalid: NaN
+            (depth kinds: non-positive predictions).
+        output_kind: what ``values`` means.
+        network_hw: (height, width) the network ran at.
+        timings: stage latencies.
+    """
+
+    values: np.ndarray
+    output_kind: OutputKind
+    network_hw: tuple[int, int]
+    timings: Timings
+
+
+class DepthEstimator:
+    """Runs a :class:`DepthBackend` on camera images.
+
+    Args:
+        backend: a loaded model (see :meth:`open` to load one from ``model.backend`` + ``model.weights``).
+        config: run options.
+        golden: reference stored with the weights (None: none stored).
+
+    Raises:
+        ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX).
+        CheckpointError: the golden self-test failed and ``golden_check`` is ``refuse``.
+    """
+
+    def __init__(
+        self, backend: DepthBackend, config: EstimatorConfig | None = None, golden: GoldenReference | None = None
+    ) -> None:
+        self.config = config or EstimatorConfig()
+        self.backend = backend
+        self.device = backend.device
+        if self.config.cpu_threads is not None and self.device.type == "cpu":
+            torch.set_num_threads(self.config.cpu_threads)
+        self.precision = self._resolve_precision()
+        self._graphs: dict[tuple[int, ...], CudaGraphRunner] | None = None
+        self._staging: Tensor | None = None
+        self.golden_report: GoldenReport | None = None
+        fast_path = self.precision != "fp32" or self.config.compile or self.config.cuda_graphs
+        if golden is None and fast_path and self.config.golden_check != "off":
+            golden = self._fp32_reference()
+        self._apply_fast_path()
+        self.warmup(self.config.warmup_hw)
+        if golden is not None and self.config.golden_check != "off":
+            self.golden_report = self.self_test(golden)
+
+    @classmethod
+    def open(cls, backend: str, weights: str | Path, config: EstimatorConfig | None = None) -> DepthEstimator:
+        """Load ``weights`` for ``model.backend`` (see :func:`~.backend.open_backend`) and start the engine."""
+        config = config or EstimatorConfig()
+        device = resolve_device(config.device)
+        if config.cpu_threads is not None:
+            torch.set_num_threads(config.cpu_threads)
+        loaded, golden = open_backend(backend, weights, device, cpu_threads=config.cpu_threads)
+        return cls(loaded, config, golden)
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model spec."""
+        return self.backend.spec
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What :attr:`DepthResult.values` means."""
+        return self.backend.spec.output_kind
+
+    def _resolve_precision(self) -> str:
+        precision = self.config.precision
+        if precision == "fp32":
+            return precision
+        if not self.backend.torch_native:
+            msg = (
+                f"precision {precision} needs a torch or TorchScript backend; the {self.backend.name} model runs in "
+                f"the precision it was exported in: use precision fp32"
+            )
+            raise ConfigError(msg)
+        if self.device.type == "cpu" and precision == "fp16":
+            if self.config.device.strip().lower() == "auto":
+                _LOG.warning("precision fp16 is not supported on the CPU: running fp32 (use bf16 on CPUs)")
+                return "fp32"
+            msg = "precision fp16 is not supported on the CPU (slow, inexact kernels); use fp32 or bf16, or a GPU"
+            raise ConfigError(msg)
+        if self.device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+            msg = f"precision bf16 is not supported by {torch.cuda.get_device_name(self.device)}; use fp16 or fp32"
+            raise ConfigError(msg)
+        return precision
+
+    def _apply_fast_path(self) -> None:
+        torch_module = isinstance(self.backend, TorchBackend)
+        for option in ("channels_last", "compile"):
+            if getattr(self.config, option) and not torch_module:
+                _LOG.warning("%s applies to torch modules only; ignored for the %s backend", option, self.backend.name)
+        if isinstance(self.backend, TorchBackend):
+            if self.config.channels_last:
+                self.backend.use_channels_last()
+            if self.config.compile:
+                self.backend.compile()
+        if self.config.cuda_graphs:
+            if self.device.type != "cuda" or not self.backend.torch_native:
+                _LOG.warning("cuda_graphs needs a CUDA device and a torch backend; disabled")
+            else:
+                self._graphs = {}
+
+    def _fp32_reference(self) -> GoldenReference:
+        """Reference made on the spot with fp32 eager execution (no stored golden reference)."""
+        height, width = self.spec.input.height, self.spec.input.width
+        image = reference_image(height, width)
+        chosen, self.precision = self.precision, "fp32"
+        try:
+            output = self.predict(image).values
+        finally:
+            self.precision = chosen
+        return GoldenReference(image_rgb=image, output=output)
+
+    def _network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        fixed = self.backend.fixed_input_hw
+        return fixed if fixed is not None else network_input_size(image_hw, self.spec.input)
+
+    def _forward(self, batch: Tensor) -> Tensor:
+        enabled = self.precision != "fp32"
+        context = (
+            torch.autocast(device_type=self.device.type, dtype=PRECISIONS[self.precision]) if enabled else nullcontext()
+        )
+        with context:
+            return self.backend.infer(batch).float()
+
+    def _run_network(self, batch: Tensor) -> Tensor:
+        if self._graphs is None:
+            return self._forward(batch)
+        key = tuple(batch.shape)
+        if key not in self._graphs:
+            _LOG.info("capturing a CUDA graph for input %s", key)
+            self._graphs[key] = CudaGraphRunner(self._forward, batch)
+        return self._graphs[key](batch)
+
+    def _staging_buffer(self, shape: tuple[int, ...]) -> Tensor | None:
+        """A pinned host buffer for asynchronous uploads to CUDA, reused while the camera size stays the same."""
+        if self.device.type != "cuda" or len(shape) != 3:
+            return None
+        if self._staging is None or tuple(self._staging.shape) != shape:
+            self._staging = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        return self._staging
+
+    def _sync(self) -> int:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter_ns()
+
+    def predict(self, image_rgb: np.ndarray) -> DepthResult:
+        """Estimate depth (or disparity, see :attr:`output_kind`) for one camera image.
+
+        Args:
+            image_rgb: (H, W, 3) uint8 RGB.
+
+        Returns:
+            A :class:`DepthResult` with (H, W) float32 values.
+
+        Raises:
+            ShapeError: not an (H, W, 3) uint8 image.
+        """
+        start = time.perf_counter_ns()
+        image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))  # checks the layout
+        image_hw = (int(image_rgb.shape[0]), int(image_rgb.shape[1]))
+        network_hw = self._network_hw(image_hw)
+        batch = preprocess(image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last)
+        preprocessed = self._sync()
+        prediction = self._run_network(batch)
+        inferred = self._sync()
+        values = upsample_edge_aware(prediction[0, 0], image_hw, self.config.edge_ratio)
+        if self.output_kind is not OutputKind.RELATIVE_INVERSE:
+            values = torch.where(values > 0, values, torch.full_like(values, float("nan")))
+        host = values.to("cpu").numpy().astype(np.float32, copy=False)
+        done = time.perf_counter_ns()
+        timings = Timings(
+            preprocess_ms=(preprocessed - start) / 1e6,
+            inference_ms=(inferred - preprocessed) / 1e6,
+            postprocess_ms=(done - inferred) / 1e6,
+            total_ms=(done - start) / 1e6,
+        )
+        return DepthResult(host, self.output_kind, network_hw, timings)
+
+    def warmup(self, image_hw: tuple[int, int] | None = None) -> None:
+        """Run ``config.warmup_runs`` predictions on a blank image (compiles, autotunes, captures CUDA graphs)."""
+        height, width = image_hw or (self.spec.input.height, self.spec.input.width)
+        blank = np.zeros((height, width, 3), dtype=np.uint8)
+        for _ in range(self.config.warmup_runs):
+            self.predict(blank)
+
+    def self_test(self, golden: GoldenReference) -> GoldenReport:
+        """Run the golden input through the chosen path and compare with the stored fp32 output.
+
+        Raises:
+            CheckpointError: beyond tolerance with ``golden_check: refuse`` (or the shapes do not match).
+        """
+        tolerance = self.config.golden_tolerance or DEFAULT_TOLERANCE[self.precision]
+        output = self.predict(golden.image_rgb).values
+        report = compare_golden(output, golden.output.astype(np.float32), tolerance)
+        where = f"{self.backend.name} backend, {self.precision}, {self.device}"
+        if report.passed:
+            _LOG.info("%s (%s)", report.describe(), where)
+        elif self.config.golden_check == "refuse":
+            msg = (
+                f"{report.describe()} ({where}): this backend / precision does not reproduce the reference; use "
+                f"precision fp32, another backend, or golden_check: warn to run anyway"
+            )
+            raise CheckpointError(msg)
+        else:
+            _LOG.warning("%s (%s)", report.describe(), where)
+        return report
+
+
+def make_golden(backend: DepthBackend, image_rgb: np.ndarray | None = None) -> GoldenReference:
+    """The fp32 golden reference for a backend (to store with a checkpoint or an exported model).
+
+    Args:
+        backend: the model (normally the fp32 torch backend the weights were trained in).
+        image_rgb: (H, W, 3) uint8 RGB input; None: :func:`~.golden.reference_image` at the spec's nominal size.
+    """
+    spec = backend.spec
+    image = image_rgb if image_rgb is not None else reference_image(spec.input.height, spec.input.width)
+    config = EstimatorConfig(device=str(backend.device), warmup_runs=0, golden_check="off")
+    return GoldenReference(image_rgb=image, output=DepthEstimator(backend, config).predict(image).values)

@@ -1,0 +1,185 @@
+"""Camera image -> network tensor, and network output -> camera-size map, on the device (torch).
+
+Pre-processing (:func:`preprocess`): upload the uint8 RGB image as uint8 (3 bytes per pixel over the bus, not 12),
+convert to float on the device, resize to the size the spec's :class:`InputPolicy` gives (bilinear, antialiased when
+shrinking), normalise with the spec's mean / std.
+
+Post-processing (:func:`upsample_edge_aware`): back to camera size without inventing depth. Plain bilinear upsampling
+blends foreground and background across a depth step and creates "flying pixels": points floating in the empty space
+between an object and the wall behind it once the depth is back-projected to a cloud. Resizing in inverse depth does
+not cure this (it only moves the blended values towards the background). Our choice: **bilinear where the 2×2 source
+neighbourhood is smooth, nearest neighbour where it straddles an edge** (max/min ratio of the four source values above
+``edge_ratio``, or any of them invalid / non-positive). Every output pixel near an edge therefore carries a value the
+network really predicted for one side of it, and smooth surfaces keep bilinear's sub-pixel continuity. The ratio test
+is the same in depth and in inverse depth (max/min of 1/x equals max/min of x), so one rule serves every output kind.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.models.spec import InputPolicy
+
+DEFAULT_EDGE_RATIO = 1.1
+"""Neighbouring source values differing by more than 10 % (ratio max/min) count as a depth edge."""
+
+
+def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[int, int]:
+    """The (height, width) in pixels that the network runs at for a camera image of ``image_hw``.
+
+    With ``policy.keep_aspect`` False this is ``(policy.height, policy.width)``. Otherwise the image is scaled so
+    that its short side becomes ``policy.height``, unless that makes the long side exceed ``policy.max_long_side``,
+    in which case the long side is scaled to the cap; both sides are then rounded to the nearest multiple of
+    ``policy.multiple_of`` (at least one multiple) and the long side floored again if rounding pushed it over the cap.
+    A KITTI image (375×1242) under the Depth Anything policy (518, multiple of 14, cap 882) runs at 266×882, not at
+    518×1722.
+
+    Args:
+        image_hw: camera image (height, width) in pixels, both > 0.
+        policy: the spec's resize policy.
+
+    Returns:
+        (height, width) of the network input, each a multiple of ``policy.multiple_of`` when keeping aspect.
+
+    Raises:
+        ShapeError: non-positive image size.
+        ConfigError: a policy with non-positive sizes or a cap below one multiple.
+    """
+    height, width = int(image_hw[0]), int(image_hw[1])
+    if height <= 0 or width <= 0:
+        msg = f"image size must be positive, got {height}x{width}"
+        raise ShapeError(msg)
+    if min(policy.height, policy.width, policy.multiple_of, policy.max_long_side) <= 0:
+        msg = f"input policy sizes must be positive, got {policy}"
+        raise ConfigError(msg)
+    if not policy.keep_aspect:
+        return policy.height, policy.width
+    multiple = policy.multiple_of
+    if policy.max_long_side < multiple:
+        msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
+        raise ConfigError(msg)
+    scale = policy.height / min(height, width)
+    if max(height, width) * scale > policy.max_long_side:
+        scale = policy.max_long_side / max(height, width)
+    cap = (policy.max_long_side // multiple) * multiple
+
+    def snap(side: int) -> int:
+        return min(max(multiple, round(side * scale / multiple) * multiple), cap)
+
+    return snap(height), snap(width)
+
+
+def image_to_device(image_rgb: np.ndarray, device: torch.device, staging: torch.Tensor | None = None) -> torch.Tensor:
+    """Upload an RGB image as uint8 (the cheapest transfer) and lay it out as a batch of one.
+
+    Args:
+        image_rgb: (H, W, 3) uint8 RGB (colour order already converted by the caller).
+        device: target device.
+        staging: optional (H, W, 3) uint8 pinned host buffer reused across frames (CUDA): the image is copied into
+            it and uploaded asynchronously. The caller must not refill it before the upload finished (the engine
+            synchronises at the end of every frame).
+
+    Returns:
+        (1, 3, H, W) uint8 tensor on ``device`` (a strided view: no copy on the device).
+
+    Raises:
+        ShapeError: not (H, W, 3) or not uint8.
+    """
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+        msg = f"expected an (H, W, 3) uint8 RGB image, got {image_rgb.dtype} {image_rgb.shape}; convert it first"
+        raise ShapeError(msg)
+    if staging is not None and tuple(staging.shape) == image_rgb.shape:
+        staging.numpy()[...] = image_rgb
+        host = staging
+    else:
+        host = torch.from_numpy(np.ascontiguousarray(image_rgb))
+    return host.to(device, non_blocking=host.is_pinned()).permute(2, 0, 1).unsqueeze(0)
+
+
+def preprocess(
+    image_u8: torch.Tensor,
+    size_hw: tuple[int, int],
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    *,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Resize and normalise a uint8 RGB batch on its own device.
+
+    Args:
+        image_u8: (B, 3, H, W) uint8 RGB.
+        size_hw: network (height, width) in pixels (see :func:`network_input_size`).
+        mean, std: per-channel normalisation of RGB in [0, 1].
+        channels_last: return the tensor in channels-last memory format.
+
+    Returns:
+        (B, 3, h, w) float32 normalised image on the input's device.
+    """
+    if image_u8.ndim != 4 or image_u8.shape[1] != 3:
+        msg = f"expected a (B, 3, H, W) image batch, got {tuple(image_u8.shape)}"
+        raise ShapeError(msg)
+    image = image_u8.to(torch.float32).div_(255.0)
+    if tuple(image.shape[-2:]) != tuple(size_hw):
+        shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
+        image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=shrinking)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
+    image = (image - mean_t) / std_t
+    if channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
+    return image
+
+
+def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear source indices and weights along one axis, matching ``F.interpolate(align_corners=False)``."""
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, device=device, dtype=torch.float32) + 0.5) * scale - 0.5).clamp_(min=0.0)
+    low = src.floor().to(torch.long).clamp_(max=in_size - 1)
+    high = (low + 1).clamp_(max=in_size - 1)
+    weight = src - low.to(torch.float32)
+    return low, high, weight
+
+
+def upsample_edge_aware(
+    prediction: torch.Tensor, out_hw: tuple[int, int], edge_ratio: float = DEFAULT_EDGE_RATIO
+) -> torch.Tensor:
+    """Resize a depth / inverse-depth map: bilinear on smooth surfaces, nearest across depth edges.
+
+    A 2×2 source neighbourhood is an edge when ``max > edge_ratio * min`` of its four values, or when any of them is
+    NaN or the minimum is not positive; there the output takes the nearest source value instead of a blend, so no
+    value between foreground and background is created (see the module docstring).
+
+    Args:
+        prediction: (h, w) or (1, 1, h, w) float map (depth in metres or inverse depth; NaN invalid) on any device.
+        out_hw: camera (height, width) in pixels.
+        edge_ratio: max/min ratio above which a neighbourhood counts as an edge (> 1).
+
+    Returns:
+        (H, W) float32 map on the input's device; NaN where the nearest source value is NaN.
+    """
+    if not edge_ratio > 1.0:
+        msg = f"edge_ratio must be > 1, got {edge_ratio}"
+        raise ConfigError(msg)
+    source = prediction.reshape(prediction.shape[-2:]) if prediction.ndim == 4 else prediction
+    if source.ndim != 2 or prediction.ndim not in (2, 4) or prediction.numel() != source.numel():
+        msg = f"expected an (h, w) or (1, 1, h, w) map, got {tuple(prediction.shape)}"
+        raise ShapeError(msg)
+    source = source.to(torch.float32)
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    if (out_h, out_w) == tuple(source.shape):
+        return source.clone()
+    y0, y1, wy = _source_index(out_h, source.shape[0], source.device)
+    x0, x1, wx = _source_index(out_w, source.shape[1], source.device)
+    rows0, rows1 = source[y0], source[y1]  # (H, w)
+    v00, v01, v10, v11 = rows0[:, x0], rows0[:, x1], rows1[:, x0], rows1[:, x1]  # (H, W) each
+    wy_col, wx_row = wy[:, None], wx[None, :]
+    bilinear = (1 - wy_col) * ((1 - wx_row) * v00 + wx_row * v01) + wy_col * ((1 - wx_row) * v10 + wx_row * v11)
+    low = torch.minimum(torch.minimum(v00, v01), torch.minimum(v10, v11))
+    high = torch.maximum(torch.maximum(v00, v01), torch.maximum(v10, v11))
+    smooth = (high <= edge_ratio * low) & (low > 0)  # False for NaN: NaN compares False
+    take_y1, take_x1 = (wy_col >= 0.5), (wx_row >= 0.5)
+    nearest = torch.where(take_y1, torch.where(take_x1, v11, v10), torch.where(take_x1, v01, v00))
+    return torch.where(smooth, bilinear, nearest)

@@ -1,0 +1,121 @@
+"""Files stored BESIDE an exported model: its ModelSpec and its golden reference.
+
+An exported model ``model.onnx`` (or ``model.pt`` for TorchScript) travels with:
+
+* ``model.onnx.spec.json``: ``ModelSpec.to_json()`` with ``backend`` set to ``onnx`` / ``torchscript``. The exporter
+  also embeds the same JSON inside the model (ONNX ``metadata_props``, TorchScript extra file) so that a model copied
+  alone still loads; the file beside wins when both exist (a user may edit it), with a warning if they differ.
+* ``model.onnx.golden.safetensors`` (optional): the golden reference input image and fp32 output
+  (:class:`~mono_depth_ros.models.checkpoint.GoldenReference`) for the start-up self-test.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.spec import ModelSpec
+
+SPEC_SUFFIX = ".spec.json"
+GOLDEN_SUFFIX = ".golden.safetensors"
+EMBEDDED_SPEC_KEY = "mono_depth_spec"
+_GOLDEN_INPUT, _GOLDEN_OUTPUT = "input", "output"
+
+_LOG = logging.getLogger(__name__)
+
+
+def spec_path_for(model_path: str | Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.spec.json``."""
+    path = Path(model_path)
+    return path.with_name(path.name + SPEC_SUFFIX)
+
+
+def golden_path_for(model_path: str | Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.golden.safetensors``."""
+    path = Path(model_path)
+    return path.with_name(path.name + GOLDEN_SUFFIX)
+
+
+def write_sidecars(model_path: str | Path, spec: ModelSpec, golden: GoldenReference | None = None) -> None:
+    """Write the spec (and the golden reference, when given) beside ``model_path``."""
+    spec_path_for(model_path).write_text(spec.to_json() + "\n", encoding="utf-8")
+    golden_file = golden_path_for(model_path)
+    if golden is None:
+        golden_file.unlink(missing_ok=True)
+        return
+    tensors: dict[str, np.ndarray] = {
+        _GOLDEN_INPUT: np.ascontiguousarray(golden.image_rgb, dtype=np.uint8),
+        _GOLDEN_OUTPUT: np.ascontiguousarray(golden.output, dtype=np.float32),
+    }
+    save_file(tensors, str(golden_file))
+
+
+def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
+    """The :class:`ModelSpec` of an exported model: the file beside it, else the copy embedded in it.
+
+    Args:
+        model_path: the exported model file.
+        backend: the backend reading it (``onnx`` | ``torchscript``); the spec must say the same.
+        embedded_json: the spec JSON found inside the model, or None.
+
+    Raises:
+        CheckpointError: no spec anywhere, malformed spec, or a spec for another backend.
+    """
+    path = Path(model_path)
+    beside = spec_path_for(path)
+    if beside.is_file():
+        try:
+            text = beside.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            msg = f"cannot read the model spec {beside} ({err}); re-export the model"
+            raise CheckpointError(msg) from None
+        source = str(beside)
+        if embedded_json is not None and embedded_json.strip() != text.strip():
+            _LOG.warning("%s differs from the spec embedded in %s; using the file beside the model", beside, path)
+    elif embedded_json is not None:
+        text, source = embedded_json, f"{path} (embedded)"
+    else:
+        msg = (
+            f"no ModelSpec for {path}: expected {beside.name} beside it (written by `mono-depth export`); "
+            f"re-export the model, or write the spec of the network it came from to that file"
+        )
+        raise CheckpointError(msg)
+    try:
+        spec = ModelSpec.from_json(text)
+    except CheckpointError as err:
+        msg = f"model spec {source}: {err}"
+        raise CheckpointError(msg) from None
+    except (TypeError, ValueError) as err:
+        msg = f"model spec {source} is malformed ({err}); re-export the model"
+        raise CheckpointError(msg) from None
+    if spec.backend != backend:
+        msg = f"model spec {source} is for backend {spec.backend!r}, not {backend!r}; set model.backend: {spec.backend}"
+        raise CheckpointError(msg)
+    return spec
+
+
+def read_golden(model_path: str | Path) -> GoldenReference | None:
+    """The golden reference beside an exported model, or None when there is none.
+
+    Raises:
+        CheckpointError: the file exists but is not a valid golden reference.
+    """
+    golden_file = golden_path_for(model_path)
+    if not golden_file.is_file():
+        return None
+    try:
+        tensors = load_file(str(golden_file))
+    except (SafetensorError, OSError, ValueError) as err:
+        msg = f"golden reference {golden_file} is not a readable safetensors file ({err}); re-export the model"
+        raise CheckpointError(msg) from None
+    image_rgb, output = tensors.get(_GOLDEN_INPUT), tensors.get(_GOLDEN_OUTPUT)
+    if image_rgb is None or output is None or image_rgb.dtype != np.uint8 or image_rgb.ndim != 3:
+        msg = f"golden reference {golden_file} lacks a uint8 'input' image or an 'output' array; re-export the model"
+        raise CheckpointError(msg)
+    return GoldenReference(image_rgb=image_rgb, output=output.astype(np.float32, copy=False))

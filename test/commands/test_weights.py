@@ -1,0 +1,86 @@
+"""Tests for `mono-depth weights`: clean failures without network / package / permission, and the happy path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.commands import weights
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+
+from ..models.tiny_models import TINY_DA
+
+UNREACHABLE = "http://127.0.0.1:9"  # nothing listens on the discard port: "connection refused", instantly
+
+
+def test_unreachable_hub_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["weights", "depth-anything-v2-small", "--out", str(tmp_path / "da"), "--endpoint", UNREACHABLE])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "Hugging Face Hub is unreachable" in err and "machine with internet" in err
+
+
+def test_offline_mode_is_respected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def must_not_run(**kwargs: object) -> None:
+        raise AssertionError("download attempted while HF_HUB_OFFLINE is set")
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", must_not_run)
+    assert main(["weights", "depth-anything-v2-small", "--out", str(tmp_path)]) != 0
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+
+
+def test_missing_package_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    assert main(["weights", "depth-anything-v2-small", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "pip install 'mono_depth_ros[hf]'" in err and "Traceback" not in err
+
+
+def test_unknown_name_and_missing_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["weights", "midas", "--out", "x"]) != 0
+    assert "depth-anything-v2-small" in capsys.readouterr().err
+    assert main(["weights", "depth-anything-v2-small"]) != 0
+    assert "--out DIR is required" in capsys.readouterr().err
+    assert weights.resolve_repo("org/repo") == "org/repo"
+    with pytest.raises(ConfigError):
+        weights.resolve_repo("org/")
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["weights", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "depth-anything/Depth-Anything-V2-Small-hf" in out and "Apache-2.0" in out and "non-commercial" in out
+
+
+def test_download_then_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[dict[str, object]] = []
+
+    def fake_snapshot_download(**kwargs: object) -> str:
+        calls.append(kwargs)
+        torch.manual_seed(0)
+        save_depth_anything(build_depth_anything(depth_anything_spec(TINY_DA)), Path(str(kwargs["local_dir"])))
+        return str(kwargs["local_dir"])
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot_download)
+    out_dir = tmp_path / "da"
+    assert main(["weights", "depth-anything-v2-small", "--out", str(out_dir)]) == 0
+    assert calls[0]["repo_id"] == "depth-anything/Depth-Anything-V2-Small-hf"
+    assert "model.safetensors" in calls[0]["allow_patterns"]  # type: ignore[operator]
+    assert f"model.weights={out_dir}" in capsys.readouterr().out
+    estimator = DepthEstimator.open("depth_anything_v2", out_dir, EstimatorConfig(device="cpu", warmup_runs=0))
+    assert estimator.output_kind.value == "relative_inverse"

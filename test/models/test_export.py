@@ -1,0 +1,112 @@
+"""Tests for models/export.py: torch -> ONNX / TorchScript parity, specs and golden references beside the model."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.backend import TensorOutput
+from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec
+from mono_depth_ros.models.export import export_onnx, export_torchscript
+from mono_depth_ros.models.golden import reference_image
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.sidecar import golden_path_for, read_golden, spec_path_for
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+
+from .tiny_models import TINY_DA, tiny_unet
+
+CPU = torch.device("cpu")
+
+
+def _onnx_vs_torch(path: Path, network: nn.Module, inputs: list[torch.Tensor]) -> float:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    with torch.no_grad():
+        for x in inputs:
+            (got,) = session.run(None, {"image": x.numpy()})
+            worst = max(worst, float(np.abs(got - TensorOutput(network)(x).numpy()).max()))
+    return worst
+
+
+def test_unet_onnx_parity_on_random_inputs(tmp_path: Path) -> None:
+    network, spec = tiny_unet()
+    result = export_onnx(network, spec, tmp_path / "unet.onnx", exporter="legacy")
+    generator = torch.Generator().manual_seed(7)
+    inputs = [torch.randn(1, 3, h, w, generator=generator) for h, w in ((64, 96), (64, 96), (128, 64), (96, 320))]
+    max_diff = _onnx_vs_torch(result.path, network, inputs)
+    print(f"\nunet torch vs ONNX Runtime: max abs diff {max_diff:.3g} (export check {result.max_abs_diff:.3g})")
+    assert max_diff < 1e-4 and result.max_abs_diff < 1e-4
+    assert result.dynamic and result.spec.input == spec.input and result.spec.backend == "onnx"
+    assert spec_path_for(result.path).is_file() and golden_path_for(result.path).is_file()
+
+
+def test_dynamo_exporter_parity(tmp_path: Path) -> None:
+    network = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1), nn.Softplus())
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+    result = export_onnx(network, spec, tmp_path / "conv.onnx", exporter="dynamo")
+    assert result.exporter == "dynamo" and result.dynamic
+    inputs = [torch.randn(1, 3, 16, 24), torch.randn(1, 3, 40, 56)]
+    max_diff = _onnx_vs_torch(result.path, network, inputs)
+    print(f"\ndynamo export, torch vs ONNX Runtime: max abs diff {max_diff:.3g}")
+    assert max_diff < 1e-5
+
+
+def test_depth_anything_exports_fixed_size_and_runs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = depth_anything_spec(TINY_DA)
+    network = build_depth_anything(spec).eval()
+    result = export_onnx(network, spec, tmp_path / "da.onnx", input_hw=(56, 182), exporter="legacy")
+    print(f"\nDA-V2 (tiny) torch vs ONNX Runtime: max abs diff {result.max_abs_diff:.3g}")
+    assert result.max_abs_diff < 1e-4
+    assert not result.dynamic  # the ViT's patch grid is traced as constants
+    assert result.spec.input == InputPolicy(height=56, width=182, keep_aspect=False, multiple_of=14, max_long_side=882)
+    assert result.spec.output_kind is OutputKind.RELATIVE_INVERSE
+    golden = read_golden(result.path)
+    assert golden is not None and golden.image_rgb.shape == (56, 182, 3)
+    estimator = DepthEstimator.open("onnx", result.path, EstimatorConfig(device="cpu"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+    image = np.random.default_rng(0).integers(0, 256, size=(120, 390, 3), dtype=np.uint8)
+    values = estimator.predict(image)
+    assert values.network_hw == (56, 182) and values.values.shape == (120, 390)
+
+
+def test_torchscript_export_parity_and_golden(tmp_path: Path) -> None:
+    network, spec = tiny_unet()
+    image = reference_image(40, 80, seed=3)
+    result = export_torchscript(network, spec, tmp_path / "unet.pt")
+    assert result.max_abs_diff == 0.0 and result.dynamic and result.exporter == "jit-trace"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.load(str(result.path))
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), TensorOutput(network)(x))
+    golden = read_golden(result.path)
+    assert golden is not None
+    estimator = DepthEstimator.open("torchscript", result.path, EstimatorConfig(device="cpu"))
+    assert estimator.predict(image).values.shape == (40, 80)
+
+
+def test_export_keeps_the_callers_network_untouched(tmp_path: Path) -> None:
+    network, spec = tiny_unet()
+    network.train()
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    export_torchscript(network, spec, tmp_path / "unet.pt")
+    assert network.training and all(p.requires_grad for p in network.parameters())
+    for name, tensor in network.state_dict().items():
+        torch.testing.assert_close(tensor, before[name])
+
+
+def test_unknown_exporter_is_refused(tmp_path: Path) -> None:
+    network, spec = tiny_unet()
+    with pytest.raises(ConfigError, match="unknown ONNX exporter 'tensorrt'"):
+        export_onnx(network, spec, tmp_path / "x.onnx", exporter="tensorrt")
+    with pytest.raises(ConfigError, match="positive"):
+        export_torchscript(network, spec, tmp_path / "x.pt", input_hw=(0, 32))

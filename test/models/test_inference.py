@@ -1,0 +1,222 @@
+"""Tests for models/inference.py (DepthEstimator), models/backend.py and models/golden.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, prediction_tensor, resolve_device
+from mono_depth_ros.models.checkpoint import load_checkpoint, save_checkpoint
+from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
+from mono_depth_ros.models.golden import compare_golden, reference_image
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig, make_golden
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+
+from .tiny_models import TINY_DA, StepDepth, tiny_unet, write_unet_checkpoint
+
+CPU = torch.device("cpu")
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_unet_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+
+
+def test_checkpoint_estimator_returns_camera_size_depth(checkpoint: Path) -> None:
+    estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu"))
+    assert isinstance(estimator.backend, DepthBackend)
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+    assert estimator.golden_report.rel_l1 == 0.0  # same path, same numbers
+    for height, width in ((50, 120), (375, 1242), (64, 96)):
+        result = estimator.predict(_image(height, width))
+        assert result.values.shape == (height, width) and result.values.dtype == np.float32
+        assert result.output_kind is OutputKind.DEPTH_UP_TO_SCALE and result.network_hw == (64, 96)
+        assert np.all(np.isfinite(result.values))
+        assert float(result.values.min()) >= 0.5 and float(result.values.max()) <= 50.0
+        assert result.timings.total_ms >= result.timings.inference_ms >= 0.0
+
+
+def test_tampered_golden_is_refused(checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    loaded = load_checkpoint(checkpoint)
+    assert loaded.golden is not None
+    tampered = tmp_path / "tampered.safetensors"
+    reference = (loaded.golden.image_rgb, loaded.golden.output * 1.05)
+    save_checkpoint(tampered, loaded.state_dict, loaded.spec, reference=reference)
+    with pytest.raises(CheckpointError, match=r"golden self-test FAILED: relative L1 [0-9.e-]+ \(tolerance"):
+        DepthEstimator.open("unet", tampered, EstimatorConfig(device="cpu"))
+    with caplog.at_level(logging.WARNING):
+        warned = DepthEstimator.open("unet", tampered, EstimatorConfig(device="cpu", golden_check="warn"))
+    assert warned.golden_report is not None and not warned.golden_report.passed
+    assert "golden self-test FAILED" in caplog.text
+    silent = DepthEstimator.open("unet", tampered, EstimatorConfig(device="cpu", golden_check="off"))
+    assert silent.golden_report is None
+    loose = EstimatorConfig(device="cpu", golden_tolerance=0.1)
+    assert DepthEstimator.open("unet", tampered, loose).golden_report is not None
+
+
+def test_bf16_on_cpu_checks_against_an_fp32_reference(tmp_path: Path) -> None:
+    no_golden = write_unet_checkpoint(tmp_path / "plain.safetensors", golden=False)
+    estimator = DepthEstimator.open("unet", no_golden, EstimatorConfig(device="cpu", precision="bf16"))
+    assert estimator.precision == "bf16"
+    report = estimator.golden_report  # made on the spot: no reference was stored
+    assert report is not None and report.passed and 0.0 < report.rel_l1 < report.tolerance
+    fp32 = DepthEstimator.open("unet", no_golden, EstimatorConfig(device="cpu"))
+    assert fp32.golden_report is None  # nothing to compare with, nothing changed
+
+
+def test_fp16_on_cpu(checkpoint: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ConfigError, match="fp16 is not supported on the CPU"):
+        DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu", precision="fp16"))
+    if torch.cuda.is_available():
+        return
+    with caplog.at_level(logging.WARNING):
+        estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="auto", precision="fp16"))
+    assert estimator.precision == "fp32" and estimator.device == CPU
+    assert "CUDA is not available" in caplog.text and "running fp32" in caplog.text
+
+
+@NO_CUDA
+def test_device_resolution_without_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert resolve_device("auto") == CPU
+    assert "running on the CPU" in caplog.text
+    assert resolve_device("CPU") == CPU
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("tpu")
+
+
+@NO_CUDA
+def test_cuda_graphs_are_guarded_on_cpu(checkpoint: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu", cuda_graphs=True))
+    assert "cuda_graphs needs a CUDA device" in caplog.text
+    assert estimator.predict(_image(40, 60)).values.shape == (40, 60)
+
+
+def test_channels_last_compile_and_threads(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[nn.Module] = []
+
+    def fake_compile(module: nn.Module, **kwargs: object) -> nn.Module:
+        compiled.append(module)
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)  # real inductor compiles take minutes on 2 CPU cores
+    image = _image(48, 100)
+    reference = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu")).predict(image).values
+    config = EstimatorConfig(device="cpu", channels_last=True, compile=True, cpu_threads=1, warmup_runs=1)
+    estimator = DepthEstimator.open("unet", checkpoint, config)
+    assert len(compiled) == 1 and torch.get_num_threads() == 1
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+    np.testing.assert_allclose(estimator.predict(image).values, reference, rtol=1e-4)
+
+
+def test_step_edge_through_the_engine_has_no_flying_pixels() -> None:
+    spec = ModelSpec("step", input=InputPolicy(height=24, width=40), output_kind=OutputKind.METRIC)
+    backend = TorchBackend(StepDepth(2.0, 10.0), spec, CPU)
+    values = DepthEstimator(backend, EstimatorConfig(device="cpu")).predict(_image(96, 160)).values
+    assert set(np.unique(values).tolist()) == {2.0, 10.0}
+    assert np.all(values[:, :70] == 2.0) and np.all(values[:, 90:] == 10.0)
+
+
+def test_depth_kinds_mark_non_positive_values_invalid() -> None:
+    class Signed(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linspace(-1.0, 1.0, x.shape[3]).expand(x.shape[0], 1, x.shape[2], x.shape[3])
+
+    image = _image(8, 16)
+    for kind, expect_nan in ((OutputKind.METRIC, True), (OutputKind.RELATIVE_INVERSE, False)):
+        spec = ModelSpec("signed", input=InputPolicy(height=8, width=16), output_kind=kind)
+        values = DepthEstimator(TorchBackend(Signed(), spec, CPU), EstimatorConfig(device="cpu")).predict(image).values
+        assert bool(np.isnan(values[:, 0]).all()) is expect_nan
+        assert np.all(np.isfinite(values[:, -1]))
+
+
+def test_depth_anything_directory_on_a_kitti_sized_image(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    save_depth_anything(build_depth_anything(depth_anything_spec(TINY_DA)), tmp_path / "da")
+    estimator = DepthEstimator.open("depth_anything_v2", tmp_path / "da", EstimatorConfig(device="cpu"))
+    result = estimator.predict(_image(375, 1242))
+    assert result.network_hw == (266, 882)  # capped, not 518x1722
+    assert result.values.shape == (375, 1242) and result.values.dtype == np.float32
+    assert result.output_kind is OutputKind.RELATIVE_INVERSE
+    assert float(np.nanmin(result.values)) >= 0.0
+
+
+def test_open_backend_errors(checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown model\.backend 'tensorrt'"):
+        open_backend("tensorrt", checkpoint, CPU)
+    with pytest.raises(CheckpointError, match="holds a 'unet' checkpoint"):
+        open_backend("depth_anything_v2", checkpoint, CPU)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        open_backend("unet", tmp_path / "missing.safetensors", CPU)
+    backend, golden = open_backend("torch", checkpoint, CPU)
+    assert backend.name == "torch" and golden is not None
+
+
+def test_bad_inputs_and_options(checkpoint: Path) -> None:
+    estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match="uint8 RGB"):
+        estimator.predict(np.zeros((10, 10, 3), dtype=np.float32))
+    for bad in ({"precision": "fp8"}, {"golden_check": "maybe"}, {"warmup_runs": -1}, {"golden_tolerance": 0.0}):
+        with pytest.raises(ConfigError):
+            EstimatorConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_prediction_tensor_accepts_known_outputs() -> None:
+    class WithDepth:
+        depth = torch.ones(1, 1, 4, 4)
+
+    class HF:
+        predicted_depth = torch.ones(1, 4, 4)
+
+    assert prediction_tensor(WithDepth()).shape == (1, 1, 4, 4)
+    assert prediction_tensor(HF()).shape == (1, 1, 4, 4)
+    with pytest.raises(ShapeError, match="expected a tensor"):
+        prediction_tensor({"depth": 1})
+    with pytest.raises(ShapeError, match="expected"):
+        prediction_tensor(torch.ones(1, 2, 4, 4))
+
+
+def test_golden_comparison_and_reference_image() -> None:
+    reference = np.linspace(1.0, 5.0, 200, dtype=np.float32).reshape(10, 20)
+    assert compare_golden(reference.copy(), reference, 1e-3).passed
+    noisy = reference * 1.01
+    report = compare_golden(noisy, reference, 1e-3)
+    assert not report.passed and report.rel_l1 == pytest.approx(0.01, rel=1e-3)
+    holes = reference.copy()
+    holes[:2] = np.nan  # 10 % of pixels lose validity
+    assert not compare_golden(holes, reference, 1.0).passed
+    with pytest.raises(CheckpointError, match="shape"):
+        compare_golden(reference[:5], reference, 1e-3)
+    image = reference_image(30, 40)
+    assert image.shape == (30, 40, 3) and image.dtype == np.uint8 and image.std() > 10
+    np.testing.assert_array_equal(image, reference_image(30, 40))
+
+
+def test_make_golden_matches_predict() -> None:
+    network, spec = tiny_unet()
+    backend = TorchBackend(network, spec, CPU)
+    golden = make_golden(backend, _image(30, 50))
+    values = DepthEstimator(backend, EstimatorConfig(device="cpu")).predict(golden.image_rgb).values
+    np.testing.assert_array_equal(values, golden.output)

@@ -1,0 +1,120 @@
+"""Tests for models/onnx_model.py: loading an exported model with its spec, running it, clear errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.models.backend import DepthBackend, TensorOutput
+from mono_depth_ros.models.export import export_onnx
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.onnx_model import OnnxBackend
+from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
+from mono_depth_ros.models.spec import OutputKind
+
+from .tiny_models import tiny_unet
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    return path
+
+
+def _bare_onnx(path: Path) -> None:
+    """An ONNX export with no spec anywhere (fixed 64x96 input)."""
+    network, _ = tiny_unet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(TensorOutput(network), (torch.randn(1, 3, 64, 96),), str(path), dynamo=False)
+
+
+def test_loads_and_runs(onnx_path: Path) -> None:
+    backend = OnnxBackend(onnx_path, CPU, cpu_threads=1)
+    assert isinstance(backend, DepthBackend) and not backend.torch_native
+    assert backend.spec.backend == "onnx" and backend.spec.output_kind is OutputKind.METRIC
+    assert backend.fixed_input_hw is None  # the unet exports with free height / width
+    assert backend.golden is not None and not backend.uses_cuda
+    out = backend.infer(torch.randn(1, 3, 64, 96))
+    assert out.shape == (1, 1, 64, 96) and out.dtype == torch.float32 and out.device == CPU
+    assert backend.infer(torch.randn(1, 3, 96, 160)).shape == (1, 1, 96, 160)
+
+
+def test_estimator_with_onnx(onnx_path: Path) -> None:
+    estimator = DepthEstimator.open("onnx", onnx_path, EstimatorConfig(device="cpu", cpu_threads=1))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+    image = np.random.default_rng(1).integers(0, 256, size=(75, 248, 3), dtype=np.uint8)
+    result = estimator.predict(image)
+    assert result.values.shape == (75, 248) and result.values.dtype == np.float32
+    assert result.output_kind is OutputKind.METRIC and np.all(np.isfinite(result.values))
+    with pytest.raises(ConfigError, match="precision bf16 needs a torch or TorchScript backend"):
+        DepthEstimator.open("onnx", onnx_path, EstimatorConfig(device="cpu", precision="bf16"))
+
+
+def test_spec_embedded_in_the_model_is_used_when_the_file_beside_is_gone(onnx_path: Path, tmp_path: Path) -> None:
+    alone = tmp_path / "alone.onnx"
+    alone.write_bytes(onnx_path.read_bytes())
+    backend = OnnxBackend(alone, CPU)
+    assert backend.spec.backend == "onnx" and backend.golden is None
+
+
+def test_model_without_any_spec_is_refused(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.onnx"
+    _bare_onnx(bare)
+    with pytest.raises(CheckpointError, match=r"no ModelSpec for .*bare\.onnx: expected bare\.onnx\.spec\.json"):
+        OnnxBackend(bare, CPU)
+
+
+def test_spec_for_another_backend_is_refused(onnx_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(onnx_path.read_bytes())
+    data = json.loads(spec_path_for(onnx_path).read_text())
+    spec_path_for(copy).write_text(json.dumps({**data, "backend": "torch"}))
+    with pytest.raises(CheckpointError, match="is for backend 'torch', not 'onnx'"):
+        OnnxBackend(copy, CPU)
+    spec_path_for(copy).write_text(json.dumps({**data, "output_kind": "disparity"}))
+    with pytest.raises(CheckpointError, match="unknown output kind 'disparity'"):
+        OnnxBackend(copy, CPU)
+
+
+def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist; export one"):
+        OnnxBackend(tmp_path / "missing.onnx", CPU)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a protobuf at all" * 10)
+    with pytest.raises(CheckpointError, match="ONNX Runtime cannot load"):
+        OnnxBackend(garbage, CPU)
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(onnx_path.read_bytes())
+    golden_path_for(copy).write_bytes(b"broken")
+    with pytest.raises(CheckpointError, match="golden reference"):
+        OnnxBackend(copy, CPU)
+
+
+def test_fixed_size_model_rejects_other_sizes(tmp_path: Path) -> None:
+    _, spec = tiny_unet()
+    fixed = tmp_path / "fixed.onnx"
+    _bare_onnx(fixed)
+    spec_path_for(fixed).write_text(replace(spec, backend="onnx").to_json())
+    backend = OnnxBackend(fixed, CPU)
+    assert backend.fixed_input_hw == (64, 96)
+    with pytest.raises(ShapeError, match=r"exported for \(64, 96\)"):
+        backend.infer(torch.randn(1, 3, 32, 32))
+
+
+def test_onnxruntime_missing(onnx_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ConfigError, match=r"pip install 'mono_depth_ros\[onnx\]'"):
+        OnnxBackend(onnx_path, CPU)

@@ -1,0 +1,149 @@
+"""Tests for models/preprocess.py: input size policy, normalisation, edge-aware upsampling on a step edge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.models.preprocess import image_to_device, network_input_size, preprocess, upsample_edge_aware
+from mono_depth_ros.models.spec import InputPolicy
+
+DA_POLICY = InputPolicy(height=518, width=518, keep_aspect=True, multiple_of=14, max_long_side=882)
+
+
+def flying_fraction(depth: torch.Tensor, near: float, far: float, tolerance: float = 0.02) -> float:
+    """Fraction of pixels strictly between the two levels of a step edge."""
+    between = (depth > near * (1 + tolerance)) & (depth < far * (1 - tolerance))
+    return float(between.sum()) / depth.numel()
+
+
+def test_kitti_image_under_depth_anything_policy_is_capped() -> None:
+    assert network_input_size((375, 1242), DA_POLICY) == (266, 882)
+    uncapped = InputPolicy(height=518, width=518, keep_aspect=True, multiple_of=14, max_long_side=4096)
+    assert network_input_size((375, 1242), uncapped) == (518, 1722)  # the accident the cap prevents
+
+
+def test_square_and_fixed_policies() -> None:
+    assert network_input_size((518, 518), DA_POLICY) == (518, 518)
+    assert network_input_size((480, 640), DA_POLICY) == (518, 686)
+    fixed = InputPolicy(height=192, width=640, keep_aspect=False)
+    assert network_input_size((375, 1242), fixed) == (192, 640)
+
+
+def test_bad_sizes_raise() -> None:
+    with pytest.raises(ShapeError, match="positive"):
+        network_input_size((0, 10), DA_POLICY)
+    with pytest.raises(ConfigError, match="max_long_side"):
+        network_input_size((100, 100), InputPolicy(keep_aspect=True, multiple_of=32, max_long_side=16))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    height=st.integers(1, 4000),
+    width=st.integers(1, 4000),
+    short=st.integers(14, 1024),
+    multiple=st.sampled_from([8, 14, 32]),
+    cap=st.integers(32, 2048),
+)
+def test_keep_aspect_properties(height: int, width: int, short: int, multiple: int, cap: int) -> None:
+    policy = InputPolicy(height=short, width=short, keep_aspect=True, multiple_of=multiple, max_long_side=cap)
+    out_h, out_w = network_input_size((height, width), policy)
+    assert out_h % multiple == 0 and out_w % multiple == 0
+    assert out_h >= multiple and out_w >= multiple
+    assert max(out_h, out_w) <= cap
+    # Aspect is kept up to the rounding of each side to one multiple.
+    scale = min(short / min(height, width), cap / max(height, width))
+    assert abs(out_h - height * scale) <= multiple or out_h == multiple or out_h == (cap // multiple) * multiple
+    assert abs(out_w - width * scale) <= multiple or out_w == multiple or out_w == (cap // multiple) * multiple
+
+
+def test_preprocess_normalises_and_resizes() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(30, 50, 3), dtype=np.uint8)
+    batch = image_to_device(image, torch.device("cpu"))
+    assert batch.shape == (1, 3, 30, 50) and batch.dtype == torch.uint8
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.5)
+    same = preprocess(batch, (30, 50), mean, std)
+    expected = (image.astype(np.float32) / 255.0 - np.array(mean)) / np.array(std)
+    np.testing.assert_allclose(same[0].permute(1, 2, 0).numpy(), expected, atol=1e-5)
+    resized = preprocess(batch, (14, 28), mean, std, channels_last=True)
+    assert resized.shape == (1, 3, 14, 28) and resized.dtype == torch.float32
+    assert resized.is_contiguous(memory_format=torch.channels_last)
+    flat = np.full((30, 50, 3), 128, dtype=np.uint8)  # a flat image stays flat through the antialiased resize
+    out = preprocess(image_to_device(flat, torch.device("cpu")), (14, 28), mean, std)
+    np.testing.assert_allclose(out[0, 0].numpy(), (128 / 255 - 0.5) / 0.2, atol=1e-5)
+
+
+def test_image_to_device_rejects_wrong_layout() -> None:
+    with pytest.raises(ShapeError, match="uint8 RGB"):
+        image_to_device(np.zeros((4, 4), dtype=np.uint8), torch.device("cpu"))
+    with pytest.raises(ShapeError, match="uint8 RGB"):
+        image_to_device(np.zeros((4, 4, 3), dtype=np.float32), torch.device("cpu"))
+
+
+def test_step_edge_has_no_flying_pixels() -> None:
+    near, far = 2.0, 10.0
+    low_res = torch.full((12, 20), far)
+    low_res[:, :9] = near
+    low_res[:4, 14:] = near  # a second, horizontal edge
+    plain = F.interpolate(low_res[None, None], size=(48, 80), mode="bilinear", align_corners=False)[0, 0]
+    ours = upsample_edge_aware(low_res, (48, 80))
+    assert flying_fraction(plain, near, far) > 0.02  # bilinear really does create them
+    assert flying_fraction(ours, near, far) == 0.0
+    assert set(torch.unique(ours).tolist()) == {near, far}
+    # The same holds in inverse depth (relative_inverse outputs).
+    inverse = upsample_edge_aware(1.0 / low_res, (48, 80))
+    assert flying_fraction(1.0 / inverse, near, far) == 0.0
+
+
+def test_smooth_surface_matches_bilinear() -> None:
+    rows = torch.linspace(5.0, 6.0, 16)[:, None]
+    cols = torch.linspace(0.0, 0.3, 24)[None, :]
+    smooth = (rows + cols).to(torch.float32)
+    ours = upsample_edge_aware(smooth[None, None], (37, 61))
+    plain = F.interpolate(smooth[None, None], size=(37, 61), mode="bilinear", align_corners=False)[0, 0]
+    torch.testing.assert_close(ours, plain, atol=1e-5, rtol=0)
+    assert upsample_edge_aware(smooth, (16, 24)).shape == (16, 24)
+
+
+def test_invalid_values_are_not_blended() -> None:
+    source = torch.full((6, 6), 4.0)
+    source[2:4, 2:4] = float("nan")
+    out = upsample_edge_aware(source, (24, 24))
+    finite = out[torch.isfinite(out)]
+    assert torch.all(finite == 4.0)
+    assert torch.isnan(out).sum() == 4 * 4 * 4  # the NaN block keeps its footprint, no more, no less
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), out_h=st.integers(1, 40), out_w=st.integers(1, 40), ratio=st.floats(1.01, 3.0))
+def test_upsample_stays_within_source_range(seed: int, out_h: int, out_w: int, ratio: float) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    source = torch.rand(7, 9, generator=generator) * 20 + 0.5
+    out = upsample_edge_aware(source, (out_h, out_w), edge_ratio=ratio)
+    assert out.shape == (out_h, out_w)
+    assert float(out.min()) >= float(source.min()) - 1e-5
+    assert float(out.max()) <= float(source.max()) + 1e-5
+
+
+def test_upsample_rejects_bad_arguments() -> None:
+    with pytest.raises(ConfigError, match="edge_ratio"):
+        upsample_edge_aware(torch.ones(4, 4), (8, 8), edge_ratio=1.0)
+    with pytest.raises(ShapeError, match="map"):
+        upsample_edge_aware(torch.ones(2, 4, 4), (8, 8))
+
+
+def test_staging_buffer_is_filled_and_wrong_shapes_are_ignored() -> None:
+    image = np.random.default_rng(3).integers(0, 256, size=(30, 50, 3), dtype=np.uint8)
+    staging = torch.zeros((30, 50, 3), dtype=torch.uint8)
+    batch = image_to_device(image, torch.device("cpu"), staging)
+    np.testing.assert_array_equal(staging.numpy(), image)
+    np.testing.assert_array_equal(batch[0].permute(1, 2, 0).numpy(), image)
+    other = torch.zeros((10, 10, 3), dtype=torch.uint8)
+    np.testing.assert_array_equal(image_to_device(image, torch.device("cpu"), other)[0].permute(1, 2, 0), image)
+    assert int(other.sum()) == 0
