@@ -33,8 +33,8 @@ from test.kitti_bag import load_kitti_frames, write_kitti_bag  # noqa: E402
 
 def _weights(folder: Path) -> tuple[str, str]:
     """The shipped default model if there is one, else a random-weight tiny unet (same speed)."""
-    from mono_depth_ros.bag.source import default_weights
     from mono_depth_ros.core.errors import CheckpointError
+    from mono_depth_ros.models.depth_source import default_weights
 
     try:
         return str(default_weights()), "shipped default"

@@ -91,7 +91,7 @@ def build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeli
     device, warning = node_params.device_fallback(str(params["device"]), cuda_available)
     if warning:
         logger.warning(warning)
-    from mono_depth_ros.bag.source import build_depth_source  # torch only when a network runs
+    from mono_depth_ros.models.depth_source import build_depth_source  # torch only when a network runs
 
     return DepthPipeline(params, build_depth_source({**params, "device": device}))
 

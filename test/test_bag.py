@@ -121,9 +121,9 @@ def test_network_backend_with_lidar(tmp_path: Path, kitti_frames: list[KittiFram
     """The first acceptance command (network + LiDAR); a random-weight tiny unet stands in for the shipped model."""
     import torch
 
-    from mono_depth_ros.bag.source import default_weights
     from mono_depth_ros.core.errors import CheckpointError
     from mono_depth_ros.models.checkpoint import save_checkpoint
+    from mono_depth_ros.models.depth_source import default_weights
     from mono_depth_ros.models.registry import build_model
     from mono_depth_ros.models.unet import make_unet_spec
 

@@ -2,7 +2,7 @@
 
 Modules: :mod:`.reader` (input bag), :mod:`.index` (first pass: stamps, calibration, TF), :mod:`.pairing` (which
 camera_info / scan / prediction goes with each image), :mod:`.frames` (message conversions per frame),
-:mod:`.source` (the depth network from ``model.*``), :mod:`.runner` (second pass, :func:`run_bag`),
+:mod:`.runner` (second pass, :func:`run_bag`),
 :mod:`.writer` (output bag, metadata version 8), :mod:`.summary` (what was written and skipped).
 """
 

@@ -37,12 +37,12 @@ from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_top
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
-from mono_depth_ros.bag.source import build_depth_source
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue, resolve
 from mono_depth_ros.core.errors import BagError, DepthError
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.models.depth_source import build_depth_source
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameInput, LidarInput
 
 

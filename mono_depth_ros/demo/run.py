@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
-from mono_depth_ros.bag.source import ASSETS_DIR, build_depth_source, default_weights
 from mono_depth_ros.config import ParamValue, load_config, parse_override, resolve
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, DepthError
 from mono_depth_ros.demo.evaluate import AccuracyRow, lidar_only_depth, mean_row, score_frame
@@ -29,6 +28,7 @@ from mono_depth_ros.demo.pictures import PictureStyle, write_pictures
 from mono_depth_ros.demo.report import REAL_WEIGHTS_HINT, DemoReport
 from mono_depth_ros.demo.scenario import ProgressFn, Scenario, no_progress
 from mono_depth_ros.demo.synthetic_bag import record_synthetic
+from mono_depth_ros.models.depth_source import ASSETS_DIR, build_depth_source, default_weights
 
 if TYPE_CHECKING:
     from mono_depth_ros.models.spec import OutputKind

@@ -1,4 +1,4 @@
-"""The depth network of a run, built from the parameters (``model.*``, ``device``), as a pipeline DepthSource.
+"""The depth network of a run (a pipeline ``DepthSource``), built from the parameters (``model.*``, ``device``).
 
 ``model.backend: external`` needs no network (predictions come from ``prediction_topic``). Every other backend loads
 ``model.weights`` through :class:`~mono_depth_ros.models.inference.DepthEstimator`; empty weights mean the default
@@ -20,7 +20,6 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 if TYPE_CHECKING:
     from mono_depth_ros.models.inference import DepthEstimator
     from mono_depth_ros.models.spec import OutputKind
-    from mono_depth_ros.pipeline import DepthSource
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 
@@ -61,7 +60,7 @@ class EstimatorSource:
         return np.asarray(result.values, dtype=np.float32)
 
 
-def build_depth_source(params: Mapping[str, ParamValue]) -> DepthSource | None:
+def build_depth_source(params: Mapping[str, ParamValue]) -> EstimatorSource | None:
     """The network named by ``model.backend`` / ``model.weights`` / ``device`` / ``model.*``; None for external.
 
     Raises:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.bag.source import EstimatorSource, build_depth_source, default_weights
 from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.depth_source import EstimatorSource, build_depth_source, default_weights
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.models.unet import make_unet_spec
