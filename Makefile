@@ -26,7 +26,7 @@ $(STAMP_DEMO): $(PY) setup.py constraints.txt
 
 $(STAMP_TEST): $(PY) setup.py constraints.txt
 	$(PIP) install -q $(TORCH_INDEX) torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e '.[test]'
+	$(PIP) install -q -c constraints.txt -e '.[test,onnx,hf]'
 	touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)

@@ -51,7 +51,6 @@ setup(
     maintainer_email="maintainers@mono-depth-ros.dev",
     description="Monocular depth for ROS 2 with LiDAR scale recovery, REP 118 outputs and a training package.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "mono_depth_node = mono_depth_ros.node:main",
