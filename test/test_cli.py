@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import argparse
+import importlib
+
+import pytest
+
+from mono_depth_ros.cli import COMMANDS, main
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_module_has_the_contract(name: str) -> None:
+    module = importlib.import_module(COMMANDS[name][0])
+    assert isinstance(module.HELP, str) and module.HELP
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    assert callable(module.run)
+
+
+def test_help_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("bag", "demo", "export", "weights", "params"):
+        assert name in out
+    assert main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_depth_errors_become_exit_code_2_without_traceback(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["bag", str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "mono-depth bag: error:" in err and "Traceback" not in err
