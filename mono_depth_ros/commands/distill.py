@@ -1,0 +1,96 @@
+"""`mono-depth distill`: a big teacher labels a robot's recordings, a fast student learns the labels.
+
+``mono-depth distill --teacher DIR_OR_CKPT --bags BAG... --student CONFIG``
+
+* ``--teacher``: a Depth Anything V2 directory (HF layout), an ONNX / TorchScript model or a project checkpoint
+  (backend guessed from the path; ``--teacher-backend`` to force one);
+* ``--bags`` rosbag2 recordings and / or ``--folders`` image folders (unlabelled);
+* ``--student`` the distillation YAML (student network, loss, optimiser, run; see config/distill_synthetic.yaml);
+  ``--set section.key=value`` overrides any field.
+
+Pseudo-labels go to ``data.cache_dir`` (``--cache``), resumable: a second run labels only what is missing. The
+student is ``<run.out_dir>/model.safetensors`` (``--out``), loadable by the node and the bag runner
+(``--param model.weights=<file>``). ``--resume auto`` continues training from the latest checkpoint;
+``--label-only`` stops after labelling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from mono_depth_ros.training.distill import distill
+from mono_depth_ros.training.distill_config import TEACHER_BACKENDS, DistillConfig, load_distill_config
+
+HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``distill`` options."""
+    parser.add_argument("--teacher", type=Path, help="teacher weights: DA-V2 directory, .onnx, .pt or .safetensors")
+    parser.add_argument("--teacher-backend", choices=TEACHER_BACKENDS, help="force the teacher's backend")
+    parser.add_argument("--bags", type=Path, nargs="+", default=[], metavar="BAG", help="rosbag2 recordings")
+    parser.add_argument("--folders", type=Path, nargs="+", default=[], metavar="DIR", help="image folders")
+    parser.add_argument("--student", type=Path, metavar="CONFIG", help="distillation YAML (student, loss, run)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field, value parsed as YAML (repeatable), e.g. --set run.steps=100",
+    )
+    parser.add_argument("--lidar-topic", help="PointCloud2 topic for metric supervision (same as data.lidar_topic)")
+    parser.add_argument("--cache", type=Path, help="pseudo-label cache folder (same as data.cache_dir)")
+    parser.add_argument("--out", type=Path, help="output folder (same as run.out_dir)")
+    parser.add_argument("--resume", metavar="auto|FILE", help="continue training from the latest checkpoint or a file")
+    parser.add_argument("--label-only", action="store_true", help="fill the pseudo-label cache and stop")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def build_config(args: argparse.Namespace) -> DistillConfig:
+    """The configuration the arguments describe (YAML, then ``--set``, then the named options)."""
+    config = load_distill_config(args.student, args.overrides)
+    teacher, data, run = config.teacher, config.data, config.run
+    if args.teacher is not None:
+        teacher = dataclasses.replace(teacher, weights=str(args.teacher))
+    if args.teacher_backend is not None:
+        teacher = dataclasses.replace(teacher, backend=args.teacher_backend)
+    if args.bags:
+        data = dataclasses.replace(data, bags=tuple(str(p) for p in args.bags))
+    if args.folders:
+        data = dataclasses.replace(data, folders=tuple(str(p) for p in args.folders))
+    if args.lidar_topic is not None:
+        data = dataclasses.replace(data, lidar_topic=args.lidar_topic)
+    if args.cache is not None:
+        data = dataclasses.replace(data, cache_dir=str(args.cache))
+    if args.out is not None:
+        run = dataclasses.replace(run, out_dir=str(args.out))
+    if args.quiet:
+        run = dataclasses.replace(run, progress=False)
+    return dataclasses.replace(config, teacher=teacher, data=data, run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Label, train and write the student; prints a summary. Returns 0 (errors are raised as DepthError)."""
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
+    config = build_config(args)
+    out_dir = Path(config.run.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "distill_config.yaml").write_text(config.to_yaml())
+    result = distill(config, resume=args.resume, label_only=args.label_only)
+    lines = [result.labels.format().rstrip()] if result.labels is not None else []
+    if result.model_path is not None:
+        lines.append(f"trained {result.step} steps ({result.images_per_s:.1f} images/s), {result.wall_s:.1f} s in all")
+        if result.calibration is not None:
+            c = result.calibration
+            lines.append(
+                f"calibration against the {c.target}: inverse depth x {c.scale:.4g} + {c.shift:.4g} "
+                f"({c.pixels} pixels{', scale only' if c.scale_only else ''})"
+            )
+        lines.append(f"student: {result.model_path} (output {result.output_kind.value})")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

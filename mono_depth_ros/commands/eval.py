@@ -1,0 +1,82 @@
+"""`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU or synthetic frames.
+
+Each dataset has its protocol (see :mod:`mono_depth_ros.training.evaluate`); the two KITTI protocols stay apart:
+``--dataset kitti_velodyne`` (raw Velodyne GT, Garg crop, per-image median scaling: self-supervised models) and
+``--dataset kitti_annotated`` (improved GT, Garg crop, no scaling: metric models). The printed table names the
+protocol and the scaling used. Examples::
+
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_annotated \
+        --data ../shared/data/metric3d_kitti_demo
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+from mono_depth_ros.training.eval_samples import DATASETS, EvalSample, load_samples, synthetic_samples
+from mono_depth_ros.training.evaluate import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
+from mono_depth_ros.training.synthetic_data import ClipSpec, render_clip
+
+HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic frames under a named protocol"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``eval`` options."""
+    parser.add_argument("--checkpoint", type=Path, required=True, help=".safetensors checkpoint with its ModelSpec")
+    parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
+    parser.add_argument("--data", type=Path, help="dataset folder (kitti_velodyne / kitti_annotated / nyu)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
+    parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
+    parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres)")
+    parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
+    parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    parser.add_argument("--csv", type=Path, help="also write per-image metrics to this CSV file")
+
+
+def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
+    """Load the frames the arguments name (synthetic drives are rendered at the checkpoint's input size)."""
+    if args.dataset == "synthetic":
+        policy = read_checkpoint_spec(args.checkpoint).input
+        clips = [render_clip(ClipSpec(seed, args.frames, policy.width, policy.height, beams=0)) for seed in args.seeds]
+        return synthetic_samples(clips)
+    if args.data is None:
+        msg = f"--dataset {args.dataset} needs --data FOLDER"
+        raise ConfigError(msg)
+    return load_samples(args.dataset, args.data)
+
+
+def write_csv(report: EvalReport, path: Path) -> None:
+    """Per-image metrics (and the mean) with the protocol and scaling in every row."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        names = list(report.mean.as_dict())
+        writer.writerow(["protocol", "scaling", "image", *names, "gt_over_pred"])
+        rows = [*report.per_image, ("mean", report.mean)]
+        ratios = [*report.gt_over_pred_median, float("nan")]
+        for (name, metrics), ratio in zip(rows, ratios, strict=True):
+            values = list(metrics.as_dict().values())
+            writer.writerow([report.protocol.name, report.protocol.scaling, name, *values, ratio])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the table. Returns 0 (errors are raised as DepthError)."""
+    protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]
+    if args.min_depth is not None:
+        protocol = replace(protocol, min_depth_m=args.min_depth)
+    if args.max_depth is not None:
+        protocol = replace(protocol, max_depth_m=args.max_depth)
+    samples = gather_samples(args)
+    report = evaluate_checkpoint(args.checkpoint, samples, protocol, device=args.device, scaling=args.scaling)
+    sys.stdout.write(report.format_table())
+    if args.csv is not None:
+        write_csv(report, args.csv)
+    return 0

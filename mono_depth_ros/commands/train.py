@@ -1,0 +1,64 @@
+"""`mono-depth train`: train a depth network from a YAML config (supervised, self-supervised, LiDAR semi-supervised).
+
+One script for every placement:
+
+* one CPU or GPU: ``mono-depth train --config config/train_supervised_synthetic.yaml``
+* several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node=4 -m mono_depth_ros.cli train --config ...``
+
+``--set section.key=value`` overrides any config field (repeatable); ``--resume auto`` continues from the latest
+checkpoint in ``run.out_dir`` (exactly: same weights as an uninterrupted run). The result is
+``<run.out_dir>/model.safetensors``, loadable by the node (``model.backend: unet``, ``model.weights: <file>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mono_depth_ros.training.trainer import train
+from mono_depth_ros.training.trainer_config import TrainConfig, load_train_config
+
+HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options."""
+    parser.add_argument("--config", type=Path, help="YAML training config (default: all defaults)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field, value parsed as YAML (repeatable), e.g. --set run.steps=100",
+    )
+    parser.add_argument("--out", type=Path, help="output folder (same as --set run.out_dir=...)")
+    parser.add_argument("--resume", metavar="auto|FILE", help="continue from the latest checkpoint (auto) or a file")
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the arguments describe (config file, then ``--set``, then ``--out``)."""
+    overrides = list(args.overrides)
+    if args.out is not None:
+        overrides.append(f"run.out_dir={args.out}")
+    return load_train_config(args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; prints a summary on rank 0. Returns 0 (errors are raised as DepthError)."""
+    config = build_config(args)
+    out_dir = Path(config.run.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(config.to_yaml())
+    result = train(config, resume=args.resume)
+    if result.model_path is not None:
+        lines = [
+            f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",
+            f"model: {result.model_path} (output {config.loss.output_kind.value})",
+        ]
+        if result.val is not None:
+            v = result.val
+            lines.append(f"validation: abs_rel {v.abs_rel:.4f}  rmse {v.rmse:.3f} m  a1 {v.a1:.4f}  ({v.count} images)")
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0

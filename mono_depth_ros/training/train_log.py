@@ -1,0 +1,116 @@
+"""Training logs: CSV files (always), TensorBoard events (when installed), a progress bar (when tqdm is installed).
+
+Only rank 0 logs. ``train.csv`` has one row per ``log_every`` steps (step, epoch, lr, loss parts, images/s);
+``val.csv`` one row per validation (step, epoch and the standard metrics). Appending keeps earlier rows, so a
+resumed run continues the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+_LOG = logging.getLogger(__name__)
+
+
+class _CsvFile:
+    """Append rows to a CSV file, writing the header when the file is new (columns fixed by the first row)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.columns: list[str] | None = None
+        if path.is_file():
+            with path.open(newline="") as handle:
+                self.columns = next(csv.reader(handle), None)
+
+    def write(self, row: dict[str, float | int | str]) -> None:
+        new = self.columns is None
+        if self.columns is None:
+            self.columns = list(row)
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+class TrainLogger:
+    """CSV + TensorBoard + progress bar for one run (every method is a no-op when ``enabled`` is False).
+
+    Args:
+        out_dir: run folder (created).
+        enabled: False on ranks other than 0.
+        total_steps, initial_step: progress-bar range.
+        progress: show a progress bar (tqdm on stderr).
+        tensorboard: write TensorBoard events to ``out_dir/tb``.
+    """
+
+    def __init__(
+        self, out_dir: Path, enabled: bool, total_steps: int, initial_step: int, progress: bool, tensorboard: bool
+    ) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._writer: Any = None
+        if not enabled:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._train = _CsvFile(out_dir / "train.csv")
+        self._val = _CsvFile(out_dir / "val.csv")
+        if progress:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
+            except ImportError:
+                _LOG.info("tqdm is not installed: no progress bar")
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(str(out_dir / "tb"))
+            except ImportError:
+                _LOG.info("tensorboard is not installed: CSV logs only")
+
+    def step(self, loss: float, images_per_s: float) -> None:
+        """Advance the progress bar by one step, showing the loss and throughput."""
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_s:.1f}", refresh=False)
+
+    def train_row(self, step: int, row: dict[str, float]) -> None:
+        """Append a training row (``step`` first) to train.csv and TensorBoard ``train/<name>``."""
+        if not self.enabled:
+            return
+        self._train.write({"step": step, **row})
+        if self._writer is not None:
+            for name, value in row.items():
+                self._writer.add_scalar(f"train/{name}", value, step)
+
+    def val_row(self, step: int, row: dict[str, float]) -> None:
+        """Append a validation row to val.csv and TensorBoard ``val/<name>``."""
+        if not self.enabled:
+            return
+        self._val.write({"step": step, **row})
+        if self._writer is not None:
+            for name, value in row.items():
+                self._writer.add_scalar(f"val/{name}", value, step)
+        if self._bar is not None:
+            self._bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+
+    def close(self) -> None:
+        """Close the progress bar and flush TensorBoard."""
+        if self._bar is not None:
+            self._bar.close()
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> TrainLogger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

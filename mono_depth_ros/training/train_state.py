@@ -1,0 +1,139 @@
+"""Training checkpoints: the model as a safetensors checkpoint (with its ModelSpec, loadable by the node) plus a
+separate training-state file (optimiser, scheduler, gradient scaler, pose network, RNG states, step).
+
+Layout under ``<out_dir>/checkpoints/``: ``step_0000500.safetensors`` and ``step_0000500.state.pt``. The state
+file is ours and written with ``torch.save`` of plain containers and tensors only, so it loads with
+``weights_only=True``; nothing on the inference path ever reads it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from mono_depth_ros.models.spec import ModelSpec
+
+CHECKPOINT_DIR = "checkpoints"
+_NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
+
+
+def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
+    """(model ``.safetensors``, training-state ``.state.pt``) paths of ``step``."""
+    base = Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
+    return base.with_suffix(".safetensors"), base.with_suffix(".state.pt")
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The model file of the highest step under ``out_dir/checkpoints`` that has its state file, or None."""
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    found = []
+    for path in folder.glob("step_*.safetensors") if folder.is_dir() else ():
+        match = _NAME.match(path.name)
+        if match and path.with_suffix(".state.pt").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch (and CUDA) generator states as plain containers / tensors."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]  # noqa: NPY002 - the legacy global generator's state
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys).copy()), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy(), pos, has_gauss, cached))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Everything besides the depth network's weights that an exact resume needs.
+
+    Attributes:
+        step: optimiser steps done.
+        modules: state dicts of the other trained modules (e.g. ``pose_net``), by name.
+        optimizer, scheduler, scaler: their ``state_dict()`` (scaler None without fp16).
+        rng: :func:`rng_state` at the checkpoint.
+        config: the run's configuration as a plain dict (for the record).
+    """
+
+    step: int
+    modules: dict[str, dict[str, torch.Tensor]]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any] | None
+    rng: dict[str, Any]
+    config: dict[str, Any]
+
+
+def save_training_checkpoint(
+    out_dir: str | Path, model: nn.Module, spec: ModelSpec, state: TrainState, metadata: dict[str, str]
+) -> Path:
+    """Write the model checkpoint (safetensors + spec) and the training state of ``state.step``; returns the model
+    file. The state file is written last, so a model file without it (interrupted write) is never resumed from."""
+    model_path, state_path = checkpoint_paths(out_dir, state.step)
+    save_checkpoint(model_path, model.state_dict(), spec, {**metadata, "step": str(state.step)})
+    tmp = state_path.with_suffix(".tmp")
+    torch.save(
+        {
+            "step": state.step,
+            "modules": state.modules,
+            "optimizer": state.optimizer,
+            "scheduler": state.scheduler,
+            "scaler": state.scaler,
+            "rng": state.rng,
+            "config": state.config,
+        },
+        tmp,
+    )
+    tmp.replace(state_path)
+    return model_path
+
+
+def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: ModelSpec) -> TrainState:
+    """Load weights into ``model`` (refusing a checkpoint of another spec) and return the training state.
+
+    Raises:
+        CheckpointError: missing files, another architecture / parameters, or a state file that does not load.
+    """
+    model_path = Path(model_path)
+    loaded = load_checkpoint(model_path)
+    if loaded.spec != spec:
+        msg = (
+            f"cannot resume from {model_path}: its model spec differs from this run's "
+            f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"
+        )
+        raise CheckpointError(msg)
+    load_state_strict(model, loaded.state_dict, spec)
+    state_path = model_path.with_suffix(".state.pt")
+    try:
+        raw = torch.load(state_path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        msg = f"cannot read training state {state_path} ({err}); resume needs the .state.pt next to the model file"
+        raise CheckpointError(msg) from None
+    return TrainState(
+        raw["step"], raw["modules"], raw["optimizer"], raw["scheduler"], raw["scaler"], raw["rng"], raw["config"]
+    )

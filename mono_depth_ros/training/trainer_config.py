@@ -1,0 +1,266 @@
+"""Training configuration: frozen dataclasses, one per section, loaded from YAML that overrides only what changes.
+
+A YAML file has up to five sections (``model``, ``data``, ``loss``, ``optim``, ``run``); every key is optional and
+defaults to the value below. Unknown sections or keys are refused with :class:`ConfigError` (a typo never passes
+silently). ``--set section.key=value`` overrides parse ``value`` as YAML (``run.steps=10``, ``data.train_seeds=[1,2]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.spec import OutputKind
+
+OBJECTIVES = ("supervised", "selfsup", "lidar_semi")
+SUPERVISED_LOSSES = ("silog", "l1", "l2", "berhu")
+LIDAR_LOSSES = ("reprojected", "l1", "berhu")
+SCHEDULES = ("poly", "cosine", "constant")
+AMP_MODES = ("none", "bf16", "fp16")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The depth network (a ``unet``; see :mod:`mono_depth_ros.models.unet`)."""
+
+    encoder: str = "resnet18"  # resnet18 | resnet34 | resnet50
+    preset: str = "tiny"  # width preset: tiny | small | base
+    encoder_width: int = 0  # ResNet base width; 0 = the preset's
+    decoder_channels: tuple[int, ...] = ()  # 5 decoder widths (levels 0..4); empty = the preset's
+    input_height: int = 96  # network input height (pixels, multiple of 32); training images are this size
+    input_width: int = 320  # network input width (pixels, multiple of 32)
+    min_depth_m: float = 0.1  # output depth range (metres; scaled units for self-supervised models)
+    max_depth_m: float = 100.0
+
+    def __post_init__(self) -> None:
+        _check(
+            self.input_height % 32 == 0 and self.input_width % 32 == 0,
+            f"model.input_height/input_width must be multiples of 32, got {self.input_height}x{self.input_width}",
+        )
+        _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < model.min_depth_m < model.max_depth_m: {self}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training / validation data (``kind: synthetic``: drives through the procedural world)."""
+
+    kind: str = "synthetic"  # dataset family; only 'synthetic' is built in so far
+    train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed
+    val_seeds: tuple[int, ...] = (1001,)  # held-out streets for validation
+    frames_per_clip: int = 40  # frames per drive
+    val_frames_per_clip: int = 20  # frames per validation drive
+    beams: int = 32  # LiDAR beams rendered (0 = none)
+    speed_mps: float = 8.0  # vehicle speed (m/s)
+    rate_hz: float = 10.0  # frame rate: neighbours are speed / rate metres apart
+    frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (ignored when supervised)
+    stereo_baseline_m: float = 0.0  # > 0: render a right camera too and use it as a known-pose source
+    cache_dir: str = ""  # directory of rendered-drive caches ('' = render every time)
+    flip_probability: float = 0.5  # horizontal flip augmentation
+    brightness: float = 0.2  # colour jitter amplitudes (factor in [1 - a, 1 + a])
+    contrast: float = 0.2
+    saturation: float = 0.2
+    num_workers: int = 0  # DataLoader workers (0 = load in the training process)
+
+    def __post_init__(self) -> None:
+        _check(self.kind == "synthetic", f"data.kind {self.kind!r} is not supported; use 'synthetic'")
+        _check(bool(self.train_seeds) and bool(self.val_seeds), "data.train_seeds and data.val_seeds must be non-empty")
+        _check(
+            not set(self.train_seeds) & set(self.val_seeds),
+            f"data.val_seeds {self.val_seeds} overlap data.train_seeds: validation must be held out",
+        )
+        _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """What is minimised."""
+
+    objective: str = "supervised"  # supervised (exact depth) | selfsup (photometric) | lidar_semi (photometric + LiDAR)
+    supervised_loss: str = "silog"  # silog | l1 | l2 | berhu (objective: supervised)
+    scales: int = 4  # disparity scales in the loss (1..4)
+    photometric_resolution: str = "full"  # full: disparities upsampled to full size (monodepth2) | pyramid: each
+    # scale's loss on images downsampled to its size (SfMLearner, monodepth1: wider basin for larger motions)
+    automask: bool = True  # monodepth2 auto-masking of pixels that do not move
+    smoothness_weight: float = 1e-3  # edge-aware disparity smoothness (divided by 2^scale)
+    lidar_loss: str = "reprojected"  # reprojected (Guizilini et al. 2019) | l1 | berhu (objective: lidar_semi)
+    lidar_weight: float = 0.1  # weight of the LiDAR term (per pixel of reprojected distance, or per metre)
+    pose_source: str = "predicted"  # predicted (pose network) | ground_truth (known poses: tests, stereo-like rigs)
+    pose_width: int = 16  # first-layer width of the pose network
+
+    def __post_init__(self) -> None:
+        _check(self.objective in OBJECTIVES, f"loss.objective {self.objective!r} not in {OBJECTIVES}")
+        _check(self.supervised_loss in SUPERVISED_LOSSES, f"loss.supervised_loss not in {SUPERVISED_LOSSES}")
+        _check(self.lidar_loss in LIDAR_LOSSES, f"loss.lidar_loss {self.lidar_loss!r} not in {LIDAR_LOSSES}")
+        _check(1 <= self.scales <= 4, f"loss.scales must be 1..4, got {self.scales}")
+        _check(self.photometric_resolution in ("full", "pyramid"), "loss.photometric_resolution: full | pyramid")
+        _check(self.pose_source in ("predicted", "ground_truth"), "loss.pose_source: predicted | ground_truth")
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What the trained network outputs: metres unless purely self-supervised."""
+        return OutputKind.DEPTH_UP_TO_SCALE if self.objective == "selfsup" else OutputKind.METRIC
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and learning-rate schedule."""
+
+    lr: float = 1e-3  # peak learning rate (AdamW) of the depth network
+    pose_lr_scale: float = 1.0  # the pose network's learning rate is lr × this
+    weight_decay: float = 1e-4  # AdamW decoupled weight decay
+    schedule: str = "cosine"  # poly | cosine | constant, after warm-up
+    poly_power: float = 0.9  # exponent of the poly schedule
+    warmup_steps: int = 50  # linear warm-up from 0
+    min_lr_ratio: float = 0.05  # final lr / peak lr (poly, cosine)
+    grad_clip_norm: float = 1.0  # clip the global gradient norm (0 = off)
+
+    def __post_init__(self) -> None:
+        _check(self.schedule in SCHEDULES, f"optim.schedule {self.schedule!r} not in {SCHEDULES}")
+        ok = self.lr > 0 and self.pose_lr_scale > 0 and self.warmup_steps >= 0 and 0 <= self.min_lr_ratio <= 1
+        _check(ok, f"bad optim values: {self}; need lr, pose_lr_scale > 0, warmup_steps >= 0, min_lr_ratio in [0, 1]")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Length, precision, devices, outputs."""
+
+    steps: int = 1000  # optimiser steps in total (the schedule spans them)
+    batch_size: int = 8  # per process
+    seed: int = 0  # weights init, data order, augmentation
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK when CUDA is used)
+    amp: str = "none"  # autocast precision: none | bf16 | fp16 (fp16 adds a gradient scaler)
+    threads: int = 0  # torch intra-op threads on the CPU (0 = library default)
+    out_dir: str = "runs/train"  # checkpoints, CSV / TensorBoard logs, the final model.safetensors
+    checkpoint_every: int = 500  # steps between checkpoints (the last step always writes one)
+    log_every: int = 10  # steps between CSV / TensorBoard rows
+    validate: bool = True  # validate at the end of every epoch and of the run
+    val_max_images: int = 0  # cap on validation images (0 = all)
+    eval_max_depth_m: float = 80.0  # validation cap on ground truth / predictions (metres)
+    progress: bool = True  # progress bar (rank 0, when tqdm is installed)
+    tensorboard: bool = True  # TensorBoard events (when the tensorboard package is installed)
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
+        _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
+        _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The whole configuration of one training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists for tuples) that :func:`config_from_mapping` reads back."""
+        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return plain
+
+    def to_yaml(self) -> str:
+        """YAML text of :meth:`to_dict`."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+SectionT = TypeVar("SectionT")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(known))
+    _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(known)}")
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        default = getattr(cls(), key)
+        try:
+            if isinstance(default, tuple):
+                converted[key] = tuple(int(v) for v in (value if isinstance(value, list | tuple) else [value]))
+            elif isinstance(default, bool):
+                _check(isinstance(value, bool), f"{name}.{key} must be true or false, got {value!r}")
+                converted[key] = value
+            else:
+                converted[key] = type(default)(value)
+        except (TypeError, ValueError):
+            msg = f"{name}.{key}={value!r} is not a valid {type(default).__name__}"
+            raise ConfigError(msg) from None
+    return cls(**converted)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "model": ModelConfig,
+    "data": DataConfig,
+    "loss": LossConfig,
+    "optim": OptimConfig,
+    "run": RunConfig,
+}
+
+
+def config_from_mapping(data: Mapping[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from nested mappings (missing keys take their defaults).
+
+    Raises:
+        ConfigError: unknown section or key, or a value of the wrong type / out of range.
+    """
+    unknown = sorted(set(data) - set(_SECTIONS))
+    _check(not unknown, f"unknown config sections {unknown}; valid: {list(_SECTIONS)}")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        values = data.get(name)
+        values = {} if values is None else values
+        _check(isinstance(values, Mapping), f"config section {name!r} must be a mapping, got {values!r}")
+        sections[name] = _section(cls, name, values)
+    return TrainConfig(**sections)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (value parsed as YAML) to a nested dict; returns a new dict."""
+    merged = {k: dict(v or {}) for k, v in data.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        _check(bool(sep and dot and name), f"override {item!r} must look like section.key=value")
+        merged.setdefault(section, {})[name] = yaml.safe_load(text)
+    return merged
+
+
+def load_train_config(path: str | Path | None, overrides: Iterable[str] = ()) -> TrainConfig:
+    """Read a YAML config (None = all defaults) and apply ``section.key=value`` overrides.
+
+    Raises:
+        ConfigError: missing / unreadable file, invalid YAML, or any error of :func:`config_from_mapping`.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as err:
+            msg = f"cannot read training config {path}: {err.strerror}"
+            raise ConfigError(msg) from None
+        except yaml.YAMLError as err:
+            msg = f"training config {path} is not valid YAML: {err}"
+            raise ConfigError(msg) from None
+        _check(isinstance(loaded, dict | None), f"training config {path} must be a mapping of sections")
+        data = loaded or {}
+    return config_from_mapping(apply_overrides(data, overrides))

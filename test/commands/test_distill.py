@@ -1,0 +1,76 @@
+"""Tests for commands/distill.py through the `mono-depth` entry point (and the student in `mono-depth bag`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.models.export import export_onnx
+from mono_depth_ros.models.spec import OutputKind
+from test.kitti_bag import load_kitti_frames, write_kitti_bag
+from test.models.tiny_models import tiny_unet
+from test.training.distill_support import one_thread, synthetic_clip, tiny_mapping, write_folder, write_teacher
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def _student_yaml(root: Path) -> Path:
+    """The tiny config as a YAML file, without teacher / data / out (the command line gives them)."""
+    mapping = tiny_mapping(root / "ignored", Path("ignored"))
+    del mapping["teacher"], mapping["data"]
+    path = root / "student.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    return path
+
+
+def test_distill_on_folders_then_resume_the_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 labelled, 0 already cached" in out and "student:" in out and "(output metric)" in out
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    written = yaml.safe_load((tmp_path / "run" / "distill_config.yaml").read_text())
+    assert written["teacher"]["weights"] == str(teacher) and written["data"]["folders"] == [str(folder)]
+    assert main([*args, "--label-only"]) == 0
+    assert "0 labelled, 4 already cached" in capsys.readouterr().out
+
+
+def test_bag_labels_and_student_runs_in_mono_depth_bag(
+    kitti_object_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bag = tmp_path / "kitti"
+    write_kitti_bag(bag, load_kitti_frames(kitti_object_dir))
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    args = ["distill", "--teacher", str(teacher), "--bags", str(bag), "--student", str(_student_yaml(tmp_path))]
+    args += ["--lidar-topic", "/lidar/points", "--set", "loss.lidar_weight=0.1", "--set", "run.batch_size=3"]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "3 new, 0 cached, 3 with LiDAR" in out and "calibration against the lidar" in out
+    student = tmp_path / "run" / "model.safetensors"
+    bag_args = ["bag", str(bag), str(tmp_path / "out"), "--param", f"model.weights={student}", "-q"]
+    assert main([*bag_args, "--param", "device=cpu", "--strict"]) == 0
+    assert "3" in capsys.readouterr().out
+
+
+def test_onnx_teacher_cannot_give_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    network, spec = tiny_unet(0, OutputKind.METRIC)
+    export_onnx(network, spec, tmp_path / "t.onnx", exporter="legacy")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=2))
+    args = ["distill", "--teacher", str(tmp_path / "t.onnx"), "--folders", str(folder), "-q"]
+    args += ["--set", "teacher.features=true", "--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    assert "onnx model does not expose" in capsys.readouterr().err
+    assert main(["distill", "--teacher", str(tmp_path / "t.onnx"), "--out", str(tmp_path / "run"), "-q"]) == 2
+    assert "nothing to label" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""Tests for commands/train.py and commands/eval.py through the `mono-depth` entry point."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mono_depth_ros.cli import main
+from test.training.tiny import tiny_overrides
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mono-depth train` on a tiny supervised config; returns the run folder."""
+    root = tmp_path_factory.mktemp("train")
+    config = root / "tiny.yaml"
+    config.write_text("loss:\n  objective: supervised\nrun:\n  steps: 100\n")
+    args = ["train", "--config", str(config), "--out", str(root / "run")]
+    for item in tiny_overrides(root / "ignored", root / "clips"):
+        args += ["--set", item]
+    args += ["--set", "run.steps=3"]
+    assert main(args) == 0
+    return root / "run"
+
+
+def test_train_writes_model_config_and_logs(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (trained / "model.safetensors").is_file()
+    written = yaml.safe_load((trained / "config.yaml").read_text())
+    assert written["run"]["steps"] == 3 and written["run"]["out_dir"] == str(trained)  # --out wins over --set
+    assert written["model"]["input_width"] == 64
+    assert [row["step"] for row in csv.DictReader((trained / "train.csv").open())] == ["1", "2", "3"]
+
+
+def test_train_summary_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2"]) == 0
+    out = capsys.readouterr().out
+    assert "trained 2 steps" in out and "output metric" in out and "validation: abs_rel" in out
+    assert main([*args, "--set", "run.steps=2", "--resume", "auto"]) == 0  # already done: nothing to train
+    assert "trained 2 steps" in capsys.readouterr().out
+
+
+def test_train_config_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run:\n  stepz: 3\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "unknown keys ['stepz']" in capsys.readouterr().err
+    assert main(["train", "--set", "loss.objective=magic"]) == 2
+    assert "loss.objective" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read training config" in capsys.readouterr().err
+
+
+def test_eval_synthetic_and_csv(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_csv = tmp_path / "metrics.csv"
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "synthetic", "--seeds", "21"]
+    assert main([*args, "--frames", "2", "--csv", str(out_csv)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("protocol synthetic") and "scaling none" in lines[0]  # metric model: no scaling
+    assert lines[1].split()[:3] == ["image", "abs_rel", "sq_rel"] and lines[-1].startswith("mean")
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["image"] for r in rows] == ["21/0", "21/1", "mean"] and rows[0]["protocol"] == "synthetic"
+
+
+def test_eval_kitti_protocols_stay_apart(
+    trained: Path, kitti_depth_dir: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = str(trained / "model.safetensors")
+    assert (
+        main(["eval", "--checkpoint", checkpoint, "--dataset", "kitti_annotated", "--data", str(kitti_depth_dir)]) == 0
+    )
+    improved = capsys.readouterr().out.splitlines()[0]
+    assert (
+        main(["eval", "--checkpoint", checkpoint, "--dataset", "kitti_velodyne", "--data", str(kitti_object_dir)]) == 0
+    )
+    velodyne = capsys.readouterr().out.splitlines()[0]
+    assert "kitti_improved" in improved and "scaling none" in improved and "annotated" in improved
+    assert "kitti_eigen_velodyne" in velodyne and "scaling median" in velodyne and "Velodyne" in velodyne
+
+
+def test_eval_errors_exit_2(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "nyu"]) == 2
+    assert "needs --data" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "none.safetensors"), "--dataset", "synthetic"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,43 @@
+"""Tiny training settings shared by the training and command tests (a few seconds of CPU per run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mono_depth_ros.training.trainer_config import TrainConfig, load_train_config
+
+
+def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> list[str]:
+    """``section.key=value`` overrides for a 32×64, width-4 network on two 6-frame drives (batch 2)."""
+    values: dict[str, object] = {
+        "model.encoder_width": 4,
+        "model.decoder_channels": "[4, 4, 4, 4, 4]",
+        "model.input_height": 32,
+        "model.input_width": 64,
+        "data.train_seeds": "[11, 12]",
+        "data.val_seeds": "[13]",
+        "data.frames_per_clip": 6,
+        "data.val_frames_per_clip": 2,
+        "data.beams": 16,
+        "data.cache_dir": str(cache_dir),
+        "loss.objective": objective,
+        "loss.pose_width": 4,
+        "loss.scales": 2,
+        "optim.warmup_steps": 2,
+        "run.steps": 4,
+        "run.batch_size": 2,
+        "run.device": "cpu",
+        "run.threads": 1,
+        "run.checkpoint_every": 2,
+        "run.log_every": 1,
+        "run.progress": False,
+        "run.tensorboard": False,
+        "run.out_dir": str(out_dir),
+    }
+    values.update({k.replace("__", "."): v for k, v in extra.items()})
+    return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()]
+
+
+def tiny_config(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> TrainConfig:
+    """A :class:`TrainConfig` from :func:`tiny_overrides` (``extra`` keys use ``__`` for the dot: run__steps=6)."""
+    return load_train_config(None, tiny_overrides(out_dir, cache_dir, objective, **extra))
