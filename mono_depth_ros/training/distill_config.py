@@ -17,16 +17,18 @@ from typing import Any, TypeVar, get_args, get_type_hints
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.training.trainer_config import AMP_MODES, OptimConfig, apply_overrides
+from mono_depth_ros.training.trainer_config import (
+    AMP_MODES,
+    OptimConfig,
+    _check,
+    _plain,
+    apply_overrides,
+    read_config_yaml,
+)
 
 TEACHER_BACKENDS = ("auto", "torch", "unet", "depth_anything_v2", "onnx", "torchscript")
 STUDENT_KINDS = ("auto", "metric", "depth_up_to_scale")
 LIDAR_LOSSES = ("l1", "berhu")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -195,14 +197,6 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _convert(value: Any, kind: Any, where: str) -> Any:
     """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``)."""
     args = get_args(kind)
@@ -257,16 +251,5 @@ def load_distill_config(path: str | Path | None, overrides: Iterable[str] = ()) 
     Raises:
         ConfigError: missing / unreadable file, invalid YAML, or any error of :func:`distill_config_from_mapping`.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except OSError as err:
-            msg = f"cannot read distillation config {path}: {err.strerror}"
-            raise ConfigError(msg) from None
-        except yaml.YAMLError as err:
-            msg = f"distillation config {path} is not valid YAML: {err}"
-            raise ConfigError(msg) from None
-        _check(isinstance(loaded, dict | None), f"distillation config {path} must be a mapping of sections")
-        data = loaded or {}
+    data = {} if path is None else read_config_yaml(path, "distillation config")
     return distill_config_from_mapping(apply_overrides(data, overrides))

@@ -245,22 +245,29 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return merged
 
 
+def read_config_yaml(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a YAML file of config sections (empty file = {}); ``what`` names the config in error messages.
+
+    Raises:
+        ConfigError: missing / unreadable file, invalid YAML, or not a mapping.
+    """
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        msg = f"cannot read {what} {path}: {err.strerror}"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as err:
+        msg = f"{what} {path} is not valid YAML: {err}"
+        raise ConfigError(msg) from None
+    _check(isinstance(loaded, dict | None), f"{what} {path} must be a mapping of sections")
+    return loaded or {}
+
+
 def load_train_config(path: str | Path | None, overrides: Iterable[str] = ()) -> TrainConfig:
     """Read a YAML config (None = all defaults) and apply ``section.key=value`` overrides.
 
     Raises:
         ConfigError: missing / unreadable file, invalid YAML, or any error of :func:`config_from_mapping`.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except OSError as err:
-            msg = f"cannot read training config {path}: {err.strerror}"
-            raise ConfigError(msg) from None
-        except yaml.YAMLError as err:
-            msg = f"training config {path} is not valid YAML: {err}"
-            raise ConfigError(msg) from None
-        _check(isinstance(loaded, dict | None), f"training config {path} must be a mapping of sections")
-        data = loaded or {}
+    data = {} if path is None else read_config_yaml(path, "training config")
     return config_from_mapping(apply_overrides(data, overrides))
