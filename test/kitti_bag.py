@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -46,6 +45,7 @@ from mono_depth_ros.core.ros_msgs import (
     pointcloud2_from_structured,
     tf_message_from,
 )
+from mono_depth_ros.core.scale.evaluation import densify_nearest
 from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne, read_calib_file
 
 CAMERA_FRAME = "camera_optical"
@@ -112,20 +112,6 @@ def load_kitti_frames(
         projection = read_calib_file(calib_path)["P2"].reshape(3, 4)
         frames.append(KittiFrame(name, rgb, projection, calib.intrinsics, cam_from_velo, scan, lidar_depth_m))
     return frames
-
-
-def densify_nearest(sparse_depth_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Fill every NaN pixel with the depth of the nearest valid pixel (L2); valid pixels keep their value."""
-    valid = np.isfinite(sparse_depth_m)
-    if not valid.any():
-        msg = "cannot densify a depth image without valid pixels"
-        raise ValueError(msg)
-    _, labels = cv2.distanceTransformWithLabels(
-        (~valid).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    lookup = np.zeros(int(labels.max()) + 1, dtype=np.float32)
-    lookup[labels[valid]] = sparse_depth_m[valid]
-    return lookup[labels]
 
 
 def relative_inverse_prediction(depth_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.core.scale.evaluation import densify_nearest as scale_densify_nearest
 from mono_depth_ros.training.metrics import DepthMetrics, compute_metrics, mean_metrics, valid_mask
 
 F32 = npt.NDArray[np.float32]
@@ -64,19 +65,10 @@ def score_frame(
 
 
 def densify_nearest(sparse_depth_m: npt.NDArray[np.floating]) -> F32:
-    """Fill every NaN pixel with the depth of the nearest valid pixel (L2); all-NaN input stays NaN.
-
-    Copied from ``test/kitti_bag.py`` (the package cannot import the tests).
-    """
-    valid = np.isfinite(sparse_depth_m)
-    if not valid.any():
+    """Fill every NaN pixel with the depth of the nearest valid pixel (L2); all-NaN input stays NaN."""
+    if not np.isfinite(sparse_depth_m).any():
         return np.full(sparse_depth_m.shape, np.nan, dtype=np.float32)
-    _, labels = cv2.distanceTransformWithLabels(
-        (~valid).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    lookup = np.zeros(int(labels.max()) + 1, dtype=np.float32)
-    lookup[labels[valid]] = sparse_depth_m[valid]
-    return lookup[labels]
+    return scale_densify_nearest(sparse_depth_m)
 
 
 def lidar_only_depth(lidar_in_camera: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics) -> F32:
