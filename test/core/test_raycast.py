@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -59,8 +59,7 @@ def test_ray_starting_inside_a_box_does_not_hit_it() -> None:
 @given(origins_st, directions_st)
 def test_box_hit_is_on_the_surface_and_first_along_the_ray(origin: np.ndarray, direction: np.ndarray) -> None:
     lo, hi = np.array([-1.0, -0.5, -0.25]), np.array([1.0, 0.5, 0.75])
-    if _inside_box(origin[None], lo, hi, 0.0)[0]:
-        return
+    assume(not _inside_box(origin[None], lo, hi, -1e-6)[0])  # rays start outside the box, not on its faces
     t = intersect_boxes(origin, direction[None], Boxes(lo[None], hi[None]))[0, 0]
     samples = origin + np.linspace(0, 30, 3001)[:, None] * direction
     if np.isfinite(t):
@@ -88,8 +87,8 @@ def test_cylinder_side_and_top_cap() -> None:
 def test_cylinder_hit_is_on_the_surface(origin: np.ndarray, direction: np.ndarray) -> None:
     pole = Cylinders([[0.5, -0.5]], [0.7], [-1.0], [1.0])
     radial = np.linalg.norm(origin[:2] - pole.center_xy[0])
-    if radial <= 0.7 and -1.0 <= origin[2] <= 1.0:
-        return
+    assume(not (radial <= 0.7 + 1e-6 and origin[2] <= 1.0 + 1e-6))  # rays start outside the pole, not on it
+    assume(origin[2] > -1.0 + 1e-6)  # the bottom cap is not modelled (poles stand on the ground): no rays from below it
     t = intersect_cylinders(origin, direction[None], pole)[0, 0]
     samples = origin + np.linspace(0, 30, 3001)[:, None] * direction
     inside = (np.linalg.norm(samples[:, :2] - pole.center_xy[0], axis=1) < 0.7 - 1e-2) & (
@@ -101,7 +100,7 @@ def test_cylinder_hit_is_on_the_surface(origin: np.ndarray, direction: np.ndarra
         on_cap = abs(hit[2] - 1.0) < 1e-9 and np.linalg.norm(hit[:2] - pole.center_xy[0]) <= 0.7 + 1e-9
         assert on_side or on_cap
         assert not inside[np.linspace(0, 30, 3001) < t - 1e-6].any()
-    elif origin[2] > -1.0:  # the bottom cap is not modelled: only rays from above it must miss entirely
+    else:
         assert not inside.any()
 
 
