@@ -128,6 +128,34 @@ class RigidTransform:
             other.src_frame,
         )
 
+    def interpolate(self, other: RigidTransform, fraction: float) -> RigidTransform:
+        """The transform ``fraction`` of the way from ``self`` (0) to ``other`` (1), as tf2 interpolates samples.
+
+        Translation is interpolated linearly, rotation by slerp along the shorter arc (transforms3d's
+        quaternion power). Both must map between the same frames.
+
+        Raises:
+            TransformError: the frames differ, or ``fraction`` is not finite.
+        """
+        if (self.dst_frame, self.src_frame) != (other.dst_frame, other.src_frame):
+            msg = (
+                f"cannot interpolate {self.dst_frame}_from_{self.src_frame} towards "
+                f"{other.dst_frame}_from_{other.src_frame}: frames differ"
+            )
+            raise TransformError(msg)
+        if not np.isfinite(fraction):
+            msg = f"interpolation fraction must be finite, got {fraction}"
+            raise TransformError(msg)
+        q_start = tq.mat2quat(self.rotation)  # (w, x, y, z)
+        q_end = tq.mat2quat(other.rotation)
+        if float(np.dot(q_start, q_end)) < 0.0:
+            q_end = -q_end  # the same rotation; this sign takes the shorter arc
+        q_delta = tq.qmult(tq.qinverse(q_start), q_end)
+        q_delta = q_delta / tq.qnorm(q_delta)
+        rotation = tq.quat2mat(tq.qmult(q_start, tq.qpow(q_delta, fraction)))
+        translation = self.translation + fraction * (other.translation - self.translation)
+        return RigidTransform(rotation, translation, self.dst_frame, self.src_frame)
+
     def apply(self, points_in_src: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
         """Transform ``(..., 3)`` points from ``src_frame`` to ``dst_frame``; keeps the input float dtype."""
         points = np.asarray(points_in_src)

@@ -1,4 +1,4 @@
-"""A small ROS-free TF buffer: static and dynamic transforms, chained lookups (what the bag runner needs of tf2).
+"""A small ROS-free TF buffer: static and dynamic transforms, chained and time-travel lookups (tf2 for bag runs).
 
 Transforms are stored per child frame as ``parent_from_child`` (a ``geometry_msgs/TransformStamped`` with
 ``header.frame_id = parent`` and ``child_frame_id = child``, as tf2 stores them). :meth:`TfBuffer.lookup` returns
@@ -10,10 +10,14 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
 * static transforms hold at every stamp. When ``/tf_static`` is re-published with other values for the same child,
   the newer value applies from its own stamp on (what a node sees while the bag replays); before the first static
   sample the earliest value applies;
-* a dynamic edge takes its **latest sample at or before** the query stamp (no interpolation; tf2 would interpolate
-  and refuse to extrapolate). A query before the edge's first sample fails, unless the child also has a static
-  transform, which then applies;
-* ``stamp_ns=None`` asks for the latest sample of every dynamic edge (tf2's ``Time()``).
+* a dynamic edge is **interpolated** between the two samples around the query stamp, as tf2 does (translation
+  linearly, rotation by slerp). After its last sample the last one holds (tf2 would refuse to extrapolate: a
+  bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
+  has a static transform, which then applies;
+* ``stamp_ns=None`` asks for the latest sample of every dynamic edge (tf2's ``Time()``);
+* :meth:`TfBuffer.lookup_full` is tf2's ``lookup_transform_full``: source and target at two different stamps,
+  joined through a fixed frame (e.g. ``odom``) in which the world is static — "time travel", used to move a
+  LiDAR scan from its own stamp to the image's.
 
 Frame ids are compared after stripping one leading ``'/'`` (a ROS 1 habit that tf2 in ROS 2 rejects outright).
 All times are int nanoseconds.
@@ -62,9 +66,10 @@ class _Edge:
         self.transforms.insert(index, parent_from_child)
 
     def at(self, stamp_ns: int | None, *, static: bool) -> RigidTransform | None:
-        """The latest sample at or before ``stamp_ns`` (the very latest for None).
+        """The sample for ``stamp_ns`` (the very latest for None).
 
-        Before the first sample: None for a dynamic edge, the first sample for a static one.
+        Static: the latest sample at or before the stamp (the first one before it). Dynamic: interpolated between
+        the samples around the stamp, the last sample after the last stamp, None before the first.
         """
         if not self.stamps_ns:
             return None
@@ -73,7 +78,11 @@ class _Edge:
         index = bisect.bisect_right(self.stamps_ns, stamp_ns) - 1
         if index < 0:
             return self.transforms[0] if static else None
-        return self.transforms[index]
+        if static or index == len(self.stamps_ns) - 1 or self.stamps_ns[index] == stamp_ns:
+            return self.transforms[index]
+        before_ns, after_ns = self.stamps_ns[index], self.stamps_ns[index + 1]
+        fraction = (stamp_ns - before_ns) / (after_ns - before_ns)
+        return self.transforms[index].interpolate(self.transforms[index + 1], fraction)
 
 
 class TfBuffer:
@@ -200,6 +209,26 @@ class TfBuffer:
                 result = common_from_target.inverse() @ common_from_source
                 return RigidTransform(result.rotation, result.translation, target, source)
         raise TransformError(self._explain_missing(target, source, stamp_ns, ancestors_of_target, ancestors_of_source))
+
+    def lookup_full(
+        self, target_frame: str, target_stamp_ns: int, source_frame: str, source_stamp_ns: int, fixed_frame: str
+    ) -> RigidTransform:
+        """``target(target_stamp)_from_source(source_stamp)`` through ``fixed_frame`` (tf2's lookup_transform_full).
+
+        Equals ``lookup(target, fixed, target_stamp) @ lookup(fixed, source, source_stamp)``: a point measured in
+        ``source`` at ``source_stamp`` is expressed in ``target`` as it stood at ``target_stamp``, assuming the
+        point is static in ``fixed_frame`` (``odom`` or ``map``).
+
+        Raises:
+            TransformError: either half of the chain is missing (the message names it).
+        """
+        fixed = normalize_frame_id(fixed_frame)
+        if not fixed:
+            msg = "lookup_full needs a fixed frame (e.g. 'odom' or 'map'), got an empty frame id"
+            raise TransformError(msg)
+        target_from_fixed = self.lookup(target_frame, fixed, target_stamp_ns)
+        fixed_from_source = self.lookup(fixed, source_frame, source_stamp_ns)
+        return target_from_fixed @ fixed_from_source
 
     def can_transform(self, target_frame: str, source_frame: str, stamp_ns: int | None = None) -> bool:
         """True when :meth:`lookup` would succeed."""

@@ -68,6 +68,35 @@ def test_composition_checks_frames() -> None:
         base_from_lidar @ cam_from_base
 
 
+@settings(max_examples=50, deadline=None)
+@given(unit_quaternions, translations, unit_quaternions, translations, st.floats(0.0, 1.0))
+def test_interpolation_ends_at_both_samples_and_moves_at_a_constant_rate(
+    q0: np.ndarray, t0: np.ndarray, q1: np.ndarray, t1: np.ndarray, fraction: float
+) -> None:
+    start, end = _transform(q0, t0), _transform(q1, t1)
+    np.testing.assert_allclose(start.interpolate(end, 0.0).matrix, start.matrix, atol=1e-7)  # mat2quat near pi
+    np.testing.assert_allclose(start.interpolate(end, 1.0).matrix, end.matrix, atol=1e-7)
+    middle = start.interpolate(end, fraction)
+    # slerp: the rotation angle from start grows linearly, along the shorter arc (<= pi in all)
+    total = _rotation_angle(start.rotation.T @ end.rotation)
+    assert _rotation_angle(start.rotation.T @ middle.rotation) == pytest.approx(fraction * total, abs=1e-6)
+    np.testing.assert_allclose(middle.translation, (1 - fraction) * t0 + fraction * t1, atol=1e-9)
+    assert (middle.dst_frame, middle.src_frame) == ("a", "b")
+
+
+def _rotation_angle(rotation: np.ndarray) -> float:
+    """Angle in [0, pi] of a rotation matrix (from its trace)."""
+    return float(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+def test_interpolation_checks_frames_and_fraction() -> None:
+    a = RigidTransform.identity("odom", "base")
+    with pytest.raises(TransformError, match="frames differ"):
+        a.interpolate(RigidTransform.identity("map", "base"), 0.5)
+    with pytest.raises(TransformError, match="finite"):
+        a.interpolate(a, float("nan"))
+
+
 def test_matrix_composition_matches_numpy() -> None:
     a = _transform(np.array([0.1, 0.2, 0.3, 0.9]), np.array([1.0, -2.0, 0.5]), "a", "b")
     b = _transform(np.array([-0.4, 0.1, 0.0, 0.7]), np.array([0.0, 3.0, -1.0]), "b", "c")

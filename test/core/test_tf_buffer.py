@@ -1,4 +1,4 @@
-"""TfBuffer: static/dynamic storage, chained lookups through a common ancestor, latest-before semantics, errors."""
+"""TfBuffer: static/dynamic storage, chained lookups through a common ancestor, interpolation, time travel, errors."""
 
 from __future__ import annotations
 
@@ -87,14 +87,15 @@ def test_points_move_as_the_transform_says() -> None:
     np.testing.assert_allclose(points_in_camera, [[1.0, 2.0, 3.0], [2.0, 2.0, 3.0]])
 
 
-def test_dynamic_edge_uses_latest_sample_at_or_before_stamp() -> None:
+def test_dynamic_edge_is_interpolated_between_samples_and_holds_after_the_last() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("map", "base"), 0, static=True)
     for stamp_ns, x in [(300, 3.0), (100, 1.0), (200, 2.0)]:  # out of order on purpose
         tf.set_transform(RigidTransform(np.eye(3), np.array([x, 0, 0]), "odom", "base"), stamp_ns, static=False)
     assert tf.lookup("odom", "base", 100).translation[0] == 1.0
-    assert tf.lookup("odom", "base", 199).translation[0] == 1.0
+    assert tf.lookup("odom", "base", 199).translation[0] == pytest.approx(1.99)
     assert tf.lookup("odom", "base", 200).translation[0] == 2.0
+    assert tf.lookup("odom", "base", 250).translation[0] == pytest.approx(2.5)
     assert tf.lookup("odom", "base", 10**12).translation[0] == 3.0
     assert tf.lookup("odom", "base", None).translation[0] == 3.0
     # before the first dynamic sample, the static edge of the same child applies (parent 'map')
@@ -103,8 +104,51 @@ def test_dynamic_edge_uses_latest_sample_at_or_before_stamp() -> None:
         tf.lookup("odom", "base", 50)
     # a repeated stamp replaces the sample
     tf.set_transform(RigidTransform(np.eye(3), np.array([9.0, 0, 0]), "odom", "base"), 200, static=False)
-    assert tf.lookup("odom", "base", 250).translation[0] == 9.0
+    assert tf.lookup("odom", "base", 250).translation[0] == pytest.approx(6.0)
     assert len(tf) == 1 + 3
+
+
+def test_rotation_is_slerped_at_a_constant_rate() -> None:
+    tf = TfBuffer()
+    for stamp_ns, yaw in [(0, 0.0), (1000, 1.2)]:
+        tf.set_transform(RigidTransform(te.euler2mat(0, 0, yaw), np.zeros(3), "odom", "base"), stamp_ns, static=False)
+    for stamp_ns in (0, 250, 500, 999, 1000):
+        _, _, yaw = te.mat2euler(tf.lookup("odom", "base", stamp_ns).rotation)
+        assert yaw == pytest.approx(1.2 * stamp_ns / 1000, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(transforms6, transforms6, transforms6, st.integers(0, 1000), st.integers(0, 1000))
+def test_lookup_full_is_target_from_fixed_then_fixed_from_source(
+    v1: tuple[float, ...], v2: tuple[float, ...], v3: tuple[float, ...], t_target: int, t_source: int
+) -> None:
+    tf = TfBuffer()
+    tf.set_transform(_transform(v1, "odom", "base"), 0, static=False)
+    tf.set_transform(_transform(v2, "odom", "base"), 1000, static=False)
+    tf.set_transform(_transform(v3, "base", "lidar"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("base", "camera"), 0, static=True)
+    full = tf.lookup_full("camera", t_target, "lidar", t_source, "/odom")
+    expected = tf.lookup("camera", "odom", t_target) @ tf.lookup("odom", "lidar", t_source)
+    _assert_same(full, expected, atol=1e-9)
+    assert (full.dst_frame, full.src_frame) == ("camera", "lidar")
+    if t_target == t_source:
+        _assert_same(full, tf.lookup("camera", "lidar", t_source), atol=1e-8)
+
+
+def test_lookup_full_moves_a_static_point_into_the_later_camera() -> None:
+    # The camera (= base) drives 2 m forward along odom x between t = 0 and t = 100 ns; a point 10 m ahead at
+    # t = 0 is 8 m ahead at t = 100, and a scan taken half-way sees it 9 m ahead.
+    tf = TfBuffer()
+    for stamp_ns, x in [(0, 0.0), (100, 2.0)]:
+        tf.set_transform(RigidTransform(np.eye(3), np.array([x, 0, 0]), "odom", "base"), stamp_ns, static=False)
+    tf.set_transform(RigidTransform.identity("base", "lidar"), 0, static=True)
+    point_in_lidar_at_50 = np.array([[9.0, 0.0, 0.0]])
+    camera_at_100 = tf.lookup_full("base", 100, "lidar", 50, "odom").apply(point_in_lidar_at_50)
+    np.testing.assert_allclose(camera_at_100, [[8.0, 0.0, 0.0]], atol=1e-12)
+    with pytest.raises(TransformError, match="fixed frame"):
+        tf.lookup_full("base", 100, "lidar", 50, "")
+    with pytest.raises(TransformError, match="'map' is not in /tf"):
+        tf.lookup_full("base", 100, "lidar", 50, "map")
 
 
 def test_republished_static_edge_applies_from_its_stamp_on() -> None:
