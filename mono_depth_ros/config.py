@@ -54,6 +54,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("input_qos", "sensor_data", "QoS of the input subscriptions", choices=("sensor_data", "reliable")),
     ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
     ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp) are not used", min_value=0.0, max_value=10.0),
+    ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "depth_anything_v2", "onnx", "torchscript", "external")),

@@ -307,11 +307,19 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if chosen is None:
             return None
         scan_ns, cloud = chosen
+        lidar_frame = str(cloud.header.frame_id)
+        motion_frame = str(self._params["lidar.motion_frame"])
         try:
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            stamped = self._tf_buffer.lookup_transform(
-                camera_frame, str(cloud.header.frame_id), cloud.header.stamp, timeout=Duration()
-            )
+            if motion_frame:  # time travel: camera at the image stamp <- odom <- lidar at the scan stamp
+                image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
+                stamped = self._tf_buffer.lookup_transform_full(
+                    camera_frame, image_stamp, lidar_frame, cloud.header.stamp, motion_frame, timeout=Duration()
+                )
+            else:
+                stamped = self._tf_buffer.lookup_transform(
+                    camera_frame, lidar_frame, cloud.header.stamp, timeout=Duration()
+                )
             return LidarInput(
                 points_in_lidar=ros_msgs.xyz_from_pointcloud2(cloud),
                 cam_from_lidar=ros_msgs.rigid_transform_from_msg(stamped),

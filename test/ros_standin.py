@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.ros_msg_support import FAKE_RCLPY_CLASSES
+from .core.ros_msg_support import FAKE_RCLPY_CLASSES, rclpy_style_factory
 
 # ------------------------------------------------------------------------------------------------ parameters
 
@@ -541,6 +541,7 @@ class Buffer:
     def __init__(self, cache_time: Any = None, node: Any = None) -> None:
         self.transforms: dict[tuple[str, str], Any] = {}
         self.lookups: list[tuple[str, str, Any, Any]] = []
+        self.full_lookups: list[tuple[str, Any, str, Any, str, Any]] = []
 
     def set_transform(self, transform: Any, authority: str) -> bool:
         self.transforms[(transform.header.frame_id, transform.child_frame_id)] = transform
@@ -555,6 +556,29 @@ class Buffer:
         if found is None:
             raise LookupException(f'"{source_frame}" passed to lookupTransform argument source_frame does not exist.')
         return found
+
+    def lookup_transform_full(
+        self,
+        target_frame: str,
+        target_time: Any,
+        source_frame: str,
+        source_time: Any,
+        fixed_frame: str,
+        timeout: Any = None,
+    ) -> Any:
+        """tf2's signature; stored edges are timeless here, so this composes target<-fixed and fixed<-source."""
+        from mono_depth_ros.core import ros_msgs
+
+        timeout = Duration() if timeout is None else timeout
+        if not isinstance(timeout, Duration):
+            raise TypeError("timeout must be an rclpy.duration.Duration")
+        self.full_lookups.append((target_frame, target_time, source_frame, source_time, fixed_frame, timeout))
+        halves = [self.transforms.get(pair) for pair in ((target_frame, fixed_frame), (fixed_frame, source_frame))]
+        if halves[0] is None or halves[1] is None:
+            raise LookupException(f'"{fixed_frame}" passed to lookupTransform argument fixed_frame does not exist.')
+        target_from_fixed, fixed_from_source = (ros_msgs.rigid_transform_from_msg(h) for h in halves)
+        composed = target_from_fixed @ fixed_from_source
+        return ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), composed, ros_msgs.stamp_to_ns(target_time))
 
 
 class TransformListener:

@@ -337,6 +337,31 @@ def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: 
     assert pipeline.frames[2].lidar is None
 
 
+def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_stamp(ros: Ros) -> None:
+    pipeline = EchoPipeline()
+    params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom"}
+    node = ros.make_node(params, pipeline=pipeline)
+    buffer = node.tf_listener.buffer
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    scan_ns = STAMP_NS - 50_000_000
+    node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(scan_ns, "velo"),
+                                                                       structured, 1, 1, True))  # fmt: skip
+    cam_from_odom = RigidTransform(np.eye(3), np.array([0.0, 0.0, -2.0]), FRAME_ID, "odom")
+    odom_from_velo = RigidTransform(np.eye(3), np.array([0.5, 0.0, 0.0]), "odom", "velo")
+    for transform in (cam_from_odom, odom_from_velo):
+        buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), transform, 0), "test")
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == scan_ns
+    np.testing.assert_allclose(lidar.cam_from_lidar.matrix, (cam_from_odom @ odom_from_velo).matrix, atol=1e-12)
+    target, target_time, source, source_time, fixed, timeout = buffer.full_lookups[-1]
+    assert (target, source, fixed, timeout.nanoseconds) == (FRAME_ID, "velo", "odom", 0)
+    assert (ros_msgs.stamp_to_ns(target_time), ros_msgs.stamp_to_ns(source_time)) == (STAMP_NS, scan_ns)
+    assert not buffer.lookups  # the plain extrinsic lookup is not used
+
+
 # ---------------------------------------------------------------------------------------------- robustness
 
 

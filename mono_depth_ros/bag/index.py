@@ -16,6 +16,7 @@ from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 from mono_depth_ros.core.tf_buffer import TfBuffer
 
@@ -143,6 +144,23 @@ class BagIndex:
     lidar_frames: dict[int, str] = field(default_factory=dict)
     prediction_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     tf: TfBuffer = field(default_factory=TfBuffer)
+
+    def cam_from_scan(
+        self, camera_frame: str, image_ns: int | None, lidar_frame: str, scan_ns: int, motion_frame: str = ""
+    ) -> RigidTransform:
+        """The transform taking a scan's points into the camera frame of an image.
+
+        With ``motion_frame`` (a fixed frame such as ``odom``) the points are also moved from the scan stamp to the
+        image stamp (TF time travel: ``camera(image)_from_lidar(scan)``); without, the extrinsic at the scan stamp.
+        ``image_ns`` None (an image without a stamp) means the scan stamp.
+
+        Raises:
+            TransformError: the TF chain is missing (the message says what to publish).
+        """
+        if motion_frame:
+            target_ns = scan_ns if image_ns is None else image_ns
+            return self.tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
+        return self.tf.lookup(camera_frame, lidar_frame, scan_ns)
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:

@@ -228,7 +228,13 @@ class _SecondPass:
             warnings.add("lidar: empty scan", f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points")
             return None
         try:
-            cam_from_lidar = self.index.tf.lookup(plan.entry.frame_id, scan.frame_id, scan.stamp_ns)
+            cam_from_lidar = self.index.cam_from_scan(
+                plan.entry.frame_id,
+                plan.entry.stamp_ns,
+                scan.frame_id,
+                scan.stamp_ns,
+                str(self.params["lidar.motion_frame"]),
+            )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
             return None

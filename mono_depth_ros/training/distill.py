@@ -60,6 +60,7 @@ def open_sources(config: DistillConfig) -> list[FrameSource]:
                 d.distro,
                 d.stride,
                 d.max_frames,
+                lidar_motion_frame=d.lidar_motion_frame,
             )
         )
     sources.extend(FolderSource(Path(folder), d.stride, d.max_frames) for folder in d.folders)

@@ -54,6 +54,7 @@ class DataConfig:
     camera_info_topic: str = "/camera/camera_info"
     lidar_topic: str = ""  # PointCloud2 with TF to the camera in the bag ('' = no LiDAR)
     lidar_max_age_s: float = 0.2  # largest |scan stamp - image stamp| for a scan to label an image
+    lidar_motion_frame: str = ""  # fixed frame (odom) to move scans to the image stamp through TF ('' = off)
     image_is_rectified: bool = True  # False: raw images, undistorted with K + D before labelling
     distro: str = "humble"  # message definitions of the bags: humble | jazzy
     stride: int = 1  # label every stride-th image of each source

@@ -95,6 +95,8 @@ class BagSource:
         image_is_rectified: False: undistort raw images with K + D.
         distro: message definitions (``humble`` | ``jazzy``).
         stride, max_frames: label every ``stride``-th usable image, at most ``max_frames`` (0 = all).
+        lidar_motion_frame: fixed frame (``odom``) in which the world is static: scans are moved from their stamp to
+            the image stamp through the bag's TF ('' = the extrinsic at the scan stamp only).
 
     Raises:
         BagError: unreadable bag, or the image / camera_info / LiDAR topic is missing or of the wrong type.
@@ -111,8 +113,11 @@ class BagSource:
         distro: str = "humble",
         stride: int = 1,
         max_frames: int = 0,
+        *,
+        lidar_motion_frame: str = "",
     ) -> None:
         self.path = Path(path)
+        self.lidar_motion_frame = lidar_motion_frame
         self.typestore = typestore_for(distro)
         self.image_is_rectified = image_is_rectified
         params = {
@@ -215,7 +220,9 @@ class BagSource:
             self.problems.add("lidar: undecodable scan", scan)
             return None
         try:
-            cam_from_lidar = self.index.tf.lookup(plan.entry.frame_id, scan.frame_id, scan.stamp_ns)
+            cam_from_lidar = self.index.cam_from_scan(
+                plan.entry.frame_id, plan.entry.stamp_ns, scan.frame_id, scan.stamp_ns, self.lidar_motion_frame
+            )
         except DepthError as err:
             self.problems.add(f"lidar: {type(err).__name__}", str(err))
             return None

@@ -13,7 +13,7 @@ from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
 
-from .support import CAMERA_FRAME, HEIGHT, WIDTH, Mutate, read_bag, write_tiny_bag
+from .support import CAMERA_FRAME, HEIGHT, WIDTH, Mutate, read_bag, write_moving_bag, write_tiny_bag
 
 EXTERNAL_METRIC = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
 EXTERNAL_RELATIVE = {
@@ -66,6 +66,24 @@ def test_relative_inverse_with_lidar_becomes_metric(tmp_path: Path) -> None:
     frames = write_tiny_bag(tmp_path / "again", 3)
     for frame, (_, image) in zip(frames, out["/depth/image"], strict=True):
         np.testing.assert_allclose(depth_image_to_metres(image), frame.depth_m, rtol=1e-3)
+
+
+@pytest.mark.parametrize("motion_frame", ["", "odom"])
+def test_lidar_motion_frame_moves_early_scans_to_the_image_stamp(tmp_path: Path, motion_frame: str) -> None:
+    # 10 m/s and scans 45 ms early: the LiDAR sees the plane (~10 m away) from 0.45 m further back than the image.
+    frames = write_moving_bag(tmp_path / "in", speed_mps=10.0)
+    params = {**EXTERNAL_RELATIVE, "lidar.motion_frame": motion_frame}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == len(frames) and not summary.warnings.counts
+    out = read_bag(tmp_path / "out")
+    errors = [
+        np.median(np.abs(depth_image_to_metres(image) / frame.depth_m - 1.0))
+        for frame, (_, image) in zip(frames, out["/depth/image"], strict=True)
+    ]
+    if motion_frame:
+        assert max(errors) < 1e-3  # exact up to float32
+    else:
+        assert min(errors) > 0.03  # the uncompensated scan is biased by the 0.45 m it lags (~4 %)
 
 
 def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:

@@ -11,6 +11,7 @@ import pytest
 from mono_depth_ros.core.errors import BagError, ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.training.label_sources import BagSource, FolderSource, source_name
+from test.bag.support import SCAN_LEAD_NS, START_NS, write_moving_bag
 from test.kitti_bag import CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC, KittiFrame, load_kitti_frames, write_kitti_bag
 from test.training.distill_support import one_thread, synthetic_clip, write_folder
 
@@ -46,6 +47,23 @@ def test_bag_frames_carry_image_intrinsics_and_lidar(kitti_frames: list[KittiFra
         assert frame.points_in_camera is not None
         depth_m, _ = zbuffer_depth(frame.points_in_camera, frame.intrinsics)  # the scan moved with the bag's TF
         assert_same_sparse(depth_m, truth.lidar_depth_m)
+    assert not source.problems.counts
+
+
+@pytest.mark.parametrize("motion_frame", ["", "odom"])
+def test_bag_lidar_moved_to_the_image_stamp_with_a_motion_frame(tmp_path: Path, motion_frame: str) -> None:
+    speed_mps = 10.0
+    truths = write_moving_bag(tmp_path / "moving", speed_mps)
+    source = BagSource(tmp_path / "moving", lidar_topic="/lidar/points", lidar_motion_frame=motion_frame)
+    for frame, truth in zip(source.frames(), truths, strict=True):
+        assert frame.points_in_camera is not None
+        # the plane n . p = 12 m is static in odom; the camera has driven speed * t along z at the image stamp
+        travelled_m = speed_mps * (truth.stamp_ns - START_NS) * 1e-9
+        plane_offset = frame.points_in_camera @ np.array([0.0, 0.3, 1.0]) - (12.0 - travelled_m)
+        if motion_frame:
+            np.testing.assert_allclose(plane_offset, 0.0, atol=1e-4)
+        else:  # the scan was taken 45 ms earlier, 0.45 m further back
+            np.testing.assert_allclose(plane_offset, speed_mps * SCAN_LEAD_NS * 1e-9, atol=1e-4)
     assert not source.problems.counts
 
 
