@@ -30,8 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
@@ -47,6 +45,7 @@ from mono_depth_ros.core.ros_msgs import (
 )
 from mono_depth_ros.core.scale.evaluation import densify_nearest
 from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne, read_calib_file
+from mono_depth_ros.demo.bag_builder import BagBuilder
 
 CAMERA_FRAME = "camera_optical"
 LIDAR_FRAME = "velodyne"
@@ -60,7 +59,6 @@ LIDAR_OFFSET_NS = -30_000_000  # the scan is stamped 30 ms before the image (nea
 PREDICTION_SCALE, PREDICTION_SHIFT = 0.37, 0.05  # relative_inverse = scale / depth + shift ("unknown" to the runner)
 VELODYNE_DTYPE = np.dtype({"names": ["x", "y", "z", "intensity"], "formats": ["<f4"] * 4, "offsets": [0, 4, 8, 12]})
 Distro = Literal["humble", "jazzy"]
-STORES: dict[str, Stores] = {"humble": Stores.ROS2_HUMBLE, "jazzy": Stores.ROS2_JAZZY}
 
 
 @dataclass(frozen=True)
@@ -142,33 +140,6 @@ def kitti_camera_info(factory: MessageFactory, frame: KittiFrame, stamp_ns: int,
         p=frame.projection,
     )
     return camera_info_from_model(factory, model, make_header(factory, stamp_ns, frame_id))
-
-
-class BagBuilder:
-    """A rosbags Writer with a typestore and message factory: ``add(topic, msg, log_ns)`` serialises and writes."""
-
-    def __init__(self, path: Path, distro: Distro = "humble", storage: str = "sqlite3") -> None:
-        self.typestore = get_typestore(STORES[distro])
-        self.factory = MessageFactory.for_rosbags(self.typestore)
-        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-        self._writer = Writer(path, version=8, storage_plugin=plugin)
-        self._connections: dict[str, Any] = {}
-
-    def __enter__(self) -> BagBuilder:
-        self._writer.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._writer.close()
-
-    def add(self, topic: str, msg: Any, log_ns: int, msgtype: str | None = None) -> None:
-        """Write ``msg`` on ``topic`` at bag time ``log_ns`` (the type comes from the message unless given)."""
-        type_name = msgtype or str(msg.__msgtype__)
-        connection = self._connections.get(topic)
-        if connection is None:
-            connection = self._writer.add_connection(topic, type_name, typestore=self.typestore)
-            self._connections[topic] = connection
-        self._writer.write(connection, log_ns, self.typestore.serialize_cdr(msg, type_name))
 
 
 def write_kitti_bag(

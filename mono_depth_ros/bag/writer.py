@@ -8,9 +8,10 @@ default, while Jazzy reads both. Message definitions and type hashes come from t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 METADATA_VERSION: Literal[8] = 8
 STORAGES: dict[str, StoragePlugin] = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
+_Bag = TypeVar("_Bag", bound="OutputBag")
 
 
 class OutputBag:
@@ -31,12 +33,15 @@ class OutputBag:
         path: folder to create; must not exist.
         typestore: message definitions of the target distro.
         storage: ``sqlite3`` or ``mcap``.
+        custom_data: string key/values for ``metadata.yaml`` (``custom_data``).
 
     Raises:
         BagError: ``path`` exists, cannot be created, or the storage is unknown.
     """
 
-    def __init__(self, path: Path, typestore: Typestore, storage: str = "sqlite3") -> None:
+    def __init__(
+        self, path: Path, typestore: Typestore, storage: str = "sqlite3", custom_data: Mapping[str, str] | None = None
+    ) -> None:
         self.path = Path(path)
         self.typestore = typestore
         plugin = STORAGES.get(storage)
@@ -48,6 +53,8 @@ class OutputBag:
             raise BagError(msg)
         try:
             self._writer = Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
+            for key, value in (custom_data or {}).items():
+                self._writer.set_custom_data(key, value)
             self._writer.open()
         except (WriterError, OSError) as err:
             msg = f"cannot create output bag {self.path}: {err}"
@@ -56,7 +63,7 @@ class OutputBag:
         self._copied: dict[tuple[str, str], Connection | None] = {}
         self.counts: dict[str, int] = {}
 
-    def __enter__(self) -> OutputBag:
+    def __enter__(self: _Bag) -> _Bag:
         return self
 
     def __exit__(

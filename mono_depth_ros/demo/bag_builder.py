@@ -1,21 +1,21 @@
 """Writing the demo's input rosbag2 with rosbags (no ROS install needed).
 
-:class:`BagBuilder` is the pattern of ``test/kitti_bag.py`` (copied here: the package must not import the tests):
-a rosbags ``Writer`` with a typestore and a message factory; ``add(topic, msg, log_ns)`` serialises and writes.
+:class:`BagBuilder` is the bag runner's :class:`~mono_depth_ros.bag.writer.OutputBag` with a message factory:
+``add(topic, msg, log_ns)`` serialises and writes (the tests build their bags with it too).
 :func:`lidar_cloud` builds the scan message the demo records (Velodyne-like fields).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rosbags.rosbag2 import Writer
 
 from mono_depth_ros.bag.reader import typestore_for
+from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.core.msg_factory import MessageFactory, make_header
 from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
 
@@ -30,40 +30,30 @@ LIDAR_DTYPE = np.dtype(
 )
 
 
-class BagBuilder:
-    """A rosbag2 being written (metadata version 8, sqlite3); use as a context manager.
+class BagBuilder(OutputBag):
+    """A rosbag2 being written (metadata version 8) with a message factory; use as a context manager.
 
     Args:
         path: bag folder to create (must not exist).
         distro: message definitions (``humble`` plays on Humble and Jazzy).
+        storage: ``sqlite3`` or ``mcap``.
         custom_data: string key/values stored in ``metadata.yaml`` (``custom_data``).
     """
 
-    def __init__(self, path: Path, distro: str = "humble", custom_data: dict[str, str] | None = None) -> None:
-        self.typestore = typestore_for(distro)
-        self.factory = MessageFactory.for_rosbags(self.typestore)
-        self._writer = Writer(Path(path), version=8)
-        for key, value in (custom_data or {}).items():
-            self._writer.set_custom_data(key, value)
-        self._connections: dict[str, Any] = {}
-
-    def __enter__(self) -> BagBuilder:
-        self._writer.open()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    def __init__(
+        self,
+        path: Path,
+        distro: str = "humble",
+        storage: str = "sqlite3",
+        *,
+        custom_data: Mapping[str, str] | None = None,
     ) -> None:
-        self._writer.close()
+        super().__init__(path, typestore_for(distro), storage, custom_data)
+        self.factory = MessageFactory.for_rosbags(self.typestore)
 
-    def add(self, topic: str, msg: Any, log_ns: int) -> None:
+    def add(self, topic: str, msg: Any, log_ns: int, msgtype: str | None = None) -> None:
         """Write ``msg`` on ``topic`` at bag (receive) time ``log_ns`` (int ns); the type comes from the message."""
-        type_name = str(msg.__msgtype__)
-        connection = self._connections.get(topic)
-        if connection is None:
-            connection = self._writer.add_connection(topic, type_name, typestore=self.typestore)
-            self._connections[topic] = connection
-        self._writer.write(connection, log_ns, self.typestore.serialize_cdr(msg, type_name))
+        self.write(topic, msgtype or str(msg.__msgtype__), msg, log_ns)
 
 
 def lidar_cloud(

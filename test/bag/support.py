@@ -24,7 +24,8 @@ from mono_depth_ros.core.ros_msgs import (
     make_header,
     tf_message_from,
 )
-from test.kitti_bag import BagBuilder, Distro, velodyne_cloud
+from mono_depth_ros.demo.bag_builder import BagBuilder
+from test.kitti_bag import Distro, velodyne_cloud
 
 WIDTH, HEIGHT = 64, 48
 INTRINSICS = PinholeIntrinsics(50.0, 50.0, 31.5, 23.5, width=WIDTH, height=HEIGHT)

@@ -17,9 +17,9 @@ from mono_depth_ros.core.ros_msgs import (
     image_from_array,
     make_header,
 )
+from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
 from mono_depth_ros.training.data.sample import collate_samples
-from test.kitti_bag import BagBuilder
 
 HEIGHT, WIDTH = 12, 16
 START_NS = 1_700_000_000_000_000_000
