@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any
 
 import yaml
 
-from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.training.trainer_config import (
     AMP_MODES,
     OptimConfig,
@@ -24,6 +23,7 @@ from mono_depth_ros.training.trainer_config import (
     _plain,
     apply_overrides,
     read_config_yaml,
+    sections_from_mapping,
 )
 
 TEACHER_BACKENDS = ("auto", "torch", "unet", "depth_anything_v2", "onnx", "torchscript")
@@ -187,7 +187,6 @@ class DistillConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SectionT = TypeVar("SectionT")
 _SECTIONS: dict[str, type[Any]] = {
     "teacher": TeacherConfig,
     "data": DataConfig,
@@ -198,52 +197,13 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _convert(value: Any, kind: Any, where: str) -> Any:
-    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``)."""
-    args = get_args(kind)
-    if args:  # tuple[T, ...]
-        items = value if isinstance(value, list | tuple) else [value]
-        return tuple(_convert(v, args[0], where) for v in items)
-    if kind is bool:
-        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
-        return value
-    if kind is str:
-        _check(isinstance(value, str | int | float), f"{where} must be a string, got {value!r}")
-        return str(value)
-    if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
-        msg = f"{where}={value!r} is not a valid int"
-        raise ConfigError(msg)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        msg = f"{where}={value!r} is not a valid {kind.__name__}"
-        raise ConfigError(msg) from None
-
-
-def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - known)
-    _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(known)}")
-    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in values.items()}
-    return cls(**converted)
-
-
 def distill_config_from_mapping(data: Mapping[str, Any]) -> DistillConfig:
     """Build a :class:`DistillConfig` from nested mappings (missing keys take their defaults).
 
     Raises:
         ConfigError: unknown section or key, or a value of the wrong type / out of range.
     """
-    unknown = sorted(set(data) - set(_SECTIONS))
-    _check(not unknown, f"unknown distillation config sections {unknown}; valid: {list(_SECTIONS)}")
-    sections = {}
-    for name, cls in _SECTIONS.items():
-        values = data.get(name)
-        values = {} if values is None else values
-        _check(isinstance(values, Mapping), f"config section {name!r} must be a mapping, got {values!r}")
-        sections[name] = _section(cls, name, values)
-    return DistillConfig(**sections)
+    return DistillConfig(**sections_from_mapping(data, _SECTIONS, "distillation config"))
 
 
 def load_distill_config(path: str | Path | None, overrides: Iterable[str] = ()) -> DistillConfig:

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_type_hints
 
 import yaml
 
@@ -187,25 +187,54 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``)."""
+    args = get_args(kind)
+    if args:  # tuple[T, ...]
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(_convert(v, args[0], where) for v in items)
+    if kind is bool:
+        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
+        return value
+    if kind is str:
+        _check(isinstance(value, str | int | float), f"{where} must be a string, got {value!r}")
+        return str(value)
+    if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+        msg = f"{where}={value!r} is not a valid int"
+        raise ConfigError(msg)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        msg = f"{where}={value!r} is not a valid {kind.__name__}"
+        raise ConfigError(msg) from None
+
+
 def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(known))
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
     _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(known)}")
-    converted: dict[str, Any] = {}
-    for key, value in values.items():
-        default = getattr(cls(), key)
-        try:
-            if isinstance(default, tuple):
-                converted[key] = tuple(int(v) for v in (value if isinstance(value, list | tuple) else [value]))
-            elif isinstance(default, bool):
-                _check(isinstance(value, bool), f"{name}.{key} must be true or false, got {value!r}")
-                converted[key] = value
-            else:
-                converted[key] = type(default)(value)
-        except (TypeError, ValueError):
-            msg = f"{name}.{key}={value!r} is not a valid {type(default).__name__}"
-            raise ConfigError(msg) from None
+    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in values.items()}
     return cls(**converted)
+
+
+def sections_from_mapping(data: Mapping[str, Any], sections: Mapping[str, type[Any]], what: str) -> dict[str, Any]:
+    """Each section dataclass of ``sections`` built from ``data[name]`` (missing sections and keys: defaults).
+
+    Values are converted to the annotated field types (bool strict, int refuses fractions, tuples from lists).
+
+    Raises:
+        ConfigError: unknown section or key, or a value of the wrong type (the message names ``what`` config).
+    """
+    unknown = sorted(set(data) - set(sections))
+    _check(not unknown, f"unknown {what} sections {unknown}; valid: {list(sections)}")
+    built = {}
+    for name, cls in sections.items():
+        values = data.get(name)
+        values = {} if values is None else values
+        _check(isinstance(values, Mapping), f"config section {name!r} must be a mapping, got {values!r}")
+        built[name] = _section(cls, name, values)
+    return built
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -223,15 +252,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> TrainConfig:
     Raises:
         ConfigError: unknown section or key, or a value of the wrong type / out of range.
     """
-    unknown = sorted(set(data) - set(_SECTIONS))
-    _check(not unknown, f"unknown config sections {unknown}; valid: {list(_SECTIONS)}")
-    sections = {}
-    for name, cls in _SECTIONS.items():
-        values = data.get(name)
-        values = {} if values is None else values
-        _check(isinstance(values, Mapping), f"config section {name!r} must be a mapping, got {values!r}")
-        sections[name] = _section(cls, name, values)
-    return TrainConfig(**sections)
+    return TrainConfig(**sections_from_mapping(data, _SECTIONS, "config"))
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
