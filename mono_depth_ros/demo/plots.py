@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -126,6 +127,15 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 12) for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Tick values as text with just enough decimals to tell neighbours apart (``1.005, 1.010`` not ``1, 1.01``)."""
+    if len(ticks) < 2:
+        return [f"{value:.3g}" for value in ticks]
+    step = min(abs(b - a) for a, b in pairwise(ticks))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 3
+    return [f"{value:.{decimals}f}" for value in ticks]
+
+
 def _dashed(canvas: RGB, points: npt.NDArray[np.int32], colour: tuple[int, int, int], dash_px: float = 8.0) -> None:
     """A dashed polyline: resample at dash_px spacing and draw every other piece."""
     steps = np.linalg.norm(np.diff(points.astype(np.float64), axis=0), axis=1)
@@ -183,13 +193,15 @@ def scale_plot(
         return np.rint(np.column_stack([x, y])).astype(np.int32)
 
     cv2.rectangle(canvas, (left, top), (right, bottom), _GRID_RGB, 1)
-    for value in nice_ticks(v_low, v_high):
+    value_ticks = nice_ticks(v_low, v_high)
+    for value, label in zip(value_ticks, tick_labels(value_ticks), strict=True):
         row = int(to_px(np.array([t_low]), np.array([value]))[0, 1])
         cv2.line(canvas, (left, row), (right, row), _GRID_RGB, 1)
-        cv2.putText(canvas, f"{value:.3g}", (4, row + 4), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
-    for value in nice_ticks(t_low, t_high):
+        cv2.putText(canvas, label, (4, row + 4), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
+    time_ticks = nice_ticks(t_low, t_high)
+    for value, label in zip(time_ticks, tick_labels(time_ticks), strict=True):
         col = int(to_px(np.array([value]), np.array([v_low]))[0, 0])
-        cv2.putText(canvas, f"{value:g} s", (col - 10, bottom + 16), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{label} s", (col - 10, bottom + 16), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
     if true_scales is not None:
         truth = series[1]
         keep = np.isfinite(truth)

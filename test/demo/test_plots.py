@@ -22,6 +22,7 @@ from mono_depth_ros.demo.plots import (
     birds_eye_view,
     nice_ticks,
     scale_plot,
+    tick_labels,
 )
 
 INTRINSICS = PinholeIntrinsics(100.0, 100.0, 63.5, 31.5, width=128, height=64)
@@ -65,6 +66,25 @@ def test_ticks_are_round_evenly_spaced_and_inside(low: float, span: float) -> No
         np.testing.assert_allclose(steps, steps[0], rtol=1e-6)
         mantissa = steps[0] / 10 ** math.floor(math.log10(steps[0]))
         assert min(abs(mantissa - m) for m in (1.0, 2.0, 5.0, 10.0)) < 1e-6
+
+
+@settings(max_examples=80, deadline=None)
+@given(low=st.floats(-1e4, 1e4), span=st.floats(1e-6, 1e4))
+def test_tick_labels_tell_neighbours_apart_and_read_back_as_the_ticks(low: float, span: float) -> None:
+    assume(span >= 1e-3 * max(1.0, abs(low)))
+    ticks = nice_ticks(low, low + span)
+    labels = tick_labels(ticks)
+    assert len(set(labels)) == len(ticks)
+    step = ticks[1] - ticks[0]
+    for tick, label in zip(ticks, labels, strict=True):
+        assert float(label) == pytest.approx(tick, abs=step * 1e-6)
+
+
+def test_narrow_scale_ticks_keep_their_decimals() -> None:
+    ticks = nice_ticks(1.003, 1.013)
+    assert tick_labels(ticks) == ["1.004", "1.006", "1.008", "1.010", "1.012"]
+    assert tick_labels([0.0, 5.0, 10.0]) == ["0", "5", "10"]
+    assert tick_labels([2.5]) == ["2.5"]
 
 
 def test_scale_plot_draws_health_markers_and_checks_lengths() -> None:
