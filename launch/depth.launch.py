@@ -1,26 +1,31 @@
 """Launch mono_depth_node: ``ros2 launch mono_depth_ros depth.launch.py image:=/cam/image_rect lidar:=/points``.
 
-Arguments (defaults are the node's built-in defaults, from mono_depth_ros/config.py):
-  image, camera_info, lidar      input topics (lidar empty = no LiDAR scale)
+Arguments:
+  image, camera_info, lidar      input topics (``lidar:=''`` = no LiDAR scale)
   model, weights, device         model.backend, model.weights, device
   params_file                    ROS params YAML (default: the installed config/depth.yaml)
   namespace                      ROS namespace of the node and its relative output topics (depth/...)
 
-Precedence: ``parameters=[params_file, {...launch arguments...}]``, so the seven arguments above always win over
-the params file for the parameters they set (image_topic, camera_info_topic, lidar_topic, model.backend,
-model.weights, device); everything else comes from params_file. All arguments are strings and are passed with
-``ParameterValue(..., value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings (a bare
-LaunchConfiguration would be YAML-parsed into an int). Only launch / launch_ros APIs present on Humble and Jazzy.
+Precedence: the six node arguments default to ``from_params_file``: then the parameter comes from params_file (or,
+when the file does not set it, the node's built-in default). An argument given on the command line overrides the
+file for its parameter (image_topic, camera_info_topic, lidar_topic, model.backend, model.weights, device). The
+overrides are chosen at launch time by an ``OpaqueFunction`` (launch API since Crystal, on Humble and Jazzy) and
+passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings.
 """
 
+from typing import TYPE_CHECKING
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
+
+if TYPE_CHECKING:
+    from launch import LaunchContext
 
 PACKAGE = "mono_depth_ros"
 
@@ -35,8 +40,33 @@ ARGUMENT_PARAMETERS = {
 }
 
 
+FROM_PARAMS_FILE = "from_params_file"  # default of the node arguments: leave the parameter to params_file
+
+
+def node_with_overrides(context: "LaunchContext") -> list[Node]:
+    """The node with params_file, overridden by the node arguments that were given (not ``from_params_file``)."""
+    overrides = {}
+    for argument, (parameter, _) in ARGUMENT_PARAMETERS.items():
+        value = LaunchConfiguration(argument).perform(context)
+        if value != FROM_PARAMS_FILE:
+            overrides[parameter] = ParameterValue(value, value_type=str)
+    parameters: list[object] = [LaunchConfiguration("params_file")]
+    if overrides:
+        parameters.append(overrides)
+    node = Node(
+        package=PACKAGE,
+        executable="mono_depth_node",
+        name=NODE_NAME,
+        namespace=LaunchConfiguration("namespace"),
+        parameters=parameters,
+        output="screen",
+        emulate_tty=True,
+    )
+    return [node]
+
+
 def generate_launch_description() -> LaunchDescription:
-    """The node with its params file and the launch-argument overrides."""
+    """The launch arguments and the node (built when the arguments are known)."""
     arguments = [
         DeclareLaunchArgument(
             "params_file",
@@ -45,21 +75,14 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
     ]
-    overrides = {}
     for argument, (parameter, description) in ARGUMENT_PARAMETERS.items():
         spec = PARAMS_BY_NAME[parameter]
-        extra = {"choices": list(spec.choices)} if spec.choices else {}
+        choices = " (" + " | ".join(c or "''" for c in spec.choices) + ")" if spec.choices else ""
         arguments.append(
-            DeclareLaunchArgument(argument, default_value=str(spec.default), description=description, **extra)
+            DeclareLaunchArgument(
+                argument,
+                default_value=FROM_PARAMS_FILE,
+                description=f"{description}{choices}; {FROM_PARAMS_FILE} = params_file, else {spec.default!r}",
+            )
         )
-        overrides[parameter] = ParameterValue(LaunchConfiguration(argument), value_type=str)
-    node = Node(
-        package=PACKAGE,
-        executable="mono_depth_node",
-        name=NODE_NAME,
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[LaunchConfiguration("params_file"), overrides],
-        output="screen",
-        emulate_tty=True,
-    )
-    return LaunchDescription([*arguments, node])
+    return LaunchDescription([*arguments, OpaqueFunction(function=node_with_overrides)])

@@ -18,10 +18,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
 ARGUMENTS = {"image", "camera_info", "lidar", "params_file", "model", "weights", "device", "namespace"}
-# ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too).
+# ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
+# LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
-    "launch": {"LaunchDescription"},
-    "launch.actions": {"DeclareLaunchArgument", "IncludeLaunchDescription", "GroupAction", "LogInfo"},
+    "launch": {"LaunchDescription", "LaunchContext"},
+    "launch.actions": {
+        "DeclareLaunchArgument",
+        "IncludeLaunchDescription",
+        "GroupAction",
+        "LogInfo",
+        "OpaqueFunction",
+    },
     "launch.conditions": {"IfCondition", "UnlessCondition"},
     "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution", "TextSubstitution", "PythonExpression"},
     "launch.launch_description_sources": {"PythonLaunchDescriptionSource"},
@@ -54,6 +61,16 @@ class LaunchConfiguration(Recorded):
     def __init__(self, variable_name: str, *, default: Any = None) -> None:
         super().__init__(variable_name, default=default)
         self.variable_name = variable_name
+
+    def perform(self, context: dict[str, str]) -> str:
+        """The argument's value in a launch context (here: a dict of argument values)."""
+        return context[self.variable_name]
+
+
+class OpaqueFunction(Recorded):
+    def __init__(self, *, function: Any, args: Any = None, kwargs: Any = None, **rest: Any) -> None:
+        super().__init__(function=function, args=args, kwargs=kwargs, **rest)
+        self.function = function
 
 
 class ParameterValue(Recorded):
@@ -92,7 +109,7 @@ class LaunchDescription(Recorded):
 def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
     stubs = {
         "launch": {"LaunchDescription": LaunchDescription},
-        "launch.actions": {"DeclareLaunchArgument": DeclareLaunchArgument},
+        "launch.actions": {"DeclareLaunchArgument": DeclareLaunchArgument, "OpaqueFunction": OpaqueFunction},
         "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration, "PathJoinSubstitution": Recorded},
         "launch_ros": {},
         "launch_ros.actions": {"Node": Node},
@@ -121,25 +138,50 @@ def test_launch_imports_only_section_18_apis() -> None:
     assert "def generate_launch_description" in LAUNCH_FILE.read_text()
 
 
+EXPECTED = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_topic": "lidar",
+            "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
+
+
+def _launch(description: LaunchDescription, **given: str) -> Node:
+    """Run the OpaqueFunction as ``ros2 launch`` would with these command-line arguments."""
+    arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
+    context = {name: given.get(name, argument.kwargs["default_value"]) for name, argument in arguments.items()}
+    (opaque,) = [e for e in description.entities if isinstance(e, OpaqueFunction)]
+    (node,) = opaque.function(context)
+    assert isinstance(node, Node)
+    return node
+
+
 def test_launch_arguments_and_node(description: LaunchDescription) -> None:
     arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     assert set(arguments) == ARGUMENTS
-    (node,) = [e for e in description.entities if isinstance(e, Node)]
+    for parameter, argument in EXPECTED.items():
+        assert arguments[argument].kwargs["default_value"] == "from_params_file"
+        assert repr(PARAMS_BY_NAME[parameter].default) in arguments[argument].kwargs["description"]
+    assert "depth_anything_v2" in arguments["model"].kwargs["description"]  # the choices are listed
+    node = _launch(description)
     assert node.kwargs["package"] == "mono_depth_ros" and node.kwargs["executable"] == "mono_depth_node"
     assert node.kwargs["name"] == "mono_depth_node"
     assert node.kwargs["namespace"].variable_name == "namespace"
-    params_file, overrides = node.kwargs["parameters"]
+    (params_file,) = node.kwargs["parameters"]  # nothing given: params_file alone decides
     assert isinstance(params_file, LaunchConfiguration) and params_file.variable_name == "params_file"
-    expected = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_topic": "lidar",
-                "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
-    assert set(overrides) == set(expected)
-    for parameter, argument in expected.items():
-        value = overrides[parameter]
-        assert isinstance(value, ParameterValue) and value.value.variable_name == argument
+
+
+def test_given_arguments_override_only_their_parameters(description: LaunchDescription) -> None:
+    node = _launch(description, lidar="", device="0", image="/cam/image_rect")
+    params_file, overrides = node.kwargs["parameters"]
+    assert params_file.variable_name == "params_file"
+    assert set(overrides) == {"lidar_topic", "device", "image_topic"}  # model, weights, camera_info: from the file
+    assert {name: value.value for name, value in overrides.items()} == {
+        "lidar_topic": "",  # lidar:='' turns the LiDAR off even when the file names a topic
+        "device": "0",
+        "image_topic": "/cam/image_rect",
+    }
+    for parameter, value in overrides.items():
+        assert isinstance(value, ParameterValue)
         assert value.value_type is PARAMS_BY_NAME[parameter].type is str  # typed: `device:=0` stays a string
-        assert arguments[argument].kwargs["default_value"] == PARAMS_BY_NAME[parameter].default
-    assert list(arguments["model"].kwargs["choices"]) == list(PARAMS_BY_NAME["model.backend"].choices)
-    assert arguments["lidar"].kwargs["default_value"] == ""  # no LiDAR unless asked
+    every = _launch(description, **dict.fromkeys(EXPECTED.values(), "x"))
+    assert set(every.kwargs["parameters"][1]) == set(EXPECTED)
 
 
 def node_output_topics() -> dict[str, str]:
