@@ -13,7 +13,8 @@ cut from them. Each item of :class:`SyntheticDepthDataset` is a dict of tensors:
 * ``source_offset``: (S,) int64 frame offset of each source (negative = earlier; 0 for the stereo partner).
 * ``index``: () int64 item index.
 
-Augmentation (the minimal set the trainer needs until ``training/augment.py`` exists): horizontal flip (image,
+Augmentation (rendered drives are already at the input size, so no crop; recorded data uses
+:mod:`.augment` through :mod:`.real_data`): horizontal flip (image,
 depth, LiDAR, ``cx -> W - 1 - cx`` and poses conjugated by ``diag(-1, 1, 1)``) and colour jitter (brightness,
 contrast, saturation), the same for the target and its sources. Random draws come from ``(seed, epoch, index)``
 only, so an item is identical however the data is split across workers or processes, and a resumed run sees the

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNet, UNetOutput, make_unet_spec
 from mono_depth_ros.training.objectives import LossResult, Objective, normalise
+from mono_depth_ros.training.real_data import RecordedDepthDataset, build_recorded_datasets
 from mono_depth_ros.training.synthetic_data import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
 from mono_depth_ros.training.trainer_config import DataConfig, OptimConfig, TrainConfig
 
@@ -37,10 +38,16 @@ def build_spec(config: TrainConfig) -> ModelSpec:
     )
 
 
-def build_datasets(config: TrainConfig) -> tuple[SyntheticDepthDataset, SyntheticDepthDataset]:
-    """Render (or load cached) training and validation drives; returns (train, validation) datasets."""
+TrainData = SyntheticDepthDataset | RecordedDepthDataset
+
+
+def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
+    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`)."""
     d: DataConfig = config.data
     m = config.model
+    if d.kind != "synthetic":
+        offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
+        return build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
     cache = d.cache_dir or None
 
     def clip(seed: int, frames: int, stereo: float) -> ClipSpec:

@@ -39,6 +39,7 @@ from mono_depth_ros.training.eval_samples import synthetic_samples
 from mono_depth_ros.training.evaluate import PROTOCOLS, evaluate_samples
 from mono_depth_ros.training.metrics import DepthMetrics
 from mono_depth_ros.training.objectives import LossResult, Objective, normalise
+from mono_depth_ros.training.real_data import RecordedDepthDataset
 from mono_depth_ros.training.train_log import TrainLogger
 from mono_depth_ros.training.train_setup import TrainModule, build_datasets, build_spec, lr_schedule
 from mono_depth_ros.training.trainer_config import TrainConfig
@@ -224,9 +225,11 @@ class Trainer:
         """Standard metrics of the depth network on the validation drives (rank 0; others wait)."""
         if self.context.is_main:
             run = self.config.run
-            samples = synthetic_samples(self.val_data.clips)
+            if isinstance(self.val_data, RecordedDepthDataset):
+                samples, protocol = self.val_data.eval_samples(), self.val_data.protocol
+            else:
+                samples, protocol = synthetic_samples(self.val_data.clips), PROTOCOLS["synthetic"]
             samples = samples[: run.val_max_images] if run.val_max_images else samples
-            protocol = PROTOCOLS["synthetic"]
             if run.eval_max_depth_m != protocol.max_depth_m:
                 protocol = replace(protocol, max_depth_m=run.eval_max_depth_m)
             report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)

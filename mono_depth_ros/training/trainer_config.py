@@ -51,11 +51,21 @@ class ModelConfig:
         _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < model.min_depth_m < model.max_depth_m: {self}")
 
 
+DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """Training / validation data (``kind: synthetic``: drives through the procedural world)."""
+    """Training / validation data: ``kind: synthetic`` renders drives through the procedural world; the recorded kinds
+    (``kitti_raw``, ``kitti_depth``, ``nyu``, ``folder``, ``rosbag``: see :mod:`.real_data`) read ``root``."""
 
-    kind: str = "synthetic"  # dataset family; only 'synthetic' is built in so far
+    kind: str = "synthetic"  # synthetic | kitti_raw | kitti_depth | nyu | folder | rosbag
+    root: str = ""  # recorded kinds: dataset folder (or rosbag2) for training
+    split: str = ""  # kitti_raw: split file (required); nyu: BTS split file ('' = test_annotations.json)
+    val_root: str = ""  # validation folder / bag ('' = root: then validation is NOT held out)
+    val_split: str = ""  # validation split file ('' = split)
+    image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
+    camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
     train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed
     val_seeds: tuple[int, ...] = (1001,)  # held-out streets for validation
     frames_per_clip: int = 40  # frames per drive
@@ -70,15 +80,22 @@ class DataConfig:
     brightness: float = 0.2  # colour jitter amplitudes (factor in [1 - a, 1 + a])
     contrast: float = 0.2
     saturation: float = 0.2
+    hue: float = 0.0  # recorded kinds: hue jitter (radians)
+    scale_range: tuple[float, float] = (1.0, 1.15)  # recorded kinds: random zoom before the crop to the input size
+    noise_std: float = 0.0  # recorded kinds: Gaussian noise on colours in [0, 1]
     num_workers: int = 0  # DataLoader workers (0 = load in the training process)
 
     def __post_init__(self) -> None:
-        _check(self.kind == "synthetic", f"data.kind {self.kind!r} is not supported; use 'synthetic'")
-        _check(bool(self.train_seeds) and bool(self.val_seeds), "data.train_seeds and data.val_seeds must be non-empty")
-        _check(
-            not set(self.train_seeds) & set(self.val_seeds),
-            f"data.val_seeds {self.val_seeds} overlap data.train_seeds: validation must be held out",
-        )
+        _check(self.kind in DATA_KINDS, f"data.kind {self.kind!r} is not supported; use one of {DATA_KINDS}")
+        _check(len(self.scale_range) == 2, f"data.scale_range needs two values (low, high), got {self.scale_range}")
+        if self.kind == "synthetic":
+            _check(bool(self.train_seeds) and bool(self.val_seeds), "data.train_seeds and data.val_seeds must be set")
+            _check(
+                not set(self.train_seeds) & set(self.val_seeds),
+                f"data.val_seeds {self.val_seeds} overlap data.train_seeds: validation must be held out",
+            )
+        else:
+            _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
 
 
