@@ -51,6 +51,14 @@ def _weights(folder: Path) -> tuple[str, str]:
         return str(path), "random-weight unet resnet18/tiny"
 
 
+def _input_size(weights: str) -> str:
+    """``HxW`` network input of a checkpoint, from its ModelSpec."""
+    from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+
+    policy = read_checkpoint_spec(weights).input
+    return f"{policy.height}x{policy.width}"
+
+
 def _run(bag: Path, out: Path, params: dict[str, str | bool], storage: str) -> BagSummary:
     return run_bag(bag, out, params, BagRunOptions(storage=storage, progress=False))
 
@@ -89,7 +97,7 @@ def main() -> int:
                 args.storage,
             ),
         }
-    print(f"model: {label}, network input 192x640; output storage {args.storage}")
+    print(f"model: {label}, network input {_input_size(weights)}; output storage {args.storage}")
     names = list(runs)
     print(f"{'stage (ms/frame)':<18}" + "".join(f"{name:>18}" for name in names))
     for stage in STAGES:
