@@ -307,29 +307,34 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if chosen is None:
             return None
         scan_ns, cloud = chosen
-        lidar_frame = str(cloud.header.frame_id)
-        motion_frame = str(self._params["lidar.motion_frame"])
         try:
+            points = ros_msgs.xyz_from_pointcloud2(cloud)  # NaN and (0, 0, 0) "no return" points dropped
+            if points.shape[0] == 0:
+                self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
+                return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            if motion_frame:  # time travel: camera at the image stamp <- odom <- lidar at the scan stamp
-                image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
-                stamped = self._tf_buffer.lookup_transform_full(
-                    camera_frame, image_stamp, lidar_frame, cloud.header.stamp, motion_frame, timeout=Duration()
-                )
-            else:
-                stamped = self._tf_buffer.lookup_transform(
-                    camera_frame, lidar_frame, cloud.header.stamp, timeout=Duration()
-                )
+            image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
+            motion_frame = str(self._params["lidar.motion_frame"])
+            stamped = runtime.lookup_cam_from_scan(
+                self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
+            )
             return LidarInput(
-                points_in_lidar=ros_msgs.xyz_from_pointcloud2(cloud),
+                points_in_lidar=points,
                 cam_from_lidar=ros_msgs.rigid_transform_from_msg(stamped),
                 stamp_ns=scan_ns,
             )
         except TransformException as err:
-            self._bad("TransformException", str(err))
+            self._lidar_unused("TransformException", str(err))
         except DepthError as err:
-            self._bad(f"lidar.{type(err).__name__}", str(err))
+            self._lidar_unused(f"lidar.{type(err).__name__}", str(err))
         return None
+
+    def _lidar_unused(self, reason: str, text: str) -> None:
+        """Count a scan that cannot be used; the frame is still published (scale from the fallback chain)."""
+        self._stats.bad_message(reason)
+        self.get_logger().warning(
+            f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back", throttle_duration_sec=2.0
+        )
 
     def _publish(self, out: FrameOutput) -> None:
         if self._slot.closed:

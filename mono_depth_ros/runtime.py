@@ -9,7 +9,8 @@ everything here is tested without ROS:
 * :class:`RuntimeStats`: frames received / published / dropped, bad messages per reason, worker errors, fps and
   capture→publish latency percentiles over a sliding window (int nanoseconds in, milliseconds out).
 * :func:`diagnostic_report`: the level, message and key/values of the ``/diagnostics`` status.
-* :func:`select_scan`, :class:`CameraModelCache`: the LiDAR scan for an image, one CameraModel per calibration.
+* :func:`select_scan`, :func:`lookup_cam_from_scan`, :class:`CameraModelCache`: the LiDAR scan for an image and its
+  TF lookup, one CameraModel per calibration.
 
 Parameter descriptors and run-time parameter checks live in :mod:`mono_depth_ros.node_params`.
 """
@@ -307,6 +308,22 @@ def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
         if gap <= max_age_ns and (best is None or gap < best[0]):
             best = (gap, item)
     return None if best is None else best[1]
+
+
+def lookup_cam_from_scan(
+    tf_buffer: Any, camera_frame: str, image_stamp: Any, cloud_header: Any, motion_frame: str, timeout: Any
+) -> Any:
+    """tf2 ``TransformStamped`` taking a scan into the camera: the extrinsic at the scan stamp, or with
+    ``motion_frame`` (e.g. ``odom``) ``lookup_transform_full``: camera at the image stamp <- lidar at the scan stamp.
+
+    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait).
+    """
+    lidar_frame = str(cloud_header.frame_id)
+    if motion_frame:
+        return tf_buffer.lookup_transform_full(
+            camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
+        )
+    return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
 
 
 class CameraModelCache:

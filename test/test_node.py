@@ -337,6 +337,22 @@ def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: 
     assert pipeline.frames[2].lidar is None
 
 
+@pytest.mark.parametrize("fill", [np.nan, 0.0])
+def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ros: Ros, fill: float) -> None:
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=pipeline)
+    structured = np.zeros(5, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    for axis in ("x", "y", "z"):
+        structured[axis] = fill  # NaN, or the (0, 0, 0) "no return" of many drivers
+    node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(STAMP_NS, "velo"),
+                                                                       structured, 1, 5, False))  # fmt: skip
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).bad.get("lidar.empty_scan") == 1)
+    assert pipeline.frames[0].lidar is None
+    assert not node.tf_listener.buffer.lookups  # no TF lookup for a scan without points
+
+
 def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
     params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom"}
