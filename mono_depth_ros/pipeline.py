@@ -19,7 +19,7 @@ import numpy.typing as npt
 from mono_depth_ros.config import ParamValue, resolve
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
-from mono_depth_ros.core.depth_codec import apply_range_limits, encode_depth
+from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.edges import depth_edge_mask
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
@@ -221,12 +221,15 @@ class DepthPipeline:
         depth_m = apply_range_limits(depth_m, min_range, max_range)
         encoding = str(self._params["output.encoding"])
         depth_wire = encode_depth(depth_m, encoding)
+        # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
+        cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
         timings["postprocess"] = _ms(t)
 
         t = time.perf_counter()
         cloud = None
         if bool(self._params["cloud.enabled"]):
-            cloud = self._build_cloud(depth_m, out_intrinsics, cloud_rgb if bool(self._params["cloud.rgb"]) else None)
+            rgb_for_cloud = cloud_rgb if bool(self._params["cloud.rgb"]) else None
+            cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)
         timings["cloud"] = _ms(t)
         timings["total"] = _ms(t0)
         return FrameOutput(

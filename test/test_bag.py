@@ -60,11 +60,10 @@ def _check_outputs(out: dict[str, list[tuple[int, Any]]], written: list[BagFrame
         depth_m = depth_image_to_metres(image)
         points = pointcloud2_to_structured(cloud)
         finite = np.isfinite(depth_m)
-        if encoding == "32FC1":  # the cloud is NaN exactly where the depth image is not finite
-            assert np.array_equal(np.isnan(points["z"]), ~finite)
-        else:  # 16UC1 cannot hold depths past 65.535 m, which the cloud keeps
-            assert not (np.isnan(points["z"]) & finite).any()
-        np.testing.assert_allclose(points["z"][finite], depth_m[finite], atol=5e-4)
+        # the cloud is NaN exactly where the depth image is invalid (16UC1: 0, also past 65.535 m) and holds its
+        # values (16UC1: whole millimetres), as depth_image_proc's cloud from our image would
+        assert np.array_equal(np.isnan(points["z"]), ~finite)
+        np.testing.assert_array_equal(points["z"][finite], depth_m[finite].astype(np.float32))
         assert np.array_equal(np.isnan(points["x"]), np.isnan(points["z"]))
 
 
