@@ -68,6 +68,25 @@ class ScaleStatus:
     age_ns: int = 0
     reason: str = ""
 
+    def key_values(self) -> list[tuple[str, str]]:
+        """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
+        values = [
+            ("scale", f"{float(self.scale):.6g}"),
+            ("shift", f"{float(self.shift):.6g}"),
+            ("scale_mode", _text(self.mode)),
+            ("scale_health", _text(self.health)),
+            ("inliers", str(int(self.inliers))),
+            ("inlier_ratio", f"{float(self.inlier_ratio):.3f}"),
+            ("residual", f"{float(self.residual):.4f}"),
+            ("age_s", f"{self.age_ns * 1e-9:.3f}"),
+        ]
+        return [*values, ("scale_reason", self.reason)] if self.reason else values
+
+
+def _text(value: object) -> str:
+    """An enum's value, or the string itself (mode and health come as either)."""
+    return str(getattr(value, "value", value))
+
 
 @dataclass(frozen=True)
 class FrameOutput:

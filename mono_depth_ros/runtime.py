@@ -243,8 +243,8 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
 
     Args:
         stats: :meth:`RuntimeStats.snapshot`.
-        scale: the last frame's :class:`~mono_depth_ros.pipeline.ScaleStatus` (``mode``, ``health``, ``scale``,
-            ``inliers``, ``inlier_ratio``), or None before the first frame.
+        scale: the last frame's :class:`~mono_depth_ros.pipeline.ScaleStatus` (its ``key_values``: scale, shift,
+            mode, health, inliers, inlier ratio, residual, age, reason), or None before the first frame.
         extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
 
     Level: ERROR when the worker hit an unexpected exception within the window; WARN when nothing was published
@@ -265,15 +265,7 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
     health, mode = "no frame yet", "none"
     if scale is not None:
         health, mode = _text(scale.health), _text(scale.mode)
-        values += [
-            ("scale", f"{float(scale.scale):.6g}"),
-            ("scale_mode", mode),
-            ("scale_health", health),
-            ("inliers", str(int(scale.inliers))),
-            ("inlier_ratio", f"{float(scale.inlier_ratio):.3f}"),
-        ]
-        if getattr(scale, "reason", ""):
-            values.append(("scale_reason", str(scale.reason)))
+        values += scale.key_values()
     values += [(str(key), str(value)) for key, value in (extra or {}).items()]
     window = f"{stats.window_s:g} s"
     if stats.errors_in_window:

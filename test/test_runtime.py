@@ -189,6 +189,14 @@ def test_report_levels(changes: dict[str, Any], scale: Any, level: str, words: s
     assert words in report.message
 
 
+def test_report_carries_the_fit_quality_and_the_age_of_the_scale() -> None:
+    scale = ScaleStatus(mode="last_good", health="degraded", scale=2.0, shift=0.05, inliers=80, inlier_ratio=0.5,
+                        residual=0.0423, age_ns=1_500_000_000, reason="no LiDAR scan")  # fmt: skip
+    values = dict(diagnostic_report(snapshot(), scale).values)
+    assert (values["shift"], values["residual"], values["age_s"]) == ("0.05", "0.0423", "1.500")
+    assert values["scale_reason"] == "no LiDAR scan"
+
+
 def test_report_reads_enum_health_and_mode() -> None:
     from mono_depth_ros.core.scale import Health, ScaleMode
 

@@ -149,11 +149,7 @@ class DiagnosticsTracker:
             "frames_skipped": str(skipped),
             "latency_ms_p50": f"{np.nanpercentile(latencies, 50):.1f}" if np.isfinite(latencies).any() else "nan",
             "latency_ms_p95": f"{np.nanpercentile(latencies, 95):.1f}" if np.isfinite(latencies).any() else "nan",
-            "scale_mode": str(output.scale.mode),
-            "scale_health": str(output.scale.health),
-            "scale": f"{output.scale.scale:.6g}",
-            "shift": f"{output.scale.shift:.6g}",
-            "inliers": str(output.scale.inliers),
+            **dict(output.scale.key_values()),
         }
         new_skips = skipped - self._skipped_before
         self._skipped_before = skipped
