@@ -6,9 +6,12 @@ Per frame, in order, the first source that works is used and reported as the res
    * depth_up_to_scale / metric: the log-scale goes through the gated Kalman filter (:mod:`.temporal`) and the
      *filtered* scale is applied; a gated-out frame falls through to 2;
    * relative_inverse: the per-frame (s, t) is applied as is (these models re-normalise every frame, so an affine
-     map is never carried to another frame); only the *metric result* is tracked: a fit whose metric depth differs
-     from the last accepted metric depth (the anchor, same pixels) by more than ``consistency_gate`` in median is
-     rejected unless ``reinit_after`` consecutive frames agree on the change; accepted depth becomes the anchor.
+     map is never *applied* to another frame). A fit is checked twice against the last accepted frame (the anchor):
+     its metric depth against the anchor's metric depth at the same pixels (a continuous scene), and against the
+     anchor's (s, t) applied to *this* prediction (a stable model, e.g. after a cut to a new scene). Only a fit that
+     differs from both by more than ``consistency_gate`` in median (a wrong scan, or a new scene *and* a jump of the
+     model's normalisation) is rejected, until ``reinit_after`` consecutive frames agree on the change; an accepted
+     fit becomes the anchor.
 2. ``last_good`` (LiDAR absent, late, too few points, poor fit or gated out): the filtered scale while the last
    accepted LiDAR fit is younger than ``max_hold_ns``; for relative_inverse, a fit of this frame's disparity to the
    last accepted *metric depth* (anchor) while it is younger than ``max_anchor_age_ns``.
@@ -116,6 +119,8 @@ class _Anchor:
 
     depth_m: npt.NDArray[np.float32]
     stamp_ns: int
+    scale: float
+    shift: float
 
 
 @dataclass
@@ -251,29 +256,32 @@ class ScaleRecovery:
         if not np.any(np.isfinite(grid)):
             frame.reasons.append("LiDAR fit maps the whole prediction to non-positive depth")
             return None
-        problem = self._inconsistency(frame.stamp_ns, grid)
+        problem = self._inconsistency(frame, grid)
         if problem is not None:
             frame.reasons.append(problem)
             return None
-        self._anchor = _Anchor(grid.copy(), frame.stamp_ns)
+        self._anchor = _Anchor(grid.copy(), frame.stamp_ns, fit.scale, fit.shift)
         return self._result(frame, depth, ScaleMode.LIDAR, Health.OK, fit, fit.log_scale_sigma, 0)
 
-    def _inconsistency(self, stamp_ns: int, grid: npt.NDArray[np.float32]) -> str | None:
+    def _inconsistency(self, frame: _Frame, grid: npt.NDArray[np.float32]) -> str | None:
         """Why a relative fit disagrees with the anchor (None: consistent, no anchor, or a confirmed change).
 
-        The median log ratio to the last accepted metric depth must stay within the gate (which widens with the
-        anchor's age); ``reinit_after`` consecutive rejected frames that agree with each other are a real change.
+        The change is the smaller (in magnitude) of two median log ratios: to the anchor's metric depth (same
+        pixels) and to the anchor's (s, t) applied to this frame's prediction. It must stay within the gate (which
+        widens with the anchor's age); ``reinit_after`` consecutive rejected frames that agree are a real change.
         """
+        stamp_ns = frame.stamp_ns
         anchor = self._anchor
         if anchor is None or stamp_ns - anchor.stamp_ns > self.config.max_anchor_age_ns:
             self._inconsistent.clear()
             return None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.log(grid / anchor.depth_m)
-        log_ratio = log_ratio[np.isfinite(log_ratio)]
-        if log_ratio.size == 0:
+        stride = self.config.anchor_stride_px
+        anchor_map = apply_fit(frame.prediction[::stride, ::stride], frame.kind, anchor.scale, anchor.shift)
+        ratios = (_median_log_ratio(grid, anchor.depth_m), _median_log_ratio(grid, anchor_map))
+        changes = [c for c in ratios if c is not None]
+        if not changes:
             return None
-        change = float(np.median(log_ratio))
+        change = min(changes, key=abs)
         gate = self.config.consistency_gate + self.config.consistency_gate_per_s * (stamp_ns - anchor.stamp_ns) * 1e-9
         if abs(change) <= gate:
             self._inconsistent.clear()
@@ -419,3 +427,11 @@ class ScaleRecovery:
             lidar_lag_ns=frame.lidar_lag_ns,
             reason="; ".join(frame.reasons),
         )
+
+
+def _median_log_ratio(depth_m: npt.NDArray[np.float32], reference_m: npt.NDArray[np.float32]) -> float | None:
+    """Median of ``log(depth / reference)`` over pixels finite in both (None when there are none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(depth_m / reference_m)
+    log_ratio = log_ratio[np.isfinite(log_ratio)]
+    return float(np.median(log_ratio)) if log_ratio.size else None

@@ -83,6 +83,22 @@ def test_outlier_scan_is_gated_and_relative_kind_anchors_to_the_last_metric_dept
         np.testing.assert_allclose(np.nanmedian(bad.depth_m / DEPTH), 1.0, atol=0.01)
 
 
+def test_relative_kind_follows_a_cut_to_another_scene_but_not_a_wrong_scan() -> None:
+    other = render_scene(np.array([[4.0, -1.0, 0.5, 1.0], [6.0, 2.0, 2.5, 1.5]]), SEQUENCE_INTRINSICS)  # much nearer
+    kind, recovery = OutputKind.RELATIVE_INVERSE, _recovery()
+    first = recovery.update(10.0 / DEPTH, kind, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
+    assert first.mode is ScaleMode.LIDAR
+    # a cut: the metric depth jumps, but the model's map (s, t) is the one of the last frame: accepted at once
+    cut = recovery.update(10.0 / other, kind, FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, _scan(other, FRAME_PERIOD_NS))
+    assert (cut.mode, cut.health) == (ScaleMode.LIDAR, Health.OK), cut.reason
+    np.testing.assert_allclose(np.nanmedian(cut.depth_m / other), 1.0, atol=1e-3)
+    # a scan 1.5x too far disagrees with both the depth and the map of the last frame: rejected
+    stamp = 2 * FRAME_PERIOD_NS
+    wrong = recovery.update(10.0 / other, kind, stamp, SEQUENCE_INTRINSICS, _scan(other, stamp, factor=1.5))
+    assert wrong.mode is ScaleMode.LAST_GOOD and "rejected" in wrong.reason
+    np.testing.assert_allclose(np.nanmedian(wrong.depth_m / other), 1.0, atol=0.01)
+
+
 def test_empty_scan_falls_back_with_a_reason() -> None:
     empty = LidarScan(np.zeros((0, 3), np.float32), CAM_FROM_LIDAR, 0)
     result = _recovery().update(DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS, empty)
