@@ -250,7 +250,8 @@ def reprojected_distance_loss(
     Each pixel with a LiDAR depth is projected into the source camera twice, once with the predicted depth and once
     with the LiDAR depth, through the same pose; the L1 distance between the two pixel positions is averaged over
     pixels valid in both (clipped at ``max_pixels`` against outliers). Unlike a plain depth L1 it weighs errors by
-    their effect on the image, and with a predicted pose it fixes the metric scale of depth *and* pose.
+    their effect on the image. It fixes the metric scale of depth; the objective passes the pose detached (through the
+    pose the term would shrink the translation instead), and the photometric loss then carries that scale to the pose.
 
     Args:
         pred_depth: (B, 1, H, W) predicted target depth, metres.
