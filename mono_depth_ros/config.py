@@ -64,6 +64,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
     ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only)"),
     ParamSpec("model.threads", 0, "CPU threads for inference; 0 = torch default", min_value=0, max_value=256),
+    ParamSpec("model.channels_last", False, "channels-last memory format for weights and input (torch backends; faster convolutions on GPUs)"),
+    ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
+    ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.golden_check", "warn", "start-up self-test against the checkpoint's reference output", choices=("off", "warn", "refuse")),
     # Scale recovery
     ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=("lidar", "ground_plane", "fixed", "none"), dynamic=True),

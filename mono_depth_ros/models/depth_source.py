@@ -90,5 +90,16 @@ def build_depth_source(params: Mapping[str, ParamValue]) -> EstimatorSource | No
         cuda_graphs=bool(params["model.cuda_graphs"]),
         cpu_threads=threads if threads > 0 else None,
         golden_check=str(params["model.golden_check"]),
+        channels_last=bool(params["model.channels_last"]),
+        warmup_hw=_warmup_hw(params),
     )
     return EstimatorSource(DepthEstimator.open(backend, weights, config))
+
+
+def _warmup_hw(params: Mapping[str, ParamValue]) -> tuple[int, int] | None:
+    """``(model.warmup_height, model.warmup_width)``, or None when either is 0 (warm up at the model input size)."""
+    height, width = int(params["model.warmup_height"]), int(params["model.warmup_width"])
+    if (height == 0) != (width == 0):
+        msg = f"model.warmup_height and model.warmup_width go together (both 0 or both set), got {height}x{width}"
+        raise ConfigError(msg)
+    return (height, width) if height else None

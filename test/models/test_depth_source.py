@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mono_depth_ros.config import resolve
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.depth_source import EstimatorSource, build_depth_source, default_weights
 from mono_depth_ros.models.registry import build_model
@@ -50,3 +50,18 @@ def test_a_checkpoint_becomes_a_depth_source(tmp_path: Path) -> None:
     prediction = source.predict(np.zeros((40, 100, 3), dtype=np.uint8))
     assert prediction.shape == (40, 100) and prediction.dtype == np.float32
     assert source.last_network_hw is not None
+
+
+def test_channels_last_and_warmup_size_reach_the_engine(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "tiny")
+    weights = str(save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec))
+    params = {"model.weights": weights, "device": "cpu", "model.threads": 1, "model.channels_last": True}
+    source = build_depth_source(resolve({**params, "model.warmup_height": 375, "model.warmup_width": 1242}))
+    assert isinstance(source, EstimatorSource)
+    config = source.estimator.config
+    assert config.channels_last and config.warmup_hw == (375, 1242)
+    prediction = source.predict(np.zeros((375, 1242, 3), dtype=np.uint8))
+    assert prediction.shape == (375, 1242)
+    with pytest.raises(ConfigError, match="go together"):
+        build_depth_source(resolve({**params, "model.warmup_height": 375}))
