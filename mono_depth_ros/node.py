@@ -343,12 +343,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pub_depth.publish(ros_msgs.image_from_array(self._factory, out.depth_wire, out.encoding, header))
         self._pub_info.publish(ros_msgs.camera_info_from_intrinsics(self._factory, out.intrinsics, header))
         if out.cloud is not None:
-            cloud = out.cloud
-            self._pub_points.publish(
-                ros_msgs.pointcloud2_from_structured(
-                    self._factory, header, cloud.points, cloud.height, cloud.width, cloud.is_dense
-                )
-            )
+            self._pub_points.publish(ros_msgs.pointcloud2_from_cloud(self._factory, header, out.cloud))
         self._last_scale = out.scale
         self._last_frame_id = out.frame_id
         self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)

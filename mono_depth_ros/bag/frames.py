@@ -30,7 +30,7 @@ from mono_depth_ros.core.ros_msgs import (
     image_from_array,
     image_to_rgb8,
     make_header,
-    pointcloud2_from_structured,
+    pointcloud2_from_cloud,
     stamp_to_ns,
     xyz_from_pointcloud2,
 )
@@ -103,7 +103,7 @@ def output_messages(factory: MessageFactory, output: FrameOutput) -> list[tuple[
     ]
     cloud = output.cloud
     if cloud is not None:
-        message = pointcloud2_from_structured(factory, header, cloud.points, cloud.height, cloud.width, cloud.is_dense)
+        message = pointcloud2_from_cloud(factory, header, cloud)
         messages.append((DEPTH_POINTS_TOPIC, POINTCLOUD2, message))
     return messages
 

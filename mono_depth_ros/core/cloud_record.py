@@ -52,6 +52,9 @@ class PointCloud:
         point_step: bytes per point (16 or 32).
         is_dense: True only when no point is invalid (unorganized clouds); organized clouds are never dense.
         is_bigendian: always False (little-endian bytes).
+
+    Invariant: the padding bytes between fields are zero (every builder writes field bytes into zeroed buffers),
+    so the message encoder copies the points once, without clearing them.
     """
 
     points: npt.NDArray[np.void]

@@ -109,11 +109,15 @@ class MessageFactory:
             raise ConfigError(msg)
         return message_class(**fields)
 
-    def uint8_sequence(self, values: npt.NDArray[Any]) -> Any:
-        """A ``uint8[]`` field holding the raw bytes of ``values`` (C order, a copy; byte order as given)."""
+    def uint8_sequence(self, values: npt.NDArray[Any], copy: bool = True) -> Any:
+        """A ``uint8[]`` field holding the raw bytes of ``values`` (C order; byte order as given).
+
+        The field owns its bytes: a copy, except with ``copy=False`` for a numpy-style message (the caller hands
+        over an array nobody else writes to). rclpy's ``array.array`` always takes one copy.
+        """
         flat = np.ascontiguousarray(values).reshape(-1).view(np.uint8)
         if self.sequence_style == "numpy":
-            return flat.copy()
+            return flat.copy() if copy else flat
         out = array.array("B")
         out.frombytes(flat.data)
         return out

@@ -145,18 +145,25 @@ def _padding_runs(fields: list[PointField], point_step: int) -> list[tuple[int, 
 
 
 def _little_endian_bytes(
-    points: npt.NDArray[np.void], fields: list[PointField], point_step: int
-) -> npt.NDArray[np.uint8]:
-    """``(N, point_step)`` uint8: the points little-endian, padding bytes zeroed (never the caller's garbage)."""
+    points: npt.NDArray[np.void], fields: list[PointField], point_step: int, padding_is_zero: bool
+) -> tuple[npt.NDArray[np.uint8], bool]:
+    """``(N, point_step)`` uint8: the points little-endian, padding bytes zero (never the caller's garbage).
+
+    Returns the bytes and whether they are a new array (False: a view of ``points``, which the message copies once;
+    only when the caller vouches that the padding is zero already).
+    """
     little = dtype_from_fields(fields, point_step, is_bigendian=False)
-    if points.dtype == little:  # fast path: copy the bytes, then clear the gaps between fields
-        raw = np.ascontiguousarray(points).view(np.uint8).reshape(points.size, point_step).copy()
+    if points.dtype == little:  # fast path: the bytes as they are, padding cleared unless known to be zero
+        raw = np.ascontiguousarray(points).view(np.uint8).reshape(points.size, point_step)
+        if padding_is_zero:
+            return raw, not np.may_share_memory(raw, points)
+        raw = raw.copy()
         for start, stop in _padding_runs(fields, point_step):
             raw[:, start:stop] = 0
-        return raw
+        return raw, True
     packed = np.zeros(points.size, dtype=little)
     packed[...] = points  # field by field, by position: swaps byte order, padding stays zero
-    return packed.view(np.uint8).reshape(points.size, point_step)
+    return packed.view(np.uint8).reshape(points.size, point_step), True
 
 
 def pointcloud2_from_structured(
@@ -166,8 +173,14 @@ def pointcloud2_from_structured(
     height: int,
     width: int,
     is_dense: bool,
+    *,
+    padding_is_zero: bool = False,
 ) -> Any:
     """Encode a structured array as a new little-endian PointCloud2 with a copy of ``header``.
+
+    The point bytes are copied once into the message (twice when padding bytes between fields must be cleared:
+    pass ``padding_is_zero=True`` only for arrays whose padding is known to be zero, as in a
+    :class:`~mono_depth_ros.core.cloud_record.PointCloud`).
 
     Args:
         factory: message classes and array style of the output flavour.
@@ -188,7 +201,7 @@ def pointcloud2_from_structured(
         msg = f"PointCloud2 height*width = {height}*{width} does not match {points_structured.size} points"
         raise ShapeError(msg)
     fields, point_step, _ = fields_from_dtype(points_structured.dtype)
-    packed = _little_endian_bytes(points_structured.reshape(-1), fields, point_step)
+    packed, owned = _little_endian_bytes(points_structured.reshape(-1), fields, point_step, padding_is_zero)
     field_msgs = [
         factory.new(
             "sensor_msgs/msg/PointField",
@@ -208,6 +221,6 @@ def pointcloud2_from_structured(
         is_bigendian=False,
         point_step=int(point_step),
         row_step=int(point_step * width),
-        data=factory.uint8_sequence(packed),
+        data=factory.uint8_sequence(packed, copy=not owned),
         is_dense=bool(is_dense),
     )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.cloud_record import PointCloud
 from mono_depth_ros.core.errors import ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_compressed import (
@@ -74,6 +75,7 @@ __all__ = [
     "image_to_rgb8",
     "make_header",
     "point_fields_from_msg",
+    "pointcloud2_from_cloud",
     "pointcloud2_from_structured",
     "pointcloud2_to_structured",
     "rigid_transform_from_msg",
@@ -208,3 +210,10 @@ def tf_message_from(factory: MessageFactory, transforms: Sequence[RigidTransform
     """A ``tf2_msgs/TFMessage`` holding every transform at ``stamp_ns`` (for ``/tf`` or ``/tf_static``)."""
     entries = [transform_stamped_from_rigid(factory, t, stamp_ns) for t in transforms]
     return factory.new("tf2_msgs/msg/TFMessage", transforms=entries)
+
+
+def pointcloud2_from_cloud(factory: MessageFactory, header: Any, cloud: PointCloud) -> Any:
+    """The ``sensor_msgs/PointCloud2`` of a :class:`PointCloud` (``/depth/points``); its bytes are copied once."""
+    return pointcloud2_from_structured(
+        factory, header, cloud.points, cloud.height, cloud.width, cloud.is_dense, padding_is_zero=True
+    )

@@ -160,6 +160,25 @@ def test_writer_converts_to_little_endian_and_zeroes_padding(byte_order: Literal
     assert bytes(msg.data) == points.tobytes()
 
 
+@pytest.mark.parametrize("style", ["numpy", "array.array"])
+def test_contiguous_points_are_copied_once_and_never_aliased(style: str) -> None:
+    from .ros_msg_support import rclpy_style_factory
+
+    factory = rosbags_factory("humble") if style == "numpy" else rclpy_style_factory()
+    points = np.zeros(6, dtype=VELODYNE)  # contiguous, padding zero (as CloudBuilder leaves it)
+    points[:] = velodyne_points(6)
+    expected = points.tobytes()
+    msg = pointcloud2_from_structured(factory, input_header(factory), points, 2, 3, False)
+    points["x"] = -1.0  # the caller reuses its buffer for the next frame
+    assert bytes(msg.data) == expected
+    dirty = np.empty(6, dtype=VELODYNE)
+    dirty.view(np.uint8)[:] = 0xEE  # contiguous with garbage in the padding
+    dirty[:] = velodyne_points(6)
+    msg = pointcloud2_from_structured(factory, input_header(factory), dirty, 2, 3, False)
+    assert bytes(msg.data) == expected
+    assert (dirty.view(np.uint8).reshape(6, 32)[:, 12:16] == 0xEE).all()  # the caller's padding is left alone
+
+
 def test_empty_cloud() -> None:
     factory = rosbags_factory("humble")
     msg = cdr_round_trip(

@@ -279,3 +279,24 @@ def test_depth_output_pair_shares_the_input_stamp() -> None:
     assert depth.header == info.header == camera_header and depth.header is not camera_header
     assert float(depth_image_to_metres(depth).mean()) == 7.5
     assert TYPESTORES["humble"].types["sensor_msgs/msg/Image"] is type(depth)
+
+
+@pytest.mark.parametrize("style", ["numpy", "array.array"])
+def test_cloud_message_holds_the_cloud_bytes_and_survives_builder_reuse(style: str) -> None:
+    from mono_depth_ros.core.cloud import CloudBuilder
+
+    factory = rosbags_factory("humble") if style == "numpy" else rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(50.0, 50.0, 15.5, 11.5, width=32, height=24)
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(1.0, 20.0, (24, 32)).astype(np.float32)
+    rgb = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    builder = CloudBuilder()
+    cloud = builder.organized(depth, intrinsics, rgb)
+    expected = cloud.tobytes()
+    padding = np.frombuffer(expected, np.uint8).reshape(-1, 32)
+    assert not padding[:, 12:16].any() and not padding[:, 20:32].any()  # the PointCloud invariant
+    msg = ros_msgs.pointcloud2_from_cloud(factory, input_header(factory), cloud)
+    del cloud  # the builder may now recycle its output buffer for the next frame
+    builder.organized(depth * 2.0, intrinsics, rgb)
+    assert bytes(msg.data) == expected
+    assert (msg.height, msg.width, msg.point_step, msg.row_step) == (24, 32, 32, 32 * 32)
