@@ -19,6 +19,8 @@ the same keys works): ``rgb``, ``depth``, ``lidar_depth``, ``k``, ``sources``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -32,11 +34,29 @@ from mono_depth_ros.training.selfsup import PoseNet, estimate_pose, reprojected_
 from mono_depth_ros.training.trainer_config import LossConfig
 
 _SUPERVISED = {
-    "silog": losses.silog_loss,
     "l1": losses.l1_loss,
     "l2": losses.l2_loss,
+    "inverse_l2": losses.inverse_depth_weighted_l2,
     "berhu": losses.berhu_loss,
 }
+
+
+def supervised_loss_fn(config: LossConfig, max_depth_m: float) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """``loss(pred, target, mask)`` of ``loss.supervised_loss`` (+ ``gradient_weight`` x gradient matching)."""
+    name = config.supervised_loss
+    base: Callable[[Tensor, Tensor, Tensor], Tensor]
+    if name == "silog":
+        base = partial(losses.silog_loss, variance_focus=config.silog_lambda)
+    elif name == "densedepth":
+        base = partial(losses.densedepth_loss, max_depth=max_depth_m)
+    else:
+        base = _SUPERVISED[name]
+    if config.gradient_weight <= 0:
+        return base
+    weight = config.gradient_weight
+    return lambda pred, target, mask: (
+        base(pred, target, mask) + weight * losses.gradient_matching_loss(pred, target, mask)
+    )
 
 
 class LossResult(NamedTuple):
@@ -126,7 +146,7 @@ class Objective(nn.Module):
         if self.config.objective == "supervised":
             target = batch["depth"]
             mask = losses.valid_depth_mask(target) & (target < self.max_depth_m)
-            loss_fn = _SUPERVISED[self.config.supervised_loss]
+            loss_fn = supervised_loss_fn(self.config, self.max_depth_m)
             total = torch.stack([loss_fn(d, target, mask) for d in depths]).mean()
             return LossResult(total, {"depth": float(total.detach())})
         return self._selfsup(output, depths, batch)

@@ -19,7 +19,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
 
 OBJECTIVES = ("supervised", "selfsup", "lidar_semi")
-SUPERVISED_LOSSES = ("silog", "l1", "l2", "berhu")
+SUPERVISED_LOSSES = ("silog", "l1", "l2", "inverse_l2", "berhu", "densedepth")
 LIDAR_LOSSES = ("reprojected", "l1", "berhu")
 SCHEDULES = ("poly", "cosine", "constant")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -104,7 +104,9 @@ class LossConfig:
     """What is minimised."""
 
     objective: str = "supervised"  # supervised (exact depth) | selfsup (photometric) | lidar_semi (photometric + LiDAR)
-    supervised_loss: str = "silog"  # silog | l1 | l2 | berhu (objective: supervised)
+    supervised_loss: str = "silog"  # silog | l1 | l2 | inverse_l2 | berhu | densedepth (objective: supervised)
+    silog_lambda: float = 0.85  # SILog variance focus λ (0 = L2 in log space, 1 = fully scale-invariant)
+    gradient_weight: float = 0.0  # + this x MiDaS multi-scale gradient matching (sharper edges; 0 = off)
     scales: int = 4  # disparity scales in the loss (1..4)
     photometric_resolution: str = "full"  # full: disparities upsampled to full size (monodepth2) | pyramid: each
     # scale's loss on images downsampled to its size (SfMLearner, monodepth1: wider basin for larger motions)
@@ -118,6 +120,8 @@ class LossConfig:
     def __post_init__(self) -> None:
         _check(self.objective in OBJECTIVES, f"loss.objective {self.objective!r} not in {OBJECTIVES}")
         _check(self.supervised_loss in SUPERVISED_LOSSES, f"loss.supervised_loss not in {SUPERVISED_LOSSES}")
+        _check(0.0 <= self.silog_lambda <= 1.0, f"loss.silog_lambda must be in [0, 1], got {self.silog_lambda}")
+        _check(self.gradient_weight >= 0.0, f"loss.gradient_weight must be >= 0, got {self.gradient_weight}")
         _check(self.lidar_loss in LIDAR_LOSSES, f"loss.lidar_loss {self.lidar_loss!r} not in {LIDAR_LOSSES}")
         _check(1 <= self.scales <= 4, f"loss.scales must be 1..4, got {self.scales}")
         _check(self.photometric_resolution in ("full", "pyramid"), "loss.photometric_resolution: full | pyramid")

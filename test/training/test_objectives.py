@@ -63,6 +63,31 @@ def test_supervised_value_and_gradient() -> None:
     assert output.disparities[0].grad is not None and output.disparities[1].grad is None  # scales=1
 
 
+@pytest.mark.parametrize("name", ["silog", "l2", "inverse_l2", "berhu", "densedepth"])
+def test_every_supervised_loss_is_selectable_and_matches_the_losses_module(name: str) -> None:
+    config = LossConfig(objective="supervised", supervised_loss=name, scales=1, silog_lambda=0.5)
+    result = Objective(config, 1.0, 100.0, MEAN, STD)(_output(0.5), _batch())
+    batch = _batch()
+    depth = torch.full((2, 1, 32, 64), 1 / (0.01 + 0.99 * 0.5))
+    mask = losses.valid_depth_mask(batch["depth"])
+    expected = {
+        "silog": lambda: losses.silog_loss(depth, batch["depth"], mask, variance_focus=0.5),
+        "l2": lambda: losses.l2_loss(depth, batch["depth"], mask),
+        "inverse_l2": lambda: losses.inverse_depth_weighted_l2(depth, batch["depth"], mask),
+        "berhu": lambda: losses.berhu_loss(depth, batch["depth"], mask),
+        "densedepth": lambda: losses.densedepth_loss(depth, batch["depth"], mask, max_depth=100.0),
+    }[name]()
+    assert float(result.total.detach()) == pytest.approx(float(expected), rel=1e-5)
+    with_gradients = LossConfig(objective="supervised", supervised_loss="l1", scales=1, gradient_weight=0.5)
+    step = torch.where(torch.arange(64) < 32, 1.0, 0.0).expand(2, 1, 32, 64)  # an edge the target lacks
+    output = UNetOutput(torch.ones(2, 1, 32, 64), (torch.full((2, 1, 32, 64), 0.5) + 0.1 * step,))
+    plain = Objective(LossConfig(objective="supervised", supervised_loss="l1", scales=1), 1.0, 100.0, MEAN, STD)
+    sharpened = Objective(with_gradients, 1.0, 100.0, MEAN, STD)(output, batch).total
+    assert float(sharpened) > float(plain(output, batch).total)
+    with pytest.raises(ConfigError, match="silog_lambda"):
+        LossConfig(silog_lambda=1.5)
+
+
 @pytest.mark.parametrize("resolution", ["full", "pyramid"])
 @pytest.mark.parametrize("objective_name", ["selfsup", "lidar_semi"])
 def test_selfsup_parts_and_pose_network(objective_name: str, resolution: str) -> None:
