@@ -240,14 +240,14 @@ class DepthPipeline:
         depth_m = apply_range_limits(depth_m, min_range, max_range)
         encoding = str(self._params["output.encoding"])
         depth_wire = encode_depth(depth_m, encoding)
-        # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
-        cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
         timings["postprocess"] = _ms(t)
 
         t = time.perf_counter()
         cloud = None
         if bool(self._params["cloud.enabled"]):
             rgb_for_cloud = cloud_rgb if bool(self._params["cloud.rgb"]) else None
+            # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
+            cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
             cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)
         timings["cloud"] = _ms(t)
         timings["total"] = _ms(t0)

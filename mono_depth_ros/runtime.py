@@ -264,8 +264,9 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
     ]
     health, mode = "no frame yet", "none"
     if scale is not None:
-        health, mode = _text(scale.health), _text(scale.mode)
-        values += scale.key_values()
+        scale_values = scale.key_values()
+        values += scale_values
+        health, mode = dict(scale_values)["scale_health"], dict(scale_values)["scale_mode"]
     values += [(str(key), str(value)) for key, value in (extra or {}).items()]
     window = f"{stats.window_s:g} s"
     if stats.errors_in_window:
@@ -282,11 +283,6 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
     else:
         level, message = "OK", f"{stats.fps:.1f} fps, p95 latency {stats.latency_p95_ms:.0f} ms, scale from {mode}"
     return DiagnosticReport(level=level, message=message, values=tuple(values))
-
-
-def _text(value: Any) -> str:
-    """An enum's value (``Health.OK`` → ``ok``) or ``str(value)``, lower case."""
-    return str(getattr(value, "value", value)).lower()
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
