@@ -33,8 +33,8 @@ from mono_depth_ros.training.data.records import (
     RecordDataset,
     SourceFrame,
     Transform,
+    annotated_records,
     check_files_exist,
-    records_from_annotation_json,
 )
 
 
@@ -49,10 +49,7 @@ class KittiDepthDataset(RecordDataset):
         cls, root: Path, json_name: str = "test_annotations.json", transform: Transform | None = None
     ) -> KittiDepthDataset:
         """Frames listed in a Metric3D-style annotation file under ``root`` (layout 3 of the module docstring)."""
-        root = Path(root)
-        records = records_from_annotation_json(root, root / json_name, default_png_scale=KITTI_DEPTH_SCALE)
-        check_files_exist(records, f"KITTI depth annotations {root / json_name}")
-        return cls(sorted(records, key=lambda r: r.name), transform)
+        return cls(annotated_records(Path(root), json_name, KITTI_DEPTH_SCALE, "KITTI depth annotations"), transform)
 
     @classmethod
     def from_official(

@@ -25,8 +25,8 @@ from mono_depth_ros.training.data.records import (
     FrameRecord,
     RecordDataset,
     Transform,
+    annotated_records,
     check_files_exist,
-    records_from_annotation_json,
 )
 
 NYU_INTRINSICS: tuple[float, float, float, float] = (518.8579, 519.46961, 325.58245, 253.73617)
@@ -44,10 +44,7 @@ class NyuDataset(RecordDataset):
         cls, root: Path, json_name: str = "test_annotations.json", transform: Transform | None = None
     ) -> NyuDataset:
         """Frames listed in a Metric3D-style annotation file under ``root`` (layout 1)."""
-        root = Path(root)
-        records = records_from_annotation_json(root, root / json_name, default_png_scale=MILLIMETRES_PER_METRE)
-        check_files_exist(records, f"NYU annotations {root / json_name}")
-        return cls(sorted(records, key=lambda r: r.name), transform)
+        return cls(annotated_records(Path(root), json_name, MILLIMETRES_PER_METRE, "NYU annotations"), transform)
 
     @classmethod
     def from_split_file(

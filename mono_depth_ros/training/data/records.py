@@ -256,3 +256,14 @@ def records_from_annotation_json(root: Path, json_path: Path, default_png_scale:
         name = str(rgb_path.relative_to(root)) if rgb_path.is_relative_to(root) else str(rgb_path)
         records.append(FrameRecord(name, rgb_path, (fx, fy, cx, cy), depth=depth))
     return records
+
+
+def annotated_records(root: Path, json_name: str, default_png_scale: float, label: str) -> list[FrameRecord]:
+    """The frames of a Metric3D-style annotation file under ``root``, sorted by name, every file checked.
+
+    Raises:
+        ConfigError: the file cannot be read, or listed files are missing (``label`` names the dataset).
+    """
+    records = records_from_annotation_json(root, root / json_name, default_png_scale=default_png_scale)
+    check_files_exist(records, f"{label} {root / json_name}")
+    return sorted(records, key=lambda r: r.name)
