@@ -1,7 +1,9 @@
 """Launch mono_depth_node: ``ros2 launch mono_depth_ros depth.launch.py image:=/cam/image_rect lidar:=/points``.
 
 Arguments:
-  image, camera_info, lidar      input topics (``lidar:=''`` = no LiDAR scale)
+  image, camera_info, lidar      input topics
+  use_lidar                      true | false: ``use_lidar:=false`` turns LiDAR scale off whatever the params file
+                                 says (Humble's ``ros2 launch`` rejects an empty value such as ``lidar:=''``)
   model, weights, device         model.backend, model.weights, device
   params_file                    ROS params YAML (default: the installed config/depth.yaml)
   namespace                      ROS namespace of the node and its relative output topics (depth/...)
@@ -16,7 +18,7 @@ passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weigh
 from typing import TYPE_CHECKING
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -33,7 +35,7 @@ PACKAGE = "mono_depth_ros"
 ARGUMENT_PARAMETERS = {
     "image": ("image_topic", "input image topic (sensor_msgs/Image, or the base of <image>/compressed)"),
     "camera_info": ("camera_info_topic", "input sensor_msgs/CameraInfo topic"),
-    "lidar": ("lidar_topic", "input sensor_msgs/PointCloud2 topic for metric scale; empty = no LiDAR"),
+    "lidar": ("lidar_topic", "input sensor_msgs/PointCloud2 topic for metric scale (use_lidar:=false = no LiDAR)"),
     "model": ("model.backend", "depth source"),
     "weights": ("model.weights", "checkpoint file or model directory; empty = the shipped default model"),
     "device": ("device", "inference device: auto | cpu | cuda | cuda:N (cuda without CUDA falls back to cpu)"),
@@ -50,6 +52,8 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         value = LaunchConfiguration(argument).perform(context)
         if value != FROM_PARAMS_FILE:
             overrides[parameter] = ParameterValue(value, value_type=str)
+    if LaunchConfiguration("use_lidar").perform(context).lower() == "false":
+        overrides["lidar_topic"] = ParameterValue("", value_type=str)  # an empty value cannot be typed on Humble
     parameters: list[object] = [LaunchConfiguration("params_file")]
     if overrides:
         parameters.append(overrides)
@@ -61,6 +65,7 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         parameters=parameters,
         output="screen",
         emulate_tty=True,
+        on_exit=Shutdown(reason="mono_depth_node exited"),  # a supervisor (systemd, docker) sees the exit
     )
     return [node]
 
@@ -74,6 +79,12 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS 2 params YAML for mono_depth_node (nested keys = dotted parameter names)",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
+        DeclareLaunchArgument(
+            "use_lidar",
+            default_value="true",
+            choices=["true", "false", "True", "False"],
+            description="false: no LiDAR scale (lidar_topic set to ''), whatever lidar:= or params_file say",
+        ),
     ]
     for argument, (parameter, description) in ARGUMENT_PARAMETERS.items():
         spec = PARAMS_BY_NAME[parameter]

@@ -8,6 +8,7 @@ reads the same ``config/depth.yaml`` (ROS params format: ``<node or /**>: ros__p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("input_qos", "sensor_data", "QoS of the input subscriptions", choices=("sensor_data", "reliable")),
     ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
     ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp) are not used", min_value=0.0, max_value=10.0),
+    ParamSpec("lidar.wait_s", 0.2, "longest an image waits for its LiDAR scan (scans arrive after their image); 0 = never wait", min_value=0.0, max_value=5.0),
     ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
@@ -128,6 +130,9 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         raise ConfigError(msg) from None
     if spec.choices and result not in spec.choices:
         msg = f"parameter {spec.name}={result!r} must be one of {', '.join(map(repr, spec.choices))}"
+        raise ConfigError(msg)
+    if isinstance(result, float) and not math.isfinite(result):  # NaN slips through every range comparison
+        msg = f"parameter {spec.name}={result} must be a finite number ({spec.description})"
         raise ConfigError(msg)
     if isinstance(result, int | float) and not isinstance(result, bool):
         if spec.min_value is not None and result < spec.min_value:

@@ -17,11 +17,11 @@ propagate (they are bugs; those callbacks do nothing that can raise a DepthError
 
 from __future__ import annotations
 
+import signal
 import threading
 import traceback
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
 
@@ -57,6 +57,7 @@ FACTORY_TYPES = (
 OUTPUT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "points": "depth/points"}
 DIAGNOSTICS_TOPIC = "/diagnostics"
 MAX_CACHED_SCANS = 10
+PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
 PipelineFactory = Callable[[Mapping[str, ParamValue], Any], DepthPipeline]
 
 
@@ -74,28 +75,6 @@ def qos_for(choice: str) -> Any:
     return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
 
 
-def build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeline:
-    """The pipeline with the network that ``model.*`` and ``device`` describe (none for ``external``).
-
-    An explicit ``cuda`` / ``cuda:N`` without CUDA falls back to the CPU with a warning (``auto`` does so inside
-    the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1).
-    """
-    if str(params["model.backend"]) == "external":
-        return DepthPipeline(params, None)
-
-    def cuda_available() -> bool:
-        import torch  # only for a CUDA request
-
-        return bool(torch.cuda.is_available())
-
-    device, warning = node_params.device_fallback(str(params["device"]), cuda_available)
-    if warning:
-        logger.warning(warning)
-    from mono_depth_ros.models.depth_source import build_depth_source  # torch only when a network runs
-
-    return DepthPipeline(params, build_depth_source({**params, "device": device}))
-
-
 @dataclass(frozen=True)
 class _Frame:
     """One synchronised input set, as received (decoded in the worker)."""
@@ -103,6 +82,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by runtime.ScanPairing
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -110,7 +90,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     Args:
         make_pipeline: builds the pipeline from the resolved parameters and the node's logger
-            (default :func:`build_pipeline`; tests pass a stand-in).
+            (default :func:`runtime.build_pipeline`; tests pass a stand-in).
         **node_kwargs: passed to ``rclpy.node.Node`` (``parameter_overrides``, ``namespace``, ...).
 
     Raises:
@@ -122,7 +102,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._declare_parameters()
         self._params = resolve({spec.name: self.get_parameter(spec.name).value for spec in PARAMS})
         self._factory = message_factory()
-        self._pipeline = (make_pipeline or build_pipeline)(self._params, self.get_logger())
+        self._pipeline = (make_pipeline or runtime.build_pipeline)(self._params, self.get_logger())
         period_s = float(self._params["diagnostics.period_s"])
         self._stats = runtime.RuntimeStats(window_s=max(5.0, 3.0 * period_s))
         self._cameras = runtime.CameraModelCache()
@@ -131,7 +111,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._last_scale: Any = None
         self._last_frame_id = ""
         self._latest_info: Any = None
-        self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_CACHED_SCANS)
+        self._pairing: runtime.ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
         self._slot: runtime.LatestSlot[_Frame] = runtime.LatestSlot()
         self._worker = runtime.FrameWorker(self._slot, self._process, self._on_worker_error)
 
@@ -140,8 +120,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
         self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
         self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
-        self._subscribe(qos_for(str(self._params["input_qos"])))
         self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
+        self._subscribe(qos_for(str(self._params["input_qos"])))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker.start()
 
@@ -204,7 +184,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if lidar_topic:
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
+            self._pairing = runtime.ScanPairing(
+                max_age_ns=int(float(params["lidar.max_age_s"]) * runtime.NS_PER_S),
+                wait_ns=int(float(params["lidar.wait_s"]) * runtime.NS_PER_S),
+                max_scans=MAX_CACHED_SCANS,
+            )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
+            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer)
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({params['sync.mode']}), "
             f"LiDAR {lidar_topic or 'off'}, backend {params['model.backend']}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -226,15 +212,30 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._latest_info = msg
 
     def _on_lidar(self, msg: Any) -> None:
-        self._scans.append((ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+        if self._pairing is not None:
+            self._hand_off(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+
+    def _on_pairing_timer(self) -> None:
+        if self._pairing is not None:
+            self._hand_off(self._pairing.poll())
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         self._stats.frame_received()
         if info is None:
             self._bad("no_camera_info", f"no camera_info yet on {self._params['camera_info_topic']}")
             return
-        if self._slot.put(_Frame(image, info, prediction)):
-            self._stats.frame_dropped()
+        frame = _Frame(image, info, prediction)
+        if self._pairing is None:
+            self._hand_off([frame])
+        else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
+            self._hand_off(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
+
+    def _hand_off(self, frames: list[Any]) -> None:
+        """Put frames (or ScanPairing's Paired frames) into the worker's latest-frame slot, counting drops."""
+        for entry in frames:
+            frame = entry if isinstance(entry, _Frame) else replace(entry.item, scan=entry.scan)
+            if self._slot.put(frame):
+                self._stats.frame_dropped()
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:
@@ -295,16 +296,12 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             rgb=rgb,
             camera=self._cameras.get(frame.info),
             image_is_rectified=bool(self._params["image_is_rectified"]),
-            lidar=self._lidar_input(stamp_ns, frame_id),
+            lidar=self._lidar_input(stamp_ns, frame_id, frame.scan),
             prediction=prediction,
         )
 
-    def _lidar_input(self, stamp_ns: int, camera_frame: str) -> LidarInput | None:
-        if self._tf_buffer is None:
-            return None
-        max_age_ns = int(float(self._params["lidar.max_age_s"]) * runtime.NS_PER_S)
-        chosen = runtime.select_scan(self._scans, stamp_ns, max_age_ns)
-        if chosen is None:
+    def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
+        if self._tf_buffer is None or chosen is None:
             return None
         scan_ns, cloud = chosen
         try:
@@ -387,6 +384,9 @@ def main(args: list[str] | None = None) -> int:
         get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         code = 1
     finally:
+        # Ctrl-C in a terminal reaches the node twice (from the terminal and forwarded by ros2 launch): a second
+        # KeyboardInterrupt inside destroy_node() would end in a traceback and exit code -2. Shutting down now.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

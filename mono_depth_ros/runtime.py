@@ -9,14 +9,16 @@ everything here is tested without ROS:
 * :class:`RuntimeStats`: frames received / published / dropped, bad messages per reason, worker errors, fps and
   capture→publish latency percentiles over a sliding window (int nanoseconds in, milliseconds out).
 * :func:`diagnostic_report`: the level, message and key/values of the ``/diagnostics`` status.
-* :func:`select_scan`, :func:`lookup_cam_from_scan`, :class:`CameraModelCache`: the LiDAR scan for an image and its
-  TF lookup, one CameraModel per calibration.
+* :class:`ScanPairing`, :func:`select_scan`, :func:`lookup_cam_from_scan`, :class:`CameraModelCache`: the LiDAR
+  scan for an image (held until a scan that arrives after its image is in) and its TF lookup, one CameraModel per
+  calibration.
 
 Parameter descriptors and run-time parameter checks live in :mod:`mono_depth_ros.node_params`.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter, deque
@@ -26,9 +28,12 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+from mono_depth_ros.node_params import device_fallback
+from mono_depth_ros.pipeline import DepthPipeline
 
 T = TypeVar("T")
 NS_PER_S = 1_000_000_000
@@ -298,6 +303,117 @@ def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
     return None if best is None else best[1]
 
 
+@dataclass(frozen=True)
+class Paired(Generic[T]):
+    """A frame released by :class:`ScanPairing`, with the scan chosen for it (None: no scan within the age limit).
+
+    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out.
+    """
+
+    item: T
+    stamp_ns: int
+    scan: tuple[int, Any] | None
+    waited_ns: int
+    timed_out: bool
+
+
+class ScanPairing(Generic[T]):
+    """Pairs each image with its LiDAR scan when the scan arrives *after* the image, as real sensors deliver them.
+
+    A frame is held (never the executor: :meth:`add_frame`, :meth:`add_scan` and :meth:`poll` return at once) until
+    the choice of its scan is final, then released with the scan closest to its stamp within ``max_age_ns``:
+
+    * a scan stamped at or after the frame has arrived (scans arrive in stamp order: later ones are further away);
+    * the next scan, expected one scan period (median of recent stamp gaps) after the last, cannot be closer than
+      the best one at hand, or cannot be within ``max_age_ns`` at all (a low-rate LiDAR: no pointless wait);
+    * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
+      during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
+      (a dead LiDAR delays one frame, not every frame).
+
+    Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
+    arrive. Thread-safe. Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
+    """
+
+    def __init__(
+        self,
+        max_age_ns: int,
+        wait_ns: int,
+        *,
+        max_scans: int = 10,
+        max_waiting: int = 8,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
+        self._waiting: deque[tuple[int, int, T]] = deque()  # (stamp ns, arrival ns, item)
+        self._max_waiting = max_waiting
+        self._clock_ns = clock_ns
+        self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self.max_age_ns = int(max_age_ns)
+        self.wait_ns = int(wait_ns)
+
+    def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
+        """Cache a scan; returns the frames whose choice it made final."""
+        with self._lock:
+            self._scans.append((int(stamp_ns), scan))
+            self._gave_up = False
+            return self._release()
+
+    def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
+        """Hold a frame; returns the frames (possibly this one) that can go now."""
+        with self._lock:
+            self._waiting.append((int(stamp_ns), self._clock_ns(), item))
+            return self._release()
+
+    def poll(self) -> list[Paired[T]]:
+        """Frames released by the passing of time (call it from a timer, e.g. every 20 ms)."""
+        with self._lock:
+            return self._release()
+
+    @property
+    def waiting(self) -> int:
+        """Frames held now."""
+        with self._lock:
+            return len(self._waiting)
+
+    def scan_period_ns(self) -> int | None:
+        """Median gap between the cached scans' stamps (None with fewer than two scans)."""
+        stamps = sorted(stamp for stamp, _ in self._scans)
+        gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+        return int(np.median(gaps)) if gaps else None
+
+    def _release(self) -> list[Paired[T]]:
+        now = self._clock_ns()
+        period = self.scan_period_ns()
+        released: list[Paired[T]] = []
+        while self._waiting:
+            stamp, arrived, item = self._waiting[0]
+            best = select_scan(self._scans, stamp, self.max_age_ns)
+            timed_out = now - arrived >= self.wait_ns
+            overflow = len(self._waiting) > self._max_waiting
+            if not (timed_out or overflow or self._final(stamp, best, period, now)):
+                break  # later frames wait behind this one: outputs keep their order
+            self._waiting.popleft()
+            final = self._final(stamp, best, period, now)
+            if timed_out and not final:
+                self._gave_up = True  # the LiDAR stopped: later frames go at once until a scan arrives again
+            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
+        return released
+
+    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None, now: int) -> bool:
+        if not self._scans or self._gave_up:
+            return True  # no scan ever, or the last wait went unanswered: nothing to wait for
+        newest = max(scan_stamp for scan_stamp, _ in self._scans)
+        if newest >= stamp:
+            return True
+        if period is None:
+            return False
+        next_gap = newest + period - stamp  # the expected next scan's distance from this frame
+        if next_gap > self.max_age_ns:
+            return True
+        return best is not None and abs(best[0] - stamp) <= next_gap
+
+
 def lookup_cam_from_scan(
     tf_buffer: Any, camera_frame: str, image_stamp: Any, cloud_header: Any, motion_frame: str, timeout: Any
 ) -> Any:
@@ -339,3 +455,25 @@ class CameraModelCache:
                 self._model = camera_model_from_camera_info(info)
                 self._key = key
             return self._model
+
+
+def build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeline:
+    """The pipeline with the network that ``model.*`` and ``device`` describe (none for ``external``).
+
+    An explicit ``cuda`` / ``cuda:N`` without CUDA falls back to the CPU with a warning (``auto`` does so inside
+    the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1).
+    """
+    if str(params["model.backend"]) == "external":
+        return DepthPipeline(params, None)
+
+    def cuda_available() -> bool:
+        import torch  # only for a CUDA request
+
+        return bool(torch.cuda.is_available())
+
+    device, warning = device_fallback(str(params["device"]), cuda_available)
+    if warning:
+        logger.warning(warning)
+    from mono_depth_ros.models.depth_source import build_depth_source  # torch only when a network runs
+
+    return DepthPipeline(params, build_depth_source({**params, "device": device}))

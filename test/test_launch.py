@@ -17,7 +17,7 @@ from mono_depth_ros.config import PARAMS_BY_NAME
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
-ARGUMENTS = {"image", "camera_info", "lidar", "params_file", "model", "weights", "device", "namespace"}
+ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "params_file", "model", "weights", "device", "namespace"}
 # ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
 # LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
@@ -28,6 +28,7 @@ SECTION_18 = {
         "GroupAction",
         "LogInfo",
         "OpaqueFunction",
+        "Shutdown",  # not in the notes' list; run on real Humble by test/ros2/test_ros2_launch.py
     },
     "launch.conditions": {"IfCondition", "UnlessCondition"},
     "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution", "TextSubstitution", "PythonExpression"},
@@ -37,7 +38,7 @@ SECTION_18 = {
     "launch_ros.parameter_descriptions": {"ParameterValue", "ParameterFile"},
 }
 EXECUTE_PROCESS_KWARGS = {"output", "emulate_tty", "respawn", "respawn_delay", "sigterm_timeout", "sigkill_timeout",
-                          "condition"}  # fmt: skip
+                          "condition", "on_exit"}  # fmt: skip
 
 
 class Recorded:
@@ -109,7 +110,11 @@ class LaunchDescription(Recorded):
 def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
     stubs = {
         "launch": {"LaunchDescription": LaunchDescription},
-        "launch.actions": {"DeclareLaunchArgument": DeclareLaunchArgument, "OpaqueFunction": OpaqueFunction},
+        "launch.actions": {
+            "DeclareLaunchArgument": DeclareLaunchArgument,
+            "OpaqueFunction": OpaqueFunction,
+            "Shutdown": Recorded,
+        },
         "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration, "PathJoinSubstitution": Recorded},
         "launch_ros": {},
         "launch_ros.actions": {"Node": Node},
@@ -168,15 +173,18 @@ def test_launch_arguments_and_node(description: LaunchDescription) -> None:
 
 
 def test_given_arguments_override_only_their_parameters(description: LaunchDescription) -> None:
-    node = _launch(description, lidar="", device="0", image="/cam/image_rect")
+    node = _launch(description, lidar="/velodyne_points", device="0", image="/cam/image_rect")
     params_file, overrides = node.kwargs["parameters"]
     assert params_file.variable_name == "params_file"
     assert set(overrides) == {"lidar_topic", "device", "image_topic"}  # model, weights, camera_info: from the file
     assert {name: value.value for name, value in overrides.items()} == {
-        "lidar_topic": "",  # lidar:='' turns the LiDAR off even when the file names a topic
+        "lidar_topic": "/velodyne_points",
         "device": "0",
         "image_topic": "/cam/image_rect",
     }
+    # use_lidar:=false turns the LiDAR off even when lidar:= or the file names a topic (Humble rejects lidar:='')
+    no_lidar = _launch(description, lidar="/velodyne_points", use_lidar="false")
+    assert {name: value.value for name, value in no_lidar.kwargs["parameters"][1].items()} == {"lidar_topic": ""}
     for parameter, value in overrides.items():
         assert isinstance(value, ParameterValue)
         assert value.value_type is PARAMS_BY_NAME[parameter].type is str  # typed: `device:=0` stays a string

@@ -304,7 +304,8 @@ def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> N
 
 def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: Ros) -> None:
     pipeline = EchoPipeline()
-    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=pipeline)
+    # lidar.wait_s 0: each frame goes with the scans at hand (holding frames for late scans: next test)
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
     assert node.tf_listener.spin_thread is False
     buffer = node.tf_listener.buffer
     points = np.array([[10.0, 0.5, 0.2], [12.0, -1.0, 0.1]], np.float32)
@@ -337,10 +338,37 @@ def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: 
     assert pipeline.frames[2].lidar is None
 
 
+def test_a_scan_that_arrives_after_its_image_is_used(ros: Ros) -> None:
+    """Real sensors deliver the scan after the image with the same stamp: the frame waits for it (lidar.wait_s)."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    cam_from_velo = RigidTransform.from_translation_quaternion((0.1, -0.2, 0.3), (0.5, -0.5, 0.5, -0.5),
+                                                               dst_frame=FRAME_ID, src_frame="velo")  # fmt: skip
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    structured = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = [10.0, 11.0, 12.0]
+    for index in range(2):  # the second scan gives the pairing a scan period to expect the third by
+        stamp = STAMP_NS - (2 - index) * 100_000_000
+        old_scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp, "velo"), structured,
+                                                        1, 3, True)  # fmt: skip
+        node.deliver("/lidar/points", old_scan)
+    send_frame(node)
+    time.sleep(0.3)
+    assert node.publishers["depth/image"].messages == []  # held: its scan is due (period 100 ms)
+    scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(STAMP_NS, "velo"), structured, 1, 3,
+                                                True)  # fmt: skip
+    node.deliver("/lidar/points", scan)
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS
+
+
 @pytest.mark.parametrize("fill", [np.nan, 0.0])
 def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ros: Ros, fill: float) -> None:
     pipeline = EchoPipeline()
-    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=pipeline)
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
     structured = np.zeros(5, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
     for axis in ("x", "y", "z"):
         structured[axis] = fill  # NaN, or the (0, 0, 0) "no return" of many drivers
@@ -355,7 +383,7 @@ def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ro
 
 def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
-    params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom"}
+    params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom", "lidar.wait_s": 0.0}
     node = ros.make_node(params, pipeline=pipeline)
     buffer = node.tf_listener.buffer
     structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
@@ -543,7 +571,7 @@ def test_real_pipeline_end_to_end(ros: Ros) -> None:
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:
     """Up-to-scale prediction (3 m) + LiDAR on a wall 6 m away (via TF) → published depth 6 m."""
     overrides = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "lidar_topic": "/lidar/points",
-                 "output.edge_filter": False}  # fmt: skip
+                 "output.edge_filter": False, "lidar.wait_s": 0.0}  # fmt: skip
     node = ros.make_node(overrides)
     cam_from_velo = RigidTransform.from_translation_quaternion((0.1, -0.2, 0.3), (0.5, -0.5, 0.5, -0.5),
                                                                dst_frame=FRAME_ID, src_frame="velo")  # fmt: skip

@@ -20,6 +20,7 @@ from mono_depth_ros.runtime import (
     FrameWorker,
     LatestSlot,
     RuntimeStats,
+    ScanPairing,
     StatsSnapshot,
     diagnostic_report,
     select_scan,
@@ -239,3 +240,87 @@ def test_camera_model_cache_reuses_the_model_until_the_calibration_changes() -> 
     uncalibrated.p = np.zeros(12)
     with pytest.raises(CalibrationError):
         cache.get(uncalibrated)
+
+
+def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> ScanPairing[str]:
+    return ScanPairing(max_age_ms * MS, wait_ms * MS, clock_ns=clock)
+
+
+def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
+    clock = FakeClock()
+    pair = pairing(clock)
+    assert pair.add_scan(0, "scan0") == []
+    assert pair.add_scan(1000 * MS, "scan1") == []  # a 1 Hz LiDAR
+    clock.now_ns = 10 * MS
+    assert pair.add_frame(2000 * MS, "frame") == []  # its scan (stamp 2000 ms) is due: held
+    clock.now_ns = 60 * MS
+    assert pair.poll() == []
+    (released,) = pair.add_scan(2000 * MS, "scan2")
+    assert (released.item, released.scan, released.timed_out) == ("frame", (2000 * MS, "scan2"), False)
+    assert released.waited_ns == 50 * MS
+    assert pair.waiting == 0
+
+
+def test_pairing_releases_at_once_when_no_future_scan_can_be_closer() -> None:
+    clock = FakeClock()
+    pair = pairing(clock)
+    for stamp in (0, 100, 200):  # 10 Hz
+        pair.add_scan(stamp * MS, stamp)
+    (at_scan,) = pair.add_frame(190 * MS, "covered")  # a scan at or after the frame is in: final
+    assert at_scan.scan == (200 * MS, 200)
+    (close,) = pair.add_frame(210 * MS, "close")  # 10 ms from scan 200, the next (300) would be 90 ms away
+    assert close.scan == (200 * MS, 200)
+    assert pair.add_frame(260 * MS, "nearer to the next") == []  # 60 ms from 200, 40 ms from the expected 300
+
+
+def test_pairing_does_not_wait_for_a_scan_that_cannot_be_within_max_age() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=200)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")  # 1 Hz: the next scan is expected at 2000 ms
+    (released,) = pair.add_frame(1500 * MS, "between")
+    assert released.scan is None and not released.timed_out
+
+
+def test_pairing_times_out_and_keeps_frames_in_order() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(180 * MS, "first") == []
+    clock.now_ns = 50 * MS
+    assert pair.add_frame(185 * MS, "second") == []
+    clock.now_ns = 150 * MS
+    assert pair.poll() == []
+    clock.now_ns = 200 * MS
+    first, second = pair.poll()  # the first waited 200 ms: released with the best scan at hand, then the second
+    assert (first.item, first.scan, first.timed_out) == ("first", (100 * MS, "b"), True)
+    assert (second.item, second.scan, second.timed_out) == ("second", (100 * MS, "b"), False)  # no LiDAR: no wait
+
+
+def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    (no_lidar,) = pair.add_frame(0, "never a scan")
+    assert no_lidar.scan is None and not no_lidar.timed_out
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(190 * MS, "waits") == []
+    clock.now_ns = 200 * MS
+    (timed_out,) = pair.poll()  # the LiDAR stopped: no scan came while it waited
+    assert timed_out.timed_out
+    (at_once,) = pair.add_frame(350 * MS, "not held")
+    assert at_once.scan is None and not at_once.timed_out
+    pair.add_scan(400 * MS, "back")  # the LiDAR is back: frames wait for their scans again
+    assert pair.add_frame(490 * MS, "held again") == []
+
+
+def test_pairing_bounds_the_frames_it_holds() -> None:
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 10_000 * MS, max_waiting=2, clock_ns=clock)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(160 * MS, 1) == []  # nearer the scan expected at 200 ms than to the one at 100 ms
+    assert pair.add_frame(170 * MS, 2) == []
+    (oldest,) = pair.add_frame(180 * MS, 3)
+    assert oldest.item == 1 and pair.waiting == 2

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Real-ROS 2 test tier: colcon-build this package beside a real ROS 2 Humble and run test/ros2/ against it.
+#
+#   bash scripts/ros2_tier.sh [pytest args...]        (make ros2-test; part of make test)
+#
+# Steps (each cached, so a second run costs only the build and the tests):
+#   1. the ROS 2 runtime: ../shared/ros2/install.sh into $ROS2_HUMBLE_DIR (default ~/.cache/mono_depth_ros/ros2-humble)
+#      when it is missing or the shipped tarball changed (needs root or sudo for apt: CI runs as root);
+#   2. pip packages beside ROS (ROS's Python is Debian's python3 with Debian's numpy, not the project's .venv):
+#      torch==2.13.0 and the package's requirements with `pip install --target`, numpy pinned to ROS's and removed
+#      from the target, cached per hash of setup.py + constraints.txt + ROS's numpy;
+#   3. colcon build --merge-install of a copy of the working tree (tracked + untracked, not ignored files) in a
+#      temporary workspace;
+#   4. python3 -m pytest test/ros2 with the workspace sourced: the tests start the node with `ros2 launch`.
+# Where the runtime cannot be installed (no ../shared/ros2, not root and no sudo) the tier is skipped with the
+# reason and exit 0; set MONO_DEPTH_REQUIRE_ROS2=1 to make that an error. Any failure after that is an error.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED_ROS2="${MONO_DEPTH_SHARED_ROS2:-$REPO/../shared/ros2}"
+DEST="${ROS2_HUMBLE_DIR:-$HOME/.cache/mono_depth_ros/ros2-humble}"
+CACHE="$(dirname "$DEST")"
+TORCH_PIN="torch==2.13.0"
+
+say() { echo "[ros2-tier +${SECONDS}s] $*"; }
+skip() {
+  if [ "${MONO_DEPTH_REQUIRE_ROS2:-0}" = 1 ]; then
+    echo "ros2 tier: cannot run: $*" >&2
+    exit 1
+  fi
+  echo "ros2 tier: SKIPPED (not an error): $*"
+  exit 0
+}
+
+# 1. runtime ---------------------------------------------------------------------------------------------------
+[ -f "$SHARED_ROS2/install.sh" ] || skip "no ROS 2 runtime at $SHARED_ROS2 (install.sh missing)"
+want_sha="$(cut -d' ' -f1 "$SHARED_ROS2"/*.tar.zst.sha256 2>/dev/null | head -n1)"
+have_sha="$(cat "$DEST/.mono_depth_tarball.sha256" 2>/dev/null || true)"
+if [ ! -f "$DEST/env.sh" ] || [ "$want_sha" != "$have_sha" ]; then
+  if [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
+    skip "installing ROS 2 needs root or password-less sudo (apt-get); run: sudo bash $SHARED_ROS2/install.sh"
+  fi
+  say "installing the ROS 2 runtime into $DEST"
+  bash "$SHARED_ROS2/install.sh" "$DEST"
+  echo "$want_sha" > "$DEST/.mono_depth_tarball.sha256"
+fi
+# shellcheck disable=SC1091
+source "$DEST/env.sh"
+say "ROS 2 $(ros2 --help > /dev/null 2>&1 && echo ok), python $(python3 -c 'import sys; print(sys.version.split()[0])'), domain $ROS_DOMAIN_ID"
+
+# 2. pip packages beside ROS -------------------------------------------------------------------------------------
+ros_numpy="$(python3 -c 'import numpy; print(numpy.__version__)')"
+ros_pytest="$(python3 -c 'import pytest; print(pytest.__version__)')"
+deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v1") | sha256sum | cut -c1-16)"
+PYDEPS="$CACHE/ros2-pydeps-$deps_key"
+if [ ! -f "$PYDEPS/.complete" ]; then
+  say "pip packages for ROS's python into $PYDEPS (numpy $ros_numpy stays ROS's)"
+  rm -rf "$PYDEPS" && mkdir -p "$PYDEPS"
+  pins="$PYDEPS/.pins.txt"
+  # the project's pins, except numpy (ROS's) and pytest (Debian's, which launch_testing's plugin is built for)
+  grep -v -E '^(numpy|pytest)==' "$REPO/constraints.txt" > "$pins"
+  printf 'numpy==%s\npytest==%s\n' "$ros_numpy" "$ros_pytest" >> "$pins"
+  requirements="$(cd "$REPO" && python3 - <<'EOF'
+import ast, pathlib
+tree = ast.parse(pathlib.Path("setup.py").read_text())
+for node in ast.walk(tree):
+    if isinstance(node, ast.keyword) and node.arg == "install_requires":
+        print(" ".join(ast.literal_eval(node.value)))
+EOF
+)"
+  # shellcheck disable=SC2086
+  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" -c "$pins" "$TORCH_PIN" $requirements
+  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" --no-deps -c "$pins" pytest-timeout
+  # ROS's numpy, and the venv's setuptools for colcon (torch pulls a newer one that would shadow it)
+  (cd "$PYDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \
+    _distutils_hack distutils-precedence.pth pkg_resources yaml PyYAML-*.dist-info _yaml)
+  touch "$PYDEPS/.complete"
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PYDEPS"
+
+# 3. colcon build in a temporary workspace --------------------------------------------------------------------
+WS="$(mktemp -d "${TMPDIR:-/tmp}/mono_depth_ros2_ws.XXXXXX")"
+cleanup() {
+  ros2 daemon stop > /dev/null 2>&1 || true
+  rm -rf "$WS"
+}
+trap cleanup EXIT
+mkdir -p "$WS/src/mono_depth_ros"
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+  | tar --null --ignore-failed-read -T - -cf - 2> /dev/null) | tar -xf - -C "$WS/src/mono_depth_ros"
+say "colcon build in $WS"
+(cd "$WS" && colcon build --merge-install --event-handlers console_direct- > "$WS/colcon_build.log" 2>&1) || {
+  cat "$WS/colcon_build.log"
+  exit 1
+}
+set +u
+# shellcheck disable=SC1091
+source "$WS/install/setup.bash"
+set -u
+say "built: $(ros2 pkg prefix mono_depth_ros)"
+
+# 4. the tests --------------------------------------------------------------------------------------------------
+export MONO_DEPTH_ROS2_WS="$WS"
+export MONO_DEPTH_REPO="$REPO"
+cd "$REPO"
+say "python3 -m pytest test/ros2"
+python3 -m pytest -p no:cacheprovider test/ros2 "$@"

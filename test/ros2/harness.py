@@ -1,0 +1,293 @@
+"""Real-ROS 2 harness: ``ros2 launch`` of the colcon-installed package, and an in-process rclpy probe node.
+
+Used by the tests of ``test/ros2`` only (``scripts/ros2_tier.sh`` runs them with a real Humble sourced):
+
+* :class:`Probe`: one rclpy node spun by a MultiThreadedExecutor in a background thread; it publishes test input
+  and collects what the node under test publishes, with arrival times.
+* :class:`Launched`: ``ros2 launch mono_depth_ros depth.launch.py ARGS`` as its own process group (so Ctrl-C and
+  SIGTERM reach it the way a terminal or systemd sends them), its log in a file, readiness from the ROS graph.
+* :class:`KittiFeeder`: real KITTI frames (../shared/data) as rclpy messages: image, camera_info, Velodyne scan,
+  static TF ``camera_optical <- velodyne``; stamps near "now", so latencies are real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import TransformStamped
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster
+
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_factory import MessageFactory
+from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, KittiFrame, kitti_camera_info, velodyne_cloud
+
+NS_PER_S = 1_000_000_000
+PACKAGE = "mono_depth_ros"
+NODE_FQN = "/mono_depth_node"
+RELIABLE = QoSProfile(depth=10)
+BEST_EFFORT = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def rclpy_factory() -> MessageFactory:
+    """MessageFactory over rclpy's generated message classes (the ones the node itself uses)."""
+    from mono_depth_ros.node import message_factory
+
+    return message_factory()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
+    """Poll ``predicate`` until it is true; AssertionError naming ``what`` after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+@dataclass
+class Collector:
+    """Messages received on one subscription, with their arrival time (monotonic ns)."""
+
+    topic: str
+    items: list[tuple[int, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, msg: Any) -> None:
+        with self.lock:
+            self.items.append((time.monotonic_ns(), msg))
+
+    @property
+    def messages(self) -> list[Any]:
+        with self.lock:
+            return [msg for _, msg in self.items]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.items)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+    def by_stamp(self) -> dict[int, Any]:
+        """Last message per header stamp (ns)."""
+        return {ros_msgs.stamp_to_ns(m.header.stamp): m for m in self.messages}
+
+    def wait_for(self, count: int, timeout_s: float) -> list[Any]:
+        wait_until(lambda: self.count() >= count, timeout_s, f"{count} message(s) on {self.topic}")
+        return self.messages
+
+
+class Probe:
+    """An rclpy node in the test process: publishers for input, collectors for output (spun in a thread)."""
+
+    def __init__(self, name: str = "mono_depth_probe") -> None:
+        self.node: Node = rclpy.create_node(name)
+        self.factory = rclpy_factory()
+        self._executor = MultiThreadedExecutor(num_threads=2)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+        self.static_tf = StaticTransformBroadcaster(self.node)
+        self.tf = TransformBroadcaster(self.node)
+        self._subscriptions: list[Any] = []
+
+    def now_ns(self) -> int:
+        return int(self.node.get_clock().now().nanoseconds)
+
+    def publisher(self, msg_type: Any, topic: str, qos: QoSProfile = BEST_EFFORT) -> Any:
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def collect(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Collector:
+        collector = Collector(topic)
+        self._subscriptions.append(self.node.create_subscription(msg_type, topic, collector, qos))
+        return collector
+
+    def drop(self, collector: Collector) -> None:
+        """Destroy the subscription of ``collector``."""
+        for sub in list(self._subscriptions):
+            if sub.callback is collector:
+                self.node.destroy_subscription(sub)
+                self._subscriptions.remove(sub)
+
+    def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
+        self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+
+
+def transform_msg(dst_from_src: RigidTransform, stamp_ns: int) -> TransformStamped:
+    """geometry_msgs/TransformStamped: ``header.frame_id`` = destination, ``child_frame_id`` = source."""
+    msg = TransformStamped()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(stamp_ns), NS_PER_S)
+    msg.header.frame_id = dst_from_src.dst_frame
+    msg.child_frame_id = dst_from_src.src_frame
+    t = dst_from_src.translation
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (float(v) for v in t)
+    x, y, z, w = (float(v) for v in dst_from_src.quaternion_xyzw)
+    msg.transform.rotation.x, msg.transform.rotation.y = x, y
+    msg.transform.rotation.z, msg.transform.rotation.w = z, w
+    return msg
+
+
+class KittiFeeder:
+    """Publishes real KITTI frames as a camera driver and a LiDAR driver would: image, camera_info, then the scan."""
+
+    def __init__(
+        self,
+        probe: Probe,
+        frames: Sequence[KittiFrame],
+        *,
+        image_topic: str = "/camera/image_raw",
+        info_topic: str = "/camera/camera_info",
+        lidar_topic: str = "/lidar/points",
+        qos: QoSProfile = BEST_EFFORT,
+        compressed: bool = False,
+    ) -> None:
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+        self.probe = probe
+        self.frames = list(frames)
+        self.compressed = compressed
+        self.image_topic = image_topic + "/compressed" if compressed else image_topic
+        self.pub_image = probe.publisher(CompressedImage if compressed else Image, self.image_topic, qos)
+        self.pub_info = probe.publisher(CameraInfo, info_topic, qos)
+        self.pub_lidar = probe.publisher(PointCloud2, lidar_topic, qos)
+
+    def wait_connected(self, timeout_s: float = 30.0, lidar: bool = True) -> None:
+        """Wait until the node under test subscribes to the image, camera_info (and LiDAR) topics."""
+        pubs = [self.pub_image, self.pub_info] + ([self.pub_lidar] if lidar else [])
+        wait_until(
+            lambda: all(p.get_subscription_count() > 0 for p in pubs), timeout_s, "the node's input subscriptions"
+        )
+
+    def image_msgs(self, index: int, stamp_ns: int) -> tuple[Any, Any]:
+        frame = self.frames[index % len(self.frames)]
+        factory = self.probe.factory
+        header = ros_msgs.make_header(factory, stamp_ns, CAMERA_FRAME)
+        if self.compressed:
+            image = ros_msgs.compressed_image_from_array(factory, frame.rgb, header, codec="jpeg")
+        else:
+            image = ros_msgs.image_from_array(factory, frame.rgb, "rgb8", header)
+        return image, kitti_camera_info(factory, frame, stamp_ns)
+
+    def scan_msg(self, index: int, stamp_ns: int) -> Any:
+        frame = self.frames[index % len(self.frames)]
+        return velodyne_cloud(self.probe.factory, frame.scan, stamp_ns, LIDAR_FRAME)
+
+    def publish_image(self, index: int, stamp_ns: int) -> None:
+        image, info = self.image_msgs(index, stamp_ns)
+        self.pub_info.publish(info)
+        self.pub_image.publish(image)
+
+    def publish_scan(self, index: int, stamp_ns: int) -> None:
+        self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
+
+
+def kitti_extrinsic(frame: KittiFrame) -> RigidTransform:
+    return frame.cam_from_velo
+
+
+def depth_array(msg: Any) -> np.ndarray:
+    """(H, W) float32 metres of a 32FC1 depth image (row padding removed)."""
+    assert msg.encoding == "32FC1", msg.encoding
+    rows = np.frombuffer(bytes(msg.data), dtype="<f4").reshape(msg.height, msg.step // 4)
+    return rows[:, : msg.width]
+
+
+def diagnostic_values(array_msg: Any, name_suffix: str = ": depth") -> dict[str, str] | None:
+    """Key/values of the node's status in a DiagnosticArray, None when it is not in there."""
+    for status in array_msg.status:
+        if status.name.endswith(name_suffix):
+            values = {kv.key: kv.value for kv in status.values}
+            values["_level"] = str(
+                int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else status.level
+            )
+            values["_message"] = status.message
+            return values
+    return None
+
+
+class Launched:
+    """``ros2 launch mono_depth_ros depth.launch.py ARGS`` in its own process group; log in ``log_path``."""
+
+    def __init__(self, args: dict[str, str], log_path: Path, launch_file: str = "depth.launch.py") -> None:
+        self.args = dict(args)
+        self.log_path = log_path
+        command = ["ros2", "launch", PACKAGE, launch_file, *(f"{k}:={v}" for k, v in self.args.items())]
+        self.command = command
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+        )
+
+    @property
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_ready(
+        self, probe: Probe, topic: str = "/camera/image_raw", output: str = "/depth/image", timeout_s: float = 90.0
+    ) -> float:
+        """Wait until the node subscribes ``topic`` and publishes ``output``; returns the seconds since launch."""
+
+        def ready() -> bool:
+            if not self.alive():
+                raise AssertionError(f"ros2 launch exited with {self.process.returncode}:\n{self.log[-4000:]}")
+            return probe.node.count_subscribers(topic) > 0 and probe.node.count_publishers(output) > 0
+
+        try:
+            wait_until(ready, timeout_s, f"{NODE_FQN} to subscribe {topic}", poll_s=0.1)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\nlaunch log:\n{self.log[-4000:]}") from None
+        return time.monotonic() - self.started
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 30.0) -> int:
+        """Send ``sig`` to the whole process group (what Ctrl-C in a terminal does); returns launch's exit code."""
+        try:
+            if self.alive():
+                os.killpg(self.process.pid, sig)
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            raise AssertionError(f"{' '.join(self.command)} still running {timeout_s} s after {sig!r}") from None
+        finally:
+            self._log.close()
+
+
+def ros2_cli(*args: str, timeout_s: float = 60.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a ``ros2`` verb (``--no-daemon`` where it applies is up to the caller); returns the completed process."""
+    result = subprocess.run(["ros2", *args], capture_output=True, text=True, timeout=timeout_s, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ros2 {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def write_params(path: Path, params: dict[str, Any], node_key: str = "/**") -> Path:
+    """A ROS params YAML with dotted names (``{"output.max_range": 50.0}``) under ``node_key``."""
+    import yaml
+
+    path.write_text(yaml.safe_dump({node_key: {"ros__parameters": params}}, sort_keys=True))
+    return path

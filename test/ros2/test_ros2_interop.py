@@ -1,0 +1,121 @@
+"""Real ROS 2 tools on the node's outputs: depth_image_proc rebuilds /depth/points live; ros2 bag reads our bags."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image, PointCloud2
+
+from mono_depth_ros.core import ros_msgs
+from test.kitti_bag import KittiFrame, write_kitti_bag
+
+from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until
+
+XY_ATOL_M = 1e-5  # depth_image_proc multiplies by float32 1/fx; our path precomputes (u - cx) / fx
+
+
+@pytest.fixture
+def plain_node(probe: Probe, ros_logs: Path) -> Iterator[Launched]:
+    launched = Launched({"device": "cpu"}, ros_logs / "plain.log")
+    launched.wait_ready(probe)
+    yield launched
+    assert launched.stop() == 0, launched.log[-3000:]
+
+
+def xyz_of(cloud: PointCloud2) -> np.ndarray:
+    """(H, W, 3) float32 x, y, z from the offsets the message declares."""
+    offsets = {f.name: f.offset for f in cloud.fields}
+    rows = np.frombuffer(bytes(cloud.data), dtype=np.uint8).reshape(cloud.height, cloud.row_step)
+    points = rows[:, : cloud.width * cloud.point_step].reshape(cloud.height, cloud.width, cloud.point_step)
+    return np.stack(
+        [points[..., offsets[a] : offsets[a] + 4].copy().view("<f4")[..., 0] for a in ("x", "y", "z")], axis=-1
+    )
+
+
+def test_depth_image_proc_rebuilds_our_cloud_from_our_depth_image(
+    plain_node: Launched, probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    log = open(ros_logs / "depth_image_proc.log", "wb")  # noqa: SIM115 - closed below
+    dip = subprocess.Popen(
+        ["ros2", "run", "depth_image_proc", "point_cloud_xyz_node", "--ros-args",
+         "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info", "-r", "points:=/dip/points"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        theirs = probe.collect(PointCloud2, "/dip/points", BEST_EFFORT)  # depth_image_proc publishes sensor-data QoS
+        wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "depth_image_proc's /dip/points")
+        wait_until(lambda: probe.node.count_subscribers("/depth/image") > 0, 30, "depth_image_proc's subscription")
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        time.sleep(1.0)
+        stamps = []
+        for index in range(3):
+            stamps.append(probe.now_ns())
+            feeder.publish_image(index, stamps[-1])
+            time.sleep(1.5)
+        wait_until(lambda: set(stamps) <= set(ours.by_stamp()), 30, "our clouds")
+        wait_until(lambda: len(set(stamps) & set(theirs.by_stamp())) >= 2, 30, "depth_image_proc's clouds")
+        compared = 0
+        for stamp in set(stamps) & set(theirs.by_stamp()):
+            a, b = ours.by_stamp()[stamp], theirs.by_stamp()[stamp]
+            assert (a.height, a.width, a.is_dense, a.header.frame_id) == (b.height, b.width, b.is_dense,
+                                                                         b.header.frame_id)  # fmt: skip
+            xyz_a, xyz_b = xyz_of(a), xyz_of(b)
+            np.testing.assert_array_equal(np.isnan(xyz_a), np.isnan(xyz_b))
+            finite = np.isfinite(xyz_b[..., 2])
+            assert finite.mean() > 0.5
+            np.testing.assert_array_equal(xyz_a[..., 2][finite], xyz_b[..., 2][finite])  # z bit-identical
+            np.testing.assert_allclose(xyz_a[finite][:, :2], xyz_b[finite][:, :2], rtol=0, atol=XY_ATOL_M)
+            compared += 1
+        assert compared >= 2
+    finally:
+        import os
+
+        os.killpg(dip.pid, signal.SIGINT)
+        dip.wait(20)
+        log.close()
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_ros2_bag_reads_and_plays_the_bag_runner_output(
+    storage: str, probe: Probe, kitti_frames: list[KittiFrame], tmp_path: Path
+) -> None:
+    written = write_kitti_bag(tmp_path / "in", kitti_frames, storage=storage)
+    out = tmp_path / "out"
+    run = subprocess.run(
+        ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(tmp_path / "in"), str(out), "--storage", storage,
+         "--param", "device=cpu", "--param", "lidar_topic=/lidar/points", "-q"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    info = subprocess.run(["ros2", "bag", "info", str(out)], capture_output=True, text=True, timeout=60, check=True)
+    text = info.stdout
+    assert f"Storage id:        {storage}" in text, text
+    expected = {"/depth/image": "Image", "/depth/camera_info": "CameraInfo", "/depth/points": "PointCloud2"}
+    for topic, type_name in ((t, f"sensor_msgs/msg/{n}") for t, n in expected.items()):
+        match = re.search(rf"Topic: {re.escape(topic)} \| Type: {re.escape(type_name)} \| Count: (\d+)", text)
+        assert match is not None and int(match.group(1)) == len(written), text
+
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    time.sleep(0.5)
+    play = subprocess.run(["ros2", "bag", "play", str(out), "--topics", "/depth/image"], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert play.returncode == 0, play.stdout + play.stderr
+    try:
+        stamps = {frame.stamp_ns for frame in written}
+        wait_until(lambda: stamps <= set(depth.by_stamp()), 20, "the played depth images")
+        for stamp, msg in depth.by_stamp().items():
+            if stamp in stamps:
+                assert msg.header.frame_id == "camera_optical" and msg.encoding == "32FC1"
+                assert np.isfinite(depth_array(msg)).mean() > 0.5
+                assert ros_msgs.stamp_to_ns(msg.header.stamp) == stamp
+    finally:
+        probe.drop(depth)

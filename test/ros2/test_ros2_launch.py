@@ -1,0 +1,151 @@
+"""``ros2 launch mono_depth_ros depth.launch.py``: its arguments, the params file, compressed input and shutdown.
+
+Each test launches its own node (real ``ros2 launch``, its own process group) and reads the result through the
+ROS graph, ``ros2 param get`` and real subscriptions.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+
+from test.kitti_bag import KittiFrame
+
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, depth_array, ros2_cli, wait_until, write_params
+
+
+def param_value(node: str, name: str) -> str:
+    """The value part of ``ros2 param get NODE NAME`` ("String value is: x" → "x")."""
+    out = ros2_cli("param", "get", node, name).stdout
+    assert " value is:" in out, out
+    return out.split(" value is:", 1)[1].strip()
+
+
+def test_use_lidar_false_turns_lidar_off(probe: Probe, ros_logs: Path) -> None:
+    launched = Launched({"device": "cpu", "lidar": "/lidar/points", "use_lidar": "false"}, ros_logs / "use_lidar.log")
+    try:
+        launched.wait_ready(probe)
+        assert param_value("/mono_depth_node", "lidar_topic") == ""
+        assert probe.node.count_subscribers("/lidar/points") == 0
+        assert "LiDAR off" in launched.log
+    finally:
+        assert launched.stop() == 0
+
+
+def test_humble_rejects_an_empty_launch_argument(ros_logs: Path) -> None:
+    """Why use_lidar exists: ``lidar:=''`` (an empty value) is refused by Humble's ros2 launch before anything runs."""
+    result = subprocess.run(
+        ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "lidar:="],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "malformed launch argument 'lidar:='" in result.stdout + result.stderr
+
+
+def test_params_file_namespace_argument_override_and_compressed_input(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A user's params file (under ``/**``), a namespace, an argument that overrides the file, JPEG input."""
+    params = write_params(
+        ros_logs / "user_params.yaml",
+        {
+            "image_topic": "/cam2/image_raw",
+            "camera_info_topic": "/cam2/camera_info_from_file",
+            "image_transport": "compressed",
+            "output.max_range": 40,  # an integer for a float parameter, as users write it
+            "model.threads": 1,
+            "cloud.mode": "strided",
+        },
+    )
+    launched = Launched(
+        {"params_file": str(params), "namespace": "robot1", "camera_info": "/cam2/camera_info", "device": "cpu"},
+        ros_logs / "user_params.log",
+    )
+    try:
+        launched.wait_ready(probe, topic="/cam2/image_raw/compressed", output="/robot1/depth/image")
+        node = "/robot1/mono_depth_node"
+        assert param_value(node, "image_topic") == "/cam2/image_raw"  # from the file
+        assert param_value(node, "camera_info_topic") == "/cam2/camera_info"  # the argument wins over the file
+        assert float(param_value(node, "output.max_range")) == 40.0
+        assert param_value(node, "cloud.mode") == "strided"
+        assert param_value(node, "device") == "cpu"
+        depth = probe.collect(Image, "/robot1/depth/image", RELIABLE)
+        feeder = KittiFeeder(
+            probe, kitti_frames, image_topic="/cam2/image_raw", info_topic="/cam2/camera_info", compressed=True
+        )
+        feeder.wait_connected(lidar=False)
+        time.sleep(0.5)
+        stamp = probe.now_ns()
+        feeder.publish_image(0, stamp)
+        wait_until(lambda: stamp in depth.by_stamp(), 30, "depth from the compressed image")
+        image = depth.by_stamp()[stamp]
+        height, width = kitti_frames[0].rgb.shape[:2]
+        assert (image.height, image.width) == (height, width)
+        metres = depth_array(image)
+        finite = np.isfinite(metres)
+        assert finite.any() and metres[finite].max() <= 40.0
+        probe.drop(depth)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def node_pid(launched: Launched) -> int:
+    """PID of the mono_depth_node process started by this launch (same process group)."""
+    out = subprocess.run(["pgrep", "-g", str(launched.process.pid), "-f", "mono_depth_node"], capture_output=True,
+                         text=True, check=False).stdout.split()  # fmt: skip
+    pids = [int(p) for p in out if int(p) != launched.process.pid]
+    assert pids, f"no mono_depth_node process in group {launched.process.pid}"
+    return pids[0]
+
+
+@pytest.mark.parametrize("how", ["ctrl_c_on_launch", "sigterm_to_node"])
+def test_the_node_stops_cleanly_while_frames_flow(
+    how: str, probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    launched = Launched({"device": "cpu"}, ros_logs / f"stop_{how}.log")
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    stop_feeding = threading.Event()
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+
+        def feed() -> None:
+            index = 0
+            while not stop_feeding.is_set():
+                feeder.publish_image(index, probe.now_ns())
+                index += 1
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=feed, daemon=True)
+        thread.start()
+        depth.wait_for(2, timeout_s=30)  # frames are in flight when the signal comes
+        started = time.monotonic()
+        if how == "ctrl_c_on_launch":
+            code = launched.stop(signal.SIGINT, timeout_s=30)
+            assert code == 0, launched.log[-3000:]
+        else:  # what systemd / docker / kill send to the node itself; launch then reports its exit code
+            pid = node_pid(launched)
+            subprocess.run(["kill", "-TERM", str(pid)], check=True)
+            code = launched.process.wait(30)  # the node's exit ends the launch (on_exit=Shutdown)
+            assert code == 0, launched.log[-3000:]
+        elapsed = time.monotonic() - started
+        log = launched.log
+        assert "Traceback" not in log, log[-3000:]
+        assert "process has finished cleanly" in log, log[-3000:]
+        assert elapsed < 15.0, f"took {elapsed:.1f} s to stop"
+    finally:
+        stop_feeding.set()
+        probe.drop(depth)
+        if launched.alive():
+            launched.stop(signal.SIGKILL)
