@@ -1,6 +1,8 @@
 # Two commands are all the set-up on a fresh Debian/Ubuntu machine with Python 3.10+:
 #   make demo   create .venv if missing, install, run the embedded default end to end
-#   make test   create .venv if missing, install the test extras, lint, type-check, run the test suite
+#   make test   create .venv if missing, install the test extras, lint, type-check, run the test suite, then the
+#               real-ROS 2 tier (scripts/ros2_tier.sh: ../shared/ros2 Humble, colcon build, ros2 launch tests;
+#               skipped with the reason where the runtime cannot be installed)
 # torch is pinned first and passed as a constraint to every later pip call, so that nothing pulls
 # another (multi-GB CUDA) torch. Set TORCH_INDEX="--index-url <url>" to choose a torch wheel index.
 
@@ -13,7 +15,7 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit ros2-test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +44,10 @@ typecheck: $(STAMP_TEST)
 unit: $(STAMP_TEST)
 	$(PY) -m pytest
 
-test: lint typecheck unit
+ros2-test:
+	bash scripts/ros2_tier.sh
+
+test: lint typecheck unit ros2-test
 
 bench: $(STAMP_TEST)
 	$(PY) -m bench

@@ -325,7 +325,8 @@ class ScanPairing(Generic[T]):
 
     * a scan stamped at or after the frame has arrived (scans arrive in stamp order: later ones are further away);
     * the next scan, expected one scan period (median of recent stamp gaps) after the last, cannot be closer than
-      the best one at hand, or cannot be within ``max_age_ns`` at all (a low-rate LiDAR: no pointless wait);
+      the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
+      pointless wait);
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
       during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
       (a dead LiDAR delays one frame, not every frame).
@@ -401,15 +402,17 @@ class ScanPairing(Generic[T]):
         return released
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None, now: int) -> bool:
-        if not self._scans or self._gave_up:
-            return True  # no scan ever, or the last wait went unanswered: nothing to wait for
+        if self._gave_up:
+            return True  # the last wait went unanswered: the LiDAR is stopped (or was never there)
+        if not self._scans:
+            return False  # no scan yet (start-up): wait for the first one, at most wait_ns
         newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
         if period is None:
             return False
         next_gap = newest + period - stamp  # the expected next scan's distance from this frame
-        if next_gap > self.max_age_ns:
+        if next_gap > self.max_age_ns + period // 2:  # half a period of margin: a LiDAR's phase can jump (restart)
             return True
         return best is not None and abs(best[0] - stamp) <= next_gap
 

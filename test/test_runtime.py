@@ -246,6 +246,17 @@ def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> Scan
     return ScanPairing(max_age_ms * MS, wait_ms * MS, clock_ns=clock)
 
 
+def test_pairing_without_any_scan_delays_one_frame_only() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    assert pair.add_frame(0, "first") == []
+    clock.now_ns = 200 * MS
+    (first,) = pair.poll()
+    assert first.scan is None and first.timed_out
+    (second,) = pair.add_frame(100 * MS, "second")  # no LiDAR at all: nothing more is held
+    assert second.scan is None and not second.timed_out
+
+
 def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
     clock = FakeClock()
     pair = pairing(clock)
@@ -275,11 +286,12 @@ def test_pairing_releases_at_once_when_no_future_scan_can_be_closer() -> None:
 
 def test_pairing_does_not_wait_for_a_scan_that_cannot_be_within_max_age() -> None:
     clock = FakeClock()
-    pair = pairing(clock, max_age_ms=200)
+    pair = pairing(clock, max_age_ms=100)
     pair.add_scan(0, "a")
-    pair.add_scan(1000 * MS, "b")  # 1 Hz: the next scan is expected at 2000 ms
-    (released,) = pair.add_frame(1500 * MS, "between")
+    pair.add_scan(1000 * MS, "b")  # 1 Hz: the next scan is expected at 2000 ms, at 1500 ms if its phase jumped
+    (released,) = pair.add_frame(1150 * MS, "between")
     assert released.scan is None and not released.timed_out
+    assert pair.add_frame(1450 * MS, "a phase jump would bring its scan") == []
 
 
 def test_pairing_times_out_and_keeps_frames_in_order() -> None:
@@ -301,9 +313,11 @@ def test_pairing_times_out_and_keeps_frames_in_order() -> None:
 def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
     clock = FakeClock()
     pair = pairing(clock, wait_ms=200)
-    (no_lidar,) = pair.add_frame(0, "never a scan")
-    assert no_lidar.scan is None and not no_lidar.timed_out
-    pair.add_scan(0, "a")
+    assert pair.add_frame(0, "first") == []  # start-up: the first scan may be on its way
+    clock.now_ns = 5 * MS
+    (first,) = pair.add_scan(0, "a")
+    assert first.scan == (0, "a")
+    clock.now_ns = 0
     pair.add_scan(100 * MS, "b")
     assert pair.add_frame(190 * MS, "waits") == []
     clock.now_ns = 200 * MS

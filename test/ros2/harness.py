@@ -44,9 +44,12 @@ BEST_EFFORT = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 def rclpy_factory() -> MessageFactory:
     """MessageFactory over rclpy's generated message classes (the ones the node itself uses)."""
+    from sensor_msgs.msg import CompressedImage
+
     from mono_depth_ros.node import message_factory
 
-    return message_factory()
+    factory = message_factory()
+    return MessageFactory({**factory.classes, "sensor_msgs/msg/CompressedImage": CompressedImage}, "array.array")
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:

@@ -6,6 +6,7 @@ ROS graph, ``ros2 param get`` and real subscriptions.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -14,11 +15,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, PointCloud2
 
 from test.kitti_bag import KittiFrame
 
-from .harness import RELIABLE, KittiFeeder, Launched, Probe, depth_array, ros2_cli, wait_until, write_params
+from .harness import (
+    BEST_EFFORT,
+    RELIABLE,
+    KittiFeeder,
+    Launched,
+    Probe,
+    depth_array,
+    ros2_cli,
+    wait_until,
+    write_params,
+)
 
 
 def param_value(node: str, name: str) -> str:
@@ -149,3 +160,33 @@ def test_the_node_stops_cleanly_while_frames_flow(
         probe.drop(depth)
         if launched.alive():
             launched.stop(signal.SIGKILL)
+
+
+def test_the_nav2_preset_cloud_reaches_best_effort_readers(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Nav2's observation sources read best effort: the preset's cloud must arrive there at camera rate."""
+    preset = Path(os.environ["MONO_DEPTH_ROS2_WS"]) / "install/share/mono_depth_ros/config/depth_nav2.yaml"
+    launched = Launched({"device": "cpu", "params_file": str(preset)}, ros_logs / "nav2_preset.log")
+    try:
+        launched.wait_ready(probe)
+        assert param_value("/mono_depth_node", "cloud.mode") == "strided"
+        reliable = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        best_effort = probe.collect(PointCloud2, "/depth/points", BEST_EFFORT)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        time.sleep(1.0)
+        for index in range(20):
+            feeder.publish_image(index, probe.now_ns())
+            time.sleep(0.2)  # 5 Hz: faster than this CPU node runs, so frames are also dropped as stale
+        time.sleep(2.0)
+        published = set(reliable.by_stamp())
+        received = published & set(best_effort.by_stamp())
+        assert len(published) >= 5
+        assert len(received) >= 0.9 * len(published), f"best effort got {len(received)} of {len(published)} clouds"
+        cloud = next(iter(best_effort.messages))
+        assert cloud.height == 1 and cloud.width * cloud.point_step < 600_000  # unorganized, under 0.6 MB
+        probe.drop(reliable)
+        probe.drop(best_effort)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
