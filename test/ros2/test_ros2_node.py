@@ -70,13 +70,22 @@ def outputs(node: Launched, probe: Probe) -> dict[str, Collector]:
 
 
 def send_frames(
-    feeder: KittiFeeder, count: int, rate_hz: float, scan_delay_s: float | None = 0.03, lidar_frame: str = LIDAR_FRAME
+    feeder: KittiFeeder,
+    count: int,
+    rate_hz: float,
+    scan_delay_s: float | None = 0.03,
+    lidar_frame: str = LIDAR_FRAME,
+    one_scene: bool = False,
 ) -> list[int]:
-    """Publish ``count`` frames at ``rate_hz``: image + camera_info, then (after ``scan_delay_s``) the scan."""
+    """Publish ``count`` frames at ``rate_hz``: image + camera_info, then (after ``scan_delay_s``) the scan.
+
+    Frames cycle through the KITTI scenes, or repeat the first one (``one_scene``: no scene cut for the scale filter).
+    """
     stamps = []
     period = 1.0 / rate_hz
     start = time.monotonic()
-    for index in range(count):
+    for step in range(count):
+        index = 0 if one_scene else step
         stamp = feeder.probe.now_ns()
         feeder.publish_image(index, stamp)
         if scan_delay_s is not None:
@@ -85,7 +94,7 @@ def send_frames(
             scan.header.frame_id = lidar_frame
             feeder.pub_lidar.publish(scan)
         stamps.append(stamp)
-        time.sleep(max(0.0, start + (index + 1) * period - time.monotonic()))
+        time.sleep(max(0.0, start + (step + 1) * period - time.monotonic()))
     return stamps
 
 
@@ -162,7 +171,7 @@ def test_live_lidar_scale_is_used_when_the_scan_arrives_after_its_image(
     """The defect this tier found: every frame went out with scale_mode last_good when scans came after images."""
     count = 4 if rate_hz < 2 else 20
     diagnostics, depth = outputs["diagnostics"], outputs["depth"]
-    stamps = send_frames(feeder, count, rate_hz=rate_hz, scan_delay_s=0.03)
+    stamps = send_frames(feeder, count, rate_hz=rate_hz, scan_delay_s=0.03, one_scene=True)
     wait_until(lambda: stamps[-1] in depth.by_stamp(), 30, "the last frame's depth")
     with depth.lock:
         first_output = min(t for t, m in depth.items if ros_msgs.stamp_to_ns(m.header.stamp) in stamps)
@@ -171,6 +180,7 @@ def test_live_lidar_scale_is_used_when_the_scan_arrives_after_its_image(
         seen = [diagnostic_values(m) for t, m in diagnostics.items if t > first_output]
     modes = [(v["scale_mode"], v.get("scale_reason", "")) for v in seen if v is not None and "scale_mode" in v]
     assert modes, "no /diagnostics with a scale during the run"
+    assert not [reason for _, reason in modes if "no LiDAR scan" in reason], f"unpaired at {rate_hz} Hz: {modes}"
     share = [mode for mode, _ in modes].count("lidar") / len(modes)
     assert share >= 0.9, f"scale modes at {rate_hz} Hz: {modes}"
     last = diagnostics_after(diagnostics, time.monotonic_ns())
