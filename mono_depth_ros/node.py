@@ -383,6 +383,11 @@ def main(args: list[str] | None = None) -> int:
     except DepthError as err:
         get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         code = 1
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGTERM shut the context down while spin() built its wait set: Humble raises RCLError there, not
+        # ExternalShutdownException (seen on real Humble). A clean stop all the same.
     finally:
         # Ctrl-C in a terminal reaches the node twice (from the terminal and forwarded by ros2 launch): a second
         # KeyboardInterrupt inside destroy_node() would end in a traceback and exit code -2. Shutting down now.
