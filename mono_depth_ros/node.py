@@ -17,7 +17,6 @@ propagate (they are bugs; those callbacks do nothing that can raise a DepthError
 
 from __future__ import annotations
 
-import signal
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -372,6 +371,7 @@ def main(args: list[str] | None = None) -> int:
     Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
     missing weights: the reason is logged).
     """
+    stop = runtime.StopSignals.install()  # before rclpy.init, which chains its own handlers to these
     rclpy.init(args=args)
     node = None
     code = 0
@@ -384,14 +384,12 @@ def main(args: list[str] | None = None) -> int:
         get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
-        if rclpy.ok():
+        if rclpy.ok() and not stop.received:
             raise
-        # SIGTERM shut the context down while spin() built its wait set: Humble raises RCLError there, not
-        # ExternalShutdownException (seen on real Humble). A clean stop all the same.
+        # A signal shut the context down mid-call: Humble raises RCLError / RuntimeError there, not
+        # ExternalShutdownException (both seen on real Humble). A clean stop all the same.
     finally:
-        # Ctrl-C in a terminal reaches the node twice (from the terminal and forwarded by ros2 launch): a second
-        # KeyboardInterrupt inside destroy_node() would end in a traceback and exit code -2. Shutting down now.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -19,6 +19,7 @@ Parameter descriptors and run-time parameter checks live in :mod:`mono_depth_ros
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
 from collections import Counter, deque
@@ -125,6 +126,40 @@ class FrameWorker(Generic[T]):
                 self._handle(item)
             except Exception as err:  # reported through on_error: the thread must survive
                 self._on_error(err)
+
+
+class StopSignals:
+    """SIGINT / SIGTERM noted in a flag instead of a ``KeyboardInterrupt`` thrown into whatever code runs.
+
+    Install it before ``rclpy.init()``: rclpy's handler chains to this one and shuts the context down, so ``spin``
+    ends; the flag tells ``main`` that an error raised by the shutdown race (Humble's RCLError "context is not
+    valid", or a pybind11 RuntimeError for an interrupt inside ``take_message``, both seen on real Humble) is a
+    requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch): :meth:`ignore_further`
+    keeps the second from interrupting the clean-up.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    @classmethod
+    def install(cls) -> StopSignals:
+        """Handlers for SIGINT and SIGTERM that set the flag (call from the main thread)."""
+        stop = cls()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop._note)
+        return stop
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self._event.set()
+
+    @property
+    def received(self) -> bool:
+        """True once SIGINT or SIGTERM arrived."""
+        return self._event.is_set()
+
+    def ignore_further(self) -> None:
+        """Ignore SIGINT from now on (shutting down; SIGTERM still ends the process via rclpy's chain)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from mono_depth_ros.runtime import (
     RuntimeStats,
     ScanPairing,
     StatsSnapshot,
+    StopSignals,
     diagnostic_report,
     select_scan,
 )
@@ -338,3 +339,24 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
     assert pair.add_frame(170 * MS, 2) == []
     (oldest,) = pair.add_frame(180 * MS, 3)
     assert oldest.item == 1 and pair.waiting == 2
+
+
+def test_stop_signals_set_a_flag_instead_of_raising() -> None:
+    import os
+    import signal as signal_module
+
+    previous = {s: signal_module.getsignal(s) for s in (signal_module.SIGINT, signal_module.SIGTERM)}
+    try:
+        stop = StopSignals.install()
+        assert not stop.received
+        os.kill(os.getpid(), signal_module.SIGTERM)  # would end the process with the default handler
+        for _ in range(100):
+            if stop.received:
+                break
+        assert stop.received
+        os.kill(os.getpid(), signal_module.SIGINT)  # no KeyboardInterrupt
+        stop.ignore_further()
+        assert signal_module.getsignal(signal_module.SIGINT) == signal_module.SIG_IGN
+    finally:
+        for signum, handler in previous.items():
+            signal_module.signal(signum, handler)
