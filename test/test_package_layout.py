@@ -82,9 +82,21 @@ def test_only_node_py_imports_ros() -> None:
 
 
 def test_core_does_not_reach_up_the_layers() -> None:
-    # core/ is the bottom layer: it never imports models, training, pipeline adapters or the CLI.
+    # core/ is the bottom layer: it never imports models, adapters, the pipeline, training, the CLI or ROS.
+    upper = {"models", "adapters", "pipeline", "runtime", "node", "node_params", "bag", "training", "cli", "commands",
+             "demo", "evaluation"}  # fmt: skip
+    offenders = {}
     for path in (REPO_ROOT / PACKAGE / "core").rglob("*.py"):
-        source = path.read_text()
-        for upper in ("mono_depth_ros.training", "mono_depth_ros.cli", "mono_depth_ros.node", "mono_depth_ros.bag",
-                      "mono_depth_ros.commands"):  # fmt: skip
-            assert upper not in source, f"{path.name} imports {upper}"
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] == PACKAGE and len(parts) > 1 and parts[1] in upper:
+                    offenders.setdefault(str(path.relative_to(REPO_ROOT)), set()).add(module)
+        assert not (_imported_modules(path) & ROS_MODULES), f"{path} imports ROS"
+    assert not offenders, f"core imports an upper layer: {offenders}"

@@ -11,28 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
 from typing import Any
 
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError
 
-
-class OutputKind(str, Enum):
-    """What a depth model's output means; scale recovery dispatches on it."""
-
-    METRIC = "metric"
-    DEPTH_UP_TO_SCALE = "depth_up_to_scale"
-    RELATIVE_INVERSE = "relative_inverse"
-
-    @classmethod
-    def parse(cls, value: str) -> OutputKind:
-        """Parse a string, raising :class:`CheckpointError` that lists the valid kinds."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(k.value for k in cls)
-            msg = f"unknown output kind {value!r}; expected one of {valid}"
-            raise CheckpointError(msg) from None
+__all__ = ["OutputKind"]  # re-exported: the kinds live in core.depth_kind
 
 
 @dataclass(frozen=True)

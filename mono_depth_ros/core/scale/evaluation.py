@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ShapeError
-from mono_depth_ros.models.spec import OutputKind
 
 FloatArray = npt.NDArray[np.float64]
 HDL64_FOV_DEG = (-24.9, 2.0)  # Velodyne HDL-64E vertical field of view (data sheet)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
-from mono_depth_ros.models.spec import OutputKind
 
 _MAD_TO_SIGMA = 1.4826
 _SIGMA_FLOOR = 1e-3

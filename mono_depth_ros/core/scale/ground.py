@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
-from mono_depth_ros.models.spec import OutputKind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
 

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ScaleRecoveryError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.evaluation import (
@@ -48,7 +49,6 @@ from mono_depth_ros.core.scale.evaluation import (
 from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, project_scan
-from mono_depth_ros.models.spec import OutputKind
 
 BEAMS = (64, 32, 16, 8, 4, 1)
 IntArray = npt.NDArray[np.int64]

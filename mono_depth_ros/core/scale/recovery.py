@@ -34,13 +34,13 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, ScratchBuffers, project_scan
 from mono_depth_ros.core.scale.result import Health, ScaleMode, ScaleResult
 from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, UpdateOutcome
-from mono_depth_ros.models.spec import OutputKind
 
 MODES = ("lidar", "ground_plane", "fixed", "none")
 
