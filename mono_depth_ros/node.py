@@ -26,7 +26,7 @@ from typing import Any
 
 import message_filters
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -35,10 +35,17 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Header
 from tf2_ros import Buffer, TransformException, TransformListener
 
-from mono_depth_ros import node_params, runtime
+from mono_depth_ros.adapters import messages
+from mono_depth_ros.adapters.camera_cache import CameraModelCache
+from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
+from mono_depth_ros.adapters.lidar import ScanPairing, lookup_cam_from_scan
+from mono_depth_ros.adapters.model import build_pipeline
+from mono_depth_ros.adapters.parameters import descriptor_fields, validate_changes
+from mono_depth_ros.adapters.signals import StopSignals
+from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
+from mono_depth_ros.adapters.worker import FrameWorker, LatestSlot
 from mono_depth_ros.config import NODE_NAME, PARAMS, ParamValue, resolve
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError
@@ -52,6 +59,9 @@ FACTORY_TYPES = (
     "sensor_msgs/msg/RegionOfInterest",
     "sensor_msgs/msg/PointCloud2",
     "sensor_msgs/msg/PointField",
+    "diagnostic_msgs/msg/DiagnosticArray",
+    "diagnostic_msgs/msg/DiagnosticStatus",
+    "diagnostic_msgs/msg/KeyValue",
 )
 OUTPUT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "points": "depth/points"}
 DIAGNOSTICS_TOPIC = "/diagnostics"
@@ -74,6 +84,10 @@ def qos_for(choice: str) -> Any:
     return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
 
 
+def _build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeline:
+    return build_pipeline(params, logger.warning)
+
+
 @dataclass(frozen=True)
 class _Frame:
     """One synchronised input set, as received (decoded in the worker)."""
@@ -81,7 +95,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
-    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by runtime.ScanPairing
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by adapters.lidar.ScanPairing
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -89,7 +103,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     Args:
         make_pipeline: builds the pipeline from the resolved parameters and the node's logger
-            (default :func:`runtime.build_pipeline`; tests pass a stand-in).
+            (default :func:`adapters.model.build_pipeline`; tests pass a stand-in).
         **node_kwargs: passed to ``rclpy.node.Node`` (``parameter_overrides``, ``namespace``, ...).
 
     Raises:
@@ -101,24 +115,29 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._declare_parameters()
         self._params = resolve({spec.name: self.get_parameter(spec.name).value for spec in PARAMS})
         self._factory = message_factory()
-        self._pipeline = (make_pipeline or runtime.build_pipeline)(self._params, self.get_logger())
+        self._pipeline = (make_pipeline or _build_pipeline)(self._params, self.get_logger())
         period_s = float(self._params["diagnostics.period_s"])
-        self._stats = runtime.RuntimeStats(window_s=max(5.0, 3.0 * period_s))
-        self._cameras = runtime.CameraModelCache()
+        self._stats = RuntimeStats(window_s=max(5.0, 3.0 * period_s))
+        self._cameras = CameraModelCache()
         self._pending: dict[str, ParamValue] = {}  # validated run-time changes not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self._last_scale: Any = None
         self._last_frame_id = ""
         self._latest_info: Any = None
-        self._pairing: runtime.ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
-        self._slot: runtime.LatestSlot[_Frame] = runtime.LatestSlot()
-        self._worker = runtime.FrameWorker(self._slot, self._process, self._on_worker_error)
+        self._pairing: ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
+        self._slot: LatestSlot[_Frame] = LatestSlot()
+        self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
 
         out_qos = qos_for(str(self._params["output_qos"]))
         self._pub_depth = self.create_publisher(Image, OUTPUT_TOPICS["depth"], out_qos)
         self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
         self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
         self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
+        self._publishers_by_topic = {
+            messages.DEPTH_IMAGE_TOPIC: self._pub_depth,
+            messages.DEPTH_CAMERA_INFO_TOPIC: self._pub_info,
+            messages.DEPTH_POINTS_TOPIC: self._pub_points,
+        }
         self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
         self._subscribe(qos_for(str(self._params["input_qos"])))
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -128,7 +147,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _declare_parameters(self) -> None:
         for spec in PARAMS:
-            fields = node_params.descriptor_fields(spec)
+            fields = descriptor_fields(spec)
             descriptor = ParameterDescriptor(
                 name=spec.name,
                 description=fields.description,
@@ -153,7 +172,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _subscribe(self, in_qos: Any) -> None:
         params = self._params
-        compressed = params["image_transport"] == "compressed"
+        compressed = self._compressed = params["image_transport"] == "compressed"
         image_topic = str(params["image_topic"])
         if compressed and not image_topic.endswith("/compressed"):
             image_topic += "/compressed"  # image_transport's naming: <base>/compressed
@@ -183,9 +202,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if lidar_topic:
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
-            self._pairing = runtime.ScanPairing(
-                max_age_ns=int(float(params["lidar.max_age_s"]) * runtime.NS_PER_S),
-                wait_ns=int(float(params["lidar.wait_s"]) * runtime.NS_PER_S),
+            self._pairing = ScanPairing(
+                max_age_ns=int(float(params["lidar.max_age_s"]) * NS_PER_S),
+                wait_ns=int(float(params["lidar.wait_s"]) * NS_PER_S),
                 max_scans=MAX_CACHED_SCANS,
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
@@ -238,7 +257,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:
-            owned = node_params.validate_changes(self._params, {p.name: p.value for p in parameters})
+            owned = validate_changes(self._params, {p.name: p.value for p in parameters})
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))
         if owned:
@@ -248,24 +267,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
-        extra = {
-            "backend": self._params["model.backend"],
-            "encoding": self._params["output.encoding"],
-            "sync_mode": self._params["sync.mode"],
-            "lidar_topic": self._params["lidar_topic"] or "none",
-            "scale_mode_requested": self._params["scale.mode"],
-        }
-        report = runtime.diagnostic_report(self._stats.snapshot(), self._last_scale, extra)
-        status = DiagnosticStatus(
-            level=getattr(DiagnosticStatus, report.level),
-            name=f"{self.get_name()}: depth",
-            message=report.message,
-            hardware_id=self._last_frame_id,
-            values=[KeyValue(key=key, value=value) for key, value in report.values],
-        )
-        self._pub_diag.publish(
-            DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg(), frame_id=""), status=[status])
-        )
+        report = diagnostic_report(self._stats.snapshot(), self._last_scale, config_key_values(self._params))
+        stamp_ns = int(self.get_clock().now().nanoseconds)
+        name = f"{self.get_name()}: depth"
+        self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
 
@@ -279,25 +284,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _frame_input(self, frame: _Frame) -> FrameInput:
         header = frame.image.header
         stamp_ns, frame_id = ros_msgs.stamp_to_ns(header.stamp), str(header.frame_id)
-        if self._params["image_transport"] == "compressed":
-            rgb = ros_msgs.compressed_image_to_rgb8(frame.image)
-        else:
-            rgb = ros_msgs.image_to_rgb8(frame.image)
-        prediction = None
-        if frame.prediction is not None:
-            if str(frame.prediction.encoding) == "32FC1":
-                prediction = ros_msgs.image_to_array(frame.prediction)
-            else:
-                prediction = ros_msgs.depth_image_to_metres(frame.prediction)
-        return FrameInput(
-            stamp_ns=stamp_ns,
-            frame_id=frame_id,
-            rgb=rgb,
-            camera=self._cameras.get(frame.info),
-            image_is_rectified=bool(self._params["image_is_rectified"]),
-            lidar=self._lidar_input(stamp_ns, frame_id, frame.scan),
-            prediction=prediction,
-        )
+        image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
+        prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
+        camera = self._cameras.get(frame.info)
+        lidar = self._lidar_input(stamp_ns, frame_id, frame.scan)
+        return messages.frame_input(frame.image, image_type, camera, self._params, lidar, prediction)
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
@@ -311,7 +302,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
             image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
             motion_frame = str(self._params["lidar.motion_frame"])
-            stamped = runtime.lookup_cam_from_scan(
+            stamped = lookup_cam_from_scan(
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )
             return LidarInput(
@@ -335,11 +326,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _publish(self, out: FrameOutput) -> None:
         if self._slot.closed:
             return  # shutting down: the publishers are going away
-        header = ros_msgs.make_header(self._factory, out.stamp_ns, out.frame_id)
-        self._pub_depth.publish(ros_msgs.image_from_array(self._factory, out.depth_wire, out.encoding, header))
-        self._pub_info.publish(ros_msgs.camera_info_from_intrinsics(self._factory, out.intrinsics, header))
-        if out.cloud is not None:
-            self._pub_points.publish(ros_msgs.pointcloud2_from_cloud(self._factory, header, out.cloud))
+        for topic, _, message in messages.output_messages(self._factory, out):  # the bag runner's messages too
+            self._publishers_by_topic[topic].publish(message)
         self._last_scale = out.scale
         self._last_frame_id = out.frame_id
         self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
@@ -371,7 +359,7 @@ def main(args: list[str] | None = None) -> int:
     Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
     missing weights: the reason is logged).
     """
-    stop = runtime.StopSignals.install()  # before rclpy.init, which chains its own handlers to these
+    stop = StopSignals.install()  # before rclpy.init, which chains its own handlers to these
     rclpy.init(args=args)
     node = None
     code = 0

@@ -100,3 +100,15 @@ def test_core_does_not_reach_up_the_layers() -> None:
                     offenders.setdefault(str(path.relative_to(REPO_ROOT)), set()).add(module)
         assert not (_imported_modules(path) & ROS_MODULES), f"{path} imports ROS"
     assert not offenders, f"core imports an upper layer: {offenders}"
+
+
+def test_every_package_folder_is_a_regular_package() -> None:
+    """setup.py's find_packages() installs only folders with an __init__.py (a namespace folder works in a
+    checkout but is missing from the colcon / pip install: the real-ROS tier found one)."""
+    missing = [
+        str(folder.relative_to(REPO_ROOT))
+        for folder in (REPO_ROOT / PACKAGE).rglob("*")
+        if folder.is_dir() and folder.name != "__pycache__" and any(folder.glob("*.py"))
+        and not (folder / "__init__.py").is_file()
+    ]  # fmt: skip
+    assert not missing, f"add an __init__.py to {missing}"

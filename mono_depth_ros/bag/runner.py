@@ -22,17 +22,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.bag.frames import (
+from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
     DIAGNOSTICS_TOPIC,
     OUTPUT_TOPICS,
-    DiagnosticsTracker,
     Scan,
-    decode_image,
     decode_prediction,
     decode_scan,
+    frame_input,
     output_messages,
 )
+from mono_depth_ros.adapters.model import build_pipeline
+from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
@@ -42,8 +43,7 @@ from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue, resolve
 from mono_depth_ros.core.errors import BagError, DepthError
 from mono_depth_ros.core.msg_factory import MessageFactory
-from mono_depth_ros.models.depth_source import build_depth_source
-from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameInput, LidarInput
+from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class _SecondPass:
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(float(self.params["diagnostics.period_s"]))
-        self.diagnostics = DiagnosticsTracker(period_ns) if options.diagnostics else None
+        self.diagnostics = BagDiagnostics(period_ns, self.params) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
 
     def run(self, selection: set[str] | None) -> None:
@@ -164,11 +164,6 @@ class _SecondPass:
             return
         assert plan.camera_info is not None and plan.entry.stamp_ns is not None  # planned
         started = time.perf_counter()
-        try:
-            rgb = decode_image(self.bag.deserialize(message), message.msgtype)
-        except DepthError as err:
-            skipped.add(f"image: {type(err).__name__}", str(err))
-            return
         camera = self.index.camera_infos[plan.camera_info]
         if camera.model is None:
             skipped.add(camera.error_reason, camera.error)
@@ -187,16 +182,14 @@ class _SecondPass:
                 return
             prediction = decoded
         lidar = self._lidar_input(plan)
-        self.summary.add_stage("decode", _ms(started))
-        frame = FrameInput(
-            stamp_ns=plan.entry.stamp_ns,
-            frame_id=plan.entry.frame_id,
-            rgb=rgb,
-            camera=camera.model,
-            image_is_rectified=bool(self.params["image_is_rectified"]),
-            lidar=lidar,
-            prediction=prediction,
-        )
+        try:
+            image = self.bag.deserialize(message)
+            frame = frame_input(image, message.msgtype, camera.model, self.params, lidar, prediction)
+        except DepthError as err:
+            skipped.add(f"image: {type(err).__name__}", str(err))
+            return
+        finally:
+            self.summary.add_stage("decode", _ms(started))
         try:
             output = self.pipeline.process_frame(frame)
         except DepthError as err:
@@ -305,7 +298,10 @@ def run_bag(
     with InputBag(Path(input_path), typestore) as bag:
         topics = resolve_topics(resolved, bag, summary)
         startup = time.perf_counter()
-        pipeline = DepthPipeline(resolved, source if source is not None else build_depth_source(resolved))
+        if source is not None:
+            pipeline = DepthPipeline(resolved, source)
+        else:  # the node's device policy: cuda without CUDA runs on the CPU, with a warning
+            pipeline = build_pipeline(resolved, lambda text: summary.warnings.add("device", text))
         summary.add_stage("startup", _ms(startup))
         selection = None if options.copy_inputs else topics.all
         index_started = time.perf_counter()

@@ -109,6 +109,10 @@ class MessageFactory:
             raise ConfigError(msg)
         return message_class(**fields)
 
+    def byte(self, value: int) -> Any:
+        """A ROS ``byte`` field value: one ``bytes`` character in rclpy, an int in rosbags."""
+        return bytes([int(value)]) if self.sequence_style == "array.array" else int(value)
+
     def uint8_sequence(self, values: npt.NDArray[Any], copy: bool = True) -> Any:
         """A ``uint8[]`` field holding the raw bytes of ``values`` (C order; byte order as given).
 

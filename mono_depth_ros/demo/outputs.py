@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.bag.frames import DEPTH_IMAGE_TOPIC, DEPTH_POINTS_TOPIC, DIAGNOSTICS_TOPIC
+from mono_depth_ros.adapters.messages import DEPTH_IMAGE_TOPIC, DEPTH_POINTS_TOPIC, DIAGNOSTICS_TOPIC
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, image_to_rgb8, stamp_to_ns, xyz_from_pointcloud2

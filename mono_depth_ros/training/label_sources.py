@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.bag.frames import Scan, decode_image, decode_scan
+from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames

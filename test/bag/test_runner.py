@@ -200,6 +200,6 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     _, out = _run(tmp_path, params, mutate=_drop("/depth_model/prediction", 0))
     (status,) = out["/diagnostics"][0][1].status
     values = {kv.key: kv.value for kv in status.values}
-    assert values["frames_skipped"] == "1" and values["frames_out"] == "1"
-    assert status.level == 1 and "skipped" in status.message
+    assert values["bad_messages"] == "1" and values["frames_published"] == "1"  # the node's keys
+    assert status.level == 1 and "bad message" in status.message
     assert len(out["/diagnostics"]) == 1  # frames at 0.1 s and 0.2 s: one period of 0.15 s

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mono_depth_ros.bag.frames import diagnostics_message
+from mono_depth_ros.adapters.diagnostics import DiagnosticReport, diagnostics_message
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.errors import BagError
@@ -32,7 +32,8 @@ def output_bag(tmp_path: Path) -> Path:
             message = pointcloud2_from_structured(factory, header, cloud.points, cloud.height, cloud.width, False)
             bag.add("/depth/points", message, stamp_ns)
             values = {"scale": f"{1.5 + index}", "shift": "0", "scale_health": "ok", "scale_mode": "lidar"}
-            bag.add("/diagnostics", diagnostics_message(factory, stamp_ns, "cam", values | {"inliers": "42"}), stamp_ns)
+            report = DiagnosticReport("OK", "ok", tuple((values | {"inliers": "42"}).items()))
+            bag.add("/diagnostics", diagnostics_message(factory, report, stamp_ns, "node: depth", "cam"), stamp_ns)
             rgb = np.full((6, 8, 3), index * 50, dtype=np.uint8)
             bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), stamp_ns)
     return tmp_path / "out"

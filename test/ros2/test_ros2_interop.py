@@ -8,15 +8,27 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image, PointCloud2
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core import ros_msgs
-from test.kitti_bag import KittiFrame, write_kitti_bag
+from test.kitti_bag import LIDAR_OFFSET_NS, KittiFrame, write_kitti_bag
 
-from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until, write_params
+from .harness import (
+    BEST_EFFORT,
+    RELIABLE,
+    KittiFeeder,
+    Launched,
+    Probe,
+    depth_array,
+    diagnostic_values,
+    wait_until,
+    write_params,
+)
 
 XY_ATOL_M = 1e-5  # depth_image_proc multiplies by float32 1/fx; our path precomputes (u - cx) / fx
 
@@ -122,3 +134,79 @@ def test_ros2_bag_reads_and_plays_the_bag_runner_output(
                 assert ros_msgs.stamp_to_ns(msg.header.stamp) == stamp
     finally:
         probe.drop(depth)
+
+
+def _fields(message: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(np.asarray(getattr(message, n)).tolist() if n in ("k", "r", "p", "d") else getattr(message, n)
+                 for n in names)  # fmt: skip
+
+
+def test_the_node_and_the_bag_runner_publish_the_same_outputs(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+) -> None:
+    """One road: the same frames through ``mono-depth bag`` and the live node give the same messages and keys."""
+    frames = [kitti_frames[0]] * 3  # one calibration: the node's static TF holds for every frame
+    written = write_kitti_bag(tmp_path / "in", frames)
+    run = subprocess.run(
+        ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(tmp_path / "in"), str(tmp_path / "out"),
+         "--param", "device=cpu", "--param", "lidar_topic=/lidar/points", "--param", "diagnostics.period_s=0.05",
+         "-q"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    from test.bag.support import read_bag
+
+    offline = read_bag(tmp_path / "out")
+    launched = Launched({"device": "cpu", "lidar": "/lidar/points"}, ros_logs / "one_road.log")
+    try:
+        launched.wait_ready(probe)
+        probe.send_static_tf(frames[0].cam_from_velo, written[0].stamp_ns)
+        live = {
+            "/depth/image": probe.collect(Image, "/depth/image", RELIABLE),
+            "/depth/camera_info": probe.collect(CameraInfo, "/depth/camera_info", RELIABLE),
+            "/depth/points": probe.collect(PointCloud2, "/depth/points", RELIABLE),
+            "/diagnostics": probe.collect(DiagnosticArray, "/diagnostics", RELIABLE),
+        }
+        feeder = KittiFeeder(probe, frames)
+        feeder.wait_connected()
+        time.sleep(1.0)
+        for index, frame in enumerate(written):  # as the drivers would: image, then its scan 30 ms stamped earlier
+            feeder.publish_image(index, frame.stamp_ns)
+            time.sleep(0.03)
+            feeder.publish_scan(index, frame.stamp_ns + LIDAR_OFFSET_NS)
+            time.sleep(1.0)
+        stamps = [frame.stamp_ns for frame in written]
+        wait_until(lambda: set(stamps) <= set(live["/depth/points"].by_stamp()), 30, "the live outputs")
+        time.sleep(1.5)  # a /diagnostics period after the last frame
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+    image_fields = ("height", "width", "encoding", "is_bigendian", "step")
+    info_fields = ("height", "width", "distortion_model", "d", "k", "r", "p", "binning_x", "binning_y")
+    cloud_fields = ("height", "width", "point_step", "row_step", "is_dense", "is_bigendian")
+    for topic, fields in (("/depth/image", image_fields), ("/depth/camera_info", info_fields),
+                          ("/depth/points", cloud_fields)):  # fmt: skip
+        bag_by_stamp = {ros_msgs.stamp_to_ns(m.header.stamp): m for _, m in offline[topic]}
+        live_by_stamp = live[topic].by_stamp()
+        for stamp in stamps:
+            ours, theirs = live_by_stamp[stamp], bag_by_stamp[stamp]
+            assert ours.header.frame_id == theirs.header.frame_id
+            assert _fields(ours, fields) == _fields(theirs, fields), topic
+            if topic == "/depth/points":
+                assert [(f.name, f.offset, f.datatype, f.count) for f in ours.fields] == [
+                    (f.name, f.offset, f.datatype, f.count) for f in theirs.fields]  # fmt: skip
+            if topic != "/depth/camera_info":
+                a = np.frombuffer(bytes(ours.data), dtype="<f4")
+                b = np.frombuffer(bytes(theirs.data), dtype="<f4")
+                np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+                np.testing.assert_allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=1e-5, atol=1e-6)
+
+    bag_status = diagnostic_values(offline["/diagnostics"][-1][1])
+    live_status = [v for v in (diagnostic_values(m) for m in live["/diagnostics"].messages) if v is not None][-1]
+    assert bag_status is not None
+    assert set(bag_status) == set(live_status), set(bag_status) ^ set(live_status)
+    for key in ("_level", "scale_mode", "scale_health", "backend", "encoding", "lidar_topic", "bad_messages"):
+        assert bag_status[key] == live_status[key], (key, bag_status[key], live_status[key])
+    assert float(bag_status["scale"]) == pytest.approx(float(live_status["scale"]), rel=1e-4)
+    for probe_collector in live.values():
+        probe.drop(probe_collector)

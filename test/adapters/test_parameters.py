@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mono_depth_ros.adapters.parameters import descriptor_fields, device_fallback, validate_changes
 from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, defaults
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.node_params import descriptor_fields, device_fallback, validate_changes
 
 
 def test_descriptor_for_every_parameter() -> None:
@@ -97,6 +97,6 @@ def test_device_fallback() -> None:
 def test_node_doc_lists_every_parameter() -> None:
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "ros2_node.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ros2_node.md").read_text()
     missing = [spec.name for spec in PARAMS if f"| `{spec.name}` |" not in doc]
     assert not missing, f"docs/ros2_node.md lacks {missing}; regenerate its parameter table from config.PARAMS"

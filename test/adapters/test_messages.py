@@ -1,25 +1,23 @@
-"""Per-frame conversions: input decoding (Image / CompressedImage / PointCloud2 / prediction) and output messages."""
+"""Messages ⇄ pipeline (node and bag runner): input decoding and output messages."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mono_depth_ros.bag.frames import (
+from mono_depth_ros.adapters.messages import (
     DEPTH_CAMERA_INFO_TOPIC,
     DEPTH_IMAGE_TOPIC,
     DEPTH_POINTS_TOPIC,
-    DiagnosticsTracker,
     decode_image,
     decode_prediction,
     decode_scan,
-    diagnostics_message,
+    frame_input,
     output_messages,
 )
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.config import defaults
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
 from mono_depth_ros.core.errors import EncodingError
@@ -31,9 +29,8 @@ from mono_depth_ros.core.ros_msgs import (
     make_header,
 )
 from mono_depth_ros.pipeline import FrameOutput, ScaleStatus
+from test.bag.support import INTRINSICS, tiny_frame
 from test.kitti_bag import velodyne_cloud
-
-from .support import INTRINSICS, tiny_frame
 
 TYPESTORE = typestore_for("humble")
 FACTORY = MessageFactory.for_rosbags(TYPESTORE)
@@ -104,27 +101,12 @@ def test_output_messages_share_the_input_header(encoding: str) -> None:
     assert len(output_messages(FACTORY, _output(cloud=False))) == 2
 
 
-def test_diagnostics_message_levels() -> None:
-    ok = _round_trip(diagnostics_message(FACTORY, 7, "cam", {"a": "1"}), "diagnostic_msgs/msg/DiagnosticArray")
-    (status,) = ok.status  # type: ignore[attr-defined]
-    assert (status.level, status.message, status.hardware_id) == (0, "ok", "cam")
-    assert [(kv.key, kv.value) for kv in status.values] == [("a", "1")]
-    warn = diagnostics_message(FACTORY, 7, "cam", {}, warn="2 frame(s) skipped")
-    assert (warn.status[0].level, warn.status[0].message) == (1, "2 frame(s) skipped")
-
-
-def test_diagnostics_tracker_writes_once_per_period_and_warns_after_skips() -> None:
-    tracker = DiagnosticsTracker(period_ns=10)
-    summary = BagSummary(Path("in"), Path("out"))
-    output = _output(cloud=False)
-    first = tracker.update(FACTORY, output, summary)
-    assert first is not None and first.status[0].level == 0
-    values = {kv.key: kv.value for kv in first.status[0].values}
-    assert values["latency_ms_p50"] == "nan" and values["scale_health"] == "ok"
-    assert tracker.update(FACTORY, output, summary) is None  # same stamp: within the period
-    summary.skipped.add("no prediction", "x")
-    tracker.latencies_ms.extend([10.0, 20.0, 30.0])
-    later = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10})
-    warn = tracker.update(FACTORY, later, summary)
-    assert warn is not None and (warn.status[0].level, warn.status[0].message) == (1, "1 frame(s) skipped")
-    assert {kv.key: kv.value for kv in warn.status[0].values}["latency_ms_p50"] == "20.0"
+def test_frame_input_takes_stamp_and_frame_from_the_image_header() -> None:
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[..., 0] = 200
+    image = image_from_array(FACTORY, rgb, "rgb8", HEADER)
+    camera = CameraModel.from_intrinsics(INTRINSICS)
+    frame = frame_input(image, "sensor_msgs/msg/Image", camera, defaults(), prediction=np.ones((48, 64), np.float32))
+    assert (frame.stamp_ns, frame.frame_id) == (1_700_000_000_000_000_001, "camera_optical")
+    np.testing.assert_array_equal(frame.rgb, rgb)
+    assert frame.image_is_rectified is True and frame.lidar is None and frame.prediction is not None

@@ -1,6 +1,6 @@
-"""Per-frame conversions of the bag runner: input messages → core arrays, a FrameOutput → output messages.
+"""Messages ⇄ the pipeline, for the node and the bag runner alike: decode inputs, build output messages.
 
-Output topics and what they carry (the node publishes the same):
+Output topics (absolute names as the bag runner writes them; the node publishes them relative to its namespace):
 
 ===================  ===============================  ==========================================================
 topic                type                             content
@@ -9,18 +9,24 @@ topic                type                             content
                                                       or 16UC1 mm, 0 invalid); header = the input image's
 /depth/camera_info   sensor_msgs/CameraInfo           intrinsics of the depth image (same size), same header
 /depth/points        sensor_msgs/PointCloud2          x, y, z float32 at 0/4/8 (+ rgb at 16), NaN invalid
-/diagnostics         diagnostic_msgs/DiagnosticArray  run counters and scale health, every ``diagnostics.period_s``
+/diagnostics         diagnostic_msgs/DiagnosticArray  :mod:`mono_depth_ros.adapters.diagnostics`
 ===================  ===============================  ==========================================================
+
+Every function fills whatever message classes its :class:`~mono_depth_ros.core.msg_factory.MessageFactory` holds
+(rclpy's in the node, rosbags' in the bag runner) and reads any flavour.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.ros_msgs import (
@@ -34,10 +40,7 @@ from mono_depth_ros.core.ros_msgs import (
     stamp_to_ns,
     xyz_from_pointcloud2,
 )
-from mono_depth_ros.pipeline import FrameOutput
-
-if TYPE_CHECKING:
-    from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
 
 DEPTH_IMAGE_TOPIC = "/depth/image"
 DEPTH_CAMERA_INFO_TOPIC = "/depth/camera_info"
@@ -48,7 +51,6 @@ IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
-DIAGNOSTIC_OK, DIAGNOSTIC_WARN = 0, 1
 
 
 @dataclass(frozen=True)
@@ -108,50 +110,29 @@ def output_messages(factory: MessageFactory, output: FrameOutput) -> list[tuple[
     return messages
 
 
-def diagnostics_message(
-    factory: MessageFactory, stamp_ns: int, hardware_id: str, values: dict[str, str], warn: str = ""
-) -> Any:
-    """A DiagnosticArray with one status ``mono_depth_ros: depth`` (level WARN with ``warn`` as message, else OK)."""
-    status = factory.new(
-        "diagnostic_msgs/msg/DiagnosticStatus",
-        level=DIAGNOSTIC_WARN if warn else DIAGNOSTIC_OK,
-        name="mono_depth_ros: depth",
-        message=warn or "ok",
-        hardware_id=hardware_id,
-        values=[factory.new("diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in values.items()],
-    )
-    return factory.new(DIAGNOSTIC_ARRAY, header=make_header(factory, stamp_ns, ""), status=[status])
+def frame_input(
+    image: Any,
+    image_type: str,
+    camera: CameraModel,
+    params: Mapping[str, ParamValue],
+    lidar: LidarInput | None = None,
+    prediction: npt.NDArray[np.float32] | None = None,
+) -> FrameInput:
+    """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
+    Stamp and frame id come from the image header; ``prediction`` is an external prediction already decoded with
+    :func:`decode_prediction` (or None).
 
-@dataclass
-class DiagnosticsTracker:
-    """When to write ``/diagnostics`` (every ``period_ns`` of image stamps) and what it says.
-
-    Attributes:
-        period_ns: ``diagnostics.period_s`` in int ns.
-        latencies_ms: pipeline latency per written frame (the last 100 give p50 / p95).
+    Raises:
+        EncodingError, ShapeError: an undecodable image.
     """
-
-    period_ns: int
-    latencies_ms: list[float] = field(default_factory=list)
-    _next_ns: int | None = None
-    _skipped_before: int = 0
-
-    def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
-        """A DiagnosticArray when a period has passed since the last one (WARN when frames were skipped), else None."""
-        if self._next_ns is not None and output.stamp_ns < self._next_ns:
-            return None
-        self._next_ns = output.stamp_ns + self.period_ns
-        latencies = np.asarray(self.latencies_ms[-100:] or [np.nan], dtype=np.float64)
-        skipped = summary.skipped.total
-        values = {
-            "frames_out": str(summary.frames_out),
-            "frames_skipped": str(skipped),
-            "latency_ms_p50": f"{np.nanpercentile(latencies, 50):.1f}" if np.isfinite(latencies).any() else "nan",
-            "latency_ms_p95": f"{np.nanpercentile(latencies, 95):.1f}" if np.isfinite(latencies).any() else "nan",
-            **dict(output.scale.key_values()),
-        }
-        new_skips = skipped - self._skipped_before
-        self._skipped_before = skipped
-        warn = f"{new_skips} frame(s) skipped" if new_skips > 0 else ""
-        return diagnostics_message(factory, output.stamp_ns, output.frame_id, values, warn)
+    header = image.header
+    return FrameInput(
+        stamp_ns=stamp_to_ns(header.stamp),
+        frame_id=str(header.frame_id),
+        rgb=decode_image(image, image_type),
+        camera=camera,
+        image_is_rectified=bool(params["image_is_rectified"]),
+        lidar=lidar,
+        prediction=prediction,
+    )

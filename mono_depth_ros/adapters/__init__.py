@@ -1,0 +1,18 @@
+"""The one road between transports and the pipeline, for the rclpy node and the bag runner alike.
+
+=================  ==========================================================================================
+module             what
+=================  ==========================================================================================
+``messages``       input messages → :class:`~mono_depth_ros.pipeline.FrameInput`; FrameOutput → output messages
+``lidar``          the scan for an image (pairing scans that arrive after it) and the TF lookup that places it
+``camera_cache``   one CameraModel (and undistortion maps) per calibration
+``diagnostics``    one ``/diagnostics`` builder: keys, levels, message
+``stats``          run-time counters, fps, latency percentiles
+``worker``         latest-frame slot and worker thread (the executor never waits for inference)
+``model``          model construction and the device policy
+``parameters``     the parameter table as ROS declares it; run-time change checks
+``signals``        SIGINT / SIGTERM as a flag for a clean stop
+=================  ==========================================================================================
+
+Nothing here imports ROS: ``node.py`` (rclpy) and ``bag/`` (rosbag2 files) are the thin transports on top.
+"""

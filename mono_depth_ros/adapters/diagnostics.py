@@ -1,0 +1,103 @@
+"""One ``/diagnostics`` builder for the node and the bag runner: the same keys, levels and message.
+
+:func:`diagnostic_report` turns run-time statistics and the last frame's scale into a level, a message and
+key/values; :func:`config_key_values` adds the configuration keys; :func:`diagnostics_message` builds the
+``diagnostic_msgs/DiagnosticArray`` with any :class:`~mono_depth_ros.core.msg_factory.MessageFactory` (rclpy's
+classes in the node, rosbags' in the bag runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.msg_factory import MessageFactory, make_header
+
+LEVELS = ("OK", "WARN", "ERROR", "STALE")
+"""diagnostic_msgs/DiagnosticStatus level names (values 0..3)."""
+DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
+
+
+@dataclass(frozen=True)
+class DiagnosticReport:
+    """One ``diagnostic_msgs/DiagnosticStatus``: level name (:data:`LEVELS`), message and key/values (strings)."""
+
+    level: str
+    message: str
+    values: tuple[tuple[str, str], ...]
+
+
+def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any] | None = None) -> DiagnosticReport:
+    """Level, message and key/values for ``/diagnostics``.
+
+    Args:
+        stats: :meth:`RuntimeStats.snapshot`.
+        scale: the last frame's :class:`~mono_depth_ros.pipeline.ScaleStatus` (its ``key_values``: scale, shift,
+            mode, health, inliers, inlier ratio, residual, age, reason), or None before the first frame.
+        extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
+
+    Level: ERROR when the worker hit an unexpected exception within the window; WARN when nothing was published
+    within the window, when messages were rejected within it, or when the scale health is ``degraded``; ERROR
+    also when it is ``lost`` (core.scale.Health: ok / degraded / lost); else OK.
+    """
+    values: list[tuple[str, str]] = [
+        ("fps", f"{stats.fps:.2f}"),
+        ("latency_p50_ms", f"{stats.latency_p50_ms:.1f}"),
+        ("latency_p95_ms", f"{stats.latency_p95_ms:.1f}"),
+        ("frames_received", str(stats.received)),
+        ("frames_published", str(stats.published)),
+        ("frames_dropped_stale", str(stats.dropped)),
+        ("bad_messages", str(sum(stats.bad.values()))),
+        *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
+        ("worker_errors", str(stats.worker_errors)),
+    ]
+    health, mode = "no frame yet", "none"
+    if scale is not None:
+        scale_values = scale.key_values()
+        values += scale_values
+        health, mode = dict(scale_values)["scale_health"], dict(scale_values)["scale_mode"]
+    values += [(str(key), str(value)) for key, value in (extra or {}).items()]
+    window = f"{stats.window_s:g} s"
+    if stats.errors_in_window:
+        level, message = "ERROR", f"{stats.errors_in_window} worker error(s) in the last {window}; see the log"
+    elif stats.published_in_window == 0:
+        level = "WARN"
+        message = f"no depth published in the last {window} ({stats.received} input frame(s) received so far)"
+    elif health == "lost":
+        level, message = "ERROR", f"scale lost ({mode}): published depth is not metric"
+    elif stats.bad_in_window:
+        level, message = "WARN", f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*"
+    elif health != "ok":
+        level, message = "WARN", f"scale health {health} ({mode})"
+    else:
+        level, message = "OK", f"{stats.fps:.1f} fps, p95 latency {stats.latency_p95_ms:.0f} ms, scale from {mode}"
+    return DiagnosticReport(level=level, message=message, values=tuple(values))
+
+
+def config_key_values(params: Mapping[str, ParamValue]) -> dict[str, str]:
+    """The configuration keys every ``/diagnostics`` status carries (node and bag runner alike)."""
+    return {
+        "backend": str(params["model.backend"]),
+        "encoding": str(params["output.encoding"]),
+        "sync_mode": str(params["sync.mode"]),
+        "lidar_topic": str(params["lidar_topic"]) or "none",
+        "scale_mode_requested": str(params["scale.mode"]),
+    }
+
+
+def diagnostics_message(
+    factory: MessageFactory, report: DiagnosticReport, stamp_ns: int, name: str, hardware_id: str
+) -> Any:
+    """A ``diagnostic_msgs/DiagnosticArray`` with one status: ``report`` named ``name`` (e.g. ``node: depth``)."""
+    status = factory.new(
+        "diagnostic_msgs/msg/DiagnosticStatus",
+        level=factory.byte(LEVELS.index(report.level)),
+        name=name,
+        message=report.message,
+        hardware_id=hardware_id,
+        values=[factory.new("diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in report.values],
+    )
+    return factory.new(DIAGNOSTIC_ARRAY, header=make_header(factory, stamp_ns, ""), status=[status])

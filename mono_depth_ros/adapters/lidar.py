@@ -1,0 +1,160 @@
+"""The LiDAR scan for an image: pairing scans that arrive after their image, and the TF lookup that places them."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
+    """The item of ``scans`` (``(stamp_ns, payload)`` pairs) closest in time to ``stamp_ns`` within ``max_age_ns``.
+
+    Returns the ``(stamp_ns, payload)`` pair, or None when every scan is further than ``max_age_ns`` away.
+    """
+    best = None
+    for item in list(scans):
+        gap = abs(int(item[0]) - int(stamp_ns))
+        if gap <= max_age_ns and (best is None or gap < best[0]):
+            best = (gap, item)
+    return None if best is None else best[1]
+
+
+@dataclass(frozen=True)
+class Paired(Generic[T]):
+    """A frame released by :class:`ScanPairing`, with the scan chosen for it (None: no scan within the age limit).
+
+    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out.
+    """
+
+    item: T
+    stamp_ns: int
+    scan: tuple[int, Any] | None
+    waited_ns: int
+    timed_out: bool
+
+
+class ScanPairing(Generic[T]):
+    """Pairs each image with its LiDAR scan when the scan arrives *after* the image, as real sensors deliver them.
+
+    A frame is held (never the executor: :meth:`add_frame`, :meth:`add_scan` and :meth:`poll` return at once) until
+    the choice of its scan is final, then released with the scan closest to its stamp within ``max_age_ns``:
+
+    * a scan stamped at or after the frame has arrived (scans arrive in stamp order: later ones are further away);
+    * the next scan, expected one scan period (median of recent stamp gaps) after the last, cannot be closer than
+      the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
+      pointless wait);
+    * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
+      during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
+      (a dead LiDAR delays one frame, not every frame).
+
+    Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
+    arrive. Thread-safe. Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
+    """
+
+    def __init__(
+        self,
+        max_age_ns: int,
+        wait_ns: int,
+        *,
+        max_scans: int = 10,
+        max_waiting: int = 8,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
+        self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
+        self._max_waiting = max_waiting
+        self._clock_ns = clock_ns
+        self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
+        self.max_age_ns = int(max_age_ns)
+        self.wait_ns = int(wait_ns)
+
+    def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
+        """Cache a scan; returns the frames whose choice it made final."""
+        with self._lock:
+            self._scans.append((int(stamp_ns), scan))
+            self._scans_seen += 1
+            self._gave_up = False
+            return self._release()
+
+    def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
+        """Hold a frame; returns the frames (possibly this one) that can go now."""
+        with self._lock:
+            self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
+            return self._release()
+
+    def poll(self) -> list[Paired[T]]:
+        """Frames released by the passing of time (call it from a timer, e.g. every 20 ms)."""
+        with self._lock:
+            return self._release()
+
+    @property
+    def waiting(self) -> int:
+        """Frames held now."""
+        with self._lock:
+            return len(self._waiting)
+
+    def scan_period_ns(self) -> int | None:
+        """Median gap between the cached scans' stamps (None with fewer than two scans)."""
+        stamps = sorted(stamp for stamp, _ in self._scans)
+        gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+        return int(np.median(gaps)) if gaps else None
+
+    def _release(self) -> list[Paired[T]]:
+        now = self._clock_ns()
+        period = self.scan_period_ns()
+        released: list[Paired[T]] = []
+        while self._waiting:
+            stamp, arrived, scans_then, item = self._waiting[0]
+            best = select_scan(self._scans, stamp, self.max_age_ns)
+            timed_out = now - arrived >= self.wait_ns
+            overflow = len(self._waiting) > self._max_waiting
+            if not (timed_out or overflow or self._final(stamp, best, period, now)):
+                break  # later frames wait behind this one: outputs keep their order
+            self._waiting.popleft()
+            final = self._final(stamp, best, period, now)
+            if timed_out and not final and self._scans_seen == scans_then:
+                self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
+            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
+        return released
+
+    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None, now: int) -> bool:
+        if self._gave_up:
+            return True  # the last wait went unanswered: the LiDAR is stopped (or was never there)
+        if not self._scans:
+            return False  # no scan yet (start-up): wait for the first one, at most wait_ns
+        newest = max(scan_stamp for scan_stamp, _ in self._scans)
+        if newest >= stamp:
+            return True
+        if period is None:
+            return False
+        next_gap = newest + period - stamp  # the expected next scan's distance from this frame
+        if next_gap > self.max_age_ns + period // 2:  # half a period of margin: a LiDAR's phase can jump (restart)
+            return True
+        return best is not None and abs(best[0] - stamp) <= next_gap
+
+
+def lookup_cam_from_scan(
+    tf_buffer: Any, camera_frame: str, image_stamp: Any, cloud_header: Any, motion_frame: str, timeout: Any
+) -> Any:
+    """tf2 ``TransformStamped`` taking a scan into the camera: the extrinsic at the scan stamp, or with
+    ``motion_frame`` (e.g. ``odom``) ``lookup_transform_full``: camera at the image stamp <- lidar at the scan stamp.
+
+    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait).
+    """
+    lidar_frame = str(cloud_header.frame_id)
+    if motion_frame:
+        return tf_buffer.lookup_transform_full(
+            camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
+        )
+    return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)

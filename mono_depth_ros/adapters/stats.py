@@ -1,0 +1,122 @@
+"""Run-time statistics: frames received / published / dropped, bad messages per reason, fps and latency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mono_depth_ros.core.errors import ConfigError
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """Counters since start and rates over the last ``window_s`` seconds (see :class:`RuntimeStats`)."""
+
+    received: int
+    published: int
+    dropped: int
+    bad: dict[str, int]
+    worker_errors: int
+    fps: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    published_in_window: int
+    bad_in_window: int
+    errors_in_window: int
+    window_s: float
+
+
+class RuntimeStats:
+    """Thread-safe frame counters, fps and capture→publish latency over a sliding window.
+
+    Args:
+        window_s: length of the window for fps, latency percentiles and the ``*_in_window`` counts.
+        clock_ns: monotonic clock in int nanoseconds (injectable for tests).
+    """
+
+    def __init__(self, window_s: float = 5.0, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        if not window_s > 0.0:
+            msg = f"statistics window {window_s} s must be > 0"
+            raise ConfigError(msg)
+        self._window_ns = int(window_s * NS_PER_S)
+        self._clock_ns = clock_ns
+        self._lock = threading.Lock()
+        self._start_ns = clock_ns()
+        self._received = 0
+        self._dropped = 0
+        self._worker_errors = 0
+        self._bad: Counter[str] = Counter()
+        self._published: deque[tuple[int, int]] = deque()  # (publish time ns, latency ns)
+        self._published_total = 0
+        self._bad_times: deque[int] = deque()
+        self._error_times: deque[int] = deque()
+
+    def frame_received(self) -> None:
+        """One synchronised input set arrived."""
+        with self._lock:
+            self._received += 1
+
+    def frame_dropped(self, count: int = 1) -> None:
+        """Stale frames replaced in the latest-frame slot before the worker took them."""
+        with self._lock:
+            self._dropped += count
+
+    def bad_message(self, reason: str) -> None:
+        """A message (or frame) rejected for ``reason`` (e.g. the DepthError class name)."""
+        with self._lock:
+            self._bad[reason] += 1
+            self._bad_times.append(self._clock_ns())
+
+    def worker_error(self) -> None:
+        """An unexpected exception (a bug) in the worker; the node carries on."""
+        with self._lock:
+            self._worker_errors += 1
+            self._error_times.append(self._clock_ns())
+
+    def frame_published(self, latency_ns: int) -> None:
+        """A frame's outputs went out, ``latency_ns`` after its capture stamp."""
+        with self._lock:
+            self._published.append((self._clock_ns(), int(latency_ns)))
+            self._published_total += 1
+
+    def snapshot(self) -> StatsSnapshot:
+        """Current counters, fps (frames per second) and latency p50 / p95 in milliseconds (NaN without data)."""
+        with self._lock:
+            now = self._clock_ns()
+            horizon = now - self._window_ns
+            for times in (self._bad_times, self._error_times):
+                while times and times[0] < horizon:
+                    times.popleft()
+            while self._published and self._published[0][0] < horizon:
+                self._published.popleft()
+            stamps = np.array([t for t, _ in self._published], dtype=np.int64)
+            latencies_ms = np.array([lat for _, lat in self._published], dtype=np.float64) / 1e6
+            count = int(stamps.size)
+            if now - self._start_ns >= self._window_ns:
+                fps = count * NS_PER_S / self._window_ns
+            elif count >= 2 and stamps[-1] > stamps[0]:
+                fps = (count - 1) * NS_PER_S / float(stamps[-1] - stamps[0])
+            else:
+                fps = 0.0
+            p50, p95 = np.percentile(latencies_ms, [50, 95]).tolist() if count else [float("nan")] * 2
+            return StatsSnapshot(
+                received=self._received,
+                published=self._published_total,
+                dropped=self._dropped,
+                bad=dict(self._bad),
+                worker_errors=self._worker_errors,
+                fps=float(fps),
+                latency_p50_ms=float(p50),
+                latency_p95_ms=float(p95),
+                published_in_window=count,
+                bad_in_window=len(self._bad_times),
+                errors_in_window=len(self._error_times),
+                window_s=self._window_ns / NS_PER_S,
+            )

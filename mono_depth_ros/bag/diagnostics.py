@@ -1,0 +1,73 @@
+"""``/diagnostics`` of the bag runner: the node's builder (:mod:`mono_depth_ros.adapters.diagnostics`) on bag time.
+
+The same keys, levels and message as the live node. Differences that come from running offline: time is the image
+stamps (bag time), ``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish
+delay), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is processed in order), and
+``bad_messages.<reason>`` counts the images skipped for each reason of the run summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
+from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.config import NODE_NAME, ParamValue
+from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.pipeline import FrameOutput
+
+LATENCY_WINDOW = 100  # frames behind the latency percentiles
+
+
+@dataclass
+class BagDiagnostics:
+    """When to write ``/diagnostics`` (every ``period_ns`` of image stamps) and what it says.
+
+    Attributes:
+        period_ns: ``diagnostics.period_s`` in int ns.
+        params: the run's parameters (their configuration keys go into every status).
+        latencies_ms: pipeline time per written frame (the last :data:`LATENCY_WINDOW` give p50 / p95).
+    """
+
+    period_ns: int
+    params: Mapping[str, ParamValue]
+    latencies_ms: list[float] = field(default_factory=list)
+    _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
+    _next_ns: int | None = None
+    _skipped_before: int = 0
+
+    def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
+        """A DiagnosticArray when a period has passed since the last one, else None."""
+        self._published.append(output.stamp_ns)
+        if self._next_ns is not None and output.stamp_ns < self._next_ns:
+            return None
+        self._next_ns = output.stamp_ns + self.period_ns
+        latencies = np.asarray(self.latencies_ms[-LATENCY_WINDOW:], dtype=np.float64)
+        latencies = latencies[np.isfinite(latencies)]
+        p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
+        window_ns = max(self.period_ns, 1)
+        recent = [stamp for stamp in self._published if stamp > output.stamp_ns - window_ns]
+        self._published = recent
+        skipped = summary.skipped.total
+        snapshot = StatsSnapshot(
+            received=summary.frames_out + skipped,
+            published=summary.frames_out,
+            dropped=0,
+            bad=dict(summary.skipped.counts),
+            worker_errors=0,
+            fps=len(recent) * 1e9 / window_ns,
+            latency_p50_ms=float(p50),
+            latency_p95_ms=float(p95),
+            published_in_window=len(recent),
+            bad_in_window=skipped - self._skipped_before,
+            errors_in_window=0,
+            window_s=window_ns / 1e9,
+        )
+        self._skipped_before = skipped
+        report = diagnostic_report(snapshot, output.scale, config_key_values(self.params))
+        return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)

@@ -1,0 +1,34 @@
+"""One CameraModel per calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.adapters.camera_cache import CameraModelCache
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import CalibrationError
+from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, make_header
+
+from ..core.ros_msg_support import rclpy_style_factory
+
+MS = 1_000_000
+
+
+def test_camera_model_cache_reuses_the_model_until_the_calibration_changes() -> None:
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=640, height=480)
+    info_a = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 1, "cam"))
+    info_b = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 2, "cam"))  # same calibration
+    cache = CameraModelCache()
+    model = cache.get(info_a)
+    assert cache.get(info_b) is model
+    changed = camera_info_from_intrinsics(
+        factory, PinholeIntrinsics(510.0, 500.0, 319.5, 239.5, 640, 480), make_header(factory, 3, "cam")
+    )
+    assert cache.get(changed) is not model and cache.get(changed).rectified_intrinsics().fx == 510.0
+    uncalibrated = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 4, "cam"))
+    uncalibrated.k = np.zeros(9)
+    uncalibrated.p = np.zeros(12)
+    with pytest.raises(CalibrationError):
+        cache.get(uncalibrated)

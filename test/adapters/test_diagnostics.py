@@ -1,0 +1,94 @@
+"""The one /diagnostics builder: levels, messages, keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mono_depth_ros.adapters.diagnostics import LEVELS, diagnostic_report
+from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.pipeline import ScaleStatus
+
+MS = 1_000_000
+
+
+SCALE_OK = ScaleStatus(mode="lidar", health="ok", scale=1.25, inliers=120, inlier_ratio=0.8)
+
+
+def snapshot(**changes: Any) -> StatsSnapshot:
+    base: dict[str, Any] = {
+        "received": 10, "published": 9, "dropped": 1, "bad": {}, "worker_errors": 0, "fps": 9.5,
+        "latency_p50_ms": 50.0, "latency_p95_ms": 80.0, "published_in_window": 9, "bad_in_window": 0,
+        "errors_in_window": 0, "window_s": 5.0,
+    }  # fmt: skip
+    return StatsSnapshot(**{**base, **changes})
+
+
+def test_report_values_and_ok_level() -> None:
+    report = diagnostic_report(snapshot(bad={"EncodingError": 2}), SCALE_OK, {"backend": "unet"})
+    values = dict(report.values)
+    assert report.level == "OK" and "9.5 fps" in report.message
+    assert values["fps"] == "9.50" and values["latency_p95_ms"] == "80.0"
+    assert values["frames_dropped_stale"] == "1" and values["bad_messages"] == "2"
+    assert values["bad_messages.EncodingError"] == "2"
+    assert (values["scale"], values["scale_mode"], values["scale_health"]) == ("1.25", "lidar", "ok")
+    assert (values["inliers"], values["inlier_ratio"], values["backend"]) == ("120", "0.800", "unet")
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in report.values)
+
+
+@pytest.mark.parametrize(
+    ("changes", "scale", "level", "words"),
+    [
+        ({"errors_in_window": 1}, SCALE_OK, "ERROR", "worker error"),
+        ({"published_in_window": 0}, None, "WARN", "no depth published"),
+        ({"bad_in_window": 3}, SCALE_OK, "WARN", "bad message"),
+        ({}, ScaleStatus(mode="ground_plane", health="degraded", scale=1.0), "WARN", "degraded"),
+        ({}, ScaleStatus(mode="fixed", health="lost", scale=1.0), "ERROR", "scale lost"),
+    ],
+)
+def test_report_levels(changes: dict[str, Any], scale: Any, level: str, words: str) -> None:
+    report = diagnostic_report(snapshot(**changes), scale)
+    assert report.level == level and report.level in LEVELS
+    assert words in report.message
+
+
+def test_report_carries_the_fit_quality_and_the_age_of_the_scale() -> None:
+    scale = ScaleStatus(mode="last_good", health="degraded", scale=2.0, shift=0.05, inliers=80, inlier_ratio=0.5,
+                        residual=0.0423, age_ns=1_500_000_000, reason="no LiDAR scan")  # fmt: skip
+    values = dict(diagnostic_report(snapshot(), scale).values)
+    assert (values["shift"], values["residual"], values["age_s"]) == ("0.05", "0.0423", "1.500")
+    assert values["scale_reason"] == "no LiDAR scan"
+
+
+def test_report_reads_enum_health_and_mode() -> None:
+    from mono_depth_ros.core.scale import Health, ScaleMode
+
+    scale = ScaleStatus(mode=ScaleMode.LAST_GOOD, health=Health.DEGRADED, scale=2.0)  # type: ignore[arg-type]
+    values = dict(diagnostic_report(snapshot(), scale).values)
+    assert (values["scale_mode"], values["scale_health"]) == ("last_good", "degraded")
+
+
+def test_one_message_for_both_flavours_and_the_configuration_keys() -> None:
+    from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostics_message
+    from mono_depth_ros.bag.reader import typestore_for
+    from mono_depth_ros.config import defaults
+    from mono_depth_ros.core.msg_factory import MessageFactory
+
+    keys = config_key_values({**defaults(), "lidar_topic": "/velodyne_points"})
+    assert keys == {"backend": "unet", "encoding": "32FC1", "sync_mode": "approximate",
+                    "lidar_topic": "/velodyne_points", "scale_mode_requested": "lidar"}  # fmt: skip
+    report = diagnostic_report(snapshot(errors_in_window=1), SCALE_OK, keys)
+    rosbags = MessageFactory.for_rosbags(typestore_for("humble"))
+    from test import ros_standin
+    from test.core.ros_msg_support import FAKE_RCLPY_CLASSES
+
+    fakes = (ros_standin.DiagnosticArray, ros_standin.DiagnosticStatus, ros_standin.KeyValue)
+    diagnostic_classes = {f"diagnostic_msgs/msg/{c.__name__}": c for c in fakes}
+    rclpy = MessageFactory({**FAKE_RCLPY_CLASSES, **diagnostic_classes}, sequence_style="array.array")
+    for factory, level in ((rosbags, 2), (rclpy, b"\x02")):  # ERROR: an int in rosbags, one byte in rclpy
+        message = diagnostics_message(factory, report, 5, "mono_depth_node: depth", "camera_optical")
+        (status,) = message.status
+        assert (status.level, status.name, status.hardware_id, status.message) == (
+            level, "mono_depth_node: depth", "camera_optical", report.message)  # fmt: skip
+        assert [(kv.key, kv.value) for kv in status.values] == list(report.values)

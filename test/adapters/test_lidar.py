@@ -1,0 +1,130 @@
+"""The LiDAR scan for an image: nearest within max_age, and pairing scans that arrive after their image."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.adapters.lidar import ScanPairing, select_scan
+
+MS = 1_000_000
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_ns = 0
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+@settings(max_examples=50)
+@given(st.lists(st.integers(-(10**9), 10**9), max_size=12), st.integers(0, 5 * 10**8))
+def test_select_scan_picks_the_closest_within_max_age(offsets: list[int], max_age_ns: int) -> None:
+    stamp = 10**18
+    scans = [(stamp + off, f"scan{k}") for k, off in enumerate(offsets)]
+    chosen = select_scan(scans, stamp, max_age_ns)
+    in_range = [s for s in scans if abs(s[0] - stamp) <= max_age_ns]
+    if not in_range:
+        assert chosen is None
+    else:
+        assert chosen in in_range
+        assert abs(chosen[0] - stamp) == min(abs(s[0] - stamp) for s in in_range)
+
+
+def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> ScanPairing[str]:
+    return ScanPairing(max_age_ms * MS, wait_ms * MS, clock_ns=clock)
+
+
+def test_pairing_without_any_scan_delays_one_frame_only() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    assert pair.add_frame(0, "first") == []
+    clock.now_ns = 200 * MS
+    (first,) = pair.poll()
+    assert first.scan is None and first.timed_out
+    (second,) = pair.add_frame(100 * MS, "second")  # no LiDAR at all: nothing more is held
+    assert second.scan is None and not second.timed_out
+
+
+def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
+    clock = FakeClock()
+    pair = pairing(clock)
+    assert pair.add_scan(0, "scan0") == []
+    assert pair.add_scan(1000 * MS, "scan1") == []  # a 1 Hz LiDAR
+    clock.now_ns = 10 * MS
+    assert pair.add_frame(2000 * MS, "frame") == []  # its scan (stamp 2000 ms) is due: held
+    clock.now_ns = 60 * MS
+    assert pair.poll() == []
+    (released,) = pair.add_scan(2000 * MS, "scan2")
+    assert (released.item, released.scan, released.timed_out) == ("frame", (2000 * MS, "scan2"), False)
+    assert released.waited_ns == 50 * MS
+    assert pair.waiting == 0
+
+
+def test_pairing_releases_at_once_when_no_future_scan_can_be_closer() -> None:
+    clock = FakeClock()
+    pair = pairing(clock)
+    for stamp in (0, 100, 200):  # 10 Hz
+        pair.add_scan(stamp * MS, stamp)
+    (at_scan,) = pair.add_frame(190 * MS, "covered")  # a scan at or after the frame is in: final
+    assert at_scan.scan == (200 * MS, 200)
+    (close,) = pair.add_frame(210 * MS, "close")  # 10 ms from scan 200, the next (300) would be 90 ms away
+    assert close.scan == (200 * MS, 200)
+    assert pair.add_frame(260 * MS, "nearer to the next") == []  # 60 ms from 200, 40 ms from the expected 300
+
+
+def test_pairing_does_not_wait_for_a_scan_that_cannot_be_within_max_age() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=100)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")  # 1 Hz: the next scan is expected at 2000 ms, at 1500 ms if its phase jumped
+    (released,) = pair.add_frame(1150 * MS, "between")
+    assert released.scan is None and not released.timed_out
+    assert pair.add_frame(1450 * MS, "a phase jump would bring its scan") == []
+
+
+def test_pairing_times_out_and_keeps_frames_in_order() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(180 * MS, "first") == []
+    clock.now_ns = 50 * MS
+    assert pair.add_frame(185 * MS, "second") == []
+    clock.now_ns = 150 * MS
+    assert pair.poll() == []
+    clock.now_ns = 200 * MS
+    first, second = pair.poll()  # the first waited 200 ms: released with the best scan at hand, then the second
+    assert (first.item, first.scan, first.timed_out) == ("first", (100 * MS, "b"), True)
+    assert (second.item, second.scan, second.timed_out) == ("second", (100 * MS, "b"), False)  # no LiDAR: no wait
+
+
+def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    assert pair.add_frame(0, "first") == []  # start-up: the first scan may be on its way
+    clock.now_ns = 5 * MS
+    (first,) = pair.add_scan(0, "a")
+    assert first.scan == (0, "a")
+    clock.now_ns = 0
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(190 * MS, "waits") == []
+    clock.now_ns = 200 * MS
+    (timed_out,) = pair.poll()  # the LiDAR stopped: no scan came while it waited
+    assert timed_out.timed_out
+    (at_once,) = pair.add_frame(350 * MS, "not held")
+    assert at_once.scan is None and not at_once.timed_out
+    pair.add_scan(400 * MS, "back")  # the LiDAR is back: frames wait for their scans again
+    assert pair.add_frame(590 * MS, "held again") == []  # 190 ms from 400; the next (600) may be closer
+
+
+def test_pairing_bounds_the_frames_it_holds() -> None:
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 10_000 * MS, max_waiting=2, clock_ns=clock)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(160 * MS, 1) == []  # nearer the scan expected at 200 ms than to the one at 100 ms
+    assert pair.add_frame(170 * MS, 2) == []
+    (oldest,) = pair.add_frame(180 * MS, 3)
+    assert oldest.item == 1 and pair.waiting == 2

@@ -1,0 +1,78 @@
+"""RuntimeStats: counters, fps, latency percentiles over a window."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.adapters.stats import RuntimeStats
+from mono_depth_ros.core.errors import ConfigError
+
+MS = 1_000_000
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_ns = 0
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+def test_stats_counts_and_latency_percentiles() -> None:
+    clock = FakeClock()
+    stats = RuntimeStats(window_s=5.0, clock_ns=clock)
+    latencies_ms = [10, 20, 30, 40, 1000]
+    for k, latency in enumerate(latencies_ms):
+        clock.now_ns = k * 100 * MS
+        stats.frame_received()
+        stats.frame_published(latency * MS)
+    stats.frame_dropped(3)
+    stats.bad_message("EncodingError")
+    stats.bad_message("EncodingError")
+    stats.bad_message("no_camera_info")
+    stats.worker_error()
+    snap = stats.snapshot()
+    assert (snap.received, snap.published, snap.dropped, snap.worker_errors) == (5, 5, 3, 1)
+    assert snap.bad == {"EncodingError": 2, "no_camera_info": 1}
+    assert snap.latency_p50_ms == pytest.approx(np.percentile(latencies_ms, 50))
+    assert snap.latency_p95_ms == pytest.approx(np.percentile(latencies_ms, 95))
+    assert snap.fps == pytest.approx(10.0)  # 5 frames 100 ms apart, before a full window has passed
+    assert (snap.bad_in_window, snap.errors_in_window, snap.published_in_window) == (3, 1, 5)
+
+
+def test_stats_window_forgets_old_frames_but_keeps_totals() -> None:
+    clock = FakeClock()
+    stats = RuntimeStats(window_s=2.0, clock_ns=clock)
+    for k in range(40):  # 20 fps for 2 s
+        clock.now_ns = k * 50 * MS
+        stats.frame_published(5 * MS)
+    clock.now_ns = 2000 * MS
+    assert stats.snapshot().fps == pytest.approx(20.0)
+    stats.bad_message("ShapeError")
+    clock.now_ns = 10_000 * MS  # 8 s later, nothing new
+    snap = stats.snapshot()
+    assert snap.fps == 0.0 and snap.published_in_window == 0 and np.isnan(snap.latency_p50_ms)
+    assert snap.published == 40 and snap.bad == {"ShapeError": 1} and snap.bad_in_window == 0
+    with pytest.raises(ConfigError, match="window"):
+        RuntimeStats(window_s=0.0)
+
+
+def test_stats_are_thread_safe() -> None:
+    stats = RuntimeStats()
+
+    def hammer() -> None:
+        for _ in range(2000):
+            stats.frame_received()
+            stats.frame_published(MS)
+            stats.bad_message("x")
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    snap = stats.snapshot()
+    assert (snap.received, snap.published, snap.bad["x"]) == (8000, 8000, 8000)
