@@ -1,7 +1,7 @@
 """Evaluate metric scale recovery on real KITTI frames and a synthetic sequence; writes docs/scale_eval.md.
 
 No pretrained weights are available, so predictions are oracle-perturbed real depth (see
-``mono_depth_ros/core/scale/protocol.py`` for the protocol). Usage::
+``mono_depth_ros/evaluation/scale_protocol.py`` for the protocol). Usage::
 
     .venv/bin/python scripts/eval_scale.py                      # full run (~1 min), writes docs/scale_eval.md
     .venv/bin/python scripts/eval_scale.py --seeds 2 --out -    # quick look, markdown to stdout
@@ -24,7 +24,9 @@ import numpy as np
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, project_scan
-from mono_depth_ros.core.scale.protocol import (
+from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
+from mono_depth_ros.data.kitti import load_depth_png, load_object_calibration, load_velodyne
+from mono_depth_ros.evaluation.scale_protocol import (
     BEAMS,
     EvalFrame,
     MethodScores,
@@ -33,9 +35,7 @@ from mono_depth_ros.core.scale.protocol import (
     ground_truth_frame,
     velodyne_frame,
 )
-from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.core.scale.sequence import CAMERA_HEIGHT_M, default_schedule, run_sequence, synthetic_sequence
-from mono_depth_ros.data.kitti import load_depth_png, load_object_calibration, load_velodyne
+from mono_depth_ros.evaluation.scale_sequence import CAMERA_HEIGHT_M, default_schedule, run_sequence, synthetic_sequence
 from mono_depth_ros.models.spec import OutputKind
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def accuracy_table(scores: dict[str, MethodScores], samples: int) -> tuple[str, 
         refused = f"{method.refused}/{samples}" if label.startswith("lidar") else ""
         missing = f"{method.missing}/{samples}" if method.missing else ""
         lines.append(
-            f"| {label} | {m.abs_rel:.4f} | {m.rmse:.3f} | {m.delta1:.4f} | {m.abs_rel / upper.abs_rel:.3f} "
+            f"| {label} | {m.abs_rel:.4f} | {m.rmse:.3f} | {m.a1:.4f} | {m.abs_rel / upper.abs_rel:.3f} "
             f"| {refused} | {missing} |"
         )
     verdicts = []

@@ -3,7 +3,7 @@
 Published depth keeps REP 117 values, so scoring says how each is counted: NaN (no depth: edge filter, invalid fit)
 is *not* scored but lowers the coverage; +Inf (beyond ``output.max_range``) counts as the far limit and -Inf (too
 close) as the near limit, like any clipped prediction. Metrics are the standard ones
-(:func:`~mono_depth_ros.training.metrics.compute_metrics`, evaluated inside ``(min_depth_m, max_depth_m)``),
+(:func:`~mono_depth_ros.evaluation.metrics.compute_metrics`, evaluated inside ``(min_depth_m, max_depth_m)``),
 averaged over frames.
 
 The baseline densifies the recorded scan (the same points the scale fit saw) by nearest-neighbour fill: what a
@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.core.scale.evaluation import densify_nearest as scale_densify_nearest
-from mono_depth_ros.training.metrics import DepthMetrics, compute_metrics, mean_metrics, valid_mask
+from mono_depth_ros.evaluation.metrics import DepthMetrics, compute_metrics, mean_metrics, valid_mask
+from mono_depth_ros.evaluation.scale import densify_nearest as scale_densify_nearest
 
 F32 = npt.NDArray[np.float32]
 

@@ -37,7 +37,7 @@ from mono_depth_ros.demo.evaluate import resize_nearest
 from mono_depth_ros.demo.outputs import OutputBagContents, read_cloud_at, read_image_at
 from mono_depth_ros.demo.plots import birds_eye_view, scale_plot
 from mono_depth_ros.demo.scenario import IMAGE_TOPIC, Scenario
-from mono_depth_ros.training.metrics import valid_mask
+from mono_depth_ros.evaluation.metrics import valid_mask
 
 PICTURES = ("input", "depth", "error", "bev", "scale", "overview")
 SPARSE_FRACTION = 0.3  # below this share of reference pixels, error dots are spread to stay visible

@@ -193,7 +193,7 @@ def open_backend(
         if backend != "torch" and checkpoint.spec.architecture != backend:
             msg = (
                 f"model.backend is {backend!r} but {path} holds a {checkpoint.spec.architecture!r} checkpoint; "
-                f"set model.backend: torch (any architecture) or {checkpoint.spec.architecture}"
+                f"set model.backend: {checkpoint.spec.architecture}"
             )
             raise CheckpointError(msg)
         network = build_model(checkpoint.spec)

@@ -24,9 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.models.spec import OutputKind
-from mono_depth_ros.training.eval_samples import EvalSample
-from mono_depth_ros.training.metrics import (
+from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
     DepthMetrics,
     compute_metrics,
@@ -35,6 +33,8 @@ from mono_depth_ros.training.metrics import (
     mean_metrics,
     valid_mask,
 )
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.eval_samples import EvalSample
 
 SCALINGS = ("none", "median", "affine_inverse", "auto")
 CROPS = ("none", "garg", "eigen_nyu")

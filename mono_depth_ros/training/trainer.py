@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.metrics import DepthMetrics
 from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.inference import make_golden
@@ -37,7 +38,6 @@ from mono_depth_ros.training.distributed import DistContext, barrier, mean_acros
 from mono_depth_ros.training.distributed import teardown_distributed as _teardown
 from mono_depth_ros.training.eval_samples import synthetic_samples
 from mono_depth_ros.training.evaluate import PROTOCOLS, evaluate_samples
-from mono_depth_ros.training.metrics import DepthMetrics
 from mono_depth_ros.training.objectives import LossResult, Objective, normalise
 from mono_depth_ros.training.real_data import RecordedDepthDataset
 from mono_depth_ros.training.train_log import TrainLogger

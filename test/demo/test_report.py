@@ -9,7 +9,7 @@ from pathlib import Path
 from mono_depth_ros.demo.evaluate import AccuracyRow
 from mono_depth_ros.demo.outputs import ScaleSample
 from mono_depth_ros.demo.report import DemoReport
-from mono_depth_ros.training.metrics import NAN_METRICS, DepthMetrics
+from mono_depth_ros.evaluation.metrics import NAN_METRICS, DepthMetrics
 
 
 def _report(tmp_path: Path, is_oracle: bool) -> DemoReport:

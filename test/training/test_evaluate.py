@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.metrics import garg_crop_mask
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, OutputKind
@@ -23,7 +24,6 @@ from mono_depth_ros.training.evaluate import (
     evaluate_predictions,
     resolve_scaling,
 )
-from mono_depth_ros.training.metrics import garg_crop_mask
 
 
 def _gt(height: int = 60, width: int = 80) -> np.ndarray:

@@ -11,7 +11,7 @@ Depth PNGs are uint16 millimetres (``metres = value / 1000``, 0 = no data), conv
    whose depth is ``None`` (no ground truth) are skipped. Intrinsics: :data:`NYU_INTRINSICS`.
 
 The images keep NYU's white border (about 8 to 16 pixels, from the registration); evaluate with the Eigen crop
-(:mod:`mono_depth_ros.training.metrics`) or crop it off in the augmentation.
+(:mod:`mono_depth_ros.evaluation.metrics`) or crop it off in the augmentation.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import apply_fit
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
-from mono_depth_ros.core.scale.sequence import CAMERA_HEIGHT_M, SEQUENCE_INTRINSICS, render_scene
+from mono_depth_ros.evaluation.scale_sequence import CAMERA_HEIGHT_M, SEQUENCE_INTRINSICS, render_scene
 from mono_depth_ros.models.spec import OutputKind
 
 BOXES = np.array([[8.0, -3.0, -1.0, 1.5], [15.0, 1.0, 3.5, 2.0], [25.0, -1.0, 1.0, 1.2]])

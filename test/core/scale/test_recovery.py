@@ -11,7 +11,7 @@ from mono_depth_ros.core.scale.ground import GroundPlaneConfig
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.result import Health, ScaleMode
-from mono_depth_ros.core.scale.sequence import (
+from mono_depth_ros.evaluation.scale_sequence import (
     CAM_FROM_LIDAR,
     CAMERA_HEIGHT_M,
     FRAME_PERIOD_NS,

@@ -19,10 +19,10 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
-from mono_depth_ros.core.scale.evaluation import PerturbationConfig, perturb_prediction
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import ScaleRecovery
 from mono_depth_ros.core.scale.result import Health, ScaleMode
+from mono_depth_ros.evaluation.scale import PerturbationConfig, perturb_prediction
 
 SEQUENCE_INTRINSICS = PinholeIntrinsics(300.0, 300.0, 207.5, 50.0, width=416, height=128)
 CAMERA_HEIGHT_M = 1.5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.core.errors import ShapeError
-from mono_depth_ros.training.metrics import (
+from mono_depth_ros.evaluation.metrics import (
     NAN_METRICS,
     compute_metrics,
     eigen_crop_mask_nyu,

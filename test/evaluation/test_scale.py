@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.core.errors import ShapeError
-from mono_depth_ros.core.scale.evaluation import (
+from mono_depth_ros.evaluation.scale import (
     HiddenMap,
     PerturbationConfig,
     apply_map,
@@ -74,10 +74,10 @@ def test_metrics_by_hand() -> None:
     gt = np.array([10.0, 20.0, 40.0, np.nan, 100.0])
     pred = np.array([11.0, 20.0, 20.0, 5.0, 50.0])
     m = depth_metrics(pred, gt)
-    assert m.count == 3  # NaN and >= 80 m truth are left out
+    assert m.count == 1  # one frame; NaN and >= 80 m truth are left out (the means below are over 3 pixels)
     assert m.abs_rel == pytest.approx((0.1 + 0.0 + 0.5) / 3)
     assert m.rmse == pytest.approx(np.sqrt((1 + 0 + 400) / 3))
-    assert m.delta1 == pytest.approx(2 / 3)
+    assert m.a1 == pytest.approx(2 / 3)  # the one DepthMetrics record: a1 = δ < 1.25
     assert depth_metrics(np.array([np.nan]), np.array([40.0])).abs_rel == pytest.approx(1.0)  # invalid → 80 m
 
 

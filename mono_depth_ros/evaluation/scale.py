@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.evaluation.metrics import DepthMetrics, compute_metrics, median_scale
 
 FloatArray = npt.NDArray[np.float64]
 HDL64_FOV_DEG = (-24.9, 2.0)  # Velodyne HDL-64E vertical field of view (data sheet)
@@ -51,23 +52,6 @@ class HiddenMap:
 
     scale: float
     shift: float
-
-
-@dataclass(frozen=True)
-class DepthMetrics:
-    """Standard depth metrics over valid truth (KITTI protocol: predictions clamped to [1e-3, 80] m).
-
-    Attributes:
-        abs_rel: mean |pred - gt| / gt.
-        rmse: root mean squared error, metres.
-        delta1: fraction with max(pred/gt, gt/pred) < 1.25.
-        count: number of truth samples.
-    """
-
-    abs_rel: float
-    rmse: float
-    delta1: float
-    count: int
 
 
 def low_frequency_field(
@@ -194,22 +178,12 @@ def beam_rows(
 
 
 def depth_metrics(pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating]) -> DepthMetrics:
-    """Metrics over pixels with ``EVAL_MIN_DEPTH_M < gt < EVAL_MAX_DEPTH_M``; invalid predictions count as 80 m."""
-    gt = np.asarray(gt_m, dtype=np.float64).reshape(-1)
+    """Metrics over pixels with ``EVAL_MIN_DEPTH_M < gt < EVAL_MAX_DEPTH_M``; invalid predictions count as 80 m.
+
+    The one metrics record (:class:`~mono_depth_ros.evaluation.metrics.DepthMetrics`, ``count`` 1 per frame).
+    """
     pred = np.asarray(pred_m, dtype=np.float64).reshape(-1)
-    with np.errstate(invalid="ignore"):
-        mask = np.isfinite(gt) & (gt > EVAL_MIN_DEPTH_M) & (gt < EVAL_MAX_DEPTH_M)
-    gt, pred = gt[mask], pred[mask]
-    if gt.size == 0:
-        return DepthMetrics(math.nan, math.nan, math.nan, 0)
-    pred = np.clip(np.where(np.isfinite(pred), pred, EVAL_MAX_DEPTH_M), EVAL_MIN_DEPTH_M, EVAL_MAX_DEPTH_M)
-    ratio = np.maximum(pred / gt, gt / pred)
-    return DepthMetrics(
-        abs_rel=float(np.mean(np.abs(pred - gt) / gt)),
-        rmse=float(np.sqrt(np.mean((pred - gt) ** 2))),
-        delta1=float(np.mean(ratio < 1.25)),
-        count=int(gt.size),
-    )
+    return compute_metrics(pred, np.asarray(gt_m, dtype=np.float64).reshape(-1), EVAL_MIN_DEPTH_M, EVAL_MAX_DEPTH_M)
 
 
 def as_depth(prediction: npt.NDArray[np.floating], kind: OutputKind) -> npt.NDArray[np.float64]:
@@ -222,9 +196,14 @@ def as_depth(prediction: npt.NDArray[np.floating], kind: OutputKind) -> npt.NDAr
 
 
 def median_scaling(pred_depth: FloatArray, gt_m: FloatArray) -> float:
-    """monodepth2's per-frame median ratio ``median(gt) / median(pred)`` over valid pairs."""
-    ok = np.isfinite(pred_depth) & np.isfinite(gt_m) & (pred_depth > 0) & (gt_m > 0)
-    return float(np.median(gt_m[ok]) / np.median(pred_depth[ok]))
+    """monodepth2's per-frame median ratio ``median(gt) / median(pred)`` over valid pairs (NaN without any).
+
+    The one median scaling (:func:`~mono_depth_ros.evaluation.metrics.median_scale`) over the pairs where both are
+    finite and positive.
+    """
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(pred_depth) & np.isfinite(gt_m) & (pred_depth > 0) & (gt_m > 0)
+    return median_scale(np.asarray(pred_depth, np.float64), np.asarray(gt_m, np.float64), ok)
 
 
 def least_squares_map(prediction: FloatArray, gt_m: FloatArray, kind: OutputKind) -> HiddenMap:

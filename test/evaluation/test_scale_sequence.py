@@ -6,7 +6,7 @@ import pytest
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.result import Health, ScaleMode
-from mono_depth_ros.core.scale.sequence import (
+from mono_depth_ros.evaluation.scale_sequence import (
     CAMERA_HEIGHT_M,
     SEQUENCE_INTRINSICS,
     default_schedule,

@@ -7,11 +7,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from mono_depth_ros.core.scale.evaluation import PerturbationConfig
-from mono_depth_ros.core.scale.protocol import ProtocolConfig, evaluate_frames, method_labels
+from mono_depth_ros.evaluation.scale import PerturbationConfig
+from mono_depth_ros.evaluation.scale_protocol import ProtocolConfig, evaluate_frames, method_labels
 from mono_depth_ros.models.spec import OutputKind
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script() -> ModuleType:
@@ -48,7 +48,7 @@ def test_lidar_fit_is_near_the_upper_bound_on_a_real_frame(object_frame: list, k
     upper = scores["upper bound"].mean().abs_rel
     for beams in (64, 4):
         ours = scores[f"lidar {beams}"].mean()
-        assert ours.count > 1000
+        assert ours.count == 2  # samples with truth: 1 frame x 2 seeds
         assert ours.abs_rel <= 1.1 * upper  # the full evaluation (30 samples) meets 1.05; 2 samples are noisier
         assert ours.abs_rel < scores["no alignment"].mean().abs_rel
     if kind is OutputKind.RELATIVE_INVERSE:  # median scaling cannot undo a shift

@@ -20,7 +20,6 @@ counted in ``MethodScores.missing``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -31,8 +30,11 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ScaleRecoveryError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.scale.evaluation import (
-    DepthMetrics,
+from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
+from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, project_scan
+from mono_depth_ros.evaluation.metrics import DepthMetrics, mean_metrics
+from mono_depth_ros.evaluation.scale import (
     HiddenMap,
     PerturbationConfig,
     apply_map,
@@ -46,9 +48,6 @@ from mono_depth_ros.core.scale.evaluation import (
     median_scaling,
     perturb_prediction,
 )
-from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
-from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
-from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, project_scan
 
 BEAMS = (64, 32, 16, 8, 4, 1)
 IntArray = npt.NDArray[np.int64]
@@ -151,16 +150,8 @@ class MethodScores:
             self.metrics.append(depth_metrics(apply_map(raw, kind, hidden), truth_m))
 
     def mean(self) -> DepthMetrics:
-        """Average over samples with truth."""
-        valid = [m for m in self.metrics if m.count > 0]
-        if not valid:
-            return DepthMetrics(math.nan, math.nan, math.nan, 0)
-        return DepthMetrics(
-            float(np.mean([m.abs_rel for m in valid])),
-            float(np.mean([m.rmse for m in valid])),
-            float(np.mean([m.delta1 for m in valid])),
-            int(sum(m.count for m in valid)),
-        )
+        """Average over samples with truth (``count`` = how many)."""
+        return mean_metrics(self.metrics)
 
 
 @dataclass(frozen=True)
