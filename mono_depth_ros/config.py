@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
 ParamValue = bool | int | float | str
@@ -71,7 +72,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.golden_check", "warn", "start-up self-test against the checkpoint's reference output", choices=("off", "warn", "refuse")),
     # Scale recovery
-    ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=("lidar", "ground_plane", "fixed", "none"), dynamic=True),
+    ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=REQUESTABLE_MODES, dynamic=True),
     ParamSpec("scale.fixed_scale", 1.0, "scale for scale.mode=fixed and the last fallback", min_value=1e-6, max_value=1e6, dynamic=True),
     ParamSpec("scale.camera_height_m", 1.5, "camera height above the ground plane (ground_plane fallback)", min_value=0.0, max_value=100.0, dynamic=True),
     ParamSpec("scale.camera_pitch_rad", 0.0, "camera pitch, positive looking down (ground_plane fallback)", min_value=-1.6, max_value=1.6, dynamic=True),

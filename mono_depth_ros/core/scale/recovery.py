@@ -39,10 +39,10 @@ from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeErr
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, ScratchBuffers, project_scan
-from mono_depth_ros.core.scale.result import Health, ScaleMode, ScaleResult
+from mono_depth_ros.core.scale.result import REQUESTABLE_MODES, Health, ScaleMode, ScaleResult
 from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, UpdateOutcome
 
-MODES = ("lidar", "ground_plane", "fixed", "none")
+MODES = REQUESTABLE_MODES  # the one spelling: core.scale.result.ScaleMode
 
 
 @dataclass(frozen=True)

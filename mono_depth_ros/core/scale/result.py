@@ -23,6 +23,10 @@ class ScaleMode(str, Enum):
     NONE = "none"
 
 
+REQUESTABLE_MODES: tuple[str, ...] = tuple(m.value for m in ScaleMode if m is not ScaleMode.LAST_GOOD)
+"""The values of ``scale.mode`` (``last_good`` is a fallback the recovery reports, never a request)."""
+
+
 class Health(str, Enum):
     """Diagnostic level of the scale (maps to diagnostic_msgs OK / WARN / ERROR)."""
 

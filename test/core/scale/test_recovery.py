@@ -152,3 +152,12 @@ def test_diagnostics_and_config_from_params() -> None:
     assert config.fit.min_points == 50 and config.max_lidar_age_ns == 100_000_000
     assert RecoveryConfig.from_params({"scale.camera_height_m": 0.0}).ground is None
     assert math.isnan(_recovery(mode="fixed").update(DEPTH, "metric", 0, SEQUENCE_INTRINSICS).scale_sigma)
+
+
+def test_scale_modes_are_spelled_once() -> None:
+    from mono_depth_ros.config import PARAMS_BY_NAME
+    from mono_depth_ros.core.scale.recovery import MODES
+    from mono_depth_ros.core.scale.result import ScaleMode
+
+    requestable = {m.value for m in ScaleMode} - {"last_good"}
+    assert set(PARAMS_BY_NAME["scale.mode"].choices) == set(MODES) == requestable
