@@ -28,16 +28,16 @@ import numpy as np
 import torch
 import yaml
 
+from mono_depth_ros.evaluation.depth import EvalReport, evaluate_checkpoint
+from mono_depth_ros.evaluation.samples import synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.registry import build_model, parameter_counts
-from mono_depth_ros.training.distill import DistillResult, distill
-from mono_depth_ros.training.distill_config import load_distill_config
-from mono_depth_ros.training.eval_samples import synthetic_samples
-from mono_depth_ros.training.evaluate import EvalReport, evaluate_checkpoint
-from mono_depth_ros.training.synthetic_data import ClipSpec, SyntheticClip, render_clip
-from mono_depth_ros.training.trainer import Trainer
-from mono_depth_ros.training.trainer_config import config_from_mapping
+from mono_depth_ros.training.data.synthetic import ClipSpec, SyntheticClip, render_clip
+from mono_depth_ros.training.distillation.config import load_distill_config
+from mono_depth_ros.training.distillation.run import DistillResult, distill
+from mono_depth_ros.training.trainer.config import config_from_mapping
+from mono_depth_ros.training.trainer.loop import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 TEACHER_SEEDS = tuple(range(1, 9))  # labelled streets (teacher only)

@@ -25,7 +25,6 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, project_scan
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.data.kitti import load_depth_png, load_object_calibration, load_velodyne
 from mono_depth_ros.evaluation.scale_protocol import (
     BEAMS,
     EvalFrame,
@@ -37,6 +36,7 @@ from mono_depth_ros.evaluation.scale_protocol import (
 )
 from mono_depth_ros.evaluation.scale_sequence import CAMERA_HEIGHT_M, default_schedule, run_sequence, synthetic_sequence
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_velodyne
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KINDS = (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE, OutputKind.METRIC)

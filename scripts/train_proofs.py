@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mono_depth_ros.evaluation.depth import PROTOCOLS, EvalReport, evaluate_checkpoint
+from mono_depth_ros.evaluation.pose import PoseDirectionReport, evaluate_pose_direction
+from mono_depth_ros.evaluation.samples import synthetic_samples
 from mono_depth_ros.models.registry import build_model, parameter_counts
-from mono_depth_ros.training.eval_samples import synthetic_samples
-from mono_depth_ros.training.evaluate import PROTOCOLS, EvalReport, evaluate_checkpoint
-from mono_depth_ros.training.pose_eval import PoseDirectionReport, evaluate_pose_direction
-from mono_depth_ros.training.synthetic_data import ClipSpec, SyntheticDepthDataset, render_clip
-from mono_depth_ros.training.trainer import Trainer
-from mono_depth_ros.training.trainer_config import TrainConfig, load_train_config
+from mono_depth_ros.training.data.synthetic import ClipSpec, SyntheticDepthDataset, render_clip
+from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
+from mono_depth_ros.training.trainer.loop import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SEEDS = (2001, 2002, 2003)  # streets used neither for training nor for validation

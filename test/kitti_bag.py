@@ -43,9 +43,9 @@ from mono_depth_ros.core.ros_msgs import (
     pointcloud2_from_structured,
     tf_message_from,
 )
-from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne, read_calib_file
 from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.evaluation.scale import densify_nearest
+from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_rgb, load_velodyne, read_calib_file
 
 CAMERA_FRAME = "camera_optical"
 LIDAR_FRAME = "velodyne"
@@ -201,7 +201,7 @@ def write_depth_gt_bag(
     """
     import json
 
-    from mono_depth_ros.data.kitti import load_depth_png
+    from mono_depth_ros.training.data.kitti_files import load_depth_png
 
     annotations = json.loads((kitti_depth_dir / "test_annotations.json").read_text())["files"]
     written = []

@@ -22,8 +22,8 @@ import logging
 import sys
 from pathlib import Path
 
-from mono_depth_ros.training.distill import distill
-from mono_depth_ros.training.distill_config import TEACHER_BACKENDS, DistillConfig, load_distill_config
+from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
+from mono_depth_ros.training.distillation.run import distill
 
 HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
 

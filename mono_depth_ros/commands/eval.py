@@ -1,6 +1,6 @@
 """`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU or synthetic frames.
 
-Each dataset has its protocol (see :mod:`mono_depth_ros.training.evaluate`); the two KITTI protocols stay apart:
+Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the two KITTI protocols stay apart:
 ``--dataset kitti_velodyne`` (raw Velodyne GT, Garg crop, per-image median scaling: self-supervised models) and
 ``--dataset kitti_annotated`` (improved GT, Garg crop, no scaling: metric models). The printed table names the
 protocol and the scaling used. Examples::
@@ -19,10 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
+from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
-from mono_depth_ros.training.eval_samples import DATASETS, EvalSample, load_samples, synthetic_samples
-from mono_depth_ros.training.evaluate import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
-from mono_depth_ros.training.synthetic_data import ClipSpec, render_clip
+from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
 HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic frames under a named protocol"
 

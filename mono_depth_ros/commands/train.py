@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mono_depth_ros.training.trainer import train
-from mono_depth_ros.training.trainer_config import TrainConfig, load_train_config
+from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
+from mono_depth_ros.training.trainer.loop import train
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 

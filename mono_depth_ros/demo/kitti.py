@@ -30,7 +30,6 @@ from mono_depth_ros.core.ros_msgs import (
     tf_message_from,
 )
 from mono_depth_ros.core.synthetic import FRAME_CAMERA
-from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne
 from mono_depth_ros.demo.bag_builder import BagBuilder, lidar_cloud
 from mono_depth_ros.demo.evaluate import lidar_only_depth
 from mono_depth_ros.demo.oracle import ORACLE_LABEL, OracleConfig, OracleStream
@@ -45,6 +44,7 @@ from mono_depth_ros.demo.scenario import (
     Scenario,
     no_progress,
 )
+from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_rgb, load_velodyne
 
 FRAME_VELODYNE = "velodyne"
 KITTI_START_NS = 1_700_000_000 * 10**9

@@ -30,7 +30,7 @@ from mono_depth_ros.core.cloud import (
 from mono_depth_ros.core.errors import CalibrationError, ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.geometry import backproject_depth, project_points
 from mono_depth_ros.core.point_fields import XYZ_FIELDS, XYZRGB_FIELDS, dtype_from_fields
-from mono_depth_ros.data.kitti import load_depth_png, load_rgb
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb
 
 # Calibrated principal point deliberately far from the image centre (40, 25).
 SMALL = PinholeIntrinsics(fx=500.0, fy=400.0, cx=37.3, cy=21.7, width=80, height=50)

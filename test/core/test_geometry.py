@@ -170,7 +170,7 @@ def test_zbuffer_of_empty_and_all_behind() -> None:
 
 
 def test_kitti_velodyne_projects_inside_the_image_with_plausible_depth(kitti_object_dir) -> None:  # type: ignore[no-untyped-def]
-    from mono_depth_ros.data.kitti import load_object_calibration, load_rgb, load_velodyne
+    from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_rgb, load_velodyne
 
     for frame in ("000000", "000001", "000002"):
         image = load_rgb(kitti_object_dir / "image_2" / f"{frame}.png")

@@ -258,7 +258,7 @@ def test_no_ros_imports_in_core_message_modules(module: str) -> None:
 
 @pytest.mark.parametrize("distro", DISTROS)
 def test_kitti_frame_as_bgr8_survives_cdr(kitti_object_dir: Path, distro: str) -> None:
-    from mono_depth_ros.data.kitti import load_rgb
+    from mono_depth_ros.training.data.kitti_files import load_rgb
 
     rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
     bgr = np.ascontiguousarray(rgb[..., ::-1])

@@ -9,10 +9,10 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.data.kitti import load_velodyne
 from mono_depth_ros.demo import run_demo
 from mono_depth_ros.demo.kitti import kitti_frame_names, write_kitti_bag
 from mono_depth_ros.demo.report import REAL_WEIGHTS_HINT
+from mono_depth_ros.training.data.kitti_files import load_velodyne
 from test.demo.support import write_tiny_checkpoint
 
 

@@ -16,8 +16,8 @@ from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.spec import OutputKind
-from mono_depth_ros.training.distill_config import DistillConfig, distill_config_from_mapping
-from mono_depth_ros.training.synthetic_data import ClipSpec, SyntheticClip, render_clip
+from mono_depth_ros.training.data.synthetic import ClipSpec, SyntheticClip, render_clip
+from mono_depth_ros.training.distillation.config import DistillConfig, distill_config_from_mapping
 from test.models.tiny_models import tiny_unet
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mono_depth_ros.training.trainer_config import TrainConfig, load_train_config
+from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 
 
 def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> list[str]:

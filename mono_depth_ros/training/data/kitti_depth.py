@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.data.kitti import KITTI_DEPTH_SCALE
+from mono_depth_ros.training.data.kitti_files import KITTI_DEPTH_SCALE
 from mono_depth_ros.training.data.kitti_raw import RawCameraCalibration, load_raw_calibration
 from mono_depth_ros.training.data.records import (
     DepthFile,

@@ -29,7 +29,7 @@ import numpy as np
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.data.kitti import read_calib_file
+from mono_depth_ros.training.data.kitti_files import read_calib_file
 from mono_depth_ros.training.data.records import (
     FrameRecord,
     LidarFile,

@@ -24,7 +24,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE, decode_depth
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
-from mono_depth_ros.data.kitti import load_depth_png, load_rgb, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor
 
 Transform = Callable[[Sample], Sample]
@@ -156,7 +156,7 @@ class RecordDataset(Dataset[Sample]):
 
     Args:
         records: the frames.
-        transform: applied to every loaded sample (e.g. :class:`~mono_depth_ros.training.augment.TrainAugment`).
+        transform: applied to every loaded sample (e.g. :class:`~mono_depth_ros.training.data.augment.TrainAugment`).
     """
 
     def __init__(self, records: Sequence[FrameRecord], transform: Transform | None = None) -> None:

@@ -18,7 +18,7 @@ from mono_depth_ros.core.scale.lidar import (
     project_scan,
 )
 from mono_depth_ros.core.scale.motion import CameraTwist
-from mono_depth_ros.data.kitti import load_object_calibration, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne
 
 INTR = PinholeIntrinsics(500.0, 500.0, 320.0, 240.0, width=640, height=480)
 # LiDAR axes (x forward, y left, z up) -> camera optical axes (x right, y down, z forward), LiDAR 0.2 m above.

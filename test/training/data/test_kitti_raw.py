@@ -16,7 +16,7 @@ import torch
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.data.kitti import load_object_calibration, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne, read_calib_file
 from mono_depth_ros.training.data.kitti_raw import (
     KittiRawDataset,
     SplitEntry,

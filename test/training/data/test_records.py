@@ -12,7 +12,7 @@ import torch
 
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.data.kitti import load_object_calibration, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne
 from mono_depth_ros.training.data.records import (
     DepthFile,
     FrameRecord,

@@ -1,1 +1,0 @@
-"""Readers for on-disk datasets (KITTI, NYU): units converted once, at load."""

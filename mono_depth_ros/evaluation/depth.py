@@ -1,0 +1,226 @@
+"""Evaluate depth predictions or a checkpoint under a named protocol (the two KITTI protocols are kept apart).
+
+Protocols (:data:`PROTOCOLS`), each fixing ground truth, crop, range and scaling so that numbers from different
+protocols never share a table row:
+
+* ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
+  self-supervised papers (monodepth2 ``evaluate_depth.py``).
+* ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models.
+* ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
+* ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
+
+Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
+``relative_inverse`` per-image least-squares scale and shift in inverse depth. A scaling can be forced, and the
+report always states the one used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.metrics import (
+    METRIC_NAMES,
+    DepthMetrics,
+    compute_metrics,
+    eigen_crop_mask_nyu,
+    garg_crop_mask,
+    mean_metrics,
+    valid_mask,
+)
+from mono_depth_ros.evaluation.samples import EvalSample
+from mono_depth_ros.models.spec import OutputKind
+
+SCALINGS = ("none", "median", "affine_inverse", "auto")
+CROPS = ("none", "garg", "eigen_nyu")
+Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How predictions are compared with ground truth.
+
+    Attributes:
+        name: table label.
+        ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
+        min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it.
+        crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
+        scaling: ``none`` | ``median`` | ``affine_inverse`` | ``auto`` (by output kind).
+    """
+
+    name: str
+    ground_truth: str
+    min_depth_m: float
+    max_depth_m: float
+    crop: str
+    scaling: str
+
+    def __post_init__(self) -> None:
+        if self.crop not in CROPS or self.scaling not in SCALINGS or not 0 <= self.min_depth_m < self.max_depth_m:
+            msg = f"bad protocol {self}: crop in {CROPS}, scaling in {SCALINGS}, 0 <= min < max"
+            raise ConfigError(msg)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "kitti_eigen_velodyne": Protocol("kitti_eigen_velodyne", "raw Velodyne", 1e-3, 80.0, "garg", "median"),
+    "kitti_improved": Protocol("kitti_improved", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg", "none"),
+    "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
+    "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
+}
+DEFAULT_PROTOCOL = {"kitti_velodyne": "kitti_eigen_velodyne", "kitti_annotated": "kitti_improved", "nyu": "nyu"}
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Result of one evaluation.
+
+    Attributes:
+        protocol: the protocol used (``scaling`` resolved: never ``auto``).
+        output_kind: the model's output kind.
+        mean: metrics averaged over images with valid GT.
+        per_image: (sample name, metrics) in input order.
+        gt_over_pred_median: per image median(gt) / median(pred) over evaluated pixels before scaling (1 = metric
+            scale right); NaN where undefined.
+    """
+
+    protocol: Protocol
+    output_kind: OutputKind
+    mean: DepthMetrics
+    per_image: tuple[tuple[str, DepthMetrics], ...]
+    gt_over_pred_median: tuple[float, ...]
+
+    def format_table(self) -> str:
+        """Fixed-width text: a header naming protocol and scaling, then one metrics row per image and the mean."""
+        p = self.protocol
+        lines = [
+            f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {p.min_depth_m:g}-{p.max_depth_m:g} m; "
+            f"scaling {p.scaling}; output {self.output_kind.value})",
+            f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
+        ]
+        rows = [*self.per_image, ("mean", self.mean)]
+        ratios = [*self.gt_over_pred_median, float(np.nanmedian(self.gt_over_pred_median or [np.nan]))]
+        for (name, m), ratio in zip(rows, ratios, strict=True):
+            lines.append(f"{name:<16}" + "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES) + f"{ratio:>10.3f}")
+        return "\n".join(lines) + "\n"
+
+
+def resolve_scaling(scaling: str, output_kind: OutputKind) -> str:
+    """``auto`` -> the scaling an output kind needs; refuses metric evaluation of relative inverse depth."""
+    if scaling == "auto":
+        return {OutputKind.METRIC: "none", OutputKind.DEPTH_UP_TO_SCALE: "median"}.get(output_kind, "affine_inverse")
+    if output_kind is OutputKind.RELATIVE_INVERSE and scaling != "affine_inverse":
+        msg = (
+            f"a relative_inverse model has no depth scale or shift: evaluate it with scaling affine_inverse, "
+            f"not {scaling}"
+        )
+        raise ConfigError(msg)
+    return scaling
+
+
+def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | None:
+    """The (H, W) evaluation crop of a protocol (None for ``none``)."""
+    if crop == "garg":
+        return garg_crop_mask(height, width)
+    if crop == "eigen_nyu":
+        return eigen_crop_mask_nyu(height, width)
+    return None
+
+
+def align_inverse_depth(
+    pred_inverse: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Least-squares ``s·pred + t ≈ 1 / gt`` over ``mask``; returns depth ``1 / (s·pred + t)`` (NaN where <= 0)."""
+    x = np.asarray(pred_inverse, dtype=np.float64)
+    a = np.stack([x[mask], np.ones(int(mask.sum()))], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[mask], rcond=None)
+    inverse = s * x + t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inverse > 0, 1.0 / inverse, np.nan)
+
+
+def evaluate_predictions(
+    pairs: Iterable[tuple[str, npt.NDArray[np.floating], npt.NDArray[np.floating]]],
+    protocol: Protocol,
+    output_kind: OutputKind,
+) -> EvalReport:
+    """Metrics of (name, prediction, ground truth) triples under ``protocol``.
+
+    Args:
+        pairs: (name, (H, W) prediction in the unit of ``output_kind``, (H, W) GT metres with NaN invalid).
+        protocol: crop, range and scaling (``auto`` is resolved with ``output_kind``).
+        output_kind: what the predictions mean.
+    """
+    scaling = resolve_scaling(protocol.scaling, output_kind)
+    resolved = replace(protocol, scaling=scaling)
+    per_image: list[tuple[str, DepthMetrics]] = []
+    ratios: list[float] = []
+    for name, pred, gt in pairs:
+        crop = crop_mask(protocol.crop, *gt.shape)
+        mask = valid_mask(gt, protocol.min_depth_m, protocol.max_depth_m) & (True if crop is None else crop)
+        depth = np.asarray(pred, dtype=np.float64)
+        if scaling == "affine_inverse" and mask.any():
+            depth = align_inverse_depth(depth, gt, mask)
+        usable = mask & np.isfinite(depth) & (depth > 0)
+        ratio = float(np.median(gt[usable]) / np.median(depth[usable])) if usable.any() else float("nan")
+        ratios.append(ratio)
+        metrics = compute_metrics(depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median")
+        per_image.append((name, metrics))
+    return EvalReport(resolved, output_kind, mean_metrics(m for _, m in per_image), tuple(per_image), tuple(ratios))
+
+
+def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[Predictor, OutputKind]:
+    """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint.
+
+    Returns:
+        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8) -> (H, W) float32`` at camera resolution.
+    """
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+
+    estimator = DepthEstimator.open("torch", checkpoint, EstimatorConfig(device=device, warmup_runs=0))
+
+    def predict(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        return estimator.predict(rgb).values
+
+    return predict, estimator.output_kind
+
+
+def evaluate_samples(
+    predict: Predictor, output_kind: OutputKind, samples: Sequence[EvalSample], protocol: Protocol
+) -> EvalReport:
+    """Run ``predict`` on every sample and evaluate under ``protocol``."""
+    return evaluate_predictions(((s.name, predict(s.rgb), s.gt_depth_m) for s in samples), protocol, output_kind)
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    samples: Sequence[EvalSample],
+    protocol: Protocol | str,
+    device: str = "cpu",
+    scaling: str | None = None,
+) -> EvalReport:
+    """Evaluate a ``.safetensors`` checkpoint on samples.
+
+    Args:
+        checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind).
+        samples: frames with ground truth (see :mod:`.eval_samples`).
+        protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
+        device: ``cpu`` | ``cuda`` | ``auto``.
+        scaling: force a scaling (None = the protocol's).
+
+    Raises:
+        ConfigError: unknown protocol or scaling. CheckpointError: unusable checkpoint.
+    """
+    if isinstance(protocol, str):
+        if protocol not in PROTOCOLS:
+            msg = f"unknown protocol {protocol!r}; expected one of {sorted(PROTOCOLS)}"
+            raise ConfigError(msg)
+        protocol = PROTOCOLS[protocol]
+    if scaling is not None:
+        protocol = replace(protocol, scaling=scaling)
+    predict, output_kind = checkpoint_predictor(checkpoint, device)
+    return evaluate_samples(predict, output_kind, samples, protocol)

@@ -1,0 +1,113 @@
+"""Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, the synthetic world.
+
+Every loader returns :class:`EvalSample` records with ground truth as float32 metres, NaN = no measurement, at the
+camera image's resolution. Units are converted here, once: KITTI annotated PNGs metres = value / 256, NYU PNGs
+metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json``), Velodyne points are projected with the
+calibration (nearest point per pixel, as monodepth2's ``generate_depth_map``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_rgb, load_velodyne
+from mono_depth_ros.training.data.synthetic import SyntheticClip
+
+DATASETS = ("kitti_velodyne", "kitti_annotated", "nyu", "synthetic")
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """One image with ground truth.
+
+    Attributes:
+        name: identifier for per-image reports (file stem or ``seed/frame``).
+        rgb: (H, W, 3) uint8 RGB.
+        gt_depth_m: (H, W) float32 metres along the optical axis; NaN = no ground truth.
+        intrinsics: the camera of ``rgb``.
+    """
+
+    name: str
+    rgb: npt.NDArray[np.uint8]
+    gt_depth_m: npt.NDArray[np.float32]
+    intrinsics: PinholeIntrinsics
+
+
+def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
+    """KITTI object-style folder (``image_2/``, ``velodyne/``, ``calib/``): raw Velodyne scans as sparse GT.
+
+    Raises:
+        ConfigError: no ``image_2/*.png`` under ``root``.
+    """
+    root = Path(root)
+    images = sorted((root / "image_2").glob("*.png"))
+    if not images:
+        msg = f"no KITTI images in {root / 'image_2'}; pass the folder holding image_2/, velodyne/, calib/"
+        raise ConfigError(msg)
+    samples = []
+    for image_path in images:
+        rgb = load_rgb(image_path)
+        height, width = rgb.shape[:2]
+        calib = load_object_calibration(root / "calib" / f"{image_path.stem}.txt", width, height)
+        points_in_velo = load_velodyne(root / "velodyne" / f"{image_path.stem}.bin")[:, :3]
+        gt, _ = zbuffer_depth(calib.cam_from_velo.apply(points_in_velo), calib.intrinsics)
+        samples.append(EvalSample(image_path.stem, rgb, gt, calib.intrinsics))
+    return samples
+
+
+def annotated_samples(root: str | Path) -> list[EvalSample]:
+    """Folder with ``test_annotations.json`` (Metric3D demo layout: ``cam_in`` [fx, fy, cx, cy], ``rgb``,
+    ``depth``, ``depth_scale``) and ``rgb/``, ``depth/`` sub-folders: KITTI annotated depth or NYU Kinect depth.
+
+    Raises:
+        ConfigError: missing or malformed ``test_annotations.json``.
+    """
+    root = Path(root)
+    try:
+        entries = json.loads((root / "test_annotations.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        msg = f"cannot read {root / 'test_annotations.json'} ({err}); pass a Metric3D-style demo folder"
+        raise ConfigError(msg) from None
+    samples = []
+    for entry in sorted(entries, key=lambda e: str(e["rgb"])):
+        rgb_path = root / "rgb" / Path(entry["rgb"]).name
+        depth_path = root / "depth" / Path(entry["depth"]).name
+        rgb = load_rgb(rgb_path)
+        gt = load_depth_png(depth_path, scale=float(entry["depth_scale"]))
+        fx, fy, cx, cy = (float(v) for v in entry["cam_in"])
+        intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
+        samples.append(EvalSample(rgb_path.stem, rgb, gt, intrinsics))
+    return samples
+
+
+def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
+    """Every frame of rendered drives, exact depth as GT (sky / beyond range -> NaN)."""
+    samples = []
+    for clip in clips:
+        for frame in range(clip.spec.n_frames):
+            gt = np.where(np.isfinite(clip.depth_m[frame]), clip.depth_m[frame], np.nan).astype(np.float32)
+            samples.append(EvalSample(f"{clip.spec.seed}/{frame}", clip.rgb[frame], gt, clip.intrinsics))
+    return samples
+
+
+def load_samples(dataset: str, root: str | Path) -> list[EvalSample]:
+    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` (``synthetic`` has no folder).
+
+    Raises:
+        ConfigError: unknown dataset name.
+    """
+    if dataset == "kitti_velodyne":
+        return kitti_velodyne_samples(root)
+    if dataset in ("kitti_annotated", "nyu"):
+        return annotated_samples(root)
+    msg = f"unknown evaluation dataset {dataset!r}; expected kitti_velodyne, kitti_annotated or nyu"
+    raise ConfigError(msg)

@@ -1,0 +1,193 @@
+"""Recorded data for ``mono-depth train`` (``data.kind`` other than ``synthetic``): the :mod:`.data` datasets,
+fitted to the network input and augmented, as the batch dictionaries the objectives read.
+
+=============  =========================================================================================
+``data.kind``  ``data.root`` (and ``data.split``)
+=============  =========================================================================================
+kitti_raw      KITTI raw root; ``split``: an Eigen / Zhou split file (required); Velodyne → LiDAR depth
+kitti_depth    folder with a Metric3D-style ``test_annotations.json`` (annotated depth, metres)
+nyu            folder with ``test_annotations.json``, or the BTS root with ``split`` = its split file
+folder         the folder layout of :mod:`.data.folder` (``rgb/`` + intrinsics, optional depth / sparse depth)
+rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): no depth, self-supervised only
+=============  =========================================================================================
+
+Training frames are resized to cover the input size (aspect kept), then augmented by :class:`.augment.TrainAugment`
+(random resized crop to the input size, flip, colour jitter, noise; intrinsics, depth and poses follow). Validation
+frames are resized to cover and centre-cropped, with no randomness. Depth is never interpolated (nearest / splat).
+Every sample becomes the batch dictionary of :mod:`.objectives` (``sparse_depth`` is its ``lidar_depth``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
+from mono_depth_ros.evaluation.samples import EvalSample
+from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, crop, resize
+from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
+from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
+from mono_depth_ros.training.data.nyu import NyuDataset
+from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
+from mono_depth_ros.training.data.sample import Sample
+from mono_depth_ros.training.trainer.config import DATA_KINDS, DataConfig
+
+REAL_KINDS = tuple(kind for kind in DATA_KINDS if kind != "synthetic")
+_PROTOCOLS = {
+    "kitti_raw": PROTOCOLS["kitti_eigen_velodyne"],
+    "kitti_depth": PROTOCOLS["kitti_improved"],
+    "nyu": PROTOCOLS["nyu"],
+    "folder": replace(PROTOCOLS["synthetic"], name="folder", ground_truth="the folder's depth/"),
+    "rosbag": replace(PROTOCOLS["synthetic"], name="rosbag", ground_truth="none (LiDAR if any)"),
+}
+
+
+def cover_resize(sample: Sample, width: int, height: int) -> Sample:
+    """Resize (aspect kept) to the smallest size that covers ``width`` × ``height``."""
+    scale = max(width / sample.width, height / sample.height)
+    return resize(sample, max(width, round(sample.width * scale)), max(height, round(sample.height * scale)))
+
+
+def fit_to_input(sample: Sample, width: int, height: int) -> Sample:
+    """Deterministic network-size view: :func:`cover_resize`, then the centre ``width`` × ``height`` crop."""
+    covered = cover_resize(sample, width, height)
+    return crop(covered, (covered.width - width) // 2, (covered.height - height) // 2, width, height)
+
+
+def batch_item(sample: Sample, index: int) -> dict[str, Tensor]:
+    """One sample as the objectives' batch dictionary (the keys :class:`.SyntheticDepthDataset` yields)."""
+    return {
+        "rgb": sample.rgb,
+        "depth": sample.depth,
+        "lidar_depth": sample.sparse_depth,
+        "k": sample.k,
+        "sources": sample.sources,
+        "source_from_target": sample.source_from_target,
+        "pose_known": sample.pose_known,
+        "source_offset": torch.tensor(sample.source_offsets, dtype=torch.int64),
+        "index": torch.tensor(index, dtype=torch.int64),
+    }
+
+
+class RecordedDepthDataset(Dataset[dict[str, Tensor]]):
+    """A dataset of :class:`Sample` as fixed-size training (or validation) batch items.
+
+    Args:
+        samples: the underlying dataset (no transform of its own).
+        width, height: network input size in pixels.
+        augment: random augmentation (training), or None (validation: :func:`fit_to_input` only).
+        protocol: how :meth:`eval_samples` are evaluated.
+        seed: augmentation seed; item ``i`` of epoch ``e`` draws from ``(seed, e, i)`` (exact resume).
+    """
+
+    def __init__(
+        self,
+        samples: Dataset[Sample],
+        width: int,
+        height: int,
+        augment: AugmentConfig | None,
+        protocol: Protocol,
+        seed: int = 0,
+    ) -> None:
+        self.samples = samples
+        self.width, self.height = width, height
+        self.augment = TrainAugment(replace(augment, crop_width=width, crop_height=height)) if augment else None
+        self.protocol = protocol
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)  # type: ignore[arg-type]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw other augmentations in the next epoch."""
+        self.epoch = int(epoch)
+
+    def sample(self, index: int) -> Sample:
+        """Item ``index`` as a :class:`Sample` at the input size (augmented when training)."""
+        sample = self.samples[index]
+        if self.augment is None:
+            return fit_to_input(sample, self.width, self.height)
+        seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(seed)
+        return self.augment(cover_resize(sample, self.width, self.height), generator)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return batch_item(self.sample(index), index)
+
+    def eval_samples(self) -> list[EvalSample]:
+        """Every item with its ground truth (annotated depth, else LiDAR; NaN = none) for validation metrics."""
+        out = []
+        for index in range(len(self)):
+            sample = self.sample(index)
+            depth = sample.depth[0].numpy()
+            gt = depth if np.isfinite(depth).any() else sample.sparse_depth[0].numpy()
+            rgb = (sample.rgb.permute(1, 2, 0).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
+            out.append(EvalSample(sample.name or str(index), rgb, gt.astype(np.float32), sample.intrinsics))
+        return out
+
+
+def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[int, ...]) -> Dataset[Sample]:
+    path = Path(root)
+    if kind == "kitti_raw":
+        if not split:
+            msg = "data.kind=kitti_raw needs data.split (and data.val_split): an Eigen / Zhou split file"
+            raise ConfigError(msg)
+        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True)
+    if offsets and kind not in ("folder", "rosbag"):
+        msg = f"data.kind={kind} has no temporal neighbours: use objective supervised, or kitti_raw / folder / rosbag"
+        raise ConfigError(msg)
+    if kind == "kitti_depth":
+        return KittiDepthDataset.from_annotations(path)
+    if kind == "nyu":
+        return NyuDataset.from_split_file(path, Path(split)) if split else NyuDataset.from_annotations(path)
+    if kind == "folder":
+        return FolderDataset(path, frame_offsets=offsets)
+    return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets or (-1, 1))
+
+
+def build_recorded_datasets(
+    data: DataConfig, width: int, height: int, offsets: tuple[int, ...], seed: int
+) -> tuple[RecordedDepthDataset, RecordedDepthDataset]:
+    """(train, validation) datasets of ``data.kind`` at the network input size.
+
+    Args:
+        data: the data section (``kind``, ``root``, ``split``, ``val_root``, ``val_split``, augmentation).
+        width, height: network input size.
+        offsets: temporal source frames (``()`` for supervised objectives).
+        seed: augmentation seed.
+
+    Raises:
+        ConfigError: a missing root / split, a kind without the neighbours the objective needs, or the dataset's own
+            errors (missing files are named).
+    """
+    if data.kind not in REAL_KINDS:
+        msg = f"data.kind {data.kind!r} is not a recorded dataset; use one of {REAL_KINDS}"
+        raise ConfigError(msg)
+    if not data.root:
+        msg = f"data.kind={data.kind} needs data.root (the dataset folder or bag)"
+        raise ConfigError(msg)
+    augment = AugmentConfig(
+        scale_range=data.scale_range,
+        flip_probability=data.flip_probability,
+        brightness=data.brightness,
+        contrast=data.contrast,
+        saturation=data.saturation,
+        hue=data.hue,
+        noise_std=data.noise_std,
+    )
+    protocol = _PROTOCOLS[data.kind]
+    train: Any = _samples(data.kind, data.root, data.split, data, offsets)
+    val: Any = _samples(data.kind, data.val_root or data.root, data.val_split or data.split, data, offsets)
+    return (
+        RecordedDepthDataset(train, width, height, augment, protocol, seed),
+        RecordedDepthDataset(val, width, height, None, protocol, seed),
+    )

@@ -1,0 +1,1 @@
+"""Distillation: a teacher labels recordings (LiDAR-calibrated pseudo-labels), a fast student learns them."""

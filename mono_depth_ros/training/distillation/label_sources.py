@@ -1,0 +1,286 @@
+"""Where unlabelled training images come from: a robot's rosbag2 recordings, or folders of images.
+
+Each source lists its frames by a stable key first (cheap: no image is decoded), then decodes only the frames it is
+asked for, so a resumed labelling run skips cached frames without decoding them. A frame carries:
+
+* the image as (H, W, 3) uint8 RGB (raw bag images undistorted with K + D first, as image_proc would);
+* the pinhole intrinsics of that image (None for a bare folder of images without intrinsics);
+* optional LiDAR points already in the camera optical frame, (N, 3) float64 metres: a bag scan (the scan nearest to
+  the image within ``lidar_max_age_s``, moved with the bag's TF at the scan stamp), or a folder's ``sparse_depth/``
+  map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached.
+
+Frames that cannot be used (no camera_info, undecodable image) are counted per reason in :attr:`problems`; a frame
+whose LiDAR cannot be used (no scan in time, no TF) is still labelled, without LiDAR, and the reason is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
+from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
+from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+from mono_depth_ros.bag.plan import FramePlan, plan_frames
+from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
+from mono_depth_ros.bag.summary import BagSummary, ReasonLog
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, DepthError
+from mono_depth_ros.core.geometry import backproject_depth
+from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset
+from mono_depth_ros.training.data.kitti_files import load_rgb
+
+
+@dataclass(frozen=True)
+class UnlabelledFrame:
+    """One image to label (see the module docstring).
+
+    Attributes:
+        key: identifier, unique and stable within its source (the cache file name).
+        rgb: (H, W, 3) uint8 RGB.
+        intrinsics: pinhole intrinsics of ``rgb`` in pixels, or None when the source has none.
+        points_in_camera: (N, 3) float64 LiDAR points in the camera optical frame (metres), or None.
+    """
+
+    key: str
+    rgb: npt.NDArray[np.uint8]
+    intrinsics: PinholeIntrinsics | None
+    points_in_camera: npt.NDArray[np.float64] | None = None
+
+
+class FrameSource(Protocol):
+    """A labellable source: ``name`` names its cache folder, ``keys`` its frames, ``frames`` decodes them."""
+
+    name: str
+    problems: ReasonLog
+
+    @property
+    def keys(self) -> list[str]:
+        """Keys of every frame the source will yield (after stride and max_frames)."""
+        ...
+
+    def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
+        """Decode the frames whose key is not in ``skip``, in key order."""
+        ...
+
+
+def source_name(path: Path, qualifier: str = "") -> str:
+    """Cache folder name of a source: its file stem plus a short hash of the absolute path and ``qualifier``."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.resolve().name or "root").strip("_.") or "source"
+    digest = hashlib.sha256(f"{path.resolve()}|{qualifier}".encode()).hexdigest()[:10]
+    return f"{stem[:40]}-{digest}"
+
+
+def _select(items: Sequence[str], stride: int, max_frames: int) -> list[str]:
+    chosen = list(items[::stride])
+    return chosen[:max_frames] if max_frames else chosen
+
+
+class BagSource:
+    """Images of one camera topic in a rosbag2 (optionally with LiDAR and TF); keys are image ordinals.
+
+    Args:
+        path: rosbag2 folder, or a ``.mcap`` / ``.db3`` file.
+        image_topic, camera_info_topic: the camera (Image or CompressedImage; ``/compressed`` is found by itself).
+        lidar_topic: PointCloud2 topic ('' = none).
+        lidar_max_age_s: largest |scan stamp - image stamp|.
+        image_is_rectified: False: undistort raw images with K + D.
+        distro: message definitions (``humble`` | ``jazzy``).
+        stride, max_frames: label every ``stride``-th usable image, at most ``max_frames`` (0 = all).
+        lidar_motion_frame: fixed frame (``odom``) in which the world is static: scans are moved from their stamp to
+            the image stamp through the bag's TF ('' = the extrinsic at the scan stamp only).
+
+    Raises:
+        BagError: unreadable bag, or the image / camera_info / LiDAR topic is missing or of the wrong type.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        image_topic: str = "/camera/image_raw",
+        camera_info_topic: str = "/camera/camera_info",
+        lidar_topic: str = "",
+        lidar_max_age_s: float = 0.2,
+        image_is_rectified: bool = True,
+        distro: str = "humble",
+        stride: int = 1,
+        max_frames: int = 0,
+        *,
+        lidar_motion_frame: str = "",
+    ) -> None:
+        self.path = Path(path)
+        self.lidar_motion_frame = lidar_motion_frame
+        self.typestore = typestore_for(distro)
+        self.image_is_rectified = image_is_rectified
+        params = {
+            "image_topic": image_topic,
+            "image_transport": "raw",
+            "camera_info_topic": camera_info_topic,
+            "lidar_topic": lidar_topic,
+            "model.backend": "unet",
+            "prediction_topic": "",
+        }
+        summary = BagSummary(self.path, self.path)
+        self.problems: ReasonLog = summary.warnings
+        with InputBag(self.path, self.typestore) as bag:
+            topics = resolve_topics(params, bag, summary)
+            if topics.lidar and topics.lidar not in bag.topics:
+                self.problems.add("lidar: topic missing", summary.notes[-1])
+                topics = replace(topics, lidar="")
+            self.topics: TopicPlan = topics
+            self.index: BagIndex = index_bag(bag, topics, summary, topics.all)
+        rules = PairingRules(lidar_max_age_ns=seconds_to_ns(lidar_max_age_s))
+        plans = plan_frames(self.index, rules)
+        for plan in plans:
+            if plan.skip is not None:
+                self.problems.add(*plan.skip)
+        usable = [f"{p.ordinal:06d}" for p in plans if p.skip is None]
+        self._keys = _select(usable, stride, max_frames)
+        self._plans = {f"{p.ordinal:06d}": p for p in plans}
+        self.name = source_name(self.path, self.topics.image)
+
+    @property
+    def keys(self) -> list[str]:
+        """Image ordinals (zero-padded) of the frames to label."""
+        return list(self._keys)
+
+    def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
+        """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order."""
+        wanted = {self._plans[k].ordinal: self._plans[k] for k in self._keys if k not in skip}
+        if not wanted:
+            return
+        scan_refs: dict[int, int] = {}
+        for plan in wanted.values():
+            if plan.lidar is not None:
+                scan_refs[plan.lidar] = scan_refs.get(plan.lidar, 0) + 1
+        scans: dict[int, Scan | str] = {}
+        pending: deque[tuple[FramePlan, BagMessage]] = deque()
+        with InputBag(self.path, self.typestore) as bag:
+            for message in bag.messages(self.topics.all):
+                if message.topic == self.topics.image and message.ordinal in wanted:
+                    pending.append((wanted[message.ordinal], message))
+                elif message.topic == self.topics.lidar and scan_refs.get(message.ordinal, 0) > 0:
+                    scans[message.ordinal] = self._decode_scan(bag, message)
+                while pending and (pending[0][0].lidar is None or pending[0][0].lidar in scans):
+                    plan, image_message = pending.popleft()
+                    frame = self._frame(bag, plan, image_message, scans)
+                    if plan.lidar is not None:
+                        scan_refs[plan.lidar] -= 1
+                        if scan_refs[plan.lidar] <= 0:
+                            scans.pop(plan.lidar, None)
+                    if frame is not None:
+                        yield frame
+            while pending:
+                plan, image_message = pending.popleft()
+                frame = self._frame(bag, plan, image_message, scans)
+                if frame is not None:
+                    yield frame
+
+    @staticmethod
+    def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | str:
+        try:
+            return decode_scan(bag.deserialize(message))
+        except DepthError as err:
+            return f"{type(err).__name__}: {err}"
+
+    def _frame(
+        self, bag: InputBag, plan: FramePlan, message: BagMessage, scans: dict[int, Scan | str]
+    ) -> UnlabelledFrame | None:
+        camera = self.index.camera_infos[plan.camera_info] if plan.camera_info is not None else None
+        if camera is None or camera.model is None:
+            self.problems.add(camera.error_reason if camera else "no camera_info", camera.error if camera else "")
+            return None
+        try:
+            rgb = decode_image(bag.deserialize(message), message.msgtype)
+            if not self.image_is_rectified:
+                rgb = camera.model.undistort(rgb)
+            intrinsics = camera.model.intrinsics(self.image_is_rectified)
+            intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.topics.image}")
+        except DepthError as err:
+            self.problems.add(f"image: {type(err).__name__}", str(err))
+            return None
+        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans))
+
+    def _points(self, plan: FramePlan, scans: dict[int, Scan | str]) -> npt.NDArray[np.float64] | None:
+        if not self.topics.lidar:
+            return None
+        if plan.lidar is None:
+            self.problems.add("lidar: no scan in time", f"no scan on {self.topics.lidar} near image #{plan.ordinal}")
+            return None
+        scan = scans.get(plan.lidar, "missing in the second pass over the bag")
+        if isinstance(scan, str):
+            self.problems.add("lidar: undecodable scan", scan)
+            return None
+        try:
+            cam_from_lidar = self.index.cam_from_scan(
+                plan.entry.frame_id, plan.entry.stamp_ns, scan.frame_id, scan.stamp_ns, self.lidar_motion_frame
+            )
+        except DepthError as err:
+            self.problems.add(f"lidar: {type(err).__name__}", str(err))
+            return None
+        return np.asarray(cam_from_lidar.apply(np.asarray(scan.points_in_lidar, dtype=np.float64)), dtype=np.float64)
+
+
+class FolderSource:
+    """Images of a folder; keys are file stems.
+
+    Layout: the :mod:`~mono_depth_ros.training.data.folder` layout (``rgb/`` + ``intrinsics.yaml`` or
+    ``intrinsics/``, optional ``sparse_depth/`` used as LiDAR; ``depth/`` is ignored: the data is unlabelled), or a
+    bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR.
+
+    Raises:
+        ConfigError: no images.
+    """
+
+    def __init__(self, root: Path, stride: int = 1, max_frames: int = 0) -> None:
+        self.root = Path(root)
+        self.problems = ReasonLog()
+        self.name = source_name(self.root)
+        has_intrinsics = (self.root / "intrinsics.yaml").is_file() or (self.root / "intrinsics").is_dir()
+        self._dataset: FolderDataset | None = None
+        self._paths: dict[str, Path] = {}
+        if (self.root / "rgb").is_dir() and has_intrinsics:
+            self._dataset = FolderDataset(self.root)
+            stems = {Path(r.name).stem: i for i, r in enumerate(self._dataset.records)}
+            self._records = stems
+            names = sorted(stems)
+        else:
+            folder = self.root / "rgb" if (self.root / "rgb").is_dir() else self.root
+            images = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; give a folder of images"
+                raise ConfigError(msg)
+            self._paths = {p.stem: p for p in images}
+            names = sorted(self._paths)
+        self._keys = _select(names, stride, max_frames)
+
+    @property
+    def keys(self) -> list[str]:
+        """File stems of the frames to label."""
+        return list(self._keys)
+
+    def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
+        """Load the wanted images in name order."""
+        for key in self._keys:
+            if key in skip:
+                continue
+            if self._dataset is None:
+                yield UnlabelledFrame(key, load_rgb(self._paths[key]), None)
+                continue
+            sample = self._dataset.load(self._dataset.records[self._records[key]])
+            rgb = (sample.rgb.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+            intrinsics = sample.intrinsics
+            sparse_m = sample.sparse_depth[0].numpy()
+            points = None
+            if np.isfinite(sparse_m).any():
+                cloud = backproject_depth(sparse_m, intrinsics).reshape(-1, 3)
+                points = cloud[np.isfinite(cloud).all(axis=1)].astype(np.float64)
+            yield UnlabelledFrame(key, rgb, intrinsics, points)

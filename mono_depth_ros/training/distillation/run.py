@@ -1,0 +1,121 @@
+"""Distillation: a big teacher labels a robot's own recordings, a fast student learns the labels.
+
+1. **Label** (:mod:`.labelling` into the cache of :mod:`.pseudo_labels`): the teacher (a project checkpoint, a Depth
+   Anything V2 directory, an ONNX or TorchScript model) predicts every image of the rosbag2 files / image folders
+   (:mod:`.label_sources`); the predictions are cached on disk in the teacher's output kind, with the frame's LiDAR
+   projected through the bag's TF when there is one, and the teacher's encoder features when feature alignment is
+   on. Resumable: cached frames are skipped undecoded.
+2. **Train** (:mod:`.distill_trainer`): the student (the project's unet) learns the labels with the scale-and-shift-
+   invariant loss + gradient matching on strongly perturbed inputs and CutMix (:mod:`.distill_loss`), optionally
+   feature alignment and a sparse metric LiDAR term. AdamW, warm-up + cosine / poly learning rate, optional autocast,
+   gradient clipping, and exactly resumable checkpoints (:mod:`.train_state`), as the trainer.
+3. **Calibrate** (:mod:`.distill_calibration`): one global scale and shift in inverse depth against the teacher (or
+   the LiDAR) are folded into the student's depth range, and ``<out_dir>/model.safetensors`` is written: an ordinary
+   project checkpoint (ModelSpec, golden reference) that the node and the bag runner load.
+
+The student's output kind (``student.output_kind: auto``): ``metric`` when it trained on LiDAR or its teacher is
+metric; otherwise ``depth_up_to_scale``. A ``relative_inverse`` teacher's labels are inverse depth up to scale *and*
+shift: the calibrated student reproduces the teacher's disparity with one global shift, so calling its output depth
+up to scale assumes that shift is constant across images (Depth Anything's disparity is ~0 at the horizon); record
+LiDAR with the images to make the student metric instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.distillation.calibration import Calibration
+from mono_depth_ros.training.distillation.config import DistillConfig
+from mono_depth_ros.training.distillation.label_sources import BagSource, FolderSource, FrameSource
+from mono_depth_ros.training.distillation.labelling import LabelReport, label_sources
+from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
+from mono_depth_ros.training.distillation.teacher import Teacher
+from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
+
+
+def open_sources(config: DistillConfig) -> list[FrameSource]:
+    """The bags and folders a config names, indexed (bags: first pass over each).
+
+    Raises:
+        ConfigError: neither bags nor folders. BagError: an unreadable bag or a missing topic.
+    """
+    d = config.data
+    if not d.bags and not d.folders:
+        msg = "nothing to label: give data.bags (--bags) and / or data.folders (--folders)"
+        raise ConfigError(msg)
+    sources: list[FrameSource] = []
+    for bag in d.bags:
+        sources.append(
+            BagSource(
+                Path(bag),
+                d.image_topic,
+                d.camera_info_topic,
+                d.lidar_topic,
+                d.lidar_max_age_s,
+                d.image_is_rectified,
+                d.distro,
+                d.stride,
+                d.max_frames,
+                lidar_motion_frame=d.lidar_motion_frame,
+            )
+        )
+    sources.extend(FolderSource(Path(folder), d.stride, d.max_frames) for folder in d.folders)
+    return sources
+
+
+@dataclass(frozen=True)
+class DistillResult:
+    """What :func:`distill` returns.
+
+    Attributes:
+        step: optimiser steps done. model_path: the calibrated student (None when stopped early or label-only).
+        output_kind: the student's. calibration: the fitted map (None before the end).
+        labels: the labelling report (None when training only). wall_s: this call. images_per_s: training speed.
+    """
+
+    step: int
+    model_path: Path | None
+    output_kind: OutputKind
+    calibration: Calibration | None
+    labels: LabelReport | None
+    wall_s: float
+    images_per_s: float
+
+
+def distill(
+    config: DistillConfig, resume: str | Path | None = None, stop_at_step: int | None = None, label_only: bool = False
+) -> DistillResult:
+    """Label (resuming the cache), then train, calibrate and write the student (see the module docstring).
+
+    Args:
+        config: the run.
+        resume: ``"auto"`` (latest checkpoint under ``run.out_dir``) or a checkpoint file; None starts afresh.
+        stop_at_step: stop early, as if interrupted (after writing that step's checkpoint).
+        label_only: fill the pseudo-label cache and stop.
+    """
+    started = time.perf_counter()
+    sources = open_sources(config)
+    teacher = Teacher.open(config.teacher)
+    report = label_sources(
+        teacher, sources, config.data.cache_dir, config.label_hw, config.data.feature_stride, config.run.progress
+    )
+    del teacher
+    dataset = PseudoLabelDataset(config.data.cache_dir, [s.name for s in sources])
+    if label_only:
+        lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
+        kind = resolve_student_kind(config.student.output_kind, dataset.manifest.kind, lidar)
+        return DistillResult(0, None, kind, None, report, time.perf_counter() - started, 0.0)
+    trainer = DistillTrainer(config, dataset)
+    if resume is not None:
+        trainer.resume(None if str(resume) == "auto" else resume)
+    _, images_per_s = trainer.fit(stop_at_step)
+    calibration, model_path = None, None
+    if trainer.step >= config.run.steps:
+        calibration = trainer.calibrate()
+        model_path = trainer.save_final(calibration)
+    wall = time.perf_counter() - started
+    return DistillResult(trainer.step, model_path, trainer.spec.output_kind, calibration, report, wall, images_per_s)

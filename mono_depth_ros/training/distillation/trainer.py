@@ -1,0 +1,315 @@
+"""The distillation training loop: the student, its projection head, optimiser, schedule, checkpoints, calibration.
+
+Per step: a batch of cached pseudo-labels (a seeded permutation per epoch, so a resumed run sees the same order),
+perturbed with draws from a generator seeded by the step (:func:`~.distill_loss.perturb_batch`), the student forward
+under optional autocast (its deepest encoder feature taken by a temporary forward hook when feature alignment is on),
+the loss in float32 (:mod:`.distill_loss`), backward, gradient clipping, AdamW, warm-up + cosine / poly learning rate
+(:func:`~.trainer.lr_schedule`). Checkpoints are the trainer's (:mod:`.train_state`): the student as a safetensors
+checkpoint with its spec plus the training state (projection head, optimiser, scheduler, scaler, RNG, step), so N
+straight steps and N/2 + resume + N/2 give the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.amp import GradScaler
+from torch.utils.data import DataLoader
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.backend import TorchBackend, resolve_device
+from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.inference import make_golden
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+from mono_depth_ros.models.unet import UNet, disp_to_depth, make_unet_spec
+from mono_depth_ros.training.distillation.calibration import Calibration, fit_calibration, fold_calibration
+from mono_depth_ros.training.distillation.config import DistillConfig
+from mono_depth_ros.training.distillation.loss import (
+    ProjectionHead,
+    feature_alignment_loss,
+    inverse_target,
+    normalise_per_image,
+    perturb_batch,
+    regional_ssi_loss,
+)
+from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
+from mono_depth_ros.training.objectives.assemble import normalise
+from mono_depth_ros.training.objectives.losses import sparse_lidar_loss
+from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.log import TrainLogger
+from mono_depth_ros.training.trainer.loop import lr_schedule
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_LOG = logging.getLogger(__name__)
+
+
+def resolve_student_kind(requested: str, teacher_kind: OutputKind, uses_lidar: bool) -> OutputKind:
+    """The student's output kind (see the module docstring).
+
+    Raises:
+        ConfigError: ``metric`` asked of a student that sees neither a metric teacher nor LiDAR.
+    """
+    metric_possible = uses_lidar or teacher_kind is OutputKind.METRIC
+    if requested == "auto":
+        return OutputKind.METRIC if metric_possible else OutputKind.DEPTH_UP_TO_SCALE
+    kind = OutputKind.parse(requested)
+    if kind is OutputKind.METRIC and not metric_possible:
+        msg = (
+            f"student.output_kind metric needs a metric teacher or LiDAR (loss.lidar_weight > 0 and LiDAR in the "
+            f"data); the teacher is {teacher_kind.value}: record LiDAR, or use output_kind depth_up_to_scale"
+        )
+        raise ConfigError(msg)
+    return kind
+
+
+def build_student_spec(config: DistillConfig, kind: OutputKind) -> ModelSpec:
+    """The (uncalibrated) ModelSpec of the student network."""
+    s = config.student
+    options: dict[str, object] = {}
+    if s.encoder_width:
+        options["encoder_width"] = s.encoder_width
+    if s.decoder_channels:
+        options["decoder_channels"] = list(s.decoder_channels)
+    return make_unet_spec(
+        s.encoder,
+        s.preset,
+        output_kind=kind,
+        input_policy=InputPolicy(height=s.input_height, width=s.input_width),
+        min_depth_m=s.min_depth_m,
+        max_depth_m=s.max_depth_m,
+        **options,
+    )
+
+
+class DistillTrainer:
+    """The student, its projection head, optimiser, schedule and checkpoints (see the module docstring).
+
+    Args:
+        config: the run configuration.
+        dataset: the cached pseudo-labels to learn.
+    """
+
+    def __init__(self, config: DistillConfig, dataset: PseudoLabelDataset) -> None:
+        self.config = config
+        run = config.run
+        self.device = resolve_device(run.device)
+        if run.threads > 0:
+            torch.set_num_threads(run.threads)
+        torch.manual_seed(run.seed)
+        self.dataset = dataset
+        self.teacher_kind = dataset.manifest.kind
+        self.uses_lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
+        if config.loss.lidar_weight > 0 and not self.uses_lidar:
+            _LOG.warning("loss.lidar_weight > 0 but no cached frame has LiDAR: training without the LiDAR term")
+        kind = resolve_student_kind(config.student.output_kind, self.teacher_kind, self.uses_lidar)
+        self.spec = build_student_spec(config, kind)
+        network = build_model(self.spec)
+        if not isinstance(network, UNet):  # pragma: no cover - build_student_spec always makes a unet
+            msg = f"the student must be a unet, got {type(network).__name__}"
+            raise ConfigError(msg)
+        self.student: UNet = network.to(self.device)
+        channels = dataset.manifest.feature_channels
+        if config.loss.feature_weight > 0 and not channels:
+            msg = (
+                f"loss.feature_weight > 0 but the cache {dataset.root} holds no teacher features; label with "
+                f"teacher.features: true (torch teachers only), or set loss.feature_weight: 0"
+            )
+            raise ConfigError(msg)
+        self.projection: ProjectionHead | None = None
+        if config.loss.feature_weight > 0:
+            self.projection = ProjectionHead(self.student.encoder.channels[-1], channels).to(self.device)
+        params = list(self.student.parameters()) + (list(self.projection.parameters()) if self.projection else [])
+        self.optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
+        self.scaler = GradScaler(self.device.type, enabled=run.amp == "fp16")
+        self.steps_per_epoch = len(dataset) // run.batch_size
+        if self.steps_per_epoch < 1:
+            msg = f"{len(dataset)} cached frames do not fill one batch of {run.batch_size}; label more or lower it"
+            raise ConfigError(msg)
+        self.step = 0
+        self.out_dir = Path(run.out_dir)
+
+    def _loader(self, epoch: int, offset: int) -> DataLoader[dict[str, Tensor]]:
+        generator = torch.Generator().manual_seed(self.config.run.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        batch = self.config.run.batch_size
+        indices = order[offset * batch : self.steps_per_epoch * batch]
+        return DataLoader(self.dataset, batch_size=batch, sampler=indices, drop_last=True)
+
+    def _to_input_size(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        hw = (self.spec.input.height, self.spec.input.width)
+        if tuple(batch["rgb"].shape[-2:]) == hw:
+            return batch
+        resized = dict(batch)
+        resized["rgb"] = F.interpolate(batch["rgb"], size=hw, mode="bilinear", align_corners=False)
+        for key in ("label", "lidar_depth"):
+            resized[key] = F.interpolate(batch[key], size=hw, mode="nearest-exact")
+        return resized
+
+    def _forward(self, rgb: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(inverse depth, depth, deepest encoder feature or None) of the student, each (B, ·, H, W) float32."""
+        captured: list[Tensor] = []
+        hook = None
+        if self.projection is not None:
+            hook = self.student.encoder.register_forward_hook(lambda _m, _a, out: captured.append(out[-1]))
+        amp = self.config.run.amp
+        try:
+            with torch.autocast(self.device.type, dtype=_AMP_DTYPES.get(amp), enabled=amp != "none"):
+                output = self.student(normalise(rgb, self.spec.mean, self.spec.std))
+        finally:
+            if hook is not None:
+                hook.remove()
+        inverse, depth = disp_to_depth(output.disparities[0].float(), self.spec.min_depth_m, self.spec.max_depth_m)
+        return inverse, depth, captured[0].float() if captured else None
+
+    def loss(self, batch: dict[str, Tensor], generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """The distillation loss of one (unperturbed) batch, perturbed here with ``generator``'s draws."""
+        cfg = self.config.loss
+        perturbed = perturb_batch(self._to_input_size(batch), cfg, generator)
+        rgb = perturbed.rgb.to(self.device)
+        target, mask = inverse_target(perturbed.label.to(self.device), self.teacher_kind)
+        region = perturbed.region.to(self.device) if perturbed.region is not None else None
+        inverse, depth, feature = self._forward(rgb)
+        ssi = regional_ssi_loss(
+            inverse, normalise_per_image(target, mask), mask, region, cfg.gradient_weight, cfg.gradient_scales
+        )
+        total, parts = ssi, {"ssi": float(ssi.detach())}
+        if self.projection is not None and feature is not None:
+            align = feature_alignment_loss(
+                self.projection(feature), perturbed.features.to(self.device), cfg.feature_margin
+            )
+            total = total + cfg.feature_weight * align
+            parts["features"] = float(align.detach())
+        if self.uses_lidar:
+            lidar = sparse_lidar_loss(depth, perturbed.lidar_depth.to(self.device), cfg.lidar_loss)
+            total = total + cfg.lidar_weight * lidar
+            parts["lidar"] = float(lidar.detach())
+        return total, parts
+
+    def _train_step(self, batch: dict[str, Tensor]) -> tuple[float, dict[str, float]]:
+        generator = torch.Generator().manual_seed(self.config.run.seed * 1_000_003 + 7919 * self.step + 1)
+        total, parts = self.loss(batch, generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()  # type: ignore[no-untyped-call]
+        if self.config.optim.grad_clip_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return float(total.detach()), parts
+
+    def fit(self, stop_at_step: int | None = None) -> tuple[int, float]:
+        """Train up to ``run.steps`` (or stop after ``stop_at_step`` as if interrupted, after its checkpoint).
+
+        Returns:
+            (steps done in this call, images per second).
+        """
+        run = self.config.run
+        stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
+        start_step, started = self.step, time.perf_counter()
+        window: list[tuple[float, dict[str, float]]] = []
+        self.student.train()
+        with TrainLogger(self.out_dir, True, run.steps, self.step, run.progress, run.tensorboard) as log:
+            while self.step < stop:
+                epoch, offset = divmod(self.step, self.steps_per_epoch)
+                for batch in self._loader(epoch, offset):
+                    window.append(self._train_step(batch))
+                    self.step += 1
+                    rate = (self.step - start_step) * run.batch_size / max(time.perf_counter() - started, 1e-9)
+                    log.step(window[-1][0], rate)
+                    if self.step % run.log_every == 0 or self.step == stop:
+                        parts = {k: float(np.mean([p[k] for _, p in window])) for k in window[-1][1]}
+                        loss = float(np.mean([t for t, _ in window]))
+                        lr = float(self.scheduler.get_last_lr()[0])
+                        log.train_row(self.step, {"epoch": float(epoch), "lr": lr, "loss": loss, **parts})
+                        window = []
+                    if self.step % run.checkpoint_every == 0 or self.step == stop:
+                        self.save_checkpoint()
+                    if self.step >= stop:
+                        break
+        done = self.step - start_step
+        return done, done * run.batch_size / max(time.perf_counter() - started, 1e-9)
+
+    def _metadata(self) -> dict[str, str]:
+        return {
+            "objective": "distill",
+            "teacher": json.dumps(self.dataset.manifest.teacher, sort_keys=True),
+            "distill_config": json.dumps(self.config.to_dict()),
+        }
+
+    def save_checkpoint(self) -> Path:
+        """A resumable checkpoint of the current step (student + projection head + optimiser + RNG)."""
+        modules = {"projection": self.projection.state_dict() if self.projection is not None else {}}
+        state = train_state.TrainState(
+            self.step,
+            {name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in modules.items()},
+            self.optimizer.state_dict(),
+            self.scheduler.state_dict(),
+            self.scaler.state_dict(),
+            train_state.rng_state(),
+            self.config.to_dict(),
+        )
+        return train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
+
+    def resume(self, model_path: str | Path | None = None) -> None:
+        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""
+        path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
+        if path is None:
+            return
+        state = train_state.load_training_checkpoint(path, self.student, self.spec)
+        if self.projection is not None:
+            self.projection.load_state_dict(state.modules["projection"])
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        if state.scaler is not None:
+            self.scaler.load_state_dict(state.scaler)
+        train_state.set_rng_state(state.rng)
+        self.step = state.step
+
+    @torch.no_grad()
+    def calibrate(self) -> Calibration:
+        """Fit the global inverse-depth map against the LiDAR (when trained on it) or the teacher's labels."""
+        frames = self.config.run.calibration_frames or len(self.dataset)
+        picks = np.linspace(0, len(self.dataset) - 1, min(frames, len(self.dataset))).round().astype(int)
+        students, targets = [], []
+        self.student.eval()
+        for index in np.unique(picks):
+            item = self._to_input_size({k: v[None] for k, v in self.dataset[int(index)].items()})
+            inverse, _, _ = self._forward(item["rgb"].to(self.device))
+            if self.uses_lidar:
+                lidar = item["lidar_depth"]
+                target = torch.where(torch.isfinite(lidar) & (lidar > 0), 1.0 / lidar, torch.nan)
+            else:
+                value, mask = inverse_target(item["label"], self.teacher_kind)
+                target = torch.where(mask, value, torch.nan)
+            students.append(inverse.cpu().numpy().ravel())
+            targets.append(target.numpy().ravel())
+        self.student.train()
+        return fit_calibration(
+            np.concatenate(students),
+            np.concatenate(targets),
+            1.0 / self.spec.max_depth_m,
+            "lidar" if self.uses_lidar else "teacher",
+        )
+
+    def save_final(self, calibration: Calibration) -> Path:
+        """``<out_dir>/model.safetensors``: the student with its calibrated spec and a golden reference."""
+        spec = fold_calibration(self.spec, calibration)
+        network = build_model(spec)
+        network.load_state_dict(self.student.state_dict())
+        golden = make_golden(TorchBackend(network, spec, torch.device("cpu")))
+        metadata = {**self._metadata(), "calibration": json.dumps(calibration.as_dict())}
+        path = self.out_dir / "model.safetensors"
+        return save_checkpoint(
+            path, self.student.state_dict(), spec, metadata, reference=(golden.image_rgb, golden.output)
+        )

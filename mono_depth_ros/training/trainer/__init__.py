@@ -1,0 +1,1 @@
+"""The training loop: configuration, set-up, state (checkpoints), logging, multi-process."""

@@ -1,0 +1,313 @@
+"""The trainer: one loop for one CPU, one GPU or many processes (``torchrun``, DistributedDataParallel).
+
+Per step: a batch from a :class:`~torch.utils.data.distributed.DistributedSampler` (seeded, so every process and
+every resume sees the same order), forward + loss under optional autocast (bf16 / fp16 with a gradient scaler),
+backward, gradient-norm clipping, AdamW step, warm-up + poly / cosine learning rate. Every ``checkpoint_every``
+steps (and at the last step) rank 0 writes the model as a safetensors checkpoint with its ModelSpec plus a separate
+training-state file (:mod:`.train_state`); resuming restores model, optimiser, scheduler, scaler, RNG states and
+step, and skips the batches of the current epoch already seen, so N straight steps and N/2 + resume + N/2 give the
+same weights. Validation (standard metrics on held-out data) runs at the end of every epoch and of the run. The
+final model is ``<out_dir>/model.safetensors`` (with a golden reference for the node's start-up self-test).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.amp import GradScaler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data.distributed import DistributedSampler
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_samples
+from mono_depth_ros.evaluation.metrics import DepthMetrics
+from mono_depth_ros.evaluation.samples import synthetic_samples
+from mono_depth_ros.models.backend import TorchBackend
+from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.inference import make_golden
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.unet import UNet
+from mono_depth_ros.training.data.real import RecordedDepthDataset
+from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
+from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.config import TrainConfig
+from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, setup_distributed
+from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
+from mono_depth_ros.training.trainer.log import TrainLogger
+from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
+
+__all__ = ["TrainResult", "Trainer", "build_datasets", "build_spec", "lr_schedule", "train"]  # lr_schedule & co: moved
+
+
+class _EpochSampler(Sampler[int]):
+    """The indices of one epoch of a DistributedSampler, from batch ``start_batch`` on (exact mid-epoch resume)."""
+
+    def __init__(self, sampler: DistributedSampler[int], start_index: int) -> None:
+        self.indices = list(sampler)[start_index:]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :meth:`Trainer.fit` returns (meaningful on rank 0).
+
+    Attributes:
+        step: optimiser steps done.
+        model_path: final ``model.safetensors`` (None when stopped early by ``stop_at_step``).
+        val: last validation metrics (None if validation never ran).
+        wall_s: wall-clock seconds of this call; images_per_s: training throughput over all processes.
+    """
+
+    step: int
+    model_path: Path | None
+    val: DepthMetrics | None
+    wall_s: float
+    images_per_s: float
+
+
+class Trainer:
+    """Builds everything from a :class:`TrainConfig` and runs the loop (see the module docstring).
+
+    Args:
+        config: the run configuration.
+        context: process placement (default: :func:`setup_distributed` with ``config.run.device``).
+    """
+
+    def __init__(self, config: TrainConfig, context: DistContext | None = None) -> None:
+        self.config = config
+        run = config.run
+        self.context = context or setup_distributed(run.device)
+        if run.threads > 0:
+            torch.set_num_threads(run.threads)
+        torch.manual_seed(run.seed)
+        np.random.seed(run.seed)  # noqa: NPY002 - seeds third-party code that draws from the global generator
+        self.spec = build_spec(config)
+        self.train_data, self.val_data = build_datasets(config)
+        depth_net = build_model(self.spec)
+        if not isinstance(depth_net, UNet):
+            msg = f"the trainer trains the unet architecture, got {type(depth_net).__name__}"
+            raise ConfigError(msg)
+        objective = Objective(
+            config.loss,
+            self.spec.min_depth_m,
+            self.spec.max_depth_m,
+            self.spec.mean,
+            self.spec.std,
+            temporal_sources=bool(config.data.frame_offsets),
+        )
+        self.module = TrainModule(depth_net, objective, self.spec, run.amp).to(self.context.device)
+        device_ids = [self.context.device] if self.context.device.type == "cuda" else None
+        unused = config.loss.scales < len(depth_net.heads)  # the coarser disparity heads get no gradient
+        self.wrapped: nn.Module = (
+            DistributedDataParallel(self.module, device_ids=device_ids, find_unused_parameters=unused)
+            if self.context.distributed
+            else self.module
+        )
+        groups = [{"params": list(depth_net.parameters()), "lr": config.optim.lr}]
+        if list(objective.parameters()):
+            groups.append({"params": list(objective.parameters()), "lr": config.optim.lr * config.optim.pose_lr_scale})
+        self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
+        self.scaler = GradScaler(self.context.device.type, enabled=run.amp == "fp16")
+        self.sampler: DistributedSampler[int] = DistributedSampler(
+            self.train_data,
+            num_replicas=self.context.world_size,
+            rank=self.context.rank,
+            shuffle=True,
+            seed=run.seed,
+            drop_last=True,
+        )
+        self.steps_per_epoch = len(self.sampler) // run.batch_size
+        if self.steps_per_epoch < 1:
+            msg = (
+                f"{len(self.train_data)} training items over {self.context.world_size} process(es) do not fill one "
+                f"batch of {run.batch_size}; add data.train_seeds / frames or lower run.batch_size"
+            )
+            raise ConfigError(msg)
+        self.step = 0
+        self.last_val: DepthMetrics | None = None
+        self.out_dir = Path(run.out_dir)
+
+    @property
+    def depth_net(self) -> UNet:
+        """The depth network (unwrapped)."""
+        return self.module.depth_net
+
+    def _loader(self, epoch: int, start_batch: int) -> DataLoader[dict[str, Tensor]]:
+        self.sampler.set_epoch(epoch)
+        self.train_data.set_epoch(epoch)
+        run = self.config.run
+        generator = torch.Generator().manual_seed(run.seed * 100_003 + epoch)  # never the global RNG
+        return DataLoader(
+            self.train_data,
+            batch_size=run.batch_size,
+            drop_last=True,
+            generator=generator,
+            sampler=_EpochSampler(self.sampler, start_batch * run.batch_size),
+            num_workers=self.config.data.num_workers,
+        )
+
+    def _train_step(self, batch: dict[str, Tensor]) -> LossResult:
+        batch = {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
+        result: LossResult = self.wrapped(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(result.total).backward()  # type: ignore[no-untyped-call]
+        if self.config.optim.grad_clip_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.module.parameters(), self.config.optim.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return result
+
+    def fit(self, stop_at_step: int | None = None) -> TrainResult:
+        """Train up to ``run.steps`` (or stop after ``stop_at_step``, as if interrupted, after its checkpoint)."""
+        run = self.config.run
+        stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
+        start_step, start = self.step, time.perf_counter()
+        window: list[tuple[float, dict[str, float]]] = []  # (loss, parts) since the last log row
+        window_start = time.perf_counter()
+        self.module.train()
+        with TrainLogger(
+            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard
+        ) as log:
+            while self.step < stop:
+                epoch, offset = divmod(self.step, self.steps_per_epoch)
+                for batch in self._loader(epoch, offset):
+                    result = self._train_step(batch)
+                    window.append((float(result.total.detach()), result.parts))
+                    self.step += 1
+                    elapsed = time.perf_counter() - window_start
+                    rate = len(window) * run.batch_size * self.context.world_size / max(elapsed, 1e-9)
+                    log.step(window[-1][0], rate)
+                    if self.step % run.log_every == 0 or self.step == stop:
+                        self._log_window(log, window, rate, epoch)
+                        window, window_start = [], time.perf_counter()
+                    if self.step % run.checkpoint_every == 0 or self.step == stop:
+                        self.save_checkpoint()
+                    if self.step >= stop:
+                        break
+                if run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps):
+                    self.validate(log, epoch)
+        model_path = self.save_final() if self.step >= run.steps else None
+        wall = time.perf_counter() - start
+        images = (self.step - start_step) * run.batch_size * self.context.world_size
+        return TrainResult(self.step, model_path, self.last_val, wall, images / max(wall, 1e-9))
+
+    def _log_window(
+        self, log: TrainLogger, window: list[tuple[float, dict[str, float]]], rate: float, epoch: int
+    ) -> None:
+        parts = {name: float(np.mean([p[name] for _, p in window])) for name in window[-1][1]}
+        loss = mean_across(float(np.mean([value for value, _ in window])), self.context)
+        row = {
+            "epoch": float(epoch),
+            "lr": float(self.scheduler.get_last_lr()[0]),
+            "loss": loss,
+            **parts,
+            "images_per_s": rate,
+        }
+        log.train_row(self.step, row)
+
+    def validate(self, log: TrainLogger | None = None, epoch: int = 0) -> DepthMetrics | None:
+        """Standard metrics of the depth network on the validation drives (rank 0; others wait)."""
+        if self.context.is_main:
+            run = self.config.run
+            if isinstance(self.val_data, RecordedDepthDataset):
+                samples, protocol = self.val_data.eval_samples(), self.val_data.protocol
+            else:
+                samples, protocol = synthetic_samples(self.val_data.clips), PROTOCOLS["synthetic"]
+            samples = samples[: run.val_max_images] if run.val_max_images else samples
+            if run.eval_max_depth_m != protocol.max_depth_m:
+                protocol = replace(protocol, max_depth_m=run.eval_max_depth_m)
+            report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)
+            self.last_val = report.mean
+            if log is not None:
+                scale = float(np.nanmedian(report.gt_over_pred_median))
+                log.val_row(self.step, {"epoch": float(epoch), **report.mean.as_dict(), "gt_over_pred": scale})
+        barrier(self.context)
+        return self.last_val
+
+    @torch.no_grad()
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 at the network size -> (H, W) float32 depth (eval mode; restores the training mode)."""
+        was_training = self.depth_net.training
+        self.depth_net.eval()
+        image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255.0).to(self.context.device)
+        depth = self.depth_net(normalise(image, self.spec.mean, self.spec.std)).depth[0, 0]
+        self.depth_net.train(was_training)
+        out: np.ndarray = depth.float().cpu().numpy()
+        return out
+
+    def _metadata(self) -> dict[str, str]:
+        return {"objective": self.config.loss.objective, "train_config": json.dumps(self.config.to_dict())}
+
+    def save_checkpoint(self) -> Path | None:
+        """Write the checkpoint of the current step (rank 0); returns its model file there, None elsewhere."""
+        path = None
+        if self.context.is_main:
+            modules = {"objective": {k: v.detach().cpu() for k, v in self.module.objective.state_dict().items()}}
+            state = train_state.TrainState(
+                self.step,
+                modules,
+                self.optimizer.state_dict(),
+                self.scheduler.state_dict(),
+                self.scaler.state_dict(),
+                train_state.rng_state(),
+                self.config.to_dict(),
+            )
+            path = train_state.save_training_checkpoint(
+                self.out_dir, self.depth_net, self.spec, state, self._metadata()
+            )
+        barrier(self.context)
+        return path
+
+    def resume(self, model_path: str | Path | None = None) -> None:
+        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""
+        path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
+        if path is None:
+            return
+        state = train_state.load_training_checkpoint(path, self.depth_net, self.spec)
+        self.module.objective.load_state_dict(state.modules["objective"])
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        if state.scaler is not None:
+            self.scaler.load_state_dict(state.scaler)
+        train_state.set_rng_state(state.rng)
+        self.step = state.step
+
+    def save_final(self) -> Path | None:
+        """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0)."""
+        if not self.context.is_main:
+            return None
+        network = build_model(self.spec)
+        network.load_state_dict(self.depth_net.state_dict())
+        golden = make_golden(TorchBackend(network, self.spec, torch.device("cpu")))
+        path = self.out_dir / "model.safetensors"
+        return save_checkpoint(
+            path, self.depth_net.state_dict(), self.spec, self._metadata(), reference=(golden.image_rgb, golden.output)
+        )
+
+
+def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
+    """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down."""
+    context = setup_distributed(config.run.device)
+    try:
+        trainer = Trainer(config, context)
+        if resume is not None:
+            trainer.resume(None if str(resume) == "auto" else resume)
+        return trainer.fit(stop_at_step)
+    finally:
+        _teardown(context)

@@ -1,0 +1,104 @@
+"""What a training run is made of, built from its config: the ModelSpec, the datasets, the learning-rate schedule
+and the module that DistributedDataParallel wraps (depth network + objective, with AMP on the network only)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.unet import UNet, UNetOutput, make_unet_spec
+from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets
+from mono_depth_ros.training.data.synthetic import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
+from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
+from mono_depth_ros.training.trainer.config import DataConfig, OptimConfig, TrainConfig
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def build_spec(config: TrainConfig) -> ModelSpec:
+    """The ModelSpec of the network a config trains (output kind from the objective)."""
+    m = config.model
+    options: dict[str, object] = {}
+    if m.encoder_width:
+        options["encoder_width"] = m.encoder_width
+    if m.decoder_channels:
+        options["decoder_channels"] = list(m.decoder_channels)
+    return make_unet_spec(
+        m.encoder,
+        m.preset,
+        output_kind=config.loss.output_kind,
+        input_policy=InputPolicy(height=m.input_height, width=m.input_width),
+        min_depth_m=m.min_depth_m,
+        max_depth_m=m.max_depth_m,
+        **options,
+    )
+
+
+TrainData = SyntheticDepthDataset | RecordedDepthDataset
+
+
+def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
+    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`)."""
+    d: DataConfig = config.data
+    m = config.model
+    if d.kind != "synthetic":
+        offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
+        return build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
+    cache = d.cache_dir or None
+
+    def clip(seed: int, frames: int, stereo: float) -> ClipSpec:
+        return ClipSpec(seed, frames, m.input_width, m.input_height, d.beams, d.speed_mps, d.rate_hz, stereo)
+
+    stereo = d.stereo_baseline_m if config.loss.objective != "supervised" else 0.0
+    train_clips = [render_clip(clip(s, d.frames_per_clip, stereo), cache) for s in d.train_seeds]
+    val_clips = [render_clip(clip(s, d.val_frames_per_clip, 0.0), cache) for s in d.val_seeds]
+    offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
+    augmentation = Augmentation(d.flip_probability, d.brightness, d.contrast, d.saturation)
+    train = SyntheticDepthDataset(train_clips, offsets, stereo > 0, augmentation, seed=config.run.seed)
+    return train, SyntheticDepthDataset(val_clips)
+
+
+def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor of a step: linear warm-up, then poly / cosine decay to ``min_lr_ratio`` (or constant)."""
+
+    def factor(step: int) -> float:
+        if step < optim.warmup_steps:
+            return (step + 1) / optim.warmup_steps
+        if optim.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - optim.warmup_steps) / max(1, total_steps - optim.warmup_steps))
+        decay = (
+            (1 - progress) ** optim.poly_power if optim.schedule == "poly" else 0.5 * (1 + math.cos(math.pi * progress))
+        )
+        return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * decay
+
+    return factor
+
+
+class TrainModule(nn.Module):
+    """The depth network and the objective (with its pose network) as one module, so DDP wraps both.
+
+    Under AMP only the depth network runs in reduced precision; its outputs are cast to float32 and the loss
+    (warping, SSIM, pose network) runs in float32, where bf16's 8-bit mantissa would make the photometric terms noise.
+    """
+
+    def __init__(self, depth_net: UNet, objective: Objective, spec: ModelSpec, amp: str = "none") -> None:
+        super().__init__()
+        self.depth_net = depth_net
+        self.objective = objective
+        self.spec = spec
+        self.amp = amp
+
+    def forward(self, batch: dict[str, Tensor]) -> LossResult:
+        """Loss of one batch."""
+        device_type = batch["rgb"].device.type
+        with torch.autocast(device_type, dtype=_AMP_DTYPES.get(self.amp), enabled=self.amp != "none"):
+            output = self.depth_net(normalise(batch["rgb"], self.spec.mean, self.spec.std))
+        output = UNetOutput(output.depth.float(), tuple(d.float() for d in output.disparities))
+        with torch.autocast(device_type, enabled=False):
+            result: LossResult = self.objective(output, batch)
+        return result

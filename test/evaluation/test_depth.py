@@ -1,0 +1,135 @@
+"""Tests for evaluation/depth.py (and evaluation/samples.py): protocols kept apart, scalings, and a checkpoint evaluated
+on the real KITTI (annotated and Velodyne GT) and NYU frames in ../shared/data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import (
+    PROTOCOLS,
+    align_inverse_depth,
+    evaluate_checkpoint,
+    evaluate_predictions,
+    resolve_scaling,
+)
+from mono_depth_ros.evaluation.metrics import garg_crop_mask
+from mono_depth_ros.evaluation.samples import annotated_samples, load_samples
+from mono_depth_ros.models.checkpoint import save_checkpoint
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import InputPolicy, OutputKind
+from mono_depth_ros.models.unet import make_unet_spec
+
+
+def _gt(height: int = 60, width: int = 80) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(2.0, 39.0, (height, width)).astype(np.float32)
+    gt[::3] = np.nan  # no ground truth on every third row
+    return gt
+
+
+def test_the_two_kitti_protocols_differ_in_ground_truth_and_scaling() -> None:
+    velodyne, improved = PROTOCOLS["kitti_eigen_velodyne"], PROTOCOLS["kitti_improved"]
+    assert velodyne.scaling == "median" and improved.scaling == "none"
+    assert velodyne.crop == improved.crop == "garg" and velodyne.max_depth_m == improved.max_depth_m == 80.0
+    assert velodyne.ground_truth != improved.ground_truth
+    assert PROTOCOLS["nyu"].crop == "eigen_nyu" and PROTOCOLS["nyu"].max_depth_m == 10.0
+
+
+def test_scaling_changes_the_numbers_and_is_reported() -> None:
+    gt = _gt()
+    doubled = [("x", 2.0 * np.nan_to_num(gt, nan=5.0), gt)]
+    scaled = evaluate_predictions(doubled, PROTOCOLS["kitti_eigen_velodyne"], OutputKind.DEPTH_UP_TO_SCALE)
+    metric = evaluate_predictions(doubled, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
+    assert scaled.mean.abs_rel == pytest.approx(0.0, abs=1e-9) and scaled.mean.a1 == 1.0
+    assert metric.mean.abs_rel == pytest.approx(1.0)  # not rescaled
+    assert metric.gt_over_pred_median == pytest.approx((0.5,))
+    assert scaled.protocol.scaling == "median" and metric.protocol.scaling == "none"
+    table = metric.format_table()
+    assert "kitti_improved" in table and "scaling none" in table and table.count("\n") == 4
+
+
+def test_auto_scaling_follows_the_output_kind() -> None:
+    assert resolve_scaling("auto", OutputKind.METRIC) == "none"
+    assert resolve_scaling("auto", OutputKind.DEPTH_UP_TO_SCALE) == "median"
+    assert resolve_scaling("auto", OutputKind.RELATIVE_INVERSE) == "affine_inverse"
+    with pytest.raises(ConfigError, match="affine_inverse"):
+        resolve_scaling("none", OutputKind.RELATIVE_INVERSE)
+
+
+def test_affine_inverse_alignment_recovers_depth() -> None:
+    gt = _gt()
+    mask = np.isfinite(gt)
+    disparity = 3.0 / np.nan_to_num(gt, nan=10.0) + 0.2  # relative inverse depth: unknown scale and shift
+    np.testing.assert_allclose(align_inverse_depth(disparity, gt, mask)[mask], gt[mask], rtol=1e-4)
+    report = evaluate_predictions([("x", disparity, gt)], PROTOCOLS["synthetic"], OutputKind.RELATIVE_INVERSE)
+    assert report.mean.abs_rel < 1e-4 and report.protocol.scaling == "affine_inverse"
+
+
+def test_crop_and_missing_ground_truth() -> None:
+    gt = np.full((100, 200), 10.0, np.float32)
+    pred = np.full_like(gt, 10.0)
+    pred[~garg_crop_mask(100, 200)] = 1000.0  # wrong only outside the Garg crop
+    report = evaluate_predictions([("a", pred, gt)], PROTOCOLS["kitti_improved"], OutputKind.METRIC)
+    assert report.mean.abs_rel == pytest.approx(0.0)
+    empty = evaluate_predictions(
+        [("b", pred, np.full_like(gt, np.nan))], PROTOCOLS["kitti_improved"], OutputKind.METRIC
+    )
+    assert empty.mean.count == 0 and np.isnan(empty.gt_over_pred_median[0])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    spec = make_unet_spec(
+        "resnet18",
+        "tiny",
+        encoder_width=4,
+        decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.METRIC,
+        input_policy=InputPolicy(96, 320),
+    )
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    return save_checkpoint(path, build_model(spec).state_dict(), spec)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fixture", "protocol"),
+    [
+        ("kitti_annotated", "kitti_depth_dir", "kitti_improved"),
+        ("kitti_velodyne", "kitti_object_dir", "kitti_eigen_velodyne"),
+        ("nyu", "nyu_dir", "nyu"),
+    ],
+)
+def test_checkpoint_on_real_frames(
+    request: pytest.FixtureRequest, tiny_checkpoint: Path, dataset: str, fixture: str, protocol: str
+) -> None:
+    """Random tiny weights: the numbers mean nothing, but the evaluation must run and be finite and well-formed."""
+    samples = load_samples(dataset, request.getfixturevalue(fixture))
+    assert len(samples) == 3
+    for sample in samples:
+        assert sample.gt_depth_m.shape == sample.rgb.shape[:2] and sample.gt_depth_m.dtype == np.float32
+        assert np.nanmin(sample.gt_depth_m) > 0 and 0.005 < np.isfinite(sample.gt_depth_m).mean() < 0.99
+    report = evaluate_checkpoint(tiny_checkpoint, samples, protocol)
+    assert report.protocol.name == protocol and report.mean.count == 3 and len(report.per_image) == 3
+    values = np.array(list(report.mean.as_dict().values()))
+    assert np.isfinite(values).all() and 0 <= report.mean.a1 <= report.mean.a2 <= report.mean.a3 <= 1
+    assert report.mean.abs_rel > 0 and report.mean.rmse > 0
+
+
+def test_protocol_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="protocol"):
+        evaluate_checkpoint(tmp_path / "x.safetensors", [], "kitti")
+    with pytest.raises(ConfigError, match="crop"):
+        replace(PROTOCOLS["nyu"], crop="square")
+
+
+def test_spec_output_kind_reaches_the_report(tiny_checkpoint: Path, nyu_dir: Path) -> None:
+    samples = annotated_samples(nyu_dir)[:1]
+    report = evaluate_checkpoint(tiny_checkpoint, samples, "nyu", scaling="median")
+    assert report.output_kind is OutputKind.METRIC and report.protocol.scaling == "median"

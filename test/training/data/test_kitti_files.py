@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import CalibrationError, ShapeError
+from mono_depth_ros.training.data.kitti_files import (
+    load_depth_png,
+    load_object_calibration,
+    load_velodyne,
+    read_calib_file,
+)
+
+
+def test_calibration_of_frame_1(kitti_object_dir: Path) -> None:
+    calib = load_object_calibration(kitti_object_dir / "calib" / "000001.txt", 1242, 375)
+    assert calib.intrinsics.fx == pytest.approx(721.5377)
+    assert calib.intrinsics.cx == pytest.approx(609.5593)
+    # camera 2 sits ~6 cm left of camera 0: P2[0,3] / fx = 44.857 / 721.5 m
+    raw = read_calib_file(kitti_object_dir / "calib" / "000001.txt")
+    r0 = raw["R0_rect"].reshape(3, 3)
+    velo_to_cam = raw["Tr_velo_to_cam"].reshape(3, 4)
+    p2 = raw["P2"].reshape(3, 4)
+    point_velo = np.array([10.0, 1.0, -1.0])
+    rect0 = r0 @ (velo_to_cam[:, :3] @ point_velo + velo_to_cam[:, 3])
+    pixel = p2 @ np.append(rect0, 1.0)
+    mine = calib.cam_from_velo.apply(point_velo)
+    u = calib.intrinsics.fx * mine[0] / mine[2] + calib.intrinsics.cx
+    assert u == pytest.approx(pixel[0] / pixel[2], abs=1e-6)
+    assert (calib.cam_from_velo.dst_frame, calib.cam_from_velo.src_frame) == ("camera", "velodyne")
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "calib.txt"
+    bad.write_text("P0: 1 2 3\n")
+    with pytest.raises(CalibrationError, match=r"calib\.txt"):
+        load_object_calibration(bad, 10, 10)
+    truncated = tmp_path / "scan.bin"
+    np.arange(7, dtype=np.float32).tofile(truncated)
+    with pytest.raises(ShapeError, match="multiple of 4"):
+        load_velodyne(truncated)
+    with pytest.raises(FileNotFoundError):
+        load_depth_png(tmp_path / "missing.png")
+
+
+def test_annotated_depth_png(kitti_depth_dir: Path) -> None:
+    depth = load_depth_png(kitti_depth_dir / "depth" / "0000000005.png")
+    assert depth.shape == (375, 1242) and depth.dtype == np.float32
+    valid = np.isfinite(depth)
+    assert 0.1 < valid.mean() < 0.3
+    assert np.nanmin(depth) > 1.0 and np.nanmax(depth) < 90.0

@@ -1,0 +1,83 @@
+"""Tests for training/distill_config.py: defaults, YAML round trip, typed sections, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.training.distillation.config import (
+    DistillConfig,
+    distill_config_from_mapping,
+    load_distill_config,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_defaults_and_label_size() -> None:
+    config = DistillConfig()
+    assert config.label_hw == (96, 320)  # the student's input size
+    sized = distill_config_from_mapping({"data": {"label_height": 64, "label_width": 128}})
+    assert sized.label_hw == (64, 128)
+
+
+def test_yaml_round_trip(tmp_path: Path) -> None:
+    config = distill_config_from_mapping(
+        {
+            "teacher": {"weights": "/w/da", "features": True},
+            "data": {"bags": ["/a", "/b"], "lidar_topic": "/lidar/points"},
+            "student": {"decoder_channels": [4, 4, 8, 8, 16]},
+            "loss": {"cutmix_area": [0.2, 0.3], "feature_weight": 0.5},
+            "optim": {"lr": 1e-4},
+        }
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    again = load_distill_config(path)
+    assert again == config
+    assert again.data.bags == ("/a", "/b") and again.loss.cutmix_area == (0.2, 0.3)
+    assert again.student.decoder_channels == (4, 4, 8, 8, 16)
+
+
+def test_shipped_config_loads_and_overrides_apply() -> None:
+    config = load_distill_config(REPO / "config" / "distill_synthetic.yaml", ["run.steps=7", "data.bags=/x"])
+    assert config.run.steps == 7 and config.data.bags == ("/x",)  # a single value becomes a one-item tuple
+    assert config.teacher.features and config.student.encoder_width == 16
+
+
+@pytest.mark.parametrize(
+    ("mapping", "match"),
+    [
+        ({"teacher": {"wieghts": "x"}}, "unknown keys"),
+        ({"students": {}}, "unknown distillation config sections"),
+        ({"run": {"steps": "many"}}, "run.steps"),
+        ({"run": {"steps": 2.5}}, "run.steps"),
+        ({"teacher": {"features": "yes"}}, "true or false"),
+        ({"teacher": {"backend": "tensorrt"}}, "teacher.backend"),
+        ({"student": {"input_height": 100}}, "multiples of 32"),
+        ({"student": {"output_kind": "relative_inverse"}}, "output_kind"),
+        ({"loss": {"cutmix_area": [0.5, 0.1]}}, "cutmix_area"),
+        ({"loss": {"feature_margin": 2.0}}, "feature_margin"),
+        ({"data": {"label_height": 64}}, "give both"),
+        ({"run": {"amp": "fp8"}}, "run.amp"),
+        ({"loss": "none"}, "must be a mapping"),
+    ],
+)
+def test_bad_values_are_refused(mapping: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        distill_config_from_mapping(mapping)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_distill_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_distill_config(bad)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n")
+    with pytest.raises(ConfigError, match="mapping of sections"):
+        load_distill_config(listed)

@@ -1,0 +1,116 @@
+"""Tests for training/label_sources.py: frames and LiDAR from real KITTI bags and from image folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import BagError, ConfigError
+from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.training.distillation.label_sources import BagSource, FolderSource, source_name
+from test.bag.support import SCAN_LEAD_NS, START_NS, write_moving_bag
+from test.kitti_bag import CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC, KittiFrame, load_kitti_frames, write_kitti_bag
+from test.training.distill_support import one_thread, synthetic_clip, write_folder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def assert_same_sparse(depth_m: np.ndarray, expected_m: np.ndarray) -> None:
+    """Same returns up to a few pixels where float rounding (TF quaternion, float32 K) moves a point over a border."""
+    got, want = np.isfinite(depth_m), np.isfinite(expected_m)
+    assert want.sum() > 50 and (got != want).sum() <= max(2, 0.001 * want.sum())
+    np.testing.assert_allclose(depth_m[got & want], expected_m[got & want], rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def kitti_frames(kitti_object_dir: Path) -> list[KittiFrame]:
+    return load_kitti_frames(kitti_object_dir)
+
+
+def test_bag_frames_carry_image_intrinsics_and_lidar(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
+    bag = tmp_path / "kitti"
+    write_kitti_bag(bag, kitti_frames)
+    source = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    assert source.keys == ["000000", "000001", "000002"]
+    frames = list(source.frames())
+    assert [f.key for f in frames] == source.keys
+    for frame, truth in zip(frames, kitti_frames, strict=True):
+        np.testing.assert_array_equal(frame.rgb, truth.rgb)
+        assert frame.intrinsics is not None and frame.intrinsics.fx == pytest.approx(truth.intrinsics.fx)
+        assert frame.points_in_camera is not None
+        depth_m, _ = zbuffer_depth(frame.points_in_camera, frame.intrinsics)  # the scan moved with the bag's TF
+        assert_same_sparse(depth_m, truth.lidar_depth_m)
+    assert not source.problems.counts
+
+
+@pytest.mark.parametrize("motion_frame", ["", "odom"])
+def test_bag_lidar_moved_to_the_image_stamp_with_a_motion_frame(tmp_path: Path, motion_frame: str) -> None:
+    speed_mps = 10.0
+    truths = write_moving_bag(tmp_path / "moving", speed_mps)
+    source = BagSource(tmp_path / "moving", lidar_topic="/lidar/points", lidar_motion_frame=motion_frame)
+    for frame, truth in zip(source.frames(), truths, strict=True):
+        assert frame.points_in_camera is not None
+        # the plane n . p = 12 m is static in odom; the camera has driven speed * t along z at the image stamp
+        travelled_m = speed_mps * (truth.stamp_ns - START_NS) * 1e-9
+        plane_offset = frame.points_in_camera @ np.array([0.0, 0.3, 1.0]) - (12.0 - travelled_m)
+        if motion_frame:
+            np.testing.assert_allclose(plane_offset, 0.0, atol=1e-4)
+        else:  # the scan was taken 45 ms earlier, 0.45 m further back
+            np.testing.assert_allclose(plane_offset, speed_mps * SCAN_LEAD_NS * 1e-9, atol=1e-4)
+    assert not source.problems.counts
+
+
+def test_bag_stride_skip_and_missing_lidar(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
+    bag = tmp_path / "kitti"
+    write_kitti_bag(bag, kitti_frames, compressed=True, lidar=False)
+    source = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC, stride=2)
+    assert source.keys == ["000000", "000002"]  # /compressed found by itself, every second image
+    assert source.problems.counts["lidar: topic missing"] == 1
+    frames = list(source.frames(skip={"000000"}))
+    assert [f.key for f in frames] == ["000002"] and frames[0].points_in_camera is None
+    assert BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, max_frames=1).keys == ["000000"]
+
+
+def test_bag_without_the_camera_topic(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
+    bag = tmp_path / "kitti"
+    write_kitti_bag(bag, kitti_frames[:1])
+    with pytest.raises(BagError, match="no topic '/front/image'"):
+        BagSource(bag, "/front/image", CAMERA_INFO_TOPIC)
+
+
+def test_folder_with_intrinsics_and_sparse_depth(tmp_path: Path) -> None:
+    clip = synthetic_clip(frames=3)
+    source = FolderSource(write_folder(tmp_path / "f", clip, sparse=True), stride=1)
+    assert source.keys == ["0000", "0001", "0002"]
+    for index, frame in enumerate(source.frames()):
+        np.testing.assert_array_equal(frame.rgb, clip.rgb[index])
+        assert frame.intrinsics is not None and frame.points_in_camera is not None
+        assert frame.intrinsics.fx == pytest.approx(clip.intrinsics.fx) and frame.intrinsics.cy == pytest.approx(
+            clip.intrinsics.cy
+        )
+        depth_m, _ = zbuffer_depth(frame.points_in_camera, clip.intrinsics)  # sparse map -> points -> same map
+        assert_same_sparse(depth_m, clip.lidar_depth_m[index])
+
+
+def test_bare_folder_and_empty_folder(tmp_path: Path) -> None:
+    clip = synthetic_clip(frames=4)
+    source = FolderSource(write_folder(tmp_path / "bare", clip, intrinsics=False), stride=2, max_frames=1)
+    frames = list(source.frames())
+    assert [f.key for f in frames] == ["0000"] and frames[0].intrinsics is None and frames[0].points_in_camera is None
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no images"):
+        FolderSource(tmp_path / "empty")
+
+
+def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
+    assert source_name(tmp_path / "a") == source_name(tmp_path / "a")
+    assert source_name(tmp_path / "a") != source_name(tmp_path / "b")
+    assert source_name(tmp_path / "a", "/cam") != source_name(tmp_path / "a", "/other")
+    assert source_name(tmp_path / "my bag!").startswith("my_bag-")

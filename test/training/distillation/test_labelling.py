@@ -1,0 +1,93 @@
+"""Tests for training/labelling.py: resizing labels, features and LiDAR to the cache's sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.training.distillation.label_sources import UnlabelledFrame
+from mono_depth_ros.training.distillation.labelling import (
+    LabelReport,
+    SourceReport,
+    feature_grid,
+    lidar_depth_at,
+    make_pseudo_label,
+    pool_features,
+    resize_rgb,
+    resize_values,
+)
+from mono_depth_ros.training.distillation.teacher import TeacherOutput
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    value=st.floats(0.1, 100.0),
+    size=st.tuples(st.integers(8, 40), st.integers(8, 40)),
+    out=st.tuples(st.integers(2, 40), st.integers(2, 40)),
+    holes=st.floats(0.0, 0.6),
+    seed=st.integers(0, 1000),
+)
+def test_resize_of_a_constant_map_is_constant(
+    value: float, size: tuple[int, int], out: tuple[int, int], holes: float, seed: int
+) -> None:
+    values = np.full(size, value, dtype=np.float32)
+    values[np.random.default_rng(seed).random(size) < holes] = np.nan
+    resized = resize_values(values, out)
+    assert resized.shape == out and resized.dtype == np.float32
+    valid = np.isfinite(resized)
+    np.testing.assert_allclose(resized[valid], value, rtol=1e-5)
+    if not np.isfinite(values).any():
+        assert not valid.any()
+
+
+def test_resize_needs_half_a_valid_footprint() -> None:
+    values = np.array([[1.0, np.nan, np.nan, np.nan], [3.0, 5.0, np.nan, np.nan]], dtype=np.float32)
+    resized = resize_values(values, (1, 2))
+    assert resized[0, 0] == pytest.approx(3.0) and np.isnan(resized[0, 1])  # (1 + 3 + 5) / 3; 0 of 4 valid
+    with pytest.raises(ShapeError, match="must be"):
+        resize_values(np.zeros((2, 2, 3)), (1, 1))
+
+
+def test_features_pool_and_lidar_projects_at_the_label_size() -> None:
+    features = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    pooled = pool_features(features, (2, 3))
+    assert pooled.dtype == np.float16 and pooled.shape == (2, 2, 3)
+    assert float(pooled[0, 0, 0]) == pytest.approx(features[0, :2, :2].mean())
+    assert feature_grid((96, 320), 16) == (6, 20) and feature_grid((8, 8), 16) == (1, 1)
+    intrinsics = PinholeIntrinsics(100.0, 100.0, 49.5, 29.5, width=100, height=60)
+    points = np.array([[0.0, 0.0, 5.0], [0.0, 0.0, 3.0], [1.0, 0.5, 10.0]])
+    depth_m = lidar_depth_at(points, intrinsics, (30, 50))
+    expected, _ = zbuffer_depth(points, intrinsics.resized(50, 30))
+    np.testing.assert_array_equal(depth_m, expected)
+    assert np.nanmin(depth_m) == 3.0  # nearest return wins
+    assert np.isnan(lidar_depth_at(None, intrinsics, (3, 4))).all()
+
+
+def test_make_pseudo_label_resizes_everything() -> None:
+    intrinsics = PinholeIntrinsics(50.0, 50.0, 39.5, 19.5, width=80, height=40)
+    frame = UnlabelledFrame("k", np.zeros((40, 80, 3), dtype=np.uint8), intrinsics, np.array([[0.0, 0.0, 4.0]]))
+    output = TeacherOutput(np.full((40, 80), 2.0, dtype=np.float32), np.ones((5, 2, 4), dtype=np.float32))
+    label = make_pseudo_label(frame, output, (20, 40), (2, 2))
+    assert label.rgb.shape == (20, 40, 3) and label.label.shape == (20, 40) and label.lidar_points == 1
+    assert label.features is not None and label.features.shape == (5, 2, 2)
+    np.testing.assert_allclose(label.k, intrinsics.resized(40, 20).matrix)
+    with pytest.raises(ShapeError, match="does not match"):
+        make_pseudo_label(frame, TeacherOutput(np.zeros((4, 4), dtype=np.float32), None), (20, 40), (2, 2))
+    rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    np.testing.assert_array_equal(resize_rgb(rgb, (4, 6)), rgb)
+    assert resize_rgb(rgb, (2, 3)).shape == (2, 3, 3)
+    assert resize_rgb(rgb, (8, 12)).dtype == np.uint8
+
+
+def test_report_format() -> None:
+    report = LabelReport(Path("/c"), [SourceReport("bag-1", 2, 3, 1, {"no camera_info": 4})])
+    assert report.labelled == 2 and report.cached == 3
+    text = report.format()
+    assert "2 labelled, 3 already cached" in text and "bag-1: 2 new, 3 cached, 1 with LiDAR; no camera_info: 4" in text

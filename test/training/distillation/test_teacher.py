@@ -1,0 +1,93 @@
+"""Tests for training/distill_teacher.py: backend guessing, labels, encoder features (unet, DA-V2), refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
+from mono_depth_ros.models.export import export_onnx
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.models.unet import UNet
+from mono_depth_ros.training.distillation.config import TeacherConfig
+from mono_depth_ros.training.distillation.teacher import Teacher, feature_tap, infer_backend, teacher_from_network
+from mono_depth_ros.training.objectives.assemble import normalise
+from test.models.tiny_models import TINY_DA, tiny_unet
+from test.training.distill_support import one_thread, write_teacher
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def test_backend_is_guessed_from_the_path(tmp_path: Path) -> None:
+    assert infer_backend(tmp_path) == "depth_anything_v2"
+    assert infer_backend(tmp_path / "m.onnx") == "onnx"
+    assert infer_backend(tmp_path / "m.pt") == "torchscript"
+    assert infer_backend(tmp_path / "m.safetensors") == "torch"
+
+
+def test_unet_checkpoint_labels_and_features(tmp_path: Path) -> None:
+    path = write_teacher(tmp_path / "t.safetensors", OutputKind.METRIC)
+    teacher = Teacher.open(TeacherConfig(weights=str(path), features=True))
+    assert teacher.kind is OutputKind.METRIC and teacher.has_features
+    image = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    output = teacher.label(image)
+    assert output.values.shape == (50, 70) and output.values.dtype == np.float32
+    assert np.isfinite(output.values).all() and (output.values > 0).all()
+    assert output.features is not None and output.features.shape == (64, 2, 3)  # width-8 encoder at 64x96 / 32
+    identity = teacher.identity()
+    assert identity["backend"] == "torch" and identity["weights"] == str(path.resolve())
+    assert len(identity["fingerprint"]) == 16 and '"unet"' in identity["spec"]
+
+
+def test_features_match_the_encoder_output() -> None:
+    network, spec = tiny_unet(1, OutputKind.METRIC)
+    assert isinstance(network, UNet)
+    image = np.random.default_rng(1).integers(0, 255, (64, 96, 3), dtype=np.uint8)  # the network size: no resize
+    batch = normalise(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0, spec.mean, spec.std)
+    with torch.no_grad():
+        reference = network.encoder(batch)[-1][0].numpy()
+    teacher = teacher_from_network(network, spec, with_features=True)
+    output = teacher.label(image)
+    assert output.features is not None
+    np.testing.assert_allclose(output.features, reference, rtol=1e-4, atol=1e-5)
+    without = teacher_from_network(tiny_unet(1)[0], spec).label(image)
+    assert without.features is None
+
+
+def test_depth_anything_directory_gives_patch_features(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    save_depth_anything(build_depth_anything(depth_anything_spec(TINY_DA)).eval(), tmp_path / "da")
+    teacher = Teacher.open(TeacherConfig(weights=str(tmp_path / "da"), features=True))
+    assert teacher.kind is OutputKind.RELATIVE_INVERSE
+    output = teacher.label(np.zeros((40, 60, 3), dtype=np.uint8))
+    network_hw = teacher.estimator.predict(np.zeros((40, 60, 3), dtype=np.uint8)).network_hw
+    assert output.values.shape == (40, 60)
+    assert output.features is not None
+    assert output.features.shape == (TINY_DA.hidden_size, network_hw[0] // 14, network_hw[1] // 14)
+
+
+def test_onnx_teacher_labels_but_has_no_features(tmp_path: Path) -> None:
+    network, spec = tiny_unet(0, OutputKind.METRIC)
+    path = tmp_path / "t.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    teacher = Teacher.open(TeacherConfig(weights=str(path)))
+    assert teacher.identity()["backend"] == "onnx"
+    assert teacher.label(np.zeros((64, 96, 3), dtype=np.uint8)).features is None
+    with pytest.raises(ConfigError, match="onnx model does not expose"):
+        Teacher.open(TeacherConfig(weights=str(path), features=True))
+
+
+def test_unknown_architecture_and_missing_weights() -> None:
+    with pytest.raises(ConfigError, match="no encoder accessor"):
+        feature_tap(torch.nn.Conv2d(3, 1, 1))
+    with pytest.raises(ConfigError, match="no teacher given"):
+        Teacher.open(TeacherConfig())

@@ -1,0 +1,69 @@
+"""Tests for training/distill_trainer.py: the student kind, exact resume, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.checkpoint import load_checkpoint
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
+from mono_depth_ros.training.distillation.run import distill
+from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
+from test.training.distill_support import one_thread, synthetic_clip, tiny_config, write_folder, write_teacher
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(root, metric teacher checkpoint, unlabelled folder with sparse LiDAR)."""
+    root = tmp_path_factory.mktemp("distill")
+    teacher = write_teacher(root / "teacher.safetensors")
+    folder = write_folder(root / "frames", synthetic_clip(frames=6), sparse=True)
+    return root, teacher, folder
+
+
+def test_student_kind_rules() -> None:
+    assert resolve_student_kind("auto", OutputKind.METRIC, False) is OutputKind.METRIC
+    assert resolve_student_kind("auto", OutputKind.RELATIVE_INVERSE, True) is OutputKind.METRIC
+    assert resolve_student_kind("auto", OutputKind.RELATIVE_INVERSE, False) is OutputKind.DEPTH_UP_TO_SCALE
+    assert resolve_student_kind("depth_up_to_scale", OutputKind.METRIC, False) is OutputKind.DEPTH_UP_TO_SCALE
+    with pytest.raises(ConfigError, match="needs a metric teacher or LiDAR"):
+        resolve_student_kind("metric", OutputKind.DEPTH_UP_TO_SCALE, False)
+
+
+def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, teacher, folder = setup
+    cache = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    straight = tiny_config(tmp_path / "a", teacher, data=cache)
+    distill(straight)
+    split = tiny_config(tmp_path / "b", teacher, data=cache)
+    assert distill(split, stop_at_step=2).model_path is None
+    resumed = distill(split, resume="auto")
+    assert resumed.step == 4 and resumed.labels is not None and resumed.labels.cached == 6
+    first = load_checkpoint(tmp_path / "a" / "run" / "model.safetensors").state_dict
+    second = load_checkpoint(tmp_path / "b" / "run" / "model.safetensors").state_dict
+    for name, tensor in first.items():
+        torch.testing.assert_close(second[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_feature_alignment_needs_cached_features(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    _, teacher, folder = setup
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss={"feature_weight": 0.1})
+    distill(config, label_only=True)
+    with pytest.raises(ConfigError, match="holds no teacher features"):
+        DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    with pytest.raises(ConfigError, match="do not fill one batch"):
+        small = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, run={"batch_size": 7})
+        DistillTrainer(small, PseudoLabelDataset(config.data.cache_dir))
+    with pytest.raises(ConfigError, match="nothing to label"):
+        distill(tiny_config(tmp_path, teacher))

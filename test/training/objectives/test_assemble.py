@@ -1,0 +1,144 @@
+"""Tests for training/objectives.py: each objective's value and gradients, the shared identity term, pose sources."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.unet import UNetOutput
+from mono_depth_ros.training.objectives import losses
+from mono_depth_ros.training.objectives.assemble import (
+    Objective,
+    downsample,
+    min_reprojection,
+    normalise,
+    scale_depths,
+    scale_intrinsics,
+)
+from mono_depth_ros.training.trainer.config import LossConfig
+
+MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+def _batch(sources: int = 2) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    depth = torch.full((2, 1, 32, 64), 10.0)
+    lidar = torch.full_like(depth, float("nan"))
+    lidar[:, :, ::4] = 10.0
+    pose = torch.eye(4).expand(2, sources, 4, 4).clone()
+    pose[..., 2, 3] = -0.5
+    return {
+        "rgb": torch.rand(2, 3, 32, 64),
+        "depth": depth,
+        "lidar_depth": lidar,
+        "k": torch.tensor([[40.0, 0, 32], [0, 40.0, 16], [0, 0, 1]]).expand(2, 3, 3),
+        "sources": torch.rand(2, sources, 3, 32, 64),
+        "source_from_target": pose,
+        "pose_known": torch.zeros(2, sources, dtype=torch.bool),
+        "source_offset": torch.tensor([-1, 1])[:sources].expand(2, sources),
+    }
+
+
+def _output(disp: float = 0.3) -> UNetOutput:
+    disparities = tuple(torch.full((2, 1, 32 // 2**s, 64 // 2**s), disp, requires_grad=True) for s in range(4))
+    return UNetOutput(torch.ones(2, 1, 32, 64), disparities)
+
+
+def test_scale_depths_upsample_every_scale() -> None:
+    depths = scale_depths(_output(0.5), (32, 64), 1.0, 100.0)
+    assert len(depths) == 4 and all(d.shape == (2, 1, 32, 64) for d in depths)
+    torch.testing.assert_close(depths[3], torch.full((2, 1, 32, 64), 1 / (0.01 + 0.99 * 0.5)))
+
+
+def test_supervised_value_and_gradient() -> None:
+    objective = Objective(LossConfig(objective="supervised", supervised_loss="l1", scales=1), 1.0, 100.0, MEAN, STD)
+    assert objective.pose_net is None
+    output = _output(0.5)
+    result = objective(output, _batch())
+    expected = abs(1 / (0.01 + 0.99 * 0.5) - 10.0)
+    assert float(result.total.detach()) == pytest.approx(expected, rel=1e-5)
+    assert result.parts["depth"] == pytest.approx(expected, rel=1e-5)
+    result.total.backward()
+    assert output.disparities[0].grad is not None and output.disparities[1].grad is None  # scales=1
+
+
+@pytest.mark.parametrize("name", ["silog", "l2", "inverse_l2", "berhu", "densedepth"])
+def test_every_supervised_loss_is_selectable_and_matches_the_losses_module(name: str) -> None:
+    config = LossConfig(objective="supervised", supervised_loss=name, scales=1, silog_lambda=0.5)
+    result = Objective(config, 1.0, 100.0, MEAN, STD)(_output(0.5), _batch())
+    batch = _batch()
+    depth = torch.full((2, 1, 32, 64), 1 / (0.01 + 0.99 * 0.5))
+    mask = losses.valid_depth_mask(batch["depth"])
+    expected = {
+        "silog": lambda: losses.silog_loss(depth, batch["depth"], mask, variance_focus=0.5),
+        "l2": lambda: losses.l2_loss(depth, batch["depth"], mask),
+        "inverse_l2": lambda: losses.inverse_depth_weighted_l2(depth, batch["depth"], mask),
+        "berhu": lambda: losses.berhu_loss(depth, batch["depth"], mask),
+        "densedepth": lambda: losses.densedepth_loss(depth, batch["depth"], mask, max_depth=100.0),
+    }[name]()
+    assert float(result.total.detach()) == pytest.approx(float(expected), rel=1e-5)
+    with_gradients = LossConfig(objective="supervised", supervised_loss="l1", scales=1, gradient_weight=0.5)
+    step = torch.where(torch.arange(64) < 32, 1.0, 0.0).expand(2, 1, 32, 64)  # an edge the target lacks
+    output = UNetOutput(torch.ones(2, 1, 32, 64), (torch.full((2, 1, 32, 64), 0.5) + 0.1 * step,))
+    plain = Objective(LossConfig(objective="supervised", supervised_loss="l1", scales=1), 1.0, 100.0, MEAN, STD)
+    sharpened = Objective(with_gradients, 1.0, 100.0, MEAN, STD)(output, batch).total
+    assert float(sharpened) > float(plain(output, batch).total)
+    with pytest.raises(ConfigError, match="silog_lambda"):
+        LossConfig(silog_lambda=1.5)
+
+
+@pytest.mark.parametrize("resolution", ["full", "pyramid"])
+@pytest.mark.parametrize("objective_name", ["selfsup", "lidar_semi"])
+def test_selfsup_parts_and_pose_network(objective_name: str, resolution: str) -> None:
+    config = LossConfig(objective=objective_name, scales=2, pose_width=4, photometric_resolution=resolution)
+    objective = Objective(config, 1.0, 100.0, MEAN, STD)
+    assert objective.pose_net is not None
+    result = objective(_output(), _batch())
+    expected_parts = {"photometric", "smoothness"} | ({"lidar"} if objective_name == "lidar_semi" else set())
+    assert set(result.parts) == expected_parts and all(v >= 0 for v in result.parts.values())
+    result.total.backward()
+    assert all(p.grad is not None for p in objective.pose_net.parameters())
+    no_pose = Objective(LossConfig(objective=objective_name, pose_source="ground_truth"), 1.0, 100.0, MEAN, STD)
+    assert no_pose.pose_net is None
+
+
+def test_known_poses_skip_the_pose_network() -> None:
+    objective = Objective(LossConfig(objective="selfsup", pose_width=4), 1.0, 100.0, MEAN, STD)
+    batch = _batch()
+    batch["pose_known"][:, 1] = True
+    poses = objective.source_poses(batch)
+    assert torch.equal(poses[1], batch["source_from_target"][:, 1]) and not torch.equal(poses[0], poses[1])
+    stereo_only = Objective(LossConfig(objective="selfsup"), 1.0, 100.0, MEAN, STD, temporal_sources=False)
+    assert stereo_only.pose_net is None
+
+
+def test_min_reprojection_matches_the_losses_module() -> None:
+    torch.manual_seed(1)
+    target, warped, sources = torch.rand(1, 3, 16, 16), [torch.rand(1, 3, 16, 16)], [torch.rand(1, 3, 16, 16)]
+    identity = torch.cat([losses.photometric_error(s, target) for s in sources], dim=1)
+    torch.manual_seed(2)
+    ours = min_reprojection(warped, target, identity)
+    torch.manual_seed(2)
+    reference, _ = losses.min_reprojection_loss(warped, target, sources, automask=True)
+    torch.testing.assert_close(ours, reference)
+    plain, _ = losses.min_reprojection_loss(warped, target, None, automask=False)
+    torch.testing.assert_close(min_reprojection(warped, target, None), plain)
+
+
+def test_selfsup_without_sources_is_a_config_error() -> None:
+    objective = Objective(LossConfig(objective="selfsup", pose_width=4), 1.0, 100.0, MEAN, STD)
+    with pytest.raises(ConfigError, match="source frames"):
+        objective(_output(), _batch(sources=0))
+
+
+def test_pyramid_helpers() -> None:
+    images = torch.arange(16.0).reshape(1, 1, 4, 4)
+    torch.testing.assert_close(downsample(images, (2, 2)), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
+    k = torch.tensor([[[100.0, 0, 63.5], [0, 100.0, 31.5], [0, 0, 1]]])
+    half = scale_intrinsics(k, (64, 128), (32, 64))
+    torch.testing.assert_close(half, torch.tensor([[[50.0, 0, 31.5], [0, 50.0, 15.5], [0, 0, 1]]]))
+
+
+def test_normalise() -> None:
+    torch.testing.assert_close(normalise(torch.full((3, 2, 2), 0.75), MEAN, STD), torch.ones(3, 2, 2))

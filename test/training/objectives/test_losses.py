@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mono_depth_ros.training.objectives import losses as L
+
+
+def t(values: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)[None, None]
+
+
+PRED = t([[1.0, 3.0], [2.0, 9.0]])
+TARGET = t([[2.0, 3.0], [4.0, float("nan")]])
+MASK = L.valid_depth_mask(TARGET)
+
+
+def test_l1_l2_inverse_weighted() -> None:
+    # errors on valid pixels: -1, 0, -2
+    assert L.l1_loss(PRED, TARGET, MASK).item() == pytest.approx(1.0)
+    assert L.l2_loss(PRED, TARGET, MASK).item() == pytest.approx(5 / 3)
+    # relative errors: -1/2, 0, -2/4 -> squares 0.25, 0, 0.25
+    assert L.inverse_depth_weighted_l2(PRED, TARGET, MASK).item() == pytest.approx(0.5 / 3)
+
+
+def test_silog() -> None:
+    g = [math.log(0.5), 0.0, math.log(0.5)]
+    mean, mean2 = sum(g) / 3, sum(x * x for x in g) / 3
+    assert L.silog_loss(PRED, TARGET, MASK, 0.85).item() == pytest.approx(math.sqrt(mean2 - 0.85 * mean**2))
+    # fully scale invariant: a global scale costs nothing
+    assert L.silog_loss(TARGET.nan_to_num(1.0) * 3, TARGET, MASK, 1.0).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_berhu() -> None:
+    # |e| = 1, 0, 2 ; c = 0.2 * 2 = 0.4 -> 1 > c: (1 + .16)/.8 = 1.45 ; 0 ; 2 > c: (4 + .16)/.8 = 5.2
+    assert L.berhu_loss(PRED, TARGET, MASK).item() == pytest.approx((1.45 + 0 + 5.2) / 3)
+
+
+def test_sparse_lidar_uses_hit_pixels_only() -> None:
+    lidar = t([[2.0, 0.0], [float("nan"), 9.5]])
+    assert L.sparse_lidar_loss(PRED, lidar, "l1").item() == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="unknown"):
+        L.sparse_lidar_loss(PRED, lidar, "l3")
+
+
+def test_all_invalid_gives_zero_not_nan() -> None:
+    target = torch.full_like(PRED, float("nan"))
+    for fn in (L.l1_loss, L.l2_loss, L.berhu_loss):
+        assert fn(PRED, target, L.valid_depth_mask(target)).item() == 0.0
+
+
+def test_ssi_is_invariant_to_scale_and_shift() -> None:
+    torch.manual_seed(0)
+    target = torch.rand(2, 1, 16, 16, dtype=torch.float64) + 0.5
+    mask = torch.ones_like(target, dtype=torch.bool)
+    assert L.ssi_loss(3.0 * target - 0.7, target, mask).item() == pytest.approx(0.0, abs=1e-10)
+    assert L.ssi_loss(torch.rand_like(target), target, mask).item() > 1e-3
+    aligned = L.align_scale_shift(2 * target + 1, target, mask)
+    torch.testing.assert_close(aligned, target)
+
+
+def test_gradient_matching_hand_case() -> None:
+    # residual [[0, 1], [0, 1]]: x-gradients |1| twice, y-gradients 0; one scale; 4 valid pixels -> 2 / 4
+    pred = t([[0.0, 1.0], [0.0, 1.0]])
+    target = torch.zeros_like(pred)
+    mask = torch.ones_like(pred, dtype=torch.bool)
+    assert L.gradient_matching_loss(pred, target, mask, scales=1).item() == pytest.approx(0.5)
+
+
+def test_ssim_and_photometric() -> None:
+    torch.manual_seed(0)
+    img = torch.rand(1, 3, 12, 12)
+    assert L.ssim(img, img).max().item() == pytest.approx(0.0, abs=1e-5)
+    assert L.photometric_error(img, img).max().item() == pytest.approx(0.0, abs=1e-5)
+    # L1 part alone: constant offset 0.1 on every channel, SSIM weight 0
+    assert L.photometric_error(img + 0.1, img, ssim_weight=0.0).mean().item() == pytest.approx(0.1, abs=1e-6)
+
+
+def test_min_reprojection_and_automask() -> None:
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 10, 10)
+    good = target.clone()
+    bad = torch.rand(1, 3, 10, 10)
+    loss, keep = L.min_reprojection_loss([bad, good], target, automask=False)
+    assert loss.item() == pytest.approx(0.0, abs=1e-5)
+    assert keep.all()
+    # a source identical to the target (static camera) explains everything without warping -> masked out
+    loss, keep = L.min_reprojection_loss([bad], target, sources=[target.clone()])
+    assert not keep.any()
+
+
+def test_edge_aware_smoothness() -> None:
+    flat = torch.ones(1, 1, 8, 8)
+    img = torch.rand(1, 3, 8, 8)
+    assert L.edge_aware_smoothness(flat, img).item() == 0.0
+    ramp = torch.arange(8.0).repeat(8, 1)[None, None] + 1
+    uniform_img = torch.zeros(1, 3, 8, 8)
+    # mean-normalised disparity step 1/4.5 in x, 0 in y, weight exp(0) = 1 -> 1/4.5
+    assert L.edge_aware_smoothness(ramp, uniform_img).item() == pytest.approx(1 / 4.5)
+    assert L.edge_aware_smoothness(ramp, torch.rand(1, 3, 8, 8) * 5).item() < 1 / 4.5
+
+
+def test_densedepth_and_multiscale() -> None:
+    target = torch.full((1, 1, 8, 8), 5.0)
+    mask = torch.ones_like(target, dtype=torch.bool)
+    assert L.densedepth_loss(target.clone(), target, mask, max_depth=10.0).item() == pytest.approx(0.0, abs=1e-6)
+    # constant 6 m vs 5 m, normalised by 10 m: L1 0.1 x 0.1; SSIM of two constants (sigmas 0) is
+    # (2 mu_x mu_y + c1) / (mu_x^2 + mu_y^2 + c1) = 0.6001 / 0.6101, dissimilarity (1 - that) / 2; no edges
+    off = L.densedepth_loss(target + 1.0, target, mask, max_depth=10.0).item()
+    assert off == pytest.approx(0.1 * 0.1 + (1 - 0.6001 / 0.6101) / 2, abs=1e-4)  # float32 variance cancellation
+    coarse = torch.full((1, 1, 4, 4), 6.0)
+    assert L.multiscale(L.l1_loss, [target + 1, coarse], target, mask).item() == pytest.approx(1.0)

@@ -1,0 +1,121 @@
+"""Tests for training/trainer.py (with train_state.py, train_log.py, distributed.py): exact resume, every objective,
+AMP, logs, checkpoints the node loads, and DistributedDataParallel on the CPU (gloo, two processes)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.checkpoint import load_checkpoint
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.distributed import setup_distributed, teardown_distributed
+from mono_depth_ros.training.trainer.loop import Trainer, train
+from test.training.tiny import tiny_config
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path).state_dict
+
+
+def test_resume_gives_identical_weights(tmp_path: Path, cache: Path) -> None:
+    """6 straight steps == 3 steps, "crash", resume, 3 more (mid-epoch: 4 steps per epoch), bit for bit."""
+    straight = train(tiny_config(tmp_path / "a", cache, "lidar_semi", run__steps=6, run__checkpoint_every=3))
+    config = tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=6, run__checkpoint_every=3)
+    interrupted = train(config, stop_at_step=3)
+    assert interrupted.step == 3 and interrupted.model_path is None
+    assert train_state.latest_checkpoint(tmp_path / "b") == train_state.checkpoint_paths(tmp_path / "b", 3)[0]
+    resumed = train(config, resume="auto")
+    assert straight.model_path is not None and resumed.model_path is not None and resumed.step == 6
+    a, b = _weights(straight.model_path), _weights(resumed.model_path)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[name], b[name]) for name in a)  # includes BatchNorm running statistics
+    state_a = torch.load(train_state.checkpoint_paths(tmp_path / "a", 6)[1], weights_only=True)
+    state_b = torch.load(train_state.checkpoint_paths(tmp_path / "b", 6)[1], weights_only=True)
+    pose_a, pose_b = state_a["modules"]["objective"], state_b["modules"]["objective"]
+    assert any("pose_net" in name for name in pose_a)
+    assert all(torch.equal(pose_a[name], pose_b[name]) for name in pose_a)
+    rows = list(csv.DictReader((tmp_path / "b" / "train.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # the resumed run appends to the same log
+    assert {"loss", "lr", "photometric", "smoothness", "lidar", "images_per_s"} <= set(rows[0])
+    other = Trainer(tiny_config(tmp_path / "c", cache, "lidar_semi", model__encoder_width=8))
+    with pytest.raises(CheckpointError, match="spec differs"):  # another architecture cannot resume from it
+        other.resume(straight.model_path)
+
+
+@pytest.mark.parametrize("objective", ["supervised", "selfsup"])
+def test_objectives_train_and_the_node_loads_the_result(tmp_path: Path, cache: Path, objective: str) -> None:
+    result = train(tiny_config(tmp_path, cache, objective, run__steps=4))
+    assert result.model_path == tmp_path / "model.safetensors" and result.step == 4
+    assert result.val is not None and result.val.count == 2 and np.isfinite(result.val.abs_rel)
+    loaded = load_checkpoint(result.model_path)
+    expected = OutputKind.METRIC if objective == "supervised" else OutputKind.DEPTH_UP_TO_SCALE
+    assert loaded.spec.output_kind is expected and loaded.golden is not None
+    assert loaded.metadata["objective"] == objective
+    estimator = DepthEstimator.open("unet", result.model_path, EstimatorConfig(device="cpu", warmup_runs=0))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+    depth = estimator.predict(np.zeros((40, 70, 3), np.uint8)).values
+    assert depth.shape == (40, 70) and np.isfinite(depth).all()
+    val_rows = list(csv.DictReader((tmp_path / "val.csv").open()))
+    assert [int(r["step"]) for r in val_rows] == [4]  # end of the run (an epoch has 6 or 4 steps here)
+    assert {"abs_rel", "rmse", "a1", "gt_over_pred"} <= set(val_rows[0])
+
+
+def test_bf16_autocast_and_tensorboard(tmp_path: Path, cache: Path) -> None:
+    pytest.importorskip("tensorboard")
+    config = tiny_config(tmp_path, cache, "selfsup", run__steps=2, run__amp="bf16", run__tensorboard=True)
+    result = train(config)
+    assert result.step == 2 and result.val is not None and np.isfinite(result.val.abs_rel)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_too_little_data_is_a_config_error(tmp_path: Path, cache: Path) -> None:
+    with pytest.raises(ConfigError, match="batch"):
+        Trainer(tiny_config(tmp_path, cache, "supervised", run__batch_size=64))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, out_dir: Path, cache: Path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
+    torch.set_num_threads(1)
+    context = setup_distributed("cpu")
+    try:
+        trainer = Trainer(tiny_config(out_dir, cache, "selfsup", run__steps=3), context)
+        assert trainer.steps_per_epoch == 2  # 8 items, 2 processes, batch 2
+        trainer.fit()
+        parameters = {name: p.detach() for name, p in trainer.module.named_parameters()}  # buffers: per-rank BN stats
+        torch.save(parameters, out_dir / f"rank{rank}.pt")
+    finally:
+        teardown_distributed(context)
+
+
+def test_ddp_two_cpu_processes_stay_in_sync(tmp_path: Path, cache: Path) -> None:
+    train(tiny_config(tmp_path / "warm", cache, "selfsup", run__steps=1))  # renders the cache once
+    mp.spawn(_ddp_worker, args=(2, _free_port(), tmp_path, cache), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)  # gradients averaged, same updates
+    assert (tmp_path / "model.safetensors").is_file()  # written by rank 0 only
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]

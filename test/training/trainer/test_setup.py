@@ -1,0 +1,47 @@
+"""Tests for training/train_setup.py: spec from config, datasets per objective, learning-rate schedules, AMP module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.objectives.assemble import Objective
+from mono_depth_ros.training.trainer.config import OptimConfig
+from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
+from test.training.tiny import tiny_config
+
+
+def test_spec_and_datasets_follow_the_objective(tmp_path: Path) -> None:
+    supervised = tiny_config(tmp_path, tmp_path / "clips", "supervised")
+    spec = build_spec(supervised)
+    assert spec.output_kind is OutputKind.METRIC and (spec.input.height, spec.input.width) == (32, 64)
+    assert spec.params["encoder_width"] == 4 and spec.params["decoder_channels"] == [4, 4, 4, 4, 4]
+    train, val = build_datasets(supervised)
+    assert len(train) == 12 and train.frame_offsets == () and len(val) == 2  # every frame is a target
+    selfsup = tiny_config(tmp_path, tmp_path / "clips", "selfsup")
+    assert build_spec(selfsup).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    train, _ = build_datasets(selfsup)
+    assert len(train) == 8 and train.frame_offsets == (-1, 1)  # frames with both neighbours
+
+
+def test_lr_schedule_shapes() -> None:
+    cosine = lr_schedule(OptimConfig(schedule="cosine", warmup_steps=10, min_lr_ratio=0.1), total_steps=110)
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(60) == pytest.approx(0.55) and cosine(110) == pytest.approx(0.1)
+    poly = lr_schedule(OptimConfig(schedule="poly", warmup_steps=0, poly_power=1.0, min_lr_ratio=0.0), 100)
+    assert poly(50) == pytest.approx(0.5) and poly(100) == 0.0
+    constant = lr_schedule(OptimConfig(schedule="constant", warmup_steps=0), 100)
+    assert constant(0) == constant(99) == 1.0
+
+
+def test_bf16_runs_the_network_only() -> None:
+    config = tiny_config(Path("/unused"), Path("/unused"), "supervised")
+    spec = build_spec(config)
+    module = TrainModule(build_model(spec), Objective(config.loss, 0.5, 100.0, spec.mean, spec.std), spec, "bf16")
+    batch = {"rgb": torch.rand(1, 3, 32, 64), "depth": torch.full((1, 1, 32, 64), 5.0)}
+    result = module(batch)
+    assert result.total.dtype == torch.float32 and torch.isfinite(result.total)

@@ -1,0 +1,64 @@
+"""Tests for training/train_state.py: checkpoint pairs, latest-checkpoint search, RNG round trip, refusals."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+from mono_depth_ros.models.registry import build_model
+from mono_depth_ros.models.unet import make_unet_spec
+from mono_depth_ros.training.trainer import state as train_state
+
+SPEC = make_unet_spec("resnet18", "tiny", encoder_width=4, decoder_channels=[4, 4, 4, 4, 4])
+
+
+def _state(step: int) -> train_state.TrainState:
+    return train_state.TrainState(
+        step,
+        {"objective": {"w": torch.ones(2)}},
+        {"state": {}, "param_groups": []},
+        {"last_epoch": step},
+        None,
+        train_state.rng_state(),
+        {"run": {"steps": 9}},
+    )
+
+
+def test_round_trip_and_latest(tmp_path: Path) -> None:
+    model = build_model(SPEC)
+    assert train_state.latest_checkpoint(tmp_path) is None
+    for step in (5, 20, 10):
+        train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(step), {"objective": "selfsup"})
+    latest = train_state.latest_checkpoint(tmp_path)
+    assert latest == tmp_path / "checkpoints" / "step_0000020.safetensors"
+    assert read_checkpoint_spec(latest) == SPEC  # the node can read it directly
+    fresh = build_model(SPEC)
+    state = train_state.load_training_checkpoint(latest, fresh, SPEC)
+    assert state.step == 20 and state.scheduler == {"last_epoch": 20} and state.config["run"]["steps"] == 9
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True))
+    latest.with_suffix(".state.pt").unlink()  # a model file without its state is never resumed from
+    assert train_state.latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_0000010.safetensors"
+
+
+def test_rng_round_trip() -> None:
+    saved = train_state.rng_state()
+    first = (random.random(), float(np.random.rand()), float(torch.rand(())))  # noqa: NPY002
+    train_state.set_rng_state(saved)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == first  # noqa: NPY002
+
+
+def test_refusals(tmp_path: Path) -> None:
+    model = build_model(SPEC)
+    path = train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(1), {})
+    other = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 4, 4, 4])
+    with pytest.raises(CheckpointError, match="spec differs"):
+        train_state.load_training_checkpoint(path, build_model(other), other)
+    path.with_suffix(".state.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="training state"):
+        train_state.load_training_checkpoint(path, model, SPEC)
