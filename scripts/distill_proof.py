@@ -199,7 +199,7 @@ def markdown(
         "image by median(GT) / median(prediction) first (the self-supervised protocol), for comparison only. GT/pred",
         "is the median over test images of that ratio before any scaling (1 = metric scale right).",
         "",
-        "Pseudo-labelling on real data: `test/training/test_pseudo_labels.py` writes the KITTI frames of",
+        "Pseudo-labelling on real data: `test/training/distillation/test_pseudo_labels.py` writes the KITTI frames of",
         "`../shared/data` into a rosbag2 (`test/kitti_bag.py`: images, camera_info, Velodyne scans, `/tf_static`),",
         "labels it with a tiny random teacher (with features), and checks that one cache file per frame exists with",
         "the scan projected through the bag's TF, that a second run decodes and rewrites nothing, and that a deleted",
