@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
@@ -42,13 +42,14 @@ from mono_depth_ros.adapters.camera_cache import CameraModelCache
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.lidar import ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameters import descriptor_fields, validate_changes
+from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.worker import FrameWorker, LatestSlot
-from mono_depth_ros.config import NODE_NAME, PARAMS, ParamValue, resolve
+from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
 
 FACTORY_TYPES = (
@@ -67,7 +68,7 @@ OUTPUT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "points": 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 MAX_CACHED_SCANS = 10
 PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
-PipelineFactory = Callable[[Mapping[str, ParamValue], Any], DepthPipeline]
+PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 
 def message_factory() -> ros_msgs.MessageFactory:
@@ -84,8 +85,8 @@ def qos_for(choice: str) -> Any:
     return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
 
 
-def _build_pipeline(params: Mapping[str, ParamValue], logger: Any) -> DepthPipeline:
-    return build_pipeline(params, logger.warning)
+def _build_pipeline(config: DepthConfig, logger: Any) -> DepthPipeline:
+    return build_pipeline(config, logger.warning)
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._declare_parameters()
-        self._params = resolve({spec.name: self.get_parameter(spec.name).value for spec in PARAMS})
+        self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._factory = message_factory()
-        self._pipeline = (make_pipeline or _build_pipeline)(self._params, self.get_logger())
-        period_s = float(self._params["diagnostics.period_s"])
+        self._pipeline = (make_pipeline or _build_pipeline)(self._config, self.get_logger())
+        period_s = self._config.diagnostics.period_s
         self._stats = RuntimeStats(window_s=max(5.0, 3.0 * period_s))
         self._cameras = CameraModelCache()
-        self._pending: dict[str, ParamValue] = {}  # validated run-time changes not yet given to the pipeline
+        self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self._last_scale: Any = None
         self._last_frame_id = ""
@@ -128,7 +129,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
 
-        out_qos = qos_for(str(self._params["output_qos"]))
+        out_qos = qos_for(self._config.topics.output_qos)
         self._pub_depth = self.create_publisher(Image, OUTPUT_TOPICS["depth"], out_qos)
         self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
         self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
@@ -139,7 +140,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             messages.DEPTH_POINTS_TOPIC: self._pub_points,
         }
         self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
-        self._subscribe(qos_for(str(self._params["input_qos"])))
+        self._subscribe(qos_for(self._config.topics.input_qos))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker.start()
 
@@ -171,26 +172,24 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 raise ConfigError(msg) from None
 
     def _subscribe(self, in_qos: Any) -> None:
-        params = self._params
-        compressed = self._compressed = params["image_transport"] == "compressed"
-        image_topic = str(params["image_topic"])
+        config = self._config
+        compressed = self._compressed = config.topics.image_transport == "compressed"
+        image_topic = config.topics.image
         if compressed and not image_topic.endswith("/compressed"):
             image_topic += "/compressed"  # image_transport's naming: <base>/compressed
         image_type = CompressedImage if compressed else Image
-        self._approximate = params["sync.mode"] == "approximate"
-        self._external = params["model.backend"] == "external"
-        info_topic = str(params["camera_info_topic"])
+        self._approximate = config.sync.mode == "approximate"
+        self._external = config.model.backend == "external"
+        info_topic = config.topics.camera_info
         if self._approximate or self._external:
             filters = [message_filters.Subscriber(self, image_type, image_topic, qos_profile=in_qos)]
             if self._approximate:
                 filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
             if self._external:
-                filters.append(
-                    message_filters.Subscriber(self, Image, str(params["prediction_topic"]), qos_profile=in_qos)
-                )
+                filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters = filters
             self._sync = message_filters.ApproximateTimeSynchronizer(
-                filters, int(params["sync.queue_size"]), float(params["sync.slop_s"])
+                filters, config.sync.queue_size, config.sync.slop_s
             )
             self._sync.registerCallback(self._on_synced)
         else:
@@ -198,20 +197,20 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if not self._approximate:
             self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
         self._tf_buffer: Any = None
-        lidar_topic = str(params["lidar_topic"])
+        lidar_topic = config.topics.lidar
         if lidar_topic:
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
             self._pairing = ScanPairing(
-                max_age_ns=int(float(params["lidar.max_age_s"]) * NS_PER_S),
-                wait_ns=int(float(params["lidar.wait_s"]) * NS_PER_S),
+                max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
+                wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 max_scans=MAX_CACHED_SCANS,
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer)
         self.get_logger().info(
-            f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({params['sync.mode']}), "
-            f"LiDAR {lidar_topic or 'off'}, backend {params['model.backend']}; publishing {OUTPUT_TOPICS['depth']}, "
+            f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
+            f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
             f"{OUTPUT_TOPICS['info']}, {OUTPUT_TOPICS['points']}, {DIAGNOSTICS_TOPIC}"
         )
 
@@ -240,7 +239,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         self._stats.frame_received()
         if info is None:
-            self._bad("no_camera_info", f"no camera_info yet on {self._params['camera_info_topic']}")
+            self._bad("no_camera_info", f"no camera_info yet on {self._config.topics.camera_info}")
             return
         frame = _Frame(image, info, prediction)
         if self._pairing is None:
@@ -257,17 +256,17 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:
-            owned = validate_changes(self._params, {p.name: p.value for p in parameters})
+            changed = apply_changes(self._config, {p.name: p.value for p in parameters})  # validated once
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))
-        if owned:
-            self._params = {**self._params, **owned}
+        if changed is not self._config:
+            self._config = changed
             with self._pending_lock:
-                self._pending.update(owned)  # the worker applies them before its next frame
+                self._pending = changed  # the worker hands it to the pipeline before its next frame
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
-        report = diagnostic_report(self._stats.snapshot(), self._last_scale, config_key_values(self._params))
+        report = diagnostic_report(self._stats.snapshot(), self._last_scale, config_key_values(self._config))
         stamp_ns = int(self.get_clock().now().nanoseconds)
         name = f"{self.get_name()}: depth"
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
@@ -276,9 +275,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _process(self, frame: _Frame) -> None:
         with self._pending_lock:
-            pending, self._pending = self._pending, {}
-        if pending:
-            self._pipeline.update_params(pending)
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._pipeline.set_config(pending)
         self._publish(self._pipeline.process_frame(self._frame_input(frame)))
 
     def _frame_input(self, frame: _Frame) -> FrameInput:
@@ -288,7 +287,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera = self._cameras.get(frame.info)
         lidar = self._lidar_input(stamp_ns, frame_id, frame.scan)
-        return messages.frame_input(frame.image, image_type, camera, self._params, lidar, prediction)
+        return messages.frame_input(
+            frame.image, image_type, camera, self._config.topics.image_is_rectified, lidar, prediction
+        )
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
@@ -301,7 +302,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
             image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
-            motion_frame = str(self._params["lidar.motion_frame"])
+            motion_frame = self._config.lidar.motion_frame
             stamped = lookup_cam_from_scan(
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )

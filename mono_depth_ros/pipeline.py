@@ -16,15 +16,16 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.config import ParamValue, resolve
+from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import depth_edge_mask
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
-from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.depth_config import DepthConfig
 
 # One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
 LidarInput = LidarScan
@@ -132,13 +133,14 @@ class DepthPipeline:
     """Runs frames through depth source → scale → range/edge handling → cloud, with per-stage timings.
 
     Args:
-        params: resolved parameters (see :mod:`mono_depth_ros.config`); missing names take their defaults.
+        config: the validated :class:`~mono_depth_ros.depth_config.DepthConfig` (a flat mapping of parameter values
+            is validated into one; missing names take their defaults).
         source: the depth network; required unless ``model.backend`` is ``external``.
     """
 
-    def __init__(self, params: Mapping[str, ParamValue], source: DepthSource | None = None) -> None:
-        self._params = resolve(dict(params))
-        backend = str(self._params["model.backend"])
+    def __init__(self, config: DepthConfig | Mapping[str, Any], source: DepthSource | None = None) -> None:
+        self._config = DepthConfig.of(config)
+        backend = self._config.model.backend
         if backend != "external" and source is None:
             msg = (
                 f"model.backend={backend!r} needs a depth model; build one with mono_depth_ros.models (or use external)"
@@ -149,32 +151,36 @@ class DepthPipeline:
         self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
 
     @property
+    def config(self) -> DepthConfig:
+        """The configuration in force."""
+        return self._config
+
+    @property
     def params(self) -> dict[str, ParamValue]:
-        """The parameters in force (a copy)."""
-        return dict(self._params)
+        """The parameters in force, flat (a copy)."""
+        return dict(self._config.params)
 
     def update_params(self, changes: Mapping[str, Any]) -> None:
-        """Apply run-time parameter changes (validated as a whole; nothing changes if one is bad).
+        """Apply run-time parameter changes (validated as a whole; nothing changes if one is bad)."""
+        self.set_config(self._config.with_changes(changes))
+
+    def set_config(self, config: DepthConfig) -> None:
+        """Use an already validated config from now on (the node builds it in its parameter callback).
 
         Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed.
         """
-        merged = resolve({**self._params, **changes})
-        scale_changed = any(
-            merged[name] != self._params[name] for name in merged if name.startswith(("scale.", "lidar."))
-        )
-        self._params = merged
+        scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
+        self._config = config
         if scale_changed:
             self._scale = self._make_scale_recovery()
 
     def _make_scale_recovery(self) -> ScaleRecovery:
-        return ScaleRecovery(RecoveryConfig.from_params(self._params))
+        return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
 
     def _output_kind(self) -> OutputKind:
-        if self._source is not None and str(self._params["model.backend"]) != "external":
-            kind = self._source.output_kind
-            override = str(self._params["model.output_kind"])
-            return OutputKind.parse(override) if override else kind
-        override = str(self._params["model.output_kind"])
+        override = self._config.model.output_kind
+        if self._source is not None and self._config.model.backend != "external":
+            return OutputKind.parse(override) if override else self._source.output_kind
         return OutputKind.parse(override) if override else OutputKind.METRIC
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:
@@ -193,7 +199,7 @@ class DepthPipeline:
 
         t = time.perf_counter()
         kind = self._output_kind()
-        if str(self._params["model.backend"]) == "external":
+        if self._config.model.backend == "external":
             if frame.prediction is None:
                 msg = "model.backend=external but no prediction arrived with this image (prediction_topic)"
                 raise ShapeError(msg)
@@ -224,7 +230,7 @@ class DepthPipeline:
         timings["scale"] = _ms(t)
 
         t = time.perf_counter()
-        downscale = int(self._params["output.downscale"])
+        downscale = self._config.output.downscale
         out_intrinsics = intrinsics
         cloud_rgb = rgb
         if downscale > 1:
@@ -232,20 +238,20 @@ class DepthPipeline:
             depth_m = _downscale_depth(depth_m, downscale, out_w, out_h)
             cloud_rgb = _downscale_rgb(rgb, out_w, out_h)
             out_intrinsics = intrinsics.resized(out_w, out_h)
-        if bool(self._params["output.edge_filter"]):
+        if self._config.output.edge_filter:
             depth_m = depth_m.copy()
-            depth_m[depth_edge_mask(depth_m, float(self._params["output.edge_threshold"]))] = np.nan
-        min_range = float(self._params["output.min_range"])
-        max_range = float(self._params["output.max_range"])
+            depth_m[depth_edge_mask(depth_m, self._config.output.edge_threshold)] = np.nan
+        min_range = self._config.output.min_range
+        max_range = self._config.output.max_range
         depth_m = apply_range_limits(depth_m, min_range, max_range)
-        encoding = str(self._params["output.encoding"])
+        encoding = self._config.output.encoding
         depth_wire = encode_depth(depth_m, encoding)
         timings["postprocess"] = _ms(t)
 
         t = time.perf_counter()
         cloud = None
-        if bool(self._params["cloud.enabled"]):
-            rgb_for_cloud = cloud_rgb if bool(self._params["cloud.rgb"]) else None
+        if self._config.cloud.enabled:
+            rgb_for_cloud = cloud_rgb if self._config.cloud.rgb else None
             # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
             cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
             cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)
@@ -268,12 +274,12 @@ class DepthPipeline:
     ) -> PointCloud:
         # The depth image already carries ±Inf outside the range; the cloud drops every non-finite depth,
         # exactly as depth_image_proc does with our published image.
-        mode = str(self._params["cloud.mode"])
+        mode = self._config.cloud.mode
         if mode == "organized":
             return self._cloud_builder.organized(depth_m, intrinsics, rgb)
         if mode == "strided":
-            return strided_cloud(depth_m, intrinsics, rgb=rgb, stride=int(self._params["cloud.stride"]))
-        return voxel_cloud(depth_m, intrinsics, rgb=rgb, voxel_size_m=float(self._params["cloud.voxel_size"]))
+            return strided_cloud(depth_m, intrinsics, rgb=rgb, stride=self._config.cloud.stride)
+        return voxel_cloud(depth_m, intrinsics, rgb=rgb, voxel_size_m=self._config.cloud.voxel_size)
 
 
 def _ms(start: float) -> float:

@@ -22,12 +22,13 @@ import cv2
 import numpy as np
 import pytest
 
-from mono_depth_ros.config import PARAMS, ParamValue, load_params_file, resolve
+from mono_depth_ros.config import PARAMS, ParamValue, load_params_file
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
 from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameInput, FrameOutput, ScaleStatus
 
 from . import ros_standin
@@ -85,13 +86,14 @@ class EchoPipeline:
         self.updates: list[dict[str, Any]] = []
         self.params: dict[str, ParamValue] = {}
 
-    def bind(self, params: Mapping[str, ParamValue]) -> EchoPipeline:
-        self.params = dict(params)
+    def bind(self, config: DepthConfig) -> EchoPipeline:
+        self.params = dict(config.params)
         return self
 
-    def update_params(self, changes: Mapping[str, Any]) -> None:
-        self.updates.append(dict(changes))
-        self.params = resolve({**self.params, **changes})
+    def set_config(self, config: DepthConfig) -> None:
+        """Record what changed (the node hands over a whole, already validated config)."""
+        self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
+        self.params = dict(config.params)
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:
         if self.before is not None:
@@ -189,8 +191,8 @@ def test_params_file_loads_and_yaml_ints_are_accepted_for_floats(ros: Ros) -> No
     assert set(overrides) == {spec.name for spec in PARAMS}
     overrides.update({"model.backend": "external", "output.max_range": 50, "scale.fixed_scale": 2})
     node = ros.make_node(overrides, pipeline=EchoPipeline())
-    assert node._params["output.max_range"] == 50.0 and type(node._params["output.max_range"]) is float
-    assert node._params["scale.fixed_scale"] == 2.0
+    assert node._config.output.max_range == 50.0 and type(node._config.output.max_range) is float
+    assert node._config.scale.fixed_scale == 2.0
     assert node._pipeline.params["output.max_range"] == 50.0
 
 
@@ -225,12 +227,12 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     for (name, value), reason in rejected.items():
         result = set_one(name, value)
         assert not result.successful and reason in result.reason, (name, result.reason)
-    assert node._params["cloud.mode"] == "organized"
+    assert node._config.cloud.mode == "organized"
 
     assert set_one("output.max_range", 40).successful  # an int for a float parameter
     assert set_one("cloud.mode", "voxel").successful
     assert set_one("use_sim_time", True).successful  # not ours: accepted
-    assert node._params["output.max_range"] == 40.0 and type(node._params["output.max_range"]) is float
+    assert node._config.output.max_range == 40.0 and type(node._config.output.max_range) is float
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker

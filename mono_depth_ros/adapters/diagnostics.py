@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mono_depth_ros.adapters.stats import StatsSnapshot
-from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.msg_factory import MessageFactory, make_header
+from mono_depth_ros.depth_config import DepthConfig
 
 LEVELS = ("OK", "WARN", "ERROR", "STALE")
 """diagnostic_msgs/DiagnosticStatus level names (values 0..3)."""
@@ -77,14 +77,14 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
     return DiagnosticReport(level=level, message=message, values=tuple(values))
 
 
-def config_key_values(params: Mapping[str, ParamValue]) -> dict[str, str]:
+def config_key_values(config: DepthConfig) -> dict[str, str]:
     """The configuration keys every ``/diagnostics`` status carries (node and bag runner alike)."""
     return {
-        "backend": str(params["model.backend"]),
-        "encoding": str(params["output.encoding"]),
-        "sync_mode": str(params["sync.mode"]),
-        "lidar_topic": str(params["lidar_topic"]) or "none",
-        "scale_mode_requested": str(params["scale.mode"]),
+        "backend": config.model.backend,
+        "encoding": config.output.encoding,
+        "sync_mode": config.sync.mode,
+        "lidar_topic": config.topics.lidar or "none",
+        "scale_mode_requested": config.scale.mode,
     }
 
 

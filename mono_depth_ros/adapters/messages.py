@@ -18,14 +18,12 @@ Every function fills whatever message classes its :class:`~mono_depth_ros.core.m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError
 from mono_depth_ros.core.msg_factory import MessageFactory
@@ -114,7 +112,7 @@ def frame_input(
     image: Any,
     image_type: str,
     camera: CameraModel,
-    params: Mapping[str, ParamValue],
+    image_is_rectified: bool,
     lidar: LidarInput | None = None,
     prediction: npt.NDArray[np.float32] | None = None,
 ) -> FrameInput:
@@ -132,7 +130,7 @@ def frame_input(
         frame_id=str(header.frame_id),
         rgb=decode_image(image, image_type),
         camera=camera,
-        image_is_rectified=bool(params["image_is_rectified"]),
+        image_is_rectified=image_is_rectified,
         lidar=lidar,
         prediction=prediction,
     )

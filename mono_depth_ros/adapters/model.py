@@ -6,26 +6,28 @@ from collections.abc import Callable, Mapping
 
 from mono_depth_ros.adapters.parameters import device_fallback
 from mono_depth_ros.config import ParamValue
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline
 
 
-def build_pipeline(params: Mapping[str, ParamValue], warn: Callable[[str], object]) -> DepthPipeline:
+def build_pipeline(config: DepthConfig | Mapping[str, ParamValue], warn: Callable[[str], object]) -> DepthPipeline:
     """The pipeline with the network that ``model.*`` and ``device`` describe (none for ``external``).
 
     An explicit ``cuda`` / ``cuda:N`` without CUDA falls back to the CPU with a warning (``auto`` does so inside
     the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1).
     """
-    if str(params["model.backend"]) == "external":
-        return DepthPipeline(params, None)
+    config = DepthConfig.of(config)
+    if config.model.backend == "external":
+        return DepthPipeline(config, None)
 
     def cuda_available() -> bool:
         import torch  # only for a CUDA request
 
         return bool(torch.cuda.is_available())
 
-    device, warning = device_fallback(str(params["device"]), cuda_available)
+    device, warning = device_fallback(config.model.device, cuda_available)
     if warning:
         warn(warning)
     from mono_depth_ros.models.depth_source import build_depth_source  # torch only when a network runs
 
-    return DepthPipeline(params, build_depth_source({**params, "device": device}))
+    return DepthPipeline(config, build_depth_source(config.with_model(device=device)))

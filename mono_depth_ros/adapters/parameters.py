@@ -1,7 +1,7 @@
 """The node's parameters as ROS declares them: descriptor contents, run-time change checks, device fallback.
 
 ROS-free: :mod:`mono_depth_ros.node` turns :class:`DescriptorFields` into ``rcl_interfaces/ParameterDescriptor``
-and answers its on-set-parameters callback with :func:`validate_changes`. The one parameter table is
+and answers its on-set-parameters callback with :func:`apply_changes`. The one parameter table is
 :data:`mono_depth_ros.config.PARAMS`.
 
 Typing choice: rclpy types a parameter statically from its default and rejects an INTEGER for a DOUBLE parameter
@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, ParamValue, coerce, resolve
+from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.depth_config import DepthConfig
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,17 @@ def descriptor_fields(spec: ParamSpec) -> DescriptorFields:
     )
 
 
-def validate_changes(current: Mapping[str, ParamValue], changes: Mapping[str, Any]) -> dict[str, ParamValue]:
-    """Check a parameter set request against the table; returns the owned changes, coerced.
+def apply_changes(config: DepthConfig, changes: Mapping[str, Any]) -> DepthConfig:
+    """A parameter set request applied to ``config``: a new, validated config (``config`` itself if none is ours).
 
-    Names the table does not own (``use_sim_time``, ...) are ignored: other parts of the node may own them.
+    Names the table does not own (``use_sim_time``, ``qos_overrides.*``, ...) are ignored: other parts of the node
+    may own them. Validation happens once, here (:meth:`DepthConfig.with_changes`).
 
     Raises:
-        ConfigError: a read-only parameter, a value of the wrong type or out of range, or a combination that
-            ``config.resolve`` rejects (e.g. ``output.min_range >= output.max_range``); the message is the reason.
+        ConfigError: a read-only parameter, a value of the wrong type, out of range or not finite, or a combination
+            the table rejects (e.g. ``output.min_range >= output.max_range``); the message is the reason.
     """
-    owned: dict[str, ParamValue] = {}
+    owned: dict[str, Any] = {}
     for name, value in changes.items():
         spec = PARAMS_BY_NAME.get(name)
         if spec is None:
@@ -84,10 +86,8 @@ def validate_changes(current: Mapping[str, ParamValue], changes: Mapping[str, An
         if not spec.dynamic:
             msg = f"parameter {name} is read at start-up; restart the node to change it"
             raise ConfigError(msg)
-        owned[name] = coerce(spec, value)
-    if owned:
-        resolve({**current, **owned})
-    return owned
+        owned[name] = value
+    return config.with_changes(owned) if owned else config
 
 
 def device_fallback(requested: str, cuda_available: Callable[[], bool]) -> tuple[str, str | None]:

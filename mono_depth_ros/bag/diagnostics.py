@@ -8,7 +8,6 @@ delay), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +16,9 @@ import numpy as np
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.stats import StatsSnapshot
 from mono_depth_ros.bag.summary import BagSummary
-from mono_depth_ros.config import NODE_NAME, ParamValue
+from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput
 
 LATENCY_WINDOW = 100  # frames behind the latency percentiles
@@ -30,12 +30,12 @@ class BagDiagnostics:
 
     Attributes:
         period_ns: ``diagnostics.period_s`` in int ns.
-        params: the run's parameters (their configuration keys go into every status).
+        config: the run's configuration (its keys go into every status).
         latencies_ms: pipeline time per written frame (the last :data:`LATENCY_WINDOW` give p50 / p95).
     """
 
     period_ns: int
-    params: Mapping[str, ParamValue]
+    config: DepthConfig
     latencies_ms: list[float] = field(default_factory=list)
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
@@ -69,5 +69,5 @@ class BagDiagnostics:
             window_s=window_ns / 1e9,
         )
         self._skipped_before = skipped
-        report = diagnostic_report(snapshot, output.scale, config_key_values(self.params))
+        report = diagnostic_report(snapshot, output.scale, config_key_values(self.config))
         return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from mono_depth_ros.bag.pairing import StampIndex
 from mono_depth_ros.bag.reader import InputBag
 from mono_depth_ros.bag.summary import BagSummary
-from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 from mono_depth_ros.core.tf_buffer import TfBuffer
+from mono_depth_ros.depth_config import DepthConfig
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
@@ -70,7 +70,7 @@ def _require(bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], 
     return msgtype
 
 
-def resolve_topics(params: Mapping[str, ParamValue], bag: InputBag, summary: BagSummary) -> TopicPlan:
+def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> TopicPlan:
     """Check the configured topics against the bag.
 
     ``image_transport: compressed`` reads ``<image_topic>/compressed``; when the raw image topic is absent but its
@@ -80,16 +80,16 @@ def resolve_topics(params: Mapping[str, ParamValue], bag: InputBag, summary: Bag
         BagError: the image, camera_info or (external backend) prediction topic is missing or of the wrong type.
     """
     bag_topics = bag.topics
-    image = str(params["image_topic"])
-    if str(params["image_transport"]) == "compressed" and not image.endswith("/compressed"):
+    image = config.topics.image
+    if config.topics.image_transport == "compressed" and not image.endswith("/compressed"):
         image += "/compressed"
     elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
         image += "/compressed"
     image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
-    camera_info = str(params["camera_info_topic"])
+    camera_info = config.topics.camera_info
     _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
-    lidar = str(params["lidar_topic"])
+    lidar = config.topics.lidar
     if lidar and lidar not in bag_topics:
         summary.notes.append(
             f"lidar_topic {lidar} is not in the bag (PointCloud2 topics: {_topics_of(bag_topics, POINTCLOUD2)})"
@@ -97,8 +97,8 @@ def resolve_topics(params: Mapping[str, ParamValue], bag: InputBag, summary: Bag
     elif lidar:
         _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
     prediction = ""
-    if str(params["model.backend"]) == "external":
-        prediction = str(params["prediction_topic"])
+    if config.model.backend == "external":
+        prediction = config.topics.prediction
         _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag)
     return TopicPlan(image, image_type, camera_info, lidar, prediction)
 

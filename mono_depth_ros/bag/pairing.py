@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
 SYNC_MODES = ("approximate", "latest")
@@ -111,12 +112,12 @@ class PairingRules:
             raise ConfigError(msg)
 
     @classmethod
-    def from_params(cls, params: dict[str, bool | int | float | str]) -> PairingRules:
-        """Rules from resolved parameters (``sync.mode``, ``sync.slop_s``, ``lidar.max_age_s``)."""
+    def from_config(cls, config: DepthConfig) -> PairingRules:
+        """Rules from the config (``sync.mode``, ``sync.slop_s``, ``lidar.max_age_s``)."""
         return cls(
-            sync_mode=str(params["sync.mode"]),
-            slop_ns=seconds_to_ns(float(params["sync.slop_s"])),
-            lidar_max_age_ns=seconds_to_ns(float(params["lidar.max_age_s"])),
+            sync_mode=config.sync.mode,
+            slop_ns=seconds_to_ns(config.sync.slop_s),
+            lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
     def camera_info_for(self, image_stamp_ns: int, infos: StampIndex) -> int | None:

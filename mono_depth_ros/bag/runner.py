@@ -40,9 +40,10 @@ from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.bag.writer import OutputBag
-from mono_depth_ros.config import ParamValue, resolve
+from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
 
 
@@ -82,7 +83,7 @@ class _SecondPass:
         self.topics: TopicPlan = index.topics
         self.plans = plans
         self.options = options
-        self.params = pipeline.params
+        self.config = pipeline.config
         self.factory = MessageFactory.for_rosbags(out.typestore)
         active = [p for p in plans if p.skip is None]
         self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
@@ -90,8 +91,8 @@ class _SecondPass:
         self.scans: dict[int, Scan | str] = {}
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
-        period_ns = seconds_to_ns(float(self.params["diagnostics.period_s"]))
-        self.diagnostics = BagDiagnostics(period_ns, self.params) if options.diagnostics else None
+        period_ns = seconds_to_ns(self.config.diagnostics.period_s)
+        self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
 
     def run(self, selection: set[str] | None) -> None:
@@ -182,9 +183,10 @@ class _SecondPass:
                 return
             prediction = decoded
         lidar = self._lidar_input(plan)
+        rectified = self.config.topics.image_is_rectified
         try:
             image = self.bag.deserialize(message)
-            frame = frame_input(image, message.msgtype, camera.model, self.params, lidar, prediction)
+            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction)
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return
@@ -207,7 +209,7 @@ class _SecondPass:
             return None
         warnings = self.summary.warnings
         if plan.lidar is None:
-            max_age = float(self.params["lidar.max_age_s"])
+            max_age = self.config.lidar.max_age_s
             warnings.add(
                 "lidar: no scan in time",
                 f"no scan on {self.topics.lidar} within lidar.max_age_s={max_age} s of the image",
@@ -226,7 +228,7 @@ class _SecondPass:
                 plan.entry.stamp_ns,
                 scan.frame_id,
                 scan.stamp_ns,
-                str(self.params["lidar.motion_frame"]),
+                self.config.lidar.motion_frame,
             )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
@@ -267,7 +269,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 def run_bag(
     input_path: Path,
     output_path: Path,
-    params: Mapping[str, ParamValue],
+    params: DepthConfig | Mapping[str, ParamValue],
     options: BagRunOptions | None = None,
     source: DepthSource | None = None,
 ) -> BagSummary:
@@ -276,7 +278,8 @@ def run_bag(
     Args:
         input_path: rosbag2 folder (sqlite3 or MCAP) or a ``.mcap`` / ``.db3`` file.
         output_path: folder to create (must not exist); metadata version 8.
-        params: parameters (flat dotted names; missing ones take their defaults), e.g. from ``load_config``.
+        params: the configuration, or flat parameter values (missing ones take their defaults), e.g. from
+            ``load_config``; validated once into a :class:`~mono_depth_ros.depth_config.DepthConfig`.
         options: output options.
         source: a ready depth network; None builds it from ``model.*`` (nothing for ``model.backend: external``).
 
@@ -289,7 +292,7 @@ def run_bag(
     """
     started = time.perf_counter()
     options = options or BagRunOptions()
-    resolved = resolve(dict(params))
+    resolved = DepthConfig.of(params)
     summary = BagSummary(Path(input_path), Path(output_path))
     typestore = typestore_for(options.distro)
     if Path(output_path).exists():  # checked again on creation; here to fail before the model loads
@@ -307,7 +310,7 @@ def run_bag(
         index_started = time.perf_counter()
         index = index_bag(bag, topics, summary, selection)
         summary.add_stage("index", _ms(index_started))
-        plans = plan_frames(index, PairingRules.from_params(resolved))
+        plans = plan_frames(index, PairingRules.from_config(resolved))
         summary.frames_in = len(plans)
         with OutputBag(Path(output_path), typestore, options.storage) as out:
             try:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
-from mono_depth_ros.config import ParamValue, load_config, parse_override, resolve
+from mono_depth_ros.config import ParamValue, load_config, parse_override
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, DepthError
 from mono_depth_ros.demo.evaluate import AccuracyRow, lidar_only_depth, mean_row, score_frame
 from mono_depth_ros.demo.kitti import kitti_frame_names, record_kitti
@@ -28,6 +28,7 @@ from mono_depth_ros.demo.pictures import PictureStyle, write_pictures
 from mono_depth_ros.demo.report import REAL_WEIGHTS_HINT, DemoReport
 from mono_depth_ros.demo.scenario import ProgressFn, Scenario, no_progress
 from mono_depth_ros.demo.synthetic_bag import record_synthetic
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.depth_source import ASSETS_DIR, build_depth_source, default_weights
 
 if TYPE_CHECKING:
@@ -141,11 +142,11 @@ def _explicit_overrides(overrides: Sequence[str]) -> dict[str, ParamValue]:
     return {name: resolved[name] for name in (parse_override(text)[0] for text in overrides)}
 
 
-def describe_scale(params: dict[str, ParamValue]) -> str:
+def describe_scale(config: DepthConfig) -> str:
     """How the run makes depth metric, in a few words (``LiDAR scale``, ``ground_plane scale (no LiDAR)``, ...)."""
-    mode = str(params["scale.mode"])
+    mode = config.scale.mode
     if mode == "lidar":
-        return "LiDAR scale" if str(params["lidar_topic"]) else "fallback scale (no LiDAR)"
+        return "LiDAR scale" if config.topics.lidar else "fallback scale (no LiDAR)"
     return f"{mode} scale"
 
 
@@ -237,15 +238,15 @@ def run_demo(
         scenario = record_kitti(input_bag, kitti_dir, seed, frames, oracle_config, report_progress)
         timings["record input bag (KITTI)"] = time.perf_counter() - t
     truths = scenario.frames
-    params = resolve({**scenario.params, **choice.params, **user})
+    config = DepthConfig.from_params({**scenario.params, **choice.params, **user})
 
     t = time.perf_counter()
     report_progress("bag runner", 0, len(truths))
-    source = build_depth_source(params)  # loaded here so that every frame can report progress
+    source = build_depth_source(config)  # loaded here so that every frame can report progress
     startup_s = time.perf_counter() - t
     counting = CountingSource(source, report_progress, len(truths)) if source is not None else None
     options = BagRunOptions(progress=False)
-    summary = run_bag(input_bag, output_bag, params, options, counting)
+    summary = run_bag(input_bag, output_bag, config, options, counting)
     if counting is None or counting.done < len(truths):  # the oracle, or skipped frames: close the stage
         report_progress("bag runner", len(truths), len(truths))
     timings["bag runner (pipeline, all stages)"] = time.perf_counter() - t
@@ -253,21 +254,21 @@ def run_demo(
 
     t = time.perf_counter()
     outputs = read_output_bag(output_bag)
-    max_m, min_m = float(params["output.max_range"]), float(params["output.min_range"])
-    scale_text = describe_scale(params)
+    max_m, min_m = config.output.max_range, config.output.min_range
+    scale_text = describe_scale(config)
     source_name = "oracle prediction" if choice.oracle else "network"
     accuracy = score_run(scenario, outputs, f"{source_name} + {scale_text}", min_m, max_m)
     written = [f for f in scenario.frames if f.stamp_ns in outputs.depth_by_stamp]
     report_progress("evaluate", len(written), len(truths))
     timings["read output bag + score"] = time.perf_counter() - t
 
-    notes = run_notes(choice, scenario.name == "kitti", str(params["model.backend"]), summary)
+    notes = run_notes(choice, scenario.name == "kitti", config.model.backend, summary)
 
     t = time.perf_counter()
     pictures = {}
     if written:
         middle = written[len(written) // 2].stamp_ns
-        kind = str(params["model.output_kind"])
+        kind = config.model.output_kind
         style = PictureStyle(
             choice.label, choice.oracle, min_m=max(min_m, 1.0), max_m=max_m, scale_text=scale_text,
             scale_label="s (1/m per unit)" if kind == "relative_inverse" else "scale",

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.depth_config import DepthConfig, ModelConfig
 
 if TYPE_CHECKING:
     from mono_depth_ros.models.inference import DepthEstimator
@@ -60,45 +61,45 @@ class EstimatorSource:
         return np.asarray(result.values, dtype=np.float32)
 
 
-def build_depth_source(params: Mapping[str, ParamValue]) -> EstimatorSource | None:
-    """The network named by ``model.backend`` / ``model.weights`` / ``device`` / ``model.*``; None for external.
+def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> EstimatorSource | None:
+    """The network named by the model slice (``model.backend`` / ``model.weights`` / ``device`` / ...); None for
+    ``external``. ``config`` is a :class:`~mono_depth_ros.depth_config.DepthConfig` (or flat values, validated).
 
     Raises:
         CheckpointError: missing or unusable weights (wrong architecture, mismatched tensors, failed self-test).
         ConfigError: an unknown backend or an option the device cannot honour.
     """
-    backend = str(params["model.backend"])
-    if backend == "external":
+    model = DepthConfig.of(config).model
+    if model.backend == "external":
         return None
     try:
         from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
     except ImportError as err:
         msg = (
-            f"model.backend={backend!r} needs the inference engine, which cannot be imported here ({err}); "
+            f"model.backend={model.backend!r} needs the inference engine, which cannot be imported here ({err}); "
             f"install the torch extra, or use model.backend=external"
         )
         raise ConfigError(msg) from None
-    weights = str(params["model.weights"]) or str(default_weights())
+    weights = model.weights or str(default_weights())
     if not Path(weights).exists():
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
         raise CheckpointError(msg)
-    threads = int(params["model.threads"])
-    config = EstimatorConfig(
-        device=str(params["device"]),
-        precision=str(params["model.precision"]),
-        compile=bool(params["model.compile"]),
-        cuda_graphs=bool(params["model.cuda_graphs"]),
-        cpu_threads=threads if threads > 0 else None,
-        golden_check=str(params["model.golden_check"]),
-        channels_last=bool(params["model.channels_last"]),
-        warmup_hw=_warmup_hw(params),
+    estimator_config = EstimatorConfig(
+        device=model.device,
+        precision=model.precision,
+        compile=model.compile,
+        cuda_graphs=model.cuda_graphs,
+        cpu_threads=model.threads if model.threads > 0 else None,
+        golden_check=model.golden_check,
+        channels_last=model.channels_last,
+        warmup_hw=_warmup_hw(model),
     )
-    return EstimatorSource(DepthEstimator.open(backend, weights, config))
+    return EstimatorSource(DepthEstimator.open(model.backend, weights, estimator_config))
 
 
-def _warmup_hw(params: Mapping[str, ParamValue]) -> tuple[int, int] | None:
+def _warmup_hw(model: ModelConfig) -> tuple[int, int] | None:
     """``(model.warmup_height, model.warmup_width)``, or None when either is 0 (warm up at the model input size)."""
-    height, width = int(params["model.warmup_height"]), int(params["model.warmup_width"])
+    height, width = model.warmup_height, model.warmup_width
     if (height == 0) != (width == 0):
         msg = f"model.warmup_height and model.warmup_width go together (both 0 or both set), got {height}x{width}"
         raise ConfigError(msg)

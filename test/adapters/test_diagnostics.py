@@ -72,10 +72,10 @@ def test_report_reads_enum_health_and_mode() -> None:
 def test_one_message_for_both_flavours_and_the_configuration_keys() -> None:
     from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostics_message
     from mono_depth_ros.bag.reader import typestore_for
-    from mono_depth_ros.config import defaults
     from mono_depth_ros.core.msg_factory import MessageFactory
+    from mono_depth_ros.depth_config import DepthConfig
 
-    keys = config_key_values({**defaults(), "lidar_topic": "/velodyne_points"})
+    keys = config_key_values(DepthConfig.from_params({"lidar_topic": "/velodyne_points"}))
     assert keys == {"backend": "unet", "encoding": "32FC1", "sync_mode": "approximate",
                     "lidar_topic": "/velodyne_points", "scale_mode_requested": "lidar"}  # fmt: skip
     report = diagnostic_report(snapshot(errors_in_window=1), SCALE_OK, keys)

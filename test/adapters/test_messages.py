@@ -16,7 +16,6 @@ from mono_depth_ros.adapters.messages import (
     output_messages,
 )
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.config import defaults
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
@@ -106,7 +105,8 @@ def test_frame_input_takes_stamp_and_frame_from_the_image_header() -> None:
     rgb[..., 0] = 200
     image = image_from_array(FACTORY, rgb, "rgb8", HEADER)
     camera = CameraModel.from_intrinsics(INTRINSICS)
-    frame = frame_input(image, "sensor_msgs/msg/Image", camera, defaults(), prediction=np.ones((48, 64), np.float32))
+    prediction = np.ones((48, 64), np.float32)
+    frame = frame_input(image, "sensor_msgs/msg/Image", camera, True, prediction=prediction)
     assert (frame.stamp_ns, frame.frame_id) == (1_700_000_000_000_000_001, "camera_optical")
     np.testing.assert_array_equal(frame.rgb, rgb)
     assert frame.image_is_rectified is True and frame.lidar is None and frame.prediction is not None

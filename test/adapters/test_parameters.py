@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.parameters import descriptor_fields, device_fallback, validate_changes
-from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, defaults
+from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields, device_fallback
+from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.depth_config import DepthConfig
 
 
 def test_descriptor_for_every_parameter() -> None:
@@ -38,12 +39,12 @@ def test_descriptor_open_ended_ranges() -> None:
     assert fields_int.int_range == (-(2**63), 9)
 
 
-def test_validate_changes_coerces_and_ignores_foreign_names() -> None:
-    current = defaults()
-    owned = validate_changes(current, {"output.max_range": 40, "cloud.rgb": True, "use_sim_time": True})
-    assert owned == {"output.max_range": 40.0, "cloud.rgb": True}
-    assert type(owned["output.max_range"]) is float
-    assert validate_changes(current, {"qos_overrides./x.reliability": "reliable"}) == {}
+def test_apply_changes_coerces_and_ignores_foreign_names() -> None:
+    current = DepthConfig.from_params()
+    changed = apply_changes(current, {"output.max_range": 40, "cloud.rgb": True, "use_sim_time": True})
+    assert (changed.output.max_range, changed.cloud.rgb) == (40.0, True)
+    assert type(changed.output.max_range) is float and current.output.max_range == 80.0  # a new value
+    assert apply_changes(current, {"qos_overrides./x.reliability": "reliable"}) is current
 
 
 @pytest.mark.parametrize(
@@ -51,6 +52,7 @@ def test_validate_changes_coerces_and_ignores_foreign_names() -> None:
     [
         ({"model.backend": "onnx"}, "restart the node"),
         ({"output.max_range": 0.05}, "output.min_range"),
+        ({"output.max_range": float("nan")}, "finite"),
         ({"output.max_range": None}, "not a valid float"),  # rclpy NOT_SET (undeclare) on a dynamically typed one
         ({"output.max_range": "far"}, "not a valid float"),
         ({"cloud.mode": "sparse"}, "must be one of"),
@@ -59,23 +61,23 @@ def test_validate_changes_coerces_and_ignores_foreign_names() -> None:
         ({"cloud.stride": 2.5}, "not a valid int"),
     ],
 )
-def test_validate_changes_rejects_with_a_reason(changes: dict[str, object], reason: str) -> None:
+def test_apply_changes_rejects_with_a_reason(changes: dict[str, object], reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
-        validate_changes(defaults(), changes)
+        apply_changes(DepthConfig.from_params(), changes)
 
 
 @given(st.sampled_from([p for p in PARAMS if p.dynamic and p.type is float]), st.integers(-(10**7), 10**7))
 def test_integer_for_a_float_parameter_follows_the_range(spec: ParamSpec, value: int) -> None:
     assert spec.min_value is not None and spec.max_value is not None
-    current = {**defaults(), "output.min_range": 0.0, "output.max_range": 10000.0}
+    current = DepthConfig.from_params({"output.min_range": 0.0, "output.max_range": 10000.0})
     in_range = spec.min_value <= value <= spec.max_value
     if spec.name == "output.max_range":
         in_range = in_range and value > 0.0  # above output.min_range (0 here)
     if in_range:
-        assert validate_changes(current, {spec.name: value}) == {spec.name: float(value)}
+        assert apply_changes(current, {spec.name: value}).params[spec.name] == float(value)
     else:
         with pytest.raises(ConfigError):
-            validate_changes(current, {spec.name: value})
+            apply_changes(current, {spec.name: value})
 
 
 def test_device_fallback() -> None:

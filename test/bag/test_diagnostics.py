@@ -10,13 +10,13 @@ import pytest
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.summary import BagSummary
-from mono_depth_ros.config import defaults
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
 from mono_depth_ros.core.ros_msgs import (
     MessageFactory,
     make_header,
 )
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput, ScaleStatus
 
 from .support import INTRINSICS, tiny_frame
@@ -47,7 +47,7 @@ def _round_trip(message: object, msgtype: str) -> object:
 
 
 def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None:
-    tracker = BagDiagnostics(period_ns=10, params=defaults())
+    tracker = BagDiagnostics(period_ns=10, config=DepthConfig.from_params())
     summary = BagSummary(Path("in"), Path("out"))
     output = _output(cloud=False)
     summary.frames_out = 1

@@ -10,8 +10,8 @@ import pytest
 from mono_depth_ros.bag.index import index_bag, resolve_topics
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.bag.summary import BagSummary
-from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import BagError
+from mono_depth_ros.depth_config import DepthConfig
 
 from .support import CAM_FROM_LIDAR, CAMERA_FRAME, LIDAR_FRAME, START_NS, write_tiny_bag
 
@@ -21,7 +21,7 @@ HUMBLE = typestore_for("humble")
 def _index(path: Path, **params: Any) -> tuple[Any, BagSummary]:
     summary = BagSummary(path, path)
     with InputBag(path, HUMBLE) as bag:
-        topics = resolve_topics(resolve(params), bag, summary)
+        topics = resolve_topics(DepthConfig.from_params(params), bag, summary)
         return index_bag(bag, topics, summary, topics.all), summary
 
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.bag.pairing import PairingRules, StampIndex, seconds_to_ns
-from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.depth_config import DepthConfig
 
 MS = 1_000_000
 
@@ -73,7 +73,8 @@ def test_lidar_nearest_within_max_age_on_either_side() -> None:
 
 
 def test_rules_from_params_and_validation() -> None:
-    rules = PairingRules.from_params(resolve({"sync.mode": "latest", "sync.slop_s": 0.02, "lidar.max_age_s": 0.5}))
+    config = DepthConfig.from_params({"sync.mode": "latest", "sync.slop_s": 0.02, "lidar.max_age_s": 0.5})
+    rules = PairingRules.from_config(config)
     assert rules == PairingRules("latest", 20 * MS, 500 * MS)
     assert seconds_to_ns(0.1) == 100 * MS
     with pytest.raises(ConfigError, match=r"sync\.mode"):

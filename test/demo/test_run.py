@@ -12,13 +12,13 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, xyz_from_pointcloud2
 from mono_depth_ros.demo import ORACLE_LABEL, DemoReport, run_demo
 from mono_depth_ros.demo.colour import BANNER_HEIGHT, BAR_WIDTH
 from mono_depth_ros.demo.plots import BEV_SIZE_PX, PLOT_HEIGHT_PX, PLOT_WIDTH_PX
 from mono_depth_ros.demo.run import choose_depth_source, describe_scale
+from mono_depth_ros.depth_config import DepthConfig
 from test.demo.support import write_tiny_checkpoint
 
 WIDTH, HEIGHT, FRAMES = 128, 64, 4
@@ -155,9 +155,9 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path: Path) -> 
 
 
 def test_the_scale_is_described_as_configured() -> None:
-    assert describe_scale(resolve({"lidar_topic": "/lidar/points"})) == "LiDAR scale"
-    assert describe_scale(resolve({})) == "fallback scale (no LiDAR)"
-    assert describe_scale(resolve({"scale.mode": "ground_plane"})) == "ground_plane scale"
+    assert describe_scale(DepthConfig.from_params({"lidar_topic": "/lidar/points"})) == "LiDAR scale"
+    assert describe_scale(DepthConfig.from_params({})) == "fallback scale (no LiDAR)"
+    assert describe_scale(DepthConfig.from_params({"scale.mode": "ground_plane"})) == "ground_plane scale"
 
 
 def test_the_shipped_model_runs_the_default_demo_within_its_stated_accuracy(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from mono_depth_ros.bag.summary import BagSummary, ReasonLog
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, DepthError
 from mono_depth_ros.core.geometry import backproject_depth
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset
 from mono_depth_ros.training.data.kitti_files import load_rgb
 
@@ -131,7 +132,7 @@ class BagSource:
         summary = BagSummary(self.path, self.path)
         self.problems: ReasonLog = summary.warnings
         with InputBag(self.path, self.typestore) as bag:
-            topics = resolve_topics(params, bag, summary)
+            topics = resolve_topics(DepthConfig.from_params(params), bag, summary)
             if topics.lidar and topics.lidar not in bag.topics:
                 self.problems.add("lidar: topic missing", summary.notes[-1])
                 topics = replace(topics, lidar="")

@@ -1,0 +1,50 @@
+"""DepthConfig: every parameter is one typed field of one slice, validated once, frozen, changed by copy."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from mono_depth_ros.config import PARAMS, defaults
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.depth_config import FIELD_OF_PARAM, SLICE_FIELDS, DepthConfig
+
+
+def test_every_parameter_is_exactly_one_typed_field() -> None:
+    config = DepthConfig.from_params()
+    assert set(FIELD_OF_PARAM) == {spec.name for spec in PARAMS}
+    targets = list(FIELD_OF_PARAM.values())
+    assert len(targets) == len(set(targets))  # no two parameters share a field
+    assert sorted(targets) == sorted((s, f) for s, names in SLICE_FIELDS.items() for f in names)  # no spare field
+    for spec in PARAMS:
+        slice_name, field_name = FIELD_OF_PARAM[spec.name]
+        value = getattr(getattr(config, slice_name), field_name)
+        assert type(value) is spec.type and value == spec.default, spec.name
+    assert dict(config.params) == defaults()
+
+
+def test_values_are_validated_once_on_the_way_in() -> None:
+    config = DepthConfig.from_params({"output.max_range": 40, "lidar_topic": "/velodyne_points", "device": "cpu"})
+    assert config.output.max_range == 40.0 and type(config.output.max_range) is float
+    assert (config.topics.lidar, config.model.device) == ("/velodyne_points", "cpu")
+    for bad, reason in [({"output.max_range": math.nan}, "finite"), ({"cloud.mode": "sparse"}, "one of"),
+                        ({"output.min_range": 50.0, "output.max_range": 40.0}, "below"),
+                        ({"scale.mod": "lidar"}, "did you mean scale.mode")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=reason):
+            DepthConfig.from_params(bad)
+
+
+def test_changes_build_a_new_frozen_config() -> None:
+    config = DepthConfig.from_params()
+    changed = config.with_changes({"scale.mode": "ground_plane", "cloud.stride": 2})
+    assert (changed.scale.mode, changed.cloud.stride) == ("ground_plane", 2)
+    assert (config.scale.mode, config.cloud.stride) == ("lidar", 4)
+    assert changed.output == config.output  # untouched slices compare equal
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.scale.mode = "fixed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.params["scale.mode"] = "fixed"  # type: ignore[index]
+    assert config.with_model(device="cpu").model.device == "cpu" and config.model.device == "auto"
+    assert DepthConfig.of(config) is config and DepthConfig.of({"device": "cpu"}).model.device == "cpu"
