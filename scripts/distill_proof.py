@@ -161,7 +161,7 @@ def markdown(
         "",
         "Student output kind (`student.output_kind: auto`): `metric` with a metric teacher or with LiDAR",
         "(`--lidar-topic`, `loss.lidar_weight > 0`: scans projected with the bag's TF, nearest scan within",
-        "`data.lidar_max_age_s`, moved to the image stamp through `data.lidar_motion_frame` such as `odom` when set);",
+        "`data.lidar.max_age_s`, moved to the image stamp through `data.lidar.motion_frame` such as `odom` when set);",
         "otherwise `depth_up_to_scale`. A `relative_inverse` teacher (DA-V2 relative) gives",
         "a student whose inverse depth is the teacher's disparity up to one global shift: treat it as depth up to",
         "scale only if that shift is small, or record LiDAR to make the student metric.",

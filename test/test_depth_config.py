@@ -48,3 +48,32 @@ def test_changes_build_a_new_frozen_config() -> None:
         config.params["scale.mode"] = "fixed"  # type: ignore[index]
     assert config.with_model(device="cpu").model.device == "cpu" and config.model.device == "auto"
     assert DepthConfig.of(config) is config and DepthConfig.of({"device": "cpu"}).model.device == "cpu"
+
+
+def test_training_and_distillation_spell_the_common_fields_as_the_node() -> None:
+    """A field that means the same thing has the node parameter's name (its last dotted part) everywhere."""
+    from mono_depth_ros.depth_config import LidarConfig
+    from mono_depth_ros.training.distillation import config as distill
+    from mono_depth_ros.training.trainer import config as train
+
+    common: dict[str, list[tuple[type, str]]] = {
+        "image_topic": [(train.DataConfig, "image_topic"), (distill.DataConfig, "image_topic")],
+        "camera_info_topic": [(train.DataConfig, "camera_info_topic"), (distill.DataConfig, "camera_info_topic")],
+        "lidar_topic": [(distill.DataConfig, "lidar_topic")],
+        "image_is_rectified": [(distill.DataConfig, "image_is_rectified")],
+        "model.weights": [(distill.TeacherConfig, "weights")],
+        "model.backend": [(distill.TeacherConfig, "backend")],
+        "device": [
+            (distill.TeacherConfig, "device"),
+            (train.RunConfig, "device"),
+            (distill.DistillRunConfig, "device"),
+        ],
+        "model.threads": [(train.RunConfig, "threads"), (distill.DistillRunConfig, "threads")],
+        "model.output_kind": [(distill.StudentConfig, "output_kind")],
+    }
+    for parameter, places in common.items():
+        leaf = parameter.rsplit(".", 1)[-1]
+        for cls, field_name in places:
+            assert field_name == leaf and field_name in {f.name for f in dataclasses.fields(cls)}, (parameter, cls)
+    lidar_field = {f.name: f for f in dataclasses.fields(distill.DataConfig)}["lidar"]
+    assert lidar_field.type in (LidarConfig, "LidarConfig")  # the node's own slice: lidar.max_age_s, lidar.motion_frame

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
+from mono_depth_ros.depth_config import DepthConfig, LidarConfig
 from mono_depth_ros.training.trainer.config import (
     AMP_MODES,
     OptimConfig,
@@ -48,13 +49,20 @@ class TeacherConfig:
 class DataConfig:
     """Unlabelled recordings and the pseudo-label cache."""
 
+    ALIASES: ClassVar[dict[str, str]] = {  # earlier spellings, still read
+        "lidar_max_age_s": "lidar.max_age_s",
+        "lidar_motion_frame": "lidar.motion_frame",
+    }
+
     bags: tuple[str, ...] = ()  # rosbag2 folders or .mcap / .db3 files
     folders: tuple[str, ...] = ()  # image folders (rgb/ + intrinsics.yaml, or bare images)
     image_topic: str = "/camera/image_raw"  # Image or CompressedImage
     camera_info_topic: str = "/camera/camera_info"
     lidar_topic: str = ""  # PointCloud2 with TF to the camera in the bag ('' = no LiDAR)
-    lidar_max_age_s: float = 0.2  # largest |scan stamp - image stamp| for a scan to label an image
-    lidar_motion_frame: str = ""  # fixed frame (odom) to move scans to the image stamp through TF ('' = off)
+    # The node's own LiDAR settings, spelled and validated as its parameters: lidar.max_age_s (largest |scan stamp -
+    # image stamp| for a scan to label an image), lidar.motion_frame (fixed frame, e.g. odom, to move scans to the
+    # image stamp through TF; '' = off). lidar.wait_s has no meaning offline.
+    lidar: LidarConfig = field(default_factory=lambda: DepthConfig.from_params().lidar)
     image_is_rectified: bool = True  # False: raw images, undistorted with K + D before labelling
     distro: str = "humble"  # message definitions of the bags: humble | jazzy
     stride: int = 1  # label every stride-th image of each source
@@ -66,7 +74,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check(self.stride >= 1 and self.max_frames >= 0, f"data.stride >= 1 and data.max_frames >= 0: {self}")
-        _check(self.lidar_max_age_s >= 0, f"data.lidar_max_age_s must be >= 0, got {self.lidar_max_age_s}")
+        lidar = DepthConfig.from_params({f"lidar.{k}": v for k, v in asdict(self.lidar).items()}).lidar
+        object.__setattr__(self, "lidar", lidar)  # validated by the node's parameter table (range, finite)
         _check(
             (self.label_height == 0) == (self.label_width == 0) and min(self.label_height, self.label_width) >= 0,
             f"data.label_height/label_width: give both (positive) or neither (0), got "

@@ -55,12 +55,12 @@ def open_sources(config: DistillConfig) -> list[FrameSource]:
                 d.image_topic,
                 d.camera_info_topic,
                 d.lidar_topic,
-                d.lidar_max_age_s,
+                d.lidar.max_age_s,
                 d.image_is_rectified,
                 d.distro,
                 d.stride,
                 d.max_frames,
-                lidar_motion_frame=d.lidar_motion_frame,
+                lidar_motion_frame=d.lidar.motion_frame,
             )
         )
     sources.extend(FolderSource(Path(folder), d.stride, d.max_frames) for folder in d.folders)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_type_hints
 
@@ -231,11 +231,36 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
 
 
 def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
+    """``cls`` from ``values``; nested sections as mappings or dotted keys (``lidar.max_age_s``); a class's
+    ``ALIASES`` map older spellings to current ones (``lidar_max_age_s`` → ``lidar.max_age_s``)."""
     hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - known)
-    _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(known)}")
-    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in values.items()}
+    by_name = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    aliases: Mapping[str, str] = getattr(cls, "ALIASES", {})
+    flat: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for raw_key, value in values.items():
+        key = aliases.get(raw_key, raw_key)
+        head, dot, rest = key.partition(".")
+        if dot:
+            nested.setdefault(head, {})[rest] = value
+        elif isinstance(value, Mapping) and is_dataclass(hints.get(key)):
+            nested.setdefault(key, {}).update(value)
+        else:
+            flat[key] = value
+    unknown = sorted((set(flat) | set(nested)) - set(by_name))
+    _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(by_name)}")
+    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in flat.items()}
+    for key, sub in nested.items():
+        kind = hints[key]
+        _check(is_dataclass(kind), f"{name}.{key} is a value, not a section: give it as {key}: <value>")
+        field_ = by_name[key]
+        default: Any = field_.default_factory() if field_.default_factory is not MISSING else field_.default
+        sub_hints = get_type_hints(kind)
+        sub_known = {f.name for f in fields(kind)}
+        extra = sorted(set(sub) - sub_known)
+        _check(not extra, f"unknown keys {extra} in {name}.{key}; valid: {sorted(sub_known)}")
+        sub_values = {k: _convert(v, sub_hints[k], f"{name}.{key}.{k}") for k, v in sub.items()}
+        converted[key] = replace(default, **sub_values)
     return cls(**converted)
 
 

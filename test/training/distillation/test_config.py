@@ -12,6 +12,7 @@ from mono_depth_ros.training.distillation.config import (
     distill_config_from_mapping,
     load_distill_config,
 )
+from mono_depth_ros.training.trainer.config import apply_overrides
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -81,3 +82,19 @@ def test_unreadable_files(tmp_path: Path) -> None:
     listed.write_text("- 1\n")
     with pytest.raises(ConfigError, match="mapping of sections"):
         load_distill_config(listed)
+
+
+def test_lidar_settings_are_the_nodes_spelled_the_same_and_the_old_keys_still_read() -> None:
+    from mono_depth_ros.depth_config import DepthConfig
+
+    node = DepthConfig.from_params({"lidar.max_age_s": 0.3, "lidar.motion_frame": "odom"}).lidar
+    nested = distill_config_from_mapping({"data": {"lidar": {"max_age_s": 0.3, "motion_frame": "odom"}}}).data.lidar
+    dotted = distill_config_from_mapping(
+        apply_overrides({}, ["data.lidar.max_age_s=0.3", "data.lidar.motion_frame=odom"])
+    )
+    old = distill_config_from_mapping({"data": {"lidar_max_age_s": 0.3, "lidar_motion_frame": "odom"}}).data.lidar
+    assert nested == dotted.data.lidar == old == node  # the same type and values as the node's
+    with pytest.raises(ConfigError, match="finite"):  # validated by the node's parameter table
+        distill_config_from_mapping({"data": {"lidar": {"max_age_s": float("nan")}}})
+    with pytest.raises(ConfigError, match="unknown keys"):
+        distill_config_from_mapping({"data": {"lidar": {"max_age": 0.3}}})
