@@ -203,3 +203,13 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     assert values["bad_messages"] == "1" and values["frames_published"] == "1"  # the node's keys
     assert status.level == 1 and "bad message" in status.message
     assert len(out["/diagnostics"]) == 1  # frames at 0.1 s and 0.2 s: one period of 0.15 s
+
+
+def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here: nothing to fall back from")
+    params = {"device": "cuda", "scale.mode": "none", "model.threads": 1}  # the shipped model, on a tiny bag
+    summary, out = _run(tmp_path, params)
+    assert summary.frames_out == 3 and len(out["/depth/image"]) == 3
+    assert "CUDA is not available; running on the CPU" in summary.warnings.examples["device"]
