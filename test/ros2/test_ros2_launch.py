@@ -190,3 +190,29 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         probe.drop(best_effort)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``output_qos: sensor_data``: the other half of the QoS matrix (a reliable reader gets nothing, as DDS rules)."""
+    params = write_params(ros_logs / "best_effort_out.yaml", {"output_qos": "sensor_data", "output.downscale": 2})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "best_effort_out.log")
+    try:
+        launched.wait_ready(probe)
+        best_effort = probe.collect(Image, "/depth/image", BEST_EFFORT)
+        reliable = probe.collect(Image, "/depth/image", RELIABLE)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        time.sleep(1.0)
+        stamps = []
+        for index in range(3):
+            stamps.append(probe.now_ns())
+            feeder.publish_image(index, stamps[-1])
+            time.sleep(1.0)
+        wait_until(lambda: len(set(stamps) & set(best_effort.by_stamp())) >= 2, 30, "best-effort depth images")
+        assert reliable.count() == 0  # a reliable reader does not match a best-effort writer
+        probe.drop(best_effort)
+        probe.drop(reliable)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
