@@ -105,30 +105,24 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         ConfigError: naming the parameter, the value and what is allowed.
     """
     kind = spec.type
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                result: ParamValue = lowered in ("true", "1", "yes")
-            elif isinstance(value, bool | int):
-                result = bool(value)
-            else:
-                raise ValueError(value)
-        elif kind is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            result = int(value)
-        elif kind is float:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            result = float(value)
-        else:
-            result = "" if value is None else str(value)
-    except (TypeError, ValueError):
-        msg = f"parameter {spec.name}={value!r} is not a valid {kind.__name__} ({spec.description})"
-        raise ConfigError(msg) from None
+    # rclpy's rules (a parameter's type is its default's): no string for a number or a bool, no number for a string,
+    # no bool for a number, no fraction for an int. One exception, as the node declares floats: an int for a float.
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        hint = "; quote strings in YAML" if kind is str else ""
+        msg = (
+            f"parameter {spec.name}={value!r} is not a valid {kind.__name__}: got {type(value).__name__} "
+            f"({spec.description}){hint}"
+        )
+        raise ConfigError(msg)
+    result: ParamValue = kind(value)
     if spec.choices and result not in spec.choices:
         msg = f"parameter {spec.name}={result!r} must be one of {', '.join(map(repr, spec.choices))}"
         raise ConfigError(msg)
@@ -178,8 +172,15 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> dict[str, Any]:
     if not isinstance(document, Mapping):
         msg = f"parameters file {path} must map node names to {{ros__parameters: ...}}"
         raise ConfigError(msg)
+    expected = ("/**", node_name, "/" + node_name)
+    if not any(key in document for key in expected):
+        msg = (
+            f"parameters file {path} has no section for this node: expected one of {', '.join(expected)} "
+            f"(each with ros__parameters), found {', '.join(map(str, document)) or 'none'}"
+        )
+        raise ConfigError(msg)
     flat: dict[str, Any] = {}
-    for key in ("/**", node_name, "/" + node_name):
+    for key in expected:
         section = document.get(key)
         if section is None:
             continue

@@ -76,3 +76,33 @@ def test_params_file_sections_and_nesting(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("cloud.rgb: 'yes'", "cloud.rgb='yes' is not a valid bool"),  # a quoted string for a bool
+        ("cloud.rgb: 0", "cloud.rgb=0 is not a valid bool"),
+        ("device: 42", "quote strings in YAML"),  # a number for a string
+        ("cloud.stride: '2'", "cloud.stride='2' is not a valid int"),
+        ("cloud.stride: 2.0", "not a valid int"),  # rclpy refuses a DOUBLE for an INTEGER too
+        ("output.max_range: .nan", "finite"),
+        ("output.max_range: .inf", "finite"),
+        ("output.max_range: true", "not a valid float"),
+    ],
+)
+def test_params_file_follows_rclpy_type_rules(tmp_path: Path, line: str, match: str) -> None:
+    """What works with mono-depth bag works on the robot: the file is read with the node's (rclpy's) type rules."""
+    path = tmp_path / "p.yaml"
+    path.write_text(f"/**:\n  ros__parameters:\n    {line}\n")
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_params_file_for_another_node_is_an_error_naming_the_expected_keys(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("camera_driver:\n  ros__parameters:\n    scale.mode: fixed\n")
+    with pytest.raises(ConfigError, match=r"expected one of /\*\*, mono_depth_node, /mono_depth_node.*camera_driver"):
+        load_config(path)
+    path.write_text("/**:\n  ros__parameters:\n    output.max_range: 40\n")  # an int for a float stays accepted
+    assert load_config(path)["output.max_range"] == 40.0
