@@ -47,6 +47,20 @@ from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
 
 
+class StopRequest:
+    """A stop asked for from outside (a signal handler): callable, True once :meth:`request` was called."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        """Ask the run to stop after the frame in hand (``reason``: e.g. ``SIGTERM``)."""
+        self.reason = self.reason or reason
+
+    def __call__(self) -> bool:
+        return bool(self.reason)
+
+
 @dataclass(frozen=True)
 class BagRunOptions:
     """How to write the output (the parameters decide what is computed).
@@ -78,7 +92,9 @@ class _SecondPass:
         pipeline: DepthPipeline,
         summary: BagSummary,
         options: BagRunOptions,
+        stop: StopRequest | None = None,
     ) -> None:
+        self.stop = stop
         self.bag, self.out, self.index, self.pipeline, self.summary = bag, out, index, pipeline, summary
         self.topics: TopicPlan = index.topics
         self.plans = plans
@@ -99,6 +115,9 @@ class _SecondPass:
         """Read the bag again (the same ``selection`` as the first pass) and process every image."""
         try:
             for message in self.bag.messages(selection):
+                if self.stop is not None and self.stop():
+                    self.summary.interrupted = self.stop.reason
+                    return  # the frame in hand is done; the ones waiting for partners are dropped
                 if self.options.copy_inputs and message.topic not in OUTPUT_TOPICS:
                     self._copy(message)
                 if message.topic == self.topics.image:
@@ -272,6 +291,7 @@ def run_bag(
     params: DepthConfig | Mapping[str, ParamValue],
     options: BagRunOptions | None = None,
     source: DepthSource | None = None,
+    stop: StopRequest | None = None,
 ) -> BagSummary:
     """Run the depth pipeline over every image of a rosbag2 and write the outputs to a new rosbag2.
 
@@ -282,6 +302,8 @@ def run_bag(
             ``load_config``; validated once into a :class:`~mono_depth_ros.depth_config.DepthConfig`.
         options: output options.
         source: a ready depth network; None builds it from ``model.*`` (nothing for ``model.backend: external``).
+        stop: asked between messages; when it answers True the run ends cleanly: the frame in hand is finished, the
+            output bag is closed with everything written so far, and ``summary.interrupted`` names the reason.
 
     Returns:
         The summary; ``frames_out + skipped.total == frames_in``.
@@ -314,7 +336,7 @@ def run_bag(
         summary.frames_in = len(plans)
         with OutputBag(Path(output_path), typestore, options.storage) as out:
             try:
-                _SecondPass(bag, out, index, plans, pipeline, summary, options).run(selection)
+                _SecondPass(bag, out, index, plans, pipeline, summary, options, stop).run(selection)
             except BagError as err:
                 msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
                 raise BagError(msg) from None

@@ -65,11 +65,17 @@ class BagSummary:
     stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
 
     @property
     def accounted(self) -> bool:
-        """True when every input image was written or skipped with a reason."""
-        return self.frames_out + self.skipped.total == self.frames_in
+        """True when every input image was written or skipped with a reason (or left unread by an interruption)."""
+        return self.frames_out + self.skipped.total + self.not_processed == self.frames_in
+
+    @property
+    def not_processed(self) -> int:
+        """Images an interruption left unread (0 for a complete run)."""
+        return self.frames_in - self.frames_out - self.skipped.total if self.interrupted else 0
 
     @property
     def fps(self) -> float:
@@ -87,6 +93,11 @@ class BagSummary:
             f"frames in {self.frames_in}, out {self.frames_out}, skipped {self.skipped.total} "
             f"in {self.elapsed_s:.2f} s ({self.fps:.2f} frames/s)",
         ]
+        if self.interrupted:
+            lines.append(
+                f"  interrupted by {self.interrupted}: {self.not_processed} frame(s) not processed; the output bag is "
+                f"complete up to there ({self.frames_out} frame(s))"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         for title, log in (("skipped", self.skipped), ("warning", self.warnings)):
             for reason, count in sorted(log.counts.items(), key=lambda item: (-item[1], item[0])):

@@ -3,17 +3,21 @@
 A thin layer over :func:`mono_depth_ros.bag.run_bag`. Parameters are the node's: ``--config FILE`` (ROS params
 YAML, e.g. config/depth.yaml) and repeatable ``--param name=value`` overrides. The summary goes to stdout, the
 progress bar and warnings to stderr. Errors (a corrupt bag, a missing topic, unusable weights) exit with code 2.
+SIGTERM / SIGINT: the frame in hand is finished, the output bag closed with everything written so far, the summary
+printed, and the exit code is 143 / 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.bag.reader import DISTROS
+from mono_depth_ros.bag.runner import StopRequest
 from mono_depth_ros.bag.writer import STORAGES
 from mono_depth_ros.config import load_config
 
@@ -56,6 +60,23 @@ def run(args: argparse.Namespace) -> int:
         diagnostics=not args.no_diagnostics,
         progress=not args.quiet,
     )
-    summary = run_bag(args.input, args.output, params, options)
+    stop = StopRequest()
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop():  # a second Ctrl-C: stop now (the output bag is still closed on the way out)
+            raise KeyboardInterrupt
+        stop.request(signal.Signals(signum).name)
+        sys.stderr.write(f"{stop.reason}: finishing the frame in hand and closing {args.output}\n")
+
+    for signum in previous:
+        signal.signal(signum, on_signal)
+    try:
+        summary = run_bag(args.input, args.output, params, options, stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     sys.stdout.write(summary.format())
+    if summary.interrupted:
+        return 128 + int(signal.Signals[summary.interrupted])  # 130 for SIGINT, 143 for SIGTERM, as a shell reports
     return 1 if args.strict and summary.frames_out != summary.frames_in else 0

@@ -227,3 +227,29 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
         assert float(bag_status[key]) == pytest.approx(float(live_status[key]), rel=1e-4, abs=1e-6), key
     for probe_collector in live.values():
         probe.drop(probe_collector)
+
+
+def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> None:
+    """rosbag2's own MCAP reader (the second decoder after rosbags) reads what a SIGTERM left."""
+    from test.bag.support import write_tiny_bag
+
+    frames = write_tiny_bag(tmp_path / "in", 5000, lidar=False, storage="mcap")
+    out = tmp_path / "out"
+    prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    executable = str(Path(prefix.stdout.strip()) / "lib" / "mono_depth_ros" / "mono-depth")  # what ros2 run starts
+    process = subprocess.Popen(
+        [executable, "bag", str(tmp_path / "in"), str(out), "--storage", "mcap",
+         "-q", "--param", "model.backend=external", "--param", "model.output_kind=metric",
+         "--param", "scale.mode=none"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_until(lambda: out.exists() or process.poll() is not None, 120, "the output bag")
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)  # to the runner itself, as systemd / docker / timeout send it
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stdout + stderr
+    written = int(re.search(r"frames in \d+, out (\d+),", stdout).group(1))  # type: ignore[union-attr]
+    assert 0 < written < len(frames)
+    info = subprocess.run(["ros2", "bag", "info", str(out)], capture_output=True, text=True, timeout=60, check=True)
+    match = re.search(r"Topic: /depth/image \| Type: sensor_msgs/msg/Image \| Count: (\d+)", info.stdout)
+    assert match is not None and int(match.group(1)) == written, info.stdout
