@@ -96,6 +96,13 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         )
     elif lidar:
         _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
+    else:
+        clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
+        if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+            summary.notes.append(
+                f"LiDAR not used: the bag has PointCloud2 {', '.join(clouds)} but lidar_topic is empty; "
+                f"pass --param lidar_topic={clouds[0]} for a metric scale from it"
+            )
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction

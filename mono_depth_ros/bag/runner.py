@@ -264,6 +264,8 @@ class _SecondPass:
             self.out.write_raw(topic, msgtype, data, log_ns)
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
+        if str(getattr(output.scale.health, "value", output.scale.health)) != "ok" and output.scale.reason:
+            self.summary.scale_reasons[output.scale.reason] += 1
         if self.diagnostics is not None:
             message = self.diagnostics.update(self.factory, output, self.summary)
             if message is not None:

@@ -65,6 +65,7 @@ class BagSummary:
     stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    scale_reasons: Counter[str] = field(default_factory=Counter)  # why frames' scale was not ok
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
 
     @property
@@ -105,6 +106,8 @@ class BagSummary:
         if self.scale_health:
             health = ", ".join(f"{name} {count}" for name, count in sorted(self.scale_health.items()))
             lines.append(f"  scale health: {health}")
+            for reason, count in self.scale_reasons.most_common(3):
+                lines.append(f"    {count:>5} x {reason}")
         if self.topic_counts:
             topics = ", ".join(f"{topic} {count}" for topic, count in sorted(self.topic_counts.items()))
             lines.append(f"  written: {topics}")

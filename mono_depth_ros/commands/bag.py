@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from mono_depth_ros.bag import BagRunOptions, run_bag
+from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.reader import DISTROS
 from mono_depth_ros.bag.runner import StopRequest
 from mono_depth_ros.bag.writer import STORAGES
@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--copy-inputs", action="store_true", help="also copy every input topic into OUT")
     parser.add_argument("--no-diagnostics", action="store_true", help="do not write /diagnostics")
     parser.add_argument("--strict", action="store_true", help="exit with code 1 when any image was skipped")
+    parser.add_argument(
+        "--max-skipped",
+        type=float,
+        default=0.5,
+        metavar="SHARE",
+        help="exit with code 1 when more than this share of the images was skipped (default 0.5; --strict = 0)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no warnings on stderr")
 
 
@@ -79,4 +86,24 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(summary.format())
     if summary.interrupted:
         return 128 + int(signal.Signals[summary.interrupted])  # 130 for SIGINT, 143 for SIGTERM, as a shell reports
-    return 1 if args.strict and summary.frames_out != summary.frames_in else 0
+    failure = run_failure(summary, 0.0 if args.strict else args.max_skipped)
+    if failure:
+        sys.stderr.write(f"mono-depth bag: {failure}\n")
+        return 1
+    return 0
+
+
+def run_failure(summary: BagSummary, max_skipped_share: float) -> str:
+    """Why a finished run failed for a script (empty when it did not): nothing written, or too much skipped."""
+    reasons = "; ".join(f"{count} x {reason}" for reason, count in summary.skipped.counts.most_common(3))
+    if summary.frames_in == 0:
+        return "no image in the input bag on the image topic; nothing was written"
+    if summary.frames_out == 0:
+        return f"no frame was written: all {summary.frames_in} image(s) were skipped ({reasons})"
+    skipped_share = summary.skipped.total / summary.frames_in
+    if skipped_share > max_skipped_share:
+        return (
+            f"{summary.skipped.total} of {summary.frames_in} image(s) skipped ({skipped_share:.0%} > "
+            f"--max-skipped {max_skipped_share:g}): {reasons}"
+        )
+    return ""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,58 @@ def test_a_stop_request_ends_the_run_cleanly_after_the_frame_in_hand(tmp_path: P
     assert written == summary.frames_out and 0 < written < 20
     assert summary.not_processed == 20 - written - summary.skipped.total
     assert "interrupted by SIGTERM" in summary.format()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mono_depth_ros.cli", "bag", *args], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+
+
+def test_exit_codes_scripts_can_trust_on_a_real_kitti_bag(tmp_path: Path, kitti_object_dir: Path) -> None:
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames, prediction="metric")  # with its Velodyne scans on /lidar/points
+    ok = _cli(str(tmp_path / "in"), str(tmp_path / "ok"), *EXTERNAL_METRIC)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # the LiDAR in the bag is named, not silently ignored
+    assert "LiDAR not used: the bag has PointCloud2 /lidar/points but lidar_topic is empty" in ok.stdout
+
+
+def test_nothing_written_and_too_much_skipped_exit_1_with_the_reason(tmp_path: Path) -> None:
+    from test.bag.support import write_tiny_bag
+
+    def no_prediction(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/depth_model/prediction":
+            msg.header.stamp.sec += 1000  # no prediction with the image's stamp: every frame skipped
+        return msg
+
+    write_tiny_bag(tmp_path / "all", 3, mutate=no_prediction, lidar=False)
+    result = _cli(str(tmp_path / "all"), str(tmp_path / "all_out"), *EXTERNAL_METRIC)
+    assert result.returncode == 1
+    assert "no frame was written: all 3 image(s) were skipped (3 x no prediction)" in result.stderr
+
+    def two_of_three(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/depth_model/prediction" and index < 2:
+            msg.header.stamp.sec += 1000
+        return msg
+
+    write_tiny_bag(tmp_path / "most", 3, mutate=two_of_three, lidar=False)
+    most = _cli(str(tmp_path / "most"), str(tmp_path / "most_out"), *EXTERNAL_METRIC)
+    assert most.returncode == 1 and "2 of 3 image(s) skipped (67% > --max-skipped 0.5)" in most.stderr
+    lenient = _cli(str(tmp_path / "most"), str(tmp_path / "lenient_out"), *EXTERNAL_METRIC, "--max-skipped", "0.9")
+    assert lenient.returncode == 0, lenient.stderr
+
+
+def test_the_summary_says_why_the_scale_was_not_ok_on_a_real_kitti_bag(tmp_path: Path, kitti_object_dir: Path) -> None:
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir), prediction="relative_inverse",
+                    tf_static=False)  # fmt: skip  # scans, but no TF to place them: no LiDAR scale
+    params = {"model.backend": "external", "model.output_kind": "relative_inverse", "scale.mode": "lidar",
+              "lidar_topic": "/lidar/points"}  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert summary.frames_out == 3 and sum(summary.scale_reasons.values()) >= 1
+    text = summary.format()
+    (reason, _), *_ = summary.scale_reasons.most_common(1)
+    assert "scale health:" in text and reason in text
