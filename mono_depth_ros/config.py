@@ -70,6 +70,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.channels_last", False, "channels-last memory format for weights and input (torch backends; faster convolutions on GPUs)"),
     ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
+    ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output (not an external prediction) is NaN / Inf over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR)", min_value=0.0, max_value=1.0),
     ParamSpec("model.golden_check", "warn", "start-up self-test against the checkpoint's reference output", choices=("off", "warn", "refuse")),
     # Scale recovery
     ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=REQUESTABLE_MODES, dynamic=True),

@@ -66,6 +66,7 @@ class ModelConfig:
     channels_last: bool
     warmup_height: int
     warmup_width: int
+    max_invalid_share: float
     golden_check: str
 
 

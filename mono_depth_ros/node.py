@@ -344,7 +344,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self.get_logger().error(f"bug in the depth worker (the node carries on): {trace}", throttle_duration_sec=5.0)
 
     def _bad(self, reason: str, text: str) -> None:
-        self._stats.bad_message(reason)
+        self._stats.bad_message(reason, severe=reason == "ModelOutputError")
         self.get_logger().warning(f"frame skipped ({reason}): {text}", throttle_duration_sec=2.0)
 
     def destroy_node(self) -> Any:

@@ -22,7 +22,7 @@ from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, v
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import depth_edge_mask
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.depth_config import DepthConfig
@@ -177,6 +177,16 @@ class DepthPipeline:
     def _make_scale_recovery(self) -> ScaleRecovery:
         return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
 
+    def _check_network_output(self, prediction: npt.NDArray[np.float32]) -> None:
+        """Raise :class:`ModelOutputError` when the network's map is NaN / Inf beyond ``model.max_invalid_share``."""
+        invalid_share = 1.0 - float(np.count_nonzero(np.isfinite(prediction))) / max(prediction.size, 1)
+        if invalid_share > self._config.model.max_invalid_share:
+            msg = (
+                f"model output is NaN / Inf at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
+                f"{self._config.model.max_invalid_share:g}): broken weights or numerics; frame skipped"
+            )
+            raise ModelOutputError(msg)
+
     def _output_kind(self) -> OutputKind:
         override = self._config.model.output_kind
         if self._source is not None and self._config.model.backend != "external":
@@ -211,6 +221,7 @@ class DepthPipeline:
         else:
             assert self._source is not None  # checked in __init__
             prediction = self._source.predict(rgb)
+            self._check_network_output(prediction)  # an external prediction may be sparse on purpose
         timings["model"] = _ms(t)
 
         t = time.perf_counter()

@@ -124,3 +124,24 @@ def test_network_source_and_fixed_scale() -> None:
     out = pipeline.process_frame(_frame(None))
     assert out.scale.mode == "fixed"
     np.testing.assert_allclose(out.depth_m, 5.0)
+
+
+def test_a_nan_network_output_is_an_error_not_a_silent_frame() -> None:
+    from mono_depth_ros.core.errors import ModelOutputError
+    from mono_depth_ros.depth_config import DepthConfig
+
+    class NanSource:
+        output_kind = OutputKind.METRIC
+
+        def predict(self, rgb: np.ndarray) -> np.ndarray:
+            values = np.full(rgb.shape[:2], np.nan, np.float32)
+            values[: rgb.shape[0] // 4] = 5.0  # 25 % valid
+            return values
+
+    config = DepthConfig.from_params({"scale.mode": "none"})
+    frame = _frame(None)
+    with pytest.raises(ModelOutputError, match=r"NaN / Inf at 75 % of the pixels \(model.max_invalid_share 0.5\)"):
+        DepthPipeline(config, NanSource()).process_frame(frame)
+    lenient = config.with_changes({"model.max_invalid_share": 0.8})  # a sparse source, declared so
+    out = DepthPipeline(lenient, NanSource()).process_frame(frame)
+    assert np.isfinite(out.depth_m).mean() == pytest.approx(0.25, abs=0.02)

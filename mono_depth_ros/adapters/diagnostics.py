@@ -39,7 +39,8 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
             mode, health, inliers, inlier ratio, residual, age, reason), or None before the first frame.
         extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
 
-    Level: ERROR when the worker hit an unexpected exception within the window; WARN when nothing was published
+    Level: ERROR when the worker hit an unexpected exception within the window or a frame's model output was
+    NaN / Inf beyond ``model.max_invalid_share`` (``severe_in_window``); WARN when nothing was published
     within the window, when messages were rejected within it, or when the scale health is ``degraded``; ERROR
     also when it is ``lost`` (core.scale.Health: ok / degraded / lost); else OK.
     """
@@ -63,6 +64,9 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
     window = f"{stats.window_s:g} s"
     if stats.errors_in_window:
         level, message = "ERROR", f"{stats.errors_in_window} worker error(s) in the last {window}; see the log"
+    elif stats.severe_in_window:
+        level = "ERROR"
+        message = f"{stats.severe_in_window} frame(s) with invalid model output (NaN / Inf) in the last {window}"
     elif stats.published_in_window == 0:
         level = "WARN"
         message = f"no depth published in the last {window} ({stats.received} input frame(s) received so far)"

@@ -31,6 +31,7 @@ class StatsSnapshot:
     bad_in_window: int
     errors_in_window: int
     window_s: float
+    severe_in_window: int = 0  # bad frames that make the output untrustworthy (invalid model output)
 
 
 class RuntimeStats:
@@ -57,6 +58,7 @@ class RuntimeStats:
         self._published_total = 0
         self._bad_times: deque[int] = deque()
         self._error_times: deque[int] = deque()
+        self._severe_times: deque[int] = deque()
 
     def frame_received(self) -> None:
         """One synchronised input set arrived."""
@@ -68,11 +70,15 @@ class RuntimeStats:
         with self._lock:
             self._dropped += count
 
-    def bad_message(self, reason: str) -> None:
-        """A message (or frame) rejected for ``reason`` (e.g. the DepthError class name)."""
+    def bad_message(self, reason: str, severe: bool = False) -> None:
+        """A message (or frame) rejected for ``reason`` (e.g. the DepthError class name); ``severe``: the model's
+        output itself was unusable (raises /diagnostics to ERROR)."""
         with self._lock:
             self._bad[reason] += 1
-            self._bad_times.append(self._clock_ns())
+            now = self._clock_ns()
+            self._bad_times.append(now)
+            if severe:
+                self._severe_times.append(now)
 
     def worker_error(self) -> None:
         """An unexpected exception (a bug) in the worker; the node carries on."""
@@ -91,7 +97,7 @@ class RuntimeStats:
         with self._lock:
             now = self._clock_ns()
             horizon = now - self._window_ns
-            for times in (self._bad_times, self._error_times):
+            for times in (self._bad_times, self._error_times, self._severe_times):
                 while times and times[0] < horizon:
                     times.popleft()
             while self._published and self._published[0][0] < horizon:
@@ -119,4 +125,5 @@ class RuntimeStats:
                 bad_in_window=len(self._bad_times),
                 errors_in_window=len(self._error_times),
                 window_s=self._window_ns / NS_PER_S,
+                severe_in_window=len(self._severe_times),
             )

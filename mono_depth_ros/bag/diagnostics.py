@@ -8,7 +8,7 @@ delay), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput
 
+INVALID_OUTPUT_REASON = "pipeline: ModelOutputError"
 LATENCY_WINDOW = 100  # frames behind the latency percentiles
 
 
@@ -40,6 +41,7 @@ class BagDiagnostics:
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
     _skipped_before: int = 0
+    _invalid_output_before: int = 0
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
@@ -69,5 +71,8 @@ class BagDiagnostics:
             window_s=window_ns / 1e9,
         )
         self._skipped_before = skipped
+        invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
+        snapshot = replace(snapshot, severe_in_window=invalid_output - self._invalid_output_before)
+        self._invalid_output_before = invalid_output
         report = diagnostic_report(snapshot, output.scale, config_key_values(self.config))
         return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)

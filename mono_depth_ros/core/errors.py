@@ -39,5 +39,9 @@ class CheckpointError(DepthError):
     """A model checkpoint is missing, for another architecture/backend, or its tensors do not match."""
 
 
+class ModelOutputError(DepthError):
+    """The network's output is unusable for this frame (NaN / Inf over too many pixels)."""
+
+
 class ConfigError(DepthError):
     """A parameter or configuration value is out of range or of the wrong type."""

@@ -21,6 +21,9 @@ from mono_depth_ros.core.errors import CheckpointError
 DEFAULT_TOLERANCE: dict[str, float] = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2}
 """Relative L1 tolerance per precision (fp32 leaves room for TF32 and kernel differences across devices)."""
 MAX_VALIDITY_MISMATCH = 0.01
+BROKEN_OUTPUT_SHARE = 0.5
+"""Share of non-finite output pixels (where the reference is finite) above which the model is broken, not inexact:
+refused even with ``golden_check: warn``."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class GoldenReport:
         validity_mismatch: fraction of pixels finite in one map and not in the other.
         tolerance: the rel_l1 limit applied.
         passed: rel_l1 <= tolerance and validity_mismatch <= 1 %.
+        non_finite_share: share of pixels that are NaN / Inf in the output but finite in the reference.
     """
 
     rel_l1: float
@@ -40,9 +44,21 @@ class GoldenReport:
     validity_mismatch: float
     tolerance: float
     passed: bool
+    non_finite_share: float = 0.0
+
+    @property
+    def broken(self) -> bool:
+        """The output is NaN / Inf over most of the image: broken weights or numerics, not a precision matter."""
+        return self.non_finite_share > BROKEN_OUTPUT_SHARE
 
     def describe(self) -> str:
         """One line for logs and error messages."""
+        if self.broken:
+            what = "all-NaN" if self.non_finite_share >= 1.0 else f"NaN / Inf at {100 * self.non_finite_share:.0f} %"
+            return (
+                f"golden self-test FAILED: the model output is {what} of the reference pixels "
+                f"(broken weights or numerics: NaN / Inf in the checkpoint, an overflowing precision)"
+            )
         verdict = "ok" if self.passed else "FAILED"
         return (
             f"golden self-test {verdict}: relative L1 {self.rel_l1:.2e} (tolerance {self.tolerance:.1e}), "
@@ -77,7 +93,8 @@ def compare_golden(output: np.ndarray, reference: np.ndarray, tolerance: float) 
     rel_l1 = float(diff.sum()) / scale if scale > 0 else float(diff.sum())
     max_abs = float(diff.max()) if diff.size else 0.0
     passed = rel_l1 <= tolerance and mismatch <= MAX_VALIDITY_MISMATCH
-    return GoldenReport(rel_l1, max_abs, mismatch, tolerance, passed)
+    lost = float(np.mean(finite_ref & ~finite_out)) / max(float(np.mean(finite_ref)), 1e-12) if out.size else 0.0
+    return GoldenReport(rel_l1, max_abs, mismatch, tolerance, passed, lost)
 
 
 def reference_image(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -305,7 +305,7 @@ class DepthEstimator:
         where = f"{self.backend.name} backend, {self.precision}, {self.device}"
         if report.passed:
             _LOG.info("%s (%s)", report.describe(), where)
-        elif self.config.golden_check == "refuse":
+        elif self.config.golden_check == "refuse" or report.broken:  # a broken model is refused even with warn
             msg = (
                 f"{report.describe()} ({where}): this backend / precision does not reproduce the reference; use "
                 f"precision fp32, another backend, or golden_check: warn to run anyway"

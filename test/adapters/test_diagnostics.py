@@ -92,3 +92,8 @@ def test_one_message_for_both_flavours_and_the_configuration_keys() -> None:
         assert (status.level, status.name, status.hardware_id, status.message) == (
             level, "mono_depth_node: depth", "camera_optical", report.message)  # fmt: skip
         assert [(kv.key, kv.value) for kv in status.values] == list(report.values)
+
+
+def test_invalid_model_output_raises_the_level_to_error() -> None:
+    report = diagnostic_report(snapshot(bad={"ModelOutputError": 2}, bad_in_window=2, severe_in_window=2), SCALE_OK)
+    assert report.level == "ERROR" and "invalid model output" in report.message

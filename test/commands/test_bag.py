@@ -134,3 +134,18 @@ def test_the_summary_says_why_the_scale_was_not_ok_on_a_real_kitti_bag(tmp_path:
     text = summary.format()
     (reason, _), *_ = summary.scale_reasons.most_common(1)
     assert "scale health:" in text and reason in text
+
+
+def test_nan_weights_on_a_real_kitti_bag_fail_loudly(tmp_path: Path, kitti_object_dir: Path) -> None:
+    from mono_depth_ros.models.depth_source import default_weights
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+    from test.models.test_inference import nan_weights_copy
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir))
+    broken = str(nan_weights_copy(default_weights(), tmp_path / "nan.safetensors"))
+    model = ["--param", f"model.weights={broken}", "--param", "device=cpu", "--param", "scale.mode=none"]
+    refused = _cli(str(tmp_path / "in"), str(tmp_path / "refused"), *model)  # the default golden_check: warn
+    assert refused.returncode == 2 and "all-NaN" in refused.stderr, refused.stderr
+    unchecked = _cli(str(tmp_path / "in"), str(tmp_path / "unchecked"), *model, "--param", "model.golden_check=off")
+    assert unchecked.returncode == 1  # before: 100 % NaN depth written, exit 0
+    assert "no frame was written: all 3 image(s) were skipped (3 x pipeline: ModelOutputError)" in unchecked.stderr

@@ -220,3 +220,22 @@ def test_make_golden_matches_predict() -> None:
     golden = make_golden(backend, _image(30, 50))
     values = DepthEstimator(backend, EstimatorConfig(device="cpu")).predict(golden.image_rgb).values
     np.testing.assert_array_equal(values, golden.output)
+
+
+def nan_weights_copy(source: Path, destination: Path) -> Path:
+    """``source`` with every floating-point weight NaN (its spec and golden reference kept)."""
+    loaded = load_checkpoint(source)
+    state = {
+        k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in loaded.state_dict.items()
+    }
+    assert loaded.golden is not None
+    save_checkpoint(destination, state, loaded.spec, reference=(loaded.golden.image_rgb, loaded.golden.output))
+    return destination
+
+
+def test_nan_weights_are_named_all_nan_and_refused_even_with_warn(checkpoint: Path, tmp_path: Path) -> None:
+    broken = nan_weights_copy(checkpoint, tmp_path / "nan.safetensors")
+    for action in ("refuse", "warn"):  # warn tolerates inexact numerics, not a model that outputs nothing
+        with pytest.raises(CheckpointError, match="the model output is all-NaN of the reference pixels"):
+            DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check=action))
+    assert DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check="off")).golden_report is None
