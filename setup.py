@@ -26,6 +26,7 @@ setup(
         "transforms3d>=0.3.1",
         "safetensors>=0.3",
         "rosbags>=0.9.20",
+        "tqdm>=4",  # progress bars of every long command (pure Python)
     ],
     extras_require={
         "cv": ["opencv-python-headless>=4.5"],

@@ -3,7 +3,8 @@
 Each sub-command module in :mod:`mono_depth_ros.commands` defines ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their command runs, so heavy optional dependencies
 (transformers, onnxruntime) are loaded only where used. Library errors (:class:`DepthError`) become a
-one-line message and exit code 2; anything else is a bug and shows its traceback.
+one-line message and exit code 2, and so does a missing optional dependency (naming the pip extra to install);
+anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +29,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# optional top-level module -> the pip extra that brings it (setup.py extras_require)
+EXTRA_OF_MODULE: dict[str, str] = {
+    "cv2": "cv",
+    "torch": "torch",
+    "transformers": "hf",
+    "huggingface_hub": "hf",
+    "PIL": "train",
+    "tqdm": "train",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
+}
+
+
+def missing_extra_message(command: str, err: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install when ``err`` is an optional dependency; None for anything else."""
+    module = (err.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    if extra is None:
+        return None
+    return (
+        f"mono-depth {command}: needs {module}, which is not installed; install it with: "
+        f"pip install 'mono_depth_ros[{extra}]' (on ROS 2, its python3-* package where one exists)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; sub-command arguments are added lazily by :func:`main`."""
     parser = argparse.ArgumentParser(prog="mono-depth", description="Monocular depth for ROS 2, offline tools.")
@@ -49,12 +76,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     name = args[0]
-    module = importlib.import_module(COMMANDS[name][0])
-    sub_parser = argparse.ArgumentParser(prog=f"mono-depth {name}", description=module.HELP)
-    module.add_arguments(sub_parser)
-    parsed = sub_parser.parse_args(args[1:])
     try:
+        module = importlib.import_module(COMMANDS[name][0])
+        sub_parser = argparse.ArgumentParser(prog=f"mono-depth {name}", description=module.HELP)
+        module.add_arguments(sub_parser)
+        parsed = sub_parser.parse_args(args[1:])
         return int(module.run(parsed))
+    except ModuleNotFoundError as err:
+        message = missing_extra_message(name, err)
+        if message is None:
+            raise  # not an optional dependency: a bug
+        print(message, file=sys.stderr)
+        return 2
     except DepthError as err:
         print(f"mono-depth {name}: error: {err}", file=sys.stderr)
         return 2
