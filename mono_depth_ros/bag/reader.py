@@ -89,6 +89,9 @@ class InputBag:
         if not self.path.exists():
             msg = f"input bag {self.path} does not exist; give a rosbag2 folder or a .mcap / .db3 file"
             raise BagError(msg)
+        if self.path.name == "metadata.yaml":
+            msg = f"{self.path} is a bag's metadata file; give its folder ({self.path.parent}) or the .db3 / .mcap file"
+            raise BagError(msg)
         try:
             self._reader = Reader(self.path)
             self._reader.open()

@@ -159,7 +159,11 @@ class CameraModel:
             msg = f"equidistant distortion needs 4 coefficients in d, got {len(self.d)}"
             raise CalibrationError(msg)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
-            msg = "CameraInfo has zero focal length in both K and P; the camera is not calibrated"
+            kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
+            msg = (
+                f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
+                f"the camera is not calibrated"
+            )
             raise CalibrationError(msg)
 
     @classmethod

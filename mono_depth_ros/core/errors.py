@@ -43,5 +43,9 @@ class ModelOutputError(DepthError):
     """The network's output is unusable for this frame (NaN / Inf over too many pixels)."""
 
 
+class DataFileError(DepthError):
+    """A user's data file (image, depth PNG, calibration) is missing, unreadable or undecodable."""
+
+
 class ConfigError(DepthError):
     """A parameter or configuration value is out of range or of the wrong type."""

@@ -37,6 +37,23 @@ class InputPolicy:
     multiple_of: int = 32
     max_long_side: int = 1280
 
+    def __post_init__(self) -> None:
+        sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
+        for name, value in sides.items():  # bound memory from the declared sizes before anything is allocated
+            if not 0 < int(value) <= MAX_INPUT_SIDE:
+                msg = (
+                    f"model input {name}={value} must be in 1..{MAX_INPUT_SIDE} pixels; the spec (or its sidecar) "
+                    f"is wrong, or the model is not made for on-line use"
+                )
+                raise CheckpointError(msg)
+        if not 0 < int(self.multiple_of) <= 512:
+            msg = f"model input multiple_of={self.multiple_of} must be in 1..512"
+            raise CheckpointError(msg)
+
+
+MAX_INPUT_SIDE = 8192
+"""Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -75,3 +75,9 @@ def test_damaged_bags_raise_bag_error_with_path_and_remedy(tmp_path: Path, damag
     with pytest.raises(BagError, match=expected), InputBag(bag_dir, HUMBLE) as bag:
         for _ in bag.messages():
             pass
+
+
+def test_passing_metadata_yaml_names_the_folder_instead(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "bag", 1)
+    with pytest.raises(BagError, match=r"is a bag's metadata file; give its folder"):
+        InputBag(tmp_path / "bag" / "metadata.yaml", typestore_for("humble"))

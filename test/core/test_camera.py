@@ -140,3 +140,10 @@ def test_from_intrinsics_round_trip() -> None:
     model = CameraModel.from_intrinsics(KITTI)
     assert model.intrinsics(image_is_rectified=True) == KITTI
     assert model.intrinsics(image_is_rectified=False) == KITTI
+
+
+def test_a_negative_focal_length_is_not_called_zero() -> None:
+    k = np.array([[-500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    with pytest.raises(CalibrationError, match=r"no positive focal length in both K and P \(K\[0\]=-500"):
+        CameraModel(width=640, height=480, distortion_model="plumb_bob", d=(0.0,) * 5, k=k, r=np.eye(3), p=p)

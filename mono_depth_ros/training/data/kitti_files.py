@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import CalibrationError, ShapeError
+from mono_depth_ros.core.errors import CalibrationError, DataFileError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform
 
 KITTI_DEPTH_SCALE = 256.0  # annotated depth PNG: metres = value / 256
@@ -83,8 +83,7 @@ def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[
 
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        msg = f"{path}: cannot read depth PNG"
-        raise FileNotFoundError(msg)
+        raise DataFileError(unreadable_file_message(path, "depth PNG"))
     if raw.dtype != np.uint16 or raw.ndim != 2:
         msg = f"{path}: depth PNG must be single-channel uint16, got {raw.dtype} {raw.shape}"
         raise ShapeError(msg)
@@ -99,6 +98,12 @@ def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        msg = f"{path}: cannot read image"
-        raise FileNotFoundError(msg)
+        raise DataFileError(unreadable_file_message(path, "image"))
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def unreadable_file_message(path: Path, what: str) -> str:
+    """Why OpenCV returned nothing for ``path``: missing, or there but not a decodable ``what``."""
+    if not Path(path).is_file():
+        return f"{path}: no such {what} file; check the dataset folder"
+    return f"{path}: the file exists but is not a decodable {what} (truncated or corrupt); replace or remove it"

@@ -22,9 +22,9 @@ from torch.utils.data import Dataset
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE, decode_depth
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, DataFileError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, unreadable_file_message
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor
 
 Transform = Callable[[Sample], Sample]
@@ -123,8 +123,7 @@ def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
 
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if raw is None:
-            msg = f"{path}: cannot read depth PNG"
-            raise FileNotFoundError(msg)
+            raise DataFileError(unreadable_file_message(path, "depth PNG"))
         if raw.dtype != np.uint16 or raw.ndim != 2:
             msg = f"{path}: depth PNG must be single-channel uint16 millimetres, got {raw.dtype} {raw.shape}"
             raise ShapeError(msg)

@@ -33,7 +33,7 @@ from mono_depth_ros.bag.plan import FramePlan, plan_frames
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import BagSummary, ReasonLog
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError, DepthError
+from mono_depth_ros.core.errors import ConfigError, DataFileError, DepthError
 from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset
@@ -274,7 +274,12 @@ class FolderSource:
             if key in skip:
                 continue
             if self._dataset is None:
-                yield UnlabelledFrame(key, load_rgb(self._paths[key]), None)
+                try:
+                    rgb = load_rgb(self._paths[key])
+                except DataFileError as err:  # one garbage file costs its frame, not the run
+                    self.problems.add("image: DataFileError", str(err))
+                    continue
+                yield UnlabelledFrame(key, rgb, None)
                 continue
             sample = self._dataset.load(self._dataset.records[self._records[key]])
             rgb = (sample.rgb.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)

@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mono_depth_ros.core.errors import CalibrationError, ShapeError
+from mono_depth_ros.core.errors import CalibrationError, DataFileError, ShapeError
 from mono_depth_ros.training.data.kitti_files import (
     load_depth_png,
     load_object_calibration,
+    load_rgb,
     load_velodyne,
     read_calib_file,
 )
@@ -41,8 +42,12 @@ def test_bad_files(tmp_path: Path) -> None:
     np.arange(7, dtype=np.float32).tofile(truncated)
     with pytest.raises(ShapeError, match="multiple of 4"):
         load_velodyne(truncated)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataFileError, match="no such depth PNG file"):
         load_depth_png(tmp_path / "missing.png")
+    garbage = tmp_path / "garbage.png"
+    garbage.write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataFileError, match="exists but is not a decodable image"):
+        load_rgb(garbage)
 
 
 def test_annotated_depth_png(kitti_depth_dir: Path) -> None:

@@ -109,6 +109,18 @@ def test_bare_folder_and_empty_folder(tmp_path: Path) -> None:
         FolderSource(tmp_path / "empty")
 
 
+def test_a_garbage_image_in_a_folder_is_skipped_and_counted(tmp_path: Path) -> None:
+    clip = synthetic_clip(frames=3)
+    folder = write_folder(tmp_path / "bare", clip, intrinsics=False)
+    victim = sorted(p for p in folder.rglob("*") if p.suffix in (".png", ".jpg"))[1]
+    victim.write_bytes(b"not an image at all")
+    source = FolderSource(folder)
+    frames = list(source.frames())
+    assert len(frames) == 2 and victim.stem not in [f.key for f in frames]
+    assert source.problems.counts["image: DataFileError"] == 1
+    assert "not a decodable image" in source.problems.examples["image: DataFileError"]
+
+
 def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
     assert source_name(tmp_path / "a") == source_name(tmp_path / "a")
     assert source_name(tmp_path / "a") != source_name(tmp_path / "b")
