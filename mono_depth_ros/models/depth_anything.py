@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
@@ -288,8 +289,12 @@ def load_depth_anything(directory: str | Path, device: str | torch.device = "cpu
             output_loading_info=True,
             ignore_mismatched_sizes=True,
         )
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
-        msg = f"cannot load Depth Anything weights from {path}: {str(err).strip().splitlines()[0]}"
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = (
+            f"cannot load Depth Anything weights from {path}: {detail}; the model.safetensors is truncated or "
+            f"corrupt: fetch it again"
+        )
         raise CheckpointError(msg) from None
     for key in ("mismatched_keys", "missing_keys", "unexpected_keys"):
         bad = sorted(_describe_key(k) for k in info.get(key) or ())

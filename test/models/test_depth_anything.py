@@ -153,3 +153,15 @@ def test_bad_kind_and_missing_transformers(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ConfigError, match=r"pip install 'mono_depth_ros\[hf\]'"):
         build_depth_anything(depth_anything_spec(TINY))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_corrupt_safetensors_file_is_a_checkpoint_error(tmp_path: Path, damage: str) -> None:
+    directory = tmp_path / "da"
+    model = build_depth_anything(depth_anything_spec(TINY)).eval()
+    save_depth_anything(model, directory)
+    weights = directory / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x00" * 64 + data[64:])
+    with pytest.raises(CheckpointError, match=f"cannot load Depth Anything weights from {directory}"):
+        load_depth_anything(directory)
