@@ -1,0 +1,109 @@
+"""Hostile message fields through the adapters: every input either converts or raises a DepthError, nothing else.
+
+A DepthError is what the node logs, counts (``bad_messages.<reason>``) and drops, and what the bag runner skips with
+a reason; any other exception would be a worker error (node) or a traceback (bag runner). Fields are drawn by
+hypothesis around the valid values: wrong sizes and steps, unknown encodings, NaN / negative / huge calibration,
+point fields that overlap, overflow the point or have odd types.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mono_depth_ros.adapters.messages import decode_image, decode_prediction, decode_scan
+from mono_depth_ros.core.errors import DepthError
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+
+from ..core.ros_msg_support import input_header, rosbags_factory
+
+FACTORY = rosbags_factory("humble")
+HEADER = input_header(FACTORY)
+ENCODINGS = ["rgb8", "bgr8", "mono8", "mono16", "rgba8", "bgra8", "16UC1", "32FC1", "8UC3", "bayer_rggb8", "", "yuv422"]
+SIZES = st.integers(min_value=0, max_value=12) | st.sampled_from([2**31 - 1, 65535])
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from([0.0, -1.0, 500.0, 1e308])
+
+
+def converts_or_depth_error(convert: Any, message: Any) -> None:
+    """Any other exception propagates and fails the test; a DepthError is what the node logs, counts and drops."""
+    with contextlib.suppress(DepthError):
+        convert(message)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=SIZES,
+    width=SIZES,
+    step=SIZES,
+    encoding=st.sampled_from(ENCODINGS),
+    data_len=st.integers(min_value=0, max_value=600),
+    bigendian=st.integers(min_value=0, max_value=1),
+)
+def test_hostile_images_convert_or_raise_a_depth_error(
+    height: int, width: int, step: int, encoding: str, data_len: int, bigendian: int
+) -> None:
+    data = np.arange(data_len, dtype=np.uint32).astype(np.uint8)
+    message = FACTORY.new("sensor_msgs/msg/Image", header=HEADER, height=height, width=width, encoding=encoding,
+                          is_bigendian=bigendian, step=step, data=data)  # fmt: skip
+    converts_or_depth_error(lambda m: decode_image(m, "sensor_msgs/msg/Image"), message)
+    converts_or_depth_error(decode_prediction, message)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=300), image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", ""]))
+def test_hostile_compressed_images_convert_or_raise_a_depth_error(data: bytes, image_format: str) -> None:
+    message = FACTORY.new("sensor_msgs/msg/CompressedImage", header=HEADER, format=image_format,
+                          data=np.frombuffer(data, dtype=np.uint8))  # fmt: skip
+    converts_or_depth_error(lambda m: decode_image(m, "sensor_msgs/msg/CompressedImage"), message)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    width=SIZES,
+    height=SIZES,
+    model=st.sampled_from(["plumb_bob", "rational_polynomial", "equidistant", "fisheye", ""]),
+    d=st.lists(FLOATS, max_size=9),
+    k=st.lists(FLOATS, min_size=9, max_size=9),
+    p=st.lists(FLOATS, min_size=12, max_size=12),
+)
+def test_hostile_camera_info_converts_or_raises_a_depth_error(
+    width: int, height: int, model: str, d: list[float], k: list[float], p: list[float]
+) -> None:
+    roi = FACTORY.classes["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
+                                                                do_rectify=False)  # fmt: skip
+    message = FACTORY.new("sensor_msgs/msg/CameraInfo", header=HEADER, height=height, width=width,
+                          distortion_model=model, d=np.array(d, dtype=np.float64), k=np.array(k), r=np.eye(3).ravel(),
+                          p=np.array(p), binning_x=0, binning_y=0, roi=roi)  # fmt: skip
+    converts_or_depth_error(camera_model_from_camera_info, message)
+
+
+FIELD = st.tuples(
+    st.sampled_from(["x", "y", "z", "intensity", "rgb", ""]),
+    st.integers(min_value=0, max_value=40),  # offset
+    st.integers(min_value=0, max_value=9),  # datatype (0 and 9 are not PointField types)
+    st.integers(min_value=0, max_value=3),  # count
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fields=st.lists(FIELD, max_size=6),
+    point_step=st.integers(min_value=0, max_value=40),
+    width=SIZES,
+    height=st.integers(min_value=0, max_value=3),
+    row_step=SIZES,
+    data_len=st.integers(min_value=0, max_value=500),
+)
+def test_hostile_point_clouds_convert_or_raise_a_depth_error(
+    fields: list[tuple[str, int, int, int]], point_step: int, width: int, height: int, row_step: int, data_len: int
+) -> None:
+    point_fields = [FACTORY.new("sensor_msgs/msg/PointField", name=n, offset=o, datatype=t, count=c)
+                    for n, o, t, c in fields]  # fmt: skip
+    message = FACTORY.new("sensor_msgs/msg/PointCloud2", header=HEADER, height=height, width=width,
+                          fields=point_fields, is_bigendian=False, point_step=point_step, row_step=row_step,
+                          data=np.zeros(data_len, dtype=np.uint8), is_dense=False)  # fmt: skip
+    converts_or_depth_error(decode_scan, message)
