@@ -4,46 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
-from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.summary import BagSummary
-from mono_depth_ros.core.cloud import organized_cloud
-from mono_depth_ros.core.depth_codec import encode_depth
-from mono_depth_ros.core.ros_msgs import (
-    MessageFactory,
-    make_header,
-)
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import FrameOutput, ScaleStatus
-
-from .support import INTRINSICS, tiny_frame
-
-TYPESTORE = typestore_for("humble")
-FACTORY = MessageFactory.for_rosbags(TYPESTORE)
-HEADER = make_header(FACTORY, 1_700_000_000_000_000_001, "camera_optical")
-
-
-def _output(cloud: bool, encoding: str = "32FC1") -> FrameOutput:
-    depth_m = tiny_frame(0).depth_m.copy()
-    depth_m[0, 0], depth_m[0, 1], depth_m[0, 2] = np.nan, np.inf, -np.inf
-    return FrameOutput(
-        stamp_ns=1_700_000_000_000_000_001,
-        frame_id="camera_optical",
-        depth_m=depth_m,
-        depth_wire=encode_depth(depth_m, encoding),
-        encoding=encoding,
-        intrinsics=INTRINSICS,
-        cloud=organized_cloud(depth_m, INTRINSICS) if cloud else None,
-        scale=ScaleStatus(mode="lidar", health="ok", scale=1.0),
-    )
-
-
-@pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
-def _round_trip(message: object, msgtype: str) -> object:
-    return TYPESTORE.deserialize_cdr(TYPESTORE.serialize_cdr(message, msgtype), msgtype)
+from mono_depth_ros.pipeline import FrameOutput
+from test.adapters.test_messages import FACTORY, _output, _round_trip
 
 
 def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None:

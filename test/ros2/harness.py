@@ -203,10 +203,6 @@ class KittiFeeder:
         self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
 
 
-def kitti_extrinsic(frame: KittiFrame) -> RigidTransform:
-    return frame.cam_from_velo
-
-
 def depth_array(msg: Any) -> np.ndarray:
     """(H, W) float32 metres of a 32FC1 depth image (row padding removed)."""
     assert msg.encoding == "32FC1", msg.encoding
