@@ -40,7 +40,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import messages
 from mono_depth_ros.adapters.camera_cache import CameraModelCache
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.lidar import ScanPairing, lookup_cam_from_scan
+from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.signals import StopSignals
@@ -48,7 +48,7 @@ from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.worker import FrameWorker, LatestSlot
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
-from mono_depth_ros.core.errors import ConfigError, DepthError
+from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
 
@@ -230,11 +230,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            self._hand_off(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:
-            self._hand_off(self._pairing.poll())
+            self._release(self._pairing.poll())
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         self._stats.frame_received()
@@ -243,16 +243,18 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return
         frame = _Frame(image, info, prediction)
         if self._pairing is None:
-            self._hand_off([frame])
+            self._hand_off(frame)
         else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
-            self._hand_off(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
+            self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
-    def _hand_off(self, frames: list[Any]) -> None:
-        """Put frames (or ScanPairing's Paired frames) into the worker's latest-frame slot, counting drops."""
-        for entry in frames:
-            frame = entry if isinstance(entry, _Frame) else replace(entry.item, scan=entry.scan)
-            if self._slot.put(frame):
-                self._stats.frame_dropped()
+    def _release(self, paired: list[Paired[_Frame]]) -> None:
+        for entry in paired:
+            self._hand_off(replace(entry.item, scan=entry.scan))
+
+    def _hand_off(self, frame: _Frame) -> None:
+        """Into the worker's latest-frame slot; a frame replaced there before the worker took it is counted."""
+        if self._slot.put(frame):
+            self._stats.frame_dropped()
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:
@@ -334,8 +336,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
 
     def _on_worker_error(self, err: Exception) -> None:
-        if isinstance(err, DepthError):
-            self._bad(type(err).__name__, str(err))
+        if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN
+            self._bad(type(err).__name__, str(err), severe=isinstance(err, ModelOutputError))
             return
         if not rclpy.ok():
             return  # Ctrl-C shut the context down while a frame was in flight: not a bug
@@ -343,8 +345,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
         self.get_logger().error(f"bug in the depth worker (the node carries on): {trace}", throttle_duration_sec=5.0)
 
-    def _bad(self, reason: str, text: str) -> None:
-        self._stats.bad_message(reason, severe=reason == "ModelOutputError")
+    def _bad(self, reason: str, text: str, severe: bool = False) -> None:
+        self._stats.bad_message(reason, severe=severe)
         self.get_logger().warning(f"frame skipped ({reason}): {text}", throttle_duration_sec=2.0)
 
     def destroy_node(self) -> Any:

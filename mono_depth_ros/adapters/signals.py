@@ -1,41 +1,74 @@
-"""SIGINT / SIGTERM for a process that runs rclpy: a flag, not an exception thrown into ROS calls."""
+"""SIGINT / SIGTERM as a stop request: a flag that the running code checks, not an exception thrown into it.
+
+One class for both long-running transports:
+
+* the node installs it before ``rclpy.init()``: rclpy's handler chains to it and shuts the context down, so
+  ``spin`` ends; the flag tells ``main`` that an error raised by the shutdown race (Humble's RCLError "context is
+  not valid", or a pybind11 RuntimeError for an interrupt inside ``take_message``, both seen on real Humble) is a
+  requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch): :meth:`ignore_further` keeps the
+  second from interrupting the clean-up;
+* ``mono-depth bag`` passes it to ``run_bag`` as its ``stop``: the run finishes the frame in hand and closes the
+  output bag; with ``escalate`` a second signal stops at once (``KeyboardInterrupt``).
+"""
 
 from __future__ import annotations
 
 import signal
-import threading
+from collections.abc import Callable
 from typing import Any
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopSignals:
-    """SIGINT / SIGTERM noted in a flag instead of a ``KeyboardInterrupt`` thrown into whatever code runs.
+    """A stop request: ``reason`` (the signal's name, e.g. ``SIGTERM``) once asked; calling it says whether it was."""
 
-    Install it before ``rclpy.init()``: rclpy's handler chains to this one and shuts the context down, so ``spin``
-    ends; the flag tells ``main`` that an error raised by the shutdown race (Humble's RCLError "context is not
-    valid", or a pybind11 RuntimeError for an interrupt inside ``take_message``, both seen on real Humble) is a
-    requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch): :meth:`ignore_further`
-    keeps the second from interrupting the clean-up.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, escalate: bool = False, notify: Callable[[str], object] | None = None) -> None:
+        self.reason = ""
+        self._escalate = escalate
+        self._notify = notify
+        self._previous: dict[int, Any] = {}
 
     @classmethod
-    def install(cls) -> StopSignals:
-        """Handlers for SIGINT and SIGTERM that set the flag (call from the main thread)."""
-        stop = cls()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, stop._note)
+    def install(cls, escalate: bool = False, notify: Callable[[str], object] | None = None) -> StopSignals:
+        """Handlers for SIGINT and SIGTERM that set the flag (call from the main thread; :meth:`restore` undoes).
+
+        Args:
+            escalate: a second signal raises ``KeyboardInterrupt`` (a user who presses Ctrl-C again means it).
+            notify: called with the reason when the first signal arrives (e.g. a line on stderr).
+        """
+        stop = cls(escalate, notify)
+        for signum in SIGNALS:
+            stop._previous[signum] = signal.signal(signum, stop._on_signal)
         return stop
 
-    def _note(self, signum: int, frame: Any) -> None:
-        self._event.set()
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.reason and self._escalate:
+            raise KeyboardInterrupt
+        self.request(signal.Signals(signum).name)
+
+    def request(self, reason: str) -> None:
+        """Ask for the stop (the first reason is kept)."""
+        if not self.reason:
+            self.reason = reason
+            if self._notify is not None:
+                self._notify(reason)
+
+    def __call__(self) -> bool:
+        """True once a stop was asked for."""
+        return bool(self.reason)
 
     @property
     def received(self) -> bool:
-        """True once SIGINT or SIGTERM arrived."""
-        return self._event.is_set()
+        """True once SIGINT or SIGTERM arrived (or :meth:`request` was called)."""
+        return bool(self.reason)
 
     def ignore_further(self) -> None:
         """Ignore SIGINT from now on (shutting down; SIGTERM still ends the process via rclpy's chain)."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        """Put back the handlers that :meth:`install` replaced."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()

@@ -15,13 +15,14 @@ import numpy as np
 
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.stats import StatsSnapshot
-from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.bag.summary import BagSummary, pipeline_reason
 from mono_depth_ros.config import NODE_NAME
+from mono_depth_ros.core.errors import ModelOutputError
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput
 
-INVALID_OUTPUT_REASON = "pipeline: ModelOutputError"
+INVALID_OUTPUT_REASON = pipeline_reason(ModelOutputError)
 LATENCY_WINDOW = 100  # frames behind the latency percentiles
 
 

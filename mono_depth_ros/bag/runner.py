@@ -33,32 +33,19 @@ from mono_depth_ros.adapters.messages import (
     output_messages,
 )
 from mono_depth_ros.adapters.model import build_pipeline
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
-from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.bag.summary import BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
-
-
-class StopRequest:
-    """A stop asked for from outside (a signal handler): callable, True once :meth:`request` was called."""
-
-    def __init__(self) -> None:
-        self.reason = ""
-
-    def request(self, reason: str) -> None:
-        """Ask the run to stop after the frame in hand (``reason``: e.g. ``SIGTERM``)."""
-        self.reason = self.reason or reason
-
-    def __call__(self) -> bool:
-        return bool(self.reason)
 
 
 @dataclass(frozen=True)
@@ -92,7 +79,7 @@ class _SecondPass:
         pipeline: DepthPipeline,
         summary: BagSummary,
         options: BagRunOptions,
-        stop: StopRequest | None = None,
+        stop: StopSignals | None = None,
     ) -> None:
         self.stop = stop
         self.bag, self.out, self.index, self.pipeline, self.summary = bag, out, index, pipeline, summary
@@ -214,7 +201,7 @@ class _SecondPass:
         try:
             output = self.pipeline.process_frame(frame)
         except DepthError as err:
-            skipped.add(f"pipeline: {type(err).__name__}", str(err))
+            skipped.add(pipeline_reason(type(err)), str(err))
             return
         for stage, milliseconds in output.timings_ms.items():
             if stage != "total":
@@ -264,7 +251,7 @@ class _SecondPass:
             self.out.write_raw(topic, msgtype, data, log_ns)
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
-        if str(getattr(output.scale.health, "value", output.scale.health)) != "ok" and output.scale.reason:
+        if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
             self.summary.scale_reasons[output.scale.reason] += 1
         if self.diagnostics is not None:
             message = self.diagnostics.update(self.factory, output, self.summary)
@@ -293,7 +280,7 @@ def run_bag(
     params: DepthConfig | Mapping[str, ParamValue],
     options: BagRunOptions | None = None,
     source: DepthSource | None = None,
-    stop: StopRequest | None = None,
+    stop: StopSignals | None = None,
 ) -> BagSummary:
     """Run the depth pipeline over every image of a rosbag2 and write the outputs to a new rosbag2.
 

@@ -18,6 +18,11 @@ STAGES = ("startup", "index", "decode", "preprocess", "model", "scale", "postpro
 bag, ``postprocess`` = range limits, edge filter and wire encoding of the depth."""
 
 
+def pipeline_reason(error: type[BaseException]) -> str:
+    """The skip reason of an image the pipeline refused with ``error`` (one spelling for summary and diagnostics)."""
+    return f"pipeline: {error.__name__}"
+
+
 @dataclass
 class ReasonLog:
     """Counts per reason, with the first message of each (logged once, at WARNING)."""

@@ -15,9 +15,9 @@ import signal
 import sys
 from pathlib import Path
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.reader import DISTROS
-from mono_depth_ros.bag.runner import StopRequest
 from mono_depth_ros.bag.writer import STORAGES
 from mono_depth_ros.config import load_config
 
@@ -67,22 +67,15 @@ def run(args: argparse.Namespace) -> int:
         diagnostics=not args.no_diagnostics,
         progress=not args.quiet,
     )
-    stop = StopRequest()
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 
-    def on_signal(signum: int, frame: object) -> None:
-        if stop():  # a second Ctrl-C: stop now (the output bag is still closed on the way out)
-            raise KeyboardInterrupt
-        stop.request(signal.Signals(signum).name)
-        sys.stderr.write(f"{stop.reason}: finishing the frame in hand and closing {args.output}\n")
+    def notify(reason: str) -> None:
+        sys.stderr.write(f"{reason}: finishing the frame in hand and closing {args.output}\n")
 
-    for signum in previous:
-        signal.signal(signum, on_signal)
+    stop = StopSignals.install(escalate=True, notify=notify)  # a second Ctrl-C stops at once (bag still closed)
     try:
         summary = run_bag(args.input, args.output, params, options, stop=stop)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        stop.restore()
     sys.stdout.write(summary.format())
     if summary.interrupted:
         return 128 + int(signal.Signals[summary.interrupted])  # 130 for SIGINT, 143 for SIGTERM, as a shell reports

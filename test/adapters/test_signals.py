@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mono_depth_ros.adapters.signals import StopSignals
+import pytest
 
-MS = 1_000_000
+from mono_depth_ros.adapters.signals import StopSignals
 
 
 def test_stop_signals_set_a_flag_instead_of_raising() -> None:
@@ -26,3 +26,23 @@ def test_stop_signals_set_a_flag_instead_of_raising() -> None:
     finally:
         for signum, handler in previous.items():
             signal_module.signal(signum, handler)
+
+
+def test_a_second_signal_stops_at_once_when_asked_and_restore_puts_the_handlers_back() -> None:
+    import os
+    import signal as signal_module
+    import time
+
+    before = signal_module.getsignal(signal_module.SIGTERM)
+    notes: list[str] = []
+    stop = StopSignals.install(escalate=True, notify=notes.append)
+    try:
+        os.kill(os.getpid(), signal_module.SIGTERM)
+        time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+        assert stop() and stop.reason == "SIGTERM" and notes == ["SIGTERM"]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal_module.SIGINT)
+            time.sleep(0.01)
+    finally:
+        stop.restore()
+    assert signal_module.getsignal(signal_module.SIGTERM) == before

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, run_bag
-from mono_depth_ros.bag.runner import StopRequest
 from mono_depth_ros.core.ros_msgs import stamp_to_ns
 from test.bag.support import read_bag, write_tiny_bag
 
@@ -63,7 +63,7 @@ def test_a_signal_mid_run_leaves_a_valid_bag_and_a_summary(
 def test_a_stop_request_ends_the_run_cleanly_after_the_frame_in_hand(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "in", 20, lidar=False)
 
-    class StopAfter(StopRequest):
+    class StopAfter(StopSignals):
         calls = 0
 
         def __call__(self) -> bool:
