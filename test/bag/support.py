@@ -176,3 +176,16 @@ def read_bag(path: Path, distro: Distro = "humble") -> dict[str, list[tuple[int,
         for connection, log_ns, raw in reader.messages():
             out.setdefault(connection.topic, []).append((log_ns, typestore.deserialize_cdr(raw, connection.msgtype)))
     return out
+
+
+def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 120.0) -> tuple[str, str]:
+    """Send ``sig`` to a running ``mono-depth bag`` once it writes ``out`` (its second pass); its stdout, stderr."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the output bag appears when the second pass (the writing) starts
+    time.sleep(0.2)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=timeout_s)
+    return str(stdout), str(stderr)

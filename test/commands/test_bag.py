@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.core.ros_msgs import stamp_to_ns
-from test.bag.support import read_bag, write_tiny_bag
+from test.bag.support import read_bag, signal_while_writing, write_tiny_bag
 
 EXTERNAL_METRIC = ["--param", "model.backend=external", "--param", "model.output_kind=metric",
                    "--param", "scale.mode=none"]  # fmt: skip
@@ -47,12 +46,7 @@ def test_a_signal_mid_run_leaves_a_valid_bag_and_a_summary(
          "-q", *EXTERNAL_METRIC],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # the output bag appears when the second pass (the writing) starts
-    time.sleep(0.2)
-    process.send_signal(sig)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = signal_while_writing(process, out, sig)
     assert process.returncode == code, stdout + stderr
     assert f"interrupted by {sig.name}" in stdout and sig.name in stderr
     written = assert_complete_up_to_where_it_stopped(out, len(frames))

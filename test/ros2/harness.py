@@ -199,6 +199,15 @@ class KittiFeeder:
         self.pub_info.publish(info)
         self.pub_image.publish(image)
 
+    def publish_images(self, count: int, period_s: float) -> list[int]:
+        """Image + camera_info ``count`` times, ``period_s`` apart, stamped "now"; returns the stamps (ns)."""
+        stamps = []
+        for index in range(count):
+            stamps.append(self.probe.now_ns())
+            self.publish_image(index, stamps[-1])
+            time.sleep(period_s)
+        return stamps
+
     def publish_scan(self, index: int, stamp_ns: int) -> None:
         self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
 

@@ -71,11 +71,7 @@ def test_depth_image_proc_rebuilds_our_cloud_from_our_depth_image(
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
         time.sleep(1.0)
-        stamps = []
-        for index in range(3):
-            stamps.append(probe.now_ns())
-            feeder.publish_image(index, stamps[-1])
-            time.sleep(1.5)
+        stamps = feeder.publish_images(3, period_s=1.5)
         wait_until(lambda: set(stamps) <= set(ours.by_stamp()), 30, "our clouds")
         wait_until(lambda: len(set(stamps) & set(theirs.by_stamp())) >= 2, 30, "depth_image_proc's clouds")
         compared = 0
@@ -231,7 +227,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
 
 def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> None:
     """rosbag2's own MCAP reader (the second decoder after rosbags) reads what a SIGTERM left."""
-    from test.bag.support import write_tiny_bag
+    from test.bag.support import signal_while_writing, write_tiny_bag
 
     frames = write_tiny_bag(tmp_path / "in", 5000, lidar=False, storage="mcap")
     out = tmp_path / "out"
@@ -243,10 +239,7 @@ def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> No
          "--param", "scale.mode=none"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    wait_until(lambda: out.exists() or process.poll() is not None, 120, "the output bag")
-    time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)  # to the runner itself, as systemd / docker / timeout send it
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = signal_while_writing(process, out, signal.SIGTERM)  # to the runner, as systemd sends it
     assert process.returncode == 143, stdout + stderr
     written = int(re.search(r"frames in \d+, out (\d+),", stdout).group(1))  # type: ignore[union-attr]
     assert 0 < written < len(frames)

@@ -176,9 +176,7 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
         time.sleep(1.0)
-        for index in range(20):
-            feeder.publish_image(index, probe.now_ns())
-            time.sleep(0.2)  # 5 Hz: faster than this CPU node runs, so frames are also dropped as stale
+        feeder.publish_images(20, period_s=0.2)  # 5 Hz: faster than this CPU node runs: some dropped as stale
         time.sleep(2.0)
         published = set(reliable.by_stamp())
         received = published & set(best_effort.by_stamp())
@@ -205,11 +203,7 @@ def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
         time.sleep(1.0)
-        stamps = []
-        for index in range(3):
-            stamps.append(probe.now_ns())
-            feeder.publish_image(index, stamps[-1])
-            time.sleep(1.0)
+        stamps = feeder.publish_images(3, period_s=1.0)
         wait_until(lambda: len(set(stamps) & set(best_effort.by_stamp())) >= 2, 30, "best-effort depth images")
         assert reliable.count() == 0  # a reliable reader does not match a best-effort writer
         probe.drop(best_effort)
