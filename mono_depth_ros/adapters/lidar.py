@@ -118,17 +118,17 @@ class ScanPairing(Generic[T]):
             stamp, arrived, scans_then, item = self._waiting[0]
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
-            overflow = len(self._waiting) > self._max_waiting
-            if not (timed_out or overflow or self._final(stamp, best, period, now)):
+            final = self._final(stamp, best, period)
+            if not (final or timed_out or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
-            final = self._final(stamp, best, period, now)
             if timed_out and not final and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
         return released
 
-    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None, now: int) -> bool:
+    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
+        """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
         if self._gave_up:
             return True  # the last wait went unanswered: the LiDAR is stopped (or was never there)
         if not self._scans:
