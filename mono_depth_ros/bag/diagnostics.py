@@ -8,7 +8,8 @@ delay), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,12 +34,12 @@ class BagDiagnostics:
     Attributes:
         period_ns: ``diagnostics.period_s`` in int ns.
         config: the run's configuration (its keys go into every status).
-        latencies_ms: pipeline time per written frame (the last :data:`LATENCY_WINDOW` give p50 / p95).
+        latencies_ms: pipeline time of the last :data:`LATENCY_WINDOW` written frames (their p50 / p95).
     """
 
     period_ns: int
     config: DepthConfig
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
     _skipped_before: int = 0
@@ -50,13 +51,14 @@ class BagDiagnostics:
         if self._next_ns is not None and output.stamp_ns < self._next_ns:
             return None
         self._next_ns = output.stamp_ns + self.period_ns
-        latencies = np.asarray(self.latencies_ms[-LATENCY_WINDOW:], dtype=np.float64)
+        latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
         window_ns = max(self.period_ns, 1)
         recent = [stamp for stamp in self._published if stamp > output.stamp_ns - window_ns]
         self._published = recent
         skipped = summary.skipped.total
+        invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
             published=summary.frames_out,
@@ -70,10 +72,8 @@ class BagDiagnostics:
             bad_in_window=skipped - self._skipped_before,
             errors_in_window=0,
             window_s=window_ns / 1e9,
+            severe_in_window=invalid_output - self._invalid_output_before,
         )
-        self._skipped_before = skipped
-        invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
-        snapshot = replace(snapshot, severe_in_window=invalid_output - self._invalid_output_before)
-        self._invalid_output_before = invalid_output
+        self._skipped_before, self._invalid_output_before = skipped, invalid_output
         report = diagnostic_report(snapshot, output.scale, config_key_values(self.config))
         return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)
