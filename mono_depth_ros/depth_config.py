@@ -12,7 +12,7 @@ except the topic names (``image_topic`` â†’ ``topics.image``) and ``device`` (â†
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -182,13 +182,6 @@ class DepthConfig:
     def with_changes(self, changes: Mapping[str, Any]) -> DepthConfig:
         """A new config with ``changes`` (flat dotted names) applied and validated; this one is unchanged."""
         return DepthConfig.from_params({**self.params, **changes})
-
-    def with_model(self, **model_fields: Any) -> DepthConfig:
-        """A new config whose model slice has ``model_fields`` replaced (e.g. ``device="cpu"``), validated."""
-        changed = replace(self.model, **model_fields)
-        flat = {name: getattr(changed, field) for name, (slice_name, field) in FIELD_OF_PARAM.items()
-                if slice_name == "model"}  # fmt: skip
-        return self.with_changes(flat)
 
 
 FIELD_OF_PARAM: dict[str, tuple[str, str]] = {name: _field_of(name) for name in resolve({})}

@@ -46,7 +46,7 @@ def test_changes_build_a_new_frozen_config() -> None:
         config.scale.mode = "fixed"  # type: ignore[misc]
     with pytest.raises(TypeError):
         config.params["scale.mode"] = "fixed"  # type: ignore[index]
-    assert config.with_model(device="cpu").model.device == "cpu" and config.model.device == "auto"
+    assert config.with_changes({"device": "cpu"}).model.device == "cpu" and config.model.device == "auto"
     assert DepthConfig.of(config) is config and DepthConfig.of({"device": "cpu"}).model.device == "cpu"
 
 

@@ -30,4 +30,4 @@ def build_pipeline(config: DepthConfig | Mapping[str, ParamValue], warn: Callabl
         warn(warning)
     from mono_depth_ros.models.depth_source import build_depth_source  # torch only when a network runs
 
-    return DepthPipeline(config, build_depth_source(config.with_model(device=device)))
+    return DepthPipeline(config, build_depth_source(config.with_changes({"device": device})))
