@@ -100,7 +100,8 @@ PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMS}
 def coerce(spec: ParamSpec, value: Any) -> ParamValue:
     """Convert ``value`` to the parameter's type and check its constraints.
 
-    Accepts YAML ints for float parameters and strings from ``--param`` (``"true"``, ``"1.5"``).
+    rclpy's type rules, except that an int is accepted for a float (the node declares floats that way). ``--param``
+    values reach it already parsed as YAML scalars (:func:`load_config`), so ``--param cloud.rgb=true`` is a bool.
 
     Raises:
         ConfigError: naming the parameter, the value and what is allowed.
