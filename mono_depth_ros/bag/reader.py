@@ -12,12 +12,16 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag.integrity import StorageIntegrity
+from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
+from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
 from mono_depth_ros.core.errors import BagError, EncodingError
 
 if TYPE_CHECKING:
@@ -43,6 +47,20 @@ def _storage_errors() -> tuple[type[BaseException], ...]:
 
 _STORAGE_ERRORS = _storage_errors()
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, *_STORAGE_ERRORS)
+
+
+class _DirectoryReader(DirectoryReader):
+    """A rosbag2 folder whose storage files are verified and salvaged (see :mod:`mono_depth_ros.bag.integrity`)."""
+
+    STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
+
+
+class _Reader(Reader):
+    """rosbags' reader over the verifying / salvaging storages, for a folder or a bare ``.mcap`` / ``.db3``."""
+
+    STORAGE_PLUGINS = MappingProxyType(
+        {"dir": _DirectoryReader, ".mcap": VerifyingMcapReader, ".db3": SalvagingSqlite3Reader}
+    )
 
 
 def typestore_for(distro: str) -> Typestore:
@@ -93,7 +111,7 @@ class InputBag:
             msg = f"{self.path} is a bag's metadata file; give its folder ({self.path.parent}) or the .db3 / .mcap file"
             raise BagError(msg)
         try:
-            self._reader = Reader(self.path)
+            self._reader = _Reader(self.path)
             self._reader.open()
         except _OPEN_ERRORS as err:
             raise BagError(self._describe(err)) from None
@@ -114,6 +132,21 @@ class InputBag:
         """Close the bag (idempotent)."""
         if self._reader.is_open:
             self._reader.close()
+
+    @property
+    def integrity(self) -> list[StorageIntegrity]:
+        """Per storage file: what was skipped or salvaged so far (filled while messages are read).
+
+        A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file.
+        """
+        storage = self._reader.storage
+        storages = storage.storages if isinstance(storage, DirectoryReader) else [storage]
+        listed = {Path(f["path"]).name: int(f["message_count"]) for f in getattr(storage, "files", [])}
+        reports = [s.integrity for s in storages if isinstance(s, (VerifyingMcapReader, SalvagingSqlite3Reader))]
+        for report in reports:
+            if report.truncated and report.expected is None:
+                report.expected = listed.get(report.path.name)
+        return reports
 
     @property
     def topics(self) -> dict[str, str]:

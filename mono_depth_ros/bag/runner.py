@@ -39,7 +39,7 @@ from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_top
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
-from mono_depth_ros.bag.summary import BagSummary, pipeline_reason
+from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError
@@ -260,6 +260,28 @@ class _SecondPass:
         self.summary.add_stage("write", _ms(started))
 
 
+def _count_lost_images(bag: InputBag, image_topic: str, summary: BagSummary) -> None:
+    """Images the bag lists (metadata or index) but its storage could not give back count as skipped inputs."""
+    listed = bag.message_counts.get(image_topic, 0)
+    lost = listed - summary.frames_in
+    if lost > 0:
+        reports = "; ".join(line for report in bag.integrity for line in report.lines()) or "the storage ended early"
+        message = f"{lost} of {listed} images on {image_topic} could not be read back: {reports}"
+        summary.frames_in += lost
+        summary.skipped.add(DAMAGED_INPUT, message, count=lost)
+
+
+def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
+    """Summary lines for what the storage lost or salvaged, and a note where it cannot verify its payloads."""
+    for report in bag.integrity:
+        summary.input_damage.extend(report.lines())
+        if report.unverified and report.path.suffix == ".mcap":  # SQLite never has checksums: no news there
+            summary.notes.append(
+                f"{report.path.name} stores no chunk checksums (written with CRCs off, e.g. by rosbags): corruption "
+                "inside a message cannot be detected; bags written by ros2 bag record or by this tool carry them"
+            )
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
@@ -323,6 +345,7 @@ def run_bag(
         summary.add_stage("index", _ms(index_started))
         plans = plan_frames(index, PairingRules.from_config(resolved))
         summary.frames_in = len(plans)
+        _count_lost_images(bag, topics.image, summary)
         with OutputBag(Path(output_path), typestore, options.storage) as out:
             try:
                 _SecondPass(bag, out, index, plans, pipeline, summary, options, stop).run(selection)
@@ -331,5 +354,6 @@ def run_bag(
                 raise BagError(msg) from None
             finally:
                 summary.topic_counts = dict(out.counts)
+                _report_integrity(bag, summary)
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _LOG = logging.getLogger("mono_depth_ros.bag")
-STAGES = ("startup", "index", "decode", "preprocess", "model", "scale", "postprocess", "cloud", "encode", "write")
+STAGES = (
+    "startup", "index", "decode", "preprocess", "model", "network", "scale", "postprocess", "cloud", "encode", "write"
+)  # fmt: skip
 """Per-stage wall time keys (ms). ``startup`` loads the model (and warms it up), ``index`` is the first pass over the
-bag, ``postprocess`` = range limits, edge filter and wire encoding of the depth."""
+bag, ``model`` = the depth source with its resizing, ``network`` = the network's own forward pass (part of ``model``),
+``postprocess`` = range limits, edge filter and wire encoding of the depth."""
+
+
+DAMAGED_INPUT = "input: damaged or truncated bag"
+"""Skip reason of images that the input bag lists but its storage could not give back."""
 
 
 def pipeline_reason(error: type[BaseException]) -> str:
@@ -30,9 +37,9 @@ class ReasonLog:
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
 
-    def add(self, reason: str, message: str = "") -> None:
-        """Count one occurrence; the first message of a reason is kept and logged."""
-        self.counts[reason] += 1
+    def add(self, reason: str, message: str = "", count: int = 1) -> None:
+        """Count ``count`` occurrences (one by default); the first message of a reason is kept and logged."""
+        self.counts[reason] += count
         if reason not in self.examples:
             self.examples[reason] = message or reason
             _LOG.warning("%s: %s", reason, message or reason)
@@ -57,6 +64,7 @@ class BagSummary:
         stage_ms: total wall time per stage (see :data:`STAGES`), in milliseconds.
         elapsed_s: wall time of the whole run, seconds.
         notes: one-off remarks about the run (auto-chosen topics, ...).
+        input_damage: what the input's storage lost or salvaged (damaged chunks, a truncated file), one line each.
     """
 
     input_path: Path
@@ -72,6 +80,7 @@ class BagSummary:
     notes: list[str] = field(default_factory=list)
     scale_reasons: Counter[str] = field(default_factory=Counter)  # why frames' scale was not ok
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
+    input_damage: list[str] = field(default_factory=list)
 
     @property
     def accounted(self) -> bool:
@@ -104,6 +113,7 @@ class BagSummary:
                 f"  interrupted by {self.interrupted}: {self.not_processed} frame(s) not processed; the output bag is "
                 f"complete up to there ({self.frames_out} frame(s))"
             )
+        lines.extend(f"  input damaged: {line}" for line in self.input_damage)
         lines.extend(f"  note: {note}" for note in self.notes)
         for title, log in (("skipped", self.skipped), ("warning", self.warnings)):
             for reason, count in sorted(log.counts.items(), key=lambda item: (-item[1], item[0])):

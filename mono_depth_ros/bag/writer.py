@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
+from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.core.errors import BagError
 
 if TYPE_CHECKING:
@@ -24,6 +26,14 @@ if TYPE_CHECKING:
 METADATA_VERSION: Literal[8] = 8
 STORAGES: dict[str, StoragePlugin] = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 _Bag = TypeVar("_Bag", bound="OutputBag")
+
+
+class _Writer(Writer):
+    """rosbags' writer whose MCAP chunks carry their CRC-32 (readers can then detect corruption)."""
+
+    STORAGE_PLUGINS = MappingProxyType(
+        {StoragePlugin.SQLITE3: Sqlite3Writer, StoragePlugin.MCAP: ChecksummedMcapWriter}
+    )
 
 
 class OutputBag:
@@ -52,7 +62,7 @@ class OutputBag:
             msg = f"output bag {self.path} already exists; choose a new path or remove the old bag first"
             raise BagError(msg)
         try:
-            self._writer = Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
+            self._writer = _Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
             for key, value in (custom_data or {}).items():
                 self._writer.set_custom_data(key, value)
             self._writer.open()

@@ -1,0 +1,341 @@
+"""MCAP storage that verifies chunk checksums and salvages truncated files (rosbags' reader and writer, extended).
+
+rosbags refuses a whole bag when one chunk's CRC-32 does not match, and cannot open a file without its footer (a
+recording cut short, a copy that stopped). :class:`VerifyingMcapReader` reads every chunk it can: a damaged chunk
+(checksum mismatch, undecodable compression, records that do not parse or disagree with the chunk's message index)
+is skipped and its messages counted per topic; a file without a usable index is scanned record by record up to its
+last complete record. What was lost is kept in :attr:`VerifyingMcapReader.integrity`.
+
+:class:`ChecksummedMcapWriter` stores each chunk's CRC-32 (rosbags writes 0, "not computed"), so the bags this
+package writes can be verified downstream, as ``ros2 bag record``'s MCAP files can.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+from binascii import crc32
+from collections import defaultdict
+from collections.abc import Collection, Generator
+from pathlib import Path
+
+from backports import zstd
+from rosbags.interfaces import Connection, ConnectionExtRosbag2
+from rosbags.rosbag2.errors import ReaderError
+from rosbags.rosbag2.storage_mcap import (
+    MAXSIZE,
+    Channel,
+    ChunkInfo,
+    McapReader,
+    McapWriter,
+    Msg,
+    Schema,
+    Statistics,
+    decompress,
+    get_msgdef,
+    get_qos,
+)
+
+from mono_depth_ros.bag.integrity import StorageIntegrity
+
+MAGIC = b"\x89MCAP0\r\n"
+_HEADER, _SCHEMA, _CHANNEL, _MESSAGE, _CHUNK, _MESSAGE_INDEX, _DATA_END = 0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0F
+_CRC_OFFSET = 1 + 8 + 24  # opcode, record length, message start / end time, uncompressed size
+_RECORD = struct.Struct("<BQ")
+_CHUNK_HEAD = struct.Struct("<QQQI")
+# what a damaged chunk raises while it is decompressed and parsed
+_CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, zstd.ZstdError)
+
+
+class ChecksummedMcapWriter(McapWriter):
+    """rosbags' MCAP writer with each chunk's CRC-32 of its uncompressed records stored in the chunk record."""
+
+    def close_chunk(self) -> None:
+        """Close the pending chunk and store its CRC-32."""
+        crc = crc32(self.chunk.bio.getbuffer())
+        start = self.bio.tell()
+        super().close_chunk()
+        end = self.bio.tell()
+        self.bio.seek(start + _CRC_OFFSET)
+        self.bio.write(struct.pack("<I", crc))
+        self.bio.seek(end)
+
+
+def _string(data: bytes, at: int) -> tuple[str, int]:
+    (size,) = struct.unpack_from("<I", data, at)
+    end = at + 4 + size
+    if end > len(data):
+        msg = f"string of {size} bytes runs past its record"
+        raise ReaderError(msg)
+    return data[at + 4 : end].decode(), end
+
+
+def _schema(record: bytes) -> Schema:
+    (key,) = struct.unpack_from("<H", record, 0)
+    name, at = _string(record, 2)
+    encoding, at = _string(record, at)
+    (size,) = struct.unpack_from("<I", record, at)
+    return Schema(key, name, encoding, record[at + 4 : at + 4 + size].decode())
+
+
+def _channel(record: bytes, schemas: dict[int, Schema]) -> tuple[Channel, int]:
+    key, schema_id = struct.unpack_from("<HH", record, 0)
+    topic, at = _string(record, 4)
+    encoding, at = _string(record, at)
+    (size,) = struct.unpack_from("<I", record, at)
+    name = schemas.get(schema_id, Schema(0, "__schemaless__", "cdr", "")).name
+    return Channel(key, name, topic, encoding, record[at + 4 : at + 4 + size]), schema_id
+
+
+class _Records:
+    """The records of one byte range (a chunk's uncompressed data): opcode, body."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Generator[tuple[int, memoryview], None, None]:
+        view, at = memoryview(self.data), 0
+        while at < len(self.data):
+            opcode, size = _RECORD.unpack_from(self.data, at)
+            body_end = at + 9 + size
+            if body_end > len(self.data):
+                msg = f"record 0x{opcode:02x} of {size} bytes at {at} runs past the chunk's {len(self.data)} bytes"
+                raise ReaderError(msg)
+            yield opcode, view[at + 9 : body_end]
+            at = body_end
+
+
+class VerifyingMcapReader(McapReader):
+    """rosbags' MCAP reader that skips and counts damaged chunks and reads truncated files up to the cut.
+
+    Attributes:
+        integrity: what was skipped or salvaged (set by :meth:`open`, filled while messages are read).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.integrity = StorageIntegrity(Path(path))
+        self._damaged: set[int] = set()
+        self._span = (MAXSIZE, 0)  # first and last log time seen by a salvage scan (ns)
+
+    def open(self) -> None:
+        """Open the file; one without a readable footer or index is scanned record by record instead.
+
+        Raises:
+            ReaderError: not an MCAP file of the ros2 profile, or nothing in it can be read.
+        """
+        try:
+            super().open()
+        except ReaderError as err:
+            self.bio = self.path.open("rb")  # held until close(), as rosbags does
+            try:
+                self._salvage(str(err))
+            except BaseException:
+                self.bio.close()
+                self.bio = None
+                raise
+            return
+        self.integrity.unverified = any(self._stored_crc(chunk) == 0 for chunk in self.chunks)
+
+    def _stored_crc(self, chunk: ChunkInfo) -> int:
+        assert self.bio
+        self.bio.seek(chunk.chunk_start_offset + _CRC_OFFSET)
+        return int(struct.unpack("<I", self.bio.read(4))[0])
+
+    # -- salvage: a linear scan of the top-level records ----------------------------------------------------------
+    def _salvage(self, reason: str) -> None:
+        """Rebuild schemas, channels, chunk list and statistics from every complete record before the cut."""
+        bio = self.bio
+        assert bio
+        size = bio.seek(0, 2)
+        bio.seek(0)
+        if bio.read(8) != MAGIC:
+            msg = "File magic is invalid."
+            raise ReaderError(msg)
+        head = bio.read(9)
+        opcode, length = _RECORD.unpack(head) if len(head) == 9 else (0, 0)
+        if opcode != _HEADER or 17 + length > size:
+            msg = f"{self.path} ends inside its MCAP header record ({size} bytes): nothing in it can be read"
+            raise ReaderError(msg)
+        profile, _ = _string(bio.read(length), 0)
+        if profile != "ros2":
+            msg = "Profile is not ros2."
+            raise ReaderError(msg)
+        at = self.data_start = 17 + length
+        last_chunk: ChunkInfo | None = None
+        counts: dict[int, int] = defaultdict(int)
+        cut = ""
+        while at < size:
+            head = bio.read(9)
+            if len(head) < 9:
+                cut = f"a record header at byte {at} is cut off"
+                break
+            opcode, length = _RECORD.unpack(head)
+            if at + 9 + length > size:
+                cut = f"record 0x{opcode:02x} at byte {at} needs {length} bytes, the file ends after {size - at - 9}"
+                break
+            if opcode in {_DATA_END, 0x02}:
+                break
+            body = bio.read(length)
+            if opcode == _CHUNK:
+                last_chunk = self._salvage_chunk(at, 9 + length, body, counts)
+            elif opcode == _MESSAGE_INDEX and last_chunk is not None and last_chunk.chunk_start_offset in self._damaged:
+                (channel_id,) = struct.unpack_from("<H", body, 0)
+                (records,) = struct.unpack_from("<I", body, 2)
+                self.integrity.skip(self._topic_of(channel_id), records // 16)
+            elif opcode == _MESSAGE:
+                channel_id, _, log_time = struct.unpack_from("<HIQ", body, 0)
+                counts[channel_id] += 1
+                self._stretch(log_time)
+            else:
+                self._define(opcode, body)
+            at += 9 + length
+        self.data_end = at
+        if not cut and at >= size:
+            cut = "the file has no footer"
+        self.integrity.truncated = True
+        self.integrity.recovered = sum(counts.values())
+        self.integrity.problems.append(f"index unreadable ({reason.rstrip('.')}); read record by record: {cut}")
+        self._finish(counts)
+
+    def _stretch(self, log_time: int) -> None:
+        self._span = (min(self._span[0], log_time), max(self._span[1], log_time))
+
+    def _define(self, opcode: int, body: bytes | memoryview) -> None:
+        """Record a schema or channel (top level or inside a chunk)."""
+        if opcode == _SCHEMA:
+            schema = _schema(bytes(body))
+            self.schemas[schema.id] = schema
+        elif opcode == _CHANNEL:
+            channel, schema_id = _channel(bytes(body), self.schemas)
+            self.channels[channel.id] = channel
+            if all(c.id != channel.id for c in self.connections):
+                ext = ConnectionExtRosbag2(channel.message_encoding, get_qos(channel.metadata))
+                msgdef = get_msgdef(self.schemas.get(schema_id))
+                self.connections.append(Connection(channel.id, channel.topic, channel.schema, msgdef, "", 0, ext, self))
+
+    def _salvage_chunk(self, offset: int, length: int, body: bytes, counts: dict[int, int]) -> ChunkInfo:
+        start_time, end_time, uncompressed_size, crc = _CHUNK_HEAD.unpack_from(body, 0)
+        chunk = ChunkInfo(start_time, end_time, offset, length, {}, 0, "", 0, uncompressed_size, {})
+        try:
+            compression, at = _string(body, 28)
+            (compressed_size,) = struct.unpack_from("<Q", body, at)
+            data = decompress(body[at + 8 : at + 8 + compressed_size], compression, uncompressed_size, crc)
+            per_channel: dict[int, int] = defaultdict(int)
+            for opcode, record in _Records(data):
+                if opcode == _MESSAGE:
+                    per_channel[struct.unpack_from("<H", record, 0)[0]] += 1
+                else:
+                    self._define(opcode, record)
+        except _CHUNK_ERRORS as err:
+            self._damaged.add(offset)
+            self.integrity.problems.append(self._damage_line(chunk, err))
+            return chunk
+        if crc == 0:
+            self.integrity.unverified = True
+        chunk = chunk._replace(
+            compression=compression, compressed_size=compressed_size, channel_count=dict(per_channel)
+        )
+        self.chunks.append(chunk)
+        for channel_id, count in per_channel.items():
+            counts[channel_id] += count
+        self._stretch(start_time)
+        self._stretch(end_time)
+        return chunk
+
+    def _finish(self, counts: dict[int, int]) -> None:
+        """Statistics, connection counts and metadata as rosbags' ``_open`` sets them."""
+        start, end = self._span
+        total = sum(counts.values())
+        self.statistics = Statistics(
+            total, len(self.schemas), len(self.channels), 0, 0, len(self.chunks), start, end, {}
+        )
+        self.connections = [c._replace(msgcount=counts.get(c.id, 0)) for c in self.connections]
+        self.metadata = self.metadata._replace(
+            duration=end - start + 1 if total else 0,
+            start_time=start if total else MAXSIZE,
+            end_time=end + 1 if total else 0,
+            message_count=total,
+        )
+
+    # -- reading messages ---------------------------------------------------------------------------------------
+    def _topic_of(self, channel_id: int) -> str:
+        channel = self.channels.get(channel_id)
+        return channel.topic if channel else f"(channel {channel_id})"
+
+    def _damage_line(self, chunk: ChunkInfo, err: BaseException) -> str:
+        messages = sum(chunk.channel_count.values())
+        what = f"{messages} messages" if chunk.channel_count else "its messages"
+        return (
+            f"chunk at byte {chunk.chunk_start_offset} (log time {chunk.message_start_time}..{chunk.message_end_time} "
+            f"ns) is damaged ({type(err).__name__}: {err}); {what} skipped"
+        )
+
+    def _chunk_records(self, chunk: ChunkInfo) -> bytes:
+        """The chunk's uncompressed records, checked against its CRC-32 and size."""
+        bio = self.bio
+        assert bio
+        bio.seek(chunk.chunk_start_offset + 9)
+        body = bio.read(chunk.chunk_length - 9)
+        _, _, uncompressed_size, crc = _CHUNK_HEAD.unpack_from(body, 0)
+        compression, at = _string(body, 28)
+        (compressed_size,) = struct.unpack_from("<Q", body, at)
+        return decompress(body[at + 8 : at + 8 + compressed_size], compression, uncompressed_size, crc)
+
+    def _chunk_source(
+        self, chunk: ChunkInfo, channel_map: dict[int, Connection], start: int, stop: int
+    ) -> Generator[Msg, None, None]:
+        """One chunk's selected messages in log-time order (after a marker, so that merging reads chunks lazily)."""
+        yield Msg(chunk.message_start_time, 0, None, None)
+        try:
+            found: dict[int, int] = defaultdict(int)
+            messages: list[Msg] = []
+            for opcode, record in _Records(self._chunk_records(chunk)):
+                if opcode != _MESSAGE:
+                    continue
+                channel_id, _, log_time = struct.unpack_from("<HIQ", record, 0)
+                found[channel_id] += 1
+                if start <= log_time < stop and channel_id in channel_map:
+                    messages.append(
+                        Msg(log_time, chunk.chunk_start_offset, channel_map[channel_id], bytes(record[22:]))
+                    )
+            if chunk.channel_count and dict(found) != chunk.channel_count:
+                msg = f"its records hold {dict(found)} messages per channel, its index {chunk.channel_count}"
+                raise ReaderError(msg)
+        except _CHUNK_ERRORS as err:
+            self._damaged_chunk(chunk, err)
+            return
+        messages.sort(key=lambda m: m.timestamp)
+        yield from messages
+
+    def _damaged_chunk(self, chunk: ChunkInfo, err: BaseException) -> None:
+        if chunk.chunk_start_offset in self._damaged:
+            return
+        self._damaged.add(chunk.chunk_start_offset)
+        self.integrity.problems.append(self._damage_line(chunk, err))
+        for channel_id, count in chunk.channel_count.items():
+            self.integrity.skip(self._topic_of(channel_id), count)
+
+    def messages(
+        self, connections: Collection[Connection], start: int | None = None, stop: int | None = None
+    ) -> Generator[tuple[Connection, int, bytes], None, None]:
+        """Messages of ``connections`` in log-time order, ``start <= t < stop`` (ns); damaged chunks are skipped."""
+        if not self.chunks:
+            yield from super().messages(connections, start, stop)
+            return
+        channel_map = {connection.id: connection for connection in connections}
+        sources = [
+            self._chunk_source(
+                chunk,
+                channel_map,
+                chunk.message_start_time if start is None else start,
+                chunk.message_end_time + 1 if stop is None else stop,
+            )
+            for chunk in self.chunks
+            if (start is None or start <= chunk.message_end_time)
+            and (stop is None or chunk.message_start_time < stop)
+            and (not chunk.channel_count or any(chunk.channel_count.get(cid, 0) for cid in channel_map))
+        ]
+        for timestamp, offset, connection, data in heapq.merge(*sources):
+            if offset and connection is not None and data is not None:
+                yield connection, timestamp, data

@@ -1,0 +1,541 @@
+"""rosbags storage reader for rosbag2 sqlite3 files (``.db3``) that salvages every complete message of a cut file.
+
+An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw). A file that ends part-way (a copy cut short, a
+disk that filled up), or one SQLite calls malformed, is parsed here by the SQLite file format
+(https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page 1 names the tables' root pages; the small tables
+(``topics``, ``message_definitions``, ``schema``, ``metadata``) are walked from their roots; the ``messages`` rows are
+found by scanning every complete page for table-leaf cells, since the interior pages near the root often point past
+the cut. Only a light index (timestamp, rowid, topic id, page, cell offset) stays in memory; the payloads are read
+again from the memory-mapped file when :meth:`SalvagingSqlite3Reader.messages` yields them.
+
+``integrity.expected`` is this file's ``message_count`` in the bag's metadata.yaml text, which rosbag2 (≥ Jazzy) and
+rosbags store in the ``metadata`` table when the writer closes. Without that text the count is unknown (None): rosbag2
+numbers the rows 1..n, so the highest id found is only a lower bound (the lost tail may hold any number more); it is
+named in ``integrity.problems`` rather than reported as the total. ``integrity.truncated`` is set only when the file
+ends short of what its header declares; a full-length file that SQLite calls malformed is salvaged the same way and
+its recovered count is reported in ``integrity.problems``.
+
+What a cut cannot leave: a row lives in a leaf page, and SQLite allocates a new leaf (or moves the root's rows into
+one) after the overflow pages of the rows before it, so the rows of a leaf page past the cut are lost even when their
+overflow chains lie before it (their rowid, topic, timestamp and first payload bytes were in that page).
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Collection, Generator
+from itertools import accumulate, islice
+from operator import attrgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import yaml
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
+from rosbags.rosbag2 import ReaderError
+from rosbags.rosbag2.metadata import ReaderMetadata, parse_qos
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+
+from mono_depth_ros.bag.integrity import StorageIntegrity
+
+if TYPE_CHECKING:
+    from rosbags.interfaces.typing import RPath
+
+Value = int | float | str | bytes | None
+_MAGIC = b"SQLite format 3\x00"
+_LEAF, _INTERIOR = 0x0D, 0x05
+_INT_TYPES = frozenset({1, 2, 3, 4, 5, 6, 8, 9})
+_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 8, 0, 0)
+_FMTMAP = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}
+_NO_METADATA = ReaderMetadata(0, 2**63 - 1, 0, 0, None, None, None, None)
+_REMEDY = "copy the bag again from its source"
+_SMALL_TABLES = ("topics", "schema", "message_definitions", "metadata")
+_MSGTYPE_COLUMNS = {
+    "name": "topic_type",
+    "encoding": "encoding",
+    "msgdef": "encoded_message_definition",
+    "digest": "type_description_hash",
+}
+
+
+class _Damaged(Exception):
+    """A page, cell or record that does not decode."""
+
+
+class _PastEnd(_Damaged):
+    """A page that lies beyond the last complete page of the file."""
+
+
+class _Geometry(NamedTuple):
+    """Page layout from the 100-byte SQLite header; sizes in bytes."""
+
+    size: int  # file size
+    page_size: int
+    usable: int  # page size less the reserved bytes at each page's end (U)
+    declared: int | None  # pages the header declares; None when its count is stale
+    encoding: str  # text encoding of the database
+
+    @property
+    def held(self) -> int:
+        """Complete pages in the file."""
+        return self.size // self.page_size
+
+    @property
+    def truncated(self) -> bool:
+        """The file ends part-way through a page, or holds fewer pages than its header declares."""
+        return self.size % self.page_size != 0 or (self.declared is not None and self.declared > self.held)
+
+
+class _Table(NamedTuple):
+    """A table's root page and columns, from ``sqlite_master``."""
+
+    root: int  # root page number
+    columns: list[str]
+    alias: int | None  # index of the INTEGER PRIMARY KEY column (stored as NULL: its value is the rowid)
+
+
+class _Row(NamedTuple):
+    """One recovered ``messages`` row: sorts by (timestamp ns, rowid)."""
+
+    timestamp: int
+    rowid: int
+    topic_id: int
+    page: int
+    offset: int  # of the cell within its page, bytes
+
+
+def _geometry(head: bytes, size: int) -> _Geometry | None:
+    """Page layout from the file's first 100 bytes; None when they are no SQLite header."""
+    if len(head) < 100 or not head.startswith(_MAGIC):
+        return None
+    raw = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if raw == 1 else raw
+    usable = page_size - head[20]
+    if page_size < 512 or page_size & (page_size - 1) or usable < 480:
+        return None
+    counter, pages, valid_for = (int.from_bytes(head[at : at + 4], "big") for at in (24, 28, 92))
+    encoding = {2: "utf-16-le", 3: "utf-16-be"}.get(int.from_bytes(head[56:60], "big"), "utf-8")
+    return _Geometry(size, page_size, usable, pages if pages and counter == valid_for else None, encoding)
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The SQLite varint at ``pos`` (1-9 bytes, big-endian) and the position after it."""
+    value = 0
+    for i in range(9):
+        if pos + i >= len(buf):
+            raise _Damaged("varint runs past its buffer")
+        byte = buf[pos + i]
+        if i == 8:
+            return (value << 8) | byte, pos + 9
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, pos + i + 1
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _width(serial: int) -> int:
+    """Body bytes of a record value of serial type ``serial``."""
+    if serial < 10:
+        return _WIDTHS[serial]
+    if serial < 12:
+        raise _Damaged(f"reserved serial type {serial}")
+    return (serial - 12) // 2
+
+
+def _value(serial: int, raw: bytes, encoding: str) -> Value:
+    """Decode one record value of serial type ``serial`` from its body bytes."""
+    if serial in (0, 8, 9):
+        return None if serial == 0 else serial - 8
+    if serial == 7:
+        return float(struct.unpack(">d", raw)[0])
+    if serial < 7:
+        return int.from_bytes(raw, "big", signed=True)
+    return raw if serial % 2 == 0 else raw.decode(encoding, errors="replace")
+
+
+def _serials(payload: bytes) -> tuple[list[int], int]:
+    """Serial types of a record and the size of its header (where the body starts), bytes."""
+    header, pos = _varint(payload, 0)
+    serials: list[int] = []
+    while pos < header:
+        serial, pos = _varint(payload, pos)
+        serials.append(serial)
+    if pos != header:
+        raise _Damaged("record header overruns its size")
+    return serials, header
+
+
+def _record(payload: bytes, encoding: str) -> list[Value]:
+    """All values of a complete record."""
+    serials, pos = _serials(payload)
+    values: list[Value] = []
+    for serial in serials:
+        width = _width(serial)
+        if pos + width > len(payload):
+            raise _Damaged("record body overruns its payload")
+        values.append(_value(serial, payload[pos : pos + width], encoding))
+        pos += width
+    return values
+
+
+def _columns(sql: str) -> _Table:
+    """Column names of a ``CREATE TABLE`` statement (root page left 0)."""
+    parts, depth, start = [], 0, sql.find("(") + 1
+    for i, char in enumerate(sql[start : sql.rfind(")")], start):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(sql[start:i])
+            start = i + 1
+    parts.append(sql[start : sql.rfind(")")])
+    columns: list[str] = []
+    alias = None
+    for words in (part.split() for part in parts):
+        if not words or words[0].upper() in ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+            continue
+        if [word.upper() for word in words[1:2]] == ["INTEGER"] and "PRIMARY KEY" in " ".join(words).upper():
+            alias = len(columns)
+        columns.append(words[0].strip('"`[]'))
+    return _Table(0, columns, alias)
+
+
+def _text(value: Value) -> str:
+    """A text column's value ('' for NULL)."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else "" if value is None else str(value)
+
+
+class _PageFile:
+    """Read-only, memory-mapped view of the complete pages of a (possibly truncated) SQLite file."""
+
+    def __init__(self, path: Path, geometry: _Geometry) -> None:
+        with path.open("rb") as stream:
+            self.data = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        self.geo = geometry
+        self.problems: list[str] = []
+
+    def page(self, number: int) -> bytes:
+        """Usable bytes of page ``number`` (1-based)."""
+        if number < 1:
+            raise _Damaged(f"page number {number}")
+        if number > self.geo.held:
+            raise _PastEnd(f"page {number} lies past the end of the file")
+        start = (number - 1) * self.geo.page_size
+        return self.data[start : start + self.geo.usable]
+
+    def cells(self, number: int) -> tuple[int, bytes, tuple[int, ...], int]:
+        """Page type, page bytes, cell offsets and right-most child (interior pages; else 0) of a table b-tree page."""
+        page = self.page(number)
+        base = 100 if number == 1 else 0
+        kind = page[base]
+        if kind not in (_LEAF, _INTERIOR):
+            raise _Damaged(f"page {number} is no table b-tree page (type {kind:#04x})")
+        pointers = base + (8 if kind == _LEAF else 12)
+        count = int.from_bytes(page[base + 3 : base + 5], "big")
+        if pointers + 2 * count > len(page):
+            raise _Damaged(f"page {number} declares {count} cells, more than fit")
+        right = int.from_bytes(page[base + 8 : base + 12], "big") if kind == _INTERIOR else 0
+        return kind, page, struct.unpack_from(f">{count}H", page, pointers), right
+
+    def leaf_cell(self, page: bytes, offset: int) -> tuple[int, int, bytes, int]:
+        """Rowid, payload size (bytes), payload bytes held on the page, first overflow page (0: none) of a cell."""
+        size, pos = _varint(page, offset)
+        rowid, pos = _varint(page, pos)
+        usable = self.geo.usable
+        local = size
+        if size > usable - 35:  # the file format's local-size rule for table leaf cells
+            least = (usable - 12) * 32 // 255 - 23
+            most = least + (size - least) % (usable - 4)
+            local = most if most <= usable - 35 else least
+        end = pos + local + (4 if local < size else 0)
+        if offset < 8 or end > len(page):
+            raise _Damaged("cell overruns its page")
+        first = int.from_bytes(page[end - 4 : end], "big") if local < size else 0
+        return rowid - (1 << 64) if rowid >= 1 << 63 else rowid, size, page[pos : pos + local], first
+
+    def overflow(self, first: int, remaining: int, keep: bool) -> bytes:
+        """Follow the overflow chain from page ``first`` for ``remaining`` payload bytes; the bytes when ``keep``."""
+        chunks: list[bytes] = []
+        number, step = first, self.geo.usable - 4
+        while remaining > 0:
+            if number < 2:
+                raise _Damaged("overflow chain ends before its payload does")
+            if number > self.geo.held:
+                raise _PastEnd(f"overflow page {number} lies past the end of the file")
+            start = (number - 1) * self.geo.page_size
+            take = min(step, remaining)
+            if keep:
+                chunks.append(self.data[start + 4 : start + 4 + take])
+            remaining -= take
+            number = int.from_bytes(self.data[start : start + 4], "big")
+        if number != 0:
+            raise _Damaged("overflow chain runs on past its payload")
+        return b"".join(chunks)
+
+    def payload(self, page: bytes, offset: int) -> tuple[int, bytes]:
+        """Rowid and complete payload of a leaf cell."""
+        rowid, size, local, first = self.leaf_cell(page, offset)
+        return rowid, local + self.overflow(first, size - len(local), keep=True)
+
+    def rows(self, table: _Table, name: str) -> list[dict[str, Value]]:
+        """Rows of a small table by a tolerant b-tree walk from its root (damaged pages skipped and recorded)."""
+        found: dict[int, list[Value]] = {}
+        stack, seen = [table.root], set()
+        while stack:
+            number = stack.pop()
+            if number in seen:
+                continue
+            seen.add(number)
+            try:
+                kind, page, offsets, right = self.cells(number)
+            except _Damaged as err:
+                self.problems.append(f"table {name}: {err}; skipped it")
+                continue
+            if kind == _INTERIOR:
+                stack += [right, *(int.from_bytes(page[at : at + 4], "big") for at in offsets)]
+                continue
+            for offset in offsets:
+                try:
+                    rowid, payload = self.payload(page, offset)
+                    found[rowid] = _record(payload, self.geo.encoding)
+                except _Damaged as err:
+                    self.problems.append(f"table {name}: a row on page {number}: {err}; skipped it")
+        rows = []
+        for rowid, values in sorted(found.items()):
+            values += [None] * (len(table.columns) - len(values))
+            if table.alias is not None and values[table.alias] is None:
+                values[table.alias] = rowid
+            rows.append(dict(zip(table.columns, values, strict=False)))
+        return rows
+
+    def leaf_pages(self) -> Generator[int, None, None]:
+        """Numbers of the complete pages after page 1 that begin like a table leaf page."""
+        size = self.geo.page_size
+        yield from (n for n in range(2, self.geo.held + 1) if self.data[(n - 1) * size] == _LEAF)
+
+
+def _message_key(local: bytes, size: int, table: _Table, topic_at: int, stamp_at: int) -> tuple[int, int]:
+    """(topic id, timestamp ns) of a cell whose payload (``size`` bytes, ``local`` held on the page) is a messages row.
+
+    Raises _Damaged when the cell is no messages row: its record must have the table's columns, NULL for the rowid
+    alias, integers for topic_id and timestamp, a blob last, and serial types that add up to the payload size.
+    """
+    serials, header = _serials(local)
+    last = len(table.columns) - 1
+    if len(serials) != len(table.columns) or table.alias is None or serials[table.alias] != 0:
+        raise _Damaged("not a messages row")
+    if serials[last] < 12 or serials[last] % 2 or {serials[topic_at], serials[stamp_at]} - _INT_TYPES:
+        raise _Damaged("not a messages row")
+    starts = list(accumulate((_width(serial) for serial in serials), initial=header))
+    if starts[-1] != size or starts[last] > len(local):
+        raise _Damaged("not a messages row")
+    topic, stamp = (
+        serials[at] - 8 if serials[at] >= 8 else int.from_bytes(local[starts[at] : starts[at + 1]], "big", signed=True)
+        for at in (topic_at, stamp_at)
+    )
+    return topic, stamp
+
+
+def _int(value: Value) -> int | None:
+    """An integer column's value (None for anything else)."""
+    return value if isinstance(value, int) else None
+
+
+def _file_count(info: dict[str, Any], name: str) -> int | None:
+    """This file's message count in a bag's metadata.yaml mapping (None when it does not say)."""
+    files = [entry for entry in info.get("files") or [] if isinstance(entry, dict)]
+    mine = [entry for entry in files if Path(str(entry.get("path", ""))).name == name] or files[:1] * (len(files) == 1)
+    if mine:
+        count = mine[0].get("message_count")
+    else:  # metadata before version 5 has no per-file counts: the total is this file's only for a one-file bag
+        count = info.get("message_count") if len(info.get("relative_file_paths") or []) == 1 else None
+    return count if isinstance(count, int) else None
+
+
+class SalvagingSqlite3Reader(Sqlite3Reader):
+    """rosbags' sqlite3 reader, but a truncated or malformed file yields every complete message it still holds."""
+
+    def __init__(self, path: RPath) -> None:
+        """Set up the reader for one ``.db3`` file (nothing is read before :meth:`open`)."""
+        super().__init__(path)
+        self.integrity = StorageIntegrity(Path(str(path)), unverified=True)
+        self._file: _PageFile | None = None
+        self._index: list[_Row] = []
+        self._topics: dict[int, str] = {}
+
+    def open(self) -> None:
+        """Open the file: by SQLite when intact, else salvage it page by page (ReaderError when nothing is usable)."""
+        self.integrity = StorageIntegrity(Path(str(self.path)), unverified=True)
+        if not isinstance(self.path, Path):  # a remote path: no header check, no salvage
+            super().open()
+            return
+        try:
+            with self.path.open("rb") as stream:
+                geometry = _geometry(stream.read(100), self.path.stat().st_size)
+        except OSError as err:
+            raise ReaderError(f"Cannot open database {self.path}: {err}") from err
+        if geometry is None:
+            raise ReaderError(f"{self.path} is no SQLite database (no 'SQLite format 3' header); {_REMEDY}")
+        reason = None
+        if not geometry.truncated:
+            try:
+                super().open()
+                return
+            except ReaderError as err:
+                reason = f"SQLite cannot read it ({err})"
+        self._salvage(self.path, geometry, reason)
+
+    def _salvage(self, path: Path, geometry: _Geometry, reason: str | None) -> None:
+        """Read what the file holds without SQLite; fills connections, metadata and integrity."""
+        why = f" ({reason})" if reason else ""
+        if geometry.held < 1:
+            raise ReaderError(f"{path} ends at byte {geometry.size}, inside its first page{why}; {_REMEDY}")
+        self._file = file = _PageFile(path, geometry)
+        try:
+            master = {
+                _text(row["name"]): _columns(_text(row["sql"]))._replace(root=_int(row["rootpage"]) or 0)
+                for row in file.rows(_Table(1, ["type", "name", "tbl_name", "rootpage", "sql"], None), "sqlite_master")
+                if row["type"] == "table"
+            }
+            if missing := {"topics", "messages"} - set(master):
+                raise ReaderError(f"{path}: no {' or '.join(sorted(missing))} table can be recovered{why}; {_REMEDY}")
+            small = {name: file.rows(master[name], name) for name in _SMALL_TABLES if name in master}
+            if not (topics := [row for row in small["topics"] if _int(row.get("id")) is not None]):
+                lost = "; ".join(file.problems) or "the table is empty"
+                raise ReaderError(f"{path}: no topics row can be recovered ({lost}){why}; {_REMEDY}")
+            self._topics = {_int(row["id"]) or 0: _text(row.get("name")) for row in topics}
+            if "schema" in master:
+                self.schema = (_int(small["schema"][0].get("schema_version")) or 0) if small["schema"] else -1
+            else:
+                self.schema = 2 if "offered_qos_profiles" in master["topics"].columns else 1
+            self.msgtypes = [
+                {key: _text(row.get(column)) for key, column in _MSGTYPE_COLUMNS.items()}
+                for row in (small.get("message_definitions", []) if self.schema >= 4 else [])
+            ]
+            self._scan(path, master["messages"])
+            counts = Counter(row.topic_id for row in self._index)
+            self.connections = [self._connection(row, counts[_int(row["id"]) or 0]) for row in topics]
+            stamps = (self._index[0].timestamp, max(row.timestamp for row in self._index) + 1) if self._index else None
+            self.metadata = _NO_METADATA
+            if stamps:
+                self.metadata = ReaderMetadata(stamps[1] - stamps[0], *stamps, len(self._index), None, None, None, None)
+            self._report(geometry, reason, small.get("metadata", []))
+        except BaseException:
+            self.close()
+            raise
+
+    def _scan(self, path: Path, table: _Table) -> None:
+        """Index every complete messages row of the file's table-leaf pages; count incomplete ones as skipped."""
+        assert self._file
+        file = self._file
+        if not {"topic_id", "timestamp"} <= set(table.columns):
+            raise ReaderError(f"{path}: its messages table lacks topic_id/timestamp columns; {_REMEDY}")
+        topic_at, stamp_at = table.columns.index("topic_id"), table.columns.index("timestamp")
+        found: dict[int, _Row] = {}
+        lost: dict[int, int] = {}  # rowid -> topic id of rows whose overflow chain is cut or broken
+        for number in file.leaf_pages():
+            try:
+                _, page, offsets, _ = file.cells(number)
+            except _Damaged:
+                continue
+            for offset in offsets:
+                try:
+                    rowid, size, local, first = file.leaf_cell(page, offset)
+                    topic, stamp = _message_key(local, size, table, topic_at, stamp_at)
+                except _Damaged:
+                    continue
+                if topic not in self._topics or rowid in found:
+                    continue  # another table's row, or a second copy (a stale page on the free list)
+                try:
+                    file.overflow(first, size - len(local), keep=False)
+                except _Damaged:
+                    lost[rowid] = topic
+                    continue
+                found[rowid] = _Row(stamp, rowid, topic, number, offset)
+        for rowid, topic in lost.items():
+            if rowid not in found:
+                self.integrity.skip(self._topics[topic], 1)
+        self._index = sorted(found.values())
+
+    def _connection(self, row: dict[str, Value], count: int) -> Connection:
+        """The rosbags connection of one topics row with ``count`` recovered messages."""
+        msgtype = _text(row.get("type"))
+        definition = next((x for x in self.msgtypes if x["name"] == msgtype), None)
+        msgdef = MessageDefinition(MessageDefinitionFormat.NONE, "")
+        if definition and definition["encoding"] in _FMTMAP:
+            msgdef = MessageDefinition(_FMTMAP[definition["encoding"]], definition["msgdef"])
+        try:
+            qos = parse_qos(_text(row.get("offered_qos_profiles")) if self.schema >= 2 else "")
+        except ReaderError as err:
+            self.integrity.problems.append(f"topic {_text(row.get('name'))}: {err}; QoS left empty")
+            qos = []
+        digest = _text(row.get("type_description_hash")) if self.schema >= 4 else ""
+        ext = ConnectionExtRosbag2(_text(row.get("serialization_format")), qos)
+        return Connection(_int(row["id"]) or 0, _text(row.get("name")), msgtype, msgdef, digest, count, ext, self)
+
+    def _report(self, geometry: _Geometry, reason: str | None, metadata: list[dict[str, Value]]) -> None:
+        """Fill integrity: recovered and expected counts, where the file ends, what SQLite said."""
+        assert self._file
+        integrity = self.integrity
+        integrity.truncated, integrity.recovered = geometry.truncated, len(self._index)
+        integrity.expected = next((n for n in map(self._expected, reversed(metadata)) if n is not None), None)
+        line = (
+            f"the file ends at byte {geometry.size}: {geometry.held} complete pages of {geometry.page_size} bytes,"
+            f" {'an unknown number' if geometry.declared is None else geometry.declared} declared by its header"
+        )
+        if integrity.expected is None and self._index:
+            line += f"; message ids found run to {max(row.rowid for row in self._index)} (at least that many written)"
+        if reason:
+            total = "an unknown number" if integrity.expected is None else integrity.expected
+            line = f"{reason}: recovered {integrity.recovered} of {total} messages page by page; {line}"
+        integrity.problems += [line, *self._file.problems]
+
+    def _expected(self, row: dict[str, Value]) -> int | None:
+        """This file's message count in one metadata row's YAML (None when it does not say)."""
+        try:
+            info = yaml.safe_load(_text(row.get("metadata")))
+        except yaml.YAMLError:
+            return None
+        if isinstance(info, dict):
+            info = info.get("rosbag2_bagfile_information", info)
+        return _file_count(info, Path(str(self.path)).name) if isinstance(info, dict) else None
+
+    def messages(
+        self,
+        connections: Collection[Connection],
+        start: int | None = None,
+        stop: int | None = None,
+    ) -> Generator[tuple[Connection, int, bytes], None, None]:
+        """Yield (connection, timestamp ns, raw bytes) of the given connections, start <= t < stop, by time."""
+        if self._file is None:
+            yield from super().messages(connections, start, stop)
+            return
+        file, ids = self._file, {x.id for x in connections}
+        connmap = {x.id: x for x in self.connections}
+        first = 0 if start is None else bisect_left(self._index, start, key=attrgetter("timestamp"))
+        for row in islice(self._index, first, None):
+            if stop is not None and row.timestamp >= stop:
+                break
+            if row.topic_id not in ids:
+                continue
+            try:
+                _, payload = file.payload(file.page(row.page), row.offset)
+                data = _record(payload, file.geo.encoding)[-1]
+            except _Damaged as err:
+                raise ReaderError(
+                    f"{self.path}: message {row.rowid} no longer decodes ({err}); was it changed?"
+                ) from err
+            yield connmap[row.topic_id], row.timestamp, data if isinstance(data, bytes) else b""
+
+    def close(self) -> None:
+        """Close the file (SQLite connection or memory map)."""
+        file, self._file = self._file, None
+        if file is None:
+            super().close()
+            return
+        file.data.close()
+        self._index, self._topics = [], {}
+        self.schema = 0
+        self.msgtypes.clear()
+        self.connections.clear()
+        self.metadata = _NO_METADATA

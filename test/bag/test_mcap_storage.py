@@ -1,0 +1,153 @@
+"""MCAP integrity: stored chunk CRCs, damaged chunks skipped and counted, truncated files read up to the cut."""
+
+from __future__ import annotations
+
+import random
+import struct
+from binascii import crc32
+from pathlib import Path
+
+import pytest
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
+from rosbags.rosbag2.storage_mcap import McapReader, decompress
+from rosbags.typesys import Stores, get_typestore
+
+from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
+from mono_depth_ros.bag.writer import OutputBag
+
+STORE = get_typestore(Stores.ROS2_HUMBLE)
+TOPICS = {"/big": "std_msgs/msg/String", "/small": "std_msgs/msg/UInt32"}
+Message = tuple[str, int, bytes]  # topic, log time (ns), CDR bytes
+
+
+def _messages(count: int) -> list[Message]:
+    """Interleaved big (~150 kB, several per 1 MiB chunk) and small messages with distinct payloads."""
+    rng = random.Random(7)
+    out: list[Message] = []
+    for i in range(count):
+        text = rng.randbytes(75_000).hex()
+        out.append(
+            ("/big", 1_000 + 10 * i, STORE.serialize_cdr(STORE.types["std_msgs/msg/String"](text), TOPICS["/big"]))
+        )
+        small = STORE.types["std_msgs/msg/UInt32"](i)
+        out.append(("/small", 1_005 + 10 * i, STORE.serialize_cdr(small, TOPICS["/small"])))
+    return out
+
+
+def _write(path: Path, messages: list[Message], *, checksummed: bool = True) -> Path:
+    if checksummed:
+        with OutputBag(path, STORE, "mcap") as bag:
+            for topic, log_ns, data in messages:
+                bag.write_raw(topic, TOPICS[topic], data, log_ns)
+    else:  # rosbags' own writer: chunk CRCs 0 ("not computed")
+        with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+            connections = {t: writer.add_connection(t, m, typestore=STORE) for t, m in TOPICS.items()}
+            for topic, log_ns, data in messages:
+                writer.write(connections[topic], log_ns, data)
+    return next(path.glob("*.mcap"))
+
+
+def _read(path: Path) -> tuple[list[Message], VerifyingMcapReader]:
+    """Every message, and the reader (closed; its ``integrity`` and ``topics`` kept)."""
+    reader = VerifyingMcapReader(path)
+    reader.open()
+    try:
+        got = [(c.topic, t, bytes(d)) for c, t, d in reader.messages(reader.connections)]
+        reader.topics = {c.topic for c in reader.connections}  # type: ignore[attr-defined]
+    finally:
+        reader.close()
+    return got, reader
+
+
+def _chunks(path: Path) -> list[tuple[int, int]]:
+    """(offset, record length) of every chunk record, from rosbags' index."""
+    reader = McapReader(path)
+    reader.open()
+    chunks = [(c.chunk_start_offset, c.chunk_length) for c in reader.chunks]
+    reader.close()
+    return chunks
+
+
+def test_written_chunks_carry_their_crc_and_rosbags_verifies_them(tmp_path: Path) -> None:
+    messages = _messages(30)
+    path = _write(tmp_path / "bag", messages)
+    chunks = _chunks(path)
+    assert len(chunks) >= 4
+    data = path.read_bytes()
+    for offset, length in chunks:
+        body = data[offset + 9 : offset + length]
+        _, _, size, crc = struct.unpack_from("<QQQI", body)
+        (clen,) = struct.unpack_from("<I", body, 28)
+        compression = body[32 : 32 + clen].decode()
+        (csize,) = struct.unpack_from("<Q", body, 32 + clen)
+        raw = decompress(body[40 + clen : 40 + clen + csize], compression, size, 0)
+        assert crc == crc32(raw) != 0
+    with Reader(path) as plain:  # rosbags checks a stored CRC: it would raise on a wrong one
+        assert sum(1 for _ in plain.messages()) == len(messages)
+    got, reader = _read(path)
+    assert got == messages
+    assert not reader.integrity.damaged
+    assert not reader.integrity.unverified
+
+
+def test_a_file_without_crcs_is_read_and_reported_unverified(tmp_path: Path) -> None:
+    messages = _messages(12)
+    got, reader = _read(_write(tmp_path / "bag", messages, checksummed=False))
+    assert got == messages
+    assert reader.integrity.unverified
+
+
+def test_random_bytes_in_one_chunk_skip_and_count_exactly_its_messages(tmp_path: Path) -> None:
+    messages = _messages(30)
+    path = _write(tmp_path / "bag", messages)
+    offset, length = _chunks(path)[1]
+    data = bytearray(path.read_bytes())
+    at = offset + length // 2
+    data[at : at + 4096] = random.Random(3).randbytes(4096)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match="checksum"), Reader(path) as plain:  # rosbags refuses the whole bag
+        list(plain.messages())
+
+    got, reader = _read(path)
+    lost = [m for m in messages if m not in got]
+    assert got == [m for m in messages if m not in lost]
+    assert 0 < len(lost) < len(messages) // 2
+    expected_skips = {topic: sum(1 for m in lost if m[0] == topic) for topic in TOPICS}
+    assert reader.integrity.skipped == {t: n for t, n in expected_skips.items() if n}
+    (problem,) = reader.integrity.problems
+    assert f"chunk at byte {offset}" in problem
+    assert "Chunk checksum mismatch" in problem
+    assert f"{len(lost)} messages skipped" in problem
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.9])
+def test_truncated_file_recovers_every_complete_chunk(tmp_path: Path, fraction: float) -> None:
+    messages = _messages(30)
+    path = _write(tmp_path / "bag", messages)
+    chunks = _chunks(path)
+    cut = int(path.stat().st_size * fraction)
+    path.write_bytes(path.read_bytes()[:cut])
+    complete = sum(1 for offset, length in chunks if offset + length <= cut)
+    assert complete >= 1
+
+    got, reader = _read(path)
+    assert got == messages[: len(got)]  # the recovered messages are the first ones, byte for byte
+    assert reader.integrity.truncated
+    assert reader.integrity.recovered == len(got)
+    # every message of every complete chunk is back: the next one started in the chunk that was cut
+    per_chunk = len(messages) / len(chunks)
+    assert len(got) >= (complete - 1) * per_chunk
+    assert "read record by record" in reader.integrity.problems[0]
+    assert reader.topics == set(TOPICS)  # type: ignore[attr-defined]
+
+
+def test_a_cut_inside_the_header_or_a_foreign_file_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bag", _messages(2))
+    path.write_bytes(path.read_bytes()[:12])
+    with pytest.raises(ReaderError):
+        reader = VerifyingMcapReader(path)
+        reader.open()
+    other = tmp_path / "x.mcap"
+    other.write_bytes(b"not an mcap file at all" * 10)
+    with pytest.raises(ReaderError, match="magic"):
+        VerifyingMcapReader(other).open()

@@ -1,0 +1,263 @@
+"""SalvagingSqlite3Reader: intact .db3 files read exactly as rosbags reads them; cut files yield every complete message.
+
+The ground truth for a cut file comes from SQLite itself (its ``dbstat`` table, on the intact file): a message is
+recoverable exactly when its leaf page and all its overflow pages lie before the cut, and it is counted as skipped when
+its leaf page survives but part of its overflow chain does not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import apsw
+import numpy as np
+import pytest
+from rosbags.rosbag2 import ReaderError, StoragePlugin, Writer
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+from rosbags.typesys import Stores, get_typestore
+
+from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
+
+TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+START_NS = 1_700_000_000_000_000_000
+TOTAL = 300  # messages: two of three on /chatter (tiny), one of three on /camera/image_raw (60-200 kB), none on /idle
+Message = tuple[int, int, bytes]  # topic id, timestamp ns, raw CDR bytes
+
+
+@dataclass(frozen=True)
+class Bag:
+    """An intact .db3 and what SQLite says about it."""
+
+    db3: Path
+    rows: dict[int, Message]  # rowid -> message
+    pages: dict[int, tuple[int, int]]  # rowid -> (leaf page, last page the row needs: its leaf or an overflow page)
+    page_size: int
+
+    def expected(self, held: int) -> list[Message]:
+        """The messages whose pages all lie within the first ``held`` pages, in rosbags' order (timestamp, rowid)."""
+        ids = [rowid for rowid, (_, last) in self.pages.items() if last <= held]
+        return [self.rows[rowid] for rowid in sorted(ids, key=lambda rowid: (self.rows[rowid][1], rowid))]
+
+    def cut_chains(self, held: int) -> int:
+        """Messages whose leaf page lies within the first ``held`` pages but whose overflow chain does not."""
+        return sum(1 for leaf, last in self.pages.values() if leaf <= held < last)
+
+
+def _write_bag(folder: Path) -> None:
+    string, image = TYPESTORE.types["std_msgs/msg/String"], TYPESTORE.types["sensor_msgs/msg/Image"]
+    header = TYPESTORE.types["std_msgs/msg/Header"]
+    stamp = TYPESTORE.types["builtin_interfaces/msg/Time"](sec=0, nanosec=0)
+    rng = np.random.default_rng(7)
+    with Writer(folder, version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
+        chatter = writer.add_connection("/chatter", string.__msgtype__, typestore=TYPESTORE)
+        camera = writer.add_connection("/camera/image_raw", image.__msgtype__, typestore=TYPESTORE)
+        writer.add_connection("/idle", string.__msgtype__, typestore=TYPESTORE)
+        for i in range(TOTAL):
+            # recorded out of timestamp order (jitter of ±25 ms at 10 ms steps), with ties across topics
+            t_ns = START_NS + i * 10_000_000 + int(rng.integers(-25, 26)) * 1_000_000 * (i % 10 != 9)
+            if i % 3 == 0:
+                width = int(rng.integers(100, 334))  # 60-200 kB of rgb8 in 200 rows
+                pixels = rng.integers(0, 256, 200 * width * 3, dtype=np.uint8)
+                msg = image(header(stamp, "camera"), 200, width, "rgb8", 0, width * 3, pixels)
+                writer.write(camera, t_ns, TYPESTORE.serialize_cdr(msg, image.__msgtype__).tobytes())
+            else:
+                writer.write(chatter, t_ns, TYPESTORE.serialize_cdr(string(f"hello {i}"), string.__msgtype__).tobytes())
+
+
+def _message_pages(db3: Path) -> dict[int, tuple[int, int]]:
+    """rowid -> (leaf page, last page of the row) of the messages table, from SQLite's dbstat virtual table."""
+    conn = apsw.Connection(str(db3), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        stat = list(conn.execute("SELECT path, pageno, pagetype, ncell FROM dbstat WHERE name = 'messages'"))
+        rowids = [rowid for (rowid,) in conn.execute("SELECT id FROM messages ORDER BY id")]
+    except apsw.SQLError as err:  # pragma: no cover - an SQLite built without dbstat
+        pytest.skip(f"SQLite has no dbstat table: {err}")
+    finally:
+        conn.close()
+    chain_end: dict[str, int] = {}  # overflow paths read "<leaf path><cell, 3 hex digits>+<index>"
+    for path, pageno, kind, _ in stat:
+        if kind == "overflow":
+            cell = path.split("+")[0]
+            chain_end[cell] = max(chain_end.get(cell, 0), pageno)
+    cells = [
+        (pageno, max(pageno, chain_end.get(f"{path}{cell:03x}", 0)))
+        for path, pageno, kind, ncell in sorted(stat)
+        if kind == "leaf"
+        for cell in range(ncell)
+    ]
+    assert len(cells) == len(rowids)  # leaves in path order hold the rows in rowid order
+    return dict(zip(rowids, cells, strict=True))
+
+
+def _bag_of(db3: Path) -> Bag:
+    with sqlite3.connect(db3) as conn:
+        rows = {rowid: (topic, t_ns, data) for rowid, topic, t_ns, data in conn.execute("SELECT * FROM messages")}
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    return Bag(db3, rows, _message_pages(db3), page_size)
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory: pytest.TempPathFactory) -> Bag:
+    folder = tmp_path_factory.mktemp("sqlite") / "bag"
+    _write_bag(folder)
+    return _bag_of(folder / "bag.db3")
+
+
+def _read(reader: Sqlite3Reader, start: int | None = None, stop: int | None = None) -> list[Message]:
+    return [(conn.id, t_ns, data) for conn, t_ns, data in reader.messages(reader.connections, start, stop)]
+
+
+def _fields(reader: Sqlite3Reader) -> list[tuple[object, ...]]:
+    return [tuple(conn)[:-1] for conn in reader.connections]  # all but the owner
+
+
+def _cut(bag: Bag, tmp_path: Path, size: int, name: str = "cut.db3") -> Path:
+    path = tmp_path / name
+    path.write_bytes(bag.db3.read_bytes()[:size])
+    return path
+
+
+def test_intact_file_reads_as_rosbags_does(bag: Bag) -> None:
+    reference = Sqlite3Reader(bag.db3)
+    reference.open()
+    reader = SalvagingSqlite3Reader(bag.db3)
+    reader.open()
+    assert _fields(reader) == _fields(reference)
+    assert reader.metadata == reference.metadata
+    assert _read(reader) == _read(reference) == bag.expected(len(bag.db3.read_bytes()) // bag.page_size)
+    assert [c.msgcount for c in reader.connections] == [200, 100, 0]
+    assert not reader.integrity.truncated and not reader.integrity.damaged
+    reader.close()
+    reference.close()
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("mid_page", [False, True])
+def test_cut_file_yields_every_complete_message(bag: Bag, tmp_path: Path, fraction: float, mid_page: bool) -> None:
+    size = bag.db3.stat().st_size
+    cut = int(size * fraction) // bag.page_size * bag.page_size + (1234 if mid_page else 0)
+    held = cut // bag.page_size
+    reader = SalvagingSqlite3Reader(_cut(bag, tmp_path, cut))
+    reader.open()
+    got = _read(reader)
+    expected = bag.expected(held)
+    assert got == expected  # byte for byte, in (timestamp, rowid) order, nothing more and nothing less
+    # the light index costs the rows whose leaf page lies past the cut: at most a page of tiny rows, so >= 90 %
+    assert len(expected) >= 0.9 * fraction * TOTAL
+    integrity = reader.integrity
+    assert integrity.truncated and integrity.recovered == len(got)
+    assert integrity.expected == TOTAL  # from the metadata table's YAML (written when the bag closed)
+    assert sum(integrity.skipped.values()) == bag.cut_chains(held)
+    assert set(integrity.skipped) <= {"/camera/image_raw"}
+    assert integrity.problems[0].startswith(f"the file ends at byte {cut}: {held} complete pages of {bag.page_size}")
+    assert f"recovered {len(got)} of {TOTAL} messages" in integrity.lines()[0]
+    assert [(c.topic, c.msgcount) for c in reader.connections] == [
+        ("/chatter", sum(1 for m in got if m[0] == 1)),
+        ("/camera/image_raw", sum(1 for m in got if m[0] == 2)),
+        ("/idle", 0),
+    ]
+    stamps = [t_ns for _, t_ns, _ in got]
+    assert reader.metadata.message_count == len(got)
+    assert (reader.metadata.start_time, reader.metadata.end_time) == (min(stamps), max(stamps) + 1)
+    reader.close()
+    assert reader.connections == []
+
+
+def test_salvage_reads_a_malformed_file_like_rosbags(bag: Bag, tmp_path: Path) -> None:
+    """SQLite refuses a file whose messages root page is broken; the page scan does not need that page."""
+    with sqlite3.connect(bag.db3) as conn:
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'messages'").fetchone()
+    conn.close()
+    data = bytearray(bag.db3.read_bytes())
+    data[(root - 1) * bag.page_size] = 0x02  # an index interior page: not what the table's root must be
+    broken = tmp_path / "broken.db3"
+    broken.write_bytes(bytes(data))
+    reference = Sqlite3Reader(bag.db3)
+    reference.open()
+    reader = SalvagingSqlite3Reader(broken)
+    reader.open()
+    assert _fields(reader) == _fields(reference) and reader.metadata == reference.metadata
+    assert _read(reader) == _read(reference)
+    assert not reader.integrity.truncated
+    assert reader.integrity.problems[0].startswith("SQLite cannot read it (Cannot open database")
+    assert f"recovered {TOTAL} of {TOTAL} messages page by page" in reader.integrity.problems[0]
+    reader.close()
+    reference.close()
+
+
+def test_filters_by_time_and_connection_in_salvage_mode(bag: Bag, tmp_path: Path) -> None:
+    size = bag.db3.stat().st_size
+    reader = SalvagingSqlite3Reader(_cut(bag, tmp_path, size * 4 // 5 + 77))
+    reader.open()
+    everything = _read(reader)
+    start, stop = everything[40][1], everything[150][1]
+    assert _read(reader, start, stop) == [m for m in everything if start <= m[1] < stop]
+    assert _read(reader, start=start) == [m for m in everything if m[1] >= start]
+    camera = [c for c in reader.connections if c.topic == "/camera/image_raw"]
+    got = [(c.topic, t_ns) for c, t_ns, _ in reader.messages(camera, stop=stop)]
+    assert got == [("/camera/image_raw", m[1]) for m in everything if m[0] == 2 and m[1] < stop]
+    assert list(reader.messages([])) == []  # as rosbags' storage: no connections, no messages
+    reader.close()
+
+
+def test_unknown_total_without_the_metadata_row(bag: Bag, tmp_path: Path) -> None:
+    """A writer that died never wrote the metadata row: the total is unknown, the highest id only a lower bound."""
+    crashed = tmp_path / "crashed.db3"
+    crashed.write_bytes(bag.db3.read_bytes())
+    with sqlite3.connect(crashed) as conn:
+        conn.execute("DELETE FROM metadata")
+    conn.close()
+    data = crashed.read_bytes()
+    crashed.write_bytes(data[: len(data) // 2 + 5])
+    reader = SalvagingSqlite3Reader(crashed)
+    reader.open()
+    integrity = reader.integrity
+    assert integrity.truncated and integrity.expected is None and integrity.recovered > 0
+    highest = max(rowid for rowid, (_, last) in bag.pages.items() if last <= (len(data) // 2) // bag.page_size)
+    assert integrity.problems[0].endswith(f"message ids found run to {highest} (at least that many written)")
+    assert "an unknown number" in integrity.lines()[0]
+    reader.close()
+
+
+def test_unreadable_files_name_the_file(bag: Bag, tmp_path: Path) -> None:
+    not_sqlite = tmp_path / "notes.db3"
+    not_sqlite.write_bytes(b"just some text, not a database\n" * 200)
+    first_page = _cut(bag, tmp_path, bag.page_size - 1, "first_page.db3")
+    no_topics = _cut(bag, tmp_path, 3 * bag.page_size + 99, "no_topics.db3")  # the topics table's root is page 4
+    other = tmp_path / "other.db3"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO things (name) VALUES (?)", [("x" * 500,)] * 50)
+    conn.close()
+    other.write_bytes(other.read_bytes()[:-100])
+    cases = [
+        (not_sqlite, "no SQLite database"),
+        (first_page, "inside its first page"),
+        (other, "no messages or topics table can be recovered"),
+        (no_topics, r"no topics row can be recovered \(table topics: page 4 lies past the end of the file"),
+        (tmp_path / "empty.db3", "no SQLite database"),
+    ]
+    (tmp_path / "empty.db3").write_bytes(b"")
+    for path, reason in cases:
+        with pytest.raises(ReaderError, match=reason) as caught:
+            SalvagingSqlite3Reader(path).open()
+        assert str(path) in str(caught.value)
+
+
+def test_cut_kitti_bag(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """Three real KITTI frames (1.4 MB images, 2 MB LiDAR clouds, tf_static, camera info) cut at 60 %."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir), prediction="metric")
+    (db3,) = (tmp_path / "in").glob("*.db3")
+    kitti = _bag_of(db3)
+    cut = int(db3.stat().st_size * 0.6)
+    reader = SalvagingSqlite3Reader(_cut(kitti, tmp_path, cut))
+    reader.open()
+    got = _read(reader)
+    assert got == kitti.expected(cut // kitti.page_size) and len(got) >= 0.5 * len(kitti.rows)
+    assert reader.integrity.expected == len(kitti.rows) and reader.integrity.recovered == len(got)
+    reader.close()
