@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -102,7 +102,8 @@ class FrameOutput:
         intrinsics: pinhole intrinsics of the published depth image (for its camera_info).
         cloud: the point cloud (see core.cloud) or None when ``cloud.enabled`` is false.
         scale: scale recovery status.
-        timings_ms: per-stage wall time in milliseconds.
+        timings_ms: per-stage wall time in milliseconds (``preprocess``, ``model``, ``network`` = the network's own
+            share of ``model`` when the source reports it, ``scale``, ``postprocess``, ``cloud``, ``total``).
     """
 
     stamp_ns: int
@@ -127,6 +128,52 @@ class DepthSource(Protocol):
     def predict(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(H, W, 3) uint8 RGB → (H, W) float32 prediction of :attr:`output_kind`."""
         ...
+
+
+@runtime_checkable
+class ResizingDepthSource(Protocol):
+    """A depth network that can return its prediction at any output size (the published one), not only the camera's.
+
+    The pipeline then asks for the published resolution directly (see ``output.downscale``), so that nothing after
+    the network works on more pixels than it publishes.
+    """
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What the returned values mean."""
+        ...
+
+    @property
+    def last_network_ms(self) -> float:
+        """The network's own time in the last :meth:`predict` (no pre- / post-processing), milliseconds."""
+        ...
+
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) the network runs at for a camera image of ``image_hw``."""
+        ...
+
+    def predict(self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None) -> npt.NDArray[np.float32]:
+        """(H, W, 3) uint8 RGB → ``out_hw`` (default (H, W)) float32 prediction of :attr:`output_kind`."""
+        ...
+
+
+MAX_DOWNSCALE = 16
+
+
+def output_downscale(setting: int, image_hw: tuple[int, int], network_hw: tuple[int, int] | None) -> int:
+    """The publishing factor N of ``output.downscale`` for one camera size.
+
+    ``setting`` > 0 is used as given. 0 (auto) is the largest N for which the published image (camera size // N)
+    is still at least the network's input size on both sides: a 96×320 network on a 375×1242 KITTI camera publishes
+    125×414 (N = 3), on a 1080×1920 camera 180×320 (N = 6). Without a network (external predictions, which arrive at
+    camera resolution) N is 1.
+    """
+    if setting > 0:
+        return setting
+    if network_hw is None:
+        return 1
+    factor = min(image_hw[0] // max(network_hw[0], 1), image_hw[1] // max(network_hw[1], 1))
+    return max(1, min(MAX_DOWNSCALE, factor))
 
 
 class DepthPipeline:
@@ -209,6 +256,17 @@ class DepthPipeline:
 
         t = time.perf_counter()
         kind = self._output_kind()
+        image_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+        resizing = self._source if isinstance(self._source, ResizingDepthSource) else None
+        if self._config.model.backend == "external":
+            resizing = None
+        factor = output_downscale(
+            self._config.output.downscale, image_hw, resizing.network_hw(image_hw) if resizing else None
+        )
+        out_intrinsics = intrinsics
+        if factor > 1:
+            out_intrinsics = intrinsics.resized(max(1, intrinsics.width // factor), max(1, intrinsics.height // factor))
+        out_hw = (out_intrinsics.height, out_intrinsics.width)
         if self._config.model.backend == "external":
             if frame.prediction is None:
                 msg = "model.backend=external but no prediction arrived with this image (prediction_topic)"
@@ -218,14 +276,20 @@ class DepthPipeline:
                 got = f"{prediction.shape[1]}x{prediction.shape[0]}"
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
+        elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
+            prediction = resizing.predict(rgb, out_hw)
+            timings["network"] = resizing.last_network_ms
+            self._check_network_output(prediction)
         else:
             assert self._source is not None  # checked in __init__
             prediction = self._source.predict(rgb)
             self._check_network_output(prediction)  # an external prediction may be sparse on purpose
+        at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)
 
         t = time.perf_counter()
-        result = self._scale.update(prediction, kind, frame.stamp_ns, intrinsics, frame.lidar)
+        scale_intrinsics = out_intrinsics if at_output_size else intrinsics
+        result = self._scale.update(prediction, kind, frame.stamp_ns, scale_intrinsics, frame.lidar)
         depth_m = np.asarray(result.depth_m, dtype=np.float32)
         scale = ScaleStatus(
             mode=str(getattr(result.mode, "value", result.mode)),
@@ -241,14 +305,8 @@ class DepthPipeline:
         timings["scale"] = _ms(t)
 
         t = time.perf_counter()
-        downscale = self._config.output.downscale
-        out_intrinsics = intrinsics
-        cloud_rgb = rgb
-        if downscale > 1:
-            out_w, out_h = max(1, intrinsics.width // downscale), max(1, intrinsics.height // downscale)
-            depth_m = _downscale_depth(depth_m, downscale, out_w, out_h)
-            cloud_rgb = _downscale_rgb(rgb, out_w, out_h)
-            out_intrinsics = intrinsics.resized(out_w, out_h)
+        if factor > 1 and not at_output_size:
+            depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
         if self._config.output.edge_filter:
             depth_m = depth_m.copy()
             depth_m[depth_edge_mask(depth_m, self._config.output.edge_threshold)] = np.nan
@@ -262,7 +320,9 @@ class DepthPipeline:
         t = time.perf_counter()
         cloud = None
         if self._config.cloud.enabled:
-            rgb_for_cloud = cloud_rgb if self._config.cloud.rgb else None
+            rgb_for_cloud = None
+            if self._config.cloud.rgb:
+                rgb_for_cloud = rgb if factor == 1 else _downscale_rgb(rgb, out_intrinsics.width, out_intrinsics.height)
             # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
             cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
             cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)

@@ -11,6 +11,21 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
 
 
+def calibration_key(info: Any) -> tuple[Any, ...]:
+    """What makes two ``sensor_msgs/CameraInfo`` (any flavour) the same calibration: size, model, D, K, R, P,
+    binning and ROI (the header is not part of it)."""
+    roi = info.roi
+    return (
+        int(info.width),
+        int(info.height),
+        str(info.distortion_model),
+        *(np.asarray(getattr(info, name), dtype=np.float64).tobytes() for name in ("d", "k", "r", "p")),
+        int(info.binning_x),
+        int(info.binning_y),
+        (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
+    )
+
+
 class CameraModelCache:
     """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same."""
 
@@ -21,16 +36,7 @@ class CameraModelCache:
 
     def get(self, info: Any) -> CameraModel:
         """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
-        roi = info.roi
-        key = (
-            int(info.width),
-            int(info.height),
-            str(info.distortion_model),
-            *(np.asarray(getattr(info, name), dtype=np.float64).tobytes() for name in ("d", "k", "r", "p")),
-            int(info.binning_x),
-            int(info.binning_y),
-            (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
-        )
+        key = calibration_key(info)
         with self._lock:
             if key != self._key or self._model is None:
                 self._model = camera_model_from_camera_info(info)

@@ -1,19 +1,23 @@
 """First pass over the input bag: which topics to use, every header stamp, all calibration and all TF.
 
-Only small things are kept (stamps, frame ids, CameraInfo, transforms); images, scans and predictions are decoded
-again in the second pass, when their frame is processed. Knowing every stamp up front is what lets the runner pair
-an image with a scan or prediction recorded after it.
+Only small things are kept (stamps, frame ids, CameraInfo, transforms). Images, scans and predictions are not
+decoded here: their stamp and frame id are read from the serialised header (:mod:`~mono_depth_ros.core.cdr_header`);
+they are decoded once, in the second pass, when their frame is processed. Knowing every stamp up front is what lets
+the runner pair an image with a scan or prediction recorded after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from mono_depth_ros.adapters.camera_cache import calibration_key
 from mono_depth_ros.bag.pairing import StampIndex
-from mono_depth_ros.bag.reader import InputBag
+from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
@@ -137,7 +141,9 @@ class BagIndex:
     Attributes:
         topics: the resolved topics.
         images: per image ordinal.
-        camera_infos: per camera_info ordinal; ``camera_info_stamps`` indexes them by stamp.
+        camera_infos: per camera_info ordinal; ``camera_info_stamps`` indexes them by stamp. Messages with the same
+            calibration and frame id share one entry (one CameraModel, one set of undistortion maps).
+        calibrations: the distinct entries, by calibration key and frame id.
         lidar_stamps, lidar_frames: scans by stamp; scan ordinal → frame id.
         prediction_stamps: predictions by stamp.
         tf: every /tf and /tf_static transform of the bag.
@@ -146,6 +152,7 @@ class BagIndex:
     topics: TopicPlan
     images: list[ImageEntry] = field(default_factory=list)
     camera_infos: list[CameraInfoEntry] = field(default_factory=list)
+    calibrations: dict[tuple[Any, ...], CameraInfoEntry] = field(default_factory=dict)
     camera_info_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     lidar_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     lidar_frames: dict[int, str] = field(default_factory=dict)
@@ -185,9 +192,14 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
     lidar: tuple[list[int], list[int]] = ([], [])
     predictions: tuple[list[int], list[int]] = ([], [])
     wanted = topics.all
+    stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
     for message in bag.messages(selection):
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
+        header = header_from_cdr(message.raw) if message.topic in stamp_only else None
+        if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
+            _add_stamp(index, topics, message, *header, lidar, predictions)
+            continue
         try:
             decoded = bag.deserialize(message)
         except EncodingError as err:
@@ -204,23 +216,40 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue
         stamp_ns = stamp_to_ns(decoded.header.stamp)
         frame_id = str(decoded.header.frame_id)
-        if message.topic == topics.image:
-            index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
-        elif message.topic == topics.camera_info:
+        if message.topic == topics.camera_info:
             info_stamps.append(stamp_ns)
             info_keys.append(len(index.camera_infos))
-            index.camera_infos.append(_camera_info_entry(decoded, frame_id))
-        elif message.topic == topics.lidar:
-            lidar[0].append(stamp_ns)
-            lidar[1].append(message.ordinal)
-            index.lidar_frames[message.ordinal] = frame_id
-        elif message.topic == topics.prediction:
-            predictions[0].append(stamp_ns)
-            predictions[1].append(message.ordinal)
+            key = (*calibration_key(decoded), frame_id)
+            if key not in index.calibrations:
+                index.calibrations[key] = _camera_info_entry(decoded, frame_id)
+            index.camera_infos.append(index.calibrations[key])
+        else:
+            _add_stamp(index, topics, message, stamp_ns, frame_id, lidar, predictions)
     index.camera_info_stamps = StampIndex.build(info_stamps, info_keys)
     index.lidar_stamps = StampIndex.build(*lidar)
     index.prediction_stamps = StampIndex.build(*predictions)
     return index
+
+
+def _add_stamp(
+    index: BagIndex,
+    topics: TopicPlan,
+    message: BagMessage,
+    stamp_ns: int,
+    frame_id: str,
+    lidar: tuple[list[int], list[int]],
+    predictions: tuple[list[int], list[int]],
+) -> None:
+    """Index one image, scan or prediction by its header stamp (int ns)."""
+    if message.topic == topics.image:
+        index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
+    elif message.topic == topics.lidar:
+        lidar[0].append(stamp_ns)
+        lidar[1].append(message.ordinal)
+        index.lidar_frames[message.ordinal] = frame_id
+    elif message.topic == topics.prediction:
+        predictions[0].append(stamp_ns)
+        predictions[1].append(message.ordinal)
 
 
 def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:

@@ -7,6 +7,7 @@ model shipped in ``mono_depth_ros/assets`` (the single ``*.safetensors`` file th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,26 @@ if TYPE_CHECKING:
     from mono_depth_ros.models.spec import OutputKind
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+
+
+def inference_threads(setting: int, cores: int | None = None) -> int:
+    """CPU threads for inference from ``model.threads``: the setting itself when > 0, else the auto policy.
+
+    Auto is half the cores this process may run on, at most 4 and at least 1 (one on a 2-core computer). torch's
+    intra-op workers spin while they wait for each other; on a robot's computer, where other nodes hold cores, a pool
+    as wide as the machine spends its time waiting for a busy core (on a loaded 2-core machine the whole bag ran
+    4.6 × slower with 2 threads than with 1). ``bench/bench_threads.py`` measures the policy against fixed settings
+    under load.
+
+    Args:
+        setting: ``model.threads`` (0 = auto).
+        cores: usable cores (default: this process's CPU affinity).
+    """
+    if setting > 0:
+        return setting
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores // 2))
 
 
 def default_weights(assets_dir: Path = ASSETS_DIR) -> Path:
@@ -43,21 +64,33 @@ def default_weights(assets_dir: Path = ASSETS_DIR) -> Path:
 
 
 class EstimatorSource:
-    """Adapts a :class:`DepthEstimator` to the pipeline's ``DepthSource`` protocol (image in, (H, W) values out)."""
+    """Adapts a :class:`DepthEstimator` to the pipeline's ``ResizingDepthSource`` protocol (image in, values out at
+    the size asked for).
+
+    Attributes:
+        last_network_hw: the (height, width) the network ran at for the last frame.
+        last_network_ms: the network's own time for the last frame (no pre- / post-processing), milliseconds.
+    """
 
     def __init__(self, estimator: DepthEstimator) -> None:
         self.estimator = estimator
         self.last_network_hw: tuple[int, int] | None = None
+        self.last_network_ms = 0.0
 
     @property
     def output_kind(self) -> OutputKind:
         """What the predictions mean (from the checkpoint's ModelSpec)."""
         return self.estimator.output_kind
 
-    def predict(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """(H, W, 3) uint8 RGB → (H, W) float32 prediction of :attr:`output_kind` (NaN invalid)."""
-        result = self.estimator.predict(rgb)
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) the network runs at for a camera image of ``image_hw``."""
+        return self.estimator.network_hw(image_hw)
+
+    def predict(self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None) -> npt.NDArray[np.float32]:
+        """(H, W, 3) uint8 RGB → ``out_hw`` (default (H, W)) float32 prediction of :attr:`output_kind` (NaN invalid)."""
+        result = self.estimator.predict(rgb, out_hw)
         self.last_network_hw = result.network_hw
+        self.last_network_ms = result.timings.inference_ms
         return np.asarray(result.values, dtype=np.float32)
 
 
@@ -89,7 +122,7 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         precision=model.precision,
         compile=model.compile,
         cuda_graphs=model.cuda_graphs,
-        cpu_threads=model.threads if model.threads > 0 else None,
+        cpu_threads=inference_threads(model.threads),
         golden_check=model.golden_check,
         channels_last=model.channels_last,
         warmup_hw=_warmup_hw(model),

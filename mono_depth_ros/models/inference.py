@@ -22,17 +22,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
 from mono_depth_ros.models.preprocess import (
     DEFAULT_EDGE_RATIO,
+    check_rgb_image,
     image_to_device,
     network_input_size,
     preprocess,
     upsample_edge_aware,
+    upsample_edge_aware_host,
 )
 from mono_depth_ros.models.spec import ModelSpec, OutputKind
 
@@ -219,7 +221,8 @@ class DepthEstimator:
             self.precision = chosen
         return GoldenReference(image_rgb=image, output=output)
 
-    def _network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) the network runs at for a camera image of ``image_hw`` (fixed or from the spec's policy)."""
         fixed = self.backend.fixed_input_hw
         return fixed if fixed is not None else network_input_size(image_hw, self.spec.input)
 
@@ -253,30 +256,45 @@ class DepthEstimator:
             torch.cuda.synchronize(self.device)
         return time.perf_counter_ns()
 
-    def predict(self, image_rgb: np.ndarray) -> DepthResult:
+    def predict(self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> DepthResult:
         """Estimate depth (or disparity, see :attr:`output_kind`) for one camera image.
+
+        On the CPU the prediction is enlarged on the host with OpenCV when it is installed
+        (:func:`~.preprocess.upsample_edge_aware_host`); elsewhere on the device.
 
         Args:
             image_rgb: (H, W, 3) uint8 RGB.
+            out_hw: (height, width) of the returned map; None for the camera's (H, W). A smaller size (the
+                published resolution, ``output.downscale``) spares every later stage the camera-size work.
 
         Returns:
-            A :class:`DepthResult` with (H, W) float32 values.
+            A :class:`DepthResult` with ``out_hw`` float32 values.
 
         Raises:
-            ShapeError: not an (H, W, 3) uint8 image.
+            ShapeError: not an (H, W, 3) uint8 image, or a non-positive ``out_hw``.
         """
         start = time.perf_counter_ns()
-        image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))  # checks the layout
+        check_rgb_image(image_rgb)
         image_hw = (int(image_rgb.shape[0]), int(image_rgb.shape[1]))
-        network_hw = self._network_hw(image_hw)
+        out_hw = image_hw if out_hw is None else (int(out_hw[0]), int(out_hw[1]))
+        if min(out_hw) <= 0:
+            msg = f"out_hw must be positive, got {out_hw}"
+            raise ShapeError(msg)
+        network_hw = self.network_hw(image_hw)
+        on_host = self.device.type == "cpu"
+        image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last)
         preprocessed = self._sync()
         prediction = self._run_network(batch)
         inferred = self._sync()
-        values = upsample_edge_aware(prediction[0, 0], image_hw, self.config.edge_ratio)
+        host = None
+        if on_host:
+            host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
+        if host is None:
+            values = upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio)
+            host = values.to("cpu").numpy().astype(np.float32, copy=False)
         if self.output_kind is not OutputKind.RELATIVE_INVERSE:
-            values = torch.where(values > 0, values, torch.full_like(values, float("nan")))
-        host = values.to("cpu").numpy().astype(np.float32, copy=False)
+            host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
         done = time.perf_counter_ns()
         timings = Timings(
             preprocess_ms=(preprocessed - start) / 1e6,

@@ -12,9 +12,17 @@ neighbourhood is smooth, nearest neighbour where it straddles an edge** (max/min
 ``edge_ratio``, or any of them invalid / non-positive). Every output pixel near an edge therefore carries a value the
 network really predicted for one side of it, and smooth surfaces keep bilinear's sub-pixel continuity. The ratio test
 is the same in depth and in inverse depth (max/min of 1/x equals max/min of x), so one rule serves every output kind.
+
+On the CPU both directions avoid camera-size float work: :func:`preprocess` shrinks the uint8 image with torch's uint8
+antialiased kernel (the same filter, rounded to whole grey levels: under one level from the float resize, ~9 × faster
+at KITTI size, ~20 × at 1080p) before it becomes float, and :func:`upsample_edge_aware_host` tests the edges once per
+source cell at network resolution and lets ``cv2.resize`` do the bilinear pass (instead of ~20 camera-size float
+temporaries and four gathers), giving the same values as :func:`upsample_edge_aware` (a test compares them).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,6 +80,13 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     return snap(height), snap(width)
 
 
+def check_rgb_image(image_rgb: np.ndarray) -> None:
+    """Raise :class:`ShapeError` unless ``image_rgb`` is an (H, W, 3) uint8 array."""
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+        msg = f"expected an (H, W, 3) uint8 RGB image, got {image_rgb.dtype} {image_rgb.shape}; convert it first"
+        raise ShapeError(msg)
+
+
 def image_to_device(image_rgb: np.ndarray, device: torch.device, staging: torch.Tensor | None = None) -> torch.Tensor:
     """Upload an RGB image as uint8 (the cheapest transfer) and lay it out as a batch of one.
 
@@ -88,9 +103,7 @@ def image_to_device(image_rgb: np.ndarray, device: torch.device, staging: torch.
     Raises:
         ShapeError: not (H, W, 3) or not uint8.
     """
-    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
-        msg = f"expected an (H, W, 3) uint8 RGB image, got {image_rgb.dtype} {image_rgb.shape}; convert it first"
-        raise ShapeError(msg)
+    check_rgb_image(image_rgb)
     if staging is not None and tuple(staging.shape) == image_rgb.shape:
         staging.numpy()[...] = image_rgb
         host = staging
@@ -121,9 +134,13 @@ def preprocess(
     if image_u8.ndim != 4 or image_u8.shape[1] != 3:
         msg = f"expected a (B, 3, H, W) image batch, got {tuple(image_u8.shape)}"
         raise ShapeError(msg)
-    image = image_u8.to(torch.float32).div_(255.0)
-    if tuple(image.shape[-2:]) != tuple(size_hw):
-        shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
+    size_hw = (int(size_hw[0]), int(size_hw[1]))
+    image = image_u8
+    shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
+    if shrinking and image.device.type == "cpu" and image.dtype == torch.uint8:  # the camera-size image stays uint8
+        image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=True)
+    image = image.to(torch.float32).div_(255.0)
+    if tuple(image.shape[-2:]) != size_hw:
         image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=shrinking)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
@@ -141,6 +158,74 @@ def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[to
     high = (low + 1).clamp_(max=in_size - 1)
     weight = src - low.to(torch.float32)
     return low, high, weight
+
+
+def _opencv() -> object | None:
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def _host_index(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output pixel along one axis: the first source index of its bilinear cell, and its nearest source index.
+
+    The float32 arithmetic of :func:`_source_index` (ties at exactly half a pixel go to the upper neighbour).
+    """
+    scale = np.float32(in_size / out_size)
+    src = np.maximum((np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5), 0)
+    low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    return low, np.where(src - low >= 0.5, high, low)
+
+
+def upsample_edge_aware_host(
+    prediction: np.ndarray, out_hw: tuple[int, int], edge_ratio: float = DEFAULT_EDGE_RATIO
+) -> np.ndarray | None:
+    """:func:`upsample_edge_aware` on the host with OpenCV: the same values, a fraction of the work.
+
+    The smooth / edge decision is made once per 2×2 source cell at network resolution and gathered to the output;
+    ``cv2.resize`` (``INTER_LINEAR``, the pixel-centre grid of ``F.interpolate(align_corners=False)``) gives the
+    bilinear map, a gather the nearest one.
+
+    Args:
+        prediction: (h, w) float map (NaN invalid).
+        out_hw: output (height, width) in pixels.
+        edge_ratio: max/min ratio above which a cell counts as an edge (> 1).
+
+    Returns:
+        (H, W) float32, or None when OpenCV is not installed.
+    """
+    if not edge_ratio > 1.0:
+        msg = f"edge_ratio must be > 1, got {edge_ratio}"
+        raise ConfigError(msg)
+    if prediction.ndim != 2:
+        msg = f"expected an (h, w) map, got {prediction.shape}"
+        raise ShapeError(msg)
+    cv2: Any = _opencv()
+    if cv2 is None:
+        return None
+    source = np.ascontiguousarray(prediction, dtype=np.float32)
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    if (out_h, out_w) == source.shape:
+        return source.copy()
+    # the four corners of each cell (i, i+1) x (j, j+1), the last row / column paired with itself
+    below = np.concatenate([source[1:], source[-1:]], axis=0)
+    low = np.fmin(source, below)  # fmin / fmax ignore one NaN: the NaN check below catches it
+    high = np.fmax(source, below)
+    low = np.minimum(low, np.concatenate([low[:, 1:], low[:, -1:]], axis=1))
+    high = np.maximum(high, np.concatenate([high[:, 1:], high[:, -1:]], axis=1))
+    invalid = np.isnan(source) | np.isnan(below)
+    invalid |= np.concatenate([invalid[:, 1:], invalid[:, -1:]], axis=1)
+    smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
+    cell_y, nearest_y = _host_index(out_h, source.shape[0])
+    cell_x, nearest_x = _host_index(out_w, source.shape[1])
+    smooth = smooth_cell[cell_y][:, cell_x]
+    out: np.ndarray = source[nearest_y][:, nearest_x]
+    bilinear = np.asarray(cv2.resize(source, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    np.copyto(out, bilinear, where=smooth)
+    return out
 
 
 def upsample_edge_aware(

@@ -40,6 +40,22 @@ def test_indexes_stamps_calibration_and_tf(tmp_path: Path) -> None:
     assert not summary.warnings.counts and not summary.notes
 
 
+def test_one_camera_model_per_calibration(tmp_path: Path) -> None:
+    """A CameraInfo per frame, one of them recalibrated: two models (so two sets of undistortion maps), not five."""
+
+    def recalibrate(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info" and index == 3:
+            msg.k[0] += 1.0
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 5, mutate=recalibrate)
+    index, _ = _index(tmp_path / "in", **{"model.backend": "external"})
+    models = [entry.model for entry in index.camera_infos]
+    assert len(models) == 5 and len(index.calibrations) == 2
+    assert all(model is models[0] for i, model in enumerate(models) if i != 3)
+    assert models[3] is not None and models[3] is not models[0]
+
+
 def test_no_lidar_or_prediction_topics_unless_asked(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "in", 1)
     index, _ = _index(tmp_path / "in")

@@ -65,3 +65,11 @@ def test_channels_last_and_warmup_size_reach_the_engine(tmp_path: Path) -> None:
     assert prediction.shape == (375, 1242)
     with pytest.raises(ConfigError, match="go together"):
         build_depth_source(resolve({**params, "model.warmup_height": 375}))
+
+
+def test_inference_threads_auto_policy() -> None:
+    from mono_depth_ros.models.depth_source import inference_threads
+
+    assert inference_threads(3, cores=2) == 3  # a setting is used as given
+    assert [inference_threads(0, cores=n) for n in (1, 2, 4, 8, 16, 64)] == [1, 1, 2, 4, 4, 4]
+    assert inference_threads(0) >= 1  # this machine's affinity

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +149,33 @@ def test_staging_buffer_is_filled_and_wrong_shapes_are_ignored() -> None:
     other = torch.zeros((10, 10, 3), dtype=torch.uint8)
     np.testing.assert_array_equal(image_to_device(image, torch.device("cpu"), other)[0].permute(1, 2, 0), image)
     assert int(other.sum()) == 0
+
+
+@pytest.mark.parametrize(("shape", "out_hw"), [((96, 320), (375, 1242)), ((96, 320), (125, 414)), ((7, 9), (20, 33)),
+                                               ((10, 10), (10, 25)), ((12, 16), (12, 16))])  # fmt: skip
+def test_host_upsampling_gives_the_device_values(shape: tuple[int, int], out_hw: tuple[int, int]) -> None:
+    from mono_depth_ros.models.preprocess import upsample_edge_aware_host
+
+    rng = np.random.default_rng(shape[0])
+    rough = rng.uniform(1.0, 50.0, shape).astype(np.float32)  # edges everywhere
+    rough[rng.random(shape) < 0.05] = np.nan
+    smooth = np.linspace(2.0, 3.0, shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    mixed = np.where(rng.random(shape) < 0.5, smooth, rough).astype(np.float32)
+    mixed[0, 0] = -1.0  # non-positive: an edge
+    for source in (rough, smooth, mixed):
+        device = upsample_edge_aware(torch.from_numpy(source), out_hw).numpy()
+        host = upsample_edge_aware_host(source, out_hw)
+        assert host is not None and host.dtype == np.float32 and host.shape == out_hw
+        np.testing.assert_array_equal(np.isnan(host), np.isnan(device))
+        np.testing.assert_allclose(host, device, rtol=1e-5, equal_nan=True)  # same choices, float rounding only
+
+
+def test_a_uint8_shrink_on_the_cpu_is_the_float_resize_to_a_grey_level(kitti_object_dir: Path) -> None:
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = torch.from_numpy(load_rgb(kitti_object_dir / "image_2" / "000000.png")).permute(2, 0, 1)[None]
+    fast = preprocess(image, (96, 320), (0.0,) * 3, (1 / 255,) * 3)  # a real 375x1242 camera image, shrunk as uint8
+    as_float = image.to(torch.float32).div(255.0)
+    reference = F.interpolate(as_float, size=(96, 320), mode="bilinear", align_corners=False, antialias=True) * 255
+    assert fast.shape == (1, 3, 96, 320) and fast.dtype == torch.float32
+    assert float((fast - reference).abs().max()) <= 1.0  # the same kernel, rounded to whole grey levels
