@@ -10,7 +10,9 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("bench_cloud", "bench_scale", "bench_bag", "bench_synthetic", "bench_unet_presets", "bench_models")
+BENCHMARKS = (
+    "bench_cloud", "bench_scale", "bench_bag", "bench_threads", "bench_synthetic", "bench_unet_presets", "bench_models"
+)  # fmt: skip
 
 
 def main(names: list[str]) -> int:
@@ -19,13 +21,19 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}, soak_pipeline", file=sys.stderr)
         return 2
+    import torch
+
     status = 0
+    threads = torch.get_num_threads()  # a benchmark (or the model it loads) may set it: each one starts from this
     for name in names or BENCHMARKS:
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
         sys.argv = [f"bench.{name}"]
-        result = module.main()
+        try:
+            result = module.main()
+        finally:
+            torch.set_num_threads(threads)
         status = status or int(result or 0)
         print(f"=== {name}: {time.perf_counter() - started:.1f} s ===", flush=True)
     return status

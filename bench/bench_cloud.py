@@ -170,7 +170,40 @@ def main() -> int:
     )
     for name in [c[0] for c in cases if "PointCloud2" in c[0]]:
         print(f"{name}: {cpu[name] / cpu_base['rgb']:.2f}× memcpy in CPU time (published message, one copy)")
+    _node_buffer_table(args.runs)
     return 0
+
+
+def _node_buffer_table(runs: int) -> None:
+    """The node's cloud message (rclpy's array.array): a new array per frame against one reused FieldBuffer."""
+    import resource
+
+    from test.core.ros_msg_support import rclpy_style_factory
+
+    factory = rclpy_style_factory()
+    header = make_header(factory, 1, "camera")
+    print("\n| node cloud message (XYZ organized) | size | CPU ms new array | CPU ms reused buffer | page faults |")
+    print("|---|---|---:|---:|---:|")
+    for width, height in ((1242, 375), (1920, 1080)):
+        intrinsics = INTRINSICS.resized(width, height)
+        points = CloudBuilder().organized(np.full((height, width), 5.0, np.float32), intrinsics, None)
+        buffer = factory.field_buffer()
+        cells: dict[str, tuple[float, float]] = {}
+        for label, data_buffer in (("new", None), ("reused", buffer)):
+            pointcloud2_from_cloud(factory, header, points, data_buffer)  # warm-up
+            times = []
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(runs):
+                cpu0 = time.process_time()
+                pointcloud2_from_cloud(factory, header, points, data_buffer)
+                times.append((time.process_time() - cpu0) * 1e3)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+            cells[label] = (float(np.median(times)), faults / runs)
+        size_mb = points.points.nbytes / 1e6
+        print(
+            f"| {width}×{height} | {size_mb:.1f} MB | {cells['new'][0]:.2f} | {cells['reused'][0]:.2f} "
+            f"| {cells['new'][1]:.0f} new / {cells['reused'][1]:.0f} reused per frame |"
+        )
 
 
 if __name__ == "__main__":

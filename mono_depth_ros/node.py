@@ -116,6 +116,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._declare_parameters()
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._factory = message_factory()
+        self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = (make_pipeline or _build_pipeline)(self._config, self.get_logger())
         period_s = self._config.diagnostics.period_s
         self._stats = RuntimeStats(window_s=max(5.0, 3.0 * period_s))
@@ -329,7 +330,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _publish(self, out: FrameOutput) -> None:
         if self._slot.closed:
             return  # shutting down: the publishers are going away
-        for topic, _, message in messages.output_messages(self._factory, out):  # the bag runner's messages too
+        # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
+        for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
         self._last_scale = out.scale
         self._last_frame_id = out.frame_id

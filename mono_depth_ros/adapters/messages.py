@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError
-from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
     compressed_image_to_rgb8,
@@ -94,8 +94,14 @@ def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:
         raise EncodingError(msg_text) from None
 
 
-def output_messages(factory: MessageFactory, output: FrameOutput) -> list[tuple[str, str, Any]]:
-    """``(topic, type, message)`` for the depth image, its camera_info and (when built) the cloud of one frame."""
+def output_messages(
+    factory: MessageFactory, output: FrameOutput, cloud_buffer: FieldBuffer | None = None
+) -> list[tuple[str, str, Any]]:
+    """``(topic, type, message)`` for the depth image, its camera_info and (when built) the cloud of one frame.
+
+    ``cloud_buffer``: the cloud publisher's reused ``data`` field (node and bag runner hand the messages over before
+    the next frame; see :class:`~mono_depth_ros.core.msg_factory.FieldBuffer`).
+    """
     header = make_header(factory, output.stamp_ns, output.frame_id)
     messages: list[tuple[str, str, Any]] = [
         (DEPTH_IMAGE_TOPIC, IMAGE, image_from_array(factory, output.depth_wire, output.encoding, header)),
@@ -103,7 +109,7 @@ def output_messages(factory: MessageFactory, output: FrameOutput) -> list[tuple[
     ]
     cloud = output.cloud
     if cloud is not None:
-        message = pointcloud2_from_cloud(factory, header, cloud)
+        message = pointcloud2_from_cloud(factory, header, cloud, cloud_buffer)
         messages.append((DEPTH_POINTS_TOPIC, POINTCLOUD2, message))
     return messages
 

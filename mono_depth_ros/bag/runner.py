@@ -88,6 +88,7 @@ class _SecondPass:
         self.options = options
         self.config = pipeline.config
         self.factory = MessageFactory.for_rosbags(out.typestore)
+        self.cloud_buffer = self.factory.field_buffer()
         active = [p for p in plans if p.skip is None]
         self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
@@ -244,7 +245,8 @@ class _SecondPass:
     def _write(self, output: Any, log_ns: int) -> None:
         started = time.perf_counter()
         typestore = self.out.typestore
-        serialized = [(t, k, typestore.serialize_cdr(m, k)) for t, k, m in output_messages(self.factory, output)]
+        messages = output_messages(self.factory, output, self.cloud_buffer)  # the cloud's bytes are not copied here:
+        serialized = [(t, k, typestore.serialize_cdr(m, k)) for t, k, m in messages]  # once into CDR, then stored
         self.summary.add_stage("encode", _ms(started))
         started = time.perf_counter()
         for topic, msgtype, data in serialized:

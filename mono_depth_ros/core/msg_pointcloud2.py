@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.errors import EncodingError, ShapeError
-from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_buffer
+from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory, header_from, uint8_buffer
 from mono_depth_ros.core.point_fields import (
     DATATYPE_TO_NUMPY,
     FLOAT32,
@@ -175,12 +175,15 @@ def pointcloud2_from_structured(
     is_dense: bool,
     *,
     padding_is_zero: bool = False,
+    data_buffer: FieldBuffer | None = None,
 ) -> Any:
     """Encode a structured array as a new little-endian PointCloud2 with a copy of ``header``.
 
     The point bytes are copied once into the message (twice when padding bytes between fields must be cleared:
     pass ``padding_is_zero=True`` only for arrays whose padding is known to be zero, as in a
-    :class:`~mono_depth_ros.core.cloud_record.PointCloud`).
+    :class:`~mono_depth_ros.core.cloud_record.PointCloud`). With ``data_buffer`` the message's ``data`` is that
+    publisher's reused buffer instead (see :class:`~mono_depth_ros.core.msg_factory.FieldBuffer`: one copy for rclpy,
+    none for rosbags, whose serialiser copies once).
 
     Args:
         factory: message classes and array style of the output flavour.
@@ -221,6 +224,6 @@ def pointcloud2_from_structured(
         is_bigendian=False,
         point_step=int(point_step),
         row_step=int(point_step * width),
-        data=factory.uint8_sequence(packed, copy=not owned),
+        data=factory.uint8_sequence(packed, copy=not owned) if data_buffer is None else data_buffer.hold(packed),
         is_dense=bool(is_dense),
     )

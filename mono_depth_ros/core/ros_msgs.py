@@ -29,6 +29,7 @@ from mono_depth_ros.core.msg_compressed import (
 )
 from mono_depth_ros.core.msg_factory import (
     MESSAGE_TYPES,
+    FieldBuffer,
     MessageFactory,
     SequenceStyle,
     header_from,
@@ -212,8 +213,18 @@ def tf_message_from(factory: MessageFactory, transforms: Sequence[RigidTransform
     return factory.new("tf2_msgs/msg/TFMessage", transforms=entries)
 
 
-def pointcloud2_from_cloud(factory: MessageFactory, header: Any, cloud: PointCloud) -> Any:
-    """The ``sensor_msgs/PointCloud2`` of a :class:`PointCloud` (``/depth/points``); its bytes are copied once."""
+def pointcloud2_from_cloud(
+    factory: MessageFactory, header: Any, cloud: PointCloud, data_buffer: FieldBuffer | None = None
+) -> Any:
+    """The ``sensor_msgs/PointCloud2`` of a :class:`PointCloud` (``/depth/points``); its bytes are copied once
+    (into ``data_buffer``, a publisher's reused field, when given)."""
     return pointcloud2_from_structured(
-        factory, header, cloud.points, cloud.height, cloud.width, cloud.is_dense, padding_is_zero=True
+        factory,
+        header,
+        cloud.points,
+        cloud.height,
+        cloud.width,
+        cloud.is_dense,
+        padding_is_zero=True,
+        data_buffer=data_buffer,
     )

@@ -131,3 +131,33 @@ def test_uint8_buffer_reads_every_flavour(data: object) -> None:
 def test_uint8_buffer_rejects_wide_numpy() -> None:
     with pytest.raises(EncodingError, match="holds dtype uint16"):
         uint8_buffer(np.zeros(3, dtype=np.uint16))
+
+
+def test_a_field_buffer_is_refilled_in_place_for_rclpy_and_borrowed_for_rosbags() -> None:
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.cloud import CloudBuilder
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_cloud
+
+    intrinsics = PinholeIntrinsics(50.0, 50.0, 15.5, 11.5, width=32, height=24)
+    builder = CloudBuilder()
+    rclpy_factory = rclpy_style_factory()
+    buffer = rclpy_factory.field_buffer()
+    header = make_header(rclpy_factory, 1, "camera")
+    datas = []
+    for depth in (2.0, 3.0):
+        cloud = builder.organized(np.full((24, 32), depth, np.float32), intrinsics, None)
+        message = pointcloud2_from_cloud(rclpy_factory, header, cloud, buffer)
+        fresh = pointcloud2_from_cloud(rclpy_factory, header, cloud)
+        assert message.data == fresh.data  # the same bytes as an owned copy
+        datas.append(message.data)
+    assert datas[0] is datas[1]  # one array.array, refilled: no allocation per frame
+    smaller = builder.organized(np.full((12, 16), 1.0, np.float32), intrinsics.resized(16, 12), None)
+    resized = pointcloud2_from_cloud(rclpy_factory, header, smaller, buffer)
+    assert resized.data is not datas[0] and len(resized.data) == 12 * 16 * 16
+
+    numpy_factory = rosbags_factory("humble")
+    cloud = builder.organized(np.full((24, 32), 2.0, np.float32), intrinsics, None)
+    borrowed = pointcloud2_from_cloud(
+        numpy_factory, make_header(numpy_factory, 1, "c"), cloud, numpy_factory.field_buffer()
+    )
+    assert np.shares_memory(borrowed.data, cloud.points)  # rosbags: no copy before the CDR serialiser's
