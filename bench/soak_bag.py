@@ -192,8 +192,10 @@ def main() -> int:
         written_s = time.perf_counter() - started
         print(f"input bag: {args.frames} raw {args.width}x{args.height} frames ({args.image}) + a distorted "
               f"CameraInfo each, {size_mib:.1f} MiB {args.storage}, written in {written_s:.1f} s")  # fmt: skip
-        print(f"params: {', '.join(base[:3] + base[4:] + args.param)}, output.downscale={params['output.downscale']}; "
-              f"package {Path(RUNNER.__file__).parents[1]}")  # fmt: skip
+        shown = [*base[:3], *base[4:], *args.param]
+        if not any(p.startswith("output.downscale=") for p in args.param):
+            shown.append(f"output.downscale={params['output.downscale']} (default)")
+        print(f"params: {', '.join(shown)}; package {Path(RUNNER.__file__).parents[1]}")
         gc.collect()
         before = rss_mib()
         with Watch() as watch:
@@ -204,6 +206,7 @@ def main() -> int:
             in_run = list(watch.samples)
             entries, models, with_maps, maps_mib = _index_models(watch.index)
         watch.index = None
+        gc.collect()
         returned = rss_mib()
     _print(args.frames, before, in_run, returned, run_s, summary)
     print(f"bag index: {entries} camera_info entries, {models} distinct CameraModel(s), {with_maps} with "
@@ -223,7 +226,8 @@ def _print(frames: int, before: float, samples: list[Sample], returned: float, r
         else:
             print(f"| {name} | - | - | (no sample: run too short) |")
     print(f"| peak | | | {peak:.1f} |")
-    print(f"| after run_bag returned | {run_s:.1f} | {s.frames_out + s.skipped.total} | {returned:.1f} |")
+    done = s.frames_out + s.skipped.total
+    print(f"| after run_bag returned (gc.collect) | {run_s:.1f} | {done} | {returned:.1f} |")
     if ten is not None and last is not None and last.done > ten.done:
         growth = 1024.0 * (last.rss - ten.rss) / (last.done - ten.done)
         print(f"\nRSS growth from 10 % to the end: {last.rss - ten.rss:+.1f} MiB over {last.done - ten.done} frames "

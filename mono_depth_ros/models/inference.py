@@ -17,6 +17,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -120,6 +121,32 @@ class DepthResult:
     timings: Timings
 
 
+class StageClock:
+    """Marks between the stages of one prediction: CUDA events on a GPU (recorded on the stream, no host stall; read
+    once the frame's work has finished), ``perf_counter`` on the CPU. The clock starts when it is made."""
+
+    def __init__(self, device: torch.device) -> None:
+        self._cuda = device.type == "cuda"
+        self._marks: list[Any] = []
+        self.mark()
+
+    def mark(self) -> None:
+        """End the current stage."""
+        if self._cuda:
+            event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            event.record()
+            self._marks.append(event)
+        else:
+            self._marks.append(time.perf_counter_ns())
+
+    def intervals_ms(self) -> list[float]:
+        """Milliseconds between consecutive marks (on CUDA this waits for the last mark's work)."""
+        if self._cuda:
+            self._marks[-1].synchronize()
+            return [float(a.elapsed_time(b)) for a, b in zip(self._marks, self._marks[1:], strict=False)]
+        return [(b - a) / 1e6 for a, b in zip(self._marks, self._marks[1:], strict=False)]
+
+
 class DepthEstimator:
     """Runs a :class:`DepthBackend` on camera images.
 
@@ -144,6 +171,7 @@ class DepthEstimator:
         self.precision = self._resolve_precision()
         self._graphs: dict[tuple[int, ...], CudaGraphRunner] | None = None
         self._staging: Tensor | None = None
+        self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
         fast_path = self.precision != "fp32" or self.config.compile or self.config.cuda_graphs
         if golden is None and fast_path and self.config.golden_check != "off":
@@ -251,11 +279,6 @@ class DepthEstimator:
             self._staging = torch.empty(shape, dtype=torch.uint8).pin_memory()
         return self._staging
 
-    def _sync(self) -> int:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter_ns()
-
     def predict(self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> DepthResult:
         """Estimate depth (or disparity, see :attr:`output_kind`) for one camera image.
 
@@ -281,28 +304,34 @@ class DepthEstimator:
             msg = f"out_hw must be positive, got {out_hw}"
             raise ShapeError(msg)
         network_hw = self.network_hw(image_hw)
-        on_host = self.device.type == "cpu"
+        clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last)
-        preprocessed = self._sync()
+        clock.mark()
         prediction = self._run_network(batch)
-        inferred = self._sync()
+        clock.mark()
         host = None
-        if on_host:
+        if self.device.type == "cpu":
             host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
         if host is None:
-            values = upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio)
-            host = values.to("cpu").numpy().astype(np.float32, copy=False)
+            host = self._download(upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio))
         if self.output_kind is not OutputKind.RELATIVE_INVERSE:
             host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
-        done = time.perf_counter_ns()
-        timings = Timings(
-            preprocess_ms=(preprocessed - start) / 1e6,
-            inference_ms=(inferred - preprocessed) / 1e6,
-            postprocess_ms=(done - inferred) / 1e6,
-            total_ms=(done - start) / 1e6,
-        )
+        clock.mark()
+        preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
+        timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
         return DepthResult(host, self.output_kind, network_hw, timings)
+
+    def _download(self, values: Tensor) -> np.ndarray:
+        """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer
+        (the only wait of the frame), then a host copy of the published-size map that the caller may keep."""
+        if self.device.type != "cuda":
+            return values.to("cpu").numpy().astype(np.float32, copy=True)
+        if self._pinned is None or tuple(self._pinned.shape) != tuple(values.shape):
+            self._pinned = torch.empty(tuple(values.shape), dtype=torch.float32).pin_memory()
+        self._pinned.copy_(values, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return self._pinned.numpy().copy()
 
     def warmup(self, image_hw: tuple[int, int] | None = None) -> None:
         """Run ``config.warmup_runs`` predictions on a blank image (compiles, autotunes, captures CUDA graphs)."""

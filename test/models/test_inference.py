@@ -239,3 +239,33 @@ def test_nan_weights_are_named_all_nan_and_refused_even_with_warn(checkpoint: Pa
         with pytest.raises(CheckpointError, match="the model output is all-NaN of the reference pixels"):
             DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check=action))
     assert DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check="off")).golden_report is None
+
+
+def test_predict_at_the_published_size_and_stage_timings(checkpoint: Path) -> None:
+    from mono_depth_ros.models.inference import StageClock
+
+    estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu"))
+    image = _image(375, 1242)
+    full = estimator.predict(image).values
+    small = estimator.predict(image, (125, 414))
+    assert small.values.shape == (125, 414) and small.network_hw == (64, 96)
+    assert np.nanmin(full) <= np.nanmin(small.values) and np.nanmax(small.values) <= np.nanmax(full)  # no new depths
+    t = small.timings
+    assert min(t.preprocess_ms, t.inference_ms, t.postprocess_ms) >= 0.0
+    assert t.preprocess_ms + t.inference_ms + t.postprocess_ms <= t.total_ms + 1e-6
+    with pytest.raises(ShapeError, match="out_hw must be positive"):
+        estimator.predict(image, (0, 10))
+    clock = StageClock(torch.device("cpu"))
+    clock.mark()
+    clock.mark()
+    assert len(clock.intervals_ms()) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the event timings and pinned download")
+def test_the_cuda_path_gives_the_cpu_values_with_event_timings(checkpoint: Path) -> None:
+    image = _image(375, 1242)
+    cpu = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cpu")).predict(image, (125, 414))
+    cuda = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cuda")).predict(image, (125, 414))
+    # the CPU shrinks in uint8 (within a grey level of the float resize the GPU does): close, not bit-equal
+    np.testing.assert_allclose(cuda.values, cpu.values, rtol=2e-2)
+    assert cuda.timings.inference_ms > 0.0 and cuda.timings.postprocess_ms > 0.0
