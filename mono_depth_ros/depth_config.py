@@ -2,8 +2,8 @@
 
 ``DepthConfig.from_params(values)`` validates everything once (:func:`mono_depth_ros.config.resolve`: types,
 ranges, choices, finite numbers, ``min_range < max_range``) and hands down typed slices: ``topics``, ``sync``,
-``lidar``, ``model``, ``scale``, ``output``, ``cloud``, ``diagnostics``. A run-time parameter change builds a new
-value (:meth:`DepthConfig.with_changes`); nothing downstream re-validates. Every parameter of
+``lidar``, ``model``, ``scale``, ``output``, ``cloud``, ``scan``, ``diagnostics``. A run-time parameter change builds
+a new value (:meth:`DepthConfig.with_changes`); nothing downstream re-validates. Every parameter of
 :data:`~mono_depth_ros.config.PARAMS` is exactly one field of one slice (:data:`FIELD_OF_PARAM`; a test checks
 it); field names are the parameter names without the slice prefix (``output.max_range`` → ``output.max_range``),
 except the topic names (``image_topic`` → ``topics.image``) and ``device`` (→ ``model.device``).
@@ -102,6 +102,17 @@ class CloudConfig:
     stride: int
     voxel_size: float
     rgb: bool
+    clearing: bool
+    clearing_range: float
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """``/depth/scan``: on or off, the band of rows, its frame (empty = derived from the image frame)."""
+
+    enabled: bool
+    band_rows: int
+    frame_id: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,7 @@ _SLICES: dict[str, type] = {
     "scale": ScaleConfig,
     "output": OutputConfig,
     "cloud": CloudConfig,
+    "scan": ScanConfig,
     "diagnostics": DiagnosticsConfig,
 }
 _RENAMED = {
@@ -156,6 +168,7 @@ class DepthConfig:
     scale: ScaleConfig
     output: OutputConfig
     cloud: CloudConfig
+    scan: ScanConfig
     diagnostics: DiagnosticsConfig
     params: Mapping[str, ParamValue]
 

@@ -34,7 +34,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages
@@ -64,7 +64,13 @@ FACTORY_TYPES = (
     "diagnostic_msgs/msg/DiagnosticStatus",
     "diagnostic_msgs/msg/KeyValue",
 )
-OUTPUT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "points": "depth/points"}
+OUTPUT_TOPICS = {
+    "depth": "depth/image",
+    "info": "depth/camera_info",
+    "points": "depth/points",
+    "clearing": "depth/points_clearing",
+    "scan": "depth/scan",
+}
 DIAGNOSTICS_TOPIC = "/diagnostics"
 MAX_CACHED_SCANS = 10
 PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
@@ -134,11 +140,15 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pub_depth = self.create_publisher(Image, OUTPUT_TOPICS["depth"], out_qos)
         self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
         self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
+        self._pub_clearing = self.create_publisher(PointCloud2, OUTPUT_TOPICS["clearing"], out_qos)
+        self._pub_scan = self.create_publisher(LaserScan, OUTPUT_TOPICS["scan"], out_qos)
         self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
         self._publishers_by_topic = {
             messages.DEPTH_IMAGE_TOPIC: self._pub_depth,
             messages.DEPTH_CAMERA_INFO_TOPIC: self._pub_info,
             messages.DEPTH_POINTS_TOPIC: self._pub_points,
+            messages.DEPTH_CLEARING_TOPIC: self._pub_clearing,
+            messages.DEPTH_SCAN_TOPIC: self._pub_scan,
         }
         self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))

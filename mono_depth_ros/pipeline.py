@@ -18,11 +18,13 @@ import numpy.typing as npt
 
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.clearing import clearing_cloud
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import depth_edge_mask
 from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
+from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.depth_config import DepthConfig
@@ -101,6 +103,8 @@ class FrameOutput:
         encoding: ``32FC1`` or ``16UC1``.
         intrinsics: pinhole intrinsics of the published depth image (for its camera_info).
         cloud: the point cloud (see core.cloud) or None when ``cloud.enabled`` is false.
+        clearing: ``cloud.clearing``: points ``cloud.clearing_range`` metres along the beyond-range rays (None off).
+        scan: ``scan.enabled``: the LaserScan of a band of rows (None off); ``scan_frame_id`` its header frame.
         scale: scale recovery status.
         timings_ms: per-stage wall time in milliseconds (``preprocess``, ``model``, ``network`` = the network's own
             share of ``model`` when the source reports it, ``scale``, ``postprocess``, ``cloud``, ``total``).
@@ -115,6 +119,9 @@ class FrameOutput:
     cloud: PointCloud | None
     scale: ScaleStatus
     timings_ms: dict[str, float] = field(default_factory=dict)
+    clearing: PointCloud | None = None
+    scan: ScanData | None = None
+    scan_frame_id: str = ""
 
 
 class DepthSource(Protocol):
@@ -326,6 +333,14 @@ class DepthPipeline:
             # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
             cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
             cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)
+        clearing = None
+        if self._config.cloud.clearing:
+            clearing = clearing_cloud(
+                depth_m, out_intrinsics, self._config.cloud.clearing_range, self._config.cloud.stride
+            )
+        scan = None
+        if self._config.scan.enabled:
+            scan = scan_from_depth(depth_m, out_intrinsics, self._config.scan.band_rows, min_range, max_range)
         timings["cloud"] = _ms(t)
         timings["total"] = _ms(t0)
         return FrameOutput(
@@ -338,6 +353,9 @@ class DepthPipeline:
             cloud=cloud,
             scale=scale,
             timings_ms=timings,
+            clearing=clearing,
+            scan=scan,
+            scan_frame_id=scan_frame_id(frame.frame_id, self._config.scan.frame_id),
         )
 
     def _build_cloud(

@@ -248,7 +248,8 @@ def test_qos_inputs_best_effort_outputs_reliable_by_default_and_configurable(ros
     assert topics == {"/camera/image_raw", "/camera/camera_info", "/depth_model/prediction"}
     for subscription in node.subscriptions:
         assert subscription.qos.reliability == qos.ReliabilityPolicy.BEST_EFFORT and subscription.qos.depth == 5
-    assert set(node.publishers) == {"depth/image", "depth/camera_info", "depth/points", "/diagnostics"}
+    assert set(node.publishers) == {"depth/image", "depth/camera_info", "depth/points", "depth/points_clearing",
+                                    "depth/scan", "/diagnostics"}  # fmt: skip
     for publisher in node.publishers.values():
         assert publisher.qos.reliability == qos.ReliabilityPolicy.RELIABLE
 

@@ -33,6 +33,7 @@ from mono_depth_ros.core.ros_msgs import (
     depth_image_to_metres,
     image_from_array,
     image_to_rgb8,
+    laser_scan_message,
     make_header,
     pointcloud2_from_cloud,
     stamp_to_ns,
@@ -43,11 +44,15 @@ from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
 DEPTH_IMAGE_TOPIC = "/depth/image"
 DEPTH_CAMERA_INFO_TOPIC = "/depth/camera_info"
 DEPTH_POINTS_TOPIC = "/depth/points"
+DEPTH_CLEARING_TOPIC = "/depth/points_clearing"
+DEPTH_SCAN_TOPIC = "/depth/scan"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-OUTPUT_TOPICS = (DEPTH_IMAGE_TOPIC, DEPTH_CAMERA_INFO_TOPIC, DEPTH_POINTS_TOPIC, DIAGNOSTICS_TOPIC)
+OUTPUT_TOPICS: tuple[str, ...] = (DEPTH_IMAGE_TOPIC, DEPTH_CAMERA_INFO_TOPIC, DEPTH_POINTS_TOPIC, DEPTH_CLEARING_TOPIC)
+OUTPUT_TOPICS += (DEPTH_SCAN_TOPIC, DIAGNOSTICS_TOPIC)
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+LASER_SCAN = "sensor_msgs/msg/LaserScan"
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
 
 
@@ -97,7 +102,8 @@ def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:
 def output_messages(
     factory: MessageFactory, output: FrameOutput, cloud_buffer: FieldBuffer | None = None
 ) -> list[tuple[str, str, Any]]:
-    """``(topic, type, message)`` for the depth image, its camera_info and (when built) the cloud of one frame.
+    """``(topic, type, message)`` for the depth image, its camera_info and (when built) the cloud, the clearing
+    cloud and the scan of one frame.
 
     ``cloud_buffer``: the cloud publisher's reused ``data`` field (node and bag runner hand the messages over before
     the next frame; see :class:`~mono_depth_ros.core.msg_factory.FieldBuffer`).
@@ -111,6 +117,11 @@ def output_messages(
     if cloud is not None:
         message = pointcloud2_from_cloud(factory, header, cloud, cloud_buffer)
         messages.append((DEPTH_POINTS_TOPIC, POINTCLOUD2, message))
+    if output.clearing is not None:
+        messages.append((DEPTH_CLEARING_TOPIC, POINTCLOUD2, pointcloud2_from_cloud(factory, header, output.clearing)))
+    if output.scan is not None:
+        scan_header = make_header(factory, output.stamp_ns, output.scan_frame_id or output.frame_id)
+        messages.append((DEPTH_SCAN_TOPIC, LASER_SCAN, laser_scan_message(factory, scan_header, output.scan)))
     return messages
 
 

@@ -55,6 +55,7 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "sensor_msgs/msg/RegionOfInterest",
     "sensor_msgs/msg/PointCloud2",
     "sensor_msgs/msg/PointField",
+    "sensor_msgs/msg/LaserScan",
     "geometry_msgs/msg/Vector3",
     "geometry_msgs/msg/Quaternion",
     "geometry_msgs/msg/Transform",
@@ -129,6 +130,15 @@ class MessageFactory:
     def field_buffer(self) -> FieldBuffer:
         """A :class:`FieldBuffer` for one publisher's ``uint8[]`` field in this factory's style."""
         return FieldBuffer(self.sequence_style)
+
+    def float32_sequence(self, values: npt.ArrayLike) -> Any:
+        """A variable-length ``float32[]`` field (e.g. ``LaserScan.ranges``) holding ``values`` (a copy)."""
+        flat = np.array(values, dtype=np.float32).reshape(-1)
+        if self.sequence_style == "numpy":
+            return flat
+        out = array.array("f")
+        out.frombytes(flat.tobytes())
+        return out
 
     def float64_sequence(self, values: npt.ArrayLike) -> Any:
         """A variable-length ``float64[]`` field (e.g. ``CameraInfo.d``) holding ``values`` (a copy)."""

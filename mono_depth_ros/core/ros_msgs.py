@@ -21,6 +21,7 @@ from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.cloud_record import PointCloud
 from mono_depth_ros.core.errors import ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.laser_scan import ScanData
 from mono_depth_ros.core.msg_compressed import (
     compressed_codec,
     compressed_image_from_array,
@@ -211,6 +212,24 @@ def tf_message_from(factory: MessageFactory, transforms: Sequence[RigidTransform
     """A ``tf2_msgs/TFMessage`` holding every transform at ``stamp_ns`` (for ``/tf`` or ``/tf_static``)."""
     entries = [transform_stamped_from_rigid(factory, t, stamp_ns) for t in transforms]
     return factory.new("tf2_msgs/msg/TFMessage", transforms=entries)
+
+
+def laser_scan_message(factory: MessageFactory, header: Any, scan: ScanData) -> Any:
+    """The ``sensor_msgs/LaserScan`` of a :class:`~mono_depth_ros.core.laser_scan.ScanData` (``/depth/scan``);
+    no intensities, no per-ray timing (one camera exposure)."""
+    return factory.new(
+        "sensor_msgs/msg/LaserScan",
+        header=header_from(factory, header),
+        angle_min=float(scan.angle_min),
+        angle_max=float(scan.angle_max),
+        angle_increment=float(scan.angle_increment),
+        time_increment=0.0,
+        scan_time=0.0,
+        range_min=float(scan.range_min),
+        range_max=float(scan.range_max),
+        ranges=factory.float32_sequence(scan.ranges),
+        intensities=factory.float32_sequence(np.zeros(0, np.float32)),
+    )
 
 
 def pointcloud2_from_cloud(

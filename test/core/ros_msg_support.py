@@ -73,6 +73,10 @@ def _is_f64_seq(v: Any) -> bool:
     return isinstance(v, array.array) and v.typecode == "d"
 
 
+def _is_f32_seq(v: Any) -> bool:
+    return isinstance(v, array.array) and v.typecode == "f"
+
+
 def _fixed(size: int) -> Checker:
     def check(v: Any) -> bool:
         return isinstance(v, np.ndarray) and v.dtype == np.float64 and v.ndim == 1 and v.size == size
@@ -159,6 +163,18 @@ _SPECS: dict[str, dict[str, Checker]] = {
         "data": _is_u8_seq,
         "is_dense": _is_bool,
     },
+    "sensor_msgs/msg/LaserScan": {
+        "header": _msg("std_msgs/msg/Header"),
+        "angle_min": _is_float,
+        "angle_max": _is_float,
+        "angle_increment": _is_float,
+        "time_increment": _is_float,
+        "scan_time": _is_float,
+        "range_min": _is_float,
+        "range_max": _is_float,
+        "ranges": _is_f32_seq,
+        "intensities": _is_f32_seq,
+    },
     "geometry_msgs/msg/Vector3": {"x": _is_float, "y": _is_float, "z": _is_float},
     "geometry_msgs/msg/Quaternion": {"x": _is_float, "y": _is_float, "z": _is_float, "w": _is_float},
     "geometry_msgs/msg/Transform": {
@@ -190,7 +206,7 @@ def fake_to_rosbags(value: Any, distro: str) -> Any:
         cls = TYPESTORES[distro].types[value.TYPE_NAME]
         return cls(**{name: fake_to_rosbags(getattr(value, name), distro) for name in value.SPEC})
     if isinstance(value, array.array):
-        return np.array(value, dtype={"B": np.uint8, "d": np.float64}[value.typecode])
+        return np.array(value, dtype={"B": np.uint8, "d": np.float64, "f": np.float32}[value.typecode])
     if isinstance(value, list):
         return [fake_to_rosbags(item, distro) for item in value]
     return value
