@@ -6,6 +6,8 @@ Arguments:
                                  says (Humble's ``ros2 launch`` rejects an empty value such as ``lidar:=''``)
   model, weights, device         model.backend, model.weights, device
   params_file                    ROS params YAML (default: the installed config/depth.yaml)
+  nav2                           true: also apply the Nav2 preset config/depth_nav2.yaml over params_file (strided
+                                 cloud, /depth/points_clearing, /depth/scan; see config/nav2_costmap_example.yaml)
   namespace                      ROS namespace of the node and its relative output topics (depth/...)
 
 Precedence: the six node arguments default to ``from_params_file``: then the parameter comes from params_file (or,
@@ -55,6 +57,8 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     if LaunchConfiguration("use_lidar").perform(context).lower() == "false":
         overrides["lidar_topic"] = ParameterValue("", value_type=str)  # an empty value cannot be typed on Humble
     parameters: list[object] = [LaunchConfiguration("params_file")]
+    if LaunchConfiguration("nav2").perform(context).lower() == "true":
+        parameters.append(PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "depth_nav2.yaml"]))
     if overrides:
         parameters.append(overrides)
     node = Node(
@@ -79,6 +83,12 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS 2 params YAML for mono_depth_node (nested keys = dotted parameter names)",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
+        DeclareLaunchArgument(
+            "nav2",
+            default_value="false",
+            choices=["true", "false", "True", "False"],
+            description="true: apply the Nav2 preset config/depth_nav2.yaml over params_file",
+        ),
         DeclareLaunchArgument(
             "use_lidar",
             default_value="true",

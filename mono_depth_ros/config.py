@@ -89,7 +89,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("cloud.mode", "organized", "organized (H x W, NaN invalid), strided or voxel (unorganized)", choices=("organized", "strided", "voxel"), dynamic=True),
     ParamSpec("cloud.stride", 4, "pixel stride for cloud.mode=strided", min_value=1, max_value=64, dynamic=True),
     ParamSpec("cloud.voxel_size", 0.1, "voxel edge in metres for cloud.mode=voxel", min_value=0.001, max_value=10.0, dynamic=True),
-    ParamSpec("cloud.clearing", False, "also publish /depth/points_clearing: a point cloud.clearing_range metres along the ray of every beyond-range pixel (every cloud.stride-th), for a costmap observation source with marking: false, clearing: true", dynamic=True),
+    ParamSpec("cloud.clearing", False, "also publish /depth/points_clearing: every pixel's ray (every cloud.stride-th) to its depth, or cloud.clearing_range metres along it when beyond output.max_range, for a costmap source with marking: false, clearing: true and a height band that keeps the floor", dynamic=True),
     ParamSpec("cloud.clearing_range", 5.0, "distance of the clearing points in metres; at or beyond the costmap's raytrace_max_range", min_value=0.1, max_value=1000.0, dynamic=True),
     ParamSpec("scan.enabled", False, "also publish /depth/scan (sensor_msgs/LaserScan): the nearest return per image column over a band of rows at the principal point; +Inf where everything is beyond output.max_range", dynamic=True),
     ParamSpec("scan.band_rows", 8, "rows of the published depth image in the scan band, centred on the principal point's row", min_value=1, max_value=4096, dynamic=True),

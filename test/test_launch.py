@@ -17,7 +17,8 @@ from mono_depth_ros.config import PARAMS_BY_NAME
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
-ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "params_file", "model", "weights", "device", "namespace"}
+ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "nav2", "params_file", "model", "weights", "device",
+             "namespace"}  # fmt: skip
 # ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
 # LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
@@ -192,6 +193,14 @@ def test_given_arguments_override_only_their_parameters(description: LaunchDescr
     assert set(every.kwargs["parameters"][1]) == set(EXPECTED)
 
 
+def test_nav2_true_applies_the_preset_over_the_params_file(description: LaunchDescription) -> None:
+    params_file, preset, overrides = _launch(description, nav2="true", device="cpu").kwargs["parameters"]
+    assert params_file.variable_name == "params_file"
+    (parts,) = preset.args  # PathJoinSubstitution([FindPackageShare(...), "config", "depth_nav2.yaml"])
+    assert parts[1:] == ["config", "depth_nav2.yaml"] and parts[0].args == ("mono_depth_ros",)
+    assert set(overrides) == {"device"}  # command-line arguments still win
+
+
 def node_output_topics() -> dict[str, str]:
     tree = ast.parse(NODE_FILE.read_text())
     for node in tree.body:
@@ -226,17 +235,22 @@ def test_rviz_config_shows_the_camera_the_depth_image_the_cloud_by_depth_and_tf(
     assert config["Visualization Manager"]["Global Options"]["Fixed Frame"].endswith("optical_frame")
 
 
-def test_nav2_example_feeds_the_voxel_layer_from_the_depth_cloud() -> None:
+def test_nav2_example_feeds_the_voxel_layer_from_the_node_outputs() -> None:
     config = yaml.safe_load((REPO_ROOT / "config" / "nav2_costmap_example.yaml").read_text())
     params = config["local_costmap"]["local_costmap"]["ros__parameters"]
     voxel = params["voxel_layer"]
     assert "voxel_layer" in params["plugins"] and voxel["plugin"] == "nav2_costmap_2d::VoxelLayer"
-    (source_name,) = voxel["observation_sources"].split()
-    source = voxel[source_name]
-    assert source["topic"] == node_output_topics()["points"] and source["data_type"] == "PointCloud2"
-    assert source["marking"] is True and source["clearing"] is True
-    assert 0 < source["min_obstacle_height"] < source["max_obstacle_height"] <= voxel["max_obstacle_height"]
-    assert PARAMS_BY_NAME["output.min_range"].default <= source["obstacle_min_range"] < source["obstacle_max_range"]
-    assert source["obstacle_max_range"] <= source["raytrace_max_range"] <= PARAMS_BY_NAME["output.max_range"].default
-    assert source["expected_update_rate"] > 0 and source["inf_is_valid"] is False
+    sources = {voxel[name]["topic"]: voxel[name] for name in voxel["observation_sources"].split()}
+    outputs = node_output_topics()
+    assert set(sources) == {outputs["points"], outputs["clearing"], outputs["scan"]}
+    data_types = {outputs["points"]: "PointCloud2", outputs["clearing"]: "PointCloud2", outputs["scan"]: "LaserScan"}
+    for topic, source in sources.items():
+        assert source["data_type"] == data_types[topic]
+        assert source["min_obstacle_height"] < source["max_obstacle_height"]
+        assert PARAMS_BY_NAME["output.min_range"].default <= source["obstacle_min_range"] < source["obstacle_max_range"]
+        assert source["obstacle_max_range"] <= source["raytrace_max_range"]
+        assert source["expected_update_rate"] > 0
+    marking = sources[outputs["points"]]
+    assert marking["marking"] is True and 0 < marking["min_obstacle_height"] <= voxel["max_obstacle_height"]
+    assert marking["inf_is_valid"] is False  # a cloud has no +Inf points
     assert voxel["z_voxels"] <= 16  # the voxel grid's hard limit

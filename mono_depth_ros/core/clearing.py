@@ -2,8 +2,11 @@
 
 A costmap clears the cells along the ray from the sensor to every point it receives. Pixels beyond
 ``output.max_range`` (sky, open space) are +Inf in the depth image (REP 117) and carry no point in ``/depth/points``,
-so nothing clears there: an obstacle that moved away stays in the costmap. :func:`clearing_cloud` gives one point per
-such pixel, ``distance_m`` along its ray, for an observation source with ``marking: false, clearing: true``.
+so nothing clears there: an obstacle that moved away stays in the costmap. Floor points clear nothing either once
+the marking source's ``min_obstacle_height`` (which keeps the floor from being marked) has dropped them.
+:func:`clearing_cloud` gives every ray: a point at the surface for a valid depth, one ``distance_m`` along the ray
+for a beyond-range pixel, for an observation source with ``marking: false, clearing: true`` and a height band that
+keeps floor points.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from mono_depth_ros.core.errors import ConfigError, ShapeError
 def clearing_cloud(
     depth_m: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics, distance_m: float, stride: int = 1
 ) -> PointCloud:
-    """Points ``distance_m`` along the rays of the beyond-range pixels (+Inf depth), camera optical frame.
+    """One point per ray of the depth image, camera optical frame: at the surface for a finite depth, ``distance_m``
+    along the ray for a beyond-range pixel (+Inf).
 
     Args:
-        depth_m: (H, W) published depth in metres: +Inf beyond ``output.max_range`` (REP 117); NaN, -Inf and
-            finite depths make no clearing point (a finite depth is a surface: its own point clears up to it).
+        depth_m: (H, W) published depth in metres: +Inf beyond ``output.max_range`` (REP 117); NaN (invalid,
+            flying pixel) and -Inf (too close) make no point.
         intrinsics: pinhole intrinsics of ``depth_m``.
         distance_m: Euclidean distance of each point from the optical centre (> 0); set it at or beyond the
             costmap's ``raytrace_max_range`` so that the whole ray clears.
@@ -45,11 +49,13 @@ def clearing_cloud(
         msg = f"depth {depth_m.shape} does not match the intrinsics' {intrinsics.height}x{intrinsics.width}"
         raise ShapeError(msg)
     sub = depth_m[::stride, ::stride]
-    rows, cols = np.nonzero(np.isposinf(sub))
+    rows, cols = np.nonzero(np.isfinite(sub) | np.isposinf(sub))
     u = (cols * stride).astype(np.float32)
     v = (rows * stride).astype(np.float32)
     rays = np.stack(
         [(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, np.ones_like(u)], axis=-1
     )
-    rays *= np.float32(distance_m) / np.linalg.norm(rays, axis=-1, keepdims=True)
-    return unorganized_cloud(rays.astype(np.float32), None)
+    depth = sub[rows, cols].astype(np.float32)
+    beyond = np.isposinf(depth)
+    depth[beyond] = np.float32(distance_m) / np.linalg.norm(rays[beyond], axis=-1)  # z of a point distance_m away
+    return unorganized_cloud(rays * depth[:, None], None)

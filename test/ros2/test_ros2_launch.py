@@ -6,7 +6,6 @@ ROS graph, ``ros2 param get`` and real subscriptions.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import Image, LaserScan, PointCloud2
 
 from test.kitti_bag import KittiFrame
 
@@ -166,14 +165,17 @@ def test_the_node_stops_cleanly_while_frames_flow(
 def test_the_nav2_preset_cloud_reaches_best_effort_readers(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    """Nav2's observation sources read best effort: the preset's cloud must arrive there at camera rate."""
-    preset = Path(os.environ["MONO_DEPTH_ROS2_WS"]) / "install/share/mono_depth_ros/config/depth_nav2.yaml"
-    launched = Launched({"device": "cpu", "params_file": str(preset)}, ros_logs / "nav2_preset.log")
+    """``nav2:=true``: Nav2's observation sources read best effort: the preset's cloud, clearing cloud and scan must
+    arrive there at camera rate."""
+    launched = Launched({"device": "cpu", "nav2": "true"}, ros_logs / "nav2_preset.log")
     try:
         launched.wait_ready(probe)
         assert param_value("/mono_depth_node", "cloud.mode") == "strided"
+        assert param_value("/mono_depth_node", "scan.enabled") == "True"
         reliable = probe.collect(PointCloud2, "/depth/points", RELIABLE)
         best_effort = probe.collect(PointCloud2, "/depth/points", BEST_EFFORT)
+        clearing = probe.collect(PointCloud2, "/depth/points_clearing", BEST_EFFORT)
+        scans = probe.collect(LaserScan, "/depth/scan", BEST_EFFORT)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
         time.sleep(1.0)
@@ -185,8 +187,12 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         assert len(received) >= 0.9 * len(published), f"best effort got {len(received)} of {len(published)} clouds"
         cloud = next(iter(best_effort.messages))
         assert cloud.height == 1 and cloud.width * cloud.point_step < 600_000  # unorganized, under 0.6 MB
-        probe.drop(reliable)
-        probe.drop(best_effort)
+        assert len(set(clearing.by_stamp()) & published) >= 0.9 * len(published)
+        scan = scans.by_stamp()[next(iter(published & set(scans.by_stamp())))]
+        assert scan.header.frame_id == "camera" and scan.angle_min < 0 < scan.angle_max  # camera_optical's body frame
+        assert np.isposinf(np.asarray(scan.ranges)).any()  # KITTI's open road beyond max_range: clears in Nav2
+        for collected in (reliable, best_effort, clearing, scans):
+            probe.drop(collected)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 

@@ -1,0 +1,77 @@
+"""scan_from_depth: bearings and horizontal ranges of a band of rows, REP 117 for no return; the message."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.laser_scan import scan_frame_id, scan_from_depth
+
+INTR = PinholeIntrinsics(100.0, 100.0, 39.5, 29.5, width=80, height=60)
+
+
+def test_a_wall_gives_its_horizontal_distance_at_each_bearing() -> None:
+    depth = np.full((60, 80), 4.0, np.float32)  # a wall 4 m ahead, facing the camera
+    scan = scan_from_depth(depth, INTR, band_rows=4, range_min=0.1, range_max=20.0)
+    assert scan.ranges.shape == (80,) and scan.ranges.dtype == np.float32
+    assert scan.angle_min == pytest.approx(math.atan2(-(79 - 39.5), 100.0))  # the rightmost column
+    assert scan.angle_max == pytest.approx(math.atan2(39.5, 100.0)) == pytest.approx(-scan.angle_min)
+    assert scan.angle_increment == pytest.approx((scan.angle_max - scan.angle_min) / 79)
+    bearings = scan.angle_min + scan.angle_increment * np.arange(80)
+    finite = np.isfinite(scan.ranges)
+    assert finite.mean() > 0.9  # equal-angle bins: a few stay empty (NaN) where columns bunch up
+    np.testing.assert_allclose(scan.ranges[finite], 4.0 / np.cos(bearings[finite]), rtol=0.02)
+    assert (scan.range_min, scan.range_max) == (0.1, 20.0)
+
+
+def test_nearest_in_the_band_and_no_return_per_rep117() -> None:
+    depth = np.full((60, 80), 10.0, np.float32)
+    depth[28:32, 40:44] = 3.0  # an obstacle in the band
+    depth[:, 0:10] = np.inf  # nothing within range on the left
+    depth[:, 10:15] = -np.inf  # too close
+    depth[:, 15:20] = np.nan  # no measurement
+    depth[0:5, 20:25] = 1.0  # outside the band: ignored
+    scan = scan_from_depth(depth, INTR, band_rows=4, range_min=0.5, range_max=20.0)
+    right_to_left = scan.ranges[::-1]  # index 0 is the rightmost column
+    assert np.nanmin(right_to_left[38:46]) == pytest.approx(3.0, rel=0.01)
+    assert np.all(np.isposinf(right_to_left[1:9]))
+    assert np.all(np.isneginf(right_to_left[11:14]))
+    assert np.all(np.isnan(right_to_left[16:19]))
+    assert np.all(right_to_left[21:24] > 9.0)
+
+
+def test_frame_id_and_bad_arguments() -> None:
+    assert scan_frame_id("camera_optical") == "camera"
+    assert scan_frame_id("camera_color_optical_frame") == "camera_color_frame"
+    assert scan_frame_id("front_cam") == "front_cam"
+    assert scan_frame_id("camera_optical", "base_scan") == "base_scan"
+    depth = np.ones((60, 80), np.float32)
+    with pytest.raises(ConfigError, match=r"scan\.band_rows"):
+        scan_from_depth(depth, INTR, 0, 0.1, 20.0)
+    with pytest.raises(ConfigError):
+        scan_from_depth(depth, INTR, 4, 5.0, 1.0)
+    with pytest.raises(ShapeError):
+        scan_from_depth(depth[:10], INTR, 4, 0.1, 20.0)
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_the_laser_scan_message_round_trips_through_cdr(distro: str) -> None:
+    from mono_depth_ros.core.ros_msgs import laser_scan_message, make_header
+
+    from .ros_msg_support import TYPESTORES, fake_to_rosbags, rclpy_style_factory, rosbags_factory
+
+    scan = scan_from_depth(np.full((60, 80), 4.0, np.float32), INTR, 4, 0.1, 20.0)
+    for factory in (rosbags_factory(distro), rclpy_style_factory()):
+        message = laser_scan_message(factory, make_header(factory, 5_000_000_007, "camera"), scan)
+        if factory.sequence_style == "array.array":
+            message = fake_to_rosbags(message, distro)
+        store = TYPESTORES[distro]
+        back = store.deserialize_cdr(
+            store.serialize_cdr(message, "sensor_msgs/msg/LaserScan"), "sensor_msgs/msg/LaserScan"
+        )
+        np.testing.assert_array_equal(back.ranges, scan.ranges)
+        assert back.header.frame_id == "camera" and back.angle_increment == pytest.approx(scan.angle_increment)

@@ -1,0 +1,160 @@
+"""The node's outputs in a costmap: a box is marked, the floor is not, and the box's cells clear once it is gone.
+
+A synthetic sequence with exact depth (a level camera 1 m above a floor, a box 3 m ahead for three frames, then open
+space) goes through ``mono-depth bag`` (the node's pipeline and messages) with the Nav2 preset; the output bag's
+``/depth/points``, ``/depth/points_clearing`` and ``/depth/scan`` feed a model of Nav2's obstacle layer
+(:mod:`test.nav2_costmap`) configured as ``config/nav2_costmap_example.yaml`` says. The preset and the example are
+also checked against each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from mono_depth_ros.bag import BagRunOptions, run_bag
+from mono_depth_ros.config import load_config
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.msg_pointcloud2 import pointcloud2_to_structured
+from mono_depth_ros.core.ros_msgs import camera_info_from_model, depth_image_from_metres, image_from_array, make_header
+from mono_depth_ros.demo.bag_builder import BagBuilder
+from test.bag.support import read_bag
+from test.nav2_costmap import ObstacleLayer, Source, points_from_optical, points_from_scan
+
+REPO = Path(__file__).resolve().parents[1]
+PRESET = REPO / "config" / "depth_nav2.yaml"
+EXAMPLE = REPO / "config" / "nav2_costmap_example.yaml"
+INTR = PinholeIntrinsics(100.0, 100.0, 79.5, 59.5, width=160, height=120)
+CAMERA_HEIGHT_M = 1.0
+BOX_X_M = (3.0, 3.4)  # robot frame: ahead
+BOX_Y_M = (-0.4, 0.4)  # robot frame: left / right
+BOX_FRAMES, FRAMES = 3, 8
+
+
+def render(box: bool) -> np.ndarray:
+    """Exact depth (metres, optical z) of the floor, the box when present, and a far wall at 200 m."""
+    ray_x = ((np.arange(INTR.width) - INTR.cx) / INTR.fx)[None, :]
+    ray_y = ((np.arange(INTR.height) - INTR.cy) / INTR.fy)[:, None]
+    depth = np.full((INTR.height, INTR.width), 200.0)
+    floor = np.where(ray_y > 0, CAMERA_HEIGHT_M / np.maximum(ray_y, 1e-9), np.inf)
+    depth = np.minimum(depth, np.broadcast_to(floor, depth.shape))
+    if box:
+        z = BOX_X_M[0]
+        x_right, height = ray_x * z, CAMERA_HEIGHT_M - ray_y * z
+        hit = (-x_right >= BOX_Y_M[0]) & (-x_right <= BOX_Y_M[1]) & (height >= 0.0) & (height <= 1.5)
+        depth = np.where(hit, np.minimum(depth, z), depth)
+    return depth.astype(np.float32)
+
+
+def write_scene_bag(path: Path) -> None:
+    with BagBuilder(path) as bag:
+        factory = bag.factory
+        for index in range(FRAMES):
+            stamp_ns = 1_700_000_000_000_000_000 + index * 100_000_000
+            header = make_header(factory, stamp_ns, "camera_optical")
+            rgb = np.full((INTR.height, INTR.width, 3), 128, np.uint8)
+            info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTR), header)
+            bag.add("/camera/camera_info", info, stamp_ns)
+            bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), stamp_ns + 1)
+            prediction = depth_image_from_metres(factory, render(index < BOX_FRAMES), "32FC1", header)
+            bag.add("/depth_model/prediction", prediction, stamp_ns + 2)
+
+
+def costmap_sources() -> dict[str, Source]:
+    """The observation sources of the example's voxel layer, by the topic they read."""
+    layer = yaml.safe_load(EXAMPLE.read_text())["local_costmap"]["local_costmap"]["ros__parameters"]["voxel_layer"]
+    sources = {}
+    for name in layer["observation_sources"].split():
+        spec = layer[name]
+        sources[spec["topic"]] = Source(
+            marking=spec["marking"],
+            clearing=spec["clearing"],
+            min_obstacle_height=spec["min_obstacle_height"],
+            max_obstacle_height=spec["max_obstacle_height"],
+            obstacle_max_range=spec["obstacle_max_range"],
+            raytrace_max_range=spec["raytrace_max_range"],
+            inf_is_valid=spec.get("inf_is_valid", False),
+        )
+    return sources
+
+
+def _xyz(cloud: Any) -> np.ndarray:
+    points = pointcloud2_to_structured(cloud).reshape(-1)
+    xyz = np.stack([points["x"], points["y"], points["z"]], axis=-1).astype(np.float64)
+    return xyz[np.isfinite(xyz).all(axis=1)]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
+    folder = tmp_path_factory.mktemp("nav2")
+    write_scene_bag(folder / "in")
+    params = {**load_config(PRESET), "model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    summary = run_bag(folder / "in", folder / "out", params, BagRunOptions(progress=False))
+    assert summary.frames_out == FRAMES
+    return {topic: [message for _, message in messages] for topic, messages in read_bag(folder / "out").items()}
+
+
+def _run_costmap(outputs: dict[str, list[Any]], topics: set[str]) -> list[np.ndarray]:
+    """The marked cells after each frame, fed by the example's sources that read ``topics``."""
+    sources = {topic: source for topic, source in costmap_sources().items() if topic in topics}
+    layer = ObstacleLayer(CAMERA_HEIGHT_M)
+    history = []
+    for index in range(FRAMES):
+        observations = []
+        for topic, source in sources.items():
+            message = outputs[topic][index]
+            if topic.endswith("scan"):
+                points = points_from_scan(message, CAMERA_HEIGHT_M, source.inf_is_valid)
+            else:
+                points = points_from_optical(_xyz(message), CAMERA_HEIGHT_M)
+            observations.append((source, points))
+        layer.update(observations)
+        history.append(layer.marked.copy())
+    return history
+
+
+def _box(marked: np.ndarray) -> int:
+    """Marked cells in the box's footprint (its front face and what lies just before it)."""
+    layer = ObstacleLayer(CAMERA_HEIGHT_M)
+    layer.marked = marked
+    return layer.marked_in((BOX_X_M[0] - 0.1, BOX_X_M[1]), BOX_Y_M)
+
+
+def test_the_box_is_marked_the_floor_is_not_and_only_the_clearing_outputs_clear_it(
+    outputs: dict[str, list[Any]],
+) -> None:
+    marking_only = _run_costmap(outputs, {"/depth/points"})
+    assert _box(marking_only[BOX_FRAMES - 1]) >= 5  # the front face, 0.8 m wide; stride 4 = a point per 0.12 m
+    assert marking_only[BOX_FRAMES - 1].sum() == _box(marking_only[BOX_FRAMES - 1])  # nothing else: no floor
+    # the defect: once the box is gone its rays end on the far wall (beyond output.max_range: no point) or on the
+    # floor (below min_obstacle_height: dropped by the marking source), so nothing clears its cells
+    assert _box(marking_only[-1]) == _box(marking_only[BOX_FRAMES - 1])
+
+    with_clearing = _run_costmap(outputs, {"/depth/points", "/depth/points_clearing"})
+    assert _box(with_clearing[BOX_FRAMES - 1]) >= 5
+    assert _box(with_clearing[BOX_FRAMES]) == 0  # cleared by the first frame without it
+    assert with_clearing[-1].sum() == 0
+
+    with_scan = _run_costmap(outputs, {"/depth/points", "/depth/scan"})
+    assert _box(with_scan[BOX_FRAMES - 1]) >= 5
+    assert _box(with_scan[-1]) < _box(with_scan[BOX_FRAMES - 1]) // 4  # +Inf ranges (inf_is_valid) clear it
+
+
+def test_the_preset_and_the_costmap_example_agree() -> None:
+    preset = load_config(PRESET)
+    sources = costmap_sources()
+    assert set(sources) == {"/depth/points", "/depth/points_clearing", "/depth/scan"}
+    assert preset["cloud.clearing"] and preset["scan.enabled"]
+    assert preset["cloud.mode"] in {"strided", "voxel"}  # a cloud Nav2 can take at camera rate
+    for topic, source in sources.items():
+        assert source.obstacle_max_range <= preset["output.max_range"], topic  # marks only what the node publishes
+        assert source.raytrace_max_range <= preset["output.max_range"], topic
+    assert sources["/depth/points_clearing"].raytrace_max_range <= preset["cloud.clearing_range"]
+    assert not sources["/depth/points_clearing"].marking and sources["/depth/points_clearing"].clearing
+    assert sources["/depth/points_clearing"].min_obstacle_height < 0.0  # keeps the floor's rays
+    assert sources["/depth/scan"].inf_is_valid  # +Inf = no return within range: clears
+    assert sources["/depth/points"].min_obstacle_height >= 0.05  # the floor does not mark
