@@ -60,6 +60,7 @@ FACTORY_TYPES = (
     "sensor_msgs/msg/RegionOfInterest",
     "sensor_msgs/msg/PointCloud2",
     "sensor_msgs/msg/PointField",
+    "sensor_msgs/msg/LaserScan",
     "diagnostic_msgs/msg/DiagnosticArray",
     "diagnostic_msgs/msg/DiagnosticStatus",
     "diagnostic_msgs/msg/KeyValue",

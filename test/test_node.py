@@ -571,6 +571,25 @@ def test_real_pipeline_end_to_end(ros: Ros) -> None:
     assert (points.height, points.width, points.point_step) == (12, 16, 32)
 
 
+def test_real_pipeline_publishes_the_nav2_clearing_cloud_and_scan(ros: Ros) -> None:
+    """``cloud.clearing`` and ``scan.enabled`` on a wall 4 m away: a ray per 4th pixel (cloud.stride), a scan."""
+    overrides = {**EXTERNAL, "scale.mode": "none", "cloud.clearing": True, "cloud.clearing_range": 5.0,
+                 "scan.enabled": True, "scan.band_rows": 2, "output.max_range": 5.0}  # fmt: skip
+    from mono_depth_ros.core.laser_scan import scan_frame_id
+
+    node = ros.make_node(overrides)
+    send_frame(node, depth_m=4.0)
+    (clearing,) = node.publishers["depth/points_clearing"].wait_for(1, timeout_s=60)
+    (scan,) = node.publishers["depth/scan"].wait_for(1)
+    assert stats(node).bad == {} and stats(node).worker_errors == 0
+    assert stamp_ns_of(clearing) == stamp_ns_of(scan) == STAMP_NS
+    assert clearing.header.frame_id == FRAME_ID and clearing.height == 1 and clearing.width == (32 // 4) * (24 // 4)
+    assert scan.header.frame_id == scan_frame_id(FRAME_ID)
+    ranges = np.asarray(scan.ranges)
+    assert ranges.dtype == np.float32 and np.nanmin(ranges) == pytest.approx(4.0, rel=1e-3)  # straight ahead
+    assert scan.range_max == 5.0 and scan.angle_min < 0 < scan.angle_max
+
+
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:
     """Up-to-scale prediction (3 m) + LiDAR on a wall 6 m away (via TF) → published depth 6 m."""
     overrides = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "lidar_topic": "/lidar/points",
