@@ -138,19 +138,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
 
         out_qos = qos_for(self._config.topics.output_qos)
-        self._pub_depth = self.create_publisher(Image, OUTPUT_TOPICS["depth"], out_qos)
-        self._pub_info = self.create_publisher(CameraInfo, OUTPUT_TOPICS["info"], out_qos)
-        self._pub_points = self.create_publisher(PointCloud2, OUTPUT_TOPICS["points"], out_qos)
-        self._pub_clearing = self.create_publisher(PointCloud2, OUTPUT_TOPICS["clearing"], out_qos)
-        self._pub_scan = self.create_publisher(LaserScan, OUTPUT_TOPICS["scan"], out_qos)
-        self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
-        self._publishers_by_topic = {
-            messages.DEPTH_IMAGE_TOPIC: self._pub_depth,
-            messages.DEPTH_CAMERA_INFO_TOPIC: self._pub_info,
-            messages.DEPTH_POINTS_TOPIC: self._pub_points,
-            messages.DEPTH_CLEARING_TOPIC: self._pub_clearing,
-            messages.DEPTH_SCAN_TOPIC: self._pub_scan,
+        types = {"depth": Image, "info": CameraInfo, "points": PointCloud2, "clearing": PointCloud2, "scan": LaserScan}
+        self._publishers_by_topic = {  # keyed as adapters.messages names the outputs (absolute)
+            "/" + topic: self.create_publisher(types[key], topic, out_qos) for key, topic in OUTPUT_TOPICS.items()
         }
+        self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
         self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))
         self.add_on_set_parameters_callback(self._on_set_parameters)
