@@ -4,10 +4,11 @@ A robot's computer runs other nodes. torch's intra-op workers spin while they wa
 as the machine loses time to every busy core. This runs the shipped model on a real KITTI image (1242×375, output at
 the network's resolution, as the node does) for each ``model.threads`` setting (0 = auto, and 1 .. the core count)
 with 0, 1, ... busy background processes, each setting in a fresh interpreter (no torch setting carries over).
-Prints wall and CPU ms per frame (median over the frames) and, per load, how far auto is from the best fixed setting.
+Each cell is measured ``--repeats`` times, the settings in a rotated order each time (a busy machine drifts), and the
+median is printed. Prints wall and CPU ms per frame and, per load, how far auto is from the best fixed setting.
 Usage::
 
-    .venv/bin/python bench/bench_threads.py [--frames 40] [--loads 0,1,2] [--threads 1,2]
+    .venv/bin/python bench/bench_threads.py [--frames 40] [--repeats 3] [--loads 0,1,2] [--threads 1,2]
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def _run_setting(threads: int, frames: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=40, help="timed predictions per setting")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per cell (median)")
     parser.add_argument("--loads", default="0,1,2", help="busy background processes, comma-separated")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     parser.add_argument("--threads", default=",".join(str(n) for n in range(1, cores + 1)), help="fixed settings")
     args = parser.parse_args()
     fixed = [int(n) for n in args.threads.split(",")]
     settings = [0, *fixed]
-    print(f"{cores} usable cores; shipped model on a 1242x375 KITTI image, {args.frames} frames per cell (median)")
+    print(f"{cores} usable cores; shipped model on a 1242x375 KITTI image; per cell the median of {args.repeats} runs "
+          f"of {args.frames} frames (each the median frame)")  # fmt: skip
     header = "".join(f"{('auto' if t == 0 else f'{t} thr'):>16}" for t in settings)
     print(f"{'busy processes':<16}{header}   auto vs best fixed")
     for load in (int(n) for n in args.loads.split(",")):
@@ -80,7 +83,11 @@ def main() -> int:
         for process in busy:
             process.start()
         try:
-            cells = {t: _run_setting(t, args.frames) for t in settings}
+            runs: dict[int, list[dict[str, float]]] = {t: [] for t in settings}
+            for repeat in range(args.repeats):
+                for t in settings[repeat % len(settings) :] + settings[: repeat % len(settings)]:
+                    runs[t].append(_run_setting(t, args.frames))
+            cells = {t: {k: statistics.median(r[k] for r in runs[t]) for k in runs[t][0]} for t in settings}
         finally:
             for process in busy:
                 process.terminate()
