@@ -83,12 +83,14 @@ class ScaleConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """The published depth: encoding, range limits (metres), resolution, flying-pixel filter."""
+    """The published depth: encoding, range limits (metres), resolution, speckle and flying-pixel filters."""
 
     encoding: str
     min_range: float
     max_range: float
     downscale: int
+    outlier_filter: bool
+    outlier_tolerance: float
     edge_filter: bool
     edge_threshold: float
 

@@ -20,6 +20,7 @@ from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.clearing import clearing_cloud
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import depth_edge_mask
@@ -314,9 +315,13 @@ class DepthPipeline:
         t = time.perf_counter()
         if factor > 1 and not at_output_size:
             depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
-        if self._config.output.edge_filter:
-            depth_m = depth_m.copy()
-            depth_m[depth_edge_mask(depth_m, self._config.output.edge_threshold)] = np.nan
+        output_config = self._config.output
+        if output_config.outlier_filter or output_config.edge_filter:
+            depth_m = depth_m.copy()  # the scale stage's map may be its own state
+        if output_config.outlier_filter:  # speckles first: the edge filter would also take their real neighbours
+            depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
+        if output_config.edge_filter:
+            depth_m[depth_edge_mask(depth_m, output_config.edge_threshold)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
         depth_m = apply_range_limits(depth_m, min_range, max_range)

@@ -148,7 +148,7 @@ def test_the_preset_and_the_costmap_example_agree() -> None:
     preset = load_config(PRESET)
     sources = costmap_sources()
     assert set(sources) == {"/depth/points", "/depth/points_clearing", "/depth/scan"}
-    assert preset["cloud.clearing"] and preset["scan.enabled"]
+    assert preset["cloud.clearing"] and preset["scan.enabled"] and preset["output.outlier_filter"]
     assert preset["cloud.mode"] in {"strided", "voxel"}  # a cloud Nav2 can take at camera rate
     for topic, source in sources.items():
         assert source.obstacle_max_range <= preset["output.max_range"], topic  # marks only what the node publishes

@@ -221,3 +221,15 @@ def test_auto_downscale_keeps_the_accuracy_on_real_kitti_at_a_ninth_of_the_pixel
     auto, full = float(np.mean(errors[0])), float(np.mean(errors[1]))
     print(f"AbsRel at the Velodyne pixels: auto {auto:.4f}, camera resolution {full:.4f}")
     assert auto <= full * 1.02 + 0.002, (auto, full)
+
+
+def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
+    truth = np.full((INTR.height, INTR.width), 5.0, np.float32)
+    speckled = truth.copy()
+    speckled[40:42, 60:62] = 2.5  # a 2x2 speckle at half the depth: a phantom obstacle
+    on = _external(**{"model.output_kind": "metric", "output.outlier_filter": True, "output.edge_filter": False})
+    out = on.process_frame(_frame(speckled))
+    assert np.isnan(out.depth_m[40:42, 60:62]).all()
+    assert np.count_nonzero(np.isnan(out.depth_m)) == 4  # nothing else lost
+    off = _external(**{"model.output_kind": "metric", "output.edge_filter": False}).process_frame(_frame(speckled))
+    assert np.isfinite(off.depth_m).all()  # off by default (on in config/depth_nav2.yaml)

@@ -7,6 +7,7 @@ for a KITTI camera) with the default settings, rounded outwards a little; the me
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -157,7 +158,7 @@ def test_speckles_are_removed_and_real_points_kept(scenes: dict[str, F32], name:
 def test_every_speckle_kind_is_removed_on_planes(scenes: dict[str, F32]) -> None:
     # Single pixels and 2×2 clumps at ×0.5 / ×2 never continue a plane: all of them go, on all five plain scenes.
     for name in ("wall", "slanted wall", "box before wall", "ground, pitched", "ground, rolled 10°"):
-        speckled, phantom, kinds = inject_speckles(scenes[name], np.random.default_rng(11))
+        speckled, _, kinds = inject_speckles(scenes[name], np.random.default_rng(11))
         mask = outlier_mask(speckled)
         for kind in range(4):
             assert mask[kinds == kind].all(), f"{name}: {SPECKLE_KINDS[kind]} speckles survived"
@@ -187,7 +188,7 @@ def test_speckle_first_then_edge_filter_spares_the_speckles_neighbours(scenes: d
     real = valid_depth_mask(truth) & ~phantom
     edge_alone = depth_edge_mask(speckled, 0.1)
     cleaned = remove_outliers(speckled)
-    both = depth_edge_mask(cleaned, 0.1) | np.isnan(cleaned) & valid_depth_mask(speckled)
+    both = depth_edge_mask(cleaned, 0.1) | (np.isnan(cleaned) & valid_depth_mask(speckled))
     lost_edge_alone = int((edge_alone & real).sum())
     lost_both = int((both & real).sum())
     lost_edges_of_truth = int((depth_edge_mask(truth, 0.1) & real).sum())
@@ -283,10 +284,10 @@ def test_min_support_and_tolerance_are_monotone() -> None:
     rng = np.random.default_rng(0)
     depth = (5.0 * (1.0 + 0.03 * rng.standard_normal((40, 60)))).astype(np.float32)
     masks = [outlier_mask(depth, OutlierFilter(min_support=k)) for k in range(1, 9)]
-    assert all((a <= b).all() for a, b in zip(masks, masks[1:], strict=False))
+    assert all((a <= b).all() for a, b in itertools.pairwise(masks))
     assert masks[0].sum() < masks[-1].sum()
     tolerances = [outlier_mask(depth, OutlierFilter(tolerance=t)) for t in (0.02, 0.05, 0.1)]
-    assert all((a >= b).all() for a, b in zip(tolerances, tolerances[1:], strict=False))
+    assert all((a >= b).all() for a, b in itertools.pairwise(tolerances))
 
 
 def test_input_is_not_modified_and_dtypes() -> None:
