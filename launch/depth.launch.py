@@ -6,6 +6,8 @@ Arguments:
                                  says (Humble's ``ros2 launch`` rejects an empty value such as ``lidar:=''``)
   model, weights, device         model.backend, model.weights, device
   params_file                    ROS params YAML (default: the installed config/depth.yaml)
+  lifecycle                      true: run mono_depth_lifecycle_node, a managed node that loads the model on
+                                 configure and subscribes on activate (for Nav2's lifecycle manager)
   nav2                           true: also apply the Nav2 preset config/depth_nav2.yaml over params_file (strided
                                  cloud, /depth/points_clearing, /depth/scan; see config/nav2_costmap_example.yaml)
   namespace                      ROS namespace of the node and its relative output topics (depth/...)
@@ -61,9 +63,10 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         parameters.append(PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "depth_nav2.yaml"]))
     if overrides:
         parameters.append(overrides)
+    lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
     node = Node(
         package=PACKAGE,
-        executable="mono_depth_node",
+        executable="mono_depth_lifecycle_node" if lifecycle else "mono_depth_node",
         name=NODE_NAME,
         namespace=LaunchConfiguration("namespace"),
         parameters=parameters,
@@ -83,6 +86,12 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS 2 params YAML for mono_depth_node (nested keys = dotted parameter names)",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
+        DeclareLaunchArgument(
+            "lifecycle",
+            default_value="false",
+            choices=["true", "false", "True", "False"],
+            description="true: the managed node (configure / activate by ros2 lifecycle or nav2_lifecycle_manager)",
+        ),
         DeclareLaunchArgument(
             "nav2",
             default_value="false",

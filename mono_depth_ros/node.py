@@ -118,15 +118,26 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         ConfigError, CheckpointError: bad parameters, missing weights (start-up only).
     """
 
+    _autostart = True  # False in the lifecycle variant (lifecycle_node.py): configure and activate on request
+
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._declare_parameters()
+        self._make_pipeline = make_pipeline or _build_pipeline
+        self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
+        self._worker: FrameWorker[_Frame] | None = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self._autostart:
+            self._configure()
+            self._activate()
+
+    def _configure(self) -> None:
+        """The parameters in force → the pipeline (model loaded, golden self-test) and the publishers."""
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
-        self._pipeline = (make_pipeline or _build_pipeline)(self._config, self.get_logger())
-        period_s = self._config.diagnostics.period_s
-        self._stats = RuntimeStats(window_s=max(5.0, 3.0 * period_s))
+        self._pipeline = self._make_pipeline(self._config, self.get_logger())
+        self._stats = RuntimeStats(window_s=max(5.0, 3.0 * self._config.diagnostics.period_s))
         self._cameras = CameraModelCache()
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
@@ -134,18 +145,19 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._last_frame_id = ""
         self._latest_info: Any = None
         self._pairing: ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
-        self._slot: LatestSlot[_Frame] = LatestSlot()
-        self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
-
         out_qos = qos_for(self._config.topics.output_qos)
         types = {"depth": Image, "info": CameraInfo, "points": PointCloud2, "clearing": PointCloud2, "scan": LaserScan}
         self._publishers_by_topic = {  # keyed as adapters.messages names the outputs (absolute)
             "/" + topic: self.create_publisher(types[key], topic, out_qos) for key, topic in OUTPUT_TOPICS.items()
         }
         self._pub_diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, QoSProfile(depth=10))
-        self._diag_timer = self.create_timer(period_s, self._publish_diagnostics)
+
+    def _activate(self) -> None:
+        """Subscriptions, timers and the worker thread: frames flow."""
+        self._slot: LatestSlot[_Frame] = LatestSlot()
+        self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
+        self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker.start()
 
     # ------------------------------------------------------------------------------------------------ wiring
@@ -354,14 +366,17 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._stats.bad_message(reason, severe=severe)
         self.get_logger().warning(f"frame skipped ({reason}): {text}", throttle_duration_sec=2.0)
 
+    def _stop_worker(self) -> None:
+        if self._worker is not None and not self._worker.stop(timeout_s=5.0):
+            self.get_logger().warning("depth worker still busy after 5 s; going on without it")
+
     def destroy_node(self) -> Any:
         """Stop and join the worker thread, then destroy the node."""
-        if not self._worker.stop(timeout_s=5.0):
-            self.get_logger().warning("depth worker still busy after 5 s; exiting without it")
+        self._stop_worker()
         return super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> int:
+def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None = None) -> int:
     """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code.
 
     Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
@@ -372,7 +387,7 @@ def main(args: list[str] | None = None) -> int:
     node = None
     code = 0
     try:
-        node = MonoDepthNode()
+        node = (node_class or MonoDepthNode)()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -27,7 +27,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .core.ros_msg_support import FAKE_RCLPY_CLASSES, rclpy_style_factory
 
@@ -444,6 +444,19 @@ class Node:
         self.timers.append(timer)
         return timer
 
+    def destroy_subscription(self, subscription: Subscription) -> bool:
+        self.subscriptions.remove(subscription)
+        return True
+
+    def destroy_timer(self, timer: Timer) -> bool:
+        self.timers.remove(timer)
+        return True
+
+    def destroy_publisher(self, publisher: Publisher) -> bool:
+        (topic,) = [t for t, p in self.publishers.items() if p is publisher]
+        del self.publishers[topic]
+        return True
+
     def destroy_node(self) -> None:
         self.destroyed = True
 
@@ -458,6 +471,62 @@ class Node:
         subscription = self.subscription(topic)
         assert isinstance(msg, subscription.msg_type), f"{topic} carries {subscription.msg_type}, got {type(msg)}"
         subscription.callback(msg)
+
+
+class TransitionCallbackReturn(enum.Enum):
+    """rclpy.lifecycle.TransitionCallbackReturn."""
+
+    SUCCESS = 0
+    FAILURE = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True)
+class LifecycleState:
+    """rclpy.lifecycle.State (``state_id``, ``label``)."""
+
+    state_id: int
+    label: str
+
+
+class LifecycleNode(Node):
+    """rclpy.lifecycle.LifecycleNode: the ``trigger_*`` transitions of LifecycleNodeMixin call the ``on_*`` callbacks;
+    the state moves only when a callback returns SUCCESS (test helper: :attr:`lifecycle_state`)."""
+
+    _MOVES: ClassVar[dict[str, tuple[str | None, str]]] = {  # transition: (from, to)
+        "configure": ("unconfigured", "inactive"),
+        "activate": ("inactive", "active"),
+        "deactivate": ("active", "inactive"),
+        "cleanup": ("inactive", "unconfigured"),
+        "shutdown": (None, "finalized"),
+    }
+
+    def __init__(self, node_name: str, *, enable_communication_interface: bool = True, **kwargs: Any) -> None:
+        Node.__init__(self, node_name, **kwargs)
+        self.lifecycle_state = "unconfigured"
+
+    def _trigger(self, transition: str) -> TransitionCallbackReturn:
+        source, target = self._MOVES[transition]
+        assert source is None or self.lifecycle_state == source, f"{transition} from {self.lifecycle_state}"
+        result: TransitionCallbackReturn = getattr(self, f"on_{transition}")(LifecycleState(0, self.lifecycle_state))
+        if result is TransitionCallbackReturn.SUCCESS:
+            self.lifecycle_state = target
+        return result
+
+    def trigger_configure(self) -> TransitionCallbackReturn:
+        return self._trigger("configure")
+
+    def trigger_activate(self) -> TransitionCallbackReturn:
+        return self._trigger("activate")
+
+    def trigger_deactivate(self) -> TransitionCallbackReturn:
+        return self._trigger("deactivate")
+
+    def trigger_cleanup(self) -> TransitionCallbackReturn:
+        return self._trigger("cleanup")
+
+    def trigger_shutdown(self) -> TransitionCallbackReturn:
+        return self._trigger("shutdown")
 
 
 def _check_qos(qos_profile: Any) -> Any:
@@ -686,6 +755,12 @@ def modules() -> dict[str, types.ModuleType]:
     STATE = StandInState()
     rclpy_modules = {
         "rclpy.node": _module("rclpy.node", Node=Node),
+        "rclpy.lifecycle": _module(
+            "rclpy.lifecycle",
+            LifecycleNode=LifecycleNode,
+            State=LifecycleState,
+            TransitionCallbackReturn=TransitionCallbackReturn,
+        ),
         "rclpy.qos": _module(
             "rclpy.qos",
             QoSProfile=QoSProfile,

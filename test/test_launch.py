@@ -17,8 +17,8 @@ from mono_depth_ros.config import PARAMS_BY_NAME
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
-ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "nav2", "params_file", "model", "weights", "device",
-             "namespace"}  # fmt: skip
+ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "lifecycle", "nav2", "params_file", "model", "weights",
+             "device", "namespace"}  # fmt: skip
 # ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
 # LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
@@ -191,6 +191,11 @@ def test_given_arguments_override_only_their_parameters(description: LaunchDescr
         assert value.value_type is PARAMS_BY_NAME[parameter].type is str  # typed: `device:=0` stays a string
     every = _launch(description, **dict.fromkeys(EXPECTED.values(), "x"))
     assert set(every.kwargs["parameters"][1]) == set(EXPECTED)
+
+
+def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:
+    assert _launch(description).kwargs["executable"] == "mono_depth_node"
+    assert _launch(description, lifecycle="true").kwargs["executable"] == "mono_depth_lifecycle_node"
 
 
 def test_nav2_true_applies_the_preset_over_the_params_file(description: LaunchDescription) -> None:

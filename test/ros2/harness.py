@@ -130,6 +130,30 @@ class Probe:
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
 
+    def lifecycle(self, node: str, transition: str = "", timeout_s: float = 60.0) -> str:
+        """The lifecycle state label of ``node`` after ``transition`` (``configure``, ``activate``, ... or none),
+        through its ``get_state`` / ``change_state`` services (what ``ros2 lifecycle`` and Nav2's manager call)."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState, GetState
+
+        def call(service_type: Any, name: str, request: Any) -> Any:
+            client = self.node.create_client(service_type, f"{node}/{name}")
+            try:
+                if not client.wait_for_service(timeout_sec=timeout_s):
+                    raise AssertionError(f"no service {node}/{name} after {timeout_s} s")
+                future = client.call_async(request)
+                wait_until(future.done, timeout_s, f"{node}/{name}")
+                return future.result()
+            finally:
+                self.node.destroy_client(client)
+
+        if transition:
+            request = ChangeState.Request()
+            request.transition.id = getattr(Transition, f"TRANSITION_{transition.upper()}")
+            if not call(ChangeState, "change_state", request).success:
+                raise AssertionError(f"{node}: transition {transition} failed")
+        return str(call(GetState, "get_state", GetState.Request()).current_state.label)
+
     def close(self) -> None:
         self._executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()

@@ -197,6 +197,39 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         assert launched.stop() == 0, launched.log[-3000:]
 
 
+def test_the_lifecycle_node_publishes_only_when_configured_and_active(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``lifecycle:=true``: no publisher before configure, no subscription before activate; the lifecycle services
+    (what ``ros2 lifecycle`` and Nav2's lifecycle manager call) bring it up, frames flow; deactivate stops them;
+    SIGINT ends it cleanly (exit 0)."""
+    launched = Launched({"device": "cpu", "lifecycle": "true"}, ros_logs / "lifecycle.log")
+    node = "/mono_depth_node"
+    try:
+        assert probe.lifecycle(node) == "unconfigured"
+        assert probe.node.count_publishers("/depth/image") == probe.node.count_subscribers("/camera/image_raw") == 0
+        assert probe.lifecycle(node, "configure") == "inactive"  # the model is loaded and self-tested here
+        wait_until(lambda: probe.node.count_publishers("/depth/image") == 1, 10, "the publishers of configure")
+        assert probe.node.count_subscribers("/camera/image_raw") == 0
+        assert probe.lifecycle(node, "activate") == "active"
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        stamp = probe.now_ns()
+        feeder.publish_image(0, stamp)
+        wait_until(lambda: stamp in depth.by_stamp(), 60, "depth while active")
+        assert probe.lifecycle(node, "deactivate") == "inactive"
+        wait_until(lambda: probe.node.count_subscribers("/camera/image_raw") == 0, 10, "subscriptions gone")
+        count = depth.count()
+        feeder.publish_image(1, probe.now_ns())
+        time.sleep(2.0)
+        assert depth.count() == count  # nothing flows while inactive
+        probe.drop(depth)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
 def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:

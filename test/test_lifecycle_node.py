@@ -1,0 +1,73 @@
+"""mono_depth_ros.lifecycle_node on the rclpy stand-in: nothing flows before activate, deactivate stops the flow, a
+bad configuration fails the transition instead of the process, cleanup releases the publishers and the model."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from . import ros_standin
+from .test_node import EXTERNAL, EchoPipeline, send_frame
+
+
+@pytest.fixture
+def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    fake = ros_standin.modules()
+    for name, module in fake.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    for name in ("mono_depth_ros.node", "mono_depth_ros.lifecycle_node"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    module = importlib.import_module("mono_depth_ros.lifecycle_node")
+    fake["rclpy"].init()
+    parameter = fake["rclpy.parameter"].Parameter
+
+    def make(overrides: dict[str, Any], real_pipeline: bool = False) -> Any:
+        echo = EchoPipeline()
+        return module.MonoDepthLifecycleNode(
+            make_pipeline=None if real_pipeline else (lambda config, logger: echo.bind(config)),
+            parameter_overrides=[parameter(name, value=value) for name, value in overrides.items()],
+        )
+
+    yield make, fake
+    fake["rclpy"].try_shutdown()
+    for name in ("mono_depth_ros.node", "mono_depth_ros.lifecycle_node"):
+        sys.modules.pop(name, None)
+
+
+def test_frames_flow_only_while_active(lifecycle: Any) -> None:
+    make, fake = lifecycle
+    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = make(dict(EXTERNAL))
+    assert node.lifecycle_state == "unconfigured" and not node.publishers and not node.subscriptions
+    assert node.trigger_configure() is results.SUCCESS
+    assert "depth/image" in node.publishers and not node.subscriptions and not node.timers  # nothing flows yet
+    assert node.trigger_activate() is results.SUCCESS
+    assert node.subscriptions and node.timers
+    send_frame(node)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert not node.subscriptions and not node.timers and not node._worker.alive
+    assert node.trigger_activate() is results.SUCCESS  # and back: a fresh worker and subscriptions
+    send_frame(node, stamp_ns=2_000_000_000)
+    assert len(node.publishers["depth/image"].wait_for(2)) == 2
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert node.trigger_cleanup() is results.SUCCESS
+    assert not node.publishers and not hasattr(node, "_pipeline")
+    assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()
+
+
+def test_a_bad_configuration_fails_the_transition_not_the_process(lifecycle: Any) -> None:
+    make, fake = lifecycle
+    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = make({**EXTERNAL, "model.backend": "unet", "model.weights": "/no/such/weights.safetensors"}, True)
+    assert node.trigger_configure() is results.FAILURE  # the real pipeline factory: missing weights
+    assert node.lifecycle_state == "unconfigured"
+    assert "configure failed" in node.get_logger().messages("ERROR")[-1]
+    assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()
