@@ -8,7 +8,9 @@ The same node, parameters and topics; only when things happen changes (rclpy.lif
   reason logged) instead of ending the process.
 - **activate**: subscriptions, timers and the worker thread: frames flow.
 - **deactivate**: subscriptions and timers destroyed, the worker joined (the frame in hand finishes): nothing flows.
-- **cleanup**: the publishers and the model released; **shutdown** does what is still needed of both.
+- **cleanup**: the publishers and the model released; **shutdown** does what is still needed of both. An exception
+  in configure or activate fails that transition and undoes what it made; one elsewhere goes to *on_error*, which
+  releases everything (back to unconfigured).
 
 Bring it up with ``ros2 lifecycle set /mono_depth_node configure`` then ``activate``, or list ``mono_depth_node``
 in a ``nav2_lifecycle_manager``'s ``node_names``.
@@ -21,7 +23,6 @@ from typing import Any
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 from mono_depth_ros import node
-from mono_depth_ros.core.errors import DepthError
 
 
 class MonoDepthLifecycleNode(node.MonoDepthNode, LifecycleNode):  # type: ignore[misc]  # rclpy is untyped
@@ -37,20 +38,32 @@ class MonoDepthLifecycleNode(node.MonoDepthNode, LifecycleNode):  # type: ignore
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except DepthError as err:
-            self.get_logger().error(f"configure failed: {err}")
+        except Exception as err:  # a failed transition, not a dead process (DepthError or any other)
+            self.get_logger().error(f"configure failed: {type(err).__name__}: {err}")
+            self._free()
             return TransitionCallbackReturn.FAILURE
         self._configured = True
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
+        if self._worker is not None and self._worker.alive:
+            self.get_logger().error("activate refused: the previous worker is still busy with a frame; try again")
+            return TransitionCallbackReturn.FAILURE
         subscriptions, timers = list(self.subscriptions), list(self.timers)
-        self._activate()
-        self._active = (
-            [s for s in self.subscriptions if s not in subscriptions],
-            [t for t in self.timers if t not in timers],
-        )
-        return TransitionCallbackReturn.SUCCESS
+        try:
+            self._activate()
+            result = TransitionCallbackReturn.SUCCESS
+        except Exception as err:  # undo what was made, stay inactive
+            self.get_logger().error(f"activate failed: {type(err).__name__}: {err}")
+            result = TransitionCallbackReturn.FAILURE
+        finally:  # whatever activate made, so that deactivate can destroy it
+            self._active = (
+                [s for s in self.subscriptions if s not in subscriptions],
+                [t for t in self.timers if t not in timers],
+            )
+        if result is TransitionCallbackReturn.FAILURE:
+            self._deactivate()
+        return result
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._deactivate()
@@ -65,6 +78,12 @@ class MonoDepthLifecycleNode(node.MonoDepthNode, LifecycleNode):  # type: ignore
         self._free()
         return TransitionCallbackReturn.SUCCESS
 
+    def on_error(self, state: State) -> TransitionCallbackReturn:
+        """A callback raised: release everything, back to unconfigured."""
+        self._deactivate()
+        self._free()
+        return TransitionCallbackReturn.SUCCESS
+
     def _deactivate(self) -> None:
         self._stop_worker()
         subscriptions, timers = self._active
@@ -75,11 +94,15 @@ class MonoDepthLifecycleNode(node.MonoDepthNode, LifecycleNode):  # type: ignore
         self._active = ([], [])
 
     def _free(self) -> None:
-        if self._configured:
-            for publisher in [*self._publishers_by_topic.values(), self._pub_diag]:
+        """Destroy the publishers and drop the model (whatever a configure, complete or not, made)."""
+        publishers = [*getattr(self, "_publishers_by_topic", {}).values(), getattr(self, "_pub_diag", None)]
+        for publisher in publishers:
+            if publisher is not None:
                 self.destroy_publisher(publisher)
-            del self._pipeline  # the model's memory goes with it
-            self._configured = False
+        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline"):
+            if hasattr(self, name):
+                delattr(self, name)  # the model's memory goes with the pipeline
+        self._configured = False
 
 
 def main(args: list[str] | None = None) -> int:

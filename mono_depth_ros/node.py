@@ -126,6 +126,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._make_pipeline = make_pipeline or _build_pipeline
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._worker: FrameWorker[_Frame] | None = None
+        self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
+        self._pending_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self._autostart:
             self._configure()
@@ -139,8 +141,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         self._stats = RuntimeStats(window_s=max(5.0, 3.0 * self._config.diagnostics.period_s))
         self._cameras = CameraModelCache()
-        self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
-        self._pending_lock = threading.Lock()
+        self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
         self._last_frame_id = ""
         self._latest_info: Any = None

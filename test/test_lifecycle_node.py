@@ -71,3 +71,25 @@ def test_a_bad_configuration_fails_the_transition_not_the_process(lifecycle: Any
     assert "configure failed" in node.get_logger().messages("ERROR")[-1]
     assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()
+
+
+def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(lifecycle: Any) -> None:
+    make, fake = lifecycle
+    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = fake["rclpy.parameter"].Parameter
+    node = make(dict(EXTERNAL))
+    (result,) = node.set_parameters([parameter("scale.fixed_scale", value=2.0)])  # unconfigured: no crash
+    assert result.successful
+    assert node.trigger_configure() is results.SUCCESS
+    assert node._config.scale.fixed_scale == 2.0  # configure reads the parameters in force
+
+    def broken(qos: Any) -> None:
+        node.create_subscription(object, "/half/made", lambda msg: None, 10)
+        raise RuntimeError("subscription failed")
+
+    node._subscribe = broken
+    assert node.trigger_activate() is results.FAILURE
+    assert node.lifecycle_state == "inactive" and not node.subscriptions and not node.timers  # undone
+    assert "activate failed: RuntimeError" in node.get_logger().messages("ERROR")[-1]
+    assert node.on_error(None) is results.SUCCESS and not node.publishers  # on_error releases everything
+    node.destroy_node()

@@ -78,23 +78,33 @@ def scan_from_depth(
     slope = (np.arange(width, dtype=np.float32) - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
     ranges = band * np.sqrt(np.float32(1.0) + slope * slope)[None, :]
     valid = np.isfinite(ranges) & (ranges >= range_min) & (ranges <= range_max)
-    nearest = np.where(valid, ranges, np.inf).min(axis=0)
-    beyond = (np.isposinf(band) | (np.isfinite(ranges) & (ranges > range_max))).any(axis=0)
-    closer = (np.isneginf(band) | (np.isfinite(ranges) & (ranges < range_min))).any(axis=0)
+    nearest = np.where(valid, ranges, np.inf).min(axis=0)  # per column, (W,)
+    returned = np.asarray(valid.any(axis=0), dtype=bool)
+    beyond = np.asarray((np.isposinf(band) | (np.isfinite(ranges) & (ranges > range_max))).any(axis=0), dtype=bool)
+    closer = np.asarray((np.isneginf(band) | (np.isfinite(ranges) & (ranges < range_min))).any(axis=0), dtype=bool)
 
-    bearing = np.arctan2(-slope, np.float32(1.0))  # decreasing from the left column to the right one
+    bearing = np.arctan2(-slope, np.float32(1.0)).astype(np.float64)  # decreasing from the left column to the right
     angle_min, angle_max = float(bearing[-1]), float(bearing[0])
     increment = (angle_max - angle_min) / (width - 1) if width > 1 else 0.0
+    # Columns bunch up towards the image edges (several per bearing: the nearest wins) and spread out at the centre
+    # (a bearing between two columns takes the nearer one), so every bearing of the scan has a column.
+    angles = angle_min + increment * np.arange(width)
+    right_to_left = bearing[::-1]  # increasing
+    above = np.clip(np.searchsorted(right_to_left, angles), 1, max(width - 1, 1))
+    nearer = np.where(
+        np.abs(right_to_left[above - 1] - angles) <= np.abs(right_to_left[above] - angles), above - 1, above
+    )
+    source = (width - 1) - nearer if width > 1 else np.zeros(width, np.intp)  # the column nearest each bearing
     bins = np.zeros(width, np.intp)
     if width > 1:
         bins = np.clip(np.rint((bearing - angle_min) / increment).astype(np.intp), 0, width - 1)
-    out = np.full(width, np.inf, dtype=np.float32)
+    out = nearest[source].astype(np.float32)
     np.minimum.at(out, bins, nearest)
-    has_return = np.zeros(width, bool)
-    np.logical_or.at(has_return, bins, valid.any(axis=0))
-    has_beyond = np.zeros(width, bool)
+    has_return = returned[source]
+    np.logical_or.at(has_return, bins, returned)
+    has_beyond = beyond[source]
     np.logical_or.at(has_beyond, bins, beyond)
-    has_closer = np.zeros(width, bool)
+    has_closer = closer[source]
     np.logical_or.at(has_closer, bins, closer)
     out[~has_return & ~has_beyond & has_closer] = -np.inf
     out[~has_return & ~has_beyond & ~has_closer] = np.nan

@@ -126,6 +126,7 @@ class StageClock:
     once the frame's work has finished), ``perf_counter`` on the CPU. The clock starts when it is made."""
 
     def __init__(self, device: torch.device) -> None:
+        self._device = device
         self._cuda = device.type == "cuda"
         self._marks: list[Any] = []
         self.mark()
@@ -134,7 +135,7 @@ class StageClock:
         """End the current stage."""
         if self._cuda:
             event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
-            event.record()
+            event.record(torch.cuda.current_stream(self._device))
             self._marks.append(event)
         else:
             self._marks.append(time.perf_counter_ns())
