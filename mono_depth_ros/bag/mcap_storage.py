@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Collection, Generator
 from pathlib import Path
 
-from backports import zstd
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
+from rosbags.rosbag2 import storage_mcap as rosbags_mcap
 from rosbags.rosbag2.errors import ReaderError
 from rosbags.rosbag2.storage_mcap import (
     MAXSIZE,
@@ -44,7 +44,8 @@ _CRC_OFFSET = 1 + 8 + 24  # opcode, record length, message start / end time, unc
 _RECORD = struct.Struct("<BQ")
 _CHUNK_HEAD = struct.Struct("<QQQI")
 # what a damaged chunk raises while it is decompressed and parsed
-_CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, zstd.ZstdError)
+_ZSTD_ERROR: type[Exception] = rosbags_mcap.zstd.ZstdError  # type: ignore[attr-defined]  # the zstd rosbags uses
+_CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, _ZSTD_ERROR)
 
 
 class ChecksummedMcapWriter(McapWriter):
@@ -194,7 +195,6 @@ class VerifyingMcapReader(McapReader):
         if not cut and at >= size:
             cut = "the file has no footer"
         self.integrity.truncated = True
-        self.integrity.recovered = sum(counts.values())
         self.integrity.problems.append(f"index unreadable ({reason.rstrip('.')}); read record by record: {cut}")
         self._finish(counts)
 
@@ -244,13 +244,30 @@ class VerifyingMcapReader(McapReader):
         return chunk
 
     def _finish(self, counts: dict[int, int]) -> None:
-        """Statistics, connection counts and metadata as rosbags' ``_open`` sets them."""
+        """Statistics, connection counts and metadata as rosbags' ``_open`` sets them.
+
+        Messages on a channel whose definition was lost (in a damaged chunk, or in the lost summary) cannot be
+        read: they are counted as skipped, not recovered. A connection's count includes its topic's skipped
+        messages, so that the runner sees how many of them the file held.
+        """
+        undefined = {channel: n for channel, n in counts.items() if channel not in self.channels}
+        for channel, n in undefined.items():
+            self.integrity.skip(f"(channel {channel})", n)
+        if undefined:
+            self.integrity.problems.append(
+                f"{sum(undefined.values())} messages on channel(s) {sorted(undefined)} whose definition is lost"
+            )
+        counts = {channel: n for channel, n in counts.items() if channel in self.channels}
+        self.integrity.recovered = sum(counts.values())
         start, end = self._span
         total = sum(counts.values())
         self.statistics = Statistics(
             total, len(self.schemas), len(self.channels), 0, 0, len(self.chunks), start, end, {}
         )
-        self.connections = [c._replace(msgcount=counts.get(c.id, 0)) for c in self.connections]
+        skipped = self.integrity.skipped
+        self.connections = [
+            c._replace(msgcount=counts.get(c.id, 0) + skipped.get(c.topic, 0)) for c in self.connections
+        ]
         self.metadata = self.metadata._replace(
             duration=end - start + 1 if total else 0,
             start_time=start if total else MAXSIZE,
@@ -316,12 +333,34 @@ class VerifyingMcapReader(McapReader):
         for channel_id, count in chunk.channel_count.items():
             self.integrity.skip(self._topic_of(channel_id), count)
 
+    def _top_level_messages(
+        self, connections: Collection[Connection], start: int | None, stop: int | None
+    ) -> Generator[tuple[Connection, int, bytes], None, None]:
+        """Message records outside chunks, in file order, up to the last complete record of a salvaged file."""
+        bio = self.bio
+        assert bio
+        channel_map = {connection.id: connection for connection in connections}
+        low, high = start if start is not None else 0, stop if stop is not None else MAXSIZE
+        at = self.data_start
+        while at < self.data_end:
+            bio.seek(at)
+            opcode, length = _RECORD.unpack(bio.read(9))
+            if opcode == _MESSAGE:
+                body = bio.read(length)
+                channel_id, _, log_time = struct.unpack_from("<HIQ", body, 0)
+                if channel_id in channel_map and low <= log_time < high:
+                    yield channel_map[channel_id], log_time, body[22:]
+            at += 9 + length
+
     def messages(
         self, connections: Collection[Connection], start: int | None = None, stop: int | None = None
     ) -> Generator[tuple[Connection, int, bytes], None, None]:
         """Messages of ``connections`` in log-time order, ``start <= t < stop`` (ns); damaged chunks are skipped."""
         if not self.chunks:
-            yield from super().messages(connections, start, stop)
+            if self.integrity.truncated:  # salvaged: only top-level messages (rosbags would re-read bad chunks)
+                yield from self._top_level_messages(connections, start, stop)
+            else:
+                yield from super().messages(connections, start, stop)
             return
         channel_map = {connection.id: connection for connection in connections}
         sources = [

@@ -151,3 +151,36 @@ def test_a_cut_inside_the_header_or_a_foreign_file_is_an_error(tmp_path: Path) -
     other.write_bytes(b"not an mcap file at all" * 10)
     with pytest.raises(ReaderError, match="magic"):
         VerifyingMcapReader(other).open()
+
+
+def test_a_truncated_file_whose_first_chunk_is_damaged_reports_rather_than_recovers(tmp_path: Path) -> None:
+    """The channel definitions live in the first chunk (and the lost summary): messages of later chunks on those
+    channels cannot be read, so they count as skipped, never as recovered; reading them does not raise."""
+    messages = _messages(30)
+    path = _write(tmp_path / "bag", messages)
+    chunks = _chunks(path)
+    data = bytearray(path.read_bytes())
+    offset, length = chunks[0]
+    data[offset + length // 2 : offset + length // 2 + 256] = bytes(256)
+    last_offset, last_length = chunks[-1]
+    path.write_bytes(bytes(data[: last_offset + last_length // 2]))
+
+    got, reader = _read(path)
+    assert got == [] and reader.integrity.recovered == 0
+    assert sum(reader.integrity.skipped.values()) > 0
+    assert any("definition is lost" in problem for problem in reader.integrity.problems)
+
+
+def test_a_salvaged_file_without_good_chunks_reads_without_raising(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bag", _messages(2))  # one chunk
+    ((offset, length),) = _chunks(path)
+    data = bytearray(path.read_bytes())
+    data[offset + length // 2 : offset + length // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(data[: offset + length + 20]))  # the chunk complete but damaged, the rest cut
+    reader = VerifyingMcapReader(path)
+    reader.open()
+    try:
+        assert list(reader.messages(reader.connections)) == []
+        assert reader.integrity.truncated and reader.integrity.recovered == 0
+    finally:
+        reader.close()
