@@ -55,7 +55,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mono_depth_node = mono_depth_ros.node:main",
-            "mono_depth_lifecycle_node = mono_depth_ros.lifecycle_node:main",
+            "mono_depth_lifecycle_node = mono_depth_ros.node:lifecycle_main",
             "mono-depth = mono_depth_ros.cli:main",
         ],
     },

@@ -31,6 +31,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -118,7 +119,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         ConfigError, CheckpointError: bad parameters, missing weights (start-up only).
     """
 
-    _autostart = True  # False in the lifecycle variant (lifecycle_node.py): configure and activate on request
+    _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -377,6 +378,84 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return super().destroy_node()
 
 
+class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc]  # rclpy is untyped
+    """The node as a managed (lifecycle) node, for Nav2's lifecycle manager (``mono_depth_lifecycle_node``).
+
+    configure: parameters validated, model loaded and self-tested, publishers made; activate: subscriptions, timers,
+    worker; deactivate: those destroyed, the worker joined; cleanup: publishers and model released. An exception in
+    configure or activate fails that transition and undoes it; one elsewhere goes to on_error (all released).
+    """
+
+    _autostart = False
+    _OK, _FAIL = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+
+    def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
+        self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
+        super().__init__(make_pipeline, **node_kwargs)
+
+    def on_configure(self, state: State) -> Any:
+        try:
+            self._configure()
+        except Exception as err:  # a failed transition, not a dead process (DepthError or any other)
+            self.get_logger().error(f"configure failed: {type(err).__name__}: {err}")
+            self._free()
+            return self._FAIL
+        return self._OK
+
+    def on_activate(self, state: State) -> Any:
+        if self._worker is not None and self._worker.alive:
+            self.get_logger().error("activate refused: the previous worker is still busy with a frame; try again")
+            return self._FAIL
+        subscriptions, timers = list(self.subscriptions), list(self.timers)
+        result = self._OK
+        try:
+            self._activate()
+        except Exception as err:  # undo what was made, stay inactive
+            self.get_logger().error(f"activate failed: {type(err).__name__}: {err}")
+            result = self._FAIL
+        self._active = (
+            [s for s in self.subscriptions if s not in subscriptions],
+            [t for t in self.timers if t not in timers],
+        )
+        if result is self._FAIL:
+            self._deactivate()
+        return result
+
+    def on_deactivate(self, state: State) -> Any:
+        self._deactivate()
+        return self._OK
+
+    def on_cleanup(self, state: State) -> Any:
+        self._free()
+        return self._OK
+
+    def on_shutdown(self, state: State) -> Any:
+        return self.on_error(state)
+
+    def on_error(self, state: State) -> Any:
+        """Release everything: back to unconfigured."""
+        self._deactivate()
+        self._free()
+        return self._OK
+
+    def _deactivate(self) -> None:
+        self._stop_worker()
+        for subscription in self._active[0]:
+            self.destroy_subscription(subscription)
+        for timer in self._active[1]:
+            self.destroy_timer(timer)
+        self._active = ([], [])
+
+    def _free(self) -> None:
+        """Destroy the publishers and drop the model (whatever a configure, complete or not, made)."""
+        for publisher in [*getattr(self, "_publishers_by_topic", {}).values(), getattr(self, "_pub_diag", None)]:
+            if publisher is not None:
+                self.destroy_publisher(publisher)
+        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline"):  # the model's memory goes with the pipeline
+            if hasattr(self, name):
+                delattr(self, name)
+
+
 def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None = None) -> int:
     """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code.
 
@@ -406,3 +485,8 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def lifecycle_main(args: list[str] | None = None) -> int:
+    """Console script ``mono_depth_lifecycle_node``; exit codes as :func:`main`'s."""
+    return main(args, MonoDepthLifecycleNode)

@@ -1,5 +1,6 @@
-"""mono_depth_ros.lifecycle_node on the rclpy stand-in: nothing flows before activate, deactivate stops the flow, a
-bad configuration fails the transition instead of the process, cleanup releases the publishers and the model."""
+"""MonoDepthLifecycleNode (mono_depth_ros.node) on the rclpy stand-in: nothing flows before activate, deactivate
+stops the flow, a bad configuration fails the transition instead of the process, cleanup releases publishers and
+model."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     fake = ros_standin.modules()
     for name, module in fake.items():
         monkeypatch.setitem(sys.modules, name, module)
-    for name in ("mono_depth_ros.node", "mono_depth_ros.lifecycle_node"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    module = importlib.import_module("mono_depth_ros.lifecycle_node")
+    monkeypatch.delitem(sys.modules, "mono_depth_ros.node", raising=False)
+    module = importlib.import_module("mono_depth_ros.node")
     fake["rclpy"].init()
     parameter = fake["rclpy.parameter"].Parameter
 
@@ -34,8 +34,7 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     yield make, fake
     fake["rclpy"].try_shutdown()
-    for name in ("mono_depth_ros.node", "mono_depth_ros.lifecycle_node"):
-        sys.modules.pop(name, None)
+    sys.modules.pop("mono_depth_ros.node", None)
 
 
 def test_frames_flow_only_while_active(lifecycle: Any) -> None:

@@ -70,15 +70,15 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_only_the_node_modules_import_ros() -> None:
+def test_only_node_py_imports_ros() -> None:
     offenders = {}
     for path in (REPO_ROOT / PACKAGE).rglob("*.py"):
-        if path.name in {"node.py", "lifecycle_node.py"} and path.parent.name == PACKAGE:  # the thin rclpy layer
+        if path.name == "node.py" and path.parent.name == PACKAGE:
             continue
         ros = _imported_modules(path) & ROS_MODULES
         if ros:
             offenders[str(path.relative_to(REPO_ROOT))] = sorted(ros)
-    assert not offenders, f"ROS imports outside node.py / lifecycle_node.py: {offenders}"
+    assert not offenders, f"ROS imports outside node.py: {offenders}"
 
 
 def test_core_does_not_reach_up_the_layers() -> None:
