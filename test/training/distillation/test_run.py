@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,22 +16,7 @@ from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.run import distill
 from test.kitti_bag import load_kitti_frames, write_kitti_bag
-from test.training.distill_support import one_thread, synthetic_clip, tiny_config, write_folder, write_teacher
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """(root, metric teacher checkpoint, unlabelled folder with sparse LiDAR)."""
-    root = tmp_path_factory.mktemp("distill")
-    teacher = write_teacher(root / "teacher.safetensors")
-    folder = write_folder(root / "frames", synthetic_clip(frames=6), sparse=True)
-    return root, teacher, folder
+from test.training.distill_support import tiny_config, write_teacher
 
 
 def test_tiny_run_writes_a_loadable_calibrated_student(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,7 @@ from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
-from test.training.distill_support import one_thread, synthetic_clip, tiny_config, write_folder, write_teacher
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """(root, metric teacher checkpoint, unlabelled folder with sparse LiDAR)."""
-    root = tmp_path_factory.mktemp("distill")
-    teacher = write_teacher(root / "teacher.safetensors")
-    folder = write_folder(root / "frames", synthetic_clip(frames=6), sparse=True)
-    return root, teacher, folder
+from test.training.distill_support import tiny_config
 
 
 def test_student_kind_rules() -> None:
