@@ -269,12 +269,7 @@ class DistillTrainer:
         state = train_state.load_training_checkpoint(path, self.student, self.spec)
         if self.projection is not None:
             self.projection.load_state_dict(state.modules["projection"])
-        self.optimizer.load_state_dict(state.optimizer)
-        self.scheduler.load_state_dict(state.scheduler)
-        if state.scaler is not None:
-            self.scaler.load_state_dict(state.scaler)
-        train_state.set_rng_state(state.rng)
-        self.step = state.step
+        self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
 
     @torch.no_grad()
     def calibrate(self) -> Calibration:

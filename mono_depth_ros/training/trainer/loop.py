@@ -281,12 +281,7 @@ class Trainer:
             return
         state = train_state.load_training_checkpoint(path, self.depth_net, self.spec)
         self.module.objective.load_state_dict(state.modules["objective"])
-        self.optimizer.load_state_dict(state.optimizer)
-        self.scheduler.load_state_dict(state.scheduler)
-        if state.scaler is not None:
-            self.scaler.load_state_dict(state.scaler)
-        train_state.set_rng_state(state.rng)
-        self.step = state.step
+        self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0)."""

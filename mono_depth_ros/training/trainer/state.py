@@ -88,6 +88,15 @@ class TrainState:
     rng: dict[str, Any]
     config: dict[str, Any]
 
+    def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
+        """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from."""
+        optimizer.load_state_dict(self.optimizer)
+        scheduler.load_state_dict(self.scheduler)
+        if self.scaler is not None:
+            scaler.load_state_dict(self.scaler)
+        set_rng_state(self.rng)
+        return self.step
+
 
 def save_training_checkpoint(
     out_dir: str | Path, model: nn.Module, spec: ModelSpec, state: TrainState, metadata: dict[str, str]
