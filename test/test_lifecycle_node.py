@@ -4,43 +4,19 @@ model."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
+from . import test_node
+from .test_node import EXTERNAL, EchoPipeline, Ros, send_frame
 
-from . import ros_standin
-from .test_node import EXTERNAL, EchoPipeline, send_frame
+ros = test_node.ros  # the stand-in world of test_node (fixture)
 
-
-@pytest.fixture
-def lifecycle(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    fake = ros_standin.modules()
-    for name, module in fake.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, "mono_depth_ros.node", raising=False)
-    module = importlib.import_module("mono_depth_ros.node")
-    fake["rclpy"].init()
-    parameter = fake["rclpy.parameter"].Parameter
-
-    def make(overrides: dict[str, Any], real_pipeline: bool = False) -> Any:
-        echo = EchoPipeline()
-        return module.MonoDepthLifecycleNode(
-            make_pipeline=None if real_pipeline else (lambda config, logger: echo.bind(config)),
-            parameter_overrides=[parameter(name, value=value) for name, value in overrides.items()],
-        )
-
-    yield make, fake
-    fake["rclpy"].try_shutdown()
-    sys.modules.pop("mono_depth_ros.node", None)
+LIFECYCLE = "MonoDepthLifecycleNode"
 
 
-def test_frames_flow_only_while_active(lifecycle: Any) -> None:
-    make, fake = lifecycle
-    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
-    node = make(dict(EXTERNAL))
+def test_frames_flow_only_while_active(ros: Ros) -> None:
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
     assert node.lifecycle_state == "unconfigured" and not node.publishers and not node.subscriptions
     assert node.trigger_configure() is results.SUCCESS
     assert "depth/image" in node.publishers and not node.subscriptions and not node.timers  # nothing flows yet
@@ -61,10 +37,10 @@ def test_frames_flow_only_while_active(lifecycle: Any) -> None:
     node.destroy_node()
 
 
-def test_a_bad_configuration_fails_the_transition_not_the_process(lifecycle: Any) -> None:
-    make, fake = lifecycle
-    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
-    node = make({**EXTERNAL, "model.backend": "unet", "model.weights": "/no/such/weights.safetensors"}, True)
+def test_a_bad_configuration_fails_the_transition_not_the_process(ros: Ros) -> None:
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    overrides = {**EXTERNAL, "model.backend": "unet", "model.weights": "/no/such/weights.safetensors"}
+    node = ros.make_node(overrides, None, LIFECYCLE)
     assert node.trigger_configure() is results.FAILURE  # the real pipeline factory: missing weights
     assert node.lifecycle_state == "unconfigured"
     assert "configure failed" in node.get_logger().messages("ERROR")[-1]
@@ -72,11 +48,10 @@ def test_a_bad_configuration_fails_the_transition_not_the_process(lifecycle: Any
     node.destroy_node()
 
 
-def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(lifecycle: Any) -> None:
-    make, fake = lifecycle
-    results = fake["rclpy.lifecycle"].TransitionCallbackReturn
-    parameter = fake["rclpy.parameter"].Parameter
-    node = make(dict(EXTERNAL))
+def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros) -> None:
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
     (result,) = node.set_parameters([parameter("scale.fixed_scale", value=2.0)])  # unconfigured: no crash
     assert result.successful
     assert node.trigger_configure() is results.SUCCESS

@@ -49,12 +49,14 @@ class Ros:
     fake: dict[str, ModuleType]
     nodes: list[Any] = field(default_factory=list)
 
-    def make_node(self, overrides: Mapping[str, Any] = EXTERNAL, pipeline: Any = None) -> Any:
+    def make_node(
+        self, overrides: Mapping[str, Any] = EXTERNAL, pipeline: Any = None, node_class: str = "MonoDepthNode"
+    ) -> Any:
         fake_rclpy = self.fake["rclpy"]
         if not fake_rclpy.ok():
             fake_rclpy.init()
         parameter = self.fake["rclpy.parameter"].Parameter
-        node = self.node_module.MonoDepthNode(
+        node = getattr(self.node_module, node_class)(
             make_pipeline=None if pipeline is None else (lambda params, logger: pipeline.bind(params)),
             parameter_overrides=[parameter(name, value=value) for name, value in overrides.items()],
         )
