@@ -60,9 +60,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
-    ParamSpec("model.backend", "unet", "depth source", choices=("unet", "depth_anything_v2", "onnx", "torchscript", "external")),
+    ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
     ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
-    ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse; empty = read from the checkpoint", choices=("", "metric", "depth_up_to_scale", "relative_inverse")),
+    ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
     ParamSpec("model.precision", "fp32", "inference precision", choices=("fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
     ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only)"),
@@ -71,6 +71,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output (not an external prediction) is NaN / Inf over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR)", min_value=0.0, max_value=1.0),
+    ParamSpec("model.onnx_providers", "", "ONNX Runtime execution providers in order of preference, comma-separated: tensorrt, cuda, cpu; empty = cuda on a GPU device, then cpu; one that is missing or fails to start is left out with a logged reason"),
+    ParamSpec("model.trt_fp16", False, "TensorRT provider: build fp16 engines"),
+    ParamSpec("model.trt_cache_dir", "", "TensorRT provider: engine cache directory (only the first start builds the engines); empty = no cache"),
     ParamSpec("model.golden_check", "warn", "start-up self-test against the checkpoint's reference output", choices=("off", "warn", "refuse")),
     # Scale recovery
     ParamSpec("scale.mode", "lidar", "metric scale source (falls back lidar -> last good -> ground_plane -> fixed)", choices=REQUESTABLE_MODES, dynamic=True),

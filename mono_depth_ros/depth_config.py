@@ -68,6 +68,9 @@ class ModelConfig:
     warmup_width: int
     max_invalid_share: float
     golden_check: str
+    onnx_providers: str
+    trt_fp16: bool
+    trt_cache_dir: str
 
 
 @dataclass(frozen=True)

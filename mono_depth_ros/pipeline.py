@@ -25,9 +25,10 @@ from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, en
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import depth_edge_mask
 from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
+from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
 from mono_depth_ros.depth_config import DepthConfig
 
 # One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
@@ -165,6 +166,29 @@ class ResizingDepthSource(Protocol):
         ...
 
 
+@runtime_checkable
+class HintedDepthSource(Protocol):
+    """A resizing depth source whose model may take the camera's focal length and the paired LiDAR depth
+    (:class:`~mono_depth_ros.core.frame_hints.FrameHints`), and whose output kind may change per frame (a
+    LiDAR-prompted model without a scan predicts depth up to scale)."""
+
+    @property
+    def frame_inputs(self) -> frozenset[str]:
+        """Per-frame inputs the model takes (``focal_ratio``, ``prompt_depth``)."""
+        ...
+
+    @property
+    def last_output_kind(self) -> OutputKind:
+        """What the last prediction meant."""
+        ...
+
+    def predict(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Like :meth:`ResizingDepthSource.predict`, with this frame's hints."""
+        ...
+
+
 MAX_DOWNSCALE = 16
 
 
@@ -234,7 +258,8 @@ class DepthPipeline:
 
     def _check_network_output(self, prediction: npt.NDArray[np.float32]) -> None:
         """Raise :class:`ModelOutputError` when the network's map is NaN / Inf beyond ``model.max_invalid_share``."""
-        invalid_share = 1.0 - float(np.count_nonzero(np.isfinite(prediction))) / max(prediction.size, 1)
+        valid = np.count_nonzero(np.isfinite(prediction)) + np.count_nonzero(np.isposinf(prediction))  # +Inf: sky
+        invalid_share = 1.0 - float(valid) / max(prediction.size, 1)
         if invalid_share > self._config.model.max_invalid_share:
             msg = (
                 f"model output is NaN / Inf at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
@@ -245,8 +270,24 @@ class DepthPipeline:
     def _output_kind(self) -> OutputKind:
         override = self._config.model.output_kind
         if self._source is not None and self._config.model.backend != "external":
-            return OutputKind.parse(override) if override else self._source.output_kind
+            kind = self._source.output_kind if override in ("", OutputKind.METRIC_FOCAL.value) else override
+            return OutputKind.parse(kind)
+        if override == OutputKind.METRIC_FOCAL.value:
+            msg = "model.output_kind=metric_focal is for a model the node runs; send an external prediction in metres"
+            raise ConfigError(msg)
         return OutputKind.parse(override) if override else OutputKind.METRIC
+
+    def _hints(self, frame: FrameInput, intrinsics: PinholeIntrinsics, out_intrinsics: PinholeIntrinsics) -> FrameHints:
+        """The camera's focal length (of the image the model sees) and, for a LiDAR-prompted model, the paired scan
+        projected at the published resolution the way scale recovery projects it (None without a recent scan)."""
+        assert isinstance(self._source, HintedDepthSource)
+        sparse = None
+        lidar = frame.lidar
+        recent = lidar is not None and abs(frame.stamp_ns - lidar.stamp_ns) <= self._scale.config.max_lidar_age_ns
+        if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
+            projected = project_scan(lidar, out_intrinsics, self._scale.config.projection, frame.stamp_ns)
+            sparse = projected.to_image(out_intrinsics)
+        return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:
         """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input."""
@@ -284,6 +325,12 @@ class DepthPipeline:
                 got = f"{prediction.shape[1]}x{prediction.shape[0]}"
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
+        elif isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
+            prediction = resizing.predict(rgb, out_hw, self._hints(frame, intrinsics, out_intrinsics))
+            if not self._config.model.output_kind or self._config.model.output_kind == OutputKind.METRIC_FOCAL.value:
+                kind = resizing.last_output_kind
+            timings["network"] = resizing.last_network_ms
+            self._check_network_output(prediction)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms

@@ -8,6 +8,9 @@ kind                          values                                            
 ``depth_up_to_scale``         depth × an unknown s > 0 (self-supervised monocular)   a scale fit (LiDAR, ground)
 ``relative_inverse``          a / depth + b with unknown a > 0, b (MiDaS, Depth      a scale and shift fit in
                               Anything): larger = nearer                             inverse depth
+``metric_focal``              depth × 300 / f, f the focal length in pixels of the   the model runner (× f / 300
+                              network input (Depth Anything 3 metric): a raw model   with f from camera_info),
+                              output only, never handed to scale recovery            before anything else
 ============================  =====================================================  ===========================
 """
 
@@ -24,6 +27,12 @@ class OutputKind(str, Enum):
     METRIC = "metric"
     DEPTH_UP_TO_SCALE = "depth_up_to_scale"
     RELATIVE_INVERSE = "relative_inverse"
+    METRIC_FOCAL = "metric_focal"
+
+    @property
+    def needs_focal(self) -> bool:
+        """Whether the raw output becomes metres only with the camera's focal length (``metric_focal``)."""
+        return self is OutputKind.METRIC_FOCAL
 
     @classmethod
     def parse(cls, value: str) -> OutputKind:

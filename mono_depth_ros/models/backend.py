@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +19,10 @@ from mono_depth_ros.models.checkpoint import GoldenReference, load_checkpoint, l
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import ModelSpec
 
-BACKENDS = ("torch", "unet", "depth_anything_v2", "onnx", "torchscript")
+if TYPE_CHECKING:
+    from mono_depth_ros.models.onnx_model import ProviderChoice
+
+BACKENDS = ("torch", "unet", "transformers", "depth_anything_v2", "onnx", "torchscript")
 """``model.backend`` values that load weights (``external`` has no model)."""
 
 _LOG = logging.getLogger(__name__)
@@ -154,17 +157,25 @@ class TorchBackend:
 
 
 def open_backend(
-    backend: str, weights: str | Path, device: torch.device, cpu_threads: int | None = None
+    backend: str,
+    weights: str | Path,
+    device: torch.device,
+    cpu_threads: int | None = None,
+    output_kind: str = "",
+    onnx_providers: ProviderChoice | tuple[str, ...] = (),
 ) -> tuple[DepthBackend, GoldenReference | None]:
     """Load weights for ``model.backend``.
 
     Args:
         backend: ``torch`` / ``unet`` (a project safetensors checkpoint, any registered architecture),
-            ``depth_anything_v2`` (a Hugging Face directory, or a project checkpoint of that architecture),
-            ``onnx`` or ``torchscript`` (exported model with its spec beside it).
+            ``transformers`` (any local ``AutoModelForDepthEstimation`` directory; ``depth_anything_v2`` is its alias,
+            which also reads a project checkpoint of that architecture), ``onnx`` or ``torchscript`` (exported
+            model with its spec beside it).
         weights: file or directory.
         device: resolved device (see :func:`resolve_device`).
         cpu_threads: intra-op threads for ONNX Runtime (torch threads are set by the caller).
+        output_kind: ``model.output_kind``: what a transformers model predicts when its family does not say.
+        onnx_providers: ONNX Runtime execution providers in order of preference (empty: from the device).
 
     Returns:
         The backend and the golden reference stored with the weights (None when there is none).
@@ -176,18 +187,18 @@ def open_backend(
     if backend == "onnx":
         from mono_depth_ros.models.onnx_model import OnnxBackend
 
-        onnx_backend = OnnxBackend(path, device, cpu_threads=cpu_threads)
+        onnx_backend = OnnxBackend(path, device, cpu_threads=cpu_threads, providers=onnx_providers)
         return onnx_backend, onnx_backend.golden
     if backend == "torchscript":
         from mono_depth_ros.models.torchscript_model import TorchScriptBackend
 
         script_backend = TorchScriptBackend(path, device)
         return script_backend, script_backend.golden
-    if backend == "depth_anything_v2" and path.is_dir():
-        from mono_depth_ros.models.depth_anything import load_depth_anything
+    if backend == "transformers" or (backend == "depth_anything_v2" and path.is_dir()):
+        from mono_depth_ros.models.hf_model import load_transformers_model
 
-        hf_network, hf_spec = load_depth_anything(path, device)
-        return TorchBackend(hf_network, hf_spec, device), None
+        hf_backend, _ = load_transformers_model(path, device, output_kind)
+        return hf_backend, None
     if backend in ("torch", "unet", "depth_anything_v2"):
         checkpoint = load_checkpoint(path, device="cpu")
         if backend != "torch" and checkpoint.spec.architecture != backend:

@@ -20,6 +20,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
 
 if TYPE_CHECKING:
+    from mono_depth_ros.core.frame_hints import FrameHints
     from mono_depth_ros.models.inference import DepthEstimator
     from mono_depth_ros.models.spec import OutputKind
 
@@ -70,12 +71,19 @@ class EstimatorSource:
     Attributes:
         last_network_hw: the (height, width) the network ran at for the last frame.
         last_network_ms: the network's own time for the last frame (no pre- / post-processing), milliseconds.
+        last_output_kind: what the last prediction meant (a LiDAR-prompted model without a scan: up to scale).
     """
 
     def __init__(self, estimator: DepthEstimator) -> None:
         self.estimator = estimator
         self.last_network_hw: tuple[int, int] | None = None
         self.last_network_ms = 0.0
+        self.last_output_kind = estimator.output_kind
+
+    @property
+    def frame_inputs(self) -> frozenset[str]:
+        """Per-frame inputs the model takes besides the image (``focal_ratio``, ``prompt_depth``)."""
+        return self.estimator.frame_inputs
 
     @property
     def output_kind(self) -> OutputKind:
@@ -86,11 +94,15 @@ class EstimatorSource:
         """(height, width) the network runs at for a camera image of ``image_hw``."""
         return self.estimator.network_hw(image_hw)
 
-    def predict(self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None) -> npt.NDArray[np.float32]:
-        """(H, W, 3) uint8 RGB → ``out_hw`` (default (H, W)) float32 prediction of :attr:`output_kind` (NaN invalid)."""
-        result = self.estimator.predict(rgb, out_hw)
+    def predict(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> npt.NDArray[np.float32]:
+        """(H, W, 3) uint8 RGB → ``out_hw`` (default (H, W)) float32 prediction of :attr:`last_output_kind` (NaN
+        invalid), with the focal length / LiDAR depth in ``hints`` for models that take them."""
+        result = self.estimator.predict(rgb, out_hw, hints)
         self.last_network_hw = result.network_hw
         self.last_network_ms = result.timings.inference_ms
+        self.last_output_kind = result.output_kind
         return np.asarray(result.values, dtype=np.float32)
 
 
@@ -126,6 +138,10 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         golden_check=model.golden_check,
         channels_last=model.channels_last,
         warmup_hw=_warmup_hw(model),
+        output_kind=model.output_kind,
+        onnx_providers=tuple(name.strip() for name in model.onnx_providers.split(",") if name.strip()),
+        trt_fp16=model.trt_fp16,
+        trt_cache_dir=model.trt_cache_dir,
     )
     return EstimatorSource(DepthEstimator.open(model.backend, weights, estimator_config))
 

@@ -24,9 +24,17 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
+from mono_depth_ros.models.frame_inputs import (
+    FOCAL_NET,
+    PROMPT_DEPTH,
+    frame_inputs,
+    metres_from_metric_focal,
+    sky_mask,
+)
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
 from mono_depth_ros.models.preprocess import (
     DEFAULT_EDGE_RATIO,
@@ -63,6 +71,9 @@ class EstimatorConfig:
         edge_ratio: depth-edge threshold of the upsampling (see :mod:`.preprocess`).
         golden_check: ``refuse`` | ``warn`` | ``off`` when the self-test exceeds the tolerance.
         golden_tolerance: relative L1 limit; None: per-precision default (:data:`.golden.DEFAULT_TOLERANCE`).
+        output_kind: ``model.output_kind``: what a transformers model predicts when its family does not say.
+        onnx_providers: ONNX Runtime execution providers in order (``tensorrt``, ``cuda``, ``cpu``; empty: from
+            the device); ``trt_fp16`` and ``trt_cache_dir`` configure TensorRT.
     """
 
     device: str = "auto"
@@ -76,6 +87,10 @@ class EstimatorConfig:
     edge_ratio: float = DEFAULT_EDGE_RATIO
     golden_check: str = "refuse"
     golden_tolerance: float | None = None
+    output_kind: str = ""
+    onnx_providers: tuple[str, ...] = ()
+    trt_fp16: bool = False
+    trt_cache_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -189,7 +204,12 @@ class DepthEstimator:
         device = resolve_device(config.device)
         if config.cpu_threads is not None:
             torch.set_num_threads(config.cpu_threads)
-        loaded, golden = open_backend(backend, weights, device, cpu_threads=config.cpu_threads)
+        from mono_depth_ros.models.onnx_model import ProviderChoice
+
+        providers = ProviderChoice(config.onnx_providers, config.trt_fp16, config.trt_cache_dir)
+        loaded, golden = open_backend(
+            backend, weights, device, config.cpu_threads, output_kind=config.output_kind, onnx_providers=providers
+        )
         return cls(loaded, config, golden)
 
     @property
@@ -199,8 +219,16 @@ class DepthEstimator:
 
     @property
     def output_kind(self) -> OutputKind:
-        """What :attr:`DepthResult.values` means."""
-        return self.backend.spec.output_kind
+        """What :attr:`DepthResult.values` means (``metric_focal`` models deliver metres)."""
+        kind = self.backend.spec.output_kind
+        return OutputKind.METRIC if kind.needs_focal else kind
+
+    @property
+    def frame_inputs(self) -> frozenset[str]:
+        """Per-frame inputs the model takes besides the image (``focal_ratio``, ``prompt_depth``; see
+        :mod:`.hf_families`); ``metric_focal`` models count as taking the focal length."""
+        inputs: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
+        return inputs | {"focal_ratio"} if self.backend.spec.output_kind.needs_focal else inputs
 
     def _resolve_precision(self) -> str:
         precision = self.config.precision
@@ -245,7 +273,7 @@ class DepthEstimator:
         image = reference_image(height, width)
         chosen, self.precision = self.precision, "fp32"
         try:
-            output = self.predict(image).values
+            output = self._predict(image, None, None, warming=True).values
         finally:
             self.precision = chosen
         return GoldenReference(image_rgb=image, output=output)
@@ -255,17 +283,20 @@ class DepthEstimator:
         fixed = self.backend.fixed_input_hw
         return fixed if fixed is not None else network_input_size(image_hw, self.spec.input)
 
-    def _forward(self, batch: Tensor) -> Tensor:
+    def _forward(self, batch: Tensor, inputs: dict[str, Tensor] | None = None) -> Tensor:
         enabled = self.precision != "fp32"
         context = (
             torch.autocast(device_type=self.device.type, dtype=PRECISIONS[self.precision]) if enabled else nullcontext()
         )
         with context:
+            if inputs:
+                conditioned: Tensor = self.backend.infer_with(batch, inputs)  # type: ignore[attr-defined]
+                return conditioned.float()
             return self.backend.infer(batch).float()
 
-    def _run_network(self, batch: Tensor) -> Tensor:
-        if self._graphs is None:
-            return self._forward(batch)
+    def _run_network(self, batch: Tensor, inputs: dict[str, Tensor] | None = None) -> Tensor:
+        if self._graphs is None or inputs:  # per-frame inputs change every frame: no graph replay
+            return self._forward(batch, inputs)
         key = tuple(batch.shape)
         if key not in self._graphs:
             _LOG.info("capturing a CUDA graph for input %s", key)
@@ -280,8 +311,10 @@ class DepthEstimator:
             self._staging = torch.empty(shape, dtype=torch.uint8).pin_memory()
         return self._staging
 
-    def predict(self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> DepthResult:
-        """Estimate depth (or disparity, see :attr:`output_kind`) for one camera image.
+    def predict(
+        self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> DepthResult:
+        """Estimate depth (or disparity, see :attr:`DepthResult.output_kind`) for one camera image.
 
         On the CPU the prediction is enlarged on the host with OpenCV when it is installed
         (:func:`~.preprocess.upsample_edge_aware_host`); elsewhere on the device.
@@ -290,13 +323,21 @@ class DepthEstimator:
             image_rgb: (H, W, 3) uint8 RGB.
             out_hw: (height, width) of the returned map; None for the camera's (H, W). A smaller size (the
                 published resolution, ``output.downscale``) spares every later stage the camera-size work.
+            hints: the camera's focal length and the paired LiDAR depth, for models that take them
+                (:attr:`frame_inputs`); others ignore them.
 
         Returns:
-            A :class:`DepthResult` with ``out_hw`` float32 values.
+            A :class:`DepthResult` with ``out_hw`` float32 values (sky of a model with a sky output: +Inf).
 
         Raises:
-            ShapeError: not an (H, W, 3) uint8 image, or a non-positive ``out_hw``.
+            ShapeError: not an (H, W, 3) uint8 image, a non-positive ``out_hw``, or a ``metric_focal`` model
+                without a focal length in ``hints``.
         """
+        return self._predict(image_rgb, out_hw, hints, warming=False)
+
+    def _predict(
+        self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None, hints: FrameHints | None, warming: bool
+    ) -> DepthResult:
         start = time.perf_counter_ns()
         check_rgb_image(image_rgb)
         image_hw = (int(image_rgb.shape[0]), int(image_rgb.shape[1]))
@@ -308,20 +349,30 @@ class DepthEstimator:
         clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last)
+        inputs = frame_inputs(self.frame_inputs, hints, image_hw, network_hw, self.device)
         clock.mark()
-        prediction = self._run_network(batch)
+        takes: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
+        prediction = self._run_network(batch, {name: value for name, value in inputs.items() if name in takes})
+        kind = self.output_kind
+        if self.spec.output_kind.needs_focal:
+            prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming)
+        elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
+            kind = OutputKind.DEPTH_UP_TO_SCALE  # unprompted: relative; scale recovery makes it metric
         clock.mark()
         host = None
         if self.device.type == "cpu":
             host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
         if host is None:
             host = self._download(upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio))
-        if self.output_kind is not OutputKind.RELATIVE_INVERSE:
+        if kind is not OutputKind.RELATIVE_INVERSE:
             host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
+        sky = getattr(self.backend, "last_sky", None)
+        if sky is not None:
+            host[sky_mask(sky, out_hw)] = np.inf
         clock.mark()
         preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
-        return DepthResult(host, self.output_kind, network_hw, timings)
+        return DepthResult(host, kind, network_hw, timings)
 
     def _download(self, values: Tensor) -> np.ndarray:
         """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer
@@ -339,7 +390,7 @@ class DepthEstimator:
         height, width = image_hw or (self.spec.input.height, self.spec.input.width)
         blank = np.zeros((height, width, 3), dtype=np.uint8)
         for _ in range(self.config.warmup_runs):
-            self.predict(blank)
+            self._predict(blank, None, None, warming=True)
 
     def self_test(self, golden: GoldenReference) -> GoldenReport:
         """Run the golden input through the chosen path and compare with the stored fp32 output.
@@ -348,7 +399,7 @@ class DepthEstimator:
             CheckpointError: beyond tolerance with ``golden_check: refuse`` (or the shapes do not match).
         """
         tolerance = self.config.golden_tolerance or DEFAULT_TOLERANCE[self.precision]
-        output = self.predict(golden.image_rgb).values
+        output = self._predict(golden.image_rgb, None, None, warming=True).values
         report = compare_golden(output, golden.output.astype(np.float32), tolerance)
         where = f"{self.backend.name} backend, {self.precision}, {self.device}"
         if report.passed:
@@ -374,4 +425,5 @@ def make_golden(backend: DepthBackend, image_rgb: np.ndarray | None = None) -> G
     spec = backend.spec
     image = image_rgb if image_rgb is not None else reference_image(spec.input.height, spec.input.width)
     config = EstimatorConfig(device=str(backend.device), warmup_runs=0, golden_check="off")
-    return GoldenReference(image_rgb=image, output=DepthEstimator(backend, config).predict(image).values)
+    estimator = DepthEstimator(backend, config)
+    return GoldenReference(image_rgb=image, output=estimator._predict(image, None, None, warming=True).values)

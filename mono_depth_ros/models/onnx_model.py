@@ -1,14 +1,22 @@
 """ONNX Runtime backend: an exported ``.onnx`` model with its ModelSpec beside it (see :mod:`.sidecar`).
 
-Execution providers: CUDA when the device is a GPU and the installed ``onnxruntime`` offers it (the
-``onnxruntime-gpu`` wheel), otherwise the CPU with ``cpu_threads`` intra-op threads. Inputs go through host memory
-(``session.run`` on numpy arrays); ONNX Runtime uploads them to the GPU itself when the CUDA provider is active.
-The model runs in the precision it was exported in (fp32 from :mod:`.export`): autocast does not apply.
+Execution providers (``model.onnx_providers``, in order of preference): ``tensorrt`` (TensorRT, optionally fp16,
+engines cached in ``model.trt_cache_dir`` so that only the first start builds them), ``cuda``, ``cpu``. Empty:
+CUDA when the device is a GPU, then the CPU. A provider the installed ``onnxruntime`` lacks (TensorRT needs the
+``onnxruntime-gpu`` wheel and TensorRT's libraries) is left out with a logged reason, and so is one the session
+could not start; the CPU always remains. Inputs go through host memory (``session.run`` on numpy arrays); ONNX
+Runtime uploads them to the GPU itself. The model runs in the precision it was exported in (fp32 from
+:mod:`.export`, or TensorRT's fp16): autocast does not apply.
+
+Graphs with several outputs (Depth Anything 3: depth, confidence, sky): the depth output is the spec's
+``output_name``, else the one named ``depth`` / ``predicted_depth``; a ``sky_output`` marks sky pixels, which the
+engine publishes as +Inf.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +42,63 @@ def require_onnxruntime() -> Any:
     return onnxruntime
 
 
+PROVIDER_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """Execution providers asked for (``model.onnx_providers``, ``model.trt_fp16``, ``model.trt_cache_dir``)."""
+
+    order: tuple[str, ...] = ()
+    trt_fp16: bool = False
+    trt_cache_dir: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.order if name not in PROVIDER_NAMES]
+        if unknown:
+            msg = f"unknown ONNX execution provider(s) {unknown}; list {', '.join(PROVIDER_NAMES)} by preference"
+            raise ConfigError(msg)
+
+
+def provider_list(choice: ProviderChoice, available: list[str], device: torch.device) -> tuple[list[Any], list[str]]:
+    """The providers to open a session with, and a reason for each one asked for but left out.
+
+    Args:
+        choice: the order asked for (empty: ``cuda`` on a GPU device, then ``cpu``).
+        available: ``onnxruntime.get_available_providers()``.
+        device: the model's device (its index is the providers' ``device_id``).
+
+    Returns:
+        ``(providers, reasons)``: provider names or ``(name, options)`` pairs ending with the CPU provider.
+    """
+    order = choice.order or (("cuda", "cpu") if device.type == "cuda" else ("cpu",))
+    device_id = device.index or 0
+    providers: list[Any] = []
+    reasons: list[str] = []
+    for short in dict.fromkeys(order):
+        name = PROVIDER_NAMES[short]
+        if short == "cpu":
+            continue
+        if name not in available:
+            wheel = "TensorRT's libraries and onnxruntime-gpu" if short == "tensorrt" else "onnxruntime-gpu"
+            reasons.append(f"{short}: not in this onnxruntime (has {', '.join(available)}); install {wheel}")
+            continue
+        options: dict[str, Any] = {"device_id": device_id}
+        if short == "tensorrt":
+            options["trt_fp16_enable"] = choice.trt_fp16
+            if choice.trt_cache_dir:
+                options["trt_engine_cache_enable"] = True
+                options["trt_engine_cache_path"] = choice.trt_cache_dir
+        providers.append((name, options))
+    providers.append("CPUExecutionProvider")
+    return providers, reasons
+
+
 def _static_hw(shape: list[Any]) -> tuple[int, int] | None:
     """(H, W) of an input declared as (B, 3, H, W) with fixed integer H and W, else None."""
     if len(shape) != 4:
@@ -49,6 +114,11 @@ class OnnxBackend:
         path: the ``.onnx`` file (its ``.spec.json`` beside it, or the spec in its metadata).
         device: ``cpu`` or ``cuda[:N]`` (CUDA needs the CUDA execution provider).
         cpu_threads: intra-op threads (None: ONNX Runtime's default, one per core).
+        providers: execution providers asked for (see :class:`ProviderChoice`).
+
+    Attributes:
+        fallbacks: why each provider asked for is not in use (empty when all are).
+        last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
 
     Raises:
         CheckpointError: missing or unreadable model, no spec, spec for another backend, or a model whose input is
@@ -59,7 +129,13 @@ class OnnxBackend:
     name = "onnx"
     torch_native = False
 
-    def __init__(self, path: str | Path, device: torch.device, cpu_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        device: torch.device,
+        cpu_threads: int | None = None,
+        providers: ProviderChoice | tuple[str, ...] = (),
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             msg = f"ONNX model {self.path} does not exist; export one with `mono-depth export WEIGHTS --format onnx`"
@@ -71,7 +147,9 @@ class OnnxBackend:
         # Idle ONNX Runtime workers spin by default and starve torch's pre/post-processing threads (measured: the
         # edge-aware upsampling went from 0.5 ms to 40-130 ms); let them sleep between runs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = self._open(ort, options, device)
+        choice = providers if isinstance(providers, ProviderChoice) else ProviderChoice(tuple(providers))
+        self.fallbacks: list[str] = []
+        self.session = self._open(ort, options, device, choice)
         self.device = device  # outputs go where the caller works, whichever provider ran the model
         embedded = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDED_SPEC_KEY)
         self.spec: ModelSpec = read_spec(self.path, "onnx", embedded)
@@ -82,7 +160,13 @@ class OnnxBackend:
             msg = f"ONNX model {self.path} must take one (B, 3, H, W) image input, it takes {shapes}"
             raise CheckpointError(msg)
         self._input_name = str(inputs[0].name)
-        self._output_name = str(outputs[0].name)
+        names = [str(output.name) for output in outputs]
+        self._output_name = self._choose_output(names)
+        self._sky_name = self.spec.sky_output or None
+        if self._sky_name is not None and self._sky_name not in names:
+            msg = f"ONNX model {self.path} has no output {self._sky_name!r} (sky_output of its spec); outputs: {names}"
+            raise CheckpointError(msg)
+        self.last_sky: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = _static_hw(list(inputs[0].shape))
 
     @property
@@ -90,21 +174,39 @@ class OnnxBackend:
         """Whether the session runs on the CUDA execution provider."""
         return "CUDAExecutionProvider" in self.session.get_providers()
 
-    def _open(self, ort: Any, options: Any, device: torch.device) -> Any:
-        providers: list[Any] = ["CPUExecutionProvider"]
-        if device.type == "cuda":
-            if "CUDAExecutionProvider" in ort.get_available_providers():
-                providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index or 0}))
-            else:
-                _LOG.warning(
-                    "ONNX Runtime has no CUDA execution provider (install onnxruntime-gpu); %s runs on the CPU",
-                    self.path,
-                )
+    def _choose_output(self, names: list[str]) -> str:
+        """The depth output: the spec's ``output_name``, the only output, or one named like a depth output."""
+        wanted = self.spec.output_name
+        if wanted:
+            if wanted not in names:
+                msg = f"ONNX model {self.path} has no output {wanted!r} (output_name of its spec); outputs: {names}"
+                raise CheckpointError(msg)
+            return wanted
+        if len(names) == 1:
+            return names[0]
+        for candidate in DEPTH_OUTPUT_NAMES:
+            if candidate in names:
+                return candidate
+        msg = (
+            f"ONNX model {self.path} has outputs {names}; say which holds the depth: "
+            f"mono-depth spec {self.path} --output NAME ..."
+        )
+        raise CheckpointError(msg)
+
+    def _open(self, ort: Any, options: Any, device: torch.device, choice: ProviderChoice) -> Any:
+        providers, self.fallbacks = provider_list(choice, list(ort.get_available_providers()), device)
         try:
-            return ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+            session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as err:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
             msg = f"ONNX Runtime cannot load {self.path}: {type(err).__name__}: {err}; re-export the model"
             raise CheckpointError(msg) from None
+        active = set(session.get_providers())
+        for provider in providers[:-1]:  # asked for and available, but the session could not start it
+            if provider[0] not in active:
+                self.fallbacks.append(f"{provider[0]}: failed to start (see onnxruntime's log above)")
+        for reason in self.fallbacks:
+            _LOG.warning("ONNX Runtime provider left out for %s, %s; running on %s", self.path.name, reason, active)
+        return session
 
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
@@ -116,11 +218,18 @@ class OnnxBackend:
             msg = f"ONNX model {self.path.name} was exported for {self.fixed_input_hw}, got {tuple(batch.shape[-2:])}"
             raise ShapeError(msg)
         host = batch.detach().to("cpu", torch.float32).contiguous().numpy()
-        (out,) = self.session.run([self._output_name], {self._input_name: host})
-        result = torch.from_numpy(np.asarray(out, dtype=np.float32))
-        if result.ndim == 3:
-            result = result.unsqueeze(1)
+        wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        outputs = self.session.run(wanted, {self._input_name: host})
+        result = _as_b1hw(outputs[0])
+        if self._sky_name is not None:
+            self.last_sky = (_as_b1hw(outputs[1]) > self.spec.sky_threshold).to(self.device)
         if result.ndim != 4 or result.shape[1] != 1:
             msg = f"ONNX model {self.path.name} returned {tuple(result.shape)}; expected (B, 1, H, W)"
             raise ShapeError(msg)
         return result.to(self.device)
+
+
+def _as_b1hw(array: Any) -> Tensor:
+    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W)."""
+    result = torch.from_numpy(np.asarray(array, dtype=np.float32))
+    return result.unsqueeze(1) if result.ndim == 3 else result

@@ -46,7 +46,10 @@ class Architecture:
 
 _REGISTRY: dict[str, Architecture] = {}
 # name -> module whose import registers it (imported on first lookup only).
-_LAZY_MODULES: dict[str, str] = {"depth_anything_v2": "mono_depth_ros.models.depth_anything"}
+_LAZY_MODULES: dict[str, str] = {
+    "depth_anything_v2": "mono_depth_ros.models.depth_anything",
+    "transformers": "mono_depth_ros.models.hf_model",
+}
 
 
 def register(

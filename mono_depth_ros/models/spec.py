@@ -5,6 +5,8 @@ Output kinds (what the network's raw output means):
 * ``metric``             depth in metres.
 * ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
 * ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
+* ``metric_focal``       depth × 300 / focal px of the network input (Depth Anything 3 metric); made metres by
+                         the model runner with the camera's focal length.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class InputPolicy:
             raise CheckpointError(msg)
 
 
+_OPTIONAL_DEFAULTS: dict[str, Any] = {"output_name": "", "sky_output": "", "sky_threshold": 0.5}
+
 MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
 
@@ -67,6 +71,11 @@ class ModelSpec:
         output_kind: see :class:`OutputKind`.
         min_depth_m, max_depth_m: depth range of the output (metres, or scaled units for relative kinds).
         backend: ``torch`` | ``onnx`` | ``torchscript``: what the weights file holds.
+        output_name: the graph output that holds the depth, for exported models with several outputs (empty: the
+            only output, or the one named ``depth`` / ``predicted_depth``).
+        sky_output: the graph output of a sky mask or sky probability (Depth Anything 3); its pixels above
+            ``sky_threshold`` are published as +Inf (REP 117: beyond range). Empty: none.
+        sky_threshold: sky when the sky output exceeds this.
     """
 
     architecture: str
@@ -78,6 +87,9 @@ class ModelSpec:
     min_depth_m: float = 0.1
     max_depth_m: float = 100.0
     backend: str = "torch"
+    output_name: str = ""
+    sky_output: str = ""
+    sky_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -91,6 +103,9 @@ class ModelSpec:
         """Serialise to a JSON string (stored in the safetensors metadata under ``mono_depth_spec``)."""
         data = asdict(self)
         data["output_kind"] = self.output_kind.value
+        for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
+            if data[key] == default:
+                del data[key]
         return json.dumps(data, sort_keys=True)
 
     @classmethod

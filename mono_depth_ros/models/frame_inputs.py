@@ -1,0 +1,95 @@
+"""Per-frame model inputs besides the image, made from :class:`~mono_depth_ros.core.frame_hints.FrameHints`.
+
+* ``focal_ratio``: the camera's fx / image width, (1,) tensor (Depth Pro's metric conversion, resolution-free).
+* ``focal_net``: the mean focal length in pixels of the network input, ``(fx · w / W + fy · h / H) / 2``, for
+  ``metric_focal`` outputs (Depth Anything 3: metres = output × focal / 300). Not a network input.
+* ``prompt_depth``: (1, 1, h/4, w/4) metric depth prompt (Prompt Depth Anything). The LiDAR depth arrives sparse
+  (NaN between rings); each empty pixel takes its nearest LiDAR depth (L2), then the map is area-averaged to a
+  quarter of the network size, the ratio of the published model (a 192×256 prompt for a 756×1008 image).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH, FrameHints
+
+FOCAL_NET = "focal_net"
+METRIC_FOCAL_DIVISOR = 300.0
+"""Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
+PROMPT_REDUCTION = 4
+
+__all__ = ["FOCAL_NET", "FOCAL_RATIO", "PROMPT_DEPTH", "frame_inputs", "metres_from_metric_focal", "sky_mask"]
+
+
+def frame_inputs(
+    wanted: frozenset[str],
+    hints: FrameHints | None,
+    image_hw: tuple[int, int],
+    network_hw: tuple[int, int],
+    device: torch.device,
+) -> dict[str, Tensor]:
+    """The per-frame inputs a model takes (``wanted``) that ``hints`` can provide, as tensors on ``device``.
+
+    Args:
+        wanted: input names the model takes (:data:`FOCAL_RATIO` also yields :data:`FOCAL_NET`).
+        hints: this frame's focal length and LiDAR depth (None: nothing known).
+        image_hw: (H, W) of the camera image the focal length belongs to.
+        network_hw: (h, w) the network runs at.
+        device: where the network runs.
+
+    Returns:
+        Name → tensor for each input known this frame (a missing one is left out: the model falls back).
+    """
+    inputs: dict[str, Tensor] = {}
+    if hints is None:
+        return inputs
+    if FOCAL_RATIO in wanted and hints.focal_px is not None:
+        fx, fy = hints.focal_px
+        inputs[FOCAL_RATIO] = torch.tensor([fx / image_hw[1]], dtype=torch.float32, device=device)
+        focal = 0.5 * (fx * network_hw[1] / image_hw[1] + fy * network_hw[0] / image_hw[0])
+        inputs[FOCAL_NET] = torch.tensor(focal, dtype=torch.float32, device=device)
+    if PROMPT_DEPTH in wanted and hints.sparse_depth_m is not None:
+        prompt = prompt_depth(hints.sparse_depth_m, network_hw)
+        if prompt is not None:
+            inputs[PROMPT_DEPTH] = prompt.to(device)
+    return inputs
+
+
+def prompt_depth(sparse_depth_m: npt.NDArray[np.float32], network_hw: tuple[int, int]) -> Tensor | None:
+    """(1, 1, h/4, w/4) dense metric prompt from sparse LiDAR depth (NaN = no point); None without any point."""
+    sparse = np.asarray(sparse_depth_m, dtype=np.float32)
+    if not np.any(np.isfinite(sparse) & (sparse > 0)):
+        return None
+    from mono_depth_ros.evaluation.scale import densify_nearest
+
+    dense = torch.from_numpy(densify_nearest(sparse))[None, None]
+    size = (max(1, network_hw[0] // PROMPT_REDUCTION), max(1, network_hw[1] // PROMPT_REDUCTION))
+    return functional.interpolate(dense, size=size, mode="area")
+
+
+def metres_from_metric_focal(prediction: Tensor, focal_net: Tensor | None, warming: bool) -> Tensor:
+    """``metric_focal`` output → metres (× focal / 300). Start-up passes (warm-up, self-test) have no camera and
+    keep the raw values.
+
+    Raises:
+        ShapeError: no focal length on a real frame.
+    """
+    if focal_net is None:
+        if warming:
+            return prediction
+        msg = "a metric_focal model needs the camera's focal length (camera_info K / P) for every frame"
+        raise ShapeError(msg)
+    return prediction * (focal_net / METRIC_FOCAL_DIVISOR)
+
+
+def sky_mask(sky: Tensor, out_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """(B, 1, h, w) bool sky mask → (H, W) host mask at ``out_hw`` (nearest neighbour)."""
+    resized = functional.interpolate(sky[:1].float(), size=out_hw, mode="nearest")
+    mask: npt.NDArray[np.bool_] = resized[0, 0].to("cpu").numpy() > 0.5
+    return mask

@@ -1,0 +1,129 @@
+"""The transformers depth families the node runs: what each one's output means and what it needs per frame.
+
+=========================  =====================  ===============================  ================================
+``model_type``             output kind            per-frame input                  default input (no processor file)
+=========================  =====================  ===============================  ================================
+``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
+``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
+                           metric (``depth_estim
+                           ation_type: metric``)
+``zoedepth``               metric                 image (reflect-padded)           short side 384, ×32, mean/std 0.5
+``glpn``                   metric (max_depth)     image                            short side 352 (KITTI, max_depth
+                                                                                   > 20) / 480 (NYU), ×32, no norm.
+``depth_pro``              metric                 image + focal length (from       fixed patch / min ratio (1536²),
+                                                  camera_info; its FoV head else)  mean/std 0.5
+``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
+                           prompt; depth up to    (metres), when a scan is paired
+                           scale without one
+=========================  =====================  ===============================  ================================
+
+Another model type that transformers maps to ``AutoModelForDepthEstimation`` loads when ``model.output_kind`` says
+what it predicts (and its ``preprocessor_config.json`` how to feed it); without those the error says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
+from mono_depth_ros.models.hf_preprocessing import HfPreprocessing
+from mono_depth_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from mono_depth_ros.models.spec import InputPolicy
+
+HALF = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One transformers depth family.
+
+    Attributes:
+        model_type: ``config.json``'s ``model_type``.
+        title: name for logs, errors and the README table.
+        kind: config.json → output kind (None: not inferable: ``model.output_kind`` must say).
+        preprocessing: config.json → the defaults used where ``preprocessor_config.json`` is silent or absent.
+        frame_inputs: per-frame inputs besides the image (:data:`FOCAL_RATIO`, :data:`PROMPT_DEPTH`).
+        fixed_input: the network only runs at the policy's (height, width) (Depth Pro's patch pyramid).
+    """
+
+    model_type: str
+    title: str
+    kind: Callable[[dict[str, Any]], OutputKind | None]
+    preprocessing: Callable[[dict[str, Any]], HfPreprocessing]
+    frame_inputs: frozenset[str] = frozenset()
+    fixed_input: bool = False
+
+
+def _keep_aspect(
+    short: int, multiple: int, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> HfPreprocessing:
+    cap = round(short * 1.7 / multiple) * multiple
+    policy = InputPolicy(height=short, width=short, keep_aspect=True, multiple_of=multiple, max_long_side=cap)
+    return HfPreprocessing(policy, mean, std)
+
+
+def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
+    kind = config.get("depth_estimation_type", "relative")
+    return {"relative": OutputKind.RELATIVE_INVERSE, "metric": OutputKind.METRIC}.get(str(kind))
+
+
+def _depth_pro_input(config: dict[str, Any]) -> HfPreprocessing:
+    ratios = config.get("scaled_images_ratios") or [0.25, 0.5, 1.0]
+    side = round(int(config.get("patch_size", 384)) / min(float(r) for r in ratios))
+    return HfPreprocessing(InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side), HALF, HALF)
+
+
+def _glpn_input(config: dict[str, Any]) -> HfPreprocessing:
+    short = 352 if float(config.get("max_depth", 10)) > 20 else 480
+    zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    return _keep_aspect(short, 32, zero, one)
+
+
+def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:
+    base = _keep_aspect(384, 32, HALF, HALF)
+    return HfPreprocessing(base.input, base.mean, base.std, reflect_pad=True)
+
+
+FAMILIES: dict[str, Family] = {
+    family.model_type: family
+    for family in (
+        Family(
+            "dpt",
+            "DPT / MiDaS 3.x",
+            lambda _: OutputKind.RELATIVE_INVERSE,
+            lambda _: HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF),
+        ),
+        Family(
+            "depth_anything",
+            "Depth Anything V1 / V2",
+            _depth_anything_kind,
+            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD),
+        ),
+        Family("zoedepth", "ZoeDepth", lambda _: OutputKind.METRIC, _zoedepth_input),
+        Family("glpn", "GLPN", lambda _: OutputKind.METRIC, _glpn_input),
+        Family(
+            "depth_pro",
+            "Depth Pro",
+            lambda _: OutputKind.METRIC,
+            _depth_pro_input,
+            frame_inputs=frozenset({FOCAL_RATIO}),
+            fixed_input=True,
+        ),
+        Family(
+            "prompt_depth_anything",
+            "Prompt Depth Anything",
+            lambda _: OutputKind.METRIC,
+            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD),
+            frame_inputs=frozenset({PROMPT_DEPTH}),
+        ),
+    )
+}
+
+
+def other_family(model_type: str) -> Family:
+    """A depth model type without an entry in :data:`FAMILIES`: kind from ``model.output_kind`` only, ImageNet
+    normalisation and a 384 px short side unless its ``preprocessor_config.json`` says otherwise."""
+    return Family(model_type, model_type, lambda _: None, lambda _: _keep_aspect(384, 32, IMAGENET_MEAN, IMAGENET_STD))

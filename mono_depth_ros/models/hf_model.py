@@ -1,0 +1,305 @@
+"""Any transformers depth model (``AutoModelForDepthEstimation``) from a LOCAL directory, run the project's way.
+
+``model.backend: transformers`` (alias ``depth_anything_v2``) with ``model.weights: DIR``: ``config.json`` +
+safetensors (``model.safetensors`` or a sharded index; pickle files are refused), optionally
+``preprocessor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online (``local_files_only``), and
+``transformers`` is imported only here, only when such a model is loaded.
+
+:class:`HfDepthNetwork` turns each family's forward pass into the project's contract, (B, 3, H, W) normalised RGB
+→ (B, 1, H, W) prediction of the spec's output kind, and takes the per-frame inputs some families need
+(:mod:`.hf_families`): Depth Pro's canonical inverse depth becomes metres with the camera's fx / width (its own
+field-of-view head when no camera focal is given, as transformers' post-processing does); Prompt Depth Anything
+gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and the padding cut from the
+output. Everything else (resizing, normalisation, upsampling) is the same device code as for every model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from torch import Tensor, nn
+from torch.nn import functional
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
+from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
+from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
+from mono_depth_ros.models.hf_preprocessing import read_preprocessing
+from mono_depth_ros.models.registry import register
+from mono_depth_ros.models.spec import ModelSpec
+
+ARCHITECTURE = "transformers"
+REMEDY = "fetch it with `mono-depth weights fetch REPO_ID --to DIR` on a machine with internet and copy DIR here"
+_LOG = logging.getLogger(__name__)
+
+
+def transformers_module() -> Any:
+    """The ``transformers`` package (progress bars off), or a ConfigError naming the extra to install."""
+    try:
+        import transformers
+    except ImportError:
+        msg = "transformers depth models need the `transformers` package: pip install 'mono_depth_ros[hf]'"
+        raise ConfigError(msg) from None
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return transformers
+
+
+def depth_model_types() -> tuple[str, ...]:
+    """Every ``model_type`` the installed transformers maps to ``AutoModelForDepthEstimation``."""
+    transformers_module()
+    from transformers.models.auto.modeling_auto import MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES
+
+    return tuple(MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES)
+
+
+def check_model_directory(directory: Path) -> dict[str, Any]:
+    """Check a local transformers depth-model directory and return its parsed ``config.json``.
+
+    Raises:
+        CheckpointError: missing directory / config.json / safetensors (pickle-only weights are refused), unreadable
+            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them).
+    """
+    if not directory.exists():
+        msg = f"model directory {directory} does not exist; {REMEDY}"
+        raise CheckpointError(msg)
+    if not directory.is_dir():
+        msg = f"{directory} is a file; model.weights for model.backend=transformers is the directory with config.json"
+        raise CheckpointError(msg)
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        msg = f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
+        raise CheckpointError(msg)
+    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+        found = sorted(p.name for p in directory.iterdir())
+        msg = (
+            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
+            f"(pickle files such as pytorch_model.bin never are); {REMEDY}"
+        )
+        raise CheckpointError(msg)
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"{config_path} is not readable JSON ({err}); re-download the weights"
+        raise CheckpointError(msg) from None
+    model_type = config.get("model_type")
+    known = depth_model_types()
+    if model_type not in known:
+        msg = (
+            f"{config_path} is for model_type {model_type!r}, which is not a depth model of transformers "
+            f"{transformers_module().__version__} (depth models: {', '.join(known)})"
+        )
+        raise CheckpointError(msg)
+    return config
+
+
+def family_of(model_type: str) -> Family:
+    """The family entry of a model type (:data:`~.hf_families.FAMILIES`, or a generic one)."""
+    return FAMILIES.get(model_type) or other_family(model_type)
+
+
+class HfDepthNetwork(nn.Module):
+    """A transformers depth model behind the project's tensor contract (exportable when it needs no frame inputs).
+
+    Args:
+        hf_model: the ``*ForDepthEstimation`` model (its weights are this module's, under ``model.``).
+        model_type: its ``config.json`` model type (selects the family's conversions).
+        reflect_pad: ZoeDepth's reflect padding (``do_pad`` of its image processor).
+    """
+
+    def __init__(self, hf_model: nn.Module, model_type: str, reflect_pad: bool = False) -> None:
+        super().__init__()
+        self.model = hf_model
+        self.model_type = model_type
+        self.reflect_pad = reflect_pad
+
+    def forward(self, x: Tensor, focal_ratio: Tensor | None = None, prompt_depth: Tensor | None = None) -> Tensor:
+        """Predict.
+
+        Args:
+            x: (B, 3, H, W) float32 normalised RGB at the family's input size.
+            focal_ratio: (B,) camera fx / image width (Depth Pro; None: its field-of-view head estimates it).
+            prompt_depth: (B, 1, h, w) metric depth prompt in metres, any resolution (Prompt Depth Anything; None:
+                unprompted, depth up to scale).
+
+        Returns:
+            (B, 1, H, W) float32 prediction of the spec's output kind.
+
+        Raises:
+            ShapeError: Depth Pro without a focal length or a field-of-view head.
+        """
+        height, width = int(x.shape[-2]), int(x.shape[-1])
+        pad_h = pad_w = 0
+        if self.reflect_pad:  # as ZoeDepthImageProcessor: pad 3·sqrt(side / 2) px by reflection, at the same size
+            pad_h, pad_w = int(math.sqrt(height / 2) * 3), int(math.sqrt(width / 2) * 3)
+            if height > 2 * pad_h + 1 and width > 2 * pad_w + 1:
+                inner = functional.interpolate(x, size=(height - 2 * pad_h, width - 2 * pad_w), mode="bilinear")
+                x = functional.pad(inner, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
+            else:
+                pad_h = pad_w = 0
+        extra = {"prompt_depth": prompt_depth} if prompt_depth is not None and self.model_type != "depth_pro" else {}
+        output = self.model(pixel_values=x, **extra)
+        depth = prediction_tensor(output)
+        if self.model_type == "depth_pro":
+            depth = _depth_pro_metres(depth, focal_ratio, getattr(output, "field_of_view", None))
+        if pad_h or pad_w:
+            rows, cols = depth.shape[-2], depth.shape[-1]
+            top, left = round(pad_h * rows / height), round(pad_w * cols / width)
+            depth = depth[..., top : rows - top, left : cols - left]
+        if tuple(depth.shape[-2:]) != (height, width):
+            depth = functional.interpolate(depth, size=(height, width), mode="bilinear", align_corners=False)
+        return depth
+
+
+def _depth_pro_metres(inverse: Tensor, focal_ratio: Tensor | None, field_of_view: Tensor | None) -> Tensor:
+    """Depth Pro's canonical inverse depth → metres: ``1 / (inverse · W / f)`` (clamped as transformers does)."""
+    if focal_ratio is None:
+        if field_of_view is None:
+            msg = "this Depth Pro model has no field-of-view head (use_fov_model: false): it needs the camera focal"
+            raise ShapeError(msg)
+        focal_ratio = 0.5 / torch.tan(0.5 * torch.deg2rad(field_of_view.float()))
+    ratio = focal_ratio.to(inverse.dtype).reshape(-1, 1, 1, 1)
+    return 1.0 / torch.clamp(inverse / ratio, min=1e-4, max=1e4)
+
+
+class HfBackend(TorchBackend):
+    """A :class:`HfDepthNetwork` on a device, with the per-frame inputs its family takes.
+
+    Attributes:
+        frame_inputs: per-frame inputs the network takes (:data:`~.hf_families.FOCAL_RATIO`, ``PROMPT_DEPTH``).
+        fixed_input_hw: the only (height, width) it runs at (Depth Pro), else None.
+    """
+
+    def __init__(self, network: HfDepthNetwork, spec: ModelSpec, device: torch.device, family: Family) -> None:
+        super().__init__(network, spec, device, name=ARCHITECTURE)
+        self.frame_inputs = family.frame_inputs
+        self.fixed_input_hw = (spec.input.height, spec.input.width) if family.fixed_input else None
+
+    def infer_with(self, batch: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+        """Like :meth:`infer`, with per-frame inputs (``focal_ratio``, ``prompt_depth``) passed to the network."""
+        network = self.module.network
+        assert isinstance(network, nn.Module)
+        with torch.no_grad():
+            return prediction_tensor(network(batch, **inputs))
+
+
+def _describe_key(entry: Any) -> str:
+    if isinstance(entry, tuple) and len(entry) == 3:
+        name, in_file, in_model = entry
+        return f"{name} (shape {tuple(in_file)} in the file, {tuple(in_model)} per config.json)"
+    return str(entry)
+
+
+def _from_pretrained(path: Path) -> Any:
+    model_class = transformers_module().AutoModelForDepthEstimation
+    try:
+        hf_model, info = model_class.from_pretrained(
+            str(path),
+            local_files_only=True,
+            use_safetensors=True,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = f"cannot load the depth model in {path}: {detail}; its safetensors file is truncated or corrupt"
+        raise CheckpointError(msg) from None
+    for key in ("mismatched_keys", "missing_keys", "unexpected_keys"):
+        bad = sorted(_describe_key(k) for k in info.get(key) or ())
+        if bad:
+            what = key.replace("_keys", " tensor")
+            msg = f"{path} weights do not fit its config.json: {what} {bad[0]} (+{len(bad) - 1} more); re-download them"
+            raise CheckpointError(msg)
+    return hf_model
+
+
+def transformers_spec(
+    config: dict[str, Any], family: Family, directory: Path, output_kind: str = ""
+) -> tuple[ModelSpec, bool]:
+    """The :class:`ModelSpec` of a transformers depth model, and whether its input is reflect-padded.
+
+    Args:
+        config: its ``config.json``.
+        family: its family entry.
+        directory: where its ``preprocessor_config.json`` may be.
+        output_kind: ``model.output_kind`` (empty: the family's).
+
+    Raises:
+        CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty.
+    """
+    kind = OutputKind.parse(output_kind) if output_kind else family.kind(config)
+    if kind is None:
+        msg = (
+            f"{directory}: cannot tell what a {family.model_type!r} model predicts; state it with "
+            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale"
+        )
+        raise CheckpointError(msg)
+    preprocessing = read_preprocessing(directory, family.preprocessing(config))
+    max_depth = config.get("max_depth")
+    metric_range = float(max_depth) if kind is OutputKind.METRIC and max_depth and float(max_depth) > 1 else 100.0
+    params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
+    spec = ModelSpec(
+        architecture=ARCHITECTURE,
+        params=params,
+        input=preprocessing.input,
+        mean=preprocessing.mean,
+        std=preprocessing.std,
+        output_kind=kind,
+        min_depth_m=min(0.1, metric_range / 10),
+        max_depth_m=metric_range,
+    )
+    return spec, preprocessing.reflect_pad
+
+
+def load_transformers_model(
+    directory: str | Path, device: torch.device, output_kind: str = ""
+) -> tuple[HfBackend, ModelSpec]:
+    """Load a transformers depth model from a local directory (never from the network) onto ``device``.
+
+    Args:
+        directory: folder with config.json and safetensors weights (and optionally preprocessor_config.json).
+        device: where it runs.
+        output_kind: ``model.output_kind`` override (needed for families whose output kind is not known).
+
+    Raises:
+        CheckpointError: see :func:`check_model_directory`, unknown output kind, weights that do not fit.
+        ConfigError: transformers is not installed.
+    """
+    path = Path(directory)
+    config = check_model_directory(path)
+    family = family_of(str(config["model_type"]))
+    spec, reflect_pad = transformers_spec(config, family, path, output_kind)
+    network = HfDepthNetwork(_from_pretrained(path), family.model_type, reflect_pad)
+    _LOG.info("loaded %s (%s) from %s; input %s", family.title, spec.output_kind.value, path, "from " + str(spec.input))
+    return HfBackend(network, spec, device, family), spec
+
+
+def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
+    """Registry builder: the network a ``transformers`` spec describes, with random weights."""
+    try:
+        model_type = str(spec.params["model_type"])
+        config = dict(spec.params["config"])
+    except (KeyError, TypeError):
+        msg = f"a transformers spec needs params model_type and config, got {sorted(spec.params)}"
+        raise ConfigError(msg) from None
+    config.pop("model_type", None)
+    library = transformers_module()
+    hf_config = library.AutoConfig.for_model(model_type, **config)
+    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config)
+    return HfDepthNetwork(hf_model, model_type, bool(spec.params.get("reflect_pad", False)))
+
+
+register(
+    ARCHITECTURE,
+    build_transformers,
+    output_kind=OutputKind.RELATIVE_INVERSE,
+    description="any transformers AutoModelForDepthEstimation (DPT, Depth Anything, ZoeDepth, GLPN, Depth Pro, ...)",
+)
+
+__all__ = ["FOCAL_RATIO", "PROMPT_DEPTH", "HfBackend", "HfDepthNetwork", "load_transformers_model"]

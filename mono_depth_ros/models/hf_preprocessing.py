@@ -1,0 +1,132 @@
+"""A transformers depth model's input preparation, read from its directory's ``preprocessor_config.json``.
+
+transformers' image processors resize and normalise on the CPU (and some, Depth Pro's and ZoeDepth's, need
+torchvision, which a robot's Python may lack). The project does the same work on the device with its own code
+(:mod:`.preprocess`), so this module only translates the processor's settings into an :class:`InputPolicy` and a
+normalisation:
+
+==========================  ===================================================================================
+processor setting           meaning here
+==========================  ===================================================================================
+``size`` {height, width}    the network input; with ``keep_aspect_ratio`` the short side (DPT's rule of "scale
+                            as little as possible" is the short side for any camera larger than the input), the
+                            long side capped at 1.7 × the size (518 → 882: KITTI runs at 266×882, not 518×1722)
+``size`` {shortest_edge}    the short side, keeping aspect
+``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders)
+``size_divisor`` (GLPN)     no resize upstream; here the short side of the family default, multiple of the divisor
+``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
+``do_rescale: false``       the network wants 0..255: std 1/255
+``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
+==========================  ===================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.spec import InputPolicy
+
+PREPROCESSOR_FILE = "preprocessor_config.json"
+LONG_SIDE_CAP = 1.7
+"""Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
+
+
+@dataclass(frozen=True)
+class HfPreprocessing:
+    """How camera images are prepared for one transformers depth model.
+
+    Attributes:
+        input: resize policy (see :class:`InputPolicy`).
+        mean, std: per-channel normalisation of RGB in [0, 1].
+        reflect_pad: ZoeDepth's reflect padding of the input (removed from the output).
+        source: where the settings came from (the processor file or the family defaults), for logs and errors.
+    """
+
+    input: InputPolicy
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    reflect_pad: bool = False
+    source: str = "family defaults"
+
+
+def _triple(value: Any, name: str, path: Path) -> tuple[float, float, float]:
+    if isinstance(value, int | float):
+        value = [value] * 3
+    try:
+        first, second, third = (float(v) for v in value)
+    except (TypeError, ValueError):
+        msg = f"{path}: {name} must be three numbers, got {value!r}; fix the file or delete it to use the defaults"
+        raise CheckpointError(msg) from None
+    return first, second, third
+
+
+def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
+    """(height, width, short-side-only) from a processor's ``size`` (None when it has none)."""
+    size = settings.get("size")
+    if size is None:
+        return None
+    if isinstance(size, int):
+        return size, size, True
+    if isinstance(size, dict):
+        if "height" in size and "width" in size:
+            return int(size["height"]), int(size["width"]), False
+        if "shortest_edge" in size:
+            return int(size["shortest_edge"]), int(size["shortest_edge"]), True
+    msg = f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; state model.input_* instead"
+    raise CheckpointError(msg)
+
+
+def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
+    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
+
+    Args:
+        directory: the model directory.
+        defaults: the family's settings, used for everything the file does not say (and when there is no file).
+
+    Raises:
+        CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape.
+    """
+    path = directory / PREPROCESSOR_FILE
+    if not path.is_file():
+        return defaults
+    try:
+        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"{path} is not readable JSON ({err}); fix it, or delete it to use the family defaults"
+        raise CheckpointError(msg) from None
+    policy = defaults.input
+    multiple = int(settings.get("ensure_multiple_of") or settings.get("size_divisor") or policy.multiple_of)
+    size = _size(settings, path)
+    if size is not None and settings.get("do_resize", True):
+        height, width, short_side_only = size
+        keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only))
+        short = min(height, width)
+        cap = max(multiple, round(max(height, width) * LONG_SIDE_CAP / multiple) * multiple)
+        policy = InputPolicy(
+            height=short if keep_aspect else height,
+            width=short if keep_aspect else width,
+            keep_aspect=keep_aspect,
+            multiple_of=multiple,
+            max_long_side=cap if keep_aspect else max(height, width),
+        )
+    else:
+        policy = replace(policy, multiple_of=multiple)
+    mean, std = defaults.mean, defaults.std
+    if "image_mean" in settings:
+        mean = _triple(settings["image_mean"], "image_mean", path)
+    if "image_std" in settings:
+        std = _triple(settings["image_std"], "image_std", path)
+    if settings.get("do_normalize") is False:
+        mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    if settings.get("do_rescale") is False:  # the network sees 0..255: (x/255 - m)/s == (x - 255 m)/(255 s)
+        std = (std[0] / 255.0, std[1] / 255.0, std[2] / 255.0)
+        mean = (mean[0] / 255.0, mean[1] / 255.0, mean[2] / 255.0)
+    if min(std) <= 0:
+        msg = f"{path}: image_std {std} must be positive"
+        raise CheckpointError(msg)
+    reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
+    return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))
