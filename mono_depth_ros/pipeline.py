@@ -72,6 +72,7 @@ class ScaleStatus:
     residual: float = float("nan")
     age_ns: int = 0
     reason: str = ""
+    output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
 
     def key_values(self) -> list[tuple[str, str]]:
         """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
@@ -85,6 +86,8 @@ class ScaleStatus:
             ("residual", f"{float(self.residual):.4f}"),
             ("age_s", f"{self.age_ns * 1e-9:.3f}"),
         ]
+        if self.output_kind:
+            values.append(("output_kind", self.output_kind))
         return [*values, ("scale_reason", self.reason)] if self.reason else values
 
 
@@ -356,6 +359,7 @@ class DepthPipeline:
             residual=float(result.residual),
             age_ns=int(result.age_ns),
             reason=str(result.reason),
+            output_kind=kind.value,
         )
         timings["scale"] = _ms(t)
 

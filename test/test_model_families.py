@@ -1,0 +1,134 @@
+"""Every transformers depth family through `mono-depth bag` on real KITTI frames with LiDAR (issue: models users bring).
+
+A tiny random-weight model of each family (test/models/hf_tiny.py: built from its config class, saved with
+``save_pretrained`` beside a preprocessor_config.json shaped like the published one) runs through the bag runner
+exactly as a user's directory would (``model.backend=transformers``, ``model.weights=DIR``). Checked per family: one
+depth image, camera_info and cloud per input frame with the input stamps and frame id, the output kind the family
+declares (/diagnostics ``output_kind``), and metres: relative families through the LiDAR scale fit, metric ones
+passed through unchanged, Depth Pro made metric with the camera's focal length, Prompt Depth Anything within the
+range of its LiDAR prompt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.core.ros_msgs import depth_image_to_metres, stamp_to_ns
+from test.bag.support import read_bag
+from test.kitti_bag import CAMERA_FRAME, BagFrame, KittiFrame, load_kitti_frames, write_kitti_bag
+from test.models.hf_tiny import teach_inverse_depth, write_tiny_family
+
+pytest.importorskip("transformers")
+
+EXPECTED_KIND = {
+    "dpt": "relative_inverse",
+    "depth_anything": "relative_inverse",
+    "depth_anything_metric": "metric",
+    "zoedepth": "metric",
+    "glpn": "metric",
+    "depth_pro": "metric",
+    "prompt_depth_anything": "metric",
+}
+
+
+@pytest.fixture(scope="module")
+def kitti_frames(kitti_object_dir: Path) -> list[KittiFrame]:
+    return load_kitti_frames(kitti_object_dir)[:2]
+
+
+def _diagnostic_values(out: dict[str, list[tuple[int, Any]]]) -> list[dict[str, str]]:
+    """Key/values of the node status entry of every /diagnostics message that carries an output kind."""
+    found = []
+    for _, message in out.get("/diagnostics", []):
+        for status in message.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if "output_kind" in values:
+                found.append(values)
+    return found
+
+
+def _run(tmp_path: Path, model_dir: Path, frames: list[KittiFrame], scale_mode: str, lidar: bool = True) -> Any:
+    written = write_kitti_bag(tmp_path / "in", frames, lidar=lidar)
+    params = {
+        "model.backend": "transformers", "model.weights": str(model_dir), "device": "cpu", "model.golden_check": "off",
+        "lidar_topic": "/lidar/points", "scale.mode": scale_mode, "model.warmup_height": 0,
+    }  # fmt: skip
+    args = [item for key, value in params.items() for item in ("--param", f"{key}={value}")]
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *args]) == 0
+    return written, read_bag(tmp_path / "out")
+
+
+def _published(out: dict[str, list[tuple[int, Any]]], written: list[BagFrame]) -> list[np.ndarray]:
+    """Depth images in metres, after checking count, stamps, frame ids and camera_info sizes."""
+    images, infos = out["/depth/image"], out["/depth/camera_info"]
+    assert len(images) == len(infos) == len(out["/depth/points"]) == len(written)
+    depths = []
+    for bag_frame, (_, image), (_, info) in zip(written, images, infos, strict=True):
+        assert stamp_to_ns(image.header.stamp) == stamp_to_ns(info.header.stamp) == bag_frame.stamp_ns
+        assert image.header.frame_id == info.header.frame_id == CAMERA_FRAME
+        assert (info.width, info.height) == (image.width, image.height)
+        height, width = bag_frame.frame.rgb.shape[:2]
+        assert round(width / image.width) == round(height / image.height)  # one downscale factor, aspect kept
+        depths.append(depth_image_to_metres(image))
+    return depths
+
+
+def _lidar_at(frame: KittiFrame, shape: tuple[int, int]) -> np.ndarray:
+    """The frame's LiDAR depth at the published resolution (nearest sample of the camera-size projection)."""
+    rows = (np.arange(shape[0]) * frame.lidar_depth_m.shape[0]) // shape[0]
+    cols = (np.arange(shape[1]) * frame.lidar_depth_m.shape[1]) // shape[1]
+    return frame.lidar_depth_m[np.ix_(rows, cols)]
+
+
+def _projected(frame: KittiFrame, shape: tuple[int, int]) -> np.ndarray:
+    """The scan projected at the published size as scale recovery projects it (default parameters)."""
+    from mono_depth_ros.core.scale import RecoveryConfig
+    from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
+
+    intrinsics = frame.intrinsics.resized(shape[1], shape[0])
+    scan = LidarScan(frame.scan[:, :3], frame.cam_from_velo, 0)
+    return project_scan(scan, intrinsics, RecoveryConfig.from_params({}).projection).to_image(intrinsics)
+
+
+def _direct(model_dir: Path, frame: KittiFrame, shape: tuple[int, int], hints: FrameHints | None) -> np.ndarray:
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    estimator = DepthEstimator.open("transformers", model_dir, config)
+    return estimator.predict(frame.rgb, shape, hints).values
+
+
+@pytest.mark.parametrize("family", list(EXPECTED_KIND))
+def test_every_family_runs_through_the_bag_runner(tmp_path: Path, kitti_frames: list[KittiFrame], family: str) -> None:
+    model_dir = write_tiny_family(family, tmp_path / "model")
+    metric = EXPECTED_KIND[family] == "metric"
+    if not metric or family == "depth_pro":  # a few steps on the first frame: the output follows the scene (Depth
+        # Pro's raw output is an inverse depth too: random weights put it outside any range limit)
+        teach_inverse_depth(model_dir, [(frame.rgb, frame.lidar_depth_m) for frame in kitti_frames])
+    written, out = _run(tmp_path, model_dir, kitti_frames, "none" if metric else "lidar")
+    depths = _published(out, written)
+    diagnostics = _diagnostic_values(out)
+    assert diagnostics and {values["output_kind"] for values in diagnostics} == {EXPECTED_KIND[family]}
+    for bag_frame, depth_m in zip(written, depths, strict=True):
+        frame = bag_frame.frame
+        finite = np.isfinite(depth_m)
+        assert finite.mean() > 0.5
+        if not metric:  # the LiDAR fit made the relative prediction metric
+            lidar = _lidar_at(frame, depth_m.shape)
+            both = finite & np.isfinite(lidar)
+            ratio = np.median(depth_m[both]) / np.median(lidar[both])
+            assert 0.5 < ratio < 2.0, f"{family}: median depth / LiDAR {ratio:.2f}"
+            continue
+        focal = (frame.intrinsics.fx, frame.intrinsics.fy)
+        sparse = _projected(frame, depth_m.shape) if family == "prompt_depth_anything" else None
+        expected = _direct(model_dir, frame, depth_m.shape, FrameHints(focal, sparse))
+        np.testing.assert_allclose(depth_m[finite], expected[finite], rtol=2e-3)  # metres passed through
+        if family == "prompt_depth_anything":  # the prompt's metric range reaches the output
+            lidar = frame.lidar_depth_m[np.isfinite(frame.lidar_depth_m)]
+            assert lidar.min() * 0.9 < np.min(depth_m[finite]) and np.max(depth_m[finite]) < lidar.max() * 1.1
