@@ -1,9 +1,11 @@
-"""`mono-depth weights NAME --out DIR`: fetch pretrained weights once, for users with internet.
+"""`mono-depth weights fetch REPO_ID --to DIR` (or `weights NAME --out DIR`): fetch pretrained weights once.
 
-This is the only place the project downloads anything, and only when a user runs it. The node, the bag runner and
-every loader read the resulting local directory (``--param model.backend=depth_anything_v2 --param
-model.weights=DIR``). Without network, without ``huggingface_hub``, or with ``HF_HUB_OFFLINE`` set, the command says
-so in one line and exits with a non-zero code; on a robot without internet, run it elsewhere and copy DIR.
+This is the only place the project downloads anything, and only when a user runs it: the safetensors weights,
+config.json and preprocessor_config.json of any transformers depth model (never pickle files). The download is then
+checked as the node would load it, and the exact parameters to use are printed (``--param
+model.backend=transformers --param model.weights=DIR``, plus what the family needs per frame). Without network,
+without ``huggingface_hub``, or with ``HF_HUB_OFFLINE`` set, the command says so in one line and exits with a
+non-zero code; on a robot without internet, run it elsewhere and copy DIR.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.models.depth_anything import check_hf_directory
 
-HELP = "download pretrained weights (Depth Anything V2) into a local directory; needs internet, once"
-ALLOW_PATTERNS = ["config.json", "model.safetensors", "model.safetensors.index.json", "model-*.safetensors", "*.md"]
+HELP = "download a transformers depth model (safetensors only) into a local directory; needs internet, once"
+ALLOW_PATTERNS = [
+    "config.json",
+    "preprocessor_config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*.safetensors",
+    "*.md",
+]
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ def _explain(err: Exception, repo_id: str, name: str) -> str:
         )
     return (
         f"cannot download {repo_id}: the Hugging Face Hub is unreachable (no network? {kind}: {first_line}); "
-        f"run `mono-depth weights {name} --out DIR` on a machine with internet and copy DIR here"
+        f"run `mono-depth weights fetch {repo_id} --to DIR` on a machine with internet and copy DIR here"
     )
 
 
@@ -103,7 +111,7 @@ def download_weights(
     Raises:
         ConfigError: unknown name or huggingface_hub missing.
         CheckpointError: offline (``HF_HUB_OFFLINE``), unreachable Hub, unknown / gated repository, or a download
-            that is not a loadable Depth Anything directory.
+            that is not a transformers depth model.
     """
     repo_id = resolve_repo(name)
     if _offline():
@@ -117,14 +125,45 @@ def download_weights(
         )
     except Exception as err:  # huggingface_hub / httpx raise many types; all become one clear line here
         raise CheckpointError(_explain(err, repo_id, name)) from None
-    check_hf_directory(target)
+    from mono_depth_ros.models.hf_model import check_model_directory
+
+    check_model_directory(target)
     return target
+
+
+def usage_lines(directory: Path) -> list[str]:
+    """What the downloaded model is and the parameters to run it (its output kind, what it needs per frame).
+
+    Raises:
+        CheckpointError: the directory is not a loadable transformers depth model.
+    """
+    from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
+    from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+
+    config = check_model_directory(directory)
+    family = family_of(str(config["model_type"]))
+    try:
+        kind = transformers_spec(config, family, directory)[0].output_kind.value
+        kind_param = ""
+    except CheckpointError:
+        kind, kind_param = "unknown (state it)", " --param model.output_kind=metric|relative_inverse"
+    needs = {FOCAL_RATIO: "the camera's focal length (camera_info)", PROMPT_DEPTH: "a LiDAR (lidar_topic) prompt"}
+    lines = [
+        f"{family.title}: output {kind}" + "".join(f"; takes {needs[name]}" for name in sorted(family.frame_inputs)),
+        f"use it with: --param model.backend=transformers --param model.weights={directory}{kind_param}",
+    ]
+    if kind == "relative_inverse":
+        lines.append("relative depth: add --param lidar_topic=... (scale.mode=lidar) or scale.mode=ground_plane")
+    return lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``weights`` options."""
-    parser.add_argument("name", nargs="?", help=f"one of {', '.join(KNOWN_WEIGHTS)}, or owner/repo")
-    parser.add_argument("--out", type=Path, help="destination directory (use it as model.weights)")
+    parser.add_argument(
+        "name", nargs="?", help=f"`fetch` then a Hugging Face id owner/repo, or one of {', '.join(KNOWN_WEIGHTS)}"
+    )
+    parser.add_argument("repo", nargs="?", help="after `fetch`: the Hugging Face id owner/repo")
+    parser.add_argument("--out", "--to", dest="out", type=Path, help="destination directory (model.weights)")
     parser.add_argument("--revision", help="branch, tag or commit (default: the repository's default branch)")
     parser.add_argument("--endpoint", help="Hugging Face Hub URL or mirror (default: HF_ENDPOINT or huggingface.co)")
     parser.add_argument("--list", action="store_true", help="list the known weights and their licences")
@@ -137,13 +176,15 @@ def run(args: argparse.Namespace) -> int:
         lines = [f"{name:<{width}}  {known.repo_id}  ({known.licence})" for name, known in KNOWN_WEIGHTS.items()]
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
-    if args.out is None:
-        msg = "weights: --out DIR is required (the directory to pass as model.weights)"
+    name = args.repo if args.name == "fetch" else args.name
+    if name is None or (args.repo is not None and args.name != "fetch"):
+        msg = "weights: use `mono-depth weights fetch OWNER/REPO --to DIR` (or `weights NAME --out DIR`)"
         raise ConfigError(msg)
-    path = download_weights(args.name, args.out, revision=args.revision, endpoint=args.endpoint)
-    licence = KNOWN_WEIGHTS[args.name].licence if args.name in KNOWN_WEIGHTS else "see the model card"
-    sys.stdout.write(
-        f"downloaded {resolve_repo(args.name)} to {path} (licence: {licence})\n"
-        f"use it with: --param model.backend=depth_anything_v2 --param model.weights={path}\n"
-    )
+    if args.out is None:
+        msg = "weights: --to DIR is required (the directory to pass as model.weights)"
+        raise ConfigError(msg)
+    path = download_weights(name, args.out, revision=args.revision, endpoint=args.endpoint)
+    licence = KNOWN_WEIGHTS[name].licence if name in KNOWN_WEIGHTS else "see the model card"
+    lines = [f"downloaded {resolve_repo(name)} to {path} (licence: {licence})", *usage_lines(path)]
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -27,6 +27,16 @@ def test_unreachable_hub_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFix
     assert "Hugging Face Hub is unreachable" in err and "machine with internet" in err
 
 
+def test_fetch_form_fails_at_once_with_the_command_to_run_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = "apple/DepthPro-hf"
+    code = main(["weights", "fetch", repo, "--to", str(tmp_path / "dp"), "--endpoint", UNREACHABLE])
+    err = capsys.readouterr().err
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert f"run `mono-depth weights fetch {repo} --to DIR` on a machine with internet" in err
+
+
 def test_offline_mode_is_respected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -53,7 +63,9 @@ def test_unknown_name_and_missing_out(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["weights", "midas", "--out", "x"]) != 0
     assert "depth-anything-v2-small" in capsys.readouterr().err
     assert main(["weights", "depth-anything-v2-small"]) != 0
-    assert "--out DIR is required" in capsys.readouterr().err
+    assert "--to DIR is required" in capsys.readouterr().err
+    assert main(["weights", "fetch"]) != 0
+    assert "weights fetch OWNER/REPO --to DIR" in capsys.readouterr().err
     assert weights.resolve_repo("org/repo") == "org/repo"
     with pytest.raises(ConfigError):
         weights.resolve_repo("org/")
@@ -84,3 +96,39 @@ def test_download_then_load(
     assert f"model.weights={out_dir}" in capsys.readouterr().out
     estimator = DepthEstimator.open("depth_anything_v2", out_dir, EstimatorConfig(device="cpu", warmup_runs=0))
     assert estimator.output_kind.value == "relative_inverse"
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("depth_pro", ["Depth Pro: output metric; takes the camera's focal length (camera_info)"]),
+        ("prompt_depth_anything", ["Prompt Depth Anything: output metric; takes a LiDAR (lidar_topic) prompt"]),
+        ("dpt", ["DPT / MiDaS 3.x: output relative_inverse", "relative depth: add --param lidar_topic"]),
+    ],
+)
+def test_fetch_checks_any_depth_family_and_prints_its_parameters(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    family: str,
+    expected: list[str],
+) -> None:
+    from test.models.hf_tiny import write_tiny_family
+
+    calls: list[dict[str, object]] = []
+
+    def fake_snapshot_download(**kwargs: object) -> str:
+        calls.append(kwargs)
+        return str(write_tiny_family(family, Path(str(kwargs["local_dir"]))))
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot_download)
+    out_dir = tmp_path / family
+    assert main(["weights", "fetch", f"someone/{family}", "--to", str(out_dir)]) == 0
+    assert calls[0]["repo_id"] == f"someone/{family}"
+    patterns = list(calls[0]["allow_patterns"])  # type: ignore[call-overload]
+    assert "preprocessor_config.json" in patterns  # safetensors and JSON only, never pickle
+    assert not any(pattern.endswith((".bin", ".pt", ".pth", ".ckpt", "*")) for pattern in patterns)
+    out = capsys.readouterr().out
+    assert f"--param model.backend=transformers --param model.weights={out_dir}" in out
+    for line in expected:
+        assert line in out
