@@ -25,7 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("mono_depth_ros.commands.eval", "depth metrics of a checkpoint on KITTI / NYU / synthetic frames"),
     "distill": ("mono_depth_ros.commands.distill", "distil a teacher into a fast student on unlabelled bags / folders"),
     "export": ("mono_depth_ros.commands.export", "export a model to ONNX / TorchScript with its spec beside it"),
-    "weights": ("mono_depth_ros.commands.weights", "download pretrained weights once (needs internet)"),
+    "spec": ("mono_depth_ros.commands.spec", "write the spec of an ONNX model made elsewhere (kind, input, outputs)"),
+    "weights": ("mono_depth_ros.commands.weights", "download a transformers depth model once (needs internet)"),
 }
 
 

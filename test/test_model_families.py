@@ -132,3 +132,14 @@ def test_every_family_runs_through_the_bag_runner(tmp_path: Path, kitti_frames: 
         if family == "prompt_depth_anything":  # the prompt's metric range reaches the output
             lidar = frame.lidar_depth_m[np.isfinite(frame.lidar_depth_m)]
             assert lidar.min() * 0.9 < np.min(depth_m[finite]) and np.max(depth_m[finite]) < lidar.max() * 1.1
+
+
+def test_prompt_depth_anything_without_scans_falls_back_to_scale_recovery(
+    tmp_path: Path, kitti_frames: list[KittiFrame]
+) -> None:
+    """No scan paired with the image: the model runs unprompted (depth up to scale) and scale recovery takes over;
+    every frame is still published."""
+    model_dir = write_tiny_family("prompt_depth_anything", tmp_path / "model")
+    written, out = _run(tmp_path, model_dir, kitti_frames, "ground_plane", lidar=False)
+    assert len(_published(out, written)) == len(written)
+    assert {values["output_kind"] for values in _diagnostic_values(out)} == {"depth_up_to_scale"}

@@ -118,3 +118,54 @@ def test_onnxruntime_missing(onnx_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ConfigError, match=r"pip install 'mono_depth_ros\[onnx\]'"):
         OnnxBackend(onnx_path, CPU)
+
+
+def test_provider_list_keeps_the_order_asked_for_and_says_why_one_is_left_out() -> None:
+    from mono_depth_ros.models.onnx_model import ProviderChoice, provider_list
+
+    gpu = torch.device("cuda:1")
+    everything = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    choice = ProviderChoice(("tensorrt", "cuda", "cpu"), trt_fp16=True, trt_cache_dir="/var/cache/trt")
+    providers, reasons = provider_list(choice, everything, gpu)
+    assert [p[0] if isinstance(p, tuple) else p for p in providers] == everything and reasons == []
+    trt_options = providers[0][1]
+    assert trt_options == {
+        "device_id": 1,
+        "trt_fp16_enable": True,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": "/var/cache/trt",
+    }
+    providers, reasons = provider_list(choice, ["CPUExecutionProvider"], gpu)
+    assert providers == ["CPUExecutionProvider"]
+    assert len(reasons) == 2 and "tensorrt" in reasons[0] and "TensorRT's libraries" in reasons[0]
+    # empty: CUDA on a GPU device, the CPU only on a CPU device
+    assert provider_list(ProviderChoice(), everything, gpu)[0][0] == ("CUDAExecutionProvider", {"device_id": 1})
+    assert provider_list(ProviderChoice(), everything, CPU) == (["CPUExecutionProvider"], [])
+    with pytest.raises(ConfigError, match="unknown ONNX execution provider"):
+        ProviderChoice(("openvino",))
+
+
+def test_tensorrt_asked_for_on_this_machine_falls_back_to_the_cpu_with_a_reason(
+    onnx_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = OnnxBackend(onnx_path, CPU, providers=("tensorrt", "cuda", "cpu"))
+    assert backend.session.get_providers() == ["CPUExecutionProvider"]
+    assert [reason.split(":")[0] for reason in backend.fallbacks] == ["tensorrt", "cuda"]
+    assert "provider left out" in caplog.text
+    assert backend.infer(torch.zeros(1, 3, 64, 96)).shape == (1, 1, 64, 96)
+
+
+def test_the_node_parameters_reach_onnx_runtime(onnx_path: Path) -> None:
+    from mono_depth_ros.models.depth_source import build_depth_source
+
+    source = build_depth_source(
+        {
+            "model.backend": "onnx",
+            "model.weights": str(onnx_path),
+            "device": "cpu",
+            "model.onnx_providers": "tensorrt, cpu",
+        }
+    )
+    assert source is not None
+    backend = source.estimator.backend
+    assert isinstance(backend, OnnxBackend) and backend.fallbacks[0].startswith("tensorrt")

@@ -1,0 +1,142 @@
+"""`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX depth model made outside the project.
+
+Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`), after checking it
+against the graph: one (B, 3, H, W) image input, the named depth output (and sky output) present, a fixed input
+size taken from the graph when it has one. The node and the bag runner then load it with ``--param
+model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+
+    mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.sidecar import spec_path_for
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+HELP = "write the spec of an ONNX model made elsewhere (output kind, input size, normalisation, outputs)"
+IMAGENET_MEAN = "0.485,0.456,0.406"
+IMAGENET_STD = "0.229,0.224,0.225"
+
+
+def _triple(text: str, name: str) -> tuple[float, float, float]:
+    try:
+        first, second, third = (float(part) for part in text.split(","))
+    except ValueError:
+        msg = f"--{name} must be three comma-separated numbers (RGB, for values in [0, 1]), got {text!r}"
+        raise ConfigError(msg) from None
+    return first, second, third
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        msg = f"--input-size must be HEIGHTxWIDTH in pixels (e.g. 518x518), got {text!r}"
+        raise ConfigError(msg) from None
+    return height, width
+
+
+def graph_signature(model: Path) -> tuple[list[object], list[str]]:
+    """(input shape, output names) of an ONNX model, read with ONNX Runtime.
+
+    Raises:
+        CheckpointError: not a loadable ONNX model, or not one (B, 3, H, W) image input.
+    """
+    from mono_depth_ros.models.onnx_model import require_onnxruntime
+
+    if not model.is_file():
+        msg = f"ONNX model {model} does not exist"
+        raise CheckpointError(msg)
+    ort = require_onnxruntime()
+    try:
+        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime's errors derive from Exception only
+        msg = f"ONNX Runtime cannot load {model}: {type(err).__name__}: {err}"
+        raise CheckpointError(msg) from None
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] not in (3, "3"):
+        msg = f"{model} must take one (B, 3, H, W) image input, it takes {[(i.name, i.shape) for i in inputs]}"
+        raise CheckpointError(msg)
+    return list(inputs[0].shape), [str(output.name) for output in session.get_outputs()]
+
+
+def make_spec(args: argparse.Namespace) -> ModelSpec:
+    """The spec the arguments describe, checked against the graph."""
+    shape, outputs = graph_signature(args.model)
+    for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
+        if name and name not in outputs:
+            msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
+            raise CheckpointError(msg)
+    if len(outputs) > 1 and not args.output:
+        msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
+        raise ConfigError(msg)
+    graph_hw = (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
+    if args.input_size:
+        height, width = _size(args.input_size)
+        if graph_hw is not None and (height, width) != graph_hw:
+            msg = f"--input-size {height}x{width} differs from the graph's fixed input {graph_hw[0]}x{graph_hw[1]}"
+            raise ConfigError(msg)
+    elif graph_hw is not None:
+        height, width = graph_hw
+    else:
+        msg = f"{args.model} takes any input size: give --input-size HxW (with --keep-aspect, H is the short side)"
+        raise ConfigError(msg)
+    keep_aspect = bool(args.keep_aspect) and graph_hw is None
+    policy = InputPolicy(
+        height=height,
+        width=width,
+        keep_aspect=keep_aspect,
+        multiple_of=args.multiple_of,
+        max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
+    )
+    return ModelSpec(
+        architecture="onnx_graph",
+        params={"source": args.model.name},
+        input=policy,
+        mean=_triple(args.mean, "mean"),
+        std=_triple(args.std, "std"),
+        output_kind=OutputKind.parse(args.kind),
+        min_depth_m=args.min_depth,
+        max_depth_m=args.max_depth,
+        backend="onnx",
+        output_name=args.output,
+        sky_output=args.sky_output,
+        sky_threshold=args.sky_threshold,
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``spec`` options."""
+    kinds = ", ".join(kind.value for kind in OutputKind)
+    parser.add_argument("model", type=Path, help="the .onnx file (the spec is written beside it)")
+    parser.add_argument("--kind", required=True, help=f"what the depth output means: {kinds}")
+    parser.add_argument("--input-size", default="", help="HEIGHTxWIDTH input (default: the graph's fixed size)")
+    parser.add_argument("--keep-aspect", action="store_true", help="resize keeping aspect: HEIGHT is the short side")
+    parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
+    parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
+    parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")
+    parser.add_argument("--std", default=IMAGENET_STD, help="RGB std for values in [0, 1] (default ImageNet)")
+    parser.add_argument("--output", default="", help="the output that holds the depth (graphs with several)")
+    parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
+    parser.add_argument("--sky-threshold", type=float, default=0.5, help="sky where the sky output exceeds this")
+    parser.add_argument("--min-depth", type=float, default=0.1, help="nearest depth the model predicts (metres)")
+    parser.add_argument("--max-depth", type=float, default=100.0, help="farthest depth the model predicts (metres)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the spec; returns 0 (errors are raised as DepthError and reported in one line by the CLI)."""
+    spec = make_spec(args)
+    path = spec_path_for(args.model)
+    path.write_text(spec.to_json() + "\n", encoding="utf-8")
+    sys.stdout.write(
+        f"wrote {path}\nuse it with: --param model.backend=onnx --param model.weights={args.model}\n"
+        f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
+        f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
+    )
+    return 0

@@ -1,0 +1,98 @@
+"""`mono-depth spec` and foreign ONNX models: a graph with Depth Anything 3's signature, built here.
+
+The graph takes ``image`` (1, 3, 56, 56) and returns ``conf``, ``depth`` (1, 56, 56) in DA3's metric convention
+(depth × 300 / focal px of the network input) and ``sky`` (1 in the top quarter): a sidecar written by the command lets
+the engine pick the depth output by name, turn it into metres with the camera's focal length, and publish sky as +Inf.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.sidecar import spec_path_for
+
+pytest.importorskip("onnxruntime")
+
+DEPTH_M = 12.0  # what the graph "sees" everywhere below the sky
+SIDE = 56
+
+
+class Da3Like(nn.Module):
+    """DA3's signature: image -> confidence, depth (metric_focal at a fixed focal), sky (top quarter)."""
+
+    def __init__(self, focal_px: float) -> None:
+        super().__init__()
+        self.raw = DEPTH_M * 300.0 / focal_px
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        base = image[:, 0] * 0.0  # (B, H, W), tied to the input
+        rows = torch.arange(image.shape[2], dtype=image.dtype).view(1, -1, 1).expand_as(base)
+        sky = (rows < image.shape[2] // 4).to(image.dtype) + base
+        return base + 0.9, base + self.raw, sky  # depth is not the first output: it is chosen by name
+
+
+def _export(path: Path, focal_px: float) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Da3Like(focal_px), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
+            input_names=["image"], output_names=["conf", "depth", "sky"],
+        )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def da3_graph(tmp_path: Path) -> Path:
+    return _export(tmp_path / "da3.onnx", focal_px=50.0)
+
+
+def test_spec_then_engine_gives_metres_and_sky(da3_graph: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["spec", str(da3_graph), "--kind", "metric_focal", "--output", "depth", "--sky-output", "sky"]
+    assert main(args) == 0
+    assert "--param model.backend=onnx" in capsys.readouterr().out
+    written = json.loads(spec_path_for(da3_graph).read_text())
+    assert written["output_kind"] == "metric_focal" and written["input"]["height"] == SIDE  # size from the graph
+    estimator = DepthEstimator.open("onnx", da3_graph, EstimatorConfig(device="cpu", warmup_runs=1))
+    assert estimator.output_kind.value == "metric"
+    image = np.full((120, 160, 3), 90, dtype=np.uint8)
+    # the graph's raw value means 12 m at a 50 px network focal: a camera of fx = fy = 50 · 160 / 56 px
+    focal = 50.0 * 160 / SIDE
+    result = estimator.predict(image, hints=FrameHints((focal, 50.0 * 120 / SIDE)))
+    sky_rows = 120 // 4
+    assert np.isposinf(result.values[: sky_rows - 3]).all()  # REP 117: sky is beyond range
+    np.testing.assert_allclose(result.values[sky_rows + 3 :], DEPTH_M, rtol=1e-4)
+    twice = estimator.predict(image, hints=FrameHints((2 * focal, 2 * 50.0 * 120 / SIDE)))
+    np.testing.assert_allclose(twice.values[sky_rows + 3 :], 2 * DEPTH_M, rtol=1e-4)  # metres scale with the focal
+    with pytest.raises(Exception, match="needs the camera's focal length"):
+        estimator.predict(image)
+
+
+def test_several_outputs_need_a_name(da3_graph: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", str(da3_graph), "--kind", "metric"]) == 2
+    assert "say which one holds the depth with --output NAME" in capsys.readouterr().err
+    assert main(["spec", str(da3_graph), "--kind", "metric", "--output", "disparity"]) == 2
+    assert "has no output 'disparity'" in capsys.readouterr().err
+    assert main(["spec", str(da3_graph), "--kind", "metric", "--output", "depth", "--input-size", "64x64"]) == 2
+    assert "differs from the graph's fixed input" in capsys.readouterr().err
+    assert main(["spec", str(da3_graph), "--kind", "inverse", "--output", "depth"]) == 2
+    assert "unknown output kind 'inverse'" in capsys.readouterr().err
+
+
+def test_a_hand_edited_spec_naming_a_missing_output_is_refused(da3_graph: Path) -> None:
+    from mono_depth_ros.core.errors import CheckpointError
+
+    assert main(["spec", str(da3_graph), "--kind", "metric", "--output", "depth"]) == 0
+    spec = json.loads(spec_path_for(da3_graph).read_text())
+    spec_path_for(da3_graph).write_text(json.dumps({**spec, "sky_output": "mask"}))
+    with pytest.raises(CheckpointError, match="no output 'mask'"):
+        DepthEstimator.open("onnx", da3_graph, EstimatorConfig(device="cpu", warmup_runs=0))

@@ -1,0 +1,114 @@
+"""Tests for models/hf_model.py, hf_families.py and frame_inputs.py: loading rules, per-family conversions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.models.frame_inputs import frame_inputs, metres_from_metric_focal, prompt_depth, sky_mask
+from mono_depth_ros.models.hf_model import build_transformers, load_transformers_model
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.registry import build_model
+
+from .hf_tiny import write_tiny_family
+
+pytest.importorskip("transformers")
+CPU = torch.device("cpu")
+IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+
+
+def _estimator(directory: Path) -> DepthEstimator:
+    return DepthEstimator.open(
+        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    )
+
+
+def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"not a depth model of transformers .* depth_anything"):
+        load_transformers_model(tmp_path, CPU)
+    (tmp_path / "model.safetensors").unlink()
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="only safetensors weights are loaded"):
+        load_transformers_model(tmp_path, CPU)
+
+
+def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_path: Path) -> None:
+    from mono_depth_ros.models.hf_model import depth_model_types
+
+    unknown = next(
+        t
+        for t in depth_model_types()
+        if t not in ("dpt", "depth_anything", "zoedepth", "glpn", "depth_pro", "prompt_depth_anything")
+    )
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": unknown}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"state it with --param model\.output_kind=metric"):
+        load_transformers_model(tmp_path, CPU)
+
+
+def test_depth_pro_metres_follow_the_camera_focal_length(tmp_path: Path) -> None:
+    estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
+    assert estimator.frame_inputs == frozenset({"focal_ratio"}) and estimator.network_hw((120, 200)) == (256, 256)
+    near = estimator.predict(IMAGE, hints=FrameHints((100.0, 100.0))).values
+    far = estimator.predict(IMAGE, hints=FrameHints((200.0, 200.0))).values
+    both = np.isfinite(near) & np.isfinite(far) & (near > 1e-3) & (near < 1e3)
+    assert both.any()
+    np.testing.assert_allclose(far[both], 2 * near[both], rtol=1e-4)  # depth = (fx / W) / canonical inverse depth
+    assert np.isfinite(estimator.predict(IMAGE).values).any()  # no camera: its field-of-view head
+
+
+def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Path) -> None:
+    estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
+    sparse = np.full((60, 100), np.nan, dtype=np.float32)
+    sparse[30::6, ::4] = np.linspace(4.0, 30.0, sparse[30::6, ::4].size).reshape(sparse[30::6, ::4].shape)
+    prompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
+    assert prompted.output_kind is OutputKind.METRIC
+    assert np.nanmin(prompted.values) >= 4.0 and np.nanmax(prompted.values) <= 30.0  # the prompt's metric range
+    unprompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0)))
+    assert unprompted.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+
+
+def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
+    backend, spec = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
+    assert spec.output_kind is OutputKind.METRIC and backend.module.network.reflect_pad
+    assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
+
+
+def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
+    backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
+    rebuilt = build_model(spec)
+    rebuilt.load_state_dict(backend.module.network.state_dict())
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(x), backend.infer(x))
+    assert isinstance(build_transformers(spec), torch.nn.Module)
+
+
+def test_frame_inputs_scale_the_focal_to_the_network_and_densify_the_prompt() -> None:
+    hints = FrameHints((700.0, 720.0), np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32))
+    inputs = frame_inputs(frozenset({"focal_ratio", "prompt_depth"}), hints, (375, 1242), (266, 882), CPU)
+    assert inputs["focal_ratio"].item() == pytest.approx(700 / 1242)
+    assert inputs["focal_net"].item() == pytest.approx(0.5 * (700 * 882 / 1242 + 720 * 266 / 375))
+    assert inputs["prompt_depth"].shape == (1, 1, 66, 220) and torch.all(inputs["prompt_depth"] == 5.0)
+    assert prompt_depth(np.full((4, 4), np.nan, dtype=np.float32), (8, 8)) is None
+    assert frame_inputs(frozenset({"focal_ratio"}), None, (1, 1), (1, 1), CPU) == {}
+
+
+def test_metric_focal_and_sky() -> None:
+    raw = torch.full((1, 1, 2, 2), 6.0)
+    assert metres_from_metric_focal(raw, torch.tensor(50.0), warming=False).flatten()[0].item() == pytest.approx(1.0)
+    assert metres_from_metric_focal(raw, None, warming=True) is raw
+    with pytest.raises(ShapeError, match="focal length"):
+        metres_from_metric_focal(raw, None, warming=False)
+    sky = torch.tensor([[[[True, False], [False, False]]]])
+    np.testing.assert_array_equal(sky_mask(sky, (4, 4))[:2, :2], True)
+    assert sky_mask(sky, (4, 4)).sum() == 4
