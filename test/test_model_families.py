@@ -143,3 +143,14 @@ def test_prompt_depth_anything_without_scans_falls_back_to_scale_recovery(
     written, out = _run(tmp_path, model_dir, kitti_frames, "ground_plane", lidar=False)
     assert len(_published(out, written)) == len(written)
     assert {values["output_kind"] for values in _diagnostic_values(out)} == {"depth_up_to_scale"}
+
+
+def test_the_readme_model_table_matches_these_tests() -> None:
+    """Every family tested here has a README row naming its model_type and the output kind checked above."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| ") and "(`" in line.split("|")[1]]
+    for family, kind in EXPECTED_KIND.items():
+        model_type = family.removesuffix("_metric")
+        matching = [row for row in rows if f"(`{model_type}`" in row.split("|")[1]]
+        assert any(f"`{kind}`" in row.split("|")[3] for row in matching), f"README has no {family} row saying {kind}"
+    assert any("`depth_up_to_scale`" in row for row in rows if "prompt_depth_anything" in row)  # the fallback
