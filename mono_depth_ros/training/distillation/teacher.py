@@ -80,11 +80,13 @@ def feature_tap(network: nn.Module) -> tuple[nn.Module, FeatureReader]:
     if isinstance(network, UNet):
         return network.encoder, _unet_features
     from mono_depth_ros.models.depth_anything import DepthAnythingV2
+    from mono_depth_ros.models.hf_model import HfDepthNetwork
 
-    if isinstance(network, DepthAnythingV2):
-        backbone: nn.Module = network.model.backbone  # type: ignore[assignment]
+    dinov2 = isinstance(network, HfDepthNetwork) and network.model_type in ("depth_anything", "prompt_depth_anything")
+    if isinstance(network, DepthAnythingV2) or dinov2:
+        backbone: nn.Module = network.model.backbone  # type: ignore[assignment,union-attr]
         return backbone, _dinov2_features
-    msg = f"no encoder accessor for a {type(network).__name__} teacher; feature alignment supports unet and DA-V2"
+    msg = f"no encoder accessor for a {type(network).__name__} teacher; feature alignment supports unet and DA-V1/V2"
     raise ConfigError(msg)
 
 
