@@ -4,7 +4,7 @@ fitted to the network input and augmented, as the batch dictionaries the objecti
 =============  =========================================================================================
 ``data.kind``  ``data.root`` (and ``data.split``)
 =============  =========================================================================================
-kitti_raw      KITTI raw root; ``split``: an Eigen / Zhou split file (required); Velodyne → LiDAR depth
+kitti_raw      KITTI raw root; ``split``: Eigen / Zhou split file (required); Velodyne → LiDAR (supervised: target)
 kitti_depth    folder with a Metric3D-style ``test_annotations.json`` (annotated depth, metres)
 nyu            folder with ``test_annotations.json``, or the BTS root with ``split`` = its split file
 folder         the folder layout of :mod:`.data.folder` (``rgb/`` + intrinsics, optional depth / sparse depth)
@@ -141,7 +141,8 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         if not split:
             msg = "data.kind=kitti_raw needs data.split (and data.val_split): an Eigen / Zhou split file"
             raise ConfigError(msg)
-        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True)
+        # supervised (no offsets): the Velodyne projection is the target depth too (LiDAR supervision)
+        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True, depth_from_lidar=not offsets)
     if offsets and kind not in ("folder", "rosbag"):
         msg = f"data.kind={kind} has no temporal neighbours: use objective supervised, or kitti_raw / folder / rosbag"
         raise ConfigError(msg)
