@@ -55,6 +55,12 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(msg) from None
 
 
+def launched_rank() -> int:
+    """This process's global rank as torchrun set it (``RANK``; 0 without torchrun), known before any process group
+    exists: what a command checks before writing files that only rank 0 may write."""
+    return _env_int("RANK", 0)
+
+
 def setup_distributed(device: str) -> DistContext:
     """Read the torchrun environment, pick this process's device and create the process group if needed.
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -127,7 +127,9 @@ class Trainer:
         )
         self.module = TrainModule(depth_net, objective, self.spec, run.amp).to(self.context.device)
         device_ids = [self.context.device] if self.context.device.type == "cuda" else None
-        unused = isinstance(depth_net, UNet) and config.loss.scales < len(depth_net.heads)  # coarser heads: no grad
+        # parameters without gradient: the unet's coarser heads beyond loss.scales; a transformers model's unused
+        # tensors (DINOv2's mask token)
+        unused = not isinstance(depth_net, UNet) or config.loss.scales < len(depth_net.heads)
         self.wrapped: nn.Module = (
             DistributedDataParallel(self.module, device_ids=device_ids, find_unused_parameters=unused)
             if self.context.distributed
@@ -166,7 +168,7 @@ class Trainer:
     @property
     def depth_net(self) -> UNet | PretrainedDepthNet:
         """The depth network (unwrapped)."""
-        return self.module.depth_net
+        return cast("UNet | PretrainedDepthNet", self.module.depth_net)
 
     @property
     def saved_net(self) -> nn.Module:
