@@ -17,8 +17,10 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.kitti_files import load_rgb
+from mono_depth_ros.training.trainer.config import load_train_config
 from mono_depth_ros.training.trainer.loop import Trainer
 from mono_depth_ros.training.trainer.pretrained import PretrainedDepthNet, open_pretrained
+from test.conftest import REPO_ROOT
 from test.kitti_raw_tree import DRIVE, build_raw_tree
 from test.training.tiny import tiny_config
 
@@ -122,3 +124,14 @@ def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "glpn"}')
     with pytest.raises(ConfigError, match="supports"):
         open_pretrained(tmp_path, OutputKind.METRIC, 80.0, (56, 182))
+
+
+def test_shipped_finetune_config_reads() -> None:
+    config = load_train_config(REPO_ROOT / "config" / "train_finetune_depth_anything_kitti.yaml")
+    assert config.model.pretrained and config.optim.encoder_lr_scale == 0.1
+    assert config.model.input_height % 14 == 0 and config.model.input_width % 14 == 0
+    assert config.loss.output_kind is OutputKind.METRIC
+    with pytest.raises(ConfigError, match=r"freeze_encoder needs model\.pretrained"):
+        load_train_config(None, ["model.freeze_encoder=true"])
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        load_train_config(None, ["optim.encoder_lr_scale=0"])
