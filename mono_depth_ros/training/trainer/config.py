@@ -70,6 +70,8 @@ class DataConfig:
     val_split: str = ""  # validation split file ('' = split)
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
+    lidar_topic: str = ""  # rosbag: PointCloud2 (TF to the camera in the bag): LiDAR depth as target / sparse term
+    lidar_max_age_s: float = 0.2  # rosbag: largest |scan stamp - image stamp| for a scan to pair with an image
     train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed
     val_seeds: tuple[int, ...] = (1001,)  # held-out streets for validation
     frames_per_clip: int = 40  # frames per drive
@@ -101,6 +103,10 @@ class DataConfig:
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
+        if self.lidar_topic:
+            _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
+            _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")
+            _check(self.lidar_max_age_s > 0, f"data.lidar_max_age_s must be > 0, got {self.lidar_max_age_s}")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from mono_depth_ros.training.trainer.config import load_train_config
 from mono_depth_ros.training.trainer.loop import Trainer
 from mono_depth_ros.training.trainer.pretrained import PretrainedDepthNet, open_pretrained
 from test.conftest import REPO_ROOT
+from test.kitti_bag import LIDAR_TOPIC, load_kitti_frames, write_kitti_bag
 from test.kitti_raw_tree import DRIVE, build_raw_tree
 from test.training.tiny import tiny_config
 
@@ -135,3 +136,26 @@ def test_shipped_finetune_config_reads() -> None:
         load_train_config(None, ["model.freeze_encoder=true"])
     with pytest.raises(ConfigError, match="encoder_lr_scale"):
         load_train_config(None, ["optim.encoder_lr_scale=0"])
+
+
+def test_tiny_depth_anything_learns_a_rosbag_lidar(tiny_da: Path, kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The same fine-tuning on a robot's recording: a rosbag2 with camera, camera_info, Velodyne and TF."""
+    bag = tmp_path / "bag"
+    write_kitti_bag(bag, load_kitti_frames(kitti_object_dir, ("000001", "000002")))
+    config = finetune_config(
+        tmp_path,
+        kitti_object_dir,
+        tiny_da,
+        data__kind="rosbag",
+        data__root=str(bag),
+        data__split="''",
+        data__lidar_topic=LIDAR_TOPIC,
+        data__cache_dir=str(tmp_path / "bag_frames"),
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    before = trainer.validate()
+    trainer.fit()
+    after = trainer.validate()
+    assert before is not None and after is not None and after.count == 2
+    assert after.abs_rel < 0.3 * before.abs_rel, (before.abs_rel, after.abs_rel)
