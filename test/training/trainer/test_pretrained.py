@@ -115,6 +115,10 @@ def test_frozen_encoder_keeps_its_weights(tiny_da: Path, kitti_object_dir: Path,
     trainer.fit()
     assert all(torch.equal(named[k], v) for k, v in encoder.items())
     assert any(not torch.equal(named[k], v) for k, v in head.items())
+    resumed = Trainer(config)  # type: ignore[arg-type]
+    resumed.resume()  # the step-2 checkpoint: the fine-tuned weights and the optimiser of the head group
+    assert resumed.step == 2
+    assert all(torch.equal(p, named[k]) for k, p in resumed.saved_net.named_parameters())
 
 
 def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
