@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mono_depth_ros.evaluation.anchors import protocol_section
 from mono_depth_ros.evaluation.depth import PROTOCOLS, EvalReport, evaluate_checkpoint
 from mono_depth_ros.evaluation.pose import PoseDirectionReport, evaluate_pose_direction
 from mono_depth_ros.evaluation.samples import synthetic_samples
@@ -172,6 +173,7 @@ def markdown(outcomes: list[Outcome], total_wall_s: float, total_cpu_s: float, t
         "`mono-depth eval --checkpoint runs/selfsup_synthetic/model.safetensors --dataset synthetic "
         "--seeds 2001 2002 2003`).",
         "",
+        protocol_section(),
     ]
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
+from mono_depth_ros.training.trainer.distributed import launched_rank
 
 HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
 
@@ -78,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     """Label, train and write the student; prints a summary. Returns 0 (errors are raised as DepthError)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
     config = build_config(args)
-    out_dir = Path(config.run.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "distill_config.yaml").write_text(config.to_yaml())
+    if launched_rank() == 0:  # under torchrun only rank 0 writes
+        out_dir = Path(config.run.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "distill_config.yaml").write_text(config.to_yaml())
     result = distill(config, resume=args.resume, label_only=args.label_only)
     lines = [result.labels.format().rstrip()] if result.labels is not None else []
     if result.model_path is not None:

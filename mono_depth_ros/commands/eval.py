@@ -1,9 +1,16 @@
 """`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU or synthetic frames.
 
-Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the two KITTI protocols stay apart:
-``--dataset kitti_velodyne`` (raw Velodyne GT, Garg crop, per-image median scaling: self-supervised models) and
-``--dataset kitti_annotated`` (improved GT, Garg crop, no scaling: metric models). The printed table names the
-protocol and the scaling used. Examples::
+Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the KITTI protocols stay apart:
+``--dataset kitti_eigen`` (a KITTI raw root + the Eigen split file: raw Velodyne GT as monodepth2 projects it, Garg
+crop, 1e-3..80 m, per-image median scaling; ``--scaling none`` for metric models), ``--dataset
+kitti_eigen_benchmark`` (the 652-frame split with improved GT, no crop: monodepth2's ``eigen_benchmark``), and the
+folder layouts ``kitti_velodyne`` / ``kitti_annotated`` (Garg crop). The printed table names the protocol and the
+scaling used. Examples::
+
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_eigen --data KITTI_RAW \
+        --split monodepth2/splits/eigen/test_files.txt
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_eigen_benchmark --data KITTI_RAW \
+        --split monodepth2/splits/eigen_benchmark/test_files.txt
 
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_annotated \
         --data ../shared/data/metric3d_kitti_demo
@@ -31,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` options."""
     parser.add_argument("--checkpoint", type=Path, required=True, help=".safetensors checkpoint with its ModelSpec")
     parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
-    parser.add_argument("--data", type=Path, help="dataset folder (kitti_velodyne / kitti_annotated / nyu)")
+    parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
+    parser.add_argument("--split", type=Path, help="kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres)")
@@ -51,7 +59,7 @@ def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     if args.data is None:
         msg = f"--dataset {args.dataset} needs --data FOLDER"
         raise ConfigError(msg)
-    return load_samples(args.dataset, args.data)
+    return load_samples(args.dataset, args.data, args.split)
 
 
 def write_csv(report: EvalReport, path: Path) -> None:

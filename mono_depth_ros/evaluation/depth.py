@@ -5,7 +5,11 @@ protocols never share a table row:
 
 * ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
   self-supervised papers (monodepth2 ``evaluate_depth.py``).
-* ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models.
+* ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models
+  (the BTS / AdaBins / ZoeDepth convention on the 652 frames).
+* ``kitti_eigen_benchmark``: annotated GT, **no crop**, every pixel with GT > 0, predictions clipped to 1e-3..80 m,
+  no scaling — monodepth2 ``evaluate_depth.py --eval_split eigen_benchmark`` (add ``--scaling median`` for the
+  self-supervised rows of its table).
 * ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
 
@@ -51,6 +55,8 @@ class Protocol:
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it.
         crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine_inverse`` | ``auto`` (by output kind).
+        gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
+            (``(0, inf)``: monodepth2's ``eigen_benchmark`` mask ``gt > 0``).
     """
 
     name: str
@@ -59,6 +65,12 @@ class Protocol:
     max_depth_m: float
     crop: str
     scaling: str
+    gt_range_m: tuple[float, float] | None = None
+
+    @property
+    def gt_range(self) -> tuple[float, float]:
+        """The open range of ground truth that is evaluated."""
+        return self.gt_range_m or (self.min_depth_m, self.max_depth_m)
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS or self.scaling not in SCALINGS or not 0 <= self.min_depth_m < self.max_depth_m:
@@ -69,10 +81,19 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "kitti_eigen_velodyne": Protocol("kitti_eigen_velodyne", "raw Velodyne", 1e-3, 80.0, "garg", "median"),
     "kitti_improved": Protocol("kitti_improved", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg", "none"),
+    "kitti_eigen_benchmark": Protocol(
+        "kitti_eigen_benchmark", "annotated (improved) KITTI depth", 1e-3, 80.0, "none", "none", (0.0, float("inf"))
+    ),
     "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
     "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
 }
-DEFAULT_PROTOCOL = {"kitti_velodyne": "kitti_eigen_velodyne", "kitti_annotated": "kitti_improved", "nyu": "nyu"}
+DEFAULT_PROTOCOL = {
+    "kitti_velodyne": "kitti_eigen_velodyne",
+    "kitti_annotated": "kitti_improved",
+    "kitti_eigen": "kitti_eigen_velodyne",
+    "kitti_eigen_benchmark": "kitti_eigen_benchmark",
+    "nyu": "nyu",
+}
 
 
 @dataclass(frozen=True)
@@ -97,9 +118,10 @@ class EvalReport:
     def format_table(self) -> str:
         """Fixed-width text: a header naming protocol and scaling, then one metrics row per image and the mean."""
         p = self.protocol
+        gt_range = "" if p.gt_range_m is None else f"GT in ({p.gt_range[0]:g}, {p.gt_range[1]:g}) m, "
         lines = [
-            f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {p.min_depth_m:g}-{p.max_depth_m:g} m; "
-            f"scaling {p.scaling}; output {self.output_kind.value})",
+            f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {gt_range}{p.min_depth_m:g}-{p.max_depth_m:g} m; "
+            f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images)",
             f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]
@@ -161,14 +183,16 @@ def evaluate_predictions(
     ratios: list[float] = []
     for name, pred, gt in pairs:
         crop = crop_mask(protocol.crop, *gt.shape)
-        mask = valid_mask(gt, protocol.min_depth_m, protocol.max_depth_m) & (True if crop is None else crop)
+        mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
         if scaling == "affine_inverse" and mask.any():
             depth = align_inverse_depth(depth, gt, mask)
         usable = mask & np.isfinite(depth) & (depth > 0)
         ratio = float(np.median(gt[usable]) / np.median(depth[usable])) if usable.any() else float("nan")
         ratios.append(ratio)
-        metrics = compute_metrics(depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median")
+        metrics = compute_metrics(
+            depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median", protocol.gt_range_m
+        )
         per_image.append((name, metrics))
     return EvalReport(resolved, output_kind, mean_metrics(m for _, m in per_image), tuple(per_image), tuple(ratios))
 

@@ -92,6 +92,7 @@ def compute_metrics(
     max_depth_m: float = 80.0,
     crop: npt.NDArray[np.bool_] | None = None,
     median_scaling: bool = False,
+    gt_range_m: tuple[float, float] | None = None,
 ) -> DepthMetrics:
     """Metrics of one prediction against ground truth.
 
@@ -101,6 +102,8 @@ def compute_metrics(
         min_depth_m, max_depth_m: evaluation range; predictions are clipped to it (the standard protocol).
         crop: optional (H, W) bool evaluation crop (:func:`garg_crop_mask`, :func:`eigen_crop_mask_nyu`).
         median_scaling: multiply the prediction by :func:`median_scale` first.
+        gt_range_m: open range of ground truth evaluated when it differs from the prediction clip range, e.g.
+            ``(0, inf)`` for monodepth2's ``eigen_benchmark`` (``gt > 0``, predictions still clipped to 1e-3..80 m).
 
     Returns:
         :class:`DepthMetrics` with ``count=1``, or ``NAN_METRICS`` (count 0) when no pixel is valid.
@@ -108,7 +111,7 @@ def compute_metrics(
     if pred_m.shape != gt_m.shape:
         msg = f"prediction {pred_m.shape} and ground truth {gt_m.shape} differ in shape"
         raise ShapeError(msg)
-    mask = valid_mask(gt_m, min_depth_m, max_depth_m)
+    mask = valid_mask(gt_m, *(gt_range_m or (min_depth_m, max_depth_m)))
     if crop is not None:
         mask &= crop
     if not mask.any():

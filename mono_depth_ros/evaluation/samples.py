@@ -22,7 +22,9 @@ from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_rgb, load_velodyne
 from mono_depth_ros.training.data.synthetic import SyntheticClip
 
-DATASETS = ("kitti_velodyne", "kitti_annotated", "nyu", "synthetic")
+DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "synthetic")
+SPLIT_DATASETS = {"kitti_eigen": "velodyne", "kitti_eigen_benchmark": "improved"}
+"""Datasets read from a KITTI raw root through a split file, and the ground truth each uses."""
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,23 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     return samples
 
 
-def load_samples(dataset: str, root: str | Path) -> list[EvalSample]:
-    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` (``synthetic`` has no folder).
+def load_samples(dataset: str, root: str | Path, split: str | Path | None = None) -> list[EvalSample]:
+    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` (a folder), ``kitti_eigen`` |
+    ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`); ``synthetic`` has no folder.
 
     Raises:
-        ConfigError: unknown dataset name.
+        ConfigError: unknown dataset name, or a split dataset without ``split``.
     """
+    if dataset in SPLIT_DATASETS:
+        from mono_depth_ros.evaluation.kitti_eigen import kitti_eigen_samples
+
+        if split is None:
+            msg = f"--dataset {dataset} needs --split FILE (monodepth2's splits/{dataset[6:]}/test_files.txt)"
+            raise ConfigError(msg)
+        return kitti_eigen_samples(root, split, SPLIT_DATASETS[dataset])
     if dataset == "kitti_velodyne":
         return kitti_velodyne_samples(root)
     if dataset in ("kitti_annotated", "nyu"):
         return annotated_samples(root)
-    msg = f"unknown evaluation dataset {dataset!r}; expected kitti_velodyne, kitti_annotated or nyu"
+    msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mono_depth_ros.cli import main
+from test.kitti_raw_tree import DRIVE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 from test.training.tiny import tiny_overrides
 
 
@@ -86,3 +87,31 @@ def test_eval_errors_exit_2(trained: Path, tmp_path: Path, capsys: pytest.Captur
     assert "needs --data" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path / "none.safetensors"), "--dataset", "synthetic"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_kitti_eigen_split_both_protocols(
+    trained: Path, kitti_object_dir: Path, kitti_depth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--dataset kitti_eigen --data RAW --split FILE` (raw Velodyne, Garg crop, median scaling; `--scaling none`
+    for metric models) and `kitti_eigen_benchmark` (improved GT, no crop) on a tiny raw tree."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    indices = add_improved_drive(kitti_depth_dir, root)
+    eigen, bench = tmp_path / "eigen.txt", tmp_path / "bench.txt"
+    eigen.write_text(f"{DRIVE} 0 l\n{DRIVE} 1 l\n")
+    bench.write_text("".join(f"{IMPROVED_DRIVE} {i} l\n" for i in indices))
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--data", str(root)]
+    csv_path = tmp_path / "eigen.csv"
+    assert main([*base, "--dataset", "kitti_eigen", "--split", str(eigen), "--csv", str(csv_path)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "kitti_eigen_velodyne" in header and "crop garg" in header and "scaling median" in header
+    assert "2 images" in header
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [r["image"] for r in rows][-1] == "mean" and len(rows) == 3
+    assert main([*base, "--dataset", "kitti_eigen", "--split", str(eigen), "--scaling", "none"]) == 0
+    assert "scaling none" in capsys.readouterr().out.splitlines()[0]
+    assert main([*base, "--dataset", "kitti_eigen_benchmark", "--split", str(bench)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "kitti_eigen_benchmark" in header and "crop none" in header and "GT in (0, inf) m" in header
+    assert "3 images" in header
+    assert main([*base, "--dataset", "kitti_eigen"]) == 2
+    assert "--split" in capsys.readouterr().err

@@ -4,11 +4,12 @@ fitted to the network input and augmented, as the batch dictionaries the objecti
 =============  =========================================================================================
 ``data.kind``  ``data.root`` (and ``data.split``)
 =============  =========================================================================================
-kitti_raw      KITTI raw root; ``split``: an Eigen / Zhou split file (required); Velodyne → LiDAR depth
+kitti_raw      KITTI raw root; ``split``: Eigen / Zhou split file (required); Velodyne → LiDAR (supervised: target)
 kitti_depth    folder with a Metric3D-style ``test_annotations.json`` (annotated depth, metres)
 nyu            folder with ``test_annotations.json``, or the BTS root with ``split`` = its split file
 folder         the folder layout of :mod:`.data.folder` (``rgb/`` + intrinsics, optional depth / sparse depth)
-rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): no depth, self-supervised only
+rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): self-supervised; with
+               ``data.lidar_topic`` its LiDAR is the depth target / sparse term (:mod:`.data.bag_lidar`)
 =============  =========================================================================================
 
 Training frames are resized to cover the input size (aspect kept), then augmented by :class:`.augment.TrainAugment`
@@ -19,6 +20,7 @@ Every sample becomes the batch dictionary of :mod:`.objectives` (``sparse_depth`
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, crop, resize
+from mono_depth_ros.training.data.bag_lidar import export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
@@ -39,6 +42,7 @@ from mono_depth_ros.training.data.nyu import NyuDataset
 from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
 from mono_depth_ros.training.data.sample import Sample
 from mono_depth_ros.training.trainer.config import DATA_KINDS, DataConfig
+from mono_depth_ros.training.trainer.distributed import rank0_first
 
 REAL_KINDS = tuple(kind for kind in DATA_KINDS if kind != "synthetic")
 _PROTOCOLS = {
@@ -141,7 +145,8 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         if not split:
             msg = "data.kind=kitti_raw needs data.split (and data.val_split): an Eigen / Zhou split file"
             raise ConfigError(msg)
-        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True)
+        # supervised (no offsets): the Velodyne projection is the target depth too (LiDAR supervision)
+        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True, depth_from_lidar=not offsets)
     if offsets and kind not in ("folder", "rosbag"):
         msg = f"data.kind={kind} has no temporal neighbours: use objective supervised, or kitti_raw / folder / rosbag"
         raise ConfigError(msg)
@@ -151,6 +156,12 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         return NyuDataset.from_split_file(path, Path(split)) if split else NyuDataset.from_annotations(path)
     if kind == "folder":
         return FolderDataset(path, frame_offsets=offsets)
+    if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
+        key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
+        folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+        topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
+        rank0_first(lambda: export_bag_frames(path, folder, *topics))
+        return FolderDataset(folder, frame_offsets=offsets)
     return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets or (-1, 1))
 
 

@@ -18,6 +18,9 @@ metric; otherwise ``depth_up_to_scale``. A ``relative_inverse`` teacher's labels
 shift: the calibrated student reproduces the teacher's disparity with one global shift, so calling its output depth
 up to scale assumes that shift is constant across images (Depth Anything's disparity is ~0 at the horizon); record
 LiDAR with the images to make the student metric instead.
+
+Under ``torchrun`` rank 0 labels while the other processes wait, all processes train (gradients averaged), and rank
+0 calibrates and writes the student.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from mono_depth_ros.training.distillation.labelling import LabelReport, label_so
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
+from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, teardown_distributed
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -98,24 +102,37 @@ def distill(
         label_only: fill the pseudo-label cache and stop.
     """
     started = time.perf_counter()
-    sources = open_sources(config)
-    teacher = Teacher.open(config.teacher)
-    report = label_sources(
-        teacher, sources, config.data.cache_dir, config.label_hw, config.data.feature_stride, config.run.progress
-    )
-    del teacher
-    dataset = PseudoLabelDataset(config.data.cache_dir, [s.name for s in sources])
-    if label_only:
-        lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
-        kind = resolve_student_kind(config.student.output_kind, dataset.manifest.kind, lidar)
-        return DistillResult(0, None, kind, None, report, time.perf_counter() - started, 0.0)
-    trainer = DistillTrainer(config, dataset)
-    if resume is not None:
-        trainer.resume(None if str(resume) == "auto" else resume)
-    _, images_per_s = trainer.fit(stop_at_step)
-    calibration, model_path = None, None
-    if trainer.step >= config.run.steps:
-        calibration = trainer.calibrate()
-        model_path = trainer.save_final(calibration)
+    context = setup_distributed(config.run.device)
+    try:
+        sources = open_sources(config)
+        report = None
+        if context.is_main:  # one labeller fills the shared cache; the other processes wait for it
+            teacher = Teacher.open(config.teacher)
+            report = label_sources(
+                teacher,
+                sources,
+                config.data.cache_dir,
+                config.label_hw,
+                config.data.feature_stride,
+                config.run.progress,
+            )
+            del teacher
+        barrier(context)
+        dataset = PseudoLabelDataset(config.data.cache_dir, [s.name for s in sources])
+        if label_only:
+            lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
+            kind = resolve_student_kind(config.student.output_kind, dataset.manifest.kind, lidar)
+            return DistillResult(0, None, kind, None, report, time.perf_counter() - started, 0.0)
+        trainer = DistillTrainer(config, dataset, context)
+        if resume is not None:
+            trainer.resume(None if str(resume) == "auto" else resume)
+        _, images_per_s = trainer.fit(stop_at_step)
+        calibration, model_path = None, None
+        if trainer.step >= config.run.steps and context.is_main:
+            calibration = trainer.calibrate()
+            model_path = trainer.save_final(calibration)
+        barrier(context)
+    finally:
+        teardown_distributed(context)
     wall = time.perf_counter() - started
     return DistillResult(trainer.step, model_path, trainer.spec.output_kind, calibration, report, wall, images_per_s)

@@ -7,6 +7,10 @@ the loss in float32 (:mod:`.distill_loss`), backward, gradient clipping, AdamW, 
 (:func:`~.trainer.lr_schedule`). Checkpoints are the trainer's (:mod:`.train_state`): the student as a safetensors
 checkpoint with its spec plus the training state (projection head, optimiser, scheduler, scaler, RNG, step), so N
 straight steps and N/2 + resume + N/2 give the same weights.
+
+Under ``torchrun`` (see :mod:`~mono_depth_ros.training.trainer.distributed`) every process takes its own share of
+each epoch's permutation and the gradients are averaged over the processes (one all-reduce per step, before
+clipping), so all processes hold the same weights; only rank 0 logs and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.amp import GradScaler
@@ -44,6 +49,7 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.objectives.assemble import normalise
 from mono_depth_ros.training.objectives.losses import sparse_lidar_loss
 from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.loop import lr_schedule
 
@@ -95,12 +101,15 @@ class DistillTrainer:
     Args:
         config: the run configuration.
         dataset: the cached pseudo-labels to learn.
+        context: process placement (default: one process on ``run.device``; see
+            :func:`~mono_depth_ros.training.trainer.distributed.setup_distributed` for torchrun).
     """
 
-    def __init__(self, config: DistillConfig, dataset: PseudoLabelDataset) -> None:
+    def __init__(self, config: DistillConfig, dataset: PseudoLabelDataset, context: DistContext | None = None) -> None:
         self.config = config
         run = config.run
-        self.device = resolve_device(run.device)
+        self.context = context or DistContext(0, 1, 0, resolve_device(run.device), initialised=False)
+        self.device = self.context.device
         if run.threads > 0:
             torch.set_num_threads(run.threads)
         torch.manual_seed(run.seed)
@@ -130,9 +139,12 @@ class DistillTrainer:
         self.optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
         self.scaler = GradScaler(self.device.type, enabled=run.amp == "fp16")
-        self.steps_per_epoch = len(dataset) // run.batch_size
+        self.steps_per_epoch = len(dataset) // (run.batch_size * self.context.world_size)
         if self.steps_per_epoch < 1:
-            msg = f"{len(dataset)} cached frames do not fill one batch of {run.batch_size}; label more or lower it"
+            msg = (
+                f"{len(dataset)} cached frames do not fill one batch of {run.batch_size} on each of "
+                f"{self.context.world_size} process(es); label more or lower run.batch_size"
+            )
             raise ConfigError(msg)
         self.step = 0
         self.out_dir = Path(run.out_dir)
@@ -140,8 +152,9 @@ class DistillTrainer:
     def _loader(self, epoch: int, offset: int) -> DataLoader[dict[str, Tensor]]:
         generator = torch.Generator().manual_seed(self.config.run.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.dataset), generator=generator).tolist()
-        batch = self.config.run.batch_size
-        indices = order[offset * batch : self.steps_per_epoch * batch]
+        batch, world = self.config.run.batch_size, self.context.world_size
+        mine = order[: self.steps_per_epoch * batch * world][self.context.rank :: world]  # this process's share
+        indices = mine[offset * batch :]
         return DataLoader(self.dataset, batch_size=batch, sampler=indices, drop_last=True)
 
     def _to_input_size(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -199,6 +212,7 @@ class DistillTrainer:
         total, parts = self.loss(batch, generator)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()  # type: ignore[no-untyped-call]
+        self._average_gradients()
         if self.config.optim.grad_clip_norm > 0:
             self.scaler.unscale_(self.optimizer)
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -207,6 +221,19 @@ class DistillTrainer:
         self.scaler.update()
         self.scheduler.step()
         return float(total.detach()), parts
+
+    def _average_gradients(self) -> None:
+        """Mean of every gradient over the processes (no-op in one process): one all-reduce of them all, flat."""
+        if not self.context.distributed:
+            return
+        grads = [p.grad for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.context.world_size
+        offset = 0
+        for grad in grads:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
 
     def fit(self, stop_at_step: int | None = None) -> tuple[int, float]:
         """Train up to ``run.steps`` (or stop after ``stop_at_step`` as if interrupted, after its checkpoint).
@@ -219,17 +246,21 @@ class DistillTrainer:
         start_step, started = self.step, time.perf_counter()
         window: list[tuple[float, dict[str, float]]] = []
         self.student.train()
-        with TrainLogger(self.out_dir, True, run.steps, self.step, run.progress, run.tensorboard) as log:
+        world = self.context.world_size
+        with TrainLogger(
+            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard
+        ) as log:
             while self.step < stop:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):
                     window.append(self._train_step(batch))
                     self.step += 1
-                    rate = (self.step - start_step) * run.batch_size / max(time.perf_counter() - started, 1e-9)
+                    images = (self.step - start_step) * run.batch_size * world
+                    rate = images / max(time.perf_counter() - started, 1e-9)
                     log.step(window[-1][0], rate)
                     if self.step % run.log_every == 0 or self.step == stop:
                         parts = {k: float(np.mean([p[k] for _, p in window])) for k in window[-1][1]}
-                        loss = float(np.mean([t for t, _ in window]))
+                        loss = mean_across(float(np.mean([t for t, _ in window])), self.context)
                         lr = float(self.scheduler.get_last_lr()[0])
                         log.train_row(self.step, {"epoch": float(epoch), "lr": lr, "loss": loss, **parts})
                         window = []
@@ -238,7 +269,7 @@ class DistillTrainer:
                     if self.step >= stop:
                         break
         done = self.step - start_step
-        return done, done * run.batch_size / max(time.perf_counter() - started, 1e-9)
+        return done, done * run.batch_size * world / max(time.perf_counter() - started, 1e-9)
 
     def _metadata(self) -> dict[str, str]:
         return {
@@ -247,8 +278,12 @@ class DistillTrainer:
             "distill_config": json.dumps(self.config.to_dict()),
         }
 
-    def save_checkpoint(self) -> Path:
-        """A resumable checkpoint of the current step (student + projection head + optimiser + RNG)."""
+    def save_checkpoint(self) -> Path | None:
+        """A resumable checkpoint of the current step (student + projection head + optimiser + RNG), written by rank
+        0 (the others wait for it and get None)."""
+        if not self.context.is_main:
+            barrier(self.context)
+            return None
         modules = {"projection": self.projection.state_dict() if self.projection is not None else {}}
         state = train_state.TrainState(
             self.step,
@@ -259,7 +294,9 @@ class DistillTrainer:
             train_state.rng_state(),
             self.config.to_dict(),
         )
-        return train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
+        path = train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
+        barrier(self.context)
+        return path
 
     def resume(self, model_path: str | Path | None = None) -> None:
         """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""

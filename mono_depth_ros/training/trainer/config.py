@@ -32,7 +32,8 @@ def _check(ok: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The depth network (a ``unet``; see :mod:`mono_depth_ros.models.unet`)."""
+    """The depth network: the project's ``unet`` (see :mod:`mono_depth_ros.models.unet`), or a pretrained foundation
+    model fine-tuned from a local directory (``pretrained``: see :mod:`.pretrained`)."""
 
     encoder: str = "resnet18"  # resnet18 | resnet34 | resnet50
     preset: str = "tiny"  # width preset: tiny | small | base
@@ -42,12 +43,15 @@ class ModelConfig:
     input_width: int = 320  # network input width (pixels, multiple of 32)
     min_depth_m: float = 0.1  # output depth range (metres; scaled units for self-supervised models)
     max_depth_m: float = 100.0
+    pretrained: str = ""  # local Hugging Face directory (Depth Anything V2) to fine-tune instead of the unet
+    freeze_encoder: bool = False  # pretrained: train the neck and head only (the encoder keeps its weights)
 
     def __post_init__(self) -> None:
         _check(
-            self.input_height % 32 == 0 and self.input_width % 32 == 0,
+            bool(self.pretrained) or (self.input_height % 32 == 0 and self.input_width % 32 == 0),
             f"model.input_height/input_width must be multiples of 32, got {self.input_height}x{self.input_width}",
         )
+        _check(not self.freeze_encoder or bool(self.pretrained), "model.freeze_encoder needs model.pretrained")
         _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < model.min_depth_m < model.max_depth_m: {self}")
 
 
@@ -66,6 +70,8 @@ class DataConfig:
     val_split: str = ""  # validation split file ('' = split)
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
+    lidar_topic: str = ""  # rosbag: PointCloud2 (TF to the camera in the bag): LiDAR depth as target / sparse term
+    lidar_max_age_s: float = 0.2  # rosbag: largest |scan stamp - image stamp| for a scan to pair with an image
     train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed
     val_seeds: tuple[int, ...] = (1001,)  # held-out streets for validation
     frames_per_clip: int = 40  # frames per drive
@@ -97,6 +103,10 @@ class DataConfig:
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
+        if self.lidar_topic:
+            _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
+            _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")
+            _check(self.lidar_max_age_s > 0, f"data.lidar_max_age_s must be > 0, got {self.lidar_max_age_s}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,7 @@ class OptimConfig:
 
     lr: float = 1e-3  # peak learning rate (AdamW) of the depth network
     pose_lr_scale: float = 1.0  # the pose network's learning rate is lr × this
+    encoder_lr_scale: float = 1.0  # model.pretrained: the encoder's learning rate is lr × this (e.g. 0.1)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
     schedule: str = "cosine"  # poly | cosine | constant, after warm-up
     poly_power: float = 0.9  # exponent of the poly schedule
@@ -148,8 +159,18 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _check(self.schedule in SCHEDULES, f"optim.schedule {self.schedule!r} not in {SCHEDULES}")
-        ok = self.lr > 0 and self.pose_lr_scale > 0 and self.warmup_steps >= 0 and 0 <= self.min_lr_ratio <= 1
-        _check(ok, f"bad optim values: {self}; need lr, pose_lr_scale > 0, warmup_steps >= 0, min_lr_ratio in [0, 1]")
+        ok = (
+            self.lr > 0
+            and self.pose_lr_scale > 0
+            and self.encoder_lr_scale > 0
+            and self.warmup_steps >= 0
+            and 0 <= self.min_lr_ratio <= 1
+        )
+        _check(
+            ok,
+            f"bad optim values: {self}; need lr, pose_lr_scale, encoder_lr_scale > 0, warmup_steps >= 0, "
+            "min_lr_ratio in [0, 1]",
+        )
 
 
 @dataclass(frozen=True)

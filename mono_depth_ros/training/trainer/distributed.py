@@ -8,6 +8,7 @@ is a single process and no process group is created.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -55,6 +56,12 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(msg) from None
 
 
+def launched_rank() -> int:
+    """This process's global rank as torchrun set it (``RANK``; 0 without torchrun), known before any process group
+    exists: what a command checks before writing files that only rank 0 may write."""
+    return _env_int("RANK", 0)
+
+
 def setup_distributed(device: str) -> DistContext:
     """Read the torchrun environment, pick this process's device and create the process group if needed.
 
@@ -79,6 +86,17 @@ def teardown_distributed(context: DistContext) -> None:
     """Destroy the process group if :func:`setup_distributed` created it."""
     if context.initialised and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def rank0_first(work: Callable[[], object]) -> None:
+    """Run ``work`` (e.g. writing a shared cache) on rank 0 only, the other processes waiting for it; in a single
+    process (no process group) simply run it."""
+    if not dist.is_initialized():
+        work()
+        return
+    if dist.get_rank() == 0:
+        work()
+    dist.barrier()
 
 
 def barrier(context: DistContext) -> None:

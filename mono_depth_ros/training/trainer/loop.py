@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -42,6 +43,12 @@ from mono_depth_ros.training.trainer.config import TrainConfig
 from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, setup_distributed
 from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
 from mono_depth_ros.training.trainer.log import TrainLogger
+from mono_depth_ros.training.trainer.pretrained import (
+    PretrainedDepthNet,
+    PretrainedModel,
+    encoder_parameter_groups,
+    open_pretrained,
+)
 from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
 
 __all__ = ["TrainResult", "Trainer", "build_datasets", "build_spec", "lr_schedule", "train"]  # lr_schedule & co: moved
@@ -94,12 +101,22 @@ class Trainer:
             torch.set_num_threads(run.threads)
         torch.manual_seed(run.seed)
         np.random.seed(run.seed)  # noqa: NPY002 - seeds third-party code that draws from the global generator
-        self.spec = build_spec(config)
+        self.pretrained: PretrainedModel | None = None
+        depth_net: UNet | PretrainedDepthNet
+        if config.model.pretrained:  # fine-tune a foundation model (see .pretrained)
+            m = config.model
+            hw = (m.input_height, m.input_width)
+            self.pretrained = open_pretrained(m.pretrained, config.loss.output_kind, m.max_depth_m, hw)
+            self.spec = self.pretrained.spec
+            depth_net = PretrainedDepthNet(self.pretrained.network, self.spec.min_depth_m, self.spec.max_depth_m)
+        else:
+            self.spec = build_spec(config)
+            built = build_model(self.spec)
+            if not isinstance(built, UNet):
+                msg = f"the trainer trains the unet architecture, got {type(built).__name__}"
+                raise ConfigError(msg)
+            depth_net = built
         self.train_data, self.val_data = build_datasets(config)
-        depth_net = build_model(self.spec)
-        if not isinstance(depth_net, UNet):
-            msg = f"the trainer trains the unet architecture, got {type(depth_net).__name__}"
-            raise ConfigError(msg)
         objective = Objective(
             config.loss,
             self.spec.min_depth_m,
@@ -110,13 +127,20 @@ class Trainer:
         )
         self.module = TrainModule(depth_net, objective, self.spec, run.amp).to(self.context.device)
         device_ids = [self.context.device] if self.context.device.type == "cuda" else None
-        unused = config.loss.scales < len(depth_net.heads)  # the coarser disparity heads get no gradient
+        # parameters without gradient: the unet's coarser heads beyond loss.scales; a transformers model's unused
+        # tensors (DINOv2's mask token)
+        unused = not isinstance(depth_net, UNet) or config.loss.scales < len(depth_net.heads)
         self.wrapped: nn.Module = (
             DistributedDataParallel(self.module, device_ids=device_ids, find_unused_parameters=unused)
             if self.context.distributed
             else self.module
         )
-        groups = [{"params": list(depth_net.parameters()), "lr": config.optim.lr}]
+        o = config.optim
+        groups: list[dict[str, Any]] = (
+            encoder_parameter_groups(self.pretrained, o.lr, o.encoder_lr_scale, config.model.freeze_encoder)
+            if self.pretrained is not None
+            else [{"params": list(depth_net.parameters()), "lr": o.lr}]
+        )
         if list(objective.parameters()):
             groups.append({"params": list(objective.parameters()), "lr": config.optim.lr * config.optim.pose_lr_scale})
         self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
@@ -142,9 +166,15 @@ class Trainer:
         self.out_dir = Path(run.out_dir)
 
     @property
-    def depth_net(self) -> UNet:
+    def depth_net(self) -> UNet | PretrainedDepthNet:
         """The depth network (unwrapped)."""
-        return self.module.depth_net
+        return cast("UNet | PretrainedDepthNet", self.module.depth_net)
+
+    @property
+    def saved_net(self) -> nn.Module:
+        """The network whose ``state_dict`` checkpoints hold (``build_model(spec)`` loads it)."""
+        net = self.module.depth_net
+        return net.network if isinstance(net, PretrainedDepthNet) else net
 
     def _loader(self, epoch: int, start_batch: int) -> DataLoader[dict[str, Tensor]]:
         self.sampler.set_epoch(epoch)
@@ -230,6 +260,7 @@ class Trainer:
             else:
                 samples, protocol = synthetic_samples(self.val_data.clips), PROTOCOLS["synthetic"]
             samples = samples[: run.val_max_images] if run.val_max_images else samples
+            protocol = replace(protocol, scaling="auto")  # by output kind: a metric model is validated in metres
             if run.eval_max_depth_m != protocol.max_depth_m:
                 protocol = replace(protocol, max_depth_m=run.eval_max_depth_m)
             report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)
@@ -269,7 +300,7 @@ class Trainer:
                 self.config.to_dict(),
             )
             path = train_state.save_training_checkpoint(
-                self.out_dir, self.depth_net, self.spec, state, self._metadata()
+                self.out_dir, self.saved_net, self.spec, state, self._metadata()
             )
         barrier(self.context)
         return path
@@ -279,21 +310,27 @@ class Trainer:
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
-        state = train_state.load_training_checkpoint(path, self.depth_net, self.spec)
+        state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
         self.module.objective.load_state_dict(state.modules["objective"])
         self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
 
     def save_final(self) -> Path | None:
-        """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0)."""
+        """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).
+
+        A fine-tuned pretrained model is also written as ``<out_dir>/pretrained/`` in its family's own layout
+        (``save_pretrained``: config.json with the metric head + model.safetensors), which the node loads as a
+        weights directory (``model.backend: depth_anything_v2``).
+        """
         if not self.context.is_main:
             return None
+        state = self.saved_net.state_dict()
         network = build_model(self.spec)
-        network.load_state_dict(self.depth_net.state_dict())
+        network.load_state_dict(state)
         golden = make_golden(TorchBackend(network, self.spec, torch.device("cpu")))
         path = self.out_dir / "model.safetensors"
-        return save_checkpoint(
-            path, self.depth_net.state_dict(), self.spec, self._metadata(), reference=(golden.image_rgb, golden.output)
-        )
+        if self.pretrained is not None:
+            self.pretrained.save_directory(self.saved_net, self.out_dir / "pretrained")
+        return save_checkpoint(path, state, self.spec, self._metadata(), reference=(golden.image_rgb, golden.output))
 
 
 def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:

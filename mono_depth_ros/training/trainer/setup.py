@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
-from mono_depth_ros.models.unet import UNet, UNetOutput, make_unet_spec
+from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
 from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets
 from mono_depth_ros.training.data.synthetic import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
@@ -80,13 +80,14 @@ def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
 
 
 class TrainModule(nn.Module):
-    """The depth network and the objective (with its pose network) as one module, so DDP wraps both.
+    """The depth network (a :class:`UNet`, or any module returning a :class:`UNetOutput`) and the objective (with its
+    pose network) as one module, so DDP wraps both.
 
     Under AMP only the depth network runs in reduced precision; its outputs are cast to float32 and the loss
     (warping, SSIM, pose network) runs in float32, where bf16's 8-bit mantissa would make the photometric terms noise.
     """
 
-    def __init__(self, depth_net: UNet, objective: Objective, spec: ModelSpec, amp: str = "none") -> None:
+    def __init__(self, depth_net: nn.Module, objective: Objective, spec: ModelSpec, amp: str = "none") -> None:
         super().__init__()
         self.depth_net = depth_net
         self.objective = objective
@@ -97,7 +98,7 @@ class TrainModule(nn.Module):
         """Loss of one batch."""
         device_type = batch["rgb"].device.type
         with torch.autocast(device_type, dtype=_AMP_DTYPES.get(self.amp), enabled=self.amp != "none"):
-            output = self.depth_net(normalise(batch["rgb"], self.spec.mean, self.spec.std))
+            output: UNetOutput = self.depth_net(normalise(batch["rgb"], self.spec.mean, self.spec.std))
         output = UNetOutput(output.depth.float(), tuple(d.float() for d in output.disparities))
         with torch.autocast(device_type, enabled=False):
             result: LossResult = self.objective(output, batch)

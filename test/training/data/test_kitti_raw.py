@@ -1,12 +1,11 @@
 """KITTI raw: split lines, raw calibration files, sequences with sources, stereo and Velodyne depth.
 
-The raw tree is built in tmp_path from the real KITTI object frames 000001 and 000002 (same calibration): their
-calib is rewritten in the raw format (calib_cam_to_cam.txt / calib_velo_to_cam.txt), images and scans are copied.
+The raw tree is built in tmp_path from the real KITTI object frames 000001 and 000002 (same calibration) by
+:func:`test.kitti_raw_tree.build_raw_tree`.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import cv2
@@ -24,41 +23,7 @@ from mono_depth_ros.training.data.kitti_raw import (
     parse_split_line,
     read_split_file,
 )
-
-DATE = "2011_09_26"
-DRIVE = f"{DATE}/{DATE}_drive_0002_sync"
-RAW_FRAMES = {0: "000001", 1: "000002", 2: "000001"}  # raw frame index -> object frame it copies
-
-
-def _row(values: np.ndarray) -> str:
-    return " ".join(f"{v:.12e}" for v in np.asarray(values).reshape(-1))
-
-
-def build_raw_tree(kitti_object_dir: Path, root: Path, frames: dict[int, str] = RAW_FRAMES) -> Path:
-    """KITTI raw layout under ``root`` with one date, one drive and ``frames``; returns root."""
-    calib = read_calib_file(kitti_object_dir / "calib" / "000001.txt")
-    width, height = 1242, 375
-    tr = calib["Tr_velo_to_cam"].reshape(3, 4)
-    date_dir = root / DATE
-    date_dir.mkdir(parents=True)
-    (date_dir / "calib_cam_to_cam.txt").write_text(
-        "calib_time: 09-Jan-2012 13:57:47\ncorner_dist: 9.950000e-02\n"
-        + f"S_rect_00: {width} {height}\nR_rect_00: {_row(calib['R0_rect'])}\nP_rect_00: {_row(calib['P0'])}\n"
-        + "".join(f"S_rect_0{c}: {width}.0 {height}.0\nP_rect_0{c}: {_row(calib[f'P{c}'])}\n" for c in (2, 3))
-    )
-    (date_dir / "calib_velo_to_cam.txt").write_text(
-        f"calib_time: 15-Mar-2012 11:37:16\nR: {_row(tr[:, :3])}\nT: {_row(tr[:, 3])}\n"
-        "delta_f: 0.000000e+00 0.000000e+00\ndelta_c: 0.000000e+00 0.000000e+00\n"
-    )
-    for index, name in frames.items():
-        for camera in ("image_02", "image_03"):
-            target = root / DRIVE / camera / "data" / f"{index:010d}.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(kitti_object_dir / "image_2" / f"{name}.png", target)
-        scan = root / DRIVE / "velodyne_points" / "data" / f"{index:010d}.bin"
-        scan.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(kitti_object_dir / "velodyne" / f"{name}.bin", scan)
-    return root
+from test.kitti_raw_tree import DATE, DRIVE, build_raw_tree
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for training/distributed.py in a single process (two-process DDP runs in test_trainer.py)."""
+"""Tests for training/distributed.py in one process (two processes under torchrun: test/training/test_torchrun.py)."""
 
 from __future__ import annotations
 

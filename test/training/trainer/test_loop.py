@@ -4,21 +4,17 @@ AMP, logs, checkpoints the node loads, and DistributedDataParallel on the CPU (g
 from __future__ import annotations
 
 import csv
-import os
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.distributed import setup_distributed, teardown_distributed
 from mono_depth_ros.training.trainer.loop import Trainer, train
 from test.training.tiny import tiny_config
 
@@ -86,36 +82,3 @@ def test_bf16_autocast_and_tensorboard(tmp_path: Path, cache: Path) -> None:
 def test_too_little_data_is_a_config_error(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigError, match="batch"):
         Trainer(tiny_config(tmp_path, cache, "supervised", run__batch_size=64))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ddp_worker(rank: int, world_size: int, port: int, out_dir: Path, cache: Path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
-    )
-    torch.set_num_threads(1)
-    context = setup_distributed("cpu")
-    try:
-        trainer = Trainer(tiny_config(out_dir, cache, "selfsup", run__steps=3), context)
-        assert trainer.steps_per_epoch == 2  # 8 items, 2 processes, batch 2
-        trainer.fit()
-        parameters = {name: p.detach() for name, p in trainer.module.named_parameters()}  # buffers: per-rank BN stats
-        torch.save(parameters, out_dir / f"rank{rank}.pt")
-    finally:
-        teardown_distributed(context)
-
-
-def test_ddp_two_cpu_processes_stay_in_sync(tmp_path: Path, cache: Path) -> None:
-    train(tiny_config(tmp_path / "warm", cache, "selfsup", run__steps=1))  # renders the cache once
-    mp.spawn(_ddp_worker, args=(2, _free_port(), tmp_path, cache), nprocs=2, join=True)
-    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
-    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)  # gradients averaged, same updates
-    assert (tmp_path / "model.safetensors").is_file()  # written by rank 0 only
-    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
-    assert [int(r["step"]) for r in rows] == [1, 2, 3]

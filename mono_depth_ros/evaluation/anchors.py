@@ -1,0 +1,122 @@
+"""The evaluation protocols side by side with the published figures ("anchors") each one is comparable with.
+
+:func:`protocol_section` renders the Markdown section of ``docs/training_results.md`` from :data:`PROTOCOLS` and
+:data:`ANCHORS`, so that the page states exactly what the code does (a test checks that the page holds it). A number
+is comparable with an anchor only under the same protocol row: same ground truth, crop, range and scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One published result.
+
+    Attributes:
+        protocol: key of :data:`PROTOCOLS` it was measured under.
+        method: model and training (as the source names it).
+        source: paper / page the figures come from.
+        abs_rel, rmse, a1: AbsRel, RMSE (metres), δ<1.25. sq_rel, rmse_log: NaN where the source gives none.
+    """
+
+    protocol: str
+    method: str
+    source: str
+    abs_rel: float
+    rmse: float
+    a1: float
+    sq_rel: float = float("nan")
+    rmse_log: float = float("nan")
+
+
+ANCHORS: tuple[Anchor, ...] = (
+    Anchor("kitti_eigen_velodyne", "Monodepth2 M, ResNet-18, 640×192", "Godard et al., ICCV 2019, Table 1",
+           0.115, 4.863, 0.877, 0.903, 0.193),
+    Anchor("kitti_eigen_velodyne", "Monodepth2 M, ResNet-18, 1024×320", "Godard et al., ICCV 2019, Table 1",
+           0.115, 4.701, 0.879, 0.882, 0.190),
+    Anchor("kitti_eigen_velodyne", "Monodepth2 S (stereo), ResNet-18, 640×192", "Godard et al., ICCV 2019, Table 1",
+           0.109, 4.960, 0.864, 0.873, 0.209),
+    Anchor("kitti_improved", "ZoeDepth (metric, KITTI)", "Depth Anything metric_depth README (ZoeDepth protocol)",
+           0.054, 2.281, 0.971),
+    Anchor("kitti_improved", "Depth Anything V1 ViT-L, metric fine-tune on KITTI",
+           "Depth Anything metric_depth README (ZoeDepth protocol)", 0.046, 1.896, 0.982),
+    Anchor("nyu", "ZoeDepth (metric, NYU)", "Depth Anything metric_depth README (ZoeDepth protocol)",
+           0.077, 0.282, 0.951),
+    Anchor("nyu", "Depth Anything V1 ViT-L, metric fine-tune on NYU",
+           "Depth Anything metric_depth README (ZoeDepth protocol)", 0.056, 0.206, 0.984),
+)  # fmt: skip
+
+_USE = {
+    "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames)",
+    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652)",
+    "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
+    "nyu": "`--dataset nyu` (654 test frames, 480×640)",
+    "synthetic": "`--dataset synthetic` (the procedural world)",
+}
+_CROPS = {
+    "garg": "Garg: rows 40.8-99.2 %, cols 3.6-96.4 % (153:371, 44:1197 of 375×1242)",
+    "eigen_nyu": "Eigen NYU: rows 45:471, cols 41:601 of 480×640",
+    "none": "none",
+}
+
+
+def _gt_rule(p: Protocol) -> str:
+    low, high = p.gt_range
+    return "GT > 0 (no cap)" if p.gt_range_m is not None and high == float("inf") else f"{low:g} < GT < {high:g} m"
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return "–" if value != value else f"{value:.{digits}f}"
+
+
+def protocol_section() -> str:
+    """Markdown: the protocol table, then the anchors, then how to read them."""
+    lines = [
+        "## Evaluation protocols and the published figures they compare with",
+        "",
+        "`mono-depth eval` protocols (from `mono_depth_ros.evaluation.depth.PROTOCOLS`). Evaluated pixels: the GT",
+        "rule inside the crop; predictions are clipped to the range before the metrics; scaling is per image.",
+        "",
+        "| protocol | ground truth | crop | GT evaluated | predictions clipped | scaling | use |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, p in PROTOCOLS.items():
+        lines.append(
+            f"| `{key}` | {p.ground_truth} | {_CROPS[p.crop]} | {_gt_rule(p)} | {p.min_depth_m:g}-{p.max_depth_m:g} m "
+            f"| {p.scaling} | {_USE.get(key, '')} |"
+        )
+    lines += [
+        "",
+        "Published figures (as printed by their sources; δ = δ<1.25):",
+        "",
+        "| protocol | method | AbsRel | SqRel | RMSE (m) | RMSE log | δ | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in ANCHORS:
+        lines.append(
+            f"| `{a.protocol}` | {a.method} | {a.abs_rel:.3f} | {_num(a.sq_rel)} | {a.rmse:.3f} "
+            f"| {_num(a.rmse_log)} | {a.a1:.3f} | {a.source} |"
+        )
+    lines += [
+        "",
+        "Reading them:",
+        "",
+        "- `kitti_eigen_velodyne` is monodepth2's `--eval_split eigen`: GT = the raw scan projected by its",
+        "  `generate_depth_map(..., vel_depth=True)` (Velodyne forward distance, devkit -1 pixel offset, nearest",
+        "  point), median scaling on by default (`--scaling none` = its `--disable_median_scaling`, metric models).",
+        "  monodepth2 resizes the predicted *disparity* to the GT size before inverting it; `mono-depth eval` runs",
+        "  the node's inference path, which resizes depth: a small difference at depth edges.",
+        "- `kitti_eigen_benchmark` is monodepth2's `--eval_split eigen_benchmark`: every pixel with improved GT,",
+        "  no crop, no GT cap. `kitti_improved` is the same 652 frames with the Garg crop and the 80 m GT cap, the",
+        "  BTS / AdaBins / ZoeDepth / Depth Anything convention; those also crop the *input* to 352×1216",
+        "  (`do_kb_crop`): the evaluated pixels are the same, the network input is not.",
+        "- No pretrained weights of these methods are available here, so none of the anchors is reproduced in this",
+        "  repository; the protocols are checked against transcriptions of monodepth2's code on real KITTI frames",
+        "  (`test/evaluation/test_kitti_eigen.py`).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""A robot's rosbag2 with its LiDAR as training data: the frames exported once into the :mod:`.folder` layout.
+
+``data.kind: rosbag`` with ``data.lidar_topic`` set: every usable image of ``data.image_topic`` is decoded with the
+scan nearest to it (within ``data.lidar_max_age_s``), moved into the camera's optical frame through the bag's TF at
+the scan stamp, exactly as the distillation labeller reads bags
+(:class:`~mono_depth_ros.training.distillation.label_sources.BagSource`), and projected with a z-buffer (nearest
+return per pixel). The result is written under ``data.cache_dir``::
+
+    <cache>/rgb/<ordinal>.png              the (undistorted) image
+    <cache>/intrinsics/<ordinal>.json      fx, fy, cx, cy of that image (pixels)
+    <cache>/sparse_depth/<ordinal>.npy     projected LiDAR, float32 metres, NaN = no return
+    <cache>/depth/<ordinal>.npy            the same: the target of ``loss.objective: supervised``
+    <cache>/bag_frames.json                what was exported from which bag (a matching one is reused)
+
+and read back as a :class:`~.folder.FolderDataset` (temporal neighbours in recording order for ``lidar_semi``).
+Frames without a scan in time keep an all-NaN depth (self-supervision still uses them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.geometry import zbuffer_depth
+
+MANIFEST = "bag_frames.json"
+
+
+def export_bag_frames(
+    bag: Path,
+    out_dir: Path,
+    image_topic: str,
+    camera_info_topic: str,
+    lidar_topic: str,
+    lidar_max_age_s: float = 0.2,
+    image_is_rectified: bool = True,
+) -> dict[str, Any]:
+    """Export a bag's images with their projected LiDAR into ``out_dir`` (see the module docstring).
+
+    Returns:
+        The manifest: the bag, topics, ``frames`` written, ``with_lidar`` of them, and the problems counted.
+
+    Raises:
+        BagError: unreadable bag or missing / mistyped topics. ConfigError: no usable image.
+    """
+    from mono_depth_ros.training.distillation.label_sources import BagSource
+
+    wanted = {
+        "bag": str(Path(bag).resolve()),
+        "image_topic": image_topic,
+        "camera_info_topic": camera_info_topic,
+        "lidar_topic": lidar_topic,
+        "lidar_max_age_s": lidar_max_age_s,
+        "image_is_rectified": image_is_rectified,
+    }
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.is_file():
+        done: dict[str, Any] = json.loads(manifest_path.read_text())
+        if {k: done.get(k) for k in wanted} == wanted:
+            return done
+    import cv2
+
+    source = BagSource(Path(bag), image_topic, camera_info_topic, lidar_topic, lidar_max_age_s, image_is_rectified)
+    for sub in ("rgb", "intrinsics", "sparse_depth", "depth"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    frames = with_lidar = 0
+    for frame in source.frames():
+        if frame.intrinsics is None:
+            continue
+        k = frame.intrinsics
+        cv2.imwrite(str(out_dir / "rgb" / f"{frame.key}.png"), np.ascontiguousarray(frame.rgb[..., ::-1]))
+        camera = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy}
+        (out_dir / "intrinsics" / f"{frame.key}.json").write_text(json.dumps(camera))
+        depth = np.full((k.height, k.width), np.nan, dtype=np.float32)
+        if frame.points_in_camera is not None and len(frame.points_in_camera):
+            depth, _ = zbuffer_depth(frame.points_in_camera, k)
+            with_lidar += int(np.isfinite(depth).any())
+        np.save(out_dir / "sparse_depth" / f"{frame.key}.npy", depth)
+        np.save(out_dir / "depth" / f"{frame.key}.npy", depth)
+        frames += 1
+    if frames == 0:
+        msg = f"no usable image on {image_topic} in {bag} ({dict(source.problems.counts)}); check the topics"
+        raise ConfigError(msg)
+    manifest = {**wanted, "frames": frames, "with_lidar": with_lidar, "problems": dict(source.problems.counts)}
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return manifest

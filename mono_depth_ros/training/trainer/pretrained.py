@@ -1,0 +1,173 @@
+"""Fine-tuning a foundation depth model (``model.pretrained``: a local Hugging Face directory) with the trainer.
+
+The trainer needs little from a pretrained family, gathered in :class:`PretrainedModel`: a torch module that maps
+normalised images to depth, its :class:`ModelSpec` (preprocessing, output kind, depth range), which parameters are
+the encoder (for ``optim.encoder_lr_scale`` and ``model.freeze_encoder``) and how to write the fine-tuned weights
+back as a directory the inference side loads. A family is one entry of :data:`FAMILIES`, keyed by the
+``model_type`` of its ``config.json``; Depth Anything V2 is the first.
+
+Plain fine-tuning (no LoRA): every parameter trains unless the encoder is frozen. A metric objective (``supervised``
+on LiDAR / annotated depth, ``lidar_semi``) needs depth in metres, so a relative Depth Anything head is turned into
+the metric head of the DA-V2 metric models (``max_depth · sigmoid(·)``, same tensors: the relative head's weights
+load unchanged), with ``max_depth = model.max_depth_m``; a metric directory keeps its own ``max_depth``.
+
+:class:`PretrainedDepthNet` adapts the module to the objectives, which read a :class:`UNetOutput`: the depth and one
+"disparity" scale ``(1/d - 1/max) / (1/min - 1/max)``, which :func:`~mono_depth_ros.models.unet.disp_to_depth`
+maps back to the same depth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from torch import Tensor, nn
+
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+from mono_depth_ros.models.unet import UNetOutput
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """What the trainer needs from a pretrained family.
+
+    Attributes:
+        network: (B, 3, H, W) normalised RGB -> (B, 1, H, W) depth (metres for a metric output kind); its
+            ``state_dict`` is what ``build_model(spec)`` accepts (the project checkpoint).
+        spec: the fine-tuned model's spec (input policy = the training size, output kind of the objective).
+        is_encoder: parameter name of ``network`` -> whether it belongs to the image encoder (backbone).
+        save_directory: writes ``network`` as a directory the family's loader reads (``save_pretrained``).
+    """
+
+    network: nn.Module
+    spec: ModelSpec
+    is_encoder: Callable[[str], bool]
+    save_directory: Callable[[nn.Module, Path], Path]
+
+
+def _open_depth_anything(
+    directory: Path, config: dict[str, Any], output_kind: OutputKind, max_depth_m: float, input_hw: tuple[int, int]
+) -> PretrainedModel:
+    from mono_depth_ros.models import depth_anything as da
+
+    transformers = da._transformers()
+    arch, kind, max_depth = da._arch_from_hf(config, directory)
+    height, width = input_hw
+    if height % da.PATCH_SIZE or width % da.PATCH_SIZE:
+        msg = (
+            f"model.input_height/input_width {height}x{width} must be multiples of {da.PATCH_SIZE} (the ViT patch) "
+            f"to fine-tune Depth Anything, e.g. 266x882 for KITTI"
+        )
+        raise ConfigError(msg)
+    head_range = max_depth if kind == "metric" and max_depth else max_depth_m
+    hf_config = transformers.AutoConfig.from_pretrained(str(directory), local_files_only=True)
+    hf_config.depth_estimation_type = "metric"
+    hf_config.max_depth = da._int_if_integral(head_range)
+    try:
+        hf_model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
+            str(directory), config=hf_config, local_files_only=True, use_safetensors=True
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        msg = f"cannot load Depth Anything weights from {directory} for fine-tuning: {str(err).strip()[:200]}"
+        raise CheckpointError(msg) from None
+    base = da.depth_anything_spec(arch, "metric", float(head_range))
+    spec = replace(
+        base, input=InputPolicy(height=height, width=width, multiple_of=da.PATCH_SIZE), output_kind=output_kind
+    )
+    _LOG.info("fine-tuning Depth Anything V2 (%s head -> metric, max %g m) from %s", kind, head_range, directory)
+
+    def save(network: nn.Module, out: Path) -> Path:
+        if not isinstance(network, da.DepthAnythingV2):
+            msg = f"expected a DepthAnythingV2 network, got {type(network).__name__}"
+            raise CheckpointError(msg)
+        return da.save_depth_anything(network, out)
+
+    return PretrainedModel(da.DepthAnythingV2(hf_model), spec, lambda name: name.startswith("model.backbone."), save)
+
+
+Opener = Callable[[Path, dict[str, Any], OutputKind, float, tuple[int, int]], PretrainedModel]
+FAMILIES: dict[str, Opener] = {"depth_anything": _open_depth_anything}
+"""``config.json`` ``model_type`` -> opener ``(directory, config, output_kind, max_depth_m, (H, W))``."""
+
+
+def open_pretrained(
+    directory: str | Path, output_kind: OutputKind, max_depth_m: float, input_hw: tuple[int, int]
+) -> PretrainedModel:
+    """Open a local Hugging Face directory for fine-tuning (never the network).
+
+    Args:
+        directory: ``config.json`` + ``model.safetensors`` of a supported family (:data:`FAMILIES`).
+        output_kind: what the objective makes of the output (``metric`` or ``depth_up_to_scale``).
+        max_depth_m: the metric head's range for a relative model.
+        input_hw: the training input size (height, width).
+
+    Raises:
+        CheckpointError: missing directory / files, or weights that do not load. ConfigError: an unsupported
+            family, a relative-inverse objective, or an input size the family cannot take.
+    """
+    path = Path(directory)
+    config_path = path / "config.json"
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"model.pretrained={path}: cannot read {config_path} ({err}); give a local Hugging Face directory"
+        raise CheckpointError(msg) from None
+    family = str(config.get("model_type", ""))
+    if family not in FAMILIES:
+        msg = f"model.pretrained={path} is a {family!r} model; fine-tuning supports {sorted(FAMILIES)}"
+        raise ConfigError(msg)
+    if output_kind is OutputKind.RELATIVE_INVERSE:
+        msg = "fine-tuning trains depth (metric or up to scale), not relative inverse depth"
+        raise ConfigError(msg)
+    if family == "depth_anything":
+        from mono_depth_ros.models.depth_anything import check_hf_directory
+
+        check_hf_directory(path)
+    return FAMILIES[family](path, config, output_kind, max_depth_m, input_hw)
+
+
+def encoder_parameter_groups(
+    model: PretrainedModel, lr: float, encoder_lr_scale: float, freeze_encoder: bool
+) -> list[dict[str, Any]]:
+    """AdamW parameter groups: the encoder at ``lr · encoder_lr_scale`` (or frozen: ``requires_grad`` off and left
+    out of the optimiser), the rest (neck, head) at ``lr``."""
+    encoder, head = [], []
+    for name, parameter in model.network.named_parameters():
+        if model.is_encoder(name):
+            parameter.requires_grad_(not freeze_encoder)
+            if not freeze_encoder:
+                encoder.append(parameter)
+        else:
+            head.append(parameter)
+    groups: list[dict[str, Any]] = [{"params": head, "lr": lr, "name": "head"}]
+    if encoder:
+        groups.append({"params": encoder, "lr": lr * encoder_lr_scale, "name": "encoder"})
+    return groups
+
+
+class PretrainedDepthNet(nn.Module):
+    """A pretrained network as the objectives' depth network (see the module docstring).
+
+    Args:
+        network: the :attr:`PretrainedModel.network`.
+        min_depth_m, max_depth_m: the spec's depth range (the disparity normalisation).
+    """
+
+    def __init__(self, network: nn.Module, min_depth_m: float, max_depth_m: float) -> None:
+        super().__init__()
+        self.network = network
+        self.min_depth_m, self.max_depth_m = min_depth_m, max_depth_m
+
+    def forward(self, x: Tensor) -> UNetOutput:
+        """(B, 3, H, W) normalised RGB -> depth (B, 1, H, W), clamped to ``min_depth_m``, and one disparity scale."""
+        depth = self.network(x).clamp(min=self.min_depth_m)
+        low, high = 1.0 / self.max_depth_m, 1.0 / self.min_depth_m
+        return UNetOutput(depth, ((1.0 / depth - low) / (high - low),))

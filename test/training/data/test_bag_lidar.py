@@ -1,0 +1,78 @@
+"""A rosbag2 with LiDAR as training data: frames exported with their projected scan, read as the folder layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.training.data.bag_lidar import MANIFEST, export_bag_frames
+from mono_depth_ros.training.data.real import build_recorded_datasets
+from mono_depth_ros.training.trainer.config import DataConfig
+from mono_depth_ros.training.trainer.loop import Trainer
+from test.kitti_bag import CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC, load_kitti_frames, write_kitti_bag
+from test.training.tiny import tiny_config
+
+
+@pytest.fixture(scope="module")
+def kitti_bag(kitti_object_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
+    """KITTI object frames 1, 2, 1 (one image size: a sequence) as a bag (image, camera_info, Velodyne 30 ms
+    earlier, TF), and their projected scans."""
+    frames = load_kitti_frames(kitti_object_dir, ("000001", "000002", "000001"))
+    bag = tmp_path_factory.mktemp("bag") / "kitti"
+    write_kitti_bag(bag, frames)
+    return bag, [f.lidar_depth_m for f in frames]
+
+
+def test_export_projects_each_scan_into_its_image(kitti_bag: tuple[Path, list[np.ndarray]], tmp_path: Path) -> None:
+    bag, truth = kitti_bag
+    manifest = export_bag_frames(bag, tmp_path / "frames", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    assert manifest["frames"] == 3 and manifest["with_lidar"] == 3
+    for index, expected in enumerate(truth):
+        sparse = np.load(tmp_path / "frames" / "sparse_depth" / f"{index:06d}.npy")
+        # through the bag's TF (a quaternion: the extrinsic to ~1e-7) = through the calibration: a point on a pixel
+        # border may land one pixel over
+        moved = np.isfinite(sparse) != np.isfinite(expected)
+        assert int(moved.sum()) <= 0.001 * int(np.isfinite(expected).sum())
+        both = np.isfinite(sparse) & np.isfinite(expected)
+        np.testing.assert_allclose(sparse[both], expected[both], rtol=1e-5)
+    before = (tmp_path / "frames" / MANIFEST).stat().st_mtime_ns
+    assert export_bag_frames(bag, tmp_path / "frames", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC) == manifest
+    assert (tmp_path / "frames" / MANIFEST).stat().st_mtime_ns == before  # a matching export is reused
+    assert json.loads((tmp_path / "frames" / MANIFEST).read_text())["lidar_topic"] == LIDAR_TOPIC
+
+
+def test_rosbag_lidar_is_the_supervised_target(kitti_bag: tuple[Path, list[np.ndarray]], tmp_path: Path) -> None:
+    bag, _ = kitti_bag
+    data = DataConfig(kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "cache"))
+    train, _ = build_recorded_datasets(data, 64, 32, (), seed=0)
+    assert len(train) == 3
+    item = train[0]
+    # the projected scan is the target (resized nearest) and the sparse LiDAR input (splatted when shrunk)
+    assert int(torch.isfinite(item["depth"]).sum()) > 20 and int(torch.isfinite(item["lidar_depth"]).sum()) > 20
+    config = tiny_config(
+        tmp_path / "run",
+        tmp_path / "clips",
+        data__kind="rosbag",
+        data__root=str(bag),
+        data__lidar_topic=LIDAR_TOPIC,
+        data__cache_dir=str(tmp_path / "cache"),
+        run__steps=2,
+        run__batch_size=1,
+    )
+    trainer = Trainer(config)
+    result = trainer.fit()
+    assert result.val is not None and result.val.count == 3 and np.isfinite(result.val.abs_rel)
+    two_sources, _ = build_recorded_datasets(data, 64, 32, (-1, 1), seed=0)  # lidar_semi: neighbours + LiDAR
+    assert len(two_sources) == 1 and two_sources[0]["sources"].shape[0] == 2
+
+
+def test_lidar_topic_settings() -> None:
+    with pytest.raises(ConfigError, match="cache_dir"):
+        DataConfig(kind="rosbag", root="bag", lidar_topic=LIDAR_TOPIC)
+    with pytest.raises(ConfigError, match=r"for data\.kind rosbag"):
+        DataConfig(kind="folder", root="f", lidar_topic=LIDAR_TOPIC, cache_dir="c")

@@ -1,0 +1,110 @@
+"""Multi-process training through ``torchrun --standalone --nproc_per_node=2`` itself (gloo on the CPU).
+
+Each test launches the real command line (``mono-depth train`` / ``mono-depth distill``) in two processes through
+:mod:`test.training.torchrun_entry`, which gives each rank its own output folder (``{rank}`` in the arguments) and
+records a SHA-256 of the trained parameters per rank. The ranks must end with identical parameters (gradients
+averaged, same updates) and only rank 0's folder may hold files. A few steps on tiny images: ~10-20 s each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.trainer.loop import train
+from test.conftest import REPO_ROOT
+from test.kitti_raw_tree import DRIVE, build_raw_tree
+from test.training.distill_support import synthetic_clip, tiny_mapping, write_folder, write_teacher
+from test.training.tiny import tiny_config, tiny_overrides
+from test.training.trainer.test_pretrained import HEIGHT, WIDTH, write_tiny_depth_anything
+
+pytestmark = pytest.mark.slow
+ENTRY = Path(__file__).with_name("torchrun_entry.py")
+
+
+def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
+    """``torchrun --standalone --nproc_per_node=2 torchrun_entry.py`` with mono-depth ``args``; the ranks' records."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # this checkout's package in every rank
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ENTRY)]
+    done = subprocess.run(
+        [*command, str(checksums), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return [json.loads((checksums / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+
+
+def assert_in_sync_and_rank0_writes(records: list[dict[str, object]], runs: Path, steps: int) -> None:
+    assert [r["world_size"] for r in records] == [2, 2] and [r["step"] for r in records] == [steps, steps]
+    assert records[0]["sha256"] == records[1]["sha256"]  # identical parameters on both ranks
+    assert (runs / "rank0" / "model.safetensors").is_file()
+    rank1 = runs / "rank1"
+    assert not rank1.exists() or not any(rank1.rglob("*")), sorted(rank1.rglob("*"))  # rank 1 wrote nothing
+
+
+def test_torchrun_train_tiny_unet(tmp_path: Path) -> None:
+    cache = tmp_path / "clips"
+    train(tiny_config(tmp_path / "warm", cache, "selfsup", run__steps=1))  # renders the drives once (shared cache)
+    args = ["train"] + [
+        a
+        for item in tiny_overrides(tmp_path / "runs" / "rank{rank}", cache, "selfsup", run__steps=3)
+        for a in ("--set", item)
+    ]
+    records = torchrun(tmp_path / "sums", args)
+    assert_in_sync_and_rank0_writes(records, tmp_path / "runs", 3)
+    assert (tmp_path / "runs" / "rank0" / "config.yaml").is_file()
+
+
+def test_torchrun_finetune_tiny_depth_anything(kitti_object_dir: Path, tmp_path: Path) -> None:
+    model = write_tiny_depth_anything(tmp_path / "tiny_da")
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    split = tmp_path / "split.txt"
+    split.write_text(f"{DRIVE} 0 l\n{DRIVE} 1 l\n")
+    extra = {
+        "data__kind": "kitti_raw",
+        "data__root": str(root),
+        "data__split": str(split),
+        "model__pretrained": str(model),
+        "model__input_height": HEIGHT,
+        "model__input_width": WIDTH,
+        "model__max_depth_m": 80.0,
+        "optim__encoder_lr_scale": 0.1,
+        "loss__scales": 1,
+        "run__batch_size": 1,
+        "run__steps": 2,
+    }
+    overrides = tiny_overrides(tmp_path / "runs" / "rank{rank}", tmp_path / "clips", "supervised", **extra)
+    records = torchrun(tmp_path / "sums", ["train"] + [a for item in overrides for a in ("--set", item)])
+    assert_in_sync_and_rank0_writes(records, tmp_path / "runs", 2)
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    loaded = DepthEstimator.open("depth_anything_v2", tmp_path / "runs" / "rank0" / "pretrained", options)
+    assert loaded.output_kind is OutputKind.METRIC
+
+
+def test_torchrun_distill_tiny_student(tmp_path: Path) -> None:
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=8))
+    mapping = tiny_mapping(tmp_path / "ignored", teacher)
+    del mapping["teacher"], mapping["data"]
+    student = tmp_path / "student.yaml"
+    student.write_text(yaml.safe_dump(mapping))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(student), "-q"]
+    args += [
+        "--cache",
+        str(tmp_path / "labels"),
+        "--out",
+        str(tmp_path / "runs" / "rank{rank}"),
+        "--set",
+        "run.steps=3",
+    ]
+    records = torchrun(tmp_path / "sums", args)
+    assert_in_sync_and_rank0_writes(records, tmp_path / "runs", 3)
+    assert len(list((tmp_path / "labels").rglob("*.npz"))) == 8  # rank 0 labelled every frame once

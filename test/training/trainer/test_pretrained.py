@@ -1,0 +1,165 @@
+"""Fine-tuning a foundation model: a tiny random-weight Depth Anything V2 learns real KITTI frames with LiDAR.
+
+The tiny DA-V2 (DINOv2 backbone of 4 layers × 32 channels, DPT neck 8-32) is written with ``save_pretrained`` as a
+relative model, as a downloaded DA-V2 Small would be; ``model.pretrained`` fine-tunes it with LiDAR supervision on a
+KITTI raw tree built from ../shared/data, and the result loads through the inference side in metres.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.kitti_files import load_rgb
+from mono_depth_ros.training.trainer.config import load_train_config
+from mono_depth_ros.training.trainer.loop import Trainer
+from mono_depth_ros.training.trainer.pretrained import PretrainedDepthNet, open_pretrained
+from test.conftest import REPO_ROOT
+from test.kitti_bag import LIDAR_TOPIC, load_kitti_frames, write_kitti_bag
+from test.kitti_raw_tree import DRIVE, build_raw_tree
+from test.training.tiny import tiny_config
+
+pytest.importorskip("transformers")
+
+HEIGHT, WIDTH = 56, 182  # multiples of the 14 px ViT patch, KITTI's aspect
+
+
+def write_tiny_depth_anything(directory: Path) -> Path:
+    """A random-weight relative DA-V2 with a tiny DINOv2 backbone, saved in the Hugging Face layout."""
+    import transformers
+
+    from mono_depth_ros.models.depth_anything import DepthAnythingArch, hf_config
+
+    arch = DepthAnythingArch(32, 2, 4, (1, 2, 3, 4), (8, 16, 32, 32), 16, head_hidden_size=8)
+    torch.manual_seed(0)
+    transformers.DepthAnythingForDepthEstimation(hf_config(arch)).save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_da(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_depth_anything(tmp_path_factory.mktemp("da") / "tiny_da_v2")
+
+
+def finetune_config(tmp_path: Path, kitti_object_dir: Path, tiny_da: Path, **extra: object) -> object:
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    split = tmp_path / "train_files.txt"
+    split.write_text(f"{DRIVE} 0 l\n{DRIVE} 1 l\n")
+    values: dict[str, object] = {
+        "data__kind": "kitti_raw",
+        "data__root": str(root),
+        "data__split": str(split),
+        "data__scale_range": "[1.0, 1.0]",
+        "data__flip_probability": 0.0,
+        "model__pretrained": str(tiny_da),
+        "model__input_height": HEIGHT,
+        "model__input_width": WIDTH,
+        "model__max_depth_m": 80.0,
+        "loss__supervised_loss": "l1",
+        "loss__scales": 1,
+        "optim__lr": 4e-3,
+        "optim__encoder_lr_scale": 0.1,
+        "run__steps": 20,
+        "run__checkpoint_every": 20,
+        "run__log_every": 20,
+    }
+    values.update(extra)
+    return tiny_config(tmp_path / "run", tmp_path / "cache", **values)
+
+
+def test_tiny_depth_anything_learns_kitti_lidar_and_loads_in_metres(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    trainer = Trainer(finetune_config(tmp_path, kitti_object_dir, tiny_da))  # type: ignore[arg-type]
+    assert isinstance(trainer.depth_net, PretrainedDepthNet)
+    assert trainer.spec.architecture == "depth_anything_v2" and trainer.spec.output_kind is OutputKind.METRIC
+    lrs = {group["name"]: group["lr"] for group in trainer.optimizer.param_groups}
+    assert lrs["encoder"] == pytest.approx(0.1 * lrs["head"])
+    before = trainer.validate()
+    result = trainer.fit()
+    after = trainer.validate()
+    assert before is not None and after is not None and result.model_path is not None
+    # random weights: 40 m everywhere (metric AbsRel 2.7); 20 steps on two frames' Velodyne depth: 0.53
+    assert after.abs_rel < 0.3 * before.abs_rel, (before.abs_rel, after.abs_rel)
+    assert after.rmse < 0.6 * before.rmse, (before.rmse, after.rmse)  # 27.1 m -> 11.2 m
+
+    rgb = load_rgb(tmp_path / "raw" / DRIVE / "image_02" / "data" / "0000000000.png")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    checkpoint = DepthEstimator.open("torch", result.model_path, options)
+    assert checkpoint.output_kind is OutputKind.METRIC and checkpoint.spec.input.height == HEIGHT
+    assert checkpoint.golden_report is not None and checkpoint.golden_report.passed
+    metres = checkpoint.predict(rgb).values
+    assert metres.shape == rgb.shape[:2]
+    assert 3.0 < float(np.nanmedian(metres)) < 40.0  # KITTI scene depth in metres, not relative units
+    directory = DepthEstimator.open("depth_anything_v2", result.model_path.parent / "pretrained", options)
+    assert directory.output_kind is OutputKind.METRIC and directory.spec.max_depth_m == 80.0
+    assert np.isfinite(directory.predict(rgb).values).all()
+
+
+def test_frozen_encoder_keeps_its_weights(tiny_da: Path, kitti_object_dir: Path, tmp_path: Path) -> None:
+    config = finetune_config(
+        tmp_path, kitti_object_dir, tiny_da, model__freeze_encoder=True, run__steps=2, run__validate=False
+    )
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    named = dict(trainer.saved_net.named_parameters())
+    encoder = {k: v.detach().clone() for k, v in named.items() if k.startswith("model.backbone.")}
+    head = {k: v.detach().clone() for k, v in named.items() if k.startswith("model.head.")}
+    assert encoder and head and [g["name"] for g in trainer.optimizer.param_groups] == ["head"]
+    trainer.fit()
+    assert all(torch.equal(named[k], v) for k, v in encoder.items())
+    assert any(not torch.equal(named[k], v) for k, v in head.items())
+    resumed = Trainer(config)  # type: ignore[arg-type]
+    resumed.resume()  # the step-2 checkpoint: the fine-tuned weights and the optimiser of the head group
+    assert resumed.step == 2
+    assert all(torch.equal(p, named[k]) for k, p in resumed.saved_net.named_parameters())
+
+
+def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="multiples of 14"):
+        open_pretrained(tiny_da, OutputKind.METRIC, 80.0, (64, 192))
+    with pytest.raises(ConfigError, match="relative inverse"):
+        open_pretrained(tiny_da, OutputKind.RELATIVE_INVERSE, 80.0, (56, 182))
+    (tmp_path / "config.json").write_text('{"model_type": "glpn"}')
+    with pytest.raises(ConfigError, match="supports"):
+        open_pretrained(tmp_path, OutputKind.METRIC, 80.0, (56, 182))
+
+
+def test_shipped_finetune_config_reads() -> None:
+    config = load_train_config(REPO_ROOT / "config" / "train_finetune_depth_anything_kitti.yaml")
+    assert config.model.pretrained and config.optim.encoder_lr_scale == 0.1
+    assert config.model.input_height % 14 == 0 and config.model.input_width % 14 == 0
+    assert config.loss.output_kind is OutputKind.METRIC
+    with pytest.raises(ConfigError, match=r"freeze_encoder needs model\.pretrained"):
+        load_train_config(None, ["model.freeze_encoder=true"])
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        load_train_config(None, ["optim.encoder_lr_scale=0"])
+
+
+def test_tiny_depth_anything_learns_a_rosbag_lidar(tiny_da: Path, kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The same fine-tuning on a robot's recording: a rosbag2 with camera, camera_info, Velodyne and TF."""
+    bag = tmp_path / "bag"
+    write_kitti_bag(bag, load_kitti_frames(kitti_object_dir, ("000001", "000002")))
+    config = finetune_config(
+        tmp_path,
+        kitti_object_dir,
+        tiny_da,
+        data__kind="rosbag",
+        data__root=str(bag),
+        data__split="''",
+        data__lidar_topic=LIDAR_TOPIC,
+        data__cache_dir=str(tmp_path / "bag_frames"),
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    before = trainer.validate()
+    trainer.fit()
+    after = trainer.validate()
+    assert before is not None and after is not None and after.count == 2
+    assert after.abs_rel < 0.3 * before.abs_rel, (before.abs_rel, after.abs_rel)
