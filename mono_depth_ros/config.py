@@ -49,7 +49,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 for metric scale; empty = no LiDAR"),
     ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png) CompressedImage", choices=("raw", "compressed")),
-    ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image undistorted with K+D"),
+    ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
     ParamSpec("sync.mode", "approximate", "pair image and camera_info by ApproximateTime, or use the latest camera_info", choices=("approximate", "latest")),
     ParamSpec("sync.slop_s", 0.05, "ApproximateTime slop in seconds", min_value=0.0, max_value=5.0),
     ParamSpec("sync.queue_size", 10, "ApproximateTime queue size per input", min_value=1, max_value=1000),

@@ -284,6 +284,8 @@ class DepthPipeline:
                 got = f"{prediction.shape[1]}x{prediction.shape[0]}"
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
+            if not frame.image_is_rectified:
+                prediction = _undistort_prediction(prediction, frame.camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms
@@ -385,6 +387,16 @@ def _downscale_depth(depth_m: npt.NDArray[np.float32], factor: int, width: int, 
     rows = np.clip(np.rint((np.arange(height) + 0.5) * factor - 0.5), 0, depth_m.shape[0] - 1).astype(np.intp)
     cols = np.clip(np.rint((np.arange(width) + 0.5) * factor - 0.5), 0, depth_m.shape[1] - 1).astype(np.intp)
     return np.ascontiguousarray(depth_m[np.ix_(rows, cols)])
+
+
+def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraModel) -> npt.NDArray[np.float32]:
+    """An external prediction of a raw image (the model saw the distorted pixels) in P's pinhole image, as the rgb.
+
+    Nearest neighbour: no values invented between two surfaces; NaN where no raw pixel is seen.
+    """
+    import cv2
+
+    return np.asarray(camera.undistort(prediction, cv2.INTER_NEAREST, border_value=np.nan), dtype=np.float32)
 
 
 def _downscale_rgb(rgb: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:

@@ -233,3 +233,32 @@ def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
     assert np.count_nonzero(np.isnan(out.depth_m)) == 4  # nothing else lost
     off = _external(**{"model.output_kind": "metric", "output.edge_filter": False}).process_frame(_frame(speckled))
     assert np.isfinite(off.depth_m).all()  # off by default (on in config/depth_nav2.yaml)
+
+
+def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> None:
+    """A model on a raw (distorted) camera predicts in raw pixels; the pipeline publishes P's pinhole image, so the
+    prediction must be undistorted with the image (issue 15: left raw, it disagreed with the LiDAR and the outputs
+    by up to several pixels at the edges)."""
+    import cv2
+
+    from mono_depth_ros.evaluation.scale_rigs import undistorted_rays
+
+    width, height = 160, 120
+    k = np.array([[120.0, 0.0, 79.5], [0.0, 118.0, 59.5], [0.0, 0.0, 1.0]])
+    d = (-0.3, 0.1, 0.002, -0.0015, 0.0)
+    p, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 0.0, (width, height))
+    camera = CameraModel(width, height, "plumb_bob", d, k, np.eye(3), np.hstack([p, np.zeros((3, 1))]))
+
+    def plane_depth(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # a slanted plane: 1 / z linear in the ray
+        return (10.0 / (1.0 + 0.5 * x + 0.3 * y)).astype(np.float32)
+
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    raw_prediction = plane_depth(*undistorted_rays(u, v, (k[0, 0], k[1, 1], k[0, 2], k[1, 2]), d))
+    rgb = np.full((height, width, 3), 120, dtype=np.uint8)
+    pipeline = _external(**{"model.output_kind": "metric", "image_is_rectified": False, "output.edge_filter": False})
+    out = pipeline.process_frame(FrameInput(1, "camera_optical", rgb, camera, False, None, raw_prediction))
+    pinhole = camera.intrinsics(False)
+    assert out.intrinsics == pinhole
+    expected = plane_depth((u - pinhole.cx) / pinhole.fx, (v - pinhole.cy) / pinhole.fy)
+    # nearest-neighbour resampling: within half a raw pixel of the exact ray (1.1 % where the plane is steepest)
+    np.testing.assert_allclose(out.depth_m, expected, rtol=0.015)  # left raw: 15 % off, 60 % of the pixels
