@@ -23,7 +23,7 @@ from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, v
 from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.edges import depth_edge_mask
+from mono_depth_ros.core.edges import flying_pixel_mask
 from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
@@ -268,9 +268,8 @@ class DepthPipeline:
         resizing = self._source if isinstance(self._source, ResizingDepthSource) else None
         if self._config.model.backend == "external":
             resizing = None
-        factor = output_downscale(
-            self._config.output.downscale, image_hw, resizing.network_hw(image_hw) if resizing else None
-        )
+        network_hw = resizing.network_hw(image_hw) if resizing else None
+        factor = output_downscale(self._config.output.downscale, image_hw, network_hw)
         out_intrinsics = intrinsics
         if factor > 1:
             out_intrinsics = intrinsics.resized(max(1, intrinsics.width // factor), max(1, intrinsics.height // factor))
@@ -322,8 +321,9 @@ class DepthPipeline:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
         if output_config.outlier_filter:  # speckles first: the edge filter would also take their real neighbours
             depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
-        if output_config.edge_filter:
-            depth_m[depth_edge_mask(depth_m, output_config.edge_threshold)] = np.nan
+        if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
+            source_hw = network_hw if resizing is not None and at_output_size else None
+            depth_m[flying_pixel_mask(depth_m, output_config.edge_threshold, source_hw)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
         depth_m = apply_range_limits(depth_m, min_range, max_range)

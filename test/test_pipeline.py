@@ -51,13 +51,16 @@ def test_range_limits_edges_and_16uc1() -> None:
     pipeline = _external(
         **{"model.output_kind": "metric", "output.max_range": 20.0, "output.encoding": "16UC1", "cloud.enabled": False}
     )
-    out = pipeline.process_frame(_frame(truth))
+    blended = truth.copy()
+    blended[29, 50:90] = 0.5 * (truth[28, 50:90] + 6.0)  # a network's blend between the box and the ground behind
+    out = pipeline.process_frame(_frame(blended))
     far = truth > 20.0
-    far[25:62, 45:95] = False  # around the box edge, flying-pixel removal wins (NaN)
+    far[29, 50:90] = False
     assert np.all(out.depth_m[far] == np.inf)  # REP 117: beyond range
     assert out.depth_wire.dtype == np.uint16 and np.all(out.depth_wire[truth > 20.0] == 0)
-    assert np.isnan(out.depth_m[29, 70]) and np.isnan(out.depth_m[30, 70])  # flying pixels at the box edge removed
-    assert out.depth_m[45, 70] == pytest.approx(6.0)
+    assert np.isnan(out.depth_m[29, 50:90]).all()  # flying pixels at the box's top edge removed
+    assert np.isnan(out.depth_m).sum() == 40  # and nothing else: the box's hard side edges and the ground stay
+    assert out.depth_m[45, 70] == pytest.approx(6.0) and out.depth_m[45, 49] == pytest.approx(truth[45, 49])
     assert out.cloud is None
 
 
