@@ -202,9 +202,13 @@ def inverse_affine_prediction(
 
 
 def load_rig_frames(
-    kitti_object_dir: Path, raw: bool, names: Sequence[str] = ("000000", "000001", "000002"), seed: int = 0
+    kitti_object_dir: Path,
+    raw: bool,
+    names: Sequence[str] = ("000000", "000001", "000002"),
+    seed: int = 0,
+    raw_size: tuple[int, int] = RAW_SIZE,
 ) -> list[RigFrame]:
-    """The KITTI object frames as one rig (``raw``: the distorted 1920×1200 camera, else the rectified image)."""
+    """The KITTI object frames as one rig (``raw``: the distorted ``raw_size`` camera, else the rectified image)."""
     import cv2
 
     frames = []
@@ -221,7 +225,7 @@ def load_rig_frames(
         kitti = calib.intrinsics
         dense_m = densify_nearest(zbuffer_depth(in_camera[given | truth], kitti)[0])
         if raw:
-            camera = raw_camera(kitti)
+            camera = raw_camera(kitti, raw_size)
             x, y = raw_rays(camera)
             map_u = (kitti.fx * x + kitti.cx).astype(np.float32)
             map_v = (kitti.fy * y + kitti.cy).astype(np.float32)
@@ -327,9 +331,11 @@ def prediction_at_points(frame: RigFrame, points_in_camera: npt.NDArray[np.float
     in_front = points[:, 2] > EVAL_MIN_DEPTH_M
     values = np.full(points.shape[0], np.nan)
     pixels, _ = cv2.projectPoints(points[in_front], np.zeros(3), np.zeros(3), k, d)
-    uv = np.rint(pixels.reshape(-1, 2)).astype(np.int64)
+    pixels = pixels.reshape(-1, 2)
     h, w = frame.prediction.shape
-    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    finite = np.isfinite(pixels).all(axis=1)  # the distortion polynomial runs away far outside the image
+    uv = np.rint(np.clip(np.where(finite[:, None], pixels, -1.0), -1.0, 1e6)).astype(np.int64)
+    inside = finite & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
     looked_up = np.full(uv.shape[0], np.nan)
     looked_up[inside] = frame.prediction[uv[inside, 1], uv[inside, 0]]
     values[in_front] = looked_up
@@ -346,23 +352,57 @@ def truth_pixels(frame: RigFrame) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.
     return v * intrinsics.width + u, points
 
 
-def upper_bound_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
-    """The least-squares affine-in-inverse-depth fit of the prediction to all truth, at the truth pixels.
+def least_squares_depth(frame: RigFrame, fit_points: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float32]:
+    """The prediction mapped by the least-squares affine fit in inverse depth to ``fit_points``, at the truth pixels.
 
-    Returns an (h, w) float32 image of the published size: the fitted depth at each truth pixel, NaN elsewhere.
+    Args:
+        frame: the rig frame.
+        fit_points: (N, 3) camera-frame points to fit to (within 80 m are used); None = all truth points (the
+            upper bound). Each point reads the prediction where it projects in the prediction's own image.
+
+    Returns:
+        (h, w) float32 of the published size: the fitted depth at each truth pixel, NaN elsewhere.
     """
     flat, points = truth_pixels(frame)
-    pred = prediction_at_points(frame, points)
+    fit_to = points if fit_points is None else np.asarray(fit_points, dtype=np.float64)
+    pred_fit = prediction_at_points(frame, fit_to)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(pred) & (points[:, 2] < EVAL_MAX_DEPTH_M)
-    design = np.stack([pred[ok], np.ones(int(ok.sum()))], axis=1)
-    scale, shift = np.linalg.lstsq(design, 1.0 / points[ok, 2], rcond=None)[0]
-    inverse = scale * pred + shift
+        ok = np.isfinite(pred_fit) & (fit_to[:, 2] > EVAL_MIN_DEPTH_M) & (fit_to[:, 2] < EVAL_MAX_DEPTH_M)
+    design = np.stack([pred_fit[ok], np.ones(int(ok.sum()))], axis=1)
+    scale, shift = np.linalg.lstsq(design, 1.0 / fit_to[ok, 2], rcond=None)[0]
+    inverse = scale * prediction_at_points(frame, points) + shift
     intrinsics = frame.published_intrinsics
     image = np.full(intrinsics.height * intrinsics.width, np.nan, dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         image[flat] = np.where(inverse > 0, 1.0 / inverse, np.nan)
     return image.reshape(intrinsics.height, intrinsics.width)
+
+
+def upper_bound_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
+    """:func:`least_squares_depth` fitted to all truth: the best any affine map of this prediction can do."""
+    return least_squares_depth(frame)
+
+
+def given_rings_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
+    """:func:`least_squares_depth` fitted to the 16 given rings: a plain per-frame least squares, no robustness."""
+    return least_squares_depth(frame, frame.cam_from_velo.apply(frame.given_scan.astype(np.float64)))
+
+
+def validated_removal(
+    filtered_m: npt.NDArray[np.floating],
+    unfiltered_m: npt.NDArray[np.floating],
+    truth_m: npt.NDArray[np.floating],
+    tolerance: float = 0.05,
+) -> tuple[int, float]:
+    """(count, share removed) of the LiDAR-validated pixels: truth within 80 m where the unfiltered output agrees
+    with it within ``tolerance``; removed = finite there without the filter, not finite with it."""
+    truth = np.asarray(truth_m, dtype=np.float64)
+    plain = np.asarray(unfiltered_m, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(truth) & (truth < EVAL_MAX_DEPTH_M) & (np.abs(plain - truth) <= tolerance * truth)
+    count = int(ok.sum())
+    removed = ~np.isfinite(np.asarray(filtered_m, dtype=np.float64)[ok])
+    return count, float(removed.mean()) if count else math.nan
 
 
 def mean_score(scores: Sequence[RigScore]) -> RigScore:
