@@ -148,7 +148,7 @@ def raw_camera(
     border_u = np.concatenate([np.arange(width), np.arange(width), np.zeros(height), np.full(height, width - 1)])
     border_v = np.concatenate([np.zeros(width), np.full(width, height - 1), np.arange(height), np.arange(height)])
     for _ in range(20):
-        x, y = undistorted_rays(border_u, border_v, (fx, fy, cx, cy), d)
+        x, y = undistorted_rays(border_u, border_v, (fx, fy, cx, cy), tuple(float(c) for c in d))
         fx *= float(np.max(np.abs(x))) / x_max
         fy *= float(np.max(np.abs(y))) / y_max
     k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
@@ -230,11 +230,13 @@ def load_rig_frames(
             map_u = (kitti.fx * x + kitti.cx).astype(np.float32)
             map_v = (kitti.fy * y + kitti.cy).astype(np.float32)
             image = np.asarray(cv2.remap(rgb, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-            seen_m = np.asarray(cv2.remap(dense_m, map_u, map_v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE))
+            seen_m = np.asarray(
+                cv2.remap(dense_m, map_u, map_v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE), dtype=np.float32
+            )
         else:
             camera = CameraModel.from_intrinsics(kitti)
             image, seen_m = rgb, dense_m
-        truth_points = in_camera[truth]
+        truth_points = np.asarray(in_camera[truth], dtype=np.float64)
         published = camera.intrinsics(not raw)
         truth_m = zbuffer_depth(truth_points, published)[0]
         frames.append(
@@ -333,7 +335,7 @@ def prediction_at_points(frame: RigFrame, points_in_camera: npt.NDArray[np.float
     pixels, _ = cv2.projectPoints(points[in_front], np.zeros(3), np.zeros(3), k, d)
     pixels = pixels.reshape(-1, 2)
     h, w = frame.prediction.shape
-    finite = np.isfinite(pixels).all(axis=1)  # the distortion polynomial runs away far outside the image
+    finite: npt.NDArray[np.bool_] = np.all(np.isfinite(pixels), axis=1)  # distortion runs away far off the image
     uv = np.rint(np.clip(np.where(finite[:, None], pixels, -1.0), -1.0, 1e6)).astype(np.int64)
     inside = finite & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
     looked_up = np.full(uv.shape[0], np.nan)
@@ -385,7 +387,8 @@ def upper_bound_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
 
 def given_rings_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
     """:func:`least_squares_depth` fitted to the 16 given rings: a plain per-frame least squares, no robustness."""
-    return least_squares_depth(frame, frame.cam_from_velo.apply(frame.given_scan.astype(np.float64)))
+    given = np.asarray(frame.cam_from_velo.apply(frame.given_scan.astype(np.float64)), dtype=np.float64)
+    return least_squares_depth(frame, given)
 
 
 def validated_removal(
