@@ -319,7 +319,7 @@ class DepthPipeline:
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
-        if output_config.outlier_filter:  # speckles first: the edge filter would also take their real neighbours
+        if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
             depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
         if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
             source_hw = network_hw if resizing is not None and at_output_size else None
