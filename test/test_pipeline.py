@@ -265,3 +265,28 @@ def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> 
     expected = plane_depth((u - pinhole.cx) / pinhole.fx, (v - pinhole.cy) / pinhole.fy)
     # nearest-neighbour resampling: within half a raw pixel of the exact ray (1.1 % where the plane is steepest)
     np.testing.assert_allclose(out.depth_m, expected, rtol=0.015)  # left raw: 15 % off, 60 % of the pixels
+
+
+class _BlendingNet(_ResizingNet):
+    """At its 24x40 resolution: a wall at 2 (up to scale) on the left, 6 on the right and one blended column (4)
+    between; asked for a larger size, it upsamples the way the network path does at edges (nearest)."""
+
+    def predict(self, rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+        network = np.full((24, 40), 6.0, dtype=np.float32)
+        network[:, :20] = 2.0
+        network[:, 20] = 4.0
+        height, width = out_hw or rgb.shape[:2]
+        return network.repeat(height // 24, axis=0).repeat(width // 40, axis=1)
+
+
+def test_the_edge_filter_runs_at_the_network_resolution_of_an_upsampled_map() -> None:
+    config = {**defaults(), "scale.mode": "fixed", "output.downscale": 1}
+    out = DepthPipeline(config, source=_BlendingNet()).process_frame(_frame(None))
+    assert out.depth_m.shape == (96, 160)
+    # the blended network column became 4 published columns, all of them between the two walls: all removed
+    assert np.isnan(out.depth_m[:, 80:84]).all() and np.isnan(out.depth_m).sum() == 96 * 4
+    # tested at the published size instead, none would go: each of those pixels equals a neighbour
+    from mono_depth_ros.core.edges import depth_edge_mask
+
+    plain = DepthPipeline({**config, "output.edge_filter": False}, source=_BlendingNet()).process_frame(_frame(None))
+    assert depth_edge_mask(plain.depth_m, 0.1).sum() == 0
