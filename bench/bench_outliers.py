@@ -12,8 +12,8 @@ single pixels at a random depth; see ``inject_speckles``), ``--seeds`` layouts p
 * Quality: phantoms removed = share of speckle pixels flagged; real lost = share of the valid true pixels off the
   speckles that are flagged, pooled over scenes and seeds; "worst scene" is the largest per-scene loss; "clean" is
   the loss on the exact depth without speckles; "1 % noise" repeats the test after 1 % Gaussian per-pixel noise on
-  the true depth (harsher than a network's, whose errors are smooth). The edge filter's losses are by design: on a
-  network's depth the pixels at a discontinuity are blended (flying); here the depth is exact, so they count as real.
+  the true depth (harsher than a network's, whose errors are smooth). The edge filter marks only pixels between two
+  surfaces (blends; none in exact depth): it is not a speckle filter and leaves speckles and their neighbours alone.
 
 The radius-outlier baseline is PCL's RadiusOutlierRemoval moved into the image: a valid pixel stays when at least
 ``n`` of the other pixels of its 5×5 window have a 3-D point within ``f`` × the nearer of the two depths of its own
@@ -104,7 +104,7 @@ METHODS: list[tuple[str, MaskFn]] = [
     ("speckle filter, tolerance 0.03", _speckle(OutlierFilter(tolerance=0.03))),
     ("speckle filter, tolerance 0.1", _speckle(OutlierFilter(tolerance=0.1))),
     ("speckle filter, tolerance 0.05, min_support 2", _speckle(OutlierFilter(min_support=2))),
-    ("edge filter 0.1 (node default; removes discontinuities by design)", lambda d, _i: depth_edge_mask(d, 0.1)),
+    ("edge filter 0.1 (node default; flying pixels between two surfaces)", lambda d, _i: depth_edge_mask(d, 0.1)),
     ("speckle filter, then edge filter 0.1", _speckle_then_edges),
     ("radius baseline: 5×5, ≥ 4 within 5 % of depth", lambda d, i: radius_outlier_mask(d, i, 4, 0.05)),
     ("radius baseline: 5×5, ≥ 4 within 10 % of depth", lambda d, i: radius_outlier_mask(d, i, 4, 0.10)),

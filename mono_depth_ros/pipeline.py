@@ -23,7 +23,7 @@ from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, v
 from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.edges import depth_edge_mask
+from mono_depth_ros.core.edges import flying_pixel_mask
 from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
@@ -312,9 +312,8 @@ class DepthPipeline:
         resizing = self._source if isinstance(self._source, ResizingDepthSource) else None
         if self._config.model.backend == "external":
             resizing = None
-        factor = output_downscale(
-            self._config.output.downscale, image_hw, resizing.network_hw(image_hw) if resizing else None
-        )
+        network_hw = resizing.network_hw(image_hw) if resizing else None
+        factor = output_downscale(self._config.output.downscale, image_hw, network_hw)
         out_intrinsics = intrinsics
         if factor > 1:
             out_intrinsics = intrinsics.resized(max(1, intrinsics.width // factor), max(1, intrinsics.height // factor))
@@ -328,6 +327,8 @@ class DepthPipeline:
                 got = f"{prediction.shape[1]}x{prediction.shape[0]}"
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
+            if not frame.image_is_rectified:
+                prediction = _undistort_prediction(prediction, frame.camera)
         elif isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
             prediction = resizing.predict(rgb, out_hw, self._hints(frame, intrinsics, out_intrinsics))
             if not self._config.model.output_kind or self._config.model.output_kind == OutputKind.METRIC_FOCAL.value:
@@ -369,10 +370,11 @@ class DepthPipeline:
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
-        if output_config.outlier_filter:  # speckles first: the edge filter would also take their real neighbours
+        if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
             depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
-        if output_config.edge_filter:
-            depth_m[depth_edge_mask(depth_m, output_config.edge_threshold)] = np.nan
+        if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
+            source_hw = network_hw if resizing is not None and at_output_size else None
+            depth_m[flying_pixel_mask(depth_m, output_config.edge_threshold, source_hw)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
         depth_m = apply_range_limits(depth_m, min_range, max_range)
@@ -436,6 +438,16 @@ def _downscale_depth(depth_m: npt.NDArray[np.float32], factor: int, width: int, 
     rows = np.clip(np.rint((np.arange(height) + 0.5) * factor - 0.5), 0, depth_m.shape[0] - 1).astype(np.intp)
     cols = np.clip(np.rint((np.arange(width) + 0.5) * factor - 0.5), 0, depth_m.shape[1] - 1).astype(np.intp)
     return np.ascontiguousarray(depth_m[np.ix_(rows, cols)])
+
+
+def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraModel) -> npt.NDArray[np.float32]:
+    """An external prediction of a raw image (the model saw the distorted pixels) in P's pinhole image, as the rgb.
+
+    Nearest neighbour: no values invented between two surfaces; NaN where no raw pixel is seen.
+    """
+    import cv2
+
+    return np.asarray(camera.undistort(prediction, cv2.INTER_NEAREST, border_value=np.nan), dtype=np.float32)
 
 
 def _downscale_rgb(rgb: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:

@@ -51,13 +51,16 @@ def test_range_limits_edges_and_16uc1() -> None:
     pipeline = _external(
         **{"model.output_kind": "metric", "output.max_range": 20.0, "output.encoding": "16UC1", "cloud.enabled": False}
     )
-    out = pipeline.process_frame(_frame(truth))
+    blended = truth.copy()
+    blended[29, 50:90] = 0.5 * (truth[28, 50:90] + 6.0)  # a network's blend between the box and the ground behind
+    out = pipeline.process_frame(_frame(blended))
     far = truth > 20.0
-    far[25:62, 45:95] = False  # around the box edge, flying-pixel removal wins (NaN)
+    far[29, 50:90] = False
     assert np.all(out.depth_m[far] == np.inf)  # REP 117: beyond range
     assert out.depth_wire.dtype == np.uint16 and np.all(out.depth_wire[truth > 20.0] == 0)
-    assert np.isnan(out.depth_m[29, 70]) and np.isnan(out.depth_m[30, 70])  # flying pixels at the box edge removed
-    assert out.depth_m[45, 70] == pytest.approx(6.0)
+    assert np.isnan(out.depth_m[29, 50:90]).all()  # flying pixels at the box's top edge removed
+    assert np.isnan(out.depth_m).sum() == 40  # and nothing else: the box's hard side edges and the ground stay
+    assert out.depth_m[45, 70] == pytest.approx(6.0) and out.depth_m[45, 49] == pytest.approx(truth[45, 49])
     assert out.cloud is None
 
 
@@ -233,3 +236,57 @@ def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
     assert np.count_nonzero(np.isnan(out.depth_m)) == 4  # nothing else lost
     off = _external(**{"model.output_kind": "metric", "output.edge_filter": False}).process_frame(_frame(speckled))
     assert np.isfinite(off.depth_m).all()  # off by default (on in config/depth_nav2.yaml)
+
+
+def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> None:
+    """A model on a raw (distorted) camera predicts in raw pixels; the pipeline publishes P's pinhole image, so the
+    prediction must be undistorted with the image (issue 15: left raw, it disagreed with the LiDAR and the outputs
+    by up to several pixels at the edges)."""
+    import cv2
+
+    from mono_depth_ros.evaluation.scale_rigs import undistorted_rays
+
+    width, height = 160, 120
+    k = np.array([[120.0, 0.0, 79.5], [0.0, 118.0, 59.5], [0.0, 0.0, 1.0]])
+    d = (-0.3, 0.1, 0.002, -0.0015, 0.0)
+    p, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 0.0, (width, height))
+    camera = CameraModel(width, height, "plumb_bob", d, k, np.eye(3), np.hstack([p, np.zeros((3, 1))]))
+
+    def plane_depth(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # a slanted plane: 1 / z linear in the ray
+        return (10.0 / (1.0 + 0.5 * x + 0.3 * y)).astype(np.float32)
+
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    raw_prediction = plane_depth(*undistorted_rays(u, v, (k[0, 0], k[1, 1], k[0, 2], k[1, 2]), d))
+    rgb = np.full((height, width, 3), 120, dtype=np.uint8)
+    pipeline = _external(**{"model.output_kind": "metric", "image_is_rectified": False, "output.edge_filter": False})
+    out = pipeline.process_frame(FrameInput(1, "camera_optical", rgb, camera, False, None, raw_prediction))
+    pinhole = camera.intrinsics(False)
+    assert out.intrinsics == pinhole
+    expected = plane_depth((u - pinhole.cx) / pinhole.fx, (v - pinhole.cy) / pinhole.fy)
+    # nearest-neighbour resampling: within half a raw pixel of the exact ray (1.1 % where the plane is steepest)
+    np.testing.assert_allclose(out.depth_m, expected, rtol=0.015)  # left raw: 15 % off, 60 % of the pixels
+
+
+class _BlendingNet(_ResizingNet):
+    """At its 24x40 resolution: a wall at 2 (up to scale) on the left, 6 on the right and one blended column (4)
+    between; asked for a larger size, it upsamples the way the network path does at edges (nearest)."""
+
+    def predict(self, rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+        network = np.full((24, 40), 6.0, dtype=np.float32)
+        network[:, :20] = 2.0
+        network[:, 20] = 4.0
+        height, width = out_hw or rgb.shape[:2]
+        return network.repeat(height // 24, axis=0).repeat(width // 40, axis=1)
+
+
+def test_the_edge_filter_runs_at_the_network_resolution_of_an_upsampled_map() -> None:
+    config = {**defaults(), "scale.mode": "fixed", "output.downscale": 1}
+    out = DepthPipeline(config, source=_BlendingNet()).process_frame(_frame(None))
+    assert out.depth_m.shape == (96, 160)
+    # the blended network column became 4 published columns, all of them between the two walls: all removed
+    assert np.isnan(out.depth_m[:, 80:84]).all() and np.isnan(out.depth_m).sum() == 96 * 4
+    # tested at the published size instead, none would go: each of those pixels equals a neighbour
+    from mono_depth_ros.core.edges import depth_edge_mask
+
+    plain = DepthPipeline({**config, "output.edge_filter": False}, source=_BlendingNet()).process_frame(_frame(None))
+    assert depth_edge_mask(plain.depth_m, 0.1).sum() == 0

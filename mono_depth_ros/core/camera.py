@@ -229,9 +229,13 @@ class CameraModel:
             return self.rectified_intrinsics()
         return self.raw_intrinsics()
 
-    def undistort(self, image: npt.NDArray[Any], interpolation: int | None = None) -> npt.NDArray[Any]:
+    def undistort(
+        self, image: npt.NDArray[Any], interpolation: int | None = None, border_value: float = 0.0
+    ) -> npt.NDArray[Any]:
         """Undistort and rectify a raw image with K, D, R, P (maps computed once, then reused).
 
+        ``interpolation``: ``cv2.INTER_NEAREST`` for depth-like images (no values invented between two surfaces),
+        else bilinear. ``border_value`` fills the pixels that see no raw pixel (NaN for a float depth map).
         Images from a camera without distortion are returned unchanged.
         """
         if not self.has_distortion:
@@ -245,7 +249,7 @@ class CameraModel:
             self._undistort_maps[nearest] = self._build_maps(cv2, nearest)
         map1, map2 = self._undistort_maps[nearest]
         flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-        return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT)
+        return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
 
     def _build_maps(self, cv2: Any, nearest: bool) -> tuple[Any, Any]:
         raw = self.raw_intrinsics()

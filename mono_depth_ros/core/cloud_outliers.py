@@ -43,9 +43,8 @@ What it removes and keeps:
 Invalid pixels (NaN, ±Inf per REP 117, zero, negative: anything core.cloud_record.valid_depth_mask rejects) are
 never flagged and never support a neighbour. Run the filter before core.depth_codec.apply_range_limits (as the edge
 filter is), so that a point just inside ``max_range`` keeps the support of its neighbours just beyond it, and before
-the edge filter: a speckle set to NaN first does not make the edge filter erase its real neighbours too. (The edge
-filter alone erases speckles whose jump exceeds its threshold, but with their real 4-neighbours, and not those in
-the sky, where the neighbours are +Inf.)
+the edge filter. (The edge filter, core.edges, marks only pixels whose depth lies between their neighbours': it
+takes neither speckles nor their real neighbours, so the two filters do not overlap.)
 """
 
 from __future__ import annotations
