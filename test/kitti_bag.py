@@ -45,15 +45,17 @@ from mono_depth_ros.core.ros_msgs import (
 )
 from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.evaluation.scale import densify_nearest
+from mono_depth_ros.evaluation.scale_rigs import (  # the rig bags and these share one layout
+    CAMERA_FRAME,
+    CAMERA_INFO_TOPIC,
+    IMAGE_TOPIC,
+    LIDAR_FRAME,
+    LIDAR_TOPIC,
+    PREDICTION_TOPIC,
+    START_NS,
+)
 from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_rgb, load_velodyne, read_calib_file
 
-CAMERA_FRAME = "camera_optical"
-LIDAR_FRAME = "velodyne"
-IMAGE_TOPIC = "/camera/image_raw"
-CAMERA_INFO_TOPIC = "/camera/camera_info"
-LIDAR_TOPIC = "/lidar/points"
-PREDICTION_TOPIC = "/depth_model/prediction"
-START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 100_000_000  # 10 Hz, like KITTI
 LIDAR_OFFSET_NS = -30_000_000  # the scan is stamped 30 ms before the image (nearest pairing must still find it)
 PREDICTION_SCALE, PREDICTION_SHIFT = 0.37, 0.05  # relative_inverse = scale / depth + shift ("unknown" to the runner)

@@ -33,12 +33,13 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
 from mono_depth_ros.evaluation.samples import EvalSample
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne
 from mono_depth_ros.training.data.kitti_raw import (
     CAM_TO_CAM,
     VELO_TO_CAM,
     SplitEntry,
     load_raw_calibration,
+    read_raw_calibration_files,
     read_split_file,
 )
 
@@ -52,13 +53,7 @@ def velodyne_to_image_matrix(date_dir: Path, camera: int = 2) -> tuple[npt.NDArr
         CalibrationError: a calibration file is missing or lacks ``P_rect_0X`` / ``R_rect_00`` / ``S_rect_0X`` /
             ``R`` / ``T``.
     """
-    try:
-        cam_to_cam = read_calib_file(Path(date_dir) / CAM_TO_CAM)
-        velo_to_cam = read_calib_file(Path(date_dir) / VELO_TO_CAM)
-    except OSError as err:
-        msg = f"cannot read KITTI raw calibration in {date_dir} ({err.strerror}: {err.filename}); download the "
-        msg += "date's calibration zip (e.g. 2011_09_26_calib.zip) into the dataset root"
-        raise CalibrationError(msg) from None
+    cam_to_cam, velo_to_cam = read_raw_calibration_files(date_dir)
     try:
         projection = cam_to_cam[f"P_rect_{camera:02d}"].reshape(3, 4)
         rect = np.eye(4)

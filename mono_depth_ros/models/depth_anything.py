@@ -16,14 +16,12 @@ depth: :data:`DA_V2_INPUT` caps the long side at 882 px.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
@@ -98,13 +96,9 @@ class DepthAnythingV2(nn.Module):
 
 
 def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError:
-        msg = "Depth Anything V2 needs the `transformers` package: pip install 'mono_depth_ros[hf]'"
-        raise ConfigError(msg) from None
-    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    return transformers
+    from mono_depth_ros.models.hf_model import transformers_module
+
+    return transformers_module()
 
 
 def hf_config(arch: DepthAnythingArch, kind: str = "relative", max_depth: float | None = None) -> Any:
@@ -218,43 +212,15 @@ def check_hf_directory(directory: Path) -> dict[str, Any]:
     """Check a Hugging Face layout directory of Depth Anything weights and return its parsed config.json.
 
     Raises:
-        CheckpointError: missing directory / config.json / model.safetensors, or another model type.
+        CheckpointError: see :func:`~.hf_model.check_model_directory`, or a depth model of another type.
     """
-    remedy = "fetch it with `mono-depth weights depth-anything-v2-small --out DIR` on a machine with internet"
-    if not directory.exists():
-        msg = f"Depth Anything weights directory {directory} does not exist; {remedy}"
-        raise CheckpointError(msg)
-    if not directory.is_dir():
-        msg = f"{directory} is a file; model.weights for depth_anything_v2 is the directory holding config.json"
-        raise CheckpointError(msg)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        msg = f"{directory} has no config.json (Hugging Face layout expected); {remedy}"
-        raise CheckpointError(msg)
-    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        found = sorted(p.name for p in directory.iterdir())
-        msg = (
-            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
-            f"(pickle files such as pytorch_model.bin never are); {remedy}"
-        )
-        raise CheckpointError(msg)
-    try:
-        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"{config_path} is not readable JSON ({err}); re-download the weights"
-        raise CheckpointError(msg) from None
+    from mono_depth_ros.models.hf_model import check_model_directory
+
+    config = check_model_directory(directory)
     if config.get("model_type") != "depth_anything":
-        msg = f"{config_path} is for model_type {config.get('model_type')!r}, not 'depth_anything'"
+        msg = f"{directory / 'config.json'} is for model_type {config.get('model_type')!r}, not 'depth_anything'"
         raise CheckpointError(msg)
     return config
-
-
-def _describe_key(entry: Any) -> str:
-    """A loading-info entry: a tensor name, or (name, shape in the file, shape in the model) for mismatches."""
-    if isinstance(entry, tuple) and len(entry) == 3:
-        name, in_file, in_model = entry
-        return f"{name} (shape {tuple(in_file)} in the file, {tuple(in_model)} per config.json)"
-    return str(entry)
 
 
 def load_depth_anything(directory: str | Path, device: str | torch.device = "cpu") -> tuple[DepthAnythingV2, ModelSpec]:
@@ -278,33 +244,9 @@ def load_depth_anything(directory: str | Path, device: str | torch.device = "cpu
     if kind not in ("relative", "metric"):
         msg = f"{path}/config.json has depth_estimation_type {kind!r}; expected 'relative' or 'metric'"
         raise CheckpointError(msg)
-    model_class = _transformers().DepthAnythingForDepthEstimation
-    try:
-        # ignore_mismatched_sizes: report mismatches through the loading info (checked below, then refused)
-        # instead of transformers' multi-line report.
-        hf_model, info = model_class.from_pretrained(
-            str(path),
-            local_files_only=True,
-            use_safetensors=True,
-            output_loading_info=True,
-            ignore_mismatched_sizes=True,
-        )
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        msg = (
-            f"cannot load Depth Anything weights from {path}: {detail}; the model.safetensors is truncated or "
-            f"corrupt: fetch it again"
-        )
-        raise CheckpointError(msg) from None
-    for key in ("mismatched_keys", "missing_keys", "unexpected_keys"):
-        bad = sorted(_describe_key(k) for k in info.get(key) or ())
-        if bad:
-            what = key.replace("_keys", " tensor")
-            msg = (
-                f"{path}/model.safetensors does not fit its config.json: {what} {bad[0]} (+{len(bad) - 1} more); "
-                f"re-download the weights"
-            )
-            raise CheckpointError(msg)
+    from mono_depth_ros.models.hf_model import load_hf_weights
+
+    hf_model = load_hf_weights(path, "Depth Anything")
     model = DepthAnythingV2(hf_model).to(device).eval()
     spec = depth_anything_spec(arch, kind, max_depth if kind == "metric" else None)
     _LOG.info("loaded Depth Anything V2 (%s, hidden %d) from %s", kind, arch.hidden_size, path)

@@ -196,7 +196,12 @@ def _describe_key(entry: Any) -> str:
     return str(entry)
 
 
-def _from_pretrained(path: Path) -> Any:
+def load_hf_weights(path: Path, title: str = "depth model") -> Any:
+    """The transformers ``*ForDepthEstimation`` model of a checked directory, from its safetensors, offline.
+
+    Raises:
+        CheckpointError: truncated / corrupt weights, or tensors that do not fit config.json (the first is named).
+    """
     model_class = transformers_module().AutoModelForDepthEstimation
     try:
         hf_model, info = model_class.from_pretrained(
@@ -208,13 +213,13 @@ def _from_pretrained(path: Path) -> Any:
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        msg = f"cannot load the depth model in {path}: {detail}; its safetensors file is truncated or corrupt"
+        msg = f"cannot load {title} weights from {path}: {detail}; its safetensors file is truncated or corrupt"
         raise CheckpointError(msg) from None
     for key in ("mismatched_keys", "missing_keys", "unexpected_keys"):
         bad = sorted(_describe_key(k) for k in info.get(key) or ())
         if bad:
             what = key.replace("_keys", " tensor")
-            msg = f"{path} weights do not fit its config.json: {what} {bad[0]} (+{len(bad) - 1} more); re-download them"
+            msg = f"{path}/model.safetensors does not fit its config.json: {what} {bad[0]} (+{len(bad) - 1} more)"
             raise CheckpointError(msg)
     return hf_model
 
@@ -275,7 +280,7 @@ def load_transformers_model(
     config = check_model_directory(path)
     family = family_of(str(config["model_type"]))
     spec, reflect_pad = transformers_spec(config, family, path, output_kind)
-    network = HfDepthNetwork(_from_pretrained(path), family.model_type, reflect_pad)
+    network = HfDepthNetwork(load_hf_weights(path, family.title), family.model_type, reflect_pad)
     _LOG.info("loaded %s (%s) from %s; input %s", family.title, spec.output_kind.value, path, "from " + str(spec.input))
     return HfBackend(network, spec, device, family), spec
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
@@ -129,20 +130,29 @@ class RawCameraCalibration:
     cam_from_rect0: RigidTransform
 
 
+def read_raw_calibration_files(
+    date_dir: Path,
+) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.float64]]]:
+    """The parsed ``calib_cam_to_cam.txt`` and ``calib_velo_to_cam.txt`` of a KITTI raw date directory.
+
+    Raises:
+        CalibrationError: a file is missing or unreadable (the message names the zip to download).
+    """
+    try:
+        return read_calib_file(Path(date_dir) / CAM_TO_CAM), read_calib_file(Path(date_dir) / VELO_TO_CAM)
+    except OSError as err:
+        msg = f"cannot read KITTI raw calibration in {date_dir} ({err.strerror}: {err.filename}); download the "
+        msg += "date's calibration zip (e.g. 2011_09_26_calib.zip) into the dataset root"
+        raise CalibrationError(msg) from None
+
+
 def load_raw_calibration(date_dir: Path, camera: int = 2) -> RawCameraCalibration:
     """Read ``calib_cam_to_cam.txt`` and ``calib_velo_to_cam.txt`` of one date folder for camera 2 or 3.
 
     Raises:
         CalibrationError: a file is missing or lacks ``P_rect_0X`` / ``R_rect_00`` / ``S_rect_0X`` / ``R`` / ``T``.
     """
-    cam_path, velo_path = Path(date_dir) / CAM_TO_CAM, Path(date_dir) / VELO_TO_CAM
-    try:
-        cam_to_cam = read_calib_file(cam_path)
-        velo_to_cam = read_calib_file(velo_path)
-    except OSError as err:
-        msg = f"cannot read KITTI raw calibration in {date_dir} ({err.strerror}: {err.filename}); download the "
-        msg += "date's calibration zip (e.g. 2011_09_26_calib.zip) into the dataset root"
-        raise CalibrationError(msg) from None
+    cam_to_cam, velo_to_cam = read_raw_calibration_files(date_dir)
     try:
         projection = cam_to_cam[f"P_rect_{camera:02d}"].reshape(3, 4)
         r_rect = cam_to_cam["R_rect_00"].reshape(3, 3)
