@@ -71,6 +71,7 @@ def _config(name: str) -> Any:
         return transformers.ZoeDepthConfig(
             backbone_config=beit, neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, bottleneck_features=16,
             num_attractors=[4, 4, 4, 4], bin_embedding_dim=16, num_relative_features=8,
+            bin_configurations=[{"n_bins": 16, "min_depth": 0.001, "max_depth": 80.0, "name": "kitti"}],
         )  # fmt: skip
     if name == "depth_pro":  # 256x256 input (patch 64 / ratio 0.25), with its field-of-view head
         vit = {**_SMALL_VIT, "image_size": 64, "patch_size": 16}

@@ -4,7 +4,9 @@ The trainer needs little from a pretrained family, gathered in :class:`Pretraine
 normalised images to depth, its :class:`ModelSpec` (preprocessing, output kind, depth range), which parameters are
 the encoder (for ``optim.encoder_lr_scale`` and ``model.freeze_encoder``) and how to write the fine-tuned weights
 back as a directory the inference side loads. A family is one entry of :data:`FAMILIES`, keyed by the
-``model_type`` of its ``config.json``; Depth Anything V2 is the first.
+``model_type`` of its ``config.json``: Depth Anything V1 / V2, and GLPN (a metric family that takes the image
+alone), loaded exactly as the node loads it (:mod:`mono_depth_ros.models.hf_model`). ZoeDepth would open the same
+way, but a tiny random-weight ZoeDepth's bin head gives no gradient to learn from, so it is not offered untested.
 
 Plain fine-tuning (no LoRA): every parameter trains unless the encoder is frozen. A metric objective (``supervised``
 on LiDAR / annotated depth, ``lidar_semi``) needs depth in metres, so a relative Depth Anything head is turned into
@@ -93,8 +95,47 @@ def _open_depth_anything(
     return PretrainedModel(da.DepthAnythingV2(hf_model), spec, lambda name: name.startswith("model.backbone."), save)
 
 
+ENCODER_PREFIXES = ("model.backbone.", "model.glpn.encoder.")
+"""Parameter name prefixes of the image encoder in a transformers family (DINOv2 / BEiT backbones, GLPN's MiT)."""
+
+
+def _open_metric_transformers(
+    directory: Path, config: dict[str, Any], output_kind: OutputKind, max_depth_m: float, input_hw: tuple[int, int]
+) -> PretrainedModel:
+    """A metric transformers family that takes the image alone (GLPN), loaded as the node loads it."""
+    from mono_depth_ros.models.hf_model import HfDepthNetwork, family_of, load_hf_weights, transformers_spec
+
+    family = family_of(str(config["model_type"]))
+    spec, reflect_pad = transformers_spec(config, family, directory)
+    multiple = spec.input.multiple_of
+    if input_hw[0] % multiple or input_hw[1] % multiple:
+        size = f"{input_hw[0]}x{input_hw[1]}"
+        msg = f"model.input_height/input_width {size} must be multiples of {multiple} for {family.title}"
+        raise ConfigError(msg)
+    network = HfDepthNetwork(load_hf_weights(directory, family.title), family.model_type, reflect_pad)
+    policy = InputPolicy(height=input_hw[0], width=input_hw[1], multiple_of=multiple)
+    spec = replace(spec, input=policy, output_kind=output_kind)
+    _LOG.info("fine-tuning %s (metric, max %g m) from %s", family.title, spec.max_depth_m, directory)
+
+    def save(trained: nn.Module, out: Path) -> Path:
+        if not isinstance(trained, HfDepthNetwork):
+            msg = f"expected a transformers depth network, got {type(trained).__name__}"
+            raise CheckpointError(msg)
+        out.mkdir(parents=True, exist_ok=True)
+        trained.model.save_pretrained(str(out), safe_serialization=True)  # type: ignore[operator]
+        processor = directory / "preprocessor_config.json"
+        if processor.is_file():  # the same input preparation at inference
+            (out / processor.name).write_bytes(processor.read_bytes())
+        return out
+
+    return PretrainedModel(network, spec, lambda name: name.startswith(ENCODER_PREFIXES), save)
+
+
 Opener = Callable[[Path, dict[str, Any], OutputKind, float, tuple[int, int]], PretrainedModel]
-FAMILIES: dict[str, Opener] = {"depth_anything": _open_depth_anything}
+FAMILIES: dict[str, Opener] = {
+    "depth_anything": _open_depth_anything,
+    "glpn": _open_metric_transformers,
+}
 """``config.json`` ``model_type`` -> opener ``(directory, config, output_kind, max_depth_m, (H, W))``."""
 
 
@@ -131,6 +172,10 @@ def open_pretrained(
         from mono_depth_ros.models.depth_anything import check_hf_directory
 
         check_hf_directory(path)
+    else:
+        from mono_depth_ros.models.hf_model import check_model_directory
+
+        check_model_directory(path)
     return FAMILIES[family](path, config, output_kind, max_depth_m, input_hw)
 
 

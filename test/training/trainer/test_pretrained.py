@@ -126,7 +126,7 @@ def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
         open_pretrained(tiny_da, OutputKind.METRIC, 80.0, (64, 192))
     with pytest.raises(ConfigError, match="relative inverse"):
         open_pretrained(tiny_da, OutputKind.RELATIVE_INVERSE, 80.0, (56, 182))
-    (tmp_path / "config.json").write_text('{"model_type": "glpn"}')
+    (tmp_path / "config.json").write_text('{"model_type": "dpt"}')
     with pytest.raises(ConfigError, match="supports"):
         open_pretrained(tmp_path, OutputKind.METRIC, 80.0, (56, 182))
 
@@ -163,3 +163,35 @@ def test_tiny_depth_anything_learns_a_rosbag_lidar(tiny_da: Path, kitti_object_d
     after = trainer.validate()
     assert before is not None and after is not None and after.count == 2
     assert after.abs_rel < 0.3 * before.abs_rel, (before.abs_rel, after.abs_rel)
+
+
+@pytest.mark.parametrize("family", ["glpn"])
+def test_a_tiny_metric_transformers_family_learns_kitti_lidar(
+    family: str, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """A GLPN directory fine-tunes like Depth Anything; the result loads as a checkpoint and as a directory."""
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family(family, tmp_path / family)
+    config = finetune_config(
+        tmp_path, kitti_object_dir, directory, model__input_height=64, model__input_width=224, run__steps=20
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    assert trainer.spec.architecture == "transformers" and trainer.spec.output_kind is OutputKind.METRIC
+    assert {group["name"] for group in trainer.optimizer.param_groups} == {"encoder", "head"}
+    before = trainer.validate()
+    result = trainer.fit()
+    after = trainer.validate()
+    assert before is not None and after is not None and result.model_path is not None
+    assert after.abs_rel < 0.8 * before.abs_rel, (before.abs_rel, after.abs_rel)
+    rgb = load_rgb(tmp_path / "raw" / DRIVE / "image_02" / "data" / "0000000000.png")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    checkpoint = DepthEstimator.open("torch", result.model_path, options)
+    assert checkpoint.output_kind is OutputKind.METRIC
+    assert 1.0 < float(np.nanmedian(checkpoint.predict(rgb).values)) < 80.0
+    saved = DepthEstimator.open("transformers", result.model_path.parent / "pretrained", options)
+    assert saved.output_kind is OutputKind.METRIC  # the same weights, with the directory's own input policy
+    trained = checkpoint.backend.module.network.state_dict()  # type: ignore[attr-defined]
+    for name, tensor in saved.backend.module.network.state_dict().items():  # type: ignore[attr-defined]
+        torch.testing.assert_close(tensor, trained[name])
