@@ -2,9 +2,9 @@
 
 Each frame, every pixel of the new depth ``d`` (metres along the optical z axis) is back-projected, moved into the
 previous camera with ``prev_from_cur`` (from the two camera poses in a fixed frame), and the filtered previous depth
-is sampled there (bilinear; all four neighbours must be valid). That previous point, moved back into the current
-camera, gives the prior ``p`` (its z) and its weight ``w`` (frames averaged so far). The relative disagreement
-``r = (d - p) / d`` decides:
+is sampled there (bilinear in inverse depth, exact on planes; all four neighbours must be valid). That previous
+point, moved back into the current camera, gives the prior ``p`` (its z) and its weight ``w`` (frames averaged so
+far). The relative disagreement ``r = (d - p) / d`` decides:
 
 * the median of ``r`` over the frame, when it is within ``agreement``, is taken out of ``r`` first: a small change
   of the whole frame (the scale of the frame's fit) is flicker, not motion;
@@ -182,10 +182,12 @@ class TemporalFilter:
         v = k.fy * in_prev[1] / safe_z + k.cy
         grid = torch.stack([2.0 * u / max(width - 1, 1) - 1.0, 2.0 * v / max(height - 1, 1) - 1.0], dim=-1)
         history_valid = torch.isfinite(self._depth)
-        stacked = torch.stack([torch.where(history_valid, self._depth, 0.0), self._weight, history_valid.float()])
+        inverse = torch.where(history_valid, 1.0 / self._depth, 0.0)  # linear in pixels on a plane: exact there
+        stacked = torch.stack([inverse, self._weight, history_valid.float()])
         sampled = F.grid_sample(stacked[None], grid[None], mode="bilinear", padding_mode="zeros", align_corners=True)
-        prev_depth, weight, coverage = sampled[0, 0], sampled[0, 1], sampled[0, 2]
-        usable = in_front & (coverage > 0.999) & (prev_depth > 0)
+        prev_inverse, weight, coverage = sampled[0, 0], sampled[0, 1], sampled[0, 2]
+        usable = in_front & (coverage > 0.999) & (prev_inverse > 0)
+        prev_depth = 1.0 / torch.where(usable, prev_inverse, torch.ones_like(prev_inverse))
         # the previous point at (u, v), moved back into the current camera: its z is the prior
         ray_prev = torch.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, torch.ones_like(u)]) * prev_depth
         prior = torch.einsum("ji,jhw->ihw", rotation, ray_prev - translation[:, None, None])[2]
