@@ -86,6 +86,7 @@ def render_sequence(
     world = SyntheticWorld(seed, length_m=max(100.0, n_frames * speed_mps / 10.0 + 60.0))
     assert world.road is not None  # a generated world has a road
     static_scene = world.scene
+    car_only = SyntheticWorld(seed, scene=Scene(ground=False))  # renders the car alone: its truth mask
     poses = drive_poses(world.road, n_frames, speed_mps, 10.0)
     start_x = float(poses[0].translation[0])
     for index, world_from_base in enumerate(poses):
@@ -96,7 +97,7 @@ def render_sequence(
         low = np.array([centre[0], centre[1], 0.0]) - half
         high = np.array([centre[0], centre[1], CAR_SIZE_M[2]]) + half * np.array([1.0, 1.0, 0.0])
         world_from_cam = world_from_base @ rig.base_from_cam
-        car_only = SyntheticWorld(seed, scene=Scene(boxes=Boxes(low[None], high[None]), ground=False))
+        car_only.scene = Scene(boxes=Boxes(low[None], high[None]), ground=False)
         car_depth = car_only.render(world_from_cam, intrinsics).depth_m
         boxes = Boxes(np.vstack([static_scene.boxes.min_xyz, low]), np.vstack([static_scene.boxes.max_xyz, high]))
         albedo = np.vstack([static_scene.box_albedo, [0.7, 0.1, 0.1]])
@@ -245,8 +246,8 @@ def run_sequence(
                 world_from_cam=frame.world_from_cam,
             )
         )
-        truth = _subsample(frame.depth_m, out.depth_m.shape)
-        car = _subsample(frame.car_mask, out.depth_m.shape)
+        truth = subsample(frame.depth_m, out.depth_m.shape)
+        car = subsample(frame.car_mask, out.depth_m.shape)
         published = out.depth_m
         temporal = float("nan")
         if previous is not None:
@@ -287,7 +288,7 @@ def oracle_params(
     }
 
 
-def _subsample(image: npt.NDArray[np.generic], out_hw: tuple[int, ...]) -> npt.NDArray[np.generic]:
+def subsample(image: npt.NDArray[np.generic], out_hw: tuple[int, ...]) -> npt.NDArray[np.generic]:
     """Pixel-centre nearest subsampling to ``out_hw`` (the pipeline's rule for ``output.downscale``)."""
     height, width = image.shape[:2]
     if (height, width) == tuple(out_hw):
