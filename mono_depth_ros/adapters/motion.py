@@ -37,7 +37,7 @@ class CameraPoses:
         self._fixed_frame = config.fixed_frame
         self._max_extrapolation_ns = round(config.max_extrapolation_s * NS_PER_S)
         self._lookup = lookup
-        self._errors = (DepthError, *errors)
+        self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
         self._history: dict[str, list[tuple[int, RigidTransform]]] = {}  # camera frame -> last two (stamp, pose)
         self.extrapolated = 0  # frames whose pose came from constant-velocity extrapolation
 

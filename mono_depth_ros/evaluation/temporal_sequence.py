@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,7 @@ from mono_depth_ros.evaluation.temporal import abs_rel, static_correspondences, 
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput
 
 F32 = npt.NDArray[np.float32]
+G = TypeVar("G", bound=np.generic)
 FRAME_PERIOD_NS = 100_000_000  # 10 Hz
 CAR_SIZE_M = (4.0, 1.8, 1.5)  # length (along the road), width, height
 
@@ -165,7 +167,7 @@ class TemporalOracle:
         flicker = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
         log_error = n.persistent_sigma * persistent.reshape(height, width) + n.flicker_sigma * flicker
         log_error = log_error + self._rng.normal(0.0, n.pixel_sigma, (height, width))
-        depth = depth_m.astype(np.float64) * np.exp(log_error)
+        depth: npt.NDArray[np.float64] = depth_m.astype(np.float64) * np.exp(np.asarray(log_error, np.float64))
         if self.kind is OutputKind.METRIC:
             return depth.astype(np.float32)
         scale = math.exp(self._rng.normal(0.0, n.scale_jitter)) * 3.0
@@ -288,7 +290,7 @@ def oracle_params(
     }
 
 
-def subsample(image: npt.NDArray[np.generic], out_hw: tuple[int, ...]) -> npt.NDArray[np.generic]:
+def subsample(image: npt.NDArray[G], out_hw: tuple[int, ...]) -> npt.NDArray[G]:
     """Pixel-centre nearest subsampling to ``out_hw`` (the pipeline's rule for ``output.downscale``)."""
     height, width = image.shape[:2]
     if (height, width) == tuple(out_hw):
