@@ -52,24 +52,31 @@ DEFAULT_AGREEMENT = PARAMS_BY_NAME["temporal.agreement"].default
 
 
 def _score(
-    frames: list[TemporalFrame], car: MovingCar, params: dict[str, ParamValue], oracle: OutputKind | None
+    frames: list[TemporalFrame], car: MovingCar, params: dict[str, ParamValue], oracle: OutputKind | None, seed: int
 ) -> SequenceScore:
     if oracle is None:  # the shipped model
         from mono_depth_ros.models.depth_source import build_depth_source
 
-        source = build_depth_source(params)
-        pipeline = DepthPipeline(params, source)
-        return SequenceScore.of(run_sequence(frames, pipeline, lambda f: None, car.start_frame))
-    stream = TemporalOracle(oracle, seed=0)
+        pipeline = DepthPipeline(params, build_depth_source(params))
+        return SequenceScore.of(run_sequence(frames, pipeline, _no_prediction, car.start_frame))
+    stream = TemporalOracle(oracle, seed)
     pipeline = DepthPipeline(params)
-    predict = lambda f: stream.predict(f.depth_m, f.intrinsics, f.world_from_cam)  # noqa: E731
-    return SequenceScore.of(run_sequence(frames, pipeline, predict, car.start_frame))
+    return SequenceScore.of(run_sequence(frames, pipeline, partial(_oracle_prediction, stream), car.start_frame))
 
 
-def quality_table(frames: list[TemporalFrame], car: MovingCar) -> None:
-    """AbsRel, temporal error and the moving car's error, filter off and on, per depth source."""
-    print(f"{'depth source':34s} {'filter':>6s} {'AbsRel':>7s} {'temporal':>9s} {'ratio':>6s} {'car AbsRel':>10s} "
-          f"{'filter ms':>9s}")  # fmt: skip
+def _oracle_prediction(stream: TemporalOracle, frame: TemporalFrame) -> npt.NDArray[np.float32]:
+    return stream.predict(frame.depth_m, frame.intrinsics, frame.world_from_cam)
+
+
+def _no_prediction(frame: TemporalFrame) -> None:
+    """The network predicts from the image."""
+
+
+def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar) -> None:
+    """AbsRel, temporal error and the moving car's error, filter off and on, per depth source: means over the
+    drives, and the worst drive's on / off ratios."""
+    print(f"{'depth source':28s} {'filter':>6s} {'AbsRel':>7s} {'temporal':>9s} {'car AbsRel':>10s} {'filter ms':>9s}  "
+          f"worst drive on/off: {'AbsRel':>6s} {'temporal':>8s} {'car':>6s}")  # fmt: skip
     sources: list[tuple[str, OutputKind | None]] = [(f"oracle {k.value}", k) for k in OutputKind]
     sources.append(("shipped model (unet)", None))
     for name, kind in sources:
@@ -77,12 +84,21 @@ def quality_table(frames: list[TemporalFrame], car: MovingCar) -> None:
             base: dict[str, ParamValue] = {"lidar_topic": "/lidar/points", "output.edge_filter": False}
         else:
             base = oracle_params(kind, False)
-        off = _score(frames, car, {**base, "temporal.enabled": False}, kind)
-        on = _score(frames, car, {**base, "temporal.enabled": True}, kind)
-        for label, s in (("off", off), ("on", on)):
-            ratio = s.temporal / off.temporal
-            print(f"{name:34s} {label:>6s} {s.abs_rel:7.4f} {s.temporal:9.4f} {ratio:6.2f} {s.car_abs_rel:10.4f} "
-                  f"{s.filter_ms:9.2f}")  # fmt: skip
+        runs: dict[str, list[SequenceScore]] = {"off": [], "on": []}
+        for seed, frames in drives.items():
+            for label in runs:
+                runs[label].append(_score(frames, car, {**base, "temporal.enabled": label == "on"}, kind, seed))
+        for label, scores in runs.items():
+            mean = [float(np.nanmean([getattr(s, f) for s in scores])) for f in ("abs_rel", "temporal", "car_abs_rel")]
+            ms = float(np.nanmean([s.filter_ms for s in scores])) if label == "on" else float("nan")
+            line = f"{name:28s} {label:>6s} {mean[0]:7.4f} {mean[1]:9.4f} {mean[2]:10.4f} {ms:9.2f}"
+            if label == "on":
+                worst = [
+                    max(getattr(a, f) / getattr(b, f) for a, b in zip(scores, runs["off"], strict=True))
+                    for f in ("abs_rel", "temporal", "car_abs_rel")
+                ]
+                line += f"  {'':19s} {worst[0]:6.3f} {worst[1]:8.2f} {worst[2]:6.3f}"
+            print(line)
 
 
 def _median_ms(work: Callable[[int], object], repeats: int) -> float:
@@ -123,20 +139,22 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=192)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated drives (world and oracle seeds)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cost row (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the node's auto on 2 cores: 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     car = MovingCar()
     started = time.perf_counter()
-    frames = list(render_sequence(args.seed, args.frames, kitti_like_intrinsics(args.width, args.height), car))
-    print(f"synthetic drive: {args.frames} frames {args.width}x{args.height}, seed {args.seed}, rendered in "
-          f"{time.perf_counter() - started:.1f} s; car moves from frame {car.start_frame}; "
+    intrinsics = kitti_like_intrinsics(args.width, args.height)
+    seeds = [int(text) for text in args.seeds.split(",")]
+    drives = {seed: list(render_sequence(seed, args.frames, intrinsics, car)) for seed in seeds}
+    print(f"synthetic drives {seeds}: {args.frames} frames {args.width}x{args.height} each, rendered in "
+          f"{time.perf_counter() - started:.1f} s; the car moves from frame {car.start_frame}; "
           f"{torch.get_num_threads()} torch thread(s), temporal.agreement {DEFAULT_AGREEMENT}")  # fmt: skip
-    quality_table(frames, car)
+    quality_table(drives, car)
     print()
-    cost_table(frames, args.repeats)
+    cost_table(drives[seeds[0]], args.repeats)
 
 
 if __name__ == "__main__":
