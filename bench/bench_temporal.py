@@ -1,16 +1,18 @@
 """Temporal stability of the published depth, with and without the temporal filter, and the filter's cost per frame.
 
-Run: ``.venv/bin/python -m bench.bench_temporal [--frames 40] [--width 640] [--height 192] [--seed 0]``. Prints two
-tables; no assertions (the goal is tested with small settings in test/evaluation/test_temporal_sequence.py).
+Run: ``.venv/bin/python -m bench.bench_temporal [--frames 40] [--width 640] [--height 192] [--seeds 0,1,2,3,4]``
+(about 3 minutes on one CPU thread). Prints two tables; no assertions (the goal is tested with small settings in
+test/evaluation/test_temporal_sequence.py).
 
-Quality: a synthetic drive (:mod:`mono_depth_ros.evaluation.temporal_sequence`: the ego car at 8 m/s, a car in the
+Quality: synthetic drives (:mod:`mono_depth_ros.evaluation.temporal_sequence`: the ego car at 8 m/s, a car in the
 oncoming lane that starts driving towards it at 12 m/s in frame 3) through the real pipeline (LiDAR scale recovery,
 16-beam scans), per depth source: an oracle of each output kind (persistent scene-bound error 10 %, per-frame flicker
 1.5 % smooth + 3 % per pixel, per-frame scale 3 % for the kinds without metric scale) and the shipped default
 model. Columns: AbsRel over the static pixels (≤ 80 m), the temporal error (mean relative frame-to-frame change on
 static surfaces after warping the previous published depth with the known motion), the moving car's AbsRel in the
-frames it moves, and the filter's time per frame (pipeline stage ``temporal``). The edge filter is off in both runs
-so that both are scored on the same pixels.
+frames it moves, and the filter's time per frame (pipeline stage ``temporal``), as means over the drives, and for
+the filter-on rows the worst drive's on / off ratio of each. The edge filter is off in both runs so that both are
+scored on the same pixels.
 
 Cost: :class:`~mono_depth_ros.core.temporal_filter.TemporalFilter.update` per frame on the CPU at three published
 sizes, against the straightforward warp of the same frame (numpy forward warp with a lexsort z-buffer, as the
@@ -72,7 +74,7 @@ def _no_prediction(frame: TemporalFrame) -> None:
     """The network predicts from the image."""
 
 
-def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar) -> None:
+def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar, device: str) -> None:
     """AbsRel, temporal error and the moving car's error, filter off and on, per depth source: means over the
     drives, and the worst drive's on / off ratios."""
     print(f"{'depth source':28s} {'filter':>6s} {'AbsRel':>7s} {'temporal':>9s} {'car AbsRel':>10s} {'filter ms':>9s}  "
@@ -81,7 +83,11 @@ def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar) -> Non
     sources.append(("shipped model (unet)", None))
     for name, kind in sources:
         if kind is None:
-            base: dict[str, ParamValue] = {"lidar_topic": "/lidar/points", "output.edge_filter": False}
+            base: dict[str, ParamValue] = {
+                "lidar_topic": "/lidar/points",
+                "output.edge_filter": False,
+                "device": device,
+            }
         else:
             base = oracle_params(kind, False)
         runs: dict[str, list[SequenceScore]] = {"off": [], "on": []}
@@ -142,6 +148,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated drives (world and oracle seeds)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cost row (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the node's auto on 2 cores: 1)")
+    parser.add_argument("--device", default="auto", help="the shipped model's device (its filter runs there too)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     car = MovingCar()
@@ -152,7 +159,7 @@ def main() -> None:
     print(f"synthetic drives {seeds}: {args.frames} frames {args.width}x{args.height} each, rendered in "
           f"{time.perf_counter() - started:.1f} s; the car moves from frame {car.start_frame}; "
           f"{torch.get_num_threads()} torch thread(s), temporal.agreement {DEFAULT_AGREEMENT}")  # fmt: skip
-    quality_table(drives, car)
+    quality_table(drives, car, args.device)
     print()
     cost_table(drives[seeds[0]], args.repeats)
 
