@@ -32,7 +32,7 @@ from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.depth_config import DepthConfig
 
 if TYPE_CHECKING:
-    from mono_depth_ros.core.temporal_filter import TemporalFilter
+    from mono_depth_ros.core.temporal_filter import TemporalFilter, TemporalFilterConfig
 
 # One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
 LidarInput = LidarScan
@@ -271,7 +271,7 @@ class DepthPipeline:
             else:
                 self._temporal.config = self._temporal_filter_config()
 
-    def _temporal_filter_config(self) -> Any:
+    def _temporal_filter_config(self) -> TemporalFilterConfig:
         from mono_depth_ros.core.temporal_filter import TemporalFilterConfig
 
         return TemporalFilterConfig(self._config.temporal.agreement, self._config.temporal.max_weight)

@@ -66,6 +66,29 @@ def test_a_surface_that_moves_is_published_as_measured_in_the_same_frame() -> No
     np.testing.assert_allclose(step.depth_m[40:, :], 9.0, rtol=1e-4)  # the wall stays as it was
 
 
+def test_a_surface_creeping_below_the_agreement_lags_less_than_one_frames_motion() -> None:
+    temporal = TemporalFilter(TemporalFilterConfig(agreement=0.08))
+    lags = []
+    for i in range(12):
+        depth = wall_depth(0.0)
+        depth[10:40, 20:60] = 8.0 * 0.97**i  # a box creeping closer by 3 % a frame (each frame alone agrees)
+        step = temporal.update(depth, K, pose(0.0))
+        lags.append(float(np.max(np.abs(step.depth_m[15:35, 25:55] / depth[15:35, 25:55] - 1.0))))
+    assert max(lags) < 0.02  # averaging with the history alone would lag by up to the agreement (8 %)
+    assert max(lags[6:]) < 0.01  # once its drift has built up, the box is hardly averaged any more
+
+
+def test_a_steady_scale_trend_of_the_whole_frame_is_followed() -> None:
+    temporal = TemporalFilter()
+    errors = []
+    for i in range(10):
+        depth = wall_depth(0.0) * 1.01**i  # scale recovery's scale rising by 1 % a frame
+        step = temporal.update(depth, K, pose(0.0))
+        assert i == 0 or step.kept_share == 1.0  # blended, not restarted
+        errors.append(float(np.max(np.abs(step.depth_m / depth - 1.0))))
+    assert max(errors) < 0.005 and errors[-1] < 0.001
+
+
 def test_without_the_motion_the_static_wall_would_be_taken_as_moving() -> None:
     temporal = TemporalFilter()
     temporal.update(wall_depth(0.0), K, pose(0.0))
