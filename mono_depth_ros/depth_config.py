@@ -121,6 +121,17 @@ class ScanConfig:
 
 
 @dataclass(frozen=True)
+class TemporalConfig:
+    """The temporal filter (core.temporal_filter): on / off, TF fixed frame, agreement, weight, TF extrapolation."""
+
+    enabled: bool
+    fixed_frame: str
+    agreement: float
+    max_weight: float
+    max_extrapolation_s: float
+
+
+@dataclass(frozen=True)
 class DiagnosticsConfig:
     """``/diagnostics`` period in seconds."""
 
@@ -136,6 +147,7 @@ _SLICES: dict[str, type] = {
     "output": OutputConfig,
     "cloud": CloudConfig,
     "scan": ScanConfig,
+    "temporal": TemporalConfig,
     "diagnostics": DiagnosticsConfig,
 }
 _RENAMED = {
@@ -174,6 +186,7 @@ class DepthConfig:
     output: OutputConfig
     cloud: CloudConfig
     scan: ScanConfig
+    temporal: TemporalConfig
     diagnostics: DiagnosticsConfig
     params: Mapping[str, ParamValue]
 

@@ -38,7 +38,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
 
-from mono_depth_ros.adapters import messages
+from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
@@ -144,6 +144,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cameras = CameraModelCache()
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
+        self._last_temporal: Any = None
         self._last_frame_id = ""
         self._latest_info: Any = None
         self._pairing: ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
@@ -216,9 +217,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
-        if lidar_topic:
+        if lidar_topic or config.temporal.enabled:
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
+        self._poses = motion.tf2_camera_poses(config.temporal, self._tf_buffer, self._factory, (TransformException,))
+        if lidar_topic:
             self._pairing = ScanPairing(
                 max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
@@ -286,7 +289,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
-        report = diagnostic_report(self._stats.snapshot(), self._last_scale, config_key_values(self._config))
+        extra = config_key_values(self._config)
+        report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
         stamp_ns = int(self.get_clock().now().nanoseconds)
         name = f"{self.get_name()}: depth"
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
@@ -307,9 +311,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera = self._cameras.get(frame.info)
         lidar = self._lidar_input(stamp_ns, frame_id, frame.scan)
-        return messages.frame_input(
-            frame.image, image_type, camera, self._config.topics.image_is_rectified, lidar, prediction
-        )
+        pose = self._poses.pose(frame_id, stamp_ns) if self._poses is not None else None
+        rectified = self._config.topics.image_is_rectified
+        return messages.frame_input(frame.image, image_type, camera, rectified, lidar, prediction, pose)
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
@@ -350,7 +354,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale = out.scale
+        self._last_scale, self._last_temporal = out.scale, out.temporal
         self._last_frame_id = out.frame_id
         self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
 

@@ -2,8 +2,8 @@
 
 The one function the ROS 2 node and the bag runner both call (:meth:`DepthPipeline.process_frame`). It is
 transport-free: adapters convert messages to a :class:`FrameInput` (see ros_msgs) and a :class:`FrameOutput` back.
-Data flows one way: image → depth source (network or external prediction) → metric scale → range limits / edge
-filter → cloud.
+Data flows one way: image → depth source (network or external prediction) → metric scale → temporal filter (when
+``temporal.enabled``) → range limits / edge filter → cloud.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +26,14 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
 from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
 from mono_depth_ros.depth_config import DepthConfig
+
+if TYPE_CHECKING:
+    from mono_depth_ros.core.temporal_filter import TemporalFilter, TemporalFilterConfig
 
 # One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
 LidarInput = LidarScan
@@ -48,6 +52,8 @@ class FrameInput:
         lidar: optional scan for metric scale.
         prediction: optional external (H, W) float32 prediction (``model.backend: external``); its meaning is
             ``model.output_kind``.
+        world_from_cam: the camera pose (optical frame → ``temporal.fixed_frame``) at ``stamp_ns``, from TF, for
+            the temporal filter; None = unknown (the filter then passes the frame through and counts it).
     """
 
     stamp_ns: int
@@ -57,6 +63,30 @@ class FrameInput:
     image_is_rectified: bool = True
     lidar: LidarInput | None = None
     prediction: npt.NDArray[np.float32] | None = None
+    world_from_cam: RigidTransform | None = None
+
+
+@dataclass(frozen=True)
+class TemporalStatus:
+    """What the temporal filter did (``temporal.enabled``): this frame's state and the counts since start-up.
+
+    ``state``: ``filtered`` | ``started`` | ``no_motion`` (no camera pose from TF: passed through);
+    ``kept_share``: share of valid pixels blended with their history in this frame.
+    """
+
+    state: str
+    kept_share: float
+    filtered_frames: int
+    no_motion_frames: int
+
+    def key_values(self) -> list[tuple[str, str]]:
+        """The /diagnostics key/values of the filter (node and bag runner alike)."""
+        return [
+            ("temporal_state", self.state),
+            ("temporal_kept_share", f"{self.kept_share:.3f}"),
+            ("temporal_filtered_frames", str(self.filtered_frames)),
+            ("temporal_no_motion_frames", str(self.no_motion_frames)),
+        ]
 
 
 @dataclass(frozen=True)
@@ -112,7 +142,9 @@ class FrameOutput:
         scan: ``scan.enabled``: the LaserScan of a band of rows (None off); ``scan_frame_id`` its header frame.
         scale: scale recovery status.
         timings_ms: per-stage wall time in milliseconds (``preprocess``, ``model``, ``network`` = the network's own
-            share of ``model`` when the source reports it, ``scale``, ``postprocess``, ``cloud``, ``total``).
+            share of ``model`` when the source reports it, ``scale``, ``temporal`` when the filter is on,
+            ``postprocess``, ``cloud``, ``total``).
+        temporal: the temporal filter's status (None when ``temporal.enabled`` is false).
     """
 
     stamp_ns: int
@@ -127,6 +159,7 @@ class FrameOutput:
     clearing: PointCloud | None = None
     scan: ScanData | None = None
     scan_frame_id: str = ""
+    temporal: TemporalStatus | None = None
 
 
 class DepthSource(Protocol):
@@ -230,6 +263,8 @@ class DepthPipeline:
             raise ConfigError(msg)
         self._source = source
         self._scale = self._make_scale_recovery()
+        self._temporal = self._make_temporal_filter()
+        self._temporal_counts = {"filtered": 0, "no_motion": 0}
         self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
 
     @property
@@ -249,12 +284,32 @@ class DepthPipeline:
     def set_config(self, config: DepthConfig) -> None:
         """Use an already validated config from now on (the node builds it in its parameter callback).
 
-        Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed.
+        Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed; the temporal
+        filter keeps its history (new ``temporal.agreement`` / ``temporal.max_weight`` apply from the next frame).
         """
         scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
+        temporal_changed = config.temporal != self._config.temporal
         self._config = config
         if scale_changed:
             self._scale = self._make_scale_recovery()
+        if temporal_changed:
+            if self._temporal is None or not config.temporal.enabled:
+                self._temporal = self._make_temporal_filter()
+            else:
+                self._temporal.config = self._temporal_filter_config()
+
+    def _temporal_filter_config(self) -> TemporalFilterConfig:
+        from mono_depth_ros.core.temporal_filter import TemporalFilterConfig
+
+        return TemporalFilterConfig(self._config.temporal.agreement, self._config.temporal.max_weight)
+
+    def _make_temporal_filter(self) -> TemporalFilter | None:
+        """The filter on the network's device (the CPU for external predictions), or None when off."""
+        if not self._config.temporal.enabled:
+            return None
+        from mono_depth_ros.core.temporal_filter import TemporalFilter  # torch only when the filter is on
+
+        return TemporalFilter(self._temporal_filter_config(), getattr(self._source, "device", "cpu"))
 
     def _make_scale_recovery(self) -> ScaleRecovery:
         return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
@@ -367,6 +422,11 @@ class DepthPipeline:
         t = time.perf_counter()
         if factor > 1 and not at_output_size:
             depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
+        temporal = None
+        if self._temporal is not None:  # metric depth at the published size, before range limits and filters
+            t_filter = time.perf_counter()
+            depth_m, temporal = self._filter_in_time(depth_m, out_intrinsics, frame.world_from_cam)
+            timings["temporal"] = _ms(t_filter)
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
@@ -414,7 +474,20 @@ class DepthPipeline:
             clearing=clearing,
             scan=scan,
             scan_frame_id=scan_frame_id(frame.frame_id, self._config.scan.frame_id),
+            temporal=temporal,
         )
+
+    def _filter_in_time(
+        self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
+    ) -> tuple[npt.NDArray[np.float32], TemporalStatus]:
+        assert self._temporal is not None
+        step = self._temporal.update(depth_m, intrinsics, world_from_cam)
+        state = str(step.state.value)
+        if state in self._temporal_counts:
+            self._temporal_counts[state] += 1
+        counts = self._temporal_counts
+        status = TemporalStatus(state, step.kept_share, counts["filtered"], counts["no_motion"])
+        return step.depth_m, status
 
     def _build_cloud(
         self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, rgb: npt.NDArray[np.uint8] | None

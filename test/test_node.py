@@ -411,6 +411,32 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert not buffer.lookups  # the plain extrinsic lookup is not used
 
 
+def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)
+    buffer = node.tf_listener.buffer  # TF is listened to for the filter even without LiDAR
+    send_frame(node)  # no transform yet: the frame goes without a pose (the pipeline passes it through)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert pipeline.frames[0].world_from_cam is None
+    map_from_cam = RigidTransform(np.eye(3), np.array([4.0, 0.0, 0.0]), "map", FRAME_ID)
+    buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), map_from_cam, STAMP_NS), "test")
+    send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
+    assert node.publishers["depth/image"].wait_for(2)
+    pose = pipeline.frames[1].world_from_cam
+    assert pose is not None
+    np.testing.assert_allclose(pose.matrix, map_from_cam.matrix)
+    target, source, when, timeout = buffer.lookups[-1]
+    assert (target, source, timeout.nanoseconds) == ("map", FRAME_ID, 0)  # zero timeout: never blocks
+    assert ros_msgs.stamp_to_ns(when) == STAMP_NS + 100_000_000
+
+
+def test_no_tf_listener_when_neither_lidar_nor_the_temporal_filter_needs_it(ros: Ros) -> None:
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    assert getattr(node, "tf_listener", None) is None
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+
+
 # ---------------------------------------------------------------------------------------------- robustness
 
 

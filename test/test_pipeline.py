@@ -290,3 +290,42 @@ def test_the_edge_filter_runs_at_the_network_resolution_of_an_upsampled_map() ->
 
     plain = DepthPipeline({**config, "output.edge_filter": False}, source=_BlendingNet()).process_frame(_frame(None))
     assert depth_edge_mask(plain.depth_m, 0.1).sum() == 0
+
+
+def _moving_frame(index: int, pose: bool = True) -> FrameInput:
+    """The ramp scene seen from a camera that does not move (pose identity) with 2 % flicker."""
+    rng = np.random.default_rng(index)
+    prediction = (_scene_depth() * np.exp(rng.normal(0.0, 0.02, (INTR.height, INTR.width)))).astype(np.float32)
+    world_from_cam = RigidTransform(np.eye(3), np.zeros(3), "odom", "camera_optical") if pose else None
+    rgb = np.full((INTR.height, INTR.width, 3), 120, dtype=np.uint8)
+    return FrameInput(1_000 + index, "camera_optical", rgb, CAMERA, True, None, prediction, world_from_cam)
+
+
+def test_temporal_filter_stage_runs_after_scale_and_reports_its_state() -> None:
+    params = {"model.output_kind": "metric", "output.edge_filter": False, "temporal.enabled": True}
+    pipeline = _external(**params)
+    outputs = [pipeline.process_frame(_moving_frame(i)) for i in range(6)]
+    assert [o.temporal.state for o in outputs if o.temporal] == ["started"] + ["filtered"] * 5
+    assert all("temporal" in o.timings_ms for o in outputs)
+    truth = _scene_depth()
+    raw = _moving_frame(5).prediction
+    assert raw is not None
+    assert np.std(outputs[-1].depth_m / truth - 1) < 0.6 * np.std(raw / truth - 1)  # flicker averaged out
+    blind = pipeline.process_frame(_moving_frame(6, pose=False))
+    assert blind.temporal is not None and blind.temporal.state == "no_motion"
+    assert (blind.temporal.filtered_frames, blind.temporal.no_motion_frames) == (5, 1)
+    np.testing.assert_array_equal(blind.depth_m, _moving_frame(6).prediction)  # passed through as predicted
+    off = _external(**{**params, "temporal.enabled": False}).process_frame(_moving_frame(0))
+    assert off.temporal is None and "temporal" not in off.timings_ms
+
+
+def test_temporal_settings_change_at_run_time_keeping_the_history() -> None:
+    pipeline = _external(**{"model.output_kind": "metric", "temporal.enabled": True})
+    pipeline.process_frame(_moving_frame(0))
+    pipeline.update_params({"temporal.agreement": 0.2, "temporal.max_weight": 4.0})
+    assert pipeline.process_frame(_moving_frame(1)).temporal is not None
+    assert pipeline.process_frame(_moving_frame(2)).temporal.state == "filtered"  # type: ignore[union-attr]
+    pipeline.update_params({"temporal.enabled": False})
+    assert pipeline.process_frame(_moving_frame(3)).temporal is None
+    with pytest.raises(ConfigError, match=r"temporal\.agreement"):
+        pipeline.update_params({"temporal.agreement": 0.0})

@@ -30,7 +30,9 @@ class DiagnosticReport:
     values: tuple[tuple[str, str], ...]
 
 
-def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any] | None = None) -> DiagnosticReport:
+def diagnostic_report(
+    stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any] | None = None, temporal: Any = None
+) -> DiagnosticReport:
     """Level, message and key/values for ``/diagnostics``.
 
     Args:
@@ -38,6 +40,8 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
         scale: the last frame's :class:`~mono_depth_ros.pipeline.ScaleStatus` (its ``key_values``: scale, shift,
             mode, health, inliers, inlier ratio, residual, age, reason), or None before the first frame.
         extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
+        temporal: the last frame's :class:`~mono_depth_ros.pipeline.TemporalStatus` (``temporal_*`` keys: state,
+            kept share, frames filtered, frames passed through without a camera pose), or None (filter off).
 
     Level: ERROR when the worker hit an unexpected exception within the window or a frame's model output was
     NaN / Inf beyond ``model.max_invalid_share`` (``severe_in_window``); WARN when nothing was published
@@ -60,6 +64,7 @@ def diagnostic_report(stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any]
         scale_values = scale.key_values()
         values += scale_values
         health, mode = dict(scale_values)["scale_health"], dict(scale_values)["scale_mode"]
+    values += temporal.key_values() if temporal is not None else []
     values += [(str(key), str(value)) for key, value in (extra or {}).items()]
     window = f"{stats.window_s:g} s"
     if stats.errors_in_window:

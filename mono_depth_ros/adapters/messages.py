@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
@@ -132,11 +133,13 @@ def frame_input(
     image_is_rectified: bool,
     lidar: LidarInput | None = None,
     prediction: npt.NDArray[np.float32] | None = None,
+    world_from_cam: RigidTransform | None = None,
 ) -> FrameInput:
     """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
     Stamp and frame id come from the image header; ``prediction`` is an external prediction already decoded with
-    :func:`decode_prediction` (or None).
+    :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
+    (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None).
 
     Raises:
         EncodingError, ShapeError: an undecodable image.
@@ -150,4 +153,5 @@ def frame_input(
         image_is_rectified=image_is_rectified,
         lidar=lidar,
         prediction=prediction,
+        world_from_cam=world_from_cam,
     )

@@ -75,5 +75,5 @@ class BagDiagnostics:
             severe_in_window=invalid_output - self._invalid_output_before,
         )
         self._skipped_before, self._invalid_output_before = skipped, invalid_output
-        report = diagnostic_report(snapshot, output.scale, config_key_values(self.config))
+        report = diagnostic_report(snapshot, output.scale, config_key_values(self.config), output.temporal)
         return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)

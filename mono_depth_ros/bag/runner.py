@@ -33,6 +33,7 @@ from mono_depth_ros.adapters.messages import (
     output_messages,
 )
 from mono_depth_ros.adapters.model import build_pipeline
+from mono_depth_ros.adapters.motion import CameraPoses
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
@@ -43,6 +44,7 @@ from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reaso
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
@@ -98,6 +100,7 @@ class _SecondPass:
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
+        self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
 
     def run(self, selection: set[str] | None) -> None:
         """Read the bag again (the same ``selection`` as the first pass) and process every image."""
@@ -193,7 +196,8 @@ class _SecondPass:
         rectified = self.config.topics.image_is_rectified
         try:
             image = self.bag.deserialize(message)
-            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction)
+            pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
+            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose)
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return
@@ -210,6 +214,20 @@ class _SecondPass:
         if self.diagnostics is not None:
             self.diagnostics.latencies_ms.append(output.timings_ms.get("total", math.nan))
         self._write(output, message.log_ns)
+
+    def _camera_pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
+        """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF)."""
+        if self.poses is None:
+            return None
+        pose = self.poses.pose(camera_frame, stamp_ns)
+        if pose is None:
+            fixed = self.config.temporal.fixed_frame
+            self.summary.warnings.add(
+                "temporal: no camera pose",
+                f"no TF from {camera_frame!r} to temporal.fixed_frame {fixed!r} at {seconds_text(stamp_ns)}: frame "
+                "published unfiltered; record /tf with the odometry, or set temporal.fixed_frame",
+            )
+        return pose
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
         if not self.topics.lidar:

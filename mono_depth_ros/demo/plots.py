@@ -136,7 +136,9 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
     return [f"{value:.{decimals}f}" for value in ticks]
 
 
-def _dashed(canvas: RGB, points: npt.NDArray[np.int32], colour: tuple[int, int, int], dash_px: float = 8.0) -> None:
+def dashed_polyline(
+    canvas: RGB, points: npt.NDArray[np.int32], colour: tuple[int, int, int], dash_px: float = 8.0
+) -> None:
     """A dashed polyline: resample at dash_px spacing and draw every other piece."""
     steps = np.linalg.norm(np.diff(points.astype(np.float64), axis=0), axis=1)
     arc = np.concatenate([[0.0], np.cumsum(steps)])
@@ -206,7 +208,7 @@ def scale_plot(
         truth = series[1]
         keep = np.isfinite(truth)
         if keep.sum() >= 2:
-            _dashed(canvas, to_px(t[keep], truth[keep]), TRUTH_RGB)
+            dashed_polyline(canvas, to_px(t[keep], truth[keep]), TRUTH_RGB)
     recovered = series[0]
     keep = np.isfinite(recovered)
     pixels = to_px(t[keep], recovered[keep])

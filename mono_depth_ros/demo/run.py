@@ -28,6 +28,7 @@ from mono_depth_ros.demo.pictures import PictureStyle, write_pictures
 from mono_depth_ros.demo.report import REAL_WEIGHTS_HINT, DemoReport
 from mono_depth_ros.demo.scenario import ProgressFn, Scenario, no_progress
 from mono_depth_ros.demo.synthetic_bag import record_synthetic
+from mono_depth_ros.demo.temporal_strip import write_temporal_strip
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.depth_source import ASSETS_DIR, build_depth_source, default_weights
 
@@ -278,6 +279,14 @@ def run_demo(
     else:
         notes.append("no depth image was written, so there are no pictures (see the skipped reasons above)")
     timings["pictures"] = time.perf_counter() - t
+    if kitti_dir is None and written:  # the temporal filter on a short drive with a moving car, same depth source
+        t = time.perf_counter()
+        strip_size = (max(64, width // 2), max(32, height // 2))
+        strip_source = None if choice.oracle else source
+        pictures["temporal"], note = write_temporal_strip(out_dir, seed, strip_source, choice.label, choice.oracle,
+                                                          *strip_size)  # fmt: skip
+        notes.append(note)
+        timings["temporal strip"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
 
     truth_by_stamp = {f.stamp_ns: f.true_scale for f in scenario.frames}

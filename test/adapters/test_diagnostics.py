@@ -8,7 +8,7 @@ import pytest
 
 from mono_depth_ros.adapters.diagnostics import LEVELS, diagnostic_report
 from mono_depth_ros.adapters.stats import StatsSnapshot
-from mono_depth_ros.pipeline import ScaleStatus
+from mono_depth_ros.pipeline import ScaleStatus, TemporalStatus
 
 MS = 1_000_000
 
@@ -97,3 +97,13 @@ def test_one_message_for_both_flavours_and_the_configuration_keys() -> None:
 def test_invalid_model_output_raises_the_level_to_error() -> None:
     report = diagnostic_report(snapshot(bad={"ModelOutputError": 2}, bad_in_window=2, severe_in_window=2), SCALE_OK)
     assert report.level == "ERROR" and "invalid model output" in report.message
+
+
+def test_report_carries_the_temporal_filter_keys_only_when_it_runs() -> None:
+    assert not any(key.startswith("temporal") for key, _ in diagnostic_report(snapshot(), SCALE_OK).values)
+    status = TemporalStatus("no_motion", 0.0, filtered_frames=7, no_motion_frames=2)
+    values = dict(diagnostic_report(snapshot(), SCALE_OK, {"backend": "unet"}, status).values)
+    assert values["temporal_state"] == "no_motion"
+    assert values["temporal_kept_share"] == "0.000"
+    assert (values["temporal_filtered_frames"], values["temporal_no_motion_frames"]) == ("7", "2")
+    assert values["backend"] == "unet"

@@ -213,3 +213,24 @@ def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_p
     summary, out = _run(tmp_path, params)
     assert summary.frames_out == 3 and len(out["/depth/image"]) == 3
     assert "CUDA is not available; running on the CPU" in summary.warnings.examples["device"]
+
+
+@pytest.mark.parametrize("fixed_frame", ["odom", "map"])
+def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path, fixed_frame: str) -> None:
+    frames = write_moving_bag(tmp_path / "in", speed_mps=10.0)
+    params = {**EXTERNAL_RELATIVE, "lidar.motion_frame": "odom", "temporal.enabled": True, "diagnostics.period_s": 0.05}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "temporal.fixed_frame": fixed_frame}, QUIET)
+    assert summary.frames_out == len(frames)
+    out = read_bag(tmp_path / "out")
+    for frame, (_, image) in zip(frames, out["/depth/image"], strict=True):  # exact frames stay exact when blended
+        error = np.abs(depth_image_to_metres(image) / frame.depth_m - 1.0)
+        assert np.median(error) < 1e-3 and np.max(error) < 2e-3  # the scale fit's own error: ~1e-3 at the top
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    if fixed_frame == "odom":  # the bag's odometry frame: every frame after the first is filtered
+        assert not summary.warnings.counts
+        assert values["temporal_state"] == "filtered"
+        assert values["temporal_filtered_frames"] == str(len(frames) - 1)
+        assert float(values["temporal_kept_share"]) > 0.9
+    else:  # no such frame in the bag: every frame passes through, counted and warned about
+        assert summary.warnings.counts == {"temporal: no camera pose": len(frames)}
+        assert values["temporal_no_motion_frames"] == str(len(frames))

@@ -85,7 +85,7 @@ def test_pictures_decode_with_the_documented_sizes(oracle_run: DemoReport) -> No
         "bev": (BANNER_HEIGHT + BEV_SIZE_PX, BEV_SIZE_PX),
         "scale": (BANNER_HEIGHT + PLOT_HEIGHT_PX, PLOT_WIDTH_PX),
     }
-    assert set(oracle_run.pictures) == {*expected, "overview"}
+    assert set(oracle_run.pictures) == {*expected, "overview", "temporal"}
     for name, size in expected.items():
         image = cv2.imread(str(oracle_run.pictures[name]), cv2.IMREAD_COLOR)
         assert image is not None and image.shape == (*size, 3), name
@@ -96,6 +96,14 @@ def test_pictures_decode_with_the_documented_sizes(oracle_run: DemoReport) -> No
         assert (banner_red > 100).any(), f"{name} lacks the red oracle label"
     overview = cv2.imread(str(oracle_run.pictures["overview"]), cv2.IMREAD_COLOR)
     assert overview.shape == (sum(s[0] for s in expected.values()), PLOT_WIDTH_PX, 3)
+    temporal = cv2.imread(str(oracle_run.pictures["temporal"]), cv2.IMREAD_COLOR)  # two panels, not in the overview
+    assert temporal.shape == (BANNER_HEIGHT + 2 * PLOT_HEIGHT_PX, PLOT_WIDTH_PX, 3)
+
+
+def test_the_report_gives_the_temporal_filter_numbers(oracle_run: DemoReport) -> None:
+    (line,) = [note for note in oracle_run.notes if note.startswith("temporal filter")]
+    assert "temporal error on static surfaces" in line and "moving car AbsRel" in line
+    assert oracle_run.timings_s["temporal strip"] > 0
 
 
 def test_the_same_seed_gives_the_same_numbers(oracle_run: DemoReport, tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, LaserScan, PointCloud2
 
-from test.kitti_bag import KittiFrame
+from mono_depth_ros.core.geometry import RigidTransform
+from test.kitti_bag import CAMERA_FRAME, KittiFrame
 
 from .harness import (
     BEST_EFFORT,
@@ -25,6 +27,7 @@ from .harness import (
     Launched,
     Probe,
     depth_array,
+    diagnostic_values,
     ros2_cli,
     wait_until,
     write_params,
@@ -45,6 +48,50 @@ def test_use_lidar_false_turns_lidar_off(probe: Probe, ros_logs: Path) -> None:
         assert param_value("/mono_depth_node", "lidar_topic") == ""
         assert probe.node.count_subscribers("/lidar/points") == 0
         assert "LiDAR off" in launched.log
+    finally:
+        assert launched.stop() == 0
+
+
+def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_without_it(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    fixed = "odom_temporal_test"
+    values = {"temporal.enabled": True, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.25}
+    params = write_params(ros_logs / "temporal_params.yaml", values)
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "temporal.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        wait_until(lambda: probe.node.count_publishers("/depth/image") > 0, 20, "the depth publisher")
+        time.sleep(0.5)  # discovery
+
+        def latest_status() -> dict[str, str]:
+            statuses = [diagnostic_values(m) for m in diagnostics.messages]
+            found = [v for v in statuses if v is not None and "temporal_state" in v]
+            assert found, "no /diagnostics with the temporal keys"
+            return found[-1]
+
+        for _ in range(3):  # no TF to the fixed frame yet: published as predicted, counted
+            feeder.publish_image(0, probe.now_ns())
+            time.sleep(0.4)
+        depth.wait_for(3, timeout_s=60)
+        time.sleep(0.6)
+        blind = latest_status()
+        assert blind["temporal_state"] == "no_motion" and int(blind["temporal_no_motion_frames"]) >= 3, blind
+
+        probe.send_static_tf(RigidTransform(np.eye(3), np.zeros(3), fixed, CAMERA_FRAME), probe.now_ns())
+        time.sleep(0.5)
+        for _ in range(3):  # the same scene from a camera that stands still: filtered
+            feeder.publish_image(0, probe.now_ns())
+            time.sleep(0.4)
+        depth.wait_for(6, timeout_s=60)
+        time.sleep(0.6)
+        seen = latest_status()
+        assert seen["temporal_state"] == "filtered", seen
+        assert int(seen["temporal_filtered_frames"]) >= 2 and float(seen["temporal_kept_share"]) > 0.5, seen
     finally:
         assert launched.stop() == 0
 

@@ -1,0 +1,237 @@
+"""Temporal depth filter: the previous metric depth, moved by the camera motion, blended with the new one per pixel.
+
+Each frame, every pixel of the new depth ``d`` (metres along the optical z axis) is back-projected, moved into the
+previous camera with ``prev_from_cur`` (from the two camera poses in a fixed frame), and the filtered previous depth
+is sampled there (bilinear in inverse depth, exact on planes; all four neighbours must be valid). That previous
+point, moved back into the current camera, gives the prior ``p`` (its z) and its weight ``w`` (frames averaged so
+far). The relative disagreement ``r = (d - p) / d`` decides:
+
+* the median ``s`` of ``r`` over the frame, when it is within ``agreement``, is the frame's change of scale (scale
+  recovery's business, not motion): it is taken out of ``r`` for the tests below, and the prior follows the running
+  mean of ``s`` (half the last one, half this one), so that a steady scale trend is followed while frame-to-frame
+  scale jitter is averaged; a larger ``s`` (a scale jump) restarts every pixel;
+* agree: ``|r| < OUTLIER_FACTOR · agreement`` and ``m``, the mean of ``r`` over a ``WINDOW_PX`` window of usable
+  pixels, within ``agreement`` (a surface that moved shifts the window mean; pixel noise averages out in it). The
+  history then keeps ``w' = min(w, max_weight - 1) · (1 - (m / agreement)²)`` (full trust when the window agrees
+  exactly, none at the threshold: no step between blending and restarting), times ``1 - (2 D / agreement)²`` where
+  the drift ``D`` (carried with the history, halved each frame, plus half of this frame's ``m``) catches a surface
+  that moves slowly but steadily: each frame alone agrees, while its lag adds up in ``D`` (noise does not). The
+  output is ``(w' p + d) / (w' + 1)`` and the pixel's weight becomes ``w' + 1``;
+* otherwise (a moving object, a disocclusion, a pixel that left the view or had no valid history): the output is
+  the new depth itself and the weight restarts at 1. A moving object therefore follows within the frame it moves,
+  as long as its own motion changes its depth by more than about ``agreement`` between two frames (a car driving at
+  12 m/s moves 1.2 m per frame at 10 Hz: with ``agreement`` 0.08, up to 1.2 / 0.08 = 15 m away); slower steady
+  motion is partly averaged for the few frames its drift ``D`` takes to reach ``agreement / 2``.
+
+Without a camera pose (TF missing), after a change of intrinsics, or on the first frame, the new depth passes
+through unchanged and the history restarts from it. Invalid depths (NaN, ±Inf, <= 0) pass through as they are and
+hold no history. Vectorised torch on any device (the network's); the pipeline hands numpy in and out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
+
+WINDOW_PX = 5  # side of the window whose mean disagreement tells a moved surface from pixel noise
+OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from its prior always restarts
+DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
+MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
+
+
+@dataclass(frozen=True)
+class TemporalFilterConfig:
+    """Filter settings (parameters ``temporal.agreement`` and ``temporal.max_weight``).
+
+    Attributes:
+        agreement: relative depth difference (window mean) up to which the prior and the new depth are taken as
+            the same static surface; larger differences restart the pixel from the new depth.
+        max_weight: the most frames a pixel's average holds (1 = no filtering; 8 ≈ an exponential average with
+            1/8 weight on the new frame once settled).
+    """
+
+    agreement: float = 0.08
+    max_weight: float = 8.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.agreement < 1.0 or not self.max_weight >= 1.0:
+            msg = (
+                f"temporal filter needs 0 < agreement < 1 and max_weight >= 1, got agreement={self.agreement}, "
+                f"max_weight={self.max_weight}; set temporal.agreement / temporal.max_weight"
+            )
+            raise ConfigError(msg)
+
+
+class TemporalState(str, Enum):
+    """What the filter did with one frame."""
+
+    FILTERED = "filtered"  # blended with the warped history
+    STARTED = "started"  # first frame, new intrinsics or a reset: history restarts from this frame
+    NO_MOTION = "no_motion"  # no camera pose for this frame (TF missing): passed through, history restarts
+
+
+@dataclass(frozen=True)
+class TemporalStep:
+    """One filtered frame.
+
+    Attributes:
+        depth_m: (H, W) float32 metres, optical frame; invalid values exactly as in the input.
+        state: :class:`TemporalState`.
+        kept_share: share of the valid pixels blended with their history (0 unless ``FILTERED``).
+    """
+
+    depth_m: npt.NDArray[np.float32]
+    state: TemporalState
+    kept_share: float
+
+
+class TemporalFilter:
+    """Per-pixel temporal filter of metric depth (see the module docstring).
+
+    Args:
+        config: agreement threshold and maximum weight.
+        device: where the history lives and the maths runs (the network's device); numpy in and out.
+    """
+
+    def __init__(self, config: TemporalFilterConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.config = config or TemporalFilterConfig()
+        self.device = torch.device(device)
+        self._depth: torch.Tensor | None = None  # (H, W) filtered depth of the last frame, NaN where invalid
+        self._weight: torch.Tensor | None = None  # (H, W) frames averaged per pixel, 0 where invalid
+        self._drift: torch.Tensor | None = None  # (H, W) running mean of the window disagreement m, 0 on restart
+        self._world_from_cam: RigidTransform | None = None
+        self._intrinsics: PinholeIntrinsics | None = None
+        self._rays: torch.Tensor | None = None  # (3, H, W) K⁻¹ [u, v, 1]
+        self._scale_drift = 0.0  # running mean of the frame's median disagreement (its scale change)
+
+    def reset(self) -> None:
+        """Forget the history (the next frame passes through and restarts it)."""
+        self._depth = self._weight = self._drift = self._world_from_cam = None
+        self._scale_drift = 0.0
+
+    def update(
+        self,
+        depth_m: npt.NDArray[np.floating],
+        intrinsics: PinholeIntrinsics,
+        world_from_cam: RigidTransform | None,
+    ) -> TemporalStep:
+        """Filter one frame.
+
+        Args:
+            depth_m: (H, W) metres along the optical z axis; NaN / ±Inf / <= 0 invalid.
+            intrinsics: pinhole intrinsics of ``depth_m`` (pixels).
+            world_from_cam: the camera pose (optical frame → a fixed frame such as ``odom``) at the image stamp, or
+                None when it is unknown (the frame then passes through).
+
+        Raises:
+            ShapeError: ``depth_m`` is not (H, W) of the intrinsics' size.
+        """
+        if depth_m.ndim != 2:
+            msg = f"temporal filter: depth must be (H, W), got shape {depth_m.shape}"
+            raise ShapeError(msg)
+        intrinsics.check_image_size(depth_m.shape[1], depth_m.shape[0], what="depth image")
+        depth = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32)).to(self.device)
+        valid = torch.isfinite(depth) & (depth > 0)
+        if intrinsics != self._intrinsics:
+            self._intrinsics, self._rays = intrinsics, _rays(intrinsics, self.device)
+            self.reset()
+        if world_from_cam is None or self._depth is None or self._world_from_cam is None:
+            state = TemporalState.NO_MOTION if world_from_cam is None else TemporalState.STARTED
+            self._remember(torch.where(valid, depth, torch.nan), valid.float(), torch.zeros_like(depth), world_from_cam)
+            return TemporalStep(np.asarray(depth_m, dtype=np.float32), state, 0.0)
+        prev_from_cur = self._world_from_cam.inverse() @ world_from_cam
+        prior, weight, drift, usable = self._warp_history(depth, valid, prev_from_cur)
+        residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
+        agreement = self.config.agreement
+        shift = float(residual[usable][::MEDIAN_STRIDE].median()) if bool(usable.any()) else 0.0  # a subsample
+        if abs(shift) < agreement:  # the whole frame's change is its scale (scale recovery's business), not motion:
+            self._scale_drift = 0.5 * (self._scale_drift + shift)  # the history follows a trend, averages jitter
+            prior = prior / (1.0 - self._scale_drift)
+            residual = torch.where(usable, residual - shift, residual)
+        else:
+            self._scale_drift = 0.0  # a jump: every pixel restarts below
+        window_mean = _window_mean(residual, usable.float())
+        agree = usable & (residual.abs() < OUTLIER_FACTOR * agreement) & (window_mean.abs() < agreement)
+        drift = torch.where(agree, 0.5 * (drift + window_mean), 0.0)  # steady slow motion adds up here; noise not
+        trust = (1.0 - (window_mean / agreement) ** 2).clamp(min=0.0)
+        trust *= (1.0 - (drift / (DRIFT_FACTOR * agreement)) ** 2).clamp(min=0.0)
+        kept = torch.where(agree, weight.clamp(max=self.config.max_weight - 1.0) * trust, torch.zeros_like(depth))
+        blended = (kept * torch.where(agree, prior, torch.zeros_like(depth)) + depth) / (kept + 1.0)
+        out = torch.where(valid, blended, depth)
+        self._remember(torch.where(valid, out, torch.nan), torch.where(valid, kept + 1.0, 0.0), drift, world_from_cam)
+        n_valid = int(valid.sum())
+        share = float(agree.sum()) / n_valid if n_valid else 0.0
+        return TemporalStep(out.cpu().numpy().astype(np.float32, copy=False), TemporalState.FILTERED, share)
+
+    def _remember(
+        self, depth: torch.Tensor, weight: torch.Tensor, drift: torch.Tensor, world_from_cam: RigidTransform | None
+    ) -> None:
+        self._depth, self._weight, self._drift, self._world_from_cam = depth, weight, drift, world_from_cam
+
+    def _warp_history(
+        self, depth: torch.Tensor, valid: torch.Tensor, prev_from_cur: RigidTransform
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(prior depth, its weight, its drift, usable mask), each (H, W), of the history seen from the current
+        camera."""
+        assert self._depth is not None and self._weight is not None and self._rays is not None  # by update
+        assert self._drift is not None
+        assert self._intrinsics is not None
+        k = self._intrinsics
+        height, width = depth.shape
+        rotation = torch.as_tensor(prev_from_cur.rotation, dtype=torch.float32, device=self.device)
+        translation = torch.as_tensor(prev_from_cur.translation, dtype=torch.float32, device=self.device)
+        points = self._rays * torch.where(valid, depth, torch.zeros_like(depth))  # (3, H, W) current optical frame
+        in_prev = torch.einsum("ij,jhw->ihw", rotation, points) + translation[:, None, None]
+        z_prev = in_prev[2]
+        in_front = valid & (z_prev > 1e-3)
+        safe_z = torch.where(in_front, z_prev, torch.ones_like(z_prev))
+        u = k.fx * in_prev[0] / safe_z + k.cx
+        v = k.fy * in_prev[1] / safe_z + k.cy
+        grid = torch.stack([2.0 * u / max(width - 1, 1) - 1.0, 2.0 * v / max(height - 1, 1) - 1.0], dim=-1)
+        history_valid = torch.isfinite(self._depth)
+        inverse = torch.where(history_valid, 1.0 / self._depth, 0.0)  # linear in pixels on a plane: exact there
+        stacked = torch.stack([inverse, self._weight, history_valid.float(), self._drift])
+        sampled = F.grid_sample(stacked[None], grid[None], mode="bilinear", padding_mode="zeros", align_corners=True)
+        prev_inverse, weight, coverage, drift = sampled[0, 0], sampled[0, 1], sampled[0, 2], sampled[0, 3]
+        usable = in_front & (coverage > 0.999) & (prev_inverse > 0)
+        prev_depth = 1.0 / torch.where(usable, prev_inverse, torch.ones_like(prev_inverse))
+        # the previous point at (u, v), moved back into the current camera: its z is the prior
+        ray_prev = torch.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, torch.ones_like(u)]) * prev_depth
+        prior = torch.einsum("ji,jhw->ihw", rotation, ray_prev - translation[:, None, None])[2]
+        usable &= prior > 0
+        return prior, weight, drift, usable
+
+
+def _rays(intrinsics: PinholeIntrinsics, device: torch.device) -> torch.Tensor:
+    """(3, H, W) float32 ``K⁻¹ [u, v, 1]`` (optical frame; z = 1)."""
+    v, u = torch.meshgrid(
+        torch.arange(intrinsics.height, dtype=torch.float32, device=device),
+        torch.arange(intrinsics.width, dtype=torch.float32, device=device),
+        indexing="ij",
+    )
+    return torch.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, torch.ones_like(u)])
+
+
+def _window_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(H, W) mean of ``values`` over the masked pixels of each ``WINDOW_PX`` window (0 where none)."""
+    sums = _box_sum(_box_sum(torch.stack([values * mask, mask]), dim=1), dim=2)
+    return sums[0] / sums[1].clamp(min=1e-6)
+
+
+def _box_sum(stacked: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sums over ``WINDOW_PX`` neighbours along ``dim`` (zeros beyond the border), by a cumulative sum: O(N)."""
+    pad = WINDOW_PX // 2
+    padding = [0, 0, 0, 0]
+    padding[2 * (stacked.ndim - 1 - dim) : 2 * (stacked.ndim - dim)] = [pad + 1, pad]
+    total = F.pad(stacked, padding).cumsum(dim)
+    length = stacked.shape[dim]
+    return total.narrow(dim, WINDOW_PX, length) - total.narrow(dim, 0, length)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from rosbags.typesys import Stores, get_typestore
+
+from mono_depth_ros.adapters.motion import CameraPoses, tf2_camera_poses
+from mono_depth_ros.core.errors import TransformError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.core.ros_msgs import transform_stamped_from_rigid
+from mono_depth_ros.depth_config import DepthConfig
+
+MS = 1_000_000
+
+
+class LaggingTf:
+    """Poses of a camera driving 1 m/s along x, known only up to ``latest_ns``."""
+
+    def __init__(self) -> None:
+        self.latest_ns = 0
+        self.queries: list[tuple[str, str, int]] = []
+
+    def __call__(self, fixed: str, camera: str, stamp_ns: int) -> RigidTransform:
+        self.queries.append((fixed, camera, stamp_ns))
+        if stamp_ns > self.latest_ns:
+            msg = f"extrapolation into the future at {stamp_ns}"
+            raise TransformError(msg)
+        return RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), fixed, camera)
+
+
+def config(**changes: Any) -> Any:
+    return DepthConfig.from_params({"temporal.enabled": True, **changes}).temporal
+
+
+def test_pose_in_the_fixed_frame_at_the_image_stamp() -> None:
+    tf = LaggingTf()
+    tf.latest_ns = 10**9
+    poses = CameraPoses(config(**{"temporal.fixed_frame": "map"}), tf)
+    pose = poses.pose("camera_optical", 500 * MS)
+    assert pose is not None
+    np.testing.assert_allclose(pose.translation, [0.5, 0.0, 0.0])
+    assert tf.queries == [("map", "camera_optical", 500 * MS)]
+
+
+def test_tf_lagging_behind_the_image_is_extrapolated_at_constant_velocity() -> None:
+    tf = LaggingTf()
+    poses = CameraPoses(config(**{"temporal.max_extrapolation_s": 0.25}), tf)
+    for stamp in (0, 100 * MS):
+        tf.latest_ns = stamp
+        assert poses.pose("cam", stamp) is not None
+    ahead = poses.pose("cam", 300 * MS)  # TF still ends at 100 ms
+    assert ahead is not None
+    np.testing.assert_allclose(ahead.translation, [0.3, 0.0, 0.0], atol=1e-9)
+    assert poses.extrapolated == 1
+    assert poses.pose("cam", 400 * MS) is None  # 0.3 s past the newest pose: beyond max_extrapolation_s
+    assert poses.pose("other_cam", 150 * MS) is None  # no history for that camera
+
+
+def test_a_single_pose_cannot_be_extrapolated_and_other_errors_propagate() -> None:
+    tf = LaggingTf()
+    poses = CameraPoses(config(), tf)
+    assert poses.pose("cam", 0) is not None
+    assert poses.pose("cam", 50 * MS) is None
+
+    def broken(fixed: str, camera: str, stamp_ns: int) -> RigidTransform:
+        raise RuntimeError("a bug, not a missing transform")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        CameraPoses(config(), broken).pose("cam", 0)
+
+
+def test_tf2_poses_ask_the_buffer_without_waiting_and_are_none_when_the_filter_is_off() -> None:
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+    transform = RigidTransform(np.eye(3), np.array([1.0, 2.0, 3.0]), "odom", "cam")
+
+    class Tf2LookupError(Exception):
+        pass
+
+    class Buffer:
+        def __init__(self) -> None:
+            self.calls: list[tuple[Any, ...]] = []
+
+        def lookup_transform(self, target: str, source: str, time: Any) -> Any:
+            self.calls.append((target, source, time.sec, time.nanosec))
+            if time.sec > 5:
+                raise Tf2LookupError(target)
+            return transform_stamped_from_rigid(factory, transform, 0)
+
+    buffer = Buffer()
+    assert tf2_camera_poses(DepthConfig.from_params({}).temporal, buffer, factory, (Tf2LookupError,)) is None
+    poses = tf2_camera_poses(config(), buffer, factory, (Tf2LookupError,))
+    assert poses is not None
+    pose = poses.pose("cam", 2 * 10**9 + 5)
+    assert pose is not None
+    np.testing.assert_allclose(pose.translation, [1.0, 2.0, 3.0])
+    assert buffer.calls == [("odom", "cam", 2, 5)]
+    assert poses.pose("cam", 9 * 10**9) is None

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.temporal_filter import TemporalFilter, TemporalFilterConfig, TemporalState
+
+K = PinholeIntrinsics(60.0, 60.0, 39.5, 23.5, width=80, height=48)
+WALL_M = 10.0  # a wall across the view at world z = 10 m (the camera looks along +z, moving forward)
+
+
+def pose(z_m: float) -> RigidTransform:
+    """world_from_cam of a camera at (0, 0, z_m), optical axes = world axes."""
+    return RigidTransform(np.eye(3), np.array([0.0, 0.0, z_m]), "odom", "camera")
+
+
+def wall_depth(z_m: float) -> npt.NDArray[np.float32]:
+    return np.full((K.height, K.width), WALL_M - z_m, dtype=np.float32)
+
+
+def noisy(depth: npt.NDArray[np.float32], rng: np.random.Generator, sigma: float = 0.03) -> npt.NDArray[np.float32]:
+    return (depth * np.exp(rng.normal(0.0, sigma, depth.shape))).astype(np.float32)
+
+
+def test_first_frame_and_frames_without_pose_pass_through() -> None:
+    temporal = TemporalFilter()
+    depth = wall_depth(0.0)
+    first = temporal.update(depth, K, pose(0.0))
+    assert first.state is TemporalState.STARTED
+    np.testing.assert_array_equal(first.depth_m, depth)
+    blind = temporal.update(depth * 1.01, K, None)
+    assert blind.state is TemporalState.NO_MOTION
+    np.testing.assert_array_equal(blind.depth_m, depth * 1.01)
+    assert temporal.update(depth, K, pose(0.0)).state is TemporalState.STARTED  # the history restarted
+
+
+def test_static_wall_settles_towards_the_truth_as_the_camera_moves() -> None:
+    rng = np.random.default_rng(0)
+    temporal = TemporalFilter(TemporalFilterConfig(agreement=0.06, max_weight=8.0))
+    raw_errors, filtered_errors = [], []
+    for i in range(12):
+        z = 0.3 * i
+        truth = wall_depth(z)
+        measured = noisy(truth, rng)
+        step = temporal.update(measured, K, pose(z))
+        raw_errors.append(float(np.std(measured / truth - 1.0)))
+        filtered_errors.append(float(np.std(step.depth_m / truth - 1.0)))
+    assert step.state is TemporalState.FILTERED
+    assert step.kept_share > 0.9
+    # 3 % per-pixel noise, averaged over up to 8 frames: well under half of it left once settled
+    assert np.mean(filtered_errors[6:]) < 0.5 * np.mean(raw_errors[6:])
+
+
+def test_a_surface_that_moves_is_published_as_measured_in_the_same_frame() -> None:
+    temporal = TemporalFilter()
+    for i in range(5):
+        temporal.update(wall_depth(0.2 * i), K, pose(0.2 * i))
+    moved = wall_depth(1.0)
+    moved[10:30, 20:50] = 6.0  # an object 3 m in front of the wall (9 m) appears: 33 % nearer
+    step = temporal.update(moved, K, pose(1.0))
+    np.testing.assert_allclose(step.depth_m[12:28, 22:48], 6.0, rtol=1e-6)  # no lag inside the object
+    np.testing.assert_allclose(step.depth_m[40:, :], 9.0, rtol=1e-4)  # the wall stays as it was
+
+
+def test_a_surface_creeping_below_the_agreement_lags_less_than_one_frames_motion() -> None:
+    temporal = TemporalFilter(TemporalFilterConfig(agreement=0.08))
+    lags = []
+    for i in range(12):
+        depth = wall_depth(0.0)
+        depth[10:40, 20:60] = 8.0 * 0.97**i  # a box creeping closer by 3 % a frame (each frame alone agrees)
+        step = temporal.update(depth, K, pose(0.0))
+        lags.append(float(np.max(np.abs(step.depth_m[15:35, 25:55] / depth[15:35, 25:55] - 1.0))))
+    assert max(lags) < 0.02  # averaging with the history alone would lag by up to the agreement (8 %)
+    assert max(lags[6:]) < 0.01  # once its drift has built up, the box is hardly averaged any more
+
+
+def test_a_steady_scale_trend_of_the_whole_frame_is_followed() -> None:
+    temporal = TemporalFilter()
+    errors = []
+    for i in range(10):
+        depth = wall_depth(0.0) * 1.01**i  # scale recovery's scale rising by 1 % a frame
+        step = temporal.update(depth, K, pose(0.0))
+        assert i == 0 or step.kept_share == 1.0  # blended, not restarted
+        errors.append(float(np.max(np.abs(step.depth_m / depth - 1.0))))
+    assert max(errors) < 0.005 and errors[-1] < 0.001
+
+
+def test_without_the_motion_the_static_wall_would_be_taken_as_moving() -> None:
+    temporal = TemporalFilter()
+    temporal.update(wall_depth(0.0), K, pose(0.0))
+    step = temporal.update(wall_depth(2.0), K, pose(0.0))  # camera moved 2 m but the pose says it did not
+    assert step.kept_share == 0.0
+    np.testing.assert_array_equal(step.depth_m, wall_depth(2.0))
+
+
+def test_a_small_change_of_the_whole_frame_is_blended_a_large_one_restarts() -> None:
+    temporal = TemporalFilter(TemporalFilterConfig(agreement=0.06))
+    temporal.update(wall_depth(0.0), K, pose(0.0))
+    small = temporal.update(wall_depth(0.0) * 1.03, K, pose(0.0))  # the scale fit moved by 3 %
+    assert small.kept_share > 0.9
+    assert float(np.median(small.depth_m)) < 10.0 * 1.03
+    large = temporal.update(wall_depth(0.0) * 1.3, K, pose(0.0))
+    assert large.kept_share == 0.0
+    np.testing.assert_array_equal(large.depth_m, wall_depth(0.0) * 1.3)
+
+
+def test_invalid_pixels_pass_through_and_hold_no_history() -> None:
+    temporal = TemporalFilter()
+    depth = wall_depth(0.0)
+    depth[0, :5] = [np.nan, np.inf, -np.inf, 0.0, -1.0]
+    temporal.update(depth, K, pose(0.0))
+    step = temporal.update(depth, K, pose(0.0))
+    np.testing.assert_array_equal(step.depth_m[0, :5], depth[0, :5])
+    clean = temporal.update(wall_depth(0.0), K, pose(0.0))
+    assert clean.depth_m[0, 0] == pytest.approx(10.0)  # no NaN leaked from the history
+
+
+def test_new_intrinsics_restart_the_history() -> None:
+    temporal = TemporalFilter()
+    temporal.update(wall_depth(0.0), K, pose(0.0))
+    other = PinholeIntrinsics(30.0, 30.0, 19.5, 11.5, width=40, height=24)
+    step = temporal.update(np.full((24, 40), 10.0, np.float32), other, pose(0.0))
+    assert step.state is TemporalState.STARTED
+
+
+def test_bad_settings_and_shapes_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"temporal\.agreement"):
+        TemporalFilterConfig(agreement=0.0)
+    with pytest.raises(ConfigError, match="max_weight"):
+        TemporalFilterConfig(max_weight=0.5)
+    with pytest.raises(ShapeError, match="depth must be"):
+        TemporalFilter().update(np.zeros((2, 3, 4), np.float32), K, pose(0.0))

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.evaluation.temporal import abs_rel, static_correspondences, temporal_error
+
+K = PinholeIntrinsics(60.0, 60.0, 39.5, 23.5, width=80, height=48)
+
+
+def wall(distance_m: float) -> npt.NDArray[np.float32]:
+    return np.full((K.height, K.width), distance_m, dtype=np.float32)
+
+
+def forward(step_m: float) -> RigidTransform:
+    """cur_from_prev of a camera that moved ``step_m`` along its optical axis."""
+    return RigidTransform(np.eye(3), np.array([0.0, 0.0, -step_m]))
+
+
+def test_exact_depth_under_the_known_motion_does_not_flicker() -> None:
+    motion = forward(1.0)
+    pairs = static_correspondences(wall(10.0), wall(9.0), K, motion)
+    assert pairs.source.size > 0.6 * K.width * K.height  # moving closer: the border pixels leave the view
+    error = temporal_error(wall(10.0), wall(9.0), pairs, K, motion)
+    assert error.mean == pytest.approx(0.0, abs=1e-6)
+    assert error.pixels == pairs.source.size
+
+
+def test_a_five_percent_jump_reads_five_percent() -> None:
+    motion = forward(1.0)
+    pairs = static_correspondences(wall(10.0), wall(9.0), K, motion)
+    error = temporal_error(wall(10.0), wall(9.0) * 1.05, pairs, K, motion)
+    assert error.mean == pytest.approx(0.05, rel=1e-4)
+    assert error.median == pytest.approx(0.05, rel=1e-4)
+
+
+def test_without_the_motion_compensation_a_static_wall_would_not_match() -> None:
+    pairs = static_correspondences(wall(10.0), wall(9.0), K, forward(0.0))  # the camera moved, the pose says no
+    assert pairs.source.size == 0
+    error = temporal_error(wall(10.0), wall(9.0), pairs, K, forward(0.0))
+    assert np.isnan(error.mean)
+    assert error.pixels == 0
+
+
+def test_a_moving_object_and_its_disocclusion_do_not_count() -> None:
+    truth_prev, truth_cur = wall(10.0), wall(10.0)
+    truth_prev[10:30, 10:30] = 5.0  # an object leaves this place ...
+    truth_cur[10:30, 40:60] = 5.0  # ... and is here now
+    pairs = static_correspondences(truth_prev, truth_cur, K, forward(0.0))
+    counted = np.zeros(K.height * K.width, bool)
+    counted[pairs.target] = True
+    counted = counted.reshape(K.height, K.width)
+    assert not counted[10:30, 10:30].any()  # disoccluded wall: the previous frame saw the object there
+    assert not counted[10:30, 40:60].any()  # the object in its new place: the previous frame saw the wall
+    assert counted[35:, :].all()
+    published_cur = truth_cur.copy()
+    published_cur[10:30, 40:60] = 4.0  # errors on the object are not temporal error of static surfaces
+    assert temporal_error(truth_prev, published_cur, pairs, K, forward(0.0)).mean == pytest.approx(0.0)
+
+
+def test_exclude_mask_and_invalid_published_pixels_drop_out() -> None:
+    pairs = static_correspondences(wall(10.0), wall(10.0), K, forward(0.0))
+    published = wall(10.0)
+    published[:, :40] = np.nan
+    exclude = np.zeros((K.height, K.width), bool)
+    exclude[:24] = True
+    error = temporal_error(wall(10.0), published, pairs, K, forward(0.0), exclude)
+    assert error.pixels == 24 * 40
+
+
+def test_abs_rel_and_shape_checks() -> None:
+    truth = wall(10.0)
+    assert abs_rel(truth * 1.1, truth) == pytest.approx(0.1, rel=1e-5)
+    mask = np.zeros(truth.shape, bool)
+    assert np.isnan(abs_rel(truth, truth, mask))
+    with pytest.raises(ShapeError, match="one size"):
+        static_correspondences(wall(10.0), np.zeros((3, 3), np.float32), K, forward(0.0))
