@@ -34,7 +34,7 @@ import torch
 
 from mono_depth_ros.config import PARAMS_BY_NAME, ParamValue
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.depth_kind import SCALE_KINDS, OutputKind
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
 from mono_depth_ros.core.temporal_filter import TemporalFilter
@@ -79,7 +79,7 @@ def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar, device
     drives, and the worst drive's on / off ratios."""
     print(f"{'depth source':28s} {'filter':>6s} {'AbsRel':>7s} {'temporal':>9s} {'car AbsRel':>10s} {'filter ms':>9s}  "
           f"worst drive on/off: {'AbsRel':>6s} {'temporal':>8s} {'car':>6s}")  # fmt: skip
-    sources: list[tuple[str, OutputKind | None]] = [(f"oracle {k.value}", k) for k in OutputKind]
+    sources: list[tuple[str, OutputKind | None]] = [(f"oracle {k.value}", k) for k in SCALE_KINDS]
     sources.append(("shipped model (unet)", None))
     for name, kind in sources:
         if kind is None:

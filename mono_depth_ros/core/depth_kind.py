@@ -43,3 +43,8 @@ class OutputKind(str, Enum):
             valid = ", ".join(k.value for k in cls)
             msg = f"unknown output kind {value!r}; expected one of {valid}"
             raise CheckpointError(msg) from None
+
+
+SCALE_KINDS: tuple[OutputKind, ...] = (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE)
+"""The kinds a depth map handed to scale recovery (and everything after it) may have; ``metric_focal`` is a raw
+model output that the model runner turns into ``metric`` first."""

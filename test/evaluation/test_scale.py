@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mono_depth_ros.core.depth_kind import SCALE_KINDS
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.evaluation.scale import (
     HiddenMap,
@@ -32,7 +33,7 @@ def test_low_frequency_field_is_smooth_with_the_requested_std() -> None:
     assert np.abs(np.diff(field, axis=1)).max() < 0.05  # no pixel-to-pixel jumps
 
 
-@pytest.mark.parametrize("kind", list(OutputKind))
+@pytest.mark.parametrize("kind", SCALE_KINDS)
 def test_perturbation_hides_a_map_that_recovers_the_depth(kind: OutputKind) -> None:
     prediction, hidden = perturb_prediction(DEPTH, kind, np.random.default_rng(2), EXACT, base_scale=2.5)
     np.testing.assert_allclose(apply_map(prediction, kind, hidden), DEPTH, rtol=1e-4)
