@@ -183,9 +183,11 @@ def series_plot(
         if name == "truth":
             dashed_polyline(canvas, pixels, colour)
         else:
-            cv2.polylines(canvas, [pixels.reshape(-1, 1, 2)], False, colour, 2 if name == "on" else 1, cv2.LINE_AA)
+            # off wide underneath, on thin above: both stay visible where the filter changed nothing
+            thickness, radius = (1, 2) if name == "on" else (4, 4)
+            cv2.polylines(canvas, [pixels.reshape(-1, 1, 2)], False, colour, thickness, cv2.LINE_AA)
             for x, y in pixels:
-                cv2.circle(canvas, (int(x), int(y)), 2, colour, -1, cv2.LINE_AA)
+                cv2.circle(canvas, (int(x), int(y)), radius, colour, -1, cv2.LINE_AA)
     fit_text(canvas, f"{title}: dashed truth, grey filter off, blue filter on", (left, 16), TEXT_RGB, 0.4)
     return canvas
 
