@@ -1,4 +1,8 @@
-"""`mono-depth export WEIGHTS --out DIR`: a checkpoint or Depth Anything directory -> ONNX and/or TorchScript.
+"""`mono-depth export WEIGHTS --out DIR`: a checkpoint or transformers model directory -> ONNX and/or TorchScript.
+
+A transformers directory that takes the image alone (DPT, Depth Anything, ZoeDepth, GLPN) exports like a checkpoint,
+then runs on ONNX Runtime's TensorRT / CUDA providers (``model.onnx_providers``); Depth Pro and Prompt Depth Anything
+take the camera focal / LiDAR per frame and are refused (run them with ``model.backend=transformers``).
 
 Each exported model gets its ModelSpec (``<model>.spec.json``) and a golden reference (``<model>.golden.safetensors``)
 beside it; the command prints the max abs difference against eager torch and the parameters that load the result.
@@ -19,7 +23,7 @@ from mono_depth_ros.models.backend import TorchBackend, open_backend
 from mono_depth_ros.models.export import DEFAULT_OPSET, EXPORTERS, ExportResult, export_onnx, export_torchscript
 from mono_depth_ros.models.preprocess import network_input_size
 
-HELP = "export a checkpoint (or a Depth Anything V2 directory) to ONNX / TorchScript with its spec beside it"
+HELP = "export a checkpoint (or a transformers depth-model directory) to ONNX / TorchScript with its spec beside it"
 FORMATS = ("onnx", "torchscript", "both")
 
 
@@ -71,6 +75,13 @@ def export_weights(
     backend, golden = open_backend(kind, weights, torch.device("cpu"))
     if not isinstance(backend, TorchBackend):  # open_backend returns torch backends for these kinds
         msg = f"{weights} did not load as a torch model"
+        raise ConfigError(msg)
+    frame_inputs = sorted(getattr(backend, "frame_inputs", ()))
+    if frame_inputs:  # an exported graph takes the image alone: it would silently drop the camera focal / LiDAR
+        msg = (
+            f"{weights} takes {', '.join(frame_inputs)} per frame besides the image, which an exported graph cannot; "
+            f"run it with --param model.backend=transformers"
+        )
         raise ConfigError(msg)
     spec = backend.spec
     if input_hw is None:

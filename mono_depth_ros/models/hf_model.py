@@ -150,7 +150,7 @@ class HfDepthNetwork(nn.Module):
             depth = _depth_pro_metres(depth, focal_ratio, getattr(output, "field_of_view", None))
         if pad_h or pad_w:
             rows, cols = depth.shape[-2], depth.shape[-1]
-            top, left = round(pad_h * rows / height), round(pad_w * cols / width)
+            top, left = pad_h * rows // height, pad_w * cols // width  # integer arithmetic: traceable for export
             depth = depth[..., top : rows - top, left : cols - left]
         if tuple(depth.shape[-2:]) != (height, width):
             depth = functional.interpolate(depth, size=(height, width), mode="bilinear", align_corners=False)
@@ -163,7 +163,7 @@ def _depth_pro_metres(inverse: Tensor, focal_ratio: Tensor | None, field_of_view
         if field_of_view is None:
             msg = "this Depth Pro model has no field-of-view head (use_fov_model: false): it needs the camera focal"
             raise ShapeError(msg)
-        focal_ratio = 0.5 / torch.tan(0.5 * torch.deg2rad(field_of_view.float()))
+        focal_ratio = 0.5 / torch.tan(field_of_view.float() * (math.pi / 360.0))  # half the FoV in radians
     ratio = focal_ratio.to(inverse.dtype).reshape(-1, 1, 1, 1)
     return 1.0 / torch.clamp(inverse / ratio, min=1e-4, max=1e4)
 

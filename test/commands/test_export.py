@@ -36,3 +36,39 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="format"):
         export_weights(tmp_path / "x.safetensors", tmp_path, formats="tflite")
+
+
+@pytest.mark.parametrize("family", ["glpn", "zoedepth", "depth_anything"])
+def test_a_transformers_directory_exports_to_onnx_for_tensorrt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], family: str
+) -> None:
+    """Hugging Face directory -> ONNX with its spec -> ONNX Runtime (TensorRT asked for: here it falls back to the
+    CPU with a reason), the same depth as the directory itself."""
+    import numpy as np
+
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.models.onnx_model import OnnxBackend
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family(family, tmp_path / family)
+    args = ["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx", "--camera", "375x1242"]
+    assert main(args) == 0
+    assert "--param model.backend=onnx" in capsys.readouterr().out
+    options = EstimatorConfig(device="cpu", warmup_runs=0, onnx_providers=("tensorrt", "cuda", "cpu"))
+    exported = DepthEstimator.open("onnx", tmp_path / "out" / f"{family}.onnx", options)
+    assert isinstance(exported.backend, OnnxBackend) and exported.backend.fallbacks[0].startswith("tensorrt")
+    original = DepthEstimator.open("transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0))
+    assert exported.output_kind is original.output_kind
+    image = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
+    np.testing.assert_allclose(exported.predict(image).values, original.predict(image).values, rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["depth_pro", "prompt_depth_anything"])
+def test_families_that_take_more_than_the_image_are_not_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], family: str
+) -> None:
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family(family, tmp_path / family)
+    assert main(["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx"]) == 2
+    assert "run it with --param model.backend=transformers" in capsys.readouterr().err
