@@ -124,7 +124,7 @@ class _SecondPass:
                 self.progress.close()
 
     def _copy(self, message: BagMessage) -> None:
-        if not self.out.copy(message.connection, message.raw, message.log_ns):
+        if not self.out.copy(message.connection, self.bag.payload(message), message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
                 f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
