@@ -314,7 +314,7 @@ class VerifyingMcapReader(McapReader):
                 found[channel_id] += 1
                 if start <= log_time < stop and channel_id in channel_map:
                     messages.append(
-                        Msg(log_time, chunk.chunk_start_offset, channel_map[channel_id], bytes(record[22:]))
+                        Msg(log_time, chunk.chunk_start_offset, channel_map[channel_id], bytearray(record[22:]))
                     )
             if chunk.channel_count and dict(found) != chunk.channel_count:
                 msg = f"its records hold {dict(found)} messages per channel, its index {chunk.channel_count}"

@@ -24,20 +24,20 @@ class PayloadHead(bytes):
     """
 
     size: int
-    _load: Callable[[], bytes]
+    _load: Callable[[], bytes | bytearray]
 
-    def __new__(cls, head: bytes, size: int, load: Callable[[], bytes]) -> PayloadHead:
+    def __new__(cls, head: bytes, size: int, load: Callable[[], bytes | bytearray]) -> PayloadHead:
         """``head``: the payload's first bytes; ``size``: its full length; ``load``: reads the whole payload."""
         value = super().__new__(cls, head)
         value.size = size
         value._load = load
         return value
 
-    def full(self) -> bytes:
+    def full(self) -> bytes | bytearray:
         """The whole payload, read from the storage again."""
         return self._load()
 
 
-def whole(raw: bytes | memoryview) -> bytes | memoryview:
+def whole(raw: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
     """The complete payload of a message: ``raw`` itself, or the rest read when it is a :class:`PayloadHead`."""
     return raw.full() if isinstance(raw, PayloadHead) else raw

@@ -80,14 +80,15 @@ class BagMessage:
     Attributes:
         topic: topic name. msgtype: ROS 2 type (``sensor_msgs/msg/Image``).
         ordinal: position of this message among the messages of its topic (0, 1, 2, ...).
-        log_ns: bag (receive) time in int ns. raw: CDR bytes. connection: the rosbags connection.
+        log_ns: bag (receive) time in int ns. raw: CDR bytes (the sqlite3 and MCAP readers give each message a
+        ``bytearray`` of its own). connection: the rosbags connection.
     """
 
     topic: str
     msgtype: str
     ordinal: int
     log_ns: int
-    raw: bytes | memoryview
+    raw: bytes | bytearray | memoryview
     connection: Connection
 
 
@@ -207,7 +208,7 @@ class InputBag:
             for storage in sqlite:
                 storage.head_topics = frozenset()
 
-    def payload(self, message: BagMessage) -> bytes | memoryview:
+    def payload(self, message: BagMessage) -> bytes | bytearray | memoryview:
         """The whole serialised message (read now when the first pass holds only its head).
 
         Raises:
@@ -228,9 +229,10 @@ class InputBag:
             msg = f"message type {message.msgtype} on {message.topic} is not in the typestore; cannot decode it"
             raise EncodingError(msg)
         raw = self.payload(message)
-        # A view of immutable bytes: the message's arrays (image pixels, cloud points) are read-only views of the
-        # payload, never copies of it. A memoryview from the storage may be of a buffer it reuses: copied.
-        view = memoryview(raw) if isinstance(raw, bytes) else bytes(raw)
+        # The message's arrays (image pixels, cloud points) are views of the payload, never copies of it: read-only
+        # for bytes, writable for the bytearray a storage reads each payload into (that message's own buffer). A
+        # memoryview from a storage may be of a buffer it reuses: copied.
+        view = bytes(raw) if isinstance(raw, memoryview) else memoryview(raw)
         try:
             return self.typestore.deserialize_cdr(view, message.msgtype)
         except Exception as err:

@@ -197,7 +197,7 @@ class _SecondPass:
         try:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
-            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose)
+            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return

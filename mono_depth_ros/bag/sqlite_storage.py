@@ -542,7 +542,7 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
 
         ``SELECT data`` makes SQLite assemble every payload in a buffer of its own before apsw copies it into a new
         ``bytes``: two fresh multi-megabyte allocations per image or scan. A blob handle reads the pages straight into
-        the one ``bytes`` returned, and reads only the head of a message whose topic asks for no more.
+        the one buffer returned, and reads only the head of a message whose topic asks for no more.
         """
         db = self.dbconn
         assert db
@@ -565,8 +565,11 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         for cid, timestamp, rowid in db.execute(" ".join(query), args):
             yield connmap[cid], timestamp, self._payload(rowid, head=cid in heads)
 
-    def _payload(self, rowid: int, *, head: bool = False) -> bytes:
-        """The ``data`` of messages row ``rowid`` (a :class:`PayloadHead` when ``head`` and it is longer)."""
+    def _payload(self, rowid: int, *, head: bool = False) -> bytes | bytearray:
+        """The ``data`` of messages row ``rowid`` (a :class:`PayloadHead` when ``head`` and it is longer).
+
+        A new ``bytearray``: the message's own buffer, so that arrays decoded from it may be writable views.
+        """
         db = self.dbconn
         if db is None:
             raise ReaderError(f"{self.path} is closed; message {rowid} can no longer be read")
@@ -579,7 +582,9 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             size = blob.length()
             if head and size > HEAD_BYTES:
                 return PayloadHead(blob.read(HEAD_BYTES), size, lambda: self._payload(rowid))
-            return blob.read()
+            data = bytearray(size)
+            blob.read_into(data)
+            return data
 
     def close(self) -> None:
         """Close the file (SQLite connection or memory map)."""

@@ -111,5 +111,7 @@ def test_heads_decide_the_header_as_the_whole_message_and_deserialise_whole(tmp_
         decoded = bag.deserialize(last_image)
         reference = HUMBLE.deserialize_cdr(bytes(bag.payload(last_image)), last_image.msgtype)
         assert (decoded.width, decoded.height) == (64, 48) and np.array_equal(decoded.data, reference.data)
-        assert not decoded.data.flags.writeable  # a view of the payload, as rosbags gives of its own copy
+        image_message = next(m for m in whole if m.topic == image)
+        pixels = bag.deserialize(image_message).data  # a view of the message's own buffer: no copy, writable
+        assert np.shares_memory(pixels, np.frombuffer(image_message.raw, np.uint8)) and pixels.flags.writeable
         assert [m.raw for m in bag.messages()] == [m.raw for m in whole]  # the heads were for that pass only
