@@ -30,7 +30,7 @@ from collections.abc import Collection, Generator
 from itertools import accumulate, islice
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 import yaml
@@ -563,7 +563,8 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         connmap = {x.id: x for x in self.connections}
         heads = {x.id for x in self.connections if x.topic in self.head_topics}
         for cid, timestamp, rowid in db.execute(" ".join(query), args):
-            yield connmap[cid], timestamp, self._payload(rowid, head=cid in heads)
+            # a bytearray where rosbags' protocol says bytes: every reader here takes any bytes-like payload
+            yield connmap[cid], timestamp, cast("bytes", self._payload(rowid, head=cid in heads))
 
     def _payload(self, rowid: int, *, head: bool = False) -> bytes | bytearray:
         """The ``data`` of messages row ``rowid`` (a :class:`PayloadHead` when ``head`` and it is longer).
@@ -581,10 +582,11 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         with blob:
             size = blob.length()
             if head and size > HEAD_BYTES:
-                return PayloadHead(blob.read(HEAD_BYTES), size, lambda: self._payload(rowid))
-            data = bytearray(size)
-            blob.read_into(data)
-            return data
+                payload: bytes | bytearray = PayloadHead(blob.read(HEAD_BYTES), size, lambda: self._payload(rowid))
+            else:
+                payload = bytearray(size)
+                blob.read_into(payload)
+        return payload
 
     def close(self) -> None:
         """Close the file (SQLite connection or memory map)."""
