@@ -11,7 +11,9 @@ one with the same frames enlarged to 1920×1080 (intrinsics scaled with them), t
 Prints, per run, ms per frame per stage (index = first pass, decode, preprocess, model = the depth source's own work
 besides the network (resizing in and out), network = the forward pass alone, scale, postprocess, cloud, encode,
 write, other = reading the second pass, pairing, opening and closing the bags) and each stage's share of the steady
-per-frame time (wall time less the startup: model load and warm-up), the share outside the network, and the
+per-frame time (wall time less the startup: model load and warm-up), the share outside the network (of the steady
+wall time, and of the steady CPU time: this process's CPU over the last three quarters of the second pass, which
+leaves out startup, the first pass and closing the bags; the network's own time is wall time), and the
 per-frame allocations after warm-up: fresh pages (minor page faults x 4 KiB: every allocation the OS had to back,
 torch and SQLite included) and, from a second run of the default-policy configurations under ``tracemalloc``, the
 peak of Python and numpy temporaries between two messages and the traced memory left behind per frame (a leak
@@ -237,6 +239,8 @@ def _print(runs: dict[str, _Run], title: str) -> None:
         print(_row(labels.get(key, key), shares, width, ".1f"))
     outside = [100.0 * (1.0 - stages[name]["network"] / stages[name]["steady"]) for name in names]
     print(_row("outside the network %", outside, width))
+    outside_cpu = [100.0 * (1.0 - stages[name]["network"] / ms) for name, ms in zip(names, cpu, strict=True)]
+    print(_row("  of steady CPU %", outside_cpu, width))
     wall = {name: stages[name]["steady"] for name in names}
     for size in ("1242x375", "1920x1080"):
         full, auto = wall.get(f"unet full {size}"), wall.get(f"unet {size}")
