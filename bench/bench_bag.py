@@ -8,16 +8,16 @@ one with the same frames enlarged to 1920×1080 (intrinsics scaled with them), t
 * ``unet full``: the same at camera resolution (``output.downscale=1``, the default before the output policy);
 * ``external``: an external relative_inverse prediction (no network): the cost of everything around a model.
 
-Prints, per run, ms per frame per stage (index = first pass, decode, preprocess, model = the depth source's own work
-besides the network (resizing in and out), network = the forward pass alone, scale, postprocess, cloud, encode,
-write, other = reading the second pass, pairing, opening and closing the bags) and each stage's share of the steady
-per-frame time (wall time less the startup: model load and warm-up), the share outside the network (of the steady
-wall time, and of the steady CPU time: this process's CPU over the last three quarters of the second pass, which
-leaves out startup, the first pass and closing the bags; the network's own time is wall time), and the
-per-frame allocations after warm-up: fresh pages (minor page faults x 4 KiB: every allocation the OS had to back,
-torch and SQLite included) and, from a second run of the default-policy configurations under ``tracemalloc``, the
-peak of Python and numpy temporaries between two messages and the traced memory left behind per frame (a leak
-shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
+Prints, per run, ms per frame per stage (decode, preprocess, model = the depth source's own work besides the network
+(resizing in and out), network = the forward pass alone, scale, postprocess, cloud, encode, write, other = reading
+the second pass, pairing, bookkeeping), the steady per-frame time (wall time over the last three quarters of the
+second pass: what a long bag costs per frame), the once-per-run costs (startup: model load and warm-up; the first
+pass) and the whole run per frame, each stage's share of the steady time, the share outside the network (of the
+steady wall time, and of the steady CPU time: this process's CPU over the same span; the network's own time is wall
+time), and the per-frame allocations after warm-up: fresh pages (minor page faults x 4 KiB: every allocation the OS
+had to back, torch and SQLite included) and, from a second run of the default-policy configurations under
+``tracemalloc``, the peak of Python and numpy temporaries between two messages and the traced memory left behind per
+frame (a leak shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
 
     .venv/bin/python bench/bench_bag.py [--frames 24] [--device cpu] [--storage sqlite3] [--load 0] [--no-trace]
 """
@@ -104,6 +104,7 @@ class _Meter(StopSignals):
 
     faults: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
     peaks: list[int] = field(default_factory=list)  # traced peak above the traced memory at the previous sample
     traced: list[int] = field(default_factory=list)
 
@@ -113,6 +114,7 @@ class _Meter(StopSignals):
     def __call__(self) -> bool:
         self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
         self.cpu.append(time.process_time())
+        self.wall.append(time.perf_counter())
         if tracemalloc.is_tracing():
             current, peak = tracemalloc.get_traced_memory()
             self.peaks.append(peak - (self.traced[-1] if self.traced else current))
@@ -200,16 +202,19 @@ def main() -> int:
     return 0
 
 
-ROWS = ("index", "decode", "preprocess", "model", "network", "scale", "postprocess", "cloud", "encode", "write")
-"""Stage rows of the table; ``model`` shows the depth source's work besides the network (the stage less ``network``)."""
+ROWS = ("decode", "preprocess", "model", "network", "scale", "postprocess", "cloud", "encode", "write")
+"""Per-frame stage rows; ``model`` shows the depth source's work besides the network (the stage less ``network``)."""
 
 
-def _stages_ms(summary: BagSummary) -> dict[str, float]:
-    """ms per frame per row, ``other`` (steady time no stage accounts for) and ``steady`` (elapsed less startup)."""
+def _stages_ms(run: _Run) -> dict[str, float]:
+    """ms per frame per row (the run's mean), ``steady`` (wall time per frame over the last three quarters of the
+    second pass: no startup, first pass, opening or closing) and ``other`` (the part of it no stage accounts for:
+    reading the second pass, pairing, bookkeeping)."""
+    summary = run.summary
     frames = max(summary.frames_out, 1)
     ms = {stage: summary.stage_ms.get(stage, 0.0) / frames for stage in ROWS}
     ms["model"] -= ms["network"]
-    steady = (1000.0 * summary.elapsed_s - summary.stage_ms.get("startup", 0.0)) / frames
+    steady = 1000.0 * run.meter.steady(run.meter.wall, summary.frames_out)
     ms["other"] = steady - sum(ms.values())
     ms["steady"] = steady
     return ms
@@ -223,13 +228,20 @@ def _print(runs: dict[str, _Run], title: str) -> None:
     print(title)
     names = list(runs)
     width = max(len(name) for name in names) + 2
-    stages = {name: _stages_ms(run.summary) for name, run in runs.items()}
+    stages = {name: _stages_ms(run) for name, run in runs.items()}
     print(f"{'stage (ms/frame)':<22}" + "".join(f"{name:>{width}}" for name in names))
-    labels = {"model": "model (not network)", "other": "other (read, open...)", "steady": "steady total"}
+    labels = {"model": "model (not network)", "other": "other (read, pair...)", "steady": "steady total"}
     for key in (*ROWS, "other", "steady"):
         print(_row(labels.get(key, key), [stages[name][key] for name in names], width))
-    startup = [run.summary.stage_ms.get("startup", 0.0) for run in runs.values()]
-    print(_row("startup (ms, once)", startup, width))
+    for stage, label in (("startup", "startup (ms, once)"), ("index", "first pass (ms, once)")):
+        print(_row(label, [run.summary.stage_ms.get(stage, 0.0) for run in runs.values()], width))
+    print(
+        _row(
+            "whole run (ms/frame)",
+            [1000.0 * r.summary.elapsed_s / max(r.summary.frames_out, 1) for r in runs.values()],
+            width,
+        )
+    )
     cpu = [1000.0 * r.meter.steady(r.meter.cpu, r.summary.frames_out) for r in runs.values()]
     print(_row("CPU steady (ms/frame)", cpu, width))
     print(_row("frames/s", [run.summary.fps for run in runs.values()], width, ".2f"))
