@@ -8,16 +8,17 @@ one with the same frames enlarged to 1920×1080 (intrinsics scaled with them), t
 * ``unet full``: the same at camera resolution (``output.downscale=1``, the default before the output policy);
 * ``external``: an external relative_inverse prediction (no network): the cost of everything around a model.
 
-Prints, per run, ms per frame per stage (decode, preprocess, model = the depth source's own work besides the network
-(resizing in and out), network = the forward pass alone, scale, postprocess, cloud, encode, write, other = reading
-the second pass, pairing, bookkeeping), the steady per-frame time (wall time over the last three quarters of the
+Prints, per run, ms per frame per stage (decode = reading and decoding the image and its scan, preprocess, model =
+the depth source's own work besides the network (resizing in and out), network = the forward pass alone, scale,
+postprocess, cloud, encode, write, other = pairing and bookkeeping), the steady per-frame time (wall time over the
 second pass: what a long bag costs per frame), the once-per-run costs (startup: model load and warm-up; the first
 pass) and the whole run per frame, each stage's share of the steady time, the share outside the network (of the
 steady wall time, and of the steady CPU time: this process's CPU over the same span; the network's own time is wall
-time), and the per-frame allocations after warm-up: fresh pages (minor page faults x 4 KiB: every allocation the OS
-had to back, torch and SQLite included) and, from a second run of the default-policy configurations under
-``tracemalloc``, the peak of Python and numpy temporaries between two messages and the traced memory left behind per
-frame (a leak shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
+time), and the per-frame allocations after warm-up (the last three quarters of the second pass): fresh pages (minor
+page faults x 4 KiB: every allocation the OS had to back, torch and SQLite included) and, from a second run of the
+default-policy configurations under ``tracemalloc``, the peak of Python and numpy memory between two messages above
+what was held before (a frame's payloads, decoding and processing) and the traced memory left behind per frame (a
+leak shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
 
     .venv/bin/python bench/bench_bag.py [--frames 24] [--device cpu] [--storage sqlite3] [--load 0] [--no-trace]
 """
@@ -122,12 +123,14 @@ class _Meter(StopSignals):
             tracemalloc.reset_peak()
         return False
 
-    def steady(self, values: list[int] | list[float], frames: int) -> float:
-        """Per frame over the last three quarters of the samples (the first quarter warms caches and buffers up)."""
-        if len(values) < 4 or frames <= 0:
+    def steady(self, values: list[int] | list[float], frames: int, warm: bool = True) -> float:
+        """Per frame over the samples of the second pass: the last three quarters (``warm``: the first quarter fills
+        caches and buffers), or all of them (what the per-stage means cover). From the first message to the last one
+        the runner processes all frames but the last (processed after the last message)."""
+        if len(values) < 4 or frames <= 1:
             return float("nan")
-        first = len(values) // 4
-        return (values[-1] - values[first]) / (frames * (len(values) - 1 - first) / len(values))
+        first = len(values) // 4 if warm else 0
+        return (values[-1] - values[first]) / ((frames - 1) * (len(values) - 1 - first) / (len(values) - 1))
 
 
 @dataclass(frozen=True)
@@ -207,14 +210,13 @@ ROWS = ("decode", "preprocess", "model", "network", "scale", "postprocess", "clo
 
 
 def _stages_ms(run: _Run) -> dict[str, float]:
-    """ms per frame per row (the run's mean), ``steady`` (wall time per frame over the last three quarters of the
-    second pass: no startup, first pass, opening or closing) and ``other`` (the part of it no stage accounts for:
-    reading the second pass, pairing, bookkeeping)."""
+    """ms per frame per row (the run's mean), ``steady`` (wall time per frame over the second pass: no startup,
+    first pass, opening or closing) and ``other`` (the part of it no stage accounts for: pairing, bookkeeping)."""
     summary = run.summary
     frames = max(summary.frames_out, 1)
     ms = {stage: summary.stage_ms.get(stage, 0.0) / frames for stage in ROWS}
     ms["model"] -= ms["network"]
-    steady = 1000.0 * run.meter.steady(run.meter.wall, summary.frames_out)
+    steady = 1000.0 * run.meter.steady(run.meter.wall, summary.frames_out, warm=False)
     ms["other"] = steady - sum(ms.values())
     ms["steady"] = steady
     return ms
@@ -230,7 +232,7 @@ def _print(runs: dict[str, _Run], title: str) -> None:
     width = max(len(name) for name in names) + 2
     stages = {name: _stages_ms(run) for name, run in runs.items()}
     print(f"{'stage (ms/frame)':<22}" + "".join(f"{name:>{width}}" for name in names))
-    labels = {"model": "model (not network)", "other": "other (read, pair...)", "steady": "steady total"}
+    labels = {"model": "model (not network)", "other": "other (pairing...)", "steady": "steady total"}
     for key in (*ROWS, "other", "steady"):
         print(_row(labels.get(key, key), [stages[name][key] for name in names], width))
     for stage, label in (("startup", "startup (ms, once)"), ("index", "first pass (ms, once)")):
@@ -242,7 +244,7 @@ def _print(runs: dict[str, _Run], title: str) -> None:
             width,
         )
     )
-    cpu = [1000.0 * r.meter.steady(r.meter.cpu, r.summary.frames_out) for r in runs.values()]
+    cpu = [1000.0 * r.meter.steady(r.meter.cpu, r.summary.frames_out, warm=False) for r in runs.values()]
     print(_row("CPU steady (ms/frame)", cpu, width))
     print(_row("frames/s", [run.summary.fps for run in runs.values()], width, ".2f"))
     print(f"{'share of steady time':<22}" + "".join(f"{name:>{width}}" for name in names))
