@@ -8,22 +8,31 @@ one with the same frames enlarged to 1920×1080 (intrinsics scaled with them), t
 * ``unet full``: the same at camera resolution (``output.downscale=1``, the default before the output policy);
 * ``external``: an external relative_inverse prediction (no network): the cost of everything around a model.
 
-Prints ms per frame per stage (startup = model load and warm-up, index = first pass, decode, preprocess, model =
-the depth source with its resizing, network = the forward pass alone, scale, postprocess, cloud, encode, write),
-CPU ms per frame, and the share of each unet run's per-frame time (startup excluded) outside the network.
-``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
+Prints, per run, ms per frame per stage (decode = reading and decoding the image and its scan, preprocess, model =
+the depth source's own work besides the network (resizing in and out), network = the forward pass alone, scale,
+postprocess, cloud, encode, write, other = pairing and bookkeeping), the steady per-frame time (wall time over the
+second pass: what a long bag costs per frame), the once-per-run costs (startup: model load and warm-up; the first
+pass) and the whole run per frame, each stage's share of the steady time, the share outside the network (of the
+steady wall time, and of the steady CPU time: this process's CPU over the same span; the network's own time is wall
+time), and the per-frame allocations after warm-up (the last three quarters of the second pass): fresh pages (minor
+page faults x 4 KiB: every allocation the OS had to back, torch and SQLite included) and, from a second run of the
+default-policy configurations under ``tracemalloc``, the peak of Python and numpy memory between two messages above
+what was held before (a frame's payloads, decoding and processing) and the traced memory left behind per frame (a
+leak shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
 
-    .venv/bin/python bench/bench_bag.py [--frames 12] [--device cpu] [--storage sqlite3] [--load 0]
+    .venv/bin/python bench/bench_bag.py [--frames 24] [--device cpu] [--storage sqlite3] [--load 0] [--no-trace]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
+import tracemalloc
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +41,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from mono_depth_ros.adapters.signals import StopSignals  # noqa: E402
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag  # noqa: E402
-from mono_depth_ros.bag.summary import STAGES  # noqa: E402
 from test.conftest import shared_data_dir  # noqa: E402
 from test.kitti_bag import KittiFrame, load_kitti_frames, write_kitti_bag  # noqa: E402
 
@@ -85,19 +94,73 @@ def _busy() -> None:  # pragma: no cover - runs in a child process
         pass
 
 
-def _run(bag: Path, out: Path, params: dict[str, Any], storage: str) -> tuple[BagSummary, float]:
-    """The summary and the CPU seconds of this process during the run."""
+PAGE = resource.getpagesize()
+MIB = 1024.0 * 1024.0
+
+
+@dataclass
+class _Meter(StopSignals):
+    """Never asks the run to stop: samples page faults, CPU time and (under tracemalloc) the traced memory each time
+    the runner asks, i.e. between two input messages of the second pass (a frame is processed in one such gap)."""
+
+    faults: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)  # traced peak above the traced memory at the previous sample
+    traced: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __call__(self) -> bool:
+        self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+        self.cpu.append(time.process_time())
+        self.wall.append(time.perf_counter())
+        if tracemalloc.is_tracing():
+            current, peak = tracemalloc.get_traced_memory()
+            self.peaks.append(peak - (self.traced[-1] if self.traced else current))
+            self.traced.append(current)
+            tracemalloc.reset_peak()
+        return False
+
+    def steady(self, values: list[int] | list[float], frames: int, warm: bool = True) -> float:
+        """Per frame over the samples of the second pass: the last three quarters (``warm``: the first quarter fills
+        caches and buffers), or all of them (what the per-stage means cover). From the first message to the last one
+        the runner processes all frames but the last (processed after the last message)."""
+        if len(values) < 4 or frames <= 1:
+            return float("nan")
+        first = len(values) // 4 if warm else 0
+        return (values[-1] - values[first]) / ((frames - 1) * (len(values) - 1 - first) / (len(values) - 1))
+
+
+@dataclass(frozen=True)
+class _Run:
+    summary: BagSummary
+    cpu_s: float  # CPU seconds of this process during the run (startup included)
+    meter: _Meter
+
+
+def _run(bag: Path, out: Path, params: dict[str, Any], storage: str, trace: bool = False) -> _Run:
+    """The summary, the CPU seconds of this process during the run and the samples between messages."""
+    meter = _Meter()
+    if trace:
+        tracemalloc.start()
     cpu = time.process_time()
-    summary = run_bag(bag, out, params, BagRunOptions(storage=storage, progress=False))
-    return summary, time.process_time() - cpu
+    try:
+        summary = run_bag(bag, out, params, BagRunOptions(storage=storage, progress=False), stop=meter)
+    finally:
+        if trace:
+            tracemalloc.stop()
+    return _Run(summary, time.process_time() - cpu, meter)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=12, help="frames per bench bag (KITTI frames repeated)")
+    parser.add_argument("--frames", type=int, default=24, help="frames per bench bag (KITTI frames repeated)")
     parser.add_argument("--device", default="cpu", help="device of the unet runs")
     parser.add_argument("--storage", default="sqlite3", choices=("sqlite3", "mcap"), help="output storage")
     parser.add_argument("--load", type=int, default=0, help="busy background processes during the runs")
+    parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs (Python/numpy temporaries)")
     args = parser.parse_args()
     kitti = shared_data_dir() / "kitti_object_3frames" / "training"
     if not kitti.is_dir():
@@ -129,37 +192,93 @@ def main() -> int:
         try:
             runs = {name: _run(folder / bag, folder / f"out{i}", params, args.storage)
                     for i, (name, (bag, params)) in enumerate(plan.items())}  # fmt: skip
+            defaults = [name for name in plan if name.startswith("unet ") and "full" not in name]
+            traced = {} if args.no_trace else {
+                name: _run(folder / plan[name][0], folder / f"traced{i}", plan[name][1], args.storage, trace=True)
+                for i, name in enumerate(defaults)
+            }  # fmt: skip
         finally:
             for process in load:
                 process.terminate()
     _print(runs, f"model: {label}, network input {_input_size(weights)}; output storage {args.storage}")
+    _print_allocations(runs, traced)
     return 0
 
 
-def _print(runs: dict[str, tuple[BagSummary, float]], title: str) -> None:
+ROWS = ("decode", "preprocess", "model", "network", "scale", "postprocess", "cloud", "encode", "write")
+"""Per-frame stage rows; ``model`` shows the depth source's work besides the network (the stage less ``network``)."""
+
+
+def _stages_ms(run: _Run) -> dict[str, float]:
+    """ms per frame per row (the run's mean), ``steady`` (wall time per frame over the second pass: no startup,
+    first pass, opening or closing) and ``other`` (the part of it no stage accounts for: pairing, bookkeeping)."""
+    summary = run.summary
+    frames = max(summary.frames_out, 1)
+    ms = {stage: summary.stage_ms.get(stage, 0.0) / frames for stage in ROWS}
+    ms["model"] -= ms["network"]
+    steady = 1000.0 * run.meter.steady(run.meter.wall, summary.frames_out, warm=False)
+    ms["other"] = steady - sum(ms.values())
+    ms["steady"] = steady
+    return ms
+
+
+def _row(label: str, values: list[float], width: int, spec: str = ".1f") -> str:
+    return f"{label:<22}" + "".join(f"{value:>{width}{spec}}" for value in values)
+
+
+def _print(runs: dict[str, _Run], title: str) -> None:
     print(title)
     names = list(runs)
     width = max(len(name) for name in names) + 2
-    print(f"{'stage (ms/frame)':<18}" + "".join(f"{name:>{width}}" for name in names))
-    for stage in STAGES:
-        row = [summary.stage_ms.get(stage, 0.0) / max(summary.frames_out, 1) for summary, _ in runs.values()]
-        print(f"{stage:<18}" + "".join(f"{value:>{width}.1f}" for value in row))
-    wall = {name: 1000.0 * s.elapsed_s / max(s.frames_out, 1) for name, (s, _) in runs.items()}
-    cpu = {name: 1000.0 * c / max(s.frames_out, 1) for name, (s, c) in runs.items()}
-    print(f"{'wall total':<18}" + "".join(f"{wall[name]:>{width}.1f}" for name in names))
-    print(f"{'CPU total':<18}" + "".join(f"{cpu[name]:>{width}.1f}" for name in names))
-    print(f"{'frames/s':<18}" + "".join(f"{runs[name][0].fps:>{width}.2f}" for name in names))
-    for name, (summary, _) in runs.items():
-        if name.startswith("unet"):
-            steady_ms = 1000.0 * summary.elapsed_s - summary.stage_ms["startup"]
-            network = summary.stage_ms.get("network", 0.0) or summary.stage_ms["model"]
-            print(f"{name}: {1.0 - network / steady_ms:.1%} of the per-frame wall time is outside the network")
+    stages = {name: _stages_ms(run) for name, run in runs.items()}
+    print(f"{'stage (ms/frame)':<22}" + "".join(f"{name:>{width}}" for name in names))
+    labels = {"model": "model (not network)", "other": "other (pairing...)", "steady": "steady total"}
+    for key in (*ROWS, "other", "steady"):
+        print(_row(labels.get(key, key), [stages[name][key] for name in names], width))
+    for stage, label in (("startup", "startup (ms, once)"), ("index", "first pass (ms, once)")):
+        print(_row(label, [run.summary.stage_ms.get(stage, 0.0) for run in runs.values()], width))
+    print(
+        _row(
+            "whole run (ms/frame)",
+            [1000.0 * r.summary.elapsed_s / max(r.summary.frames_out, 1) for r in runs.values()],
+            width,
+        )
+    )
+    cpu = [1000.0 * r.meter.steady(r.meter.cpu, r.summary.frames_out, warm=False) for r in runs.values()]
+    print(_row("CPU steady (ms/frame)", cpu, width))
+    print(_row("frames/s", [run.summary.fps for run in runs.values()], width, ".2f"))
+    print(f"{'share of steady time':<22}" + "".join(f"{name:>{width}}" for name in names))
+    for key in (*ROWS, "other"):
+        shares = [100.0 * stages[name][key] / stages[name]["steady"] for name in names]
+        print(_row(labels.get(key, key), shares, width, ".1f"))
+    outside = [100.0 * (1.0 - stages[name]["network"] / stages[name]["steady"]) for name in names]
+    print(_row("outside the network %", outside, width))
+    outside_cpu = [100.0 * (1.0 - stages[name]["network"] / ms) for name, ms in zip(names, cpu, strict=True)]
+    print(_row("  of steady CPU %", outside_cpu, width))
+    wall = {name: stages[name]["steady"] for name in names}
     for size in ("1242x375", "1920x1080"):
         full, auto = wall.get(f"unet full {size}"), wall.get(f"unet {size}")
         if full and auto:
             print(f"{size}: the output policy costs {auto / full:.2f} x the camera-resolution run per frame")
     if wall.get("unet 1242x375") and wall.get("unet 1920x1080"):
-        print(f"frame cost 1920x1080 / 1242x375 (default policy): {wall['unet 1920x1080'] / wall['unet 1242x375']:.2f}")
+        ratio = wall["unet 1920x1080"] / wall["unet 1242x375"]
+        print(f"frame cost 1920x1080 / 1242x375 (default policy, steady): {ratio:.2f} (goal <= 1.5)")
+
+
+def _print_allocations(runs: dict[str, _Run], traced: dict[str, _Run]) -> None:
+    names = list(runs)
+    width = max(len(name) for name in names) + 2
+    print(f"{'allocations per frame':<22}" + "".join(f"{name:>{width}}" for name in names))
+    pages = [r.meter.steady(r.meter.faults, r.summary.frames_out) for r in runs.values()]
+    print(_row("fresh pages (MiB)", [p * PAGE / MIB for p in pages], width, ".2f"))
+    if not traced:
+        return
+    peak = [max(traced[n].meter.peaks[len(traced[n].meter.peaks) // 4 :]) / MIB if n in traced else float("nan")
+            for n in names]  # fmt: skip
+    kept = [traced[n].meter.steady(traced[n].meter.traced, traced[n].summary.frames_out) / MIB if n in traced
+            else float("nan") for n in names]  # fmt: skip
+    print(_row("py/numpy peak (MiB)", peak, width, ".2f"))
+    print(_row("py/numpy kept (MiB)", kept, width, ".3f"))
 
 
 if __name__ == "__main__":

@@ -71,15 +71,15 @@ class Scan:
     stamp_ns: int
 
 
-def decode_image(msg: Any, msgtype: str) -> npt.NDArray[np.uint8]:
-    """Image or CompressedImage → (H, W, 3) uint8 RGB.
+def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
+    """Image or CompressedImage → (H, W, 3) uint8 RGB (``copy=False``: see :func:`image_to_rgb8`).
 
     Raises:
         EncodingError: unsupported encoding / format, undecodable data. ShapeError: inconsistent sizes.
     """
     if msgtype == "sensor_msgs/msg/CompressedImage":
         return compressed_image_to_rgb8(msg)
-    return image_to_rgb8(msg)
+    return image_to_rgb8(msg, copy=copy)
 
 
 def decode_scan(msg: Any) -> Scan:
@@ -134,12 +134,16 @@ def frame_input(
     lidar: LidarInput | None = None,
     prediction: npt.NDArray[np.float32] | None = None,
     world_from_cam: RigidTransform | None = None,
+    *,
+    copy: bool = True,
 ) -> FrameInput:
     """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
     Stamp and frame id come from the image header; ``prediction`` is an external prediction already decoded with
     :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
-    (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None).
+    (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None). ``copy=False``: the pixels may be a view of the
+    message's buffer (a caller that owns the message, such as the bag runner; see
+    :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
 
     Raises:
         EncodingError, ShapeError: an undecodable image.
@@ -148,7 +152,7 @@ def frame_input(
     return FrameInput(
         stamp_ns=stamp_to_ns(header.stamp),
         frame_id=str(header.frame_id),
-        rgb=decode_image(image, image_type),
+        rgb=decode_image(image, image_type, copy=copy),
         camera=camera,
         image_is_rectified=image_is_rectified,
         lidar=lidar,

@@ -1,8 +1,9 @@
 """First pass over the input bag: which topics to use, every header stamp, all calibration and all TF.
 
 Only small things are kept (stamps, frame ids, CameraInfo, transforms). Images, scans and predictions are not
-decoded here: their stamp and frame id are read from the serialised header (:mod:`~mono_depth_ros.core.cdr_header`);
-they are decoded once, in the second pass, when their frame is processed. Knowing every stamp up front is what lets
+decoded here, nor read past their header where the storage allows (:mod:`~mono_depth_ros.bag.payload`): their stamp
+and frame id are read from the serialised header (:mod:`~mono_depth_ros.core.cdr_header`); they are decoded once, in
+the second pass, when their frame is processed. Knowing every stamp up front is what lets
 the runner pair an image with a scan or prediction recorded after it.
 """
 
@@ -193,7 +194,7 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
     predictions: tuple[list[int], list[int]] = ([], [])
     wanted = topics.all
     stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
-    for message in bag.messages(selection):
+    for message in bag.messages(selection, heads=stamp_only):  # images, scans, predictions: their heads only
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None

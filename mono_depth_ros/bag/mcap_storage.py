@@ -18,6 +18,7 @@ from binascii import crc32
 from collections import defaultdict
 from collections.abc import Collection, Generator
 from pathlib import Path
+from typing import cast
 
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import storage_mcap as rosbags_mcap
@@ -313,9 +314,8 @@ class VerifyingMcapReader(McapReader):
                 channel_id, _, log_time = struct.unpack_from("<HIQ", record, 0)
                 found[channel_id] += 1
                 if start <= log_time < stop and channel_id in channel_map:
-                    messages.append(
-                        Msg(log_time, chunk.chunk_start_offset, channel_map[channel_id], bytes(record[22:]))
-                    )
+                    payload = cast("bytes", bytearray(record[22:]))  # the message's own buffer (see the sqlite3 reader)
+                    messages.append(Msg(log_time, chunk.chunk_start_offset, channel_map[channel_id], payload))
             if chunk.channel_count and dict(found) != chunk.channel_count:
                 msg = f"its records hold {dict(found)} messages per channel, its index {chunk.channel_count}"
                 raise ReaderError(msg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -21,6 +21,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
+from mono_depth_ros.bag.payload import whole
 from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
 from mono_depth_ros.core.errors import BagError, EncodingError
 
@@ -79,14 +80,15 @@ class BagMessage:
     Attributes:
         topic: topic name. msgtype: ROS 2 type (``sensor_msgs/msg/Image``).
         ordinal: position of this message among the messages of its topic (0, 1, 2, ...).
-        log_ns: bag (receive) time in int ns. raw: CDR bytes. connection: the rosbags connection.
+        log_ns: bag (receive) time in int ns. raw: CDR bytes (the sqlite3 and MCAP readers give each message a
+        ``bytearray`` of its own). connection: the rosbags connection.
     """
 
     topic: str
     msgtype: str
     ordinal: int
     log_ns: int
-    raw: bytes | memoryview
+    raw: bytes | bytearray | memoryview
     connection: Connection
 
 
@@ -133,6 +135,11 @@ class InputBag:
         if self._reader.is_open:
             self._reader.close()
 
+    def _storages(self) -> list[object]:
+        """The storage readers behind the bag (one per file of a folder)."""
+        storage = self._reader.storage
+        return list(storage.storages) if isinstance(storage, DirectoryReader) else [storage]
+
     @property
     def integrity(self) -> list[StorageIntegrity]:
         """Per storage file: what was skipped or salvaged so far (filled while messages are read).
@@ -166,8 +173,12 @@ class InputBag:
         """The rosbags connections (one or more per topic)."""
         return list(self._reader.connections)
 
-    def messages(self, topics: set[str] | None = None) -> Iterator[BagMessage]:
+    def messages(self, topics: set[str] | None = None, heads: Collection[str] = ()) -> Iterator[BagMessage]:
         """Raw messages in recording order, optionally only those of ``topics``.
+
+        ``heads``: topics whose payloads are wanted only for their header: where the storage can (an intact sqlite3
+        file without per-message compression), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes;
+        :meth:`deserialize` and :meth:`payload` read the rest).
 
         Raises:
             BagError: the storage fails part-way (a truncated or corrupt file).
@@ -175,18 +186,38 @@ class InputBag:
         selected = [c for c in self._reader.connections if topics is None or c.topic in topics]
         if not selected:
             return
+        sqlite = [s for s in self._storages() if isinstance(s, SalvagingSqlite3Reader)]
+        if self._reader.compression_mode == "message":  # each payload is one zstd frame: no head without the rest
+            heads = ()
+        for storage in sqlite:
+            storage.head_topics = frozenset(heads)
         ordinals: dict[str, int] = {}
         iterator = self._reader.messages(connections=selected)
-        while True:
-            try:
-                connection, log_ns, raw = next(iterator)
-            except StopIteration:
-                return
-            except _STORAGE_ERRORS as err:
-                raise BagError(self._describe(err)) from None
-            ordinal = ordinals.get(connection.topic, 0)
-            ordinals[connection.topic] = ordinal + 1
-            yield BagMessage(connection.topic, connection.msgtype, ordinal, int(log_ns), raw, connection)
+        try:
+            while True:
+                try:
+                    connection, log_ns, raw = next(iterator)
+                except StopIteration:
+                    return
+                except _STORAGE_ERRORS as err:
+                    raise BagError(self._describe(err)) from None
+                ordinal = ordinals.get(connection.topic, 0)
+                ordinals[connection.topic] = ordinal + 1
+                yield BagMessage(connection.topic, connection.msgtype, ordinal, int(log_ns), raw, connection)
+        finally:
+            for storage in sqlite:
+                storage.head_topics = frozenset()
+
+    def payload(self, message: BagMessage) -> bytes | bytearray | memoryview:
+        """The whole serialised message (read now when the first pass holds only its head).
+
+        Raises:
+            BagError: the storage cannot read it any more.
+        """
+        try:
+            return whole(message.raw)
+        except _STORAGE_ERRORS as err:
+            raise BagError(self._describe(err)) from None
 
     def deserialize(self, message: BagMessage) -> Any:
         """The message as a rosbags dataclass of the chosen distro.
@@ -197,8 +228,13 @@ class InputBag:
         if message.msgtype not in self.typestore.types:
             msg = f"message type {message.msgtype} on {message.topic} is not in the typestore; cannot decode it"
             raise EncodingError(msg)
+        raw = self.payload(message)
+        # The message's arrays (image pixels, cloud points) are views of the payload, never copies of it: read-only
+        # for bytes, writable for the bytearray a storage reads each payload into (that message's own buffer). A
+        # memoryview from a storage may be of a buffer it reuses: copied.
+        view = bytes(raw) if isinstance(raw, memoryview) else memoryview(raw)
         try:
-            return self.typestore.deserialize_cdr(bytes(message.raw), message.msgtype)
+            return self.typestore.deserialize_cdr(view, message.msgtype)
         except Exception as err:
             msg = (
                 f"cannot deserialise {message.msgtype} #{message.ordinal} on {message.topic} "

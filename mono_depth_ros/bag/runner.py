@@ -2,10 +2,10 @@
 
 Two passes over the input. The first (:mod:`.index`) reads every header stamp, all CameraInfo and all TF; the
 pairing rules (:mod:`.pairing`) then fix each image's camera_info, LiDAR scan and external prediction. The second
-pass decodes images, scans and predictions as they come, holds an image only until its partners have been read, and
-processes images in recording order (the scale filter in the pipeline is temporal). Every image ends up written or
-skipped with a reason (:class:`~.summary.BagSummary`). Outputs carry the input image's stamp and frame_id and are
-written at the image's bag time.
+pass decodes images, scans and predictions as they come (reading a payload whole only to decode it), holds an image
+only until its partners have been read, and processes images in recording order (the scale filter in the pipeline is
+temporal). Every image ends up written or skipped with a reason (:class:`~.summary.BagSummary`). Outputs carry the
+input image's stamp and frame_id and are written at the image's bag time.
 """
 
 from __future__ import annotations
@@ -103,9 +103,14 @@ class _SecondPass:
         self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
 
     def run(self, selection: set[str] | None) -> None:
-        """Read the bag again (the same ``selection`` as the first pass) and process every image."""
+        """Read the bag again (the same ``selection`` as the first pass) and process every image.
+
+        Payloads are read whole only when decoded (:mod:`.payload`): a scan or prediction that no frame needs, or an
+        image that is skipped, costs its header, and a pending image holds no more than that until its frame runs.
+        """
+        heads = () if self.options.copy_inputs else (selection or ())  # copying reads every payload anyway
         try:
-            for message in self.bag.messages(selection):
+            for message in self.bag.messages(selection, heads=heads):
                 if self.stop is not None and self.stop():
                     self.summary.interrupted = self.stop.reason
                     return  # the frame in hand is done; the ones waiting for partners are dropped
@@ -124,7 +129,7 @@ class _SecondPass:
                 self.progress.close()
 
     def _copy(self, message: BagMessage) -> None:
-        if not self.out.copy(message.connection, message.raw, message.log_ns):
+        if not self.out.copy(message.connection, self.bag.payload(message), message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
                 f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
@@ -197,7 +202,7 @@ class _SecondPass:
         try:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
-            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose)
+            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return

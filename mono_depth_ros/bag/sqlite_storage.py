@@ -30,8 +30,9 @@ from collections.abc import Collection, Generator
 from itertools import accumulate, islice
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+import apsw
 import yaml
 from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
 from rosbags.rosbag2 import ReaderError
@@ -39,6 +40,7 @@ from rosbags.rosbag2.metadata import ReaderMetadata, parse_qos
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
 from mono_depth_ros.bag.integrity import StorageIntegrity
+from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead
 
 if TYPE_CHECKING:
     from rosbags.interfaces.typing import RPath
@@ -362,6 +364,8 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         self._file: _PageFile | None = None
         self._index: list[_Row] = []
         self._topics: dict[int, str] = {}
+        self.head_topics: frozenset[str] = frozenset()
+        """Topics whose messages are read only as far as their header (:mod:`.payload`); set by the bag reader."""
 
     def open(self) -> None:
         """Open the file: by SQLite when intact, else salvage it page by page (ReaderError when nothing is usable)."""
@@ -506,9 +510,13 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         start: int | None = None,
         stop: int | None = None,
     ) -> Generator[tuple[Connection, int, bytes], None, None]:
-        """Yield (connection, timestamp ns, raw bytes) of the given connections, start <= t < stop, by time."""
+        """Yield (connection, timestamp ns, raw bytes) of the given connections, start <= t < stop, by time.
+
+        Messages on :attr:`head_topics` longer than :data:`~.payload.HEAD_BYTES` come as a
+        :class:`~.payload.PayloadHead` from an intact file (a salvaged one always yields whole payloads).
+        """
         if self._file is None:
-            yield from super().messages(connections, start, stop)
+            yield from self._blob_messages(connections, start, stop)
             return
         file, ids = self._file, {x.id for x in connections}
         connmap = {x.id: x for x in self.connections}
@@ -526,6 +534,59 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
                     f"{self.path}: message {row.rowid} no longer decodes ({err}); was it changed?"
                 ) from err
             yield connmap[row.topic_id], row.timestamp, data if isinstance(data, bytes) else b""
+
+    def _blob_messages(
+        self, connections: Collection[Connection], start: int | None, stop: int | None
+    ) -> Generator[tuple[Connection, int, bytes], None, None]:
+        """rosbags' query and order (timestamp, then rowid), each payload read through SQLite's incremental blob I/O.
+
+        ``SELECT data`` makes SQLite assemble every payload in a buffer of its own before apsw copies it into a new
+        ``bytes``: two fresh multi-megabyte allocations per image or scan. A blob handle reads the pages straight into
+        the one buffer returned, and reads only the head of a message whose topic asks for no more.
+        """
+        db = self.dbconn
+        assert db
+        ids = tuple({x.id for x in connections})
+        query = [
+            "SELECT topics.id, messages.timestamp, messages.id",
+            "FROM messages JOIN topics ON messages.topic_id=topics.id",
+            f"WHERE topics.id IN ({','.join('?' for _ in ids)})",
+        ]
+        args: list[int] = list(ids)
+        if start is not None:
+            query.append("AND messages.timestamp >= ?")
+            args.append(start)
+        if stop is not None:
+            query.append("AND messages.timestamp < ?")
+            args.append(stop)
+        query.append("ORDER BY messages.timestamp, messages.id")
+        connmap = {x.id: x for x in self.connections}
+        heads = {x.id for x in self.connections if x.topic in self.head_topics}
+        for cid, timestamp, rowid in db.execute(" ".join(query), args):
+            # a bytearray where rosbags' protocol says bytes: every reader here takes any bytes-like payload
+            yield connmap[cid], timestamp, cast("bytes", self._payload(rowid, head=cid in heads))
+
+    def _payload(self, rowid: int, *, head: bool = False) -> bytes | bytearray:
+        """The ``data`` of messages row ``rowid`` (a :class:`PayloadHead` when ``head`` and it is longer).
+
+        A new ``bytearray``: the message's own buffer, so that arrays decoded from it may be writable views.
+        """
+        db = self.dbconn
+        if db is None:
+            raise ReaderError(f"{self.path} is closed; message {rowid} can no longer be read")
+        try:
+            blob = db.blob_open("main", "messages", "data", rowid, False)
+        except apsw.Error:  # not a blob (NULL or an integer): as SELECT returns it
+            (data,) = next(db.execute("SELECT data FROM messages WHERE id = ?", (rowid,)))
+            return data if isinstance(data, bytes) else b""
+        with blob:
+            size = blob.length()
+            if head and size > HEAD_BYTES:
+                payload: bytes | bytearray = PayloadHead(blob.read(HEAD_BYTES), size, lambda: self._payload(rowid))
+            else:
+                payload = bytearray(size)
+                blob.read_into(payload)
+        return payload
 
     def close(self) -> None:
         """Close the file (SQLite connection or memory map)."""

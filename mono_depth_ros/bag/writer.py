@@ -108,7 +108,7 @@ class OutputBag:
         self._writer.write(self._connection(topic, msgtype), int(log_ns), data)
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
-    def copy(self, input_connection: Connection, data: bytes | memoryview, log_ns: int) -> bool:
+    def copy(self, input_connection: Connection, data: bytes | bytearray | memoryview, log_ns: int) -> bool:
         """Copy one input message unchanged (same topic, type, bytes and offered QoS).
 
         The definition comes from the typestore when it knows the type, else from the input bag. Returns False (and
@@ -120,7 +120,7 @@ class OutputBag:
         connection = self._copied[key]
         if connection is None:
             return False
-        self._writer.write(connection, int(log_ns), data)
+        self._writer.write(connection, int(log_ns), memoryview(data) if isinstance(data, bytearray) else data)
         self.counts[input_connection.topic] = self.counts.get(input_connection.topic, 0) + 1
         return True
 

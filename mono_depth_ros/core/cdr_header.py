@@ -11,9 +11,11 @@ from __future__ import annotations
 import struct
 
 _MAX_FRAME_ID = 4096  # bytes; a longer "frame id" means the bytes are not a Header
+HEADER_BYTES_MAX = 16 + _MAX_FRAME_ID
+""":func:`header_from_cdr` reads no byte past this one: on a prefix this long it answers as on the whole message."""
 
 
-def header_from_cdr(raw: bytes | memoryview) -> tuple[int, str] | None:
+def header_from_cdr(raw: bytes | bytearray | memoryview) -> tuple[int, str] | None:
     """``(stamp_ns, frame_id)`` of a CDR message that starts with a Header, or None when the bytes cannot be one.
 
     Args:

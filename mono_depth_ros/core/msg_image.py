@@ -1,7 +1,8 @@
 """``sensor_msgs/Image`` ⇄ numpy, field by field (any message class; see :mod:`.msg_factory`).
 
-Arrays are ``(H, W)`` for one channel and ``(H, W, C)`` otherwise, C-contiguous, native byte order, and always
-a fresh copy (never a view on the message buffer). Reading honours ``step`` (row padding) and ``is_bigendian``;
+Arrays are ``(H, W)`` for one channel and ``(H, W, C)`` otherwise, C-contiguous, native byte order, and a fresh
+copy (never a view on the message buffer) unless a caller that owns the message asks for a view
+(:func:`image_to_rgb8` ``copy=False``). Reading honours ``step`` (row padding) and ``is_bigendian``;
 writing produces little-endian rows with ``step = width * channels * itemsize``.
 
 Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8), ``mono16 16UC1`` (uint16),
@@ -146,10 +147,13 @@ def grey_to_rgb8(grey: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return np.repeat(grey[..., np.newaxis], 3, axis=2)
 
 
-def image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
+def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
     ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated (mono16 scaled to 8 bit).
+    ``copy=False``: an ``rgb8`` image in a writable buffer without row padding comes back as a view of ``msg.data``
+    (a camera-size copy less per frame; for a caller that owns the message and does not reuse it); anything else is
+    still a new array.
 
     Raises:
         EncodingError: a depth or unsupported encoding.
@@ -171,6 +175,8 @@ def image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
     if wire.size == 0:
         return np.zeros((*wire.shape[:2], 3), dtype=np.uint8)
     if conversion is None:
+        if not copy and wire.flags.writeable and wire.flags.c_contiguous:
+            return wire
         return np.array(wire, order="C", copy=True)
     return np.asarray(cv2.cvtColor(np.ascontiguousarray(wire), conversion), dtype=np.uint8)
 

@@ -94,7 +94,9 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
     return") are dropped. Other fields (intensity, ring, time, ...) are ignored.
 
     Returns:
-        ``(N, 3)`` float32, or float64 when any of x/y/z is FLOAT64; row-major point order.
+        ``(N, 3)`` float32, or float64 when any of x/y/z is FLOAT64; row-major point order. The array is the
+        transpose of an axis-major ``(3, N)`` one (Fortran order): each coordinate column is contiguous, which is
+        what the per-axis arithmetic of a projection wants (``np.ascontiguousarray`` gives C order where needed).
 
     Raises:
         EncodingError: ``x``, ``y`` or ``z`` is missing, not FLOAT32/FLOAT64, or has ``count != 1``.
@@ -127,11 +129,12 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
     xyz_by_axis = np.empty((3, points.shape[0]), dtype=out_dtype)
     for row, axis in enumerate(("x", "y", "z")):
         xyz_by_axis[row] = points[axis]
-    keep = np.flatnonzero(np.isfinite(xyz_by_axis).all(axis=0) & (xyz_by_axis != 0).any(axis=0))
-    valid: npt.NDArray[np.floating] = np.empty((keep.size, 3), dtype=out_dtype)
-    for column in range(3):
-        valid[:, column] = xyz_by_axis[column].take(keep)
-    return valid
+    ok = np.isfinite(xyz_by_axis).all(axis=0)
+    ok &= (xyz_by_axis != 0).any(axis=0)
+    if ok.all():  # every point valid (drivers that drop bad returns): no index, no gathers
+        return xyz_by_axis.T
+    valid: npt.NDArray[np.floating] = np.take(xyz_by_axis, np.flatnonzero(ok), axis=1)
+    return valid.T
 
 
 def _padding_runs(fields: list[PointField], point_step: int) -> list[tuple[int, int]]:

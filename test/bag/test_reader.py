@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mono_depth_ros.bag.payload import HEAD_BYTES
 from mono_depth_ros.bag.reader import InputBag, typestore_for
+from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, EncodingError
 
 from .support import write_tiny_bag
@@ -89,3 +92,26 @@ def test_passing_metadata_yaml_names_the_folder_instead(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "bag", 1)
     with pytest.raises(BagError, match=r"is a bag's metadata file; give its folder"):
         InputBag(tmp_path / "bag" / "metadata.yaml", typestore_for("humble"))
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_heads_decide_the_header_as_the_whole_message_and_deserialise_whole(tmp_path: Path, storage: str) -> None:
+    write_tiny_bag(tmp_path / "bag", 2, storage=storage)
+    image = "/camera/image_raw"
+    with InputBag(tmp_path / "bag", HUMBLE) as bag:
+        whole = list(bag.messages())
+        heads = list(bag.messages(heads={image}))
+        assert [(m.topic, m.ordinal, m.log_ns) for m in heads] == [(m.topic, m.ordinal, m.log_ns) for m in whole]
+        for head, message in zip(heads, whole, strict=True):
+            assert header_from_cdr(head.raw) == header_from_cdr(message.raw)
+            assert bag.payload(head) == message.raw
+        short = [len(m.raw) for m in heads if m.topic == image]
+        assert short == ([HEAD_BYTES] * 2 if storage == "sqlite3" else [len(m.raw) for m in whole if m.topic == image])
+        last_image = next(m for m in reversed(heads) if m.topic == image)
+        decoded = bag.deserialize(last_image)
+        reference = HUMBLE.deserialize_cdr(bytes(bag.payload(last_image)), last_image.msgtype)
+        assert (decoded.width, decoded.height) == (64, 48) and np.array_equal(decoded.data, reference.data)
+        image_message = next(m for m in whole if m.topic == image)
+        pixels = bag.deserialize(image_message).data  # a view of the message's own buffer: no copy, writable
+        assert np.shares_memory(pixels, np.frombuffer(image_message.raw, np.uint8)) and pixels.flags.writeable
+        assert [m.raw for m in bag.messages()] == [m.raw for m in whole]  # the heads were for that pass only

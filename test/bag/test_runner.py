@@ -234,3 +234,39 @@ def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path
     else:  # no such frame in the bag: every frame passes through, counted and warned about
         assert summary.warnings.counts == {"temporal: no camera pose": len(frames)}
         assert values["temporal_no_motion_frames"] == str(len(frames))
+
+
+def test_payloads_no_frame_needs_are_never_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image 1 is missing: its scan and prediction are read only as far as their headers; the rest whole, once."""
+    from mono_depth_ros.bag.payload import HEAD_BYTES
+    from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
+
+    write_tiny_bag(tmp_path / "in", 3, prediction="relative_inverse", mutate=_drop_image(1))
+    whole_reads: list[int] = []
+    payload = SalvagingSqlite3Reader._payload
+
+    def counting(self: SalvagingSqlite3Reader, rowid: int, *, head: bool = False) -> bytes | bytearray:
+        data = payload(self, rowid, head=head)
+        if len(data) > HEAD_BYTES:
+            whole_reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(SalvagingSqlite3Reader, "_payload", counting)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert (summary.frames_in, summary.frames_out) == (2, 2)
+    assert len(whole_reads) == 6  # images, scans and predictions of frames 0 and 2
+    monkeypatch.undo()  # copy_inputs reads every payload whole as it comes: the same outputs
+    copying = BagRunOptions(progress=False, copy_inputs=True)
+    assert run_bag(tmp_path / "in", tmp_path / "again", EXTERNAL_RELATIVE, copying).frames_out == 2
+    out, again = read_bag(tmp_path / "out"), read_bag(tmp_path / "again")
+    for (_, image), (_, same) in zip(out["/depth/image"], again["/depth/image"], strict=True):
+        np.testing.assert_array_equal(depth_image_to_metres(image), depth_image_to_metres(same))
+    clouds = [bytes(cloud.data) for _, cloud in out["/depth/points"]]
+    assert clouds == [bytes(cloud.data) for _, cloud in again["/depth/points"]]
+
+
+def _drop_image(index: int) -> Mutate:
+    def mutate(topic: str, frame: int, msg: Any) -> Any:
+        return None if topic == "/camera/image_raw" and frame == index else msg
+
+    return mutate

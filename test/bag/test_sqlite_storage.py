@@ -18,6 +18,7 @@ from rosbags.rosbag2 import ReaderError, StoragePlugin, Writer
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, whole
 from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
@@ -260,4 +261,37 @@ def test_cut_kitti_bag(tmp_path: Path, kitti_object_dir: Path) -> None:
     got = _read(reader)
     assert got == kitti.expected(cut // kitti.page_size) and len(got) >= 0.5 * len(kitti.rows)
     assert reader.integrity.expected == len(kitti.rows) and reader.integrity.recovered == len(got)
+    reader.close()
+
+
+def test_head_topics_read_only_the_head_and_the_rest_on_demand(bag: Bag, tmp_path: Path) -> None:
+    """Images on a head topic come as their first HEAD_BYTES (and the whole payload on request); the rest whole."""
+    reader = SalvagingSqlite3Reader(bag.db3)
+    reader.open()
+    reader.head_topics = frozenset({"/camera/image_raw"})
+    got = list(reader.messages(reader.connections))
+    reference = bag.expected(len(bag.db3.read_bytes()) // bag.page_size)
+    assert [(c.id, t_ns) for c, t_ns, _ in got] == [(topic, t_ns) for topic, t_ns, _ in reference]
+    heads = [(raw, data) for (_, _, raw), (topic, _, data) in zip(got, reference, strict=True) if topic == 2]
+    assert heads and all(isinstance(raw, PayloadHead) for raw, _ in heads)
+    for raw, data in heads:
+        assert isinstance(raw, PayloadHead)
+        assert (bytes(raw), raw.size, raw.full(), whole(raw)) == (data[:HEAD_BYTES], len(data), data, data)
+    assert all(raw == data for (_, _, raw), (topic, _, data) in zip(got, reference, strict=True) if topic != 2)
+    reader.close()
+    with pytest.raises(ReaderError, match="is closed"):
+        heads[0][0].full()
+
+
+def test_a_payload_that_is_no_blob_reads_as_select_does(bag: Bag, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.db3"
+    odd.write_bytes(bag.db3.read_bytes())
+    with sqlite3.connect(odd) as conn:
+        conn.execute("UPDATE messages SET data = 7 WHERE id = 1")
+    conn.close()
+    reader = SalvagingSqlite3Reader(odd)
+    reader.open()
+    by_time = {t_ns: raw for _, t_ns, raw in reader.messages(reader.connections)}
+    assert by_time[bag.rows[1][1]] == b""
+    assert by_time[bag.rows[2][1]] == bag.rows[2][2]
     reader.close()

@@ -177,6 +177,22 @@ def test_output_does_not_alias_the_message_or_input() -> None:
     assert image_to_array(msg).any()
 
 
+def test_rgb8_without_a_copy_is_a_view_only_where_it_can_be() -> None:
+    """``copy=False``: a writable, unpadded rgb8 buffer is viewed; read-only, padded or reordered data is copied."""
+    factory = rosbags_factory("humble")
+    pixels = random_pixels("rgb8", 3, 4)
+    msg = wire_image(factory, pixels, "rgb8")
+    view = image_to_rgb8(msg, copy=False)
+    assert np.shares_memory(view, msg.data) and np.array_equal(view, pixels)
+    assert not np.shares_memory(image_to_rgb8(msg), msg.data)
+    read_only = cdr_round_trip(msg, "humble")  # its arrays view the read-only buffer rosbags serialised into
+    padded, bgr = wire_image(factory, pixels, "rgb8", pad=2), wire_image(factory, pixels[..., ::-1], "bgr8")
+    for other in (read_only, padded, bgr):
+        decoded = image_to_rgb8(other, copy=False)
+        assert decoded.flags.writeable and not np.shares_memory(decoded, other.data)
+        assert np.array_equal(decoded, pixels)
+
+
 def test_read_errors_name_field_and_value() -> None:
     factory = rosbags_factory("humble")
     good = wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8")

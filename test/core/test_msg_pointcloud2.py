@@ -209,6 +209,21 @@ def test_xyz_filter_property(xyz: npt.NDArray[np.float32]) -> None:
     assert out.tobytes() == xyz[keep].tobytes()
 
 
+@pytest.mark.parametrize("invalid", [False, True])
+def test_xyz_of_a_cloud_with_and_without_invalid_points(invalid: bool) -> None:
+    """Every point valid (no gathers) and one NaN point give the same rows for the valid points, in order."""
+    points = np.zeros(1000, dtype=VELODYNE)
+    for axis in "xyz":
+        points[axis] = np.random.default_rng(9).uniform(1, 50, 1000)
+    if invalid:
+        points["z"][17] = np.nan
+    factory = rosbags_factory("humble")
+    xyz = xyz_from_pointcloud2(pointcloud2_from_structured(factory, input_header(factory), points, 1, 1000, False))
+    kept = np.arange(1000) != 17 if invalid else np.ones(1000, dtype=bool)
+    expected = np.stack([points[axis][kept] for axis in ("x", "y", "z")], axis=1)
+    assert xyz.T.flags.c_contiguous and xyz.tobytes() == expected.astype(np.float32).tobytes()  # columns contiguous
+
+
 def test_xyz_field_errors_name_the_field() -> None:
     factory = rosbags_factory("humble")
     no_z = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4"), ("intensity", "<f4")])

@@ -204,7 +204,10 @@ def project_scan(
         inside &= np.less(v, intrinsics.height - 0.5, out=scratch)
         inside &= in_range
     index = np.flatnonzero(inside)
-    index = index[np.any(points_in_lidar[index] != 0, axis=1)]  # all-zero = "no return"
+    returned = points_in_lidar[:, 0].take(index) != 0  # all-zero = "no return"; per column: no (M, 3) temporary
+    for axis in (1, 2):
+        returned |= points_in_lidar[:, axis].take(index) != 0
+    index = index[returned]
     n_valid = int(np.count_nonzero(in_range))
     return _zbuffer_and_filter(
         np.rint(u[index]).astype(np.int32),
@@ -225,7 +228,11 @@ def _affine_row(
     out: npt.NDArray[np.floating],
     tmp: npt.NDArray[np.floating],
 ) -> npt.NDArray[np.floating]:
-    """``points @ row[:3] + row[3]`` into ``out``, element-wise (no BLAS: a threaded gemv stalls on busy CPUs)."""
+    """``points @ row[:3] + row[3]`` into ``out``, element-wise (no BLAS: a threaded gemv stalls on busy CPUs).
+
+    Fastest on axis-major points (a Fortran-order ``(N, 3)``, as ``xyz_from_pointcloud2`` returns them): each
+    column is then one contiguous stream.
+    """
     np.multiply(points[:, 0], row[0], out=out)
     for axis in (1, 2):
         out += np.multiply(points[:, axis], row[axis], out=tmp)
