@@ -51,7 +51,7 @@ say "ROS 2 $(ros2 --help > /dev/null 2>&1 && echo ok), python $(python3 -c 'impo
 # 2. pip packages beside ROS -------------------------------------------------------------------------------------
 ros_numpy="$(python3 -c 'import numpy; print(numpy.__version__)')"
 ros_pytest="$(python3 -c 'import pytest; print(pytest.__version__)')"
-deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v1") | sha256sum | cut -c1-16)"
+deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v2") | sha256sum | cut -c1-16)"
 PYDEPS="$CACHE/ros2-pydeps-$deps_key"
 if [ ! -f "$PYDEPS/.complete" ]; then
   say "pip packages for ROS's python into $PYDEPS (numpy $ros_numpy stays ROS's)"
@@ -69,7 +69,9 @@ for node in ast.walk(tree):
 EOF
 )"
   # shellcheck disable=SC2086
-  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" -c "$pins" "$TORCH_PIN" $requirements
+  # + transformers: the node runs a Hugging Face depth model in one test (test_a_lidar_prompted_transformers_model...)
+  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" -c "$pins" "$TORCH_PIN" $requirements \
+    transformers huggingface_hub
   python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" --no-deps -c "$pins" pytest-timeout
   # ROS's numpy, and the venv's setuptools for colcon (torch pulls a newer one that would shadow it)
   (cd "$PYDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \

@@ -303,3 +303,53 @@ def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
         probe.drop(reliable)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_a_lidar_prompted_transformers_model_runs_in_the_node(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+) -> None:
+    """A local Hugging Face directory (tiny Prompt Depth Anything) in the real node: with its scan the frame is
+    metric and within the LiDAR's range (the scan reached the model as its prompt); an image whose scan never comes
+    runs unprompted after lidar.wait_s and is reported as depth up to scale."""
+    pytest.importorskip("transformers")
+    from test.models.hf_tiny import write_tiny_family
+
+    model = write_tiny_family("prompt_depth_anything", tmp_path / "prompt_depth_anything")
+    values = {
+        "model.backend": "transformers", "model.weights": str(model), "model.golden_check": "off",
+        "diagnostics.period_s": 0.25, "output.edge_filter": False,
+    }  # fmt: skip
+    params = write_params(ros_logs / "prompt_params.yaml", values)
+    launched = Launched(
+        {"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}, ros_logs / "prompt_depth.log"
+    )
+    try:
+        launched.wait_ready(probe)
+        probe.send_static_tf(kitti_frames[0].cam_from_velo, probe.now_ns())
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected()
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        wait_until(lambda: probe.node.count_publishers("/depth/image") > 0, 20, "the depth publisher")
+        time.sleep(0.5)  # discovery
+
+        def kinds() -> list[str]:
+            statuses = [diagnostic_values(m) for m in diagnostics.messages]
+            return [v["output_kind"] for v in statuses if v is not None and "output_kind" in v]
+
+        stamp = probe.now_ns()
+        feeder.publish_image(0, stamp)
+        time.sleep(0.05)
+        feeder.publish_scan(0, stamp)
+        depth.wait_for(1, timeout_s=60)
+        wait_until(lambda: "metric" in kinds(), 10, "output_kind metric in /diagnostics")
+        metres = depth_array(depth.messages[0])
+        lidar = kitti_frames[0].lidar_depth_m[np.isfinite(kitti_frames[0].lidar_depth_m)]
+        finite = metres[np.isfinite(metres)]
+        assert finite.size and lidar.min() * 0.9 < finite.min() and finite.max() < lidar.max() * 1.1
+
+        feeder.publish_image(1, probe.now_ns())  # no scan follows: unprompted after lidar.wait_s
+        depth.wait_for(2, timeout_s=60)
+        wait_until(lambda: kinds()[-1:] == ["depth_up_to_scale"], 10, "output_kind depth_up_to_scale")
+    finally:
+        assert launched.stop() == 0
