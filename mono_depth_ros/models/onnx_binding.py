@@ -67,7 +67,8 @@ def binding_device(active_providers: list[str], device: torch.device) -> torch.d
 
 
 class IoBinder:
-    """Runs a session through one reused ``IOBinding`` on torch tensors.
+    """Runs a session through one reused ``IOBinding`` on torch tensors (from one thread at a time, as the engine
+    does: the binding and the output buffers are shared by all calls).
 
     Args:
         session: an ``onnxruntime.InferenceSession``.
