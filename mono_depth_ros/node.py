@@ -5,8 +5,9 @@ timers and TF to the ROS-free pieces in :mod:`mono_depth_ros.runtime`, :mod:`mon
 :mod:`mono_depth_ros.pipeline`. Topics, parameters, QoS and threading: ``docs/ros2_node.md``.
 
 Threading: executor callbacks only cache or enqueue messages (no decoding, no inference, no blocking TF wait);
-one worker thread decodes, looks up TF (timeout zero), runs the pipeline and publishes. A frame that is replaced
-in the latest-frame slot before the worker takes it is dropped and counted.
+a worker thread decodes, looks up TF (timeout zero) and runs the pipeline, a second one publishes its output while
+the next frame is computed (:class:`~.adapters.worker.TwoStageWorker`). A frame that is replaced in the
+latest-frame slot before the worker takes it is dropped and counted.
 
 Errors: a :class:`~mono_depth_ros.core.errors.DepthError` raised for one frame (bad encoding, size mismatch,
 uncalibrated camera_info, ...) is logged (throttled), counted per reason in ``/diagnostics`` and the frame is
@@ -46,7 +47,7 @@ from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
-from mono_depth_ros.adapters.worker import FrameWorker, LatestSlot
+from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
@@ -126,7 +127,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._declare_parameters()
         self._make_pipeline = make_pipeline or _build_pipeline
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
-        self._worker: FrameWorker[_Frame] | None = None
+        self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -158,7 +159,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _activate(self) -> None:
         """Subscriptions, timers and the worker thread: frames flow."""
         self._slot: LatestSlot[_Frame] = LatestSlot()
-        self._worker = FrameWorker(self._slot, self._process, self._on_worker_error)
+        self._worker = TwoStageWorker(self._slot, self._process, self._publish, self._on_worker_error)
         self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
@@ -297,12 +298,12 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     # ------------------------------------------------------------------------------------------- worker side
 
-    def _process(self, frame: _Frame) -> None:
+    def _process(self, frame: _Frame) -> FrameOutput:
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             self._pipeline.set_config(pending)
-        self._publish(self._pipeline.process_frame(self._frame_input(frame)))
+        return self._pipeline.process_frame(self._frame_input(frame))  # published by the worker's second thread
 
     def _frame_input(self, frame: _Frame) -> FrameInput:
         header = frame.image.header

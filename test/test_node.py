@@ -493,6 +493,38 @@ def test_stale_frames_are_dropped_from_the_latest_frame_slot_and_counted(ros: Ro
     assert [stamp_ns_of(m) for m in published] == [STAMP_NS, STAMP_NS + 3]
 
 
+def test_the_next_frame_is_computed_while_one_is_published_and_outputs_stay_in_order(ros: Ros) -> None:
+    pipeline = EchoPipeline()
+    node = ros.make_node(pipeline=pipeline)
+    publisher = node.publishers["depth/image"]
+    publishing, release = threading.Event(), threading.Event()
+    publish = publisher.publish
+
+    def slow_publish(msg: Any) -> None:  # a slow subscriber / serialisation: the first frame's publication stalls
+        publishing.set()
+        assert release.wait(30)
+        publish(msg)
+
+    publisher.publish = slow_publish
+    send_frame(node, stamp_ns=STAMP_NS)
+    assert publishing.wait(30)  # frame 0 is being published ...
+    send_frame(node, stamp_ns=STAMP_NS + 1)
+    assert wait_until(lambda: len(pipeline.frames) == 2)  # ... while frame 1 is computed (its output is queued)
+    send_frame(node, stamp_ns=STAMP_NS + 2)
+    assert wait_until(lambda: len(pipeline.frames) == 3)  # frame 2 computed: it waits for the queue to free
+    for k in (3, 4):  # meanwhile the slot keeps the newest input: 3 is stale
+        send_frame(node, stamp_ns=STAMP_NS + k)
+    assert (stats(node).received, stats(node).dropped) == (5, 1)
+    release.set()
+    published = publisher.wait_for(4)
+    assert [stamp_ns_of(m) for m in published] == [STAMP_NS, STAMP_NS + 1, STAMP_NS + 2, STAMP_NS + 4]
+    clouds = node.publishers["depth/points"].wait_for(4)
+    assert [stamp_ns_of(m) for m in clouds] == [stamp_ns_of(m) for m in published]  # each frame complete
+    assert wait_until(lambda: stats(node).published == 4)
+    node.destroy_node()
+    assert not node._worker.alive
+
+
 def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     ros_standin.state().now_ns = lambda: STAMP_NS + 40_000_000  # 40 ms after capture

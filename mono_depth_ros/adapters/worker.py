@@ -1,8 +1,14 @@
-"""Latest-frame hand-off and the worker thread: the executor never waits for inference.
+"""Latest-frame hand-off and the worker threads: the executor never waits for inference.
 
 :class:`LatestSlot` + :class:`FrameWorker`: the transport drops the newest input into a one-item slot and returns at
 once; a worker thread processes whatever is newest. A frame replaced before the worker took it is *stale*: dropped
 and counted, so the executor never backs up behind inference.
+
+:class:`TwoStageWorker`: the same, with the work split in two threads joined by a :class:`HandOff` of one item, so
+that frame N+1's compute stage (decoding, inference, post-processing) overlaps frame N's publish stage (message
+building, serialisation, ``publish``). Every computed output is published, in order: the compute thread waits
+while the previous output is still queued, and meanwhile newer inputs replace older ones in the slot (stale, as
+before). Throughput is that of the slower stage instead of the sum of both.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class LatestSlot(Generic[T]):
@@ -96,5 +103,103 @@ class FrameWorker(Generic[T]):
                 return
             try:
                 self._handle(item)
+            except Exception as err:  # reported through on_error: the thread must survive
+                self._on_error(err)
+
+
+class HandOff(Generic[R]):
+    """A one-item queue between two threads that loses nothing: :meth:`put` waits while the item before is untaken.
+
+    Closing wakes both sides; an untaken item is dropped (the node is shutting down).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: R | None = None
+        self._closed = False
+
+    def put(self, item: R) -> bool:
+        """Queue ``item`` once the previous one was taken; False (and ``item`` dropped) when closed meanwhile."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return False
+            self._item = item
+            self._cond.notify_all()
+            return True
+
+    def take(self) -> R | None:
+        """The queued item (removing it), waiting for one; None once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed)
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        """Wake both sides; later puts are refused and takes return None."""
+        with self._cond:
+            self._closed = True
+            self._item = None
+            self._cond.notify_all()
+
+
+class TwoStageWorker(Generic[T, R]):
+    """Two daemon threads: ``compute(item)`` for each item taken from ``slot``, then ``publish(output)`` for each
+    output that is not None, in the order computed, while the next item is computed.
+
+    An exception from either stage goes to ``on_error`` (from that stage's thread) and the thread carries on, as
+    in :class:`FrameWorker`; ``on_error`` itself must not raise. ``compute`` and ``publish`` each run on one
+    thread only, so each may keep state of its own (a reused message buffer in ``publish``).
+    """
+
+    def __init__(
+        self,
+        slot: LatestSlot[T],
+        compute: Callable[[T], R | None],
+        publish: Callable[[R], None],
+        on_error: Callable[[Exception], None],
+        name: str = "mono_depth_worker",
+    ) -> None:
+        self._handoff: HandOff[R] = HandOff()
+        self._compute = compute
+        self._publish = publish
+        self._on_error = on_error
+        self._computer = FrameWorker(slot, self._compute_one, on_error, name)
+        self._publisher = threading.Thread(target=self._run_publisher, name=f"{name}_publish", daemon=True)
+
+    def start(self) -> None:
+        """Start both threads (once)."""
+        self._publisher.start()
+        self._computer.start()
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Close the hand-off (an output not yet published is dropped) and the slot, join both threads (each up to
+        ``timeout_s`` seconds); True when both ended."""
+        self._handoff.close()
+        computed = self._computer.stop(timeout_s)
+        if self._publisher.is_alive() and self._publisher is not threading.current_thread():
+            self._publisher.join(timeout_s)
+        return computed and not self._publisher.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while either thread runs."""
+        return self._computer.alive or self._publisher.is_alive()
+
+    def _compute_one(self, item: T) -> None:
+        output = self._compute(item)
+        if output is not None:
+            self._handoff.put(output)
+
+    def _run_publisher(self) -> None:
+        while True:
+            output = self._handoff.take()
+            if output is None:
+                return
+            try:
+                self._publish(output)
             except Exception as err:  # reported through on_error: the thread must survive
                 self._on_error(err)

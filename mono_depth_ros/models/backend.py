@@ -48,7 +48,8 @@ class DepthBackend(Protocol):
     torch_native: bool
 
     def infer(self, batch: Tensor) -> Tensor:
-        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h', w') float prediction (kind: ``spec.output_kind``)."""
+        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h', w') float prediction (kind: ``spec.output_kind``); it may
+        be a buffer the backend reuses (ONNX I/O binding), valid until the next call."""
         ...
 
 

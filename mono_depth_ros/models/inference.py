@@ -4,7 +4,8 @@ One engine for every runtime (torch modules, ONNX Runtime, TorchScript: see :cla
 upload uint8 -> resize + normalise on the device (:mod:`.preprocess`) -> network (optionally autocast fp16/bf16,
 channels-last, ``torch.compile``, CUDA-graph replay) -> edge-aware upsampling back to the camera size -> host.
 
-Start-up, in order: resolve device and precision (fp16 on a CPU: error, or fp32 with a warning under ``device:
+Start-up, in order: resolve device and precision (``auto``: fp16 + CUDA graphs on CUDA when the golden self-test
+passes at fp16, else fp32, see :mod:`.precision_policy`; fp16 on a CPU: error, or fp32 with a warning under ``device:
 auto``), compute an on-the-fly fp32 reference when none is stored and the fast path changes numerics, apply
 channels-last / compile, warm up (this also compiles and captures CUDA graphs), then the golden self-test
 (:mod:`.golden`): refuse with :class:`CheckpointError` or warn beyond tolerance.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from mono_depth_ros.models.frame_inputs import (
     sky_mask,
 )
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
+from mono_depth_ros.models.precision_policy import AUTO, PrecisionChoice, choose_precision
 from mono_depth_ros.models.preprocess import (
     DEFAULT_EDGE_RATIO,
     check_rgb_image,
@@ -61,7 +63,8 @@ class EstimatorConfig:
         device: ``auto`` (CUDA if available, else CPU with a warning) | ``cpu`` | ``cuda`` | ``cuda:N``.
             :meth:`DepthEstimator.open` loads the model there; a backend passed to the constructor keeps its own
             device (``device`` then only decides whether fp16 on a CPU falls back to fp32: under ``auto``).
-        precision: ``fp32`` | ``fp16`` | ``bf16`` (autocast; torch and TorchScript backends only).
+        precision: ``fp32`` | ``fp16`` | ``bf16`` (autocast; torch and TorchScript backends only) | ``auto`` (fp16 +
+            CUDA graphs on CUDA when the golden self-test passes at fp16, else fp32: :mod:`.precision_policy`).
         channels_last: channels-last weights and input (torch backend only).
         compile: wrap the model in ``torch.compile`` (torch backend only; compiled at warm-up).
         cuda_graphs: capture the network in a CUDA graph per input shape (CUDA and torch kernels only).
@@ -93,8 +96,8 @@ class EstimatorConfig:
     trt_cache_dir: str = ""
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            msg = f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}"
+        if self.precision not in PRECISIONS and self.precision != AUTO:
+            msg = f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}, {AUTO}"
             raise ConfigError(msg)
         if self.golden_check not in GOLDEN_ACTIONS:
             msg = f"golden_check {self.golden_check!r} is not one of {', '.join(GOLDEN_ACTIONS)}"
@@ -171,6 +174,10 @@ class DepthEstimator:
         config: run options.
         golden: reference stored with the weights (None: none stored).
 
+    Attributes:
+        precision: the precision in use (``auto`` resolved).
+        precision_choice: how precision and CUDA graphs were chosen, with the reason.
+
     Raises:
         ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX).
         CheckpointError: the golden self-test failed and ``golden_check`` is ``refuse``.
@@ -184,11 +191,14 @@ class DepthEstimator:
         self.device = backend.device
         if self.config.cpu_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(self.config.cpu_threads)
-        self.precision = self._resolve_precision()
         self._graphs: dict[tuple[int, ...], CudaGraphRunner] | None = None
+        self._graphs_optional = False  # chosen by precision auto: a failed capture falls back to eager
         self._staging: Tensor | None = None
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
+        self.precision = "fp32"
+        self.precision_choice, golden = self._choose_precision(golden)
+        self.precision = self._resolve_precision()
         fast_path = self.precision != "fp32" or self.config.compile or self.config.cuda_graphs
         if golden is None and fast_path and self.config.golden_check != "off":
             golden = self._fp32_reference()
@@ -229,6 +239,34 @@ class DepthEstimator:
         :mod:`.hf_families`); ``metric_focal`` models count as taking the focal length."""
         inputs: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
         return inputs | {"focal_ratio"} if self.backend.spec.output_kind.needs_focal else inputs
+
+    def _choose_precision(self, golden: GoldenReference | None) -> tuple[PrecisionChoice, GoldenReference | None]:
+        """Resolve ``precision: auto`` (trying fp16 + CUDA graphs against ``golden``, or an fp32 reference made on
+        the spot); the config then holds the choice, as if it had been asked for. Returns the choice and the
+        reference (the one made for the trial, if any)."""
+        asked = self.config
+        reference = [golden]
+
+        def trial(precision: str, graphs: bool) -> tuple[bool, str]:
+            made = reference[0] = reference[0] or self._fp32_reference()
+            self.precision, self._graphs = precision, ({} if graphs else None)
+            try:
+                output = self._predict(made.image_rgb, None, None, warming=True).values
+            finally:
+                self.precision, self._graphs = "fp32", None
+            tolerance = asked.golden_tolerance or DEFAULT_TOLERANCE[precision]
+            report = compare_golden(output, made.output.astype(np.float32), tolerance)
+            return report.passed, report.describe()
+
+        choice = choose_precision(
+            asked.precision, asked.cuda_graphs, self.device.type, self.backend.torch_native, asked.golden_check, trial
+        )
+        if asked.precision == AUTO:
+            log = _LOG.warning if choice.fell_back else _LOG.info
+            log("%s (%s backend, %s)", choice.reason, self.backend.name, self.device)
+            self._graphs_optional = choice.cuda_graphs and not asked.cuda_graphs
+            self.config = replace(asked, precision=choice.precision, cuda_graphs=choice.cuda_graphs)
+        return choice, reference[0]
 
     def _resolve_precision(self) -> str:
         precision = self.config.precision
@@ -300,7 +338,16 @@ class DepthEstimator:
         key = tuple(batch.shape)
         if key not in self._graphs:
             _LOG.info("capturing a CUDA graph for input %s", key)
-            self._graphs[key] = CudaGraphRunner(self._forward, batch)
+            try:
+                self._graphs[key] = CudaGraphRunner(self._forward, batch)
+            except Exception as err:  # graphs chosen by precision auto, not asked for: run on without them
+                if not self._graphs_optional:
+                    raise
+                _LOG.warning(
+                    "CUDA graph capture for input %s failed (%s: %s); running eagerly", key, type(err).__name__, err
+                )
+                self._graphs = None
+                return self._forward(batch)
         return self._graphs[key](batch)
 
     def _staging_buffer(self, shape: tuple[int, ...]) -> Tensor | None:

@@ -4,8 +4,9 @@ Execution providers (``model.onnx_providers``, in order of preference): ``tensor
 engines cached in ``model.trt_cache_dir`` so that only the first start builds them), ``cuda``, ``cpu``. Empty:
 CUDA when the device is a GPU, then the CPU. A provider the installed ``onnxruntime`` lacks (TensorRT needs the
 ``onnxruntime-gpu`` wheel and TensorRT's libraries) is left out with a logged reason, and so is one the session
-could not start; the CPU always remains. Inputs go through host memory (``session.run`` on numpy arrays); ONNX
-Runtime uploads them to the GPU itself. The model runs in the precision it was exported in (fp32 from
+could not start; the CPU always remains. Inputs and outputs are bound to torch memory (:mod:`.onnx_binding`): on
+CUDA the batch is read on the GPU and the outputs stay there, with no host round trip; ``io_binding=False`` goes
+through host numpy arrays (``session.run``) instead. The model runs in the precision it was exported in (fp32 from
 :mod:`.export`, or TensorRT's fp16): autocast does not apply.
 
 Graphs with several outputs (Depth Anything 3: depth, confidence, sky): the depth output is the spec's
@@ -26,6 +27,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.onnx_binding import IoBinder, binding_device
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -115,10 +117,13 @@ class OnnxBackend:
         device: ``cpu`` or ``cuda[:N]`` (CUDA needs the CUDA execution provider).
         cpu_threads: intra-op threads (None: ONNX Runtime's default, one per core).
         providers: execution providers asked for (see :class:`ProviderChoice`).
+        io_binding: bind the input and outputs to torch memory (:class:`~.onnx_binding.IoBinder`); False:
+            ``session.run`` on host numpy arrays.
 
     Attributes:
         fallbacks: why each provider asked for is not in use (empty when all are).
         last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
+        binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
         CheckpointError: missing or unreadable model, no spec, spec for another backend, or a model whose input is
@@ -135,6 +140,7 @@ class OnnxBackend:
         device: torch.device,
         cpu_threads: int | None = None,
         providers: ProviderChoice | tuple[str, ...] = (),
+        io_binding: bool = True,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -168,6 +174,11 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self.last_sky: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = _static_hw(list(inputs[0].shape))
+        self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self.binder: IoBinder | None = None
+        if io_binding:
+            where = binding_device(list(self.session.get_providers()), device)
+            self.binder = IoBinder(self.session, self._input_name, self._wanted, where)
 
     @property
     def uses_cuda(self) -> bool:
@@ -211,15 +222,16 @@ class OnnxBackend:
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
 
+        With I/O binding a float32 output on ``self.device`` is returned in its reused buffer: it is overwritten by
+        the next call (copy it to keep it).
+
         Raises:
             ShapeError: the input size differs from a fixed-size model's, or the output is not (B, 1, h, w).
         """
         if self.fixed_input_hw is not None and tuple(batch.shape[-2:]) != self.fixed_input_hw:
             msg = f"ONNX model {self.path.name} was exported for {self.fixed_input_hw}, got {tuple(batch.shape[-2:])}"
             raise ShapeError(msg)
-        host = batch.detach().to("cpu", torch.float32).contiguous().numpy()
-        wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
-        outputs = self.session.run(wanted, {self._input_name: host})
+        outputs = self._run(batch)
         result = _as_b1hw(outputs[0])
         if self._sky_name is not None:
             self.last_sky = (_as_b1hw(outputs[1]) > self.spec.sky_threshold).to(self.device)
@@ -228,8 +240,15 @@ class OnnxBackend:
             raise ShapeError(msg)
         return result.to(self.device)
 
+    def _run(self, batch: Tensor) -> list[Tensor]:
+        """The wanted outputs (depth, then sky if any) for ``batch``, bound or through host arrays."""
+        if self.binder is not None:
+            return self.binder.run(batch)
+        host = batch.detach().to("cpu", torch.float32).contiguous().numpy()
+        return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
 
-def _as_b1hw(array: Any) -> Tensor:
-    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W)."""
-    result = torch.from_numpy(np.asarray(array, dtype=np.float32))
+
+def _as_b1hw(output: Tensor) -> Tensor:
+    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W) (a view when it already is float32)."""
+    result = output.float()
     return result.unsqueeze(1) if result.ndim == 3 else result

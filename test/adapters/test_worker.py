@@ -1,14 +1,17 @@
-"""LatestSlot and FrameWorker: the newest frame wins, the worker survives errors."""
+"""LatestSlot, FrameWorker, HandOff and TwoStageWorker: the newest frame wins, the worker survives errors, the
+two-stage worker publishes every computed output in order while it computes the next."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.worker import FrameWorker, LatestSlot
+from mono_depth_ros.adapters.worker import FrameWorker, HandOff, LatestSlot, TwoStageWorker
 from mono_depth_ros.core.errors import EncodingError
 
 MS = 1_000_000
@@ -57,3 +60,108 @@ def test_worker_processes_items_survives_exceptions_and_stops() -> None:
     assert worker.stop(timeout_s=30) and not worker.alive
     assert handled == [3]
     assert [type(e) for e in errors] == [EncodingError, KeyError]
+
+
+def test_handoff_keeps_every_item_in_order_and_close_wakes_both_sides() -> None:
+    handoff: HandOff[int] = HandOff()
+    assert handoff.put(1)
+    second_queued = threading.Event()
+
+    def put_second() -> None:
+        assert handoff.put(2)  # waits until 1 was taken
+        second_queued.set()
+
+    putter = threading.Thread(target=put_second)
+    putter.start()
+    assert not second_queued.wait(0.05)  # 1 is untaken: the put of 2 waits (nothing is lost)
+    assert handoff.take() == 1
+    putter.join(30)
+    assert second_queued.is_set() and handoff.take() == 2
+    got: list[Any] = []
+    taker = threading.Thread(target=lambda: got.append(handoff.take()))
+    taker.start()
+    handoff.close()
+    taker.join(30)
+    assert not taker.is_alive() and got == [None] and handoff.put(3) is False
+
+
+def test_two_stage_worker_computes_the_next_item_while_one_is_published() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    computed: list[int] = []
+    published: list[int] = []
+    errors: list[Exception] = []
+    publishing, release = threading.Event(), threading.Event()
+    done = threading.Semaphore(0)
+
+    def compute(item: int) -> int | None:
+        computed.append(item)
+        if item == 5:
+            raise EncodingError("bad frame")
+        return None if item == 6 else item * 10
+
+    def publish(output: int) -> None:
+        if output == 10:
+            publishing.set()
+            assert release.wait(30)
+        if output == 70:
+            raise KeyError("a bug in publication")
+        published.append(output)
+        done.release()
+
+    worker = TwoStageWorker(slot, compute, publish, errors.append)
+    worker.start()
+    slot.put(1)
+    assert publishing.wait(30)  # output 10 is being published ...
+    slot.put(2)
+    assert _wait(lambda: computed == [1, 2])  # ... and item 2 computed meanwhile (one thread would be stuck)
+    slot.put(3)
+    assert _wait(lambda: computed == [1, 2, 3])  # 20 is queued: the compute thread waits with 30 in hand
+    assert slot.put(4) is False and slot.put(5) is True  # the slot keeps the newest: 4 is stale
+    release.set()
+    for _ in range(3):
+        assert done.acquire(timeout=30)
+    assert published == [10, 20, 30]  # every computed output, in order
+    assert _wait(lambda: computed == [1, 2, 3, 5])
+    for item in (6, 7, 8):  # 6 computes nothing to publish, 70 fails to publish: both threads carry on
+        slot.put(item)
+        assert _wait(lambda item=item: computed[-1] == item)
+    assert done.acquire(timeout=30) and published == [10, 20, 30, 80]
+    assert [type(e) for e in errors] == [EncodingError, KeyError]
+    assert worker.stop(timeout_s=30) and not worker.alive
+
+
+def test_two_stage_worker_stops_with_an_output_queued_and_one_in_publication() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    published: list[int] = []
+    publishing, release = threading.Event(), threading.Event()
+    computed = threading.Semaphore(0)
+
+    def compute(item: int) -> int:
+        computed.release()
+        return item
+
+    def publish(output: int) -> None:
+        publishing.set()
+        assert release.wait(30)
+        published.append(output)
+
+    worker = TwoStageWorker(slot, compute, publish, lambda err: None)
+    worker.start()
+    slot.put(1)
+    assert publishing.wait(30)
+    slot.put(2)
+    assert computed.acquire(timeout=30) and computed.acquire(timeout=30)  # 2 is computed (queued behind 1)
+    assert worker.stop(timeout_s=0.05) is False  # the publication of 1 is still in progress
+    release.set()
+    assert worker.stop(timeout_s=30) and not worker.alive
+    assert published == [1]  # 2, queued when the worker stopped, is dropped
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Wait for a worker thread (an event, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
