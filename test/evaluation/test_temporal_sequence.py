@@ -1,12 +1,14 @@
-"""The goal of the temporal filter on a small synthetic drive (320×96, 12 frames, a car that starts moving).
+"""The goal of the temporal filter on small synthetic drives (320×96, 12 frames, a car that starts moving).
 
 With ``temporal.enabled`` against without, for an oracle of each output kind through the real pipeline (LiDAR scale
-recovery): the temporal error on static surfaces at least halves, AbsRel is not worse, and the moving car's error in
-the frames it moves does not grow.
+recovery), on drives 0-4 (world and oracle seed): the temporal error on static surfaces at least halves, AbsRel is not
+worse, and the moving car's error in the frames it moves does not grow. Drive 3 misses the goal (a strict xfail, so
+that it fails once the filter meets it and the marker must go): see docs/ros2_node.md, "Temporal filter".
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -26,15 +28,26 @@ from mono_depth_ros.evaluation.temporal_sequence import (
 from mono_depth_ros.pipeline import DepthPipeline
 
 CAR = MovingCar()
+SEEDS = (0, 1, 2, 3, 4)
+MISSED = pytest.mark.xfail(
+    strict=True,
+    reason="drive 3 misses the goal: temporal error 0.54-0.61 of unfiltered (its scene-bound error alone changes 1.3 % "
+    "per frame), car error +1.1-1.3 % (lag at the car's edges and where it passes close by); docs/ros2_node.md",
+)
+
+
+@functools.cache
+def drive(seed: int) -> list[TemporalFrame]:
+    return list(render_sequence(seed, 12, kitti_like_intrinsics(320, 96), CAR, azimuth_step_deg=1.0))
 
 
 @pytest.fixture(scope="module")
 def frames() -> list[TemporalFrame]:
-    return list(render_sequence(0, 12, kitti_like_intrinsics(320, 96), CAR, azimuth_step_deg=1.0))
+    return drive(0)
 
 
-def score(frames: list[TemporalFrame], kind: OutputKind, temporal: bool) -> SequenceScore:
-    oracle = TemporalOracle(kind, seed=0)
+def score(frames: list[TemporalFrame], kind: OutputKind, temporal: bool, seed: int = 0) -> SequenceScore:
+    oracle = TemporalOracle(kind, seed=seed)
     pipeline = DepthPipeline(oracle_params(kind, temporal))
     predict = lambda f: oracle.predict(f.depth_m, f.intrinsics, f.world_from_cam)  # noqa: E731
     return SequenceScore.of(run_sequence(frames, pipeline, predict, CAR.start_frame))
@@ -50,11 +63,11 @@ def test_the_drive_has_a_car_that_moves_and_exact_poses(frames: list[TemporalFra
 
 
 @pytest.mark.parametrize("kind", SCALE_KINDS)
-def test_filter_halves_flicker_without_losing_accuracy_or_lagging_the_car(
-    frames: list[TemporalFrame], kind: OutputKind
-) -> None:
-    off = score(frames, kind, temporal=False)
-    on = score(frames, kind, temporal=True)
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=MISSED) if s == 3 else s for s in SEEDS])
+def test_filter_halves_flicker_without_losing_accuracy_or_lagging_the_car(seed: int, kind: OutputKind) -> None:
+    frames = drive(seed)
+    off = score(frames, kind, temporal=False, seed=seed)
+    on = score(frames, kind, temporal=True, seed=seed)
     assert on.temporal <= 0.5 * off.temporal, (on, off)
     assert on.abs_rel <= off.abs_rel, (on, off)
     assert on.car_abs_rel <= off.car_abs_rel, (on, off)
