@@ -238,9 +238,9 @@ def fit_scale_shift_inverse(
     rng = np.random.default_rng(config.seed)
     pairs = rng.integers(0, n, size=(config.ransac_hypotheses, 2))
     d_i, d_j = disp[pairs[:, 0]], disp[pairs[:, 1]]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # equal predictions: inf / NaN hypotheses, dropped below
         s_hyp = (inverse[pairs[:, 0]] - inverse[pairs[:, 1]]) / (d_i - d_j)
-    t_hyp = inverse[pairs[:, 0]] - s_hyp * d_i
+        t_hyp = inverse[pairs[:, 0]] - s_hyp * d_i
     good = np.isfinite(s_hyp) & np.isfinite(t_hyp) & (s_hyp > 0)
     if not np.any(good):
         msg = f"no scale + shift hypothesis with positive scale among {config.ransac_hypotheses} samples of {n} points"

@@ -110,3 +110,15 @@ def test_apply_fit_marks_invalid_and_non_positive_inverse_depth_nan() -> None:
     assert scaled.dtype == np.float32
     assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
     assert fit_for_kind(TRUE_DEPTH / 2, TRUE_DEPTH, OutputKind.METRIC).scale == pytest.approx(2.0)
+
+
+def test_a_constant_prediction_is_refused_without_numpy_warnings() -> None:
+    """A network that predicts one value everywhere (random weights, a dead head) gives no scale + shift: refused
+    with the reason, and quietly (the degenerate hypotheses are dropped, not warned about)."""
+    import warnings
+
+    target = np.linspace(4.0, 40.0, 500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ScaleRecoveryError, match="positive scale"):
+            fit_scale_shift_inverse(np.zeros(500), target)  # a dead ReLU head: 0 everywhere
