@@ -15,10 +15,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ItemSource(Protocol[T_co]):
+    """What a worker thread takes items from (:class:`LatestSlot`, :class:`HandOff`)."""
+
+    def take(self) -> T_co | None:
+        """The next item, waiting for one; None once closed."""
+        ...
+
+    def close(self) -> None:
+        """Wake the waiters; later takes return None."""
+        ...
 
 
 class LatestSlot(Generic[T]):
@@ -62,7 +75,7 @@ class LatestSlot(Generic[T]):
 
 
 class FrameWorker(Generic[T]):
-    """A daemon thread running ``handle(item)`` for each item it takes from ``slot``.
+    """A daemon thread running ``handle(item)`` for each item it takes from ``slot`` (any :class:`ItemSource`).
 
     Any exception from ``handle`` goes to ``on_error`` and the thread carries on: one bad frame (or a bug hit
     by one frame) must not stop the node. ``on_error`` itself must not raise.
@@ -70,7 +83,7 @@ class FrameWorker(Generic[T]):
 
     def __init__(
         self,
-        slot: LatestSlot[T],
+        slot: ItemSource[T],
         handle: Callable[[T], None],
         on_error: Callable[[Exception], None],
         name: str = "mono_depth_worker",
@@ -165,10 +178,8 @@ class TwoStageWorker(Generic[T, R]):
     ) -> None:
         self._handoff: HandOff[R] = HandOff()
         self._compute = compute
-        self._publish = publish
-        self._on_error = on_error
         self._computer = FrameWorker(slot, self._compute_one, on_error, name)
-        self._publisher = threading.Thread(target=self._run_publisher, name=f"{name}_publish", daemon=True)
+        self._publisher = FrameWorker(self._handoff, publish, on_error, f"{name}_publish")
 
     def start(self) -> None:
         """Start both threads (once)."""
@@ -178,28 +189,16 @@ class TwoStageWorker(Generic[T, R]):
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Close the hand-off (an output not yet published is dropped) and the slot, join both threads (each up to
         ``timeout_s`` seconds); True when both ended."""
-        self._handoff.close()
+        published = self._publisher.stop(timeout_s)  # closes the hand-off first: compute never waits on it again
         computed = self._computer.stop(timeout_s)
-        if self._publisher.is_alive() and self._publisher is not threading.current_thread():
-            self._publisher.join(timeout_s)
-        return computed and not self._publisher.is_alive()
+        return computed and published
 
     @property
     def alive(self) -> bool:
         """True while either thread runs."""
-        return self._computer.alive or self._publisher.is_alive()
+        return self._computer.alive or self._publisher.alive
 
     def _compute_one(self, item: T) -> None:
         output = self._compute(item)
         if output is not None:
             self._handoff.put(output)
-
-    def _run_publisher(self) -> None:
-        while True:
-            output = self._handoff.take()
-            if output is None:
-                return
-            try:
-                self._publish(output)
-            except Exception as err:  # reported through on_error: the thread must survive
-                self._on_error(err)
