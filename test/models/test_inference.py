@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +22,6 @@ from .tiny_models import TINY_DA, StepDepth, tiny_unet, write_unet_checkpoint
 
 CPU = torch.device("cpu")
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_unet_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
