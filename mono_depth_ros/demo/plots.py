@@ -7,7 +7,7 @@ per-frame markers are drawn one by one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import cv2
@@ -152,6 +152,48 @@ def dashed_polyline(
         cv2.line(canvas, start, (round(xs[i + 1]), round(ys[i + 1])), colour, 2, cv2.LINE_AA)
 
 
+PixelMap = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.int32]]
+
+
+def time_axes(
+    canvas: RGB,
+    box: tuple[int, int, int, int],
+    t_range: tuple[float, float],
+    v_range: tuple[float, float],
+    unit: str = "",
+) -> PixelMap:
+    """Draw a plot frame with value grid lines and labels (``unit`` appended) and time labels in seconds.
+
+    Args:
+        canvas: (H, W, 3) uint8 picture drawn on in place.
+        box: (left, right, top, bottom) of the plot area in pixels.
+        t_range, v_range: (low, high) of the time (s) and value axes; high > low.
+
+    Returns:
+        (times, values) → (N, 2) int32 pixel (x, y) in the box.
+    """
+    left, right, top, bottom = box
+    t_low, t_high = t_range
+    v_low, v_high = v_range
+
+    def to_px(tt: npt.NDArray[np.float64], vv: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+        x = left + (tt - t_low) / (t_high - t_low) * (right - left)
+        y = bottom - (vv - v_low) / (v_high - v_low) * (bottom - top)
+        return np.rint(np.column_stack([x, y])).astype(np.int32)
+
+    cv2.rectangle(canvas, (left, top), (right, bottom), _GRID_RGB, 1)
+    value_ticks = nice_ticks(v_low, v_high)
+    for value, label in zip(value_ticks, tick_labels(value_ticks), strict=True):
+        row = int(to_px(np.array([t_low]), np.array([value]))[0, 1])
+        cv2.line(canvas, (left, row), (right, row), _GRID_RGB, 1)
+        cv2.putText(canvas, label + unit, (2, row + 4), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
+    time_ticks = nice_ticks(t_low, t_high)
+    for value, label in zip(time_ticks, tick_labels(time_ticks), strict=True):
+        col = int(to_px(np.array([value]), np.array([v_low]))[0, 0])
+        cv2.putText(canvas, f"{label} s", (col - 10, bottom + 16), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
+    return to_px
+
+
 def scale_plot(
     times_s: Sequence[float],
     scales: Sequence[float],
@@ -189,21 +231,7 @@ def scale_plot(
     pad = 0.1 * max(float(values.max() - values.min()), 0.05 * abs(float(values.mean())), 1e-9)
     v_low, v_high = float(values.min()) - pad, float(values.max()) + pad
 
-    def to_px(tt: npt.NDArray[np.float64], vv: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
-        x = left + (tt - t_low) / (t_high - t_low) * (right - left)
-        y = bottom - (vv - v_low) / (v_high - v_low) * (bottom - top)
-        return np.rint(np.column_stack([x, y])).astype(np.int32)
-
-    cv2.rectangle(canvas, (left, top), (right, bottom), _GRID_RGB, 1)
-    value_ticks = nice_ticks(v_low, v_high)
-    for value, label in zip(value_ticks, tick_labels(value_ticks), strict=True):
-        row = int(to_px(np.array([t_low]), np.array([value]))[0, 1])
-        cv2.line(canvas, (left, row), (right, row), _GRID_RGB, 1)
-        cv2.putText(canvas, label, (4, row + 4), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
-    time_ticks = nice_ticks(t_low, t_high)
-    for value, label in zip(time_ticks, tick_labels(time_ticks), strict=True):
-        col = int(to_px(np.array([value]), np.array([v_low]))[0, 0])
-        cv2.putText(canvas, f"{label} s", (col - 10, bottom + 16), _FONT, 0.35, TEXT_RGB, 1, cv2.LINE_AA)
+    to_px = time_axes(canvas, (left, right, top, bottom), (t_low, t_high), (v_low, v_high))
     if true_scales is not None:
         truth = series[1]
         keep = np.isfinite(truth)

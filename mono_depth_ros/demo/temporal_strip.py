@@ -22,7 +22,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
 from mono_depth_ros.demo.colour import RGB, TEXT_RGB, fit_text, with_banner
-from mono_depth_ros.demo.plots import PLOT_HEIGHT_PX, PLOT_WIDTH_PX, TRUTH_RGB, dashed_polyline, nice_ticks, tick_labels
+from mono_depth_ros.demo.plots import PLOT_HEIGHT_PX, PLOT_WIDTH_PX, TRUTH_RGB, dashed_polyline, time_axes
 from mono_depth_ros.evaluation.temporal_sequence import (
     FrameScore,
     MovingCar,
@@ -38,7 +38,6 @@ from mono_depth_ros.pipeline import DepthPipeline, DepthSource
 
 STRIP_FRAMES = 12
 OFF_RGB, ON_RGB = (200, 200, 200), (80, 200, 255)
-_GRID_RGB = (60, 60, 70)
 
 
 @dataclass(frozen=True)
@@ -157,21 +156,7 @@ def series_plot(
     v_low, v_high = float(values.min()) - pad, float(values.max()) + pad
     t_low, t_high = float(t.min()), float(t.max())
 
-    def to_px(tt: npt.NDArray[np.float64], vv: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
-        x = left + (tt - t_low) / (t_high - t_low) * (right - left)
-        y = bottom - (vv - v_low) / (v_high - v_low) * (bottom - top)
-        return np.rint(np.column_stack([x, y])).astype(np.int32)
-
-    cv2.rectangle(canvas, (left, top), (right, bottom), _GRID_RGB, 1)
-    ticks = nice_ticks(v_low, v_high)
-    for value, label in zip(ticks, tick_labels(ticks), strict=True):
-        row = int(to_px(np.array([t_low]), np.array([value]))[0, 1])
-        cv2.line(canvas, (left, row), (right, row), _GRID_RGB, 1)
-        cv2.putText(canvas, f"{label} m", (2, row + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.33, TEXT_RGB, 1, cv2.LINE_AA)
-    time_ticks = nice_ticks(t_low, t_high)
-    for value, label in zip(time_ticks, tick_labels(time_ticks), strict=True):
-        col = int(to_px(np.array([value]), np.array([v_low]))[0, 0])
-        cv2.putText(canvas, f"{label} s", (col - 10, bottom + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.35, TEXT_RGB, 1)
+    to_px = time_axes(canvas, (left, right, top, bottom), (t_low, t_high), (v_low, v_high), unit=" m")
     for name, colour in (("truth", TRUTH_RGB), ("off", OFF_RGB), ("on", ON_RGB)):
         series_values = np.asarray(series.get(name, []), dtype=np.float64)
         if series_values.size != t.size:
