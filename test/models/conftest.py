@@ -1,4 +1,5 @@
-"""Fixtures shared by the model tests: torch's thread count restored after each test, a tiny unet checkpoint."""
+"""Fixtures shared by the model tests: torch's thread count restored after each test, a tiny unet checkpoint and
+its ONNX export."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from .tiny_models import write_unet_checkpoint
+from mono_depth_ros.models.spec import OutputKind
+
+from .tiny_models import tiny_unet, write_unet_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +26,14 @@ def _restore_threads() -> Iterator[None]:
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny unet checkpoint with its fp32 golden reference."""
     return write_unet_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny metric unet exported to ONNX (legacy exporter, any input size) with its spec beside it."""
+    from mono_depth_ros.models.export import export_onnx
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    return path

@@ -14,24 +14,12 @@ from torch import Tensor, nn
 
 from mono_depth_ros.cli import main
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.export import export_onnx
 from mono_depth_ros.models.onnx_binding import KEPT_SHAPES, binding_device, numpy_dtype, torch_dtype
 from mono_depth_ros.models.onnx_model import OnnxBackend
-from mono_depth_ros.models.spec import OutputKind
-
-from .tiny_models import tiny_unet
 
 ort = pytest.importorskip("onnxruntime")
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def unet_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
-    path = tmp_path_factory.mktemp("bind") / "tiny.onnx"
-    export_onnx(network, spec, path, exporter="legacy")
-    return path
 
 
 class SkyGraph(nn.Module):
@@ -69,9 +57,9 @@ def _refuse_run(*_: Any, **__: Any) -> None:
 SHAPES = [(1, 3, 64, 96), (1, 3, 96, 160), (1, 3, 64, 96), (1, 3, 32, 64), (1, 3, 96, 160)]
 
 
-def test_bound_path_matches_session_run_across_shape_changes(unet_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bound = OnnxBackend(unet_onnx, CPU, cpu_threads=1)
-    plain = OnnxBackend(unet_onnx, CPU, cpu_threads=1, io_binding=False)
+def test_bound_path_matches_session_run_across_shape_changes(onnx_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bound = OnnxBackend(onnx_path, CPU, cpu_threads=1)
+    plain = OnnxBackend(onnx_path, CPU, cpu_threads=1, io_binding=False)
     assert bound.binder is not None and plain.binder is None
     assert bound.binder.device == CPU
     monkeypatch.setattr(bound.session, "run", _refuse_run)
@@ -86,8 +74,8 @@ def test_bound_path_matches_session_run_across_shape_changes(unet_onnx: Path, mo
     assert bound.binder.discoveries == 3 and bound.binder.runs == len(SHAPES) + 3
 
 
-def test_output_buffers_are_reused_for_frames_of_the_same_shape(unet_onnx: Path) -> None:
-    backend = OnnxBackend(unet_onnx, CPU, cpu_threads=1)
+def test_output_buffers_are_reused_for_frames_of_the_same_shape(onnx_path: Path) -> None:
+    backend = OnnxBackend(onnx_path, CPU, cpu_threads=1)
     first = backend.infer(torch.randn(1, 3, 64, 96))
     kept = first.clone()
     second = backend.infer(torch.randn(1, 3, 64, 96))
@@ -95,8 +83,8 @@ def test_output_buffers_are_reused_for_frames_of_the_same_shape(unet_onnx: Path)
     assert not torch.equal(second, kept)  # ... and really rewritten by the second frame
 
 
-def test_only_the_last_shapes_keep_buffers(unet_onnx: Path) -> None:
-    backend = OnnxBackend(unet_onnx, CPU, cpu_threads=1)
+def test_only_the_last_shapes_keep_buffers(onnx_path: Path) -> None:
+    backend = OnnxBackend(onnx_path, CPU, cpu_threads=1)
     assert backend.binder is not None
     for step in range(KEPT_SHAPES + 1):
         backend.infer(torch.zeros(1, 3, 32, 32 + 32 * step))

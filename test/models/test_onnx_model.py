@@ -14,7 +14,6 @@ import torch
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TensorOutput
-from mono_depth_ros.models.export import export_onnx
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.onnx_model import OnnxBackend
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
@@ -23,14 +22,6 @@ from mono_depth_ros.models.spec import OutputKind
 from .tiny_models import tiny_unet
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
-    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    export_onnx(network, spec, path, exporter="legacy")
-    return path
 
 
 def _bare_onnx(path: Path) -> None:
