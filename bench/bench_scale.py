@@ -24,11 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ScratchBuffers, project_scan
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.evaluation.scale import densify_nearest, perturb_prediction
+from mono_depth_ros.evaluation.scale import perturb_prediction
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne
 

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.core.ros_msgs import (
     MessageFactory,
@@ -44,7 +45,6 @@ from mono_depth_ros.core.ros_msgs import (
     tf_message_from,
 )
 from mono_depth_ros.demo.bag_builder import BagBuilder
-from mono_depth_ros.evaluation.scale import densify_nearest
 from mono_depth_ros.evaluation.scale_rigs import (  # the rig bags and these share one layout
     CAMERA_FRAME,
     CAMERA_INFO_TOPIC,

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.densify import densify_nearest as scale_densify_nearest
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.evaluation.metrics import DepthMetrics, compute_metrics, mean_metrics, valid_mask
-from mono_depth_ros.evaluation.scale import densify_nearest as scale_densify_nearest
 
 F32 = npt.NDArray[np.float32]
 

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ScaleRecoveryError
 from mono_depth_ros.core.geometry import RigidTransform
@@ -41,7 +42,6 @@ from mono_depth_ros.evaluation.scale import (
     as_depth,
     beam_rows,
     beam_selection,
-    densify_nearest,
     depth_metrics,
     elevation_bins,
     least_squares_map,

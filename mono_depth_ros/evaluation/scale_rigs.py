@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.core.msg_factory import make_header
 from mono_depth_ros.core.ros_msgs import (
@@ -48,7 +49,6 @@ from mono_depth_ros.evaluation.scale import (
     EVAL_MAX_DEPTH_M,
     EVAL_MIN_DEPTH_M,
     beam_selection,
-    densify_nearest,
     elevation_bins,
     low_frequency_field,
 )

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH, FrameHints
 
@@ -66,8 +67,6 @@ def prompt_depth(sparse_depth_m: npt.NDArray[np.float32], network_hw: tuple[int,
     sparse = np.asarray(sparse_depth_m, dtype=np.float32)
     if not np.any(np.isfinite(sparse) & (sparse > 0)):
         return None
-    from mono_depth_ros.evaluation.scale import densify_nearest
-
     dense = torch.from_numpy(densify_nearest(sparse))[None, None]
     size = (max(1, network_hw[0] // PROMPT_REDUCTION), max(1, network_hw[1] // PROMPT_REDUCTION))
     return functional.interpolate(dense, size=size, mode="area")

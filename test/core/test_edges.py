@@ -186,7 +186,7 @@ def test_remove_flying_pixels_copies() -> None:
 def _interpolated_lidar(sparse_m: F32) -> F32:
     """A smooth dense depth from a sparse LiDAR image: along each column, linear in inverse depth between the
     nearest points above and below (a plane stays a plane), nearest fill elsewhere."""
-    from mono_depth_ros.evaluation.scale import densify_nearest
+    from mono_depth_ros.core.densify import densify_nearest
 
     height, width = sparse_m.shape
     valid = np.isfinite(sparse_m)

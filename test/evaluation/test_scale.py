@@ -12,7 +12,6 @@ from mono_depth_ros.evaluation.scale import (
     as_depth,
     beam_rows,
     beam_selection,
-    densify_nearest,
     depth_metrics,
     elevation_bins,
     least_squares_map,
@@ -47,15 +46,6 @@ def test_default_perturbation_has_the_stated_error_size() -> None:
     prediction, hidden = perturb_prediction(DEPTH, OutputKind.DEPTH_UP_TO_SCALE, np.random.default_rng(3))
     log_error = np.log(apply_map(prediction, OutputKind.DEPTH_UP_TO_SCALE, hidden) / DEPTH)
     assert 0.12 < np.median(np.abs(log_error - np.median(log_error))) / 0.6745 < 0.2
-
-
-def test_densify_fills_with_the_nearest_value() -> None:
-    sparse = np.full((5, 7), np.nan, dtype=np.float32)
-    sparse[0, 0], sparse[4, 6] = 1.0, 9.0
-    dense = densify_nearest(sparse)
-    assert dense[1, 1] == 1.0 and dense[3, 5] == 9.0 and np.isfinite(dense).all()
-    with pytest.raises(ShapeError):
-        densify_nearest(np.full((3, 3), np.nan))
 
 
 def test_elevation_bins_and_beam_selection() -> None:
