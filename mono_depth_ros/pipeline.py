@@ -325,11 +325,16 @@ class DepthPipeline:
             )
             raise ModelOutputError(msg)
 
+    def _kind_override(self) -> str:
+        """``model.output_kind`` as far as the pipeline is concerned: ``metric_focal`` is the model runner's business
+        (it delivers metres), so it overrides nothing here."""
+        override = self._config.model.output_kind
+        return "" if override == OutputKind.METRIC_FOCAL.value else override
+
     def _output_kind(self) -> OutputKind:
         override = self._config.model.output_kind
         if self._source is not None and self._config.model.backend != "external":
-            kind = self._source.output_kind if override in ("", OutputKind.METRIC_FOCAL.value) else override
-            return OutputKind.parse(kind)
+            return OutputKind.parse(self._kind_override()) if self._kind_override() else self._source.output_kind
         if override == OutputKind.METRIC_FOCAL.value:
             msg = "model.output_kind=metric_focal is for a model the node runs; send an external prediction in metres"
             raise ConfigError(msg)
@@ -384,14 +389,12 @@ class DepthPipeline:
                 raise ShapeError(msg)
             if not frame.image_is_rectified:
                 prediction = _undistort_prediction(prediction, frame.camera)
-        elif isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
-            prediction = resizing.predict(rgb, out_hw, self._hints(frame, intrinsics, out_intrinsics))
-            if not self._config.model.output_kind or self._config.model.output_kind == OutputKind.METRIC_FOCAL.value:
-                kind = resizing.last_output_kind
-            timings["network"] = resizing.last_network_ms
-            self._check_network_output(prediction)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
-            prediction = resizing.predict(rgb, out_hw)
+            if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
+                prediction = resizing.predict(rgb, out_hw, self._hints(frame, intrinsics, out_intrinsics))
+                kind = OutputKind.parse(self._kind_override()) if self._kind_override() else resizing.last_output_kind
+            else:
+                prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms
             self._check_network_output(prediction)
         else:
