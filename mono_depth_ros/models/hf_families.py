@@ -29,7 +29,7 @@ from typing import Any
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
-from mono_depth_ros.models.hf_preprocessing import HfPreprocessing
+from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, long_side_cap
 from mono_depth_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.models.spec import InputPolicy
 
@@ -60,7 +60,7 @@ class Family:
 def _keep_aspect(
     short: int, multiple: int, mean: tuple[float, float, float], std: tuple[float, float, float]
 ) -> HfPreprocessing:
-    cap = round(short * 1.7 / multiple) * multiple
+    cap = long_side_cap(short, multiple)
     policy = InputPolicy(height=short, width=short, keep_aspect=True, multiple_of=multiple, max_long_side=cap)
     return HfPreprocessing(policy, mean, std)
 

@@ -35,6 +35,11 @@ LONG_SIDE_CAP = 1.7
 """Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
 
 
+def long_side_cap(size: int, multiple: int) -> int:
+    """The long-side cap of a keep-aspect input of processor size ``size``: :data:`LONG_SIDE_CAP` × it, a multiple."""
+    return max(multiple, round(size * LONG_SIDE_CAP / multiple) * multiple)
+
+
 @dataclass(frozen=True)
 class HfPreprocessing:
     """How camera images are prepared for one transformers depth model.
@@ -105,7 +110,7 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         height, width, short_side_only = size
         keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only))
         short = min(height, width)
-        cap = max(multiple, round(max(height, width) * LONG_SIDE_CAP / multiple) * multiple)
+        cap = long_side_cap(max(height, width), multiple)
         policy = InputPolicy(
             height=short if keep_aspect else height,
             width=short if keep_aspect else width,
