@@ -169,6 +169,8 @@ def torch_variants(device: str, compile_rows: bool) -> list[tuple[str, dict[str,
             rows.append((f"{precision} eager", {"model.precision": precision}))
         if cuda:
             rows.append((f"{precision} cuda graphs", {"model.precision": precision, "model.cuda_graphs": True}))
+    if not compile_rows:
+        rows.append(("fp32 channels_last", {"model.precision": "fp32", "model.channels_last": True}))
     if cuda and not compile_rows:
         rows.append(("auto (default)", {"model.precision": "auto"}))
     return rows
