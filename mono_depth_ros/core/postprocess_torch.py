@@ -15,10 +15,13 @@ with the same float32 (float64 for millimetres) operations in the same order, so
 cloud into one device buffer and brings it to the host in one copy: on CUDA a non-blocking copy into pinned memory
 (from torch's caching host allocator: a block is reused only once every array made from it is gone) followed by
 one wait for the stream; on the CPU the buffer is already host memory and the arrays are views of it, no copy.
+Nothing else waits for the device: the colour image goes up through pinned memory without a wait, the camera matrix
+and the edge test's sampling indices once per calibration / size.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TypeVar
@@ -203,9 +206,9 @@ def postprocess_on_device(
         metres = depth_mm.float() * float(np.float32(1.0 / MILLIMETRES_PER_METRE))
         cloud_depth = torch.where(depth_mm > 0, metres, torch.nan)
     if layout.has("cloud"):
-        colour = None if rgb is None else torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+        colour = None if rgb is None else _upload(rgb, device)
         points = layout.part(buffer, "cloud", torch.float32).view(height * width, -1)
-        organized_cloud_torch(cloud_depth, torch.from_numpy(intrinsics.matrix), colour, out=points)
+        organized_cloud_torch(cloud_depth, _camera_matrix(intrinsics, device), colour, out=points)
     host = _to_host(buffer).numpy()
     depth_host = layout.array(host, "depth", np.float32).reshape(height, width)
     wire_host = layout.array(host, "wire", np.uint16).reshape(height, width) if layout.has("wire") else depth_host
@@ -214,6 +217,23 @@ def postprocess_on_device(
         packed = layout.array(host, "cloud", np.float32).reshape(height * width, -1)
         cloud = cloud_from_packed(packed, height, width, is_dense=False)
     return HostOutputs(depth_host, wire_host, cloud)
+
+
+def _upload(array: npt.NDArray[np.generic], device: torch.device) -> torch.Tensor:
+    """``array`` on ``device``. To CUDA through pinned memory, non-blocking: a plain ``.to`` from pageable memory
+    would wait for the stream (every kernel queued so far) before copying."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor.to(device)
+    staged = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)  # reused once the copy is done
+    staged.copy_(tensor)
+    return staged.to(device, non_blocking=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _camera_matrix(intrinsics: PinholeIntrinsics, device: torch.device) -> torch.Tensor:
+    """The (3, 3) float64 camera matrix on ``device``, uploaded once per calibration (not once per frame)."""
+    return torch.from_numpy(intrinsics.matrix).to(device)
 
 
 def _to_host(buffer: torch.Tensor) -> torch.Tensor:

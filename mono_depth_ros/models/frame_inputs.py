@@ -25,7 +25,15 @@ METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
 PROMPT_REDUCTION = 4
 
-__all__ = ["FOCAL_NET", "FOCAL_RATIO", "PROMPT_DEPTH", "frame_inputs", "metres_from_metric_focal", "sky_mask"]
+__all__ = [
+    "FOCAL_NET",
+    "FOCAL_RATIO",
+    "PROMPT_DEPTH",
+    "frame_inputs",
+    "metres_from_metric_focal",
+    "sky_mask",
+    "sky_mask_tensor",
+]
 
 
 def frame_inputs(
