@@ -201,3 +201,25 @@ def test_cuda_packed_frame_is_the_host_frame_in_pinned_memory() -> None:
     assert got.cloud.tobytes() == organized_cloud(decode_depth(wire, "16UC1"), INTR, rgb).tobytes()
     owner = _owner(got.depth_m)
     assert isinstance(owner, torch.Tensor) and owner.is_pinned()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (stream synchronisation)")
+def test_cuda_frame_waits_for_the_device_once() -> None:
+    """After the first frame of a size (indices, camera matrix uploaded once), nothing but the final copy waits for
+    the stream: torch's sync debug mode reports every synchronising call."""
+    import warnings
+
+    depth = torch.from_numpy(_depth(8)).cuda()
+    rgb = np.zeros((INTR.height, INTR.width, 3), dtype=np.uint8)
+    settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138))
+    postprocess_on_device(depth, INTR, settings_, rgb)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            postprocess_on_device(apply_fit_torch(depth, OutputKind.DEPTH_UP_TO_SCALE, 0.9), INTR, settings_, rgb)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message).lower()]
+    assert len(syncs) <= 1, syncs
