@@ -86,7 +86,8 @@ class ScaleConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """The published depth: encoding, range limits (metres), resolution, speckle and flying-pixel filters."""
+    """The published depth: encoding, range limits (metres), resolution, speckle and flying-pixel filters, and where
+    those steps run (``device_postprocess``: auto | on | off)."""
 
     encoding: str
     min_range: float
@@ -96,6 +97,7 @@ class OutputConfig:
     outlier_tolerance: float
     edge_filter: bool
     edge_threshold: float
+    device_postprocess: str
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
 from mono_depth_ros.depth_config import DepthConfig
 
 if TYPE_CHECKING:
+    import torch
+
     from mono_depth_ros.core.temporal_filter import TemporalFilter, TemporalFilterConfig
 
 # One LiDAR scan for scale recovery: points in the LiDAR frame, cam_from_lidar, scan stamp (and optional twist).
@@ -143,7 +145,8 @@ class FrameOutput:
         scale: scale recovery status.
         timings_ms: per-stage wall time in milliseconds (``preprocess``, ``model``, ``network`` = the network's own
             share of ``model`` when the source reports it, ``scale``, ``temporal`` when the filter is on,
-            ``postprocess``, ``cloud``, ``total``).
+            ``postprocess`` (on the device road, ``output.device_postprocess``: with the organized cloud and the copy
+            to the host), ``cloud``, ``total``).
         temporal: the temporal filter's status (None when ``temporal.enabled`` is false).
     """
 
@@ -222,6 +225,23 @@ class HintedDepthSource(Protocol):
         self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
     ) -> npt.NDArray[np.float32]:
         """Like :meth:`ResizingDepthSource.predict`, with this frame's hints."""
+        ...
+
+
+@runtime_checkable
+class DeviceDepthSource(Protocol):
+    """A hinted depth source that can also hand over its prediction where it made it (``output.device_postprocess``):
+    the steps after the network then run there, and only the final bytes come to the host."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        ...
+
+    def predict_on_device(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> tuple[torch.Tensor, npt.NDArray[np.float32]]:
+        """Like :meth:`HintedDepthSource.predict`: ``(values on`` :attr:`device` ``, the same values on the host)``."""
         ...
 
 
@@ -368,6 +388,7 @@ class DepthPipeline:
 
         t = time.perf_counter()
         kind = self._output_kind()
+        device_values = None
         image_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
         resizing = self._source if isinstance(self._source, ResizingDepthSource) else None
         if self._config.model.backend == "external":
@@ -391,7 +412,11 @@ class DepthPipeline:
                 prediction = _undistort_prediction(prediction, frame.camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
-                prediction = resizing.predict(rgb, out_hw, self._hints(frame, intrinsics, out_intrinsics))
+                hints = self._hints(frame, intrinsics, out_intrinsics)
+                if (on_device := self._device_source()) is not None:  # keeps its map there for the device road
+                    device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
+                else:
+                    prediction = resizing.predict(rgb, out_hw, hints)
                 kind = OutputKind.parse(self._kind_override()) if self._kind_override() else resizing.last_output_kind
             else:
                 prediction = resizing.predict(rgb, out_hw)
@@ -422,6 +447,8 @@ class DepthPipeline:
         )
         timings["scale"] = _ms(t)
 
+        if device_values is not None and at_output_size:  # output.device_postprocess: the same steps on the device
+            return self._on_device(frame, device_values, kind, scale, out_intrinsics, network_hw, rgb, timings, t0)
         t = time.perf_counter()
         if factor > 1 and not at_output_size:
             depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
@@ -448,29 +475,39 @@ class DepthPipeline:
         t = time.perf_counter()
         cloud = None
         if self._config.cloud.enabled:
-            rgb_for_cloud = None
-            if self._config.cloud.rgb:
-                rgb_for_cloud = rgb if factor == 1 else _downscale_rgb(rgb, out_intrinsics.width, out_intrinsics.height)
-            # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
-            cloud_depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
-            cloud = self._build_cloud(cloud_depth_m, out_intrinsics, rgb_for_cloud)
+            cloud = self._build_cloud(depth_m, depth_wire, out_intrinsics, self._cloud_rgb(rgb, out_intrinsics))
+        return self._frame_output(frame, depth_m, depth_wire, out_intrinsics, cloud, scale, timings, temporal, t, t0)
+
+    def _frame_output(
+        self,
+        frame: FrameInput,
+        depth_m: npt.NDArray[np.float32],
+        depth_wire: npt.NDArray[Any],
+        intrinsics: PinholeIntrinsics,
+        cloud: PointCloud | None,
+        scale: ScaleStatus,
+        timings: dict[str, float],
+        temporal: TemporalStatus | None,
+        t_cloud: float,
+        t0: float,
+    ) -> FrameOutput:
+        """The host's last steps (clearing cloud, scan: from the final depth) and the frame's output."""
         clearing = None
         if self._config.cloud.clearing:
-            clearing = clearing_cloud(
-                depth_m, out_intrinsics, self._config.cloud.clearing_range, self._config.cloud.stride
-            )
+            clearing = clearing_cloud(depth_m, intrinsics, self._config.cloud.clearing_range, self._config.cloud.stride)
         scan = None
         if self._config.scan.enabled:
-            scan = scan_from_depth(depth_m, out_intrinsics, self._config.scan.band_rows, min_range, max_range)
-        timings["cloud"] = _ms(t)
+            output = self._config.output
+            scan = scan_from_depth(depth_m, intrinsics, self._config.scan.band_rows, output.min_range, output.max_range)
+        timings["cloud"] = _ms(t_cloud)
         timings["total"] = _ms(t0)
         return FrameOutput(
             stamp_ns=frame.stamp_ns,
             frame_id=frame.frame_id,
             depth_m=depth_m,
             depth_wire=depth_wire,
-            encoding=encoding,
-            intrinsics=out_intrinsics,
+            encoding=self._config.output.encoding,
+            intrinsics=intrinsics,
             cloud=cloud,
             scale=scale,
             timings_ms=timings,
@@ -479,6 +516,65 @@ class DepthPipeline:
             scan_frame_id=scan_frame_id(frame.frame_id, self._config.scan.frame_id),
             temporal=temporal,
         )
+
+    def _cloud_rgb(self, rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics) -> npt.NDArray[np.uint8] | None:
+        """The image registered to the published depth for an XYZRGB cloud (``cloud.rgb``), else None."""
+        if not self._config.cloud.rgb:
+            return None
+        same_size = rgb.shape[:2] == (intrinsics.height, intrinsics.width)
+        return rgb if same_size else _downscale_rgb(rgb, intrinsics.width, intrinsics.height)
+
+    def _device_source(self) -> DeviceDepthSource | None:
+        """The source when this frame's steps after the network run on its device (``output.device_postprocess``).
+
+        ``auto``: when the network runs on CUDA; ``on``: on any device; never with the temporal filter or the
+        speckle filter, which take host maps (the whole frame then takes the host road).
+        """
+        setting = self._config.output.device_postprocess
+        source = self._source
+        if setting == "off" or self._config.model.backend == "external" or not isinstance(source, DeviceDepthSource):
+            return None
+        if self._config.temporal.enabled or self._config.output.outlier_filter:
+            return None
+        if setting == "auto" and getattr(source.device, "type", str(source.device)) != "cuda":
+            return None
+        return source
+
+    def _on_device(
+        self,
+        frame: FrameInput,
+        prediction: torch.Tensor,
+        kind: OutputKind,
+        scale: ScaleStatus,
+        intrinsics: PinholeIntrinsics,
+        network_hw: tuple[int, int] | None,
+        rgb: npt.NDArray[np.uint8],
+        timings: dict[str, float],
+        t0: float,
+    ) -> FrameOutput:
+        """The host road's steps on the prediction's device: the fit applied (as scale recovery applied it to the
+        host copy), flying pixels, range limits, encoding and organized cloud; one copy of the final bytes back."""
+        from mono_depth_ros.core.postprocess_torch import DevicePostprocess, apply_fit_torch, postprocess_on_device
+
+        t = time.perf_counter()
+        output, cloud = self._config.output, self._config.cloud
+        settings = DevicePostprocess(
+            output.min_range,
+            output.max_range,
+            output.encoding,
+            output.edge_threshold if output.edge_filter else None,
+            network_hw,  # the map came from the network upsampled to the published size: the edge test runs there
+            cloud.enabled and cloud.mode == "organized",
+        )
+        depth = apply_fit_torch(prediction, kind, scale.scale, scale.shift)
+        rgb_for_cloud = self._cloud_rgb(rgb, intrinsics) if settings.cloud else None
+        host = postprocess_on_device(depth, intrinsics, settings, rgb_for_cloud)
+        timings["postprocess"] = _ms(t)
+        t = time.perf_counter()
+        points = host.cloud
+        if cloud.enabled and points is None:  # strided / voxel: on the host from the published image
+            points = self._build_cloud(host.depth_m, host.depth_wire, intrinsics, self._cloud_rgb(rgb, intrinsics))
+        return self._frame_output(frame, host.depth_m, host.depth_wire, intrinsics, points, scale, timings, None, t, t0)
 
     def _filter_in_time(
         self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
@@ -493,10 +589,17 @@ class DepthPipeline:
         return step.depth_m, status
 
     def _build_cloud(
-        self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, rgb: npt.NDArray[np.uint8] | None
+        self,
+        depth_m: npt.NDArray[np.float32],
+        depth_wire: npt.NDArray[Any],
+        intrinsics: PinholeIntrinsics,
+        rgb: npt.NDArray[np.uint8] | None,
     ) -> PointCloud:
         # The depth image already carries ±Inf outside the range; the cloud drops every non-finite depth,
         # exactly as depth_image_proc does with our published image.
+        encoding = self._config.output.encoding
+        # the cloud says what the published image says (16UC1: whole mm, 0 = invalid, nothing past 65.535 m)
+        depth_m = decode_depth(depth_wire, encoding) if encoding == "16UC1" else depth_m
         mode = self._config.cloud.mode
         if mode == "organized":
             return self._cloud_builder.organized(depth_m, intrinsics, rgb)

@@ -24,6 +24,7 @@ def organized_cloud_torch(
     rgb: torch.Tensor | None = None,
     min_range_m: float = 0.0,
     max_range_m: float = math.inf,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Organized point cloud in the PointCloud2 byte layout, as a float32 tensor.
 
@@ -33,6 +34,8 @@ def organized_cloud_torch(
             the same bits as the numpy path, which computes rays in float64.
         rgb: optional (H, W, 3) uint8 RGB on the same device.
         min_range_m, max_range_m: inclusive range limits in metres (compared in float32).
+        out: optional (H * W, 8 | 4) float32 tensor on the depth's device to write the points into (e.g. a view of
+            a larger buffer that goes to the host in one copy); it is returned.
 
     Returns:
         (H * W, 8) float32 ``[x, y, z, 0, rgb_bits, 0, 0, 0]`` rows (XYZRGB, 32-byte points) or (H * W, 4)
@@ -60,10 +63,17 @@ def organized_cloud_torch(
     z = torch.where(valid, depth32, nan)
 
     lanes = (XYZ_POINT_STEP if rgb is None else XYZRGB_POINT_STEP) // 4
-    out = torch.zeros(height, width, lanes, dtype=torch.float32, device=device)
-    out[..., 0] = z * ray_x[None, :]
-    out[..., 1] = z * ray_y[:, None]
-    out[..., 2] = z
+    if out is None:
+        out = torch.zeros(height * width, lanes, dtype=torch.float32, device=device)
+    elif tuple(out.shape) != (height * width, lanes) or out.dtype != torch.float32 or not _fits(out, device):
+        msg = f"out must be a contiguous ({height * width}, {lanes}) float32 tensor on {device}, got {out.shape}"
+        raise ShapeError(msg)
+    else:
+        out.zero_()  # the padding slots stay zero
+    points = out.view(height, width, lanes)
+    points[..., 0] = z * ray_x[None, :]
+    points[..., 1] = z * ray_y[:, None]
+    points[..., 2] = z
     if rgb is not None:
         if rgb.dtype != torch.uint8:
             msg = f"colour image must be uint8 RGB, got {rgb.dtype}"
@@ -73,5 +83,10 @@ def organized_cloud_torch(
             raise ShapeError(msg)
         channels = rgb.to(device=device, dtype=torch.int32)
         packed = (channels[..., 0] << 16) | (channels[..., 1] << 8) | channels[..., 2]
-        out[..., 4] = packed.view(torch.float32)
-    return out.reshape(height * width, lanes)
+        points[..., 4] = packed.view(torch.float32)
+    return out
+
+
+def _fits(out: torch.Tensor, device: torch.device) -> bool:
+    """``out`` is contiguous and on ``device``."""
+    return out.device == device and out.is_contiguous()

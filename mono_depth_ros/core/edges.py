@@ -44,7 +44,7 @@ pixel at 40-50 m) lost 0.5-1 % of its LiDAR-validated pixels; at 0.5, 0.07-0.23 
 # (row, column) steps: left/right, up/down. The diagonals found no flying pixel these miss on the synthetic scenes
 # (test/core/test_edges.py) but marked 3 × more real pixels, at corners where three surfaces meet (a diagonal's
 # outer pixel lands on a third surface), and 2-5 × more LiDAR-validated pixels on the KITTI frames.
-_DIRECTIONS = ((0, 1), (1, 0))
+DIRECTIONS = ((0, 1), (1, 0))
 
 
 def _shifted(w: npt.NDArray[np.float32], dv: int, du: int) -> npt.NDArray[np.float32]:
@@ -73,7 +73,7 @@ def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float
     jump = np.float32(1.0 + relative_threshold)
     margin = np.float32(1.0 + MARGIN_SHARE * relative_threshold)
     with np.errstate(invalid="ignore"):
-        for dv, du in _DIRECTIONS:
+        for dv, du in DIRECTIONS:
             a = _shifted(w, -dv, -du)
             b = _shifted(w, dv, du)
             near, far = np.maximum(a, b), np.minimum(a, b)  # NaN on either side: no candidate
@@ -99,17 +99,34 @@ def flying_pixel_mask(
     source pixel nearest to it. Sides the source does not make smaller (or ``source_hw`` None) are used as they are.
     """
     d = np.asarray(depth_m)
-    if source_hw is None or (source_hw[0] >= d.shape[0] and source_hw[1] >= d.shape[1]):
+    grid = source_grid((int(d.shape[0]), int(d.shape[1])), source_hw)
+    if grid is None:
         return depth_edge_mask(d, relative_threshold)
+    (rows, cols), (back_rows, back_cols) = grid
+    small = depth_edge_mask(d[np.ix_(rows, cols)], relative_threshold)
+    return np.ascontiguousarray(small[np.ix_(back_rows, back_cols)])
+
+
+Indices = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
+
+
+def source_grid(shape: tuple[int, int], source_hw: tuple[int, int] | None) -> tuple[Indices, Indices] | None:
+    """Where :func:`flying_pixel_mask` reads a ``source_hw`` map in an image of ``shape`` (height, width), and back.
+
+    Returns ``((rows, cols), (back_rows, back_cols))``: the output pixels nearest to the source pixels' centres, and
+    for each output row / column the source one nearest to it; None when the source is not smaller on any side (or
+    ``source_hw`` is None): the mask is then computed on the image itself.
+    """
+    if source_hw is None or (source_hw[0] >= shape[0] and source_hw[1] >= shape[1]):
+        return None
     sampled, nearest = [], []
-    for out_size, in_size in zip(d.shape, source_hw, strict=True):
+    for out_size, in_size in zip(shape, source_hw, strict=True):
         size = min(int(in_size), out_size)
         centres = np.rint((np.arange(size) + 0.5) * out_size / size - 0.5)
         sampled.append(np.clip(centres, 0, out_size - 1).astype(np.intp))
         back = np.floor((np.arange(out_size) + 0.5) * size / out_size)
         nearest.append(np.clip(back, 0, size - 1).astype(np.intp))
-    small = depth_edge_mask(d[np.ix_(sampled[0], sampled[1])], relative_threshold)
-    return np.ascontiguousarray(small[np.ix_(nearest[0], nearest[1])])
+    return (sampled[0], sampled[1]), (nearest[0], nearest[1])
 
 
 def remove_flying_pixels(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.float32]:

@@ -20,8 +20,10 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
 
 if TYPE_CHECKING:
+    import torch
+
     from mono_depth_ros.core.frame_hints import FrameHints
-    from mono_depth_ros.models.inference import DepthEstimator
+    from mono_depth_ros.models.inference import DepthEstimator, DepthResult
     from mono_depth_ros.models.spec import OutputKind
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
@@ -90,6 +92,11 @@ class EstimatorSource:
         """What the predictions mean (from the checkpoint's ModelSpec)."""
         return self.estimator.output_kind
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (and where its prediction is, before the copy to the host)."""
+        return self.estimator.device
+
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
         """(height, width) the network runs at for a camera image of ``image_hw``."""
         return self.estimator.network_hw(image_hw)
@@ -99,11 +106,25 @@ class EstimatorSource:
     ) -> npt.NDArray[np.float32]:
         """(H, W, 3) uint8 RGB → ``out_hw`` (default (H, W)) float32 prediction of :attr:`last_output_kind` (NaN
         invalid), with the focal length / LiDAR depth in ``hints`` for models that take them."""
-        result = self.estimator.predict(rgb, out_hw, hints)
+        return np.asarray(self._predict(rgb, out_hw, hints, on_device=False).values, dtype=np.float32)
+
+    def predict_on_device(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> tuple[torch.Tensor, npt.NDArray[np.float32]]:
+        """Like :meth:`predict`, with the prediction also as a tensor on :attr:`device` (``output.device_postprocess``):
+        ``(device values, host values)``, the same float32 values (on the CPU, the same memory)."""
+        result = self._predict(rgb, out_hw, hints, on_device=True)
+        assert result.device_values is not None  # asked for
+        return result.device_values, np.asarray(result.values, dtype=np.float32)
+
+    def _predict(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None, hints: FrameHints | None, on_device: bool
+    ) -> DepthResult:
+        result = self.estimator.predict(rgb, out_hw, hints, on_device=on_device)
         self.last_network_hw = result.network_hw
         self.last_network_ms = result.timings.inference_ms
         self.last_output_kind = result.output_kind
-        return np.asarray(result.values, dtype=np.float32)
+        return result
 
 
 def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> EstimatorSource | None:

@@ -25,7 +25,15 @@ METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
 PROMPT_REDUCTION = 4
 
-__all__ = ["FOCAL_NET", "FOCAL_RATIO", "PROMPT_DEPTH", "frame_inputs", "metres_from_metric_focal", "sky_mask"]
+__all__ = [
+    "FOCAL_NET",
+    "FOCAL_RATIO",
+    "PROMPT_DEPTH",
+    "frame_inputs",
+    "metres_from_metric_focal",
+    "sky_mask",
+    "sky_mask_tensor",
+]
 
 
 def frame_inputs(
@@ -89,6 +97,11 @@ def metres_from_metric_focal(prediction: Tensor, focal_net: Tensor | None, warmi
 
 def sky_mask(sky: Tensor, out_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """(B, 1, h, w) bool sky mask → (H, W) host mask at ``out_hw`` (nearest neighbour)."""
-    resized = functional.interpolate(sky[:1].float(), size=out_hw, mode="nearest")
-    mask: npt.NDArray[np.bool_] = resized[0, 0].to("cpu").numpy() > 0.5
+    mask: npt.NDArray[np.bool_] = sky_mask_tensor(sky, out_hw).to("cpu").numpy()
     return mask
+
+
+def sky_mask_tensor(sky: Tensor, out_hw: tuple[int, int]) -> Tensor:
+    """(B, 1, h, w) bool sky mask → (H, W) bool mask at ``out_hw`` (nearest neighbour) on the mask's device."""
+    resized = functional.interpolate(sky[:1].float(), size=out_hw, mode="nearest")
+    return resized[0, 0] > 0.5

@@ -35,6 +35,7 @@ from mono_depth_ros.models.frame_inputs import (
     frame_inputs,
     metres_from_metric_focal,
     sky_mask,
+    sky_mask_tensor,
 )
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
 from mono_depth_ros.models.precision_policy import AUTO, PrecisionChoice, choose_precision
@@ -131,12 +132,15 @@ class DepthResult:
         output_kind: what ``values`` means.
         network_hw: (height, width) the network ran at.
         timings: stage latencies.
+        device_values: the same values as a tensor on the model's device (on the CPU sharing ``values``' memory), for
+            post-processing there (``predict(..., on_device=True)``); None otherwise.
     """
 
     values: np.ndarray
     output_kind: OutputKind
     network_hw: tuple[int, int]
     timings: Timings
+    device_values: Tensor | None = None
 
 
 class StageClock:
@@ -359,7 +363,11 @@ class DepthEstimator:
         return self._staging
 
     def predict(
-        self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+        self,
+        image_rgb: np.ndarray,
+        out_hw: tuple[int, int] | None = None,
+        hints: FrameHints | None = None,
+        on_device: bool = False,
     ) -> DepthResult:
         """Estimate depth (or disparity, see :attr:`DepthResult.output_kind`) for one camera image.
 
@@ -372,6 +380,7 @@ class DepthEstimator:
                 published resolution, ``output.downscale``) spares every later stage the camera-size work.
             hints: the camera's focal length and the paired LiDAR depth, for models that take them
                 (:attr:`frame_inputs`); others ignore them.
+            on_device: also return the values as a tensor on the model's device (:attr:`DepthResult.device_values`).
 
         Returns:
             A :class:`DepthResult` with ``out_hw`` float32 values (sky of a model with a sky output: +Inf).
@@ -380,10 +389,15 @@ class DepthEstimator:
             ShapeError: not an (H, W, 3) uint8 image, a non-positive ``out_hw``, or a ``metric_focal`` model
                 without a focal length in ``hints``.
         """
-        return self._predict(image_rgb, out_hw, hints, warming=False)
+        return self._predict(image_rgb, out_hw, hints, warming=False, on_device=on_device)
 
     def _predict(
-        self, image_rgb: np.ndarray, out_hw: tuple[int, int] | None, hints: FrameHints | None, warming: bool
+        self,
+        image_rgb: np.ndarray,
+        out_hw: tuple[int, int] | None,
+        hints: FrameHints | None,
+        warming: bool,
+        on_device: bool = False,
     ) -> DepthResult:
         start = time.perf_counter_ns()
         check_rgb_image(image_rgb)
@@ -407,19 +421,27 @@ class DepthEstimator:
             kind = OutputKind.DEPTH_UP_TO_SCALE  # unprompted: relative; scale recovery makes it metric
         clock.mark()
         host = None
+        device_values = None
+        sky = getattr(self.backend, "last_sky", None)
         if self.device.type == "cpu":
             host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
-        if host is None:
-            host = self._download(upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio))
-        if kind is not OutputKind.RELATIVE_INVERSE:
-            host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
-        sky = getattr(self.backend, "last_sky", None)
-        if sky is not None:
-            host[sky_mask(sky, out_hw)] = np.inf
+        if host is None:  # on the device: invalid and sky marked there, then one copy (the device path keeps both)
+            device_values = upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio)
+            if kind is not OutputKind.RELATIVE_INVERSE:
+                device_values = torch.where(device_values > 0, device_values, torch.nan)  # non-positive depth: invalid
+            if sky is not None:
+                device_values = device_values.masked_fill(sky_mask_tensor(sky, out_hw), torch.inf)
+            host = self._download(device_values)
+        else:
+            if kind is not OutputKind.RELATIVE_INVERSE:
+                host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
+            if sky is not None:
+                host[sky_mask(sky, out_hw)] = np.inf
+            device_values = torch.from_numpy(host)  # the CPU: the host values are the device values
         clock.mark()
         preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
-        return DepthResult(host, kind, network_hw, timings)
+        return DepthResult(host, kind, network_hw, timings, device_values if on_device else None)
 
     def _download(self, values: Tensor) -> np.ndarray:
         """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer

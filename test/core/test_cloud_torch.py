@@ -78,3 +78,16 @@ def test_cuda_bytes_equal_the_numpy_cloud() -> None:
     )
     assert packed.device.type == "cuda"
     assert packed.cpu().numpy().tobytes() == organized_cloud(depth, INTR, rgb, 0.5, 60.0).tobytes()
+
+
+def test_points_written_into_a_view_of_a_larger_buffer() -> None:
+    depth, rgb = _frame(2)
+    buffer = torch.full((INTR.height * INTR.width * 8 + 16,), 3.0)  # not zeroed: the padding slots are written
+    out = buffer[16:].view(INTR.height * INTR.width, 8)
+    got = organized_cloud_torch(torch.from_numpy(depth), torch.from_numpy(INTR.matrix), torch.from_numpy(rgb), out=out)
+    assert got is out and buffer[:16].eq(3.0).all()
+    assert out.numpy().tobytes() == organized_cloud(depth, INTR, rgb).tobytes()
+    with pytest.raises(ShapeError, match="out"):
+        organized_cloud_torch(torch.from_numpy(depth), torch.from_numpy(INTR.matrix), None, out=out)  # XYZ: 4 slots
+    with pytest.raises(ShapeError, match="contiguous"):
+        organized_cloud_torch(torch.ones(4, 6), torch.eye(3), None, out=torch.zeros(24, 8)[:, ::2])

@@ -73,3 +73,14 @@ def test_inference_threads_auto_policy() -> None:
     assert inference_threads(3, cores=2) == 3  # a setting is used as given
     assert [inference_threads(0, cores=n) for n in (1, 2, 4, 8, 16, 64)] == [1, 1, 2, 4, 4, 4]
     assert inference_threads(0) >= 1  # this machine's affinity
+
+
+def test_a_depth_source_hands_over_its_map_on_its_device(checkpoint: Path) -> None:
+    """``output.device_postprocess``: the same values on the network's device and on the host (on the CPU, one map)."""
+    source = build_depth_source(resolve({"model.weights": str(checkpoint), "device": "cpu", "model.threads": 1}))
+    assert isinstance(source, EstimatorSource) and source.device == torch.device("cpu")
+    image = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    values, host = source.predict_on_device(image, (24, 40))
+    assert values.device == source.device and host.shape == (24, 40) and host.dtype == np.float32
+    assert values.numpy().tobytes() == host.tobytes() == source.predict(image, (24, 40)).tobytes()
+    assert source.last_network_hw == (64, 96) and source.last_network_ms > 0.0

@@ -256,3 +256,42 @@ def test_the_cuda_path_gives_the_cpu_values_with_event_timings(checkpoint: Path)
     # the CPU shrinks in uint8 (within a grey level of the float resize the GPU does): close, not bit-equal
     np.testing.assert_allclose(cuda.values, cpu.values, rtol=2e-2)
     assert cuda.timings.inference_ms > 0.0 and cuda.timings.postprocess_ms > 0.0
+
+
+@pytest.mark.parametrize("host_upsampling", [True, False])
+def test_on_device_values_are_the_returned_values_marked_the_same(
+    host_upsampling: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``predict(on_device=True)`` also returns the values on the model's device (output.device_postprocess): on the
+    CPU the host map itself; where the map is made on the device (here: without the OpenCV upsampler, the road a GPU
+    takes) non-positive depth and sky are marked there and the host values are its copy."""
+
+    class Signed(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linspace(-1.0, 1.0, x.shape[3]).expand(x.shape[0], 1, x.shape[2], x.shape[3])
+
+    if not host_upsampling:
+        monkeypatch.setattr("mono_depth_ros.models.inference.upsample_edge_aware_host", lambda *args: None)
+    spec = ModelSpec("signed", input=InputPolicy(height=8, width=16), output_kind=OutputKind.METRIC)
+    backend = TorchBackend(Signed(), spec, CPU)
+    estimator = DepthEstimator(backend, EstimatorConfig(device="cpu"))
+    sky = torch.zeros(1, 1, 8, 16, dtype=torch.bool)
+    sky[..., :2, :] = True
+    backend.last_sky = sky  # type: ignore[attr-defined]  # a model with a sky output (the top quarter)
+    plain = estimator.predict(_image(16, 32), (12, 24))
+    result = estimator.predict(_image(16, 32), (12, 24), on_device=True)
+    assert plain.device_values is None and result.device_values is not None
+    assert result.device_values.device == CPU and result.device_values.dtype == torch.float32
+    assert result.device_values.numpy().tobytes() == result.values.tobytes() == plain.values.tobytes()
+    assert np.isposinf(result.values[:3]).all() and np.isnan(result.values[3:, 0]).all()
+    assert np.isfinite(result.values[3:, -1]).all()
+    if host_upsampling:  # the CPU: one map, two views
+        assert np.shares_memory(result.device_values.numpy(), result.values)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: values kept on the device")
+def test_on_cuda_the_device_values_stay_there(checkpoint: Path) -> None:
+    estimator = DepthEstimator.open("unet", checkpoint, EstimatorConfig(device="cuda"))
+    result = estimator.predict(_image(375, 1242), (125, 414), on_device=True)
+    assert result.device_values is not None and result.device_values.device.type == "cuda"
+    assert result.device_values.cpu().numpy().tobytes() == result.values.tobytes()

@@ -1,0 +1,182 @@
+"""``output.device_postprocess``: the steps after the network on the network's device give the host road's outputs.
+
+Run with ``device=cpu`` here (the device road's torch maths on the CPU, the buffer then being host memory); the
+CUDA-only part (pinned memory, the non-blocking copy) runs only where a GPU is (skipped otherwise, with the reason).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import torch
+
+from mono_depth_ros.config import defaults
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.pipeline import DepthPipeline, DeviceDepthSource, FrameInput, FrameOutput, LidarInput
+
+INTR = PinholeIntrinsics(200.0, 200.0, 81.3, 47.9, width=160, height=96)
+CAMERA = CameraModel.from_intrinsics(INTR)
+
+
+class _DeviceNet:
+    """A resizing, hinted source with a device road: a box in front of a ramp (beyond 80 m at the top, nearer than
+    0.1 m at the bottom, once scaled), blended at the box's edge, sky (+Inf) in the top rows, a few NaN; any kind."""
+
+    def __init__(self, kind: OutputKind = OutputKind.DEPTH_UP_TO_SCALE, device: str = "cpu") -> None:
+        self.output_kind = self.last_output_kind = kind
+        self.device = self._tensors_on = torch.device(device)
+        self.frame_inputs: frozenset[str] = frozenset()
+        self.last_network_ms = 1.0
+        self.device_calls = 0
+
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        return (24, 40)
+
+    def predict(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> npt.NDArray[np.float32]:
+        height, width = out_hw or rgb.shape[:2]
+        depth = np.repeat(np.linspace(60.0, 0.05, height, dtype=np.float32)[:, None], width, axis=1)
+        depth[height // 3 : 2 * height // 3, width // 3 : width // 2] = 6.0
+        depth[height // 3 : 2 * height // 3, width // 2] = 15.0  # a blend between the box and the ramp
+        depth[: height // 8] = np.inf
+        depth[height - 2, ::7] = np.nan
+        if self.output_kind is OutputKind.RELATIVE_INVERSE:
+            return (np.float32(2.0) / depth + np.float32(0.01)).astype(np.float32)
+        return depth
+
+    def predict_on_device(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> tuple[torch.Tensor, npt.NDArray[np.float32]]:
+        self.device_calls += 1
+        host = self.predict(rgb, out_hw, hints)
+        return torch.from_numpy(host).to(self._tensors_on), host
+
+
+def _frame(stamp_ns: int = 1_000, lidar: LidarInput | None = None) -> FrameInput:
+    rgb = (np.arange(INTR.height * INTR.width * 3, dtype=np.int64).reshape(INTR.height, INTR.width, 3) % 251).astype(
+        np.uint8
+    )
+    return FrameInput(stamp_ns, "camera_optical", rgb, CAMERA, True, lidar)
+
+
+def _assert_same(device: FrameOutput, host: FrameOutput) -> None:
+    """Same depth, wire bytes, cloud bytes and layout, scale status, clearing / scan."""
+    assert device.depth_m.dtype == host.depth_m.dtype and device.depth_m.shape == host.depth_m.shape
+    assert device.depth_m.tobytes() == host.depth_m.tobytes()
+    assert device.encoding == host.encoding and device.depth_wire.dtype == host.depth_wire.dtype
+    assert device.depth_wire.tobytes() == host.depth_wire.tobytes()
+    assert device.intrinsics == host.intrinsics and device.scale == host.scale
+    assert (device.cloud is None) == (host.cloud is None)
+    if device.cloud is not None and host.cloud is not None:
+        assert (device.cloud.height, device.cloud.width, device.cloud.point_step) == (
+            host.cloud.height,
+            host.cloud.width,
+            host.cloud.point_step,
+        )
+        assert device.cloud.fields == host.cloud.fields and device.cloud.is_dense == host.cloud.is_dense
+        assert device.cloud.tobytes() == host.cloud.tobytes()
+    for name in ("clearing", "scan"):
+        assert (getattr(device, name) is None) == (getattr(host, name) is None)
+    if device.clearing is not None and host.clearing is not None:
+        assert device.clearing.tobytes() == host.clearing.tobytes()
+    if device.scan is not None and host.scan is not None:
+        assert np.array_equal(device.scan.ranges, host.scan.ranges, equal_nan=True)
+
+
+def _both(source: Any, **params: Any) -> tuple[FrameOutput, FrameOutput]:
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.7, **params}
+    on = DepthPipeline({**config, "output.device_postprocess": "on"}, source=source)
+    off = DepthPipeline({**config, "output.device_postprocess": "off"}, source=source)
+    return on.process_frame(_frame()), off.process_frame(_frame())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"output.encoding": "16UC1", "cloud.rgb": True},
+        {"cloud.rgb": True, "output.edge_filter": False, "output.min_range": 4.0, "output.max_range": 20.0},
+        {"output.downscale": 1, "output.edge_threshold": 0.05},
+        {"cloud.mode": "strided", "cloud.stride": 2, "cloud.clearing": True, "scan.enabled": True},
+        {"cloud.enabled": False, "output.encoding": "16UC1"},
+    ],
+)
+def test_the_device_road_gives_the_host_outputs(params: dict[str, Any]) -> None:
+    source = _DeviceNet()
+    device, host = _both(source, **params)
+    assert source.device_calls == 1  # the "on" pipeline took the device road, the "off" one not
+    _assert_same(device, host)
+    assert np.isnan(host.depth_m).any() and np.isinf(host.depth_m).any()  # the maps hold what is worth comparing
+    if "output.edge_filter" not in params and host.depth_m.shape == (24, 40):  # the blend went, the box stayed
+        assert np.isnan(host.depth_m[12, 20]) and host.depth_m[12, 19] == np.float32(6.0) * np.float32(1.7)
+
+
+@pytest.mark.parametrize("kind", [OutputKind.RELATIVE_INVERSE, OutputKind.METRIC])
+def test_every_output_kind_and_scale_mode(kind: OutputKind) -> None:
+    for mode in ("fixed", "none", "ground_plane"):
+        source = _DeviceNet(kind)
+        device, host = _both(source, **{"scale.mode": mode, "scale.camera_height_m": 1.5})
+        _assert_same(device, host)
+
+
+def test_auto_runs_on_the_host_for_a_cpu_network_and_host_only_steps_keep_the_host_road() -> None:
+    source = _DeviceNet()
+    config = {**defaults(), "scale.mode": "fixed"}
+    DepthPipeline(config, source=source).process_frame(_frame())  # auto, network on the CPU
+    assert source.device_calls == 0
+    for host_only in ({"temporal.enabled": True}, {"output.outlier_filter": True}):
+        params = {**config, "output.device_postprocess": "on", **host_only}
+        DepthPipeline(params, source=source).process_frame(_frame())
+        assert source.device_calls == 0, host_only
+    pipeline = DepthPipeline({**config, "output.device_postprocess": "on"}, source=source)
+    pipeline.process_frame(_frame())
+    pipeline.update_params({"output.device_postprocess": "off"})  # a run-time change applies from the next frame
+    pipeline.process_frame(_frame())
+    assert source.device_calls == 1
+
+
+def test_auto_takes_the_device_road_for_a_cuda_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choice only (the source claims CUDA, its tensors stay on the CPU here)."""
+    source = _DeviceNet()
+    monkeypatch.setattr(source, "device", torch.device("cuda"))
+    assert isinstance(source, DeviceDepthSource)
+    DepthPipeline({**defaults(), "scale.mode": "fixed"}, source=source).process_frame(_frame())
+    assert source.device_calls == 1
+
+
+def test_the_shipped_model_on_real_kitti_gives_the_same_frame_on_both_roads(kitti_object_dir: Path) -> None:
+    """The shipped 96x320 model with LiDAR scale on a real KITTI frame (125x414 published), device=cpu."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    config = {**defaults(), "device": "cpu", "cloud.rgb": True}
+    source = build_depth_source(config)
+    assert source is not None and isinstance(source, DeviceDepthSource)
+    lidar = LidarInput(frame.scan[:, :3].astype(np.float32), frame.cam_from_velo, 0)
+    image = FrameInput(0, "camera", frame.rgb, CameraModel.from_intrinsics(frame.intrinsics), True, lidar)
+    for encoding in ("32FC1", "16UC1"):
+        outputs = [
+            DepthPipeline(
+                {**config, "output.encoding": encoding, "output.device_postprocess": road}, source=source
+            ).process_frame(image)
+            for road in ("on", "off")
+        ]
+        assert outputs[0].scale.mode == "lidar" and outputs[0].depth_m.shape == (125, 414)
+        _assert_same(*outputs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (pinned memory, non-blocking copy)")
+def test_on_cuda_the_device_road_gives_the_host_outputs() -> None:
+    for params in ({}, {"output.encoding": "16UC1", "cloud.rgb": True}):
+        source = _DeviceNet(device="cuda")
+        device, host = _both(source, **params)
+        assert source.device_calls == 1
+        _assert_same(device, host)
