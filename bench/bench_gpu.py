@@ -13,8 +13,9 @@ Models (random weights: speed does not depend on them):
 * ``unet r18 192x640``: the project's ResNet-18 encoder-decoder (``small`` widths) at 192×640.
 
 Rows per model: fp32 / fp16 / bf16 × eager / CUDA graphs / torch.compile (``--compile``: inductor takes about a
-minute per row), ONNX Runtime with the CUDA provider and with TensorRT first (when the installed build has them),
-and, where the parameter exists, post-processing on the device vs on the host (``output.device_postprocess``).
+minute per row), fp32 channels-last, ONNX Runtime (the CPU provider on a CPU; the CUDA provider, and with
+``--tensorrt`` TensorRT first, where the installed build has them), and post-processing on the device vs on the host
+(``output.device_postprocess``).
 Then the half-precision output difference per model (relative L2 of the prediction against fp32 on the same frames:
 the data for the golden self-test's tolerance), and the training throughput of the ResNet-18
 encoder-decoder at 192×640 (images/s, AMP bf16 / fp16 vs fp32).
@@ -176,17 +177,18 @@ def torch_variants(device: str, compile_rows: bool) -> list[tuple[str, dict[str,
     return rows
 
 
-def onnx_providers() -> list[str]:
-    """The ONNX Runtime provider lists worth a row here (empty without onnxruntime)."""
+def onnx_providers(device: str, tensorrt: bool) -> list[str]:
+    """The ONNX Runtime provider lists worth a row (empty without onnxruntime): the CPU's on a CPU; CUDA's, and with
+    ``tensorrt`` TensorRT's (engine builds take minutes), where the installed build has them."""
     try:
         import onnxruntime
     except ImportError:
         return []
+    if not device.startswith("cuda"):
+        return ["cpu"]
     available = set(onnxruntime.get_available_providers())
-    rows = ["cpu"]
-    if "CUDAExecutionProvider" in available:
-        rows.append("cuda,cpu")
-    if "TensorrtExecutionProvider" in available:
+    rows = ["cuda,cpu"] if "CUDAExecutionProvider" in available else []
+    if tensorrt and "TensorrtExecutionProvider" in available:
         rows.append("tensorrt,cuda,cpu")
     return rows
 
@@ -314,6 +316,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="untimed frames per row first")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 4 frames: a check of the script on CPU")
     parser.add_argument("--compile", action="store_true", help="torch.compile rows only (about a minute each)")
+    parser.add_argument("--tensorrt", action="store_true", help="ONNX Runtime TensorRT rows (minutes of engine builds)")
     parser.add_argument(
         "--sections", default="e2e,precision", help="comma-separated: e2e (end to end), precision, train"
     )
@@ -348,7 +351,7 @@ def main() -> int:
                     for setting in ("off", "on"):
                         extra = {"model.precision": "fp32", "output.device_postprocess": setting}
                         run_row(rows, model, f"fp32 post-processing {setting}", {**params, **extra}, frames, args)
-                providers = onnx_providers()
+                providers = onnx_providers(args.device, args.tensorrt)
                 if providers:
                     onnx = export_for_onnx(str(model_params["model.weights"]), folder, frames)
                     for provider in providers:

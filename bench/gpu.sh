@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every GPU figure in one run on a lent device (issues 14 and 21). Tables go to $OUT (at most 8 files come back):
 #   env.txt, cuda_tests.txt, e2e.md (end to end + half-precision difference), train.md, bag.txt (bench_bag per-stage
-#   table on the device), onnx_binding.txt, compile.md, log.txt (every section's stderr).
+#   table on the device), device_post.txt (ONNX I/O binding, device vs host post-processing), compile.md, log.txt
+#   (every section's stderr). TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds).
 # Prepare here first: `bash bench/gpu_prepare.sh` (KITTI frames -> .gpu_data, wheels -> .whl), try it on the CPU:
 #   `DEVICE=cpu QUICK=--quick OUT=/tmp/gpu_try PYTHON=.venv/bin/python bash bench/gpu.sh`
-# then run it through the device tool with carry [".gpu_data", ".whl"] and timeout_s 560: `bash bench/gpu.sh`.
+# then run it through the device tool with carry [".gpu_data", ".whl"] and timeout_s 590: `bash bench/gpu.sh`.
 # Each section has its own time limit, most important first, so a slow one costs only itself.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,16 +36,20 @@ section() {  # section SECONDS FILE COMMAND...: run with a limit, stdout to FILE
   $PY -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" 2>&1
 } >"$OUT/env.txt" 2>&1
 if [ -z "$QUICK" ]; then
-  section 90 cuda_tests.txt $PY -m pytest -q -p no:cacheprovider test/models/test_cuda_graphs.py test/models/test_inference.py \
-    test/models/test_precision_policy.py test/models/test_onnx_binding.py test/core/test_cloud_torch.py -k "cuda or CUDA"
+  section 80 cuda_tests.txt $PY -m pytest -q -p no:cacheprovider test/models/test_cuda_graphs.py test/models/test_inference.py \
+    test/models/test_precision_policy.py test/models/test_onnx_binding.py test/core/test_cloud_torch.py \
+    test/core/test_postprocess_torch.py test/core/test_edges_torch.py test/test_pipeline_device.py -k "cuda or CUDA"
 fi
 frames=${FRAMES:-200}
-section 240 e2e.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e,precision $QUICK
-section 60 train.md $PY -m bench.bench_gpu --device "$DEVICE" --sections train --models none $QUICK
+section 210 e2e.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e,precision \
+  ${TENSORRT:+--tensorrt} $QUICK
+section 45 train.md $PY -m bench.bench_gpu --device "$DEVICE" --sections train --models none $QUICK
 bag_frames=48; [ -n "$QUICK" ] && bag_frames=6
-section 60 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
+section 50 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
 onnx_device=$DEVICE; [ -n "$QUICK" ] && onnx_device=cpu
-section 45 onnx_binding.txt $PY -m bench.bench_onnx_binding --device "$onnx_device" --calls 100 --rounds 3
-section 150 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
+# the two small device benchmarks share one file (at most 8 files come back)
+section 60 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3 &&
+  $PY -m bench.bench_device_post --device $DEVICE --runs 50"
+section 110 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
   --models "DA-V2-S 518,DA-V2-S 70" $QUICK
 ls -la "$OUT" >>"$log"
