@@ -37,6 +37,7 @@ F32 = npt.NDArray[np.float32]
 G = TypeVar("G", bound=np.generic)
 FRAME_PERIOD_NS = 100_000_000  # 10 Hz
 CAR_SIZE_M = (4.0, 1.8, 1.5)  # length (along the road), width, height
+CAR_ALBEDO = ((0.7, 0.1, 0.1),)  # red paint
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,38 @@ class MovingCar:
 
 
 @dataclass(frozen=True)
+class ImageNoise:
+    """What a real camera adds to the rendered images (the renderer's are exact and evenly exposed).
+
+    Attributes:
+        exposure_sigma: std of the per-frame log gain (auto exposure: a few % from frame to frame).
+        read_sigma: std of the per-pixel noise, in 8-bit counts.
+    """
+
+    exposure_sigma: float = 0.05
+    read_sigma: float = 2.0
+
+
+class _Camera:
+    """Applies :class:`ImageNoise` frame by frame (deterministic from the seed)."""
+
+    def __init__(self, seed: int, noise: ImageNoise) -> None:
+        self.noise = noise
+        self._rng = np.random.default_rng([seed, 0xE7])
+
+    def expose(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        gain = math.exp(self._rng.normal(0.0, self.noise.exposure_sigma))
+        noisy = rgb.astype(np.float32) * gain + self._rng.normal(0.0, self.noise.read_sigma, rgb.shape)
+        return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class TemporalFrame:
     """One frame with its truth.
 
     Attributes:
         index, stamp_ns: frame number and stamp (int ns).
-        rgb: (H, W, 3) uint8. depth_m: (H, W) float32 true depth, metres, +inf sky.
+        rgb: (H, W, 3) uint8, with the camera's noise. depth_m: (H, W) float32 true depth, metres, +inf sky.
         car_mask: (H, W) bool, pixels that see the moving car.
         world_from_cam: camera optical frame → world (the fixed frame).
         lidar: the scan for scale recovery.
@@ -81,8 +108,14 @@ def render_sequence(
     *,
     speed_mps: float = 8.0,
     azimuth_step_deg: float = 0.5,
+    image_noise: ImageNoise | None = None,
 ) -> Iterator[TemporalFrame]:
-    """Render the drive frame by frame (deterministic from ``seed``)."""
+    """Render the drive frame by frame (deterministic from ``seed``).
+
+    The car's paint moves with it, and the images get a camera's per-frame exposure change and pixel noise
+    (``image_noise``, default :class:`ImageNoise`; ``ImageNoise(0, 0)`` for the exact rendering): an image-based
+    motion cue must not be scored on images a real camera would never give.
+    """
     car = car or MovingCar()
     rig = SensorRig()
     world = SyntheticWorld(seed, length_m=max(100.0, n_frames * speed_mps / 10.0 + 60.0))
@@ -91,6 +124,8 @@ def render_sequence(
     car_only = SyntheticWorld(seed, scene=Scene(ground=False))  # renders the car alone: its truth mask
     poses = drive_poses(world.road, n_frames, speed_mps, 10.0)
     start_x = float(poses[0].translation[0])
+    rest_centre = world.road.point_at(start_x + car.ahead_m, car.lateral_m)
+    camera = _Camera(seed, image_noise or ImageNoise())
     for index, world_from_base in enumerate(poses):
         travelled = car.speed_mps * max(0, index - car.start_frame + 1) / 10.0 if index >= car.start_frame else 0.0
         x = start_x + car.ahead_m - travelled
@@ -99,17 +134,24 @@ def render_sequence(
         low = np.array([centre[0], centre[1], 0.0]) - half
         high = np.array([centre[0], centre[1], CAR_SIZE_M[2]]) + half * np.array([1.0, 1.0, 0.0])
         world_from_cam = world_from_base @ rig.base_from_cam
-        car_only.scene = Scene(boxes=Boxes(low[None], high[None]), ground=False)
-        car_depth = car_only.render(world_from_cam, intrinsics).depth_m
+        # the car alone, seen from the camera moved back by the car's travel: the same image of the car, but its
+        # paint (a function of world coordinates) is that of its parking place, so it moves with the car
+        travel = np.array([*(centre - rest_centre), 0.0])
+        parked = Boxes(low[None] - travel, high[None] - travel)
+        car_only.scene = Scene(boxes=parked, box_albedo=CAR_ALBEDO, ground=False)
+        moved_back = RigidTransform(world_from_cam.rotation, world_from_cam.translation - travel)
+        car_view = car_only.render(moved_back, intrinsics)
+        car_depth = car_view.depth_m
         boxes = Boxes(np.vstack([static_scene.boxes.min_xyz, low]), np.vstack([static_scene.boxes.max_xyz, high]))
-        albedo = np.vstack([static_scene.box_albedo, [0.7, 0.1, 0.1]])
+        albedo = np.vstack([static_scene.box_albedo, CAR_ALBEDO])
         world.scene = replace(static_scene, boxes=boxes, box_albedo=albedo)
         frame = world.render(world_from_cam, intrinsics)
         scan = world.lidar_scan(world_from_base @ rig.base_from_lidar, beams=16, azimuth_step_deg=azimuth_step_deg)
         car_mask = np.isfinite(car_depth) & (car_depth <= frame.depth_m + 1e-3)
+        rgb = camera.expose(np.where(car_mask[..., None], car_view.rgb, frame.rgb))
         lidar = LidarScan(scan.points_in_lidar, rig.cam_from_lidar, index * FRAME_PERIOD_NS)
         yield TemporalFrame(
-            index, index * FRAME_PERIOD_NS, frame.rgb, frame.depth_m, car_mask, world_from_cam, lidar, intrinsics
+            index, index * FRAME_PERIOD_NS, rgb, frame.depth_m, car_mask, world_from_cam, lidar, intrinsics
         )
     world.scene = static_scene
 
