@@ -37,7 +37,18 @@ F32 = npt.NDArray[np.float32]
 G = TypeVar("G", bound=np.generic)
 FRAME_PERIOD_NS = 100_000_000  # 10 Hz
 CAR_SIZE_M = (4.0, 1.8, 1.5)  # length (along the road), width, height
-CAR_ALBEDO = ((0.7, 0.1, 0.1),)  # red paint
+# the car's parts: (low xyz, high xyz) from its centre on the ground (x along the road, its front at -x) and albedo:
+# a red body, a band of windows, wheels, headlights and a grille (1 cm proud of the body): what a camera sees of a car
+CAR_PARTS = (
+    ((-2.0, -0.9, 0.0), (2.0, 0.9, 1.5), (0.7, 0.1, 0.1)),
+    ((-1.3, -0.91, 0.95), (1.1, 0.91, 1.4), (0.16, 0.2, 0.25)),
+    ((-1.65, -0.92, 0.0), (-0.95, 0.92, 0.6), (0.04, 0.04, 0.04)),
+    ((0.95, -0.92, 0.0), (1.65, 0.92, 0.6), (0.04, 0.04, 0.04)),
+    ((-2.01, -0.8, 0.6), (-1.9, -0.5, 0.8), (0.9, 0.9, 0.8)),
+    ((-2.01, 0.5, 0.6), (-1.9, 0.8, 0.8), (0.9, 0.9, 0.8)),
+    ((-2.01, -0.4, 0.45), (-1.9, 0.4, 0.65), (0.08, 0.08, 0.08)),
+)
+SUPERSAMPLE = 2  # rays per pixel side for the images (depth is exact at the pixel centres)
 
 
 @dataclass(frozen=True)
@@ -126,34 +137,52 @@ def render_sequence(
     start_x = float(poses[0].translation[0])
     rest_centre = world.road.point_at(start_x + car.ahead_m, car.lateral_m)
     camera = _Camera(seed, image_noise or ImageNoise())
+    part_low, part_high, part_albedo = (np.array([part[i] for part in CAR_PARTS]) for i in range(3))
     for index, world_from_base in enumerate(poses):
         travelled = car.speed_mps * max(0, index - car.start_frame + 1) / 10.0 if index >= car.start_frame else 0.0
         x = start_x + car.ahead_m - travelled
         centre = world.road.point_at(x, car.lateral_m)
-        half = np.array([CAR_SIZE_M[0], CAR_SIZE_M[1], 0.0]) / 2.0
-        low = np.array([centre[0], centre[1], 0.0]) - half
-        high = np.array([centre[0], centre[1], CAR_SIZE_M[2]]) + half * np.array([1.0, 1.0, 0.0])
+        low = np.array([centre[0], centre[1], 0.0]) + part_low
+        high = np.array([centre[0], centre[1], 0.0]) + part_high
         world_from_cam = world_from_base @ rig.base_from_cam
         # the car alone, seen from the camera moved back by the car's travel: the same image of the car, but its
         # paint (a function of world coordinates) is that of its parking place, so it moves with the car
         travel = np.array([*(centre - rest_centre), 0.0])
-        parked = Boxes(low[None] - travel, high[None] - travel)
-        car_only.scene = Scene(boxes=parked, box_albedo=CAR_ALBEDO, ground=False)
+        car_only.scene = Scene(boxes=Boxes(low - travel, high - travel), box_albedo=part_albedo, ground=False)
         moved_back = RigidTransform(world_from_cam.rotation, world_from_cam.translation - travel)
-        car_view = car_only.render(moved_back, intrinsics)
-        car_depth = car_view.depth_m
+        car_depth = car_only.render(moved_back, intrinsics).depth_m
         boxes = Boxes(np.vstack([static_scene.boxes.min_xyz, low]), np.vstack([static_scene.boxes.max_xyz, high]))
-        albedo = np.vstack([static_scene.box_albedo, CAR_ALBEDO])
+        albedo = np.vstack([static_scene.box_albedo, part_albedo])
         world.scene = replace(static_scene, boxes=boxes, box_albedo=albedo)
         frame = world.render(world_from_cam, intrinsics)
         scan = world.lidar_scan(world_from_base @ rig.base_from_lidar, beams=16, azimuth_step_deg=azimuth_step_deg)
         car_mask = np.isfinite(car_depth) & (car_depth <= frame.depth_m + 1e-3)
-        rgb = camera.expose(np.where(car_mask[..., None], car_view.rgb, frame.rgb))
+        rgb = camera.expose(_integrated_rgb(world, car_only, world_from_cam, moved_back, intrinsics))
         lidar = LidarScan(scan.points_in_lidar, rig.cam_from_lidar, index * FRAME_PERIOD_NS)
         yield TemporalFrame(
             index, index * FRAME_PERIOD_NS, rgb, frame.depth_m, car_mask, world_from_cam, lidar, intrinsics
         )
     world.scene = static_scene
+
+
+def _integrated_rgb(
+    world: SyntheticWorld,
+    car_only: SyntheticWorld,
+    world_from_cam: RigidTransform,
+    car_from_cam: RigidTransform,
+    intrinsics: PinholeIntrinsics,
+) -> npt.NDArray[np.uint8]:
+    """(H, W, 3) image as a camera's pixels integrate light: rendered at ``SUPERSAMPLE``× and averaged (the renderer
+    samples one ray per pixel, whose fine texture would alias differently in every frame), the car painted from
+    ``car_only`` seen from ``car_from_cam``."""
+    import cv2
+
+    fine = intrinsics.resized(intrinsics.width * SUPERSAMPLE, intrinsics.height * SUPERSAMPLE)
+    scene = world.render(world_from_cam, fine)
+    car = car_only.render(car_from_cam, fine)
+    on_car = np.isfinite(car.depth_m) & (car.depth_m <= scene.depth_m + 1e-3)
+    rgb = np.where(on_car[..., None], car.rgb, scene.rgb)
+    return np.asarray(cv2.resize(rgb, (intrinsics.width, intrinsics.height), interpolation=cv2.INTER_AREA), np.uint8)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pytest
 from mono_depth_ros.core.depth_kind import SCALE_KINDS, OutputKind
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
 from mono_depth_ros.evaluation.temporal_sequence import (
+    ImageNoise,
     MovingCar,
     SequenceScore,
     TemporalFrame,
@@ -85,3 +86,16 @@ def test_oracle_kinds_hide_the_same_depth(frames: list[TemporalFrame]) -> None:
         frame.depth_m, frame.intrinsics, frame.world_from_cam
     )
     assert float(np.corrcoef(inverse[finite], 1.0 / frame.depth_m[finite])[0, 1]) > 0.9
+
+
+def test_the_images_are_a_cameras_with_a_car_that_looks_like_one() -> None:
+    k = kitti_like_intrinsics(160, 48)
+    exact = list(render_sequence(0, 8, k, CAR, azimuth_step_deg=2.0, image_noise=ImageNoise(0.0, 0.0)))
+    noisy = list(render_sequence(0, 8, k, CAR, azimuth_step_deg=2.0))
+    gains = [float(np.median(n.rgb[e.rgb > 40] / e.rgb[e.rgb > 40])) for e, n in zip(exact, noisy, strict=True)]
+    assert np.std(gains) > 0.02  # auto exposure changes from frame to frame
+    residual = [n.rgb.astype(float) - g * e.rgb for e, n, g in zip(exact, noisy, gains, strict=True)]
+    assert 1.0 < float(np.std(residual[0][exact[0].rgb < 200])) < 4.0  # about 2 counts of pixel noise
+    near = exact[7]  # the car about 6 m away: windows, wheels and lights on its red body
+    grey = near.rgb.astype(float).mean(axis=2)[near.car_mask]
+    assert near.car_mask.sum() > 200 and np.percentile(grey, 95) - np.percentile(grey, 5) > 25
