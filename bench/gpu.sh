@@ -43,13 +43,15 @@ fi
 frames=${FRAMES:-200}
 section 210 e2e.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e,precision \
   ${TENSORRT:+--tensorrt} $QUICK
-section 45 train.md $PY -m bench.bench_gpu --device "$DEVICE" --sections train --models none $QUICK
+# training throughput, then two torchrun processes training on the one device (they share it over gloo)
+section 90 train.md bash -c "$PY -m bench.bench_gpu --device $DEVICE --sections train --models none $QUICK &&
+  MONO_DEPTH_TORCHRUN_DEVICE=$DEVICE $PY -m pytest -q -p no:cacheprovider test/training/test_torchrun.py -k train_tiny_unet"
 bag_frames=48; [ -n "$QUICK" ] && bag_frames=6
 section 50 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
 onnx_device=$DEVICE; [ -n "$QUICK" ] && onnx_device=cpu
 # the two small device benchmarks share one file (at most 8 files come back)
 section 60 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3 &&
   $PY -m bench.bench_device_post --device $DEVICE --runs 50"
-section 110 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
+section 90 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
   --models "DA-V2-S 518,DA-V2-S 70" $QUICK
 ls -la "$OUT" >>"$log"

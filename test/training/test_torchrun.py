@@ -4,6 +4,8 @@ Each test launches the real command line (``mono-depth train`` / ``mono-depth di
 :mod:`test.training.torchrun_entry`, which gives each rank its own output folder (``{rank}`` in the arguments) and
 records a SHA-256 of the trained parameters per rank. The ranks must end with identical parameters (gradients
 averaged, same updates) and only rank 0's folder may hold files. A few steps on tiny images: ~10-20 s each.
+``MONO_DEPTH_TORCHRUN_DEVICE=cuda`` trains the unet run on the GPU (on a one-GPU machine both ranks share it over
+gloo: ``bench/gpu.sh``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from test.training.trainer.test_pretrained import HEIGHT, WIDTH, write_tiny_dept
 
 pytestmark = pytest.mark.slow
 ENTRY = Path(__file__).with_name("torchrun_entry.py")
+DEVICE = os.environ.get("MONO_DEPTH_TORCHRUN_DEVICE", "cpu")  # the unet run's run.device
 
 
 def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
@@ -55,7 +58,7 @@ def test_torchrun_train_tiny_unet(tmp_path: Path) -> None:
     train(tiny_config(tmp_path / "warm", cache, "selfsup", run__steps=1))  # renders the drives once (shared cache)
     args = ["train"] + [
         a
-        for item in tiny_overrides(tmp_path / "runs" / "rank{rank}", cache, "selfsup", run__steps=3)
+        for item in tiny_overrides(tmp_path / "runs" / "rank{rank}", cache, "selfsup", run__steps=3, run__device=DEVICE)
         for a in ("--set", item)
     ]
     records = torchrun(tmp_path / "sums", args)

@@ -1,12 +1,15 @@
 """Process-group set-up for one script on one CPU, one GPU or many (torchrun / DistributedDataParallel).
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the default process group is created with NCCL when the
-run uses CUDA and gloo otherwise; each process then uses ``cuda:LOCAL_RANK`` (or the CPU). Without torchrun the run
-is a single process and no process group is created.
+run uses CUDA and gloo otherwise; each process then uses ``cuda:LOCAL_RANK`` (or the CPU). When a machine starts more
+processes than it has GPUs (``LOCAL_WORLD_SIZE`` > GPUs: e.g. two on one GPU, to check a multi-process run), they
+share the GPUs round-robin and talk over gloo, since NCCL refuses two ranks on one device (see
+:func:`process_group_plan`). Without torchrun the run is a single process and no process group is created.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ import torch.distributed as dist
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.backend import resolve_device
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,39 @@ def launched_rank() -> int:
     return _env_int("RANK", 0)
 
 
+@dataclass(frozen=True)
+class ProcessGroupPlan:
+    """Which device index one process takes and which backend the process group uses.
+
+    Attributes:
+        device_index: the CUDA device of this process (None on the CPU).
+        backend: ``nccl`` (one GPU per process) or ``gloo`` (the CPU, or processes sharing GPUs).
+        shared: True when this machine runs more processes than it has GPUs.
+    """
+
+    device_index: int | None
+    backend: str
+    shared: bool = False
+
+
+def process_group_plan(device_type: str, local_rank: int, local_world_size: int, device_count: int) -> ProcessGroupPlan:
+    """The device and backend of one torchrun process: ``cuda:LOCAL_RANK`` and NCCL when every process on the machine
+    has a GPU of its own; otherwise GPU ``LOCAL_RANK mod GPUs`` and gloo (NCCL refuses two ranks on one GPU, and every
+    process decides the same way since they all see the same counts).
+
+    Raises:
+        ConfigError: CUDA asked for on a machine without a GPU.
+    """
+    if device_type != "cuda":
+        return ProcessGroupPlan(None, "gloo")
+    if device_count < 1:
+        msg = "run.device is cuda but no CUDA device is visible; set run.device: cpu (or auto)"
+        raise ConfigError(msg)
+    if local_world_size > device_count:
+        return ProcessGroupPlan(local_rank % device_count, "gloo", shared=True)
+    return ProcessGroupPlan(local_rank, "nccl")
+
+
 def setup_distributed(device: str) -> DistContext:
     """Read the torchrun environment, pick this process's device and create the process group if needed.
 
@@ -72,12 +110,18 @@ def setup_distributed(device: str) -> DistContext:
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
     resolved = resolve_device(device)
-    if world_size > 1 and resolved.type == "cuda":
-        resolved = torch.device("cuda", local_rank)
+    if world_size <= 1:
+        return DistContext(rank, world_size, local_rank, resolved, False)
+    device_count = torch.cuda.device_count() if resolved.type == "cuda" else 0
+    plan = process_group_plan(resolved.type, local_rank, _env_int("LOCAL_WORLD_SIZE", world_size), device_count)
+    if plan.device_index is not None:
+        resolved = torch.device("cuda", plan.device_index)
         torch.cuda.set_device(resolved)
+    if plan.shared and rank == 0:
+        _LOG.warning("more processes than GPUs on this machine: they share the GPUs and use gloo (NCCL needs one each)")
     initialised = False
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if resolved.type == "cuda" else "gloo", rank=rank, world_size=world_size)
+    if not dist.is_initialized():
+        dist.init_process_group(plan.backend, rank=rank, world_size=world_size)
         initialised = True
     return DistContext(rank, world_size, local_rank, resolved, initialised)
 

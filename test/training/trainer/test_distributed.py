@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.training.trainer.distributed import barrier, mean_across, setup_distributed, teardown_distributed
+from mono_depth_ros.training.trainer.distributed import (
+    ProcessGroupPlan,
+    barrier,
+    mean_across,
+    process_group_plan,
+    setup_distributed,
+    teardown_distributed,
+)
 
 
 def test_single_process_context(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,3 +31,14 @@ def test_bad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ConfigError, match="WORLD_SIZE"):
         setup_distributed("cpu")
+
+
+def test_process_group_plan_one_gpu_each_or_shared_over_gloo() -> None:
+    assert process_group_plan("cpu", 1, 2, 0) == ProcessGroupPlan(None, "gloo")
+    assert process_group_plan("cuda", 1, 2, 2) == ProcessGroupPlan(1, "nccl")
+    # two processes on one GPU: both take GPU 0 and NCCL (which refuses two ranks on one device) gives way to gloo
+    plans = [process_group_plan("cuda", rank, 2, 1) for rank in (0, 1)]
+    assert plans == [ProcessGroupPlan(0, "gloo", shared=True)] * 2
+    assert [process_group_plan("cuda", rank, 4, 2).device_index for rank in range(4)] == [0, 1, 0, 1]
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        process_group_plan("cuda", 0, 2, 0)
