@@ -117,8 +117,9 @@ def _median_ms(work: Callable[[int], object], repeats: int) -> float:
     return statistics.median(samples) * 1e3
 
 
-def cost_table(frames: list[TemporalFrame], repeats: int) -> None:
-    """Filter time per frame at three published sizes against the straightforward numpy warp."""
+def cost_table(frames: list[TemporalFrame], repeats: int, device: str = "cpu") -> None:
+    """Filter time per frame on ``device`` (numpy in, numpy out) at three published sizes against the straightforward
+    numpy warp."""
     print(f"{'published size':>15s} {'filter ms':>10s} {'numpy warp ms':>14s} {'ratio':>6s}")
     camera = frames[0].intrinsics
     poses = [f.world_from_cam for f in frames[:2]]
@@ -126,7 +127,7 @@ def cost_table(frames: list[TemporalFrame], repeats: int) -> None:
     for width, height in ((414, 125), (640, 192), (1242, 375)):
         intrinsics: PinholeIntrinsics = camera.resized(width, height)
         depths = [cv2.resize(f.depth_m, (width, height), interpolation=cv2.INTER_NEAREST) for f in frames[:2]]
-        temporal = TemporalFilter()
+        temporal = TemporalFilter(device=device)
         ours = _median_ms(partial(_filter_step, temporal, depths, intrinsics, poses), repeats)
         warp = partial(static_correspondences, depths[0], depths[1], intrinsics, cur_from_prev)
         baseline = _median_ms(lambda _, warp=warp: warp(), repeats)
@@ -149,12 +150,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cost row (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the node's auto on 2 cores: 1)")
     parser.add_argument("--device", default="auto", help="the shipped model's device (its filter runs there too)")
+    parser.add_argument("--cost-only", action="store_true", help="only the filter's cost per frame (on --device)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     car = MovingCar()
     started = time.perf_counter()
     intrinsics = kitti_like_intrinsics(args.width, args.height)
     seeds = [int(text) for text in args.seeds.split(",")]
+    if args.cost_only:
+        device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
+        print(f"temporal filter on {device}, {torch.get_num_threads()} torch thread(s); median of {args.repeats}")
+        cost_table(list(render_sequence(seeds[0], 2, intrinsics, car)), args.repeats, device)
+        return
     drives = {seed: list(render_sequence(seed, args.frames, intrinsics, car)) for seed in seeds}
     print(f"synthetic drives {seeds}: {args.frames} frames {args.width}x{args.height} each, rendered in "
           f"{time.perf_counter() - started:.1f} s; the car moves from frame {car.start_frame}; "

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every GPU figure in one run on a lent device (issues 14 and 21). Tables go to $OUT (at most 8 files come back):
-#   env.txt, cuda_tests.txt, e2e.md (end to end + half-precision difference), train.md, bag.txt (bench_bag per-stage
-#   table on the device), device_post.txt (ONNX I/O binding, device vs host post-processing), compile.md, log.txt
-#   (every section's stderr). TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds).
+# Every GPU figure in one run on a lent device (issues 14, 20, 21). Tables go to $OUT (at most 8 files come back):
+#   env.txt, cuda_tests.txt, e2e.md (end to end + half-precision difference), train.md (throughput, then torchrun with
+#   two processes on the GPU), bag.txt (bench_bag per-stage table on the device), device_post.txt (ONNX I/O binding,
+#   device vs host post-processing, temporal filter cost), compile.md (torch.compile rows), log.txt (stderr).
+#   TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds). Section limits add up to 580 s.
 # Prepare here first: `bash bench/gpu_prepare.sh` (KITTI frames -> .gpu_data, wheels -> .whl), try it on the CPU:
 #   `DEVICE=cpu QUICK=--quick OUT=/tmp/gpu_try PYTHON=.venv/bin/python bash bench/gpu.sh`
 # then run it through the device tool with carry [".gpu_data", ".whl"] and timeout_s 590: `bash bench/gpu.sh`.
@@ -47,11 +48,11 @@ section 210 e2e.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" 
 section 90 train.md bash -c "$PY -m bench.bench_gpu --device $DEVICE --sections train --models none $QUICK &&
   MONO_DEPTH_TORCHRUN_DEVICE=$DEVICE $PY -m pytest -q -p no:cacheprovider test/training/test_torchrun.py -k train_tiny_unet"
 bag_frames=48; [ -n "$QUICK" ] && bag_frames=6
-section 50 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
+section 40 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
 onnx_device=$DEVICE; [ -n "$QUICK" ] && onnx_device=cpu
-# the two small device benchmarks share one file (at most 8 files come back)
-section 60 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3 &&
-  $PY -m bench.bench_device_post --device $DEVICE --runs 50"
+# the small device benchmarks share one file (at most 8 files come back)
+section 70 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3 &&
+  $PY -m bench.bench_device_post --device $DEVICE --runs 50 && $PY -m bench.bench_temporal --cost-only --device $DEVICE"
 section 90 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
   --models "DA-V2-S 518,DA-V2-S 70" $QUICK
 ls -la "$OUT" >>"$log"
