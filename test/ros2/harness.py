@@ -317,6 +317,13 @@ def ros2_cli(*args: str, timeout_s: float = 60.0, check: bool = True) -> subproc
     return result
 
 
+def param_value(node: str, name: str) -> str:
+    """The value part of ``ros2 param get NODE NAME`` ("String value is: x" → "x")."""
+    out = ros2_cli("param", "get", node, name).stdout
+    assert " value is:" in out, out
+    return out.split(" value is:", 1)[1].strip()
+
+
 def write_params(path: Path, params: dict[str, Any], node_key: str = "/**") -> Path:
     """A ROS params YAML with dotted names (``{"output.max_range": 50.0}``) under ``node_key``."""
     import yaml

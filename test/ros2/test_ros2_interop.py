@@ -20,12 +20,14 @@ from test.kitti_bag import LIDAR_OFFSET_NS, KittiFrame, write_kitti_bag
 
 from .harness import (
     BEST_EFFORT,
+    NODE_FQN,
     RELIABLE,
     KittiFeeder,
     Launched,
     Probe,
     depth_array,
     diagnostic_values,
+    param_value,
     wait_until,
     write_params,
 )
@@ -137,10 +139,15 @@ def _fields(message: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
                  for n in names)  # fmt: skip
 
 
+@pytest.mark.parametrize("live_road", ["host", "device"])
 def test_the_node_and_the_bag_runner_publish_the_same_outputs(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path, live_road: str
 ) -> None:
-    """One road: the same frames through ``mono-depth bag`` and the live node give the same messages and keys."""
+    """One road: the same frames through ``mono-depth bag`` and the live node give the same messages and keys.
+
+    ``device``: the node runs the steps after the network on the model's device (``output.device_postprocess: on``,
+    here the CPU, torch) while the bag runner takes the host road: the messages must still be the same.
+    """
     frames = [kitti_frames[0]] * 3  # one calibration: the node's static TF holds for every frame
     written = write_kitti_bag(tmp_path / "in", frames)
     run = subprocess.run(
@@ -153,9 +160,14 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
     from test.bag.support import read_bag
 
     offline = read_bag(tmp_path / "out")
-    launched = Launched({"device": "cpu", "lidar": "/lidar/points"}, ros_logs / "one_road.log")
+    arguments = {"device": "cpu", "lidar": "/lidar/points"}
+    if live_road == "device":
+        road = {"output.device_postprocess": "on"}
+        arguments["params_file"] = str(write_params(ros_logs / "device_road.yaml", road))
+    launched = Launched(arguments, ros_logs / f"one_road_{live_road}.log")
     try:
         launched.wait_ready(probe)
+        assert param_value(NODE_FQN, "output.device_postprocess") == ("on" if live_road == "device" else "auto")
         probe.send_static_tf(frames[0].cam_from_velo, written[0].stamp_ns)
         live = {
             "/depth/image": probe.collect(Image, "/depth/image", RELIABLE),

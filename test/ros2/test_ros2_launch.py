@@ -28,17 +28,10 @@ from .harness import (
     Probe,
     depth_array,
     diagnostic_values,
-    ros2_cli,
+    param_value,
     wait_until,
     write_params,
 )
-
-
-def param_value(node: str, name: str) -> str:
-    """The value part of ``ros2 param get NODE NAME`` ("String value is: x" → "x")."""
-    out = ros2_cli("param", "get", node, name).stdout
-    assert " value is:" in out, out
-    return out.split(" value is:", 1)[1].strip()
 
 
 def test_use_lidar_false_turns_lidar_off(probe: Probe, ros_logs: Path) -> None:
