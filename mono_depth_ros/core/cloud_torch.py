@@ -59,7 +59,8 @@ def organized_cloud_torch(
 
     depth32 = depth_m.float()
     valid = (depth32 >= lower) & (depth32 <= upper)  # NaN compares False
-    nan = torch.tensor(NAN_BITS, dtype=torch.int32, device=device).view(torch.float32)
+    # a fill on the device (torch.tensor(value, device=cuda) would copy from pageable memory and wait for the GPU)
+    nan = torch.full((), NAN_BITS, dtype=torch.int32, device=device).view(torch.float32)
     z = torch.where(valid, depth32, nan)
 
     lanes = (XYZ_POINT_STEP if rgb is None else XYZRGB_POINT_STEP) // 4
@@ -71,8 +72,9 @@ def organized_cloud_torch(
     else:
         out.zero_()  # the padding slots stay zero
     points = out.view(height, width, lanes)
-    points[..., 0] = z * ray_x[None, :]
-    points[..., 1] = z * ray_y[:, None]
+    # NaN written by where, not propagated through a product: GPUs return their own NaN bits from arithmetic
+    points[..., 0] = torch.where(valid, depth32 * ray_x[None, :], nan)
+    points[..., 1] = torch.where(valid, depth32 * ray_y[:, None], nan)
     points[..., 2] = z
     if rgb is not None:
         if rgb.dtype != torch.uint8:

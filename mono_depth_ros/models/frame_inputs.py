@@ -60,9 +60,10 @@ def frame_inputs(
         return inputs
     if FOCAL_RATIO in wanted and hints.focal_px is not None:
         fx, fy = hints.focal_px
-        inputs[FOCAL_RATIO] = torch.tensor([fx / image_hw[1]], dtype=torch.float32, device=device)
+        # fills on the device: a tensor made from host values would wait for the GPU every frame
+        inputs[FOCAL_RATIO] = torch.full((1,), fx / image_hw[1], dtype=torch.float32, device=device)
         focal = 0.5 * (fx * network_hw[1] / image_hw[1] + fy * network_hw[0] / image_hw[0])
-        inputs[FOCAL_NET] = torch.tensor(focal, dtype=torch.float32, device=device)
+        inputs[FOCAL_NET] = torch.full((), focal, dtype=torch.float32, device=device)
     if PROMPT_DEPTH in wanted and hints.sparse_depth_m is not None:
         prompt = prompt_depth(hints.sparse_depth_m, network_hw)
         if prompt is not None:

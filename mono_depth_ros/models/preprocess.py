@@ -22,6 +22,7 @@ temporaries and four gathers), giving the same values as :func:`upsample_edge_aw
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -142,12 +143,19 @@ def preprocess(
     image = image.to(torch.float32).div_(255.0)
     if tuple(image.shape[-2:]) != size_hw:
         image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=shrinking)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
+    mean_t = _channel_constants(tuple(mean), image.device)
+    std_t = _channel_constants(tuple(std), image.device)
     image = (image - mean_t) / std_t
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
     return image
+
+
+@functools.lru_cache(maxsize=16)
+def _channel_constants(values: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """(1, C, 1, 1) float32 per-channel constants on ``device``, made once: a tensor built from host values on every
+    frame would copy from pageable memory and wait for the GPU."""
+    return torch.tensor(values, dtype=torch.float32, device=device).view(1, len(values), 1, 1)
 
 
 def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
