@@ -115,7 +115,9 @@ def _download(values: torch.Tensor) -> npt.NDArray[np.float32]:
     """The engine's copy of the published map: pinned non-blocking + wait on CUDA, the tensor's memory on the CPU."""
     if values.device.type != "cuda":
         return values.numpy()
-    pinned = _PINNED.setdefault(tuple(values.shape), torch.empty(tuple(values.shape)).pin_memory())
+    pinned = _PINNED.get(tuple(values.shape))
+    if pinned is None:  # once per shape (setdefault would allocate a pinned tensor on every call)
+        pinned = _PINNED[tuple(values.shape)] = torch.empty(tuple(values.shape)).pin_memory()
     pinned.copy_(values, non_blocking=True)
     torch.cuda.current_stream(values.device).synchronize()
     return pinned.numpy().copy()

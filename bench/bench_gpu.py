@@ -48,7 +48,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mono_depth_ros.adapters.model import build_pipeline  # noqa: E402
-from mono_depth_ros.config import PARAMS_BY_NAME  # noqa: E402
 from mono_depth_ros.core.camera import CameraModel  # noqa: E402
 from mono_depth_ros.core.scale.lidar import LidarScan  # noqa: E402
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput  # noqa: E402
@@ -158,9 +157,11 @@ def model_files(folder: Path, quick: bool) -> dict[str, dict[str, Any]]:
 
 def torch_variants(device: str, compile_rows: bool) -> list[tuple[str, dict[str, Any]]]:
     """(name, model parameters) of the torch rows the device can run: eager and CUDA graphs per precision, or with
-    ``compile_rows`` fp32 eager (the baseline) and torch.compile per precision."""
+    ``compile_rows`` fp32 eager (the baseline) and one torch.compile row (fp16 on CUDA, fp32 on the CPU)."""
     cuda = device.startswith("cuda")
-    precisions = ("fp32", "fp16", "bf16") if cuda else ("fp32", "bf16")
+    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16") if cuda else ("fp32", "bf16")
+    if compile_rows:  # one compile row (about a minute of inductor each): the precision auto picks there
+        precisions = ("fp16",) if cuda else ("fp32",)
     rows: list[tuple[str, dict[str, Any]]] = [("fp32 eager", {"model.precision": "fp32"})]
     for precision in precisions:
         if compile_rows:
@@ -221,10 +222,19 @@ def run_row(
     except Exception as err:  # a benchmark row reports what broke; the table goes on
         traceback.print_exc(file=sys.stderr)
         rows.append(Row(model, variant, float("nan"), float("nan"), float("nan"), f"{type(err).__name__}: {err}"))
+        _print_row(rows)
         return None
     rows.append(Row(model, variant, median, p95, network))
-    print(f"{model} | {variant}: {median:.2f} ms (p95 {p95:.2f}, network {network:.2f})", file=sys.stderr, flush=True)
+    _print_row(rows)
     return pipeline
+
+
+def _print_row(rows: list[Row]) -> None:
+    """The last row as a table line (ratio to the same model's fp32 eager row, measured first), flushed."""
+    row = rows[-1]
+    eager = next((r.median_ms for r in rows if r.model == row.model and r.variant == "fp32 eager"), float("nan"))
+    line = f"| {row.model} | {row.variant} | {row.median_ms:.2f} | {row.p95_ms:.2f} | {row.network_ms:.2f}"
+    print(f"{line} | {row.median_ms / eager:.2f} | {row.note[:120]} |", flush=True)
 
 
 def relative_l2(precision: str, base: dict[str, Any], frames: list[Frame]) -> float:
@@ -336,34 +346,29 @@ def main() -> int:
     differences: list[tuple[str, str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = model_files(folder, args.quick)
+        wanted = set(args.sections.split(","))
+        files = model_files(folder, args.quick) if wanted & {"e2e", "precision"} else {}
         if args.models:
             files = {k: v for k, v in files.items() if k in args.models.split(",")}
 
         def end_to_end() -> None:
+            print("| model | variant | median ms | p95 ms | network ms | x fp32 eager | note |")
+            print("|---|---|---:|---:|---:|---:|---|", flush=True)  # each row as it is done: a time limit keeps them
             for model, model_params in files.items():
                 params = {**base, **model_params}
                 for variant, extra in torch_variants(args.device, args.compile):
                     run_row(rows, model, variant, {**params, **extra}, frames, args)
                 if args.compile:
                     continue
-                if "output.device_postprocess" in PARAMS_BY_NAME:
-                    for setting in ("off", "on"):
-                        extra = {"model.precision": "fp32", "output.device_postprocess": setting}
-                        run_row(rows, model, f"fp32 post-processing {setting}", {**params, **extra}, frames, args)
+                for setting in ("off", "on"):
+                    extra = {"model.precision": "fp32", "output.device_postprocess": setting}
+                    run_row(rows, model, f"fp32 post-processing {setting}", {**params, **extra}, frames, args)
                 providers = onnx_providers(args.device, args.tensorrt)
                 if providers:
                     onnx = export_for_onnx(str(model_params["model.weights"]), folder, frames)
                     for provider in providers:
                         extra = {"model.backend": "onnx", "model.weights": onnx, "model.onnx_providers": provider}
                         run_row(rows, model, f"onnxruntime {provider}", {**params, **extra}, frames, args)
-            print("| model | variant | median ms | p95 ms | network ms | x fp32 eager | note |")
-            print("|---|---|---:|---:|---:|---:|---|")
-            for row in rows:
-                eager = next((r.median_ms for r in rows if r.model == row.model and r.variant == "fp32 eager"), np.nan)
-                ratio = row.median_ms / eager
-                line = f"| {row.model} | {row.variant} | {row.median_ms:.2f} | {row.p95_ms:.2f} | {row.network_ms:.2f}"
-                print(f"{line} | {ratio:.2f} | {row.note[:120]} |")
 
         def precision_difference() -> None:
             for model, model_params in files.items():

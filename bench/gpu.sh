@@ -4,6 +4,8 @@
 #   two processes on the GPU), bag.txt (bench_bag per-stage table on the device), device_post.txt (ONNX I/O binding,
 #   device vs host post-processing, temporal filter cost), compile.md (torch.compile rows), log.txt (stderr).
 #   TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds). Section limits add up to 580 s.
+#   The device image's onnxruntime was the CPU build (KINDS.md, 2026-11): env.txt lists its providers; without
+#   CUDAExecutionProvider there are no ONNX Runtime GPU rows and bench_onnx_binding measures the CPU provider.
 # Prepare here first: `bash bench/gpu_prepare.sh` (KITTI frames -> .gpu_data, wheels -> .whl), try it on the CPU:
 #   `DEVICE=cpu QUICK=--quick OUT=/tmp/gpu_try PYTHON=.venv/bin/python bash bench/gpu.sh`
 # then run it through the device tool with carry [".gpu_data", ".whl"] and timeout_s 590: `bash bench/gpu.sh`.
@@ -51,8 +53,8 @@ bag_frames=48; [ -n "$QUICK" ] && bag_frames=6
 section 40 bag.txt $PY -m bench.bench_bag --device "$DEVICE" --frames $bag_frames --no-trace
 onnx_device=$DEVICE; [ -n "$QUICK" ] && onnx_device=cpu
 # the small device benchmarks share one file (at most 8 files come back)
-section 70 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3 &&
-  $PY -m bench.bench_device_post --device $DEVICE --runs 50 && $PY -m bench.bench_temporal --cost-only --device $DEVICE"
+section 70 device_post.txt bash -c "$PY -m bench.bench_onnx_binding --device $onnx_device --calls 100 --rounds 3;
+  $PY -m bench.bench_device_post --device $DEVICE --runs 50; $PY -m bench.bench_temporal --cost-only --device $DEVICE"
 section 90 compile.md $PY -m bench.bench_gpu --device "$DEVICE" --frames "$frames" --sections e2e --compile \
   --models "DA-V2-S 518,DA-V2-S 70" $QUICK
 ls -la "$OUT" >>"$log"

@@ -12,10 +12,10 @@ for part in image_2:png velodyne:bin calib:txt; do
   mkdir -p "$dest/${part%%:*}"
   for name in 000001 000002; do cp "$data/${part%%:*}/$name.${part##*:}" "$dest/${part%%:*}/"; done
 done
-mkdir -p .whl
+rm -rf .whl && mkdir -p .whl  # one version of each package (two stop the whole install there)
 platforms=()
 for n in 2_28 2_27 2_17 2_5; do platforms+=(--platform "manylinux_${n}_x86_64"); done
 platforms+=(--platform manylinux2014_x86_64 --platform manylinux1_x86_64)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${platforms[@]}" \
-  -d .whl transforms3d==0.4.2 rosbags==0.11.9 apsw lz4 ruamel.yaml ruamel.yaml.clib backports.zstd
+  -d .whl transforms3d==0.4.2 rosbags==0.11.9 apsw==3.54.1.0 lz4==4.4.5 ruamel.yaml==0.19.1 backports.zstd==1.8.0
 du -sh .gpu_data .whl

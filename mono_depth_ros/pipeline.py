@@ -536,7 +536,7 @@ class DepthPipeline:
             return None
         if self._config.temporal.enabled or self._config.output.outlier_filter:
             return None
-        if setting == "auto" and getattr(source.device, "type", str(source.device)) != "cuda":
+        if setting == "auto" and _device_type(source.device) != "cuda":
             return None
         return source
 
@@ -606,6 +606,11 @@ class DepthPipeline:
         if mode == "strided":
             return strided_cloud(depth_m, intrinsics, rgb=rgb, stride=self._config.cloud.stride)
         return voxel_cloud(depth_m, intrinsics, rgb=rgb, voxel_size_m=self._config.cloud.voxel_size)
+
+
+def _device_type(device: object) -> str:
+    """``cuda`` for ``torch.device("cuda:1")`` and for the string ``"cuda:1"`` alike."""
+    return str(getattr(device, "type", str(device))).split(":", 1)[0]
 
 
 def _ms(start: float) -> float:

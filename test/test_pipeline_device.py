@@ -142,10 +142,11 @@ def test_auto_runs_on_the_host_for_a_cpu_network_and_host_only_steps_keep_the_ho
     assert source.device_calls == 1
 
 
-def test_auto_takes_the_device_road_for_a_cuda_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The choice only (the source claims CUDA, its tensors stay on the CPU here)."""
+@pytest.mark.parametrize("device", [torch.device("cuda"), torch.device("cuda", 1), "cuda:1"])
+def test_auto_takes_the_device_road_for_a_cuda_network(monkeypatch: pytest.MonkeyPatch, device: object) -> None:
+    """The choice only (the source claims CUDA, as a torch device or its name; its tensors stay on the CPU here)."""
     source = _DeviceNet()
-    monkeypatch.setattr(source, "device", torch.device("cuda"))
+    monkeypatch.setattr(source, "device", device)
     assert isinstance(source, DeviceDepthSource)
     DepthPipeline({**defaults(), "scale.mode": "fixed"}, source=source).process_frame(_frame())
     assert source.device_calls == 1

@@ -84,8 +84,8 @@ class ProcessGroupPlan:
 
 def process_group_plan(device_type: str, local_rank: int, local_world_size: int, device_count: int) -> ProcessGroupPlan:
     """The device and backend of one torchrun process: ``cuda:LOCAL_RANK`` and NCCL when every process on the machine
-    has a GPU of its own; otherwise GPU ``LOCAL_RANK mod GPUs`` and gloo (NCCL refuses two ranks on one GPU, and every
-    process decides the same way since they all see the same counts).
+    has a GPU of its own (or ``local_world_size`` is 0: not known); otherwise GPU ``LOCAL_RANK mod GPUs`` and gloo
+    (NCCL refuses two ranks on one GPU, and every process decides the same way since they all see the same counts).
 
     Raises:
         ConfigError: CUDA asked for on a machine without a GPU.
@@ -95,7 +95,7 @@ def process_group_plan(device_type: str, local_rank: int, local_world_size: int,
     if device_count < 1:
         msg = "run.device is cuda but no CUDA device is visible; set run.device: cpu (or auto)"
         raise ConfigError(msg)
-    if local_world_size > device_count:
+    if 0 < device_count < local_world_size:
         return ProcessGroupPlan(local_rank % device_count, "gloo", shared=True)
     return ProcessGroupPlan(local_rank, "nccl")
 
@@ -113,7 +113,8 @@ def setup_distributed(device: str) -> DistContext:
     if world_size <= 1:
         return DistContext(rank, world_size, local_rank, resolved, False)
     device_count = torch.cuda.device_count() if resolved.type == "cuda" else 0
-    plan = process_group_plan(resolved.type, local_rank, _env_int("LOCAL_WORLD_SIZE", world_size), device_count)
+    # LOCAL_WORLD_SIZE: set by torchrun; without it (other launchers) every process is taken to have its own GPU
+    plan = process_group_plan(resolved.type, local_rank, _env_int("LOCAL_WORLD_SIZE", 0), device_count)
     if plan.device_index is not None:
         resolved = torch.device("cuda", plan.device_index)
         torch.cuda.set_device(resolved)

@@ -40,5 +40,6 @@ def test_process_group_plan_one_gpu_each_or_shared_over_gloo() -> None:
     plans = [process_group_plan("cuda", rank, 2, 1) for rank in (0, 1)]
     assert plans == [ProcessGroupPlan(0, "gloo", shared=True)] * 2
     assert [process_group_plan("cuda", rank, 4, 2).device_index for rank in range(4)] == [0, 1, 0, 1]
+    assert process_group_plan("cuda", 1, 0, 1) == ProcessGroupPlan(1, "nccl")  # not launched by torchrun: as before
     with pytest.raises(ConfigError, match="no CUDA device"):
         process_group_plan("cuda", 0, 2, 0)
