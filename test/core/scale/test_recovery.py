@@ -161,3 +161,30 @@ def test_scale_modes_are_spelled_once() -> None:
 
     requestable = {m.value for m in ScaleMode} - {"last_good"}
     assert set(PARAMS_BY_NAME["scale.mode"].choices) == set(MODES) == requestable
+
+
+def test_every_path_publishes_its_reported_fit_applied_to_the_prediction() -> None:
+    """``depth_m`` is exactly ``apply_fit(prediction, kind, scale, shift)`` on every path (LiDAR, last good / anchor,
+    ground plane, fixed, passthrough): the device road (``output.device_postprocess``) applies the reported fit to its
+    own copy of the prediction and must publish the same bytes."""
+    from mono_depth_ros.core.scale.fit import apply_fit
+
+    inputs = {
+        OutputKind.DEPTH_UP_TO_SCALE: DEPTH / 3.0,
+        OutputKind.METRIC: DEPTH / 1.1,
+        OutputKind.RELATIVE_INVERSE: (1.0 / DEPTH - 0.01) / 0.05,
+    }
+    second = 1_000_000_000
+    scans = [_scan(DEPTH, 0), None, _scan(DEPTH, 300_000_000, factor=3.0), None, None]  # fit, hold, outlier, ...
+    for kind, prediction in inputs.items():
+        for mode, correct_metric in (("lidar", True), ("lidar", False), ("ground_plane", True), ("fixed", True)):
+            recovery = _recovery(mode=mode, correct_metric=correct_metric, max_hold_ns=second, max_anchor_age_ns=second)
+            modes = set()
+            for index, scan in enumerate([*scans, None]):
+                stamp = index * 200_000_000 if index < len(scans) else 5 * second  # the last: every hold has expired
+                result = recovery.update(prediction, kind, stamp, SEQUENCE_INTRINSICS, scan)
+                expected = apply_fit(prediction, kind, result.scale, result.shift)
+                np.testing.assert_array_equal(result.depth_m, expected, err_msg=f"{kind} {mode} {result.mode}")
+                modes.add(result.mode)
+            if mode == "lidar" and correct_metric:
+                assert {ScaleMode.LIDAR, ScaleMode.LAST_GOOD} <= modes, (kind, modes)
