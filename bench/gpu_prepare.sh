@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Here, before a GPU run: put what bench/gpu.sh needs and the device machine lacks into two ignored folders that the
 # device tool carries (`carry: [".gpu_data", ".whl"]`):
-#   .gpu_data/  two KITTI object frames (image, Velodyne, calib) from ../shared/data, the layout shared_data_dir wants;
+#   .gpu_data/  the three KITTI object frames (image, Velodyne, calib) from ../shared/data, the layout shared_data_dir wants;
 #   .whl/       wheels for the device's Python (3.12, x86-64) of the packages its image lacks (transforms3d, rosbags
 #               and its needs, apsw): PyTorch, numpy, OpenCV, transformers, onnxruntime are there already.
 set -euo pipefail
@@ -10,7 +10,7 @@ data=${MONO_DEPTH_DATA:-../shared/data}/kitti_object_3frames/training
 dest=.gpu_data/kitti_object_3frames/training
 for part in image_2:png velodyne:bin calib:txt; do
   mkdir -p "$dest/${part%%:*}"
-  for name in 000001 000002; do cp "$data/${part%%:*}/$name.${part##*:}" "$dest/${part%%:*}/"; done
+  for name in 000000 000001 000002; do cp "$data/${part%%:*}/$name.${part##*:}" "$dest/${part%%:*}/"; done
 done
 rm -rf .whl && mkdir -p .whl  # one version of each package (two stop the whole install there)
 platforms=()
