@@ -29,7 +29,7 @@ from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
+from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.depth_config import DepthConfig
 
 if TYPE_CHECKING:
@@ -368,8 +368,7 @@ class DepthPipeline:
         lidar = frame.lidar
         recent = lidar is not None and abs(frame.stamp_ns - lidar.stamp_ns) <= self._scale.config.max_lidar_age_ns
         if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
-            projected = project_scan(lidar, out_intrinsics, self._scale.config.projection, frame.stamp_ns)
-            sparse = projected.to_image(out_intrinsics)
+            sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:

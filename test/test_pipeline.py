@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from mono_depth_ros.config import defaults
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
+from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, LidarInput
@@ -329,3 +331,47 @@ def test_temporal_settings_change_at_run_time_keeping_the_history() -> None:
     assert pipeline.process_frame(_moving_frame(3)).temporal is None
     with pytest.raises(ConfigError, match=r"temporal\.agreement"):
         pipeline.update_params({"temporal.agreement": 0.0})
+
+
+class _PromptedNet(_ResizingNet):
+    """A LiDAR-prompted network (as Prompt Depth Anything): metric with the scan's depth, up to scale without."""
+
+    frame_inputs = frozenset({PROMPT_DEPTH})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts: list[np.ndarray | None] = []
+        self.last_output_kind = OutputKind.DEPTH_UP_TO_SCALE
+
+    def predict(
+        self, rgb: np.ndarray, out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> np.ndarray:
+        sparse = None if hints is None else hints.sparse_depth_m
+        self.prompts.append(sparse)
+        self.last_output_kind = OutputKind.METRIC if sparse is not None else OutputKind.DEPTH_UP_TO_SCALE
+        self.asked.append(out_hw)
+        return np.ascontiguousarray(0.5 * _scene_depth()[2::4, 2::4])  # the scene at 24x40, half its depth
+
+
+def test_a_prompted_model_and_the_lidar_fit_share_one_projection_of_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mono_depth_ros.core.scale import recovery
+
+    calls: list[int] = []
+    original = recovery.project_scan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "project_scan", counted)
+    points_in_camera = backproject_depth(_scene_depth(), INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    points_in_lidar = cam_from_lidar.inverse().apply(points_in_camera)
+    net = _PromptedNet()
+    config = {**defaults(), "scale.mode": "lidar"}  # metric models are corrected by the fit too (the default)
+    pipeline = DepthPipeline(config, source=net)
+    for stamp in (1_000, 2_000):  # a new scan each frame: one projection each, used by the prompt and by the fit
+        out = pipeline.process_frame(_frame(None, LidarInput(points_in_lidar, cam_from_lidar, stamp), stamp))
+        assert out.scale.mode == "lidar" and out.scale.output_kind == "metric", out.scale.reason
+        assert out.scale.scale == pytest.approx(2.0, rel=0.05)
+    assert len(calls) == 2 and all(p is not None and np.isfinite(p).any() for p in net.prompts)

@@ -38,7 +38,14 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
-from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ProjectionStats, ScratchBuffers, project_scan
+from mono_depth_ros.core.scale.lidar import (
+    LidarScan,
+    ProjectionConfig,
+    ProjectionStats,
+    ScratchBuffers,
+    SparseDepth,
+    project_scan,
+)
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES, Health, ScaleMode, ScaleResult
 from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, UpdateOutcome
 
@@ -157,6 +164,19 @@ class ScaleRecovery:
         self._anchor: _Anchor | None = None
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._buffers = ScratchBuffers()
+        # the last projection: (scan, intrinsics, image stamp) -> its sparse depth, shared with a LiDAR-prompted model
+        self._projected: tuple[LidarScan, PinholeIntrinsics, int, SparseDepth] | None = None
+
+    def project(self, lidar: LidarScan, intrinsics: PinholeIntrinsics, image_stamp_ns: int) -> SparseDepth:
+        """The scan projected into the image of ``intrinsics`` the way the LiDAR fit projects it (projection config,
+        occlusion filter, motion compensation to ``image_stamp_ns``). The last result is kept: a LiDAR-prompted model
+        (pipeline hints) and the fit of the same frame share one projection."""
+        last = self._projected
+        if last is not None and last[0] is lidar and last[1] == intrinsics and last[2] == image_stamp_ns:
+            return last[3]
+        sparse = project_scan(lidar, intrinsics, self.config.projection, image_stamp_ns, self._buffers)
+        self._projected = (lidar, intrinsics, image_stamp_ns, sparse)
+        return sparse
 
     def reset(self) -> None:
         """Forget all temporal state (filters, anchor)."""
@@ -164,7 +184,7 @@ class ScaleRecovery:
             f.reset()
         self._inconsistent.clear()
         self._anchor = None
-        self._key = None
+        self._key = None  # the projection memo stays: it is keyed by the scan itself, not by temporal state
 
     def update(
         self,
@@ -224,7 +244,7 @@ class ScaleRecovery:
                 f"(limit {self.config.max_lidar_age_ns * 1e-6:.0f} ms)"
             )
             return None
-        sparse = project_scan(lidar, frame.intrinsics, self.config.projection, frame.stamp_ns, self._buffers)
+        sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
         try:
             fit = fit_for_kind(frame.prediction[sparse.v, sparse.u], sparse.depth_m, frame.kind, self.config.fit)
