@@ -65,13 +65,13 @@ def organized_cloud_torch(
 
     lanes = (XYZ_POINT_STEP if rgb is None else XYZRGB_POINT_STEP) // 4
     if out is None:
-        out = torch.zeros(height * width, lanes, dtype=torch.float32, device=device)
+        out = torch.empty(height * width, lanes, dtype=torch.float32, device=device)
     elif tuple(out.shape) != (height * width, lanes) or out.dtype != torch.float32 or not _fits(out, device):
         msg = f"out must be a contiguous ({height * width}, {lanes}) float32 tensor on {device}, got {out.shape}"
         raise ShapeError(msg)
-    else:
-        out.zero_()  # the padding slots stay zero
     points = out.view(height, width, lanes)
+    points[..., 3] = 0.0  # the padding lanes (written, not the whole buffer cleared first: one pass less)
+    points[..., 5:] = 0.0
     # NaN written by where, not propagated through a product: GPUs return their own NaN bits from arithmetic
     points[..., 0] = torch.where(valid, depth32 * ray_x[None, :], nan)
     points[..., 1] = torch.where(valid, depth32 * ray_y[:, None], nan)
