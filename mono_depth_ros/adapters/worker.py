@@ -34,31 +34,22 @@ class ItemSource(Protocol[T_co]):
         ...
 
 
-class LatestSlot(Generic[T]):
-    """A one-item, thread-safe hand-off: :meth:`put` never blocks and replaces an item nobody has taken yet."""
+class _OneItem(Generic[T]):
+    """One item between threads under a condition: the waiting :meth:`take` and :meth:`close` both kinds share."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item: T | None = None
         self._closed = False
 
-    def put(self, item: T) -> bool:
-        """Offer ``item``; returns True when it replaced an untaken (now dropped) item. Ignored once closed."""
-        with self._cond:
-            if self._closed:
-                return False
-            replaced = self._item is not None
-            self._item = item
-            self._cond.notify()
-            return replaced
-
     def take(self, timeout_s: float | None = None) -> T | None:
-        """The newest item (removing it), waiting up to ``timeout_s`` (None = forever); None on timeout or close."""
+        """The item (removing it), waiting up to ``timeout_s`` (None = forever); None on timeout or close."""
         with self._cond:
             self._cond.wait_for(lambda: self._item is not None or self._closed, timeout=timeout_s)
             if self._closed:
                 return None
             item, self._item = self._item, None
+            self._cond.notify_all()  # a waiting put (HandOff) may go on
             return item
 
     def close(self) -> None:
@@ -72,6 +63,20 @@ class LatestSlot(Generic[T]):
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._closed
+
+
+class LatestSlot(_OneItem[T]):
+    """A one-item, thread-safe hand-off: :meth:`put` never blocks and replaces an item nobody has taken yet."""
+
+    def put(self, item: T) -> bool:
+        """Offer ``item``; returns True when it replaced an untaken (now dropped) item. Ignored once closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
 
 
 class FrameWorker(Generic[T]):
@@ -120,16 +125,11 @@ class FrameWorker(Generic[T]):
                 self._on_error(err)
 
 
-class HandOff(Generic[R]):
+class HandOff(_OneItem[R]):
     """A one-item queue between two threads that loses nothing: :meth:`put` waits while the item before is untaken.
 
     Closing wakes both sides; an untaken item is dropped (the node is shutting down).
     """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: R | None = None
-        self._closed = False
 
     def put(self, item: R) -> bool:
         """Queue ``item`` once the previous one was taken; False (and ``item`` dropped) when closed meanwhile."""
@@ -140,23 +140,6 @@ class HandOff(Generic[R]):
             self._item = item
             self._cond.notify_all()
             return True
-
-    def take(self) -> R | None:
-        """The queued item (removing it), waiting for one; None once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed)
-            if self._closed:
-                return None
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
-
-    def close(self) -> None:
-        """Wake both sides; later puts are refused and takes return None."""
-        with self._cond:
-            self._closed = True
-            self._item = None
-            self._cond.notify_all()
 
 
 class TwoStageWorker(Generic[T, R]):
