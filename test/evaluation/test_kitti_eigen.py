@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,6 +86,13 @@ def as_tuple(metrics: object) -> tuple[float, ...]:
     return tuple(getattr(metrics, n) for n in ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3"))
 
 
+def reference_mean(samples: list[Any], preds: list[np.ndarray], split: str, median: bool) -> np.ndarray:
+    """The reference metrics averaged over the samples (NaN ground truth as the reference's 0 = none)."""
+    pairs = zip(samples, preds, strict=True)
+    rows = [reference_evaluate(np.nan_to_num(s.gt_depth_m), p, split, median) for s, p in pairs]
+    return np.asarray(np.mean(rows, axis=0))
+
+
 def test_crafted_points_follow_monodepth2_rules() -> None:
     """Identity extrinsics, fx = fy = 10, cx = cy = 5 on a 10×10 image: the devkit -1 offset, forward x as depth,
     nearest wins, points behind (x < 0) dropped."""
@@ -134,13 +142,7 @@ def test_eigen_split_protocol_equals_monodepth2(kitti_object_dir: Path, tmp_path
     ]
     pairs = [(s.name, p, s.gt_depth_m) for s, p in zip(samples, preds, strict=True)]
     report = evaluate_predictions(pairs, PROTOCOLS["kitti_eigen_velodyne"], OutputKind.DEPTH_UP_TO_SCALE)
-    expected = np.mean(
-        [
-            reference_evaluate(np.nan_to_num(s.gt_depth_m), p, "eigen", True)
-            for s, p in zip(samples, preds, strict=True)
-        ],
-        axis=0,
-    )
+    expected = reference_mean(samples, preds, "eigen", median=True)
     np.testing.assert_allclose(as_tuple(report.mean), expected, rtol=1e-7)  # float32 GT in the reference
     assert report.protocol.scaling == "median" and report.mean.count == 2
 
@@ -156,13 +158,7 @@ def test_benchmark_protocol_has_no_crop_and_no_gt_cap(kitti_depth_dir: Path, tmp
     preds = [np.full(s.gt_depth_m.shape, 15.0) for s in samples]
     pairs = [(s.name, p, s.gt_depth_m) for s, p in zip(samples, preds, strict=True)]
     report = evaluate_predictions(pairs, PROTOCOLS["kitti_eigen_benchmark"], OutputKind.METRIC)
-    expected = np.mean(
-        [
-            reference_evaluate(np.nan_to_num(s.gt_depth_m), p, "bench", False)
-            for s, p in zip(samples, preds, strict=True)
-        ],
-        axis=0,
-    )
+    expected = reference_mean(samples, preds, "bench", median=False)
     np.testing.assert_allclose(as_tuple(report.mean), expected, rtol=1e-7)  # float32 GT in the reference
     garg = evaluate_predictions(pairs, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
     assert garg.mean.abs_rel != pytest.approx(report.mean.abs_rel)  # the crop changes the number
