@@ -6,6 +6,8 @@ one with the same frames enlarged to 1920×1080 (intrinsics scaled with them), t
 * ``unet``: the shipped model (a random-weight tiny unet at 96×320 when none ships: the same speed) on ``--device``
   with LiDAR scale recovery and the default ``output.downscale`` (auto: published at the network's resolution);
 * ``unet full``: the same at camera resolution (``output.downscale=1``, the default before the output policy);
+* ``unet r18 192x640``: a ResNet-18 unet at 192×640 (random weights: the same speed), the size of a model trained
+  with ``model.input_height/width`` 192/640 (``--no-large`` skips it): the share for a network that is not tiny;
 * ``external``: an external relative_inverse prediction (no network): the cost of everything around a model.
 
 Prints, per run, ms per frame per stage (decode = reading and decoding the image and its scan, preprocess, model =
@@ -13,14 +15,17 @@ the depth source's own work besides the network (resizing in and out), network =
 postprocess, cloud, encode, write, other = pairing and bookkeeping), the steady per-frame time (wall time over the
 second pass: what a long bag costs per frame), the once-per-run costs (startup: model load and warm-up; the first
 pass) and the whole run per frame, each stage's share of the steady time, the share outside the network (of the
-steady wall time, and of the steady CPU time: this process's CPU over the same span; the network's own time is wall
-time), and the per-frame allocations after warm-up (the last three quarters of the second pass): fresh pages (minor
-page faults x 4 KiB: every allocation the OS had to back, torch and SQLite included) and, from a second run of the
-default-policy configurations under ``tracemalloc``, the peak of Python and numpy memory between two messages above
-what was held before (a frame's payloads, decoding and processing) and the traced memory left behind per frame (a
-leak shows here). ``--load N`` runs N busy processes beside it (a robot's computer is never idle). Usage::
+steady wall time, and of the steady CPU time: this process's CPU over the same span, less its CPU inside the
+forward passes, torch's pool threads included; a wall-clock network time would count, on a loaded machine, the time
+the network waits for a core as network CPU), and the per-frame allocations after warm-up (the last three quarters
+of the second pass): fresh pages (minor page faults x 4 KiB: every allocation the OS had to back, torch and SQLite
+included) and, from a second run of the default-policy configurations under ``tracemalloc``, the peak of Python and
+numpy memory between two messages above what was held before (a frame's payloads, decoding and processing) and the
+traced memory left behind per frame (a leak shows here). ``--load N`` runs N busy processes beside it (a robot's
+computer is never idle). Usage::
 
     .venv/bin/python bench/bench_bag.py [--frames 24] [--device cpu] [--storage sqlite3] [--load 0] [--no-trace]
+        [--no-large]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +52,19 @@ from mono_depth_ros.adapters.signals import StopSignals  # noqa: E402
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag  # noqa: E402
 from test.conftest import shared_data_dir  # noqa: E402
 from test.kitti_bag import KittiFrame, load_kitti_frames, write_kitti_bag  # noqa: E402
+
+
+def _large_weights(folder: Path) -> str:
+    """A random-weight ResNet-18 unet (``small`` widths) at 192×640: a trained model's size, its speed."""
+    import torch
+
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+    from mono_depth_ros.models.registry import build_model
+    from mono_depth_ros.models.unet import make_unet_spec
+
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "small")
+    return str(save_checkpoint(folder / "r18_192x640.safetensors", build_model(spec).state_dict(), spec))
 
 
 def _weights(folder: Path) -> tuple[str, str]:
@@ -109,12 +129,15 @@ class _Meter(StopSignals):
     peaks: list[int] = field(default_factory=list)  # traced peak above the traced memory at the previous sample
     traced: list[int] = field(default_factory=list)
 
+    network_cpu: list[float] = field(default_factory=list)  # CPU seconds spent in forward passes so far
+
     def __post_init__(self) -> None:
         super().__init__()
 
     def __call__(self) -> bool:
         self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
         self.cpu.append(time.process_time())
+        self.network_cpu.append(_NETWORK_CPU_S[0])
         self.wall.append(time.perf_counter())
         if tracemalloc.is_tracing():
             current, peak = tracemalloc.get_traced_memory()
@@ -133,6 +156,32 @@ class _Meter(StopSignals):
         return (values[-1] - values[first]) / ((frames - 1) * (len(values) - 1 - first) / (len(values) - 1))
 
 
+_NETWORK_CPU_S = [0.0]
+"""CPU seconds of this process spent inside ``DepthEstimator._run_network`` (see :func:`_metered_network`)."""
+
+
+@contextmanager
+def _metered_network() -> Iterator[None]:
+    """Count this process's CPU time inside every forward pass into ``_NETWORK_CPU_S`` (the bag runner runs one
+    frame at a time: nothing else of this process works while the network does, besides torch's own threads)."""
+    from mono_depth_ros.models.inference import DepthEstimator
+
+    original = DepthEstimator._run_network
+
+    def metered(self: DepthEstimator, *args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _NETWORK_CPU_S[0] += time.process_time() - start
+
+    DepthEstimator._run_network = metered  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DepthEstimator._run_network = original  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class _Run:
     summary: BagSummary
@@ -147,7 +196,8 @@ def _run(bag: Path, out: Path, params: dict[str, Any], storage: str, trace: bool
         tracemalloc.start()
     cpu = time.process_time()
     try:
-        summary = run_bag(bag, out, params, BagRunOptions(storage=storage, progress=False), stop=meter)
+        with _metered_network():
+            summary = run_bag(bag, out, params, BagRunOptions(storage=storage, progress=False), stop=meter)
     finally:
         if trace:
             tracemalloc.stop()
@@ -161,6 +211,7 @@ def main() -> int:
     parser.add_argument("--storage", default="sqlite3", choices=("sqlite3", "mcap"), help="output storage")
     parser.add_argument("--load", type=int, default=0, help="busy background processes during the runs")
     parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs (Python/numpy temporaries)")
+    parser.add_argument("--no-large", action="store_true", help="skip the ResNet-18 192x640 run")
     args = parser.parse_args()
     kitti = shared_data_dir() / "kitti_object_3frames" / "training"
     if not kitti.is_dir():
@@ -187,12 +238,14 @@ def main() -> int:
             "unet full 1920x1080": ("hd", {**unet, "output.downscale": 1}),
             "external 1242x375": ("kitti", external),
         }  # fmt: skip
+        if not args.no_large:
+            plan["unet r18 192x640"] = ("kitti", {**unet, "model.weights": _large_weights(folder)})
         for process in load:
             process.start()
         try:
             runs = {name: _run(folder / bag, folder / f"out{i}", params, args.storage)
                     for i, (name, (bag, params)) in enumerate(plan.items())}  # fmt: skip
-            defaults = [name for name in plan if name.startswith("unet ") and "full" not in name]
+            defaults = [name for name in plan if name in ("unet 1242x375", "unet 1920x1080")]
             traced = {} if args.no_trace else {
                 name: _run(folder / plan[name][0], folder / f"traced{i}", plan[name][1], args.storage, trace=True)
                 for i, name in enumerate(defaults)
@@ -253,7 +306,11 @@ def _print(runs: dict[str, _Run], title: str) -> None:
         print(_row(labels.get(key, key), shares, width, ".1f"))
     outside = [100.0 * (1.0 - stages[name]["network"] / stages[name]["steady"]) for name in names]
     print(_row("outside the network %", outside, width))
-    outside_cpu = [100.0 * (1.0 - stages[name]["network"] / ms) for name, ms in zip(names, cpu, strict=True)]
+    network_cpu = [
+        1000.0 * r.meter.steady(r.meter.network_cpu, r.summary.frames_out, warm=False) for r in runs.values()
+    ]
+    print(_row("network CPU (ms/frame)", network_cpu, width))
+    outside_cpu = [100.0 * (1.0 - net / ms) for net, ms in zip(network_cpu, cpu, strict=True)]
     print(_row("  of steady CPU %", outside_cpu, width))
     wall = {name: stages[name]["steady"] for name in names}
     for size in ("1242x375", "1920x1080"):
