@@ -11,7 +11,8 @@ Run: ``.venv/bin/python -m bench.bench_device_post [--device cpu|cuda] [--runs N
    final bytes back once. Both also keep a host copy of the prediction for the scale fit, so that copy is in both.
    The outputs are compared byte for byte before timing.
 2. **Pipeline**: ``DepthPipeline.process_frame`` with the shipped model on a KITTI-size image, ``output.
-   device_postprocess`` on and off: the ``postprocess`` + ``cloud`` stage times the frame reports (milliseconds).
+   device_postprocess`` on and off, without and with the temporal filter (the camera moving 0.1 m per frame): the
+   stage times the frame reports (milliseconds).
 
 Every case runs once per round, rounds interleaved (machine load drifts hit all alike); medians over the rounds of
 wall and process CPU time. torch runs ``--threads`` intra-op threads (default 1, as numpy), restored at the end.
@@ -163,37 +164,55 @@ def steps_table(device: torch.device, runs: int) -> None:
 def pipeline_table(device: torch.device, runs: int) -> None:
     from mono_depth_ros.config import defaults
     from mono_depth_ros.core.camera import CameraModel
+    from mono_depth_ros.core.geometry import RigidTransform
     from mono_depth_ros.models.depth_source import build_depth_source
     from mono_depth_ros.pipeline import DepthPipeline, FrameInput
 
     config = {**defaults(), "device": str(device), "scale.mode": "fixed", "cloud.rgb": True, "model.threads": 0}
     source = build_depth_source(config)
     rgb = np.random.default_rng(2).integers(0, 256, (KITTI.height, KITTI.width, 3), dtype=np.uint8)
-    frame = FrameInput(0, "camera", rgb, CameraModel.from_intrinsics(KITTI), True)
-    roads = ("off", "on")
-    pipelines = {road: DepthPipeline({**config, "output.device_postprocess": road}, source=source) for road in roads}
-    on, off = (pipelines[road].process_frame(frame) for road in ("on", "off"))
-    assert on.cloud is not None and off.cloud is not None
-    same = (on.depth_m.tobytes(), on.depth_wire.tobytes(), on.cloud.tobytes()) == (
-        off.depth_m.tobytes(),
-        off.depth_wire.tobytes(),
-        off.cloud.tobytes(),
-    )
-    stages = ("model", "scale", "postprocess", "cloud", "total")
-    times: dict[str, dict[str, list[float]]] = {road: {s: [] for s in stages} for road in pipelines}
-    for _ in range(runs):
-        for road, pipeline in pipelines.items():
-            out = pipeline.process_frame(frame)
+    camera = CameraModel.from_intrinsics(KITTI)
+
+    def frame(index: int) -> FrameInput:  # the camera moves 0.1 m per frame along its optical axis (temporal filter)
+        pose = RigidTransform(np.eye(3), np.array([0.0, 0.0, 0.1 * index]))
+        return FrameInput(index, "camera", rgb, camera, True, world_from_cam=pose)
+
+    roads = {
+        f"{road}{' + temporal' if temporal else ''}": {
+            **config,
+            "output.device_postprocess": road,
+            "temporal.enabled": temporal,
+        }
+        for temporal in (False, True)
+        for road in ("off", "on")
+    }
+    pipelines = {name: DepthPipeline(params, source=source) for name, params in roads.items()}
+    same = []
+    for index in range(3):  # the filter's first frames: started, then filtered twice
+        outputs = {name: pipeline.process_frame(frame(index)) for name, pipeline in pipelines.items()}
+        for plain in ("", " + temporal"):
+            on, off = outputs[f"on{plain}"], outputs[f"off{plain}"]
+            assert on.cloud is not None and off.cloud is not None
+            same.append(
+                (on.depth_m.tobytes(), on.depth_wire.tobytes(), on.cloud.tobytes())
+                == (off.depth_m.tobytes(), off.depth_wire.tobytes(), off.cloud.tobytes())
+            )
+    stages = ("model", "scale", "temporal", "postprocess", "cloud", "total")
+    times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in stages} for name in pipelines}
+    for run in range(runs):
+        for name, pipeline in pipelines.items():
+            out = pipeline.process_frame(frame(3 + run))
             for stage in stages:
-                times[road][stage].append(out.timings_ms.get(stage, 0.0))
+                times[name][stage].append(out.timings_ms.get(stage, 0.0))
     print(f"\n# DepthPipeline, shipped model on {device}, 1242x375 camera (published 125x414), median of {runs}, ms")
+    print("(postprocess includes the temporal filter's time when it is on)")
     print("| device_postprocess | " + " | ".join(stages) + " | postprocess + cloud |")
     print("|---|" + "---:|" * (len(stages) + 1))
-    for road in pipelines:
-        med = {s: float(np.median(times[road][s])) for s in stages}
+    for name in pipelines:
+        med = {s: float(np.median(times[name][s])) for s in stages}
         cells = " | ".join(f"{med[s]:.2f}" for s in stages)
-        print(f"| {road} | {cells} | {med['postprocess'] + med['cloud']:.2f} |")
-    print(f"same FrameOutput bytes (depth, wire, cloud): {'yes' if same else 'NO'}")
+        print(f"| {name} | {cells} | {med['postprocess'] + med['cloud']:.2f} |")
+    print(f"same FrameOutput bytes on both roads (depth, wire, cloud; 3 frames each): {'yes' if all(same) else 'NO'}")
 
 
 def main() -> int:

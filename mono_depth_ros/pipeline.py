@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -526,14 +526,14 @@ class DepthPipeline:
     def _device_source(self) -> DeviceDepthSource | None:
         """The source when this frame's steps after the network run on its device (``output.device_postprocess``).
 
-        ``auto``: when the network runs on CUDA; ``on``: on any device; never with the temporal filter or the
-        speckle filter, which take host maps (the whole frame then takes the host road).
+        ``auto``: when the network runs on CUDA; ``on``: on any device; never with the speckle filter, which takes
+        a host map (the whole frame then takes the host road). The temporal filter runs on the road's map.
         """
         setting = self._config.output.device_postprocess
         source = self._source
         if setting == "off" or self._config.model.backend == "external" or not isinstance(source, DeviceDepthSource):
             return None
-        if self._config.temporal.enabled or self._config.output.outlier_filter:
+        if self._config.output.outlier_filter:
             return None
         if setting == "auto" and _device_type(source.device) != "cuda":
             return None
@@ -552,7 +552,8 @@ class DepthPipeline:
         t0: float,
     ) -> FrameOutput:
         """The host road's steps on the prediction's device: the fit applied (as scale recovery applied it to the
-        host copy), flying pixels, range limits, encoding and organized cloud; one copy of the final bytes back."""
+        host copy), the temporal filter, flying pixels, range limits, encoding and organized cloud; one copy of the
+        final bytes back."""
         from mono_depth_ros.core.postprocess_torch import DevicePostprocess, apply_fit_torch, postprocess_on_device
 
         t = time.perf_counter()
@@ -566,6 +567,11 @@ class DepthPipeline:
             cloud.enabled and cloud.mode == "organized",
         )
         depth = apply_fit_torch(prediction, kind, scale.scale, scale.shift)
+        temporal = None
+        if self._temporal is not None:
+            t_filter = time.perf_counter()
+            depth, temporal = self._filter_in_time(depth, intrinsics, frame.world_from_cam)
+            timings["temporal"] = _ms(t_filter)
         rgb_for_cloud = self._cloud_rgb(rgb, intrinsics) if settings.cloud else None
         host = postprocess_on_device(depth, intrinsics, settings, rgb_for_cloud)
         timings["postprocess"] = _ms(t)
@@ -573,19 +579,38 @@ class DepthPipeline:
         points = host.cloud
         if cloud.enabled and points is None:  # strided / voxel: on the host from the published image
             points = self._build_cloud(host.depth_m, host.depth_wire, intrinsics, self._cloud_rgb(rgb, intrinsics))
-        return self._frame_output(frame, host.depth_m, host.depth_wire, intrinsics, points, scale, timings, None, t, t0)
+        return self._frame_output(
+            frame, host.depth_m, host.depth_wire, intrinsics, points, scale, timings, temporal, t, t0
+        )
 
+    @overload
     def _filter_in_time(
         self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
-    ) -> tuple[npt.NDArray[np.float32], TemporalStatus]:
+    ) -> tuple[npt.NDArray[np.float32], TemporalStatus]: ...
+
+    @overload
+    def _filter_in_time(
+        self, depth_m: torch.Tensor, intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
+    ) -> tuple[torch.Tensor, TemporalStatus]: ...
+
+    def _filter_in_time(
+        self,
+        depth_m: npt.NDArray[np.float32] | torch.Tensor,
+        intrinsics: PinholeIntrinsics,
+        world_from_cam: RigidTransform | None,
+    ) -> tuple[npt.NDArray[np.float32] | torch.Tensor, TemporalStatus]:
+        """The temporal filter on a host map (host road) or a device tensor (device road) and its status."""
         assert self._temporal is not None
-        step = self._temporal.update(depth_m, intrinsics, world_from_cam)
-        state = str(step.state.value)
-        if state in self._temporal_counts:
-            self._temporal_counts[state] += 1
+        filtered: npt.NDArray[np.float32] | torch.Tensor
+        if isinstance(depth_m, np.ndarray):
+            step = self._temporal.update(depth_m, intrinsics, world_from_cam)
+            filtered, state, share = step.depth_m, step.state, step.kept_share
+        else:
+            filtered, state, share = self._temporal.update_tensor(depth_m, intrinsics, world_from_cam)
+        if state.value in self._temporal_counts:
+            self._temporal_counts[state.value] += 1
         counts = self._temporal_counts
-        status = TemporalStatus(state, step.kept_share, counts["filtered"], counts["no_motion"])
-        return step.depth_m, status
+        return filtered, TemporalStatus(state.value, share, counts["filtered"], counts["no_motion"])
 
     def _build_cloud(
         self,

@@ -16,6 +16,7 @@ import torch
 
 from mono_depth_ros.config import defaults
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, DeviceDepthSource, FrameInput, FrameOutput, LidarInput
@@ -131,15 +132,59 @@ def test_auto_runs_on_the_host_for_a_cpu_network_and_host_only_steps_keep_the_ho
     config = {**defaults(), "scale.mode": "fixed"}
     DepthPipeline(config, source=source).process_frame(_frame())  # auto, network on the CPU
     assert source.device_calls == 0
-    for host_only in ({"temporal.enabled": True}, {"output.outlier_filter": True}):
-        params = {**config, "output.device_postprocess": "on", **host_only}
-        DepthPipeline(params, source=source).process_frame(_frame())
-        assert source.device_calls == 0, host_only
+    params = {**config, "output.device_postprocess": "on", "output.outlier_filter": True}  # a host-only step
+    DepthPipeline(params, source=source).process_frame(_frame())
+    assert source.device_calls == 0
     pipeline = DepthPipeline({**config, "output.device_postprocess": "on"}, source=source)
     pipeline.process_frame(_frame())
     pipeline.update_params({"output.device_postprocess": "off"})  # a run-time change applies from the next frame
     pipeline.process_frame(_frame())
     assert source.device_calls == 1
+
+
+class _FlickeringNet(_DeviceNet):
+    """:class:`_DeviceNet` with a per-frame flicker (1 % per pixel, seeded by the call count): history to blend."""
+
+    def __init__(self) -> None:
+        super().__init__(OutputKind.METRIC)
+        self.calls = 0
+
+    def predict(
+        self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
+    ) -> npt.NDArray[np.float32]:
+        depth = super().predict(rgb, out_hw, hints)
+        self.calls += 1
+        flicker = np.random.default_rng(self.calls).normal(1.0, 0.01, depth.shape).astype(np.float32)
+        return depth * flicker
+
+
+def test_the_temporal_filter_runs_on_the_device_road_with_the_host_roads_outputs() -> None:
+    """A camera moving 0.2 m per frame along its optical axis, the pose missing in frame 3: every frame's outputs and
+    the filter's status are the same on both roads, and the device road filtered (the frames differ from the raw
+    prediction scaled)."""
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.0, "temporal.enabled": True}
+    sources = {road: _FlickeringNet() for road in ("on", "off")}
+    pipelines = {
+        road: DepthPipeline({**config, "output.device_postprocess": road}, source=source)
+        for road, source in sources.items()
+    }
+    states = []
+    for index in range(6):
+        pose = None if index == 3 else RigidTransform(np.eye(3), np.array([0.0, 0.0, 0.2 * index]))
+        frame = FrameInput(1_000 + index, "camera_optical", _frame().rgb, CAMERA, True, None, world_from_cam=pose)
+        device, host = (pipelines[road].process_frame(frame) for road in ("on", "off"))
+        _assert_same(device, host)
+        assert device.temporal == host.temporal and device.temporal is not None
+        assert "temporal" in device.timings_ms
+        states.append(device.temporal.state)
+    assert sources["on"].device_calls == 6 and sources["off"].device_calls == 0
+    assert states == ["started", "filtered", "filtered", "no_motion", "started", "filtered"]
+    assert device.temporal.kept_share > 0.5  # the static ramp and box blended with their history
+    unfiltered = DepthPipeline({**config, "temporal.enabled": False}, source=_FlickeringNet())
+    for index in range(6):
+        raw = unfiltered.process_frame(_frame(1_000 + index))
+    changed = np.isfinite(raw.depth_m) & (raw.depth_m != device.depth_m)
+    assert changed.mean() > 0.5  # the last frame is the filtered one, not the prediction as it came
 
 
 @pytest.mark.parametrize("device", [torch.device("cuda"), torch.device("cuda", 1), "cuda:1"])

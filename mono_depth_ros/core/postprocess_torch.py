@@ -16,7 +16,9 @@ cloud into one device buffer and brings it to the host in one copy: on CUDA a no
 (from torch's caching host allocator: a block is reused only once every array made from it is gone) followed by
 one wait for the stream; on the CPU the buffer is already host memory and the arrays are views of it, no copy.
 Nothing else waits for the device: the colour image goes up through pinned memory without a wait, the camera matrix
-and the edge test's sampling indices once per calibration / size.
+and the edge test's sampling indices once per calibration / size. With ``temporal.enabled`` the pipeline runs the
+temporal filter (``TemporalFilter.update_tensor``) on the fitted map before these steps; its own decisions (the
+frame's median disagreement, the kept share) read a few numbers back per frame.
 """
 
 from __future__ import annotations

@@ -135,11 +135,33 @@ class TemporalFilter:
         Raises:
             ShapeError: ``depth_m`` is not (H, W) of the intrinsics' size.
         """
+        depth = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32))
+        out, state, share = self.update_tensor(depth, intrinsics, world_from_cam)
+        if state is not TemporalState.FILTERED:  # passed through: the input itself
+            return TemporalStep(np.asarray(depth_m, dtype=np.float32), state, 0.0)
+        return TemporalStep(out.cpu().numpy().astype(np.float32, copy=False), state, share)
+
+    def update_tensor(
+        self, depth_m: torch.Tensor, intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
+    ) -> tuple[torch.Tensor, TemporalState, float]:
+        """:meth:`update` on a tensor, for a map that stays on the network's device (``output.device_postprocess``).
+
+        Args:
+            depth_m: (H, W) float32 metres on any device (moved to the filter's device when it is elsewhere).
+            intrinsics, world_from_cam: as for :meth:`update`.
+
+        Returns:
+            (filtered (H, W) float32 tensor on the filter's device, state, kept share); passed through (not
+            ``FILTERED``): the input tensor itself.
+
+        Raises:
+            ShapeError: ``depth_m`` is not (H, W) of the intrinsics' size.
+        """
         if depth_m.ndim != 2:
-            msg = f"temporal filter: depth must be (H, W), got shape {depth_m.shape}"
+            msg = f"temporal filter: depth must be (H, W), got shape {tuple(depth_m.shape)}"
             raise ShapeError(msg)
-        intrinsics.check_image_size(depth_m.shape[1], depth_m.shape[0], what="depth image")
-        depth = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32)).to(self.device)
+        intrinsics.check_image_size(int(depth_m.shape[1]), int(depth_m.shape[0]), what="depth image")
+        depth = depth_m.to(self.device, torch.float32)
         valid = torch.isfinite(depth) & (depth > 0)
         if intrinsics != self._intrinsics:
             self._intrinsics, self._rays = intrinsics, _rays(intrinsics, self.device)
@@ -147,7 +169,7 @@ class TemporalFilter:
         if world_from_cam is None or self._depth is None or self._world_from_cam is None:
             state = TemporalState.NO_MOTION if world_from_cam is None else TemporalState.STARTED
             self._remember(torch.where(valid, depth, torch.nan), valid.float(), torch.zeros_like(depth), world_from_cam)
-            return TemporalStep(np.asarray(depth_m, dtype=np.float32), state, 0.0)
+            return depth_m, state, 0.0
         prev_from_cur = self._world_from_cam.inverse() @ world_from_cam
         prior, weight, drift, usable = self._warp_history(depth, valid, prev_from_cur)
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
@@ -170,7 +192,7 @@ class TemporalFilter:
         self._remember(torch.where(valid, out, torch.nan), torch.where(valid, kept + 1.0, 0.0), drift, world_from_cam)
         n_valid = int(valid.sum())
         share = float(agree.sum()) / n_valid if n_valid else 0.0
-        return TemporalStep(out.cpu().numpy().astype(np.float32, copy=False), TemporalState.FILTERED, share)
+        return out, TemporalState.FILTERED, share
 
     def _remember(
         self, depth: torch.Tensor, weight: torch.Tensor, drift: torch.Tensor, world_from_cam: RigidTransform | None
