@@ -526,14 +526,12 @@ class DepthPipeline:
     def _device_source(self) -> DeviceDepthSource | None:
         """The source when this frame's steps after the network run on its device (``output.device_postprocess``).
 
-        ``auto``: when the network runs on CUDA; ``on``: on any device; never with the speckle filter, which takes
-        a host map (the whole frame then takes the host road). The temporal filter runs on the road's map.
+        ``auto``: when the network runs on CUDA; ``on``: on any device. The temporal and speckle filters run on
+        the road's map.
         """
         setting = self._config.output.device_postprocess
         source = self._source
         if setting == "off" or self._config.model.backend == "external" or not isinstance(source, DeviceDepthSource):
-            return None
-        if self._config.output.outlier_filter:
             return None
         if setting == "auto" and _device_type(source.device) != "cuda":
             return None
@@ -552,8 +550,8 @@ class DepthPipeline:
         t0: float,
     ) -> FrameOutput:
         """The host road's steps on the prediction's device: the fit applied (as scale recovery applied it to the
-        host copy), the temporal filter, flying pixels, range limits, encoding and organized cloud; one copy of the
-        final bytes back."""
+        host copy), the temporal filter, speckles, flying pixels, range limits, encoding and organized cloud; one
+        copy of the final bytes back."""
         from mono_depth_ros.core.postprocess_torch import DevicePostprocess, apply_fit_torch, postprocess_on_device
 
         t = time.perf_counter()
@@ -565,6 +563,7 @@ class DepthPipeline:
             output.edge_threshold if output.edge_filter else None,
             network_hw,  # the map came from the network upsampled to the published size: the edge test runs there
             cloud.enabled and cloud.mode == "organized",
+            OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
         )
         depth = apply_fit_torch(prediction, kind, scale.scale, scale.shift)
         temporal = None

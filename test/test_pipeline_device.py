@@ -16,8 +16,8 @@ import torch
 
 from mono_depth_ros.config import defaults
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
-from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, DeviceDepthSource, FrameInput, FrameOutput, LidarInput
 
@@ -27,7 +27,8 @@ CAMERA = CameraModel.from_intrinsics(INTR)
 
 class _DeviceNet:
     """A resizing, hinted source with a device road: a box in front of a ramp (beyond 80 m at the top, nearer than
-    0.1 m at the bottom, once scaled), blended at the box's edge, sky (+Inf) in the top rows, a few NaN; any kind."""
+    0.1 m at the bottom, once scaled), blended at the box's edge, a one-pixel speckle at a quarter of the ramp's
+    depth (``SPECKLE``), sky (+Inf) in the top rows, a few NaN; any kind."""
 
     def __init__(self, kind: OutputKind = OutputKind.DEPTH_UP_TO_SCALE, device: str = "cpu") -> None:
         self.output_kind = self.last_output_kind = kind
@@ -48,6 +49,7 @@ class _DeviceNet:
         depth[height // 3 : 2 * height // 3, width // 2] = 15.0  # a blend between the box and the ramp
         depth[: height // 8] = np.inf
         depth[height - 2, ::7] = np.nan
+        depth[_speckle(height, width)] /= 4.0
         if self.output_kind is OutputKind.RELATIVE_INVERSE:
             return (np.float32(2.0) / depth + np.float32(0.01)).astype(np.float32)
         return depth
@@ -58,6 +60,11 @@ class _DeviceNet:
         self.device_calls += 1
         host = self.predict(rgb, out_hw, hints)
         return torch.from_numpy(host).to(self._tensors_on), host
+
+
+def _speckle(height: int, width: int) -> tuple[int, int]:
+    """Where :class:`_DeviceNet` puts its speckle in an (height, width) map."""
+    return (3 * height // 4, width // 5)
 
 
 def _frame(stamp_ns: int = 1_000, lidar: LidarInput | None = None) -> FrameInput:
@@ -107,6 +114,9 @@ def _both(source: Any, **params: Any) -> tuple[FrameOutput, FrameOutput]:
         {"output.downscale": 1, "output.edge_threshold": 0.05},
         {"cloud.mode": "strided", "cloud.stride": 2, "cloud.clearing": True, "scan.enabled": True},
         {"cloud.enabled": False, "output.encoding": "16UC1"},
+        {"output.outlier_filter": True},
+        {"output.outlier_filter": True, "output.outlier_tolerance": 0.01, "output.encoding": "16UC1"},
+        {"output.outlier_filter": True, "output.edge_filter": False, "temporal.enabled": True},
     ],
 )
 def test_the_device_road_gives_the_host_outputs(params: dict[str, Any]) -> None:
@@ -117,6 +127,11 @@ def test_the_device_road_gives_the_host_outputs(params: dict[str, Any]) -> None:
     assert np.isnan(host.depth_m).any() and np.isinf(host.depth_m).any()  # the maps hold what is worth comparing
     if "output.edge_filter" not in params and host.depth_m.shape == (24, 40):  # the blend went, the box stayed
         assert np.isnan(host.depth_m[12, 20]) and host.depth_m[12, 19] == np.float32(6.0) * np.float32(1.7)
+    speckle = host.depth_m[_speckle(*host.depth_m.shape)]
+    if params.get("output.outlier_filter"):
+        assert np.isnan(speckle)  # the speckle filter ran
+    elif not params:
+        assert np.isfinite(speckle)  # and only it takes the speckle
 
 
 @pytest.mark.parametrize("kind", [OutputKind.RELATIVE_INVERSE, OutputKind.METRIC])
@@ -127,13 +142,10 @@ def test_every_output_kind_and_scale_mode(kind: OutputKind) -> None:
         _assert_same(device, host)
 
 
-def test_auto_runs_on_the_host_for_a_cpu_network_and_host_only_steps_keep_the_host_road() -> None:
+def test_auto_runs_on_the_host_for_a_cpu_network_and_a_change_applies_from_the_next_frame() -> None:
     source = _DeviceNet()
     config = {**defaults(), "scale.mode": "fixed"}
     DepthPipeline(config, source=source).process_frame(_frame())  # auto, network on the CPU
-    assert source.device_calls == 0
-    params = {**config, "output.device_postprocess": "on", "output.outlier_filter": True}  # a host-only step
-    DepthPipeline(params, source=source).process_frame(_frame())
     assert source.device_calls == 0
     pipeline = DepthPipeline({**config, "output.device_postprocess": "on"}, source=source)
     pipeline.process_frame(_frame())

@@ -58,11 +58,11 @@ import numpy.typing as npt
 from mono_depth_ros.core.cloud_record import valid_depth_mask
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 
-__all__ = ["DEFAULT_OUTLIER_FILTER", "OutlierFilter", "outlier_mask", "remove_outliers"]
+__all__ = ["AXES", "DEFAULT_OUTLIER_FILTER", "OutlierFilter", "outlier_mask", "remove_outliers"]
 
-# One step per line through a pixel; each gives the two opposite directions +d and -d.
-_AXES = ((0, 1), (1, 0), (1, 1), (1, -1))
-_DIRECTIONS = 2 * len(_AXES)
+AXES = ((0, 1), (1, 0), (1, 1), (1, -1))
+"""One (dy, dx) step per line through a pixel; each gives the two opposite directions +d and -d."""
+_DIRECTIONS = 2 * len(AXES)
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def outlier_mask(
     curvature = np.empty((height + 2, width + 2), dtype=np.float32)
     centre = inverse[1 : height + 3, 1 : width + 3]
     with np.errstate(invalid="ignore", over="ignore"):  # NaN arithmetic is the point; nothing here overflows
-        for dy, dx in _AXES:
+        for dy, dx in AXES:
             before = inverse[1 - dy : height + 3 - dy, 1 - dx : width + 3 - dx]
             after = inverse[1 + dy : height + 3 + dy, 1 + dx : width + 3 + dx]
             np.add(before, after, out=curvature)

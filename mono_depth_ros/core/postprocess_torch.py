@@ -1,11 +1,13 @@
 """Everything after the scale fit, on the network's device, and one copy of the final bytes to the host.
 
 The GPU road of ``output.device_postprocess``: the prediction stays where the network made it; the scale fit (made
-on the host from a copy of the published-size map, which the fit needs anyway) is applied there, then the
-flying-pixel mask, the range limits, the wire encoding and the organized cloud. Each step is the host step's maths
-with the same float32 (float64 for millimetres) operations in the same order, so the results are the same bits:
+on the host from a copy of the published-size map, which the fit needs anyway) is applied there, then the speckle
+mask, the flying-pixel mask, the range limits, the wire encoding and the organized cloud. Each step is the host
+step's maths with the same float32 (float64 for millimetres) operations in the same order, so the results are the
+same bits:
 
 * :func:`apply_fit_torch` = :func:`core.scale.fit.apply_fit`;
+* :func:`core.cloud_outliers_torch.outlier_mask_torch` = :func:`core.cloud_outliers.outlier_mask`;
 * :func:`core.edges_torch.flying_pixel_mask_torch` = :func:`core.edges.flying_pixel_mask`;
 * :func:`apply_range_limits_torch` = :func:`core.depth_codec.apply_range_limits`;
 * :func:`encode_depth_torch` = :func:`core.depth_codec.encode_depth` (16UC1: millimetres, 0 invalid);
@@ -33,6 +35,8 @@ import numpy.typing as npt
 import torch
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.cloud_outliers import OutlierFilter
+from mono_depth_ros.core.cloud_outliers_torch import outlier_mask_torch
 from mono_depth_ros.core.cloud_record import PointCloud, cloud_from_packed
 from mono_depth_ros.core.cloud_torch import organized_cloud_torch
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
@@ -131,6 +135,8 @@ class DevicePostprocess:
     Attributes:
         min_range_m, max_range_m: range limits (REP 117 marks in the image, no point in the cloud).
         encoding: ``32FC1`` | ``16UC1`` (``mono16``) of the published image.
+        outlier: the speckle filter's settings (``output.outlier_filter``, ``output.outlier_tolerance``); None: no
+            speckle filter. It runs before the edge filter, as on the host.
         edge_threshold: the flying-pixel threshold (``output.edge_threshold``); None: no edge filter.
         source_hw: (height, width) the depth was upsampled from (the network's), to run the edge test at; None:
             the depth's own size.
@@ -143,6 +149,7 @@ class DevicePostprocess:
     edge_threshold: float | None = None
     source_hw: tuple[int, int] | None = None
     cloud: bool = True
+    outlier: OutlierFilter | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_range_m < self.max_range_m:
@@ -174,7 +181,8 @@ def postprocess_on_device(
     settings: DevicePostprocess,
     rgb: npt.NDArray[np.uint8] | None = None,
 ) -> HostOutputs:
-    """Edge filter, range limits, encoding and organized cloud of a metric depth map on its device; one copy back.
+    """Speckle and edge filters, range limits, encoding and organized cloud of a metric depth map on its device; one
+    copy back.
 
     Args:
         depth_m: (H, W) float metres (after the scale fit), on any device.
@@ -195,6 +203,8 @@ def postprocess_on_device(
     layout = _Layout.of(height, width, settings, rgb is not None)
     buffer = torch.empty(layout.total, dtype=torch.uint8, device=device)
     depth = depth_m.float()
+    if settings.outlier is not None:
+        depth = torch.where(outlier_mask_torch(depth, settings.outlier), torch.nan, depth)
     if settings.edge_threshold is not None:
         flying = flying_pixel_mask_torch(depth, settings.edge_threshold, settings.source_hw)
         depth = torch.where(flying, torch.nan, depth)

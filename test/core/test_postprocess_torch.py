@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
@@ -96,7 +97,12 @@ def test_16uc1_rounds_half_millimetres_as_numpy_and_caps_at_65535() -> None:
 @pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
 @pytest.mark.parametrize("colour", [False, True])
 @pytest.mark.parametrize(
-    ("edge", "source_hw", "limits"), [(0.1, (42, 138), (0.1, 80.0)), (None, None, (0.5, 30.0)), (0.05, None, (0, 1e4))]
+    ("edge", "source_hw", "limits", "outlier"),
+    [
+        (0.1, (42, 138), (0.1, 80.0), None),
+        (None, None, (0.5, 30.0), OutlierFilter()),
+        (0.05, None, (0, 1e4), OutlierFilter(0.02, 2)),
+    ],
 )
 def test_the_packed_frame_is_the_host_frame(
     encoding: str,
@@ -104,13 +110,19 @@ def test_the_packed_frame_is_the_host_frame(
     edge: float | None,
     source_hw: tuple[int, int] | None,
     limits: tuple[float, float],
+    outlier: OutlierFilter | None,
 ) -> None:
     depth = _depth(2)
+    depth[7::9, 5::11] *= np.float32(0.3)  # speckles: single pixels far nearer than the surface around them
     rgb = np.random.default_rng(3).integers(0, 256, (INTR.height, INTR.width, 3), dtype=np.uint8) if colour else None
-    settings_ = DevicePostprocess(*limits, encoding, edge, source_hw, cloud=True)
+    settings_ = DevicePostprocess(*limits, encoding, edge, source_hw, cloud=True, outlier=outlier)
     got = postprocess_on_device(torch.from_numpy(depth), INTR, settings_, rgb)
-    # the host road (pipeline.py): edge mask, range limits, encoding, the cloud of what the image says
+    # the host road (pipeline.py): speckle mask, edge mask, range limits, encoding, the cloud of what the image says
     host = depth.copy()
+    if outlier is not None:
+        speckles = outlier_mask(host, outlier)
+        assert speckles.any()  # a map with speckles to remove
+        host[speckles] = np.nan
     if edge is not None:
         host[flying_pixel_mask(host, edge, source_hw)] = np.nan
     host = apply_range_limits(host, *limits)
