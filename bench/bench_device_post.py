@@ -11,8 +11,8 @@ Run: ``.venv/bin/python -m bench.bench_device_post [--device cpu|cuda] [--runs N
    final bytes back once. Both also keep a host copy of the prediction for the scale fit, so that copy is in both.
    The outputs are compared byte for byte before timing.
 2. **Pipeline**: ``DepthPipeline.process_frame`` with the shipped model on a KITTI-size image, ``output.
-   device_postprocess`` on and off, without and with the temporal filter (the camera moving 0.1 m per frame): the
-   stage times the frame reports (milliseconds).
+   device_postprocess`` on and off, alone, with the temporal filter (the camera moving 0.1 m per frame) and with
+   the speckle filter (``output.outlier_filter``): the stage times the frame reports (milliseconds).
 
 Every case runs once per round, rounds interleaved (machine load drifts hit all alike); medians over the rounds of
 wall and process CPU time. torch runs ``--threads`` intra-op threads (default 1, as numpy), restored at the end.
@@ -177,21 +177,18 @@ def pipeline_table(device: torch.device, runs: int) -> None:
         pose = RigidTransform(np.eye(3), np.array([0.0, 0.0, 0.1 * index]))
         return FrameInput(index, "camera", rgb, camera, True, world_from_cam=pose)
 
+    extras = {"": {}, " + temporal": {"temporal.enabled": True}, " + speckle": {"output.outlier_filter": True}}
     roads = {
-        f"{road}{' + temporal' if temporal else ''}": {
-            **config,
-            "output.device_postprocess": road,
-            "temporal.enabled": temporal,
-        }
-        for temporal in (False, True)
+        f"{road}{name}": {**config, "output.device_postprocess": road, **extra}
+        for name, extra in extras.items()
         for road in ("off", "on")
     }
     pipelines = {name: DepthPipeline(params, source=source) for name, params in roads.items()}
     same = []
     for index in range(3):  # the filter's first frames: started, then filtered twice
         outputs = {name: pipeline.process_frame(frame(index)) for name, pipeline in pipelines.items()}
-        for plain in ("", " + temporal"):
-            on, off = outputs[f"on{plain}"], outputs[f"off{plain}"]
+        for name in extras:
+            on, off = outputs[f"on{name}"], outputs[f"off{name}"]
             assert on.cloud is not None and off.cloud is not None
             same.append(
                 (on.depth_m.tobytes(), on.depth_wire.tobytes(), on.cloud.tobytes())
