@@ -173,20 +173,29 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def read_yaml_file(path: str | Path, what: str) -> Any:
+    """The YAML document in ``path`` (None when empty); ``what`` names the file in error messages.
+
+    Raises:
+        ConfigError: missing / unreadable file, or invalid YAML.
+    """
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        msg = f"cannot read {what} {path}: {err.strerror}"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as err:
+        msg = f"{what} {path} is not valid YAML: {err}"
+        raise ConfigError(msg) from None
+
+
 def load_params_file(path: Path, node_name: str = NODE_NAME) -> dict[str, Any]:
     """Read a ROS 2 params YAML (``<key>: ros__parameters: {...}``) into flat dotted names.
 
     Entries under ``/**`` apply first, then those under ``node_name`` / ``/node_name`` (as rclpy matches them
     for a node without namespace). Nested mappings and dotted keys are both accepted.
     """
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except OSError as err:
-        msg = f"cannot read parameters file {path}: {err.strerror}"
-        raise ConfigError(msg) from None
-    except yaml.YAMLError as err:
-        msg = f"parameters file {path} is not valid YAML: {err}"
-        raise ConfigError(msg) from None
+    document = read_yaml_file(path, "parameters file")
     if not isinstance(document, Mapping):
         msg = f"parameters file {path} must map node names to {{ros__parameters: ...}}"
         raise ConfigError(msg)

@@ -24,25 +24,23 @@ def data_dir() -> Path:
     return path
 
 
+def _folder_or_skip(path: Path, what: str) -> Path:
+    """``path`` when it is a folder; otherwise the test that asked for it is skipped (``what`` names the data)."""
+    if not path.is_dir():
+        pytest.skip(f"{what} not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def kitti_object_dir(data_dir: Path) -> Path:
-    path = data_dir / "kitti_object_3frames" / "training"
-    if not path.is_dir():
-        pytest.skip(f"KITTI object frames not found at {path}")
-    return path
+    return _folder_or_skip(data_dir / "kitti_object_3frames" / "training", "KITTI object frames")
 
 
 @pytest.fixture(scope="session")
 def kitti_depth_dir(data_dir: Path) -> Path:
-    path = data_dir / "metric3d_kitti_demo"
-    if not path.is_dir():
-        pytest.skip(f"KITTI annotated depth frames not found at {path}")
-    return path
+    return _folder_or_skip(data_dir / "metric3d_kitti_demo", "KITTI annotated depth frames")
 
 
 @pytest.fixture(scope="session")
 def nyu_dir(data_dir: Path) -> Path:
-    path = data_dir / "metric3d_nyu_demo"
-    if not path.is_dir():
-        pytest.skip(f"NYU frames not found at {path}")
-    return path
+    return _folder_or_skip(data_dir / "metric3d_nyu_demo", "NYU frames")

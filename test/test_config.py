@@ -4,7 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.config import PARAMS, coerce, defaults, load_config, load_params_file, parse_override, resolve
+from mono_depth_ros.config import (
+    PARAMS,
+    coerce,
+    defaults,
+    load_config,
+    load_params_file,
+    parse_override,
+    read_yaml_file,
+    resolve,
+)
 from mono_depth_ros.core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +85,17 @@ def test_params_file_sections_and_nesting(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_read_yaml_file_names_the_file_in_its_errors(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("")
+    assert read_yaml_file(path, "parameters file") is None
+    path.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"^parameters file .*p\.yaml is not valid YAML"):
+        read_yaml_file(path, "parameters file")
+    with pytest.raises(ConfigError, match=r"^cannot read training config .*missing\.yaml: No such file"):
+        read_yaml_file(tmp_path / "missing.yaml", "training config")
 
 
 @pytest.mark.parametrize(

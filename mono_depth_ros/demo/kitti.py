@@ -22,21 +22,13 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
-from mono_depth_ros.core.msg_factory import make_header
-from mono_depth_ros.core.ros_msgs import (
-    camera_info_from_intrinsics,
-    depth_image_from_metres,
-    image_from_array,
-    tf_message_from,
-)
+from mono_depth_ros.core.ros_msgs import tf_message_from
 from mono_depth_ros.core.synthetic import FRAME_CAMERA
-from mono_depth_ros.demo.bag_builder import BagBuilder, lidar_cloud
+from mono_depth_ros.demo.bag_builder import BagBuilder, add_camera, add_oracle, lidar_cloud
 from mono_depth_ros.demo.evaluate import lidar_only_depth
 from mono_depth_ros.demo.oracle import ORACLE_LABEL, OracleConfig, OracleStream
 from mono_depth_ros.demo.scenario import (
     BASE_PARAMS,
-    CAMERA_INFO_TOPIC,
-    IMAGE_TOPIC,
     LIDAR_TOPIC,
     PREDICTION_TOPIC,
     FrameTruth,
@@ -121,17 +113,13 @@ def write_kitti_bag(
                 last_extrinsic = cam_from_velo
             cloud = lidar_cloud(factory, recorded[:, :3], stamp_ns, FRAME_VELODYNE, intensity=recorded[:, 3])
             bag.add(LIDAR_TOPIC, cloud, stamp_ns + 5 * _MS)
-            header = make_header(factory, stamp_ns, FRAME_CAMERA)
-            bag.add(CAMERA_INFO_TOPIC, camera_info_from_intrinsics(factory, calib.intrinsics, header), stamp_ns + _MS)
-            bag.add(IMAGE_TOPIC, image_from_array(factory, rgb, "rgb8", header), stamp_ns + 2 * _MS)
+            header = add_camera(bag, stamp_ns, rgb, calib.intrinsics)
             lidar_in_camera = cam_from_velo.apply(recorded[:, :3].astype(np.float64)).astype(np.float32)
             truth = _held_out_depth(cam_from_velo, scan[held_out], calib.intrinsics)
             true_scale = true_shift = None
             if stream is not None:
-                predicted = stream.predict(lidar_only_depth(lidar_in_camera, calib.intrinsics))
-                message = depth_image_from_metres(factory, predicted.values, "32FC1", header)
-                bag.add(PREDICTION_TOPIC, message, stamp_ns + 40 * _MS)
-                true_scale, true_shift = predicted.true_scale, predicted.true_shift
+                oracle_input = lidar_only_depth(lidar_in_camera, calib.intrinsics)
+                true_scale, true_shift = add_oracle(bag, stream, oracle_input, header, stamp_ns)
             truths.append(FrameTruth(stamp_ns, calib.intrinsics, truth, lidar_in_camera, true_scale, true_shift))
             progress("kitti", index + 1, len(names))
     return truths

@@ -26,20 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.msg_factory import make_header
-from mono_depth_ros.core.ros_msgs import (
-    camera_info_from_intrinsics,
-    depth_image_from_metres,
-    image_from_array,
-    tf_message_from,
-)
-from mono_depth_ros.core.synthetic import FRAME_CAMERA, FRAME_LIDAR, SensorRig, iter_sequence, kitti_like_intrinsics
-from mono_depth_ros.demo.bag_builder import BagBuilder, lidar_cloud
+from mono_depth_ros.core.ros_msgs import tf_message_from
+from mono_depth_ros.core.synthetic import FRAME_LIDAR, SensorRig, iter_sequence, kitti_like_intrinsics
+from mono_depth_ros.demo.bag_builder import BagBuilder, add_camera, add_oracle, lidar_cloud
 from mono_depth_ros.demo.oracle import ORACLE_LABEL, OracleConfig, OracleStream
 from mono_depth_ros.demo.scenario import (
     BASE_PARAMS,
-    CAMERA_INFO_TOPIC,
-    IMAGE_TOPIC,
     LIDAR_TOPIC,
     PREDICTION_TOPIC,
     FrameTruth,
@@ -97,15 +89,10 @@ def write_synthetic_bag(
                 factory, frame.points_in_lidar, stamp_ns, FRAME_LIDAR, frame.lidar_intensity, frame.lidar_ring
             )
             bag.add(LIDAR_TOPIC, scan, stamp_ns + 5 * _MS)
-            header = make_header(factory, stamp_ns, FRAME_CAMERA)
-            bag.add(CAMERA_INFO_TOPIC, camera_info_from_intrinsics(factory, intrinsics, header), stamp_ns + 1 * _MS)
-            bag.add(IMAGE_TOPIC, image_from_array(factory, frame.rgb, "rgb8", header), stamp_ns + 2 * _MS)
+            header = add_camera(bag, stamp_ns, frame.rgb, intrinsics)
             true_scale = true_shift = None
             if stream is not None:
-                predicted = stream.predict(frame.depth_m)
-                message = depth_image_from_metres(factory, predicted.values, "32FC1", header)
-                bag.add(PREDICTION_TOPIC, message, stamp_ns + 40 * _MS)
-                true_scale, true_shift = predicted.true_scale, predicted.true_shift
+                true_scale, true_shift = add_oracle(bag, stream, frame.depth_m, header, stamp_ns)
             lidar_in_camera = frame.cam_from_lidar.apply(frame.points_in_lidar.astype(np.float64)).astype(np.float32)
             truths.append(FrameTruth(stamp_ns, intrinsics, frame.depth_m, lidar_in_camera, true_scale, true_shift))
             progress("render", frame.index + 1, n_frames)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,34 +119,36 @@ def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
 
 def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
     height, width = torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            dynamo=True,
-            external_data=False,
-            opset_version=opset,
-            dynamic_shapes={"x": {2: height, 3: width}},
-            verbose=False,
-            input_names=["image"],
-            output_names=["prediction"],
-        )
+    _torch_onnx_export(
+        module,
+        example,
+        path,
+        opset,
+        dynamo=True,
+        external_data=False,
+        dynamic_shapes={"x": {2: height, 3: width}},
+        verbose=False,
+    )
 
 
 def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
+    dynamic_axes = {"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}}
+    _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
+
+
+def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
+    """``torch.onnx.export`` with input ``image`` and output ``prediction``, its warnings silenced; ``exporter``:
+    the options of one exporter (dynamo or legacy)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
             (example,),
             str(path),
-            dynamo=False,
             opset_version=opset,
-            dynamic_axes={"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}},
             input_names=["image"],
             output_names=["prediction"],
+            **exporter,
         )
 
 

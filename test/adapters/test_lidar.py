@@ -7,15 +7,7 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.adapters.lidar import ScanPairing, select_scan
 
-MS = 1_000_000
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now_ns = 0
-
-    def __call__(self) -> int:
-        return self.now_ns
+from .support import MS, FakeClock
 
 
 @settings(max_examples=50)

@@ -10,15 +10,7 @@ import pytest
 from mono_depth_ros.adapters.stats import RuntimeStats
 from mono_depth_ros.core.errors import ConfigError
 
-MS = 1_000_000
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now_ns = 0
-
-    def __call__(self) -> int:
-        return self.now_ns
+from .support import MS, FakeClock
 
 
 def test_stats_counts_and_latency_percentiles() -> None:

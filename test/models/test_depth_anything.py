@@ -17,7 +17,6 @@ from mono_depth_ros.models.depth_anything import (
     ARCHITECTURE,
     DA_V2_INPUT,
     VARIANTS,
-    DepthAnythingArch,
     DepthAnythingV2,
     build_depth_anything,
     depth_anything_spec,
@@ -27,22 +26,12 @@ from mono_depth_ros.models.depth_anything import (
 )
 from mono_depth_ros.models.spec import OutputKind
 
-# Same structure as Small (4 tapped layers, 4-level DPT neck) with tiny widths: builds and runs in milliseconds.
-TINY = DepthAnythingArch(
-    hidden_size=32,
-    num_attention_heads=2,
-    num_hidden_layers=4,
-    out_indices=(1, 2, 3, 4),
-    neck_hidden_sizes=(8, 16, 32, 32),
-    fusion_hidden_size=16,
-    head_hidden_size=8,
-    mlp_ratio=2,
-)
+from .tiny_models import TINY_DA
 
 
 def _save_tiny(directory: Path, kind: str = "relative", max_depth: float | None = None) -> DepthAnythingV2:
     torch.manual_seed(0)
-    model = build_depth_anything(depth_anything_spec(TINY, kind, max_depth)).eval()
+    model = build_depth_anything(depth_anything_spec(TINY_DA, kind, max_depth)).eval()
     save_depth_anything(model, directory)
     return model
 
@@ -105,7 +94,7 @@ def test_loading_never_goes_online(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_input_must_be_multiple_of_patch(tmp_path: Path) -> None:
-    model = build_depth_anything(depth_anything_spec(TINY))
+    model = build_depth_anything(depth_anything_spec(TINY_DA))
     with pytest.raises(ShapeError, match="multiples of 14"):
         model(torch.randn(1, 3, 30, 28))
 
@@ -146,19 +135,19 @@ def test_weights_that_do_not_fit_the_config_name_a_tensor(tmp_path: Path) -> Non
 
 def test_bad_kind_and_missing_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="max_depth"):
-        hf_config(TINY, "metric", None)
-    bad = replace(depth_anything_spec(TINY), params={"hidden_size": 32})
+        hf_config(TINY_DA, "metric", None)
+    bad = replace(depth_anything_spec(TINY_DA), params={"hidden_size": 32})
     with pytest.raises(ConfigError, match="incomplete"):
         build_depth_anything(bad)
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ConfigError, match=r"pip install 'mono_depth_ros\[hf\]'"):
-        build_depth_anything(depth_anything_spec(TINY))
+        build_depth_anything(depth_anything_spec(TINY_DA))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_a_corrupt_safetensors_file_is_a_checkpoint_error(tmp_path: Path, damage: str) -> None:
     directory = tmp_path / "da"
-    model = build_depth_anything(depth_anything_spec(TINY)).eval()
+    model = build_depth_anything(depth_anything_spec(TINY_DA)).eval()
     save_depth_anything(model, directory)
     weights = directory / "model.safetensors"
     data = weights.read_bytes()

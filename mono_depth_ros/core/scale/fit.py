@@ -109,6 +109,17 @@ class FitResult:
             return f"fit gave scale {self.scale} shift {self.shift}"
         return None
 
+    def usable(self, config: FitConfig) -> FitResult:
+        """This fit, when it can be trusted.
+
+        Raises:
+            ScaleRecoveryError: :meth:`problem` is not None (it is the message).
+        """
+        problem = self.problem(config)
+        if problem is not None:
+            raise ScaleRecoveryError(problem)
+        return self
+
 
 def _valid_pairs(
     prediction: npt.NDArray[np.floating],

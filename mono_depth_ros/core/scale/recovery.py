@@ -246,14 +246,11 @@ class ScaleRecovery:
             return None
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
+        samples = frame.prediction[sparse.v, sparse.u]
         try:
-            fit = fit_for_kind(frame.prediction[sparse.v, sparse.u], sparse.depth_m, frame.kind, self.config.fit)
-        except ScaleRecoveryError as err:
+            fit = fit_for_kind(samples, sparse.depth_m, frame.kind, self.config.fit).usable(self.config.fit)
+        except ScaleRecoveryError as err:  # no fit, or one not to trust
             frame.reasons.append(f"LiDAR: {err}")
-            return None
-        problem = fit.problem(self.config.fit)
-        if problem is not None:
-            frame.reasons.append(f"LiDAR: {problem}")
             return None
         if frame.kind is OutputKind.RELATIVE_INVERSE:
             return self._accept_relative(frame, fit)
@@ -345,13 +342,9 @@ class ScaleRecovery:
         stride = self.config.anchor_stride_px
         disparity = frame.prediction[::stride, ::stride]
         try:
-            fit = fit_scale_shift_inverse(disparity, anchor.depth_m, self.config.fit)
-        except ScaleRecoveryError as err:
+            fit = fit_scale_shift_inverse(disparity, anchor.depth_m, self.config.fit).usable(self.config.fit)
+        except ScaleRecoveryError as err:  # no fit, or one not to trust
             frame.reasons.append(f"anchor: {err}")
-            return None
-        problem = fit.problem(self.config.fit)
-        if problem is not None:
-            frame.reasons.append(f"anchor: {problem}")
             return None
         depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
         return self._result(frame, depth, ScaleMode.LAST_GOOD, Health.DEGRADED, fit, fit.log_scale_sigma, age)

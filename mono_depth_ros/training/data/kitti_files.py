@@ -77,16 +77,27 @@ def load_velodyne(path: Path) -> npt.NDArray[np.float32]:
     return raw.reshape(-1, 4)
 
 
-def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[np.float32]:
-    """uint16 depth PNG → (H, W) float32 metres (``value / scale``), NaN where the PNG holds 0."""
+def read_depth_png(path: Path, units: str | None = None) -> npt.NDArray[np.uint16]:
+    """The (H, W) uint16 values of a depth PNG as stored; ``units`` (e.g. ``millimetres``) is named in its errors.
+
+    Raises:
+        DataFileError: missing or undecodable file. ShapeError: not single-channel uint16.
+    """
     import cv2
 
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise DataFileError(unreadable_file_message(path, "depth PNG"))
     if raw.dtype != np.uint16 or raw.ndim != 2:
-        msg = f"{path}: depth PNG must be single-channel uint16, got {raw.dtype} {raw.shape}"
+        expected = "uint16" if units is None else f"uint16 {units}"
+        msg = f"{path}: depth PNG must be single-channel {expected}, got {raw.dtype} {raw.shape}"
         raise ShapeError(msg)
+    return np.asarray(raw, dtype=np.uint16)  # already uint16: the same array, typed
+
+
+def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[np.float32]:
+    """uint16 depth PNG → (H, W) float32 metres (``value / scale``), NaN where the PNG holds 0."""
+    raw = read_depth_png(path)
     depth_m = raw.astype(np.float32) / np.float32(scale)
     depth_m[raw == 0] = np.nan
     return depth_m

@@ -22,9 +22,9 @@ from torch.utils.data import Dataset
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE, decode_depth
-from mono_depth_ros.core.errors import ConfigError, DataFileError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, unreadable_file_message
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_depth_png
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor
 
 Transform = Callable[[Sample], Sample]
@@ -119,15 +119,7 @@ def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
             depth_m[~(np.isfinite(depth_m) & (depth_m > 0))] = np.nan
         return depth_m
     if depth_file.png_scale == MILLIMETRES_PER_METRE:
-        import cv2
-
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise DataFileError(unreadable_file_message(path, "depth PNG"))
-        if raw.dtype != np.uint16 or raw.ndim != 2:
-            msg = f"{path}: depth PNG must be single-channel uint16 millimetres, got {raw.dtype} {raw.shape}"
-            raise ShapeError(msg)
-        return decode_depth(raw, "16UC1")  # uint16 millimetres, 0 = no data
+        return decode_depth(read_depth_png(path, "millimetres"), "16UC1")  # uint16 millimetres, 0 = no data
     return load_depth_png(path, scale=depth_file.png_scale)  # uint16 value / png_scale metres, 0 = no data
 
 

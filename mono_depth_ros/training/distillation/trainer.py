@@ -285,14 +285,8 @@ class DistillTrainer:
             barrier(self.context)
             return None
         modules = {"projection": self.projection.state_dict() if self.projection is not None else {}}
-        state = train_state.TrainState(
-            self.step,
-            {name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in modules.items()},
-            self.optimizer.state_dict(),
-            self.scheduler.state_dict(),
-            self.scaler.state_dict(),
-            train_state.rng_state(),
-            self.config.to_dict(),
+        state = train_state.TrainState.capture(
+            self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict()
         )
         path = train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
         barrier(self.context)

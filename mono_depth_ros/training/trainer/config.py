@@ -15,6 +15,7 @@ from typing import Any, TypeVar, get_args, get_type_hints
 
 import yaml
 
+from mono_depth_ros.config import read_yaml_file
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
 
@@ -339,14 +340,7 @@ def read_config_yaml(path: str | Path, what: str) -> dict[str, Any]:
     Raises:
         ConfigError: missing / unreadable file, invalid YAML, or not a mapping.
     """
-    try:
-        loaded = yaml.safe_load(Path(path).read_text())
-    except OSError as err:
-        msg = f"cannot read {what} {path}: {err.strerror}"
-        raise ConfigError(msg) from None
-    except yaml.YAMLError as err:
-        msg = f"{what} {path} is not valid YAML: {err}"
-        raise ConfigError(msg) from None
+    loaded = read_yaml_file(path, what)
     _check(isinstance(loaded, dict | None), f"{what} {path} must be a mapping of sections")
     return loaded or {}
 

@@ -289,15 +289,9 @@ class Trainer:
         """Write the checkpoint of the current step (rank 0); returns its model file there, None elsewhere."""
         path = None
         if self.context.is_main:
-            modules = {"objective": {k: v.detach().cpu() for k, v in self.module.objective.state_dict().items()}}
-            state = train_state.TrainState(
-                self.step,
-                modules,
-                self.optimizer.state_dict(),
-                self.scheduler.state_dict(),
-                self.scaler.state_dict(),
-                train_state.rng_state(),
-                self.config.to_dict(),
+            modules = {"objective": self.module.objective.state_dict()}
+            state = train_state.TrainState.capture(
+                self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict()
             )
             path = train_state.save_training_checkpoint(
                 self.out_dir, self.saved_net, self.spec, state, self._metadata()

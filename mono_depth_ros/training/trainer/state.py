@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,23 @@ class TrainState:
     scaler: dict[str, Any] | None
     rng: dict[str, Any]
     config: dict[str, Any]
+
+    @classmethod
+    def capture(
+        cls,
+        step: int,
+        modules: Mapping[str, Mapping[str, torch.Tensor]],
+        optimizer: Any,
+        scheduler: Any,
+        scaler: Any,
+        config: dict[str, Any],
+    ) -> TrainState:
+        """The state to save at ``step``: ``modules``' state dicts detached onto the CPU, the optimiser, scheduler and
+        scaler ``state_dict()`` and :func:`rng_state` (what :meth:`restore` loads back)."""
+        detached = {name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in modules.items()}
+        return cls(
+            step, detached, optimizer.state_dict(), scheduler.state_dict(), scaler.state_dict(), rng_state(), config
+        )
 
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
         """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from."""

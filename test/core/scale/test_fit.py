@@ -97,6 +97,9 @@ def test_problem_reports_low_inlier_ratio() -> None:
     fit = fit_scale(pred, TRUE_DEPTH[:500])
     assert fit.problem(FitConfig(min_inlier_ratio=0.5)) is not None
     assert "inlier ratio" in (fit.problem(FitConfig(min_inlier_ratio=0.5)) or "")
+    with pytest.raises(ScaleRecoveryError, match=r"^fit inlier ratio 0\.\d\d < 0\.50 \(500 points\)$"):
+        fit.usable(FitConfig(min_inlier_ratio=0.5))
+    assert fit.usable(FitConfig(min_inlier_ratio=0.2)) is fit
     with pytest.raises(ConfigError):
         FitConfig(min_points=1)
 

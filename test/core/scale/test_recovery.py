@@ -106,6 +106,13 @@ def test_empty_scan_falls_back_with_a_reason() -> None:
     assert result.projection is not None and result.projection.n_input == 0
 
 
+def test_an_untrusted_lidar_fit_falls_back_with_its_problem_as_the_reason() -> None:
+    mixed = DEPTH / 3.0 * np.random.default_rng(5).choice([0.2, 1.0, 5.0, 25.0], DEPTH.shape)  # ~1/4 inliers
+    result = _recovery().update(mixed, OutputKind.DEPTH_UP_TO_SCALE, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
+    assert result.mode is not ScaleMode.LIDAR
+    assert result.reason.startswith("LiDAR: fit inlier ratio 0.25 < 0.30 (")
+
+
 def test_modes_none_fixed_ground_plane_and_metric_passthrough() -> None:
     metric = _recovery(mode="none").update(DEPTH, OutputKind.METRIC, 0, SEQUENCE_INTRINSICS, None)
     assert (metric.mode, metric.health) == (ScaleMode.NONE, Health.OK)

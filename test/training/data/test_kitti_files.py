@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from mono_depth_ros.training.data.kitti_files import (
     load_rgb,
     load_velodyne,
     read_calib_file,
+    read_depth_png,
 )
 
 
@@ -48,6 +50,21 @@ def test_bad_files(tmp_path: Path) -> None:
     garbage.write_bytes(b"\x89PNG not really")
     with pytest.raises(DataFileError, match="exists but is not a decodable image"):
         load_rgb(garbage)
+
+
+def test_read_depth_png_keeps_the_stored_values_and_refuses_other_pngs(tmp_path: Path) -> None:
+    values = np.array([[0, 1, 256], [65535, 1000, 7]], dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "d.png"), values)
+    read = read_depth_png(tmp_path / "d.png")
+    assert read.dtype == np.uint16
+    np.testing.assert_array_equal(read, values)
+    cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((2, 3, 3), np.uint8))
+    with pytest.raises(ShapeError, match=r"depth PNG must be single-channel uint16, got uint8 \(2, 3, 3\)"):
+        read_depth_png(tmp_path / "rgb.png")
+    with pytest.raises(ShapeError, match="must be single-channel uint16 millimetres, got uint8"):
+        read_depth_png(tmp_path / "rgb.png", "millimetres")
+    with pytest.raises(DataFileError, match="no such depth PNG file"):
+        read_depth_png(tmp_path / "missing.png")
 
 
 def test_annotated_depth_png(kitti_depth_dir: Path) -> None:

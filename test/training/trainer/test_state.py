@@ -62,3 +62,24 @@ def test_refusals(tmp_path: Path) -> None:
     path.with_suffix(".state.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="training state"):
         train_state.load_training_checkpoint(path, model, SPEC)
+
+
+def test_capture_detaches_the_modules_and_restore_loads_it_back() -> None:
+    net = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    net(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    grads = {"w": net.weight * 2}  # a tensor in the autograd graph
+    state = train_state.TrainState.capture(3, {"head": grads}, optimizer, scheduler, scaler, {"run": {}})
+    assert state.step == 3 and state.config == {"run": {}}
+    assert not state.modules["head"]["w"].requires_grad and torch.equal(state.modules["head"]["w"], grads["w"])
+    first = float(torch.rand(()))
+    fresh_optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    fresh_scheduler = torch.optim.lr_scheduler.StepLR(fresh_optimizer, step_size=1, gamma=0.5)
+    assert state.restore(fresh_optimizer, fresh_scheduler, scaler) == 3
+    assert fresh_scheduler.last_epoch == 1 and fresh_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+    assert "momentum_buffer" in fresh_optimizer.state[net.weight]
+    assert float(torch.rand(())) == first  # the RNG state of the capture
