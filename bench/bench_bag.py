@@ -163,7 +163,15 @@ _NETWORK_CPU_S = [0.0]
 @contextmanager
 def _metered_network() -> Iterator[None]:
     """Count this process's CPU time inside every forward pass into ``_NETWORK_CPU_S`` (the bag runner runs one
-    frame at a time: nothing else of this process works while the network does, besides torch's own threads)."""
+    frame at a time: nothing else of this process works while the network does, besides torch's own threads).
+
+    On CUDA the forward pass returns with its kernels queued; the stream is synchronised inside the window, so that
+    the CPU the driver spends waiting for the network counts as the network's (one wait per frame more than the
+    runner makes by itself). torch's OpenMP workers may spin a little after the last parallel region of the pass:
+    that CPU lands outside the window (counted as not the network's).
+    """
+    import torch
+
     from mono_depth_ros.models.inference import DepthEstimator
 
     original = DepthEstimator._run_network
@@ -173,6 +181,8 @@ def _metered_network() -> Iterator[None]:
         try:
             return original(self, *args, **kwargs)
         finally:
+            if self.device.type == "cuda":
+                torch.cuda.current_stream(self.device).synchronize()
             _NETWORK_CPU_S[0] += time.process_time() - start
 
     DepthEstimator._run_network = metered  # type: ignore[method-assign]

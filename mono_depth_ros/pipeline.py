@@ -557,13 +557,13 @@ class DepthPipeline:
         t = time.perf_counter()
         output, cloud = self._config.output, self._config.cloud
         settings = DevicePostprocess(
-            output.min_range,
-            output.max_range,
-            output.encoding,
-            output.edge_threshold if output.edge_filter else None,
-            network_hw,  # the map came from the network upsampled to the published size: the edge test runs there
-            cloud.enabled and cloud.mode == "organized",
-            OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
+            min_range_m=output.min_range,
+            max_range_m=output.max_range,
+            encoding=output.encoding,
+            edge_threshold=output.edge_threshold if output.edge_filter else None,
+            source_hw=network_hw,  # the map came from the network upsampled to the published size: the edge test there
+            cloud=cloud.enabled and cloud.mode == "organized",
+            outlier=OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
         )
         depth = apply_fit_torch(prediction, kind, scale.scale, scale.shift)
         temporal = None

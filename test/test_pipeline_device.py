@@ -80,7 +80,7 @@ def _assert_same(device: FrameOutput, host: FrameOutput) -> None:
     assert device.depth_m.tobytes() == host.depth_m.tobytes()
     assert device.encoding == host.encoding and device.depth_wire.dtype == host.depth_wire.dtype
     assert device.depth_wire.tobytes() == host.depth_wire.tobytes()
-    assert device.intrinsics == host.intrinsics and device.scale == host.scale
+    assert device.intrinsics == host.intrinsics and device.scale == host.scale and device.temporal == host.temporal
     assert (device.cloud is None) == (host.cloud is None)
     if device.cloud is not None and host.cloud is not None:
         assert (device.cloud.height, device.cloud.width, device.cloud.point_step) == (
@@ -157,8 +157,8 @@ def test_auto_runs_on_the_host_for_a_cpu_network_and_a_change_applies_from_the_n
 class _FlickeringNet(_DeviceNet):
     """:class:`_DeviceNet` with a per-frame flicker (1 % per pixel, seeded by the call count): history to blend."""
 
-    def __init__(self) -> None:
-        super().__init__(OutputKind.METRIC)
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(OutputKind.METRIC, device)
         self.calls = 0
 
     def predict(
@@ -170,32 +170,55 @@ class _FlickeringNet(_DeviceNet):
         return depth * flicker
 
 
-def test_the_temporal_filter_runs_on_the_device_road_with_the_host_roads_outputs() -> None:
-    """A camera moving 0.2 m per frame along its optical axis, the pose missing in frame 3: every frame's outputs and
-    the filter's status are the same on both roads, and the device road filtered (the frames differ from the raw
-    prediction scaled)."""
-    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.0, "temporal.enabled": True}
-    sources = {road: _FlickeringNet() for road in ("on", "off")}
+TEMPORAL_STATES = ["started", "filtered", "filtered", "no_motion", "started", "filtered", "started", "filtered"]
+"""The filter's state per frame of :func:`_temporal_run`: the pose missing in frame 3, new intrinsics in frame 6."""
+
+
+def _temporal_run(params: dict[str, Any], device: str = "cpu") -> tuple[dict[str, _FlickeringNet], FrameOutput]:
+    """Eight frames of a camera moving 0.2 m per frame along its optical axis through both roads, with the pose
+    missing in frame 3, ``temporal.agreement`` and ``output.outlier_tolerance`` changed at run time before frame 5
+    and the focal length changed in frame 6; asserts that every frame's outputs and filter status are the same on
+    both roads. Returns the sources by road and the device road's last frame."""
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.0, "temporal.enabled": True, **params}
+    sources = {road: _FlickeringNet(device) for road in ("on", "off")}
     pipelines = {
         road: DepthPipeline({**config, "output.device_postprocess": road}, source=source)
         for road, source in sources.items()
     }
-    states = []
-    for index in range(6):
+    rgb = _frame().rgb
+    for index, state in enumerate(TEMPORAL_STATES):
+        if index == 5:
+            for pipeline in pipelines.values():
+                pipeline.update_params({"temporal.agreement": 0.05, "output.outlier_tolerance": 0.02})
+        intrinsics = INTR if index < 6 else PinholeIntrinsics(210.0, 210.0, 81.3, 47.9, width=160, height=96)
         pose = None if index == 3 else RigidTransform(np.eye(3), np.array([0.0, 0.0, 0.2 * index]))
-        frame = FrameInput(1_000 + index, "camera_optical", _frame().rgb, CAMERA, True, None, world_from_cam=pose)
-        device, host = (pipelines[road].process_frame(frame) for road in ("on", "off"))
-        _assert_same(device, host)
-        assert device.temporal == host.temporal and device.temporal is not None
-        assert "temporal" in device.timings_ms
-        states.append(device.temporal.state)
-    assert sources["on"].device_calls == 6 and sources["off"].device_calls == 0
-    assert states == ["started", "filtered", "filtered", "no_motion", "started", "filtered"]
-    assert device.temporal.kept_share > 0.5  # the static ramp and box blended with their history
-    unfiltered = DepthPipeline({**config, "temporal.enabled": False}, source=_FlickeringNet())
-    for index in range(6):
+        camera = CameraModel.from_intrinsics(intrinsics)
+        frame = FrameInput(1_000 + index, "camera_optical", rgb, camera, True, None, world_from_cam=pose)
+        device_road, host_road = (pipelines[road].process_frame(frame) for road in ("on", "off"))
+        _assert_same(device_road, host_road)
+        assert device_road.temporal is not None and device_road.temporal.state == state, index
+        assert "temporal" in device_road.timings_ms
+    return sources, device_road
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"output.encoding": "16UC1", "output.outlier_filter": True},
+        {"cloud.mode": "strided", "cloud.stride": 2, "cloud.clearing": True, "scan.enabled": True},
+        {"cloud.mode": "voxel", "cloud.rgb": True, "output.edge_filter": False},
+    ],
+)
+def test_the_temporal_filter_runs_on_the_device_road_with_the_host_roads_outputs(params: dict[str, Any]) -> None:
+    sources, last = _temporal_run(params)
+    assert sources["on"].device_calls == len(TEMPORAL_STATES) and sources["off"].device_calls == 0
+    assert last.temporal is not None and last.temporal.kept_share > 0.5  # the ramp and box blended with history
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.0, **params}
+    unfiltered = DepthPipeline(config, source=_FlickeringNet())
+    for index in range(len(TEMPORAL_STATES)):
         raw = unfiltered.process_frame(_frame(1_000 + index))
-    changed = np.isfinite(raw.depth_m) & (raw.depth_m != device.depth_m)
+    changed = np.isfinite(raw.depth_m) & (raw.depth_m != last.depth_m)
     assert changed.mean() > 0.5  # the last frame is the filtered one, not the prediction as it came
 
 
@@ -207,6 +230,10 @@ def test_auto_takes_the_device_road_for_a_cuda_network(monkeypatch: pytest.Monke
     assert isinstance(source, DeviceDepthSource)
     DepthPipeline({**defaults(), "scale.mode": "fixed"}, source=source).process_frame(_frame())
     assert source.device_calls == 1
+    DepthPipeline({**defaults(), "scale.mode": "fixed", "output.outlier_filter": True}, source=source).process_frame(
+        _frame()
+    )
+    assert source.device_calls == 2  # the speckle filter runs there too
 
 
 def test_the_shipped_model_on_real_kitti_gives_the_same_frame_on_both_roads(kitti_object_dir: Path) -> None:
@@ -232,8 +259,14 @@ def test_the_shipped_model_on_real_kitti_gives_the_same_frame_on_both_roads(kitt
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (pinned memory, non-blocking copy)")
+def test_on_cuda_the_temporal_and_speckle_filters_give_the_host_outputs() -> None:
+    sources, _ = _temporal_run({"output.outlier_filter": True, "output.encoding": "16UC1"}, device="cuda")
+    assert sources["on"].device_calls == len(TEMPORAL_STATES)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (pinned memory, non-blocking copy)")
 def test_on_cuda_the_device_road_gives_the_host_outputs() -> None:
-    for params in ({}, {"output.encoding": "16UC1", "cloud.rgb": True}):
+    for params in ({}, {"output.encoding": "16UC1", "cloud.rgb": True}, {"output.outlier_filter": True}):
         source = _DeviceNet(device="cuda")
         device, host = _both(source, **params)
         assert source.device_calls == 1

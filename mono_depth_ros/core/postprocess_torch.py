@@ -165,7 +165,8 @@ class HostOutputs:
     """The device path's results on the host, views of one buffer (kept alive while any of them is).
 
     Attributes:
-        depth_m: (H, W) float32 metres after the edge filter and range limits (NaN invalid, ±Inf out of range).
+        depth_m: (H, W) float32 metres after the speckle and edge filters and range limits (NaN invalid, ±Inf out
+            of range).
         depth_wire: ``depth_m`` itself for 32FC1, else (H, W) uint16 millimetres (0 invalid).
         cloud: the organized cloud in core.cloud's byte layout (None when not asked for).
     """

@@ -25,7 +25,8 @@ far). The relative disagreement ``r = (d - p) / d`` decides:
 
 Without a camera pose (TF missing), after a change of intrinsics, or on the first frame, the new depth passes
 through unchanged and the history restarts from it. Invalid depths (NaN, ±Inf, <= 0) pass through as they are and
-hold no history. Vectorised torch on any device (the network's); the pipeline hands numpy in and out.
+hold no history. Vectorised torch on any device (the network's): :meth:`TemporalFilter.update` takes and returns
+numpy (the host road), :meth:`TemporalFilter.update_tensor` a tensor that stays on the device (the device road).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class TemporalFilter:
 
     Args:
         config: agreement threshold and maximum weight.
-        device: where the history lives and the maths runs (the network's device); numpy in and out.
+        device: where the history lives and the maths runs (the network's device).
     """
 
     def __init__(self, config: TemporalFilterConfig | None = None, device: torch.device | str = "cpu") -> None:
@@ -135,6 +136,9 @@ class TemporalFilter:
         Raises:
             ShapeError: ``depth_m`` is not (H, W) of the intrinsics' size.
         """
+        if depth_m.ndim != 2:
+            msg = f"temporal filter: depth must be (H, W), got shape {depth_m.shape}"
+            raise ShapeError(msg)
         depth = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32))
         out, state, share = self.update_tensor(depth, intrinsics, world_from_cam)
         if state is not TemporalState.FILTERED:  # passed through: the input itself

@@ -79,3 +79,11 @@ def test_tiny_images_and_bad_shapes() -> None:
         outlier_mask_torch(torch.ones(2, 3, 4), OutlierFilter())
     with pytest.raises(ShapeError, match="floating"):
         outlier_mask_torch(torch.ones(3, 4, dtype=torch.int32), OutlierFilter())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_mask_equals_the_numpy_mask(speckled: dict[str, np.ndarray]) -> None:
+    for name, depth in speckled.items():
+        got = outlier_mask_torch(torch.from_numpy(depth).cuda(), OutlierFilter())
+        assert got.device.type == "cuda"
+        np.testing.assert_array_equal(got.cpu().numpy(), outlier_mask(depth), err_msg=name)

@@ -201,10 +201,12 @@ def test_real_kitti_lidar_depth(kitti_object_dir: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (pinned memory, non-blocking copy)")
 def test_cuda_packed_frame_is_the_host_frame_in_pinned_memory() -> None:
     depth = _depth(6)
+    depth[7::9, 5::11] *= np.float32(0.3)  # speckles
     rgb = np.random.default_rng(7).integers(0, 256, (INTR.height, INTR.width, 3), dtype=np.uint8)
-    settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138))
+    settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138), outlier=OutlierFilter())
     got = postprocess_on_device(torch.from_numpy(depth).cuda(), INTR, settings_, rgb)
     host = depth.copy()
+    host[outlier_mask(host)] = np.nan
     host[flying_pixel_mask(host, 0.1, (42, 138))] = np.nan
     host = apply_range_limits(host, 0.1, 80.0)
     wire = encode_depth(host, "16UC1")
@@ -223,7 +225,7 @@ def test_cuda_frame_waits_for_the_device_once() -> None:
 
     depth = torch.from_numpy(_depth(8)).cuda()
     rgb = np.zeros((INTR.height, INTR.width, 3), dtype=np.uint8)
-    settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138))
+    settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138), outlier=OutlierFilter())
     postprocess_on_device(depth, INTR, settings_, rgb)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("warn")
