@@ -178,7 +178,8 @@ class TemporalFilter:
         prior, weight, drift, usable = self._warp_history(depth, valid, prev_from_cur)
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
         agreement = self.config.agreement
-        shift = float(residual[usable][::MEDIAN_STRIDE].median()) if bool(usable.any()) else 0.0  # a subsample
+        sample = residual[usable][::MEDIAN_STRIDE]  # a subsample
+        shift = float(sample.median()) if sample.numel() else 0.0
         if abs(shift) < agreement:  # the whole frame's change is its scale (scale recovery's business), not motion:
             self._scale_drift = 0.5 * (self._scale_drift + shift)  # the history follows a trend, averages jitter
             prior = prior / (1.0 - self._scale_drift)
@@ -194,8 +195,8 @@ class TemporalFilter:
         blended = (kept * torch.where(agree, prior, torch.zeros_like(depth)) + depth) / (kept + 1.0)
         out = torch.where(valid, blended, depth)
         self._remember(torch.where(valid, out, torch.nan), torch.where(valid, kept + 1.0, 0.0), drift, world_from_cam)
-        n_valid = int(valid.sum())
-        share = float(agree.sum()) / n_valid if n_valid else 0.0
+        n_valid, n_agree = torch.stack([valid.sum(), agree.sum()]).tolist()  # one read-back for both
+        share = n_agree / n_valid if n_valid else 0.0
         return out, TemporalState.FILTERED, share
 
     def _remember(
