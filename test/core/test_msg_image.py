@@ -29,6 +29,10 @@ LAYOUTS: dict[str, tuple[type[np.number[Any]], int]] = {
     "bgra8": (np.uint8, 4),
     "mono8": (np.uint8, 1),
     "mono16": (np.uint16, 1),
+    "rgb16": (np.uint16, 3),
+    "bgr16": (np.uint16, 3),
+    "rgba16": (np.uint16, 4),
+    "bgra16": (np.uint16, 4),
     "16UC1": (np.uint16, 1),
     "32FC1": (np.float32, 1),
 }
@@ -143,11 +147,18 @@ def test_image_to_rgb8_for_every_colour_encoding() -> None:
         "bgra8": (np.concatenate([rgb[..., ::-1], alpha], axis=2), rgb),
         "mono8": (grey, np.repeat(grey[..., None], 3, axis=2)),
         "mono16": (grey.astype(np.uint16) * 257, np.repeat(grey[..., None], 3, axis=2)),
+        "rgb16": (rgb.astype(np.uint16) * 257, rgb),  # 16-bit colour cameras: scaled to 8 bit as cv_bridge does
+        "bgr16": (np.ascontiguousarray(rgb[..., ::-1]).astype(np.uint16) * 257, rgb),
+        "rgba16": (np.concatenate([rgb, alpha], axis=2).astype(np.uint16) * 257, rgb),
+        "bgra16": (np.concatenate([rgb[..., ::-1], alpha], axis=2).astype(np.uint16) * 257, rgb),
     }
     for encoding, (wire, expected) in cases.items():
         out = image_to_rgb8(image_from_array(factory, wire, encoding, header))
         assert out.dtype == np.uint8 and out.shape == (4, 6, 3), encoding
         np.testing.assert_array_equal(out, expected, err_msg=encoding)
+        for pad, big_endian in ((6, False), (2, True)):  # row padding and byte order as the wire says
+            padded = image_to_rgb8(wire_image(factory, wire, encoding, pad=pad, big_endian=big_endian))
+            np.testing.assert_array_equal(padded, expected, err_msg=f"{encoding} pad={pad} big={big_endian}")
 
 
 @pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])
