@@ -449,8 +449,10 @@ class DepthPipeline:
         if device_values is not None and at_output_size:  # output.device_postprocess: the same steps on the device
             return self._on_device(frame, device_values, kind, scale, out_intrinsics, network_hw, rgb, timings, t0)
         t = time.perf_counter()
-        if factor > 1 and not at_output_size:
+        if factor > 1 and not at_output_size:  # every factor-th camera pixel; camera_info and cloud say which
             depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
+            out_intrinsics = _subsampled_intrinsics(intrinsics, factor, out_intrinsics.width, out_intrinsics.height)
+            rgb = rgb[: out_intrinsics.height * factor, : out_intrinsics.width * factor]  # cloud colours: whole blocks
         temporal = None
         if self._temporal is not None:  # metric depth at the published size, before range limits and filters
             t_filter = time.perf_counter()
@@ -645,6 +647,24 @@ def _downscale_depth(depth_m: npt.NDArray[np.float32], factor: int, width: int, 
     rows = np.clip(np.rint((np.arange(height) + 0.5) * factor - 0.5), 0, depth_m.shape[0] - 1).astype(np.intp)
     cols = np.clip(np.rint((np.arange(width) + 0.5) * factor - 0.5), 0, depth_m.shape[1] - 1).astype(np.intp)
     return np.ascontiguousarray(depth_m[np.ix_(rows, cols)])
+
+
+def _subsampled_intrinsics(intrinsics: PinholeIntrinsics, factor: int, width: int, height: int) -> PinholeIntrinsics:
+    """Intrinsics of the grid :func:`_downscale_depth` keeps: camera pixel ``first + factor * i`` is pixel ``i``.
+
+    Not :meth:`PinholeIntrinsics.resized`: a subsampled pixel is a camera pixel, not the centre of a block (half a
+    camera pixel apart for even factors), and a size the factor does not divide loses its last columns / rows
+    instead of stretching (up to ``factor - 1`` camera pixels at the far edge).
+    """
+    first = float(np.rint(0.5 * factor - 0.5))  # _downscale_depth's first row / column
+    return PinholeIntrinsics(
+        intrinsics.fx / factor,
+        intrinsics.fy / factor,
+        (intrinsics.cx - first) / factor,
+        (intrinsics.cy - first) / factor,
+        width=width,
+        height=height,
+    )
 
 
 def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraModel) -> npt.NDArray[np.float32]:

@@ -627,7 +627,8 @@ def test_real_pipeline_end_to_end(ros: Ros) -> None:
         assert stamp_ns_of(msg) == STAMP_NS and msg.header.frame_id == FRAME_ID
     assert (depth.encoding, depth.width, depth.height) == ("16UC1", 16, 12)
     np.testing.assert_array_equal(ros_msgs.image_to_array(depth), np.full((12, 16), 4000, np.uint16))
-    assert ros_msgs.camera_model_from_camera_info(info).rectified_intrinsics() == INTRINSICS.resized(16, 12)
+    subsampled = PinholeIntrinsics(20.0, 20.0, 15.5 / 2, 11.5 / 2, width=16, height=12)  # camera pixel 2i is pixel i
+    assert ros_msgs.camera_model_from_camera_info(info).rectified_intrinsics() == subsampled
     assert (points.height, points.width, points.point_step) == (12, 16, 32)
 
 

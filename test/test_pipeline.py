@@ -70,8 +70,30 @@ def test_downscale_publishes_matching_intrinsics_and_sizes() -> None:
     out = _external(**{"model.output_kind": "metric", "output.downscale": 2}).process_frame(_frame(_scene_depth()))
     assert out.depth_m.shape == (48, 80)
     assert (out.intrinsics.width, out.intrinsics.height) == (80, 48)
-    assert out.intrinsics == INTR.resized(80, 48)
     assert out.cloud is not None and out.cloud.points.size == 48 * 80
+
+
+@pytest.mark.parametrize(("width", "height", "factor"), [(160, 96, 2), (161, 97, 3), (157, 93, 4), (64, 48, 3)])
+def test_downscaled_camera_info_puts_every_depth_on_the_ray_of_the_pixel_it_came_from(
+    width: int, height: int, factor: int
+) -> None:
+    """An external prediction is subsampled (nearest) to the published size; the published intrinsics must give each
+    published pixel the ray of the camera pixel whose depth it carries, on sizes the factor does not divide too."""
+    camera = PinholeIntrinsics(150.0, 140.0, width / 2 - 3.3, height / 2 + 1.7, width=width, height=height)
+    u, v = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    tagged = (1.0 + v + u / 256.0).astype(np.float32)  # each depth says which camera pixel it is (exact in float32)
+    frame = FrameInput(0, "camera_optical", np.zeros((height, width, 3), np.uint8), CameraModel.from_intrinsics(camera))
+    settings = {"model.output_kind": "metric", "output.downscale": factor, "output.edge_filter": False}
+    settings["output.max_range"] = 1000.0
+    out = _external(**settings).process_frame(FrameInput(**{**frame.__dict__, "prediction": tagged}))
+    published = out.intrinsics
+    assert out.depth_m.shape == (height // factor, width // factor) == (published.height, published.width)
+    source_v = np.floor(out.depth_m[:, 0]) - 1.0
+    source_u = (out.depth_m[0] - np.floor(out.depth_m[0])) * 256.0
+    ray_u = (np.arange(published.width) - published.cx) / published.fx * camera.fx + camera.cx
+    ray_v = (np.arange(published.height) - published.cy) / published.fy * camera.fy + camera.cy
+    np.testing.assert_allclose(ray_u, source_u, atol=1e-6)
+    np.testing.assert_allclose(ray_v, source_v, atol=1e-6)
 
 
 def test_relative_inverse_with_lidar_recovers_metric_depth() -> None:

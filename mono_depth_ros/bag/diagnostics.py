@@ -48,14 +48,17 @@ class BagDiagnostics:
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
         self._published.append(output.stamp_ns)
-        if self._next_ns is not None and output.stamp_ns < self._next_ns:
-            return None
+        jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
+        if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
+            return None  # (a clock that jumps back by more than a period restarts the schedule)
         self._next_ns = output.stamp_ns + self.period_ns
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
         window_ns = max(self.period_ns, 1)
         recent = [stamp for stamp in self._published if stamp > output.stamp_ns - window_ns]
+        if jumped_back:  # the frames stamped before the jump are not this period's
+            recent = [stamp for stamp in recent if stamp <= output.stamp_ns]
         self._published = recent
         skipped = summary.skipped.total
         invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)

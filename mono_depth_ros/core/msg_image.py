@@ -5,8 +5,9 @@ copy (never a view on the message buffer) unless a caller that owns the message 
 (:func:`image_to_rgb8` ``copy=False``). Reading honours ``step`` (row padding) and ``is_bigendian``;
 writing produces little-endian rows with ``step = width * channels * itemsize``.
 
-Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8), ``mono16 16UC1`` (uint16),
-``32FC1`` (float32). Depth units are converted only by :mod:`.depth_codec`.
+Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8), ``mono16 16UC1 rgb16 bgr16
+rgba16 bgra16`` (uint16), ``32FC1`` (float32); colour cameras' raw mosaics ``bayer_rggb8 bayer_bggr8 bayer_gbrg8
+bayer_grbg8`` are demosaiced to RGB. Depth units are converted only by :mod:`.depth_codec`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,20 @@ _ENCODINGS: dict[str, tuple[str, int]] = {
     "bgra8": ("u1", 4),
     "mono8": ("u1", 1),
     "mono16": ("u2", 1),
+    "rgb16": ("u2", 3),
+    "bgr16": ("u2", 3),
+    "rgba16": ("u2", 4),
+    "bgra16": ("u2", 4),
+    "bayer_rggb8": ("u1", 1),
+    "bayer_bggr8": ("u1", 1),
+    "bayer_gbrg8": ("u1", 1),
+    "bayer_grbg8": ("u1", 1),
     "16UC1": ("u2", 1),
     "32FC1": ("f4", 1),
 }
 IMAGE_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 COLOUR_ENCODINGS: tuple[str, ...] = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
+COLOUR_ENCODINGS += ("rgb16", "bgr16", "rgba16", "bgra16", "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
 
 
 def _encoding_layout(encoding: str) -> tuple[str, int]:
@@ -150,7 +160,8 @@ def grey_to_rgb8(grey: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
 def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
-    ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated (mono16 scaled to 8 bit).
+    ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated; 16-bit encodings are
+    scaled to 8 bit by 255/65535 (cv_bridge's conversion); ``bayer_*8`` mosaics are demosaiced (bilinear, OpenCV).
     ``copy=False``: an ``rgb8`` image in a writable buffer without row padding comes back as a view of ``msg.data``
     (a camera-size copy less per frame; for a caller that owns the message and does not reuse it); anything else is
     still a new array.
@@ -169,11 +180,16 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
         return grey_to_rgb8(image_to_array(msg))
     import cv2  # channel shuffles in OpenCV: ~20x faster than numpy's strided copies on VGA frames
 
-    code = {"rgb8": None, "bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB}
-    conversion = code.get(encoding, cv2.COLOR_GRAY2RGB)
+    code = {"rgb": None, "bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB}
+    # OpenCV names a Bayer pattern by the 2nd and 3rd pixels of its 2nd row (cv_bridge's table, RGB targets)
+    code |= {"bayer_rggb": cv2.COLOR_BayerBG2RGB, "bayer_bggr": cv2.COLOR_BayerRG2RGB}
+    code |= {"bayer_gbrg": cv2.COLOR_BayerGR2RGB, "bayer_grbg": cv2.COLOR_BayerGB2RGB}
+    conversion = code.get(encoding.removesuffix("16").removesuffix("8"), cv2.COLOR_GRAY2RGB)
     wire = _wire_pixels(msg)
     if wire.size == 0:
         return np.zeros((*wire.shape[:2], 3), dtype=np.uint8)
+    if wire.dtype.itemsize == 2:  # rgb16 & co.: a new native uint8 array
+        wire = uint16_to_uint8(wire)
     if conversion is None:
         if not copy and wire.flags.writeable and wire.flags.c_contiguous:
             return wire

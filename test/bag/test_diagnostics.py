@@ -33,3 +33,27 @@ def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None
     values = {kv.key: kv.value for kv in warn.status[0].values}
     assert values["latency_p50_ms"] == "20.0" and values["bad_messages.no prediction"] == "1"
     assert values["frames_received"] == "3"
+
+
+def test_bag_diagnostics_follow_a_clock_that_jumps_back() -> None:
+    """A bag whose stamps restart (two recordings merged, sim time reset): statuses go on at once, and the rate
+    counts only the frames of the last period, not those stamped ahead of the jump."""
+    period_ns, step_ns = 1_000_000_000, 100_000_000
+    tracker = BagDiagnostics(period_ns=period_ns, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+
+    def statuses(start_ns: int, n: int) -> list[dict[str, str]]:
+        found = []
+        for i in range(n):
+            summary.frames_out += 1
+            frame = FrameOutput(**{**output.__dict__, "stamp_ns": start_ns + i * step_ns})
+            message = tracker.update(FACTORY, frame, summary)
+            if message is not None:
+                found.append({kv.key: kv.value for kv in message.status[0].values})
+        return found
+
+    assert len(statuses(100 * period_ns, 25)) == 3  # 100.0 s, 101.0 s, 102.0 s
+    after = statuses(10 * period_ns, 25)  # the clock is back at 10 s
+    assert len(after) == 3, after
+    assert [float(values["fps"]) for values in after[1:]] == [10.0, 10.0]

@@ -270,3 +270,15 @@ def _drop_image(index: int) -> Mutate:
         return None if topic == "/camera/image_raw" and frame == index else msg
 
     return mutate
+
+
+def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp_path: Path) -> None:
+    """image_is_rectified (the default) on /camera/image_raw whose camera_info has distortion: the depth is computed
+    as if the image were P's pinhole image (plausible, but metres off towards the edges); the summary says so."""
+    distorted = _set("d", np.array([-0.28, 0.08, 0.001, -0.001, 0.0]), "/camera/camera_info", 0)
+    reason = "image_is_rectified: raw image with distortion"
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=distorted)
+    assert summary.frames_out == 3 and summary.warnings.counts[reason] == 1
+    assert "image_is_rectified:=false" in summary.warnings.examples[reason]
+    raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
+    assert raw.frames_out == 3 and reason not in raw.warnings.counts

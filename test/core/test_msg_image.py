@@ -29,6 +29,14 @@ LAYOUTS: dict[str, tuple[type[np.number[Any]], int]] = {
     "bgra8": (np.uint8, 4),
     "mono8": (np.uint8, 1),
     "mono16": (np.uint16, 1),
+    "rgb16": (np.uint16, 3),
+    "bgr16": (np.uint16, 3),
+    "rgba16": (np.uint16, 4),
+    "bgra16": (np.uint16, 4),
+    "bayer_rggb8": (np.uint8, 1),
+    "bayer_bggr8": (np.uint8, 1),
+    "bayer_gbrg8": (np.uint8, 1),
+    "bayer_grbg8": (np.uint8, 1),
     "16UC1": (np.uint16, 1),
     "32FC1": (np.float32, 1),
 }
@@ -143,11 +151,34 @@ def test_image_to_rgb8_for_every_colour_encoding() -> None:
         "bgra8": (np.concatenate([rgb[..., ::-1], alpha], axis=2), rgb),
         "mono8": (grey, np.repeat(grey[..., None], 3, axis=2)),
         "mono16": (grey.astype(np.uint16) * 257, np.repeat(grey[..., None], 3, axis=2)),
+        "rgb16": (rgb.astype(np.uint16) * 257, rgb),  # 16-bit colour cameras: scaled to 8 bit as cv_bridge does
+        "bgr16": (np.ascontiguousarray(rgb[..., ::-1]).astype(np.uint16) * 257, rgb),
+        "rgba16": (np.concatenate([rgb, alpha], axis=2).astype(np.uint16) * 257, rgb),
+        "bgra16": (np.concatenate([rgb[..., ::-1], alpha], axis=2).astype(np.uint16) * 257, rgb),
     }
     for encoding, (wire, expected) in cases.items():
         out = image_to_rgb8(image_from_array(factory, wire, encoding, header))
         assert out.dtype == np.uint8 and out.shape == (4, 6, 3), encoding
         np.testing.assert_array_equal(out, expected, err_msg=encoding)
+        for pad, big_endian in ((6, False), (2, True)):  # row padding and byte order as the wire says
+            padded = image_to_rgb8(wire_image(factory, wire, encoding, pad=pad, big_endian=big_endian))
+            np.testing.assert_array_equal(padded, expected, err_msg=f"{encoding} pad={pad} big={big_endian}")
+
+
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+def test_bayer_images_are_demosaiced_to_rgb(pattern: str) -> None:
+    """A raw colour camera's mosaic (image_raw of many industrial drivers): the 2x2 pattern names the colour of the
+    top-left, top-right, bottom-left and bottom-right pixel; demosaiced, a smooth image comes back as it was."""
+    factory = rosbags_factory("humble")
+    v, u = np.mgrid[0:24, 0:32].astype(np.float64)
+    rgb = np.stack([60 + 4 * u, 200 - 3 * v, 40 + 2 * u + 3 * v], axis=2).astype(np.uint8)  # distinct, smooth channels
+    mosaic = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    for (row, col), colour in zip(((0, 0), (0, 1), (1, 0), (1, 1)), pattern, strict=True):
+        mosaic[row::2, col::2] = rgb[row::2, col::2, "rgb".index(colour)]
+    out = image_to_rgb8(wire_image(factory, mosaic, f"bayer_{pattern}8", pad=3))
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    inner = (slice(2, -2), slice(2, -2))
+    assert np.abs(out[inner].astype(int) - rgb[inner].astype(int)).max() <= 2
 
 
 @pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])

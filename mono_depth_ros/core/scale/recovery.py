@@ -289,7 +289,8 @@ class ScaleRecovery:
         """
         stamp_ns = frame.stamp_ns
         anchor = self._anchor
-        if anchor is None or stamp_ns - anchor.stamp_ns > self.config.max_anchor_age_ns:
+        apart_ns = abs(stamp_ns - anchor.stamp_ns) if anchor is not None else 0  # out-of-order frames: the distance
+        if anchor is None or apart_ns > self.config.max_anchor_age_ns:
             self._inconsistent.clear()
             return None
         stride = self.config.anchor_stride_px
@@ -299,7 +300,7 @@ class ScaleRecovery:
         if not changes:
             return None
         change = min(changes, key=abs)
-        gate = self.config.consistency_gate + self.config.consistency_gate_per_s * (stamp_ns - anchor.stamp_ns) * 1e-9
+        gate = self.config.consistency_gate + self.config.consistency_gate_per_s * apart_ns * 1e-9
         if abs(change) <= gate:
             self._inconsistent.clear()
             return None
@@ -323,7 +324,7 @@ class ScaleRecovery:
             frame.reasons.append("no earlier LiDAR scale")
             return None
         age = frame.stamp_ns - f.last_update_ns
-        if age > self.config.max_hold_ns:
+        if abs(age) > self.config.max_hold_ns:  # a scale from far ahead (the clock jumped back) is as stale
             hold_s = self.config.max_hold_ns * 1e-9
             frame.reasons.append(f"last LiDAR scale is {age * 1e-9:.1f} s old (hold {hold_s:.1f} s)")
             return None
@@ -336,7 +337,7 @@ class ScaleRecovery:
             frame.reasons.append("no earlier LiDAR-scaled depth to anchor to")
             return None
         age = frame.stamp_ns - anchor.stamp_ns
-        if age > self.config.max_anchor_age_ns:
+        if abs(age) > self.config.max_anchor_age_ns:
             frame.reasons.append(f"last LiDAR-scaled depth is {age * 1e-9:.2f} s old")
             return None
         stride = self.config.anchor_stride_px
@@ -376,7 +377,7 @@ class ScaleRecovery:
         if not f.initialised or f.last_update_ns is None:
             return None
         age = frame.stamp_ns - f.last_update_ns
-        if age > self.config.max_hold_ns:
+        if abs(age) > self.config.max_hold_ns:
             frame.reasons.append(f"last ground-plane scale is {age * 1e-9:.1f} s old")
             return None
         f.predict(frame.stamp_ns)

@@ -195,3 +195,24 @@ def test_every_path_publishes_its_reported_fit_applied_to_the_prediction() -> No
                 modes.add(result.mode)
             if mode == "lidar" and correct_metric:
                 assert {ScaleMode.LIDAR, ScaleMode.LAST_GOOD} <= modes, (kind, modes)
+
+
+def test_out_of_order_frames_keep_their_lidar_fit_and_a_far_anchor_is_not_used() -> None:
+    """A frame stamped before the anchor (messages recorded out of order, a bag whose clock jumps back) is judged by
+    its time distance to the anchor: the gate does not shrink below ``consistency_gate``, and an anchor or held
+    scale from far in the future is as stale as one from far in the past."""
+    kind, prediction = OutputKind.RELATIVE_INVERSE, 10.0 / DEPTH
+    recovery = _recovery()
+    stamp = 10 * FRAME_PERIOD_NS
+    assert recovery.update(prediction, kind, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp)).mode is ScaleMode.LIDAR
+    for earlier in (stamp - 3 * FRAME_PERIOD_NS, stamp - 5 * FRAME_PERIOD_NS):  # 0.3 s, 0.5 s before the anchor
+        result = recovery.update(prediction, kind, earlier, SEQUENCE_INTRINSICS, _scan(DEPTH, earlier))
+        assert (result.mode, result.health) == (ScaleMode.LIDAR, Health.OK), result.reason
+    far_back = stamp - 100 * FRAME_PERIOD_NS  # 9.5 s before the last accepted frame, no scan
+    stale = recovery.update(prediction, kind, far_back, SEQUENCE_INTRINSICS, None)
+    assert stale.mode is not ScaleMode.LAST_GOOD and "s old" in stale.reason
+    scaled = _recovery()
+    up_to_scale = OutputKind.DEPTH_UP_TO_SCALE
+    assert scaled.update(DEPTH / 3.0, up_to_scale, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp)).health is Health.OK
+    held = scaled.update(DEPTH / 3.0, up_to_scale, stamp - 100 * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
+    assert held.mode is not ScaleMode.LAST_GOOD and "s old" in held.reason
