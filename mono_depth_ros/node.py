@@ -29,6 +29,7 @@ import message_filters
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
@@ -78,6 +79,7 @@ OUTPUT_TOPICS = {
 DIAGNOSTICS_TOPIC = "/diagnostics"
 MAX_CACHED_SCANS = 10
 PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
+STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)  # of the timers polling monotonic waits: no /clock needed
 PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 
@@ -208,12 +210,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
-            self._filters = filters
+            self._filters, sync = filters, config.sync
             self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)  # sync's 1st
-            sync = config.sync
             self._sync = message_filters.ApproximateTimeSynchronizer(filters, sync.queue_size, sync.slop_s)
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, self._sync_watch.poll)  # images it never paired
+            self._sync_timer = self.create_timer(SYNC_POLL_S, self._sync_watch.poll, clock=STEADY_CLOCK)
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         if not self._approximate:
@@ -231,7 +232,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 max_scans=MAX_CACHED_SCANS,
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
-            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer)
+            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -312,11 +313,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera = self._cameras.get(frame.info)
-        rectified = self._config.topics.image_is_rectified
-        decoded = messages.frame_input(frame.image, image_type, camera, rectified, None, prediction)  # checks first
+        decoded = messages.frame_input(frame.image, image_type, camera, self._config.topics.image_is_rectified)
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
-        return replace(decoded, lidar=lidar, world_from_cam=pose)
+        return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:

@@ -319,6 +319,19 @@ def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     assert depth.header.frame_id == FRAME_ID
 
 
+def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
+    """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
+    and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock."""
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
+    steady = ros.fake["rclpy.clock"].ClockType.STEADY_TIME
+    clocks = {t.callback: None if t.clock is None else t.clock.clock_type for t in node.timers}
+    assert clocks == {
+        node._publish_diagnostics: None,
+        node._on_pairing_timer: steady,
+        node._sync_watch.poll: steady,
+    }
+
+
 def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> None:
     node = ros.make_node({**EXTERNAL, "image_transport": "compressed"}, pipeline=EchoPipeline())
     sensor_msgs = ros.fake["sensor_msgs.msg"]

@@ -412,3 +412,27 @@ def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_ar
             probe.drop(collector)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_with_use_sim_time_and_no_clock_a_frame_waiting_for_a_dead_lidar_still_goes_out(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A bag played without ``--clock`` to a node with use_sim_time: ROS-time timers never fire. The LiDAR pairing
+    (and the watch on ApproximateTime) poll monotonic waits, so their timers run on the steady clock: a frame held for
+    a scan that never comes was held until the next image (for good when it was the last one)."""
+    params = write_params(ros_logs / "sim_time.yaml", {"use_sim_time": True})
+    launched = Launched({"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}, ros_logs / "sim.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected()
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        time.sleep(1.0)
+        (stamp,) = feeder.publish_images(1, period_s=0.0)  # no scan: the LiDAR is silent
+        wait_until(lambda: stamp in depth.by_stamp(), 15, "the frame after lidar.wait_s, with no /clock")
+        image, _ = feeder.image_msgs(1, probe.now_ns())
+        feeder.pub_image.publish(image)  # and no camera_info: ApproximateTime drops it, the node says so
+        wait_until(lambda: "not paired: no camera_info" in launched.log, 10, "the unpaired image in the log")
+        probe.drop(depth)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
