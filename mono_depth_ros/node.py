@@ -211,10 +211,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters, sync = filters, config.sync
-            self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)  # sync's 1st
-            self._sync = message_filters.ApproximateTimeSynchronizer(filters, sync.queue_size, sync.slop_s)
+            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)
+            self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, self._sync_watch.poll, clock=STEADY_CLOCK)
+            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         if not self._approximate:

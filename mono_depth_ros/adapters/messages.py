@@ -147,7 +147,7 @@ def frame_input(
 
     Raises:
         EncodingError, ShapeError: an undecodable image. TransformError: an empty ``header.frame_id`` (outputs that
-            no TF consumer could place).
+            no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
     """
     header = image.header
     if not str(header.frame_id):
@@ -155,6 +155,9 @@ def frame_input(
             "image header.frame_id is empty: its depth, camera_info and cloud could not be placed in TF; "
             "set the camera driver's frame_id (its optical frame, e.g. camera_optical_frame)"
         )
+        raise TransformError(msg)
+    if stamp_to_ns(header.stamp) < 0:
+        msg = f"image stamped {stamp_to_ns(header.stamp) / 1e9:.3f} s: a stamp before 0 is no ROS time; fix its clock"
         raise TransformError(msg)
     return FrameInput(
         stamp_ns=stamp_to_ns(header.stamp),

@@ -41,6 +41,23 @@ class Unpaired:
     latest_ns: dict[str, int | None]
 
 
+class Relay:
+    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
+        """Call ``cb(msg, *args)`` for each message passed on."""
+        self.callbacks[len(self.callbacks)] = (cb, args)
+        return len(self.callbacks) - 1
+
+    def signalMessage(self, *msg: Any) -> None:
+        """Pass a message on to every callback."""
+        for cb, args in list(self.callbacks.values()):
+            cb(*(msg + args))
+
+
 class SyncWatch:
     """Tracks the images given to an ApproximateTimeSynchronizer; thread-safe.
 
@@ -74,6 +91,7 @@ class SyncWatch:
         self._give_up_ns = int(give_up_s * NS_PER_S)
         self._clock_ns = clock_ns
         self._on_lost = on_lost
+        self.outputs: list[Relay] = []  # what the synchroniser reads (:meth:`attach`), in the order of the sources
 
     @classmethod
     def attach(
@@ -83,26 +101,35 @@ class SyncWatch:
         on_image: Callable[[], Any],
         on_lost: Callable[[str, str], Any],
     ) -> SyncWatch:
-        """A watch on the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode, then
-        the prediction with ``model.backend: external``); call it before the synchroniser registers on them.
+        """A watch between the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode,
+        then the prediction with ``model.backend: external``) and the synchroniser, which takes :attr:`outputs`.
 
-        ``on_image()`` is called for every image as it arrives, ``on_lost(reason, text)`` for every image lost.
+        ``on_image()`` is called for every image as it arrives, ``on_lost(reason, text)`` for every image lost and
+        every message held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
+        ValueError in the executor, which ends the node (reason ``TransformError``, as for an image's bad header).
         """
         partners = {"camera_info": config.topics.camera_info} if config.sync.mode == "approximate" else {}
         if config.model.backend == "external":
             partners["prediction"] = config.topics.prediction
         watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost)
 
-        def arrived(msg: Any, name: str) -> None:
+        def arrived(msg: Any, name: str, output: Relay) -> None:
             stamp_ns = stamp_to_ns(msg.header.stamp)
-            if name != "image":
-                watch.partner(name, stamp_ns)
+            if name == "image":
+                on_image()
+            if stamp_ns < 0:
+                text = f"{name} stamped {stamp_ns / NS_PER_S:.3f} s: a stamp before 0 is no ROS time; fix its clock"
+                on_lost("TransformError", text)
                 return
-            on_image()
-            watch.report(watch.image(stamp_ns))
+            if name == "image":
+                watch.report(watch.image(stamp_ns))
+            else:
+                watch.partner(name, stamp_ns)
+            output.signalMessage(msg)
 
         for name, source in zip(["image", *partners], sources, strict=True):
-            source.registerCallback(arrived, name)
+            watch.outputs.append(Relay())
+            source.registerCallback(arrived, name, watch.outputs[-1])
         return watch
 
     def image(self, stamp_ns: int) -> list[Unpaired]:

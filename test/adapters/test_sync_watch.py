@@ -94,16 +94,34 @@ def test_an_image_whose_partner_was_there_is_unsynced() -> None:
     assert evicted.missing == () and reason == "unsynced" and "sync.queue_size (1)" in text
 
 
-def test_attach_counts_images_before_the_synchroniser_and_names_a_missing_prediction() -> None:
+def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_prediction() -> None:
     config = DepthConfig.from_params({"model.backend": "external"})
     sources = [Source(), Source(), Source()]  # image, camera_info, prediction
     received, lost = [], []
     sync = SyncWatch.attach(sources, config, lambda: received.append(1), lambda *a: lost.append(a))
+    relayed: list[tuple[int, Any]] = []
+    for index, output in enumerate(sync.outputs):  # what ApproximateTimeSynchronizer registers on
+        output.registerCallback(lambda m, i: relayed.append((i, m)), index)
     assert [len(s.callbacks) for s in sources] == [1, 1, 1]
     for stamp in range(config.sync.queue_size + 1):
         sources[1].signal(msg(STAMP + stamp * S))  # camera_info in step, no prediction ever
         sources[0].signal(msg(STAMP + stamp * S))
     assert len(received) == config.sync.queue_size + 1
+    assert [i for i, _ in relayed] == [1, 0] * (config.sync.queue_size + 1)
     ((reason, text),) = lost
     assert reason == "no_prediction" and "latest prediction stamped never: none on /depth_model/prediction" in text
     assert "sync.mode" not in text and sync.waiting == config.sync.queue_size
+
+
+def test_a_message_stamped_before_zero_is_counted_and_not_relayed() -> None:
+    """message_filters raises ValueError on a negative stamp, in the executor: it ended the node on real Humble."""
+    sources = [Source(), Source()]
+    received, lost, relayed = [], [], []
+    sync = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: received.append(1), lambda *a: lost.append(a))
+    for output in sync.outputs:
+        output.registerCallback(relayed.append)
+    sources[1].signal(msg(-5 * S))
+    sources[0].signal(msg(-5 * S))
+    assert received == [1] and relayed == [] and sync.waiting == 0
+    assert [reason for reason, _ in lost] == ["TransformError"] * 2
+    assert "camera_info stamped -5.000 s: a stamp before 0" in lost[0][1] and lost[1][1].startswith("image stamped")

@@ -313,3 +313,22 @@ def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_no
     assert all(m.header.frame_id for m in outputs["depth"].messages)
     (good,) = send_frames(feeder, 1, rate_hz=2.0)
     wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the bad ones")
+
+
+def test_messages_stamped_before_zero_are_counted_and_do_not_end_the_node(
+    node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """message_filters raised ValueError on an image or camera_info with header.stamp.sec < 0 in the executor: the
+    node process died (exit code 1). Now each such message is counted and the next good frame goes out."""
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    image, info = feeder.image_msgs(0, feeder.probe.now_ns())
+    image.header.stamp.sec = info.header.stamp.sec = -5
+    feeder.pub_info.publish(info)
+    feeder.pub_image.publish(image)
+    (good,) = send_frames(feeder, 1, rate_hz=2.0)
+    wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the negative stamps")
+    assert node.alive(), node.log[-3000:]
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    errors = int(after.get("bad_messages.TransformError", "0")) - int(before.get("bad_messages.TransformError", "0"))
+    assert errors == 2, after
+    assert "a stamp before 0 is no ROS time" in node.log
