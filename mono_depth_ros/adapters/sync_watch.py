@@ -4,8 +4,10 @@
 prediction) lies within its slop of the image stamp: a driver that stamps camera_info differently (stamp 0, its own
 clock), a camera_info publisher that is missing, a prediction that is late. :class:`SyncWatch` follows the images
 fed to it the way the synchroniser keeps them (one per stamp, at most ``sync.queue_size``, the oldest stamp evicted
-first) and reports each image that left that queue unpaired, or has waited :data:`SYNC_GIVE_UP_S` for its partners,
-with the reason (``no_camera_info``, ``no_prediction``, ``unsynced``) and a message naming the stamps and the remedy.
+first) and reports each image that left that queue unpaired, or has waited :data:`SYNC_GIVE_UP_S` for its partners
+(:data:`PREDICTION_GIVE_UP_S` with an external prediction), with the reason (``no_camera_info``, ``no_prediction``,
+``unsynced``) and a message naming the stamps and the remedy. An image paired after it was reported (a partner later
+than that) is published all the same.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
 SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is counted as lost
+PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
 
 
@@ -111,7 +114,8 @@ class SyncWatch:
         partners = {"camera_info": config.topics.camera_info} if config.sync.mode == "approximate" else {}
         if config.model.backend == "external":
             partners["prediction"] = config.topics.prediction
-        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost)
+        give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
+        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost, give_up_s=give_up_s)
 
         def arrived(msg: Any, name: str, output: Relay) -> None:
             stamp_ns = stamp_to_ns(msg.header.stamp)

@@ -111,6 +111,7 @@ def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_pre
     ((reason, text),) = lost
     assert reason == "no_prediction" and "latest prediction stamped never: none on /depth_model/prediction" in text
     assert "sync.mode" not in text and sync.waiting == config.sync.queue_size
+    assert sync._give_up_ns == 5 * S  # another model's prediction may take seconds; a camera_info does not
 
 
 def test_a_message_stamped_before_zero_is_counted_and_not_relayed() -> None:
