@@ -29,6 +29,7 @@ import message_filters
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
@@ -47,6 +48,7 @@ from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
+from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
@@ -77,6 +79,7 @@ OUTPUT_TOPICS = {
 DIAGNOSTICS_TOPIC = "/diagnostics"
 MAX_CACHED_SCANS = 10
 PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
+STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)  # of the timers polling monotonic waits: no /clock needed
 PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 
@@ -207,11 +210,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
-            self._filters = filters
-            self._sync = message_filters.ApproximateTimeSynchronizer(
-                filters, config.sync.queue_size, config.sync.slop_s
-            )
+            self._filters, sync = filters, config.sync
+            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)
+            self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
             self._sync.registerCallback(self._on_synced)
+            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         if not self._approximate:
@@ -229,7 +232,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 max_scans=MAX_CACHED_SCANS,
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
-            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer)
+            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -240,11 +243,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_synced(self, *msgs: Any) -> None:
         image, rest = msgs[0], list(msgs[1:])
+        self._sync_watch.paired(image)
         info = rest.pop(0) if self._approximate else self._latest_info
         prediction = rest.pop(0) if self._external else None
         self._enqueue(image, info, prediction)
 
     def _on_image(self, msg: Any) -> None:
+        self._stats.frame_received()  # (with ApproximateTime: by the SyncWatch, as the image arrives)
         self._enqueue(msg, self._latest_info, None)
 
     def _on_camera_info(self, msg: Any) -> None:
@@ -259,7 +264,6 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._release(self._pairing.poll())
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
-        self._stats.frame_received()
         if info is None:
             self._bad("no_camera_info", f"no camera_info yet on {self._config.topics.camera_info}")
             return
@@ -306,15 +310,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return self._pipeline.process_frame(self._frame_input(frame))  # published by the worker's second thread
 
     def _frame_input(self, frame: _Frame) -> FrameInput:
-        header = frame.image.header
-        stamp_ns, frame_id = ros_msgs.stamp_to_ns(header.stamp), str(header.frame_id)
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera = self._cameras.get(frame.info)
-        lidar = self._lidar_input(stamp_ns, frame_id, frame.scan)
-        pose = self._poses.pose(frame_id, stamp_ns) if self._poses is not None else None
-        rectified = self._config.topics.image_is_rectified
-        return messages.frame_input(frame.image, image_type, camera, rectified, lidar, prediction, pose)
+        decoded = messages.frame_input(frame.image, image_type, camera, self._config.topics.image_is_rectified)
+        lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
+        pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
+        return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:

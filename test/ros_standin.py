@@ -191,6 +191,19 @@ class Clock:
         return Time(nanoseconds=self._now_ns())
 
 
+class ClockType(enum.IntEnum):
+    ROS_TIME = 1
+    SYSTEM_TIME = 2
+    STEADY_TIME = 3
+
+
+class TimerClock:
+    """``rclpy.clock.Clock(clock_type=...)`` as handed to ``create_timer(clock=...)`` (only its type is kept)."""
+
+    def __init__(self, *, clock_type: ClockType = ClockType.SYSTEM_TIME) -> None:
+        self.clock_type = ClockType(clock_type)
+
+
 class ExternalShutdownException(Exception):
     pass
 
@@ -276,6 +289,7 @@ class Subscription:
 class Timer:
     period_s: float
     callback: Callable[[], None]
+    clock: TimerClock | None = None  # None: the node's clock (ROS time, /clock with use_sim_time)
 
 
 class Node:
@@ -439,8 +453,10 @@ class Node:
         self.subscriptions.append(subscription)
         return subscription
 
-    def create_timer(self, timer_period_sec: float, callback: Callable[[], None], callback_group: Any = None) -> Timer:
-        timer = Timer(float(timer_period_sec), callback)
+    def create_timer(
+        self, timer_period_sec: float, callback: Callable[[], None], callback_group: Any = None, clock: Any = None
+    ) -> Timer:
+        timer = Timer(float(timer_period_sec), callback, clock)
         self.timers.append(timer)
         return timer
 
@@ -780,6 +796,7 @@ def modules() -> dict[str, types.ModuleType]:
         "rclpy.executors": _module("rclpy.executors", ExternalShutdownException=ExternalShutdownException),
         "rclpy.duration": _module("rclpy.duration", Duration=Duration),
         "rclpy.time": _module("rclpy.time", Time=Time),
+        "rclpy.clock": _module("rclpy.clock", Clock=TimerClock, ClockType=ClockType),
         "rclpy.logging": _module("rclpy.logging", get_logger=_get_logger),
     }
     rclpy = _module(

@@ -292,6 +292,46 @@ def test_latest_camera_info_mode_and_a_missing_camera_info_is_counted(ros: Ros) 
     assert stamp_ns_of(depth) == STAMP_NS + 1
 
 
+def test_approximate_sync_counts_the_images_it_never_pairs(ros: Ros) -> None:
+    """ApproximateTime drops an image with no camera_info within sync.slop_s without a word: the node counts it."""
+    node = ros.make_node({**EXTERNAL, "sync.queue_size": 2}, pipeline=EchoPipeline())
+    for k in range(3):  # camera_info stamped 0 (a driver that leaves it unset): never within the slop
+        node.deliver("/camera/camera_info", camera_info(0))
+        node.deliver("/depth_model/prediction", prediction(STAMP_NS + k * 10**8))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k * 10**8))
+    snapshot = stats(node)
+    assert snapshot.received == 3 and snapshot.bad == {"no_camera_info": 1}  # the oldest left the queue of 2
+    assert "latest camera_info stamped 0.000 s" in " ".join(node.get_logger().messages("WARN"))
+    send_frame(node, stamp_ns=STAMP_NS + 10**9)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == STAMP_NS + 10**9 and stats(node).received == 4
+
+
+def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    image = rgb_image(STAMP_NS)
+    image.header.frame_id = ""
+    send_frame(node, image=image)
+    assert wait_until(lambda: stats(node).bad == {"TransformError": 1})
+    assert "header.frame_id is empty" in " ".join(node.get_logger().messages("WARN"))
+    send_frame(node, stamp_ns=STAMP_NS + 1)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert depth.header.frame_id == FRAME_ID
+
+
+def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
+    """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
+    and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock."""
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
+    steady = ros.fake["rclpy.clock"].ClockType.STEADY_TIME
+    clocks = {t.callback: None if t.clock is None else t.clock.clock_type for t in node.timers}
+    assert clocks == {
+        node._publish_diagnostics: None,
+        node._on_pairing_timer: steady,
+        node._sync_watch.poll: steady,
+    }
+
+
 def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> None:
     node = ros.make_node({**EXTERNAL, "image_transport": "compressed"}, pipeline=EchoPipeline())
     sensor_msgs = ros.fake["sensor_msgs.msg"]
@@ -528,7 +568,7 @@ def test_the_next_frame_is_computed_while_one_is_published_and_outputs_stay_in_o
 def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     ros_standin.state().now_ns = lambda: STAMP_NS + 40_000_000  # 40 ms after capture
-    (timer,) = node.timers
+    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
     assert timer.period_s == 1.0
     timer.callback()
     (empty,) = node.publishers["/diagnostics"].messages

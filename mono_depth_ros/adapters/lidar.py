@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+JUMP_BACK_NS = 1_000_000_000  # a stamp this much (or lidar.max_age_s) before the newest scan: time went back
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -57,7 +58,10 @@ class ScanPairing(Generic[T]):
       (a dead LiDAR delays one frame, not every frame).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
-    arrive. Thread-safe. Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
+    arrive. A frame or scan stamped more than max(1 s, ``max_age_ns``) before the newest cached scan means ROS time
+    went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before the jump, are dropped
+    (they would make every choice "final" at once: ten frames without their own scan). Thread-safe.
+    Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class ScanPairing(Generic[T]):
     def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
         """Cache a scan; returns the frames whose choice it made final."""
         with self._lock:
+            self._forget_scans_after_a_jump_back(int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
             self._scans_seen += 1
             self._gave_up = False
@@ -90,6 +95,7 @@ class ScanPairing(Generic[T]):
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
+            self._forget_scans_after_a_jump_back(int(stamp_ns))
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
             return self._release()
 
@@ -109,6 +115,10 @@ class ScanPairing(Generic[T]):
         stamps = sorted(stamp for stamp, _ in self._scans)
         gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
         return int(np.median(gaps)) if gaps else None
+
+    def _forget_scans_after_a_jump_back(self, stamp_ns: int) -> None:
+        if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(JUMP_BACK_NS, self.max_age_ns):
+            self._scans.clear()
 
     def _release(self) -> list[Paired[T]]:
         now = self._clock_ns()

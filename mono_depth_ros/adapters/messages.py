@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import EncodingError
+from mono_depth_ros.core.errors import EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.ros_msgs import (
@@ -146,9 +146,19 @@ def frame_input(
     :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
 
     Raises:
-        EncodingError, ShapeError: an undecodable image.
+        EncodingError, ShapeError: an undecodable image. TransformError: an empty ``header.frame_id`` (outputs that
+            no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
     """
     header = image.header
+    if not str(header.frame_id):
+        msg = (
+            "image header.frame_id is empty: its depth, camera_info and cloud could not be placed in TF; "
+            "set the camera driver's frame_id (its optical frame, e.g. camera_optical_frame)"
+        )
+        raise TransformError(msg)
+    if stamp_to_ns(header.stamp) < 0:
+        msg = f"image stamped {stamp_to_ns(header.stamp) / 1e9:.3f} s: a stamp before 0 is no ROS time; fix its clock"
+        raise TransformError(msg)
     return FrameInput(
         stamp_ns=stamp_to_ns(header.stamp),
         frame_id=str(header.frame_id),

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.errors import CalibrationError, ShapeError
 
 DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
+OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndistortRectifyMap takes
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -237,6 +238,10 @@ class CameraModel:
         ``interpolation``: ``cv2.INTER_NEAREST`` for depth-like images (no values invented between two surfaces),
         else bilinear. ``border_value`` fills the pixels that see no raw pixel (NaN for a float depth map).
         Images from a camera without distortion are returned unchanged.
+
+        Raises:
+            CalibrationError: a raw image of another size than K's, or a D / R that cannot undistort (a coefficient
+                count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros).
         """
         if not self.has_distortion:
             return image
@@ -251,7 +256,26 @@ class CameraModel:
         flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
         return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
 
+    def _check_rectification(self) -> None:
+        """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel
+        outside the raw image: a black image that the network would turn into plausible-looking depth)."""
+        d = np.asarray(self.d, dtype=np.float64)
+        if self.distortion_model != "equidistant" and d.size not in OPENCV_DISTORTION_COUNTS:
+            counts = ", ".join(str(n) for n in OPENCV_DISTORTION_COUNTS)
+            msg = f"{self.distortion_model} distortion needs {counts} coefficients in d, got {d.size}"
+            raise CalibrationError(msg)
+        if not np.isfinite(d).all():
+            msg = f"CameraInfo d {tuple(self.d)} is not finite; check the camera calibration"
+            raise CalibrationError(msg)
+        if not (np.isfinite(self.r).all() and np.allclose(self.r @ self.r.T, np.eye(3), atol=1e-3)):
+            msg = (
+                f"CameraInfo r {self.r.reshape(-1).tolist()} is not a rotation (identity for a monocular camera); "
+                f"cannot rectify a raw image with it"
+            )
+            raise CalibrationError(msg)
+
     def _build_maps(self, cv2: Any, nearest: bool) -> tuple[Any, Any]:
+        self._check_rectification()
         raw = self.raw_intrinsics()
         rect = self.rectified_intrinsics()
         k = raw.matrix

@@ -66,6 +66,28 @@ def test_pairing_releases_at_once_when_no_future_scan_can_be_closer() -> None:
     assert pair.add_frame(260 * MS, "nearer to the next") == []  # 60 ms from 200, 40 ms from the expected 300
 
 
+def test_pairing_after_time_went_back_waits_for_each_frames_own_scan_again() -> None:
+    """A bag played with --loop: the scans cached before the jump are "newer" than every frame after it, which made
+    each choice final at once (the next ten frames went out with the previous period's scan, the first with none)."""
+    clock = FakeClock()
+    pair = pairing(clock)
+
+    def frame_then_scan(stamp: int) -> list[tuple[object, object]]:
+        released = pair.add_frame(stamp, stamp)
+        clock.now_ns += 30 * MS
+        released += pair.add_scan(stamp, stamp)  # the scan with the image's stamp, 30 ms after it
+        clock.now_ns += 70 * MS
+        return [(r.item, r.scan) for r in released + pair.poll()]
+
+    start = 100_000 * MS
+    for k in range(20):  # 10 Hz
+        assert frame_then_scan(start + k * 100 * MS) == [(start + k * 100 * MS, (start + k * 100 * MS,) * 2)]
+    back = start - 60_000 * MS
+    for k in range(12):
+        stamp = back + k * 100 * MS
+        assert frame_then_scan(stamp) == [(stamp, (stamp, stamp))]
+
+
 def test_pairing_does_not_wait_for_a_scan_that_cannot_be_within_max_age() -> None:
     clock = FakeClock()
     pair = pairing(clock, max_age_ms=100)

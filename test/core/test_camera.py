@@ -136,6 +136,24 @@ def test_undistort_equidistant_runs_and_keeps_size() -> None:
     assert out[240, 320, 0] == 7
 
 
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"d": (-0.3, 0.1, 0.001)}, "plumb_bob distortion needs 4, 5, 8, 12, 14 coefficients in d, got 3"),
+        ({"d": (float("nan"), 0.1, 0.0, 0.0, 0.0)}, "not finite"),
+        ({"d": (-0.3, 0.1, 0.0, 0.0, 0.0), "r": [0.0] * 9}, "not a rotation"),
+    ],
+)
+def test_a_raw_image_with_a_d_or_r_that_cannot_undistort_is_a_calibration_error(
+    fields: dict[str, object], match: str
+) -> None:
+    """OpenCV raised cv2.error (a worker "bug" in the node) or mapped every pixel off the image (black in, depth)."""
+    model = _info(**fields)
+    assert model.intrinsics(image_is_rectified=True).fx == 490.0  # a rectified image does not use D or R
+    with pytest.raises(CalibrationError, match=match):
+        model.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
+
+
 def test_from_intrinsics_round_trip() -> None:
     model = CameraModel.from_intrinsics(KITTI)
     assert model.intrinsics(image_is_rectified=True) == KITTI

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import Image, LaserScan, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
 
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.geometry import RigidTransform
 from test.kitti_bag import CAMERA_FRAME, KittiFrame
 
@@ -346,3 +348,91 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
         wait_until(lambda: kinds()[-1:] == ["depth_up_to_scale"], 10, "output_kind depth_up_to_scale")
     finally:
         assert launched.stop() == 0
+
+
+def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_are_counted(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``image_is_rectified: false``: a 640x360 raw camera (plumb_bob k1 = -0.3, equidistant) whose P differs from K
+    gets depth with the camera_info of the published image; a D with 3 coefficients (was a cv2.error: a worker "bug")
+    and an all-zero R (was a black image turned into depth and published) are counted CalibrationErrors."""
+    values = {"image_is_rectified": False, "diagnostics.period_s": 0.25}
+    params = write_params(ros_logs / "raw_camera.yaml", values)
+    launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / "raw.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        time.sleep(1.0)
+        rgb = np.ascontiguousarray(kitti_frames[0].rgb[:360, 300:940])
+        k = np.array([[500.0, 0, 322.5], [0, 505.0, 181.0], [0, 0, 1]])
+        p = np.hstack([np.array([[420.0, 0, 330.0], [0, 420.0, 170.0], [0, 0, 1]]), np.zeros((3, 1))])
+
+        def publish(model: str, d: tuple[float, ...], r: np.ndarray) -> int:
+            stamp = probe.now_ns()
+            header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
+            camera = CameraModel(640, 360, model, d, k, r, p)
+            feeder.pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, camera, header))
+            feeder.pub_image.publish(ros_msgs.image_from_array(probe.factory, rgb, "rgb8", header))
+            return stamp
+
+        good = [publish("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0), np.eye(3))]
+        time.sleep(0.5)
+        good.append(publish("equidistant", (0.1, 0.01, 0.0, 0.0), np.eye(3)))
+        wait_until(lambda: set(good) <= set(info.by_stamp()), 30, "depth of the raw camera")
+        for stamp in good:
+            image, camera = depth.by_stamp()[stamp], info.by_stamp()[stamp]
+            assert (camera.width, camera.height) == (image.width, image.height)
+            assert not any(camera.d) and np.allclose(np.asarray(camera.r).reshape(3, 3), np.eye(3))
+            scale = image.width / 640
+            projection = np.asarray(camera.p).reshape(3, 4)
+            assert projection[0, 0] == pytest.approx(420.0 * scale) and projection[1, 1] == pytest.approx(420.0 * scale)
+            assert projection[0, 2] == pytest.approx((330.0 + 0.5) * scale - 0.5)
+            assert np.isfinite(depth_array(image)).mean() > 0.5
+        bad = [publish("plumb_bob", (-0.3, 0.1, 0.001), np.eye(3))]
+        time.sleep(0.5)
+        bad.append(publish("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0), np.zeros((3, 3))))
+        time.sleep(0.5)
+        good.append(publish("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0), np.eye(3)))
+        wait_until(lambda: good[-1] in depth.by_stamp(), 30, "depth of a good frame after the bad ones")
+        time.sleep(0.5)
+
+        def last_values() -> dict[str, str]:
+            found = [v for v in map(diagnostic_values, diagnostics.messages) if v is not None]
+            return found[-1] if found else {}
+
+        wait_until(lambda: last_values().get("bad_messages.CalibrationError") == "2", 10, "2 CalibrationErrors")
+        assert last_values()["worker_errors"] == "0"
+        assert not set(bad) & set(depth.by_stamp())
+        assert "needs 4, 5, 8, 12, 14 coefficients in d, got 3" in launched.log
+        for collector in (depth, info, diagnostics):
+            probe.drop(collector)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_with_use_sim_time_and_no_clock_a_frame_waiting_for_a_dead_lidar_still_goes_out(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A bag played without ``--clock`` to a node with use_sim_time: ROS-time timers never fire. The LiDAR pairing
+    (and the watch on ApproximateTime) poll monotonic waits, so their timers run on the steady clock: a frame held for
+    a scan that never comes was held until the next image (for good when it was the last one)."""
+    params = write_params(ros_logs / "sim_time.yaml", {"use_sim_time": True})
+    launched = Launched({"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}, ros_logs / "sim.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected()
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        time.sleep(1.0)
+        (stamp,) = feeder.publish_images(1, period_s=0.0)  # no scan: the LiDAR is silent
+        wait_until(lambda: stamp in depth.by_stamp(), 15, "the frame after lidar.wait_s, with no /clock")
+        image, _ = feeder.image_msgs(1, probe.now_ns())
+        feeder.pub_image.publish(image)  # and no camera_info: ApproximateTime drops it, the node says so
+        wait_until(lambda: "not paired: no camera_info" in launched.log, 10, "the unpaired image in the log")
+        probe.drop(depth)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]

@@ -270,3 +270,65 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
         assert reason in refused, refused
     assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
     assert "Set parameter successful" in param_set("output.max_range", "80.0")
+
+
+def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_not_lost_silently(
+    feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """A driver that stamps camera_info 0 (ApproximateTime never pairs it) and one without frame_id: each image is
+    counted in /diagnostics (it was dropped without a trace) and the node goes on publishing good frames."""
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    lost = []
+    for index in range(3):
+        stamp = feeder.probe.now_ns()
+        image, info = feeder.image_msgs(index, stamp)
+        info.header.stamp.sec, info.header.stamp.nanosec = 0, 0
+        feeder.pub_info.publish(info)
+        feeder.pub_image.publish(image)
+        feeder.publish_scan(index, stamp)
+        lost.append(stamp)
+        time.sleep(0.1)
+    stamp = feeder.probe.now_ns()
+    image, info = feeder.image_msgs(0, stamp)
+    image.header.frame_id = info.header.frame_id = ""
+    feeder.pub_info.publish(info)
+    feeder.pub_image.publish(image)
+    feeder.publish_scan(0, stamp)
+    lost.append(stamp)
+
+    def count(values: dict[str, str], key: str) -> int:
+        return int(values.get(f"bad_messages.{key}", "0"))
+
+    def counted() -> bool:
+        now = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+        return (
+            count(now, "no_camera_info") >= count(before, "no_camera_info") + 3
+            and count(now, "TransformError") >= count(before, "TransformError") + 1
+        )
+
+    wait_until(counted, 10, "the unpaired images and the one without frame_id in /diagnostics")
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    assert int(after["frames_received"]) >= int(before["frames_received"]) + 4
+    assert not set(lost) & set(outputs["depth"].by_stamp())
+    assert all(m.header.frame_id for m in outputs["depth"].messages)
+    (good,) = send_frames(feeder, 1, rate_hz=2.0)
+    wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the bad ones")
+
+
+def test_messages_stamped_before_zero_are_counted_and_do_not_end_the_node(
+    node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """message_filters raised ValueError on an image or camera_info with header.stamp.sec < 0 in the executor: the
+    node process died (exit code 1). Now each such message is counted and the next good frame goes out."""
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    image, info = feeder.image_msgs(0, feeder.probe.now_ns())
+    image.header.stamp.sec = info.header.stamp.sec = -5
+    feeder.pub_info.publish(info)
+    feeder.pub_image.publish(image)
+    (good,) = send_frames(feeder, 1, rate_hz=2.0)
+    wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the negative stamps")
+    assert node.alive(), node.log[-3000:]
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    errors = int(after.get("bad_messages.TransformError", "0")) - int(before.get("bad_messages.TransformError", "0"))
+    assert errors == 2, after
+    assert "a stamp before 0 is no ROS time" in node.log

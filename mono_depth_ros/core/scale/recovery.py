@@ -50,6 +50,7 @@ from mono_depth_ros.core.scale.result import REQUESTABLE_MODES, Health, ScaleMod
 from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, UpdateOutcome
 
 MODES = REQUESTABLE_MODES  # the one spelling: core.scale.result.ScaleMode
+TIME_JUMP_BACK_NS = 1_000_000_000  # a stamp this far before the previous one: ROS time went back, state is reset
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ class ScaleRecovery:
         publish(result.depth_m); diagnostics.update(result.diagnostics())
 
     ``intrinsics`` describe the *prediction* image (resize camera intrinsics with ``PinholeIntrinsics.resized``
-    when the network runs at another size). State resets when the output kind or the prediction size changes.
+    when the network runs at another size). State resets when the output kind or the prediction size changes, and
+    when a stamp is more than :data:`TIME_JUMP_BACK_NS` before the previous one (ROS time went back: a bag played
+    with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump).
     """
 
     def __init__(self, config: RecoveryConfig | None = None) -> None:
@@ -163,6 +166,7 @@ class ScaleRecovery:
         self._inconsistent: list[float] = []  # median log ratios of consecutive rejected relative fits
         self._anchor: _Anchor | None = None
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
+        self._last_stamp_ns: int | None = None
         self._buffers = ScratchBuffers()
         # the last projection: (scan, intrinsics, image stamp) -> its sparse depth, shared with a LiDAR-prompted model
         self._projected: tuple[LidarScan, PinholeIntrinsics, int, SparseDepth] | None = None
@@ -213,9 +217,11 @@ class ScaleRecovery:
             msg = f"prediction must be (H, W), got shape {pred.shape}; squeeze batch/channel axes first"
             raise ShapeError(msg)
         intrinsics.check_image_size(pred.shape[1], pred.shape[0], what="prediction")
-        if self._key != (kind, pred.shape):
+        went_back = self._last_stamp_ns is not None and int(stamp_ns) < self._last_stamp_ns - TIME_JUMP_BACK_NS
+        if self._key != (kind, pred.shape) or went_back:
             self.reset()
             self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
+        self._last_stamp_ns = int(stamp_ns)
         frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics)
         mode = self.config.mode
         if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):

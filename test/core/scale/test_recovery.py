@@ -68,6 +68,22 @@ def test_fallback_chain_last_good_then_ground_plane_then_fixed() -> None:
     assert "ground plane" in fixed.reason and np.allclose(fixed.depth_m, 60.0)
 
 
+def test_a_scale_from_before_time_went_back_is_not_held() -> None:
+    """A bag played with --loop and no LiDAR after the jump: the scale fitted 60 s "in the future" had a negative age,
+    so it was held as last_good for the whole 60 s instead of max_hold_ns."""
+    recovery = _recovery(max_hold_ns=1_000_000_000)
+    prediction, kind = DEPTH / 3.0, OutputKind.DEPTH_UP_TO_SCALE
+    start = 100 * 10**9
+    assert recovery.update(prediction, kind, start, SEQUENCE_INTRINSICS, _scan(DEPTH, start)).mode is ScaleMode.LIDAR
+    assert recovery.update(prediction, kind, start + 500_000_000, SEQUENCE_INTRINSICS, None).mode is ScaleMode.LAST_GOOD
+    held = recovery.update(prediction, kind, start + 300_000_000, SEQUENCE_INTRINSICS, None)
+    assert held.mode is ScaleMode.LAST_GOOD  # a frame a little out of order is no jump back
+    back = recovery.update(prediction, kind, start - 60 * 10**9, SEQUENCE_INTRINSICS, None)
+    assert back.mode is not ScaleMode.LAST_GOOD and "no earlier LiDAR scale" in back.reason
+    again = start - 60 * 10**9 + FRAME_PERIOD_NS
+    assert recovery.update(prediction, kind, again, SEQUENCE_INTRINSICS, _scan(DEPTH, again)).mode is ScaleMode.LIDAR
+
+
 def test_outlier_scan_is_gated_and_relative_kind_anchors_to_the_last_metric_depth() -> None:
     for kind, prediction in ((OutputKind.DEPTH_UP_TO_SCALE, DEPTH / 3.0), (OutputKind.RELATIVE_INVERSE, 10.0 / DEPTH)):
         recovery = _recovery()

@@ -1,0 +1,208 @@
+"""Images that ApproximateTime never paired with their camera_info (or prediction): counted, not silently lost.
+
+``message_filters.ApproximateTimeSynchronizer`` drops an image without a word when no camera_info (or external
+prediction) lies within its slop of the image stamp: a driver that stamps camera_info differently (stamp 0, its own
+clock), a camera_info publisher that is missing, a prediction that is late. :class:`SyncWatch` follows the images
+fed to it the way the synchroniser keeps them (one per stamp, at most ``sync.queue_size``, the oldest stamp evicted
+first) and reports each image that left that queue unpaired, or has waited :data:`SYNC_GIVE_UP_S` for its partners
+(:data:`PREDICTION_GIVE_UP_S` with an external prediction), with the reason (``no_camera_info``, ``no_prediction``,
+``unsynced``) and a message naming the stamps and the remedy. An image paired after it was reported (a partner later
+than that) is published all the same.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mono_depth_ros.core.msg_factory import stamp_to_ns
+from mono_depth_ros.depth_config import DepthConfig
+
+NS_PER_S = 1_000_000_000
+SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is counted as lost
+PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
+SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
+
+
+@dataclass(frozen=True)
+class Unpaired:
+    """An image the synchroniser did not pair.
+
+    Attributes:
+        stamp_ns: its header stamp (int ns).
+        missing: the partner inputs (``camera_info``, ``prediction``) with no message within the slop of that stamp;
+            empty when every partner had one (the synchroniser's queue was too short for the rate).
+        latest_ns: the newest stamp seen on each partner input (None: nothing received on it).
+    """
+
+    stamp_ns: int
+    missing: tuple[str, ...]
+    latest_ns: dict[str, int | None]
+
+
+class Relay:
+    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
+        """Call ``cb(msg, *args)`` for each message passed on."""
+        self.callbacks[len(self.callbacks)] = (cb, args)
+        return len(self.callbacks) - 1
+
+    def signalMessage(self, *msg: Any) -> None:
+        """Pass a message on to every callback."""
+        for cb, args in list(self.callbacks.values()):
+            cb(*(msg + args))
+
+
+class SyncWatch:
+    """Tracks the images given to an ApproximateTimeSynchronizer; thread-safe.
+
+    :meth:`image` and :meth:`partner` must see each message *before* the synchroniser does (:meth:`attach` registers
+    them on the message_filters sources first), :meth:`paired` is called from the synchroniser's callback, and
+    :meth:`expired` (or :meth:`poll`) from a timer.
+
+    Args:
+        partners: input name -> topic (for the messages) of the inputs paired with the image, in filter order.
+        slop_s, queue_size: the synchroniser's (``sync.slop_s``, ``sync.queue_size``).
+        on_lost: ``(reason, text)`` for each unpaired image found by :meth:`poll` or :meth:`attach`'s callbacks.
+    """
+
+    def __init__(
+        self,
+        partners: dict[str, str],
+        slop_s: float,
+        queue_size: int,
+        on_lost: Callable[[str, str], Any] | None = None,
+        *,
+        give_up_s: float = SYNC_GIVE_UP_S,
+        remembered: int = 64,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
+        self._topics = dict(partners)
+        self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
+        self._slop_s = float(slop_s)
+        self._queue_size = int(queue_size)
+        self._give_up_ns = int(give_up_s * NS_PER_S)
+        self._clock_ns = clock_ns
+        self._on_lost = on_lost
+        self.outputs: list[Relay] = []  # what the synchroniser reads (:meth:`attach`), in the order of the sources
+
+    @classmethod
+    def attach(
+        cls,
+        sources: Sequence[Any],
+        config: DepthConfig,
+        on_image: Callable[[], Any],
+        on_lost: Callable[[str, str], Any],
+    ) -> SyncWatch:
+        """A watch between the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode,
+        then the prediction with ``model.backend: external``) and the synchroniser, which takes :attr:`outputs`.
+
+        ``on_image()`` is called for every image as it arrives, ``on_lost(reason, text)`` for every image lost and
+        every message held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
+        ValueError in the executor, which ends the node (reason ``TransformError``, as for an image's bad header).
+        """
+        partners = {"camera_info": config.topics.camera_info} if config.sync.mode == "approximate" else {}
+        if config.model.backend == "external":
+            partners["prediction"] = config.topics.prediction
+        give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
+        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost, give_up_s=give_up_s)
+
+        def arrived(msg: Any, name: str, output: Relay) -> None:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            if name == "image":
+                on_image()
+            if stamp_ns < 0:
+                text = f"{name} stamped {stamp_ns / NS_PER_S:.3f} s: a stamp before 0 is no ROS time; fix its clock"
+                on_lost("TransformError", text)
+                return
+            if name == "image":
+                watch.report(watch.image(stamp_ns))
+            else:
+                watch.partner(name, stamp_ns)
+            output.signalMessage(msg)
+
+        for name, source in zip(["image", *partners], sources, strict=True):
+            watch.outputs.append(Relay())
+            source.registerCallback(arrived, name, watch.outputs[-1])
+        return watch
+
+    def image(self, stamp_ns: int) -> list[Unpaired]:
+        """An image arrived; returns the images the synchroniser's queue loses to it (same stamp, or the oldest)."""
+        with self._lock:
+            lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
+            self._waiting[int(stamp_ns)] = self._clock_ns()
+            while len(self._waiting) > self._queue_size:
+                oldest = min(self._waiting)
+                del self._waiting[oldest]
+                lost.append(self._unpaired(oldest))
+            return lost
+
+    def partner(self, name: str, stamp_ns: int) -> None:
+        """A message arrived on partner input ``name``."""
+        with self._lock:
+            self._partners[name].append(int(stamp_ns))
+
+    def paired(self, image: Any) -> None:
+        """The synchroniser emitted ``image`` (a message with a header)."""
+        with self._lock:
+            self._waiting.pop(stamp_to_ns(image.header.stamp), None)
+
+    def expired(self) -> list[Unpaired]:
+        """Images that have waited ``give_up_s`` for their partners (forgotten from now on)."""
+        with self._lock:
+            now = self._clock_ns()
+            old = sorted(stamp for stamp, arrived in self._waiting.items() if now - arrived >= self._give_up_ns)
+            for stamp in old:
+                del self._waiting[stamp]
+            return [self._unpaired(stamp) for stamp in old]
+
+    def poll(self) -> None:
+        """:meth:`expired`, each reported to ``on_lost`` (the node's timer callback)."""
+        self.report(self.expired())
+
+    def report(self, images: list[Unpaired]) -> None:
+        """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""
+        if self._on_lost is not None:
+            for lost in images:
+                self._on_lost(*self.explain(lost))
+
+    @property
+    def waiting(self) -> int:
+        """Images not paired yet."""
+        with self._lock:
+            return len(self._waiting)
+
+    def explain(self, lost: Unpaired) -> tuple[str, str]:
+        """``(reason, text)``: ``no_<input>`` (nothing within the slop on that input) or ``unsynced``."""
+        seen = ", ".join(
+            f"latest {name} stamped " + (f"{ns / NS_PER_S:.3f} s" if ns is not None else f"never: none on {topic}")
+            for (name, topic), ns in zip(self._topics.items(), lost.latest_ns.values(), strict=True)
+        )
+        stamp = f"image stamped {lost.stamp_ns / NS_PER_S:.3f} s"
+        if lost.missing:
+            text = (
+                f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "
+                f"({seen}); publish it with the image's stamp"
+                + (", or use sync.mode: latest" if lost.missing[0] == "camera_info" else "")
+            )
+            return f"no_{lost.missing[0]}", text
+        text = f"{stamp} left the synchroniser's queue unpaired ({seen}); raise sync.queue_size ({self._queue_size})"
+        return "unsynced", text
+
+    def _unpaired(self, stamp_ns: int) -> Unpaired:
+        slop_ns = self._slop_s * NS_PER_S
+        missing = tuple(
+            name for name, stamps in self._partners.items() if not any(abs(s - stamp_ns) <= slop_ns for s in stamps)
+        )
+        latest = {name: (stamps[-1] if stamps else None) for name, stamps in self._partners.items()}
+        return Unpaired(int(stamp_ns), missing, latest)

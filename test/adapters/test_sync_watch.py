@@ -1,0 +1,128 @@
+"""Images ApproximateTime never pairs: evicted from its queue or waited too long, with the missing input named."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from mono_depth_ros.adapters.sync_watch import SyncWatch
+from mono_depth_ros.depth_config import DepthConfig
+
+S = 1_000_000_000
+STAMP = 1_700_000_000 * S
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_ns = 0
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+class Source:
+    """A message_filters source: callbacks in registration order, as ``SimpleFilter.signalMessage`` calls them."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def registerCallback(self, cb: Any, *args: Any) -> int:
+        self.callbacks.append((cb, args))
+        return len(self.callbacks) - 1
+
+    def signal(self, msg: Any) -> None:
+        for cb, args in self.callbacks:
+            cb(msg, *args)
+
+
+def msg(stamp_ns: int) -> Any:
+    sec, nanosec = divmod(stamp_ns, S)
+    return SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=nanosec)))
+
+
+def watch(clock: FakeClock, lost: list[tuple[str, str]], queue_size: int = 3) -> SyncWatch:
+    return SyncWatch({"camera_info": "/cam/info"}, 0.05, queue_size, lambda *a: lost.append(a), clock_ns=clock)
+
+
+def test_an_image_that_waits_past_give_up_is_reported_once_with_the_stamps_and_remedy() -> None:
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.partner("camera_info", 0)  # a driver that leaves camera_info's stamp unset
+    assert sync.image(STAMP) == []
+    clock.now_ns = S - 1
+    sync.poll()
+    assert lost == [] and sync.waiting == 1
+    clock.now_ns = S
+    sync.poll()
+    sync.poll()
+    assert len(lost) == 1 and sync.waiting == 0
+    reason, text = lost[0]
+    assert reason == "no_camera_info"
+    assert "image stamped 1700000000.000 s" in text and "latest camera_info stamped 0.000 s" in text
+    assert "sync.slop_s=0.05" in text and "sync.mode: latest" in text
+
+
+def test_a_paired_image_is_never_reported() -> None:
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.partner("camera_info", STAMP + 10)
+    sync.image(STAMP)
+    sync.paired(msg(STAMP))
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert lost == [] and sync.waiting == 0
+
+
+def test_the_queue_evicts_the_oldest_stamp_and_a_repeated_stamp_replaces_the_waiting_image() -> None:
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost, queue_size=2)
+    assert sync.image(STAMP + 2 * S) == []
+    assert sync.image(STAMP + 1 * S) == []
+    (evicted,) = sync.image(STAMP + 3 * S)  # a bag played again: stamps need not rise
+    assert evicted.stamp_ns == STAMP + 1 * S and evicted.missing == ("camera_info",)
+    assert evicted.latest_ns == {"camera_info": None}
+    (replaced,) = sync.image(STAMP + 3 * S)
+    assert replaced.stamp_ns == STAMP + 3 * S and sync.waiting == 2
+
+
+def test_an_image_whose_partner_was_there_is_unsynced() -> None:
+    sync = watch(FakeClock(), [], queue_size=1)
+    sync.partner("camera_info", STAMP + 40_000_000)  # within the slop: the synchroniser's short queue lost it
+    sync.image(STAMP)
+    (evicted,) = sync.image(STAMP + S)
+    reason, text = sync.explain(evicted)
+    assert evicted.missing == () and reason == "unsynced" and "sync.queue_size (1)" in text
+
+
+def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_prediction() -> None:
+    config = DepthConfig.from_params({"model.backend": "external"})
+    sources = [Source(), Source(), Source()]  # image, camera_info, prediction
+    received, lost = [], []
+    sync = SyncWatch.attach(sources, config, lambda: received.append(1), lambda *a: lost.append(a))
+    relayed: list[tuple[int, Any]] = []
+    for index, output in enumerate(sync.outputs):  # what ApproximateTimeSynchronizer registers on
+        output.registerCallback(lambda m, i: relayed.append((i, m)), index)
+    assert [len(s.callbacks) for s in sources] == [1, 1, 1]
+    for stamp in range(config.sync.queue_size + 1):
+        sources[1].signal(msg(STAMP + stamp * S))  # camera_info in step, no prediction ever
+        sources[0].signal(msg(STAMP + stamp * S))
+    assert len(received) == config.sync.queue_size + 1
+    assert [i for i, _ in relayed] == [1, 0] * (config.sync.queue_size + 1)
+    ((reason, text),) = lost
+    assert reason == "no_prediction" and "latest prediction stamped never: none on /depth_model/prediction" in text
+    assert "sync.mode" not in text and sync.waiting == config.sync.queue_size
+    assert sync._give_up_ns == 5 * S  # another model's prediction may take seconds; a camera_info does not
+
+
+def test_a_message_stamped_before_zero_is_counted_and_not_relayed() -> None:
+    """message_filters raises ValueError on a negative stamp, in the executor: it ended the node on real Humble."""
+    sources = [Source(), Source()]
+    received, lost, relayed = [], [], []
+    sync = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: received.append(1), lambda *a: lost.append(a))
+    for output in sync.outputs:
+        output.registerCallback(relayed.append)
+    sources[1].signal(msg(-5 * S))
+    sources[0].signal(msg(-5 * S))
+    assert received == [1] and relayed == [] and sync.waiting == 0
+    assert [reason for reason, _ in lost] == ["TransformError"] * 2
+    assert "camera_info stamped -5.000 s: a stamp before 0" in lost[0][1] and lost[1][1].startswith("image stamped")
