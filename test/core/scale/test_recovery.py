@@ -224,11 +224,14 @@ def test_out_of_order_frames_keep_their_lidar_fit_and_a_far_anchor_is_not_used()
     for earlier in (stamp - 3 * FRAME_PERIOD_NS, stamp - 5 * FRAME_PERIOD_NS):  # 0.3 s, 0.5 s before the anchor
         result = recovery.update(prediction, kind, earlier, SEQUENCE_INTRINSICS, _scan(DEPTH, earlier))
         assert (result.mode, result.health) == (ScaleMode.LIDAR, Health.OK), result.reason
-    far_back = stamp - 100 * FRAME_PERIOD_NS  # 9.5 s before the last accepted frame, no scan
-    stale = recovery.update(prediction, kind, far_back, SEQUENCE_INTRINSICS, None)
-    assert stale.mode is not ScaleMode.LAST_GOOD and "s old" in stale.reason
-    scaled = _recovery()
+    back = stamp - 12 * FRAME_PERIOD_NS  # 0.7 s before the last anchor (max_anchor_age 0.5 s), within 1 s: no restart
+    stale = recovery.update(prediction, kind, back, SEQUENCE_INTRINSICS, None)
+    assert stale.mode is not ScaleMode.LAST_GOOD and "s old" in stale.reason, stale.reason
+    far_back = stamp - 100 * FRAME_PERIOD_NS  # beyond TIME_JUMP_BACK_NS: time went back, the state restarts
+    restarted = recovery.update(prediction, kind, far_back, SEQUENCE_INTRINSICS, None)
+    assert restarted.mode is not ScaleMode.LAST_GOOD and "no earlier" in restarted.reason, restarted.reason
+    scaled = _recovery(max_hold_ns=500_000_000)
     up_to_scale = OutputKind.DEPTH_UP_TO_SCALE
     assert scaled.update(DEPTH / 3.0, up_to_scale, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp)).health is Health.OK
-    held = scaled.update(DEPTH / 3.0, up_to_scale, stamp - 100 * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
-    assert held.mode is not ScaleMode.LAST_GOOD and "s old" in held.reason
+    held = scaled.update(DEPTH / 3.0, up_to_scale, stamp - 7 * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
+    assert held.mode is not ScaleMode.LAST_GOOD and "s old" in held.reason, held.reason
