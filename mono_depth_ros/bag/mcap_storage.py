@@ -17,6 +17,7 @@ import struct
 from binascii import crc32
 from collections import defaultdict
 from collections.abc import Collection, Generator
+from io import BytesIO
 from pathlib import Path
 from typing import cast
 
@@ -30,6 +31,7 @@ from rosbags.rosbag2.storage_mcap import (
     McapReader,
     McapWriter,
     Msg,
+    PendingChunk,
     Schema,
     Statistics,
     decompress,
@@ -44,23 +46,91 @@ _HEADER, _SCHEMA, _CHANNEL, _MESSAGE, _CHUNK, _MESSAGE_INDEX, _DATA_END = 0x01, 
 _CRC_OFFSET = 1 + 8 + 24  # opcode, record length, message start / end time, uncompressed size
 _RECORD = struct.Struct("<BQ")
 _CHUNK_HEAD = struct.Struct("<QQQI")
+_MESSAGE_HEAD = struct.Struct("<BQHIQQ")  # opcode, record length, channel id, sequence, log time, publish time
+CHUNK_BYTES = 2**20  # a chunk is closed once its records pass this size (rosbags' choice)
 # what a damaged chunk raises while it is decompressed and parsed
 _ZSTD_ERROR: type[Exception] = rosbags_mcap.zstd.ZstdError  # type: ignore[attr-defined]  # the zstd rosbags uses
 _CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, _ZSTD_ERROR)
 
 
 class ChecksummedMcapWriter(McapWriter):
-    """rosbags' MCAP writer with each chunk's CRC-32 of its uncompressed records stored in the chunk record."""
+    """rosbags' MCAP writer with each chunk's CRC-32 of its uncompressed records stored in the chunk record, and one
+    copy of a message's bytes on their way to the file.
+
+    rosbags builds each message record in a buffer of its own, copies it into the chunk, copies the chunk out for the
+    compressor and once more into the chunk record: five copies of a camera-size cloud (33 MB at 1080p) per frame,
+    each into fresh memory. Here a message record goes straight into the chunk buffer, and an uncompressed chunk goes
+    to the file from that buffer; a message that fills a chunk by itself (the chunk is closed at 1 MiB, as rosbags
+    does) is written to the file as a chunk of its own from the caller's bytes, with no copy at all. The file has
+    the same records, and every chunk its CRC.
+    """
+
+    def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
+        """Write one message (``data``: its serialised bytes) stamped ``timestamp`` (ns)."""
+        self.message_start_time = min(timestamp, self.message_start_time)
+        self.message_end_time = max(timestamp, self.message_end_time)
+        self.channel_stats[connection.id] += 1
+        payload = memoryview(data).cast("B")
+        head = _MESSAGE_HEAD.pack(
+            _MESSAGE, _MESSAGE_HEAD.size - _RECORD.size + payload.nbytes, connection.id, 0, timestamp, timestamp
+        )
+        if payload.nbytes > CHUNK_BYTES and not self.compression:  # a chunk of its own, straight from ``data``
+            if self.chunk.bio.tell():
+                self.close_chunk()
+            self.chunk.message_start_time = self.chunk.message_end_time = timestamp
+            self.chunk.msgs[connection.id].append((timestamp, 0))
+            self._write_chunk((head, payload))
+            return
+        chunk = self.chunk
+        chunk.message_start_time = min(timestamp, chunk.message_start_time)
+        chunk.message_end_time = max(timestamp, chunk.message_end_time)
+        chunk.msgs[connection.id].append((timestamp, chunk.bio.tell()))
+        chunk.bio.write(head)
+        chunk.bio.write(payload)
+        if chunk.bio.tell() > CHUNK_BYTES:
+            self.close_chunk()
 
     def close_chunk(self) -> None:
-        """Close the pending chunk and store its CRC-32."""
-        crc = crc32(self.chunk.bio.getbuffer())
-        start = self.bio.tell()
-        super().close_chunk()
-        end = self.bio.tell()
-        self.bio.seek(start + _CRC_OFFSET)
-        self.bio.write(struct.pack("<I", crc))
-        self.bio.seek(end)
+        """Close the pending chunk: its records, compressed when the bag asks for it, with their CRC-32."""
+        records = self.chunk.bio.getbuffer()
+        try:
+            self._write_chunk((records,))
+        finally:
+            records.release()  # the buffer is replaced below only once nothing refers to it
+
+    def _write_chunk(self, parts: tuple[bytes | memoryview, ...]) -> None:
+        """The chunk record of the pending chunk's messages, whose records are ``parts`` in order, then its message
+        indexes and its chunk index entry (rosbags' layout); a new pending chunk."""
+        size = sum(memoryview(part).nbytes for part in parts)
+        crc = 0
+        for part in parts:
+            crc = crc32(part, crc)
+        body = parts if not self.compression else (self.compressor(b"".join(parts)),)
+        stored = sum(memoryview(part).nbytes for part in body)
+        chunk = self.chunk
+        compression = self.compression.encode()
+        head = _CHUNK_HEAD.pack(chunk.message_start_time, chunk.message_end_time, size, crc)
+        head += struct.pack("<I", len(compression)) + compression + struct.pack("<Q", stored)
+        chunk_start = self.bio.tell()
+        self.bio.write(_RECORD.pack(_CHUNK, len(head) + stored))
+        self.bio.write(head)
+        for part in body:
+            self.bio.write(part)
+        chunk_end = self.bio.tell()
+        offsets: list[tuple[int, int]] = []
+        for cid, msgs in chunk.msgs.items():
+            offsets.append((cid, self.bio.tell()))
+            index = struct.pack("<HI", cid, len(msgs) * 16) + b"".join(struct.pack("<QQ", *m) for m in msgs)
+            self.bio.write(_RECORD.pack(_MESSAGE_INDEX, len(index)) + index)
+        entry = BytesIO()
+        entry.write(struct.pack("<QQQQI", chunk.message_start_time, chunk.message_end_time, chunk_start,
+                                chunk_end - chunk_start, len(offsets) * 10))  # fmt: skip
+        for cid, offset in offsets:
+            entry.write(struct.pack("<HQ", cid, offset))
+        entry.write(struct.pack("<QI", self.bio.tell() - chunk_end, len(compression)) + compression)
+        entry.write(struct.pack("<QQ", stored, size))
+        self.chunks.append(entry)
+        self.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
 
 
 def _string(data: bytes, at: int) -> tuple[str, int]:

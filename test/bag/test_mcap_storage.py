@@ -90,6 +90,67 @@ def test_written_chunks_carry_their_crc_and_rosbags_verifies_them(tmp_path: Path
     assert not reader.integrity.unverified
 
 
+def _big_and_small(count: int) -> list[Message]:
+    """Small messages with, every third one, a message bigger than a chunk (1.5-3 MiB: a cloud's size)."""
+    rng = random.Random(11)
+    out: list[Message] = []
+    for i in range(count):
+        small = STORE.types["std_msgs/msg/UInt32"](i)
+        out.append(("/small", 2_000 + 10 * i, STORE.serialize_cdr(small, TOPICS["/small"])))
+        if i % 3 == 1:
+            text = rng.randbytes(rng.randrange(800_000, 1_600_000)).hex()  # 1.6-3.2 MB of text
+            big = STORE.serialize_cdr(STORE.types["std_msgs/msg/String"](text), TOPICS["/big"])
+            out.append(("/big", 2_003 + 10 * i, big))
+    return out
+
+
+def test_messages_bigger_than_a_chunk_go_to_the_file_in_chunks_of_their_own(tmp_path: Path) -> None:
+    """A message over 1 MiB is written as its own chunk, from the caller's bytes (a memoryview here, as the runner
+    passes clouds); small ones around it keep their order; every chunk carries its CRC; rosbags and the verifying
+    reader read back the same messages."""
+    messages = _big_and_small(10)
+    path = tmp_path / "bag"
+    with OutputBag(path, STORE, "mcap") as bag:
+        for topic, log_ns, data in messages:
+            bag.write_raw(topic, TOPICS[topic], memoryview(data), log_ns)
+    file = next(path.glob("*.mcap"))
+    reader = McapReader(file)
+    reader.open()
+    sizes = [(c.uncompressed_size, c.message_start_time, c.message_end_time) for c in reader.chunks]
+    reader.close()
+    bigs = [(len(data), log_ns) for topic, log_ns, data in messages if topic == "/big"]
+    for size, log_ns in bigs:  # the record: 31 bytes of head, then the message
+        assert (size + 31, log_ns, log_ns) in sizes
+    with Reader(path) as plain:  # checks every stored CRC
+        assert [(c.topic, t, bytes(d)) for c, t, d in plain.messages()] == messages
+    got, verifying = _read(file)
+    assert got == messages and not verifying.integrity.damaged and not verifying.integrity.unverified
+
+
+def test_a_compressed_bag_keeps_its_crcs_and_messages(tmp_path: Path) -> None:
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    from mono_depth_ros.bag.writer import _Writer
+
+    messages = _big_and_small(6)
+    path = tmp_path / "bag"
+    writer = _Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
+        connections = {t: writer.add_connection(t, m, typestore=STORE) for t, m in TOPICS.items()}
+        for topic, log_ns, data in messages:
+            writer.write(connections[topic], log_ns, data)
+    file = next(path.glob("*.mcap"))
+    reader = McapReader(file)
+    reader.open()
+    assert {c.compression for c in reader.chunks} == {"zstd"}
+    reader.close()
+    with Reader(path) as plain:
+        assert [(c.topic, t, bytes(d)) for c, t, d in plain.messages()] == messages
+    got, verifying = _read(file)
+    assert got == messages and not verifying.integrity.unverified
+
+
 def test_a_file_without_crcs_is_read_and_reported_unverified(tmp_path: Path) -> None:
     messages = _messages(12)
     got, reader = _read(_write(tmp_path / "bag", messages, checksummed=False))
