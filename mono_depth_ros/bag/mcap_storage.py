@@ -60,9 +60,9 @@ class ChecksummedMcapWriter(McapWriter):
     rosbags builds each message record in a buffer of its own, copies it into the chunk, copies the chunk out for the
     compressor and once more into the chunk record: five copies of a camera-size cloud (33 MB at 1080p) per frame,
     each into fresh memory. Here a message record goes straight into the chunk buffer, and an uncompressed chunk goes
-    to the file from that buffer; a message that fills a chunk by itself (the chunk is closed at 1 MiB, as rosbags
-    does) is written to the file as a chunk of its own from the caller's bytes, with no copy at all. The file has
-    the same records, and every chunk its CRC.
+    to the file from that buffer; a message over the chunk size (1 MiB, at which rosbags closes a chunk) closes the
+    pending chunk with itself as its last record, written to the file from the caller's bytes, with no copy at
+    all. The file has the same records and chunks as rosbags writes, and every chunk its CRC.
     """
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
@@ -74,17 +74,17 @@ class ChecksummedMcapWriter(McapWriter):
         head = _MESSAGE_HEAD.pack(
             _MESSAGE, _MESSAGE_HEAD.size - _RECORD.size + payload.nbytes, connection.id, 0, timestamp, timestamp
         )
-        if payload.nbytes > CHUNK_BYTES and not self.compression:  # a chunk of its own, straight from ``data``
-            if self.chunk.bio.tell():
-                self.close_chunk()
-            self.chunk.message_start_time = self.chunk.message_end_time = timestamp
-            self.chunk.msgs[connection.id].append((timestamp, 0))
-            self._write_chunk((head, payload))
-            return
         chunk = self.chunk
         chunk.message_start_time = min(timestamp, chunk.message_start_time)
         chunk.message_end_time = max(timestamp, chunk.message_end_time)
         chunk.msgs[connection.id].append((timestamp, chunk.bio.tell()))
+        if payload.nbytes > CHUNK_BYTES and not self.compression:  # it closes the chunk: written from ``data``
+            records = chunk.bio.getbuffer()  # the chunk's earlier records (schemas, channels, messages)
+            try:
+                self._write_chunk((records, head, payload))
+            finally:
+                records.release()
+            return
         chunk.bio.write(head)
         chunk.bio.write(payload)
         if chunk.bio.tell() > CHUNK_BYTES:

@@ -104,10 +104,11 @@ def _big_and_small(count: int) -> list[Message]:
     return out
 
 
-def test_messages_bigger_than_a_chunk_go_to_the_file_in_chunks_of_their_own(tmp_path: Path) -> None:
-    """A message over 1 MiB is written as its own chunk, from the caller's bytes (a memoryview here, as the runner
-    passes clouds); small ones around it keep their order; every chunk carries its CRC; rosbags and the verifying
-    reader read back the same messages."""
+def test_a_message_bigger_than_a_chunk_closes_it_from_the_callers_bytes(tmp_path: Path) -> None:
+    """A message over 1 MiB ends its chunk, written from the caller's bytes (a memoryview here, as the runner passes
+    clouds), the first one in a chunk that also holds the schemas and channels written before it; every chunk has
+    messages, a message index per channel and consistent times (what real rosbag2's MCAP reader needs to read in
+    time order); rosbags (which checks the stored CRCs) and the verifying reader read back the same messages."""
     messages = _big_and_small(10)
     path = tmp_path / "bag"
     with OutputBag(path, STORE, "mcap") as bag:
@@ -116,11 +117,16 @@ def test_messages_bigger_than_a_chunk_go_to_the_file_in_chunks_of_their_own(tmp_
     file = next(path.glob("*.mcap"))
     reader = McapReader(file)
     reader.open()
-    sizes = [(c.uncompressed_size, c.message_start_time, c.message_end_time) for c in reader.chunks]
+    chunks = list(reader.chunks)
     reader.close()
     bigs = [(len(data), log_ns) for topic, log_ns, data in messages if topic == "/big"]
-    for size, log_ns in bigs:  # the record: 31 bytes of head, then the message
-        assert (size + 31, log_ns, log_ns) in sizes
+    assert len(chunks) == len(bigs) + 1  # each big message closed one chunk; the small ones after it, the last
+    for chunk in chunks:
+        assert chunk.message_index_offsets and sum(chunk.channel_count.values()) >= 1
+        assert chunk.message_start_time <= chunk.message_end_time
+    for chunk, (size, log_ns) in zip(chunks, bigs, strict=False):
+        assert chunk.message_end_time == log_ns
+        assert chunk.uncompressed_size > size + 31  # the record's 31-byte head and the message, after other records
     with Reader(path) as plain:  # checks every stored CRC
         assert [(c.topic, t, bytes(d)) for c, t, d in plain.messages()] == messages
     got, verifying = _read(file)
