@@ -56,19 +56,6 @@ from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
 
-FACTORY_TYPES = (
-    "builtin_interfaces/msg/Time",
-    "std_msgs/msg/Header",
-    "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/CameraInfo",
-    "sensor_msgs/msg/RegionOfInterest",
-    "sensor_msgs/msg/PointCloud2",
-    "sensor_msgs/msg/PointField",
-    "sensor_msgs/msg/LaserScan",
-    "diagnostic_msgs/msg/DiagnosticArray",
-    "diagnostic_msgs/msg/DiagnosticStatus",
-    "diagnostic_msgs/msg/KeyValue",
-)
 OUTPUT_TOPICS = {
     "depth": "depth/image",
     "info": "depth/camera_info",
@@ -86,7 +73,7 @@ PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 def message_factory() -> ros_msgs.MessageFactory:
     """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
     classes = {}
-    for type_name in FACTORY_TYPES:
+    for type_name in messages.FACTORY_TYPES:
         module, class_name = ros_msgs.ros_python_class_path(type_name)
         classes[type_name] = getattr(import_module(module), class_name)
     return ros_msgs.MessageFactory(classes, sequence_style="array.array")
@@ -211,7 +198,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters, sync = filters, config.sync
-            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)
+            late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
+            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
             self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired

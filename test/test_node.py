@@ -307,6 +307,22 @@ def test_approximate_sync_counts_the_images_it_never_pairs(ros: Ros) -> None:
     assert stamp_ns_of(depth) == STAMP_NS + 10**9 and stats(node).received == 4
 
 
+def test_an_image_paired_after_the_give_up_time_is_published_and_not_counted_lost(ros: Ros) -> None:
+    """A camera_info later than the SyncWatch's give-up time: the image counted lost is published, its count taken back."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    node.deliver("/depth_model/prediction", prediction())
+    node.deliver("/camera/image_raw", rgb_image())
+    clock[0] = 10 * 10**9
+    node._sync_watch.poll()
+    assert stats(node).bad == {"no_camera_info": 1}
+    node.deliver("/camera/camera_info", camera_info())  # 10 s late, within the slop of the image stamp
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    snapshot = stats(node)
+    assert stamp_ns_of(depth) == STAMP_NS and snapshot.bad == {} and snapshot.bad_in_window == 0
+
+
 def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
     image = rgb_image(STAMP_NS)

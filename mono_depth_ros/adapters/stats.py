@@ -56,7 +56,7 @@ class RuntimeStats:
         self._bad: Counter[str] = Counter()
         self._published: deque[tuple[int, int]] = deque()  # (publish time ns, latency ns)
         self._published_total = 0
-        self._bad_times: deque[int] = deque()
+        self._bad_times: deque[tuple[int, str]] = deque()  # (time ns, reason)
         self._error_times: deque[int] = deque()
         self._severe_times: deque[int] = deque()
 
@@ -76,9 +76,24 @@ class RuntimeStats:
         with self._lock:
             self._bad[reason] += 1
             now = self._clock_ns()
-            self._bad_times.append(now)
+            self._bad_times.append((now, reason))
             if severe:
                 self._severe_times.append(now)
+
+    def bad_message_withdrawn(self, reason: str) -> None:
+        """Take back one :meth:`bad_message` for ``reason`` (an image reported unpaired that the synchroniser paired
+        later: it was published); nothing when none is counted."""
+        with self._lock:
+            if self._bad[reason] <= 0:
+                del self._bad[reason]
+                return
+            self._bad[reason] -= 1
+            if not self._bad[reason]:
+                del self._bad[reason]
+            for index in range(len(self._bad_times) - 1, -1, -1):  # its entry in the window, if still there
+                if self._bad_times[index][1] == reason:
+                    del self._bad_times[index]
+                    break
 
     def worker_error(self) -> None:
         """An unexpected exception (a bug) in the worker; the node carries on."""
@@ -97,9 +112,11 @@ class RuntimeStats:
         with self._lock:
             now = self._clock_ns()
             horizon = now - self._window_ns
-            for times in (self._bad_times, self._error_times, self._severe_times):
+            for times in (self._error_times, self._severe_times):
                 while times and times[0] < horizon:
                     times.popleft()
+            while self._bad_times and self._bad_times[0][0] < horizon:
+                self._bad_times.popleft()
             while self._published and self._published[0][0] < horizon:
                 self._published.popleft()
             stamps = np.array([t for t, _ in self._published], dtype=np.int64)

@@ -68,3 +68,15 @@ def test_stats_are_thread_safe() -> None:
         thread.join()
     snap = stats.snapshot()
     assert (snap.received, snap.published, snap.bad["x"]) == (8000, 8000, 8000)
+
+
+def test_a_withdrawn_bad_message_leaves_the_counts_and_the_window() -> None:
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
+    stats.bad_message("no_camera_info")
+    stats.bad_message("no_camera_info")
+    stats.bad_message("unsynced")
+    stats.bad_message_withdrawn("no_camera_info")
+    stats.bad_message_withdrawn("unsynced")
+    stats.bad_message_withdrawn("never_counted")  # nothing to take back: no negative counts
+    snap = stats.snapshot()
+    assert snap.bad == {"no_camera_info": 1} and snap.bad_in_window == 1
