@@ -131,7 +131,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
-        self._stats = RuntimeStats(window_s=max(5.0, 3.0 * self._config.diagnostics.period_s))
+        window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
+        self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
         self._cameras = CameraModelCache()
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
@@ -347,7 +348,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._publishers_by_topic[topic].publish(message)
         self._last_scale, self._last_temporal = out.scale, out.temporal
         self._last_frame_id = out.frame_id
-        self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
+        self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
     def _on_worker_error(self, err: Exception) -> None:
         if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN

@@ -308,7 +308,7 @@ def test_approximate_sync_counts_the_images_it_never_pairs(ros: Ros) -> None:
 
 
 def test_an_image_paired_after_the_give_up_time_is_published_and_not_counted_lost(ros: Ros) -> None:
-    """A camera_info later than the SyncWatch's give-up time: the image counted lost is published, its count taken back."""
+    """A camera_info later than the SyncWatch's give-up: the image counted lost is published, its count taken back."""
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
     clock = [0]
     node._sync_watch._clock_ns = lambda: clock[0]
@@ -616,6 +616,26 @@ def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros)
     assert expected_keys <= set(values)
     assert (values["scale_mode"], values["scale_health"], values["inliers"]) == ("none", "ok", "7")
     assert values["backend"] == "external"
+
+
+def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_latency(ros: Ros) -> None:
+    """A driver that does not stamp: now - 0 was ~1.7e12 ms of latency_p95_ms."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    ros_standin.state().now_ns = lambda: STAMP_NS + 40_000_000
+    send_frame(node, stamp_ns=0)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == 0  # the input header, as it came
+    send_frame(node, stamp_ns=STAMP_NS)
+    node.publishers["depth/image"].wait_for(2)
+    send_frame(node, stamp_ns=0)
+    node.publishers["depth/image"].wait_for(3)
+    assert wait_until(lambda: stats(node).published == 3)
+    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+    timer.callback()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["frames_unstamped"] == "2" and float(values["latency_p95_ms"]) == pytest.approx(40.0)
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]  # once
+    assert "image stamped 0.000 s" in warning
 
 
 # ---------------------------------------------------------------------------------------------- start-up, shutdown

@@ -55,6 +55,7 @@ def diagnostic_report(
         ("frames_received", str(stats.received)),
         ("frames_published", str(stats.published)),
         ("frames_dropped_stale", str(stats.dropped)),
+        ("frames_unstamped", str(stats.frames_unstamped)),
         ("bad_messages", str(sum(stats.bad.values()))),
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
         ("worker_errors", str(stats.worker_errors)),

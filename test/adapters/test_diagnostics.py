@@ -107,3 +107,8 @@ def test_report_carries_the_temporal_filter_keys_only_when_it_runs() -> None:
     assert values["temporal_kept_share"] == "0.000"
     assert (values["temporal_filtered_frames"], values["temporal_no_motion_frames"]) == ("7", "2")
     assert values["backend"] == "unet"
+
+
+def test_unstamped_frames_are_a_key() -> None:
+    assert dict(diagnostic_report(snapshot(frames_unstamped=4), SCALE_OK).values)["frames_unstamped"] == "4"
+    assert dict(diagnostic_report(snapshot(), SCALE_OK).values)["frames_unstamped"] == "0"
