@@ -46,6 +46,7 @@ from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_re
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
+from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
@@ -134,6 +135,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
         self._cameras = CameraModelCache()
+        self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
         self._last_temporal: Any = None
@@ -348,6 +350,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._publishers_by_topic[topic].publish(message)
         self._last_scale, self._last_temporal = out.scale, out.temporal
         self._last_frame_id = out.frame_id
+        self._scan_frames.check(out, self._config.scan.frame_id)
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
     def _on_worker_error(self, err: Exception) -> None:

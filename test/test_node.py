@@ -727,6 +727,21 @@ def test_real_pipeline_publishes_the_nav2_clearing_cloud_and_scan(ros: Ros) -> N
     assert scan.range_max == 5.0 and scan.angle_min < 0 < scan.angle_max
 
 
+def test_a_scan_in_an_image_frame_without_optical_suffix_is_warned_once(ros: Ros) -> None:
+    """Image frame ``camera`` (no _optical suffix) and scan.frame_id empty: the scan goes out in ``camera``, whose axes
+    may be the optical frame's; the log says so once, naming the frame and scan.frame_id."""
+    node = ros.make_node({**EXTERNAL, "scale.mode": "none", "scan.enabled": True})
+    for k in range(2):
+        image = rgb_image(STAMP_NS + k)
+        image.header.frame_id = "camera"
+        send_frame(node, stamp_ns=STAMP_NS + k, image=image)
+        node.publishers["depth/scan"].wait_for(k + 1, timeout_s=60)
+    assert wait_until(lambda: stats(node).published == 2)
+    assert {scan.header.frame_id for scan in node.publishers["depth/scan"].messages} == {"camera"}
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "/depth/scan is stamped" in m]
+    assert "'camera'" in warning and "set scan.frame_id" in warning
+
+
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:
     """Up-to-scale prediction (3 m) + LiDAR on a wall 6 m away (via TF) → published depth 6 m."""
     overrides = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "lidar_topic": "/lidar/points",
