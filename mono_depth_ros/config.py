@@ -104,7 +104,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("cloud.clearing_range", 5.0, "distance of the clearing points in metres; at or beyond the costmap's raytrace_max_range", min_value=0.1, max_value=1000.0, dynamic=True),
     ParamSpec("scan.enabled", False, "also publish /depth/scan (sensor_msgs/LaserScan): the nearest return per image column over a band of rows at the principal point; +Inf where everything is beyond output.max_range", dynamic=True),
     ParamSpec("scan.band_rows", 8, "rows of the published depth image in the scan band, centred on the principal point's row", min_value=1, max_value=4096, dynamic=True),
-    ParamSpec("scan.frame_id", "", "frame of /depth/scan (x forward, y left, z up, at the camera's optical centre); empty = the image frame without its _optical suffix (camera_optical -> camera, camera_color_optical_frame -> camera_color_frame)", dynamic=True),
+    ParamSpec("scan.frame_id", "", "frame of /depth/scan (x forward, y left, z up, at the camera's optical centre); empty = the image frame without its _optical suffix (camera_optical -> camera, camera_color_optical_frame -> camera_color_frame); an image frame without that suffix (camera, camera_color_left) is used as it is, with a warning once per frame_id (its axes may be the optical frame's): set this then, and publish its TF", dynamic=True),
     ParamSpec("cloud.rgb", False, "XYZRGB (rgb packed 0x00RRGGBB at offset 16) instead of XYZ", dynamic=True),
     ParamSpec("diagnostics.period_s", 1.0, "period of /diagnostics", min_value=0.05, max_value=60.0),
 )

@@ -46,6 +46,7 @@ from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_re
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
+from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
@@ -56,19 +57,6 @@ from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
 
-FACTORY_TYPES = (
-    "builtin_interfaces/msg/Time",
-    "std_msgs/msg/Header",
-    "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/CameraInfo",
-    "sensor_msgs/msg/RegionOfInterest",
-    "sensor_msgs/msg/PointCloud2",
-    "sensor_msgs/msg/PointField",
-    "sensor_msgs/msg/LaserScan",
-    "diagnostic_msgs/msg/DiagnosticArray",
-    "diagnostic_msgs/msg/DiagnosticStatus",
-    "diagnostic_msgs/msg/KeyValue",
-)
 OUTPUT_TOPICS = {
     "depth": "depth/image",
     "info": "depth/camera_info",
@@ -86,7 +74,7 @@ PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 def message_factory() -> ros_msgs.MessageFactory:
     """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
     classes = {}
-    for type_name in FACTORY_TYPES:
+    for type_name in messages.FACTORY_TYPES:
         module, class_name = ros_msgs.ros_python_class_path(type_name)
         classes[type_name] = getattr(import_module(module), class_name)
     return ros_msgs.MessageFactory(classes, sequence_style="array.array")
@@ -144,8 +132,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
-        self._stats = RuntimeStats(window_s=max(5.0, 3.0 * self._config.diagnostics.period_s))
+        window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
+        self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
         self._cameras = CameraModelCache()
+        self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
         self._last_temporal: Any = None
@@ -211,7 +201,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters, sync = filters, config.sync
-            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad)
+            late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
+            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
             self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
@@ -359,7 +350,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._publishers_by_topic[topic].publish(message)
         self._last_scale, self._last_temporal = out.scale, out.temporal
         self._last_frame_id = out.frame_id
-        self._stats.frame_published(self.get_clock().now().nanoseconds - out.stamp_ns)
+        self._scan_frames.check(out, self._config.scan.frame_id)
+        self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
     def _on_worker_error(self, err: Exception) -> None:
         if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN

@@ -307,6 +307,22 @@ def test_approximate_sync_counts_the_images_it_never_pairs(ros: Ros) -> None:
     assert stamp_ns_of(depth) == STAMP_NS + 10**9 and stats(node).received == 4
 
 
+def test_an_image_paired_after_the_give_up_time_is_published_and_not_counted_lost(ros: Ros) -> None:
+    """A camera_info later than the SyncWatch's give-up: the image counted lost is published, its count taken back."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    node.deliver("/depth_model/prediction", prediction())
+    node.deliver("/camera/image_raw", rgb_image())
+    clock[0] = 10 * 10**9
+    node._sync_watch.poll()
+    assert stats(node).bad == {"no_camera_info": 1}
+    node.deliver("/camera/camera_info", camera_info())  # 10 s late, within the slop of the image stamp
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    snapshot = stats(node)
+    assert stamp_ns_of(depth) == STAMP_NS and snapshot.bad == {} and snapshot.bad_in_window == 0
+
+
 def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
     image = rgb_image(STAMP_NS)
@@ -602,6 +618,26 @@ def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros)
     assert values["backend"] == "external"
 
 
+def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_latency(ros: Ros) -> None:
+    """A driver that does not stamp: now - 0 was ~1.7e12 ms of latency_p95_ms."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    ros_standin.state().now_ns = lambda: STAMP_NS + 40_000_000
+    send_frame(node, stamp_ns=0)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == 0  # the input header, as it came
+    send_frame(node, stamp_ns=STAMP_NS)
+    node.publishers["depth/image"].wait_for(2)
+    send_frame(node, stamp_ns=0)
+    node.publishers["depth/image"].wait_for(3)
+    assert wait_until(lambda: stats(node).published == 3)
+    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+    timer.callback()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["frames_unstamped"] == "2" and float(values["latency_p95_ms"]) == pytest.approx(40.0)
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]  # once
+    assert "image stamped 0.000 s" in warning
+
+
 # ---------------------------------------------------------------------------------------------- start-up, shutdown
 
 
@@ -689,6 +725,21 @@ def test_real_pipeline_publishes_the_nav2_clearing_cloud_and_scan(ros: Ros) -> N
     ranges = np.asarray(scan.ranges)
     assert ranges.dtype == np.float32 and np.nanmin(ranges) == pytest.approx(4.0, rel=1e-3)  # straight ahead
     assert scan.range_max == 5.0 and scan.angle_min < 0 < scan.angle_max
+
+
+def test_a_scan_in_an_image_frame_without_optical_suffix_is_warned_once(ros: Ros) -> None:
+    """Image frame ``camera`` (no _optical suffix) and scan.frame_id empty: the scan goes out in ``camera``, whose axes
+    may be the optical frame's; the log says so once, naming the frame and scan.frame_id."""
+    node = ros.make_node({**EXTERNAL, "scale.mode": "none", "scan.enabled": True})
+    for k in range(2):
+        image = rgb_image(STAMP_NS + k)
+        image.header.frame_id = "camera"
+        send_frame(node, stamp_ns=STAMP_NS + k, image=image)
+        node.publishers["depth/scan"].wait_for(k + 1, timeout_s=60)
+    assert wait_until(lambda: stats(node).published == 2)
+    assert {scan.header.frame_id for scan in node.publishers["depth/scan"].messages} == {"camera"}
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "/depth/scan is stamped" in m]
+    assert "'camera'" in warning and "set scan.frame_id" in warning
 
 
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:

@@ -8,6 +8,7 @@ classes in the node, rosbags' in the bag runner).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ def diagnostic_report(
         ("frames_received", str(stats.received)),
         ("frames_published", str(stats.published)),
         ("frames_dropped_stale", str(stats.dropped)),
+        ("frames_unstamped", str(stats.frames_unstamped)),
         ("bad_messages", str(sum(stats.bad.values()))),
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
         ("worker_errors", str(stats.worker_errors)),
@@ -82,7 +84,9 @@ def diagnostic_report(
     elif health != "ok":
         level, message = "WARN", f"scale health {health} ({mode})"
     else:
-        level, message = "OK", f"{stats.fps:.1f} fps, p95 latency {stats.latency_p95_ms:.0f} ms, scale from {mode}"
+        latency = "n/a" if math.isnan(stats.latency_p95_ms) else f"{stats.latency_p95_ms:.0f} ms"
+        latency += " (see frames_unstamped)" if stats.frames_unstamped else ""
+        level, message = "OK", f"{stats.fps:.1f} fps, p95 latency {latency}, scale from {mode}"
     return DiagnosticReport(level=level, message=message, values=tuple(values))
 
 

@@ -55,6 +55,20 @@ CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 LASER_SCAN = "sensor_msgs/msg/LaserScan"
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
+FACTORY_TYPES: tuple[str, ...] = (
+    "builtin_interfaces/msg/Time",
+    "std_msgs/msg/Header",
+    "sensor_msgs/msg/Image",
+    "sensor_msgs/msg/CameraInfo",
+    "sensor_msgs/msg/RegionOfInterest",
+    "sensor_msgs/msg/PointCloud2",
+    "sensor_msgs/msg/PointField",
+    "sensor_msgs/msg/LaserScan",
+    "diagnostic_msgs/msg/DiagnosticArray",
+    "diagnostic_msgs/msg/DiagnosticStatus",
+    "diagnostic_msgs/msg/KeyValue",
+)
+"""The message types the node's :class:`~mono_depth_ros.core.msg_factory.MessageFactory` holds (rclpy's classes)."""
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError
 
 NS_PER_S = 1_000_000_000
+MAX_STAMP_OFFSET_S = 3600.0
+"""A capture stamp further than this from the node clock (or stamp 0) is not a capture time: no latency."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class StatsSnapshot:
     errors_in_window: int
     window_s: float
     severe_in_window: int = 0  # bad frames that make the output untrustworthy (invalid model output)
+    frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`)
 
 
 class RuntimeStats:
@@ -40,9 +44,16 @@ class RuntimeStats:
     Args:
         window_s: length of the window for fps, latency percentiles and the ``*_in_window`` counts.
         clock_ns: monotonic clock in int nanoseconds (injectable for tests).
+        on_unstamped: called once with a warning (the stamp, the clock, the remedy) at the first frame
+            :meth:`frame_published_at` finds unstamped.
     """
 
-    def __init__(self, window_s: float = 5.0, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        window_s: float = 5.0,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        on_unstamped: Callable[[str], Any] | None = None,
+    ) -> None:
         if not window_s > 0.0:
             msg = f"statistics window {window_s} s must be > 0"
             raise ConfigError(msg)
@@ -54,9 +65,11 @@ class RuntimeStats:
         self._dropped = 0
         self._worker_errors = 0
         self._bad: Counter[str] = Counter()
-        self._published: deque[tuple[int, int]] = deque()  # (publish time ns, latency ns)
+        self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
+        self._unstamped = 0
+        self._on_unstamped = on_unstamped
         self._published_total = 0
-        self._bad_times: deque[int] = deque()
+        self._bad_times: deque[tuple[int, str]] = deque()  # (time ns, reason)
         self._error_times: deque[int] = deque()
         self._severe_times: deque[int] = deque()
 
@@ -76,9 +89,24 @@ class RuntimeStats:
         with self._lock:
             self._bad[reason] += 1
             now = self._clock_ns()
-            self._bad_times.append(now)
+            self._bad_times.append((now, reason))
             if severe:
                 self._severe_times.append(now)
+
+    def bad_message_withdrawn(self, reason: str) -> None:
+        """Take back one :meth:`bad_message` for ``reason`` (an image reported unpaired that the synchroniser paired
+        later: it was published); nothing when none is counted."""
+        with self._lock:
+            if self._bad[reason] <= 0:
+                del self._bad[reason]
+                return
+            self._bad[reason] -= 1
+            if not self._bad[reason]:
+                del self._bad[reason]
+            for index in range(len(self._bad_times) - 1, -1, -1):  # its entry in the window, if still there
+                if self._bad_times[index][1] == reason:
+                    del self._bad_times[index]
+                    break
 
     def worker_error(self) -> None:
         """An unexpected exception (a bug) in the worker; the node carries on."""
@@ -92,18 +120,42 @@ class RuntimeStats:
             self._published.append((self._clock_ns(), int(latency_ns)))
             self._published_total += 1
 
+    def frame_published_at(self, stamp_ns: int, now_ns: int) -> None:
+        """A frame captured at ``stamp_ns`` went out at ``now_ns`` (the node clock): :meth:`frame_published` with
+        ``now_ns - stamp_ns``, unless the stamp is 0 or more than :data:`MAX_STAMP_OFFSET_S` from ``now_ns`` (a
+        driver that does not stamp, another clock): then the frame counts as published and as
+        ``frames_unstamped``, outside the latency percentiles."""
+        if stamp_ns != 0 and abs(now_ns - stamp_ns) <= MAX_STAMP_OFFSET_S * NS_PER_S:
+            self.frame_published(now_ns - stamp_ns)
+            return
+        with self._lock:
+            self._published.append((self._clock_ns(), float("nan")))
+            self._published_total += 1
+            self._unstamped += 1
+            first = self._unstamped == 1
+        if first and self._on_unstamped is not None:
+            self._on_unstamped(
+                f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: stamp 0 or more "
+                f"than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time; such frames are published but left out "
+                "of latency_*_ms and counted in frames_unstamped (warned once); stamp images in the driver with the "
+                "node's clock (use_sim_time needs /clock)"
+            )
+
     def snapshot(self) -> StatsSnapshot:
         """Current counters, fps (frames per second) and latency p50 / p95 in milliseconds (NaN without data)."""
         with self._lock:
             now = self._clock_ns()
             horizon = now - self._window_ns
-            for times in (self._bad_times, self._error_times, self._severe_times):
+            for times in (self._error_times, self._severe_times):
                 while times and times[0] < horizon:
                     times.popleft()
+            while self._bad_times and self._bad_times[0][0] < horizon:
+                self._bad_times.popleft()
             while self._published and self._published[0][0] < horizon:
                 self._published.popleft()
             stamps = np.array([t for t, _ in self._published], dtype=np.int64)
             latencies_ms = np.array([lat for _, lat in self._published], dtype=np.float64) / 1e6
+            latencies_ms = latencies_ms[np.isfinite(latencies_ms)]  # unstamped frames have none
             count = int(stamps.size)
             if now - self._start_ns >= self._window_ns:
                 fps = count * NS_PER_S / self._window_ns
@@ -111,7 +163,7 @@ class RuntimeStats:
                 fps = (count - 1) * NS_PER_S / float(stamps[-1] - stamps[0])
             else:
                 fps = 0.0
-            p50, p95 = np.percentile(latencies_ms, [50, 95]).tolist() if count else [float("nan")] * 2
+            p50, p95 = np.percentile(latencies_ms, [50, 95]).tolist() if latencies_ms.size else [float("nan")] * 2
             return StatsSnapshot(
                 received=self._received,
                 published=self._published_total,
@@ -126,4 +178,5 @@ class RuntimeStats:
                 errors_in_window=len(self._error_times),
                 window_s=self._window_ns / NS_PER_S,
                 severe_in_window=len(self._severe_times),
+                frames_unstamped=self._unstamped,
             )

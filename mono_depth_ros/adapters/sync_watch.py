@@ -7,14 +7,14 @@ fed to it the way the synchroniser keeps them (one per stamp, at most ``sync.que
 first) and reports each image that left that queue unpaired, or has waited :data:`SYNC_GIVE_UP_S` for its partners
 (:data:`PREDICTION_GIVE_UP_S` with an external prediction), with the reason (``no_camera_info``, ``no_prediction``,
 ``unsynced``) and a message naming the stamps and the remedy. An image paired after it was reported (a partner later
-than that) is published all the same.
+than that) is published all the same, and its report is taken back (``on_late``): each image is counted once.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +72,8 @@ class SyncWatch:
         partners: input name -> topic (for the messages) of the inputs paired with the image, in filter order.
         slop_s, queue_size: the synchroniser's (``sync.slop_s``, ``sync.queue_size``).
         on_lost: ``(reason, text)`` for each unpaired image found by :meth:`poll` or :meth:`attach`'s callbacks.
+        on_late: ``(reason)`` for each reported image the synchroniser paired after all (its partner came
+            after the give-up time): that ``on_lost`` report is taken back (of the last ``remembered`` reports).
     """
 
     def __init__(
@@ -84,9 +86,13 @@ class SyncWatch:
         give_up_s: float = SYNC_GIVE_UP_S,
         remembered: int = 64,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        on_late: Callable[[str], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
+        self._reported: OrderedDict[int, str] = OrderedDict()  # image stamp ns -> reason, of the last reports
+        self._remembered = int(remembered)
+        self._on_late = on_late
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
         self._slop_s = float(slop_s)
@@ -103,11 +109,13 @@ class SyncWatch:
         config: DepthConfig,
         on_image: Callable[[], Any],
         on_lost: Callable[[str, str], Any],
+        on_late: Callable[[str], Any] | None = None,
     ) -> SyncWatch:
         """A watch between the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode,
         then the prediction with ``model.backend: external``) and the synchroniser, which takes :attr:`outputs`.
 
-        ``on_image()`` is called for every image as it arrives, ``on_lost(reason, text)`` for every image lost and
+        ``on_image()`` is called for every image as it arrives, ``on_late(reason)`` for every lost image paired
+        after all (its ``on_lost`` report taken back), ``on_lost(reason, text)`` for every image lost and
         every message held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
         ValueError in the executor, which ends the node (reason ``TransformError``, as for an image's bad header).
         """
@@ -115,7 +123,7 @@ class SyncWatch:
         if config.model.backend == "external":
             partners["prediction"] = config.topics.prediction
         give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
-        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost, give_up_s=give_up_s)
+        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost, give_up_s=give_up_s, on_late=on_late)
 
         def arrived(msg: Any, name: str, output: Relay) -> None:
             stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -153,9 +161,12 @@ class SyncWatch:
             self._partners[name].append(int(stamp_ns))
 
     def paired(self, image: Any) -> None:
-        """The synchroniser emitted ``image`` (a message with a header)."""
+        """The synchroniser emitted ``image`` (a message with a header); an image reported lost: ``on_late``."""
+        stamp_ns = stamp_to_ns(image.header.stamp)
         with self._lock:
-            self._waiting.pop(stamp_to_ns(image.header.stamp), None)
+            reason = None if self._waiting.pop(stamp_ns, None) is not None else self._reported.pop(stamp_ns, None)
+        if reason is not None and self._on_late is not None:
+            self._on_late(reason)
 
     def expired(self) -> list[Unpaired]:
         """Images that have waited ``give_up_s`` for their partners (forgotten from now on)."""
@@ -172,9 +183,15 @@ class SyncWatch:
 
     def report(self, images: list[Unpaired]) -> None:
         """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""
-        if self._on_lost is not None:
-            for lost in images:
-                self._on_lost(*self.explain(lost))
+        for lost in images:
+            reason, text = self.explain(lost)
+            with self._lock:
+                self._reported[lost.stamp_ns] = reason
+                self._reported.move_to_end(lost.stamp_ns)
+                while len(self._reported) > self._remembered:
+                    self._reported.popitem(last=False)
+            if self._on_lost is not None:
+                self._on_lost(reason, text)
 
     @property
     def waiting(self) -> int:

@@ -2,7 +2,8 @@
 
 The same keys, levels and message as the live node. Differences that come from running offline: time is the image
 stamps (bag time), ``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish
-delay), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is processed in order), and
+delay, so stamps 0 cost nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors``
+stay 0 (every image is processed in order), and
 ``bad_messages.<reason>`` counts the images skipped for each reason of the run summary.
 """
 

@@ -34,6 +34,7 @@ from mono_depth_ros.adapters.messages import (
 )
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.motion import CameraPoses
+from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
@@ -101,6 +102,7 @@ class _SecondPass:
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
+        self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
 
     def run(self, selection: set[str] | None) -> None:
         """Read the bag again (the same ``selection`` as the first pass) and process every image.
@@ -277,6 +279,7 @@ class _SecondPass:
     def _write(self, output: Any, log_ns: int) -> None:
         started = time.perf_counter()
         typestore = self.out.typestore
+        self.scan_frames.check(output, self.config.scan.frame_id)
         messages = output_messages(self.factory, output, self.cloud_buffer)  # the cloud's bytes are not copied here:
         serialized = [(t, k, typestore.serialize_cdr(m, k)) for t, k, m in messages]  # once into CDR, then stored
         self.summary.add_stage("encode", _ms(started))

@@ -116,12 +116,14 @@ class EvalReport:
     gt_over_pred_median: tuple[float, ...]
 
     def format_table(self) -> str:
-        """Fixed-width text: a header naming protocol and scaling, then one metrics row per image and the mean."""
+        """Fixed-width text: a header naming protocol, scaling and how many images the mean scored (the others: no
+        valid pixel), then one metrics row per image (NaN: no valid pixel) and the mean."""
         p = self.protocol
         gt_range = "" if p.gt_range_m is None else f"GT in ({p.gt_range[0]:g}, {p.gt_range[1]:g}) m, "
         lines = [
             f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {gt_range}{p.min_depth_m:g}-{p.max_depth_m:g} m; "
-            f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images)",
+            f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images, "
+            f"{self.mean.count} scored)",
             f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]

@@ -107,3 +107,14 @@ def test_report_carries_the_temporal_filter_keys_only_when_it_runs() -> None:
     assert values["temporal_kept_share"] == "0.000"
     assert (values["temporal_filtered_frames"], values["temporal_no_motion_frames"]) == ("7", "2")
     assert values["backend"] == "unet"
+
+
+def test_unstamped_frames_are_a_key() -> None:
+    assert dict(diagnostic_report(snapshot(frames_unstamped=4), SCALE_OK).values)["frames_unstamped"] == "4"
+    assert dict(diagnostic_report(snapshot(), SCALE_OK).values)["frames_unstamped"] == "0"
+
+
+def test_the_ok_message_without_a_latency_says_why() -> None:
+    """Every frame in the window stamped 0: no latency to show, and the message says so instead of 'nan ms'."""
+    report = diagnostic_report(snapshot(latency_p95_ms=float("nan"), frames_unstamped=9), SCALE_OK)
+    assert report.level == "OK" and "nan" not in report.message and "frames_unstamped" in report.message

@@ -68,3 +68,39 @@ def test_stats_are_thread_safe() -> None:
         thread.join()
     snap = stats.snapshot()
     assert (snap.received, snap.published, snap.bad["x"]) == (8000, 8000, 8000)
+
+
+def test_a_withdrawn_bad_message_leaves_the_counts_and_the_window() -> None:
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
+    stats.bad_message("no_camera_info")
+    stats.bad_message("no_camera_info")
+    stats.bad_message("unsynced")
+    stats.bad_message_withdrawn("no_camera_info")
+    stats.bad_message_withdrawn("unsynced")
+    stats.bad_message_withdrawn("never_counted")  # nothing to take back: no negative counts
+    snap = stats.snapshot()
+    assert snap.bad == {"no_camera_info": 1} and snap.bad_in_window == 1
+
+
+def test_implausible_capture_stamps_count_as_unstamped_and_stay_out_of_the_latency() -> None:
+    """Stamp 0 (a driver that does not stamp) or more than 1 h from the node clock: no capture latency to measure."""
+    warnings: list[str] = []
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), on_unstamped=warnings.append)
+    now_ns, hour_ns = 1_700_000_000 * 1000 * MS, 3600 * 1000 * MS
+    stats.frame_published_at(now_ns - 40 * MS, now_ns)
+    stats.frame_published_at(0, now_ns)
+    stats.frame_published_at(now_ns - hour_ns - 1, now_ns)  # another clock (use_sim_time without /clock, ...)
+    stats.frame_published_at(now_ns + hour_ns + 1, now_ns)
+    stats.frame_published_at(now_ns - hour_ns, now_ns)  # 1 h exactly: still a latency
+    snap = stats.snapshot()
+    assert (snap.published, snap.published_in_window, snap.frames_unstamped) == (5, 5, 3)
+    assert snap.latency_p50_ms == pytest.approx(np.percentile([40.0, 3600e3], 50))
+    (warning,) = warnings  # once, however many follow
+    assert "stamped 0.000 s" in warning and "1 h" in warning and "frames_unstamped" in warning
+
+
+def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
+    stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started
+    snap = stats.snapshot()
+    assert snap.frames_unstamped == 1 and np.isnan(snap.latency_p95_ms) and snap.published == 1

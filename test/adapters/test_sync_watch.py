@@ -126,3 +126,35 @@ def test_a_message_stamped_before_zero_is_counted_and_not_relayed() -> None:
     assert received == [1] and relayed == [] and sync.waiting == 0
     assert [reason for reason, _ in lost] == ["TransformError"] * 2
     assert "camera_info stamped -5.000 s: a stamp before 0" in lost[0][1] and lost[1][1].startswith("image stamped")
+
+
+def test_an_image_paired_after_it_was_reported_lost_takes_its_count_back() -> None:
+    """A camera_info later than the give-up time: the image is published after all, so it was not lost."""
+    clock, lost, late = FakeClock(), [], []
+    sync = SyncWatch({"camera_info": "/cam/info"}, 0.05, 3, lambda *a: lost.append(a), clock_ns=clock,
+                     on_late=lambda *a: late.append(a))  # fmt: skip
+    sync.image(STAMP)
+    sync.image(STAMP + S)
+    clock.now_ns = 2 * S
+    sync.poll()
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * 2
+    sync.paired(msg(STAMP))  # its camera_info came 2 s late
+    sync.paired(msg(STAMP))  # (a second emission of the same stamp takes nothing back twice)
+    assert late == [("no_camera_info",)]
+    sync.paired(msg(STAMP + 5 * S))  # never reported: nothing to take back
+    assert len(late) == 1
+
+
+def test_attach_takes_back_the_count_of_an_image_paired_late() -> None:
+    sources = [Source(), Source()]  # image, camera_info
+    lost: list[tuple[str, str]] = []
+    late: list[tuple[str, ...]] = []
+    clock = FakeClock()
+    config = DepthConfig.from_params({})
+    sync = SyncWatch.attach(sources, config, lambda: None, lambda *a: lost.append(a), lambda *a: late.append(a))
+    sync._clock_ns = clock
+    sources[0].signal(msg(STAMP))
+    clock.now_ns = 10 * S
+    sync.poll()
+    sync.paired(msg(STAMP))
+    assert [r for r, _ in lost] == [r for (r,) in late] == ["no_camera_info"]

@@ -57,3 +57,15 @@ def test_bag_diagnostics_follow_a_clock_that_jumps_back() -> None:
     after = statuses(10 * period_ns, 25)  # the clock is back at 10 s
     assert len(after) == 3, after
     assert [float(values["fps"]) for values in after[1:]] == [10.0, 10.0]
+
+
+def test_bag_latency_is_processing_time_for_frames_stamped_0() -> None:
+    """Offline, latency is the pipeline's time per frame: a stamp 0 (driver that does not stamp) changes nothing."""
+    tracker = BagDiagnostics(period_ns=10, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    summary.frames_out = 1
+    tracker.latencies_ms.append(25.0)
+    message = tracker.update(FACTORY, FrameOutput(**{**_output(cloud=False).__dict__, "stamp_ns": 0}), summary)
+    assert message is not None
+    values = {kv.key: kv.value for kv in message.status[0].values}
+    assert (values["latency_p95_ms"], values["frames_unstamped"]) == ("25.0", "0")

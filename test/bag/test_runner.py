@@ -282,3 +282,25 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     assert "image_is_rectified:=false" in summary.warnings.examples[reason]
     raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
+
+
+@pytest.mark.parametrize("scan_frame", ["", "base_scan"])
+def test_a_scan_in_an_image_frame_without_optical_suffix_is_a_warning(tmp_path: Path, scan_frame: str) -> None:
+    """kitti2bag's camera_color_left: no _optical suffix to strip, so the scan would be stamped in a frame whose
+    axes may be the optical frame's (z forward); the summary says so once, unless scan.frame_id is set."""
+
+    def kitti2bag_frames(topic: str, index: int, msg: Any) -> Any:
+        if hasattr(msg, "header") and msg.header.frame_id == CAMERA_FRAME:
+            msg.header.frame_id = "camera_color_left"
+        return msg
+
+    params = {**EXTERNAL_METRIC, "scan.enabled": True, "scan.frame_id": scan_frame}
+    summary, out = _run(tmp_path, params, mutate=kitti2bag_frames, lidar=False)
+    assert summary.frames_out == 3
+    assert {scan.header.frame_id for _, scan in out["/depth/scan"]} == {scan_frame or "camera_color_left"}
+    warned = {reason: text for reason, text in summary.warnings.examples.items() if "scan" in reason}
+    if scan_frame:
+        assert warned == {}
+    else:
+        ((reason, text),) = warned.items()
+        assert summary.warnings.counts[reason] == 1 and "'camera_color_left'" in text and "scan.frame_id" in text

@@ -104,7 +104,7 @@ def test_eval_kitti_eigen_split_both_protocols(
     assert main([*base, "--dataset", "kitti_eigen", "--split", str(eigen), "--csv", str(csv_path)]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert "kitti_eigen_velodyne" in header and "crop garg" in header and "scaling median" in header
-    assert "2 images" in header
+    assert "2 images, 2 scored" in header
     rows = list(csv.DictReader(csv_path.open()))
     assert [r["image"] for r in rows][-1] == "mean" and len(rows) == 3
     assert main([*base, "--dataset", "kitti_eigen", "--split", str(eigen), "--scaling", "none"]) == 0
@@ -112,6 +112,6 @@ def test_eval_kitti_eigen_split_both_protocols(
     assert main([*base, "--dataset", "kitti_eigen_benchmark", "--split", str(bench)]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert "kitti_eigen_benchmark" in header and "crop none" in header and "GT in (0, inf) m" in header
-    assert "3 images" in header
+    assert "3 images, 3 scored" in header
     assert main([*base, "--dataset", "kitti_eigen"]) == 2
     assert "--split" in capsys.readouterr().err

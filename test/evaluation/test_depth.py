@@ -133,3 +133,12 @@ def test_spec_output_kind_reaches_the_report(tiny_checkpoint: Path, nyu_dir: Pat
     samples = annotated_samples(nyu_dir)[:1]
     report = evaluate_checkpoint(tiny_checkpoint, samples, "nyu", scaling="median")
     assert report.output_kind is OutputKind.METRIC and report.protocol.scaling == "median"
+
+
+def test_the_header_says_how_many_images_the_mean_scored() -> None:
+    """An image without a valid GT pixel has a NaN row and is left out of the mean: the header counts it apart."""
+    gt = _gt()
+    pairs = [("x", np.nan_to_num(gt, nan=5.0), gt), ("empty", np.ones_like(gt), np.full_like(gt, np.nan))]
+    report = evaluate_predictions(pairs, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
+    header = report.format_table().splitlines()[0]
+    assert report.mean.count == 1 and "2 images, 1 scored)" in header, header

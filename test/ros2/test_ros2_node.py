@@ -157,7 +157,7 @@ def test_diagnostics_carry_the_documented_keys(feeder: KittiFeeder, outputs: dic
     documented = {"fps", "latency_p50_ms", "latency_p95_ms", "frames_received", "frames_published",
                   "frames_dropped_stale", "bad_messages", "worker_errors", "scale", "shift", "scale_mode",
                   "scale_health", "inliers", "inlier_ratio", "residual", "age_s", "backend", "encoding",
-                  "sync_mode", "lidar_topic", "scale_mode_requested"}  # fmt: skip
+                  "sync_mode", "lidar_topic", "scale_mode_requested", "frames_unstamped"}  # fmt: skip
     assert documented <= set(values), documented - set(values)
     assert values["lidar_topic"] == "/lidar/points" and values["backend"] == "unet"
     assert int(values["frames_published"]) >= 1 and int(values["worker_errors"]) == 0
@@ -313,6 +313,24 @@ def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_no
     assert all(m.header.frame_id for m in outputs["depth"].messages)
     (good,) = send_frames(feeder, 1, rate_hz=2.0)
     wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the bad ones")
+
+
+def test_an_image_whose_camera_info_comes_after_the_give_up_time_is_published_and_counted_once(
+    feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """ApproximateTime still holds an image whose camera_info comes 1.5 s late, after the SyncWatch counted it lost
+    (1 s): it is published, and /diagnostics takes that no_camera_info back (it said a published frame was lost)."""
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    stamp = feeder.probe.now_ns()
+    image, info = feeder.image_msgs(0, stamp)
+    feeder.pub_image.publish(image)
+    feeder.publish_scan(0, stamp)
+    time.sleep(1.5)
+    feeder.pub_info.publish(info)
+    wait_until(lambda: stamp in outputs["depth"].by_stamp(), 30, "depth of the image paired late")
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    lost_before = int(before.get("bad_messages.no_camera_info", "0"))
+    assert int(after.get("bad_messages.no_camera_info", "0")) == lost_before, after
 
 
 def test_messages_stamped_before_zero_are_counted_and_do_not_end_the_node(

@@ -332,7 +332,7 @@ class ScaleRecovery:
         age = frame.stamp_ns - f.last_update_ns
         if abs(age) > self.config.max_hold_ns:  # a scale from far ahead (the clock jumped back) is as stale
             hold_s = self.config.max_hold_ns * 1e-9
-            frame.reasons.append(f"last LiDAR scale is {age * 1e-9:.1f} s old (hold {hold_s:.1f} s)")
+            frame.reasons.append(f"last LiDAR scale is {_age_text(age, 1)} (hold {hold_s:.1f} s)")
             return None
         f.predict(frame.stamp_ns)
         return self._scaled(frame, ScaleMode.LAST_GOOD, Health.DEGRADED, f, age, None, "")
@@ -344,7 +344,7 @@ class ScaleRecovery:
             return None
         age = frame.stamp_ns - anchor.stamp_ns
         if abs(age) > self.config.max_anchor_age_ns:
-            frame.reasons.append(f"last LiDAR-scaled depth is {age * 1e-9:.2f} s old")
+            frame.reasons.append(f"last LiDAR-scaled depth is {_age_text(age, 2)}")
             return None
         stride = self.config.anchor_stride_px
         disparity = frame.prediction[::stride, ::stride]
@@ -384,7 +384,7 @@ class ScaleRecovery:
             return None
         age = frame.stamp_ns - f.last_update_ns
         if abs(age) > self.config.max_hold_ns:
-            frame.reasons.append(f"last ground-plane scale is {age * 1e-9:.1f} s old")
+            frame.reasons.append(f"last ground-plane scale is {_age_text(age, 1)}")
             return None
         f.predict(frame.stamp_ns)
         return self._scaled(frame, ScaleMode.GROUND_PLANE, health, f, age, fit, "")
@@ -455,3 +455,11 @@ def _median_log_ratio(depth_m: npt.NDArray[np.float32], reference_m: npt.NDArray
         log_ratio = np.log(depth_m / reference_m)
     log_ratio = log_ratio[np.isfinite(log_ratio)]
     return float(np.median(log_ratio)) if log_ratio.size else None
+
+
+def _age_text(age_ns: int, digits: int) -> str:
+    """``2.0 s old`` for a scale from before the frame, ``0.7 s ahead of this frame`` for one from after it (a frame
+    stamped before the last scale: out of order, or the clock went back less than a time jump)."""
+    if age_ns < 0:
+        return f"{-age_ns * 1e-9:.{digits}f} s ahead of this frame"
+    return f"{age_ns * 1e-9:.{digits}f} s old"
