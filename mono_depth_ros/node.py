@@ -44,6 +44,7 @@ from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
@@ -134,6 +135,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
+        self._log_throttle = ReasonThrottle(2.0)
         self._cameras = CameraModelCache()
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
@@ -338,9 +340,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _lidar_unused(self, reason: str, text: str) -> None:
         """Count a scan that cannot be used; the frame is still published (scale from the fallback chain)."""
         self._stats.bad_message(reason)
-        self.get_logger().warning(
-            f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back", throttle_duration_sec=2.0
-        )
+        if (held := self._log_throttle.allow(f"lidar {reason}", text)) is not None:
+            self.get_logger().warning(f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back{held}")
 
     def _publish(self, out: FrameOutput) -> None:
         if self._slot.closed:
@@ -365,7 +366,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _bad(self, reason: str, text: str, severe: bool = False) -> None:
         self._stats.bad_message(reason, severe=severe)
-        self.get_logger().warning(f"frame skipped ({reason}): {text}", throttle_duration_sec=2.0)
+        if (held := self._log_throttle.allow(reason, text)) is not None:  # per problem: one must not hide another
+            self.get_logger().warning(f"frame skipped ({reason}): {text}{held}")
 
     def _stop_worker(self) -> None:
         if self._worker is not None and not self._worker.stop(timeout_s=5.0):

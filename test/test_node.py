@@ -335,6 +335,19 @@ def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     assert depth.header.frame_id == FRAME_ID
 
 
+def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_another(ros: Ros) -> None:
+    """Two problems in a row are both logged, even of one reason (rclpy's throttle is per call site: the second was
+    lost for 2 s); a problem repeated within 2 s is held back, counted and mentioned by its next message."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    node._bad("EncodingError", "bayer_xyz8 is not an image encoding")
+    node._bad("EncodingError", "bayer_xyz8 is not an image encoding")
+    node._bad("TransformError", "header.frame_id is empty")
+    node._bad("TransformError", "image stamped -5.0 s: a stamp before 0 is no ROS time")
+    warnings = [m for m in node.get_logger().messages("WARN") if "frame skipped" in m]
+    assert len(warnings) == 3 and "EncodingError" in warnings[0] and "stamp before 0" in warnings[2], warnings
+    assert stats(node).bad == {"EncodingError": 2, "TransformError": 2}  # every frame counted
+
+
 def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
     """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
     and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock."""
