@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,9 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
-from mono_depth_ros.models.hf_preprocessing import read_preprocessing
+from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.registry import register
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 ARCHITECTURE = "transformers"
 REMEDY = "fetch it with `mono-depth weights fetch REPO_ID --to DIR` on a machine with internet and copy DIR here"
@@ -224,6 +225,19 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     return hf_model
 
 
+def _square_vit_input(preprocessing: HfPreprocessing, directory: Path) -> HfPreprocessing:
+    """A plain-ViT DPT (Intel/dpt-large layout) rebuilds its patch grid as a square: it only runs square inputs."""
+    policy = preprocessing.input
+    if not policy.keep_aspect and policy.height == policy.width:
+        return preprocessing
+    side = policy.height
+    _LOG.warning(
+        "%s: a ViT DPT only runs square inputs; its processor asks for %s, running %dx%d", directory, policy, side, side
+    )
+    square = InputPolicy(side, side, keep_aspect=False, multiple_of=policy.multiple_of, max_long_side=side)
+    return replace(preprocessing, input=square)
+
+
 def transformers_spec(
     config: dict[str, Any], family: Family, directory: Path, output_kind: str = ""
 ) -> tuple[ModelSpec, bool]:
@@ -246,6 +260,8 @@ def transformers_spec(
         )
         raise CheckpointError(msg)
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
+    if family.model_type == "dpt" and not config.get("is_hybrid") and config.get("backbone_config") is None:
+        preprocessing = _square_vit_input(preprocessing, directory)
     max_depth = config.get("max_depth")
     metric_range = float(max_depth) if kind is OutputKind.METRIC and max_depth and float(max_depth) > 1 else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}

@@ -11,11 +11,14 @@ processor setting           meaning here
 ``size`` {height, width}    the network input; with ``keep_aspect_ratio`` the short side (DPT's rule of "scale
                             as little as possible" is the short side for any camera larger than the input), the
                             long side capped at 1.7 × the size (518 → 882: KITTI runs at 266×882, not 518×1722)
+``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
+``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
 ``size`` {shortest_edge}    the short side, keeping aspect
 ``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders)
 ``size_divisor`` (GLPN)     no resize upstream; here the short side of the family default, multiple of the divisor
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
-``do_rescale: false``       the network wants 0..255: std 1/255
+``do_rescale: false``       the network wants 0..255: mean and std / 255
+``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
 ==========================  ===================================================================================
 """
@@ -23,6 +26,7 @@ processor setting           meaning here
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -74,8 +78,8 @@ def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
     size = settings.get("size")
     if size is None:
         return None
-    if isinstance(size, int):
-        return size, size, True
+    if isinstance(size, int):  # transformers' depth processors read a bare number as a square (default_to_square)
+        return size, size, False
     if isinstance(size, dict):
         if "height" in size and "width" in size:
             return int(size["height"]), int(size["width"]), False
@@ -83,6 +87,17 @@ def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
             return int(size["shortest_edge"]), int(size["shortest_edge"]), True
     msg = f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; state model.input_* instead"
     raise CheckpointError(msg)
+
+
+def _rescale_factor(settings: dict[str, Any], path: Path) -> float:
+    """What the processor multiplies 0..255 pixels by (1 without ``do_rescale``; 1/255 when it names no factor)."""
+    if settings.get("do_rescale") is False:
+        return 1.0
+    factor = settings.get("rescale_factor", 1.0 / 255.0)
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor < math.inf:
+        msg = f"{path}: rescale_factor {factor!r} must be a positive number (1/255 for images in 0..1)"
+        raise CheckpointError(msg)
+    return float(factor)
 
 
 def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
@@ -108,7 +123,7 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only = size
-        keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only))
+        keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
         short = min(height, width)
         cap = long_side_cap(max(height, width), multiple)
         policy = InputPolicy(
@@ -127,9 +142,10 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         std = _triple(settings["image_std"], "image_std", path)
     if settings.get("do_normalize") is False:
         mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    if settings.get("do_rescale") is False:  # the network sees 0..255: (x/255 - m)/s == (x - 255 m)/(255 s)
-        std = (std[0] / 255.0, std[1] / 255.0, std[2] / 255.0)
-        mean = (mean[0] / 255.0, mean[1] / 255.0, mean[2] / 255.0)
+    gain = 255.0 * _rescale_factor(settings, path)  # the network sees gain·x for x in [0, 1]: (gain·x - m)/s
+    if not math.isclose(gain, 1.0, rel_tol=1e-9):  # == (x - m/gain)/(s/gain)
+        mean = (mean[0] / gain, mean[1] / gain, mean[2] / gain)
+        std = (std[0] / gain, std[1] / gain, std[2] / gain)
     if min(std) <= 0:
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)

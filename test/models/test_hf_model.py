@@ -83,6 +83,22 @@ def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
     assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
 
 
+@pytest.mark.parametrize(
+    "processor",
+    [
+        {"size": 64, "image_mean": [0.5] * 3, "image_std": [0.5] * 3},  # Intel/dpt-large's older file: a bare number
+        {"size": {"height": 64, "width": 64}, "keep_aspect_ratio": True, "ensure_multiple_of": 32},
+    ],
+)
+def test_a_vit_dpt_runs_square_whatever_its_processor_says(tmp_path: Path, processor: dict[str, object]) -> None:
+    """A plain-ViT DPT rebuilds its patch grid as a square (transformers fails on any other input)."""
+    directory = write_tiny_family("dpt", tmp_path / "dpt")
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    estimator = _estimator(directory)
+    assert estimator.network_hw((120, 200)) == (64, 64)
+    assert np.isfinite(estimator.predict(IMAGE).values).all()
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)

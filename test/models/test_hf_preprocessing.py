@@ -63,3 +63,33 @@ def test_malformed_files_name_the_setting(tmp_path: Path, text: str, match: str)
     (tmp_path / "preprocessor_config.json").write_text(text)
     with pytest.raises(CheckpointError, match=match):
         read_preprocessing(tmp_path, DEFAULTS)
+
+
+def test_a_bare_number_size_is_square_as_transformers_reads_it(tmp_path: Path) -> None:
+    """Older processor files (Intel/dpt-large) say ``"size": 384``: transformers feeds 384×384, not a short side."""
+    dpt = HfPreprocessing(InputPolicy(384, 384), DEFAULTS.mean, DEFAULTS.std)  # DPT's defaults: no keep-aspect
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": 384, "image_mean": [0.5] * 3}))
+    read = read_preprocessing(tmp_path, dpt)
+    assert not read.input.keep_aspect and network_input_size(KITTI, read.input) == (384, 384)
+    kept = _read(tmp_path, {"size": 384, "keep_aspect_ratio": True, "ensure_multiple_of": 32})
+    assert kept.input == InputPolicy(384, 384, keep_aspect=True, multiple_of=32, max_long_side=640)
+
+
+def test_keep_aspect_ratio_unsaid_follows_the_family(tmp_path: Path) -> None:
+    """ZoeDepth's processor keeps aspect unless told otherwise; DPT's does not (the family defaults say which)."""
+    settings = {"size": {"height": 384, "width": 512}, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    assert read_preprocessing(tmp_path, DEFAULTS).input.keep_aspect  # DEFAULTS keep aspect
+    square = HfPreprocessing(InputPolicy(384, 384), DEFAULTS.mean, DEFAULTS.std)
+    fixed = read_preprocessing(tmp_path, square)
+    assert not fixed.input.keep_aspect and network_input_size(KITTI, fixed.input) == (384, 512)
+
+
+def test_rescale_factor_other_than_1_over_255_scales_the_normalisation(tmp_path: Path) -> None:
+    """``rescale_factor`` 2/255 means the network sees 2·x (x in [0, 1]) before (· - m)/s: mean and std halve."""
+    read = _read(tmp_path, {"do_rescale": True, "rescale_factor": 2 / 255, "image_mean": 0.5, "image_std": 0.25})
+    assert read.mean == pytest.approx((0.25,) * 3) and read.std == pytest.approx((0.125,) * 3)
+    usual = _read(tmp_path, {"rescale_factor": 0.00392156862745098, "image_mean": 0.5, "image_std": 0.25})
+    assert usual.mean == (0.5,) * 3 and usual.std == (0.25,) * 3
+    with pytest.raises(CheckpointError, match="rescale_factor"):
+        _read(tmp_path, {"rescale_factor": 0})
