@@ -27,7 +27,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.checkpoint import GoldenReference
-from mono_depth_ros.models.onnx_binding import IoBinder, binding_device
+from mono_depth_ros.models.onnx_binding import IoBinder, binding_device, torch_dtype
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -166,6 +166,7 @@ class OnnxBackend:
             msg = f"ONNX model {self.path} must take one (B, 3, H, W) image input, it takes {shapes}"
             raise CheckpointError(msg)
         self._input_name = str(inputs[0].name)
+        self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
         names = [str(output.name) for output in outputs]
         self._output_name = self._choose_output(names)
         self._sky_name = self.spec.sky_output or None
@@ -232,9 +233,10 @@ class OnnxBackend:
             msg = f"ONNX model {self.path.name} was exported for {self.fixed_input_hw}, got {tuple(batch.shape[-2:])}"
             raise ShapeError(msg)
         outputs = self._run(batch)
-        result = _as_b1hw(outputs[0])
+        batch_size = int(batch.shape[0])
+        result = _as_b1hw(outputs[0], batch_size)
         if self._sky_name is not None:
-            self.last_sky = (_as_b1hw(outputs[1]) > self.spec.sky_threshold).to(self.device)
+            self.last_sky = (_as_b1hw(outputs[1], batch_size) > self.spec.sky_threshold).to(self.device)
         if result.ndim != 4 or result.shape[1] != 1:
             msg = f"ONNX model {self.path.name} returned {tuple(result.shape)}; expected (B, 1, H, W)"
             raise ShapeError(msg)
@@ -244,11 +246,14 @@ class OnnxBackend:
         """The wanted outputs (depth, then sky if any) for ``batch``, bound or through host arrays."""
         if self.binder is not None:
             return self.binder.run(batch)
-        host = batch.detach().to("cpu", torch.float32).contiguous().numpy()
+        host = batch.detach().to("cpu", self._input_dtype).contiguous().numpy()  # an fp16 graph takes fp16
         return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
 
 
-def _as_b1hw(output: Tensor) -> Tensor:
-    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W) (a view when it already is float32)."""
+def _as_b1hw(output: Tensor, batch_size: int) -> Tensor:
+    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W), and (H, W) too for a batch of one
+    (graphs that squeeze every unit axis); a view when it already is float32."""
     result = output.float()
+    if result.ndim == 2 and batch_size == 1:
+        return result[None, None]
     return result.unsqueeze(1) if result.ndim == 3 else result

@@ -160,3 +160,31 @@ def test_the_node_parameters_reach_onnx_runtime(onnx_path: Path) -> None:
     assert source is not None
     backend = source.estimator.backend
     assert isinstance(backend, OnnxBackend) and backend.fallbacks[0].startswith("tensorrt")
+
+
+class _HalfSqueezed(torch.nn.Module):
+    """fp16 in, fp16 (H, W) out: a graph exported in half precision that squeezes the batch and channel axes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[0].abs().sum(0) + 1.0
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_an_fp16_graph_with_an_hw_output_runs(tmp_path: Path, io_binding: bool) -> None:
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "half.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _HalfSqueezed(), (torch.zeros(1, 3, 32, 48, dtype=torch.float16),), str(path), dynamo=False,
+            input_names=["pixel_values"], output_names=["depth"],
+        )  # fmt: skip
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    backend = OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+    batch = torch.rand(1, 3, 32, 48)
+    got = backend.infer(batch)
+    assert got.shape == (1, 1, 32, 48) and got.dtype == torch.float32
+    torch.testing.assert_close(got, batch.abs().sum(1, keepdim=True) + 1.0, rtol=2e-3, atol=2e-3)
