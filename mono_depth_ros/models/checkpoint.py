@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -248,8 +249,25 @@ def _golden_from_tensors(path: Path, tensors: dict[str, Tensor]) -> GoldenRefere
     return GoldenReference(image_rgb=image_rgb, output=output)
 
 
+def is_torch_save_archive(path: Path) -> bool:
+    """Whether ``path`` is a zip written by ``torch.save`` (a pickle inside), not a TorchScript archive (which also
+    holds ``code/`` and ``constants.pkl``). Nothing is unpickled: only the zip's directory is read."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    pickled = any(name.endswith("/data.pkl") for name in names)
+    return pickled and not any("/code/" in name or name.endswith("/constants.pkl") for name in names)
+
+
 def _refuse_other_backends(path: Path) -> None:
     suffix = path.suffix.lower()
+    if is_torch_save_archive(path):
+        msg = f"{path} is a torch.save pickle, not a safetensors checkpoint (pickles are never loaded); convert it"
+        raise CheckpointError(msg)
     if suffix in _OTHER_BACKEND_SUFFIXES:
         backend = _OTHER_BACKEND_SUFFIXES[suffix]
         msg = (

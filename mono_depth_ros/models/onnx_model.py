@@ -143,6 +143,10 @@ class OnnxBackend:
         io_binding: bool = True,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            found = sorted(p.name for p in self.path.glob("*.onnx"))
+            msg = f"model.weights {self.path} is a directory (holding {found}); pass the .onnx file itself"
+            raise CheckpointError(msg)
         if not self.path.is_file():
             msg = f"ONNX model {self.path} does not exist; export one with `mono-depth export WEIGHTS --format onnx`"
             raise CheckpointError(msg)
@@ -210,6 +214,12 @@ class OnnxBackend:
         try:
             session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as err:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
+            with self.path.open("rb") as handle:
+                prefix = handle.read(4)
+            if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
+                msg = f"{self.path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
+                msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
+                raise CheckpointError(msg) from None
             msg = f"ONNX Runtime cannot load {self.path}: {type(err).__name__}: {err}; re-export the model"
             raise CheckpointError(msg) from None
         active = set(session.get_providers())

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError
-from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.checkpoint import GoldenReference, is_torch_save_archive
+from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -42,11 +43,21 @@ class TorchScriptBackend:
     def __init__(self, path: str | Path, device: torch.device) -> None:
         self.path = Path(path)
         self.device = device
+        if self.path.is_dir():
+            found = sorted(p.name for p in self.path.iterdir() if p.suffix in (".pt", ".pth", ".ts", ".jit"))
+            msg = f"model.weights {self.path} is a directory (holding {found}); pass the TorchScript .pt file itself"
+            raise CheckpointError(msg)
         if not self.path.is_file():
             msg = f"TorchScript model {self.path} does not exist; export one with `mono-depth export -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
+            raise CheckpointError(msg)
+        if is_torch_save_archive(self.path):
+            msg = (
+                f"{self.path} is a torch.save pickle (a state dict or pickled model), not TorchScript: pickles are "
+                f"never loaded; export the model with `mono-depth export -f torchscript` (or torch.jit.trace + save)"
+            )
             raise CheckpointError(msg)
         extra = {EMBEDDED_SPEC_FILE: ""}
         try:
@@ -67,13 +78,33 @@ class TorchScriptBackend:
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) prediction on ``self.device``.
 
+        The module may return the prediction as (B, 1, h, w) or (B, h, w), first in a tuple, or in a dict under the
+        spec's ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
+
         Raises:
             ShapeError: the module returned something other than a (B, 1, H, W) tensor.
         """
         with torch.no_grad():
-            out = self.module(batch)
-        if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[1] != 1:
-            shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-            msg = f"TorchScript model {self.path.name} returned {shape}; expected a (B, 1, H, W) tensor"
+            returned = self.module(batch)
+        out = self._depth_of(returned)
+        if out is not None and out.ndim == 3:
+            out = out.unsqueeze(1)
+        if out is None or out.ndim != 4 or out.shape[1] != 1:
+            shape = tuple(out.shape) if out is not None else type(returned).__name__
+            msg = (
+                f"TorchScript model {self.path.name} returned {shape}; expected a (B, 1, H, W) or (B, H, W) tensor, "
+                f"a tuple starting with one, or a dict with it under the spec's output_name or 'depth' / "
+                f"'predicted_depth'"
+            )
             raise ShapeError(msg)
         return out
+
+    def _depth_of(self, returned: object) -> Tensor | None:
+        """The depth tensor in what the module returned: itself, a tuple's first item, a dict's depth entry."""
+        if isinstance(returned, tuple | list) and returned:
+            returned = returned[0]
+        if isinstance(returned, dict):
+            names = [self.spec.output_name] if self.spec.output_name else list(DEPTH_OUTPUT_NAMES)
+            found = [returned[name] for name in names if name in returned]
+            returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
+        return returned if isinstance(returned, Tensor) else None

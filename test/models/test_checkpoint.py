@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +219,20 @@ def test_onnx_file_given(tmp_path: Path) -> None:
 def test_torchscript_and_pickle_files_given(tmp_path: Path) -> None:
     pt_path = tmp_path / "model.pt"
     torch.save(torch.nn.Linear(2, 2).state_dict(), pt_path)  # a zip archive, as TorchScript files are
-    with pytest.raises(CheckpointError, match="looks like torchscript weights"):
+    with pytest.raises(CheckpointError, match=r"is a torch\.save pickle"):  # not "set model.backend: torchscript"
         load_checkpoint(pt_path)
+    for name in ("pytorch_model.bin", "state.safetensors"):  # whatever its name says
+        (tmp_path / name).write_bytes(pt_path.read_bytes())
+        with pytest.raises(CheckpointError, match=r"is a torch\.save pickle"):
+            load_checkpoint(tmp_path / name)
+    script_path = tmp_path / "script.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(script_path))  # type: ignore[no-untyped-call]
+    with pytest.raises(CheckpointError, match="looks like torchscript weights"):
+        load_checkpoint(script_path)
     zip_renamed = tmp_path / "zip.safetensors"
-    zip_renamed.write_bytes(pt_path.read_bytes())
+    zip_renamed.write_bytes(script_path.read_bytes())
     with pytest.raises(CheckpointError, match="is a zip archive"):
         load_checkpoint(zip_renamed)
     pickled = tmp_path / "pickle.safetensors"

@@ -188,3 +188,13 @@ def test_an_fp16_graph_with_an_hw_output_runs(tmp_path: Path, io_binding: bool) 
     got = backend.infer(batch)
     assert got.shape == (1, 1, 32, 48) and got.dtype == torch.float32
     torch.testing.assert_close(got, batch.abs().sum(1, keepdim=True) + 1.0, rtol=2e-3, atol=2e-3)
+
+
+def test_pytorch_files_and_directories_are_refused_with_what_to_pass(onnx_path: Path, tmp_path: Path) -> None:
+    pickled = tmp_path / "model.onnx"
+    torch.save({"weight": torch.zeros(2)}, pickled)
+    with pytest.raises(CheckpointError, match=r"is a PyTorch file .* not ONNX"):
+        OnnxBackend(pickled, CPU)
+    (tmp_path / "other.onnx").write_bytes(onnx_path.read_bytes())
+    with pytest.raises(CheckpointError, match=r"is a directory \(holding \['model\.onnx', 'other\.onnx'\]\)"):
+        OnnxBackend(tmp_path, CPU)

@@ -83,3 +83,44 @@ def test_wrong_files_are_refused(script_path: Path, tmp_path: Path) -> None:
     truncated.write_bytes(script_path.read_bytes()[:-200])
     with pytest.raises(CheckpointError, match="TorchScript"):
         TorchScriptBackend(truncated, CPU)
+
+
+class _DictOutput(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"confidence": x[:, 1], "predicted_depth": x[:, 0].abs() + 1.0}
+
+
+class _TupleOutput(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x[:, :1].abs() + 1.0, x
+
+
+class _SqueezedOutput(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0].abs() + 1.0
+
+
+@pytest.mark.parametrize("module", [_DictOutput(), _TupleOutput(), _SqueezedOutput()], ids=["dict", "tuple", "bhw"])
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_modules_made_elsewhere_return_a_dict_a_tuple_or_b_h_w(
+    script_path: Path, tmp_path: Path, module: torch.nn.Module, how: str
+) -> None:
+    """TorchScript from other projects returns transformers-like dicts, tuples or (B, H, W): the depth is found."""
+    example = torch.randn(1, 3, 64, 96)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made = torch.jit.script(module) if how == "script" else torch.jit.trace(module, example, strict=False)
+        torch.jit.save(made, str(path := tmp_path / "made.pt"))  # type: ignore[no-untyped-call]
+    spec_path_for(path).write_text(spec_path_for(script_path).read_text())
+    backend = TorchScriptBackend(path, CPU)
+    torch.testing.assert_close(backend.infer(example), example[:, :1].abs() + 1.0)
+
+
+def test_pickles_and_directories_are_refused_with_what_to_pass(script_path: Path, tmp_path: Path) -> None:
+    pickled = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled)  # a pickled module: never unpickled
+    with pytest.raises(CheckpointError, match=r"torch\.save pickle .* never loaded"):
+        TorchScriptBackend(pickled, CPU)
+    (tmp_path / "copy.pt").write_bytes(script_path.read_bytes())
+    with pytest.raises(CheckpointError, match=r"is a directory \(holding \['copy\.pt', 'model\.pt'\]\)"):
+        TorchScriptBackend(tmp_path, CPU)
