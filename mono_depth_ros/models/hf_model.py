@@ -247,12 +247,27 @@ def transformers_spec(
         config: its ``config.json``.
         family: its family entry.
         directory: where its ``preprocessor_config.json`` may be.
-        output_kind: ``model.output_kind`` (empty: the family's).
+        output_kind: ``model.output_kind`` (empty: the family's; for a family whose kind is known, only that kind
+            or, for a metric one, ``depth_up_to_scale``).
 
     Raises:
-        CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty.
+        CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty, or it contradicts
+            the family's (a metric model read as inverse depth would publish nonsense).
     """
-    kind = OutputKind.parse(output_kind) if output_kind else family.kind(config)
+    known = family.kind(config)
+    kind = OutputKind.parse(output_kind) if output_kind else known
+    if known is not None and kind is not known and (known, kind) != (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE):
+        msg = (
+            f"{directory}: model.output_kind={output_kind} contradicts its config.json: a {family.title} model "
+            f"{'with these settings ' if family.model_type == 'depth_anything' else ''}predicts {known.value}; "
+            f"leave model.output_kind empty"
+            + (
+                " (or depth_up_to_scale, to let scale recovery rescale its metres)"
+                if known is OutputKind.METRIC
+                else ""
+            )
+        )
+        raise CheckpointError(msg)
     if kind is None:
         msg = (
             f"{directory}: cannot tell what a {family.model_type!r} model predicts; state it with "

@@ -55,6 +55,18 @@ def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_pat
         load_transformers_model(tmp_path, CPU)
 
 
+def test_an_output_kind_that_contradicts_the_family_is_refused(tmp_path: Path) -> None:
+    metric = write_tiny_family("depth_anything_metric", tmp_path / "metric")
+    with pytest.raises(CheckpointError, match=r"model\.output_kind=relative_inverse contradicts .* predicts metric"):
+        load_transformers_model(metric, CPU, "relative_inverse")
+    _, spec = load_transformers_model(metric, CPU, "depth_up_to_scale")  # metres left to scale recovery: allowed
+    assert spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    relative = write_tiny_family("glpn", tmp_path / "glpn")
+    assert load_transformers_model(relative, CPU, "metric")[1].output_kind is OutputKind.METRIC  # its own kind
+    with pytest.raises(CheckpointError, match="predicts metric"):
+        load_transformers_model(relative, CPU, "metric_focal")
+
+
 def test_depth_pro_metres_follow_the_camera_focal_length(tmp_path: Path) -> None:
     estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
     assert estimator.frame_inputs == frozenset({"focal_ratio"}) and estimator.network_hw((120, 200)) == (256, 256)
