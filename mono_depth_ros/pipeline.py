@@ -416,7 +416,9 @@ class DepthPipeline:
                     device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
                 else:
                     prediction = resizing.predict(rgb, out_hw, hints)
-                kind = OutputKind.parse(self._kind_override()) if self._kind_override() else resizing.last_output_kind
+                stated = OutputKind.parse(self._kind_override()) if self._kind_override() else None
+                # stating the model's own kind keeps its per-frame one (Prompt Depth Anything without a scan)
+                kind = resizing.last_output_kind if stated in (None, resizing.output_kind) else stated
             else:
                 prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms

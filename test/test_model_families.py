@@ -53,11 +53,13 @@ def _diagnostic_values(out: dict[str, list[tuple[int, Any]]]) -> list[dict[str, 
     return found
 
 
-def _run(tmp_path: Path, model_dir: Path, frames: list[KittiFrame], scale_mode: str, lidar: bool = True) -> Any:
+def _run(
+    tmp_path: Path, model_dir: Path, frames: list[KittiFrame], scale_mode: str, lidar: bool = True, kind: str = ""
+) -> Any:
     written = write_kitti_bag(tmp_path / "in", frames, lidar=lidar)
     params = {
         "model.backend": "transformers", "model.weights": str(model_dir), "device": "cpu", "model.golden_check": "off",
-        "lidar_topic": "/lidar/points", "scale.mode": scale_mode, "model.warmup_height": 0,
+        "lidar_topic": "/lidar/points", "scale.mode": scale_mode, "model.warmup_height": 0, "model.output_kind": kind,
     }  # fmt: skip
     args = [item for key, value in params.items() for item in ("--param", f"{key}={value}")]
     assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *args]) == 0
@@ -134,13 +136,14 @@ def test_every_family_runs_through_the_bag_runner(tmp_path: Path, kitti_frames: 
             assert lidar.min() * 0.9 < np.min(depth_m[finite]) and np.max(depth_m[finite]) < lidar.max() * 1.1
 
 
+@pytest.mark.parametrize("kind", ["", "metric"])
 def test_prompt_depth_anything_without_scans_falls_back_to_scale_recovery(
-    tmp_path: Path, kitti_frames: list[KittiFrame]
+    tmp_path: Path, kitti_frames: list[KittiFrame], kind: str
 ) -> None:
     """No scan paired with the image: the model runs unprompted (depth up to scale) and scale recovery takes over;
-    every frame is still published."""
+    every frame is still published. Stating the family's own kind (model.output_kind=metric) changes nothing."""
     model_dir = write_tiny_family("prompt_depth_anything", tmp_path / "model")
-    written, out = _run(tmp_path, model_dir, kitti_frames, "ground_plane", lidar=False)
+    written, out = _run(tmp_path, model_dir, kitti_frames, "ground_plane", lidar=False, kind=kind)
     assert len(_published(out, written)) == len(written)
     assert {values["output_kind"] for values in _diagnostic_values(out)} == {"depth_up_to_scale"}
 
