@@ -203,7 +203,13 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     Raises:
         CheckpointError: truncated / corrupt weights, or tensors that do not fit config.json (the first is named).
     """
-    model_class = transformers_module().AutoModelForDepthEstimation
+    library = transformers_module()
+    model_class = library.AutoModelForDepthEstimation
+    # float32 whatever config.json's dtype says (transformers 5 loads fp16 checkpoints as fp16): model.precision and
+    # its autocast decide the precision, on every device (fp16 weights on a CPU are slow, and bf16 autocast over
+    # them fails); transformers < 4.56 names the argument torch_dtype
+    major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
+    dtype_argument = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
     try:
         hf_model, info = model_class.from_pretrained(
             str(path),
@@ -211,6 +217,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             use_safetensors=True,
             output_loading_info=True,
             ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused
+            **{dtype_argument: torch.float32},
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -111,6 +111,18 @@ def test_a_vit_dpt_runs_square_whatever_its_processor_says(tmp_path: Path, proce
     assert np.isfinite(estimator.predict(IMAGE).values).all()
 
 
+def test_fp16_weights_load_as_float32_for_model_precision_to_decide(tmp_path: Path) -> None:
+    """A checkpoint saved in fp16 (config.json dtype float16) runs in fp32 on the CPU, and bf16 autocast works."""
+    import transformers
+
+    directory = write_tiny_family("depth_anything", tmp_path / "da")
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).half().save_pretrained(str(directory))
+    backend, _ = load_transformers_model(directory, CPU)
+    assert {parameter.dtype for parameter in backend.module.parameters()} == {torch.float32}
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", precision="bf16")
+    assert np.isfinite(DepthEstimator.open("transformers", directory, config).predict(IMAGE).values).all()
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)
