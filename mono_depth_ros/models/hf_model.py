@@ -232,15 +232,18 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     return hf_model
 
 
-def _square_vit_input(preprocessing: HfPreprocessing, directory: Path) -> HfPreprocessing:
-    """A plain-ViT DPT (Intel/dpt-large layout) rebuilds its patch grid as a square: it only runs square inputs."""
+def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory: Path) -> HfPreprocessing:
+    """The input a DPT runs at: any size with a backbone that reports its patch grid (DINOv2), else transformers
+    rebuilds the grid as a square: a plain ViT (Intel/dpt-large) runs square inputs, a hybrid (dpt-hybrid-midas)
+    only its config's ``image_size`` square, whatever the processor file asks for."""
     policy = preprocessing.input
-    if not policy.keep_aspect and policy.height == policy.width:
+    hybrid = bool(config.get("is_hybrid"))
+    if config.get("backbone_config") is not None and not hybrid:
         return preprocessing
-    side = policy.height
-    _LOG.warning(
-        "%s: a ViT DPT only runs square inputs; its processor asks for %s, running %dx%d", directory, policy, side, side
-    )
+    side = int(config.get("image_size", policy.height)) if hybrid else policy.height
+    if (policy.height, policy.width, policy.keep_aspect) == (side, side, False):
+        return preprocessing
+    _LOG.warning("%s: this DPT only runs %dx%d inputs; its processor asks for %s", directory, side, side, policy)
     square = InputPolicy(side, side, keep_aspect=False, multiple_of=policy.multiple_of, max_long_side=side)
     return replace(preprocessing, input=square)
 
@@ -282,8 +285,8 @@ def transformers_spec(
         )
         raise CheckpointError(msg)
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
-    if family.model_type == "dpt" and not config.get("is_hybrid") and config.get("backbone_config") is None:
-        preprocessing = _square_vit_input(preprocessing, directory)
+    if family.model_type == "dpt":
+        preprocessing = _dpt_input(preprocessing, config, directory)
     max_depth = config.get("max_depth")
     metric_range = float(max_depth) if kind is OutputKind.METRIC and max_depth and float(max_depth) > 1 else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}

@@ -123,6 +123,19 @@ def test_fp16_weights_load_as_float32_for_model_precision_to_decide(tmp_path: Pa
     assert np.isfinite(DepthEstimator.open("transformers", directory, config).predict(IMAGE).values).all()
 
 
+def test_dpt_input_follows_its_backbone(tmp_path: Path) -> None:
+    """Hybrid DPT (dpt-hybrid-midas) runs only its image_size; a DINOv2-backbone DPT keeps the processor's aspect."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+
+    processor = {"size": {"height": 96, "width": 96}, "keep_aspect_ratio": True, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(processor))
+    hybrid = {"model_type": "dpt", "is_hybrid": True, "backbone_config": {"model_type": "bit"}, "image_size": 64}
+    spec, _ = transformers_spec(hybrid, family_of("dpt"), tmp_path)
+    assert (spec.input.height, spec.input.width, spec.input.keep_aspect) == (64, 64, False)
+    dinov2 = {"model_type": "dpt", "is_hybrid": False, "backbone_config": {"model_type": "dinov2"}}
+    assert transformers_spec(dinov2, family_of("dpt"), tmp_path)[0].input.keep_aspect
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)
