@@ -136,6 +136,23 @@ def test_dpt_input_follows_its_backbone(tmp_path: Path) -> None:
     assert transformers_spec(dinov2, family_of("dpt"), tmp_path)[0].input.keep_aspect
 
 
+def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
+    """Large Hub models come as model-0000N-of-0000M.safetensors + model.safetensors.index.json."""
+    import transformers
+
+    whole = write_tiny_family("depth_anything_metric", tmp_path / "whole")
+    sharded = tmp_path / "sharded"
+    model = transformers.AutoModelForDepthEstimation.from_pretrained(str(whole))
+    model.save_pretrained(str(sharded), max_shard_size="50KB")
+    (sharded / "preprocessor_config.json").write_bytes((whole / "preprocessor_config.json").read_bytes())
+    assert (sharded / "model.safetensors.index.json").is_file() and not (sharded / "model.safetensors").exists()
+    one, _ = load_transformers_model(whole, CPU)
+    many, spec = load_transformers_model(sharded, CPU)
+    assert spec.output_kind is OutputKind.METRIC and spec.max_depth_m == 80.0
+    x = torch.rand(1, 3, 56, 84)
+    torch.testing.assert_close(many.infer(x), one.infer(x))
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)
