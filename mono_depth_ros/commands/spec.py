@@ -1,4 +1,4 @@
-"""`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX depth model made outside the project.
+"""`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX (or TorchScript) depth model made elsewhere.
 
 Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`), after checking it
 against the graph: one (B, 3, H, W) image input, the named depth output (and sky output) present, a fixed input
@@ -6,6 +6,10 @@ size taken from the graph when it has one. The node and the bag runner then load
 model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
+
+A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
+module does not state its input size) and, for a module returning a dict, ``--output KEY``; it then runs with
+``model.backend=torchscript``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.sidecar import spec_path_for
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
-HELP = "write the spec of an ONNX model made elsewhere (output kind, input size, normalisation, outputs)"
+HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
 IMAGENET_MEAN = "0.485,0.456,0.406"
 IMAGENET_STD = "0.229,0.224,0.225"
 
@@ -66,9 +71,44 @@ def graph_signature(model: Path) -> tuple[list[object], list[str]]:
     return list(inputs[0].shape), [str(output.name) for output in session.get_outputs()]
 
 
+def check_torchscript(model: Path) -> None:
+    """Check that ``model`` is a TorchScript archive that torch.jit loads (never a torch.save pickle).
+
+    Raises:
+        CheckpointError: missing file, a pickle, or an archive torch.jit cannot read.
+    """
+    import warnings
+    import zipfile
+
+    import torch
+
+    from mono_depth_ros.models.checkpoint import is_torch_save_archive
+
+    if not model.is_file() or not zipfile.is_zipfile(model) or is_torch_save_archive(model):
+        msg = (
+            f"{model} is not a TorchScript archive (missing, not a zip, or a torch.save pickle, which is never loaded)"
+        )
+        raise CheckpointError(msg)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.load(str(model), map_location="cpu")  # type: ignore[no-untyped-call]
+    except (RuntimeError, ValueError, OSError) as err:
+        msg = f"torch.jit.load cannot read {model} ({str(err).splitlines()[0]})"
+        raise CheckpointError(msg) from None
+
+
 def make_spec(args: argparse.Namespace) -> ModelSpec:
     """The spec the arguments describe, checked against the graph."""
-    shape, outputs = graph_signature(args.model)
+    torchscript = args.model.suffix.lower() in TORCHSCRIPT_SUFFIXES
+    if torchscript:  # no declared input size or output names to check against
+        check_torchscript(args.model)
+        if args.sky_output:
+            msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
+            raise ConfigError(msg)
+        shape, outputs = ["batch", 3, "height", "width"], [args.output] if args.output else []
+    else:
+        shape, outputs = graph_signature(args.model)
     for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
@@ -96,7 +136,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
     )
     return ModelSpec(
-        architecture="onnx_graph",
+        architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},
         input=policy,
         mean=_triple(args.mean, "mean"),
@@ -104,7 +144,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         output_kind=OutputKind.parse(args.kind),
         min_depth_m=args.min_depth,
         max_depth_m=args.max_depth,
-        backend="onnx",
+        backend="torchscript" if torchscript else "onnx",
         output_name=args.output,
         sky_output=args.sky_output,
         sky_threshold=args.sky_threshold,
@@ -114,7 +154,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``spec`` options."""
     kinds = ", ".join(kind.value for kind in OutputKind)
-    parser.add_argument("model", type=Path, help="the .onnx file (the spec is written beside it)")
+    parser.add_argument("model", type=Path, help="the .onnx (or TorchScript .pt) file; the spec is written beside it")
     parser.add_argument("--kind", required=True, help=f"what the depth output means: {kinds}")
     parser.add_argument("--input-size", default="", help="HEIGHTxWIDTH input (default: the graph's fixed size)")
     parser.add_argument("--keep-aspect", action="store_true", help="resize keeping aspect: HEIGHT is the short side")
@@ -135,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     path = spec_path_for(args.model)
     path.write_text(spec.to_json() + "\n", encoding="utf-8")
     sys.stdout.write(
-        f"wrote {path}\nuse it with: --param model.backend=onnx --param model.weights={args.model}\n"
+        f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
         f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
     )

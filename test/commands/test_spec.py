@@ -96,3 +96,39 @@ def test_a_hand_edited_spec_naming_a_missing_output_is_refused(da3_graph: Path) 
     spec_path_for(da3_graph).write_text(json.dumps({**spec, "sky_output": "mask"}))
     with pytest.raises(CheckpointError, match="no output 'mask'"):
         DepthEstimator.open("onnx", da3_graph, EstimatorConfig(device="cpu", warmup_runs=0))
+
+
+class _DictDepth(nn.Module):
+    """A module made elsewhere: a transformers-like dict with the depth under ``predicted_depth``."""
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return {"predicted_depth": x[:, 0].abs() + 2.0}
+
+
+def test_spec_of_a_torchscript_module_made_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module_path = tmp_path / "made.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices
+        torch.jit.save(torch.jit.script(_DictDepth()), str(module_path))  # type: ignore[no-untyped-call]
+    assert main(["spec", str(module_path), "--kind", "depth_up_to_scale"]) == 2  # no size: a module does not say
+    assert "give --input-size" in capsys.readouterr().err
+    args = [
+        "spec",
+        str(module_path),
+        "--kind",
+        "depth_up_to_scale",
+        "--input-size",
+        "32x48",
+        "--output",
+        "predicted_depth",
+    ]
+    assert main(args) == 0
+    assert "--param model.backend=torchscript" in capsys.readouterr().out
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    estimator = DepthEstimator.open("torchscript", module_path, config)
+    assert estimator.network_hw((120, 160)) == (32, 48) and estimator.output_kind.value == "depth_up_to_scale"
+    assert np.all(estimator.predict(np.zeros((120, 160, 3), dtype=np.uint8)).values > 2.0)
+    pickled = tmp_path / "state.pt"
+    torch.save(_DictDepth().state_dict(), pickled)
+    assert main(["spec", str(pickled), "--kind", "metric", "--input-size", "32x48"]) == 2
+    assert "torch.save pickle" in capsys.readouterr().err
