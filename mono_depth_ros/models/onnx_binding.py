@@ -52,6 +52,15 @@ def torch_dtype(ort_type: str, what: str) -> torch.dtype:
     return dtype
 
 
+def as_input(batch: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``batch`` as the graph's input dtype on ``device``, contiguous; an integer input (pixels 0..255 of a graph
+    whose spec normalises to 0..255) is rounded, not truncated (254.99998 is 255)."""
+    image = batch.detach().to(device)
+    if not dtype.is_floating_point and dtype != torch.bool:
+        image = image.round()
+    return image.to(dtype).contiguous()
+
+
 def numpy_dtype(dtype: torch.dtype) -> type[np.generic]:
     """The numpy scalar type ONNX Runtime's ``bind_input`` / ``bind_output`` expect for a torch dtype."""
     scalar: type[np.generic] = torch.empty(0, dtype=dtype).numpy().dtype.type
@@ -104,7 +113,7 @@ class IoBinder:
         Returns:
             The outputs as tensors on :attr:`device`, in ``output_names`` order; overwritten by the next run.
         """
-        image = batch.detach().to(self.device, self._input_dtype).contiguous()
+        image = as_input(batch, self._input_dtype, self.device)
         self._bind(self._input_name, image, is_input=True)
         key = tuple(image.shape)
         buffers = self._buffers.get(key)

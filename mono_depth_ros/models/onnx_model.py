@@ -17,6 +17,7 @@ engine publishes as +Inf.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.checkpoint import GoldenReference
-from mono_depth_ros.models.onnx_binding import IoBinder, binding_device, torch_dtype
+from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -171,6 +172,13 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self._input_name = str(inputs[0].name)
         self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
+        if not self._input_dtype.is_floating_point and not _pixel_scale(self.spec):
+            msg = (
+                f"ONNX model {self.path} takes {inputs[0].type} pixels, but its spec normalises to mean "
+                f"{self.spec.mean}, std {self.spec.std}; write it with `mono-depth spec` --mean 0,0,0 --std "
+                f"{1 / 255},{1 / 255},{1 / 255} so that the graph gets 0..255"
+            )
+            raise CheckpointError(msg)
         names = [str(output.name) for output in outputs]
         self._output_name = self._choose_output(names)
         self._sky_name = self.spec.sky_output or None
@@ -256,8 +264,13 @@ class OnnxBackend:
         """The wanted outputs (depth, then sky if any) for ``batch``, bound or through host arrays."""
         if self.binder is not None:
             return self.binder.run(batch)
-        host = batch.detach().to("cpu", self._input_dtype).contiguous().numpy()  # an fp16 graph takes fp16
+        host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16
         return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
+
+
+def _pixel_scale(spec: ModelSpec) -> bool:
+    """Whether the spec's normalisation gives pixels in 0..255 (mean 0, std 1/255), what an integer input takes."""
+    return all(m == 0 for m in spec.mean) and all(math.isclose(s * 255.0, 1.0, rel_tol=1e-3) for s in spec.std)
 
 
 def _as_b1hw(output: Tensor, batch_size: int) -> Tensor:

@@ -198,3 +198,30 @@ def test_pytorch_files_and_directories_are_refused_with_what_to_pass(onnx_path: 
     (tmp_path / "other.onnx").write_bytes(onnx_path.read_bytes())
     with pytest.raises(CheckpointError, match=r"is a directory \(holding \['model\.onnx', 'other\.onnx'\]\)"):
         OnnxBackend(tmp_path, CPU)
+
+
+class _BytePixels(torch.nn.Module):
+    """A graph with its normalisation baked in: uint8 pixels 0..255 in, their mean / 255 out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().mean(1, keepdim=True) / 255.0 + 1.0
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_a_uint8_graph_gets_rounded_pixels_and_needs_a_0_to_255_spec(tmp_path: Path, io_binding: bool) -> None:
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "bytes.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_BytePixels(), (torch.zeros(1, 3, 8, 12, dtype=torch.uint8),), str(path), dynamo=False)
+    imagenet = ModelSpec("onnx_graph", {}, InputPolicy(8, 12), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, imagenet)
+    with pytest.raises(CheckpointError, match=r"takes tensor\(uint8\) pixels.*--mean 0,0,0"):
+        OnnxBackend(path, CPU, io_binding=io_binding)
+    raw = ModelSpec("onnx_graph", {}, InputPolicy(8, 12), (0.0,) * 3, (1 / 255,) * 3, OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, raw)
+    backend = OnnxBackend(path, CPU, io_binding=io_binding)
+    pixels = torch.full((1, 3, 8, 12), 254.99998)  # what (x / 255) / (1 / 255) gives for x = 255 in float32
+    torch.testing.assert_close(backend.infer(pixels), torch.full((1, 1, 8, 12), 2.0))
