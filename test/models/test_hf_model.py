@@ -55,6 +55,31 @@ def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_pat
         load_transformers_model(tmp_path, CPU)
 
 
+def test_a_depth_model_type_without_a_family_runs_once_its_output_kind_is_stated(tmp_path: Path) -> None:
+    """CHMv2 (a transformers depth model the project has no family entry for): model.output_kind=metric, then it
+    runs with the generic ImageNet / short-side-384 input."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import depth_model_types
+
+    if "chmv2" not in depth_model_types():
+        pytest.skip("this transformers has no chmv2")
+    backbone = {
+        "model_type": "dinov3_vit", "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2,
+        "intermediate_size": 64, "image_size": 64, "patch_size": 16, "out_indices": [1, 2, 3, 4],
+        "return_class_token": True, "reshape_hidden_states": True,
+    }  # fmt: skip
+    config = transformers.AutoConfig.for_model(
+        "chmv2", backbone_config=backbone, post_process_channels=[8, 16, 16, 32], fusion_hidden_size=16,
+        head_hidden_size=8,
+    )  # fmt: skip
+    transformers.AutoModelForDepthEstimation.from_config(config).save_pretrained(str(tmp_path / "chm"))
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", output_kind="metric")
+    estimator = DepthEstimator.open("transformers", tmp_path / "chm", config)
+    assert estimator.output_kind is OutputKind.METRIC and estimator.network_hw((120, 200)) == (384, 640)
+    assert np.isfinite(estimator.predict(IMAGE).values).all()
+
+
 def test_an_output_kind_that_contradicts_the_family_is_refused(tmp_path: Path) -> None:
     metric = write_tiny_family("depth_anything_metric", tmp_path / "metric")
     with pytest.raises(CheckpointError, match=r"model\.output_kind=relative_inverse contradicts .* predicts metric"):
