@@ -82,3 +82,14 @@ def test_bf16_autocast_and_tensorboard(tmp_path: Path, cache: Path) -> None:
 def test_too_little_data_is_a_config_error(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigError, match="batch"):
         Trainer(tiny_config(tmp_path, cache, "supervised", run__batch_size=64))
+
+
+def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(tmp_path: Path, cache: Path) -> None:
+    # a NaN loss (here: one NaN weight, as after a diverged step) used to be trained through: every checkpoint and
+    # model.safetensors held NaN weights, found only when the node skipped every frame
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised"))
+    with torch.no_grad():
+        next(trainer.depth_net.parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ConfigError, match=r"weights are not finite at step 2 .*optim\.lr"):
+        trainer.fit()
+    assert not list(tmp_path.glob("**/*.safetensors"))
