@@ -40,6 +40,8 @@ def test_train_summary_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([*args, "--set", "run.steps=2"]) == 0
     out = capsys.readouterr().out
     assert "trained 2 steps" in out and "output metric" in out and "validation: abs_rel" in out
+    assert main([*args, "--set", "run.steps=2"]) == 2  # a fresh run into that folder: refused, not appended to it
+    assert "already holds a training run" in capsys.readouterr().err
     assert main([*args, "--set", "run.steps=2", "--resume", "auto"]) == 0  # already done: nothing to train
     assert "trained 2 steps" in capsys.readouterr().out
 

@@ -349,7 +349,20 @@ class Trainer:
 
 
 def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
-    """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down."""
+    """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
+
+    Raises:
+        ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
+            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints).
+    """
+    out_dir = Path(config.run.out_dir)
+    earlier = [name for name in ("checkpoints", "train.csv", "val.csv") if (out_dir / name).exists()]
+    if resume is None and earlier:
+        msg = (
+            f"run.out_dir {out_dir} already holds a training run ({', '.join(earlier)}): continue it with "
+            "--resume auto, or choose another run.out_dir (--out), or delete that folder"
+        )
+        raise ConfigError(msg)
     context = setup_distributed(config.run.device)
     try:
         trainer = Trainer(config, context)

@@ -93,3 +93,13 @@ def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(tmp_path: 
     with pytest.raises(ConfigError, match=r"weights are not finite at step 2 .*optim\.lr"):
         trainer.fit()
     assert not list(tmp_path.glob("**/*.safetensors"))
+
+
+def test_a_fresh_run_refuses_a_folder_holding_an_earlier_run(tmp_path: Path, cache: Path) -> None:
+    # before, it appended its rows to the earlier run's train.csv / val.csv and left that run's later checkpoints,
+    # which a following --resume auto then picked up
+    train(tiny_config(tmp_path, cache, "supervised", run__steps=4))
+    with pytest.raises(ConfigError, match=r"already holds a training run.*--resume auto.*another run\.out_dir"):
+        train(tiny_config(tmp_path, cache, "supervised", run__steps=2, optim__lr=1e-4))
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "train.csv").open())] == [1, 2, 3, 4]
+    assert train(tiny_config(tmp_path, cache, "supervised", run__steps=6), resume="auto").step == 6
