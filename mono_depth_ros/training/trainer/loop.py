@@ -355,14 +355,8 @@ def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: i
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
             logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints).
     """
-    out_dir = Path(config.run.out_dir)
-    earlier = [name for name in ("checkpoints", "train.csv", "val.csv") if (out_dir / name).exists()]
-    if resume is None and earlier:
-        msg = (
-            f"run.out_dir {out_dir} already holds a training run ({', '.join(earlier)}): continue it with "
-            "--resume auto, or choose another run.out_dir (--out), or delete that folder"
-        )
-        raise ConfigError(msg)
+    if resume is None:
+        train_state.refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)
     try:
         trainer = Trainer(config, context)

@@ -30,6 +30,8 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     cache = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
     straight = tiny_config(tmp_path / "a", teacher, data=cache)
     distill(straight)
+    with pytest.raises(ConfigError, match=r"already holds a training run \(checkpoints, train\.csv\).*--resume auto"):
+        distill(straight)  # a fresh run into that folder would append to its log and leave its checkpoints
     split = tiny_config(tmp_path / "b", teacher, data=cache)
     assert distill(split, stop_at_step=2).model_path is None
     resumed = distill(split, resume="auto")
