@@ -280,7 +280,14 @@ class DistillTrainer:
 
     def save_checkpoint(self) -> Path | None:
         """A resumable checkpoint of the current step (student + projection head + optimiser + RNG), written by rank
-        0 (the others wait for it and get None)."""
+        0 (the others wait for it and get None).
+
+        Raises:
+            ConfigError: the weights are NaN / Inf (a diverged step: nothing is written).
+        """
+        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir)
+        if self.projection is not None:
+            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir)
         if not self.context.is_main:
             barrier(self.context)
             return None

@@ -285,29 +285,13 @@ class Trainer:
     def _metadata(self) -> dict[str, str]:
         return {"objective": self.config.loss.objective, "train_config": json.dumps(self.config.to_dict())}
 
-    def _check_finite(self) -> None:
-        """Refuse to go on (and to write) once a weight is NaN / Inf: a diverged step (NaN loss) spreads through the
-        gradient to every parameter, identically on every process, so all ranks raise together.
-
-        Raises:
-            ConfigError: naming the step and the remedies.
-        """
-        finite = torch.stack([torch.isfinite(p).all() for p in self.module.parameters()]).all()
-        if not bool(finite):
-            msg = (
-                f"training diverged: the weights are not finite at step {self.step} (see the loss in "
-                f"{self.out_dir / 'train.csv'}); nothing more is written. Lower optim.lr, keep optim.grad_clip_norm "
-                "> 0, check the data for NaN, and restart from the last checkpoint (--resume FILE) or from scratch"
-            )
-            raise ConfigError(msg)
-
     def save_checkpoint(self) -> Path | None:
         """Write the checkpoint of the current step (rank 0); returns its model file there, None elsewhere.
 
         Raises:
-            ConfigError: the weights are NaN / Inf (see :meth:`_check_finite`).
+            ConfigError: the weights are NaN / Inf (see :func:`.state.refuse_non_finite_weights`).
         """
-        self._check_finite()
+        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir)
         path = None
         if self.context.is_main:
             modules = {"objective": self.module.objective.state_dict()}

@@ -51,6 +51,22 @@ def refuse_earlier_run(out_dir: str | Path) -> None:
         raise ConfigError(msg)
 
 
+def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path) -> None:
+    """Stop a run (before it writes) once a weight of ``module`` is NaN / Inf. A diverged step (NaN loss) spreads
+    through the gradient to every parameter, identically on every process, so all ranks raise together.
+
+    Raises:
+        ConfigError: naming the step, the log and the remedies.
+    """
+    if not bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()):
+        msg = (
+            f"training diverged: the weights are not finite at step {step} (see the loss in "
+            f"{Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep optim.grad_clip_norm > 0, "
+            "check the data for NaN, and restart from the last checkpoint (--resume FILE) or from scratch"
+        )
+        raise ConfigError(msg)
+
+
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     """The model file of the highest step under ``out_dir/checkpoints`` that has its state file, or None."""
     folder = Path(out_dir) / CHECKPOINT_DIR

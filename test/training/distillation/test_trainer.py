@@ -53,3 +53,17 @@ def test_feature_alignment_needs_cached_features(setup: tuple[Path, Path, Path],
         DistillTrainer(small, PseudoLabelDataset(config.data.cache_dir))
     with pytest.raises(ConfigError, match="nothing to label"):
         distill(tiny_config(tmp_path, teacher))
+
+
+def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, teacher, folder = setup
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]})
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    with torch.no_grad():  # as after a step whose loss was NaN
+        next(trainer.student.parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ConfigError, match=r"weights are not finite at step \d+ .*optim\.lr"):
+        trainer.fit()
+    assert not list(tmp_path.glob("**/checkpoints/*.safetensors"))
