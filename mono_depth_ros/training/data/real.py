@@ -155,14 +155,14 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
     if kind == "nyu":
         return NyuDataset.from_split_file(path, Path(split)) if split else NyuDataset.from_annotations(path)
     if kind == "folder":
-        folder = FolderDataset(path, frame_offsets=offsets)
-        if not offsets and all(record.depth is None for record in folder.records):
+        frames = FolderDataset(path, frame_offsets=offsets)
+        if not offsets and all(record.depth is None for record in frames.records):
             msg = (
                 f"{path} has no depth target for loss.objective=supervised: no depth/<stem>.png | .npy for any "
                 "of its images; add depth/, or use loss.objective=selfsup with data.frame_offsets"
             )
             raise ConfigError(msg)
-        return folder
+        return frames
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
