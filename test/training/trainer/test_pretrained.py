@@ -195,3 +195,15 @@ def test_a_tiny_metric_transformers_family_learns_kitti_lidar(
     trained = checkpoint.backend.module.network.state_dict()  # type: ignore[attr-defined]
     for name, tensor in saved.backend.module.network.state_dict().items():  # type: ignore[attr-defined]
         torch.testing.assert_close(tensor, trained[name])
+
+
+def test_a_directory_the_project_checkpoint_cannot_rebuild_is_refused_before_training(tmp_path: Path) -> None:
+    # a DINOv2 backbone with image_size 56 (17 position embeddings, not 518's 1370) fine-tuned to the end and then
+    # crashed in save_final: build_model(spec) rebuilt a 518 backbone and the trained tensors did not load
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("depth_anything", tmp_path / "da_56")
+    with pytest.raises(
+        ConfigError, match=r"position_embeddings: \(1, 17, 32\) here, \(1, 1370, 32\) in the checkpoint"
+    ):
+        open_pretrained(directory, OutputKind.METRIC, 10.0, (70, 98))
