@@ -266,7 +266,8 @@ class Trainer:
             report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)
             self.last_val = report.mean
             if log is not None:
-                scale = float(np.nanmedian(report.gt_over_pred_median))
+                ratios = np.asarray(report.gt_over_pred_median, dtype=np.float64)
+                scale = float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")  # nan: no GT
                 log.val_row(self.step, {"epoch": float(epoch), **report.mean.as_dict(), "gt_over_pred": scale})
         barrier(self.context)
         return self.last_val
