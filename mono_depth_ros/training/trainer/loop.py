@@ -156,9 +156,14 @@ class Trainer:
         )
         self.steps_per_epoch = len(self.sampler) // run.batch_size
         if self.steps_per_epoch < 1:
+            more = (
+                "data.train_seeds / data.frames_per_clip"
+                if config.data.kind == "synthetic"
+                else "frames to data.root (with data.frame_offsets only frames with all their neighbours are targets)"
+            )
             msg = (
                 f"{len(self.train_data)} training items over {self.context.world_size} process(es) do not fill one "
-                f"batch of {run.batch_size}; add data.train_seeds / frames or lower run.batch_size"
+                f"batch of {run.batch_size}; add {more} or lower run.batch_size"
             )
             raise ConfigError(msg)
         self.step = 0

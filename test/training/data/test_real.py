@@ -118,3 +118,14 @@ def test_supervised_data_without_any_depth_target_is_refused(nyu_dir: Path, tmp_
     write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
     with pytest.raises(ConfigError, match=r"no depth target.*data\.lidar_topic"):
         build_recorded_datasets(DataConfig(kind="rosbag", root=str(tmp_path / "bag")), 32, 24, (), seed=0)
+
+
+def test_too_few_recorded_frames_name_the_recorded_remedy(tmp_path: Path) -> None:
+    # 3 frames of a bag with neighbours (-1, 1): 1 target, no batch of 2; the message named data.train_seeds
+    # (synthetic drives), which a recorded kind does not read
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
+    config = tiny_config(
+        tmp_path / "run", tmp_path / "clips", "selfsup", data__kind="rosbag", data__root=str(tmp_path / "bag")
+    )
+    with pytest.raises(ConfigError, match=r"1 training items .* batch of 2; add frames to data\.root \(with "):
+        Trainer(config)
