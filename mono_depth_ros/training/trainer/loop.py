@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
 from mono_depth_ros.evaluation.samples import synthetic_samples
@@ -311,13 +311,26 @@ class Trainer:
         return path
 
     def resume(self, model_path: str | Path | None = None) -> None:
-        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""
+        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none.
+
+        Raises:
+            CheckpointError: missing files, another network, or another objective / optimiser layout.
+        """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
         state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
-        self.module.objective.load_state_dict(state.modules["objective"])
-        self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        try:  # the same network, but another objective (a pose network or not) or optimiser groups
+            self.module.objective.load_state_dict(state.modules["objective"])
+            self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        except (RuntimeError, ValueError, KeyError) as err:
+            saved = state.config.get("loss", {}).get("objective", "?")
+            reason = str(err).strip().splitlines()[0][:160]
+            msg = (
+                f"cannot resume from {path}: it was trained with loss.objective={saved}, this run has "
+                f"{self.config.loss.objective} ({reason}); resume with the configuration it was trained with"
+            )
+            raise CheckpointError(msg) from None
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).

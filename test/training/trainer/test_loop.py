@@ -103,3 +103,13 @@ def test_a_fresh_run_refuses_a_folder_holding_an_earlier_run(tmp_path: Path, cac
         train(tiny_config(tmp_path, cache, "supervised", run__steps=2, optim__lr=1e-4))
     assert [int(r["step"]) for r in csv.DictReader((tmp_path / "train.csv").open())] == [1, 2, 3, 4]
     assert train(tiny_config(tmp_path, cache, "supervised", run__steps=6), resume="auto").step == 6
+
+
+def test_resume_with_another_objective_is_a_checkpoint_error(tmp_path: Path, cache: Path) -> None:
+    # same network (both metric), but lidar_semi has a pose network the supervised run never had: it raised
+    # torch's RuntimeError 'Missing key(s) in state_dict: "pose_net.features.0.weight", ...' with a traceback
+    supervised = train(tiny_config(tmp_path / "a", cache, "supervised", run__steps=2))
+    assert supervised.model_path is not None
+    trainer = Trainer(tiny_config(tmp_path / "b", cache, "lidar_semi"))
+    with pytest.raises(CheckpointError, match=r"trained with loss\.objective=supervised, this run has lidar_semi"):
+        trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
