@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
@@ -67,3 +67,18 @@ def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(
     with pytest.raises(ConfigError, match=r"weights are not finite at step \d+ .*optim\.lr"):
         trainer.fit()
     assert not list(tmp_path.glob("**/checkpoints/*.safetensors"))
+
+
+def test_resume_with_another_feature_setting_is_a_checkpoint_error(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    # the projection head exists only with feature alignment: resuming across that setting raised torch's
+    # ValueError (optimiser groups) or RuntimeError (missing projection keys) with a traceback
+    _, teacher, folder = setup
+    sections = {"data": {"folders": [str(folder)]}, "teacher": {"features": True}}
+    with_features = tiny_config(tmp_path, teacher, loss={"feature_weight": 0.5}, run={"steps": 2}, **sections)
+    distill(with_features)
+    without = tiny_config(tmp_path, teacher, loss={"feature_weight": 0.0}, **sections)
+    trainer = DistillTrainer(without, PseudoLabelDataset(without.data.cache_dir))
+    with pytest.raises(CheckpointError, match=r"loss\.feature_weight 0\.5, this run has 0\.0"):
+        trainer.resume()
