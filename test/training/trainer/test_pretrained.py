@@ -190,6 +190,10 @@ def test_a_tiny_metric_transformers_family_learns_kitti_lidar(
     checkpoint = DepthEstimator.open("torch", result.model_path, options)
     assert checkpoint.output_kind is OutputKind.METRIC
     assert 1.0 < float(np.nanmedian(checkpoint.predict(rgb).values)) < 80.0
+    # the node's model.backend for this file: 'transformers' (the name its architecture check asks for); it used to
+    # want a directory, while 'unet' sent the user back to 'transformers'
+    node = DepthEstimator.open("transformers", result.model_path, options)
+    np.testing.assert_array_equal(node.predict(rgb).values, checkpoint.predict(rgb).values)
     saved = DepthEstimator.open("transformers", result.model_path.parent / "pretrained", options)
     assert saved.output_kind is OutputKind.METRIC  # the same weights, with the directory's own input policy
     trained = checkpoint.backend.module.network.state_dict()  # type: ignore[attr-defined]
