@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -251,6 +252,7 @@ def main() -> int:
         data=dataclasses.replace(config.data, folders=tuple(map(str, folders)), cache_dir=str(args.out / "labels")),
         run=dataclasses.replace(config.run, out_dir=str(args.out / "student")),
     )
+    shutil.rmtree(args.out / "student", ignore_errors=True)  # a fresh student (distill refuses an earlier run's folder)
     result = distill(config)
     walls["labelling + student training"] = time.perf_counter() - tick
     if result.model_path is None:

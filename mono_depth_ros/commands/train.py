@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",
             f"model: {result.model_path} (output {config.loss.output_kind.value})",
         ]
-        if result.val is not None:
+        if result.val is not None and result.val.count == 0:  # e.g. self-supervised on a bag without LiDAR
+            lines.append("validation: no image with ground truth (0 scored)")
+        elif result.val is not None:
             v = result.val
             lines.append(f"validation: abs_rel {v.abs_rel:.4f}  rmse {v.rmse:.3f} m  a1 {v.a1:.4f}  ({v.count} images)")
         sys.stdout.write("\n".join(lines) + "\n")

@@ -169,9 +169,9 @@ def open_backend(
 
     Args:
         backend: ``torch`` / ``unet`` (a project safetensors checkpoint, any registered architecture),
-            ``transformers`` (any local ``AutoModelForDepthEstimation`` directory; ``depth_anything_v2`` is its alias,
-            which also reads a project checkpoint of that architecture), ``onnx`` or ``torchscript`` (exported
-            model with its spec beside it).
+            ``transformers`` (any local ``AutoModelForDepthEstimation`` directory; ``depth_anything_v2`` is its alias;
+            both also read a project checkpoint of their architecture, e.g. written by fine-tuning), ``onnx`` or
+            ``torchscript`` (exported model with its spec beside it).
         weights: file or directory.
         device: resolved device (see :func:`resolve_device`).
         cpu_threads: intra-op threads for ONNX Runtime (torch threads are set by the caller).
@@ -195,13 +195,23 @@ def open_backend(
 
         script_backend = TorchScriptBackend(path, device)
         return script_backend, script_backend.golden
-    if backend == "transformers" or (backend == "depth_anything_v2" and path.is_dir()):
+    # a directory: the Hugging Face layout; a file: the project checkpoint of that architecture (e.g. fine-tuned)
+    if (backend == "transformers" and not path.is_file()) or (backend == "depth_anything_v2" and path.is_dir()):
         from mono_depth_ros.models.hf_model import load_transformers_model
 
         hf_backend, _ = load_transformers_model(path, device, output_kind)
         return hf_backend, None
-    if backend in ("torch", "unet", "depth_anything_v2"):
-        checkpoint = load_checkpoint(path, device="cpu")
+    if backend in ("torch", "unet", "depth_anything_v2", "transformers"):
+        try:
+            checkpoint = load_checkpoint(path, device="cpu")
+        except CheckpointError as err:
+            if backend != "transformers":
+                raise
+            msg = (
+                f"model.weights={path} for model.backend=transformers is neither a Hugging Face directory (with "
+                f"config.json) nor a checkpoint written by mono-depth train: {err}"
+            )
+            raise CheckpointError(msg) from None
         if backend != "torch" and checkpoint.spec.architecture != backend:
             msg = (
                 f"model.backend is {backend!r} but {path} holds a {checkpoint.spec.architecture!r} checkpoint; "

@@ -40,6 +40,8 @@ def test_train_summary_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([*args, "--set", "run.steps=2"]) == 0
     out = capsys.readouterr().out
     assert "trained 2 steps" in out and "output metric" in out and "validation: abs_rel" in out
+    assert main([*args, "--set", "run.steps=2"]) == 2  # a fresh run into that folder: refused, not appended to it
+    assert "already holds a training run" in capsys.readouterr().err
     assert main([*args, "--set", "run.steps=2", "--resume", "auto"]) == 0  # already done: nothing to train
     assert "trained 2 steps" in capsys.readouterr().out
 
@@ -115,3 +117,19 @@ def test_eval_kitti_eigen_split_both_protocols(
     assert "3 images, 3 scored" in header
     assert main([*base, "--dataset", "kitti_eigen"]) == 2
     assert "--split" in capsys.readouterr().err
+
+
+def test_train_without_ground_truth_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+) -> None:
+    # self-supervised on a bag without LiDAR: validation scores nothing; it printed 'abs_rel nan ... (0 images)' after
+    # numpy's 'All-NaN slice encountered' RuntimeWarning
+    from test.bag.support import write_moving_bag
+
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=4)
+    overrides = tiny_overrides(tmp_path / "run", tmp_path / "clips", "selfsup", run__steps=1, run__batch_size=1)
+    args = ["train", *(a for item in overrides for a in ("--set", item))]
+    assert main([*args, "--set", "data.kind=rosbag", "--set", f"data.root={tmp_path / 'bag'}"]) == 0
+    out = capsys.readouterr().out
+    assert "validation: no image with ground truth (0 scored)" in out and "nan" not in out
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -85,7 +85,7 @@ class FolderDataset(RecordDataset):
         transform: applied to every sample.
 
     Raises:
-        ConfigError: no images in ``rgb/``, no intrinsics for a frame, or no frame with all its sources.
+        ConfigError: no images in ``rgb/``, no intrinsics for a frame, an offset 0, or no frame with all its sources.
     """
 
     def __init__(
@@ -103,6 +103,9 @@ class FolderDataset(RecordDataset):
         shared_file = self.root / "intrinsics.yaml"
         shared = camera_from_mapping(_read_mapping(shared_file), str(shared_file)) if shared_file.is_file() else None
         offsets = tuple(int(o) for o in frame_offsets)
+        if 0 in offsets:
+            msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
+            raise ConfigError(msg)
         records = []
         for index, image_path in enumerate(images):
             if not all(0 <= index + o < len(images) for o in offsets):

@@ -155,14 +155,27 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
     if kind == "nyu":
         return NyuDataset.from_split_file(path, Path(split)) if split else NyuDataset.from_annotations(path)
     if kind == "folder":
-        return FolderDataset(path, frame_offsets=offsets)
+        frames = FolderDataset(path, frame_offsets=offsets)
+        if not offsets and all(record.depth is None for record in frames.records):
+            msg = (
+                f"{path} has no depth target for loss.objective=supervised: no depth/<stem>.png | .npy for any "
+                "of its images; add depth/, or use loss.objective=selfsup with data.frame_offsets"
+            )
+            raise ConfigError(msg)
+        return frames
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
         rank0_first(lambda: export_bag_frames(path, folder, *topics))
         return FolderDataset(folder, frame_offsets=offsets)
-    return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets or (-1, 1))
+    if not offsets:
+        msg = (
+            f"data.kind=rosbag without data.lidar_topic has no depth target for loss.objective=supervised ({path}): "
+            "set data.lidar_topic (and data.cache_dir), or use loss.objective=selfsup"
+        )
+        raise ConfigError(msg)
+    return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets)
 
 
 def build_recorded_datasets(
@@ -177,8 +190,9 @@ def build_recorded_datasets(
         seed: augmentation seed.
 
     Raises:
-        ConfigError: a missing root / split, a kind without the neighbours the objective needs, or the dataset's own
-            errors (missing files are named).
+        ConfigError: a missing root / split, a kind without the neighbours the objective needs, supervised data
+            without a depth target (a folder without ``depth/``, a rosbag without ``data.lidar_topic``), or the
+            dataset's own errors (missing files are named).
     """
     if data.kind not in REAL_KINDS:
         msg = f"data.kind {data.kind!r} is not a recorded dataset; use one of {REAL_KINDS}"

@@ -39,6 +39,7 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
 from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, teardown_distributed
+from mono_depth_ros.training.trainer.state import refuse_earlier_run
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -100,8 +101,14 @@ def distill(
         resume: ``"auto"`` (latest checkpoint under ``run.out_dir``) or a checkpoint file; None starts afresh.
         stop_at_step: stop early, as if interrupted (after writing that step's checkpoint).
         label_only: fill the pseudo-label cache and stop.
+
+    Raises:
+        ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
+            :func:`~mono_depth_ros.training.trainer.state.refuse_earlier_run`), or the config's own errors.
     """
     started = time.perf_counter()
+    if resume is None and not label_only:
+        refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)
     try:
         sources = open_sources(config)

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.amp import GradScaler
 from torch.utils.data import DataLoader
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.backend import TorchBackend, resolve_device
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.inference import make_golden
@@ -280,7 +280,14 @@ class DistillTrainer:
 
     def save_checkpoint(self) -> Path | None:
         """A resumable checkpoint of the current step (student + projection head + optimiser + RNG), written by rank
-        0 (the others wait for it and get None)."""
+        0 (the others wait for it and get None).
+
+        Raises:
+            ConfigError: the weights are NaN / Inf (a diverged step: nothing is written).
+        """
+        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir)
+        if self.projection is not None:
+            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir)
         if not self.context.is_main:
             barrier(self.context)
             return None
@@ -293,14 +300,28 @@ class DistillTrainer:
         return path
 
     def resume(self, model_path: str | Path | None = None) -> None:
-        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""
+        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none.
+
+        Raises:
+            CheckpointError: missing files, another student, or another feature-alignment setting (the projection
+                head and its optimiser group exist only with ``loss.feature_weight > 0``).
+        """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
         state = train_state.load_training_checkpoint(path, self.student, self.spec)
-        if self.projection is not None:
-            self.projection.load_state_dict(state.modules["projection"])
-        self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        try:
+            if self.projection is not None:
+                self.projection.load_state_dict(state.modules["projection"])
+            self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        except (RuntimeError, ValueError, KeyError) as err:
+            saved = state.config.get("loss", {}).get("feature_weight", "?")
+            reason = str(err).strip().splitlines()[0][:160]
+            msg = (
+                f"cannot resume from {path}: it was trained with loss.feature_weight {saved}, this run has "
+                f"{self.config.loss.feature_weight} ({reason}); resume with the configuration it was trained with"
+            )
+            raise CheckpointError(msg) from None
 
     @torch.no_grad()
     def calibrate(self) -> Calibration:

@@ -87,7 +87,7 @@ class DataConfig:
     brightness: float = 0.2  # colour jitter amplitudes (factor in [1 - a, 1 + a])
     contrast: float = 0.2
     saturation: float = 0.2
-    hue: float = 0.0  # recorded kinds: hue jitter (radians)
+    hue: float = 0.0  # recorded kinds: hue jitter (turns: fractions of a full circle, 0..0.5)
     scale_range: tuple[float, float] = (1.0, 1.15)  # recorded kinds: random zoom before the crop to the input size
     noise_std: float = 0.0  # recorded kinds: Gaussian noise on colours in [0, 1]
     num_workers: int = 0  # DataLoader workers (0 = load in the training process)
@@ -95,6 +95,14 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check(self.kind in DATA_KINDS, f"data.kind {self.kind!r} is not supported; use one of {DATA_KINDS}")
         _check(len(self.scale_range) == 2, f"data.scale_range needs two values (low, high), got {self.scale_range}")
+        _check(
+            0.0 < self.scale_range[0] <= self.scale_range[1],
+            f"data.scale_range {self.scale_range} must satisfy 0 < low <= high",
+        )
+        _check(0.0 <= self.flip_probability <= 1.0, f"data.flip_probability={self.flip_probability} must be in [0, 1]")
+        for name in ("brightness", "contrast", "saturation", "noise_std"):
+            _check(getattr(self, name) >= 0.0, f"data.{name}={getattr(self, name)} must be >= 0")
+        _check(0.0 <= self.hue <= 0.5, f"data.hue={self.hue} must be in [0, 0.5] (turns of the colour circle)")
         if self.kind == "synthetic":
             _check(bool(self.train_seeds) and bool(self.val_seeds), "data.train_seeds and data.val_seeds must be set")
             _check(
@@ -325,6 +333,8 @@ def config_from_mapping(data: Mapping[str, Any]) -> TrainConfig:
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` strings (value parsed as YAML) to a nested dict; returns a new dict."""
+    for section, values in data.items():
+        _check(isinstance(values, Mapping | None), f"config section {section!r} must be a mapping, got {values!r}")
     merged = {k: dict(v or {}) for k, v in data.items()}
     for item in overrides:
         key, sep, text = item.partition("=")

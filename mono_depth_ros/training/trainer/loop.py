@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
 from mono_depth_ros.evaluation.samples import synthetic_samples
@@ -156,9 +156,14 @@ class Trainer:
         )
         self.steps_per_epoch = len(self.sampler) // run.batch_size
         if self.steps_per_epoch < 1:
+            more = (
+                "data.train_seeds / data.frames_per_clip"
+                if config.data.kind == "synthetic"
+                else "frames to data.root (with data.frame_offsets only frames with all their neighbours are targets)"
+            )
             msg = (
                 f"{len(self.train_data)} training items over {self.context.world_size} process(es) do not fill one "
-                f"batch of {run.batch_size}; add data.train_seeds / frames or lower run.batch_size"
+                f"batch of {run.batch_size}; add {more} or lower run.batch_size"
             )
             raise ConfigError(msg)
         self.step = 0
@@ -266,7 +271,8 @@ class Trainer:
             report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)
             self.last_val = report.mean
             if log is not None:
-                scale = float(np.nanmedian(report.gt_over_pred_median))
+                ratios = np.asarray(report.gt_over_pred_median, dtype=np.float64)
+                scale = float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")  # nan: no GT
                 log.val_row(self.step, {"epoch": float(epoch), **report.mean.as_dict(), "gt_over_pred": scale})
         barrier(self.context)
         return self.last_val
@@ -286,7 +292,12 @@ class Trainer:
         return {"objective": self.config.loss.objective, "train_config": json.dumps(self.config.to_dict())}
 
     def save_checkpoint(self) -> Path | None:
-        """Write the checkpoint of the current step (rank 0); returns its model file there, None elsewhere."""
+        """Write the checkpoint of the current step (rank 0); returns its model file there, None elsewhere.
+
+        Raises:
+            ConfigError: the weights are NaN / Inf (see :func:`.state.refuse_non_finite_weights`).
+        """
+        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir)
         path = None
         if self.context.is_main:
             modules = {"objective": self.module.objective.state_dict()}
@@ -300,13 +311,26 @@ class Trainer:
         return path
 
     def resume(self, model_path: str | Path | None = None) -> None:
-        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none."""
+        """Restore a checkpoint (default: the latest under ``out_dir``); a no-op when there is none.
+
+        Raises:
+            CheckpointError: missing files, another network, or another objective / optimiser layout.
+        """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
         state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
-        self.module.objective.load_state_dict(state.modules["objective"])
-        self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        try:  # the same network, but another objective (a pose network or not) or optimiser groups
+            self.module.objective.load_state_dict(state.modules["objective"])
+            self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
+        except (RuntimeError, ValueError, KeyError) as err:
+            saved = state.config.get("loss", {}).get("objective", "?")
+            reason = str(err).strip().splitlines()[0][:160]
+            msg = (
+                f"cannot resume from {path}: it was trained with loss.objective={saved}, this run has "
+                f"{self.config.loss.objective} ({reason}); resume with the configuration it was trained with"
+            )
+            raise CheckpointError(msg) from None
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).
@@ -328,7 +352,14 @@ class Trainer:
 
 
 def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
-    """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down."""
+    """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
+
+    Raises:
+        ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
+            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints).
+    """
+    if resume is None:
+        train_state.refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)
     try:
         trainer = Trainer(config, context)

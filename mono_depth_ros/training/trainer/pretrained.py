@@ -152,7 +152,8 @@ def open_pretrained(
 
     Raises:
         CheckpointError: missing directory / files, or weights that do not load. ConfigError: an unsupported
-            family, a relative-inverse objective, or an input size the family cannot take.
+            family, a relative-inverse objective, an input size the family cannot take, or an architecture the
+            project checkpoint cannot rebuild (the trained model could not be saved).
     """
     path = Path(directory)
     config_path = path / "config.json"
@@ -176,7 +177,32 @@ def open_pretrained(
         from mono_depth_ros.models.hf_model import check_model_directory
 
         check_model_directory(path)
-    return FAMILIES[family](path, config, output_kind, max_depth_m, input_hw)
+    model = FAMILIES[family](path, config, output_kind, max_depth_m, input_hw)
+    _check_rebuildable(model, path)
+    return model
+
+
+def _check_rebuildable(model: PretrainedModel, directory: Path) -> None:
+    """The trained weights are saved as a project checkpoint that ``build_model(spec)`` reloads: refuse, before any
+    training, a directory whose architecture the spec does not carry (e.g. a DINOv2 backbone whose ``image_size``
+    is not 518), which would otherwise fail only when the fine-tuned model is written."""
+    import torch
+
+    from mono_depth_ros.models.registry import build_model
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        rebuilt = build_model(model.spec)
+    here = {name: tuple(t.shape) for name, t in model.network.state_dict().items()}
+    there = {name: tuple(t.shape) for name, t in rebuilt.state_dict().items()}
+    differing = sorted(name for name in here.keys() | there.keys() if here.get(name) != there.get(name))
+    if differing:
+        first = differing[0]
+        msg = (
+            f"model.pretrained={directory}: its architecture does not fit the project checkpoint the fine-tuned "
+            f"model is saved as ({len(differing)} tensor(s) differ, e.g. {first}: {here.get(first)} here, "
+            f"{there.get(first)} in the checkpoint); use a published model's directory (DINOv2 image_size 518)"
+        )
+        raise ConfigError(msg)
 
 
 def encoder_parameter_groups(

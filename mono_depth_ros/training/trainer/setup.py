@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
 from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets
@@ -47,6 +48,12 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
     m = config.model
     if d.kind != "synthetic":
         offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
+        if config.loss.objective != "supervised" and not offsets:  # recorded data has no stereo partner here
+            msg = (
+                f"loss.objective={config.loss.objective} needs data.frame_offsets (source frames, e.g. [-1, 1]) "
+                f"for data.kind={d.kind}; got []"
+            )
+            raise ConfigError(msg)
         return build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
     cache = d.cache_dir or None
 

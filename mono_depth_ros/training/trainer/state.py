@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -32,6 +32,39 @@ def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
     """(model ``.safetensors``, training-state ``.state.pt``) paths of ``step``."""
     base = Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
     return base.with_suffix(".safetensors"), base.with_suffix(".state.pt")
+
+
+def refuse_earlier_run(out_dir: str | Path) -> None:
+    """Check that a fresh run (not resumed) may write into ``out_dir``.
+
+    Raises:
+        ConfigError: ``out_dir`` holds an earlier run's checkpoints or logs: a fresh run would append its rows to
+            them and leave that run's later checkpoints, which ``--resume auto`` would then pick.
+    """
+    folder = Path(out_dir)
+    earlier = [name for name in (CHECKPOINT_DIR, "train.csv", "val.csv") if (folder / name).exists()]
+    if earlier:
+        msg = (
+            f"run.out_dir {folder} already holds a training run ({', '.join(earlier)}): continue it with "
+            "--resume auto, or choose another run.out_dir (--out), or delete that folder"
+        )
+        raise ConfigError(msg)
+
+
+def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path) -> None:
+    """Stop a run (before it writes) once a weight of ``module`` is NaN / Inf. A diverged step (NaN loss) spreads
+    through the gradient to every parameter, identically on every process, so all ranks raise together.
+
+    Raises:
+        ConfigError: naming the step, the log and the remedies.
+    """
+    if not bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()):
+        msg = (
+            f"training diverged: the weights are not finite at step {step} (see the loss in "
+            f"{Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep optim.grad_clip_norm > 0, "
+            "check the data for NaN, and restart from the last checkpoint (--resume FILE) or from scratch"
+        )
+        raise ConfigError(msg)
 
 
 def latest_checkpoint(out_dir: str | Path) -> Path | None:

@@ -49,6 +49,10 @@ def test_folder_as_a_sequence(tmp_path: Path) -> None:
     assert float(sample.sources[1].mean()) == pytest.approx(40 / 255)
     with pytest.raises(ConfigError, match="too few"):
         FolderDataset(tmp_path, frame_offsets=(-5,))
+    # offset 0 made each frame its own source (zero photometric error: nothing to learn); kitti_raw and rosbag
+    # refuse it, the folder took it
+    with pytest.raises(ConfigError, match=r"frame_offsets \(-1, 0, 1\) must not contain 0"):
+        FolderDataset(tmp_path, frame_offsets=(-1, 0, 1))
 
 
 def test_png_scale_and_sparse_depth(tmp_path: Path) -> None:

@@ -102,3 +102,30 @@ def test_supervised_training_on_real_kitti_frames_learns(kitti_depth_dir: Path, 
     after = trainer.validate()
     assert before is not None and after is not None
     assert after.abs_rel < 0.3 * before.abs_rel  # the network learns the real frames' metric depth (0.98 -> 0.14)
+
+
+def test_supervised_data_without_any_depth_target_is_refused(nyu_dir: Path, tmp_path: Path) -> None:
+    # a folder of real NYU images without depth/, and a bag without a LiDAR topic: nothing to supervise (before, the
+    # run trained on an empty mask, loss 1e-6, and wrote a checkpoint that had learnt nothing)
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    for image in sorted((nyu_dir / "rgb").glob("*.jpg")):
+        (folder / "rgb" / image.name).symlink_to(image)
+    (folder / "intrinsics.yaml").write_text("fx: 518.9\nfy: 519.5\ncx: 325.6\ncy: 253.7\n")
+    with pytest.raises(ConfigError, match=r"no depth target.*depth/.*selfsup"):
+        build_recorded_datasets(DataConfig(kind="folder", root=str(folder)), 128, 96, (), seed=0)
+    assert len(build_recorded_datasets(DataConfig(kind="folder", root=str(folder)), 128, 96, (-1, 1), 0)[0]) == 1
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
+    with pytest.raises(ConfigError, match=r"no depth target.*data\.lidar_topic"):
+        build_recorded_datasets(DataConfig(kind="rosbag", root=str(tmp_path / "bag")), 32, 24, (), seed=0)
+
+
+def test_too_few_recorded_frames_name_the_recorded_remedy(tmp_path: Path) -> None:
+    # 3 frames of a bag with neighbours (-1, 1): 1 target, no batch of 2; the message named data.train_seeds
+    # (synthetic drives), which a recorded kind does not read
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
+    config = tiny_config(
+        tmp_path / "run", tmp_path / "clips", "selfsup", data__kind="rosbag", data__root=str(tmp_path / "bag")
+    )
+    with pytest.raises(ConfigError, match=r"1 training items .* batch of 2; add frames to data\.root \(with "):
+        Trainer(config)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
@@ -30,6 +30,8 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     cache = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
     straight = tiny_config(tmp_path / "a", teacher, data=cache)
     distill(straight)
+    with pytest.raises(ConfigError, match=r"already holds a training run \(checkpoints, train\.csv\).*--resume auto"):
+        distill(straight)  # a fresh run into that folder would append to its log and leave its checkpoints
     split = tiny_config(tmp_path / "b", teacher, data=cache)
     assert distill(split, stop_at_step=2).model_path is None
     resumed = distill(split, resume="auto")
@@ -51,3 +53,32 @@ def test_feature_alignment_needs_cached_features(setup: tuple[Path, Path, Path],
         DistillTrainer(small, PseudoLabelDataset(config.data.cache_dir))
     with pytest.raises(ConfigError, match="nothing to label"):
         distill(tiny_config(tmp_path, teacher))
+
+
+def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, teacher, folder = setup
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]})
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    with torch.no_grad():  # as after a step whose loss was NaN
+        next(trainer.student.parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ConfigError, match=r"weights are not finite at step \d+ .*optim\.lr"):
+        trainer.fit()
+    assert not list(tmp_path.glob("**/checkpoints/*.safetensors"))
+
+
+def test_resume_with_another_feature_setting_is_a_checkpoint_error(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    # the projection head exists only with feature alignment: resuming across that setting raised torch's
+    # ValueError (optimiser groups) or RuntimeError (missing projection keys) with a traceback
+    _, teacher, folder = setup
+    sections = {"data": {"folders": [str(folder)]}, "teacher": {"features": True}}
+    with_features = tiny_config(tmp_path, teacher, loss={"feature_weight": 0.5}, run={"steps": 2}, **sections)
+    distill(with_features)
+    without = tiny_config(tmp_path, teacher, loss={"feature_weight": 0.0}, **sections)
+    trainer = DistillTrainer(without, PseudoLabelDataset(without.data.cache_dir))
+    with pytest.raises(CheckpointError, match=r"loss\.feature_weight 0\.5, this run has 0\.0"):
+        trainer.resume()

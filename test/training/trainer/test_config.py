@@ -52,6 +52,11 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"optim": {"schedule": "step"}}, "optim.schedule"),
         ({"data": {"kind": "kitti"}}, "data.kind"),
         ({"run": []}, "must be a mapping"),
+        ({"data": {"scale_range": [1.2, 0.8]}}, r"data\.scale_range \(1\.2, 0\.8\) must satisfy 0 < low <= high"),
+        ({"data": {"flip_probability": 2}}, r"data\.flip_probability=2\.0 must be in \[0, 1\]"),
+        ({"data": {"brightness": -1}}, r"data\.brightness=-1\.0 must be >= 0"),
+        ({"data": {"noise_std": -0.1}}, r"data\.noise_std=-0\.1 must be >= 0"),
+        ({"data": {"hue": 0.8}}, r"data\.hue=0\.8 must be in \[0, 0\.5\] \(turns"),
     ],
 )
 def test_bad_values_are_refused(data: dict[str, object], match: str) -> None:
@@ -68,3 +73,6 @@ def test_file_errors(tmp_path: Path) -> None:
         load_train_config(bad)
     with pytest.raises(ConfigError, match=r"section\.key=value"):
         load_train_config(None, ["steps=3"])
+    bad.write_text("model: 3\n")  # a section that is not a mapping: a ConfigError, not a TypeError from the overrides
+    with pytest.raises(ConfigError, match=r"config section 'model' must be a mapping, got 3"):
+        load_train_config(bad, ["run.steps=2"])

@@ -82,3 +82,34 @@ def test_bf16_autocast_and_tensorboard(tmp_path: Path, cache: Path) -> None:
 def test_too_little_data_is_a_config_error(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigError, match="batch"):
         Trainer(tiny_config(tmp_path, cache, "supervised", run__batch_size=64))
+
+
+def test_diverged_weights_stop_the_run_before_a_checkpoint_is_written(tmp_path: Path, cache: Path) -> None:
+    # a NaN loss (here: one NaN weight, as after a diverged step) used to be trained through: every checkpoint and
+    # model.safetensors held NaN weights, found only when the node skipped every frame
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised"))
+    with torch.no_grad():
+        next(trainer.depth_net.parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ConfigError, match=r"weights are not finite at step 2 .*optim\.lr"):
+        trainer.fit()
+    assert not list(tmp_path.glob("**/*.safetensors"))
+
+
+def test_a_fresh_run_refuses_a_folder_holding_an_earlier_run(tmp_path: Path, cache: Path) -> None:
+    # before, it appended its rows to the earlier run's train.csv / val.csv and left that run's later checkpoints,
+    # which a following --resume auto then picked up
+    train(tiny_config(tmp_path, cache, "supervised", run__steps=4))
+    with pytest.raises(ConfigError, match=r"already holds a training run.*--resume auto.*another run\.out_dir"):
+        train(tiny_config(tmp_path, cache, "supervised", run__steps=2, optim__lr=1e-4))
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "train.csv").open())] == [1, 2, 3, 4]
+    assert train(tiny_config(tmp_path, cache, "supervised", run__steps=6), resume="auto").step == 6
+
+
+def test_resume_with_another_objective_is_a_checkpoint_error(tmp_path: Path, cache: Path) -> None:
+    # same network (both metric), but lidar_semi has a pose network the supervised run never had: it raised
+    # torch's RuntimeError 'Missing key(s) in state_dict: "pose_net.features.0.weight", ...' with a traceback
+    supervised = train(tiny_config(tmp_path / "a", cache, "supervised", run__steps=2))
+    assert supervised.model_path is not None
+    trainer = Trainer(tiny_config(tmp_path / "b", cache, "lidar_semi"))
+    with pytest.raises(CheckpointError, match=r"trained with loss\.objective=supervised, this run has lidar_semi"):
+        trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])

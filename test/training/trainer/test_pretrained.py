@@ -190,8 +190,24 @@ def test_a_tiny_metric_transformers_family_learns_kitti_lidar(
     checkpoint = DepthEstimator.open("torch", result.model_path, options)
     assert checkpoint.output_kind is OutputKind.METRIC
     assert 1.0 < float(np.nanmedian(checkpoint.predict(rgb).values)) < 80.0
+    # the node's model.backend for this file: 'transformers' (the name its architecture check asks for); it used to
+    # want a directory, while 'unet' sent the user back to 'transformers'
+    node = DepthEstimator.open("transformers", result.model_path, options)
+    np.testing.assert_array_equal(node.predict(rgb).values, checkpoint.predict(rgb).values)
     saved = DepthEstimator.open("transformers", result.model_path.parent / "pretrained", options)
     assert saved.output_kind is OutputKind.METRIC  # the same weights, with the directory's own input policy
     trained = checkpoint.backend.module.network.state_dict()  # type: ignore[attr-defined]
     for name, tensor in saved.backend.module.network.state_dict().items():  # type: ignore[attr-defined]
         torch.testing.assert_close(tensor, trained[name])
+
+
+def test_a_directory_the_project_checkpoint_cannot_rebuild_is_refused_before_training(tmp_path: Path) -> None:
+    # a DINOv2 backbone with image_size 56 (17 position embeddings, not 518's 1370) fine-tuned to the end and then
+    # crashed in save_final: build_model(spec) rebuilt a 518 backbone and the trained tensors did not load
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("depth_anything", tmp_path / "da_56")
+    with pytest.raises(
+        ConfigError, match=r"position_embeddings: \(1, 17, 32\) here, \(1, 1370, 32\) in the checkpoint"
+    ):
+        open_pretrained(directory, OutputKind.METRIC, 10.0, (70, 98))

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.objectives.assemble import Objective
 from mono_depth_ros.training.trainer.config import OptimConfig
 from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
+from test.bag.support import write_moving_bag
 from test.training.tiny import tiny_config
 
 
@@ -45,3 +47,19 @@ def test_bf16_runs_the_network_only() -> None:
     batch = {"rgb": torch.rand(1, 3, 32, 64), "depth": torch.full((1, 1, 32, 64), 5.0)}
     result = module(batch)
     assert result.total.dtype == torch.float32 and torch.isfinite(result.total)
+
+
+def test_photometric_objectives_on_recorded_data_need_frame_offsets(tmp_path: Path) -> None:
+    # a rosbag used to fall back to neighbours (-1, 1) without a pose network: every loss was NaN, so were the weights
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
+    for objective in ("selfsup", "lidar_semi"):
+        config = tiny_config(
+            tmp_path,
+            tmp_path / "clips",
+            objective,
+            data__kind="rosbag",
+            data__root=str(tmp_path / "bag"),
+            data__frame_offsets="[]",
+        )
+        with pytest.raises(ConfigError, match=rf"loss\.objective={objective} needs data\.frame_offsets"):
+            build_datasets(config)
