@@ -15,6 +15,9 @@ scaling used. Examples::
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_annotated \
         --data ../shared/data/metric3d_kitti_demo
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
+
+``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
+``model.backend: transformers``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
 from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
 HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic frames under a named protocol"
@@ -36,7 +40,8 @@ HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic fram
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` options."""
-    parser.add_argument("--checkpoint", type=Path, required=True, help=".safetensors checkpoint with its ModelSpec")
+    what = ".safetensors checkpoint with its ModelSpec, or a Hugging Face depth model directory"
+    parser.add_argument("--checkpoint", type=Path, required=True, help=what)
     parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
     parser.add_argument("--split", type=Path, help="kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'")
@@ -50,10 +55,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", type=Path, help="also write per-image metrics to this CSV file")
 
 
+def checkpoint_input(checkpoint: Path) -> InputPolicy:
+    """The network input of a project checkpoint or of a Hugging Face depth directory (no weights are loaded)."""
+    if not checkpoint.is_dir():
+        return read_checkpoint_spec(checkpoint).input
+    from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+
+    config = check_model_directory(checkpoint)
+    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint)[0].input
+
+
 def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     """Load the frames the arguments name (synthetic drives are rendered at the checkpoint's input size)."""
     if args.dataset == "synthetic":
-        policy = read_checkpoint_spec(args.checkpoint).input
+        policy = checkpoint_input(args.checkpoint)
         clips = [render_clip(ClipSpec(seed, args.frames, policy.width, policy.height, beams=0)) for seed in args.seeds]
         return synthetic_samples(clips)
     if args.data is None:

@@ -200,14 +200,16 @@ def evaluate_predictions(
 
 
 def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[Predictor, OutputKind]:
-    """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint.
+    """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint: a
+    project ``.safetensors`` file (backend ``torch``) or a Hugging Face depth directory (backend ``transformers``).
 
     Returns:
         ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8) -> (H, W) float32`` at camera resolution.
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
-    estimator = DepthEstimator.open("torch", checkpoint, EstimatorConfig(device=device, warmup_runs=0))
+    backend = "transformers" if Path(checkpoint).is_dir() else "torch"
+    estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
 
     def predict(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         return estimator.predict(rgb).values
@@ -229,10 +231,11 @@ def evaluate_checkpoint(
     device: str = "cpu",
     scaling: str | None = None,
 ) -> EvalReport:
-    """Evaluate a ``.safetensors`` checkpoint on samples.
+    """Evaluate a ``.safetensors`` checkpoint (or a Hugging Face depth directory) on samples.
 
     Args:
-        checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind).
+        checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
+            transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.eval_samples`).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.

@@ -341,7 +341,8 @@ def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
         msg = (
             f"checkpoint {path} has no {SPEC_KEY!r} metadata (a plain safetensors file, e.g. from Hugging Face): "
             f"the model cannot be rebuilt from it; write it with mono_depth_ros.models.checkpoint.save_checkpoint, "
-            f"or use the depth_anything_v2 backend for Hugging Face weights"
+            f"or, for Hugging Face weights, pass their directory: model.weights={path.parent} with model.backend: "
+            f"transformers (node, bag), `mono-depth eval --checkpoint {path.parent}`"
         )
         raise CheckpointError(msg)
     try:

@@ -133,3 +133,17 @@ def test_train_without_ground_truth_says_so(
     out = capsys.readouterr().out
     assert "validation: no image with ground truth (0 scored)" in out and "nan" not in out
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_eval_takes_a_hugging_face_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a transformers depth directory is evaluated through the node's `transformers` backend; it was refused with
+    # "pass the .safetensors inside it", whose own error then pointed to a backend eval has no option for
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("depth_anything", tmp_path / "hf")
+    args = ["eval", "--checkpoint", str(directory), "--dataset", "synthetic", "--seeds", "21", "--frames", "1"]
+    assert main(args) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("protocol synthetic") and "output relative_inverse" in header
+    assert main(["eval", "--checkpoint", str(directory / "model.safetensors"), "--dataset", "synthetic"]) == 2
+    assert f"mono-depth eval --checkpoint {directory}" in capsys.readouterr().err
