@@ -39,6 +39,7 @@ from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
 from mono_depth_ros.training.data.nyu import NyuDataset
+from mono_depth_ros.training.data.records import RecordDataset, load_depth_file
 from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
 from mono_depth_ros.training.data.sample import Sample
 from mono_depth_ros.training.trainer.config import DATA_KINDS, DataConfig
@@ -139,6 +140,33 @@ class RecordedDepthDataset(Dataset[dict[str, Tensor]]):
         return out
 
 
+DEPTH_CHECKS = 8
+"""Depth maps (evenly spread over the frames) read once before supervised training to see that some hold data."""
+
+
+def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> None:
+    """Refuse supervised targets with no valid pixel in any of ``checks`` depth maps evenly spread over ``frames``
+    (e.g. every PNG all zeros, 0 = no data): the loss mask would be empty and the run would learn nothing.
+
+    Raises:
+        ConfigError: naming the depth folder and the remedy.
+    """
+    files = [record.depth for record in frames.records if record.depth is not None]
+    if not files:
+        return  # no depth files at all: the caller's own message
+    picked = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(checks, len(files))).round().astype(int))]
+    if any(np.isfinite(load_depth_file(depth)).any() for depth in picked):
+        return
+    folder = picked[0].path.parent
+    msg = (
+        f"{folder}: none of the {len(picked)} depth maps read (evenly spread over {len(files)}) has a valid pixel "
+        f"(all 0 = no data, or NaN / <= 0): supervised training would learn nothing; write the depth there (uint16 "
+        f"at png_scale units per metre, 0 = no data, or float metres in .npy), or use loss.objective=selfsup with "
+        f"data.frame_offsets"
+    )
+    raise ConfigError(msg)
+
+
 def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[int, ...]) -> Dataset[Sample]:
     path = Path(root)
     if kind == "kitti_raw":
@@ -150,10 +178,16 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
     if offsets and kind not in ("folder", "rosbag"):
         msg = f"data.kind={kind} has no temporal neighbours: use objective supervised, or kitti_raw / folder / rosbag"
         raise ConfigError(msg)
-    if kind == "kitti_depth":
-        return KittiDepthDataset.from_annotations(path)
-    if kind == "nyu":
-        return NyuDataset.from_split_file(path, Path(split)) if split else NyuDataset.from_annotations(path)
+    if kind in ("kitti_depth", "nyu"):
+        annotated = (
+            KittiDepthDataset.from_annotations(path)
+            if kind == "kitti_depth"
+            else NyuDataset.from_split_file(path, Path(split))
+            if split
+            else NyuDataset.from_annotations(path)
+        )
+        require_depth_data(annotated)
+        return annotated
     if kind == "folder":
         frames = FolderDataset(path, frame_offsets=offsets)
         if not offsets and all(record.depth is None for record in frames.records):
@@ -162,6 +196,8 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
                 "of its images; add depth/, or use loss.objective=selfsup with data.frame_offsets"
             )
             raise ConfigError(msg)
+        if not offsets:
+            require_depth_data(frames)
         return frames
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"

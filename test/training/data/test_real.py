@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,24 @@ def test_too_few_recorded_frames_name_the_recorded_remedy(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match=r"1 training items .* batch of 2; add frames to data\.root \(with "):
         Trainer(config)
+
+
+def test_supervised_data_whose_depth_maps_are_all_empty_is_refused(tmp_path: Path) -> None:
+    # every depth/ PNG all zeros (0 = no data): only missing files were caught; the run trained on an empty mask
+    import cv2
+
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    (folder / "depth").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / "rgb" / f"{i:04d}.png"), np.full((24, 32, 3), 40 * i, np.uint8))
+        cv2.imwrite(str(folder / "depth" / f"{i:04d}.png"), np.zeros((24, 32), np.uint16))
+    (folder / "intrinsics.yaml").write_text("fx: 30.0\nfy: 30.0\ncx: 16.0\ncy: 12.0\n")
+    config = DataConfig(kind="folder", root=str(folder))
+    with pytest.raises(
+        ConfigError, match=re.escape(str(folder / "depth")) + r": none of the 3 depth maps.*valid pixel.*selfsup"
+    ):
+        build_recorded_datasets(config, 32, 24, (), seed=0)
+    assert len(build_recorded_datasets(config, 32, 24, (-1, 1), seed=0)[0]) == 1  # self-supervised: not a target
+    cv2.imwrite(str(folder / "depth" / "0002.png"), np.full((24, 32), 5000, np.uint16))
+    assert len(build_recorded_datasets(config, 32, 24, (), seed=0)[0]) == 3  # one frame with depth is enough
