@@ -185,6 +185,11 @@ class KittiRawDataset(RecordDataset):
         image_ext: ``.png`` as downloaded, ``.jpg`` for monodepth2's converted copies.
         transform: applied to every sample (augmentation).
         check_files: verify at construction that every listed file exists (raises ConfigError naming them).
+
+    Raises:
+        ConfigError: an entry whose temporal neighbour lies outside its drive (frame -1 of the first frame, or past
+            the last one): the message names the split line. Such entries are refused, not skipped, as monodepth2's
+            split files already leave them out.
     """
 
     def __init__(
@@ -216,6 +221,14 @@ class KittiRawDataset(RecordDataset):
 
         records = []
         for entry in split:
+            before_start = [offset for offset in frame_offsets if entry.frame_index + offset < 0]
+            if before_start:
+                msg = (
+                    f"KITTI split line '{_line(entry)}': its neighbour at offset {before_start[0]} would be frame "
+                    f"{entry.frame_index + before_start[0]}, before the first frame of the drive; remove the line "
+                    f"(monodepth2's splits leave out each drive's first and last frames) or use frame_offsets ()"
+                )
+                raise ConfigError(msg)
             calib = calibration(entry.date, entry.camera)
             sources = [
                 SourceFrame(image_path(entry, entry.camera, entry.frame_index + offset), offset)
@@ -243,5 +256,31 @@ class KittiRawDataset(RecordDataset):
                 )
             )
         if check_files:
+            _check_neighbours_exist(split, records)
             check_files_exist(records, f"KITTI raw under {self.root}")
         super().__init__(records, transform)
+
+
+def _line(entry: SplitEntry) -> str:
+    """``entry`` as a split file line (``DATE/DRIVE FRAME l|r``)."""
+    return f"{entry.folder} {entry.frame_index:010d} {entry.side}"
+
+
+def _check_neighbours_exist(split: Sequence[SplitEntry], records: Sequence[FrameRecord]) -> None:
+    """Raise :class:`ConfigError` for the first entry whose own image exists but a temporal neighbour does not (an
+    entry at the end of its drive), naming the split line; other missing files are left to ``check_files_exist``.
+
+    Entries are refused, not skipped: a split that silently loses frames would train and compare on other data
+    than it names.
+    """
+    for entry, record in zip(split, records, strict=True):
+        if not record.rgb_path.is_file():
+            continue
+        for source in record.sources:
+            if source.offset != 0 and not source.path.is_file():
+                msg = (
+                    f"KITTI split line '{_line(entry)}': its neighbour at offset {source.offset} ({source.path}) "
+                    f"does not exist (the end of the drive, or an incomplete extraction); remove the line "
+                    f"(monodepth2's splits leave out each drive's first and last frames) or use frame_offsets ()"
+                )
+                raise ConfigError(msg)

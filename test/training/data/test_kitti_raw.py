@@ -133,3 +133,15 @@ def test_missing_neighbour_is_reported_at_construction(kitti_object_dir: Path, t
         KittiRawDataset(root, [SplitEntry(DRIVE, 2, "l")], frame_offsets=(-1, 1))
     with pytest.raises(ConfigError, match="must not contain 0"):
         KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(0, 1))
+
+
+def test_an_entry_at_the_ends_of_a_drive_names_its_missing_neighbour(kitti_object_dir: Path, tmp_path: Path) -> None:
+    # the first frame with offset -1 asked for '-000000001.png'; the last frame's +1 neighbour was one missing file
+    # among others: both now name the split line and the neighbour
+    root = build_raw_tree(kitti_object_dir, tmp_path)
+    with pytest.raises(ConfigError, match=rf"split line '{DRIVE} 0000000000 l'.*offset -1.*before the first") as err:
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l"), SplitEntry(DRIVE, 0, "l")], frame_offsets=(-1, 1))
+    assert "-000000001" not in str(err.value)
+    with pytest.raises(ConfigError, match=rf"split line '{DRIVE} 0000000002 l'.*offset 1.*0000000003\.png.*not exist"):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l"), SplitEntry(DRIVE, 2, "l")], frame_offsets=(-1, 1))
+    assert len(KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(-1, 1))) == 1
