@@ -147,3 +147,21 @@ def test_eval_takes_a_hugging_face_directory(tmp_path: Path, capsys: pytest.Capt
     assert header.startswith("protocol synthetic") and "output relative_inverse" in header
     assert main(["eval", "--checkpoint", str(directory / "model.safetensors"), "--dataset", "synthetic"]) == 2
     assert f"mono-depth eval --checkpoint {directory}" in capsys.readouterr().err
+
+
+def test_resume_with_fewer_steps_than_done_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # it rewrote model.safetensors from the step-2 weights and printed "trained 2 steps ... (0.0 images/s)"
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    capsys.readouterr()
+    written = {name: (tmp_path / name).read_bytes() for name in ("model.safetensors", "config.yaml")}
+    assert main([*args, "--set", "run.steps=1", "--resume", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert "step 2" in err and "run.steps=1" in err and "nothing was written" in err
+    assert {name: (tmp_path / name).read_bytes() for name in written} == written
+    saved = tmp_path / "saved.safetensors"  # a name without its step: refused once loaded
+    saved.write_bytes((tmp_path / "checkpoints" / "step_0000002.safetensors").read_bytes())
+    saved.with_suffix(".state.pt").write_bytes((tmp_path / "checkpoints" / "step_0000002.state.pt").read_bytes())
+    assert main([*args, "--set", "run.steps=1", "--resume", str(saved)]) == 2
+    assert "step 2, past run.steps=1" in capsys.readouterr().err
+    assert (tmp_path / "model.safetensors").read_bytes() == written["model.safetensors"]

@@ -315,11 +315,13 @@ class Trainer:
 
         Raises:
             CheckpointError: missing files, another network, or another objective / optimiser layout.
+            ConfigError: the checkpoint's step is past ``run.steps``.
         """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
         state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
+        train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:  # the same network, but another objective (a pose network or not) or optimiser groups
             self.module.objective.load_state_dict(state.modules["objective"])
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
@@ -351,15 +353,30 @@ class Trainer:
         return save_checkpoint(path, state, self.spec, self._metadata(), reference=(golden.image_rgb, golden.output))
 
 
+def check_resume(config: TrainConfig, resume: str | Path | None) -> None:
+    """Refuse, before anything is written, to resume from a checkpoint whose step (in its file name) is past
+    ``run.steps`` (:meth:`Trainer.resume` checks the loaded step of any other name).
+
+    Raises:
+        ConfigError: see :func:`.state.refuse_resume_past_end`.
+    """
+    path = train_state.resume_path(config.run.out_dir, resume) if resume is not None else None
+    step = train_state.step_of(path) if path is not None else None
+    if path is not None and step is not None:
+        train_state.refuse_resume_past_end(path, step, config.run.steps, config.run.out_dir)
+
+
 def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
     """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
 
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
-            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints).
+            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints); a
+            resumed checkpoint past ``run.steps``.
     """
     if resume is None:
         train_state.refuse_earlier_run(config.run.out_dir)
+    check_resume(config, resume)
     context = setup_distributed(config.run.device)
     try:
         trainer = Trainer(config, context)

@@ -67,6 +67,32 @@ def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path)
         raise ConfigError(msg)
 
 
+def refuse_resume_past_end(model_path: str | Path, step: int, steps: int, out_dir: str | Path) -> None:
+    """Check that a checkpoint of ``step`` can be continued to ``run.steps`` = ``steps``.
+
+    Raises:
+        ConfigError: ``step`` > ``steps``: the run would train nothing and rewrite ``model.safetensors`` from the
+            later step's weights (and report 0 images/s).
+    """
+    if step > steps:
+        msg = (
+            f"cannot resume from {model_path}: it is at step {step}, past run.steps={steps}; nothing was written. "
+            f"Set run.steps above {step} to train on, or use {Path(out_dir) / 'model.safetensors'} as it is"
+        )
+        raise ConfigError(msg)
+
+
+def resume_path(out_dir: str | Path, resume: str | Path) -> Path | None:
+    """The checkpoint ``--resume`` names: the latest under ``out_dir`` for ``auto`` (None when there is none)."""
+    return latest_checkpoint(out_dir) if str(resume) == "auto" else Path(resume)
+
+
+def step_of(model_path: Path) -> int | None:
+    """The step in a checkpoint's file name (``step_0000500.safetensors``), None for another name."""
+    match = _NAME.match(model_path.name)
+    return int(match.group(1)) if match else None
+
+
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     """The model file of the highest step under ``out_dir/checkpoints`` that has its state file, or None."""
     folder = Path(out_dir) / CHECKPOINT_DIR
