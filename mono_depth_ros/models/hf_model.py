@@ -248,6 +248,23 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=square)
 
 
+def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
+    """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
+    class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
+    ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro)."""
+    fields = {key: value for key, value in config.items() if key != "model_type"}
+    try:
+        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
+    except (ValueError, TypeError, KeyError) as err:
+        msg = f"{directory}/config.json is not a valid {model_type} config ({err}); fetch the model again"
+        raise CheckpointError(msg) from None
+    max_depth = getattr(hf_config, "max_depth", None)
+    bins = getattr(hf_config, "bin_configurations", None)
+    if max_depth is None and bins:
+        max_depth = max(float(entry["max_depth"]) for entry in bins)
+    return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
+
+
 def transformers_spec(
     config: dict[str, Any], family: Family, directory: Path, output_kind: str = ""
 ) -> tuple[ModelSpec, bool]:
@@ -287,8 +304,7 @@ def transformers_spec(
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
     if family.model_type == "dpt":
         preprocessing = _dpt_input(preprocessing, config, directory)
-    max_depth = config.get("max_depth")
-    metric_range = float(max_depth) if kind is OutputKind.METRIC and max_depth and float(max_depth) > 1 else 100.0
+    metric_range = _metric_range(config, family.model_type, directory) if kind is OutputKind.METRIC else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
     spec = ModelSpec(
         architecture=ARCHITECTURE,
