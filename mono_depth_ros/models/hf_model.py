@@ -248,6 +248,22 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=square)
 
 
+def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:
+    """Refuse a fixed-input model (Depth Pro: patch_size / min(scaled_images_ratios) square) whose processor file
+    asks for another size: transformers would fail at the first frame."""
+    asked, fixed = preprocessing.input, expected.input
+    if (asked.height, asked.width, asked.keep_aspect) == (fixed.height, fixed.width, False):
+        return
+    aspect = " keeping aspect" if asked.keep_aspect else ""
+    msg = (
+        f"{preprocessing.source} asks for {asked.height}x{asked.width}{aspect} input, but its "
+        f"config.json makes this {family.title} model run only {fixed.height}x{fixed.width} "
+        f"(patch_size / min(scaled_images_ratios)); set size to {{height: {fixed.height}, width: {fixed.width}}} "
+        f"and keep_aspect_ratio false in preprocessor_config.json (or delete it), or fetch the model again"
+    )
+    raise CheckpointError(msg)
+
+
 def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
     """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
     class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
@@ -304,6 +320,8 @@ def transformers_spec(
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
     if family.model_type == "dpt":
         preprocessing = _dpt_input(preprocessing, config, directory)
+    if family.fixed_input:
+        _check_fixed_input(preprocessing, family.preprocessing(config), family)
     metric_range = _metric_range(config, family.model_type, directory) if kind is OutputKind.METRIC else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
     spec = ModelSpec(

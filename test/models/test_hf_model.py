@@ -228,3 +228,11 @@ def test_a_config_without_max_depth_gets_its_config_class_default(
     spec, _ = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
     assert spec.output_kind is OutputKind.METRIC
     assert spec.max_depth_m == metres
+
+
+def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at_load(tmp_path: Path) -> None:
+    """The tiny Depth Pro runs 256x256 (patch 64 / ratio 0.25): a 384 processor would fail at the first frame."""
+    directory = write_tiny_family("depth_pro", tmp_path / "dp")
+    (directory / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 384, "width": 384}}))
+    with pytest.raises(CheckpointError, match=r"384x384.*256x256.*preprocessor_config\.json"):
+        load_transformers_model(directory, CPU)
