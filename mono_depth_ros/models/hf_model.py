@@ -295,7 +295,8 @@ def transformers_spec(
 
     Raises:
         CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty, or it contradicts
-            the family's (a metric model read as inverse depth would publish nonsense).
+            the family's (a metric model read as inverse depth would publish nonsense); a metric config.json that
+            transformers cannot read; a fixed-input model (Depth Pro) whose processor file asks for another size.
     """
     known = family.kind(config)
     kind = OutputKind.parse(output_kind) if output_kind else known
