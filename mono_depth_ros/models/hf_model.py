@@ -323,7 +323,9 @@ def transformers_spec(
         preprocessing = _dpt_input(preprocessing, config, directory)
     if family.fixed_input:
         _check_fixed_input(preprocessing, family.preprocessing(config), family)
-    metric_range = _metric_range(config, family.model_type, directory) if kind is OutputKind.METRIC else 100.0
+    # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
+    ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
+    metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
     spec = ModelSpec(
         architecture=ARCHITECTURE,

@@ -217,6 +217,7 @@ def test_metric_focal_and_sky() -> None:
         ({"model_type": "zoedepth"}, 10.0),  # ZoeDepthConfig's default bin configuration
         ({"model_type": "zoedepth", "bin_configurations": [{"n_bins": 8, "min_depth": 0.1, "max_depth": 80.0}]}, 80.0),
         ({"model_type": "depth_anything", "depth_estimation_type": "metric"}, 1.0),  # DepthAnythingConfig default
+        ({"model_type": "prompt_depth_anything", "max_depth": 1}, 100.0),  # metres follow the LiDAR prompt's range
     ],
 )
 def test_a_config_without_max_depth_gets_its_config_class_default(
