@@ -263,10 +263,29 @@ def is_torch_save_archive(path: Path) -> bool:
     return pickled and not any("/code/" in name or name.endswith("/constants.pkl") for name in names)
 
 
+def starts_like_pickle(path: Path) -> bool:
+    """Whether ``path`` starts as a Python pickle of protocol 2 to 5 (``torch.save`` before torch 1.6, without a
+    zip; ``pickle.dump``): 0x80, the protocol. A safetensors file may start with the same two bytes (its header
+    length, little-endian), but its 9th byte opens its JSON header, ``{``; a pickle's never is. Nothing is read
+    past those 9 bytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and head[0] == 0x80 and 2 <= head[1] <= 5 and head[8:9] != b"{"
+
+
 def _refuse_other_backends(path: Path) -> None:
     suffix = path.suffix.lower()
     if is_torch_save_archive(path):
         msg = f"{path} is a torch.save pickle, not a safetensors checkpoint (pickles are never loaded); convert it"
+        raise CheckpointError(msg)
+    if starts_like_pickle(path):
+        msg = (
+            f"{path} is a Python pickle checkpoint (torch.save before torch 1.6, or pickle.dump), not a safetensors "
+            f"checkpoint nor TorchScript (pickles are never loaded); convert the weights with save_checkpoint"
+        )
         raise CheckpointError(msg)
     if suffix in _OTHER_BACKEND_SUFFIXES:
         backend = _OTHER_BACKEND_SUFFIXES[suffix]

@@ -248,6 +248,39 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=square)
 
 
+def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:
+    """Refuse a fixed-input model (Depth Pro: patch_size / min(scaled_images_ratios) square) whose processor file
+    asks for another size: transformers would fail at the first frame."""
+    asked, fixed = preprocessing.input, expected.input
+    if (asked.height, asked.width, asked.keep_aspect) == (fixed.height, fixed.width, False):
+        return
+    aspect = " keeping aspect" if asked.keep_aspect else ""
+    msg = (
+        f"{preprocessing.source} asks for {asked.height}x{asked.width}{aspect} input, but its "
+        f"config.json makes this {family.title} model run only {fixed.height}x{fixed.width} "
+        f"(patch_size / min(scaled_images_ratios)); set size to {{height: {fixed.height}, width: {fixed.width}}} "
+        f"and keep_aspect_ratio false in preprocessor_config.json (or delete it), or fetch the model again"
+    )
+    raise CheckpointError(msg)
+
+
+def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
+    """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
+    class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
+    ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro)."""
+    fields = {key: value for key, value in config.items() if key != "model_type"}
+    try:
+        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
+    except (ValueError, TypeError, KeyError) as err:
+        msg = f"{directory}/config.json is not a valid {model_type} config ({err}); fetch the model again"
+        raise CheckpointError(msg) from None
+    max_depth = getattr(hf_config, "max_depth", None)
+    bins = getattr(hf_config, "bin_configurations", None)
+    if max_depth is None and bins:
+        max_depth = max(float(entry["max_depth"]) for entry in bins)
+    return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
+
+
 def transformers_spec(
     config: dict[str, Any], family: Family, directory: Path, output_kind: str = ""
 ) -> tuple[ModelSpec, bool]:
@@ -262,7 +295,8 @@ def transformers_spec(
 
     Raises:
         CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty, or it contradicts
-            the family's (a metric model read as inverse depth would publish nonsense).
+            the family's (a metric model read as inverse depth would publish nonsense); a metric config.json that
+            transformers cannot read; a fixed-input model (Depth Pro) whose processor file asks for another size.
     """
     known = family.kind(config)
     kind = OutputKind.parse(output_kind) if output_kind else known
@@ -287,8 +321,11 @@ def transformers_spec(
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
     if family.model_type == "dpt":
         preprocessing = _dpt_input(preprocessing, config, directory)
-    max_depth = config.get("max_depth")
-    metric_range = float(max_depth) if kind is OutputKind.METRIC and max_depth and float(max_depth) > 1 else 100.0
+    if family.fixed_input:
+        _check_fixed_input(preprocessing, family.preprocessing(config), family)
+    # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
+    ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
+    metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
     params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
     spec = ModelSpec(
         architecture=ARCHITECTURE,

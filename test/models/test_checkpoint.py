@@ -297,3 +297,22 @@ def test_unexpected_tensor_named(micro_model: torch.nn.Module, micro_spec: Model
         load_state_strict(target, state, micro_spec)
     for name, tensor in target.state_dict().items():  # nothing was loaded
         assert torch.equal(tensor, before[name])
+
+
+def test_a_legacy_torch_save_pickle_named_pt_is_refused_as_a_pickle(tmp_path: Path) -> None:
+    """torch.save before torch 1.6 (no zip) starts 0x80 0x02: a pickle, not TorchScript, whatever its suffix."""
+    from mono_depth_ros.models.backend import open_backend
+    from mono_depth_ros.models.checkpoint import starts_like_pickle
+
+    legacy = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), legacy, _use_new_zipfile_serialization=False)
+    assert legacy.read_bytes()[:2] == b"\x80\x02"
+    with pytest.raises(CheckpointError, match="is a Python pickle") as caught:
+        open_backend("unet", legacy, torch.device("cpu"))
+    assert "torchscript" not in str(caught.value)
+    # a safetensors file whose header length (640 = 0x0280) starts with the same two bytes is not a pickle
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode().ljust(640)
+    lookalike = tmp_path / "w.safetensors"
+    lookalike.write_bytes(struct.pack("<Q", 640) + header + b"\0" * 4)
+    assert lookalike.read_bytes()[:2] == b"\x80\x02" and not starts_like_pickle(lookalike)
+    assert starts_like_pickle(legacy)

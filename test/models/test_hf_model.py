@@ -207,3 +207,33 @@ def test_metric_focal_and_sky() -> None:
     sky = torch.tensor([[[[True, False], [False, False]]]])
     np.testing.assert_array_equal(sky_mask(sky, (4, 4))[:2, :2], True)
     assert sky_mask(sky, (4, 4)).sum() == 4
+
+
+@pytest.mark.parametrize(
+    ("config", "metres"),
+    [
+        ({"model_type": "glpn"}, 10.0),  # transformers' GLPNConfig.max_depth default (NYU layout)
+        ({"model_type": "glpn", "max_depth": 80}, 80.0),
+        ({"model_type": "zoedepth"}, 10.0),  # ZoeDepthConfig's default bin configuration
+        ({"model_type": "zoedepth", "bin_configurations": [{"n_bins": 8, "min_depth": 0.1, "max_depth": 80.0}]}, 80.0),
+        ({"model_type": "depth_anything", "depth_estimation_type": "metric"}, 1.0),  # DepthAnythingConfig default
+        ({"model_type": "prompt_depth_anything", "max_depth": 1}, 100.0),  # metres follow the LiDAR prompt's range
+    ],
+)
+def test_a_config_without_max_depth_gets_its_config_class_default(
+    config: dict[str, object], metres: float, tmp_path: Path
+) -> None:
+    """save_pretrained leaves default values out of config.json: the range is what transformers would use."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+
+    spec, _ = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
+    assert spec.output_kind is OutputKind.METRIC
+    assert spec.max_depth_m == metres
+
+
+def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at_load(tmp_path: Path) -> None:
+    """The tiny Depth Pro runs 256x256 (patch 64 / ratio 0.25): a 384 processor would fail at the first frame."""
+    directory = write_tiny_family("depth_pro", tmp_path / "dp")
+    (directory / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 384, "width": 384}}))
+    with pytest.raises(CheckpointError, match=r"384x384.*256x256.*preprocessor_config\.json"):
+        load_transformers_model(directory, CPU)
