@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.amp import GradScaler
 from torch.utils.data import DataLoader
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.backend import TorchBackend, resolve_device
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.inference import make_golden
@@ -316,12 +316,8 @@ class DistillTrainer:
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
         except (RuntimeError, ValueError, KeyError) as err:
             saved = state.config.get("loss", {}).get("feature_weight", "?")
-            reason = str(err).strip().splitlines()[0][:160]
-            msg = (
-                f"cannot resume from {path}: it was trained with loss.feature_weight {saved}, this run has "
-                f"{self.config.loss.feature_weight} ({reason}); resume with the configuration it was trained with"
-            )
-            raise CheckpointError(msg) from None
+            current = self.config.loss.feature_weight
+            raise train_state.resume_mismatch(path, err, f"loss.feature_weight {saved}", current) from None
 
     @torch.no_grad()
     def calibrate(self) -> Calibration:

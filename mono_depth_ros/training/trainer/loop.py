@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
 from mono_depth_ros.evaluation.samples import synthetic_samples
@@ -327,12 +327,8 @@ class Trainer:
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
         except (RuntimeError, ValueError, KeyError) as err:
             saved = state.config.get("loss", {}).get("objective", "?")
-            reason = str(err).strip().splitlines()[0][:160]
-            msg = (
-                f"cannot resume from {path}: it was trained with loss.objective={saved}, this run has "
-                f"{self.config.loss.objective} ({reason}); resume with the configuration it was trained with"
-            )
-            raise CheckpointError(msg) from None
+            current = self.config.loss.objective
+            raise train_state.resume_mismatch(path, err, f"loss.objective={saved}", current) from None
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).

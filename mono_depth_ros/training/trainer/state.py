@@ -82,6 +82,17 @@ def refuse_resume_past_end(model_path: str | Path, step: int, steps: int, out_di
         raise ConfigError(msg)
 
 
+def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current: object) -> CheckpointError:
+    """The error for a checkpoint whose saved state does not fit this run: ``trained_with`` names the checkpoint's
+    setting (``"loss.objective=supervised"``), ``current`` this run's value; ``err`` is what loading raised (its
+    first line is quoted)."""
+    reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+    return CheckpointError(
+        f"cannot resume from {path}: it was trained with {trained_with}, this run has {current} ({reason}); "
+        f"resume with the configuration it was trained with"
+    )
+
+
 def resume_path(out_dir: str | Path, resume: str | Path) -> Path | None:
     """The checkpoint ``--resume`` names: the latest under ``out_dir`` for ``auto`` (None when there is none)."""
     return latest_checkpoint(out_dir) if str(resume) == "auto" else Path(resume)
