@@ -305,11 +305,13 @@ class DistillTrainer:
         Raises:
             CheckpointError: missing files, another student, or another feature-alignment setting (the projection
                 head and its optimiser group exist only with ``loss.feature_weight > 0``).
+            ConfigError: the checkpoint's step is past ``run.steps`` (nothing is written).
         """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
         state = train_state.load_training_checkpoint(path, self.student, self.spec)
+        train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:
             if self.projection is not None:
                 self.projection.load_state_dict(state.modules["projection"])

@@ -82,3 +82,17 @@ def test_resume_with_another_feature_setting_is_a_checkpoint_error(
     trainer = DistillTrainer(without, PseudoLabelDataset(without.data.cache_dir))
     with pytest.raises(CheckpointError, match=r"loss\.feature_weight 0\.5, this run has 0\.0"):
         trainer.resume()
+
+
+def test_resume_past_run_steps_is_refused_and_writes_nothing(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    # as train: it trained nothing, calibrated and rewrote model.safetensors from the later step's weights
+    _, teacher, folder = setup
+    sections = {"data": {"folders": [str(folder)]}}
+    distill(tiny_config(tmp_path, teacher, run={"steps": 2}, **sections))
+    written = (tmp_path / "run" / "model.safetensors").read_bytes()
+    fewer = tiny_config(tmp_path, teacher, run={"steps": 1}, **sections)
+    with pytest.raises(ConfigError, match=r"step 2, past run\.steps=1"):
+        DistillTrainer(fewer, PseudoLabelDataset(fewer.data.cache_dir)).resume()
+    with pytest.raises(ConfigError, match=r"past run\.steps=1"):
+        distill(fewer, resume="auto")
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == written
