@@ -12,8 +12,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
+
 T = TypeVar("T")
-JUMP_BACK_NS = 1_000_000_000  # a stamp this much (or lidar.max_age_s) before the newest scan: time went back
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -117,7 +118,7 @@ class ScanPairing(Generic[T]):
         return int(np.median(gaps)) if gaps else None
 
     def _forget_scans_after_a_jump_back(self, stamp_ns: int) -> None:
-        if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(JUMP_BACK_NS, self.max_age_ns):
+        if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             self._scans.clear()
 
     def _release(self) -> list[Paired[T]]:

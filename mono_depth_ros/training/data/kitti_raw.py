@@ -256,8 +256,11 @@ class KittiRawDataset(RecordDataset):
                 )
             )
         if check_files:
-            _check_neighbours_exist(split, records)
-            check_files_exist(records, f"KITTI raw under {self.root}")
+            try:
+                check_files_exist(records, f"KITTI raw under {self.root}")
+            except ConfigError:  # something is missing: name the split line when it is a neighbour at a drive's end
+                _check_neighbours_exist(split, records)
+                raise
         super().__init__(records, transform)
 
 
@@ -268,7 +271,8 @@ def _line(entry: SplitEntry) -> str:
 
 def _check_neighbours_exist(split: Sequence[SplitEntry], records: Sequence[FrameRecord]) -> None:
     """Raise :class:`ConfigError` for the first entry whose own image exists but a temporal neighbour does not (an
-    entry at the end of its drive), naming the split line; other missing files are left to ``check_files_exist``.
+    entry at the end of its drive), naming the split line; other missing files are left to ``check_files_exist``
+    (which runs first: this second pass over the files runs only when it found something missing).
 
     Entries are refused, not skipped: a split that silently loses frames would train and compare on other data
     than it names.
