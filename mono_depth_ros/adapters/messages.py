@@ -140,6 +140,11 @@ def output_messages(
     return messages
 
 
+def negative_stamp_text(what: str, stamp_ns: int) -> str:
+    """The message for a ``what`` (image, camera_info, ...) stamped before 0 (``header.stamp.sec < 0``)."""
+    return f"{what} stamped {stamp_ns / 1e9:.3f} s: a stamp before 0 is no ROS time; fix its clock"
+
+
 def frame_input(
     image: Any,
     image_type: str,
@@ -170,11 +175,11 @@ def frame_input(
             "set the camera driver's frame_id (its optical frame, e.g. camera_optical_frame)"
         )
         raise TransformError(msg)
-    if stamp_to_ns(header.stamp) < 0:
-        msg = f"image stamped {stamp_to_ns(header.stamp) / 1e9:.3f} s: a stamp before 0 is no ROS time; fix its clock"
-        raise TransformError(msg)
+    stamp_ns = stamp_to_ns(header.stamp)
+    if stamp_ns < 0:
+        raise TransformError(negative_stamp_text("image", stamp_ns))
     return FrameInput(
-        stamp_ns=stamp_to_ns(header.stamp),
+        stamp_ns=stamp_ns,
         frame_id=str(header.frame_id),
         rgb=decode_image(image, image_type, copy=copy),
         camera=camera,

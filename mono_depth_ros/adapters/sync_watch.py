@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mono_depth_ros.adapters.messages import negative_stamp_text
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -130,8 +131,7 @@ class SyncWatch:
             if name == "image":
                 on_image()
             if stamp_ns < 0:
-                text = f"{name} stamped {stamp_ns / NS_PER_S:.3f} s: a stamp before 0 is no ROS time; fix its clock"
-                on_lost("TransformError", text)
+                on_lost("TransformError", negative_stamp_text(name, stamp_ns))
                 return
             if name == "image":
                 watch.report(watch.image(stamp_ns))
