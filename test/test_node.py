@@ -335,6 +335,21 @@ def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     assert depth.header.frame_id == FRAME_ID
 
 
+def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros: Ros) -> None:
+    """The bag runner's warning, in the node too (one adapter): image_raw with a distorted camera_info while
+    image_is_rectified is true is published as it is, and the log says how to fix it, once per calibration."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    for k in range(2):
+        info = camera_info(STAMP_NS + k)
+        info.distortion_model, info.d = "plumb_bob", np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
+        node.deliver("/camera/camera_info", info)
+        node.deliver("/depth_model/prediction", prediction(STAMP_NS + k))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+    node.publishers["depth/image"].wait_for(1)  # the worker keeps the latest frame: one may replace the other
+    raw = [m for m in node.get_logger().messages("WARN") if "image_is_rectified:=false" in m]
+    assert len(raw) == 1 and "/camera/image_raw has distortion" in raw[0], raw
+
+
 def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_another(ros: Ros) -> None:
     """Two problems in a row are both logged, even of one reason (rclpy's throttle is per call site: the second was
     lost for 2 s); a problem repeated within 2 s is held back, counted and mentioned by its next message."""

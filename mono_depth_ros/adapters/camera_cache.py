@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,10 +27,46 @@ def calibration_key(info: Any) -> tuple[Any, ...]:
     )
 
 
-class CameraModelCache:
-    """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same."""
+def names_an_unrectified_image(topic: str) -> bool:
+    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``)."""
+    name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
+    return "rect" not in name
 
-    def __init__(self) -> None:
+
+def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
+    """The warning for a raw-looking image topic whose camera_info has distortion while ``image_is_rectified`` is
+    true (the image is then used as the rectified one P describes, without undistorting), else None."""
+    if not (image_is_rectified and camera.has_distortion and names_an_unrectified_image(image_topic)):
+        return None
+    coefficients = ", ".join(f"{c:g}" for c in camera.d)
+    return (
+        f"{image_topic} has distortion in its camera_info ({camera.distortion_model} D=[{coefficients}]) but "
+        f"image_is_rectified=true uses it as the rectified image P describes, without undistorting; set "
+        f"image_is_rectified:=false for a raw image (nothing to do if it was rectified upstream)"
+    )
+
+
+def warn_if_distortion_ignored(
+    image_topic: str, image_is_rectified: bool, warn: Callable[[str], Any]
+) -> Callable[[CameraModel], None]:
+    """A :class:`CameraModelCache` ``on_new`` that warns (the node's log) when :func:`distortion_ignored` applies."""
+
+    def check(camera: CameraModel) -> None:
+        if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
+            warn(text)
+
+    return check
+
+
+class CameraModelCache:
+    """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same.
+
+    Args:
+        on_new: called with each new model (once per calibration), e.g. to warn about it.
+    """
+
+    def __init__(self, on_new: Callable[[CameraModel], Any] | None = None) -> None:
+        self._on_new = on_new
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._model: CameraModel | None = None
@@ -41,4 +78,6 @@ class CameraModelCache:
             if key != self._key or self._model is None:
                 self._model = camera_model_from_camera_info(info)
                 self._key = key
+                if self._on_new is not None:
+                    self._on_new(self._model)
             return self._model

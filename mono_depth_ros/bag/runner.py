@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.adapters.camera_cache import distortion_ignored
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
     DIAGNOSTICS_TOPIC,
@@ -201,15 +202,8 @@ class _SecondPass:
             prediction = decoded
         lidar = self._lidar_input(plan)
         rectified = self.config.topics.image_is_rectified
-        if rectified and camera.model.has_distortion and _names_an_unrectified_image(self.topics.image):
-            coefficients = ", ".join(f"{c:g}" for c in camera.model.d)
-            warnings.add(
-                "image_is_rectified: raw image with distortion",
-                f"{self.topics.image} has distortion in its camera_info ({camera.model.distortion_model} "
-                f"D=[{coefficients}]) but image_is_rectified=true uses it as the rectified image P describes, without "
-                f"undistorting; set image_is_rectified:=false for a raw image (nothing to do if it was rectified "
-                f"upstream)",
-            )
+        if (ignored := distortion_ignored(self.topics.image, camera.model, rectified)) is not None:
+            warnings.add("image_is_rectified: raw image with distortion", ignored)
         try:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
@@ -295,12 +289,6 @@ class _SecondPass:
             if message is not None:
                 self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
         self.summary.add_stage("write", _ms(started))
-
-
-def _names_an_unrectified_image(topic: str) -> bool:
-    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``)."""
-    name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
-    return "rect" not in name
 
 
 def _count_lost_images(bag: InputBag, image_topic: str, summary: BagSummary) -> None:

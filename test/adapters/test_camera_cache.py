@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.camera_cache import CameraModelCache
+from mono_depth_ros.adapters.camera_cache import CameraModelCache, distortion_ignored, warn_if_distortion_ignored
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, make_header
@@ -32,3 +32,20 @@ def test_camera_model_cache_reuses_the_model_until_the_calibration_changes() -> 
     uncalibrated.p = np.zeros(12)
     with pytest.raises(CalibrationError):
         cache.get(uncalibrated)
+
+
+def test_a_raw_looking_topic_with_distortion_read_as_rectified_is_warned_once_per_calibration() -> None:
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=640, height=480)
+    distorted = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 1, "cam"))
+    distorted.distortion_model = "plumb_bob"
+    distorted.d = np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
+    warnings: list[str] = []
+    cache = CameraModelCache(warn_if_distortion_ignored("/camera/image_raw", True, warnings.append))
+    cache.get(distorted)
+    cache.get(distorted)  # the same calibration: no second warning
+    assert len(warnings) == 1 and "plumb_bob D=[-0.3, 0.1" in warnings[0] and "image_is_rectified:=false" in warnings[0]
+    model = cache.get(distorted)
+    assert distortion_ignored("/camera/image_rect_color", model, True) is None  # a rectified topic
+    assert distortion_ignored("/camera/image_raw/compressed", model, False) is None  # raw, undistorted by the node
+    assert distortion_ignored("/camera/image_raw/compressed", model, True) is not None
