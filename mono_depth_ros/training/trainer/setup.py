@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -40,6 +41,24 @@ def build_spec(config: TrainConfig) -> ModelSpec:
 
 
 TrainData = SyntheticDepthDataset | RecordedDepthDataset
+
+FOCAL_SAMPLES = 8
+"""Training items (evenly spread) whose intrinsics make :attr:`ModelSpec.training_focal`."""
+
+
+def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) -> tuple[float, float]:
+    """The training camera as the network sees it: median ``(fx / width, fy / height)`` over up to ``samples``
+    items evenly spread over ``dataset`` (after its resize, crop and flip; items are drawn deterministically per
+    index, so this changes no training draw). For :attr:`ModelSpec.training_focal`."""
+    count = len(dataset)
+    picked = np.unique(np.linspace(0, count - 1, min(samples, count)).round().astype(int))
+    ratios = []
+    for index in picked:
+        item = dataset[int(index)]
+        height, width = item["rgb"].shape[-2:]
+        ratios.append((float(item["k"][0, 0]) / width, float(item["k"][1, 1]) / height))
+    fx_ratio, fy_ratio = np.median(np.asarray(ratios), axis=0)
+    return float(fx_ratio), float(fy_ratio)
 
 
 def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
