@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
-from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets
+from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets, fit_to_input
 from mono_depth_ros.training.data.synthetic import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer.config import DataConfig, OptimConfig, TrainConfig
@@ -48,15 +48,19 @@ FOCAL_SAMPLES = 8
 
 def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) -> tuple[float, float]:
     """The training camera as the network sees it: median ``(fx / width, fy / height)`` over up to ``samples``
-    items evenly spread over ``dataset`` (after its resize, crop and flip; items are drawn deterministically per
-    index, so this changes no training draw). For :attr:`ModelSpec.training_focal`."""
+    frames evenly spread over ``dataset``, at the input size before the random zoom (which divides the depth by
+    the zoom, so the metres stay those of this view). For :attr:`ModelSpec.training_focal`."""
     count = len(dataset)
     picked = np.unique(np.linspace(0, count - 1, min(samples, count)).round().astype(int))
     ratios = []
     for index in picked:
-        item = dataset[int(index)]
-        height, width = item["rgb"].shape[-2:]
-        ratios.append((float(item["k"][0, 0]) / width, float(item["k"][1, 1]) / height))
+        if isinstance(dataset, RecordedDepthDataset):  # the view before augmentation
+            view = fit_to_input(dataset.samples[int(index)], dataset.width, dataset.height)
+            k, height, width = view.k, view.height, view.width
+        else:  # rendered at the input size, not zoomed (a flip keeps both ratios)
+            item = dataset[int(index)]
+            k, (height, width) = item["k"], item["rgb"].shape[-2:]
+        ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
     fx_ratio, fy_ratio = np.median(np.asarray(ratios), axis=0)
     return float(fx_ratio), float(fy_ratio)
 
