@@ -42,7 +42,7 @@ from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
 from mono_depth_ros.training.data.nyu import NyuDataset
 from mono_depth_ros.training.data.records import RecordDataset, load_depth_file
 from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
-from mono_depth_ros.training.data.sample import Sample
+from mono_depth_ros.training.data.sample import Sample, evenly_spread
 from mono_depth_ros.training.trainer.config import DATA_KINDS, DataConfig
 from mono_depth_ros.training.trainer.distributed import rank0_first
 
@@ -151,7 +151,7 @@ def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> Non
     files = [record.depth for record in frames.records if record.depth is not None]
     if not files:
         return  # no depth files at all: the caller's own message
-    picked = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(checks, len(files))).round().astype(int))]
+    picked = [files[i] for i in evenly_spread(len(files), checks)]
     if any(np.isfinite(load_depth_file(depth)).any() for depth in picked):
         return
     folder = picked[0].path.parent

@@ -14,6 +14,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
 from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets, fit_to_input
+from mono_depth_ros.training.data.sample import evenly_spread
 from mono_depth_ros.training.data.synthetic import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer.config import DataConfig, OptimConfig, TrainConfig
@@ -50,15 +51,13 @@ def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) ->
     """The training camera as the network sees it: median ``(fx / width, fy / height)`` over up to ``samples``
     frames evenly spread over ``dataset``, at the input size before the random zoom (which divides the depth by
     the zoom, so the metres stay those of this view). For :attr:`ModelSpec.training_focal`."""
-    count = len(dataset)
-    picked = np.unique(np.linspace(0, count - 1, min(samples, count)).round().astype(int))
     ratios = []
-    for index in picked:
+    for index in evenly_spread(len(dataset), samples):
         if isinstance(dataset, RecordedDepthDataset):  # the view before augmentation
-            view = fit_to_input(dataset.samples[int(index)], dataset.width, dataset.height)
+            view = fit_to_input(dataset.samples[index], dataset.width, dataset.height)
             k, height, width = view.k, view.height, view.width
         else:  # rendered at the input size, not zoomed (a flip keeps both ratios)
-            item = dataset[int(index)]
+            item = dataset[index]
             k, (height, width) = item["k"], item["rgb"].shape[-2:]
         ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
     fx_ratio, fy_ratio = np.median(np.asarray(ratios), axis=0)
