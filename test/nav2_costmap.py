@@ -92,18 +92,25 @@ def bresenham(start: IntArray, delta: IntArray, length: IntArray) -> tuple[IntAr
     Returns:
         ``(line, cells)``: (M,) index of the line and (M, k) the cell of each visit.
     """
+    lines = np.column_stack([start, delta, length])
+    lines, first = np.unique(lines, axis=0, return_index=True)  # many rays share their cells' line: trace it once
+    start, delta, length = lines[:, : start.shape[1]], lines[:, start.shape[1] : -1], lines[:, -1]
     magnitude = np.abs(delta)
     dominant = np.zeros(len(delta), np.int64)  # the first axis wins ties (x, then y), as the C++ branches do
     for axis in range(1, delta.shape[1]):
         dominant = np.where(magnitude[:, axis] > magnitude[np.arange(len(delta)), dominant], axis, dominant)
     abs_da = magnitude[np.arange(len(delta)), dominant]
     steps = np.arange(int(length.max(initial=0)) + 1)
-    line, step = np.nonzero(steps[None, :] <= length[:, None])
-    i = steps[step]
-    da = np.maximum(abs_da[line], 1)
-    moved = (abs_da[line] // 2)[:, None] + i[:, None] * magnitude[line]  # error term after i steps
-    count = np.where(np.arange(delta.shape[1])[None, :] == dominant[line][:, None], i[:, None], moved // da[:, None])
-    return line, start[line] + np.sign(delta[line]) * count
+    visit = steps[None, :] <= length[:, None]  # (R, L): the loop's steps and the visit after it
+    error = (abs_da // 2)[:, None]  # the error terms start at abs_da / 2
+    da = np.maximum(abs_da, 1)[:, None]
+    axes = []
+    for axis in range(delta.shape[1]):
+        moved = np.where(
+            (dominant == axis)[:, None], steps[None, :], (error + steps[None, :] * magnitude[:, axis : axis + 1]) // da
+        )
+        axes.append((start[:, axis : axis + 1] + np.sign(delta[:, axis : axis + 1]) * moved)[visit])
+    return first[np.nonzero(visit)[0]], np.column_stack(axes)
 
 
 class ObstacleLayer:
