@@ -37,22 +37,23 @@ BOX_Y_M = (-0.4, 0.4)  # robot frame: left / right
 BOX_FRAMES, FRAMES = 3, 8
 
 
-def render(box: bool) -> np.ndarray:
-    """Exact depth (metres, optical z) of the floor, the box when present, and a far wall at 200 m."""
+def render(box: bool, box_x_m: float = BOX_X_M[0]) -> np.ndarray:
+    """Exact depth (metres, optical z) of the floor, the box (its front face ``box_x_m`` ahead) when present, and a
+    far wall at 200 m."""
     ray_x = ((np.arange(INTR.width) - INTR.cx) / INTR.fx)[None, :]
     ray_y = ((np.arange(INTR.height) - INTR.cy) / INTR.fy)[:, None]
     depth = np.full((INTR.height, INTR.width), 200.0)
     floor = np.where(ray_y > 0, CAMERA_HEIGHT_M / np.maximum(ray_y, 1e-9), np.inf)
     depth = np.minimum(depth, np.broadcast_to(floor, depth.shape))
     if box:
-        z = BOX_X_M[0]
+        z = box_x_m
         x_right, height = ray_x * z, CAMERA_HEIGHT_M - ray_y * z
         hit = (-x_right >= BOX_Y_M[0]) & (-x_right <= BOX_Y_M[1]) & (height >= 0.0) & (height <= 1.5)
         depth = np.where(hit, np.minimum(depth, z), depth)
     return depth.astype(np.float32)
 
 
-def write_scene_bag(path: Path) -> None:
+def write_scene_bag(path: Path, box_x_m: float = BOX_X_M[0]) -> None:
     with BagBuilder(path) as bag:
         factory = bag.factory
         for index in range(FRAMES):
@@ -62,7 +63,7 @@ def write_scene_bag(path: Path) -> None:
             info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTR), header)
             bag.add("/camera/camera_info", info, stamp_ns)
             bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), stamp_ns + 1)
-            prediction = depth_image_from_metres(factory, render(index < BOX_FRAMES), "32FC1", header)
+            prediction = depth_image_from_metres(factory, render(index < BOX_FRAMES, box_x_m), "32FC1", header)
             bag.add("/depth_model/prediction", prediction, stamp_ns + 2)
 
 
@@ -113,14 +114,17 @@ def _xyz(cloud: Any) -> np.ndarray:
     return xyz[np.isfinite(xyz).all(axis=1)]
 
 
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
-    folder = tmp_path_factory.mktemp("nav2")
-    write_scene_bag(folder / "in")
+def _bag_outputs(folder: Path, box_x_m: float) -> dict[str, list[Any]]:
+    write_scene_bag(folder / "in", box_x_m)
     params = {**load_config(PRESET), "model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
     summary = run_bag(folder / "in", folder / "out", params, BagRunOptions(progress=False))
     assert summary.frames_out == FRAMES
     return {topic: [message for _, message in messages] for topic, messages in read_bag(folder / "out").items()}
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
+    return _bag_outputs(tmp_path_factory.mktemp("nav2"), BOX_X_M[0])
 
 
 def _run_costmap(
@@ -145,11 +149,11 @@ def _run_costmap(
     return history
 
 
-def _box(marked: np.ndarray) -> int:
+def _box(marked: np.ndarray, box_x_m: float = BOX_X_M[0]) -> int:
     """Marked cells in the box's footprint (its front face and what lies just before it)."""
     layer = ObstacleLayer(CAMERA_HEIGHT_M)
     layer.marked = marked
-    return layer.marked_in((BOX_X_M[0] - 0.1, BOX_X_M[1]), BOX_Y_M)
+    return layer.marked_in((box_x_m - 0.1, box_x_m + BOX_X_M[1] - BOX_X_M[0]), BOX_Y_M)
 
 
 def test_the_box_is_marked_the_floor_is_not_and_only_the_clearing_outputs_clear_it(
@@ -179,6 +183,15 @@ def test_the_clearing_cloud_clears_the_box_in_the_voxel_layer(outputs: dict[str,
     assert history[-1].sum() == 0
 
 
+def test_a_near_box_clears_up_to_the_voxel_grid_top(tmp_path: Path) -> None:
+    """1.8 m ahead the box's upper voxels lie on rays that rise past 2 m before their clearing point (5.5 m along,
+    or the surface behind): the clearing source must keep those points, the voxel layer cuts the rays at its top."""
+    near = 1.8
+    history = _run_costmap(_bag_outputs(tmp_path, near), {"/depth/points", "/depth/points_clearing"})
+    assert _box(history[BOX_FRAMES - 1], near) >= 5
+    assert _box(history[BOX_FRAMES], near) == 0 and history[-1].sum() == 0
+
+
 def test_the_preset_and_the_costmap_example_agree() -> None:
     preset = load_config(PRESET)
     sources = costmap_sources()
@@ -191,6 +204,9 @@ def test_the_preset_and_the_costmap_example_agree() -> None:
     assert sources["/depth/points_clearing"].raytrace_max_range <= preset["cloud.clearing_range"]
     assert not sources["/depth/points_clearing"].marking and sources["/depth/points_clearing"].clearing
     assert sources["/depth/points_clearing"].min_obstacle_height < 0.0  # keeps the floor's rays
+    grid = _example_layer()
+    grid_top = grid["origin_z"] + grid["z_voxels"] * grid["z_resolution"]  # the camera lies below it
+    assert sources["/depth/points_clearing"].max_obstacle_height >= grid_top + preset["output.max_range"]  # rising
     assert sources["/depth/scan"].inf_is_valid  # +Inf = no return within range: clears
     assert sources["/depth/points"].min_obstacle_height >= 0.05  # the floor does not mark
     # clearing rays at most ~2/3 of a cell apart where marking ends (the parameter's rule), for the shipped model
