@@ -213,3 +213,58 @@ def test_the_preset_and_the_costmap_example_agree() -> None:
     resolution = yaml.safe_load(EXAMPLE.read_text())["local_costmap"]["local_costmap"]["ros__parameters"]["resolution"]
     reach = sources["/depth/points"].obstacle_max_range
     assert preset["cloud.clearing_stride"] <= 0.67 * resolution * INTR.fx / reach < preset["cloud.stride"]
+
+
+# Parameters Nav2 declares, with their types (navigation2, humble and jazzy branches: nav2_costmap_2d
+# src/costmap_2d_ros.cpp declare_parameter, plugins/obstacle_layer.cpp, voxel_layer.cpp and inflation_layer.cpp
+# declareParameter; "plugin" is read by the plugin loader). Both branches declare every name below with these types;
+# Jazzy adds costmap keys the example does not use. A misspelt key is ignored without a word, and a value of another
+# type (an int for a double) makes rclcpp refuse the parameter and the costmap fail to configure.
+NAV2_COSTMAP_PARAMS: dict[str, type] = {
+    "update_frequency": float, "publish_frequency": float, "global_frame": str, "robot_base_frame": str,
+    "rolling_window": bool, "width": int, "height": int, "resolution": float, "plugins": list,
+    "transform_tolerance": float, "track_unknown_space": bool, "robot_radius": float, "footprint": str,
+}  # fmt: skip
+NAV2_VOXEL_LAYER_PARAMS: dict[str, type] = {
+    "plugin": str, "enabled": bool, "footprint_clearing_enabled": bool, "min_obstacle_height": float,
+    "max_obstacle_height": float, "combination_method": int, "observation_sources": str, "z_voxels": int,
+    "origin_z": float, "z_resolution": float, "unknown_threshold": int, "mark_threshold": int,
+    "publish_voxel_map": bool,
+}  # fmt: skip
+NAV2_SOURCE_PARAMS: dict[str, type] = {
+    "topic": str, "sensor_frame": str, "observation_persistence": float, "expected_update_rate": float,
+    "data_type": str, "min_obstacle_height": float, "max_obstacle_height": float, "inf_is_valid": bool,
+    "marking": bool, "clearing": bool, "obstacle_max_range": float, "obstacle_min_range": float,
+    "raytrace_max_range": float, "raytrace_min_range": float,
+}  # fmt: skip
+NAV2_INFLATION_PARAMS: dict[str, type] = {
+    "plugin": str, "enabled": bool, "inflation_radius": float, "cost_scaling_factor": float,
+    "inflate_unknown": bool, "inflate_around_unknown": bool,
+}  # fmt: skip
+
+
+def _wrong_keys(values: dict[str, Any], declared: dict[str, type], where: str) -> list[str]:
+    return [
+        f"{where}.{key}: {type(value).__name__}" if key in declared else f"{where}.{key}: not a Nav2 parameter"
+        for key, value in values.items()
+        if key not in declared or type(value) is not declared[key]  # bool is not int, int is not float
+    ]
+
+
+def test_every_example_key_is_a_nav2_parameter_of_its_type() -> None:
+    params = yaml.safe_load(EXAMPLE.read_text())["local_costmap"]["local_costmap"]["ros__parameters"]
+    plugins = {name: params[name] for name in params["plugins"]}
+    costmap = {key: value for key, value in params.items() if key not in plugins}
+    wrong = _wrong_keys(costmap, NAV2_COSTMAP_PARAMS, "local_costmap")
+    voxel = plugins.pop("voxel_layer")
+    sources = voxel["observation_sources"].split()
+    layer = {key: value for key, value in voxel.items() if key not in sources}
+    wrong += _wrong_keys(layer, NAV2_VOXEL_LAYER_PARAMS, "voxel_layer")
+    for name in sources:
+        wrong += _wrong_keys(voxel[name], NAV2_SOURCE_PARAMS, f"voxel_layer.{name}")
+    wrong += _wrong_keys(plugins.pop("inflation_layer"), NAV2_INFLATION_PARAMS, "inflation_layer")
+    assert not plugins and not wrong
+    assert _wrong_keys({"expected_update_rate": 1, "clearing_rate": 1.0}, NAV2_SOURCE_PARAMS, "s") == [
+        "s.expected_update_rate: int",
+        "s.clearing_rate: not a Nav2 parameter",
+    ]
