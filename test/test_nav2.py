@@ -21,6 +21,7 @@ import yaml
 from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.config import load_config
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.cloud import strided_cloud
 from mono_depth_ros.core.msg_pointcloud2 import pointcloud2_to_structured
 from mono_depth_ros.core.ros_msgs import camera_info_from_model, depth_image_from_metres, image_from_array, make_header
 from mono_depth_ros.demo.bag_builder import BagBuilder
@@ -190,6 +191,19 @@ def test_a_near_box_clears_up_to_the_voxel_grid_top(tmp_path: Path) -> None:
     history = _run_costmap(_bag_outputs(tmp_path, near), {"/depth/points", "/depth/points_clearing"})
     assert _box(history[BOX_FRAMES - 1], near) >= 5
     assert _box(history[BOX_FRAMES], near) == 0 and history[-1].sum() == 0
+
+
+@pytest.mark.parametrize(("short", "marked"), [(0.08, False), (0.15, True)])
+def test_floor_depth_short_by_more_than_min_height_over_camera_height_marks(short: float, marked: bool) -> None:
+    """A floor point with depth short by ``short`` lies ``CAMERA_HEIGHT_M * short`` above the floor: the example's
+    marking band (from 0.1 m) keeps it out only while that stays below 0.1 m (the example's comment)."""
+    preset = load_config(PRESET)
+    depth = render(False) * np.float32(1.0 - short)
+    cloud = strided_cloud(depth, INTR, preset["cloud.stride"], max_range_m=preset["output.max_range"])
+    xyz = np.stack([cloud.points["x"], cloud.points["y"], cloud.points["z"]], axis=-1).astype(np.float64)
+    layer = example_voxel_layer()
+    layer.update([(costmap_sources()["/depth/points"], points_from_optical(xyz, CAMERA_HEIGHT_M))])
+    assert (layer.marked.sum() > 0) == marked
 
 
 def test_the_preset_and_the_costmap_example_agree() -> None:
