@@ -90,7 +90,8 @@ def bresenham(start: IntArray, delta: IntArray, length: IntArray) -> tuple[IntAr
             cells and one more after it.
 
     Returns:
-        ``(line, cells)``: (M,) index of the line and (M, k) the cell of each visit.
+        ``(line, cells)``: (M,) index of a line of each visit (lines with the same start, delta and length are
+        traced once, under the first one's index) and (M, k) the cell of each visit.
     """
     lines = np.column_stack([start, delta, length])
     lines, first = np.unique(lines, axis=0, return_index=True)  # many rays share their cells' line: trace it once
