@@ -60,8 +60,9 @@ def points_from_optical(xyz_optical: FloatArray, camera_height_m: float) -> Floa
     return np.column_stack([xyz_optical[:, 2], -xyz_optical[:, 0], camera_height_m - xyz_optical[:, 1]])
 
 
-def points_from_scan(scan: Any, camera_height_m: float, inf_is_valid: bool) -> FloatArray:
-    """A ``sensor_msgs/LaserScan`` (scan frame = camera body frame) → robot-frame points, as Nav2 projects it."""
+def points_from_scan(scan: Any, camera_height_m: float, inf_is_valid: bool, pitch_rad: float = 0.0) -> FloatArray:
+    """A ``sensor_msgs/LaserScan`` (scan frame = camera body frame, pitched down by ``pitch_rad``) → robot-frame
+    points, as Nav2 projects it (in the scan's plane) and moves it with TF."""
     ranges = np.asarray(scan.ranges, dtype=np.float32)
     if inf_is_valid:  # ObstacleLayer::laserScanValidInfCallback: !isfinite(range) && range > 0
         ranges = np.where(np.isposinf(ranges), np.float32(scan.range_max) - np.float32(0.0001), ranges)
@@ -70,7 +71,8 @@ def points_from_scan(scan: Any, camera_height_m: float, inf_is_valid: bool) -> F
     with np.errstate(invalid="ignore"):
         keep = (ranges < scan.range_max) & (ranges >= scan.range_min)  # laser_geometry: NaN, ±Inf fail
     r, a = ranges[keep], bearings[keep]
-    return np.column_stack([r * np.cos(a), r * np.sin(a), np.full(r.size, camera_height_m)])
+    forward = r * np.cos(a)
+    return np.column_stack([forward * np.cos(pitch_rad), r * np.sin(a), camera_height_m - forward * np.sin(pitch_rad)])
 
 
 def _height_band(source: Source, points: FloatArray) -> FloatArray:

@@ -22,6 +22,7 @@ from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.config import load_config
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.cloud import strided_cloud
+from mono_depth_ros.core.laser_scan import scan_from_depth
 from mono_depth_ros.core.msg_pointcloud2 import pointcloud2_to_structured
 from mono_depth_ros.core.ros_msgs import camera_info_from_model, depth_image_from_metres, image_from_array, make_header
 from mono_depth_ros.demo.bag_builder import BagBuilder
@@ -204,6 +205,27 @@ def test_floor_depth_short_by_more_than_min_height_over_camera_height_marks(shor
     layer = example_voxel_layer()
     layer.update([(costmap_sources()["/depth/points"], points_from_optical(xyz, CAMERA_HEIGHT_M))])
     assert (layer.marked.sum() > 0) == marked
+
+
+def test_a_pitched_camera_s_scan_does_not_mark_the_floor() -> None:
+    """Pitched 15 degrees down, the scan's plane meets the floor 3.7 m ahead, within obstacle_max_range: the band's
+    lower rows put floor returns just above the floor in that plane (5 cm here), which the scan source's band must
+    keep out as the cloud's does."""
+    pitch = np.radians(15.0)
+    preset = load_config(PRESET)
+    down = ((np.arange(INTR.height) - INTR.cy) / INTR.fy)[:, None]  # per metre forward, body frame
+    towards_floor = np.sin(pitch) + np.cos(pitch) * down
+    floor = np.where(towards_floor > 0, CAMERA_HEIGHT_M / np.where(towards_floor > 0, towards_floor, 1.0), np.inf)
+    depth = np.broadcast_to(floor, (INTR.height, INTR.width)).astype(np.float32)
+    depth = np.where(depth > preset["output.max_range"], np.float32(np.inf), depth)
+    ranges = preset["output.min_range"], preset["output.max_range"]
+    scan = scan_from_depth(depth, INTR, preset["scan.band_rows"], *ranges)
+    source = costmap_sources()["/depth/scan"]
+    points = points_from_scan(scan, CAMERA_HEIGHT_M, source.inf_is_valid, pitch)
+    assert np.isfinite(scan.ranges).sum() > INTR.width // 2 and np.all(points[:, 2] < 0.1)  # floor, below 0.1 m
+    layer = ObstacleLayer(CAMERA_HEIGHT_M)
+    layer.update([(source, points)])
+    assert layer.marked.sum() == 0
 
 
 def test_the_preset_and_the_costmap_example_agree() -> None:
