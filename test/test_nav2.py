@@ -226,6 +226,11 @@ def test_a_pitched_camera_s_scan_does_not_mark_the_floor() -> None:
     layer = ObstacleLayer(CAMERA_HEIGHT_M)
     layer.update([(source, points)])
     assert layer.marked.sum() == 0
+    # the same band drops every return of that scan (floor, or +Inf at range_max below the floor): it clears
+    # nothing, and what it marked before stays (the example's comment: the scan alone needs a level camera)
+    layer.update([(source, np.array([[2.0, 0.0, 0.5]]))])
+    layer.update([(source, points)])
+    assert layer.marked.sum() == 1
 
 
 def test_the_preset_and_the_costmap_example_agree() -> None:
