@@ -16,10 +16,11 @@ Ported from ros-navigation/navigation2, branches ``humble`` and ``jazzy`` (``nav
 - VoxelLayer (3-D, at most 16 voxels a column): a point marks when ``z <= max_obstacle_height`` of the layer
   (Jazzy: also ``>= min_obstacle_height``) and its 3-D distance from the origin is within
   ``[obstacle_min_range, obstacle_max_range)``; clearing pulls each point back by two cells along its ray, clips
-  the ray to the grid (above: to ``origin_z + (z_voxels - 0.5) * z_resolution - 0.01``; below: to ``origin_z``)
-  and clears the voxels of a 3-D Bresenham line (grid units: x, y in ``resolution``, z in ``z_resolution``); a
-  column's cell turns free once none of its voxels is marked (``mark_threshold: 0``); nothing is raytraced when
-  the sensor origin lies outside the grid (a camera above ``origin_z + z_voxels * z_resolution``);
+  the ray to the grid (above: to ``origin_z + (z_voxels - 0.5) * z_resolution - 0.01``; below: to ``origin_z``;
+  Jazzy then moves a clipped end 1e-5 of the ray back) and clears the voxels of a 3-D Bresenham line (grid units:
+  x, y in ``resolution``, z in ``z_resolution``); a column's cell turns free once none of its voxels is marked
+  (``mark_threshold: 0``); nothing is raytraced when the sensor origin lies outside the grid (a camera above
+  ``origin_z + z_voxels * z_resolution``);
 - a LaserScan becomes points as laser_geometry projects it: ``range_min <= range < range_max``; with
   ``inf_is_valid: true`` the obstacle layer first turns each +Inf into ``range_max - 0.0001``.
 
@@ -313,6 +314,10 @@ class VoxelLayer(ObstacleLayer):
             t = np.where(end[:, 1] < low_xy, np.minimum(t, (low_xy - origin[1]) / b), t)
             t = np.where(end[:, 0] > high_xy, np.minimum(t, (high_xy - origin[0]) / a), t)
             t = np.where(end[:, 1] > high_xy, np.minimum(t, (high_xy - origin[1]) / b), t)
+        if self.distro == "jazzy":  # wp_epsilon: a clipped end point moves 1e-5 of the ray back towards the sensor
+            outside = (end[:, 2] > top) | (end[:, 2] < self.origin_z) | (end[:, :2] < low_xy).any(axis=1)
+            outside |= (end[:, :2] > high_xy).any(axis=1)
+            t = np.where(outside, t - 1e-5 * np.sign(t), t)
         end = origin + ray * t[:, None]
         grid = self._grid(end)
         grid = grid[self._in_grid(grid)]

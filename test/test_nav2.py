@@ -96,7 +96,7 @@ def costmap_sources() -> dict[str, Source]:
     return sources
 
 
-def example_voxel_layer() -> VoxelLayer:
+def example_voxel_layer(distro: str = "humble") -> VoxelLayer:
     """The example's voxel layer (its grid heights and thresholds) on a 12 m window centred on the camera."""
     layer = _example_layer()
     assert layer["mark_threshold"] == 0 and layer["unknown_threshold"] >= layer["z_voxels"] - 1  # what the model has
@@ -107,6 +107,7 @@ def example_voxel_layer() -> VoxelLayer:
         origin_z=layer["origin_z"],
         z_resolution=layer["z_resolution"],
         z_voxels=layer["z_voxels"],
+        distro=distro,
     )
 
 
@@ -178,18 +179,22 @@ def test_the_box_is_marked_the_floor_is_not_and_only_the_clearing_outputs_clear_
     assert _box(scan_alone[BOX_FRAMES - 1]) >= 5 and scan_alone[-1].sum() == 0
 
 
-def test_the_clearing_cloud_clears_the_box_in_the_voxel_layer(outputs: dict[str, list[Any]]) -> None:
-    history = _run_costmap(outputs, {"/depth/points", "/depth/points_clearing"})
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_the_clearing_cloud_clears_the_box_in_the_voxel_layer(outputs: dict[str, list[Any]], distro: str) -> None:
+    history = _run_costmap(outputs, {"/depth/points", "/depth/points_clearing"}, example_voxel_layer(distro))
     assert _box(history[BOX_FRAMES - 1]) >= 5
     assert _box(history[BOX_FRAMES]) == 0  # cleared by the first frame without it
     assert history[-1].sum() == 0
 
 
-def test_a_near_box_clears_up_to_the_voxel_grid_top(tmp_path: Path) -> None:
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_a_near_box_clears_up_to_the_voxel_grid_top(tmp_path: Path, distro: str) -> None:
     """1.8 m ahead the box's upper voxels lie on rays that rise past 2 m before their clearing point (5.5 m along,
     or the surface behind): the clearing source must keep those points, the voxel layer cuts the rays at its top."""
     near = 1.8
-    history = _run_costmap(_bag_outputs(tmp_path, near), {"/depth/points", "/depth/points_clearing"})
+    history = _run_costmap(
+        _bag_outputs(tmp_path, near), {"/depth/points", "/depth/points_clearing"}, example_voxel_layer(distro)
+    )
     assert _box(history[BOX_FRAMES - 1], near) >= 5
     assert _box(history[BOX_FRAMES], near) == 0 and history[-1].sum() == 0
 
