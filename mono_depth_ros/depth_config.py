@@ -111,6 +111,7 @@ class CloudConfig:
     rgb: bool
     clearing: bool
     clearing_range: float
+    clearing_stride: int
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ class FrameOutput:
         encoding: ``32FC1`` or ``16UC1``.
         intrinsics: pinhole intrinsics of the published depth image (for its camera_info).
         cloud: the point cloud (see core.cloud) or None when ``cloud.enabled`` is false.
-        clearing: ``cloud.clearing``: points ``cloud.clearing_range`` metres along the beyond-range rays (None off).
+        clearing: ``cloud.clearing``: a ray per ``cloud.clearing_stride``-th pixel, ``cloud.clearing_range`` metres
+            along it when beyond range (None off).
         scan: ``scan.enabled``: the LaserScan of a band of rows (None off); ``scan_frame_id`` its header frame.
         scale: scale recovery status.
         timings_ms: per-stage wall time in milliseconds (``preprocess``, ``model``, ``network`` = the network's own
@@ -508,7 +509,8 @@ class DepthPipeline:
         """The host's last steps (clearing cloud, scan: from the final depth) and the frame's output."""
         clearing = None
         if self._config.cloud.clearing:
-            clearing = clearing_cloud(depth_m, intrinsics, self._config.cloud.clearing_range, self._config.cloud.stride)
+            spec = self._config.cloud
+            clearing = clearing_cloud(depth_m, intrinsics, spec.clearing_range, spec.clearing_stride)
         scan = None
         if self._config.scan.enabled:
             output = self._config.output

@@ -1,5 +1,6 @@
-"""Draw docs/images/nav2_costmap.png: the costmap of test/test_nav2.py's sequence over time, with and without the
-clearing outputs (5 m ahead of the camera, the green dot, and 2.5 m to either side; red = marked).
+"""Draw docs/images/nav2_costmap.png: the example's voxel layer (test/test_nav2.py's model and sequence) over time,
+with and without the clearing outputs (5 m ahead of the camera, the green dot, and 2.5 m to either side; red =
+marked).
 Usage: ``.venv/bin/python scripts/nav2_costmap_picture.py [OUT.png]``."""
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def main() -> int:
     rows = {
         "/depth/points only": scene._run_costmap(outputs, {"/depth/points"}),
         "+ /depth/points_clearing": scene._run_costmap(outputs, {"/depth/points", "/depth/points_clearing"}),
-        "+ /depth/scan": scene._run_costmap(outputs, {"/depth/points", "/depth/scan"}),
+        "+ /depth/scan (its level rays clear only voxels at the camera's height)": scene._run_costmap(
+            outputs, {"/depth/points", "/depth/scan"}
+        ),
     }
     frames = [scene.BOX_FRAMES - 1, scene.BOX_FRAMES, scene.FRAMES - 1]
     cells = rows["/depth/points only"][0].shape[0]

@@ -753,8 +753,10 @@ def test_real_pipeline_end_to_end(ros: Ros) -> None:
 
 
 def test_real_pipeline_publishes_the_nav2_clearing_cloud_and_scan(ros: Ros) -> None:
-    """``cloud.clearing`` and ``scan.enabled`` on a wall 4 m away: a ray per 4th pixel (cloud.stride), a scan."""
+    """``cloud.clearing`` and ``scan.enabled`` on a wall 4 m away: a ray per 2nd pixel (cloud.clearing_stride, finer
+    than the marking cloud's cloud.stride 4), a scan."""
     overrides = {**EXTERNAL, "scale.mode": "none", "cloud.clearing": True, "cloud.clearing_range": 5.0,
+                 "cloud.clearing_stride": 2, "cloud.mode": "strided", "cloud.stride": 4,
                  "scan.enabled": True, "scan.band_rows": 2, "output.max_range": 5.0}  # fmt: skip
     from mono_depth_ros.core.laser_scan import scan_frame_id
 
@@ -764,7 +766,9 @@ def test_real_pipeline_publishes_the_nav2_clearing_cloud_and_scan(ros: Ros) -> N
     (scan,) = node.publishers["depth/scan"].wait_for(1)
     assert stats(node).bad == {} and stats(node).worker_errors == 0
     assert stamp_ns_of(clearing) == stamp_ns_of(scan) == STAMP_NS
-    assert clearing.header.frame_id == FRAME_ID and clearing.height == 1 and clearing.width == (32 // 4) * (24 // 4)
+    assert clearing.header.frame_id == FRAME_ID and clearing.height == 1 and clearing.width == (32 // 2) * (24 // 2)
+    (points,) = node.publishers["depth/points"].wait_for(1)
+    assert points.width == (32 // 4) * (24 // 4)
     assert scan.header.frame_id == scan_frame_id(FRAME_ID)
     ranges = np.asarray(scan.ranges)
     assert ranges.dtype == np.float32 and np.nanmin(ranges) == pytest.approx(4.0, rel=1e-3)  # straight ahead

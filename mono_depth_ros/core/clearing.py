@@ -31,7 +31,8 @@ def clearing_cloud(
         intrinsics: pinhole intrinsics of ``depth_m``.
         distance_m: Euclidean distance of each point from the optical centre (> 0); set it at or beyond the
             costmap's ``raytrace_max_range`` so that the whole ray clears.
-        stride: keep pixels with ``u % stride == 0`` and ``v % stride == 0`` (the marking cloud's density).
+        stride: keep pixels with ``u % stride == 0`` and ``v % stride == 0`` (``cloud.clearing_stride``: finer than
+            the marking cloud, as a voxel layer clears only the voxels a ray's line crosses).
 
     Returns:
         Unorganized XYZ :class:`PointCloud` (height 1, dense), points in image row order, metres.

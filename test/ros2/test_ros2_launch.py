@@ -230,6 +230,9 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         cloud = next(iter(best_effort.messages))
         assert cloud.height == 1 and cloud.width * cloud.point_step < 600_000  # unorganized, under 0.6 MB
         assert len(set(clearing.by_stamp()) & published) >= 0.9 * len(published)
+        assert param_value("/mono_depth_node", "cloud.clearing_stride") == "2"  # finer than cloud.stride 4
+        stamp = next(iter(set(clearing.by_stamp()) & set(best_effort.by_stamp())))
+        assert clearing.by_stamp()[stamp].width > 3 * best_effort.by_stamp()[stamp].width
         scan = scans.by_stamp()[next(iter(published & set(scans.by_stamp())))]
         assert scan.header.frame_id == "camera" and scan.angle_min < 0 < scan.angle_max  # camera_optical's body frame
         assert np.isposinf(np.asarray(scan.ranges)).any()  # KITTI's open road beyond max_range: clears in Nav2
