@@ -158,13 +158,19 @@ def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | Non
 def align_inverse_depth(
     pred_inverse: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]:
-    """Least-squares ``s·pred + t ≈ 1 / gt`` over ``mask``; returns depth ``1 / (s·pred + t)`` (NaN where <= 0)."""
+    """Least-squares ``s·pred + t ≈ 1 / gt`` over the ``mask`` pixels where the prediction is finite (MiDaS / Depth
+    Anything: alignment in inverse depth); returns depth ``1 / (s·pred + t)``, NaN where that is not finite and
+    positive (a NaN / ±Inf prediction, e.g. a sky head's +Inf, stays NaN: scored as unmeasured), all NaN when no
+    pixel can be fitted."""
     x = np.asarray(pred_inverse, dtype=np.float64)
-    a = np.stack([x[mask], np.ones(int(mask.sum()))], axis=1)
-    (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[mask], rcond=None)
-    inverse = s * x + t
+    fit = mask & np.isfinite(x)
+    if not fit.any():
+        return np.full(x.shape, np.nan)
+    a = np.stack([x[fit], np.ones(int(fit.sum()))], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(inverse > 0, 1.0 / inverse, np.nan)
+        inverse = s * x + t
+        return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
 
 
 def evaluate_predictions(

@@ -71,6 +71,25 @@ def test_affine_inverse_alignment_recovers_depth() -> None:
     assert report.mean.abs_rel < 1e-4 and report.protocol.scaling == "affine_inverse"
 
 
+def test_affine_inverse_fit_skips_non_finite_predictions() -> None:
+    """+Inf (a sky head's mark) or NaN disparity at a few GT pixels: the fit uses the other pixels (lstsq raised
+    LinAlgError on them), and those pixels score as unmeasured, i.e. as the far cap, as for the depth kinds."""
+    gt = _gt()
+    mask = np.isfinite(gt)
+    disparity = 3.0 / np.nan_to_num(gt, nan=10.0) + 0.2
+    disparity[1, :5] = np.inf
+    disparity[2, :5] = np.nan
+    bad = ~np.isfinite(disparity)
+    aligned = align_inverse_depth(disparity, gt, mask)
+    np.testing.assert_allclose(aligned[mask & ~bad], gt[mask & ~bad], rtol=1e-4)
+    assert np.isnan(aligned[bad]).all()
+    report = evaluate_predictions([("x", disparity, gt)], PROTOCOLS["synthetic"], OutputKind.RELATIVE_INVERSE)
+    expected = np.where(bad, 80.0, gt)  # non-finite -> the 80 m cap, exact elsewhere
+    assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
+    assert report.mean.a1 == pytest.approx(1.0 - bad[mask].mean())
+    assert np.isnan(align_inverse_depth(np.full_like(gt, np.nan), gt, mask)).all()  # nothing to fit: no depth
+
+
 def test_crop_and_missing_ground_truth() -> None:
     gt = np.full((100, 200), 10.0, np.float32)
     pred = np.full_like(gt, 10.0)
