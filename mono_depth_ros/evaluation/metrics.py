@@ -77,12 +77,13 @@ def eigen_crop_mask_nyu(height: int, width: int) -> npt.NDArray[np.bool_]:
 
 
 def median_scale(pred: FloatImage, gt_m: FloatImage, mask: npt.NDArray[np.bool_]) -> float:
-    """monodepth2's per-image ratio median(gt) / median(pred) over ``mask`` (valid only for depth up to scale)."""
-    pred_valid = pred[mask]
-    pred_valid = pred_valid[np.isfinite(pred_valid) & (pred_valid > 0)]
-    if pred_valid.size == 0 or not mask.any():
+    """monodepth2's per-image ratio median(gt) / median(pred) (valid only for depth up to scale), both medians over
+    the same pixels: those of ``mask`` where the prediction is finite and positive (NaN when there are none)."""
+    with np.errstate(invalid="ignore"):
+        paired = mask & np.isfinite(pred) & (pred > 0)
+    if not paired.any():
         return float("nan")
-    return float(np.median(gt_m[mask]) / np.median(pred_valid))
+    return float(np.median(gt_m[paired]) / np.median(pred[paired]))
 
 
 def compute_metrics(

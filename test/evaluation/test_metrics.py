@@ -42,6 +42,20 @@ def test_median_scaling_removes_a_global_scale() -> None:
     assert median_scale(pred, gt, np.ones_like(gt, dtype=bool)) == pytest.approx(7.3)
 
 
+def test_median_scaling_pairs_ground_truth_and_prediction_pixels() -> None:
+    """monodepth2 takes both medians over the same pixels: a prediction with no value (NaN, or a sky head's +Inf) at
+    some GT pixels leaves those out of the GT median too (else the far GT there biased it: 9.625 instead of 7)."""
+    gt = np.arange(1.0, 11.0).reshape(2, 5)  # 1 .. 10 m
+    pred = gt / 7.0
+    pred[1, 2:] = [np.nan, np.inf, -1.0]  # no usable prediction at the three farthest GT pixels (8, 9, 10 m)
+    mask = np.ones_like(gt, dtype=bool)
+    assert median_scale(pred, gt, mask) == pytest.approx(7.0)  # median(1..7) / median((1..7) / 7)
+    m = compute_metrics(pred, gt, median_scaling=True)
+    far = np.array([8.0, 9.0, 10.0])  # NaN / +Inf -> the 80 m cap, -1 -> 1e-3 m; exact elsewhere
+    errors = np.concatenate([np.zeros(7), np.abs([80.0, 80.0, 1e-3] - far) / far])
+    assert m.abs_rel == pytest.approx(errors.mean())
+
+
 def test_range_and_crop() -> None:
     gt = np.full((375, 1242), 90.0)
     gt[200, 600] = 10.0
