@@ -31,6 +31,25 @@ def test_hand_computed_case() -> None:
     assert m.a1 == pytest.approx(1 / 3)
     assert m.a2 == pytest.approx(2 / 3)
     assert m.a3 == pytest.approx(2 / 3)
+    # KITTI depth benchmark / ZoeDepth SILog: 100 sqrt(mean g² - (mean g)²), g = ln pred - ln gt
+    g = np.array([math.log(0.5), math.log(1.25), 0.0])
+    assert m.silog == pytest.approx(100 * math.sqrt(np.mean(g**2) - np.mean(g) ** 2))
+    # devkit iRMSE in 1/km: 1000/1 - 1000/2 = 500, 1000/5 - 1000/4 = -50, 0
+    assert m.irmse == pytest.approx(math.sqrt((500**2 + 50**2) / 3))
+    assert np.isnan(NAN_METRICS.silog) and np.isnan(NAN_METRICS.irmse)
+
+
+def test_silog_ignores_a_global_scale_and_irmse_is_per_kilometre() -> None:
+    rng = np.random.default_rng(2)
+    gt = rng.uniform(2, 30, size=(30, 40))  # x 1.3 stays below the 80 m clip
+    pred = gt * np.exp(rng.normal(0, 0.1, gt.shape))
+    m, scaled = compute_metrics(pred, gt), compute_metrics(pred * 1.3, gt)
+    assert scaled.silog == pytest.approx(m.silog) and scaled.abs_rel != pytest.approx(m.abs_rel)
+    assert compute_metrics(np.full((2, 2), 500.0), np.full((2, 2), 250.0), max_depth_m=1000.0).irmse == (
+        pytest.approx(2.0)  # 1 / 0.5 km - 1 / 0.25 km = -2 per km
+    )
+    mean = mean_metrics([m, scaled])
+    assert mean.silog == pytest.approx(m.silog) and mean.irmse == pytest.approx((m.irmse + scaled.irmse) / 2)
 
 
 def test_median_scaling_removes_a_global_scale() -> None:
