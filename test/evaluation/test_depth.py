@@ -161,3 +161,24 @@ def test_the_header_says_how_many_images_the_mean_scored() -> None:
     report = evaluate_predictions(pairs, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
     header = report.format_table().splitlines()[0]
     assert report.mean.count == 1 and "2 images, 1 scored)" in header, header
+
+
+def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path) -> None:
+    """As the node hands them camera_info: Depth Pro's metres follow fx (it used its field-of-view head instead); a
+    Prompt Depth Anything, which gets no LiDAR prompt here, is scored as depth up to scale (not as metres)."""
+    pytest.importorskip("transformers")
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+    from test.models.hf_tiny import write_tiny_family
+
+    rgb = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    gt = np.random.default_rng(1).uniform(2.0, 40.0, (120, 200)).astype(np.float32)
+    samples = [
+        EvalSample(f"f{fx:g}", rgb, gt, PinholeIntrinsics(fx, fx, 99.5, 59.5, width=200, height=120))
+        for fx in (100.0, 200.0)
+    ]
+    depth_pro = evaluate_checkpoint(write_tiny_family("depth_pro", tmp_path / "dp"), samples, "synthetic")
+    near, far = depth_pro.gt_over_pred_median
+    assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
+    prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
+    assert prompt.output_kind is OutputKind.DEPTH_UP_TO_SCALE and prompt.protocol.scaling == "median"
