@@ -182,3 +182,68 @@ def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path
     assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
     prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
     assert prompt.output_kind is OutputKind.DEPTH_UP_TO_SCALE and prompt.protocol.scaling == "median"
+
+
+def _zoedepth_metrics(gt: np.ndarray, pred: np.ndarray, crop: str, max_depth: float) -> dict[str, float]:
+    """ZoeDepth ``utils/misc.py`` ``compute_metrics`` + ``compute_errors`` transcribed (min_depth_eval 1e-3)."""
+    pred = pred.copy()
+    pred[pred < 1e-3], pred[pred > max_depth] = 1e-3, max_depth
+    pred[np.isinf(pred)], pred[np.isnan(pred)] = max_depth, 1e-3
+    valid = (gt > 1e-3) & (gt < max_depth)
+    h, w = gt.shape
+    eval_mask = np.zeros_like(valid)
+    if crop == "garg":
+        eval_mask[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = True
+    else:
+        eval_mask[45:471, 41:601] = True
+    g, p = gt[valid & eval_mask], pred[valid & eval_mask]
+    thresh, err = np.maximum(g / p, p / g), np.log(p) - np.log(g)
+    return {
+        "a1": (thresh < 1.25).mean(),
+        "abs_rel": np.mean(np.abs(g - p) / g),
+        "sq_rel": np.mean((g - p) ** 2 / g),
+        "rmse": np.sqrt(np.mean((g - p) ** 2)),
+        "rmse_log": np.sqrt(np.mean(err**2)),
+        "silog": np.sqrt(np.mean(err**2) - np.mean(err) ** 2) * 100,
+        "log10": np.mean(np.abs(np.log10(g) - np.log10(p))),
+    }
+
+
+def _midas_aligned_depth(gt: np.ndarray, disparity: np.ndarray, crop: str, max_depth: float) -> np.ndarray:
+    """MiDaS / DPT evaluation (``compute_scale_and_shift`` on 1 / GT, then the 1 / cap floor) transcribed."""
+    h, w = gt.shape
+    mask = ((gt > 1e-3) & (gt < max_depth)).astype(np.float64)
+    crop_mask = np.zeros_like(mask)
+    if crop == "garg":
+        crop_mask[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = 1
+    else:
+        crop_mask[45:471, 41:601] = 1
+    mask *= crop_mask
+    target = np.where(mask > 0, 1.0 / np.where(gt > 0, gt, 1.0), 0.0)
+    a00, a01, a11 = np.sum(mask * disparity**2), np.sum(mask * disparity), np.sum(mask)
+    b0, b1 = np.sum(mask * disparity * target), np.sum(mask * target)
+    det = a00 * a11 - a01 * a01
+    aligned = (a11 * b0 - a01 * b1) / det * disparity + (-a01 * b0 + a00 * b1) / det
+    return 1.0 / np.maximum(aligned, 1.0 / max_depth)
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("nyu_dir", "nyu"), ("kitti_depth_dir", "kitti_improved")])
+def test_real_frames_score_as_zoedepth_and_midas_score_them(
+    request: pytest.FixtureRequest, fixture: str, protocol: str
+) -> None:
+    """Metric predictions against ZoeDepth's evaluation, relative inverse ones against MiDaS's alignment in inverse
+    depth (Depth Anything's relative protocol), on the real NYU / KITTI frames; GT with a 20 % log error."""
+    p = PROTOCOLS[protocol]
+    rng = np.random.default_rng(0)
+    for sample in annotated_samples(request.getfixturevalue(fixture)):
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        pred = np.where(gt > 0, gt, np.nanmedian(sample.gt_depth_m)) * np.exp(rng.normal(0.0, 0.2, gt.shape))
+        ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], p, OutputKind.METRIC).mean
+        for name, value in _zoedepth_metrics(gt, pred, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-9), name
+        disparity = 3.0 / pred + 0.05
+        relative = replace(p, scaling="affine_inverse")
+        ours = evaluate_predictions([("x", disparity, sample.gt_depth_m)], relative, OutputKind.RELATIVE_INVERSE).mean
+        reference = _midas_aligned_depth(gt, disparity, p.crop, p.max_depth_m)
+        for name, value in _zoedepth_metrics(gt, reference, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name
