@@ -55,7 +55,7 @@ class DepthMetrics:
 
 
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "a1", "a2", "a3", "silog", "irmse")
-NAN_METRICS = DepthMetrics(*(float("nan"),) * len(METRIC_NAMES), count=0)
+NAN_METRICS = DepthMetrics(*(float("nan"),) * 8, silog=float("nan"), irmse=float("nan"), count=0)
 
 
 def valid_mask(gt_m: FloatImage, min_depth_m: float, max_depth_m: float) -> npt.NDArray[np.bool_]:
