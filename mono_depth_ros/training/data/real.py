@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol, crop_mask
+from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, crop, resize
 from mono_depth_ros.training.data.bag_lidar import export_bag_frames
@@ -128,30 +128,11 @@ class RecordedDepthDataset(Dataset[dict[str, Tensor]]):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         return batch_item(self.sample(index), index)
 
-    @property
-    def eval_protocol(self) -> Protocol:
-        """The protocol :meth:`eval_samples` are scored with: :attr:`protocol` with its crop already applied."""
-        return replace(self.protocol, crop="none")
-
     def eval_samples(self) -> list[EvalSample]:
-        """Every item with its ground truth (annotated depth, else LiDAR; NaN = none) for validation metrics.
-
-        The protocol's crop (Garg, Eigen NYU) is defined on the recorded frame: the ground truth outside it is
-        dropped there, before the frame is fitted to the input (whose aspect may differ), so validation scores the
-        pixels the protocol names; score them with :attr:`eval_protocol`.
-        """
+        """Every item with its ground truth (annotated depth, else LiDAR; NaN = none) for validation metrics."""
         out = []
         for index in range(len(self)):
-            frame = self.samples[index]
-            keep = crop_mask(self.protocol.crop, frame.height, frame.width)
-            if keep is not None:
-                outside = ~torch.from_numpy(keep)[None]
-                frame = replace(
-                    frame,
-                    depth=frame.depth.masked_fill(outside, float("nan")),
-                    sparse_depth=frame.sparse_depth.masked_fill(outside, float("nan")),
-                )
-            sample = fit_to_input(frame, self.width, self.height)
+            sample = self.sample(index)
             depth = sample.depth[0].numpy()
             gt = depth if np.isfinite(depth).any() else sample.sparse_depth[0].numpy()
             rgb = (sample.rgb.permute(1, 2, 0).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()

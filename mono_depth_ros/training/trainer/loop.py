@@ -270,7 +270,7 @@ class Trainer:
         if self.context.is_main:
             run = self.config.run
             if isinstance(self.val_data, RecordedDepthDataset):
-                samples, protocol = self.val_data.eval_samples(), self.val_data.eval_protocol
+                samples, protocol = self.val_data.eval_samples(), self.val_data.protocol
             else:
                 samples, protocol = synthetic_samples(self.val_data.clips), PROTOCOLS["synthetic"]
             samples = samples[: run.val_max_images] if run.val_max_images else samples

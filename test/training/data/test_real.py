@@ -151,19 +151,3 @@ def test_supervised_data_whose_depth_maps_are_all_empty_is_refused(tmp_path: Pat
     assert len(build_recorded_datasets(config, 32, 24, (-1, 1), seed=0)[0]) == 1  # self-supervised: not a target
     cv2.imwrite(str(folder / "depth" / "0002.png"), np.full((24, 32), 5000, np.uint16))
     assert len(build_recorded_datasets(config, 32, 24, (), seed=0)[0]) == 3  # one frame with depth is enough
-
-
-def test_validation_crop_is_the_protocols_crop_of_the_recorded_frame(nyu_dir: Path) -> None:
-    """The Eigen NYU crop (rows 45:471, cols 41:601 of 480×640) is cut from the recorded frame before it is fitted to
-    a network input of another aspect; scaled onto the 192×640 centre view (rows 144:336 of the frame) it dropped
-    view rows 0:18 and 188:192, frame rows inside the crop, and kept the white border's columns instead."""
-    _, val = build_recorded_datasets(DataConfig(kind="nyu", root=str(nyu_dir)), 640, 192, (), seed=0)
-    frame = val.samples[0].depth[0].numpy()
-    assert frame.shape == (480, 640)
-    expected = frame[144:336].copy()  # cover_resize is the identity here; the centre crop takes rows 144:336
-    expected[:, :41] = np.nan
-    expected[:, 601:] = np.nan
-    gt = val.eval_samples()[0].gt_depth_m
-    np.testing.assert_array_equal(gt, expected)
-    assert np.isfinite(frame[144:336, :41]).any()  # the border columns do hold Kinect depth: the crop matters
-    assert val.eval_protocol.crop == "none" and val.eval_protocol.max_depth_m == 10.0  # applied once, above
