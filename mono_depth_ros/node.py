@@ -41,7 +41,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, Point
 from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
-from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_if_distortion_ignored
+from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
@@ -136,10 +136,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
         self._log_throttle = ReasonThrottle(2.0)
-        topics = self._config.topics  # a raw-looking image read as rectified: warned once per calibration
-        self._cameras = CameraModelCache(
-            warn_if_distortion_ignored(topics.image, topics.image_is_rectified, self.get_logger().warning)
-        )
+        topics, check = self._config.topics, self._pipeline.training_camera_warning  # once per calibration: a raw
+        warn = warn_about_calibration(topics.image, topics.image_is_rectified, self.get_logger().warning, check)
+        self._cameras = CameraModelCache(warn)  # image read as rectified, a metric model on another camera
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None

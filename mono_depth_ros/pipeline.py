@@ -30,6 +30,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.training_camera import training_camera_mismatch
 from mono_depth_ros.depth_config import DepthConfig
 
 if TYPE_CHECKING:
@@ -317,6 +318,16 @@ class DepthPipeline:
                 self._temporal = self._make_temporal_filter()
             else:
                 self._temporal.config = self._temporal_filter_config()
+
+    def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
+        """The warning for a metric model whose metres rest on its own scale on a camera unlike its training
+        camera (:func:`~mono_depth_ros.core.training_camera.training_camera_mismatch`), else None; ``camera`` is
+        the intrinsics of the image the model sees."""
+        if self._source is None or self._config.model.backend == "external":
+            return None
+        scale = self._config.scale
+        training_focal: tuple[float, ...] = getattr(self._source, "training_focal", ())
+        return training_camera_mismatch(training_focal, self._output_kind(), scale.mode, scale.fixed_scale, camera)
 
     def _temporal_filter_config(self) -> TemporalFilterConfig:
         from mono_depth_ros.core.temporal_filter import TemporalFilterConfig

@@ -97,6 +97,10 @@ class EchoPipeline:
         self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
         self.params = dict(config.params)
 
+    def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
+        """No network, no training camera."""
+        return None
+
     def process_frame(self, frame: FrameInput) -> FrameOutput:
         if self.before is not None:
             self.before(frame)
@@ -348,6 +352,18 @@ def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros:
     node.publishers["depth/image"].wait_for(1)  # the worker keeps the latest frame: one may replace the other
     raw = [m for m in node.get_logger().messages("WARN") if "image_is_rectified:=false" in m]
     assert len(raw) == 1 and "/camera/image_raw has distortion" in raw[0], raw
+
+
+def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warned_once(ros: Ros) -> None:
+    """The real pipeline with the shipped model and scale.mode none: this 32x24 camera (fx/width 1.25, fy/height
+    1.67) is not its KITTI-like training camera (0.58, 1.93); the log says its metres are off, once per calibration."""
+    node = ros.make_node({"scale.mode": "none", "model.threads": 1})
+    for k in range(2):
+        node.deliver("/camera/camera_info", camera_info(STAMP_NS + k))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+        node.publishers["depth/image"].wait_for(k + 1, timeout_s=60)
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "training camera" in m]
+    assert "32x24 camera has 1.25, 1.67 (2.16x, 0.86x)" in warning and "scale.mode=lidar" in warning
 
 
 def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_another(ros: Ros) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
 
 
@@ -46,13 +47,26 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
     )
 
 
-def warn_if_distortion_ignored(
-    image_topic: str, image_is_rectified: bool, warn: Callable[[str], Any]
+def warn_about_calibration(
+    image_topic: str,
+    image_is_rectified: bool,
+    warn: Callable[[str], Any],
+    model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
 ) -> Callable[[CameraModel], None]:
-    """A :class:`CameraModelCache` ``on_new`` that warns (the node's log) when :func:`distortion_ignored` applies."""
+    """A :class:`CameraModelCache` ``on_new`` that warns (the node's log) when :func:`distortion_ignored` applies
+    and when ``model_check`` (e.g. ``DepthPipeline.training_camera_warning``) has something to say about the
+    intrinsics of the image the model sees (an uncalibrated camera is left to the frame path, which counts it)."""
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
+            warn(text)
+        if model_check is None:
+            return
+        try:
+            intrinsics = camera.intrinsics(image_is_rectified)
+        except CalibrationError:
+            return
+        if (text := model_check(intrinsics)) is not None:
             warn(text)
 
     return check

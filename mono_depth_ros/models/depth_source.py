@@ -97,6 +97,11 @@ class EstimatorSource:
         """Where the network runs (and where its prediction is, before the copy to the host)."""
         return self.estimator.device
 
+    @property
+    def training_focal(self) -> tuple[float, ...]:
+        """``(fx / width, fy / height)`` of the network's training images (ModelSpec); empty when unknown."""
+        return self.estimator.spec.training_focal
+
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
         """(height, width) the network runs at for a camera image of ``image_hw``."""
         return self.estimator.network_hw(image_hw)

@@ -12,6 +12,7 @@ Output kinds (what the network's raw output means):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -53,7 +54,7 @@ class InputPolicy:
             raise CheckpointError(msg)
 
 
-_OPTIONAL_DEFAULTS: dict[str, Any] = {"output_name": "", "sky_output": "", "sky_threshold": 0.5}
+_OPTIONAL_DEFAULTS: dict[str, Any] = {"output_name": "", "sky_output": "", "sky_threshold": 0.5, "training_focal": ()}
 
 MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
@@ -76,6 +77,9 @@ class ModelSpec:
         sky_output: the graph output of a sky mask or sky probability (Depth Anything 3); its pixels above
             ``sky_threshold`` are published as +Inf (REP 117: beyond range). Empty: none.
         sky_threshold: sky when the sky output exceeds this.
+        training_focal: ``(fx / width, fy / height)`` of the images the network was trained on, as it saw them
+            (focal length over image size per axis, unitless; KITTI ~(0.58, 1.92)); empty when unknown. A metric
+            network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
     """
 
     architecture: str
@@ -90,11 +94,23 @@ class ModelSpec:
     output_name: str = ""
     sky_output: str = ""
     sky_threshold: float = 0.5
+    training_focal: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "output_kind", OutputKind.parse(str(getattr(self.output_kind, "value", self.output_kind)))
         )
+        try:
+            focal = tuple(float(value) for value in self.training_focal)
+        except (TypeError, ValueError):
+            focal = (math.nan,)
+        if focal and (len(focal) != 2 or not all(0.0 < value < 1e3 for value in focal)):
+            msg = (
+                f"ModelSpec training_focal={self.training_focal!r} must be [fx / width, fy / height] of the "
+                f"training images (two positive numbers, KITTI ~[0.58, 1.92]) or empty when unknown"
+            )
+            raise CheckpointError(msg)
+        object.__setattr__(self, "training_focal", focal)
         if not 0.0 < self.min_depth_m < self.max_depth_m:
             msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
             raise CheckpointError(msg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.camera_cache import CameraModelCache, distortion_ignored, warn_if_distortion_ignored
+from mono_depth_ros.adapters.camera_cache import CameraModelCache, distortion_ignored, warn_about_calibration
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, make_header
@@ -41,7 +41,7 @@ def test_a_raw_looking_topic_with_distortion_read_as_rectified_is_warned_once_pe
     distorted.distortion_model = "plumb_bob"
     distorted.d = np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
     warnings: list[str] = []
-    cache = CameraModelCache(warn_if_distortion_ignored("/camera/image_raw", True, warnings.append))
+    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append))
     cache.get(distorted)
     cache.get(distorted)  # the same calibration: no second warning
     assert len(warnings) == 1 and "plumb_bob D=[-0.3, 0.1" in warnings[0] and "image_is_rectified:=false" in warnings[0]
@@ -49,3 +49,28 @@ def test_a_raw_looking_topic_with_distortion_read_as_rectified_is_warned_once_pe
     assert distortion_ignored("/camera/image_rect_color", model, True) is None  # a rectified topic
     assert distortion_ignored("/camera/image_raw/compressed", model, False) is None  # raw, undistorted by the node
     assert distortion_ignored("/camera/image_raw/compressed", model, True) is not None
+
+
+def test_the_model_check_sees_the_intrinsics_the_model_sees_once_per_calibration() -> None:
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=640, height=480)
+    info = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 1, "cam"))
+    info.p = np.array([400.0, 0.0, 320.0, 0.0, 0.0, 410.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    seen: list[PinholeIntrinsics] = []
+    warnings: list[str] = []
+
+    def model_check(camera: PinholeIntrinsics) -> str | None:
+        seen.append(camera)
+        return f"fx {camera.fx:g}"
+
+    cache = CameraModelCache(warn_about_calibration("/camera/image_rect", True, warnings.append, model_check))
+    cache.get(info)
+    cache.get(info)
+    assert warnings == ["fx 400"] and (seen[0].fx, seen[0].fy) == (400.0, 410.0)  # rectified: P
+    no_k = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 2, "cam"))
+    no_k.k = np.zeros(9)  # P alone: fine for a rectified image, unusable for a raw one
+    raw = CameraModelCache(warn_about_calibration("/camera/image_raw", False, warnings.append, model_check))
+    model = raw.get(no_k)  # no warning, no exception: the frame path counts the CalibrationError
+    with pytest.raises(CalibrationError):
+        model.intrinsics(False)
+    assert len(seen) == 1 and warnings == ["fx 400"]

@@ -215,6 +215,17 @@ def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_p
     assert "CUDA is not available; running on the CPU" in summary.warnings.examples["device"]
 
 
+def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warned_once(tmp_path: Path) -> None:
+    """The tiny bag's 64x48 camera (fx/width 0.78, fy/height 1.04) is not the shipped model's KITTI-like training
+    camera (0.58, 1.93): with scale.mode none its metres are off, and the summary says so once per calibration."""
+    reason = "metric model on another camera"
+    summary, _ = _run(tmp_path, {"scale.mode": "none", "model.threads": 1})
+    assert summary.frames_out == 3 and summary.warnings.counts[reason] == 1
+    assert "(1.35x, 0.54x)" in summary.warnings.examples[reason]
+    external, _ = _run(tmp_path / "external", EXTERNAL_METRIC)  # no network: nothing to compare
+    assert reason not in external.warnings.counts
+
+
 @pytest.mark.parametrize("fixed_frame", ["odom", "map"])
 def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path, fixed_frame: str) -> None:
     frames = write_moving_bag(tmp_path / "in", speed_mps=10.0)

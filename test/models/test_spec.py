@@ -1,14 +1,34 @@
-"""ModelSpec and its input policy: sizes are bounded before anything is allocated."""
+"""ModelSpec and its input policy: sizes are bounded before anything is allocated; the training camera record."""
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 import pytest
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.spec import InputPolicy
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 
 @pytest.mark.parametrize("sides", [{"height": 100_000, "width": 100_000}, {"height": 0}, {"max_long_side": 10**6}])
 def test_a_spec_declaring_an_absurd_input_is_refused_before_allocating(sides: dict[str, int]) -> None:
     with pytest.raises(CheckpointError, match=r"must be in 1\.\.8192 pixels"):
         InputPolicy(**sides)
+
+
+def test_training_focal_round_trips_and_is_left_out_of_the_json_when_unknown() -> None:
+    spec = ModelSpec("unet", training_focal=(0.58, 1.93))
+    assert ModelSpec.from_json(spec.to_json()) == spec
+    assert json.loads(spec.to_json())["training_focal"] == [0.58, 1.93]
+    unknown = ModelSpec("unet")
+    assert "training_focal" not in json.loads(unknown.to_json())  # readable by a version without the field
+    assert ModelSpec.from_json(unknown.to_json()).training_focal == ()
+
+
+@pytest.mark.parametrize("focal", [[0.58], [0.58, 1.9, 1.0], [0.58, -1.0], [0.0, 1.9], [math.nan, 1.9], "ab", 5])
+def test_a_malformed_training_focal_is_refused_naming_what_it_must_be(focal: Any) -> None:
+    text = json.dumps({"architecture": "unet", "training_focal": focal})
+    with pytest.raises(CheckpointError, match=r"training_focal=.* must be \[fx / width, fy / height\]"):
+        ModelSpec.from_json(text)

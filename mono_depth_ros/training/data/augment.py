@@ -142,10 +142,15 @@ def random_resized_crop(
     height: int,
     scale_range: tuple[float, float] = (1.0, 1.0),
     generator: torch.Generator | None = None,
+    zoom_scales_depth: bool = False,
 ) -> Sample:
     """Resize by a random factor ``s`` from ``scale_range``, then crop a random ``width`` × ``height`` window.
 
     ``s`` is raised where needed so that the resized image covers the window (no padding, no invalid border).
+    With ``zoom_scales_depth`` the depth (dense and sparse, metres) and the translations of the known source poses
+    are divided by ``s``: a frame zoomed by ``s`` looks like the scene ``s`` times closer seen by the camera as
+    given, so it teaches the depth that camera would see at that apparent size (the canonical-camera rule of
+    Metric3D) instead of the same metres for every zoom, which biases a metric network by about the mean zoom.
 
     Raises:
         ConfigError: an empty or non-positive ``scale_range``, or a non-positive output size.
@@ -161,7 +166,13 @@ def random_resized_crop(
     resized = resize(sample, new_w, new_h)
     x0 = int(torch.randint(0, new_w - width + 1, (), generator=generator))
     y0 = int(torch.randint(0, new_h - height + 1, (), generator=generator))
-    return crop(resized, x0, y0, width, height)
+    out = crop(resized, x0, y0, width, height)
+    if not zoom_scales_depth or (new_w, new_h) == (sample.width, sample.height):
+        return out
+    zoom = math.sqrt(new_w / sample.width * new_h / sample.height)  # the focal lengths' mean change
+    poses = out.source_from_target.clone()
+    poses[:, :3, 3] /= zoom  # NaN (unknown) stays NaN
+    return replace(out, depth=out.depth / zoom, sparse_depth=out.sparse_depth / zoom, source_from_target=poses)
 
 
 # ------------------------------------------------------------------------------------------------------- photometric
@@ -234,6 +245,8 @@ class AugmentConfig:
     Attributes:
         crop_width, crop_height: output size in pixels; 0 = keep the input size (no crop, no scaling).
         scale_range: random resize factor range before the crop (1, 1 = crop only).
+        zoom_scales_depth: divide depth and known translations by the zoom (see :func:`random_resized_crop`), so
+            that the zoom keeps a metric network's scale true to the un-zoomed camera.
         flip_probability: probability of a horizontal flip.
         jitter_probability: probability of colour jitter; brightness, contrast, saturation, hue: its strengths.
         noise_std: std of additive Gaussian noise on colour values in [0, 1] (0 = off).
@@ -242,6 +255,7 @@ class AugmentConfig:
     crop_width: int = 0
     crop_height: int = 0
     scale_range: tuple[float, float] = (1.0, 1.0)
+    zoom_scales_depth: bool = True
     flip_probability: float = 0.5
     jitter_probability: float = 0.5
     brightness: float = 0.2
@@ -289,7 +303,9 @@ class TrainAugment:
             return probability > 0.0 and float(torch.rand((), generator=gen)) < probability
 
         if cfg.crop_width:
-            sample = random_resized_crop(sample, cfg.crop_width, cfg.crop_height, cfg.scale_range, gen)
+            sample = random_resized_crop(
+                sample, cfg.crop_width, cfg.crop_height, cfg.scale_range, gen, cfg.zoom_scales_depth
+            )
         if chance(cfg.flip_probability):
             sample = hflip(sample)
         if chance(cfg.jitter_probability):

@@ -12,9 +12,10 @@ rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): sel
                ``data.lidar_topic`` its LiDAR is the depth target / sparse term (:mod:`.data.bag_lidar`)
 =============  =========================================================================================
 
-Training frames are resized to cover the input size (aspect kept), then augmented by :class:`.augment.TrainAugment`
-(random resized crop to the input size, flip, colour jitter, noise; intrinsics, depth and poses follow). Validation
-frames are resized to cover and centre-cropped, with no randomness. Depth is never interpolated (nearest / splat).
+Training frames are resized to the input size as the node resizes them (whole frame, each axis on its own), then
+augmented by :class:`.augment.TrainAugment` (random zoom and crop back to the input size, which divides the depth
+by the zoom; flip, colour jitter, noise; intrinsics, depth and poses follow). Validation frames are only resized.
+Depth is never interpolated (nearest / splat).
 Every sample becomes the batch dictionary of :mod:`.objectives` (``sparse_depth`` is its ``lidar_depth``).
 """
 
@@ -33,7 +34,7 @@ from torch.utils.data import Dataset
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
-from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, crop, resize
+from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
@@ -41,7 +42,7 @@ from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
 from mono_depth_ros.training.data.nyu import NyuDataset
 from mono_depth_ros.training.data.records import RecordDataset, load_depth_file
 from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
-from mono_depth_ros.training.data.sample import Sample
+from mono_depth_ros.training.data.sample import Sample, evenly_spread
 from mono_depth_ros.training.trainer.config import DATA_KINDS, DataConfig
 from mono_depth_ros.training.trainer.distributed import rank0_first
 
@@ -55,16 +56,12 @@ _PROTOCOLS = {
 }
 
 
-def cover_resize(sample: Sample, width: int, height: int) -> Sample:
-    """Resize (aspect kept) to the smallest size that covers ``width`` × ``height``."""
-    scale = max(width / sample.width, height / sample.height)
-    return resize(sample, max(width, round(sample.width * scale)), max(height, round(sample.height * scale)))
-
-
 def fit_to_input(sample: Sample, width: int, height: int) -> Sample:
-    """Deterministic network-size view: :func:`cover_resize`, then the centre ``width`` × ``height`` crop."""
-    covered = cover_resize(sample, width, height)
-    return crop(covered, (covered.width - width) // 2, (covered.height - height) // 2, width, height)
+    """The network-size view the node gives the model: the whole frame resized to ``width`` × ``height`` (aspect
+    not kept when the camera's differs, as the node's fixed-size input resize does; the intrinsics follow per
+    axis). Training on crops of another aspect instead would teach the network a geometry it never meets on line
+    (a 4:3 camera at a 10:3 input: 40 % of the rows in training, all of them squeezed 2.5x on line)."""
+    return resize(sample, width, height)
 
 
 def batch_item(sample: Sample, index: int) -> dict[str, Tensor]:
@@ -123,7 +120,7 @@ class RecordedDepthDataset(Dataset[dict[str, Tensor]]):
             return fit_to_input(sample, self.width, self.height)
         seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
         generator = torch.Generator().manual_seed(seed)
-        return self.augment(cover_resize(sample, self.width, self.height), generator)
+        return self.augment(fit_to_input(sample, self.width, self.height), generator)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         return batch_item(self.sample(index), index)
@@ -154,7 +151,7 @@ def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> Non
     files = [record.depth for record in frames.records if record.depth is not None]
     if not files:
         return  # no depth files at all: the caller's own message
-    picked = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(checks, len(files))).round().astype(int))]
+    picked = [files[i] for i in evenly_spread(len(files), checks)]
     if any(np.isfinite(load_depth_file(depth)).any() for depth in picked):
         return
     folder = picked[0].path.parent

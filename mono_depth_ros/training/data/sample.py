@@ -189,6 +189,13 @@ def collate_samples(samples: Sequence[Sample]) -> SampleBatch:
     )
 
 
+def evenly_spread(count: int, picks: int) -> list[int]:
+    """Up to ``picks`` distinct indices of ``range(count)``, evenly spread from the first to the last."""
+    if count <= 0 or picks <= 0:
+        return []
+    return [int(i) for i in np.unique(np.linspace(0, count - 1, min(picks, count)).round().astype(int))]
+
+
 def k_tensor(intrinsics: PinholeIntrinsics) -> Tensor:
     """(3, 3) float32 camera matrix of ``intrinsics``."""
     return torch.from_numpy(intrinsics.matrix.astype(np.float32))

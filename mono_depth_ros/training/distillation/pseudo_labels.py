@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.sample import evenly_spread
 
 MANIFEST_NAME = "manifest.json"
 CACHE_VERSION = 1
@@ -187,6 +188,18 @@ class PseudoLabelDataset(Dataset[dict[str, Tensor]]):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def training_focal(self, frames: int = 8) -> tuple[float, ...]:
+        """The camera the student's metres belong to: median ``(fx / width, fy / height)`` of up to ``frames``
+        cached frames evenly spread (the label size is a resize of the whole image, which keeps both ratios);
+        empty when none of them has intrinsics (bare image folders). For :attr:`ModelSpec.training_focal`."""
+        ratios = []
+        for index in evenly_spread(len(self.paths), frames):
+            with np.load(self.paths[index]) as data:
+                k, (height, width) = data["k"], data["label"].shape
+            if np.isfinite(k).all() and k[0, 0] > 0 and k[1, 1] > 0:
+                ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
+        return tuple(float(value) for value in np.median(np.asarray(ratios), axis=0)) if ratios else ()
 
     def lidar_frames(self) -> int:
         """Cached frames that have at least one LiDAR pixel (reads one scalar per file)."""

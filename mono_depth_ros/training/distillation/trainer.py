@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNet, disp_to_depth, make_unet_spec
+from mono_depth_ros.training.data.sample import evenly_spread
 from mono_depth_ros.training.distillation.calibration import Calibration, fit_calibration, fold_calibration
 from mono_depth_ros.training.distillation.config import DistillConfig
 from mono_depth_ros.training.distillation.loss import (
@@ -119,7 +121,7 @@ class DistillTrainer:
         if config.loss.lidar_weight > 0 and not self.uses_lidar:
             _LOG.warning("loss.lidar_weight > 0 but no cached frame has LiDAR: training without the LiDAR term")
         kind = resolve_student_kind(config.student.output_kind, self.teacher_kind, self.uses_lidar)
-        self.spec = build_student_spec(config, kind)
+        self.spec = replace(build_student_spec(config, kind), training_focal=dataset.training_focal())
         network = build_model(self.spec)
         if not isinstance(network, UNet):  # pragma: no cover - build_student_spec always makes a unet
             msg = f"the student must be a unet, got {type(network).__name__}"
@@ -325,11 +327,10 @@ class DistillTrainer:
     def calibrate(self) -> Calibration:
         """Fit the global inverse-depth map against the LiDAR (when trained on it) or the teacher's labels."""
         frames = self.config.run.calibration_frames or len(self.dataset)
-        picks = np.linspace(0, len(self.dataset) - 1, min(frames, len(self.dataset))).round().astype(int)
         students, targets = [], []
         self.student.eval()
-        for index in np.unique(picks):
-            item = self._to_input_size({k: v[None] for k, v in self.dataset[int(index)].items()})
+        for index in evenly_spread(len(self.dataset), frames):
+            item = self._to_input_size({k: v[None] for k, v in self.dataset[index].items()})
             inverse, _, _ = self._forward(item["rgb"].to(self.device))
             if self.uses_lidar:
                 lidar = item["lidar_depth"]

@@ -49,7 +49,13 @@ from mono_depth_ros.training.trainer.pretrained import (
     encoder_parameter_groups,
     open_pretrained,
 )
-from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
+from mono_depth_ros.training.trainer.setup import (
+    TrainModule,
+    build_datasets,
+    build_spec,
+    lr_schedule,
+    measured_training_focal,
+)
 
 __all__ = ["TrainResult", "Trainer", "build_datasets", "build_spec", "lr_schedule", "train"]  # lr_schedule & co: moved
 
@@ -126,6 +132,7 @@ class Trainer:
                 raise ConfigError(msg)
             depth_net = built
         self.train_data, self.val_data = build_datasets(config)
+        self.spec = replace(self.spec, training_focal=measured_training_focal(self.train_data))
         objective = Objective(
             config.loss,
             self.spec.min_depth_m,

@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
-from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets
+from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets, fit_to_input
+from mono_depth_ros.training.data.sample import evenly_spread
 from mono_depth_ros.training.data.synthetic import Augmentation, ClipSpec, SyntheticDepthDataset, render_clip
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer.config import DataConfig, OptimConfig, TrainConfig
@@ -40,6 +42,26 @@ def build_spec(config: TrainConfig) -> ModelSpec:
 
 
 TrainData = SyntheticDepthDataset | RecordedDepthDataset
+
+FOCAL_SAMPLES = 8
+"""Training items (evenly spread) whose intrinsics make :attr:`ModelSpec.training_focal`."""
+
+
+def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) -> tuple[float, float]:
+    """The training camera as the network sees it: median ``(fx / width, fy / height)`` over up to ``samples``
+    frames evenly spread over ``dataset``, at the input size before the random zoom (which divides the depth by
+    the zoom, so the metres stay those of this view). For :attr:`ModelSpec.training_focal`."""
+    ratios = []
+    for index in evenly_spread(len(dataset), samples):
+        if isinstance(dataset, RecordedDepthDataset):  # the view before augmentation
+            view = fit_to_input(dataset.samples[index], dataset.width, dataset.height)
+            k, height, width = view.k, view.height, view.width
+        else:  # rendered at the input size, not zoomed (a flip keeps both ratios)
+            item = dataset[index]
+            k, (height, width) = item["k"], item["rgb"].shape[-2:]
+        ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
+    fx_ratio, fy_ratio = np.median(np.asarray(ratios), axis=0)
+    return float(fx_ratio), float(fy_ratio)
 
 
 def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:

@@ -12,7 +12,7 @@ import pickle
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
     """
     model_path = Path(model_path)
     loaded = load_checkpoint(model_path)
-    if loaded.spec != spec:
+    if replace(loaded.spec, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's "
             f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -193,6 +194,33 @@ def test_random_resized_crop_output_and_geometry() -> None:
             assert abs(found[0] - expected[0]) <= 1 and abs(found[1] - expected[1]) <= 1
     with pytest.raises(ConfigError, match="scale_range"):
         random_resized_crop(make_sample(), 10, 10, scale_range=(2.0, 1.0))
+
+
+def test_a_zoom_divides_depth_and_known_translations_by_itself_so_the_apparent_size_keeps_its_metres() -> None:
+    """A frame zoomed by s looks like the scene s times closer: with zoom_scales_depth the marker's depth and the
+    known baseline are divided by s (s from the focal lengths), so depth x focal / size stays what the un-zoomed
+    camera teaches; without it the metres stay and the network would learn one depth for s different sizes."""
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(10):
+        sample = replace(make_sample(), sparse_depth=marker_sample(17, 11, depth_m=4.0)[0].sparse_depth)
+        state = gen.get_state()
+        kept = random_resized_crop(sample, 24, 16, scale_range=(0.8, 1.6), generator=gen)
+        gen.set_state(state)
+        out = random_resized_crop(sample, 24, 16, scale_range=(0.8, 1.6), generator=gen, zoom_scales_depth=True)
+        zoom = math.sqrt(float(out.k[0, 0]) / INTRINSICS.fx * float(out.k[1, 1]) / INTRINSICS.fy)
+        torch.testing.assert_close(out.rgb, kept.rgb)  # the same draw, the same pixels
+        torch.testing.assert_close(out.depth, kept.depth / zoom)
+        torch.testing.assert_close(out.sparse_depth, kept.sparse_depth / zoom, equal_nan=True)
+        torch.testing.assert_close(out.source_from_target[:, :3, 3], kept.source_from_target[:, :3, 3] / zoom)
+        torch.testing.assert_close(out.source_from_target[:, :3, :3], kept.source_from_target[:, :3, :3])
+        if (found := marker_pixel(out.sparse_depth)) is not None:  # depth x focal: the un-zoomed camera's
+            marker = float(out.sparse_depth[0, found[1], found[0]])
+            assert marker * math.sqrt(float(out.k[0, 0] * out.k[1, 1])) == pytest.approx(
+                4.0 * math.sqrt(INTRINSICS.fx * INTRINSICS.fy), rel=1e-5
+            )
+    unknown = replace(make_sample(), source_from_target=torch.full((2, 4, 4), math.nan))
+    out = random_resized_crop(unknown, 24, 16, (1.2, 1.2), torch.Generator().manual_seed(0), zoom_scales_depth=True)
+    assert torch.isnan(out.source_from_target).all()  # unknown poses stay unknown
 
 
 def test_colour_jitter_is_one_mapping_for_target_and_sources() -> None:

@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.training_camera import training_camera_mismatch
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
+from mono_depth_ros.training.data.nyu import NyuDataset
 from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets, fit_to_input
 from mono_depth_ros.training.trainer.config import DataConfig
 from mono_depth_ros.training.trainer.loop import Trainer
+from mono_depth_ros.training.trainer.setup import measured_training_focal
 from test.bag.support import write_moving_bag
 from test.training.tiny import tiny_config
 
@@ -32,10 +36,18 @@ def test_items_have_the_input_size_and_depth_is_never_interpolated(kitti_depth_d
         item = train[index]
         assert item["rgb"].shape == (3, HEIGHT, WIDTH) and item["depth"].shape == (1, HEIGHT, WIDTH)
         assert item["sources"].shape == (0, 3, HEIGHT, WIDTH) and item["source_offset"].numel() == 0
-        depth = item["depth"][torch.isfinite(item["depth"])]
+        depth = item["depth"][torch.isfinite(item["depth"])].double()
         assert depth.numel() > 100
-        original = originals[index].depth
-        assert torch.isin(depth, original[torch.isfinite(original)]).all()  # nearest: only values that exist
+        original = originals[index]
+        zoom_x = float(item["k"][0, 0]) / (float(original.k[0, 0]) * WIDTH / original.width)  # data.scale_range
+        zoom = (zoom_x * float(item["k"][1, 1]) / (float(original.k[1, 1]) * HEIGHT / original.height)) ** 0.5
+        assert 1.0 <= zoom <= 1.15 + 1e-3
+        values = torch.unique(original.depth[torch.isfinite(original.depth)]).double()
+        scaled = depth * zoom  # the zoom divides the depth by itself (the un-zoomed camera's metres)
+        nearest = values[torch.searchsorted(values, scaled).clamp(max=values.numel() - 1)]
+        below = values[(torch.searchsorted(values, scaled) - 1).clamp(min=0)]
+        error = torch.minimum((nearest - scaled).abs(), (below - scaled).abs()) / scaled
+        assert float(error.max()) < 1e-5  # nearest: only values that exist, over the zoom
         assert item["k"][0, 0] > 0 and 0 <= item["k"][0, 2] < WIDTH
     np.testing.assert_array_equal(train[1]["rgb"], train[1]["rgb"])  # same epoch, same draw (exact resume)
     first = train[1]["rgb"].clone()
@@ -43,15 +55,15 @@ def test_items_have_the_input_size_and_depth_is_never_interpolated(kitti_depth_d
     assert not torch.equal(first, train[1]["rgb"])  # another epoch, another augmentation
 
 
-def test_validation_is_the_deterministic_centre_view_with_its_ground_truth(kitti_depth_dir: Path) -> None:
+def test_validation_is_the_deterministic_whole_view_with_its_ground_truth(kitti_depth_dir: Path) -> None:
     _, val = build_recorded_datasets(_kitti(kitti_depth_dir), WIDTH, HEIGHT, (), seed=0)
     assert torch.equal(val[0]["rgb"], val[0]["rgb"])
     original = KittiDepthDataset.from_annotations(kitti_depth_dir)[0]
     view = fit_to_input(original, WIDTH, HEIGHT)
     assert torch.equal(val[0]["rgb"], view.rgb)
-    # the intrinsics follow: scale s = 64 / 375 (cover the height), then the centre crop shifts the principal point
-    scale = HEIGHT / original.height
-    assert float(view.k[0, 0]) == pytest.approx(float(original.k[0, 0]) * scale, rel=1e-3)
+    # the whole frame at the input size, as the node resizes it: each axis scales its own focal length
+    assert float(view.k[0, 0]) == pytest.approx(float(original.k[0, 0]) * WIDTH / original.width, rel=1e-6)
+    assert float(view.k[1, 1]) == pytest.approx(float(original.k[1, 1]) * HEIGHT / original.height, rel=1e-6)
     samples = val.eval_samples()
     assert len(samples) == 3 and samples[0].rgb.shape == (HEIGHT, WIDTH, 3) and samples[0].rgb.dtype == np.uint8
     assert np.isfinite(samples[0].gt_depth_m).sum() > 100
@@ -151,3 +163,19 @@ def test_supervised_data_whose_depth_maps_are_all_empty_is_refused(tmp_path: Pat
     assert len(build_recorded_datasets(config, 32, 24, (-1, 1), seed=0)[0]) == 1  # self-supervised: not a target
     cv2.imwrite(str(folder / "depth" / "0002.png"), np.full((24, 32), 5000, np.uint16))
     assert len(build_recorded_datasets(config, 32, 24, (), seed=0)[0]) == 3  # one frame with depth is enough
+
+
+def test_a_camera_of_another_aspect_trains_on_the_view_the_node_gives_the_model(nyu_dir: Path) -> None:
+    """Real NYU frames (640x480, 4:3) for a 160x64 (10:3) input: training sees the whole frame resized as the node
+    resizes it (before: the middle 40 % of the rows, un-squeezed, while the node squeezes all of them 2.5x), so the
+    recorded training camera is this camera and the node does not warn on it."""
+    data = DataConfig(kind="nyu", root=str(nyu_dir), flip_probability=0.0)
+    train, _ = build_recorded_datasets(data, WIDTH, HEIGHT, (), seed=0)
+    camera = NyuDataset.from_annotations(nyu_dir)[0].intrinsics
+    item = train[0]
+    zoom_x = float(item["k"][0, 0]) / (camera.fx * WIDTH / camera.width)
+    zoom_y = float(item["k"][1, 1]) / (camera.fy * HEIGHT / camera.height)
+    assert zoom_x == pytest.approx(zoom_y, rel=0.03) and 1.0 <= zoom_x <= 1.15 + 1e-3  # one zoom on both axes
+    focal = measured_training_focal(train)
+    assert focal == pytest.approx((camera.fx / camera.width, camera.fy / camera.height), rel=1e-6)
+    assert training_camera_mismatch(focal, OutputKind.METRIC, "none", 1.0, camera) is None

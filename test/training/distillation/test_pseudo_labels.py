@@ -71,6 +71,21 @@ def test_cache_refuses_another_teacher(tmp_path: Path) -> None:
         PseudoLabelDataset(tmp_path / "none")
 
 
+def test_the_training_camera_is_the_median_of_the_cached_frames_with_intrinsics(tmp_path: Path) -> None:
+    open_cache(tmp_path / "c", CacheManifest({"weights": "/a"}, "metric", 4, 6))
+
+    def write(name: str, k: np.ndarray) -> None:
+        blank = np.zeros((4, 6), dtype=np.float32)
+        write_pseudo_label(tmp_path / "c" / "src" / f"{name}.npz", PseudoLabel(np.zeros((4, 6, 3), np.uint8), blank,
+                                                                              blank, k))  # fmt: skip
+
+    write("0", np.full((3, 3), np.nan))  # a bare image: no intrinsics
+    assert PseudoLabelDataset(tmp_path / "c").training_focal() == ()  # unknown: never warned about
+    for name, focal in (("1", 3.0), ("2", 3.6), ("3", 6.0)):
+        write(name, np.array([[focal, 0.0, 3.0], [0.0, 2.0 * focal, 2.0], [0.0, 0.0, 1.0]]))
+    assert PseudoLabelDataset(tmp_path / "c").training_focal() == pytest.approx((3.6 / 6, 7.2 / 4))
+
+
 def test_kitti_bag_is_labelled_cached_and_resumed(kitti_object_dir: Path, tmp_path: Path) -> None:
     bag = tmp_path / "kitti"
     write_kitti_bag(bag, load_kitti_frames(kitti_object_dir))

@@ -16,7 +16,7 @@ from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.run import distill
 from test.kitti_bag import load_kitti_frames, write_kitti_bag
-from test.training.distill_support import tiny_config, write_teacher
+from test.training.distill_support import synthetic_clip, tiny_config, write_teacher
 
 
 def test_tiny_run_writes_a_loadable_calibrated_student(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
@@ -31,6 +31,9 @@ def test_tiny_run_writes_a_loadable_calibrated_student(setup: tuple[Path, Path, 
     assert result.calibration.target == "teacher" and result.calibration.scale > 0
     loaded = load_checkpoint(result.model_path)
     assert loaded.spec.output_kind is OutputKind.METRIC and loaded.golden is not None
+    clip = synthetic_clip(frames=6)  # the folder's camera: the one the student's metres belong to
+    expected = (clip.intrinsics.fx / clip.spec.width, clip.intrinsics.fy / clip.spec.height)
+    assert loaded.spec.training_focal == pytest.approx(expected)
     assert json.loads(loaded.metadata["calibration"])["scale"] == pytest.approx(result.calibration.scale)
     assert "projection" not in " ".join(loaded.state_dict)  # the head stays in the training state only
     estimator = DepthEstimator.open("unet", result.model_path, EstimatorConfig(device="cpu", warmup_runs=0))

@@ -4,11 +4,14 @@ AMP, logs, checkpoints the node loads, and DistributedDataParallel on the CPU (g
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
@@ -53,6 +56,20 @@ def test_resume_gives_identical_weights(tmp_path: Path, cache: Path) -> None:
         other.resume(straight.model_path)
 
 
+def test_a_checkpoint_saved_before_training_focal_existed_resumes(tmp_path: Path, cache: Path) -> None:
+    config = tiny_config(tmp_path, cache, "supervised", run__steps=4, run__checkpoint_every=2)
+    assert train(config, stop_at_step=2).model_path is None
+    saved = train_state.checkpoint_paths(tmp_path, 2)[0]
+    with safe_open(str(saved), "pt") as handle:
+        metadata = handle.metadata()
+    spec = json.loads(metadata["mono_depth_spec"])
+    del spec["training_focal"]  # as an earlier version wrote it
+    save_file(load_file(saved), saved, metadata={**metadata, "mono_depth_spec": json.dumps(spec)})
+    resumed = train(config, resume="auto")
+    assert resumed.step == 4 and resumed.model_path is not None
+    assert load_checkpoint(resumed.model_path).spec.training_focal == pytest.approx((0.58, 0.58 * 64 / 32))
+
+
 @pytest.mark.parametrize("objective", ["supervised", "selfsup"])
 def test_objectives_train_and_the_node_loads_the_result(tmp_path: Path, cache: Path, objective: str) -> None:
     result = train(tiny_config(tmp_path, cache, objective, run__steps=4))
@@ -61,6 +78,7 @@ def test_objectives_train_and_the_node_loads_the_result(tmp_path: Path, cache: P
     loaded = load_checkpoint(result.model_path)
     expected = OutputKind.METRIC if objective == "supervised" else OutputKind.DEPTH_UP_TO_SCALE
     assert loaded.spec.output_kind is expected and loaded.golden is not None
+    assert loaded.spec.training_focal == pytest.approx((0.58, 0.58 * 64 / 32))  # the camera the metres belong to
     assert loaded.metadata["objective"] == objective
     estimator = DepthEstimator.open("unet", result.model_path, EstimatorConfig(device="cpu", warmup_runs=0))
     assert estimator.golden_report is not None and estimator.golden_report.passed

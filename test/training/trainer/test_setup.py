@@ -12,8 +12,14 @@ from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.objectives.assemble import Objective
 from mono_depth_ros.training.trainer.config import OptimConfig
-from mono_depth_ros.training.trainer.setup import TrainModule, build_datasets, build_spec, lr_schedule
-from test.bag.support import write_moving_bag
+from mono_depth_ros.training.trainer.setup import (
+    TrainModule,
+    build_datasets,
+    build_spec,
+    lr_schedule,
+    measured_training_focal,
+)
+from test.bag.support import INTRINSICS, write_moving_bag
 from test.training.tiny import tiny_config
 
 
@@ -63,3 +69,18 @@ def test_photometric_objectives_on_recorded_data_need_frame_offsets(tmp_path: Pa
         )
         with pytest.raises(ConfigError, match=rf"loss\.objective={objective} needs data\.frame_offsets"):
             build_datasets(config)
+
+
+def test_the_training_camera_is_measured_as_the_network_sees_it(tmp_path: Path) -> None:
+    """Synthetic drives render a KITTI-like camera at the input size; recorded frames are resized to the input size
+    as the node does (both ratios kept), and the random zoom, which divides the depth by itself, is left out."""
+    train, _ = build_datasets(tiny_config(tmp_path, tmp_path / "clips", "supervised"))
+    assert measured_training_focal(train) == pytest.approx((0.58, 0.58 * 64 / 32))
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=4)  # a 64x48 camera for a 64x32 input
+    recorded = tiny_config(
+        tmp_path, tmp_path / "clips", "selfsup", data__kind="rosbag", data__root=str(tmp_path / "bag")
+    )
+    train, _ = build_datasets(recorded)
+    assert recorded.data.scale_range != (1.0, 1.0)  # zoomed in training, not in the record
+    expected = (INTRINSICS.fx / INTRINSICS.width, INTRINSICS.fy / INTRINSICS.height)
+    assert measured_training_focal(train) == pytest.approx(expected, rel=1e-6)
