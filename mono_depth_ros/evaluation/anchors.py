@@ -21,6 +21,8 @@ class Anchor:
         method: model and training (as the source names it).
         source: paper / page the figures come from.
         abs_rel, rmse, a1: AbsRel, RMSE (metres), δ<1.25. sq_rel, rmse_log: NaN where the source gives none.
+        scaling: how the source scaled its predictions when that differs from the protocol's (None: the same), e.g.
+            monodepth2's stereo models: ``--eval_stereo``, no median scaling, depth × 5.4 (the rig's baseline).
     """
 
     protocol: str
@@ -31,6 +33,7 @@ class Anchor:
     a1: float
     sq_rel: float = float("nan")
     rmse_log: float = float("nan")
+    scaling: str | None = None
 
 
 ANCHORS: tuple[Anchor, ...] = (
@@ -39,7 +42,8 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("kitti_eigen_velodyne", "Monodepth2 M, ResNet-18, 1024×320", "Godard et al., ICCV 2019, Table 1",
            0.115, 4.701, 0.879, 0.882, 0.190),
     Anchor("kitti_eigen_velodyne", "Monodepth2 S (stereo), ResNet-18, 640×192", "Godard et al., ICCV 2019, Table 1",
-           0.109, 4.960, 0.864, 0.873, 0.209),
+           0.109, 4.960, 0.864, 0.873, 0.209,
+           "none (`--eval_stereo`: depth × 5.4, the rig's baseline; compare with `--scaling none`)"),
     Anchor("kitti_improved", "ZoeDepth (metric, KITTI)", "Depth Anything metric_depth README (ZoeDepth protocol)",
            0.054, 2.281, 0.971),
     Anchor("kitti_improved", "Depth Anything V1 ViT-L, metric fine-tune on KITTI",
@@ -97,8 +101,9 @@ def protocol_section() -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for a in ANCHORS:
+        method = a.method if a.scaling is None else f"{a.method}; scaling {a.scaling}"
         lines.append(
-            f"| `{a.protocol}` | {a.method} | {a.abs_rel:.3f} | {_num(a.sq_rel)} | {a.rmse:.3f} "
+            f"| `{a.protocol}` | {method} | {a.abs_rel:.3f} | {_num(a.sq_rel)} | {a.rmse:.3f} "
             f"| {_num(a.rmse_log)} | {a.a1:.3f} | {a.source} |"
         )
     lines += [

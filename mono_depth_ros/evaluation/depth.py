@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
     DepthMetrics,
@@ -43,6 +45,7 @@ from mono_depth_ros.models.spec import OutputKind
 SCALINGS = ("none", "median", "affine_inverse", "auto")
 CROPS = ("none", "garg", "eigen_nyu")
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
+CameraPredictor = Callable[[npt.NDArray[np.uint8], PinholeIntrinsics | None], npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True)
@@ -158,13 +161,19 @@ def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | Non
 def align_inverse_depth(
     pred_inverse: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]:
-    """Least-squares ``s·pred + t ≈ 1 / gt`` over ``mask``; returns depth ``1 / (s·pred + t)`` (NaN where <= 0)."""
+    """Least-squares ``s·pred + t ≈ 1 / gt`` over the ``mask`` pixels where the prediction is finite (MiDaS / Depth
+    Anything: alignment in inverse depth); returns depth ``1 / (s·pred + t)``, NaN where that is not finite and
+    positive (a NaN / ±Inf prediction, e.g. a sky head's +Inf, stays NaN: scored as unmeasured), all NaN when no
+    pixel can be fitted."""
     x = np.asarray(pred_inverse, dtype=np.float64)
-    a = np.stack([x[mask], np.ones(int(mask.sum()))], axis=1)
-    (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[mask], rcond=None)
-    inverse = s * x + t
+    fit = mask & np.isfinite(x)
+    if not fit.any():
+        return np.full(x.shape, np.nan)
+    a = np.stack([x[fit], np.ones(int(fit.sum()))], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(inverse > 0, 1.0 / inverse, np.nan)
+        inverse = s * x + t
+        return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
 
 
 def evaluate_predictions(
@@ -199,22 +208,29 @@ def evaluate_predictions(
     return EvalReport(resolved, output_kind, mean_metrics(m for _, m in per_image), tuple(per_image), tuple(ratios))
 
 
-def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[Predictor, OutputKind]:
+def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[CameraPredictor, OutputKind]:
     """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint: a
     project ``.safetensors`` file (backend ``torch``) or a Hugging Face depth directory (backend ``transformers``).
 
+    Models that take the camera get the sample's focal length, as the node hands them camera_info (Depth Pro's
+    metres, ``metric_focal``); none gets a LiDAR prompt (on KITTI the LiDAR is the ground truth), so a Prompt Depth
+    Anything is evaluated as the relative model it is without one (``depth_up_to_scale``).
+
     Returns:
-        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8) -> (H, W) float32`` at camera resolution.
+        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None) -> (H, W) float32``
+        at camera resolution.
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
     backend = "transformers" if Path(checkpoint).is_dir() else "torch"
     estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
 
-    def predict(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        return estimator.predict(rgb).values
+    def predict(rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None) -> npt.NDArray[np.float32]:
+        hints = None if intrinsics is None else FrameHints(focal_px=(intrinsics.fx, intrinsics.fy))
+        return estimator.predict(rgb, hints=hints).values
 
-    return predict, estimator.output_kind
+    unprompted = PROMPT_DEPTH in estimator.frame_inputs
+    return predict, OutputKind.DEPTH_UP_TO_SCALE if unprompted else estimator.output_kind
 
 
 def evaluate_samples(
@@ -252,4 +268,5 @@ def evaluate_checkpoint(
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
     predict, output_kind = checkpoint_predictor(checkpoint, device)
-    return evaluate_samples(predict, output_kind, samples, protocol)
+    pairs = ((s.name, predict(s.rgb, s.intrinsics), s.gt_depth_m) for s in samples)
+    return evaluate_predictions(pairs, protocol, output_kind)

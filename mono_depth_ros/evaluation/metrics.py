@@ -31,6 +31,9 @@ class DepthMetrics:
         abs_rel: mean |d - d*| / d*.  sq_rel: mean (d - d*)² / d*.  rmse: sqrt(mean (d - d*)²) metres.
         rmse_log: sqrt(mean (ln d - ln d*)²).  log10: mean |log10 d - log10 d*|.
         a1, a2, a3: fraction of pixels with max(d/d*, d*/d) < 1.25, 1.25², 1.25³.
+        silog: 100·sqrt(mean g² - (mean g)²), g = ln d - ln d* (the KITTI depth benchmark's SILog, as BTS / ZoeDepth
+            compute it; unchanged by a global scale).
+        irmse: sqrt(mean (1/d - 1/d*)²) with depths in kilometres, i.e. in 1/km (the KITTI devkit's iRMSE).
         count: number of images averaged (0 = no valid pixel anywhere; all metrics NaN then).
     """
 
@@ -42,6 +45,8 @@ class DepthMetrics:
     a1: float
     a2: float
     a3: float
+    silog: float = float("nan")
+    irmse: float = float("nan")
     count: int = 1
 
     def as_dict(self) -> dict[str, float]:
@@ -49,8 +54,8 @@ class DepthMetrics:
         return {f.name: float(getattr(self, f.name)) for f in fields(self)}
 
 
-METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "a1", "a2", "a3")
-NAN_METRICS = DepthMetrics(*(float("nan"),) * 8, count=0)
+METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "a1", "a2", "a3", "silog", "irmse")
+NAN_METRICS = DepthMetrics(*(float("nan"),) * 8, silog=float("nan"), irmse=float("nan"), count=0)
 
 
 def valid_mask(gt_m: FloatImage, min_depth_m: float, max_depth_m: float) -> npt.NDArray[np.bool_]:
@@ -77,12 +82,13 @@ def eigen_crop_mask_nyu(height: int, width: int) -> npt.NDArray[np.bool_]:
 
 
 def median_scale(pred: FloatImage, gt_m: FloatImage, mask: npt.NDArray[np.bool_]) -> float:
-    """monodepth2's per-image ratio median(gt) / median(pred) over ``mask`` (valid only for depth up to scale)."""
-    pred_valid = pred[mask]
-    pred_valid = pred_valid[np.isfinite(pred_valid) & (pred_valid > 0)]
-    if pred_valid.size == 0 or not mask.any():
+    """monodepth2's per-image ratio median(gt) / median(pred) (valid only for depth up to scale), both medians over
+    the same pixels: those of ``mask`` where the prediction is finite and positive (NaN when there are none)."""
+    with np.errstate(invalid="ignore"):
+        paired = mask & np.isfinite(pred) & (pred > 0)
+    if not paired.any():
         return float("nan")
-    return float(np.median(gt_m[mask]) / np.median(pred_valid))
+    return float(np.median(gt_m[paired]) / np.median(pred[paired]))
 
 
 def compute_metrics(
@@ -124,15 +130,18 @@ def compute_metrics(
     g = np.asarray(gt_m, dtype=np.float64)[mask]
     ratio = np.maximum(p / g, g / p)
     diff = p - g
+    log_diff = np.log(p) - np.log(g)
     return DepthMetrics(
         abs_rel=float(np.mean(np.abs(diff) / g)),
         sq_rel=float(np.mean(diff**2 / g)),
         rmse=float(np.sqrt(np.mean(diff**2))),
-        rmse_log=float(np.sqrt(np.mean((np.log(p) - np.log(g)) ** 2))),
+        rmse_log=float(np.sqrt(np.mean(log_diff**2))),
         log10=float(np.mean(np.abs(np.log10(p) - np.log10(g)))),
         a1=float(np.mean(ratio < 1.25)),
         a2=float(np.mean(ratio < 1.25**2)),
         a3=float(np.mean(ratio < 1.25**3)),
+        silog=100.0 * float(np.sqrt(max(np.mean(log_diff**2) - np.mean(log_diff) ** 2, 0.0))),
+        irmse=float(np.sqrt(np.mean((1000.0 / p - 1000.0 / g) ** 2))),
     )
 
 

@@ -20,3 +20,13 @@ def test_every_protocol_has_a_row_and_anchors_name_real_protocols() -> None:
     assert "| none |" in row and "GT > 0 (no cap)" in row
     row = next(line for line in section.splitlines() if line.startswith("| `kitti_eigen_velodyne` |"))
     assert "Garg" in row and "0.001 < GT < 80 m" in row and "| median |" in row
+
+
+def test_the_stereo_anchor_says_it_was_not_median_scaled() -> None:
+    """monodepth2 evaluates stereo models with ``--eval_stereo`` (no median scaling, depth × 5.4): its row must not
+    read as a figure of the protocol's median scaling."""
+    stereo = next(a for a in ANCHORS if "stereo" in a.method)
+    assert PROTOCOLS[stereo.protocol].scaling == "median" and stereo.scaling is not None
+    row = next(line for line in protocol_section().splitlines() if "Monodepth2 S (stereo)" in line)
+    assert "scaling none" in row and "5.4" in row
+    assert all(a.scaling is None for a in ANCHORS if a is not stereo)

@@ -71,6 +71,25 @@ def test_affine_inverse_alignment_recovers_depth() -> None:
     assert report.mean.abs_rel < 1e-4 and report.protocol.scaling == "affine_inverse"
 
 
+def test_affine_inverse_fit_skips_non_finite_predictions() -> None:
+    """+Inf (a sky head's mark) or NaN disparity at a few GT pixels: the fit uses the other pixels (lstsq raised
+    LinAlgError on them), and those pixels score as unmeasured, i.e. as the far cap, as for the depth kinds."""
+    gt = _gt()
+    mask = np.isfinite(gt)
+    disparity = 3.0 / np.nan_to_num(gt, nan=10.0) + 0.2
+    disparity[1, :5] = np.inf
+    disparity[2, :5] = np.nan
+    bad = ~np.isfinite(disparity)
+    aligned = align_inverse_depth(disparity, gt, mask)
+    np.testing.assert_allclose(aligned[mask & ~bad], gt[mask & ~bad], rtol=1e-4)
+    assert np.isnan(aligned[bad]).all()
+    report = evaluate_predictions([("x", disparity, gt)], PROTOCOLS["synthetic"], OutputKind.RELATIVE_INVERSE)
+    expected = np.where(bad, 80.0, gt)  # non-finite -> the 80 m cap, exact elsewhere
+    assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
+    assert report.mean.a1 == pytest.approx(1.0 - bad[mask].mean())
+    assert np.isnan(align_inverse_depth(np.full_like(gt, np.nan), gt, mask)).all()  # nothing to fit: no depth
+
+
 def test_crop_and_missing_ground_truth() -> None:
     gt = np.full((100, 200), 10.0, np.float32)
     pred = np.full_like(gt, 10.0)
@@ -142,3 +161,89 @@ def test_the_header_says_how_many_images_the_mean_scored() -> None:
     report = evaluate_predictions(pairs, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
     header = report.format_table().splitlines()[0]
     assert report.mean.count == 1 and "2 images, 1 scored)" in header, header
+
+
+def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path) -> None:
+    """As the node hands them camera_info: Depth Pro's metres follow fx (it used its field-of-view head instead); a
+    Prompt Depth Anything, which gets no LiDAR prompt here, is scored as depth up to scale (not as metres)."""
+    pytest.importorskip("transformers")
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+    from test.models.hf_tiny import write_tiny_family
+
+    rgb = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    gt = np.random.default_rng(1).uniform(2.0, 40.0, (120, 200)).astype(np.float32)
+    samples = [
+        EvalSample(f"f{fx:g}", rgb, gt, PinholeIntrinsics(fx, fx, 99.5, 59.5, width=200, height=120))
+        for fx in (100.0, 200.0)
+    ]
+    depth_pro = evaluate_checkpoint(write_tiny_family("depth_pro", tmp_path / "dp"), samples, "synthetic")
+    near, far = depth_pro.gt_over_pred_median
+    assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
+    prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
+    assert prompt.output_kind is OutputKind.DEPTH_UP_TO_SCALE and prompt.protocol.scaling == "median"
+
+
+def _zoedepth_metrics(gt: np.ndarray, pred: np.ndarray, crop: str, max_depth: float) -> dict[str, float]:
+    """ZoeDepth ``utils/misc.py`` ``compute_metrics`` + ``compute_errors`` transcribed (min_depth_eval 1e-3)."""
+    pred = pred.copy()
+    pred[pred < 1e-3], pred[pred > max_depth] = 1e-3, max_depth
+    pred[np.isinf(pred)], pred[np.isnan(pred)] = max_depth, 1e-3
+    valid = (gt > 1e-3) & (gt < max_depth)
+    h, w = gt.shape
+    eval_mask = np.zeros_like(valid)
+    if crop == "garg":
+        eval_mask[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = True
+    else:
+        eval_mask[45:471, 41:601] = True
+    g, p = gt[valid & eval_mask], pred[valid & eval_mask]
+    thresh, err = np.maximum(g / p, p / g), np.log(p) - np.log(g)
+    return {
+        "a1": (thresh < 1.25).mean(),
+        "abs_rel": np.mean(np.abs(g - p) / g),
+        "sq_rel": np.mean((g - p) ** 2 / g),
+        "rmse": np.sqrt(np.mean((g - p) ** 2)),
+        "rmse_log": np.sqrt(np.mean(err**2)),
+        "silog": np.sqrt(np.mean(err**2) - np.mean(err) ** 2) * 100,
+        "log10": np.mean(np.abs(np.log10(g) - np.log10(p))),
+    }
+
+
+def _midas_aligned_depth(gt: np.ndarray, disparity: np.ndarray, crop: str, max_depth: float) -> np.ndarray:
+    """MiDaS / DPT evaluation (``compute_scale_and_shift`` on 1 / GT, then the 1 / cap floor) transcribed."""
+    h, w = gt.shape
+    mask = ((gt > 1e-3) & (gt < max_depth)).astype(np.float64)
+    crop_mask = np.zeros_like(mask)
+    if crop == "garg":
+        crop_mask[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = 1
+    else:
+        crop_mask[45:471, 41:601] = 1
+    mask *= crop_mask
+    target = np.where(mask > 0, 1.0 / np.where(gt > 0, gt, 1.0), 0.0)
+    a00, a01, a11 = np.sum(mask * disparity**2), np.sum(mask * disparity), np.sum(mask)
+    b0, b1 = np.sum(mask * disparity * target), np.sum(mask * target)
+    det = a00 * a11 - a01 * a01
+    aligned = (a11 * b0 - a01 * b1) / det * disparity + (-a01 * b0 + a00 * b1) / det
+    return 1.0 / np.maximum(aligned, 1.0 / max_depth)
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("nyu_dir", "nyu"), ("kitti_depth_dir", "kitti_improved")])
+def test_real_frames_score_as_zoedepth_and_midas_score_them(
+    request: pytest.FixtureRequest, fixture: str, protocol: str
+) -> None:
+    """Metric predictions against ZoeDepth's evaluation, relative inverse ones against MiDaS's alignment in inverse
+    depth (Depth Anything's relative protocol), on the real NYU / KITTI frames; GT with a 20 % log error."""
+    p = PROTOCOLS[protocol]
+    rng = np.random.default_rng(0)
+    for sample in annotated_samples(request.getfixturevalue(fixture)):
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        pred = np.where(gt > 0, gt, np.nanmedian(sample.gt_depth_m)) * np.exp(rng.normal(0.0, 0.2, gt.shape))
+        ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], p, OutputKind.METRIC).mean
+        for name, value in _zoedepth_metrics(gt, pred, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-9), name
+        disparity = 3.0 / pred + 0.05
+        relative = replace(p, scaling="affine_inverse")
+        ours = evaluate_predictions([("x", disparity, sample.gt_depth_m)], relative, OutputKind.RELATIVE_INVERSE).mean
+        reference = _midas_aligned_depth(gt, disparity, p.crop, p.max_depth_m)
+        for name, value in _zoedepth_metrics(gt, reference, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name

@@ -31,6 +31,25 @@ def test_hand_computed_case() -> None:
     assert m.a1 == pytest.approx(1 / 3)
     assert m.a2 == pytest.approx(2 / 3)
     assert m.a3 == pytest.approx(2 / 3)
+    # KITTI depth benchmark / ZoeDepth SILog: 100 sqrt(mean g² - (mean g)²), g = ln pred - ln gt
+    g = np.array([math.log(0.5), math.log(1.25), 0.0])
+    assert m.silog == pytest.approx(100 * math.sqrt(np.mean(g**2) - np.mean(g) ** 2))
+    # devkit iRMSE in 1/km: 1000/1 - 1000/2 = 500, 1000/5 - 1000/4 = -50, 0
+    assert m.irmse == pytest.approx(math.sqrt((500**2 + 50**2) / 3))
+    assert np.isnan(NAN_METRICS.silog) and np.isnan(NAN_METRICS.irmse)
+
+
+def test_silog_ignores_a_global_scale_and_irmse_is_per_kilometre() -> None:
+    rng = np.random.default_rng(2)
+    gt = rng.uniform(2, 30, size=(30, 40))  # x 1.3 stays below the 80 m clip
+    pred = gt * np.exp(rng.normal(0, 0.1, gt.shape))
+    m, scaled = compute_metrics(pred, gt), compute_metrics(pred * 1.3, gt)
+    assert scaled.silog == pytest.approx(m.silog) and scaled.abs_rel != pytest.approx(m.abs_rel)
+    assert compute_metrics(np.full((2, 2), 500.0), np.full((2, 2), 250.0), max_depth_m=1000.0).irmse == (
+        pytest.approx(2.0)  # 1 / 0.5 km - 1 / 0.25 km = -2 per km
+    )
+    mean = mean_metrics([m, scaled])
+    assert mean.silog == pytest.approx(m.silog) and mean.irmse == pytest.approx((m.irmse + scaled.irmse) / 2)
 
 
 def test_median_scaling_removes_a_global_scale() -> None:
@@ -40,6 +59,20 @@ def test_median_scaling_removes_a_global_scale() -> None:
     assert compute_metrics(pred, gt).abs_rel > 0.8
     assert compute_metrics(pred, gt, median_scaling=True).abs_rel == pytest.approx(0.0, abs=1e-12)
     assert median_scale(pred, gt, np.ones_like(gt, dtype=bool)) == pytest.approx(7.3)
+
+
+def test_median_scaling_pairs_ground_truth_and_prediction_pixels() -> None:
+    """monodepth2 takes both medians over the same pixels: a prediction with no value (NaN, or a sky head's +Inf) at
+    some GT pixels leaves those out of the GT median too (else the far GT there biased it: 9.625 instead of 7)."""
+    gt = np.arange(1.0, 11.0).reshape(2, 5)  # 1 .. 10 m
+    pred = gt / 7.0
+    pred[1, 2:] = [np.nan, np.inf, -1.0]  # no usable prediction at the three farthest GT pixels (8, 9, 10 m)
+    mask = np.ones_like(gt, dtype=bool)
+    assert median_scale(pred, gt, mask) == pytest.approx(7.0)  # median(1..7) / median((1..7) / 7)
+    m = compute_metrics(pred, gt, median_scaling=True)
+    far = np.array([8.0, 9.0, 10.0])  # NaN / +Inf -> the 80 m cap, -1 -> 1e-3 m; exact elsewhere
+    errors = np.concatenate([np.zeros(7), np.abs([80.0, 80.0, 1e-3] - far) / far])
+    assert m.abs_rel == pytest.approx(errors.mean())
 
 
 def test_range_and_crop() -> None:

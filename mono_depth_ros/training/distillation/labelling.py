@@ -179,7 +179,9 @@ def label_sources(
     grid_hw = feature_grid(label_hw, feature_stride)
     channels = 0
     if teacher.has_features:  # one probe to learn C (the cache records it)
-        probe = teacher.label(np.zeros((*label_hw, 3), dtype=np.uint8)).features
+        height, width = label_hw  # any camera will do for the probe (a metric_focal teacher needs one)
+        camera = PinholeIntrinsics(width, width, (width - 1) / 2, (height - 1) / 2, width=width, height=height)
+        probe = teacher.label(np.zeros((height, width, 3), dtype=np.uint8), camera).features
         channels = int(probe.shape[0]) if probe is not None else 0
     manifest = CacheManifest(
         teacher.identity(), teacher.kind.value, label_hw[0], label_hw[1], channels, *(grid_hw if channels else (0, 0))
@@ -196,7 +198,7 @@ def label_sources(
             report.sources.append(entry)
             for frame in source.frames(skip=cached):
                 tick = time.perf_counter()
-                output = teacher.label(frame.rgb)
+                output = teacher.label(frame.rgb, frame.intrinsics)
                 teacher_s += time.perf_counter() - tick
                 label = make_pseudo_label(frame, output, label_hw, grid_hw)
                 write_pseudo_label(root / source.name / f"{frame.key}.npz", label)

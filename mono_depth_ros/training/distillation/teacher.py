@@ -28,7 +28,9 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
+from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import ModelSpec, OutputKind
@@ -182,17 +184,23 @@ class Teacher:
             "spec": self.spec.to_json(),
         }
 
-    def label(self, image_rgb: npt.NDArray[np.uint8]) -> TeacherOutput:
+    def label(self, image_rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None) -> TeacherOutput:
         """Predict one image.
 
         Args:
             image_rgb: (H, W, 3) uint8 RGB at any resolution (the teacher's spec decides its network size).
+            intrinsics: the camera of ``image_rgb``; its focal length goes to teachers that take it, as the node
+                gives them camera_info (``metric_focal``: metres = output × focal / 300).
 
         Returns:
             The prediction at the image's resolution and, when enabled, the encoder features.
+
+        Raises:
+            ShapeError: a ``metric_focal`` teacher without ``intrinsics``.
         """
         self._captured.clear()
-        result = self.estimator.predict(image_rgb)
+        hints = None if intrinsics is None else FrameHints(focal_px=(intrinsics.fx, intrinsics.fy))
+        result = self.estimator.predict(image_rgb, hints=hints)
         features = None
         if self._reader is not None and self._captured:
             tensor = self._reader(self._captured[-1], result.network_hw)[0]

@@ -197,7 +197,8 @@ class RunConfig:
     log_every: int = 10  # steps between CSV / TensorBoard rows
     validate: bool = True  # validate at the end of every epoch and of the run
     val_max_images: int = 0  # cap on validation images (0 = all)
-    eval_max_depth_m: float = 80.0  # validation cap on ground truth / predictions (metres)
+    eval_max_depth_m: float = 0.0  # validation cap on ground truth / predictions (metres); 0 = the dataset
+    # protocol's (80 m KITTI / synthetic, 10 m NYU)
     progress: bool = True  # progress bar (rank 0, when tqdm is installed)
     tensorboard: bool = True  # TensorBoard events (when the tensorboard package is installed)
 
@@ -205,6 +206,10 @@ class RunConfig:
         _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
         _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
+        _check(
+            self.eval_max_depth_m >= 0.0,
+            f"run.eval_max_depth_m must be >= 0 (0 = the dataset protocol's cap), got {self.eval_max_depth_m}",
+        )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_samples
+from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
 from mono_depth_ros.evaluation.samples import synthetic_samples
 from mono_depth_ros.models.backend import TorchBackend
@@ -39,7 +39,7 @@ from mono_depth_ros.models.unet import UNet
 from mono_depth_ros.training.data.real import RecordedDepthDataset
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.config import TrainConfig
+from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig
 from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, setup_distributed
 from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
 from mono_depth_ros.training.trainer.log import TrainLogger
@@ -71,6 +71,15 @@ class _EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def validation_protocol(protocol: Protocol, run: RunConfig) -> Protocol:
+    """The protocol the trainer validates with: the dataset's crop and cap, scaling ``auto`` (by output kind: a metric
+    model is validated in metres), and the cap ``run.eval_max_depth_m`` instead of the protocol's when it is set."""
+    protocol = replace(protocol, scaling="auto")
+    if run.eval_max_depth_m > 0:
+        protocol = replace(protocol, max_depth_m=run.eval_max_depth_m)
+    return protocol
 
 
 @dataclass(frozen=True)
@@ -272,9 +281,7 @@ class Trainer:
             else:
                 samples, protocol = synthetic_samples(self.val_data.clips), PROTOCOLS["synthetic"]
             samples = samples[: run.val_max_images] if run.val_max_images else samples
-            protocol = replace(protocol, scaling="auto")  # by output kind: a metric model is validated in metres
-            if run.eval_max_depth_m != protocol.max_depth_m:
-                protocol = replace(protocol, max_depth_m=run.eval_max_depth_m)
+            protocol = validation_protocol(protocol, run)
             report = evaluate_samples(self.predict, self.spec.output_kind, samples, protocol)
             self.last_val = report.mean
             if log is not None:

@@ -91,3 +91,23 @@ def test_unknown_architecture_and_missing_weights() -> None:
         feature_tap(torch.nn.Conv2d(3, 1, 1))
     with pytest.raises(ConfigError, match="no teacher given"):
         Teacher.open(TeacherConfig())
+
+
+def test_a_metric_focal_teacher_labels_in_metres_of_the_frames_camera() -> None:
+    """Like the node, the teacher gets the frame's focal length: metres = output × f / 300, f at the network's 64×96
+    input (a metric_focal teacher raised ShapeError on every frame; a frame without intrinsics still does)."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.errors import ShapeError
+
+    network, spec = tiny_unet(3, OutputKind.METRIC_FOCAL)
+    teacher = teacher_from_network(network, spec, with_features=True)
+    assert teacher.kind is OutputKind.METRIC
+    image = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    near = teacher.label(image, PinholeIntrinsics(150.0, 150.0, 34.5, 24.5, width=70, height=50)).values
+    far = teacher.label(image, PinholeIntrinsics(300.0, 300.0, 34.5, 24.5, width=70, height=50)).values
+    raw = teacher_from_network(*tiny_unet(3)).label(image).values  # the same weights read as plain depth
+    focal_net = 0.5 * (150.0 * 96 / 70 + 150.0 * 64 / 50)  # fx, fy of the 50×70 frame at the 64×96 input
+    np.testing.assert_allclose(near, raw * focal_net / 300.0, rtol=1e-5)
+    np.testing.assert_allclose(far, 2.0 * near, rtol=1e-5)
+    with pytest.raises(ShapeError, match="focal length"):
+        teacher.label(image)

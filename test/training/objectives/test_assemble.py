@@ -142,3 +142,60 @@ def test_pyramid_helpers() -> None:
 
 def test_normalise() -> None:
     torch.testing.assert_close(normalise(torch.full((3, 2, 2), 0.75), MEAN, STD), torch.ones(3, 2, 2))
+
+
+def _monodepth2_selfsup_loss(batch: dict[str, torch.Tensor], disparities: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """monodepth2 ``trainer.py`` transcribed (``compute_losses`` without auto-masking, ``generate_images_pred`` with
+    every disparity upsampled, ``layers.py`` SSIM / BackprojectDepth / Project3D / get_smooth_loss), min 0.1, max
+    100 m, smoothness 1e-3; its ``grid_sample`` with ``align_corners=True`` to match its ``(W - 1)`` normalisation."""
+    import torch.nn.functional as F
+
+    target, sources, poses, k = batch["rgb"], batch["sources"], batch["source_from_target"], batch["k"]
+    b, _, h, w = target.shape
+    pool = torch.nn.AvgPool2d(3, 1)
+
+    def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = F.pad(x, (1, 1, 1, 1), mode="reflect"), F.pad(y, (1, 1, 1, 1), mode="reflect")
+        mu_x, mu_y = pool(x), pool(y)
+        sigma_x, sigma_y, sigma_xy = pool(x**2) - mu_x**2, pool(y**2) - mu_y**2, pool(x * y) - mu_x * mu_y
+        n = (2 * mu_x * mu_y + 0.01**2) * (2 * sigma_xy + 0.03**2)
+        d = (mu_x**2 + mu_y**2 + 0.01**2) * (sigma_x + sigma_y + 0.03**2)
+        return torch.clamp((1 - n / d) / 2, 0, 1)
+
+    def reprojection(pred: torch.Tensor) -> torch.Tensor:
+        return 0.85 * ssim(pred, target).mean(1, True) + 0.15 * torch.abs(target - pred).mean(1, True)
+
+    v, u = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    pix = torch.stack([u.flatten(), v.flatten(), torch.ones(h * w)])[None].expand(b, 3, h * w)
+    total = torch.zeros(())
+    for scale, disp in enumerate(disparities):
+        up = F.interpolate(disp, [h, w], mode="bilinear", align_corners=False)
+        depth = 1 / (1 / 100 + (1 / 0.1 - 1 / 100) * up)
+        cam = torch.cat([torch.linalg.inv(k) @ pix * depth.view(b, 1, -1), torch.ones(b, 1, h * w)], 1)
+        errors = []
+        for j in range(sources.shape[1]):
+            projected = (k @ poses[:, j, :3, :]) @ cam
+            xy = (projected[:, :2] / (projected[:, 2:3] + 1e-7)).view(b, 2, h, w).permute(0, 2, 3, 1)
+            grid = (torch.stack([xy[..., 0] / (w - 1), xy[..., 1] / (h - 1)], -1) - 0.5) * 2
+            warped = F.grid_sample(sources[:, j], grid, padding_mode="border", align_corners=True)
+            errors.append(reprojection(warped))
+        loss = torch.cat(errors, 1).min(1)[0].mean()
+        norm = disp / (disp.mean(2, True).mean(3, True) + 1e-7)
+        color = F.interpolate(target, size=disp.shape[-2:], mode="area")
+        grad_x, grad_y = torch.abs(norm[..., :-1] - norm[..., 1:]), torch.abs(norm[..., :-1, :] - norm[..., 1:, :])
+        img_x = torch.abs(color[..., :-1] - color[..., 1:]).mean(1, True)
+        img_y = torch.abs(color[..., :-1, :] - color[..., 1:, :]).mean(1, True)
+        smooth = (grad_x * torch.exp(-img_x)).mean() + (grad_y * torch.exp(-img_y)).mean()
+        total = total + loss + 1e-3 * smooth / 2**scale
+    return total / len(disparities)
+
+
+def test_selfsup_loss_equals_a_transcription_of_monodepth2() -> None:
+    batch = _batch()  # sideways motion: every point stays in front of both cameras (behind them the two differ)
+    batch["source_from_target"][..., 2, 3] = 0.0
+    batch["source_from_target"][:, 0, 0, 3], batch["source_from_target"][:, 1, 0, 3] = 0.03, -0.03
+    torch.manual_seed(1)
+    disparities = tuple(torch.rand(2, 1, 32 // 2**s, 64 // 2**s) * 0.5 + 0.2 for s in range(4))
+    config = LossConfig(objective="selfsup", automask=False, pose_source="ground_truth")
+    ours = Objective(config, 0.1, 100.0, MEAN, STD)(UNetOutput(torch.ones(2, 1, 32, 64), disparities), batch).total
+    assert float(ours) == pytest.approx(float(_monodepth2_selfsup_loss(batch, disparities)), rel=1e-5)

@@ -131,3 +131,18 @@ def test_resume_with_another_objective_is_a_checkpoint_error(tmp_path: Path, cac
     trainer = Trainer(tiny_config(tmp_path / "b", cache, "lidar_semi"))
     with pytest.raises(CheckpointError, match=r"trained with loss\.objective=supervised, this run has lidar_semi"):
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
+
+
+def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
+    """NYU is validated under its 10 m cap (predictions clipped to 10 m) unless run.eval_max_depth_m names another;
+    the former default of 80 m replaced every protocol's cap, so NYU validation was not the NYU protocol."""
+    from mono_depth_ros.evaluation.depth import PROTOCOLS
+    from mono_depth_ros.training.trainer.config import RunConfig
+    from mono_depth_ros.training.trainer.loop import validation_protocol
+
+    nyu = validation_protocol(PROTOCOLS["nyu"], RunConfig())
+    assert nyu.max_depth_m == 10.0 and nyu.crop == "eigen_nyu" and nyu.scaling == "auto"
+    assert validation_protocol(PROTOCOLS["kitti_improved"], RunConfig()).max_depth_m == 80.0
+    assert validation_protocol(PROTOCOLS["nyu"], RunConfig(eval_max_depth_m=5.0)).max_depth_m == 5.0
+    with pytest.raises(ConfigError, match="eval_max_depth_m"):
+        RunConfig(eval_max_depth_m=-1.0)
