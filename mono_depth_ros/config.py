@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.names import did_you_mean
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
@@ -237,11 +238,7 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
     for name, value in values.items():
         spec = PARAMS_BY_NAME.get(name)
         if spec is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, PARAMS_BY_NAME, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            msg = f"unknown parameter {name!r}{hint}"
+            msg = f"unknown parameter {name!r}{did_you_mean(name, PARAMS_BY_NAME)}"
             raise ConfigError(msg)
         resolved[name] = coerce(spec, value)
     if float(resolved["output.min_range"]) >= float(resolved["output.max_range"]):
