@@ -198,6 +198,28 @@ def test_params_file_loads_and_yaml_ints_are_accepted_for_floats(ros: Ros) -> No
     assert node._pipeline.params["output.max_range"] == 50.0
 
 
+def test_overrides_and_params_files_rclpy_would_ignore_are_warned_at_start_up(
+    ros: Ros, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rclpy applies only declared names and sections matching the node's name, silently dropping the rest.
+    wrong_node = tmp_path / "wrong_node.yaml"
+    wrong_node.write_text("depth_node:\n  ros__parameters:\n    output:\n      max_range: 30.0\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("/**:\n  ros__parameters:\n    output:\n      max_range: 30.0\n")
+    argv = ["mono_depth_node", "--ros-args", "--params-file", str(good), "--params-file", str(wrong_node)]
+    monkeypatch.setattr(sys, "argv", argv)
+    node = ros.make_node({**EXTERNAL, "output.max_rnage": 30.0, "use_sim_time": False}, pipeline=EchoPipeline())
+    warnings = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert warnings == [
+        "parameter 'output.max_rnage' (params file or -p) is not a parameter of this node and is ignored; "
+        "did you mean output.max_range, output.min_range, output.downscale?",
+        f"parameters file {wrong_node}: no section applies to this node /mono_depth_node (sections: depth_node), "
+        "so nothing in it is used; name the section /**, mono_depth_node, /mono_depth_node "
+        "(with ros__parameters under it)",
+    ]
+    assert node._config.output.max_range == 80.0  # the misspelt value did not apply
+
+
 def test_start_up_rejects_a_wrongly_typed_override_with_a_clear_error(ros: Ros) -> None:
     from mono_depth_ros.core.errors import ConfigError
 
