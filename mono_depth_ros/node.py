@@ -37,6 +37,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_if_distortion_ignored
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
+from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
@@ -227,6 +228,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+        scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
+        inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
+        self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
+        self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "

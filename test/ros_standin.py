@@ -330,6 +330,10 @@ class Node:
     def get_namespace(self) -> str:
         return self._namespace
 
+    def get_publishers_info_by_topic(self, topic_name: str, no_mangle: bool = False) -> list[TopicEndpointInfo]:
+        name = topic_name if topic_name.startswith("/") else self._namespace.rstrip("/") + "/" + topic_name
+        return [TopicEndpointInfo(type_name) for type_name in STATE.graph.get(name, [])]
+
     def get_fully_qualified_name(self) -> str:
         return self._namespace.rstrip("/") + "/" + self._name
 
@@ -717,6 +721,15 @@ class StandInState:
     now_ns: Callable[[], int] = time.time_ns
     spin: Callable[[Node], None] | None = None  # default: raise KeyboardInterrupt (Ctrl-C)
     loggers: dict[str, Logger] = field(default_factory=dict)
+    graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
+
+
+@dataclass
+class TopicEndpointInfo:
+    """What rclpy's ``get_publishers_info_by_topic`` lists (the fields the node reads)."""
+
+    topic_type: str
+    node_name: str = "driver"
 
 
 STATE = StandInState()

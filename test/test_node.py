@@ -395,7 +395,31 @@ def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnost
         node._publish_diagnostics: None,
         node._on_pairing_timer: steady,
         node._sync_watch.poll: steady,
+        node._input_watch.poll: steady,
     }
+
+
+def test_an_image_topic_published_with_another_type_is_warned_about_until_images_arrive(ros: Ros) -> None:
+    # A CompressedImage topic subscribed as Image (or a topic nobody publishes) delivers nothing, and rclpy is silent.
+    ros_standin.STATE.graph["/camera/image_raw"] = ["sensor_msgs/msg/CompressedImage"]
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
+    start = time.monotonic()
+    node._input_watch._now = lambda: start + 6.0
+    node._input_watch.poll()
+    warnings = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(
+        "no image received on /camera/image_raw in 6 s: it is published as sensor_msgs/msg/CompressedImage, this "
+        "node subscribes sensor_msgs/msg/Image; set image_topic (launch: image:=); for a "
+        "sensor_msgs/msg/CompressedImage topic BASE/compressed (image_transport's naming) set image_transport: "
+        "compressed and image_topic: BASE"
+    )
+    assert warnings[1].startswith("no LiDAR scan received on /lidar/points in 6 s: nothing publishes it")
+    send_frame(node)
+    node._input_watch._now = lambda: start + 600.0
+    node._input_watch.poll()
+    warnings_after = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert len(warnings_after) == 3 and warnings_after[2].startswith("no LiDAR scan received")  # images came
 
 
 def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> None:
