@@ -29,6 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -321,7 +322,7 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         msg = (
             f"checkpoint {path} does not exist; pass the .safetensors file written by `mono-depth train` / "
-            f"`mono-depth export`, or fetch weights with `mono-depth weights`"
+            f"`mono-depth export`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
         )
         raise CheckpointError(msg)
     if path.is_dir():
