@@ -41,7 +41,7 @@ from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameter_sources import ignored_sources
+from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
@@ -332,11 +332,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             stamped = lookup_cam_from_scan(
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )
-            return LidarInput(
-                points_in_lidar=points,
-                cam_from_lidar=ros_msgs.rigid_transform_from_msg(stamped),
-                stamp_ns=scan_ns,
-            )
+            cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
+            return LidarInput(points_in_lidar=points, cam_from_lidar=cam_from_lidar, stamp_ns=scan_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:
@@ -470,9 +467,12 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     missing weights: the reason is logged).
     """
     stop = StopSignals.install()  # before rclpy.init, which chains its own handlers to these
-    rclpy.init(args=args)
-    node = None
-    code = 0
+    try:
+        rclpy.init(args=args)
+    except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
+        get_logger(NODE_NAME).fatal(f"cannot start: {init_failure_text(err)}")
+        return 1
+    node, code = None, 0
     try:
         node = (node_class or MonoDepthNode)()
         rclpy.spin(node)

@@ -740,6 +740,28 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
 
 
+def test_main_reports_a_params_file_rcl_cannot_parse_in_one_line_and_exits_1(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What rclpy.init raises on real Humble for `mono_depth_node: {output: {max_range: 30.0}}` (no ros__parameters).
+    text = (
+        "failed to initialize rcl: Couldn't parse params file: '--params-file /p.yaml'. Error: Cannot have a value "
+        "before ros__parameters at line 3, at /src/rcl_yaml_param_parser/src/parse.c:793, at /src/rcl/arguments.c:406"
+    )
+
+    def refuse(**kwargs: Any) -> None:
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(ros.fake["rclpy"], "init", refuse)
+    assert ros.node_module.main(["node", "--ros-args", "--params-file", "/p.yaml"]) == 1
+    (fatal,) = ros_standin.state().loggers["mono_depth_node"].messages("FATAL")
+    assert fatal == (
+        "cannot start: failed to initialize rcl: Couldn't parse params file: '--params-file /p.yaml'. Error: Cannot "
+        "have a value before ros__parameters at line 3; each section of a params file is a node name "
+        "(mono_depth_node) or /** with ros__parameters: under it and the parameters under that"
+    )
+
+
 def test_main_missing_weights_logs_and_exits_1_and_cuda_falls_back_to_cpu(ros: Ros, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     parameter = ros.fake["rclpy.parameter"].Parameter

@@ -104,3 +104,16 @@ def ignored_sources(
     return unknown_override_warnings(overrides, declared) + unmatched_files_warnings(
         sys.argv if argv is None else argv, node_fqn
     )
+
+
+def init_failure_text(err: Exception) -> str:
+    """One line for an ``rclpy.init`` failure (rcl refused the command line, e.g. a params file it cannot parse):
+    rcl's message without its source locations, and the file layout when the ``ros__parameters`` level is the issue
+    (``mono_depth_node: {output: ...}`` gives "Cannot have a value before ros__parameters")."""
+    text = re.sub(r",? at /\S+:\d+", "", str(err)).strip()
+    if "ros__parameters" in text:
+        text += (
+            "; each section of a params file is a node name (mono_depth_node) or /** with ros__parameters: under "
+            "it and the parameters under that"
+        )
+    return text

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mono_depth_ros.adapters.parameter_sources import (
+    init_failure_text,
     params_files,
     section_matches,
     unknown_override_warnings,
@@ -78,3 +79,12 @@ def test_undeclared_override_names_are_warned_with_the_nearest_parameter() -> No
         "parameter 'output.max_rnage' (params file or -p) is not a parameter of this node and is ignored; "
         "did you mean output.max_range, output.min_range, output.downscale?",
     ]
+
+
+def test_an_rclpy_init_failure_is_one_line_without_source_locations() -> None:
+    other = "failed to initialize rcl: Couldn't parse arguments, at /src/rcl/arguments.c:406"
+    assert init_failure_text(RuntimeError(other)) == "failed to initialize rcl: Couldn't parse arguments"
+    layout = init_failure_text(RuntimeError("Error: Cannot have a value before ros__parameters at line 3"))
+    assert layout.endswith(
+        "a node name (mono_depth_node) or /** with ros__parameters: under it and the parameters under that"
+    )
