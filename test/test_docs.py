@@ -115,3 +115,13 @@ def test_the_readme_parameter_table_gives_the_defaults_of_config_params() -> Non
             assert text == expected or (isinstance(default, float) and float(text) == default), (name, text, default)
             checked += 1
     assert checked >= 10
+
+
+def test_the_node_doc_parameter_table_gives_each_parameters_type_default_and_run_time_flag() -> None:
+    doc = page_text(REPO_ROOT / "docs" / "ros2_node.md")
+    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `(.*?)` \| .*? \| (yes|no) \| .* \|$", doc, re.M)
+    assert {name for name, *_ in rows} == set(PARAMS_BY_NAME)
+    for name, type_name, default, run_time in rows:
+        spec = PARAMS_BY_NAME[name]
+        expected = str(spec.default).lower() if isinstance(spec.default, bool) else repr(spec.default)
+        assert (type_name, default, run_time == "yes") == (spec.type.__name__, expected, spec.dynamic), name
