@@ -327,6 +327,11 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(msg)
     if path.is_dir():
         msg = f"checkpoint {path} is a directory; pass the .safetensors file inside it"
+        if (path / "config.json").is_file():  # what `mono-depth weights fetch` writes
+            msg = (
+                f"{path} is a Hugging Face model directory (config.json), not a checkpoint file; run it with "
+                f"model.backend: transformers (launch: model:=transformers)"
+            )
         raise CheckpointError(msg)
     _refuse_other_backends(path)
     size = path.stat().st_size
