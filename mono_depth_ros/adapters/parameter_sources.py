@@ -88,11 +88,16 @@ def unknown_override_warnings(names: Iterable[str], declared: Callable[[str], bo
     warning names the nearest parameters of :data:`~mono_depth_ros.config.PARAMS`.
     """
     return [
-        f"parameter {name!r} (params file or -p) is not a parameter of this node and is ignored"
-        f"{did_you_mean(name, PARAMS_BY_NAME)}"
+        f"parameter {name!r} (params file or -p) is not a parameter of this node and is ignored{_hint(name)}"
         for name in sorted(names)
         if not declared(name)
     ]
+
+
+def _hint(name: str) -> str:
+    if name.startswith("qos_overrides."):  # rclpy's QoS overriding: only for publishers / subscriptions that opt in
+        return "; this node's QoS is set by input_qos and output_qos (sensor_data | reliable)"
+    return did_you_mean(name, PARAMS_BY_NAME)
 
 
 def ignored_sources(

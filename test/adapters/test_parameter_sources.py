@@ -71,13 +71,16 @@ def test_files_on_the_command_line_are_checked(tmp_path: Path) -> None:
 
 def test_undeclared_override_names_are_warned_with_the_nearest_parameter() -> None:
     declared = {"output.max_range", "use_sim_time"}.__contains__
-    names = ["output.max_rnage", "use_sim_time", "output.max_range", "mono_depth_node.output.max_range"]
+    names = ["output.max_rnage", "use_sim_time", "output.max_range", "mono_depth_node.output.max_range",
+             "qos_overrides./camera/image_raw.subscription.reliability"]  # fmt: skip
     warnings = unknown_override_warnings(names, declared)
     assert warnings == [
         "parameter 'mono_depth_node.output.max_range' (params file or -p) is not a parameter of this node and is "
         "ignored; did you mean output.max_range?",
         "parameter 'output.max_rnage' (params file or -p) is not a parameter of this node and is ignored; "
         "did you mean output.max_range, output.min_range, output.downscale?",
+        "parameter 'qos_overrides./camera/image_raw.subscription.reliability' (params file or -p) is not a parameter "
+        "of this node and is ignored; this node's QoS is set by input_qos and output_qos (sensor_data | reliable)",
     ]
 
 
