@@ -147,7 +147,9 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
             f"install the torch extra, or use model.backend=external"
         )
         raise ConfigError(msg) from None
-    weights = model.weights or str(default_weights())
+    # "~" is the user's home: a shell expands it in `--weights ~/m` but not in `--param model.weights=~/m`,
+    # `weights:=~/m` (launch) or a params file
+    weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())
     if not Path(weights).exists():
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
         msg += hub_id_hint(weights)
