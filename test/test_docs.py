@@ -117,11 +117,16 @@ def test_the_readme_parameter_table_gives_the_defaults_of_config_params() -> Non
     assert checked >= 10
 
 
-def test_the_node_doc_parameter_table_gives_each_parameters_type_default_and_run_time_flag() -> None:
+def test_the_node_doc_parameter_table_gives_each_parameters_type_default_range_and_run_time_flag() -> None:
     doc = page_text(REPO_ROOT / "docs" / "ros2_node.md")
-    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `(.*?)` \| .*? \| (yes|no) \| .* \|$", doc, re.M)
+    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `(.*?)` \| (.*?) \| (yes|no) \| .* \|$", doc, re.M)
     assert {name for name, *_ in rows} == set(PARAMS_BY_NAME)
-    for name, type_name, default, run_time in rows:
+    for name, type_name, default, limits, run_time in rows:
         spec = PARAMS_BY_NAME[name]
         expected = str(spec.default).lower() if isinstance(spec.default, bool) else repr(spec.default)
         assert (type_name, default, run_time == "yes") == (spec.type.__name__, expected, spec.dynamic), name
+        if spec.min_value is not None or spec.max_value is not None:
+            low, high = (float(v) for v in re.fullmatch(r"\[(\S+), (\S+)\]", limits).groups())  # type: ignore[union-attr]
+            assert (low, high) == (spec.min_value, spec.max_value), name
+        elif spec.choices:
+            assert [c.strip().strip('"') for c in limits.split("\\|")] == list(spec.choices), name
