@@ -156,7 +156,7 @@ def open_pretrained(
             family, a relative-inverse objective, an input size the family cannot take, or an architecture the
             project checkpoint cannot rebuild (the trained model could not be saved).
     """
-    path = Path(directory)
+    path = Path(directory).expanduser()  # "~" in a YAML or --set is no shell's to expand
     config_path = path / "config.json"
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
