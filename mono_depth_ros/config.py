@@ -9,6 +9,7 @@ reads the same ``config/depth.yaml`` (ROS params format: ``<node or /**>: ros__p
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.names import did_you_mean
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
 
@@ -238,11 +241,7 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
     for name, value in values.items():
         spec = PARAMS_BY_NAME.get(name)
         if spec is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, PARAMS_BY_NAME, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            msg = f"unknown parameter {name!r}{hint}"
+            msg = f"unknown parameter {name!r}{did_you_mean(name, PARAMS_BY_NAME)}"
             raise ConfigError(msg)
         resolved[name] = coerce(spec, value)
     if float(resolved["output.min_range"]) >= float(resolved["output.max_range"]):
@@ -250,6 +249,9 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             f"output.min_range ({resolved['output.min_range']}) must be below "
             f"output.max_range ({resolved['output.max_range']})"
         )
+        raise ConfigError(msg)
+    if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
+        msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
         raise ConfigError(msg)
     return resolved
 

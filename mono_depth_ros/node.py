@@ -1,19 +1,13 @@
 """``mono_depth_node``: the rclpy shell around :class:`~mono_depth_ros.pipeline.DepthPipeline` (ROS 2 Humble and Jazzy).
 
 The only module that imports rclpy, message_filters, tf2_ros or message packages. It wires topics, parameters,
-timers and TF to the ROS-free pieces in :mod:`mono_depth_ros.runtime`, :mod:`mono_depth_ros.core.ros_msgs` and
+timers and TF to the ROS-free pieces in :mod:`mono_depth_ros.adapters`, :mod:`mono_depth_ros.core.ros_msgs` and
 :mod:`mono_depth_ros.pipeline`. Topics, parameters, QoS and threading: ``docs/ros2_node.md``.
 
-Threading: executor callbacks only cache or enqueue messages (no decoding, no inference, no blocking TF wait);
-a worker thread decodes, looks up TF (timeout zero) and runs the pipeline, a second one publishes its output while
-the next frame is computed (:class:`~.adapters.worker.TwoStageWorker`). A frame that is replaced in the
-latest-frame slot before the worker takes it is dropped and counted.
-
-Errors: a :class:`~mono_depth_ros.core.errors.DepthError` raised for one frame (bad encoding, size mismatch,
-uncalibrated camera_info, ...) is logged (throttled), counted per reason in ``/diagnostics`` and the frame is
-skipped. Any other exception in the worker is a bug: it is logged with its traceback and counted as a worker
-error, and the node carries on (a dead worker would silently stop all output). Exceptions in executor callbacks
-propagate (they are bugs; those callbacks do nothing that can raise a DepthError).
+Threading: executor callbacks only cache or enqueue; a worker thread decodes, looks up TF (timeout zero) and runs
+the pipeline, a second one publishes (:class:`~.adapters.worker.TwoStageWorker`). Errors: a ``DepthError`` for one
+frame is logged (throttled), counted per reason and the frame skipped; any other worker exception is a bug, logged
+with its traceback and counted, and the node carries on. Details: ``docs/ros2_node.md`` "Threading, errors, shutdown".
 """
 
 from __future__ import annotations
@@ -43,9 +37,11 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
+from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
+from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
 from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
@@ -117,6 +113,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._declare_parameters()
+        overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
+        for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
+            self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
         self._make_pipeline = make_pipeline or _build_pipeline
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
@@ -228,6 +227,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+        scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
+        inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
+        self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
+        self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -328,11 +331,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             stamped = lookup_cam_from_scan(
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )
-            return LidarInput(
-                points_in_lidar=points,
-                cam_from_lidar=ros_msgs.rigid_transform_from_msg(stamped),
-                stamp_ns=scan_ns,
-            )
+            cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
+            return LidarInput(points_in_lidar=points, cam_from_lidar=cam_from_lidar, stamp_ns=scan_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:
@@ -466,9 +466,12 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     missing weights: the reason is logged).
     """
     stop = StopSignals.install()  # before rclpy.init, which chains its own handlers to these
-    rclpy.init(args=args)
-    node = None
-    code = 0
+    try:
+        rclpy.init(args=args)
+    except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
+        get_logger(NODE_NAME).fatal(f"cannot start: {init_failure_text(err)}")
+        return 1
+    node, code = None, 0
     try:
         node = (node_class or MonoDepthNode)()
         rclpy.spin(node)

@@ -311,7 +311,7 @@ class Node:
             raise RuntimeError("NotInitializedException: rclpy.init() has not been called, cannot create node")
         self._name = node_name
         self._namespace = namespace or "/"
-        self._overrides = {p.name: p for p in parameter_overrides or []}
+        self._parameter_overrides = {p.name: p for p in parameter_overrides or []}  # rclpy's name (H and J)
         self._parameters: dict[str, Parameter] = {}
         self._descriptors: dict[str, ParameterDescriptor] = {}
         self._on_set: list[Callable[[list[Parameter]], SetParametersResult]] = []
@@ -329,6 +329,13 @@ class Node:
 
     def get_namespace(self) -> str:
         return self._namespace
+
+    def get_publishers_info_by_topic(self, topic_name: str, no_mangle: bool = False) -> list[TopicEndpointInfo]:
+        name = topic_name if topic_name.startswith("/") else self._namespace.rstrip("/") + "/" + topic_name
+        return [TopicEndpointInfo(type_name) for type_name in STATE.graph.get(name, [])]
+
+    def get_fully_qualified_name(self) -> str:
+        return self._namespace.rstrip("/") + "/" + self._name
 
     def get_logger(self) -> Logger:
         return self._logger
@@ -350,8 +357,8 @@ class Node:
             descriptor.type = int(ParameterType.from_parameter_value(value))
             if descriptor.type == ParameterType.NOT_SET:
                 raise ValueError("Cannot declare a statically typed parameter with default value of type NOT_SET")
-        if not ignore_override and name in self._overrides:
-            value = self._overrides[name].value
+        if not ignore_override and name in self._parameter_overrides:
+            value = self._parameter_overrides[name].value
         parameter = Parameter(name, value=value)
         result = self._apply_descriptor(parameter, descriptor, check_read_only=False)
         if result.successful:
@@ -714,6 +721,15 @@ class StandInState:
     now_ns: Callable[[], int] = time.time_ns
     spin: Callable[[Node], None] | None = None  # default: raise KeyboardInterrupt (Ctrl-C)
     loggers: dict[str, Logger] = field(default_factory=dict)
+    graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
+
+
+@dataclass
+class TopicEndpointInfo:
+    """What rclpy's ``get_publishers_info_by_topic`` lists (the fields the node reads)."""
+
+    topic_type: str
+    node_name: str = "driver"
 
 
 STATE = StandInState()

@@ -72,6 +72,18 @@ def test_unknown_names_suggest_the_closest() -> None:
         resolve({"output.min_range": 5.0, "output.max_range": 2.0})
 
 
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda1", "cuda:", "mps", ""])
+def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(device: str) -> None:
+    # "cuda:x" used to pass to the loader, which fell back to the CPU on a machine without CUDA and failed with one
+    with pytest.raises(ConfigError, match=r"parameter device=.* must be auto, cpu, cuda or cuda:N"):
+        resolve({"device": device})
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "CPU", "cuda", "cuda:0", "cuda:12", " cuda:1 "])
+def test_the_devices_the_model_loader_opens_are_accepted(device: str) -> None:
+    assert resolve({"device": device})["device"] == device
+
+
 def test_params_file_sections_and_nesting(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(

@@ -173,6 +173,16 @@ def test_launch_arguments_and_node(description: LaunchDescription) -> None:
     assert isinstance(params_file, LaunchConfiguration) and params_file.variable_name == "params_file"
 
 
+def test_every_launch_argument_is_documented_in_the_readme_and_the_node_doc() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    listing = readme[readme.index("Launch arguments:") :].split("\n\n", 1)[0]
+    node_doc = (REPO_ROOT / "docs" / "ros2_node.md").read_text(encoding="utf-8")
+    launch_section = node_doc[node_doc.index("## Launch file") :].split("\n## ", 1)[0]
+    for where, text in (("README.md 'Launch arguments'", listing), ("docs/ros2_node.md 'Launch file'", launch_section)):
+        missing = sorted(name for name in ARGUMENTS if f"`{name}`" not in text)
+        assert not missing, f"{where} does not list the launch arguments {missing}"
+
+
 def test_given_arguments_override_only_their_parameters(description: LaunchDescription) -> None:
     node = _launch(description, lidar="/velodyne_points", device="0", image="/cam/image_rect")
     params_file, overrides = node.kwargs["parameters"]

@@ -202,6 +202,28 @@ def test_params_file_loads_and_yaml_ints_are_accepted_for_floats(ros: Ros) -> No
     assert node._pipeline.params["output.max_range"] == 50.0
 
 
+def test_overrides_and_params_files_rclpy_would_ignore_are_warned_at_start_up(
+    ros: Ros, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rclpy applies only declared names and sections matching the node's name, silently dropping the rest.
+    wrong_node = tmp_path / "wrong_node.yaml"
+    wrong_node.write_text("depth_node:\n  ros__parameters:\n    output:\n      max_range: 30.0\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("/**:\n  ros__parameters:\n    output:\n      max_range: 30.0\n")
+    argv = ["mono_depth_node", "--ros-args", "--params-file", str(good), "--params-file", str(wrong_node)]
+    monkeypatch.setattr(sys, "argv", argv)
+    node = ros.make_node({**EXTERNAL, "output.max_rnage": 30.0, "use_sim_time": False}, pipeline=EchoPipeline())
+    warnings = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert warnings == [
+        "parameter 'output.max_rnage' (params file or -p) is not a parameter of this node and is ignored; "
+        "did you mean output.max_range, output.min_range, output.downscale?",
+        f"parameters file {wrong_node}: no section applies to this node /mono_depth_node (sections: depth_node), "
+        "so nothing in it is used; name the section /**, mono_depth_node, /mono_depth_node "
+        "(with ros__parameters under it)",
+    ]
+    assert node._config.output.max_range == 80.0  # the misspelt value did not apply
+
+
 def test_start_up_rejects_a_wrongly_typed_override_with_a_clear_error(ros: Ros) -> None:
     from mono_depth_ros.core.errors import ConfigError
 
@@ -389,7 +411,31 @@ def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnost
         node._publish_diagnostics: None,
         node._on_pairing_timer: steady,
         node._sync_watch.poll: steady,
+        node._input_watch.poll: steady,
     }
+
+
+def test_an_image_topic_published_with_another_type_is_warned_about_until_images_arrive(ros: Ros) -> None:
+    # A CompressedImage topic subscribed as Image (or a topic nobody publishes) delivers nothing, and rclpy is silent.
+    ros_standin.STATE.graph["/camera/image_raw"] = ["sensor_msgs/msg/CompressedImage"]
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
+    start = time.monotonic()
+    node._input_watch._now = lambda: start + 6.0
+    node._input_watch.poll()
+    warnings = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(
+        "no image received on /camera/image_raw in 6 s: it is published as sensor_msgs/msg/CompressedImage, this "
+        "node subscribes sensor_msgs/msg/Image; set image_topic (launch: image:=); for a "
+        "sensor_msgs/msg/CompressedImage topic BASE/compressed (image_transport's naming) set image_transport: "
+        "compressed and image_topic: BASE"
+    )
+    assert warnings[1].startswith("no LiDAR scan received on /lidar/points in 6 s: nothing publishes it")
+    send_frame(node)
+    node._input_watch._now = lambda: start + 600.0
+    node._input_watch.poll()
+    warnings_after = [message for severity, message in node.get_logger().records if severity == "WARN"]
+    assert len(warnings_after) == 3 and warnings_after[2].startswith("no LiDAR scan received")  # images came
 
 
 def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> None:
@@ -708,6 +754,28 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         assert node.destroyed and not node._worker.alive
         assert not ros.fake["rclpy"].ok()  # try_shutdown ran
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
+
+
+def test_main_reports_a_params_file_rcl_cannot_parse_in_one_line_and_exits_1(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What rclpy.init raises on real Humble for `mono_depth_node: {output: {max_range: 30.0}}` (no ros__parameters).
+    text = (
+        "failed to initialize rcl: Couldn't parse params file: '--params-file /p.yaml'. Error: Cannot have a value "
+        "before ros__parameters at line 3, at /src/rcl_yaml_param_parser/src/parse.c:793, at /src/rcl/arguments.c:406"
+    )
+
+    def refuse(**kwargs: Any) -> None:
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(ros.fake["rclpy"], "init", refuse)
+    assert ros.node_module.main(["node", "--ros-args", "--params-file", "/p.yaml"]) == 1
+    (fatal,) = ros_standin.state().loggers["mono_depth_node"].messages("FATAL")
+    assert fatal == (
+        "cannot start: failed to initialize rcl: Couldn't parse params file: '--params-file /p.yaml'. Error: Cannot "
+        "have a value before ros__parameters at line 3; each section of a params file is a node name "
+        "(mono_depth_node) or /** with ros__parameters: under it and the parameters under that"
+    )
 
 
 def test_main_missing_weights_logs_and_exits_1_and_cuda_falls_back_to_cpu(ros: Ros, tmp_path: Path) -> None:

@@ -84,6 +84,11 @@ class ScanPairing(Generic[T]):
         self.max_age_ns = int(max_age_ns)
         self.wait_ns = int(wait_ns)
 
+    @property
+    def scans_seen(self) -> int:
+        """Scans added so far."""
+        return self._scans_seen
+
     def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
         """Cache a scan; returns the frames whose choice it made final."""
         with self._lock:

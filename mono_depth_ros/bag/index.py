@@ -87,6 +87,12 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     bag_topics = bag.topics
     image = config.topics.image
     if config.topics.image_transport == "compressed" and not image.endswith("/compressed"):
+        if image + "/compressed" not in bag_topics and bag_topics.get(image) == IMAGE:
+            msg = (
+                f"image_transport=compressed reads {image}/compressed, which bag {bag.path} lacks; {image} there is "
+                f"{IMAGE}: set --param image_transport=raw"
+            )
+            raise BagError(msg)
         image += "/compressed"
     elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")

@@ -100,6 +100,7 @@ def check_torchscript(model: Path) -> None:
 
 def make_spec(args: argparse.Namespace) -> ModelSpec:
     """The spec the arguments describe, checked against the graph."""
+    output_kind = OutputKind.parse(args.kind)  # first: a misspelt kind is reported before what the graph lacks
     torchscript = args.model.suffix.lower() in TORCHSCRIPT_SUFFIXES
     if torchscript:  # no declared input size or output names to check against
         check_torchscript(args.model)
@@ -141,7 +142,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         input=policy,
         mean=_triple(args.mean, "mean"),
         std=_triple(args.std, "std"),
-        output_kind=OutputKind.parse(args.kind),
+        output_kind=output_kind,
         min_depth_m=args.min_depth,
         max_depth_m=args.max_depth,
         backend="torchscript" if torchscript else "onnx",

@@ -31,6 +31,7 @@ from mono_depth_ros.demo.synthetic_bag import record_synthetic
 from mono_depth_ros.demo.temporal_strip import write_temporal_strip
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.depth_source import ASSETS_DIR, build_depth_source, default_weights
+from mono_depth_ros.models.hub_id import hub_id_hint
 
 if TYPE_CHECKING:
     from mono_depth_ros.models.spec import OutputKind
@@ -83,6 +84,7 @@ def choose_depth_source(
     if weights is not None:
         if not Path(weights).exists():
             msg = f"--weights {weights} does not exist; give a checkpoint file (.safetensors) or a model folder"
+            msg += hub_id_hint(weights)
             raise CheckpointError(msg)
         return DepthChoice(False, {"model.weights": str(weights)}, f"network: {describe_weights(weights)}")
     if "model.weights" in user or "model.backend" in user:

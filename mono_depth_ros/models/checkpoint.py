@@ -29,6 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -321,11 +322,16 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         msg = (
             f"checkpoint {path} does not exist; pass the .safetensors file written by `mono-depth train` / "
-            f"`mono-depth export`, or fetch weights with `mono-depth weights`"
+            f"`mono-depth export`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
         )
         raise CheckpointError(msg)
     if path.is_dir():
         msg = f"checkpoint {path} is a directory; pass the .safetensors file inside it"
+        if (path / "config.json").is_file():  # what `mono-depth weights fetch` writes
+            msg = (
+                f"{path} is a Hugging Face model directory (config.json), not a checkpoint file; run it with "
+                f"model.backend: transformers (launch: model:=transformers)"
+            )
         raise CheckpointError(msg)
     _refuse_other_backends(path)
     size = path.stat().st_size

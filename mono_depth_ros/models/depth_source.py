@@ -18,6 +18,7 @@ import numpy.typing as npt
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
+from mono_depth_ros.models.hub_id import hub_id_hint
 
 if TYPE_CHECKING:
     import torch
@@ -151,9 +152,12 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
             f"install the torch extra, or use model.backend=external"
         )
         raise ConfigError(msg) from None
-    weights = model.weights or str(default_weights())
+    # "~" is the user's home: a shell expands it in `--weights ~/m` but not in `--param model.weights=~/m`,
+    # `weights:=~/m` (launch) or a params file
+    weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())
     if not Path(weights).exists():
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
+        msg += hub_id_hint(weights)
         raise CheckpointError(msg)
     estimator_config = EstimatorConfig(
         device=model.device,

@@ -52,6 +52,7 @@ def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
     assert (released.item, released.scan, released.timed_out) == ("frame", (2000 * MS, "scan2"), False)
     assert released.waited_ns == 50 * MS
     assert pair.waiting == 0
+    assert pair.scans_seen == 3  # what the node's input watch reads (a LiDAR topic with scans is not silent)
 
 
 def test_pairing_releases_at_once_when_no_future_scan_can_be_closer() -> None:

@@ -69,8 +69,11 @@ def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path
     assert summary.notes == ["lidar_topic /velodyne_points is not in the bag (PointCloud2 topics: /lidar/points)"]
     with pytest.raises(BagError, match=r"/lidar/points \(image_topic\).*is sensor_msgs/msg/PointCloud2"):
         _index(tmp_path / "in", image_topic="/lidar/points")
-    with pytest.raises(BagError, match=r"no topic '/camera/image_raw/compressed'"):
+    raw_only = r"reads /camera/image_raw/compressed, which .* lacks; .* set --param image_transport=raw"
+    with pytest.raises(BagError, match=raw_only):
         _index(tmp_path / "in", image_transport="compressed")
+    with pytest.raises(BagError, match=r"no topic '/camera/other/compressed'"):
+        _index(tmp_path / "in", image_transport="compressed", image_topic="/camera/other")
 
 
 def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path, kitti_object_dir: Path) -> None:

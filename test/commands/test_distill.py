@@ -57,7 +57,7 @@ def test_bag_labels_and_student_runs_in_mono_depth_bag(
     args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "3 new, 0 cached, 3 with LiDAR" in out and "calibration against the lidar" in out
+    assert "3 new (3 with LiDAR), 0 cached" in out and "calibration against the lidar" in out
     student = tmp_path / "run" / "model.safetensors"
     bag_args = ["bag", str(bag), str(tmp_path / "out"), "--param", f"model.weights={student}", "-q"]
     assert main([*bag_args, "--param", "device=cpu", "--strict"]) == 0

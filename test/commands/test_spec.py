@@ -86,6 +86,8 @@ def test_several_outputs_need_a_name(da3_graph: Path, capsys: pytest.CaptureFixt
     assert "differs from the graph's fixed input" in capsys.readouterr().err
     assert main(["spec", str(da3_graph), "--kind", "inverse", "--output", "depth"]) == 2
     assert "unknown output kind 'inverse'" in capsys.readouterr().err
+    assert main(["spec", str(da3_graph), "--kind", "metrc"]) == 2  # reported before the missing --output
+    assert "unknown output kind 'metrc'" in capsys.readouterr().err
 
 
 def test_a_hand_edited_spec_naming_a_missing_output_is_refused(da3_graph: Path) -> None:

@@ -129,6 +129,16 @@ def test_any_state_dict_round_trips_bit_exact(
 # --- bad files --------------------------------------------------------------------------------------------------
 
 
+def test_a_hugging_face_directory_given_as_a_checkpoint_names_the_transformers_backend(tmp_path: Path) -> None:
+    hf_dir, other = tmp_path / "hf", tmp_path / "other"
+    hf_dir.mkdir(), other.mkdir()
+    (hf_dir / "config.json").write_text('{"model_type": "depth_anything"}')
+    with pytest.raises(CheckpointError, match=r"Hugging Face model directory .* model\.backend: transformers"):
+        load_checkpoint(hf_dir)
+    with pytest.raises(CheckpointError, match=r"is a directory; pass the \.safetensors file inside it"):
+        load_checkpoint(other)
+
+
 def test_missing_file_names_path_and_remedy(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"nowhere\.safetensors does not exist; pass the \.safetensors file"):
         load_checkpoint(tmp_path / "nowhere.safetensors")

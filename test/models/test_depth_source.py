@@ -52,6 +52,17 @@ def test_a_checkpoint_becomes_a_depth_source(tmp_path: Path) -> None:
     assert source.last_network_hw is not None
 
 
+def test_a_home_relative_weights_path_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No shell expands "~" in `--param model.weights=~/m`, `weights:=~/m` (launch) or a params file.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spec = make_unet_spec("resnet18", "tiny")
+    save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    source = build_depth_source(resolve({"model.weights": "~/tiny.safetensors", "device": "cpu", "model.threads": 1}))
+    assert isinstance(source, EstimatorSource)
+    with pytest.raises(CheckpointError, match=f"model.weights {tmp_path}/nope.safetensors does not exist"):
+        build_depth_source(resolve({"model.weights": "~/nope.safetensors"}))
+
+
 def test_channels_last_and_warmup_size_reach_the_engine(tmp_path: Path) -> None:
     torch.manual_seed(0)
     spec = make_unet_spec("resnet18", "tiny")

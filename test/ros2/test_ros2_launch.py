@@ -6,6 +6,7 @@ ROS graph, ``ros2 param get`` and real subscriptions.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import threading
@@ -43,6 +44,28 @@ def test_use_lidar_false_turns_lidar_off(probe: Probe, ros_logs: Path) -> None:
         assert param_value("/mono_depth_node", "lidar_topic") == ""
         assert probe.node.count_subscribers("/lidar/points") == 0
         assert "LiDAR off" in launched.log
+    finally:
+        assert launched.stop() == 0
+
+
+def test_a_params_file_for_another_node_and_inputs_nobody_publishes_are_warned(probe: Probe, ros_logs: Path) -> None:
+    # rclpy applies nothing from a file whose sections do not match the node, and a subscription to a topic nobody
+    # publishes receives nothing: both used to be silent.
+    wrong = write_params(ros_logs / "wrong_node.yaml", {"output.max_range": 30.0}, node_key="depth_node")
+    args = {"device": "cpu", "params_file": str(wrong), "image": "/camera/nobody", "lidar": "/lidar/nobody"}
+    launched = Launched(args, ros_logs / "ignored.log")
+    try:
+        launched.wait_ready(probe, topic="/camera/nobody")
+        assert param_value("/mono_depth_node", "output.max_range") == "80.0"  # what rclpy did with the file: nothing
+        silent = (r"no image received on /camera/nobody in [56] s: nothing publishes it",
+                  r"no LiDAR scan received on /lidar/nobody in [56] s: nothing publishes it")  # fmt: skip
+        wait_until(lambda: all(re.search(text, launched.log) for text in silent), 30, "the silent-input warnings")
+        log = launched.log
+        assert f"parameters file {wrong}: no section applies to this node /mono_depth_node (sections: depth_node)" in (
+            log
+        )
+        assert log.count("parameters file") == 1  # the launch's own file of the given arguments matches the node
+        assert "is not a parameter of this node" not in log
     finally:
         assert launched.stop() == 0
 

@@ -99,6 +99,10 @@ class FolderDataset(RecordDataset):
         images = sorted(p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
+            if not self.root.is_dir():
+                msg = f"data.root {self.root} is not a directory; give the folder that holds rgb/ (folder layout)"
+            elif any(p.suffix.lower() in IMAGE_SUFFIXES for p in self.root.glob("*")):
+                msg += f" (the images in {self.root} itself belong in {self.root / 'rgb'}, with their intrinsics)"
             raise ConfigError(msg)
         shared_file = self.root / "intrinsics.yaml"
         shared = camera_from_mapping(_read_mapping(shared_file), str(shared_file)) if shared_file.is_file() else None

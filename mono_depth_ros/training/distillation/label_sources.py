@@ -80,6 +80,19 @@ def source_name(path: Path, qualifier: str = "") -> str:
     return f"{stem[:40]}-{digest}"
 
 
+def label_settings(topics: TopicPlan, lidar_max_age_s: float, motion_frame: str, image_is_rectified: bool) -> str:
+    """What a bag's labels depend on besides the bag: the cache folder's qualifier. A LiDAR topic (and its pairing
+    and motion settings) or raw-image undistortion changes the labels, so labels cached without them are not reused
+    when they are added (they were, silently: a LiDAR term then had no target). The image topic alone, as before,
+    when both are off, so existing caches stay valid."""
+    qualifier = topics.image
+    if topics.lidar:
+        qualifier += f"|lidar={topics.lidar}|max_age_s={lidar_max_age_s:g}|motion_frame={motion_frame}"
+    if not image_is_rectified:
+        qualifier += "|raw"
+    return qualifier
+
+
 def _select(items: Sequence[str], stride: int, max_frames: int) -> list[str]:
     chosen = list(items[::stride])
     return chosen[:max_frames] if max_frames else chosen
@@ -146,7 +159,9 @@ class BagSource:
         usable = [f"{p.ordinal:06d}" for p in plans if p.skip is None]
         self._keys = _select(usable, stride, max_frames)
         self._plans = {f"{p.ordinal:06d}": p for p in plans}
-        self.name = source_name(self.path, self.topics.image)
+        self.name = source_name(
+            self.path, label_settings(self.topics, lidar_max_age_s, lidar_motion_frame, image_is_rectified)
+        )
 
     @property
     def keys(self) -> list[str]:

@@ -145,7 +145,7 @@ class LabelReport:
         """A few lines for the terminal."""
         lines = [f"pseudo-labels in {self.cache_dir}: {self.labelled} labelled, {self.cached} already cached"]
         for source in self.sources:
-            text = f"  {source.name}: {source.labelled} new, {source.cached} cached, {source.with_lidar} with LiDAR"
+            text = f"  {source.name}: {source.labelled} new ({source.with_lidar} with LiDAR), {source.cached} cached"
             if source.problems:
                 text += "; " + ", ".join(f"{reason}: {n}" for reason, n in sorted(source.problems.items()))
             lines.append(text)

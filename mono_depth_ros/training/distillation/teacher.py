@@ -154,7 +154,7 @@ class Teacher:
         if not config.weights:
             msg = "no teacher given: set teacher.weights (or pass --teacher PATH)"
             raise ConfigError(msg)
-        weights = Path(config.weights)
+        weights = Path(config.weights).expanduser()  # "~" in a YAML or --set is no shell's to expand
         backend = infer_backend(weights) if config.backend == "auto" else config.backend
         estimator = DepthEstimator.open(backend, weights, EstimatorConfig(device=config.device, warmup_runs=0))
         return cls(estimator, config.features, weights)

@@ -17,6 +17,7 @@ import yaml
 
 from mono_depth_ros.config import read_yaml_file
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.names import did_you_mean_each
 from mono_depth_ros.models.spec import OutputKind
 
 OBJECTIVES = ("supervised", "selfsup", "lidar_semi")
@@ -283,7 +284,8 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
         else:
             flat[key] = value
     unknown = sorted((set(flat) | set(nested)) - set(by_name))
-    _check(not unknown, f"unknown keys {unknown} in section {name!r}; valid: {sorted(by_name)}")
+    hint = did_you_mean_each(unknown, by_name)
+    _check(not unknown, f"unknown keys {unknown} in section {name!r}{hint}; valid: {sorted(by_name)}")
     converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in flat.items()}
     for key, sub in nested.items():
         kind = hints[key]
@@ -293,7 +295,8 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
         sub_hints = get_type_hints(kind)
         sub_known = {f.name for f in fields(kind)}
         extra = sorted(set(sub) - sub_known)
-        _check(not extra, f"unknown keys {extra} in {name}.{key}; valid: {sorted(sub_known)}")
+        hint = did_you_mean_each(extra, sub_known)
+        _check(not extra, f"unknown keys {extra} in {name}.{key}{hint}; valid: {sorted(sub_known)}")
         sub_values = {k: _convert(v, sub_hints[k], f"{name}.{key}.{k}") for k, v in sub.items()}
         converted[key] = replace(default, **sub_values)
     return cls(**converted)
@@ -308,7 +311,10 @@ def sections_from_mapping(data: Mapping[str, Any], sections: Mapping[str, type[A
         ConfigError: unknown section or key, or a value of the wrong type (the message names ``what`` config).
     """
     unknown = sorted(set(data) - set(sections))
-    _check(not unknown, f"unknown {what} sections {unknown}; valid: {list(sections)}")
+    hint = did_you_mean_each(unknown, sections)
+    if any(isinstance(data[name], Mapping) and "ros__parameters" in data[name] for name in unknown):
+        hint += " (this is a ROS params file for mono_depth_node / `mono-depth bag --config`, not a training config)"
+    _check(not unknown, f"unknown {what} sections {unknown}{hint}; valid: {list(sections)}")
     built = {}
     for name, cls in sections.items():
         values = data.get(name)

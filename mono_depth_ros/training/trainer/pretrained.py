@@ -31,6 +31,7 @@ from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNetOutput
 
@@ -155,12 +156,13 @@ def open_pretrained(
             family, a relative-inverse objective, an input size the family cannot take, or an architecture the
             project checkpoint cannot rebuild (the trained model could not be saved).
     """
-    path = Path(directory)
+    path = Path(directory).expanduser()  # "~" in a YAML or --set is no shell's to expand
     config_path = path / "config.json"
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         msg = f"model.pretrained={path}: cannot read {config_path} ({err}); give a local Hugging Face directory"
+        msg += hub_id_hint(directory)
         raise CheckpointError(msg) from None
     family = str(config.get("model_type", ""))
     if family not in FAMILIES:

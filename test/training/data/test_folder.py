@@ -69,6 +69,11 @@ def test_png_scale_and_sparse_depth(tmp_path: Path) -> None:
 def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no images"):
         FolderDataset(tmp_path)
+    with pytest.raises(ConfigError, match=r"data\.root .*nowhere is not a directory"):
+        FolderDataset(tmp_path / "nowhere")
+    (tmp_path / "0000.png").write_bytes(b"")  # bare images, as `distill --folders` takes them
+    with pytest.raises(ConfigError, match=r"the images in .* itself belong in .*rgb, with their intrinsics"):
+        FolderDataset(tmp_path)
     root = make_folder(tmp_path / "a")
     (root / "intrinsics.yaml").unlink()
     with pytest.raises(ConfigError, match=r"no intrinsics for 0000\.png"):

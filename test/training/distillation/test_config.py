@@ -51,7 +51,8 @@ def test_shipped_config_loads_and_overrides_apply() -> None:
 @pytest.mark.parametrize(
     ("mapping", "match"),
     [
-        ({"teacher": {"wieghts": "x"}}, "unknown keys"),
+        ({"teacher": {"wieghts": "x"}}, r"unknown keys \['wieghts'\] in section 'teacher'; did you mean weights\?"),
+        ({"data": {"lidar": {"max_age": 1}}}, r"unknown keys \['max_age'\] in data.lidar; did you mean max_age_s\?"),
         ({"students": {}}, "unknown distillation config sections"),
         ({"run": {"steps": "many"}}, "run.steps"),
         ({"run": {"steps": 2.5}}, "run.steps"),

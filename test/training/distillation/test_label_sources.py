@@ -121,6 +121,23 @@ def test_a_garbage_image_in_a_folder_is_skipped_and_counted(tmp_path: Path) -> N
     assert "not a decodable image" in source.problems.examples["image: DataFileError"]
 
 
+def test_labels_cached_without_lidar_are_not_reused_once_a_lidar_topic_is_given(
+    kitti_frames: list[KittiFrame], tmp_path: Path
+) -> None:
+    # The cache folder is the source's name: labels made without LiDAR must not stand in for labels with it.
+    bag = tmp_path / "kitti"
+    write_kitti_bag(bag, kitti_frames[:1])
+    plain = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC)
+    assert plain.name == source_name(bag, IMAGE_TOPIC)  # caches made before the LiDAR settings joined stay valid
+    with_lidar = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    later_scans = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC, lidar_max_age_s=0.05)
+    moved = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC, lidar_motion_frame="odom")
+    raw = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, image_is_rectified=False)
+    names = {plain.name, with_lidar.name, later_scans.name, moved.name, raw.name}
+    assert len(names) == 5
+    assert with_lidar.name == BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC).name  # stable
+
+
 def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
     assert source_name(tmp_path / "a") == source_name(tmp_path / "a")
     assert source_name(tmp_path / "a") != source_name(tmp_path / "b")

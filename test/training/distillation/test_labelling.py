@@ -90,4 +90,4 @@ def test_report_format() -> None:
     report = LabelReport(Path("/c"), [SourceReport("bag-1", 2, 3, 1, {"no camera_info": 4})])
     assert report.labelled == 2 and report.cached == 3
     text = report.format()
-    assert "2 labelled, 3 already cached" in text and "bag-1: 2 new, 3 cached, 1 with LiDAR; no camera_info: 4" in text
+    assert "2 labelled, 3 already cached" in text and "bag-1: 2 new (1 with LiDAR), 3 cached; no camera_info: 4" in text

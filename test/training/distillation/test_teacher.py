@@ -34,6 +34,12 @@ def test_backend_is_guessed_from_the_path(tmp_path: Path) -> None:
     assert infer_backend(tmp_path / "m.safetensors") == "torch"
 
 
+def test_a_home_relative_teacher_path_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no shell expands "~" in a YAML or in --set teacher.weights=~/t
+    write_teacher(tmp_path / "t.safetensors", OutputKind.METRIC)
+    assert Teacher.open(TeacherConfig(weights="~/t.safetensors")).kind is OutputKind.METRIC
+
+
 def test_unet_checkpoint_labels_and_features(tmp_path: Path) -> None:
     path = write_teacher(tmp_path / "t.safetensors", OutputKind.METRIC)
     teacher = Teacher.open(TeacherConfig(weights=str(path), features=True))

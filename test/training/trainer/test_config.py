@@ -42,7 +42,9 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
     ("data", "match"),
     [
         ({"trainer": {}}, "unknown config sections"),
-        ({"run": {"stepz": 1}}, r"unknown keys \['stepz'\]"),
+        ({"rnu": {"steps": 1}}, r"unknown config sections \['rnu'\]; did you mean run\?"),
+        ({"/**": {"ros__parameters": {}}}, r"this is a ROS params file for mono_depth_node"),
+        ({"run": {"stepz": 1}}, r"unknown keys \['stepz'\] in section 'run'; did you mean steps\?"),
         ({"run": {"steps": "many"}}, "run.steps='many' is not a valid int"),
         ({"run": {"progress": "yes"}}, "true or false"),
         ({"run": {"amp": "fp8"}}, "run.amp"),

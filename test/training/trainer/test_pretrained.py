@@ -121,7 +121,7 @@ def test_frozen_encoder_keeps_its_weights(tiny_da: Path, kitti_object_dir: Path,
     assert all(torch.equal(p, named[k]) for k, p in resumed.saved_net.named_parameters())
 
 
-def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
+def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="multiples of 14"):
         open_pretrained(tiny_da, OutputKind.METRIC, 80.0, (64, 192))
     with pytest.raises(ConfigError, match="relative inverse"):
@@ -129,6 +129,9 @@ def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "dpt"}')
     with pytest.raises(ConfigError, match="supports"):
         open_pretrained(tmp_path, OutputKind.METRIC, 80.0, (56, 182))
+    monkeypatch.setenv("HOME", str(tmp_path))  # "~" in a YAML or --set model.pretrained=~/m: no shell expands it
+    with pytest.raises(ConfigError, match="supports"):  # read: the dpt config.json above
+        open_pretrained("~", OutputKind.METRIC, 80.0, (56, 182))
 
 
 def test_shipped_finetune_config_reads() -> None:

@@ -1,0 +1,110 @@
+"""A warning when an input topic delivers nothing, saying why: no publisher, another message type, or QoS.
+
+A subscription to a topic nobody publishes, or publishes with another type (a ``CompressedImage`` topic read as
+``Image``), receives nothing and rclpy says nothing: the node would sit silent. :class:`InputWatch` is polled on a
+steady timer; an input that has received nothing ``after_s`` seconds after the subscriptions were made is warned
+about, then again every ``repeat_s`` while it stays silent, with what the ROS graph says about the topic. Once a
+message arrived the input is no longer watched (a stream that stops later shows in ``/diagnostics``). ROS-free:
+:mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mono_depth_ros.depth_config import TopicsConfig
+
+WARN_AFTER_S = 5.0
+REPEAT_S = 60.0
+
+
+@dataclass(frozen=True)
+class WatchedInput:
+    """One subscription: what it is, its topic and message type, how many messages it got, what to set."""
+
+    role: str  # "image", "LiDAR scan" (one input per role)
+    topic: str
+    type_name: str  # e.g. sensor_msgs/msg/Image
+    count: Callable[[], int]  # messages received so far
+    remedy: str  # the parameter / launch argument that names the topic, and for a type mismatch what to change
+    qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
+
+
+def silence_reason(watched: WatchedInput, publisher_types: Sequence[str]) -> str:
+    """Why ``watched`` received nothing, from the type names of the topic's publishers."""
+    if not publisher_types:
+        return f"nothing publishes it (`ros2 topic list -t` lists the topics); {watched.remedy}"
+    others = sorted({t for t in publisher_types if t != watched.type_name})
+    if len(others) == len(publisher_types):
+        return f"it is published as {', '.join(others)}, this node subscribes {watched.type_name}; {watched.remedy}"
+    count = len(publisher_types) - len(others)
+    return (
+        f"{count} publisher(s) of {watched.type_name} but nothing arrived: a QoS the subscription cannot match "
+        f"(input_qos: {watched.qos}; rclpy logs 'incompatible QoS'), or a publisher that sends nothing yet"
+    )
+
+
+class InputWatch:
+    """Warns, through ``warn``, about each watched input that has received nothing (see the module docstring).
+
+    Args:
+        inputs: the subscriptions to watch.
+        publishers: topic → its publishers' endpoint infos (rclpy ``TopicEndpointInfo``: ``.topic_type``).
+        warn: the node's logger.warning.
+        now: monotonic clock in seconds (injectable for tests); the watch starts at construction.
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[WatchedInput],
+        publishers: Callable[[str], Sequence[Any]],
+        warn: Callable[[str], object],
+        now: Callable[[], float] = time.monotonic,
+        after_s: float = WARN_AFTER_S,
+        repeat_s: float = REPEAT_S,
+    ) -> None:
+        self._publishers = publishers
+        self._warn = warn
+        self._now = now
+        self._start = now()
+        self._after_s = after_s
+        self._repeat_s = repeat_s
+        self._next_warning = {item.role: self._start + after_s for item in inputs}
+        self._inputs = list(inputs)
+
+    def poll(self) -> None:
+        """Warn about the inputs still silent whose warning is due; forget those that received something."""
+        now = self._now()
+        for item in list(self._inputs):
+            if item.count() > 0:
+                self._inputs.remove(item)
+            elif now >= self._next_warning[item.role]:
+                self._next_warning[item.role] = now + self._repeat_s
+                types = [str(info.topic_type) for info in self._publishers(item.topic)]
+                reason = silence_reason(item, types)
+                self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+
+
+def node_inputs(
+    topics: TopicsConfig, image_topic: str, images: Callable[[], int], scans: Callable[[], int]
+) -> list[WatchedInput]:
+    """The node's watched inputs: ``image_topic`` as subscribed (``.../compressed`` with compressed transport) and
+    the LiDAR topic when one is set. camera_info and an external prediction need no watch: an image that arrives
+    without them is already counted and warned about (``no_camera_info`` / ``no_prediction``)."""
+    if topics.image_transport == "compressed":
+        image_type = "sensor_msgs/msg/CompressedImage"
+        remedy = "set image_topic to the camera's base topic (launch: image:=; /compressed is appended), or "
+        remedy += "image_transport: raw for a sensor_msgs/msg/Image topic"
+    else:
+        image_type = "sensor_msgs/msg/Image"
+        remedy = "set image_topic (launch: image:=); for a sensor_msgs/msg/CompressedImage topic BASE/compressed "
+        remedy += "(image_transport's naming) set image_transport: compressed and image_topic: BASE"
+    inputs = [WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)]
+    if topics.lidar:
+        remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
+        pointcloud = "sensor_msgs/msg/PointCloud2"
+        inputs.append(WatchedInput("LiDAR scan", topics.lidar, pointcloud, scans, remedy, topics.input_qos))
+    return inputs

@@ -1,0 +1,38 @@
+"""The nearest known names to a misspelt one, for "unknown parameter / key" messages."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def nearest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """Up to ``limit`` names of ``known`` closest to ``name``, best first.
+
+    A known name that ``name`` ends with after a dot comes first (``mono_depth_node.output.max_range`` →
+    ``output.max_range``: a section level too many, e.g. the node name repeated under ``ros__parameters``), then
+    difflib's closest spellings (``scale.mdoe`` → ``scale.mode``). Empty when nothing is close.
+    """
+    candidates = sorted(set(known))
+    suffixes = sorted((k for k in candidates if name.endswith("." + k)), key=len, reverse=True)
+    close = difflib.get_close_matches(name, candidates, n=limit)
+    return list(dict.fromkeys([*suffixes, *close]))[:limit]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean a, b?"`` with :func:`nearest_names`, or ``""`` when none is close (message suffix)."""
+    close = nearest_names(name, known)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def did_you_mean_each(names: Iterable[str], known: Iterable[str]) -> str:
+    """The suffix for several unknown names: ``"; did you mean steps (for stpes), seed (for sede)?"``.
+
+    One name gives :func:`did_you_mean`'s text (its nearest names); names with no close match are left out.
+    """
+    names, known = list(names), list(known)
+    if len(names) == 1:
+        return did_you_mean(names[0], known)
+    pairs = [(nearest_names(name, known, limit=1), name) for name in names]
+    text = ", ".join(f"{close[0]} (for {name})" for close, name in pairs if close)
+    return f"; did you mean {text}?" if text else ""

@@ -1,0 +1,77 @@
+"""adapters/input_watch.py: an input that receives nothing is warned about with the reason the ROS graph gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mono_depth_ros.adapters.input_watch import InputWatch, WatchedInput, node_inputs, silence_reason
+from mono_depth_ros.depth_config import DepthConfig
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+
+
+@dataclass
+class Info:
+    topic_type: str
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def watched(count: list[int]) -> WatchedInput:
+    return WatchedInput("image", "/cam/image_raw", IMAGE, lambda: count[0], "set image_topic", "sensor_data")
+
+
+def test_each_reason_names_what_the_graph_shows() -> None:
+    item = watched([0])
+    assert silence_reason(item, []).startswith("nothing publishes it")
+    assert silence_reason(item, [COMPRESSED]) == (
+        f"it is published as {COMPRESSED}, this node subscribes {IMAGE}; set image_topic"
+    )
+    assert "1 publisher(s) of sensor_msgs/msg/Image but nothing arrived" in silence_reason(item, [IMAGE, COMPRESSED])
+    assert "input_qos: sensor_data" in silence_reason(item, [IMAGE])
+
+
+def test_warned_after_the_delay_then_repeated_and_no_more_once_a_message_came() -> None:
+    clock, count, warnings = Clock(), [0], []
+    graph: dict[str, list[Info]] = {}
+    watch = InputWatch([watched(count)], lambda topic: graph.get(topic, []), warnings.append, clock, 5.0, 60.0)
+    clock.t += 4.9
+    watch.poll()
+    assert warnings == []  # not before after_s
+    clock.t += 0.2
+    watch.poll()
+    assert warnings == [
+        "no image received on /cam/image_raw in 5 s: nothing publishes it (`ros2 topic list -t` lists the topics); "
+        "set image_topic"
+    ]
+    clock.t += 30.0
+    watch.poll()
+    assert len(warnings) == 1  # repeated every repeat_s only
+    graph["/cam/image_raw"] = [Info(COMPRESSED)]
+    clock.t += 30.0
+    watch.poll()
+    assert len(warnings) == 2 and warnings[1].startswith("no image received on /cam/image_raw in 65 s: it is published")
+    count[0] = 1
+    clock.t += 600.0
+    watch.poll()
+    assert len(warnings) == 2  # a message arrived: the input is no longer watched
+
+
+def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
+    raw = DepthConfig.from_params({"lidar_topic": "/velodyne_points"}).topics
+    inputs = node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0)
+    assert [(i.role, i.topic, i.type_name) for i in inputs] == [
+        ("image", "/camera/image_raw", IMAGE),
+        ("LiDAR scan", "/velodyne_points", "sensor_msgs/msg/PointCloud2"),
+    ]
+    assert "image_transport: compressed" in inputs[0].remedy and "use_lidar:=false" in inputs[1].remedy
+    compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"}).topics
+    (image,) = node_inputs(compressed, "/camera/image_raw/compressed", lambda: 0, lambda: 0)
+    assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"

@@ -1,0 +1,30 @@
+"""core/names.py: the nearest known names offered for a misspelt parameter or config key."""
+
+from __future__ import annotations
+
+from mono_depth_ros.core.names import did_you_mean, did_you_mean_each, nearest_names
+
+KNOWN = ("output.max_range", "output.min_range", "scale.mode", "sync.mode", "steps", "seed")
+
+
+def test_a_misspelling_gets_its_nearest_name_first() -> None:
+    assert nearest_names("scale.mdoe", KNOWN)[0] == "scale.mode"
+    assert nearest_names("output.max_rnage", KNOWN)[0] == "output.max_range"
+    assert nearest_names("stpes", KNOWN) == ["steps"]
+
+
+def test_a_name_under_one_level_too_many_points_to_the_known_name_it_ends_with() -> None:
+    assert nearest_names("mono_depth_node.output.max_range", KNOWN)[0] == "output.max_range"
+    assert nearest_names("robot.scale.mode", KNOWN)[0] == "scale.mode"
+
+
+def test_message_suffix_is_empty_when_nothing_is_close() -> None:
+    assert did_you_mean("stpes", KNOWN) == "; did you mean steps?"
+    assert did_you_mean("completely_unrelated_words", KNOWN) == ""
+
+
+def test_several_unknown_names_each_get_their_nearest() -> None:
+    assert did_you_mean_each(["stpes"], KNOWN) == "; did you mean steps?"
+    text = did_you_mean_each(["stpes", "sede", "completely_unrelated_words"], KNOWN)
+    assert text == "; did you mean steps (for stpes), seed (for sede)?"
+    assert did_you_mean_each(["completely_unrelated_words"], KNOWN) == ""

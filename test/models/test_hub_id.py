@@ -1,0 +1,56 @@
+"""models/hub_id.py: a Hugging Face id given for a local path gets the `mono-depth weights fetch` hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.models.hub_id import hub_id_hint, looks_like_hub_id
+
+HF_ID = "depth-anything/Depth-Anything-V2-Small-hf"
+
+
+@pytest.mark.parametrize("text", [HF_ID, "Intel/dpt-large", "apple/DepthPro-hf", "vinvino02/glpn-kitti"])
+def test_hub_ids_are_recognised(text: str) -> None:
+    assert looks_like_hub_id(text)
+    assert hub_id_hint(text) == (
+        f"; {text} looks like a Hugging Face model id, and nothing is downloaded at run time: fetch it once on a "
+        f"machine with internet (`mono-depth weights fetch {text} --to DIR`) and give DIR"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["/models/da2", "./models/da2", "models/model.safetensors", "out/model.onnx", "da2", "a/b/c", "~/m/x"]
+)
+def test_paths_and_model_files_are_not_taken_for_hub_ids(text: str) -> None:
+    assert not looks_like_hub_id(text) and hub_id_hint(text) == ""
+
+
+def test_an_existing_directory_is_not_a_hub_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "owner" / "model").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert not looks_like_hub_id("owner/model")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bag", "IN", "OUT", "--param", f"model.weights={HF_ID}"],  # the node's road: build_depth_source
+        ["export", HF_ID, "--out", "OUT"],  # checkpoint reading: eval, export, params, distill's teacher
+        ["demo", "--weights", HF_ID, "--out", "OUT", "-q"],
+        ["train", "--set", f"model.pretrained={HF_ID}", "--set", "run.steps=1", "--out", "OUT"],
+    ],
+)
+def test_each_command_given_a_hub_id_says_how_to_fetch_it(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mono_depth_ros.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "bag":
+        assert main(["demo", "--frames", "1", "--width", "64", "--height", "32", "--out", "d", "--oracle", "-q"]) == 0
+        argv = ["bag", "d/input_bag", "out", *argv[3:]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"`mono-depth weights fetch {HF_ID} --to DIR`" in err, err

@@ -1,0 +1,132 @@
+"""What a user copies from README.md and docs/*.md: every `mono-depth` invocation parses, every parameter it names
+exists, and the README's parameter table gives the defaults config.PARAMS has (no command is run)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.cli import COMMANDS
+from mono_depth_ros.config import PARAMS_BY_NAME
+from mono_depth_ros.training.distillation.config import DistillConfig
+from mono_depth_ros.training.trainer.config import TrainConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+PLACEHOLDERS = {"HxW": "96x320"}  # a size argument is checked by its argparse type
+
+
+def page_text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
+
+
+def invocations(text: str) -> list[str]:
+    """``mono-depth SUB ...`` lines of fenced blocks and inline code spans (spans may wrap lines)."""
+    found = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith("mono-depth "):
+                found.append(line)
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    found += [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+    return [command for command in found if command.startswith("mono-depth ")]
+
+
+def documented_commands() -> list[tuple[str, list[str]]]:
+    """(page, argv) of each invocation with arguments: optional ``[...]`` groups and ``...`` dropped, the first of
+    ``a | b`` alternatives kept, placeholders replaced."""
+    commands = []
+    for page in PAGES:
+        for command in invocations(page_text(page)):
+            command = re.sub(r"\[[^\]]*\]", "", command).replace("...", "").split(" | ")[0]
+            for placeholder, value in PLACEHOLDERS.items():
+                command = command.replace(placeholder, value)
+            argv = shlex.split(command)[1:]
+            if len(argv) >= 2:  # `mono-depth bag` alone names the command in prose
+                commands.append((page.name, argv))
+    return commands
+
+
+def config_keys() -> set[str]:
+    """``section.key`` (and ``section.key.sub``) of the train and distillation configs: what ``--set`` takes."""
+    keys: set[str] = set()
+    for config in (TrainConfig(), DistillConfig()):
+        for section in dataclasses.fields(config):
+            value = getattr(config, section.name)
+            for field in dataclasses.fields(value):
+                keys.add(f"{section.name}.{field.name}")
+                inner = getattr(value, field.name)
+                if dataclasses.is_dataclass(inner):
+                    keys.update(f"{section.name}.{field.name}.{sub.name}" for sub in dataclasses.fields(inner))
+    return keys
+
+
+def test_the_pages_hold_the_documented_commands() -> None:
+    commands = documented_commands()
+    assert len(commands) >= 20 and {argv[0] for _, argv in commands} >= set(COMMANDS) - {"params"}
+
+
+@pytest.mark.parametrize(("page", "argv"), documented_commands(), ids=lambda item: str(item)[:60])
+def test_each_documented_invocation_parses(page: str, argv: list[str]) -> None:
+    name = argv[0]
+    assert name in COMMANDS, f"{page}: `mono-depth {name}` is no sub-command ({', '.join(COMMANDS)})"
+    parser = argparse.ArgumentParser(prog=f"mono-depth {name}", exit_on_error=False)
+    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    try:
+        parser.parse_args(argv[1:])
+    except (argparse.ArgumentError, SystemExit) as err:
+        pytest.fail(f"{page}: `mono-depth {' '.join(argv)}` does not parse: {err}")
+
+
+def test_every_parameter_a_page_sets_exists() -> None:
+    keys = config_keys()
+    wrong = []
+    for page in PAGES:
+        text = page_text(page)
+        params = re.findall(r"--param ([a-z][\w.]*)=", text) + re.findall(r"-p ([a-z][\w.]*):=", text)
+        wrong += [f"{page.name}: {name}" for name in params if name != "name" and name not in PARAMS_BY_NAME]
+        wrong += [f"{page.name}: --set {key}" for key in re.findall(r"--set ([a-z][\w.]*)=", text) if key not in keys]
+    assert not wrong, f"documented parameters that do not exist: {wrong}"
+
+
+def test_the_readme_parameter_table_gives_the_defaults_of_config_params() -> None:
+    readme = page_text(REPO_ROOT / "README.md")
+    table = readme[readme.index("| parameter | default | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
+    checked = 0
+    for row in table:
+        names_cell, default_cell = (cell.strip() for cell in row.split("|")[1:3])
+        names = re.findall(r"`([^`]+)`", names_cell)
+        assert all(name in PARAMS_BY_NAME for name in names), row
+        defaults = [text.strip().strip("`") for text in re.sub(r"\(.*?\)", "", default_cell).split(",")]
+        if len(defaults) != len(names):  # prose such as "see topics", "from checkpoint"
+            continue
+        for name, text in zip(names, defaults, strict=True):
+            default = PARAMS_BY_NAME[name].default
+            if default == "":
+                continue  # an empty default is told in words ("from checkpoint", "(shipped default)")
+            expected = str(default).lower() if isinstance(default, bool) else str(default)
+            assert text == expected or (isinstance(default, float) and float(text) == default), (name, text, default)
+            checked += 1
+    assert checked >= 10
+
+
+def test_the_node_doc_parameter_table_gives_each_parameters_type_default_range_and_run_time_flag() -> None:
+    doc = page_text(REPO_ROOT / "docs" / "ros2_node.md")
+    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `(.*?)` \| (.*?) \| (yes|no) \| .* \|$", doc, re.M)
+    assert {name for name, *_ in rows} == set(PARAMS_BY_NAME)
+    for name, type_name, default, limits, run_time in rows:
+        spec = PARAMS_BY_NAME[name]
+        expected = str(spec.default).lower() if isinstance(spec.default, bool) else repr(spec.default)
+        assert (type_name, default, run_time == "yes") == (spec.type.__name__, expected, spec.dynamic), name
+        if spec.min_value is not None or spec.max_value is not None:
+            low, high = (float(v) for v in re.fullmatch(r"\[(\S+), (\S+)\]", limits).groups())  # type: ignore[union-attr]
+            assert (low, high) == (spec.min_value, spec.max_value), name
+        elif spec.choices:
+            assert [c.strip().strip('"') for c in limits.split("\\|")] == list(spec.choices), name
