@@ -543,7 +543,7 @@ def test_no_tf_listener_when_neither_lidar_nor_the_temporal_filter_needs_it(ros:
 def test_a_bad_message_is_counted_and_the_node_keeps_working(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     bad = rgb_image()
-    bad.encoding = "yuv422"
+    bad.encoding = "nv21"
     send_frame(node, image=bad)
     assert wait_until(lambda: len(node.get_logger().messages("WARN")) == 1)
     assert stats(node).bad == {"EncodingError": 1}

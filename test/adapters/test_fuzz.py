@@ -23,7 +23,23 @@ from ..core.ros_msg_support import input_header, rosbags_factory
 
 FACTORY = rosbags_factory("humble")
 HEADER = input_header(FACTORY)
-ENCODINGS = ["rgb8", "bgr8", "mono8", "mono16", "rgba8", "bgra8", "16UC1", "32FC1", "8UC3", "bayer_rggb8", "", "yuv422"]
+ENCODINGS = [
+    "rgb8",
+    "bgr8",
+    "mono8",
+    "mono16",
+    "rgba8",
+    "bgra8",
+    "16UC1",
+    "32FC1",
+    "8UC3",
+    "bayer_rggb8",
+    "",
+    "yuv422",
+    "yuv422_yuy2",
+    "bayer_rggb16",
+    "nv21",
+]
 SIZES = st.integers(min_value=0, max_value=12) | st.sampled_from([2**31 - 1, 65535])
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from([0.0, -1.0, 500.0, 1e308])
 

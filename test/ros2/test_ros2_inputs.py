@@ -71,3 +71,34 @@ def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
         np.testing.assert_array_equal(from_rgb, from_bgr)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
+    """``image_to_rgb8`` against cv_bridge's ``imgmsg_to_cv2(msg, "rgb8")`` (the reference ROS 2 image nodes use) for
+    every colour encoding we take, with row padding and both byte orders (yuv422 from UVC webcams, 16-bit Bayer from
+    industrial cameras were refused). The padding is a whole number of pixels: cv_bridge's Python reader mis-reads
+    any other."""
+    from cv_bridge import CvBridge
+
+    from mono_depth_ros.core.msg_image import COLOUR_ENCODINGS, image_to_rgb8
+
+    bridge, rng = CvBridge(), np.random.default_rng(7)
+    height, width = 6, 8
+    bayer = [f"bayer_{pattern}{bits}" for bits in (8, 16) for pattern in ("rggb", "bggr", "gbrg", "grbg")]
+    colour = ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "rgb16", "bgr16", "rgba16", "bgra16"]
+    converted_by_cv_bridge = [*colour, *bayer, "yuv422", "yuv422_yuy2"]  # sensor_msgs' colour encodings but nv21/24
+    for encoding in converted_by_cv_bridge:
+        mono, yuv, alpha = encoding.startswith(("mono", "bayer")), encoding.startswith("yuv"), encoding[3:4] == "a"
+        channels = 1 if mono else 2 if yuv else 4 if alpha else 3
+        code = "u2" if encoding.endswith("16") else "u1"
+        for pad_bytes, big_endian in ((0, False), (24, False), (24, True)):
+            dtype = np.dtype((">" if big_endian else "<") + code)
+            pixels = rng.integers(0, np.iinfo(dtype).max, (height, width, channels), endpoint=True).astype(dtype)
+            rows = np.concatenate(
+                [pixels.reshape(height, -1).view(np.uint8), np.zeros((height, pad_bytes), np.uint8)], 1
+            )
+            msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(big_endian), step=rows.shape[1])
+            msg.data = rows.tobytes()
+            expected = bridge.imgmsg_to_cv2(msg, "rgb8")
+            np.testing.assert_array_equal(image_to_rgb8(msg), expected, err_msg=f"{encoding} {pad_bytes} {big_endian}")
+    assert sorted(COLOUR_ENCODINGS) == sorted(converted_by_cv_bridge)  # a new one: compare it here too
