@@ -70,7 +70,10 @@ def test_hostile_images_convert_or_raise_a_depth_error(
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.binary(max_size=300), image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", ""]))
+@given(
+    data=st.binary(max_size=300),
+    image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "rgb8; tiff compressed ", ""]),
+)
 def test_hostile_compressed_images_convert_or_raise_a_depth_error(data: bytes, image_format: str) -> None:
     message = FACTORY.new("sensor_msgs/msg/CompressedImage", header=HEADER, format=image_format,
                           data=np.frombuffer(data, dtype=np.uint8))  # fmt: skip
