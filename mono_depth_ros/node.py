@@ -207,7 +207,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._filters, sync = filters, config.sync
             late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
             watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
-            self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:

@@ -102,3 +102,42 @@ def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
             expected = bridge.imgmsg_to_cv2(msg, "rgb8")
             np.testing.assert_array_equal(image_to_rgb8(msg), expected, err_msg=f"{encoding} {pad_bytes} {big_endian}")
     assert sorted(COLOUR_ENCODINGS) == sorted(converted_by_cv_bridge)  # a new one: compare it here too
+
+
+def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
+    """Humble's message_filters ApproximateTimeSynchronizer behind our SyncWatch, fed as ``ros2 bag play --loop``
+    feeds the node: the first pass ends with 10 camera_infos whose images were dropped. They stayed in the
+    synchroniser's queue and evicted every camera_info of the later passes on arrival (seen live: 20 depth images
+    in the first pass, none after; the frames were counted as ``unsynced``)."""
+    import message_filters
+    from std_msgs.msg import Header
+
+    from mono_depth_ros.adapters.sync_watch import SyncWatch
+    from mono_depth_ros.depth_config import DepthConfig
+
+    config = DepthConfig.from_params({})
+    sources = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]  # image, camera_info
+    lost: list[tuple[str, str]] = []
+    watch = SyncWatch.attach(sources, config, lambda: None, lambda *a: lost.append(a))
+    sync = watch.follow(message_filters.ApproximateTimeSynchronizer(watch.outputs, config.sync.queue_size, 0.05))
+    paired: list[int] = []
+
+    def on_synced(image: Image, info: CameraInfo) -> None:  # as the node's
+        watch.paired(image)
+        paired.append(ros_msgs.stamp_to_ns(image.header.stamp))
+
+    sync.registerCallback(on_synced)
+
+    def header(index: int) -> Header:
+        stamped = Header(frame_id=CAMERA_FRAME)
+        stamped.stamp.sec, stamped.stamp.nanosec = 1_700_000_000 + index // 10, index % 10 * 100_000_000
+        return stamped
+
+    for loop in range(3):
+        paired.clear()
+        for index in range(30):
+            sources[1].signalMessage(CameraInfo(header=header(index)))
+            if loop > 0 or index < 20:
+                sources[0].signalMessage(Image(header=header(index)))
+        assert len(paired) == (20 if loop == 0 else 30), f"pass {loop}: {len(paired)} frames paired"
+    assert lost == []
