@@ -207,7 +207,7 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
         )
         raise ShapeError(msg_text)
     if wire.dtype.itemsize == 2:  # rgb16 & co.: a new native uint8 array
-        if encoding.startswith("bayer_"):  # demosaiced at 16 bit, then scaled (cv_bridge's order)
+        if conversion is not None and encoding.startswith("bayer_"):  # demosaiced at 16 bit, then scaled (cv_bridge)
             return uint16_to_uint8(cv2.cvtColor(np.ascontiguousarray(wire, dtype=np.uint16), conversion))
         wire = uint16_to_uint8(wire)
     if conversion is None:
