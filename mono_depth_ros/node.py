@@ -51,6 +51,7 @@ from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
+from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
@@ -218,7 +219,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
-            self._tf_buffer = Buffer()
+            self._tf_buffer = ClearedOnJumpBack(Buffer())  # a bag's --loop: no TF_OLD_DATA
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         self._poses = motion.tf2_camera_poses(config.temporal, self._tf_buffer, self._factory, (TransformException,))
         if lidar_topic:

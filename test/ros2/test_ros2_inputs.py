@@ -141,3 +141,34 @@ def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
                 sources[0].signalMessage(Image(header=header(index)))
         assert len(paired) == (20 if loop == 0 else 30), f"pass {loop}: {len(paired)} frames paired"
     assert lost == []
+
+
+def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
+    """rclpy's tf2 buffer as the node's TransformListener fills it from a bag played with ``--loop``: 16 s of /tf,
+    then the bag starts again. tf2 ignores the new pass as TF_OLD_DATA (seen: the lookup fails); the node's buffer
+    forgets the moving transforms when time goes back, and keeps the static ones."""
+    from geometry_msgs.msg import TransformStamped
+    from rclpy.time import Time
+    from tf2_ros import Buffer, ExtrapolationException
+
+    from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
+
+    def transform(parent: str, child: str, seconds: int, x: float) -> TransformStamped:
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = parent, child
+        stamped.header.stamp.sec = 1_700_000_000 + seconds
+        stamped.transform.translation.x, stamped.transform.rotation.w = x, 1.0
+        return stamped
+
+    plain, ours = Buffer(), ClearedOnJumpBack(Buffer())
+    for buffer in (plain, ours):
+        buffer.set_transform_static(transform(CAMERA_FRAME, "velodyne", 0, 0.3), "bag")
+        for loop, seconds in enumerate((16, 4)):  # the whole first pass, then the second one's first 4 s
+            for second in range(seconds):
+                buffer.set_transform(transform("odom", CAMERA_FRAME, second, float(second + loop)), "bag")
+    at = Time(seconds=1_700_000_002)
+    with pytest.raises(ExtrapolationException):
+        plain.lookup_transform("odom", CAMERA_FRAME, at)
+    assert ours.lookup_transform("odom", CAMERA_FRAME, at).transform.translation.x == 3.0  # the second pass's
+    assert ours.lookup_transform(CAMERA_FRAME, "velodyne", at).transform.translation.x == 0.3
+    assert ours.clears == 1
