@@ -143,11 +143,11 @@ class SyncWatch:
             if stamp_ns < 0:
                 on_lost("TransformError", negative_stamp_text(name, stamp_ns))
                 return
+            watch.report(watch.forget_after_a_jump_back(name, stamp_ns))
             if name == "image":
                 watch.report(watch.image(stamp_ns))
             else:
                 watch.partner(name, stamp_ns)
-            watch.forget_after_a_jump_back(name, stamp_ns)
             output.signalMessage(msg)
 
         for name, source in zip(["image", *partners], sources, strict=True):
@@ -161,29 +161,32 @@ class SyncWatch:
         self._synchroniser = synchroniser
         return synchroniser
 
-    def forget_after_a_jump_back(self, name: str, stamp_ns: int) -> int:
+    def forget_after_a_jump_back(self, name: str, stamp_ns: int) -> list[Unpaired]:
         """A message stamped ``stamp_ns`` on input ``name`` is about to reach the synchroniser. When it is more than
         :data:`TIME_JUMP_BACK_NS` before the newest stamp seen on that input (time went back), drops every message the
-        followed synchroniser holds stamped more than that after it (from before the jump); returns how many.
+        followed synchroniser holds stamped more than that after it (from before the jump), and forgets the images
+        waiting here from then; returns those images (lost: to be reported).
 
         Per input: a partner seconds behind the image input (a slow external prediction) is no jump.
         """
+        limit = stamp_ns + TIME_JUMP_BACK_NS
         with self._lock:
             newest = self._newest.get(name)
             jumped = newest is not None and stamp_ns < newest - TIME_JUMP_BACK_NS
             self._newest[name] = stamp_ns if newest is None or jumped else max(newest, stamp_ns)
+            if not jumped:
+                return []
+            stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
+            for stamp in stale_images:
+                del self._waiting[stamp]
+            lost = [self._unpaired(stamp) for stamp in stale_images]
         synchroniser = self._synchroniser
-        if not jumped or synchroniser is None:
-            return 0
-        limit = stamp_ns + TIME_JUMP_BACK_NS
-        dropped = 0
-        with synchroniser.lock:
-            for queue in synchroniser.queues:  # keys: int ns (Humble), or a Time with .nanoseconds
-                stale = [key for key in queue if int(getattr(key, "nanoseconds", key)) > limit]
-                for key in stale:
-                    del queue[key]
-                dropped += len(stale)
-        return dropped
+        if synchroniser is not None:
+            with synchroniser.lock:
+                for queue in synchroniser.queues:  # keys: int ns (Humble), or a Time with .nanoseconds
+                    for key in [key for key in queue if int(getattr(key, "nanoseconds", key)) > limit]:
+                        del queue[key]
+        return lost
 
     def image(self, stamp_ns: int) -> list[Unpaired]:
         """An image arrived; returns the images the synchroniser's queue loses to it (same stamp, or the oldest)."""

@@ -176,7 +176,8 @@ def test_a_jump_back_in_time_drops_what_the_synchroniser_held_from_before_it() -
     fill message_filters' queue; as its oldest, each new camera_info was evicted on arrival: every frame of every
     later pass stamped before them was lost. Only messages stamped more than 1 s after the one that went back go."""
     sources = [Source(), Source()]  # image, camera_info
-    watch = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: None, lambda *a: None)
+    lost: list[tuple[str, str]] = []
+    watch = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: None, lambda *a: lost.append(a))
     synchroniser = watch.follow(Synchroniser(2))
     for index, output in enumerate(watch.outputs):
         output.registerCallback(lambda m, i: synchroniser.queues[i].__setitem__(stamp_to_ns(m.header.stamp), m), index)
@@ -187,8 +188,14 @@ def test_a_jump_back_in_time_drops_what_the_synchroniser_held_from_before_it() -
     assert [len(q) for q in synchroniser.queues] == [1, 11]
     sources[0].signal(msg(STAMP + 28 * S + S // 2))  # 1 s back on the image input: no jump yet
     assert [len(q) for q in synchroniser.queues] == [2, 11]
+    assert lost == [] and watch.waiting == 2
     sources[0].signal(msg(STAMP))  # the loop starts again: everything after STAMP + 1 s is from before the jump
     assert [sorted(q) for q in synchroniser.queues] == [[STAMP], []]
+    assert watch.waiting == 1  # the two images left from before the jump are reported lost, the new one waits
+    assert [(reason, text[:30]) for reason, text in lost] == [
+        ("no_camera_info", "image stamped 1700000028.500 s"),
+        ("unsynced", "image stamped 1700000029.500 s"),
+    ]
     sources[1].signal(msg(STAMP))  # its camera_info goes back too: the image waiting for it stays
     assert [sorted(q) for q in synchroniser.queues] == [[STAMP], [STAMP]]
 
