@@ -1,13 +1,11 @@
 """``mono_depth_node``: the rclpy shell around :class:`~mono_depth_ros.pipeline.DepthPipeline` (ROS 2 Humble and Jazzy).
 
-The only module that imports rclpy, message_filters, tf2_ros or message packages. It wires topics, parameters,
-timers and TF to the ROS-free pieces in :mod:`mono_depth_ros.adapters`, :mod:`mono_depth_ros.core.ros_msgs` and
-:mod:`mono_depth_ros.pipeline`. Topics, parameters, QoS and threading: ``docs/ros2_node.md``.
-
-Threading: executor callbacks only cache or enqueue; a worker thread decodes, looks up TF (timeout zero) and runs
-the pipeline, a second one publishes (:class:`~.adapters.worker.TwoStageWorker`). Errors: a ``DepthError`` for one
-frame is logged (throttled), counted per reason and the frame skipped; any other worker exception is a bug, logged
-with its traceback and counted, and the node carries on. Details: ``docs/ros2_node.md`` "Threading, errors, shutdown".
+The only module that imports rclpy, message_filters, tf2_ros or message packages: it wires topics, parameters, timers
+and TF to the ROS-free :mod:`mono_depth_ros.adapters`, :mod:`mono_depth_ros.core.ros_msgs` and pipeline. Executor
+callbacks only cache or enqueue; a worker thread decodes, looks up TF (timeout zero) and runs the pipeline, a second
+one publishes (:class:`~.adapters.worker.TwoStageWorker`). A ``DepthError`` for one frame is logged (throttled),
+counted per reason and the frame skipped; any other worker exception is a bug, logged with its traceback and
+counted, and the node carries on. Topics, parameters, QoS, threading, errors: ``docs/ros2_node.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
+from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
@@ -206,7 +205,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._filters, sync = filters, config.sync
             late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
             watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
-            self._sync = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:
@@ -216,7 +216,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
-            self._tf_buffer = Buffer()
+            self._tf_buffer = ClearedOnJumpBack(Buffer())  # a bag's --loop: no TF_OLD_DATA
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         self._poses = motion.tf2_camera_poses(config.temporal, self._tf_buffer, self._factory, (TransformException,))
         if lidar_topic:

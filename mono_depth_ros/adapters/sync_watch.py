@@ -8,6 +8,12 @@ first) and reports each image that left that queue unpaired, or has waited :data
 (:data:`PREDICTION_GIVE_UP_S` with an external prediction), with the reason (``no_camera_info``, ``no_prediction``,
 ``unsynced``) and a message naming the stamps and the remedy. An image paired after it was reported (a partner later
 than that) is published all the same, and its report is taken back (``on_late``): each image is counted once.
+
+Time going back (a bag played with ``--loop``, a restarted clock) on one input drops from the synchroniser (see
+:meth:`SyncWatch.follow`) the messages stamped more than :data:`TIME_JUMP_BACK_NS` after the one that went back:
+message_filters keeps unpaired messages until its queue overflows, evicting the oldest stamp, so a queue full of
+messages from before the jump evicted every new (older-stamped) message on arrival, and no frame was paired until
+the stamps passed them again.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from mono_depth_ros.adapters.messages import negative_stamp_text
 from mono_depth_ros.core.msg_factory import stamp_to_ns
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
 SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is counted as lost
 PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
+Synchroniser = TypeVar("Synchroniser")
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ class SyncWatch:
         self._give_up_ns = int(give_up_s * NS_PER_S)
         self._clock_ns = clock_ns
         self._on_lost = on_lost
+        self._newest: dict[str, int] = {}  # input name -> newest stamp seen (since the last jump back on it)
+        self._synchroniser: Any = None  # set by follow()
         self.outputs: list[Relay] = []  # what the synchroniser reads (:meth:`attach`), in the order of the sources
 
     @classmethod
@@ -133,6 +143,7 @@ class SyncWatch:
             if stamp_ns < 0:
                 on_lost("TransformError", negative_stamp_text(name, stamp_ns))
                 return
+            watch.report(watch.forget_after_a_jump_back(name, stamp_ns))
             if name == "image":
                 watch.report(watch.image(stamp_ns))
             else:
@@ -143,6 +154,39 @@ class SyncWatch:
             watch.outputs.append(Relay())
             source.registerCallback(arrived, name, watch.outputs[-1])
         return watch
+
+    def follow(self, synchroniser: Synchroniser) -> Synchroniser:
+        """Watch over ``synchroniser`` too (message_filters' ApproximateTimeSynchronizer built on :attr:`outputs`:
+        its ``queues``, one dict per input keyed by stamp, under its ``lock``); returns it."""
+        self._synchroniser = synchroniser
+        return synchroniser
+
+    def forget_after_a_jump_back(self, name: str, stamp_ns: int) -> list[Unpaired]:
+        """A message stamped ``stamp_ns`` on input ``name`` is about to reach the synchroniser. When it is more than
+        :data:`TIME_JUMP_BACK_NS` before the newest stamp seen on that input (time went back), drops every message the
+        followed synchroniser holds stamped more than that after it (from before the jump), and forgets the images
+        waiting here from then; returns those images (lost: to be reported).
+
+        Per input: a partner seconds behind the image input (a slow external prediction) is no jump.
+        """
+        limit = stamp_ns + TIME_JUMP_BACK_NS
+        with self._lock:
+            newest = self._newest.get(name)
+            jumped = newest is not None and stamp_ns < newest - TIME_JUMP_BACK_NS
+            self._newest[name] = stamp_ns if newest is None or jumped else max(newest, stamp_ns)
+            if not jumped:
+                return []
+            stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
+            for stamp in stale_images:
+                del self._waiting[stamp]
+            lost = [self._unpaired(stamp) for stamp in stale_images]
+        synchroniser = self._synchroniser
+        if synchroniser is not None:
+            with synchroniser.lock:
+                for queue in synchroniser.queues:  # keys: int ns (Humble), or a Time with .nanoseconds
+                    for key in [key for key in queue if int(getattr(key, "nanoseconds", key)) > limit]:
+                        del queue[key]
+        return lost
 
     def image(self, stamp_ns: int) -> list[Unpaired]:
         """An image arrived; returns the images the synchroniser's queue loses to it (same stamp, or the oldest)."""

@@ -3,16 +3,19 @@
 Version 8 is deliberate: ``ros2 bag play`` on Humble refuses the version-9 metadata that rosbags writes by
 default, while Jazzy reads both. Message definitions and type hashes come from the chosen distro's typestore
 (``--distro humble|jazzy``); copied input messages keep their bytes and their recorded QoS (so a copied
-``/tf_static`` stays transient-local).
+``/tf_static`` stays transient-local). A ``/tf_static`` without recorded QoS (written here, or copied from a bag that
+has none) gets :data:`TF_STATIC_QOS`: ``ros2 bag play`` offers a topic with its recorded QoS, else volatile, and a
+volatile ``/tf_static`` reaches no tf2 ``TransformListener`` (it subscribes transient local).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
@@ -26,6 +29,20 @@ if TYPE_CHECKING:
 METADATA_VERSION: Literal[8] = 8
 STORAGES: dict[str, StoragePlugin] = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 _Bag = TypeVar("_Bag", bound="OutputBag")
+_DEFAULT_TIME = QosTime(0, 0)  # deadline, lifespan, lease: the rmw default (none)
+TF_STATIC_QOS = Qos(
+    QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, _DEFAULT_TIME, _DEFAULT_TIME,
+    QosLiveliness.AUTOMATIC, _DEFAULT_TIME, False,
+)  # fmt: skip
+"""What tf2_ros' StaticTransformBroadcaster offers (and ``ros2 bag record`` records): reliable, transient local."""
+
+
+def offered_qos(topic: str, recorded: Sequence[Qos] = ()) -> list[Qos]:
+    """The offered QoS profiles to record for ``topic``: ``recorded`` when there are any, else
+    :data:`TF_STATIC_QOS` for ``/tf_static`` and none (``ros2 bag play``'s default) for any other topic."""
+    if recorded:
+        return list(recorded)
+    return [TF_STATIC_QOS] if topic == "/tf_static" else []
 
 
 class _Writer(Writer):
@@ -89,7 +106,8 @@ class OutputBag:
     def _connection(self, topic: str, msgtype: str) -> Connection:
         connection = self._by_topic.get((topic, msgtype))
         if connection is None:
-            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+            qos = offered_qos(topic)
+            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
             self._by_topic[(topic, msgtype)] = connection
         return connection
 
@@ -125,8 +143,8 @@ class OutputBag:
         return True
 
     def _copy_connection(self, input_connection: Connection) -> Connection | None:
-        qos = list(getattr(input_connection.ext, "offered_qos_profiles", []) or [])
         topic, msgtype = input_connection.topic, input_connection.msgtype
+        qos = offered_qos(topic, getattr(input_connection.ext, "offered_qos_profiles", []) or [])
         if msgtype in self.typestore.types:
             return self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
         definition = input_connection.msgdef.data

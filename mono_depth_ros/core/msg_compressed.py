@@ -1,8 +1,11 @@
-"""``sensor_msgs/CompressedImage`` (jpeg / png) ⇄ numpy through OpenCV ``imdecode`` / ``imencode``.
+"""``sensor_msgs/CompressedImage`` (jpeg / png / tiff) ⇄ numpy through OpenCV ``imdecode`` / ``imencode``.
 
-Accepted ``format`` strings: ``"jpeg"``, ``"jpg"``, ``"png"`` (cv_bridge, camera drivers) and image_transport's
-``"<encoding>; <codec> compressed <encoding>"`` (e.g. ``"rgb8; jpeg compressed bgr8"``). Decoded colour is returned
-as **RGB** whatever the wire order. ``compressedDepth`` (compressed_depth_image_transport) is not supported.
+Accepted ``format`` strings: ``"jpeg"``, ``"jpg"``, ``"png"``, ``"tiff"`` (cv_bridge, camera drivers) and
+image_transport's ``"<encoding>; <codec> compressed <encoding>"`` (e.g. ``"rgb8; jpeg compressed bgr8"``). Decoded
+colour is returned as **RGB** whatever the wire order: the compressed pixels are in the order of the encoding after
+``compressed`` (compressed_image_transport converts colour to bgr8 / bgr16 for jpeg and png), else in the order of the
+encoding before ``;`` (its tiff keeps the message's pixels: ``"rgb8; tiff compressed "`` holds RGB), else BGR (a bare
+codec name: an OpenCV image). ``compressedDepth`` (compressed_depth_image_transport) is not supported.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_buffer
 from mono_depth_ros.core.msg_image import grey_to_rgb8, uint16_to_uint8
 
-COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
+COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "tiff": ".tiff", "tif": ".tiff"}
 
 
 def compressed_codec(image_format: str) -> str:
-    """The codec (``"jpeg"``, ``"jpg"`` or ``"png"``) a CompressedImage ``format`` string names.
+    """The codec (``"jpeg"``, ``"jpg"``, ``"png"``, ``"tiff"`` or ``"tif"``) a CompressedImage ``format`` names.
 
     Raises:
         EncodingError: ``compressedDepth``, an empty or an unknown format.
@@ -37,19 +40,34 @@ def compressed_codec(image_format: str) -> str:
     codec = text.split()[0] if text else ""
     if codec not in COMPRESSED_CODECS:
         msg = (
-            f"CompressedImage format {image_format!r} is not supported; expected 'jpeg', 'png' or "
-            f"image_transport's '<encoding>; jpeg compressed <encoding>'"
+            f"CompressedImage format {image_format!r} is not supported; expected 'jpeg', 'png', 'tiff' or "
+            f"image_transport's '<encoding>; <codec> compressed <encoding>'"
         )
         raise EncodingError(msg)
     return codec
+
+
+def compressed_pixels_are_rgb(image_format: str) -> bool:
+    """True when the colour pixels of a CompressedImage of this ``format`` were compressed in RGB order.
+
+    The encoding after ``compressed`` names the compressed pixels (``"rgb8; jpeg compressed bgr8"``: BGR); without
+    one, the message's own encoding before ``;`` does (compressed_image_transport's tiff: ``"rgb8; tiff compressed
+    "``: RGB); a bare codec name (``"jpeg"``) is an OpenCV image: BGR.
+    """
+    source, separator, rest = image_format.partition(";")
+    if not separator:
+        return False
+    words = rest.split()
+    named = words[2] if len(words) > 2 and words[1].lower() == "compressed" else source
+    return named.strip().lower().startswith("rgb")
 
 
 def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
     """Decode a CompressedImage into a new array.
 
     Returns:
-        ``(H, W, 3)`` uint8 (or uint16 for 16-bit png) **RGB** for colour data (alpha dropped), ``(H, W)`` uint8 or
-        uint16 for grey data.
+        ``(H, W, 3)`` uint8 (or uint16 for 16-bit png / tiff) **RGB** for colour data (alpha dropped; channel order
+        from ``format``, see :func:`compressed_pixels_are_rgb`), ``(H, W)`` uint8 or uint16 for grey data.
 
     Raises:
         EncodingError: unsupported ``format`` (see :func:`compressed_codec`), empty or undecodable ``data``.
@@ -71,12 +89,21 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
         raise EncodingError(msg_text)
     if decoded.ndim == 2:
         return np.ascontiguousarray(decoded)
+    if compressed_pixels_are_rgb(image_format):
+        return np.ascontiguousarray(decoded[..., :3])  # RGB(A) → RGB
     return np.ascontiguousarray(decoded[..., 2::-1])  # BGR(A) → RGB
 
 
 def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
-    """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, 16-bit scaled by 255/65535)."""
+    """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, 16-bit scaled by 255/65535).
+
+    Raises:
+        EncodingError: as :func:`compressed_image_to_array`, or pixels that are not 8 or 16 bit (a float tiff).
+    """
     pixels = compressed_image_to_array(msg)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        msg_text = f"CompressedImage ({str(msg.format)!r}) holds {pixels.dtype} pixels; expected an 8 or 16 bit image"
+        raise EncodingError(msg_text)
     if pixels.ndim == 2:
         return grey_to_rgb8(pixels)
     if pixels.dtype == np.uint16:

@@ -7,7 +7,9 @@ writing produces little-endian rows with ``step = width * channels * itemsize``.
 
 Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8), ``mono16 16UC1 rgb16 bgr16
 rgba16 bgra16`` (uint16), ``32FC1`` (float32); colour cameras' raw mosaics ``bayer_rggb8 bayer_bggr8 bayer_gbrg8
-bayer_grbg8`` are demosaiced to RGB. Depth units are converted only by :mod:`.depth_codec`.
+bayer_grbg8`` (and their 16-bit ``bayer_*16``) are demosaiced to RGB; 4:2:2 webcam pixels ``yuv422`` (UYVY) and
+``yuv422_yuy2`` (YUYV; two channels of uint8 per pixel on the wire) are converted to RGB (BT.601, as cv_bridge).
+Depth units are converted only by :mod:`.depth_codec`.
 """
 
 from __future__ import annotations
@@ -37,12 +39,19 @@ _ENCODINGS: dict[str, tuple[str, int]] = {
     "bayer_bggr8": ("u1", 1),
     "bayer_gbrg8": ("u1", 1),
     "bayer_grbg8": ("u1", 1),
+    "bayer_rggb16": ("u2", 1),
+    "bayer_bggr16": ("u2", 1),
+    "bayer_gbrg16": ("u2", 1),
+    "bayer_grbg16": ("u2", 1),
+    "yuv422": ("u1", 2),
+    "yuv422_yuy2": ("u1", 2),
     "16UC1": ("u2", 1),
     "32FC1": ("f4", 1),
 }
 IMAGE_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 COLOUR_ENCODINGS: tuple[str, ...] = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
 COLOUR_ENCODINGS += ("rgb16", "bgr16", "rgba16", "bgra16", "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
+COLOUR_ENCODINGS += ("bayer_rggb16", "bayer_bggr16", "bayer_gbrg16", "bayer_grbg16", "yuv422", "yuv422_yuy2")
 
 
 def _encoding_layout(encoding: str) -> tuple[str, int]:
@@ -161,13 +170,15 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
     ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated; 16-bit encodings are
-    scaled to 8 bit by 255/65535 (cv_bridge's conversion); ``bayer_*8`` mosaics are demosaiced (bilinear, OpenCV).
+    scaled to 8 bit by 255/65535 (cv_bridge's conversion); ``bayer_*`` mosaics are demosaiced (bilinear, OpenCV; 16
+    bit before the scaling, as cv_bridge); ``yuv422`` (UYVY) / ``yuv422_yuy2`` (YUYV) are converted (BT.601).
     ``copy=False``: an ``rgb8`` image in a writable buffer without row padding comes back as a view of ``msg.data``
     (a camera-size copy less per frame; for a caller that owns the message and does not reuse it); anything else is
     still a new array.
 
     Raises:
-        EncodingError: a depth or unsupported encoding.
+        EncodingError: a depth or unsupported encoding. ShapeError: as :func:`image_to_array`, or a 4:2:2 image of
+            odd width.
     """
     encoding = str(msg.encoding)
     if encoding not in COLOUR_ENCODINGS:
@@ -184,11 +195,20 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     # OpenCV names a Bayer pattern by the 2nd and 3rd pixels of its 2nd row (cv_bridge's table, RGB targets)
     code |= {"bayer_rggb": cv2.COLOR_BayerBG2RGB, "bayer_bggr": cv2.COLOR_BayerRG2RGB}
     code |= {"bayer_gbrg": cv2.COLOR_BayerGR2RGB, "bayer_grbg": cv2.COLOR_BayerGB2RGB}
+    code |= {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
     conversion = code.get(encoding.removesuffix("16").removesuffix("8"), cv2.COLOR_GRAY2RGB)
     wire = _wire_pixels(msg)
     if wire.size == 0:
         return np.zeros((*wire.shape[:2], 3), dtype=np.uint8)
+    if encoding.startswith("yuv422") and wire.shape[1] % 2:
+        msg_text = (
+            f"{encoding} image is {wire.shape[1]} pixels wide; 4:2:2 pixels come in pairs of pixels (one U, V per "
+            f"pair): the publisher set a wrong width"
+        )
+        raise ShapeError(msg_text)
     if wire.dtype.itemsize == 2:  # rgb16 & co.: a new native uint8 array
+        if conversion is not None and encoding.startswith("bayer_"):  # demosaiced at 16 bit, then scaled (cv_bridge)
+            return uint16_to_uint8(cv2.cvtColor(np.ascontiguousarray(wire, dtype=np.uint16), conversion))
         wire = uint16_to_uint8(wire)
     if conversion is None:
         if not copy and wire.flags.writeable and wire.flags.c_contiguous:

@@ -23,7 +23,23 @@ from ..core.ros_msg_support import input_header, rosbags_factory
 
 FACTORY = rosbags_factory("humble")
 HEADER = input_header(FACTORY)
-ENCODINGS = ["rgb8", "bgr8", "mono8", "mono16", "rgba8", "bgra8", "16UC1", "32FC1", "8UC3", "bayer_rggb8", "", "yuv422"]
+ENCODINGS = [
+    "rgb8",
+    "bgr8",
+    "mono8",
+    "mono16",
+    "rgba8",
+    "bgra8",
+    "16UC1",
+    "32FC1",
+    "8UC3",
+    "bayer_rggb8",
+    "",
+    "yuv422",
+    "yuv422_yuy2",
+    "bayer_rggb16",
+    "nv21",
+]
 SIZES = st.integers(min_value=0, max_value=12) | st.sampled_from([2**31 - 1, 65535])
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from([0.0, -1.0, 500.0, 1e308])
 
@@ -54,7 +70,10 @@ def test_hostile_images_convert_or_raise_a_depth_error(
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.binary(max_size=300), image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", ""]))
+@given(
+    data=st.binary(max_size=300),
+    image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "rgb8; tiff compressed ", ""]),
+)
 def test_hostile_compressed_images_convert_or_raise_a_depth_error(data: bytes, image_format: str) -> None:
     message = FACTORY.new("sensor_msgs/msg/CompressedImage", header=HEADER, format=image_format,
                           data=np.frombuffer(data, dtype=np.uint8))  # fmt: skip

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 from mono_depth_ros.adapters.sync_watch import SyncWatch
+from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
 
 S = 1_000_000_000
@@ -158,3 +160,57 @@ def test_attach_takes_back_the_count_of_an_image_paired_late() -> None:
     sync.poll()
     sync.paired(msg(STAMP))
     assert [r for r, _ in lost] == [r for (r,) in late] == ["no_camera_info"]
+
+
+class Synchroniser:
+    """What SyncWatch.follow touches of message_filters' ApproximateTimeSynchronizer: ``queues`` (one dict per input,
+    stamp ns -> message) under ``lock``."""
+
+    def __init__(self, inputs: int) -> None:
+        self.queues: list[dict[int, Any]] = [{} for _ in range(inputs)]
+        self.lock = threading.Lock()
+
+
+def test_a_jump_back_in_time_drops_what_the_synchroniser_held_from_before_it() -> None:
+    """A bag played with ``--loop``: camera_infos left unpaired at the end of the first pass (their images dropped)
+    fill message_filters' queue; as its oldest, each new camera_info was evicted on arrival: every frame of every
+    later pass stamped before them was lost. Only messages stamped more than 1 s after the one that went back go."""
+    sources = [Source(), Source()]  # image, camera_info
+    lost: list[tuple[str, str]] = []
+    watch = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: None, lambda *a: lost.append(a))
+    synchroniser = watch.follow(Synchroniser(2))
+    for index, output in enumerate(watch.outputs):
+        output.registerCallback(lambda m, i: synchroniser.queues[i].__setitem__(stamp_to_ns(m.header.stamp), m), index)
+    for second in range(20, 30):
+        sources[1].signal(msg(STAMP + second * S))  # unpaired camera_infos of the first pass
+    sources[0].signal(msg(STAMP + 29 * S + S // 2))  # an image still waiting (no jump on the image input yet)
+    sources[1].signal(msg(STAMP + 29 * S + S // 2))
+    assert [len(q) for q in synchroniser.queues] == [1, 11]
+    sources[0].signal(msg(STAMP + 28 * S + S // 2))  # 1 s back on the image input: no jump yet
+    assert [len(q) for q in synchroniser.queues] == [2, 11]
+    assert lost == [] and watch.waiting == 2
+    sources[0].signal(msg(STAMP))  # the loop starts again: everything after STAMP + 1 s is from before the jump
+    assert [sorted(q) for q in synchroniser.queues] == [[STAMP], []]
+    assert watch.waiting == 1  # the two images left from before the jump are reported lost, the new one waits
+    assert [(reason, text[:30]) for reason, text in lost] == [
+        ("no_camera_info", "image stamped 1700000028.500 s"),
+        ("unsynced", "image stamped 1700000029.500 s"),
+    ]
+    sources[1].signal(msg(STAMP))  # its camera_info goes back too: the image waiting for it stays
+    assert [sorted(q) for q in synchroniser.queues] == [[STAMP], [STAMP]]
+
+
+def test_a_late_partner_is_no_jump_back() -> None:
+    """An external prediction seconds behind its image (another model on a CPU) must not drop the newer images."""
+    sources = [Source(), Source(), Source()]  # image, camera_info, prediction
+    config = DepthConfig.from_params({"model.backend": "external"})
+    watch = SyncWatch.attach(sources, config, lambda: None, lambda *a: None)
+    synchroniser = watch.follow(Synchroniser(3))
+    for index, output in enumerate(watch.outputs):
+        output.registerCallback(lambda m, i: synchroniser.queues[i].__setitem__(stamp_to_ns(m.header.stamp), m), index)
+    for second in range(5):
+        sources[0].signal(msg(STAMP + second * S))
+        sources[1].signal(msg(STAMP + second * S))
+    sources[2].signal(msg(STAMP))  # the prediction of the first image, 4 s behind the newest image
+    sources[2].signal(msg(STAMP + S))
+    assert [len(q) for q in synchroniser.queues] == [5, 5, 2]

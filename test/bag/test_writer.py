@@ -92,3 +92,32 @@ def test_copy_keeps_bytes_and_qos_and_skips_types_without_definition(tmp_path: P
     assert copied["/tf_static_like"].ext.offered_qos_profiles[0].durability == QosDurability.TRANSIENT_LOCAL
     assert copied["/custom"].msgtype == "my_msgs/msg/Thing"
     assert "/undefined" not in copied
+
+
+def test_tf_static_without_recorded_qos_is_written_transient_local(tmp_path: Path) -> None:
+    """``ros2 bag play`` offers a topic with its recorded QoS, else volatile: a volatile /tf_static never reaches a
+    tf2 TransformListener (transient local), so every bag we write (demo input bags, the runner's copies of them)
+    records the static broadcaster's profile for it, as ``ros2 bag record`` does; other topics record none."""
+    typestore = typestore_for("humble")
+    factory = MessageFactory.for_rosbags(typestore)
+    static = factory.new("tf2_msgs/msg/TFMessage", transforms=[])
+    with OutputBag(tmp_path / "in", typestore) as bag:
+        bag.write("/tf_static", "tf2_msgs/msg/TFMessage", static, 1)
+        bag.write("/tf", "tf2_msgs/msg/TFMessage", static, 2)
+    with Writer(tmp_path / "recorded", version=8) as writer:  # a /tf_static recorded without QoS (older tools)
+        bare = writer.add_connection("/tf_static", "tf2_msgs/msg/TFMessage", typestore=typestore)
+        writer.write(bare, 1, typestore.serialize_cdr(static, "tf2_msgs/msg/TFMessage"))
+    with Reader(tmp_path / "recorded") as reader, OutputBag(tmp_path / "copied", typestore) as out:
+        for connection, log_ns, raw in reader.messages():
+            assert out.copy(connection, raw, log_ns)
+    for bag_path in (tmp_path / "in", tmp_path / "copied"):
+        with Reader(bag_path) as reader:
+            offered = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+        (profile,) = offered["/tf_static"]
+        assert (profile.reliability, profile.durability) == (QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL)
+        assert offered.get("/tf", []) == []
+    recorded = {
+        t["topic_metadata"]["name"]: t["topic_metadata"]
+        for t in _metadata(tmp_path / "in")["topics_with_message_count"]
+    }
+    assert "durability: 1" in recorded["/tf_static"]["offered_qos_profiles"]  # Humble's numbers: 1 = transient local

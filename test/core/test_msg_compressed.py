@@ -94,6 +94,48 @@ def test_grey_png_round_trips_8_and_16_bit(distro: str) -> None:
         np.testing.assert_array_equal(rgb[..., 1], expected8)
 
 
+def _image_transport_tiff(pixels: npt.NDArray[Any], encoding: str) -> tuple[npt.NDArray[np.uint8], str]:
+    """What compressed_image_transport (Humble, ``format: tiff``) publishes for an Image of ``encoding``: the
+    message's pixels encoded as they are (no conversion to bgr8, so no target encoding in ``format``)."""
+    ok, encoded = cv2.imencode(".tiff", pixels)
+    assert ok
+    return encoded.reshape(-1), f"{encoding}; tiff compressed "
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "rgb16", "bgr16"])
+def test_tiff_of_compressed_image_transport_decodes_in_the_order_of_its_encoding(encoding: str) -> None:
+    """``ros2 run image_transport republish raw compressed`` with ``out.format:=tiff`` (seen on real Humble):
+    ``"rgb8; tiff compressed "`` holds RGB pixels, ``"bgr8; tiff compressed "`` BGR ones."""
+    rgb = smooth_rgb()
+    grey = rgb[..., 0]
+    alpha = np.full(rgb.shape[:2], 255, dtype=np.uint8)
+    wire = {
+        "rgb8": rgb,
+        "bgr8": rgb[..., ::-1],
+        "rgba8": np.dstack([rgb, alpha]),
+        "bgra8": np.dstack([rgb[..., ::-1], alpha]),
+        "mono8": grey,
+        "mono16": grey.astype(np.uint16) * 257,
+        "rgb16": rgb.astype(np.uint16) * 257,
+        "bgr16": rgb[..., ::-1].astype(np.uint16) * 257,
+    }[encoding]
+    data, image_format = _image_transport_tiff(np.ascontiguousarray(wire), encoding)
+    msg = cdr_round_trip(compressed_msg("humble", data, image_format), "humble")
+    expected = np.repeat(grey[..., np.newaxis], 3, axis=2) if encoding.startswith("mono") else rgb
+    np.testing.assert_array_equal(compressed_image_to_rgb8(msg), expected)
+
+
+@pytest.mark.parametrize(("image_format", "order"), [("rgb8; png compressed rgb8", "rgb"), ("png", "bgr")])
+def test_a_format_naming_rgb_pixels_is_not_reordered(image_format: str, order: str) -> None:
+    """The compressed pixels are in the order of the encoding after ``compressed`` (else the one before ``;``);
+    a bare codec name means OpenCV's BGR."""
+    rgb = smooth_rgb()
+    ok, encoded = cv2.imencode(".png", rgb if order == "rgb" else rgb[..., ::-1])
+    assert ok
+    msg = compressed_msg("humble", encoded.reshape(-1), image_format)
+    np.testing.assert_array_equal(compressed_image_to_rgb8(msg), rgb)
+
+
 def test_codec_parsing() -> None:
     assert compressed_codec("jpeg") == "jpeg"
     assert compressed_codec(" PNG ") == "png"
@@ -101,8 +143,9 @@ def test_codec_parsing() -> None:
     assert compressed_codec("mono8; jpeg compressed ") == "jpeg"
     with pytest.raises(EncodingError, match=r"'16UC1; compressedDepth png'.*compressed_depth_image_transport"):
         compressed_codec("16UC1; compressedDepth png")
-    with pytest.raises(EncodingError, match="format 'tiff' is not supported; expected 'jpeg', 'png'"):
-        compressed_codec("tiff")
+    assert compressed_codec("rgb8; tiff compressed ") == "tiff"
+    with pytest.raises(EncodingError, match="format 'webp' is not supported; expected 'jpeg', 'png', 'tiff'"):
+        compressed_codec("webp")
     with pytest.raises(EncodingError, match="format '' is not supported"):
         compressed_codec("")
 
@@ -115,6 +158,13 @@ def test_decode_errors_name_the_problem() -> None:
         compressed_image_to_array(compressed_msg("humble", junk, "jpeg"))
     with pytest.raises(EncodingError, match="compressedDepth"):
         compressed_image_to_array(compressed_msg("humble", junk, "16UC1; compressedDepth"))
+
+
+def test_a_float_tiff_is_refused_as_colour_input() -> None:
+    ok, encoded = cv2.imencode(".tiff", np.ones((4, 5), dtype=np.float32))
+    assert ok
+    with pytest.raises(EncodingError, match=r"\('32FC1; tiff compressed '\) holds float32 pixels"):
+        compressed_image_to_rgb8(compressed_msg("humble", encoded.reshape(-1), "32FC1; tiff compressed "))
 
 
 def test_encode_errors_name_the_problem() -> None:

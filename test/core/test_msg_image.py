@@ -37,6 +37,12 @@ LAYOUTS: dict[str, tuple[type[np.number[Any]], int]] = {
     "bayer_bggr8": (np.uint8, 1),
     "bayer_gbrg8": (np.uint8, 1),
     "bayer_grbg8": (np.uint8, 1),
+    "bayer_rggb16": (np.uint16, 1),
+    "bayer_bggr16": (np.uint16, 1),
+    "bayer_gbrg16": (np.uint16, 1),
+    "bayer_grbg16": (np.uint16, 1),
+    "yuv422": (np.uint8, 2),
+    "yuv422_yuy2": (np.uint8, 2),
     "16UC1": (np.uint16, 1),
     "32FC1": (np.float32, 1),
 }
@@ -165,20 +171,50 @@ def test_image_to_rgb8_for_every_colour_encoding() -> None:
             np.testing.assert_array_equal(padded, expected, err_msg=f"{encoding} pad={pad} big={big_endian}")
 
 
+@pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
-def test_bayer_images_are_demosaiced_to_rgb(pattern: str) -> None:
-    """A raw colour camera's mosaic (image_raw of many industrial drivers): the 2x2 pattern names the colour of the
-    top-left, top-right, bottom-left and bottom-right pixel; demosaiced, a smooth image comes back as it was."""
+def test_bayer_images_are_demosaiced_to_rgb(pattern: str, bits: int) -> None:
+    """A raw colour camera's mosaic (image_raw of many industrial drivers, 16 bit from 10/12-bit sensors): the 2x2
+    pattern names the colour of the top-left, top-right, bottom-left and bottom-right pixel; demosaiced, a smooth
+    image comes back as it was (16 bit scaled to 8 as cv_bridge does)."""
     factory = rosbags_factory("humble")
     v, u = np.mgrid[0:24, 0:32].astype(np.float64)
     rgb = np.stack([60 + 4 * u, 200 - 3 * v, 40 + 2 * u + 3 * v], axis=2).astype(np.uint8)  # distinct, smooth channels
     mosaic = np.zeros(rgb.shape[:2], dtype=np.uint8)
     for (row, col), colour in zip(((0, 0), (0, 1), (1, 0), (1, 1)), pattern, strict=True):
         mosaic[row::2, col::2] = rgb[row::2, col::2, "rgb".index(colour)]
-    out = image_to_rgb8(wire_image(factory, mosaic, f"bayer_{pattern}8", pad=3))
+    wire = mosaic if bits == 8 else mosaic.astype(np.uint16) * 257
+    out = image_to_rgb8(wire_image(factory, wire, f"bayer_{pattern}{bits}", pad=3, big_endian=bits == 16))
     assert out.shape == rgb.shape and out.dtype == np.uint8
     inner = (slice(2, -2), slice(2, -2))
     assert np.abs(out[inner].astype(int) - rgb[inner].astype(int)).max() <= 2
+
+
+# BT.601 video-range Y, U, V of red, green, blue, white and black (what a UVC webcam's YUYV mode sends)
+YUV601 = {(255, 0, 0): (81, 90, 240), (0, 255, 0): (145, 54, 34), (0, 0, 255): (41, 240, 110)}
+YUV601 |= {(255, 255, 255): (235, 128, 128), (0, 0, 0): (16, 128, 128)}
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
+def test_yuv422_cameras_decode_to_rgb(encoding: str) -> None:
+    """4:2:2 from usb_cam / v4l2_camera (``yuv422_yuy2``: Y0 U Y1 V; ``yuv422``: U Y0 V Y1), as cv_bridge reads
+    them: one U, V per pair of pixels."""
+    factory = rosbags_factory("humble")
+    colours = list(YUV601)
+    pairs = []
+    for y, u, v in YUV601.values():
+        pairs.append([y, u, y, v] if encoding == "yuv422_yuy2" else [u, y, v, y])
+    row = np.array(pairs, dtype=np.uint8).reshape(1, 2 * len(colours), 2)
+    out = image_to_rgb8(wire_image(factory, np.repeat(row, 3, axis=0), encoding, pad=5))
+    expected = np.repeat(np.repeat(np.array(colours, dtype=np.uint8)[None], 2, axis=1), 3, axis=0)
+    assert out.shape == expected.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 3
+
+
+def test_a_yuv422_image_of_odd_width_is_refused() -> None:
+    factory = rosbags_factory("humble")
+    with pytest.raises(ShapeError, match=r"yuv422_yuy2 image is 3 pixels wide.*pairs of pixels"):
+        image_to_rgb8(wire_image(factory, np.zeros((2, 3, 2), dtype=np.uint8), "yuv422_yuy2"))
 
 
 @pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])
@@ -228,8 +264,8 @@ def test_read_errors_name_field_and_value() -> None:
     factory = rosbags_factory("humble")
     good = wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8")
     bad_encoding = wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8")
-    bad_encoding.encoding = "yuv422"
-    with pytest.raises(EncodingError, match=r"Image encoding 'yuv422' is not supported.*rgb8"):
+    bad_encoding.encoding = "nv21"
+    with pytest.raises(EncodingError, match=r"Image encoding 'nv21' is not supported.*rgb8"):
         image_to_array(bad_encoding)
     good.step = 8
     with pytest.raises(ShapeError, match=r"step 8 is shorter than width\*channels\*itemsize = 3\*3\*1 = 9"):

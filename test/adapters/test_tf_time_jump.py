@@ -1,0 +1,59 @@
+"""ClearedOnJumpBack: a tf2 buffer that forgets its moving transforms when TF time goes back."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
+
+S = 1_000_000_000
+
+
+class Buffer:
+    """What the wrapper uses of ``tf2_ros.Buffer``: ``set_transform``, ``clear`` (static transforms survive it)."""
+
+    def __init__(self) -> None:
+        self.dynamic: list[tuple[str, int]] = []
+        self.static: list[str] = []
+
+    def set_transform(self, transform: Any, authority: str) -> bool:
+        self.dynamic.append((transform.child_frame_id, transform.header.stamp.sec))
+        return True
+
+    def set_transform_static(self, transform: Any, authority: str) -> bool:
+        self.static.append(transform.child_frame_id)
+        return True
+
+    def clear(self) -> None:
+        self.dynamic.clear()
+
+
+def transform(child: str, seconds: float) -> Any:
+    sec, nanosec = divmod(round(seconds * S), S)
+    stamp = SimpleNamespace(sec=sec, nanosec=nanosec)
+    return SimpleNamespace(header=SimpleNamespace(stamp=stamp, frame_id="odom"), child_frame_id=child)
+
+
+def test_a_transform_more_than_a_second_older_than_its_frames_newest_clears_the_moving_ones() -> None:
+    buffer = Buffer()
+    tf = ClearedOnJumpBack(buffer)
+    tf.set_transform_static(transform("lidar", 0), "bag")  # delegated as it is
+    for second in range(100, 116):
+        tf.set_transform(transform("base_link", second), "bag")
+        tf.set_transform(transform("wheel", second + 0.5), "bag")
+    tf.set_transform(transform("base_link", 114.5), "bag")  # a late message, not a jump
+    assert tf.clears == 0 and len(buffer.dynamic) == 33
+    tf.set_transform(transform("base_link", 0), "bag")  # the bag starts again
+    assert tf.clears == 1 and buffer.dynamic == [("base_link", 0)] and buffer.static == ["lidar"]
+    tf.set_transform(transform("wheel", 0.5), "bag")  # its frames follow: no second clear
+    assert tf.clears == 1 and buffer.dynamic == [("base_link", 0), ("wheel", 0)]
+
+
+def test_frames_are_followed_one_by_one() -> None:
+    """A frame published seconds behind another (a slow odometry) is no jump."""
+    tf = ClearedOnJumpBack(Buffer())
+    tf.set_transform(transform("camera", 50), "live")
+    tf.set_transform(transform("base_link", 40), "live")
+    tf.set_transform(transform("base_link", 41), "live")
+    assert tf.clears == 0

@@ -1,0 +1,174 @@
+"""Inputs as real ROS 2 tools make them: image_transport's republisher (compressed_image_transport) and cv_bridge."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from mono_depth_ros.core import ros_msgs
+from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
+
+from .harness import RELIABLE, Launched, Probe, depth_array, wait_until, write_params
+
+
+@pytest.fixture
+def republished_tiff(probe: Probe, ros_logs: Path) -> Iterator[None]:
+    """``ros2 run image_transport republish raw compressed`` with ``out.format:=tiff``: /cam/raw → the node's input."""
+    log = open(ros_logs / "republish_tiff.log", "wb")  # noqa: SIM115 - closed below
+    republish = subprocess.Popen(
+        ["ros2", "run", "image_transport", "republish", "raw", "compressed", "--ros-args", "-r", "in:=/cam/raw",
+         "-r", "out/compressed:=/camera/image_raw/compressed", "-p", "out.format:=tiff"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        os.killpg(republish.pid, signal.SIGINT)
+        republish.wait(20)
+        log.close()
+
+
+def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
+    republished_tiff: None, probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """compressed_image_transport's tiff keeps the message's pixel order (``"bgr8; tiff compressed "`` holds BGR):
+    the same picture sent as rgb8 and as bgr8 must give the same depth (it was refused as an unknown format)."""
+    params = {"image_transport": "compressed", "scale.mode": "fixed", "output.downscale": 4}
+    launched = Launched(
+        {"device": "cpu", "params_file": str(write_params(ros_logs / "tiff.yaml", params))}, ros_logs / "tiff.log"
+    )
+    try:
+        launched.wait_ready(probe, topic="/camera/image_raw/compressed")
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        compressed = probe.collect(CompressedImage, "/camera/image_raw/compressed", RELIABLE)
+        pub_image = probe.publisher(Image, "/cam/raw", RELIABLE)  # the republisher subscribes reliable
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        wait_until(lambda: pub_image.get_subscription_count() > 0, 30, "the republisher's subscription")
+        wait_until(lambda: probe.node.count_publishers("/camera/image_raw/compressed") > 0, 30, "its publisher")
+        time.sleep(1.0)
+        frame, factory = kitti_frames[0], probe.factory
+        stamps = {}
+        for encoding, pixels in (("rgb8", frame.rgb), ("bgr8", np.ascontiguousarray(frame.rgb[..., ::-1]))):
+            stamp = probe.now_ns()
+            pub_info.publish(kitti_camera_info(factory, frame, stamp))
+            header = ros_msgs.make_header(factory, stamp, CAMERA_FRAME)
+            pub_image.publish(ros_msgs.image_from_array(factory, pixels, encoding, header))
+            stamps[encoding] = stamp
+            time.sleep(1.0)
+        wait_until(lambda: set(stamps.values()) <= set(depth.by_stamp()), 30, "depth of both frames")
+        formats = {stamp: m.format for stamp, m in compressed.by_stamp().items()}
+        assert [formats[stamps[e]] for e in ("rgb8", "bgr8")] == ["rgb8; tiff compressed ", "bgr8; tiff compressed "]
+        from_rgb, from_bgr = (depth_array(depth.by_stamp()[stamps[e]]) for e in ("rgb8", "bgr8"))
+        assert np.isfinite(from_rgb).mean() > 0.5
+        np.testing.assert_array_equal(from_rgb, from_bgr)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
+    """``image_to_rgb8`` against cv_bridge's ``imgmsg_to_cv2(msg, "rgb8")`` (the reference ROS 2 image nodes use) for
+    every colour encoding we take, with row padding and both byte orders (yuv422 from UVC webcams, 16-bit Bayer from
+    industrial cameras were refused). The padding is a whole number of pixels: cv_bridge's Python reader mis-reads
+    any other."""
+    from cv_bridge import CvBridge
+
+    from mono_depth_ros.core.msg_image import COLOUR_ENCODINGS, image_to_rgb8
+
+    bridge, rng = CvBridge(), np.random.default_rng(7)
+    height, width = 6, 8
+    bayer = [f"bayer_{pattern}{bits}" for bits in (8, 16) for pattern in ("rggb", "bggr", "gbrg", "grbg")]
+    colour = ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "rgb16", "bgr16", "rgba16", "bgra16"]
+    converted_by_cv_bridge = [*colour, *bayer, "yuv422", "yuv422_yuy2"]  # sensor_msgs' colour encodings but nv21/24
+    for encoding in converted_by_cv_bridge:
+        mono, yuv, alpha = encoding.startswith(("mono", "bayer")), encoding.startswith("yuv"), encoding[3:4] == "a"
+        channels = 1 if mono else 2 if yuv else 4 if alpha else 3
+        code = "u2" if encoding.endswith("16") else "u1"
+        for pad_bytes, big_endian in ((0, False), (24, False), (24, True)):
+            dtype = np.dtype((">" if big_endian else "<") + code)
+            pixels = rng.integers(0, np.iinfo(dtype).max, (height, width, channels), endpoint=True).astype(dtype)
+            rows = np.concatenate(
+                [pixels.reshape(height, -1).view(np.uint8), np.zeros((height, pad_bytes), np.uint8)], 1
+            )
+            msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(big_endian), step=rows.shape[1])
+            msg.data = rows.tobytes()
+            expected = bridge.imgmsg_to_cv2(msg, "rgb8")
+            np.testing.assert_array_equal(image_to_rgb8(msg), expected, err_msg=f"{encoding} {pad_bytes} {big_endian}")
+    assert sorted(COLOUR_ENCODINGS) == sorted(converted_by_cv_bridge)  # a new one: compare it here too
+
+
+def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
+    """Humble's message_filters ApproximateTimeSynchronizer behind our SyncWatch, fed as ``ros2 bag play --loop``
+    feeds the node: the first pass ends with 10 camera_infos whose images were dropped. They stayed in the
+    synchroniser's queue and evicted every camera_info of the later passes on arrival (seen live: 20 depth images
+    in the first pass, none after; the frames were counted as ``unsynced``)."""
+    import message_filters
+    from std_msgs.msg import Header
+
+    from mono_depth_ros.adapters.sync_watch import SyncWatch
+    from mono_depth_ros.depth_config import DepthConfig
+
+    config = DepthConfig.from_params({})
+    sources = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]  # image, camera_info
+    lost: list[tuple[str, str]] = []
+    watch = SyncWatch.attach(sources, config, lambda: None, lambda *a: lost.append(a))
+    sync = watch.follow(message_filters.ApproximateTimeSynchronizer(watch.outputs, config.sync.queue_size, 0.05))
+    paired: list[int] = []
+
+    def on_synced(image: Image, info: CameraInfo) -> None:  # as the node's
+        watch.paired(image)
+        paired.append(ros_msgs.stamp_to_ns(image.header.stamp))
+
+    sync.registerCallback(on_synced)
+
+    def header(index: int) -> Header:
+        stamped = Header(frame_id=CAMERA_FRAME)
+        stamped.stamp.sec, stamped.stamp.nanosec = 1_700_000_000 + index // 10, index % 10 * 100_000_000
+        return stamped
+
+    for loop in range(3):
+        paired.clear()
+        for index in range(30):
+            sources[1].signalMessage(CameraInfo(header=header(index)))
+            if loop > 0 or index < 20:
+                sources[0].signalMessage(Image(header=header(index)))
+        assert len(paired) == (20 if loop == 0 else 30), f"pass {loop}: {len(paired)} frames paired"
+    assert lost == []
+
+
+def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
+    """rclpy's tf2 buffer as the node's TransformListener fills it from a bag played with ``--loop``: 16 s of /tf,
+    then the bag starts again. tf2 ignores the new pass as TF_OLD_DATA (seen: the lookup fails); the node's buffer
+    forgets the moving transforms when time goes back, and keeps the static ones."""
+    from geometry_msgs.msg import TransformStamped
+    from rclpy.time import Time
+    from tf2_ros import Buffer, ExtrapolationException
+
+    from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
+
+    def transform(parent: str, child: str, seconds: int, x: float) -> TransformStamped:
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = parent, child
+        stamped.header.stamp.sec = 1_700_000_000 + seconds
+        stamped.transform.translation.x, stamped.transform.rotation.w = x, 1.0
+        return stamped
+
+    plain, ours = Buffer(), ClearedOnJumpBack(Buffer())
+    for buffer in (plain, ours):
+        buffer.set_transform_static(transform(CAMERA_FRAME, "velodyne", 0, 0.3), "bag")
+        for loop, seconds in enumerate((16, 4)):  # the whole first pass, then the second one's first 4 s
+            for second in range(seconds):
+                buffer.set_transform(transform("odom", CAMERA_FRAME, second, float(second + loop)), "bag")
+    at = Time(seconds=1_700_000_002)
+    with pytest.raises(ExtrapolationException):
+        plain.lookup_transform("odom", CAMERA_FRAME, at)
+    assert ours.lookup_transform("odom", CAMERA_FRAME, at).transform.translation.x == 3.0  # the second pass's
+    assert ours.lookup_transform(CAMERA_FRAME, "velodyne", at).transform.translation.x == 0.3
+    assert ours.clears == 1
