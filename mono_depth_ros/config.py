@@ -51,7 +51,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
     ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 for metric scale; empty = no LiDAR"),
     ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
-    ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png) CompressedImage", choices=("raw", "compressed")),
+    ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
     ParamSpec("sync.mode", "approximate", "pair image and camera_info by ApproximateTime, or use the latest camera_info", choices=("approximate", "latest")),
     ParamSpec("sync.slop_s", 0.05, "ApproximateTime slop in seconds", min_value=0.0, max_value=5.0),
@@ -146,7 +146,8 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         raise ConfigError(msg)
     result: ParamValue = kind(value)
     if spec.choices and result not in spec.choices:
-        msg = f"parameter {spec.name}={result!r} must be one of {', '.join(map(repr, spec.choices))}"
+        choices, hint = ", ".join(map(repr, spec.choices)), did_you_mean(str(result), spec.choices)
+        msg = f"parameter {spec.name}={result!r} must be one of {choices}{hint}"
         raise ConfigError(msg)
     if isinstance(result, float) and not math.isfinite(result):  # NaN slips through every range comparison
         msg = f"parameter {spec.name}={result} must be a finite number ({spec.description})"

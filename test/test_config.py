@@ -63,6 +63,15 @@ def test_bad_values_name_parameter_and_value(name: str, value: object, match: st
         coerce(spec, value)
 
 
+def test_a_misspelt_choice_suggests_the_closest() -> None:
+    mode = next(p for p in PARAMS if p.name == "scale.mode")
+    with pytest.raises(ConfigError, match=r"must be one of .*; did you mean lidar\?"):
+        coerce(mode, "lidr")
+    encoding = next(p for p in PARAMS if p.name == "output.encoding")
+    with pytest.raises(ConfigError, match=r"did you mean 32FC1\?"):
+        coerce(encoding, "32fc1")
+
+
 def test_unknown_names_suggest_the_closest() -> None:
     with pytest.raises(ConfigError, match=r"did you mean scale\.mode"):
         resolve({"scale.mod": "lidar"})
