@@ -121,8 +121,9 @@ class CameraModel:
 
     Attributes:
         width, height: calibrated image size in pixels (before binning / ROI).
-        distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant``.
-        d: distortion coefficients.
+        distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant`` to undistort a raw image; any
+            name for a rectified image (P alone describes it; ``d`` is not read).
+        d: distortion coefficients of the raw image.
         k: 3×3 intrinsics of the raw (distorted) image.
         r: 3×3 rectification rotation.
         p: 3×4 projection of the rectified image.
@@ -150,15 +151,8 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
             raise CalibrationError(msg)
-        if self.distortion_model not in DISTORTION_MODELS and any(self.d):
-            msg = (
-                f"CameraInfo distortion_model {self.distortion_model!r} is not supported; "
-                f"use one of {', '.join(DISTORTION_MODELS)} or rectify the image upstream (image_proc)"
-            )
-            raise CalibrationError(msg)
-        if self.distortion_model == "equidistant" and any(self.d) and len(self.d) != 4:
-            msg = f"equidistant distortion needs 4 coefficients in d, got {len(self.d)}"
-            raise CalibrationError(msg)
+        # distortion_model and d describe the raw image only: checked where a raw image is undistorted
+        # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
             kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
             msg = (
@@ -259,7 +253,16 @@ class CameraModel:
     def _check_rectification(self) -> None:
         """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel
         outside the raw image: a black image that the network would turn into plausible-looking depth)."""
+        if self.distortion_model not in DISTORTION_MODELS:
+            msg = (
+                f"CameraInfo distortion_model {self.distortion_model!r} is not supported for a raw image; "
+                f"use one of {', '.join(DISTORTION_MODELS)} or rectify the image upstream (image_proc)"
+            )
+            raise CalibrationError(msg)
         d = np.asarray(self.d, dtype=np.float64)
+        if self.distortion_model == "equidistant" and d.size != 4:
+            msg = f"equidistant distortion needs 4 coefficients in d, got {d.size}"
+            raise CalibrationError(msg)
         if self.distortion_model != "equidistant" and d.size not in OPENCV_DISTORTION_COUNTS:
             counts = ", ".join(str(n) for n in OPENCV_DISTORTION_COUNTS)
             msg = f"{self.distortion_model} distortion needs {counts} coefficients in d, got {d.size}"
@@ -284,5 +287,5 @@ class CameraModel:
         map_type = cv2.CV_32FC1 if nearest else cv2.CV_16SC2
         d = np.asarray(self.d, dtype=np.float64)
         if self.distortion_model == "equidistant":
-            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d[:4], self.r, p, size, map_type))
+            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d, self.r, p, size, map_type))
         return tuple(cv2.initUndistortRectifyMap(k, d, self.r, p, size, map_type))

@@ -102,9 +102,25 @@ def test_binning_and_roi() -> None:
     assert rect.cx == pytest.approx((318 - 10) / 2)
 
 
-def test_unknown_distortion_model_is_rejected() -> None:
-    with pytest.raises(CalibrationError, match="not supported"):
-        _info(distortion_model="fov", d=(0.1,))
+@pytest.mark.parametrize(
+    ("distortion_model", "d"),
+    [
+        ("KANNALA_BRANDT", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # MYNT EYE, also on its *_RECTIFIED streams
+        ("kannala_brandt4", (0.1, 0.01, 0.002, 0.0005)),  # realsense polled driver
+        ("fisheye", (0.1, 0.01, 0.002, 0.0005)),
+        ("equidistant", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # 5 values: cv2.fisheye takes 4
+        ("fov", (0.1,)),
+    ],
+)
+def test_a_distortion_model_that_cannot_undistort_fails_only_a_raw_image(
+    distortion_model: str, d: tuple[float, ...]
+) -> None:
+    """D describes the raw image only: a rectified image is used with P whatever D holds (image_geometry and
+    depth_image_proc never read D for it), so the node must not reject its every frame."""
+    model = _info(distortion_model=distortion_model, d=d)
+    assert model.intrinsics(image_is_rectified=True).fx == 490.0
+    with pytest.raises(CalibrationError, match=rf"{distortion_model}.*(not supported|needs 4 coefficients)"):
+        model.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
 
 
 def test_undistort_plumb_bob_straightens_a_point() -> None:
