@@ -439,6 +439,8 @@ class DepthPipeline:
             assert self._source is not None  # checked in __init__
             prediction = self._source.predict(rgb)
             self._check_network_output(prediction)  # an external prediction may be sparse on purpose
+        if not frame.image_is_rectified:  # no depth, no LiDAR pair where the undistorted image shows the black fill
+            prediction, device_values = _drop_unseen(prediction, device_values, frame.camera)
         at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)
 
@@ -690,6 +692,24 @@ def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraMod
     import cv2
 
     return np.asarray(camera.undistort(prediction, cv2.INTER_NEAREST, border_value=np.nan), dtype=np.float32)
+
+
+def _drop_unseen(
+    prediction: npt.NDArray[np.float32], on_device: torch.Tensor | None, camera: CameraModel
+) -> tuple[npt.NDArray[np.float32], torch.Tensor | None]:
+    """NaN where the undistorted raw image saw no raw pixel (:meth:`CameraModel.seen_mask`): the model's depth of
+    the black fill is no depth of the scene (REP 117 invalid). The host map and its device copy alike."""
+    seen = camera.seen_mask((int(prediction.shape[0]), int(prediction.shape[1])))
+    if seen is None:
+        return prediction, on_device
+    prediction = np.where(seen, prediction, np.float32(np.nan)).astype(np.float32, copy=False)
+    if on_device is not None:
+        import torch
+
+        seen_there = camera.seen_mask((int(on_device.shape[-2]), int(on_device.shape[-1])))
+        if seen_there is not None:
+            on_device = on_device.masked_fill(torch.from_numpy(~seen_there).to(on_device.device), float("nan"))
+    return prediction, on_device
 
 
 def _downscale_rgb(rgb: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:

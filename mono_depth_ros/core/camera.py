@@ -142,6 +142,7 @@ class CameraModel:
     binning_y: int = 0
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)
     _undistort_maps: dict[bool, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _seen: dict[tuple[int, int], npt.NDArray[np.bool_] | None] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
@@ -249,6 +250,36 @@ class CameraModel:
         map1, map2 = self._undistort_maps[nearest]
         flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
         return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+    def seen_mask(self, hw: tuple[int, int] | None = None) -> npt.NDArray[np.bool_] | None:
+        """Which pixels of the undistorted image (:meth:`undistort`) see the raw image, at ``hw`` (default: its size).
+
+        P's view can reach past the raw image (a rectification rotation R, a P wider than K, pincushion
+        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black). Returns an (H, W) bool,
+        True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres: the
+        pixels the nearest-neighbour undistortion fills); at a smaller ``hw`` (the published size) a pixel is True
+        when its whole block is. None when every pixel sees the raw image or nothing is resampled (no distortion).
+        Computed once per size.
+
+        Raises:
+            CalibrationError: as :meth:`undistort`.
+        """
+        import cv2
+
+        if not self.has_distortion:
+            return None
+        raw = self.raw_intrinsics()
+        size = (raw.height, raw.width) if hw is None else (int(hw[0]), int(hw[1]))
+        if size not in self._seen:
+            if True not in self._undistort_maps:
+                self._undistort_maps[True] = self._build_maps(cv2, True)
+            map_x, map_y = self._undistort_maps[True]  # float32 raw coordinates of every undistorted pixel
+            seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
+            if size != seen.shape:
+                area = cv2.resize(seen.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+                seen = area >= 1.0 - 1e-4
+            self._seen[size] = None if bool(seen.all()) else seen
+        return self._seen[size]
 
     def _check_rectification(self) -> None:
         """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel

@@ -181,3 +181,22 @@ def test_a_negative_focal_length_is_not_called_zero() -> None:
     p = np.hstack([k, np.zeros((3, 1))])
     with pytest.raises(CalibrationError, match=r"no positive focal length in both K and P \(K\[0\]=-500"):
         CameraModel(width=640, height=480, distortion_model="plumb_bob", d=(0.0,) * 5, k=k, r=np.eye(3), p=p)
+
+
+def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
+    import cv2
+
+    assert _info().seen_mask() is None  # no distortion: nothing is resampled
+    barrel = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), p=[500.0, 0, 320, 0, 0, 510, 240, 0, 0, 0, 1, 0])
+    assert barrel.seen_mask() is None  # P = K: barrel distortion pulls every corner ray inside the raw image
+    r = cv2.Rodrigues(np.array([0.0, 0.05, 0.0]))[0].reshape(-1)  # a stereo rectification turn, and a wider P
+    turned = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), r=r, p=[380.0, 0, 318, 0, 0, 385, 242, 0, 0, 0, 1, 0])
+    seen = turned.seen_mask()
+    assert seen is not None and seen.shape == (480, 640)
+    # a pixel is seen where the nearest-neighbour undistortion finds a raw pixel (NaN border_value elsewhere)
+    nearest = turned.undistort(np.ones((480, 640), np.float32), cv2.INTER_NEAREST, border_value=np.nan)
+    np.testing.assert_array_equal(seen, np.isfinite(nearest))
+    assert not seen[:, 0].any() and seen[240, 100:540].all()  # the turn and the wider view show a band at the side
+    half = turned.seen_mask((240, 320))
+    assert half is not None and half.shape == (240, 320)
+    assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
