@@ -390,10 +390,11 @@ class DepthPipeline:
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
             msg = f"image must be (H, W, 3) uint8 RGB, got {frame.rgb.dtype} {frame.rgb.shape}"
             raise ShapeError(msg)
-        intrinsics = frame.camera.intrinsics(frame.image_is_rectified)
+        camera = frame.camera.for_image(int(frame.rgb.shape[1]), int(frame.rgb.shape[0]))  # image_proc's resize
+        intrinsics = camera.intrinsics(frame.image_is_rectified)
         rgb = frame.rgb
         if not frame.image_is_rectified:
-            rgb = frame.camera.undistort(rgb)
+            rgb = camera.undistort(rgb)
         intrinsics.check_image_size(rgb.shape[1], rgb.shape[0])
         timings["preprocess"] = _ms(t0)
 
@@ -420,7 +421,7 @@ class DepthPipeline:
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
             if not frame.image_is_rectified:
-                prediction = _undistort_prediction(prediction, frame.camera)
+                prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
                 hints = self._hints(frame, intrinsics, out_intrinsics)
@@ -440,7 +441,7 @@ class DepthPipeline:
             prediction = self._source.predict(rgb)
             self._check_network_output(prediction)  # an external prediction may be sparse on purpose
         if not frame.image_is_rectified:  # no depth, no LiDAR pair where the undistorted image shows the black fill
-            prediction, device_values = _drop_unseen(prediction, device_values, frame.camera)
+            prediction, device_values = _drop_unseen(prediction, device_values, camera)
         at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)
 

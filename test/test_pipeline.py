@@ -454,3 +454,48 @@ def test_pixels_that_see_no_raw_pixel_publish_no_depth(kitti_object_dir: Path) -
     )
     block = cv2.resize(seen.astype(np.float32), small.depth_m.shape[::-1], interpolation=cv2.INTER_AREA)
     assert np.isnan(small.depth_m[block < 0.5]).all() and np.isfinite(small.depth_m[block == 1.0]).mean() > 0.99
+
+
+def _image_proc_resized(camera: CameraModel, scale: float) -> CameraModel:
+    """The camera_info image_proc's ``resize`` publishes (resize.cpp, use_scale): width / height truncated,
+    K and P's fx, cx, fy, cy (and Tx) multiplied by the scale."""
+    k, p = camera.k.copy(), camera.p.copy()
+    k[:2, :] *= [[scale], [scale]]
+    p[:2, :] *= [[scale], [scale]]
+    width, height = int(camera.width * scale), int(camera.height * scale)
+    return CameraModel(width, height, camera.distortion_model, camera.d, k, camera.r, p)
+
+
+@pytest.mark.parametrize("rectified", [True, False])
+def test_an_image_procs_resize_topic_is_processed_with_its_pixel_of_rounding(
+    kitti_object_dir: Path, rectified: bool
+) -> None:
+    """image_proc's resize makes a 1242 x 375 KITTI image 621 x 188 at 0.5, 373 x 112 at 0.3 (cv::resize rounds) but
+    says 621 x 187, 372 x 112 in its camera_info (int()); depth_image_proc takes it, the node refused every frame
+    (CalibrationError)."""
+    import cv2
+
+    if rectified:
+        rgb = cv2.imread(str(kitti_object_dir / "image_2" / "000001.png"))[..., ::-1]
+        intr = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=rgb.shape[1], height=rgb.shape[0])
+        camera = CameraModel.from_intrinsics(intr)
+    else:
+        camera, rgb, _ = _raw_kitti_camera(kitti_object_dir)
+    small_rgb = np.ascontiguousarray(cv2.resize(rgb, (0, 0), fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
+    small = _image_proc_resized(camera, 0.3)
+    assert (small_rgb.shape[1], small_rgb.shape[0]) != (small.width, small.height)  # 373 x 112 / 372 x 112
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 2.5, "image_is_rectified": rectified}
+    out = DepthPipeline(config, source=_ConstantNet()).process_frame(FrameInput(1, "cam", small_rgb, small, rectified))
+    expected = small.intrinsics(rectified)
+    assert (out.intrinsics.width, out.intrinsics.height) == (small_rgb.shape[1], small_rgb.shape[0])
+    assert (out.intrinsics.fx, out.intrinsics.fy, out.intrinsics.cx, out.intrinsics.cy) == (
+        expected.fx,
+        expected.fy,
+        expected.cx,
+        expected.cy,
+    )
+    assert out.depth_m.shape == small_rgb.shape[:2] and np.nanmax(out.depth_m) == pytest.approx(5.0)
+    with pytest.raises(CalibrationError, match="640x480"):  # a size that no rounding explains still names both
+        DepthPipeline(config, source=_ConstantNet()).process_frame(
+            FrameInput(1, "cam", np.zeros((480, 640, 3), np.uint8), small, rectified)
+        )

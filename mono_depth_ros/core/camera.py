@@ -11,7 +11,7 @@ Conventions (as image_geometry and depth_image_proc):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -143,6 +143,7 @@ class CameraModel:
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)
     _undistort_maps: dict[bool, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
     _seen: dict[tuple[int, int], npt.NDArray[np.bool_] | None] = field(default_factory=dict, repr=False, compare=False)
+    _sized: dict[tuple[int, int], CameraModel] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
@@ -201,6 +202,28 @@ class CameraModel:
             width=w // bx,
             height=h // by,
         )
+
+    def for_image(self, width: int, height: int) -> CameraModel:
+        """This calibration for an image of ``width`` × ``height`` pixels that is at most one pixel wider or taller
+        (or narrower, shorter) than the published size (:meth:`rectified_intrinsics`): the same K, D, R, P over the
+        image's own pixel grid. image_proc's ``resize`` publishes ``width = int(W · scale)`` with the image
+        ``cv::resize`` makes, ``round(W · scale)`` pixels wide (1242 × 375 at 0.5: a 621 × 188 image, a 621 × 187
+        camera_info); depth_image_proc reads the image's size, not camera_info's. Any other size gives ``self``,
+        whose size check then names both sizes. Each size's model (and its undistortion maps) is built once.
+        """
+        x, y, w, h = self._roi()
+        bx, by = self._binning()
+        published = (w // bx, h // by)
+        if (width, height) == published or abs(width - published[0]) > 1 or abs(height - published[1]) > 1:
+            return self
+        if (width, height) not in self._sized:
+            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}}
+            if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows
+                sized = replace(self, width=width * bx, height=height * by, roi=(0, 0, 0, 0), **fresh)
+            else:
+                sized = replace(self, roi=(x, y, width * bx, height * by), **fresh)
+            self._sized[(width, height)] = sized
+        return self._sized[(width, height)]
 
     def rectified_intrinsics(self) -> PinholeIntrinsics:
         """Intrinsics of the rectified image, from P (falls back to K when P is all zeros)."""

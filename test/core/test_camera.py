@@ -200,3 +200,22 @@ def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
     half = turned.seen_mask((240, 320))
     assert half is not None and half.shape == (240, 320)
     assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
+
+
+def test_for_image_takes_the_one_pixel_of_image_procs_resize_rounding() -> None:
+    model = _info()
+    assert model.for_image(640, 480) is model
+    taller = model.for_image(640, 481)  # image_proc's resize: camera_info height int(h · s), image round(h · s)
+    assert taller is model.for_image(640, 481)  # built once per size, with its own maps
+    intrinsics = taller.intrinsics(image_is_rectified=True)
+    assert (intrinsics.width, intrinsics.height) == (640, 481)
+    assert (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy) == (490.0, 495.0, 318.0, 242.0)
+    assert model.for_image(642, 480) is model and model.for_image(320, 240) is model  # not a rounding: the check's
+    binned = _info(width=1241, height=375, binning_x=2, binning_y=2)  # published 620 x 187
+    wider = binned.for_image(621, 188).rectified_intrinsics()
+    assert (wider.width, wider.height, wider.fx, wider.cx) == (621, 188, 245.0, 159.0)
+    cropped = _info(roi=(10, 20, 320, 240)).for_image(319, 241).rectified_intrinsics()
+    assert (cropped.width, cropped.height, cropped.cx, cropped.cy) == (319, 241, 308.0, 222.0)
+    distorted = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    assert distorted.for_image(641, 480).undistort(np.zeros((480, 641, 3), np.uint8)).shape == (480, 641, 3)
+    assert distorted.undistort(np.zeros((480, 640, 3), np.uint8)).shape == (480, 640, 3)  # its own maps
