@@ -210,12 +210,25 @@ class CameraModel:
         ``cv::resize`` makes, ``round(W · scale)`` pixels wide (1242 × 375 at 0.5: a 621 × 188 image, a 621 × 187
         camera_info); depth_image_proc reads the image's size, not camera_info's. Any other size gives ``self``,
         whose size check then names both sizes. Each size's model (and its undistortion maps) is built once.
+
+        Raises:
+            CalibrationError: another size where camera_info has binning or a ROI (the message says how they make
+                the size it expects: width / height are the unbinned calibration size, as CameraInfo.msg defines).
         """
         x, y, w, h = self._roi()
         bx, by = self._binning()
         published = (w // bx, h // by)
-        if (width, height) == published or abs(width - published[0]) > 1 or abs(height - published[1]) > 1:
+        if (width, height) == published:
             return self
+        if abs(width - published[0]) > 1 or abs(height - published[1]) > 1:
+            if (bx, by) == (1, 1) and (x, y, w, h) == (0, 0, self.width, self.height):
+                return self
+            msg = (
+                f"image is {width}x{height} but camera_info makes it {published[0]}x{published[1]}: "
+                f"roi {w}x{h} at ({x}, {y}) of the calibrated {self.width}x{self.height}, binned {bx}x{by}; "
+                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0"
+            )
+            raise CalibrationError(msg)
         if (width, height) not in self._sized:
             fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}}
             if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows

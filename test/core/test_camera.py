@@ -219,3 +219,13 @@ def test_for_image_takes_the_one_pixel_of_image_procs_resize_rounding() -> None:
     distorted = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
     assert distorted.for_image(641, 480).undistort(np.zeros((480, 641, 3), np.uint8)).shape == (480, 641, 3)
     assert distorted.undistort(np.zeros((480, 640, 3), np.uint8)).shape == (480, 640, 3)  # its own maps
+
+
+def test_a_binned_size_mismatch_says_how_binning_and_roi_make_the_expected_size() -> None:
+    """A driver that publishes the binned image's size as width / height with binning 2 (against CameraInfo.msg):
+    the node expects a quarter of the image, and says why."""
+    binned = _info(binning_x=2, binning_y=2)  # width / height 640 x 480 are already the binned image's
+    with pytest.raises(CalibrationError, match=r"image is 640x480 but camera_info makes it 320x240.*binned 2x2"):
+        binned.for_image(640, 480)
+    with pytest.raises(CalibrationError, match=r"roi 320x240 at \(10, 20\) of the calibrated 640x480"):
+        _info(roi=(10, 20, 320, 240)).for_image(640, 480)
