@@ -390,10 +390,11 @@ class DepthPipeline:
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
             msg = f"image must be (H, W, 3) uint8 RGB, got {frame.rgb.dtype} {frame.rgb.shape}"
             raise ShapeError(msg)
-        intrinsics = frame.camera.intrinsics(frame.image_is_rectified)
+        camera = frame.camera.for_image(int(frame.rgb.shape[1]), int(frame.rgb.shape[0]))  # image_proc's resize
+        intrinsics = camera.intrinsics(frame.image_is_rectified)
         rgb = frame.rgb
         if not frame.image_is_rectified:
-            rgb = frame.camera.undistort(rgb)
+            rgb = camera.undistort(rgb)
         intrinsics.check_image_size(rgb.shape[1], rgb.shape[0])
         timings["preprocess"] = _ms(t0)
 
@@ -420,7 +421,7 @@ class DepthPipeline:
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
             if not frame.image_is_rectified:
-                prediction = _undistort_prediction(prediction, frame.camera)
+                prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
                 hints = self._hints(frame, intrinsics, out_intrinsics)
@@ -439,6 +440,8 @@ class DepthPipeline:
             assert self._source is not None  # checked in __init__
             prediction = self._source.predict(rgb)
             self._check_network_output(prediction)  # an external prediction may be sparse on purpose
+        if not frame.image_is_rectified:  # no depth, no LiDAR pair where the undistorted image shows the black fill
+            prediction, device_values = _drop_unseen(prediction, device_values, camera)
         at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)
 
@@ -690,6 +693,24 @@ def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraMod
     import cv2
 
     return np.asarray(camera.undistort(prediction, cv2.INTER_NEAREST, border_value=np.nan), dtype=np.float32)
+
+
+def _drop_unseen(
+    prediction: npt.NDArray[np.float32], on_device: torch.Tensor | None, camera: CameraModel
+) -> tuple[npt.NDArray[np.float32], torch.Tensor | None]:
+    """NaN where the undistorted raw image saw no raw pixel (:meth:`CameraModel.seen_mask`): the model's depth of
+    the black fill is no depth of the scene (REP 117 invalid). The host map and its device copy alike."""
+    seen = camera.seen_mask((int(prediction.shape[0]), int(prediction.shape[1])))
+    if seen is None:
+        return prediction, on_device
+    prediction = np.where(seen, prediction, np.float32(np.nan)).astype(np.float32, copy=False)
+    if on_device is not None:
+        import torch
+
+        seen_there = camera.seen_mask((int(on_device.shape[-2]), int(on_device.shape[-1])))
+        if seen_there is not None:
+            on_device = on_device.masked_fill(torch.from_numpy(~seen_there).to(on_device.device), float("nan"))
+    return prediction, on_device
 
 
 def _downscale_rgb(rgb: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:

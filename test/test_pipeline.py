@@ -397,3 +397,105 @@ def test_a_prompted_model_and_the_lidar_fit_share_one_projection_of_the_scan(mon
         assert out.scale.mode == "lidar" and out.scale.output_kind == "metric", out.scale.reason
         assert out.scale.scale == pytest.approx(2.0, rel=0.05)
     assert len(calls) == 2 and all(p is not None and np.isfinite(p).any() for p in net.prompts)
+
+
+def _raw_kitti_camera(kitti_object_dir: Path) -> tuple[CameraModel, np.ndarray, np.ndarray]:
+    """A raw rational_polynomial camera (8 coefficients, as OAK / ZED X publish) whose calibration rotates its view
+    by a stereo rectification R of 2 degrees (as depthai's raw stereo cameras publish) into a P wider than K (alpha
+    above 0), with the Tx of a right camera, made from a real KITTI frame
+    at a third of its size: (camera, raw RGB, which undistorted pixels see the raw image by forward projection)."""
+    import cv2
+
+    rect = cv2.imread(str(kitti_object_dir / "image_2" / "000001.png"))[..., ::-1]
+    height, width = rect.shape[0] // 3, rect.shape[1] // 3
+    rect = cv2.resize(rect, (width, height), interpolation=cv2.INTER_AREA)
+    p = np.array([[215.0, 0.0, width / 2 - 3.0], [0.0, 215.0, height / 2 + 2.0], [0.0, 0.0, 1.0]])
+    k = np.array([[232.0, 0.0, width / 2 + 1.5], [0.0, 233.0, height / 2 - 1.0], [0.0, 0.0, 1.0]])
+    d = (0.6, 0.1, 0.0005, -0.0003, 0.01, 0.7, 0.2, 0.02)
+    r = cv2.Rodrigues(np.array([0.0, np.deg2rad(2.0), 0.0]))[0]
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    # raw image: every raw pixel looks up the rectified one its ray lands on (iterated to convergence)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
+    pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
+    at = cv2.undistortPoints(pts, k, np.asarray(d), R=r, P=p, criteria=criteria).reshape(height, width, 2)
+    raw = cv2.remap(rect, at[..., 0].astype(np.float32), at[..., 1].astype(np.float32), cv2.INTER_LINEAR)
+    # which undistorted pixels see the raw image: their ray (P⁻¹, then Rᵀ) projected with K and D
+    rays = np.linalg.solve(p, np.stack([u.ravel(), v.ravel(), np.ones(u.size)]))
+    raw_uv, _ = cv2.projectPoints((r.T @ rays).T.copy(), np.zeros(3), np.zeros(3), k, np.asarray(d))
+    raw_uv = raw_uv.reshape(height, width, 2)
+    seen = ((raw_uv >= -0.5) & (raw_uv < np.array([width, height]) - 0.5)).all(axis=-1)  # in the raw image's area
+    camera = CameraModel(width, height, "rational_polynomial", d, k, r, np.hstack([p, [[-24.0], [0.0], [0.0]]]))
+    return camera, np.ascontiguousarray(raw), seen
+
+
+def test_pixels_that_see_no_raw_pixel_publish_no_depth(kitti_object_dir: Path) -> None:
+    """The network's depth of the black fill that undistortion leaves where P's view reaches past the raw image is
+    no depth of the scene: NaN in the image (REP 117), no cloud point, no LiDAR pair (before: a wall of points at
+    the network's guess for black along the image side)."""
+    import cv2
+
+    camera, raw, seen = _raw_kitti_camera(kitti_object_dir)
+    assert 0.02 < 1.0 - seen.mean() < 0.2  # the rotation leaves a black band on one side
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 2.5, "image_is_rectified": False}
+    config |= {"output.edge_filter": False, "output.outlier_filter": False}
+    out = DepthPipeline(config, source=_ConstantNet()).process_frame(FrameInput(1, "cam", raw, camera, False))
+    assert out.depth_m.shape == seen.shape
+    kernel = np.ones((3, 3), np.uint8)  # the fixed-point remap may differ from the exact projection at the rim
+    surely_seen = cv2.erode(seen.astype(np.uint8), kernel) > 0
+    surely_unseen = cv2.erode((~seen).astype(np.uint8), kernel) > 0
+    assert np.isnan(out.depth_m[surely_unseen]).all()
+    np.testing.assert_allclose(out.depth_m[surely_seen], 5.0)
+    assert out.cloud is not None
+    finite_points = np.isfinite(out.cloud.points["z"]).reshape(seen.shape)
+    np.testing.assert_array_equal(finite_points, np.isfinite(out.depth_m))
+    # at the published size the network is asked for, a pixel is kept where its whole block sees the raw image
+    small = DepthPipeline({**config, "output.downscale": 0}, source=_ResizingNet()).process_frame(
+        FrameInput(1, "cam", raw, camera, False)
+    )
+    block = cv2.resize(seen.astype(np.float32), small.depth_m.shape[::-1], interpolation=cv2.INTER_AREA)
+    assert np.isnan(small.depth_m[block < 0.5]).all() and np.isfinite(small.depth_m[block == 1.0]).mean() > 0.99
+
+
+def _image_proc_resized(camera: CameraModel, scale: float) -> CameraModel:
+    """The camera_info image_proc's ``resize`` publishes (resize.cpp, use_scale): width / height truncated,
+    K and P's fx, cx, fy, cy (and Tx) multiplied by the scale."""
+    k, p = camera.k.copy(), camera.p.copy()
+    k[:2, :] *= [[scale], [scale]]
+    p[:2, :] *= [[scale], [scale]]
+    width, height = int(camera.width * scale), int(camera.height * scale)
+    return CameraModel(width, height, camera.distortion_model, camera.d, k, camera.r, p)
+
+
+@pytest.mark.parametrize("rectified", [True, False])
+def test_an_image_procs_resize_topic_is_processed_with_its_pixel_of_rounding(
+    kitti_object_dir: Path, rectified: bool
+) -> None:
+    """image_proc's resize makes a 1242 x 375 KITTI image 621 x 188 at 0.5, 373 x 112 at 0.3 (cv::resize rounds) but
+    says 621 x 187, 372 x 112 in its camera_info (int()); depth_image_proc takes it, the node refused every frame
+    (CalibrationError)."""
+    import cv2
+
+    if rectified:
+        rgb = cv2.imread(str(kitti_object_dir / "image_2" / "000001.png"))[..., ::-1]
+        intr = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=rgb.shape[1], height=rgb.shape[0])
+        camera = CameraModel.from_intrinsics(intr)
+    else:
+        camera, rgb, _ = _raw_kitti_camera(kitti_object_dir)
+    small_rgb = np.ascontiguousarray(cv2.resize(rgb, (0, 0), fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
+    small = _image_proc_resized(camera, 0.3)
+    assert (small_rgb.shape[1], small_rgb.shape[0]) != (small.width, small.height)  # 373 x 112 / 372 x 112
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 2.5, "image_is_rectified": rectified}
+    out = DepthPipeline(config, source=_ConstantNet()).process_frame(FrameInput(1, "cam", small_rgb, small, rectified))
+    expected = small.intrinsics(rectified)
+    assert (out.intrinsics.width, out.intrinsics.height) == (small_rgb.shape[1], small_rgb.shape[0])
+    assert (out.intrinsics.fx, out.intrinsics.fy, out.intrinsics.cx, out.intrinsics.cy) == (
+        expected.fx,
+        expected.fy,
+        expected.cx,
+        expected.cy,
+    )
+    assert out.depth_m.shape == small_rgb.shape[:2] and np.nanmax(out.depth_m) == pytest.approx(5.0)
+    with pytest.raises(CalibrationError, match="640x480"):  # a size that no rounding explains still names both
+        DepthPipeline(config, source=_ConstantNet()).process_frame(
+            FrameInput(1, "cam", np.zeros((480, 640, 3), np.uint8), small, rectified)
+        )

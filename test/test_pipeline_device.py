@@ -271,3 +271,23 @@ def test_on_cuda_the_device_road_gives_the_host_outputs() -> None:
         device, host = _both(source, **params)
         assert source.device_calls == 1
         _assert_same(device, host)
+
+
+def test_the_device_road_drops_the_pixels_a_raw_camera_does_not_see_as_the_host_road() -> None:
+    """A raw camera whose undistorted view (P wider than K, a 3 degree rectification R) reaches past the raw image:
+    both roads publish NaN there, not the network's depth of the black fill."""
+    import cv2
+
+    k = np.array([[200.0, 0.0, 79.5], [0.0, 200.0, 47.5], [0.0, 0.0, 1.0]])
+    p = np.hstack([k * [[0.9], [0.9], [1.0]], np.zeros((3, 1))])
+    r = cv2.Rodrigues(np.array([0.0, np.deg2rad(3.0), 0.0]))[0]
+    raw_camera = CameraModel(160, 96, "plumb_bob", (-0.2, 0.05, 0.0, 0.0, 0.0), k, r, p)
+    config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.7, "image_is_rectified": False}
+    outputs = []
+    for road in ("on", "off"):
+        pipeline = DepthPipeline({**config, "output.device_postprocess": road}, source=_DeviceNet())
+        outputs.append(pipeline.process_frame(FrameInput(1_000, "camera_optical", _frame().rgb, raw_camera, False)))
+    _assert_same(*outputs)
+    seen = raw_camera.seen_mask(outputs[0].depth_m.shape)
+    assert seen is not None and 0 < np.count_nonzero(~seen) < seen.size // 4
+    assert np.isnan(outputs[0].depth_m[~seen]).all()

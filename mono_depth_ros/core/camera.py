@@ -11,7 +11,7 @@ Conventions (as image_geometry and depth_image_proc):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -121,8 +121,9 @@ class CameraModel:
 
     Attributes:
         width, height: calibrated image size in pixels (before binning / ROI).
-        distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant``.
-        d: distortion coefficients.
+        distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant`` to undistort a raw image; any
+            name for a rectified image (P alone describes it; ``d`` is not read).
+        d: distortion coefficients of the raw image.
         k: 3×3 intrinsics of the raw (distorted) image.
         r: 3×3 rectification rotation.
         p: 3×4 projection of the rectified image.
@@ -141,6 +142,8 @@ class CameraModel:
     binning_y: int = 0
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)
     _undistort_maps: dict[bool, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _seen: dict[tuple[int, int], npt.NDArray[np.bool_] | None] = field(default_factory=dict, repr=False, compare=False)
+    _sized: dict[tuple[int, int], CameraModel] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
@@ -150,15 +153,8 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
             raise CalibrationError(msg)
-        if self.distortion_model not in DISTORTION_MODELS and any(self.d):
-            msg = (
-                f"CameraInfo distortion_model {self.distortion_model!r} is not supported; "
-                f"use one of {', '.join(DISTORTION_MODELS)} or rectify the image upstream (image_proc)"
-            )
-            raise CalibrationError(msg)
-        if self.distortion_model == "equidistant" and any(self.d) and len(self.d) != 4:
-            msg = f"equidistant distortion needs 4 coefficients in d, got {len(self.d)}"
-            raise CalibrationError(msg)
+        # distortion_model and d describe the raw image only: checked where a raw image is undistorted
+        # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
             kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
             msg = (
@@ -206,6 +202,41 @@ class CameraModel:
             width=w // bx,
             height=h // by,
         )
+
+    def for_image(self, width: int, height: int) -> CameraModel:
+        """This calibration for an image of ``width`` × ``height`` pixels that is at most one pixel wider or taller
+        (or narrower, shorter) than the published size (:meth:`rectified_intrinsics`): the same K, D, R, P over the
+        image's own pixel grid. image_proc's ``resize`` publishes ``width = int(W · scale)`` with the image
+        ``cv::resize`` makes, ``round(W · scale)`` pixels wide (1242 × 375 at 0.5: a 621 × 188 image, a 621 × 187
+        camera_info); depth_image_proc reads the image's size, not camera_info's. Any other size gives ``self``,
+        whose size check then names both sizes. Each size's model (and its undistortion maps) is built once.
+
+        Raises:
+            CalibrationError: another size where camera_info has binning or a ROI (the message says how they make
+                the size it expects: width / height are the unbinned calibration size, as CameraInfo.msg defines).
+        """
+        x, y, w, h = self._roi()
+        bx, by = self._binning()
+        published = (w // bx, h // by)
+        if (width, height) == published:
+            return self
+        if abs(width - published[0]) > 1 or abs(height - published[1]) > 1:
+            if (bx, by) == (1, 1) and (x, y, w, h) == (0, 0, self.width, self.height):
+                return self
+            msg = (
+                f"image is {width}x{height} but camera_info makes it {published[0]}x{published[1]}: "
+                f"roi {w}x{h} at ({x}, {y}) of the calibrated {self.width}x{self.height}, binned {bx}x{by}; "
+                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0"
+            )
+            raise CalibrationError(msg)
+        if (width, height) not in self._sized:
+            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}}
+            if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows
+                sized = replace(self, width=width * bx, height=height * by, roi=(0, 0, 0, 0), **fresh)
+            else:
+                sized = replace(self, roi=(x, y, width * bx, height * by), **fresh)
+            self._sized[(width, height)] = sized
+        return self._sized[(width, height)]
 
     def rectified_intrinsics(self) -> PinholeIntrinsics:
         """Intrinsics of the rectified image, from P (falls back to K when P is all zeros)."""
@@ -256,10 +287,49 @@ class CameraModel:
         flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
         return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
 
+    def seen_mask(self, hw: tuple[int, int] | None = None) -> npt.NDArray[np.bool_] | None:
+        """Which pixels of the undistorted image (:meth:`undistort`) see the raw image, at ``hw`` (default: its size).
+
+        P's view can reach past the raw image (a rectification rotation R, a P wider than K, pincushion
+        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black). Returns an (H, W) bool,
+        True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres: the
+        pixels the nearest-neighbour undistortion fills); at a smaller ``hw`` (the published size) a pixel is True
+        when its whole block is. None when every pixel sees the raw image or nothing is resampled (no distortion).
+        Computed once per size.
+
+        Raises:
+            CalibrationError: as :meth:`undistort`.
+        """
+        import cv2
+
+        if not self.has_distortion:
+            return None
+        raw = self.raw_intrinsics()
+        size = (raw.height, raw.width) if hw is None else (int(hw[0]), int(hw[1]))
+        if size not in self._seen:
+            if True not in self._undistort_maps:
+                self._undistort_maps[True] = self._build_maps(cv2, True)
+            map_x, map_y = self._undistort_maps[True]  # float32 raw coordinates of every undistorted pixel
+            seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
+            if size != seen.shape:
+                area = cv2.resize(seen.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+                seen = area >= 1.0 - 1e-4
+            self._seen[size] = None if bool(seen.all()) else seen
+        return self._seen[size]
+
     def _check_rectification(self) -> None:
         """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel
         outside the raw image: a black image that the network would turn into plausible-looking depth)."""
+        if self.distortion_model not in DISTORTION_MODELS:
+            msg = (
+                f"CameraInfo distortion_model {self.distortion_model!r} is not supported for a raw image; "
+                f"use one of {', '.join(DISTORTION_MODELS)} or rectify the image upstream (image_proc)"
+            )
+            raise CalibrationError(msg)
         d = np.asarray(self.d, dtype=np.float64)
+        if self.distortion_model == "equidistant" and d.size != 4:
+            msg = f"equidistant distortion needs 4 coefficients in d, got {d.size}"
+            raise CalibrationError(msg)
         if self.distortion_model != "equidistant" and d.size not in OPENCV_DISTORTION_COUNTS:
             counts = ", ".join(str(n) for n in OPENCV_DISTORTION_COUNTS)
             msg = f"{self.distortion_model} distortion needs {counts} coefficients in d, got {d.size}"
@@ -284,5 +354,5 @@ class CameraModel:
         map_type = cv2.CV_32FC1 if nearest else cv2.CV_16SC2
         d = np.asarray(self.d, dtype=np.float64)
         if self.distortion_model == "equidistant":
-            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d[:4], self.r, p, size, map_type))
+            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d, self.r, p, size, map_type))
         return tuple(cv2.initUndistortRectifyMap(k, d, self.r, p, size, map_type))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -102,9 +104,25 @@ def test_binning_and_roi() -> None:
     assert rect.cx == pytest.approx((318 - 10) / 2)
 
 
-def test_unknown_distortion_model_is_rejected() -> None:
-    with pytest.raises(CalibrationError, match="not supported"):
-        _info(distortion_model="fov", d=(0.1,))
+@pytest.mark.parametrize(
+    ("distortion_model", "d"),
+    [
+        ("KANNALA_BRANDT", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # MYNT EYE, also on its *_RECTIFIED streams
+        ("kannala_brandt4", (0.1, 0.01, 0.002, 0.0005)),  # realsense polled driver
+        ("fisheye", (0.1, 0.01, 0.002, 0.0005)),
+        ("equidistant", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # 5 values: cv2.fisheye takes 4
+        ("fov", (0.1,)),
+    ],
+)
+def test_a_distortion_model_that_cannot_undistort_fails_only_a_raw_image(
+    distortion_model: str, d: tuple[float, ...]
+) -> None:
+    """D describes the raw image only: a rectified image is used with P whatever D holds (image_geometry and
+    depth_image_proc never read D for it), so the node must not reject its every frame."""
+    model = _info(distortion_model=distortion_model, d=d)
+    assert model.intrinsics(image_is_rectified=True).fx == 490.0
+    with pytest.raises(CalibrationError, match=rf"{distortion_model}.*(not supported|needs 4 coefficients)"):
+        model.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
 
 
 def test_undistort_plumb_bob_straightens_a_point() -> None:
@@ -165,3 +183,134 @@ def test_a_negative_focal_length_is_not_called_zero() -> None:
     p = np.hstack([k, np.zeros((3, 1))])
     with pytest.raises(CalibrationError, match=r"no positive focal length in both K and P \(K\[0\]=-500"):
         CameraModel(width=640, height=480, distortion_model="plumb_bob", d=(0.0,) * 5, k=k, r=np.eye(3), p=p)
+
+
+def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
+    import cv2
+
+    assert _info().seen_mask() is None  # no distortion: nothing is resampled
+    barrel = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), p=[500.0, 0, 320, 0, 0, 510, 240, 0, 0, 0, 1, 0])
+    assert barrel.seen_mask() is None  # P = K: barrel distortion pulls every corner ray inside the raw image
+    r = cv2.Rodrigues(np.array([0.0, 0.05, 0.0]))[0].reshape(-1)  # a stereo rectification turn, and a wider P
+    turned = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), r=r, p=[380.0, 0, 318, 0, 0, 385, 242, 0, 0, 0, 1, 0])
+    seen = turned.seen_mask()
+    assert seen is not None and seen.shape == (480, 640)
+    # a pixel is seen where the nearest-neighbour undistortion finds a raw pixel (NaN border_value elsewhere)
+    nearest = turned.undistort(np.ones((480, 640), np.float32), cv2.INTER_NEAREST, border_value=np.nan)
+    np.testing.assert_array_equal(seen, np.isfinite(nearest))
+    assert not seen[:, 0].any() and seen[240, 100:540].all()  # the turn and the wider view show a band at the side
+    half = turned.seen_mask((240, 320))
+    assert half is not None and half.shape == (240, 320)
+    assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
+
+
+def test_for_image_takes_the_one_pixel_of_image_procs_resize_rounding() -> None:
+    model = _info()
+    assert model.for_image(640, 480) is model
+    taller = model.for_image(640, 481)  # image_proc's resize: camera_info height int(h · s), image round(h · s)
+    assert taller is model.for_image(640, 481)  # built once per size, with its own maps
+    intrinsics = taller.intrinsics(image_is_rectified=True)
+    assert (intrinsics.width, intrinsics.height) == (640, 481)
+    assert (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy) == (490.0, 495.0, 318.0, 242.0)
+    assert model.for_image(642, 480) is model and model.for_image(320, 240) is model  # not a rounding: the check's
+    binned = _info(width=1241, height=375, binning_x=2, binning_y=2)  # published 620 x 187
+    wider = binned.for_image(621, 188).rectified_intrinsics()
+    assert (wider.width, wider.height, wider.fx, wider.cx) == (621, 188, 245.0, 159.0)
+    cropped = _info(roi=(10, 20, 320, 240)).for_image(319, 241).rectified_intrinsics()
+    assert (cropped.width, cropped.height, cropped.cx, cropped.cy) == (319, 241, 308.0, 222.0)
+    distorted = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    assert distorted.for_image(641, 480).undistort(np.zeros((480, 641, 3), np.uint8)).shape == (480, 641, 3)
+    assert distorted.undistort(np.zeros((480, 640, 3), np.uint8)).shape == (480, 640, 3)  # its own maps
+
+
+def test_a_binned_size_mismatch_says_how_binning_and_roi_make_the_expected_size() -> None:
+    """A driver that publishes the binned image's size as width / height with binning 2 (against CameraInfo.msg):
+    the node expects a quarter of the image, and says why."""
+    binned = _info(binning_x=2, binning_y=2)  # width / height 640 x 480 are already the binned image's
+    with pytest.raises(CalibrationError, match=r"image is 640x480 but camera_info makes it 320x240.*binned 2x2"):
+        binned.for_image(640, 480)
+    with pytest.raises(CalibrationError, match=r"roi 320x240 at \(10, 20\) of the calibrated 640x480"):
+        _info(roi=(10, 20, 320, 240)).for_image(640, 480)
+
+
+RIGS = {  # (distortion_model, d, binning, roi) as drivers publish them
+    "plumb_bob 5 (RealSense, ZED)": ("plumb_bob", (-0.28, 0.07, 0.0005, -0.0003, -0.01), 0, (0, 0, 0, 0)),
+    "plumb_bob 4": ("plumb_bob", (-0.28, 0.07, 0.0005, -0.0003), 1, (0, 0, 0, 0)),
+    "rational_polynomial 8 (OAK, ZED X)": (
+        "rational_polynomial",
+        (2.1, 0.4, 0.0005, -0.0003, 0.01, 2.38, 0.85, 0.06),
+        0,
+        (0, 0, 0, 0),
+    ),
+    "rational_polynomial 14": (
+        "rational_polynomial",
+        (2.1, 0.4, 0.0005, -0.0003, 0.01, 2.38, 0.85, 0.06, 0.001, 0.0, 0.001, 0.0, 0.0, 0.0),
+        0,
+        (0, 0, 0, 0),
+    ),
+    "equidistant 4 (RealSense KB4, ZED-M)": ("equidistant", (0.05, -0.01, 0.002, -0.0005), 0, (0, 0, 0, 0)),
+    "plumb_bob binned 2, roi": ("plumb_bob", (-0.28, 0.07, 0.0005, -0.0003, -0.01), 2, (60, 30, 480, 240)),
+}
+
+
+@pytest.mark.parametrize("rig", list(RIGS))
+def test_undistort_gives_back_the_rectified_kitti_frame(kitti_object_dir: Path, rig: str) -> None:
+    """A real KITTI frame (rectified: the truth) distorted with known coefficients, a stereo R and a right camera's
+    P (Tx, P != K), cut and binned as the driver's camera_info says: undistort must give the frame back."""
+    import cv2
+
+    model_name, d, binning, roi = RIGS[rig]
+    rect = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"), cv2.IMREAD_GRAYSCALE)[:, 300:940]
+    height, width = 360, 640
+    rect = cv2.resize(rect, (width, height), interpolation=cv2.INTER_AREA)
+    p = np.array([[520.0, 0.0, 318.0, -270.0], [0.0, 520.0, 182.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    k = np.array([[500.0, 0.0, 322.0], [0.0, 503.0, 178.0], [0.0, 0.0, 1.0]])
+    r = cv2.Rodrigues(np.array([0.004, -0.008, 0.002]))[0]
+    # the raw full-resolution frame: each raw pixel looks up where its ray lands in the rectified truth
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+    undistort_points = cv2.fisheye.undistortPoints if model_name == "equidistant" else cv2.undistortPoints
+    at = undistort_points(pts, k, np.asarray(d), R=r, P=p[:, :3], criteria=criteria).reshape(height, width, 2)
+    # float pixels of the truth: x and y coordinates (exact to resample) and the real frame
+    coords = np.stack([u, v, rect.astype(np.float64)], axis=-1).astype(np.float32)
+    raw = cv2.remap(coords, at[..., 0].astype(np.float32), at[..., 1].astype(np.float32), cv2.INTER_LINEAR)
+    x, y, w, h = roi if roi[2] else (0, 0, width, height)
+    b = max(binning, 1)
+    raw = raw[y : y + h : b, x : x + w : b]  # the sensor's window, every b-th pixel (image_geometry's cx / b)
+    camera = CameraModel(width, height, model_name, d, k, r, p, binning, binning, roi)
+    out = camera.for_image(raw.shape[1], raw.shape[0]).undistort(raw, border_value=np.nan)
+    truth_x, truth_y = (u[y : y + h : b, x : x + w : b] - x) / b, (v[y : y + h : b, x : x + w : b] - y) / b
+    inner = (slice(4, -4), slice(8, -8))  # away from the border the remap fills
+    got_x, got_y = (out[..., 0] - x) / b, (out[..., 1] - y) / b
+    error_px = np.hypot(got_x - truth_x, got_y - truth_y)[inner]
+    assert np.isfinite(error_px).mean() > 0.97
+    assert np.nanmax(error_px) < 0.1  # the fixed-point maps' 1/32 pixel, bilinear twice
+    grey = np.abs(out[..., 2] - rect[y : y + h : b, x : x + w : b])[inner]
+    assert np.nanmedian(grey) < 3.0  # the real frame, not a shifted one
+
+
+@pytest.mark.parametrize(("binning", "roi"), [(2, (0, 0, 0, 0)), (2, (100, 40, 800, 300)), (3, (0, 0, 1242, 375))])
+def test_binned_and_cropped_maps_are_image_geometrys(binning: int, roi: tuple[int, int, int, int]) -> None:
+    """image_geometry's initRectificationMaps (vision_opencv, humble): maps of the full image at the binned
+    resolution with K and P's fx, cx, Tx divided by the binning, then the ROI / binning cut out and its offset
+    subtracted. The binning convention (cx / b, not the pixel-centre (cx + 0.5) / b - 0.5) is what a coordinate
+    round trip cannot see, as K and P move together."""
+    import cv2
+
+    width, height, b = 1242, 375, binning
+    p = np.array([[707.0, 0.0, 604.1, -380.0], [0.0, 707.0, 180.5, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    k = np.array([[690.0, 0.0, 610.0], [0.0, 695.0, 185.0], [0.0, 0.0, 1.0]])
+    d = (-0.28, 0.07, 0.0005, -0.0003, -0.01)
+    r = cv2.Rodrigues(np.array([0.01, -0.02, 0.005]))[0]
+    k_binned, p_binned = k.copy(), p.copy()
+    k_binned[:2] /= b  # rows of fx, cx and fy, cy (and P's Tx, Ty)
+    p_binned[:2] /= b
+    map_x, map_y = cv2.initUndistortRectifyMap(
+        k_binned, np.asarray(d), r, p_binned, (width // b, height // b), cv2.CV_32FC1
+    )
+    x, y, w, h = roi if roi[2] else (0, 0, width, height)
+    cut = (slice(y // b, y // b + h // b), slice(x // b, x // b + w // b))
+    ours_x, ours_y = CameraModel(width, height, "plumb_bob", d, k, r, p, b, b, roi)._build_maps(cv2, True)
+    np.testing.assert_allclose(ours_x, map_x[cut] - x // b, atol=1e-3)
+    np.testing.assert_allclose(ours_y, map_y[cut] - y // b, atol=1e-3)
