@@ -19,6 +19,7 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag.compression import ZSTD_ERROR, decompressed
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.payload import whole
@@ -51,9 +52,21 @@ _OPEN_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, *_STORAGE_ER
 
 
 class _DirectoryReader(DirectoryReader):
-    """A rosbag2 folder whose storage files are verified and salvaged (see :mod:`mono_depth_ros.bag.integrity`)."""
+    """A rosbag2 folder whose storage files are verified and salvaged (see :mod:`mono_depth_ros.bag.integrity`).
+
+    Payloads compressed one by one (``compression_mode: message``) are yielded as stored: :class:`InputBag`
+    decompresses each (:mod:`.compression`), so that a damaged one costs that message, not the run.
+    """
 
     STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
+    message_compressed = False
+
+    def open(self) -> None:
+        """Open the folder (see rosbags' ``DirectoryReader.open``)."""
+        super().open()
+        self.message_compressed = self.metadata.compression_mode == "message"
+        if self.message_compressed:  # rosbags would decompress in its message loop
+            self.metadata = self.metadata._replace(compression_mode=None)
 
 
 class _Reader(Reader):
@@ -117,6 +130,8 @@ class InputBag:
             self._reader.open()
         except _OPEN_ERRORS as err:
             raise BagError(self._describe(err)) from None
+        self.message_compressed = bool(getattr(self._reader.storage, "message_compressed", False))
+        """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
 
     def _describe(self, err: BaseException) -> str:
         detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
@@ -177,8 +192,9 @@ class InputBag:
         """Raw messages in recording order, optionally only those of ``topics``.
 
         ``heads``: topics whose payloads are wanted only for their header: where the storage can (an intact sqlite3
-        file without per-message compression), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes;
-        :meth:`deserialize` and :meth:`payload` read the rest).
+        file), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes; :meth:`deserialize` and
+        :meth:`payload` read the rest). Compressed payloads (:attr:`message_compressed`) always come as their
+        decompressed head, whatever ``heads`` says (:func:`~.compression.decompressed`).
 
         Raises:
             BagError: the storage fails part-way (a truncated or corrupt file).
@@ -187,7 +203,8 @@ class InputBag:
         if not selected:
             return
         sqlite = [s for s in self._storages() if isinstance(s, SalvagingSqlite3Reader)]
-        if self._reader.compression_mode == "message":  # each payload is one zstd frame: no head without the rest
+        compressed = self.message_compressed
+        if compressed:  # each payload is one zstd frame: the storage gives it whole, its head is decompressed here
             heads = ()
         for storage in sqlite:
             storage.head_topics = frozenset(heads)
@@ -203,6 +220,8 @@ class InputBag:
                     raise BagError(self._describe(err)) from None
                 ordinal = ordinals.get(connection.topic, 0)
                 ordinals[connection.topic] = ordinal + 1
+                if compressed:
+                    raw = decompressed(raw)
                 yield BagMessage(connection.topic, connection.msgtype, ordinal, int(log_ns), raw, connection)
         finally:
             for storage in sqlite:
@@ -213,9 +232,16 @@ class InputBag:
 
         Raises:
             BagError: the storage cannot read it any more.
+            EncodingError: its compressed payload is truncated or corrupt (that message only).
         """
         try:
             return whole(message.raw)
+        except ZSTD_ERROR as err:
+            msg = (
+                f"cannot decompress {message.msgtype} #{message.ordinal} on {message.topic} (zstd, "
+                f"--compression-mode message): {err}; the message is truncated or corrupt"
+            )
+            raise EncodingError(msg) from None
         except _STORAGE_ERRORS as err:
             raise BagError(self._describe(err)) from None
 

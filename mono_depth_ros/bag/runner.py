@@ -45,7 +45,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
-from mono_depth_ros.core.errors import BagError, DepthError
+from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
@@ -132,7 +132,12 @@ class _SecondPass:
                 self.progress.close()
 
     def _copy(self, message: BagMessage) -> None:
-        if not self.out.copy(message.connection, self.bag.payload(message), message.log_ns):
+        try:
+            payload = self.bag.payload(message)
+        except EncodingError as err:  # a damaged compressed payload: that message is not copied
+            self.summary.warnings.add(f"not copied: {message.topic}", str(err))
+            return
+        if not self.out.copy(message.connection, payload, message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
                 f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",

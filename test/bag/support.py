@@ -189,3 +189,28 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=timeout_s)
     return str(stdout), str(stderr)
+
+
+def recompress(source: Path, target: Path, mode: str) -> Path:
+    """Copy the bag folder ``source`` to ``target`` as ``ros2 bag record --compression-mode MODE --compression-format
+    zstd`` writes it (``message``: each payload one zstd frame; ``file``: each storage file compressed whole, named
+    ``*.db3.zstd`` / ``*.mcap.zstd``), with rosbags' writer (humble definitions); returns ``target``."""
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("humble")
+    mcap = any(p.suffix == ".mcap" for p in source.iterdir())
+    writer = Writer(target, version=8, storage_plugin=StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3)
+    writer.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
+    with Reader(source) as reader, writer:
+        connections = {
+            c.id: writer.add_connection(
+                c.topic, c.msgtype, typestore=typestore, offered_qos_profiles=getattr(c.ext, "offered_qos_profiles", [])
+            )
+            for c in reader.connections
+        }
+        for connection, log_ns, raw in reader.messages():
+            writer.write(connections[connection.id], log_ns, raw)
+    return target

@@ -13,7 +13,16 @@ from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
 
-from .support import CAMERA_FRAME, HEIGHT, WIDTH, Mutate, read_bag, write_moving_bag, write_tiny_bag
+from .support import (
+    CAMERA_FRAME,
+    HEIGHT,
+    WIDTH,
+    Mutate,
+    read_bag,
+    recompress,
+    write_moving_bag,
+    write_tiny_bag,
+)
 
 EXTERNAL_METRIC = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
 EXTERNAL_RELATIVE = {
@@ -304,3 +313,33 @@ def test_a_scan_in_an_image_frame_without_optical_suffix_is_a_warning(tmp_path: 
     else:
         ((reason, text),) = warned.items()
         assert summary.warnings.counts[reason] == 1 and "'camera_color_left'" in text and "scan.frame_id" in text
+
+
+def _truncate_payload(db3: Path, topic: str, ordinal: int) -> None:
+    """Cut one stored payload of ``topic`` in half (a message damaged in the file, the file itself intact)."""
+    import sqlite3
+
+    with sqlite3.connect(db3) as db:
+        (topic_id,) = db.execute("SELECT id FROM topics WHERE name = ?", (topic,)).fetchone()
+        rowid, data = db.execute(
+            "SELECT id, data FROM messages WHERE topic_id = ? ORDER BY timestamp LIMIT 1 OFFSET ?", (topic_id, ordinal)
+        ).fetchone()
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (data[: len(data) // 2], rowid))
+
+
+def test_a_damaged_payload_of_a_message_compressed_bag_costs_that_frame_only(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 3)
+    bag = recompress(tmp_path / "plain", tmp_path / "in", "message")  # ros2 bag record --compression-mode message
+    (db3,) = bag.glob("*.db3")
+    _truncate_payload(db3, "/camera/image_raw", 1)
+    options = BagRunOptions(copy_inputs=True, progress=False)
+    summary = run_bag(bag, tmp_path / "out", EXTERNAL_METRIC, options)  # rosbags raised out of the whole run here
+    assert summary.accounted and (summary.frames_in, summary.frames_out) == (3, 2)
+    assert summary.skipped.counts == {"image: EncodingError": 1}
+    assert (
+        "cannot decompress sensor_msgs/msg/Image #1 on /camera/image_raw"
+        in summary.skipped.examples["image: EncodingError"]
+    )
+    assert summary.warnings.counts["not copied: /camera/image_raw"] == 1
+    out = read_bag(tmp_path / "out")
+    assert len(out["/camera/image_raw"]) == 2 and len(out["/depth/image"]) == 2
