@@ -264,6 +264,6 @@ class InputBag:
         except Exception as err:
             msg = (
                 f"cannot deserialise {message.msgtype} #{message.ordinal} on {message.topic} "
-                f"({len(message.raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
+                f"({len(raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
             )
             raise EncodingError(msg) from None
