@@ -12,7 +12,9 @@ A CDR payload starts with its encapsulation header (``00 00`` or ``00 01``), nev
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead
 
@@ -53,3 +55,13 @@ def decompressed(raw: bytes | bytearray | memoryview) -> bytes | PayloadHead:
     except ZSTD_ERROR:
         size = 0
     return PayloadHead(head, size, lambda: zstd.decompress(frame))
+
+
+def decompress_file(source: Path, target: Path) -> None:
+    """Decompress a storage file compressed whole (``--compression-mode file``) into ``target``, streaming.
+
+    Raises:
+        ZSTD_ERROR: ``source`` is truncated or not zstd. OSError: a file cannot be read or written.
+    """
+    with source.open("rb") as packed, zstd.open(packed, "rb") as stream, target.open("wb") as out:
+        shutil.copyfileobj(stream, out)

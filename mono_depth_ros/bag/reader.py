@@ -12,14 +12,14 @@ import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rosbags.rosbag2 import Reader, ReaderError
-from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.compression import ZSTD_ERROR, decompressed
+from mono_depth_ros.bag.folder import BagFolderReader, NotABagError, StorageFilesReader
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.payload import whole
@@ -51,30 +51,17 @@ _STORAGE_ERRORS = _storage_errors()
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, *_STORAGE_ERRORS)
 
 
-class _DirectoryReader(DirectoryReader):
-    """A rosbag2 folder whose storage files are verified and salvaged (see :mod:`mono_depth_ros.bag.integrity`).
-
-    Payloads compressed one by one (``compression_mode: message``) are yielded as stored: :class:`InputBag`
-    decompresses each (:mod:`.compression`), so that a damaged one costs that message, not the run.
-    """
-
-    STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
-    message_compressed = False
-
-    def open(self) -> None:
-        """Open the folder (see rosbags' ``DirectoryReader.open``)."""
-        super().open()
-        self.message_compressed = self.metadata.compression_mode == "message"
-        if self.message_compressed:  # rosbags would decompress in its message loop
-            self.metadata = self.metadata._replace(compression_mode=None)
-
-
 class _Reader(Reader):
-    """rosbags' reader over the verifying / salvaging storages, for a folder or a bare ``.mcap`` / ``.db3``."""
+    """rosbags' reader over the verifying / salvaging storages (:mod:`.folder`): a rosbag2 folder, a folder without
+    its metadata.yaml, or a bare ``.db3`` / ``.mcap`` (also ``.zstd``-compressed) file."""
 
-    STORAGE_PLUGINS = MappingProxyType(
-        {"dir": _DirectoryReader, ".mcap": VerifyingMcapReader, ".db3": SalvagingSqlite3Reader}
-    )
+    def __init__(self, path: Path) -> None:
+        """Choose the reader for ``path`` (which exists); nothing is read before :meth:`open`."""
+        self.path = path
+        self.is_open = False
+        with_metadata = path.is_dir() and (path / "metadata.yaml").exists()
+        self.folder = BagFolderReader(path) if with_metadata else StorageFilesReader(path)
+        self.storage = self.folder
 
 
 def typestore_for(distro: str) -> Typestore:
@@ -128,10 +115,14 @@ class InputBag:
         try:
             self._reader = _Reader(self.path)
             self._reader.open()
+        except NotABagError as err:
+            raise BagError(f"cannot read bag {self.path}: {err}") from None
         except _OPEN_ERRORS as err:
             raise BagError(self._describe(err)) from None
-        self.message_compressed = bool(getattr(self._reader.storage, "message_compressed", False))
+        self.message_compressed = self._reader.folder.message_compressed
         """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
+        self.notes: list[str] = list(self._reader.folder.notes)
+        """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
 
     def _describe(self, err: BaseException) -> str:
         detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
@@ -152,8 +143,7 @@ class InputBag:
 
     def _storages(self) -> list[object]:
         """The storage readers behind the bag (one per file of a folder)."""
-        storage = self._reader.storage
-        return list(storage.storages) if isinstance(storage, DirectoryReader) else [storage]
+        return list(self._reader.folder.storages)
 
     @property
     def integrity(self) -> list[StorageIntegrity]:
@@ -161,9 +151,9 @@ class InputBag:
 
         A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file.
         """
-        storage = self._reader.storage
-        storages = storage.storages if isinstance(storage, DirectoryReader) else [storage]
-        listed = {Path(f["path"]).name: int(f["message_count"]) for f in getattr(storage, "files", [])}
+        folder = self._reader.folder
+        storages = folder.storages
+        listed = {Path(f["path"]).name: int(f["message_count"]) for f in folder.files}
         reports = [s.integrity for s in storages if isinstance(s, (VerifyingMcapReader, SalvagingSqlite3Reader))]
         for report in reports:
             if report.truncated and report.expected is None:

@@ -368,6 +368,7 @@ def run_bag(
         msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
         raise BagError(msg)
     with InputBag(Path(input_path), typestore) as bag:
+        summary.notes.extend(bag.notes)
         topics = resolve_topics(resolved, bag, summary)
         startup = time.perf_counter()
         if source is not None:

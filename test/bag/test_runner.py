@@ -20,6 +20,7 @@ from .support import (
     Mutate,
     read_bag,
     recompress,
+    split_bag,
     write_moving_bag,
     write_tiny_bag,
 )
@@ -343,3 +344,13 @@ def test_a_damaged_payload_of_a_message_compressed_bag_costs_that_frame_only(tmp
     assert summary.warnings.counts["not copied: /camera/image_raw"] == 1
     out = read_bag(tmp_path / "out")
     assert len(out["/camera/image_raw"]) == 2 and len(out["/depth/image"]) == 2
+
+
+def test_a_split_bag_copied_without_its_metadata_yaml_runs_whole(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 4, prediction="relative_inverse")
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    (tmp_path / "in" / "metadata.yaml").unlink()  # was: "Expected metadata file ... does not exist", nothing run
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 4
+    assert summary.scale_health == {"ok": 4} and not summary.warnings.counts  # /tf_static is in the first file only
+    assert any("has no metadata.yaml" in note for note in summary.notes)
