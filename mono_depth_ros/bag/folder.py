@@ -9,7 +9,9 @@ message; what metadata.yaml would say comes from the files: topics, types and co
 whether each payload is a zstd frame (``--compression-mode message``) from the first payload.
 
 Both yield compressed payloads as stored and say so in ``message_compressed``: the bag reader decompresses each one
-(:mod:`.compression`), so that a damaged one costs that message, not the run. ``notes`` says what was assumed.
+(:mod:`.compression`), so that a damaged one costs that message, not the run. ``notes`` says what was assumed,
+and that a bare file is one of the files of a split bag (its folder's metadata.yaml lists others): a /tf_static
+recorded once at the start is then in another file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tempfile import TemporaryDirectory
 from types import MappingProxyType
 from typing import Any
 
+import yaml
 from rosbags.interfaces import Connection, MessageDefinitionFormat
 from rosbags.rosbag2 import ReaderError
 from rosbags.rosbag2.metadata import ReaderMetadata
@@ -197,6 +200,15 @@ class StorageFilesReader(BagFolderReader):
                 f"{self.source} has no metadata.yaml: read its {len(self.sources)} storage file(s) one after another "
                 f"({names}); topics and counts come from the files (`ros2 bag reindex` rebuilds the metadata.yaml)"
             )
+            return
+        siblings = _listed_beside(self.source)
+        if len(siblings) > 1:
+            self.notes.append(
+                f"{self.source.name} is one of the {len(siblings)} files of the bag {self.source.parent} (its "
+                f"metadata.yaml lists {', '.join(siblings)}): the other files are not read, nor what only they hold (a "
+                f"/tf_static or camera_info recorded once at the start); give the folder {self.source.parent} to read "
+                "them all"
+            )
 
 
 def _first_payload(storages: Sequence[Any]) -> bytes:
@@ -212,3 +224,13 @@ def _first_payload(storages: Sequence[Any]) -> bytes:
         if first is not None:
             return bytes(first[2][:4])
     return b""
+
+
+def _listed_beside(path: Path) -> list[str]:
+    """Files listed by a metadata.yaml in the same folder as ``path`` when it lists ``path`` too (else [])."""
+    try:
+        info = yaml.safe_load((path.parent / "metadata.yaml").read_text())
+        names = [Path(str(p)).name for p in info["rosbag2_bagfile_information"]["relative_file_paths"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
+    return names if path.name in names else []

@@ -58,6 +58,17 @@ def test_files_of_a_split_bag_are_ordered_by_time_not_by_name(tmp_path: Path) ->
     assert [t for _, t in got] == sorted(t for _, t in got)
 
 
+def test_one_file_of_a_split_bag_says_what_it_misses(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    got, _, notes, _ = _read(files[1])
+    assert "/tf_static" not in {topic for topic, _ in got}  # recorded once, in the first file
+    assert len(notes) == 1 and "is one of the 2 files of the bag" in notes[0] and "/tf_static" in notes[0]
+    assert f"give the folder {tmp_path / 'split'}" in notes[0]
+    _, _, notes, _ = _read(tmp_path / "in" / "in.db3")  # a one-file bag: nothing to say
+    assert not notes
+
+
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_a_file_compressed_whole_is_read_bare(tmp_path: Path, storage: str) -> None:
     write_tiny_bag(tmp_path / "in", 3, storage=storage)
