@@ -309,13 +309,17 @@ def _count_lost_images(bag: InputBag, image_topic: str, summary: BagSummary) -> 
 
 def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
     """Summary lines for what the storage lost or salvaged, and a note where it cannot verify its payloads."""
+    unverified = []
     for report in bag.integrity:
         summary.input_damage.extend(report.lines())
         if report.unverified and report.path.suffix == ".mcap":  # SQLite never has checksums: no news there
-            summary.notes.append(
-                f"{report.path.name} stores no chunk checksums (written with CRCs off, e.g. by rosbags): corruption "
-                "inside a message cannot be detected; bags written by ros2 bag record or by this tool carry them"
-            )
+            unverified.append(report.path.name)
+    if unverified:  # one note for the bag, not one per file of a split recording
+        summary.notes.append(
+            f"{', '.join(unverified)} {'stores' if len(unverified) == 1 else 'store'} no chunk checksums (as rosbags "
+            "and ros2 bag record -s mcap on Humble write MCAP): corruption inside a message cannot be detected; "
+            "this tool's own MCAP output (--storage mcap) carries them"
+        )
 
 
 def _ms(started: float) -> float:

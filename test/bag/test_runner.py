@@ -354,3 +354,14 @@ def test_a_split_bag_copied_without_its_metadata_yaml_runs_whole(tmp_path: Path)
     assert summary.accounted and summary.frames_out == 4
     assert summary.scale_health == {"ok": 4} and not summary.warnings.counts  # /tf_static is in the first file only
     assert any("has no metadata.yaml" in note for note in summary.notes)
+
+
+def test_mcap_files_without_checksums_get_one_true_note(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 3, storage="mcap")  # rosbags writes no chunk CRCs, nor does Humble's recorder
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    notes = [note for note in summary.notes if "checksums" in note]
+    assert notes == [
+        "in_0.mcap, in_1.mcap store no chunk checksums (as rosbags and ros2 bag record -s mcap on Humble write MCAP): "
+        "corruption inside a message cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
+    ]  # was one note per file, saying that ros2 bag record's files carry them
