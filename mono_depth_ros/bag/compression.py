@@ -61,7 +61,8 @@ def decompress_file(source: Path, target: Path) -> None:
     """Decompress a storage file compressed whole (``--compression-mode file``) into ``target``, streaming.
 
     Raises:
-        ZSTD_ERROR: ``source`` is truncated or not zstd. OSError: a file cannot be read or written.
+        ZSTD_ERROR: ``source`` is not zstd or corrupt. EOFError: it ends inside a frame (what decompressed before is
+        in ``target``). OSError: a file cannot be read or written.
     """
     with source.open("rb") as packed, zstd.open(packed, "rb") as stream, target.open("wb") as out:
         shutil.copyfileobj(stream, out)

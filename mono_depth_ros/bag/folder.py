@@ -98,6 +98,8 @@ class StorageFilesReader(BagFolderReader):
         self.storages: list[Any] = []
         self.stack: ExitStack | None = None
         self.notes: list[str] = []
+        self._unpacked: Path | None = None  # the temporary folder of decompressed .zstd files
+        self._unpacked_files: list[tuple[str, int]] = []  # name, decompressed bytes
         self.sources = self._sources()
 
     def _sources(self) -> list[Path]:
@@ -143,19 +145,20 @@ class StorageFilesReader(BagFolderReader):
             raise
 
     def _decompressed(self, source: Path) -> Path:
-        """``name.db3.zstd`` decompressed into a temporary folder (removed on close) as ``name.db3``."""
+        """``name.db3.zstd`` decompressed into a temporary folder (removed on close) as ``name.db3``.
+
+        A file that ends early (a copy cut short) gives what decompressed: the storage reader then salvages it as a
+        truncated file and reports what was lost.
+        """
         assert self.stack is not None
-        folder = self.stack.enter_context(TemporaryDirectory(prefix="mono_depth_bag_"))
-        target = Path(folder) / source.name.removesuffix(".zstd")
+        if self._unpacked is None:
+            self._unpacked = Path(self.stack.enter_context(TemporaryDirectory(prefix="mono_depth_bag_")))
+        target = self._unpacked / source.name.removesuffix(".zstd")
         try:
             decompress_file(source, target)
-        except ZSTD_ERROR as err:
-            msg = f"{source} does not decompress as zstd ({err}): truncated or corrupt; re-copy it"
-            raise ReaderError(msg) from None
-        self.notes.append(
-            f"{source.name} is compressed whole (ros2 bag record --compression-mode file): decompressed into a "
-            f"temporary folder ({target.stat().st_size / 2**20:.0f} MiB)"
-        )
+        except (ZSTD_ERROR, EOFError) as err:  # EOFError: the stream ends inside a frame
+            self.notes.append(f"{source.name} does not decompress to its end ({err}): read what did")
+        self._unpacked_files.append((source.name, target.stat().st_size))
         return target
 
     def _merge(self, storages: Sequence[Any]) -> None:
@@ -189,6 +192,13 @@ class StorageFilesReader(BagFolderReader):
             self.metadata = ReaderMetadata(end - start, start, end, total, None, None, None, None)
 
     def _note(self) -> None:
+        if self._unpacked_files:
+            names = ", ".join(name for name, _ in self._unpacked_files)
+            mib = sum(size for _, size in self._unpacked_files) / 2**20
+            self.notes.append(
+                f"{names}: compressed whole (ros2 bag record --compression-mode file), decompressed into a temporary "
+                f"folder ({mib:.0f} MiB)"
+            )
         if self.message_compressed:
             self.notes.append(
                 "each payload is a zstd frame (ros2 bag record --compression-mode message) and no metadata.yaml says "

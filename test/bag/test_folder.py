@@ -79,7 +79,9 @@ def test_a_file_compressed_whole_is_read_bare(tmp_path: Path, storage: str) -> N
     assert got == expected and got_counts == counts
     assert len(notes) == 1 and "compressed whole" in notes[0]
     (bag / "metadata.yaml").unlink()
-    assert _read(bag)[0] == expected
+    got, _, notes, _ = _read(bag)
+    assert got == expected
+    assert [note.split(":")[0] for note in notes] == [packed.name, f"{bag} has no metadata.yaml"]
 
 
 def test_a_bare_file_of_a_message_compressed_bag_is_decompressed(tmp_path: Path) -> None:
@@ -108,3 +110,17 @@ def test_paths_holding_no_bag_are_clear_errors(tmp_path: Path) -> None:
         shutil.copy(path, tmp_path / "mixed")
     with pytest.raises(BagError, match=r"mixes .db3 and .mcap files \(a.db3, b.mcap\)"):
         InputBag(tmp_path / "mixed", HUMBLE)
+
+
+def test_a_file_compressed_whole_and_cut_short_gives_what_decompressed(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 40)  # ~1 MB: zstd gives back data block by block (128 KiB)
+    bag = recompress(tmp_path / "in", tmp_path / "file", "file")
+    (packed,) = bag.glob("*.zstd")
+    data = packed.read_bytes()
+    packed.write_bytes(data[: len(data) * 2 // 3])  # a copy that stopped
+    with InputBag(packed, HUMBLE) as reader:  # was: the whole input refused
+        images = list(reader.messages({"/camera/image_raw"}))
+        (report,) = reader.integrity
+        notes = reader.notes
+    assert 0 < len(images) < 40 and report.truncated
+    assert any("does not decompress to its end" in note for note in notes)
