@@ -39,6 +39,7 @@ STORAGES: dict[str, type[VerifyingMcapReader | SalvagingSqlite3Reader]] = {
     ".mcap": VerifyingMcapReader,
 }
 _NO_METADATA = ReaderMetadata(0, 2**63 - 1, 0, 0, None, None, None, None)
+NO_METADATA = "has no metadata.yaml"
 _WANT = "give a rosbag2 folder, a .db3 / .mcap file, or one compressed whole (.db3.zstd / .mcap.zstd)"
 
 
@@ -84,14 +85,17 @@ class StorageFilesReader(BagFolderReader):
 
     Args:
         path: the file, or the folder (without metadata.yaml) holding the files.
+        why: why a folder's metadata.yaml is not used (for the note), when it has one.
 
     Raises:
         NotABagError: no storage file, or a folder that mixes ``.db3`` and ``.mcap`` files (nothing is opened).
     """
 
-    def __init__(self, path: Path) -> None:
-        """Find the files (rosbags' ``__init__`` would require a metadata.yaml)."""
+    def __init__(self, path: Path, why: str = "") -> None:
+        """Find the files (rosbags' ``__init__`` would require a metadata.yaml); ``why``: why a folder's metadata.yaml
+        is not used (the start of its note), by default that it has none."""
         self.path = self.source = Path(path)
+        self.why = why or NO_METADATA
         self.connections: list[Connection] = []
         self.metadata = _NO_METADATA
         self.files: list[Any] = []
@@ -137,6 +141,8 @@ class StorageFilesReader(BagFolderReader):
             storages.sort(key=lambda storage: storage.metadata.start_time)
             self.storages = storages
             self._merge(storages)
+            if self.why != NO_METADATA:
+                self._expect(self.source / "metadata.yaml")
             self.message_compressed = is_zstd_frame(_first_payload(storages))
             self._note()
         except BaseException:
@@ -191,6 +197,21 @@ class StorageFilesReader(BagFolderReader):
             total = sum(m.message_count for m in counted)
             self.metadata = ReaderMetadata(end - start, start, end, total, None, None, None, None)
 
+    def _expect(self, metadata_yaml: Path) -> None:
+        """Counts the folder's metadata.yaml promises (it is not used to read, but it says what should be there): a
+        topic's count is the larger of its files' and the metadata's, so that messages lost are counted as lost."""
+        try:
+            info = yaml.safe_load(metadata_yaml.read_text())["rosbag2_bagfile_information"]
+            promised = {t["topic_metadata"]["name"]: int(t["message_count"]) for t in info["topics_with_message_count"]}
+            self.files = [dict(entry) for entry in info.get("files") or []]
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+            return
+        topics = [c.topic for c in self.connections]
+        self.connections = [
+            c._replace(msgcount=max(c.msgcount, promised.get(c.topic, 0))) if topics.count(c.topic) == 1 else c
+            for c in self.connections
+        ]
+
     def _note(self) -> None:
         if self._unpacked_files:
             names = ", ".join(name for name, _ in self._unpacked_files)
@@ -206,9 +227,10 @@ class StorageFilesReader(BagFolderReader):
             )
         if self.source.is_dir():
             names = ", ".join(source.name for source in self.sources)
+            reindex = " (`ros2 bag reindex` rebuilds the metadata.yaml)" if self.why == NO_METADATA else ""
             self.notes.append(
-                f"{self.source} has no metadata.yaml: read its {len(self.sources)} storage file(s) one after another "
-                f"({names}); topics and counts come from the files (`ros2 bag reindex` rebuilds the metadata.yaml)"
+                f"{self.source} {self.why}: read its {len(self.sources)} storage file(s) one after another ({names}); "
+                f"topics and counts come from the files{reindex}"
             )
             return
         siblings = _listed_beside(self.source)

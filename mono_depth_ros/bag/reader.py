@@ -63,6 +63,19 @@ class _Reader(Reader):
         self.folder = BagFolderReader(path) if with_metadata else StorageFilesReader(path)
         self.storage = self.folder
 
+    def open(self) -> None:
+        """Open the input; a folder whose files compressed whole do not decompress to their end (a copy cut short) is
+        read as its storage files without the metadata.yaml, which counts messages that are no longer there."""
+        try:
+            super().open()
+        except (EOFError, ZSTD_ERROR) as err:  # raised only by decompressing --compression-mode file files
+            if isinstance(self.folder, StorageFilesReader):
+                raise
+            why = f"holds a file compressed whole that does not decompress to its end ({err})"
+            self.folder = StorageFilesReader(Path(str(self.path)), why)
+            self.storage = self.folder
+            super().open()
+
 
 def typestore_for(distro: str) -> Typestore:
     """rosbags typestore of a ROS 2 distro (``humble`` or ``jazzy``)."""
@@ -153,7 +166,7 @@ class InputBag:
         """
         folder = self._reader.folder
         storages = folder.storages
-        listed = {Path(f["path"]).name: int(f["message_count"]) for f in folder.files}
+        listed = {Path(f["path"]).name.removesuffix(".zstd"): int(f["message_count"]) for f in folder.files}
         reports = [s.integrity for s in storages if isinstance(s, (VerifyingMcapReader, SalvagingSqlite3Reader))]
         for report in reports:
             if report.truncated and report.expected is None:

@@ -264,3 +264,26 @@ def split_bag(source: Path, target: Path, parts: int) -> list[Path]:
     merged["duration"] = {"nanoseconds": end - merged["starting_time"]["nanoseconds_since_epoch"]}
     (target / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": merged}))
     return files
+
+
+def compress_files_whole(folder: Path) -> list[Path]:
+    """Compress each storage file of the bag ``folder`` whole, as ``ros2 bag record --compression-mode file`` leaves
+    a split recording (``name_0.db3.zstd``, ...; metadata.yaml updated); returns the compressed files."""
+    import yaml
+
+    from mono_depth_ros.bag.compression import zstd
+
+    info = yaml.safe_load((folder / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    packed = []
+    for name in meta["relative_file_paths"]:
+        source = folder / name
+        packed.append(folder / f"{name}.zstd")
+        packed[-1].write_bytes(zstd.compress(source.read_bytes()))
+        source.unlink()
+    meta["relative_file_paths"] = [p.name for p in packed]
+    for entry in meta.get("files") or []:
+        entry["path"] += ".zstd"
+    meta["compression_mode"], meta["compression_format"] = "FILE", "zstd"
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(info))
+    return packed

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
+from mono_depth_ros.bag.summary import DAMAGED_INPUT
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
 
@@ -18,6 +19,7 @@ from .support import (
     HEIGHT,
     WIDTH,
     Mutate,
+    compress_files_whole,
     read_bag,
     recompress,
     split_bag,
@@ -365,3 +367,15 @@ def test_mcap_files_without_checksums_get_one_true_note(tmp_path: Path) -> None:
         "in_0.mcap, in_1.mcap store no chunk checksums (as rosbags and ros2 bag record -s mcap on Humble write MCAP): "
         "corruption inside a message cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
     ]  # was one note per file, saying that ros2 bag record's files carry them
+
+
+def test_a_split_file_compressed_bag_whose_last_file_was_cut_short_gives_what_is_left(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 40)
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    last = compress_files_whole(tmp_path / "in")[-1]  # ros2 bag record -d ... --compression-mode file
+    last.write_bytes(last.read_bytes()[: last.stat().st_size * 2 // 3])  # a copy that stopped
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)  # was refused whole
+    assert summary.accounted and summary.frames_in == 40  # the metadata.yaml's count: the lost ones are counted
+    assert 20 <= summary.frames_out < 40 and summary.skipped.counts[DAMAGED_INPUT] > 0
+    assert any("in_1.db3.zstd does not decompress to its end" in note for note in summary.notes)
+    assert any(line.startswith("in_1.db3 is truncated: recovered") for line in summary.input_damage)
