@@ -228,9 +228,10 @@ class StorageFilesReader(BagFolderReader):
         if self.source.is_dir():
             names = ", ".join(source.name for source in self.sources)
             reindex = " (`ros2 bag reindex` rebuilds the metadata.yaml)" if self.why == NO_METADATA else ""
+            what = f"its storage file {names}" if len(self.sources) == 1 else f"its {len(self.sources)} storage files"
+            order = "" if len(self.sources) == 1 else f" one after another ({names})"
             self.notes.append(
-                f"{self.source} {self.why}: read its {len(self.sources)} storage file(s) one after another ({names}); "
-                f"topics and counts come from the files{reindex}"
+                f"{self.source} {self.why}: read {what}{order}; topics and counts come from the files{reindex}"
             )
             return
         siblings = _listed_beside(self.source)

@@ -45,7 +45,7 @@ def test_a_split_bag_without_its_metadata_yaml_is_read_whole_in_order(tmp_path: 
     (tmp_path / "split" / "metadata.yaml").unlink()  # copied without it
     got, got_counts, notes, _ = _read(tmp_path / "split")
     assert got == expected and got_counts == counts and len(got) == 17
-    assert len(notes) == 1 and "has no metadata.yaml: read its 3 storage file(s)" in notes[0]
+    assert len(notes) == 1 and "has no metadata.yaml: read its 3 storage files one after another" in notes[0]
     assert ", ".join(f.name for f in files) in notes[0]
 
 
