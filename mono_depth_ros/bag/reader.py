@@ -191,8 +191,16 @@ class InputBag:
         """The rosbags connections (one or more per topic)."""
         return list(self._reader.connections)
 
-    def messages(self, topics: set[str] | None = None, heads: Collection[str] = ()) -> Iterator[BagMessage]:
-        """Raw messages in recording order, optionally only those of ``topics``.
+    def messages(
+        self,
+        topics: set[str] | None = None,
+        heads: Collection[str] = (),
+        *,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+    ) -> Iterator[BagMessage]:
+        """Raw messages in recording order, optionally only those of ``topics``, bag time ``start_ns <= t < stop_ns``
+        (with a window, ordinals count from its first message).
 
         ``heads``: topics whose payloads are wanted only for their header: where the storage can (an intact sqlite3
         file), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes; :meth:`deserialize` and
@@ -212,7 +220,7 @@ class InputBag:
         for storage in sqlite:
             storage.head_topics = frozenset(heads)
         ordinals: dict[str, int] = {}
-        iterator = self._reader.messages(connections=selected)
+        iterator = self._reader.messages(connections=selected, start=start_ns, stop=stop_ns)
         try:
             while True:
                 try:
