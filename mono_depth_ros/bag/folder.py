@@ -124,7 +124,14 @@ class StorageFilesReader(BagFolderReader):
                 "recording; give one of the files, or a folder holding one recording"
             )
             raise NotABagError(msg)
-        return files
+        present = {p.name for p in files}
+        unfinished = [p for p in files if p.suffix == ".zstd" and p.name.removesuffix(".zstd") in present]
+        for packed in unfinished:  # rosbag2 deletes a file once compressed: both there = compression interrupted
+            self.notes.append(
+                f"{packed.name} not read: {packed.name.removesuffix('.zstd')} beside it is the same file uncompressed "
+                "(the recorder stopped while compressing it)"
+            )
+        return [p for p in files if p not in unfinished]
 
     def open(self) -> None:
         """Open every file (decompressing ``.zstd`` ones first), merge their topics, tell the compression mode."""
@@ -133,6 +140,8 @@ class StorageFilesReader(BagFolderReader):
             storages = []
             for source in self.sources:
                 path = self._decompressed(source) if source.suffix == ".zstd" else source
+                if path is None:
+                    continue
                 storage = STORAGES[str(storage_suffix(source))](path)
                 storage.open()
                 self.stack.callback(storage.close)
@@ -150,20 +159,32 @@ class StorageFilesReader(BagFolderReader):
                 self.close()
             raise
 
-    def _decompressed(self, source: Path) -> Path:
+    def _decompressed(self, source: Path) -> Path | None:
         """``name.db3.zstd`` decompressed into a temporary folder (removed on close) as ``name.db3``.
 
         A file that ends early (a copy cut short) gives what decompressed: the storage reader then salvages it as a
-        truncated file and reports what was lost.
+        truncated file and reports what was lost. One that gives nothing is left out (None) when other files remain.
+
+        Raises:
+            ReaderError: the only file of the input gives nothing.
         """
         assert self.stack is not None
         if self._unpacked is None:
             self._unpacked = Path(self.stack.enter_context(TemporaryDirectory(prefix="mono_depth_bag_")))
         target = self._unpacked / source.name.removesuffix(".zstd")
+        problem = ""
         try:
             decompress_file(source, target)
         except (ZSTD_ERROR, EOFError) as err:  # EOFError: the stream ends inside a frame
-            self.notes.append(f"{source.name} does not decompress to its end ({err}): read what did")
+            problem = f"{source.name} does not decompress to its end ({err})"
+        if target.stat().st_size == 0:
+            if len(self.sources) == 1:
+                msg = f"{source}: nothing decompresses from it ({problem or 'empty'}); re-copy it from its source"
+                raise ReaderError(msg)
+            self.notes.append(f"{problem or source.name + ' is empty'}: nothing in it is read")
+            return None
+        if problem:
+            self.notes.append(f"{problem}: read what did")
         self._unpacked_files.append((source.name, target.stat().st_size))
         return target
 

@@ -12,7 +12,7 @@ from mono_depth_ros.bag.folder import storage_suffix
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.errors import BagError
 
-from .support import recompress, split_bag, write_tiny_bag
+from .support import compress_files_whole, recompress, split_bag, write_tiny_bag
 
 HUMBLE = typestore_for("humble")
 
@@ -124,3 +124,33 @@ def test_a_file_compressed_whole_and_cut_short_gives_what_decompressed(tmp_path:
         notes = reader.notes
     assert 0 < len(images) < 40 and report.truncated
     assert any("does not decompress to its end" in note for note in notes)
+
+
+def test_a_file_whose_compression_was_interrupted_is_read_once(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    kept = [tmp_path / f.name for f in files]
+    for file, copy in zip(files, kept, strict=True):
+        shutil.copy(file, copy)
+    packed = compress_files_whole(tmp_path / "split")
+    (tmp_path / "split" / "metadata.yaml").unlink()  # the recorder was killed while compressing the last file:
+    shutil.copy(kept[-1], tmp_path / "split")  # the file is still there, its .zstd cut short
+    packed[-1].write_bytes(packed[-1].read_bytes()[:100])
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts  # each message once (the cut .zstd was read as well)
+    assert any(note.startswith(f"{packed[-1].name} not read: {files[-1].name} beside it") for note in notes), notes
+
+
+def test_a_zstd_file_that_gives_nothing_is_left_out_or_named(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    split_bag(tmp_path / "in", tmp_path / "split", 2)
+    packed = compress_files_whole(tmp_path / "split")
+    (tmp_path / "split" / "metadata.yaml").unlink()
+    packed[-1].write_bytes(packed[-1].read_bytes()[:100])  # cut before its first block: nothing decompresses
+    got, _, notes, _ = _read(tmp_path / "split")  # was: the temporary copy's path "is no SQLite database"
+    assert got and all(log_ns <= got[-1][1] for _, log_ns in got)
+    assert any(note.startswith(f"{packed[-1].name} does not decompress to its end") for note in notes), notes
+    assert any(note.endswith("nothing in it is read") for note in notes), notes
+    with pytest.raises(BagError, match=rf"{packed[-1]}: nothing decompresses from it"):
+        InputBag(packed[-1], HUMBLE)
