@@ -10,11 +10,13 @@ samples the RSS (/proc/self/statm) every 0.25 s together with the runner's frame
 Prints the RSS before the run, once 10 % of the frames are done, its peak, at the end of the run, the growth per
 frame between 10 % and the end (KiB/frame), frames/s, the summary's frames in / out / skipped, and how many distinct
 CameraModel objects (and undistortion maps) the bag index held: with one model per calibration the RSS stays flat; a
-model per camera_info message (the old runner) costs a set of maps per frame, about 2.8 MB at 1242x375. The index
+model per camera_info message (the old runner) costs a set of maps per frame, about 2.8 MB at 1242x375.
+``--tf-links N`` adds a robot's /tf: ``odom`` <- ``base_link`` and ``base_link`` <- N - 1 links at 100 Hz (the index
+holds every sample: a RigidTransform each took about 600 B, the compact store about 114 B). The index
 is observed by wrapping ``mono_depth_ros.bag.runner.index_bag`` in this process (no library change). Usage::
 
     .venv/bin/python bench/soak_bag.py [--frames 1000] [--width 1242] [--height 375] [--image jpeg|raw]
-        [--storage sqlite3|mcap] [--param output.downscale=1 ...]
+        [--storage sqlite3|mcap] [--tf-links 0] [--param output.downscale=1 ...]
 """
 
 from __future__ import annotations
@@ -117,9 +119,20 @@ def _camera(width: int, height: int, k: np.ndarray) -> CameraModel:
     return CameraModel(width=width, height=height, distortion_model="plumb_bob", d=DISTORTION, k=k, r=np.eye(3), p=p)
 
 
-def write_raw_bag(path: Path, frames: int, width: int, height: int, image: str, storage: str) -> None:
-    """``frames`` KITTI images (repeated, resized) with a distorted CameraInfo each (see the module docstring)."""
+def _tf_edge(j: int) -> tuple[str, str]:
+    """Parent and child of the ``j``-th /tf link: odom <- base_link, then base_link <- link_j."""
+    return ("odom", "base_link") if j == 0 else ("base_link", f"link_{j}")
+
+
+def write_raw_bag(
+    path: Path, frames: int, width: int, height: int, image: str, storage: str, tf_links: int = 0
+) -> None:
+    """``frames`` KITTI images (repeated, resized) with a distorted CameraInfo each, and /tf of ``tf_links`` links
+    at 100 Hz (see the module docstring)."""
     import cv2
+
+    from mono_depth_ros.core.geometry import RigidTransform
+    from mono_depth_ros.core.ros_msgs import tf_message_from
 
     kitti = load_kitti_frames(shared_data_dir() / "kitti_object_3frames" / "training")
     rgbs = [cv2.resize(f.rgb, (width, height), interpolation=cv2.INTER_AREA) for f in kitti]
@@ -129,6 +142,12 @@ def write_raw_bag(path: Path, frames: int, width: int, height: int, image: str, 
         factory = bag.factory
         for i in range(frames):
             stamp_ns = START_NS + i * PERIOD_NS
+            for tf_ns in range(stamp_ns, stamp_ns + PERIOD_NS, 10_000_000) if tf_links else ():
+                links = [
+                    RigidTransform(np.eye(3), np.array([tf_ns * 1e-12, 0.0, 0.1 * j]), *_tf_edge(j))
+                    for j in range(tf_links)
+                ]
+                bag.add("/tf", tf_message_from(factory, links, tf_ns), tf_ns)
             header = make_header(factory, stamp_ns, CAMERA_FRAME)
             bag.add(CAMERA_INFO_TOPIC, camera_info_from_model(factory, camera, header), stamp_ns + 1_000_000)
             rgb = rgbs[i % len(rgbs)]
@@ -170,6 +189,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=375, help="image height")
     parser.add_argument("--image", choices=("jpeg", "raw"), default="jpeg", help="CompressedImage jpeg or raw Image")
     parser.add_argument("--storage", default="sqlite3", choices=("sqlite3", "mcap"), help="input and output storage")
+    parser.add_argument("--tf-links", type=int, default=0, help="links on /tf at 100 Hz (a robot's TF tree)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="extra parameter (repeat)")
     args = parser.parse_args()
     kitti = shared_data_dir() / "kitti_object_3frames" / "training"
@@ -187,11 +207,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        write_raw_bag(folder / "raw", args.frames, args.width, args.height, args.image, args.storage)
+        write_raw_bag(folder / "raw", args.frames, args.width, args.height, args.image, args.storage, args.tf_links)
         size_mib = sum(f.stat().st_size for f in (folder / "raw").rglob("*") if f.is_file()) / 2**20
         written_s = time.perf_counter() - started
         print(f"input bag: {args.frames} raw {args.width}x{args.height} frames ({args.image}) + a distorted "
-              f"CameraInfo each, {size_mib:.1f} MiB {args.storage}, written in {written_s:.1f} s")  # fmt: skip
+              f"CameraInfo each, /tf of {args.tf_links} links at 100 Hz, {size_mib:.1f} MiB {args.storage}, "
+              f"written in {written_s:.1f} s")  # fmt: skip
         shown = [*base[:3], *base[4:], *args.param]
         if not any(p.startswith("output.downscale=") for p in args.param):
             shown.append(f"output.downscale={params['output.downscale']} (default)")
@@ -205,12 +226,13 @@ def main() -> int:
             run_s = time.perf_counter() - run_started
             in_run = list(watch.samples)
             entries, models, with_maps, maps_mib = _index_models(watch.index)
+            tf_samples = len(watch.index.tf) if watch.index is not None else 0
         watch.index = None
         gc.collect()
         returned = rss_mib()
     _print(args.frames, before, in_run, returned, run_s, summary)
     print(f"bag index: {entries} camera_info entries, {models} distinct CameraModel(s), {with_maps} with "
-          f"undistortion maps ({maps_mib:.1f} MiB of maps held)")  # fmt: skip
+          f"undistortion maps ({maps_mib:.1f} MiB of maps held), {tf_samples} TF samples")  # fmt: skip
     return 0
 
 

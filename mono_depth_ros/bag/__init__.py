@@ -1,6 +1,7 @@
 """Offline runner: rosbag2 in → :class:`~mono_depth_ros.pipeline.DepthPipeline` → rosbag2 out (``mono-depth bag``).
 
-Modules: :mod:`.reader` (input bag), :mod:`.index` (first pass: stamps, calibration, TF), :mod:`.pairing` (which
+Modules: :mod:`.reader` (input bag; :mod:`.folder`: its storage files, with or without metadata.yaml;
+:mod:`.compression`: per-message zstd), :mod:`.index` (first pass: stamps, calibration, TF), :mod:`.pairing` (which
 camera_info / scan / prediction goes with each image), :mod:`.frames` (message conversions per frame),
 :mod:`.runner` (second pass, :func:`run_bag`),
 :mod:`.writer` (output bag, metadata version 8), :mod:`.summary` (what was written and skipped).

@@ -12,13 +12,14 @@ import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rosbags.rosbag2 import Reader, ReaderError
-from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag.compression import ZSTD_ERROR, decompressed
+from mono_depth_ros.bag.folder import BagFolderReader, NotABagError, StorageFilesReader
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.payload import whole
@@ -50,18 +51,30 @@ _STORAGE_ERRORS = _storage_errors()
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, *_STORAGE_ERRORS)
 
 
-class _DirectoryReader(DirectoryReader):
-    """A rosbag2 folder whose storage files are verified and salvaged (see :mod:`mono_depth_ros.bag.integrity`)."""
-
-    STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
-
-
 class _Reader(Reader):
-    """rosbags' reader over the verifying / salvaging storages, for a folder or a bare ``.mcap`` / ``.db3``."""
+    """rosbags' reader over the verifying / salvaging storages (:mod:`.folder`): a rosbag2 folder, a folder without
+    its metadata.yaml, or a bare ``.db3`` / ``.mcap`` (also ``.zstd``-compressed) file."""
 
-    STORAGE_PLUGINS = MappingProxyType(
-        {"dir": _DirectoryReader, ".mcap": VerifyingMcapReader, ".db3": SalvagingSqlite3Reader}
-    )
+    def __init__(self, path: Path) -> None:
+        """Choose the reader for ``path`` (which exists); nothing is read before :meth:`open`."""
+        self.path = path
+        self.is_open = False
+        with_metadata = path.is_dir() and (path / "metadata.yaml").exists()
+        self.folder = BagFolderReader(path) if with_metadata else StorageFilesReader(path)
+        self.storage = self.folder
+
+    def open(self) -> None:
+        """Open the input; a folder whose files compressed whole do not decompress to their end (a copy cut short) is
+        read as its storage files without the metadata.yaml, which counts messages that are no longer there."""
+        try:
+            super().open()
+        except (EOFError, ZSTD_ERROR) as err:  # raised only by decompressing --compression-mode file files
+            if isinstance(self.folder, StorageFilesReader):
+                raise
+            why = f"holds a file compressed whole that does not decompress to its end ({err})"
+            self.folder = StorageFilesReader(Path(str(self.path)), why)
+            self.storage = self.folder
+            super().open()
 
 
 def typestore_for(distro: str) -> Typestore:
@@ -115,8 +128,14 @@ class InputBag:
         try:
             self._reader = _Reader(self.path)
             self._reader.open()
+        except NotABagError as err:
+            raise BagError(f"cannot read bag {self.path}: {err}") from None
         except _OPEN_ERRORS as err:
             raise BagError(self._describe(err)) from None
+        self.message_compressed = self._reader.folder.message_compressed
+        """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
+        self.notes: list[str] = list(self._reader.folder.notes)
+        """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
 
     def _describe(self, err: BaseException) -> str:
         detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
@@ -137,8 +156,7 @@ class InputBag:
 
     def _storages(self) -> list[object]:
         """The storage readers behind the bag (one per file of a folder)."""
-        storage = self._reader.storage
-        return list(storage.storages) if isinstance(storage, DirectoryReader) else [storage]
+        return list(self._reader.folder.storages)
 
     @property
     def integrity(self) -> list[StorageIntegrity]:
@@ -146,9 +164,9 @@ class InputBag:
 
         A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file.
         """
-        storage = self._reader.storage
-        storages = storage.storages if isinstance(storage, DirectoryReader) else [storage]
-        listed = {Path(f["path"]).name: int(f["message_count"]) for f in getattr(storage, "files", [])}
+        folder = self._reader.folder
+        storages = folder.storages
+        listed = {Path(f["path"]).name.removesuffix(".zstd"): int(f["message_count"]) for f in folder.files}
         reports = [s.integrity for s in storages if isinstance(s, (VerifyingMcapReader, SalvagingSqlite3Reader))]
         for report in reports:
             if report.truncated and report.expected is None:
@@ -173,12 +191,21 @@ class InputBag:
         """The rosbags connections (one or more per topic)."""
         return list(self._reader.connections)
 
-    def messages(self, topics: set[str] | None = None, heads: Collection[str] = ()) -> Iterator[BagMessage]:
-        """Raw messages in recording order, optionally only those of ``topics``.
+    def messages(
+        self,
+        topics: set[str] | None = None,
+        heads: Collection[str] = (),
+        *,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+    ) -> Iterator[BagMessage]:
+        """Raw messages in recording order, optionally only those of ``topics``, bag time ``start_ns <= t < stop_ns``
+        (with a window, ordinals count from its first message).
 
         ``heads``: topics whose payloads are wanted only for their header: where the storage can (an intact sqlite3
-        file without per-message compression), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes;
-        :meth:`deserialize` and :meth:`payload` read the rest).
+        file), their ``raw`` is a :class:`~.payload.PayloadHead` (the first bytes; :meth:`deserialize` and
+        :meth:`payload` read the rest). Compressed payloads (:attr:`message_compressed`) always come as their
+        decompressed head, whatever ``heads`` says (:func:`~.compression.decompressed`).
 
         Raises:
             BagError: the storage fails part-way (a truncated or corrupt file).
@@ -187,12 +214,13 @@ class InputBag:
         if not selected:
             return
         sqlite = [s for s in self._storages() if isinstance(s, SalvagingSqlite3Reader)]
-        if self._reader.compression_mode == "message":  # each payload is one zstd frame: no head without the rest
+        compressed = self.message_compressed
+        if compressed:  # each payload is one zstd frame: the storage gives it whole, its head is decompressed here
             heads = ()
         for storage in sqlite:
             storage.head_topics = frozenset(heads)
         ordinals: dict[str, int] = {}
-        iterator = self._reader.messages(connections=selected)
+        iterator = self._reader.messages(connections=selected, start=start_ns, stop=stop_ns)
         try:
             while True:
                 try:
@@ -203,6 +231,8 @@ class InputBag:
                     raise BagError(self._describe(err)) from None
                 ordinal = ordinals.get(connection.topic, 0)
                 ordinals[connection.topic] = ordinal + 1
+                if compressed:
+                    raw = decompressed(raw)
                 yield BagMessage(connection.topic, connection.msgtype, ordinal, int(log_ns), raw, connection)
         finally:
             for storage in sqlite:
@@ -213,9 +243,16 @@ class InputBag:
 
         Raises:
             BagError: the storage cannot read it any more.
+            EncodingError: its compressed payload is truncated or corrupt (that message only).
         """
         try:
             return whole(message.raw)
+        except ZSTD_ERROR as err:
+            msg = (
+                f"cannot decompress {message.msgtype} #{message.ordinal} on {message.topic} (zstd, "
+                f"--compression-mode message): {err}; the message is truncated or corrupt"
+            )
+            raise EncodingError(msg) from None
         except _STORAGE_ERRORS as err:
             raise BagError(self._describe(err)) from None
 
@@ -238,6 +275,6 @@ class InputBag:
         except Exception as err:
             msg = (
                 f"cannot deserialise {message.msgtype} #{message.ordinal} on {message.topic} "
-                f"({len(message.raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
+                f"({len(raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
             )
             raise EncodingError(msg) from None

@@ -46,7 +46,7 @@ from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reaso
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import BagError, CalibrationError, DepthError
+from mono_depth_ros.core.errors import BagError, CalibrationError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
@@ -134,7 +134,12 @@ class _SecondPass:
                 self.progress.close()
 
     def _copy(self, message: BagMessage) -> None:
-        if not self.out.copy(message.connection, self.bag.payload(message), message.log_ns):
+        try:
+            payload = self.bag.payload(message)
+        except EncodingError as err:  # a damaged compressed payload: that message is not copied
+            self.summary.warnings.add(f"not copied: {message.topic}", str(err))
+            return
+        if not self.out.copy(message.connection, payload, message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
                 f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
@@ -318,13 +323,17 @@ def _count_lost_images(bag: InputBag, image_topic: str, summary: BagSummary) -> 
 
 def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
     """Summary lines for what the storage lost or salvaged, and a note where it cannot verify its payloads."""
+    unverified = []
     for report in bag.integrity:
         summary.input_damage.extend(report.lines())
         if report.unverified and report.path.suffix == ".mcap":  # SQLite never has checksums: no news there
-            summary.notes.append(
-                f"{report.path.name} stores no chunk checksums (written with CRCs off, e.g. by rosbags): corruption "
-                "inside a message cannot be detected; bags written by ros2 bag record or by this tool carry them"
-            )
+            unverified.append(report.path.name)
+    if unverified:  # one note for the bag, not one per file of a split recording
+        summary.notes.append(
+            f"{', '.join(unverified)} {'stores' if len(unverified) == 1 else 'store'} no chunk checksums (as rosbags "
+            "and ros2 bag record -s mcap on Humble write MCAP): corruption inside a message cannot be detected; "
+            "this tool's own MCAP output (--storage mcap) carries them"
+        )
 
 
 def _ms(started: float) -> float:
@@ -377,6 +386,7 @@ def run_bag(
         msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
         raise BagError(msg)
     with InputBag(Path(input_path), typestore) as bag:
+        summary.notes.extend(bag.notes)
         topics = resolve_topics(resolved, bag, summary)
         startup = time.perf_counter()
         if source is not None:

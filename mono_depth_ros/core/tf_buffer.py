@@ -26,9 +26,12 @@ All times are int nanoseconds.
 from __future__ import annotations
 
 import bisect
+import sys
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from mono_depth_ros.core.errors import TransformError
 from mono_depth_ros.core.geometry import RigidTransform
@@ -50,20 +53,44 @@ def _seconds(stamp_ns: int | None) -> str:
     return f"{seconds}.{nanoseconds:09d} s"
 
 
-@dataclass
 class _Edge:
-    """Time series of ``parent_from_child`` samples of one child frame (static or dynamic), sorted by stamp."""
+    """Time series of ``parent_from_child`` samples of one child frame (static or dynamic), sorted by stamp.
 
-    stamps_ns: list[int] = field(default_factory=list)
-    transforms: list[RigidTransform] = field(default_factory=list)
+    Stored compactly, 112 bytes a sample (a long bag's /tf holds millions): the stamp (int64), the rotation and
+    translation as 12 float64 and the parent frame (one shared string); a :class:`RigidTransform` is built only for
+    the samples a lookup reads. Samples were validated as RigidTransforms when they were inserted.
+    """
+
+    _WIDTH = 12  # rotation (3x3, row-major) and translation (3)
+
+    def __init__(self, child: str) -> None:
+        self.child = child
+        self.stamps_ns = array("q")
+        self._values = array("d")
+        self._parents: list[str] = []
+
+    @property
+    def parents(self) -> set[str]:
+        """Every parent frame this child has had."""
+        return set(self._parents)
 
     def insert(self, stamp_ns: int, parent_from_child: RigidTransform) -> None:
+        row = array("d", parent_from_child.rotation.ravel().tolist() + parent_from_child.translation.tolist())
+        parent = sys.intern(parent_from_child.dst_frame)
         index = bisect.bisect_left(self.stamps_ns, stamp_ns)
+        width = self._WIDTH
         if index < len(self.stamps_ns) and self.stamps_ns[index] == stamp_ns:
-            self.transforms[index] = parent_from_child  # a repeated stamp replaces the earlier sample
+            self._values[index * width : (index + 1) * width] = row  # a repeated stamp replaces the earlier sample
+            self._parents[index] = parent
             return
         self.stamps_ns.insert(index, stamp_ns)
-        self.transforms.insert(index, parent_from_child)
+        self._values[index * width : index * width] = row
+        self._parents.insert(index, parent)
+
+    def _sample(self, index: int) -> RigidTransform:
+        start = index * self._WIDTH
+        values = np.array(self._values[start : start + self._WIDTH], dtype=np.float64)  # a copy: the array may grow
+        return RigidTransform(values[:9].reshape(3, 3), values[9:], self._parents[index], self.child)
 
     def at(self, stamp_ns: int | None, *, static: bool) -> RigidTransform | None:
         """The sample for ``stamp_ns`` (the very latest for None).
@@ -74,15 +101,15 @@ class _Edge:
         if not self.stamps_ns:
             return None
         if stamp_ns is None:
-            return self.transforms[-1]
+            return self._sample(len(self.stamps_ns) - 1)
         index = bisect.bisect_right(self.stamps_ns, stamp_ns) - 1
         if index < 0:
-            return self.transforms[0] if static else None
+            return self._sample(0) if static else None
         if static or index == len(self.stamps_ns) - 1 or self.stamps_ns[index] == stamp_ns:
-            return self.transforms[index]
+            return self._sample(index)
         before_ns, after_ns = self.stamps_ns[index], self.stamps_ns[index + 1]
         fraction = (stamp_ns - before_ns) / (after_ns - before_ns)
-        return self.transforms[index].interpolate(self.transforms[index + 1], fraction)
+        return self._sample(index).interpolate(self._sample(index + 1), fraction)
 
 
 class TfBuffer:
@@ -97,7 +124,7 @@ class TfBuffer:
         """Every frame id named by a stored transform (parents and children)."""
         names = set(self._static) | set(self._dynamic)
         for edge in [*self._static.values(), *self._dynamic.values()]:
-            names.update(t.dst_frame for t in edge.transforms)
+            names.update(edge.parents)
         return names
 
     def __len__(self) -> int:
@@ -123,7 +150,9 @@ class TfBuffer:
             raise TransformError(msg)
         edge = RigidTransform(parent_from_child.rotation, parent_from_child.translation, parent, child)
         edges = self._static if static else self._dynamic
-        edges.setdefault(child, _Edge()).insert(int(stamp_ns), edge)
+        if child not in edges:
+            edges[child] = _Edge(child)
+        edges[child].insert(int(stamp_ns), edge)
 
     def add_transform_stamped(self, msg: Any, *, static: bool) -> None:
         """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name)."""

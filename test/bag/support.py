@@ -189,3 +189,101 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=timeout_s)
     return str(stdout), str(stderr)
+
+
+def recompress(source: Path, target: Path, mode: str) -> Path:
+    """Copy the bag folder ``source`` to ``target`` as ``ros2 bag record --compression-mode MODE --compression-format
+    zstd`` writes it (``message``: each payload one zstd frame; ``file``: each storage file compressed whole, named
+    ``*.db3.zstd`` / ``*.mcap.zstd``), with rosbags' writer (humble definitions); returns ``target``."""
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("humble")
+    mcap = any(p.suffix == ".mcap" for p in source.iterdir())
+    writer = Writer(target, version=8, storage_plugin=StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3)
+    writer.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
+    with Reader(source) as reader, writer:
+        connections = {
+            c.id: writer.add_connection(
+                c.topic, c.msgtype, typestore=typestore, offered_qos_profiles=getattr(c.ext, "offered_qos_profiles", [])
+            )
+            for c in reader.connections
+        }
+        for connection, log_ns, raw in reader.messages():
+            writer.write(connections[connection.id], log_ns, raw)
+    return target
+
+
+def split_bag(source: Path, target: Path, parts: int) -> list[Path]:
+    """The bag folder ``source`` cut in time into ``parts`` storage files in the folder ``target``, named and cut as
+    ``ros2 bag record --max-bag-duration`` names them (``target_0.db3``, ``target_1.db3``, ...), with a metadata.yaml
+    listing them (per-file counts summed, as rosbag2 writes it); returns the files."""
+    import shutil
+
+    import yaml
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("humble")
+    mcap = any(p.suffix == ".mcap" for p in source.iterdir())
+    with Reader(source) as reader:
+        messages = list(reader.messages())
+        connections = list(reader.connections)
+    target.mkdir()
+    files, infos = [], []
+    for part in range(parts):
+        name = f"{target.name}_{part}"
+        writer = Writer(target / name, version=8, storage_plugin=StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3)
+        with writer:
+            made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in connections}
+            chunk = messages[part * len(messages) // parts : (part + 1) * len(messages) // parts]
+            for connection, log_ns, raw in chunk:
+                writer.write(made[connection.id], log_ns, raw)
+        (stored,) = [p for p in (target / name).iterdir() if p.suffix in (".db3", ".mcap")]
+        info = yaml.safe_load((target / name / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        infos.append(info)
+        files.append(stored.rename(target / stored.name))
+        shutil.rmtree(target / name)
+    merged = infos[0]
+    merged["relative_file_paths"] = [f.name for f in files]
+    merged["files"] = [file for info in infos for file in info["files"]]
+    merged["message_count"] = sum(info["message_count"] for info in infos)
+    counts: dict[str, int] = {}
+    for info in infos:
+        for entry in info["topics_with_message_count"]:
+            counts[entry["topic_metadata"]["name"]] = (
+                counts.get(entry["topic_metadata"]["name"], 0) + entry["message_count"]
+            )
+    topics = {e["topic_metadata"]["name"]: e for info in infos for e in info["topics_with_message_count"]}
+    merged["topics_with_message_count"] = [{**entry, "message_count": counts[name]} for name, entry in topics.items()]
+    last = infos[-1]
+    end = last["starting_time"]["nanoseconds_since_epoch"] + last["duration"]["nanoseconds"]
+    merged["duration"] = {"nanoseconds": end - merged["starting_time"]["nanoseconds_since_epoch"]}
+    (target / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": merged}))
+    return files
+
+
+def compress_files_whole(folder: Path) -> list[Path]:
+    """Compress each storage file of the bag ``folder`` whole, as ``ros2 bag record --compression-mode file`` leaves
+    a split recording (``name_0.db3.zstd``, ...; metadata.yaml updated); returns the compressed files."""
+    import yaml
+
+    from mono_depth_ros.bag.compression import zstd
+
+    info = yaml.safe_load((folder / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    packed = []
+    for name in meta["relative_file_paths"]:
+        source = folder / name
+        packed.append(folder / f"{name}.zstd")
+        packed[-1].write_bytes(zstd.compress(source.read_bytes()))
+        source.unlink()
+    meta["relative_file_paths"] = [p.name for p in packed]
+    for entry in meta.get("files") or []:
+        entry["path"] += ".zstd"
+    meta["compression_mode"], meta["compression_format"] = "FILE", "zstd"
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(info))
+    return packed

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mono_depth_ros.bag.payload import HEAD_BYTES
+from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, EncodingError
@@ -61,14 +61,10 @@ def _corrupt_middle(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", ["no_metadata", "bad_metadata"])
-def test_damaged_bags_raise_bag_error_with_path_and_remedy(tmp_path: Path, damage: str) -> None:
+def test_a_damaged_metadata_yaml_raises_a_bag_error_with_path_and_remedy(tmp_path: Path) -> None:
     bag_dir = tmp_path / "bag"
     write_tiny_bag(bag_dir, 3)  # a truncated bag is salvaged instead: see test_integrity / test_*_storage
-    if damage == "no_metadata":
-        (bag_dir / "metadata.yaml").unlink()
-    else:
-        (bag_dir / "metadata.yaml").write_text("rosbag2_bagfile_information: [")
+    (bag_dir / "metadata.yaml").write_text("rosbag2_bagfile_information: [")  # a missing one: see test_folder
     expected = rf"cannot read bag {bag_dir}.*(reindex|recover)"
     with pytest.raises(BagError, match=expected), InputBag(bag_dir, HUMBLE) as bag:
         for _ in bag.messages():
@@ -115,3 +111,16 @@ def test_heads_decide_the_header_as_the_whole_message_and_deserialise_whole(tmp_
         pixels = bag.deserialize(image_message).data  # a view of the message's own buffer: no copy, writable
         assert np.shares_memory(pixels, np.frombuffer(image_message.raw, np.uint8)) and pixels.flags.writeable
         assert [m.raw for m in bag.messages()] == [m.raw for m in whole]  # the heads were for that pass only
+
+
+def test_an_undecodable_message_read_by_its_head_names_its_whole_size(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "bag", 1)
+    with InputBag(tmp_path / "bag", HUMBLE) as bag:
+        (image,) = bag.messages({"/camera/image_raw"}, heads={"/camera/image_raw"})
+        assert isinstance(image.raw, PayloadHead)  # the first pass holds the head only
+        cut = bytes(bag.payload(image))[:-100]  # its pixels end early
+        broken = type(image)(
+            image.topic, image.msgtype, 0, 0, PayloadHead(bytes(image.raw), len(cut), lambda: cut), image.connection
+        )
+        with pytest.raises(EncodingError, match=rf"Image #0 on /camera/image_raw \({len(cut)} bytes\)"):
+            bag.deserialize(broken)  # was the head's length, 4112 bytes

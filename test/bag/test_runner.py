@@ -10,10 +10,22 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
+from mono_depth_ros.bag.summary import DAMAGED_INPUT
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
 
-from .support import CAMERA_FRAME, HEIGHT, WIDTH, Mutate, read_bag, write_moving_bag, write_tiny_bag
+from .support import (
+    CAMERA_FRAME,
+    HEIGHT,
+    WIDTH,
+    Mutate,
+    compress_files_whole,
+    read_bag,
+    recompress,
+    split_bag,
+    write_moving_bag,
+    write_tiny_bag,
+)
 
 EXTERNAL_METRIC = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
 EXTERNAL_RELATIVE = {
@@ -315,3 +327,66 @@ def test_a_scan_in_an_image_frame_without_optical_suffix_is_a_warning(tmp_path: 
     else:
         ((reason, text),) = warned.items()
         assert summary.warnings.counts[reason] == 1 and "'camera_color_left'" in text and "scan.frame_id" in text
+
+
+def _truncate_payload(db3: Path, topic: str, ordinal: int) -> None:
+    """Cut one stored payload of ``topic`` in half (a message damaged in the file, the file itself intact)."""
+    import sqlite3
+
+    with sqlite3.connect(db3) as db:
+        (topic_id,) = db.execute("SELECT id FROM topics WHERE name = ?", (topic,)).fetchone()
+        rowid, data = db.execute(
+            "SELECT id, data FROM messages WHERE topic_id = ? ORDER BY timestamp LIMIT 1 OFFSET ?", (topic_id, ordinal)
+        ).fetchone()
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (data[: len(data) // 2], rowid))
+
+
+def test_a_damaged_payload_of_a_message_compressed_bag_costs_that_frame_only(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 3)
+    bag = recompress(tmp_path / "plain", tmp_path / "in", "message")  # ros2 bag record --compression-mode message
+    (db3,) = bag.glob("*.db3")
+    _truncate_payload(db3, "/camera/image_raw", 1)
+    options = BagRunOptions(copy_inputs=True, progress=False)
+    summary = run_bag(bag, tmp_path / "out", EXTERNAL_METRIC, options)  # rosbags raised out of the whole run here
+    assert summary.accounted and (summary.frames_in, summary.frames_out) == (3, 2)
+    assert summary.skipped.counts == {"image: EncodingError": 1}
+    assert (
+        "cannot decompress sensor_msgs/msg/Image #1 on /camera/image_raw"
+        in summary.skipped.examples["image: EncodingError"]
+    )
+    assert summary.warnings.counts["not copied: /camera/image_raw"] == 1
+    out = read_bag(tmp_path / "out")
+    assert len(out["/camera/image_raw"]) == 2 and len(out["/depth/image"]) == 2
+
+
+def test_a_split_bag_copied_without_its_metadata_yaml_runs_whole(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 4, prediction="relative_inverse")
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    (tmp_path / "in" / "metadata.yaml").unlink()  # was: "Expected metadata file ... does not exist", nothing run
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 4
+    assert summary.scale_health == {"ok": 4} and not summary.warnings.counts  # /tf_static is in the first file only
+    assert any("has no metadata.yaml" in note for note in summary.notes)
+
+
+def test_mcap_files_without_checksums_get_one_true_note(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 3, storage="mcap")  # rosbags writes no chunk CRCs, nor does Humble's recorder
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    notes = [note for note in summary.notes if "checksums" in note]
+    assert notes == [
+        "in_0.mcap, in_1.mcap store no chunk checksums (as rosbags and ros2 bag record -s mcap on Humble write MCAP): "
+        "corruption inside a message cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
+    ]  # was one note per file, saying that ros2 bag record's files carry them
+
+
+def test_a_split_file_compressed_bag_whose_last_file_was_cut_short_gives_what_is_left(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "plain", 40)
+    split_bag(tmp_path / "plain", tmp_path / "in", 2)
+    last = compress_files_whole(tmp_path / "in")[-1]  # ros2 bag record -d ... --compression-mode file
+    last.write_bytes(last.read_bytes()[: last.stat().st_size * 2 // 3])  # a copy that stopped
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)  # was refused whole
+    assert summary.accounted and summary.frames_in == 40  # the metadata.yaml's count: the lost ones are counted
+    assert 20 <= summary.frames_out < 40 and summary.skipped.counts[DAMAGED_INPUT] > 0
+    assert any("in_1.db3.zstd does not decompress to its end" in note for note in summary.notes)
+    assert any(line.startswith("in_1.db3 is truncated: recovered") for line in summary.input_damage)

@@ -224,3 +224,24 @@ def test_malformed_transforms_are_skipped_and_reported() -> None:
         tf.add_tf_message(msg, static=False)
     assert tf.can_transform("a", "b", 0)
     assert not tf.can_transform("a", "c", 0)
+
+
+def test_a_long_tf_history_is_stored_compactly_and_looked_up_exactly() -> None:
+    import tracemalloc
+
+    tf = TfBuffer()
+    samples = 20_000  # 20 links at 100 Hz for 10 s: an hour of a robot's /tf holds millions
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in reversed(range(samples)):  # out of order: each sample goes to the front
+            tf.set_transform(RigidTransform(np.eye(3), np.array([i, 0.0, 0.0]), "odom", f"l{i % 20}"), i, static=False)
+        per_sample = (tracemalloc.get_traced_memory()[0] - before) / samples
+    finally:
+        tracemalloc.stop()
+    assert per_sample < 200, per_sample  # a RigidTransform per sample took about 600 bytes
+    assert len(tf) == samples and tf.frames == {"odom"} | {f"l{j}" for j in range(20)}
+    assert tf.lookup("odom", "l3", 43 + 10).translation.tolist() == [53.0, 0.0, 0.0]  # between samples 43 and 63
+    tf.set_transform(RigidTransform(np.eye(3), np.array([-1.0, 0.0, 0.0]), "map", "l3"), 43, static=False)
+    assert tf.lookup("map", "l3", 43).translation.tolist() == [-1.0, 0.0, 0.0]  # a repeated stamp replaces
+    assert len(tf) == samples and "map" in tf.frames

@@ -285,3 +285,51 @@ def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> No
     info = subprocess.run(["ros2", "bag", "info", str(out)], capture_output=True, text=True, timeout=60, check=True)
     match = re.search(r"Topic: /depth/image \| Type: sensor_msgs/msg/Image \| Count: (\d+)", info.stdout)
     assert match is not None and int(match.group(1)) == written, info.stdout
+
+
+def test_a_split_message_compressed_recording_copied_without_metadata_runs_as_with_it(
+    kitti_frames: list[KittiFrame], tmp_path: Path
+) -> None:
+    """Humble's own recorder (--compression-mode message, split by size); the .db3 files alone give the same run."""
+    import os
+    import shutil
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+
+    write_kitti_bag(tmp_path / "in", kitti_frames, prediction="metric")
+    rec = tmp_path / "rec"
+    recorder = subprocess.Popen(
+        ["ros2", "bag", "record", "-o", str(rec), "--compression-mode", "message", "--compression-format", "zstd",
+         "-b", "1000000", "/camera/image_raw", "/camera/camera_info", "/tf_static", "/depth_model/prediction"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: any(rec.glob("*.db3")), 20, "ros2 bag record to open its bag")
+        # the recorder subscribes when it discovers the player's topics: --delay gives it that time
+        subprocess.run(["ros2", "bag", "play", str(tmp_path / "in"), "--delay", "1.5"], capture_output=True,
+                       timeout=60, check=True)  # fmt: skip
+        time.sleep(1.0)
+    finally:
+        os.killpg(recorder.pid, signal.SIGINT)
+        recorder.wait(timeout=30)
+    files = sorted(rec.glob("*.db3"))
+    assert len(files) > 1, files  # split
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    for path in files:
+        shutil.copy(path, copied)  # the .db3 files only, as users copy them
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    options = BagRunOptions(progress=False)
+    with_metadata = run_bag(rec, tmp_path / "out_rec", params, options)
+    without = run_bag(copied, tmp_path / "out_copied", params, options)  # was: no metadata.yaml, nothing run
+    assert with_metadata.frames_in >= 1 and with_metadata.frames_out >= 1
+    for summary in (with_metadata, without):
+        assert summary.accounted
+    assert (without.frames_in, without.frames_out, without.skipped.counts, without.topic_counts) == (
+        with_metadata.frames_in,
+        with_metadata.frames_out,
+        with_metadata.skipped.counts,
+        with_metadata.topic_counts,
+    )
+    assert any("each payload is a zstd frame" in note for note in without.notes), without.notes
+    assert any("has no metadata.yaml" in note for note in without.notes), without.notes

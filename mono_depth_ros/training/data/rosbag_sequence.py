@@ -14,8 +14,6 @@ demand, one window of frames per item; each DataLoader worker opens its own read
 from __future__ import annotations
 
 import os
-import sqlite3
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import torch
-from rosbags.rosbag2 import Reader, ReaderError
 from torch.utils.data import Dataset
 
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError
+from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError, EncodingError
 from mono_depth_ros.core.ros_msgs import (
     camera_model_from_camera_info,
     compressed_image_to_rgb8,
@@ -40,12 +37,10 @@ from mono_depth_ros.training.data.records import Transform
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor, unknown_poses
 
 if TYPE_CHECKING:
-    from rosbags.interfaces import Connection
     from rosbags.typesys.store import Typestore
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-_READ_ERRORS = (ReaderError, OSError, sqlite3.Error, struct.error, EOFError, ValueError, KeyError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
                 f"lower the stride"
             )
             raise ConfigError(msg)
-        self._reader: Reader | None = None
+        self._reader: InputBag | None = None
         self._reader_pid = -1
 
     def _index(self, camera_info_topic: str) -> tuple[list[BagFrame], CameraModel]:
@@ -190,12 +185,13 @@ class RosbagSequenceDataset(Dataset[Sample]):
             self._typestore = typestore_for(self.distro)
         return self._typestore
 
-    def _open_reader(self) -> Reader:
+    def _open_reader(self) -> InputBag:
+        """This process's reader: the bag reader that indexed the bag (a bag without metadata.yaml, a compressed
+        one, read the same way)."""
         if self._reader is None or self._reader_pid != os.getpid():
             try:
-                reader = Reader(self.bag_path)
-                reader.open()
-            except _READ_ERRORS as err:
+                reader = InputBag(self.bag_path, self.typestore)
+            except BagError as err:
                 msg = f"cannot reopen bag {self.bag_path}: {err}; was it moved or truncated after indexing?"
                 raise BagError(msg) from None
             self._reader, self._reader_pid = reader, os.getpid()
@@ -204,18 +200,17 @@ class RosbagSequenceDataset(Dataset[Sample]):
     def _read_images(self, frames: Sequence[BagFrame]) -> list[npt.NDArray[np.uint8]]:
         """(H, W, 3) uint8 RGB of each frame, read in one window of bag time."""
         reader = self._open_reader()
-        connections: list[Connection] = [c for c in reader.connections if c.topic == self.image_topic]
         wanted = {(f.log_ns, f.rank) for f in frames}
         found: dict[tuple[int, int], Any] = {}
         last_log_ns, rank = -1, 0
         try:
             start, stop = min(f.log_ns for f in frames), max(f.log_ns for f in frames) + 1
-            for connection, log_ns, raw in reader.messages(connections, start=start, stop=stop):
-                rank = rank + 1 if log_ns == last_log_ns else 0
-                last_log_ns = log_ns
-                if (log_ns, rank) in wanted:
-                    found[(log_ns, rank)] = self.typestore.deserialize_cdr(bytes(raw), connection.msgtype)
-        except _READ_ERRORS as err:
+            for stored in reader.messages({self.image_topic}, start_ns=start, stop_ns=stop):
+                rank = rank + 1 if stored.log_ns == last_log_ns else 0
+                last_log_ns = stored.log_ns
+                if (stored.log_ns, rank) in wanted:
+                    found[(stored.log_ns, rank)] = reader.deserialize(stored)
+        except (BagError, EncodingError) as err:
             msg = f"reading {self.image_topic} from {self.bag_path} failed: {err}; the bag is truncated or corrupt"
             raise BagError(msg) from None
         images = []
@@ -253,6 +248,6 @@ class RosbagSequenceDataset(Dataset[Sample]):
 
     def close(self) -> None:
         """Close this process's reader (idempotent)."""
-        if self._reader is not None and self._reader_pid == os.getpid() and self._reader.is_open:
+        if self._reader is not None and self._reader_pid == os.getpid():
             self._reader.close()
         self._reader = None

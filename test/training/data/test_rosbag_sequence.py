@@ -135,3 +135,13 @@ def test_bag_errors(tmp_path: Path) -> None:
     changing = write_bag(tmp_path / "changing", uniform_stamps(3), cameras=[camera(), camera(p=other)])
     with pytest.raises(CalibrationError, match="changes within the bag"):
         RosbagSequenceDataset(changing, "/cam/image", "/cam/camera_info")
+
+
+def test_a_message_compressed_bag_without_metadata_yaml_reads_as_it_indexes(tmp_path: Path) -> None:
+    from test.bag.support import recompress
+
+    plain = write_bag(tmp_path / "plain", uniform_stamps(3))
+    bag = recompress(plain, tmp_path / "message", "message")  # ros2 bag record --compression-mode message
+    (bag / "metadata.yaml").unlink()  # the .db3 copied alone: indexed by the bag reader, then read back by it too
+    expected = RosbagSequenceDataset(plain, "/cam/image", "/cam/camera_info")[0].rgb
+    torch.testing.assert_close(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0].rgb, expected)

@@ -1,0 +1,156 @@
+"""Inputs as users hand them over: a folder without its metadata.yaml, a bare (or .zstd) storage file, one file of a
+split bag, a bare file of a --compression-mode message bag; and clear errors for paths that hold no bag."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.bag.folder import storage_suffix
+from mono_depth_ros.bag.reader import InputBag, typestore_for
+from mono_depth_ros.core.errors import BagError
+
+from .support import compress_files_whole, recompress, split_bag, write_tiny_bag
+
+HUMBLE = typestore_for("humble")
+
+
+def _read(path: Path) -> tuple[list[tuple[str, int]], dict[str, int], list[str], bool]:
+    """(topic, log time) of every message in order, the counts, the notes, message_compressed."""
+    with InputBag(path, HUMBLE) as bag:
+        got = [(m.topic, m.log_ns) for m in bag.messages()]
+        for message in bag.messages({"/camera/image_raw"}):
+            assert bag.deserialize(message).width == 64  # whole payloads decode
+        return got, bag.message_counts, bag.notes, bag.message_compressed
+
+
+def test_storage_suffix_names_storage_files_only() -> None:
+    assert [storage_suffix(Path(n)) for n in ("a_0.db3", "a_0.mcap.zstd", "a.db3.zstd", "metadata.yaml", ".db3")] == [
+        ".db3",
+        ".mcap",
+        ".db3",
+        None,
+        None,
+    ]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_split_bag_without_its_metadata_yaml_is_read_whole_in_order(tmp_path: Path, storage: str) -> None:
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, notes, _ = _read(tmp_path / "split")
+    assert not notes
+    (tmp_path / "split" / "metadata.yaml").unlink()  # copied without it
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts and len(got) == 17
+    assert len(notes) == 1 and "has no metadata.yaml: read its 3 storage files one after another" in notes[0]
+    assert ", ".join(f.name for f in files) in notes[0]
+
+
+def test_files_of_a_split_bag_are_ordered_by_time_not_by_name(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    split_bag(tmp_path / "in", tmp_path / "split", 2)
+    (tmp_path / "split" / "metadata.yaml").unlink()
+    (tmp_path / "split" / "split_0.db3").rename(tmp_path / "split" / "z.db3")  # renamed: sorts after split_1.db3
+    got, _, _, _ = _read(tmp_path / "split")
+    assert [t for _, t in got] == sorted(t for _, t in got)
+
+
+def test_one_file_of_a_split_bag_says_what_it_misses(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    got, _, notes, _ = _read(files[1])
+    assert "/tf_static" not in {topic for topic, _ in got}  # recorded once, in the first file
+    assert len(notes) == 1 and "is one of the 2 files of the bag" in notes[0] and "/tf_static" in notes[0]
+    assert f"give the folder {tmp_path / 'split'}" in notes[0]
+    _, _, notes, _ = _read(tmp_path / "in" / "in.db3")  # a one-file bag: nothing to say
+    assert not notes
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_file_compressed_whole_is_read_bare(tmp_path: Path, storage: str) -> None:
+    write_tiny_bag(tmp_path / "in", 3, storage=storage)
+    expected, counts, _, _ = _read(tmp_path / "in")
+    bag = recompress(tmp_path / "in", tmp_path / "file", "file")  # ros2 bag record --compression-mode file
+    (packed,) = [p for p in bag.iterdir() if p.suffix == ".zstd"]
+    got, got_counts, notes, _ = _read(packed)
+    assert got == expected and got_counts == counts
+    assert len(notes) == 1 and "compressed whole" in notes[0]
+    (bag / "metadata.yaml").unlink()
+    got, _, notes, _ = _read(bag)
+    assert got == expected
+    assert [note.split(":")[0] for note in notes] == [packed.name, f"{bag} has no metadata.yaml"]
+
+
+def test_a_bare_file_of_a_message_compressed_bag_is_decompressed(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 3)
+    expected, counts, _, _ = _read(tmp_path / "in")
+    bag = recompress(tmp_path / "in", tmp_path / "message", "message")
+    assert _read(bag)[3]  # the metadata.yaml says so
+    (db3,) = bag.glob("*.db3")
+    got, got_counts, notes, compressed = _read(db3)  # no metadata.yaml: told from the payloads
+    assert compressed and got == expected and got_counts == counts
+    assert len(notes) == 1 and "each payload is a zstd frame" in notes[0]
+
+
+def test_paths_holding_no_bag_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BagError, match=r"empty has no metadata.yaml and no storage file") as err:
+        InputBag(tmp_path / "empty", HUMBLE)
+    assert "truncated or corrupt" not in str(err.value)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(BagError, match=r"notes.txt is not a rosbag2 storage file; give a rosbag2 folder"):
+        InputBag(tmp_path / "notes.txt", HUMBLE)
+    write_tiny_bag(tmp_path / "a", 1)
+    write_tiny_bag(tmp_path / "b", 1, storage="mcap")
+    (tmp_path / "mixed").mkdir()
+    for path in (tmp_path / "a" / "a.db3", tmp_path / "b" / "b.mcap"):
+        shutil.copy(path, tmp_path / "mixed")
+    with pytest.raises(BagError, match=r"mixes .db3 and .mcap files \(a.db3, b.mcap\)"):
+        InputBag(tmp_path / "mixed", HUMBLE)
+
+
+def test_a_file_compressed_whole_and_cut_short_gives_what_decompressed(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 40)  # ~1 MB: zstd gives back data block by block (128 KiB)
+    bag = recompress(tmp_path / "in", tmp_path / "file", "file")
+    (packed,) = bag.glob("*.zstd")
+    data = packed.read_bytes()
+    packed.write_bytes(data[: len(data) * 2 // 3])  # a copy that stopped
+    with InputBag(packed, HUMBLE) as reader:  # was: the whole input refused
+        images = list(reader.messages({"/camera/image_raw"}))
+        (report,) = reader.integrity
+        notes = reader.notes
+    assert 0 < len(images) < 40 and report.truncated
+    assert any("does not decompress to its end" in note for note in notes)
+
+
+def test_a_file_whose_compression_was_interrupted_is_read_once(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    kept = [tmp_path / f.name for f in files]
+    for file, copy in zip(files, kept, strict=True):
+        shutil.copy(file, copy)
+    packed = compress_files_whole(tmp_path / "split")
+    (tmp_path / "split" / "metadata.yaml").unlink()  # the recorder was killed while compressing the last file:
+    shutil.copy(kept[-1], tmp_path / "split")  # the file is still there, its .zstd cut short
+    packed[-1].write_bytes(packed[-1].read_bytes()[:100])
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts  # each message once (the cut .zstd was read as well)
+    assert any(note.startswith(f"{packed[-1].name} not read: {files[-1].name} beside it") for note in notes), notes
+
+
+def test_a_zstd_file_that_gives_nothing_is_left_out_or_named(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    split_bag(tmp_path / "in", tmp_path / "split", 2)
+    packed = compress_files_whole(tmp_path / "split")
+    (tmp_path / "split" / "metadata.yaml").unlink()
+    packed[-1].write_bytes(packed[-1].read_bytes()[:100])  # cut before its first block: nothing decompresses
+    got, _, notes, _ = _read(tmp_path / "split")  # was: the temporary copy's path "is no SQLite database"
+    assert got and all(log_ns <= got[-1][1] for _, log_ns in got)
+    assert any(note.startswith(f"{packed[-1].name} does not decompress to its end") for note in notes), notes
+    assert any(note.endswith("nothing in it is read") for note in notes), notes
+    with pytest.raises(BagError, match=rf"{packed[-1]}: nothing decompresses from it"):
+        InputBag(packed[-1], HUMBLE)
