@@ -4,6 +4,8 @@ model."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 from . import test_node
@@ -33,6 +35,20 @@ def test_frames_flow_only_while_active(ros: Ros) -> None:
     assert node.trigger_deactivate() is results.SUCCESS
     assert node.trigger_cleanup() is results.SUCCESS
     assert not node.publishers and not hasattr(node, "_pipeline")
+    assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()
+
+
+def test_cleanup_lets_the_pipeline_and_its_model_go(ros: Ros) -> None:
+    """Nothing the node keeps after cleanup holds the pipeline (the camera cache's warning hook held it: a second
+    configure then built a second model beside the first, on a GPU its memory too)."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = ros.make_node(EXTERNAL, None, LIFECYCLE)  # the real pipeline factory
+    assert node.trigger_configure() is results.SUCCESS
+    pipeline = weakref.ref(node._pipeline)
+    assert node.trigger_cleanup() is results.SUCCESS
+    gc.collect()
+    assert pipeline() is None
     assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()
 

@@ -37,10 +37,10 @@ def silence_reason(watched: WatchedInput, publisher_types: Sequence[str]) -> str
     """Why ``watched`` received nothing, from the type names of the topic's publishers."""
     if not publisher_types:
         return f"nothing publishes it (`ros2 topic list -t` lists the topics); {watched.remedy}"
-    others = sorted({t for t in publisher_types if t != watched.type_name})
-    if len(others) == len(publisher_types):
-        return f"it is published as {', '.join(others)}, this node subscribes {watched.type_name}; {watched.remedy}"
-    count = len(publisher_types) - len(others)
+    count = sum(t == watched.type_name for t in publisher_types)  # publishers of the type subscribed
+    if count == 0:
+        others = ", ".join(sorted(set(publisher_types)))
+        return f"it is published as {others}, this node subscribes {watched.type_name}; {watched.remedy}"
     return (
         f"{count} publisher(s) of {watched.type_name} but nothing arrived: a QoS the subscription cannot match "
         f"(input_qos: {watched.qos}; rclpy logs 'incompatible QoS'), or a publisher that sends nothing yet"

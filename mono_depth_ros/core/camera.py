@@ -327,8 +327,8 @@ class CameraModel:
             )
             raise CalibrationError(msg)
         d = np.asarray(self.d, dtype=np.float64)
-        if self.distortion_model == "equidistant" and d.size != 4:
-            msg = f"equidistant distortion needs 4 coefficients in d, got {d.size}"
+        if self.distortion_model == "equidistant" and (d.size < 4 or np.any(d[4:] != 0.0)):
+            msg = f"equidistant distortion needs 4 coefficients in d (k1..k4; trailing zeros are ignored), got {d.size}"
             raise CalibrationError(msg)
         if self.distortion_model != "equidistant" and d.size not in OPENCV_DISTORTION_COUNTS:
             counts = ", ".join(str(n) for n in OPENCV_DISTORTION_COUNTS)
@@ -353,6 +353,6 @@ class CameraModel:
         size = (raw.width, raw.height)
         map_type = cv2.CV_32FC1 if nearest else cv2.CV_16SC2
         d = np.asarray(self.d, dtype=np.float64)
-        if self.distortion_model == "equidistant":
-            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d, self.r, p, size, map_type))
+        if self.distortion_model == "equidistant":  # older realsense-ros sends [k1, k2, k3, k4, 0]
+            return tuple(cv2.fisheye.initUndistortRectifyMap(k, d[:4], self.r, p, size, map_type))
         return tuple(cv2.initUndistortRectifyMap(k, d, self.r, p, size, map_type))

@@ -36,6 +36,8 @@ def test_each_reason_names_what_the_graph_shows() -> None:
     )
     assert "1 publisher(s) of sensor_msgs/msg/Image but nothing arrived" in silence_reason(item, [IMAGE, COMPRESSED])
     assert "input_qos: sensor_data" in silence_reason(item, [IMAGE])
+    assert silence_reason(item, [COMPRESSED, COMPRESSED]) == silence_reason(item, [COMPRESSED])  # two of the other
+    assert "2 publisher(s) of sensor_msgs/msg/Image" in silence_reason(item, [IMAGE, COMPRESSED, IMAGE])
 
 
 def test_warned_after_the_delay_then_repeated_and_no_more_once_a_message_came() -> None:

@@ -110,7 +110,7 @@ def test_binning_and_roi() -> None:
         ("KANNALA_BRANDT", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # MYNT EYE, also on its *_RECTIFIED streams
         ("kannala_brandt4", (0.1, 0.01, 0.002, 0.0005)),  # realsense polled driver
         ("fisheye", (0.1, 0.01, 0.002, 0.0005)),
-        ("equidistant", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # 5 values: cv2.fisheye takes 4
+        ("equidistant", (0.1, 0.01, 0.002, 0.0005, 0.01)),  # a fifth non-zero value: cv2.fisheye takes 4
         ("fov", (0.1,)),
     ],
 )
@@ -145,6 +145,14 @@ def test_undistort_plumb_bob_straightens_a_point() -> None:
     assert len(model._undistort_maps) == 1
     model.undistort(raw)
     assert len(model._undistort_maps) == 1
+
+
+def test_an_equidistant_d_with_a_trailing_zero_undistorts_as_its_four_coefficients() -> None:
+    """Older realsense-ros publishes equidistant D as [k1, k2, k3, k4, 0] (later trimmed to 4): the same camera."""
+    raw = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    four = _info(distortion_model="equidistant", d=(0.1, 0.01, 0.002, 0.0005))
+    five = _info(distortion_model="equidistant", d=(0.1, 0.01, 0.002, 0.0005, 0.0))
+    np.testing.assert_array_equal(five.undistort(raw), four.undistort(raw))
 
 
 def test_undistort_equidistant_runs_and_keeps_size() -> None:

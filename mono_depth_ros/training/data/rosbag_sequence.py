@@ -221,9 +221,11 @@ class RosbagSequenceDataset(Dataset[Sample]):
                 raise BagError(msg)
             is_compressed = hasattr(message, "format")
             rgb = compressed_image_to_rgb8(message) if is_compressed else image_to_rgb8(message)
+            camera = self.camera.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             if not self.image_is_rectified:
-                rgb = self.camera.undistort(rgb)
-            self.intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.image_topic}")
+                rgb = camera.undistort(rgb)
+            intrinsics = camera.intrinsics(self.image_is_rectified)
+            intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.image_topic}")
             images.append(rgb)
         return images
 

@@ -216,9 +216,10 @@ class BagSource:
             return None
         try:
             rgb = decode_image(bag.deserialize(message), message.msgtype)
+            model = camera.model.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             if not self.image_is_rectified:
-                rgb = camera.model.undistort(rgb)
-            intrinsics = camera.model.intrinsics(self.image_is_rectified)
+                rgb = model.undistort(rgb)
+            intrinsics = model.intrinsics(self.image_is_rectified)
             intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.topics.image}")
         except DepthError as err:
             self.problems.add(f"image: {type(err).__name__}", str(err))

@@ -145,3 +145,14 @@ def test_a_message_compressed_bag_without_metadata_yaml_reads_as_it_indexes(tmp_
     (bag / "metadata.yaml").unlink()  # the .db3 copied alone: indexed by the bag reader, then read back by it too
     expected = RosbagSequenceDataset(plain, "/cam/image", "/cam/camera_info")[0].rgb
     torch.testing.assert_close(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0].rgb, expected)
+
+
+def test_an_image_one_pixel_off_its_camera_info_trains_as_the_node_runs_it(tmp_path: Path) -> None:
+    """image_proc's resize publishes width/height one pixel smaller than the image it makes; the node and the bag
+    runner take such a bag (CameraModel.for_image), so training on it must not stop at the first item."""
+    rounded = CameraModel(WIDTH, HEIGHT - 1, "plumb_bob", (0.0,) * 5, K, np.eye(3), P)
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[rounded])
+    dataset = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1))
+    sample = dataset[0]
+    assert sample.rgb.shape == (3, HEIGHT, WIDTH) and sample.k.tolist()[0] == [20.0, 0.0, 7.25]
+    dataset.close()

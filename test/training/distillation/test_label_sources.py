@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from mono_depth_ros.core.errors import BagError, ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.training.distillation.label_sources import BagSource, FolderSource, source_name
+from test import kitti_bag
 from test.bag.support import SCAN_LEAD_NS, START_NS, write_moving_bag
 from test.kitti_bag import CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC, KittiFrame, load_kitti_frames, write_kitti_bag
 from test.training.distill_support import one_thread, synthetic_clip, write_folder
@@ -48,6 +50,26 @@ def test_bag_frames_carry_image_intrinsics_and_lidar(kitti_frames: list[KittiFra
         depth_m, _ = zbuffer_depth(frame.points_in_camera, frame.intrinsics)  # the scan moved with the bag's TF
         assert_same_sparse(depth_m, truth.lidar_depth_m)
     assert not source.problems.counts
+
+
+def test_an_image_one_pixel_off_its_camera_info_is_labelled_as_the_node_runs_it(
+    kitti_frames: list[KittiFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """image_proc's resize publishes a camera_info one pixel smaller than its image (CameraModel.for_image): the
+    node takes it, so distillation labels it too instead of skipping every frame as a CalibrationError."""
+    original = kitti_bag.kitti_camera_info
+
+    def one_row_short(*args: Any, **kwargs: Any) -> Any:
+        info = original(*args, **kwargs)
+        info.height -= 1
+        return info
+
+    monkeypatch.setattr(kitti_bag, "kitti_camera_info", one_row_short)
+    write_kitti_bag(tmp_path / "kitti", kitti_frames)
+    source = BagSource(tmp_path / "kitti", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    frames = list(source.frames())
+    assert len(frames) == 3 and not source.problems.counts
+    assert frames[0].intrinsics is not None and frames[0].intrinsics.height == kitti_frames[0].rgb.shape[0]
 
 
 @pytest.mark.parametrize("motion_frame", ["", "odom"])
