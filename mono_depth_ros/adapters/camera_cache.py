@@ -52,10 +52,13 @@ def warn_about_calibration(
     image_is_rectified: bool,
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
+    warn_model: Callable[[str], Any] | None = None,
 ) -> Callable[[CameraModel], None]:
-    """A :class:`CameraModelCache` ``on_new`` that warns (the node's log) when :func:`distortion_ignored` applies
-    and when ``model_check`` (e.g. ``DepthPipeline.training_camera_warning``) has something to say about the
-    intrinsics of the image the model sees (an uncalibrated camera is left to the frame path, which counts it)."""
+    """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
+    calibration entry) that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, and
+    through ``warn_model`` (default ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
+    something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
+    path, which counts it)."""
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
@@ -67,7 +70,7 @@ def warn_about_calibration(
         except CalibrationError:
             return
         if (text := model_check(intrinsics)) is not None:
-            warn(text)
+            (warn_model or warn)(text)
 
     return check
 

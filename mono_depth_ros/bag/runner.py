@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.adapters.camera_cache import distortion_ignored
+from mono_depth_ros.adapters.camera_cache import warn_about_calibration
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
     DIAGNOSTICS_TOPIC,
@@ -45,8 +45,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import ParamValue
-from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import BagError, CalibrationError, DepthError, EncodingError
+from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
@@ -105,7 +104,14 @@ class _SecondPass:
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
         self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
-        self.cameras_checked: set[int] = set()  # ids of the index's calibration entries checked against the model
+        self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
+        self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
+            self.topics.image,
+            self.config.topics.image_is_rectified,
+            lambda text: summary.warnings.add("image_is_rectified: raw image with distortion", text),
+            pipeline.training_camera_warning,
+            lambda text: summary.warnings.add("metric model on another camera", text),
+        )
 
     def run(self, selection: set[str] | None) -> None:
         """Read the bag again (the same ``selection`` as the first pass) and process every image.
@@ -209,11 +215,9 @@ class _SecondPass:
             prediction = decoded
         lidar = self._lidar_input(plan)
         rectified = self.config.topics.image_is_rectified
-        if (ignored := distortion_ignored(self.topics.image, camera.model, rectified)) is not None:
-            warnings.add("image_is_rectified: raw image with distortion", ignored)
         if id(camera) not in self.cameras_checked:  # once per calibration (the index shares one entry per calibration)
             self.cameras_checked.add(id(camera))
-            self._check_training_camera(camera.model, rectified)
+            self.check_calibration(camera.model)
         try:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
@@ -248,15 +252,6 @@ class _SecondPass:
                 "published unfiltered; record /tf with the odometry, or set temporal.fixed_frame",
             )
         return pose
-
-    def _check_training_camera(self, camera: CameraModel, rectified: bool) -> None:
-        """Warn (summary) when a metric model's metres rest on its own scale on a camera unlike its training one."""
-        try:
-            intrinsics = camera.intrinsics(rectified)
-        except CalibrationError:
-            return  # the frame's own error, counted where the pipeline meets it
-        if (text := self.pipeline.training_camera_warning(intrinsics)) is not None:
-            self.summary.warnings.add("metric model on another camera", text)
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
         if not self.topics.lidar:
