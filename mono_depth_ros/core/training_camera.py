@@ -7,6 +7,11 @@ fy / height)``; the network's input resize keeps those ratios, so a live camera 
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 
@@ -16,6 +21,20 @@ given: metric depth is then off by roughly that factor."""
 
 SCALE_SOURCES = ("lidar", "ground_plane")
 """``scale.mode`` values that measure the scale on line, so the model's own metres matter less."""
+
+
+def median_focal(cameras: Iterable[tuple[Any, int, int]]) -> tuple[float, ...]:
+    """Median ``(fx / width, fy / height)`` over ``(K, width, height)`` triples (K a (3, 3) array or tensor in
+    pixels; triples whose K has a non-finite or non-positive focal length are skipped); empty when none is left.
+    For :attr:`ModelSpec.training_focal`."""
+    ratios = [
+        (float(k[0][0]) / width, float(k[1][1]) / height)
+        for k, width, height in cameras
+        if math.isfinite(float(k[0][0])) and math.isfinite(float(k[1][1])) and float(k[0][0]) > 0 and float(k[1][1]) > 0
+    ]
+    if not ratios:
+        return ()
+    return tuple(statistics.median(axis) for axis in zip(*ratios, strict=True))
 
 
 def focal_ratios(training_focal: tuple[float, ...], camera: PinholeIntrinsics) -> tuple[float, float] | None:

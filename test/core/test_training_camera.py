@@ -7,7 +7,7 @@ import pytest
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
-from mono_depth_ros.core.training_camera import FOCAL_TOLERANCE, focal_ratios, training_camera_mismatch
+from mono_depth_ros.core.training_camera import FOCAL_TOLERANCE, focal_ratios, median_focal, training_camera_mismatch
 
 SHIPPED = (0.58, 0.58 * 320 / 96)  # the shipped model's synthetic KITTI-like camera, seen at 320x96
 KITTI = PinholeIntrinsics(fx=721.5377, fy=721.5377, cx=609.5593, cy=172.854, width=1242, height=375)  # 000000.txt P2
@@ -60,3 +60,11 @@ def test_within_the_tolerance_on_both_axes_is_quiet_beyond_it_on_one_axis_is_war
     beyond = 1.0 + (factor - 1.0) * 1.2
     other = PinholeIntrinsics(fx=0.58 * 320, fy=SHIPPED[1] * 96 * beyond, cx=160.0, cy=48.0, width=320, height=96)
     assert training_camera_mismatch(SHIPPED, OutputKind.METRIC, "none", 1.0, other) is not None
+
+
+def test_the_median_training_focal_skips_cameras_without_a_focal_length() -> None:
+    k = [[50.0, 0.0, 32.0], [0.0, 60.0, 24.0], [0.0, 0.0, 1.0]]
+    wider = [[40.0, 0.0, 32.0], [0.0, 48.0, 24.0], [0.0, 0.0, 1.0]]
+    unknown = [[float("nan")] * 3] * 3
+    assert median_focal([(k, 64, 48), (wider, 64, 48), (unknown, 64, 48)]) == pytest.approx((45 / 64, 54 / 48))
+    assert median_focal([(unknown, 64, 48)]) == () and median_focal([]) == ()

@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.training_camera import median_focal
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.sample import evenly_spread
 
@@ -193,13 +194,11 @@ class PseudoLabelDataset(Dataset[dict[str, Tensor]]):
         """The camera the student's metres belong to: median ``(fx / width, fy / height)`` of up to ``frames``
         cached frames evenly spread (the label size is a resize of the whole image, which keeps both ratios);
         empty when none of them has intrinsics (bare image folders). For :attr:`ModelSpec.training_focal`."""
-        ratios = []
+        cameras = []
         for index in evenly_spread(len(self.paths), frames):
             with np.load(self.paths[index]) as data:
-                k, (height, width) = data["k"], data["label"].shape
-            if np.isfinite(k).all() and k[0, 0] > 0 and k[1, 1] > 0:
-                ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
-        return tuple(float(value) for value in np.median(np.asarray(ratios), axis=0)) if ratios else ()
+                cameras.append((data["k"], int(data["label"].shape[1]), int(data["label"].shape[0])))
+        return median_focal(cameras)
 
     def lidar_frames(self) -> int:
         """Cached frames that have at least one LiDAR pixel (reads one scalar per file)."""

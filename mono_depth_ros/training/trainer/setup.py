@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.training_camera import median_focal
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 from mono_depth_ros.models.unet import UNetOutput, make_unet_spec
 from mono_depth_ros.training.data.real import RecordedDepthDataset, build_recorded_datasets, fit_to_input
@@ -47,21 +47,19 @@ FOCAL_SAMPLES = 8
 """Training items (evenly spread) whose intrinsics make :attr:`ModelSpec.training_focal`."""
 
 
-def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) -> tuple[float, float]:
+def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) -> tuple[float, ...]:
     """The training camera as the network sees it: median ``(fx / width, fy / height)`` over up to ``samples``
     frames evenly spread over ``dataset``, at the input size before the random zoom (which divides the depth by
     the zoom, so the metres stay those of this view). For :attr:`ModelSpec.training_focal`."""
-    ratios = []
+    cameras = []
     for index in evenly_spread(len(dataset), samples):
         if isinstance(dataset, RecordedDepthDataset):  # the view before augmentation
             view = fit_to_input(dataset.samples[index], dataset.width, dataset.height)
-            k, height, width = view.k, view.height, view.width
+            cameras.append((view.k, view.width, view.height))
         else:  # rendered at the input size, not zoomed (a flip keeps both ratios)
             item = dataset[index]
-            k, (height, width) = item["k"], item["rgb"].shape[-2:]
-        ratios.append((float(k[0, 0]) / width, float(k[1, 1]) / height))
-    fx_ratio, fy_ratio = np.median(np.asarray(ratios), axis=0)
-    return float(fx_ratio), float(fy_ratio)
+            cameras.append((item["k"], int(item["rgb"].shape[-1]), int(item["rgb"].shape[-2])))
+    return median_focal(cameras)
 
 
 def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
