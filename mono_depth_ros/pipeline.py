@@ -9,7 +9,7 @@ Data flows one way: image → depth source (network or external prediction) → 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
@@ -24,10 +24,11 @@ from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
-from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
+from mono_depth_ros.core.model_output import check_network_output, out_of_memory
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.training_camera import training_camera_mismatch
@@ -346,16 +347,20 @@ class DepthPipeline:
     def _make_scale_recovery(self) -> ScaleRecovery:
         return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
 
-    def _check_network_output(self, prediction: npt.NDArray[np.float32]) -> None:
-        """Raise :class:`ModelOutputError` when the network's map is NaN / Inf beyond ``model.max_invalid_share``."""
-        valid = np.count_nonzero(np.isfinite(prediction)) + np.count_nonzero(np.isposinf(prediction))  # +Inf: sky
-        invalid_share = 1.0 - float(valid) / max(prediction.size, 1)
-        if invalid_share > self._config.model.max_invalid_share:
-            msg = (
-                f"model output is NaN / Inf at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
-                f"{self._config.model.max_invalid_share:g}): broken weights or numerics; frame skipped"
-            )
-            raise ModelOutputError(msg)
+    def _check_network_output(self, prediction: npt.NDArray[np.float32], kind: OutputKind, sizes_hw: Any) -> None:
+        """Raise :class:`ModelOutputError` for a network map of another size than ``sizes_hw`` ((H, W) options) or
+        one NaN / Inf (or <= 0 for a depth kind) beyond ``model.max_invalid_share``."""
+        check_network_output(prediction, kind, self._config.model.max_invalid_share, tuple(sizes_hw))
+
+    def _predict(self, run: Callable[[], Any], image_hw: tuple[int, int]) -> Any:
+        """``run()`` (the network on this frame); an out-of-memory failure becomes a :class:`ModelOutputError`."""
+        try:
+            return run()
+        except (RuntimeError, MemoryError) as err:
+            device = str(getattr(self._source, "device", self._config.model.device))
+            if (fault := out_of_memory(err, device, image_hw)) is not None:
+                raise fault from err
+            raise
 
     def _kind_override(self) -> str:
         """``model.output_kind`` as far as the pipeline is concerned: ``metric_focal`` is the model runner's business
@@ -425,20 +430,23 @@ class DepthPipeline:
             if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
                 hints = self._hints(frame, intrinsics, out_intrinsics)
                 if (on_device := self._device_source()) is not None:  # keeps its map there for the device road
-                    device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
+                    device_values, prediction = self._predict(
+                        lambda: on_device.predict_on_device(rgb, out_hw, hints), image_hw
+                    )
                 else:
-                    prediction = resizing.predict(rgb, out_hw, hints)
+                    prediction = self._predict(lambda: resizing.predict(rgb, out_hw, hints), image_hw)
                 stated = OutputKind.parse(self._kind_override()) if self._kind_override() else None
                 # stating the model's own kind keeps its per-frame one (Prompt Depth Anything without a scan)
                 kind = resizing.last_output_kind if stated in (None, resizing.output_kind) else stated
             else:
-                prediction = resizing.predict(rgb, out_hw)
+                prediction = self._predict(lambda: resizing.predict(rgb, out_hw), image_hw)
             timings["network"] = resizing.last_network_ms
-            self._check_network_output(prediction)
+            self._check_network_output(prediction, kind, (out_hw, image_hw))
         else:
-            assert self._source is not None  # checked in __init__
-            prediction = self._source.predict(rgb)
-            self._check_network_output(prediction)  # an external prediction may be sparse on purpose
+            source = self._source
+            assert source is not None  # checked in __init__
+            prediction = self._predict(lambda: source.predict(rgb), image_hw)
+            self._check_network_output(prediction, kind, (image_hw,))  # an external prediction may be sparse
         at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)
 

@@ -27,9 +27,10 @@ from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import FrameInput, FrameOutput, ScaleStatus
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, ScaleStatus
 
 from . import ros_standin
 from .core.ros_msg_support import rclpy_style_factory
@@ -616,6 +617,52 @@ def test_unexpected_worker_exception_is_logged_counted_and_survived(ros: Ros) ->
     assert "RuntimeError: boom" in error and "Traceback" in error
     send_frame(node, stamp_ns=STAMP_NS + 1)
     assert node.publishers["depth/image"].wait_for(1)
+
+
+class FaultyModel:
+    """A real DepthPipeline around a stand-in network: 2 m everywhere, or what ``fault(call)`` raises / returns."""
+
+    output_kind = OutputKind.METRIC
+
+    def __init__(self, fault: Callable[[int], Any]) -> None:
+        self.fault = fault
+        self.calls = 0
+
+    def bind(self, config: DepthConfig) -> DepthPipeline:
+        return DepthPipeline(config, self)
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        made = self.fault(self.calls)
+        return np.full(rgb.shape[:2], 2.0, np.float32) if made is None else made
+
+
+def test_a_model_fault_is_a_skipped_counted_frame_with_the_remedy_and_the_node_carries_on(ros: Ros) -> None:
+    """CUDA out of memory was 'bug in the depth worker' (worker_errors); an all-zero map a frame of NaN, health ok."""
+
+    def fault(call: int) -> Any:
+        if call == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return np.zeros((24, 32), np.float32) if call == 2 else None
+
+    overrides = {"model.backend": "unet", "scale.mode": "none", "model.output_kind": ""}
+    node = ros.make_node(overrides, pipeline=FaultyModel(fault))
+    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+    for k in range(3):
+        node.deliver("/camera/camera_info", camera_info(STAMP_NS + k))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+        assert wait_until(lambda k=k: stats(node).published + sum(stats(node).bad.values()) == k + 1)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == STAMP_NS + 2  # the third frame, after both faults
+    assert stats(node).bad == {"ModelOutputError": 2} and stats(node).worker_errors == 0
+    assert not node.get_logger().messages("ERROR")  # no "bug in the depth worker"
+    oom, zeros = [m for m in node.get_logger().messages("WARN") if "frame skipped (ModelOutputError)" in m]
+    assert "ran out of memory" in oom and "device:=cpu" in oom and "Tried to allocate 2.00 GiB" in oom
+    assert "NaN / Inf or <= 0 at 100 % of the pixels" in zeros
+    timer.callback()
+    (status,) = node.publishers["/diagnostics"].messages[-1].status
+    assert status.level == ros.fake["diagnostic_msgs.msg"].DiagnosticStatus.ERROR
+    assert "2 frame(s) with invalid model output" in status.message
 
 
 def test_stale_frames_are_dropped_from_the_latest_frame_slot_and_counted(ros: Ros) -> None:

@@ -169,7 +169,8 @@ def test_a_nan_network_output_is_an_error_not_a_silent_frame() -> None:
 
     config = DepthConfig.from_params({"scale.mode": "none"})
     frame = _frame(None)
-    with pytest.raises(ModelOutputError, match=r"NaN / Inf at 75 % of the pixels \(model.max_invalid_share 0.5\)"):
+    expected = r"NaN / Inf or <= 0 at 75 % of the pixels \(model.max_invalid_share 0.5\)"
+    with pytest.raises(ModelOutputError, match=expected):
         DepthPipeline(config, NanSource()).process_frame(frame)
     lenient = config.with_changes({"model.max_invalid_share": 0.8})  # a sparse source, declared so
     out = DepthPipeline(lenient, NanSource()).process_frame(frame)
@@ -397,3 +398,61 @@ def test_a_prompted_model_and_the_lidar_fit_share_one_projection_of_the_scan(mon
         assert out.scale.mode == "lidar" and out.scale.output_kind == "metric", out.scale.reason
         assert out.scale.scale == pytest.approx(2.0, rel=0.05)
     assert len(calls) == 2 and all(p is not None and np.isfinite(p).any() for p in net.prompts)
+
+
+class _FaultyNet:
+    """A network whose output is whatever ``make(rgb)`` returns (or raises)."""
+
+    def __init__(self, make: Any, kind: OutputKind = OutputKind.METRIC) -> None:
+        self.make = make
+        self.output_kind = kind
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(self.make(rgb))
+
+
+@pytest.mark.parametrize("value", [0.0, -2.0, -np.inf])
+def test_a_metric_network_output_without_a_positive_depth_is_an_error_not_a_frame_of_nan(value: float) -> None:
+    """All-zero / negative metres (broken weights or numerics) were published as an all-NaN depth map, health ok."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    net = _FaultyNet(lambda rgb: np.full(rgb.shape[:2], value, np.float32))
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, source=net)
+    with pytest.raises(ModelOutputError, match=r"at 100 % of the pixels .*model.max_invalid_share 0.5"):
+        pipeline.process_frame(_frame(None))
+    disparity = _FaultyNet(lambda rgb: np.full(rgb.shape[:2], value, np.float32), OutputKind.RELATIVE_INVERSE)
+    if np.isfinite(value):  # a disparity up to scale and shift may be 0 or negative
+        DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, disparity).process_frame(
+            _frame(None)
+        )
+
+
+@pytest.mark.parametrize("hw", [(48, 80), (160, 96), (96, 159)])
+def test_a_network_output_of_another_size_is_named_as_the_model_s_fault(hw: tuple[int, int]) -> None:
+    """It was a CalibrationError telling the user to fix camera_info."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    net = _FaultyNet(lambda rgb: np.full(hw, 5.0, np.float32))
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, source=net)
+    expected = rf"model output is {hw[1]}x{hw[0]} but the image is 160x96"
+    with pytest.raises(ModelOutputError, match=expected):
+        pipeline.process_frame(_frame(None))
+
+
+def test_a_model_out_of_memory_skips_the_frame_with_the_remedy() -> None:
+    """torch's CUDA OOM (a RuntimeError) went up as an unexpected exception: a 'bug' in the node, a crashed bag run."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    def oom(rgb: np.ndarray) -> np.ndarray:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)")
+
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(oom))
+    with pytest.raises(ModelOutputError, match=r"out of memory on .*160x96 image.*device:=cpu") as raised:
+        pipeline.process_frame(_frame(None))
+    assert "Tried to allocate 2.00 GiB" in str(raised.value)
+
+    def bug(rgb: np.ndarray) -> np.ndarray:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):  # other exceptions stay bugs, with their traceback
+        DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(bug)).process_frame(_frame(None))
