@@ -473,7 +473,8 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         return 1
     node, code = None, 0
     try:
-        node = (node_class or MonoDepthNode)()
+        with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
+            node = (node_class or MonoDepthNode)()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import signal
 import sys
 import threading
 import time
@@ -801,6 +803,37 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         assert node.destroyed and not node._worker.alive
         assert not ros.fake["rclpy"].ok()  # try_shutdown ran
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_model_load_ends_main_at_once(ros: Ros, signum: int) -> None:
+    """A model load, torch.compile or TensorRT build takes seconds to minutes; the stop flag was only looked at once
+    spin began, so Ctrl-C waited for the whole load (ros2 launch escalates to SIGKILL after 10 s)."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    loaded: list[bool] = []
+
+    def slow_load(params: Any, logger: Any) -> Any:
+        os.kill(os.getpid(), signum)  # Ctrl-C / systemd while the weights load
+        for _ in range(3000):  # 30 s of Python-level loading work
+            time.sleep(0.01)
+        loaded.append(True)
+        return EchoPipeline().bind(params)
+
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node_module = ros.node_module
+    original = node_module.MonoDepthNode
+    node_module.MonoDepthNode = functools.partial(  # type: ignore[misc]
+        original, make_pipeline=slow_load, parameter_overrides=[parameter("model.backend", value="external")]
+    )
+    started = time.monotonic()
+    try:
+        assert node_module.main([]) == 0
+    finally:
+        node_module.MonoDepthNode = original
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert not loaded and time.monotonic() - started < 10.0
+    assert not ros.fake["rclpy"].ok()  # try_shutdown ran
 
 
 def test_main_reports_a_params_file_rcl_cannot_parse_in_one_line_and_exits_1(
