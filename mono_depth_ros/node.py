@@ -295,7 +295,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         extra = config_key_values(self._config)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
         stamp_ns = int(self.get_clock().now().nanoseconds)
-        name = f"{self.get_name()}: depth"
+        name = f"{self.get_fully_qualified_name().lstrip('/')}: depth"  # ns front: front/mono_depth_node
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side

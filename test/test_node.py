@@ -757,6 +757,33 @@ def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros)
     assert values["backend"] == "external"
 
 
+def test_two_nodes_in_namespaces_give_two_diagnostic_statuses_and_keep_their_own_frames(ros: Ros) -> None:
+    """``namespace:=front`` / ``namespace:=rear`` (two cameras): both statuses were named 'mono_depth_node: depth' on
+    the global /diagnostics, so an aggregator or rqt_robot_monitor kept one of them."""
+    ros.fake["rclpy"].init()
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    nodes = {}
+    for namespace in ("/front", "/rear"):
+        nodes[namespace] = ros.node_module.MonoDepthNode(
+            make_pipeline=lambda params, logger: EchoPipeline().bind(params),
+            parameter_overrides=[parameter("model.backend", value="external")],
+            namespace=namespace,
+        )
+        ros.nodes.append(nodes[namespace])
+    for k, node in enumerate(nodes.values()):
+        send_frame(node, stamp_ns=STAMP_NS + k)  # (input topics are absolute: /camera/... unless set)
+    names = []
+    for k, node in enumerate(nodes.values()):
+        (depth,) = node.publishers["depth/image"].wait_for(1)
+        assert stamp_ns_of(depth) == STAMP_NS + k
+        assert wait_until(lambda node=node: stats(node).published == 1)
+        (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+        timer.callback()
+        (status,) = node.publishers["/diagnostics"].messages[-1].status
+        names.append(status.name)
+    assert names == ["front/mono_depth_node: depth", "rear/mono_depth_node: depth"]
+
+
 def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_latency(ros: Ros) -> None:
     """A driver that does not stamp: now - 0 was ~1.7e12 ms of latency_p95_ms."""
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
