@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
@@ -82,10 +83,6 @@ def qos_for(choice: str) -> Any:
     return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
 
 
-def _build_pipeline(config: DepthConfig, logger: Any) -> DepthPipeline:
-    return build_pipeline(config, logger.warning)
-
-
 @dataclass(frozen=True)
 class _Frame:
     """One synchronised input set, as received (decoded in the worker)."""
@@ -109,6 +106,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     """
 
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
+    load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -116,7 +114,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
         for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
             self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
-        self._make_pipeline = make_pipeline or _build_pipeline
+        self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
@@ -398,7 +396,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def on_configure(self, state: State) -> Any:
         try:
-            self._configure()
+            with self.load_guard():
+                self._configure()
         except Exception as err:  # a failed transition, not a dead process (DepthError or any other)
             self.get_logger().error(f"configure failed: {type(err).__name__}: {err}")
             self._free()
@@ -475,6 +474,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     try:
         with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
             node = (node_class or MonoDepthNode)()
+        node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

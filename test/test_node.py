@@ -832,10 +832,14 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_the_model_load_ends_main_at_once(ros: Ros, signum: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "node_class"),
+    [(signal.SIGINT, "MonoDepthNode"), (signal.SIGTERM, "MonoDepthNode"), (signal.SIGINT, "MonoDepthLifecycleNode")],
+)
+def test_a_signal_during_the_model_load_ends_main_at_once(ros: Ros, signum: int, node_class: str) -> None:
     """A model load, torch.compile or TensorRT build takes seconds to minutes; the stop flag was only looked at once
-    spin began, so Ctrl-C waited for the whole load (ros2 launch escalates to SIGKILL after 10 s)."""
+    spin began (the managed node: once configure returned), so Ctrl-C waited for the whole load (ros2 launch
+    escalates to SIGKILL after 10 s)."""
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     loaded: list[bool] = []
 
@@ -848,15 +852,16 @@ def test_a_signal_during_the_model_load_ends_main_at_once(ros: Ros, signum: int)
 
     parameter = ros.fake["rclpy.parameter"].Parameter
     node_module = ros.node_module
-    original = node_module.MonoDepthNode
-    node_module.MonoDepthNode = functools.partial(  # type: ignore[misc]
+    original = getattr(node_module, node_class)
+    make = functools.partial(
         original, make_pipeline=slow_load, parameter_overrides=[parameter("model.backend", value="external")]
     )
+    state = ros_standin.state()
+    state.spin = lambda node: node.trigger_configure()  # Nav2's lifecycle manager asks for configure
     started = time.monotonic()
     try:
-        assert node_module.main([]) == 0
+        assert node_module.main([], make) == 0
     finally:
-        node_module.MonoDepthNode = original
         for s, handler in previous.items():
             signal.signal(s, handler)
     assert not loaded and time.monotonic() - started < 10.0
