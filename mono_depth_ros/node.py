@@ -152,8 +152,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _activate(self) -> None:
         """Subscriptions, timers and the worker thread: frames flow."""
-        self._slot: LatestSlot[_Frame] = LatestSlot()
-        self._worker = TwoStageWorker(self._slot, self._process, self._publish, self._on_worker_error)
+        slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
+        self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
         self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()

@@ -4,6 +4,7 @@ model."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from . import test_node
@@ -66,4 +67,33 @@ def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros
     assert node.lifecycle_state == "inactive" and not node.subscriptions and not node.timers  # undone
     assert "activate failed: RuntimeError" in node.get_logger().messages("ERROR")[-1]
     assert node.on_error(None) is results.SUCCESS and not node.publishers  # on_error releases everything
+    node.destroy_node()
+
+
+def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
+    """The frame being computed and the one waiting in the slot were lost without a count: /diagnostics showed
+    frames_received above published + dropped + bad for good after a deactivate."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing = threading.Event()
+    node: Any = None
+
+    def until_deactivated(frame: Any) -> None:
+        if frame.stamp_ns == 1_000_000_000:
+            computing.set()
+            assert test_node.wait_until(lambda: node._slot.closed)  # finishes while deactivate stops the worker
+
+    node = ros.make_node(EXTERNAL, EchoPipeline(before=until_deactivated), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert computing.wait(30)
+    send_frame(node, stamp_ns=2_000_000_000)  # waits in the slot
+    assert node.trigger_deactivate() is results.SUCCESS
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped) == (2, 0, 2)
+    assert node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=3_000_000_000)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert test_node.wait_until(lambda: test_node.stats(node).published == 1)
+    snapshot = test_node.stats(node)
+    assert snapshot.received == snapshot.published + snapshot.dropped + sum(snapshot.bad.values())
     node.destroy_node()
