@@ -9,7 +9,7 @@ Data flows one way: image → depth source (network or external prediction) → 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
@@ -352,16 +352,6 @@ class DepthPipeline:
         one NaN / Inf (or <= 0 for a depth kind) beyond ``model.max_invalid_share``."""
         check_network_output(prediction, kind, self._config.model.max_invalid_share, tuple(sizes_hw))
 
-    def _predict(self, run: Callable[[], Any], image_hw: tuple[int, int]) -> Any:
-        """``run()`` (the network on this frame); an out-of-memory failure becomes a :class:`ModelOutputError`."""
-        try:
-            return run()
-        except (RuntimeError, MemoryError) as err:
-            device = str(getattr(self._source, "device", self._config.model.device))
-            if (fault := out_of_memory(err, device, image_hw)) is not None:
-                raise fault from err
-            raise
-
     def _kind_override(self) -> str:
         """``model.output_kind`` as far as the pipeline is concerned: ``metric_focal`` is the model runner's business
         (it delivers metres), so it overrides nothing here."""
@@ -389,7 +379,18 @@ class DepthPipeline:
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:
-        """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input."""
+        """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input, a
+        :class:`~mono_depth_ros.core.errors.ModelOutputError` when the network's output is unusable or the network
+        or the steps after it on its device ran out of memory (the next frame may fit)."""
+        try:
+            return self._process_frame(frame)
+        except (RuntimeError, MemoryError) as err:
+            device = str(getattr(self._source, "device", self._config.model.device))
+            if (fault := out_of_memory(err, device, frame.rgb.shape[:2])) is not None:
+                raise fault from err
+            raise
+
+    def _process_frame(self, frame: FrameInput) -> FrameOutput:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
@@ -430,22 +431,19 @@ class DepthPipeline:
             if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
                 hints = self._hints(frame, intrinsics, out_intrinsics)
                 if (on_device := self._device_source()) is not None:  # keeps its map there for the device road
-                    device_values, prediction = self._predict(
-                        lambda: on_device.predict_on_device(rgb, out_hw, hints), image_hw
-                    )
+                    device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
                 else:
-                    prediction = self._predict(lambda: resizing.predict(rgb, out_hw, hints), image_hw)
+                    prediction = resizing.predict(rgb, out_hw, hints)
                 stated = OutputKind.parse(self._kind_override()) if self._kind_override() else None
                 # stating the model's own kind keeps its per-frame one (Prompt Depth Anything without a scan)
                 kind = resizing.last_output_kind if stated in (None, resizing.output_kind) else stated
             else:
-                prediction = self._predict(lambda: resizing.predict(rgb, out_hw), image_hw)
+                prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms
             self._check_network_output(prediction, kind, (out_hw, image_hw))
         else:
-            source = self._source
-            assert source is not None  # checked in __init__
-            prediction = self._predict(lambda: source.predict(rgb), image_hw)
+            assert self._source is not None  # checked in __init__
+            prediction = self._source.predict(rgb)
             self._check_network_output(prediction, kind, (image_hw,))  # an external prediction may be sparse
         at_output_size = prediction.shape == out_hw
         timings["model"] = _ms(t)

@@ -456,3 +456,12 @@ def test_a_model_out_of_memory_skips_the_frame_with_the_remedy() -> None:
 
     with pytest.raises(RuntimeError, match="mat1 and mat2"):  # other exceptions stay bugs, with their traceback
         DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(bug)).process_frame(_frame(None))
+
+    after = DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(lambda rgb: np.ones(rgb.shape[:2])))
+
+    def oom_after_the_network(*args: Any) -> Any:  # e.g. output.device_postprocess on a full GPU
+        raise RuntimeError("CUDA error: out of memory")
+
+    after._scale.update = oom_after_the_network  # type: ignore[method-assign]
+    with pytest.raises(ModelOutputError, match=r"out of memory on auto .* in the model or the steps after it"):
+        after.process_frame(_frame(None))

@@ -60,10 +60,11 @@ def check_network_output(
 
 
 def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) -> ModelOutputError | None:
-    """The :class:`ModelOutputError` for a model that ran out of memory (``err``, from its ``predict``), else None.
+    """The :class:`ModelOutputError` for a frame that ran out of memory (``err``, from the model or the steps after
+    it on its device), else None.
 
     Args:
-        err: what the model raised (``torch.OutOfMemoryError`` and ``MemoryError`` too, or a RuntimeError whose text
+        err: what was raised (``torch.OutOfMemoryError`` and ``MemoryError`` too, or a RuntimeError whose text
             says so: CUDA, MPS, ONNX Runtime).
         device: where the model runs (the source's device, else the ``device`` parameter), for the message.
         image_hw: the camera image's (height, width) in pixels, for the message.
@@ -73,7 +74,8 @@ def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) ->
         return None
     first_line = text.splitlines()[0] if text else type(err).__name__
     msg = (
-        f"the model ran out of memory on {device} for this {image_hw[1]}x{image_hw[0]} image ({first_line}); frame "
-        "skipped; free the device's memory (another process?), use a smaller model (or input size), or device:=cpu"
+        f"out of memory on {device} for this {image_hw[1]}x{image_hw[0]} image in the model or the steps after it "
+        f"({first_line}); frame skipped; free the device's memory (another process?), use a smaller model (or input "
+        "size), or device:=cpu"
     )
     return ModelOutputError(msg)
