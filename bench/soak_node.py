@@ -7,7 +7,7 @@ after the first minute and that ``/diagnostics`` accounts for every image sent: 
 dropped from the latest-frame slot: that is the load case. Run with ROS 2 sourced and the package built beside it
 (``scripts/ros2_tier.sh`` shows how), from the repository root::
 
-    ROS_DOMAIN_ID=77 python3 -m bench.soak_node [--duration-s 300] [--rate-hz 30]
+    ROS_DOMAIN_ID=77 python3 -m bench.soak_node [--duration-s 300] [--rate-hz 30] [--param model.weights=SLOW]
 
 Exit code 1 when a check fails.
 """
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-hz", type=float, default=30.0)
     parser.add_argument("--sample-s", type=float, default=15.0)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/kitti_object_3frames/training"))
+    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE for the node (e.g. model.weights=)")
     args = parser.parse_args(argv)
 
     import rclpy
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     probe = Probe("mono_depth_soak")
     logs = Path(tempfile.mkdtemp(prefix="mono_depth_soak_"))
-    params = write_params(logs / "params.yaml", {"diagnostics.period_s": DIAGNOSTICS_PERIOD_S})
+    extra = dict(item.split("=", 1) for item in args.param)  # strings: a float or int parameter needs YAML's type
+    params = write_params(logs / "params.yaml", {"diagnostics.period_s": DIAGNOSTICS_PERIOD_S, **extra})
     launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, logs / "node.log")
     last: dict[str, Any] = {}
     arrivals: list[float] = []  # of our /diagnostics statuses (monotonic s): their period under load
