@@ -453,7 +453,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         for publisher in [*getattr(self, "_publishers_by_topic", {}).values(), getattr(self, "_pub_diag", None)]:
             if publisher is not None:
                 self.destroy_publisher(publisher)
-        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline"):  # the model's memory goes with the pipeline
+        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline", "_cameras"):  # the model goes with the last two
             if hasattr(self, name):
                 delattr(self, name)
 

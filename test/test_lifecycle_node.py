@@ -4,7 +4,9 @@ model."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from typing import Any
 
 from . import test_node
@@ -96,4 +98,30 @@ def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     assert test_node.wait_until(lambda: test_node.stats(node).published == 1)
     snapshot = test_node.stats(node)
     assert snapshot.received == snapshot.published + snapshot.dropped + sum(snapshot.bad.values())
+    node.destroy_node()
+
+
+def test_cleanup_releases_the_model(ros: Ros) -> None:
+    """The camera cache kept the pipeline's training-camera check (a bound method), so the model (and its GPU
+    memory) outlived cleanup until the next configure."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    built: list[weakref.ref[EchoPipeline]] = []
+
+    def make(params: Any, logger: Any) -> EchoPipeline:
+        pipeline = EchoPipeline().bind(params)
+        built.append(weakref.ref(pipeline))
+        return pipeline
+
+    ros.fake["rclpy"].init()
+    node = ros.node_module.MonoDepthLifecycleNode(
+        make_pipeline=make, parameter_overrides=[parameter("model.backend", value="external")]
+    )
+    ros.nodes.append(node)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert node.trigger_deactivate() is results.SUCCESS and node.trigger_cleanup() is results.SUCCESS
+    gc.collect()
+    assert built and built[0]() is None
     node.destroy_node()
