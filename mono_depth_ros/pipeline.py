@@ -312,9 +312,8 @@ class DepthPipeline:
         """
         scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
         temporal_changed = config.temporal != self._config.temporal
-        self._config = config
-        if scale_changed:
-            self._scale = self._make_scale_recovery()
+        scale = ScaleRecovery(RecoveryConfig.from_params(config.params)) if scale_changed else self._scale
+        self._config, self._scale = config, scale  # (a config the scale stage refuses changes nothing)
         if temporal_changed:
             if self._temporal is None or not config.temporal.enabled:
                 self._temporal = self._make_temporal_filter()

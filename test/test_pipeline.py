@@ -465,3 +465,19 @@ def test_a_model_out_of_memory_skips_the_frame_with_the_remedy() -> None:
     after._scale.update = oom_after_the_network  # type: ignore[method-assign]
     with pytest.raises(ModelOutputError, match=r"out of memory on auto .* in the model or the steps after it"):
         after.process_frame(_frame(None))
+
+
+def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """set_config took the new config before building its scale recovery: when that raised, config said the new
+    value and the old recovery ran."""
+    from mono_depth_ros.core.scale import RecoveryConfig
+
+    pipeline = _external()
+
+    def refuse(params: Any, **overrides: Any) -> RecoveryConfig:
+        raise ConfigError("refused")
+
+    monkeypatch.setattr(RecoveryConfig, "from_params", refuse)
+    with pytest.raises(ConfigError, match="refused"):
+        pipeline.set_config(pipeline.config.with_changes({"scale.mode": "fixed"}))
+    assert pipeline.config.scale.mode == "none"
