@@ -16,7 +16,7 @@ BENCHMARKS = (
     "bench_input_aspect",
 )  # fmt: skip
 
-SOAKS = ("soak_pipeline", "soak_bag")  # minutes each: run by name only
+SOAKS = ("soak_pipeline", "soak_bag", "soak_node")  # minutes each: by name only (soak_node: with ROS 2 sourced)
 ON_DEVICE = ("bench_gpu",)  # the lent GPU's run (bench/gpu.sh): by name only
 
 

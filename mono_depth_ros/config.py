@@ -73,7 +73,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.channels_last", False, "channels-last memory format for weights and input (torch backends; faster convolutions on GPUs)"),
     ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
-    ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output (not an external prediction) is NaN / Inf over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR)", min_value=0.0, max_value=1.0),
+    ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output (not an external prediction) is NaN / Inf (or <= 0 for a depth kind) over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR)", min_value=0.0, max_value=1.0),
     ParamSpec("model.onnx_providers", "", "ONNX Runtime execution providers in order of preference, comma-separated: tensorrt, cuda, cpu; empty = cuda on a GPU device, then cpu; one that is missing or fails to start is left out with a logged reason"),
     ParamSpec("model.trt_fp16", False, "TensorRT provider: build fp16 engines"),
     ParamSpec("model.trt_cache_dir", "", "TensorRT provider: engine cache directory (only the first start builds the engines); empty = no cache"),
@@ -83,7 +83,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("scale.fixed_scale", 1.0, "scale for scale.mode=fixed and the last fallback", min_value=1e-6, max_value=1e6, dynamic=True),
     ParamSpec("scale.camera_height_m", 1.5, "camera height above the ground plane (ground_plane fallback)", min_value=0.0, max_value=100.0, dynamic=True),
     ParamSpec("scale.camera_pitch_rad", 0.0, "camera pitch, positive looking down (ground_plane fallback)", min_value=-1.6, max_value=1.6, dynamic=True),
-    ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=1_000_000, dynamic=True),
+    ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=8192, dynamic=True),  # the fit samples 8192 (core.scale.fit.FitConfig.max_points)
     # Outputs
     ParamSpec("output.encoding", "32FC1", "depth image encoding: 32FC1 metres or 16UC1 millimetres", choices=("32FC1", "16UC1")),
     ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),

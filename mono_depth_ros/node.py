@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from importlib import import_module
 from typing import Any
@@ -81,10 +82,6 @@ def qos_for(choice: str) -> Any:
     return qos_profile_sensor_data if choice == "sensor_data" else QoSProfile(depth=10)
 
 
-def _build_pipeline(config: DepthConfig, logger: Any) -> DepthPipeline:
-    return build_pipeline(config, logger.warning)
-
-
 @dataclass(frozen=True)
 class _Frame:
     """One synchronised input set, as received (decoded in the worker)."""
@@ -108,6 +105,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     """
 
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
+    load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -115,7 +113,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
         for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
             self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
-        self._make_pipeline = make_pipeline or _build_pipeline
+        self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
@@ -153,8 +151,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _activate(self) -> None:
         """Subscriptions, timers and the worker thread: frames flow."""
-        self._slot: LatestSlot[_Frame] = LatestSlot()
-        self._worker = TwoStageWorker(self._slot, self._process, self._publish, self._on_worker_error)
+        slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
+        self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
         self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
@@ -295,7 +293,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         extra = config_key_values(self._config)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
         stamp_ns = int(self.get_clock().now().nanoseconds)
-        name = f"{self.get_name()}: depth"
+        name = f"{self.get_fully_qualified_name().lstrip('/')}: depth"  # ns front: front/mono_depth_node
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
@@ -398,7 +396,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def on_configure(self, state: State) -> Any:
         try:
-            self._configure()
+            with self.load_guard():
+                self._configure()
         except Exception as err:  # a failed transition, not a dead process (DepthError or any other)
             self.get_logger().error(f"configure failed: {type(err).__name__}: {err}")
             self._free()
@@ -454,7 +453,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         for publisher in [*getattr(self, "_publishers_by_topic", {}).values(), getattr(self, "_pub_diag", None)]:
             if publisher is not None:
                 self.destroy_publisher(publisher)
-        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline", "_cameras"):  # the model goes with the pipeline
+        for name in ("_publishers_by_topic", "_pub_diag", "_pipeline", "_cameras"):  # the model goes with the last two
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -473,7 +472,9 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         return 1
     node, code = None, 0
     try:
-        node = (node_class or MonoDepthNode)()
+        with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
+            node = (node_class or MonoDepthNode)()
+        node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

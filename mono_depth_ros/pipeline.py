@@ -24,10 +24,11 @@ from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
-from mono_depth_ros.core.errors import ConfigError, ModelOutputError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
+from mono_depth_ros.core.model_output import check_network_output, out_of_memory
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.training_camera import training_camera_mismatch
@@ -311,9 +312,8 @@ class DepthPipeline:
         """
         scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
         temporal_changed = config.temporal != self._config.temporal
-        self._config = config
-        if scale_changed:
-            self._scale = self._make_scale_recovery()
+        scale = ScaleRecovery(RecoveryConfig.from_params(config.params)) if scale_changed else self._scale
+        self._config, self._scale = config, scale  # (a config the scale stage refuses changes nothing)
         if temporal_changed:
             if self._temporal is None or not config.temporal.enabled:
                 self._temporal = self._make_temporal_filter()
@@ -346,16 +346,10 @@ class DepthPipeline:
     def _make_scale_recovery(self) -> ScaleRecovery:
         return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
 
-    def _check_network_output(self, prediction: npt.NDArray[np.float32]) -> None:
-        """Raise :class:`ModelOutputError` when the network's map is NaN / Inf beyond ``model.max_invalid_share``."""
-        valid = np.count_nonzero(np.isfinite(prediction)) + np.count_nonzero(np.isposinf(prediction))  # +Inf: sky
-        invalid_share = 1.0 - float(valid) / max(prediction.size, 1)
-        if invalid_share > self._config.model.max_invalid_share:
-            msg = (
-                f"model output is NaN / Inf at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
-                f"{self._config.model.max_invalid_share:g}): broken weights or numerics; frame skipped"
-            )
-            raise ModelOutputError(msg)
+    def _check_network_output(self, prediction: npt.NDArray[np.float32], kind: OutputKind, sizes_hw: Any) -> None:
+        """Raise :class:`ModelOutputError` for a network map of another size than ``sizes_hw`` ((H, W) options) or
+        one NaN / Inf (or <= 0 for a depth kind) beyond ``model.max_invalid_share``."""
+        check_network_output(prediction, kind, self._config.model.max_invalid_share, tuple(sizes_hw))
 
     def _kind_override(self) -> str:
         """``model.output_kind`` as far as the pipeline is concerned: ``metric_focal`` is the model runner's business
@@ -384,7 +378,18 @@ class DepthPipeline:
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
 
     def process_frame(self, frame: FrameInput) -> FrameOutput:
-        """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input."""
+        """Process one frame. Raises a :class:`~mono_depth_ros.core.errors.DepthError` on bad input, a
+        :class:`~mono_depth_ros.core.errors.ModelOutputError` when the network's output is unusable or the network
+        or the steps after it on its device ran out of memory (the next frame may fit)."""
+        try:
+            return self._process_frame(frame)
+        except (RuntimeError, MemoryError) as err:
+            device = str(getattr(self._source, "device", self._config.model.device))
+            if (fault := out_of_memory(err, device, frame.rgb.shape[:2])) is not None:
+                raise fault from err
+            raise
+
+    def _process_frame(self, frame: FrameInput) -> FrameOutput:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
@@ -435,11 +440,11 @@ class DepthPipeline:
             else:
                 prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms
-            self._check_network_output(prediction)
+            self._check_network_output(prediction, kind, (out_hw, image_hw))
         else:
             assert self._source is not None  # checked in __init__
             prediction = self._source.predict(rgb)
-            self._check_network_output(prediction)  # an external prediction may be sparse on purpose
+            self._check_network_output(prediction, kind, (image_hw,))  # an external prediction may be sparse
         if not frame.image_is_rectified:  # no depth, no LiDAR pair where the undistorted image shows the black fill
             prediction, device_values = _drop_unseen(prediction, device_values, camera)
         at_output_size = prediction.shape == out_hw

@@ -5,6 +5,7 @@ model."""
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from typing import Any
 
@@ -39,20 +40,6 @@ def test_frames_flow_only_while_active(ros: Ros) -> None:
     node.destroy_node()
 
 
-def test_cleanup_lets_the_pipeline_and_its_model_go(ros: Ros) -> None:
-    """Nothing the node keeps after cleanup holds the pipeline (the camera cache's warning hook held it: a second
-    configure then built a second model beside the first, on a GPU its memory too)."""
-    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
-    node = ros.make_node(EXTERNAL, None, LIFECYCLE)  # the real pipeline factory
-    assert node.trigger_configure() is results.SUCCESS
-    pipeline = weakref.ref(node._pipeline)
-    assert node.trigger_cleanup() is results.SUCCESS
-    gc.collect()
-    assert pipeline() is None
-    assert node.trigger_shutdown() is results.SUCCESS
-    node.destroy_node()
-
-
 def test_a_bad_configuration_fails_the_transition_not_the_process(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     overrides = {**EXTERNAL, "model.backend": "unet", "model.weights": "/no/such/weights.safetensors"}
@@ -82,4 +69,59 @@ def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros
     assert node.lifecycle_state == "inactive" and not node.subscriptions and not node.timers  # undone
     assert "activate failed: RuntimeError" in node.get_logger().messages("ERROR")[-1]
     assert node.on_error(None) is results.SUCCESS and not node.publishers  # on_error releases everything
+    node.destroy_node()
+
+
+def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
+    """The frame being computed and the one waiting in the slot were lost without a count: /diagnostics showed
+    frames_received above published + dropped + bad for good after a deactivate."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing = threading.Event()
+    node: Any = None
+
+    def until_deactivated(frame: Any) -> None:
+        if frame.stamp_ns == 1_000_000_000:
+            computing.set()
+            assert test_node.wait_until(lambda: node._slot.closed)  # finishes while deactivate stops the worker
+
+    node = ros.make_node(EXTERNAL, EchoPipeline(before=until_deactivated), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert computing.wait(30)
+    send_frame(node, stamp_ns=2_000_000_000)  # waits in the slot
+    assert node.trigger_deactivate() is results.SUCCESS
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped) == (2, 0, 2)
+    assert node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=3_000_000_000)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert test_node.wait_until(lambda: test_node.stats(node).published == 1)
+    snapshot = test_node.stats(node)
+    assert snapshot.received == snapshot.published + snapshot.dropped + sum(snapshot.bad.values())
+    node.destroy_node()
+
+
+def test_cleanup_releases_the_model(ros: Ros) -> None:
+    """The camera cache kept the pipeline's training-camera check (a bound method), so the model (and its GPU
+    memory) outlived cleanup until the next configure."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    built: list[weakref.ref[EchoPipeline]] = []
+
+    def make(params: Any, logger: Any) -> EchoPipeline:
+        pipeline = EchoPipeline().bind(params)
+        built.append(weakref.ref(pipeline))
+        return pipeline
+
+    ros.fake["rclpy"].init()
+    node = ros.node_module.MonoDepthLifecycleNode(
+        make_pipeline=make, parameter_overrides=[parameter("model.backend", value="external")]
+    )
+    ros.nodes.append(node)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert node.trigger_deactivate() is results.SUCCESS and node.trigger_cleanup() is results.SUCCESS
+    gc.collect()
+    assert built and built[0]() is None
     node.destroy_node()

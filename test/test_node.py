@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import signal
 import sys
 import threading
 import time
@@ -27,9 +29,10 @@ from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import FrameInput, FrameOutput, ScaleStatus
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, ScaleStatus
 
 from . import ros_standin
 from .core.ros_msg_support import rclpy_style_factory
@@ -631,6 +634,53 @@ def test_unexpected_worker_exception_is_logged_counted_and_survived(ros: Ros) ->
     assert node.publishers["depth/image"].wait_for(1)
 
 
+class FaultyModel:
+    """A real DepthPipeline around a stand-in network: 2 m everywhere, or what ``fault(call)`` raises / returns."""
+
+    output_kind = OutputKind.METRIC
+
+    def __init__(self, fault: Callable[[int], Any]) -> None:
+        self.fault = fault
+        self.calls = 0
+
+    def bind(self, config: DepthConfig) -> DepthPipeline:
+        return DepthPipeline(config, self)
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        made = self.fault(self.calls)
+        return np.full(rgb.shape[:2], 2.0, np.float32) if made is None else made
+
+
+def test_a_model_fault_is_a_skipped_counted_frame_with_the_remedy_and_the_node_carries_on(ros: Ros) -> None:
+    """CUDA out of memory was 'bug in the depth worker' (worker_errors); an all-zero map a frame of NaN, health ok."""
+
+    def fault(call: int) -> Any:
+        if call == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return np.zeros((24, 32), np.float32) if call == 2 else None
+
+    overrides = {"model.backend": "unet", "scale.mode": "none", "model.output_kind": ""}
+    node = ros.make_node(overrides, pipeline=FaultyModel(fault))
+    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+    for k in range(3):
+        node.deliver("/camera/camera_info", camera_info(STAMP_NS + k))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+        assert wait_until(lambda k=k: stats(node).published + sum(stats(node).bad.values()) == k + 1)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == STAMP_NS + 2  # the third frame, after both faults
+    assert stats(node).bad == {"ModelOutputError": 2} and stats(node).worker_errors == 0
+    assert not node.get_logger().messages("ERROR")  # no "bug in the depth worker"
+    oom, zeros = [m for m in node.get_logger().messages("WARN") if "frame skipped (ModelOutputError)" in m]
+    assert "out of memory on auto for this 32x24 image" in oom and "device:=cpu" in oom
+    assert "Tried to allocate 2.00 GiB" in oom  # torch's own words
+    assert "NaN / Inf or <= 0 at 100 % of the pixels" in zeros
+    timer.callback()
+    (status,) = node.publishers["/diagnostics"].messages[-1].status
+    assert status.level == ros.fake["diagnostic_msgs.msg"].DiagnosticStatus.ERROR
+    assert "2 frame(s) with invalid model output" in status.message
+
+
 def test_stale_frames_are_dropped_from_the_latest_frame_slot_and_counted(ros: Ros) -> None:
     started, release = threading.Event(), threading.Event()
 
@@ -721,6 +771,33 @@ def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros)
     assert values["backend"] == "external"
 
 
+def test_two_nodes_in_namespaces_give_two_diagnostic_statuses_and_keep_their_own_frames(ros: Ros) -> None:
+    """``namespace:=front`` / ``namespace:=rear`` (two cameras): both statuses were named 'mono_depth_node: depth' on
+    the global /diagnostics, so an aggregator or rqt_robot_monitor kept one of them."""
+    ros.fake["rclpy"].init()
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    nodes = {}
+    for namespace in ("/front", "/rear"):
+        nodes[namespace] = ros.node_module.MonoDepthNode(
+            make_pipeline=lambda params, logger: EchoPipeline().bind(params),
+            parameter_overrides=[parameter("model.backend", value="external")],
+            namespace=namespace,
+        )
+        ros.nodes.append(nodes[namespace])
+    for k, node in enumerate(nodes.values()):
+        send_frame(node, stamp_ns=STAMP_NS + k)  # (input topics are absolute: /camera/... unless set)
+    names = []
+    for k, node in enumerate(nodes.values()):
+        (depth,) = node.publishers["depth/image"].wait_for(1)
+        assert stamp_ns_of(depth) == STAMP_NS + k
+        assert wait_until(lambda node=node: stats(node).published == 1)
+        (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
+        timer.callback()
+        (status,) = node.publishers["/diagnostics"].messages[-1].status
+        names.append(status.name)
+    assert names == ["front/mono_depth_node: depth", "rear/mono_depth_node: depth"]
+
+
 def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_latency(ros: Ros) -> None:
     """A driver that does not stamp: now - 0 was ~1.7e12 ms of latency_p95_ms."""
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
@@ -767,6 +844,42 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         assert node.destroyed and not node._worker.alive
         assert not ros.fake["rclpy"].ok()  # try_shutdown ran
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
+
+
+@pytest.mark.parametrize(
+    ("signum", "node_class"),
+    [(signal.SIGINT, "MonoDepthNode"), (signal.SIGTERM, "MonoDepthNode"), (signal.SIGINT, "MonoDepthLifecycleNode")],
+)
+def test_a_signal_during_the_model_load_ends_main_at_once(ros: Ros, signum: int, node_class: str) -> None:
+    """A model load, torch.compile or TensorRT build takes seconds to minutes; the stop flag was only looked at once
+    spin began (the managed node: once configure returned), so Ctrl-C waited for the whole load (ros2 launch
+    escalates to SIGKILL after 10 s)."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    loaded: list[bool] = []
+
+    def slow_load(params: Any, logger: Any) -> Any:
+        os.kill(os.getpid(), signum)  # Ctrl-C / systemd while the weights load
+        for _ in range(3000):  # 30 s of Python-level loading work
+            time.sleep(0.01)
+        loaded.append(True)
+        return EchoPipeline().bind(params)
+
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node_module = ros.node_module
+    original = getattr(node_module, node_class)
+    make = functools.partial(
+        original, make_pipeline=slow_load, parameter_overrides=[parameter("model.backend", value="external")]
+    )
+    state = ros_standin.state()
+    state.spin = lambda node: node.trigger_configure()  # Nav2's lifecycle manager asks for configure
+    started = time.monotonic()
+    try:
+        assert node_module.main([], make) == 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert not loaded and time.monotonic() - started < 10.0
+    assert not ros.fake["rclpy"].ok()  # try_shutdown ran
 
 
 def test_main_reports_a_params_file_rcl_cannot_parse_in_one_line_and_exits_1(

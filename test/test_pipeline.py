@@ -169,7 +169,8 @@ def test_a_nan_network_output_is_an_error_not_a_silent_frame() -> None:
 
     config = DepthConfig.from_params({"scale.mode": "none"})
     frame = _frame(None)
-    with pytest.raises(ModelOutputError, match=r"NaN / Inf at 75 % of the pixels \(model.max_invalid_share 0.5\)"):
+    expected = r"NaN / Inf or <= 0 at 75 % of the pixels \(model.max_invalid_share 0.5\)"
+    with pytest.raises(ModelOutputError, match=expected):
         DepthPipeline(config, NanSource()).process_frame(frame)
     lenient = config.with_changes({"model.max_invalid_share": 0.8})  # a sparse source, declared so
     out = DepthPipeline(lenient, NanSource()).process_frame(frame)
@@ -499,3 +500,86 @@ def test_an_image_procs_resize_topic_is_processed_with_its_pixel_of_rounding(
         DepthPipeline(config, source=_ConstantNet()).process_frame(
             FrameInput(1, "cam", np.zeros((480, 640, 3), np.uint8), small, rectified)
         )
+
+
+class _FaultyNet:
+    """A network whose output is whatever ``make(rgb)`` returns (or raises)."""
+
+    def __init__(self, make: Any, kind: OutputKind = OutputKind.METRIC) -> None:
+        self.make = make
+        self.output_kind = kind
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(self.make(rgb))
+
+
+@pytest.mark.parametrize("value", [0.0, -2.0, -np.inf])
+def test_a_metric_network_output_without_a_positive_depth_is_an_error_not_a_frame_of_nan(value: float) -> None:
+    """All-zero / negative metres (broken weights or numerics) were published as an all-NaN depth map, health ok."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    net = _FaultyNet(lambda rgb: np.full(rgb.shape[:2], value, np.float32))
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, source=net)
+    with pytest.raises(ModelOutputError, match=r"at 100 % of the pixels .*model.max_invalid_share 0.5"):
+        pipeline.process_frame(_frame(None))
+    disparity = _FaultyNet(lambda rgb: np.full(rgb.shape[:2], value, np.float32), OutputKind.RELATIVE_INVERSE)
+    if np.isfinite(value):  # a disparity up to scale and shift may be 0 or negative
+        DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, disparity).process_frame(
+            _frame(None)
+        )
+
+
+@pytest.mark.parametrize("hw", [(48, 80), (160, 96), (96, 159)])
+def test_a_network_output_of_another_size_is_named_as_the_model_s_fault(hw: tuple[int, int]) -> None:
+    """It was a CalibrationError telling the user to fix camera_info."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    net = _FaultyNet(lambda rgb: np.full(hw, 5.0, np.float32))
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none", "model.output_kind": ""}, source=net)
+    expected = rf"model output is {hw[1]}x{hw[0]} but the image is 160x96"
+    with pytest.raises(ModelOutputError, match=expected):
+        pipeline.process_frame(_frame(None))
+
+
+def test_a_model_out_of_memory_skips_the_frame_with_the_remedy() -> None:
+    """torch's CUDA OOM (a RuntimeError) went up as an unexpected exception: a 'bug' in the node, a crashed bag run."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    def oom(rgb: np.ndarray) -> np.ndarray:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)")
+
+    pipeline = DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(oom))
+    with pytest.raises(ModelOutputError, match=r"out of memory on .*160x96 image.*device:=cpu") as raised:
+        pipeline.process_frame(_frame(None))
+    assert "Tried to allocate 2.00 GiB" in str(raised.value)
+
+    def bug(rgb: np.ndarray) -> np.ndarray:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):  # other exceptions stay bugs, with their traceback
+        DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(bug)).process_frame(_frame(None))
+
+    after = DepthPipeline({**defaults(), "scale.mode": "none"}, source=_FaultyNet(lambda rgb: np.ones(rgb.shape[:2])))
+
+    def oom_after_the_network(*args: Any) -> Any:  # e.g. output.device_postprocess on a full GPU
+        raise RuntimeError("CUDA error: out of memory")
+
+    after._scale.update = oom_after_the_network  # type: ignore[method-assign]
+    with pytest.raises(ModelOutputError, match=r"out of memory on auto .* in the model or the steps after it"):
+        after.process_frame(_frame(None))
+
+
+def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """set_config took the new config before building its scale recovery: when that raised, config said the new
+    value and the old recovery ran."""
+    from mono_depth_ros.core.scale import RecoveryConfig
+
+    pipeline = _external()
+
+    def refuse(params: Any, **overrides: Any) -> RecoveryConfig:
+        raise ConfigError("refused")
+
+    monkeypatch.setattr(RecoveryConfig, "from_params", refuse)
+    with pytest.raises(ConfigError, match="refused"):
+        pipeline.set_config(pipeline.config.with_changes({"scale.mode": "fixed"}))
+    assert pipeline.config.scale.mode == "none"

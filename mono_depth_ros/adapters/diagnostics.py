@@ -45,7 +45,8 @@ def diagnostic_report(
             kept share, frames filtered, frames passed through without a camera pose), or None (filter off).
 
     Level: ERROR when the worker hit an unexpected exception within the window or a frame's model output was
-    NaN / Inf beyond ``model.max_invalid_share`` (``severe_in_window``); WARN when nothing was published
+    unusable (``core.model_output``: NaN / Inf beyond ``model.max_invalid_share``, another size, out of memory;
+    ``severe_in_window``); WARN when nothing was published
     within the window, when messages were rejected within it, or when the scale health is ``degraded``; ERROR
     also when it is ``lost`` (core.scale.Health: ok / degraded / lost); else OK.
     """
@@ -73,7 +74,10 @@ def diagnostic_report(
         level, message = "ERROR", f"{stats.errors_in_window} worker error(s) in the last {window}; see the log"
     elif stats.severe_in_window:
         level = "ERROR"
-        message = f"{stats.severe_in_window} frame(s) with invalid model output (NaN / Inf) in the last {window}"
+        message = (
+            f"{stats.severe_in_window} frame(s) with invalid model output (NaN / Inf, <= 0, another size) or a "
+            f"model out of memory in the last {window}; see the log"
+        )
     elif stats.published_in_window == 0:
         level = "WARN"
         message = f"no depth published in the last {window} ({stats.received} input frame(s) received so far)"

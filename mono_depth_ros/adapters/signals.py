@@ -6,7 +6,9 @@ One class for both long-running transports:
   ``spin`` ends; the flag tells ``main`` that an error raised by the shutdown race (Humble's RCLError "context is
   not valid", or a pybind11 RuntimeError for an interrupt inside ``take_message``, both seen on real Humble) is a
   requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch): :meth:`ignore_further` keeps the
-  second from interrupting the clean-up;
+  second from interrupting the clean-up. During start-up (:meth:`interrupting`: the model load, ``torch.compile``, a
+  TensorRT build, the warm-up: seconds to minutes, with no flag to look at) a signal raises ``KeyboardInterrupt`` at
+  once instead;
 * ``mono-depth bag`` passes it to ``run_bag`` as its ``stop``: the run finishes the frame in hand and closes the
   output bag; with ``escalate`` a second signal stops at once (``KeyboardInterrupt``).
 """
@@ -14,7 +16,8 @@ One class for both long-running transports:
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -28,6 +31,7 @@ class StopSignals:
         self._escalate = escalate
         self._notify = notify
         self._previous: dict[int, Any] = {}
+        self._interrupt = False
 
     @classmethod
     def install(cls, escalate: bool = False, notify: Callable[[str], object] | None = None) -> StopSignals:
@@ -46,6 +50,18 @@ class StopSignals:
         if self.reason and self._escalate:
             raise KeyboardInterrupt
         self.request(signal.Signals(signum).name)
+        if self._interrupt:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def interrupting(self) -> Iterator[None]:
+        """Within the block a signal also raises ``KeyboardInterrupt`` where the main thread is (the flag is set as
+        always): for long work that never looks at the flag, such as a model load."""
+        self._interrupt = True
+        try:
+            yield
+        finally:
+            self._interrupt = False
 
     def request(self, reason: str) -> None:
         """Ask for the stop (the first reason is kept)."""

@@ -29,8 +29,8 @@ class ItemSource(Protocol[T_co]):
         """The next item, waiting for one; None once closed."""
         ...
 
-    def close(self) -> None:
-        """Wake the waiters; later takes return None."""
+    def close(self) -> bool:
+        """Wake the waiters; later takes return None. True when an untaken item was dropped."""
         ...
 
 
@@ -52,12 +52,14 @@ class _OneItem(Generic[T]):
             self._cond.notify_all()  # a waiting put (HandOff) may go on
             return item
 
-    def close(self) -> None:
-        """Wake every waiter; later puts are ignored and takes return None."""
+    def close(self) -> bool:
+        """Wake every waiter; later puts are ignored and takes return None. True when an untaken item was dropped."""
         with self._cond:
+            dropped = self._item is not None and not self._closed
             self._closed = True
             self._item = None
             self._cond.notify_all()
+            return dropped
 
     @property
     def closed(self) -> bool:
@@ -147,7 +149,9 @@ class TwoStageWorker(Generic[T, R]):
     output that is not None, in the order computed, while the next item is computed.
 
     An exception from either stage goes to ``on_error`` (from that stage's thread) and the thread carries on, as
-    in :class:`FrameWorker`; ``on_error`` itself must not raise. ``compute`` and ``publish`` each run on one
+    in :class:`FrameWorker`; ``on_error`` itself must not raise. ``on_discard(n)`` is told of the ``n`` items or
+    outputs that :meth:`stop` leaves unpublished (one in the slot, one queued, one computed after it), so that a
+    stop (a lifecycle deactivate) loses no frame uncounted. ``compute`` and ``publish`` each run on one
     thread only, so each may keep state of its own (a reused message buffer in ``publish``).
     """
 
@@ -157,10 +161,13 @@ class TwoStageWorker(Generic[T, R]):
         compute: Callable[[T], R | None],
         publish: Callable[[R], None],
         on_error: Callable[[Exception], None],
+        on_discard: Callable[[int], object] = lambda count: None,
         name: str = "mono_depth_worker",
     ) -> None:
         self._handoff: HandOff[R] = HandOff()
+        self._slot = slot
         self._compute = compute
+        self._on_discard = on_discard
         self._computer = FrameWorker(slot, self._compute_one, on_error, name)
         self._publisher = FrameWorker(self._handoff, publish, on_error, f"{name}_publish")
 
@@ -172,7 +179,10 @@ class TwoStageWorker(Generic[T, R]):
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Close the hand-off (an output not yet published is dropped) and the slot, join both threads (each up to
         ``timeout_s`` seconds); True when both ended."""
-        published = self._publisher.stop(timeout_s)  # closes the hand-off first: compute never waits on it again
+        discarded = int(self._handoff.close()) + int(self._slot.close())  # the hand-off first: compute never waits
+        if discarded:
+            self._on_discard(discarded)
+        published = self._publisher.stop(timeout_s)
         computed = self._computer.stop(timeout_s)
         return computed and published
 
@@ -183,5 +193,5 @@ class TwoStageWorker(Generic[T, R]):
 
     def _compute_one(self, item: T) -> None:
         output = self._compute(item)
-        if output is not None:
-            self._handoff.put(output)
+        if output is not None and not self._handoff.put(output):
+            self._on_discard(1)  # computed after a stop

@@ -102,3 +102,14 @@ def test_node_doc_lists_every_parameter() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ros2_node.md").read_text()
     missing = [spec.name for spec in PARAMS if f"| `{spec.name}` |" not in doc]
     assert not missing, f"docs/ros2_node.md lacks {missing}; regenerate its parameter table from config.PARAMS"
+
+
+def test_the_largest_scale_min_points_the_range_allows_is_usable_at_run_time() -> None:
+    """The range said up to 1e6 but the fit takes at most 8192 points: `ros2 param set ... scale.min_points 10000`
+    was accepted, then refused by the worker (one frame skipped as 'ConfigError'), the old value still in force."""
+    from mono_depth_ros.core.scale import RecoveryConfig
+
+    largest = PARAMS_BY_NAME["scale.min_points"].max_value
+    RecoveryConfig.from_params({"scale.min_points": largest})  # what the pipeline builds from it
+    with pytest.raises(ConfigError, match=r"scale\.min_points"):
+        apply_changes(DepthConfig.from_params({}), {"scale.min_points": int(largest) + 1})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mono_depth_ros.adapters.signals import StopSignals
@@ -46,3 +48,24 @@ def test_a_second_signal_stops_at_once_when_asked_and_restore_puts_the_handlers_
     finally:
         stop.restore()
     assert signal_module.getsignal(signal_module.SIGTERM) == before
+
+
+def test_within_interrupting_a_signal_raises_at_once_and_sets_the_flag() -> None:
+    """For the node's start-up: a model load looks at no flag, so the signal must interrupt it."""
+    import os
+    import signal as signal_module
+
+    previous = {s: signal_module.getsignal(s) for s in (signal_module.SIGINT, signal_module.SIGTERM)}
+    stop = StopSignals.install()
+    try:
+        with pytest.raises(KeyboardInterrupt), stop.interrupting():
+            os.kill(os.getpid(), signal_module.SIGTERM)
+            for _ in range(1000):  # the handler runs between two bytecodes of this loop
+                time.sleep(0.001)
+        assert stop.reason == "SIGTERM"
+        os.kill(os.getpid(), signal_module.SIGINT)  # outside the block: only the flag, as before
+        assert stop.reason == "SIGTERM"
+    finally:
+        stop.restore()
+        for signum, handler in previous.items():
+            signal_module.signal(signum, handler)

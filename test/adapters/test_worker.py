@@ -165,3 +165,24 @@ def _wait(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
             return False
         time.sleep(0.001)
     return True
+
+
+def test_two_stage_worker_reports_every_item_and_output_its_stop_discards() -> None:
+    """A lifecycle deactivate lost the frame waiting in the slot and the one being computed without a count."""
+    slot: LatestSlot[int] = LatestSlot()
+    computing = threading.Event()
+    discarded: list[int] = []
+    published: list[int] = []
+
+    def compute(item: int) -> int:
+        computing.set()
+        assert _wait(lambda: slot.closed)  # finishes while the worker stops
+        return item
+
+    worker = TwoStageWorker(slot, compute, published.append, lambda err: None, discarded.append)
+    worker.start()
+    slot.put(1)
+    assert computing.wait(30)  # 1 is being computed ...
+    slot.put(2)  # ... and 2 waits in the slot
+    assert worker.stop(timeout_s=30) and not worker.alive
+    assert published == [] and sum(discarded) == 2  # 2 from the slot, 1's output computed after the stop

@@ -171,6 +171,10 @@ def test_params_file_namespace_argument_override_and_compressed_input(
         finite = np.isfinite(metres)
         assert finite.any() and metres[finite].max() <= 40.0
         probe.drop(depth)
+        statuses = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)  # named apart from another camera's
+        named = lambda: {s.name for m in statuses.messages for s in m.status}  # noqa: E731
+        wait_until(lambda: "robot1/mono_depth_node: depth" in named(), 10, "the namespaced /diagnostics status")
+        probe.drop(statuses)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 

@@ -1,0 +1,81 @@
+"""Checks on what a depth network hands back for one frame: a fault of the model is named as one.
+
+Each check raises :class:`~mono_depth_ros.core.errors.ModelOutputError` (the frame is skipped and counted; the node's
+``/diagnostics`` goes to ERROR, the bag runner skips the image), never a message that blames the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.errors import ModelOutputError
+
+OUT_OF_MEMORY_MARKERS = ("out of memory", "not enough memory", "failed to allocate memory", "outofmemory")
+"""Lower-case texts of an allocation failure: torch (CUDA, MPS, CPU ``DefaultCPUAllocator``), ONNX Runtime."""
+
+
+def _hw(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in reversed(shape)) if len(shape) == 2 else str(shape)
+
+
+def check_network_output(
+    prediction: npt.NDArray[np.floating],
+    kind: OutputKind,
+    max_invalid_share: float,
+    sizes_hw: tuple[tuple[int, int], ...],
+) -> None:
+    """Raise when the network's (H, W) map cannot be a depth map for this frame.
+
+    Args:
+        prediction: the network's map (depth, depth up to scale or disparity; see ``kind``).
+        kind: what it means; for depth kinds (metres, up to scale) a value <= 0 is no depth, as NaN and -Inf are;
+            for ``relative_inverse`` (disparity up to scale and shift) any finite value is one.
+        max_invalid_share: ``model.max_invalid_share``: the largest share of invalid pixels (+Inf, sky, is valid).
+        sizes_hw: the sizes the pipeline can use, (height, width) in pixels (the published size, the image's).
+
+    Raises:
+        ModelOutputError: another size than ``sizes_hw``, or too many invalid pixels.
+    """
+    if tuple(prediction.shape) not in sizes_hw:
+        expected = " or ".join(_hw(size) for size in dict.fromkeys(sizes_hw))
+        msg = (
+            f"model output is {_hw(tuple(prediction.shape))} but the image is {expected}: the model or its spec does "
+            "not match this image size (the exported model's output shape, its spec's input size); frame skipped"
+        )
+        raise ModelOutputError(msg)
+    usable = np.isfinite(prediction)
+    if kind is not OutputKind.RELATIVE_INVERSE:
+        usable &= prediction > 0
+    valid = np.count_nonzero(usable) + np.count_nonzero(np.isposinf(prediction))  # +Inf: sky
+    invalid_share = 1.0 - float(valid) / max(prediction.size, 1)
+    if invalid_share > max_invalid_share:
+        what = "NaN / Inf" if kind is OutputKind.RELATIVE_INVERSE else "NaN / Inf or <= 0"
+        msg = (
+            f"model output is {what} at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
+            f"{max_invalid_share:g}): broken weights or numerics; frame skipped"
+        )
+        raise ModelOutputError(msg)
+
+
+def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) -> ModelOutputError | None:
+    """The :class:`ModelOutputError` for a frame that ran out of memory (``err``, from the model or the steps after
+    it on its device), else None.
+
+    Args:
+        err: what was raised (``torch.OutOfMemoryError`` and ``MemoryError`` too, or a RuntimeError whose text
+            says so: CUDA, MPS, ONNX Runtime).
+        device: where the model runs (the source's device, else the ``device`` parameter), for the message.
+        image_hw: the camera image's (height, width) in pixels, for the message.
+    """
+    text = str(err).strip()
+    if not (isinstance(err, MemoryError) or any(m in text.lower() for m in OUT_OF_MEMORY_MARKERS)):
+        return None
+    first_line = text.splitlines()[0] if text else type(err).__name__
+    msg = (
+        f"out of memory on {device} for this {image_hw[1]}x{image_hw[0]} image in the model or the steps after it "
+        f"({first_line}); frame skipped; free the device's memory (another process?), use a smaller model (or input "
+        "size), or device:=cpu"
+    )
+    return ModelOutputError(msg)

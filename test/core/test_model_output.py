@@ -1,0 +1,59 @@
+"""mono_depth_ros.core.model_output: a network's unusable output or failed run is named as the model's fault."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.errors import ModelOutputError
+from mono_depth_ros.core.model_output import check_network_output, out_of_memory
+
+HW = (6, 8)
+
+
+def test_depth_kinds_count_values_at_or_below_zero_as_invalid_and_disparity_does_not() -> None:
+    depth = np.full(HW, 3.0, np.float32)
+    depth[:4] = 0.0  # 4 of 6 rows: 67 %
+    for kind in (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE, OutputKind.METRIC_FOCAL):
+        with pytest.raises(ModelOutputError, match=r"NaN / Inf or <= 0 at 67 % of the pixels"):
+            check_network_output(depth, kind, 0.5, (HW,))
+        check_network_output(depth, kind, 0.7, (HW,))  # a share the user allows
+    check_network_output(-depth, OutputKind.RELATIVE_INVERSE, 0.0, (HW,))  # disparity up to scale and shift
+    sky = np.full(HW, np.inf, np.float32)  # +Inf is a valid "no return" (REP 117)
+    check_network_output(sky, OutputKind.METRIC, 0.0, (HW,))
+    with pytest.raises(ModelOutputError, match=r"NaN / Inf at 100 %"):
+        check_network_output(np.full(HW, np.nan, np.float32), OutputKind.RELATIVE_INVERSE, 0.5, (HW,))
+
+
+def test_an_output_of_another_size_names_both_sizes() -> None:
+    check_network_output(np.ones((3, 4), np.float32), OutputKind.METRIC, 0.5, ((3, 4), HW))
+    with pytest.raises(ModelOutputError, match=r"model output is 6x8 but the image is 4x3 or 8x6"):
+        check_network_output(np.ones((8, 6), np.float32), OutputKind.METRIC, 0.5, ((3, 4), HW))
+    with pytest.raises(ModelOutputError, match=r"model output is \(1, 6, 8\) but the image is 8x6"):
+        check_network_output(np.ones((1, *HW), np.float32), OutputKind.METRIC, 0.5, (HW, HW))
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 3.82 GiB total capacity)"),
+        RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"),
+        RuntimeError("MPS backend out of memory (MPS allocated: 1.2 GB)"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:114] DefaultCPUAllocator: not enough memory: you tried"),
+        RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"),
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_from_torch_or_onnx_runtime_gives_the_remedy(err: BaseException) -> None:
+    fault = out_of_memory(err, "cuda:0", (24, 32))
+    assert fault is not None
+    text = str(fault)
+    assert "out of memory on cuda:0 for this 32x24 image in the model or the steps after it" in text
+    assert "device:=cpu" in text
+    assert "\n" not in text  # one line: the first line of the original
+
+
+def test_other_exceptions_are_not_taken_for_out_of_memory() -> None:
+    assert out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "cpu", (1, 1)) is None
+    assert out_of_memory(RuntimeError(""), "cpu", (1, 1)) is None
