@@ -197,6 +197,12 @@ def _describe_key(entry: Any) -> str:
     return str(entry)
 
 
+def _dtype_argument(library: Any) -> str:
+    """The name of transformers' dtype argument (``from_pretrained`` / ``from_config``): < 4.56 calls it torch_dtype."""
+    major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     """The transformers ``*ForDepthEstimation`` model of a checked directory, from its safetensors, offline.
 
@@ -207,9 +213,8 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     model_class = library.AutoModelForDepthEstimation
     # float32 whatever config.json's dtype says (transformers 5 loads fp16 checkpoints as fp16): model.precision and
     # its autocast decide the precision, on every device (fp16 weights on a CPU are slow, and bf16 autocast over
-    # them fails); transformers < 4.56 names the argument torch_dtype
-    major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
-    dtype_argument = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    # them fails)
+    dtype_argument = _dtype_argument(library)
     try:
         hf_model, info = model_class.from_pretrained(
             str(path),
@@ -374,7 +379,9 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
     config.pop("model_type", None)
     library = transformers_module()
     hf_config = library.AutoConfig.for_model(model_type, **config)
-    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config)
+    # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
+    # and a half-precision network fails on the float32 input (model.precision decides the precision)
+    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{_dtype_argument(library): torch.float32})
     return HfDepthNetwork(hf_model, model_type, bool(spec.params.get("reflect_pad", False)))
 
 

@@ -237,3 +237,24 @@ def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at
     (directory / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 384, "width": 384}}))
     with pytest.raises(CheckpointError, match=r"384x384.*256x256.*preprocessor_config\.json"):
         load_transformers_model(directory, CPU)
+
+
+@pytest.mark.parametrize("key", ["dtype", "torch_dtype"])  # transformers >= 4.56 writes dtype, older torch_dtype
+def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, key: str) -> None:
+    """A model fine-tuned from an fp16 directory is saved as a checkpoint whose spec keeps config.json, dtype
+    included: the registry rebuilds it in float32 (as the directory loads), and it runs on a float32 input."""
+    import transformers
+
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+
+    directory = write_tiny_family("glpn", tmp_path / "glpn")
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).half().save_pretrained(str(directory))
+    config = json.loads((directory / "config.json").read_text())
+    config[key] = config.pop("dtype", None) or config.pop("torch_dtype")
+    assert config[key] == "float16"
+    (directory / "config.json").write_text(json.dumps(config))
+    backend, spec = load_transformers_model(directory, CPU)
+    assert {parameter.dtype for parameter in build_model(spec).parameters()} == {torch.float32}
+    checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), spec)
+    reloaded = _estimator(checkpoint).predict(IMAGE).values
+    np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
