@@ -24,10 +24,14 @@ FOCAL_NET = "focal_net"
 METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
 PROMPT_REDUCTION = 4
+NOMINAL_FOCAL_RATIO = 1.0
+"""fx / image width assumed by the start-up runs (warm-up, precision trial, self-test), which have no camera: a
+model that cannot do without the focal (Depth Pro without its field-of-view head) runs as behind a 53° lens."""
 
 __all__ = [
     "FOCAL_NET",
     "FOCAL_RATIO",
+    "NOMINAL_FOCAL_RATIO",
     "PROMPT_DEPTH",
     "frame_inputs",
     "metres_from_metric_focal",

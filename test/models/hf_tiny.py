@@ -116,12 +116,16 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
     return None
 
 
-def write_tiny_family(name: str, directory: Path, seed: int = 0, preprocessor: bool = True) -> Path:
-    """Save a tiny random-weight model of family ``name`` (see :data:`FAMILY_TYPES`) into ``directory``."""
+def write_tiny_family(name: str, directory: Path, seed: int = 0, preprocessor: bool = True, **overrides: Any) -> Path:
+    """Save a tiny random-weight model of family ``name`` (see :data:`FAMILY_TYPES`) into ``directory``, with
+    ``overrides`` set on its config (e.g. ``use_fov_model=False``)."""
     import transformers
 
     torch.manual_seed(seed)
-    model = transformers.AutoModelForDepthEstimation.from_config(_config(name))
+    config = _config(name)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    model = transformers.AutoModelForDepthEstimation.from_config(config)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(directory), safe_serialization=True)
     settings = _preprocessor(name)
