@@ -120,6 +120,31 @@ def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
     assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
 
 
+@pytest.mark.parametrize("network_hw", [(64, 224), (32, 224), (224, 64)])  # KITTI, a 8:1 camera, portrait
+def test_zoedepth_padding_keeps_the_image_aspect(tmp_path: Path, network_hw: tuple[int, int]) -> None:
+    """The image shrinks by one factor inside its reflect padding (as ZoeDepthImageProcessor pads, then resizes
+    keeping aspect): the sqrt(side) padding of each side stretched KITTI's image 45 % wider at 64x224, and left a
+    32-row input 8 rows, fewer than the 12-row padding (a wide camera failed on its first frame)."""
+    backend, _ = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
+    height, width = network_hw
+    x = torch.zeros(1, 3, height, width)
+    x[:, 0] = torch.arange(width, dtype=torch.float32)  # a column ramp: its extremes are the content's side edges
+    x[:, 1] = torch.arange(height, dtype=torch.float32)[:, None]  # a row ramp: top and bottom edges
+    seen: list[torch.Tensor] = []
+    backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    assert backend.infer(x).shape == (1, 1, height, width)
+    padded = seen[0][0]
+    assert padded.shape[-2:] == (height, width)
+    cols = padded[0].max(dim=0).values
+    rows = padded[1].max(dim=1).values
+    content_w = int(cols.argmax()) - int(cols.argmin()) + 1
+    content_h = int(rows.argmax()) - int(rows.argmin()) + 1
+    assert 0.5 * width < content_w < width and 0.5 * height < content_h < height
+    assert content_w / content_h == pytest.approx(width / height, rel=0.05)
+
+
 @pytest.mark.parametrize(
     "processor",
     [
