@@ -14,7 +14,8 @@ processor setting           meaning here
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
 ``size`` {shortest_edge}    the short side, keeping aspect
-``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders)
+``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders);
+                            below 1 (ZoeDepth's saved default 1/32: no rounding) the family's multiple
 ``size_divisor`` (GLPN)     no resize upstream; here the short side of the family default, multiple of the divisor
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
@@ -100,6 +101,21 @@ def _rescale_factor(settings: dict[str, Any], path: Path) -> float:
     return float(factor)
 
 
+def _multiple(settings: dict[str, Any], path: Path) -> int | None:
+    """``ensure_multiple_of`` (else ``size_divisor``) as a whole number of pixels; None when unset or below one
+    pixel (ZoeDepthImageProcessor's class default, which save_pretrained writes, is 1/32: no rounding at all)."""
+    for name in ("ensure_multiple_of", "size_divisor"):
+        value = settings.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            msg = f"{path}: {name} {value!r} must be a number of pixels (32 for a convolutional decoder)"
+            raise CheckpointError(msg)
+        if value >= 1:
+            return int(value)
+    return None
+
+
 def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
     """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
 
@@ -119,7 +135,7 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path} is not readable JSON ({err}); fix it, or delete it to use the family defaults"
         raise CheckpointError(msg) from None
     policy = defaults.input
-    multiple = int(settings.get("ensure_multiple_of") or settings.get("size_divisor") or policy.multiple_of)
+    multiple = _multiple(settings, path) or policy.multiple_of
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only = size

@@ -283,3 +283,17 @@ def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, k
     checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), spec)
     reloaded = _estimator(checkpoint).predict(IMAGE).values
     np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
+
+
+def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> None:
+    """ZoeDepthImageProcessor's class default ensure_multiple_of is 1/32, which save_pretrained writes (0.03125):
+    transformers rounds to no multiple at all; here the family's 32 holds (loading failed with ZeroDivisionError)."""
+    import transformers
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe", preprocessor=False)
+    transformers.ZoeDepthImageProcessorPil(size={"height": 96, "width": 128}).save_pretrained(str(directory))
+    assert json.loads((directory / "preprocessor_config.json").read_text())["ensure_multiple_of"] == 1 / 32
+    estimator = _estimator(directory)
+    height, width = estimator.network_hw((375, 1242))
+    assert height % 32 == width % 32 == 0 and height >= 64
+    assert np.isfinite(estimator.predict(IMAGE).values).all()
