@@ -114,6 +114,17 @@ def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Pat
     assert unprompted.output_kind is OutputKind.DEPTH_UP_TO_SCALE
 
 
+def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Path) -> None:
+    """A prompt without spread (a single LiDAR point in view, a wall straight ahead) is normalised by transformers
+    as (d - min) / (max - min) = 0 / 0: every pixel was NaN and the frame an error. It runs unprompted instead."""
+    estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
+    sparse = np.full((60, 100), np.nan, dtype=np.float32)
+    sparse[40, 50] = 7.5
+    result = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
+    assert result.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert np.isfinite(result.values).all()
+
+
 def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
     assert spec.output_kind is OutputKind.METRIC and backend.module.network.reflect_pad
@@ -214,12 +225,17 @@ def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> N
 
 
 def test_frame_inputs_scale_the_focal_to_the_network_and_densify_the_prompt() -> None:
-    hints = FrameHints((700.0, 720.0), np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32))
+    sparse = np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32)
+    sparse[7, 7] = 9.0  # the diagonal's last point: the prompt's far corner block
+    hints = FrameHints((700.0, 720.0), sparse)
     inputs = frame_inputs(frozenset({"focal_ratio", "prompt_depth"}), hints, (375, 1242), (266, 882), CPU)
     assert inputs["focal_ratio"].item() == pytest.approx(700 / 1242)
     assert inputs["focal_net"].item() == pytest.approx(0.5 * (700 * 882 / 1242 + 720 * 266 / 375))
-    assert inputs["prompt_depth"].shape == (1, 1, 66, 220) and torch.all(inputs["prompt_depth"] == 5.0)
+    prompt = inputs["prompt_depth"]
+    assert prompt.shape == (1, 1, 66, 220) and torch.isfinite(prompt).all()  # every pixel filled from its nearest
+    assert prompt[0, 0, 0, 0] == 5.0 and prompt[0, 0, -1, -1] == 9.0 and prompt.min() == 5.0 and prompt.max() == 9.0
     assert prompt_depth(np.full((4, 4), np.nan, dtype=np.float32), (8, 8)) is None
+    assert prompt_depth(np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32), (8, 8)) is None  # no spread
     assert frame_inputs(frozenset({"focal_ratio"}), None, (1, 1), (1, 1), CPU) == {}
 
 
