@@ -213,7 +213,7 @@ def _describe_key(entry: Any) -> str:
     return str(entry)
 
 
-def _dtype_argument(library: Any) -> str:
+def dtype_argument(library: Any) -> str:
     """The name of transformers' dtype argument (``from_pretrained`` / ``from_config``): < 4.56 calls it torch_dtype."""
     major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
@@ -230,7 +230,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     # float32 whatever config.json's dtype says (transformers 5 loads fp16 checkpoints as fp16): model.precision and
     # its autocast decide the precision, on every device (fp16 weights on a CPU are slow, and bf16 autocast over
     # them fails)
-    dtype_argument = _dtype_argument(library)
+    float32 = {dtype_argument(library): torch.float32}
     try:
         hf_model, info = model_class.from_pretrained(
             str(path),
@@ -238,7 +238,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             use_safetensors=True,
             output_loading_info=True,
             ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused
-            **{dtype_argument: torch.float32},
+            **float32,
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -397,7 +397,7 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
     hf_config = library.AutoConfig.for_model(model_type, **config)
     # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
     # and a half-precision network fails on the float32 input (model.precision decides the precision)
-    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{_dtype_argument(library): torch.float32})
+    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{dtype_argument(library): torch.float32})
     return HfDepthNetwork(hf_model, model_type, bool(spec.params.get("reflect_pad", False)))
 
 
