@@ -165,7 +165,7 @@ def test_depth_pro_without_a_field_of_view_head_runs_on_the_camera_focal(
     """A Depth Pro saved with use_fov_model false takes its focal from camera_info: start-up (warm-up runs at the
     default model.warmup_* without a camera) must not need one, and every frame gets metres from the KITTI fx."""
     model_dir = write_tiny_family("depth_pro", tmp_path / "model", use_fov_model=False)
-    teach_inverse_depth(model_dir, [(frame.rgb, frame.lidar_depth_m) for frame in kitti_frames], steps=20)
+    teach_inverse_depth(model_dir, [(frame.rgb, frame.lidar_depth_m) for frame in kitti_frames], steps=6)
     written, out = _run(tmp_path, model_dir, kitti_frames, "none")
     for bag_frame, depth_m in zip(written, _published(out, written), strict=True):
         frame = bag_frame.frame
