@@ -4,6 +4,7 @@
 ``model_type``             output kind            per-frame input                  default input (no processor file)
 =========================  =====================  ===============================  ================================
 ``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
+``dpt`` + DINOv2 backbone  metric                 image                            short side 384, ×14, ImageNet
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
@@ -65,6 +66,25 @@ def _keep_aspect(
     return HfPreprocessing(policy, mean, std)
 
 
+def _dinov2_dpt(config: dict[str, Any]) -> bool:
+    """A DPT with a DINOv2 backbone: DINOv2's own depth heads (facebook/dpt-dinov2-*-kitti / -nyu)."""
+    backbone = config.get("backbone_config")
+    return isinstance(backbone, dict) and backbone.get("model_type") == "dinov2" and not config.get("is_hybrid")
+
+
+def _dpt_kind(config: dict[str, Any]) -> OutputKind:
+    """MiDaS 3.x (ViT, hybrid, BEiT, Swin backbones) predicts relative inverse depth; DINOv2's depth heads were
+    trained on metric depth (NYU / KITTI metres: the conversion script checks 3.36 m on its NYU example)."""
+    return OutputKind.METRIC if _dinov2_dpt(config) else OutputKind.RELATIVE_INVERSE
+
+
+def _dpt_input(config: dict[str, Any]) -> HfPreprocessing:
+    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch (its processor does not resize)."""
+    if _dinov2_dpt(config):
+        return _keep_aspect(384, 14, IMAGENET_MEAN, IMAGENET_STD)
+    return HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF)
+
+
 def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
     kind = config.get("depth_estimation_type", "relative")
     return {"relative": OutputKind.RELATIVE_INVERSE, "metric": OutputKind.METRIC}.get(str(kind))
@@ -90,12 +110,7 @@ def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:
 FAMILIES: dict[str, Family] = {
     family.model_type: family
     for family in (
-        Family(
-            "dpt",
-            "DPT / MiDaS 3.x",
-            lambda _: OutputKind.RELATIVE_INVERSE,
-            lambda _: HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF),
-        ),
+        Family("dpt", "DPT / MiDaS 3.x", _dpt_kind, _dpt_input),
         Family(
             "depth_anything",
             "Depth Anything V1 / V2",

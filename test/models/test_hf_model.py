@@ -197,6 +197,23 @@ def test_dpt_input_follows_its_backbone(tmp_path: Path) -> None:
     assert transformers_spec(dinov2, family_of("dpt"), tmp_path)[0].input.keep_aspect
 
 
+def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> None:
+    """facebook/dpt-dinov2-*-kitti / -nyu are DINOv2's depth heads, trained on metric depth (the conversion script
+    checks 3.36 m on its NYU example): they were read as relative inverse depth (inverted by the LiDAR fit, and
+    model.output_kind=metric was refused as a contradiction), and their processor (no resize, padded to 14) got
+    the MiDaS 384x384 square: KITTI squashed 3.3:1 into a square."""
+    directory = write_tiny_family("dpt_dinov2", tmp_path / "dino")
+    _, spec = load_transformers_model(directory, CPU)
+    assert spec.output_kind is OutputKind.METRIC
+    assert load_transformers_model(directory, CPU, output_kind="metric")[1].output_kind is OutputKind.METRIC
+    estimator = _estimator(directory)
+    height, width = estimator.network_hw((375, 1242))
+    assert height % 14 == width % 14 == 0 and width / height == pytest.approx(1242 / 375, rel=0.05)
+    assert spec.mean == pytest.approx((0.485, 0.456, 0.406), abs=1e-3)  # 123.675 / 255 ...
+    intel = write_tiny_family("dpt", tmp_path / "intel")  # MiDaS 3.x: relative inverse depth, as before
+    assert load_transformers_model(intel, CPU)[1].output_kind is OutputKind.RELATIVE_INVERSE
+
+
 def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
     """Large Hub models come as model-0000N-of-0000M.safetensors + model.safetensors.index.json."""
     import transformers
