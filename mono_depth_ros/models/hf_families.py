@@ -10,7 +10,8 @@
                            ation_type: metric``)
 ``zoedepth``               metric                 image (reflect-padded)           short side 384, ×32, mean/std 0.5
 ``glpn``                   metric (max_depth)     image                            short side 352 (KITTI, max_depth
-                                                                                   > 20) / 480 (NYU), ×32, no norm.
+                                                                                   > 20; long side ≤ 1216) / 480
+                                                                                   (NYU), ×32, no norm.
 ``depth_pro``              metric                 image + focal length (from       fixed patch / min ratio (1536²),
                                                   camera_info; its FoV head else)  mean/std 0.5
 ``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
@@ -25,7 +26,7 @@ what it predicts (and its ``preprocessor_config.json`` how to feed it); without 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mono_depth_ros.core.depth_kind import OutputKind
@@ -96,10 +97,20 @@ def _depth_pro_input(config: dict[str, Any]) -> HfPreprocessing:
     return HfPreprocessing(InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side), HALF, HALF)
 
 
+KITTI_WIDTH = 1216
+"""KITTI's image width rounded down to 32 px: what GLPN's processor (no resize) gives a KITTI frame."""
+
+
 def _glpn_input(config: dict[str, Any]) -> HfPreprocessing:
-    short = 352 if float(config.get("max_depth", 10)) > 20 else 480
+    """GLPN's processor does not resize (it rounds down to 32 px): its metres were learnt at the dataset's own
+    resolution, KITTI's 352x1216 or NYU's 480x640; the long-side cap lets a KITTI frame run at that size."""
+    kitti = float(config.get("max_depth", 10)) > 20
+    short = 352 if kitti else 480
     zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    return _keep_aspect(short, 32, zero, one)
+    base = _keep_aspect(short, 32, zero, one)
+    if not kitti:
+        return base
+    return HfPreprocessing(replace(base.input, max_long_side=KITTI_WIDTH), zero, one)
 
 
 def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:

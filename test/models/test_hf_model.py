@@ -330,3 +330,13 @@ def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> Non
     height, width = estimator.network_hw((375, 1242))
     assert height % 32 == width % 32 == 0 and height >= 64
     assert np.isfinite(estimator.predict(IMAGE).values).all()
+
+
+def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
+    """vinvino02/glpn-kitti's processor only rounds the image down to 32 (KITTI: 352x1216, the resolution its metres
+    were learnt at); the family's KITTI short side 352 was cut to 192x608 by the 1.7 x long-side cap (half the
+    resolution, objects half their trained size in pixels). NYU frames (640x480) keep theirs."""
+    kitti = write_tiny_family("glpn", tmp_path / "kitti")  # max_depth 80: the KITTI layout
+    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
+    nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
+    assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
