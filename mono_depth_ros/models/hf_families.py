@@ -4,7 +4,8 @@
 ``model_type``             output kind            per-frame input                  default input (no processor file)
 =========================  =====================  ===============================  ================================
 ``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
-``dpt`` + DINOv2 backbone  metric                 image                            short side 384, ×14, ImageNet
+``dpt`` + DINOv2 backbone  metric                 image                            short side 480, ×14, long side
+                                                                                   ≤ 1246 (KITTI, NYU: own size)
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
@@ -80,9 +81,12 @@ def _dpt_kind(config: dict[str, Any]) -> OutputKind:
 
 
 def _dpt_input(config: dict[str, Any]) -> HfPreprocessing:
-    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch (its processor does not resize)."""
+    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch and its processor does not resize (its
+    metres were learnt at NYU's 480x640 or KITTI's 375x1242): those frames run at their own size (476x644,
+    378x1246)."""
     if _dinov2_dpt(config):
-        return _keep_aspect(384, 14, IMAGENET_MEAN, IMAGENET_STD)
+        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246)
+        return HfPreprocessing(policy, IMAGENET_MEAN, IMAGENET_STD)
     return HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF)
 
 
