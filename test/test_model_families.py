@@ -157,3 +157,40 @@ def test_the_readme_model_table_matches_these_tests() -> None:
         matching = [row for row in rows if f"(`{model_type}`" in row.split("|")[1]]
         assert any(f"`{kind}`" in row.split("|")[3] for row in matching), f"README has no {family} row saying {kind}"
     assert any("`depth_up_to_scale`" in row for row in rows if "prompt_depth_anything" in row)  # the fallback
+
+
+def test_depth_pro_without_a_field_of_view_head_runs_on_the_camera_focal(
+    tmp_path: Path, kitti_frames: list[KittiFrame]
+) -> None:
+    """A Depth Pro saved with use_fov_model false takes its focal from camera_info: start-up (warm-up runs at the
+    default model.warmup_* without a camera) must not need one, and every frame gets metres from the KITTI fx."""
+    model_dir = write_tiny_family("depth_pro", tmp_path / "model", use_fov_model=False)
+    teach_inverse_depth(model_dir, [(frame.rgb, frame.lidar_depth_m) for frame in kitti_frames], steps=6)
+    written, out = _run(tmp_path, model_dir, kitti_frames, "none")
+    for bag_frame, depth_m in zip(written, _published(out, written), strict=True):
+        frame = bag_frame.frame
+        finite = np.isfinite(depth_m)
+        assert finite.mean() > 0.5
+        hints = FrameHints((frame.intrinsics.fx, frame.intrinsics.fy), None)
+        expected = _direct(model_dir, frame, depth_m.shape, hints)
+        np.testing.assert_allclose(depth_m[finite], expected[finite], rtol=2e-3)
+
+
+def test_a_dinov2_dpt_publishes_its_metres(tmp_path: Path, kitti_frames: list[KittiFrame]) -> None:
+    """facebook/dpt-dinov2-*-kitti layout (DPT with a DINOv2 backbone): metric depth passed through (it was read
+    as relative inverse depth), at the camera's aspect (its processor here resizes to a tiny 56 px short side)."""
+    import json
+
+    model_dir = write_tiny_family("dpt_dinov2", tmp_path / "model")
+    processor = json.loads((model_dir / "preprocessor_config.json").read_text())
+    processor.update(do_resize=True, keep_aspect_ratio=True, ensure_multiple_of=14, size={"height": 56, "width": 56})
+    (model_dir / "preprocessor_config.json").write_text(json.dumps(processor))
+    frame = kitti_frames[0]  # a few steps: positive outputs (random weights leave its final ReLU dead)
+    teach_inverse_depth(model_dir, [(frame.rgb, frame.lidar_depth_m)], steps=5)
+    written, out = _run(tmp_path, model_dir, [frame], "none")
+    assert {values["output_kind"] for values in _diagnostic_values(out)} == {"metric"}
+    for bag_frame, depth_m in zip(written, _published(out, written), strict=True):
+        finite = np.isfinite(depth_m)
+        assert finite.mean() > 0.5
+        expected = _direct(model_dir, bag_frame.frame, depth_m.shape, None)
+        np.testing.assert_allclose(depth_m[finite], expected[finite], rtol=2e-3)  # metres passed through

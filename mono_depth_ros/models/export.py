@@ -117,6 +117,26 @@ def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
     return module.eval().requires_grad_(False)
 
 
+def _check_runs(module: nn.Module, input_hw: tuple[int, int], spec: ModelSpec) -> None:
+    """Refuse an input size the eager network cannot run (a ViT DPT runs square inputs only), before any exporter
+    fails at it with a traceback.
+
+    Raises:
+        ConfigError: naming the size, the network's error and the spec's own input.
+    """
+    try:
+        with torch.no_grad():
+            module(torch.zeros(1, 3, *input_hw))
+    except (RuntimeError, ValueError, IndexError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        own = f"{spec.input.height}x{spec.input.width}" + (" keeping aspect" if spec.input.keep_aspect else "")
+        msg = (
+            f"the network does not run at {input_hw[0]}x{input_hw[1]} ({detail}); its own input is {own}: "
+            f"export at a size it takes (leave out --input-size, or give --camera)"
+        )
+        raise ConfigError(msg) from None
+
+
 def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
     height, width = torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
     _torch_onnx_export(
@@ -228,13 +248,15 @@ def export_onnx(
         The :class:`ExportResult` (parity with eager torch on random inputs).
 
     Raises:
-        ConfigError: onnx / onnxruntime not installed. CheckpointError: the export does not match eager torch.
+        ConfigError: onnx / onnxruntime not installed, or the network does not run at ``input_hw``.
+        CheckpointError: the export does not match eager torch.
     """
     ort = require_onnxruntime()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     hw = input_hw or (spec.input.height, spec.input.width)
     module = _prepare(network, hw)
+    _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     used = _onnx_export(module, inputs[0], target, opset, exporter)
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
@@ -267,12 +289,14 @@ def export_torchscript(
     Args and Returns: as :func:`export_onnx` (the spec gets ``backend: torchscript``).
 
     Raises:
-        CheckpointError: the traced model does not match eager torch.
+        CheckpointError: the traced model does not match eager torch. ConfigError: the network does not run at
+            ``input_hw``.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     hw = input_hw or (spec.input.height, spec.input.width)
     module = _prepare(network, hw)
+    _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # trace is deprecated upstream, and traces warn about Python-int sizes

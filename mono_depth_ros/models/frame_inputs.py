@@ -24,10 +24,14 @@ FOCAL_NET = "focal_net"
 METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
 PROMPT_REDUCTION = 4
+NOMINAL_FOCAL_RATIO = 1.0
+"""fx / image width assumed by the start-up runs (warm-up, precision trial, self-test), which have no camera: a
+model that cannot do without the focal (Depth Pro without its field-of-view head) runs as behind a 53° lens."""
 
 __all__ = [
     "FOCAL_NET",
     "FOCAL_RATIO",
+    "NOMINAL_FOCAL_RATIO",
     "PROMPT_DEPTH",
     "frame_inputs",
     "metres_from_metric_focal",
@@ -72,13 +76,16 @@ def frame_inputs(
 
 
 def prompt_depth(sparse_depth_m: npt.NDArray[np.float32], network_hw: tuple[int, int]) -> Tensor | None:
-    """(1, 1, h/4, w/4) dense metric prompt from sparse LiDAR depth (NaN = no point); None without any point."""
+    """(1, 1, h/4, w/4) dense metric prompt from sparse LiDAR depth (NaN = no point); None without any point, or
+    when all points have one depth (the model normalises the prompt to (d - min) / (max - min): 0 / 0 everywhere)."""
     sparse = np.asarray(sparse_depth_m, dtype=np.float32)
-    if not np.any(np.isfinite(sparse) & (sparse > 0)):
+    valid = np.isfinite(sparse) & (sparse > 0)
+    if not np.any(valid) or np.ptp(sparse[valid]) == 0:
         return None
     dense = torch.from_numpy(densify_nearest(sparse))[None, None]
     size = (max(1, network_hw[0] // PROMPT_REDUCTION), max(1, network_hw[1] // PROMPT_REDUCTION))
-    return functional.interpolate(dense, size=size, mode="area")
+    prompt = functional.interpolate(dense, size=size, mode="area")
+    return prompt if bool(prompt.max() > prompt.min()) else None  # distinct depths averaged into one cell
 
 
 def metres_from_metric_focal(prediction: Tensor, focal_net: Tensor | None, warming: bool) -> Tensor:

@@ -4,12 +4,15 @@
 ``model_type``             output kind            per-frame input                  default input (no processor file)
 =========================  =====================  ===============================  ================================
 ``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
+``dpt`` + DINOv2 backbone  metric                 image                            short side 480, ×14, long side
+                                                                                   ≤ 1246 (KITTI, NYU: own size)
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
 ``zoedepth``               metric                 image (reflect-padded)           short side 384, ×32, mean/std 0.5
 ``glpn``                   metric (max_depth)     image                            short side 352 (KITTI, max_depth
-                                                                                   > 20) / 480 (NYU), ×32, no norm.
+                                                                                   > 20; long side ≤ 1216) / 480
+                                                                                   (NYU), ×32, no norm.
 ``depth_pro``              metric                 image + focal length (from       fixed patch / min ratio (1536²),
                                                   camera_info; its FoV head else)  mean/std 0.5
 ``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
@@ -24,7 +27,7 @@ what it predicts (and its ``preprocessor_config.json`` how to feed it); without 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mono_depth_ros.core.depth_kind import OutputKind
@@ -65,6 +68,28 @@ def _keep_aspect(
     return HfPreprocessing(policy, mean, std)
 
 
+def _dinov2_dpt(config: dict[str, Any]) -> bool:
+    """A DPT with a DINOv2 backbone: DINOv2's own depth heads (facebook/dpt-dinov2-*-kitti / -nyu)."""
+    backbone = config.get("backbone_config")
+    return isinstance(backbone, dict) and backbone.get("model_type") == "dinov2" and not config.get("is_hybrid")
+
+
+def _dpt_kind(config: dict[str, Any]) -> OutputKind:
+    """MiDaS 3.x (ViT, hybrid, BEiT, Swin backbones) predicts relative inverse depth; DINOv2's depth heads were
+    trained on metric depth (NYU / KITTI metres: the conversion script checks 3.36 m on its NYU example)."""
+    return OutputKind.METRIC if _dinov2_dpt(config) else OutputKind.RELATIVE_INVERSE
+
+
+def _dpt_input(config: dict[str, Any]) -> HfPreprocessing:
+    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch and its processor does not resize (its
+    metres were learnt at NYU's 480x640 or KITTI's 375x1242): those frames run at their own size (476x644,
+    378x1246)."""
+    if _dinov2_dpt(config):
+        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246)
+        return HfPreprocessing(policy, IMAGENET_MEAN, IMAGENET_STD)
+    return HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF)
+
+
 def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
     kind = config.get("depth_estimation_type", "relative")
     return {"relative": OutputKind.RELATIVE_INVERSE, "metric": OutputKind.METRIC}.get(str(kind))
@@ -76,10 +101,20 @@ def _depth_pro_input(config: dict[str, Any]) -> HfPreprocessing:
     return HfPreprocessing(InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side), HALF, HALF)
 
 
+KITTI_WIDTH = 1216
+"""KITTI's image width rounded down to 32 px: what GLPN's processor (no resize) gives a KITTI frame."""
+
+
 def _glpn_input(config: dict[str, Any]) -> HfPreprocessing:
-    short = 352 if float(config.get("max_depth", 10)) > 20 else 480
+    """GLPN's processor does not resize (it rounds down to 32 px): its metres were learnt at the dataset's own
+    resolution, KITTI's 352x1216 or NYU's 480x640; the long-side cap lets a KITTI frame run at that size."""
+    kitti = float(config.get("max_depth", 10)) > 20
+    short = 352 if kitti else 480
     zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    return _keep_aspect(short, 32, zero, one)
+    base = _keep_aspect(short, 32, zero, one)
+    if not kitti:
+        return base
+    return HfPreprocessing(replace(base.input, max_long_side=KITTI_WIDTH), zero, one)
 
 
 def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:
@@ -90,12 +125,7 @@ def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:
 FAMILIES: dict[str, Family] = {
     family.model_type: family
     for family in (
-        Family(
-            "dpt",
-            "DPT / MiDaS 3.x",
-            lambda _: OutputKind.RELATIVE_INVERSE,
-            lambda _: HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF),
-        ),
+        Family("dpt", "DPT / MiDaS 3.x", _dpt_kind, _dpt_input),
         Family(
             "depth_anything",
             "Depth Anything V1 / V2",

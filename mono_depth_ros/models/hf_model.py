@@ -136,26 +136,42 @@ class HfDepthNetwork(nn.Module):
             ShapeError: Depth Pro without a focal length or a field-of-view head.
         """
         height, width = int(x.shape[-2]), int(x.shape[-1])
-        pad_h = pad_w = 0
-        if self.reflect_pad:  # as ZoeDepthImageProcessor: pad 3·sqrt(side / 2) px by reflection, at the same size
-            pad_h, pad_w = int(math.sqrt(height / 2) * 3), int(math.sqrt(width / 2) * 3)
-            if height > 2 * pad_h + 1 and width > 2 * pad_w + 1:
-                inner = functional.interpolate(x, size=(height - 2 * pad_h, width - 2 * pad_w), mode="bilinear")
-                x = functional.pad(inner, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
-            else:
-                pad_h = pad_w = 0
+        pads = _reflect_pads(height, width) if self.reflect_pad else None
+        if pads is not None:
+            top, bottom, left, right = pads
+            inner = functional.interpolate(x, size=(height - top - bottom, width - left - right), mode="bilinear")
+            x = functional.pad(inner, (left, right, top, bottom), mode="reflect")
         extra = {"prompt_depth": prompt_depth} if prompt_depth is not None and self.model_type != "depth_pro" else {}
         output = self.model(pixel_values=x, **extra)
         depth = prediction_tensor(output)
         if self.model_type == "depth_pro":
             depth = _depth_pro_metres(depth, focal_ratio, getattr(output, "field_of_view", None))
-        if pad_h or pad_w:
-            rows, cols = depth.shape[-2], depth.shape[-1]
-            top, left = pad_h * rows // height, pad_w * cols // width  # integer arithmetic: traceable for export
-            depth = depth[..., top : rows - top, left : cols - left]
+        if pads is not None:
+            rows, cols = depth.shape[-2], depth.shape[-1]  # integer arithmetic: traceable for export
+            top, bottom, left, right = pads
+            top, bottom = top * rows // height, bottom * rows // height
+            left, right = left * cols // width, right * cols // width
+            depth = depth[..., top : rows - bottom, left : cols - right]
         if tuple(depth.shape[-2:]) != (height, width):
             depth = functional.interpolate(depth, size=(height, width), mode="bilinear", align_corners=False)
         return depth
+
+
+def _reflect_pads(height: int, width: int) -> tuple[int, int, int, int] | None:
+    """ZoeDepth's reflect padding (top, bottom, left, right) at a (height, width) input, or None when too small.
+
+    ZoeDepthImageProcessor pads ``int(3·sqrt(side / 2))`` px each side, then resizes the padded image keeping its
+    aspect: here the image shrinks by the factor that fits the padded short side into the input (one factor for both
+    axes, so the image keeps its aspect) and the rest of the input is reflect padding.
+    """
+    pad_h, pad_w = int(math.sqrt(height / 2) * 3), int(math.sqrt(width / 2) * 3)
+    shrink = min(height / (height + 2 * pad_h), width / (width + 2 * pad_w))
+    inner_h, inner_w = round(height * shrink), round(width * shrink)
+    top, left = (height - inner_h) // 2, (width - inner_w) // 2
+    bottom, right = height - inner_h - top, width - inner_w - left
+    if max(top, bottom) >= inner_h or max(left, right) >= inner_w or not (top or left):  # reflection needs more
+        return None
+    return top, bottom, left, right
 
 
 def _depth_pro_metres(inverse: Tensor, focal_ratio: Tensor | None, field_of_view: Tensor | None) -> Tensor:
@@ -197,6 +213,12 @@ def _describe_key(entry: Any) -> str:
     return str(entry)
 
 
+def dtype_argument(library: Any) -> str:
+    """The name of transformers' dtype argument (``from_pretrained`` / ``from_config``): < 4.56 calls it torch_dtype."""
+    major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     """The transformers ``*ForDepthEstimation`` model of a checked directory, from its safetensors, offline.
 
@@ -207,9 +229,8 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     model_class = library.AutoModelForDepthEstimation
     # float32 whatever config.json's dtype says (transformers 5 loads fp16 checkpoints as fp16): model.precision and
     # its autocast decide the precision, on every device (fp16 weights on a CPU are slow, and bf16 autocast over
-    # them fails); transformers < 4.56 names the argument torch_dtype
-    major, minor = (int(part) for part in str(library.__version__).split(".")[:2])
-    dtype_argument = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    # them fails)
+    float32 = {dtype_argument(library): torch.float32}
     try:
         hf_model, info = model_class.from_pretrained(
             str(path),
@@ -217,7 +238,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             use_safetensors=True,
             output_loading_info=True,
             ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused
-            **{dtype_argument: torch.float32},
+            **float32,
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -374,7 +395,9 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
     config.pop("model_type", None)
     library = transformers_module()
     hf_config = library.AutoConfig.for_model(model_type, **config)
-    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config)
+    # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
+    # and a half-precision network fails on the float32 input (model.precision decides the precision)
+    hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{dtype_argument(library): torch.float32})
     return HfDepthNetwork(hf_model, model_type, bool(spec.params.get("reflect_pad", False)))
 
 

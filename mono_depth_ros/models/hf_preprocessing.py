@@ -14,8 +14,10 @@ processor setting           meaning here
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
 ``size`` {shortest_edge}    the short side, keeping aspect
-``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders)
-``size_divisor`` (GLPN)     no resize upstream; here the short side of the family default, multiple of the divisor
+``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders);
+                            below 1 (ZoeDepth's saved default 1/32: no rounding) the family's multiple
+``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
+                            false`` (GLPN, DINOv2 DPT) the short side of the family default
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
@@ -100,6 +102,27 @@ def _rescale_factor(settings: dict[str, Any], path: Path) -> float:
     return float(factor)
 
 
+def _multiple(settings: dict[str, Any], path: Path) -> int | None:
+    """What both input sides are a multiple of, in pixels: ``ensure_multiple_of`` where the processor resizes and
+    ``size_divisor`` (the processor pads or rounds to it: a DINOv2 DPT's file says no resize, pad to 14, ensure 1),
+    the least common multiple of both; None when neither says (a value below one pixel, as ZoeDepth's saved class
+    default 1/32, rounds nothing)."""
+    names = ["ensure_multiple_of"] if settings.get("do_resize", True) else []
+    if settings.get("do_pad") or settings.get("ensure_multiple_of") is None:  # DPT pads to it, GLPN rounds to it
+        names.append("size_divisor")
+    multiples = []
+    for name in names:
+        value = settings.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            msg = f"{path}: {name} {value!r} must be a number of pixels (32 for a convolutional decoder)"
+            raise CheckpointError(msg)
+        if value >= 1:
+            multiples.append(int(value))
+    return math.lcm(*multiples) if multiples else None
+
+
 def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
     """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
 
@@ -119,7 +142,7 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path} is not readable JSON ({err}); fix it, or delete it to use the family defaults"
         raise CheckpointError(msg) from None
     policy = defaults.input
-    multiple = int(settings.get("ensure_multiple_of") or settings.get("size_divisor") or policy.multiple_of)
+    multiple = _multiple(settings, path) or policy.multiple_of
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only = size

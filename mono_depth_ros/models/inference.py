@@ -31,6 +31,8 @@ from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
 from mono_depth_ros.models.frame_inputs import (
     FOCAL_NET,
+    FOCAL_RATIO,
+    NOMINAL_FOCAL_RATIO,
     PROMPT_DEPTH,
     frame_inputs,
     metres_from_metric_focal,
@@ -413,6 +415,8 @@ class DepthEstimator:
         inputs = frame_inputs(self.frame_inputs, hints, image_hw, network_hw, self.device)
         clock.mark()
         takes: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
+        if warming and FOCAL_RATIO in takes and FOCAL_RATIO not in inputs:  # start-up runs have no camera
+            inputs[FOCAL_RATIO] = torch.full((1,), NOMINAL_FOCAL_RATIO, device=self.device)
         prediction = self._run_network(batch, {name: value for name, value in inputs.items() if name in takes})
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:

@@ -72,3 +72,19 @@ def test_families_that_take_more_than_the_image_are_not_exported(
     directory = write_tiny_family(family, tmp_path / family)
     assert main(["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx"]) == 2
     assert "run it with --param model.backend=transformers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_input_size_the_model_cannot_run_is_refused_with_its_own_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """A ViT DPT rebuilds its patch grid as a square: --input-size 64x128 failed inside the exporter with a
+    traceback (shape '[1, 4, 4, 32]' is invalid ...); the error names the size and the model's own."""
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("dpt", tmp_path / "dpt")
+    args = ["export", str(directory), "--out", str(tmp_path / "out"), "-f", fmt, "--input-size", "64x128"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "does not run at 64x128" in err and "its own input is 64x64" in err
+    assert not list((tmp_path / "out").glob("dpt.*"))

@@ -50,6 +50,11 @@ def _config(name: str) -> Any:
             hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=64,
             patch_size=16, neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, backbone_out_indices=[0, 1, 2, 3],
         )  # fmt: skip
+    if name == "dpt_dinov2":  # facebook/dpt-dinov2-*-kitti / -nyu layout (its projection is 256 wide, as published)
+        return transformers.DPTConfig(
+            backbone_config=_DINO, hidden_size=32, neck_hidden_sizes=[8, 16, 16, 32], fusion_hidden_size=256,
+            use_bias_in_fusion_residual=False, add_projection=True,
+        )  # fmt: skip
     if name in ("depth_anything", "depth_anything_metric"):
         metric = {"depth_estimation_type": "metric", "max_depth": 80} if name.endswith("metric") else {}
         return transformers.DepthAnythingConfig(backbone_config=_DINO, head_hidden_size=8, **_DPT_HEAD, **metric)
@@ -96,6 +101,13 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
             "ensure_multiple_of": 1,
             "size": {"height": 64, "width": 64},
         }
+    if name == "dpt_dinov2":  # as the conversion script wrote it: no resize, padded to 14, normalised in 0..255
+        return {
+            "do_resize": False, "do_rescale": False, "do_pad": True, "size_divisor": 14, "ensure_multiple_of": 1,
+            "do_normalize": True, "image_mean": [123.675, 116.28, 103.53], "image_std": [58.395, 57.12, 57.375],
+            "keep_aspect_ratio": False, "size": {"height": 384, "width": 384},
+            "image_processor_type": "DPTImageProcessor",
+        }  # fmt: skip
     if name in ("depth_anything", "depth_anything_metric", "prompt_depth_anything"):
         size = {"height": 98, "width": 98}
         return {
@@ -116,12 +128,16 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
     return None
 
 
-def write_tiny_family(name: str, directory: Path, seed: int = 0, preprocessor: bool = True) -> Path:
-    """Save a tiny random-weight model of family ``name`` (see :data:`FAMILY_TYPES`) into ``directory``."""
+def write_tiny_family(name: str, directory: Path, seed: int = 0, preprocessor: bool = True, **overrides: Any) -> Path:
+    """Save a tiny random-weight model of family ``name`` (see :data:`FAMILY_TYPES`) into ``directory``, with
+    ``overrides`` set on its config (e.g. ``use_fov_model=False``)."""
     import transformers
 
     torch.manual_seed(seed)
-    model = transformers.AutoModelForDepthEstimation.from_config(_config(name))
+    config = _config(name)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    model = transformers.AutoModelForDepthEstimation.from_config(config)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(directory), safe_serialization=True)
     settings = _preprocessor(name)
@@ -160,7 +176,11 @@ def teach_inverse_depth(directory: Path, frames: list[tuple[Any, Any]], steps: i
     model.train()
     for step in range(steps):
         batch, target, valid = examples[step % len(examples)]
-        predicted = model(pixel_values=batch).predicted_depth[0]
+        predicted = model(pixel_values=batch).predicted_depth
+        if tuple(predicted.shape[-2:]) != tuple(target.shape):  # a head at its own size (DINOv2 DPT)
+            size = tuple(target.shape)
+            predicted = torch.nn.functional.interpolate(predicted[:, None], size=size, mode="bilinear")[:, 0]
+        predicted = predicted[0]
         loss = (predicted[valid] - target[valid]).abs().mean()
         optimiser.zero_grad()
         loss.backward()

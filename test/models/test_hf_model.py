@@ -114,10 +114,46 @@ def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Pat
     assert unprompted.output_kind is OutputKind.DEPTH_UP_TO_SCALE
 
 
+def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Path) -> None:
+    """A prompt without spread (a single LiDAR point in view, a wall straight ahead) is normalised by transformers
+    as (d - min) / (max - min) = 0 / 0: every pixel was NaN and the frame an error. It runs unprompted instead."""
+    estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
+    sparse = np.full((60, 100), np.nan, dtype=np.float32)
+    sparse[40, 50] = 7.5
+    result = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
+    assert result.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert np.isfinite(result.values).all()
+
+
 def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
     assert spec.output_kind is OutputKind.METRIC and backend.module.network.reflect_pad
     assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
+
+
+@pytest.mark.parametrize("network_hw", [(64, 224), (32, 224), (224, 64)])  # KITTI, a 8:1 camera, portrait
+def test_zoedepth_padding_keeps_the_image_aspect(tmp_path: Path, network_hw: tuple[int, int]) -> None:
+    """The image shrinks by one factor inside its reflect padding (as ZoeDepthImageProcessor pads, then resizes
+    keeping aspect): the sqrt(side) padding of each side stretched KITTI's image 45 % wider at 64x224, and left a
+    32-row input 8 rows, fewer than the 12-row padding (a wide camera failed on its first frame)."""
+    backend, _ = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
+    height, width = network_hw
+    x = torch.zeros(1, 3, height, width)
+    x[:, 0] = torch.arange(width, dtype=torch.float32)  # a column ramp: its extremes are the content's side edges
+    x[:, 1] = torch.arange(height, dtype=torch.float32)[:, None]  # a row ramp: top and bottom edges
+    seen: list[torch.Tensor] = []
+    backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    assert backend.infer(x).shape == (1, 1, height, width)
+    padded = seen[0][0]
+    assert padded.shape[-2:] == (height, width)
+    cols = padded[0].max(dim=0).values
+    rows = padded[1].max(dim=1).values
+    content_w = int(cols.argmax()) - int(cols.argmin()) + 1
+    content_h = int(rows.argmax()) - int(rows.argmin()) + 1
+    assert 0.5 * width < content_w < width and 0.5 * height < content_h < height
+    assert content_w / content_h == pytest.approx(width / height, rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +197,22 @@ def test_dpt_input_follows_its_backbone(tmp_path: Path) -> None:
     assert transformers_spec(dinov2, family_of("dpt"), tmp_path)[0].input.keep_aspect
 
 
+def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> None:
+    """facebook/dpt-dinov2-*-kitti / -nyu are DINOv2's depth heads, trained on metric depth (the conversion script
+    checks 3.36 m on its NYU example): they were read as relative inverse depth (inverted by the LiDAR fit, and
+    model.output_kind=metric was refused as a contradiction), and their processor (no resize, padded to 14) got
+    the MiDaS 384x384 square: KITTI squashed 3.3:1 into a square."""
+    directory = write_tiny_family("dpt_dinov2", tmp_path / "dino")
+    _, spec = load_transformers_model(directory, CPU)
+    assert spec.output_kind is OutputKind.METRIC
+    assert load_transformers_model(directory, CPU, output_kind="metric")[1].output_kind is OutputKind.METRIC
+    estimator = _estimator(directory)  # KITTI and NYU frames at their own size, as its processor runs them
+    assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (476, 644)
+    assert spec.mean == pytest.approx((0.485, 0.456, 0.406), abs=1e-3)  # 123.675 / 255 ...
+    intel = write_tiny_family("dpt", tmp_path / "intel")  # MiDaS 3.x: relative inverse depth, as before
+    assert load_transformers_model(intel, CPU)[1].output_kind is OutputKind.RELATIVE_INVERSE
+
+
 def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
     """Large Hub models come as model-0000N-of-0000M.safetensors + model.safetensors.index.json."""
     import transformers
@@ -189,12 +241,17 @@ def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> N
 
 
 def test_frame_inputs_scale_the_focal_to_the_network_and_densify_the_prompt() -> None:
-    hints = FrameHints((700.0, 720.0), np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32))
+    sparse = np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32)
+    sparse[7, 7] = 9.0  # the diagonal's last point: the prompt's far corner block
+    hints = FrameHints((700.0, 720.0), sparse)
     inputs = frame_inputs(frozenset({"focal_ratio", "prompt_depth"}), hints, (375, 1242), (266, 882), CPU)
     assert inputs["focal_ratio"].item() == pytest.approx(700 / 1242)
     assert inputs["focal_net"].item() == pytest.approx(0.5 * (700 * 882 / 1242 + 720 * 266 / 375))
-    assert inputs["prompt_depth"].shape == (1, 1, 66, 220) and torch.all(inputs["prompt_depth"] == 5.0)
+    prompt = inputs["prompt_depth"]
+    assert prompt.shape == (1, 1, 66, 220) and torch.isfinite(prompt).all()  # every pixel filled from its nearest
+    assert prompt[0, 0, 0, 0] == 5.0 and prompt[0, 0, -1, -1] == 9.0 and prompt.min() == 5.0 and prompt.max() == 9.0
     assert prompt_depth(np.full((4, 4), np.nan, dtype=np.float32), (8, 8)) is None
+    assert prompt_depth(np.where(np.eye(8, 16) > 0, 5.0, np.nan).astype(np.float32), (8, 8)) is None  # no spread
     assert frame_inputs(frozenset({"focal_ratio"}), None, (1, 1), (1, 1), CPU) == {}
 
 
@@ -237,3 +294,48 @@ def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at
     (directory / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 384, "width": 384}}))
     with pytest.raises(CheckpointError, match=r"384x384.*256x256.*preprocessor_config\.json"):
         load_transformers_model(directory, CPU)
+
+
+@pytest.mark.parametrize("key", ["dtype", "torch_dtype"])  # transformers >= 4.56 writes dtype, older torch_dtype
+def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, key: str) -> None:
+    """A model fine-tuned from an fp16 directory is saved as a checkpoint whose spec keeps config.json, dtype
+    included: the registry rebuilds it in float32 (as the directory loads), and it runs on a float32 input."""
+    import transformers
+
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+
+    directory = write_tiny_family("glpn", tmp_path / "glpn")
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).half().save_pretrained(str(directory))
+    config = json.loads((directory / "config.json").read_text())
+    config[key] = config.pop("dtype", None) or config.pop("torch_dtype")
+    assert config[key] == "float16"
+    (directory / "config.json").write_text(json.dumps(config))
+    backend, spec = load_transformers_model(directory, CPU)
+    assert {parameter.dtype for parameter in build_model(spec).parameters()} == {torch.float32}
+    checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), spec)
+    reloaded = _estimator(checkpoint).predict(IMAGE).values
+    np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
+
+
+def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> None:
+    """ZoeDepthImageProcessor's class default ensure_multiple_of is 1/32, which save_pretrained writes (0.03125):
+    transformers rounds to no multiple at all; here the family's 32 holds (loading failed with ZeroDivisionError)."""
+    import transformers
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe", preprocessor=False)
+    transformers.ZoeDepthImageProcessorPil(size={"height": 96, "width": 128}).save_pretrained(str(directory))
+    assert json.loads((directory / "preprocessor_config.json").read_text())["ensure_multiple_of"] == 1 / 32
+    estimator = _estimator(directory)
+    height, width = estimator.network_hw((375, 1242))
+    assert height % 32 == width % 32 == 0 and height >= 64
+    assert np.isfinite(estimator.predict(IMAGE).values).all()
+
+
+def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
+    """vinvino02/glpn-kitti's processor only rounds the image down to 32 (KITTI: 352x1216, the resolution its metres
+    were learnt at); the family's KITTI short side 352 was cut to 192x608 by the 1.7 x long-side cap (half the
+    resolution, objects half their trained size in pixels). NYU frames (640x480) keep theirs."""
+    kitti = write_tiny_family("glpn", tmp_path / "kitti")  # max_depth 80: the KITTI layout
+    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
+    nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
+    assert _estimator(nyu).network_hw((480, 640)) == (480, 640)

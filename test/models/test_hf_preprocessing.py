@@ -57,7 +57,12 @@ def test_shortest_edge_and_zoedepth_padding(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("{not json", "not readable JSON"), ('{"size": [1, 2]}', "size"), ('{"image_std": [1, 2]}', "three numbers")],
+    [
+        ("{not json", "not readable JSON"),
+        ('{"size": [1, 2]}', "size"),
+        ('{"image_std": [1, 2]}', "three numbers"),
+        ('{"ensure_multiple_of": "14"}', "ensure_multiple_of '14' must be a number"),
+    ],
 )
 def test_malformed_files_name_the_setting(tmp_path: Path, text: str, match: str) -> None:
     (tmp_path / "preprocessor_config.json").write_text(text)

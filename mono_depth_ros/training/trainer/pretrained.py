@@ -74,9 +74,17 @@ def _open_depth_anything(
     hf_config = transformers.AutoConfig.from_pretrained(str(directory), local_files_only=True)
     hf_config.depth_estimation_type = "metric"
     hf_config.max_depth = da._int_if_integral(head_range)
-    try:
+    import torch
+
+    from mono_depth_ros.models.hf_model import dtype_argument
+
+    try:  # float32 whatever config.json's dtype says: fp16 weights would swallow the optimiser's small steps
         hf_model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
-            str(directory), config=hf_config, local_files_only=True, use_safetensors=True
+            str(directory),
+            config=hf_config,
+            local_files_only=True,
+            use_safetensors=True,
+            **{dtype_argument(transformers): torch.float32},
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         msg = f"cannot load Depth Anything weights from {directory} for fine-tuning: {str(err).strip()[:200]}"

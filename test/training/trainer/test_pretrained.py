@@ -214,3 +214,14 @@ def test_a_directory_the_project_checkpoint_cannot_rebuild_is_refused_before_tra
         ConfigError, match=r"position_embeddings: \(1, 17, 32\) here, \(1, 1370, 32\) in the checkpoint"
     ):
         open_pretrained(directory, OutputKind.METRIC, 10.0, (70, 98))
+
+
+def test_an_fp16_hub_directory_fine_tunes_in_float32(tmp_path: Path) -> None:
+    """A Depth Anything directory saved in fp16 (config.json dtype float16) loaded as fp16 (transformers 5 follows
+    config.json): AdamW then stepped fp16 weights, whose resolution swallows fine-tuning's small updates."""
+    import transformers
+
+    directory = write_tiny_depth_anything(tmp_path / "da")
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).half().save_pretrained(str(directory))
+    model = open_pretrained(directory, OutputKind.METRIC, 80.0, (HEIGHT, WIDTH))
+    assert {parameter.dtype for parameter in model.network.parameters()} == {torch.float32}
