@@ -35,16 +35,22 @@ class CudaGraphRunner:
         if example.device.type != "cuda":
             msg = f"CUDA graphs need a CUDA tensor, got one on {example.device}"
             raise ConfigError(msg)
-        self.static_input = example.clone()
-        stream = torch.cuda.Stream()  # type: ignore[no-untyped-call]
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(WARMUP_RUNS):
-                forward(self.static_input)
-        torch.cuda.current_stream().wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.static_output = forward(self.static_input)
+        self.device = example.device
+        # Everything on the example's device: torch.cuda.Stream() and torch.cuda.graph's shared default capture
+        # stream belong to the *current* device (cuda:0 in a fresh thread), so a model on cuda:1 would be captured on
+        # a cuda:0 stream: its kernels run eagerly during the capture and every replay returns the warm-up frame.
+        with torch.cuda.device(self.device):
+            self.static_input = example.clone()
+            stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                for _ in range(WARMUP_RUNS):
+                    forward(self.static_input)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            capture = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
+            with torch.cuda.graph(self.graph, stream=capture):
+                self.static_output = forward(self.static_input)
 
     def __call__(self, batch: Tensor) -> Tensor:
         """Replay on ``batch`` (same shape as the example); returns a fresh output tensor.
@@ -55,6 +61,7 @@ class CudaGraphRunner:
         if batch.shape != self.static_input.shape:
             msg = f"CUDA graph captured for {tuple(self.static_input.shape)}, got {tuple(batch.shape)}"
             raise ShapeError(msg)
-        self.static_input.copy_(batch)
-        self.graph.replay()
-        return self.static_output.clone()
+        with torch.cuda.device(self.device):
+            self.static_input.copy_(batch)
+            self.graph.replay()
+            return self.static_output.clone()
