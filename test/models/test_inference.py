@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +296,34 @@ def test_on_cuda_the_device_values_stay_there(checkpoint: Path) -> None:
     result = estimator.predict(_image(375, 1242), (125, 414), on_device=True)
     assert result.device_values is not None and result.device_values.device.type == "cuda"
     assert result.device_values.cpu().numpy().tobytes() == result.values.tobytes()
+
+
+def test_the_self_tests_cuda_graph_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CUDA graphs the golden self-test (at the reference image's size) runs through a graph of its own; a
+    camera of another size never replays it, so it must not stay (its private pool holds a whole forward pass's
+    activations on the GPU). Graphs of the camera's sizes are kept. A stand-in runner: no GPU here."""
+    from mono_depth_ros.models import inference
+
+    captured: list[tuple[int, ...]] = []
+
+    class Runner:
+        def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], example: torch.Tensor) -> None:
+            captured.append(tuple(example.shape))
+            self.forward = forward
+
+        def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+            return self.forward(batch)
+
+    monkeypatch.setattr(inference, "CudaGraphRunner", Runner)
+    spec = ModelSpec("step", input=InputPolicy(32, 32, keep_aspect=True, multiple_of=8), output_kind=OutputKind.METRIC)
+    backend = TorchBackend(StepDepth(2.0, 10.0), spec, CPU)
+    golden = make_golden(backend)  # at the spec's 32 x 32
+    estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+    estimator._graphs = {}  # what cuda_graphs gives on a CUDA device
+    estimator.predict(_image(32, 96))  # the camera: a 32 x 96 network input
+    assert captured == [(1, 3, 32, 96)]
+    report = estimator.self_test(golden)
+    assert report.passed and captured == [(1, 3, 32, 96), (1, 3, 32, 32)]  # the self-test ran through a graph
+    assert list(estimator._graphs) == [(1, 3, 32, 96)]
+    estimator.predict(_image(32, 96))
+    assert len(captured) == 2  # the camera's graph replayed, not captured again
