@@ -26,6 +26,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.core.model_output import OUT_OF_MEMORY_MARKERS
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
@@ -185,7 +186,8 @@ class DepthEstimator:
         precision_choice: how precision and CUDA graphs were chosen, with the reason.
 
     Raises:
-        ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX).
+        ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX), or
+            the device ran out of memory while starting (warm-up, precision trial, self-test).
         CheckpointError: the golden self-test failed and ``golden_check`` is ``refuse``.
     """
 
@@ -203,6 +205,15 @@ class DepthEstimator:
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
         self.precision = "fp32"
+        try:
+            self._start(golden)
+        except (RuntimeError, MemoryError) as err:  # torch.OutOfMemoryError is a RuntimeError
+            if (fault := self._out_of_memory_at_start(err)) is not None:
+                raise fault from err
+            raise
+
+    def _start(self, golden: GoldenReference | None) -> None:
+        """Precision, fast path, warm-up and golden self-test (see the module docstring)."""
         self.precision_choice, golden = self._choose_precision(golden)
         self.precision = self._resolve_precision()
         fast_path = self.precision != "fp32" or self.config.compile or self.config.cuda_graphs
@@ -212,6 +223,20 @@ class DepthEstimator:
         self.warmup(self.config.warmup_hw)
         if golden is not None and self.config.golden_check != "off":
             self.golden_report = self.self_test(golden)
+
+    def _out_of_memory_at_start(self, err: BaseException) -> ConfigError | None:
+        """The start-up error for an allocation failure (a GPU present but full), else None."""
+        text = str(err).strip()
+        if not (isinstance(err, MemoryError) or any(m in text.lower() for m in OUT_OF_MEMORY_MARKERS)):
+            return None
+        height, width = self.config.warmup_hw or (self.spec.input.height, self.spec.input.width)
+        first_line = text.splitlines()[0] if text else type(err).__name__
+        msg = (
+            f"out of memory on {self.device} while starting the model at {width}x{height} (warm-up, precision "
+            f"trial, golden self-test: {first_line}); free the device's memory (another process?), use a smaller "
+            f"model or model.warmup_width / model.warmup_height, or device:=cpu"
+        )
+        return ConfigError(msg)
 
     @classmethod
     def open(cls, backend: str, weights: str | Path, config: EstimatorConfig | None = None) -> DepthEstimator:

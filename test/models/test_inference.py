@@ -327,3 +327,23 @@ def test_the_self_tests_cuda_graph_is_not_kept(monkeypatch: pytest.MonkeyPatch) 
     assert list(estimator._graphs) == [(1, 3, 32, 96)]
     estimator.predict(_image(32, 96))
     assert len(captured) == 2  # the camera's graph replayed, not captured again
+
+
+def test_out_of_memory_while_starting_is_a_start_up_error_with_a_remedy() -> None:
+    """A GPU that is present but full at warm-up (another process holds its memory): the node logs "cannot start:"
+    with what to do (a DepthError), not an unhandled torch.OutOfMemoryError traceback. Other errors pass as raised."""
+
+    class Hungry(nn.Module):
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise self.error
+
+    spec = ModelSpec("hungry", input=InputPolicy(height=8, width=16), output_kind=OutputKind.METRIC)
+    full = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.6 GiB in use)")
+    with pytest.raises(ConfigError, match=r"out of memory on cpu while starting the model at 24x16.*Tried to alloc"):
+        DepthEstimator(TorchBackend(Hungry(full), spec, CPU), EstimatorConfig(device="cpu", warmup_hw=(16, 24)))
+    with pytest.raises(RuntimeError, match="a kernel bug"):
+        DepthEstimator(TorchBackend(Hungry(RuntimeError("a kernel bug")), spec, CPU), EstimatorConfig(device="cpu"))
