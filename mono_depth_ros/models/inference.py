@@ -315,7 +315,7 @@ class DepthEstimator:
                 return "fp32"
             msg = "precision fp16 is not supported on the CPU (slow, inexact kernels); use fp32 or bf16, or a GPU"
             raise ConfigError(msg)
-        if self.device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        if self.device.type == "cuda" and precision == "bf16" and not _native_bf16(self.device):
             msg = f"precision bf16 is not supported by {torch.cuda.get_device_name(self.device)}; use fp16 or fp32"
             raise ConfigError(msg)
         return precision
@@ -517,6 +517,13 @@ class DepthEstimator:
         else:
             _LOG.warning("%s (%s)", report.describe(), where)
         return report
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """Whether the CUDA ``device`` computes in bf16 (Ampere and newer). ``torch.cuda.is_bf16_supported()`` alone also
+    says yes where bf16 is only emulated (V100, T4, Xavier: slower than fp32), and asks about the current device."""
+    with torch.cuda.device(device):
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
 
 
 def make_golden(backend: DepthBackend, image_rgb: np.ndarray | None = None) -> GoldenReference:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -347,3 +348,23 @@ def test_out_of_memory_while_starting_is_a_start_up_error_with_a_remedy() -> Non
         DepthEstimator(TorchBackend(Hungry(full), spec, CPU), EstimatorConfig(device="cpu", warmup_hw=(16, 24)))
     with pytest.raises(RuntimeError, match="a kernel bug"):
         DepthEstimator(TorchBackend(Hungry(RuntimeError("a kernel bug")), spec, CPU), EstimatorConfig(device="cpu"))
+
+
+def test_bf16_on_a_gpu_without_native_bf16_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.cuda.is_bf16_supported() is True on pre-Ampere GPUs (V100, T4, Xavier) too: bf16 is emulated there
+    (no bf16 tensor cores, slower than fp32). The check is of the model's GPU (cuda:1 here), not the current one."""
+    entered: list[torch.device] = []
+
+    def device(where: torch.device) -> contextlib.nullcontext[None]:
+        entered.append(where)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(torch.cuda, "device", device)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
+    spec = ModelSpec("step", input=InputPolicy(height=8, width=16), output_kind=OutputKind.METRIC)
+    backend = TorchBackend(StepDepth(), spec, CPU)
+    backend.device = torch.device("cuda", 1)  # as loaded there (no GPU here: nothing runs before the check)
+    with pytest.raises(ConfigError, match="bf16 is not supported by Tesla V100-SXM2-16GB; use fp16 or fp32"):
+        DepthEstimator(backend, EstimatorConfig(device="cuda:1", precision="bf16"))
+    assert entered == [torch.device("cuda", 1)]
