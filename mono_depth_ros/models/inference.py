@@ -201,6 +201,7 @@ class DepthEstimator:
             torch.set_num_threads(self.config.cpu_threads)
         self._graphs: dict[tuple[int, ...], CudaGraphRunner] | None = None
         self._graphs_optional = False  # chosen by precision auto: a failed capture falls back to eager
+        self._start_up_graphs: set[tuple[int, ...]] = set()  # captured for warm-up / self-test inputs
         self._staging: Tensor | None = None
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
@@ -363,11 +364,17 @@ class DepthEstimator:
                 return conditioned.float()
             return self.backend.infer(batch).float()
 
-    def _run_network(self, batch: Tensor, inputs: dict[str, Tensor] | None = None) -> Tensor:
+    def _run_network(self, batch: Tensor, inputs: dict[str, Tensor] | None = None, warming: bool = False) -> Tensor:
         if self._graphs is None or inputs:  # per-frame inputs change every frame: no graph replay
             return self._forward(batch, inputs)
         key = tuple(batch.shape)
+        if not warming and self._start_up_graphs:  # the camera's input size is known now
+            for other in self._start_up_graphs - {key}:  # a start-up size alone: its pool holds GPU memory for good
+                self._graphs.pop(other, None)
+            self._start_up_graphs.clear()
         if key not in self._graphs:
+            if warming:
+                self._start_up_graphs.add(key)
             _LOG.info("capturing a CUDA graph for input %s", key)
             try:
                 self._graphs[key] = CudaGraphRunner(self._forward, batch)
@@ -442,7 +449,7 @@ class DepthEstimator:
         takes: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
         if warming and FOCAL_RATIO in takes and FOCAL_RATIO not in inputs:  # start-up runs have no camera
             inputs[FOCAL_RATIO] = torch.full((1,), NOMINAL_FOCAL_RATIO, device=self.device)
-        prediction = self._run_network(batch, {name: value for name, value in inputs.items() if name in takes})
+        prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming)
@@ -497,13 +504,7 @@ class DepthEstimator:
             CheckpointError: beyond tolerance with ``golden_check: refuse`` (or the shapes do not match).
         """
         tolerance = self.config.golden_tolerance or DEFAULT_TOLERANCE[self.precision]
-        cameras = None if self._graphs is None else set(self._graphs)
-        try:
-            output = self._predict(golden.image_rgb, None, None, warming=True).values
-        finally:  # a graph captured for the reference image's size alone: its pool would hold GPU memory for good
-            if cameras is not None and self._graphs is not None:
-                for key in set(self._graphs) - cameras:
-                    del self._graphs[key]
+        output = self._predict(golden.image_rgb, None, None, warming=True).values
         report = compare_golden(output, golden.output.astype(np.float32), tolerance)
         where = f"{self.backend.name} backend, {self.precision}, {self.device}"
         if report.passed:

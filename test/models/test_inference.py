@@ -299,10 +299,11 @@ def test_on_cuda_the_device_values_stay_there(checkpoint: Path) -> None:
     assert result.device_values.cpu().numpy().tobytes() == result.values.tobytes()
 
 
-def test_the_self_tests_cuda_graph_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under CUDA graphs the golden self-test (at the reference image's size) runs through a graph of its own; a
-    camera of another size never replays it, so it must not stay (its private pool holds a whole forward pass's
-    activations on the GPU). Graphs of the camera's sizes are kept. A stand-in runner: no GPU here."""
+def test_cuda_graphs_of_start_up_sizes_go_once_the_camera_size_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CUDA graphs the warm-up and the golden self-test (at the spec's nominal size when no warm-up size is
+    set) capture a graph for their input; a camera of another size never replays it, and its private pool holds a
+    whole forward pass's activations on the GPU: it goes at the first camera frame. A model whose input size does
+    not follow the camera's keeps it (that frame replays it). A stand-in runner: no GPU here."""
     from mono_depth_ros.models import inference
 
     captured: list[tuple[int, ...]] = []
@@ -316,18 +317,21 @@ def test_the_self_tests_cuda_graph_is_not_kept(monkeypatch: pytest.MonkeyPatch) 
             return self.forward(batch)
 
     monkeypatch.setattr(inference, "CudaGraphRunner", Runner)
-    spec = ModelSpec("step", input=InputPolicy(32, 32, keep_aspect=True, multiple_of=8), output_kind=OutputKind.METRIC)
-    backend = TorchBackend(StepDepth(2.0, 10.0), spec, CPU)
-    golden = make_golden(backend)  # at the spec's 32 x 32
-    estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
-    estimator._graphs = {}  # what cuda_graphs gives on a CUDA device
-    estimator.predict(_image(32, 96))  # the camera: a 32 x 96 network input
-    assert captured == [(1, 3, 32, 96)]
-    report = estimator.self_test(golden)
-    assert report.passed and captured == [(1, 3, 32, 96), (1, 3, 32, 32)]  # the self-test ran through a graph
-    assert list(estimator._graphs) == [(1, 3, 32, 96)]
-    estimator.predict(_image(32, 96))
-    assert len(captured) == 2  # the camera's graph replayed, not captured again
+    for keep_aspect, camera_input in ((True, (1, 3, 32, 96)), (False, (1, 3, 32, 32))):
+        captured.clear()
+        policy = InputPolicy(32, 32, keep_aspect=keep_aspect, multiple_of=8)
+        spec = ModelSpec("step", input=policy, output_kind=OutputKind.METRIC)
+        backend = TorchBackend(StepDepth(2.0, 10.0), spec, CPU)
+        golden = make_golden(backend)  # at the spec's 32 x 32
+        estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+        estimator._graphs = {}  # what cuda_graphs gives on a CUDA device
+        estimator.warmup()
+        assert estimator.self_test(golden).passed
+        assert captured == [(1, 3, 32, 32)]  # the self-test replayed the warm-up's graph
+        for _ in range(2):
+            estimator.predict(_image(32, 96))  # the camera
+        assert list(estimator._graphs) == [camera_input]
+        assert captured == list(dict.fromkeys([(1, 3, 32, 32), camera_input]))  # captured once each
 
 
 def test_out_of_memory_while_starting_is_a_start_up_error_with_a_remedy() -> None:
