@@ -37,8 +37,9 @@ class CudaGraphRunner:
             raise ConfigError(msg)
         self.device = example.device
         # Everything on the example's device: torch.cuda.Stream() and torch.cuda.graph's shared default capture
-        # stream belong to the *current* device (cuda:0 in a fresh thread), so a model on cuda:1 would be captured on
-        # a cuda:0 stream: its kernels run eagerly during the capture and every replay returns the warm-up frame.
+        # stream belong to the *current* device (cuda:0 in a fresh thread): a model on cuda:1 would be captured on a
+        # cuda:0 stream, which records none of its kernels (they go to cuda:1's stream, eagerly, or fail the capture
+        # where they allocate): replays would return the warm-up frame's output.
         with torch.cuda.device(self.device):
             self.static_input = example.clone()
             stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
