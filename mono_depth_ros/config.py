@@ -66,7 +66,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
     ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
     ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
-    ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models", choices=("auto", "fp32", "fp16", "bf16")),
+    ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
     ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only; model.precision=auto tries them by itself)"),
     ParamSpec("model.threads", 0, "CPU threads for inference; 0 = auto: half the cores, at most 4 (one on a 2-core computer), which holds up when other nodes load the CPU", min_value=0, max_value=256),
