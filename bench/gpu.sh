@@ -3,7 +3,8 @@
 #   env.txt, cuda_tests.txt, e2e.md (end to end + half-precision difference), train.md (throughput, then torchrun with
 #   two processes on the GPU), bag.txt (bench_bag per-stage table on the device), device_post.txt (ONNX I/O binding,
 #   device vs host post-processing, temporal filter cost), compile.md (torch.compile rows), log.txt (stderr).
-#   TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds). Section limits add up to 580 s.
+#   TENSORRT=1 adds ONNX Runtime TensorRT rows (minutes of engine builds). Section limits add up to 580 s; each is cut
+#   to what BUDGET_S (570 s from the start, wheel install included) leaves, so the last files are still written.
 #   The device image's onnxruntime was the CPU build (KINDS.md, 2026-11): env.txt lists its providers; without
 #   CUDAExecutionProvider there are no ONNX Runtime GPU rows and bench_onnx_binding measures the CPU provider.
 # Prepare here first: `bash bench/gpu_prepare.sh` (KITTI frames -> .gpu_data, wheels -> .whl), try it on the CPU:
@@ -25,9 +26,16 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1
 [ -d .gpu_data ] && export MONO_DEPTH_DATA=${MONO_DEPTH_DATA:-$PWD/.gpu_data}
-section() {  # section SECONDS FILE COMMAND...: run with a limit, stdout to FILE, stderr to the log
+BUDGET_S=${BUDGET_S:-570}  # the whole script ends within this (the device run's timeout_s is 590), wheels included
+section() {  # section SECONDS FILE COMMAND...: run with a limit (cut to what the budget leaves), stdout to FILE
   local limit=$1 file=$2
   shift 2
+  local left=$((BUDGET_S - SECONDS - 5))
+  if [ "$left" -lt 15 ]; then
+    echo "=== skipped, ${left} s of the budget left: $* ===" >>"$log"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   echo "=== $* (limit ${limit} s) ===" >>"$log"
   local started=$SECONDS
   timeout "$limit" "$@" >"$OUT/$file" 2>>"$log"
