@@ -12,13 +12,18 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, xyz_from_pointcloud2
+from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.demo import ORACLE_LABEL, DemoReport, run_demo
 from mono_depth_ros.demo.colour import BANNER_HEIGHT, BAR_WIDTH
+from mono_depth_ros.demo.outputs import read_output_bag
 from mono_depth_ros.demo.plots import BEV_SIZE_PX, PLOT_HEIGHT_PX, PLOT_WIDTH_PX
 from mono_depth_ros.demo.run import choose_depth_source, describe_scale
+from mono_depth_ros.demo.scenario import BASE_PARAMS
 from mono_depth_ros.depth_config import DepthConfig
+from mono_depth_ros.models.depth_source import default_weights
 from test.demo.support import write_tiny_checkpoint
 
 WIDTH, HEIGHT, FRAMES = 128, 64, 4
@@ -177,3 +182,18 @@ def test_the_shipped_model_runs_the_default_demo_within_its_stated_accuracy(tmp_
     assert pipeline.metrics.count == 4
     assert pipeline.metrics.abs_rel < 0.2 and pipeline.metrics.a1 > 0.75
     assert [s.health for s in report.scale_track] == ["ok"] * 4
+    # the demo's bag runner run is `mono-depth bag`'s: the same published size (auto output.downscale: 96x320 for
+    # this network on a 192x640 camera) and the same depth, with the network built by the runner itself
+    rig = SensorRig()
+    params = BASE_PARAMS | {
+        "scale.camera_height_m": rig.camera_height_m,
+        "scale.camera_pitch_rad": rig.camera_pitch_rad,
+        "model.weights": str(default_weights()),
+        "model.golden_check": "refuse",
+    }
+    run_bag(report.input_bag, tmp_path / "bag_cli", params, BagRunOptions(progress=False))
+    demo, cli = read_output_bag(report.output_bag), read_output_bag(tmp_path / "bag_cli")
+    assert sorted(demo.depth_by_stamp) == sorted(cli.depth_by_stamp)
+    for stamp, depth in cli.depth_by_stamp.items():
+        assert depth.shape == (96, 320)
+        np.testing.assert_array_equal(demo.depth_by_stamp[stamp], depth)
