@@ -197,3 +197,7 @@ def test_the_shipped_model_runs_the_default_demo_within_its_stated_accuracy(tmp_
     for stamp, depth in cli.depth_by_stamp.items():
         assert depth.shape == (96, 320)
         np.testing.assert_array_equal(demo.depth_by_stamp[stamp], depth)
+    # the 96x320 depth is drawn twice as large (2x2 blocks), the size of the camera image
+    depth_png = cv2.imread(str(report.pictures["depth"]))
+    assert depth_png.shape == (BANNER_HEIGHT + 192, 640 + BAR_WIDTH, 3)
+    assert (depth_png[BANNER_HEIGHT::2, :640] == depth_png[BANNER_HEIGHT + 1 :: 2, :640]).all()
