@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import cv2
@@ -201,3 +202,28 @@ def test_the_shipped_model_runs_the_default_demo_within_its_stated_accuracy(tmp_
     depth_png = cv2.imread(str(report.pictures["depth"]))
     assert depth_png.shape == (BANNER_HEIGHT + 192, 640 + BAR_WIDTH, 3)
     assert (depth_png[BANNER_HEIGHT::2, :640] == depth_png[BANNER_HEIGHT + 1 :: 2, :640]).all()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_figures_the_docs_quote_are_what_the_default_demo_prints(tmp_path: Path) -> None:
+    # `make demo` as shipped (24 frames, 640x192, seed 0, the shipped model), and the same seed with --oracle
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    page = (REPO_ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    network = run_demo(tmp_path / "network", 0)
+    row, m = network.pipeline_accuracy, network.pipeline_accuracy.metrics
+    quoted = re.search(r"in `make demo`\s+\([^)]*\) AbsRel ([\d.]+), RMSE ([\d.]+) m, δ<1\.25 (\d\.\d+)", readme)
+    assert quoted is not None, "README.md no longer quotes the demo's figures in the expected words"
+    assert quoted.groups() == (f"{m.abs_rel:.3f}", f"{m.rmse:.2f}", f"{m.a1:.3f}")
+    printed = [" ".join(line.split()) for line in network.format().splitlines()]
+    table = [" ".join(line.split()) for line in page.splitlines() if line.startswith(f"  {row.name}")]
+    assert table and all(line in printed for line in table), (table, printed)
+    oracle = run_demo(tmp_path / "oracle", 0, oracle=True)
+    o = oracle.pipeline_accuracy
+    note = (
+        f"(`--oracle`, same seed: AbsRel {o.metrics.abs_rel:.3f}, RMSE {o.metrics.rmse:.2f} m, "
+        f"δ<1.25 {o.metrics.a1:.3f}, coverage {o.coverage * 100:.1f} %.)"
+    )
+    assert note in page, note
