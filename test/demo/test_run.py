@@ -108,7 +108,7 @@ def test_pictures_decode_with_the_documented_sizes(oracle_run: DemoReport) -> No
 
 def test_the_report_gives_the_temporal_filter_numbers(oracle_run: DemoReport) -> None:
     (line,) = [note for note in oracle_run.notes if note.startswith("temporal filter")]
-    assert "temporal error on static surfaces" in line and "moving car AbsRel" in line
+    assert "temporal error on static surfaces" in line and "AbsRel off the car" in line and "moving car AbsRel" in line
     assert oracle_run.timings_s["temporal strip"] > 0
 
 
