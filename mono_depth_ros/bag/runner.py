@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ class BagRunOptions:
         copy_inputs: also copy every input message (all topics but the outputs') into the output bag.
         diagnostics: write ``/diagnostics`` every ``diagnostics.period_s`` of bag time.
         progress: show a tqdm progress bar on stderr.
+        on_frame: called ``on_frame(done, total)`` after each image (written or skipped); None: not called.
     """
 
     storage: str = "sqlite3"
@@ -69,6 +70,7 @@ class BagRunOptions:
     copy_inputs: bool = False
     diagnostics: bool = True
     progress: bool = True
+    on_frame: Callable[[int, int], None] | None = None
 
 
 class _SecondPass:
@@ -102,6 +104,7 @@ class _SecondPass:
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
+        self.done = 0  # images processed (written or skipped)
         self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
         self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
@@ -175,6 +178,9 @@ class _SecondPass:
                 self._release(plan)
                 if self.progress is not None:
                     self.progress.update(1)
+                self.done += 1
+                if self.options.on_frame is not None:
+                    self.options.on_frame(self.done, len(self.plans))
 
     def _release(self, plan: FramePlan) -> None:
         """Drop decoded partners that no later image needs."""

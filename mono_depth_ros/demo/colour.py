@@ -134,6 +134,11 @@ def depth_colour_bar(height: int, min_m: float, max_m: float) -> RGB:
     return canvas
 
 
+def percent_label(value: float) -> str:
+    """A signed fraction as a tick label: 0.125 → ``+12.5%``, -0.25 → ``-25%``, 0 → ``0`` (never rounded away)."""
+    return f"{value * 100:+.3g}%" if value else "0"
+
+
 def error_colour_bar(height: int, limit: float) -> RGB:
     """(height, BAR_WIDTH, 3) RGB: the error colours (+limit at the top) with percentage ticks."""
     canvas, top, bottom = _bar_canvas(height)
@@ -141,7 +146,7 @@ def error_colour_bar(height: int, limit: float) -> RGB:
     errors = limit - (rows - top) / max(bottom - 1 - top, 1) * 2.0 * limit
     canvas[top:bottom, slice(*BAR_STRIP_COLUMNS)] = colourise_error(errors[:, None], limit)
     for fraction, value in ((0.0, limit), (0.25, limit / 2), (0.5, 0.0), (0.75, -limit / 2), (1.0, -limit)):
-        _tick(canvas, round(top + fraction * (bottom - 1 - top)), f"{value * 100:+.0f}%" if value else "0")
+        _tick(canvas, round(top + fraction * (bottom - 1 - top)), percent_label(value))
     _bar_title(canvas, top, "error")
     return canvas
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -23,6 +22,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest as scale_densify_nearest
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.evaluation.metrics import DepthMetrics, compute_metrics, mean_metrics, valid_mask
+from mono_depth_ros.evaluation.temporal_sequence import subsample
 
 F32 = npt.NDArray[np.float32]
 
@@ -42,10 +42,15 @@ class AccuracyRow:
 
 
 def resize_nearest(image: npt.NDArray[np.floating], width: int, height: int) -> F32:
-    """(H, W) → (height, width) by nearest neighbour (never blends a depth with NaN or with another surface)."""
+    """(H, W) → (height, width): the camera pixels a depth published at that size shows (``output.downscale``).
+
+    Pixel ``i`` is camera pixel ``rint((i + 0.5) · N − 0.5)`` with ``N`` the whole factor, the pipeline's rule
+    (:func:`~mono_depth_ros.evaluation.temporal_sequence.subsample`); a plain nearest resize takes ``N · i``, one or
+    more camera pixels away for N >= 3. Never blends a depth with NaN or with another surface.
+    """
     if image.shape == (height, width):
         return np.asarray(image, dtype=np.float32)
-    return np.asarray(cv2.resize(image.astype(np.float32), (width, height), interpolation=cv2.INTER_NEAREST))
+    return np.asarray(subsample(np.asarray(image, dtype=np.float32), (height, width)), dtype=np.float32)
 
 
 def score_frame(

@@ -4,14 +4,15 @@
 file           content                                                     size (rows × columns)
 =============  ==========================================================  ===========================================
 input.png      the recorded camera image                                   BANNER + H × W
-depth.png      /depth/image colourised (log scale) + colour bar in metres  BANNER + h × (w + BAR_WIDTH)
-error.png      (depth - truth) / truth, ±25 % + colour bar                 BANNER + h × (w + BAR_WIDTH)
+depth.png      /depth/image colourised (log scale) + colour bar in metres  BANNER + z·h × (z·w + BAR_WIDTH)
+error.png      (depth - truth) / truth, ±25 % + colour bar                 BANNER + z·h × (z·w + BAR_WIDTH)
 bev.png        /depth/points from above with the LiDAR scan overlaid       BANNER + BEV_SIZE_PX × BEV_SIZE_PX
 scale.png      scale the pipeline reported per frame (true one dashed)     BANNER + PLOT_HEIGHT_PX × PLOT_WIDTH_PX
 overview.png   the five above stacked (padded to the widest)               sum of the rows × the widest
 =============  ==========================================================  ===========================================
 
-H × W is the camera image, h × w the published depth (smaller with ``output.downscale``). Every banner names what
+H × W is the camera image, h × w the published depth (smaller with ``output.downscale``), shown ``z = W // w`` times
+larger (each published pixel a z × z block, nothing interpolated; the banner says so). Every banner names what
 predicted the depth; the oracle's says "ORACLE PREDICTION, NOT A NETWORK" in red.
 """
 
@@ -89,6 +90,11 @@ def relative_error(
     return error.astype(np.float32)
 
 
+def zoom_pixels(image: RGB, zoom: int) -> RGB:
+    """(h, w, 3) → (zoom·h, zoom·w, 3): every pixel a zoom × zoom block (nothing blended)."""
+    return image if zoom == 1 else np.ascontiguousarray(np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1))
+
+
 def _pad_width(image: RGB, width: int) -> RGB:
     if image.shape[1] >= width:
         return image
@@ -125,12 +131,14 @@ def render_pictures(
     small_rgb = (
         rgb if rgb.shape[:2] == (h, w) else np.asarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
     )
-    coloured = colourise_depth(depth, style.min_m, style.max_m)
+    zoom = max(1, rgb.shape[1] // w)
+    shown = f" (shown x{zoom})" if zoom > 1 else ""
+    coloured = zoom_pixels(colourise_depth(depth, style.min_m, style.max_m), zoom)
     pictures: dict[str, RGB] = {
         "input": with_banner(rgb, f"input {IMAGE_TOPIC}, {when}", style.source, style.warn),
         "depth": with_banner(
-            np.hstack([coloured, depth_colour_bar(h, style.min_m, style.max_m)]),
-            f"/depth/image {w}x{h}, metres after {style.scale_text}, {when}",
+            np.hstack([coloured, depth_colour_bar(h * zoom, style.min_m, style.max_m)]),
+            f"/depth/image {w}x{h}{shown}, metres after {style.scale_text}, {when}",
             style.source,
             style.warn,
         ),
@@ -139,7 +147,12 @@ def render_pictures(
     if np.isfinite(error).mean() < SPARSE_FRACTION:
         error = spread_sparse(error, 1.5)
     pictures["error"] = with_banner(
-        np.hstack([colourise_error(error, style.error_limit, small_rgb), error_colour_bar(h, style.error_limit)]),
+        np.hstack(
+            [
+                zoom_pixels(colourise_error(error, style.error_limit, small_rgb), zoom),
+                error_colour_bar(h * zoom, style.error_limit),
+            ]
+        ),
         f"(depth - truth) / truth vs {scenario.truth_label}; blue too near, red too far",
         style.source,
         style.warn,

@@ -11,11 +11,8 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
-import numpy.typing as npt
 
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.config import ParamValue, load_config, parse_override
@@ -32,10 +29,6 @@ from mono_depth_ros.demo.temporal_strip import write_temporal_strip
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.depth_source import ASSETS_DIR, build_depth_source, default_weights
 from mono_depth_ros.models.hub_id import hub_id_hint
-
-if TYPE_CHECKING:
-    from mono_depth_ros.models.spec import OutputKind
-    from mono_depth_ros.pipeline import DepthSource
 
 DEFAULT_FRAMES = 24
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 640, 192
@@ -102,26 +95,6 @@ def choose_depth_source(
         return DepthChoice(True, oracle_params, ORACLE_LABEL, note)
     label = f"network: shipped model {describe_weights(shipped)}"
     return DepthChoice(False, {"model.weights": str(shipped)}, label, shipped=True)
-
-
-class CountingSource:
-    """A pipeline ``DepthSource`` that reports ``progress("bag runner", n, total)`` after each prediction."""
-
-    def __init__(self, inner: DepthSource, progress: ProgressFn, total: int) -> None:
-        self.inner, self.progress, self.total = inner, progress, total
-        self.done = 0
-
-    @property
-    def output_kind(self) -> OutputKind:
-        """The wrapped source's output kind."""
-        return self.inner.output_kind
-
-    def predict(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """The wrapped prediction; counts it."""
-        values = self.inner.predict(rgb)
-        self.done += 1
-        self.progress("bag runner", self.done, self.total)
-        return values
 
 
 def _prepare(out_dir: Path) -> tuple[Path, Path]:
@@ -245,13 +218,11 @@ def run_demo(
 
     t = time.perf_counter()
     report_progress("bag runner", 0, len(truths))
-    source = build_depth_source(config)  # loaded here so that every frame can report progress
+    source = build_depth_source(config)  # loaded here to time it, and to reuse it for the temporal strip
     startup_s = time.perf_counter() - t
-    counting = CountingSource(source, report_progress, len(truths)) if source is not None else None
-    options = BagRunOptions(progress=False)
-    summary = run_bag(input_bag, output_bag, config, options, counting)
-    if counting is None or counting.done < len(truths):  # the oracle, or skipped frames: close the stage
-        report_progress("bag runner", len(truths), len(truths))
+    # the source goes to the runner as it is (a wrapper would hide its protocols: the output size, hints, device)
+    options = BagRunOptions(progress=False, on_frame=partial(report_progress, "bag runner"))
+    summary = run_bag(input_bag, output_bag, config, options, source)
     timings["bag runner (pipeline, all stages)"] = time.perf_counter() - t
     timings["  of which model start-up"] = startup_s
 

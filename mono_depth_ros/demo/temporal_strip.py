@@ -54,7 +54,8 @@ class TemporalStrip:
         off, on = self.scores["off"], self.scores["on"]
         return (
             f"temporal filter on a {len(self.times_s)}-frame drive with a moving car (temporal.png): temporal error on "
-            f"static surfaces {off.temporal:.4f} -> {on.temporal:.4f}, AbsRel {off.abs_rel:.4f} -> {on.abs_rel:.4f}, "
+            f"static surfaces {off.temporal:.4f} -> {on.temporal:.4f}, "
+            f"AbsRel off the car {off.abs_rel:.4f} -> {on.abs_rel:.4f}, "
             f"moving car AbsRel {off.car_abs_rel:.4f} -> {on.car_abs_rel:.4f}"
         )
 

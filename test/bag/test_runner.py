@@ -72,6 +72,14 @@ def test_external_metric_outputs_carry_input_stamps_and_depth(tmp_path: Path) ->
     assert summary.topic_counts["/depth/image"] == 3
 
 
+def test_on_frame_reports_every_image_as_it_is_done(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    options = BagRunOptions(progress=False, on_frame=lambda done, total: calls.append((done, total)))
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, options)
+    assert summary.frames_out == 3
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
 def test_relative_inverse_with_lidar_becomes_metric(tmp_path: Path) -> None:
     summary, out = _run(tmp_path, EXTERNAL_RELATIVE, prediction="relative_inverse")
     assert summary.frames_out == 3 and not summary.warnings.counts

@@ -23,6 +23,7 @@ from mono_depth_ros.demo.colour import (
     depth_colour_bar,
     depth_to_index,
     error_colour_bar,
+    percent_label,
     with_banner,
 )
 
@@ -83,3 +84,8 @@ def test_banners_fit_any_width_and_stack_on_top() -> None:
     assert np.array_equal(stacked[BANNER_HEIGHT:], image)
     warned = banner(300, "t", "source", warn=True).astype(int)
     assert (warned[20:, :, 0] - warned[20:, :, 2] > 100).any()  # the oracle line is drawn in red
+
+
+def test_error_ticks_read_as_the_error_they_mark() -> None:
+    # the bar's quarter ticks of a ±25 % scale are ±12.5 %, not a rounded ±12 %
+    assert [percent_label(v) for v in (0.25, 0.125, 0.0, -0.125, -0.25)] == ["+25%", "+12.5%", "0", "-12.5%", "-25%"]

@@ -8,6 +8,8 @@ import pytest
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.demo.evaluate import densify_nearest, lidar_only_depth, mean_row, resize_nearest, score_frame
+from mono_depth_ros.demo.pictures import relative_error
+from mono_depth_ros.pipeline import _downscale_depth
 
 INTRINSICS = PinholeIntrinsics(40.0, 40.0, 15.5, 11.5, width=32, height=24)
 
@@ -38,6 +40,19 @@ def test_a_smaller_published_depth_is_scored_against_the_subsampled_truth() -> N
     assert half.shape == (4, 4) and set(half.ravel()) <= set(gt.ravel())
     metrics, reference, _ = score_frame(half, gt, 0.1, 80.0)
     assert reference == 16 and metrics.abs_rel == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_the_truth_is_taken_at_the_camera_pixel_each_published_pixel_is(factor: int) -> None:
+    # output.downscale publishes camera pixel rint((i + 0.5) * factor - 0.5) as pixel i (one pixel right and down of
+    # a plain nearest resize for odd factors): a published depth equal to the truth there scores zero error
+    gt = np.arange(1, 12 * 24 + 1, dtype=np.float32).reshape(12, 24)
+    published = _downscale_depth(gt, factor, 24 // factor, 12 // factor)
+    metrics, reference, covered = score_frame(published, gt, 0.1, 1000.0)
+    assert reference == covered == published.size
+    assert metrics.abs_rel == pytest.approx(0.0, abs=1e-7)
+    assert np.isnan(relative_error(published, gt, 1000.0)).sum() == 0
+    assert np.abs(relative_error(published, gt, 1000.0)).max() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_rows_average_frames_and_pool_coverage() -> None:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mono_depth_ros.demo.pictures import relative_error, spread_sparse, write_png
+from mono_depth_ros.demo.pictures import relative_error, spread_sparse, write_png, zoom_pixels
 
 
 def test_relative_error_is_signed_and_nan_where_either_side_is_missing() -> None:
@@ -36,3 +36,12 @@ def test_png_round_trip_keeps_rgb_order(tmp_path: Path) -> None:
     path = write_png(tmp_path / "red.png", rgb)
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert bgr.shape == (4, 5, 3) and (bgr[..., 2] == 200).all() and (bgr[..., 0] == 0).all()
+
+
+def test_zoom_pixels_makes_blocks_without_blending() -> None:
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    zoomed = zoom_pixels(image, 2)
+    assert zoomed.shape == (4, 6, 3)
+    np.testing.assert_array_equal(zoomed[::2, ::2], image)
+    np.testing.assert_array_equal(zoomed[1::2, 1::2], image)
+    assert zoom_pixels(image, 1) is image

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import cv2
@@ -12,13 +13,18 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from mono_depth_ros.bag import BagRunOptions, run_bag
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, xyz_from_pointcloud2
+from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.demo import ORACLE_LABEL, DemoReport, run_demo
 from mono_depth_ros.demo.colour import BANNER_HEIGHT, BAR_WIDTH
+from mono_depth_ros.demo.outputs import read_output_bag
 from mono_depth_ros.demo.plots import BEV_SIZE_PX, PLOT_HEIGHT_PX, PLOT_WIDTH_PX
 from mono_depth_ros.demo.run import choose_depth_source, describe_scale
+from mono_depth_ros.demo.scenario import BASE_PARAMS
 from mono_depth_ros.depth_config import DepthConfig
+from mono_depth_ros.models.depth_source import default_weights
 from test.demo.support import write_tiny_checkpoint
 
 WIDTH, HEIGHT, FRAMES = 128, 64, 4
@@ -102,7 +108,7 @@ def test_pictures_decode_with_the_documented_sizes(oracle_run: DemoReport) -> No
 
 def test_the_report_gives_the_temporal_filter_numbers(oracle_run: DemoReport) -> None:
     (line,) = [note for note in oracle_run.notes if note.startswith("temporal filter")]
-    assert "temporal error on static surfaces" in line and "moving car AbsRel" in line
+    assert "temporal error on static surfaces" in line and "AbsRel off the car" in line and "moving car AbsRel" in line
     assert oracle_run.timings_s["temporal strip"] > 0
 
 
@@ -177,3 +183,47 @@ def test_the_shipped_model_runs_the_default_demo_within_its_stated_accuracy(tmp_
     assert pipeline.metrics.count == 4
     assert pipeline.metrics.abs_rel < 0.2 and pipeline.metrics.a1 > 0.75
     assert [s.health for s in report.scale_track] == ["ok"] * 4
+    # the demo's bag runner run is `mono-depth bag`'s: the same published size (auto output.downscale: 96x320 for
+    # this network on a 192x640 camera) and the same depth, with the network built by the runner itself
+    rig = SensorRig()
+    params = BASE_PARAMS | {
+        "scale.camera_height_m": rig.camera_height_m,
+        "scale.camera_pitch_rad": rig.camera_pitch_rad,
+        "model.weights": str(default_weights()),
+        "model.golden_check": "refuse",
+    }
+    run_bag(report.input_bag, tmp_path / "bag_cli", params, BagRunOptions(progress=False))
+    demo, cli = read_output_bag(report.output_bag), read_output_bag(tmp_path / "bag_cli")
+    assert sorted(demo.depth_by_stamp) == sorted(cli.depth_by_stamp)
+    for stamp, depth in cli.depth_by_stamp.items():
+        assert depth.shape == (96, 320)
+        np.testing.assert_array_equal(demo.depth_by_stamp[stamp], depth)
+    # the 96x320 depth is drawn twice as large (2x2 blocks), the size of the camera image
+    depth_png = cv2.imread(str(report.pictures["depth"]))
+    assert depth_png.shape == (BANNER_HEIGHT + 192, 640 + BAR_WIDTH, 3)
+    assert (depth_png[BANNER_HEIGHT::2, :640] == depth_png[BANNER_HEIGHT + 1 :: 2, :640]).all()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_figures_the_docs_quote_are_what_the_default_demo_prints(tmp_path: Path) -> None:
+    # `make demo` as shipped (24 frames, 640x192, seed 0, the shipped model), and the same seed with --oracle
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    page = (REPO_ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    network = run_demo(tmp_path / "network", 0)
+    row, m = network.pipeline_accuracy, network.pipeline_accuracy.metrics
+    quoted = re.search(r"in `make demo`\s+\([^)]*\) AbsRel ([\d.]+), RMSE ([\d.]+) m, δ<1\.25 (\d\.\d+)", readme)
+    assert quoted is not None, "README.md no longer quotes the demo's figures in the expected words"
+    assert quoted.groups() == (f"{m.abs_rel:.3f}", f"{m.rmse:.2f}", f"{m.a1:.3f}")
+    printed = [" ".join(line.split()) for line in network.format().splitlines()]
+    table = [" ".join(line.split()) for line in page.splitlines() if line.startswith(f"  {row.name}")]
+    assert table and all(line in printed for line in table), (table, printed)
+    oracle = run_demo(tmp_path / "oracle", 0, oracle=True)
+    o = oracle.pipeline_accuracy
+    note = (
+        f"(`--oracle`, same seed: AbsRel {o.metrics.abs_rel:.3f}, RMSE {o.metrics.rmse:.2f} m, "
+        f"δ<1.25 {o.metrics.a1:.3f}, coverage {o.coverage * 100:.1f} %.)"
+    )
+    assert note in page, note
