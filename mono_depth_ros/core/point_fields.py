@@ -26,6 +26,7 @@ DATATYPE_TO_NUMPY: dict[int, str] = {
     FLOAT64: "f8",
 }
 NUMPY_TO_DATATYPE: dict[str, int] = {v: k for k, v in DATATYPE_TO_NUMPY.items()}
+MAX_POINT_STEP = 2**31 - 1  # numpy itemsizes are C ints: a larger point_step is a corrupt message
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,14 @@ def dtype_from_fields(fields: Sequence[PointField], point_step: int, is_bigendia
     """Structured dtype with itemsize ``point_step`` holding every field at its offset.
 
     Fields with ``count > 1`` become sub-arrays. Raises :class:`EncodingError` for an unknown datatype code
-    and :class:`ShapeError` when a field runs past ``point_step``.
+    and :class:`ShapeError` when a field runs past ``point_step`` or ``point_step`` exceeds numpy's itemsize limit.
     """
+    if point_step > MAX_POINT_STEP:
+        msg = (
+            f"PointCloud2 point_step {point_step} is larger than {MAX_POINT_STEP} bytes (numpy's itemsize limit); "
+            f"the message is corrupt"
+        )
+        raise ShapeError(msg)
     order = ">" if is_bigendian else "<"
     names: list[str] = []
     formats: list[np.dtype] = []

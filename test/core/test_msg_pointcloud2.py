@@ -269,3 +269,17 @@ def test_writer_errors() -> None:
         pointcloud2_from_structured(factory, header, np.zeros((4, 3), dtype=np.float32), 1, 4, True)
     with pytest.raises(ShapeError, match=r"height\*width = 2\*3 does not match 4 points"):
         pointcloud2_from_structured(factory, header, velodyne_points(4), 2, 3, True)
+
+
+def test_a_point_step_numpy_cannot_hold_is_a_shape_error_not_a_value_error() -> None:
+    """A corrupt point_step (>= 2**31) must be a ShapeError the scan paths count, not numpy's ValueError."""
+    factory = rosbags_factory("humble")
+    msg = wire_cloud(factory, velodyne_points(1), 1, 1)
+    msg.point_step = msg.row_step = 2**31
+    for read in (pointcloud2_to_structured, xyz_from_pointcloud2):
+        with pytest.raises(ShapeError, match=r"point_step 2147483648 is larger than 2147483647 bytes"):
+            read(msg)
+    msg.point_step = msg.row_step = 2**31 - 1  # the largest numpy can hold: the size check speaks
+    for read in (pointcloud2_to_structured, xyz_from_pointcloud2):
+        with pytest.raises(ShapeError, match=r"data has 32 bytes but row_step\*height = 2147483647\*1"):
+            read(msg)
