@@ -17,7 +17,7 @@ from mono_depth_ros.core.msg_pointcloud2 import (
     pointcloud2_to_structured,
     xyz_from_pointcloud2,
 )
-from mono_depth_ros.core.point_fields import FLOAT32, FLOAT64, UINT16, PointField
+from mono_depth_ros.core.point_fields import FLOAT32, NUMPY_TO_DATATYPE, PointField
 
 from .ros_msg_support import DISTROS, FRAME_ID, STAMP_NS, cdr_round_trip, input_header, rosbags_factory
 
@@ -83,9 +83,8 @@ def wire_cloud(
 
 
 def _fields_of(dtype: np.dtype) -> list[PointField]:
-    codes = {"f4": FLOAT32, "f8": FLOAT64, "u2": UINT16}
     assert dtype.fields is not None
-    return [PointField(name, spec[1], codes[spec[0].str[1:]]) for name, spec in dtype.fields.items()]
+    return [PointField(name, spec[1], NUMPY_TO_DATATYPE[spec[0].str[1:]]) for name, spec in dtype.fields.items()]
 
 
 def expected_xyz(points: npt.NDArray[np.void]) -> npt.NDArray[np.floating]:
