@@ -398,3 +398,18 @@ def test_a_split_file_compressed_bag_whose_last_file_was_cut_short_gives_what_is
     assert 20 <= summary.frames_out < 40 and summary.skipped.counts[DAMAGED_INPUT] > 0
     assert any("in_1.db3.zstd does not decompress to its end" in note for note in summary.notes)
     assert any(line.startswith("in_1.db3 is truncated: recovered") for line in summary.input_damage)
+
+
+def test_undecodable_scan_layouts_are_counted_warnings_not_a_crash(tmp_path: Path) -> None:
+    def bad_layouts(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points" and index == 0:
+            msg.point_step = 2**31  # corrupt: more than numpy can hold (was a ValueError that ended the run)
+        if topic == "/lidar/points" and index == 1:
+            msg.fields = [f for f in msg.fields if f.name != "z"]  # a 2-D cloud
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_layouts, prediction="relative_inverse")
+    assert summary.frames_out == 3
+    assert summary.warnings.counts["lidar: undecodable scan"] == 2
+    example = summary.warnings.examples["lidar: undecodable scan"]  # the first one
+    assert example.startswith("ShapeError: PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
