@@ -100,11 +100,16 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
 
     Raises:
         EncodingError: ``x``, ``y`` or ``z`` is missing, not FLOAT32/FLOAT64, or has ``count != 1``.
-        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes.
+        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes, or ``x``, ``y`` or ``z`` declared
+            twice (ambiguous; the last one used to win silently).
     """
-    by_name = {f.name: f for f in point_fields_from_msg(msg)}
+    fields = point_fields_from_msg(msg)
+    by_name = {f.name: f for f in fields}
     xyz_fields: list[PointField] = []
     for axis in ("x", "y", "z"):
+        if sum(f.name == axis for f in fields) > 1:
+            msg_text = f"PointCloud2 has duplicate field names: {[f.name for f in fields]}; which {axis!r} is meant?"
+            raise ShapeError(msg_text)
         field = by_name.get(axis)
         if field is None:
             msg_text = (

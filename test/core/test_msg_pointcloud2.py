@@ -282,3 +282,15 @@ def test_a_point_step_numpy_cannot_hold_is_a_shape_error_not_a_value_error() -> 
     for read in (pointcloud2_to_structured, xyz_from_pointcloud2):
         with pytest.raises(ShapeError, match=r"data has 32 bytes but row_step\*height = 2147483647\*1"):
             read(msg)
+
+
+def test_a_repeated_x_y_or_z_field_is_an_error_not_the_last_one_silently() -> None:
+    """Two fields named ``x`` (e.g. clouds concatenated field-wise) make the coordinates ambiguous."""
+    factory = rosbags_factory("humble")
+    points = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("x2", "<f4")])
+    points["x"], points["x2"], points["y"], points["z"] = [1.0, 2.0], [5.0, 6.0], 3.0, 4.0
+    msg = pointcloud2_from_structured(factory, input_header(factory), points, 1, 2, True)
+    msg.fields[3].name = "x"
+    for read in (pointcloud2_to_structured, xyz_from_pointcloud2):
+        with pytest.raises(ShapeError, match=r"duplicate field names"):
+            read(msg)
