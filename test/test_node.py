@@ -1020,3 +1020,18 @@ def test_node_module_is_the_only_ros_importer_and_stays_thin() -> None:
     assert "spin_thread=True" not in source and "enable_logger_service" not in source  # J-only / blocking traps
     assert "rclpy.shutdown()" not in source  # try_shutdown only (§2)
     assert "cv2" not in source and cv2 is not None  # decoding lives in core.ros_msgs
+
+
+def test_a_scan_with_an_undecodable_layout_is_counted_and_the_frame_is_still_published(ros: Ros) -> None:
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    structured = np.zeros(5, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(STAMP_NS, "velo"), structured, 1, 5,
+                                                True)  # fmt: skip
+    scan.point_step = scan.row_step = 2**31  # corrupt: numpy raised ValueError on it, outside the DepthError handler
+    node.deliver("/lidar/points", scan)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).bad.get("lidar.ShapeError") == 1)
+    assert pipeline.frames[0].lidar is None
