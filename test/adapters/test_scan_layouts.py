@@ -7,7 +7,8 @@ Layouts, as the drivers declare them:
 * ouster-ros: x y z (pad 4) intensity f4, t u4, reflectivity u2, ring u2, ambient u2, range u4; point_step 48;
   organized H x W, a no-return at (0, 0, 0) (older drivers) or NaN (current ``cartesianT`` with a NaN invalid value).
 * livox_ros_driver2: x y z intensity f4, tag u1, line u1; point_step 18 (unaligned), shown big-endian here.
-* Hesai / RoboSense: float64 timestamp after the float32 fields; here also x, y, z as float64, with +-Inf.
+* HesaiLidar_ROS_2.0: x y z intensity f4, ring u2, timestamp f8 at offset 18 (unaligned); point_step 26.
+* x, y, z as float64 (big- and little-endian), with +-Inf no-returns.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def _ouster(order: str) -> np.dtype:
 def _livox(order: str) -> np.dtype:
     names = ["x", "y", "z", "intensity", "tag", "line"]
     return _layout(names, ["f4"] * 4 + ["u1", "u1"], [0, 4, 8, 12, 16, 17], 18, order)
+
+
+def _hesai(order: str) -> np.dtype:
+    """HesaiLidar_ROS_2.0 PointXYZIRT: a float64 timestamp at offset 18, unaligned; point_step 26."""
+    names = ["x", "y", "z", "intensity", "ring", "timestamp"]
+    return _layout(names, ["f4"] * 4 + ["u2", "f8"], [0, 4, 8, 12, 16, 18], 26, order)
 
 
 def _hesai_f64(order: str) -> np.dtype:
@@ -103,9 +110,20 @@ def _scale(points: npt.NDArray[np.floating], kitti: Kitti) -> tuple[float, int]:
         (_ouster, "<", 64, 0.0, 0),
         (_ouster, "<", 64, np.nan, 16),
         (_livox, ">", 1, 0.0, 5),
+        (_hesai, "<", 1, np.nan, 0),
         (_hesai_f64, "<", 1, np.inf, 0),
+        (_hesai_f64, ">", 8, -np.inf, 3),
     ],
-    ids=["velodyne-organized-nan", "velodyne-big-endian", "ouster-zeros", "ouster-nan", "livox-18-big", "hesai-f64"],
+    ids=[
+        "velodyne-organized-nan",
+        "velodyne-big-endian",
+        "ouster-zeros",
+        "ouster-nan",
+        "livox-18-big",
+        "hesai-26",
+        "xyz-f64",
+        "xyz-f64-big-organized",
+    ],
 )
 def test_driver_layouts_give_the_scale_of_the_raw_points(
     layout: object, order: str, rows: int, invalid: float, row_pad: int, kitti: Kitti
