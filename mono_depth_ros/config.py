@@ -251,6 +251,12 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             f"output.max_range ({resolved['output.max_range']})"
         )
         raise ConfigError(msg)
+    if resolved["scale.mode"] == "ground_plane" and float(resolved["scale.camera_height_m"]) <= 0.0:
+        msg = (  # scale recovery has no ground-plane prior then (core.scale.recovery.RecoveryConfig)
+            f"scale.mode=ground_plane needs scale.camera_height_m > 0 (got {resolved['scale.camera_height_m']}): "
+            "set the camera's height above the ground, or another scale.mode"
+        )
+        raise ConfigError(msg)
     if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
         raise ConfigError(msg)

@@ -269,6 +269,23 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
 
 
+def test_a_run_time_change_the_pipeline_would_refuse_is_refused_by_the_parameter_callback(ros: Ros) -> None:
+    # scale.mode=ground_plane with scale.camera_height_m=0 used to be reported successful, then refused by scale
+    # recovery in the worker: the change (and every later one) silently dropped while it stood, a ConfigError per frame
+    params = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "scale.mode": "fixed", "scale.camera_height_m": 0.0}
+    node = ros.make_node(params)  # the real pipeline
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (refused,) = node.set_parameters([parameter("scale.mode", value="ground_plane")])
+    assert not refused.successful and "scale.camera_height_m > 0 (got 0.0)" in refused.reason
+    assert node.get_parameter("scale.mode").value == "fixed" and node._config.scale.mode == "fixed"
+    (applied,) = node.set_parameters([parameter("scale.fixed_scale", value=3.0)])
+    assert applied.successful
+    send_frame(node, depth_m=5.0)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert np.allclose(np.frombuffer(bytes(depth.data), np.float32), 15.0)  # 5 x fixed_scale 3, from the next frame
+    assert stats(node).bad == {} and node._pipeline.config == node._config
+
+
 # ---------------------------------------------------------------------------------------------- wiring
 
 
