@@ -88,6 +88,14 @@ def test_ground_plane_scale_without_a_camera_height_is_refused_naming_both_value
     assert resolve({"scale.mode": "fixed", "scale.camera_height_m": 0.0})["scale.camera_height_m"] == 0.0  # no prior
 
 
+def test_a_scan_frame_id_tf2_cannot_look_up_is_refused_with_the_remedy() -> None:
+    # tf2 refuses a frame id that starts with '/' in every lookup: a costmap would never use the scan
+    reason = r"scan\.frame_id='/base_scan': tf2 frame ids cannot start with '/'; use 'base_scan'"
+    with pytest.raises(ConfigError, match=reason):
+        resolve({"scan.frame_id": "/base_scan"})
+    assert resolve({"scan.frame_id": "base_scan"})["scan.frame_id"] == "base_scan"
+
+
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda1", "cuda:", "mps", ""])
 def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(device: str) -> None:
     # "cuda:x" used to pass to the loader, which fell back to the CPU on a machine without CUDA and failed with one

@@ -286,6 +286,20 @@ def test_a_run_time_change_the_pipeline_would_refuse_is_refused_by_the_parameter
     assert stats(node).bad == {} and node._pipeline.config == node._config
 
 
+def test_a_run_time_scan_frame_id_tf2_would_refuse_is_refused_and_a_good_one_applies_next_frame(ros: Ros) -> None:
+    node = ros.make_node({**EXTERNAL, "scan.enabled": True})  # the real pipeline
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (refused,) = node.set_parameters([parameter("scan.frame_id", value="/base_scan")])  # was accepted and published
+    assert not refused.successful and "scan.frame_id='/base_scan'" in refused.reason
+    send_frame(node)
+    (scan,) = node.publishers["depth/scan"].wait_for(1)
+    assert scan.header.frame_id == "camera"  # FRAME_ID without _optical: the setting in force is still ""
+    (applied,) = node.set_parameters([parameter("scan.frame_id", value="base_scan")])
+    assert applied.successful
+    send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
+    assert node.publishers["depth/scan"].wait_for(2)[-1].header.frame_id == "base_scan"
+
+
 # ---------------------------------------------------------------------------------------------- wiring
 
 
