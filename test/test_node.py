@@ -252,6 +252,8 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
         ("output.max_range", "far"): "not a valid float",  # dynamic typing lets it through rclpy; coerce rejects
         ("cloud.mode", "sparse"): "must be one of",
         ("cloud.stride", 0): "out of range",  # rclpy's IntegerRange
+        ("cloud.stride", 2.0): "Wrong parameter type",  # a double for an int: rclpy's static typing
+        ("output.max_range", True): "not a valid float",  # dynamic typing lets a bool through rclpy; coerce rejects
         ("model.backend", "unet"): "read-only",
         ("output.encoding", "16UC1"): "read-only",
     }
