@@ -92,13 +92,13 @@ class EchoPipeline:
         self.params: dict[str, ParamValue] = {}
 
     def bind(self, config: DepthConfig) -> EchoPipeline:
-        self.params = dict(config.params)
+        self.params, self.config = dict(config.params), config
         return self
 
     def set_config(self, config: DepthConfig) -> None:
         """Record what changed (the node hands over a whole, already validated config)."""
         self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
-        self.params = dict(config.params)
+        self.params, self.config = dict(config.params), config
 
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """No network, no training camera."""
@@ -300,6 +300,28 @@ def test_a_run_time_scan_frame_id_tf2_would_refuse_is_refused_and_a_good_one_app
     assert applied.successful
     send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
     assert node.publishers["depth/scan"].wait_for(2)[-1].header.frame_id == "base_scan"
+
+
+def test_a_run_time_scale_change_is_checked_against_the_training_camera_again(ros: Ros) -> None:
+    # the check ran once per calibration: switching to scale.mode=none on a metric model of another camera at run
+    # time gave none of the warning the same settings give at start-up
+    class TrainingCameraPipeline(EchoPipeline):
+        def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
+            return "metres belong to the training camera" if self.params["scale.mode"] == "none" else None
+
+    node = ros.make_node(pipeline=TrainingCameraPipeline())
+    parameter = ros.fake["rclpy.parameter"].Parameter
+
+    def warned() -> list[str]:
+        return [m for severity, m in node.get_logger().records if severity == "WARN" and "training camera" in m]
+
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1) and warned() == []
+    assert node.set_parameters([parameter("scale.mode", value="none")])[0].successful
+    for index in (1, 2):
+        send_frame(node, stamp_ns=STAMP_NS + index * 100_000_000)
+        assert len(node.publishers["depth/image"].wait_for(index + 1)) == index + 1
+    assert warned() == ["metres belong to the training camera"]  # from the next frame, once
 
 
 # ---------------------------------------------------------------------------------------------- wiring
