@@ -251,6 +251,16 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             f"output.max_range ({resolved['output.max_range']})"
         )
         raise ConfigError(msg)
+    if resolved["scale.mode"] == "ground_plane" and float(resolved["scale.camera_height_m"]) <= 0.0:
+        msg = (  # scale recovery has no ground-plane prior then (core.scale.recovery.RecoveryConfig)
+            f"scale.mode=ground_plane needs scale.camera_height_m > 0 (got {resolved['scale.camera_height_m']}): "
+            "set the camera's height above the ground, or another scale.mode"
+        )
+        raise ConfigError(msg)
+    scan_frame = str(resolved["scan.frame_id"])
+    if scan_frame.startswith("/"):  # tf2 refuses such a frame id in every lookup: no consumer could use the scan
+        msg = f"parameter scan.frame_id={scan_frame!r}: tf2 frame ids cannot start with '/'; use {scan_frame.lstrip('/')!r}"
+        raise ConfigError(msg)
     if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
         raise ConfigError(msg)

@@ -132,9 +132,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
         self._log_throttle = ReasonThrottle(2.0)
-        topics, check = self._config.topics, self._pipeline.training_camera_warning  # once per calibration: a raw
+        topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:
         warn = warn_about_calibration(topics.image, topics.image_is_rectified, self.get_logger().warning, check)
-        self._cameras = CameraModelCache(warn)  # image read as rectified, a metric model on another camera
+        self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None

@@ -81,6 +81,21 @@ def test_unknown_names_suggest_the_closest() -> None:
         resolve({"output.min_range": 5.0, "output.max_range": 2.0})
 
 
+def test_ground_plane_scale_without_a_camera_height_is_refused_naming_both_values() -> None:
+    # was accepted here and refused by scale recovery only when the pipeline got it (a run-time change dropped)
+    with pytest.raises(ConfigError, match=r"scale\.mode=ground_plane needs scale\.camera_height_m > 0 \(got 0\.0\)"):
+        resolve({"scale.mode": "ground_plane", "scale.camera_height_m": 0.0})
+    assert resolve({"scale.mode": "fixed", "scale.camera_height_m": 0.0})["scale.camera_height_m"] == 0.0  # no prior
+
+
+def test_a_scan_frame_id_tf2_cannot_look_up_is_refused_with_the_remedy() -> None:
+    # tf2 refuses a frame id that starts with '/' in every lookup: a costmap would never use the scan
+    reason = r"scan\.frame_id='/base_scan': tf2 frame ids cannot start with '/'; use 'base_scan'"
+    with pytest.raises(ConfigError, match=reason):
+        resolve({"scan.frame_id": "/base_scan"})
+    assert resolve({"scan.frame_id": "base_scan"})["scan.frame_id"] == "base_scan"
+
+
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda1", "cuda:", "mps", ""])
 def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(device: str) -> None:
     # "cuda:x" used to pass to the loader, which fell back to the CPU on a machine without CUDA and failed with one

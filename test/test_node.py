@@ -92,13 +92,13 @@ class EchoPipeline:
         self.params: dict[str, ParamValue] = {}
 
     def bind(self, config: DepthConfig) -> EchoPipeline:
-        self.params = dict(config.params)
+        self.params, self.config = dict(config.params), config
         return self
 
     def set_config(self, config: DepthConfig) -> None:
         """Record what changed (the node hands over a whole, already validated config)."""
         self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
-        self.params = dict(config.params)
+        self.params, self.config = dict(config.params), config
 
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """No network, no training camera."""
@@ -252,6 +252,8 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
         ("output.max_range", "far"): "not a valid float",  # dynamic typing lets it through rclpy; coerce rejects
         ("cloud.mode", "sparse"): "must be one of",
         ("cloud.stride", 0): "out of range",  # rclpy's IntegerRange
+        ("cloud.stride", 2.0): "Wrong parameter type",  # a double for an int: rclpy's static typing
+        ("output.max_range", True): "not a valid float",  # dynamic typing lets a bool through rclpy; coerce rejects
         ("model.backend", "unet"): "read-only",
         ("output.encoding", "16UC1"): "read-only",
     }
@@ -267,6 +269,59 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
+
+
+def test_a_run_time_change_the_pipeline_would_refuse_is_refused_by_the_parameter_callback(ros: Ros) -> None:
+    # scale.mode=ground_plane with scale.camera_height_m=0 used to be reported successful, then refused by scale
+    # recovery in the worker: the change (and every later one) silently dropped while it stood, a ConfigError per frame
+    params = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "scale.mode": "fixed", "scale.camera_height_m": 0.0}
+    node = ros.make_node(params)  # the real pipeline
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (refused,) = node.set_parameters([parameter("scale.mode", value="ground_plane")])
+    assert not refused.successful and "scale.camera_height_m > 0 (got 0.0)" in refused.reason
+    assert node.get_parameter("scale.mode").value == "fixed" and node._config.scale.mode == "fixed"
+    (applied,) = node.set_parameters([parameter("scale.fixed_scale", value=3.0)])
+    assert applied.successful
+    send_frame(node, depth_m=5.0)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert np.allclose(np.frombuffer(bytes(depth.data), np.float32), 15.0)  # 5 x fixed_scale 3, from the next frame
+    assert stats(node).bad == {} and node._pipeline.config == node._config
+
+
+def test_a_run_time_scan_frame_id_tf2_would_refuse_is_refused_and_a_good_one_applies_next_frame(ros: Ros) -> None:
+    node = ros.make_node({**EXTERNAL, "scan.enabled": True})  # the real pipeline
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (refused,) = node.set_parameters([parameter("scan.frame_id", value="/base_scan")])  # was accepted and published
+    assert not refused.successful and "scan.frame_id='/base_scan'" in refused.reason
+    send_frame(node)
+    (scan,) = node.publishers["depth/scan"].wait_for(1)
+    assert scan.header.frame_id == "camera"  # FRAME_ID without _optical: the setting in force is still ""
+    (applied,) = node.set_parameters([parameter("scan.frame_id", value="base_scan")])
+    assert applied.successful
+    send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
+    assert node.publishers["depth/scan"].wait_for(2)[-1].header.frame_id == "base_scan"
+
+
+def test_a_run_time_scale_change_is_checked_against_the_training_camera_again(ros: Ros) -> None:
+    # the check ran once per calibration: switching to scale.mode=none on a metric model of another camera at run
+    # time gave none of the warning the same settings give at start-up
+    class TrainingCameraPipeline(EchoPipeline):
+        def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
+            return "metres belong to the training camera" if self.params["scale.mode"] == "none" else None
+
+    node = ros.make_node(pipeline=TrainingCameraPipeline())
+    parameter = ros.fake["rclpy.parameter"].Parameter
+
+    def warned() -> list[str]:
+        return [m for severity, m in node.get_logger().records if severity == "WARN" and "training camera" in m]
+
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1) and warned() == []
+    assert node.set_parameters([parameter("scale.mode", value="none")])[0].successful
+    for index in (1, 2):
+        send_frame(node, stamp_ns=STAMP_NS + index * 100_000_000)
+        assert len(node.publishers["depth/image"].wait_for(index + 1)) == index + 1
+    assert warned() == ["metres belong to the training camera"]  # from the next frame, once
 
 
 # ---------------------------------------------------------------------------------------------- wiring

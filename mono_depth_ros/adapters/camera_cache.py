@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -80,21 +80,32 @@ class CameraModelCache:
 
     Args:
         on_new: called with each new model (once per calibration), e.g. to warn about it.
+        settings: what ``on_new``'s checks depend on besides the calibration (the node: the pipeline's
+            ``scale`` settings, which a run-time parameter change replaces); when it returns something else than
+            at the last check, ``on_new`` runs again on the model in use (no new undistortion maps).
     """
 
-    def __init__(self, on_new: Callable[[CameraModel], Any] | None = None) -> None:
+    def __init__(
+        self, on_new: Callable[[CameraModel], Any] | None = None, settings: Callable[[], Hashable] | None = None
+    ) -> None:
         self._on_new = on_new
+        self._settings = settings
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._model: CameraModel | None = None
+        self._checked: Hashable = None  # the settings of the last on_new
 
     def get(self, info: Any) -> CameraModel:
         """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
         key = calibration_key(info)
+        settings = self._settings() if self._settings is not None else None
         with self._lock:
-            if key != self._key or self._model is None:
+            is_new = key != self._key or self._model is None
+            if is_new:
                 self._model = camera_model_from_camera_info(info)
                 self._key = key
-                if self._on_new is not None:
-                    self._on_new(self._model)
+            assert self._model is not None
+            if self._on_new is not None and (is_new or settings != self._checked):
+                self._checked = settings
+                self._on_new(self._model)
             return self._model

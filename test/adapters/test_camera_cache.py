@@ -74,3 +74,24 @@ def test_the_model_check_sees_the_intrinsics_the_model_sees_once_per_calibration
     with pytest.raises(CalibrationError):
         model.intrinsics(False)
     assert len(seen) == 1 and warnings == ["fx 400"]
+
+
+def test_a_change_of_the_settings_the_checks_depend_on_runs_them_again_on_the_same_model() -> None:
+    # a run-time scale.mode change (lidar -> none on a metric model of another camera) was never warned about:
+    # the training-camera check ran once per calibration only
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=640, height=480)
+    info = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 1, "cam"))
+    settings = {"scale.mode": "lidar"}
+    warnings: list[str] = []
+
+    def model_check(camera: PinholeIntrinsics) -> str | None:
+        return None if settings["scale.mode"] == "lidar" else f"metres off ({settings['scale.mode']})"
+
+    check = warn_about_calibration("/camera/image_rect", True, warnings.append, model_check)
+    cache = CameraModelCache(check, settings=lambda: settings["scale.mode"])
+    model = cache.get(info)
+    assert cache.get(info) is model and warnings == []
+    settings["scale.mode"] = "none"
+    assert cache.get(info) is model  # the same model (no new undistortion maps), checked again
+    assert cache.get(info) is model and warnings == ["metres off (none)"]  # once per change
