@@ -16,7 +16,7 @@ BENCHMARKS = (
     "bench_input_aspect",
 )  # fmt: skip
 
-SOAKS = ("soak_pipeline", "soak_bag", "soak_node")  # minutes each: by name only (soak_node: with ROS 2 sourced)
+SOAKS = ("soak_pipeline", "soak_bag")  # minutes each, by name only (the real node's soak: test/ros2/soak_node.py)
 ON_DEVICE = ("bench_gpu",)  # the lent GPU's run (bench/gpu.sh): by name only
 
 

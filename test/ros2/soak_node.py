@@ -7,7 +7,7 @@ after the first minute and that ``/diagnostics`` accounts for every image sent: 
 dropped from the latest-frame slot: that is the load case. Run with ROS 2 sourced and the package built beside it
 (``scripts/ros2_tier.sh`` shows how), from the repository root::
 
-    ROS_DOMAIN_ID=77 python3 -m bench.soak_node [--duration-s 300] [--rate-hz 30] [--param model.weights=SLOW]
+    ROS_DOMAIN_ID=77 python3 -m test.ros2.soak_node [--duration-s 300] [--rate-hz 30] [--param model.weights=SLOW]
 
 Exit code 1 when a check fails.
 """
