@@ -237,18 +237,9 @@ class VoxelLayer(ObstacleLayer):
     """
 
     def __init__(
-        self,
-        camera_height_m: float,
-        size_m: float = 12.0,
-        resolution_m: float = 0.05,
-        min_obstacle_height: float = 0.0,
-        max_obstacle_height: float = 2.0,
-        distro: str = "humble",
-        origin_z: float = 0.0,
-        z_resolution: float = 0.2,
-        z_voxels: int = 10,
+        self, camera_height_m: float, origin_z: float = 0.0, z_resolution: float = 0.2, z_voxels: int = 10, **layer: Any
     ) -> None:
-        super().__init__(camera_height_m, size_m, resolution_m, min_obstacle_height, max_obstacle_height, distro)
+        super().__init__(camera_height_m, **layer)  # size_m, resolution_m, heights, distro: as ObstacleLayer
         self.origin_z = origin_z
         self.z_resolution = z_resolution
         self.z_voxels = min(z_voxels, 16)  # VoxelGrid::resize
