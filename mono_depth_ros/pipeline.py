@@ -285,7 +285,7 @@ class DepthPipeline:
             )
             raise ConfigError(msg)
         self._source = source
-        self._scale = self._make_scale_recovery()
+        self._scale = _scale_recovery(self._config)
         self._temporal = self._make_temporal_filter()
         self._temporal_counts = {"filtered": 0, "no_motion": 0}
         self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
@@ -312,7 +312,7 @@ class DepthPipeline:
         """
         scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
         temporal_changed = config.temporal != self._config.temporal
-        scale = ScaleRecovery(RecoveryConfig.from_params(config.params)) if scale_changed else self._scale
+        scale = _scale_recovery(config) if scale_changed else self._scale
         self._config, self._scale = config, scale  # (a config the scale stage refuses changes nothing)
         if temporal_changed:
             if self._temporal is None or not config.temporal.enabled:
@@ -342,9 +342,6 @@ class DepthPipeline:
         from mono_depth_ros.core.temporal_filter import TemporalFilter  # torch only when the filter is on
 
         return TemporalFilter(self._temporal_filter_config(), getattr(self._source, "device", "cpu"))
-
-    def _make_scale_recovery(self) -> ScaleRecovery:
-        return ScaleRecovery(RecoveryConfig.from_params(self._config.params))
 
     def _check_network_output(self, prediction: npt.NDArray[np.float32], kind: OutputKind, sizes_hw: Any) -> None:
         """Raise :class:`ModelOutputError` for a network map of another size than ``sizes_hw`` ((H, W) options) or
@@ -698,6 +695,11 @@ def _undistort_prediction(prediction: npt.NDArray[np.float32], camera: CameraMod
     import cv2
 
     return np.asarray(camera.undistort(prediction, cv2.INTER_NEAREST, border_value=np.nan), dtype=np.float32)
+
+
+def _scale_recovery(config: DepthConfig) -> ScaleRecovery:
+    """The scale stage of ``config`` (raises ConfigError for settings it refuses)."""
+    return ScaleRecovery(RecoveryConfig.from_params(config.params))
 
 
 def _drop_unseen(
