@@ -16,6 +16,12 @@ OUT_OF_MEMORY_MARKERS = ("out of memory", "not enough memory", "failed to alloca
 """Lower-case texts of an allocation failure: torch (CUDA, MPS, CPU ``DefaultCPUAllocator``), ONNX Runtime."""
 
 
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocation failure: ``MemoryError``, or a text of :data:`OUT_OF_MEMORY_MARKERS`
+    (``torch.OutOfMemoryError`` and the RuntimeErrors of CUDA, MPS, the CPU allocator, ONNX Runtime)."""
+    return isinstance(err, MemoryError) or any(m in str(err).lower() for m in OUT_OF_MEMORY_MARKERS)
+
+
 def _hw(shape: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in reversed(shape)) if len(shape) == 2 else str(shape)
 
@@ -69,9 +75,9 @@ def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) ->
         device: where the model runs (the source's device, else the ``device`` parameter), for the message.
         image_hw: the camera image's (height, width) in pixels, for the message.
     """
-    text = str(err).strip()
-    if not (isinstance(err, MemoryError) or any(m in text.lower() for m in OUT_OF_MEMORY_MARKERS)):
+    if not is_out_of_memory(err):
         return None
+    text = str(err).strip()
     first_line = text.splitlines()[0] if text else type(err).__name__
     msg = (
         f"out of memory on {device} for this {image_hw[1]}x{image_hw[0]} image in the model or the steps after it "

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FrameHints
-from mono_depth_ros.core.model_output import OUT_OF_MEMORY_MARKERS
+from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
@@ -227,9 +227,9 @@ class DepthEstimator:
 
     def _out_of_memory_at_start(self, err: BaseException) -> ConfigError | None:
         """The start-up error for an allocation failure (a GPU present but full), else None."""
-        text = str(err).strip()
-        if not (isinstance(err, MemoryError) or any(m in text.lower() for m in OUT_OF_MEMORY_MARKERS)):
+        if not is_out_of_memory(err):
             return None
+        text = str(err).strip()
         height, width = self.config.warmup_hw or (self.spec.input.height, self.spec.input.width)
         first_line = text.splitlines()[0] if text else type(err).__name__
         msg = (
