@@ -1,12 +1,14 @@
 """rosbags storage reader for rosbag2 sqlite3 files (``.db3``) that salvages every complete message of a cut file.
 
-An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw). A file that ends part-way (a copy cut short, a
-disk that filled up), or one SQLite calls malformed, is parsed here by the SQLite file format
-(https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page 1 names the tables' root pages; the small tables
-(``topics``, ``message_definitions``, ``schema``, ``metadata``) are walked from their roots; the ``messages`` rows are
-found by scanning every complete page for table-leaf cells, since the interior pages near the root often point past
-the cut. Only a light index (timestamp, rowid, topic id, page, cell offset) stays in memory; the payloads are read
-again from the memory-mapped file when :meth:`SalvagingSqlite3Reader.messages` yields them.
+An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw), except that a type Jazzy's recorder stored
+without a definition (``message_definitions`` encoding ``''`` or ``'unknown'``) is read without one rather than
+failing the file. A file that ends part-way (a copy cut short, a disk that filled up), or one SQLite calls
+malformed, is parsed here by the SQLite file format (https://www.sqlite.org/fileformat.html): ``sqlite_master`` on
+page 1 names the tables' root pages; the small tables (``topics``, ``message_definitions``, ``schema``, ``metadata``)
+are walked from their roots; the ``messages`` rows are found by scanning every complete page for table-leaf cells,
+since the interior pages near the root often point past the cut. Only a light index (timestamp, rowid, topic id,
+page, cell offset) stays in memory; the payloads are read again from the memory-mapped file when
+:meth:`SalvagingSqlite3Reader.messages` yields them.
 
 ``integrity.expected`` is this file's ``message_count`` in the bag's metadata.yaml text, which rosbag2 (≥ Jazzy) and
 rosbags store in the ``metadata`` table when the writer closes. Without that text the count is unknown (None): rosbag2
@@ -388,6 +390,42 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             except ReaderError as err:
                 reason = f"SQLite cannot read it ({err})"
         self._salvage(self.path, geometry, reason)
+
+    def _open(self) -> None:
+        """rosbags' ``_open``, but a type whose definition Jazzy's recorder did not find is read without one.
+
+        rosbag2 (Jazzy and later) stores a ``message_definitions`` row for every recorded type, with encoding ``''``
+        when it finds no definition for the type and ``'unknown'`` when it cannot parse a name in it. rosbags knows
+        only ``ros2msg`` and ``ros2idl`` and raises KeyError for the whole file; here the topics, counts and times are
+        read by the same queries, and such a type gets no definition (as a type without a row gets in rosbags).
+        """
+        try:
+            super()._open()
+        except KeyError:
+            self._open_without_unknown_definitions()
+
+    def _open_without_unknown_definitions(self) -> None:
+        """Fill schema, msgtypes, connections and metadata by rosbags' queries (schema 4: the only one with rows)."""
+        db = self.dbconn
+        assert db is not None
+        ((schema,),) = db.execute("SELECT schema_version FROM schema")
+        self.schema = int(schema)
+        self.msgtypes = [
+            {key: _text(value) for key, value in zip(_MSGTYPE_COLUMNS, row, strict=True)}
+            for row in db.execute(f"SELECT {', '.join(_MSGTYPE_COLUMNS.values())} FROM message_definitions ORDER BY id")
+        ]
+        columns = ("id", "name", "type", "serialization_format", "offered_qos_profiles", "type_description_hash")
+        query = (
+            f"SELECT {', '.join('topics.' + column for column in columns)}, count(messages.id) FROM topics "
+            "LEFT JOIN messages ON topics.id == messages.topic_id GROUP BY topics.id ORDER BY topics.id"
+        )
+        self.connections = [
+            self._connection(dict(zip(columns, row[:-1], strict=True)), row[-1]) for row in db.execute(query)
+        ]
+        ((start, end, count),) = db.execute("SELECT MIN(timestamp), MAX(timestamp) + 1, COUNT(*) FROM messages")
+        self.metadata = _NO_METADATA
+        if count:
+            self.metadata = ReaderMetadata(end - start, start, end, count, None, None, None, None)
 
     def _salvage(self, path: Path, geometry: _Geometry, reason: str | None) -> None:
         """Read what the file holds without SQLite; fills connections, metadata and integrity."""

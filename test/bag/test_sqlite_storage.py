@@ -8,18 +8,22 @@ its leaf page survives but part of its overflow chain does not.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
 import numpy as np
 import pytest
+from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2 import ReaderError, StoragePlugin, Writer
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, whole
 from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
+
+from .support import VENDOR_TOPIC, VENDOR_TYPE, record_on_jazzy, write_tiny_bag
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 START_NS = 1_700_000_000_000_000_000
@@ -119,6 +123,38 @@ def _cut(bag: Bag, tmp_path: Path, size: int, name: str = "cut.db3") -> Path:
     path = tmp_path / name
     path.write_bytes(bag.db3.read_bytes()[:size])
     return path
+
+
+@pytest.mark.parametrize("encoding", ["", "unknown"])
+def test_a_type_jazzy_recorded_without_a_definition_is_read_without_one(tmp_path: Path, encoding: str) -> None:
+    """Jazzy's recorder stores a message_definitions row with encoding '' (no definition found) or 'unknown' (a type
+    name it could not parse); rosbags raises KeyError for the whole file. Read as rosbags reads the same file without
+    that row: the type has no definition, everything else is as recorded."""
+    write_tiny_bag(tmp_path / "tiny", 2, distro="jazzy")
+    (db3,) = record_on_jazzy(tmp_path / "tiny", tmp_path / "jazzy", "sqlite3", encoding).glob("*.db3")
+    with pytest.raises(KeyError):  # what a Jazzy user got (as "the bag is truncated or corrupt")
+        Sqlite3Reader(db3).open()
+    without_row = tmp_path / "without_row.db3"
+    without_row.write_bytes(db3.read_bytes())
+    with closing(sqlite3.connect(without_row)) as db, db:
+        db.execute("DELETE FROM message_definitions WHERE topic_type = ?", (VENDOR_TYPE,))
+    reference = Sqlite3Reader(without_row)
+    reference.open()
+    reader = SalvagingSqlite3Reader(db3)
+    reader.open()
+    try:
+        assert _fields(reader) == _fields(reference)
+        assert reader.metadata == reference.metadata
+        assert _read(reader) == _read(reference)
+        (vendor,) = [c for c in reader.connections if c.topic == VENDOR_TOPIC]
+        assert (vendor.msgtype, vendor.msgdef.format, vendor.msgcount) == (VENDOR_TYPE, MessageDefinitionFormat.NONE, 1)
+        image = next(c for c in reader.connections if c.topic == "/camera/image_raw")
+        assert image.msgdef.format == MessageDefinitionFormat.MSG and image.msgcount == 2
+        assert image.ext.offered_qos_profiles == reference.connections[image.id - 1].ext.offered_qos_profiles
+        assert not reader.integrity.damaged
+    finally:
+        reader.close()
+        reference.close()
 
 
 def test_intact_file_reads_as_rosbags_does(bag: Bag) -> None:
