@@ -136,7 +136,7 @@ def test_a_bag_recorded_on_jazzy(
     assert main(["bag", str(source), str(tmp_path / "out"), *cli]) == 0
     printed = capsys.readouterr().out
     assert "frames in 2, out 2, skipped 0" in printed
-    assert f"{VENDOR_TOPIC} ({VENDOR_TYPE}) has no message definition in the bag or the typestore" in printed
+    assert f"{VENDOR_TOPIC} ({VENDOR_TYPE}) has no message definition in the typestore, nor one in the bag" in printed
     out = read_bag(tmp_path / "out", "jazzy")
     _check_outputs(out, written)
     assert {"/camera/image_raw", "/camera/camera_info", "/lidar/points", "/tf_static"} <= set(out)

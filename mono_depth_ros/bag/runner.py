@@ -151,7 +151,8 @@ class _SecondPass:
         if not self.out.copy(message.connection, payload, message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
-                f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
+                f"{message.topic} ({message.msgtype}) has no message definition in the typestore, nor one in the bag "
+                "that parses",
             )
 
     def _decode(self, message: BagMessage, decoder: Any) -> Any:

@@ -15,9 +15,19 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    MessageDefinition,
+    MessageDefinitionFormat,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
+from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.core.errors import BagError
@@ -129,8 +139,9 @@ class OutputBag:
     def copy(self, input_connection: Connection, data: bytes | bytearray | memoryview, log_ns: int) -> bool:
         """Copy one input message unchanged (same topic, type, bytes and offered QoS).
 
-        The definition comes from the typestore when it knows the type, else from the input bag. Returns False (and
-        copies nothing of that topic) when neither has one.
+        The definition comes from the typestore when it knows the type, else from the input bag (its hash too, or
+        :func:`definition_hash` where the bag has none). Returns False (and copies nothing of that topic) when
+        neither has a definition, or the bag's does not parse.
         """
         key = (input_connection.topic, input_connection.msgtype)
         if key not in self._copied:
@@ -148,8 +159,26 @@ class OutputBag:
         if msgtype in self.typestore.types:
             return self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
         definition = input_connection.msgdef.data
-        if definition and input_connection.digest:
+        digest = (input_connection.digest or definition_hash(msgtype, input_connection.msgdef)) if definition else None
+        if definition and digest:
             return self._writer.add_connection(
-                topic, msgtype, msgdef=definition, rihs01=input_connection.digest, offered_qos_profiles=qos
+                topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos
             )
+        return None
+
+
+def definition_hash(msgtype: str, msgdef: MessageDefinition) -> str | None:
+    """The RIHS01 type hash of ``msgtype`` computed from its definition in a bag (None when it does not parse).
+
+    What rosbag2 records as ``type_description_hash`` from Jazzy on; a bag recorded on Humble, or an MCAP file read
+    without its metadata.yaml, holds the definition without the hash.
+    """
+    store = get_typestore(Stores.EMPTY)
+    try:
+        if msgdef.format == MessageDefinitionFormat.IDL:
+            store.register(get_types_from_idl(msgdef.data))
+        else:
+            store.register(get_types_from_msg(msgdef.data, msgtype))
+        return store.hash_rihs01(msgtype)
+    except (TypesysError, KeyError, ValueError):  # a syntax error, a nested type the definition lacks
         return None

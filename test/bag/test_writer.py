@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import Reader, Writer
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.writer import OutputBag
@@ -121,3 +121,32 @@ def test_tf_static_without_recorded_qos_is_written_transient_local(tmp_path: Pat
         for t in _metadata(tmp_path / "in")["topics_with_message_count"]
     }
     assert "durability: 1" in recorded["/tf_static"]["offered_qos_profiles"]  # Humble's numbers: 1 = transient local
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_copy_of_a_type_with_a_definition_but_no_hash_computes_the_hash(tmp_path: Path, storage: str) -> None:
+    """An MCAP file read without its metadata.yaml (a bare .mcap: rosbags does not read the channel's
+    topic_type_hash), or a bag recorded on Humble (metadata without type_description_hash), holds a type's
+    definition but not its hash: the copy was refused ("no message definition"). The hash is computed from the
+    definition; here a Jazzy-only type (not in the humble typestore) gets the hash Jazzy's typestore gives it."""
+    jazzy, humble = typestore_for("jazzy"), typestore_for("humble")
+    msgtype = "geometry_msgs/msg/PolygonInstance"
+    assert msgtype in jazzy.types and msgtype not in humble.types
+    definition, _ = jazzy.generate_msgdef(msgtype, ros_version=2)
+    with Writer(tmp_path / "in", version=8, storage_plugin=StoragePlugin[storage.upper()]) as writer:
+        polygon = writer.add_connection("/polygon", msgtype, msgdef=definition, rihs01=jazzy.hash_rihs01(msgtype))
+        message = jazzy.types[msgtype](jazzy.types["geometry_msgs/msg/Polygon"]([]), 7)
+        writer.write(polygon, 1, jazzy.serialize_cdr(message, msgtype))
+    with Reader(tmp_path / "in") as reader:
+        (connection,) = reader.connections
+        ((_, log_ns, raw),) = list(reader.messages())
+    assert connection.msgdef.data
+    unhashed = connection._replace(digest="")
+    broken = unhashed._replace(topic="/broken", msgdef=unhashed.msgdef._replace(data="foo_msgs/Missing a"))
+    with OutputBag(tmp_path / "out", humble, storage) as out:
+        assert out.copy(unhashed, raw, log_ns)
+        assert not out.copy(broken, raw, log_ns)  # a definition that does not parse: not copied, not raised
+    (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
+    assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)
+    with Reader(tmp_path / "out") as reader:
+        assert [bytes(data) for _, _, data in reader.messages()] == [bytes(raw)]
