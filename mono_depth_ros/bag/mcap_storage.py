@@ -18,11 +18,14 @@ from __future__ import annotations
 import heapq
 import struct
 from binascii import crc32
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Generator
 from io import BytesIO
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import storage_mcap as rosbags_mcap
@@ -212,6 +215,7 @@ class VerifyingMcapReader(McapReader):
         self.integrity = StorageIntegrity(Path(path))
         self._damaged: set[int] = set()
         self._span = (MAXSIZE, 0)  # first and last log time seen by a salvage scan (ns)
+        self._top: list[tuple[int, int, int]] | Literal[False] | None = None  # see _top_level_index; False: chunked
 
     def open(self) -> None:
         """Open the file; one without a readable footer or index is scanned record by record instead.
@@ -426,25 +430,29 @@ class VerifyingMcapReader(McapReader):
         for channel_id, count in chunk.channel_count.items():
             self.integrity.skip(self._topic_of(channel_id), count)
 
-    def _top_level_index(self, channel_ids: Collection[int], low: int, high: int) -> list[tuple[int, int]] | None:
-        """(log time, offset) of the selected message records outside chunks, ``low <= t < high``, in log-time order
-        (file order among equal times); None when the data section of an intact file holds a chunk after all (a file
+    def _top_level_index(self) -> list[tuple[int, int, int]] | None:
+        """(log time, offset, channel id) of every message record outside chunks, in log-time order (file order among
+        equal times), built on first use; None when the data section of an intact file holds a chunk after all (a file
         written without a chunk index: rosbags reads it). A salvaged file's chunks are passed over (see messages)."""
+        if self._top is None:
+            self._top = self._scan_top_level()
+        return None if self._top is False else self._top
+
+    def _scan_top_level(self) -> list[tuple[int, int, int]] | Literal[False]:
         bio = self.bio
         assert bio
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, int, int]] = []
         at = self.data_start
         while at < self.data_end:
             bio.seek(at)
             opcode, length = _RECORD.unpack(bio.read(9))
             if opcode == _MESSAGE:
                 channel_id, _, log_time = _MESSAGE_TAIL.unpack(bio.read(_MESSAGE_TAIL.size))
-                if channel_id in channel_ids and low <= log_time < high:
-                    found.append((log_time, at))
+                found.append((log_time, at, channel_id))
             elif opcode == _CHUNK and not self.integrity.truncated:
-                return None
+                return False
             at += 9 + length
-        found.sort(key=lambda entry: entry[0])  # stable: file order among equal times
+        found.sort(key=itemgetter(0))  # stable: file order among equal times
         return found
 
     def _top_level_messages(
@@ -455,21 +463,28 @@ class VerifyingMcapReader(McapReader):
         An unchunked file (``ros2 bag record -s mcap --storage-preset-profile fastwrite``) holds its messages in the
         order they were written, which on Jazzy is not their log-time order: the log time is the middleware's receive
         time, taken before the recorder's executor runs the topic's callback. rosbags refuses such a file ("not in
-        timestamp order"); here the records are indexed first (time and offset only) and read in time order.
+        timestamp order"); here the records are indexed once (time, offset, channel) and read in time order.
         """
-        bio = self.bio
-        assert bio
-        channel_map = {connection.id: connection for connection in connections}
-        low, high = start if start is not None else 0, stop if stop is not None else MAXSIZE
-        index = self._top_level_index(channel_map, low, high)
+        index = self._top_level_index()
         if index is None:
             yield from super().messages(connections, start, stop)
             return
-        for log_time, at in index:
-            bio.seek(at)
-            _, length = _RECORD.unpack(bio.read(9))
-            body = bio.read(length)
-            yield channel_map[struct.unpack_from("<H", body, 0)[0]], log_time, body[22:]
+        bio = self.bio
+        assert bio
+        channel_map = {connection.id: connection for connection in connections}
+        first = 0 if start is None else bisect_left(index, start, key=itemgetter(0))
+        for log_time, at, channel_id in islice(index, first, None):
+            if stop is not None and log_time >= stop:
+                return
+            if channel_id in channel_map:
+                bio.seek(at)
+                _, length = _RECORD.unpack(bio.read(9))
+                yield channel_map[channel_id], log_time, bio.read(length)[22:]
+
+    def close(self) -> None:
+        """Close the file (and forget its index of unchunked messages)."""
+        self._top = None
+        super().close()
 
     def messages(
         self, connections: Collection[Connection], start: int | None = None, stop: int | None = None

@@ -147,6 +147,28 @@ def test_a_message_compressed_bag_without_metadata_yaml_reads_as_it_indexes(tmp_
     torch.testing.assert_close(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0].rgb, expected)
 
 
+@pytest.mark.parametrize(("storage", "undefined_encoding"), [("mcap", "unknown"), ("sqlite3", "")])
+def test_a_bag_recorded_on_jazzy_trains_as_the_same_frames_recorded_on_humble(
+    tmp_path: Path, storage: str, undefined_encoding: str
+) -> None:
+    """Jazzy's recorder (support.record_on_jazzy): a vendor type stored without a definition, and (MCAP, fastwrite
+    preset) messages unchunked out of log-time order; the bag was refused ("truncated or corrupt")."""
+    from test.bag.support import record_on_jazzy
+
+    plain = write_bag(tmp_path / "plain", uniform_stamps(5))
+    jazzy = record_on_jazzy(plain, tmp_path / "jazzy", storage, undefined_encoding)
+    expected = RosbagSequenceDataset(plain, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1))
+    dataset = RosbagSequenceDataset(jazzy, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1), distro="jazzy")
+    assert dataset.targets == expected.targets == [1, 2, 3]
+    for index in (2, 0, 1):  # random access, as a shuffling DataLoader reads
+        got, want = dataset[index], expected[index]
+        torch.testing.assert_close(got.rgb, want.rgb)
+        torch.testing.assert_close(got.sources, want.sources)
+        torch.testing.assert_close(got.k, want.k)
+    dataset.close()
+    expected.close()
+
+
 def test_an_image_one_pixel_off_its_camera_info_trains_as_the_node_runs_it(tmp_path: Path) -> None:
     """image_proc's resize publishes width/height one pixel smaller than the image it makes; the node and the bag
     runner take such a bag (CameraModel.for_image), so training on it must not stop at the first item."""
