@@ -333,8 +333,8 @@ def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
     if unverified:  # one note for the bag, not one per file of a split recording
         summary.notes.append(
             f"{', '.join(unverified)} {'stores' if len(unverified) == 1 else 'store'} no chunk checksums (as rosbags "
-            "and ros2 bag record -s mcap on Humble write MCAP): corruption inside a message cannot be detected; "
-            "this tool's own MCAP output (--storage mcap) carries them"
+            "and ros2 bag record -s mcap on Humble and Jazzy write MCAP by default): corruption inside a message "
+            "cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
         )
 
 
