@@ -331,3 +331,46 @@ def test_a_payload_that_is_no_blob_reads_as_select_does(bag: Bag, tmp_path: Path
     assert by_time[bag.rows[1][1]] == b""
     assert by_time[bag.rows[2][1]] == bag.rows[2][2]
     reader.close()
+
+
+def test_a_file_left_with_its_write_ahead_log_is_read_with_it(tmp_path: Path) -> None:
+    """The ``resilient`` storage preset records in WAL mode; a recorder killed before it closed the file leaves the
+    last messages (and topics first seen since the last checkpoint) in ``name.db3-wal``. rosbags opens the file
+    ``immutable`` and ignores the log: those messages were left out without a word."""
+    write_tiny_bag(tmp_path / "tiny", 2, distro="jazzy")
+    (source,) = (tmp_path / "tiny").glob("*.db3")
+    recording, crashed = tmp_path / "recording", tmp_path / "crashed"
+    recording.mkdir()
+    crashed.mkdir()
+    (recording / "bag.db3").write_bytes(source.read_bytes())
+    db = sqlite3.connect(recording / "bag.db3")
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # nothing reaches bag.db3 itself before the "crash"
+        before = db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id").fetchall()
+        late_id = db.execute(
+            "INSERT INTO topics (name, type, serialization_format, offered_qos_profiles, type_description_hash) "
+            "SELECT '/late', type, serialization_format, offered_qos_profiles, type_description_hash FROM topics "
+            "WHERE name = '/camera/camera_info'"
+        ).lastrowid
+        added = [(topic, stamp + 10**9, data) for topic, stamp, data in before] + [(late_id, 2 * 10**18, b"\0\1\0\0")]
+        db.executemany("INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)", added)
+        db.commit()
+        for file in recording.iterdir():  # the files as the killed recorder left them
+            (crashed / file.name).write_bytes(file.read_bytes())
+    finally:
+        db.close()
+    assert {p.name for p in crashed.iterdir()} == {"bag.db3", "bag.db3-wal", "bag.db3-shm"}
+    stored = {name: (crashed / name).read_bytes() for name in ("bag.db3", "bag.db3-wal")}
+    reader = SalvagingSqlite3Reader(crashed / "bag.db3")
+    reader.open()
+    try:
+        got = _read(reader)
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        metadata = reader.metadata
+    finally:
+        reader.close()
+    assert got == [(topic, stamp, bytes(data)) for topic, stamp, data in [*before, *added]]
+    assert counts["/late"] == 1 and counts["/camera/image_raw"] == 4
+    assert (metadata.message_count, metadata.end_time) == (len(before) + len(added), 2 * 10**18 + 1)
+    assert {name: (crashed / name).read_bytes() for name in stored} == stored  # read-only: nothing written back
