@@ -405,8 +405,11 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         (the caller opens it as rosbags does) when there is no log, and when SQLite cannot use it (then what it holds
         is reported as not read).
         """
-        wal = self.path.with_name(self.path.name + "-wal")
-        if not isinstance(self.path, Path) or not wal.is_file() or wal.stat().st_size == 0:
+        path = self.path
+        if not isinstance(path, Path):
+            return False
+        wal = path.with_name(path.name + "-wal")
+        if not wal.is_file() or wal.stat().st_size == 0:
             return False
         try:
             self.dbconn = apsw.Connection(
@@ -418,7 +421,7 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
                 self.dbconn.close()
                 self.dbconn = None
             self.integrity.problems.append(
-                f"{wal.name}: the recorder did not close {self.path.name}; SQLite cannot read its write-ahead log "
+                f"{wal.name}: the recorder did not close {path.name}; SQLite cannot read its write-ahead log "
                 f"({type(err).__name__}: {err}): the messages written last ({wal.stat().st_size} bytes) are not read"
             )
             return False
