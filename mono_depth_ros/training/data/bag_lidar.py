@@ -4,7 +4,8 @@
 scan nearest to it (within ``data.lidar_max_age_s``), moved into the camera's optical frame through the bag's TF at
 the scan stamp, exactly as the distillation labeller reads bags
 (:class:`~mono_depth_ros.training.distillation.label_sources.BagSource`), and projected with a z-buffer (nearest
-return per pixel). The result is written under ``data.cache_dir``::
+return per pixel); points on an undistorted raw image's black fill (``CameraModel.seen_mask``) are dropped. The
+result is written under ``data.cache_dir``::
 
     <cache>/rgb/<ordinal>.png              the (undistorted) image
     <cache>/intrinsics/<ordinal>.json      fx, fy, cx, cy of that image (pixels)
@@ -78,6 +79,8 @@ def export_bag_frames(
         depth = np.full((k.height, k.width), np.nan, dtype=np.float32)
         if frame.points_in_camera is not None and len(frame.points_in_camera):
             depth, _ = zbuffer_depth(frame.points_in_camera, k)
+            if frame.seen is not None:  # no target on a raw camera's black fill (the node publishes NaN there)
+                depth[~frame.seen] = np.nan
             with_lidar += int(np.isfinite(depth).any())
         np.save(out_dir / "sparse_depth" / f"{frame.key}.npy", depth)
         np.save(out_dir / "depth" / f"{frame.key}.npy", depth)

@@ -7,7 +7,9 @@ asked for, so a resumed labelling run skips cached frames without decoding them.
 * the pinhole intrinsics of that image (None for a bare folder of images without intrinsics);
 * optional LiDAR points already in the camera optical frame, (N, 3) float64 metres: a bag scan (the scan nearest to
   the image within ``lidar_max_age_s``, moved with the bag's TF at the scan stamp), or a folder's ``sparse_depth/``
-  map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached.
+  map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached;
+* for an undistorted raw image, which of its pixels see the raw image (:meth:`CameraModel.seen_mask`): the rest is
+  the undistortion's black fill, where the node publishes no depth, so it gets no label and no LiDAR target.
 
 Frames that cannot be used (no camera_info, undecodable image) are counted per reason in :attr:`problems`; a frame
 whose LiDAR cannot be used (no scan in time, no TF) is still labelled, without LiDAR, and the reason is counted.
@@ -49,12 +51,14 @@ class UnlabelledFrame:
         rgb: (H, W, 3) uint8 RGB.
         intrinsics: pinhole intrinsics of ``rgb`` in pixels, or None when the source has none.
         points_in_camera: (N, 3) float64 LiDAR points in the camera optical frame (metres), or None.
+        seen: (H, W) bool, False where ``rgb`` is the undistortion's black fill (no raw pixel); None = all seen.
     """
 
     key: str
     rgb: npt.NDArray[np.uint8]
     intrinsics: PinholeIntrinsics | None
     points_in_camera: npt.NDArray[np.float64] | None = None
+    seen: npt.NDArray[np.bool_] | None = None
 
 
 class FrameSource(Protocol):
@@ -217,14 +221,16 @@ class BagSource:
         try:
             rgb = decode_image(bag.deserialize(message), message.msgtype)
             model = camera.model.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
+            seen = None
             if not self.image_is_rectified:
                 rgb = model.undistort(rgb)
+                seen = model.seen_mask()  # the black fill: no depth there on line (pipeline._drop_unseen)
             intrinsics = model.intrinsics(self.image_is_rectified)
             intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.topics.image}")
         except DepthError as err:
             self.problems.add(f"image: {type(err).__name__}", str(err))
             return None
-        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans))
+        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans), seen)
 
     def _points(self, plan: FramePlan, scans: dict[int, Scan | str]) -> npt.NDArray[np.float64] | None:
         if not self.topics.lidar:

@@ -2,7 +2,9 @@
 
 Labels are computed on the full-resolution image and then area-averaged to the label size over valid pixels (a label
 pixel needs half of its footprint valid); LiDAR points are z-buffered straight at the label size (nearest return per
-pixel); features are average-pooled onto a ``label size / feature_stride`` grid. Frames already in the cache are
+pixel); features are average-pooled onto a ``label size / feature_stride`` grid. Where an undistorted raw image is
+black fill (:attr:`UnlabelledFrame.seen`; at the label size, any label pixel whose footprint has fill) label and
+LiDAR are NaN, as the node's depth is there. Frames already in the cache are
 skipped without being decoded (see :mod:`.pseudo_labels` for the layout).
 """
 
@@ -21,7 +23,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.camera import PinholeIntrinsics, seen_at
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.training.distillation.label_sources import FrameSource, UnlabelledFrame
@@ -98,12 +100,15 @@ def make_pseudo_label(
     if frame.intrinsics is not None:
         k = frame.intrinsics.resized(label_hw[1], label_hw[0]).matrix
     features = pool_features(output.features, grid_hw) if output.features is not None else None
+    values = output.values if frame.seen is None else np.where(frame.seen, output.values, np.nan)
+    label = resize_values(values, label_hw)
+    lidar_depth_m = lidar_depth_at(frame.points_in_camera, frame.intrinsics, label_hw)
+    if frame.seen is not None:
+        unseen = ~seen_at(frame.seen, label_hw)
+        label[unseen] = np.nan
+        lidar_depth_m[unseen] = np.nan
     return PseudoLabel(
-        rgb=resize_rgb(frame.rgb, label_hw),
-        label=resize_values(output.values, label_hw),
-        lidar_depth_m=lidar_depth_at(frame.points_in_camera, frame.intrinsics, label_hw),
-        k=k,
-        features=features,
+        rgb=resize_rgb(frame.rgb, label_hw), label=label, lidar_depth_m=lidar_depth_m, k=k, features=features
     )
 
 

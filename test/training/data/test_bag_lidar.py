@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from mono_depth_ros.training.data.real import build_recorded_datasets
 from mono_depth_ros.training.trainer.config import DataConfig
 from mono_depth_ros.training.trainer.loop import Trainer
 from test.kitti_bag import CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC, load_kitti_frames, write_kitti_bag
+from test.raw_kitti_bag import raw_frames, write_raw_bag
 from test.training.tiny import tiny_config
 
 
@@ -76,3 +79,26 @@ def test_lidar_topic_settings() -> None:
         DataConfig(kind="rosbag", root="bag", lidar_topic=LIDAR_TOPIC)
     with pytest.raises(ConfigError, match=r"for data\.kind rosbag"):
         DataConfig(kind="folder", root="f", lidar_topic=LIDAR_TOPIC, cache_dir="c")
+
+
+@pytest.mark.parametrize("model", ["plumb_bob", "equidistant"])
+def test_a_raw_cameras_black_fill_is_no_lidar_target(
+    kitti_object_dir: Path, tmp_path: Path, model: Literal["plumb_bob", "equidistant"]
+) -> None:
+    """A raw camera whose P keeps the whole raw view (black corners after undistortion): the scan's points in those
+    corners are no target (the network would learn depth from black pixels, which the node publishes as NaN); the
+    image the node sees (undistorted, fill included) is the one exported."""
+    frames = raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002")), model, (160, 80))
+    bag = tmp_path / "raw"
+    write_raw_bag(bag, frames)
+    export_bag_frames(bag, tmp_path / "frames", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC, image_is_rectified=False)
+    camera = frames[0].camera
+    seen = camera.seen_mask()
+    assert seen is not None and 0.05 < float((~seen).mean()) < 0.3  # the rig has black corners
+    for index, frame in enumerate(frames):
+        depth = np.load(tmp_path / "frames" / "depth" / f"{index:06d}.npy")
+        assert int(np.isfinite(depth[seen]).sum()) > 3000  # the scan lands on the seen part
+        assert not np.isfinite(depth[~seen]).any()
+        assert not np.isfinite(np.load(tmp_path / "frames" / "sparse_depth" / f"{index:06d}.npy")[~seen]).any()
+        rgb = cv2.imread(str(tmp_path / "frames" / "rgb" / f"{index:06d}.png"))[..., ::-1]
+        np.testing.assert_array_equal(rgb, camera.undistort(frame.rgb))
