@@ -8,7 +8,8 @@ kitti_raw      KITTI raw root; ``split``: Eigen / Zhou split file (required); Ve
 kitti_depth    folder with a Metric3D-style ``test_annotations.json`` (annotated depth, metres)
 nyu            folder with ``test_annotations.json``, or the BTS root with ``split`` = its split file
 folder         the folder layout of :mod:`.data.folder` (``rgb/`` + intrinsics, optional depth / sparse depth)
-rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): self-supervised; with
+rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``, ``data.image_is_rectified``: false
+               for a raw image, undistorted with K + D as the node does): self-supervised; with
                ``data.lidar_topic`` its LiDAR is the depth target / sparse term (:mod:`.data.bag_lidar`)
 =============  =========================================================================================
 
@@ -198,9 +199,10 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         return frames
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
+        key += "" if data.image_is_rectified else "|raw"  # exports of rectified images keep their folder
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
-        rank0_first(lambda: export_bag_frames(path, folder, *topics))
+        rank0_first(lambda: export_bag_frames(path, folder, *topics, image_is_rectified=data.image_is_rectified))
         return FolderDataset(folder, frame_offsets=offsets)
     if not offsets:
         msg = (
@@ -208,7 +210,9 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
             "set data.lidar_topic (and data.cache_dir), or use loss.objective=selfsup"
         )
         raise ConfigError(msg)
-    return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets)
+    return RosbagSequenceDataset(
+        path, data.image_topic, data.camera_info_topic, offsets, image_is_rectified=data.image_is_rectified
+    )
 
 
 def build_recorded_datasets(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from mono_depth_ros.core.camera import seen_at
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.training.data.bag_lidar import MANIFEST, export_bag_frames
 from mono_depth_ros.training.data.real import build_recorded_datasets
@@ -102,3 +103,32 @@ def test_a_raw_cameras_black_fill_is_no_lidar_target(
         assert not np.isfinite(np.load(tmp_path / "frames" / "sparse_depth" / f"{index:06d}.npy")[~seen]).any()
         rgb = cv2.imread(str(tmp_path / "frames" / "rgb" / f"{index:06d}.png"))[..., ::-1]
         np.testing.assert_array_equal(rgb, camera.undistort(frame.rgb))
+
+
+def test_training_reads_a_raw_camera_bag_as_the_node_runs_it(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """``data.image_is_rectified: false`` (as the node's parameter): the network is fed the undistorted image, resized
+    as the node's preprocess resizes it, with P's intrinsics; without it training took the distorted raw image as
+    the pinhole image P describes, a geometry the node never shows the model."""
+    from mono_depth_ros.models.preprocess import preprocess
+    from mono_depth_ros.training.trainer.config import config_from_mapping
+
+    frames = raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002", "000001")), "equidistant", (160, 80))
+    bag = tmp_path / "raw"
+    write_raw_bag(bag, frames)
+    camera = frames[0].camera
+    data = {"kind": "rosbag", "root": str(bag), "image_is_rectified": False}
+    config = config_from_mapping({"data": data})
+    assert config.data.image_is_rectified is False
+    lidar = DataConfig(**data, lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "cache"))  # type: ignore[arg-type]
+    for offsets, dataset_config in (((-1, 1), config.data), ((), lidar)):
+        _, val = build_recorded_datasets(dataset_config, 64, 32, offsets, seed=0)
+        item = val[0]
+        undistorted = torch.from_numpy(camera.undistort(frames[1 if offsets else 0].rgb)).permute(2, 0, 1)[None]
+        node_input = preprocess(undistorted, (32, 64), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))[0]
+        torch.testing.assert_close(item["rgb"], node_input, atol=1.5 / 255, rtol=0)
+        expected_k = camera.rectified_intrinsics().resized(64, 32).matrix
+        np.testing.assert_allclose(item["k"].numpy(), expected_k, rtol=1e-5)
+        seen = camera.seen_mask()  # at the network size, no LiDAR where every pixel of the footprint is fill
+        assert seen is not None
+        fill = seen_at(~seen, (32, 64))
+        assert fill.any() and not torch.isfinite(item["lidar_depth"][0][torch.from_numpy(fill)]).any()
