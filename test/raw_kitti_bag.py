@@ -104,14 +104,19 @@ def write_raw_bag(
     lidar_offset_ns: int = 40_000_000,
     storage: str = "sqlite3",
     start_ns: int = START_NS,
+    pause_after: int | None = None,
+    pause_ns: int = 5_000_000_000,
 ) -> list[int]:
-    """The raw frames as a rosbag2 (layout in the module docstring); returns the image stamps."""
+    """The raw frames as a rosbag2 (layout in the module docstring); returns the image stamps. ``pause_after``: the
+    recording pauses ``pause_ns`` after that frame (index)."""
     stamps = []
     with BagBuilder(path, storage=storage) as bag:
         factory = bag.factory
         last: RigidTransform | None = None
         for index, frame in enumerate(frames):
             stamp_ns = start_ns + index * period_ns
+            if pause_after is not None and index > pause_after:
+                stamp_ns += pause_ns
             extrinsic = frame.kitti.cam_from_velo
             if last is None or not np.allclose(last.matrix, extrinsic.matrix):
                 bag.add("/tf_static", tf_message_from(factory, [extrinsic], stamp_ns - 1), stamp_ns - 1)

@@ -13,13 +13,17 @@ result is written under ``data.cache_dir``::
     <cache>/depth/<ordinal>.npy            the same: the target of ``loss.objective: supervised``
     <cache>/bag_frames.json                what was exported from which bag (a matching one is reused)
 
-and read back as a :class:`~.folder.FolderDataset` (temporal neighbours in recording order for ``lidar_semi``).
-Frames without a scan in time keep an all-NaN depth (self-supervision still uses them).
+and read back as a :class:`~.folder.FolderDataset` (:func:`bag_frames_dataset`). Its temporal neighbours for
+``lidar_semi`` are the image's neighbours in the recording, as :class:`~.rosbag_sequence.RosbagSequenceDataset`
+takes them: a target whose window holds an image that was not exported (undecodable, no camera_info) or a stamp gap
+over ``max_gap_s`` (a paused recording) is no target. Frames without a scan in time keep an all-NaN depth
+(self-supervision still uses them).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +31,12 @@ import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.records import FrameRecord
+from mono_depth_ros.training.data.rosbag_sequence import MAX_GAP_S
 
 MANIFEST = "bag_frames.json"
+EXPORT_LAYOUT = 2  # 2: the manifest holds each frame's stamp (an older export is exported again)
 
 
 def export_bag_frames(
@@ -57,6 +65,7 @@ def export_bag_frames(
         "lidar_topic": lidar_topic,
         "lidar_max_age_s": lidar_max_age_s,
         "image_is_rectified": image_is_rectified,
+        "layout": EXPORT_LAYOUT,
     }
     manifest_path = out_dir / MANIFEST
     if manifest_path.is_file():
@@ -69,6 +78,7 @@ def export_bag_frames(
     for sub in ("rgb", "intrinsics", "sparse_depth", "depth"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     frames = with_lidar = 0
+    stamps_ns: dict[str, int] = {}
     for frame in source.frames():
         if frame.intrinsics is None:
             continue
@@ -84,10 +94,48 @@ def export_bag_frames(
             with_lidar += int(np.isfinite(depth).any())
         np.save(out_dir / "sparse_depth" / f"{frame.key}.npy", depth)
         np.save(out_dir / "depth" / f"{frame.key}.npy", depth)
+        stamps_ns[frame.key] = source.stamp_ns(frame.key)
         frames += 1
     if frames == 0:
         msg = f"no usable image on {image_topic} in {bag} ({dict(source.problems.counts)}); check the topics"
         raise ConfigError(msg)
-    manifest = {**wanted, "frames": frames, "with_lidar": with_lidar, "problems": dict(source.problems.counts)}
+    manifest = {
+        **wanted,
+        "frames": frames,
+        "with_lidar": with_lidar,
+        "problems": dict(source.problems.counts),
+        "stamps_ns": stamps_ns,
+    }
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_s: float = MAX_GAP_S) -> FolderDataset:
+    """The exported frames of :func:`export_bag_frames` in ``folder``; with ``frame_offsets`` only the targets whose
+    sources are their neighbours in the recording (see the module docstring).
+
+    Raises:
+        ConfigError: no target has all its sources in one stretch of the recording.
+    """
+    dataset = FolderDataset(folder, frame_offsets=frame_offsets)
+    if not frame_offsets:
+        return dataset
+    stamps = {int(key): int(ns) for key, ns in json.loads((folder / MANIFEST).read_text())["stamps_ns"].items()}
+    max_gap_ns = int(max_gap_s * 1e9)
+
+    def one_stretch(record: FrameRecord) -> bool:
+        ordinals = [int(Path(record.name).stem), *(int(s.path.stem) for s in record.sources)]
+        window = range(min(ordinals), max(ordinals) + 1)
+        if any(o not in stamps for o in window):
+            return False
+        gaps = np.diff([stamps[o] for o in window])
+        return bool(np.all((gaps >= 0) & (gaps <= max_gap_ns)))
+
+    dataset.records = [r for r in dataset.records if one_stretch(r)]
+    if not dataset.records:
+        msg = (
+            f"{folder}: no exported bag frame has all sources {tuple(frame_offsets)} among its neighbours in the "
+            f"recording (a skipped image or a pause over {max_gap_s} s splits it); record longer"
+        )
+        raise ConfigError(msg)
+    return dataset

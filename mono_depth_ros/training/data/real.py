@@ -36,7 +36,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
-from mono_depth_ros.training.data.bag_lidar import export_bag_frames
+from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
@@ -203,7 +203,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
         rank0_first(lambda: export_bag_frames(path, folder, *topics, image_is_rectified=data.image_is_rectified))
-        return FolderDataset(folder, frame_offsets=offsets)
+        return bag_frames_dataset(folder, offsets)
     if not offsets:
         msg = (
             f"data.kind=rosbag without data.lidar_topic has no depth target for loss.objective=supervised ({path}): "

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+MAX_GAP_S = 1.0  # a longer stamp gap between consecutive frames splits the sequence
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
@@ -87,7 +88,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
         camera_info_topic: str = "/camera/camera_info",
         frame_offsets: Sequence[int] = (-1, 1),
         stride: int = 1,
-        max_gap_s: float = 1.0,
+        max_gap_s: float = MAX_GAP_S,
         image_is_rectified: bool = True,
         distro: str = "humble",
         transform: Transform | None = None,

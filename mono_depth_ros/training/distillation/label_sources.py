@@ -172,6 +172,10 @@ class BagSource:
         """Image ordinals (zero-padded) of the frames to label."""
         return list(self._keys)
 
+    def stamp_ns(self, key: str) -> int:
+        """Capture stamp (header.stamp, int ns) of the image ``key``."""
+        return int(self._plans[key].entry.stamp_ns)
+
     def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
         """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order."""
         wanted = {self._plans[k].ordinal: self._plans[k] for k in self._keys if k not in skip}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -132,3 +133,19 @@ def test_training_reads_a_raw_camera_bag_as_the_node_runs_it(kitti_object_dir: P
         assert seen is not None
         fill = seen_at(~seen, (32, 64))
         assert fill.any() and not torch.isfinite(item["lidar_depth"][0][torch.from_numpy(fill)]).any()
+
+
+def test_lidar_semi_sources_are_the_adjacent_frames_of_one_stretch(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """With LiDAR the bag is exported frame by frame; its temporal sources must still be the image's neighbours in
+    the recording, never frames across a pause (5 s here), as without LiDAR (RosbagSequenceDataset, max_gap_s)."""
+    frames = raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002") * 3), "plumb_bob", (96, 48))
+    bag = tmp_path / "paused"
+    write_raw_bag(bag, frames, pause_after=2)  # frames 0, 1, 2 | 5 s | 3, 4, 5
+    data = DataConfig(
+        kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "c"), image_is_rectified=False
+    )
+    train, _ = build_recorded_datasets(data, 64, 32, (-1, 1), seed=0)
+    names = [train.samples[i].name for i in range(len(train))]  # type: ignore[index]
+    assert names == ["rgb/000001.png", "rgb/000004.png"]
+    without_lidar, _ = build_recorded_datasets(replace(data, lidar_topic=""), 64, 32, (-1, 1), seed=0)
+    assert [without_lidar.samples.frames[t].ordinal for t in without_lidar.samples.targets] == [1, 4]  # type: ignore[attr-defined]
