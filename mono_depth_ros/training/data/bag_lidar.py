@@ -2,7 +2,8 @@
 
 ``data.kind: rosbag`` with ``data.lidar_topic`` set: every usable image of ``data.image_topic`` is decoded with the
 scan nearest to it (within ``data.lidar_max_age_s``), moved into the camera's optical frame through the bag's TF at
-the scan stamp, exactly as the distillation labeller reads bags
+the scan stamp (and with ``data.lidar_motion_frame``, e.g. ``odom``, on to the image stamp, as the node's
+``lidar.motion_frame``), exactly as the distillation labeller reads bags
 (:class:`~mono_depth_ros.training.distillation.label_sources.BagSource`), and projected with a z-buffer (nearest
 return per pixel); points on an undistorted raw image's black fill (``CameraModel.seen_mask``) are dropped. The
 result is written under ``data.cache_dir``::
@@ -47,6 +48,7 @@ def export_bag_frames(
     lidar_topic: str,
     lidar_max_age_s: float = 0.2,
     image_is_rectified: bool = True,
+    lidar_motion_frame: str = "",
 ) -> dict[str, Any]:
     """Export a bag's images with their projected LiDAR into ``out_dir`` (see the module docstring).
 
@@ -65,6 +67,7 @@ def export_bag_frames(
         "lidar_topic": lidar_topic,
         "lidar_max_age_s": lidar_max_age_s,
         "image_is_rectified": image_is_rectified,
+        "lidar_motion_frame": lidar_motion_frame,
         "layout": EXPORT_LAYOUT,
     }
     manifest_path = out_dir / MANIFEST
@@ -74,7 +77,15 @@ def export_bag_frames(
             return done
     import cv2
 
-    source = BagSource(Path(bag), image_topic, camera_info_topic, lidar_topic, lidar_max_age_s, image_is_rectified)
+    source = BagSource(
+        Path(bag),
+        image_topic,
+        camera_info_topic,
+        lidar_topic,
+        lidar_max_age_s,
+        image_is_rectified,
+        lidar_motion_frame=lidar_motion_frame,
+    )
     for sub in ("rgb", "intrinsics", "sparse_depth", "depth"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     frames = with_lidar = 0

@@ -200,9 +200,11 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
         key += "" if data.image_is_rectified else "|raw"  # exports of rectified images keep their folder
+        key += f"|motion_frame={data.lidar_motion_frame}" if data.lidar_motion_frame else ""
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
-        rank0_first(lambda: export_bag_frames(path, folder, *topics, image_is_rectified=data.image_is_rectified))
+        settings = {"image_is_rectified": data.image_is_rectified, "lidar_motion_frame": data.lidar_motion_frame}
+        rank0_first(lambda: export_bag_frames(path, folder, *topics, **settings))
         return bag_frames_dataset(folder, offsets)
     if not offsets:
         msg = (
