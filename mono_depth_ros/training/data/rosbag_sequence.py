@@ -1,7 +1,8 @@
 """Image sequences from a rosbag2 recording: self-supervised training on a robot's own camera.
 
 The bag is read with rosbags (no ROS install needed): ``sensor_msgs/Image`` or ``CompressedImage`` on
-``image_topic`` and ``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
+``image_topic`` (or on ``<image_topic>/compressed`` when the bag has only that, as ``mono-depth bag`` reads it) and
+``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
 (``header.stamp``, int ns); each target gets the frames ``offset × stride`` away as sources. A gap longer than
 ``max_gap_s`` between consecutive frames (a paused recording, dropped frames) splits the sequence: no target takes
 sources across it. Intrinsics come from camera_info (P for rectified images; for raw images K + D are used to
@@ -125,6 +126,9 @@ class RosbagSequenceDataset(Dataset[Sample]):
         last_log_ns, rank = -1, 0
         with InputBag(self.bag_path, self.typestore) as bag:
             types = bag.topics
+            compressed = self.image_topic + "/compressed"
+            if self.image_topic not in types and types.get(compressed) == IMAGE_TYPES[1]:
+                self.image_topic = compressed  # as bag/index.resolve_topics: a robot that records only compressed
             for topic, allowed in ((self.image_topic, IMAGE_TYPES), (camera_info_topic, (CAMERA_INFO_TYPE,))):
                 if types.get(topic) not in allowed:
                     msg = (

@@ -156,3 +156,15 @@ def test_an_image_one_pixel_off_its_camera_info_trains_as_the_node_runs_it(tmp_p
     sample = dataset[0]
     assert sample.rgb.shape == (3, HEIGHT, WIDTH) and sample.k.tolist()[0] == [20.0, 0.0, 7.25]
     dataset.close()
+
+
+def test_a_bag_with_only_the_compressed_topic_is_read_through_its_raw_name(tmp_path: Path) -> None:
+    """As ``mono-depth bag``, distillation and the LiDAR export read ``<image_topic>/compressed`` when the bag has
+    only that (a robot records compressed images): the default ``data.image_topic`` works without LiDAR too."""
+    compressed = write_bag(tmp_path / "c", uniform_stamps(3), compressed=True)
+    dataset = RosbagSequenceDataset(compressed, "/cam/image", "/cam/camera_info")
+    assert dataset.image_topic == "/cam/image/compressed"
+    expected = torch.from_numpy(frame_pixels(1).transpose(2, 0, 1).copy()).float() / 255
+    torch.testing.assert_close(dataset[0].rgb, expected)
+    with pytest.raises(BagError, match="/cam/other is missing"):
+        RosbagSequenceDataset(compressed, "/cam/other", "/cam/camera_info")
