@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from mono_depth_ros.core.camera import PinholeIntrinsics, seen_at
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.models.preprocess import preprocess
 from mono_depth_ros.training.distillation.label_sources import FrameSource, UnlabelledFrame
 from mono_depth_ros.training.distillation.pseudo_labels import (
     CacheManifest,
@@ -44,12 +45,13 @@ def feature_grid(label_hw: tuple[int, int], feature_stride: int) -> tuple[int, i
 
 
 def resize_rgb(rgb: npt.NDArray[np.uint8], hw: tuple[int, int]) -> npt.NDArray[np.uint8]:
-    """(H, W, 3) uint8 -> (h, w, 3) uint8: area average when shrinking, bilinear when enlarging."""
+    """(H, W, 3) uint8 -> (h, w, 3) uint8 as the node resizes the model's input (:func:`preprocess`: bilinear,
+    antialiased when shrinking), so the student learns on the image it is given on line."""
     if rgb.shape[:2] == hw:
         return np.ascontiguousarray(rgb)
-    shrink = hw[0] < rgb.shape[0] or hw[1] < rgb.shape[1]
-    method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(rgb, (hw[1], hw[0]), interpolation=method), dtype=np.uint8)
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    resized = preprocess(image, hw, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))[0]
+    return resized.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
 def resize_values(values: npt.NDArray[np.floating], hw: tuple[int, int]) -> npt.NDArray[np.float32]:
