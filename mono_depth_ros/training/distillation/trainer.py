@@ -164,7 +164,8 @@ class DistillTrainer:
         if tuple(batch["rgb"].shape[-2:]) == hw:
             return batch
         resized = dict(batch)
-        resized["rgb"] = F.interpolate(batch["rgb"], size=hw, mode="bilinear", align_corners=False)
+        shrinking = hw[0] < batch["rgb"].shape[-2] or hw[1] < batch["rgb"].shape[-1]  # as the node's preprocess
+        resized["rgb"] = F.interpolate(batch["rgb"], size=hw, mode="bilinear", align_corners=False, antialias=shrinking)
         for key in ("label", "lidar_depth"):
             resized[key] = F.interpolate(batch[key], size=hw, mode="nearest-exact")
         return resized
