@@ -12,6 +12,7 @@ result is written under ``data.cache_dir``::
     <cache>/intrinsics/<ordinal>.json      fx, fy, cx, cy of that image (pixels)
     <cache>/sparse_depth/<ordinal>.npy     projected LiDAR, float32 metres, NaN = no return
     <cache>/depth/<ordinal>.npy            the same: the target of ``loss.objective: supervised``
+    <cache>/seen/<ordinal>.png             raw images: 255 where the undistorted image sees the raw one, 0 on fill
     <cache>/bag_frames.json                what was exported from which bag (a matching one is reused)
 
 and read back as a :class:`~.folder.FolderDataset` (:func:`bag_frames_dataset`). Its temporal neighbours for
@@ -37,7 +38,7 @@ from mono_depth_ros.training.data.records import FrameRecord
 from mono_depth_ros.training.data.rosbag_sequence import MAX_GAP_S
 
 MANIFEST = "bag_frames.json"
-EXPORT_LAYOUT = 2  # 2: the manifest holds each frame's stamp (an older export is exported again)
+EXPORT_LAYOUT = 2  # 2: each frame's stamp in the manifest, seen/ masks (an older export is exported again)
 
 
 def export_bag_frames(
@@ -86,7 +87,7 @@ def export_bag_frames(
         image_is_rectified,
         lidar_motion_frame=lidar_motion_frame,
     )
-    for sub in ("rgb", "intrinsics", "sparse_depth", "depth"):
+    for sub in ("rgb", "intrinsics", "sparse_depth", "depth", "seen"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     frames = with_lidar = 0
     stamps_ns: dict[str, int] = {}
@@ -105,6 +106,8 @@ def export_bag_frames(
             with_lidar += int(np.isfinite(depth).any())
         np.save(out_dir / "sparse_depth" / f"{frame.key}.npy", depth)
         np.save(out_dir / "depth" / f"{frame.key}.npy", depth)
+        if frame.seen is not None:
+            cv2.imwrite(str(out_dir / "seen" / f"{frame.key}.png"), frame.seen.astype(np.uint8) * 255)
         stamps_ns[frame.key] = source.stamp_ns(frame.key)
         frames += 1
     if frames == 0:

@@ -77,6 +77,7 @@ def batch_item(sample: Sample, index: int) -> dict[str, Tensor]:
         "pose_known": sample.pose_known,
         "source_offset": torch.tensor(sample.source_offsets, dtype=torch.int64),
         "index": torch.tensor(index, dtype=torch.int64),
+        "seen": sample.seen,
     }
 
 
@@ -203,8 +204,15 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         key += f"|motion_frame={data.lidar_motion_frame}" if data.lidar_motion_frame else ""
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
-        settings = {"image_is_rectified": data.image_is_rectified, "lidar_motion_frame": data.lidar_motion_frame}
-        rank0_first(lambda: export_bag_frames(path, folder, *topics, **settings))
+        rank0_first(
+            lambda: export_bag_frames(
+                path,
+                folder,
+                *topics,
+                image_is_rectified=data.image_is_rectified,
+                lidar_motion_frame=data.lidar_motion_frame,
+            )
+        )
         return bag_frames_dataset(folder, offsets)
     if not offsets:
         msg = (

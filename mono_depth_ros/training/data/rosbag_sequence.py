@@ -8,8 +8,9 @@ The bag is read with rosbags (no ROS install needed): ``sensor_msgs/Image`` or `
 sources across it. Intrinsics come from camera_info (P for rectified images; for raw images K + D are used to
 undistort every frame into P's pinhole image, as image_proc would) and must not change within the bag.
 
-Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False). Messages are read on
-demand, one window of frames per item; each DataLoader worker opens its own reader.
+Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False); ``seen`` is False on
+an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric loss ignores. Messages
+are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
 """
 
 from __future__ import annotations
@@ -202,8 +203,11 @@ class RosbagSequenceDataset(Dataset[Sample]):
             self._reader, self._reader_pid = reader, os.getpid()
         return self._reader
 
-    def _read_images(self, frames: Sequence[BagFrame]) -> list[npt.NDArray[np.uint8]]:
-        """(H, W, 3) uint8 RGB of each frame, read in one window of bag time."""
+    def _read_images(
+        self, frames: Sequence[BagFrame]
+    ) -> tuple[list[npt.NDArray[np.uint8]], npt.NDArray[np.bool_] | None]:
+        """(H, W, 3) uint8 RGB of each frame, read in one window of bag time, and which pixels of the first one see
+        the raw image (None: all; one camera, so the sources' are the same)."""
         reader = self._open_reader()
         wanted = {(f.log_ns, f.rank) for f in frames}
         found: dict[tuple[int, int], Any] = {}
@@ -219,6 +223,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
             msg = f"reading {self.image_topic} from {self.bag_path} failed: {err}; the bag is truncated or corrupt"
             raise BagError(msg) from None
         images = []
+        seen = None
         for frame in frames:
             message = found.get((frame.log_ns, frame.rank))
             if message is None:
@@ -229,15 +234,17 @@ class RosbagSequenceDataset(Dataset[Sample]):
             camera = self.camera.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             if not self.image_is_rectified:
                 rgb = camera.undistort(rgb)
+                if not images:
+                    seen = camera.seen_mask()
             intrinsics = camera.intrinsics(self.image_is_rectified)
             intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.image_topic}")
             images.append(rgb)
-        return images
+        return images, seen
 
     def __getitem__(self, index: int) -> Sample:
         target = self.targets[index]
         frames = [self.frames[target + o * self.stride] for o in (0, *self.frame_offsets)]
-        images = self._read_images(frames)
+        images, seen = self._read_images(frames)
         height, width = images[0].shape[:2]
         poses, known = unknown_poses(len(self.frame_offsets))
         sample = Sample(
@@ -250,6 +257,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
             source_from_target=poses,
             pose_known=known,
             name=f"{self.image_topic}#{frames[0].ordinal}",
+            seen=torch.from_numpy(seen)[None] if seen is not None else torch.ones((1, height, width), dtype=torch.bool),
         )
         return self.transform(sample) if self.transform is not None else sample
 

@@ -173,8 +173,10 @@ class BagSource:
         return list(self._keys)
 
     def stamp_ns(self, key: str) -> int:
-        """Capture stamp (header.stamp, int ns) of the image ``key``."""
-        return int(self._plans[key].entry.stamp_ns)
+        """Capture stamp (header.stamp, int ns) of the image ``key`` (its bag time if the header was unreadable, which
+        no usable image has)."""
+        entry = self._plans[key].entry
+        return int(entry.stamp_ns if entry.stamp_ns is not None else entry.log_ns)
 
     def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
         """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order."""

@@ -294,3 +294,26 @@ def test_crop_outside_the_image_is_rejected() -> None:
         crop(make_sample(), 30, 0, 20, 10)
     with pytest.raises(ShapeError):
         resize(make_sample(), 0, 10)
+
+
+def test_the_seen_mask_follows_crop_resize_and_flip() -> None:
+    """``seen`` (False on a raw camera's black fill) moves with the image; after a resize a pixel is seen only where
+    its whole footprint was (a pixel blended with fill is not), and a batch stacks it."""
+    seen = torch.ones(1, HEIGHT, WIDTH, dtype=torch.bool)
+    seen[0, :, :7] = False
+    sample = replace(make_sample(), seen=seen)
+    assert torch.equal(make_sample().seen, torch.ones(1, HEIGHT, WIDTH, dtype=torch.bool))  # default: all seen
+    assert torch.equal(crop(sample, 3, 2, 20, 10).seen, seen[:, 2:12, 3:23])
+    assert torch.equal(hflip(sample).seen, seen.flip(-1))
+    half = resize(sample, WIDTH // 2, HEIGHT // 2).seen
+    assert half.dtype == torch.bool and half.shape == (1, HEIGHT // 2, WIDTH // 2)
+    assert not half[0, :, :4].any() and half[0, :, 4:].all()  # column 3 blends fill column 6 with seen column 7
+    double = resize(sample, WIDTH * 2, HEIGHT * 2).seen
+    assert not double[0, :, :14].any() and double[0, :, 14:].all()
+    config = AugmentConfig(crop_width=32, crop_height=16, scale_range=(0.8, 1.3), jitter_probability=1.0)
+    augmented = TrainAugment(config, torch.Generator().manual_seed(9))(sample)
+    assert augmented.seen.shape == (1, 16, 32) and not augmented.seen.all()
+    batch = collate_samples([augmented, augmented])
+    assert batch.seen is not None and batch.seen.shape == (2, 1, 16, 32)
+    with pytest.raises(ShapeError, match="seen"):
+        replace(sample, seen=torch.ones(1, 3, 3, dtype=torch.bool))

@@ -178,3 +178,19 @@ def test_a_scan_taken_before_the_image_is_moved_to_the_image_stamp(tmp_path: Pat
         travelled_m = speed_mps * (truth.stamp_ns - START_NS) * 1e-9
         expected = moving_depth(travelled_m - lag_m)  # half a row of z-buffer rounding: < 0.04 m on this plane
         np.testing.assert_allclose(depth[finite], expected[finite], atol=0.05)
+
+
+def test_the_exported_black_fill_is_unseen_for_the_photometric_loss(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """lidar_semi on a raw camera bag: the export keeps which pixels see the raw image (``seen/<ordinal>.png``), so
+    the folder's samples carry it and the photometric term ignores the black fill, as without LiDAR."""
+    frames = raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002", "000001")), "plumb_bob", (96, 48))
+    bag = tmp_path / "raw"
+    write_raw_bag(bag, frames)
+    data = DataConfig(
+        kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "c"), image_is_rectified=False
+    )
+    _, val = build_recorded_datasets(data, 96, 48, (-1, 1), seed=0)
+    seen = frames[0].camera.seen_mask()
+    assert seen is not None
+    assert torch.equal(val.samples[0].seen[0], torch.from_numpy(seen))  # type: ignore[index]
+    assert torch.equal(val[0]["seen"][0], torch.from_numpy(seen))

@@ -168,3 +168,16 @@ def test_a_bag_with_only_the_compressed_topic_is_read_through_its_raw_name(tmp_p
     torch.testing.assert_close(dataset[0].rgb, expected)
     with pytest.raises(BagError, match="/cam/other is missing"):
         RosbagSequenceDataset(compressed, "/cam/other", "/cam/camera_info")
+
+
+def test_a_raw_cameras_black_fill_is_marked_unseen(tmp_path: Path) -> None:
+    """A raw camera whose P is wider than K: the undistorted frames have black fill, which ``seen`` marks (the
+    photometric loss then ignores it); a rectified image is all seen."""
+    wide = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0), p=P * np.array([[0.6], [0.6], [1.0]]))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[wide])
+    expected = wide.seen_mask()
+    assert expected is not None and not expected.all()
+    sample = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)[0]
+    assert torch.equal(sample.seen[0], torch.from_numpy(expected))
+    rectified = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0]
+    assert bool(rectified.seen.all())
