@@ -222,8 +222,8 @@ class RosbagSequenceDataset(Dataset[Sample]):
         except (BagError, EncodingError) as err:
             msg = f"reading {self.image_topic} from {self.bag_path} failed: {err}; the bag is truncated or corrupt"
             raise BagError(msg) from None
-        images = []
-        seen = None
+        images: list[npt.NDArray[np.uint8]] = []
+        seen: npt.NDArray[np.bool_] | None = None
         for frame in frames:
             message = found.get((frame.log_ns, frame.rank))
             if message is None:
