@@ -263,7 +263,8 @@ class FolderSource:
 
     Layout: the :mod:`~mono_depth_ros.training.data.folder` layout (``rgb/`` + ``intrinsics.yaml`` or
     ``intrinsics/``, optional ``sparse_depth/`` used as LiDAR; ``depth/`` is ignored: the data is unlabelled), or a
-    bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR.
+    bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR. ``seen/`` masks
+    (0 on an undistorted image's black fill) keep labels and LiDAR off the fill.
 
     Raises:
         ConfigError: no images.
@@ -317,4 +318,5 @@ class FolderSource:
             if np.isfinite(sparse_m).any():
                 cloud = backproject_depth(sparse_m, intrinsics).reshape(-1, 3)
                 points = cloud[np.isfinite(cloud).all(axis=1)].astype(np.float64)
-            yield UnlabelledFrame(key, rgb, intrinsics, points)
+            seen = sample.seen[0].numpy()
+            yield UnlabelledFrame(key, rgb, intrinsics, points, None if bool(seen.all()) else seen)

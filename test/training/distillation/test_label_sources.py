@@ -165,3 +165,18 @@ def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
     assert source_name(tmp_path / "a") != source_name(tmp_path / "b")
     assert source_name(tmp_path / "a", "/cam") != source_name(tmp_path / "a", "/other")
     assert source_name(tmp_path / "my bag!").startswith("my_bag-")
+
+
+def test_a_folders_seen_masks_keep_labels_off_its_black_fill(tmp_path: Path) -> None:
+    """A folder of undistorted frames with ``seen/`` masks (the training folder layout): the fill is no label."""
+    import cv2
+
+    clip = synthetic_clip(frames=2)
+    root = write_folder(tmp_path / "f", clip, sparse=True)
+    (root / "seen").mkdir()
+    mask = np.full(clip.rgb[0].shape[:2], 255, dtype=np.uint8)
+    mask[:, :10] = 0
+    cv2.imwrite(str(root / "seen" / "0001.png"), mask)
+    frames = list(FolderSource(root).frames())
+    assert frames[0].seen is None
+    assert frames[1].seen is not None and np.array_equal(frames[1].seen, mask > 0)
