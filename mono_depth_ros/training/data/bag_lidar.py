@@ -129,12 +129,23 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
     sources are their neighbours in the recording (see the module docstring).
 
     Raises:
-        ConfigError: no target has all its sources in one stretch of the recording.
+        ConfigError: no exported frame has a LiDAR return (the depth target and the metric term would be empty: the
+            message names why, e.g. no TF from the LiDAR to the camera), or no target has all its sources in one
+            stretch of the recording.
     """
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if int(manifest["with_lidar"]) == 0:
+        problems = ", ".join(f"{reason}: {count}" for reason, count in sorted(manifest["problems"].items()))
+        msg = (
+            f"none of the {manifest['frames']} exported frames has a LiDAR return on {manifest['lidar_topic']} in "
+            f"{manifest['bag']} ({problems or 'every scan projects outside the image'}); training would learn "
+            f"nothing from it: record the LiDAR's TF to the camera (/tf_static), check data.lidar_max_age_s"
+        )
+        raise ConfigError(msg)
     dataset = FolderDataset(folder, frame_offsets=frame_offsets)
     if not frame_offsets:
         return dataset
-    stamps = {int(key): int(ns) for key, ns in json.loads((folder / MANIFEST).read_text())["stamps_ns"].items()}
+    stamps = {int(key): int(ns) for key, ns in manifest["stamps_ns"].items()}
     max_gap_ns = int(max_gap_s * 1e9)
 
     def one_stretch(record: FrameRecord) -> bool:

@@ -194,3 +194,13 @@ def test_the_exported_black_fill_is_unseen_for_the_photometric_loss(kitti_object
     assert seen is not None
     assert torch.equal(val.samples[0].seen[0], torch.from_numpy(seen))  # type: ignore[index]
     assert torch.equal(val[0]["seen"][0], torch.from_numpy(seen))
+
+
+def test_a_bag_whose_scans_never_reach_the_camera_is_refused(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """No TF between LiDAR and camera in the bag: no frame gets a LiDAR depth, so the supervised target (and the
+    metric term) is empty; training refuses it naming why instead of running on empty masks."""
+    bag = tmp_path / "no_tf"
+    write_kitti_bag(bag, load_kitti_frames(kitti_object_dir, ("000001", "000002")), tf_static=False)
+    data = DataConfig(kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ConfigError, match=r"none of the 2 exported frames has a LiDAR return.*TransformError: 2"):
+        build_recorded_datasets(data, 64, 32, (), seed=0)
