@@ -15,6 +15,7 @@ are read on demand, one window of frames per item; each DataLoader worker opens 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset
 
+from mono_depth_ros.adapters.camera_cache import distortion_ignored
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError, EncodingError
@@ -41,6 +43,7 @@ from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, 
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
+_LOG = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 MAX_GAP_S = 1.0  # a longer stamp gap between consecutive frames splits the sequence
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
@@ -153,6 +156,8 @@ class RosbagSequenceDataset(Dataset[Sample]):
             msg = f"{self.bag_path}: no message on {camera_info_topic}; intrinsics are needed for self-supervision"
             raise BagError(msg)
         frames.sort(key=lambda f: (f.stamp_ns, f.ordinal))
+        if (text := distortion_ignored(self.image_topic, cameras[0], self.image_is_rectified)) is not None:
+            _LOG.warning("%s (mono-depth train: data.image_is_rectified: false)", text)  # as the node warns
         return frames, cameras[0]
 
     def _check_same_camera(self, first: CameraModel, other: CameraModel, topic: str) -> None:

@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.adapters.camera_cache import distortion_ignored
 from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
@@ -155,6 +156,7 @@ class BagSource:
                 topics = replace(topics, lidar="")
             self.topics: TopicPlan = topics
             self.index: BagIndex = index_bag(bag, topics, summary, topics.all)
+        self._check_distortion()
         rules = PairingRules(lidar_max_age_ns=seconds_to_ns(lidar_max_age_s))
         plans = plan_frames(self.index, rules)
         for plan in plans:
@@ -166,6 +168,13 @@ class BagSource:
         self.name = source_name(
             self.path, label_settings(self.topics, lidar_max_age_s, lidar_motion_frame, image_is_rectified)
         )
+
+    def _check_distortion(self) -> None:
+        """Count, once, a raw-looking topic whose camera_info has distortion read as rectified (as the node warns)."""
+        models = [entry.model for entry in self.index.calibrations.values() if entry.model is not None]
+        for model in models[:1]:
+            if (text := distortion_ignored(self.topics.image, model, self.image_is_rectified)) is not None:
+                self.problems.add("camera: distortion ignored", f"{text} (mono-depth: data.image_is_rectified: false)")
 
     @property
     def keys(self) -> list[str]:

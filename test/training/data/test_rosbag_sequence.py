@@ -181,3 +181,21 @@ def test_a_raw_cameras_black_fill_is_marked_unseen(tmp_path: Path) -> None:
     assert torch.equal(sample.seen[0], torch.from_numpy(expected))
     rectified = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0]
     assert bool(rectified.seen.all())
+
+
+def test_a_raw_topic_with_distortion_read_as_rectified_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As the node and the bag runner warn: an ``image_raw``-like topic whose camera_info has distortion, read with
+    ``image_is_rectified`` true (the default), trains on distorted pixels as if P described them."""
+    distorted = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[distorted])
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")
+    assert "image_is_rectified=true uses it as the rectified image" in caplog.text
+    assert "data.image_is_rectified: false" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
+        RosbagSequenceDataset(write_bag(tmp_path / "plain", uniform_stamps(3)), "/cam/image", "/cam/camera_info")
+    assert "image_is_rectified" not in caplog.text

@@ -180,3 +180,16 @@ def test_a_folders_seen_masks_keep_labels_off_its_black_fill(tmp_path: Path) -> 
     frames = list(FolderSource(root).frames())
     assert frames[0].seen is None
     assert frames[1].seen is not None and np.array_equal(frames[1].seen, mask > 0)
+
+
+def test_a_distorted_raw_topic_read_as_rectified_is_counted(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The labeller (and the training LiDAR export) says so once, as the node warns: a raw camera labelled with
+    ``image_is_rectified`` true is labelled on distorted pixels."""
+    from test.raw_kitti_bag import raw_frames, write_raw_bag
+
+    bag = tmp_path / "raw"
+    write_raw_bag(bag, raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002")), "plumb_bob", (96, 48)))
+    source = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC)
+    assert source.problems.counts["camera: distortion ignored"] == 1
+    assert "data.image_is_rectified: false" in source.problems.examples["camera: distortion ignored"]
+    assert not BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, image_is_rectified=False).problems.counts
