@@ -94,7 +94,7 @@ def label_settings(topics: TopicPlan, lidar_max_age_s: float, motion_frame: str,
     if topics.lidar:
         qualifier += f"|lidar={topics.lidar}|max_age_s={lidar_max_age_s:g}|motion_frame={motion_frame}"
     if not image_is_rectified:
-        qualifier += "|raw"
+        qualifier += "|raw|fill=nan"  # '|raw' alone: caches whose black fill was labelled (relabelled, not reused)
     return qualifier
 
 

@@ -158,6 +158,8 @@ def test_labels_cached_without_lidar_are_not_reused_once_a_lidar_topic_is_given(
     names = {plain.name, with_lidar.name, later_scans.name, moved.name, raw.name}
     assert len(names) == 5
     assert with_lidar.name == BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC).name  # stable
+    # raw labels cached before the black fill was masked (label and LiDAR on fill pixels) are labelled again
+    assert raw.name != source_name(bag, f"{IMAGE_TOPIC}|raw")
 
 
 def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
