@@ -7,9 +7,10 @@ the camera matrix follows through :class:`~mono_depth_ros.core.camera.PinholeInt
 (``cropped`` / ``resized`` / ``flipped_horizontally``). Pixel model: integer coordinates at pixel centres, so a
 resize maps ``u → (u + 0.5) · sx − 0.5`` (bilinear with ``align_corners=False`` for colour, ``nearest-exact`` for
 depth). Depth values are never interpolated: dense depth is resized with nearest neighbour (no mixed depths across
-object edges), and sparse LiDAR depth is re-splatted point by point (nearest point wins per pixel), so upscaling does
-not invent measurements and downscaling keeps the nearest return. Metric depth values (metres along z) do not change
-under any of these operations.
+object edges; when shrinking, a pixel whose sample has no depth takes the nearest return splatted onto it, so a
+LiDAR depth target keeps its returns), and sparse LiDAR depth is re-splatted point by point (nearest point wins per
+pixel), so upscaling does not invent measurements and downscaling keeps the nearest return. Metric depth values
+(metres along z) do not change under any of these operations.
 
 CutMix (for relative-depth training on batches) lives in :mod:`mono_depth_ros.training.data.cutmix`.
 
@@ -100,7 +101,9 @@ def _resize_rgb(frames: Tensor, width: int, height: int) -> Tensor:
 
 
 def resize(sample: Sample, width: int, height: int) -> Sample:
-    """Resize to ``width`` × ``height``: colour bilinear (antialiased when shrinking), depth nearest, sparse splat."""
+    """Resize to ``width`` × ``height``: colour bilinear (antialiased when shrinking), depth nearest (when shrinking,
+    a pixel whose sample has no depth takes the nearest return splatted onto it: a LiDAR target keeps its returns),
+    sparse splat."""
     if width <= 0 or height <= 0:
         msg = f"cannot resize sample {sample.name!r} to {width}x{height}"
         raise ShapeError(msg)
@@ -109,6 +112,9 @@ def resize(sample: Sample, width: int, height: int) -> Sample:
     intrinsics = sample.intrinsics.resized(width, height)
     rgb, sources = _map_frames(sample, lambda frames: _resize_rgb(frames, width, height))
     depth = F.interpolate(sample.depth[None], size=(height, width), mode="nearest-exact")[0]
+    if (width < sample.width or height < sample.height) and not bool(torch.isfinite(depth).all()):
+        # a sparse target (LiDAR returns) keeps them: a block whose sampled pixel has none takes its nearest return
+        depth = torch.where(torch.isfinite(depth), depth, resize_sparse_depth(sample.depth, width, height))
     return replace(
         sample,
         rgb=rgb,

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -317,3 +318,19 @@ def test_the_seen_mask_follows_crop_resize_and_flip() -> None:
     assert batch.seen is not None and batch.seen.shape == (2, 1, 16, 32)
     with pytest.raises(ShapeError, match="seen"):
         replace(sample, seen=torch.ones(1, 3, 3, dtype=torch.bool))
+
+
+def test_a_lidar_depth_target_keeps_its_returns_when_shrunk() -> None:
+    """A depth target made of LiDAR returns (the bag export's depth/, kitti_raw's Velodyne ground truth): shrinking
+    it by sampling one pixel per block kept about one return in ten at 320 × 96; a block whose sampled pixel has no
+    return takes the nearest return in it, as the sparse depth does. A dense map shrinks as before."""
+    sample = make_sample(height=48, width=80)
+    lidar_target = replace(sample, depth=sample.sparse_depth.clone())
+    out = resize(lidar_target, 20, 12)
+    splat = resize_sparse_depth(sample.sparse_depth, 20, 12)
+    torch.testing.assert_close(torch.isfinite(out.depth), torch.isfinite(splat))
+    sampled = F.interpolate(lidar_target.depth[None], size=(12, 20), mode="nearest-exact")[0]
+    kept = torch.isfinite(sampled)
+    torch.testing.assert_close(out.depth[kept], sampled[kept])  # a sampled return stays what it was
+    dense = resize(sample, 20, 12).depth
+    torch.testing.assert_close(dense, F.interpolate(sample.depth[None], size=(12, 20), mode="nearest-exact")[0])
