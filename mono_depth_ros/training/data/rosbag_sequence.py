@@ -164,8 +164,18 @@ class RosbagSequenceDataset(Dataset[Sample]):
         a, b = first.intrinsics(self.image_is_rectified), other.intrinsics(self.image_is_rectified)
         values_a = np.array([a.fx, a.fy, a.cx, a.cy, a.width, a.height])
         values_b = np.array([b.fx, b.fy, b.cx, b.cy, b.width, b.height])
-        if not np.allclose(values_a, values_b, rtol=1e-9, atol=1e-9):
-            msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({a} vs {b}); split the bag there"
+        same = np.allclose(values_a, values_b, rtol=1e-9, atol=1e-9)
+        described: tuple[str, ...] = (str(a), str(b))
+        if same and not self.image_is_rectified:  # every frame is undistorted with the first K, D, R
+            same = (first.distortion_model, first.d) == (other.distortion_model, other.d) and all(
+                np.allclose(x, y, rtol=1e-9, atol=1e-9) for x, y in ((first.k, other.k), (first.r, other.r))
+            )
+            described = tuple(
+                f"{c.distortion_model} D={list(c.d)} K={c.k.reshape(-1).tolist()}" for c in (first, other)
+            )
+        if not same:
+            changed = f"{described[0]} vs {described[1]}"
+            msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({changed}); split the bag there"
             raise CalibrationError(msg)
 
     def _targets(self, max_gap_ns: int) -> list[int]:

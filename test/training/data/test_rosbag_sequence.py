@@ -199,3 +199,13 @@ def test_a_raw_topic_with_distortion_read_as_rectified_is_warned(
         RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
         RosbagSequenceDataset(write_bag(tmp_path / "plain", uniform_stamps(3)), "/cam/image", "/cam/camera_info")
     assert "image_is_rectified" not in caplog.text
+
+
+def test_a_raw_cameras_distortion_changing_within_the_bag_is_refused(tmp_path: Path) -> None:
+    """Raw images are undistorted with the first camera_info's K + D: another D (same P) later in the bag would be
+    undistorted wrongly, so it is refused as a change of P is; a rectified image reads P alone."""
+    first, second = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0)), camera(d=(-0.1, 0.02, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[first, second])
+    with pytest.raises(CalibrationError, match="changes within the bag"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
+    assert len(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")) == 1
