@@ -120,9 +120,9 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
             )
             raise ConfigError(msg)
         require_lidar(config)
-        train, val = build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
-        require_folder_lidar(config, train)
-        return train, val
+        recorded = build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
+        require_folder_lidar(config, recorded[0])
+        return recorded
     require_lidar(config)
     cache = d.cache_dir or None
 
