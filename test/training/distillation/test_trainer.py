@@ -118,3 +118,7 @@ def test_labels_cached_larger_than_the_input_reach_the_student_as_the_node_resiz
     rgb_u8 = (item["rgb"] * 255).round().to(torch.uint8)[None]
     node = preprocess(rgb_u8, hw, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     torch.testing.assert_close(fed, node, atol=1.0 / 255, rtol=0)
+    lidar = torch.full((1, 1, 96, 192), float("nan"))
+    lidar[0, 0, 0::3, 0::3] = 7.0  # a return in every 3 x 3 block, never on the pixel nearest-exact samples
+    shrunk = trainer._to_input_size({**batch, "lidar_depth": lidar})["lidar_depth"]
+    assert bool(torch.isfinite(shrunk).all())  # every return kept (sampling one pixel per block kept none)
