@@ -24,6 +24,18 @@ OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndis
 FloatArray = npt.NDArray[np.float64]
 
 
+def seen_at(seen: npt.NDArray[np.bool_], hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """An (H, W) bool mask of seen pixels (:meth:`CameraModel.seen_mask`) at (h, w) = ``hw``: a pixel is True when
+    its whole footprint is (area resize), so a resized map keeps no value made from an unseen pixel. ``seen`` itself
+    at its own size."""
+    if tuple(seen.shape) == tuple(hw):
+        return seen
+    import cv2
+
+    area = cv2.resize(seen.astype(np.float32), (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_AREA)
+    return np.asarray(area >= 1.0 - 1e-4)
+
+
 @dataclass(frozen=True)
 class PinholeIntrinsics:
     """Pinhole intrinsics in pixels for an image of ``width`` × ``height`` pixels (no distortion)."""
@@ -300,10 +312,10 @@ class CameraModel:
         Raises:
             CalibrationError: as :meth:`undistort`.
         """
-        import cv2
-
         if not self.has_distortion:
             return None
+        import cv2
+
         raw = self.raw_intrinsics()
         size = (raw.height, raw.width) if hw is None else (int(hw[0]), int(hw[1]))
         if size not in self._seen:
@@ -311,9 +323,7 @@ class CameraModel:
                 self._undistort_maps[True] = self._build_maps(cv2, True)
             map_x, map_y = self._undistort_maps[True]  # float32 raw coordinates of every undistorted pixel
             seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
-            if size != seen.shape:
-                area = cv2.resize(seen.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
-                seen = area >= 1.0 - 1e-4
+            seen = seen_at(seen, size)
             self._seen[size] = None if bool(seen.all()) else seen
         return self._seen[size]
 

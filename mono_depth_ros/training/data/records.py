@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE, decode_depth
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, DataFileError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_depth_png
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor
@@ -87,6 +88,8 @@ class FrameRecord:
         lidar_as_depth: the projected scan becomes ``depth`` (when no ``depth`` file is given), as in KITTI's Eigen
             raw-Velodyne evaluation.
         sources: source frames, in the order the Sample lists them.
+        seen: 8-bit mask image of the pixels that view the scene (0 = an undistorted raw camera's black fill), the
+            same for the sources; None = all.
     """
 
     name: str
@@ -98,12 +101,13 @@ class FrameRecord:
     lidar_as_sparse: bool = True
     lidar_as_depth: bool = False
     sources: tuple[SourceFrame, ...] = ()
+    seen: Path | None = None
 
     def paths(self) -> list[Path]:
         """Every file this record reads."""
         found = [self.rgb_path, *(s.path for s in self.sources)]
         found += [f.path for f in (self.depth, self.sparse_depth, self.lidar) if f is not None]
-        return found
+        return found + ([self.seen] if self.seen is not None else [])
 
 
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
@@ -198,7 +202,28 @@ class RecordDataset(Dataset[Sample]):
             source_from_target=poses,
             pose_known=torch.tensor([s.source_from_target is not None for s in record.sources], dtype=torch.bool),
             name=record.name,
+            seen=load_seen(record.seen, height, width) if record.seen is not None else _no_mask(),
         )
+
+
+def _no_mask() -> Tensor:
+    return torch.zeros((1, 0, 0), dtype=torch.bool)  # Sample makes it all seen
+
+
+def load_seen(path: Path, height: int, width: int) -> Tensor:
+    """(1, H, W) bool mask of an 8-bit image, True where non-zero.
+
+    Raises:
+        DataFileError: unreadable, or not of the image's size.
+    """
+    import cv2
+
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None or mask.shape != (height, width):
+        got = "unreadable" if mask is None else f"{mask.shape[1]}x{mask.shape[0]}"
+        msg = f"seen mask {path} is {got}, the image is {width}x{height}; write an 8-bit mask of the image's size"
+        raise DataFileError(msg)
+    return torch.from_numpy(mask > 0)[None]
 
 
 def resolve_listed_path(root: Path, listed: str) -> Path:
