@@ -216,10 +216,9 @@ def test_kitti_scans_keep_the_points_of_the_direct_zbuffer_and_occlusion_test(
         unfiltered_all = unfiltered.stats.n_in_image
         sparse = project_scan(LidarScan(points, calib.cam_from_velo, 0), intrinsics, config, buffers=ScratchBuffers())
         assert sparse.stats.n_in_image == unfiltered_all > 10_000
-        # every in-image point: the z-buffer winners of the unfiltered run plus the ones that lost at their pixel
+        # the pixel-homogeneous rows (K folded into the extrinsic), each a float32 multiply-add per axis in turn
         rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z_all = points @ rows[2, :3] + rows[2, 3]
+        u_all, v_all, z_all = (points[:, 0] * r[0] + points[:, 1] * r[1] + points[:, 2] * r[2] + r[3] for r in rows)
         assert unfiltered.index.size < unfiltered_all  # some points lose at a shared pixel
         keep = _reference_zbuffer_and_occlusion(
             unfiltered.u, unfiltered.v, unfiltered.depth_m, intrinsics, config
@@ -231,4 +230,7 @@ def test_kitti_scans_keep_the_points_of_the_direct_zbuffer_and_occlusion_test(
         np.testing.assert_array_equal(sparse.v, unfiltered.v[keep])
         np.testing.assert_array_equal(sparse.depth_m, unfiltered.depth_m[keep])
         assert np.all(np.diff(sparse.index) > 0)  # scan order
-        np.testing.assert_allclose(sparse.depth_m, z_all[sparse.index], rtol=1e-5)
+        np.testing.assert_array_equal(sparse.depth_m, z_all[sparse.index])  # bit for bit
+        inverse = np.float32(1.0) / z_all[sparse.index]
+        np.testing.assert_array_equal(sparse.u, np.rint(u_all[sparse.index] * inverse))
+        np.testing.assert_array_equal(sparse.v, np.rint(v_all[sparse.index] * inverse))
