@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
@@ -45,7 +45,9 @@ from mono_depth_ros.models.spec import OutputKind
 SCALINGS = ("none", "median", "affine_inverse", "auto")
 CROPS = ("none", "garg", "eigen_nyu")
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
-CameraPredictor = Callable[[npt.NDArray[np.uint8], PinholeIntrinsics | None], npt.NDArray[np.float32]]
+CameraPredictor = Callable[
+    [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
+]
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,9 @@ def evaluate_predictions(
     per_image: list[tuple[str, DepthMetrics]] = []
     ratios: list[float] = []
     for name, pred, gt in pairs:
+        if pred.shape != gt.shape:
+            msg = f"{name!r}: prediction {pred.shape} and ground truth {gt.shape} differ in size; predict at the GT's"
+            raise ShapeError(msg)
         crop = crop_mask(protocol.crop, *gt.shape)
         mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
@@ -217,20 +222,39 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
     Anything is evaluated as the relative model it is without one (``depth_up_to_scale``).
 
     Returns:
-        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None) -> (H, W) float32``
-        at camera resolution.
+        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None, out_hw or None) ->
+        float32`` at ``out_hw`` (None: the camera resolution), resized from the network's output as the node does.
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
     backend = "transformers" if Path(checkpoint).is_dir() else "torch"
     estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
 
-    def predict(rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None) -> npt.NDArray[np.float32]:
+    def predict(
+        rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None, out_hw: tuple[int, int] | None = None
+    ) -> npt.NDArray[np.float32]:
         hints = None if intrinsics is None else FrameHints(focal_px=(intrinsics.fx, intrinsics.fy))
-        return estimator.predict(rgb, hints=hints).values
+        return estimator.predict(rgb, out_hw, hints=hints).values
 
     unprompted = PROMPT_DEPTH in estimator.frame_inputs
     return predict, OutputKind.DEPTH_UP_TO_SCALE if unprompted else estimator.output_kind
+
+
+def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
+    """The (height, width) a prediction of ``sample`` is scored at: its ground truth's, which may be the image's
+    resized (monodepth2 and ZoeDepth resize the prediction to the GT), never another aspect ratio (a crop).
+
+    Raises:
+        ShapeError: the GT's aspect ratio differs from the image's by more than one pixel of rounding.
+    """
+    (height, width), (image_h, image_w) = sample.gt_depth_m.shape, sample.rgb.shape[:2]
+    if abs(height / image_h - width / image_w) > 1.0 / height + 1.0 / width:
+        msg = (
+            f"{sample.name!r}: ground truth {(height, width)} is not a resize of its image {(image_h, image_w)} "
+            f"(another aspect ratio, e.g. a crop); crop the image as the ground truth was cropped"
+        )
+        raise ShapeError(msg)
+    return height, width
 
 
 def evaluate_samples(
@@ -252,13 +276,15 @@ def evaluate_checkpoint(
     Args:
         checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
             transformers depth directory (config.json + weights).
-        samples: frames with ground truth (see :mod:`.eval_samples`).
+        samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
+            (:func:`ground_truth_hw`).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
 
     Raises:
-        ConfigError: unknown protocol or scaling. CheckpointError: unusable checkpoint.
+        ConfigError: unknown protocol or scaling. CheckpointError: unusable checkpoint. ShapeError: GT that is not
+            a resize of its image.
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -268,5 +294,5 @@ def evaluate_checkpoint(
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
     predict, output_kind = checkpoint_predictor(checkpoint, device)
-    pairs = ((s.name, predict(s.rgb, s.intrinsics), s.gt_depth_m) for s in samples)
+    pairs = ((s.name, predict(s.rgb, s.intrinsics, ground_truth_hw(s)), s.gt_depth_m) for s in samples)
     return evaluate_predictions(pairs, protocol, output_kind)

@@ -247,3 +247,28 @@ def test_real_frames_score_as_zoedepth_and_midas_score_them(
         reference = _midas_aligned_depth(gt, disparity, p.crop, p.max_depth_m)
         for name, value in _zoedepth_metrics(gt, reference, p.crop, p.max_depth_m).items():
             assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name
+
+
+def test_ground_truth_of_another_size_scores_the_prediction_at_its_size(tiny_checkpoint: Path) -> None:
+    """GT at half the image size (a user's downsampled depth): the prediction is made at the GT's size, as
+    monodepth2 / ZoeDepth resize it to the GT (the broadcast raised a bare numpy ValueError); GT whose aspect ratio
+    is not the image's (a crop, not a resize) is refused, naming the frame."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    rgb = np.random.default_rng(0).integers(0, 255, (75, 250, 3), dtype=np.uint8)
+    camera = PinholeIntrinsics(140.0, 140.0, 124.5, 37.5, width=250, height=75)
+    gt = np.full((38, 125), 10.0, np.float32)  # 75 / 2 rounded up, as depth[::2, ::2]
+    report = evaluate_checkpoint(tiny_checkpoint, [EvalSample("half", rgb, gt, camera)], "synthetic")
+    predict, _ = checkpoint_predictor(tiny_checkpoint)
+    at_gt_size = predict(rgb, camera, (38, 125))
+    assert at_gt_size.shape == (38, 125)
+    assert report.gt_over_pred_median[0] == pytest.approx(10.0 / np.median(at_gt_size), rel=1e-5)
+    assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(np.clip(at_gt_size, 1e-3, 80.0) - 10.0) / 10.0))
+    cropped = EvalSample("kb_crop", rgb, np.full((70, 240), 10.0, np.float32), camera)
+    with pytest.raises(ShapeError, match=r"kb_crop.*\(70, 240\).*\(75, 250\)"):
+        evaluate_checkpoint(tiny_checkpoint, [cropped], "synthetic")
+    with pytest.raises(ShapeError, match=r"'x'.*\(10, 12\).*\(38, 125\)"):
+        evaluate_predictions([("x", np.ones((10, 12)), gt)], PROTOCOLS["synthetic"], OutputKind.METRIC)
