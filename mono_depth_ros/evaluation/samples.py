@@ -1,14 +1,14 @@
 """Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, the synthetic world.
 
 Every loader returns :class:`EvalSample` records with ground truth as float32 metres, NaN = no measurement, at the
-camera image's resolution. Units are converted here, once: KITTI annotated PNGs metres = value / 256, NYU PNGs
-metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json``), Velodyne points are projected with the
-calibration (nearest point per pixel, as monodepth2's ``generate_depth_map``).
+resolution its file holds (the camera image's, or a resize of it). Units are converted here, once: KITTI annotated
+PNGs metres = value / 256, NYU PNGs metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json`` where it
+is given), ``.npy`` float metres; Velodyne points are projected with the calibration (nearest point per pixel, as
+monodepth2's ``generate_depth_map``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +17,17 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_rgb, load_velodyne
+from mono_depth_ros.training.data.kitti_files import (
+    KITTI_DEPTH_SCALE,
+    load_depth_png,
+    load_object_calibration,
+    load_rgb,
+    load_velodyne,
+)
+from mono_depth_ros.training.data.records import FrameRecord, load_depth_file
 from mono_depth_ros.training.data.synthetic import SyntheticClip
 
 DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "synthetic")
@@ -34,7 +42,8 @@ class EvalSample:
     Attributes:
         name: identifier for per-image reports (file stem or ``seed/frame``).
         rgb: (H, W, 3) uint8 RGB.
-        gt_depth_m: (H, W) float32 metres along the optical axis; NaN = no ground truth.
+        gt_depth_m: (h, w) float32 metres along the optical axis; NaN = no ground truth. (h, w) is the image's
+            (H, W) or a resize of it: predictions are scored at (h, w).
         intrinsics: the camera of ``rgb``.
     """
 
@@ -66,29 +75,38 @@ def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
     return samples
 
 
-def annotated_samples(root: str | Path) -> list[EvalSample]:
-    """Folder with ``test_annotations.json`` (Metric3D demo layout: ``cam_in`` [fx, fy, cx, cy], ``rgb``,
-    ``depth``, ``depth_scale``) and ``rgb/``, ``depth/`` sub-folders: KITTI annotated depth or NYU Kinect depth.
+def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_SCALE) -> list[EvalSample]:
+    """Folder with a Metric3D-style ``test_annotations.json`` (``cam_in`` [fx, fy, cx, cy], ``rgb``, ``depth``,
+    optional ``depth_scale``): KITTI annotated depth or NYU Kinect depth, read as ``mono-depth train`` reads it
+    (:func:`~mono_depth_ros.training.data.records.annotated_records`: listed paths such as Metric3D's
+    ``data/kitti_demo/rgb/x.png`` found under ``root``; depth ``.png`` as value / ``depth_scale``, else /
+    ``default_png_scale``; ``.npy`` float metres). An entry without ``depth`` has no ground truth (all NaN).
 
     Raises:
-        ConfigError: missing or malformed ``test_annotations.json``.
+        ConfigError: missing or malformed ``test_annotations.json``, or listed files that do not exist.
     """
+    from mono_depth_ros.training.data.records import annotated_records
+
     root = Path(root)
-    try:
-        entries = json.loads((root / "test_annotations.json").read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        msg = f"cannot read {root / 'test_annotations.json'} ({err}); pass a Metric3D-style demo folder"
-        raise ConfigError(msg) from None
-    samples = []
-    for entry in sorted(entries, key=lambda e: str(e["rgb"])):
-        rgb_path = root / "rgb" / Path(entry["rgb"]).name
-        depth_path = root / "depth" / Path(entry["depth"]).name
-        rgb = load_rgb(rgb_path)
-        gt = load_depth_png(depth_path, scale=float(entry["depth_scale"]))
-        fx, fy, cx, cy = (float(v) for v in entry["cam_in"])
-        intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
-        samples.append(EvalSample(rgb_path.stem, rgb, gt, intrinsics))
-    return samples
+    if not (root / "test_annotations.json").is_file():
+        msg = f"no {root / 'test_annotations.json'}; pass a Metric3D-style demo folder"
+        raise ConfigError(msg)
+    return [record_sample(r) for r in annotated_records(root, "test_annotations.json", default_png_scale, "eval")]
+
+
+def record_sample(record: FrameRecord) -> EvalSample:
+    """Load one :class:`FrameRecord` at its image's resolution (no resize): its ``depth`` file is the ground truth
+    (all NaN without one); the name is the image's file stem."""
+    rgb = load_rgb(record.rgb_path)
+    fx, fy, cx, cy = record.camera
+    intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
+    if record.depth is None:
+        gt = np.full(rgb.shape[:2], np.nan, np.float32)
+    elif record.depth.path.suffix == ".png":  # value / scale in float32, as BTS / ZoeDepth divide (not × 1/scale)
+        gt = load_depth_png(record.depth.path, record.depth.png_scale)
+    else:
+        gt = load_depth_file(record.depth)
+    return EvalSample(record.rgb_path.stem, rgb, gt, intrinsics)
 
 
 def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
@@ -118,6 +136,6 @@ def load_samples(dataset: str, root: str | Path, split: str | Path | None = None
     if dataset == "kitti_velodyne":
         return kitti_velodyne_samples(root)
     if dataset in ("kitti_annotated", "nyu"):
-        return annotated_samples(root)
+        return annotated_samples(root, KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE)
     msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)

@@ -48,3 +48,60 @@ def test_loader_errors(tmp_path: Path) -> None:
         annotated_samples(tmp_path)
     with pytest.raises(ConfigError, match="unknown evaluation dataset"):
         load_samples("cityscapes", tmp_path)
+
+
+def _annotated_folder(root: Path, png_scale: float, listed: bool = True, depth_suffix: str = ".png") -> np.ndarray:
+    """Two 24×32 frames listed as Metric3D lists them (``data/<demo>/rgb/...`` paths), PNG depth = metres ×
+    ``png_scale``, which ``depth_scale`` states when ``listed``; returns the GT in metres."""
+    import json
+
+    import cv2
+
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    gt = np.linspace(0.5, 8.0, 24 * 32).reshape(24, 32)
+    files = []
+    for stem in ("b", "a"):
+        cv2.imwrite(str(root / "rgb" / f"{stem}.png"), np.full((24, 32, 3), 90, np.uint8))
+        if depth_suffix == ".npy":
+            np.save(root / "depth" / f"{stem}.npy", gt.astype(np.float32))
+        else:
+            cv2.imwrite(str(root / "depth" / f"{stem}.png"), np.round(gt * png_scale).astype(np.uint16))
+        entry = {"rgb": f"data/demo/rgb/{stem}.png", "depth": f"data/demo/depth/{stem}{depth_suffix}"}
+        entry["cam_in"] = [30.0, 30.0, 15.5, 11.5]
+        if listed:
+            entry["depth_scale"] = png_scale
+        files.append(entry)
+    (root / "test_annotations.json").write_text(json.dumps({"files": files}))
+    return gt
+
+
+@pytest.mark.parametrize(("dataset", "png_scale"), [("kitti_annotated", 256.0), ("nyu", 1000.0)])
+def test_annotation_file_without_depth_scale_takes_the_datasets_unit(
+    tmp_path: Path, dataset: str, png_scale: float
+) -> None:
+    """An entry without ``depth_scale`` (optional for ``mono-depth train``) raised a bare KeyError in eval: it now
+    reads KITTI PNGs as value / 256 and NYU PNGs as millimetres, as training reads the same file."""
+    gt = _annotated_folder(tmp_path, png_scale, listed=False)
+    samples = load_samples(dataset, tmp_path)
+    assert [s.name for s in samples] == ["a", "b"]
+    np.testing.assert_allclose(samples[0].gt_depth_m, gt, atol=0.5 / png_scale)
+    assert samples[0].intrinsics.fx == 30.0 and samples[0].intrinsics.width == 32
+
+
+def test_annotation_file_with_float_npy_ground_truth(tmp_path: Path) -> None:
+    """Float metres in .npy (as ``mono-depth train`` reads them): NaN, ±Inf and <= 0 are no ground truth."""
+    gt = _annotated_folder(tmp_path, 256.0, depth_suffix=".npy")
+    bad = gt.astype(np.float32)
+    bad[0, :4] = (np.nan, np.inf, -1.0, 0.0)
+    np.save(tmp_path / "depth" / "a.npy", bad)
+    sample = annotated_samples(tmp_path)[0]
+    assert np.isnan(sample.gt_depth_m[0, :4]).all()
+    np.testing.assert_allclose(sample.gt_depth_m[1:], gt[1:], rtol=1e-6)
+
+
+def test_annotation_file_listing_a_missing_depth_file(tmp_path: Path) -> None:
+    _annotated_folder(tmp_path, 256.0)
+    (tmp_path / "depth" / "b.png").unlink()
+    with pytest.raises(ConfigError, match=r"1 file\(s\) listed do not exist.*b\.png"):
+        annotated_samples(tmp_path)
