@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help="kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
-    parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres)")
+    parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
     parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")

@@ -57,7 +57,7 @@ class Protocol:
     Attributes:
         name: table label.
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
-        min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it.
+        min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
@@ -78,8 +78,14 @@ class Protocol:
         return self.gt_range_m or (self.min_depth_m, self.max_depth_m)
 
     def __post_init__(self) -> None:
-        if self.crop not in CROPS or self.scaling not in SCALINGS or not 0 <= self.min_depth_m < self.max_depth_m:
-            msg = f"bad protocol {self}: crop in {CROPS}, scaling in {SCALINGS}, 0 <= min < max"
+        if self.crop not in CROPS or self.scaling not in SCALINGS or not self.min_depth_m < self.max_depth_m:
+            msg = f"bad protocol {self}: crop in {CROPS}, scaling in {SCALINGS}, min < max"
+            raise ConfigError(msg)
+        if self.min_depth_m <= 0:
+            msg = (
+                f"protocol {self.name}: min depth {self.min_depth_m:g} m must be > 0 (predictions are clipped to it, "
+                f"and a 0 m prediction has an infinite log and inverse error); use 1e-3, the published protocols' value"
+            )
             raise ConfigError(msg)
 
 

@@ -272,3 +272,10 @@ def test_ground_truth_of_another_size_scores_the_prediction_at_its_size(tiny_che
         evaluate_checkpoint(tiny_checkpoint, [cropped], "synthetic")
     with pytest.raises(ShapeError, match=r"'x'.*\(10, 12\).*\(38, 125\)"):
         evaluate_predictions([("x", np.ones((10, 12)), gt)], PROTOCOLS["synthetic"], OutputKind.METRIC)
+
+
+def test_a_zero_min_depth_is_refused() -> None:
+    """``--min-depth 0`` clipped a 0 m prediction to 0: rmse_log, log10 and iRMSE came out inf and SILog NaN for
+    the whole table."""
+    with pytest.raises(ConfigError, match=r"min depth 0 m must be > 0.*1e-3"):
+        replace(PROTOCOLS["kitti_improved"], min_depth_m=0.0)
