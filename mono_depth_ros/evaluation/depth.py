@@ -14,8 +14,8 @@ protocols never share a table row:
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
 
 Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
-``relative_inverse`` per-image least-squares scale and shift in inverse depth. A scaling can be forced, and the
-report always states the one used.
+``relative_inverse`` per-image least-squares scale and shift in inverse depth. A scaling can be forced (a depth
+kind under ``affine_inverse`` is fitted as ``1 / depth``), and the report always states the one used.
 """
 
 from __future__ import annotations
@@ -184,6 +184,15 @@ def align_inverse_depth(
         return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
 
 
+def inverse_prediction(pred: npt.NDArray[np.float64], output_kind: OutputKind) -> npt.NDArray[np.float64]:
+    """What :func:`align_inverse_depth` fits: a relative inverse prediction as it is, a depth kind's ``1 / depth``
+    (+Inf depth -> 0; NaN where the depth is NaN or not positive)."""
+    if output_kind is OutputKind.RELATIVE_INVERSE:
+        return pred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pred > 0, 1.0 / pred, np.nan)
+
+
 def evaluate_predictions(
     pairs: Iterable[tuple[str, npt.NDArray[np.floating], npt.NDArray[np.floating]]],
     protocol: Protocol,
@@ -208,7 +217,7 @@ def evaluate_predictions(
         mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
         if scaling == "affine_inverse" and mask.any():
-            depth = align_inverse_depth(depth, gt, mask)
+            depth = align_inverse_depth(inverse_prediction(depth, output_kind), gt, mask)
         usable = mask & np.isfinite(depth) & (depth > 0)
         ratio = float(np.median(gt[usable]) / np.median(depth[usable])) if usable.any() else float("nan")
         ratios.append(ratio)

@@ -279,3 +279,15 @@ def test_a_zero_min_depth_is_refused() -> None:
     the whole table."""
     with pytest.raises(ConfigError, match=r"min depth 0 m must be > 0.*1e-3"):
         replace(PROTOCOLS["kitti_improved"], min_depth_m=0.0)
+
+
+@pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])
+def test_forced_affine_inverse_fits_the_inverse_of_a_depth_prediction(kind: OutputKind) -> None:
+    """``--scaling affine_inverse`` on a depth model (MiDaS-style scale-and-shift evaluation in inverse depth): the fit
+    is made on 1 / depth; it was made on the depth itself as if it were disparity (AbsRel 0.2+ for a prediction that
+    is an exact scale-and-shift of the inverse GT)."""
+    gt = _gt()
+    depth = 1.0 / (3.0 / np.nan_to_num(gt, nan=10.0) + 0.2)  # inverse depth off by a scale and a shift
+    depth[0, :3] = (np.inf, np.nan, -1.0)  # sky mark, no prediction, invalid
+    report = evaluate_predictions([("x", depth, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), kind)
+    assert report.protocol.scaling == "affine_inverse" and report.mean.abs_rel < 1e-4
