@@ -298,8 +298,9 @@ def evaluate_checkpoint(
         scaling: force a scaling (None = the protocol's).
 
     Raises:
-        ConfigError: unknown protocol or scaling. CheckpointError: unusable checkpoint. ShapeError: GT that is not
-            a resize of its image.
+        ConfigError: unknown protocol or scaling, or a depth_up_to_scale model under a protocol without scaling
+            (``none``) that ``scaling`` does not confirm. CheckpointError: unusable checkpoint.
+        ShapeError: GT that is not a resize of its image.
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -309,5 +310,12 @@ def evaluate_checkpoint(
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
     predict, output_kind = checkpoint_predictor(checkpoint, device)
+    if scaling is None and protocol.scaling == "none" and output_kind is OutputKind.DEPTH_UP_TO_SCALE:
+        msg = (
+            f"protocol {protocol.name} scores metric depth without scaling, and {checkpoint} predicts "
+            f"depth_up_to_scale (no metric scale): pass --scaling median (monodepth2's per-image median), or "
+            f"--scaling none to score its output as metres anyway"
+        )
+        raise ConfigError(msg)
     pairs = ((s.name, predict(s.rgb, s.intrinsics, ground_truth_hw(s)), s.gt_depth_m) for s in samples)
     return evaluate_predictions(pairs, protocol, output_kind)

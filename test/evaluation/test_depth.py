@@ -291,3 +291,25 @@ def test_forced_affine_inverse_fits_the_inverse_of_a_depth_prediction(kind: Outp
     depth[0, :3] = (np.inf, np.nan, -1.0)  # sky mark, no prediction, invalid
     report = evaluate_predictions([("x", depth, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), kind)
     assert report.protocol.scaling == "affine_inverse" and report.mean.abs_rel < 1e-4
+
+
+def test_a_model_without_metric_scale_under_a_metric_protocol_must_name_its_scaling(tmp_path: Path) -> None:
+    """A depth_up_to_scale checkpoint (self-supervised) under kitti_improved / kitti_eigen_benchmark, whose scaling is
+    none, was scored as if its output were metres (a relative_inverse one is refused): the user now picks
+    ``--scaling median`` (monodepth2) or states ``--scaling none``."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    spec = make_unet_spec(
+        "resnet18", "tiny", encoder_width=4, decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.DEPTH_UP_TO_SCALE, input_policy=InputPolicy(32, 64),
+    )  # fmt: skip
+    checkpoint = save_checkpoint(tmp_path / "selfsup.safetensors", build_model(spec).state_dict(), spec)
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 80, 3), dtype=np.uint8)
+    samples = [EvalSample("f", rgb, _gt(40, 80), PinholeIntrinsics(60.0, 60.0, 39.5, 19.5, width=80, height=40))]
+    for protocol in ("kitti_improved", "kitti_eigen_benchmark"):
+        with pytest.raises(ConfigError, match=r"depth_up_to_scale.*--scaling median.*--scaling none"):
+            evaluate_checkpoint(checkpoint, samples, protocol)
+    assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="median").protocol.scaling == "median"
+    assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="none").protocol.scaling == "none"
+    assert evaluate_checkpoint(checkpoint, samples, "synthetic").protocol.scaling == "median"  # auto
