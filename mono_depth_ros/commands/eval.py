@@ -14,7 +14,11 @@ scaling used. Examples::
 
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_annotated \
         --data ../shared/data/metric3d_kitti_demo
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset folder --data MY_FRAMES --csv per_frame.csv
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
+
+``--dataset folder`` reads the layout ``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float
+``.npy``, ``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``.
@@ -49,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
+    scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale"
+    parser.add_argument("--png-scale", type=float, help=scale)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
     parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
@@ -74,7 +80,10 @@ def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     if args.data is None:
         msg = f"--dataset {args.dataset} needs --data FOLDER"
         raise ConfigError(msg)
-    return load_samples(args.dataset, args.data, args.split)
+    if args.png_scale is not None and not args.png_scale > 0:
+        msg = f"--png-scale must be > 0 (depth PNG values per metre), got {args.png_scale}"
+        raise ConfigError(msg)
+    return load_samples(args.dataset, args.data, args.split, args.png_scale)
 
 
 def write_csv(report: EvalReport, path: Path) -> None:

@@ -60,6 +60,7 @@ _USE = {
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
     "nyu": "`--dataset nyu` (654 test frames, 480×640)",
     "synthetic": "`--dataset synthetic` (the procedural world)",
+    "folder": "`--dataset folder` (rgb/, depth/ mm PNG or .npy, intrinsics.yaml: the training folder layout)",
 }
 _CROPS = {
     "garg": "Garg: rows 40.8-99.2 %, cols 3.6-96.4 % (153:371, 44:1197 of 375×1242)",

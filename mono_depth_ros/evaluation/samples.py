@@ -1,4 +1,5 @@
-"""Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, the synthetic world.
+"""Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, one's own folder of frames,
+the synthetic world.
 
 Every loader returns :class:`EvalSample` records with ground truth as float32 metres, NaN = no measurement, at the
 resolution its file holds (the camera image's, or a resize of it). Units are converted here, once: KITTI annotated
@@ -30,7 +31,7 @@ from mono_depth_ros.training.data.kitti_files import (
 from mono_depth_ros.training.data.records import FrameRecord, load_depth_file
 from mono_depth_ros.training.data.synthetic import SyntheticClip
 
-DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "synthetic")
+DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "folder", "synthetic")
 SPLIT_DATASETS = {"kitti_eigen": "velodyne", "kitti_eigen_benchmark": "improved"}
 """Datasets read from a KITTI raw root through a split file, and the ground truth each uses."""
 
@@ -109,6 +110,32 @@ def record_sample(record: FrameRecord) -> EvalSample:
     return EvalSample(record.rgb_path.stem, rgb, gt, intrinsics)
 
 
+def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -> list[EvalSample]:
+    """One's own frames in the folder layout ``mono-depth train`` reads (``data.kind: folder``,
+    :mod:`~mono_depth_ros.training.data.folder`): ``rgb/<stem>.png|.jpg``, ground truth ``depth/<stem>.png`` (uint16,
+    metres = value / ``png_scale``: 1000 = millimetres as RealSense / NYU, 256 = KITTI; 0 = no data) or
+    ``depth/<stem>.npy`` (float metres; NaN, ±Inf, <= 0 = no data), ``intrinsics.yaml`` or ``intrinsics/<stem>.json``.
+    An image without a depth file of its stem is kept with no ground truth (an unscored row).
+
+    Raises:
+        ConfigError: no images or intrinsics (as for training), or no image has a depth file of its name (the
+            first files of ``depth/`` are named).
+    """
+    from mono_depth_ros.training.data.folder import FolderDataset
+
+    root = Path(root)
+    records = FolderDataset(root, png_scale).records
+    if not any(r.depth is not None for r in records):
+        found = sorted(p.name for p in (root / "depth").glob("*"))
+        msg = (
+            f"no image of {root / 'rgb'} has ground truth: depth/<stem>.png or .npy must share its image's stem "
+            f"(rgb/{records[0].rgb_path.name} -> depth/{records[0].rgb_path.stem}.png); depth/ holds {len(found)} "
+            f"files {found[:3]}"
+        )
+        raise ConfigError(msg)
+    return [record_sample(r) for r in records]
+
+
 def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     """Every frame of rendered drives, exact depth as GT (sky / beyond range -> NaN)."""
     samples = []
@@ -119,9 +146,13 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     return samples
 
 
-def load_samples(dataset: str, root: str | Path, split: str | Path | None = None) -> list[EvalSample]:
-    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` (a folder), ``kitti_eigen`` |
-    ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`); ``synthetic`` has no folder.
+def load_samples(
+    dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
+) -> list[EvalSample]:
+    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` | ``folder`` (a folder),
+    ``kitti_eigen`` | ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`);
+    ``synthetic`` has no folder. ``png_scale`` (depth PNG values per metre) replaces the default of ``folder`` (1000)
+    and of annotation entries without ``depth_scale`` (KITTI 256, NYU 1000).
 
     Raises:
         ConfigError: unknown dataset name, or a split dataset without ``split``.
@@ -136,6 +167,9 @@ def load_samples(dataset: str, root: str | Path, split: str | Path | None = None
     if dataset == "kitti_velodyne":
         return kitti_velodyne_samples(root)
     if dataset in ("kitti_annotated", "nyu"):
-        return annotated_samples(root, KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE)
+        default = KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE
+        return annotated_samples(root, png_scale or default)
+    if dataset == "folder":
+        return folder_samples(root, png_scale or MILLIMETRES_PER_METRE)
     msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)

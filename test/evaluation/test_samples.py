@@ -105,3 +105,19 @@ def test_annotation_file_listing_a_missing_depth_file(tmp_path: Path) -> None:
     (tmp_path / "depth" / "b.png").unlink()
     with pytest.raises(ConfigError, match=r"1 file\(s\) listed do not exist.*b\.png"):
         annotated_samples(tmp_path)
+
+
+def test_folder_of_kitti_depth_completion_pngs(tmp_path: Path, kitti_depth_dir: Path) -> None:
+    """KITTI depth-completion style GT (uint16, metres × 256, 0 = none) in the folder layout with png_scale 256
+    reads as the annotated loader reads the same files."""
+    import shutil
+
+    for sub in ("rgb", "depth"):
+        shutil.copytree(kitti_depth_dir / sub, tmp_path / sub)
+    (tmp_path / "intrinsics.yaml").write_text("K: [[707.0493, 0, 604.0814], [0, 707.0493, 180.5066], [0, 0, 1]]\n")
+    own = load_samples("folder", tmp_path, png_scale=256.0)
+    reference = annotated_samples(kitti_depth_dir)
+    assert [s.name for s in own] == [s.name for s in reference]
+    for a, b in zip(own, reference, strict=True):
+        np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
+        assert a.intrinsics == b.intrinsics
