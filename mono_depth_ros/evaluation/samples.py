@@ -114,7 +114,8 @@ def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -
     """One's own frames in the folder layout ``mono-depth train`` reads (``data.kind: folder``,
     :mod:`~mono_depth_ros.training.data.folder`): ``rgb/<stem>.png|.jpg``, ground truth ``depth/<stem>.png`` (uint16,
     metres = value / ``png_scale``: 1000 = millimetres as RealSense / NYU, 256 = KITTI; 0 = no data) or
-    ``depth/<stem>.npy`` (float metres; NaN, ±Inf, <= 0 = no data), ``intrinsics.yaml`` or ``intrinsics/<stem>.json``.
+    ``depth/<stem>.npy`` / ``.npz`` (float metres; NaN, ±Inf, <= 0 = no data), ``intrinsics.yaml`` or
+    ``intrinsics/<stem>.json``.
     An image without a depth file of its stem is kept with no ground truth (an unscored row).
 
     Raises:
