@@ -87,13 +87,14 @@ def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
 
 
 def write_csv(report: EvalReport, path: Path) -> None:
-    """Per-image metrics (and the mean) with the protocol and scaling in every row."""
+    """Per-image metrics (and the mean; its gt_over_pred is the median over images, as in the table) with the protocol
+    and scaling in every row."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         names = list(report.mean.as_dict())
         writer.writerow(["protocol", "scaling", "image", *names, "gt_over_pred"])
         rows = [*report.per_image, ("mean", report.mean)]
-        ratios = [*report.gt_over_pred_median, float("nan")]
+        ratios = [*report.gt_over_pred_median, report.median_gt_over_pred]
         for (name, metrics), ratio in zip(rows, ratios, strict=True):
             values = list(metrics.as_dict().values())
             writer.writerow([report.protocol.name, report.protocol.scaling, name, *values, ratio])

@@ -130,6 +130,12 @@ class EvalReport:
     per_image: tuple[tuple[str, DepthMetrics], ...]
     gt_over_pred_median: tuple[float, ...]
 
+    @property
+    def median_gt_over_pred(self) -> float:
+        """The median over images of :attr:`gt_over_pred_median` (NaN where no image has one): the mean row's."""
+        finite = [r for r in self.gt_over_pred_median if np.isfinite(r)]
+        return float(np.median(finite)) if finite else float("nan")
+
     def format_table(self) -> str:
         """Fixed-width text: a header naming protocol, scaling and how many images the mean scored (the others: no
         valid pixel), then one metrics row per image (NaN: no valid pixel) and the mean."""
@@ -142,7 +148,7 @@ class EvalReport:
             f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]
-        ratios = [*self.gt_over_pred_median, float(np.nanmedian(self.gt_over_pred_median or [np.nan]))]
+        ratios = [*self.gt_over_pred_median, self.median_gt_over_pred]
         for (name, m), ratio in zip(rows, ratios, strict=True):
             lines.append(f"{name:<16}" + "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES) + f"{ratio:>10.3f}")
         return "\n".join(lines) + "\n"

@@ -66,6 +66,9 @@ def test_eval_synthetic_and_csv(trained: Path, tmp_path: Path, capsys: pytest.Ca
     assert lines[1].split()[:3] == ["image", "abs_rel", "sq_rel"] and lines[-1].startswith("mean")
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["image"] for r in rows] == ["21/0", "21/1", "mean"] and rows[0]["protocol"] == "synthetic"
+    # the mean row's gt/pred is the table's (median over images); the CSV wrote nan there
+    ratios = [float(r["gt_over_pred"]) for r in rows]
+    assert ratios[2] == pytest.approx((ratios[0] + ratios[1]) / 2) and f"{ratios[2]:.3f}" == lines[-1].split()[-1]
 
 
 def test_eval_kitti_protocols_stay_apart(
