@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -100,8 +101,26 @@ def write_csv(report: EvalReport, path: Path) -> None:
             writer.writerow([report.protocol.name, report.protocol.scaling, name, *values, ratio])
 
 
+def prepare_csv(path: Path) -> None:
+    """Create the folder of ``path`` and check it can be written, before any frame is evaluated.
+
+    Raises:
+        ConfigError: the folder cannot be created or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"--csv {path}: cannot create its folder ({err.strerror}); give a path in a writable folder"
+        raise ConfigError(msg) from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        msg = f"--csv {path}: not a writable file path; give a path in a writable folder"
+        raise ConfigError(msg)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table. Returns 0 (errors are raised as DepthError)."""
+    if args.csv is not None:
+        prepare_csv(args.csv)
     protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]
     if args.min_depth is not None:
         protocol = replace(protocol, min_depth_m=args.min_depth)

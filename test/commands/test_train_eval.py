@@ -217,3 +217,19 @@ def test_eval_on_a_folder_of_ones_own_frames(tmp_path: Path, nyu_dir: Path, caps
         (folder / "depth" / f"{name}.npy").unlink(missing_ok=True)
     assert main([*base, "--dataset", "folder", "--data", str(folder)]) == 2
     assert "rgb_00100_depth.png" in capsys.readouterr().err
+
+
+def test_eval_csv_in_a_new_folder_or_an_unwritable_place(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--csv in a folder that does not exist yet is written there; one that cannot be written (a file as its folder)
+    is refused before any frame is evaluated. Both raised a bare OSError traceback after the whole evaluation."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "synthetic", "--seeds", "21"]
+    nested = tmp_path / "results" / "run1" / "metrics.csv"
+    assert main([*args, "--frames", "1", "--csv", str(nested)]) == 0
+    assert nested.read_text().startswith("protocol,scaling,image")
+    capsys.readouterr()
+    (tmp_path / "plain").write_text("")
+    assert main([*args, "--frames", "1", "--csv", str(tmp_path / "plain" / "metrics.csv")]) == 2
+    captured = capsys.readouterr()
+    assert "--csv" in captured.err and "plain" in captured.err and captured.out == ""
