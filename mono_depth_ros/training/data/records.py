@@ -110,13 +110,13 @@ def _load_array(path: Path) -> npt.NDArray[np.generic]:
     """The array of an ``.npy``, or of an ``.npz`` (its only array, else the one named ``depth``), singleton axes
     dropped ((1, H, W) and (H, W, 1) as networks save them)."""
     if path.suffix != ".npz":
-        return np.squeeze(np.load(path, allow_pickle=False))
+        return np.squeeze(np.asarray(np.load(path, allow_pickle=False)))
     with np.load(path, allow_pickle=False) as archive:
         names = list(archive.files)
         if len(names) != 1 and "depth" not in names:
             msg = f"{path}: .npz holds arrays {names}; keep one, or name the depth array 'depth'"
             raise ShapeError(msg)
-        return np.squeeze(archive[names[0] if len(names) == 1 else "depth"])
+        return np.squeeze(np.asarray(archive[names[0] if len(names) == 1 else "depth"]))
 
 
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
