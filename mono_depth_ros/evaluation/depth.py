@@ -39,6 +39,7 @@ from mono_depth_ros.evaluation.metrics import (
     eigen_crop_mask_nyu,
     garg_crop_mask,
     mean_metrics,
+    median_scale,
     valid_mask,
 )
 from mono_depth_ros.evaluation.samples import EvalSample
@@ -121,7 +122,7 @@ class EvalReport:
         mean: metrics averaged over images with valid GT.
         per_image: (sample name, metrics) in input order.
         gt_over_pred_median: per image median(gt) / median(pred) over evaluated pixels before scaling (1 = metric
-            scale right); NaN where undefined.
+            scale right; relative_inverse: after its alignment); NaN where undefined.
     """
 
     protocol: Protocol
@@ -226,11 +227,12 @@ def evaluate_predictions(
         crop = crop_mask(protocol.crop, *gt.shape)
         mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
+        # gt/pred before any scaling; a relative inverse prediction has no depth before its alignment
+        ratios.append(median_scale(depth, gt, mask) if output_kind is not OutputKind.RELATIVE_INVERSE else np.nan)
         if scaling == "affine_inverse" and mask.any():
             depth = align_inverse_depth(inverse_prediction(depth, output_kind), gt, mask)
-        usable = mask & np.isfinite(depth) & (depth > 0)
-        ratio = float(np.median(gt[usable]) / np.median(depth[usable])) if usable.any() else float("nan")
-        ratios.append(ratio)
+        if output_kind is OutputKind.RELATIVE_INVERSE:
+            ratios[-1] = median_scale(depth, gt, mask)
         metrics = compute_metrics(
             depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median", protocol.gt_range_m
         )

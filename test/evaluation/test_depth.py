@@ -313,3 +313,14 @@ def test_a_model_without_metric_scale_under_a_metric_protocol_must_name_its_scal
     assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="median").protocol.scaling == "median"
     assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="none").protocol.scaling == "none"
     assert evaluate_checkpoint(checkpoint, samples, "synthetic").protocol.scaling == "median"  # auto
+
+
+def test_gt_over_pred_is_taken_before_an_affine_inverse_alignment_of_depth() -> None:
+    """The gt/pred column is the metric scale error before scaling; under a forced affine_inverse a depth model's
+    column read ~1 (taken after the alignment), hiding a prediction twice too far."""
+    gt = _gt()
+    doubled = 2.0 * np.nan_to_num(gt, nan=5.0)
+    report = evaluate_predictions(
+        [("x", doubled, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), OutputKind.METRIC
+    )
+    assert report.gt_over_pred_median == pytest.approx((0.5,)) and report.mean.abs_rel < 1e-6
