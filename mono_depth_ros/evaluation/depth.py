@@ -16,8 +16,9 @@ protocols never share a table row:
   scaling ``auto``.
 
 Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
-``relative_inverse`` per-image least-squares scale and shift in inverse depth. A scaling can be forced (a depth
-kind under ``affine_inverse`` is fitted as ``1 / depth``), and the report always states the one used.
+``relative_inverse`` per-image least-squares scale and shift in inverse depth (MiDaS / Depth Anything). A scaling can
+be forced (a depth kind under ``affine_inverse`` is fitted as ``1 / depth``; ``affine`` fits scale and shift of the
+depth itself, Marigold's ``least_square``), and the report always states the one used.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from mono_depth_ros.evaluation.metrics import (
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.models.spec import OutputKind
 
-SCALINGS = ("none", "median", "affine_inverse", "auto")
+SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
 CROPS = ("none", "garg", "eigen_nyu")
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
@@ -62,7 +63,7 @@ class Protocol:
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
-        scaling: ``none`` | ``median`` | ``affine_inverse`` | ``auto`` (by output kind).
+        scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
             (``(0, inf)``: monodepth2's ``eigen_benchmark`` mask ``gt > 0``).
     """
@@ -195,6 +196,22 @@ def align_inverse_depth(
         return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
 
 
+def align_depth(
+    pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Least-squares ``s·pred + t ≈ gt`` in depth over the ``mask`` pixels where the prediction is finite (Marigold's
+    ``least_square`` alignment); returns ``s·pred + t`` (NaN / ±Inf predictions stay non-finite: scored as
+    unmeasured), unchanged when no pixel can be fitted."""
+    x = np.asarray(pred_m, dtype=np.float64)
+    fit = mask & np.isfinite(x)
+    if not fit.any():
+        return x
+    a = np.stack([x[fit], np.ones(int(fit.sum()))], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(x), s * x + t, np.nan)
+
+
 def inverse_prediction(pred: npt.NDArray[np.float64], output_kind: OutputKind) -> npt.NDArray[np.float64]:
     """What :func:`align_inverse_depth` fits: a relative inverse prediction as it is, a depth kind's ``1 / depth``
     (+Inf depth -> 0; NaN where the depth is NaN or not positive)."""
@@ -231,6 +248,8 @@ def evaluate_predictions(
         ratios.append(median_scale(depth, gt, mask) if output_kind is not OutputKind.RELATIVE_INVERSE else np.nan)
         if scaling == "affine_inverse" and mask.any():
             depth = align_inverse_depth(inverse_prediction(depth, output_kind), gt, mask)
+        elif scaling == "affine" and mask.any():
+            depth = align_depth(depth, gt, mask)
         if output_kind is OutputKind.RELATIVE_INVERSE:
             ratios[-1] = median_scale(depth, gt, mask)
         metrics = compute_metrics(

@@ -324,3 +324,23 @@ def test_gt_over_pred_is_taken_before_an_affine_inverse_alignment_of_depth() -> 
         [("x", doubled, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), OutputKind.METRIC
     )
     assert report.gt_over_pred_median == pytest.approx((0.5,)) and report.mean.abs_rel < 1e-6
+
+
+def test_affine_scaling_fits_scale_and_shift_in_depth() -> None:
+    """``--scaling affine``: least-squares scale and shift of the depth itself (Marigold's ``least_square``), beside
+    ``affine_inverse`` (MiDaS / Depth Anything's, in inverse depth); a relative_inverse output has no depth to fit."""
+    gt = _gt()
+    shifted = 0.5 * np.nan_to_num(gt, nan=5.0) + 3.0  # depth off by a scale and a shift
+    shifted[1, :2] = (np.nan, np.inf)  # unmeasured: the far cap, as under the other scalings
+    affine = replace(PROTOCOLS["synthetic"], scaling="affine")
+    for kind in (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.METRIC):
+        report = evaluate_predictions([("x", shifted, gt)], affine, kind)
+        expected = gt.astype(np.float64).copy()
+        expected[1, :2] = 80.0
+        mask = np.isfinite(gt)
+        assert report.protocol.scaling == "affine"
+        assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
+    median = evaluate_predictions([("x", shifted, gt)], PROTOCOLS["kitti_eigen_velodyne"], OutputKind.METRIC)
+    assert median.mean.abs_rel > 0.05  # a shift that a scale alone cannot undo
+    with pytest.raises(ConfigError, match="affine_inverse"):
+        evaluate_predictions([("x", shifted, gt)], affine, OutputKind.RELATIVE_INVERSE)
