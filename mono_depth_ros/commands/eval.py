@@ -17,8 +17,10 @@ scaling used. Examples::
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset folder --data MY_FRAMES --csv per_frame.csv
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
 
-``--dataset folder`` reads the layout ``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float
-``.npy``, ``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs).
+``--dataset kitti_depth_selection`` reads KITTI depth completion's ``val_selection_cropped`` (scored as the devkit
+does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dataset folder`` reads the layout
+``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float ``.npy`` / ``.npz``,
+``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``.

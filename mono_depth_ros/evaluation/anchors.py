@@ -56,7 +56,8 @@ ANCHORS: tuple[Anchor, ...] = (
 
 _USE = {
     "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames)",
-    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652)",
+    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652); "
+    "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI devkit scores it)",
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
     "nyu": "`--dataset nyu` (654 test frames, 480×640)",
     "synthetic": "`--dataset synthetic` (the procedural world)",

@@ -106,6 +106,7 @@ PROTOCOLS: dict[str, Protocol] = {
 DEFAULT_PROTOCOL = {
     "kitti_velodyne": "kitti_eigen_velodyne",
     "kitti_annotated": "kitti_improved",
+    "kitti_depth_selection": "kitti_eigen_benchmark",
     "kitti_eigen": "kitti_eigen_velodyne",
     "kitti_eigen_benchmark": "kitti_eigen_benchmark",
     "nyu": "nyu",

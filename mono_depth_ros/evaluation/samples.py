@@ -31,7 +31,16 @@ from mono_depth_ros.training.data.kitti_files import (
 from mono_depth_ros.training.data.records import FrameRecord, load_depth_file
 from mono_depth_ros.training.data.synthetic import SyntheticClip
 
-DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "folder", "synthetic")
+DATASETS = (
+    "kitti_velodyne",
+    "kitti_annotated",
+    "kitti_depth_selection",
+    "kitti_eigen",
+    "kitti_eigen_benchmark",
+    "nyu",
+    "folder",
+    "synthetic",
+)
 SPLIT_DATASETS = {"kitti_eigen": "velodyne", "kitti_eigen_benchmark": "improved"}
 """Datasets read from a KITTI raw root through a split file, and the ground truth each uses."""
 
@@ -137,6 +146,19 @@ def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -
     return [record_sample(r) for r in records]
 
 
+def kitti_depth_selection_samples(root: str | Path) -> list[EvalSample]:
+    """KITTI depth completion's ``depth_selection/val_selection_cropped`` (352×1216 frames: ``image/``,
+    ``groundtruth_depth/`` uint16 metres × 256, ``intrinsics/`` K), read as ``mono-depth train`` reads it
+    (:meth:`~mono_depth_ros.training.data.kitti_depth.KittiDepthDataset.from_val_selection`).
+
+    Raises:
+        ConfigError: no images, unreadable intrinsics, or listed files missing.
+    """
+    from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
+
+    return [record_sample(r) for r in KittiDepthDataset.from_val_selection(Path(root)).records]
+
+
 def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     """Every frame of rendered drives, exact depth as GT (sky / beyond range -> NaN)."""
     samples = []
@@ -150,10 +172,10 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
 def load_samples(
     dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
 ) -> list[EvalSample]:
-    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` | ``folder`` (a folder),
-    ``kitti_eigen`` | ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`);
-    ``synthetic`` has no folder. ``png_scale`` (depth PNG values per metre) replaces the default of ``folder`` (1000)
-    and of annotation entries without ``depth_scale`` (KITTI 256, NYU 1000).
+    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``kitti_depth_selection`` | ``nyu`` |
+    ``folder`` (a folder), ``kitti_eigen`` | ``kitti_eigen_benchmark`` (a KITTI raw root and a split file:
+    :mod:`.kitti_eigen`); ``synthetic`` has no folder. ``png_scale`` (depth PNG values per metre) replaces the
+    default of ``folder`` (1000) and of annotation entries without ``depth_scale`` (KITTI 256, NYU 1000).
 
     Raises:
         ConfigError: unknown dataset name, or a split dataset without ``split``.
@@ -172,5 +194,7 @@ def load_samples(
         return annotated_samples(root, png_scale or default)
     if dataset == "folder":
         return folder_samples(root, png_scale or MILLIMETRES_PER_METRE)
+    if dataset == "kitti_depth_selection":
+        return kitti_depth_selection_samples(root)
     msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)
