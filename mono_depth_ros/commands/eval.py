@@ -1,4 +1,4 @@
-"""`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU or synthetic frames.
+"""`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU, one's own or synthetic frames.
 
 Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the KITTI protocols stay apart:
 ``--dataset kitti_eigen`` (a KITTI raw root + the Eigen split file: raw Velodyne GT as monodepth2 projects it, Garg
@@ -42,7 +42,7 @@ from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
-HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic frames under a named protocol"
+HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / own / synthetic frames under a named protocol"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
