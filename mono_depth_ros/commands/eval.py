@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help=what)
     parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
-    parser.add_argument("--split", type=Path, help="kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'")
+    split = "kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'; nyu: BTS nyudepthv2_test_files_with_gt.txt"
+    parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")

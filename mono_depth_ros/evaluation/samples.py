@@ -104,9 +104,9 @@ def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_S
     return [record_sample(r) for r in annotated_records(root, "test_annotations.json", default_png_scale, "eval")]
 
 
-def record_sample(record: FrameRecord) -> EvalSample:
+def record_sample(record: FrameRecord, name: str | None = None) -> EvalSample:
     """Load one :class:`FrameRecord` at its image's resolution (no resize): its ``depth`` file is the ground truth
-    (all NaN without one); the name is the image's file stem."""
+    (all NaN without one); ``name`` defaults to the image's file stem."""
     rgb = load_rgb(record.rgb_path)
     fx, fy, cx, cy = record.camera
     intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
@@ -116,7 +116,7 @@ def record_sample(record: FrameRecord) -> EvalSample:
         gt = load_depth_png(record.depth.path, record.depth.png_scale)
     else:
         gt = load_depth_file(record.depth)
-    return EvalSample(record.rgb_path.stem, rgb, gt, intrinsics)
+    return EvalSample(name or record.rgb_path.stem, rgb, gt, intrinsics)
 
 
 def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -> list[EvalSample]:
@@ -146,6 +146,21 @@ def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -
     return [record_sample(r) for r in records]
 
 
+def nyu_split_samples(root: str | Path, split: str | Path) -> list[EvalSample]:
+    """NYU Depth V2 frames of a BTS-style split file (``nyudepthv2_test_files_with_gt.txt``: ``SCENE/rgb_N.jpg
+    SCENE/sync_depth_N.png FOCAL`` relative to ``root``; lines whose depth is ``None`` skipped), read as ``mono-depth
+    train`` reads it (:meth:`~mono_depth_ros.training.data.nyu.NyuDataset.from_split_file`; NYU's intrinsics);
+    named ``SCENE/rgb_N``.
+
+    Raises:
+        ConfigError: unreadable split file, or listed files missing.
+    """
+    from mono_depth_ros.training.data.nyu import NyuDataset
+
+    records = NyuDataset.from_split_file(Path(root), Path(split)).records
+    return [record_sample(r, str(Path(r.name).with_suffix(""))) for r in records]
+
+
 def kitti_depth_selection_samples(root: str | Path) -> list[EvalSample]:
     """KITTI depth completion's ``depth_selection/val_selection_cropped`` (352×1216 frames: ``image/``,
     ``groundtruth_depth/`` uint16 metres × 256, ``intrinsics/`` K), read as ``mono-depth train`` reads it
@@ -173,12 +188,14 @@ def load_samples(
     dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
 ) -> list[EvalSample]:
     """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``kitti_depth_selection`` | ``nyu`` |
-    ``folder`` (a folder), ``kitti_eigen`` | ``kitti_eigen_benchmark`` (a KITTI raw root and a split file:
-    :mod:`.kitti_eigen`); ``synthetic`` has no folder. ``png_scale`` (depth PNG values per metre) replaces the
-    default of ``folder`` (1000) and of annotation entries without ``depth_scale`` (KITTI 256, NYU 1000).
+    ``folder`` (a folder; ``nyu`` with ``split``: a BTS split file under ``root``), ``kitti_eigen`` |
+    ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`); ``synthetic`` has no folder.
+    ``png_scale`` (depth PNG values per metre) replaces the default of ``folder`` (1000) and of annotation entries
+    without ``depth_scale`` (KITTI 256, NYU 1000).
 
     Raises:
-        ConfigError: unknown dataset name, or a split dataset without ``split``.
+        ConfigError: unknown dataset name, a split dataset without ``split``, or a ``split`` for a dataset that
+            has none.
     """
     if dataset in SPLIT_DATASETS:
         from mono_depth_ros.evaluation.kitti_eigen import kitti_eigen_samples
@@ -189,6 +206,11 @@ def load_samples(
         return kitti_eigen_samples(root, split, SPLIT_DATASETS[dataset])
     if dataset == "kitti_velodyne":
         return kitti_velodyne_samples(root)
+    if dataset == "nyu" and split is not None:
+        return nyu_split_samples(root, split)
+    if split is not None and dataset in DATASETS:
+        msg = f"--dataset {dataset} has no split file (given {split}); --split is read by kitti_eigen* and nyu"
+        raise ConfigError(msg)
     if dataset in ("kitti_annotated", "nyu"):
         default = KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE
         return annotated_samples(root, png_scale or default)

@@ -48,6 +48,8 @@ def test_loader_errors(tmp_path: Path) -> None:
         annotated_samples(tmp_path)
     with pytest.raises(ConfigError, match="unknown evaluation dataset"):
         load_samples("cityscapes", tmp_path)
+    with pytest.raises(ConfigError, match="kitti_annotated has no split file"):  # it was ignored
+        load_samples("kitti_annotated", tmp_path, tmp_path / "split.txt")
 
 
 def _annotated_folder(root: Path, png_scale: float, listed: bool = True, depth_suffix: str = ".png") -> np.ndarray:
@@ -146,3 +148,27 @@ def test_kitti_depth_selection_folder(tmp_path: Path, kitti_depth_dir: Path) -> 
     assert len(samples) == 2 and samples[0].gt_depth_m.shape == (352, 1216) and samples[0].rgb.shape == (352, 1216, 3)
     np.testing.assert_array_equal(samples[0].gt_depth_m, reference[0].gt_depth_m[23:, 13:1229])
     assert samples[0].intrinsics.cx == pytest.approx(reference[0].intrinsics.cx - 13)
+
+
+def test_nyu_bts_split_file(tmp_path: Path, nyu_dir: Path) -> None:
+    """``--dataset nyu --split nyudepthv2_test_files_with_gt.txt`` (the BTS / AdaBins / ZoeDepth test list, paths
+    relative to ``--data``, lines without GT skipped): the split was ignored and eval asked for a
+    test_annotations.json."""
+    import shutil
+
+    reference = annotated_samples(nyu_dir)
+    (tmp_path / "kitchen_0001").mkdir()
+    lines = []
+    for sample in reference:
+        number = sample.name.split("_")[1]
+        shutil.copy(nyu_dir / "rgb" / f"{sample.name}.jpg", tmp_path / "kitchen_0001")
+        shutil.copy(nyu_dir / "depth" / f"sync_depth_{number}.png", tmp_path / "kitchen_0001")
+        lines.append(f"/kitchen_0001/{sample.name}.jpg /kitchen_0001/sync_depth_{number}.png 518.8579")
+    lines.insert(1, "/kitchen_0001/rgb_09999.jpg None 518.8579")
+    split = tmp_path / "nyudepthv2_test_files_with_gt.txt"
+    split.write_text("\n".join(lines) + "\n")
+    samples = load_samples("nyu", tmp_path, split)
+    assert [s.name for s in samples] == [f"kitchen_0001/{s.name}" for s in reference]
+    for a, b in zip(samples, reference, strict=True):
+        np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
+        assert a.intrinsics.fx == pytest.approx(518.8579) and a.intrinsics.width == 640
