@@ -12,7 +12,7 @@ protocols never share a table row:
   self-supervised rows of its table).
 * ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
-* ``folder``: one's own depth files (``--dataset folder``), no crop, 1e-3..80 m (``--max-depth`` for another cap);
+* ``folder``: the folder's depth/ (``--dataset folder``), no crop, 1e-3..80 m (``--max-depth`` for another cap);
   scaling ``auto``.
 
 Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
@@ -101,7 +101,7 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
     "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
     "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
-    "folder": Protocol("folder", "one's own depth files", 1e-3, 80.0, "none", "auto"),
+    "folder": Protocol("folder", "the folder's depth/", 1e-3, 80.0, "none", "auto"),
 }
 DEFAULT_PROTOCOL = {
     "kitti_velodyne": "kitti_eigen_velodyne",
