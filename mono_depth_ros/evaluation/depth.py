@@ -143,17 +143,19 @@ class EvalReport:
         """Fixed-width text: a header naming protocol, scaling and how many images the mean scored (the others: no
         valid pixel), then one metrics row per image (NaN: no valid pixel) and the mean."""
         p = self.protocol
+        width = max([16, *(len(name) + 1 for name, _ in self.per_image)])  # the names' column
         gt_range = "" if p.gt_range_m is None else f"GT in ({p.gt_range[0]:g}, {p.gt_range[1]:g}) m, "
         lines = [
             f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {gt_range}{p.min_depth_m:g}-{p.max_depth_m:g} m; "
             f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images, "
             f"{self.mean.count} scored)",
-            f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
+            f"{'image':<{width}}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]
         ratios = [*self.gt_over_pred_median, self.median_gt_over_pred]
         for (name, m), ratio in zip(rows, ratios, strict=True):
-            lines.append(f"{name:<16}" + "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES) + f"{ratio:>10.3f}")
+            values = "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES)
+            lines.append(f"{name:<{width}}" + values + f"{ratio:>10.3f}")
         return "\n".join(lines) + "\n"
 
 

@@ -344,3 +344,17 @@ def test_affine_scaling_fits_scale_and_shift_in_depth() -> None:
     assert median.mean.abs_rel > 0.05  # a shift that a scale alone cannot undo
     with pytest.raises(ConfigError, match="affine_inverse"):
         evaluate_predictions([("x", shifted, gt)], affine, OutputKind.RELATIVE_INVERSE)
+
+
+def test_the_table_columns_stay_aligned_with_long_image_names() -> None:
+    """Names longer than 16 characters (KITTI drive/frame, NYU scene/frame, one's own file stems) pushed their row's
+    numbers out of the header's columns."""
+    gt = _gt()
+    pred = np.nan_to_num(gt, nan=5.0)
+    names = ["2011_09_26_drive_0002_sync/0000000005", "a"]
+    report = evaluate_predictions([(n, pred, gt) for n in names], PROTOCOLS["synthetic"], OutputKind.METRIC)
+    lines = report.format_table().splitlines()[1:]
+    ends = {len(line) for line in lines}
+    assert len(ends) == 1, lines
+    for line in lines[1:]:
+        assert line.index(" 0.0000") > len(names[0]) - 1
