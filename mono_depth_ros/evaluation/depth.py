@@ -300,7 +300,8 @@ def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
     if abs(height / image_h - width / image_w) > 1.0 / height + 1.0 / width:
         msg = (
             f"{sample.name!r}: ground truth {(height, width)} is not a resize of its image {(image_h, image_w)} "
-            f"(another aspect ratio, e.g. a crop); crop the image as the ground truth was cropped"
+            f"(another aspect ratio: a crop, or depth not registered to the colour camera); crop the image as the "
+            f"ground truth was cropped, or register the depth to the image (e.g. RealSense depth aligned to colour)"
         )
         raise ShapeError(msg)
     return height, width
