@@ -307,6 +307,37 @@ def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
     return height, width
 
 
+def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protocol) -> None:
+    """Refuse samples none of which has a ground-truth pixel ``protocol`` scores (its GT range inside its crop),
+    saying what the ground truth holds: usually a unit error (millimetres read as metres, a wrong PNG scale).
+
+    Raises:
+        ConfigError: no scorable pixel in any sample (nothing is checked for an empty list).
+    """
+    for sample in samples:
+        crop = crop_mask(protocol.crop, *sample.gt_depth_m.shape)
+        if (valid_mask(sample.gt_depth_m, *protocol.gt_range) & (True if crop is None else crop)).any():
+            return
+    if not samples:
+        return
+    with np.errstate(invalid="ignore"):
+        held = np.concatenate([s.gt_depth_m[np.isfinite(s.gt_depth_m) & (s.gt_depth_m > 0)] for s in samples])
+    low, high = protocol.gt_range
+    if held.size == 0:
+        msg = (
+            f"no ground truth at all in {len(samples)} image(s): every GT pixel is 0, NaN, Inf or negative; check "
+            f"that the depth files are the right ones"
+        )
+    else:
+        msg = (
+            f"no ground-truth pixel of {len(samples)} image(s) is scored by protocol {protocol.name} "
+            f"({low:g} < GT < {high:g} m, crop {protocol.crop}): the GT holds {held.size} positive values, median "
+            f"{float(np.median(held)):g} m ({float(held.min()):g}-{float(held.max()):g} m); check their unit "
+            f"(--png-scale: PNG values per metre; .npy / .npz hold metres) or pass --max-depth / --min-depth"
+        )
+    raise ConfigError(msg)
+
+
 def evaluate_samples(
     predict: Predictor, output_kind: OutputKind, samples: Sequence[EvalSample], protocol: Protocol
 ) -> EvalReport:
@@ -333,8 +364,9 @@ def evaluate_checkpoint(
         scaling: force a scaling (None = the protocol's).
 
     Raises:
-        ConfigError: unknown protocol or scaling, or a depth_up_to_scale model under a protocol without scaling
-            (``none``) that ``scaling`` does not confirm. CheckpointError: unusable checkpoint.
+        ConfigError: unknown protocol or scaling, no GT pixel the protocol scores (:func:`check_ground_truth_in_range`),
+            or a depth_up_to_scale model under a protocol without scaling (``none``) that ``scaling`` does not
+            confirm. CheckpointError: unusable checkpoint.
         ShapeError: GT that is not a resize of its image.
     """
     if isinstance(protocol, str):
@@ -344,6 +376,7 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
+    check_ground_truth_in_range(samples, protocol)
     predict, output_kind = checkpoint_predictor(checkpoint, device)
     if scaling is None and protocol.scaling == "none" and output_kind is OutputKind.DEPTH_UP_TO_SCALE:
         msg = (

@@ -358,3 +358,23 @@ def test_the_table_columns_stay_aligned_with_long_image_names() -> None:
     assert len(ends) == 1, lines
     for line in lines[1:]:
         assert line.index(" 0.0000") > len(names[0]) - 1
+
+
+def test_ground_truth_outside_the_protocol_range_is_refused_naming_its_unit(tiny_checkpoint: Path) -> None:
+    """Millimetres saved as float "metres" (or a PNG read with the wrong --png-scale): no pixel lies inside
+    0.001-80 m, and eval printed a table of NaN rows with exit code 0; it now says what the GT holds."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    camera = PinholeIntrinsics(30.0, 30.0, 19.5, 14.5, width=40, height=30)
+    millimetres = np.full((30, 40), 2500.0, np.float32)
+    millimetres[0] = np.nan
+    empty = np.full_like(millimetres, np.nan)
+    samples = [EvalSample("mm", rgb, millimetres, camera), EvalSample("none", rgb, empty, camera)]
+    with pytest.raises(ConfigError, match=r"0\.001 < GT < 80 m.*median 2500 m.*unit"):
+        evaluate_checkpoint(tiny_checkpoint, samples, "folder")
+    with pytest.raises(ConfigError, match="no ground truth at all"):
+        evaluate_checkpoint(tiny_checkpoint, samples[1:], "folder")
+    wide = replace(PROTOCOLS["folder"], max_depth_m=3000.0)  # the range the user asks for: scored
+    assert evaluate_checkpoint(tiny_checkpoint, samples, wide).mean.count == 1
