@@ -20,7 +20,8 @@ scaling used. Examples::
 ``--dataset kitti_depth_selection`` reads KITTI depth completion's ``val_selection_cropped`` (scored as the devkit
 does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dataset folder`` reads the layout
 ``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float ``.npy`` / ``.npz``,
-``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs).
+``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs; ``--crop garg`` / ``eigen_nyu`` for the KITTI / NYU
+crops).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``.
@@ -36,7 +37,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
+from mono_depth_ros.evaluation.depth import (
+    CROPS,
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    SCALINGS,
+    EvalReport,
+    evaluate_checkpoint,
+)
 from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.spec import InputPolicy
@@ -55,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
+    parser.add_argument("--crop", choices=CROPS, help="override the protocol's crop (garg: KITTI, eigen_nyu: NYU)")
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
     scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale"
@@ -129,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         protocol = replace(protocol, min_depth_m=args.min_depth)
     if args.max_depth is not None:
         protocol = replace(protocol, max_depth_m=args.max_depth)
+    if args.crop is not None:
+        protocol = replace(protocol, crop=args.crop)
     samples = gather_samples(args)
     report = evaluate_checkpoint(args.checkpoint, samples, protocol, device=args.device, scaling=args.scaling)
     sys.stdout.write(report.format_table())

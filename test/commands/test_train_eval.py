@@ -233,3 +233,26 @@ def test_eval_csv_in_a_new_folder_or_an_unwritable_place(
     assert main([*args, "--frames", "1", "--csv", str(tmp_path / "plain" / "metrics.csv")]) == 2
     captured = capsys.readouterr()
     assert "--csv" in captured.err and "plain" in captured.err and captured.out == ""
+
+
+def test_eval_crop_override_on_ones_own_kitti_frames(
+    trained: Path, tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--crop garg on a folder of KITTI frames (PNG × 256) scores them as kitti_annotated's kitti_improved protocol
+    does (Garg crop, 1e-3-80 m, no scaling): a crop could only be had by borrowing another dataset's protocol."""
+    import shutil
+
+    for sub in ("rgb", "depth"):
+        shutil.copytree(kitti_depth_dir / sub, tmp_path / sub)
+    (tmp_path / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    checkpoint = str(trained / "model.safetensors")
+    annotated = ["eval", "--checkpoint", checkpoint, "--dataset", "kitti_annotated", "--data", str(kitti_depth_dir)]
+    assert main(annotated) == 0
+    reference = capsys.readouterr().out.splitlines()
+    own = ["eval", "--checkpoint", checkpoint, "--dataset", "folder", "--data", str(tmp_path), "--png-scale", "256"]
+    assert main([*own, "--crop", "garg"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "protocol folder" in table[0] and "crop garg" in table[0]
+    assert table[2:] == reference[2:]
+    assert main(own) == 0
+    assert capsys.readouterr().out.splitlines()[2:] != reference[2:]  # no crop: other pixels, other numbers
