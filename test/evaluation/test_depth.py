@@ -378,3 +378,30 @@ def test_ground_truth_outside_the_protocol_range_is_refused_naming_its_unit(tiny
         evaluate_checkpoint(tiny_checkpoint, samples[1:], "folder")
     wide = replace(PROTOCOLS["folder"], max_depth_m=3000.0)  # the range the user asks for: scored
     assert evaluate_checkpoint(tiny_checkpoint, samples, wide).mean.count == 1
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("nyu_dir", "nyu"), ("kitti_depth_dir", "kitti_improved")])
+def test_real_frames_under_affine_score_as_marigold_aligns_them(
+    request: pytest.FixtureRequest, fixture: str, protocol: str
+) -> None:
+    """``--scaling affine`` against Marigold's ``align_depth_least_square`` (lstsq of [pred, 1] on the GT over the
+    evaluated pixels, then the prediction clipped to the range) transcribed, on the real NYU / KITTI frames."""
+    p = replace(PROTOCOLS[protocol], scaling="affine")
+    rng = np.random.default_rng(1)
+    for sample in annotated_samples(request.getfixturevalue(fixture)):
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        pred = 0.4 * np.where(gt > 0, gt, 5.0) * np.exp(rng.normal(0.0, 0.2, gt.shape)) + 2.0
+        h, w = gt.shape
+        evaluated = (gt > 1e-3) & (gt < p.max_depth_m)
+        crop = np.zeros_like(evaluated)
+        if p.crop == "garg":
+            crop[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = True
+        else:
+            crop[45:471, 41:601] = True
+        evaluated &= crop
+        a = np.concatenate([pred[evaluated].reshape(-1, 1), np.ones((int(evaluated.sum()), 1))], axis=-1)
+        scale, shift = np.linalg.lstsq(a, gt[evaluated].reshape(-1, 1), rcond=None)[0]
+        aligned = pred * scale + shift
+        ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], p, OutputKind.DEPTH_UP_TO_SCALE).mean
+        for name, value in _zoedepth_metrics(gt, aligned, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name
