@@ -377,6 +377,7 @@ def evaluate_checkpoint(
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
     check_ground_truth_in_range(samples, protocol)
+    sizes = [ground_truth_hw(s) for s in samples]  # every frame checked before the model runs
     predict, output_kind = checkpoint_predictor(checkpoint, device)
     if scaling is None and protocol.scaling == "none" and output_kind is OutputKind.DEPTH_UP_TO_SCALE:
         msg = (
@@ -385,5 +386,5 @@ def evaluate_checkpoint(
             f"--scaling none to score its output as metres anyway"
         )
         raise ConfigError(msg)
-    pairs = ((s.name, predict(s.rgb, s.intrinsics, ground_truth_hw(s)), s.gt_depth_m) for s in samples)
+    pairs = ((s.name, predict(s.rgb, s.intrinsics, hw), s.gt_depth_m) for s, hw in zip(samples, sizes, strict=True))
     return evaluate_predictions(pairs, protocol, output_kind)

@@ -270,6 +270,8 @@ def test_ground_truth_of_another_size_scores_the_prediction_at_its_size(tiny_che
     cropped = EvalSample("kb_crop", rgb, np.full((70, 240), 10.0, np.float32), camera)
     with pytest.raises(ShapeError, match=r"kb_crop.*\(70, 240\).*\(75, 250\)"):
         evaluate_checkpoint(tiny_checkpoint, [cropped], "synthetic")
+    with pytest.raises(ShapeError, match="kb_crop"):  # checked before any model is loaded
+        evaluate_checkpoint(Path("/nonexistent/model.safetensors"), [cropped], "synthetic")
     with pytest.raises(ShapeError, match=r"'x'.*\(10, 12\).*\(38, 125\)"):
         evaluate_predictions([("x", np.ones((10, 12)), gt)], PROTOCOLS["synthetic"], OutputKind.METRIC)
 
