@@ -4,7 +4,7 @@ Layout (only ``rgb/`` and the intrinsics are required)::
 
     ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; sorted by file name = sequence order
     ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
-    ROOT/depth/<stem>.npy                  ground truth, float metres (NaN / ±Inf / <= 0 = no data)
+    ROOT/depth/<stem>.npy | .npz           ground truth, float metres (NaN / ±Inf / <= 0 = no data)
     ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
     ROOT/intrinsics.yaml                   one camera for every frame
     ROOT/intrinsics/<stem>.json            or per frame (overrides intrinsics.yaml for that frame)
@@ -30,7 +30,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-DEPTH_SUFFIXES = (".png", ".npy")
+DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
 
 

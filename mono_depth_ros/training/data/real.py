@@ -52,7 +52,7 @@ _PROTOCOLS = {
     "kitti_raw": PROTOCOLS["kitti_eigen_velodyne"],
     "kitti_depth": PROTOCOLS["kitti_improved"],
     "nyu": PROTOCOLS["nyu"],
-    "folder": replace(PROTOCOLS["synthetic"], name="folder", ground_truth="the folder's depth/"),
+    "folder": PROTOCOLS["folder"],
     "rosbag": replace(PROTOCOLS["synthetic"], name="rosbag", ground_truth="none (LiDAR if any)"),
 }
 

@@ -5,8 +5,8 @@ files hold the image, its depth, its LiDAR scan and its source frames, and what 
 conversion (once, here) and the Sample layout live in :class:`RecordDataset`.
 
 Depth file units: ``.png`` is uint16 with ``metres = value / png_scale`` and 0 = no data (``png_scale`` 1000 =
-millimetres, decoded by :mod:`mono_depth_ros.core.depth_codec`; 256 = KITTI); ``.npy`` is float metres with NaN, ±Inf
-or <= 0 = no data.
+millimetres, decoded by :mod:`mono_depth_ros.core.depth_codec`; 256 = KITTI); ``.npy`` / ``.npz`` (one array, or
+the one named ``depth``) is float metres with NaN, ±Inf or <= 0 = no data.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class DepthFile:
     """A depth map on disk.
 
     Attributes:
-        path: ``.png`` (uint16) or ``.npy`` (float metres).
+        path: ``.png`` (uint16) or ``.npy`` / ``.npz`` (float metres).
         png_scale: PNG values per metre (1000 = millimetres, 256 = KITTI); ignored for ``.npy``.
     """
 
@@ -110,13 +110,26 @@ class FrameRecord:
         return found + ([self.seen] if self.seen is not None else [])
 
 
+def _load_array(path: Path) -> npt.NDArray[np.generic]:
+    """The array of an ``.npy``, or of an ``.npz`` (its only array, else the one named ``depth``), singleton axes
+    dropped ((1, H, W) and (H, W, 1) as networks save them)."""
+    if path.suffix != ".npz":
+        return np.squeeze(np.asarray(np.load(path, allow_pickle=False)))
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.files)
+        if len(names) != 1 and "depth" not in names:
+            msg = f"{path}: .npz holds arrays {names}; keep one, or name the depth array 'depth'"
+            raise ShapeError(msg)
+        return np.squeeze(np.asarray(archive[names[0] if len(names) == 1 else "depth"]))
+
+
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
     """Read a depth map → (H, W) float32 metres, NaN = no data (see the module docstring for units)."""
     path = depth_file.path
-    if path.suffix == ".npy":
-        values = np.load(path)  # float metres
+    if path.suffix in (".npy", ".npz"):
+        values = _load_array(path)  # float metres
         if values.ndim != 2 or not np.issubdtype(values.dtype, np.floating):
-            msg = f"{path}: depth .npy must be a 2-D float array of metres, got {values.dtype} {values.shape}"
+            msg = f"{path}: depth {path.suffix} must be a 2-D float array of metres, got {values.dtype} {values.shape}"
             raise ShapeError(msg)
         depth_m: npt.NDArray[np.float32] = values.astype(np.float32)
         with np.errstate(invalid="ignore"):
