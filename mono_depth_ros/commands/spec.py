@@ -1,8 +1,9 @@
 """`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX (or TorchScript) depth model made elsewhere.
 
 Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`), after checking it
-against the graph: one (B, 3, H, W) image input, the named depth output (and sky output) present, a fixed input
-size taken from the graph when it has one. The node and the bag runner then load it with ``--param
+against the graph: one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named
+depth output (and sky output) present, a fixed input size taken from the graph when it has one (a graph with one
+fixed side runs at that side, never keeping aspect). The node and the bag runner then load it with ``--param
 model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.graph_layout import ImageInput, image_input
 from mono_depth_ros.models.sidecar import spec_path_for
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
@@ -47,11 +49,11 @@ def _size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def graph_signature(model: Path) -> tuple[list[object], list[str]]:
-    """(input shape, output names) of an ONNX model, read with ONNX Runtime.
+def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
+    """(image input, output names) of an ONNX model, read with ONNX Runtime.
 
     Raises:
-        CheckpointError: not a loadable ONNX model, or not one (B, 3, H, W) image input.
+        CheckpointError: not a loadable ONNX model, or not one RGB image input (see :func:`image_input`).
     """
     from mono_depth_ros.models.onnx_model import require_onnxruntime
 
@@ -65,10 +67,14 @@ def graph_signature(model: Path) -> tuple[list[object], list[str]]:
         msg = f"ONNX Runtime cannot load {model}: {type(err).__name__}: {err}"
         raise CheckpointError(msg) from None
     inputs = session.get_inputs()
-    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] not in (3, "3"):
-        msg = f"{model} must take one (B, 3, H, W) image input, it takes {[(i.name, i.shape) for i in inputs]}"
+    if len(inputs) != 1:
+        msg = (
+            f"{model} must take one RGB image input, it takes {[(i.name, i.shape) for i in inputs]}; re-export it "
+            f"with the other inputs fixed inside the graph"
+        )
         raise CheckpointError(msg)
-    return list(inputs[0].shape), [str(output.name) for output in session.get_outputs()]
+    image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
+    return image, [str(output.name) for output in session.get_outputs()]
 
 
 def check_torchscript(model: Path) -> None:
@@ -107,9 +113,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        shape, outputs = ["batch", 3, "height", "width"], [args.output] if args.output else []
+        image, outputs = ImageInput("", "NCHW"), [args.output] if args.output else []
     else:
-        shape, outputs = graph_signature(args.model)
+        image, outputs = graph_signature(args.model)
     for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
@@ -117,7 +123,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if len(outputs) > 1 and not args.output:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
-    graph_hw = (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
+    graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)
         if graph_hw is not None and (height, width) != graph_hw:
@@ -129,6 +135,10 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         msg = f"{args.model} takes any input size: give --input-size HxW (with --keep-aspect, H is the short side)"
         raise ConfigError(msg)
     keep_aspect = bool(args.keep_aspect) and graph_hw is None
+    problem = image.size_problem(height, width, keep_aspect)
+    if problem is not None:
+        msg = f"{args.model}: {problem}"
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,

@@ -134,3 +134,80 @@ def test_spec_of_a_torchscript_module_made_elsewhere(tmp_path: Path, capsys: pyt
     torch.save(_DictDepth().state_dict(), pickled)
     assert main(["spec", str(pickled), "--kind", "metric", "--input-size", "32x48"]) == 2
     assert "torch.save pickle" in capsys.readouterr().err
+
+
+class _Layouts(nn.Module):
+    """One network in the layouts community exports use: NCHW, NHWC, and either without the batch axis (the
+    output then lacks it too). The map depends on the channels (R minus B) and on the row, so a swapped channel
+    order or a transposed image gives other values."""
+
+    def __init__(self, layout: str) -> None:
+        super().__init__()
+        self.layout = layout
+
+    def forward(self, x: Tensor) -> Tensor:
+        image = x if self.layout == "NCHW" else x.permute(0, 3, 1, 2) if self.layout == "NHWC" else x
+        if self.layout in ("CHW", "HWC"):
+            image = (x if self.layout == "CHW" else x.permute(2, 0, 1))[None]
+        rows = torch.arange(image.shape[2], dtype=image.dtype).view(1, 1, -1, 1) / image.shape[2]
+        out = 3.0 + image[:, :1] - 0.5 * image[:, 2:] + 4.0 * rows  # (B, 1, H, W)
+        if self.layout == "NHWC":
+            return out.permute(0, 2, 3, 1)
+        if self.layout in ("CHW", "HWC"):
+            return out[0] if self.layout == "CHW" else out[0].permute(1, 2, 0)
+        return out
+
+
+_EXAMPLE = {"NCHW": (1, 3, 28, 42), "NHWC": (1, 28, 42, 3), "CHW": (3, 28, 42), "HWC": (28, 42, 3)}
+
+
+def test_nhwc_and_batchless_graphs_give_the_nchw_graphs_depth_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TF-converted and hand-exported graphs take (1, H, W, 3) or (3, H, W): they run with the same geometry and
+    channel order as the (1, 3, H, W) graph, instead of being refused."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    results = {}
+    for layout, shape in _EXAMPLE.items():
+        path = tmp_path / f"{layout}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Layouts(layout), (torch.zeros(shape),), str(path), dynamo=False,
+                              input_names=["input"], output_names=["output"])  # fmt: skip
+        assert main(["spec", str(path), "--kind", "relative_inverse"]) == 0, capsys.readouterr().err
+        assert json.loads(spec_path_for(path).read_text())["input"]["height"] == 28  # the graph's H, not its W or C
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+        assert estimator.network_hw(image.shape[:2]) == (28, 42)
+        results[layout] = estimator.predict(image).values
+    reference = results.pop("NCHW")
+    assert reference.shape == image.shape[:2] and np.ptp(reference[:, 600]) > 2.0  # the row ramp survives
+    for layout, values in results.items():
+        np.testing.assert_allclose(values, reference, rtol=1e-5, atol=1e-5, err_msg=layout)
+
+
+def test_a_graph_with_one_fixed_side_gets_that_side_or_is_refused_with_the_remedy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Height fixed at 28, any width: a keep-aspect spec would feed it other heights (ONNX Runtime's 'invalid
+    dimensions' traceback at start-up); the command and the loader refuse it and say which size to give."""
+    from mono_depth_ros.core.errors import CheckpointError
+
+    path = tmp_path / "fixed_height.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Layouts("NCHW"), (torch.zeros(1, 3, 28, 42),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {3: "width"}, "depth": {3: "width"}})  # fmt: skip
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x42", "--keep-aspect"]) == 2
+    assert "fixed height 28" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x42"]) == 2
+    assert "fixed height 28" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x84"]) == 0
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+    assert estimator.predict(np.full((90, 270, 3), 80, dtype=np.uint8)).values.shape == (90, 270)
+    spec = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**spec, "input": {**spec["input"], "keep_aspect": True}}))
+    with pytest.raises(CheckpointError, match=r"fixed height 28.*--input-size 28xW"):
+        DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
