@@ -132,3 +132,24 @@ def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
     if result.ndim == 4 and result.shape[1] != 1 and result.shape[3] == 1:  # (B, H, W, 1)
         return result.permute(0, 3, 1, 2).contiguous()
     return result
+
+
+def _error_detail(err: BaseException) -> str:
+    """The line that says what went wrong: the last one of a TorchScript interpreter traceback (the original
+    error), else the whole message on one line (ONNX Runtime's name the node and the shapes), at most 400 chars."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    detail = lines[-1] if "Traceback of TorchScript" in str(err) else " ".join(lines)
+    return detail if len(detail) <= 400 else detail[:397] + "..."
+
+
+def failed_run(what: str, shape: tuple[int, ...], err: BaseException) -> CheckpointError:
+    """The error for a model made elsewhere that failed to run on an input of ``shape`` (the engine's (B, 3, H, W)):
+    most often a graph exported or traced at one size, run at another, or one that wants another dtype."""
+    msg = (
+        f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); a model exported or traced at one size "
+        f"often runs at that size only: write its spec with `mono-depth spec MODEL --input-size HxW` at the size "
+        f"it was made for (without --keep-aspect)"
+    )
+    return CheckpointError(msg)

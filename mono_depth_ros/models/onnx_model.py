@@ -27,8 +27,9 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference
-from mono_depth_ros.models.graph_layout import as_b1hw, image_input
+from mono_depth_ros.models.graph_layout import as_b1hw, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
@@ -251,6 +252,8 @@ class OnnxBackend:
 
         Raises:
             ShapeError: the input size differs from a fixed-size model's, or the output is not (B, 1, h, w).
+            CheckpointError: ONNX Runtime failed to run the graph (:func:`~.graph_layout.failed_run`; out of
+                memory is re-raised as it came).
         """
         if self.fixed_input_hw is not None and tuple(batch.shape[-2:]) != self.fixed_input_hw:
             msg = f"ONNX model {self.path.name} was exported for {self.fixed_input_hw}, got {tuple(batch.shape[-2:])}"
@@ -259,7 +262,12 @@ class OnnxBackend:
             layout = self.image_input.layout
             msg = f"ONNX model {self.path.name} takes one image ({layout}), got a batch of {batch.shape[0]}"
             raise ShapeError(msg)
-        outputs = self._run(self.image_input.arrange(batch))
+        try:
+            outputs = self._run(self.image_input.arrange(batch))
+        except Exception as err:
+            if is_out_of_memory(err) or not _onnxruntime_error(err):
+                raise
+            raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
         result = as_b1hw(outputs[0], batch_size)
         if self._sky_name is not None:
@@ -276,6 +284,12 @@ class OnnxBackend:
             return self.binder.run(batch)
         host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16
         return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
+
+
+def _onnxruntime_error(err: Exception) -> bool:
+    """Whether ONNX Runtime raised ``err`` running a graph: a RuntimeError from an I/O-bound run, one of its own
+    types (``onnxruntime...Fail``, ``InvalidArgument``: Exception subclasses) from ``session.run``."""
+    return isinstance(err, RuntimeError) or type(err).__module__.startswith("onnxruntime")
 
 
 def _pixel_scale(spec: ModelSpec) -> bool:

@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference, is_torch_save_archive
+from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
@@ -30,6 +32,9 @@ class TorchScriptBackend:
     Args:
         path: the ``.pt`` file written by :func:`~mono_depth_ros.models.export.export_torchscript`.
         device: where it runs.
+
+    Attributes:
+        input_dtype: the dtype of the module's first floating parameter (float32 without any): what it is fed.
 
     Raises:
         CheckpointError: missing file, not a TorchScript archive (e.g. a safetensors or pickle file), no spec, or a
@@ -70,25 +75,38 @@ class TorchScriptBackend:
             msg = f"torch.jit.load cannot read {self.path} ({str(err).splitlines()[0]}); re-export the model"
             raise CheckpointError(msg) from None
         self.module.eval()
+        floating = [t.dtype for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point()]
+        self.input_dtype: torch.dtype = floating[0] if floating else torch.float32
         raw = extra.get(EMBEDDED_SPEC_FILE) or b""
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
         self.golden: GoldenReference | None = read_golden(self.path)
 
     def infer(self, batch: Tensor) -> Tensor:
-        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) prediction on ``self.device``.
+        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
 
-        The module may return the prediction as (B, 1, h, w) or (B, h, w), first in a tuple, or in a dict under the
-        spec's ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
+        The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
+        The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
+        (h, w) (:func:`~.graph_layout.as_b1hw`), first in a tuple, or in a dict under the spec's ``output_name``
+        (else ``depth`` / ``predicted_depth``, or its only entry).
 
         Raises:
             ShapeError: the module returned something other than a (B, 1, H, W) tensor.
+            CheckpointError: the module failed to run (:func:`~.graph_layout.failed_run`; out of memory is
+                re-raised as it came).
         """
-        with torch.no_grad():
-            returned = self.module(batch)
+        if batch.dtype != self.input_dtype and not torch.is_autocast_enabled(batch.device.type):
+            batch = batch.to(self.input_dtype)  # a module traced in half precision takes half
+        try:
+            with torch.no_grad():
+                returned = self.module(batch)
+        except RuntimeError as err:
+            if is_out_of_memory(err):
+                raise
+            raise failed_run(f"TorchScript model {self.path.name}", tuple(batch.shape), err) from err
         out = self._depth_of(returned)
-        if out is not None and out.ndim == 3:
-            out = out.unsqueeze(1)
+        if out is not None:
+            out = as_b1hw(out, int(batch.shape[0]))
         if out is None or out.ndim != 4 or out.shape[1] != 1:
             shape = tuple(out.shape) if out is not None else type(returned).__name__
             msg = (

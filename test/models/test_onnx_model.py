@@ -225,3 +225,33 @@ def test_a_uint8_graph_gets_rounded_pixels_and_needs_a_0_to_255_spec(tmp_path: P
     backend = OnnxBackend(path, CPU, io_binding=io_binding)
     pixels = torch.full((1, 3, 8, 12), 254.99998)  # what (x / 255) / (1 / 255) gives for x = 255 in float32
     torch.testing.assert_close(backend.infer(pixels), torch.full((1, 1, 8, 12), 2.0))
+
+
+class _ExportedAtOneSize(torch.nn.Module):
+    """Declared with free height and width, but a reshape to 48 * 48 inside (a ViT's position grid, baked in)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(1).reshape(1, 48 * 48).reshape(1, 1, 48, 48) + 2.0
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_a_graph_that_fails_on_its_first_run_is_refused_with_the_size_and_the_remedy(
+    tmp_path: Path, io_binding: bool
+) -> None:
+    """The start-up run fails inside ONNX Runtime: a CheckpointError (the CLI's one-line error, exit 2) naming the
+    input and the spec to write, not onnxruntime's exception (a RuntimeError bound, ONNX Runtime's own otherwise)."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "one_size.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_ExportedAtOneSize(), (torch.zeros(1, 3, 48, 48),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {2: "height", 3: "width"}})  # fmt: skip
+    policy = InputPolicy(48, 48, keep_aspect=True, multiple_of=16, max_long_side=96)
+    write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+    backend = OnnxBackend(path, CPU, io_binding=io_binding)
+    with pytest.raises(CheckpointError, match=r"failed on a \(1, 3, 48, 96\) input \(.*Reshape.*--input-size HxW"):
+        DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1, warmup_hw=(120, 240)))
+    torch.testing.assert_close(backend.infer(torch.zeros(1, 3, 48, 48)), torch.full((1, 1, 48, 48), 2.0))
