@@ -60,6 +60,35 @@ MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
 
 
+def _check_normalisation(mean: Any, std: Any) -> None:
+    """Refuse a mean / std that cannot be for RGB in [0, 1]: not three numbers each, a std <= 0 (a division by zero),
+    or a mean or std above 1 (0..255 units: the message gives them divided by 255).
+
+    Raises:
+        CheckpointError: naming the values and the remedy.
+    """
+    try:
+        values = [float(v) for v in (*mean, *std)] if len(mean) == 3 and len(std) == 3 else []
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 6:
+        msg = f"ModelSpec mean {mean!r} and std {std!r} must be three numbers each (R, G, B, for RGB in [0, 1])"
+        raise CheckpointError(msg)
+    means, stds = values[:3], values[3:]
+    if all(math.isfinite(v) for v in values) and all(0.0 <= m <= 1.0 for m in means) and all(0 < s <= 1 for s in stds):
+        return
+    msg = f"ModelSpec mean {tuple(mean)} / std {tuple(std)} are not for RGB in [0, 1] (mean in 0..1, std in (0, 1])"
+    if max(values) > 1.0 and all(s > 0 for s in stds):
+        scaled = ",".join(f"{m / 255:.3f}" for m in means), ",".join(f"{s / 255:.3f}" for s in stds)
+        msg += (
+            f"; values in 0..255 units divide by 255: mean {scaled[0]} and std {scaled[1]} (mono-depth spec --mean "
+            f"{scaled[0]} --std {scaled[1]})"
+        )
+    else:
+        msg += "; a graph that takes 0..255 pixels has mean 0,0,0 and std 1/255 each"
+    raise CheckpointError(msg)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Architecture + hyper-parameters + preprocessing + output meaning of a checkpoint.
@@ -111,6 +140,7 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "training_focal", focal)
+        _check_normalisation(self.mean, self.std)
         if not 0.0 < self.min_depth_m < self.max_depth_m:
             msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
             raise CheckpointError(msg)

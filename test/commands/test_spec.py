@@ -211,3 +211,12 @@ def test_a_graph_with_one_fixed_side_gets_that_side_or_is_refused_with_the_remed
     spec_path_for(path).write_text(json.dumps({**spec, "input": {**spec["input"], "keep_aspect": True}}))
     with pytest.raises(CheckpointError, match=r"fixed height 28.*--input-size 28xW"):
         DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+
+
+def test_a_mean_and_std_copied_in_0_to_255_units_are_refused_with_the_right_values(
+    da3_graph: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["spec", str(da3_graph), "--kind", "metric", "--output", "depth"]
+    assert main([*args, "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375"]) == 2
+    assert "mean 0.485,0.456,0.406 and std 0.229,0.224,0.225" in capsys.readouterr().err
+    assert not spec_path_for(da3_graph).exists()
