@@ -55,7 +55,7 @@ def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
     Raises:
         CheckpointError: not a loadable ONNX model, or not one RGB image input (see :func:`image_input`).
     """
-    from mono_depth_ros.models.onnx_model import require_onnxruntime
+    from mono_depth_ros.models.onnx_model import load_error, require_onnxruntime
 
     if not model.is_file():
         msg = f"ONNX model {model} does not exist"
@@ -64,8 +64,7 @@ def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
     try:
         session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's errors derive from Exception only
-        msg = f"ONNX Runtime cannot load {model}: {type(err).__name__}: {err}"
-        raise CheckpointError(msg) from None
+        raise load_error(model, err) from None
     inputs = session.get_inputs()
     if len(inputs) != 1:
         msg = (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,29 @@ def provider_list(choice: ProviderChoice, available: list[str], device: torch.de
         providers.append((name, options))
     providers.append("CPUExecutionProvider")
     return providers, reasons
+
+
+_MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
+
+
+def load_error(path: Path, err: Exception) -> CheckpointError:
+    """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
+    ONNX, the external data file (weights kept beside large graphs) missing, or a graph to re-export."""
+    with path.open("rb") as handle:
+        prefix = handle.read(4)
+    if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
+        msg = f"{path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
+        msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
+        return CheckpointError(msg)
+    missing = _MISSING_DATA.search(str(err))
+    if missing is not None:
+        data = Path(missing.group(1))
+        msg = (
+            f"{path} keeps its weights in the external data file {data.name}, which is not beside it ({data} does "
+            f"not exist); put the file it was published with beside {path.name} (same folder, same name)"
+        )
+        return CheckpointError(msg)
+    return CheckpointError(f"ONNX Runtime cannot load {path}: {type(err).__name__}: {err}; re-export the model")
 
 
 class OnnxBackend:
@@ -227,14 +251,7 @@ class OnnxBackend:
         try:
             session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as err:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
-            with self.path.open("rb") as handle:
-                prefix = handle.read(4)
-            if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
-                msg = f"{self.path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
-                msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
-                raise CheckpointError(msg) from None
-            msg = f"ONNX Runtime cannot load {self.path}: {type(err).__name__}: {err}; re-export the model"
-            raise CheckpointError(msg) from None
+            raise load_error(self.path, err) from None
         active = set(session.get_providers())
         for provider in providers[:-1]:  # asked for and available, but the session could not start it
             if provider[0] not in active:

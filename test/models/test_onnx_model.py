@@ -255,3 +255,31 @@ def test_a_graph_that_fails_on_its_first_run_is_refused_with_the_size_and_the_re
     with pytest.raises(CheckpointError, match=r"failed on a \(1, 3, 48, 96\) input \(.*Reshape.*--input-size HxW"):
         DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1, warmup_hw=(120, 240)))
     torch.testing.assert_close(backend.infer(torch.zeros(1, 3, 48, 48)), torch.full((1, 1, 48, 48), 2.0))
+
+
+def test_an_external_data_model_runs_and_copied_alone_says_which_file_to_bring(tmp_path: Path) -> None:
+    """Large exports (onnx-community's model.onnx + model.onnx_data) keep their weights in a file beside the graph:
+    the model runs from its folder; copied without it, the error names the data file to put beside it (it said
+    're-export the model')."""
+    onnx = pytest.importorskip("onnx")
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Conv2d(3, 1, 3, padding=1), (torch.zeros(1, 3, 16, 24),), str(path), dynamo=False)
+    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True, location="model.onnx_data",
+                    size_threshold=0)  # fmt: skip
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(16, 24), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    assert OnnxBackend(path, CPU).infer(torch.zeros(1, 3, 16, 24)).shape == (1, 1, 16, 24)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("model.onnx", "model.onnx.spec.json"):
+        (alone / name).write_bytes((tmp_path / name).read_bytes())
+    with pytest.raises(CheckpointError, match=r"external data .*model\.onnx_data.* beside .*model\.onnx"):
+        OnnxBackend(alone / "model.onnx", CPU)
+    assert main(["spec", str(alone / "model.onnx"), "--kind", "metric"]) == 2
