@@ -8,6 +8,11 @@ model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, 
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
+Metric3D's ONNX (pixels 0..255, canonical focal 1000 px)::
+
+    mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --mean 0,0,0 \
+        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
+
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY``; it then runs with
 ``model.backend=torchscript``.
@@ -23,7 +28,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.graph_layout import ImageInput, image_input
 from mono_depth_ros.models.sidecar import spec_path_for
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
 
 HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
@@ -145,6 +150,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         multiple_of=args.multiple_of,
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
     )
+    if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
+        msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
+        raise ConfigError(msg)
     return ModelSpec(
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},
@@ -158,6 +166,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         output_name=args.output,
         sky_output=args.sky_output,
         sky_threshold=args.sky_threshold,
+        metric_focal_divisor=args.focal_divisor,
     )
 
 
@@ -175,6 +184,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="", help="the output that holds the depth (graphs with several)")
     parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
     parser.add_argument("--sky-threshold", type=float, default=0.5, help="sky where the sky output exceeds this")
+    parser.add_argument(
+        "--focal-divisor",
+        type=float,
+        default=METRIC_FOCAL_DIVISOR,
+        help="metric_focal: metres = output x focal px / this (300 Depth Anything 3, 1000 Metric3D)",
+    )
     parser.add_argument("--min-depth", type=float, default=0.1, help="nearest depth the model predicts (metres)")
     parser.add_argument("--max-depth", type=float, default=100.0, help="farthest depth the model predicts (metres)")
 

@@ -452,7 +452,8 @@ class DepthEstimator:
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:
-            prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming)
+            divisor = self.spec.metric_focal_divisor
+            prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
             kind = OutputKind.DEPTH_UP_TO_SCALE  # unprompted: relative; scale recovery makes it metric
         clock.mark()

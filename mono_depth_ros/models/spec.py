@@ -5,8 +5,9 @@ Output kinds (what the network's raw output means):
 * ``metric``             depth in metres.
 * ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
 * ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
-* ``metric_focal``       depth × 300 / focal px of the network input (Depth Anything 3 metric); made metres by
-                         the model runner with the camera's focal length.
+* ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
+                         Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
+                         runner with the camera's focal length.
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ class InputPolicy:
             raise CheckpointError(msg)
 
 
-_OPTIONAL_DEFAULTS: dict[str, Any] = {"output_name": "", "sky_output": "", "sky_threshold": 0.5, "training_focal": ()}
+METRIC_FOCAL_DIVISOR = 300.0
+"""Depth Anything 3's convention for ``metric_focal`` outputs: metres = output × focal px / 300."""
+
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "output_name": "",
+    "sky_output": "",
+    "sky_threshold": 0.5,
+    "training_focal": (),
+    "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
+}
 
 MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
@@ -109,6 +119,8 @@ class ModelSpec:
         training_focal: ``(fx / width, fy / height)`` of the images the network was trained on, as it saw them
             (focal length over image size per axis, unitless; KITTI ~(0.58, 1.92)); empty when unknown. A metric
             network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
+        metric_focal_divisor: D of a ``metric_focal`` output, metres = output × focal px / D: the focal length in
+            pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
     """
 
     architecture: str
@@ -124,6 +136,7 @@ class ModelSpec:
     sky_output: str = ""
     sky_threshold: float = 0.5
     training_focal: tuple[float, ...] = ()
+    metric_focal_divisor: float = METRIC_FOCAL_DIVISOR
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -141,6 +154,14 @@ class ModelSpec:
             raise CheckpointError(msg)
         object.__setattr__(self, "training_focal", focal)
         _check_normalisation(self.mean, self.std)
+        divisor = self.metric_focal_divisor
+        if isinstance(divisor, bool) or not isinstance(divisor, int | float) or not 0.0 < divisor < 1e6:
+            msg = (
+                f"ModelSpec metric_focal_divisor={divisor!r} must be a positive focal length in pixels (300: Depth "
+                f"Anything 3; 1000: Metric3D)"
+            )
+            raise CheckpointError(msg)
+        object.__setattr__(self, "metric_focal_divisor", float(divisor))
         if not 0.0 < self.min_depth_m < self.max_depth_m:
             msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
             raise CheckpointError(msg)

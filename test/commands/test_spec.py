@@ -220,3 +220,39 @@ def test_a_mean_and_std_copied_in_0_to_255_units_are_refused_with_the_right_valu
     assert main([*args, "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375"]) == 2
     assert "mean 0.485,0.456,0.406 and std 0.229,0.224,0.225" in capsys.readouterr().err
     assert not spec_path_for(da3_graph).exists()
+
+
+class _Metric3dLike(nn.Module):
+    """Metric3D's official ONNX signature: ``image`` (1, 3, H, W) float pixels 0..255 (normalised inside), one output
+    ``pred_depth`` (1, 1, H, W) in its canonical camera: depth × 1000 / focal px of the network input."""
+
+    def __init__(self, focal_px: float) -> None:
+        super().__init__()
+        self.raw = DEPTH_M * 1000.0 / focal_px
+
+    def forward(self, image: Tensor) -> Tensor:
+        return image[:, :1] * 0.0 + self.raw
+
+
+def test_metric3d_canonical_depth_becomes_metres_with_its_focal_divisor(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's output is metric at a 1000 px canonical focal, not Depth Anything 3's 300: declared as
+    metric_focal it came out at 0.3 x the distance (and as metric at focal / 1000 x), with no way to say 1000."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000002.png")
+    height, width = image.shape[:2]
+    path = tmp_path / "metric3d.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Metric3dLike(focal_px=50.0), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["pred_depth"])  # fmt: skip
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    assert main(["spec", str(path), "--kind", "metric", "--focal-divisor", "1000", *pixels]) == 2
+    assert "--focal-divisor is for --kind metric_focal" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric_focal", "--focal-divisor", "1000", *pixels]) == 0
+    assert json.loads(spec_path_for(path).read_text())["metric_focal_divisor"] == 1000.0
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    hints = FrameHints((50.0 * width / SIDE, 50.0 * height / SIDE))  # a 50 px focal at the network's 56x56
+    np.testing.assert_allclose(estimator.predict(image, hints=hints).values, DEPTH_M, rtol=1e-4)
