@@ -21,7 +21,7 @@ LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
 
 
 def _is_three(size: Any) -> bool:
-    return size == 3 or size == "3"
+    return size in (3, "3") and not isinstance(size, bool)
 
 
 def _fixed(size: Any) -> int | None:
