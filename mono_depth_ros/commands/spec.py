@@ -14,7 +14,8 @@ Metric3D's ONNX (pixels 0..255, canonical focal 1000 px)::
         --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
-module does not state its input size) and, for a module returning a dict, ``--output KEY``; it then runs with
+module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
+N``, the depth's position; the first item without it); it then runs with
 ``model.backend=torchscript``.
 """
 
@@ -181,7 +182,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
     parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")
     parser.add_argument("--std", default=IMAGENET_STD, help="RGB std for values in [0, 1] (default ImageNet)")
-    parser.add_argument("--output", default="", help="the output that holds the depth (graphs with several)")
+    parser.add_argument(
+        "--output",
+        default="",
+        help="the output that holds the depth (graphs with several; a TorchScript tuple: 0, 1, ...)",
+    )
     parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
     parser.add_argument("--sky-threshold", type=float, default=0.5, help="sky where the sky output exceeds this")
     parser.add_argument(

@@ -87,8 +87,8 @@ class TorchScriptBackend:
 
         The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
         The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
-        (h, w) (:func:`~.graph_layout.as_b1hw`), first in a tuple, or in a dict under the spec's ``output_name``
-        (else ``depth`` / ``predicted_depth``, or its only entry).
+        (h, w) (:func:`~.graph_layout.as_b1hw`), in a tuple (at the position the spec's ``output_name`` gives, else
+        first), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
 
         Raises:
             ShapeError: the module returned something other than a (B, 1, H, W) tensor.
@@ -118,8 +118,23 @@ class TorchScriptBackend:
         return out
 
     def _depth_of(self, returned: object) -> Tensor | None:
-        """The depth tensor in what the module returned: itself, a tuple's first item, a dict's depth entry."""
+        """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when
+        that is a position (else its first item), a dict's depth entry.
+
+        Raises:
+            ShapeError: a tuple of tensors with an ``output_name`` that is not one of its positions.
+        """
+        name = self.spec.output_name
         if isinstance(returned, tuple | list) and returned:
+            items = len(returned)
+            if name.isdigit() and int(name) < items:
+                return returned[int(name)] if isinstance(returned[int(name)], Tensor) else None
+            if name and not isinstance(returned[0], dict):
+                msg = (
+                    f"TorchScript model {self.path.name} returns a tuple of {items}, which has no item "
+                    f"{name!r} (the spec's output_name): say where the depth is with --output 0..{items - 1}"
+                )
+                raise ShapeError(msg)
             returned = returned[0]
         if isinstance(returned, dict):
             names = [self.spec.output_name] if self.spec.output_name else list(DEPTH_OUTPUT_NAMES)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TensorOutput
 from mono_depth_ros.models.export import export_torchscript
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
@@ -184,3 +184,25 @@ def test_fp16_and_squeezed_modules_made_elsewhere_run(tmp_path: Path) -> None:
     got = TorchScriptBackend(half, CPU).infer(example)
     assert got.shape == (1, 1, 24, 32)
     torch.testing.assert_close(got.float(), expected, rtol=1e-2, atol=1e-2)
+
+
+class _ConfidenceFirst(torch.nn.Module):
+    """A module returning (confidence, depth): the depth is not the tuple's first item."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.sigmoid(x[:, :1]), x[:, :1].abs() + 5.0
+
+
+def test_the_depth_of_a_tuple_is_chosen_by_position_and_a_name_is_refused(tmp_path: Path) -> None:
+    """``--output`` on a module returning a tuple was ignored: its first item (here the confidence, 0..1) was
+    published as depth. A position selects the item; a name, which a tuple has none of, is refused."""
+    example = torch.randn(1, 3, 16, 24)
+    spec = {"input": {"height": 16, "width": 24}}
+    path = _made_elsewhere(_ConfidenceFirst(), example, tmp_path / "conf_first.pt", {**spec, "output_name": "1"})
+    torch.testing.assert_close(TorchScriptBackend(path, CPU).infer(example), example[:, :1].abs() + 5.0)
+    _made_elsewhere(_ConfidenceFirst(), example, path, {**spec, "output_name": "depth"})
+    with pytest.raises(ShapeError, match=r"returns a tuple of 2, .* --output 0\.\.1"):
+        TorchScriptBackend(path, CPU).infer(example)
+    _made_elsewhere(_ConfidenceFirst(), example, path, {**spec, "output_name": "2"})
+    with pytest.raises(ShapeError, match=r"returns a tuple of 2, .* --output 0\.\.1"):
+        TorchScriptBackend(path, CPU).infer(example)
