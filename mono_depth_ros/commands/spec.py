@@ -8,9 +8,10 @@ model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, 
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
-Metric3D's ONNX (pixels 0..255, canonical focal 1000 px)::
+Metric3D's ONNX (fixed 616x1064: the image fitted inside keeping its aspect and padded; pixels 0..255; canonical
+focal 1000 px)::
 
-    mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --mean 0,0,0 \
+    mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
         --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
@@ -139,6 +140,12 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     else:
         msg = f"{args.model} takes any input size: give --input-size HxW (with --keep-aspect, H is the short side)"
         raise ConfigError(msg)
+    if args.pad and args.keep_aspect:
+        msg = (
+            "--pad fits the image inside the graph's fixed size (or --input-size) keeping its aspect; "
+            "--keep-aspect resizes a free-size graph to the image's aspect instead: give one of them"
+        )
+        raise ConfigError(msg)
     keep_aspect = bool(args.keep_aspect) and graph_hw is None
     problem = image.size_problem(height, width, keep_aspect)
     if problem is not None:
@@ -150,6 +157,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         keep_aspect=keep_aspect,
         multiple_of=args.multiple_of,
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
+        pad=bool(args.pad),
     )
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
@@ -178,6 +186,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, help=f"what the depth output means: {kinds}")
     parser.add_argument("--input-size", default="", help="HEIGHTxWIDTH input (default: the graph's fixed size)")
     parser.add_argument("--keep-aspect", action="store_true", help="resize keeping aspect: HEIGHT is the short side")
+    parser.add_argument(
+        "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
+    )
     parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
     parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")

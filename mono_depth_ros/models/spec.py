@@ -33,6 +33,9 @@ class InputPolicy:
             capped at ``max_long_side``), then round both sides to a multiple of ``multiple_of``.
         multiple_of: 32 for the encoder-decoder, 14 for ViT (Depth Anything) patches.
         max_long_side: cap on the long side (pixels) so that a wide camera never runs at e.g. 518×1722.
+        pad: with ``keep_aspect`` False, fit the image inside ``height`` × ``width`` keeping its aspect, centred,
+            and fill the rest with the mean colour (0 after normalisation; Metric3D's fixed-size ONNX), instead of
+            stretching it to that size; the engine crops the padding off the output.
     """
 
     height: int = 192
@@ -40,6 +43,7 @@ class InputPolicy:
     keep_aspect: bool = False
     multiple_of: int = 32
     max_long_side: int = 1280
+    pad: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -52,6 +56,9 @@ class InputPolicy:
                 raise CheckpointError(msg)
         if not 0 < int(self.multiple_of) <= 512:
             msg = f"model input multiple_of={self.multiple_of} must be in 1..512"
+            raise CheckpointError(msg)
+        if self.pad and self.keep_aspect:
+            msg = "model input pad fits the image inside a fixed size: it needs keep_aspect false"
             raise CheckpointError(msg)
 
 
@@ -173,6 +180,8 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
+        if not self.input.pad:
+            del data["input"]["pad"]
         return json.dumps(data, sort_keys=True)
 
     @classmethod

@@ -256,3 +256,53 @@ def test_metric3d_canonical_depth_becomes_metres_with_its_focal_divisor(
     estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
     hints = FrameHints((50.0 * width / SIDE, 50.0 * height / SIDE))  # a 50 px focal at the network's 56x56
     np.testing.assert_allclose(estimator.predict(image, hints=hints).values, DEPTH_M, rtol=1e-4)
+
+
+class _PerPixel(nn.Module):
+    """A per-pixel map of the image (R minus B, in the normalised units): the same at any size, so a fixed-size
+    and a free-size export agree wherever they see the same pixels."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        return 6.0 + image[:, :1] - image[:, 2:]
+
+
+def test_a_fixed_size_graph_with_pad_sees_the_camera_undistorted_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's official ONNX is fixed at 616x1064 and expects the image fitted keeping its aspect and padded;
+    a 375x1242 KITTI frame was stretched to the graph's size instead (about twice as tall), and a metric_focal
+    output took the mean of two different focal lengths. With --pad the image keeps its aspect, the padding is
+    cropped off the output, and the focal length is the one of the scaled image."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    height, width = image.shape[:2]
+    fixed, free = tmp_path / "fixed.onnx", tmp_path / "free.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_PerPixel(), (torch.zeros(1, 3, 64, 128),), str(fixed), dynamo=False)
+        torch.onnx.export(_PerPixel(), (torch.zeros(1, 3, 64, 128),), str(free), dynamo=False,
+                          input_names=["image"], dynamic_axes={"image": {2: "h", 3: "w"}})  # fmt: skip
+    scale = min(64 / height, 128 / width)  # the image fitted inside 64x128: 128 wide, about 39 tall
+    content = (round(height * scale), round(width * scale))
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad", "--keep-aspect"]) == 2
+    assert "--pad fits the image inside the graph's fixed size" in capsys.readouterr().err
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad"]) == 0
+    assert main(["spec", str(free), "--kind", "relative_inverse", "--input-size", f"{content[0]}x{content[1]}"]) == 0
+    config = EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1)
+    padded = DepthEstimator.open("onnx", fixed, config).predict(image).values
+    reference = DepthEstimator.open("onnx", free, config).predict(image).values  # the same pixels, unpadded
+    assert padded.shape == image.shape[:2]
+    np.testing.assert_allclose(padded, reference, rtol=1e-4, atol=1e-4)
+
+    metric3d = tmp_path / "metric3d.onnx"
+    focal_px = 721.5  # KITTI's fx = fy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Metric3dLike(focal_px=focal_px * scale), (torch.zeros(1, 3, 64, 128),), str(metric3d),
+                          dynamo=False)  # fmt: skip
+    assert main(["spec", str(metric3d), "--kind", "metric_focal", "--focal-divisor", "1000", "--pad"]) == 0
+    estimator = DepthEstimator.open("onnx", metric3d, config)
+    metres = estimator.predict(image, hints=FrameHints((focal_px, focal_px))).values
+    # within the rounding of the fitted image to whole pixels (39 rows for 370: 0.4 %); stretched, it was 15.9 m
+    np.testing.assert_allclose(metres, DEPTH_M, rtol=1e-2)

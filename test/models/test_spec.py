@@ -45,3 +45,11 @@ def test_a_normalisation_in_0_to_255_units_is_refused_with_the_values_divided_by
         ModelSpec.from_json(json.dumps({"architecture": "onnx_graph", "mean": [0.5, 0.5]}))
     assert ModelSpec("onnx_graph", mean=(0.0,) * 3, std=(1 / 255,) * 3).std[0] == 1 / 255  # a graph taking 0..255
     assert ModelSpec("onnx_graph", mean=(0.5,) * 3, std=(0.5,) * 3).mean == (0.5, 0.5, 0.5)  # [-1, 1]
+
+
+def test_pad_round_trips_is_left_out_when_unused_and_needs_a_fixed_size() -> None:
+    padded = ModelSpec("onnx_graph", input=InputPolicy(616, 1064, pad=True))
+    assert ModelSpec.from_json(padded.to_json()) == padded
+    assert "pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]  # readable by a version without it
+    with pytest.raises(CheckpointError, match=r"pad .* needs keep_aspect false"):
+        InputPolicy(518, 518, keep_aspect=True, pad=True)
