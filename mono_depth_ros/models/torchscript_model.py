@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError
 from mono_depth_ros.core.model_output import is_out_of_memory
-from mono_depth_ros.models.checkpoint import GoldenReference, is_torch_save_archive
+from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
 from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
@@ -56,12 +56,15 @@ class TorchScriptBackend:
             msg = f"TorchScript model {self.path} does not exist; export one with `mono-depth export -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
+            if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
+                msg = f"{self.path} is an ONNX model, not TorchScript; set model.backend: onnx for it"
+                raise CheckpointError(msg)
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path):
             msg = (
                 f"{self.path} is a torch.save pickle (a state dict or pickled model), not TorchScript: pickles are "
-                f"never loaded; export the model with `mono-depth export -f torchscript` (or torch.jit.trace + save)"
+                f"never loaded; export the model with `mono-depth export -f torchscript`, or {PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
         extra = {EMBEDDED_SPEC_FILE: ""}
@@ -141,3 +144,12 @@ class TorchScriptBackend:
             found = [returned[name] for name in names if name in returned]
             returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
         return returned if isinstance(returned, Tensor) else None
+
+
+def _starts_like_onnx(path: Path) -> bool:
+    """Whether ``path`` opens like an ONNX protobuf: field 1 (``ir_version``, a varint) first, byte 0x08."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(1) == b"\x08"
+    except OSError:
+        return False

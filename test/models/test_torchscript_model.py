@@ -206,3 +206,14 @@ def test_the_depth_of_a_tuple_is_chosen_by_position_and_a_name_is_refused(tmp_pa
     _made_elsewhere(_ConfidenceFirst(), example, path, {**spec, "output_name": "2"})
     with pytest.raises(ShapeError, match=r"returns a tuple of 2, .* --output 0\.\.1"):
         TorchScriptBackend(path, CPU).infer(example)
+
+
+def test_an_onnx_file_given_to_the_torchscript_backend_names_the_onnx_backend(
+    script_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Conv2d(3, 1, 1), (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False)
+    with pytest.raises(CheckpointError, match=r"is an ONNX model, not TorchScript; set model\.backend: onnx"):
+        TorchScriptBackend(path, CPU)
