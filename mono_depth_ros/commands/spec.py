@@ -146,7 +146,13 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
             "--keep-aspect resizes a free-size graph to the image's aspect instead: give one of them"
         )
         raise ConfigError(msg)
-    keep_aspect = bool(args.keep_aspect) and graph_hw is None
+    if args.keep_aspect and graph_hw is not None:
+        msg = (
+            f"{args.model} takes a fixed {graph_hw[0]}x{graph_hw[1]}: it cannot keep the camera's aspect; leave out "
+            f"--keep-aspect (the image is stretched to that size) or give --pad (fitted inside it, the rest padded)"
+        )
+        raise ConfigError(msg)
+    keep_aspect = bool(args.keep_aspect)
     problem = image.size_problem(height, width, keep_aspect)
     if problem is not None:
         msg = f"{args.model}: {problem}"

@@ -287,6 +287,8 @@ def test_a_fixed_size_graph_with_pad_sees_the_camera_undistorted_on_a_kitti_fram
     content = (round(height * scale), round(width * scale))
     assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad", "--keep-aspect"]) == 2
     assert "--pad fits the image inside the graph's fixed size" in capsys.readouterr().err
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--keep-aspect"]) == 2  # was dropped silently
+    assert "takes a fixed 64x128: it cannot keep the camera's aspect" in capsys.readouterr().err
     assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad"]) == 0
     assert main(["spec", str(free), "--kind", "relative_inverse", "--input-size", f"{content[0]}x{content[1]}"]) == 0
     config = EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1)
