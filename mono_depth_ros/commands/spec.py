@@ -1,9 +1,10 @@
 """`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX (or TorchScript) depth model made elsewhere.
 
-Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`), after checking it
-against the graph: one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named
-depth output (and sky output) present, a fixed input size taken from the graph when it has one (a graph with one
-fixed side runs at that side, never keeping aspect). The node and the bag runner then load it with ``--param
+Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`; a golden reference left
+there by ``mono-depth export`` under another spec is removed), after checking it against the graph: one RGB image
+input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky output)
+present, a fixed input size taken from the graph when it has one (a graph with one fixed side runs at that side,
+never keeping aspect). The node and the bag runner then load it with ``--param
 model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
@@ -29,7 +30,7 @@ from pathlib import Path
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.graph_layout import ImageInput, image_input
-from mono_depth_ros.models.sidecar import spec_path_for
+from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
 
 HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
@@ -220,10 +221,16 @@ def run(args: argparse.Namespace) -> int:
     """Write the spec; returns 0 (errors are raised as DepthError and reported in one line by the CLI)."""
     spec = make_spec(args)
     path = spec_path_for(args.model)
-    path.write_text(spec.to_json() + "\n", encoding="utf-8")
+    text = spec.to_json() + "\n"
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    path.write_text(text, encoding="utf-8")
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
         f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
     )
+    golden = golden_path_for(args.model)
+    if golden.is_file() and before != text:  # made under another spec: the self-test would refuse the model
+        golden.unlink()
+        sys.stdout.write(f"removed {golden.name}: its reference output was made under the previous spec\n")
     return 0

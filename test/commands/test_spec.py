@@ -308,3 +308,26 @@ def test_a_fixed_size_graph_with_pad_sees_the_camera_undistorted_on_a_kitti_fram
     metres = estimator.predict(image, hints=FrameHints((focal_px, focal_px))).values
     # within the rounding of the fitted image to whole pixels (39 rows for 370: 0.4 %); stretched, it was 15.9 m
     np.testing.assert_allclose(metres, DEPTH_M, rtol=1e-2)
+
+
+def test_a_new_spec_drops_the_golden_reference_made_under_the_old_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mono-depth export` leaves a golden reference beside the model, made under its spec; re-describing the model
+    (here: pixels 0..255) kept it, and the start-up self-test then refused the model as not reproducing it."""
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.sidecar import golden_path_for
+    from mono_depth_ros.models.spec import OutputKind
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    assert golden_path_for(path).is_file()
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "64x96", *pixels]) == 0
+    assert f"removed {golden_path_for(path).name}" in capsys.readouterr().out
+    assert not golden_path_for(path).exists()
+    config = EstimatorConfig(device="cpu", warmup_runs=1, precision="fp32", cuda_graphs=False)
+    estimator = DepthEstimator.open("onnx", path, config)
+    assert estimator.golden_report is None and estimator.spec.std[0] == pytest.approx(1 / 255)
