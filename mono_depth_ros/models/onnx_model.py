@@ -184,7 +184,7 @@ class OnnxBackend:
         self.device = device  # outputs go where the caller works, whichever provider ran the model
         embedded = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDED_SPEC_KEY)
         self.spec: ModelSpec = read_spec(self.path, "onnx", embedded)
-        self.golden: GoldenReference | None = read_golden(self.path)
+        self.golden: GoldenReference | None = read_golden(self.path, self.spec)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
             shapes = [(i.name, i.shape) for i in inputs]

@@ -83,7 +83,7 @@ class TorchScriptBackend:
         raw = extra.get(EMBEDDED_SPEC_FILE) or b""
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
-        self.golden: GoldenReference | None = read_golden(self.path)
+        self.golden: GoldenReference | None = read_golden(self.path, self.spec)
 
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.

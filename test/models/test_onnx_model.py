@@ -283,3 +283,26 @@ def test_an_external_data_model_runs_and_copied_alone_says_which_file_to_bring(t
     with pytest.raises(CheckpointError, match=r"external data .*model\.onnx_data.* beside .*model\.onnx"):
         OnnxBackend(alone / "model.onnx", CPU)
     assert main(["spec", str(alone / "model.onnx"), "--kind", "metric"]) == 2
+
+
+def test_a_golden_reference_made_under_another_spec_is_set_aside_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spec beside an exported model may be edited (sidecar's docstring says so); its golden reference, made
+    under the exported spec, then no longer applies: the self-test refused the model ('use precision fp32' on an
+    fp32 run). The golden records its spec now, and one made under another is left out, with a warning."""
+    import logging
+
+    from mono_depth_ros.models.export import export_onnx
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    assert OnnxBackend(path, CPU).golden is not None  # its own spec: kept
+    edited = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**edited, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}))
+    with caplog.at_level(logging.WARNING):
+        backend = OnnxBackend(path, CPU)
+    assert backend.golden is None and "made under another spec" in caplog.text
+    estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1))
+    assert estimator.golden_report is None
