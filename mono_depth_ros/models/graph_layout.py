@@ -146,10 +146,11 @@ def _error_detail(err: BaseException) -> str:
 
 def failed_run(what: str, shape: tuple[int, ...], err: BaseException) -> CheckpointError:
     """The error for a model made elsewhere that failed to run on an input of ``shape`` (the engine's (B, 3, H, W)):
-    most often a graph exported or traced at one size, run at another, or one that wants another dtype."""
+    most often a graph exported or traced at one size run at another, or a side its strides do not divide."""
     msg = (
-        f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); a model exported or traced at one size "
-        f"often runs at that size only: write its spec with `mono-depth spec MODEL --input-size HxW` at the size "
-        f"it was made for (without --keep-aspect)"
+        f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); write its spec for the input it takes: "
+        f"`mono-depth spec MODEL --input-size HxW` at the size it was made for, without --keep-aspect (a model "
+        f"exported or traced at one size often runs at that size only), or with --keep-aspect the --multiple-of its "
+        f"network needs (14 for ViT patches, 32 for most CNNs)"
     )
     return CheckpointError(msg)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, image_input
+from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, failed_run, image_input
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,17 @@ def test_a_batch_keeps_its_axis_and_other_shapes_are_left_for_the_caller() -> No
     assert as_b1hw(torch.zeros(2, 4, 5), batch_size=2).shape == (2, 1, 4, 5)
     assert as_b1hw(torch.zeros(2, 4, 5, 1), batch_size=2).shape == (2, 1, 4, 5)
     assert as_b1hw(torch.zeros(1, 2, 4, 5), batch_size=1).shape == (1, 2, 4, 5)  # two channels: refused upstream
+
+
+def test_failed_run_keeps_the_line_that_says_what_went_wrong() -> None:
+    script = RuntimeError(
+        "The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript, serialized code:\n"
+        "  File ..., line 8\n\nRuntimeError: shape '[1, 2304]' is invalid for input of size 1764\n"
+    )
+    error = failed_run("TorchScript model m.pt", (1, 3, 42, 42), script)
+    assert "failed on a (1, 3, 42, 42) input (RuntimeError: shape '[1, 2304]' is invalid" in str(error)
+    assert "interpreter" not in str(error) and "--multiple-of" in str(error)
+    ort = RuntimeError("Non-zero status code returned while running Reshape node.\n Input shape:{1,48,96}")
+    assert "(Non-zero status code returned while running Reshape node. Input shape:{1,48,96})" in str(
+        failed_run("ONNX model m.onnx", (1, 3, 48, 96), ort)
+    )
