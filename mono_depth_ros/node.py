@@ -114,7 +114,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
             self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
         self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
-        self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
+        self._config = DepthConfig.from_params()  # defaults until _configure reads the parameters in force
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
@@ -161,7 +161,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _declare_parameters(self) -> None:
         for spec in PARAMS:
-            fields = descriptor_fields(spec)
+            fields = descriptor_fields(spec, managed=not self._autostart)
             descriptor = ParameterDescriptor(
                 name=spec.name,
                 description=fields.description,
@@ -279,8 +279,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._stats.frame_dropped()
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
-        try:
-            changed = apply_changes(self._config, {p.name: p.value for p in parameters})  # validated once
+        try:  # a managed node takes start-up parameters while unconfigured (no pipeline): _configure reads them
+            changes, configured = {p.name: p.value for p in parameters}, hasattr(self, "_pipeline")
+            changed = apply_changes(self._config, changes, configured, managed=not self._autostart)
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:
@@ -384,7 +385,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     configure: parameters validated, model loaded and self-tested, publishers made; activate: subscriptions, timers,
     worker; deactivate: those destroyed, the worker joined; cleanup: publishers and model released. An exception in
-    configure or activate fails that transition and undoes it; one elsewhere goes to on_error (all released).
+    configure or activate fails that transition and undoes it (fix a parameter, retry); elsewhere: on_error.
     """
 
     _autostart = False
@@ -464,7 +465,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
     missing weights: the reason is logged).
     """
-    stop = StopSignals.install()  # before rclpy.init, which chains its own handlers to these
+    stop = StopSignals.install(with_parent=True)  # before rclpy.init, which chains its handlers to these
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
@@ -484,8 +485,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     except Exception:
         if rclpy.ok() and not stop.received:
             raise
-        # A signal shut the context down mid-call: Humble raises RCLError / RuntimeError there, not
-        # ExternalShutdownException (both seen on real Humble). A clean stop all the same.
+        # A signal shut the context down mid-call (Humble: RCLError / RuntimeError, not ExternalShutdownException)
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:

@@ -51,6 +51,30 @@ def test_a_bad_configuration_fails_the_transition_not_the_process(ros: Ros) -> N
     node.destroy_node()
 
 
+def test_a_bad_start_up_parameter_fails_configure_and_can_be_fixed_before_a_retry(ros: Ros) -> None:
+    """``device: gpu`` ended the managed process at construction (README: "a bad parameter fails the transition, not
+    the process"), and a start-up parameter such as model.weights was read-only: a failed configure could not be
+    retried without a restart."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node = ros.make_node({**EXTERNAL, "device": "gpu"}, EchoPipeline(), LIFECYCLE)  # constructed: unconfigured
+    assert node.trigger_configure() is results.FAILURE
+    assert "configure failed: ConfigError: parameter device='gpu' must be" in node.get_logger().messages("ERROR")[-1]
+    (wrong_type,) = node.set_parameters([parameter("output.encoding", value=3)])  # still checked value by value
+    assert not wrong_type.successful
+    (fixed,) = node.set_parameters([parameter("device", value="cpu")])  # a start-up parameter, while unconfigured
+    assert fixed.successful
+    assert node.trigger_configure() is results.SUCCESS and node._config.model.device == "cpu"
+    (refused,) = node.set_parameters([parameter("device", value="auto")])
+    assert not refused.successful  # configured: it would not take effect
+    assert refused.reason == (
+        "parameter device is read at configure; to change it, deactivate and clean up the node, set it, then configure"
+    )
+    assert node.trigger_cleanup() is results.SUCCESS
+    assert node.set_parameters([parameter("device", value="auto")])[0].successful
+    node.destroy_node()
+
+
 def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     parameter = ros.fake["rclpy.parameter"].Parameter
