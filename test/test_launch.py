@@ -329,3 +329,14 @@ def test_nav2_example_feeds_the_voxel_layer_from_the_node_outputs() -> None:
     assert marking["marking"] is True and 0 < marking["min_obstacle_height"] <= voxel["max_obstacle_height"]
     assert marking["inf_is_valid"] is False  # a cloud has no +Inf points
     assert voxel["z_voxels"] <= 16  # the voxel grid's hard limit
+
+
+def test_nav2_example_runs_the_managed_node_under_a_manager_without_bond() -> None:
+    """The README said: list mono_depth_node in the (Nav2) lifecycle manager's node_names. Nav2's manager then waits
+    for a bond (bond_timeout, default 4 s) that this node never forms, and aborts the whole bringup."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "nav2_costmap_example.yaml").read_text())
+    managers = [s["ros__parameters"] for s in config.values() if "node_names" in s.get("ros__parameters", {})]
+    (manager,) = [m for m in managers if "mono_depth_node" in m["node_names"]]
+    assert manager["node_names"] == ["mono_depth_node"] and manager["bond_timeout"] == 0.0
+    readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "with `bond_timeout: 0.0` (`lifecycle_manager_depth` in `config/nav2_costmap_example.yaml`)" in readme

@@ -123,7 +123,7 @@ def test_a_managed_node_takes_start_up_parameters_only_while_unconfigured() -> N
     assert "read at configure" in descriptor_fields(weights, managed=True).additional_constraints
     current = DepthConfig.from_params()
     assert apply_changes(current, {"model.weights": "/m.onnx", "device": "gpu"}, configured=False) is current
-    with pytest.raises(ConfigError, match="output.max_range"):
+    with pytest.raises(ConfigError, match=r"output\.max_range"):
         apply_changes(current, {"output.max_range": "far"}, configured=False)  # each value is still checked
     with pytest.raises(ConfigError, match="read at configure; to change it, deactivate and clean up the node"):
         apply_changes(current, {"model.weights": "/m.onnx"}, configured=True, managed=True)
