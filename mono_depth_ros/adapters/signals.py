@@ -33,7 +33,9 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 def stop_with_parent(signum: int = signal.SIGTERM) -> bool:
     """Have Linux send ``signum`` to this process when its parent (``ros2 launch``, ``ros2 run``) dies; returns
-    whether it is set (False off Linux or when ``prctl`` refuses). A parent already gone before the call is missed."""
+    whether it is set (False off Linux or when ``prctl`` refuses). A parent already gone before the call is missed.
+    Linux ties it to the parent's thread that started the process: ``ros2 launch`` and ``ros2 run`` start it from
+    their main thread; a program that starts the node from a thread that ends before it ends the node too."""
     if not sys.platform.startswith("linux"):
         return False
     try:
