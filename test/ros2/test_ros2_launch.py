@@ -150,6 +150,25 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
         assert launched.stop() == 0, launched.log[-3000:]
 
 
+def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs: Path) -> None:
+    """``ros2 param dump /cam1/mono_depth_node`` (a fully qualified section) as params_file: the same parameters.
+    The managed node declares them all without loading the model: quick."""
+    dumps = []
+    for run in range(2):
+        args = {"lifecycle": "true", "namespace": "cam1", "device": "cpu", "use_sim_time": "true"}
+        launched = Launched(args if run == 0 else {**args, "params_file": str(ros_logs / "dump0.yaml")},
+                            ros_logs / f"dump{run}.log")  # fmt: skip
+        try:
+            assert probe.lifecycle("/cam1/mono_depth_node") == "unconfigured"
+            dumps.append(ros2_cli("param", "dump", "/cam1/mono_depth_node").stdout)
+            (ros_logs / f"dump{run}.yaml").write_text(dumps[-1])
+            assert "WARN" not in launched.log, launched.log[-3000:]  # the file's section matches the node
+        finally:
+            assert launched.stop() == 0, launched.log[-3000:]
+    assert dumps[0].startswith("/cam1/mono_depth_node:\n  ros__parameters:") and "use_sim_time: true" in dumps[0]
+    assert dumps[1] == dumps[0]
+
+
 def test_sigterm_to_ros2_launch_stops_the_node(probe: Probe, ros_logs: Path) -> None:
     """Humble's ``ros2 launch`` dies on SIGTERM without stopping its processes (``kill <pid>``, a supervisor that
     signals its main process): the node ran on, orphaned, and a new launch ran a second one beside it."""
