@@ -41,7 +41,7 @@ from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_s
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
-from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -109,6 +109,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
+        self._refused: dict[str, str] = {}  # name -> why rclpy refused its override (managed node: until it is set)
         self._declare_parameters()
         overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
         for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
@@ -125,6 +126,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _configure(self) -> None:
         """The parameters in force → the pipeline (model loaded, golden self-test) and the publishers."""
+        if self._refused:
+            raise ConfigError("; ".join(self._refused.values()))
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
@@ -162,13 +165,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _declare_parameters(self) -> None:
         for spec in PARAMS:
             fields = descriptor_fields(spec, managed=not self._autostart)
-            descriptor = ParameterDescriptor(
-                name=spec.name,
-                description=fields.description,
-                additional_constraints=fields.additional_constraints,
-                read_only=fields.read_only,
-                dynamic_typing=fields.dynamic_typing,
-            )
+            descriptor = ParameterDescriptor(name=spec.name, **fields.message_fields())
             if fields.float_range is not None:
                 low, high = fields.float_range
                 descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
@@ -178,11 +175,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except (InvalidParameterTypeException, InvalidParameterValueException) as err:
-                msg = (
-                    f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); "
-                    f"quote strings in YAML"
-                )
-                raise ConfigError(msg) from None
+                if self._autostart:
+                    raise ConfigError(declare_failure(spec, err)) from None
+                self._refused[spec.name] = declare_failure(spec, err)  # managed: configure fails until it is set
+                self.declare_parameter(spec.name, spec.default, descriptor, ignore_override=True)
 
     def _subscribe(self, in_qos: Any) -> None:
         config = self._config
@@ -282,6 +278,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         try:  # a managed node takes start-up parameters while unconfigured (no pipeline): _configure reads them
             changes, configured = {p.name: p.value for p in parameters}, hasattr(self, "_pipeline")
             changed = apply_changes(self._config, changes, configured, managed=not self._autostart)
+            self._refused = {name: why for name, why in self._refused.items() if name not in changes}
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:

@@ -75,6 +75,23 @@ def test_a_bad_start_up_parameter_fails_configure_and_can_be_fixed_before_a_retr
     node.destroy_node()
 
 
+def test_an_override_rclpy_refuses_at_declaration_fails_configure_until_it_is_set(ros: Ros) -> None:
+    """An out-of-range or mistyped value (``output.max_range: -5.0``) is refused by rclpy when the parameter is
+    declared: that ended the managed process too."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node = ros.make_node({**EXTERNAL, "output.max_range": -5.0, "cloud.stride": "4"}, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.FAILURE
+    error = node.get_logger().messages("ERROR")[-1]
+    assert "parameter output.max_range:" in error and "parameter cloud.stride:" in error, error
+    assert node.set_parameters([parameter("output.max_range", value=30.0)])[0].successful
+    assert node.trigger_configure() is results.FAILURE  # cloud.stride still refused
+    assert "output.max_range" not in node.get_logger().messages("ERROR")[-1]
+    assert node.set_parameters([parameter("cloud.stride", value=4)])[0].successful
+    assert node.trigger_configure() is results.SUCCESS and node._config.output.max_range == 30.0
+    node.destroy_node()
+
+
 def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     parameter = ros.fake["rclpy.parameter"].Parameter

@@ -40,6 +40,20 @@ class DescriptorFields:
     float_range: tuple[float, float] | None
     int_range: tuple[int, int] | None
 
+    def message_fields(self) -> dict[str, Any]:
+        """The descriptor message's plain fields (the ranges are messages of their own): keyword arguments."""
+        return {
+            "description": self.description,
+            "additional_constraints": self.additional_constraints,
+            "read_only": self.read_only,
+            "dynamic_typing": self.dynamic_typing,
+        }
+
+
+def declare_failure(spec: ParamSpec, err: Exception) -> str:
+    """The message for an override that rclpy refused when ``spec`` was declared (wrong type, out of range)."""
+    return f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); quote strings in YAML"
+
 
 def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorFields:
     """Descriptor contents for ``spec`` (read-only unless ``spec.dynamic``; ranges from min/max; choices listed).

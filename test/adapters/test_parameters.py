@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields, device_fallback
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, device_fallback
 from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -129,3 +129,17 @@ def test_a_managed_node_takes_start_up_parameters_only_while_unconfigured() -> N
         apply_changes(current, {"model.weights": "/m.onnx"}, configured=True, managed=True)
     with pytest.raises(ConfigError, match="read at start-up; to change it, restart the node"):
         apply_changes(current, {"model.weights": "/m.onnx"})
+
+
+def test_descriptor_message_fields_and_the_declare_failure_text() -> None:
+    spec = PARAMS_BY_NAME["output.max_range"]
+    fields = descriptor_fields(spec)
+    assert fields.message_fields() == {
+        "description": spec.description,
+        "additional_constraints": fields.additional_constraints,
+        "read_only": False,
+        "dynamic_typing": True,
+    }
+    text = declare_failure(PARAMS_BY_NAME["device"], ValueError("type STRING expected, got INTEGER"))
+    assert text.startswith("parameter device: type STRING expected, got INTEGER; expected str (")
+    assert text.endswith("; quote strings in YAML")

@@ -127,11 +127,13 @@ def test_arguments_given_wrong_fail_the_launch(ros_logs: Path) -> None:
 
 
 def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_logs: Path) -> None:
-    """``lifecycle:=true device:=gpu``: the managed process died at construction; now configure fails, the start-up
-    parameter is set while unconfigured and configure succeeds. ``use_sim_time:=true`` (undeclared before) is applied
-    and a misspelt argument, which ``ros2 launch`` ignores, is warned about."""
+    """``lifecycle:=true device:=gpu`` and a params file with ``output.max_range: -5.0`` (which rclpy refuses when the
+    parameter is declared): the managed process died at construction; now configure fails, each parameter is set
+    while unconfigured (device is a start-up one) and configure succeeds. ``use_sim_time:=true`` (undeclared before)
+    is applied and a misspelt argument, which ``ros2 launch`` ignores, is warned about."""
+    params = write_params(ros_logs / "out_of_range.yaml", {"output.max_range": -5.0})
     args = {"lifecycle": "true", "device": "gpu", "use_sim_time": "true", "imgae": "/cam/image"}
-    launched = Launched(args, ros_logs / "lifecycle_retry.log")
+    launched = Launched({**args, "params_file": str(params)}, ros_logs / "lifecycle_retry.log")
     node = "/mono_depth_node"
     try:
         assert probe.lifecycle(node) == "unconfigured"
@@ -139,10 +141,12 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
             launched.log
         )
         assert param_value(node, "use_sim_time") == "True"
-        with pytest.raises(AssertionError, match="transition configure failed"):
-            probe.lifecycle(node, "configure")
-        assert "configure failed: ConfigError: parameter device='gpu'" in launched.log
-        assert "Set parameter successful" in ros2_cli("param", "set", node, "device", "cpu").stdout
+        for fix in (("output.max_range", "30.0"), ("device", "cpu")):
+            with pytest.raises(AssertionError, match="transition configure failed"):
+                probe.lifecycle(node, "configure")
+            last_failure = launched.log.rsplit("configure failed: ", 1)[-1]
+            assert last_failure.startswith(f"ConfigError: parameter {fix[0]}"), last_failure[:300]
+            assert "Set parameter successful" in ros2_cli("param", "set", node, *fix).stdout
         assert probe.lifecycle(node, "configure") == "inactive"
         refused = ros2_cli("param", "set", node, "device", "auto", check=False)
         assert "deactivate and clean up the node" in refused.stdout + refused.stderr
