@@ -86,9 +86,9 @@ def unknown_argument_warnings(argv: list[str], launch_file: str) -> list[str]:
 
 
 def params_file_path(context: "LaunchContext") -> str:
-    """params_file as given; ConfigError when it is not a file (launch_ros would only warn and run the node on its
-    built-in defaults: other topics, another model)."""
-    path = LaunchConfiguration("params_file").perform(context)
+    """params_file as given, ``~`` expanded (no shell expands it after ``:=``); ConfigError when it is not a file
+    (launch_ros would only warn and run the node on its built-in defaults: other topics, another model)."""
+    path = str(Path(LaunchConfiguration("params_file").perform(context)).expanduser())
     if not Path(path).is_file():
         msg = f"params_file {path!r} is not a file; pass an existing ROS params YAML (params_file:=/path/params.yaml)"
         raise ConfigError(msg)

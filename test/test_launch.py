@@ -239,6 +239,16 @@ def test_a_params_file_that_is_not_a_file_fails_the_launch(description: LaunchDe
         _launch(description, params_file=str(tmp_path))  # a folder
 
 
+def test_a_params_file_under_home_is_found(
+    description: LaunchDescription, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``params_file:=~/robot.yaml``: bash leaves the ``~`` after ``:=`` alone."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "robot.yaml").write_text("/**:\n  ros__parameters: {}\n")
+    (params_file,) = _launch(description, params_file="~/robot.yaml").kwargs["parameters"]
+    assert params_file == str(tmp_path / "robot.yaml")
+
+
 def test_undeclared_arguments_are_warned_with_the_nearest_names(
     launch_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
