@@ -370,6 +370,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _stop_worker(self) -> None:
         if self._worker is not None and not self._worker.stop(timeout_s=5.0):
             self.get_logger().warning("depth worker still busy after 5 s; going on without it")
+        held = [h for h in (getattr(self, "_pairing", None), getattr(self, "_sync_watch", None)) if h is not None]
+        if held:  # images held for their LiDAR scan or camera_info go with the subscriptions: counted dropped
+            self._stats.frame_dropped(sum(h.drain() for h in held))
 
     def destroy_node(self) -> Any:
         """Stop and join the worker thread, then destroy the node."""
@@ -429,14 +432,13 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         self._free()
         return self._OK
 
-    def on_shutdown(self, state: State) -> Any:
-        return self.on_error(state)
-
     def on_error(self, state: State) -> Any:
-        """Release everything: back to unconfigured."""
+        """Release everything: back to unconfigured (shutdown too)."""
         self._deactivate()
         self._free()
         return self._OK
+
+    on_shutdown = on_error
 
     def _deactivate(self) -> None:
         self._stop_worker()

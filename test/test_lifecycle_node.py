@@ -142,6 +142,25 @@ def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     node.destroy_node()
 
 
+def test_frames_held_for_their_scan_or_camera_info_at_deactivate_are_counted_dropped(ros: Ros) -> None:
+    """Images held for their LiDAR scan (lidar.wait_s) or, with ApproximateTime, for their camera_info were lost
+    uncounted at deactivate: frames_received stayed above published + dropped + bad for good."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    overrides = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}
+    node = ros.make_node(overrides, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)  # paired with its camera_info and prediction, waits for a scan
+    node.deliver("/camera/image_raw", test_node.rgb_image(2_000_000_000))  # waits for its camera_info
+    assert node._pairing.waiting == 1 and node._sync_watch.waiting == 1
+    assert node.trigger_deactivate() is results.SUCCESS
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.bad) == (2, 0, 2, {})
+    assert node.trigger_activate() is results.SUCCESS and node.trigger_deactivate() is results.SUCCESS
+    assert test_node.stats(node).dropped == 2  # counted once
+    node.destroy_node()
+    assert test_node.stats(node).dropped == 2
+
+
 def test_cleanup_releases_the_model(ros: Ros) -> None:
     """The camera cache kept the pipeline's training-camera check (a bound method), so the model (and its GPU
     memory) outlived cleanup until the next configure."""
