@@ -143,3 +143,14 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
     assert pair.add_frame(170 * MS, 2) == []
     (oldest,) = pair.add_frame(180 * MS, 3)
     assert oldest.item == 1 and pair.waiting == 2
+
+
+def test_drain_forgets_the_held_frames_and_counts_them() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=1000)
+    pair.add_scan(0, "scan0")
+    pair.add_scan(100 * MS, "scan1")
+    assert pair.add_frame(200 * MS, "a") == [] and pair.add_frame(300 * MS, "b") == []
+    assert pair.drain() == 2 and pair.waiting == 0 and pair.drain() == 0
+    clock.now_ns = 2000 * MS
+    assert pair.poll() == []  # nothing released after the drain

@@ -214,3 +214,14 @@ def test_a_late_partner_is_no_jump_back() -> None:
     sources[2].signal(msg(STAMP))  # the prediction of the first image, 4 s behind the newest image
     sources[2].signal(msg(STAMP + S))
     assert [len(q) for q in synchroniser.queues] == [5, 5, 2]
+
+
+def test_drain_forgets_the_waiting_images_without_reporting_them() -> None:
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.image(STAMP)
+    sync.image(STAMP + S // 10)
+    assert sync.drain() == 2 and sync.waiting == 0 and sync.drain() == 0
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert lost == []  # counted dropped by the node, not lost a second time
