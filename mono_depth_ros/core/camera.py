@@ -169,6 +169,7 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
             raise CalibrationError(msg)
+        self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
         # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
@@ -176,6 +177,21 @@ class CameraModel:
             msg = (
                 f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
                 f"the camera is not calibrated"
+            )
+            raise CalibrationError(msg)
+
+    def _check_roi(self) -> None:
+        """Raise :class:`CalibrationError` for a ROI that reaches past the calibrated image (by more than one binned
+        pixel: :meth:`for_image` takes image_proc's resize rounding)."""
+        x, y, w, h = self.roi
+        if w == 0 or h == 0:
+            return
+        bx, by = self._binning()
+        if x + w > self.width + bx or y + h > self.height + by:
+            msg = (
+                f"CameraInfo roi {w}x{h} at ({x}, {y}) does not fit in the calibrated {self.width}x{self.height} "
+                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): fix the driver's "
+                f"camera_info (its roi or its width/height)"
             )
             raise CalibrationError(msg)
 

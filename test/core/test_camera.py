@@ -105,6 +105,26 @@ def test_binning_and_roi() -> None:
 
 
 @pytest.mark.parametrize(
+    "roi",
+    [(700, 500, 320, 240), (0, 0, 1280, 960), (400, 0, 320, 240), (0, 300, 320, 240)],
+    ids=["offset past the image", "larger than the image", "right edge past", "bottom edge past"],
+)
+def test_a_roi_that_does_not_fit_in_the_calibrated_image_is_a_calibration_error(roi: tuple[int, ...]) -> None:
+    """A ROI is a window of the calibrated (full-resolution) image. One that reaches past it (a ROI in binned
+    pixels, a calibration of another camera mode) was taken as it came: the depth was published with the intrinsics
+    of a window that does not exist (cx = 2 - 100 for a ROI at (100, 100) of a 4 x 4 calibration) and a cloud
+    shifted by it, counted nowhere."""
+    with pytest.raises(CalibrationError, match=r"roi .* does not fit in the calibrated 640x480 image"):
+        _info(roi=roi)
+    _info(roi=(320, 240, 320, 240))  # the bottom-right quarter fits exactly
+
+
+def test_a_roi_that_fits_stays_valid_through_image_procs_one_pixel_resize_rounding() -> None:
+    edge = _info(roi=(320, 240, 320, 240))  # at the bottom-right corner
+    assert edge.for_image(321, 241).rectified_intrinsics().width == 321
+
+
+@pytest.mark.parametrize(
     ("distortion_model", "d"),
     [
         ("KANNALA_BRANDT", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # MYNT EYE, also on its *_RECTIFIED streams
