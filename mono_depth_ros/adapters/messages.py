@@ -40,6 +40,7 @@ from mono_depth_ros.core.ros_msgs import (
     stamp_to_ns,
     xyz_from_pointcloud2,
 )
+from mono_depth_ros.core.tf_buffer import normalize_frame_id
 from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
 
 DEPTH_IMAGE_TOPIC = "/depth/image"
@@ -158,8 +159,9 @@ def frame_input(
 ) -> FrameInput:
     """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
-    Stamp and frame id come from the image header; ``prediction`` is an external prediction already decoded with
-    :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
+    Stamp and frame id come from the image header (a ROS 1 style ``/camera_optical`` becomes ``camera_optical``,
+    the id tf2 stores and looks up: outputs are published in it); ``prediction`` is an external prediction already
+    decoded with :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
     (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None). ``copy=False``: the pixels may be a view of the
     message's buffer (a caller that owns the message, such as the bag runner; see
     :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
@@ -169,7 +171,8 @@ def frame_input(
             no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
     """
     header = image.header
-    if not str(header.frame_id):
+    frame_id = normalize_frame_id(str(header.frame_id))  # "/camera": tf2 stores "camera", refuses "/camera"
+    if not frame_id:
         msg = (
             "image header.frame_id is empty: its depth, camera_info and cloud could not be placed in TF; "
             "set the camera driver's frame_id (its optical frame, e.g. camera_optical_frame)"
@@ -180,7 +183,7 @@ def frame_input(
         raise TransformError(negative_stamp_text("image", stamp_ns))
     return FrameInput(
         stamp_ns=stamp_ns,
-        frame_id=str(header.frame_id),
+        frame_id=frame_id,
         rgb=decode_image(image, image_type, copy=copy),
         camera=camera,
         image_is_rectified=image_is_rectified,
