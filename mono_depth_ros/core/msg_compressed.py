@@ -27,12 +27,32 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
 
 
+def _tiff_size(data: npt.NDArray[np.uint8], order: str) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first image (ImageWidth 256, ImageLength 257 of its first IFD), or None."""
+    import struct
+
+    raw = memoryview(data)
+    try:
+        (ifd,) = struct.unpack_from(order + "I", raw, 4)
+        (count,) = struct.unpack_from(order + "H", raw, ifd)
+        sizes: dict[int, int] = {}
+        for at in range(ifd + 2, ifd + 2 + 12 * count, 12):
+            tag, kind = struct.unpack_from(order + "HH", raw, at)
+            if tag in (256, 257):  # SHORT (3) or LONG (4), held in the entry's value field
+                (sizes[tag],) = struct.unpack_from(order + ("H" if kind == 3 else "I"), raw, at + 8)
+    except struct.error:  # offsets past the data: a header cut short
+        return None
+    return (sizes[256], sizes[257]) if len(sizes) == 2 else None
+
+
 def declared_size(data: npt.NDArray[np.uint8]) -> tuple[int, int] | None:
-    """``(width, height)`` a PNG (IHDR) or JPEG (first start-of-frame segment) declares in its header; None for
-    other data (tiff, garbage) or a header cut short. Reads at most the header segments, never the pixels."""
+    """``(width, height)`` a PNG (IHDR), JPEG (first start-of-frame segment) or TIFF (first IFD) declares in its
+    header; None for other data (garbage, BigTIFF) or a header cut short. Reads the header only, never the pixels."""
     head = data[:24].tobytes()
     if head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR":
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data, "<" if head[0] == ord("I") else ">")
     if not head.startswith(b"\xff\xd8"):
         return None
     at = 2
@@ -98,7 +118,7 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
 
     Raises:
         EncodingError: unsupported ``format`` (see :func:`compressed_codec`), empty or undecodable ``data``, or a
-            PNG / JPEG header declaring more than :data:`MAX_DECODED_PIXELS` pixels.
+            PNG / JPEG / TIFF header declaring more than :data:`MAX_DECODED_PIXELS` pixels.
     """
     import cv2
 

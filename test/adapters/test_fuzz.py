@@ -71,7 +71,7 @@ def test_hostile_images_convert_or_raise_a_depth_error(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    data=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0"]).flatmap(
+    data=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0", b"II*\x00", b"MM\x00*"]).flatmap(
         lambda head: st.binary(max_size=300).map(lambda tail: head + tail)
     ),  # PNG / JPEG headers, then garbage
     image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "rgb8; tiff compressed ", ""]),

@@ -211,18 +211,35 @@ def _jpeg_declaring(width: int, height: int) -> npt.NDArray[np.uint8]:
     return np.frombuffer(bytes(data), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("make", [_png_declaring, _jpeg_declaring], ids=["png", "jpeg"])
+def _tiff_declaring(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A small real TIFF (OpenCV's, little-endian) whose first IFD is rewritten to declare ``width`` x ``height``."""
+    import struct
+
+    ok, encoded = cv2.imencode(".tiff", np.zeros((8, 8, 3), dtype=np.uint8))
+    assert ok
+    data = bytearray(encoded.tobytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for at in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        tag, kind = struct.unpack_from("<HH", data, at)
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            struct.pack_into("<H" if kind == 3 else "<I", data, at + 8, value)
+    return np.frombuffer(bytes(data), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("make", [_png_declaring, _jpeg_declaring, _tiff_declaring], ids=["png", "jpeg", "tiff"])
 def test_a_compressed_image_declaring_more_pixels_than_any_camera_is_refused_before_decoding(make: Any) -> None:
     """A message declaring 30000 x 30000 pixels in its header is refused before any pixel is decoded, naming the size
     and the limit (a complete 2.6 MB PNG of that size, a decompression bomb, was decoded to 2.7 GB: 5 GB of RSS with
     the channel copy)."""
+    image_format = {_png_declaring: "png", _jpeg_declaring: "jpeg", _tiff_declaring: "tiff"}[make]
     data = make(30000, 30000)
     with pytest.raises(EncodingError, match=r"30000x30000.*limit"):
-        compressed_image_to_array(compressed_msg("humble", data, "png" if make is _png_declaring else "jpeg"))
-    small = make(64, 48)  # the same encoders at a camera's size still decode
-    decoded = compressed_image_to_array(compressed_msg("humble", small, "png" if make is _png_declaring else "jpeg"))
-    assert decoded.shape[:2] == (48, 64)
-    assert declared_size(small) == (64, 48)
+        compressed_image_to_array(compressed_msg("humble", data, image_format))
+    assert declared_size(make(64, 48)) == (64, 48)
+    if make is _png_declaring:  # a complete image at a camera's size still decodes
+        assert compressed_image_to_array(compressed_msg("humble", make(64, 48), image_format)).shape[:2] == (48, 64)
     ok, real_jpeg = cv2.imencode(".jpg", smooth_rgb(24, 32))  # OpenCV's JFIF (APP0, DQT, SOF0 ...)
     assert ok and declared_size(real_jpeg.reshape(-1)) == (32, 24)
     assert declared_size(np.frombuffer(b"\xff\xd8\xff", dtype=np.uint8)) is None  # header cut short
