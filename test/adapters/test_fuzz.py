@@ -41,6 +41,8 @@ ENCODINGS = [
     "nv21",
 ]
 SIZES = st.integers(min_value=0, max_value=12) | st.sampled_from([2**31 - 1, 65535])
+HEADERS = [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0", b"II*\x00", b"MM\x00*"]
+"""Starts of PNG, JPEG and TIFF files: the garbage after them reaches the header parsers and the decoders."""
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.sampled_from([0.0, -1.0, 500.0, 1e308])
 
 
@@ -71,9 +73,7 @@ def test_hostile_images_convert_or_raise_a_depth_error(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    data=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0", b"II*\x00", b"MM\x00*"]).flatmap(
-        lambda head: st.binary(max_size=300).map(lambda tail: head + tail)
-    ),  # PNG / JPEG headers, then garbage
+    data=st.sampled_from(HEADERS).flatmap(lambda head: st.binary(max_size=300).map(lambda tail: head + tail)),
     image_format=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "rgb8; tiff compressed ", ""]),
 )
 def test_hostile_compressed_images_convert_or_raise_a_depth_error(data: bytes, image_format: str) -> None:
