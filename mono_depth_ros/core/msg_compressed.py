@@ -31,7 +31,7 @@ def _tiff_size(data: npt.NDArray[np.uint8], order: str) -> tuple[int, int] | Non
     """``(width, height)`` of a TIFF's first image (ImageWidth 256, ImageLength 257 of its first IFD), or None."""
     import struct
 
-    raw = memoryview(data)
+    raw = np.ascontiguousarray(data).data  # no copy: OpenCV writes the IFD after the pixels
     try:
         (ifd,) = struct.unpack_from(order + "I", raw, 4)
         (count,) = struct.unpack_from(order + "H", raw, ifd)
