@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 FloatArray = npt.NDArray[np.float64]
-_QUAT_NORM2_TOLERANCE = 10e-3  # tf2 BufferCore::setTransform takes |x²+y²+z²+w² - 1| < 0.01 (its constant, 10e-3)
+_QUAT_NORM_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -68,19 +68,17 @@ class RigidTransform:
         """Build from a ROS ``geometry_msgs/Transform``: translation (m) and quaternion ``(x, y, z, w)``.
 
         Raises:
-            TransformError: the quaternion is not finite or not unit length as tf2 takes it (squared norm within 0.01 of
-                1; normalised here).
+            TransformError: the quaternion is not unit length (tolerance 1e-3) or not finite.
         """
         q_xyzw = np.asarray(quaternion_xyzw, dtype=np.float64).reshape(-1)
         if q_xyzw.shape != (4,) or not np.all(np.isfinite(q_xyzw)):
             msg = f"quaternion must be 4 finite values (x, y, z, w), got {q_xyzw.tolist()}"
             raise TransformError(msg)
         norm = float(np.linalg.norm(q_xyzw))
-        if not abs(norm * norm - 1.0) < _QUAT_NORM2_TOLERANCE:
+        if abs(norm - 1.0) > _QUAT_NORM_TOLERANCE:
             msg = (
-                f"quaternion (x, y, z, w) = {q_xyzw.tolist()} has norm {norm:.6f}, not 1 (tf2 ignores a transform "
-                f"whose squared norm is {_QUAT_NORM2_TOLERANCE} or more off 1); check the TF publisher (x, y, z, "
-                f"w order, normalised)"
+                f"quaternion (x, y, z, w) = {q_xyzw.tolist()} has norm {norm:.6f}, not 1; "
+                f"check the TF publisher (x, y, z, w order, normalised)"
             )
             raise TransformError(msg)
         q_wxyz = np.array([q_xyzw[3], q_xyzw[0], q_xyzw[1], q_xyzw[2]]) / norm
