@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import EncodingError, TransformError
+from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.ros_msgs import (
@@ -167,8 +167,8 @@ def frame_input(
     :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
 
     Raises:
-        EncodingError, ShapeError: an undecodable image. TransformError: an empty ``header.frame_id`` (outputs that
-            no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
+        EncodingError, ShapeError: an undecodable or empty image. TransformError: an empty ``header.frame_id``
+            (outputs that no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
     """
     header = image.header
     frame_id = normalize_frame_id(str(header.frame_id))  # "/camera": tf2 stores "camera", refuses "/camera"
@@ -181,10 +181,14 @@ def frame_input(
     stamp_ns = stamp_to_ns(header.stamp)
     if stamp_ns < 0:
         raise TransformError(negative_stamp_text("image", stamp_ns))
+    rgb = decode_image(image, image_type, copy=copy)
+    if rgb.size == 0:  # else the calibration size check would be blamed
+        msg = f"image is {rgb.shape[1]}x{rgb.shape[0]}: no pixels; the camera driver published an empty image"
+        raise ShapeError(msg)
     return FrameInput(
         stamp_ns=stamp_ns,
         frame_id=frame_id,
-        rgb=decode_image(image, image_type, copy=copy),
+        rgb=rgb,
         camera=camera,
         image_is_rectified=image_is_rectified,
         lidar=lidar,
