@@ -21,6 +21,9 @@ from mono_depth_ros.core.errors import CalibrationError, ShapeError
 
 DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
 OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndistortRectifyMap takes
+MIN_SEEN_SHARE = 0.01
+"""Fewest pixels of an undistorted raw image that must see the raw image (:meth:`CameraModel.seen_mask`): below,
+K, D, R, P are taken as wrong (the model would run on a black image and every depth be dropped)."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -304,7 +307,8 @@ class CameraModel:
 
         Raises:
             CalibrationError: a raw image of another size than K's, or a D / R that cannot undistort (a coefficient
-                count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros).
+                count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros), or K, D, R, P
+                that map all but :data:`MIN_SEEN_SHARE` of the undistorted image outside the raw image.
         """
         if not self.has_distortion:
             return image
@@ -312,6 +316,16 @@ class CameraModel:
 
         expected = self.raw_intrinsics()
         expected.check_image_size(image.shape[1], image.shape[0], what="raw image")
+        seen = self.seen_mask()  # computed once per calibration
+        if seen is not None and np.count_nonzero(seen) < MIN_SEEN_SHARE * seen.size:  # a black image, all dropped
+            rect = self.rectified_intrinsics()
+            msg = (
+                f"only {np.count_nonzero(seen)} of {seen.size} pixels of the undistorted image see the raw image "
+                f"(under {MIN_SEEN_SHARE:.0%}): camera_info {self.distortion_model} D={list(self.d)} with K "
+                f"fx={self.k[0, 0]:g} and P fx={rect.fx:g} maps the others outside it; "
+                f"check the camera calibration (D, and P for the rectified image)"
+            )
+            raise CalibrationError(msg)
         nearest = interpolation == cv2.INTER_NEAREST
         if nearest not in self._undistort_maps:
             self._undistort_maps[nearest] = self._build_maps(cv2, nearest)

@@ -232,6 +232,23 @@ def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
     assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
 
 
+@pytest.mark.parametrize(
+    ("d", "p_focal"),
+    [((1e30, 0.0, 0.0, 0.0, 0.0), 490.0), ((-0.2, 0.05, 0.0, 0.0, 0.0), 0.5)],
+    ids=["absurd D", "P focal of half a pixel"],
+)
+def test_a_raw_camera_whose_undistorted_image_sees_no_raw_pixel_is_a_calibration_error(
+    d: tuple[float, ...], p_focal: float
+) -> None:
+    """K, D and P that map (all but a pixel or so of) the undistorted image outside the raw image made a black image:
+    the model ran on it and every frame went out all NaN, with /diagnostics OK and nothing counted."""
+    camera = _info(d=d, p=[p_focal, 0, 318, 0, 0, p_focal, 242, 0, 0, 0, 1, 0])
+    seen_share = r"only \d of 307200 pixels of the undistorted image see the raw image \(under 1%\)"
+    with pytest.raises(CalibrationError, match=seen_share):
+        camera.undistort(np.zeros((480, 640, 3), np.uint8))
+    _info(d=(-0.2, 0.05, 0.0, 0.0, 0.0)).undistort(np.zeros((480, 640, 3), np.uint8))  # a real lens: undistorted
+
+
 def test_seen_mask_keeps_no_float_maps_and_gives_the_masks_of_the_maps() -> None:
     import cv2
 
