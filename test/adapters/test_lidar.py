@@ -12,6 +12,33 @@ from mono_depth_ros.adapters.lidar import ScanPairing, lookup_cam_from_scan, sel
 from .support import MS, FakeClock
 
 
+class _RecordingBuffer:
+    """Stands in for tf2_ros.Buffer: records the frames asked for (tf2 refuses ids with a leading '/')."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, ...]] = []
+
+    def lookup_transform(self, target: str, source: str, stamp: object, timeout: object) -> str:
+        self.asked.append((target, source))
+        return "transform"
+
+    def lookup_transform_full(
+        self, target: str, target_stamp: object, source: str, source_stamp: object, fixed: str, timeout: object
+    ) -> str:
+        self.asked.append((target, source, fixed))
+        return "transform"
+
+
+def test_a_scan_frame_with_a_ros1_leading_slash_is_looked_up_as_tf2_stores_it() -> None:
+    """A Velodyne driver bridged from ROS 1 stamps ``/velodyne``; tf2 stores its transforms as ``velodyne`` and
+    refuses a lookup of ``/velodyne``: every scan was unused in the node, used in the bag runner."""
+    buffer = _RecordingBuffer()
+    header = SimpleNamespace(frame_id="/velodyne", stamp=None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "odom", None)
+    assert buffer.asked == [("camera_optical", "velodyne"), ("camera_optical", "velodyne", "odom")]
+
+
 @settings(max_examples=50)
 @given(st.lists(st.integers(-(10**9), 10**9), max_size=12), st.integers(0, 5 * 10**8))
 def test_select_scan_picks_the_closest_within_max_age(offsets: list[int], max_age_ns: int) -> None:
@@ -145,30 +172,3 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
     assert pair.add_frame(170 * MS, 2) == []
     (oldest,) = pair.add_frame(180 * MS, 3)
     assert oldest.item == 1 and pair.waiting == 2
-
-
-class _RecordingBuffer:
-    """Stands in for tf2_ros.Buffer: records the frames asked for (tf2 refuses ids with a leading '/')."""
-
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, ...]] = []
-
-    def lookup_transform(self, target: str, source: str, stamp: object, timeout: object) -> str:
-        self.asked.append((target, source))
-        return "transform"
-
-    def lookup_transform_full(
-        self, target: str, target_stamp: object, source: str, source_stamp: object, fixed: str, timeout: object
-    ) -> str:
-        self.asked.append((target, source, fixed))
-        return "transform"
-
-
-def test_a_scan_frame_with_a_ros1_leading_slash_is_looked_up_as_tf2_stores_it() -> None:
-    """A Velodyne driver bridged from ROS 1 stamps ``/velodyne``; tf2 stores its transforms as ``velodyne`` and
-    refuses a lookup of ``/velodyne``: every scan was unused in the node, used in the bag runner."""
-    buffer = _RecordingBuffer()
-    header = SimpleNamespace(frame_id="/velodyne", stamp=None)
-    lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
-    lookup_cam_from_scan(buffer, "camera_optical", None, header, "odom", None)
-    assert buffer.asked == [("camera_optical", "velodyne"), ("camera_optical", "velodyne", "odom")]
