@@ -7,6 +7,7 @@ shutdown. ``test_real_pipeline_end_to_end`` runs the real DepthPipeline with ``m
 
 from __future__ import annotations
 
+import array
 import functools
 import importlib
 import os
@@ -417,6 +418,26 @@ def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     send_frame(node, stamp_ns=STAMP_NS + 1)
     (depth,) = node.publishers["depth/image"].wait_for(1)
     assert depth.header.frame_id == FRAME_ID
+
+
+def test_an_image_frame_with_a_leading_slash_is_published_in_the_frame_tf2_stores(ros: Ros) -> None:
+    """``/camera_optical`` (a ROS 1 driver through a bridge): tf2 refuses the id in every lookup; the depth, its
+    camera_info and cloud come out in ``camera_optical``, the frame tf2 stored the driver's transforms under."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    image = rgb_image(STAMP_NS)
+    image.header.frame_id = "/" + FRAME_ID
+    send_frame(node, image=image)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert depth.header.frame_id == FRAME_ID and stats(node).bad == {}
+
+
+def test_an_image_without_pixels_is_skipped_and_counted_as_a_shape_error(ros: Ros) -> None:
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    image = rgb_image(STAMP_NS)
+    image.height, image.step, image.data = 0, 96, array.array("B")
+    send_frame(node, image=image)
+    assert wait_until(lambda: stats(node).bad == {"ShapeError": 1})
+    assert "image is 32x0: no pixels" in " ".join(node.get_logger().messages("WARN"))
 
 
 def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros: Ros) -> None:

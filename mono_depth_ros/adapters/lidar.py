@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
+from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
 
@@ -173,9 +174,11 @@ def lookup_cam_from_scan(
     """tf2 ``TransformStamped`` taking a scan into the camera: the extrinsic at the scan stamp, or with
     ``motion_frame`` (e.g. ``odom``) ``lookup_transform_full``: camera at the image stamp <- lidar at the scan stamp.
 
-    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait).
+    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait). A ROS 1
+    style scan frame ``/velodyne`` is looked up as ``velodyne``: tf2 stores it so and refuses ids with a leading '/'
+    (the bag runner's :class:`~mono_depth_ros.core.tf_buffer.TfBuffer` does the same).
     """
-    lidar_frame = str(cloud_header.frame_id)
+    lidar_frame = normalize_frame_id(str(cloud_header.frame_id))
     if motion_frame:
         return tf_buffer.lookup_transform_full(
             camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.lidar import ScanPairing, select_scan
+from mono_depth_ros.adapters.lidar import ScanPairing, lookup_cam_from_scan, select_scan
 
 from .support import MS, FakeClock
+
+
+class _RecordingBuffer:
+    """Stands in for tf2_ros.Buffer: records the frames asked for (tf2 refuses ids with a leading '/')."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, ...]] = []
+
+    def lookup_transform(self, target: str, source: str, stamp: object, timeout: object) -> str:
+        self.asked.append((target, source))
+        return "transform"
+
+    def lookup_transform_full(
+        self, target: str, target_stamp: object, source: str, source_stamp: object, fixed: str, timeout: object
+    ) -> str:
+        self.asked.append((target, source, fixed))
+        return "transform"
+
+
+def test_a_scan_frame_with_a_ros1_leading_slash_is_looked_up_as_tf2_stores_it() -> None:
+    """A Velodyne driver bridged from ROS 1 stamps ``/velodyne``; tf2 stores its transforms as ``velodyne`` and
+    refuses a lookup of ``/velodyne``: every scan was unused in the node, used in the bag runner."""
+    buffer = _RecordingBuffer()
+    header = SimpleNamespace(frame_id="/velodyne", stamp=None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "odom", None)
+    assert buffer.asked == [("camera_optical", "velodyne"), ("camera_optical", "velodyne", "odom")]
 
 
 @settings(max_examples=50)

@@ -89,7 +89,7 @@ def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path,
 def test_undecodable_and_bad_messages(tmp_path: Path) -> None:
     def damage(topic: str, index: int, msg: Any) -> Any:
         if topic == "/tf_static":
-            msg.transforms[0].transform.rotation.w = 5.0  # not a unit quaternion
+            msg.transforms[0].transform.rotation.w = 5.0  # not a unit quaternion: used normalised (tf2), reported
         if topic == "/camera/camera_info" and index == 1:
             msg.width = 0
         return msg

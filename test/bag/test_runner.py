@@ -110,6 +110,8 @@ def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:
     def mutate(t: str, index: int, msg: Any) -> Any:
         if t == topic and index == frame:
             setattr(msg, field, value)
+            if field == "height" and value == 0:  # an image without pixels: no data either
+                msg.data = msg.data[:0]
         return msg
 
     return mutate
@@ -127,6 +129,7 @@ def _drop(topic: str, frame: int | None = None) -> Mutate:
         (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
         (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
         (_set("encoding", "rgb8", "/depth_model/prediction", 1), "prediction: undecodable", "must be 32FC1"),
+        (_set("height", 0, "/camera/image_raw", 1), "image: ShapeError", "no pixels"),  # data emptied by _set below
     ],
 )
 def test_one_bad_frame_is_skipped_with_a_reason(
@@ -141,6 +144,17 @@ def test_one_bad_frame_is_skipped_with_a_reason(
     assert example is not None and example in summary.skipped.examples[reason]
     assert len(out["/depth/image"]) == 2
     assert reason in summary.format()
+
+
+def test_a_camera_info_roi_past_the_calibrated_image_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    def roi_past(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info" and index == 2:
+            msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height = 100, 100, 64, 48
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=roi_past)
+    assert dict(summary.skipped.counts) == {"camera_info: CalibrationError": 1}
+    assert "roi 64x48 at (100, 100) does not fit" in summary.skipped.examples["camera_info: CalibrationError"]
 
 
 def test_zero_focal_length_camera_info_is_skipped(tmp_path: Path) -> None:
