@@ -54,6 +54,8 @@ class ScanPairing(Generic[T]):
     * the next scan, expected one scan period (median of recent stamp gaps) after the last, cannot be closer than
       the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
       pointless wait);
+    * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
+      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
       during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
       (a dead LiDAR delays one frame, not every frame).
@@ -152,6 +154,8 @@ class ScanPairing(Generic[T]):
         newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
+        if stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0):
+            return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False
         next_gap = newest + period - stamp  # the expected next scan's distance from this frame

@@ -143,3 +143,32 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
     assert pair.add_frame(170 * MS, 2) == []
     (oldest,) = pair.add_frame(180 * MS, 3)
     assert oldest.item == 1 and pair.waiting == 2
+
+
+def test_pairing_does_not_hold_frames_for_scans_stamped_on_another_clock() -> None:
+    """A LiDAR stamping on its own clock, an hour behind the camera's: no scan can ever come within max_age, yet
+    every frame was held lidar.wait_s (scans kept arriving, so the 'LiDAR stopped' rule never fired): +200 ms of
+    latency on every frame for nothing."""
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=200, wait_ms=200)
+    hour = 3_600_000 * MS
+    for k in range(30):  # 30 Hz camera, 10 Hz LiDAR an hour behind; the scan of a frame comes 30 ms after it
+        clock.now_ns = k * 33 * MS
+        released = pair.add_frame(hour + k * 33 * MS, k)
+        if k % 3 == 0:
+            clock.now_ns += 30 * MS
+            released += pair.add_scan(k * 33 * MS, f"scan{k}")
+        assert [(r.item, r.scan, r.timed_out) for r in released] == [(k, None, False)], released
+    assert pair.waiting == 0
+
+
+def test_pairing_still_waits_for_a_slow_lidar_a_period_behind() -> None:
+    """The rule above must not give up on a 1 Hz LiDAR whose next scan can still be the frame's."""
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=200, wait_ms=1500)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")
+    assert pair.add_frame(1900 * MS, "frame") == []  # the scan at 2000 ms is due
+    clock.now_ns = 120 * MS
+    (released,) = pair.add_scan(2000 * MS, "c")
+    assert released.scan == (2000 * MS, "c")
