@@ -615,6 +615,35 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert not buffer.lookups  # the plain extrinsic lookup is not used
 
 
+def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:
+    """Odometry TF published after the camera's stamp (lidar.motion_frame: odom): the frame went to the worker as
+    soon as its scan was in, tf2 (timeout zero) could not look the image stamp up yet, and the frame lost its LiDAR
+    scale (TransformException), though TF answered a few ms later. It is held until TF answers (lidar.wait_s)."""
+    pipeline = EchoPipeline()
+    params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom", "lidar.wait_s": 5.0}
+    node = ros.make_node(params, pipeline=pipeline)
+    buffer = node.tf_listener.buffer
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    for stamp in (STAMP_NS - 100_000_000, STAMP_NS):  # its scan (and one before, for the scan period) is in
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp, "velo"),
+                                                                           structured, 1, 1, True))  # fmt: skip
+    cam_from_odom = RigidTransform(np.eye(3), np.array([0.0, 0.0, -2.0]), FRAME_ID, "odom")
+    buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_odom, 0), "test")
+    send_frame(node)
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    poll()
+    time.sleep(0.2)
+    assert node.publishers["depth/image"].messages == []  # held: odom <- velo not there yet
+    odom_from_velo = RigidTransform(np.eye(3), np.array([0.5, 0.0, 0.0]), "odom", "velo")
+    buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), odom_from_velo, 0), "test")
+    poll()
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS
+    assert "TransformException" not in stats(node).bad
+
+
 def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)

@@ -60,6 +60,12 @@ class ScanPairing(Generic[T]):
       during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
       (a dead LiDAR delays one frame, not every frame).
 
+    With ``ready`` (``ready(item, scan)``: can TF place this scan in this frame now? tf2 with timeout zero), a frame
+    whose scan choice is final is also held until ``ready`` answers, at most ``wait_ns``: TF that lags behind the
+    image (odometry published 30 ms after the camera's stamp) costs a few ms, not the frame's LiDAR scale. A frame
+    released after waiting for TF in vain makes later frames go at once (TF stopped, or a transform that is missing)
+    until the TF of that frame can be looked up after all (TF is back).
+
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
     arrive. A frame or scan stamped more than max(1 s, ``max_age_ns``) before the newest cached scan means ROS time
     went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before the jump, are dropped
@@ -75,8 +81,11 @@ class ScanPairing(Generic[T]):
         max_scans: int = 10,
         max_waiting: int = 8,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        ready: Callable[[T, tuple[int, Any]], bool] | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._ready = ready
+        self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
         self._max_waiting = max_waiting
@@ -127,23 +136,33 @@ class ScanPairing(Generic[T]):
     def _forget_scans_after_a_jump_back(self, stamp_ns: int) -> None:
         if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             self._scans.clear()
+            self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
 
     def _release(self) -> list[Paired[T]]:
         now = self._clock_ns()
         period = self.scan_period_ns()
         released: list[Paired[T]] = []
+        if self._unplaced is not None and self._ready is not None and self._ready(*self._unplaced):
+            self._unplaced = None  # TF answers again for the frame that went without it: wait for TF again
         while self._waiting:
             stamp, arrived, scans_then, item = self._waiting[0]
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
-            final = self._final(stamp, best, period)
+            chosen = self._final(stamp, best, period)
+            final = chosen and self._placed(item, best)
             if not (final or timed_out or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
-            if timed_out and not final and self._scans_seen == scans_then:
+            if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
+            if timed_out and chosen and not final and best is not None:
+                self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
             released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
         return released
+
+    def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
+        """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
+        return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
@@ -178,3 +197,28 @@ def lookup_cam_from_scan(
             camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
         )
     return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
+
+
+def tf_ready(
+    tf_buffer: Any, motion_frame: str, image_header: Callable[[T], Any]
+) -> Callable[[T, tuple[int, Any]], bool]:
+    """``ready`` for :class:`ScanPairing`: whether tf2 can answer now (timeout zero) the lookup
+    :func:`lookup_cam_from_scan` will make for a frame (``image_header(item)``: its image header) and its scan.
+
+    ``tf_buffer`` is a ``tf2_ros.Buffer``. A check tf2 cannot make (a bad frame id) answers True: the worker's lookup
+    then counts the error, the frame is not held for it.
+    """
+
+    def ready(item: T, scan: tuple[int, Any]) -> bool:
+        image, cloud = image_header(item), scan[1].header
+        camera_frame, lidar_frame = str(image.frame_id), str(cloud.frame_id)
+        try:
+            if motion_frame:
+                return bool(
+                    tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, cloud.stamp, motion_frame)
+                )
+            return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+        except Exception:  # tf2 raises its own types for invalid arguments: the worker reports them
+            return True
+
+    return ready

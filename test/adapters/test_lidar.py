@@ -172,3 +172,71 @@ def test_pairing_still_waits_for_a_slow_lidar_a_period_behind() -> None:
     clock.now_ns = 120 * MS
     (released,) = pair.add_scan(2000 * MS, "c")
     assert released.scan == (2000 * MS, "c")
+
+
+class FakeTf:
+    """``ready(item, scan)`` for ScanPairing: TF places a scan in a frame once it has data up to the frame's stamp."""
+
+    def __init__(self) -> None:
+        self.latest_ns = -1
+        self.asked: list[object] = []
+
+    def __call__(self, item: object, scan: tuple[int, object]) -> bool:
+        self.asked.append(item)
+        assert isinstance(item, int)
+        return self.latest_ns >= item
+
+
+def test_pairing_holds_a_frame_until_tf_can_place_its_scan() -> None:
+    """TF (odom) lagging 30 ms behind the camera, lidar.motion_frame set: the frame's scan was in, it went to the
+    worker at once, and tf2 (timeout zero) could not look up the image stamp yet: the frame lost its LiDAR scale
+    (TransformException) although TF answered 30 ms later."""
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    tf.latest_ns = 95 * MS
+    (first,) = pair.add_frame(90 * MS, 90 * MS)  # its TF is in: not held
+    assert first.scan == (100 * MS, "b") and not first.timed_out
+    pair.add_scan(200 * MS, "c")
+    clock.now_ns = 10 * MS
+    assert pair.add_frame(210 * MS, 210 * MS) == []  # scan chosen (c), TF only up to 95 ms: held
+    clock.now_ns = 30 * MS
+    assert pair.poll() == []
+    tf.latest_ns = 220 * MS
+    clock.now_ns = 40 * MS
+    (second,) = pair.poll()
+    assert (second.item, second.scan, second.timed_out, second.waited_ns) == (210 * MS, (200 * MS, "c"), False, 30 * MS)
+
+
+def test_pairing_stops_waiting_for_tf_that_does_not_come_until_it_answers_again() -> None:
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(100 * MS, 100 * MS) == []  # no TF at all (a missing transform, odometry stopped)
+    clock.now_ns = 200 * MS
+    (timed_out,) = pair.poll()
+    assert timed_out.timed_out and timed_out.scan == (100 * MS, "b")  # goes with its scan: the worker counts the miss
+    pair.add_scan(200 * MS, "c")
+    (at_once,) = pair.add_frame(200 * MS, 200 * MS)  # TF given up on: no wait
+    assert not at_once.timed_out and at_once.scan == (200 * MS, "c")
+    tf.latest_ns = 100 * MS  # TF is back (lagging): the frame that went without it could be placed now
+    clock.now_ns = 300 * MS
+    pair.add_scan(300 * MS, "d")
+    assert pair.add_frame(300 * MS, 300 * MS) == []  # held for its TF again
+    tf.latest_ns = 300 * MS
+    (placed,) = pair.poll()
+    assert placed.scan == (300 * MS, "d") and not placed.timed_out
+
+
+def test_pairing_does_not_ask_tf_for_a_frame_without_a_scan() -> None:
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(100 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")
+    (released,) = pair.add_frame(1150 * MS, 1150 * MS)  # no scan within max_age can come: nothing to place
+    assert released.scan is None and tf.asked == []
