@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
-from mono_depth_ros.bag.pairing import StampIndex
+from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
+from mono_depth_ros.bag.passes import StreamPasses
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
@@ -123,12 +124,14 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """One image message: bag time, header stamp and frame (None / "" when it could not be decoded)."""
+    """One image message: bag time, header stamp and frame (None / "" when it could not be decoded), and the pass
+    of the bag it belongs to (:mod:`.passes`: 0 unless the image stamps went back)."""
 
     log_ns: int
     stamp_ns: int | None
     frame_id: str
     error: str = ""
+    bag_pass: int = 0
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,7 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         BagError: the storage fails part-way.
     """
     index = BagIndex(topics)
-    info_stamps: list[int] = []
-    info_keys: list[int] = []
-    lidar: tuple[list[int], list[int]] = ([], [])
-    predictions: tuple[list[int], list[int]] = ([], [])
+    streams = _Streams()
     wanted = topics.all
     stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
     for message in bag.messages(selection, heads=stamp_only):  # images, scans, predictions: their heads only
@@ -205,13 +205,13 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
         if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
-            _add_stamp(index, topics, message, *header, lidar, predictions)
+            _add_stamp(index, topics, message, *header, streams)
             continue
         try:
             decoded = bag.deserialize(message)
         except EncodingError as err:
             if message.topic == topics.image:
-                index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
+                index.images.append(ImageEntry(message.log_ns, None, "", str(err), streams.images.current))
             else:
                 summary.warnings.add(f"undecodable {message.topic}", str(err))
             continue
@@ -224,39 +224,71 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         stamp_ns = stamp_to_ns(decoded.header.stamp)
         frame_id = str(decoded.header.frame_id)
         if message.topic == topics.camera_info:
-            info_stamps.append(stamp_ns)
-            info_keys.append(len(index.camera_infos))
+            streams.camera_info.add(message.log_ns, stamp_ns, len(index.camera_infos))
             key = (*calibration_key(decoded), frame_id)
             if key not in index.calibrations:
                 index.calibrations[key] = _camera_info_entry(decoded, frame_id)
             index.camera_infos.append(index.calibrations[key])
         else:
-            _add_stamp(index, topics, message, stamp_ns, frame_id, lidar, predictions)
-    index.camera_info_stamps = StampIndex.build(info_stamps, info_keys)
-    index.lidar_stamps = StampIndex.build(*lidar)
-    index.prediction_stamps = StampIndex.build(*predictions)
+            _add_stamp(index, topics, message, stamp_ns, frame_id, streams)
+    index.camera_info_stamps = streams.camera_info.index(streams.images)
+    index.lidar_stamps = streams.lidar.index(streams.images)
+    index.prediction_stamps = streams.prediction.index(streams.images)
+    _note_passes(streams.images, topics.image, summary)
     return index
 
 
+@dataclass
+class _Stream:
+    """The stamps of one partner topic as the first pass reads them, with the pass of each (:mod:`.passes`)."""
+
+    stamps: list[int] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    local_passes: list[int] = field(default_factory=list)
+    passes: StreamPasses = field(default_factory=StreamPasses)
+
+    def add(self, log_ns: int, stamp_ns: int, key: int) -> None:
+        self.stamps.append(stamp_ns)
+        self.keys.append(key)
+        self.local_passes.append(self.passes.add(log_ns, stamp_ns))
+
+    def index(self, images: StreamPasses) -> StampIndex:
+        """The stamps indexed by bag pass (the passes of the image stream ``images``)."""
+        bag_passes = self.passes.bag_passes(images)
+        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in self.local_passes])
+
+
+@dataclass
+class _Streams:
+    images: StreamPasses = field(default_factory=StreamPasses)
+    camera_info: _Stream = field(default_factory=_Stream)
+    lidar: _Stream = field(default_factory=_Stream)
+    prediction: _Stream = field(default_factory=_Stream)
+
+
 def _add_stamp(
-    index: BagIndex,
-    topics: TopicPlan,
-    message: BagMessage,
-    stamp_ns: int,
-    frame_id: str,
-    lidar: tuple[list[int], list[int]],
-    predictions: tuple[list[int], list[int]],
+    index: BagIndex, topics: TopicPlan, message: BagMessage, stamp_ns: int, frame_id: str, streams: _Streams
 ) -> None:
     """Index one image, scan or prediction by its header stamp (int ns)."""
     if message.topic == topics.image:
-        index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
+        bag_pass = streams.images.add(message.log_ns, stamp_ns)
+        index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id, bag_pass=bag_pass))
     elif message.topic == topics.lidar:
-        lidar[0].append(stamp_ns)
-        lidar[1].append(message.ordinal)
+        streams.lidar.add(message.log_ns, stamp_ns, message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
-        predictions[0].append(stamp_ns)
-        predictions[1].append(message.ordinal)
+        streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
+
+
+def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:
+    """A summary note when the image stamps went back (the bag holds several passes)."""
+    jumps = images.starts_log_ns[1:]
+    if jumps:
+        shown = ", ".join(f"{log_ns / NS_PER_S:.3f} s" for log_ns in jumps[:5]) + (", ..." if len(jumps) > 5 else "")
+        summary.notes.append(
+            f"the stamps on {topic} went back {len(jumps)} time(s) (at bag time {shown}: a simulation reset, a "
+            f"recorded --loop): each image is paired with the camera_info, scan and prediction of its own pass"
+        )
 
 
 def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:

@@ -10,14 +10,16 @@ after its image is found as well):
   the earlier scan);
 * external prediction: the exact stamp only (a prediction of another image is never used).
 
-Among messages with equal stamps the last one recorded wins.
+Among messages with equal stamps the last one recorded wins. In a bag whose clock went back (:mod:`.passes`), an
+image is paired within its own pass only; camera_info falls back to the latest one of an earlier pass (the node keeps
+the last camera_info it received).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -38,20 +40,43 @@ class StampIndex:
     Attributes:
         stamps_ns: ascending header stamps (int ns).
         keys: ``keys[i]`` identifies the message stamped ``stamps_ns[i]`` (its ordinal on the topic).
+        passes: bag pass -> the index of its messages, when the bag's clock went back (:meth:`of_pass`).
     """
 
     stamps_ns: tuple[int, ...]
     keys: tuple[int, ...]
+    passes: Mapping[int, StampIndex] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None) -> StampIndex:
-        """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order."""
+    def build(
+        cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None, passes: Sequence[int] | None = None
+    ) -> StampIndex:
+        """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order.
+
+        ``passes``: the bag pass of each message (:mod:`.passes`; None: all in pass 0).
+        """
         keys = list(range(len(stamps_ns))) if keys is None else list(keys)
-        if len(keys) != len(stamps_ns):
-            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys"
+        if len(keys) != len(stamps_ns) or (passes is not None and len(passes) != len(stamps_ns)):
+            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys and {'no' if passes is None else len(passes)} passes"
             raise ValueError(msg)
         order = sorted(range(len(stamps_ns)), key=lambda i: stamps_ns[i])  # stable: recording order within a stamp
-        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order))
+        by_pass: dict[int, StampIndex] = {}
+        if passes is not None and any(passes):
+            for bag_pass in sorted(set(passes)):
+                chosen = [i for i in range(len(stamps_ns)) if passes[i] == bag_pass]
+                by_pass[bag_pass] = cls.build([stamps_ns[i] for i in chosen], [keys[i] for i in chosen])
+        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order), by_pass)
+
+    def of_pass(self, bag_pass: int) -> StampIndex:
+        """The messages of one bag pass (all of them when the bag's clock never went back)."""
+        if not self.passes:
+            return self
+        return self.passes.get(bag_pass, _EMPTY)
+
+    def latest_before_pass(self, bag_pass: int) -> int | None:
+        """Key of the latest-stamped message of the last earlier pass that has any, or None."""
+        earlier = [p for p in self.passes if p < bag_pass and self.passes[p].keys]
+        return self.passes[max(earlier)].keys[-1] if earlier else None
 
     def __len__(self) -> int:
         """Number of indexed messages."""
@@ -89,6 +114,9 @@ class StampIndex:
         return key if within else None
 
 
+_EMPTY = StampIndex((), ())
+
+
 @dataclass(frozen=True)
 class PairingRules:
     """The parameters that decide pairing (see the module docstring).
@@ -120,20 +148,24 @@ class PairingRules:
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
-    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex) -> int | None:
-        """Key of the camera_info for an image, or None when there is none at or before it (nor close enough)."""
-        key = infos.exact(image_stamp_ns)
+    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the camera_info for an image of ``bag_pass``, or None when there is none at or before it (nor
+        close enough) in its pass nor in an earlier one."""
+        own = infos.of_pass(bag_pass)
+        key = own.exact(image_stamp_ns)
         if key is None and self.sync_mode == "approximate":
-            key = infos.nearest(image_stamp_ns, self.slop_ns, strict=True)
+            key = own.nearest(image_stamp_ns, self.slop_ns, strict=True)
         if key is None:
-            key = infos.latest_at_or_before(image_stamp_ns)
+            key = own.latest_at_or_before(image_stamp_ns)
+        if key is None:
+            key = infos.latest_before_pass(bag_pass)
         return key
 
-    def lidar_for(self, image_stamp_ns: int, scans: StampIndex) -> int | None:
-        """Key of the scan nearest to the image within ``lidar_max_age_ns``, or None."""
-        return scans.nearest(image_stamp_ns, self.lidar_max_age_ns)
+    def lidar_for(self, image_stamp_ns: int, scans: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the scan of ``bag_pass`` nearest to the image within ``lidar_max_age_ns``, or None."""
+        return scans.of_pass(bag_pass).nearest(image_stamp_ns, self.lidar_max_age_ns)
 
     @staticmethod
-    def prediction_for(image_stamp_ns: int, predictions: StampIndex) -> int | None:
-        """Key of the prediction with the image's exact stamp, or None."""
-        return predictions.exact(image_stamp_ns)
+    def prediction_for(image_stamp_ns: int, predictions: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the prediction of ``bag_pass`` with the image's exact stamp, or None."""
+        return predictions.of_pass(bag_pass).exact(image_stamp_ns)

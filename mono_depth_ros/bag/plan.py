@@ -39,9 +39,10 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             plans.append(FramePlan(ordinal, entry, skip=("image: EncodingError", entry.error)))
             continue
         stamp_ns = entry.stamp_ns
-        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps)
-        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps) if topics.lidar else None
-        prediction = rules.prediction_for(stamp_ns, index.prediction_stamps) if topics.prediction else None
+        bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
+        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass)
+        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         skip = None
         if info is None:
             first = index.camera_info_stamps.stamps_ns[:1]

@@ -1,0 +1,48 @@
+"""The passes of a bag whose clock went back, per stream, and the bag pass of each stream's pass."""
+
+from __future__ import annotations
+
+from mono_depth_ros.bag.pairing import PairingRules, StampIndex
+from mono_depth_ros.bag.passes import StreamPasses
+
+S = 1_000_000_000
+MS = 1_000_000
+
+
+def test_a_stamp_more_than_a_second_back_starts_a_pass() -> None:
+    stream = StreamPasses()
+    assert [stream.add(log, stamp) for log, stamp in [(0, 100 * S), (1, 101 * S), (2, 100 * S + 500 * MS)]] == [0, 0, 0]
+    assert stream.add(3, 90 * S) == 1  # 11 s back: a reset
+    assert stream.add(4, 91 * S) == 1
+    assert stream.starts_log_ns == [0, 3] and stream.current == 1
+
+
+def test_partner_passes_follow_the_image_pass_in_force_or_just_begun() -> None:
+    images = StreamPasses()
+    for log, stamp in [(0, 100 * S), (10 * S, 110 * S), (11 * S, 50 * S), (20 * S, 59 * S)]:
+        images.add(log, stamp)  # the image stamps go back at bag time 11 s
+    early = StreamPasses()  # the new pass's first scan recorded 50 ms before the new pass's first image
+    for log, stamp in [(0, 100 * S), (11 * S - 50 * MS, 50 * S)]:
+        early.add(log, stamp)
+    assert early.bag_passes(images) == [0, 1]
+    late = StreamPasses()  # a LiDAR that starts again 5 s after the reset
+    for log, stamp in [(0, 100 * S), (16 * S, 55 * S)]:
+        late.add(log, stamp)
+    assert late.bag_passes(images) == [0, 1]
+    starts_later = StreamPasses()  # a stream that starts in the second pass (no jump of its own)
+    starts_later.add(12 * S, 51 * S)
+    assert starts_later.bag_passes(images) == [1]
+
+
+def test_pairing_stays_in_the_image_pass_and_camera_info_falls_back_to_an_earlier_pass() -> None:
+    scans = StampIndex.build([100, 200, 100, 230], passes=[0, 0, 1, 1])
+    rules = PairingRules(slop_ns=10, lidar_max_age_ns=50)
+    assert rules.lidar_for(195, scans, 1) == 3  # the first pass's scan at 200 is nearer, but of another pass
+    assert rules.lidar_for(195, scans, 0) == 1
+    assert rules.lidar_for(195, scans, 2) is None
+    infos = StampIndex.build([100, 200], passes=[0, 0])  # published once (latched), in the first pass only
+    assert rules.camera_info_for(50, infos, 0) is None
+    one_pass = StampIndex.build([100, 300], passes=[0, 1])
+    assert rules.camera_info_for(50, one_pass, 1) == 0  # none in its pass yet: the last one received before
+    assert rules.camera_info_for(310, one_pass, 1) == 1
+    assert StampIndex.build([5, 6]).of_pass(3).keys == (0, 1)  # one pass: every message
