@@ -156,7 +156,10 @@ class BagIndex:
         calibrations: the distinct entries, by calibration key and frame id.
         lidar_stamps, lidar_frames: scans by stamp; scan ordinal → frame id.
         prediction_stamps: predictions by stamp.
-        tf: every /tf and /tf_static transform of the bag.
+        tf: every /tf_static transform and the /tf transforms of the first pass of /tf (all of them when its stamps
+            never went back; :meth:`tf_for` gives the TF of a bag pass).
+        tf_passes: the TF of each pass of /tf (``tf_passes[0]`` is ``tf``), sharing the static transforms;
+            ``tf_bag_passes``: the bag pass each began in.
     """
 
     topics: TopicPlan
@@ -168,11 +171,28 @@ class BagIndex:
     lidar_frames: dict[int, str] = field(default_factory=dict)
     prediction_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     tf: TfBuffer = field(default_factory=TfBuffer)
+    tf_passes: list[TfBuffer] = field(default_factory=list)
+    tf_bag_passes: list[int] = field(default_factory=list)
+
+    def tf_for(self, bag_pass: int) -> TfBuffer:
+        """The TF of a bag pass: that of the last pass of /tf begun by then (what the node's buffer holds after it
+        forgot the transforms from before the jump)."""
+        chosen = self.tf
+        for tf, began in zip(self.tf_passes, self.tf_bag_passes, strict=True):
+            if began <= bag_pass:
+                chosen = tf
+        return chosen
 
     def cam_from_scan(
-        self, camera_frame: str, image_ns: int | None, lidar_frame: str, scan_ns: int, motion_frame: str = ""
+        self,
+        camera_frame: str,
+        image_ns: int | None,
+        lidar_frame: str,
+        scan_ns: int,
+        motion_frame: str = "",
+        bag_pass: int = 0,
     ) -> RigidTransform:
-        """The transform taking a scan's points into the camera frame of an image.
+        """The transform taking a scan's points into the camera frame of an image (of ``bag_pass``: its TF).
 
         With ``motion_frame`` (a fixed frame such as ``odom``) the points are also moved from the scan stamp to the
         image stamp (TF time travel: ``camera(image)_from_lidar(scan)``); without, the extrinsic at the scan stamp.
@@ -181,10 +201,11 @@ class BagIndex:
         Raises:
             TransformError: the TF chain is missing (the message says what to publish).
         """
+        tf = self.tf_for(bag_pass)
         if motion_frame:
             target_ns = scan_ns if image_ns is None else image_ns
-            return self.tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
-        return self.tf.lookup(camera_frame, lidar_frame, scan_ns)
+            return tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
+        return tf.lookup(camera_frame, lidar_frame, scan_ns)
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
@@ -217,7 +238,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue
         if message.topic in TF_TOPICS:
             try:
-                index.tf.add_tf_message(decoded, static=TF_TOPICS[message.topic])
+                _tf_of(index, streams.tf, message.log_ns, decoded, TF_TOPICS[message.topic]).add_tf_message(
+                    decoded, static=TF_TOPICS[message.topic]
+                )
             except DepthError as err:
                 summary.warnings.add(f"{message.topic}: {type(err).__name__}", str(err))
             continue
@@ -234,6 +257,8 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
     index.camera_info_stamps = streams.camera_info.index(streams.images)
     index.lidar_stamps = streams.lidar.index(streams.images)
     index.prediction_stamps = streams.prediction.index(streams.images)
+    index.tf_passes = index.tf_passes or [index.tf]
+    index.tf_bag_passes = streams.tf.bag_passes(streams.images) or [0]
     _note_passes(streams.images, topics.image, summary)
     return index
 
@@ -261,6 +286,7 @@ class _Stream:
 @dataclass
 class _Streams:
     images: StreamPasses = field(default_factory=StreamPasses)
+    tf: StreamPasses = field(default_factory=StreamPasses)
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
     prediction: _Stream = field(default_factory=_Stream)
@@ -278,6 +304,21 @@ def _add_stamp(
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
+
+
+def _tf_of(index: BagIndex, passes: StreamPasses, log_ns: int, msg: Any, static: bool) -> TfBuffer:
+    """The TF buffer a ``tf2_msgs/TFMessage`` goes into: a new one (sharing the static transforms) when a dynamic
+    transform in it is stamped more than :data:`~.passes.TIME_JUMP_BACK_NS` before the newest of its child frame."""
+    if static:
+        return index.tf  # shared by every pass
+    tf_pass = passes.current
+    for transform in msg.transforms:
+        tf_pass = passes.add(log_ns, stamp_to_ns(transform.header.stamp), str(transform.child_frame_id))
+    if not index.tf_passes:
+        index.tf_passes.append(index.tf)
+    while len(index.tf_passes) <= tf_pass:
+        index.tf_passes.append(index.tf.sharing_static())
+    return index.tf_passes[tf_pass]
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

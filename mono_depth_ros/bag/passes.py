@@ -7,7 +7,8 @@ stamp, taken at another place.
 
 Each stream (topic) is followed in recording order: a header stamp more than
 :data:`~mono_depth_ros.core.scale.recovery.TIME_JUMP_BACK_NS` before the newest one seen on it starts a new pass of
-that stream (the node's rule). The image topic's passes are the bag's passes. A pass of another stream belongs to
+that stream (the node's rule; on ``/tf``, per child frame, as ``adapters.tf_time_jump``). The image topic's passes
+are the bag's passes. A pass of another stream belongs to
 the bag pass in force when its first message was recorded, or to one that began at most ``TIME_JUMP_BACK_NS`` later
 (after a jump, a scan of the new pass is often recorded just before the first image of it).
 """
@@ -29,16 +30,16 @@ class StreamPasses:
     def __init__(self, jump_back_ns: int = TIME_JUMP_BACK_NS) -> None:
         self.jump_back_ns = int(jump_back_ns)
         self.starts_log_ns: list[int] = []
-        self._newest_ns: int | None = None
+        self._newest_ns: dict[str, int] = {}  # key (a TF child frame; "" for a topic) -> newest stamp in this pass
 
-    def add(self, log_ns: int, stamp_ns: int) -> int:
-        """The stream's pass number (0, 1, ...) of a message recorded at bag time ``log_ns`` stamped ``stamp_ns``."""
-        newest = self._newest_ns
-        if newest is None or stamp_ns < newest - self.jump_back_ns:
+    def add(self, log_ns: int, stamp_ns: int, key: str = "") -> int:
+        """The stream's pass number (0, 1, ...) of a message recorded at bag time ``log_ns`` stamped ``stamp_ns``
+        (``key``: the TF child frame, whose stamps are compared with its own)."""
+        newest = self._newest_ns.get(key)
+        if not self.starts_log_ns or (newest is not None and stamp_ns < newest - self.jump_back_ns):
             self.starts_log_ns.append(int(log_ns))
-            self._newest_ns = int(stamp_ns)
-        else:
-            self._newest_ns = max(newest, int(stamp_ns))
+            self._newest_ns = {}
+        self._newest_ns[key] = max(self._newest_ns.get(key, int(stamp_ns)), int(stamp_ns))
         return len(self.starts_log_ns) - 1
 
     @property

@@ -105,7 +105,9 @@ class _SecondPass:
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
-        self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
+        self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
+        lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
+        self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
         self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
@@ -202,6 +204,7 @@ class _SecondPass:
             return
         assert plan.camera_info is not None and plan.entry.stamp_ns is not None  # planned
         started = time.perf_counter()
+        self.bag_pass = plan.entry.bag_pass
         camera = self.index.camera_infos[plan.camera_info]
         if camera.model is None:
             skipped.add(camera.error_reason, camera.error)
@@ -284,6 +287,7 @@ class _SecondPass:
                 scan.frame_id,
                 scan.stamp_ns,
                 self.config.lidar.motion_frame,
+                plan.entry.bag_pass,
             )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))

@@ -46,3 +46,13 @@ def test_pairing_stays_in_the_image_pass_and_camera_info_falls_back_to_an_earlie
     assert rules.camera_info_for(50, one_pass, 1) == 0  # none in its pass yet: the last one received before
     assert rules.camera_info_for(310, one_pass, 1) == 1
     assert StampIndex.build([5, 6]).of_pass(3).keys == (0, 1)  # one pass: every message
+
+
+def test_tf_stamps_are_compared_per_child_frame() -> None:
+    """/tf mixes publishers: a slow one (a frame stamped 2 s behind the others) is no jump; one going back is."""
+    tf = StreamPasses()
+    assert tf.add(0, 100 * S, "base_link") == 0
+    assert tf.add(1, 98 * S, "gimbal") == 0  # another child, behind: not a jump
+    assert tf.add(2, 101 * S, "base_link") == 0
+    assert tf.add(3, 50 * S, "base_link") == 1  # its own stamps went back
+    assert tf.add(4, 51 * S, "gimbal") == 1  # newest stamps were forgotten with the new pass
