@@ -37,7 +37,7 @@ from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan, tf_ready
+from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
@@ -221,6 +221,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
+                on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)

@@ -644,6 +644,26 @@ def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: 
     assert "TransformException" not in stats(node).bad
 
 
+def test_a_lidar_on_another_clock_holds_no_frame_and_is_explained_in_the_log(ros: Ros) -> None:
+    """Scans stamped an hour behind the images (a LiDAR on its own clock): each frame was held lidar.wait_s for a
+    scan that could not come, and went out with "no LiDAR scan" and not a word in the log."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    hour_ns = 3600 * 10**9
+    for stamp in (STAMP_NS - hour_ns - 100_000_000, STAMP_NS - hour_ns):
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp, "velo"),
+                                                                           structured, 1, 1, True))  # fmt: skip
+    started = time.monotonic()
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert time.monotonic() - started < 2.0  # not held lidar.wait_s (5 s)
+    assert pipeline.frames[0].lidar is None
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "LiDAR scan not used" in m]
+    assert "nearest scan is stamped 3600.000 s before it" in warning and "different clocks" in warning
+
+
 def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)

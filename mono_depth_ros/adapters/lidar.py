@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 
 T = TypeVar("T")
@@ -30,11 +31,19 @@ def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
     return None if best is None else best[1]
 
 
+def nearest_stamp(scans: Any, stamp_ns: int) -> int | None:
+    """The stamp of the item of ``scans`` (``(stamp_ns, payload)`` pairs) nearest to ``stamp_ns``, at any distance
+    (None: no scans)."""
+    stamps = [int(item[0]) for item in scans]
+    return min(stamps, key=lambda scan_ns: abs(scan_ns - stamp_ns)) if stamps else None
+
+
 @dataclass(frozen=True)
 class Paired(Generic[T]):
     """A frame released by :class:`ScanPairing`, with the scan chosen for it (None: no scan within the age limit).
 
-    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out.
+    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out;
+    ``nearest_ns``: without a scan, the stamp of the scan at hand nearest to the frame's (None: no scan at hand).
     """
 
     item: T
@@ -42,6 +51,36 @@ class Paired(Generic[T]):
     scan: tuple[int, Any] | None
     waited_ns: int
     timed_out: bool
+    nearest_ns: int | None = None
+
+
+def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: float) -> str:
+    """Why an image has no LiDAR scan (node log and bag summary alike): the nearest scan's distance and, when it is
+    more than 1 s away, what that usually means."""
+    text = f"no scan on {topic} within lidar.max_age_s={max_age_s:g} s of the image stamped {image_ns / 1e9:.3f} s"
+    if nearest_ns is None:
+        return text
+    gap_s = (nearest_ns - image_ns) / 1e9
+    text += f"; the nearest scan is stamped {abs(gap_s):.3f} s {'after' if gap_s > 0 else 'before'} it"
+    if abs(nearest_ns - image_ns) > TIME_JUMP_BACK_NS:
+        cause = "the LiDAR stopped, or " if gap_s < 0 else ""
+        text += f" ({cause}the LiDAR and the camera stamp on different clocks: compare their header stamps)"
+    return text
+
+
+class UnpairedLog:
+    """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
+    frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
+    it (:func:`no_scan_text`)."""
+
+    def __init__(self, warn: Callable[[str], Any], topic: str, max_age_s: float, period_s: float = 2.0) -> None:
+        self._warn, self._topic, self._max_age_s = warn, topic, max_age_s
+        self._throttle = ReasonThrottle(period_s)
+
+    def __call__(self, paired: Paired[Any]) -> None:
+        text = no_scan_text(self._topic, paired.stamp_ns, paired.nearest_ns, self._max_age_s)
+        if (held := self._throttle.allow("no scan", text)) is not None:
+            self._warn(f"LiDAR scan not used: {text}; this frame's scale falls back{held}")
 
 
 class ScanPairing(Generic[T]):
@@ -66,6 +105,10 @@ class ScanPairing(Generic[T]):
     released after waiting for TF in vain makes later frames go at once (TF stopped, or a transform that is missing)
     until the TF of that frame can be looked up after all (TF is back).
 
+    ``on_unpaired(paired)`` is called for a frame released without a scan although scans are at hand, the nearest
+    further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
+    another clock); ``paired.nearest_ns`` is that scan's stamp.
+
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
     arrive. A frame or scan stamped more than max(1 s, ``max_age_ns``) before the newest cached scan means ROS time
     went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before the jump, are dropped
@@ -82,9 +125,11 @@ class ScanPairing(Generic[T]):
         max_waiting: int = 8,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         ready: Callable[[T, tuple[int, Any]], bool] | None = None,
+        on_unpaired: Callable[[Paired[T]], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._ready = ready
+        self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
@@ -157,7 +202,10 @@ class ScanPairing(Generic[T]):
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
                 self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
-            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
+            nearest = None if best is not None else nearest_stamp(self._scans, stamp)
+            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final, nearest))
+            if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
+                self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:

@@ -94,6 +94,12 @@ class StampIndex:
         right = bisect.bisect_right(self.stamps_ns, stamp_ns)
         return self.keys[right - 1] if right > 0 else None
 
+    def nearest_stamp_ns(self, stamp_ns: int) -> int | None:
+        """The indexed stamp nearest to ``stamp_ns`` at any distance (None: nothing indexed)."""
+        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
+        around = self.stamps_ns[max(right - 1, 0) : right + 1]
+        return min(around, key=lambda s: abs(s - stamp_ns)) if around else None
+
     def nearest(self, stamp_ns: int, max_distance_ns: int, *, strict: bool = False) -> int | None:
         """Key of the message nearest to ``stamp_ns`` within ``max_distance_ns`` (``<`` when ``strict``), or None.
 

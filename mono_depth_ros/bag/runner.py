@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
     DIAGNOSTICS_TOPIC,
@@ -266,12 +267,11 @@ class _SecondPass:
         if not self.topics.lidar:
             return None
         warnings = self.summary.warnings
-        if plan.lidar is None:
-            max_age = self.config.lidar.max_age_s
-            warnings.add(
-                "lidar: no scan in time",
-                f"no scan on {self.topics.lidar} within lidar.max_age_s={max_age} s of the image",
-            )
+        if plan.lidar is None:  # explained as the node explains it: how far the nearest scan of its pass is
+            stamp_ns, scans = plan.entry.stamp_ns or 0, self.index.lidar_stamps.of_pass(plan.entry.bag_pass)
+            nearest = scans.nearest_stamp_ns(stamp_ns)
+            text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
+            warnings.add("lidar: no scan in time", text)
             return None
         scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
         if isinstance(scan, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.lidar import ScanPairing, select_scan
+from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, no_scan_text, select_scan
 
 from .support import MS, FakeClock
 
@@ -240,3 +240,34 @@ def test_pairing_does_not_ask_tf_for_a_frame_without_a_scan() -> None:
     pair.add_scan(1000 * MS, "b")
     (released,) = pair.add_frame(1150 * MS, 1150 * MS)  # no scan within max_age can come: nothing to place
     assert released.scan is None and tf.asked == []
+
+
+def test_a_frame_without_a_scan_is_explained_when_the_scans_are_not_a_matter_of_the_scan_rate() -> None:
+    """A LiDAR on another clock (or stopped) gave frames without a scan and not a word in the log (scale_reason said
+    "no LiDAR scan" while scans were arriving); a 1 Hz LiDAR between its scans is no problem to report."""
+    clock = FakeClock()
+    reported: list[Paired[int]] = []
+    pair: ScanPairing[int] = ScanPairing(100 * MS, 200 * MS, clock_ns=clock, on_unpaired=reported.append)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")  # 1 Hz
+    (between,) = pair.add_frame(1150 * MS, 1)  # 150 ms from its nearest scan: the scan rate, not reported
+    assert between.scan is None and between.nearest_ns == 1000 * MS and reported == []
+    hour = 3_600_000 * MS
+    (far,) = pair.add_frame(hour, 2)
+    assert reported == [far] and far.nearest_ns == 1000 * MS
+    text = no_scan_text("/lidar/points", far.stamp_ns, far.nearest_ns, 0.2)
+    assert "nearest scan is stamped 3599.000 s before it" in text
+    assert "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks" in text
+    ahead = no_scan_text("/lidar/points", 0, 5 * 10**9, 0.2)
+    assert "5.000 s after it" in ahead and "stopped" not in ahead and "different clocks" in ahead
+    assert no_scan_text("/lidar/points", 0, None, 0.2).endswith("of the image stamped 0.000 s")
+
+
+def test_unpaired_log_warns_once_per_kind_with_how_many_were_held_back() -> None:
+    warnings: list[str] = []
+    log = UnpairedLog(warnings.append, "/lidar/points", 0.2, period_s=3600.0)
+    for k in range(3):
+        log(Paired(k, 10**13 + k, None, 0, False, nearest_ns=k))
+    (warning,) = warnings
+    assert warning.startswith("LiDAR scan not used: no scan on /lidar/points within lidar.max_age_s=0.2 s")
+    assert warning.endswith("this frame's scale falls back")

@@ -56,3 +56,9 @@ def test_tf_stamps_are_compared_per_child_frame() -> None:
     assert tf.add(2, 101 * S, "base_link") == 0
     assert tf.add(3, 50 * S, "base_link") == 1  # its own stamps went back
     assert tf.add(4, 51 * S, "gimbal") == 1  # newest stamps were forgotten with the new pass
+
+
+def test_nearest_stamp_at_any_distance() -> None:
+    index = StampIndex.build([100, 300, 200])
+    assert [index.nearest_stamp_ns(t) for t in (0, 240, 260, 10**12)] == [100, 200, 300, 300]
+    assert StampIndex.build([]).nearest_stamp_ns(5) is None

@@ -124,6 +124,21 @@ def test_lidar_motion_frame_in_a_bag_whose_clock_went_back_uses_the_tf_of_each_p
         np.testing.assert_array_equal(second, depth_image_to_metres(image))
 
 
+def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path: Path) -> None:
+    """The summary said only "no scan within lidar.max_age_s"; now, as the node's log: how far the nearest scan is,
+    and that more than a second usually means two clocks."""
+
+    def hour_behind(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points":
+            msg.header.stamp.sec -= 3600
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=hour_behind)
+    assert summary.frames_out == 3 and summary.warnings.counts["lidar: no scan in time"] == 3
+    text = summary.warnings.examples["lidar: no scan in time"]
+    assert "nearest scan is stamped 3599.800 s before it" in text and "different clocks" in text, text
+
+
 def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:
     def mutate(t: str, index: int, msg: Any) -> Any:
         if t == topic and index == frame:
