@@ -110,9 +110,11 @@ class ScanPairing(Generic[T]):
     another clock); ``paired.nearest_ns`` is that scan's stamp.
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
-    arrive. A frame or scan stamped more than max(1 s, ``max_age_ns``) before the newest cached scan means ROS time
-    went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before the jump, are dropped
-    (they would make every choice "final" at once: ten frames without their own scan). Thread-safe.
+    arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
+    scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before
+    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan). Each
+    stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
+    jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
     """
 
@@ -136,6 +138,7 @@ class ScanPairing(Generic[T]):
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
         self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self._newest: dict[str, int] = {}  # "frame" / "scan" -> newest stamp since the last jump back
         self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
         self.max_age_ns = int(max_age_ns)
         self.wait_ns = int(wait_ns)
@@ -148,7 +151,7 @@ class ScanPairing(Generic[T]):
     def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
         """Cache a scan; returns the frames whose choice it made final."""
         with self._lock:
-            self._forget_scans_after_a_jump_back(int(stamp_ns))
+            self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
             self._scans_seen += 1
             self._gave_up = False
@@ -157,7 +160,7 @@ class ScanPairing(Generic[T]):
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
-            self._forget_scans_after_a_jump_back(int(stamp_ns))
+            self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
             return self._release()
 
@@ -178,10 +181,13 @@ class ScanPairing(Generic[T]):
         gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
         return int(np.median(gaps)) if gaps else None
 
-    def _forget_scans_after_a_jump_back(self, stamp_ns: int) -> None:
-        if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(TIME_JUMP_BACK_NS, self.max_age_ns):
+    def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> None:
+        newest = self._newest.get(stream)
+        if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             self._scans.clear()
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
+            self._newest = {}  # both streams start again
+        self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
 
     def _release(self) -> list[Paired[T]]:
         now = self._clock_ns()

@@ -271,3 +271,20 @@ def test_unpaired_log_warns_once_per_kind_with_how_many_were_held_back() -> None
     (warning,) = warnings
     assert warning.startswith("LiDAR scan not used: no scan on /lidar/points within lidar.max_age_s=0.2 s")
     assert warning.endswith("this frame's scale falls back")
+
+
+def test_pairing_does_not_hold_frames_for_scans_stamped_on_a_clock_ahead_of_the_camera() -> None:
+    """Scans stamped an hour ahead: every frame looked like ROS time going back and cleared the cached scans, so it
+    waited for the next scan (up to a LiDAR period of latency on every frame) and no period was ever known. Only a
+    stream whose own stamps go back is a jump."""
+    clock = FakeClock()
+    reported: list[Paired[int]] = []
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=reported.append)
+    hour = 3_600_000 * MS
+    for k in range(3):
+        pair.add_scan(hour + k * 100 * MS, k)
+    for k in range(5):
+        clock.now_ns = k * 33 * MS
+        (released,) = pair.add_frame(300 * MS + k * 33 * MS, k)
+        assert released.scan is None and not released.timed_out and released.waited_ns == 0
+    assert len(reported) == 5 and pair.scan_period_ns() == 100 * MS
