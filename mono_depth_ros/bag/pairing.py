@@ -5,7 +5,8 @@ after its image is found as well):
 
 * camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
   than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
-  image (``sync.mode: latest`` starts here);
+  image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
+  carries a warning: :meth:`PairingRules.camera_info_unsynced`);
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
   the earlier scan);
 * external prediction: the exact stamp only (a prediction of another image is never used).
@@ -166,6 +167,22 @@ class PairingRules:
         if key is None:
             key = infos.latest_before_pass(bag_pass)
         return key
+
+    def camera_info_unsynced(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> str | None:
+        """With ``sync.mode: approximate``, why the node would not pair this image with any camera_info (none within
+        ``sync.slop_s`` of its stamp: :meth:`camera_info_for` fell back to the latest one before it); else None."""
+        own = infos.of_pass(bag_pass)
+        if self.sync_mode != "approximate" or own.exact(image_stamp_ns) is not None:
+            return None
+        if own.nearest(image_stamp_ns, self.slop_ns, strict=True) is not None:
+            return None
+        nearest = own.nearest_stamp_ns(image_stamp_ns)
+        seen = "none" if nearest is None else f"the nearest camera_info is stamped {nearest / NS_PER_S:.3f} s"
+        return (
+            f"image stamped {image_stamp_ns / NS_PER_S:.3f} s has no camera_info within sync.slop_s="
+            f"{self.slop_ns / NS_PER_S:g} s ({seen}): the latest one before it was used; the node would not pair it "
+            f"(bad_messages.no_camera_info): publish camera_info with the image's stamp, or use sync.mode: latest"
+        )
 
     def lidar_for(self, image_stamp_ns: int, scans: StampIndex, bag_pass: int = 0) -> int | None:
         """Key of the scan of ``bag_pass`` nearest to the image within ``lidar_max_age_ns``, or None."""

@@ -20,7 +20,8 @@ def seconds_text(stamp_ns: int) -> str:
 
 @dataclass(frozen=True)
 class FramePlan:
-    """One image and the ordinals of its partners (None: none), or the reason it cannot be processed."""
+    """One image and the ordinals of its partners (None: none), or the reason it cannot be processed; ``warning``:
+    ``(reason, text)`` of a pairing the node would not make (processed all the same)."""
 
     ordinal: int
     entry: ImageEntry
@@ -28,6 +29,7 @@ class FramePlan:
     lidar: int | None = None
     prediction: int | None = None
     skip: tuple[str, str] | None = None
+    warning: tuple[str, str] | None = None
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -58,5 +60,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
                 f"the prediction must copy the image header stamp",
             )
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip))
+        unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
+        warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
+        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning))
     return plans

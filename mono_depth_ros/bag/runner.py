@@ -203,6 +203,8 @@ class _SecondPass:
         if plan.skip is not None:
             skipped.add(*plan.skip)
             return
+        if plan.warning is not None:
+            warnings.add(*plan.warning)
         assert plan.camera_info is not None and plan.entry.stamp_ns is not None  # planned
         started = time.perf_counter()
         self.bag_pass = plan.entry.bag_pass

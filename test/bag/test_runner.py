@@ -139,6 +139,26 @@ def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path
     assert "nearest scan is stamped 3599.800 s before it" in text and "different clocks" in text, text
 
 
+def test_camera_info_the_node_would_not_pair_is_used_and_warned(tmp_path: Path) -> None:
+    """A driver that stamps camera_info 0: live, ApproximateTime never pairs an image with it (every frame counted
+    no_camera_info); offline the latest camera_info before the image was used without a word, so the bag ran and the
+    node on the same data did not."""
+
+    def unstamped_info(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 0, 0
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=unstamped_info)
+    assert summary.frames_out == 3
+    reason = "camera_info: not within sync.slop_s"
+    assert summary.warnings.counts[reason] == 3, summary.warnings.counts
+    text = summary.warnings.examples[reason]
+    assert "nearest camera_info is stamped 0.000 s" in text and "no_camera_info" in text and "sync.mode: latest" in text
+    latest, _ = _run(tmp_path / "latest", {**EXTERNAL_METRIC, "sync.mode": "latest"}, mutate=unstamped_info)
+    assert reason not in latest.warnings.counts  # what the node does with sync.mode: latest
+
+
 def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:
     def mutate(t: str, index: int, msg: Any) -> Any:
         if t == topic and index == frame:
