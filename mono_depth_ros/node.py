@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
-from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
+from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
@@ -199,10 +199,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
-            self._filters, sync = filters, config.sync
+            self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
             late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
             watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
-            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired

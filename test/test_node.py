@@ -664,6 +664,23 @@ def test_a_lidar_on_another_clock_holds_no_frame_and_is_explained_in_the_log(ros
     assert "nearest scan is stamped 3600.000 s before it" in warning and "different clocks" in warning
 
 
+def test_sync_slop_zero_pairs_images_and_camera_info_with_equal_stamps(ros: Ros) -> None:
+    """sync.slop_s: 0 ("exact stamps only", as message_filters' TimeSynchronizer and the bag runner pair): the
+    ApproximateTimeSynchronizer pairs stamps closer than the slop, strictly, so with 0 not even equal stamps: every
+    image was counted no_camera_info and nothing was published live, while the bag runner paired them."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "sync.slop_s": 0.0}, pipeline=pipeline)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
+    assert node.publishers["depth/image"].wait_for(2)
+    node.deliver("/camera/camera_info", camera_info(STAMP_NS + 200_000_001))  # 1 ns off: not the image's
+    node.deliver("/depth_model/prediction", prediction(STAMP_NS + 200_000_000))
+    node.deliver("/camera/image_raw", rgb_image(STAMP_NS + 200_000_000))
+    time.sleep(0.2)
+    assert len(node.publishers["depth/image"].messages) == 2
+
+
 def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)

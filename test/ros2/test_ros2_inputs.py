@@ -143,6 +143,32 @@ def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
     assert lost == []
 
 
+def test_real_message_filters_pair_equal_stamps_with_the_nodes_slop_for_zero() -> None:
+    """Humble's ApproximateTimeSynchronizer pairs stamps closer than its slop, strictly: given sync.slop_s 0 it paired
+    nothing, not even equal stamps (the node published nothing, the bag runner paired them). The node gives it
+    synchroniser_slop_s(0): equal stamps pair, 1 ns apart do not."""
+    import message_filters
+    from std_msgs.msg import Header
+
+    from mono_depth_ros.adapters.sync_watch import synchroniser_slop_s
+
+    def pairs(slop_s: float) -> list[int]:
+        sources = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]  # image, camera_info
+        sync = message_filters.ApproximateTimeSynchronizer(sources, 10, slop_s)
+        paired: list[int] = []
+        sync.registerCallback(lambda image, info: paired.append(ros_msgs.stamp_to_ns(image.header.stamp)))
+        for index, info_offset_ns in enumerate([0, 1, 0]):
+            image, info = Header(frame_id=CAMERA_FRAME), Header(frame_id=CAMERA_FRAME)
+            image.stamp.sec = info.stamp.sec = 1_700_000_000 + index
+            info.stamp.nanosec = info_offset_ns
+            sources[1].signalMessage(CameraInfo(header=info))
+            sources[0].signalMessage(Image(header=image))
+        return paired
+
+    assert pairs(0.0) == []  # what the node gave it
+    assert pairs(synchroniser_slop_s(0.0)) == [1_700_000_000 * 10**9, 1_700_000_002 * 10**9]
+
+
 def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
     """rclpy's tf2 buffer as the node's TransformListener fills it from a bag played with ``--loop``: 16 s of /tf,
     then the bag starts again. tf2 ignores the new pass as TF_OLD_DATA (seen: the lookup fails); the node's buffer
