@@ -270,13 +270,12 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
     def _release(self, paired: list[Paired[_Frame]]) -> None:
-        for entry in paired:
-            self._hand_off(replace(entry.item, scan=entry.scan))
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))  # together: none replaces another
 
-    def _hand_off(self, frame: _Frame) -> None:
-        """Into the worker's latest-frame slot; a frame replaced there before the worker took it is counted."""
-        if self._slot.put(frame):
-            self._stats.frame_dropped()
+    def _hand_off(self, *frames: _Frame) -> None:
+        """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""
+        if replaced := self._slot.put_all(frames):
+            self._stats.frame_dropped(replaced)
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:

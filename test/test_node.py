@@ -681,6 +681,32 @@ def test_sync_slop_zero_pairs_images_and_camera_info_with_equal_stamps(ros: Ros)
     assert len(node.publishers["depth/image"].messages) == 2
 
 
+def test_frames_a_scan_releases_together_are_all_published_when_the_worker_keeps_up(ros: Ros) -> None:
+    """A 30 Hz camera with a 10 Hz LiDAR whose scans arrive 80 ms after their stamp: each scan releases the two or
+    three frames held for it at once, and each went into the one-frame slot on top of the one before: all but the
+    last counted frames_dropped_stale though the worker was idle (10 Hz of depth from a 30 Hz camera)."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    node.tf_listener.buffer.set_transform(ros_msgs.transform_stamped_from_rigid(
+        rclpy_style_factory(), RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo"), STAMP_NS), "test")  # fmt: skip
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+
+    def scan(ms: int) -> None:
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(
+            rclpy_style_factory(), header(STAMP_NS + ms * 1_000_000, "velo"), structured, 1, 1, True))  # fmt: skip
+
+    scan(-200)
+    scan(-100)
+    for k in range(12):  # frames at 0, 33, 67, 100, ... ms; the scan of stamp s is delivered after frame s + 67
+        send_frame(node, stamp_ns=STAMP_NS + k * 33_333_333)
+        if k % 3 == 2:
+            scan((k - 2) * 100 // 3)
+            released = k + 1 - node._pairing.waiting
+            assert len(node.publishers["depth/image"].wait_for(released, timeout_s=5.0)) == released, stats(node)
+    assert stats(node).dropped == 0
+
+
 def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)
