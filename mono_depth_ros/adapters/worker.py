@@ -37,7 +37,7 @@ class ItemSource(Protocol[T_co]):
 
 
 class _OneItem(Generic[T]):
-    """One item between threads under a condition: the waiting :meth:`take` and :meth:`close` both kinds share."""
+    """One item between threads under a condition (:class:`HandOff`): its waiting :meth:`take` and :meth:`close`."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
