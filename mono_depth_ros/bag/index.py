@@ -9,13 +9,14 @@ the runner pair an image with a scan or prediction recorded after it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
-from mono_depth_ros.bag.passes import StreamPasses
+from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
@@ -218,7 +219,7 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         BagError: the storage fails part-way.
     """
     index = BagIndex(topics)
-    streams = _Streams()
+    streams = _Streams(TfPasses(index.tf))
     wanted = topics.all
     stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
     for message in bag.messages(selection, heads=stamp_only):  # images, scans, predictions: their heads only
@@ -232,15 +233,17 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             decoded = bag.deserialize(message)
         except EncodingError as err:
             if message.topic == topics.image:
-                index.images.append(ImageEntry(message.log_ns, None, "", str(err), streams.images.current))
+                index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
+                streams.image_positions.append(None)
             else:
                 summary.warnings.add(f"undecodable {message.topic}", str(err))
             continue
         if message.topic in TF_TOPICS:
             try:
-                _tf_of(index, streams.tf, message.log_ns, decoded, TF_TOPICS[message.topic]).add_tf_message(
-                    decoded, static=TF_TOPICS[message.topic]
-                )
+                if TF_TOPICS[message.topic]:
+                    index.tf.add_tf_message(decoded, static=True)  # shared by every pass
+                else:
+                    streams.tf.add(message.log_ns, decoded)
             except DepthError as err:
                 summary.warnings.add(f"{message.topic}: {type(err).__name__}", str(err))
             continue
@@ -254,11 +257,17 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             index.camera_infos.append(index.calibrations[key])
         else:
             _add_stamp(index, topics, message, stamp_ns, frame_id, streams)
+    streams.tf.finish()
+    passes, starts = streams.images.resolve(), streams.images.starts_log_ns
+    index.images = [  # an undecodable image: the pass in force when it was recorded
+        replace(e, bag_pass=passes[at] if at is not None else max(bisect.bisect_right(starts, e.log_ns) - 1, 0))
+        for e, at in zip(index.images, streams.image_positions, strict=True)
+    ]
     index.camera_info_stamps = streams.camera_info.index(streams.images)
     index.lidar_stamps = streams.lidar.index(streams.images)
     index.prediction_stamps = streams.prediction.index(streams.images)
-    index.tf_passes = index.tf_passes or [index.tf]
-    index.tf_bag_passes = streams.tf.bag_passes(streams.images) or [0]
+    index.tf_passes = streams.tf.buffers
+    index.tf_bag_passes = streams.tf.bag_passes(streams.images)
     _note_passes(streams.images, topics.image, summary)
     return index
 
@@ -269,24 +278,25 @@ class _Stream:
 
     stamps: list[int] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
-    local_passes: list[int] = field(default_factory=list)
     passes: StreamPasses = field(default_factory=StreamPasses)
 
     def add(self, log_ns: int, stamp_ns: int, key: int) -> None:
         self.stamps.append(stamp_ns)
         self.keys.append(key)
-        self.local_passes.append(self.passes.add(log_ns, stamp_ns))
+        self.passes.add(log_ns, stamp_ns)
 
     def index(self, images: StreamPasses) -> StampIndex:
-        """The stamps indexed by bag pass (the passes of the image stream ``images``)."""
+        """The stamps indexed by bag pass (the passes of the resolved image stream ``images``)."""
+        local_passes = self.passes.resolve()
         bag_passes = self.passes.bag_passes(images)
-        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in self.local_passes])
+        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes])
 
 
 @dataclass
 class _Streams:
+    tf: TfPasses
     images: StreamPasses = field(default_factory=StreamPasses)
-    tf: StreamPasses = field(default_factory=StreamPasses)
+    image_positions: list[int | None] = field(default_factory=list)  # per image entry: its place in ``images``
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
     prediction: _Stream = field(default_factory=_Stream)
@@ -297,28 +307,13 @@ def _add_stamp(
 ) -> None:
     """Index one image, scan or prediction by its header stamp (int ns)."""
     if message.topic == topics.image:
-        bag_pass = streams.images.add(message.log_ns, stamp_ns)
-        index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id, bag_pass=bag_pass))
+        streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
+        index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:
         streams.lidar.add(message.log_ns, stamp_ns, message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
-
-
-def _tf_of(index: BagIndex, passes: StreamPasses, log_ns: int, msg: Any, static: bool) -> TfBuffer:
-    """The TF buffer a ``tf2_msgs/TFMessage`` goes into: a new one (sharing the static transforms) when a dynamic
-    transform in it is stamped more than :data:`~.passes.TIME_JUMP_BACK_NS` before the newest of its child frame."""
-    if static:
-        return index.tf  # shared by every pass
-    tf_pass = passes.current
-    for transform in msg.transforms:
-        tf_pass = passes.add(log_ns, stamp_to_ns(transform.header.stamp), str(transform.child_frame_id))
-    if not index.tf_passes:
-        index.tf_passes.append(index.tf)
-    while len(index.tf_passes) <= tf_pass:
-        index.tf_passes.append(index.tf.sharing_static())
-    return index.tf_passes[tf_pass]
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

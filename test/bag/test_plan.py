@@ -69,3 +69,25 @@ def test_a_bag_whose_clock_went_back_pairs_each_image_with_a_scan_of_its_own_pas
     assert [p.prediction for p in plans] == list(range(24))  # was the other pass's (the last recorded of a stamp)
     assert [p.camera_info for p in plans] == list(range(24))
     assert any("went back" in note for note in summary.notes), summary.notes
+
+
+def test_one_image_stamped_seconds_back_is_an_outlier_not_a_new_pass(tmp_path: Path) -> None:
+    """A camera that once publishes a frame with a stale stamp (2 s old) is no reset: its stamps come back at once.
+    Taken for a jump, it started a second pass that every later image belonged to while the scans stayed in the
+    first: no later image found a scan (the node, which only drops its cached scans, recovers at the next scan)."""
+
+    def stale_once(topic: str, index: int, msg: Any) -> Any:
+        if index == 14 and topic in ("/camera/image_raw", "/camera/camera_info", "/depth_model/prediction"):
+            stamp = stamp_to_ns(msg.header.stamp) - 2_000_000_000
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 24, mutate=stale_once)
+    summary = BagSummary(tmp_path / "in", tmp_path / "out")
+    config = DepthConfig.from_params({"lidar_topic": "/lidar/points", "model.backend": "external"})
+    with InputBag(tmp_path / "in", typestore_for("humble")) as bag:
+        topics = resolve_topics(config, bag, summary)
+        index = index_bag(bag, topics, summary, topics.all)
+    plans = plan_frames(index, PairingRules.from_config(config))
+    assert [e.bag_pass for e in index.images] == [0] * 24 and not any("went back" in n for n in summary.notes)
+    assert [p.lidar for p in plans[15:]] == list(range(15, 24))
