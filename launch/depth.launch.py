@@ -11,27 +11,42 @@ Arguments:
   nav2                           true: also apply the Nav2 preset config/depth_nav2.yaml over params_file (strided
                                  cloud, /depth/points_clearing, /depth/scan; see config/nav2_costmap_example.yaml)
   namespace                      ROS namespace of the node and its relative output topics (depth/...)
+  use_sim_time                   true | false: the node's use_sim_time (ROS time from /clock, for a bag played
+                                 with --clock or a simulator); default: params_file's value (or false)
 
-Precedence: the six node arguments default to ``from_params_file``: then the parameter comes from params_file (or,
-when the file does not set it, the node's built-in default). An argument given on the command line overrides the
-file for its parameter (image_topic, camera_info_topic, lidar_topic, model.backend, model.weights, device). The
+Given wrong, the launch says so instead of running a node the user did not ask for: a params_file that is not a
+file ends it with an error (launch_ros only warns and starts the node on its defaults), and an argument this file
+does not declare (``imgae:=``: ``ros2 launch`` ignores it) is warned about with the nearest declared names.
+``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
+weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
+
+Precedence: the six node arguments and use_sim_time default to ``from_params_file``: then the parameter comes from
+params_file (or, when the file does not set it, the node's built-in default). An argument given on the command line
+overrides the file for its parameter (image_topic, camera_info_topic, lidar_topic, model.backend, model.weights,
+device, use_sim_time). The
 overrides are chosen at launch time by an ``OpaqueFunction`` (launch API since Crystal, on Humble and Jazzy) and
 passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings.
 """
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
+from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
+from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.names import did_you_mean
 
 if TYPE_CHECKING:
     from launch import LaunchContext
+    from launch.events.process import ProcessExited
 
 PACKAGE = "mono_depth_ros"
 
@@ -49,8 +64,50 @@ ARGUMENT_PARAMETERS = {
 FROM_PARAMS_FILE = "from_params_file"  # default of the node arguments: leave the parameter to params_file
 
 
+BOOL_CHOICES = ["true", "false", "True", "False"]
+OTHER_ARGUMENTS = ("params_file", "namespace", "lifecycle", "nav2", "use_lidar", "use_sim_time")
+
+
+def unknown_argument_warnings(argv: list[str], launch_file: str) -> list[str]:
+    """One warning per ``name:=value`` of ``argv`` that this launch file does not declare (``ros2 launch`` ignores
+    it silently), when ``launch_file`` is the file ``ros2 launch`` runs (not included by another launch file, whose
+    own arguments share the command line)."""
+    command = sys.argv[: next((i for i, a in enumerate(sys.argv) if ":=" in a), len(sys.argv))]
+    if not any(Path(token).name == launch_file for token in command):
+        return []
+    declared = [*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS]
+    names = [a.split(":=", 1)[0] for a in argv if ":=" in a]
+    return [
+        f"launch argument {name!r} is not an argument of {launch_file} and is ignored{did_you_mean(name, declared)} "
+        f"(its arguments: {', '.join(declared)})"
+        for name in names
+        if name not in declared
+    ]
+
+
+def params_file_path(context: "LaunchContext") -> str:
+    """params_file as given, ``~`` expanded (no shell expands it after ``:=``); ConfigError when it is not a file
+    (launch_ros would only warn and run the node on its built-in defaults: other topics, another model)."""
+    path = str(Path(LaunchConfiguration("params_file").perform(context)).expanduser())
+    if not Path(path).is_file():
+        msg = f"params_file {path!r} is not a file; pass an existing ROS params YAML (params_file:=/path/params.yaml)"
+        raise ConfigError(msg)
+    return path
+
+
+def fail_unless_clean_exit(event: "ProcessExited", context: "LaunchContext") -> list[Shutdown]:
+    """``on_exit`` of the node: the launch ends with it, and fails (``ros2 launch`` exits 1) when the node did not
+    exit 0. Humble's launch has no other way to pass an exit code on than an error raised in an event handler."""
+    if event.returncode != 0:
+        msg = f"mono_depth_node exited with code {event.returncode} (its log above says why)"
+        raise RuntimeError(msg)
+    return [Shutdown(reason="mono_depth_node exited")]
+
+
 def node_with_overrides(context: "LaunchContext") -> list[Node]:
     """The node with params_file, overridden by the node arguments that were given (not ``from_params_file``)."""
+    for warning in unknown_argument_warnings(list(context.argv), Path(__file__).name):
+        get_logger("depth.launch.py").warning(warning)
     overrides = {}
     for argument, (parameter, _) in ARGUMENT_PARAMETERS.items():
         value = LaunchConfiguration(argument).perform(context)
@@ -58,7 +115,9 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
             overrides[parameter] = ParameterValue(value, value_type=str)
     if LaunchConfiguration("use_lidar").perform(context).lower() == "false":
         overrides["lidar_topic"] = ParameterValue("", value_type=str)  # an empty value cannot be typed on Humble
-    parameters: list[object] = [LaunchConfiguration("params_file")]
+    if (sim_time := LaunchConfiguration("use_sim_time").perform(context)) != FROM_PARAMS_FILE:
+        overrides["use_sim_time"] = sim_time.lower() == "true"  # a bool (ParameterValue refuses the text for bool)
+    parameters: list[object] = [params_file_path(context)]
     if LaunchConfiguration("nav2").perform(context).lower() == "true":
         parameters.append(PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "depth_nav2.yaml"]))
     if overrides:
@@ -72,7 +131,7 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         parameters=parameters,
         output="screen",
         emulate_tty=True,
-        on_exit=Shutdown(reason="mono_depth_node exited"),  # a supervisor (systemd, docker) sees the exit
+        on_exit=fail_unless_clean_exit,  # a supervisor (systemd, docker) sees the exit and its code
     )
     return [node]
 
@@ -89,20 +148,27 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "lifecycle",
             default_value="false",
-            choices=["true", "false", "True", "False"],
+            choices=BOOL_CHOICES,
             description="true: the managed node (configure / activate by ros2 lifecycle or nav2_lifecycle_manager)",
         ),
         DeclareLaunchArgument(
             "nav2",
             default_value="false",
-            choices=["true", "false", "True", "False"],
+            choices=BOOL_CHOICES,
             description="true: apply the Nav2 preset config/depth_nav2.yaml over params_file",
         ),
         DeclareLaunchArgument(
             "use_lidar",
             default_value="true",
-            choices=["true", "false", "True", "False"],
+            choices=BOOL_CHOICES,
             description="false: no LiDAR scale (lidar_topic set to ''), whatever lidar:= or params_file say",
+        ),
+        DeclareLaunchArgument(
+            "use_sim_time",
+            default_value=FROM_PARAMS_FILE,
+            choices=[FROM_PARAMS_FILE, *BOOL_CHOICES],
+            description=f"true: ROS time from /clock (bag played with --clock, simulator); {FROM_PARAMS_FILE} = "
+            "params_file, else false",
         ),
     ]
     for argument, (parameter, description) in ARGUMENT_PARAMETERS.items():

@@ -41,7 +41,7 @@ from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, look
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
-from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -108,12 +108,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
+        self._refused: dict[str, str] = {}  # name -> why rclpy refused its override (managed node: until it is set)
         self._declare_parameters()
         overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
         for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
             self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
         self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
-        self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
+        self._config = DepthConfig.from_params()  # defaults until _configure reads the parameters in force
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
@@ -124,6 +125,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _configure(self) -> None:
         """The parameters in force → the pipeline (model loaded, golden self-test) and the publishers."""
+        if self._refused:
+            raise ConfigError("; ".join(self._refused.values()))
         self._config = DepthConfig.from_params({s.name: self.get_parameter(s.name).value for s in PARAMS})
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
@@ -160,14 +163,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _declare_parameters(self) -> None:
         for spec in PARAMS:
-            fields = descriptor_fields(spec)
-            descriptor = ParameterDescriptor(
-                name=spec.name,
-                description=fields.description,
-                additional_constraints=fields.additional_constraints,
-                read_only=fields.read_only,
-                dynamic_typing=fields.dynamic_typing,
-            )
+            fields = descriptor_fields(spec, managed=not self._autostart)
+            descriptor = ParameterDescriptor(name=spec.name, **fields.message_fields())
             if fields.float_range is not None:
                 low, high = fields.float_range
                 descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
@@ -177,11 +174,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except (InvalidParameterTypeException, InvalidParameterValueException) as err:
-                msg = (
-                    f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); "
-                    f"quote strings in YAML"
-                )
-                raise ConfigError(msg) from None
+                if self._autostart:
+                    raise ConfigError(declare_failure(spec, err)) from None
+                self._refused[spec.name] = declare_failure(spec, err)  # managed: configure fails until it is set
+                self.declare_parameter(spec.name, spec.default, descriptor, ignore_override=True)
 
     def _subscribe(self, in_qos: Any) -> None:
         config = self._config
@@ -278,8 +274,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._stats.frame_dropped(replaced)
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
-        try:
-            changed = apply_changes(self._config, {p.name: p.value for p in parameters})  # validated once
+        try:  # a managed node takes start-up parameters while unconfigured (no pipeline): _configure reads them
+            changes, configured = {p.name: p.value for p in parameters}, hasattr(self, "_pipeline")
+            changed = apply_changes(self._config, changes, configured, managed=not self._autostart)
+            self._refused = {name: why for name, why in self._refused.items() if name not in changes}
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:
@@ -371,6 +369,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _stop_worker(self) -> None:
         if self._worker is not None and not self._worker.stop(timeout_s=5.0):
             self.get_logger().warning("depth worker still busy after 5 s; going on without it")
+        held = [h for h in (getattr(self, "_pairing", None), getattr(self, "_sync_watch", None)) if h is not None]
+        if held:  # images held for their LiDAR scan or camera_info go with the subscriptions: counted dropped
+            self._stats.frame_dropped(sum(h.drain() for h in held))
 
     def destroy_node(self) -> Any:
         """Stop and join the worker thread, then destroy the node."""
@@ -383,7 +384,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     configure: parameters validated, model loaded and self-tested, publishers made; activate: subscriptions, timers,
     worker; deactivate: those destroyed, the worker joined; cleanup: publishers and model released. An exception in
-    configure or activate fails that transition and undoes it; one elsewhere goes to on_error (all released).
+    configure or activate fails that transition and undoes it (fix a parameter, retry); elsewhere: on_error.
     """
 
     _autostart = False
@@ -430,14 +431,13 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         self._free()
         return self._OK
 
-    def on_shutdown(self, state: State) -> Any:
-        return self.on_error(state)
-
     def on_error(self, state: State) -> Any:
-        """Release everything: back to unconfigured."""
+        """Release everything: back to unconfigured (shutdown too)."""
         self._deactivate()
         self._free()
         return self._OK
+
+    on_shutdown = on_error
 
     def _deactivate(self) -> None:
         self._stop_worker()
@@ -463,7 +463,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
     missing weights: the reason is logged).
     """
-    stop = StopSignals.install()  # before rclpy.init, which chains its own handlers to these
+    stop = StopSignals.install(with_parent=True)  # before rclpy.init, which chains its handlers to these
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
@@ -483,8 +483,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     except Exception:
         if rclpy.ok() and not stop.received:
             raise
-        # A signal shut the context down mid-call: Humble raises RCLError / RuntimeError there, not
-        # ExternalShutdownException (both seen on real Humble). A clean stop all the same.
+        # A signal shut the context down mid-call (Humble: RCLError / RuntimeError, not ExternalShutdownException)
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:

@@ -140,7 +140,11 @@ def markdown(
         "",
         "1. **Label.** The teacher — any model the project loads: a Depth Anything V2 directory (HF layout), an ONNX",
         "   or TorchScript export, a project checkpoint — predicts every image of the bags (`data.image_topic`, Image",
-        "   or CompressedImage, raw images undistorted with K + D) or folders, through the node's own inference path.",
+        "   or CompressedImage, raw images undistorted with K + D: their black fill gets no label and no LiDAR, as the"
+        " node",
+        "   publishes no depth there; a folder's `seen/` masks do the same) or folders, through the node's own"
+        " inference",
+        "   path; images are cached at the student's input size as the node's preprocess resizes them.",
         "   Labels are cached in the **teacher's output kind** under `data.cache_dir` (`manifest.json` + one `.npz`",
         "   per frame: image and label at the student's input size, LiDAR z-buffer, teacher features); a second run",
         "   labels only what is missing (progress bar; frames of a bag are skipped without being decoded). A cache",

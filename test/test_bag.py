@@ -17,7 +17,7 @@ import yaml
 from mono_depth_ros.cli import main
 from mono_depth_ros.core.point_fields import FLOAT32
 from mono_depth_ros.core.ros_msgs import depth_image_to_metres, pointcloud2_to_structured, stamp_to_ns
-from test.bag.support import read_bag
+from test.bag.support import VENDOR_TOPIC, VENDOR_TYPE, read_bag, record_on_jazzy
 from test.kitti_bag import (
     CAMERA_FRAME,
     BagFrame,
@@ -118,6 +118,30 @@ def test_input_variants(
         assert {"/camera/image_raw", "/camera/camera_info", "/lidar/points", "/tf_static"} <= set(out)
     for bag_frame, (_, image) in zip(written, out["/depth/image"], strict=True):
         assert _abs_rel_to_lidar(depth_image_to_metres(image), bag_frame.frame) < 0.05
+
+
+@pytest.mark.parametrize(("storage", "undefined_encoding"), [("sqlite3", ""), ("mcap", "unknown")])
+def test_a_bag_recorded_on_jazzy(
+    tmp_path: Path,
+    kitti_frames: list[KittiFrame],
+    storage: str,
+    undefined_encoding: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Metadata version 9, a vendor topic recorded without its definition, and (MCAP) the fastwrite preset's unchunked
+    messages out of log-time order: before, the whole bag was refused as "truncated or corrupt" (exit code 2)."""
+    written = write_kitti_bag(tmp_path / "in", kitti_frames[:2], prediction="relative_inverse", distro="jazzy")
+    source = record_on_jazzy(tmp_path / "in", tmp_path / "jazzy", storage, undefined_encoding)
+    cli = ["--quiet", "--distro", "jazzy", "--copy-inputs", *ACCEPT_EXTERNAL]
+    assert main(["bag", str(source), str(tmp_path / "out"), *cli]) == 0
+    printed = capsys.readouterr().out
+    assert "frames in 2, out 2, skipped 0" in printed
+    assert f"{VENDOR_TOPIC} ({VENDOR_TYPE}) has no message definition in the typestore, nor one in the bag" in printed
+    out = read_bag(tmp_path / "out", "jazzy")
+    _check_outputs(out, written)
+    assert {"/camera/image_raw", "/camera/camera_info", "/lidar/points", "/tf_static"} <= set(out)
+    for bag_frame, (_, image) in zip(written, out["/depth/image"], strict=True):
+        assert _abs_rel_to_lidar(depth_image_to_metres(image), bag_frame.frame) < 0.005
 
 
 def test_network_backend_with_lidar(tmp_path: Path, kitti_frames: list[KittiFrame]) -> None:

@@ -60,7 +60,7 @@ def test_training_and_distillation_spell_the_common_fields_as_the_node() -> None
         "image_topic": [(train.DataConfig, "image_topic"), (distill.DataConfig, "image_topic")],
         "camera_info_topic": [(train.DataConfig, "camera_info_topic"), (distill.DataConfig, "camera_info_topic")],
         "lidar_topic": [(distill.DataConfig, "lidar_topic")],
-        "image_is_rectified": [(distill.DataConfig, "image_is_rectified")],
+        "image_is_rectified": [(train.DataConfig, "image_is_rectified"), (distill.DataConfig, "image_is_rectified")],
         "model.weights": [(distill.TeacherConfig, "weights")],
         "model.backend": [(distill.TeacherConfig, "backend")],
         "device": [

@@ -13,12 +13,13 @@ import pytest
 import yaml
 
 from mono_depth_ros.config import PARAMS_BY_NAME
+from mono_depth_ros.core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
 ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "lifecycle", "nav2", "params_file", "model", "weights",
-             "device", "namespace"}  # fmt: skip
+             "device", "namespace", "use_sim_time"}  # fmt: skip
 # ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
 # LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
@@ -34,6 +35,8 @@ SECTION_18 = {
     "launch.conditions": {"IfCondition", "UnlessCondition"},
     "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution", "TextSubstitution", "PythonExpression"},
     "launch.launch_description_sources": {"PythonLaunchDescriptionSource"},
+    "launch.logging": {"get_logger"},  # not in the notes' list; run on real Humble by test/ros2/test_ros2_launch.py
+    "launch.events.process": {"ProcessExited"},  # for type checking only
     "launch_ros.actions": {"Node", "PushRosNamespace", "SetParameter"},
     "launch_ros.substitutions": {"FindPackageShare"},
     "launch_ros.parameter_descriptions": {"ParameterValue", "ParameterFile"},
@@ -64,9 +67,17 @@ class LaunchConfiguration(Recorded):
         super().__init__(variable_name, default=default)
         self.variable_name = variable_name
 
-    def perform(self, context: dict[str, str]) -> str:
-        """The argument's value in a launch context (here: a dict of argument values)."""
-        return context[self.variable_name]
+    def perform(self, context: Context) -> str:
+        """The argument's value in a launch context."""
+        return context.values[self.variable_name]
+
+
+class Context:
+    """The parts of ``launch.LaunchContext`` the launch file reads: argument values and ``argv`` (the command line's
+    ``name:=value`` arguments)."""
+
+    def __init__(self, values: dict[str, str], argv: list[str]) -> None:
+        self.values, self.argv = values, argv
 
 
 class OpaqueFunction(Recorded):
@@ -108,7 +119,14 @@ class LaunchDescription(Recorded):
 
 
 @pytest.fixture
-def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
+def description(launch_module: types.ModuleType) -> LaunchDescription:
+    result = launch_module.generate_launch_description()
+    assert isinstance(result, LaunchDescription)
+    return result
+
+
+@pytest.fixture
+def launch_module(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     stubs = {
         "launch": {"LaunchDescription": LaunchDescription},
         "launch.actions": {
@@ -117,6 +135,7 @@ def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
             "Shutdown": Recorded,
         },
         "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration, "PathJoinSubstitution": Recorded},
+        "launch.logging": {"get_logger": lambda name=None: types.SimpleNamespace(warning=print)},
         "launch_ros": {},
         "launch_ros.actions": {"Node": Node},
         "launch_ros.parameter_descriptions": {"ParameterValue": ParameterValue},
@@ -130,9 +149,7 @@ def description(monkeypatch: pytest.MonkeyPatch) -> LaunchDescription:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.generate_launch_description()
-    assert isinstance(result, LaunchDescription)
-    return result
+    return module
 
 
 def test_launch_imports_only_section_18_apis() -> None:
@@ -149,9 +166,12 @@ EXPECTED = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_t
 
 
 def _launch(description: LaunchDescription, **given: str) -> Node:
-    """Run the OpaqueFunction as ``ros2 launch`` would with these command-line arguments."""
+    """Run the OpaqueFunction as ``ros2 launch`` would with these command-line arguments (an existing
+    params_file unless given)."""
     arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
-    context = {name: given.get(name, argument.kwargs["default_value"]) for name, argument in arguments.items()}
+    given = {"params_file": str(REPO_ROOT / "config" / "depth.yaml"), **given}
+    values = {name: given.get(name, argument.kwargs["default_value"]) for name, argument in arguments.items()}
+    context = Context(values, [f"{name}:={value}" for name, value in given.items()])
     (opaque,) = [e for e in description.entities if isinstance(e, OpaqueFunction)]
     (node,) = opaque.function(context)
     assert isinstance(node, Node)
@@ -170,7 +190,7 @@ def test_launch_arguments_and_node(description: LaunchDescription) -> None:
     assert node.kwargs["name"] == "mono_depth_node"
     assert node.kwargs["namespace"].variable_name == "namespace"
     (params_file,) = node.kwargs["parameters"]  # nothing given: params_file alone decides
-    assert isinstance(params_file, LaunchConfiguration) and params_file.variable_name == "params_file"
+    assert params_file == str(REPO_ROOT / "config" / "depth.yaml")
 
 
 def test_every_launch_argument_is_documented_in_the_readme_and_the_node_doc() -> None:
@@ -186,7 +206,7 @@ def test_every_launch_argument_is_documented_in_the_readme_and_the_node_doc() ->
 def test_given_arguments_override_only_their_parameters(description: LaunchDescription) -> None:
     node = _launch(description, lidar="/velodyne_points", device="0", image="/cam/image_rect")
     params_file, overrides = node.kwargs["parameters"]
-    assert params_file.variable_name == "params_file"
+    assert params_file.endswith("depth.yaml")
     assert set(overrides) == {"lidar_topic", "device", "image_topic"}  # model, weights, camera_info: from the file
     assert {name: value.value for name, value in overrides.items()} == {
         "lidar_topic": "/velodyne_points",
@@ -203,6 +223,56 @@ def test_given_arguments_override_only_their_parameters(description: LaunchDescr
     assert set(every.kwargs["parameters"][1]) == set(EXPECTED)
 
 
+def test_use_sim_time_given_overrides_the_params_file_and_is_a_bool(description: LaunchDescription) -> None:
+    """``use_sim_time:=true`` (what Nav2's bringup passes to every launch file) was not declared: ignored silently."""
+    assert len(_launch(description).kwargs["parameters"]) == 1  # not given: the params file's (or false)
+    for given, expected in (("true", True), ("True", True), ("false", False)):
+        (override,) = _launch(description, use_sim_time=given).kwargs["parameters"][1].values()
+        assert override is expected  # a bool: launch_ros's ParameterValue(value_type=bool) refuses the text 'true'
+
+
+def test_a_params_file_that_is_not_a_file_fails_the_launch(description: LaunchDescription, tmp_path: Path) -> None:
+    """launch_ros only warns about it and starts the node on its built-in defaults (real Humble)."""
+    with pytest.raises(ConfigError, match=r"params_file '.*/no_such.yaml' is not a file; pass an existing"):
+        _launch(description, params_file=str(tmp_path / "no_such.yaml"))
+    with pytest.raises(ConfigError, match="is not a file"):
+        _launch(description, params_file=str(tmp_path))  # a folder
+
+
+def test_a_params_file_under_home_is_found(
+    description: LaunchDescription, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``params_file:=~/robot.yaml``: bash leaves the ``~`` after ``:=`` alone."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "robot.yaml").write_text("/**:\n  ros__parameters: {}\n")
+    (params_file,) = _launch(description, params_file="~/robot.yaml").kwargs["parameters"]
+    assert params_file == str(tmp_path / "robot.yaml")
+
+
+def test_undeclared_arguments_are_warned_with_the_nearest_names(
+    launch_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["imgae:=/cam/image", "device:=cpu", "use_sim_tme:=true"]
+    monkeypatch.setattr(sys, "argv", ["/opt/ros/bin/ros2", "launch", "mono_depth_ros", "depth.launch.py", *argv])
+    first, second = launch_module.unknown_argument_warnings(argv, "depth.launch.py")
+    assert first.startswith("launch argument 'imgae' is not an argument of depth.launch.py and is ignored; did you "
+                            "mean image") and "(its arguments: image, camera_info," in first  # fmt: skip
+    assert "'use_sim_tme'" in second and "did you mean use_sim_time" in second
+    # included by another launch file: the command line's arguments are that file's, not ours
+    monkeypatch.setattr(sys, "argv", ["ros2", "launch", "my_robot", "bringup.launch.py", *argv])
+    assert launch_module.unknown_argument_warnings(argv, "depth.launch.py") == []
+
+
+def test_the_launch_fails_when_the_node_exits_with_an_error(launch_module: types.ModuleType) -> None:
+    """``ros2 launch`` exited 0 after the node's ``cannot start`` (exit code 1): systemd or a script saw success."""
+    exited = types.SimpleNamespace
+    (shutdown,) = launch_module.fail_unless_clean_exit(exited(returncode=0), None)
+    assert shutdown.kwargs == {"reason": "mono_depth_node exited"}
+    for code in (1, -9):
+        with pytest.raises(RuntimeError, match=rf"mono_depth_node exited with code {code} \(its log above"):
+            launch_module.fail_unless_clean_exit(exited(returncode=code), None)
+
+
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:
     assert _launch(description).kwargs["executable"] == "mono_depth_node"
     assert _launch(description, lifecycle="true").kwargs["executable"] == "mono_depth_lifecycle_node"
@@ -210,7 +280,7 @@ def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) ->
 
 def test_nav2_true_applies_the_preset_over_the_params_file(description: LaunchDescription) -> None:
     params_file, preset, overrides = _launch(description, nav2="true", device="cpu").kwargs["parameters"]
-    assert params_file.variable_name == "params_file"
+    assert params_file.endswith("depth.yaml")
     (parts,) = preset.args  # PathJoinSubstitution([FindPackageShare(...), "config", "depth_nav2.yaml"])
     assert parts[1:] == ["config", "depth_nav2.yaml"] and parts[0].args == ("mono_depth_ros",)
     assert set(overrides) == {"device"}  # command-line arguments still win
@@ -269,3 +339,14 @@ def test_nav2_example_feeds_the_voxel_layer_from_the_node_outputs() -> None:
     assert marking["marking"] is True and 0 < marking["min_obstacle_height"] <= voxel["max_obstacle_height"]
     assert marking["inf_is_valid"] is False  # a cloud has no +Inf points
     assert voxel["z_voxels"] <= 16  # the voxel grid's hard limit
+
+
+def test_nav2_example_runs_the_managed_node_under_a_manager_without_bond() -> None:
+    """The README said: list mono_depth_node in the (Nav2) lifecycle manager's node_names. Nav2's manager then waits
+    for a bond (bond_timeout, default 4 s) that this node never forms, and aborts the whole bringup."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "nav2_costmap_example.yaml").read_text())
+    managers = [s["ros__parameters"] for s in config.values() if "node_names" in s.get("ros__parameters", {})]
+    (manager,) = [m for m in managers if "mono_depth_node" in m["node_names"]]
+    assert manager["node_names"] == ["mono_depth_node"] and manager["bond_timeout"] == 0.0
+    readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "with `bond_timeout: 0.0` (`lifecycle_manager_depth` in `config/nav2_costmap_example.yaml`)" in readme

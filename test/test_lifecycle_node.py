@@ -51,6 +51,47 @@ def test_a_bad_configuration_fails_the_transition_not_the_process(ros: Ros) -> N
     node.destroy_node()
 
 
+def test_a_bad_start_up_parameter_fails_configure_and_can_be_fixed_before_a_retry(ros: Ros) -> None:
+    """``device: gpu`` ended the managed process at construction (README: "a bad parameter fails the transition, not
+    the process"), and a start-up parameter such as model.weights was read-only: a failed configure could not be
+    retried without a restart."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node = ros.make_node({**EXTERNAL, "device": "gpu"}, EchoPipeline(), LIFECYCLE)  # constructed: unconfigured
+    assert node.trigger_configure() is results.FAILURE
+    assert "configure failed: ConfigError: parameter device='gpu' must be" in node.get_logger().messages("ERROR")[-1]
+    (wrong_type,) = node.set_parameters([parameter("output.encoding", value=3)])  # still checked value by value
+    assert not wrong_type.successful
+    (fixed,) = node.set_parameters([parameter("device", value="cpu")])  # a start-up parameter, while unconfigured
+    assert fixed.successful
+    assert node.trigger_configure() is results.SUCCESS and node._config.model.device == "cpu"
+    (refused,) = node.set_parameters([parameter("device", value="auto")])
+    assert not refused.successful  # configured: it would not take effect
+    assert refused.reason == (
+        "parameter device is read at configure; to change it, deactivate and clean up the node, set it, then configure"
+    )
+    assert node.trigger_cleanup() is results.SUCCESS
+    assert node.set_parameters([parameter("device", value="auto")])[0].successful
+    node.destroy_node()
+
+
+def test_an_override_rclpy_refuses_at_declaration_fails_configure_until_it_is_set(ros: Ros) -> None:
+    """An out-of-range or mistyped value (``output.max_range: -5.0``) is refused by rclpy when the parameter is
+    declared: that ended the managed process too."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    node = ros.make_node({**EXTERNAL, "output.max_range": -5.0, "cloud.stride": "4"}, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.FAILURE
+    error = node.get_logger().messages("ERROR")[-1]
+    assert "parameter output.max_range:" in error and "parameter cloud.stride:" in error, error
+    assert node.set_parameters([parameter("output.max_range", value=30.0)])[0].successful
+    assert node.trigger_configure() is results.FAILURE  # cloud.stride still refused
+    assert "output.max_range" not in node.get_logger().messages("ERROR")[-1]
+    assert node.set_parameters([parameter("cloud.stride", value=4)])[0].successful
+    assert node.trigger_configure() is results.SUCCESS and node._config.output.max_range == 30.0
+    node.destroy_node()
+
+
 def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     parameter = ros.fake["rclpy.parameter"].Parameter
@@ -99,6 +140,25 @@ def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     snapshot = test_node.stats(node)
     assert snapshot.received == snapshot.published + snapshot.dropped + sum(snapshot.bad.values())
     node.destroy_node()
+
+
+def test_frames_held_for_their_scan_or_camera_info_at_deactivate_are_counted_dropped(ros: Ros) -> None:
+    """Images held for their LiDAR scan (lidar.wait_s) or, with ApproximateTime, for their camera_info were lost
+    uncounted at deactivate: frames_received stayed above published + dropped + bad for good."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    overrides = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}
+    node = ros.make_node(overrides, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)  # paired with its camera_info and prediction, waits for a scan
+    node.deliver("/camera/image_raw", test_node.rgb_image(2_000_000_000))  # waits for its camera_info
+    assert node._pairing.waiting == 1 and node._sync_watch.waiting == 1
+    assert node.trigger_deactivate() is results.SUCCESS
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.bad) == (2, 0, 2, {})
+    assert node.trigger_activate() is results.SUCCESS and node.trigger_deactivate() is results.SUCCESS
+    assert test_node.stats(node).dropped == 2  # counted once
+    node.destroy_node()
+    assert test_node.stats(node).dropped == 2
 
 
 def test_cleanup_releases_the_model(ros: Ros) -> None:

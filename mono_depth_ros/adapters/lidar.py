@@ -175,6 +175,13 @@ class ScanPairing(Generic[T]):
         with self._lock:
             return len(self._waiting)
 
+    def drain(self) -> int:
+        """Forget the frames held now (their subscriptions are going: a lifecycle deactivate); returns how many."""
+        with self._lock:
+            count = len(self._waiting)
+            self._waiting.clear()
+            return count
+
     def scan_period_ns(self) -> int | None:
         """Median gap between the cached scans' stamps (None with fewer than two scans)."""
         stamps = sorted(stamp for stamp, _ in self._scans)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec
+from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, coerce
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -40,9 +40,27 @@ class DescriptorFields:
     float_range: tuple[float, float] | None
     int_range: tuple[int, int] | None
 
+    def message_fields(self) -> dict[str, Any]:
+        """The descriptor message's plain fields (the ranges are messages of their own): keyword arguments."""
+        return {
+            "description": self.description,
+            "additional_constraints": self.additional_constraints,
+            "read_only": self.read_only,
+            "dynamic_typing": self.dynamic_typing,
+        }
 
-def descriptor_fields(spec: ParamSpec) -> DescriptorFields:
-    """Descriptor contents for ``spec`` (read-only unless ``spec.dynamic``; ranges from min/max; choices listed)."""
+
+def declare_failure(spec: ParamSpec, err: Exception) -> str:
+    """The message for an override that rclpy refused when ``spec`` was declared (wrong type, out of range)."""
+    return f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); quote strings in YAML"
+
+
+def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorFields:
+    """Descriptor contents for ``spec`` (read-only unless ``spec.dynamic``; ranges from min/max; choices listed).
+
+    ``managed``: for the lifecycle node, whose start-up parameters are read at configure: not read-only, so that
+    they can be set while it is unconfigured (:func:`apply_changes` refuses them once it is configured).
+    """
     notes: list[str] = []
     if spec.choices:
         notes.append("one of: " + ", ".join(repr(c) for c in spec.choices))
@@ -57,10 +75,14 @@ def descriptor_fields(spec: ParamSpec) -> DescriptorFields:
     elif spec.type is int and has_range:
         int_range = (int(max(low, -(2**63))), int(min(high, 2**63 - 1)))
     if not spec.dynamic:
-        notes.append("read at start-up (restart the node to change)")
+        notes.append(
+            "read at configure (set it while unconfigured)"
+            if managed
+            else "read at start-up (restart the node to change)"
+        )
     return DescriptorFields(
         description=spec.description,
-        read_only=not spec.dynamic,
+        read_only=not spec.dynamic and not managed,
         dynamic_typing=spec.type is float,
         additional_constraints="; ".join(notes),
         float_range=float_range,
@@ -68,11 +90,19 @@ def descriptor_fields(spec: ParamSpec) -> DescriptorFields:
     )
 
 
-def apply_changes(config: DepthConfig, changes: Mapping[str, Any]) -> DepthConfig:
+def apply_changes(
+    config: DepthConfig, changes: Mapping[str, Any], configured: bool = True, managed: bool = False
+) -> DepthConfig:
     """A parameter set request applied to ``config``: a new, validated config (``config`` itself if none is ours).
 
     Names the table does not own (``use_sim_time``, ``qos_overrides.*``, ...) are ignored: other parts of the node
     may own them. Validation happens once, here (:meth:`DepthConfig.with_changes`).
+
+    Args:
+        configured: False for a managed node before configure or after cleanup: then every parameter of ours may
+            change, start-up ones included (a failed configure is retried after fixing one); each value is checked
+            alone, configure validates them together, and ``config`` is returned as it is.
+        managed: the node is the lifecycle node (the remedy for a start-up parameter is cleanup, not a restart).
 
     Raises:
         ConfigError: a read-only parameter, a value of the wrong type, out of range or not finite, or a combination
@@ -83,8 +113,12 @@ def apply_changes(config: DepthConfig, changes: Mapping[str, Any]) -> DepthConfi
         spec = PARAMS_BY_NAME.get(name)
         if spec is None:
             continue
+        if not configured:
+            coerce(spec, value)  # type, range, choices; the combination is configure's to check
+            continue
         if not spec.dynamic:
-            msg = f"parameter {name} is read at start-up; restart the node to change it"
+            remedy = "deactivate and clean up the node, set it, then configure" if managed else "restart the node"
+            msg = f"parameter {name} is read at {'configure' if managed else 'start-up'}; to change it, {remedy}"
             raise ConfigError(msg)
         owned[name] = value
     return config.with_changes(owned) if owned else config

@@ -11,16 +11,38 @@ One class for both long-running transports:
   once instead;
 * ``mono-depth bag`` passes it to ``run_bag`` as its ``stop``: the run finishes the frame in hand and closes the
   output bag; with ``escalate`` a second signal stops at once (``KeyboardInterrupt``).
+
+:func:`stop_with_parent` makes the death of the node's parent a SIGTERM: Humble's ``ros2 launch`` dies on a SIGTERM
+of its own ("using SIGTERM can result in orphaned processes") and ``ros2 run`` does not forward one, so ``kill`` of
+either (a supervisor that signals only its main process) left the node running, and the next launch ran a second
+``mono_depth_node`` beside it (seen on real Humble).
 """
 
 from __future__ import annotations
 
+import ctypes
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def stop_with_parent(signum: int = signal.SIGTERM) -> bool:
+    """Have Linux send ``signum`` to this process when its parent (``ros2 launch``, ``ros2 run``) dies; returns
+    whether it is set (False off Linux or when ``prctl`` refuses). A parent already gone before the call is missed.
+    Linux ties it to the parent's thread that started the process: ``ros2 launch`` and ``ros2 run`` start it from
+    their main thread; a program that starts the node from a thread that ends before it ends the node too."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class StopSignals:
@@ -34,16 +56,21 @@ class StopSignals:
         self._interrupt = False
 
     @classmethod
-    def install(cls, escalate: bool = False, notify: Callable[[str], object] | None = None) -> StopSignals:
+    def install(
+        cls, escalate: bool = False, notify: Callable[[str], object] | None = None, with_parent: bool = False
+    ) -> StopSignals:
         """Handlers for SIGINT and SIGTERM that set the flag (call from the main thread; :meth:`restore` undoes).
 
         Args:
             escalate: a second signal raises ``KeyboardInterrupt`` (a user who presses Ctrl-C again means it).
             notify: called with the reason when the first signal arrives (e.g. a line on stderr).
+            with_parent: the parent process's death is a SIGTERM too (:func:`stop_with_parent`; the node's).
         """
         stop = cls(escalate, notify)
         for signum in SIGNALS:
             stop._previous[signum] = signal.signal(signum, stop._on_signal)
+        if with_parent:
+            stop_with_parent()
         return stop
 
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -250,6 +250,13 @@ class SyncWatch:
         with self._lock:
             return len(self._waiting)
 
+    def drain(self) -> int:
+        """Forget the images not paired yet, unreported (their subscriptions are going); returns how many."""
+        with self._lock:
+            count = len(self._waiting)
+            self._waiting.clear()
+            return count
+
     def explain(self, lost: Unpaired) -> tuple[str, str]:
         """``(reason, text)``: ``no_<input>`` (nothing within the slop on that input) or ``unsynced``."""
         seen = ", ".join(

@@ -4,7 +4,9 @@ rosbags refuses a whole bag when one chunk's CRC-32 does not match, and cannot o
 recording cut short, a copy that stopped). :class:`VerifyingMcapReader` reads every chunk it can: a damaged chunk
 (checksum mismatch, undecodable compression, records that do not parse or disagree with the chunk's message index)
 is skipped and its messages counted per topic; a file without a usable index is scanned record by record up to its
-last complete record. What was lost is kept in :attr:`VerifyingMcapReader.integrity`.
+last complete record. What was lost is kept in :attr:`VerifyingMcapReader.integrity`. Two things rosbags refuses in
+files Jazzy's recorder writes are read too: an unchunked file (the ``fastwrite`` preset) whose messages are not in
+log-time order, and a schema of encoding ``unknown`` (its channel then has no definition).
 
 :class:`ChecksummedMcapWriter` stores each chunk's CRC-32 (rosbags writes 0, "not computed"; so does ``ros2 bag
 record -s mcap`` on Humble, seen with its default and ``zstd_small`` presets), so the bags this package writes can
@@ -16,11 +18,14 @@ from __future__ import annotations
 import heapq
 import struct
 from binascii import crc32
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Generator
 from io import BytesIO
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import storage_mcap as rosbags_mcap
@@ -48,6 +53,7 @@ _CRC_OFFSET = 1 + 8 + 24  # opcode, record length, message start / end time, unc
 _RECORD = struct.Struct("<BQ")
 _CHUNK_HEAD = struct.Struct("<QQQI")
 _MESSAGE_HEAD = struct.Struct("<BQHIQQ")  # opcode, record length, channel id, sequence, log time, publish time
+_MESSAGE_TAIL = struct.Struct("<HIQ")  # a message record's channel id, sequence, log time
 CHUNK_BYTES = 2**20  # a chunk is closed once its records pass this size (rosbags' choice)
 # what a damaged chunk raises while it is decompressed and parsed
 _ZSTD_ERROR: type[Exception] = rosbags_mcap.zstd.ZstdError  # type: ignore[attr-defined]  # the zstd rosbags uses
@@ -178,6 +184,24 @@ class _Records:
             at = body_end
 
 
+_DEFINITION_ENCODINGS = frozenset({"ros2msg", "ros2idl", "omgidl", ""})  # the schema encodings rosbags reads
+
+
+class _Schemas(dict[int, Schema]):
+    """Schemas by id whose ``get`` gives a schema of an encoding rosbags does not read as one without a definition.
+
+    rosbag2 (Jazzy and later) writes a type whose definition it cannot parse with the schema encoding ``unknown``;
+    rosbags' reader looks every channel's schema up with ``get`` and raises KeyError for the whole file on that
+    encoding. A channel of such a type is read without a definition instead (as one with an empty schema).
+    """
+
+    def get(self, key: int, default: Schema | None = None) -> Schema | None:  # type: ignore[override]
+        schema = super().get(key, default)
+        if schema is None or schema.encoding in _DEFINITION_ENCODINGS or key not in self:
+            return schema
+        return schema._replace(encoding="", data="")
+
+
 class VerifyingMcapReader(McapReader):
     """rosbags' MCAP reader that skips and counts damaged chunks and reads truncated files up to the cut.
 
@@ -187,9 +211,11 @@ class VerifyingMcapReader(McapReader):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
+        self.schemas = _Schemas()
         self.integrity = StorageIntegrity(Path(path))
         self._damaged: set[int] = set()
         self._span = (MAXSIZE, 0)  # first and last log time seen by a salvage scan (ns)
+        self._top: list[tuple[int, int, int]] | Literal[False] | None = None  # see _top_level_index; False: chunked
 
     def open(self) -> None:
         """Open the file; one without a readable footer or index is scanned record by record instead.
@@ -404,34 +430,68 @@ class VerifyingMcapReader(McapReader):
         for channel_id, count in chunk.channel_count.items():
             self.integrity.skip(self._topic_of(channel_id), count)
 
-    def _top_level_messages(
-        self, connections: Collection[Connection], start: int | None, stop: int | None
-    ) -> Generator[tuple[Connection, int, bytes], None, None]:
-        """Message records outside chunks, in file order, up to the last complete record of a salvaged file."""
+    def _top_level_index(self) -> list[tuple[int, int, int]] | None:
+        """(log time, offset, channel id) of every message record outside chunks, in log-time order (file order among
+        equal times), built on first use; None when the data section of an intact file holds a chunk after all (a file
+        written without a chunk index: rosbags reads it). A salvaged file's chunks are passed over (see messages)."""
+        if self._top is None:
+            self._top = self._scan_top_level()
+        return None if self._top is False else self._top
+
+    def _scan_top_level(self) -> list[tuple[int, int, int]] | Literal[False]:
         bio = self.bio
         assert bio
-        channel_map = {connection.id: connection for connection in connections}
-        low, high = start if start is not None else 0, stop if stop is not None else MAXSIZE
+        found: list[tuple[int, int, int]] = []
         at = self.data_start
         while at < self.data_end:
             bio.seek(at)
             opcode, length = _RECORD.unpack(bio.read(9))
             if opcode == _MESSAGE:
-                body = bio.read(length)
-                channel_id, _, log_time = struct.unpack_from("<HIQ", body, 0)
-                if channel_id in channel_map and low <= log_time < high:
-                    yield channel_map[channel_id], log_time, body[22:]
+                channel_id, _, log_time = _MESSAGE_TAIL.unpack(bio.read(_MESSAGE_TAIL.size))
+                found.append((log_time, at, channel_id))
+            elif opcode == _CHUNK and not self.integrity.truncated:
+                return False
             at += 9 + length
+        found.sort(key=itemgetter(0))  # stable: file order among equal times
+        return found
+
+    def _top_level_messages(
+        self, connections: Collection[Connection], start: int | None, stop: int | None
+    ) -> Generator[tuple[Connection, int, bytes], None, None]:
+        """Message records outside chunks in log-time order, up to the last complete record of a salvaged file.
+
+        An unchunked file (``ros2 bag record -s mcap --storage-preset-profile fastwrite``) holds its messages in the
+        order they were written, which on Jazzy is not their log-time order: the log time is the middleware's receive
+        time, taken before the recorder's executor runs the topic's callback. rosbags refuses such a file ("not in
+        timestamp order"); here the records are indexed once (time, offset, channel) and read in time order.
+        """
+        index = self._top_level_index()
+        if index is None:
+            yield from super().messages(connections, start, stop)
+            return
+        bio = self.bio
+        assert bio
+        channel_map = {connection.id: connection for connection in connections}
+        first = 0 if start is None else bisect_left(index, start, key=itemgetter(0))
+        for log_time, at, channel_id in islice(index, first, None):
+            if stop is not None and log_time >= stop:
+                return
+            if channel_id in channel_map:
+                bio.seek(at)
+                _, length = _RECORD.unpack(bio.read(9))
+                yield channel_map[channel_id], log_time, bio.read(length)[22:]
+
+    def close(self) -> None:
+        """Close the file (and forget its index of unchunked messages)."""
+        self._top = None
+        super().close()
 
     def messages(
         self, connections: Collection[Connection], start: int | None = None, stop: int | None = None
     ) -> Generator[tuple[Connection, int, bytes], None, None]:
         """Messages of ``connections`` in log-time order, ``start <= t < stop`` (ns); damaged chunks are skipped."""
-        if not self.chunks:
-            if self.integrity.truncated:  # salvaged: only top-level messages (rosbags would re-read bad chunks)
-                yield from self._top_level_messages(connections, start, stop)
-            else:
-                yield from super().messages(connections, start, stop)
+        if not self.chunks:  # unchunked, or salvaged without a good chunk (rosbags would re-read the bad ones)
+            yield from self._top_level_messages(connections, start, stop)
             return
         channel_map = {connection.id: connection for connection in connections}
         sources = [

@@ -154,7 +154,8 @@ class _SecondPass:
         if not self.out.copy(message.connection, payload, message.log_ns):
             self.summary.warnings.add(
                 f"not copied: {message.topic}",
-                f"{message.topic} ({message.msgtype}) has no message definition in the bag or the typestore",
+                f"{message.topic} ({message.msgtype}) has no message definition in the typestore, nor one in the bag "
+                "that parses",
             )
 
     def _decode(self, message: BagMessage, decoder: Any) -> Any:
@@ -338,8 +339,8 @@ def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
     if unverified:  # one note for the bag, not one per file of a split recording
         summary.notes.append(
             f"{', '.join(unverified)} {'stores' if len(unverified) == 1 else 'store'} no chunk checksums (as rosbags "
-            "and ros2 bag record -s mcap on Humble write MCAP): corruption inside a message cannot be detected; "
-            "this tool's own MCAP output (--storage mcap) carries them"
+            "and ros2 bag record -s mcap on Humble and Jazzy write MCAP by default): corruption inside a message "
+            "cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
         )
 
 

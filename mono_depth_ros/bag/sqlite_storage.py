@@ -1,12 +1,15 @@
 """rosbags storage reader for rosbag2 sqlite3 files (``.db3``) that salvages every complete message of a cut file.
 
-An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw). A file that ends part-way (a copy cut short, a
-disk that filled up), or one SQLite calls malformed, is parsed here by the SQLite file format
-(https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page 1 names the tables' root pages; the small tables
-(``topics``, ``message_definitions``, ``schema``, ``metadata``) are walked from their roots; the ``messages`` rows are
-found by scanning every complete page for table-leaf cells, since the interior pages near the root often point past
-the cut. Only a light index (timestamp, rowid, topic id, page, cell offset) stays in memory; the payloads are read
-again from the memory-mapped file when :meth:`SalvagingSqlite3Reader.messages` yields them.
+An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw), except that a type Jazzy's recorder stored
+without a definition (``message_definitions`` encoding ``''`` or ``'unknown'``) is read without one rather than failing
+the file, and a file whose write-ahead log is still beside it (the ``resilient`` preset, recorder killed) is read with
+the messages in the log. A file that ends part-way (a copy cut short, a disk that filled up), or one SQLite calls
+malformed, is parsed here by the SQLite file format (https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page
+1 names the tables' root pages; the small tables (``topics``, ``message_definitions``, ``schema``, ``metadata``) are
+walked from their roots; the ``messages`` rows are found by scanning every complete page for table-leaf cells, since
+the interior pages near the root often point past the cut. Only a light index (timestamp, rowid, topic id, page, cell
+offset) stays in memory; the payloads are read again from the memory-mapped file when
+:meth:`SalvagingSqlite3Reader.messages` yields them.
 
 ``integrity.expected`` is this file's ``message_count`` in the bag's metadata.yaml text, which rosbag2 (≥ Jazzy) and
 rosbags store in the ``metadata`` table when the writer closes. Without that text the count is unknown (None): rosbag2
@@ -382,12 +385,98 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             raise ReaderError(f"{self.path} is no SQLite database (no 'SQLite format 3' header); {_REMEDY}")
         reason = None
         if not geometry.truncated:
+            if self._open_with_wal():
+                return
             try:
                 super().open()
                 return
             except ReaderError as err:
                 reason = f"SQLite cannot read it ({err})"
         self._salvage(self.path, geometry, reason)
+
+    def _open_with_wal(self) -> bool:
+        """Open a file whose write-ahead log is still beside it (``name.db3-wal``), with the messages held there.
+
+        The ``resilient`` storage preset records in WAL mode; a recorder that did not close the file (killed, a power
+        cut: what the preset is for) leaves the last messages, and topics first seen since the last checkpoint, in
+        the ``-wal`` file. rosbags opens a file ``immutable``, which ignores the log: those messages were left out
+        without a word. Here SQLite reads the file with its log, read-only: the file and the log are left as they
+        are (SQLite creates the log's index, ``name.db3-shm``, when the recorder's is not beside them). Returns False
+        (the caller opens it as rosbags does) when there is no log, and when SQLite cannot use it (then what it holds
+        is reported as not read).
+        """
+        path = self.path
+        if not isinstance(path, Path):
+            return False
+        wal = path.with_name(path.name + "-wal")
+        if not wal.is_file() or wal.stat().st_size == 0:
+            return False
+        try:
+            self.dbconn = apsw.Connection(
+                f"file:{self.path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+            )
+            self._read_tables()
+        except (apsw.Error, ReaderError) as err:
+            if self.dbconn is not None:
+                self.dbconn.close()
+                self.dbconn = None
+            self.integrity.problems.append(
+                f"{wal.name}: the recorder did not close {path.name}; SQLite cannot read its write-ahead log "
+                f"({type(err).__name__}: {err}): the messages written last ({wal.stat().st_size} bytes) are not read"
+            )
+            return False
+        return True
+
+    def _open(self) -> None:
+        """rosbags' ``_open``, but a type whose definition Jazzy's recorder did not find is read without one.
+
+        rosbag2 (Jazzy and later) stores a ``message_definitions`` row for every recorded type, with encoding ``''``
+        when it finds no definition for the type and ``'unknown'`` when it cannot parse a name in it. rosbags knows
+        only ``ros2msg`` and ``ros2idl`` and raises KeyError for the whole file; here the topics, counts and times are
+        read by the same queries, and such a type gets no definition (as a type without a row gets in rosbags).
+        """
+        try:
+            super()._open()
+        except KeyError:
+            self._read_tables()
+
+    def _read_tables(self) -> None:
+        """Fill schema, msgtypes, connections and metadata through :attr:`dbconn` by rosbags' queries.
+
+        Raises:
+            ReaderError: the file lacks the messages or topics table.
+        """
+        db = self.dbconn
+        assert db is not None
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if missing := {"messages", "topics"} - tables:
+            raise ReaderError(f"Cannot open database {self.path}: no {' or '.join(sorted(missing))} table")
+        topic_columns = {row[1] for row in db.execute("PRAGMA table_info(topics)")}
+        if "schema" in tables:
+            self.schema = int(next(iter(db.execute("SELECT schema_version FROM schema")), (-1,))[0])
+        else:
+            self.schema = 2 if "offered_qos_profiles" in topic_columns else 1
+        self.msgtypes = []
+        if self.schema >= 4 and "message_definitions" in tables:
+            self.msgtypes = [
+                {key: _text(value) for key, value in zip(_MSGTYPE_COLUMNS, row, strict=True)}
+                for row in db.execute(
+                    f"SELECT {', '.join(_MSGTYPE_COLUMNS.values())} FROM message_definitions ORDER BY id"
+                )
+            ]
+        wanted = ("id", "name", "type", "serialization_format", "offered_qos_profiles", "type_description_hash")
+        columns = tuple(column for column in wanted if column in topic_columns)
+        query = (
+            f"SELECT {', '.join('topics.' + column for column in columns)}, count(messages.id) FROM topics "
+            "LEFT JOIN messages ON topics.id == messages.topic_id GROUP BY topics.id ORDER BY topics.id"
+        )
+        self.connections = [
+            self._connection(dict(zip(columns, row[:-1], strict=True)), row[-1]) for row in db.execute(query)
+        ]
+        ((start, end, count),) = db.execute("SELECT MIN(timestamp), MAX(timestamp) + 1, COUNT(*) FROM messages")
+        self.metadata = _NO_METADATA
+        if count:
+            self.metadata = ReaderMetadata(end - start, start, end, count, None, None, None, None)
 
     def _salvage(self, path: Path, geometry: _Geometry, reason: str | None) -> None:
         """Read what the file holds without SQLite; fills connections, metadata and integrity."""

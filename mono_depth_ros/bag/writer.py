@@ -1,23 +1,35 @@
 """Writing the output rosbag2: metadata version 8, sqlite3 (default) or MCAP storage, one distro's typestore.
 
 Version 8 is deliberate: ``ros2 bag play`` on Humble refuses the version-9 metadata that rosbags writes by
-default, while Jazzy reads both. Message definitions and type hashes come from the chosen distro's typestore
-(``--distro humble|jazzy``); copied input messages keep their bytes and their recorded QoS (so a copied
-``/tf_static`` stays transient-local). A ``/tf_static`` without recorded QoS (written here, or copied from a bag that
-has none) gets :data:`TF_STATIC_QOS`: ``ros2 bag play`` offers a topic with its recorded QoS, else volatile, and a
-volatile ``/tf_static`` reaches no tf2 ``TransformListener`` (it subscribes transient local).
+default, while Jazzy reads both. Message definitions and type hashes of what is written here come from the chosen
+distro's typestore (``--distro humble|jazzy``); copied input messages keep their bytes, the definition they were
+recorded with (see :meth:`OutputBag.copy`) and their recorded QoS (so a copied ``/tf_static`` stays transient-local).
+A ``/tf_static`` without recorded QoS (written here, or copied from a bag that has none) gets :data:`TF_STATIC_QOS`:
+``ros2 bag play`` offers a topic with its recorded QoS, else volatile, and a volatile ``/tf_static`` reaches no tf2
+``TransformListener`` (it subscribes transient local).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    MessageDefinition,
+    MessageDefinitionFormat,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
+from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.core.errors import BagError
@@ -129,8 +141,12 @@ class OutputBag:
     def copy(self, input_connection: Connection, data: bytes | bytearray | memoryview, log_ns: int) -> bool:
         """Copy one input message unchanged (same topic, type, bytes and offered QoS).
 
-        The definition comes from the typestore when it knows the type, else from the input bag. Returns False (and
-        copies nothing of that topic) when neither has one.
+        The definition written is the one the bytes were recorded with: the input bag's (with its hash, or
+        :func:`definition_hash` where the bag has none), else, for a bag that stores no definitions (recorded before
+        Iron), Humble's, else the output typestore's. A type whose definition changed between distros
+        (``sensor_msgs/Range`` gained ``variance`` in Jazzy) thus stays decodable by the definition beside it,
+        whatever ``--distro`` the output has. Returns False (and copies nothing of that topic) when there is no
+        definition, or the bag's does not parse.
         """
         key = (input_connection.topic, input_connection.msgtype)
         if key not in self._copied:
@@ -145,11 +161,38 @@ class OutputBag:
     def _copy_connection(self, input_connection: Connection) -> Connection | None:
         topic, msgtype = input_connection.topic, input_connection.msgtype
         qos = offered_qos(topic, getattr(input_connection.ext, "offered_qos_profiles", []) or [])
-        if msgtype in self.typestore.types:
-            return self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
         definition = input_connection.msgdef.data
-        if definition and input_connection.digest:
+        if definition:  # the definition the bytes were recorded with (a type may differ between distros)
+            digest = input_connection.digest or definition_hash(msgtype, input_connection.msgdef)
+            if not digest:
+                return None
             return self._writer.add_connection(
-                topic, msgtype, msgdef=definition, rihs01=input_connection.digest, offered_qos_profiles=qos
+                topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos
             )
+        for store in (_pre_iron_typestore(), self.typestore):  # a bag without definitions was recorded before Iron
+            if msgtype in store.types:
+                return self._writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=qos)
+        return None
+
+
+@cache
+def _pre_iron_typestore() -> Typestore:
+    """Humble's definitions: what a bag that stores none was recorded with (rosbag2 stores them from Iron on)."""
+    return get_typestore(Stores.ROS2_HUMBLE)
+
+
+def definition_hash(msgtype: str, msgdef: MessageDefinition) -> str | None:
+    """The RIHS01 type hash of ``msgtype`` computed from its definition in a bag (None when it does not parse).
+
+    What rosbag2 records as ``type_description_hash`` from Jazzy on; a bag recorded on Humble, or an MCAP file read
+    without its metadata.yaml, holds the definition without the hash.
+    """
+    store = get_typestore(Stores.EMPTY)
+    try:
+        if msgdef.format == MessageDefinitionFormat.IDL:
+            store.register(get_types_from_idl(msgdef.data))
+        else:
+            store.register(get_types_from_msg(msgdef.data, msgtype))
+        return store.hash_rihs01(msgtype)
+    except (TypesysError, KeyError, ValueError):  # a syntax error, a nested type the definition lacks
         return None

@@ -1,4 +1,4 @@
-"""`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU or synthetic frames.
+"""`mono-depth eval`: standard depth metrics of a checkpoint on KITTI, NYU, one's own or synthetic frames.
 
 Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the KITTI protocols stay apart:
 ``--dataset kitti_eigen`` (a KITTI raw root + the Eigen split file: raw Velodyne GT as monodepth2 projects it, Garg
@@ -14,7 +14,14 @@ scaling used. Examples::
 
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_annotated \
         --data ../shared/data/metric3d_kitti_demo
+    mono-depth eval --checkpoint runs/x/model.safetensors --dataset folder --data MY_FRAMES --csv per_frame.csv
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
+
+``--dataset kitti_depth_selection`` reads KITTI depth completion's ``val_selection_cropped`` (scored as the devkit
+does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dataset folder`` reads the layout
+``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float ``.npy`` / ``.npz``,
+``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs; ``--crop garg`` / ``eigen_nyu`` for the KITTI / NYU
+crops).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``.
@@ -24,18 +31,26 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, SCALINGS, EvalReport, evaluate_checkpoint
+from mono_depth_ros.evaluation.depth import (
+    CROPS,
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    SCALINGS,
+    EvalReport,
+    evaluate_checkpoint,
+)
 from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
-HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / synthetic frames under a named protocol"
+HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / own / synthetic frames under a named protocol"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help=what)
     parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
-    parser.add_argument("--split", type=Path, help="kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'")
+    split = "kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'; nyu: BTS nyudepthv2_test_files_with_gt.txt"
+    parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
-    parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres)")
+    parser.add_argument("--crop", choices=CROPS, help="override the protocol's crop (garg: KITTI, eigen_nyu: NYU)")
+    parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
+    scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale"
+    parser.add_argument("--png-scale", type=float, help=scale)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
     parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
@@ -74,29 +93,53 @@ def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     if args.data is None:
         msg = f"--dataset {args.dataset} needs --data FOLDER"
         raise ConfigError(msg)
-    return load_samples(args.dataset, args.data, args.split)
+    if args.png_scale is not None and not args.png_scale > 0:
+        msg = f"--png-scale must be > 0 (depth PNG values per metre), got {args.png_scale}"
+        raise ConfigError(msg)
+    return load_samples(args.dataset, args.data, args.split, args.png_scale)
 
 
 def write_csv(report: EvalReport, path: Path) -> None:
-    """Per-image metrics (and the mean) with the protocol and scaling in every row."""
+    """Per-image metrics (and the mean; its gt_over_pred is the median over images, as in the table) with the protocol
+    and scaling in every row."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         names = list(report.mean.as_dict())
         writer.writerow(["protocol", "scaling", "image", *names, "gt_over_pred"])
         rows = [*report.per_image, ("mean", report.mean)]
-        ratios = [*report.gt_over_pred_median, float("nan")]
+        ratios = [*report.gt_over_pred_median, report.median_gt_over_pred]
         for (name, metrics), ratio in zip(rows, ratios, strict=True):
             values = list(metrics.as_dict().values())
             writer.writerow([report.protocol.name, report.protocol.scaling, name, *values, ratio])
 
 
+def prepare_csv(path: Path) -> None:
+    """Create the folder of ``path`` and check it can be written, before any frame is evaluated.
+
+    Raises:
+        ConfigError: the folder cannot be created or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"--csv {path}: cannot create its folder ({err.strerror}); give a path in a writable folder"
+        raise ConfigError(msg) from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        msg = f"--csv {path}: not a writable file path; give a path in a writable folder"
+        raise ConfigError(msg)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table. Returns 0 (errors are raised as DepthError)."""
+    if args.csv is not None:
+        prepare_csv(args.csv)
     protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]
     if args.min_depth is not None:
         protocol = replace(protocol, min_depth_m=args.min_depth)
     if args.max_depth is not None:
         protocol = replace(protocol, max_depth_m=args.max_depth)
+    if args.crop is not None:
+        protocol = replace(protocol, crop=args.crop)
     samples = gather_samples(args)
     report = evaluate_checkpoint(args.checkpoint, samples, protocol, device=args.device, scaling=args.scaling)
     sys.stdout.write(report.format_table())

@@ -1,14 +1,23 @@
 """`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX (or TorchScript) depth model made elsewhere.
 
-Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`), after checking it
-against the graph: one (B, 3, H, W) image input, the named depth output (and sky output) present, a fixed input
-size taken from the graph when it has one. The node and the bag runner then load it with ``--param
+Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`; a golden reference left
+there by ``mono-depth export`` under another spec is removed), after checking it against the graph: one RGB image
+input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky output)
+present, a fixed input size taken from the graph when it has one (a graph with one fixed side runs at that side,
+never keeping aspect). The node and the bag runner then load it with ``--param
 model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
+Metric3D's ONNX (fixed 616x1064: the image fitted inside keeping its aspect and padded; pixels 0..255; canonical
+focal 1000 px)::
+
+    mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
+        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
+
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
-module does not state its input size) and, for a module returning a dict, ``--output KEY``; it then runs with
+module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
+N``, the depth's position; the first item without it); it then runs with
 ``model.backend=torchscript``.
 """
 
@@ -20,8 +29,9 @@ from pathlib import Path
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.models.sidecar import spec_path_for
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.graph_layout import ImageInput, image_input
+from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
+from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
 
 HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
@@ -47,13 +57,13 @@ def _size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def graph_signature(model: Path) -> tuple[list[object], list[str]]:
-    """(input shape, output names) of an ONNX model, read with ONNX Runtime.
+def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
+    """(image input, output names) of an ONNX model, read with ONNX Runtime.
 
     Raises:
-        CheckpointError: not a loadable ONNX model, or not one (B, 3, H, W) image input.
+        CheckpointError: not a loadable ONNX model, or not one RGB image input (see :func:`image_input`).
     """
-    from mono_depth_ros.models.onnx_model import require_onnxruntime
+    from mono_depth_ros.models.onnx_model import load_error, require_onnxruntime
 
     if not model.is_file():
         msg = f"ONNX model {model} does not exist"
@@ -62,13 +72,16 @@ def graph_signature(model: Path) -> tuple[list[object], list[str]]:
     try:
         session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's errors derive from Exception only
-        msg = f"ONNX Runtime cannot load {model}: {type(err).__name__}: {err}"
-        raise CheckpointError(msg) from None
+        raise load_error(model, err) from None
     inputs = session.get_inputs()
-    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] not in (3, "3"):
-        msg = f"{model} must take one (B, 3, H, W) image input, it takes {[(i.name, i.shape) for i in inputs]}"
+    if len(inputs) != 1:
+        msg = (
+            f"{model} must take one RGB image input, it takes {[(i.name, i.shape) for i in inputs]}; re-export it "
+            f"with the other inputs fixed inside the graph"
+        )
         raise CheckpointError(msg)
-    return list(inputs[0].shape), [str(output.name) for output in session.get_outputs()]
+    image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
+    return image, [str(output.name) for output in session.get_outputs()]
 
 
 def check_torchscript(model: Path) -> None:
@@ -107,9 +120,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        shape, outputs = ["batch", 3, "height", "width"], [args.output] if args.output else []
+        image, outputs = ImageInput("", "NCHW"), [args.output] if args.output else []
     else:
-        shape, outputs = graph_signature(args.model)
+        image, outputs = graph_signature(args.model)
     for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
@@ -117,7 +130,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if len(outputs) > 1 and not args.output:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
-    graph_hw = (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
+    graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)
         if graph_hw is not None and (height, width) != graph_hw:
@@ -128,14 +141,34 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     else:
         msg = f"{args.model} takes any input size: give --input-size HxW (with --keep-aspect, H is the short side)"
         raise ConfigError(msg)
-    keep_aspect = bool(args.keep_aspect) and graph_hw is None
+    if args.pad and args.keep_aspect:
+        msg = (
+            "--pad fits the image inside the graph's fixed size (or --input-size) keeping its aspect; "
+            "--keep-aspect resizes a free-size graph to the image's aspect instead: give one of them"
+        )
+        raise ConfigError(msg)
+    if args.keep_aspect and graph_hw is not None:
+        msg = (
+            f"{args.model} takes a fixed {graph_hw[0]}x{graph_hw[1]}: it cannot keep the camera's aspect; leave out "
+            f"--keep-aspect (the image is stretched to that size) or give --pad (fitted inside it, the rest padded)"
+        )
+        raise ConfigError(msg)
+    keep_aspect = bool(args.keep_aspect)
+    problem = image.size_problem(height, width, keep_aspect)
+    if problem is not None:
+        msg = f"{args.model}: {problem}"
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,
         keep_aspect=keep_aspect,
         multiple_of=args.multiple_of,
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
+        pad=bool(args.pad),
     )
+    if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
+        msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
+        raise ConfigError(msg)
     return ModelSpec(
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},
@@ -149,6 +182,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         output_name=args.output,
         sky_output=args.sky_output,
         sky_threshold=args.sky_threshold,
+        metric_focal_divisor=args.focal_divisor,
     )
 
 
@@ -159,13 +193,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, help=f"what the depth output means: {kinds}")
     parser.add_argument("--input-size", default="", help="HEIGHTxWIDTH input (default: the graph's fixed size)")
     parser.add_argument("--keep-aspect", action="store_true", help="resize keeping aspect: HEIGHT is the short side")
+    parser.add_argument(
+        "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
+    )
     parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
     parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")
     parser.add_argument("--std", default=IMAGENET_STD, help="RGB std for values in [0, 1] (default ImageNet)")
-    parser.add_argument("--output", default="", help="the output that holds the depth (graphs with several)")
+    parser.add_argument(
+        "--output",
+        default="",
+        help="the output that holds the depth (graphs with several; a TorchScript tuple: 0, 1, ...)",
+    )
     parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
     parser.add_argument("--sky-threshold", type=float, default=0.5, help="sky where the sky output exceeds this")
+    parser.add_argument(
+        "--focal-divisor",
+        type=float,
+        default=METRIC_FOCAL_DIVISOR,
+        help="metric_focal: metres = output x focal px / this (300 Depth Anything 3, 1000 Metric3D)",
+    )
     parser.add_argument("--min-depth", type=float, default=0.1, help="nearest depth the model predicts (metres)")
     parser.add_argument("--max-depth", type=float, default=100.0, help="farthest depth the model predicts (metres)")
 
@@ -174,10 +221,16 @@ def run(args: argparse.Namespace) -> int:
     """Write the spec; returns 0 (errors are raised as DepthError and reported in one line by the CLI)."""
     spec = make_spec(args)
     path = spec_path_for(args.model)
-    path.write_text(spec.to_json() + "\n", encoding="utf-8")
+    text = spec.to_json() + "\n"
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    path.write_text(text, encoding="utf-8")
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
         f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
     )
+    golden = golden_path_for(args.model)
+    if golden.is_file() and before != text:  # made under another spec: the self-test would refuse the model
+        golden.unlink()
+        sys.stdout.write(f"removed {golden.name}: its reference output was made under the previous spec\n")
     return 0

@@ -24,6 +24,22 @@ OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndis
 FloatArray = npt.NDArray[np.float64]
 
 
+def _none_if_all(seen: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
+    return None if bool(seen.all()) else seen
+
+
+def seen_at(seen: npt.NDArray[np.bool_], hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """An (H, W) bool mask of seen pixels (:meth:`CameraModel.seen_mask`) at (h, w) = ``hw``: a pixel is True when
+    its whole footprint is (area resize), so a resized map keeps no value made from an unseen pixel. ``seen`` itself
+    at its own size."""
+    if tuple(seen.shape) == tuple(hw):
+        return seen
+    import cv2
+
+    area = cv2.resize(seen.astype(np.float32), (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_AREA)
+    return np.asarray(area >= 1.0 - 1e-4)
+
+
 @dataclass(frozen=True)
 class PinholeIntrinsics:
     """Pinhole intrinsics in pixels for an image of ``width`` × ``height`` pixels (no distortion)."""
@@ -295,26 +311,28 @@ class CameraModel:
         True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres: the
         pixels the nearest-neighbour undistortion fills); at a smaller ``hw`` (the published size) a pixel is True
         when its whole block is. None when every pixel sees the raw image or nothing is resampled (no distortion).
-        Computed once per size.
+        Computed once per size, from the mask at the full size (kept: one byte a pixel); the float maps it is made
+        from are not kept unless :meth:`undistort` made them for a nearest-neighbour undistortion.
 
         Raises:
             CalibrationError: as :meth:`undistort`.
         """
-        import cv2
-
         if not self.has_distortion:
             return None
+        import cv2
+
         raw = self.raw_intrinsics()
-        size = (raw.height, raw.width) if hw is None else (int(hw[0]), int(hw[1]))
-        if size not in self._seen:
-            if True not in self._undistort_maps:
-                self._undistort_maps[True] = self._build_maps(cv2, True)
-            map_x, map_y = self._undistort_maps[True]  # float32 raw coordinates of every undistorted pixel
+        full = (raw.height, raw.width)
+        size = full if hw is None else (int(hw[0]), int(hw[1]))
+        if full not in self._seen:
+            maps = self._undistort_maps.get(True)
+            # float32 raw coordinates of every undistorted pixel (two CV_32FC1 maps, 8 bytes a pixel): dropped here
+            map_x, map_y = maps if maps is not None else self._build_maps(cv2, True)
             seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
-            if size != seen.shape:
-                area = cv2.resize(seen.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
-                seen = area >= 1.0 - 1e-4
-            self._seen[size] = None if bool(seen.all()) else seen
+            self._seen[full] = _none_if_all(seen)
+        if size not in self._seen:
+            whole = self._seen[full]  # every pixel seen: every block too
+            self._seen[size] = None if whole is None else _none_if_all(seen_at(whole, size))
         return self._seen[size]
 
     def _check_rectification(self) -> None:

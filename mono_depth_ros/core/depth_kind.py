@@ -8,9 +8,10 @@ kind                          values                                            
 ``depth_up_to_scale``         depth × an unknown s > 0 (self-supervised monocular)   a scale fit (LiDAR, ground)
 ``relative_inverse``          a / depth + b with unknown a > 0, b (MiDaS, Depth      a scale and shift fit in
                               Anything): larger = nearer                             inverse depth
-``metric_focal``              depth × 300 / f, f the focal length in pixels of the   the model runner (× f / 300
-                              network input (Depth Anything 3 metric): a raw model   with f from camera_info),
-                              output only, never handed to scale recovery            before anything else
+``metric_focal``              depth × D / f, f the focal length in pixels of the     the model runner (× f / D
+                              network input, D the spec's ``metric_focal_divisor``   with f from camera_info),
+                              (300: Depth Anything 3 metric; 1000: Metric3D): a raw  before anything else
+                              model output only, never handed to scale recovery
 ============================  =====================================================  ===========================
 """
 

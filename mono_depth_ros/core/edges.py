@@ -32,6 +32,9 @@ own values where the upsampling was edge-aware) and map the marks back to every 
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -47,46 +50,45 @@ pixel at 40-50 m) lost 0.5-1 % of its LiDAR-validated pixels; at 0.5, 0.07-0.23 
 DIRECTIONS = ((0, 1), (1, 0))
 
 
-def _shifted(w: npt.NDArray[np.float32], dv: int, du: int) -> npt.NDArray[np.float32]:
-    """``out[v, u] = w[v + dv, u + du]``, NaN where that falls outside the image."""
-    h, width = w.shape
-    out = np.full_like(w, np.nan)
-    dst_v = slice(max(0, -dv), min(h, h - dv))
-    dst_u = slice(max(0, -du), min(width, width - du))
-    src_v = slice(max(0, dv), min(h, h + dv))
-    src_u = slice(max(0, du), min(width, width + du))
-    out[dst_v, dst_u] = w[src_v, src_u]
-    return out
+def _along(w: npt.NDArray[Any], axis: int, start: int, stop: int) -> npt.NDArray[Any]:
+    """The view ``w[start:stop]`` along ``axis`` (0: rows, 1: columns); ``stop`` <= 0 counts from the end."""
+    index = slice(start, stop if stop < 0 else None)
+    return w[index] if axis == 0 else w[:, index]
 
 
 def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.bool_]:
     """(H, W) bool mask, True at flying pixels: between two surfaces whose depths differ by ``relative_threshold``.
+
+    Only pixels two or more pixels inside the image along a direction can be marked in it (the test needs both
+    neighbours and both outer pixels): the work runs on views of those, no shifted full-size copies.
 
     Args:
         depth_m: (H, W) depth in metres (NaN invalid, +Inf beyond range, -Inf too close: never marked).
         relative_threshold: smallest relative depth step across a pixel that can make it flying (0.1 = 10 %).
     """
     d = np.asarray(depth_m, dtype=np.float32)
+    w = np.full(d.shape, np.nan, dtype=np.float32)  # inverse depth, NaN where the depth is not > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(d > 0, np.float32(1.0) / d, np.float32(np.nan)).astype(np.float32)
+        np.divide(np.float32(1.0), d, out=w, where=d > 0)
     mask = np.zeros(d.shape, dtype=bool)
     jump = np.float32(1.0 + relative_threshold)
     margin = np.float32(1.0 + MARGIN_SHARE * relative_threshold)
     with np.errstate(invalid="ignore"):
-        for dv, du in DIRECTIONS:
-            a = _shifted(w, -dv, -du)
-            b = _shifted(w, dv, du)
+        for dv, _ in DIRECTIONS:
+            axis = 0 if dv else 1
+            if w.shape[axis] < 5:
+                continue
+            c = _along(w, axis, 2, -2)
+            a, b = _along(w, axis, 1, -3), _along(w, axis, 3, -1)  # the two neighbours
             near, far = np.maximum(a, b), np.minimum(a, b)  # NaN on either side: no candidate
-            candidate = (near > jump * far) & (w * margin < near) & (w > margin * far)
+            candidate = (near > jump * far) & (c * margin < near) & (c > margin * far)
             if not candidate.any():
                 continue
-            for side, outer in (
-                (a, _shifted(w, -2 * dv, -2 * du)),
-                (b, _shifted(w, 2 * dv, 2 * du)),
-            ):
+            tolerance = (margin - 1.0) * c
+            for side, outer in ((a, _along(w, axis, 0, -4)), (b, _along(w, axis, 4, 0))):
                 continued = 2.0 * side - outer  # the side's surface extended to c (NaN: unknown, c may continue it)
-                candidate &= np.abs(w - continued) > (margin - 1.0) * w
-            mask |= candidate
+                candidate &= np.abs(c - continued) > tolerance
+            _along(mask, axis, 2, -2)[...] |= candidate
     return mask
 
 
@@ -103,8 +105,8 @@ def flying_pixel_mask(
     if grid is None:
         return depth_edge_mask(d, relative_threshold)
     (rows, cols), (back_rows, back_cols) = grid
-    small = depth_edge_mask(d[np.ix_(rows, cols)], relative_threshold)
-    return np.ascontiguousarray(small[np.ix_(back_rows, back_cols)])
+    small = depth_edge_mask(d.take(rows, axis=0).take(cols, axis=1), relative_threshold)  # a few times np.ix_'s speed
+    return small.take(back_rows, axis=0).take(back_cols, axis=1)
 
 
 Indices = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
@@ -119,6 +121,12 @@ def source_grid(shape: tuple[int, int], source_hw: tuple[int, int] | None) -> tu
     """
     if source_hw is None or (source_hw[0] >= shape[0] and source_hw[1] >= shape[1]):
         return None
+    return _source_grid((int(shape[0]), int(shape[1])), (int(source_hw[0]), int(source_hw[1])))
+
+
+@functools.lru_cache(maxsize=16)
+def _source_grid(shape: tuple[int, int], source_hw: tuple[int, int]) -> tuple[Indices, Indices]:
+    """:func:`source_grid` for a source smaller on a side, made once per pair of sizes (read-only arrays)."""
     sampled, nearest = [], []
     for out_size, in_size in zip(shape, source_hw, strict=True):
         size = min(int(in_size), out_size)
@@ -126,6 +134,8 @@ def source_grid(shape: tuple[int, int], source_hw: tuple[int, int] | None) -> tu
         sampled.append(np.clip(centres, 0, out_size - 1).astype(np.intp))
         back = np.floor((np.arange(out_size) + 0.5) * size / out_size)
         nearest.append(np.clip(back, 0, size - 1).astype(np.intp))
+    for index in (*sampled, *nearest):
+        index.flags.writeable = False  # shared by every caller of these sizes
     return (sampled[0], sampled[1]), (nearest[0], nearest[1])
 
 

@@ -8,7 +8,8 @@ writing produces little-endian rows with ``step = width * channels * itemsize``.
 Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8), ``mono16 16UC1 rgb16 bgr16
 rgba16 bgra16`` (uint16), ``32FC1`` (float32); colour cameras' raw mosaics ``bayer_rggb8 bayer_bggr8 bayer_gbrg8
 bayer_grbg8`` (and their 16-bit ``bayer_*16``) are demosaiced to RGB; 4:2:2 webcam pixels ``yuv422`` (UYVY) and
-``yuv422_yuy2`` (YUYV; two channels of uint8 per pixel on the wire) are converted to RGB (BT.601, as cv_bridge).
+``yuv422_yuy2`` (YUYV; two channels of uint8 per pixel on the wire), named ``uyvy`` and ``yuyv`` from Jazzy on, are
+converted to RGB (BT.601, as cv_bridge).
 Depth units are converted only by :mod:`.depth_codec`.
 """
 
@@ -45,6 +46,8 @@ _ENCODINGS: dict[str, tuple[str, int]] = {
     "bayer_grbg16": ("u2", 1),
     "yuv422": ("u1", 2),
     "yuv422_yuy2": ("u1", 2),
+    "uyvy": ("u1", 2),
+    "yuyv": ("u1", 2),
     "16UC1": ("u2", 1),
     "32FC1": ("f4", 1),
 }
@@ -52,6 +55,10 @@ IMAGE_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 COLOUR_ENCODINGS: tuple[str, ...] = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
 COLOUR_ENCODINGS += ("rgb16", "bgr16", "rgba16", "bgra16", "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
 COLOUR_ENCODINGS += ("bayer_rggb16", "bayer_bggr16", "bayer_gbrg16", "bayer_grbg16", "yuv422", "yuv422_yuy2")
+COLOUR_ENCODINGS += ("uyvy", "yuyv")
+JAZZY_YUV422_NAMES: dict[str, str] = {"uyvy": "yuv422", "yuyv": "yuv422_yuy2"}
+"""Jazzy's sensor_msgs names of the 4:2:2 encodings (``yuv422`` / ``yuv422_yuy2`` are deprecated aliases there)."""
+_YUV422 = frozenset({"yuv422", "yuv422_yuy2", *JAZZY_YUV422_NAMES})
 
 
 def _encoding_layout(encoding: str) -> tuple[str, int]:
@@ -171,7 +178,8 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
 
     ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated; 16-bit encodings are
     scaled to 8 bit by 255/65535 (cv_bridge's conversion); ``bayer_*`` mosaics are demosaiced (bilinear, OpenCV; 16
-    bit before the scaling, as cv_bridge); ``yuv422`` (UYVY) / ``yuv422_yuy2`` (YUYV) are converted (BT.601).
+    bit before the scaling, as cv_bridge); ``yuv422`` / ``uyvy`` (UYVY) and ``yuv422_yuy2`` / ``yuyv`` (YUYV) are
+    converted (BT.601).
     ``copy=False``: an ``rgb8`` image in a writable buffer without row padding comes back as a view of ``msg.data``
     (a camera-size copy less per frame; for a caller that owns the message and does not reuse it); anything else is
     still a new array.
@@ -196,11 +204,12 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     code |= {"bayer_rggb": cv2.COLOR_BayerBG2RGB, "bayer_bggr": cv2.COLOR_BayerRG2RGB}
     code |= {"bayer_gbrg": cv2.COLOR_BayerGR2RGB, "bayer_grbg": cv2.COLOR_BayerGB2RGB}
     code |= {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
-    conversion = code.get(encoding.removesuffix("16").removesuffix("8"), cv2.COLOR_GRAY2RGB)
+    name = JAZZY_YUV422_NAMES.get(encoding, encoding)
+    conversion = code.get(name.removesuffix("16").removesuffix("8"), cv2.COLOR_GRAY2RGB)
     wire = _wire_pixels(msg)
     if wire.size == 0:
         return np.zeros((*wire.shape[:2], 3), dtype=np.uint8)
-    if encoding.startswith("yuv422") and wire.shape[1] % 2:
+    if encoding in _YUV422 and wire.shape[1] % 2:
         msg_text = (
             f"{encoding} image is {wire.shape[1]} pixels wide; 4:2:2 pixels come in pairs of pixels (one U, V per "
             f"pair): the publisher set a wrong width"

@@ -56,10 +56,12 @@ ANCHORS: tuple[Anchor, ...] = (
 
 _USE = {
     "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames)",
-    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652)",
+    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652); "
+    "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI devkit scores it)",
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
     "nyu": "`--dataset nyu` (654 test frames, 480×640)",
     "synthetic": "`--dataset synthetic` (the procedural world)",
+    "folder": "`--dataset folder` (rgb/, depth/ mm PNG or .npy, intrinsics.yaml: the training folder layout)",
 }
 _CROPS = {
     "garg": "Garg: rows 40.8-99.2 %, cols 3.6-96.4 % (153:371, 44:1197 of 375×1242)",
@@ -119,6 +121,12 @@ def protocol_section() -> str:
         "  no crop, no GT cap. `kitti_improved` is the same 652 frames with the Garg crop and the 80 m GT cap, the",
         "  BTS / AdaBins / ZoeDepth / Depth Anything convention; those also crop the *input* to 352×1216",
         "  (`do_kb_crop`): the evaluated pixels are the same, the network input is not.",
+        "- Scalings (`--scaling`, per image over the evaluated pixels): `median` (monodepth2), `affine_inverse`",
+        "  (least-squares scale and shift in inverse depth: MiDaS / Depth Anything; a depth model is fitted as",
+        "  1 / depth), `affine` (least-squares scale and shift of depth: Marigold's `least_square`); `auto` picks",
+        "  none / median / affine_inverse for metric / depth_up_to_scale / relative_inverse outputs. Ground truth",
+        "  at a resize of the image size is scored with the prediction made at its size (monodepth2 and ZoeDepth",
+        "  resize the prediction to the GT).",
         "- No pretrained weights of these methods are available here, so none of the anchors is reproduced in this",
         "  repository; the protocols are checked against transcriptions of monodepth2's code on real KITTI frames",
         "  (`test/evaluation/test_kitti_eigen.py`).",

@@ -12,10 +12,13 @@ protocols never share a table row:
   self-supervised rows of its table).
 * ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
+* ``folder``: the folder's depth/ (``--dataset folder``), no crop, 1e-3..80 m (``--max-depth`` for another cap);
+  scaling ``auto``.
 
 Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
-``relative_inverse`` per-image least-squares scale and shift in inverse depth. A scaling can be forced, and the
-report always states the one used.
+``relative_inverse`` per-image least-squares scale and shift in inverse depth (MiDaS / Depth Anything). A scaling can
+be forced (a depth kind under ``affine_inverse`` is fitted as ``1 / depth``; ``affine`` fits scale and shift of the
+depth itself, Marigold's ``least_square``), and the report always states the one used.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
@@ -37,15 +40,18 @@ from mono_depth_ros.evaluation.metrics import (
     eigen_crop_mask_nyu,
     garg_crop_mask,
     mean_metrics,
+    median_scale,
     valid_mask,
 )
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.models.spec import OutputKind
 
-SCALINGS = ("none", "median", "affine_inverse", "auto")
+SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
 CROPS = ("none", "garg", "eigen_nyu")
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
-CameraPredictor = Callable[[npt.NDArray[np.uint8], PinholeIntrinsics | None], npt.NDArray[np.float32]]
+CameraPredictor = Callable[
+    [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
+]
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,9 @@ class Protocol:
     Attributes:
         name: table label.
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
-        min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it.
+        min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
-        scaling: ``none`` | ``median`` | ``affine_inverse`` | ``auto`` (by output kind).
+        scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
             (``(0, inf)``: monodepth2's ``eigen_benchmark`` mask ``gt > 0``).
     """
@@ -76,8 +82,14 @@ class Protocol:
         return self.gt_range_m or (self.min_depth_m, self.max_depth_m)
 
     def __post_init__(self) -> None:
-        if self.crop not in CROPS or self.scaling not in SCALINGS or not 0 <= self.min_depth_m < self.max_depth_m:
-            msg = f"bad protocol {self}: crop in {CROPS}, scaling in {SCALINGS}, 0 <= min < max"
+        if self.crop not in CROPS or self.scaling not in SCALINGS or not self.min_depth_m < self.max_depth_m:
+            msg = f"bad protocol {self}: crop in {CROPS}, scaling in {SCALINGS}, min < max"
+            raise ConfigError(msg)
+        if self.min_depth_m <= 0:
+            msg = (
+                f"protocol {self.name}: min depth {self.min_depth_m:g} m must be > 0 (predictions are clipped to it, "
+                f"and a 0 m prediction has an infinite log and inverse error); use 1e-3, the published protocols' value"
+            )
             raise ConfigError(msg)
 
 
@@ -89,13 +101,16 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
     "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
     "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
+    "folder": Protocol("folder", "the folder's depth/", 1e-3, 80.0, "none", "auto"),
 }
 DEFAULT_PROTOCOL = {
     "kitti_velodyne": "kitti_eigen_velodyne",
     "kitti_annotated": "kitti_improved",
+    "kitti_depth_selection": "kitti_eigen_benchmark",
     "kitti_eigen": "kitti_eigen_velodyne",
     "kitti_eigen_benchmark": "kitti_eigen_benchmark",
     "nyu": "nyu",
+    "folder": "folder",
 }
 
 
@@ -109,7 +124,7 @@ class EvalReport:
         mean: metrics averaged over images with valid GT.
         per_image: (sample name, metrics) in input order.
         gt_over_pred_median: per image median(gt) / median(pred) over evaluated pixels before scaling (1 = metric
-            scale right); NaN where undefined.
+            scale right; relative_inverse: after its alignment); NaN where undefined.
     """
 
     protocol: Protocol
@@ -118,21 +133,29 @@ class EvalReport:
     per_image: tuple[tuple[str, DepthMetrics], ...]
     gt_over_pred_median: tuple[float, ...]
 
+    @property
+    def median_gt_over_pred(self) -> float:
+        """The median over images of :attr:`gt_over_pred_median` (NaN where no image has one): the mean row's."""
+        finite = [r for r in self.gt_over_pred_median if np.isfinite(r)]
+        return float(np.median(finite)) if finite else float("nan")
+
     def format_table(self) -> str:
         """Fixed-width text: a header naming protocol, scaling and how many images the mean scored (the others: no
         valid pixel), then one metrics row per image (NaN: no valid pixel) and the mean."""
         p = self.protocol
+        width = max([16, *(len(name) + 1 for name, _ in self.per_image)])  # the names' column
         gt_range = "" if p.gt_range_m is None else f"GT in ({p.gt_range[0]:g}, {p.gt_range[1]:g}) m, "
         lines = [
             f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {gt_range}{p.min_depth_m:g}-{p.max_depth_m:g} m; "
             f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images, "
             f"{self.mean.count} scored)",
-            f"{'image':<16}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
+            f"{'image':<{width}}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]
-        ratios = [*self.gt_over_pred_median, float(np.nanmedian(self.gt_over_pred_median or [np.nan]))]
+        ratios = [*self.gt_over_pred_median, self.median_gt_over_pred]
         for (name, m), ratio in zip(rows, ratios, strict=True):
-            lines.append(f"{name:<16}" + "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES) + f"{ratio:>10.3f}")
+            values = "".join(f"{getattr(m, n):>10.4f}" for n in METRIC_NAMES)
+            lines.append(f"{name:<{width}}" + values + f"{ratio:>10.3f}")
         return "\n".join(lines) + "\n"
 
 
@@ -176,6 +199,31 @@ def align_inverse_depth(
         return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
 
 
+def align_depth(
+    pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Least-squares ``s·pred + t ≈ gt`` in depth over the ``mask`` pixels where the prediction is finite (Marigold's
+    ``least_square`` alignment); returns ``s·pred + t`` (NaN / ±Inf predictions stay non-finite: scored as
+    unmeasured), unchanged when no pixel can be fitted."""
+    x = np.asarray(pred_m, dtype=np.float64)
+    fit = mask & np.isfinite(x)
+    if not fit.any():
+        return x
+    a = np.stack([x[fit], np.ones(int(fit.sum()))], axis=1)
+    (s, t), *_ = np.linalg.lstsq(a, np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(x), s * x + t, np.nan)
+
+
+def inverse_prediction(pred: npt.NDArray[np.float64], output_kind: OutputKind) -> npt.NDArray[np.float64]:
+    """What :func:`align_inverse_depth` fits: a relative inverse prediction as it is, a depth kind's ``1 / depth``
+    (+Inf depth -> 0; NaN where the depth is NaN or not positive)."""
+    if output_kind is OutputKind.RELATIVE_INVERSE:
+        return pred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pred > 0, 1.0 / pred, np.nan)
+
+
 def evaluate_predictions(
     pairs: Iterable[tuple[str, npt.NDArray[np.floating], npt.NDArray[np.floating]]],
     protocol: Protocol,
@@ -193,14 +241,20 @@ def evaluate_predictions(
     per_image: list[tuple[str, DepthMetrics]] = []
     ratios: list[float] = []
     for name, pred, gt in pairs:
+        if pred.shape != gt.shape:
+            msg = f"{name!r}: prediction {pred.shape} and ground truth {gt.shape} differ in size; predict at the GT's"
+            raise ShapeError(msg)
         crop = crop_mask(protocol.crop, *gt.shape)
         mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
+        # gt/pred before any scaling; a relative inverse prediction has no depth before its alignment
+        ratios.append(median_scale(depth, gt, mask) if output_kind is not OutputKind.RELATIVE_INVERSE else np.nan)
         if scaling == "affine_inverse" and mask.any():
-            depth = align_inverse_depth(depth, gt, mask)
-        usable = mask & np.isfinite(depth) & (depth > 0)
-        ratio = float(np.median(gt[usable]) / np.median(depth[usable])) if usable.any() else float("nan")
-        ratios.append(ratio)
+            depth = align_inverse_depth(inverse_prediction(depth, output_kind), gt, mask)
+        elif scaling == "affine" and mask.any():
+            depth = align_depth(depth, gt, mask)
+        if output_kind is OutputKind.RELATIVE_INVERSE:
+            ratios[-1] = median_scale(depth, gt, mask)
         metrics = compute_metrics(
             depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median", protocol.gt_range_m
         )
@@ -217,20 +271,71 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
     Anything is evaluated as the relative model it is without one (``depth_up_to_scale``).
 
     Returns:
-        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None) -> (H, W) float32``
-        at camera resolution.
+        ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None, out_hw or None) ->
+        float32`` at ``out_hw`` (None: the camera resolution), resized from the network's output as the node does.
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
     backend = "transformers" if Path(checkpoint).is_dir() else "torch"
     estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
 
-    def predict(rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None) -> npt.NDArray[np.float32]:
+    def predict(
+        rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None, out_hw: tuple[int, int] | None = None
+    ) -> npt.NDArray[np.float32]:
         hints = None if intrinsics is None else FrameHints(focal_px=(intrinsics.fx, intrinsics.fy))
-        return estimator.predict(rgb, hints=hints).values
+        return estimator.predict(rgb, out_hw, hints=hints).values
 
     unprompted = PROMPT_DEPTH in estimator.frame_inputs
     return predict, OutputKind.DEPTH_UP_TO_SCALE if unprompted else estimator.output_kind
+
+
+def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
+    """The (height, width) a prediction of ``sample`` is scored at: its ground truth's, which may be the image's
+    resized (monodepth2 and ZoeDepth resize the prediction to the GT), never another aspect ratio (a crop).
+
+    Raises:
+        ShapeError: the GT's aspect ratio differs from the image's by more than one pixel of rounding.
+    """
+    (height, width), (image_h, image_w) = sample.gt_depth_m.shape, sample.rgb.shape[:2]
+    if abs(height / image_h - width / image_w) > 1.0 / height + 1.0 / width:
+        msg = (
+            f"{sample.name!r}: ground truth {(height, width)} is not a resize of its image {(image_h, image_w)} "
+            f"(another aspect ratio: a crop, or depth not registered to the colour camera); crop the image as the "
+            f"ground truth was cropped, or register the depth to the image (e.g. RealSense depth aligned to colour)"
+        )
+        raise ShapeError(msg)
+    return height, width
+
+
+def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protocol) -> None:
+    """Refuse samples none of which has a ground-truth pixel ``protocol`` scores (its GT range inside its crop),
+    saying what the ground truth holds: usually a unit error (millimetres read as metres, a wrong PNG scale).
+
+    Raises:
+        ConfigError: no scorable pixel in any sample (nothing is checked for an empty list).
+    """
+    for sample in samples:
+        crop = crop_mask(protocol.crop, *sample.gt_depth_m.shape)
+        if (valid_mask(sample.gt_depth_m, *protocol.gt_range) & (True if crop is None else crop)).any():
+            return
+    if not samples:
+        return
+    with np.errstate(invalid="ignore"):
+        held = np.concatenate([s.gt_depth_m[np.isfinite(s.gt_depth_m) & (s.gt_depth_m > 0)] for s in samples])
+    low, high = protocol.gt_range
+    if held.size == 0:
+        msg = (
+            f"no ground truth at all in {len(samples)} image(s): every GT pixel is 0, NaN, Inf or negative; check "
+            f"that the depth files are the right ones"
+        )
+    else:
+        msg = (
+            f"no ground-truth pixel of {len(samples)} image(s) is scored by protocol {protocol.name} "
+            f"({low:g} < GT < {high:g} m, crop {protocol.crop}): the GT holds {held.size} positive values, median "
+            f"{float(np.median(held)):g} m ({float(held.min()):g}-{float(held.max()):g} m); check their unit "
+            f"(--png-scale: PNG values per metre; .npy / .npz hold metres) or pass --max-depth / --min-depth"
+        )
+    raise ConfigError(msg)
 
 
 def evaluate_samples(
@@ -252,13 +357,17 @@ def evaluate_checkpoint(
     Args:
         checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
             transformers depth directory (config.json + weights).
-        samples: frames with ground truth (see :mod:`.eval_samples`).
+        samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
+            (:func:`ground_truth_hw`).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
 
     Raises:
-        ConfigError: unknown protocol or scaling. CheckpointError: unusable checkpoint.
+        ConfigError: unknown protocol or scaling, no GT pixel the protocol scores (:func:`check_ground_truth_in_range`),
+            or a depth_up_to_scale model under a protocol without scaling (``none``) that ``scaling`` does not
+            confirm. CheckpointError: unusable checkpoint.
+        ShapeError: GT that is not a resize of its image.
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -267,6 +376,15 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
+    check_ground_truth_in_range(samples, protocol)
+    sizes = [ground_truth_hw(s) for s in samples]  # every frame checked before the model runs
     predict, output_kind = checkpoint_predictor(checkpoint, device)
-    pairs = ((s.name, predict(s.rgb, s.intrinsics), s.gt_depth_m) for s in samples)
+    if scaling is None and protocol.scaling == "none" and output_kind is OutputKind.DEPTH_UP_TO_SCALE:
+        msg = (
+            f"protocol {protocol.name} scores metric depth without scaling, and {checkpoint} predicts "
+            f"depth_up_to_scale (no metric scale): pass --scaling median (monodepth2's per-image median), or "
+            f"--scaling none to score its output as metres anyway"
+        )
+        raise ConfigError(msg)
+    pairs = ((s.name, predict(s.rgb, s.intrinsics, hw), s.gt_depth_m) for s, hw in zip(samples, sizes, strict=True))
     return evaluate_predictions(pairs, protocol, output_kind)

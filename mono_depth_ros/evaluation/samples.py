@@ -1,14 +1,15 @@
-"""Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, the synthetic world.
+"""Evaluation frames with ground truth: KITTI (Velodyne or annotated GT), NYU Depth V2, one's own folder of frames,
+the synthetic world.
 
 Every loader returns :class:`EvalSample` records with ground truth as float32 metres, NaN = no measurement, at the
-camera image's resolution. Units are converted here, once: KITTI annotated PNGs metres = value / 256, NYU PNGs
-metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json``), Velodyne points are projected with the
-calibration (nearest point per pixel, as monodepth2's ``generate_depth_map``).
+resolution its file holds (the camera image's, or a resize of it). Units are converted here, once: KITTI annotated
+PNGs metres = value / 256, NYU PNGs metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json`` where it
+is given), ``.npy`` float metres; Velodyne points are projected with the calibration (nearest point per pixel, as
+monodepth2's ``generate_depth_map``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,29 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_rgb, load_velodyne
+from mono_depth_ros.training.data.kitti_files import (
+    KITTI_DEPTH_SCALE,
+    load_depth_png,
+    load_object_calibration,
+    load_rgb,
+    load_velodyne,
+)
+from mono_depth_ros.training.data.records import FrameRecord, load_depth_file
 from mono_depth_ros.training.data.synthetic import SyntheticClip
 
-DATASETS = ("kitti_velodyne", "kitti_annotated", "kitti_eigen", "kitti_eigen_benchmark", "nyu", "synthetic")
+DATASETS = (
+    "kitti_velodyne",
+    "kitti_annotated",
+    "kitti_depth_selection",
+    "kitti_eigen",
+    "kitti_eigen_benchmark",
+    "nyu",
+    "folder",
+    "synthetic",
+)
 SPLIT_DATASETS = {"kitti_eigen": "velodyne", "kitti_eigen_benchmark": "improved"}
 """Datasets read from a KITTI raw root through a split file, and the ground truth each uses."""
 
@@ -34,7 +52,8 @@ class EvalSample:
     Attributes:
         name: identifier for per-image reports (file stem or ``seed/frame``).
         rgb: (H, W, 3) uint8 RGB.
-        gt_depth_m: (H, W) float32 metres along the optical axis; NaN = no ground truth.
+        gt_depth_m: (h, w) float32 metres along the optical axis; NaN = no ground truth. (h, w) is the image's
+            (H, W) or a resize of it: predictions are scored at (h, w).
         intrinsics: the camera of ``rgb``.
     """
 
@@ -66,29 +85,93 @@ def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
     return samples
 
 
-def annotated_samples(root: str | Path) -> list[EvalSample]:
-    """Folder with ``test_annotations.json`` (Metric3D demo layout: ``cam_in`` [fx, fy, cx, cy], ``rgb``,
-    ``depth``, ``depth_scale``) and ``rgb/``, ``depth/`` sub-folders: KITTI annotated depth or NYU Kinect depth.
+def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_SCALE) -> list[EvalSample]:
+    """Folder with a Metric3D-style ``test_annotations.json`` (``cam_in`` [fx, fy, cx, cy], ``rgb``, ``depth``,
+    optional ``depth_scale``): KITTI annotated depth or NYU Kinect depth, read as ``mono-depth train`` reads it
+    (:func:`~mono_depth_ros.training.data.records.annotated_records`: listed paths such as Metric3D's
+    ``data/kitti_demo/rgb/x.png`` found under ``root``; depth ``.png`` as value / ``depth_scale``, else /
+    ``default_png_scale``; ``.npy`` float metres). An entry without ``depth`` has no ground truth (all NaN).
 
     Raises:
-        ConfigError: missing or malformed ``test_annotations.json``.
+        ConfigError: missing or malformed ``test_annotations.json``, or listed files that do not exist.
     """
+    from mono_depth_ros.training.data.records import annotated_records
+
     root = Path(root)
-    try:
-        entries = json.loads((root / "test_annotations.json").read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        msg = f"cannot read {root / 'test_annotations.json'} ({err}); pass a Metric3D-style demo folder"
-        raise ConfigError(msg) from None
-    samples = []
-    for entry in sorted(entries, key=lambda e: str(e["rgb"])):
-        rgb_path = root / "rgb" / Path(entry["rgb"]).name
-        depth_path = root / "depth" / Path(entry["depth"]).name
-        rgb = load_rgb(rgb_path)
-        gt = load_depth_png(depth_path, scale=float(entry["depth_scale"]))
-        fx, fy, cx, cy = (float(v) for v in entry["cam_in"])
-        intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
-        samples.append(EvalSample(rgb_path.stem, rgb, gt, intrinsics))
-    return samples
+    if not (root / "test_annotations.json").is_file():
+        msg = f"no {root / 'test_annotations.json'}; pass a Metric3D-style demo folder"
+        raise ConfigError(msg)
+    return [record_sample(r) for r in annotated_records(root, "test_annotations.json", default_png_scale, "eval")]
+
+
+def record_sample(record: FrameRecord, name: str | None = None) -> EvalSample:
+    """Load one :class:`FrameRecord` at its image's resolution (no resize): its ``depth`` file is the ground truth
+    (all NaN without one); ``name`` defaults to the image's file stem."""
+    rgb = load_rgb(record.rgb_path)
+    fx, fy, cx, cy = record.camera
+    intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
+    if record.depth is None:
+        gt = np.full(rgb.shape[:2], np.nan, np.float32)
+    elif record.depth.path.suffix == ".png":  # value / scale in float32, as BTS / ZoeDepth divide (not × 1/scale)
+        gt = load_depth_png(record.depth.path, record.depth.png_scale)
+    else:
+        gt = load_depth_file(record.depth)
+    return EvalSample(name or record.rgb_path.stem, rgb, gt, intrinsics)
+
+
+def folder_samples(root: str | Path, png_scale: float = MILLIMETRES_PER_METRE) -> list[EvalSample]:
+    """One's own frames in the folder layout ``mono-depth train`` reads (``data.kind: folder``,
+    :mod:`~mono_depth_ros.training.data.folder`): ``rgb/<stem>.png|.jpg``, ground truth ``depth/<stem>.png`` (uint16,
+    metres = value / ``png_scale``: 1000 = millimetres as RealSense / NYU, 256 = KITTI; 0 = no data) or
+    ``depth/<stem>.npy`` / ``.npz`` (float metres; NaN, ±Inf, <= 0 = no data), ``intrinsics.yaml`` or
+    ``intrinsics/<stem>.json``.
+    An image without a depth file of its stem is kept with no ground truth (an unscored row).
+
+    Raises:
+        ConfigError: no images or intrinsics (as for training), or no image has a depth file of its name (the
+            first files of ``depth/`` are named).
+    """
+    from mono_depth_ros.training.data.folder import FolderDataset
+
+    root = Path(root)
+    records = FolderDataset(root, png_scale).records
+    if not any(r.depth is not None for r in records):
+        found = sorted(p.name for p in (root / "depth").glob("*"))
+        msg = (
+            f"no image of {root / 'rgb'} has ground truth: depth/<stem>.png or .npy must share its image's stem "
+            f"(rgb/{records[0].rgb_path.name} -> depth/{records[0].rgb_path.stem}.png); depth/ holds {len(found)} "
+            f"files {found[:3]}"
+        )
+        raise ConfigError(msg)
+    return [record_sample(r) for r in records]
+
+
+def nyu_split_samples(root: str | Path, split: str | Path) -> list[EvalSample]:
+    """NYU Depth V2 frames of a BTS-style split file (``nyudepthv2_test_files_with_gt.txt``: ``SCENE/rgb_N.jpg
+    SCENE/sync_depth_N.png FOCAL`` relative to ``root``; lines whose depth is ``None`` skipped), read as ``mono-depth
+    train`` reads it (:meth:`~mono_depth_ros.training.data.nyu.NyuDataset.from_split_file`; NYU's intrinsics);
+    named ``SCENE/rgb_N``.
+
+    Raises:
+        ConfigError: unreadable split file, or listed files missing.
+    """
+    from mono_depth_ros.training.data.nyu import NyuDataset
+
+    records = NyuDataset.from_split_file(Path(root), Path(split)).records
+    return [record_sample(r, str(Path(r.name).with_suffix(""))) for r in records]
+
+
+def kitti_depth_selection_samples(root: str | Path) -> list[EvalSample]:
+    """KITTI depth completion's ``depth_selection/val_selection_cropped`` (352×1216 frames: ``image/``,
+    ``groundtruth_depth/`` uint16 metres × 256, ``intrinsics/`` K), read as ``mono-depth train`` reads it
+    (:meth:`~mono_depth_ros.training.data.kitti_depth.KittiDepthDataset.from_val_selection`).
+
+    Raises:
+        ConfigError: no images, unreadable intrinsics, or listed files missing.
+    """
+    from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
+
+    return [record_sample(r) for r in KittiDepthDataset.from_val_selection(Path(root)).records]
 
 
 def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
@@ -101,12 +184,18 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     return samples
 
 
-def load_samples(dataset: str, root: str | Path, split: str | Path | None = None) -> list[EvalSample]:
-    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``nyu`` (a folder), ``kitti_eigen`` |
+def load_samples(
+    dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
+) -> list[EvalSample]:
+    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``kitti_depth_selection`` | ``nyu`` |
+    ``folder`` (a folder; ``nyu`` with ``split``: a BTS split file under ``root``), ``kitti_eigen`` |
     ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`); ``synthetic`` has no folder.
+    ``png_scale`` (depth PNG values per metre) replaces the default of ``folder`` (1000) and of annotation entries
+    without ``depth_scale`` (KITTI 256, NYU 1000).
 
     Raises:
-        ConfigError: unknown dataset name, or a split dataset without ``split``.
+        ConfigError: unknown dataset name, a split dataset without ``split``, or a ``split`` for a dataset that
+            has none.
     """
     if dataset in SPLIT_DATASETS:
         from mono_depth_ros.evaluation.kitti_eigen import kitti_eigen_samples
@@ -117,7 +206,17 @@ def load_samples(dataset: str, root: str | Path, split: str | Path | None = None
         return kitti_eigen_samples(root, split, SPLIT_DATASETS[dataset])
     if dataset == "kitti_velodyne":
         return kitti_velodyne_samples(root)
+    if dataset == "nyu" and split is not None:
+        return nyu_split_samples(root, split)
+    if split is not None and dataset in DATASETS:
+        msg = f"--dataset {dataset} has no split file (given {split}); --split is read by kitti_eigen* and nyu"
+        raise ConfigError(msg)
     if dataset in ("kitti_annotated", "nyu"):
-        return annotated_samples(root)
+        default = KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE
+        return annotated_samples(root, png_scale or default)
+    if dataset == "folder":
+        return folder_samples(root, png_scale or MILLIMETRES_PER_METRE)
+    if dataset == "kitti_depth_selection":
+        return kitti_depth_selection_samples(root)
     msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)

@@ -277,10 +277,19 @@ def starts_like_pickle(path: Path) -> bool:
     return len(head) == 9 and head[0] == 0x80 and 2 <= head[1] <= 5 and head[8:9] != b"{"
 
 
+PICKLE_REMEDY = (
+    "bring the model in as a trace or export made where its code lives: torch.jit.trace(model, example).save(...) "
+    "for model.backend: torchscript, or torch.onnx.export(...) for model.backend: onnx, then `mono-depth spec MODEL "
+    "--kind KIND` beside it; or, for a Hugging Face model, its Hugging Face directory (mono-depth weights) with "
+    "model.backend: transformers"
+)
+"""How a model saved as a pickle (a torch.save state dict, e.g. a community ``.pth``) can be run instead."""
+
+
 def _refuse_other_backends(path: Path) -> None:
     suffix = path.suffix.lower()
     if is_torch_save_archive(path):
-        msg = f"{path} is a torch.save pickle, not a safetensors checkpoint (pickles are never loaded); convert it"
+        msg = f"{path} is a torch.save pickle, not a safetensors checkpoint (pickles are never loaded); {PICKLE_REMEDY}"
         raise CheckpointError(msg)
     if starts_like_pickle(path):
         msg = (

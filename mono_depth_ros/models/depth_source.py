@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
 from mono_depth_ros.models.hub_id import hub_id_hint
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from mono_depth_ros.core.frame_hints import FrameHints
     from mono_depth_ros.models.inference import DepthEstimator, DepthResult
-    from mono_depth_ros.models.spec import OutputKind
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 
@@ -139,7 +139,8 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
 
     Raises:
         CheckpointError: missing or unusable weights (wrong architecture, mismatched tensors, failed self-test).
-        ConfigError: an unknown backend or an option the device cannot honour.
+        ConfigError: an unknown backend, an option the device cannot honour, or a ``model.output_kind`` that
+            contradicts a ``metric_focal`` spec (or states ``metric_focal`` for a model whose spec does not).
     """
     model = DepthConfig.of(config).model
     if model.backend == "external":
@@ -173,7 +174,33 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         trt_fp16=model.trt_fp16,
         trt_cache_dir=model.trt_cache_dir,
     )
-    return EstimatorSource(DepthEstimator.open(model.backend, weights, estimator_config))
+    estimator = DepthEstimator.open(model.backend, weights, estimator_config)
+    _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights)
+    return EstimatorSource(estimator)
+
+
+def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str) -> None:
+    """Refuse ``model.output_kind`` where ``metric_focal`` is involved and the two disagree: nothing after the model
+    loader applies a stated ``metric_focal`` (the engine converts per the spec), and a ``metric_focal`` spec
+    delivers metres, which a relative kind would have scale recovery fit as if they were not.
+
+    Raises:
+        ConfigError: naming both kinds and what to write.
+    """
+    focal = OutputKind.METRIC_FOCAL
+    if stated == focal.value and spec_kind is not focal:
+        msg = (
+            f"model.output_kind=metric_focal is not applied to {weights}: its spec says {spec_kind.value}; write the "
+            f"spec with `mono-depth spec {weights} --kind metric_focal` (and --focal-divisor for a model other than "
+            f"Depth Anything 3), or leave model.output_kind empty"
+        )
+        raise ConfigError(msg)
+    if spec_kind is focal and stated in (OutputKind.DEPTH_UP_TO_SCALE.value, OutputKind.RELATIVE_INVERSE.value):
+        msg = (
+            f"{weights} is a metric_focal model: the engine delivers metres with the camera's focal length, not "
+            f"{stated}; leave model.output_kind empty (or metric)"
+        )
+        raise ConfigError(msg)
 
 
 def _warmup_hw(model: ModelConfig) -> tuple[int, int] | None:

@@ -19,10 +19,9 @@ from torch.nn import functional
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH, FrameHints
+from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR
 
 FOCAL_NET = "focal_net"
-METRIC_FOCAL_DIVISOR = 300.0
-"""Depth Anything 3's published convention: metric depth = focal (px) × output / 300."""
 PROMPT_REDUCTION = 4
 NOMINAL_FOCAL_RATIO = 1.0
 """fx / image width assumed by the start-up runs (warm-up, precision trial, self-test), which have no camera: a
@@ -88,9 +87,11 @@ def prompt_depth(sparse_depth_m: npt.NDArray[np.float32], network_hw: tuple[int,
     return prompt if bool(prompt.max() > prompt.min()) else None  # distinct depths averaged into one cell
 
 
-def metres_from_metric_focal(prediction: Tensor, focal_net: Tensor | None, warming: bool) -> Tensor:
-    """``metric_focal`` output → metres (× focal / 300). Start-up passes (warm-up, self-test) have no camera and
-    keep the raw values.
+def metres_from_metric_focal(
+    prediction: Tensor, focal_net: Tensor | None, warming: bool, divisor: float = METRIC_FOCAL_DIVISOR
+) -> Tensor:
+    """``metric_focal`` output → metres (× focal / ``divisor``: the spec's ``metric_focal_divisor``, 300 for Depth
+    Anything 3, 1000 for Metric3D). Start-up passes (warm-up, self-test) have no camera and keep the raw values.
 
     Raises:
         ShapeError: no focal length on a real frame.
@@ -100,7 +101,7 @@ def metres_from_metric_focal(prediction: Tensor, focal_net: Tensor | None, warmi
             return prediction
         msg = "a metric_focal model needs the camera's focal length (camera_info K / P) for every frame"
         raise ShapeError(msg)
-    return prediction * (focal_net / METRIC_FOCAL_DIVISOR)
+    return prediction * (focal_net / divisor)
 
 
 def sky_mask(sky: Tensor, out_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:

@@ -45,7 +45,9 @@ from mono_depth_ros.models.precision_policy import AUTO, PrecisionChoice, choose
 from mono_depth_ros.models.preprocess import (
     DEFAULT_EDGE_RATIO,
     check_rgb_image,
+    crop_to_box,
     image_to_device,
+    letterbox_box,
     network_input_size,
     preprocess,
     upsample_edge_aware,
@@ -441,10 +443,14 @@ class DepthEstimator:
             msg = f"out_hw must be positive, got {out_hw}"
             raise ShapeError(msg)
         network_hw = self.network_hw(image_hw)
+        box = letterbox_box(image_hw, network_hw) if self.spec.input.pad else None  # where the image lies in it
         clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
-        batch = preprocess(image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last)
-        inputs = frame_inputs(self.frame_inputs, hints, image_hw, network_hw, self.device)
+        batch = preprocess(
+            image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last, pad_box=box
+        )
+        seen_hw = network_hw if box is None else (box[2], box[3])  # the image's size as the network sees it
+        inputs = frame_inputs(self.frame_inputs, hints, image_hw, seen_hw, self.device)
         clock.mark()
         takes: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
         if warming and FOCAL_RATIO in takes and FOCAL_RATIO not in inputs:  # start-up runs have no camera
@@ -452,13 +458,17 @@ class DepthEstimator:
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:
-            prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming)
+            divisor = self.spec.metric_focal_divisor
+            prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
             kind = OutputKind.DEPTH_UP_TO_SCALE  # unprompted: relative; scale recovery makes it metric
+        sky = getattr(self.backend, "last_sky", None)
+        if box is not None:  # the padding is no part of the image
+            prediction = crop_to_box(prediction, box, network_hw)
+            sky = None if sky is None else crop_to_box(sky, box, network_hw)
         clock.mark()
         host = None
         device_values = None
-        sky = getattr(self.backend, "last_sky", None)
         if self.device.type == "cpu":
             host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
         if host is None:  # on the device: invalid and sky marked there, then one copy (the device path keeps both)

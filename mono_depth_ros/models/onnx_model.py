@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.graph_layout import as_b1hw, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
@@ -102,12 +105,27 @@ def provider_list(choice: ProviderChoice, available: list[str], device: torch.de
     return providers, reasons
 
 
-def _static_hw(shape: list[Any]) -> tuple[int, int] | None:
-    """(H, W) of an input declared as (B, 3, H, W) with fixed integer H and W, else None."""
-    if len(shape) != 4:
-        return None
-    height, width = shape[2], shape[3]
-    return (height, width) if isinstance(height, int) and isinstance(width, int) else None
+_MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
+
+
+def load_error(path: Path, err: Exception) -> CheckpointError:
+    """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
+    ONNX, the external data file (weights kept beside large graphs) missing, or a graph to re-export."""
+    with path.open("rb") as handle:
+        prefix = handle.read(4)
+    if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
+        msg = f"{path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
+        msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
+        return CheckpointError(msg)
+    missing = _MISSING_DATA.search(str(err))
+    if missing is not None:
+        data = Path(missing.group(1))
+        msg = (
+            f"{path} keeps its weights in the external data file {data.name}, which is not beside it ({data} does "
+            f"not exist); put the file it was published with beside {path.name} (same folder, same name)"
+        )
+        return CheckpointError(msg)
+    return CheckpointError(f"ONNX Runtime cannot load {path}: {type(err).__name__}: {err}; re-export the model")
 
 
 class OnnxBackend:
@@ -122,13 +140,15 @@ class OnnxBackend:
             ``session.run`` on host numpy arrays.
 
     Attributes:
+        image_input: the graph's image input (:mod:`.graph_layout`: NCHW, NHWC or without the batch axis; fixed
+            sizes).
         fallbacks: why each provider asked for is not in use (empty when all are).
         last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
         binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
-        CheckpointError: missing or unreadable model, no spec, spec for another backend, or a model whose input is
-            not (B, 3, H, W).
+        CheckpointError: missing or unreadable model, no spec, spec for another backend, a model without one RGB image
+            input (:func:`~.graph_layout.image_input`), or a spec whose input size the graph does not take.
         ConfigError: onnxruntime missing.
     """
 
@@ -164,13 +184,22 @@ class OnnxBackend:
         self.device = device  # outputs go where the caller works, whichever provider ran the model
         embedded = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDED_SPEC_KEY)
         self.spec: ModelSpec = read_spec(self.path, "onnx", embedded)
-        self.golden: GoldenReference | None = read_golden(self.path)
+        self.golden: GoldenReference | None = read_golden(self.path, self.spec)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] not in (3, "3"):
+        if len(inputs) != 1:
             shapes = [(i.name, i.shape) for i in inputs]
-            msg = f"ONNX model {self.path} must take one (B, 3, H, W) image input, it takes {shapes}"
+            msg = (
+                f"ONNX model {self.path} must take one RGB image input, it takes {shapes}; re-export it with the "
+                f"other inputs fixed inside the graph"
+            )
             raise CheckpointError(msg)
-        self._input_name = str(inputs[0].name)
+        self.image_input = image_input(str(inputs[0].name), list(inputs[0].shape or []), f"ONNX model {self.path}")
+        policy = self.spec.input
+        problem = self.image_input.size_problem(policy.height, policy.width, policy.keep_aspect)
+        if problem is not None:
+            msg = f"ONNX model {self.path}: {problem}"
+            raise CheckpointError(msg)
+        self._input_name = self.image_input.name
         self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
         if not self._input_dtype.is_floating_point and not _pixel_scale(self.spec):
             msg = (
@@ -186,7 +215,7 @@ class OnnxBackend:
             msg = f"ONNX model {self.path} has no output {self._sky_name!r} (sky_output of its spec); outputs: {names}"
             raise CheckpointError(msg)
         self.last_sky: Tensor | None = None
-        self.fixed_input_hw: tuple[int, int] | None = _static_hw(list(inputs[0].shape))
+        self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
         self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
         self.binder: IoBinder | None = None
         if io_binding:
@@ -222,14 +251,7 @@ class OnnxBackend:
         try:
             session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as err:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
-            with self.path.open("rb") as handle:
-                prefix = handle.read(4)
-            if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
-                msg = f"{self.path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
-                msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
-                raise CheckpointError(msg) from None
-            msg = f"ONNX Runtime cannot load {self.path}: {type(err).__name__}: {err}; re-export the model"
-            raise CheckpointError(msg) from None
+            raise load_error(self.path, err) from None
         active = set(session.get_providers())
         for provider in providers[:-1]:  # asked for and available, but the session could not start it
             if provider[0] not in active:
@@ -241,42 +263,52 @@ class OnnxBackend:
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
 
+        The batch goes in the graph's layout (:attr:`image_input`: NHWC, or without the batch axis for B = 1).
         With I/O binding a float32 output on ``self.device`` is returned in its reused buffer: it is overwritten by
         the next call (copy it to keep it).
 
         Raises:
             ShapeError: the input size differs from a fixed-size model's, or the output is not (B, 1, h, w).
+            CheckpointError: ONNX Runtime failed to run the graph (:func:`~.graph_layout.failed_run`; out of
+                memory is re-raised as it came).
         """
         if self.fixed_input_hw is not None and tuple(batch.shape[-2:]) != self.fixed_input_hw:
             msg = f"ONNX model {self.path.name} was exported for {self.fixed_input_hw}, got {tuple(batch.shape[-2:])}"
             raise ShapeError(msg)
-        outputs = self._run(batch)
+        if self.image_input.layout in ("CHW", "HWC") and batch.shape[0] != 1:
+            layout = self.image_input.layout
+            msg = f"ONNX model {self.path.name} takes one image ({layout}), got a batch of {batch.shape[0]}"
+            raise ShapeError(msg)
+        try:
+            outputs = self._run(self.image_input.arrange(batch))
+        except Exception as err:
+            if is_out_of_memory(err) or not _onnxruntime_error(err):
+                raise
+            raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
-        result = _as_b1hw(outputs[0], batch_size)
+        result = as_b1hw(outputs[0], batch_size)
         if self._sky_name is not None:
-            self.last_sky = (_as_b1hw(outputs[1], batch_size) > self.spec.sky_threshold).to(self.device)
+            self.last_sky = (as_b1hw(outputs[1], batch_size) > self.spec.sky_threshold).to(self.device)
         if result.ndim != 4 or result.shape[1] != 1:
             msg = f"ONNX model {self.path.name} returned {tuple(result.shape)}; expected (B, 1, H, W)"
             raise ShapeError(msg)
         return result.to(self.device)
 
     def _run(self, batch: Tensor) -> list[Tensor]:
-        """The wanted outputs (depth, then sky if any) for ``batch``, bound or through host arrays."""
+        """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host
+        arrays."""
         if self.binder is not None:
             return self.binder.run(batch)
         host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16
         return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
 
 
+def _onnxruntime_error(err: Exception) -> bool:
+    """Whether ONNX Runtime raised ``err`` running a graph: a RuntimeError from an I/O-bound run, one of its own
+    types (``onnxruntime...Fail``, ``InvalidArgument``: Exception subclasses) from ``session.run``."""
+    return isinstance(err, RuntimeError) or type(err).__module__.startswith("onnxruntime")
+
+
 def _pixel_scale(spec: ModelSpec) -> bool:
     """Whether the spec's normalisation gives pixels in 0..255 (mean 0, std 1/255), what an integer input takes."""
     return all(m == 0 for m in spec.mean) and all(math.isclose(s * 255.0, 1.0, rel_tol=1e-3) for s in spec.std)
-
-
-def _as_b1hw(output: Tensor, batch_size: int) -> Tensor:
-    """An ONNX output as a float32 tensor, (B, H, W) lifted to (B, 1, H, W), and (H, W) too for a batch of one
-    (graphs that squeeze every unit axis); a view when it already is float32."""
-    result = output.float()
-    if result.ndim == 2 and batch_size == 1:
-        return result[None, None]
-    return result.unsqueeze(1) if result.ndim == 3 else result

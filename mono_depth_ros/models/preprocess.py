@@ -81,6 +81,26 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     return snap(height), snap(width)
 
 
+def letterbox_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where an image fitted inside ``size_hw`` keeping its aspect lies, centred: ``(top, left, height, width)``
+    in pixels of ``size_hw`` (the rest is padding; :class:`~.spec.InputPolicy` ``pad``)."""
+    scale = min(size_hw[0] / image_hw[0], size_hw[1] / image_hw[1])
+    height = min(size_hw[0], max(1, round(image_hw[0] * scale)))
+    width = min(size_hw[1], max(1, round(image_hw[1] * scale)))
+    return (size_hw[0] - height) // 2, (size_hw[1] - width) // 2, height, width
+
+
+def crop_to_box(values: torch.Tensor, box: tuple[int, int, int, int], size_hw: tuple[int, int]) -> torch.Tensor:
+    """The part of a (..., h, w) network output that covers the image of a padded input of ``size_hw`` whose image
+    lies at ``box`` (:func:`letterbox_box`); an output at another resolution than its input is cropped in
+    proportion. A view."""
+    out_h, out_w = int(values.shape[-2]), int(values.shape[-1])
+    top, left, height, width = box
+    rows = round(top * out_h / size_hw[0]), round((top + height) * out_h / size_hw[0])
+    cols = round(left * out_w / size_hw[1]), round((left + width) * out_w / size_hw[1])
+    return values[..., rows[0] : max(rows[1], rows[0] + 1), cols[0] : max(cols[1], cols[0] + 1)]
+
+
 def check_rgb_image(image_rgb: np.ndarray) -> None:
     """Raise :class:`ShapeError` unless ``image_rgb`` is an (H, W, 3) uint8 array."""
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
@@ -120,6 +140,7 @@ def preprocess(
     std: tuple[float, float, float],
     *,
     channels_last: bool = False,
+    pad_box: tuple[int, int, int, int] | None = None,
 ) -> torch.Tensor:
     """Resize and normalise a uint8 RGB batch on its own device.
 
@@ -128,6 +149,8 @@ def preprocess(
         size_hw: network (height, width) in pixels (see :func:`network_input_size`).
         mean, std: per-channel normalisation of RGB in [0, 1].
         channels_last: return the tensor in channels-last memory format.
+        pad_box: ``(top, left, height, width)`` (:func:`letterbox_box`): resize to ``(height, width)`` and pad to
+            ``size_hw`` with 0 (the mean colour after normalisation); None: resize to ``size_hw``.
 
     Returns:
         (B, 3, h, w) float32 normalised image on the input's device.
@@ -136,6 +159,9 @@ def preprocess(
         msg = f"expected a (B, 3, H, W) image batch, got {tuple(image_u8.shape)}"
         raise ShapeError(msg)
     size_hw = (int(size_hw[0]), int(size_hw[1]))
+    padded_hw = size_hw
+    if pad_box is not None:
+        size_hw = (int(pad_box[2]), int(pad_box[3]))
     image = image_u8
     shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
     if shrinking and image.device.type == "cpu" and image.dtype == torch.uint8:  # the camera-size image stays uint8
@@ -146,6 +172,10 @@ def preprocess(
     mean_t = _channel_constants(tuple(mean), image.device)
     std_t = _channel_constants(tuple(std), image.device)
     image = (image - mean_t) / std_t
+    if pad_box is not None and size_hw != padded_hw:
+        top, left = int(pad_box[0]), int(pad_box[1])
+        bottom, right = padded_hw[0] - size_hw[0] - top, padded_hw[1] - size_hw[1] - left
+        image = F.pad(image, (left, right, top, bottom))
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
     return image

@@ -6,7 +6,9 @@ An exported model ``model.onnx`` (or ``model.pt`` for TorchScript) travels with:
   also embeds the same JSON inside the model (ONNX ``metadata_props``, TorchScript extra file) so that a model copied
   alone still loads; the file beside wins when both exist (a user may edit it), with a warning if they differ.
 * ``model.onnx.golden.safetensors`` (optional): the golden reference input image and fp32 output
-  (:class:`~mono_depth_ros.models.checkpoint.GoldenReference`) for the start-up self-test.
+  (:class:`~mono_depth_ros.models.checkpoint.GoldenReference`) for the start-up self-test, with the spec it was made
+  under in its metadata: a reference made under another spec (the file beside edited, or rewritten by
+  ``mono-depth spec``) is left out with a warning, since the self-test would refuse the model for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
 from mono_depth_ros.core.errors import CheckpointError
@@ -26,6 +28,7 @@ SPEC_SUFFIX = ".spec.json"
 GOLDEN_SUFFIX = ".golden.safetensors"
 EMBEDDED_SPEC_KEY = "mono_depth_spec"
 _GOLDEN_INPUT, _GOLDEN_OUTPUT = "input", "output"
+_GOLDEN_SPEC = "made_under_spec"
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ def write_sidecars(model_path: str | Path, spec: ModelSpec, golden: GoldenRefere
         _GOLDEN_INPUT: np.ascontiguousarray(golden.image_rgb, dtype=np.uint8),
         _GOLDEN_OUTPUT: np.ascontiguousarray(golden.output, dtype=np.float32),
     }
-    save_file(tensors, str(golden_file))
+    save_file(tensors, str(golden_file), metadata={_GOLDEN_SPEC: spec.to_json()})
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
@@ -100,8 +103,9 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
     return spec
 
 
-def read_golden(model_path: str | Path) -> GoldenReference | None:
-    """The golden reference beside an exported model, or None when there is none.
+def read_golden(model_path: str | Path, spec: ModelSpec | None = None) -> GoldenReference | None:
+    """The golden reference beside an exported model, or None when there is none, or when it records that it was made
+    under a spec other than ``spec`` (the one in force; logged as a warning).
 
     Raises:
         CheckpointError: the file exists but is not a valid golden reference.
@@ -111,9 +115,19 @@ def read_golden(model_path: str | Path) -> GoldenReference | None:
         return None
     try:
         tensors = load_file(str(golden_file))
+        with safe_open(str(golden_file), framework="numpy") as handle:
+            made_under = (handle.metadata() or {}).get(_GOLDEN_SPEC)
     except (SafetensorError, OSError, ValueError) as err:
         msg = f"golden reference {golden_file} is not a readable safetensors file ({err}); re-export the model"
         raise CheckpointError(msg) from None
+    if spec is not None and made_under is not None and made_under != spec.to_json():
+        _LOG.warning(
+            "golden reference %s was made under another spec than %s's: no start-up self-test (re-export the model "
+            "for one)",
+            golden_file.name,
+            Path(model_path).name,
+        )
+        return None
     image_rgb, output = tensors.get(_GOLDEN_INPUT), tensors.get(_GOLDEN_OUTPUT)
     if image_rgb is None or output is None or image_rgb.dtype != np.uint8 or image_rgb.ndim != 3:
         msg = f"golden reference {golden_file} lacks a uint8 'input' image or an 'output' array; re-export the model"

@@ -5,8 +5,9 @@ Output kinds (what the network's raw output means):
 * ``metric``             depth in metres.
 * ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
 * ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
-* ``metric_focal``       depth × 300 / focal px of the network input (Depth Anything 3 metric); made metres by
-                         the model runner with the camera's focal length.
+* ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
+                         Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
+                         runner with the camera's focal length.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class InputPolicy:
             capped at ``max_long_side``), then round both sides to a multiple of ``multiple_of``.
         multiple_of: 32 for the encoder-decoder, 14 for ViT (Depth Anything) patches.
         max_long_side: cap on the long side (pixels) so that a wide camera never runs at e.g. 518×1722.
+        pad: with ``keep_aspect`` False, fit the image inside ``height`` × ``width`` keeping its aspect, centred,
+            and fill the rest with the mean colour (0 after normalisation; Metric3D's fixed-size ONNX), instead of
+            stretching it to that size; the engine crops the padding off the output.
     """
 
     height: int = 192
@@ -39,6 +43,7 @@ class InputPolicy:
     keep_aspect: bool = False
     multiple_of: int = 32
     max_long_side: int = 1280
+    pad: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -52,12 +57,53 @@ class InputPolicy:
         if not 0 < int(self.multiple_of) <= 512:
             msg = f"model input multiple_of={self.multiple_of} must be in 1..512"
             raise CheckpointError(msg)
+        if self.pad and self.keep_aspect:
+            msg = "model input pad fits the image inside a fixed size: it needs keep_aspect false"
+            raise CheckpointError(msg)
 
 
-_OPTIONAL_DEFAULTS: dict[str, Any] = {"output_name": "", "sky_output": "", "sky_threshold": 0.5, "training_focal": ()}
+METRIC_FOCAL_DIVISOR = 300.0
+"""Depth Anything 3's convention for ``metric_focal`` outputs: metres = output × focal px / 300."""
+
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "output_name": "",
+    "sky_output": "",
+    "sky_threshold": 0.5,
+    "training_focal": (),
+    "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
+}
 
 MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
+
+
+def _check_normalisation(mean: Any, std: Any) -> None:
+    """Refuse a mean / std that cannot be for RGB in [0, 1]: not three numbers each, a std <= 0 (a division by zero),
+    or a mean or std above 1 (0..255 units: the message gives them divided by 255).
+
+    Raises:
+        CheckpointError: naming the values and the remedy.
+    """
+    try:
+        values = [float(v) for v in (*mean, *std)] if len(mean) == 3 and len(std) == 3 else []
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 6:
+        msg = f"ModelSpec mean {mean!r} and std {std!r} must be three numbers each (R, G, B, for RGB in [0, 1])"
+        raise CheckpointError(msg)
+    means, stds = values[:3], values[3:]
+    if all(math.isfinite(v) for v in values) and all(0.0 <= m <= 1.0 for m in means) and all(0 < s <= 1 for s in stds):
+        return
+    msg = f"ModelSpec mean {tuple(mean)} / std {tuple(std)} are not for RGB in [0, 1] (mean in 0..1, std in (0, 1])"
+    if max(values) > 1.0 and all(s > 0 for s in stds):
+        scaled = ",".join(f"{m / 255:.3f}" for m in means), ",".join(f"{s / 255:.3f}" for s in stds)
+        msg += (
+            f"; values in 0..255 units divide by 255: mean {scaled[0]} and std {scaled[1]} (mono-depth spec --mean "
+            f"{scaled[0]} --std {scaled[1]})"
+        )
+    else:
+        msg += "; a graph that takes 0..255 pixels has mean 0,0,0 and std 1/255 each"
+    raise CheckpointError(msg)
 
 
 @dataclass(frozen=True)
@@ -80,6 +126,8 @@ class ModelSpec:
         training_focal: ``(fx / width, fy / height)`` of the images the network was trained on, as it saw them
             (focal length over image size per axis, unitless; KITTI ~(0.58, 1.92)); empty when unknown. A metric
             network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
+        metric_focal_divisor: D of a ``metric_focal`` output, metres = output × focal px / D: the focal length in
+            pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
     """
 
     architecture: str
@@ -95,6 +143,7 @@ class ModelSpec:
     sky_output: str = ""
     sky_threshold: float = 0.5
     training_focal: tuple[float, ...] = ()
+    metric_focal_divisor: float = METRIC_FOCAL_DIVISOR
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -111,6 +160,15 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "training_focal", focal)
+        _check_normalisation(self.mean, self.std)
+        divisor = self.metric_focal_divisor
+        if isinstance(divisor, bool) or not isinstance(divisor, int | float) or not 0.0 < divisor < 1e6:
+            msg = (
+                f"ModelSpec metric_focal_divisor={divisor!r} must be a positive focal length in pixels (300: Depth "
+                f"Anything 3; 1000: Metric3D)"
+            )
+            raise CheckpointError(msg)
+        object.__setattr__(self, "metric_focal_divisor", float(divisor))
         if not 0.0 < self.min_depth_m < self.max_depth_m:
             msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
             raise CheckpointError(msg)
@@ -122,6 +180,8 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
+        if not self.input.pad:
+            del data["input"]["pad"]
         return json.dumps(data, sort_keys=True)
 
     @classmethod

@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError
-from mono_depth_ros.models.checkpoint import GoldenReference, is_torch_save_archive
+from mono_depth_ros.core.model_output import is_out_of_memory
+from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
+from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
@@ -30,6 +32,9 @@ class TorchScriptBackend:
     Args:
         path: the ``.pt`` file written by :func:`~mono_depth_ros.models.export.export_torchscript`.
         device: where it runs.
+
+    Attributes:
+        input_dtype: the dtype of the module's first floating parameter (float32 without any): what it is fed.
 
     Raises:
         CheckpointError: missing file, not a TorchScript archive (e.g. a safetensors or pickle file), no spec, or a
@@ -51,12 +56,15 @@ class TorchScriptBackend:
             msg = f"TorchScript model {self.path} does not exist; export one with `mono-depth export -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
+            if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
+                msg = f"{self.path} is an ONNX model, not TorchScript; set model.backend: onnx for it"
+                raise CheckpointError(msg)
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path):
             msg = (
                 f"{self.path} is a torch.save pickle (a state dict or pickled model), not TorchScript: pickles are "
-                f"never loaded; export the model with `mono-depth export -f torchscript` (or torch.jit.trace + save)"
+                f"never loaded; export the model with `mono-depth export -f torchscript`, or {PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
         extra = {EMBEDDED_SPEC_FILE: ""}
@@ -70,25 +78,38 @@ class TorchScriptBackend:
             msg = f"torch.jit.load cannot read {self.path} ({str(err).splitlines()[0]}); re-export the model"
             raise CheckpointError(msg) from None
         self.module.eval()
+        floating = [t.dtype for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point()]
+        self.input_dtype: torch.dtype = floating[0] if floating else torch.float32
         raw = extra.get(EMBEDDED_SPEC_FILE) or b""
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
-        self.golden: GoldenReference | None = read_golden(self.path)
+        self.golden: GoldenReference | None = read_golden(self.path, self.spec)
 
     def infer(self, batch: Tensor) -> Tensor:
-        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) prediction on ``self.device``.
+        """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
 
-        The module may return the prediction as (B, 1, h, w) or (B, h, w), first in a tuple, or in a dict under the
-        spec's ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
+        The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
+        The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
+        (h, w) (:func:`~.graph_layout.as_b1hw`), in a tuple (at the position the spec's ``output_name`` gives, else
+        first), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
 
         Raises:
             ShapeError: the module returned something other than a (B, 1, H, W) tensor.
+            CheckpointError: the module failed to run (:func:`~.graph_layout.failed_run`; out of memory is
+                re-raised as it came).
         """
-        with torch.no_grad():
-            returned = self.module(batch)
+        if batch.dtype != self.input_dtype and not torch.is_autocast_enabled(batch.device.type):
+            batch = batch.to(self.input_dtype)  # a module traced in half precision takes half
+        try:
+            with torch.no_grad():
+                returned = self.module(batch)
+        except RuntimeError as err:
+            if is_out_of_memory(err):
+                raise
+            raise failed_run(f"TorchScript model {self.path.name}", tuple(batch.shape), err) from err
         out = self._depth_of(returned)
-        if out is not None and out.ndim == 3:
-            out = out.unsqueeze(1)
+        if out is not None:
+            out = as_b1hw(out, int(batch.shape[0]))
         if out is None or out.ndim != 4 or out.shape[1] != 1:
             shape = tuple(out.shape) if out is not None else type(returned).__name__
             msg = (
@@ -100,11 +121,35 @@ class TorchScriptBackend:
         return out
 
     def _depth_of(self, returned: object) -> Tensor | None:
-        """The depth tensor in what the module returned: itself, a tuple's first item, a dict's depth entry."""
+        """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when
+        that is a position (else its first item), a dict's depth entry.
+
+        Raises:
+            ShapeError: a tuple of tensors with an ``output_name`` that is not one of its positions.
+        """
+        name = self.spec.output_name
         if isinstance(returned, tuple | list) and returned:
+            items = len(returned)
+            if name.isdigit() and int(name) < items:
+                return returned[int(name)] if isinstance(returned[int(name)], Tensor) else None
+            if name and not isinstance(returned[0], dict):
+                msg = (
+                    f"TorchScript model {self.path.name} returns a tuple of {items}, which has no item "
+                    f"{name!r} (the spec's output_name): say where the depth is with --output 0..{items - 1}"
+                )
+                raise ShapeError(msg)
             returned = returned[0]
         if isinstance(returned, dict):
             names = [self.spec.output_name] if self.spec.output_name else list(DEPTH_OUTPUT_NAMES)
             found = [returned[name] for name in names if name in returned]
             returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
         return returned if isinstance(returned, Tensor) else None
+
+
+def _starts_like_onnx(path: Path) -> bool:
+    """Whether ``path`` opens like an ONNX protobuf: field 1 (``ir_version``, a varint) first, byte 0x08."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(1) == b"\x08"
+    except OSError:
+        return False

@@ -288,3 +288,14 @@ def test_pairing_does_not_hold_frames_for_scans_stamped_on_a_clock_ahead_of_the_
         (released,) = pair.add_frame(300 * MS + k * 33 * MS, k)
         assert released.scan is None and not released.timed_out and released.waited_ns == 0
     assert len(reported) == 5 and pair.scan_period_ns() == 100 * MS
+
+
+def test_drain_forgets_the_held_frames_and_counts_them() -> None:
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=1000)
+    pair.add_scan(0, "scan0")
+    pair.add_scan(100 * MS, "scan1")
+    assert pair.add_frame(200 * MS, "a") == [] and pair.add_frame(300 * MS, "b") == []
+    assert pair.drain() == 2 and pair.waiting == 0 and pair.drain() == 0
+    clock.now_ns = 2000 * MS
+    assert pair.poll() == []  # nothing released after the drain

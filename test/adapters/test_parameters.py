@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.parameters import apply_changes, descriptor_fields, device_fallback
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, device_fallback
 from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -113,3 +113,33 @@ def test_the_largest_scale_min_points_the_range_allows_is_usable_at_run_time() -
     RecoveryConfig.from_params({"scale.min_points": largest})  # what the pipeline builds from it
     with pytest.raises(ConfigError, match=r"scale\.min_points"):
         apply_changes(DepthConfig.from_params({}), {"scale.min_points": int(largest) + 1})
+
+
+def test_a_managed_node_takes_start_up_parameters_only_while_unconfigured() -> None:
+    """The lifecycle node reads its start-up parameters at configure: settable before it (value by value), refused
+    after it with the cleanup remedy; the plain node keeps them read-only (restart)."""
+    weights = PARAMS_BY_NAME["model.weights"]
+    assert descriptor_fields(weights).read_only and not descriptor_fields(weights, managed=True).read_only
+    assert "read at configure" in descriptor_fields(weights, managed=True).additional_constraints
+    current = DepthConfig.from_params()
+    assert apply_changes(current, {"model.weights": "/m.onnx", "device": "gpu"}, configured=False) is current
+    with pytest.raises(ConfigError, match=r"output\.max_range"):
+        apply_changes(current, {"output.max_range": "far"}, configured=False)  # each value is still checked
+    with pytest.raises(ConfigError, match="read at configure; to change it, deactivate and clean up the node"):
+        apply_changes(current, {"model.weights": "/m.onnx"}, configured=True, managed=True)
+    with pytest.raises(ConfigError, match="read at start-up; to change it, restart the node"):
+        apply_changes(current, {"model.weights": "/m.onnx"})
+
+
+def test_descriptor_message_fields_and_the_declare_failure_text() -> None:
+    spec = PARAMS_BY_NAME["output.max_range"]
+    fields = descriptor_fields(spec)
+    assert fields.message_fields() == {
+        "description": spec.description,
+        "additional_constraints": fields.additional_constraints,
+        "read_only": False,
+        "dynamic_typing": True,
+    }
+    text = declare_failure(PARAMS_BY_NAME["device"], ValueError("type STRING expected, got INTEGER"))
+    assert text.startswith("parameter device: type STRING expected, got INTEGER; expected str (")
+    assert text.endswith("; quote strings in YAML")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -69,3 +73,31 @@ def test_within_interrupting_a_signal_raises_at_once_and_sets_the_flag() -> None
         stop.restore()
         for signum, handler in previous.items():
             signal_module.signal(signum, handler)
+
+
+CHILD = """
+import signal, sys, time
+from mono_depth_ros.adapters.signals import stop_with_parent
+signal.signal(signal.SIGTERM, lambda *_: (print("SIGTERM", flush=True), sys.exit(0)))
+import os
+print("ready", int(stop_with_parent()), os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_the_parents_death_is_a_sigterm_for_the_process_that_asked() -> None:
+    """``kill`` of ``ros2 launch`` (or ``ros2 run``) left the node running, orphaned (real Humble)."""
+    parent_code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {CHILD!r}]); time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    ready, asked, child = parent.stdout.readline().split()  # from the child, through the inherited pipe
+    assert (ready, asked) == ("ready", "1")
+    parent.kill()
+    parent.wait(10)
+    try:
+        out, _ = parent.communicate(timeout=10)  # EOF once the child, which holds the pipe too, has exited
+    except subprocess.TimeoutExpired:
+        os.kill(int(child), signal.SIGKILL)
+        raise AssertionError("the child outlived its parent by 10 s") from None
+    assert out.split() == ["SIGTERM"]

@@ -221,3 +221,14 @@ def test_synchroniser_slop_zero_means_equal_stamps() -> None:
 
     assert synchroniser_slop_s(0.0) == 1e-9  # message_filters pairs stamps closer than this: equal ones
     assert synchroniser_slop_s(0.05) == 0.05
+
+
+def test_drain_forgets_the_waiting_images_without_reporting_them() -> None:
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.image(STAMP)
+    sync.image(STAMP + S // 10)
+    assert sync.drain() == 2 and sync.waiting == 0 and sync.drain() == 0
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert lost == []  # counted dropped by the node, not lost a second time

@@ -297,3 +297,131 @@ def compress_files_whole(folder: Path) -> list[Path]:
     meta["compression_mode"], meta["compression_format"] = "FILE", "zstd"
     (folder / "metadata.yaml").write_text(yaml.safe_dump(info))
     return packed
+
+
+VENDOR_TOPIC, VENDOR_TYPE = "/vendor/status", "vendor_msgs/msg/Status"
+VENDOR_CDR = b"\x00\x01\x00\x00\x05"  # one uint8; its definition is not in the bag (nor in any typestore)
+
+
+def record_on_jazzy(source: Path, target: Path, storage: str, undefined_encoding: str = "") -> Path:
+    """The bag folder ``source`` as ``ros2 bag record`` writes it on Jazzy (rosbag2 0.26), with rosbags' writer and
+    jazzy definitions; returns ``target`` (a folder with its metadata.yaml, version 9).
+
+    - metadata.yaml version 9: ``offered_qos_profiles`` a YAML list with policy names, ``type_description_hash``.
+    - one more topic, :data:`VENDOR_TOPIC` of :data:`VENDOR_TYPE` (one message), whose definition the recorder did
+      not find: its ``message_definitions`` row (sqlite3) or schema (MCAP) has encoding ``undefined_encoding`` (``''``
+      when no definition file was found, ``'unknown'`` when a type name in it could not be parsed) and no text.
+    - ``storage="mcap"``: as the ``fastwrite`` storage preset writes it: no chunks, the message records at the top
+      level in the order the recorder's callbacks wrote them, which is not log-time order on Jazzy (the log time is
+      the middleware's receive time, taken before the executor runs the callback): here every second message is
+      written before the one received just before it. The summary has the schemas, channels and statistics.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("jazzy")
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Reader(source) as reader, Writer(target, version=9, storage_plugin=plugin) as writer:
+        made = {
+            c.id: writer.add_connection(
+                c.topic, c.msgtype, typestore=typestore, offered_qos_profiles=c.ext.offered_qos_profiles
+            )
+            for c in reader.connections
+        }
+        vendor = writer.add_connection(VENDOR_TOPIC, VENDOR_TYPE, msgdef="uint8 level", rihs01="RIHS01_" + "0" * 64)
+        messages = [(made[c.id], log_ns, bytes(raw)) for c, log_ns, raw in reader.messages()]
+        for connection, log_ns, raw in [*messages, (vendor, messages[0][1], VENDOR_CDR)]:
+            writer.write(connection, log_ns, raw)
+    if storage == "sqlite3":
+        (db3,) = target.glob("*.db3")
+        with closing(sqlite3.connect(db3)) as db, db:
+            db.execute(
+                "UPDATE message_definitions SET encoding = ?, encoded_message_definition = '' WHERE topic_type = ?",
+                (undefined_encoding, VENDOR_TYPE),
+            )
+        return target
+    (mcap,) = target.glob("*.mcap")
+    _write_unchunked_mcap(mcap, undefined_encoding)
+    return target
+
+
+def _write_unchunked_mcap(path: Path, undefined_encoding: str) -> None:
+    """Rewrite the .mcap ``path`` unchunked, every second message before its predecessor (see record_on_jazzy)."""
+    from io import BytesIO
+
+    from rosbags.rosbag2.storage_mcap import (
+        McapReader,
+        write_channel,
+        write_record,
+        write_schema,
+        write_string,
+        write_uint16,
+        write_uint32,
+        write_uint64,
+    )
+
+    reader = McapReader(path)
+    reader.open()
+    try:
+        schemas = [
+            s._replace(encoding=undefined_encoding, data="") if s.name == VENDOR_TYPE else s
+            for s in reader.schemas.values()
+        ]
+        channels = list(reader.channels.values())
+        messages = [(c.id, log_ns, bytes(raw)) for c, log_ns, raw in reader.messages(reader.connections)]
+    finally:
+        reader.close()
+    callback_order = [m for pair in zip(messages[1::2], messages[0::2], strict=False) for m in pair]
+    callback_order += messages[len(callback_order) :]
+    assert sorted(callback_order, key=lambda m: m[1]) != callback_order
+    with path.open("wb") as out:
+        out.write(b"\x89MCAP0\r\n")
+        record = BytesIO()
+        write_string(record, "ros2")
+        write_string(record, "libmcap 1.4.0")
+        write_record(out, 0x01, record)  # header
+        for schema in schemas:
+            write_schema(out, schema)
+        for channel in channels:
+            write_channel(out, channel, schemas)
+        for channel_id, log_ns, raw in callback_order:
+            record = BytesIO()
+            write_uint16(record, channel_id)
+            write_uint32(record, 0)  # sequence
+            write_uint64(record, log_ns)
+            write_uint64(record, log_ns)  # publish time
+            record.write(raw)
+            write_record(out, 0x05, record)  # message
+        record = BytesIO()
+        write_uint32(record, 0)
+        write_record(out, 0x0F, record)  # data end
+        summary_start = out.tell()
+        for schema in schemas:
+            write_schema(out, schema)
+        for channel in channels:
+            write_channel(out, channel, schemas)
+        counts: dict[int, int] = {}
+        for channel_id, _, _ in messages:
+            counts[channel_id] = counts.get(channel_id, 0) + 1
+        record = BytesIO()
+        write_uint64(record, len(messages))
+        write_uint16(record, len(schemas))
+        for count in (len(channels), 0, 0, 0):  # channels, attachments, metadata, chunks
+            write_uint32(record, count)
+        write_uint64(record, min(m[1] for m in messages))
+        write_uint64(record, max(m[1] for m in messages))
+        write_uint32(record, 10 * len(counts))
+        for channel_id, count in sorted(counts.items()):
+            write_uint16(record, channel_id)
+            write_uint64(record, count)
+        write_record(out, 0x0B, record)  # statistics
+        record = BytesIO()
+        write_uint64(record, summary_start)
+        write_uint64(record, 0)  # no summary offsets
+        write_uint32(record, 0)  # no summary CRC (fastwrite)
+        write_record(out, 0x02, record)  # footer
+        out.write(b"\x89MCAP0\r\n")

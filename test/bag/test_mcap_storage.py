@@ -8,12 +8,15 @@ from binascii import crc32
 from pathlib import Path
 
 import pytest
+from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
 from rosbags.rosbag2.storage_mcap import McapReader, decompress
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.writer import OutputBag
+
+from .support import VENDOR_CDR, VENDOR_TOPIC, record_on_jazzy, write_tiny_bag
 
 STORE = get_typestore(Stores.ROS2_HUMBLE)
 TOPICS = {"/big": "std_msgs/msg/String", "/small": "std_msgs/msg/UInt32"}
@@ -251,3 +254,59 @@ def test_a_salvaged_file_without_good_chunks_reads_without_raising(tmp_path: Pat
         assert reader.integrity.truncated and reader.integrity.recovered == 0
     finally:
         reader.close()
+
+
+def _recorded_on_jazzy(tmp_path: Path, undefined_encoding: str) -> tuple[Path, list[Message]]:
+    """A tiny bag as Jazzy's ``fastwrite`` preset records it (see support.record_on_jazzy), and its messages as
+    the source bag holds them (log-time order), plus the vendor topic's one message."""
+    write_tiny_bag(tmp_path / "tiny", 2, distro="jazzy")
+    with Reader(tmp_path / "tiny") as source:
+        expected = [(c.topic, t, bytes(d)) for c, t, d in source.messages()]
+    (file,) = record_on_jazzy(tmp_path / "tiny", tmp_path / "jazzy", "mcap", undefined_encoding).glob("*.mcap")
+    expected.insert(1, (VENDOR_TOPIC, expected[0][1], VENDOR_CDR))  # written at the first message's time
+    return file, expected
+
+
+def test_a_schema_of_unknown_encoding_is_read_without_a_definition(tmp_path: Path) -> None:
+    """Jazzy writes a type whose definition holds a name it cannot parse with the schema encoding 'unknown'; rosbags
+    raises KeyError for the whole file. Its channel is read without a definition, the others as recorded."""
+    file, expected = _recorded_on_jazzy(tmp_path, "unknown")
+    with pytest.raises(KeyError):  # what a Jazzy user got (as "the bag is truncated or corrupt")
+        McapReader(file).open()
+    reader = VerifyingMcapReader(file)
+    reader.open()
+    try:
+        formats = {c.topic: c.msgdef.format for c in reader.connections}
+    finally:
+        reader.close()
+    assert formats.pop(VENDOR_TOPIC) == MessageDefinitionFormat.NONE
+    assert set(formats.values()) == {MessageDefinitionFormat.MSG} and len(formats) == 5
+    got, reader = _read(file)
+    assert sorted(got, key=lambda m: m[1]) == got and sorted(got) == sorted(expected)
+    assert not reader.integrity.damaged
+
+
+def test_an_unchunked_file_out_of_log_time_order_reads_in_log_time_order(tmp_path: Path) -> None:
+    """``fastwrite`` MCAP files hold their messages unchunked in the order the recorder wrote them, which on Jazzy is
+    not log-time order (the log time is the middleware's receive time); rosbags refuses to read them."""
+    file, expected = _recorded_on_jazzy(tmp_path, "")
+    plain = McapReader(file)
+    plain.open()
+    try:
+        with pytest.raises(ReaderError, match="not in timestamp order"):
+            list(plain.messages(plain.connections))
+    finally:
+        plain.close()
+    got, reader = _read(file)
+    assert [m[1] for m in got] == sorted(m[1] for m in expected)
+    assert sorted(got) == sorted(expected) and not reader.integrity.damaged
+    reader = VerifyingMcapReader(file)
+    reader.open()
+    try:  # a window and a topic: only those messages, still in log-time order
+        images = [c for c in reader.connections if c.topic == "/camera/image_raw"]
+        start, stop = expected[0][1] + 1, expected[-1][1]
+        window = [(c.topic, t, bytes(d)) for c, t, d in reader.messages(images, start, stop)]
+    finally:
+        reader.close()
+    assert window == [m for m in expected if m[0] == "/camera/image_raw" and start <= m[1] < stop]
+    assert len(window) == 2

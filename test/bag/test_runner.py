@@ -436,8 +436,9 @@ def test_mcap_files_without_checksums_get_one_true_note(tmp_path: Path) -> None:
     summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
     notes = [note for note in summary.notes if "checksums" in note]
     assert notes == [
-        "in_0.mcap, in_1.mcap store no chunk checksums (as rosbags and ros2 bag record -s mcap on Humble write MCAP): "
-        "corruption inside a message cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
+        "in_0.mcap, in_1.mcap store no chunk checksums (as rosbags and ros2 bag record -s mcap on Humble and Jazzy "
+        "write MCAP by default): corruption inside a message cannot be detected; this tool's own MCAP output "
+        "(--storage mcap) carries them"
     ]  # was one note per file, saying that ros2 bag record's files carry them
 
 

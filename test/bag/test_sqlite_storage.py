@@ -8,18 +8,22 @@ its leaf page survives but part of its overflow chain does not.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
 import numpy as np
 import pytest
+from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2 import ReaderError, StoragePlugin, Writer
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, whole
 from mono_depth_ros.bag.sqlite_storage import SalvagingSqlite3Reader
+
+from .support import VENDOR_TOPIC, VENDOR_TYPE, record_on_jazzy, write_tiny_bag
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 START_NS = 1_700_000_000_000_000_000
@@ -119,6 +123,38 @@ def _cut(bag: Bag, tmp_path: Path, size: int, name: str = "cut.db3") -> Path:
     path = tmp_path / name
     path.write_bytes(bag.db3.read_bytes()[:size])
     return path
+
+
+@pytest.mark.parametrize("encoding", ["", "unknown"])
+def test_a_type_jazzy_recorded_without_a_definition_is_read_without_one(tmp_path: Path, encoding: str) -> None:
+    """Jazzy's recorder stores a message_definitions row with encoding '' (no definition found) or 'unknown' (a type
+    name it could not parse); rosbags raises KeyError for the whole file. Read as rosbags reads the same file without
+    that row: the type has no definition, everything else is as recorded."""
+    write_tiny_bag(tmp_path / "tiny", 2, distro="jazzy")
+    (db3,) = record_on_jazzy(tmp_path / "tiny", tmp_path / "jazzy", "sqlite3", encoding).glob("*.db3")
+    with pytest.raises(KeyError):  # what a Jazzy user got (as "the bag is truncated or corrupt")
+        Sqlite3Reader(db3).open()
+    without_row = tmp_path / "without_row.db3"
+    without_row.write_bytes(db3.read_bytes())
+    with closing(sqlite3.connect(without_row)) as db, db:
+        db.execute("DELETE FROM message_definitions WHERE topic_type = ?", (VENDOR_TYPE,))
+    reference = Sqlite3Reader(without_row)
+    reference.open()
+    reader = SalvagingSqlite3Reader(db3)
+    reader.open()
+    try:
+        assert _fields(reader) == _fields(reference)
+        assert reader.metadata == reference.metadata
+        assert _read(reader) == _read(reference)
+        (vendor,) = [c for c in reader.connections if c.topic == VENDOR_TOPIC]
+        assert (vendor.msgtype, vendor.msgdef.format, vendor.msgcount) == (VENDOR_TYPE, MessageDefinitionFormat.NONE, 1)
+        image = next(c for c in reader.connections if c.topic == "/camera/image_raw")
+        assert image.msgdef.format == MessageDefinitionFormat.MSG and image.msgcount == 2
+        assert image.ext.offered_qos_profiles == reference.connections[image.id - 1].ext.offered_qos_profiles
+        assert not reader.integrity.damaged
+    finally:
+        reader.close()
+        reference.close()
 
 
 def test_intact_file_reads_as_rosbags_does(bag: Bag) -> None:
@@ -295,3 +331,46 @@ def test_a_payload_that_is_no_blob_reads_as_select_does(bag: Bag, tmp_path: Path
     assert by_time[bag.rows[1][1]] == b""
     assert by_time[bag.rows[2][1]] == bag.rows[2][2]
     reader.close()
+
+
+def test_a_file_left_with_its_write_ahead_log_is_read_with_it(tmp_path: Path) -> None:
+    """The ``resilient`` storage preset records in WAL mode; a recorder killed before it closed the file leaves the
+    last messages (and topics first seen since the last checkpoint) in ``name.db3-wal``. rosbags opens the file
+    ``immutable`` and ignores the log: those messages were left out without a word."""
+    write_tiny_bag(tmp_path / "tiny", 2, distro="jazzy")
+    (source,) = (tmp_path / "tiny").glob("*.db3")
+    recording, crashed = tmp_path / "recording", tmp_path / "crashed"
+    recording.mkdir()
+    crashed.mkdir()
+    (recording / "bag.db3").write_bytes(source.read_bytes())
+    db = sqlite3.connect(recording / "bag.db3")
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # nothing reaches bag.db3 itself before the "crash"
+        before = db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id").fetchall()
+        late_id = db.execute(
+            "INSERT INTO topics (name, type, serialization_format, offered_qos_profiles, type_description_hash) "
+            "SELECT '/late', type, serialization_format, offered_qos_profiles, type_description_hash FROM topics "
+            "WHERE name = '/camera/camera_info'"
+        ).lastrowid
+        added = [(topic, stamp + 10**9, data) for topic, stamp, data in before] + [(late_id, 2 * 10**18, b"\0\1\0\0")]
+        db.executemany("INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)", added)
+        db.commit()
+        for file in recording.iterdir():  # the files as the killed recorder left them
+            (crashed / file.name).write_bytes(file.read_bytes())
+    finally:
+        db.close()
+    assert {p.name for p in crashed.iterdir()} == {"bag.db3", "bag.db3-wal", "bag.db3-shm"}
+    stored = {name: (crashed / name).read_bytes() for name in ("bag.db3", "bag.db3-wal")}
+    reader = SalvagingSqlite3Reader(crashed / "bag.db3")
+    reader.open()
+    try:
+        got = _read(reader)
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        metadata = reader.metadata
+    finally:
+        reader.close()
+    assert got == [(topic, stamp, bytes(data)) for topic, stamp, data in [*before, *added]]
+    assert counts["/late"] == 1 and counts["/camera/image_raw"] == 4
+    assert (metadata.message_count, metadata.end_time) == (len(before) + len(added), 2 * 10**18 + 1)
+    assert {name: (crashed / name).read_bytes() for name in stored} == stored  # read-only: nothing written back

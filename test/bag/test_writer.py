@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import Reader, Writer
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.writer import OutputBag
@@ -121,3 +122,73 @@ def test_tf_static_without_recorded_qos_is_written_transient_local(tmp_path: Pat
         for t in _metadata(tmp_path / "in")["topics_with_message_count"]
     }
     assert "durability: 1" in recorded["/tf_static"]["offered_qos_profiles"]  # Humble's numbers: 1 = transient local
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_copy_of_a_type_with_a_definition_but_no_hash_computes_the_hash(tmp_path: Path, storage: str) -> None:
+    """An MCAP file read without its metadata.yaml (a bare .mcap: rosbags does not read the channel's
+    topic_type_hash), or a bag recorded on Humble (metadata without type_description_hash), holds a type's
+    definition but not its hash: the copy was refused ("no message definition"). The hash is computed from the
+    definition; here a Jazzy-only type (not in the humble typestore) gets the hash Jazzy's typestore gives it."""
+    jazzy, humble = typestore_for("jazzy"), typestore_for("humble")
+    msgtype = "geometry_msgs/msg/PolygonInstance"
+    assert msgtype in jazzy.types and msgtype not in humble.types
+    definition, _ = jazzy.generate_msgdef(msgtype, ros_version=2)
+    with Writer(tmp_path / "in", version=8, storage_plugin=StoragePlugin[storage.upper()]) as writer:
+        polygon = writer.add_connection("/polygon", msgtype, msgdef=definition, rihs01=jazzy.hash_rihs01(msgtype))
+        message = jazzy.types[msgtype](jazzy.types["geometry_msgs/msg/Polygon"]([]), 7)
+        writer.write(polygon, 1, jazzy.serialize_cdr(message, msgtype))
+    with Reader(tmp_path / "in") as reader:
+        (connection,) = reader.connections
+        ((_, log_ns, raw),) = list(reader.messages())
+    assert connection.msgdef.data
+    unhashed = connection._replace(digest="")
+    broken = unhashed._replace(topic="/broken", msgdef=unhashed.msgdef._replace(data="foo_msgs/Missing a"))
+    with OutputBag(tmp_path / "out", humble, storage) as out:
+        assert out.copy(unhashed, raw, log_ns)
+        assert not out.copy(broken, raw, log_ns)  # a definition that does not parse: not copied, not raised
+    (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
+    assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)
+    with Reader(tmp_path / "out") as reader:
+        assert [bytes(data) for _, _, data in reader.messages()] == [bytes(raw)]
+
+
+def _decoded_by_its_definition(path: Path, topic: str) -> Any:
+    """The first message of ``topic`` decoded by the definition stored in the bag (as rosbags' AnyReader, Foxglove
+    and the mcap tools read a bag), not by a typestore."""
+    with Reader(path) as reader:
+        (connection,) = [c for c in reader.connections if c.topic == topic]
+        ((_, _, raw),) = list(reader.messages([connection]))
+    store = get_typestore(Stores.EMPTY)
+    store.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
+    return store.deserialize_cdr(raw, connection.msgtype)
+
+
+@pytest.mark.parametrize(("recorded_on", "output_distro"), [("humble", "jazzy"), ("jazzy", "humble")])
+def test_a_copy_keeps_the_definition_of_its_bytes_when_the_distros_differ(
+    tmp_path: Path, recorded_on: str, output_distro: str
+) -> None:
+    """sensor_msgs/Range gained ``float32 variance`` in Jazzy. A copy was written with the output distro's definition
+    whatever the input's: a Humble recording copied with --distro jazzy claimed a variance its bytes lack (every
+    Range undecodable by the bag's own definition); a Jazzy one copied with --distro humble lost the variance. A bag
+    that stores no definitions (sqlite3 before Iron: Humble's default) was recorded with Humble's."""
+    recorded, msgtype = typestore_for(recorded_on), "sensor_msgs/msg/Range"
+    factory = MessageFactory.for_rosbags(recorded)
+    fields = {"radiation_type": 0, "field_of_view": 0.5, "min_range": 0.1, "max_range": 4.0, "range": 1.5}
+    if recorded_on == "jazzy":
+        fields["variance"] = 0.25
+    raw = recorded.serialize_cdr(factory.new(msgtype, header=make_header(factory, 7, "sonar"), **fields), msgtype)
+    with Writer(tmp_path / "in", version=8) as writer:
+        sonar = writer.add_connection("/sonar", msgtype, typestore=recorded)
+        writer.write(sonar, 7, raw)
+    with Reader(tmp_path / "in") as reader:
+        (connection,) = reader.connections
+    if recorded_on == "humble":  # Humble's sqlite3 files store no definitions
+        connection = connection._replace(msgdef=connection.msgdef._replace(data=""), digest="")
+    with OutputBag(tmp_path / "out", typestore_for(output_distro)) as out:
+        assert out.copy(connection, raw, 7)
+    decoded = _decoded_by_its_definition(tmp_path / "out", "/sonar")
+    assert (decoded.range, decoded.header.frame_id) == (1.5, "sonar")
+    assert getattr(decoded, "variance", None) == fields.get("variance")
+    (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
+    assert entry["topic_metadata"]["type_description_hash"] == recorded.hash_rihs01(msgtype)

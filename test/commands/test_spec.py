@@ -134,3 +134,200 @@ def test_spec_of_a_torchscript_module_made_elsewhere(tmp_path: Path, capsys: pyt
     torch.save(_DictDepth().state_dict(), pickled)
     assert main(["spec", str(pickled), "--kind", "metric", "--input-size", "32x48"]) == 2
     assert "torch.save pickle" in capsys.readouterr().err
+
+
+class _Layouts(nn.Module):
+    """One network in the layouts community exports use: NCHW, NHWC, and either without the batch axis (the
+    output then lacks it too). The map depends on the channels (R minus B) and on the row, so a swapped channel
+    order or a transposed image gives other values."""
+
+    def __init__(self, layout: str) -> None:
+        super().__init__()
+        self.layout = layout
+
+    def forward(self, x: Tensor) -> Tensor:
+        image = x if self.layout == "NCHW" else x.permute(0, 3, 1, 2) if self.layout == "NHWC" else x
+        if self.layout in ("CHW", "HWC"):
+            image = (x if self.layout == "CHW" else x.permute(2, 0, 1))[None]
+        rows = torch.arange(image.shape[2], dtype=image.dtype).view(1, 1, -1, 1) / image.shape[2]
+        out = 3.0 + image[:, :1] - 0.5 * image[:, 2:] + 4.0 * rows  # (B, 1, H, W)
+        if self.layout == "NHWC":
+            return out.permute(0, 2, 3, 1)
+        if self.layout in ("CHW", "HWC"):
+            return out[0] if self.layout == "CHW" else out[0].permute(1, 2, 0)
+        return out
+
+
+_EXAMPLE = {"NCHW": (1, 3, 28, 42), "NHWC": (1, 28, 42, 3), "CHW": (3, 28, 42), "HWC": (28, 42, 3)}
+
+
+def test_nhwc_and_batchless_graphs_give_the_nchw_graphs_depth_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TF-converted and hand-exported graphs take (1, H, W, 3) or (3, H, W): they run with the same geometry and
+    channel order as the (1, 3, H, W) graph, instead of being refused."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    results = {}
+    for layout, shape in _EXAMPLE.items():
+        path = tmp_path / f"{layout}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Layouts(layout), (torch.zeros(shape),), str(path), dynamo=False,
+                              input_names=["input"], output_names=["output"])  # fmt: skip
+        assert main(["spec", str(path), "--kind", "relative_inverse"]) == 0, capsys.readouterr().err
+        assert json.loads(spec_path_for(path).read_text())["input"]["height"] == 28  # the graph's H, not its W or C
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+        assert estimator.network_hw(image.shape[:2]) == (28, 42)
+        results[layout] = estimator.predict(image).values
+    reference = results.pop("NCHW")
+    assert reference.shape == image.shape[:2] and np.ptp(reference[:, 600]) > 2.0  # the row ramp survives
+    for layout, values in results.items():
+        np.testing.assert_allclose(values, reference, rtol=1e-5, atol=1e-5, err_msg=layout)
+
+
+def test_a_graph_with_one_fixed_side_gets_that_side_or_is_refused_with_the_remedy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Height fixed at 28, any width: a keep-aspect spec would feed it other heights (ONNX Runtime's 'invalid
+    dimensions' traceback at start-up); the command and the loader refuse it and say which size to give."""
+    from mono_depth_ros.core.errors import CheckpointError
+
+    path = tmp_path / "fixed_height.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Layouts("NCHW"), (torch.zeros(1, 3, 28, 42),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {3: "width"}, "depth": {3: "width"}})  # fmt: skip
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x42", "--keep-aspect"]) == 2
+    assert "fixed height 28" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x42"]) == 2
+    assert "fixed height 28" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x84"]) == 0
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+    assert estimator.predict(np.full((90, 270, 3), 80, dtype=np.uint8)).values.shape == (90, 270)
+    spec = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**spec, "input": {**spec["input"], "keep_aspect": True}}))
+    with pytest.raises(CheckpointError, match=r"fixed height 28.*--input-size 28xW"):
+        DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+
+
+def test_a_mean_and_std_copied_in_0_to_255_units_are_refused_with_the_right_values(
+    da3_graph: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["spec", str(da3_graph), "--kind", "metric", "--output", "depth"]
+    assert main([*args, "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375"]) == 2
+    assert "mean 0.485,0.456,0.406 and std 0.229,0.224,0.225" in capsys.readouterr().err
+    assert not spec_path_for(da3_graph).exists()
+
+
+class _Metric3dLike(nn.Module):
+    """Metric3D's official ONNX signature: ``image`` (1, 3, H, W) float pixels 0..255 (normalised inside), one output
+    ``pred_depth`` (1, 1, H, W) in its canonical camera: depth × 1000 / focal px of the network input."""
+
+    def __init__(self, focal_px: float) -> None:
+        super().__init__()
+        self.raw = DEPTH_M * 1000.0 / focal_px
+
+    def forward(self, image: Tensor) -> Tensor:
+        return image[:, :1] * 0.0 + self.raw
+
+
+def test_metric3d_canonical_depth_becomes_metres_with_its_focal_divisor(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's output is metric at a 1000 px canonical focal, not Depth Anything 3's 300: declared as
+    metric_focal it came out at 0.3 x the distance (and as metric at focal / 1000 x), with no way to say 1000."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000002.png")
+    height, width = image.shape[:2]
+    path = tmp_path / "metric3d.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Metric3dLike(focal_px=50.0), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["pred_depth"])  # fmt: skip
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    assert main(["spec", str(path), "--kind", "metric", "--focal-divisor", "1000", *pixels]) == 2
+    assert "--focal-divisor is for --kind metric_focal" in capsys.readouterr().err
+    assert main(["spec", str(path), "--kind", "metric_focal", "--focal-divisor", "1000", *pixels]) == 0
+    assert json.loads(spec_path_for(path).read_text())["metric_focal_divisor"] == 1000.0
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    hints = FrameHints((50.0 * width / SIDE, 50.0 * height / SIDE))  # a 50 px focal at the network's 56x56
+    np.testing.assert_allclose(estimator.predict(image, hints=hints).values, DEPTH_M, rtol=1e-4)
+
+
+class _PerPixel(nn.Module):
+    """A per-pixel map of the image (R minus B, in the normalised units): the same at any size, so a fixed-size
+    and a free-size export agree wherever they see the same pixels."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        return 6.0 + image[:, :1] - image[:, 2:]
+
+
+def test_a_fixed_size_graph_with_pad_sees_the_camera_undistorted_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's official ONNX is fixed at 616x1064 and expects the image fitted keeping its aspect and padded;
+    a 375x1242 KITTI frame was stretched to the graph's size instead (about twice as tall), and a metric_focal
+    output took the mean of two different focal lengths. With --pad the image keeps its aspect, the padding is
+    cropped off the output, and the focal length is the one of the scaled image."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    height, width = image.shape[:2]
+    fixed, free = tmp_path / "fixed.onnx", tmp_path / "free.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_PerPixel(), (torch.zeros(1, 3, 64, 128),), str(fixed), dynamo=False)
+        torch.onnx.export(_PerPixel(), (torch.zeros(1, 3, 64, 128),), str(free), dynamo=False,
+                          input_names=["image"], dynamic_axes={"image": {2: "h", 3: "w"}})  # fmt: skip
+    scale = min(64 / height, 128 / width)  # the image fitted inside 64x128: 128 wide, about 39 tall
+    content = (round(height * scale), round(width * scale))
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad", "--keep-aspect"]) == 2
+    assert "--pad fits the image inside the graph's fixed size" in capsys.readouterr().err
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--keep-aspect"]) == 2  # was dropped silently
+    assert "takes a fixed 64x128: it cannot keep the camera's aspect" in capsys.readouterr().err
+    assert main(["spec", str(fixed), "--kind", "relative_inverse", "--pad"]) == 0
+    assert main(["spec", str(free), "--kind", "relative_inverse", "--input-size", f"{content[0]}x{content[1]}"]) == 0
+    config = EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1)
+    padded = DepthEstimator.open("onnx", fixed, config).predict(image).values
+    reference = DepthEstimator.open("onnx", free, config).predict(image).values  # the same pixels, unpadded
+    assert padded.shape == image.shape[:2]
+    np.testing.assert_allclose(padded, reference, rtol=1e-4, atol=1e-4)
+
+    metric3d = tmp_path / "metric3d.onnx"
+    focal_px = 721.5  # KITTI's fx = fy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Metric3dLike(focal_px=focal_px * scale), (torch.zeros(1, 3, 64, 128),), str(metric3d),
+                          dynamo=False)  # fmt: skip
+    assert main(["spec", str(metric3d), "--kind", "metric_focal", "--focal-divisor", "1000", "--pad"]) == 0
+    estimator = DepthEstimator.open("onnx", metric3d, config)
+    metres = estimator.predict(image, hints=FrameHints((focal_px, focal_px))).values
+    # within the rounding of the fitted image to whole pixels (39 rows for 370: 0.4 %); stretched, it was 15.9 m
+    np.testing.assert_allclose(metres, DEPTH_M, rtol=1e-2)
+
+
+def test_a_new_spec_drops_the_golden_reference_made_under_the_old_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mono-depth export` leaves a golden reference beside the model, made under its spec; re-describing the model
+    (here: pixels 0..255) kept it, and the start-up self-test then refused the model as not reproducing it."""
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.sidecar import golden_path_for
+    from mono_depth_ros.models.spec import OutputKind
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    assert golden_path_for(path).is_file()
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "64x96", *pixels]) == 0
+    assert f"removed {golden_path_for(path).name}" in capsys.readouterr().out
+    assert not golden_path_for(path).exists()
+    config = EstimatorConfig(device="cpu", warmup_runs=1, precision="fp32", cuda_graphs=False)
+    estimator = DepthEstimator.open("onnx", path, config)
+    assert estimator.golden_report is None and estimator.spec.std[0] == pytest.approx(1 / 255)

@@ -66,6 +66,9 @@ def test_eval_synthetic_and_csv(trained: Path, tmp_path: Path, capsys: pytest.Ca
     assert lines[1].split()[:3] == ["image", "abs_rel", "sq_rel"] and lines[-1].startswith("mean")
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["image"] for r in rows] == ["21/0", "21/1", "mean"] and rows[0]["protocol"] == "synthetic"
+    # the mean row's gt/pred is the table's (median over images); the CSV wrote nan there
+    ratios = [float(r["gt_over_pred"]) for r in rows]
+    assert ratios[2] == pytest.approx((ratios[0] + ratios[1]) / 2) and f"{ratios[2]:.3f}" == lines[-1].split()[-1]
 
 
 def test_eval_kitti_protocols_stay_apart(
@@ -165,3 +168,91 @@ def test_resume_with_fewer_steps_than_done_is_refused(tmp_path: Path, capsys: py
     assert main([*args, "--set", "run.steps=1", "--resume", str(saved)]) == 2
     assert "step 2, past run.steps=1" in capsys.readouterr().err
     assert (tmp_path / "model.safetensors").read_bytes() == written["model.safetensors"]
+
+
+def test_eval_on_a_folder_of_ones_own_frames(tmp_path: Path, nyu_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--dataset folder` (the layout `mono-depth train` reads: rgb/, depth/ uint16 millimetres or float .npy,
+    intrinsics.yaml) scores the real NYU frames as `--dataset nyu` does under the same protocol; an image without a
+    depth file is listed unscored, a depth file named unlike every image is not matched, and a folder where no name
+    matches is refused (eval had no way to read this layout)."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from test.models.hf_tiny import write_tiny_family
+
+    model = str(write_tiny_family("depth_anything", tmp_path / "hf"))
+    annotations = json.loads((nyu_dir / "test_annotations.json").read_text())["files"]
+    folder = tmp_path / "own"
+    (folder / "rgb").mkdir(parents=True)
+    (folder / "depth").mkdir()
+    fx, fy, cx, cy = annotations[0]["cam_in"]
+    (folder / "intrinsics.yaml").write_text(f"fx: {fx}\nfy: {fy}\ncx: {cx}\ncy: {cy}\n")
+    for entry, suffix in zip(annotations, (".png", ".npy", None), strict=True):
+        stem = Path(entry["rgb"]).stem
+        shutil.copy(nyu_dir / "rgb" / Path(entry["rgb"]).name, folder / "rgb")
+        depth_png = nyu_dir / "depth" / Path(entry["depth"]).name
+        if suffix == ".png":  # RealSense / NYU style: uint16 millimetres
+            shutil.copy(depth_png, folder / "depth" / f"{stem}.png")
+        elif suffix == ".npy":  # float metres, NaN = no data
+            from mono_depth_ros.training.data.kitti_files import load_depth_png
+
+            np.save(folder / "depth" / f"{stem}.npy", load_depth_png(depth_png, 1000.0))
+        else:
+            shutil.copy(depth_png, folder / "depth" / f"{stem}_depth.png")  # not its image's name
+    base = ["eval", "--checkpoint", model, "--protocol", "nyu"]
+    assert main([*base, "--dataset", "nyu", "--data", str(nyu_dir)]) == 0
+    reference = capsys.readouterr().out.splitlines()
+    out_csv = tmp_path / "own.csv"
+    assert main([*base, "--dataset", "folder", "--data", str(folder), "--csv", str(out_csv)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "3 images, 2 scored" in table[0] and "scaling affine_inverse" in table[0]
+    assert table[2:4] == reference[2:4]  # the same numbers from mm PNG and from float .npy
+    assert table[4].split()[0] == "rgb_00100" and table[4].split()[1] == "nan"
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["image"] for r in rows] == ["rgb_00000", "rgb_00050", "rgb_00100", "mean"] and rows[3]["count"] == "2.0"
+    for name in ("rgb_00000", "rgb_00050"):
+        (folder / "depth" / f"{name}.png").unlink(missing_ok=True)
+        (folder / "depth" / f"{name}.npy").unlink(missing_ok=True)
+    assert main([*base, "--dataset", "folder", "--data", str(folder)]) == 2
+    assert "rgb_00100_depth.png" in capsys.readouterr().err
+
+
+def test_eval_csv_in_a_new_folder_or_an_unwritable_place(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--csv in a folder that does not exist yet is written there; one that cannot be written (a file as its folder)
+    is refused before any frame is evaluated. Both raised a bare OSError traceback after the whole evaluation."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "synthetic", "--seeds", "21"]
+    nested = tmp_path / "results" / "run1" / "metrics.csv"
+    assert main([*args, "--frames", "1", "--csv", str(nested)]) == 0
+    assert nested.read_text().startswith("protocol,scaling,image")
+    capsys.readouterr()
+    (tmp_path / "plain").write_text("")
+    assert main([*args, "--frames", "1", "--csv", str(tmp_path / "plain" / "metrics.csv")]) == 2
+    captured = capsys.readouterr()
+    assert "--csv" in captured.err and "plain" in captured.err and captured.out == ""
+
+
+def test_eval_crop_override_on_ones_own_kitti_frames(
+    trained: Path, tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--crop garg on a folder of KITTI frames (PNG × 256) scores them as kitti_annotated's kitti_improved protocol
+    does (Garg crop, 1e-3-80 m, no scaling): a crop could only be had by borrowing another dataset's protocol."""
+    import shutil
+
+    for sub in ("rgb", "depth"):
+        shutil.copytree(kitti_depth_dir / sub, tmp_path / sub)
+    (tmp_path / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    checkpoint = str(trained / "model.safetensors")
+    annotated = ["eval", "--checkpoint", checkpoint, "--dataset", "kitti_annotated", "--data", str(kitti_depth_dir)]
+    assert main(annotated) == 0
+    reference = capsys.readouterr().out.splitlines()
+    own = ["eval", "--checkpoint", checkpoint, "--dataset", "folder", "--data", str(tmp_path), "--png-scale", "256"]
+    assert main([*own, "--crop", "garg"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "protocol folder" in table[0] and "crop garg" in table[0]
+    assert table[2:] == reference[2:]
+    assert main(own) == 0
+    assert capsys.readouterr().out.splitlines()[2:] != reference[2:]  # no crop: other pixels, other numbers

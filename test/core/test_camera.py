@@ -212,6 +212,33 @@ def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
     assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
 
 
+def test_seen_mask_keeps_no_float_maps_and_gives_the_masks_of_the_maps() -> None:
+    import cv2
+
+    r = cv2.Rodrigues(np.array([0.0, 0.05, 0.0]))[0].reshape(-1)
+    p = [380.0, 0, 318, 0, 0, 385, 242, 0, 0, 0, 1, 0]
+    turned = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), r=r, p=p)
+    small = turned.seen_mask((120, 160))  # a smaller size first: the full-size mask is made on the way
+    seen = turned.seen_mask()
+    assert turned._undistort_maps == {}  # the two float32 maps (8 bytes a pixel) are gone, only the masks stay
+    assert seen is not None and small is not None and seen.dtype == np.bool_
+    # the masks the maps give: the raw coordinates of every undistorted pixel within half a pixel of the raw image
+    k = np.array([[500.0, 0, 320], [0, 510.0, 240], [0, 0, 1]])
+    d = np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
+    map_x, map_y = cv2.initUndistortRectifyMap(k, d, r.reshape(3, 3), np.reshape(p, (3, 4)), (640, 480), cv2.CV_32FC1)
+    expected = (map_x >= -0.5) & (map_x < 639.5) & (map_y >= -0.5) & (map_y < 479.5)
+    np.testing.assert_array_equal(seen, expected)
+    area = cv2.resize(expected.astype(np.float32), (160, 120), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(small, area >= 1.0 - 1e-4)
+    assert turned.seen_mask((120, 160)) is small  # once per size
+    # a nearest-neighbour undistortion (the external backend's prediction) keeps its maps, and the masks reuse them
+    again = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0), r=r, p=p)
+    again.undistort(np.ones((480, 640), np.float32), cv2.INTER_NEAREST, border_value=np.nan)
+    maps = again._undistort_maps[True]
+    np.testing.assert_array_equal(again.seen_mask(), expected)
+    assert again._undistort_maps[True] is maps
+
+
 def test_for_image_takes_the_one_pixel_of_image_procs_resize_rounding() -> None:
     model = _info()
     assert model.for_image(640, 480) is model

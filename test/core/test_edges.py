@@ -227,3 +227,63 @@ def test_real_kitti_surfaces_validated_by_the_lidar_are_kept(kitti_object_dir: P
     assert validated.sum() > 10_000
     removed = float(depth_edge_mask(predicted, 0.1)[validated].mean())
     assert removed < 0.005, f"{name}: {removed:.2%} of the LiDAR-validated pixels removed"
+
+
+def _reference_mask(depth_m: F32, relative_threshold: float) -> npt.NDArray[np.bool_]:
+    """The mask as first written: shifted full-size copies with NaN outside the image, every pixel tested."""
+
+    def shifted(w: F32, dv: int, du: int) -> F32:
+        h, width = w.shape
+        out = np.full_like(w, np.nan)
+        out[max(0, -dv) : min(h, h - dv), max(0, -du) : min(width, width - du)] = w[
+            max(0, dv) : min(h, h + dv), max(0, du) : min(width, width + du)
+        ]
+        return out
+
+    d = np.asarray(depth_m, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(d > 0, np.float32(1.0) / d, np.float32(np.nan)).astype(np.float32)
+    mask = np.zeros(d.shape, dtype=bool)
+    jump = np.float32(1.0 + relative_threshold)
+    margin = np.float32(1.0 + 0.5 * relative_threshold)
+    with np.errstate(invalid="ignore"):
+        for dv, du in ((0, 1), (1, 0)):
+            a, b = shifted(w, -dv, -du), shifted(w, dv, du)
+            near, far = np.maximum(a, b), np.minimum(a, b)
+            candidate = (near > jump * far) & (w * margin < near) & (w > margin * far)
+            for side, outer in ((a, shifted(w, -2 * dv, -2 * du)), (b, shifted(w, 2 * dv, 2 * du))):
+                candidate &= np.abs(w - (2.0 * side - outer)) > (margin - 1.0) * w
+            mask |= candidate
+    return mask
+
+
+def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Path) -> None:
+    """The views on the pixels that can be marked (two inside the image along a direction) give the marks of every
+    pixel tested on shifted full-size copies: on a real KITTI frame's network-like prediction, at the network's size
+    and upsampled, and on random maps with NaN, ±Inf and zeros, down to images too small for a direction."""
+    import cv2
+
+    from mono_depth_ros.core.geometry import zbuffer_depth
+    from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne
+
+    calib = load_object_calibration(kitti_object_dir / "calib" / "000001.txt", 1242, 375)
+    points = calib.cam_from_velo.apply(load_velodyne(kitti_object_dir / "velodyne" / "000001.bin")[:, :3])
+    dense = _interpolated_lidar(zbuffer_depth(points, calib.intrinsics)[0])
+    predicted = (1.0 / cv2.resize(1.0 / dense, (320, 96), interpolation=cv2.INTER_AREA)).astype(np.float32)
+    expected = _reference_mask(predicted, 0.1)
+    assert 0 < expected.sum() < expected.size // 10
+    np.testing.assert_array_equal(depth_edge_mask(predicted, 0.1), expected)
+    upsampled = cv2.resize(predicted, (414, 125), interpolation=cv2.INTER_NEAREST)
+    rows = np.clip(np.rint((np.arange(96) + 0.5) * 125 / 96 - 0.5), 0, 124).astype(int)
+    cols = np.clip(np.rint((np.arange(320) + 0.5) * 414 / 320 - 0.5), 0, 413).astype(int)
+    back_rows = np.clip(np.floor((np.arange(125) + 0.5) * 96 / 125), 0, 95).astype(int)
+    back_cols = np.clip(np.floor((np.arange(414) + 0.5) * 320 / 414), 0, 319).astype(int)
+    small = _reference_mask(upsampled[np.ix_(rows, cols)], 0.1)
+    np.testing.assert_array_equal(flying_pixel_mask(upsampled, 0.1, (96, 320)), small[np.ix_(back_rows, back_cols)])
+    rng = np.random.default_rng(3)
+    for shape in ((1, 1), (1, 6), (4, 4), (5, 5), (7, 3), (40, 60)):
+        depth = np.exp(rng.normal(2.0, 1.0, shape)).astype(np.float32)
+        for value, share in ((np.nan, 0.1), (np.inf, 0.05), (-np.inf, 0.03), (0.0, 0.03)):
+            depth[rng.random(shape) < share] = value
+        for threshold in (0.1, 0.3):
+            np.testing.assert_array_equal(depth_edge_mask(depth, threshold), _reference_mask(depth, threshold))

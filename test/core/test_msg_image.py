@@ -43,6 +43,8 @@ LAYOUTS: dict[str, tuple[type[np.number[Any]], int]] = {
     "bayer_grbg16": (np.uint16, 1),
     "yuv422": (np.uint8, 2),
     "yuv422_yuy2": (np.uint8, 2),
+    "uyvy": (np.uint8, 2),
+    "yuyv": (np.uint8, 2),
     "16UC1": (np.uint16, 1),
     "32FC1": (np.float32, 1),
 }
@@ -195,15 +197,19 @@ YUV601 = {(255, 0, 0): (81, 90, 240), (0, 255, 0): (145, 54, 34), (0, 0, 255): (
 YUV601 |= {(255, 255, 255): (235, 128, 128), (0, 0, 0): (16, 128, 128)}
 
 
-@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
-def test_yuv422_cameras_decode_to_rgb(encoding: str) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "distro"), [("yuv422", "humble"), ("yuv422_yuy2", "humble"), ("uyvy", "jazzy"), ("yuyv", "jazzy")]
+)
+def test_yuv422_cameras_decode_to_rgb(encoding: str, distro: str) -> None:
     """4:2:2 from usb_cam / v4l2_camera (``yuv422_yuy2``: Y0 U Y1 V; ``yuv422``: U Y0 V Y1), as cv_bridge reads
-    them: one U, V per pair of pixels."""
-    factory = rosbags_factory("humble")
+    them: one U, V per pair of pixels. Jazzy's sensor_msgs names them ``yuyv`` and ``uyvy`` (the old names are
+    deprecated there) and drivers built on Jazzy publish those (camera_ros, ffmpeg_image_transport's decoder): they
+    were refused as unsupported encodings."""
+    factory = rosbags_factory(distro)
     colours = list(YUV601)
     pairs = []
     for y, u, v in YUV601.values():
-        pairs.append([y, u, y, v] if encoding == "yuv422_yuy2" else [u, y, v, y])
+        pairs.append([y, u, y, v] if encoding in ("yuv422_yuy2", "yuyv") else [u, y, v, y])
     row = np.array(pairs, dtype=np.uint8).reshape(1, 2 * len(colours), 2)
     out = image_to_rgb8(wire_image(factory, np.repeat(row, 3, axis=0), encoding, pad=5))
     expected = np.repeat(np.repeat(np.array(colours, dtype=np.uint8)[None], 2, axis=1), 3, axis=0)
@@ -211,10 +217,11 @@ def test_yuv422_cameras_decode_to_rgb(encoding: str) -> None:
     assert np.abs(out.astype(int) - expected.astype(int)).max() <= 3
 
 
-def test_a_yuv422_image_of_odd_width_is_refused() -> None:
+@pytest.mark.parametrize("encoding", ["yuv422_yuy2", "yuyv", "uyvy"])
+def test_a_yuv422_image_of_odd_width_is_refused(encoding: str) -> None:
     factory = rosbags_factory("humble")
-    with pytest.raises(ShapeError, match=r"yuv422_yuy2 image is 3 pixels wide.*pairs of pixels"):
-        image_to_rgb8(wire_image(factory, np.zeros((2, 3, 2), dtype=np.uint8), "yuv422_yuy2"))
+    with pytest.raises(ShapeError, match=rf"{encoding} image is 3 pixels wide.*pairs of pixels"):
+        image_to_rgb8(wire_image(factory, np.zeros((2, 3, 2), dtype=np.uint8), encoding))
 
 
 @pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])

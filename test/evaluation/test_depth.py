@@ -247,3 +247,163 @@ def test_real_frames_score_as_zoedepth_and_midas_score_them(
         reference = _midas_aligned_depth(gt, disparity, p.crop, p.max_depth_m)
         for name, value in _zoedepth_metrics(gt, reference, p.crop, p.max_depth_m).items():
             assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name
+
+
+def test_ground_truth_of_another_size_scores_the_prediction_at_its_size(tiny_checkpoint: Path) -> None:
+    """GT at half the image size (a user's downsampled depth): the prediction is made at the GT's size, as
+    monodepth2 / ZoeDepth resize it to the GT (the broadcast raised a bare numpy ValueError); GT whose aspect ratio
+    is not the image's (a crop, not a resize) is refused, naming the frame."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    rgb = np.random.default_rng(0).integers(0, 255, (75, 250, 3), dtype=np.uint8)
+    camera = PinholeIntrinsics(140.0, 140.0, 124.5, 37.5, width=250, height=75)
+    gt = np.full((38, 125), 10.0, np.float32)  # 75 / 2 rounded up, as depth[::2, ::2]
+    report = evaluate_checkpoint(tiny_checkpoint, [EvalSample("half", rgb, gt, camera)], "synthetic")
+    predict, _ = checkpoint_predictor(tiny_checkpoint)
+    at_gt_size = predict(rgb, camera, (38, 125))
+    assert at_gt_size.shape == (38, 125)
+    assert report.gt_over_pred_median[0] == pytest.approx(10.0 / np.median(at_gt_size), rel=1e-5)
+    assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(np.clip(at_gt_size, 1e-3, 80.0) - 10.0) / 10.0))
+    cropped = EvalSample("kb_crop", rgb, np.full((70, 240), 10.0, np.float32), camera)
+    with pytest.raises(ShapeError, match=r"kb_crop.*\(70, 240\).*\(75, 250\)"):
+        evaluate_checkpoint(tiny_checkpoint, [cropped], "synthetic")
+    with pytest.raises(ShapeError, match="kb_crop"):  # checked before any model is loaded
+        evaluate_checkpoint(Path("/nonexistent/model.safetensors"), [cropped], "synthetic")
+    with pytest.raises(ShapeError, match=r"'x'.*\(10, 12\).*\(38, 125\)"):
+        evaluate_predictions([("x", np.ones((10, 12)), gt)], PROTOCOLS["synthetic"], OutputKind.METRIC)
+
+
+def test_a_zero_min_depth_is_refused() -> None:
+    """``--min-depth 0`` clipped a 0 m prediction to 0: rmse_log, log10 and iRMSE came out inf and SILog NaN for
+    the whole table."""
+    with pytest.raises(ConfigError, match=r"min depth 0 m must be > 0.*1e-3"):
+        replace(PROTOCOLS["kitti_improved"], min_depth_m=0.0)
+
+
+@pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])
+def test_forced_affine_inverse_fits_the_inverse_of_a_depth_prediction(kind: OutputKind) -> None:
+    """``--scaling affine_inverse`` on a depth model (MiDaS-style scale-and-shift evaluation in inverse depth): the fit
+    is made on 1 / depth; it was made on the depth itself as if it were disparity (AbsRel 0.2+ for a prediction that
+    is an exact scale-and-shift of the inverse GT)."""
+    gt = _gt()
+    depth = 1.0 / (3.0 / np.nan_to_num(gt, nan=10.0) + 0.2)  # inverse depth off by a scale and a shift
+    depth[0, :3] = (np.inf, np.nan, -1.0)  # sky mark, no prediction, invalid
+    report = evaluate_predictions([("x", depth, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), kind)
+    assert report.protocol.scaling == "affine_inverse" and report.mean.abs_rel < 1e-4
+
+
+def test_a_model_without_metric_scale_under_a_metric_protocol_must_name_its_scaling(tmp_path: Path) -> None:
+    """A depth_up_to_scale checkpoint (self-supervised) under kitti_improved / kitti_eigen_benchmark, whose scaling is
+    none, was scored as if its output were metres (a relative_inverse one is refused): the user now picks
+    ``--scaling median`` (monodepth2) or states ``--scaling none``."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    spec = make_unet_spec(
+        "resnet18", "tiny", encoder_width=4, decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.DEPTH_UP_TO_SCALE, input_policy=InputPolicy(32, 64),
+    )  # fmt: skip
+    checkpoint = save_checkpoint(tmp_path / "selfsup.safetensors", build_model(spec).state_dict(), spec)
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 80, 3), dtype=np.uint8)
+    samples = [EvalSample("f", rgb, _gt(40, 80), PinholeIntrinsics(60.0, 60.0, 39.5, 19.5, width=80, height=40))]
+    for protocol in ("kitti_improved", "kitti_eigen_benchmark"):
+        with pytest.raises(ConfigError, match=r"depth_up_to_scale.*--scaling median.*--scaling none"):
+            evaluate_checkpoint(checkpoint, samples, protocol)
+    assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="median").protocol.scaling == "median"
+    assert evaluate_checkpoint(checkpoint, samples, "kitti_improved", scaling="none").protocol.scaling == "none"
+    assert evaluate_checkpoint(checkpoint, samples, "synthetic").protocol.scaling == "median"  # auto
+
+
+def test_gt_over_pred_is_taken_before_an_affine_inverse_alignment_of_depth() -> None:
+    """The gt/pred column is the metric scale error before scaling; under a forced affine_inverse a depth model's
+    column read ~1 (taken after the alignment), hiding a prediction twice too far."""
+    gt = _gt()
+    doubled = 2.0 * np.nan_to_num(gt, nan=5.0)
+    report = evaluate_predictions(
+        [("x", doubled, gt)], replace(PROTOCOLS["synthetic"], scaling="affine_inverse"), OutputKind.METRIC
+    )
+    assert report.gt_over_pred_median == pytest.approx((0.5,)) and report.mean.abs_rel < 1e-6
+
+
+def test_affine_scaling_fits_scale_and_shift_in_depth() -> None:
+    """``--scaling affine``: least-squares scale and shift of the depth itself (Marigold's ``least_square``), beside
+    ``affine_inverse`` (MiDaS / Depth Anything's, in inverse depth); a relative_inverse output has no depth to fit."""
+    gt = _gt()
+    shifted = 0.5 * np.nan_to_num(gt, nan=5.0) + 3.0  # depth off by a scale and a shift
+    shifted[1, :2] = (np.nan, np.inf)  # unmeasured: the far cap, as under the other scalings
+    affine = replace(PROTOCOLS["synthetic"], scaling="affine")
+    for kind in (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.METRIC):
+        report = evaluate_predictions([("x", shifted, gt)], affine, kind)
+        expected = gt.astype(np.float64).copy()
+        expected[1, :2] = 80.0
+        mask = np.isfinite(gt)
+        assert report.protocol.scaling == "affine"
+        assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
+    median = evaluate_predictions([("x", shifted, gt)], PROTOCOLS["kitti_eigen_velodyne"], OutputKind.METRIC)
+    assert median.mean.abs_rel > 0.05  # a shift that a scale alone cannot undo
+    with pytest.raises(ConfigError, match="affine_inverse"):
+        evaluate_predictions([("x", shifted, gt)], affine, OutputKind.RELATIVE_INVERSE)
+
+
+def test_the_table_columns_stay_aligned_with_long_image_names() -> None:
+    """Names longer than 16 characters (KITTI drive/frame, NYU scene/frame, one's own file stems) pushed their row's
+    numbers out of the header's columns."""
+    gt = _gt()
+    pred = np.nan_to_num(gt, nan=5.0)
+    names = ["2011_09_26_drive_0002_sync/0000000005", "a"]
+    report = evaluate_predictions([(n, pred, gt) for n in names], PROTOCOLS["synthetic"], OutputKind.METRIC)
+    lines = report.format_table().splitlines()[1:]
+    ends = {len(line) for line in lines}
+    assert len(ends) == 1, lines
+    for line in lines[1:]:
+        assert line.index(" 0.0000") > len(names[0]) - 1
+
+
+def test_ground_truth_outside_the_protocol_range_is_refused_naming_its_unit(tiny_checkpoint: Path) -> None:
+    """Millimetres saved as float "metres" (or a PNG read with the wrong --png-scale): no pixel lies inside
+    0.001-80 m, and eval printed a table of NaN rows with exit code 0; it now says what the GT holds."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    camera = PinholeIntrinsics(30.0, 30.0, 19.5, 14.5, width=40, height=30)
+    millimetres = np.full((30, 40), 2500.0, np.float32)
+    millimetres[0] = np.nan
+    empty = np.full_like(millimetres, np.nan)
+    samples = [EvalSample("mm", rgb, millimetres, camera), EvalSample("none", rgb, empty, camera)]
+    with pytest.raises(ConfigError, match=r"0\.001 < GT < 80 m.*median 2500 m.*unit"):
+        evaluate_checkpoint(tiny_checkpoint, samples, "folder")
+    with pytest.raises(ConfigError, match="no ground truth at all"):
+        evaluate_checkpoint(tiny_checkpoint, samples[1:], "folder")
+    wide = replace(PROTOCOLS["folder"], max_depth_m=3000.0)  # the range the user asks for: scored
+    assert evaluate_checkpoint(tiny_checkpoint, samples, wide).mean.count == 1
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("nyu_dir", "nyu"), ("kitti_depth_dir", "kitti_improved")])
+def test_real_frames_under_affine_score_as_marigold_aligns_them(
+    request: pytest.FixtureRequest, fixture: str, protocol: str
+) -> None:
+    """``--scaling affine`` against Marigold's ``align_depth_least_square`` (lstsq of [pred, 1] on the GT over the
+    evaluated pixels, then the prediction clipped to the range) transcribed, on the real NYU / KITTI frames."""
+    p = replace(PROTOCOLS[protocol], scaling="affine")
+    rng = np.random.default_rng(1)
+    for sample in annotated_samples(request.getfixturevalue(fixture)):
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        pred = 0.4 * np.where(gt > 0, gt, 5.0) * np.exp(rng.normal(0.0, 0.2, gt.shape)) + 2.0
+        h, w = gt.shape
+        evaluated = (gt > 1e-3) & (gt < p.max_depth_m)
+        crop = np.zeros_like(evaluated)
+        if p.crop == "garg":
+            crop[int(0.40810811 * h) : int(0.99189189 * h), int(0.03594771 * w) : int(0.96405229 * w)] = True
+        else:
+            crop[45:471, 41:601] = True
+        evaluated &= crop
+        a = np.concatenate([pred[evaluated].reshape(-1, 1), np.ones((int(evaluated.sum()), 1))], axis=-1)
+        scale, shift = np.linalg.lstsq(a, gt[evaluated].reshape(-1, 1), rcond=None)[0]
+        aligned = pred * scale + shift
+        ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], p, OutputKind.DEPTH_UP_TO_SCALE).mean
+        for name, value in _zoedepth_metrics(gt, aligned, p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name

@@ -48,3 +48,127 @@ def test_loader_errors(tmp_path: Path) -> None:
         annotated_samples(tmp_path)
     with pytest.raises(ConfigError, match="unknown evaluation dataset"):
         load_samples("cityscapes", tmp_path)
+    with pytest.raises(ConfigError, match="kitti_annotated has no split file"):  # it was ignored
+        load_samples("kitti_annotated", tmp_path, tmp_path / "split.txt")
+
+
+def _annotated_folder(root: Path, png_scale: float, listed: bool = True, depth_suffix: str = ".png") -> np.ndarray:
+    """Two 24×32 frames listed as Metric3D lists them (``data/<demo>/rgb/...`` paths), PNG depth = metres ×
+    ``png_scale``, which ``depth_scale`` states when ``listed``; returns the GT in metres."""
+    import json
+
+    import cv2
+
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    gt = np.linspace(0.5, 8.0, 24 * 32).reshape(24, 32)
+    files = []
+    for stem in ("b", "a"):
+        cv2.imwrite(str(root / "rgb" / f"{stem}.png"), np.full((24, 32, 3), 90, np.uint8))
+        if depth_suffix == ".npy":
+            np.save(root / "depth" / f"{stem}.npy", gt.astype(np.float32))
+        else:
+            cv2.imwrite(str(root / "depth" / f"{stem}.png"), np.round(gt * png_scale).astype(np.uint16))
+        entry = {"rgb": f"data/demo/rgb/{stem}.png", "depth": f"data/demo/depth/{stem}{depth_suffix}"}
+        entry["cam_in"] = [30.0, 30.0, 15.5, 11.5]
+        if listed:
+            entry["depth_scale"] = png_scale
+        files.append(entry)
+    (root / "test_annotations.json").write_text(json.dumps({"files": files}))
+    return gt
+
+
+@pytest.mark.parametrize(("dataset", "png_scale"), [("kitti_annotated", 256.0), ("nyu", 1000.0)])
+def test_annotation_file_without_depth_scale_takes_the_datasets_unit(
+    tmp_path: Path, dataset: str, png_scale: float
+) -> None:
+    """An entry without ``depth_scale`` (optional for ``mono-depth train``) raised a bare KeyError in eval: it now
+    reads KITTI PNGs as value / 256 and NYU PNGs as millimetres, as training reads the same file."""
+    gt = _annotated_folder(tmp_path, png_scale, listed=False)
+    samples = load_samples(dataset, tmp_path)
+    assert [s.name for s in samples] == ["a", "b"]
+    np.testing.assert_allclose(samples[0].gt_depth_m, gt, atol=0.5 / png_scale)
+    assert samples[0].intrinsics.fx == 30.0 and samples[0].intrinsics.width == 32
+
+
+def test_annotation_file_with_float_npy_ground_truth(tmp_path: Path) -> None:
+    """Float metres in .npy (as ``mono-depth train`` reads them): NaN, ±Inf and <= 0 are no ground truth."""
+    gt = _annotated_folder(tmp_path, 256.0, depth_suffix=".npy")
+    bad = gt.astype(np.float32)
+    bad[0, :4] = (np.nan, np.inf, -1.0, 0.0)
+    np.save(tmp_path / "depth" / "a.npy", bad)
+    sample = annotated_samples(tmp_path)[0]
+    assert np.isnan(sample.gt_depth_m[0, :4]).all()
+    np.testing.assert_allclose(sample.gt_depth_m[1:], gt[1:], rtol=1e-6)
+
+
+def test_annotation_file_listing_a_missing_depth_file(tmp_path: Path) -> None:
+    _annotated_folder(tmp_path, 256.0)
+    (tmp_path / "depth" / "b.png").unlink()
+    with pytest.raises(ConfigError, match=r"1 file\(s\) listed do not exist.*b\.png"):
+        annotated_samples(tmp_path)
+
+
+def test_folder_of_kitti_depth_completion_pngs(tmp_path: Path, kitti_depth_dir: Path) -> None:
+    """KITTI depth-completion style GT (uint16, metres × 256, 0 = none) in the folder layout with png_scale 256
+    reads as the annotated loader reads the same files."""
+    import shutil
+
+    for sub in ("rgb", "depth"):
+        shutil.copytree(kitti_depth_dir / sub, tmp_path / sub)
+    (tmp_path / "intrinsics.yaml").write_text("K: [[707.0493, 0, 604.0814], [0, 707.0493, 180.5066], [0, 0, 1]]\n")
+    own = load_samples("folder", tmp_path, png_scale=256.0)
+    reference = annotated_samples(kitti_depth_dir)
+    assert [s.name for s in own] == [s.name for s in reference]
+    for a, b in zip(own, reference, strict=True):
+        np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
+        assert a.intrinsics == b.intrinsics
+
+
+def test_kitti_depth_selection_folder(tmp_path: Path, kitti_depth_dir: Path) -> None:
+    """KITTI depth completion's ``depth_selection/val_selection_cropped`` (image/, groundtruth_depth/ uint16 × 256,
+    velodyne_raw/, intrinsics/ K) built from the real frames cut to 352×1216 as KITTI cuts them; eval had no reader
+    for it (``mono-depth train`` had one)."""
+    import cv2
+
+    for sub in ("image", "groundtruth_depth", "velodyne_raw", "intrinsics"):
+        (tmp_path / sub).mkdir()
+    reference = annotated_samples(kitti_depth_dir)[:2]
+    for sample in reference:
+        top, left = 375 - 352, (1242 - 1216) // 2
+        stem = f"2011_09_26_drive_0002_sync_image_{sample.name}_image_02"
+        cv2.imwrite(str(tmp_path / "image" / f"{stem}.png"), sample.rgb[top:, left : left + 1216, ::-1])
+        raw = np.round(np.nan_to_num(sample.gt_depth_m[top:, left : left + 1216]) * 256).astype(np.uint16)
+        for sub, kind in (("groundtruth_depth", "groundtruth_depth"), ("velodyne_raw", "velodyne_raw")):
+            name = f"2011_09_26_drive_0002_sync_{kind}_{sample.name}_image_02.png"
+            cv2.imwrite(str(tmp_path / sub / name), raw)
+        k = sample.intrinsics
+        (tmp_path / "intrinsics" / f"{stem}.txt").write_text(f"{k.fx} 0 {k.cx - left} 0 {k.fy} {k.cy - top} 0 0 1\n")
+    samples = load_samples("kitti_depth_selection", tmp_path)
+    assert len(samples) == 2 and samples[0].gt_depth_m.shape == (352, 1216) and samples[0].rgb.shape == (352, 1216, 3)
+    np.testing.assert_array_equal(samples[0].gt_depth_m, reference[0].gt_depth_m[23:, 13:1229])
+    assert samples[0].intrinsics.cx == pytest.approx(reference[0].intrinsics.cx - 13)
+
+
+def test_nyu_bts_split_file(tmp_path: Path, nyu_dir: Path) -> None:
+    """``--dataset nyu --split nyudepthv2_test_files_with_gt.txt`` (the BTS / AdaBins / ZoeDepth test list, paths
+    relative to ``--data``, lines without GT skipped): the split was ignored and eval asked for a
+    test_annotations.json."""
+    import shutil
+
+    reference = annotated_samples(nyu_dir)
+    (tmp_path / "kitchen_0001").mkdir()
+    lines = []
+    for sample in reference:
+        number = sample.name.split("_")[1]
+        shutil.copy(nyu_dir / "rgb" / f"{sample.name}.jpg", tmp_path / "kitchen_0001")
+        shutil.copy(nyu_dir / "depth" / f"sync_depth_{number}.png", tmp_path / "kitchen_0001")
+        lines.append(f"/kitchen_0001/{sample.name}.jpg /kitchen_0001/sync_depth_{number}.png 518.8579")
+    lines.insert(1, "/kitchen_0001/rgb_09999.jpg None 518.8579")
+    split = tmp_path / "nyudepthv2_test_files_with_gt.txt"
+    split.write_text("\n".join(lines) + "\n")
+    samples = load_samples("nyu", tmp_path, split)
+    assert [s.name for s in samples] == [f"kitchen_0001/{s.name}" for s in reference]
+    for a, b in zip(samples, reference, strict=True):
+        np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
+        assert a.intrinsics.fx == pytest.approx(518.8579) and a.intrinsics.width == 640

@@ -326,3 +326,14 @@ def test_a_legacy_torch_save_pickle_named_pt_is_refused_as_a_pickle(tmp_path: Pa
     lookalike.write_bytes(struct.pack("<Q", 640) + header + b"\0" * 4)
     assert lookalike.read_bytes()[:2] == b"\x80\x02" and not starts_like_pickle(lookalike)
     assert starts_like_pickle(legacy)
+
+
+def test_a_community_state_dict_says_how_to_bring_the_model_in(tmp_path: Path) -> None:
+    """depth_anything_v2_vits.pth / MiDaS .pt: torch.save state dicts, never unpickled. The message said 'convert it';
+    it now names the ways in: a trace or export made where the model's code lives, or its Hugging Face directory."""
+    path = tmp_path / "depth_anything_v2_vits.pth"
+    torch.save({"pretrained.cls_token": torch.zeros(1, 1, 4)}, path)
+    with pytest.raises(CheckpointError, match=r"torch\.jit\.trace.*torchscript.*torch\.onnx\.export.*mono-depth spec"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=r"Hugging Face directory .*model\.backend: transformers"):
+        load_checkpoint(path)

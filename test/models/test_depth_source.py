@@ -95,3 +95,23 @@ def test_a_depth_source_hands_over_its_map_on_its_device(checkpoint: Path) -> No
     assert values.device == source.device and host.shape == (24, 40) and host.dtype == np.float32
     assert values.numpy().tobytes() == host.tobytes() == source.predict(image, (24, 40)).tobytes()
     assert source.last_network_hw == (64, 96) and source.last_network_ms > 0.0
+
+
+def test_model_output_kind_metric_focal_is_refused_where_nothing_would_apply_it(onnx_path: Path) -> None:
+    """model.output_kind=metric_focal for an exported model whose spec says another kind was silently dropped (the
+    pipeline and the engine both read the spec): a DA3 / Metric3D ONNX written with --kind metric came out at
+    300 / focal x the distance. And a metric_focal spec delivers metres: overriding it to a relative kind would
+    scale-fit metres as if they were relative."""
+    from mono_depth_ros.cli import main
+
+    params = {"model.backend": "onnx", "model.weights": str(onnx_path), "device": "cpu", "model.threads": 1}
+    with pytest.raises(ConfigError, match=r"model\.output_kind=metric_focal .* spec says metric.*--kind metric_focal"):
+        build_depth_source(resolve({**params, "model.output_kind": "metric_focal"}))
+    assert build_depth_source(resolve({**params, "model.output_kind": "metric"})) is not None  # its own kind
+    focal = onnx_path.parent / "focal.onnx"
+    focal.write_bytes(onnx_path.read_bytes())
+    assert main(["spec", str(focal), "--kind", "metric_focal", "--input-size", "64x96"]) == 0
+    focal_params = {**params, "model.weights": str(focal)}
+    with pytest.raises(ConfigError, match=r"delivers metres.*relative_inverse"):
+        build_depth_source(resolve({**focal_params, "model.output_kind": "relative_inverse"}))
+    assert build_depth_source(resolve({**focal_params, "model.output_kind": "metric_focal"})) is not None

@@ -225,3 +225,84 @@ def test_a_uint8_graph_gets_rounded_pixels_and_needs_a_0_to_255_spec(tmp_path: P
     backend = OnnxBackend(path, CPU, io_binding=io_binding)
     pixels = torch.full((1, 3, 8, 12), 254.99998)  # what (x / 255) / (1 / 255) gives for x = 255 in float32
     torch.testing.assert_close(backend.infer(pixels), torch.full((1, 1, 8, 12), 2.0))
+
+
+class _ExportedAtOneSize(torch.nn.Module):
+    """Declared with free height and width, but a reshape to 48 * 48 inside (a ViT's position grid, baked in)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(1).reshape(1, 48 * 48).reshape(1, 1, 48, 48) + 2.0
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_a_graph_that_fails_on_its_first_run_is_refused_with_the_size_and_the_remedy(
+    tmp_path: Path, io_binding: bool
+) -> None:
+    """The start-up run fails inside ONNX Runtime: a CheckpointError (the CLI's one-line error, exit 2) naming the
+    input and the spec to write, not onnxruntime's exception (a RuntimeError bound, ONNX Runtime's own otherwise)."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "one_size.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_ExportedAtOneSize(), (torch.zeros(1, 3, 48, 48),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {2: "height", 3: "width"}})  # fmt: skip
+    policy = InputPolicy(48, 48, keep_aspect=True, multiple_of=16, max_long_side=96)
+    write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+    backend = OnnxBackend(path, CPU, io_binding=io_binding)
+    with pytest.raises(CheckpointError, match=r"failed on a \(1, 3, 48, 96\) input \(.*Reshape.*--input-size HxW"):
+        DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1, warmup_hw=(120, 240)))
+    torch.testing.assert_close(backend.infer(torch.zeros(1, 3, 48, 48)), torch.full((1, 1, 48, 48), 2.0))
+
+
+def test_an_external_data_model_runs_and_copied_alone_says_which_file_to_bring(tmp_path: Path) -> None:
+    """Large exports (onnx-community's model.onnx + model.onnx_data) keep their weights in a file beside the graph:
+    the model runs from its folder; copied without it, the error names the data file to put beside it (it said
+    're-export the model')."""
+    onnx = pytest.importorskip("onnx")
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = tmp_path / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Conv2d(3, 1, 3, padding=1), (torch.zeros(1, 3, 16, 24),), str(path), dynamo=False)
+    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True, location="model.onnx_data",
+                    size_threshold=0)  # fmt: skip
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(16, 24), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    assert OnnxBackend(path, CPU).infer(torch.zeros(1, 3, 16, 24)).shape == (1, 1, 16, 24)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("model.onnx", "model.onnx.spec.json"):
+        (alone / name).write_bytes((tmp_path / name).read_bytes())
+    with pytest.raises(CheckpointError, match=r"external data .*model\.onnx_data.* beside .*model\.onnx"):
+        OnnxBackend(alone / "model.onnx", CPU)
+    assert main(["spec", str(alone / "model.onnx"), "--kind", "metric"]) == 2
+
+
+def test_a_golden_reference_made_under_another_spec_is_set_aside_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spec beside an exported model may be edited (sidecar's docstring says so); its golden reference, made
+    under the exported spec, then no longer applies: the self-test refused the model ('use precision fp32' on an
+    fp32 run). The golden records its spec now, and one made under another is left out, with a warning."""
+    import logging
+
+    from mono_depth_ros.models.export import export_onnx
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    assert OnnxBackend(path, CPU).golden is not None  # its own spec: kept
+    edited = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**edited, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}))
+    with caplog.at_level(logging.WARNING):
+        backend = OnnxBackend(path, CPU)
+    assert backend.golden is None and "made under another spec" in caplog.text
+    estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1))
+    assert estimator.golden_report is None

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.core.errors import ConfigError, ShapeError
-from mono_depth_ros.models.preprocess import image_to_device, network_input_size, preprocess, upsample_edge_aware
+from mono_depth_ros.models.preprocess import (
+    crop_to_box,
+    image_to_device,
+    letterbox_box,
+    network_input_size,
+    preprocess,
+    upsample_edge_aware,
+)
 from mono_depth_ros.models.spec import InputPolicy
 
 DA_POLICY = InputPolicy(height=518, width=518, keep_aspect=True, multiple_of=14, max_long_side=882)
@@ -179,3 +186,20 @@ def test_a_uint8_shrink_on_the_cpu_is_the_float_resize_to_a_grey_level(kitti_obj
     reference = F.interpolate(as_float, size=(96, 320), mode="bilinear", align_corners=False, antialias=True) * 255
     assert fast.shape == (1, 3, 96, 320) and fast.dtype == torch.float32
     assert float((fast - reference).abs().max()) <= 1.0  # the same kernel, rounded to whole grey levels
+
+
+def test_letterbox_fits_the_image_centred_and_the_crop_takes_it_back() -> None:
+    """A KITTI frame in Metric3D's 616x1064: 1064 wide, 321 tall, 147 rows of padding above and 148 below."""
+    assert letterbox_box((375, 1242), (616, 1064)) == (147, 0, 321, 1064)
+    assert letterbox_box((480, 640), (616, 1064)) == (0, 121, 616, 821)  # NYU: padded left and right
+    assert letterbox_box((64, 128), (64, 128)) == (0, 0, 64, 128)
+    image = torch.full((1, 3, 4, 8), 200, dtype=torch.uint8)
+    box = letterbox_box((4, 8), (8, 8))
+    batch = preprocess(image, (8, 8), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), pad_box=box)
+    assert batch.shape == (1, 3, 8, 8) and box == (2, 0, 4, 8)
+    assert torch.all(batch[:, :, :2] == 0) and torch.all(batch[:, :, 6:] == 0)  # the mean colour
+    torch.testing.assert_close(batch[:, :, 2:6], torch.full((1, 3, 4, 8), (200 / 255 - 0.5) / 0.25))
+    output = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8)
+    torch.testing.assert_close(crop_to_box(output, box, (8, 8)), output[..., 2:6, :])
+    half = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)  # an output at half the input's resolution
+    torch.testing.assert_close(crop_to_box(half, box, (8, 8)), half[..., 1:3, :])

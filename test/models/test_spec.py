@@ -32,3 +32,24 @@ def test_a_malformed_training_focal_is_refused_naming_what_it_must_be(focal: Any
     text = json.dumps({"architecture": "unet", "training_focal": focal})
     with pytest.raises(CheckpointError, match=r"training_focal=.* must be \[fx / width, fy / height\]"):
         ModelSpec.from_json(text)
+
+
+def test_a_normalisation_in_0_to_255_units_is_refused_with_the_values_divided_by_255() -> None:
+    """MiDaS / Metric3D configs list mean 123.675, 116.28, 103.53 and std 58.395, 57.12, 57.375 for 0..255 pixels;
+    copied into a spec (for RGB in [0, 1]) every input became about -2.1 and the model saw a flat grey image."""
+    with pytest.raises(CheckpointError, match=r"not for RGB in \[0, 1\].*mean 0\.485,0\.456,0\.406 and std 0\.229,"):
+        ModelSpec("onnx_graph", mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
+    with pytest.raises(CheckpointError, match=r"std \(0\.0, 0\.2, 0\.2\)"):
+        ModelSpec("onnx_graph", std=(0.0, 0.2, 0.2))  # a division by zero
+    with pytest.raises(CheckpointError, match=r"three numbers"):
+        ModelSpec.from_json(json.dumps({"architecture": "onnx_graph", "mean": [0.5, 0.5]}))
+    assert ModelSpec("onnx_graph", mean=(0.0,) * 3, std=(1 / 255,) * 3).std[0] == 1 / 255  # a graph taking 0..255
+    assert ModelSpec("onnx_graph", mean=(0.5,) * 3, std=(0.5,) * 3).mean == (0.5, 0.5, 0.5)  # [-1, 1]
+
+
+def test_pad_round_trips_is_left_out_when_unused_and_needs_a_fixed_size() -> None:
+    padded = ModelSpec("onnx_graph", input=InputPolicy(616, 1064, pad=True))
+    assert ModelSpec.from_json(padded.to_json()) == padded
+    assert "pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]  # readable by a version without it
+    with pytest.raises(CheckpointError, match=r"pad .* needs keep_aspect false"):
+        InputPolicy(518, 518, keep_aspect=True, pad=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TensorOutput
 from mono_depth_ros.models.export import export_torchscript
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
@@ -124,3 +124,96 @@ def test_pickles_and_directories_are_refused_with_what_to_pass(script_path: Path
     (tmp_path / "copy.pt").write_bytes(script_path.read_bytes())
     with pytest.raises(CheckpointError, match=r"is a directory \(holding \['copy\.pt', 'model\.pt'\]\)"):
         TorchScriptBackend(tmp_path, CPU)
+
+
+class _TracedAtOneSize(torch.nn.Module):
+    """A module whose trace bakes its input size in (a reshape to 48 * 48), as a ViT's patch grid often is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.mean(1).reshape(1, 48 * 48)
+        return flat.reshape(1, 1, 48, 48) * 0.0 + 2.0
+
+
+def _made_elsewhere(module: torch.nn.Module, example: torch.Tensor, path: Path, spec: dict[str, object]) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(module, example), str(path))  # type: ignore[no-untyped-call]
+    base = {"architecture": "torchscript_module", "backend": "torchscript", "output_kind": "metric"}
+    spec_path_for(path).write_text(json.dumps({**base, **spec}))
+    return path
+
+
+def test_a_module_that_fails_at_start_up_is_refused_with_the_size_and_the_remedy(tmp_path: Path) -> None:
+    """A module traced at 48x48 under a keep-aspect spec: a CheckpointError (the CLI's one-line error, exit 2)
+    naming the input it failed on and the spec to write, not the TorchScript interpreter's traceback."""
+    keep_aspect = {"input": {"height": 48, "width": 48, "keep_aspect": True, "multiple_of": 16, "max_long_side": 96}}
+    path = _made_elsewhere(_TracedAtOneSize(), torch.zeros(1, 3, 48, 48), tmp_path / "one_size.pt", keep_aspect)
+    config = EstimatorConfig(device="cpu", warmup_runs=1, warmup_hw=(120, 240), golden_check="off")
+    with pytest.raises(CheckpointError, match=r"failed on a \(1, 3, 48, 96\) input \(.*is invalid for input of size"):
+        DepthEstimator.open("torchscript", path, config)
+    with pytest.raises(CheckpointError, match=r"--input-size HxW"):
+        DepthEstimator.open("torchscript", path, config)
+    fixed = {"input": {"height": 48, "width": 48}}
+    _made_elsewhere(_TracedAtOneSize(), torch.zeros(1, 3, 48, 48), path, fixed)
+    assert np.all(
+        DepthEstimator.open("torchscript", path, config).predict(np.zeros((90, 160, 3), np.uint8)).values == 2
+    )
+
+
+class _Squeezed(torch.nn.Module):
+    """A traced ``.squeeze()`` wrapper (MiDaS hub scripts): (H, W) out for a batch of one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).squeeze().abs() + 1.0
+
+
+def test_fp16_and_squeezed_modules_made_elsewhere_run(tmp_path: Path) -> None:
+    """A module traced in half precision gets its input in half (it failed with 'Input type (float) and bias type
+    (c10::Half) should be the same'); one returning (H, W) is lifted like an ONNX graph's (it was refused)."""
+    torch.manual_seed(0)
+    module, example = _Squeezed().eval(), torch.rand(1, 3, 24, 32)
+    expected = module(example)[None, None]
+    spec = {"input": {"height": 24, "width": 32}}
+    squeezed = TorchScriptBackend(_made_elsewhere(module, example, tmp_path / "squeezed.pt", spec), CPU)
+    torch.testing.assert_close(squeezed.infer(example), expected)
+    half = _made_elsewhere(module.half(), example.half(), tmp_path / "half.pt", spec)
+    got = TorchScriptBackend(half, CPU).infer(example)
+    assert got.shape == (1, 1, 24, 32)
+    torch.testing.assert_close(got.float(), expected, rtol=1e-2, atol=1e-2)
+
+
+class _ConfidenceFirst(torch.nn.Module):
+    """A module returning (confidence, depth): the depth is not the tuple's first item."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.sigmoid(x[:, :1]), x[:, :1].abs() + 5.0
+
+
+def test_the_depth_of_a_tuple_is_chosen_by_position_and_a_name_is_refused(tmp_path: Path) -> None:
+    """``--output`` on a module returning a tuple was ignored: its first item (here the confidence, 0..1) was
+    published as depth. A position selects the item; a name, which a tuple has none of, is refused."""
+    example = torch.randn(1, 3, 16, 24)
+    spec = {"input": {"height": 16, "width": 24}}
+    path = _made_elsewhere(_ConfidenceFirst(), example, tmp_path / "conf_first.pt", {**spec, "output_name": "1"})
+    torch.testing.assert_close(TorchScriptBackend(path, CPU).infer(example), example[:, :1].abs() + 5.0)
+    _made_elsewhere(_ConfidenceFirst(), example, path, {**spec, "output_name": "depth"})
+    with pytest.raises(ShapeError, match=r"returns a tuple of 2, .* --output 0\.\.1"):
+        TorchScriptBackend(path, CPU).infer(example)
+    _made_elsewhere(_ConfidenceFirst(), example, path, {**spec, "output_name": "2"})
+    with pytest.raises(ShapeError, match=r"returns a tuple of 2, .* --output 0\.\.1"):
+        TorchScriptBackend(path, CPU).infer(example)
+
+
+def test_an_onnx_file_given_to_the_torchscript_backend_names_the_onnx_backend(
+    script_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Conv2d(3, 1, 1), (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False)
+    with pytest.raises(CheckpointError, match=r"is an ONNX model, not TorchScript; set model\.backend: onnx"):
+        TorchScriptBackend(path, CPU)

@@ -6,6 +6,7 @@ ROS graph, ``ros2 param get`` and real subscriptions.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from .harness import (
     depth_array,
     diagnostic_values,
     param_value,
+    ros2_cli,
     wait_until,
     write_params,
 )
@@ -112,6 +114,88 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
         assert int(seen["temporal_filtered_frames"]) >= 2 and float(seen["temporal_kept_share"]) > 0.5, seen
     finally:
         assert launched.stop() == 0
+
+
+def test_arguments_given_wrong_fail_the_launch(ros_logs: Path) -> None:
+    """A node that cannot start, and a params_file that is not a file, made ``ros2 launch`` exit 0: the second even
+    ran the node on its defaults (launch_ros only warns). A supervisor or script saw success."""
+    for args, says in ((["device:=gpu"], "mono_depth_node exited with code 1 (its log above says why)"),
+                       (["params_file:=/no/such.yaml"], "params_file '/no/such.yaml' is not a file")):  # fmt: skip
+        command = ["ros2", "launch", "mono_depth_ros", "depth.launch.py", *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+        assert result.returncode == 1 and says in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_logs: Path) -> None:
+    """``lifecycle:=true device:=gpu`` and a params file with ``output.max_range: -5.0`` (which rclpy refuses when the
+    parameter is declared): the managed process died at construction; now configure fails, each parameter is set
+    while unconfigured (device is a start-up one) and configure succeeds. ``use_sim_time:=true`` (undeclared before)
+    is applied and a misspelt argument, which ``ros2 launch`` ignores, is warned about."""
+    params = write_params(ros_logs / "out_of_range.yaml", {"output.max_range": -5.0})
+    args = {"lifecycle": "true", "device": "gpu", "use_sim_time": "true", "imgae": "/cam/image"}
+    launched = Launched({**args, "params_file": str(params)}, ros_logs / "lifecycle_retry.log")
+    node = "/mono_depth_node"
+    try:
+        assert probe.lifecycle(node) == "unconfigured"
+        assert "launch argument 'imgae' is not an argument of depth.launch.py and is ignored; did you mean image?" in (
+            launched.log
+        )
+        assert param_value(node, "use_sim_time") == "True"
+        for fix in (("output.max_range", "30.0"), ("device", "cpu")):
+            with pytest.raises(AssertionError, match="transition configure failed"):
+                probe.lifecycle(node, "configure")
+            last_failure = launched.log.rsplit("configure failed: ", 1)[-1]
+            assert last_failure.startswith(f"ConfigError: parameter {fix[0]}"), last_failure[:300]
+            assert "Set parameter successful" in ros2_cli("param", "set", node, *fix).stdout
+        assert probe.lifecycle(node, "configure") == "inactive"
+        refused = ros2_cli("param", "set", node, "device", "auto", check=False)
+        assert "deactivate and clean up the node" in refused.stdout + refused.stderr
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs: Path) -> None:
+    """``ros2 param dump /cam1/mono_depth_node`` (a fully qualified section) as params_file: the same parameters.
+    The managed node declares them all without loading the model: quick."""
+    dumps = []
+    for run in range(2):
+        args = {"lifecycle": "true", "namespace": "cam1", "device": "cpu", "use_sim_time": "true"}
+        launched = Launched(args if run == 0 else {**args, "params_file": str(ros_logs / "dump0.yaml")},
+                            ros_logs / f"dump{run}.log")  # fmt: skip
+        try:
+            assert probe.lifecycle("/cam1/mono_depth_node") == "unconfigured"
+            dumps.append(ros2_cli("param", "dump", "/cam1/mono_depth_node").stdout)
+            (ros_logs / f"dump{run}.yaml").write_text(dumps[-1])
+            assert "WARN" not in launched.log, launched.log[-3000:]  # the file's section matches the node
+        finally:
+            assert launched.stop() == 0, launched.log[-3000:]
+    assert dumps[0].startswith("/cam1/mono_depth_node:\n  ros__parameters:") and "use_sim_time: true" in dumps[0]
+    assert dumps[1] == dumps[0]
+
+
+def test_sigterm_to_ros2_launch_stops_the_node(probe: Probe, ros_logs: Path) -> None:
+    """Humble's ``ros2 launch`` dies on SIGTERM without stopping its processes (``kill <pid>``, a supervisor that
+    signals its main process): the node ran on, orphaned, and a new launch ran a second one beside it."""
+    launched = Launched({"device": "cpu", "use_lidar": "false"}, ros_logs / "sigterm_launch.log")
+    pid = 0
+
+    def node_gone() -> bool:  # exited (a zombie until some reaper collects it, where PID 1 does not)
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+
+    try:
+        launched.wait_ready(probe)
+        pid = node_pid(launched)
+        os.kill(launched.process.pid, signal.SIGTERM)
+        launched.process.wait(30)
+        wait_until(node_gone, 20, f"the node (pid {pid}) to end with its launch")
+        wait_until(lambda: probe.node.count_publishers("/depth/image") == 0, 10, "the node to leave the graph")
+    finally:
+        if pid and not node_gone():
+            os.kill(pid, signal.SIGKILL)  # orphaned: it would stay in the graph for the tests after this one
+        launched.stop(signal.SIGKILL if launched.alive() else signal.SIGINT)
 
 
 def test_humble_rejects_an_empty_launch_argument(ros_logs: Path) -> None:

@@ -324,12 +324,12 @@ def _zbuffer_and_filter(
     u1 = min(int(u.max()) + half_u + 1, intrinsics.width)
     v1 = min(int(v.max()) + half_v + 1, intrinsics.height)
     width = u1 - u0
-    flat = (v - v0) * width + (u - u0)
+    flat = ((v - v0) * width + (u - u0)).astype(np.intp)  # intp: gathers with it need no conversion each time
     buffers = buffers or ScratchBuffers()
     zbuffer = buffers.get("zbuffer", ((v1 - v0) * width,), np.float32)
     zbuffer.fill(np.inf)
     np.minimum.at(zbuffer, flat, z)
-    keep = z <= zbuffer[flat]
+    keep = z <= zbuffer.take(flat)
     n_zbuffer = int(np.count_nonzero(keep))
     if config.occlusion_filter and half_v > 0:
         import cv2
@@ -345,10 +345,10 @@ def _zbuffer_and_filter(
             cv2.erode(
                 image, kernel, dst=window_min, anchor=anchor, borderType=cv2.BORDER_CONSTANT, borderValue=float("inf")
             )
-            occluded_above_below.append(window_min.reshape(-1)[flat] < threshold)
+            occluded_above_below.append(window_min.reshape(-1).take(flat) < threshold)
         above, below = occluded_above_below
         occluded = above & below if config.two_sided else above | below
         keep &= ~occluded
-    n_kept = int(np.count_nonzero(keep))
-    stats = ProjectionStats(n_input, n_valid, n_in_image, n_zbuffer, n_kept)
-    return SparseDepth(u[keep], v[keep], z[keep], index[keep].astype(np.int64), stats)
+    kept = np.flatnonzero(keep)
+    stats = ProjectionStats(n_input, n_valid, n_in_image, n_zbuffer, int(kept.size))
+    return SparseDepth(u.take(kept), v.take(kept), z.take(kept), index.take(kept).astype(np.int64, copy=False), stats)

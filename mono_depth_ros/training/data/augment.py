@@ -1,14 +1,16 @@
 """Training augmentation on :class:`~mono_depth_ros.training.data.sample.Sample`: geometry that keeps the intrinsics
 exact, and photometric changes that keep the geometry.
 
-Geometry (crop, resize, horizontal flip) is applied **identically** to the image, the source frames, the depth and
-the sparse depth, and the camera matrix follows through :class:`~mono_depth_ros.core.camera.PinholeIntrinsics`
+Geometry (crop, resize, horizontal flip) is applied **identically** to the image, the source frames, the depth,
+the sparse depth and the ``seen`` mask (a pixel stays seen after a resize only where its whole footprint was), and
+the camera matrix follows through :class:`~mono_depth_ros.core.camera.PinholeIntrinsics`
 (``cropped`` / ``resized`` / ``flipped_horizontally``). Pixel model: integer coordinates at pixel centres, so a
 resize maps ``u → (u + 0.5) · sx − 0.5`` (bilinear with ``align_corners=False`` for colour, ``nearest-exact`` for
 depth). Depth values are never interpolated: dense depth is resized with nearest neighbour (no mixed depths across
-object edges), and sparse LiDAR depth is re-splatted point by point (nearest point wins per pixel), so upscaling does
-not invent measurements and downscaling keeps the nearest return. Metric depth values (metres along z) do not change
-under any of these operations.
+object edges; when shrinking, a pixel whose sample has no depth takes the nearest return splatted onto it, so a
+LiDAR depth target keeps its returns), and sparse LiDAR depth is re-splatted point by point (nearest point wins per
+pixel), so upscaling does not invent measurements and downscaling keeps the nearest return. Metric depth values
+(metres along z) do not change under any of these operations.
 
 CutMix (for relative-depth training on batches) lives in :mod:`mono_depth_ros.training.data.cutmix`.
 
@@ -66,6 +68,7 @@ def crop(sample: Sample, x_offset: int, y_offset: int, width: int, height: int) 
         sparse_depth=sample.sparse_depth[:, rows, cols].contiguous(),
         k=k_tensor(intrinsics),
         sources=sample.sources[:, :, rows, cols].contiguous(),
+        seen=sample.seen[:, rows, cols].contiguous(),
     )
 
 
@@ -98,7 +101,9 @@ def _resize_rgb(frames: Tensor, width: int, height: int) -> Tensor:
 
 
 def resize(sample: Sample, width: int, height: int) -> Sample:
-    """Resize to ``width`` × ``height``: colour bilinear (antialiased when shrinking), depth nearest, sparse splat."""
+    """Resize to ``width`` × ``height``: colour bilinear (antialiased when shrinking), depth nearest (when shrinking,
+    a pixel whose sample has no depth takes the nearest return splatted onto it: a LiDAR target keeps its returns),
+    sparse splat."""
     if width <= 0 or height <= 0:
         msg = f"cannot resize sample {sample.name!r} to {width}x{height}"
         raise ShapeError(msg)
@@ -107,6 +112,9 @@ def resize(sample: Sample, width: int, height: int) -> Sample:
     intrinsics = sample.intrinsics.resized(width, height)
     rgb, sources = _map_frames(sample, lambda frames: _resize_rgb(frames, width, height))
     depth = F.interpolate(sample.depth[None], size=(height, width), mode="nearest-exact")[0]
+    if (width < sample.width or height < sample.height) and not bool(torch.isfinite(depth).all()):
+        # a sparse target (LiDAR returns) keeps them: a block whose sampled pixel has none takes its nearest return
+        depth = torch.where(torch.isfinite(depth), depth, resize_sparse_depth(sample.depth, width, height))
     return replace(
         sample,
         rgb=rgb,
@@ -114,7 +122,16 @@ def resize(sample: Sample, width: int, height: int) -> Sample:
         sparse_depth=resize_sparse_depth(sample.sparse_depth, width, height),
         k=k_tensor(intrinsics),
         sources=sources,
+        seen=resize_seen(sample.seen, width, height),
     )
+
+
+def resize_seen(seen: Tensor, width: int, height: int) -> Tensor:
+    """(1, H, W) bool → (1, height, width): seen where the pixel's whole footprint (area resize) was seen."""
+    if bool(seen.all()):
+        return torch.ones((1, height, width), dtype=torch.bool)
+    area = F.interpolate(seen[None].to(torch.float32), size=(height, width), mode="area")[0]
+    return area >= 1.0 - 1e-4
 
 
 def hflip(sample: Sample) -> Sample:
@@ -133,6 +150,7 @@ def hflip(sample: Sample) -> Sample:
         k=k_tensor(intrinsics),
         sources=sample.sources.flip(-1),
         source_from_target=reflect @ sample.source_from_target @ reflect,
+        seen=sample.seen.flip(-1),
     )
 
 

@@ -80,5 +80,6 @@ def cutmix(
         source_from_target=batch.source_from_target[:, :0],
         pose_known=batch.pose_known[:, :0],
         names=tuple(f"{batch.names[i]}+{batch.names[int(p)]}" for i, p in enumerate(partner)),
+        seen=mix(batch.seen) if batch.seen is not None else None,
     )
     return CutMixResult(batch=mixed, boxes=boxes, mask=mask, partner=partner)

@@ -4,10 +4,12 @@ Layout (only ``rgb/`` and the intrinsics are required)::
 
     ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; sorted by file name = sequence order
     ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
-    ROOT/depth/<stem>.npy                  ground truth, float metres (NaN / ±Inf / <= 0 = no data)
+    ROOT/depth/<stem>.npy | .npz           ground truth, float metres (NaN / ±Inf / <= 0 = no data)
     ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
     ROOT/intrinsics.yaml                   one camera for every frame
     ROOT/intrinsics/<stem>.json            or per frame (overrides intrinsics.yaml for that frame)
+    ROOT/seen/<stem>.png                   optional 8-bit mask, 0 where the image is no view of the scene (the black
+                                           fill of an undistorted raw camera): no photometric error there
 
 Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
 ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
@@ -28,7 +30,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-DEPTH_SUFFIXES = (".png", ".npy")
+DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
 
 
@@ -125,6 +127,7 @@ class FolderDataset(RecordDataset):
                 raise ConfigError(msg)
             depth = _find(self.root / "depth", stem, DEPTH_SUFFIXES)
             sparse = _find(self.root / "sparse_depth", stem, DEPTH_SUFFIXES)
+            seen = _find(self.root / "seen", stem, (".png",))
             records.append(
                 FrameRecord(
                     name=f"rgb/{image_path.name}",
@@ -133,6 +136,7 @@ class FolderDataset(RecordDataset):
                     depth=DepthFile(depth, png_scale) if depth is not None else None,
                     sparse_depth=DepthFile(sparse, png_scale) if sparse is not None else None,
                     sources=tuple(SourceFrame(images[index + o], o) for o in offsets),
+                    seen=seen,
                 )
             )
         if not records:

@@ -8,7 +8,8 @@ kitti_raw      KITTI raw root; ``split``: Eigen / Zhou split file (required); Ve
 kitti_depth    folder with a Metric3D-style ``test_annotations.json`` (annotated depth, metres)
 nyu            folder with ``test_annotations.json``, or the BTS root with ``split`` = its split file
 folder         the folder layout of :mod:`.data.folder` (``rgb/`` + intrinsics, optional depth / sparse depth)
-rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``): self-supervised; with
+rosbag         a rosbag2 (``data.image_topic``, ``data.camera_info_topic``, ``data.image_is_rectified``: false
+               for a raw image, undistorted with K + D as the node does): self-supervised; with
                ``data.lidar_topic`` its LiDAR is the depth target / sparse term (:mod:`.data.bag_lidar`)
 =============  =========================================================================================
 
@@ -35,7 +36,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
-from mono_depth_ros.training.data.bag_lidar import export_bag_frames
+from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
@@ -51,7 +52,7 @@ _PROTOCOLS = {
     "kitti_raw": PROTOCOLS["kitti_eigen_velodyne"],
     "kitti_depth": PROTOCOLS["kitti_improved"],
     "nyu": PROTOCOLS["nyu"],
-    "folder": replace(PROTOCOLS["synthetic"], name="folder", ground_truth="the folder's depth/"),
+    "folder": PROTOCOLS["folder"],
     "rosbag": replace(PROTOCOLS["synthetic"], name="rosbag", ground_truth="none (LiDAR if any)"),
 }
 
@@ -76,6 +77,7 @@ def batch_item(sample: Sample, index: int) -> dict[str, Tensor]:
         "pose_known": sample.pose_known,
         "source_offset": torch.tensor(sample.source_offsets, dtype=torch.int64),
         "index": torch.tensor(index, dtype=torch.int64),
+        "seen": sample.seen,
     }
 
 
@@ -198,17 +200,29 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         return frames
     if data.lidar_topic:  # the bag's frames with their LiDAR, exported once (rank 0) into the folder layout
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
+        key += "" if data.image_is_rectified else "|raw"  # exports of rectified images keep their folder
+        key += f"|motion_frame={data.lidar_motion_frame}" if data.lidar_motion_frame else ""
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
-        rank0_first(lambda: export_bag_frames(path, folder, *topics))
-        return FolderDataset(folder, frame_offsets=offsets)
+        rank0_first(
+            lambda: export_bag_frames(
+                path,
+                folder,
+                *topics,
+                image_is_rectified=data.image_is_rectified,
+                lidar_motion_frame=data.lidar_motion_frame,
+            )
+        )
+        return bag_frames_dataset(folder, offsets)
     if not offsets:
         msg = (
             f"data.kind=rosbag without data.lidar_topic has no depth target for loss.objective=supervised ({path}): "
             "set data.lidar_topic (and data.cache_dir), or use loss.objective=selfsup"
         )
         raise ConfigError(msg)
-    return RosbagSequenceDataset(path, data.image_topic, data.camera_info_topic, offsets)
+    return RosbagSequenceDataset(
+        path, data.image_topic, data.camera_info_topic, offsets, image_is_rectified=data.image_is_rectified
+    )
 
 
 def build_recorded_datasets(

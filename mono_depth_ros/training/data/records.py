@@ -5,8 +5,8 @@ files hold the image, its depth, its LiDAR scan and its source frames, and what 
 conversion (once, here) and the Sample layout live in :class:`RecordDataset`.
 
 Depth file units: ``.png`` is uint16 with ``metres = value / png_scale`` and 0 = no data (``png_scale`` 1000 =
-millimetres, decoded by :mod:`mono_depth_ros.core.depth_codec`; 256 = KITTI); ``.npy`` is float metres with NaN, ±Inf
-or <= 0 = no data.
+millimetres, decoded by :mod:`mono_depth_ros.core.depth_codec`; 256 = KITTI); ``.npy`` / ``.npz`` (one array, or
+the one named ``depth``) is float metres with NaN, ±Inf or <= 0 = no data.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE, decode_depth
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, DataFileError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_depth_png
 from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, rgb_tensor
@@ -36,7 +37,7 @@ class DepthFile:
     """A depth map on disk.
 
     Attributes:
-        path: ``.png`` (uint16) or ``.npy`` (float metres).
+        path: ``.png`` (uint16) or ``.npy`` / ``.npz`` (float metres).
         png_scale: PNG values per metre (1000 = millimetres, 256 = KITTI); ignored for ``.npy``.
     """
 
@@ -87,6 +88,8 @@ class FrameRecord:
         lidar_as_depth: the projected scan becomes ``depth`` (when no ``depth`` file is given), as in KITTI's Eigen
             raw-Velodyne evaluation.
         sources: source frames, in the order the Sample lists them.
+        seen: 8-bit mask image of the pixels that view the scene (0 = an undistorted raw camera's black fill), the
+            same for the sources; None = all.
     """
 
     name: str
@@ -98,21 +101,35 @@ class FrameRecord:
     lidar_as_sparse: bool = True
     lidar_as_depth: bool = False
     sources: tuple[SourceFrame, ...] = ()
+    seen: Path | None = None
 
     def paths(self) -> list[Path]:
         """Every file this record reads."""
         found = [self.rgb_path, *(s.path for s in self.sources)]
         found += [f.path for f in (self.depth, self.sparse_depth, self.lidar) if f is not None]
-        return found
+        return found + ([self.seen] if self.seen is not None else [])
+
+
+def _load_array(path: Path) -> npt.NDArray[np.generic]:
+    """The array of an ``.npy``, or of an ``.npz`` (its only array, else the one named ``depth``), singleton axes
+    dropped ((1, H, W) and (H, W, 1) as networks save them)."""
+    if path.suffix != ".npz":
+        return np.squeeze(np.asarray(np.load(path, allow_pickle=False)))
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.files)
+        if len(names) != 1 and "depth" not in names:
+            msg = f"{path}: .npz holds arrays {names}; keep one, or name the depth array 'depth'"
+            raise ShapeError(msg)
+        return np.squeeze(np.asarray(archive[names[0] if len(names) == 1 else "depth"]))
 
 
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
     """Read a depth map → (H, W) float32 metres, NaN = no data (see the module docstring for units)."""
     path = depth_file.path
-    if path.suffix == ".npy":
-        values = np.load(path)  # float metres
+    if path.suffix in (".npy", ".npz"):
+        values = _load_array(path)  # float metres
         if values.ndim != 2 or not np.issubdtype(values.dtype, np.floating):
-            msg = f"{path}: depth .npy must be a 2-D float array of metres, got {values.dtype} {values.shape}"
+            msg = f"{path}: depth {path.suffix} must be a 2-D float array of metres, got {values.dtype} {values.shape}"
             raise ShapeError(msg)
         depth_m: npt.NDArray[np.float32] = values.astype(np.float32)
         with np.errstate(invalid="ignore"):
@@ -198,7 +215,28 @@ class RecordDataset(Dataset[Sample]):
             source_from_target=poses,
             pose_known=torch.tensor([s.source_from_target is not None for s in record.sources], dtype=torch.bool),
             name=record.name,
+            seen=load_seen(record.seen, height, width) if record.seen is not None else _no_mask(),
         )
+
+
+def _no_mask() -> Tensor:
+    return torch.zeros((1, 0, 0), dtype=torch.bool)  # Sample makes it all seen
+
+
+def load_seen(path: Path, height: int, width: int) -> Tensor:
+    """(1, H, W) bool mask of an 8-bit image, True where non-zero.
+
+    Raises:
+        DataFileError: unreadable, or not of the image's size.
+    """
+    import cv2
+
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None or mask.shape != (height, width):
+        got = "unreadable" if mask is None else f"{mask.shape[1]}x{mask.shape[0]}"
+        msg = f"seen mask {path} is {got}, the image is {width}x{height}; write an 8-bit mask of the image's size"
+        raise DataFileError(msg)
+    return torch.from_numpy(mask > 0)[None]
 
 
 def resolve_listed_path(root: Path, listed: str) -> Path:

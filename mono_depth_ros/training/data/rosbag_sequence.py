@@ -1,18 +1,21 @@
 """Image sequences from a rosbag2 recording: self-supervised training on a robot's own camera.
 
 The bag is read with rosbags (no ROS install needed): ``sensor_msgs/Image`` or ``CompressedImage`` on
-``image_topic`` and ``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
+``image_topic`` (or on ``<image_topic>/compressed`` when the bag has only that, as ``mono-depth bag`` reads it) and
+``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
 (``header.stamp``, int ns); each target gets the frames ``offset × stride`` away as sources. A gap longer than
 ``max_gap_s`` between consecutive frames (a paused recording, dropped frames) splits the sequence: no target takes
 sources across it. Intrinsics come from camera_info (P for rectified images; for raw images K + D are used to
 undistort every frame into P's pinhole image, as image_proc would) and must not change within the bag.
 
-Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False). Messages are read on
-demand, one window of frames per item; each DataLoader worker opens its own reader.
+Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False); ``seen`` is False on
+an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric loss ignores. Messages
+are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset
 
+from mono_depth_ros.adapters.camera_cache import distortion_ignored
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError, EncodingError
@@ -39,7 +43,9 @@ from mono_depth_ros.training.data.sample import Sample, depth_tensor, k_tensor, 
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
+_LOG = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+MAX_GAP_S = 1.0  # a longer stamp gap between consecutive frames splits the sequence
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
@@ -87,7 +93,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
         camera_info_topic: str = "/camera/camera_info",
         frame_offsets: Sequence[int] = (-1, 1),
         stride: int = 1,
-        max_gap_s: float = 1.0,
+        max_gap_s: float = MAX_GAP_S,
         image_is_rectified: bool = True,
         distro: str = "humble",
         transform: Transform | None = None,
@@ -124,6 +130,9 @@ class RosbagSequenceDataset(Dataset[Sample]):
         last_log_ns, rank = -1, 0
         with InputBag(self.bag_path, self.typestore) as bag:
             types = bag.topics
+            compressed = self.image_topic + "/compressed"
+            if self.image_topic not in types and types.get(compressed) == IMAGE_TYPES[1]:
+                self.image_topic = compressed  # as bag/index.resolve_topics: a robot that records only compressed
             for topic, allowed in ((self.image_topic, IMAGE_TYPES), (camera_info_topic, (CAMERA_INFO_TYPE,))):
                 if types.get(topic) not in allowed:
                     msg = (
@@ -147,14 +156,26 @@ class RosbagSequenceDataset(Dataset[Sample]):
             msg = f"{self.bag_path}: no message on {camera_info_topic}; intrinsics are needed for self-supervision"
             raise BagError(msg)
         frames.sort(key=lambda f: (f.stamp_ns, f.ordinal))
+        if (text := distortion_ignored(self.image_topic, cameras[0], self.image_is_rectified)) is not None:
+            _LOG.warning("%s (mono-depth train: data.image_is_rectified: false)", text)  # as the node warns
         return frames, cameras[0]
 
     def _check_same_camera(self, first: CameraModel, other: CameraModel, topic: str) -> None:
         a, b = first.intrinsics(self.image_is_rectified), other.intrinsics(self.image_is_rectified)
         values_a = np.array([a.fx, a.fy, a.cx, a.cy, a.width, a.height])
         values_b = np.array([b.fx, b.fy, b.cx, b.cy, b.width, b.height])
-        if not np.allclose(values_a, values_b, rtol=1e-9, atol=1e-9):
-            msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({a} vs {b}); split the bag there"
+        same = np.allclose(values_a, values_b, rtol=1e-9, atol=1e-9)
+        described: tuple[str, ...] = (str(a), str(b))
+        if same and not self.image_is_rectified:  # every frame is undistorted with the first K, D, R
+            same = (first.distortion_model, first.d) == (other.distortion_model, other.d) and all(
+                np.allclose(x, y, rtol=1e-9, atol=1e-9) for x, y in ((first.k, other.k), (first.r, other.r))
+            )
+            described = tuple(
+                f"{c.distortion_model} D={list(c.d)} K={c.k.reshape(-1).tolist()}" for c in (first, other)
+            )
+        if not same:
+            changed = f"{described[0]} vs {described[1]}"
+            msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({changed}); split the bag there"
             raise CalibrationError(msg)
 
     def _targets(self, max_gap_ns: int) -> list[int]:
@@ -197,8 +218,11 @@ class RosbagSequenceDataset(Dataset[Sample]):
             self._reader, self._reader_pid = reader, os.getpid()
         return self._reader
 
-    def _read_images(self, frames: Sequence[BagFrame]) -> list[npt.NDArray[np.uint8]]:
-        """(H, W, 3) uint8 RGB of each frame, read in one window of bag time."""
+    def _read_images(
+        self, frames: Sequence[BagFrame]
+    ) -> tuple[list[npt.NDArray[np.uint8]], npt.NDArray[np.bool_] | None]:
+        """(H, W, 3) uint8 RGB of each frame, read in one window of bag time, and which pixels of the first one see
+        the raw image (None: all; one camera, so the sources' are the same)."""
         reader = self._open_reader()
         wanted = {(f.log_ns, f.rank) for f in frames}
         found: dict[tuple[int, int], Any] = {}
@@ -213,7 +237,8 @@ class RosbagSequenceDataset(Dataset[Sample]):
         except (BagError, EncodingError) as err:
             msg = f"reading {self.image_topic} from {self.bag_path} failed: {err}; the bag is truncated or corrupt"
             raise BagError(msg) from None
-        images = []
+        images: list[npt.NDArray[np.uint8]] = []
+        seen: npt.NDArray[np.bool_] | None = None
         for frame in frames:
             message = found.get((frame.log_ns, frame.rank))
             if message is None:
@@ -224,15 +249,17 @@ class RosbagSequenceDataset(Dataset[Sample]):
             camera = self.camera.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             if not self.image_is_rectified:
                 rgb = camera.undistort(rgb)
+                if not images:
+                    seen = camera.seen_mask()
             intrinsics = camera.intrinsics(self.image_is_rectified)
             intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.image_topic}")
             images.append(rgb)
-        return images
+        return images, seen
 
     def __getitem__(self, index: int) -> Sample:
         target = self.targets[index]
         frames = [self.frames[target + o * self.stride] for o in (0, *self.frame_offsets)]
-        images = self._read_images(frames)
+        images, seen = self._read_images(frames)
         height, width = images[0].shape[:2]
         poses, known = unknown_poses(len(self.frame_offsets))
         sample = Sample(
@@ -245,6 +272,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
             source_from_target=poses,
             pose_known=known,
             name=f"{self.image_topic}#{frames[0].ordinal}",
+            seen=torch.from_numpy(seen)[None] if seen is not None else torch.ones((1, height, width), dtype=torch.bool),
         )
         return self.transform(sample) if self.transform is not None else sample
 

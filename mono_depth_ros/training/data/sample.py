@@ -16,6 +16,9 @@ the trainer:
 * ``source_from_target``: (S, 4, 4) float32 rigid transform target optical frame → source optical frame (metres);
   NaN where the dataset does not know it.
 * ``pose_known``: (S,) bool, True where ``source_from_target`` is fixed by the rig (stereo) and need not be estimated.
+* ``seen``: (1, H, W) bool, False where the image is no view of the scene: the black fill of an undistorted raw
+  camera (:meth:`~mono_depth_ros.core.camera.CameraModel.seen_mask`), the same pixels of the target and its sources
+  (one camera, one geometry); all True by default. The photometric loss ignores the rest, as the node's depth does.
 
 ``torch.utils.data.DataLoader``'s default collate does not know dataclasses: pass ``collate_fn=collate_samples``.
 """
@@ -47,6 +50,10 @@ def _no_flags() -> Tensor:
     return torch.zeros(0, dtype=torch.bool)
 
 
+def _all_seen() -> Tensor:
+    return torch.zeros((1, 0, 0), dtype=torch.bool)  # replaced by an all-True (1, H, W) mask in __post_init__
+
+
 def unknown_poses(count: int) -> tuple[Tensor, Tensor]:
     """``(source_from_target, pose_known)`` for ``count`` sources whose poses are unknown: all-NaN (S, 4, 4), False."""
     return torch.full((count, 4, 4), float("nan"), dtype=torch.float32), torch.zeros(count, dtype=torch.bool)
@@ -69,6 +76,7 @@ class Sample:
         source_from_target: (S, 4, 4) float32 target → source transforms, NaN where unknown.
         pose_known: (S,) bool, True where the transform is fixed by the rig.
         name: identifier of the frame (dataset-relative path, or topic and index in a bag), for logs and evaluation.
+        seen: (1, H, W) bool, False on a raw camera's black fill (default: all True).
     """
 
     rgb: Tensor
@@ -80,6 +88,7 @@ class Sample:
     source_from_target: Tensor = field(default_factory=_no_poses)
     pose_known: Tensor = field(default_factory=_no_flags)
     name: str = ""
+    seen: Tensor = field(default_factory=_all_seen)
 
     def __post_init__(self) -> None:
         if self.rgb.ndim != 3 or self.rgb.shape[0] != 3:
@@ -89,6 +98,8 @@ class Sample:
         count = len(self.source_offsets)
         if count == 0 and self.sources.numel() == 0:
             object.__setattr__(self, "sources", torch.zeros((0, 3, height, width), dtype=self.rgb.dtype))
+        if self.seen.numel() == 0:
+            object.__setattr__(self, "seen", torch.ones((1, height, width), dtype=torch.bool))
         expected = {
             "depth": (self.depth, (1, height, width)),
             "sparse_depth": (self.sparse_depth, (1, height, width)),
@@ -96,6 +107,7 @@ class Sample:
             "sources": (self.sources, (count, 3, height, width)),
             "source_from_target": (self.source_from_target, (count, 4, 4)),
             "pose_known": (self.pose_known, (count,)),
+            "seen": (self.seen, (1, height, width)),
         }
         for what, (tensor, shape) in expected.items():
             if tuple(tensor.shape) != shape:
@@ -126,7 +138,7 @@ class SampleBatch:
     Attributes:
         rgb: (B, 3, H, W). depth: (B, 1, H, W). sparse_depth: (B, 1, H, W). k: (B, 3, 3).
         sources: (B, S, 3, H, W). source_offsets: S ints (shared). source_from_target: (B, S, 4, 4).
-        pose_known: (B, S). names: B frame names.
+        pose_known: (B, S). names: B frame names. seen: (B, 1, H, W) bool, or None (all seen).
     """
 
     rgb: Tensor
@@ -138,6 +150,7 @@ class SampleBatch:
     source_from_target: Tensor
     pose_known: Tensor
     names: tuple[str, ...]
+    seen: Tensor | None = None
 
     def to(self, device: torch.device | str) -> SampleBatch:
         """The batch on ``device`` (non-blocking copies)."""
@@ -155,6 +168,7 @@ class SampleBatch:
             source_from_target=move(self.source_from_target),
             pose_known=move(self.pose_known),
             names=self.names,
+            seen=move(self.seen) if self.seen is not None else None,
         )
 
 
@@ -186,6 +200,7 @@ def collate_samples(samples: Sequence[Sample]) -> SampleBatch:
         source_from_target=torch.stack([s.source_from_target for s in samples]),
         pose_known=torch.stack([s.pose_known for s in samples]),
         names=tuple(s.name for s in samples),
+        seen=torch.stack([s.seen for s in samples]),
     )
 
 

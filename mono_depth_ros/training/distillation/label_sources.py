@@ -7,7 +7,9 @@ asked for, so a resumed labelling run skips cached frames without decoding them.
 * the pinhole intrinsics of that image (None for a bare folder of images without intrinsics);
 * optional LiDAR points already in the camera optical frame, (N, 3) float64 metres: a bag scan (the scan nearest to
   the image within ``lidar_max_age_s``, moved with the bag's TF at the scan stamp), or a folder's ``sparse_depth/``
-  map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached.
+  map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached;
+* for an undistorted raw image, which of its pixels see the raw image (:meth:`CameraModel.seen_mask`): the rest is
+  the undistortion's black fill, where the node publishes no depth, so it gets no label and no LiDAR target.
 
 Frames that cannot be used (no camera_info, undecodable image) are counted per reason in :attr:`problems`; a frame
 whose LiDAR cannot be used (no scan in time, no TF) is still labelled, without LiDAR, and the reason is counted.
@@ -26,6 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.adapters.camera_cache import distortion_ignored
 from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
@@ -49,12 +52,14 @@ class UnlabelledFrame:
         rgb: (H, W, 3) uint8 RGB.
         intrinsics: pinhole intrinsics of ``rgb`` in pixels, or None when the source has none.
         points_in_camera: (N, 3) float64 LiDAR points in the camera optical frame (metres), or None.
+        seen: (H, W) bool, False where ``rgb`` is the undistortion's black fill (no raw pixel); None = all seen.
     """
 
     key: str
     rgb: npt.NDArray[np.uint8]
     intrinsics: PinholeIntrinsics | None
     points_in_camera: npt.NDArray[np.float64] | None = None
+    seen: npt.NDArray[np.bool_] | None = None
 
 
 class FrameSource(Protocol):
@@ -89,7 +94,7 @@ def label_settings(topics: TopicPlan, lidar_max_age_s: float, motion_frame: str,
     if topics.lidar:
         qualifier += f"|lidar={topics.lidar}|max_age_s={lidar_max_age_s:g}|motion_frame={motion_frame}"
     if not image_is_rectified:
-        qualifier += "|raw"
+        qualifier += "|raw|fill=nan"  # '|raw' alone: caches whose black fill was labelled (relabelled, not reused)
     return qualifier
 
 
@@ -151,6 +156,7 @@ class BagSource:
                 topics = replace(topics, lidar="")
             self.topics: TopicPlan = topics
             self.index: BagIndex = index_bag(bag, topics, summary, topics.all)
+        self._check_distortion()
         rules = PairingRules(lidar_max_age_ns=seconds_to_ns(lidar_max_age_s))
         plans = plan_frames(self.index, rules)
         for plan in plans:
@@ -163,10 +169,23 @@ class BagSource:
             self.path, label_settings(self.topics, lidar_max_age_s, lidar_motion_frame, image_is_rectified)
         )
 
+    def _check_distortion(self) -> None:
+        """Count, once, a raw-looking topic whose camera_info has distortion read as rectified (as the node warns)."""
+        models = [entry.model for entry in self.index.calibrations.values() if entry.model is not None]
+        for model in models[:1]:
+            if (text := distortion_ignored(self.topics.image, model, self.image_is_rectified)) is not None:
+                self.problems.add("camera: distortion ignored", f"{text} (mono-depth: data.image_is_rectified: false)")
+
     @property
     def keys(self) -> list[str]:
         """Image ordinals (zero-padded) of the frames to label."""
         return list(self._keys)
+
+    def stamp_ns(self, key: str) -> int:
+        """Capture stamp (header.stamp, int ns) of the image ``key`` (its bag time if the header was unreadable, which
+        no usable image has)."""
+        entry = self._plans[key].entry
+        return int(entry.stamp_ns if entry.stamp_ns is not None else entry.log_ns)
 
     def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
         """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order."""
@@ -217,14 +236,16 @@ class BagSource:
         try:
             rgb = decode_image(bag.deserialize(message), message.msgtype)
             model = camera.model.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
+            seen = None
             if not self.image_is_rectified:
                 rgb = model.undistort(rgb)
+                seen = model.seen_mask()  # the black fill: no depth there on line (pipeline._drop_unseen)
             intrinsics = model.intrinsics(self.image_is_rectified)
             intrinsics.check_image_size(rgb.shape[1], rgb.shape[0], what=f"image on {self.topics.image}")
         except DepthError as err:
             self.problems.add(f"image: {type(err).__name__}", str(err))
             return None
-        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans))
+        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans), seen)
 
     def _points(self, plan: FramePlan, scans: dict[int, Scan | str]) -> npt.NDArray[np.float64] | None:
         if not self.topics.lidar:
@@ -256,7 +277,8 @@ class FolderSource:
 
     Layout: the :mod:`~mono_depth_ros.training.data.folder` layout (``rgb/`` + ``intrinsics.yaml`` or
     ``intrinsics/``, optional ``sparse_depth/`` used as LiDAR; ``depth/`` is ignored: the data is unlabelled), or a
-    bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR.
+    bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR. ``seen/`` masks
+    (0 on an undistorted image's black fill) keep labels and LiDAR off the fill.
 
     Raises:
         ConfigError: no images.
@@ -310,4 +332,5 @@ class FolderSource:
             if np.isfinite(sparse_m).any():
                 cloud = backproject_depth(sparse_m, intrinsics).reshape(-1, 3)
                 points = cloud[np.isfinite(cloud).all(axis=1)].astype(np.float64)
-            yield UnlabelledFrame(key, rgb, intrinsics, points)
+            seen = sample.seen[0].numpy()
+            yield UnlabelledFrame(key, rgb, intrinsics, points, None if bool(seen.all()) else seen)

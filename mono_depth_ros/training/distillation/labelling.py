@@ -2,7 +2,9 @@
 
 Labels are computed on the full-resolution image and then area-averaged to the label size over valid pixels (a label
 pixel needs half of its footprint valid); LiDAR points are z-buffered straight at the label size (nearest return per
-pixel); features are average-pooled onto a ``label size / feature_stride`` grid. Frames already in the cache are
+pixel); features are average-pooled onto a ``label size / feature_stride`` grid. Where an undistorted raw image is
+black fill (:attr:`UnlabelledFrame.seen`; at the label size, any label pixel whose footprint has fill) label and
+LiDAR are NaN, as the node's depth is there. Frames already in the cache are
 skipped without being decoded (see :mod:`.pseudo_labels` for the layout).
 """
 
@@ -21,9 +23,10 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.camera import PinholeIntrinsics, seen_at
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.models.preprocess import preprocess
 from mono_depth_ros.training.distillation.label_sources import FrameSource, UnlabelledFrame
 from mono_depth_ros.training.distillation.pseudo_labels import (
     CacheManifest,
@@ -42,12 +45,13 @@ def feature_grid(label_hw: tuple[int, int], feature_stride: int) -> tuple[int, i
 
 
 def resize_rgb(rgb: npt.NDArray[np.uint8], hw: tuple[int, int]) -> npt.NDArray[np.uint8]:
-    """(H, W, 3) uint8 -> (h, w, 3) uint8: area average when shrinking, bilinear when enlarging."""
+    """(H, W, 3) uint8 -> (h, w, 3) uint8 as the node resizes the model's input (:func:`preprocess`: bilinear,
+    antialiased when shrinking), so the student learns on the image it is given on line."""
     if rgb.shape[:2] == hw:
         return np.ascontiguousarray(rgb)
-    shrink = hw[0] < rgb.shape[0] or hw[1] < rgb.shape[1]
-    method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(rgb, (hw[1], hw[0]), interpolation=method), dtype=np.uint8)
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    resized = preprocess(image, hw, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))[0]
+    return resized.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
 def resize_values(values: npt.NDArray[np.floating], hw: tuple[int, int]) -> npt.NDArray[np.float32]:
@@ -98,12 +102,15 @@ def make_pseudo_label(
     if frame.intrinsics is not None:
         k = frame.intrinsics.resized(label_hw[1], label_hw[0]).matrix
     features = pool_features(output.features, grid_hw) if output.features is not None else None
+    values = output.values if frame.seen is None else np.where(frame.seen, output.values, np.nan)
+    label = resize_values(values, label_hw)
+    lidar_depth_m = lidar_depth_at(frame.points_in_camera, frame.intrinsics, label_hw)
+    if frame.seen is not None:
+        unseen = ~seen_at(frame.seen, label_hw)
+        label[unseen] = np.nan
+        lidar_depth_m[unseen] = np.nan
     return PseudoLabel(
-        rgb=resize_rgb(frame.rgb, label_hw),
-        label=resize_values(output.values, label_hw),
-        lidar_depth_m=lidar_depth_at(frame.points_in_camera, frame.intrinsics, label_hw),
-        k=k,
-        features=features,
+        rgb=resize_rgb(frame.rgb, label_hw), label=label, lidar_depth_m=lidar_depth_m, k=k, features=features
     )
 
 

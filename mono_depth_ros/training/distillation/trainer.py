@@ -36,6 +36,7 @@ from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNet, disp_to_depth, make_unet_spec
+from mono_depth_ros.training.data.augment import resize_sparse_depth
 from mono_depth_ros.training.data.sample import evenly_spread
 from mono_depth_ros.training.distillation.calibration import Calibration, fit_calibration, fold_calibration
 from mono_depth_ros.training.distillation.config import DistillConfig
@@ -164,9 +165,13 @@ class DistillTrainer:
         if tuple(batch["rgb"].shape[-2:]) == hw:
             return batch
         resized = dict(batch)
-        resized["rgb"] = F.interpolate(batch["rgb"], size=hw, mode="bilinear", align_corners=False)
-        for key in ("label", "lidar_depth"):
-            resized[key] = F.interpolate(batch[key], size=hw, mode="nearest-exact")
+        shrinking = hw[0] < batch["rgb"].shape[-2] or hw[1] < batch["rgb"].shape[-1]  # as the node's preprocess
+        resized["rgb"] = F.interpolate(batch["rgb"], size=hw, mode="bilinear", align_corners=False, antialias=shrinking)
+        resized["label"] = F.interpolate(batch["label"], size=hw, mode="nearest-exact")
+        lidar = batch["lidar_depth"]  # re-splatted: sampling one pixel per block would drop most returns
+        resized["lidar_depth"] = torch.stack([resize_sparse_depth(one.cpu(), hw[1], hw[0]) for one in lidar]).to(
+            lidar.device
+        )
         return resized
 
     def _forward(self, rgb: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:

@@ -3,7 +3,8 @@
 * ``supervised``: a depth loss (SILog by default) against exact depth, on every disparity scale upsampled to full
   resolution (monodepth2-style multi-scale).
 * ``selfsup``: monodepth2 — per-pixel minimum photometric reprojection error (0.85 SSIM + 0.15 L1) over the source
-  frames with auto-masking, plus edge-aware smoothness of mean-normalised disparity (weight / 2^scale). Temporal
+  frames with auto-masking (over the batch's ``seen`` pixels when it has them: a raw camera's black fill, and warps
+  that sample it, are no error), plus edge-aware smoothness of mean-normalised disparity (weight / 2^scale). Temporal
   sources take their pose from the pose network (or the true pose with ``pose_source: ground_truth``); stereo
   sources always use the rig's pose. Output depth is up to an unknown scale. ``photometric_resolution: full``
   warps at full resolution with every disparity upsampled (monodepth2); ``pyramid`` compares each scale at its own
@@ -99,17 +100,40 @@ def scale_intrinsics(k: Tensor, full_size: tuple[int, int], size: tuple[int, int
     return scaled
 
 
-def min_reprojection(warped_sources: list[Tensor], target: Tensor, identity: Tensor | None) -> Tensor:
+def min_reprojection(
+    warped_sources: list[Tensor],
+    target: Tensor,
+    identity: Tensor | None,
+    seen: Tensor | None = None,
+    warped_seen: list[Tensor] | None = None,
+) -> Tensor:
     """monodepth2 per-pixel minimum of the reprojection errors (and, for auto-masking, of the identity errors).
 
     Same as :func:`losses.min_reprojection_loss`, with the (B, S, H, W) identity errors of the un-warped sources
-    passed in, so that a multi-scale loss computes them once instead of once per scale.
+    passed in, so that a multi-scale loss computes them once instead of once per scale. ``seen`` (B, 1, H, W) bool:
+    only those target pixels count; ``warped_seen``: per source, (B, 1, H, W) bool, whether the warp sampled seen
+    source pixels (a sample of a raw camera's black fill is no candidate for the minimum).
     """
     reprojection = torch.cat([losses.photometric_error(w, target) for w in warped_sources], dim=1)
+    if warped_seen is not None:
+        reprojection = torch.where(torch.cat(warped_seen, dim=1), reprojection, torch.inf)
     if identity is not None:
         noisy = identity + torch.randn_like(identity) * 1e-5  # break ties as monodepth2
         reprojection = torch.cat([noisy, reprojection], dim=1)
-    return reprojection.min(dim=1).values.mean()
+    best = reprojection.min(dim=1).values
+    if seen is None and warped_seen is None:
+        return best.mean()
+    valid = torch.isfinite(best) if seen is None else seen[:, 0] & torch.isfinite(best)
+    return torch.where(valid, best, 0.0).sum() / valid.sum().clamp_min(1)
+
+
+def _warp(source: Tensor, seen: Tensor | None, depth: Tensor, k: Tensor, pose: Tensor) -> tuple[Tensor, Tensor | None]:
+    """The source warped into the target view and, with ``seen`` (the camera's, the same for every frame), whether
+    each sample came from seen source pixels (warped with the image: bilinear, so a blend with fill is unseen)."""
+    if seen is None:
+        return warp_to_target(source, depth, k, pose).image, None
+    warped = warp_to_target(torch.cat([source, seen.to(source.dtype)], dim=1), depth, k, pose).image
+    return warped[:, :-1], warped[:, -1:] >= 1.0 - 1e-3
 
 
 class Objective(nn.Module):
@@ -172,6 +196,9 @@ class Objective(nn.Module):
         target, k = batch["rgb"], batch["k"]
         sources = list(batch["sources"].unbind(1))
         poses = self.source_poses(batch)
+        seen = batch.get("seen")  # a raw camera's black fill: no photometric error there (None: all seen)
+        if seen is not None and bool(seen.all()):
+            seen = None
         pyramid = self.config.photometric_resolution == "pyramid"
         photometric = smoothness = lidar = target.new_zeros(())
         identity = None
@@ -185,13 +212,16 @@ class Objective(nn.Module):
                 scaled = [src if size == src.shape[-2:] else downsample(src, size) for src in sources]
                 scaled_k = scale_intrinsics(k, (target.shape[-2], target.shape[-1]), size)
                 depth_here = disp_to_depth(disp, self.min_depth_m, self.max_depth_m)[1]
-                warped = [warp_to_target(s, depth_here, scaled_k, p).image for s, p in zip(scaled, poses, strict=True)]
+                seen_here = seen
+                if seen is not None and size != seen.shape[-2:]:  # seen where the whole footprint is
+                    seen_here = downsample(seen.to(target.dtype), size) >= 1.0 - 1e-4
+                pairs = [_warp(s, seen_here, depth_here, scaled_k, p) for s, p in zip(scaled, poses, strict=True)]
                 if self.config.automask:
                     identity = torch.cat([losses.photometric_error(s, image) for s in scaled], dim=1)
-                photometric = photometric + min_reprojection(warped, image, identity)
+                photometric = photometric + self._photometric(pairs, image, identity, seen_here)
             else:  # monodepth2: every disparity upsampled to full resolution
-                warped = [warp_to_target(s, depth, k, p).image for s, p in zip(sources, poses, strict=True)]
-                photometric = photometric + min_reprojection(warped, target, identity)
+                pairs = [_warp(s, seen, depth, k, p) for s, p in zip(sources, poses, strict=True)]
+                photometric = photometric + self._photometric(pairs, target, identity, seen)
             smoothness = smoothness + losses.edge_aware_smoothness(disp, image) / 2**scale
             if self.config.objective == "lidar_semi":
                 lidar = lidar + self._lidar_term(depth, batch, poses)
@@ -202,6 +232,15 @@ class Objective(nn.Module):
             parts["lidar"] = lidar / count
             total = total + self.config.lidar_weight * parts["lidar"]
         return LossResult(total, {name: float(value.detach()) for name, value in parts.items()})
+
+    @staticmethod
+    def _photometric(
+        pairs: list[tuple[Tensor, Tensor | None]], target: Tensor, identity: Tensor | None, seen: Tensor | None
+    ) -> Tensor:
+        warped = [image for image, _ in pairs]
+        if seen is None:
+            return min_reprojection(warped, target, identity)
+        return min_reprojection(warped, target, identity, seen, [s for _, s in pairs if s is not None])
 
     def _lidar_term(self, depth: Tensor, batch: dict[str, Tensor], poses: list[Tensor]) -> Tensor:
         lidar_depth = batch["lidar_depth"]

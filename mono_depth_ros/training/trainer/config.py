@@ -72,8 +72,10 @@ class DataConfig:
     val_split: str = ""  # validation split file ('' = split)
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
+    image_is_rectified: bool = True  # rosbag: False for a raw image (undistorted with K + D, as the node's parameter)
     lidar_topic: str = ""  # rosbag: PointCloud2 (TF to the camera in the bag): LiDAR depth as target / sparse term
     lidar_max_age_s: float = 0.2  # rosbag: largest |scan stamp - image stamp| for a scan to pair with an image
+    lidar_motion_frame: str = ""  # rosbag: fixed frame (odom): scans moved to the image stamp through TF ('' = off)
     train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed
     val_seeds: tuple[int, ...] = (1001,)  # held-out streets for validation
     frames_per_clip: int = 40  # frames per drive

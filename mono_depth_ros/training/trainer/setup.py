@@ -62,8 +62,53 @@ def measured_training_focal(dataset: TrainData, samples: int = FOCAL_SAMPLES) ->
     return median_focal(cameras)
 
 
+def require_lidar(config: TrainConfig) -> None:
+    """Refuse ``loss.objective=lidar_semi`` on data without LiDAR: its checkpoint declares metres, but with no LiDAR
+    return the term is 0 and the network learns photometric depth at an arbitrary scale, which the node would then
+    publish as metres (a folder is checked for ``sparse_depth/`` files by :func:`require_folder_lidar`).
+
+    Raises:
+        ConfigError: a rosbag without ``data.lidar_topic``, synthetic drives with ``data.beams: 0``.
+    """
+    d = config.data
+    if config.loss.objective != "lidar_semi":
+        return
+    missing = ""
+    if d.kind == "rosbag" and not d.lidar_topic:
+        missing = "set data.lidar_topic (and data.cache_dir) to the bag's PointCloud2"
+    elif d.kind == "synthetic" and d.beams == 0:
+        missing = "set data.beams > 0"
+    if missing:
+        msg = (
+            f"loss.objective=lidar_semi on data.kind={d.kind} with no LiDAR: the run would learn depth at an arbitrary "
+            f"scale and save it as metres; {missing}, or use loss.objective=selfsup"
+        )
+        raise ConfigError(msg)
+
+
+def require_folder_lidar(config: TrainConfig, train: RecordedDepthDataset) -> None:
+    """:func:`require_lidar` for a folder: at least one training frame has a ``sparse_depth/`` file.
+
+    Raises:
+        ConfigError: none has.
+    """
+    records = getattr(train.samples, "records", None)
+    if config.loss.objective != "lidar_semi" or config.data.kind != "folder" or records is None:
+        return
+    if not any(record.sparse_depth is not None for record in records):
+        msg = (
+            f"loss.objective=lidar_semi on data.kind=folder with no LiDAR: {config.data.root} has no "
+            f"sparse_depth/<stem>.png | .npy for any training frame; add them, or use loss.objective=selfsup"
+        )
+        raise ConfigError(msg)
+
+
 def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
-    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`)."""
+    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`).
+
+    Raises:
+        ConfigError: see :func:`require_lidar`, and the recorded datasets' own refusals.
+    """
     d: DataConfig = config.data
     m = config.model
     if d.kind != "synthetic":
@@ -74,7 +119,11 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
                 f"for data.kind={d.kind}; got []"
             )
             raise ConfigError(msg)
-        return build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
+        require_lidar(config)
+        recorded = build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
+        require_folder_lidar(config, recorded[0])
+        return recorded
+    require_lidar(config)
     cache = d.cache_dir or None
 
     def clip(seed: int, frames: int, stereo: float) -> ClipSpec:

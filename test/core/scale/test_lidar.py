@@ -177,3 +177,60 @@ def test_empty_and_all_invalid_scans_give_no_points() -> None:
     for points in (np.zeros((0, 3), np.float32), np.zeros((5, 3), np.float32), np.full((5, 3), np.nan)):
         sparse = project_scan(LidarScan(points, CAM_FROM_LIDAR, 0), INTR)
         assert sparse.depth_m.size == 0 and sparse.stats.n_kept == 0 and sparse.stats.n_input == points.shape[0]
+
+
+def _reference_zbuffer_and_occlusion(
+    u: np.ndarray, v: np.ndarray, z: np.ndarray, intrinsics: PinholeIntrinsics, config: ProjectionConfig
+) -> np.ndarray:
+    """Which in-image points survive, written out directly: the nearest per pixel (a full-image z-buffer), then
+    dropped when a clearly closer z-buffer pixel lies in the window above and another in the window below."""
+    import cv2
+
+    zbuffer = np.full((intrinsics.height, intrinsics.width), np.inf, np.float32)
+    np.minimum.at(zbuffer, (v, u), z)
+    keep = z <= zbuffer[v, u]
+    half_u, half_v = config.window_px(intrinsics)
+    kernel = np.ones((half_v + 1, 2 * half_u + 1), np.uint8)
+    threshold = z - (np.float32(config.margin_m) + np.float32(config.margin_rel) * z)
+    occluded = np.ones(z.shape, bool)
+    for anchor in ((half_u, half_v), (half_u, 0)):
+        window = cv2.erode(zbuffer, kernel, anchor=anchor, borderType=cv2.BORDER_CONSTANT, borderValue=float("inf"))
+        occluded &= window[v, u] < threshold
+    return keep & ~occluded
+
+
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_kitti_scans_keep_the_points_of_the_direct_zbuffer_and_occlusion_test(
+    kitti_object_dir: Path, name: str
+) -> None:
+    """On real scans, at the camera's size and at a network's output size, the projection (a z-buffer cropped to the
+    points, gathers by index) keeps exactly the points of the test written out on the full image, with their
+    pixels, depths and scan indices, in scan order and with the documented dtypes."""
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = np.asfortranarray(load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3])
+    config = ProjectionConfig()
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125)):
+        unfiltered = project_scan(
+            LidarScan(points, calib.cam_from_velo, 0), intrinsics, ProjectionConfig(occlusion_filter=False)
+        )
+        unfiltered_all = unfiltered.stats.n_in_image
+        sparse = project_scan(LidarScan(points, calib.cam_from_velo, 0), intrinsics, config, buffers=ScratchBuffers())
+        assert sparse.stats.n_in_image == unfiltered_all > 10_000
+        # the pixel-homogeneous rows (K folded into the extrinsic), each a float32 multiply-add per axis in turn
+        rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
+        u_all, v_all, z_all = (points[:, 0] * r[0] + points[:, 1] * r[1] + points[:, 2] * r[2] + r[3] for r in rows)
+        assert unfiltered.index.size < unfiltered_all  # some points lose at a shared pixel
+        keep = _reference_zbuffer_and_occlusion(
+            unfiltered.u, unfiltered.v, unfiltered.depth_m, intrinsics, config
+        )  # on the winners: a loser never survives, a winner's fate depends on the z-buffer only
+        assert sparse.u.dtype == np.int32 and sparse.v.dtype == np.int32
+        assert sparse.depth_m.dtype == np.float32 and sparse.index.dtype == np.int64
+        np.testing.assert_array_equal(sparse.index, unfiltered.index[keep])
+        np.testing.assert_array_equal(sparse.u, unfiltered.u[keep])
+        np.testing.assert_array_equal(sparse.v, unfiltered.v[keep])
+        np.testing.assert_array_equal(sparse.depth_m, unfiltered.depth_m[keep])
+        assert np.all(np.diff(sparse.index) > 0)  # scan order
+        np.testing.assert_array_equal(sparse.depth_m, z_all[sparse.index])  # bit for bit
+        inverse = np.float32(1.0) / z_all[sparse.index]
+        np.testing.assert_array_equal(sparse.u, np.rint(u_all[sparse.index] * inverse))
+        np.testing.assert_array_equal(sparse.v, np.rint(v_all[sparse.index] * inverse))

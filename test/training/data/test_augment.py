@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -294,3 +295,42 @@ def test_crop_outside_the_image_is_rejected() -> None:
         crop(make_sample(), 30, 0, 20, 10)
     with pytest.raises(ShapeError):
         resize(make_sample(), 0, 10)
+
+
+def test_the_seen_mask_follows_crop_resize_and_flip() -> None:
+    """``seen`` (False on a raw camera's black fill) moves with the image; after a resize a pixel is seen only where
+    its whole footprint was (a pixel blended with fill is not), and a batch stacks it."""
+    seen = torch.ones(1, HEIGHT, WIDTH, dtype=torch.bool)
+    seen[0, :, :7] = False
+    sample = replace(make_sample(), seen=seen)
+    assert torch.equal(make_sample().seen, torch.ones(1, HEIGHT, WIDTH, dtype=torch.bool))  # default: all seen
+    assert torch.equal(crop(sample, 3, 2, 20, 10).seen, seen[:, 2:12, 3:23])
+    assert torch.equal(hflip(sample).seen, seen.flip(-1))
+    half = resize(sample, WIDTH // 2, HEIGHT // 2).seen
+    assert half.dtype == torch.bool and half.shape == (1, HEIGHT // 2, WIDTH // 2)
+    assert not half[0, :, :4].any() and half[0, :, 4:].all()  # column 3 blends fill column 6 with seen column 7
+    double = resize(sample, WIDTH * 2, HEIGHT * 2).seen
+    assert not double[0, :, :14].any() and double[0, :, 14:].all()
+    config = AugmentConfig(crop_width=32, crop_height=16, scale_range=(0.8, 1.3), jitter_probability=1.0)
+    augmented = TrainAugment(config, torch.Generator().manual_seed(9))(sample)
+    assert augmented.seen.shape == (1, 16, 32) and not augmented.seen.all()
+    batch = collate_samples([augmented, augmented])
+    assert batch.seen is not None and batch.seen.shape == (2, 1, 16, 32)
+    with pytest.raises(ShapeError, match="seen"):
+        replace(sample, seen=torch.ones(1, 3, 3, dtype=torch.bool))
+
+
+def test_a_lidar_depth_target_keeps_its_returns_when_shrunk() -> None:
+    """A depth target made of LiDAR returns (the bag export's depth/, kitti_raw's Velodyne ground truth): shrinking
+    it by sampling one pixel per block kept about one return in ten at 320 × 96; a block whose sampled pixel has no
+    return takes the nearest return in it, as the sparse depth does. A dense map shrinks as before."""
+    sample = make_sample(height=48, width=80)
+    lidar_target = replace(sample, depth=sample.sparse_depth.clone())
+    out = resize(lidar_target, 20, 12)
+    splat = resize_sparse_depth(sample.sparse_depth, 20, 12)
+    torch.testing.assert_close(torch.isfinite(out.depth), torch.isfinite(splat))
+    sampled = F.interpolate(lidar_target.depth[None], size=(12, 20), mode="nearest-exact")[0]
+    kept = torch.isfinite(sampled)
+    torch.testing.assert_close(out.depth[kept], sampled[kept])  # a sampled return stays what it was
+    dense = resize(sample, 20, 12).depth
+    torch.testing.assert_close(dense, F.interpolate(sample.depth[None], size=(12, 20), mode="nearest-exact")[0])

@@ -91,3 +91,19 @@ def test_camera_from_mapping_forms() -> None:
     assert camera_from_mapping({"K": [1, 0, 3, 0, 2, 4, 0, 0, 1]}, "x") == (1.0, 2.0, 3.0, 4.0)
     with pytest.raises(ConfigError, match="3×3"):
         camera_from_mapping({"K": [1, 2, 3]}, "x")
+
+
+def test_a_seen_mask_marks_the_black_fill(tmp_path: Path) -> None:
+    from mono_depth_ros.core.errors import DataFileError
+
+    root = make_folder(tmp_path / "f")
+    (root / "seen").mkdir()
+    mask = np.full((6, 10), 255, dtype=np.uint8)
+    mask[:, :2] = 0
+    cv2.imwrite(str(root / "seen" / "0001.png"), mask)
+    dataset = FolderDataset(root)
+    assert torch.equal(dataset[1].seen[0], torch.from_numpy(mask > 0))
+    assert bool(dataset[0].seen.all())  # no mask: every pixel seen
+    cv2.imwrite(str(root / "seen" / "0001.png"), mask[:, :5])
+    with pytest.raises(DataFileError, match=r"seen mask .*0001\.png is 5x6, the image is 10x6"):
+        dataset[1]

@@ -141,3 +141,18 @@ def test_lidar_projection_matches_the_object_calibration_path(kitti_object_dir: 
     assert 15_000 < valid.sum() < 25_000  # ~18-20k of ~120k returns land in the image
     assert np.nanmin(expected) > 1.0 and np.nanmax(expected) < 90.0
     assert valid[: height // 3].mean() < valid[height // 2 :].mean()  # the HDL-64 does not see the sky
+
+
+def test_depth_npz_and_singleton_axes(tmp_path: Path) -> None:
+    """Float metres in an .npz (its one array, or the one named ``depth``) and arrays saved as (1, H, W) / (H, W, 1)
+    as networks write them, read like a 2-D .npy (an .npz was read as a PNG and refused)."""
+    depth = np.array([[1.25, 0.0, -1.0], [np.inf, np.nan, 80.0]], dtype=np.float32)
+    expected = [[1.25, np.nan, np.nan], [np.nan, np.nan, 80.0]]
+    np.savez(tmp_path / "one.npz", pred=depth[None])
+    np.savez_compressed(tmp_path / "named.npz", rgb=np.zeros((2, 3, 3)), depth=depth[..., None])
+    np.save(tmp_path / "channel.npy", depth[None])
+    for name in ("one.npz", "named.npz", "channel.npy"):
+        np.testing.assert_allclose(load_depth_file(DepthFile(tmp_path / name)), expected, err_msg=name)
+    np.savez(tmp_path / "two.npz", a=depth, b=depth)
+    with pytest.raises(ShapeError, match=r"two\.npz.*\['a', 'b'\].*'depth'"):
+        load_depth_file(DepthFile(tmp_path / "two.npz"))

@@ -147,6 +147,28 @@ def test_a_message_compressed_bag_without_metadata_yaml_reads_as_it_indexes(tmp_
     torch.testing.assert_close(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0].rgb, expected)
 
 
+@pytest.mark.parametrize(("storage", "undefined_encoding"), [("mcap", "unknown"), ("sqlite3", "")])
+def test_a_bag_recorded_on_jazzy_trains_as_the_same_frames_recorded_on_humble(
+    tmp_path: Path, storage: str, undefined_encoding: str
+) -> None:
+    """Jazzy's recorder (support.record_on_jazzy): a vendor type stored without a definition, and (MCAP, fastwrite
+    preset) messages unchunked out of log-time order; the bag was refused ("truncated or corrupt")."""
+    from test.bag.support import record_on_jazzy
+
+    plain = write_bag(tmp_path / "plain", uniform_stamps(5))
+    jazzy = record_on_jazzy(plain, tmp_path / "jazzy", storage, undefined_encoding)
+    expected = RosbagSequenceDataset(plain, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1))
+    dataset = RosbagSequenceDataset(jazzy, "/cam/image", "/cam/camera_info", frame_offsets=(-1, 1), distro="jazzy")
+    assert dataset.targets == expected.targets == [1, 2, 3]
+    for index in (2, 0, 1):  # random access, as a shuffling DataLoader reads
+        got, want = dataset[index], expected[index]
+        torch.testing.assert_close(got.rgb, want.rgb)
+        torch.testing.assert_close(got.sources, want.sources)
+        torch.testing.assert_close(got.k, want.k)
+    dataset.close()
+    expected.close()
+
+
 def test_an_image_one_pixel_off_its_camera_info_trains_as_the_node_runs_it(tmp_path: Path) -> None:
     """image_proc's resize publishes width/height one pixel smaller than the image it makes; the node and the bag
     runner take such a bag (CameraModel.for_image), so training on it must not stop at the first item."""
@@ -156,3 +178,56 @@ def test_an_image_one_pixel_off_its_camera_info_trains_as_the_node_runs_it(tmp_p
     sample = dataset[0]
     assert sample.rgb.shape == (3, HEIGHT, WIDTH) and sample.k.tolist()[0] == [20.0, 0.0, 7.25]
     dataset.close()
+
+
+def test_a_bag_with_only_the_compressed_topic_is_read_through_its_raw_name(tmp_path: Path) -> None:
+    """As ``mono-depth bag``, distillation and the LiDAR export read ``<image_topic>/compressed`` when the bag has
+    only that (a robot records compressed images): the default ``data.image_topic`` works without LiDAR too."""
+    compressed = write_bag(tmp_path / "c", uniform_stamps(3), compressed=True)
+    dataset = RosbagSequenceDataset(compressed, "/cam/image", "/cam/camera_info")
+    assert dataset.image_topic == "/cam/image/compressed"
+    expected = torch.from_numpy(frame_pixels(1).transpose(2, 0, 1).copy()).float() / 255
+    torch.testing.assert_close(dataset[0].rgb, expected)
+    with pytest.raises(BagError, match="/cam/other is missing"):
+        RosbagSequenceDataset(compressed, "/cam/other", "/cam/camera_info")
+
+
+def test_a_raw_cameras_black_fill_is_marked_unseen(tmp_path: Path) -> None:
+    """A raw camera whose P is wider than K: the undistorted frames have black fill, which ``seen`` marks (the
+    photometric loss then ignores it); a rectified image is all seen."""
+    wide = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0), p=P * np.array([[0.6], [0.6], [1.0]]))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[wide])
+    expected = wide.seen_mask()
+    assert expected is not None and not expected.all()
+    sample = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)[0]
+    assert torch.equal(sample.seen[0], torch.from_numpy(expected))
+    rectified = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")[0]
+    assert bool(rectified.seen.all())
+
+
+def test_a_raw_topic_with_distortion_read_as_rectified_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As the node and the bag runner warn: an ``image_raw``-like topic whose camera_info has distortion, read with
+    ``image_is_rectified`` true (the default), trains on distorted pixels as if P described them."""
+    distorted = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[distorted])
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")
+    assert "image_is_rectified=true uses it as the rectified image" in caplog.text
+    assert "data.image_is_rectified: false" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
+        RosbagSequenceDataset(write_bag(tmp_path / "plain", uniform_stamps(3)), "/cam/image", "/cam/camera_info")
+    assert "image_is_rectified" not in caplog.text
+
+
+def test_a_raw_cameras_distortion_changing_within_the_bag_is_refused(tmp_path: Path) -> None:
+    """Raw images are undistorted with the first camera_info's K + D: another D (same P) later in the bag would be
+    undistorted wrongly, so it is refused as a change of P is; a rectified image reads P alone."""
+    first, second = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0)), camera(d=(-0.1, 0.02, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[first, second])
+    with pytest.raises(CalibrationError, match="changes within the bag"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
+    assert len(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")) == 1

@@ -158,6 +158,8 @@ def test_labels_cached_without_lidar_are_not_reused_once_a_lidar_topic_is_given(
     names = {plain.name, with_lidar.name, later_scans.name, moved.name, raw.name}
     assert len(names) == 5
     assert with_lidar.name == BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC).name  # stable
+    # raw labels cached before the black fill was masked (label and LiDAR on fill pixels) are labelled again
+    assert raw.name != source_name(bag, f"{IMAGE_TOPIC}|raw")
 
 
 def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
@@ -165,3 +167,31 @@ def test_source_names_are_stable_and_distinct(tmp_path: Path) -> None:
     assert source_name(tmp_path / "a") != source_name(tmp_path / "b")
     assert source_name(tmp_path / "a", "/cam") != source_name(tmp_path / "a", "/other")
     assert source_name(tmp_path / "my bag!").startswith("my_bag-")
+
+
+def test_a_folders_seen_masks_keep_labels_off_its_black_fill(tmp_path: Path) -> None:
+    """A folder of undistorted frames with ``seen/`` masks (the training folder layout): the fill is no label."""
+    import cv2
+
+    clip = synthetic_clip(frames=2)
+    root = write_folder(tmp_path / "f", clip, sparse=True)
+    (root / "seen").mkdir()
+    mask = np.full(clip.rgb[0].shape[:2], 255, dtype=np.uint8)
+    mask[:, :10] = 0
+    cv2.imwrite(str(root / "seen" / "0001.png"), mask)
+    frames = list(FolderSource(root).frames())
+    assert frames[0].seen is None
+    assert frames[1].seen is not None and np.array_equal(frames[1].seen, mask > 0)
+
+
+def test_a_distorted_raw_topic_read_as_rectified_is_counted(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The labeller (and the training LiDAR export) says so once, as the node warns: a raw camera labelled with
+    ``image_is_rectified`` true is labelled on distorted pixels."""
+    from test.raw_kitti_bag import raw_frames, write_raw_bag
+
+    bag = tmp_path / "raw"
+    write_raw_bag(bag, raw_frames(load_kitti_frames(kitti_object_dir, ("000001", "000002")), "plumb_bob", (96, 48)))
+    source = BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC)
+    assert source.problems.counts["camera: distortion ignored"] == 1
+    assert "data.image_is_rectified: false" in source.problems.examples["camera: distortion ignored"]
+    assert not BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, image_is_rectified=False).problems.counts

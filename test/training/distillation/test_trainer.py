@@ -96,3 +96,29 @@ def test_resume_past_run_steps_is_refused_and_writes_nothing(setup: tuple[Path, 
     with pytest.raises(ConfigError, match=r"past run\.steps=1"):
         distill(fewer, resume="auto")
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == written
+
+
+def test_labels_cached_larger_than_the_input_reach_the_student_as_the_node_resizes(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """``data.label_height`` / ``label_width`` above the student's input: each batch is shrunk to the input as the
+    node's preprocess shrinks a camera image (antialiased), not by plain bilinear sampling (aliased)."""
+    from mono_depth_ros.models.preprocess import preprocess
+
+    _, teacher, folder = setup
+    data = {"folders": [str(folder)], "label_height": 96, "label_width": 192}
+    config = tiny_config(tmp_path, teacher, data=data)
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    item = trainer.dataset[0]
+    batch = {key: value[None] for key, value in item.items()}
+    fed = trainer._to_input_size(batch)["rgb"]
+    hw = (trainer.spec.input.height, trainer.spec.input.width)
+    assert hw[0] < 96 and hw[1] < 192
+    rgb_u8 = (item["rgb"] * 255).round().to(torch.uint8)[None]
+    node = preprocess(rgb_u8, hw, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    torch.testing.assert_close(fed, node, atol=1.0 / 255, rtol=0)
+    lidar = torch.full((1, 1, 96, 192), float("nan"))
+    lidar[0, 0, 0::3, 0::3] = 7.0  # a return in every 3 x 3 block, never on the pixel nearest-exact samples
+    shrunk = trainer._to_input_size({**batch, "lidar_depth": lidar})["lidar_depth"]
+    assert bool(torch.isfinite(shrunk).all())  # every return kept (sampling one pixel per block kept none)

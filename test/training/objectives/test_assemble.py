@@ -199,3 +199,33 @@ def test_selfsup_loss_equals_a_transcription_of_monodepth2() -> None:
     config = LossConfig(objective="selfsup", automask=False, pose_source="ground_truth")
     ours = Objective(config, 0.1, 100.0, MEAN, STD)(UNetOutput(torch.ones(2, 1, 32, 64), disparities), batch).total
     assert float(ours) == pytest.approx(float(_monodepth2_selfsup_loss(batch, disparities)), rel=1e-5)
+
+
+@pytest.mark.parametrize("resolution", ["full", "pyramid"])
+def test_the_photometric_loss_ignores_a_raw_cameras_black_fill(resolution: str) -> None:
+    """``seen`` (a raw camera's undistortion: False on its black fill, where the node publishes no depth): no
+    photometric error there, and none where the warp samples the source's fill (the same pixels of every frame of
+    one camera); an all-True ``seen`` is the plain loss."""
+    config = LossConfig(
+        objective="selfsup",
+        scales=2,
+        pose_source="ground_truth",
+        photometric_resolution=resolution,
+        smoothness_weight=0.0,  # the photometric term alone (smoothness is not masked)
+    )
+    objective = Objective(config, 1.0, 100.0, MEAN, STD)
+    batch = _batch()
+    batch["pose_known"][:] = True
+    plain_output = _output()
+    plain = objective(plain_output, batch)
+    batch["seen"] = torch.ones(2, 1, 32, 64, dtype=torch.bool)
+    torch.testing.assert_close(objective(_output(), batch).total, plain.total)
+    seen = torch.ones(2, 1, 32, 64, dtype=torch.bool)
+    seen[..., :, :12] = False  # a fill band at the left, as a rectification turn leaves it
+    batch["seen"] = seen
+    output = _output()
+    masked = objective(output, batch)
+    (grad,) = torch.autograd.grad(masked.total, output.disparities[0])
+    assert float(grad[..., :, :10].abs().max()) == 0.0  # the fill teaches nothing (col 11 is in seen pixels' SSIM)
+    assert float(grad[..., :, 20:].abs().mean()) > 0.0
+    assert masked.parts["photometric"] != pytest.approx(plain.parts["photometric"])

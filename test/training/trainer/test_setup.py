@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +86,35 @@ def test_the_training_camera_is_measured_as_the_network_sees_it(tmp_path: Path) 
     assert recorded.data.scale_range != (1.0, 1.0)  # zoomed in training, not in the record
     expected = (INTRINSICS.fx / INTRINSICS.width, INTRINSICS.fy / INTRINSICS.height)
     assert measured_training_focal(train) == pytest.approx(expected, rel=1e-6)
+
+
+def test_lidar_semi_without_any_lidar_is_refused(tmp_path: Path) -> None:
+    """lidar_semi writes a metric checkpoint; without a LiDAR return in the data it learns photometric depth at an
+    arbitrary scale that the node would then publish as metres: refused, naming the missing LiDAR, as supervised
+    training without a depth target is."""
+    write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=3)
+    bag = str(tmp_path / "bag")
+    rosbag = tiny_config(tmp_path, tmp_path / "clips", "lidar_semi", data__kind="rosbag", data__root=bag)
+    with pytest.raises(ConfigError, match=r"lidar_semi.*no LiDAR.*data\.lidar_topic"):
+        build_datasets(rosbag)
+    with pytest.raises(ConfigError, match=r"lidar_semi.*no LiDAR.*data\.beams"):
+        build_datasets(tiny_config(tmp_path, tmp_path / "clips", "lidar_semi", data__beams=0))
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    for index in range(3):
+        cv2.imwrite(str(folder / "rgb" / f"{index}.png"), np.zeros((8, 16, 3), dtype=np.uint8))
+    (folder / "intrinsics.yaml").write_text("fx: 10\nfy: 10\ncx: 7.5\ncy: 3.5\n")
+    config = tiny_config(tmp_path, tmp_path / "clips", "lidar_semi", data__kind="folder", data__root=str(folder))
+    with pytest.raises(ConfigError, match=r"lidar_semi.*no LiDAR.*sparse_depth"):
+        build_datasets(config)
+    with_lidar = tiny_config(
+        tmp_path,
+        tmp_path / "clips",
+        "lidar_semi",
+        data__kind="rosbag",
+        data__root=str(tmp_path / "bag"),
+        data__lidar_topic="/lidar/points",
+        data__cache_dir=str(tmp_path / "cache"),
+    )
+    train, _ = build_datasets(with_lidar)
+    assert len(train) == 1

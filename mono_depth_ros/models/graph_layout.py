@@ -1,0 +1,156 @@
+"""The image input of a model made elsewhere, read from its declared shape, and its output as (B, 1, H, W).
+
+Community ONNX exports take the image as ``(B, 3, H, W)`` (PyTorch), ``(B, H, W, 3)`` (TensorFlow / tf2onnx), or
+either without the batch axis; any of H, W (and the batch) may be fixed integers or free (a name, or None).
+:func:`image_input` tells the layout from the position of the 3, and :meth:`ImageInput.arrange` puts the engine's
+(B, 3, H, W) batch into it. The depth output comes back as (B, 1, H, W), (B, H, W), (B, H, W, 1), or, for a batch of
+one, (H, W) / (H, W, 1): :func:`as_b1hw` lifts each to (B, 1, H, W).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor
+
+from mono_depth_ros.core.errors import CheckpointError
+
+LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
+"""Image input layouts a graph may take (N: batch, C: the three RGB channels)."""
+
+
+def _is_three(size: Any) -> bool:
+    return size in (3, "3") and not isinstance(size, bool)
+
+
+def _fixed(size: Any) -> int | None:
+    """A declared axis size: an int when fixed, None when free (a symbolic name, None, or a non-positive int)."""
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image input: its name, layout and fixed sizes.
+
+    Attributes:
+        name: the graph input's name.
+        layout: one of :data:`LAYOUTS`.
+        height, width: fixed size in pixels, or None when the graph takes any.
+        batch: fixed batch size, or None (free, or no batch axis).
+    """
+
+    name: str
+    layout: str
+    height: int | None = None
+    width: int | None = None
+    batch: int | None = None
+
+    @property
+    def fixed_hw(self) -> tuple[int, int] | None:
+        """(height, width) when both are fixed, else None."""
+        return (self.height, self.width) if self.height is not None and self.width is not None else None
+
+    def arrange(self, batch: Tensor) -> Tensor:
+        """The engine's (B, 3, H, W) batch in this layout (a view; a layout without a batch axis takes B = 1)."""
+        if self.layout == "NHWC":
+            return batch.permute(0, 2, 3, 1)
+        if self.layout == "CHW":
+            return batch[0]
+        if self.layout == "HWC":
+            return batch[0].permute(1, 2, 0)
+        return batch
+
+    def size_problem(self, height: int, width: int, keep_aspect: bool) -> str | None:
+        """Why a spec resizing to ``height`` x ``width`` (``keep_aspect``: short side ``height``, any long side)
+        cannot feed this input, with the remedy; None when it can (a fully fixed input always can: the engine
+        then runs at the graph's size)."""
+        if self.fixed_hw is not None:
+            return None
+        sides = (("height", self.height, height), ("width", self.width, width))
+        fixed = [(name, size, asked) for name, size, asked in sides if size is not None]
+        if not fixed:
+            return None
+        name, size, asked = fixed[0]
+        if not keep_aspect and asked == size:
+            return None
+        example = f"{size}xW" if name == "height" else f"Hx{size}"
+        resize = "resizing keeping aspect" if keep_aspect else f"at {height}x{width}"
+        return (
+            f"the graph takes a fixed {name} {size} and any {'width' if name == 'height' else 'height'}, but the "
+            f"spec runs it {resize}; write the spec with --input-size {example} and without --keep-aspect"
+        )
+
+
+def image_input(name: str, shape: list[Any] | None, what: str) -> ImageInput:
+    """The layout and fixed sizes of an image input declared with ``shape`` (ONNX Runtime's ``NodeArg.shape``).
+
+    Rank 4: ``(B, 3, H, W)``, else ``(B, H, W, 3)``, else ``(B, C, H, W)`` with a free C. Rank 3: ``(3, H, W)`` or
+    ``(H, W, 3)``.
+
+    Raises:
+        CheckpointError: another rank, no axis of three channels, or a fixed batch other than 1; ``what`` names
+            the model in the message.
+    """
+    dims = list(shape or [])
+    if len(dims) == 4:
+        if _is_three(dims[1]) or (_fixed(dims[1]) is None and not _is_three(dims[3])):
+            layout, height, width = "NCHW", dims[2], dims[3]
+        elif _is_three(dims[3]):
+            layout, height, width = "NHWC", dims[1], dims[2]
+        else:
+            layout = ""
+    elif len(dims) == 3 and (_is_three(dims[0]) or _is_three(dims[2])):
+        layout = "CHW" if _is_three(dims[0]) else "HWC"
+        height, width = (dims[1], dims[2]) if layout == "CHW" else (dims[0], dims[1])
+    else:
+        layout = ""
+    if not layout:
+        msg = (
+            f"{what} input {name!r} of shape {dims} is not an RGB image: expected (B, 3, H, W), (B, H, W, 3), "
+            f"(3, H, W) or (H, W, 3); re-export the model with one RGB image input"
+        )
+        raise CheckpointError(msg)
+    batch = _fixed(dims[0]) if len(dims) == 4 else None
+    if batch is not None and batch != 1:
+        msg = f"{what} input {name!r} has a fixed batch of {batch} ({dims}); re-export it with batch 1 or a free batch"
+        raise CheckpointError(msg)
+    return ImageInput(name, layout, _fixed(height), _fixed(width), batch)
+
+
+def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
+    """A depth output as float32 (B, 1, H, W): (B, H, W) and (B, H, W, 1) are lifted, and for a batch of one also
+    (H, W) and (H, W, 1) (graphs that squeeze the unit axes, or take no batch axis). A view when it already is
+    float32 (B, 1, H, W) or (B, H, W); other shapes are returned as they are, for the caller to refuse."""
+    result = output.float()
+    if result.ndim == 2 and batch_size == 1:
+        return result[None, None]
+    if result.ndim == 3 and batch_size == 1 and result.shape[0] != 1 and result.shape[2] == 1:  # (H, W, 1)
+        return result.permute(2, 0, 1)[None].contiguous()
+    if result.ndim == 3:
+        return result.unsqueeze(1)
+    if result.ndim == 4 and result.shape[1] != 1 and result.shape[3] == 1:  # (B, H, W, 1)
+        return result.permute(0, 3, 1, 2).contiguous()
+    return result
+
+
+def _error_detail(err: BaseException) -> str:
+    """The line that says what went wrong: the last one of a TorchScript interpreter traceback (the original
+    error), else the whole message on one line (ONNX Runtime's name the node and the shapes), at most 400 chars."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    detail = lines[-1] if "Traceback of TorchScript" in str(err) else " ".join(lines)
+    return detail if len(detail) <= 400 else detail[:397] + "..."
+
+
+def failed_run(what: str, shape: tuple[int, ...], err: BaseException) -> CheckpointError:
+    """The error for a model made elsewhere that failed to run on an input of ``shape`` (the engine's (B, 3, H, W)):
+    most often a graph exported or traced at one size run at another, or a side its strides do not divide."""
+    msg = (
+        f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); write its spec for the input it takes: "
+        f"`mono-depth spec MODEL --input-size HxW` at the size it was made for, without --keep-aspect (a model "
+        f"exported or traced at one size often runs at that size only), or with --keep-aspect the --multiple-of its "
+        f"network needs (14 for ViT patches, 32 for most CNNs)"
+    )
+    return CheckpointError(msg)

@@ -1,0 +1,104 @@
+"""Tests for models/graph_layout.py: the image input layouts of models made elsewhere, and their outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, failed_run, image_input
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout", "hw", "batch"),
+    [
+        ([1, 3, 518, 518], "NCHW", (518, 518), 1),  # Depth Anything (fabio-sim), MiDaS small
+        (["batch", 3, "height", "width"], "NCHW", None, None),
+        ([None, "C", "H", "W"], "NCHW", None, None),  # every axis free: PyTorch's layout
+        ([1, 256, 256, 3], "NHWC", (256, 256), 1),  # tf2onnx
+        (["unk__1", "unk__2", 640, 3], "NHWC", None, None),  # free height, fixed width
+        ([3, 384, 384], "CHW", (384, 384), None),
+        (["h", "w", 3], "HWC", None, None),
+    ],
+)
+def test_the_layout_and_fixed_sizes_come_from_the_declared_shape(
+    shape: list[object], layout: str, hw: tuple[int, int] | None, batch: int | None
+) -> None:
+    found = image_input("image", shape, "model.onnx")
+    assert (found.layout, found.fixed_hw, found.batch) == (layout, hw, batch)
+
+
+def test_partly_fixed_sizes_are_kept_per_side() -> None:
+    found = image_input("x", ["unk__1", "unk__2", 640, 3], "m")
+    assert (found.height, found.width) == (None, 640)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ([1, 1, 64, 64], r"not an RGB image: expected \(B, 3, H, W\)"),  # grey
+        ([1, 3, 64], r"not an RGB image"),
+        ([2, 3, 64, 64], r"fixed batch of 2 .* re-export it with batch 1"),
+        (None, r"shape \[\] is not an RGB image"),
+    ],
+)
+def test_other_inputs_are_refused_with_what_to_re_export(shape: list[object] | None, match: str) -> None:
+    with pytest.raises(CheckpointError, match=match):
+        image_input("x", shape, "model.onnx")
+
+
+@pytest.mark.parametrize(
+    ("layout", "to_graph"),
+    [
+        ("NCHW", lambda b: b),
+        ("NHWC", lambda b: b.permute(0, 2, 3, 1)),
+        ("CHW", lambda b: b[0]),
+        ("HWC", lambda b: b[0].permute(1, 2, 0)),
+    ],
+)
+def test_arrange_puts_the_engines_batch_in_the_graphs_layout(layout: str, to_graph: Any) -> None:
+    batch = torch.arange(3 * 4 * 5, dtype=torch.float32).reshape(1, 3, 4, 5)
+    arranged = ImageInput("x", layout).arrange(batch)
+    assert arranged.shape == to_graph(batch).shape and arranged.ndim == (4 if layout.startswith("N") else 3)
+    torch.testing.assert_close(arranged, to_graph(batch))
+
+
+def test_size_problem_names_the_fixed_side_and_the_size_to_give() -> None:
+    fixed_height = ImageInput("x", "NCHW", height=28)
+    assert fixed_height.size_problem(28, 84, keep_aspect=False) is None
+    assert "--input-size 28xW and without --keep-aspect" in str(fixed_height.size_problem(28, 84, keep_aspect=True))
+    assert "fixed height 28" in str(fixed_height.size_problem(32, 84, keep_aspect=False))
+    fixed_width = ImageInput("x", "NCHW", width=640)
+    assert "--input-size Hx640" in str(fixed_width.size_problem(192, 600, keep_aspect=False))
+    assert ImageInput("x", "NCHW", 56, 56).size_problem(10, 10, keep_aspect=True) is None  # runs at its own size
+    assert ImageInput("x", "NCHW").size_problem(10, 10, keep_aspect=True) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 4, 5), (1, 4, 5), (4, 5), (1, 4, 5, 1), (4, 5, 1)])
+def test_outputs_are_lifted_to_b1hw(shape: tuple[int, ...]) -> None:
+    values = torch.arange(20, dtype=torch.float16).reshape(shape)
+    lifted = as_b1hw(values, batch_size=1)
+    assert lifted.shape == (1, 1, 4, 5) and lifted.dtype == torch.float32
+    torch.testing.assert_close(lifted.flatten(), torch.arange(20, dtype=torch.float32))
+
+
+def test_a_batch_keeps_its_axis_and_other_shapes_are_left_for_the_caller() -> None:
+    assert as_b1hw(torch.zeros(2, 4, 5), batch_size=2).shape == (2, 1, 4, 5)
+    assert as_b1hw(torch.zeros(2, 4, 5, 1), batch_size=2).shape == (2, 1, 4, 5)
+    assert as_b1hw(torch.zeros(1, 2, 4, 5), batch_size=1).shape == (1, 2, 4, 5)  # two channels: refused upstream
+
+
+def test_failed_run_keeps_the_line_that_says_what_went_wrong() -> None:
+    script = RuntimeError(
+        "The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript, serialized code:\n"
+        "  File ..., line 8\n\nRuntimeError: shape '[1, 2304]' is invalid for input of size 1764\n"
+    )
+    error = failed_run("TorchScript model m.pt", (1, 3, 42, 42), script)
+    assert "failed on a (1, 3, 42, 42) input (RuntimeError: shape '[1, 2304]' is invalid" in str(error)
+    assert "interpreter" not in str(error) and "--multiple-of" in str(error)
+    ort = RuntimeError("Non-zero status code returned while running Reshape node.\n Input shape:{1,48,96}")
+    assert "(Non-zero status code returned while running Reshape node. Input shape:{1,48,96})" in str(
+        failed_run("ONNX model m.onnx", (1, 3, 48, 96), ort)
+    )
