@@ -119,6 +119,13 @@ class TfBuffer:
         self._static: dict[str, _Edge] = {}
         self._dynamic: dict[str, _Edge] = {}
 
+    def sharing_static(self) -> TfBuffer:
+        """A new buffer without dynamic transforms that shares this one's static transforms (a later pass of a bag
+        whose clock went back: ``/tf_static`` recorded once holds in every pass)."""
+        other = TfBuffer()
+        other._static = self._static
+        return other
+
     @property
     def frames(self) -> set[str]:
         """Every frame id named by a stored transform (parents and children)."""

@@ -264,3 +264,18 @@ def test_a_long_tf_history_is_stored_compactly_and_looked_up_exactly() -> None:
     tf.set_transform(RigidTransform(np.eye(3), np.array([-1.0, 0.0, 0.0]), "map", "l3"), 43, static=False)
     assert tf.lookup("map", "l3", 43).translation.tolist() == [-1.0, 0.0, 0.0]  # a repeated stamp replaces
     assert len(tf) == samples and "map" in tf.frames
+
+
+def test_a_buffer_sharing_static_sees_the_statics_but_not_the_dynamic_transforms() -> None:
+    first = TfBuffer()
+    extrinsic = RigidTransform(np.eye(3), np.array([0.0, 0.1, 0.0]), "camera", "lidar")
+    odom = RigidTransform(np.eye(3), np.array([5.0, 0.0, 0.0]), "odom", "camera")
+    first.set_transform(extrinsic, 0, static=True)
+    first.set_transform(odom, 10, static=False)
+    later = first.sharing_static()
+    assert later.lookup("camera", "lidar", 10).translation == pytest.approx([0.0, 0.1, 0.0])
+    assert not later.can_transform("odom", "camera", 10)
+    later.set_transform(RigidTransform(np.eye(3), np.array([9.0, 0.0, 0.0]), "odom", "camera"), 10, static=False)
+    assert first.lookup("odom", "camera", 10).translation[0] == pytest.approx(5.0)  # each keeps its own
+    first.set_transform(RigidTransform(np.eye(3), np.array([0.0, 0.2, 0.0]), "camera", "lidar"), 20, static=True)
+    assert later.lookup("camera", "lidar", 30).translation[1] == pytest.approx(0.2)  # one static set for both
