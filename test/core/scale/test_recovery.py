@@ -237,3 +237,18 @@ def test_out_of_order_frames_keep_their_lidar_fit_and_a_far_anchor_is_not_used()
     assert held.mode is not ScaleMode.LAST_GOOD, held.reason
     assert "scale is 0.7 s ahead of this frame (hold" in held.reason, held.reason
     assert "-0." not in stale.reason + held.reason  # was "-0.70 s old"
+
+
+def test_a_model_scale_that_drifts_fast_keeps_being_fitted_to_the_lidar() -> None:
+    """A depth_up_to_scale model whose scale grows 8 % per frame (a zoom, a model re-normalising over a scene change)
+    with a good scan every frame: the published depth follows the LiDAR. Before, three rejections 16 % apart never
+    counted as a change, so the filter rejected every frame: 'last_good' at the frame-2 scale, then ground plane."""
+    recovery = _recovery()
+    kind, errors, modes = OutputKind.DEPTH_UP_TO_SCALE, [], []
+    for i in range(30):
+        stamp = i * FRAME_PERIOD_NS
+        result = recovery.update(DEPTH / (3.0 * 1.08**i), kind, stamp, SEQUENCE_INTRINSICS, _scan(DEPTH, stamp))
+        errors.append(float(np.nanmedian(np.abs(np.log(result.depth_m / DEPTH)))))
+        modes.append(result.mode)
+    assert modes.count(ScaleMode.LIDAR) >= 15 and ScaleMode.GROUND_PLANE not in modes, modes
+    assert max(errors[-10:]) < 4 * math.log(1.08), errors  # a held scale lags at most a few frames (was 26 behind)
