@@ -19,8 +19,9 @@ Per frame, in order, the first source that works is used and reported as the res
    A ``metric`` model skips it and is passed through uncorrected (mode ``none``, health ``degraded``).
 4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
 
-Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks, ``lost`` for
-4 as a fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
+Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks (and for a
+ground-plane scale held from an earlier frame, or gated out, with ``scale.mode=ground_plane``), ``lost`` for 4 as a
+fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
 """
 
 from __future__ import annotations
@@ -364,9 +365,9 @@ class ScaleRecovery:
         health = Health.OK if primary else Health.DEGRADED
         try:
             fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
-        except ScaleRecoveryError as err:
+        except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
             frame.reasons.append(f"ground plane: {err}")
-            fit = None
+            fit, health = None, Health.DEGRADED
         if frame.kind is OutputKind.RELATIVE_INVERSE:
             if fit is None:
                 return None

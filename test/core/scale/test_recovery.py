@@ -252,3 +252,19 @@ def test_a_model_scale_that_drifts_fast_keeps_being_fitted_to_the_lidar() -> Non
         modes.append(result.mode)
     assert modes.count(ScaleMode.LIDAR) >= 15 and ScaleMode.GROUND_PLANE not in modes, modes
     assert max(errors[-10:]) < 4 * math.log(1.08), errors  # a held scale lags at most a few frames (was 26 behind)
+
+
+def test_a_ground_plane_scale_held_through_a_frame_without_ground_is_degraded() -> None:
+    """scale.mode=ground_plane, then a wall fills the view (no ground in the prediction): the earlier ground scale is
+    held, which is a fallback like LiDAR's last_good: degraded with its age and the reason. It was reported ``ok``, so
+    /diagnostics stayed OK and the bag summary (which lists the reasons of frames that are not ok) never said why."""
+    recovery = _recovery(mode="ground_plane")
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    seen = recovery.update(DEPTH / 4.0, kind, 0, SEQUENCE_INTRINSICS)
+    assert (seen.mode, seen.health, seen.reason) == (ScaleMode.GROUND_PLANE, Health.OK, "")
+    wall = np.full_like(DEPTH, 2.0 / 4.0)  # a wall 2 m in front of the camera
+    held = recovery.update(wall, kind, FRAME_PERIOD_NS, SEQUENCE_INTRINSICS)
+    assert (held.mode, held.health, held.age_ns) == (ScaleMode.GROUND_PLANE, Health.DEGRADED, FRAME_PERIOD_NS)
+    assert held.scale == pytest.approx(seen.scale) and held.reason.startswith("ground plane: no ground plane")
+    again = recovery.update(DEPTH / 4.0, kind, 2 * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS)
+    assert (again.health, again.age_ns) == (Health.OK, 0)
