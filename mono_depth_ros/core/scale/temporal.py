@@ -36,7 +36,8 @@ class FilterConfig:
         initial_sigma_floor: smallest 1σ right after (re-)initialisation.
         gate_sigma: innovation gate in standard deviations.
         reinit_after: consecutive rejected, mutually consistent measurements that restart the filter.
-        reinit_spread: largest max-min spread (log) of those measurements to count as consistent.
+        reinit_spread: largest max-min spread (log) of those measurements to count as consistent (a step), or
+            largest step between consecutive ones that all move one way on one side of the estimate (a trend).
     """
 
     process_noise_per_s: float = 1e-3
