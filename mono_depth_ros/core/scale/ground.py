@@ -114,9 +114,10 @@ def _plane_samples(
     low, high = config.range_m
     in_range = (prior_inverse > 1.0 / high) & (prior_inverse < 1.0 / low)
     sampled = np.asarray(prediction, dtype=np.float64)[:: config.stride_px, :: config.stride_px]
+    relative = kind is OutputKind.RELATIVE_INVERSE
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = 1.0 / sampled if kind is not OutputKind.RELATIVE_INVERSE else sampled
-        ok = in_range & np.isfinite(q) & (q > 0)
+        q = sampled if relative else 1.0 / sampled
+        ok = in_range & np.isfinite(q) & (relative | (q > 0))  # a disparity is affine: any sign (as the LiDAR fit)
     xx = np.broadcast_to(x[None, :], ok.shape)[ok]
     yy = np.broadcast_to(y[:, None], ok.shape)[ok]
     return xx, yy, q[ok], prior_inverse[ok]

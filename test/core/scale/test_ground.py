@@ -96,3 +96,14 @@ def test_a_small_robot_uses_its_near_floor_and_tolerates_a_pitch_error(pitch_err
     assert abs(fit.scale / 7.0 - 1.0) < 0.07, fit
     assert GroundPlaneConfig(camera_height_m=1.65).range_m == (2.0, 30.0)  # car cameras: unchanged
     assert GroundPlaneConfig(camera_height_m=0.3, min_range_m=1.0, max_range_m=9.0).range_m == (1.0, 9.0)
+
+
+def test_a_disparity_below_zero_on_the_ground_still_gives_scale_and_shift() -> None:
+    """relative_inverse is affine in inverse depth, so a model may output negative values (a zero-centred
+    normalisation) where the ground is; the LiDAR fit takes them, the ground plane kept only positive ones: half
+    the samples at a shift of 0.05 / m, and with every ground value negative '0 valid prediction samples'."""
+    disparity = (1.0 / DEPTH - 0.2) / 0.05  # negative everywhere
+    fit = ground_plane_fit(disparity, OutputKind.RELATIVE_INVERSE, SEQUENCE_INTRINSICS, CONFIG)
+    assert fit.scale == pytest.approx(0.05, rel=1e-3) and fit.shift == pytest.approx(0.2, rel=1e-3)
+    positive = ground_plane_fit((1.0 / DEPTH) / 0.05, OutputKind.RELATIVE_INVERSE, SEQUENCE_INTRINSICS, CONFIG)
+    assert fit.n_points == positive.n_points  # the same ground samples whatever the output's offset
