@@ -293,3 +293,35 @@ def test_disparity_declared_as_depth_is_not_published_as_metric_on_real_kitti_fr
         assert (right.mode, right.health) == (ScaleMode.LIDAR, Health.OK)
         lidar = np.isfinite(frame.lidar_depth_m)
         assert np.median(np.abs(right.depth_m[lidar] / frame.lidar_depth_m[lidar] - 1.0)) < 0.01
+
+
+def test_a_relative_model_on_the_ground_plane_bridges_a_frame_without_ground() -> None:
+    """scale.mode=ground_plane, a relative_inverse model (re-normalised every frame: another scale and shift) on a car
+    camera (1.65 m, pitched 5° down) in the synthetic street; in the next frame, 1 m further, a person 1.5 m in front
+    hides the ground the prior looks at. That frame's disparity is anchored to the last ground-scaled metric depth,
+    as a LiDAR-scaled one would be (last_good, degraded). It fell through to the fixed map at once: health lost,
+    1 / disparity published as metres (median error 91 %), /diagnostics ERROR; now 0.5 %."""
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.synthetic import SensorRig, drive_poses
+    from mono_depth_ros.core.synthetic_world import SyntheticWorld
+
+    world = SyntheticWorld(3)
+    rig = SensorRig(camera_height_m=1.65, camera_pitch_rad=math.radians(5.0))
+    intr = PinholeIntrinsics(100.0, 100.0, 79.5, 59.5, width=160, height=120)
+    first, second = (
+        world.render(pose @ rig.base_from_cam, intr).depth_m for pose in drive_poses(world.road, 2, 10, 10)
+    )
+    ground = GroundPlaneConfig(camera_height_m=1.65, pitch_rad=math.radians(5.0), stride_px=4)
+    recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=ground))
+    kind = OutputKind.RELATIVE_INVERSE
+    seen = recovery.update((1.0 / first - 0.01) / 0.05, kind, 0, intr)
+    assert (seen.mode, seen.health) == (ScaleMode.GROUND_PLANE, Health.OK)
+    person = second.copy()
+    person[50:, 20:140] = 1.5
+    hidden = recovery.update((1.0 / person - 0.02) / 0.08, kind, FRAME_PERIOD_NS, intr)
+    assert (hidden.mode, hidden.health, hidden.age_ns) == (ScaleMode.LAST_GOOD, Health.DEGRADED, FRAME_PERIOD_NS)
+    assert hidden.reason.startswith("ground plane: no ground plane"), hidden.reason
+    visible = (person == second) & (second < 60.0)
+    assert np.median(np.abs(hidden.depth_m[visible] / second[visible] - 1.0)) < 0.01  # the car moved 1 m
+    late = recovery.update((1.0 / person - 0.02) / 0.08, kind, 10 * FRAME_PERIOD_NS, intr)
+    assert late.health is Health.LOST and "last ground-plane-scaled depth is 1.00 s old" in late.reason
