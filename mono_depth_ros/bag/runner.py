@@ -310,7 +310,7 @@ class _SecondPass:
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
-            self.summary.scale_reasons[output.scale.reason] += 1
+            self.summary.add_scale_reason(output.scale.reason)
         if self.diagnostics is not None:
             message = self.diagnostics.update(self.factory, output, self.summary)
             if message is not None:
