@@ -7,12 +7,21 @@ from typing import Any
 
 import pytest
 import yaml
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    MessageDefinition,
+    MessageDefinitionFormat,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.bag.writer import OutputBag
+from mono_depth_ros.bag.writer import OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import MessageFactory, make_header
 
@@ -192,3 +201,38 @@ def test_a_copy_keeps_the_definition_of_its_bytes_when_the_distros_differ(
     assert getattr(decoded, "variance", None) == fields.get("variance")
     (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
     assert entry["topic_metadata"]["type_description_hash"] == recorded.hash_rihs01(msgtype)
+
+
+_IDL_OUTER = """module my_msgs {
+  module msg {
+    struct Outer {
+      my_msgs::msg::Inner inner;
+      float value;
+    };
+  };
+};
+"""
+_IDL_INNER = """module my_msgs {
+  module msg {
+    struct Inner {
+      int32 count;
+    };
+  };
+};
+"""
+
+
+def test_a_definition_in_rosbag2s_idl_sections_is_hashed() -> None:
+    """rosbag2 stores a type known by its .idl (encoding ros2idl) as one section per type, each under a line of 80
+    '=' and ``IDL: pkg/msg/Type`` (as rosbags' AnyReader splits them). Such a definition without a hash (a Humble
+    MCAP recording) gave None: its topic was not copied. Its hash is the one of the same type written as .msg."""
+    sep = "=" * 80 + "\n"
+    idl = f"{sep}IDL: my_msgs/msg/Outer\n{_IDL_OUTER}{sep}IDL: my_msgs/msg/Inner\n{_IDL_INNER}"
+    as_msg = f"my_msgs/Inner inner\nfloat32 value\n{sep}MSG: my_msgs/Inner\nint32 count\n"
+    store = get_typestore(Stores.EMPTY)
+    store.register(get_types_from_msg(as_msg, "my_msgs/msg/Outer"))
+    expected = store.hash_rihs01("my_msgs/msg/Outer")
+    sectioned = MessageDefinition(MessageDefinitionFormat.IDL, idl)
+    assert definition_hash("my_msgs/msg/Outer", sectioned) == expected
+    bare = MessageDefinition(MessageDefinitionFormat.IDL, _IDL_INNER + _IDL_OUTER)  # one IDL text, no sections
+    assert definition_hash("my_msgs/msg/Outer", bare) == expected
