@@ -190,9 +190,21 @@ def definition_hash(msgtype: str, msgdef: MessageDefinition) -> str | None:
     store = get_typestore(Stores.EMPTY)
     try:
         if msgdef.format == MessageDefinitionFormat.IDL:
-            store.register(get_types_from_idl(msgdef.data))
+            for idl in idl_sections(msgdef.data):
+                store.register(get_types_from_idl(idl))
         else:
             store.register(get_types_from_msg(msgdef.data, msgtype))
         return store.hash_rihs01(msgtype)
     except (TypesysError, KeyError, ValueError):  # a syntax error, a nested type the definition lacks
         return None
+
+
+_IDL_SEPARATOR = "=" * 80 + "\n"
+
+
+def idl_sections(data: str) -> list[str]:
+    """The IDL texts of a ``ros2idl`` definition: rosbag2 writes one section per type, each after a line of 80 ``=``
+    and a line ``IDL: pkg/msg/Type`` (rosbags' AnyReader splits them the same way); a text without them is one IDL."""
+    if not data.startswith(_IDL_SEPARATOR + "IDL: "):
+        return [data]
+    return [section.partition("\n")[2] for section in data.split(_IDL_SEPARATOR)[1:]]
