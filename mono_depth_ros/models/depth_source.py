@@ -104,8 +104,15 @@ class EstimatorSource:
         return self.estimator.spec.training_focal
 
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
-        """(height, width) the network runs at for a camera image of ``image_hw``."""
-        return self.estimator.network_hw(image_hw)
+        """(height, width) the network sees a camera image of ``image_hw`` at: its input size, or for a spec that
+        pads (``InputPolicy.pad``) the part of the input the image fills (the rest is no view of the scene)."""
+        hw = self.estimator.network_hw(image_hw)
+        if not self.estimator.spec.input.pad:
+            return hw
+        from mono_depth_ros.models.preprocess import letterbox_box
+
+        _, _, height, width = letterbox_box(image_hw, hw)
+        return height, width
 
     def predict(
         self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
