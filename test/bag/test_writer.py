@@ -236,3 +236,26 @@ def test_a_definition_in_rosbag2s_idl_sections_is_hashed() -> None:
     assert definition_hash("my_msgs/msg/Outer", sectioned) == expected
     bare = MessageDefinition(MessageDefinitionFormat.IDL, _IDL_INNER + _IDL_OUTER)  # one IDL text, no sections
     assert definition_hash("my_msgs/msg/Outer", bare) == expected
+
+
+def test_a_copy_without_a_definition_but_with_a_hash_takes_the_definition_of_that_hash(tmp_path: Path) -> None:
+    """Jazzy's recorder stores a type whose definition it did not find with an empty definition, and still its
+    hash; the copy took Humble's definition for any bag without one ("recorded before Iron"): a Jazzy Range copied
+    into a Humble bag was described without its variance, undecodable by the definition beside it."""
+    jazzy, msgtype = typestore_for("jazzy"), "sensor_msgs/msg/Range"
+    factory = MessageFactory.for_rosbags(jazzy)
+    fields = {"radiation_type": 0, "field_of_view": 0.5, "min_range": 0.1, "max_range": 4.0, "range": 1.5}
+    message = factory.new(msgtype, header=make_header(factory, 7, "sonar"), variance=0.25, **fields)
+    raw = jazzy.serialize_cdr(message, msgtype)
+    with Writer(tmp_path / "in", version=8) as writer:
+        writer.write(writer.add_connection("/sonar", msgtype, typestore=jazzy), 7, raw)
+    with Reader(tmp_path / "in") as reader:
+        (connection,) = reader.connections
+    assert connection.digest == jazzy.hash_rihs01(msgtype)
+    connection = connection._replace(msgdef=connection.msgdef._replace(data=""))  # as Jazzy stores an unfound one
+    with OutputBag(tmp_path / "out", typestore_for("humble")) as out:
+        assert out.copy(connection, raw, 7)
+    decoded = _decoded_by_its_definition(tmp_path / "out", "/sonar")
+    assert (decoded.range, decoded.variance) == (1.5, 0.25)
+    (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
+    assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)
