@@ -143,3 +143,16 @@ def test_a_padded_graph_reports_the_size_of_the_image_inside_it(tmp_path: Path) 
     assert source.network_hw(kitti) == (39, 128)
     assert output_downscale(0, kitti, source.network_hw(kitti)) == 9
     assert source.network_hw((64, 128)) == (64, 128)  # the graph's own aspect: no padding
+
+
+def test_metric_focal_stated_for_a_project_checkpoint_names_a_remedy_that_applies(tmp_path: Path) -> None:
+    """The refusal of ``model.output_kind=metric_focal`` told a project checkpoint's user to run ``mono-depth spec``
+    on it, which reads ONNX / TorchScript models only (it fails on a .safetensors file)."""
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "tiny")
+    weights = save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    params = {"model.weights": str(weights), "device": "cpu", "model.threads": 1, "model.output_kind": "metric_focal"}
+    with pytest.raises(ConfigError, match="spec says depth_up_to_scale") as refused:
+        build_depth_source(resolve(params))
+    assert "mono-depth spec" not in str(refused.value)
+    assert "leave model.output_kind empty" in str(refused.value)
