@@ -38,7 +38,8 @@ from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.sample import evenly_spread
 
 MANIFEST_NAME = "manifest.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: images resized as the node resizes its input (antialiased), no label or LiDAR on a raw camera's black fill."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,13 @@ def open_cache(cache_dir: str | Path, manifest: CacheManifest) -> Path:
     root = Path(cache_dir)
     if (root / MANIFEST_NAME).is_file():
         existing = read_manifest(root)
+        if existing.version != manifest.version:
+            msg = (
+                f"pseudo-label cache {root} was made by an older labeller (cache version {existing.version}, this one "
+                f"writes {manifest.version}: images resized otherwise than the student's input); delete {root} to "
+                f"label again, or choose another data.cache_dir"
+            )
+            raise ConfigError(msg)
         if existing != manifest:
             differs = [k for k, v in asdict(manifest).items() if asdict(existing).get(k) != v]
             msg = (

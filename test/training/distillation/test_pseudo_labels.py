@@ -71,6 +71,15 @@ def test_cache_refuses_another_teacher(tmp_path: Path) -> None:
         PseudoLabelDataset(tmp_path / "none")
 
 
+def test_a_cache_labelled_before_images_were_resized_as_the_node_resizes_them_is_not_resumed(tmp_path: Path) -> None:
+    """Version 1 caches hold images shrunk by cv2's area average (not the node's antialiased resize) and labels on a
+    raw camera's black fill: a resumed run would mix them with frames made the new way."""
+    old = CacheManifest({"weights": "/a"}, "metric", 32, 64, version=1)
+    open_cache(tmp_path / "c", old)
+    with pytest.raises(ConfigError, match=r"older labeller \(cache version 1, this one writes 2:.*delete"):
+        open_cache(tmp_path / "c", CacheManifest({"weights": "/a"}, "metric", 32, 64))
+
+
 def test_the_training_camera_is_the_median_of_the_cached_frames_with_intrinsics(tmp_path: Path) -> None:
     open_cache(tmp_path / "c", CacheManifest({"weights": "/a"}, "metric", 4, 6))
 
