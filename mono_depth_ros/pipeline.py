@@ -107,6 +107,9 @@ class ScaleStatus:
     age_ns: int = 0
     reason: str = ""
     output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
+    lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
+    lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
+    lidar_lag_ns: int | None = None  # image stamp - scan stamp (ns; negative: the scan came after the image)
 
     def key_values(self) -> list[tuple[str, str]]:
         """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
@@ -122,6 +125,11 @@ class ScaleStatus:
         ]
         if self.output_kind:
             values.append(("output_kind", self.output_kind))
+        if self.lidar_points_in_image is not None:  # a scan was paired with this frame
+            values += [("lidar_points_in_image", str(self.lidar_points_in_image))]
+            values += [("lidar_points_used", str(self.lidar_points_used))]
+        if self.lidar_lag_ns is not None:
+            values.append(("lidar_lag_s", f"{self.lidar_lag_ns * 1e-9:.3f}"))
         return [*values, ("scale_reason", self.reason)] if self.reason else values
 
 
@@ -463,6 +471,9 @@ class DepthPipeline:
             age_ns=int(result.age_ns),
             reason=str(result.reason),
             output_kind=kind.value,
+            lidar_points_in_image=None if result.projection is None else int(result.projection.n_in_image),
+            lidar_points_used=None if result.projection is None else int(result.projection.n_kept),
+            lidar_lag_ns=None if result.lidar_lag_ns is None else int(result.lidar_lag_ns),
         )
         timings["scale"] = _ms(t)
 

@@ -110,6 +110,23 @@ def test_relative_inverse_with_lidar_recovers_metric_depth() -> None:
     np.testing.assert_allclose(out.depth_m, truth, rtol=1e-3)
 
 
+def test_the_diagnostics_say_how_many_lidar_points_the_fit_saw_and_how_old_the_scan_was() -> None:
+    """A user aligning a LiDAR with the camera reads in /diagnostics how many of its points land in the image."""
+    truth = _scene_depth()
+    points_in_camera = backproject_depth(truth, INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    behind = points_in_camera[:50] * [1.0, 1.0, -1.0]  # behind the camera: never in the image
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    points_in_lidar = cam_from_lidar.inverse().apply(np.concatenate([points_in_camera, behind]))
+    pipeline = _external(**{"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar"})
+    scan = LidarInput(points_in_lidar, cam_from_lidar, 1_000 - 30_000_000)  # taken 30 ms before the image
+    values = dict(pipeline.process_frame(_frame(truth * 0.5, scan, stamp_ns=1_000)).scale.key_values())
+    assert int(values["lidar_points_in_image"]) == len(points_in_camera)
+    assert 0 < int(values["lidar_points_used"]) <= len(points_in_camera)
+    assert values["lidar_lag_s"] == "0.030"
+    without = dict(_external(**{"scale.mode": "lidar"}).process_frame(_frame(truth)).scale.key_values())
+    assert not {"lidar_points_in_image", "lidar_points_used", "lidar_lag_s"} & set(without)
+
+
 def test_bad_inputs_raise_depth_errors() -> None:
     pipeline = _external(**{"model.output_kind": "metric"})
     with pytest.raises(ShapeError, match="no prediction"):

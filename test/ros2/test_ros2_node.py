@@ -187,6 +187,8 @@ def test_live_lidar_scale_is_used_when_the_scan_arrives_after_its_image(
     last = diagnostics_after(diagnostics, time.monotonic_ns())
     assert last["scale_mode"] == "lidar" and last["scale_health"] == "ok", last
     assert float(last["age_s"]) < 0.2
+    assert 0 < int(last["lidar_points_used"]) <= int(last["lidar_points_in_image"]), last
+    assert last["lidar_lag_s"] == "0.000", last  # each scan carries its image's stamp (sent 30 ms after it)
 
 
 def test_a_late_transform_costs_only_those_frames_scale(
