@@ -59,8 +59,8 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
         scale, shift: from the fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 metres; NaN where the prediction is invalid, not positive (depth kinds), or maps to a
-        non-positive inverse depth (relative_inverse).
+        (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind); NaN where it is otherwise
+        invalid, not positive (depth kinds), or maps to a non-positive inverse depth (relative_inverse).
     """
     if prediction.ndim != 2:
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
@@ -73,7 +73,8 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
     else:
         bad = ~(out > 0)
     bad |= ~torch.isfinite(out)
-    return torch.where(bad, torch.nan, out)
+    out = torch.where(bad, torch.nan, out)
+    return out.masked_fill(torch.isposinf(prediction), torch.inf)  # sky: beyond any range, as apply_fit
 
 
 def apply_range_limits_torch(

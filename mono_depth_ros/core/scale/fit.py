@@ -301,8 +301,9 @@ def apply_fit(
         scale, shift: from a fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 depth in metres; NaN where the prediction is invalid, not positive (depth kinds), or maps
-        to a non-positive inverse depth (relative_inverse).
+        (H, W) float32 depth in metres; +Inf where the prediction is +Inf (a sky output's mark, whatever the kind:
+        REP 117 beyond range); NaN where it is otherwise invalid, not positive (depth kinds), or maps to a
+        non-positive inverse depth (relative_inverse).
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
@@ -317,4 +318,5 @@ def apply_fit(
             bad = ~(out > 0)
         bad |= ~np.isfinite(out)
     out[bad] = np.nan
+    out[np.isposinf(pred)] = np.inf  # sky (models/inference.py marks it +Inf for every kind): beyond any range
     return out

@@ -109,10 +109,20 @@ def test_apply_fit_marks_invalid_and_non_positive_inverse_depth_nan() -> None:
     depth = apply_fit(disparity, OutputKind.RELATIVE_INVERSE, scale=0.1, shift=0.05)
     np.testing.assert_allclose(depth[0, :2], [1 / 0.15, 1 / 0.1], rtol=1e-6)
     assert np.isnan(depth[0, 2:]).all()  # 0.1 * -2 + 0.05 < 0, and NaN
-    scaled = apply_fit(np.array([[2.0, 0.0, np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
+    scaled = apply_fit(np.array([[2.0, 0.0, -np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
     assert scaled.dtype == np.float32
     assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
     assert fit_for_kind(TRUE_DEPTH / 2, TRUE_DEPTH, OutputKind.METRIC).scale == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("kind", list(OutputKind))
+def test_apply_fit_keeps_a_sky_mark_beyond_range(kind: OutputKind) -> None:
+    """+Inf in a prediction is a sky output's mark (models/inference.py, any kind): the metric depth is +Inf there
+    (REP 117 beyond range: a costmap clears along it), not NaN (no measurement) nor 0 (1 / +Inf disparity)."""
+    prediction = np.array([[np.inf, 0.5, np.nan]], dtype=np.float32)
+    depth = apply_fit(prediction, kind, scale=2.0, shift=0.1)
+    assert np.isposinf(depth[0, 0])
+    assert np.isfinite(depth[0, 1]) and np.isnan(depth[0, 2])
 
 
 def test_a_constant_prediction_is_refused_without_numpy_warnings() -> None:
