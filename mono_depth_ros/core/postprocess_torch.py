@@ -59,22 +59,25 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
         scale, shift: from the fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind); NaN where it is otherwise
-        invalid, not positive (depth kinds), or maps to a non-positive inverse depth (relative_inverse).
+        (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind) or maps to a non-positive
+        inverse depth (relative_inverse: farther than any depth); NaN where it is otherwise invalid or not positive
+        (depth kinds).
     """
     if prediction.ndim != 2:
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
         raise ShapeError(msg)
     out = prediction.float() * float(np.float32(scale))  # numpy multiplies by np.float32(scale)
+    beyond = torch.isposinf(prediction)  # sky: beyond any range, as apply_fit
     if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
         out = out + float(np.float32(shift))
         bad = ~(out > 0)  # catches NaN too
+        beyond |= bad & torch.isfinite(prediction)  # inverse depth <= 0: farther than any depth
         out = torch.reciprocal(out)
     else:
         bad = ~(out > 0)
     bad |= ~torch.isfinite(out)
     out = torch.where(bad, torch.nan, out)
-    return out.masked_fill(torch.isposinf(prediction), torch.inf)  # sky: beyond any range, as apply_fit
+    return out.masked_fill(beyond, torch.inf)
 
 
 def apply_range_limits_torch(

@@ -301,9 +301,10 @@ def apply_fit(
         scale, shift: from a fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 depth in metres; +Inf where the prediction is +Inf (a sky output's mark, whatever the kind:
-        REP 117 beyond range); NaN where it is otherwise invalid, not positive (depth kinds), or maps to a
-        non-positive inverse depth (relative_inverse).
+        (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (a sky output's
+        mark, whatever the kind) or, for relative_inverse, a finite value the fit maps to a non-positive inverse
+        depth (farther than any depth: the sky of a relative model when the fitted shift is negative); NaN where it
+        is otherwise invalid or not positive (depth kinds).
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
@@ -312,11 +313,13 @@ def apply_fit(
             np.multiply(pred, np.float32(scale), out=out)
             out += np.float32(shift)
             bad = ~(out > 0)  # catches NaN too
+            past_infinity = bad & np.isfinite(pred)  # inverse depth <= 0: beyond every depth, as sky
             np.reciprocal(out, out=out)
         else:
             np.multiply(pred, np.float32(scale), out=out)
             bad = ~(out > 0)
+            past_infinity = np.zeros(pred.shape, dtype=bool)
         bad |= ~np.isfinite(out)
     out[bad] = np.nan
-    out[np.isposinf(pred)] = np.inf  # sky (models/inference.py marks it +Inf for every kind): beyond any range
+    out[past_infinity | np.isposinf(pred)] = np.inf  # sky (models/inference.py marks it +Inf for every kind)
     return out

@@ -104,11 +104,16 @@ def test_problem_reports_low_inlier_ratio() -> None:
         FitConfig(min_points=1)
 
 
-def test_apply_fit_marks_invalid_and_non_positive_inverse_depth_nan() -> None:
-    disparity = np.array([[1.0, 0.5, -2.0, np.nan]], dtype=np.float32)
+def test_apply_fit_marks_invalid_nan_and_inverse_depth_past_zero_beyond_range() -> None:
+    disparity = np.array([[1.0, 0.5, -2.0, -0.5, np.nan]], dtype=np.float32)
     depth = apply_fit(disparity, OutputKind.RELATIVE_INVERSE, scale=0.1, shift=0.05)
     np.testing.assert_allclose(depth[0, :2], [1 / 0.15, 1 / 0.1], rtol=1e-6)
-    assert np.isnan(depth[0, 2:]).all()  # 0.1 * -2 + 0.05 < 0, and NaN
+    # 0.1 * -2 + 0.05 < 0 and 0.1 * -0.5 + 0.05 = 0: farther than any depth (the depth grows without bound as the
+    # disparity falls to -shift / scale), so +Inf (REP 117 beyond range) as a finite far depth beyond max_range is;
+    # NaN there (no measurement) made the sky of a relative model flip between +Inf and NaN with the sign of the
+    # frame's fitted shift: no clearing ray, NaN in /depth/scan
+    assert np.isposinf(depth[0, 2:4]).all()
+    assert np.isnan(depth[0, 4])
     scaled = apply_fit(np.array([[2.0, 0.0, -np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
     assert scaled.dtype == np.float32
     assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
