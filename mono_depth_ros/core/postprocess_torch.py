@@ -60,8 +60,8 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
 
     Returns:
         (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind) or maps to a non-positive
-        inverse depth (relative_inverse: farther than any depth); NaN where it is otherwise invalid or not positive
-        (depth kinds).
+        inverse depth (relative_inverse: farther than any depth); -Inf where a depth kind's prediction is -Inf (REP
+        117 too close); NaN where it is otherwise invalid or not positive (depth kinds).
     """
     if prediction.ndim != 2:
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
@@ -76,8 +76,10 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
     else:
         bad = ~(out > 0)
     bad |= ~torch.isfinite(out)
-    out = torch.where(bad, torch.nan, out)
-    return out.masked_fill(beyond, torch.inf)
+    out = torch.where(bad, torch.nan, out).masked_fill(beyond, torch.inf)
+    if OutputKind(kind) is not OutputKind.RELATIVE_INVERSE:
+        out = out.masked_fill(torch.isneginf(prediction), -torch.inf)  # REP 117 too close stays so
+    return out
 
 
 def apply_range_limits_torch(

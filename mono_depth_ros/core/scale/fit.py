@@ -303,8 +303,9 @@ def apply_fit(
     Returns:
         (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (a sky output's
         mark, whatever the kind) or, for relative_inverse, a finite value the fit maps to a non-positive inverse
-        depth (farther than any depth: the sky of a relative model when the fitted shift is negative); NaN where it
-        is otherwise invalid or not positive (depth kinds).
+        depth (farther than any depth: the sky of a relative model when the fitted shift is negative); -Inf where a
+        depth kind's prediction is -Inf (REP 117 too close, as an external depth says it); NaN where it is otherwise
+        invalid or not positive (depth kinds).
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
@@ -322,4 +323,6 @@ def apply_fit(
         bad |= ~np.isfinite(out)
     out[bad] = np.nan
     out[past_infinity | np.isposinf(pred)] = np.inf  # sky (models/inference.py marks it +Inf for every kind)
+    if OutputKind(kind) is not OutputKind.RELATIVE_INVERSE:
+        out[np.isneginf(pred)] = -np.inf  # REP 117 too close (an external depth's mark) stays so
     return out

@@ -114,7 +114,7 @@ def test_apply_fit_marks_invalid_nan_and_inverse_depth_past_zero_beyond_range() 
     # frame's fitted shift: no clearing ray, NaN in /depth/scan
     assert np.isposinf(depth[0, 2:4]).all()
     assert np.isnan(depth[0, 4])
-    scaled = apply_fit(np.array([[2.0, 0.0, -np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
+    scaled = apply_fit(np.array([[2.0, 0.0, -1.0]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
     assert scaled.dtype == np.float32
     assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
     assert fit_for_kind(TRUE_DEPTH / 2, TRUE_DEPTH, OutputKind.METRIC).scale == pytest.approx(2.0)
@@ -128,6 +128,14 @@ def test_apply_fit_keeps_a_sky_mark_beyond_range(kind: OutputKind) -> None:
     depth = apply_fit(prediction, kind, scale=2.0, shift=0.1)
     assert np.isposinf(depth[0, 0])
     assert np.isfinite(depth[0, 1]) and np.isnan(depth[0, 2])
+
+
+@pytest.mark.parametrize("kind", [k for k in OutputKind if k is not OutputKind.RELATIVE_INVERSE])
+def test_apply_fit_keeps_rep117_too_close_of_a_depth_prediction(kind: OutputKind) -> None:
+    """-Inf in a depth prediction (an external 32FC1 depth per REP 117: an obstacle too close to measure) stays
+    -Inf, as +Inf stays beyond range; it was NaN (no measurement)."""
+    depth = apply_fit(np.array([[-np.inf, 2.0]], dtype=np.float32), kind, scale=2.0)
+    assert np.isneginf(depth[0, 0]) and depth[0, 1] == pytest.approx(4.0)
 
 
 def test_a_constant_prediction_is_refused_without_numpy_warnings() -> None:
