@@ -257,10 +257,11 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             "set the camera's height above the ground, or another scale.mode"
         )
         raise ConfigError(msg)
-    scan_frame = str(resolved["scan.frame_id"])
-    if scan_frame.startswith("/"):  # tf2 refuses such a frame id in every lookup: no consumer could use the scan
-        msg = f"parameter scan.frame_id={scan_frame!r}: tf2 frame ids cannot start with '/'; use {scan_frame.lstrip('/')!r}"
-        raise ConfigError(msg)
+    for name in ("scan.frame_id", "lidar.motion_frame", "temporal.fixed_frame"):  # tf2 refuses them in every lookup
+        frame = str(resolved[name])  # (the bag runner's TF buffer would strip the slash: node and bag would differ)
+        if frame.startswith("/"):
+            msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"
+            raise ConfigError(msg)
     if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
         raise ConfigError(msg)

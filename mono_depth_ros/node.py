@@ -37,7 +37,7 @@ from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, lookup_cam_from_scan
+from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
-from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch
+from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
@@ -62,7 +62,6 @@ OUTPUT_TOPICS = {
     "scan": "depth/scan",
 }
 DIAGNOSTICS_TOPIC = "/diagnostics"
-MAX_CACHED_SCANS = 10
 PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
 STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)  # of the timers polling monotonic waits: no /clock needed
 PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
@@ -196,10 +195,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
-            self._filters, sync = filters, config.sync
+            self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
             late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
             watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
-            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, sync.slop_s)
+            synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
@@ -217,7 +216,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._pairing = ScanPairing(
                 max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
-                max_scans=MAX_CACHED_SCANS,
+                ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
+                on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
@@ -266,13 +266,12 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
     def _release(self, paired: list[Paired[_Frame]]) -> None:
-        for entry in paired:
-            self._hand_off(replace(entry.item, scan=entry.scan))
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))  # together: none replaces another
 
-    def _hand_off(self, frame: _Frame) -> None:
-        """Into the worker's latest-frame slot; a frame replaced there before the worker took it is counted."""
-        if self._slot.put(frame):
-            self._stats.frame_dropped()
+    def _hand_off(self, *frames: _Frame) -> None:
+        """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""
+        if replaced := self._slot.put_all(frames):
+            self._stats.frame_dropped(replaced)
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:  # a managed node takes start-up parameters while unconfigured (no pipeline): _configure reads them

@@ -200,7 +200,8 @@ class ResizingDepthSource(Protocol):
         ...
 
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
-        """(height, width) the network runs at for a camera image of ``image_hw``."""
+        """(height, width) the network runs at for a camera image of ``image_hw`` (of a padded input: the image's
+        part)."""
         ...
 
     def predict(self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None) -> npt.NDArray[np.float32]:

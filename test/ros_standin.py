@@ -672,6 +672,23 @@ class Buffer:
         composed = target_from_fixed @ fixed_from_source
         return ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), composed, ros_msgs.stamp_to_ns(target_time))
 
+    def can_transform(self, target_frame: str, source_frame: str, time: Any, timeout: Any = None) -> bool:
+        """tf2's check without a lookup (timeless edges: whether the edge is stored)."""
+        return (target_frame, source_frame) in self.transforms
+
+    def can_transform_full(
+        self,
+        target_frame: str,
+        target_time: Any,
+        source_frame: str,
+        source_time: Any,
+        fixed_frame: str,
+        timeout: Any = None,
+    ) -> bool:
+        """tf2's check of :meth:`lookup_transform_full` (both halves through the fixed frame stored)."""
+        pairs = ((target_frame, fixed_frame), (fixed_frame, source_frame))
+        return all(pair in self.transforms for pair in pairs)
+
 
 class TransformListener:
     def __init__(

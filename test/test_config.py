@@ -96,6 +96,15 @@ def test_a_scan_frame_id_tf2_cannot_look_up_is_refused_with_the_remedy() -> None
     assert resolve({"scan.frame_id": "base_scan"})["scan.frame_id"] == "base_scan"
 
 
+@pytest.mark.parametrize("name", ["lidar.motion_frame", "temporal.fixed_frame"])
+def test_a_fixed_frame_tf2_cannot_look_up_is_refused_with_the_remedy(name: str) -> None:
+    """``/odom`` was taken: the node's tf2 refused every lookup through it (every scan unused, every frame
+    unfiltered, counted as TransformException) while the bag runner's TF buffer stripped the slash and used it."""
+    with pytest.raises(ConfigError, match=rf"{name}='/odom': tf2 frame ids cannot start with '/'; use 'odom'"):
+        resolve({name: "/odom"})
+    assert resolve({name: "odom"})[name] == "odom"
+
+
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda1", "cuda:", "mps", ""])
 def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(device: str) -> None:
     # "cuda:x" used to pass to the loader, which fell back to the CPU on a machine without CUDA and failed with one

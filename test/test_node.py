@@ -7,6 +7,7 @@ shutdown. ``test_real_pipeline_end_to_end`` runs the real DepthPipeline with ``m
 
 from __future__ import annotations
 
+import array
 import functools
 import importlib
 import os
@@ -419,6 +420,26 @@ def test_an_image_without_frame_id_is_skipped_and_counted(ros: Ros) -> None:
     assert depth.header.frame_id == FRAME_ID
 
 
+def test_an_image_frame_with_a_leading_slash_is_published_in_the_frame_tf2_stores(ros: Ros) -> None:
+    """``/camera_optical`` (a ROS 1 driver through a bridge): tf2 refuses the id in every lookup; the depth, its
+    camera_info and cloud come out in ``camera_optical``, the frame tf2 stored the driver's transforms under."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    image = rgb_image(STAMP_NS)
+    image.header.frame_id = "/" + FRAME_ID
+    send_frame(node, image=image)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert depth.header.frame_id == FRAME_ID and stats(node).bad == {}
+
+
+def test_an_image_without_pixels_is_skipped_and_counted_as_a_shape_error(ros: Ros) -> None:
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    image = rgb_image(STAMP_NS)
+    image.height, image.step, image.data = 0, 96, array.array("B")
+    send_frame(node, image=image)
+    assert wait_until(lambda: stats(node).bad == {"ShapeError": 1})
+    assert "image is 32x0: no pixels" in " ".join(node.get_logger().messages("WARN"))
+
+
 def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros: Ros) -> None:
     """The bag runner's warning, in the node too (one adapter): image_raw with a distorted camera_info while
     image_is_rectified is true is published as it is, and the log says how to fix it, once per calibration."""
@@ -613,6 +634,98 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert (target, source, fixed, timeout.nanoseconds) == (FRAME_ID, "velo", "odom", 0)
     assert (ros_msgs.stamp_to_ns(target_time), ros_msgs.stamp_to_ns(source_time)) == (STAMP_NS, scan_ns)
     assert not buffer.lookups  # the plain extrinsic lookup is not used
+
+
+def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:
+    """Odometry TF published after the camera's stamp (lidar.motion_frame: odom): the frame went to the worker as
+    soon as its scan was in, tf2 (timeout zero) could not look the image stamp up yet, and the frame lost its LiDAR
+    scale (TransformException), though TF answered a few ms later. It is held until TF answers (lidar.wait_s)."""
+    pipeline = EchoPipeline()
+    params = {**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.motion_frame": "odom", "lidar.wait_s": 5.0}
+    node = ros.make_node(params, pipeline=pipeline)
+    buffer = node.tf_listener.buffer
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    for stamp in (STAMP_NS - 100_000_000, STAMP_NS):  # its scan (and one before, for the scan period) is in
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp, "velo"),
+                                                                           structured, 1, 1, True))  # fmt: skip
+    cam_from_odom = RigidTransform(np.eye(3), np.array([0.0, 0.0, -2.0]), FRAME_ID, "odom")
+    buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_odom, 0), "test")
+    send_frame(node)
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    poll()
+    time.sleep(0.2)
+    assert node.publishers["depth/image"].messages == []  # held: odom <- velo not there yet
+    odom_from_velo = RigidTransform(np.eye(3), np.array([0.5, 0.0, 0.0]), "odom", "velo")
+    buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), odom_from_velo, 0), "test")
+    poll()
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS
+    assert "TransformException" not in stats(node).bad
+
+
+def test_a_lidar_on_another_clock_holds_no_frame_and_is_explained_in_the_log(ros: Ros) -> None:
+    """Scans stamped an hour behind the images (a LiDAR on its own clock): each frame was held lidar.wait_s for a
+    scan that could not come, and went out with "no LiDAR scan" and not a word in the log."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    hour_ns = 3600 * 10**9
+    for stamp in (STAMP_NS - hour_ns - 100_000_000, STAMP_NS - hour_ns):
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp, "velo"),
+                                                                           structured, 1, 1, True))  # fmt: skip
+    started = time.monotonic()
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert time.monotonic() - started < 2.0  # not held lidar.wait_s (5 s)
+    assert pipeline.frames[0].lidar is None
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "LiDAR scan not used" in m]
+    assert "nearest scan is stamped 3600.000 s before it" in warning and "different clocks" in warning
+
+
+def test_sync_slop_zero_pairs_images_and_camera_info_with_equal_stamps(ros: Ros) -> None:
+    """sync.slop_s: 0 ("exact stamps only", as message_filters' TimeSynchronizer and the bag runner pair): the
+    ApproximateTimeSynchronizer pairs stamps closer than the slop, strictly, so with 0 not even equal stamps: every
+    image was counted no_camera_info and nothing was published live, while the bag runner paired them."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "sync.slop_s": 0.0}, pipeline=pipeline)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    send_frame(node, stamp_ns=STAMP_NS + 100_000_000)
+    assert node.publishers["depth/image"].wait_for(2)
+    node.deliver("/camera/camera_info", camera_info(STAMP_NS + 200_000_001))  # 1 ns off: not the image's
+    node.deliver("/depth_model/prediction", prediction(STAMP_NS + 200_000_000))
+    node.deliver("/camera/image_raw", rgb_image(STAMP_NS + 200_000_000))
+    time.sleep(0.2)
+    assert len(node.publishers["depth/image"].messages) == 2
+
+
+def test_frames_a_scan_releases_together_are_all_published_when_the_worker_keeps_up(ros: Ros) -> None:
+    """A 30 Hz camera with a 10 Hz LiDAR whose scans arrive 80 ms after their stamp: each scan releases the two or
+    three frames held for it at once, and each went into the one-frame slot on top of the one before: all but the
+    last counted frames_dropped_stale though the worker was idle (10 Hz of depth from a 30 Hz camera)."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    node.tf_listener.buffer.set_transform(ros_msgs.transform_stamped_from_rigid(
+        rclpy_style_factory(), RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo"), STAMP_NS), "test")  # fmt: skip
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+
+    def scan(ms: int) -> None:
+        node.deliver("/lidar/points", ros_msgs.pointcloud2_from_structured(
+            rclpy_style_factory(), header(STAMP_NS + ms * 1_000_000, "velo"), structured, 1, 1, True))  # fmt: skip
+
+    scan(-200)
+    scan(-100)
+    for k in range(12):  # frames at 0, 33, 67, 100, ... ms; the scan of stamp s is delivered after frame s + 67
+        send_frame(node, stamp_ns=STAMP_NS + k * 33_333_333)
+        if k % 3 == 2:
+            scan((k - 2) * 100 // 3)
+            released = k + 1 - node._pairing.waiting
+            assert len(node.publishers["depth/image"].wait_for(released, timeout_s=5.0)) == released, stats(node)
+    assert stats(node).dropped == 0
 
 
 def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_stamp(ros: Ros) -> None:

@@ -12,7 +12,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
+from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
 
@@ -30,11 +32,19 @@ def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
     return None if best is None else best[1]
 
 
+def nearest_stamp(scans: Any, stamp_ns: int) -> int | None:
+    """The stamp of the item of ``scans`` (``(stamp_ns, payload)`` pairs) nearest to ``stamp_ns``, at any distance
+    (None: no scans)."""
+    stamps = [int(item[0]) for item in scans]
+    return min(stamps, key=lambda scan_ns: abs(scan_ns - stamp_ns)) if stamps else None
+
+
 @dataclass(frozen=True)
 class Paired(Generic[T]):
     """A frame released by :class:`ScanPairing`, with the scan chosen for it (None: no scan within the age limit).
 
-    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out.
+    ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out;
+    ``nearest_ns``: without a scan, the stamp of the scan at hand nearest to the frame's (None: no scan at hand).
     """
 
     item: T
@@ -42,6 +52,36 @@ class Paired(Generic[T]):
     scan: tuple[int, Any] | None
     waited_ns: int
     timed_out: bool
+    nearest_ns: int | None = None
+
+
+def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: float) -> str:
+    """Why an image has no LiDAR scan (node log and bag summary alike): the nearest scan's distance and, when it is
+    more than 1 s away, what that usually means."""
+    text = f"no scan on {topic} within lidar.max_age_s={max_age_s:g} s of the image stamped {image_ns / 1e9:.3f} s"
+    if nearest_ns is None:
+        return text
+    gap_s = (nearest_ns - image_ns) / 1e9
+    text += f"; the nearest scan is stamped {abs(gap_s):.3f} s {'after' if gap_s > 0 else 'before'} it"
+    if abs(nearest_ns - image_ns) > TIME_JUMP_BACK_NS:
+        cause = "the LiDAR stopped, or " if gap_s < 0 else ""
+        text += f" ({cause}the LiDAR and the camera stamp on different clocks: compare their header stamps)"
+    return text
+
+
+class UnpairedLog:
+    """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
+    frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
+    it (:func:`no_scan_text`)."""
+
+    def __init__(self, warn: Callable[[str], Any], topic: str, max_age_s: float, period_s: float = 2.0) -> None:
+        self._warn, self._topic, self._max_age_s = warn, topic, max_age_s
+        self._throttle = ReasonThrottle(period_s)
+
+    def __call__(self, paired: Paired[Any]) -> None:
+        text = no_scan_text(self._topic, paired.stamp_ns, paired.nearest_ns, self._max_age_s)
+        if (held := self._throttle.allow("no scan", text)) is not None:
+            self._warn(f"LiDAR scan not used: {text}; this frame's scale falls back{held}")
 
 
 class ScanPairing(Generic[T]):
@@ -54,14 +94,28 @@ class ScanPairing(Generic[T]):
     * the next scan, expected one scan period (median of recent stamp gaps) after the last, cannot be closer than
       the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
       pointless wait);
+    * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
+      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
       during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
       (a dead LiDAR delays one frame, not every frame).
 
+    With ``ready`` (``ready(item, scan)``: can TF place this scan in this frame now? tf2 with timeout zero), a frame
+    whose scan choice is final is also held until ``ready`` answers, at most ``wait_ns``: TF that lags behind the
+    image (odometry published 30 ms after the camera's stamp) costs a few ms, not the frame's LiDAR scale. A frame
+    released after waiting for TF in vain makes later frames go at once (TF stopped, or a transform that is missing)
+    until the TF of that frame can be looked up after all (TF is back).
+
+    ``on_unpaired(paired)`` is called for a frame released without a scan although scans are at hand, the nearest
+    further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
+    another clock); ``paired.nearest_ns`` is that scan's stamp.
+
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
-    arrive. A frame or scan stamped more than max(1 s, ``max_age_ns``) before the newest cached scan means ROS time
-    went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before the jump, are dropped
-    (they would make every choice "final" at once: ten frames without their own scan). Thread-safe.
+    arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
+    scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before
+    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan). Each
+    stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
+    jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
     """
 
@@ -73,13 +127,19 @@ class ScanPairing(Generic[T]):
         max_scans: int = 10,
         max_waiting: int = 8,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        ready: Callable[[T, tuple[int, Any]], bool] | None = None,
+        on_unpaired: Callable[[Paired[T]], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._ready = ready
+        self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
+        self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
         self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self._newest: dict[str, int] = {}  # "frame" / "scan" -> newest stamp since the last jump back
         self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
         self.max_age_ns = int(max_age_ns)
         self.wait_ns = int(wait_ns)
@@ -92,7 +152,7 @@ class ScanPairing(Generic[T]):
     def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
         """Cache a scan; returns the frames whose choice it made final."""
         with self._lock:
-            self._forget_scans_after_a_jump_back(int(stamp_ns))
+            self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
             self._scans_seen += 1
             self._gave_up = False
@@ -101,7 +161,7 @@ class ScanPairing(Generic[T]):
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
-            self._forget_scans_after_a_jump_back(int(stamp_ns))
+            self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
             return self._release()
 
@@ -129,26 +189,42 @@ class ScanPairing(Generic[T]):
         gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
         return int(np.median(gaps)) if gaps else None
 
-    def _forget_scans_after_a_jump_back(self, stamp_ns: int) -> None:
-        if self._scans and stamp_ns < max(s for s, _ in self._scans) - max(TIME_JUMP_BACK_NS, self.max_age_ns):
+    def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> None:
+        newest = self._newest.get(stream)
+        if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             self._scans.clear()
+            self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
+            self._newest = {}  # both streams start again
+        self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
 
     def _release(self) -> list[Paired[T]]:
         now = self._clock_ns()
         period = self.scan_period_ns()
         released: list[Paired[T]] = []
+        if self._unplaced is not None and self._ready is not None and self._ready(*self._unplaced):
+            self._unplaced = None  # TF answers again for the frame that went without it: wait for TF again
         while self._waiting:
             stamp, arrived, scans_then, item = self._waiting[0]
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
-            final = self._final(stamp, best, period)
+            chosen = self._final(stamp, best, period)
+            final = chosen and self._placed(item, best)
             if not (final or timed_out or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
-            if timed_out and not final and self._scans_seen == scans_then:
+            if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
-            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final))
+            if timed_out and chosen and not final and best is not None:
+                self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
+            nearest = None if best is not None else nearest_stamp(self._scans, stamp)
+            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final, nearest))
+            if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
+                self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released
+
+    def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
+        """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
+        return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
@@ -159,6 +235,8 @@ class ScanPairing(Generic[T]):
         newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
+        if stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0):
+            return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False
         next_gap = newest + period - stamp  # the expected next scan's distance from this frame
@@ -173,11 +251,38 @@ def lookup_cam_from_scan(
     """tf2 ``TransformStamped`` taking a scan into the camera: the extrinsic at the scan stamp, or with
     ``motion_frame`` (e.g. ``odom``) ``lookup_transform_full``: camera at the image stamp <- lidar at the scan stamp.
 
-    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait).
+    ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait). A ROS 1
+    style scan frame ``/velodyne`` is looked up as ``velodyne``: tf2 stores it so and refuses ids with a leading '/'
+    (the bag runner's :class:`~mono_depth_ros.core.tf_buffer.TfBuffer` does the same).
     """
-    lidar_frame = str(cloud_header.frame_id)
+    lidar_frame = normalize_frame_id(str(cloud_header.frame_id))
     if motion_frame:
         return tf_buffer.lookup_transform_full(
             camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
         )
     return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
+
+
+def tf_ready(
+    tf_buffer: Any, motion_frame: str, image_header: Callable[[T], Any]
+) -> Callable[[T, tuple[int, Any]], bool]:
+    """``ready`` for :class:`ScanPairing`: whether tf2 can answer now (timeout zero) the lookup
+    :func:`lookup_cam_from_scan` will make for a frame (``image_header(item)``: its image header) and its scan.
+
+    ``tf_buffer`` is a ``tf2_ros.Buffer``. A check tf2 cannot make (a bad frame id) answers True: the worker's lookup
+    then counts the error, the frame is not held for it.
+    """
+
+    def ready(item: T, scan: tuple[int, Any]) -> bool:
+        image, cloud = image_header(item), scan[1].header
+        camera_frame, lidar_frame = str(image.frame_id), str(cloud.frame_id)
+        try:
+            if motion_frame:
+                return bool(
+                    tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, cloud.stamp, motion_frame)
+                )
+            return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+        except Exception:  # tf2 raises its own types for invalid arguments: the worker reports them
+            return True
+
+    return ready

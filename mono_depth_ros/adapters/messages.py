@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.errors import EncodingError, TransformError
+from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.ros_msgs import (
@@ -40,6 +40,7 @@ from mono_depth_ros.core.ros_msgs import (
     stamp_to_ns,
     xyz_from_pointcloud2,
 )
+from mono_depth_ros.core.tf_buffer import normalize_frame_id
 from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
 
 DEPTH_IMAGE_TOPIC = "/depth/image"
@@ -158,18 +159,20 @@ def frame_input(
 ) -> FrameInput:
     """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
-    Stamp and frame id come from the image header; ``prediction`` is an external prediction already decoded with
-    :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
+    Stamp and frame id come from the image header (a ROS 1 style ``/camera_optical`` becomes ``camera_optical``,
+    the id tf2 stores and looks up: outputs are published in it); ``prediction`` is an external prediction already
+    decoded with :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
     (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None). ``copy=False``: the pixels may be a view of the
     message's buffer (a caller that owns the message, such as the bag runner; see
     :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
 
     Raises:
-        EncodingError, ShapeError: an undecodable image. TransformError: an empty ``header.frame_id`` (outputs that
-            no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
+        EncodingError, ShapeError: an undecodable or empty image. TransformError: an empty ``header.frame_id``
+            (outputs that no TF consumer could place) or a stamp before 0 (``header.stamp.sec < 0``).
     """
     header = image.header
-    if not str(header.frame_id):
+    frame_id = normalize_frame_id(str(header.frame_id))  # "/camera": tf2 stores "camera", refuses "/camera"
+    if not frame_id:
         msg = (
             "image header.frame_id is empty: its depth, camera_info and cloud could not be placed in TF; "
             "set the camera driver's frame_id (its optical frame, e.g. camera_optical_frame)"
@@ -178,10 +181,14 @@ def frame_input(
     stamp_ns = stamp_to_ns(header.stamp)
     if stamp_ns < 0:
         raise TransformError(negative_stamp_text("image", stamp_ns))
+    rgb = decode_image(image, image_type, copy=copy)
+    if rgb.size == 0:  # else the calibration size check would be blamed
+        msg = f"image is {rgb.shape[1]}x{rgb.shape[0]}: no pixels; the camera driver published an empty image"
+        raise ShapeError(msg)
     return FrameInput(
         stamp_ns=stamp_ns,
-        frame_id=str(header.frame_id),
-        rgb=decode_image(image, image_type, copy=copy),
+        frame_id=frame_id,
+        rgb=rgb,
         camera=camera,
         image_is_rectified=image_is_rectified,
         lidar=lidar,

@@ -3,7 +3,10 @@
 ``temporal.fixed_frame`` (e.g. ``odom``) ← the image's optical frame at the image stamp. When TF has no transform
 at that stamp (TF lags behind the camera, or a message was lost), the pose is extrapolated at constant velocity from
 the last two poses looked up for that camera, at most ``temporal.max_extrapolation_s`` beyond the newer one;
-otherwise there is no pose and the pipeline passes the frame through unfiltered (and counts it).
+otherwise there is no pose and the pipeline passes the frame through unfiltered (and counts it). With a ``newest``
+query (tf2 in the node), the two poses are TF's newest one and the one :data:`VELOCITY_BASE_NS` before it when they
+are newer than those looked up: TF that lags behind *every* image (odometry published after the camera's stamp)
+never gave a pose at an image stamp, so there was nothing to extrapolate from and the filter never ran.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from typing import Any
 
 from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_factory import NS_PER_S, MessageFactory, time_from_ns
+from mono_depth_ros.core.msg_factory import NS_PER_S, MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
 from mono_depth_ros.depth_config import TemporalConfig
 
 PoseLookup = Callable[[str, str, int], RigidTransform]
 """``lookup(fixed_frame, camera_frame, stamp_ns)`` → ``fixed_from_camera``; raises when TF cannot answer."""
+NewestStamp = Callable[[str, str], int]
+"""``newest(fixed_frame, camera_frame)`` → the newest stamp (int ns) TF can answer for; raises when it cannot."""
+VELOCITY_BASE_NS = 50_000_000  # the older of TF's two newest poses, this long before the newest: the velocity's base
 
 
 class CameraPoses:
@@ -32,11 +38,16 @@ class CameraPoses:
     """
 
     def __init__(
-        self, config: TemporalConfig, lookup: PoseLookup, errors: tuple[type[BaseException], ...] = ()
+        self,
+        config: TemporalConfig,
+        lookup: PoseLookup,
+        errors: tuple[type[BaseException], ...] = (),
+        newest: NewestStamp | None = None,
     ) -> None:
         self._fixed_frame = config.fixed_frame
         self._max_extrapolation_ns = round(config.max_extrapolation_s * NS_PER_S)
         self._lookup = lookup
+        self._newest = newest
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
         self._history: dict[str, list[tuple[int, RigidTransform]]] = {}  # camera frame -> last two (stamp, pose)
         self.extrapolated = 0  # frames whose pose came from constant-velocity extrapolation
@@ -52,6 +63,7 @@ class CameraPoses:
         return found
 
     def _extrapolate(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
+        self._take_newest(camera_frame)
         history = self._history.get(camera_frame, [])
         if len(history) < 2:
             return None
@@ -60,6 +72,21 @@ class CameraPoses:
             return None
         self.extrapolated += 1
         return older.interpolate(newer, (stamp_ns - older_ns) / (newer_ns - older_ns))
+
+    def _take_newest(self, camera_frame: str) -> None:
+        """TF's two newest poses of the camera as its history, when they are newer than the history's."""
+        if self._newest is None:
+            return
+        history = self._history.get(camera_frame, [])
+        try:
+            newest_ns = self._newest(self._fixed_frame, camera_frame)
+            if history and newest_ns <= history[-1][0]:
+                return
+            older_ns = newest_ns - VELOCITY_BASE_NS
+            taken = [(t, self._lookup(self._fixed_frame, camera_frame, t)) for t in (older_ns, newest_ns)]
+        except self._errors:
+            return
+        self._history[camera_frame] = taken
 
 
 def tf2_camera_poses(
@@ -74,4 +101,7 @@ def tf2_camera_poses(
         stamped = tf_buffer.lookup_transform(fixed_frame, camera_frame, time_from_ns(factory, stamp_ns))
         return rigid_transform_from_msg(stamped)
 
-    return CameraPoses(config, lookup, errors)
+    def newest(fixed_frame: str, camera_frame: str) -> int:  # tf2: time 0 is the newest common stamp of the chain
+        return stamp_to_ns(tf_buffer.lookup_transform(fixed_frame, camera_frame, time_from_ns(factory, 0)).header.stamp)
+
+    return CameraPoses(config, lookup, errors, newest)

@@ -37,6 +37,13 @@ SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.
 Synchroniser = TypeVar("Synchroniser")
 
 
+def synchroniser_slop_s(slop_s: float) -> float:
+    """The slop to give message_filters' ApproximateTimeSynchronizer for ``sync.slop_s``: it pairs stamps closer
+    than its slop, strictly, so 0 would pair nothing, not even equal stamps (every image lost as ``no_camera_info``);
+    ``sync.slop_s: 0`` means equal stamps only (as TimeSynchronizer and the bag runner pair them): 1 ns."""
+    return max(float(slop_s), 1.0 / NS_PER_S)
+
+
 @dataclass(frozen=True)
 class Unpaired:
     """An image the synchroniser did not pair.

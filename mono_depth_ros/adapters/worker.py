@@ -2,7 +2,8 @@
 
 :class:`LatestSlot` + :class:`FrameWorker`: the transport drops the newest input into a one-item slot and returns at
 once; a worker thread processes whatever is newest. A frame replaced before the worker took it is *stale*: dropped
-and counted, so the executor never backs up behind inference.
+and counted, so the executor never backs up behind inference. Frames that become ready together (those a LiDAR scan
+releases at once) go in together and are taken oldest first; the next input replaces what is left of them.
 
 :class:`TwoStageWorker`: the same, with the work split in two threads joined by a :class:`HandOff` of one item, so
 that frame N+1's compute stage (decoding, inference, post-processing) overlaps frame N's publish stage (message
@@ -14,7 +15,8 @@ before). Throughput is that of the slower stage instead of the sum of both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -29,13 +31,13 @@ class ItemSource(Protocol[T_co]):
         """The next item, waiting for one; None once closed."""
         ...
 
-    def close(self) -> bool:
-        """Wake the waiters; later takes return None. True when an untaken item was dropped."""
+    def close(self) -> int:
+        """Wake the waiters; later takes return None. How many untaken items were dropped (a bool for one)."""
         ...
 
 
 class _OneItem(Generic[T]):
-    """One item between threads under a condition: the waiting :meth:`take` and :meth:`close` both kinds share."""
+    """One item between threads under a condition (:class:`HandOff`): its waiting :meth:`take` and :meth:`close`."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -67,18 +69,53 @@ class _OneItem(Generic[T]):
         return self._closed
 
 
-class LatestSlot(_OneItem[T]):
-    """A one-item, thread-safe hand-off: :meth:`put` never blocks and replaces an item nobody has taken yet."""
+class LatestSlot(Generic[T]):
+    """The newest input (or inputs that became ready together), thread-safe: :meth:`put` and :meth:`put_all` never
+    block and replace whatever nobody has taken yet; :meth:`take` gives the oldest of what is there."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._items: deque[T] = deque()
+        self._closed = False
 
     def put(self, item: T) -> bool:
         """Offer ``item``; returns True when it replaced an untaken (now dropped) item. Ignored once closed."""
+        return self.put_all([item]) > 0
+
+    def put_all(self, items: Sequence[T]) -> int:
+        """Offer ``items`` together (taken in this order); returns how many untaken items they replaced (dropped).
+        Ignored once closed."""
         with self._cond:
-            if self._closed:
-                return False
-            replaced = self._item is not None
-            self._item = item
+            if self._closed or not items:
+                return 0
+            replaced = len(self._items)
+            self._items = deque(items)
             self._cond.notify()
             return replaced
+
+    def take(self, timeout_s: float | None = None) -> T | None:
+        """The oldest item there (removing it), waiting up to ``timeout_s`` (None = forever); None on timeout or
+        close."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._items) or self._closed, timeout=timeout_s)
+            if self._closed or not self._items:
+                return None
+            return self._items.popleft()
+
+    def close(self) -> int:
+        """Wake every waiter; later puts are ignored and takes return None. Returns how many untaken items were
+        dropped."""
+        with self._cond:
+            dropped = 0 if self._closed else len(self._items)
+            self._closed = True
+            self._items.clear()
+            self._cond.notify_all()
+            return dropped
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
 
 
 class FrameWorker(Generic[T]):

@@ -9,12 +9,14 @@ the runner pair an image with a scan or prediction recorded after it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
-from mono_depth_ros.bag.pairing import StampIndex
+from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
+from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
@@ -123,12 +125,14 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """One image message: bag time, header stamp and frame (None / "" when it could not be decoded)."""
+    """One image message: bag time, header stamp and frame (None / "" when it could not be decoded), and the pass
+    of the bag it belongs to (:mod:`.passes`: 0 unless the image stamps went back)."""
 
     log_ns: int
     stamp_ns: int | None
     frame_id: str
     error: str = ""
+    bag_pass: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,10 @@ class BagIndex:
         calibrations: the distinct entries, by calibration key and frame id.
         lidar_stamps, lidar_frames: scans by stamp; scan ordinal → frame id.
         prediction_stamps: predictions by stamp.
-        tf: every /tf and /tf_static transform of the bag.
+        tf: every /tf_static transform and the /tf transforms of the first pass of /tf (all of them when its stamps
+            never went back; :meth:`tf_for` gives the TF of a bag pass).
+        tf_passes: the TF of each pass of /tf (``tf_passes[0]`` is ``tf``), sharing the static transforms;
+            ``tf_bag_passes``: the bag pass each began in.
     """
 
     topics: TopicPlan
@@ -165,11 +172,28 @@ class BagIndex:
     lidar_frames: dict[int, str] = field(default_factory=dict)
     prediction_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     tf: TfBuffer = field(default_factory=TfBuffer)
+    tf_passes: list[TfBuffer] = field(default_factory=list)
+    tf_bag_passes: list[int] = field(default_factory=list)
+
+    def tf_for(self, bag_pass: int) -> TfBuffer:
+        """The TF of a bag pass: that of the last pass of /tf begun by then (what the node's buffer holds after it
+        forgot the transforms from before the jump)."""
+        chosen = self.tf
+        for tf, began in zip(self.tf_passes, self.tf_bag_passes, strict=True):
+            if began <= bag_pass:
+                chosen = tf
+        return chosen
 
     def cam_from_scan(
-        self, camera_frame: str, image_ns: int | None, lidar_frame: str, scan_ns: int, motion_frame: str = ""
+        self,
+        camera_frame: str,
+        image_ns: int | None,
+        lidar_frame: str,
+        scan_ns: int,
+        motion_frame: str = "",
+        bag_pass: int = 0,
     ) -> RigidTransform:
-        """The transform taking a scan's points into the camera frame of an image.
+        """The transform taking a scan's points into the camera frame of an image (of ``bag_pass``: its TF).
 
         With ``motion_frame`` (a fixed frame such as ``odom``) the points are also moved from the scan stamp to the
         image stamp (TF time travel: ``camera(image)_from_lidar(scan)``); without, the extrinsic at the scan stamp.
@@ -178,10 +202,11 @@ class BagIndex:
         Raises:
             TransformError: the TF chain is missing (the message says what to publish).
         """
+        tf = self.tf_for(bag_pass)
         if motion_frame:
             target_ns = scan_ns if image_ns is None else image_ns
-            return self.tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
-        return self.tf.lookup(camera_frame, lidar_frame, scan_ns)
+            return tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
+        return tf.lookup(camera_frame, lidar_frame, scan_ns)
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
@@ -194,10 +219,7 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         BagError: the storage fails part-way.
     """
     index = BagIndex(topics)
-    info_stamps: list[int] = []
-    info_keys: list[int] = []
-    lidar: tuple[list[int], list[int]] = ([], [])
-    predictions: tuple[list[int], list[int]] = ([], [])
+    streams = _Streams(TfPasses(index.tf))
     wanted = topics.all
     stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
     for message in bag.messages(selection, heads=stamp_only):  # images, scans, predictions: their heads only
@@ -205,58 +227,104 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
         if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
-            _add_stamp(index, topics, message, *header, lidar, predictions)
+            _add_stamp(index, topics, message, *header, streams)
             continue
         try:
             decoded = bag.deserialize(message)
         except EncodingError as err:
             if message.topic == topics.image:
                 index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
+                streams.image_positions.append(None)
             else:
                 summary.warnings.add(f"undecodable {message.topic}", str(err))
             continue
         if message.topic in TF_TOPICS:
             try:
-                index.tf.add_tf_message(decoded, static=TF_TOPICS[message.topic])
+                if TF_TOPICS[message.topic]:
+                    index.tf.add_tf_message(decoded, static=True)  # shared by every pass
+                else:
+                    streams.tf.add(message.log_ns, decoded)
             except DepthError as err:
                 summary.warnings.add(f"{message.topic}: {type(err).__name__}", str(err))
             continue
         stamp_ns = stamp_to_ns(decoded.header.stamp)
         frame_id = str(decoded.header.frame_id)
         if message.topic == topics.camera_info:
-            info_stamps.append(stamp_ns)
-            info_keys.append(len(index.camera_infos))
+            streams.camera_info.add(message.log_ns, stamp_ns, len(index.camera_infos))
             key = (*calibration_key(decoded), frame_id)
             if key not in index.calibrations:
                 index.calibrations[key] = _camera_info_entry(decoded, frame_id)
             index.camera_infos.append(index.calibrations[key])
         else:
-            _add_stamp(index, topics, message, stamp_ns, frame_id, lidar, predictions)
-    index.camera_info_stamps = StampIndex.build(info_stamps, info_keys)
-    index.lidar_stamps = StampIndex.build(*lidar)
-    index.prediction_stamps = StampIndex.build(*predictions)
+            _add_stamp(index, topics, message, stamp_ns, frame_id, streams)
+    streams.tf.finish()
+    passes, starts = streams.images.resolve(), streams.images.starts_log_ns
+    index.images = [  # an undecodable image: the pass in force when it was recorded
+        replace(e, bag_pass=passes[at] if at is not None else max(bisect.bisect_right(starts, e.log_ns) - 1, 0))
+        for e, at in zip(index.images, streams.image_positions, strict=True)
+    ]
+    index.camera_info_stamps = streams.camera_info.index(streams.images)
+    index.lidar_stamps = streams.lidar.index(streams.images)
+    index.prediction_stamps = streams.prediction.index(streams.images)
+    index.tf_passes = streams.tf.buffers
+    index.tf_bag_passes = streams.tf.bag_passes(streams.images)
+    _note_passes(streams.images, topics.image, summary)
     return index
 
 
+@dataclass
+class _Stream:
+    """The stamps of one partner topic as the first pass reads them, with the pass of each (:mod:`.passes`)."""
+
+    stamps: list[int] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    passes: StreamPasses = field(default_factory=StreamPasses)
+
+    def add(self, log_ns: int, stamp_ns: int, key: int) -> None:
+        self.stamps.append(stamp_ns)
+        self.keys.append(key)
+        self.passes.add(log_ns, stamp_ns)
+
+    def index(self, images: StreamPasses) -> StampIndex:
+        """The stamps indexed by bag pass (the passes of the resolved image stream ``images``)."""
+        local_passes = self.passes.resolve()
+        bag_passes = self.passes.bag_passes(images)
+        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes])
+
+
+@dataclass
+class _Streams:
+    tf: TfPasses
+    images: StreamPasses = field(default_factory=StreamPasses)
+    image_positions: list[int | None] = field(default_factory=list)  # per image entry: its place in ``images``
+    camera_info: _Stream = field(default_factory=_Stream)
+    lidar: _Stream = field(default_factory=_Stream)
+    prediction: _Stream = field(default_factory=_Stream)
+
+
 def _add_stamp(
-    index: BagIndex,
-    topics: TopicPlan,
-    message: BagMessage,
-    stamp_ns: int,
-    frame_id: str,
-    lidar: tuple[list[int], list[int]],
-    predictions: tuple[list[int], list[int]],
+    index: BagIndex, topics: TopicPlan, message: BagMessage, stamp_ns: int, frame_id: str, streams: _Streams
 ) -> None:
     """Index one image, scan or prediction by its header stamp (int ns)."""
     if message.topic == topics.image:
+        streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:
-        lidar[0].append(stamp_ns)
-        lidar[1].append(message.ordinal)
+        streams.lidar.add(message.log_ns, stamp_ns, message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
-        predictions[0].append(stamp_ns)
-        predictions[1].append(message.ordinal)
+        streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
+
+
+def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:
+    """A summary note when the image stamps went back (the bag holds several passes)."""
+    jumps = images.starts_log_ns[1:]
+    if jumps:
+        shown = ", ".join(f"{log_ns / NS_PER_S:.3f} s" for log_ns in jumps[:5]) + (", ..." if len(jumps) > 5 else "")
+        summary.notes.append(
+            f"the stamps on {topic} went back {len(jumps)} time(s) (at bag time {shown}: a simulation reset, a "
+            f"recorded --loop): each image is paired with the camera_info, scan and prediction of its own pass"
+        )
 
 
 def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:

@@ -5,19 +5,22 @@ after its image is found as well):
 
 * camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
   than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
-  image (``sync.mode: latest`` starts here);
+  image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
+  carries a warning: :meth:`PairingRules.camera_info_unsynced`);
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
   the earlier scan);
 * external prediction: the exact stamp only (a prediction of another image is never used).
 
-Among messages with equal stamps the last one recorded wins.
+Among messages with equal stamps the last one recorded wins. In a bag whose clock went back (:mod:`.passes`), an
+image is paired within its own pass only; camera_info falls back to the latest one of an earlier pass (the node keeps
+the last camera_info it received).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -38,20 +41,43 @@ class StampIndex:
     Attributes:
         stamps_ns: ascending header stamps (int ns).
         keys: ``keys[i]`` identifies the message stamped ``stamps_ns[i]`` (its ordinal on the topic).
+        passes: bag pass -> the index of its messages, when the bag's clock went back (:meth:`of_pass`).
     """
 
     stamps_ns: tuple[int, ...]
     keys: tuple[int, ...]
+    passes: Mapping[int, StampIndex] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None) -> StampIndex:
-        """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order."""
+    def build(
+        cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None, passes: Sequence[int] | None = None
+    ) -> StampIndex:
+        """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order.
+
+        ``passes``: the bag pass of each message (:mod:`.passes`; None: all in pass 0).
+        """
         keys = list(range(len(stamps_ns))) if keys is None else list(keys)
-        if len(keys) != len(stamps_ns):
-            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys"
+        if len(keys) != len(stamps_ns) or (passes is not None and len(passes) != len(stamps_ns)):
+            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys and {'no' if passes is None else len(passes)} passes"
             raise ValueError(msg)
         order = sorted(range(len(stamps_ns)), key=lambda i: stamps_ns[i])  # stable: recording order within a stamp
-        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order))
+        by_pass: dict[int, StampIndex] = {}
+        if passes is not None and any(passes):
+            for bag_pass in sorted(set(passes)):
+                chosen = [i for i in range(len(stamps_ns)) if passes[i] == bag_pass]
+                by_pass[bag_pass] = cls.build([stamps_ns[i] for i in chosen], [keys[i] for i in chosen])
+        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order), by_pass)
+
+    def of_pass(self, bag_pass: int) -> StampIndex:
+        """The messages of one bag pass (all of them when the bag's clock never went back)."""
+        if not self.passes:
+            return self
+        return self.passes.get(bag_pass, _EMPTY)
+
+    def latest_before_pass(self, bag_pass: int) -> int | None:
+        """Key of the latest-stamped message of the last earlier pass that has any, or None."""
+        earlier = [p for p in self.passes if p < bag_pass and self.passes[p].keys]
+        return self.passes[max(earlier)].keys[-1] if earlier else None
 
     def __len__(self) -> int:
         """Number of indexed messages."""
@@ -68,6 +94,12 @@ class StampIndex:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
         right = bisect.bisect_right(self.stamps_ns, stamp_ns)
         return self.keys[right - 1] if right > 0 else None
+
+    def nearest_stamp_ns(self, stamp_ns: int) -> int | None:
+        """The indexed stamp nearest to ``stamp_ns`` at any distance (None: nothing indexed)."""
+        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
+        around = self.stamps_ns[max(right - 1, 0) : right + 1]
+        return min(around, key=lambda s: abs(s - stamp_ns)) if around else None
 
     def nearest(self, stamp_ns: int, max_distance_ns: int, *, strict: bool = False) -> int | None:
         """Key of the message nearest to ``stamp_ns`` within ``max_distance_ns`` (``<`` when ``strict``), or None.
@@ -87,6 +119,9 @@ class StampIndex:
         distance, _, key = min(candidates)
         within = distance < max_distance_ns if strict else distance <= max_distance_ns
         return key if within else None
+
+
+_EMPTY = StampIndex((), ())
 
 
 @dataclass(frozen=True)
@@ -120,20 +155,40 @@ class PairingRules:
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
-    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex) -> int | None:
-        """Key of the camera_info for an image, or None when there is none at or before it (nor close enough)."""
-        key = infos.exact(image_stamp_ns)
+    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the camera_info for an image of ``bag_pass``, or None when there is none at or before it (nor
+        close enough) in its pass nor in an earlier one."""
+        own = infos.of_pass(bag_pass)
+        key = own.exact(image_stamp_ns)
         if key is None and self.sync_mode == "approximate":
-            key = infos.nearest(image_stamp_ns, self.slop_ns, strict=True)
+            key = own.nearest(image_stamp_ns, self.slop_ns, strict=True)
         if key is None:
-            key = infos.latest_at_or_before(image_stamp_ns)
+            key = own.latest_at_or_before(image_stamp_ns)
+        if key is None:
+            key = infos.latest_before_pass(bag_pass)
         return key
 
-    def lidar_for(self, image_stamp_ns: int, scans: StampIndex) -> int | None:
-        """Key of the scan nearest to the image within ``lidar_max_age_ns``, or None."""
-        return scans.nearest(image_stamp_ns, self.lidar_max_age_ns)
+    def camera_info_unsynced(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> str | None:
+        """With ``sync.mode: approximate``, why the node would not pair this image with any camera_info (none within
+        ``sync.slop_s`` of its stamp: :meth:`camera_info_for` fell back to the latest one before it); else None."""
+        own = infos.of_pass(bag_pass)
+        if self.sync_mode != "approximate" or own.exact(image_stamp_ns) is not None:
+            return None
+        if own.nearest(image_stamp_ns, self.slop_ns, strict=True) is not None:
+            return None
+        nearest = own.nearest_stamp_ns(image_stamp_ns)
+        seen = "none" if nearest is None else f"the nearest camera_info is stamped {nearest / NS_PER_S:.3f} s"
+        return (
+            f"image stamped {image_stamp_ns / NS_PER_S:.3f} s has no camera_info within sync.slop_s="
+            f"{self.slop_ns / NS_PER_S:g} s ({seen}): the latest one before it was used; the node would not pair it "
+            f"(bad_messages.no_camera_info): publish camera_info with the image's stamp, or use sync.mode: latest"
+        )
+
+    def lidar_for(self, image_stamp_ns: int, scans: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the scan of ``bag_pass`` nearest to the image within ``lidar_max_age_ns``, or None."""
+        return scans.of_pass(bag_pass).nearest(image_stamp_ns, self.lidar_max_age_ns)
 
     @staticmethod
-    def prediction_for(image_stamp_ns: int, predictions: StampIndex) -> int | None:
-        """Key of the prediction with the image's exact stamp, or None."""
-        return predictions.exact(image_stamp_ns)
+    def prediction_for(image_stamp_ns: int, predictions: StampIndex, bag_pass: int = 0) -> int | None:
+        """Key of the prediction of ``bag_pass`` with the image's exact stamp, or None."""
+        return predictions.of_pass(bag_pass).exact(image_stamp_ns)

@@ -20,7 +20,8 @@ def seconds_text(stamp_ns: int) -> str:
 
 @dataclass(frozen=True)
 class FramePlan:
-    """One image and the ordinals of its partners (None: none), or the reason it cannot be processed."""
+    """One image and the ordinals of its partners (None: none), or the reason it cannot be processed; ``warning``:
+    ``(reason, text)`` of a pairing the node would not make (processed all the same)."""
 
     ordinal: int
     entry: ImageEntry
@@ -28,6 +29,7 @@ class FramePlan:
     lidar: int | None = None
     prediction: int | None = None
     skip: tuple[str, str] | None = None
+    warning: tuple[str, str] | None = None
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -39,9 +41,10 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             plans.append(FramePlan(ordinal, entry, skip=("image: EncodingError", entry.error)))
             continue
         stamp_ns = entry.stamp_ns
-        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps)
-        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps) if topics.lidar else None
-        prediction = rules.prediction_for(stamp_ns, index.prediction_stamps) if topics.prediction else None
+        bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
+        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass)
+        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         skip = None
         if info is None:
             first = index.camera_info_stamps.stamps_ns[:1]
@@ -57,5 +60,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
                 f"the prediction must copy the image header stamp",
             )
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip))
+        unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
+        warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
+        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning))
     return plans

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
     DIAGNOSTICS_TOPIC,
@@ -105,7 +106,9 @@ class _SecondPass:
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
-        self.poses = CameraPoses(self.config.temporal, index.tf.lookup) if self.config.temporal.enabled else None
+        self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
+        lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
+        self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
         self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
@@ -201,8 +204,11 @@ class _SecondPass:
         if plan.skip is not None:
             skipped.add(*plan.skip)
             return
+        if plan.warning is not None:
+            warnings.add(*plan.warning)
         assert plan.camera_info is not None and plan.entry.stamp_ns is not None  # planned
         started = time.perf_counter()
+        self.bag_pass = plan.entry.bag_pass
         camera = self.index.camera_infos[plan.camera_info]
         if camera.model is None:
             skipped.add(camera.error_reason, camera.error)
@@ -264,12 +270,11 @@ class _SecondPass:
         if not self.topics.lidar:
             return None
         warnings = self.summary.warnings
-        if plan.lidar is None:
-            max_age = self.config.lidar.max_age_s
-            warnings.add(
-                "lidar: no scan in time",
-                f"no scan on {self.topics.lidar} within lidar.max_age_s={max_age} s of the image",
-            )
+        if plan.lidar is None:  # explained as the node explains it: how far the nearest scan of its pass is
+            stamp_ns, scans = plan.entry.stamp_ns or 0, self.index.lidar_stamps.of_pass(plan.entry.bag_pass)
+            nearest = scans.nearest_stamp_ns(stamp_ns)
+            text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
+            warnings.add("lidar: no scan in time", text)
             return None
         scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
         if isinstance(scan, str):
@@ -285,6 +290,7 @@ class _SecondPass:
                 scan.frame_id,
                 scan.stamp_ns,
                 self.config.lidar.motion_frame,
+                plan.entry.bag_pass,
             )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
@@ -304,7 +310,7 @@ class _SecondPass:
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
-            self.summary.scale_reasons[output.scale.reason] += 1
+            self.summary.add_scale_reason(output.scale.reason)
         if self.diagnostics is not None:
             message = self.diagnostics.update(self.factory, output, self.summary)
             if message is not None:

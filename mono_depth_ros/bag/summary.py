@@ -8,6 +8,7 @@ written, e.g. processed without LiDAR).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ STAGES = (
 bag, ``model`` = the depth source with its resizing, ``network`` = the network's own forward pass (part of ``model``),
 ``postprocess`` = range limits, edge filter and wire encoding of the depth."""
 
+
+_FIGURE = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 DAMAGED_INPUT = "input: damaged or truncated bag"
 """Skip reason of images that the input bag lists but its storage could not give back."""
@@ -78,7 +81,9 @@ class BagSummary:
     stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
-    scale_reasons: Counter[str] = field(default_factory=Counter)  # why frames' scale was not ok
+    scale_reasons: Counter[str] = field(default_factory=Counter)  # why frames' scale was not ok (see add_scale_reason)
+    scale_reasons_other_figures: Counter[str] = field(default_factory=Counter)  # of those, with other figures
+    _scale_reason_first: dict[str, str] = field(default_factory=dict, repr=False)  # figures masked -> first text
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
     input_damage: list[str] = field(default_factory=list)
 
@@ -96,6 +101,19 @@ class BagSummary:
     def fps(self) -> float:
         """Input images per second of wall time (0 before the run ends)."""
         return self.frames_in / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def add_scale_reason(self, reason: str) -> None:
+        """Count one frame whose scale was not ok because of ``reason``.
+
+        Reasons that differ only in their figures ("last LiDAR-scaled depth is 0.60 s old", "... 0.70 s old", a fit's
+        point count) are one reason, counted under the first text seen; ``scale_reasons_other_figures`` counts how
+        many of them had other figures. Counted by their exact text, a LiDAR outage of a minute gave each frame its
+        own line, and the report's three most common reasons said "1 x" for a cause that cost every frame.
+        """
+        first = self._scale_reason_first.setdefault(_FIGURE.sub("#", reason), reason)
+        self.scale_reasons[first] += 1
+        if first != reason:
+            self.scale_reasons_other_figures[first] += 1
 
     def add_stage(self, stage: str, milliseconds: float) -> None:
         """Accumulate wall time for one stage."""
@@ -122,7 +140,9 @@ class BagSummary:
             health = ", ".join(f"{name} {count}" for name, count in sorted(self.scale_health.items()))
             lines.append(f"  scale health: {health}")
             for reason, count in self.scale_reasons.most_common(3):
-                lines.append(f"    {count:>5} x {reason}")
+                other = self.scale_reasons_other_figures[reason]
+                alike = f" ({other} of them with other figures)" if other else ""
+                lines.append(f"    {count:>5} x {reason}{alike}")
         if self.topic_counts:
             topics = ", ".join(f"{topic} {count}" for topic, count in sorted(self.topic_counts.items()))
             lines.append(f"  written: {topics}")

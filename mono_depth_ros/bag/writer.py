@@ -32,6 +32,7 @@ from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
+from mono_depth_ros.bag.reader import DISTROS
 from mono_depth_ros.core.errors import BagError
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ class OutputBag:
 
         The definition written is the one the bytes were recorded with: the input bag's (with its hash, or
         :func:`definition_hash` where the bag has none), else, for a bag that stores no definitions (recorded before
-        Iron), Humble's, else the output typestore's. A type whose definition changed between distros
+        Iron), Humble's, else the output typestore's; a type recorded with a hash but without a definition gets the
+        definition of the typestore that has that hash first. A type whose definition changed between distros
         (``sensor_msgs/Range`` gained ``variance`` in Jazzy) thus stays decodable by the definition beside it,
         whatever ``--distro`` the output has. Returns False (and copies nothing of that topic) when there is no
         definition, or the bag's does not parse.
@@ -169,7 +171,13 @@ class OutputBag:
             return self._writer.add_connection(
                 topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos
             )
-        for store in (_pre_iron_typestore(), self.typestore):  # a bag without definitions was recorded before Iron
+        stores = [_pre_iron_typestore(), self.typestore]  # a bag without definitions was recorded before Iron,
+        if input_connection.digest:  # unless it has a hash (Jazzy's recorder, definition not found): that store first
+            stores = [*_hashed_typestores(), *stores]
+            stores.sort(
+                key=lambda store: msgtype not in store.types or store.hash_rihs01(msgtype) != input_connection.digest
+            )
+        for store in stores:
             if msgtype in store.types:
                 return self._writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=qos)
         return None
@@ -181,6 +189,13 @@ def _pre_iron_typestore() -> Typestore:
     return get_typestore(Stores.ROS2_HUMBLE)
 
 
+@cache
+def _hashed_typestores() -> tuple[Typestore, ...]:
+    """The definitions of every distro read here (:data:`~mono_depth_ros.bag.reader.DISTROS`): a bag that records
+    type hashes (Iron on) names by them which one it was recorded with."""
+    return tuple(get_typestore(store) for store in DISTROS.values())
+
+
 def definition_hash(msgtype: str, msgdef: MessageDefinition) -> str | None:
     """The RIHS01 type hash of ``msgtype`` computed from its definition in a bag (None when it does not parse).
 
@@ -190,9 +205,21 @@ def definition_hash(msgtype: str, msgdef: MessageDefinition) -> str | None:
     store = get_typestore(Stores.EMPTY)
     try:
         if msgdef.format == MessageDefinitionFormat.IDL:
-            store.register(get_types_from_idl(msgdef.data))
+            for idl in idl_sections(msgdef.data):
+                store.register(get_types_from_idl(idl))
         else:
             store.register(get_types_from_msg(msgdef.data, msgtype))
         return store.hash_rihs01(msgtype)
     except (TypesysError, KeyError, ValueError):  # a syntax error, a nested type the definition lacks
         return None
+
+
+_IDL_SEPARATOR = "=" * 80 + "\n"
+
+
+def idl_sections(data: str) -> list[str]:
+    """The IDL texts of a ``ros2idl`` definition: rosbag2 writes one section per type, each after a line of 80 ``=``
+    and a line ``IDL: pkg/msg/Type`` (rosbags' AnyReader splits them the same way); a text without them is one IDL."""
+    if not data.startswith(_IDL_SEPARATOR + "IDL: "):
+        return [data]
+    return [section.partition("\n")[2] for section in data.split(_IDL_SEPARATOR)[1:]]

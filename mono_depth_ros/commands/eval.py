@@ -24,7 +24,8 @@ does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dat
 crops).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
-``model.backend: transformers``.
+``model.backend: transformers``, and an ONNX / TorchScript model made elsewhere with its spec beside it (``mono-depth
+spec``), loaded by the ``onnx`` / ``torchscript`` backend.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ from mono_depth_ros.evaluation.depth import (
     PROTOCOLS,
     SCALINGS,
     EvalReport,
+    checkpoint_backend,
     evaluate_checkpoint,
 )
 from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+from mono_depth_ros.models.sidecar import read_spec
 from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
@@ -55,7 +58,7 @@ HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / own / syntheti
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` options."""
-    what = ".safetensors checkpoint with its ModelSpec, or a Hugging Face depth model directory"
+    what = ".safetensors checkpoint with its ModelSpec, a Hugging Face depth model directory, or .onnx / .pt + spec"
     parser.add_argument("--checkpoint", type=Path, required=True, help=what)
     parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
@@ -75,7 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def checkpoint_input(checkpoint: Path) -> InputPolicy:
-    """The network input of a project checkpoint or of a Hugging Face depth directory (no weights are loaded)."""
+    """The network input of a project checkpoint, of a model made elsewhere (its spec beside it) or of a Hugging Face
+    depth directory (no weights are loaded)."""
+    backend = checkpoint_backend(checkpoint)
+    if backend in ("onnx", "torchscript"):
+        return read_spec(checkpoint, backend, None).input
     if not checkpoint.is_dir():
         return read_checkpoint_spec(checkpoint).input
     from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec

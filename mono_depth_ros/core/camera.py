@@ -21,6 +21,9 @@ from mono_depth_ros.core.errors import CalibrationError, ShapeError
 
 DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
 OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndistortRectifyMap takes
+MIN_SEEN_SHARE = 0.01
+"""Fewest pixels of an undistorted raw image that must see the raw image (:meth:`CameraModel.seen_mask`): below,
+K, D, R, P are taken as wrong (the model would run on a black image and every depth be dropped)."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -169,6 +172,7 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
             raise CalibrationError(msg)
+        self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
         # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
@@ -176,6 +180,21 @@ class CameraModel:
             msg = (
                 f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
                 f"the camera is not calibrated"
+            )
+            raise CalibrationError(msg)
+
+    def _check_roi(self) -> None:
+        """Raise :class:`CalibrationError` for a ROI that reaches past the calibrated image (by more than one binned
+        pixel: :meth:`for_image` takes image_proc's resize rounding)."""
+        x, y, w, h = self.roi
+        if w == 0 or h == 0:
+            return
+        bx, by = self._binning()
+        if x + w > self.width + bx or y + h > self.height + by:
+            msg = (
+                f"CameraInfo roi {w}x{h} at ({x}, {y}) does not fit in the calibrated {self.width}x{self.height} "
+                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): fix the driver's "
+                f"camera_info (its roi or its width/height)"
             )
             raise CalibrationError(msg)
 
@@ -288,7 +307,8 @@ class CameraModel:
 
         Raises:
             CalibrationError: a raw image of another size than K's, or a D / R that cannot undistort (a coefficient
-                count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros).
+                count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros), or K, D, R, P
+                that map all but :data:`MIN_SEEN_SHARE` of the undistorted image outside the raw image.
         """
         if not self.has_distortion:
             return image
@@ -296,6 +316,16 @@ class CameraModel:
 
         expected = self.raw_intrinsics()
         expected.check_image_size(image.shape[1], image.shape[0], what="raw image")
+        seen = self.seen_mask()  # computed once per calibration
+        if seen is not None and np.count_nonzero(seen) < MIN_SEEN_SHARE * seen.size:  # a black image, all dropped
+            rect = self.rectified_intrinsics()
+            msg = (
+                f"only {np.count_nonzero(seen)} of {seen.size} pixels of the undistorted image see the raw image "
+                f"(under {MIN_SEEN_SHARE:.0%}): camera_info {self.distortion_model} D={list(self.d)} with K "
+                f"fx={self.k[0, 0]:g} and P fx={rect.fx:g} maps the others outside it; "
+                f"check the camera calibration (D, and P for the rectified image)"
+            )
+            raise CalibrationError(msg)
         nearest = interpolation == cv2.INTER_NEAREST
         if nearest not in self._undistort_maps:
             self._undistort_maps[nearest] = self._build_maps(cv2, nearest)

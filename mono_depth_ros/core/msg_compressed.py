@@ -20,6 +20,53 @@ from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_b
 from mono_depth_ros.core.msg_image import grey_to_rgb8, uint16_to_uint8
 
 COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "tiff": ".tiff", "tif": ".tiff"}
+MAX_DECODED_PIXELS = 8192 * 8192
+"""Largest ``width * height`` a CompressedImage may declare (8192 x 8192, twice an 8K UHD frame): a few kB of deflate
+or JPEG can declare gigapixels (a decompression bomb), refused from the header before anything is allocated."""
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
+
+
+def _tiff_size(data: npt.NDArray[np.uint8], order: str) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first image (ImageWidth 256, ImageLength 257 of its first IFD), or None."""
+    import struct
+
+    raw = np.ascontiguousarray(data).data  # no copy: OpenCV writes the IFD after the pixels
+    try:
+        (ifd,) = struct.unpack_from(order + "I", raw, 4)
+        (count,) = struct.unpack_from(order + "H", raw, ifd)
+        sizes: dict[int, int] = {}
+        for at in range(ifd + 2, ifd + 2 + 12 * count, 12):
+            tag, kind = struct.unpack_from(order + "HH", raw, at)
+            if tag in (256, 257):  # SHORT (3) or LONG (4), held in the entry's value field
+                (sizes[tag],) = struct.unpack_from(order + ("H" if kind == 3 else "I"), raw, at + 8)
+    except struct.error:  # offsets past the data: a header cut short
+        return None
+    return (sizes[256], sizes[257]) if len(sizes) == 2 else None
+
+
+def declared_size(data: npt.NDArray[np.uint8]) -> tuple[int, int] | None:
+    """``(width, height)`` a PNG (IHDR), JPEG (first start-of-frame segment) or TIFF (first IFD) declares in its
+    header; None for other data (garbage, BigTIFF) or a header cut short. Reads the header only, never the pixels."""
+    head = data[:24].tobytes()
+    if head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data, "<" if head[0] == ord("I") else ">")
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    at = 2
+    while at + 9 <= data.size:  # segments: 0xFF, marker, 2-byte length (including itself), body
+        if data[at] != 0xFF:
+            return None
+        marker = int(data[at + 1])
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _JPEG_SOF:
+            return int(data[at + 7]) << 8 | int(data[at + 8]), int(data[at + 5]) << 8 | int(data[at + 6])
+        at += 2 + (int(data[at + 2]) << 8 | int(data[at + 3]))
+    return None
 
 
 def compressed_codec(image_format: str) -> str:
@@ -70,7 +117,8 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
         from ``format``, see :func:`compressed_pixels_are_rgb`), ``(H, W)`` uint8 or uint16 for grey data.
 
     Raises:
-        EncodingError: unsupported ``format`` (see :func:`compressed_codec`), empty or undecodable ``data``.
+        EncodingError: unsupported ``format`` (see :func:`compressed_codec`), empty or undecodable ``data``, or a
+            PNG / JPEG / TIFF header declaring more than :data:`MAX_DECODED_PIXELS` pixels.
     """
     import cv2
 
@@ -79,6 +127,13 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
     data = uint8_buffer(msg.data)
     if data.size == 0:
         msg_text = f"CompressedImage ({image_format!r}) has no data"
+        raise EncodingError(msg_text)
+    size = declared_size(data)
+    if size is not None and size[0] * size[1] > MAX_DECODED_PIXELS:
+        msg_text = (
+            f"CompressedImage ({image_format!r}) declares {size[0]}x{size[1]} pixels in {data.size} bytes, over the "
+            f"limit of {MAX_DECODED_PIXELS} pixels (8192x8192); a corrupt or hostile message, not decoded"
+        )
         raise EncodingError(msg_text)
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None:

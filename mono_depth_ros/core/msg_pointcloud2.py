@@ -100,8 +100,8 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
 
     Raises:
         EncodingError: ``x``, ``y`` or ``z`` is missing, not FLOAT32/FLOAT64, or has ``count != 1``.
-        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes, or ``x``, ``y`` or ``z`` declared
-            twice (ambiguous; the last one used to win silently).
+        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes, ``x``, ``y`` or ``z`` declared
+            twice (ambiguous; the last one used to win silently), or two of them sharing bytes.
     """
     fields = point_fields_from_msg(msg)
     by_name = {f.name: f for f in fields}
@@ -123,6 +123,14 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
                 f"x, y, z must be FLOAT32 (7) or FLOAT64 (8) with count 1"
             )
             raise EncodingError(msg_text)
+        for other in xyz_fields:  # y at x's offset was read as y = x: every point moved onto a plane
+            size, other_size = (np.dtype(DATATYPE_TO_NUMPY[f.datatype]).itemsize for f in (field, other))
+            if field.offset < other.offset + other_size and other.offset < field.offset + size:
+                msg_text = (
+                    f"PointCloud2 field {axis!r} at offset {field.offset} overlaps field {other.name!r} at offset "
+                    f"{other.offset}; the publisher's field offsets are wrong (x, y, z must be separate values)"
+                )
+                raise ShapeError(msg_text)
         xyz_fields.append(field)
     out_dtype = np.float64 if any(f.datatype == FLOAT64 for f in xyz_fields) else np.float32
     wire_dtype = dtype_from_fields(xyz_fields, int(msg.point_step), is_bigendian=bool(msg.is_bigendian))

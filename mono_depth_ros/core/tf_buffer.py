@@ -36,9 +36,9 @@ import numpy as np
 from mono_depth_ros.core.errors import TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import NS_PER_S, stamp_to_ns
-from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
 
 _MAX_CHAIN = 1000  # deeper than any real TF tree; guards against cycles
+_QUATERNION_NORM_TOLERANCE = 1e-3  # a quaternion further off unit length is reported (and used normalised, as tf2)
 
 
 def normalize_frame_id(frame_id: str) -> str:
@@ -119,6 +119,13 @@ class TfBuffer:
         self._static: dict[str, _Edge] = {}
         self._dynamic: dict[str, _Edge] = {}
 
+    def sharing_static(self) -> TfBuffer:
+        """A new buffer without dynamic transforms that shares this one's static transforms (a later pass of a bag
+        whose clock went back: ``/tf_static`` recorded once holds in every pass)."""
+        other = TfBuffer()
+        other._static = self._static
+        return other
+
     @property
     def frames(self) -> set[str]:
         """Every frame id named by a stored transform (parents and children)."""
@@ -154,34 +161,74 @@ class TfBuffer:
             edges[child] = _Edge(child)
         edges[child].insert(int(stamp_ns), edge)
 
-    def add_transform_stamped(self, msg: Any, *, static: bool) -> None:
-        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name)."""
-        self.set_transform(rigid_transform_from_msg(msg), stamp_to_ns(msg.header.stamp), static=static)
+    def add_transform_stamped(self, msg: Any, *, static: bool) -> float:
+        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name).
+
+        Its quaternion is normalised first, as tf2 does (Humble stores any finite, non-zero quaternion normalised).
+
+        Returns:
+            The norm of the quaternion as received (1 for a well-formed transform).
+
+        Raises:
+            TransformError: an empty frame id, a self-loop, a zero or non-finite quaternion, a non-finite
+                translation (tf2 ignores these too).
+        """
+        rotation = msg.transform.rotation
+        q_xyzw = np.array([float(rotation.x), float(rotation.y), float(rotation.z), float(rotation.w)])
+        norm = float(np.linalg.norm(q_xyzw))
+        if np.isfinite(norm) and norm > 0.0:
+            q_xyzw /= norm
+        translation = msg.transform.translation
+        parent_from_child = RigidTransform.from_translation_quaternion(
+            (float(translation.x), float(translation.y), float(translation.z)),
+            q_xyzw,
+            dst_frame=str(msg.header.frame_id),
+            src_frame=str(msg.child_frame_id),
+        )
+        self.set_transform(parent_from_child, stamp_to_ns(msg.header.stamp), static=static)
+        return norm
 
     def add_tf_message(self, msg: Any, *, static: bool) -> int:
         """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``).
 
-        Malformed transforms (non-unit quaternion, NaN, missing frame ids) are skipped; the others are stored.
+        Malformed transforms (zero or NaN quaternion, NaN translation, missing frame ids) are skipped; the others
+        are stored, a quaternion off unit length normalised as tf2 does (see :meth:`add_transform_stamped`).
 
         Returns:
             The number of transforms stored.
 
         Raises:
             TransformError: after storing the good ones, when any transform was malformed (the message names the
-                first problem and how many were skipped).
+                first problem and how many were skipped) or had a quaternion off unit length (used normalised, as
+                the node's tf2 uses it; the message names the first and how many).
         """
         stored = 0
         problems: list[str] = []
+        normalised: list[str] = []
         for transform_stamped in msg.transforms:
             try:
-                self.add_transform_stamped(transform_stamped, static=static)
+                norm = self.add_transform_stamped(transform_stamped, static=static)
             except TransformError as err:
                 problems.append(str(err))
-            else:
-                stored += 1
+                continue
+            stored += 1
+            if abs(norm - 1.0) > _QUATERNION_NORM_TOLERANCE:
+                rotation = transform_stamped.transform.rotation
+                q_text = ", ".join(f"{float(getattr(rotation, axis)):g}" for axis in "xyzw")
+                child = str(transform_stamped.child_frame_id)
+                normalised.append(f"child {child!r}: quaternion (x, y, z, w) = ({q_text}) has norm {norm:.6f}")
+        texts = []
         if problems:
-            msg_text = f"skipped {len(problems)} malformed TF transform(s) of {stored + len(problems)}: {problems[0]}"
-            raise TransformError(msg_text)
+            texts.append(
+                f"skipped {len(problems)} malformed TF transform(s) of {stored + len(problems)}: {problems[0]}"
+            )
+        if normalised:
+            texts.append(
+                f"normalised {len(normalised)} TF quaternion(s) of {stored + len(problems)} off unit length and used "
+                f"them, as tf2 does (first: {normalised[0]}); fix the TF publisher (x, y, z, w order, normalised)"
+            )
+        if texts:
+            raise TransformError("; ".join(texts))
         return stored
 
     def _parent_edge(self, child: str, stamp_ns: int | None) -> RigidTransform | None:

@@ -262,9 +262,21 @@ def evaluate_predictions(
     return EvalReport(resolved, output_kind, mean_metrics(m for _, m in per_image), tuple(per_image), tuple(ratios))
 
 
+def checkpoint_backend(checkpoint: str | Path) -> str:
+    """The backend that opens ``checkpoint``: ``transformers`` for a directory, else by its suffix as a distillation
+    teacher's (:func:`~mono_depth_ros.training.distillation.teacher.infer_backend`: onnx, torchscript, torch)."""
+    if Path(checkpoint).is_dir():
+        return "transformers"
+    from mono_depth_ros.training.distillation.teacher import infer_backend
+
+    return infer_backend(Path(checkpoint))
+
+
 def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[CameraPredictor, OutputKind]:
     """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint: a
-    project ``.safetensors`` file (backend ``torch``) or a Hugging Face depth directory (backend ``transformers``).
+    project ``.safetensors`` file (backend ``torch``), a Hugging Face depth directory (backend ``transformers``), or
+    a model made elsewhere with its spec beside it (``.onnx``: ``onnx``; ``.pt`` / ``.pth`` / ``.ts`` / ``.jit``:
+    ``torchscript``, see ``mono-depth spec``).
 
     Models that take the camera get the sample's focal length, as the node hands them camera_info (Depth Pro's
     metres, ``metric_focal``); none gets a LiDAR prompt (on KITTI the LiDAR is the ground truth), so a Prompt Depth
@@ -276,7 +288,7 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
-    backend = "transformers" if Path(checkpoint).is_dir() else "torch"
+    backend = checkpoint_backend(checkpoint)
     estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
 
     def predict(

@@ -194,9 +194,17 @@ def load_samples(
     without ``depth_scale`` (KITTI 256, NYU 1000).
 
     Raises:
-        ConfigError: unknown dataset name, a split dataset without ``split``, or a ``split`` for a dataset that
-            has none.
+        ConfigError: unknown dataset name, a split dataset without ``split``, a ``split`` for a dataset that
+            has none, or a ``png_scale`` for a dataset whose depth unit is fixed.
     """
+    reads_scale = dataset == "folder" or (dataset in ("kitti_annotated", "nyu") and split is None)
+    if png_scale is not None and dataset in DATASETS and not reads_scale:
+        msg = (
+            f"--png-scale is not read by --dataset {dataset}{' with --split' if split is not None else ''} (its "
+            f"depth unit is fixed); it is read by folder, and by kitti_annotated / nyu annotation entries without "
+            f"depth_scale: leave it out"
+        )
+        raise ConfigError(msg)
     if dataset in SPLIT_DATASETS:
         from mono_depth_ros.evaluation.kitti_eigen import kitti_eigen_samples
 

@@ -104,8 +104,15 @@ class EstimatorSource:
         return self.estimator.spec.training_focal
 
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
-        """(height, width) the network runs at for a camera image of ``image_hw``."""
-        return self.estimator.network_hw(image_hw)
+        """(height, width) the network sees a camera image of ``image_hw`` at: its input size, or for a spec that
+        pads (``InputPolicy.pad``) the part of the input the image fills (the rest is no view of the scene)."""
+        hw = self.estimator.network_hw(image_hw)
+        if not self.estimator.spec.input.pad:
+            return hw
+        from mono_depth_ros.models.preprocess import letterbox_box
+
+        _, _, height, width = letterbox_box(image_hw, hw)
+        return height, width
 
     def predict(
         self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None
@@ -175,11 +182,11 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         trt_cache_dir=model.trt_cache_dir,
     )
     estimator = DepthEstimator.open(model.backend, weights, estimator_config)
-    _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights)
+    _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights, model.backend)
     return EstimatorSource(estimator)
 
 
-def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str) -> None:
+def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:
     """Refuse ``model.output_kind`` where ``metric_focal`` is involved and the two disagree: nothing after the model
     loader applies a stated ``metric_focal`` (the engine converts per the spec), and a ``metric_focal`` spec
     delivers metres, which a relative kind would have scale recovery fit as if they were not.
@@ -189,10 +196,15 @@ def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str) -> Non
     """
     focal = OutputKind.METRIC_FOCAL
     if stated == focal.value and spec_kind is not focal:
+        respec = (  # a model made elsewhere is described by mono-depth spec; a checkpoint's spec is its training's
+            f"write the spec with `mono-depth spec {weights} --kind metric_focal` (and --focal-divisor for a model "
+            f"other than Depth Anything 3), or "
+            if backend in ("onnx", "torchscript")
+            else ""
+        )
         msg = (
-            f"model.output_kind=metric_focal is not applied to {weights}: its spec says {spec_kind.value}; write the "
-            f"spec with `mono-depth spec {weights} --kind metric_focal` (and --focal-divisor for a model other than "
-            f"Depth Anything 3), or leave model.output_kind empty"
+            f"model.output_kind=metric_focal is not applied to {weights}: its spec says {spec_kind.value}; {respec}"
+            f"leave model.output_kind empty"
         )
         raise ConfigError(msg)
     if spec_kind is focal and stated in (OutputKind.DEPTH_UP_TO_SCALE.value, OutputKind.RELATIVE_INVERSE.value):

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.lidar import ScanPairing, select_scan
+from mono_depth_ros.adapters.lidar import (
+    Paired,
+    ScanPairing,
+    UnpairedLog,
+    lookup_cam_from_scan,
+    no_scan_text,
+    select_scan,
+)
 
 from .support import MS, FakeClock
+
+
+class _RecordingBuffer:
+    """Stands in for tf2_ros.Buffer: records the frames asked for (tf2 refuses ids with a leading '/')."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, ...]] = []
+
+    def lookup_transform(self, target: str, source: str, stamp: object, timeout: object) -> str:
+        self.asked.append((target, source))
+        return "transform"
+
+    def lookup_transform_full(
+        self, target: str, target_stamp: object, source: str, source_stamp: object, fixed: str, timeout: object
+    ) -> str:
+        self.asked.append((target, source, fixed))
+        return "transform"
+
+
+def test_a_scan_frame_with_a_ros1_leading_slash_is_looked_up_as_tf2_stores_it() -> None:
+    """A Velodyne driver bridged from ROS 1 stamps ``/velodyne``; tf2 stores its transforms as ``velodyne`` and
+    refuses a lookup of ``/velodyne``: every scan was unused in the node, used in the bag runner."""
+    buffer = _RecordingBuffer()
+    header = SimpleNamespace(frame_id="/velodyne", stamp=None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
+    lookup_cam_from_scan(buffer, "camera_optical", None, header, "odom", None)
+    assert buffer.asked == [("camera_optical", "velodyne"), ("camera_optical", "velodyne", "odom")]
 
 
 @settings(max_examples=50)
@@ -143,6 +179,151 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
     assert pair.add_frame(170 * MS, 2) == []
     (oldest,) = pair.add_frame(180 * MS, 3)
     assert oldest.item == 1 and pair.waiting == 2
+
+
+def test_pairing_does_not_hold_frames_for_scans_stamped_on_another_clock() -> None:
+    """A LiDAR stamping on its own clock, an hour behind the camera's: no scan can ever come within max_age, yet
+    every frame was held lidar.wait_s (scans kept arriving, so the 'LiDAR stopped' rule never fired): +200 ms of
+    latency on every frame for nothing."""
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=200, wait_ms=200)
+    hour = 3_600_000 * MS
+    for k in range(30):  # 30 Hz camera, 10 Hz LiDAR an hour behind; the scan of a frame comes 30 ms after it
+        clock.now_ns = k * 33 * MS
+        released = pair.add_frame(hour + k * 33 * MS, k)
+        if k % 3 == 0:
+            clock.now_ns += 30 * MS
+            released += pair.add_scan(k * 33 * MS, f"scan{k}")
+        assert [(r.item, r.scan, r.timed_out) for r in released] == [(k, None, False)], released
+    assert pair.waiting == 0
+
+
+def test_pairing_still_waits_for_a_slow_lidar_a_period_behind() -> None:
+    """The rule above must not give up on a 1 Hz LiDAR whose next scan can still be the frame's."""
+    clock = FakeClock()
+    pair = pairing(clock, max_age_ms=200, wait_ms=1500)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")
+    assert pair.add_frame(1900 * MS, "frame") == []  # the scan at 2000 ms is due
+    clock.now_ns = 120 * MS
+    (released,) = pair.add_scan(2000 * MS, "c")
+    assert released.scan == (2000 * MS, "c")
+
+
+class FakeTf:
+    """``ready(item, scan)`` for ScanPairing: TF places a scan in a frame once it has data up to the frame's stamp."""
+
+    def __init__(self) -> None:
+        self.latest_ns = -1
+        self.asked: list[object] = []
+
+    def __call__(self, item: object, scan: tuple[int, object]) -> bool:
+        self.asked.append(item)
+        assert isinstance(item, int)
+        return self.latest_ns >= item
+
+
+def test_pairing_holds_a_frame_until_tf_can_place_its_scan() -> None:
+    """TF (odom) lagging 30 ms behind the camera, lidar.motion_frame set: the frame's scan was in, it went to the
+    worker at once, and tf2 (timeout zero) could not look up the image stamp yet: the frame lost its LiDAR scale
+    (TransformException) although TF answered 30 ms later."""
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    tf.latest_ns = 95 * MS
+    (first,) = pair.add_frame(90 * MS, 90 * MS)  # its TF is in: not held
+    assert first.scan == (100 * MS, "b") and not first.timed_out
+    pair.add_scan(200 * MS, "c")
+    clock.now_ns = 10 * MS
+    assert pair.add_frame(210 * MS, 210 * MS) == []  # scan chosen (c), TF only up to 95 ms: held
+    clock.now_ns = 30 * MS
+    assert pair.poll() == []
+    tf.latest_ns = 220 * MS
+    clock.now_ns = 40 * MS
+    (second,) = pair.poll()
+    assert (second.item, second.scan, second.timed_out, second.waited_ns) == (210 * MS, (200 * MS, "c"), False, 30 * MS)
+
+
+def test_pairing_stops_waiting_for_tf_that_does_not_come_until_it_answers_again() -> None:
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    assert pair.add_frame(100 * MS, 100 * MS) == []  # no TF at all (a missing transform, odometry stopped)
+    clock.now_ns = 200 * MS
+    (timed_out,) = pair.poll()
+    assert timed_out.timed_out and timed_out.scan == (100 * MS, "b")  # goes with its scan: the worker counts the miss
+    pair.add_scan(200 * MS, "c")
+    (at_once,) = pair.add_frame(200 * MS, 200 * MS)  # TF given up on: no wait
+    assert not at_once.timed_out and at_once.scan == (200 * MS, "c")
+    tf.latest_ns = 100 * MS  # TF is back (lagging): the frame that went without it could be placed now
+    clock.now_ns = 300 * MS
+    pair.add_scan(300 * MS, "d")
+    assert pair.add_frame(300 * MS, 300 * MS) == []  # held for its TF again
+    tf.latest_ns = 300 * MS
+    (placed,) = pair.poll()
+    assert placed.scan == (300 * MS, "d") and not placed.timed_out
+
+
+def test_pairing_does_not_ask_tf_for_a_frame_without_a_scan() -> None:
+    clock = FakeClock()
+    tf = FakeTf()
+    pair: ScanPairing[int] = ScanPairing(100 * MS, 200 * MS, clock_ns=clock, ready=tf)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")
+    (released,) = pair.add_frame(1150 * MS, 1150 * MS)  # no scan within max_age can come: nothing to place
+    assert released.scan is None and tf.asked == []
+
+
+def test_a_frame_without_a_scan_is_explained_when_the_scans_are_not_a_matter_of_the_scan_rate() -> None:
+    """A LiDAR on another clock (or stopped) gave frames without a scan and not a word in the log (scale_reason said
+    "no LiDAR scan" while scans were arriving); a 1 Hz LiDAR between its scans is no problem to report."""
+    clock = FakeClock()
+    reported: list[Paired[int]] = []
+    pair: ScanPairing[int] = ScanPairing(100 * MS, 200 * MS, clock_ns=clock, on_unpaired=reported.append)
+    pair.add_scan(0, "a")
+    pair.add_scan(1000 * MS, "b")  # 1 Hz
+    (between,) = pair.add_frame(1150 * MS, 1)  # 150 ms from its nearest scan: the scan rate, not reported
+    assert between.scan is None and between.nearest_ns == 1000 * MS and reported == []
+    hour = 3_600_000 * MS
+    (far,) = pair.add_frame(hour, 2)
+    assert reported == [far] and far.nearest_ns == 1000 * MS
+    text = no_scan_text("/lidar/points", far.stamp_ns, far.nearest_ns, 0.2)
+    assert "nearest scan is stamped 3599.000 s before it" in text
+    assert "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks" in text
+    ahead = no_scan_text("/lidar/points", 0, 5 * 10**9, 0.2)
+    assert "5.000 s after it" in ahead and "stopped" not in ahead and "different clocks" in ahead
+    assert no_scan_text("/lidar/points", 0, None, 0.2).endswith("of the image stamped 0.000 s")
+
+
+def test_unpaired_log_warns_once_per_kind_with_how_many_were_held_back() -> None:
+    warnings: list[str] = []
+    log = UnpairedLog(warnings.append, "/lidar/points", 0.2, period_s=3600.0)
+    for k in range(3):
+        log(Paired(k, 10**13 + k, None, 0, False, nearest_ns=k))
+    (warning,) = warnings
+    assert warning.startswith("LiDAR scan not used: no scan on /lidar/points within lidar.max_age_s=0.2 s")
+    assert warning.endswith("this frame's scale falls back")
+
+
+def test_pairing_does_not_hold_frames_for_scans_stamped_on_a_clock_ahead_of_the_camera() -> None:
+    """Scans stamped an hour ahead: every frame looked like ROS time going back and cleared the cached scans, so it
+    waited for the next scan (up to a LiDAR period of latency on every frame) and no period was ever known. Only a
+    stream whose own stamps go back is a jump."""
+    clock = FakeClock()
+    reported: list[Paired[int]] = []
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=reported.append)
+    hour = 3_600_000 * MS
+    for k in range(3):
+        pair.add_scan(hour + k * 100 * MS, k)
+    for k in range(5):
+        clock.now_ns = k * 33 * MS
+        (released,) = pair.add_frame(300 * MS + k * 33 * MS, k)
+        assert released.scan is None and not released.timed_out and released.waited_ns == 0
+    assert len(reported) == 5 and pair.scan_period_ns() == 100 * MS
 
 
 def test_drain_forgets_the_held_frames_and_counts_them() -> None:

@@ -19,7 +19,7 @@ from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cloud import organized_cloud
 from mono_depth_ros.core.depth_codec import encode_depth
-from mono_depth_ros.core.errors import EncodingError
+from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.ros_msgs import (
     MessageFactory,
     compressed_image_from_array,
@@ -110,3 +110,28 @@ def test_frame_input_takes_stamp_and_frame_from_the_image_header() -> None:
     assert (frame.stamp_ns, frame.frame_id) == (1_700_000_000_000_000_001, "camera_optical")
     np.testing.assert_array_equal(frame.rgb, rgb)
     assert frame.image_is_rectified is True and frame.lidar is None and frame.prediction is not None
+
+
+def test_a_frame_id_with_a_ros1_leading_slash_is_the_frame_tf2_stores() -> None:
+    """tf2 in ROS 2 stores ``/camera_optical`` as ``camera_optical`` and refuses lookups of ``/camera_optical``
+    ("frame_ids cannot start with a '/'"): the node lost every frame's LiDAR scale where the bag runner (whose TF
+    buffer strips the slash) had it, and both published depth in a frame no tf2 consumer (RViz, Nav2) could place."""
+    slashed = make_header(FACTORY, 5, "/camera_optical")
+    image = image_from_array(FACTORY, np.zeros((48, 64, 3), np.uint8), "rgb8", slashed)
+    camera = CameraModel.from_intrinsics(INTRINSICS)
+    assert frame_input(image, "sensor_msgs/msg/Image", camera, True).frame_id == "camera_optical"
+    only_slash = image_from_array(FACTORY, np.zeros((4, 4, 3), np.uint8), "rgb8", make_header(FACTORY, 5, "/"))
+    with pytest.raises(TransformError, match="frame_id is empty"):
+        frame_input(only_slash, "sensor_msgs/msg/Image", camera, True)
+
+
+@pytest.mark.parametrize(("height", "width"), [(0, 64), (48, 0), (0, 0)])
+def test_an_image_without_pixels_is_a_shape_error_not_blamed_on_the_calibration(height: int, width: int) -> None:
+    """An empty Image (a driver's first message before streaming, a failed capture) decoded to an empty array and
+    failed later as ``CalibrationError: image is 64x0 but the camera calibration is for 64x48``: counted under
+    camera_info's reason, sending the user to a calibration that is right."""
+    empty = FACTORY.new("sensor_msgs/msg/Image", header=HEADER, height=height, width=width, encoding="rgb8",
+                        is_bigendian=0, step=3 * width, data=np.zeros(0, np.uint8))  # fmt: skip
+    camera = CameraModel.from_intrinsics(INTRINSICS)
+    with pytest.raises(ShapeError, match=rf"image is {width}x{height}: no pixels"):
+        frame_input(empty, "sensor_msgs/msg/Image", camera, True)

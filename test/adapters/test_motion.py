@@ -98,3 +98,40 @@ def test_tf2_poses_ask_the_buffer_without_waiting_and_are_none_when_the_filter_i
     np.testing.assert_allclose(pose.translation, [1.0, 2.0, 3.0])
     assert buffer.calls == [("odom", "cam", 2, 5)]
     assert poses.pose("cam", 9 * 10**9) is None
+
+
+def test_tf_that_always_lags_behind_the_images_is_extrapolated_from_its_newest_poses() -> None:
+    """odom published 20 ms after the camera's stamp, every frame: the lookup at the image stamp failed every time, so
+    there were never two looked-up poses to extrapolate from: no pose for any frame, the temporal filter never ran
+    (temporal_no_motion_frames = every frame). The newest poses TF holds are extrapolated instead."""
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+
+    class Tf2LookupError(Exception):
+        pass
+
+    class LaggingBuffer:
+        """tf2's lookup_transform: a camera driving 1 m/s along x in odom, /tf up to ``latest_ns``; time 0 = latest."""
+
+        latest_ns = 0
+
+        def lookup_transform(self, target: str, source: str, time: Any) -> Any:
+            stamp_ns = time.sec * 10**9 + time.nanosec or self.latest_ns
+            if stamp_ns > self.latest_ns:
+                raise Tf2LookupError(f"extrapolation into the future: {stamp_ns} > {self.latest_ns}")
+            pose = RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), target, source)
+            return transform_stamped_from_rigid(factory, pose, stamp_ns)
+
+    buffer = LaggingBuffer()
+    poses = tf2_camera_poses(config(), buffer, factory, (Tf2LookupError,))
+    assert poses is not None
+    found = []
+    for k in range(1, 6):  # 30 Hz images, TF 20 ms behind each
+        stamp = 10**9 + k * 33 * MS
+        buffer.latest_ns = stamp - 20 * MS
+        found.append(poses.pose("cam", stamp))
+    assert all(pose is not None for pose in found)
+    np.testing.assert_allclose([pose.translation[0] for pose in found if pose is not None],
+                               [1.0 + k * 0.033 for k in range(1, 6)], atol=1e-9)  # fmt: skip
+    assert poses.extrapolated == 5
+    buffer.latest_ns = 10**9  # TF stopped: 0.8 s behind, past temporal.max_extrapolation_s (0.5)
+    assert poses.pose("cam", 10**9 + 800 * MS) is None

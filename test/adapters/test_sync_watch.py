@@ -216,6 +216,13 @@ def test_a_late_partner_is_no_jump_back() -> None:
     assert [len(q) for q in synchroniser.queues] == [5, 5, 2]
 
 
+def test_synchroniser_slop_zero_means_equal_stamps() -> None:
+    from mono_depth_ros.adapters.sync_watch import synchroniser_slop_s
+
+    assert synchroniser_slop_s(0.0) == 1e-9  # message_filters pairs stamps closer than this: equal ones
+    assert synchroniser_slop_s(0.05) == 0.05
+
+
 def test_drain_forgets_the_waiting_images_without_reporting_them() -> None:
     clock, lost = FakeClock(), []
     sync = watch(clock, lost)

@@ -186,3 +186,15 @@ def test_two_stage_worker_reports_every_item_and_output_its_stop_discards() -> N
     slot.put(2)  # ... and 2 waits in the slot
     assert worker.stop(timeout_s=30) and not worker.alive
     assert published == [] and sum(discarded) == 2  # 2 from the slot, 1's output computed after the stop
+
+
+def test_items_put_together_are_taken_oldest_first_and_replaced_together() -> None:
+    """Frames a LiDAR scan releases at once: the one-item slot kept only the last (the others counted stale though
+    the worker was idle); put together, they are all taken, and the next input replaces what is left of them."""
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.put_all([1, 2, 3]) == 0
+    assert slot.take(timeout_s=0) == 1
+    assert slot.put_all([4, 5]) == 2  # 2 and 3 were not taken: replaced, counted by the caller
+    assert [slot.take(timeout_s=0), slot.take(timeout_s=0), slot.take(timeout_s=0)] == [4, 5, None]
+    assert slot.put_all([]) == 0 and slot.put(6) is False
+    assert slot.put_all([7, 8]) == 1 and slot.close() == 2 and slot.take(timeout_s=0) is None

@@ -7,7 +7,7 @@ scan of 300 points of the true depth surface in a ``lidar`` frame (x forward, RE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,42 +125,52 @@ def moving_depth(camera_z_m: float) -> npt.NDArray[np.float32]:
     return np.repeat(rows[:, None], WIDTH, axis=1).astype(np.float32)
 
 
-def write_moving_bag(path: Path, speed_mps: float, n_frames: int = 4) -> list[TinyFrame]:
+def write_moving_bag(
+    path: Path, speed_mps: float, n_frames: int = 4, *, replays: Sequence[float] = ()
+) -> list[TinyFrame]:
     """A camera driving at ``speed_mps`` along its optical axis towards a static slanted plane, LiDAR 45 ms early.
 
     Frames: ``odom`` (axes of the camera at the first stamp) <- ``camera_optical`` on /tf every 20 ms, and
     ``camera_optical`` <- ``lidar`` on /tf_static. Each scan samples the plane from where the camera was at the
     scan stamp, so only TF time travel puts it where the camera is at the image stamp. The prediction is the exact
     relative inverse depth ``0.5 / depth + 0.1`` at the image stamp.
+
+    ``replays``: the speeds of further passes recorded after the first with the same stamps (a simulation reset);
+    the frames of every pass are returned in recording order.
     """
     frames = []
     start_tf_ns = START_NS - PERIOD_NS
     with BagBuilder(path) as bag:
         factory = bag.factory
         bag.add("/tf_static", tf_message_from(factory, [CAM_FROM_LIDAR], start_tf_ns), start_tf_ns)
-        for stamp_ns in range(start_tf_ns, START_NS + (n_frames + 1) * PERIOD_NS, 20_000_000):
-            travelled_m = speed_mps * (stamp_ns - START_NS) / 1e9
-            odom_from_cam = RigidTransform(np.eye(3), np.array([0.0, 0.0, travelled_m]), ODOM_FRAME, CAMERA_FRAME)
-            bag.add("/tf", tf_message_from(factory, [odom_from_cam], stamp_ns), stamp_ns)
-        rng = np.random.default_rng(7)
-        for index in range(n_frames):
-            stamp_ns = START_NS + index * PERIOD_NS
-            scan_ns = stamp_ns - SCAN_LEAD_NS
-            depth_m = moving_depth(speed_mps * (stamp_ns - START_NS) / 1e9)
-            depth_at_scan_m = moving_depth(speed_mps * (scan_ns - START_NS) / 1e9)
-            points_in_camera = backproject_depth(depth_at_scan_m, INTRINSICS).reshape(-1, 3)
-            chosen = rng.choice(points_in_camera.shape[0], 300, replace=False)
-            points_in_lidar = CAM_FROM_LIDAR.inverse().apply(points_in_camera[chosen].astype(np.float64))
-            scan = np.column_stack([points_in_lidar, np.ones(300)]).astype(np.float32)
-            bag.add("/lidar/points", velodyne_cloud(factory, scan, scan_ns, LIDAR_FRAME), scan_ns)
-            header = make_header(factory, stamp_ns, CAMERA_FRAME)
-            info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTRINSICS), header)
-            rgb = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-            bag.add("/camera/camera_info", info, stamp_ns)
-            bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), stamp_ns + 1)
-            prediction = depth_image_from_metres(factory, (0.5 / depth_m + 0.1).astype(np.float32), "32FC1", header)
-            bag.add("/depth_model/prediction", prediction, stamp_ns + 3)
-            frames.append(TinyFrame(stamp_ns, rgb, depth_m, scan))
+        for replay, speed in enumerate([speed_mps, *replays]):
+            log_offset = replay * (n_frames + 3) * PERIOD_NS  # bag time goes on, the stamps start again
+            for stamp_ns in range(start_tf_ns, START_NS + (n_frames + 1) * PERIOD_NS, 20_000_000):
+                travelled_m = speed * (stamp_ns - START_NS) / 1e9
+                odom_from_cam = RigidTransform(np.eye(3), np.array([0.0, 0.0, travelled_m]), ODOM_FRAME, CAMERA_FRAME)
+                bag.add("/tf", tf_message_from(factory, [odom_from_cam], stamp_ns), stamp_ns + log_offset)
+            rng = np.random.default_rng(7)
+            for index in range(n_frames):
+                stamp_ns = START_NS + index * PERIOD_NS
+                log_ns = stamp_ns + log_offset
+                scan_ns = stamp_ns - SCAN_LEAD_NS
+                depth_m = moving_depth(speed * (stamp_ns - START_NS) / 1e9)
+                depth_at_scan_m = moving_depth(speed * (scan_ns - START_NS) / 1e9)
+                points_in_camera = backproject_depth(depth_at_scan_m, INTRINSICS).reshape(-1, 3)
+                chosen = rng.choice(points_in_camera.shape[0], 300, replace=False)
+                points_in_lidar = CAM_FROM_LIDAR.inverse().apply(points_in_camera[chosen].astype(np.float64))
+                scan = np.column_stack([points_in_lidar, np.ones(300)]).astype(np.float32)
+                bag.add("/lidar/points", velodyne_cloud(factory, scan, scan_ns, LIDAR_FRAME), log_ns - SCAN_LEAD_NS)
+                header = make_header(factory, stamp_ns, CAMERA_FRAME)
+                info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTRINSICS), header)
+                rgb = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+                bag.add("/camera/camera_info", info, log_ns)
+                bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), log_ns + 1)
+                inverse = (0.5 / depth_m + 0.1).astype(np.float32)
+                bag.add(
+                    "/depth_model/prediction", depth_image_from_metres(factory, inverse, "32FC1", header), log_ns + 3
+                )
+                frames.append(TinyFrame(stamp_ns, rgb, depth_m, scan))
     return frames
 
 

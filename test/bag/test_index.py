@@ -5,15 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mono_depth_ros.bag.index import index_bag, resolve_topics
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.ros_msgs import camera_info_from_model, image_from_array, make_header, tf_message_from
+from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.depth_config import DepthConfig
 
-from .support import CAM_FROM_LIDAR, CAMERA_FRAME, LIDAR_FRAME, START_NS, write_tiny_bag
+from .support import CAM_FROM_LIDAR, CAMERA_FRAME, INTRINSICS, LIDAR_FRAME, START_NS, tiny_frame, write_tiny_bag
 
 HUMBLE = typestore_for("humble")
 
@@ -89,7 +94,7 @@ def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path,
 def test_undecodable_and_bad_messages(tmp_path: Path) -> None:
     def damage(topic: str, index: int, msg: Any) -> Any:
         if topic == "/tf_static":
-            msg.transforms[0].transform.rotation.w = 5.0  # not a unit quaternion
+            msg.transforms[0].transform.rotation.w = 5.0  # not a unit quaternion: used normalised (tf2), reported
         if topic == "/camera/camera_info" and index == 1:
             msg.width = 0
         return msg
@@ -100,3 +105,33 @@ def test_undecodable_and_bad_messages(tmp_path: Path) -> None:
     assert index.camera_infos[0].model is not None
     bad = index.camera_infos[1]
     assert bad.model is None and bad.error_reason == "camera_info: CalibrationError" and "uncalibrated" in bad.error
+
+
+def test_tf_of_a_bag_whose_clock_went_back_is_kept_per_pass(tmp_path: Path) -> None:
+    """A simulation reset while recording: odom <- camera starts again with the same stamps at another place. The
+    bag's TF was one timeline, so the second pass's samples replaced the first's (and interleaved between them):
+    lidar.motion_frame and the temporal filter placed first-pass frames with second-pass poses. The node clears its
+    TF buffer when /tf goes back (adapters.tf_time_jump); offline each pass keeps its own TF (statics are shared)."""
+    period, back = 100_000_000, 1_500_000_000
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", tf_message_from(bag.factory, [CAM_FROM_LIDAR], START_NS), START_NS)
+        for k in range(24):  # frames 15..23 repeat the stamps of frames 0..8, the camera 100 m further along x
+            bag_pass = int(k >= 15)
+            stamp, log = START_NS + k * period - bag_pass * back, START_NS + k * period + 1
+            header = make_header(bag.factory, stamp, CAMERA_FRAME)
+            camera = CameraModel.from_intrinsics(INTRINSICS)
+            bag.add("/camera/camera_info", camera_info_from_model(bag.factory, camera, header), log)
+            bag.add("/camera/image_raw", image_from_array(bag.factory, tiny_frame(0).rgb, "rgb8", header), log + 1)
+            odom_from_camera = RigidTransform(np.eye(3), np.array([100.0 * bag_pass + k, 0, 0]), "odom", CAMERA_FRAME)
+            bag.add("/tf", tf_message_from(bag.factory, [odom_from_camera], stamp), log + 2)
+    index, summary = _index(tmp_path / "in")
+    stamp = START_NS + 2 * period  # frame 2 (first pass) and frame 17 (second pass) share it
+    assert index.tf.lookup("odom", CAMERA_FRAME, stamp).translation[0] == pytest.approx(2.0)  # was 117
+    assert index.tf_for(1).lookup("odom", CAMERA_FRAME, stamp).translation[0] == pytest.approx(117.0)
+    assert index.tf_for(1).lookup(CAMERA_FRAME, LIDAR_FRAME, stamp).matrix == pytest.approx(CAM_FROM_LIDAR.matrix)
+    # lidar.motion_frame: a scan 100 ms older than the image, in the second pass: the camera moved 1 m along x
+    moved = index.cam_from_scan(CAMERA_FRAME, stamp, LIDAR_FRAME, stamp - period, "odom", bag_pass=1)
+    assert moved.translation == pytest.approx(CAM_FROM_LIDAR.translation + np.array([-1.0, 0.0, 0.0]))
+    assert [e.bag_pass for e in index.images] == [0] * 15 + [1] * 9
+    (note,) = [n for n in summary.notes if "went back" in n]
+    assert "/camera/image_raw went back 1 time(s)" in note

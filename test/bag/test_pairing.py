@@ -81,3 +81,14 @@ def test_rules_from_params_and_validation() -> None:
         PairingRules("nearest")
     with pytest.raises(ConfigError, match=">= 0"):
         PairingRules(slop_ns=-1)
+
+
+def test_camera_info_unsynced_says_when_the_node_would_not_pair_the_image() -> None:
+    infos = StampIndex.build([0, 200 * MS])
+    approximate = PairingRules("approximate", slop_ns=50 * MS)
+    assert approximate.camera_info_unsynced(200 * MS, infos) is None  # exact
+    assert approximate.camera_info_unsynced(230 * MS, infos) is None  # within the slop
+    text = approximate.camera_info_unsynced(500 * MS, infos)
+    assert text is not None and "nearest camera_info is stamped 0.200 s" in text and "sync.mode: latest" in text
+    assert PairingRules("latest").camera_info_unsynced(500 * MS, infos) is None
+    assert PairingRules("approximate", slop_ns=0).camera_info_unsynced(200 * MS, infos) is None  # exact, slop 0

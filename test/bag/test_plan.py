@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from mono_depth_ros.bag.index import BagIndex, ImageEntry, TopicPlan
+from pathlib import Path
+from typing import Any
+
+from mono_depth_ros.bag.index import BagIndex, ImageEntry, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, StampIndex
 from mono_depth_ros.bag.plan import plan_frames, seconds_text
+from mono_depth_ros.bag.reader import InputBag, typestore_for
+from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.core.ros_msgs import stamp_to_ns
+from mono_depth_ros.depth_config import DepthConfig
+
+from .support import write_tiny_bag
 
 
 def test_plan_frames_pairs_and_explains() -> None:
@@ -31,3 +40,54 @@ def test_no_camera_info_before_the_first_image_is_explained() -> None:
     assert seconds_text(1_700_000_000_100_000_000) == "1700000000.100000000 s"
     empty = BagIndex(topics, images=[ImageEntry(0, 5, "cam")])
     assert "the topic is empty" in plan_frames(empty, PairingRules())[0].skip[1]  # type: ignore[index]
+
+
+def test_a_bag_whose_clock_went_back_pairs_each_image_with_a_scan_of_its_own_pass(tmp_path: Path) -> None:
+    """A simulation reset while recording (or a recorded ``ros2 bag play --loop``): the header stamps of every topic
+    start again. The whole bag was one timeline, so an image of the second pass was paired with the scan of the first
+    pass with its stamp (another place), and the external prediction of one pass with the image of the other, where
+    the node (which forgets what came before a jump) pairs each image with a scan of its own pass."""
+    back_ns = 1_500_000_000  # the second pass repeats the stamps of the first (12 frames, 100 ms apart)
+    scan_lag_ns = 30_000_000  # in the second pass each scan is stamped 30 ms after its image
+
+    def reset(topic: str, index: int, msg: Any) -> Any:
+        if index >= 15:  # frames 15..: stamps 1.5 s back (frames 0..11 of the first pass had them)
+            stamp = stamp_to_ns(msg.header.stamp) - back_ns + (scan_lag_ns if topic == "/lidar/points" else 0)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 24, mutate=reset)
+    params = {"lidar_topic": "/lidar/points", "model.backend": "external"}
+    summary = BagSummary(tmp_path / "in", tmp_path / "out")
+    with InputBag(tmp_path / "in", typestore_for("humble")) as bag:
+        config = DepthConfig.from_params(params)
+        topics = resolve_topics(config, bag, summary)
+        index = index_bag(bag, topics, summary, topics.all)
+    plans = plan_frames(index, PairingRules.from_config(config))
+    assert [p.lidar for p in plans[:15]] == list(range(15))  # the first pass: its own scans
+    assert [p.lidar for p in plans[15:]] == list(range(15, 24))  # was the first pass's scan with the image's stamp
+    assert [p.prediction for p in plans] == list(range(24))  # was the other pass's (the last recorded of a stamp)
+    assert [p.camera_info for p in plans] == list(range(24))
+    assert any("went back" in note for note in summary.notes), summary.notes
+
+
+def test_one_image_stamped_seconds_back_is_an_outlier_not_a_new_pass(tmp_path: Path) -> None:
+    """A camera that once publishes a frame with a stale stamp (2 s old) is no reset: its stamps come back at once.
+    Taken for a jump, it started a second pass that every later image belonged to while the scans stayed in the
+    first: no later image found a scan (the node, which only drops its cached scans, recovers at the next scan)."""
+
+    def stale_once(topic: str, index: int, msg: Any) -> Any:
+        if index == 14 and topic in ("/camera/image_raw", "/camera/camera_info", "/depth_model/prediction"):
+            stamp = stamp_to_ns(msg.header.stamp) - 2_000_000_000
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 24, mutate=stale_once)
+    summary = BagSummary(tmp_path / "in", tmp_path / "out")
+    config = DepthConfig.from_params({"lidar_topic": "/lidar/points", "model.backend": "external"})
+    with InputBag(tmp_path / "in", typestore_for("humble")) as bag:
+        topics = resolve_topics(config, bag, summary)
+        index = index_bag(bag, topics, summary, topics.all)
+    plans = plan_frames(index, PairingRules.from_config(config))
+    assert [e.bag_pass for e in index.images] == [0] * 24 and not any("went back" in n for n in summary.notes)
+    assert [p.lidar for p in plans[15:]] == list(range(15, 24))

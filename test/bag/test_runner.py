@@ -106,10 +106,65 @@ def test_lidar_motion_frame_moves_early_scans_to_the_image_stamp(tmp_path: Path,
         assert min(errors) > 0.03  # the uncompensated scan is biased by the 0.45 m it lags (~4 %)
 
 
+def test_lidar_motion_frame_in_a_bag_whose_clock_went_back_uses_the_tf_of_each_pass(tmp_path: Path) -> None:
+    """A simulation reset while recording: the second pass drives at 4 m/s with the stamps of the first (10 m/s).
+    The bag's TF was one timeline (the second pass's odom replaced the first's at equal stamps): the scans of one
+    pass were moved with the other pass's motion (median depth errors 2 to 27 %). Each pass now gives the depth it
+    gives recorded alone."""
+    frames = write_moving_bag(tmp_path / "in", speed_mps=10.0, n_frames=12, replays=[4.0])
+    write_moving_bag(tmp_path / "alone", speed_mps=4.0, n_frames=12)
+    params = {**EXTERNAL_RELATIVE, "lidar.motion_frame": "odom"}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == len(frames) == 24 and not summary.warnings.counts
+    run_bag(tmp_path / "alone", tmp_path / "alone_out", params, QUIET)
+    depth = [depth_image_to_metres(image) for _, image in read_bag(tmp_path / "out")["/depth/image"]]
+    errors = [np.median(np.abs(d / frame.depth_m - 1.0)) for frame, d in zip(frames, depth, strict=True)]
+    assert max(errors[:12]) < 1e-3, " ".join(f"{e:.4f}" for e in errors)  # exact up to float32
+    for second, (_, image) in zip(depth[12:], read_bag(tmp_path / "alone_out")["/depth/image"], strict=True):
+        np.testing.assert_array_equal(second, depth_image_to_metres(image))
+
+
+def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path: Path) -> None:
+    """The summary said only "no scan within lidar.max_age_s"; now, as the node's log: how far the nearest scan is,
+    and that more than a second usually means two clocks."""
+
+    def hour_behind(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points":
+            msg.header.stamp.sec -= 3600
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=hour_behind)
+    assert summary.frames_out == 3 and summary.warnings.counts["lidar: no scan in time"] == 3
+    text = summary.warnings.examples["lidar: no scan in time"]
+    assert "nearest scan is stamped 3599.800 s before it" in text and "different clocks" in text, text
+
+
+def test_camera_info_the_node_would_not_pair_is_used_and_warned(tmp_path: Path) -> None:
+    """A driver that stamps camera_info 0: live, ApproximateTime never pairs an image with it (every frame counted
+    no_camera_info); offline the latest camera_info before the image was used without a word, so the bag ran and the
+    node on the same data did not."""
+
+    def unstamped_info(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 0, 0
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=unstamped_info)
+    assert summary.frames_out == 3
+    reason = "camera_info: not within sync.slop_s"
+    assert summary.warnings.counts[reason] == 3, summary.warnings.counts
+    text = summary.warnings.examples[reason]
+    assert "nearest camera_info is stamped 0.000 s" in text and "no_camera_info" in text and "sync.mode: latest" in text
+    latest, _ = _run(tmp_path / "latest", {**EXTERNAL_METRIC, "sync.mode": "latest"}, mutate=unstamped_info)
+    assert reason not in latest.warnings.counts  # what the node does with sync.mode: latest
+
+
 def _set(field: str, value: Any, topic: str, frame: int) -> Mutate:
     def mutate(t: str, index: int, msg: Any) -> Any:
         if t == topic and index == frame:
             setattr(msg, field, value)
+            if field == "height" and value == 0:  # an image without pixels: no data either
+                msg.data = msg.data[:0]
         return msg
 
     return mutate
@@ -127,6 +182,7 @@ def _drop(topic: str, frame: int | None = None) -> Mutate:
         (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
         (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
         (_set("encoding", "rgb8", "/depth_model/prediction", 1), "prediction: undecodable", "must be 32FC1"),
+        (_set("height", 0, "/camera/image_raw", 1), "image: ShapeError", "no pixels"),  # data emptied by _set below
     ],
 )
 def test_one_bad_frame_is_skipped_with_a_reason(
@@ -141,6 +197,17 @@ def test_one_bad_frame_is_skipped_with_a_reason(
     assert example is not None and example in summary.skipped.examples[reason]
     assert len(out["/depth/image"]) == 2
     assert reason in summary.format()
+
+
+def test_a_camera_info_roi_past_the_calibrated_image_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    def roi_past(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info" and index == 2:
+            msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height = 100, 100, 64, 48
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=roi_past)
+    assert dict(summary.skipped.counts) == {"camera_info: CalibrationError": 1}
+    assert "roi 64x48 at (100, 100) does not fit" in summary.skipped.examples["camera_info: CalibrationError"]
 
 
 def test_zero_focal_length_camera_info_is_skipped(tmp_path: Path) -> None:

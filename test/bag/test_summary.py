@@ -45,3 +45,21 @@ def test_summary_accounting_and_report() -> None:
     assert "model 20.0" in text  # ms per output frame
     assert "note: reading /x/compressed instead" in text
     assert BagSummary(Path("a"), Path("b")).fps == 0.0
+
+
+def test_scale_reasons_that_differ_only_in_figures_are_counted_as_one() -> None:
+    summary = BagSummary(Path("in"), Path("out"))
+    for age in ("0.60", "0.70", "0.80"):
+        summary.add_scale_reason(f"no LiDAR scan; last LiDAR-scaled depth is {age} s old")
+    summary.add_scale_reason("LiDAR: 12 valid LiDAR/prediction pairs, need 30 for a scale fit")
+    summary.add_scale_reason("LiDAR: 0 valid LiDAR/prediction pairs, need 30 for a scale fit")
+    summary.add_scale_reason("no LiDAR scan")
+    assert summary.scale_reasons == {
+        "no LiDAR scan; last LiDAR-scaled depth is 0.60 s old": 3,
+        "LiDAR: 12 valid LiDAR/prediction pairs, need 30 for a scale fit": 2,
+        "no LiDAR scan": 1,
+    }
+    summary.scale_health.update(["degraded"] * 6)
+    text = summary.format()
+    assert "    3 x no LiDAR scan; last LiDAR-scaled depth is 0.60 s old (2 of them with other figures)" in text
+    assert "    1 x no LiDAR scan\n" in text

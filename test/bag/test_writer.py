@@ -7,12 +7,21 @@ from typing import Any
 
 import pytest
 import yaml
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    MessageDefinition,
+    MessageDefinitionFormat,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.bag.writer import OutputBag
+from mono_depth_ros.bag.writer import OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import MessageFactory, make_header
 
@@ -192,3 +201,61 @@ def test_a_copy_keeps_the_definition_of_its_bytes_when_the_distros_differ(
     assert getattr(decoded, "variance", None) == fields.get("variance")
     (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
     assert entry["topic_metadata"]["type_description_hash"] == recorded.hash_rihs01(msgtype)
+
+
+_IDL_OUTER = """module my_msgs {
+  module msg {
+    struct Outer {
+      my_msgs::msg::Inner inner;
+      float value;
+    };
+  };
+};
+"""
+_IDL_INNER = """module my_msgs {
+  module msg {
+    struct Inner {
+      int32 count;
+    };
+  };
+};
+"""
+
+
+def test_a_definition_in_rosbag2s_idl_sections_is_hashed() -> None:
+    """rosbag2 stores a type known by its .idl (encoding ros2idl) as one section per type, each under a line of 80
+    '=' and ``IDL: pkg/msg/Type`` (as rosbags' AnyReader splits them). Such a definition without a hash (a Humble
+    MCAP recording) gave None: its topic was not copied. Its hash is the one of the same type written as .msg."""
+    sep = "=" * 80 + "\n"
+    idl = f"{sep}IDL: my_msgs/msg/Outer\n{_IDL_OUTER}{sep}IDL: my_msgs/msg/Inner\n{_IDL_INNER}"
+    as_msg = f"my_msgs/Inner inner\nfloat32 value\n{sep}MSG: my_msgs/Inner\nint32 count\n"
+    store = get_typestore(Stores.EMPTY)
+    store.register(get_types_from_msg(as_msg, "my_msgs/msg/Outer"))
+    expected = store.hash_rihs01("my_msgs/msg/Outer")
+    sectioned = MessageDefinition(MessageDefinitionFormat.IDL, idl)
+    assert definition_hash("my_msgs/msg/Outer", sectioned) == expected
+    bare = MessageDefinition(MessageDefinitionFormat.IDL, _IDL_INNER + _IDL_OUTER)  # one IDL text, no sections
+    assert definition_hash("my_msgs/msg/Outer", bare) == expected
+
+
+def test_a_copy_without_a_definition_but_with_a_hash_takes_the_definition_of_that_hash(tmp_path: Path) -> None:
+    """Jazzy's recorder stores a type whose definition it did not find with an empty definition, and still its
+    hash; the copy took Humble's definition for any bag without one ("recorded before Iron"): a Jazzy Range copied
+    into a Humble bag was described without its variance, undecodable by the definition beside it."""
+    jazzy, msgtype = typestore_for("jazzy"), "sensor_msgs/msg/Range"
+    factory = MessageFactory.for_rosbags(jazzy)
+    fields = {"radiation_type": 0, "field_of_view": 0.5, "min_range": 0.1, "max_range": 4.0, "range": 1.5}
+    message = factory.new(msgtype, header=make_header(factory, 7, "sonar"), variance=0.25, **fields)
+    raw = jazzy.serialize_cdr(message, msgtype)
+    with Writer(tmp_path / "in", version=8) as writer:
+        writer.write(writer.add_connection("/sonar", msgtype, typestore=jazzy), 7, raw)
+    with Reader(tmp_path / "in") as reader:
+        (connection,) = reader.connections
+    assert connection.digest == jazzy.hash_rihs01(msgtype)
+    connection = connection._replace(msgdef=connection.msgdef._replace(data=""))  # as Jazzy stores an unfound one
+    with OutputBag(tmp_path / "out", typestore_for("humble")) as out:
+        assert out.copy(connection, raw, 7)
+    decoded = _decoded_by_its_definition(tmp_path / "out", "/sonar")
+    assert (decoded.range, decoded.variance) == (1.5, 0.25)
+    (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
+    assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mono_depth_ros.adapters.signals import StopSignals
@@ -128,6 +129,29 @@ def test_the_summary_says_why_the_scale_was_not_ok_on_a_real_kitti_bag(tmp_path:
     text = summary.format()
     (reason, _), *_ = summary.scale_reasons.most_common(1)
     assert "scale health:" in text and reason in text
+
+
+def test_a_lidar_outage_on_a_real_kitti_bag_is_one_reason_in_the_summary(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A relative_inverse model on a real KITTI frame; after three frames the LiDAR sees only behind the car (its
+    in-view points gone). Each frame past the anchor's 0.5 s says how old the anchor is: counted by exact text, each
+    was its own "1 x" line and the report's top three covered 7 of the 9 degraded frames."""
+    import dataclasses
+
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    (frame,) = load_kitti_frames(kitti_object_dir, names=("000001",))
+    blind = dataclasses.replace(frame, scan=np.ascontiguousarray(frame.scan[frame.scan[:, 0] < 0]))
+    write_kitti_bag(tmp_path / "in", [frame] * 3 + [blind] * 9, prediction="relative_inverse")
+    params = {"model.backend": "external", "model.output_kind": "relative_inverse", "scale.mode": "lidar",
+              "lidar_topic": "/lidar/points", "scale.camera_height_m": 1.65}  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert summary.scale_health == {"ok": 3, "degraded": 9}
+    assert sum(summary.scale_reasons.values()) == 9 and len(summary.scale_reasons) == 2, summary.scale_reasons
+    _, (expired, count) = summary.scale_reasons.most_common(2)
+    assert count == 4 and "last LiDAR-scaled depth is 0.60 s old" in expired
+    assert f"    4 x {expired} (3 of them with other figures)" in summary.format()
 
 
 def test_nan_weights_on_a_real_kitti_bag_fail_loudly(tmp_path: Path, kitti_object_dir: Path) -> None:

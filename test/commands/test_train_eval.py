@@ -256,3 +256,22 @@ def test_eval_crop_override_on_ones_own_kitti_frames(
     assert table[2:] == reference[2:]
     assert main(own) == 0
     assert capsys.readouterr().out.splitlines()[2:] != reference[2:]  # no crop: other pixels, other numbers
+
+
+def test_eval_takes_an_onnx_model_made_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mono-depth eval --checkpoint model.onnx --dataset synthetic` read the network input from the file as a
+    safetensors checkpoint and was refused with "set model.backend to 'onnx'" (no such eval option); the spec beside
+    the model gives it."""
+    import warnings
+
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.spec import OutputKind
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx(network, spec, tmp_path / "tiny.onnx", exporter="legacy")
+    args = ["eval", "--checkpoint", str(tmp_path / "tiny.onnx"), "--dataset", "synthetic", "--seeds", "21"]
+    assert main([*args, "--frames", "1"]) == 0, capsys.readouterr().err
+    assert "protocol synthetic" in capsys.readouterr().out

@@ -105,6 +105,26 @@ def test_binning_and_roi() -> None:
 
 
 @pytest.mark.parametrize(
+    "roi",
+    [(700, 500, 320, 240), (0, 0, 1280, 960), (400, 0, 320, 240), (0, 300, 320, 240)],
+    ids=["offset past the image", "larger than the image", "right edge past", "bottom edge past"],
+)
+def test_a_roi_that_does_not_fit_in_the_calibrated_image_is_a_calibration_error(roi: tuple[int, ...]) -> None:
+    """A ROI is a window of the calibrated (full-resolution) image. One that reaches past it (a ROI in binned
+    pixels, a calibration of another camera mode) was taken as it came: the depth was published with the intrinsics
+    of a window that does not exist (cx = 2 - 100 for a ROI at (100, 100) of a 4 x 4 calibration) and a cloud
+    shifted by it, counted nowhere."""
+    with pytest.raises(CalibrationError, match=r"roi .* does not fit in the calibrated 640x480 image"):
+        _info(roi=roi)
+    _info(roi=(320, 240, 320, 240))  # the bottom-right quarter fits exactly
+
+
+def test_a_roi_that_fits_stays_valid_through_image_procs_one_pixel_resize_rounding() -> None:
+    edge = _info(roi=(320, 240, 320, 240))  # at the bottom-right corner
+    assert edge.for_image(321, 241).rectified_intrinsics().width == 321
+
+
+@pytest.mark.parametrize(
     ("distortion_model", "d"),
     [
         ("KANNALA_BRANDT", (0.1, 0.01, 0.002, 0.0005, 0.0)),  # MYNT EYE, also on its *_RECTIFIED streams
@@ -210,6 +230,23 @@ def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
     half = turned.seen_mask((240, 320))
     assert half is not None and half.shape == (240, 320)
     assert not (half & ~seen[::2, ::2] & ~seen[1::2, 1::2]).any()  # a kept block has no unseen pixel
+
+
+@pytest.mark.parametrize(
+    ("d", "p_focal"),
+    [((1e30, 0.0, 0.0, 0.0, 0.0), 490.0), ((-0.2, 0.05, 0.0, 0.0, 0.0), 0.5)],
+    ids=["absurd D", "P focal of half a pixel"],
+)
+def test_a_raw_camera_whose_undistorted_image_sees_no_raw_pixel_is_a_calibration_error(
+    d: tuple[float, ...], p_focal: float
+) -> None:
+    """K, D and P that map (all but a pixel or so of) the undistorted image outside the raw image made a black image:
+    the model ran on it and every frame went out all NaN, with /diagnostics OK and nothing counted."""
+    camera = _info(d=d, p=[p_focal, 0, 318, 0, 0, p_focal, 242, 0, 0, 0, 1, 0])
+    seen_share = r"only \d of 307200 pixels of the undistorted image see the raw image \(under 1%\)"
+    with pytest.raises(CalibrationError, match=seen_share):
+        camera.undistort(np.zeros((480, 640, 3), np.uint8))
+    _info(d=(-0.2, 0.05, 0.0, 0.0, 0.0)).undistort(np.zeros((480, 640, 3), np.uint8))  # a real lens: undistorted
 
 
 def test_seen_mask_keeps_no_float_maps_and_gives_the_masks_of_the_maps() -> None:

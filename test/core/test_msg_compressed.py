@@ -13,6 +13,7 @@ from mono_depth_ros.core.msg_compressed import (
     compressed_image_from_array,
     compressed_image_to_array,
     compressed_image_to_rgb8,
+    declared_size,
 )
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 
@@ -181,3 +182,64 @@ def test_encode_errors_name_the_problem() -> None:
         compressed_image_from_array(factory, rgb.astype(np.float32), header)
     with pytest.raises(ShapeError, match="empty image"):
         compressed_image_from_array(factory, np.zeros((0, 4, 3), dtype=np.uint8), header)
+
+
+def _png_declaring(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """An 8-bit RGB PNG declaring ``width`` x ``height``, with (at most) its first 64 rows of zeros: a few bytes on
+    the wire (a complete image of 64 rows or fewer; a real bomb deflates all its rows to ~1/1000 of their size)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" * (1 + 3 * width)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(min(height, 64))) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return np.frombuffer(png, dtype=np.uint8)
+
+
+def _jpeg_declaring(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A small real JPEG whose SOF0 frame header is rewritten to declare ``width`` x ``height``."""
+    ok, encoded = cv2.imencode(".jpg", np.zeros((8, 8, 3), dtype=np.uint8))
+    assert ok
+    data = bytearray(encoded.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return np.frombuffer(bytes(data), dtype=np.uint8)
+
+
+def _tiff_declaring(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A small real TIFF (OpenCV's, little-endian) whose first IFD is rewritten to declare ``width`` x ``height``."""
+    import struct
+
+    ok, encoded = cv2.imencode(".tiff", np.zeros((8, 8, 3), dtype=np.uint8))
+    assert ok
+    data = bytearray(encoded.tobytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for at in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        tag, kind = struct.unpack_from("<HH", data, at)
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            struct.pack_into("<H" if kind == 3 else "<I", data, at + 8, value)
+    return np.frombuffer(bytes(data), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("make", [_png_declaring, _jpeg_declaring, _tiff_declaring], ids=["png", "jpeg", "tiff"])
+def test_a_compressed_image_declaring_more_pixels_than_any_camera_is_refused_before_decoding(make: Any) -> None:
+    """A message declaring 30000 x 30000 pixels in its header is refused before any pixel is decoded, naming the size
+    and the limit (a complete 2.6 MB PNG of that size, a decompression bomb, was decoded to 2.7 GB: 5 GB of RSS with
+    the channel copy)."""
+    image_format = {_png_declaring: "png", _jpeg_declaring: "jpeg", _tiff_declaring: "tiff"}[make]
+    data = make(30000, 30000)
+    with pytest.raises(EncodingError, match=r"30000x30000.*limit"):
+        compressed_image_to_array(compressed_msg("humble", data, image_format))
+    assert declared_size(make(64, 48)) == (64, 48)
+    if make is _png_declaring:  # a complete image at a camera's size still decodes
+        assert compressed_image_to_array(compressed_msg("humble", make(64, 48), image_format)).shape[:2] == (48, 64)
+    ok, real_jpeg = cv2.imencode(".jpg", smooth_rgb(24, 32))  # OpenCV's JFIF (APP0, DQT, SOF0 ...)
+    assert ok and declared_size(real_jpeg.reshape(-1)) == (32, 24)
+    assert declared_size(np.frombuffer(b"\xff\xd8\xff", dtype=np.uint8)) is None  # header cut short

@@ -294,3 +294,16 @@ def test_a_repeated_x_y_or_z_field_is_an_error_not_the_last_one_silently() -> No
     for read in (pointcloud2_to_structured, xyz_from_pointcloud2):
         with pytest.raises(ShapeError, match=r"duplicate field names"):
             read(msg)
+
+
+@pytest.mark.parametrize(("axis", "offset"), [("y", 0), ("z", 2), ("z", 4)])
+def test_x_y_z_fields_sharing_bytes_are_an_error_not_copied_coordinates(axis: str, offset: int) -> None:
+    """``y`` at ``x``'s offset (a driver's offset table off by one field) was read as y = x: every point moved onto
+    the plane y = x and used for the metric scale, counted nowhere."""
+    factory = rosbags_factory("humble")
+    points = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    points["x"], points["y"], points["z"] = [1.0, 2.0, 3.0], 4.0, 5.0
+    msg = pointcloud2_from_structured(factory, input_header(factory), points, 1, 3, True)
+    msg.fields["xyz".index(axis)].offset = offset
+    with pytest.raises(ShapeError, match=rf"PointCloud2 field '{axis}' at offset {offset} overlaps field"):
+        xyz_from_pointcloud2(msg)

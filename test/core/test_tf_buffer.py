@@ -218,12 +218,31 @@ def test_tf_messages_round_trip_through_cdr(store: Stores) -> None:
 def test_malformed_transforms_are_skipped_and_reported() -> None:
     good = RigidTransform(np.eye(3), np.ones(3), "a", "b")
     msg = _tf_msg([("a", "b", 0, good), ("a", "c", 0, good)])
-    msg.transforms[1].transform.rotation.w = 3.0  # type: ignore[attr-defined]  # not a unit quaternion
+    msg.transforms[1].transform.rotation.w = 0.0  # type: ignore[attr-defined]  # (0, 0, 0, 0): no rotation at all
     tf = TfBuffer()
-    with pytest.raises(TransformError, match=r"skipped 1 malformed TF transform\(s\) of 2: .*norm 3"):
+    with pytest.raises(TransformError, match=r"skipped 1 malformed TF transform\(s\) of 2: .*norm 0"):
         tf.add_tf_message(msg, static=False)
     assert tf.can_transform("a", "b", 0)
     assert not tf.can_transform("a", "c", 0)
+
+
+def test_a_non_unit_quaternion_is_normalised_as_tf2_does_and_reported() -> None:
+    """tf2 (verified on real Humble) normalises any finite, non-zero quaternion before it stores a transform:
+    ``0.71, 0, 0, 0.71`` (a hand-typed 90 degrees) and even ``0, 0, 0, 3`` are used by the node. The bag runner's
+    buffer skipped anything past |q| = 1 +- 0.001: its LiDAR scans went unused where the node's were used. Now it
+    uses them as tf2 does and says so (the bag summary counts the TransformError)."""
+    identity = RigidTransform(np.eye(3), np.ones(3), "a", "b")
+    msg = _tf_msg([("a", "b", 0, identity), ("a", "c", 0, identity), ("a", "d", 0, identity)])
+    rotation = msg.transforms[1].transform.rotation  # type: ignore[attr-defined]
+    rotation.x, rotation.y, rotation.z, rotation.w = 0.71, 0.0, 0.0, 0.71
+    msg.transforms[2].transform.rotation.w = 3.0  # type: ignore[attr-defined]
+    tf = TfBuffer()
+    with pytest.raises(TransformError, match=r"normalised 2 TF quaternion\(s\) of 3 .* as tf2 does.*'c'.*norm 1\.004"):
+        tf.add_tf_message(msg, static=True)
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose(tf.lookup("a", "c", 0).quaternion_xyzw, [s, 0.0, 0.0, s], atol=1e-12)
+    np.testing.assert_allclose(tf.lookup("a", "d", 0).rotation, np.eye(3), atol=1e-12)
+    assert tf.add_tf_message(_tf_msg([("a", "e", 0, identity)]), static=True) == 1  # unit: nothing said
 
 
 def test_a_long_tf_history_is_stored_compactly_and_looked_up_exactly() -> None:
@@ -245,3 +264,18 @@ def test_a_long_tf_history_is_stored_compactly_and_looked_up_exactly() -> None:
     tf.set_transform(RigidTransform(np.eye(3), np.array([-1.0, 0.0, 0.0]), "map", "l3"), 43, static=False)
     assert tf.lookup("map", "l3", 43).translation.tolist() == [-1.0, 0.0, 0.0]  # a repeated stamp replaces
     assert len(tf) == samples and "map" in tf.frames
+
+
+def test_a_buffer_sharing_static_sees_the_statics_but_not_the_dynamic_transforms() -> None:
+    first = TfBuffer()
+    extrinsic = RigidTransform(np.eye(3), np.array([0.0, 0.1, 0.0]), "camera", "lidar")
+    odom = RigidTransform(np.eye(3), np.array([5.0, 0.0, 0.0]), "odom", "camera")
+    first.set_transform(extrinsic, 0, static=True)
+    first.set_transform(odom, 10, static=False)
+    later = first.sharing_static()
+    assert later.lookup("camera", "lidar", 10).translation == pytest.approx([0.0, 0.1, 0.0])
+    assert not later.can_transform("odom", "camera", 10)
+    later.set_transform(RigidTransform(np.eye(3), np.array([9.0, 0.0, 0.0]), "odom", "camera"), 10, static=False)
+    assert first.lookup("odom", "camera", 10).translation[0] == pytest.approx(5.0)  # each keeps its own
+    first.set_transform(RigidTransform(np.eye(3), np.array([0.0, 0.2, 0.0]), "camera", "lidar"), 20, static=True)
+    assert later.lookup("camera", "lidar", 30).translation[1] == pytest.approx(0.2)  # one static set for both

@@ -407,3 +407,31 @@ def test_real_frames_under_affine_score_as_marigold_aligns_them(
         ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], p, OutputKind.DEPTH_UP_TO_SCALE).mean
         for name, value in _zoedepth_metrics(gt, aligned, p.crop, p.max_depth_m).items():
             assert getattr(ours, name) == pytest.approx(value, rel=1e-7), name
+
+
+def test_a_model_made_elsewhere_is_evaluated_by_its_backend(tmp_path: Path) -> None:
+    """``mono-depth eval --checkpoint model.onnx`` (a model brought in with ``mono-depth spec``, e.g. Metric3D's ONNX,
+    on one's own frames) was opened as a safetensors checkpoint and refused with "set model.backend to 'onnx'", a
+    node parameter eval has no option for. ONNX and TorchScript files are evaluated through their backends, with
+    the metrics of the checkpoint they were exported from."""
+    import warnings
+
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.evaluation.samples import EvalSample
+    from mono_depth_ros.models.export import export_onnx, export_torchscript
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    checkpoint = save_checkpoint(tmp_path / "tiny.safetensors", network.state_dict(), spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx(network, spec, tmp_path / "tiny.onnx", exporter="legacy")
+        export_torchscript(network, spec, tmp_path / "tiny.pt")
+    rgb = np.random.default_rng(1).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    camera = PinholeIntrinsics(80.0, 80.0, 47.5, 31.5, width=96, height=64)
+    samples = [EvalSample("frame", rgb, np.full((64, 96), 8.0, np.float32), camera)]
+    reference = evaluate_checkpoint(checkpoint, samples, "synthetic").mean.abs_rel
+    for exported in (tmp_path / "tiny.onnx", tmp_path / "tiny.pt"):
+        report = evaluate_checkpoint(exported, samples, "synthetic")
+        assert report.output_kind is OutputKind.METRIC
+        assert report.mean.abs_rel == pytest.approx(reference, rel=1e-4), exported.name

@@ -172,3 +172,20 @@ def test_nyu_bts_split_file(tmp_path: Path, nyu_dir: Path) -> None:
     for a, b in zip(samples, reference, strict=True):
         np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
         assert a.intrinsics.fx == pytest.approx(518.8579) and a.intrinsics.width == 640
+
+
+@pytest.mark.parametrize(
+    ("dataset", "split"),
+    [
+        ("kitti_velodyne", None),
+        ("kitti_depth_selection", None),
+        ("kitti_eigen_benchmark", "split.txt"),
+        ("nyu", "split.txt"),  # a BTS split file: its PNGs are millimetres, whatever --png-scale says
+    ],
+)
+def test_a_png_scale_for_a_dataset_that_reads_none_is_refused(tmp_path: Path, dataset: str, split: str | None) -> None:
+    """``--png-scale`` is read by ``folder`` and by annotation entries without ``depth_scale``; these datasets have a
+    fixed unit (KITTI × 256, Velodyne metres, BTS NYU millimetres), and the value was dropped without a word (a user
+    who needed another scale got the fixed one)."""
+    with pytest.raises(ConfigError, match=f"--png-scale.*{dataset}"):
+        load_samples(dataset, tmp_path, None if split is None else tmp_path / split, 256.0)

@@ -115,3 +115,44 @@ def test_model_output_kind_metric_focal_is_refused_where_nothing_would_apply_it(
     with pytest.raises(ConfigError, match=r"delivers metres.*relative_inverse"):
         build_depth_source(resolve({**focal_params, "model.output_kind": "relative_inverse"}))
     assert build_depth_source(resolve({**focal_params, "model.output_kind": "metric_focal"})) is not None
+
+
+def test_a_padded_graph_reports_the_size_of_the_image_inside_it(tmp_path: Path) -> None:
+    """With ``--pad`` the camera image fills only part of a fixed-size graph's input (a 375x1242 frame in a 64x128
+    graph: 39x128, the rest padding). The pipeline sizes what it publishes (``output.downscale: 0``, the default)
+    and the flying-pixel test's grid from ``network_hw``: it got the padded 64x128 and published 75x248, three
+    times the pixels the network saw (41x138 keeps them all)."""
+    import warnings
+
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.pipeline import output_downscale
+
+    class PerPixel(torch.nn.Module):
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            return 6.0 + image[:, :1] - image[:, 2:]
+
+    path = tmp_path / "fixed.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(PerPixel(), (torch.zeros(1, 3, 64, 128),), str(path), dynamo=False)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--pad"]) == 0
+    config = EstimatorConfig(device="cpu", warmup_runs=0, cpu_threads=1)
+    source = EstimatorSource(DepthEstimator.open("onnx", path, config))
+    kitti = (375, 1242)
+    assert source.network_hw(kitti) == (39, 128)
+    assert output_downscale(0, kitti, source.network_hw(kitti)) == 9
+    assert source.network_hw((64, 128)) == (64, 128)  # the graph's own aspect: no padding
+
+
+def test_metric_focal_stated_for_a_project_checkpoint_names_a_remedy_that_applies(tmp_path: Path) -> None:
+    """The refusal of ``model.output_kind=metric_focal`` told a project checkpoint's user to run ``mono-depth spec``
+    on it, which reads ONNX / TorchScript models only (it fails on a .safetensors file)."""
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "tiny")
+    weights = save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    params = {"model.weights": str(weights), "device": "cpu", "model.threads": 1, "model.output_kind": "metric_focal"}
+    with pytest.raises(ConfigError, match="spec says depth_up_to_scale") as refused:
+        build_depth_source(resolve(params))
+    assert "mono-depth spec" not in str(refused.value)
+    assert "leave model.output_kind empty" in str(refused.value)

@@ -16,7 +16,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
-from .harness import RELIABLE, Launched, Probe, depth_array, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, wait_until, write_params
 
 
 @pytest.fixture
@@ -147,6 +147,32 @@ def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
     assert lost == []
 
 
+def test_real_message_filters_pair_equal_stamps_with_the_nodes_slop_for_zero() -> None:
+    """Humble's ApproximateTimeSynchronizer pairs stamps closer than its slop, strictly: given sync.slop_s 0 it paired
+    nothing, not even equal stamps (the node published nothing, the bag runner paired them). The node gives it
+    synchroniser_slop_s(0): equal stamps pair, 1 ns apart do not."""
+    import message_filters
+    from std_msgs.msg import Header
+
+    from mono_depth_ros.adapters.sync_watch import synchroniser_slop_s
+
+    def pairs(slop_s: float) -> list[int]:
+        sources = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]  # image, camera_info
+        sync = message_filters.ApproximateTimeSynchronizer(sources, 10, slop_s)
+        paired: list[int] = []
+        sync.registerCallback(lambda image, info: paired.append(ros_msgs.stamp_to_ns(image.header.stamp)))
+        for index, info_offset_ns in enumerate([0, 1, 0]):
+            image, info = Header(frame_id=CAMERA_FRAME), Header(frame_id=CAMERA_FRAME)
+            image.stamp.sec = info.stamp.sec = 1_700_000_000 + index
+            info.stamp.nanosec = info_offset_ns
+            sources[1].signalMessage(CameraInfo(header=info))
+            sources[0].signalMessage(Image(header=image))
+        return paired
+
+    assert pairs(0.0) == []  # what the node gave it
+    assert pairs(synchroniser_slop_s(0.0)) == [1_700_000_000 * 10**9, 1_700_000_002 * 10**9]
+
+
 def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
     """rclpy's tf2 buffer as the node's TransformListener fills it from a bag played with ``--loop``: 16 s of /tf,
     then the bag starts again. tf2 ignores the new pass as TF_OLD_DATA (seen: the lookup fails); the node's buffer
@@ -176,3 +202,38 @@ def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
     assert ours.lookup_transform("odom", CAMERA_FRAME, at).transform.translation.x == 3.0  # the second pass's
     assert ours.lookup_transform(CAMERA_FRAME, "velodyne", at).transform.translation.x == 0.3
     assert ours.clears == 1
+
+
+def test_real_tf2_lagging_behind_every_image_gives_extrapolated_camera_poses() -> None:
+    """The temporal filter's poses through rclpy's tf2 buffer when /tf always ends 20 ms before the image: the lookup
+    at the image stamp raises ExtrapolationException every time (seen: no pose, ever); the newest poses tf2 holds
+    (time 0) are extrapolated instead, so each frame has a pose."""
+    from geometry_msgs.msg import TransformStamped
+    from tf2_ros import Buffer, TransformException
+
+    from mono_depth_ros.adapters.motion import tf2_camera_poses
+    from mono_depth_ros.depth_config import DepthConfig
+
+    buffer = Buffer()
+
+    def send(stamp_ns: int) -> None:  # a camera driving 2 m/s along odom x
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
+        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        stamped.transform.translation.x, stamped.transform.rotation.w = 2.0 * (stamp_ns - start_ns) / 1e9, 1.0
+        buffer.set_transform(stamped, "odometry")
+
+    start_ns = 1_700_000_000 * 10**9
+    config = DepthConfig.from_params({"temporal.enabled": True}).temporal
+    poses = tf2_camera_poses(config, buffer, rclpy_factory(), (TransformException,))
+    assert poses is not None
+    xs = []
+    for k in range(10):  # TF at 100 Hz up to 20 ms before each 30 Hz image
+        image_ns = start_ns + 200_000_000 + k * 33_000_000
+        for tf_ns in range(start_ns + k * 33_000_000, image_ns - 20_000_000 + 1, 10_000_000):
+            send(tf_ns)
+        pose = poses.pose(CAMERA_FRAME, image_ns)
+        assert pose is not None, f"frame {k}: no pose"
+        xs.append(pose.translation[0])
+    np.testing.assert_allclose(xs, [2.0 * (0.2 + k * 0.033) for k in range(10)], atol=1e-6)
+    assert poses.extrapolated == 10

@@ -30,6 +30,7 @@ from .harness import (
     depth_array,
     diagnostic_values,
     ros2_cli,
+    transform_msg,
     wait_until,
     write_params,
 )
@@ -210,6 +211,36 @@ def test_a_late_transform_costs_only_those_frames_scale(
     with_tf = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
     assert with_tf["scale_mode"] == "lidar", with_tf
     assert int(with_tf["bad_messages.TransformException"]) == int(without_tf["bad_messages.TransformException"])
+
+
+def test_a_frame_waits_for_tf_that_lags_behind_its_scan(
+    feeder: KittiFeeder, outputs: dict[str, Collector], probe: Probe, kitti_frames: list[KittiFrame]
+) -> None:
+    """A LiDAR on a moving mount (TF camera <- LiDAR on /tf, stamped with the scan) whose TF is published 60 ms after
+    the scan: the frame went to the worker when its scan came, real tf2 (timeout zero) had no data at the scan stamp
+    yet (extrapolation into the future) and every frame lost its LiDAR scale. Held until TF answers: scale lidar."""
+    moving = "velodyne_on_a_mount"
+    extrinsic = kitti_frames[0].cam_from_velo
+    cam_from_moving = type(extrinsic)(extrinsic.rotation, extrinsic.translation, CAMERA_FRAME, moving)
+    probe.tf.sendTransform(transform_msg(cam_from_moving, probe.now_ns() - 1_000_000_000))  # TF knows the frame
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    tf_errors_before = int(before.get("bad_messages.TransformException", "0"))
+    stamps = []
+    for _ in range(4):  # 2 Hz: image, its scan 30 ms later, TF at the scan stamp 60 ms after that
+        stamp = probe.now_ns()
+        feeder.publish_image(0, stamp)
+        time.sleep(0.03)
+        scan = feeder.scan_msg(0, stamp)
+        scan.header.frame_id = moving
+        feeder.pub_lidar.publish(scan)
+        time.sleep(0.06)
+        probe.tf.sendTransform(transform_msg(cam_from_moving, stamp))
+        stamps.append(stamp)
+        time.sleep(0.41)
+    wait_until(lambda: set(stamps) <= set(outputs["depth"].by_stamp()), 30, "depth of the frames whose TF lagged")
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    assert int(after.get("bad_messages.TransformException", "0")) == tf_errors_before, after
+    assert after["scale_mode"] == "lidar", after
 
 
 @pytest.mark.parametrize("input_qos", ["best_effort", "reliable"])

@@ -9,7 +9,11 @@
   least-squares problem in (s, t) each iteration. Pixels whose fitted inverse depth is not positive are invalid.
 
 Every fit reports the inlier count and ratio and the median relative residual of its inliers. A fit with too few
-points, or (for scale + shift) targets whose inverse depths barely differ, raises :class:`ScaleRecoveryError`.
+points, or (for scale + shift) targets whose inverse depths barely differ, raises :class:`ScaleRecoveryError`; so
+does a prediction that runs against the targets' order (log prediction vs log depth, or disparity vs inverse depth,
+correlation <= -0.3) while the targets span enough distances to tell: an inverse depth read as depth or the
+reverse (``model.output_kind`` wrong). Such a fit was accepted as ``ok`` when 30 % of the points happened to fit:
+disparity read as depth on the KITTI frames gave 26-41 % median error with near and far swapped.
 Sums are element-wise products, not ``np.dot``: a threaded BLAS ``ddot`` on a busy CPU took 15 ms instead of 3 µs.
 """
 
@@ -26,6 +30,7 @@ from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeErr
 
 _MAD_TO_SIGMA = 1.4826
 _SIGMA_FLOOR = 1e-3
+_REVERSED = -0.3  # correlation at or below which a prediction runs against its targets' order (output kind wrong)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,9 @@ def fit_scale(
     if pred.size < config.min_points:
         msg = f"{pred.size} valid LiDAR/prediction pairs, need {config.min_points} for a scale fit"
         raise ScaleRecoveryError(msg)
-    log_ratio = np.log(target / pred)
+    log_pred, log_target = np.log(pred), np.log(target)
+    _check_order(log_pred, log_target, target, config, "depth (depth_up_to_scale / metric)", "relative_inverse")
+    log_ratio = log_target - log_pred
     mu = float(np.median(log_ratio))
     thr = config.inlier_threshold
     sigma = _robust_sigma(log_ratio - mu, thr)
@@ -177,6 +184,34 @@ def fit_scale(
         if abs(step) < 1e-7:
             break
     return _result(math.exp(mu), 0.0, log_ratio - mu, thr)
+
+
+def _check_order(
+    values: npt.NDArray[np.float64],
+    truth: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    config: FitConfig,
+    read_as: str,
+    other_kind: str,
+) -> None:
+    """Refuse a prediction whose ``values`` fall as ``truth`` rises (Pearson correlation <= -0.3) when the targets'
+    inverse depths span at least ``min_inverse_spread`` of their median (a wall at one distance tells nothing)."""
+    vc, tc = values - float(np.mean(values)), truth - float(np.mean(truth))
+    denominator = math.sqrt(float(np.sum(vc * vc)) * float(np.sum(tc * tc)))
+    if not denominator > 0:
+        return  # a constant prediction: the fit itself refuses it
+    correlation = float(np.sum(vc * tc)) / denominator
+    if correlation > _REVERSED:
+        return
+    q10, q50, q90 = np.percentile(1.0 / target, [10, 50, 90])
+    if (q90 - q10) / q50 < config.min_inverse_spread:
+        return
+    msg = (
+        f"the prediction read as {read_as} runs against the depths it is fitted to (correlation "
+        f"{correlation:+.2f} over {values.size} points): is the model's output kind right "
+        f"(model.output_kind={other_kind}?)"
+    )
+    raise ScaleRecoveryError(msg)
 
 
 def _robust_sigma(residual: npt.NDArray[np.float64], threshold: float) -> float:
@@ -246,6 +281,7 @@ def fit_scale_shift_inverse(
             f"to separate scale from shift; points all at about {1.0 / q50:.1f} m"
         )
         raise ScaleRecoveryError(msg)
+    _check_order(disp, inverse, target, config, "inverse depth (relative_inverse)", "depth_up_to_scale or metric")
     rng = np.random.default_rng(config.seed)
     pairs = rng.integers(0, n, size=(config.ransac_hypotheses, 2))
     d_i, d_j = disp[pairs[:, 0]], disp[pairs[:, 1]]

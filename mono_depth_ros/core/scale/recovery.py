@@ -15,12 +15,15 @@ Per frame, in order, the first source that works is used and reported as the res
 2. ``last_good`` (LiDAR absent, late, too few points, poor fit or gated out): the filtered scale while the last
    accepted LiDAR fit is younger than ``max_hold_ns``; for relative_inverse, a fit of this frame's disparity to the
    last accepted *metric depth* (anchor) while it is younger than ``max_anchor_age_ns``.
-3. ``ground_plane``: the prior from camera height and pitch (:mod:`.ground`), smoothed by its own filter.
+3. ``ground_plane``: the prior from camera height and pitch (:mod:`.ground`), smoothed by its own filter. With
+   ``scale.mode=ground_plane`` a frame without ground holds the filtered scale (depth kinds) or, for
+   relative_inverse, anchors to the last ground-scaled metric depth (``last_good``), as 2 does for LiDAR.
    A ``metric`` model skips it and is passed through uncorrected (mode ``none``, health ``degraded``).
 4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
 
-Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks, ``lost`` for
-4 as a fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
+Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks (and for a
+ground-plane scale held from an earlier frame, or gated out, with ``scale.mode=ground_plane``), ``lost`` for 4 as a
+fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
 """
 
 from __future__ import annotations
@@ -337,14 +340,15 @@ class ScaleRecovery:
         f.predict(frame.stamp_ns)
         return self._scaled(frame, ScaleMode.LAST_GOOD, Health.DEGRADED, f, age, None, "")
 
-    def _from_anchor(self, frame: _Frame) -> ScaleResult | None:
+    def _from_anchor(self, frame: _Frame, source: str = "LiDAR") -> ScaleResult | None:
+        """relative_inverse: this frame's disparity fitted to the last accepted metric depth (scaled by ``source``)."""
         anchor = self._anchor
         if anchor is None:
-            frame.reasons.append("no earlier LiDAR-scaled depth to anchor to")
+            frame.reasons.append(f"no earlier {source}-scaled depth to anchor to")
             return None
         age = frame.stamp_ns - anchor.stamp_ns
         if abs(age) > self.config.max_anchor_age_ns:
-            frame.reasons.append(f"last LiDAR-scaled depth is {_age_text(age, 2)}")
+            frame.reasons.append(f"last {source}-scaled depth is {_age_text(age, 2)}")
             return None
         stride = self.config.anchor_stride_px
         disparity = frame.prediction[::stride, ::stride]
@@ -364,13 +368,16 @@ class ScaleRecovery:
         health = Health.OK if primary else Health.DEGRADED
         try:
             fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
-        except ScaleRecoveryError as err:
+        except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
             frame.reasons.append(f"ground plane: {err}")
-            fit = None
-        if frame.kind is OutputKind.RELATIVE_INVERSE:
+            fit, health = None, Health.DEGRADED
+        if frame.kind is OutputKind.RELATIVE_INVERSE:  # scale.mode=ground_plane: anchors as LiDAR fits do
             if fit is None:
-                return None
+                return self._from_anchor(frame, "ground-plane") if primary else None
             depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
+            if primary:
+                stride = self.config.anchor_stride_px
+                self._anchor = _Anchor(depth[::stride, ::stride].copy(), frame.stamp_ns, fit.scale, fit.shift)
             return self._result(frame, depth, ScaleMode.GROUND_PLANE, health, fit, fit.log_scale_sigma, 0)
         f = self._ground_filter
         age = 0

@@ -9,7 +9,11 @@ Innovation gating: a measurement whose normalised innovation ``ν² / S`` exceed
 so one bad frame cannot move the scale. A *real* change (new scene, re-normalised model) produces rejected
 measurements that agree with each other: after ``reinit_after`` consecutive rejections whose spread is below
 ``reinit_spread``, the filter restarts at their median. A real change is therefore followed after
-``reinit_after`` frames, while isolated outliers are ignored.
+``reinit_after`` frames, while isolated outliers are ignored. A change that goes on (a zoom, a drifting model) gives
+rejections on one side of the estimate that move the same way, each within ``reinit_spread`` of the one before:
+those restart the filter at the newest of them (their median would already be a frame behind). Without this, a scale
+moving by more than ``reinit_spread / (reinit_after - 1)`` per frame (5 % at the defaults) was never followed while
+it moved: every measurement was rejected, however long it lasted.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import pairwise
 
 from mono_depth_ros.core.errors import ConfigError
 
@@ -31,7 +36,8 @@ class FilterConfig:
         initial_sigma_floor: smallest 1σ right after (re-)initialisation.
         gate_sigma: innovation gate in standard deviations.
         reinit_after: consecutive rejected, mutually consistent measurements that restart the filter.
-        reinit_spread: largest max-min spread (log) of those measurements to count as consistent.
+        reinit_spread: largest max-min spread (log) of those measurements to count as consistent (a step), or
+            largest step between consecutive ones that all move one way on one side of the estimate (a trend).
     """
 
     process_noise_per_s: float = 1e-3
@@ -154,12 +160,30 @@ class LogScaleFilter:
             self._rejected.clear()
             return FilterUpdate(UpdateOutcome.ACCEPTED, innovation, normalised)
         self._rejected.append(measurement)
-        recent = self._rejected[-self.config.reinit_after :]
-        if len(recent) >= self.config.reinit_after and max(recent) - min(recent) <= self.config.reinit_spread:
-            ordered = sorted(recent)
-            self._start(ordered[len(ordered) // 2], r, stamp_ns)
+        restart = self._restart_value(self._rejected[-self.config.reinit_after :])
+        if restart is not None:
+            self._start(restart, r, stamp_ns)
             return FilterUpdate(UpdateOutcome.REINITIALISED, innovation, normalised)
         return FilterUpdate(UpdateOutcome.REJECTED, innovation, normalised)
+
+    def _restart_value(self, recent: list[float]) -> float | None:
+        """Where consecutive rejected measurements restart the filter (None: too few, or not a real change).
+
+        Measurements within ``reinit_spread`` of each other are a step: their median. Measurements on one side of the
+        estimate that move one way, each within ``reinit_spread`` of the previous one, are a change still going on:
+        the newest.
+        """
+        spread = self.config.reinit_spread
+        if len(recent) < self.config.reinit_after:
+            return None
+        if max(recent) - min(recent) <= spread:
+            return sorted(recent)[len(recent) // 2]
+        steps = [later - earlier for earlier, later in pairwise(recent)]
+        one_way = all(step > 0 for step in steps) or all(step < 0 for step in steps)
+        one_side = all(m > self._x for m in recent) or all(m < self._x for m in recent)
+        if one_way and one_side and max(abs(step) for step in steps) <= spread:
+            return recent[-1]
+        return None
 
     def _start(self, measurement: float, r: float, stamp_ns: int) -> None:
         self._x = measurement

@@ -259,7 +259,12 @@ class BagSource:
             return None
         try:
             cam_from_lidar = self.index.cam_from_scan(
-                plan.entry.frame_id, plan.entry.stamp_ns, scan.frame_id, scan.stamp_ns, self.lidar_motion_frame
+                plan.entry.frame_id,
+                plan.entry.stamp_ns,
+                scan.frame_id,
+                scan.stamp_ns,
+                self.lidar_motion_frame,
+                plan.entry.bag_pass,
             )
         except DepthError as err:
             self.problems.add(f"lidar: {type(err).__name__}", str(err))

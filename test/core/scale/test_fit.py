@@ -148,3 +148,17 @@ def test_a_constant_prediction_is_refused_without_numpy_warnings() -> None:
         warnings.simplefilter("error")
         with pytest.raises(ScaleRecoveryError, match="positive scale"):
             fit_scale_shift_inverse(np.zeros(500), target)  # a dead ReLU head: 0 everywhere
+
+
+def test_a_prediction_of_the_other_output_kind_is_refused_with_the_remedy() -> None:
+    """Disparity read as depth (and depth read as disparity) runs against the targets' order. The scale fit accepted
+    it whenever 30 % of the points happened to fit (near and far swapped, published as ok)."""
+    rng = np.random.default_rng(3)
+    noisy = TRUE_DEPTH * np.exp(rng.normal(0, 0.1, TRUE_DEPTH.size))
+    with pytest.raises(ScaleRecoveryError, match=r"read as depth .*model\.output_kind=relative_inverse"):
+        fit_scale(10.0 / noisy + 1.0, TRUE_DEPTH)
+    with pytest.raises(ScaleRecoveryError, match=r"read as inverse depth .*=depth_up_to_scale or metric"):
+        fit_scale_shift_inverse(noisy / 3.0, TRUE_DEPTH)
+    assert fit_scale(noisy / 3.0, TRUE_DEPTH).scale == pytest.approx(3.0, rel=0.02)
+    wall = np.full(500, 8.0) * np.exp(rng.normal(0, 0.02, 500))  # one distance: the order tells nothing
+    assert fit_scale(1.0 / wall, wall).n_points == 500  # refused or not by its inliers, not by the order check

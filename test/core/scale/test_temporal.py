@@ -56,6 +56,25 @@ def test_inconsistent_rejections_do_not_reinitialise() -> None:
     assert f.value == pytest.approx(0.0, abs=1e-9)
 
 
+def test_a_scale_that_keeps_changing_faster_than_the_gate_is_followed() -> None:
+    # A zoom or a drifting model: +8 % per frame. Three rejections span 16 % > reinit_spread, so before the trend
+    # rule every measurement was rejected for as long as the change went on (the filter stayed at its frame-2 value).
+    f = LogScaleFilter()
+    step = math.log(1.08)
+    outcomes = [f.update(i * step, 0.01, i * STEP_NS).outcome for i in range(30)]
+    assert outcomes[3:6] == [UpdateOutcome.REJECTED, UpdateOutcome.REJECTED, UpdateOutcome.REINITIALISED]
+    assert f.value == pytest.approx(29 * step, abs=4 * step)  # within 4 frames of the change (was 26 behind)
+    assert outcomes.count(UpdateOutcome.REINITIALISED) >= 5 and outcomes.count(UpdateOutcome.ACCEPTED) >= 10
+
+
+def test_rejections_moving_one_way_in_large_steps_or_across_the_estimate_do_not_restart() -> None:
+    for values in ((0.3, 0.6, 0.9), (-0.2, 0.3, 0.3), (0.5, 0.4, 0.55, 0.3)):  # steps > 10 %, crossing, or not one way
+        f = _settled()
+        assert [f.update(v, 0.01, (30 + i) * STEP_NS).outcome for i, v in enumerate(values)] == [
+            UpdateOutcome.REJECTED
+        ] * len(values)
+
+
 def test_small_real_change_is_followed_within_a_few_frames() -> None:
     f = _settled()
     target = math.log(1.08)  # inside the gate: tracked by the Kalman gain
