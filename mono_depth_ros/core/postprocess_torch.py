@@ -67,19 +67,17 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
         raise ShapeError(msg)
     out = prediction.float() * float(np.float32(scale))  # numpy multiplies by np.float32(scale)
+    inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
     beyond = torch.isposinf(prediction)  # sky: beyond any range, as apply_fit
-    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+    if inverse:
         out = out + float(np.float32(shift))
-        bad = ~(out > 0)  # catches NaN too
-        beyond |= bad & torch.isfinite(prediction)  # inverse depth <= 0: farther than any depth
+        beyond |= torch.isfinite(prediction) & ~(out > 0)  # a finite disparity past inverse depth 0: farther
         out = torch.reciprocal(out)
-    else:
-        bad = ~(out > 0)
-    bad |= ~torch.isfinite(out)
-    out = torch.where(bad, torch.nan, out).masked_fill(beyond, torch.inf)
-    if OutputKind(kind) is not OutputKind.RELATIVE_INVERSE:
+    bad = ~(out > 0) | ~torch.isfinite(out)  # catches NaN too
+    out = torch.where(bad, torch.nan, out)
+    if not inverse:
         out = out.masked_fill(torch.isneginf(prediction), -torch.inf)  # REP 117 too close stays so
-    return out
+    return out.masked_fill(beyond, torch.inf)
 
 
 def apply_range_limits_torch(

@@ -345,20 +345,21 @@ def apply_fit(
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
-            np.multiply(pred, np.float32(scale), out=out)
+    inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        np.multiply(pred, np.float32(scale), out=out)
+        if inverse:
             out += np.float32(shift)
-            bad = ~(out > 0)  # catches NaN too
-            past_infinity = bad & np.isfinite(pred)  # inverse depth <= 0: beyond every depth, as sky
             np.reciprocal(out, out=out)
-        else:
-            np.multiply(pred, np.float32(scale), out=out)
-            bad = ~(out > 0)
-            past_infinity = np.zeros(pred.shape, dtype=bool)
+        bad = ~(out > 0)  # catches NaN too; an inverse depth of +Inf (sky) or <= 0 leaves no positive depth
         bad |= ~np.isfinite(out)
-    out[bad] = np.nan
-    out[past_infinity | np.isposinf(pred)] = np.inf  # sky (models/inference.py marks it +Inf for every kind)
-    if OutputKind(kind) is not OutputKind.RELATIVE_INVERSE:
-        out[np.isneginf(pred)] = -np.inf  # REP 117 too close (an external depth's mark) stays so
+        index = np.flatnonzero(bad)  # few pixels: the marks are read there only (full-frame masks cost 1 ms)
+        held = pred.reshape(-1)[index]
+        fill = np.full(index.size, np.nan, dtype=np.float32)
+        if inverse:  # a finite disparity at or past inverse depth 0: farther than any depth
+            fill[np.isfinite(held) & ~(held * np.float32(scale) + np.float32(shift) > 0)] = np.inf
+        else:
+            fill[np.isneginf(held)] = -np.inf  # REP 117 too close (an external depth's mark) stays so
+    fill[np.isposinf(held)] = np.inf  # sky (models/inference.py marks it +Inf for every kind): beyond any range
+    out.reshape(-1)[index] = fill
     return out
