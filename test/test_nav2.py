@@ -39,12 +39,12 @@ BOX_Y_M = (-0.4, 0.4)  # robot frame: left / right
 BOX_FRAMES, FRAMES = 3, 8
 
 
-def render(box: bool, box_x_m: float = BOX_X_M[0]) -> np.ndarray:
+def render(box: bool, box_x_m: float = BOX_X_M[0], far_m: float = 200.0) -> np.ndarray:
     """Exact depth (metres, optical z) of the floor, the box (its front face ``box_x_m`` ahead) when present, and a
-    far wall at 200 m."""
+    far wall at ``far_m`` (+Inf: sky, as a model with a sky output marks it)."""
     ray_x = ((np.arange(INTR.width) - INTR.cx) / INTR.fx)[None, :]
     ray_y = ((np.arange(INTR.height) - INTR.cy) / INTR.fy)[:, None]
-    depth = np.full((INTR.height, INTR.width), 200.0)
+    depth = np.full((INTR.height, INTR.width), far_m)
     floor = np.where(ray_y > 0, CAMERA_HEIGHT_M / np.maximum(ray_y, 1e-9), np.inf)
     depth = np.minimum(depth, np.broadcast_to(floor, depth.shape))
     if box:
@@ -55,7 +55,7 @@ def render(box: bool, box_x_m: float = BOX_X_M[0]) -> np.ndarray:
     return depth.astype(np.float32)
 
 
-def write_scene_bag(path: Path, box_x_m: float = BOX_X_M[0]) -> None:
+def write_scene_bag(path: Path, box_x_m: float = BOX_X_M[0], far_m: float = 200.0) -> None:
     with BagBuilder(path) as bag:
         factory = bag.factory
         for index in range(FRAMES):
@@ -65,7 +65,7 @@ def write_scene_bag(path: Path, box_x_m: float = BOX_X_M[0]) -> None:
             info = camera_info_from_model(factory, CameraModel.from_intrinsics(INTR), header)
             bag.add("/camera/camera_info", info, stamp_ns)
             bag.add("/camera/image_raw", image_from_array(factory, rgb, "rgb8", header), stamp_ns + 1)
-            prediction = depth_image_from_metres(factory, render(index < BOX_FRAMES, box_x_m), "32FC1", header)
+            prediction = depth_image_from_metres(factory, render(index < BOX_FRAMES, box_x_m, far_m), "32FC1", header)
             bag.add("/depth_model/prediction", prediction, stamp_ns + 2)
 
 
@@ -117,8 +117,8 @@ def _xyz(cloud: Any) -> np.ndarray:
     return xyz[np.isfinite(xyz).all(axis=1)]
 
 
-def _bag_outputs(folder: Path, box_x_m: float) -> dict[str, list[Any]]:
-    write_scene_bag(folder / "in", box_x_m)
+def _bag_outputs(folder: Path, box_x_m: float, far_m: float = 200.0) -> dict[str, list[Any]]:
+    write_scene_bag(folder / "in", box_x_m, far_m)
     params = {**load_config(PRESET), "model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
     summary = run_bag(folder / "in", folder / "out", params, BagRunOptions(progress=False))
     assert summary.frames_out == FRAMES
@@ -197,6 +197,16 @@ def test_a_near_box_clears_up_to_the_voxel_grid_top(tmp_path: Path, distro: str)
     )
     assert _box(history[BOX_FRAMES - 1], near) >= 5
     assert _box(history[BOX_FRAMES], near) == 0 and history[-1].sum() == 0
+
+
+def test_sky_clears_the_box_as_a_far_wall_does(tmp_path: Path) -> None:
+    """Sky (+Inf from the depth source, a sky output's mark) instead of the far wall: its rays rise above the
+    camera and clear the box's upper voxels, as the far wall's do. Before, the scale stage made the sky NaN (no
+    measurement): no clearing ray, and the box stayed marked."""
+    outputs = _bag_outputs(tmp_path, BOX_X_M[0], far_m=np.inf)
+    history = _run_costmap(outputs, {"/depth/points", "/depth/points_clearing"})
+    assert _box(history[BOX_FRAMES - 1]) >= 5
+    assert _box(history[BOX_FRAMES]) == 0 and history[-1].sum() == 0
 
 
 @pytest.mark.parametrize(("short", "marked"), [(0.08, False), (0.15, True)])

@@ -66,6 +66,37 @@ def test_range_limits_edges_and_16uc1() -> None:
     assert out.cloud is None
 
 
+@pytest.mark.parametrize(("kind", "mode"), [("metric", "none"), ("depth_up_to_scale", "fixed")])
+def test_a_sky_output_is_published_beyond_range_in_every_output(kind: str, mode: str) -> None:
+    """A sky output's +Inf (models/inference.py) is REP 117 "beyond range" in /depth/image, and so in the clearing
+    cloud (a ray to cloud.clearing_range) and the scan (+Inf: Nav2 clears along it with inf_is_valid). Before: the
+    scale stage made it NaN (no measurement): no clearing ray, NaN in the scan."""
+    prediction = _scene_depth()
+    prediction[:30] = np.inf  # sky above the box, over the scan band's rows (cy = 47.9)
+    prediction[:, 100:] = np.inf  # and the right half of the image down to the bottom row
+    overrides = {"model.output_kind": kind, "scale.mode": mode, "cloud.clearing": True, "scan.enabled": True}
+    out = _external(**overrides).process_frame(_frame(prediction))
+    assert np.isposinf(out.depth_m[:29]).all() and np.isposinf(out.depth_m[:, 101:]).all()
+    assert out.clearing is not None and out.clearing.width == INTR.height * INTR.width // 4  # every ray, stride 2
+    assert out.scan is not None
+    angles = out.scan.angle_min + out.scan.angle_increment * np.arange(out.scan.ranges.size)
+    right = angles < np.arctan((INTR.cx - 101.5) / INTR.fx)  # the bearings of columns 102 and right of it
+    assert right.any() and np.isposinf(out.scan.ranges[right]).all()
+    assert np.isfinite(out.scan.ranges[~right][-10:]).all()  # the ramp at the left
+
+
+def test_a_relative_models_sky_is_beyond_range_whichever_side_of_zero_its_fitted_inverse_depth_falls() -> None:
+    """A relative_inverse model's sky is a disparity about 0: the fit puts it just above 0 (a depth beyond
+    max_range: +Inf) or at or below 0 (was NaN), pixel by pixel. All of it is +Inf now, so the clearing cloud has
+    every ray and the scan no NaN."""
+    disparity = np.float32(1.0) / _scene_depth()
+    disparity[:30] = np.where(np.arange(INTR.width) % 2 == 0, np.float32(1e-4), np.float32(-1e-4))  # noisy sky
+    overrides = {"model.output_kind": "relative_inverse", "scale.mode": "fixed", "cloud.clearing": True}
+    out = _external(**overrides, **{"output.edge_filter": False}).process_frame(_frame(disparity))
+    assert np.isposinf(out.depth_m[:30]).all()
+    assert out.clearing is not None and out.clearing.width == INTR.height * INTR.width // 4  # every ray, stride 2
+
+
 def test_downscale_publishes_matching_intrinsics_and_sizes() -> None:
     out = _external(**{"model.output_kind": "metric", "output.downscale": 2}).process_frame(_frame(_scene_depth()))
     assert out.depth_m.shape == (48, 80)

@@ -59,21 +59,25 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
         scale, shift: from the fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 metres; NaN where the prediction is invalid, not positive (depth kinds), or maps to a
-        non-positive inverse depth (relative_inverse).
+        (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind) or maps to a non-positive
+        inverse depth (relative_inverse: farther than any depth); -Inf where a depth kind's prediction is -Inf (REP
+        117 too close); NaN where it is otherwise invalid or not positive (depth kinds).
     """
     if prediction.ndim != 2:
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
         raise ShapeError(msg)
     out = prediction.float() * float(np.float32(scale))  # numpy multiplies by np.float32(scale)
-    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+    inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
+    beyond = torch.isposinf(prediction)  # sky: beyond any range, as apply_fit
+    if inverse:
         out = out + float(np.float32(shift))
-        bad = ~(out > 0)  # catches NaN too
+        beyond |= torch.isfinite(prediction) & ~(out > 0)  # a finite disparity past inverse depth 0: farther
         out = torch.reciprocal(out)
-    else:
-        bad = ~(out > 0)
-    bad |= ~torch.isfinite(out)
-    return torch.where(bad, torch.nan, out)
+    bad = ~(out > 0) | ~torch.isfinite(out)  # catches NaN too
+    out = torch.where(bad, torch.nan, out)
+    if not inverse:
+        out = out.masked_fill(torch.isneginf(prediction), -torch.inf)  # REP 117 too close stays so
+    return out.masked_fill(beyond, torch.inf)
 
 
 def apply_range_limits_torch(

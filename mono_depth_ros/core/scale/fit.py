@@ -337,20 +337,29 @@ def apply_fit(
         scale, shift: from a fit (``shift`` is used for relative_inverse only).
 
     Returns:
-        (H, W) float32 depth in metres; NaN where the prediction is invalid, not positive (depth kinds), or maps
-        to a non-positive inverse depth (relative_inverse).
+        (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (a sky output's
+        mark, whatever the kind) or, for relative_inverse, a finite value the fit maps to a non-positive inverse
+        depth (farther than any depth: the sky of a relative model when the fitted shift is negative); -Inf where a
+        depth kind's prediction is -Inf (REP 117 too close, as an external depth says it); NaN where it is otherwise
+        invalid or not positive (depth kinds).
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
-            np.multiply(pred, np.float32(scale), out=out)
+    inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        np.multiply(pred, np.float32(scale), out=out)
+        if inverse:
             out += np.float32(shift)
-            bad = ~(out > 0)  # catches NaN too
             np.reciprocal(out, out=out)
-        else:
-            np.multiply(pred, np.float32(scale), out=out)
-            bad = ~(out > 0)
+        bad = ~(out > 0)  # catches NaN too; an inverse depth of +Inf (sky) or <= 0 leaves no positive depth
         bad |= ~np.isfinite(out)
-    out[bad] = np.nan
+        index = np.flatnonzero(bad)  # few pixels: the marks are read there only (full-frame masks cost 1 ms)
+        held = pred.reshape(-1)[index]
+        fill = np.full(index.size, np.nan, dtype=np.float32)
+        if inverse:  # a finite disparity at or past inverse depth 0: farther than any depth
+            fill[np.isfinite(held) & ~(held * np.float32(scale) + np.float32(shift) > 0)] = np.inf
+        else:
+            fill[np.isneginf(held)] = -np.inf  # REP 117 too close (an external depth's mark) stays so
+    fill[np.isposinf(held)] = np.inf  # sky (models/inference.py marks it +Inf for every kind): beyond any range
+    out.reshape(-1)[index] = fill
     return out

@@ -104,15 +104,38 @@ def test_problem_reports_low_inlier_ratio() -> None:
         FitConfig(min_points=1)
 
 
-def test_apply_fit_marks_invalid_and_non_positive_inverse_depth_nan() -> None:
-    disparity = np.array([[1.0, 0.5, -2.0, np.nan]], dtype=np.float32)
+def test_apply_fit_marks_invalid_nan_and_inverse_depth_past_zero_beyond_range() -> None:
+    disparity = np.array([[1.0, 0.5, -2.0, -0.5, np.nan]], dtype=np.float32)
     depth = apply_fit(disparity, OutputKind.RELATIVE_INVERSE, scale=0.1, shift=0.05)
     np.testing.assert_allclose(depth[0, :2], [1 / 0.15, 1 / 0.1], rtol=1e-6)
-    assert np.isnan(depth[0, 2:]).all()  # 0.1 * -2 + 0.05 < 0, and NaN
-    scaled = apply_fit(np.array([[2.0, 0.0, np.inf]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
+    # 0.1 * -2 + 0.05 < 0 and 0.1 * -0.5 + 0.05 = 0: farther than any depth (the depth grows without bound as the
+    # disparity falls to -shift / scale), so +Inf (REP 117 beyond range) as a finite far depth beyond max_range is;
+    # NaN there (no measurement) made the sky of a relative model flip between +Inf and NaN with the sign of the
+    # frame's fitted shift: no clearing ray, NaN in /depth/scan
+    assert np.isposinf(depth[0, 2:4]).all()
+    assert np.isnan(depth[0, 4])
+    scaled = apply_fit(np.array([[2.0, 0.0, -1.0]]), OutputKind.DEPTH_UP_TO_SCALE, scale=3.0)
     assert scaled.dtype == np.float32
     assert scaled[0, 0] == pytest.approx(6.0) and np.isnan(scaled[0, 1:]).all()
     assert fit_for_kind(TRUE_DEPTH / 2, TRUE_DEPTH, OutputKind.METRIC).scale == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("kind", list(OutputKind))
+def test_apply_fit_keeps_a_sky_mark_beyond_range(kind: OutputKind) -> None:
+    """+Inf in a prediction is a sky output's mark (models/inference.py, any kind): the metric depth is +Inf there
+    (REP 117 beyond range: a costmap clears along it), not NaN (no measurement) nor 0 (1 / +Inf disparity)."""
+    prediction = np.array([[np.inf, 0.5, np.nan]], dtype=np.float32)
+    depth = apply_fit(prediction, kind, scale=2.0, shift=0.1)
+    assert np.isposinf(depth[0, 0])
+    assert np.isfinite(depth[0, 1]) and np.isnan(depth[0, 2])
+
+
+@pytest.mark.parametrize("kind", [k for k in OutputKind if k is not OutputKind.RELATIVE_INVERSE])
+def test_apply_fit_keeps_rep117_too_close_of_a_depth_prediction(kind: OutputKind) -> None:
+    """-Inf in a depth prediction (an external 32FC1 depth per REP 117: an obstacle too close to measure) stays
+    -Inf, as +Inf stays beyond range; it was NaN (no measurement)."""
+    depth = apply_fit(np.array([[-np.inf, 2.0]], dtype=np.float32), kind, scale=2.0)
+    assert np.isneginf(depth[0, 0]) and depth[0, 1] == pytest.approx(4.0)
 
 
 def test_a_constant_prediction_is_refused_without_numpy_warnings() -> None:
