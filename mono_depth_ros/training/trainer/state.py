@@ -177,13 +177,36 @@ class TrainState:
         )
 
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
-        """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from."""
+        """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from.
+
+        The learning rates and weight decay stay this run's (:func:`keep_configured_rates`): a resume with a lowered
+        ``optim.lr`` (the remedy for a diverged run) trains at that lr; with the same config nothing changes.
+        """
+        configured = [(group["initial_lr"], group.get("weight_decay", 0.0)) for group in optimizer.param_groups]
         optimizer.load_state_dict(self.optimizer)
         scheduler.load_state_dict(self.scheduler)
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):  # the trainers' schedule (another keeps its own)
+            keep_configured_rates(optimizer, scheduler, configured)
         if self.scaler is not None:
             scaler.load_state_dict(self.scaler)
         set_rng_state(self.rng)
         return self.step
+
+
+def keep_configured_rates(
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    configured: list[tuple[float, float]],
+) -> None:
+    """Put this run's (base lr, weight decay) of each parameter group back after loading a checkpoint's optimiser
+    and LambdaLR states (which carry the lr and weight decay the checkpoint was trained with), and set each group's
+    lr to base × the schedule's factor at the restored step, as the scheduler itself computes it."""
+    for group, (base, decay) in zip(optimizer.param_groups, configured, strict=True):
+        group["initial_lr"], group["weight_decay"] = base, decay
+    scheduler.base_lrs = [base for base, _ in configured]
+    for group, factor, (base, _) in zip(optimizer.param_groups, scheduler.lr_lambdas, configured, strict=True):
+        group["lr"] = base * factor(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr() reads
 
 
 def save_training_checkpoint(

@@ -146,3 +146,19 @@ def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
     assert validation_protocol(PROTOCOLS["nyu"], RunConfig(eval_max_depth_m=5.0)).max_depth_m == 5.0
     with pytest.raises(ConfigError, match="eval_max_depth_m"):
         RunConfig(eval_max_depth_m=-1.0)
+
+
+def test_a_resume_with_a_lowered_lr_trains_at_that_lr(tmp_path: Path, cache: Path) -> None:
+    # the divergence error says "lower optim.lr ... and restart from the last checkpoint", but the restored optimiser
+    # and scheduler states put the checkpoint's lr back: the resumed run trained on at the old lr, silently
+    constant = {"optim__warmup_steps": 0, "optim__schedule": "constant", "run__steps": 4}
+    train(tiny_config(tmp_path, cache, "supervised", **constant), stop_at_step=2)
+    lowered = Trainer(tiny_config(tmp_path, cache, "supervised", optim__lr=1e-5, optim__weight_decay=0.5, **constant))
+    lowered.resume()
+    assert lowered.step == 2
+    assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5]
+    assert lowered.scheduler.get_last_lr() == [1e-5]
+    assert [g["weight_decay"] for g in lowered.optimizer.param_groups] == [0.5]
+    lowered.fit()
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-5, 1e-5])
