@@ -183,6 +183,7 @@ class Trainer:
             )
             raise ConfigError(msg)
         self.step = 0
+        self.validate_on_start = False  # set by resume() at a step whose validation a kill may have cut short
         self.last_val: DepthMetrics | None = None
         self.out_dir = Path(run.out_dir)
 
@@ -232,9 +233,12 @@ class Trainer:
         window: list[tuple[float, dict[str, float]]] = []  # (loss, parts) since the last log row
         window_start = time.perf_counter()
         self.module.train()
+        revalidate, self.validate_on_start = self.validate_on_start, False
         with TrainLogger(
-            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard
+            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard, revalidate
         ) as log:
+            if revalidate:  # resumed from the checkpoint an epoch's validation follows: a kill may have cut it short
+                self.validate(log, self.step // self.steps_per_epoch - (self.step % self.steps_per_epoch == 0))
             while self.step < stop:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):
@@ -343,6 +347,8 @@ class Trainer:
             saved = state.config.get("loss", {}).get("objective", "?")
             current = self.config.loss.objective
             raise train_state.resume_mismatch(path, err, f"loss.objective={saved}", current) from None
+        run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
+        self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).

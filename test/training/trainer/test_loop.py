@@ -162,3 +162,55 @@ def test_a_resume_with_a_lowered_lr_trains_at_that_lr(tmp_path: Path, cache: Pat
     lowered.fit()
     rows = list(csv.DictReader((tmp_path / "train.csv").open()))
     assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-5, 1e-5])
+
+
+def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
+    """Make ``Trainer.<method>`` raise KeyboardInterrupt (Ctrl-C) when the trainer reaches ``at_step``."""
+    original = getattr(Trainer, method)
+
+    def interrupted(self: Trainer, *args: object, **kwargs: object) -> object:
+        if self.step == at_step:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, method, interrupted)
+
+
+def test_a_run_killed_past_its_checkpoint_logs_each_step_once(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # killed at step 3 (checkpoint at 2, row 3 logged, row 4 cut mid-write), the resumed run appended its rows 3..6
+    # after them: train.csv read 1, 2, 3, 3, 4, ... (and a broken line), so a plot of the loss doubled back
+    config = tiny_config(tmp_path, cache, "supervised", run__steps=6, run__checkpoint_every=2)
+    with monkeypatch.context() as patch:
+        _interrupt(patch, "_train_step", 3)
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    with (tmp_path / "train.csv").open("a") as handle:
+        handle.write("4,0.0,0.00")  # a row the kill cut short
+    assert train(config, resume="auto").step == 6
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+
+
+def test_a_run_killed_in_validation_validates_that_epoch_on_resume(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the checkpoint at the epoch's end (step 4) is written before its validation: killed there, the resumed run
+    # went on to the next epoch and val.csv never got the row of step 4
+    config = tiny_config(tmp_path, cache, "lidar_semi", run__steps=8, run__checkpoint_every=2)
+    assert Trainer(config).steps_per_epoch == 4
+    with monkeypatch.context() as patch:
+        _interrupt(patch, "validate", 4)
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    assert not (tmp_path / "val.csv").exists()
+    assert train(config, resume="auto").step == 8
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "val.csv").open())] == [4, 8]
+    with monkeypatch.context() as patch:  # killed in the next epoch after that validation: its row is not repeated
+        _interrupt(patch, "_train_step", 5)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8, run__checkpoint_every=2))
+    assert train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8), resume="auto").step == 8
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "b" / "val.csv").open())] == [4, 8]
