@@ -25,6 +25,7 @@ from pathlib import Path
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
+from mono_depth_ros.training.trainer.state import refuse_earlier_run
 
 HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
 
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     """Label, train and write the student; prints a summary. Returns 0 (errors are raised as DepthError)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
     config = build_config(args)
+    if args.resume is None and not args.label_only:  # before an earlier run's distill_config.yaml is replaced
+        refuse_earlier_run(config.run.out_dir)
     if launched_rank() == 0:  # under torchrun only rank 0 writes
         out_dir = Path(config.run.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 from mono_depth_ros.training.trainer.distributed import launched_rank
 from mono_depth_ros.training.trainer.loop import check_resume, train
+from mono_depth_ros.training.trainer.state import refuse_earlier_run
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     """Train; prints a summary on rank 0. Returns 0 (errors are raised as DepthError)."""
     config = build_config(args)
     check_resume(config, args.resume)  # before config.yaml is rewritten
+    if args.resume is None:  # nor an earlier run's config.yaml replaced by that of a run refused for it
+        refuse_earlier_run(config.run.out_dir)
     if launched_rank() == 0:  # under torchrun only rank 0 writes
         out_dir = Path(config.run.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -74,3 +74,18 @@ def test_onnx_teacher_cannot_give_features(tmp_path: Path, capsys: pytest.Captur
     assert "onnx model does not expose" in capsys.readouterr().err
     assert main(["distill", "--teacher", str(tmp_path / "t.onnx"), "--out", str(tmp_path / "run"), "-q"]) == 2
     assert "nothing to label" in capsys.readouterr().err
+
+
+def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # distill_config.yaml was rewritten with the refused run's settings before the refusal
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
+    assert main([*args, "--set", "optim.lr=0.5"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written

@@ -256,3 +256,14 @@ def test_eval_crop_override_on_ones_own_kitti_frames(
     assert table[2:] == reference[2:]
     assert main(own) == 0
     assert capsys.readouterr().out.splitlines()[2:] != reference[2:]  # no crop: other pixels, other numbers
+
+
+def test_a_refused_fresh_run_leaves_the_earlier_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the refusal ("already holds a training run") came after config.yaml was rewritten with the refused run's
+    # settings: the folder's record of how its model was trained was lost
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    written = (tmp_path / "config.yaml").read_bytes()
+    assert main([*args, "--set", "run.steps=2", "--set", "optim.lr=0.5"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (tmp_path / "config.yaml").read_bytes() == written
