@@ -107,10 +107,11 @@ def save_checkpoint(
         reference: optional (image_rgb (H, W, 3) uint8, output float) pair for the start-up self-test.
 
     Returns:
-        The path written.
+        The path written (whole or not at all: written beside it, then renamed over it).
 
     Raises:
         CheckpointError: on a reserved name, a bad reference or a spec for another backend.
+        OSError: the file could not be written (e.g. the disk is full); an earlier file at ``path`` is left as it was.
     """
     path = Path(path)
     if path.suffix.lower() in _OTHER_BACKEND_SUFFIXES:
@@ -137,7 +138,12 @@ def save_checkpoint(
     metadata[SPEC_KEY] = spec.to_json()
     metadata[FORMAT_KEY] = FORMAT_VERSION
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=metadata)
+    tmp = path.with_name(path.name + ".tmp")  # a kill or a full disk mid-write leaves the earlier file whole
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -213,23 +213,32 @@ def save_training_checkpoint(
     out_dir: str | Path, model: nn.Module, spec: ModelSpec, state: TrainState, metadata: dict[str, str]
 ) -> Path:
     """Write the model checkpoint (safetensors + spec) and the training state of ``state.step``; returns the model
-    file. The state file is written last, so a model file without it (interrupted write) is never resumed from."""
+    file. The state file is written last (an earlier one of this step removed first), so a model file without its
+    own state (interrupted write, full disk) is never resumed from.
+
+    Raises:
+        OSError: a file could not be written (e.g. the disk is full); no partial file is left.
+    """
     model_path, state_path = checkpoint_paths(out_dir, state.step)
+    state_path.unlink(missing_ok=True)  # rewriting a step: never pair the new weights with an earlier run's state
     save_checkpoint(model_path, model.state_dict(), spec, {**metadata, "step": str(state.step)})
     tmp = state_path.with_suffix(".tmp")
-    torch.save(
-        {
-            "step": state.step,
-            "modules": state.modules,
-            "optimizer": state.optimizer,
-            "scheduler": state.scheduler,
-            "scaler": state.scaler,
-            "rng": state.rng,
-            "config": state.config,
-        },
-        tmp,
-    )
-    tmp.replace(state_path)
+    try:
+        torch.save(
+            {
+                "step": state.step,
+                "modules": state.modules,
+                "optimizer": state.optimizer,
+                "scheduler": state.scheduler,
+                "scaler": state.scaler,
+                "rng": state.rng,
+                "config": state.config,
+            },
+            tmp,
+        )
+        tmp.replace(state_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return model_path
 
 
