@@ -52,17 +52,21 @@ def refuse_earlier_run(out_dir: str | Path) -> None:
 
 
 def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path) -> None:
-    """Stop a run (before it writes) once a weight of ``module`` is NaN / Inf. A diverged step (NaN loss) spreads
-    through the gradient to every parameter, identically on every process, so all ranks raise together.
+    """Stop a run (before it writes) once a weight of ``module`` or a floating-point buffer (BatchNorm running
+    statistics) is NaN / Inf. A diverged step (NaN loss) spreads through the gradient to every parameter,
+    identically on every process, so all ranks raise together; a NaN input (one bad sample, an fp16 overflow) reaches
+    the BatchNorm statistics in the forward pass even when the gradient scaler then skips the step.
 
     Raises:
         ConfigError: naming the step, the log and the remedies.
     """
-    if not bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()):
+    buffers = [b for b in module.buffers() if b.is_floating_point()]
+    if not bool(torch.stack([torch.isfinite(t).all() for t in [*module.parameters(), *buffers]]).all()):
         msg = (
-            f"training diverged: the weights are not finite at step {step} (see the loss in "
-            f"{Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep optim.grad_clip_norm > 0, "
-            "check the data for NaN, and restart from the last checkpoint (--resume FILE) or from scratch"
+            f"training diverged: the weights are not finite at step {step} (parameters or BatchNorm statistics; see "
+            f"the loss in {Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep "
+            "optim.grad_clip_norm > 0, check the data for NaN, and restart from the last checkpoint (--resume FILE) "
+            "or from scratch"
         )
         raise ConfigError(msg)
 

@@ -17,6 +17,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.synthetic import SyntheticDepthDataset
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.loop import Trainer, train
 from test.training.tiny import tiny_config
@@ -214,3 +215,27 @@ def test_a_run_killed_in_validation_validates_that_epoch_on_resume(
             train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8, run__checkpoint_every=2))
     assert train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8), resume="auto").step == 8
     assert [int(r["step"]) for r in csv.DictReader((tmp_path / "b" / "val.csv").open())] == [4, 8]
+
+
+def test_a_nan_sample_under_fp16_stops_the_run_instead_of_saving_nan_batchnorm_statistics(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the gradient scaler skipped the NaN step, so every parameter stayed finite and the run "succeeded"; but the
+    # forward pass had already put NaN into the BatchNorm running statistics: model.safetensors predicted NaN
+    # everywhere (the node dropped every frame) while validation printed a finite abs_rel
+    original = SyntheticDepthDataset.__getitem__
+
+    def one_bad_pixel(self: SyntheticDepthDataset, index: int) -> dict[str, torch.Tensor]:
+        item = original(self, index)
+        if index == 3 and self.augmentation is not None:  # a training item
+            item["rgb"] = item["rgb"].clone()
+            item["rgb"][:, 0, 0] = float("nan")
+        return item
+
+    monkeypatch.setattr(SyntheticDepthDataset, "__getitem__", one_bad_pixel)
+    config = tiny_config(tmp_path, cache, "supervised", run__amp="fp16", run__steps=6, run__checkpoint_every=2)
+    with pytest.raises(ConfigError, match=r"not finite at step 6 .*BatchNorm"):
+        train(config)
+    assert not (tmp_path / "model.safetensors").exists()
+    assert not train_state.checkpoint_paths(tmp_path, 6)[0].exists()
+    assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 4)[0]
