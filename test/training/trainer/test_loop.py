@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +25,7 @@ from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.synthetic import SyntheticDepthDataset
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.loop import Trainer, train
-from test.training.tiny import tiny_config
+from test.training.tiny import tiny_config, tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +244,33 @@ def test_a_nan_sample_under_fp16_stops_the_run_instead_of_saving_nan_batchnorm_s
     assert not (tmp_path / "model.safetensors").exists()
     assert not train_state.checkpoint_paths(tmp_path, 6)[0].exists()
     assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 4)[0]
+
+
+def test_sigkill_mid_run_with_data_workers_then_resume_gives_the_uninterrupted_weights(
+    tmp_path: Path, cache: Path
+) -> None:
+    """A real ``mono-depth train`` (2 data workers) killed with SIGKILL, at whatever it was doing past step 5
+    (a step, a checkpoint write, the epoch's validation), then ``--resume auto``: the weights of a straight run."""
+    extra = {"run__steps": 8, "run__checkpoint_every": 2, "data__num_workers": 2}
+    straight = train(tiny_config(tmp_path / "straight", cache, "selfsup", **extra))
+    run = tmp_path / "killed"
+    args = [a for item in tiny_overrides(run, cache, "selfsup", **extra) for a in ("--set", item)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[3])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mono_depth_ros.cli", "train", *args], env=environment, start_new_session=True
+    )
+    log, deadline = run / "train.csv", time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if log.is_file() and len(log.read_text().splitlines()) > 5:  # header + 5 steps
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its data workers
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not (run / "model.safetensors").exists()
+    resumed = train(tiny_config(run, cache, "selfsup", **extra), resume="auto")
+    assert straight.model_path is not None and resumed.model_path is not None
+    a, b = _weights(straight.model_path), _weights(resumed.model_path)
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert [int(r["step"]) for r in csv.DictReader(log.open())] == list(range(1, 9))
+    val_steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "straight" / "val.csv").open())]
+    assert [int(r["step"]) for r in csv.DictReader((run / "val.csv").open())] == val_steps
