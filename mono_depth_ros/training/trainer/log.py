@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +36,7 @@ class _CsvFile:
         text = self.path.read_text()
         complete = text[: text.rfind("\n") + 1]
         lines = complete.splitlines(keepends=True)
-        kept = lines[:1] + [line for line in lines[1:] if _step_of(line) is not None and _step_of(line) < first_step]
+        kept = lines[:1] + [line for line in lines[1:] if _step_of(line) < first_step]
         if "".join(kept) != text:
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text("".join(kept))
@@ -52,10 +53,10 @@ class _CsvFile:
             writer.writerow(row)
 
 
-def _step_of(line: str) -> int | None:
-    """The step (first column) of a CSV row, None when it is not an integer."""
+def _step_of(line: str) -> float:
+    """The step (first column) of a CSV row; +inf when it is not an integer (a damaged row: dropped)."""
     first = line.split(",", 1)[0].strip()
-    return int(first) if first.isdigit() else None
+    return int(first) if first.isdigit() else math.inf
 
 
 class TrainLogger:
