@@ -183,7 +183,8 @@ class TrainState:
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
         """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from.
 
-        The learning rates and weight decay stay this run's (:func:`keep_configured_rates`): a resume with a lowered
+        The gradient scaler's state is loaded when the checkpoint has one (a changed ``run.amp`` is taken). The
+        learning rates and weight decay stay this run's (:func:`keep_configured_rates`): a resume with a lowered
         ``optim.lr`` (the remedy for a diverged run) trains at that lr; with the same config nothing changes.
         """
         configured = [(group["initial_lr"], group.get("weight_decay", 0.0)) for group in optimizer.param_groups]
@@ -191,7 +192,7 @@ class TrainState:
         scheduler.load_state_dict(self.scheduler)
         if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):  # the trainers' schedule (another keeps its own)
             keep_configured_rates(optimizer, scheduler, configured)
-        if self.scaler is not None:
+        if self.scaler:  # {}: saved without fp16 (a run resumed with amp fp16 starts its scaler afresh)
             scaler.load_state_dict(self.scaler)
         set_rng_state(self.rng)
         return self.step

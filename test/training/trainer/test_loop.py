@@ -274,3 +274,15 @@ def test_sigkill_mid_run_with_data_workers_then_resume_gives_the_uninterrupted_w
     assert [int(r["step"]) for r in csv.DictReader(log.open())] == list(range(1, 9))
     val_steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "straight" / "val.csv").open())]
     assert [int(r["step"]) for r in csv.DictReader((run / "val.csv").open())] == val_steps
+
+
+@pytest.mark.parametrize(("before", "after"), [("none", "fp16"), ("fp16", "bf16")])
+def test_a_resume_may_change_the_autocast_precision(tmp_path: Path, cache: Path, before: str, after: str) -> None:
+    # a run saved without a gradient scaler (amp none / bf16) resumed with amp fp16 was refused as "trained with
+    # loss.objective=supervised, this run has supervised (The source state dict is empty ...)": the scaler's empty
+    # state was blamed on the objective
+    train(tiny_config(tmp_path, cache, "supervised", run__amp=before), stop_at_step=2)
+    resumed = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp=after))
+    resumed.resume()
+    assert resumed.step == 2 and resumed.scaler.is_enabled() == (after == "fp16")
+    assert resumed.fit().step == 4
