@@ -38,8 +38,8 @@ from mono_depth_ros.training.distillation.labelling import LabelReport, label_so
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
-from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, teardown_distributed
-from mono_depth_ros.training.trainer.state import refuse_earlier_run
+from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, span_across, teardown_distributed
+from mono_depth_ros.training.trainer.state import refuse_earlier_run, refuse_uneven_resume
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -133,6 +133,7 @@ def distill(
         trainer = DistillTrainer(config, dataset, context)
         if resume is not None:
             trainer.resume(None if str(resume) == "auto" else resume)
+            refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
         _, images_per_s = trainer.fit(stop_at_step)
         calibration, model_path = None, None
         if trainer.step >= config.run.steps and context.is_main:

@@ -40,7 +40,13 @@ from mono_depth_ros.training.data.real import RecordedDepthDataset
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig
-from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, setup_distributed
+from mono_depth_ros.training.trainer.distributed import (
+    DistContext,
+    barrier,
+    mean_across,
+    setup_distributed,
+    span_across,
+)
 from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.pretrained import (
@@ -388,7 +394,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: i
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
             logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints); a
-            resumed checkpoint past ``run.steps``.
+            resumed checkpoint past ``run.steps``; processes that resumed from different steps.
     """
     if resume is None:
         train_state.refuse_earlier_run(config.run.out_dir)
@@ -398,6 +404,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: i
         trainer = Trainer(config, context)
         if resume is not None:
             trainer.resume(None if str(resume) == "auto" else resume)
+            train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
         return trainer.fit(stop_at_step)
     finally:
         _teardown(context)

@@ -86,6 +86,24 @@ def refuse_resume_past_end(model_path: str | Path, step: int, steps: int, out_di
         raise ConfigError(msg)
 
 
+def refuse_uneven_resume(steps: tuple[int, int], out_dir: str | Path) -> None:
+    """Check that every process resumed from the same step (``steps``: the smallest and largest over them).
+
+    Raises:
+        ConfigError: they differ: ``run.out_dir`` is not the same folder for every process (a node's own disk),
+            so some found no checkpoint and would train from their random weights, for more steps than the others
+            (then hang in an all-reduce once those had finished).
+    """
+    low, high = steps
+    if low != high:
+        msg = (
+            f"the processes resumed from different steps ({low} to {high}): every process must see the "
+            f"checkpoints of run.out_dir {out_dir}; put it on storage shared by every node, or give --resume a "
+            "checkpoint file they all can read"
+        )
+        raise ConfigError(msg)
+
+
 def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current: object) -> CheckpointError:
     """The error for a checkpoint whose saved state does not fit this run: ``trained_with`` names the checkpoint's
     setting (``"loss.objective=supervised"``), ``current`` this run's value; ``err`` is what loading raised (its

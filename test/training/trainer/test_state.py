@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.unet import make_unet_spec
@@ -105,3 +105,9 @@ def test_a_state_write_cut_short_never_pairs_the_new_model_with_an_old_state(
         train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(4), {})
     assert train_state.latest_checkpoint(tmp_path) is None  # the step-4 pair is gone, not mixed
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_0000004.safetensors"]
+
+
+def test_processes_resumed_from_different_steps_are_refused(tmp_path: Path) -> None:
+    train_state.refuse_uneven_resume((4, 4), tmp_path)
+    with pytest.raises(ConfigError, match=r"resumed from different steps \(0 to 4\).*shared by every node"):
+        train_state.refuse_uneven_resume((0, 4), tmp_path)
