@@ -25,7 +25,6 @@ from pathlib import Path
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
-from mono_depth_ros.training.trainer.state import refuse_earlier_run
 
 HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
 
@@ -80,13 +79,14 @@ def run(args: argparse.Namespace) -> int:
     """Label, train and write the student; prints a summary. Returns 0 (errors are raised as DepthError)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
     config = build_config(args)
-    if args.resume is None and not args.label_only:  # before an earlier run's distill_config.yaml is replaced
-        refuse_earlier_run(config.run.out_dir)
-    if launched_rank() == 0:  # under torchrun only rank 0 writes
-        out_dir = Path(config.run.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "distill_config.yaml").write_text(config.to_yaml())
-    result = distill(config, resume=args.resume, label_only=args.label_only)
+
+    def write_config() -> None:  # once the run is accepted: a refused one leaves distill_config.yaml as it was
+        if launched_rank() == 0:  # under torchrun only rank 0 writes
+            out_dir = Path(config.run.out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "distill_config.yaml").write_text(config.to_yaml())
+
+    result = distill(config, resume=args.resume, label_only=args.label_only, on_start=write_config)
     lines = [result.labels.format().rstrip()] if result.labels is not None else []
     if result.model_path is not None:
         lines.append(f"trained {result.step} steps ({result.images_per_s:.1f} images/s), {result.wall_s:.1f} s in all")

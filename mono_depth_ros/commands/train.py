@@ -18,8 +18,7 @@ from pathlib import Path
 
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 from mono_depth_ros.training.trainer.distributed import launched_rank
-from mono_depth_ros.training.trainer.loop import check_resume, train
-from mono_depth_ros.training.trainer.state import refuse_earlier_run
+from mono_depth_ros.training.trainer.loop import train
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
@@ -50,14 +49,14 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Train; prints a summary on rank 0. Returns 0 (errors are raised as DepthError)."""
     config = build_config(args)
-    check_resume(config, args.resume)  # before config.yaml is rewritten
-    if args.resume is None:  # nor an earlier run's config.yaml replaced by that of a run refused for it
-        refuse_earlier_run(config.run.out_dir)
-    if launched_rank() == 0:  # under torchrun only rank 0 writes
-        out_dir = Path(config.run.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(config.to_yaml())
-    result = train(config, resume=args.resume)
+
+    def write_config() -> None:  # once the run is accepted: a refused one leaves the folder's config.yaml as it was
+        if launched_rank() == 0:  # under torchrun only rank 0 writes
+            out_dir = Path(config.run.out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "config.yaml").write_text(config.to_yaml())
+
+    result = train(config, resume=args.resume, on_start=write_config)
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",

@@ -89,3 +89,17 @@ def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
     assert main([*args, "--set", "optim.lr=0.5"]) == 2
     assert "already holds a training run" in capsys.readouterr().err
     assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written
+
+
+def test_a_refused_distill_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # distill_config.yaml was rewritten before the checkpoint was loaded: a resume refused for another student
+    # left the folder describing a student that never trained there
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
+    assert main([*args, "--set", "student.encoder_width=8", "--resume", "auto"]) == 2
+    assert "cannot resume from" in capsys.readouterr().err
+    assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written

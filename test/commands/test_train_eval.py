@@ -267,3 +267,17 @@ def test_a_refused_fresh_run_leaves_the_earlier_runs_config(tmp_path: Path, caps
     assert main([*args, "--set", "run.steps=2", "--set", "optim.lr=0.5"]) == 2
     assert "already holds a training run" in capsys.readouterr().err
     assert (tmp_path / "config.yaml").read_bytes() == written
+
+
+def test_a_refused_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # config.yaml was rewritten before the checkpoint was loaded: a resume refused for another network or objective
+    # left the folder describing a configuration that never trained there
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    written = (tmp_path / "config.yaml").read_bytes()
+    for change in ("model.encoder_width=8", "loss.objective=lidar_semi"):
+        assert main([*args, "--set", change, "--resume", "auto"]) == 2
+        assert "cannot resume from" in capsys.readouterr().err
+        assert (tmp_path / "config.yaml").read_bytes() == written
+    assert main([*args, "--set", "run.steps=3", "--resume", "auto"]) == 0  # an accepted resume records its config
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["run"]["steps"] == 3

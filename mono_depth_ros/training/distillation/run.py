@@ -26,6 +26,7 @@ Under ``torchrun`` rank 0 labels while the other processes wait, all processes t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,11 @@ class DistillResult:
 
 
 def distill(
-    config: DistillConfig, resume: str | Path | None = None, stop_at_step: int | None = None, label_only: bool = False
+    config: DistillConfig,
+    resume: str | Path | None = None,
+    stop_at_step: int | None = None,
+    label_only: bool = False,
+    on_start: Callable[[], object] | None = None,
 ) -> DistillResult:
     """Label (resuming the cache), then train, calibrate and write the student (see the module docstring).
 
@@ -101,6 +106,8 @@ def distill(
         resume: ``"auto"`` (latest checkpoint under ``run.out_dir``) or a checkpoint file; None starts afresh.
         stop_at_step: stop early, as if interrupted (after writing that step's checkpoint).
         label_only: fill the pseudo-label cache and stop.
+        on_start: run in every process once the run is accepted (e.g. the command's writing of
+            ``distill_config.yaml``): before labelling, or when resuming once the checkpoint is restored.
 
     Raises:
         ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
@@ -111,6 +118,8 @@ def distill(
         refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)
     try:
+        if on_start is not None and (resume is None or label_only):
+            on_start()
         sources = open_sources(config)
         report = None
         if context.is_main:  # one labeller fills the shared cache; the other processes wait for it
@@ -134,6 +143,8 @@ def distill(
         if resume is not None:
             trainer.resume(None if str(resume) == "auto" else resume)
             refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+            if on_start is not None:
+                on_start()
         _, images_per_s = trainer.fit(stop_at_step)
         calibration, model_path = None, None
         if trainer.step >= config.run.steps and context.is_main:

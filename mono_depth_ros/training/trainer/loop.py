@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -388,8 +388,16 @@ def check_resume(config: TrainConfig, resume: str | Path | None) -> None:
         train_state.refuse_resume_past_end(path, step, config.run.steps, config.run.out_dir)
 
 
-def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    resume: str | Path | None = None,
+    stop_at_step: int | None = None,
+    on_start: Callable[[], object] | None = None,
+) -> TrainResult:
     """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
+
+    ``on_start`` (e.g. the command's writing of ``config.yaml``) runs in every process once the run is accepted: the
+    folder refused or not, the checkpoint resumed, just before the first step.
 
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
@@ -405,6 +413,8 @@ def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: i
         if resume is not None:
             trainer.resume(None if str(resume) == "auto" else resume)
             train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+        if on_start is not None:
+            on_start()
         return trainer.fit(stop_at_step)
     finally:
         _teardown(context)
