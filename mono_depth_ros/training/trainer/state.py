@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint, write_failed
 from mono_depth_ros.models.spec import ModelSpec
 
 CHECKPOINT_DIR = "checkpoints"
@@ -240,7 +240,7 @@ def save_training_checkpoint(
     own state (interrupted write, full disk) is never resumed from.
 
     Raises:
-        OSError: a file could not be written (e.g. the disk is full); no partial file is left.
+        CheckpointError: a file could not be written (e.g. the disk is full); no partial file is left.
     """
     model_path, state_path = checkpoint_paths(out_dir, state.step)
     state_path.unlink(missing_ok=True)  # rewriting a step: never pair the new weights with an earlier run's state
@@ -260,6 +260,8 @@ def save_training_checkpoint(
             tmp,
         )
         tmp.replace(state_path)
+    except (RuntimeError, OSError) as err:  # a full disk: torch.save says "unexpected pos 576 vs 534"
+        raise write_failed(state_path, err) from None
     finally:
         tmp.unlink(missing_ok=True)
     return model_path
