@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.models.checkpoint import load_checkpoint
+from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.loop import Trainer
 from test.kitti_raw_tree import DRIVE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 from test.training.tiny import tiny_overrides
 
@@ -281,3 +287,34 @@ def test_a_refused_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.
         assert (tmp_path / "config.yaml").read_bytes() == written
     assert main([*args, "--set", "run.steps=3", "--resume", "auto"]) == 0  # an accepted resume records its config
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["run"]["steps"] == 3
+
+
+def test_sigterm_checkpoints_the_step_in_hand_and_resume_gives_the_straight_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cluster scheduler's SIGTERM (pre-emption) ended the process at once: everything since the last checkpoint
+    # (run.checkpoint_every: 500 steps by default) was lost
+    def args(out: Path, *more: str) -> list[str]:
+        values = tiny_overrides(out, tmp_path / "clips", run__steps=6, run__checkpoint_every=100)
+        return ["train", *(a for item in values for a in ("--set", item)), *more]
+
+    assert main(args(tmp_path / "straight")) == 0
+    original = Trainer._train_step
+
+    def scheduler_signals(self: Trainer, batch: dict[str, torch.Tensor]) -> object:
+        if self.step == 2:  # during step 3
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_train_step", scheduler_signals)
+        assert main(args(tmp_path / "run")) == 143
+    err = capsys.readouterr().err
+    assert "SIGTERM: finishing the step" in err and "stopped by SIGTERM at step 3 of 6" in err and "--resume auto" in err
+    assert train_state.latest_checkpoint(tmp_path / "run") == train_state.checkpoint_paths(tmp_path / "run", 3)[0]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert main(args(tmp_path / "run", "--resume", "auto")) == 0
+    a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert [r["step"] for r in csv.DictReader((tmp_path / "run" / "train.csv").open())] == [str(i) for i in range(1, 7)]

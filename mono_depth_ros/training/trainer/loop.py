@@ -231,10 +231,16 @@ class Trainer:
         self.scheduler.step()
         return result
 
-    def fit(self, stop_at_step: int | None = None) -> TrainResult:
-        """Train up to ``run.steps`` (or stop after ``stop_at_step``, as if interrupted, after its checkpoint)."""
+    def fit(self, stop_at_step: int | None = None, stop_requested: Callable[[], bool] | None = None) -> TrainResult:
+        """Train up to ``run.steps`` (or stop after ``stop_at_step``, as if interrupted, after its checkpoint).
+
+        ``stop_requested`` (e.g. a SIGTERM from a cluster scheduler, see :mod:`mono_depth_ros.adapters.signals`) is
+        asked after every step (by every process, which then agree): once true, the run logs and checkpoints that
+        step and returns without validating (a resume validates it when it ends an epoch).
+        """
         run = self.config.run
         stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
+        stopped = False
         start_step, start = self.step, time.perf_counter()
         window: list[tuple[float, dict[str, float]]] = []  # (loss, parts) since the last log row
         window_start = time.perf_counter()
@@ -251,6 +257,8 @@ class Trainer:
                     result = self._train_step(batch)
                     window.append((float(result.total.detach()), result.parts))
                     self.step += 1
+                    if stop_requested is not None and span_across(int(stop_requested()), self.context)[1]:
+                        stop, stopped = self.step, True  # this step is logged and checkpointed as the last
                     elapsed = time.perf_counter() - window_start
                     rate = len(window) * run.batch_size * self.context.world_size / max(elapsed, 1e-9)
                     log.step(window[-1][0], rate)
@@ -261,9 +269,9 @@ class Trainer:
                         self.save_checkpoint()
                     if self.step >= stop:
                         break
-                if run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps):
+                if run.validate and not stopped and (self.step % self.steps_per_epoch == 0 or self.step == run.steps):
                     self.validate(log, epoch)
-        model_path = self.save_final() if self.step >= run.steps else None
+        model_path = self.save_final() if self.step >= run.steps and not stopped else None
         wall = time.perf_counter() - start
         images = (self.step - start_step) * run.batch_size * self.context.world_size
         return TrainResult(self.step, model_path, self.last_val, wall, images / max(wall, 1e-9))
@@ -393,11 +401,13 @@ def train(
     resume: str | Path | None = None,
     stop_at_step: int | None = None,
     on_start: Callable[[], object] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
 
     ``on_start`` (e.g. the command's writing of ``config.yaml``) runs in every process once the run is accepted: the
-    folder refused or not, the checkpoint resumed, just before the first step.
+    folder refused or not, the checkpoint resumed, just before the first step. ``stop_requested``: see
+    :meth:`Trainer.fit`.
 
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
@@ -415,6 +425,6 @@ def train(
             train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
         if on_start is not None:
             on_start()
-        return trainer.fit(stop_at_step)
+        return trainer.fit(stop_at_step, stop_requested)
     finally:
         _teardown(context)
