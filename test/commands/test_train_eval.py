@@ -310,7 +310,8 @@ def test_sigterm_checkpoints_the_step_in_hand_and_resume_gives_the_straight_weig
         patch.setattr(Trainer, "_train_step", scheduler_signals)
         assert main(args(tmp_path / "run")) == 143
     err = capsys.readouterr().err
-    assert "SIGTERM: finishing the step" in err and "stopped by SIGTERM at step 3 of 6" in err and "--resume auto" in err
+    assert "SIGTERM: finishing the step" in err
+    assert "stopped by SIGTERM at step 3 of 6" in err and "--resume auto" in err
     assert train_state.latest_checkpoint(tmp_path / "run") == train_state.checkpoint_paths(tmp_path / "run", 3)[0]
     assert not (tmp_path / "run" / "model.safetensors").exists()
     assert main(args(tmp_path / "run", "--resume", "auto")) == 0

@@ -25,11 +25,13 @@ Under ``torchrun`` rank 0 labels while the other processes wait, all processes t
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.calibration import Calibration
@@ -98,6 +100,7 @@ def distill(
     stop_at_step: int | None = None,
     label_only: bool = False,
     on_start: Callable[[], object] | None = None,
+    stop: StopSignals | None = None,
 ) -> DistillResult:
     """Label (resuming the cache), then train, calibrate and write the student (see the module docstring).
 
@@ -108,6 +111,8 @@ def distill(
         label_only: fill the pseudo-label cache and stop.
         on_start: run in every process once the run is accepted (e.g. the command's writing of
             ``distill_config.yaml``): before labelling, or when resuming once the checkpoint is restored.
+        stop: SIGTERM / Ctrl-C: labelling is interrupted at once (the cache keeps every finished label), training
+            checkpoints the step in hand and returns (see :meth:`DistillTrainer.fit`).
 
     Raises:
         ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
@@ -122,16 +127,18 @@ def distill(
             on_start()
         sources = open_sources(config)
         report = None
+        labelling = stop.interrupting() if stop is not None else contextlib.nullcontext()
         if context.is_main:  # one labeller fills the shared cache; the other processes wait for it
-            teacher = Teacher.open(config.teacher)
-            report = label_sources(
-                teacher,
-                sources,
-                config.data.cache_dir,
-                config.label_hw,
-                config.data.feature_stride,
-                config.run.progress,
-            )
+            with labelling:  # a signal stops at once: every finished label is in the cache
+                teacher = Teacher.open(config.teacher)
+                report = label_sources(
+                    teacher,
+                    sources,
+                    config.data.cache_dir,
+                    config.label_hw,
+                    config.data.feature_stride,
+                    config.run.progress,
+                )
             del teacher
         barrier(context)
         dataset = PseudoLabelDataset(config.data.cache_dir, [s.name for s in sources])
@@ -145,9 +152,9 @@ def distill(
             refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
             if on_start is not None:
                 on_start()
-        _, images_per_s = trainer.fit(stop_at_step)
+        _, images_per_s = trainer.fit(stop_at_step, stop)
         calibration, model_path = None, None
-        if trainer.step >= config.run.steps and context.is_main:
+        if trainer.step >= config.run.steps and context.is_main and not (stop is not None and stop.received):
             calibration = trainer.calibrate()
             model_path = trainer.save_final(calibration)
         barrier(context)
