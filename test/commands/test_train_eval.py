@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,34 @@ def test_sigterm_checkpoints_the_step_in_hand_and_resume_gives_the_straight_weig
     b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
     assert all(torch.equal(a[name], b[name]) for name in a)
     assert [r["step"] for r in csv.DictReader((tmp_path / "run" / "train.csv").open())] == [str(i) for i in range(1, 7)]
+
+
+def _children() -> list[int]:
+    """This process's child processes (the DataLoader workers here)."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
+def test_sigterm_to_the_process_group_with_data_workers_still_checkpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a scheduler (SLURM) signals the whole process group, and a terminal's Ctrl-C reaches it all: the DataLoader
+    # workers died of the SIGTERM and the trainer failed with "DataLoader worker (pid ...) is killed by signal:
+    # Terminated", a traceback and no checkpoint
+    values = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=6, run__checkpoint_every=100, data__num_workers=2)
+    original = Trainer._train_step
+
+    def scheduler_signals(self: Trainer, batch: dict[str, torch.Tensor]) -> object:
+        if self.step == 2:
+            workers = _children()
+            assert len(workers) == 2
+            # from another process, as a scheduler's (from the trainer, its parent, torch's workers exit quietly)
+            subprocess.run(["kill", "-s", "TERM", *map(str, [*workers, os.getpid()])], check=True)
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", scheduler_signals)
+    assert main(["train", *(a for item in values for a in ("--set", item))]) == 143
+    assert "stopped by SIGTERM at step 3 of 6" in capsys.readouterr().err
+    assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 3)[0]

@@ -13,6 +13,7 @@ final model is ``<out_dir>/model.safetensors`` (with a golden reference for the 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -77,6 +78,16 @@ class _EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def quiet_data_worker(worker_id: int) -> None:
+    """``worker_init_fn`` of the training DataLoader: the worker ignores SIGINT and SIGTERM, which a scheduler (the
+    whole process group) or a terminal's Ctrl-C sends it too. Torch's own handler made it die of one sent by any
+    process but the trainer, and the trainer then failed ("DataLoader worker ... is killed by signal") instead of
+    writing the checkpoint of the step in hand; the trainer shuts its workers down (and they exit when it dies)."""
+    del worker_id
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def validation_protocol(protocol: Protocol, run: RunConfig) -> Protocol:
@@ -216,6 +227,7 @@ class Trainer:
             generator=generator,
             sampler=_EpochSampler(self.sampler, start_batch * run.batch_size),
             num_workers=self.config.data.num_workers,
+            worker_init_fn=quiet_data_worker,
         )
 
     def _train_step(self, batch: dict[str, Tensor]) -> LossResult:
