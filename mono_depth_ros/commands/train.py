@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        result = train(config, resume=args.resume, on_start=write_config, stop_requested=stop)
+        result = train(config, resume=args.resume, on_start=write_config, stop=stop)
     finally:
         stop.restore()
     if stop.received and result.model_path is None:

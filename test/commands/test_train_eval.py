@@ -351,3 +351,21 @@ def test_sigterm_to_the_process_group_with_data_workers_still_checkpoints(
     assert main(["train", *(a for item in values for a in ("--set", item))]) == 143
     assert "stopped by SIGTERM at step 3 of 6" in capsys.readouterr().err
     assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 3)[0]
+
+
+def test_a_signal_during_the_set_up_stops_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the stop request is looked at after each step: during the set-up (data caches, a pretrained model) a Ctrl-C
+    # has no step to wait for, so it interrupts there
+    original = Trainer.__init__
+
+    def signalled(self: Trainer, *args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Trainer, "__init__", signalled)
+    values = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=6)
+    assert main(["train", *(a for item in values for a in ("--set", item))]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "train.csv").exists() and not (tmp_path / "checkpoints").exists()

@@ -146,12 +146,13 @@ def distill(
             lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
             kind = resolve_student_kind(config.student.output_kind, dataset.manifest.kind, lidar)
             return DistillResult(0, None, kind, None, report, time.perf_counter() - started, 0.0)
-        trainer = DistillTrainer(config, dataset, context)
-        if resume is not None:
-            trainer.resume(None if str(resume) == "auto" else resume)
-            refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
-            if on_start is not None:
-                on_start()
+        with stop.interrupting() if stop is not None else contextlib.nullcontext():  # set-up: a signal stops at once
+            trainer = DistillTrainer(config, dataset, context)
+            if resume is not None:
+                trainer.resume(None if str(resume) == "auto" else resume)
+                refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+        if resume is not None and on_start is not None:  # the resume accepted
+            on_start()
         _, images_per_s = trainer.fit(stop_at_step, stop)
         calibration, model_path = None, None
         if trainer.step >= config.run.steps and context.is_main and not (stop is not None and stop.received):

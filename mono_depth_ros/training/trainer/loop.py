@@ -12,6 +12,7 @@ final model is ``<out_dir>/model.safetensors`` (with a golden reference for the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -28,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
@@ -413,13 +415,14 @@ def train(
     resume: str | Path | None = None,
     stop_at_step: int | None = None,
     on_start: Callable[[], object] | None = None,
-    stop_requested: Callable[[], bool] | None = None,
+    stop: StopSignals | None = None,
 ) -> TrainResult:
     """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
 
     ``on_start`` (e.g. the command's writing of ``config.yaml``) runs in every process once the run is accepted: the
-    folder refused or not, the checkpoint resumed, just before the first step. ``stop_requested``: see
-    :meth:`Trainer.fit`.
+    folder refused or not, the checkpoint resumed, just before the first step. ``stop`` (SIGTERM / Ctrl-C): during
+    the set-up (data, model, resume) a signal interrupts at once; while training, the step in hand is checkpointed
+    and the run returns (:meth:`Trainer.fit`).
 
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
@@ -431,12 +434,13 @@ def train(
     check_resume(config, resume)
     context = setup_distributed(config.run.device)
     try:
-        trainer = Trainer(config, context)
-        if resume is not None:
-            trainer.resume(None if str(resume) == "auto" else resume)
-            train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+        with stop.interrupting() if stop is not None else contextlib.nullcontext():
+            trainer = Trainer(config, context)
+            if resume is not None:
+                trainer.resume(None if str(resume) == "auto" else resume)
+                train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
         if on_start is not None:
             on_start()
-        return trainer.fit(stop_at_step, stop_requested)
+        return trainer.fit(stop_at_step, stop)
     finally:
         _teardown(context)
