@@ -300,9 +300,9 @@ class DistillTrainer:
         Raises:
             ConfigError: the weights are NaN / Inf (a diverged step: nothing is written).
         """
-        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir)
+        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir, self.context)
         if self.projection is not None:
-            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir)
+            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir, self.context)
         if not self.context.is_main:
             barrier(self.context)
             return None

@@ -343,7 +343,7 @@ class Trainer:
         Raises:
             ConfigError: the weights are NaN / Inf (see :func:`.state.refuse_non_finite_weights`).
         """
-        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir)
+        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir, self.context)
         path = None
         if self.context.is_main:
             modules = {"objective": self.module.objective.state_dict()}

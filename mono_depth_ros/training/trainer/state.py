@@ -23,6 +23,7 @@ from torch import nn
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint, write_failed
 from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
@@ -51,17 +52,30 @@ def refuse_earlier_run(out_dir: str | Path) -> None:
         raise ConfigError(msg)
 
 
-def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path) -> None:
-    """Stop a run (before it writes) once a weight of ``module`` or a floating-point buffer (BatchNorm running
-    statistics) is NaN / Inf. A diverged step (NaN loss) spreads through the gradient to every parameter,
-    identically on every process, so all ranks raise together; a NaN input (one bad sample, an fp16 overflow) reaches
-    the BatchNorm statistics in the forward pass even when the gradient scaler then skips the step.
+def refuse_non_finite_weights(
+    module: nn.Module, step: int, out_dir: str | Path, context: DistContext | None = None
+) -> None:
+    """Stop a run (before it writes) once a weight of ``module`` or a normalisation layer's running statistics
+    (BatchNorm ``running_mean`` / ``running_var``) is NaN / Inf. A diverged step (NaN loss) spreads through the
+    gradient to every parameter, identically on every process, so all ranks raise together; a NaN input (one bad
+    sample, an fp16 overflow) reaches the BatchNorm statistics in the forward pass even when the gradient scaler then
+    skips the step. Under DistributedDataParallel each process has its own statistics and rank 0's are the ones
+    saved (and given to the others at the next step), so only rank 0 looks at them and ``context`` makes every
+    process take its verdict.
 
     Raises:
         ConfigError: naming the step, the log and the remedies.
     """
-    buffers = [b for b in module.buffers() if b.is_floating_point()]
-    if not bool(torch.stack([torch.isfinite(t).all() for t in [*module.parameters(), *buffers]]).all()):
+    statistics = [  # normalisation layers' running statistics (other buffers may hold -inf on purpose: masks)
+        stat
+        for layer in module.modules()
+        for stat in (getattr(layer, "running_mean", None), getattr(layer, "running_var", None))
+        if isinstance(stat, torch.Tensor) and (context is None or context.is_main)
+    ]
+    broken = not bool(torch.stack([torch.isfinite(t).all() for t in [*module.parameters(), *statistics]]).all())
+    if context is not None and span_across(int(broken), context)[1]:
+        broken = True
+    if broken:
         msg = (
             f"training diverged: the weights are not finite at step {step} (parameters or BatchNorm statistics; see "
             f"the loss in {Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep "
