@@ -11,7 +11,8 @@
 Pseudo-labels go to ``data.cache_dir`` (``--cache``), resumable: a second run labels only what is missing. The
 student is ``<run.out_dir>/model.safetensors`` (``--out``), loadable by the node and the bag runner
 (``--param model.weights=<file>``). ``--resume auto`` continues training from the latest checkpoint;
-``--label-only`` stops after labelling.
+``--label-only`` stops after labelling. SIGTERM / Ctrl-C while labelling stops at once (finished labels stay
+cached); while training it writes the step in hand's checkpoint and exits 143 / 130 (a second signal: at once).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import signal
 import sys
 from pathlib import Path
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
@@ -75,15 +78,34 @@ def build_config(args: argparse.Namespace) -> DistillConfig:
     return dataclasses.replace(config, teacher=teacher, data=data, run=run)
 
 
+def _notify(reason: str) -> None:
+    if launched_rank() == 0:
+        sys.stderr.write(f"mono-depth distill: {reason}: stopping after the step in hand (again: stop now)\n")
+
+
 def run(args: argparse.Namespace) -> int:
     """Label, train and write the student; prints a summary. Returns 0 (errors are raised as DepthError)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
     config = build_config(args)
-    if launched_rank() == 0:  # under torchrun only rank 0 writes
-        out_dir = Path(config.run.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "distill_config.yaml").write_text(config.to_yaml())
-    result = distill(config, resume=args.resume, label_only=args.label_only)
+
+    def write_config() -> None:  # once the run is accepted: a refused one leaves distill_config.yaml as it was
+        if launched_rank() == 0:  # under torchrun only rank 0 writes
+            out_dir = Path(config.run.out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "distill_config.yaml").write_text(config.to_yaml())
+
+    stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
+    try:
+        result = distill(config, resume=args.resume, label_only=args.label_only, on_start=write_config, stop=stop)
+    finally:
+        stop.restore()
+    if stop.received and result.model_path is None and not args.label_only:
+        if launched_rank() == 0:
+            sys.stderr.write(
+                f"mono-depth distill: stopped by {stop.reason} at step {result.step} of {config.run.steps}, after its "
+                f"checkpoint; continue with --resume auto\n"
+            )
+        return 128 + int(signal.Signals[stop.reason])  # 143 for SIGTERM, 130 for SIGINT
     lines = [result.labels.format().rstrip()] if result.labels is not None else []
     if result.model_path is not None:
         lines.append(f"trained {result.step} steps ({result.images_per_s:.1f} images/s), {result.wall_s:.1f} s in all")

@@ -6,19 +6,23 @@ One script for every placement:
 * several GPUs (or CPU processes, gloo): ``torchrun --nproc_per_node=4 -m mono_depth_ros.cli train --config ...``
 
 ``--set section.key=value`` overrides any config field (repeatable); ``--resume auto`` continues from the latest
-checkpoint in ``run.out_dir`` (exactly: same weights as an uninterrupted run). The result is
+checkpoint in ``run.out_dir`` (exactly: same weights as an uninterrupted run). SIGTERM (a cluster scheduler's
+pre-emption) or Ctrl-C ends the step in hand, writes its checkpoint and exits 143 / 130; a second one stops at
+once. The result is
 ``<run.out_dir>/model.safetensors``, loadable by the node (``model.backend: unet``, ``model.weights: <file>``).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 from mono_depth_ros.training.trainer.distributed import launched_rank
-from mono_depth_ros.training.trainer.loop import check_resume, train
+from mono_depth_ros.training.trainer.loop import train
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
@@ -46,15 +50,36 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return load_train_config(args.config, overrides)
 
 
+def _notify(reason: str) -> None:
+    if launched_rank() == 0:
+        sys.stderr.write(
+            f"mono-depth train: {reason}: finishing the step and writing its checkpoint (again: stop now)\n"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Train; prints a summary on rank 0. Returns 0 (errors are raised as DepthError)."""
+    """Train; prints a summary on rank 0. Returns 0, or 143 / 130 when SIGTERM / Ctrl-C stopped it after a
+    checkpoint (errors are raised as DepthError)."""
     config = build_config(args)
-    check_resume(config, args.resume)  # before config.yaml is rewritten
-    if launched_rank() == 0:  # under torchrun only rank 0 writes
-        out_dir = Path(config.run.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(config.to_yaml())
-    result = train(config, resume=args.resume)
+
+    def write_config() -> None:  # once the run is accepted: a refused one leaves the folder's config.yaml as it was
+        if launched_rank() == 0:  # under torchrun only rank 0 writes
+            out_dir = Path(config.run.out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "config.yaml").write_text(config.to_yaml())
+
+    stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
+    try:
+        result = train(config, resume=args.resume, on_start=write_config, stop=stop)
+    finally:
+        stop.restore()
+    if stop.received and result.model_path is None:
+        if launched_rank() == 0:
+            sys.stderr.write(
+                f"mono-depth train: stopped by {stop.reason} at step {result.step} of {config.run.steps}, after its "
+                f"checkpoint; continue with --resume auto\n"
+            )
+        return 128 + int(signal.Signals[stop.reason])  # 143 for SIGTERM, 130 for SIGINT, as a shell reports
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",

@@ -17,6 +17,7 @@ backend, unknown output kind. :func:`load_state_strict` names the first tensor t
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import zipfile
 from dataclasses import dataclass, field
@@ -107,10 +108,11 @@ def save_checkpoint(
         reference: optional (image_rgb (H, W, 3) uint8, output float) pair for the start-up self-test.
 
     Returns:
-        The path written.
+        The path written (whole or not at all: written beside it, then renamed over it).
 
     Raises:
-        CheckpointError: on a reserved name, a bad reference or a spec for another backend.
+        CheckpointError: on a reserved name, a bad reference, a spec for another backend, or a file that could not
+            be written (e.g. the disk is full; :func:`write_failed`: an earlier file at ``path`` is left as it was).
     """
     path = Path(path)
     if path.suffix.lower() in _OTHER_BACKEND_SUFFIXES:
@@ -137,8 +139,29 @@ def save_checkpoint(
     metadata[SPEC_KEY] = spec.to_json()
     metadata[FORMAT_KEY] = FORMAT_VERSION
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=metadata)
+    tmp = path.with_name(path.name + ".tmp")  # a kill or a full disk mid-write leaves the earlier file whole
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.replace(path)
+    except (SafetensorError, OSError) as err:
+        raise write_failed(path, err) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def write_failed(path: Path, err: Exception) -> CheckpointError:
+    """The error for a file that could not be written (a full disk, no permission): the file, the reason (first
+    line) and the free space there, since a full disk is the usual cause and torch.save does not say so."""
+    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    return CheckpointError(
+        f"cannot write {path} ({reason}; {free}): free disk space or choose another folder; an earlier file there is "
+        f"left as it was (a training run continues with --resume auto from its last complete checkpoint)"
+    )
 
 
 def read_checkpoint_spec(path: str | Path) -> ModelSpec:

@@ -36,7 +36,8 @@ class GoldenReport:
         validity_mismatch: fraction of pixels finite in one map and not in the other.
         tolerance: the rel_l1 limit applied.
         passed: rel_l1 <= tolerance and validity_mismatch <= 1 %.
-        non_finite_share: share of pixels that are NaN / Inf in the output but finite in the reference.
+        non_finite_share: share of pixels that are NaN / Inf in the output but finite in the reference (of all
+            pixels when the reference has no finite one: saved from broken weights).
     """
 
     rel_l1: float
@@ -92,8 +93,10 @@ def compare_golden(output: np.ndarray, reference: np.ndarray, tolerance: float) 
     scale = float(np.abs(ref[both]).sum())
     rel_l1 = float(diff.sum()) / scale if scale > 0 else float(diff.sum())
     max_abs = float(diff.max()) if diff.size else 0.0
-    passed = rel_l1 <= tolerance and mismatch <= MAX_VALIDITY_MISMATCH
     lost = float(np.mean(finite_ref & ~finite_out)) / max(float(np.mean(finite_ref)), 1e-12) if out.size else 0.0
+    if out.size and not finite_ref.any():  # a reference made from broken weights: NaN alike is no agreement
+        lost = float(np.mean(~finite_out))
+    passed = rel_l1 <= tolerance and mismatch <= MAX_VALIDITY_MISMATCH and lost <= BROKEN_OUTPUT_SHARE
     return GoldenReport(rel_l1, max_abs, mismatch, tolerance, passed, lost)
 
 

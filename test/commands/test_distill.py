@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.export import export_onnx
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.distillation.trainer import DistillTrainer
+from mono_depth_ros.training.trainer.state import checkpoint_paths, latest_checkpoint
 from test.kitti_bag import load_kitti_frames, write_kitti_bag
 from test.models.tiny_models import tiny_unet
 from test.training.distill_support import one_thread, synthetic_clip, tiny_mapping, write_folder, write_teacher
@@ -74,3 +80,60 @@ def test_onnx_teacher_cannot_give_features(tmp_path: Path, capsys: pytest.Captur
     assert "onnx model does not expose" in capsys.readouterr().err
     assert main(["distill", "--teacher", str(tmp_path / "t.onnx"), "--out", str(tmp_path / "run"), "-q"]) == 2
     assert "nothing to label" in capsys.readouterr().err
+
+
+def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # distill_config.yaml was rewritten with the refused run's settings before the refusal
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
+    assert main([*args, "--set", "optim.lr=0.5"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written
+
+
+def test_a_refused_distill_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # distill_config.yaml was rewritten before the checkpoint was loaded: a resume refused for another student
+    # left the folder describing a student that never trained there
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    assert main(args) == 0
+    written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
+    assert main([*args, "--set", "student.encoder_width=8", "--resume", "auto"]) == 2
+    assert "cannot resume from" in capsys.readouterr().err
+    assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written
+
+
+def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cluster scheduler's SIGTERM ended the run at once, losing every step since the last checkpoint
+    teacher = write_teacher(tmp_path / "teacher.safetensors")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
+    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
+    args += ["--cache", str(tmp_path / "labels"), "--set", "run.steps=4", "--set", "run.checkpoint_every=10", "-q"]
+    assert main([*args, "--out", str(tmp_path / "straight")]) == 0
+    original = DistillTrainer._train_step
+
+    def scheduler_signals(self: DistillTrainer, batch: dict[str, torch.Tensor]) -> object:
+        if self.step == 0:  # during step 1
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DistillTrainer, "_train_step", scheduler_signals)
+        assert main([*args, "--out", str(tmp_path / "run")]) == 143
+    assert "stopped by SIGTERM at step 1 of 4" in capsys.readouterr().err
+    assert latest_checkpoint(tmp_path / "run") == checkpoint_paths(tmp_path / "run", 1)[0]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert main([*args, "--out", str(tmp_path / "run"), "--resume", "auto"]) == 0
+    a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
+    assert all(torch.equal(a[name], b[name]) for name in a)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.models.checkpoint import load_checkpoint
+from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.loop import Trainer
 from test.kitti_raw_tree import DRIVE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 from test.training.tiny import tiny_overrides
 
@@ -275,3 +282,109 @@ def test_eval_takes_an_onnx_model_made_elsewhere(tmp_path: Path, capsys: pytest.
     args = ["eval", "--checkpoint", str(tmp_path / "tiny.onnx"), "--dataset", "synthetic", "--seeds", "21"]
     assert main([*args, "--frames", "1"]) == 0, capsys.readouterr().err
     assert "protocol synthetic" in capsys.readouterr().out
+
+
+def test_a_refused_fresh_run_leaves_the_earlier_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the refusal ("already holds a training run") came after config.yaml was rewritten with the refused run's
+    # settings: the folder's record of how its model was trained was lost
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    written = (tmp_path / "config.yaml").read_bytes()
+    assert main([*args, "--set", "run.steps=2", "--set", "optim.lr=0.5"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (tmp_path / "config.yaml").read_bytes() == written
+
+
+def test_a_refused_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # config.yaml was rewritten before the checkpoint was loaded: a resume refused for another network or objective
+    # left the folder describing a configuration that never trained there
+    args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
+    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    written = (tmp_path / "config.yaml").read_bytes()
+    for change in ("model.encoder_width=8", "loss.objective=lidar_semi"):
+        assert main([*args, "--set", change, "--resume", "auto"]) == 2
+        assert "cannot resume from" in capsys.readouterr().err
+        assert (tmp_path / "config.yaml").read_bytes() == written
+    assert main([*args, "--set", "run.steps=3", "--resume", "auto"]) == 0  # an accepted resume records its config
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["run"]["steps"] == 3
+
+
+def test_sigterm_checkpoints_the_step_in_hand_and_resume_gives_the_straight_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cluster scheduler's SIGTERM (pre-emption) ended the process at once: everything since the last checkpoint
+    # (run.checkpoint_every: 500 steps by default) was lost
+    def args(out: Path, *more: str) -> list[str]:
+        values = tiny_overrides(out, tmp_path / "clips", run__steps=6, run__checkpoint_every=100)
+        return ["train", *(a for item in values for a in ("--set", item)), *more]
+
+    assert main(args(tmp_path / "straight")) == 0
+    original = Trainer._train_step
+
+    def scheduler_signals(self: Trainer, batch: dict[str, torch.Tensor]) -> object:
+        if self.step == 2:  # during step 3
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_train_step", scheduler_signals)
+        assert main(args(tmp_path / "run")) == 143
+    err = capsys.readouterr().err
+    assert "SIGTERM: finishing the step" in err
+    assert "stopped by SIGTERM at step 3 of 6" in err and "--resume auto" in err
+    assert train_state.latest_checkpoint(tmp_path / "run") == train_state.checkpoint_paths(tmp_path / "run", 3)[0]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert main(args(tmp_path / "run", "--resume", "auto")) == 0
+    a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert [r["step"] for r in csv.DictReader((tmp_path / "run" / "train.csv").open())] == [str(i) for i in range(1, 7)]
+
+
+def _children() -> list[int]:
+    """This process's child processes (the DataLoader workers here)."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
+def test_sigterm_to_the_process_group_with_data_workers_still_checkpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a scheduler (SLURM) signals the whole process group, and a terminal's Ctrl-C reaches it all: the DataLoader
+    # workers died of the SIGTERM and the trainer failed with "DataLoader worker (pid ...) is killed by signal:
+    # Terminated", a traceback and no checkpoint
+    values = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=6, run__checkpoint_every=100, data__num_workers=2)
+    original = Trainer._train_step
+
+    def scheduler_signals(self: Trainer, batch: dict[str, torch.Tensor]) -> object:
+        if self.step == 2:
+            workers = _children()
+            assert len(workers) == 2
+            # from another process, as a scheduler's (from the trainer, its parent, torch's workers exit quietly)
+            subprocess.run(["kill", "-s", "TERM", *map(str, [*workers, os.getpid()])], check=True)
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", scheduler_signals)
+    assert main(["train", *(a for item in values for a in ("--set", item))]) == 143
+    assert "stopped by SIGTERM at step 3 of 6" in capsys.readouterr().err
+    assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 3)[0]
+
+
+def test_a_signal_during_the_set_up_stops_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the stop request is looked at after each step: during the set-up (data caches, a pretrained model) a Ctrl-C
+    # has no step to wait for, so it interrupts there
+    original = Trainer.__init__
+
+    def signalled(self: Trainer, *args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Trainer, "__init__", signalled)
+    values = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=6)
+    assert main(["train", *(a for item in values for a in ("--set", item))]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "train.csv").exists() and not (tmp_path / "checkpoints").exists()

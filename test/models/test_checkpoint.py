@@ -15,6 +15,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from mono_depth_ros.core.errors import CheckpointError
@@ -337,3 +338,24 @@ def test_a_community_state_dict_says_how_to_bring_the_model_in(tmp_path: Path) -
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match=r"Hugging Face directory .*model\.backend: transformers"):
         load_checkpoint(path)
+
+
+def test_a_write_cut_short_leaves_the_earlier_file_whole(
+    micro_spec: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # save_file wrote straight into the destination: a full disk (or a kill) mid-write left a truncated
+    # model.safetensors in place of the good one, which the node then refused to start from
+    path = tmp_path / "model.safetensors"
+    state = build_model(micro_spec).state_dict()
+    save_checkpoint(path, state, micro_spec)
+    before = path.read_bytes()
+
+    def disk_full(tensors: dict[str, torch.Tensor], filename: str, metadata: dict[str, str]) -> None:
+        Path(filename).write_bytes(before[: len(before) // 2])  # what safetensors raises on a full tmpfs:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("mono_depth_ros.models.checkpoint.save_file", disk_full)
+    with pytest.raises(CheckpointError, match=r"cannot write .*model\.safetensors .*No space left.* MB free there"):
+        save_checkpoint(path, state, micro_spec)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]  # no partial file left beside it

@@ -14,10 +14,11 @@ from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, prediction_tensor, resolve_device
-from mono_depth_ros.models.checkpoint import load_checkpoint, save_checkpoint
+from mono_depth_ros.models.checkpoint import LoadedCheckpoint, load_checkpoint, save_checkpoint
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
 from mono_depth_ros.models.golden import compare_golden, reference_image
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig, make_golden
+from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 
 from .tiny_models import TINY_DA, StepDepth, tiny_unet, write_unet_checkpoint
@@ -228,6 +229,25 @@ def test_nan_weights_are_named_all_nan_and_refused_even_with_warn(checkpoint: Pa
         with pytest.raises(CheckpointError, match="the model output is all-NaN of the reference pixels"):
             DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check=action))
     assert DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check="off")).golden_report is None
+
+
+def test_a_model_saved_with_its_own_all_nan_reference_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    # a trainer saving NaN weights (e.g. NaN BatchNorm statistics after an fp16 overflow) makes its golden reference
+    # from them: output and reference were NaN alike, so the self-test passed and the node dropped every frame
+    nan_copy = nan_weights_copy(checkpoint, tmp_path / "nan_weights.safetensors")
+    loaded = load_checkpoint(nan_copy)
+    nan_golden = make_golden(TorchBackend(_network(loaded), loaded.spec, torch.device("cpu")))
+    assert not np.isfinite(nan_golden.output).any()
+    broken = tmp_path / "nan_golden.safetensors"
+    save_checkpoint(broken, loaded.state_dict, loaded.spec, reference=(nan_golden.image_rgb, nan_golden.output))
+    with pytest.raises(CheckpointError, match="all-NaN"):
+        DepthEstimator.open("unet", broken, EstimatorConfig(device="cpu", golden_check="warn"))
+
+
+def _network(loaded: LoadedCheckpoint) -> nn.Module:
+    network = build_model(loaded.spec)
+    network.load_state_dict(loaded.state_dict)
+    return network
 
 
 def test_predict_at_the_published_size_and_stage_timings(checkpoint: Path) -> None:

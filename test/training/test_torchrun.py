@@ -33,14 +33,19 @@ ENTRY = Path(__file__).with_name("torchrun_entry.py")
 DEVICE = os.environ.get("MONO_DEPTH_TORCHRUN_DEVICE", "cpu")  # the unet run's run.device
 
 
-def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
-    """``torchrun --standalone --nproc_per_node=2 torchrun_entry.py`` with mono-depth ``args``; the ranks' records."""
+def run_torchrun(checksums: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``torchrun --standalone --nproc_per_node=2 torchrun_entry.py`` with mono-depth ``args`` (output captured)."""
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # this checkout's package in every rank
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ENTRY)]
-    done = subprocess.run(
+    return subprocess.run(
         [*command, str(checksums), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240
     )
+
+
+def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
+    """:func:`run_torchrun`, which must succeed; the ranks' records."""
+    done = run_torchrun(checksums, args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return [json.loads((checksums / f"rank{rank}.json").read_text()) for rank in (0, 1)]
 
@@ -64,6 +69,21 @@ def test_torchrun_train_tiny_unet(tmp_path: Path) -> None:
     records = torchrun(tmp_path / "sums", args)
     assert_in_sync_and_rank0_writes(records, tmp_path / "runs", 3)
     assert (tmp_path / "runs" / "rank0" / "config.yaml").is_file()
+
+
+def test_torchrun_resume_refuses_ranks_that_found_different_checkpoints(tmp_path: Path) -> None:
+    # run.out_dir on each node's own disk: rank 0 found its step-2 checkpoint, rank 1 (nothing there) started from
+    # step 0 with its random weights; the ranks then ran different numbers of steps with different weights, and the
+    # one with more steps hung in its all-reduce once the other had finished
+    cache = tmp_path / "clips"
+    train(tiny_config(tmp_path / "warm", cache, "supervised", run__steps=1))  # renders the drives once
+    runs = tmp_path / "runs" / "rank{rank}"
+    args = ["train"] + [a for item in tiny_overrides(runs, cache, "supervised", run__steps=2) for a in ("--set", item)]
+    torchrun(tmp_path / "sums", args)  # each rank's own folder: only rank 0's holds the checkpoints
+    done = run_torchrun(tmp_path / "sums", [*args, "--set", "run.steps=4", "--resume", "auto"])
+    assert done.returncode != 0
+    assert "resumed from different steps (0 to 2)" in done.stderr and "every process" in done.stderr
+    assert not (tmp_path / "runs" / "rank0" / "checkpoints" / "step_0000004.safetensors").exists()
 
 
 def test_torchrun_finetune_tiny_depth_anything(kitti_object_dir: Path, tmp_path: Path) -> None:

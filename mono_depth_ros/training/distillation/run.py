@@ -25,10 +25,13 @@ Under ``torchrun`` rank 0 labels while the other processes wait, all processes t
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.calibration import Calibration
@@ -38,8 +41,8 @@ from mono_depth_ros.training.distillation.labelling import LabelReport, label_so
 from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDataset
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
-from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, teardown_distributed
-from mono_depth_ros.training.trainer.state import refuse_earlier_run
+from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, span_across, teardown_distributed
+from mono_depth_ros.training.trainer.state import refuse_earlier_run, refuse_uneven_resume
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -92,7 +95,12 @@ class DistillResult:
 
 
 def distill(
-    config: DistillConfig, resume: str | Path | None = None, stop_at_step: int | None = None, label_only: bool = False
+    config: DistillConfig,
+    resume: str | Path | None = None,
+    stop_at_step: int | None = None,
+    label_only: bool = False,
+    on_start: Callable[[], object] | None = None,
+    stop: StopSignals | None = None,
 ) -> DistillResult:
     """Label (resuming the cache), then train, calibrate and write the student (see the module docstring).
 
@@ -101,6 +109,10 @@ def distill(
         resume: ``"auto"`` (latest checkpoint under ``run.out_dir``) or a checkpoint file; None starts afresh.
         stop_at_step: stop early, as if interrupted (after writing that step's checkpoint).
         label_only: fill the pseudo-label cache and stop.
+        on_start: run in every process once the run is accepted (e.g. the command's writing of
+            ``distill_config.yaml``): before labelling, or when resuming once the checkpoint is restored.
+        stop: SIGTERM / Ctrl-C: labelling is interrupted at once (the cache keeps every finished label), training
+            checkpoints the step in hand and returns (see :meth:`DistillTrainer.fit`).
 
     Raises:
         ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
@@ -111,18 +123,22 @@ def distill(
         refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)
     try:
+        if on_start is not None and (resume is None or label_only):
+            on_start()
         sources = open_sources(config)
         report = None
+        labelling = stop.interrupting() if stop is not None else contextlib.nullcontext()
         if context.is_main:  # one labeller fills the shared cache; the other processes wait for it
-            teacher = Teacher.open(config.teacher)
-            report = label_sources(
-                teacher,
-                sources,
-                config.data.cache_dir,
-                config.label_hw,
-                config.data.feature_stride,
-                config.run.progress,
-            )
+            with labelling:  # a signal stops at once: every finished label is in the cache
+                teacher = Teacher.open(config.teacher)
+                report = label_sources(
+                    teacher,
+                    sources,
+                    config.data.cache_dir,
+                    config.label_hw,
+                    config.data.feature_stride,
+                    config.run.progress,
+                )
             del teacher
         barrier(context)
         dataset = PseudoLabelDataset(config.data.cache_dir, [s.name for s in sources])
@@ -130,12 +146,16 @@ def distill(
             lidar = config.loss.lidar_weight > 0 and dataset.lidar_frames() > 0
             kind = resolve_student_kind(config.student.output_kind, dataset.manifest.kind, lidar)
             return DistillResult(0, None, kind, None, report, time.perf_counter() - started, 0.0)
-        trainer = DistillTrainer(config, dataset, context)
-        if resume is not None:
-            trainer.resume(None if str(resume) == "auto" else resume)
-        _, images_per_s = trainer.fit(stop_at_step)
+        with stop.interrupting() if stop is not None else contextlib.nullcontext():  # set-up: a signal stops at once
+            trainer = DistillTrainer(config, dataset, context)
+            if resume is not None:
+                trainer.resume(None if str(resume) == "auto" else resume)
+                refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+        if resume is not None and on_start is not None:  # the resume accepted
+            on_start()
+        _, images_per_s = trainer.fit(stop_at_step, stop)
         calibration, model_path = None, None
-        if trainer.step >= config.run.steps and context.is_main:
+        if trainer.step >= config.run.steps and context.is_main and not (stop is not None and stop.received):
             calibration = trainer.calibrate()
             model_path = trainer.save_final(calibration)
         barrier(context)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,7 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.objectives.assemble import normalise
 from mono_depth_ros.training.objectives.losses import sparse_lidar_loss
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across
+from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, span_across
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.loop import lr_schedule
 
@@ -242,8 +243,13 @@ class DistillTrainer:
             grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
             offset += grad.numel()
 
-    def fit(self, stop_at_step: int | None = None) -> tuple[int, float]:
+    def fit(
+        self, stop_at_step: int | None = None, stop_requested: Callable[[], bool] | None = None
+    ) -> tuple[int, float]:
         """Train up to ``run.steps`` (or stop after ``stop_at_step`` as if interrupted, after its checkpoint).
+
+        ``stop_requested`` (SIGTERM / Ctrl-C) is asked after every step by every process, which agree: once true,
+        that step is logged and checkpointed as the last.
 
         Returns:
             (steps done in this call, images per second).
@@ -262,6 +268,8 @@ class DistillTrainer:
                 for batch in self._loader(epoch, offset):
                     window.append(self._train_step(batch))
                     self.step += 1
+                    if stop_requested is not None and span_across(int(stop_requested()), self.context)[1]:
+                        stop = self.step  # this step is logged and checkpointed as the last
                     images = (self.step - start_step) * run.batch_size * world
                     rate = images / max(time.perf_counter() - started, 1e-9)
                     log.step(window[-1][0], rate)
@@ -292,9 +300,9 @@ class DistillTrainer:
         Raises:
             ConfigError: the weights are NaN / Inf (a diverged step: nothing is written).
         """
-        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir)
+        train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir, self.context)
         if self.projection is not None:
-            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir)
+            train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir, self.context)
         if not self.context.is_main:
             barrier(self.context)
             return None

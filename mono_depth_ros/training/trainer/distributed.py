@@ -157,3 +157,12 @@ def mean_across(value: float, context: DistContext) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
     return float(tensor.item()) / context.world_size
+
+
+def span_across(value: int, context: DistContext) -> tuple[int, int]:
+    """(smallest, largest) of an integer over all processes (``(value, value)`` in a single process)."""
+    if not context.distributed:
+        return value, value
+    tensor = torch.tensor([value, -value], dtype=torch.int64, device=context.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return -int(tensor[1].item()), int(tensor[0].item())

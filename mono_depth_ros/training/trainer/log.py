@@ -2,13 +2,15 @@
 
 Only rank 0 logs. ``train.csv`` has one row per ``log_every`` steps (step, epoch, lr, loss parts, images/s);
 ``val.csv`` one row per validation (step, epoch and the standard metrics). Appending keeps earlier rows, so a
-resumed run continues the same files.
+resumed run continues the same files; the rows past the step it resumes from (logged before a kill, which the run
+now repeats) and a row a kill cut short are removed first, so each step has one row.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import math
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +28,20 @@ class _CsvFile:
             with path.open(newline="") as handle:
                 self.columns = next(csv.reader(handle), None)
 
+    def drop_rows_from(self, first_step: int) -> None:
+        """Remove the rows whose ``step`` (first column) is ``first_step`` or later, and a last line without its end
+        (cut by a kill); the file is replaced at once (a kill now leaves the old or the new file)."""
+        if self.columns is None:
+            return
+        text = self.path.read_text()
+        complete = text[: text.rfind("\n") + 1]
+        lines = complete.splitlines(keepends=True)
+        kept = lines[:1] + [line for line in lines[1:] if _step_of(line) < first_step]
+        if "".join(kept) != text:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(kept))
+            tmp.replace(self.path)
+
     def write(self, row: dict[str, float | int | str]) -> None:
         new = self.columns is None
         if self.columns is None:
@@ -37,19 +53,33 @@ class _CsvFile:
             writer.writerow(row)
 
 
+def _step_of(line: str) -> float:
+    """The step (first column) of a CSV row; +inf when it is not an integer (a damaged row: dropped)."""
+    first = line.split(",", 1)[0].strip()
+    return int(first) if first.isdigit() else math.inf
+
+
 class TrainLogger:
     """CSV + TensorBoard + progress bar for one run (every method is a no-op when ``enabled`` is False).
 
     Args:
         out_dir: run folder (created).
         enabled: False on ranks other than 0.
-        total_steps, initial_step: progress-bar range.
+        total_steps, initial_step: progress-bar range; the logs' rows past ``initial_step`` are removed.
         progress: show a progress bar (tqdm on stderr).
         tensorboard: write TensorBoard events to ``out_dir/tb``.
+        revalidate: the run validates ``initial_step`` again (its val.csv row, if any, is removed too).
     """
 
     def __init__(
-        self, out_dir: Path, enabled: bool, total_steps: int, initial_step: int, progress: bool, tensorboard: bool
+        self,
+        out_dir: Path,
+        enabled: bool,
+        total_steps: int,
+        initial_step: int,
+        progress: bool,
+        tensorboard: bool,
+        revalidate: bool = False,
     ) -> None:
         self.enabled = enabled
         self._bar: Any = None
@@ -59,6 +89,8 @@ class TrainLogger:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._train = _CsvFile(out_dir / "train.csv")
         self._val = _CsvFile(out_dir / "val.csv")
+        self._train.drop_rows_from(initial_step + 1)
+        self._val.drop_rows_from(initial_step if revalidate else initial_step + 1)
         if progress:
             try:
                 from tqdm import tqdm

@@ -12,9 +12,11 @@ final model is ``<out_dir>/model.safetensors`` (with a golden reference for the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol, evaluate_samples
 from mono_depth_ros.evaluation.metrics import DepthMetrics
@@ -40,7 +43,13 @@ from mono_depth_ros.training.data.real import RecordedDepthDataset
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig
-from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, setup_distributed
+from mono_depth_ros.training.trainer.distributed import (
+    DistContext,
+    barrier,
+    mean_across,
+    setup_distributed,
+    span_across,
+)
 from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.pretrained import (
@@ -71,6 +80,16 @@ class _EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def quiet_data_worker(worker_id: int) -> None:
+    """``worker_init_fn`` of the training DataLoader: the worker ignores SIGINT and SIGTERM, which a scheduler (the
+    whole process group) or a terminal's Ctrl-C sends it too. Torch's own handler made it die of one sent by any
+    process but the trainer, and the trainer then failed ("DataLoader worker ... is killed by signal") instead of
+    writing the checkpoint of the step in hand; the trainer shuts its workers down (and they exit when it dies)."""
+    del worker_id
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def validation_protocol(protocol: Protocol, run: RunConfig) -> Protocol:
@@ -183,6 +202,7 @@ class Trainer:
             )
             raise ConfigError(msg)
         self.step = 0
+        self.validate_on_start = False  # set by resume() at a step whose validation a kill may have cut short
         self.last_val: DepthMetrics | None = None
         self.out_dir = Path(run.out_dir)
 
@@ -209,6 +229,7 @@ class Trainer:
             generator=generator,
             sampler=_EpochSampler(self.sampler, start_batch * run.batch_size),
             num_workers=self.config.data.num_workers,
+            worker_init_fn=quiet_data_worker,
         )
 
     def _train_step(self, batch: dict[str, Tensor]) -> LossResult:
@@ -224,23 +245,34 @@ class Trainer:
         self.scheduler.step()
         return result
 
-    def fit(self, stop_at_step: int | None = None) -> TrainResult:
-        """Train up to ``run.steps`` (or stop after ``stop_at_step``, as if interrupted, after its checkpoint)."""
+    def fit(self, stop_at_step: int | None = None, stop_requested: Callable[[], bool] | None = None) -> TrainResult:
+        """Train up to ``run.steps`` (or stop after ``stop_at_step``, as if interrupted, after its checkpoint).
+
+        ``stop_requested`` (e.g. a SIGTERM from a cluster scheduler, see :mod:`mono_depth_ros.adapters.signals`) is
+        asked after every step (by every process, which then agree): once true, the run logs and checkpoints that
+        step and returns without validating (a resume validates it when it ends an epoch).
+        """
         run = self.config.run
         stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
+        stopped = False
         start_step, start = self.step, time.perf_counter()
         window: list[tuple[float, dict[str, float]]] = []  # (loss, parts) since the last log row
         window_start = time.perf_counter()
         self.module.train()
+        revalidate, self.validate_on_start = self.validate_on_start, False
         with TrainLogger(
-            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard
+            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard, revalidate
         ) as log:
+            if revalidate:  # resumed from the checkpoint an epoch's validation follows: a kill may have cut it short
+                self.validate(log, self.step // self.steps_per_epoch - (self.step % self.steps_per_epoch == 0))
             while self.step < stop:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):
                     result = self._train_step(batch)
                     window.append((float(result.total.detach()), result.parts))
                     self.step += 1
+                    if stop_requested is not None and span_across(int(stop_requested()), self.context)[1]:
+                        stop, stopped = self.step, True  # this step is logged and checkpointed as the last
                     elapsed = time.perf_counter() - window_start
                     rate = len(window) * run.batch_size * self.context.world_size / max(elapsed, 1e-9)
                     log.step(window[-1][0], rate)
@@ -251,9 +283,9 @@ class Trainer:
                         self.save_checkpoint()
                     if self.step >= stop:
                         break
-                if run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps):
+                if run.validate and not stopped and (self.step % self.steps_per_epoch == 0 or self.step == run.steps):
                     self.validate(log, epoch)
-        model_path = self.save_final() if self.step >= run.steps else None
+        model_path = self.save_final() if self.step >= run.steps and not stopped else None
         wall = time.perf_counter() - start
         images = (self.step - start_step) * run.batch_size * self.context.world_size
         return TrainResult(self.step, model_path, self.last_val, wall, images / max(wall, 1e-9))
@@ -311,7 +343,7 @@ class Trainer:
         Raises:
             ConfigError: the weights are NaN / Inf (see :func:`.state.refuse_non_finite_weights`).
         """
-        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir)
+        train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir, self.context)
         path = None
         if self.context.is_main:
             modules = {"objective": self.module.objective.state_dict()}
@@ -343,6 +375,8 @@ class Trainer:
             saved = state.config.get("loss", {}).get("objective", "?")
             current = self.config.loss.objective
             raise train_state.resume_mismatch(path, err, f"loss.objective={saved}", current) from None
+        run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
+        self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).
@@ -376,22 +410,37 @@ def check_resume(config: TrainConfig, resume: str | Path | None) -> None:
         train_state.refuse_resume_past_end(path, step, config.run.steps, config.run.out_dir)
 
 
-def train(config: TrainConfig, resume: str | Path | None = None, stop_at_step: int | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    resume: str | Path | None = None,
+    stop_at_step: int | None = None,
+    on_start: Callable[[], object] | None = None,
+    stop: StopSignals | None = None,
+) -> TrainResult:
     """Set up processes, optionally resume (``"auto"`` = latest checkpoint in ``run.out_dir``), train, tear down.
+
+    ``on_start`` (e.g. the command's writing of ``config.yaml``) runs in every process once the run is accepted: the
+    folder refused or not, the checkpoint resumed, just before the first step. ``stop`` (SIGTERM / Ctrl-C): during
+    the set-up (data, model, resume) a signal interrupts at once; while training, the step in hand is checkpointed
+    and the run returns (:meth:`Trainer.fit`).
 
     Raises:
         ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
             logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints); a
-            resumed checkpoint past ``run.steps``.
+            resumed checkpoint past ``run.steps``; processes that resumed from different steps.
     """
     if resume is None:
         train_state.refuse_earlier_run(config.run.out_dir)
     check_resume(config, resume)
     context = setup_distributed(config.run.device)
     try:
-        trainer = Trainer(config, context)
-        if resume is not None:
-            trainer.resume(None if str(resume) == "auto" else resume)
-        return trainer.fit(stop_at_step)
+        with stop.interrupting() if stop is not None else contextlib.nullcontext():
+            trainer = Trainer(config, context)
+            if resume is not None:
+                trainer.resume(None if str(resume) == "auto" else resume)
+                train_state.refuse_uneven_resume(span_across(trainer.step, context), config.run.out_dir)
+        if on_start is not None:
+            on_start()
+        return trainer.fit(stop_at_step, stop)
     finally:
         _teardown(context)

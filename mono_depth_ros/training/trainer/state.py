@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint, write_failed
 from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
@@ -51,18 +52,35 @@ def refuse_earlier_run(out_dir: str | Path) -> None:
         raise ConfigError(msg)
 
 
-def refuse_non_finite_weights(module: nn.Module, step: int, out_dir: str | Path) -> None:
-    """Stop a run (before it writes) once a weight of ``module`` is NaN / Inf. A diverged step (NaN loss) spreads
-    through the gradient to every parameter, identically on every process, so all ranks raise together.
+def refuse_non_finite_weights(
+    module: nn.Module, step: int, out_dir: str | Path, context: DistContext | None = None
+) -> None:
+    """Stop a run (before it writes) once a weight of ``module`` or a normalisation layer's running statistics
+    (BatchNorm ``running_mean`` / ``running_var``) is NaN / Inf. A diverged step (NaN loss) spreads through the
+    gradient to every parameter, identically on every process, so all ranks raise together; a NaN input (one bad
+    sample, an fp16 overflow) reaches the BatchNorm statistics in the forward pass even when the gradient scaler then
+    skips the step. Under DistributedDataParallel each process has its own statistics and rank 0's are the ones
+    saved (and given to the others at the next step), so only rank 0 looks at them and ``context`` makes every
+    process take its verdict.
 
     Raises:
         ConfigError: naming the step, the log and the remedies.
     """
-    if not bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()):
+    statistics = [  # normalisation layers' running statistics (other buffers may hold -inf on purpose: masks)
+        stat
+        for layer in module.modules()
+        for stat in (getattr(layer, "running_mean", None), getattr(layer, "running_var", None))
+        if isinstance(stat, torch.Tensor) and (context is None or context.is_main)
+    ]
+    broken = not bool(torch.stack([torch.isfinite(t).all() for t in [*module.parameters(), *statistics]]).all())
+    if context is not None and span_across(int(broken), context)[1]:
+        broken = True
+    if broken:
         msg = (
-            f"training diverged: the weights are not finite at step {step} (see the loss in "
-            f"{Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep optim.grad_clip_norm > 0, "
-            "check the data for NaN, and restart from the last checkpoint (--resume FILE) or from scratch"
+            f"training diverged: the weights are not finite at step {step} (parameters or BatchNorm statistics; see "
+            f"the loss in {Path(out_dir) / 'train.csv'}); nothing more is written. Lower optim.lr, keep "
+            "optim.grad_clip_norm > 0, check the data for NaN, and restart from the last checkpoint (--resume FILE) "
+            "or from scratch"
         )
         raise ConfigError(msg)
 
@@ -78,6 +96,24 @@ def refuse_resume_past_end(model_path: str | Path, step: int, steps: int, out_di
         msg = (
             f"cannot resume from {model_path}: it is at step {step}, past run.steps={steps}; nothing was written. "
             f"Set run.steps above {step} to train on, or use {Path(out_dir) / 'model.safetensors'} as it is"
+        )
+        raise ConfigError(msg)
+
+
+def refuse_uneven_resume(steps: tuple[int, int], out_dir: str | Path) -> None:
+    """Check that every process resumed from the same step (``steps``: the smallest and largest over them).
+
+    Raises:
+        ConfigError: they differ: ``run.out_dir`` is not the same folder for every process (a node's own disk),
+            so some found no checkpoint and would train from their random weights, for more steps than the others
+            (then hang in an all-reduce once those had finished).
+    """
+    low, high = steps
+    if low != high:
+        msg = (
+            f"the processes resumed from different steps ({low} to {high}): every process must see the "
+            f"checkpoints of run.out_dir {out_dir}; put it on storage shared by every node, or give --resume a "
+            "checkpoint file they all can read"
         )
         raise ConfigError(msg)
 
@@ -177,36 +213,71 @@ class TrainState:
         )
 
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
-        """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from."""
+        """Load the optimiser, scheduler, scaler (when saved) and RNG states back; returns the step to go on from.
+
+        The gradient scaler's state is loaded when the checkpoint has one (a changed ``run.amp`` is taken). The
+        learning rates and weight decay stay this run's (:func:`keep_configured_rates`): a resume with a lowered
+        ``optim.lr`` (the remedy for a diverged run) trains at that lr; with the same config nothing changes.
+        """
+        configured = [(group["initial_lr"], group.get("weight_decay", 0.0)) for group in optimizer.param_groups]
         optimizer.load_state_dict(self.optimizer)
         scheduler.load_state_dict(self.scheduler)
-        if self.scaler is not None:
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):  # the trainers' schedule (another keeps its own)
+            keep_configured_rates(optimizer, scheduler, configured)
+        if self.scaler:  # {}: saved without fp16 (a run resumed with amp fp16 starts its scaler afresh)
             scaler.load_state_dict(self.scaler)
         set_rng_state(self.rng)
         return self.step
+
+
+def keep_configured_rates(
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    configured: list[tuple[float, float]],
+) -> None:
+    """Put this run's (base lr, weight decay) of each parameter group back after loading a checkpoint's optimiser
+    and LambdaLR states (which carry the lr and weight decay the checkpoint was trained with), and set each group's
+    lr to base × the schedule's factor at the restored step, as the scheduler itself computes it."""
+    for group, (base, decay) in zip(optimizer.param_groups, configured, strict=True):
+        group["initial_lr"], group["weight_decay"] = base, decay
+    scheduler.base_lrs = [base for base, _ in configured]
+    for group, factor, (base, _) in zip(optimizer.param_groups, scheduler.lr_lambdas, configured, strict=True):
+        group["lr"] = base * factor(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr() reads
 
 
 def save_training_checkpoint(
     out_dir: str | Path, model: nn.Module, spec: ModelSpec, state: TrainState, metadata: dict[str, str]
 ) -> Path:
     """Write the model checkpoint (safetensors + spec) and the training state of ``state.step``; returns the model
-    file. The state file is written last, so a model file without it (interrupted write) is never resumed from."""
+    file. The state file is written last (an earlier one of this step removed first), so a model file without its
+    own state (interrupted write, full disk) is never resumed from.
+
+    Raises:
+        CheckpointError: a file could not be written (e.g. the disk is full); no partial file is left.
+    """
     model_path, state_path = checkpoint_paths(out_dir, state.step)
+    state_path.unlink(missing_ok=True)  # rewriting a step: never pair the new weights with an earlier run's state
     save_checkpoint(model_path, model.state_dict(), spec, {**metadata, "step": str(state.step)})
     tmp = state_path.with_suffix(".tmp")
-    torch.save(
-        {
-            "step": state.step,
-            "modules": state.modules,
-            "optimizer": state.optimizer,
-            "scheduler": state.scheduler,
-            "scaler": state.scaler,
-            "rng": state.rng,
-            "config": state.config,
-        },
-        tmp,
-    )
-    tmp.replace(state_path)
+    try:
+        torch.save(
+            {
+                "step": state.step,
+                "modules": state.modules,
+                "optimizer": state.optimizer,
+                "scheduler": state.scheduler,
+                "scaler": state.scaler,
+                "rng": state.rng,
+                "config": state.config,
+            },
+            tmp,
+        )
+        tmp.replace(state_path)
+    except (RuntimeError, OSError) as err:  # a full disk: torch.save says "unexpected pos 576 vs 534"
+        raise write_failed(state_path, err) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return model_path
 
 

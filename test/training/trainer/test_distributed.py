@@ -12,6 +12,7 @@ from mono_depth_ros.training.trainer.distributed import (
     mean_across,
     process_group_plan,
     setup_distributed,
+    span_across,
     teardown_distributed,
 )
 
@@ -22,6 +23,7 @@ def test_single_process_context(monkeypatch: pytest.MonkeyPatch) -> None:
     context = setup_distributed("cpu")
     assert context.is_main and not context.distributed and context.device == torch.device("cpu")
     assert mean_across(2.5, context) == 2.5
+    assert span_across(7, context) == (7, 7)  # two processes: test_torchrun.py (a resume on uneven steps)
     barrier(context)
     teardown_distributed(context)
     assert not context.initialised

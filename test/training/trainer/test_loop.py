@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +22,10 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.synthetic import SyntheticDepthDataset
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.loop import Trainer, train
-from test.training.tiny import tiny_config
+from test.training.tiny import tiny_config, tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +152,137 @@ def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
     assert validation_protocol(PROTOCOLS["nyu"], RunConfig(eval_max_depth_m=5.0)).max_depth_m == 5.0
     with pytest.raises(ConfigError, match="eval_max_depth_m"):
         RunConfig(eval_max_depth_m=-1.0)
+
+
+def test_a_resume_with_a_lowered_lr_trains_at_that_lr(tmp_path: Path, cache: Path) -> None:
+    # the divergence error says "lower optim.lr ... and restart from the last checkpoint", but the restored optimiser
+    # and scheduler states put the checkpoint's lr back: the resumed run trained on at the old lr, silently
+    constant = {"optim__warmup_steps": 0, "optim__schedule": "constant", "run__steps": 4}
+    train(tiny_config(tmp_path, cache, "supervised", **constant), stop_at_step=2)
+    lowered = Trainer(tiny_config(tmp_path, cache, "supervised", optim__lr=1e-5, optim__weight_decay=0.5, **constant))
+    lowered.resume()
+    assert lowered.step == 2
+    assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5]
+    assert lowered.scheduler.get_last_lr() == [1e-5]
+    assert [g["weight_decay"] for g in lowered.optimizer.param_groups] == [0.5]
+    lowered.fit()
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-5, 1e-5])
+
+
+def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
+    """Make ``Trainer.<method>`` raise KeyboardInterrupt (Ctrl-C) when the trainer reaches ``at_step``."""
+    original = getattr(Trainer, method)
+
+    def interrupted(self: Trainer, *args: object, **kwargs: object) -> object:
+        if self.step == at_step:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, method, interrupted)
+
+
+def test_a_run_killed_past_its_checkpoint_logs_each_step_once(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # killed at step 3 (checkpoint at 2, row 3 logged, row 4 cut mid-write), the resumed run appended its rows 3..6
+    # after them: train.csv read 1, 2, 3, 3, 4, ... (and a broken line), so a plot of the loss doubled back
+    config = tiny_config(tmp_path, cache, "supervised", run__steps=6, run__checkpoint_every=2)
+    with monkeypatch.context() as patch:
+        _interrupt(patch, "_train_step", 3)
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    with (tmp_path / "train.csv").open("a") as handle:
+        handle.write("4,0.0,0.00")  # a row the kill cut short
+    assert train(config, resume="auto").step == 6
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+
+
+def test_a_run_killed_in_validation_validates_that_epoch_on_resume(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the checkpoint at the epoch's end (step 4) is written before its validation: killed there, the resumed run
+    # went on to the next epoch and val.csv never got the row of step 4
+    config = tiny_config(tmp_path, cache, "lidar_semi", run__steps=8, run__checkpoint_every=2)
+    assert Trainer(config).steps_per_epoch == 4
+    with monkeypatch.context() as patch:
+        _interrupt(patch, "validate", 4)
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    assert not (tmp_path / "val.csv").exists()
+    assert train(config, resume="auto").step == 8
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "val.csv").open())] == [4, 8]
+    with monkeypatch.context() as patch:  # killed in the next epoch after that validation: its row is not repeated
+        _interrupt(patch, "_train_step", 5)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8, run__checkpoint_every=2))
+    assert train(tiny_config(tmp_path / "b", cache, "lidar_semi", run__steps=8), resume="auto").step == 8
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "b" / "val.csv").open())] == [4, 8]
+
+
+def test_a_nan_sample_under_fp16_stops_the_run_instead_of_saving_nan_batchnorm_statistics(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the gradient scaler skipped the NaN step, so every parameter stayed finite and the run "succeeded"; but the
+    # forward pass had already put NaN into the BatchNorm running statistics: model.safetensors predicted NaN
+    # everywhere (the node dropped every frame) while validation printed a finite abs_rel
+    original = SyntheticDepthDataset.__getitem__
+
+    def one_bad_pixel(self: SyntheticDepthDataset, index: int) -> dict[str, torch.Tensor]:
+        item = original(self, index)
+        if index == 3 and self.augmentation is not None:  # a training item
+            item["rgb"] = item["rgb"].clone()
+            item["rgb"][:, 0, 0] = float("nan")
+        return item
+
+    monkeypatch.setattr(SyntheticDepthDataset, "__getitem__", one_bad_pixel)
+    config = tiny_config(tmp_path, cache, "supervised", run__amp="fp16", run__steps=6, run__checkpoint_every=2)
+    with pytest.raises(ConfigError, match=r"not finite at step 6 .*BatchNorm"):
+        train(config)
+    assert not (tmp_path / "model.safetensors").exists()
+    assert not train_state.checkpoint_paths(tmp_path, 6)[0].exists()
+    assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 4)[0]
+
+
+def test_sigkill_mid_run_with_data_workers_then_resume_gives_the_uninterrupted_weights(
+    tmp_path: Path, cache: Path
+) -> None:
+    """A real ``mono-depth train`` (2 data workers) killed with SIGKILL, at whatever it was doing past step 5
+    (a step, a checkpoint write, the epoch's validation), then ``--resume auto``: the weights of a straight run."""
+    extra = {"run__steps": 8, "run__checkpoint_every": 2, "data__num_workers": 2}
+    straight = train(tiny_config(tmp_path / "straight", cache, "selfsup", **extra))
+    run = tmp_path / "killed"
+    args = [a for item in tiny_overrides(run, cache, "selfsup", **extra) for a in ("--set", item)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[3])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mono_depth_ros.cli", "train", *args], env=environment, start_new_session=True
+    )
+    log, deadline = run / "train.csv", time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if log.is_file() and len(log.read_text().splitlines()) > 5:  # header + 5 steps
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its data workers
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not (run / "model.safetensors").exists()
+    resumed = train(tiny_config(run, cache, "selfsup", **extra), resume="auto")
+    assert straight.model_path is not None and resumed.model_path is not None
+    a, b = _weights(straight.model_path), _weights(resumed.model_path)
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert [int(r["step"]) for r in csv.DictReader(log.open())] == list(range(1, 9))
+    val_steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "straight" / "val.csv").open())]
+    assert [int(r["step"]) for r in csv.DictReader((run / "val.csv").open())] == val_steps
+
+
+@pytest.mark.parametrize(("before", "after"), [("none", "fp16"), ("fp16", "bf16")])
+def test_a_resume_may_change_the_autocast_precision(tmp_path: Path, cache: Path, before: str, after: str) -> None:
+    # a run saved without a gradient scaler (amp none / bf16) resumed with amp fp16 was refused as "trained with
+    # loss.objective=supervised, this run has supervised (The source state dict is empty ...)": the scaler's empty
+    # state was blamed on the objective
+    train(tiny_config(tmp_path, cache, "supervised", run__amp=before), stop_at_step=2)
+    resumed = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp=after))
+    resumed.resume()
+    assert resumed.step == 2 and resumed.scaler.is_enabled() == (after == "fp16")
+    assert resumed.fit().step == 4

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.unet import make_unet_spec
@@ -83,3 +83,31 @@ def test_capture_detaches_the_modules_and_restore_loads_it_back() -> None:
     assert fresh_scheduler.last_epoch == 1 and fresh_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
     assert "momentum_buffer" in fresh_optimizer.state[net.weight]
     assert float(torch.rand(())) == first  # the RNG state of the capture
+
+
+def test_a_state_write_cut_short_never_pairs_the_new_model_with_an_old_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rewriting a step (a run resumed from an earlier checkpoint, e.g. with a lowered lr) replaced the model file,
+    # then a full disk stopped the state file: the new weights sat beside the old run's optimiser state and
+    # --resume auto took the pair
+    model = build_model(SPEC)
+    train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(4), {})
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+
+    def disk_full(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"partial")  # what torch.save raises on a full tmpfs (it names no disk):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match=r"cannot write .*step_0000004\.state\.pt .* MB free there.*--resume"):
+        train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(4), {})
+    assert train_state.latest_checkpoint(tmp_path) is None  # the step-4 pair is gone, not mixed
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_0000004.safetensors"]
+
+
+def test_processes_resumed_from_different_steps_are_refused(tmp_path: Path) -> None:
+    train_state.refuse_uneven_resume((4, 4), tmp_path)
+    with pytest.raises(ConfigError, match=r"resumed from different steps \(0 to 4\).*shared by every node"):
+        train_state.refuse_uneven_resume((0, 4), tmp_path)
