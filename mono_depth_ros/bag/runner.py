@@ -109,7 +109,10 @@ class _SecondPass:
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
         self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
-        self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
+        self.scan_frames = ScanFrameCheck(
+            lambda text: summary.warnings.add("scan: frame without x forward?", text),
+            lambda text: summary.warnings.add("lidar: transform looks wrong", text),
+        )
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
             self.topics.image,

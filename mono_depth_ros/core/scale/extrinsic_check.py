@@ -177,17 +177,31 @@ def _mistakes(camera: str, lidar: str) -> tuple[Mistake, ...]:
         ),
         Mistake(
             "body_frame",
-            f"{cam} is the camera's body frame (x forward, z up, e.g. camera_link), not its optical frame "
+            f"{cam} has the camera's body frame axes (x forward, z up, as camera_link) in TF, not the optical frame's "
             "(z forward, x right, y down): the image looks up into the sky",
-            f"stamp the image in the optical frame: ros2 run tf2_ros static_transform_publisher --roll -1.5708 "
-            f"--yaw -1.5708 --frame-id {camera or 'camera_link'} --child-frame-id "
-            f"{camera or 'camera_link'}_optical_frame, and set the camera driver's frame_id to that child",
+            _body_frame_remedy(camera),
         ),
         Mistake(
             "inverted",
             f"the transform {cam} <- {lid} is inverted (parent and child swapped in the static transform)",
             "swap --frame-id and --child-frame-id (or invert the transform) where it is published",
         ),
+    )
+
+
+def _body_frame_remedy(camera: str) -> str:
+    """How to stamp the image in an optical frame: publish one from the body frame (camera_link -> ..._optical_frame),
+    or, for a frame already named optical, give it the optical axes."""
+    rotation = "static_transform_publisher --roll -1.5708 --yaw -1.5708"
+    if "optical" in camera:
+        return (
+            f"{camera} is named optical but TF gives it the body frame's axes: publish it from the camera's body frame "
+            f"with ros2 run tf2_ros {rotation} --frame-id <camera body frame> --child-frame-id {camera}"
+        )
+    body = camera or "camera_link"
+    return (
+        f"publish the optical frame (ros2 run tf2_ros {rotation} --frame-id {body} --child-frame-id "
+        f"{body}_optical_frame) and set the camera driver's frame_id to {body}_optical_frame"
     )
 
 
@@ -301,7 +315,7 @@ def _seen_text(stats: ViewStats) -> str:
     share = stats.in_image / stats.scan_points if stats.scan_points else 0.0
     low = stats.near_low_share
     nearest = "" if math.isnan(low) else f", the nearest {stats.near} with {low:.0%} in the lower half of the image"
-    return f"{stats.in_image} of {stats.scan_points} scan points in the image ({share:.1%}){nearest}"
+    return f"{stats.in_image} of {stats.scan_points} scan points looked at in the image ({share:.1%}){nearest}"
 
 
 def _angle_deg(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
