@@ -147,7 +147,8 @@ class Mistake:
         """The transform the user meant, were this the mistake ((4, 4) LiDAR → optical)."""
         m = cam_from_lidar
         if self.name == "inverted":
-            return np.linalg.inv(m)
+            inverse: npt.NDArray[np.float64] = np.linalg.inv(m).astype(np.float64)
+            return inverse
         fix = np.eye(4)
         if self.name == "roll_180":
             fix[:3, :3] = _ROLL_180
@@ -329,5 +330,5 @@ def _valid_subsample(points: npt.NDArray[np.floating], max_points: int) -> npt.N
     stride = max(1, math.ceil(points.shape[0] / (2 * max_points)))  # twice: about half the rows are invalid at most
     sub = points[::stride]
     valid = np.isfinite(sub).all(axis=1) & np.any(sub != 0, axis=1)
-    sub = sub[valid]
-    return sub[:: max(1, math.ceil(sub.shape[0] / max_points))]
+    kept: npt.NDArray[np.floating] = sub[valid]
+    return kept[:: max(1, math.ceil(kept.shape[0] / max_points))]
