@@ -182,6 +182,24 @@ def test_missing_frame_gives_a_clear_error() -> None:
         tf.lookup("", "camera_optical")
 
 
+def test_a_missing_frame_names_its_namesake_in_another_namespace_or_its_body_frame() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("robot1/base_link", "robot1/velodyne"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("robot1/base_link", "robot1/camera_link"), 0, static=True)
+    with pytest.raises(TransformError, match=r"'velodyne' is not in /tf.*TF has 'robot1/velodyne'.*one TF tree"):
+        tf.lookup("robot1/camera_link", "velodyne", 0)
+    with pytest.raises(TransformError, match=r"its body frame 'robot1/camera_link' is: publish it.*--roll -1.5708"):
+        tf.lookup("robot1/camera_optical_frame", "robot1/velodyne", 0)
+
+
+def test_two_trees_whose_roots_differ_by_a_namespace_are_named() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base_link", "camera_optical"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("robot2/base_link", "robot2/velodyne"), 0, static=True)
+    with pytest.raises(TransformError, match=r"roots 'robot2/base_link' and 'base_link' are one name in two"):
+        tf.lookup("camera_optical", "robot2/velodyne", 0)
+
+
 def test_disconnected_trees_name_both_roots() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("base_link", "camera"), 0, static=True)
