@@ -63,7 +63,7 @@ class ExtrinsicCheckConfig:
 
     frames: int = 3
     recheck_every: int = 50
-    max_points: int = 30_000
+    max_points: int = 8_000
     min_points: int = 1000
     near_quantile: float = 0.2
     upright_share: float = 0.6
