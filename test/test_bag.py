@@ -253,3 +253,29 @@ def test_a_lidar_transform_rolled_180_is_named_once_in_the_summary_and_diagnosti
     values = {kv.key: kv.value for kv in status.values}
     assert values["lidar_extrinsic"] in ("roll_180", "lidar_upside_down") and values["scale_health"] != "ok"
     assert status.level == 1 and "transform looks wrong" in status.message
+
+
+def test_a_static_transform_given_in_degrees_is_named_in_the_summary(
+    tmp_path: Path, kitti_frames: list[KittiFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """camera_optical <- velodyne published as --roll 90 --pitch -90 (KITTI's rotation in degrees, read as radians):
+    a rotation of -116.6° / 116.6° that nothing else flagged."""
+    from dataclasses import replace
+
+    import transforms3d.euler as te
+
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    def in_degrees(frame: KittiFrame) -> KittiFrame:
+        t = frame.cam_from_velo
+        return replace(frame, cam_from_velo=RigidTransform(te.euler2mat(90, -90, 0), t.translation, *_frames(t)))
+
+    write_kitti_bag(tmp_path / "in", [in_degrees(f) for f in kitti_frames[:1]], prediction="relative_inverse")
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *ACCEPT_EXTERNAL]) == 0
+    report = capsys.readouterr().out
+    assert report.count("tf: angles in degrees?") == 1, report
+    assert "roll 90, pitch -90 given in degrees" in report and "--roll 1.5708 --pitch -1.5708" in report
+
+
+def _frames(t: Any) -> tuple[str, str]:
+    return t.dst_frame, t.src_frame
