@@ -135,6 +135,11 @@ class TfBuffer:
             names.update(edge.parents)
         return names
 
+    def static_transforms(self) -> list[RigidTransform]:
+        """The latest static sample of each child frame (``parent_from_child``)."""
+        latest = (edge.at(None, static=True) for edge in self._static.values())
+        return [transform for transform in latest if transform is not None]
+
     def __len__(self) -> int:
         """Number of stored samples, static and dynamic."""
         return sum(len(e.stamps_ns) for e in [*self._static.values(), *self._dynamic.values()])
