@@ -297,3 +297,12 @@ def test_a_buffer_sharing_static_sees_the_statics_but_not_the_dynamic_transforms
     assert first.lookup("odom", "camera", 10).translation[0] == pytest.approx(5.0)  # each keeps its own
     first.set_transform(RigidTransform(np.eye(3), np.array([0.0, 0.2, 0.0]), "camera", "lidar"), 20, static=True)
     assert later.lookup("camera", "lidar", 30).translation[1] == pytest.approx(0.2)  # one static set for both
+
+
+def test_static_transforms_are_the_latest_static_sample_of_each_child() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform(np.eye(3), [1.0, 0, 0], "base_link", "camera"), 0, static=True)
+    tf.set_transform(RigidTransform(np.eye(3), [2.0, 0, 0], "base_link", "camera"), 5, static=True)
+    tf.set_transform(RigidTransform.identity("odom", "base_link"), 0, static=False)
+    (only,) = tf.static_transforms()
+    assert (only.dst_frame, only.src_frame, only.translation[0]) == ("base_link", "camera", 2.0)
