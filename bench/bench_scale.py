@@ -26,6 +26,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
+from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig
 from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ScratchBuffers, project_scan
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
@@ -143,6 +144,11 @@ def bench_frame(root: Path, name: str, repeat: int, baseline_repeat: int) -> Non
     times = {step: (timed(ours, repeat), timed(base, baseline_repeat)) for step, (ours, base) in steps.items()}
     times["ScaleRecovery.update (relative_inverse), incl. the metric depth image"] = (
         timed(lambda: recovery.update(disp_pred, OutputKind.RELATIVE_INVERSE, 0, intrinsics, scan), repeat),
+        (float("nan"), float("nan")),
+    )
+    every_call = ExtrinsicCheck(ExtrinsicCheckConfig(frames=1, recheck_every=1))  # looks at every scan it is given
+    times["extrinsic check, one look (ScaleRecovery: 3 of every 50 scans)"] = (
+        timed(lambda: every_call.observe(points, scan.cam_from_lidar, intrinsics), repeat),
         (float("nan"), float("nan")),
     )
     times["projection without reusing ScratchBuffers"] = (

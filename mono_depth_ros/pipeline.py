@@ -110,6 +110,8 @@ class ScaleStatus:
     lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
     lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
     lidar_lag_ns: int | None = None  # image stamp - scan stamp (ns; negative: the scan came after the image)
+    lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
+    lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
     def key_values(self) -> list[tuple[str, str]]:
         """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
@@ -130,6 +132,8 @@ class ScaleStatus:
             values += [("lidar_points_used", str(self.lidar_points_used))]
         if self.lidar_lag_ns is not None:
             values.append(("lidar_lag_s", f"{self.lidar_lag_ns * 1e-9:.3f}"))
+        if self.lidar_extrinsic:
+            values.append(("lidar_extrinsic", self.lidar_extrinsic))
         return [*values, ("scale_reason", self.reason)] if self.reason else values
 
 
@@ -474,6 +478,8 @@ class DepthPipeline:
             lidar_points_in_image=None if result.projection is None else int(result.projection.n_in_image),
             lidar_points_used=None if result.projection is None else int(result.projection.n_kept),
             lidar_lag_ns=None if result.lidar_lag_ns is None else int(result.lidar_lag_ns),
+            lidar_extrinsic=result.extrinsic.mistake if result.extrinsic is not None else "",
+            lidar_extrinsic_text=result.extrinsic.text if result.extrinsic is not None else "",
         )
         timings["scale"] = _ms(t)
 

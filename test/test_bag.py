@@ -82,7 +82,9 @@ def test_external_relative_inverse_with_lidar_gives_metric_depth(
 ) -> None:
     written = write_kitti_bag(tmp_path / "in", kitti_frames, prediction="relative_inverse")
     assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *ACCEPT_EXTERNAL]) == 0
-    assert "frames in 3, out 3, skipped 0" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "frames in 3, out 3, skipped 0" in report
+    assert "transform looks wrong" not in report  # KITTI's own calibration is quiet
     metadata = yaml.safe_load((tmp_path / "out" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert metadata["version"] == 8 and metadata["storage_identifier"] == "sqlite3"
     out = read_bag(tmp_path / "out")
@@ -226,3 +228,54 @@ def test_strict_exit_code_and_config_file(tmp_path: Path, capsys: pytest.Capture
     assert "frames in 2, out 1, skipped 1" in capsys.readouterr().out
     assert main([*common, str(tmp_path / "out2"), "--strict"]) == 1
     assert "skipped     1 x no prediction" in capsys.readouterr().out
+
+
+def test_a_lidar_transform_rolled_180_is_named_once_in_the_summary_and_diagnostics(
+    tmp_path: Path, kitti_frames: list[KittiFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/tf_static camera_optical <- velodyne rolled 180° about the optical axis (a camera or LiDAR upside down in TF):
+    the LiDAR scale of the first scans, the only ones before the check's verdict, is all the bag runner uses."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    roll = RigidTransform(np.diag([-1.0, -1.0, 1.0]), np.zeros(3), CAMERA_FRAME, CAMERA_FRAME)
+    rolled = [replace(f, cam_from_velo=roll @ f.cam_from_velo) for f in kitti_frames]
+    write_kitti_bag(tmp_path / "in", [*rolled, *rolled], prediction="relative_inverse")
+    every_frame = ["--param", "diagnostics.period_s=0.1"]
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *ACCEPT_EXTERNAL, *every_frame]) == 0
+    report = capsys.readouterr().out
+    assert report.count("lidar: transform looks wrong") == 1, report
+    assert "rolled 180° about the optical axis" in report or "upside down" in report
+    assert "Remedy:" in report
+    _, last = read_bag(tmp_path / "out")["/diagnostics"][-1]
+    status = last.status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["lidar_extrinsic"] in ("roll_180", "lidar_upside_down") and values["scale_health"] != "ok"
+    assert status.level == 1 and "transform looks wrong" in status.message
+
+
+def test_a_static_transform_given_in_degrees_is_named_in_the_summary(
+    tmp_path: Path, kitti_frames: list[KittiFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """camera_optical <- velodyne published as --roll 90 --pitch -90 (KITTI's rotation in degrees, read as radians):
+    a rotation of -116.6° / 116.6° that nothing else flagged."""
+    from dataclasses import replace
+
+    import transforms3d.euler as te
+
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    def in_degrees(frame: KittiFrame) -> KittiFrame:
+        t = frame.cam_from_velo
+        return replace(frame, cam_from_velo=RigidTransform(te.euler2mat(90, -90, 0), t.translation, *_frames(t)))
+
+    write_kitti_bag(tmp_path / "in", [in_degrees(f) for f in kitti_frames[:1]], prediction="relative_inverse")
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *ACCEPT_EXTERNAL]) == 0
+    report = capsys.readouterr().out
+    assert report.count("tf: angles in degrees?") == 1, report
+    assert "roll 90, pitch -90 given in degrees" in report and "--roll 1.5708 --pitch -1.5708" in report
+
+
+def _frames(t: Any) -> tuple[str, str]:
+    return t.dst_frame, t.src_frame

@@ -62,11 +62,12 @@ def diagnostic_report(
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
         ("worker_errors", str(stats.worker_errors)),
     ]
-    health, mode = "no frame yet", "none"
+    health, mode, extrinsic = "no frame yet", "none", ""
     if scale is not None:
         scale_values = scale.key_values()
         values += scale_values
-        health, mode = dict(scale_values)["scale_health"], dict(scale_values)["scale_mode"]
+        keyed = dict(scale_values)
+        health, mode, extrinsic = keyed["scale_health"], keyed["scale_mode"], keyed.get("lidar_extrinsic", "")
     values += temporal.key_values() if temporal is not None else []
     values += [(str(key), str(value)) for key, value in (extra or {}).items()]
     window = f"{stats.window_s:g} s"
@@ -85,6 +86,8 @@ def diagnostic_report(
         level, message = "ERROR", f"scale lost ({mode}): published depth is not metric"
     elif stats.bad_in_window:
         level, message = "WARN", f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*"
+    elif health != "ok" and extrinsic:
+        level, message = "WARN", f"LiDAR -> camera transform looks wrong ({extrinsic}; see scale_reason), scale {mode}"
     elif health != "ok":
         level, message = "WARN", f"scale health {health} ({mode})"
     else:

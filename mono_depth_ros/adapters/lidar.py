@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import yaml
 
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
+from mono_depth_ros.core.frame_names import missing_frame_hint
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
@@ -253,14 +255,46 @@ def lookup_cam_from_scan(
 
     ``tf_buffer`` is a ``tf2_ros.Buffer``; ``timeout`` an ``rclpy.duration.Duration`` (zero: never wait). A ROS 1
     style scan frame ``/velodyne`` is looked up as ``velodyne``: tf2 stores it so and refuses ids with a leading '/'
-    (the bag runner's :class:`~mono_depth_ros.core.tf_buffer.TfBuffer` does the same).
+    (the bag runner's :class:`~mono_depth_ros.core.tf_buffer.TfBuffer` does the same). tf2's exception for a frame
+    it does not hold carries, appended, the like-named frame it does hold (another namespace, the body frame of a
+    missing optical frame: :func:`~mono_depth_ros.core.frame_names.missing_frame_hint`).
     """
     lidar_frame = normalize_frame_id(str(cloud_header.frame_id))
-    if motion_frame:
-        return tf_buffer.lookup_transform_full(
-            camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
-        )
-    return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
+    try:
+        if motion_frame:
+            return tf_buffer.lookup_transform_full(
+                camera_frame, image_stamp, lidar_frame, cloud_header.stamp, motion_frame, timeout=timeout
+            )
+        return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
+    except Exception as err:  # tf2's exceptions: raised again as the same type, with the hint
+        known = tf_frames(tf_buffer)
+        hints = [missing_frame_hint(normalize_frame_id(f), known) for f in (camera_frame, lidar_frame, motion_frame)]
+        text = "; ".join(hint for hint in hints if hint)
+        enriched = _same_error(err, f"{str(err).rstrip()} {text[:1].upper()}{text[1:]}") if text and known else None
+        if enriched is None:
+            raise
+        raise enriched from err
+
+
+def _same_error(err: Exception, text: str) -> Exception | None:
+    """An exception of ``err``'s type with ``text`` (None: its type takes other arguments)."""
+    try:
+        return type(err)(text)
+    except Exception:  # any constructor failure: the original is raised instead
+        return None
+
+
+def tf_frames(tf_buffer: Any) -> set[str]:
+    """The frames a ``tf2_ros.Buffer`` holds (children and their parents, from ``all_frames_as_yaml``); empty when
+    it cannot say."""
+    try:
+        table = yaml.safe_load(tf_buffer.all_frames_as_yaml()) or {}
+    except Exception:  # a buffer without the call, or text that is no YAML: no hint, no harm
+        return set()
+    if not isinstance(table, dict):
+        return set()
+    parents = {str(v["parent"]) for v in table.values() if isinstance(v, dict) and v.get("parent")}
+    return {str(k) for k in table} | parents
 
 
 def tf_ready(

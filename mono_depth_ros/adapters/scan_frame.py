@@ -6,6 +6,10 @@ camera's body frame, by the REP 103 / 105 naming convention). An image frame wit
 ``camera_color_left``, many drivers' ``camera``) is taken as it is, and its axes may well be the optical frame's
 (z forward, x right): a costmap would then place every bearing wrong, and nothing in the messages shows it.
 :class:`ScanFrameCheck` warns once per such image frame_id, for the node's log and the bag runner's summary alike.
+
+It also warns once per finding when the LiDAR -> camera transform looks wrong
+(:mod:`~mono_depth_ros.core.scale.extrinsic_check`: rolled 180°, a LiDAR upside down, a body frame as optical, parent
+and child swapped): every frame's ``scale_reason`` carries it too, but a log line per frame would bury it.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ class ScanFrameCheck:
 
     Args:
         warn: called with the warning (the frame, why, the remedy).
+        warn_extrinsic: called with a LiDAR -> camera transform finding (None: ``warn``).
     """
 
-    def __init__(self, warn: Callable[[str], Any]) -> None:
+    def __init__(self, warn: Callable[[str], Any], warn_extrinsic: Callable[[str], Any] | None = None) -> None:
         self._warn = warn
+        self._warn_extrinsic = warn_extrinsic or warn
         self._warned: set[str] = set()
+        self._extrinsic_warned: set[str] = set()
 
     def check(self, output: FrameOutput, setting: str) -> None:
         """``output``: a frame about to be published; ``setting``: ``scan.frame_id`` (non-empty: the user's choice)."""
+        self._check_extrinsic(output)
         frame = output.frame_id
         if output.scan is None or setting or frame in self._warned or scan_frame_id(frame) != frame:
             return
@@ -41,3 +49,11 @@ class ScanFrameCheck:
             f"publish its TF (when {frame!r} is optical: ros2 run tf2_ros static_transform_publisher --roll -1.5708 "
             f"--yaw -1.5708 --frame-id {frame}_scan --child-frame-id {frame}, and scan.frame_id: {frame}_scan)"
         )
+
+    def _check_extrinsic(self, output: FrameOutput) -> None:
+        """Warn once per finding (its mistake and frame) that the LiDAR -> camera transform looks wrong."""
+        mistake, text = output.scale.lidar_extrinsic, output.scale.lidar_extrinsic_text
+        key = f"{mistake} {output.frame_id}"
+        if mistake and key not in self._extrinsic_warned:
+            self._extrinsic_warned.add(key)
+            self._warn_extrinsic(f"image frame {output.frame_id!r}: {text}")

@@ -49,6 +49,7 @@ from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
 
@@ -109,7 +110,13 @@ class _SecondPass:
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
         self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
-        self.scan_frames = ScanFrameCheck(lambda text: summary.warnings.add("scan: frame without x forward?", text))
+        self.scan_frames = ScanFrameCheck(
+            lambda text: summary.warnings.add("scan: frame without x forward?", text),
+            lambda text: summary.warnings.add("lidar: transform looks wrong", text),
+        )
+        for static in index.tf.static_transforms():  # --roll -90 for -1.5708: nothing downstream shows it
+            if text := degrees_read_as_radians(static):
+                summary.warnings.add("tf: angles in degrees?", text)
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
             self.topics.image,

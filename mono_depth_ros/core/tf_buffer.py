@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from mono_depth_ros.core.errors import TransformError
+from mono_depth_ros.core.frame_names import missing_frame_hint
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import NS_PER_S, stamp_to_ns
 
@@ -133,6 +134,11 @@ class TfBuffer:
         for edge in [*self._static.values(), *self._dynamic.values()]:
             names.update(edge.parents)
         return names
+
+    def static_transforms(self) -> list[RigidTransform]:
+        """The latest static sample of each child frame (``parent_from_child``)."""
+        latest = (edge.at(None, static=True) for edge in self._static.values())
+        return [transform for transform in latest if transform is not None]
 
     def __len__(self) -> int:
         """Number of stored samples, static and dynamic."""
@@ -326,9 +332,16 @@ class TfBuffer:
         parts = [f"no TF chain from {source!r} to {target!r} at {_seconds(stamp_ns)}"]
         for frame in (source, target):
             if frame not in known:
-                parts.append(f"frame {frame!r} is not in /tf or /tf_static")
-        parts.append(f"{source!r} chains up to {list(source_chain)[-1]!r}")
-        parts.append(f"{target!r} chains up to {list(target_chain)[-1]!r}")
+                hint = missing_frame_hint(frame, known)
+                parts.append(f"frame {frame!r} is not in /tf or /tf_static" + (f" ({hint})" if hint else ""))
+        source_root, target_root = list(source_chain)[-1], list(target_chain)[-1]
+        parts.append(f"{source!r} chains up to {source_root!r}")
+        parts.append(f"{target!r} chains up to {target_root!r}")
+        if source_root != target_root and source_root.rsplit("/", 1)[-1] == target_root.rsplit("/", 1)[-1]:
+            parts.append(
+                f"the roots {source_root!r} and {target_root!r} are one name in two namespaces: the camera and the "
+                "LiDAR are in two robots' TF trees (or one tree under two prefixes); stamp both in one"
+            )
         parts.extend(self._too_early(list(source_chain) + list(target_chain), stamp_ns))
         listed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
         parts.append(f"known frames: {listed or 'none'}")

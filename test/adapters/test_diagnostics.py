@@ -45,6 +45,12 @@ def test_report_values_and_ok_level() -> None:
         ({"bad_in_window": 3}, SCALE_OK, "WARN", "bad message"),
         ({}, ScaleStatus(mode="ground_plane", health="degraded", scale=1.0), "WARN", "degraded"),
         ({}, ScaleStatus(mode="fixed", health="lost", scale=1.0), "ERROR", "scale lost"),
+        (
+            {},
+            ScaleStatus(mode="last_good", health="degraded", scale=1.0, lidar_extrinsic="roll_180"),
+            "WARN",
+            "LiDAR -> camera transform looks wrong (roll_180",
+        ),
     ],
 )
 def test_report_levels(changes: dict[str, Any], scale: Any, level: str, words: str) -> None:
@@ -118,3 +124,9 @@ def test_the_ok_message_without_a_latency_says_why() -> None:
     """Every frame in the window stamped 0: no latency to show, and the message says so instead of 'nan ms'."""
     report = diagnostic_report(snapshot(latency_p95_ms=float("nan"), frames_unstamped=9), SCALE_OK)
     assert report.level == "OK" and "nan" not in report.message and "frames_unstamped" in report.message
+
+
+def test_a_wrong_lidar_transform_is_a_key_only_when_found() -> None:
+    found = ScaleStatus(mode="last_good", health="degraded", scale=1.0, lidar_extrinsic="inverted")
+    assert dict(diagnostic_report(snapshot(), found).values)["lidar_extrinsic"] == "inverted"
+    assert "lidar_extrinsic" not in dict(diagnostic_report(snapshot(), SCALE_OK).values)

@@ -335,3 +335,46 @@ def test_drain_forgets_the_held_frames_and_counts_them() -> None:
     assert pair.drain() == 2 and pair.waiting == 0 and pair.drain() == 0
     clock.now_ns = 2000 * MS
     assert pair.poll() == []  # nothing released after the drain
+
+
+class _LookupException(Exception):
+    """tf2's LookupException: one text argument."""
+
+
+class _TreeBuffer:
+    """Stands in for tf2_ros.Buffer holding one robot's namespaced tree: lookups of other frames fail as tf2's do."""
+
+    FRAMES_YAML = (
+        "robot1/velodyne: {parent: 'robot1/base_link', broadcaster: 'default_authority', rate: 10000.0}\n"
+        "robot1/camera_link: {parent: 'robot1/base_link', broadcaster: 'default_authority', rate: 10000.0}\n"
+    )
+
+    def all_frames_as_yaml(self) -> str:
+        return self.FRAMES_YAML
+
+    def lookup_transform(self, target: str, source: str, stamp: object, timeout: object) -> str:
+        missing = source if source not in self.FRAMES_YAML else target
+        raise _LookupException(f'"{missing}" passed to lookupTransform argument does not exist. ')
+
+
+def test_a_tf2_lookup_of_a_missing_frame_names_its_namesake_or_its_body_frame() -> None:
+    """The node logged tf2's 'does not exist' alone: the namespaced namesake or the body frame beside it went unsaid."""
+    import pytest
+
+    header = SimpleNamespace(frame_id="velodyne", stamp=None)
+    with pytest.raises(_LookupException, match=r"does not exist.*TF has 'robot1/velodyne'.*one TF tree"):
+        lookup_cam_from_scan(_TreeBuffer(), "robot1/camera_link", None, header, "", None)
+    header = SimpleNamespace(frame_id="robot1/velodyne", stamp=None)
+    with pytest.raises(_LookupException, match=r"its body frame 'robot1/camera_link' is: publish it"):
+        lookup_cam_from_scan(_TreeBuffer(), "robot1/camera_optical_frame", None, header, "", None)
+
+
+def test_a_tf2_failure_without_a_like_named_frame_is_tf2s_own() -> None:
+    import pytest
+
+    buffer = _TreeBuffer()
+    buffer.FRAMES_YAML = ""  # tf2 knows nothing yet (start-up): nothing to add
+    header = SimpleNamespace(frame_id="velodyne", stamp=None)
+    with pytest.raises(_LookupException) as raised:
+        lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
+    assert str(raised.value) == '"velodyne" passed to lookupTransform argument does not exist. '

@@ -31,3 +31,19 @@ def test_no_warning_with_an_optical_frame_a_scan_frame_id_or_no_scan() -> None:
     check.check(replace(optical, frame_id="camera", scan_frame_id="base_scan"), "base_scan")  # set by the user
     check.check(replace(optical, frame_id="camera", scan=None), "")  # scan.enabled false
     assert warnings == []
+
+
+def test_a_wrong_lidar_transform_is_warned_once_per_finding_and_image_frame() -> None:
+    warnings: list[str] = []
+    extrinsic: list[str] = []
+    check = ScanFrameCheck(warnings.append, extrinsic.append)
+    quiet = replace(_output(cloud=False), frame_id="camera_optical")
+    found = replace(quiet.scale, lidar_extrinsic="roll_180", lidar_extrinsic_text="... Remedy: fix the roll")
+    for output in (quiet, replace(quiet, scale=found), replace(quiet, scale=found), quiet):
+        check.check(output, "")
+    check.check(replace(quiet, frame_id="camera2_optical", scale=found), "")
+    assert extrinsic == [
+        "image frame 'camera_optical': ... Remedy: fix the roll",
+        "image frame 'camera2_optical': ... Remedy: fix the roll",
+    ]
+    assert warnings == []  # the scan-frame warnings go their own way (the bag summary files them apart)

@@ -182,6 +182,24 @@ def test_missing_frame_gives_a_clear_error() -> None:
         tf.lookup("", "camera_optical")
 
 
+def test_a_missing_frame_names_its_namesake_in_another_namespace_or_its_body_frame() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("robot1/base_link", "robot1/velodyne"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("robot1/base_link", "robot1/camera_link"), 0, static=True)
+    with pytest.raises(TransformError, match=r"'velodyne' is not in /tf.*TF has 'robot1/velodyne'.*one TF tree"):
+        tf.lookup("robot1/camera_link", "velodyne", 0)
+    with pytest.raises(TransformError, match=r"its body frame 'robot1/camera_link' is: publish it.*--roll -1.5708"):
+        tf.lookup("robot1/camera_optical_frame", "robot1/velodyne", 0)
+
+
+def test_two_trees_whose_roots_differ_by_a_namespace_are_named() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base_link", "camera_optical"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("robot2/base_link", "robot2/velodyne"), 0, static=True)
+    with pytest.raises(TransformError, match=r"roots 'robot2/base_link' and 'base_link' are one name in two"):
+        tf.lookup("camera_optical", "robot2/velodyne", 0)
+
+
 def test_disconnected_trees_name_both_roots() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("base_link", "camera"), 0, static=True)
@@ -279,3 +297,12 @@ def test_a_buffer_sharing_static_sees_the_statics_but_not_the_dynamic_transforms
     assert first.lookup("odom", "camera", 10).translation[0] == pytest.approx(5.0)  # each keeps its own
     first.set_transform(RigidTransform(np.eye(3), np.array([0.0, 0.2, 0.0]), "camera", "lidar"), 20, static=True)
     assert later.lookup("camera", "lidar", 30).translation[1] == pytest.approx(0.2)  # one static set for both
+
+
+def test_static_transforms_are_the_latest_static_sample_of_each_child() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform(np.eye(3), [1.0, 0, 0], "base_link", "camera"), 0, static=True)
+    tf.set_transform(RigidTransform(np.eye(3), [2.0, 0, 0], "base_link", "camera"), 5, static=True)
+    tf.set_transform(RigidTransform.identity("odom", "base_link"), 0, static=False)
+    (only,) = tf.static_transforms()
+    assert (only.dst_frame, only.src_frame, only.translation[0]) == ("base_link", "camera", 2.0)

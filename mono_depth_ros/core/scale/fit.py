@@ -209,7 +209,8 @@ def _check_order(
     msg = (
         f"the prediction read as {read_as} runs against the depths it is fitted to (correlation "
         f"{correlation:+.2f} over {values.size} points): is the model's output kind right "
-        f"(model.output_kind={other_kind}?)"
+        f"(model.output_kind={other_kind}?), or is the LiDAR -> camera transform wrong (the image not stamped in the "
+        "optical frame, parent and child swapped, a camera or LiDAR upside down in TF)?"
     )
     raise ScaleRecoveryError(msg)
 

@@ -39,6 +39,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig, ExtrinsicVerdict
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import (
@@ -74,6 +75,8 @@ class RecoveryConfig:
             last accepted metric depth (0.15 ≈ 16 %) ...
         consistency_gate_per_s: ... plus this much per second of anchor age (camera motion changes depths).
         anchor_stride_px: pixel stride of the anchor grid (relative_inverse).
+        extrinsic_check: the LiDAR -> camera transform's plausibility check (:mod:`.extrinsic_check`); while it
+            names a mistake, the LiDAR scale is not used (None: no check).
     """
 
     mode: str = "lidar"
@@ -90,6 +93,7 @@ class RecoveryConfig:
     consistency_gate: float = 0.15
     consistency_gate_per_s: float = 0.5
     anchor_stride_px: int = 8
+    extrinsic_check: ExtrinsicCheckConfig | None = field(default_factory=ExtrinsicCheckConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -145,6 +149,7 @@ class _Frame:
     reasons: list[str] = field(default_factory=list)
     projection: ProjectionStats | None = None
     lidar_lag_ns: int | None = None
+    extrinsic: ExtrinsicVerdict | None = None
 
 
 class ScaleRecovery:
@@ -171,6 +176,8 @@ class ScaleRecovery:
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
         self._buffers = ScratchBuffers()
+        check = self.config.extrinsic_check
+        self._extrinsic = ExtrinsicCheck(check) if check is not None else None  # kept across resets: geometry
         # the last projection: (scan, intrinsics, image stamp) -> its sparse depth, shared with a LiDAR-prompted model
         self._projected: tuple[LidarScan, PinholeIntrinsics, int, SparseDepth] | None = None
 
@@ -255,6 +262,11 @@ class ScaleRecovery:
             return None
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
+        if self._extrinsic is not None:
+            frame.extrinsic = self._extrinsic.observe(lidar.points_in_lidar, lidar.cam_from_lidar, frame.intrinsics)
+            if frame.extrinsic is not None:  # a wrong transform still gives a fit with inliers: not to be trusted
+                frame.reasons.append(f"LiDAR: {frame.extrinsic.text}")
+                return None
         samples = frame.prediction[sparse.v, sparse.u]
         try:
             fit = fit_for_kind(samples, sparse.depth_m, frame.kind, self.config.fit).usable(self.config.fit)
@@ -453,6 +465,7 @@ class ScaleRecovery:
             projection=frame.projection,
             lidar_lag_ns=frame.lidar_lag_ns,
             reason="; ".join(frame.reasons),
+            extrinsic=frame.extrinsic,
         )
 
 

@@ -9,6 +9,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicVerdict
 from mono_depth_ros.core.scale.fit import FitResult
 from mono_depth_ros.core.scale.lidar import ProjectionStats
 
@@ -53,6 +54,8 @@ class ScaleResult:
         projection: LiDAR point counts per step, None without a usable scan.
         lidar_lag_ns: image stamp minus scan stamp, None without a scan.
         reason: why this mode was used (fallback causes joined by "; "), "" when nominal.
+        extrinsic: the LiDAR -> camera transform looks wrong (:mod:`.extrinsic_check`; its LiDAR scale was not
+            used), None when it looks right or was not checked.
     """
 
     depth_m: npt.NDArray[np.float32]
@@ -67,6 +70,7 @@ class ScaleResult:
     projection: ProjectionStats | None = None
     lidar_lag_ns: int | None = None
     reason: str = ""
+    extrinsic: ExtrinsicVerdict | None = None
 
     @property
     def inliers(self) -> int:
@@ -103,4 +107,6 @@ class ScaleResult:
             values["lidar.points_used"] = str(self.projection.n_kept)
         if self.lidar_lag_ns is not None:
             values["lidar.lag_s"] = f"{self.lidar_lag_ns * 1e-9:.3f}"
+        if self.extrinsic is not None:
+            values["lidar.extrinsic"] = self.extrinsic.mistake
         return values

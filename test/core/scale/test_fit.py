@@ -159,6 +159,10 @@ def test_a_prediction_of_the_other_output_kind_is_refused_with_the_remedy() -> N
         fit_scale(10.0 / noisy + 1.0, TRUE_DEPTH)
     with pytest.raises(ScaleRecoveryError, match=r"read as inverse depth .*=depth_up_to_scale or metric"):
         fit_scale_shift_inverse(noisy / 3.0, TRUE_DEPTH)
+    # the other cause of the same picture: LiDAR points placed wrong (on KITTI, /tf_static with parent and child
+    # swapped gave correlation -0.38 and blamed the output kind alone)
+    with pytest.raises(ScaleRecoveryError, match=r"or is the LiDAR -> camera transform wrong"):
+        fit_scale_shift_inverse(noisy / 3.0, TRUE_DEPTH)
     assert fit_scale(noisy / 3.0, TRUE_DEPTH).scale == pytest.approx(3.0, rel=0.02)
     wall = np.full(500, 8.0) * np.exp(rng.normal(0, 0.02, 500))  # one distance: the order tells nothing
     assert fit_scale(1.0 / wall, wall).n_points == 500  # refused or not by its inliers, not by the order check

@@ -11,7 +11,7 @@ from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
-from mono_depth_ros.core.scale.result import Health, ScaleMode
+from mono_depth_ros.core.scale.result import Health, ScaleMode, ScaleResult
 from mono_depth_ros.evaluation.scale_sequence import (
     CAM_FROM_LIDAR,
     CAMERA_HEIGHT_M,
@@ -325,3 +325,41 @@ def test_a_relative_model_on_the_ground_plane_bridges_a_frame_without_ground() -
     assert np.median(np.abs(hidden.depth_m[visible] / second[visible] - 1.0)) < 0.01  # the car moved 1 m
     late = recovery.update((1.0 / person - 0.02) / 0.08, kind, 10 * FRAME_PERIOD_NS, intr)
     assert late.health is Health.LOST and "last ground-plane-scaled depth is 1.00 s old" in late.reason
+
+
+def _kitti_run(kitti_object_dir: Path, rolled: bool, **overrides: object) -> list[ScaleResult]:
+    """Three real KITTI frames through the recovery: prediction = the true LiDAR depth / 3 (densified), the scan through
+    KITTI's calibration or that calibration rolled 180° about the optical axis (what TF says after the mistake)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.geometry import RigidTransform
+    from test.kitti_bag import load_kitti_frames
+
+    roll = RigidTransform(np.diag([-1.0, -1.0, 1.0]), np.zeros(3), "camera_optical", "camera_optical")
+    recovery = ScaleRecovery(RecoveryConfig(ground=None, **overrides))  # type: ignore[arg-type]
+    results = []
+    for i, frame in enumerate(load_kitti_frames(kitti_object_dir)):
+        extrinsic = roll @ frame.cam_from_velo if rolled else frame.cam_from_velo
+        prediction = densify_nearest(frame.lidar_depth_m) / 3.0
+        scan = LidarScan(frame.scan[:, :3], extrinsic, i * FRAME_PERIOD_NS)
+        results.append(
+            recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, i * FRAME_PERIOD_NS, frame.intrinsics, scan)
+        )
+    return results
+
+
+def test_kitti_lidar_rolled_180_about_the_optical_axis_is_not_an_ok_lidar_scale(kitti_object_dir: Path) -> None:
+    unchecked = _kitti_run(kitti_object_dir, rolled=True, extrinsic_check=None)
+    assert [r.health for r in unchecked[:2]] == [Health.OK] * 2  # what users saw: LiDAR scale ok ...
+    assert min(abs(r.scale / 3.0 - 1.0) for r in unchecked[:2]) > 0.15  # ... 17 % and 64 % off
+    checked = _kitti_run(kitti_object_dir, rolled=True)
+    last = checked[-1]
+    assert last.health is not Health.OK and last.mode is not ScaleMode.LIDAR
+    assert last.extrinsic is not None and last.extrinsic.mistake in ("roll_180", "lidar_upside_down")
+    assert "rolled 180" in last.reason or "upside down" in last.reason
+    assert last.diagnostics()["lidar.extrinsic"] == last.extrinsic.mistake
+
+
+def test_kitti_calibration_keeps_an_ok_lidar_scale(kitti_object_dir: Path) -> None:
+    results = _kitti_run(kitti_object_dir, rolled=False)
+    assert [r.health for r in results] == [Health.OK] * 3
+    assert all(r.extrinsic is None and abs(r.scale / 3.0 - 1.0) < 0.02 for r in results)

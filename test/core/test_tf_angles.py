@@ -1,0 +1,40 @@
+"""degrees_read_as_radians: a static transform given in degrees is recognised; radians and measured angles are not."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import transforms3d.euler as te
+
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.tf_angles import degrees_read_as_radians
+
+
+def _rpy(roll: float, pitch: float, yaw: float) -> RigidTransform:
+    return RigidTransform(te.euler2mat(roll, pitch, yaw, "sxyz"), np.zeros(3), "camera_link", "camera_optical")
+
+
+def test_the_optical_rotation_given_in_degrees_is_named_with_the_radians_meant() -> None:
+    hint = degrees_read_as_radians(_rpy(-90.0, 0.0, -90.0))  # --roll -90 --yaw -90: radians, -2.0354 each
+    assert "camera_link <- camera_optical" in hint and "roll -90, yaw -90 given in degrees" in hint
+    assert "--roll -1.5708 --yaw -1.5708" in hint
+
+
+def test_a_pitch_in_degrees_comes_back_as_the_other_euler_solution_and_is_still_found() -> None:
+    assert "pitch 90" in degrees_read_as_radians(_rpy(0.0, 90.0, 0.0))
+    assert "roll 180" in degrees_read_as_radians(_rpy(180.0, 0.0, 0.0))
+
+
+def test_radians_and_measured_angles_are_quiet(kitti_object_dir: Path) -> None:
+    from test.kitti_bag import load_kitti_frames
+
+    assert degrees_read_as_radians(_rpy(-math.pi / 2, 0.0, -math.pi / 2)) == ""
+    assert degrees_read_as_radians(_rpy(0.0, 0.0, 0.0)) == ""
+    assert degrees_read_as_radians(_rpy(math.pi, 0.0, math.pi / 2)) == ""
+    for frame in load_kitti_frames(kitti_object_dir):  # calibrated: no round angles
+        assert degrees_read_as_radians(frame.cam_from_velo) == ""
+    rng = np.random.default_rng(0)
+    chance = sum(bool(degrees_read_as_radians(_rpy(*rng.uniform(-math.pi, math.pi, 3)))) for _ in range(2000))
+    assert chance == 0
