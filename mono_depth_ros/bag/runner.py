@@ -106,6 +106,7 @@ class _SecondPass:
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
+        self.committed_out = 0  # frames written and committed to the output bag
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
         self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
@@ -178,6 +179,7 @@ class _SecondPass:
             plan, message = self.pending.popleft()
             try:
                 self._process(plan, message)
+                self._commit()
             finally:
                 self._release(plan)
                 if self.progress is not None:
@@ -185,6 +187,16 @@ class _SecondPass:
                 self.done += 1
                 if self.options.on_frame is not None:
                     self.options.on_frame(self.done, len(self.plans))
+
+    def _commit(self) -> None:
+        """The frame's outputs (and the inputs copied before them) become part of the bag: a write that fails later
+        (a full disk) leaves the bag with every frame up to here, whole, and ``frames_out`` says how many."""
+        try:
+            self.out.commit()
+        except BagError:
+            self.summary.frames_out = self.committed_out
+            raise
+        self.committed_out = self.summary.frames_out
 
     def _release(self, plan: FramePlan) -> None:
         """Drop decoded partners that no later image needs."""
@@ -410,9 +422,11 @@ def run_bag(
         summary.frames_in = len(plans)
         _count_lost_images(bag, topics.image, summary)
         with OutputBag(Path(output_path), typestore, options.storage) as out:
+            second_pass = _SecondPass(bag, out, index, plans, pipeline, summary, options, stop)
             try:
-                _SecondPass(bag, out, index, plans, pipeline, summary, options, stop).run(selection)
+                second_pass.run(selection)
             except BagError as err:
+                summary.frames_out = second_pass.committed_out  # a failed write drops the frame in hand
                 msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
                 raise BagError(msg) from None
             finally:

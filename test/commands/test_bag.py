@@ -6,9 +6,11 @@ bag is read back with rosbags (and, in the real-ROS tier, with ``ros2 bag info``
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,59 @@ def test_nan_weights_on_a_real_kitti_bag_fail_loudly(tmp_path: Path, kitti_objec
     unchecked = _cli(str(tmp_path / "in"), str(tmp_path / "unchecked"), *model, "--param", "model.golden_check=off")
     assert unchecked.returncode == 1  # before: 100 % NaN depth written, exit 0
     assert "no frame was written: all 3 image(s) were skipped (3 x pipeline: ModelOutputError)" in unchecked.stderr
+
+
+def _file_size_limit(limit_bytes: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that caps the size of any file the child writes: a disk that fills up mid-run (the write that
+    crosses it fails with EFBIG; Python ignores SIGXFSZ)."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return cap
+
+
+def _metadata_agrees_with_storage(out: Path) -> dict[str, int]:
+    """metadata.yaml's message counts, start and duration are those of the messages rosbags reads from the storage
+    file; returns the counts per topic."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    info = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    listed = {t["topic_metadata"]["name"]: t["message_count"] for t in info["topics_with_message_count"]}
+    with Reader(out) as reader:
+        stamps: dict[str, list[int]] = {}
+        for connection, log_ns, _ in reader.messages():
+            stamps.setdefault(connection.topic, []).append(log_ns)
+    stored = {topic: len(times) for topic, times in stamps.items()}
+    assert {topic: count for topic, count in listed.items() if count} == stored
+    assert info["message_count"] == sum(stored.values()) == sum(f["message_count"] for f in info["files"])
+    every = [t for times in stamps.values() for t in times]
+    assert info["starting_time"]["nanoseconds_since_epoch"] == min(every)
+    assert info["duration"]["nanoseconds"] == max(every) - min(every)
+    return stored
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_disk_that_fills_up_mid_run_exits_2_with_a_bag_of_the_frames_written_before(
+    tmp_path: Path, storage: str
+) -> None:
+    """Before: a traceback and exit 1 (the code of "too many frames skipped"); sqlite3's metadata.yaml listed 185
+    messages over a storage file that held none (the run was one transaction, rolled back by the failed write), and
+    the MCAP file had no footer and no metadata.yaml (rosbags could not open it)."""
+    write_tiny_bag(tmp_path / "in", 60, lidar=False)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "mono_depth_ros.cli", "bag", str(tmp_path / "in"), str(out), "--storage", storage,
+         "-q", *EXTERNAL_METRIC],
+        capture_output=True, text=True, timeout=300, check=False, preexec_fn=_file_size_limit(1_000_000),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"mono-depth bag: error: cannot write the output bag {out}")
+    written = assert_complete_up_to_where_it_stopped(out, 60)
+    assert 0 < written < 60, written
+    assert f"{written} of 60 frames were written to {out}" in line
+    stored = _metadata_agrees_with_storage(out)
+    assert stored["/depth/image"] == written
