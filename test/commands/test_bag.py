@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,35 @@ def test_a_disk_that_fills_up_mid_run_exits_2_with_a_bag_of_the_frames_written_b
     assert f"{written} of 60 frames were written to {out}" in line
     stored = _metadata_agrees_with_storage(out)
     assert stored["/depth/image"] == written
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, storage: str) -> None:
+    """SIGKILL (the OOM killer, ``timeout -s KILL``, a CI job cancelled hard) while writing: no metadata.yaml, but the
+    storage file holds every frame up to a recent one, each whole, and the project's reader reads them. Before,
+    sqlite3 was one transaction until the end: the killed run left a large .db3 and a hot journal holding nothing."""
+    from mono_depth_ros.bag.reader import InputBag, typestore_for
+
+    write_tiny_bag(tmp_path / "in", 2000, lidar=False, storage=storage)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mono_depth_ros.cli", "bag", str(tmp_path / "in"), str(out), "--storage", storage,
+         "-q", *EXTERNAL_METRIC],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:  # killed once frames are being written
+        if sum(f.stat().st_size for f in out.glob("out.*") if f.is_file()) > 2_000_000:
+            break
+        time.sleep(0.01)
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    with InputBag(out, typestore_for("humble")) as bag:
+        counts = bag.message_counts
+        stamps = {topic: [m.log_ns for m in bag.messages({topic})] for topic in OUTPUT_IMAGE_TOPICS}
+    assert 0 < counts.get("/depth/image", 0) < 2000, counts
+    assert stamps["/depth/image"] == stamps["/depth/camera_info"] == stamps["/depth/points"]
+
+
+OUTPUT_IMAGE_TOPICS = ("/depth/image", "/depth/camera_info", "/depth/points")
