@@ -27,11 +27,17 @@ HELP = (
 )
 
 
+def user_path(text: str) -> Path:
+    """A path argument with ``~`` expanded: no shell expands it after ``--config=``, nor in a quoted or scripted path
+    (``OUT="~/bags/out"``), where it made a folder named ``~`` in the working directory."""
+    return Path(text).expanduser()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mono-depth bag``."""
-    parser.add_argument("input", type=Path, metavar="IN", help="input rosbag2 folder, or a .mcap / .db3 file")
-    parser.add_argument("output", type=Path, metavar="OUT", help="output rosbag2 folder (must not exist)")
-    parser.add_argument("--config", type=Path, default=None, help="ROS params YAML (same file as the node's)")
+    parser.add_argument("input", type=user_path, metavar="IN", help="input rosbag2 folder, or a .mcap / .db3 file")
+    parser.add_argument("output", type=user_path, metavar="OUT", help="output rosbag2 folder (must not exist)")
+    parser.add_argument("--config", type=user_path, default=None, help="ROS params YAML (same file as the node's)")
     parser.add_argument(
         "--param",
         action="append",

@@ -258,3 +258,26 @@ def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, sto
 
 
 OUTPUT_IMAGE_TOPICS = ("/depth/image", "/depth/camera_info", "/depth/points")
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--config=~/depth.yaml`` (no shell expands a ``~`` after ``=``), and IN / OUT quoted or from a script's
+    variable: before, the config was "cannot read parameters file ~/depth.yaml" (exit 2), the input "does not exist",
+    and the output went to a new folder named ``~`` in the working directory (exit 0)."""
+    import yaml
+
+    from mono_depth_ros.cli import main
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    write_tiny_bag(home / "in", 2, lidar=False)
+    parameters = {"model": {"backend": "external", "output_kind": "metric"}, "scale": {"mode": "none"}}
+    (home / "depth.yaml").write_text(yaml.safe_dump({"/**": {"ros__parameters": parameters}}))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["bag", "~/in", "~/out", "-q", "--config=~/depth.yaml"]) == 0, capsys.readouterr().err
+    assert f"bag {home / 'in'} -> {home / 'out'}" in capsys.readouterr().out
+    assert len(read_bag(home / "out")["/depth/image"]) == 2
+    assert not (work / "~").exists()
