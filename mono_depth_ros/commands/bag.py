@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -31,6 +32,19 @@ def user_path(text: str) -> Path:
     """A path argument with ``~`` expanded: no shell expands it after ``--config=``, nor in a quoted or scripted path
     (``OUT="~/bags/out"``), where it made a folder named ``~`` in the working directory."""
     return Path(text).expanduser()
+
+
+def share(text: str) -> float:
+    """A ``--max-skipped`` share, 0 to 1 (``50`` read as per cent, or ``nan``, let any number of skipped images
+    pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        msg = f"{text} is not a share between 0 and 1 (0.1 = 10 %)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit with code 1 when any image was skipped")
     parser.add_argument(
         "--max-skipped",
-        type=float,
+        type=share,
         default=0.5,
         metavar="SHARE",
         help="exit with code 1 when more than this share of the images was skipped (default 0.5; --strict = 0)",

@@ -281,3 +281,15 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(
     assert f"bag {home / 'in'} -> {home / 'out'}" in capsys.readouterr().out
     assert len(read_bag(home / "out")["/depth/image"]) == 2
     assert not (work / "~").exists()
+
+
+@pytest.mark.parametrize("share", ["50", "-0.1", "nan"])
+def test_max_skipped_outside_0_to_1_is_refused_before_the_run(share: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--max-skipped 50`` (read as per cent) or ``nan``: no share of skipped images is above it, so a run that
+    skipped every second image exited 0; refused by argparse (exit 2) naming the range."""
+    from mono_depth_ros.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["bag", "in", "out", "--max-skipped", share])
+    assert refused.value.code == 2
+    assert f"--max-skipped: {share} is not a share between 0 and 1 (0.1 = 10 %)" in capsys.readouterr().err
