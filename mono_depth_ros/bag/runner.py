@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -406,21 +407,26 @@ def run_bag(
         msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
         raise BagError(msg)
     with InputBag(Path(input_path), typestore) as bag:
-        summary.notes.extend(bag.notes)
-        topics = resolve_topics(resolved, bag, summary)
-        startup = time.perf_counter()
-        if source is not None:
-            pipeline = DepthPipeline(resolved, source)
-        else:  # the node's device policy: cuda without CUDA runs on the CPU, with a warning
-            pipeline = build_pipeline(resolved, lambda text: summary.warnings.add("device", text))
-        summary.add_stage("startup", _ms(startup))
-        selection = None if options.copy_inputs else topics.all
-        index_started = time.perf_counter()
-        index = index_bag(bag, topics, summary, selection)
-        summary.add_stage("index", _ms(index_started))
-        plans = plan_frames(index, PairingRules.from_config(resolved))
-        summary.frames_in = len(plans)
-        _count_lost_images(bag, topics.image, summary)
+        # until the output exists a signal stops at once (KeyboardInterrupt): the first pass over a long bag and the
+        # model load have no frame in hand to finish, and nothing is left behind
+        with stop.interrupting() if stop is not None else nullcontext():
+            summary.notes.extend(bag.notes)
+            topics = resolve_topics(resolved, bag, summary)
+            startup = time.perf_counter()
+            if source is not None:
+                pipeline = DepthPipeline(resolved, source)
+            else:  # the node's device policy: cuda without CUDA runs on the CPU, with a warning
+                pipeline = build_pipeline(resolved, lambda text: summary.warnings.add("device", text))
+            summary.add_stage("startup", _ms(startup))
+            selection = None if options.copy_inputs else topics.all
+            index_started = time.perf_counter()
+            index = index_bag(bag, topics, summary, selection)
+            summary.add_stage("index", _ms(index_started))
+            plans = plan_frames(index, PairingRules.from_config(resolved))
+            summary.frames_in = len(plans)
+            _count_lost_images(bag, topics.image, summary)
+        if stop is not None and stop():  # asked before run_bag was called
+            raise KeyboardInterrupt
         with OutputBag(Path(output_path), typestore, options.storage) as out:
             second_pass = _SecondPass(bag, out, index, plans, pipeline, summary, options, stop)
             try:

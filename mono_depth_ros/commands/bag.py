@@ -4,7 +4,8 @@ A thin layer over :func:`mono_depth_ros.bag.run_bag`. Parameters are the node's:
 YAML, e.g. config/depth.yaml) and repeatable ``--param name=value`` overrides. The summary goes to stdout, the
 progress bar and warnings to stderr. Errors (a corrupt bag, a missing topic, unusable weights) exit with code 2.
 SIGTERM / SIGINT: the frame in hand is finished, the output bag closed with everything written so far, the summary
-printed, and the exit code is 143 / 130.
+printed, and the exit code is 143 / 130; before the output bag exists (the first pass, the model load) the run stops
+at once and writes nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
     stop = StopSignals.install(escalate=True, notify=notify)  # a second Ctrl-C stops at once (bag still closed)
     try:
         summary = run_bag(args.input, args.output, params, options, stop=stop)
+    except KeyboardInterrupt:  # before the output bag existed, or a second signal while writing
+        reason = stop.reason or "SIGINT"
+        done = (
+            f"{args.output} closed with the frames written before"
+            if args.output.exists()
+            else f"nothing written ({args.output} not created)"
+        )
+        sys.stderr.write(f"mono-depth bag: interrupted by {reason}: {done}\n")
+        return 128 + int(signal.Signals[reason])
     finally:
         stop.restore()
     sys.stdout.write(summary.format())

@@ -293,3 +293,27 @@ def test_max_skipped_outside_0_to_1_is_refused_before_the_run(share: str, capsys
         main(["bag", "in", "out", "--max-skipped", share])
     assert refused.value.code == 2
     assert f"--max-skipped: {share} is not a share between 0 and 1 (0.1 = 10 %)" in capsys.readouterr().err
+
+
+def test_a_signal_before_the_writing_starts_stops_at_once_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the first pass reads the bag (minutes on a long one) or the model loads: before, the flag waited
+    for the second pass, so the whole index and the model load ran on, and then an empty output bag was created
+    (which the next run refused: "already exists"). Now the run stops there, exit 130, and OUT is not created."""
+    from mono_depth_ros.bag import runner
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 3, lidar=False)
+    indexed: list[int] = []
+    index_bag = runner.index_bag
+
+    def signalled_while_indexing(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signal.SIGINT)
+        indexed.append(1)  # not reached when the signal stops the run at once
+        return index_bag(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "index_bag", signalled_while_indexing)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q", *EXTERNAL_METRIC]) == 130
+    assert not indexed and not (tmp_path / "out").exists()
+    assert f"interrupted by SIGINT: nothing written ({tmp_path / 'out'} not created)" in capsys.readouterr().err
