@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,15 @@ from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
-from mono_depth_ros.config import ParamValue
+from mono_depth_ros.config import NODE_NAME, ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
+
+OWN_STATUS = f"{NODE_NAME}: depth"
+"""The end of the name of a mono_depth_node's (and this runner's) /diagnostics status."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class _SecondPass:
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.committed_out = 0  # frames written and committed to the output bag
+        self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
+        self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
         self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
@@ -133,8 +138,8 @@ class _SecondPass:
                 if self.stop is not None and self.stop():
                     self.summary.interrupted = self.stop.reason
                     return  # the frame in hand is done; the ones waiting for partners are dropped
-                if self.options.copy_inputs and message.topic not in OUTPUT_TOPICS:
-                    self._copy(message)
+                if self.options.copy_inputs:
+                    self._copy_input(message)
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
@@ -146,6 +151,49 @@ class _SecondPass:
         finally:
             if self.progress is not None:
                 self.progress.close()
+            self._note_not_copied()
+
+    def _copy_input(self, message: BagMessage) -> None:
+        """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
+        publishes on) only the statuses of other nodes than a mono_depth_node."""
+        if message.topic == DIAGNOSTICS_TOPIC:
+            self._copy_diagnostics(message)
+        elif message.topic in OUTPUT_TOPICS:
+            self.replaced[message.topic] += 1
+        else:
+            self._copy(message)
+
+    def _copy_diagnostics(self, message: BagMessage) -> None:
+        try:
+            array = self.bag.deserialize(message)
+        except DepthError as err:
+            self.summary.warnings.add(f"not copied: {message.topic}", str(err))
+            return
+        ours = [status.name for status in array.status if str(status.name).endswith(OWN_STATUS)]
+        if not ours:
+            self._copy(message)
+            return
+        self.replaced_statuses.update(ours)
+        self.replaced[message.topic] += 1
+        kept = [status for status in array.status if not str(status.name).endswith(OWN_STATUS)]
+        if kept:
+            data = self.out.typestore.serialize_cdr(replace(array, status=kept), message.msgtype)
+            self.out.copy(message.connection, data, message.log_ns)
+
+    def _note_not_copied(self) -> None:
+        """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
+        replaced = dict(self.replaced)
+        if self.replaced_statuses:
+            names = ", ".join(sorted(self.replaced_statuses))
+            self.summary.notes.append(
+                f"{DIAGNOSTICS_TOPIC}: the statuses of {NODE_NAME} ({names}) in {replaced.pop(DIAGNOSTICS_TOPIC)} "
+                "message(s) are not copied: this run writes its own; the other statuses are"
+            )
+        if replaced:
+            counts = ", ".join(f"{topic} {count}" for topic, count in sorted(replaced.items()))
+            self.summary.notes.append(
+                f"not copied: {counts} message(s) of the input: this run writes its own on these topics"
+            )
 
     def _copy(self, message: BagMessage) -> None:
         try:

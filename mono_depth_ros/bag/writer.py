@@ -21,6 +21,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, cast
 
 from rosbags.interfaces import (
+    ConnectionExtRosbag2,
     MessageDefinition,
     MessageDefinitionFormat,
     Qos,
@@ -244,7 +245,7 @@ class OutputBag:
         connection = self._by_topic.get((topic, msgtype))
         if connection is None:
             qos = offered_qos(topic)
-            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
+            connection = self._add(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
             self._by_topic[(topic, msgtype)] = connection
         return connection
 
@@ -302,9 +303,7 @@ class OutputBag:
             digest = input_connection.digest or definition_hash(msgtype, input_connection.msgdef)
             if not digest:
                 return None
-            return self._writer.add_connection(
-                topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos
-            )
+            return self._add(topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos)
         stores = [_pre_iron_typestore(), self.typestore]  # a bag without definitions was recorded before Iron,
         if input_connection.digest:  # unless it has a hash (Jazzy's recorder, definition not found): that store first
             stores = [*_hashed_typestores(), *stores]
@@ -313,8 +312,20 @@ class OutputBag:
             )
         for store in stores:
             if msgtype in store.types:
-                return self._writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=qos)
+                return self._add(topic, msgtype, typestore=store, offered_qos_profiles=qos)
         return None
+
+    def _add(self, topic: str, msgtype: str, **kwargs: Any) -> Connection:
+        """A new connection, or the one already there with the same topic, type and QoS (rosbags refuses a second:
+        the input's copied ``/diagnostics`` and this run's own)."""
+        try:
+            return self._writer.add_connection(topic, msgtype, **kwargs)
+        except WriterError:
+            ext = ConnectionExtRosbag2("cdr", list(kwargs.get("offered_qos_profiles", ())))
+            same = [c for c in self._writer.connections if (c.topic, c.msgtype, c.ext) == (topic, msgtype, ext)]
+            if not same:
+                raise
+            return same[0]
 
 
 @cache

@@ -64,7 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--distro", choices=sorted(DISTROS), default="humble", help="message definitions of the output bag"
     )
-    parser.add_argument("--copy-inputs", action="store_true", help="also copy every input topic into OUT")
+    parser.add_argument(
+        "--copy-inputs",
+        action="store_true",
+        help="also copy every input topic into OUT, but those this run writes (on /diagnostics: other nodes' statuses)",
+    )
     parser.add_argument("--no-diagnostics", action="store_true", help="do not write /diagnostics")
     parser.add_argument("--strict", action="store_true", help="exit with code 1 when any image was skipped")
     parser.add_argument(
