@@ -155,9 +155,12 @@ class _SecondPass:
 
     def _copy_input(self, message: BagMessage) -> None:
         """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
-        publishes on) only the statuses of other nodes than a mono_depth_node."""
-        if message.topic == DIAGNOSTICS_TOPIC:
+        publishes on) only the statuses of other nodes than a mono_depth_node (all of them with ``diagnostics`` off:
+        this run writes none)."""
+        if message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
             self._copy_diagnostics(message)
+        elif message.topic == DIAGNOSTICS_TOPIC:
+            self._copy(message)
         elif message.topic in OUTPUT_TOPICS:
             self.replaced[message.topic] += 1
         else:

@@ -534,3 +534,8 @@ def test_copy_inputs_keeps_the_robots_diagnostics_and_names_what_it_replaces(tmp
     replayed = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "again")["/diagnostics"]]
     assert replayed.count(["battery"]) == 3 and replayed.count(["mono_depth_node: depth"]) == len(replayed) - 3
     assert any("/depth/image 3" in note and "this run writes its own" in note for note in again.notes), again.notes
+
+    options = BagRunOptions(progress=False, copy_inputs=True, diagnostics=False)  # none written: all copied
+    run_bag(tmp_path / "in", tmp_path / "none", EXTERNAL_METRIC, options)
+    copied = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "none")["/diagnostics"]]
+    assert copied == [["battery", "front/mono_depth_node: depth"]] * 3
