@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def notify(reason: str) -> None:
-        sys.stderr.write(f"{reason}: finishing the frame in hand and closing {args.output}\n")
+        if args.output.exists():
+            sys.stderr.write(f"{reason}: finishing the frame in hand and closing {args.output}\n")
+        else:  # the first pass or the model load: run_bag stops at once
+            sys.stderr.write(f"{reason}: stopping before anything is written\n")
 
     stop = StopSignals.install(escalate=True, notify=notify)  # a second Ctrl-C stops at once (bag still closed)
     try:

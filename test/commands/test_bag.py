@@ -316,4 +316,6 @@ def test_a_signal_before_the_writing_starts_stops_at_once_and_writes_nothing(
     monkeypatch.setattr(runner, "index_bag", signalled_while_indexing)
     assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q", *EXTERNAL_METRIC]) == 130
     assert not indexed and not (tmp_path / "out").exists()
-    assert f"interrupted by SIGINT: nothing written ({tmp_path / 'out'} not created)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"interrupted by SIGINT: nothing written ({tmp_path / 'out'} not created)" in err
+    assert "SIGINT: stopping before anything is written" in err and "finishing the frame in hand" not in err
