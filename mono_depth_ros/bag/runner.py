@@ -457,6 +457,10 @@ def run_bag(
     if Path(output_path).exists():  # checked again on creation; here to fail before the model loads
         msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
         raise BagError(msg)
+    folder = next(parent for parent in Path(output_path).absolute().parents if parent.exists())
+    if not folder.is_dir():  # the output's folder would be made under a file: refused before the bag is read
+        msg = f"cannot create output bag {output_path}: {folder} is a file, not a folder"
+        raise BagError(msg)
     with InputBag(Path(input_path), typestore) as bag:
         # until the output exists a signal stops at once (KeyboardInterrupt): the first pass over a long bag and the
         # model load have no frame in hand to finish, and nothing is left behind

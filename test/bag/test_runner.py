@@ -539,3 +539,17 @@ def test_copy_inputs_keeps_the_robots_diagnostics_and_names_what_it_replaces(tmp
     run_bag(tmp_path / "in", tmp_path / "none", EXTERNAL_METRIC, options)
     copied = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "none")["/diagnostics"]]
     assert copied == [["battery", "front/mono_depth_node: depth"]] * 3
+
+
+def test_an_output_that_cannot_be_created_is_refused_before_the_bag_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUT under a file (``mono-depth bag rec.db3 rec.db3/depth``): refused at once; it was refused only after the
+    whole first pass and the model load, when the output bag was created."""
+    from mono_depth_ros.bag import runner
+
+    write_tiny_bag(tmp_path / "in", 2, lidar=False)
+    (db3,) = (tmp_path / "in").glob("*.db3")
+    monkeypatch.setattr(runner, "index_bag", lambda *args: pytest.fail("the bag was read"))
+    with pytest.raises(BagError, match=f"cannot create output bag {db3 / 'depth'}: {db3} is a file, not a folder"):
+        run_bag(db3, db3 / "depth", EXTERNAL_METRIC, QUIET)
