@@ -482,16 +482,19 @@ def run_bag(
             _count_lost_images(bag, topics.image, summary)
         if stop is not None and stop():  # asked before run_bag was called
             raise KeyboardInterrupt
-        with OutputBag(Path(output_path), typestore, options.storage) as out:
-            second_pass = _SecondPass(bag, out, index, plans, pipeline, summary, options, stop)
-            try:
-                second_pass.run(selection)
-            except BagError as err:
-                summary.frames_out = second_pass.committed_out  # a failed write drops the frame in hand
-                msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
-                raise BagError(msg) from None
-            finally:
-                summary.topic_counts = dict(out.counts)
-                _report_integrity(bag, summary)
+        out = OutputBag(Path(output_path), typestore, options.storage)
+        second_pass: _SecondPass | None = None
+        try:
+            with out:  # closing it may fail too (a disk full by the index at the end)
+                second_pass = _SecondPass(bag, out, index, plans, pipeline, summary, options, stop)
+                try:
+                    second_pass.run(selection)
+                finally:
+                    summary.topic_counts = dict(out.counts)
+                    _report_integrity(bag, summary)
+        except BagError as err:
+            summary.frames_out = second_pass.committed_out if second_pass else 0  # a failed write drops the frame
+            msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
+            raise BagError(msg) from None
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -319,3 +319,29 @@ def test_an_exception_inside_the_block_leaves_out_what_was_not_committed(tmp_pat
         out.write("/image", "std_msgs/msg/Header", header, 20)
         raise KeyboardInterrupt
     assert _written(tmp_path / "out") == {"/image": [10], "/points": [10]}
+
+
+def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message committed, but no room left for the MCAP summary: the error says the index and metadata.yaml
+    are missing and how the bag can still be read (the file keeps its messages: it is read as a truncated one)."""
+    from mono_depth_ros.bag.reader import InputBag
+
+    typestore = typestore_for("humble")
+    header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
+    out = OutputBag(tmp_path / "out", typestore, "mcap")
+    out.write("/a", "std_msgs/msg/Header", header, 10)
+    out.commit()
+    storage_writer = out._writer.storage
+    assert storage_writer is not None
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage_writer, "close", disk_full)
+    with pytest.raises(
+        BagError, match=r"could not be closed .*lacks its index or metadata.yaml .*mono-depth bag reads"
+    ):
+        out.close()
+    assert not (tmp_path / "out" / "metadata.yaml").exists()
+    with InputBag(tmp_path / "out", typestore) as bag:
+        assert bag.message_counts == {"/a": 1}
