@@ -319,3 +319,29 @@ def test_a_signal_before_the_writing_starts_stops_at_once_and_writes_nothing(
     err = capsys.readouterr().err
     assert f"interrupted by SIGINT: nothing written ({tmp_path / 'out'} not created)" in err
     assert "SIGINT: stopping before anything is written" in err and "finishing the frame in hand" not in err
+
+
+def test_a_second_signal_in_the_middle_of_a_frame_leaves_the_bag_with_whole_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second Ctrl-C stops at once (KeyboardInterrupt), here between a frame's depth image and its camera_info:
+    before, closing the bag kept that frame's depth image without its camera_info and cloud (a consumer pairing
+    them by stamp found a depth image it could not project), and metadata.yaml counted it."""
+    from mono_depth_ros.bag.writer import OutputBag
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 4, lidar=False)
+    write_raw = OutputBag.write_raw
+    calls: list[str] = []
+
+    def second_ctrl_c(self: OutputBag, topic: str, *args: Any) -> None:
+        calls.append(topic)
+        if calls.count("/depth/image") == 3 and topic == "/depth/camera_info":
+            raise KeyboardInterrupt
+        write_raw(self, topic, *args)
+
+    monkeypatch.setattr(OutputBag, "write_raw", second_ctrl_c)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q", *EXTERNAL_METRIC]) == 130
+    assert f"interrupted by SIGINT: {tmp_path / 'out'} closed with the frames written before" in capsys.readouterr().err
+    assert assert_complete_up_to_where_it_stopped(tmp_path / "out", 4) == 2
+    assert _metadata_agrees_with_storage(tmp_path / "out")["/depth/image"] == 2
