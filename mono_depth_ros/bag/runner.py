@@ -242,12 +242,16 @@ class _SecondPass:
 
     def _commit(self) -> None:
         """The frame's outputs (and the inputs copied before them) become part of the bag: a write that fails later
-        (a full disk) leaves the bag with every frame up to here, whole, and ``frames_out`` says how many."""
+        (a full disk) leaves the bag with every frame up to here, whole, and ``frames_out`` says how many. Timed as
+        part of the ``write`` stage."""
+        started = time.perf_counter()
         try:
             self.out.commit()
         except BagError:
             self.summary.frames_out = self.committed_out
             raise
+        finally:
+            self.summary.add_stage("write", _ms(started))
         self.committed_out = self.summary.frames_out
 
     def _release(self, plan: FramePlan) -> None:
