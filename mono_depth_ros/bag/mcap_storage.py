@@ -16,19 +16,22 @@ be verified downstream.
 from __future__ import annotations
 
 import heapq
+import os
 import struct
 from binascii import crc32
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Generator
+from contextlib import suppress
 from io import BytesIO
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import storage_mcap as rosbags_mcap
+from rosbags.rosbag2.enums import CompressionMode
 from rosbags.rosbag2.errors import ReaderError
 from rosbags.rosbag2.storage_mcap import (
     MAXSIZE,
@@ -60,6 +63,18 @@ _ZSTD_ERROR: type[Exception] = rosbags_mcap.zstd.ZstdError  # type: ignore[attr-
 _CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, _ZSTD_ERROR)
 
 
+class _McapMark(NamedTuple):
+    """What :class:`ChecksummedMcapWriter` had written at its last commit (file position in bytes, list lengths)."""
+
+    position: int
+    chunks: int
+    schemas: int
+    channels: int
+    channel_stats: dict[int, int]
+    message_start_time: int
+    message_end_time: int
+
+
 class ChecksummedMcapWriter(McapWriter):
     """rosbags' MCAP writer with each chunk's CRC-32 of its uncompressed records stored in the chunk record, and one
     copy of a message's bytes on their way to the file.
@@ -71,6 +86,39 @@ class ChecksummedMcapWriter(McapWriter):
     pending chunk with itself as its last record, written to the file from the caller's bytes, with no copy at
     all. The file has the same records and chunks as rosbags writes, and every chunk its CRC.
     """
+
+    def __init__(self, path: Path, compression: CompressionMode) -> None:
+        super().__init__(path, compression)
+        self._mark = self._marked()
+
+    def _marked(self) -> _McapMark:
+        return _McapMark(
+            self.bio.tell(), len(self.chunks), len(self.schemas), len(self.channels), dict(self.channel_stats),
+            self.message_start_time, self.message_end_time,
+        )  # fmt: skip
+
+    def commit(self) -> None:
+        """Write the pending messages to the file as a chunk (one per commit: per frame for the bag runner)."""
+        if self.chunk.msgs:
+            self.close_chunk()
+        self.bio.flush()
+        self._mark = self._marked()
+
+    def rollback(self) -> None:
+        """Cut the file back to the end of the last :meth:`commit` and forget what came after it (a write that failed,
+        a full disk, left a part of a chunk at the end of the file; the file then closes as if the run stopped at
+        that commit)."""
+        mark = self._mark
+        with suppress(OSError):  # what the failed write left in the buffer fails again: it is cut off below
+            self.bio.close()
+        os.truncate(self.path, mark.position)
+        self.bio = self.path.open("ab")
+        del self.chunks[mark.chunks :]
+        del self.schemas[mark.schemas :]
+        del self.channels[mark.channels :]
+        self.channel_stats = dict(mark.channel_stats)
+        self.message_start_time, self.message_end_time = mark.message_start_time, mark.message_end_time
+        self.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
         """Write one message (``data``: its serialised bytes) stamped ``timestamp`` (ns)."""

@@ -15,7 +15,8 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,16 @@ from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
-from mono_depth_ros.config import ParamValue
+from mono_depth_ros.config import NODE_NAME, ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
+
+OWN_STATUS = f"{NODE_NAME}: depth"
+"""The end of the name of a mono_depth_node's (and this runner's) /diagnostics status."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ class _SecondPass:
         self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
+        self.committed_out = 0  # frames written and committed to the output bag
+        self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
+        self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
         self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
@@ -138,8 +145,8 @@ class _SecondPass:
                 if self.stop is not None and self.stop():
                     self.summary.interrupted = self.stop.reason
                     return  # the frame in hand is done; the ones waiting for partners are dropped
-                if self.options.copy_inputs and message.topic not in OUTPUT_TOPICS:
-                    self._copy(message)
+                if self.options.copy_inputs:
+                    self._copy_input(message)
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
@@ -151,6 +158,52 @@ class _SecondPass:
         finally:
             if self.progress is not None:
                 self.progress.close()
+            self._note_not_copied()
+
+    def _copy_input(self, message: BagMessage) -> None:
+        """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
+        publishes on) only the statuses of other nodes than a mono_depth_node (all of them with ``diagnostics`` off:
+        this run writes none)."""
+        if message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
+            self._copy_diagnostics(message)
+        elif message.topic == DIAGNOSTICS_TOPIC:
+            self._copy(message)
+        elif message.topic in OUTPUT_TOPICS:
+            self.replaced[message.topic] += 1
+        else:
+            self._copy(message)
+
+    def _copy_diagnostics(self, message: BagMessage) -> None:
+        try:
+            array = self.bag.deserialize(message)
+        except DepthError as err:
+            self.summary.warnings.add(f"not copied: {message.topic}", str(err))
+            return
+        ours = [status.name for status in array.status if str(status.name).endswith(OWN_STATUS)]
+        if not ours:
+            self._copy(message)
+            return
+        self.replaced_statuses.update(ours)
+        self.replaced[message.topic] += 1
+        kept = [status for status in array.status if not str(status.name).endswith(OWN_STATUS)]
+        if kept:
+            data = self.out.typestore.serialize_cdr(replace(array, status=kept), message.msgtype)
+            self.out.copy(message.connection, data, message.log_ns)
+
+    def _note_not_copied(self) -> None:
+        """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
+        replaced = dict(self.replaced)
+        if self.replaced_statuses:
+            names = ", ".join(sorted(self.replaced_statuses))
+            self.summary.notes.append(
+                f"{DIAGNOSTICS_TOPIC}: the statuses of {NODE_NAME} ({names}) in {replaced.pop(DIAGNOSTICS_TOPIC)} "
+                "message(s) are not copied: this run writes its own; the other statuses are"
+            )
+        if replaced:
+            counts = ", ".join(f"{topic} {count}" for topic, count in sorted(replaced.items()))
+            self.summary.notes.append(
+                f"not copied: {counts} message(s) of the input: this run writes its own on these topics"
+            )
 
     def _copy(self, message: BagMessage) -> None:
         try:
@@ -185,6 +238,7 @@ class _SecondPass:
             plan, message = self.pending.popleft()
             try:
                 self._process(plan, message)
+                self._commit()
             finally:
                 self._release(plan)
                 if self.progress is not None:
@@ -192,6 +246,20 @@ class _SecondPass:
                 self.done += 1
                 if self.options.on_frame is not None:
                     self.options.on_frame(self.done, len(self.plans))
+
+    def _commit(self) -> None:
+        """The frame's outputs (and the inputs copied before them) become part of the bag: a write that fails later
+        (a full disk) leaves the bag with every frame up to here, whole, and ``frames_out`` says how many. Timed as
+        part of the ``write`` stage."""
+        started = time.perf_counter()
+        try:
+            self.out.commit()
+        except BagError:
+            self.summary.frames_out = self.committed_out
+            raise
+        finally:
+            self.summary.add_stage("write", _ms(started))
+        self.committed_out = self.summary.frames_out
 
     def _release(self, plan: FramePlan) -> None:
         """Drop decoded partners that no later image needs."""
@@ -400,30 +468,44 @@ def run_bag(
     if Path(output_path).exists():  # checked again on creation; here to fail before the model loads
         msg = f"output bag {output_path} already exists; choose a new path or remove the old bag first"
         raise BagError(msg)
+    folder = next(parent for parent in Path(output_path).absolute().parents if parent.exists())
+    if not folder.is_dir():  # the output's folder would be made under a file: refused before the bag is read
+        msg = f"cannot create output bag {output_path}: {folder} is a file, not a folder"
+        raise BagError(msg)
     with InputBag(Path(input_path), typestore) as bag:
-        summary.notes.extend(bag.notes)
-        topics = resolve_topics(resolved, bag, summary)
-        startup = time.perf_counter()
-        if source is not None:
-            pipeline = DepthPipeline(resolved, source)
-        else:  # the node's device policy: cuda without CUDA runs on the CPU, with a warning
-            pipeline = build_pipeline(resolved, lambda text: summary.warnings.add("device", text))
-        summary.add_stage("startup", _ms(startup))
-        selection = None if options.copy_inputs else topics.all
-        index_started = time.perf_counter()
-        index = index_bag(bag, topics, summary, selection)
-        summary.add_stage("index", _ms(index_started))
-        plans = plan_frames(index, PairingRules.from_config(resolved))
-        summary.frames_in = len(plans)
-        _count_lost_images(bag, topics.image, summary)
-        with OutputBag(Path(output_path), typestore, options.storage) as out:
-            try:
-                _SecondPass(bag, out, index, plans, pipeline, summary, options, stop).run(selection)
-            except BagError as err:
-                msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
-                raise BagError(msg) from None
-            finally:
-                summary.topic_counts = dict(out.counts)
-                _report_integrity(bag, summary)
+        # until the output exists a signal stops at once (KeyboardInterrupt): the first pass over a long bag and the
+        # model load have no frame in hand to finish, and nothing is left behind
+        with stop.interrupting() if stop is not None else nullcontext():
+            summary.notes.extend(bag.notes)
+            topics = resolve_topics(resolved, bag, summary)
+            startup = time.perf_counter()
+            if source is not None:
+                pipeline = DepthPipeline(resolved, source)
+            else:  # the node's device policy: cuda without CUDA runs on the CPU, with a warning
+                pipeline = build_pipeline(resolved, lambda text: summary.warnings.add("device", text))
+            summary.add_stage("startup", _ms(startup))
+            selection = None if options.copy_inputs else topics.all
+            index_started = time.perf_counter()
+            index = index_bag(bag, topics, summary, selection)
+            summary.add_stage("index", _ms(index_started))
+            plans = plan_frames(index, PairingRules.from_config(resolved))
+            summary.frames_in = len(plans)
+            _count_lost_images(bag, topics.image, summary)
+        if stop is not None and stop():  # asked before run_bag was called
+            raise KeyboardInterrupt
+        out = OutputBag(Path(output_path), typestore, options.storage)
+        second_pass: _SecondPass | None = None
+        try:
+            with out:  # closing it may fail too (a disk full by the index at the end)
+                second_pass = _SecondPass(bag, out, index, plans, pipeline, summary, options, stop)
+                try:
+                    second_pass.run(selection)
+                finally:
+                    summary.topic_counts = dict(out.counts)
+                    _report_integrity(bag, summary)
+        except BagError as err:
+            summary.frames_out = second_pass.committed_out if second_pass else 0  # a failed write drops the frame
+            msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
+            raise BagError(msg) from None
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -99,8 +99,9 @@ class BagSummary:
 
     @property
     def fps(self) -> float:
-        """Input images per second of wall time (0 before the run ends)."""
-        return self.frames_in / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Input images processed (written or skipped) per second of wall time (0 before the run ends); an
+        interruption's unread images are not counted."""
+        return (self.frames_in - self.not_processed) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def add_scale_reason(self, reason: str) -> None:
         """Count one frame whose scale was not ok because of ``reason``.

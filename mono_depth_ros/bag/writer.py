@@ -11,13 +11,17 @@ A ``/tf_static`` without recorded QoS (written here, or copied from a bag that h
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, cast
 
 from rosbags.interfaces import (
+    ConnectionExtRosbag2,
     MessageDefinition,
     MessageDefinitionFormat,
     Qos,
@@ -28,6 +32,7 @@ from rosbags.interfaces import (
     QosTime,
 )
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.enums import CompressionMode
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
@@ -58,12 +63,61 @@ def offered_qos(topic: str, recorded: Sequence[Qos] = ()) -> list[Qos]:
     return [TF_STATIC_QOS] if topic == "/tf_static" else []
 
 
+WRITE_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+"""What a storage write raises when the output's disk is full or fails (EFBIG, ENOSPC, EIO; SQLite's "disk I/O
+error", "database or disk is full")."""
+
+
+class CommittingSqlite3Writer(Sqlite3Writer):
+    """rosbags' sqlite3 writer that commits when asked: rosbags commits once, at close, so the whole run was one
+    transaction, and a write that failed (a full disk) rolled every message back while metadata.yaml still listed
+    them; a killed run left nothing.
+
+    Commits do not wait for the disk (``synchronous = OFF``, as ``ros2 bag record`` writes sqlite3 by default): a
+    process that dies keeps every committed message; only the last commit, at close, is synced.
+    """
+
+    def __init__(self, path: Path, compression: CompressionMode) -> None:
+        super().__init__(path, compression)
+        self.conn.execute("PRAGMA synchronous = OFF")
+
+    def close(self, version: int, metadata: str) -> None:
+        """Write the metadata row and commit the rest, synced to the disk (see rosbags' ``close``)."""
+        self.conn.commit()  # the level cannot change inside a transaction
+        self.conn.execute("PRAGMA synchronous = FULL")
+        super().close(version, metadata)
+
+    def commit(self) -> None:
+        """Make every message written so far part of the file."""
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        """Drop what was written since the last :meth:`commit`."""
+        self.conn.rollback()
+
+
 class _Writer(Writer):
-    """rosbags' writer whose MCAP chunks carry their CRC-32 (readers can then detect corruption)."""
+    """rosbags' writer whose MCAP chunks carry their CRC-32 (readers can then detect corruption), and whose storage
+    commits and rolls back (see :meth:`OutputBag.commit`)."""
 
     STORAGE_PLUGINS = MappingProxyType(
-        {StoragePlugin.SQLITE3: Sqlite3Writer, StoragePlugin.MCAP: ChecksummedMcapWriter}
+        {StoragePlugin.SQLITE3: CommittingSqlite3Writer, StoragePlugin.MCAP: ChecksummedMcapWriter}
     )
+
+
+_Storage = CommittingSqlite3Writer | ChecksummedMcapWriter
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """What the writer had at the last commit: connections, counts and the time span of the messages."""
+
+    connections: int
+    counts: dict[int, int]
+    added_types: frozenset[str]
+    min_timestamp: int
+    max_timestamp: int
+    topic_counts: dict[str, int]
 
 
 class OutputBag:
@@ -96,12 +150,13 @@ class OutputBag:
             for key, value in (custom_data or {}).items():
                 self._writer.set_custom_data(key, value)
             self._writer.open()
-        except (WriterError, OSError) as err:
+        except (WriterError, OSError, sqlite3.Error) as err:
             msg = f"cannot create output bag {self.path}: {err}"
             raise BagError(msg) from None
         self._by_topic: dict[tuple[str, str], Connection] = {}
         self._copied: dict[tuple[str, str], Connection | None] = {}
         self.counts: dict[str, int] = {}
+        self._mark = self._marked()
 
     def __enter__(self: _Bag) -> _Bag:
         return self
@@ -109,18 +164,88 @@ class OutputBag:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        if exc_type is not None and self._writer.storage is not None:  # a frame cut off (a second Ctrl-C): left out
+            with suppress(*WRITE_ERRORS):
+                self._rollback()
         self.close()
 
     def close(self) -> None:
-        """Write the index and metadata.yaml (idempotent); what was written so far stays readable."""
+        """Write the index and metadata.yaml (idempotent); what was written so far stays readable.
+
+        Raises:
+            BagError: the output's disk failed (see :meth:`commit`); the bag is closed with what was committed.
+        """
         if self._writer.storage is not None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except WRITE_ERRORS as err:
+                self._fail(err)
+
+    def commit(self) -> None:
+        """Make everything written so far part of the bag (the runner commits after each frame).
+
+        A write that fails later (a full disk) drops what came after the last commit: the bag is then closed with
+        the committed messages, its metadata.yaml counting exactly those, so that every frame in it is whole.
+
+        Raises:
+            BagError: the output's disk failed; the bag is closed with what was committed before.
+        """
+        storage = self._writer.storage
+        if storage is None:
+            return
+        try:
+            cast("_Storage", storage).commit()
+        except WRITE_ERRORS as err:
+            self._fail(err)
+        self._mark = self._marked()
+
+    def _marked(self) -> _Mark:
+        writer = self._writer
+        return _Mark(
+            len(writer.connections), dict(writer.counts), frozenset(writer.added_types), writer.min_timestamp,
+            writer.max_timestamp, dict(self.counts),
+        )  # fmt: skip
+
+    def _rollback(self) -> None:
+        """Drop what was written since the last commit (storage, connections, counts)."""
+        writer, mark = self._writer, self._mark
+        cast("_Storage", writer.storage).rollback()
+        writer.connections = writer.connections[: mark.connections]
+        writer.counts = dict(mark.counts)
+        writer.added_types = set(mark.added_types)
+        writer.min_timestamp, writer.max_timestamp = mark.min_timestamp, mark.max_timestamp
+        self.counts = dict(mark.topic_counts)
+        known = {connection.id for connection in writer.connections}
+        self._by_topic = {key: c for key, c in self._by_topic.items() if c.id in known}
+        self._copied = {key: c for key, c in self._copied.items() if c is None or c.id in known}
+
+    def _fail(self, err: BaseException) -> NoReturn:
+        """Roll back to the last commit, close the bag with what it holds then, and raise a BagError naming both."""
+        writer, kept = self._writer, "it is closed with the messages written before"
+        try:
+            if writer.storage is None:
+                raise err
+            self._rollback()
+            writer.close()
+        except Exception as again:  # the disk is gone for good: say what is left
+            with suppress(Exception):
+                writer.abort()
+            kept = (
+                f"it could not be closed ({type(again).__name__}: {again}), so it lacks its index or metadata.yaml "
+                "(mono-depth bag reads it without; `ros2 bag reindex` rebuilds the metadata.yaml)"
+            )
+        writer.storage = None
+        msg = (
+            f"cannot write the output bag {self.path} ({type(err).__name__}: {err}); {kept}; free space on its disk "
+            "or write to another one"
+        )
+        raise BagError(msg) from None
 
     def _connection(self, topic: str, msgtype: str) -> Connection:
         connection = self._by_topic.get((topic, msgtype))
         if connection is None:
             qos = offered_qos(topic)
-            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
+            connection = self._add(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
             self._by_topic[(topic, msgtype)] = connection
         return connection
 
@@ -135,8 +260,15 @@ class OutputBag:
         return len(data)
 
     def write_raw(self, topic: str, msgtype: str, data: bytes | memoryview, log_ns: int) -> None:
-        """Write already-serialised CDR bytes of ``msgtype`` on ``topic``."""
-        self._writer.write(self._connection(topic, msgtype), int(log_ns), data)
+        """Write already-serialised CDR bytes of ``msgtype`` on ``topic``.
+
+        Raises:
+            BagError: the output's disk failed (see :meth:`commit`).
+        """
+        try:
+            self._writer.write(self._connection(topic, msgtype), int(log_ns), data)
+        except WRITE_ERRORS as err:
+            self._fail(err)
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
     def copy(self, input_connection: Connection, data: bytes | bytearray | memoryview, log_ns: int) -> bool:
@@ -151,12 +283,15 @@ class OutputBag:
         definition, or the bag's does not parse.
         """
         key = (input_connection.topic, input_connection.msgtype)
-        if key not in self._copied:
-            self._copied[key] = self._copy_connection(input_connection)
-        connection = self._copied[key]
-        if connection is None:
-            return False
-        self._writer.write(connection, int(log_ns), memoryview(data) if isinstance(data, bytearray) else data)
+        try:
+            if key not in self._copied:
+                self._copied[key] = self._copy_connection(input_connection)
+            connection = self._copied[key]
+            if connection is None:
+                return False
+            self._writer.write(connection, int(log_ns), memoryview(data) if isinstance(data, bytearray) else data)
+        except WRITE_ERRORS as err:
+            self._fail(err)
         self.counts[input_connection.topic] = self.counts.get(input_connection.topic, 0) + 1
         return True
 
@@ -168,9 +303,7 @@ class OutputBag:
             digest = input_connection.digest or definition_hash(msgtype, input_connection.msgdef)
             if not digest:
                 return None
-            return self._writer.add_connection(
-                topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos
-            )
+            return self._add(topic, msgtype, msgdef=definition, rihs01=digest, offered_qos_profiles=qos)
         stores = [_pre_iron_typestore(), self.typestore]  # a bag without definitions was recorded before Iron,
         if input_connection.digest:  # unless it has a hash (Jazzy's recorder, definition not found): that store first
             stores = [*_hashed_typestores(), *stores]
@@ -179,8 +312,20 @@ class OutputBag:
             )
         for store in stores:
             if msgtype in store.types:
-                return self._writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=qos)
+                return self._add(topic, msgtype, typestore=store, offered_qos_profiles=qos)
         return None
+
+    def _add(self, topic: str, msgtype: str, **kwargs: Any) -> Connection:
+        """A new connection, or the one already there with the same topic, type and QoS (rosbags refuses a second:
+        the input's copied ``/diagnostics`` and this run's own)."""
+        try:
+            return self._writer.add_connection(topic, msgtype, **kwargs)
+        except WriterError:
+            ext = ConnectionExtRosbag2("cdr", list(kwargs.get("offered_qos_profiles", ())))
+            same = [c for c in self._writer.connections if (c.topic, c.msgtype, c.ext) == (topic, msgtype, ext)]
+            if not same:
+                raise
+            return same[0]
 
 
 @cache

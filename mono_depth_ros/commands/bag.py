@@ -4,13 +4,15 @@ A thin layer over :func:`mono_depth_ros.bag.run_bag`. Parameters are the node's:
 YAML, e.g. config/depth.yaml) and repeatable ``--param name=value`` overrides. The summary goes to stdout, the
 progress bar and warnings to stderr. Errors (a corrupt bag, a missing topic, unusable weights) exit with code 2.
 SIGTERM / SIGINT: the frame in hand is finished, the output bag closed with everything written so far, the summary
-printed, and the exit code is 143 / 130.
+printed, and the exit code is 143 / 130; before the output bag exists (the first pass, the model load) the run stops
+at once and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -27,11 +29,30 @@ HELP = (
 )
 
 
+def user_path(text: str) -> Path:
+    """A path argument with ``~`` expanded: no shell expands it after ``--config=``, nor in a quoted or scripted path
+    (``OUT="~/bags/out"``), where it made a folder named ``~`` in the working directory."""
+    return Path(text).expanduser()
+
+
+def share(text: str) -> float:
+    """A ``--max-skipped`` share, 0 to 1 (``50`` read as per cent, or ``nan``, let any number of skipped images
+    pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        msg = f"{text} is not a share between 0 and 1 (0.1 = 10 %)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mono-depth bag``."""
-    parser.add_argument("input", type=Path, metavar="IN", help="input rosbag2 folder, or a .mcap / .db3 file")
-    parser.add_argument("output", type=Path, metavar="OUT", help="output rosbag2 folder (must not exist)")
-    parser.add_argument("--config", type=Path, default=None, help="ROS params YAML (same file as the node's)")
+    parser.add_argument("input", type=user_path, metavar="IN", help="input rosbag2 folder, or a .mcap / .db3 file")
+    parser.add_argument("output", type=user_path, metavar="OUT", help="output rosbag2 folder (must not exist)")
+    parser.add_argument("--config", type=user_path, default=None, help="ROS params YAML (same file as the node's)")
     parser.add_argument(
         "--param",
         action="append",
@@ -43,12 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--distro", choices=sorted(DISTROS), default="humble", help="message definitions of the output bag"
     )
-    parser.add_argument("--copy-inputs", action="store_true", help="also copy every input topic into OUT")
+    parser.add_argument(
+        "--copy-inputs",
+        action="store_true",
+        help="also copy every input topic into OUT, but those this run writes (on /diagnostics: other nodes' statuses)",
+    )
     parser.add_argument("--no-diagnostics", action="store_true", help="do not write /diagnostics")
     parser.add_argument("--strict", action="store_true", help="exit with code 1 when any image was skipped")
     parser.add_argument(
         "--max-skipped",
-        type=float,
+        type=share,
         default=0.5,
         metavar="SHARE",
         help="exit with code 1 when more than this share of the images was skipped (default 0.5; --strict = 0)",
@@ -69,11 +94,23 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def notify(reason: str) -> None:
-        sys.stderr.write(f"{reason}: finishing the frame in hand and closing {args.output}\n")
+        if args.output.exists():
+            sys.stderr.write(f"{reason}: finishing the frame in hand and closing {args.output}\n")
+        else:  # the first pass or the model load: run_bag stops at once
+            sys.stderr.write(f"{reason}: stopping before anything is written\n")
 
     stop = StopSignals.install(escalate=True, notify=notify)  # a second Ctrl-C stops at once (bag still closed)
     try:
         summary = run_bag(args.input, args.output, params, options, stop=stop)
+    except KeyboardInterrupt:  # before the output bag existed, or a second signal while writing
+        reason = stop.reason or "SIGINT"
+        done = (
+            f"{args.output} closed with the frames written before"
+            if args.output.exists()
+            else f"nothing written ({args.output} not created)"
+        )
+        sys.stderr.write(f"mono-depth bag: interrupted by {reason}: {done}\n")
+        return 128 + int(signal.Signals[reason])
     finally:
         stop.restore()
     sys.stdout.write(summary.format())

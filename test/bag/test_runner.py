@@ -481,3 +481,75 @@ def test_undecodable_scan_layouts_are_counted_warnings_not_a_crash(tmp_path: Pat
     assert summary.warnings.counts["lidar: undecodable scan"] == 2
     example = summary.warnings.examples["lidar: undecodable scan"]  # the first one
     assert example.startswith("ShapeError: PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
+
+
+def _with_diagnostics(source: Path, target: Path, statuses: list[str]) -> Path:
+    """The bag ``source`` plus one /diagnostics message per image, each with a status of every name in ``statuses``
+    (as a robot's drivers, or a recorded mono_depth_node, publish them); returns ``target``."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.adapters.messages import DIAGNOSTIC_ARRAY
+    from mono_depth_ros.bag.reader import typestore_for
+    from mono_depth_ros.core.msg_factory import MessageFactory
+    from mono_depth_ros.core.ros_msgs import make_header
+
+    typestore = typestore_for("humble")
+    factory = MessageFactory.for_rosbags(typestore)
+    with Reader(source) as reader, Writer(target, version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        diagnostics = writer.add_connection("/diagnostics", DIAGNOSTIC_ARRAY, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            if connection.topic == "/camera/image_raw":
+                status = [
+                    factory.new("diagnostic_msgs/msg/DiagnosticStatus", level=factory.byte(0), name=name,
+                                message="OK", hardware_id="hw", values=[])
+                    for name in statuses
+                ]  # fmt: skip
+                array = factory.new(DIAGNOSTIC_ARRAY, header=make_header(factory, log_ns, ""), status=status)
+                writer.write(diagnostics, log_ns, typestore.serialize_cdr(array, DIAGNOSTIC_ARRAY))
+    return target
+
+
+def test_copy_inputs_keeps_the_robots_diagnostics_and_names_what_it_replaces(tmp_path: Path) -> None:
+    """--copy-inputs "also copy every input topic": /diagnostics was left out whole, so a robot's driver and battery
+    statuses were lost without a word. Now they are copied; statuses of a mono_depth_node (recorded live, or a bag
+    this runner wrote) are left out as this run writes its own, and the summary says what was not copied."""
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    _with_diagnostics(tmp_path / "plain", tmp_path / "in", ["battery", "front/mono_depth_node: depth"])
+    options = BagRunOptions(progress=False, copy_inputs=True)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, options)
+    assert summary.frames_out == 3
+    names = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "out")["/diagnostics"]]
+    assert names.count(["battery"]) == 3
+    assert names.count(["mono_depth_node: depth"]) == summary.topic_counts["/diagnostics"] - 3 >= 1
+    assert any(
+        "/diagnostics: the statuses of mono_depth_node (front/mono_depth_node: depth) in 3 message(s) are not copied"
+        in note
+        for note in summary.notes
+    ), summary.notes
+
+    again = run_bag(tmp_path / "out", tmp_path / "again", EXTERNAL_METRIC, options)  # the output replayed
+    assert again.frames_out == 3
+    replayed = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "again")["/diagnostics"]]
+    assert replayed.count(["battery"]) == 3 and replayed.count(["mono_depth_node: depth"]) == len(replayed) - 3
+    assert any("/depth/image 3" in note and "this run writes its own" in note for note in again.notes), again.notes
+
+    options = BagRunOptions(progress=False, copy_inputs=True, diagnostics=False)  # none written: all copied
+    run_bag(tmp_path / "in", tmp_path / "none", EXTERNAL_METRIC, options)
+    copied = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "none")["/diagnostics"]]
+    assert copied == [["battery", "front/mono_depth_node: depth"]] * 3
+
+
+def test_an_output_that_cannot_be_created_is_refused_before_the_bag_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUT under a file (``mono-depth bag rec.db3 rec.db3/depth``): refused at once; it was refused only after the
+    whole first pass and the model load, when the output bag was created."""
+    from mono_depth_ros.bag import runner
+
+    write_tiny_bag(tmp_path / "in", 2, lidar=False)
+    (db3,) = (tmp_path / "in").glob("*.db3")
+    monkeypatch.setattr(runner, "index_bag", lambda *args: pytest.fail("the bag was read"))
+    with pytest.raises(BagError, match=f"cannot create output bag {db3 / 'depth'}: {db3} is a file, not a folder"):
+        run_bag(db3, db3 / "depth", EXTERNAL_METRIC, QUIET)

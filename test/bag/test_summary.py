@@ -63,3 +63,13 @@ def test_scale_reasons_that_differ_only_in_figures_are_counted_as_one() -> None:
     text = summary.format()
     assert "    3 x no LiDAR scan; last LiDAR-scaled depth is 0.60 s old (2 of them with other figures)" in text
     assert "    1 x no LiDAR scan\n" in text
+
+
+def test_an_interrupted_run_reports_the_rate_of_the_frames_it_processed() -> None:
+    """5000 images, stopped by SIGINT after 1280 in 2 s: the rate was 640 frames/s, not 5000 / 2 (it said 2500: a
+    user sizing a long run from a short, interrupted one was off by the share left unread)."""
+    summary = BagSummary(Path("in"), Path("out"), frames_in=5000, frames_out=1270, elapsed_s=2.0, interrupted="SIGINT")
+    summary.skipped.add("no camera_info", "", count=10)
+    assert summary.not_processed == 3720
+    assert summary.fps == 640.0
+    assert "frames in 5000, out 1270, skipped 10 in 2.00 s (640.00 frames/s)" in summary.format()

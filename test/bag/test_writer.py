@@ -259,3 +259,89 @@ def test_a_copy_without_a_definition_but_with_a_hash_takes_the_definition_of_tha
     assert (decoded.range, decoded.variance) == (1.5, 0.25)
     (entry,) = _metadata(tmp_path / "out")["topics_with_message_count"]
     assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)
+
+
+def _written(path: Path) -> dict[str, list[int]]:
+    """Log times per topic as rosbags reads them, after checking that metadata.yaml counts the same messages."""
+    with Reader(path) as reader:
+        found: dict[str, list[int]] = {}
+        for connection, log_ns, _ in reader.messages():
+            found.setdefault(connection.topic, []).append(log_ns)
+    metadata = _metadata(path)
+    listed = {t["topic_metadata"]["name"]: t["message_count"] for t in metadata["topics_with_message_count"]}
+    assert {topic: n for topic, n in listed.items() if n} == {topic: len(times) for topic, times in found.items()}
+    assert metadata["message_count"] == sum(map(len, found.values()))
+    return found
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_failed_write_closes_the_bag_with_what_was_committed(
+    tmp_path: Path, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the messages after the last commit (and a topic first written there) are left out, metadata.yaml
+    counts what the file holds, and the error names the cause and the remedy (it was a traceback, and a sqlite3
+    metadata.yaml listing messages its file did not hold)."""
+    typestore = typestore_for("humble")
+    header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
+    out = OutputBag(tmp_path / "out", typestore, storage)
+    out.write("/a", "std_msgs/msg/Header", header, 10)
+    out.write("/a", "std_msgs/msg/Header", header, 11)
+    out.commit()
+    out.write("/a", "std_msgs/msg/Header", header, 12)
+    out.write("/b", "std_msgs/msg/Header", header, 13)
+    storage_writer = out._writer.storage
+    assert storage_writer is not None
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage_writer, "write", disk_full)
+    with pytest.raises(BagError) as failed:
+        out.write("/a", "std_msgs/msg/Header", header, 14)
+    text = str(failed.value)
+    assert f"cannot write the output bag {tmp_path / 'out'}" in text and "No space left on device" in text
+    assert "closed with the messages written before" in text and "free space on its disk" in text
+    assert out.counts == {"/a": 2}
+    assert _written(tmp_path / "out") == {"/a": [10, 11]}
+    assert _metadata(tmp_path / "out")["duration"]["nanoseconds"] == 1
+    out.close()  # closed already: nothing more to do
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_an_exception_inside_the_block_leaves_out_what_was_not_committed(tmp_path: Path, storage: str) -> None:
+    """A second Ctrl-C (KeyboardInterrupt) in the middle of a frame: the bag keeps the committed frames, whole."""
+    typestore = typestore_for("humble")
+    header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, storage) as out:
+        out.write("/image", "std_msgs/msg/Header", header, 10)
+        out.write("/points", "std_msgs/msg/Header", header, 10)
+        out.commit()
+        out.write("/image", "std_msgs/msg/Header", header, 20)
+        raise KeyboardInterrupt
+    assert _written(tmp_path / "out") == {"/image": [10], "/points": [10]}
+
+
+def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message committed, but no room left for the MCAP summary: the error says the index and metadata.yaml
+    are missing and how the bag can still be read (the file keeps its messages: it is read as a truncated one)."""
+    from mono_depth_ros.bag.reader import InputBag
+
+    typestore = typestore_for("humble")
+    header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
+    out = OutputBag(tmp_path / "out", typestore, "mcap")
+    out.write("/a", "std_msgs/msg/Header", header, 10)
+    out.commit()
+    storage_writer = out._writer.storage
+    assert storage_writer is not None
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage_writer, "close", disk_full)
+    with pytest.raises(
+        BagError, match=r"could not be closed .*lacks its index or metadata.yaml .*mono-depth bag reads"
+    ):
+        out.close()
+    assert not (tmp_path / "out" / "metadata.yaml").exists()
+    with InputBag(tmp_path / "out", typestore) as bag:
+        assert bag.message_counts == {"/a": 1}

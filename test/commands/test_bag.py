@@ -6,9 +6,12 @@ bag is read back with rosbags (and, in the real-ROS tier, with ``ros2 bag info``
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +170,178 @@ def test_nan_weights_on_a_real_kitti_bag_fail_loudly(tmp_path: Path, kitti_objec
     unchecked = _cli(str(tmp_path / "in"), str(tmp_path / "unchecked"), *model, "--param", "model.golden_check=off")
     assert unchecked.returncode == 1  # before: 100 % NaN depth written, exit 0
     assert "no frame was written: all 3 image(s) were skipped (3 x pipeline: ModelOutputError)" in unchecked.stderr
+
+
+def _file_size_limit(limit_bytes: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that caps the size of any file the child writes: a disk that fills up mid-run (the write that
+    crosses it fails with EFBIG; Python ignores SIGXFSZ)."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return cap
+
+
+def _metadata_agrees_with_storage(out: Path) -> dict[str, int]:
+    """metadata.yaml's message counts, start and duration are those of the messages rosbags reads from the storage
+    file; returns the counts per topic."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    info = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    listed = {t["topic_metadata"]["name"]: t["message_count"] for t in info["topics_with_message_count"]}
+    with Reader(out) as reader:
+        stamps: dict[str, list[int]] = {}
+        for connection, log_ns, _ in reader.messages():
+            stamps.setdefault(connection.topic, []).append(log_ns)
+    stored = {topic: len(times) for topic, times in stamps.items()}
+    assert {topic: count for topic, count in listed.items() if count} == stored
+    assert info["message_count"] == sum(stored.values()) == sum(f["message_count"] for f in info["files"])
+    every = [t for times in stamps.values() for t in times]
+    assert info["starting_time"]["nanoseconds_since_epoch"] == min(every)
+    assert info["duration"]["nanoseconds"] == max(every) - min(every)
+    return stored
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_disk_that_fills_up_mid_run_exits_2_with_a_bag_of_the_frames_written_before(
+    tmp_path: Path, storage: str
+) -> None:
+    """Before: a traceback and exit 1 (the code of "too many frames skipped"); sqlite3's metadata.yaml listed 185
+    messages over a storage file that held none (the run was one transaction, rolled back by the failed write), and
+    the MCAP file had no footer and no metadata.yaml (rosbags could not open it)."""
+    write_tiny_bag(tmp_path / "in", 60, lidar=False)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "mono_depth_ros.cli", "bag", str(tmp_path / "in"), str(out), "--storage", storage,
+         "-q", *EXTERNAL_METRIC],
+        capture_output=True, text=True, timeout=300, check=False, preexec_fn=_file_size_limit(1_000_000),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"mono-depth bag: error: cannot write the output bag {out}")
+    written = assert_complete_up_to_where_it_stopped(out, 60)
+    assert 0 < written < 60, written
+    assert f"{written} of 60 frames were written to {out}" in line
+    stored = _metadata_agrees_with_storage(out)
+    assert stored["/depth/image"] == written
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, storage: str) -> None:
+    """SIGKILL (the OOM killer, ``timeout -s KILL``, a CI job cancelled hard) while writing: no metadata.yaml, but the
+    storage file holds every frame up to a recent one, each whole, and the project's reader reads them. Before,
+    sqlite3 was one transaction until the end: the killed run left a large .db3 and a hot journal holding nothing."""
+    from mono_depth_ros.bag.reader import InputBag, typestore_for
+
+    write_tiny_bag(tmp_path / "in", 2000, lidar=False, storage=storage)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mono_depth_ros.cli", "bag", str(tmp_path / "in"), str(out), "--storage", storage,
+         "-q", *EXTERNAL_METRIC],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:  # killed once frames are being written
+        if sum(f.stat().st_size for f in out.glob("out.*") if f.is_file()) > 2_000_000:
+            break
+        time.sleep(0.01)
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    with InputBag(out, typestore_for("humble")) as bag:
+        counts = bag.message_counts
+        stamps = {topic: [m.log_ns for m in bag.messages({topic})] for topic in OUTPUT_IMAGE_TOPICS}
+    assert 0 < counts.get("/depth/image", 0) < 2000, counts
+    assert stamps["/depth/image"] == stamps["/depth/camera_info"] == stamps["/depth/points"]
+
+
+OUTPUT_IMAGE_TOPICS = ("/depth/image", "/depth/camera_info", "/depth/points")
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--config=~/depth.yaml`` (no shell expands a ``~`` after ``=``), and IN / OUT quoted or from a script's
+    variable: before, the config was "cannot read parameters file ~/depth.yaml" (exit 2), the input "does not exist",
+    and the output went to a new folder named ``~`` in the working directory (exit 0)."""
+    import yaml
+
+    from mono_depth_ros.cli import main
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    write_tiny_bag(home / "in", 2, lidar=False)
+    parameters = {"model": {"backend": "external", "output_kind": "metric"}, "scale": {"mode": "none"}}
+    (home / "depth.yaml").write_text(yaml.safe_dump({"/**": {"ros__parameters": parameters}}))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["bag", "~/in", "~/out", "-q", "--config=~/depth.yaml"]) == 0, capsys.readouterr().err
+    assert f"bag {home / 'in'} -> {home / 'out'}" in capsys.readouterr().out
+    assert len(read_bag(home / "out")["/depth/image"]) == 2
+    assert not (work / "~").exists()
+
+
+@pytest.mark.parametrize("share", ["50", "-0.1", "nan"])
+def test_max_skipped_outside_0_to_1_is_refused_before_the_run(share: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--max-skipped 50`` (read as per cent) or ``nan``: no share of skipped images is above it, so a run that
+    skipped every second image exited 0; refused by argparse (exit 2) naming the range."""
+    from mono_depth_ros.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["bag", "in", "out", "--max-skipped", share])
+    assert refused.value.code == 2
+    assert f"--max-skipped: {share} is not a share between 0 and 1 (0.1 = 10 %)" in capsys.readouterr().err
+
+
+def test_a_signal_before_the_writing_starts_stops_at_once_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the first pass reads the bag (minutes on a long one) or the model loads: before, the flag waited
+    for the second pass, so the whole index and the model load ran on, and then an empty output bag was created
+    (which the next run refused: "already exists"). Now the run stops there, exit 130, and OUT is not created."""
+    from mono_depth_ros.bag import runner
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 3, lidar=False)
+    indexed: list[int] = []
+    index_bag = runner.index_bag
+
+    def signalled_while_indexing(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signal.SIGINT)
+        indexed.append(1)  # not reached when the signal stops the run at once
+        return index_bag(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "index_bag", signalled_while_indexing)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q", *EXTERNAL_METRIC]) == 130
+    assert not indexed and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert f"interrupted by SIGINT: nothing written ({tmp_path / 'out'} not created)" in err
+    assert "SIGINT: stopping before anything is written" in err and "finishing the frame in hand" not in err
+
+
+def test_a_second_signal_in_the_middle_of_a_frame_leaves_the_bag_with_whole_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second Ctrl-C stops at once (KeyboardInterrupt), here between a frame's depth image and its camera_info:
+    before, closing the bag kept that frame's depth image without its camera_info and cloud (a consumer pairing
+    them by stamp found a depth image it could not project), and metadata.yaml counted it."""
+    from mono_depth_ros.bag.writer import OutputBag
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 4, lidar=False)
+    write_raw = OutputBag.write_raw
+    calls: list[str] = []
+
+    def second_ctrl_c(self: OutputBag, topic: str, *args: Any) -> None:
+        calls.append(topic)
+        if calls.count("/depth/image") == 3 and topic == "/depth/camera_info":
+            raise KeyboardInterrupt
+        write_raw(self, topic, *args)
+
+    monkeypatch.setattr(OutputBag, "write_raw", second_ctrl_c)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q", *EXTERNAL_METRIC]) == 130
+    assert f"interrupted by SIGINT: {tmp_path / 'out'} closed with the frames written before" in capsys.readouterr().err
+    assert assert_complete_up_to_where_it_stopped(tmp_path / "out", 4) == 2
+    assert _metadata_agrees_with_storage(tmp_path / "out")["/depth/image"] == 2
