@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
-from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch, synchroniser_slop_s
+from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
@@ -196,8 +196,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
-            late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
-            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
+            got, late = self._stats.frame_received, self._stats.bad_message_withdrawn  # late: lost, paired after all
+            lost = MissingImages(self._stats.images_missing, self.get_logger().warning, config.topics.input_qos)
+            watch = self._sync_watch = SyncWatch.attach(filters, config, got, self._bad, late, lost)  # counted once
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
