@@ -56,6 +56,11 @@ def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliab
             f"fragments (a 3840x2160 rgb8 image is 25 MB) and a best-effort reader drops the whole message when one "
             f"fragment is lost, which a socket buffer smaller than a message makes the rule; {remedy}"
         )
+    if len(reliable) == len(publisher_types) and all(reliable[i] for i in ours):  # reliable from reliable: matched
+        return head + (
+            f"the QoS matches (input_qos: {watched.qos}, reliable publishers): a publisher that sends nothing yet, or "
+            f"messages so large that the first has not arrived whole yet (a 3840x2160 rgb8 image is 25 MB)"
+        )
     return head + (
         f"a QoS the subscription cannot match (input_qos: {watched.qos}; rclpy logs 'incompatible QoS'), or a "
         f"publisher that sends nothing yet"

@@ -76,6 +76,8 @@ def test_a_best_effort_input_blames_large_messages_not_a_qos_mismatch() -> None:
     assert "too large" in best_effort and "make the publisher reliable and set input_qos: reliable" in best_effort
     strict = WatchedInput("image", "/cam/image_raw", IMAGE, lambda: 0, "set image_topic", "reliable")
     assert "rclpy logs 'incompatible QoS'" in silence_reason(strict, [IMAGE], [False])  # reliable from best effort
+    matched = silence_reason(strict, [IMAGE, IMAGE], [True, True])  # a reliable 4K camera, its first image in flight
+    assert "the QoS matches" in matched and "incompatible QoS" not in matched
     assert "rclpy logs 'incompatible QoS'" in silence_reason(item, [IMAGE])  # reliability unknown: as before
 
 
