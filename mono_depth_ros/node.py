@@ -306,8 +306,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _frame_input(self, frame: _Frame) -> FrameInput:
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
-        camera = self._cameras.get(frame.info)
-        decoded = messages.frame_input(frame.image, image_type, camera, self._config.topics.image_is_rectified)
+        camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
+        decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
         return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
