@@ -13,7 +13,8 @@ The other way round, a camera_info with no image within the slop of its stamp, w
 it have arrived (the image stream passed it), is an image that never reached the node: lost in transport (a
 best-effort reader drops a whole large image when one of its UDP fragments is lost: a 1920x1200 rgb8 camera at 30 Hz
 lost 65% of its images that way on Humble + Cyclone, uncounted) or never sent. :meth:`SyncWatch.poll` reports them,
-:data:`SYNC_GIVE_UP_S` after their camera_info arrived, to ``on_missing`` (``sync.mode: approximate`` only).
+once a later image has arrived, at least :data:`SYNC_GIVE_UP_S` after their camera_info, to ``on_missing``
+(``sync.mode: approximate`` only).
 
 Time going back (a bag played with ``--loop``, a restarted clock) on one input drops from the synchroniser (see
 :meth:`SyncWatch.follow`) the messages stamped more than :data:`TIME_JUMP_BACK_NS` after the one that went back:
@@ -28,7 +29,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mono_depth_ros.adapters.messages import negative_stamp_text
@@ -39,6 +40,7 @@ from mono_depth_ros.depth_config import DepthConfig
 NS_PER_S = 1_000_000_000
 SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is counted as lost
 PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
+MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
 MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
 Synchroniser = TypeVar("Synchroniser")
@@ -60,11 +62,14 @@ class Unpaired:
         missing: the partner inputs (``camera_info``, ``prediction``) with no message within the slop of that stamp;
             empty when every partner had one (the synchroniser's queue was too short for the rate).
         latest_ns: the newest stamp seen on each partner input (None: nothing received on it).
+        behind: for each partner input with a message within the slop, how many messages came on it after that one
+            (a large image that lags its camera_info in transport came that many camera_infos late).
     """
 
     stamp_ns: int
     missing: tuple[str, ...]
     latest_ns: dict[str, int | None]
+    behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
 
 
 class Relay:
@@ -280,15 +285,19 @@ class SyncWatch:
     def missing_images(self) -> list[int]:
         """Stamps of the camera_infos, arrived ``give_up_s`` ago or more, that no image took (each image takes the
         camera_info of its stamp, else the nearest within the slop, one each) while images stamped before and after
-        them have arrived; forgotten from now on.
-        A camera_info no image could match (stamp 0, another clock, before the first image) is forgotten after
-        ``give_up_s``, uncounted."""
+        them have arrived; forgotten from now on. One that the image stream has not passed yet is kept: a 3840x2160
+        image reached the node up to 1.4 s after its camera_info. A camera_info no image could match (stamp 0,
+        another clock, before the first image) is forgotten after :data:`MISSING_WAIT_S`, uncounted."""
         with self._lock:
             now, span = self._clock_ns(), self._image_span
-            due = sorted(stamp for stamp, arrived in self._infos.items() if now - arrived >= self._give_up_ns)
-            for stamp in due:
+            waited = {
+                stamp: now - arrived for stamp, arrived in self._infos.items() if now - arrived >= self._give_up_ns
+            }
+            missing = sorted(s for s in waited if span is not None and span[0] < s < span[1])
+            forgotten = [s for s, wait_ns in waited.items() if wait_ns >= MISSING_WAIT_S * NS_PER_S]
+            for stamp in {*missing, *forgotten}:
                 del self._infos[stamp]
-            return [s for s in due if span is not None and span[0] < s < span[1]]
+            return missing
 
     def report(self, images: list[Unpaired]) -> None:
         """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""
@@ -330,7 +339,13 @@ class SyncWatch:
                 + (", or use sync.mode: latest" if lost.missing[0] == "camera_info" else "")
             )
             return f"no_{lost.missing[0]}", text
+        late = max(lost.behind.values(), default=0)
         text = f"{stamp} left the synchroniser's queue unpaired ({seen}); raise sync.queue_size ({self._queue_size})"
+        if late >= self._queue_size:  # its partner was evicted from the synchroniser's queue before it came
+            text += (
+                f" above {late}: the image came {late} messages after its partner's (a large image lags its "
+                f"camera_info in transport)"
+            )
         return "unsynced", text
 
     def _unpaired(self, stamp_ns: int) -> Unpaired:
@@ -339,7 +354,12 @@ class SyncWatch:
             name for name, stamps in self._partners.items() if not any(abs(s - stamp_ns) <= slop_ns for s in stamps)
         )
         latest = {name: (stamps[-1] if stamps else None) for name, stamps in self._partners.items()}
-        return Unpaired(int(stamp_ns), missing, latest)
+        behind = {
+            name: min(range(len(stamps)), key=lambda k: abs(stamps[-1 - k] - stamp_ns))  # its own: the nearest
+            for name, stamps in self._partners.items()
+            if name not in missing
+        }
+        return Unpaired(int(stamp_ns), missing, latest, behind)
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:

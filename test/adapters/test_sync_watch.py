@@ -97,6 +97,26 @@ def test_an_image_whose_partner_was_there_is_unsynced() -> None:
     assert evicted.missing == () and reason == "unsynced" and "sync.queue_size (1)" in text
 
 
+def test_an_image_that_came_more_partners_late_than_the_queue_holds_names_the_size_needed() -> None:
+    """A 3840x2160 rgb8 image (25 MB) reached the node 0.6-1.4 s after its camera_info on Humble + Cyclone: more
+    than sync.queue_size (10) camera_infos later at 30 Hz, so the synchroniser had evicted its camera_info (10% of
+    the images were counted unsynced): the message says how far to raise the queue."""
+    clock = FakeClock()
+    sync = watch(clock, [], queue_size=10)
+    period = S // 30
+    for k in range(25):
+        sync.partner("camera_info", STAMP + k * period)
+    sync.image(STAMP + 5 * period)  # 19 camera_infos after its own
+    sync.image(STAMP + 20 * period)  # 4 after its own: within the queue
+    clock.now_ns = S
+    far, near = sync.expired()
+    reason, text = sync.explain(far)
+    assert reason == "unsynced" and far.behind == {"camera_info": 19}
+    assert text.endswith("raise sync.queue_size (10) above 19: the image came 19 messages after its partner's (a "
+                         "large image lags its camera_info in transport)")  # fmt: skip
+    assert near.behind == {"camera_info": 4} and sync.explain(near)[1].endswith("raise sync.queue_size (10)")
+
+
 def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_prediction() -> None:
     config = DepthConfig.from_params({"model.backend": "external"})
     sources = [Source(), Source(), Source()]  # image, camera_info, prediction
@@ -277,10 +297,27 @@ def test_a_camera_info_no_image_can_match_is_not_an_image_missing() -> None:
     clock.now_ns = 2 * S
     sync.poll()
     assert missing == []
-    sync.image(STAMP + 2 * S)  # the stream passed it, but it was forgotten after give_up_s: not counted twice
-    clock.now_ns = 4 * S
+    clock.now_ns = 12 * S  # MISSING_WAIT_S: forgotten
+    sync.poll()
+    sync.image(STAMP + 2 * S)  # the stream passes the one after the newest image only now
     sync.poll()
     assert missing == []
+
+
+def test_a_camera_info_whose_image_lags_beyond_the_give_up_time_is_counted_once_later_images_pass_it() -> None:
+    """A 3840x2160 image reached the node up to 1.4 s after its camera_info: the camera_infos of the images lost
+    meanwhile were forgotten uncounted at give_up_s (1 s), before any later image had passed them."""
+    clock, missing = FakeClock(), []
+    sync = missing_watch(clock, missing)
+    sync.image(STAMP)
+    for k in (1, 2, 3):
+        sync.partner("camera_info", STAMP + k * S // 10)
+    clock.now_ns = 2 * S
+    sync.poll()
+    assert missing == []  # no image after them yet: theirs may be on the way
+    sync.image(STAMP + 3 * S // 10)  # image 3 came 2 s late; 1 and 2 never will
+    sync.poll()
+    assert [count for count, _ in missing] == [2]
 
 
 def test_attach_passes_on_missing_and_the_reporter_counts_each_image_and_warns_throttled() -> None:
