@@ -404,6 +404,7 @@ class MissingImages:
             if self._qos == "sensor_data"
             else "input_qos: reliable: the camera did not send them, or publishes camera_info more often than images"
         )
-        remedy += f"; or the subscription's history (keep last {5 if self._qos == 'sensor_data' else 10}) overflowed"
-        remedy += " while the node's executor was busy"
+        remedy += f"; or the subscription's history (keep last {5 if self._qos == 'sensor_data' else 10}) or the "
+        remedy += "camera's overflowed while the node's executor or the DDS's receive thread was busy (a raw 3840x2160 "
+        remedy += "stream at 30 Hz outran Cyclone here even reliable: publish it compressed, or at a lower rate)"
         self._warn(f"{held} image(s) never arrived (images_missing in /diagnostics), the latest: {text}; {remedy}")
