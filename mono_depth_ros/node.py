@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
-from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, SyncWatch, synchroniser_slop_s
+from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
@@ -196,8 +196,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if self._external:
                 filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
             self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
-            late = self._stats.bad_message_withdrawn  # an image reported lost, paired after all: counted once
-            watch = self._sync_watch = SyncWatch.attach(filters, config, self._stats.frame_received, self._bad, late)
+            got, late = self._stats.frame_received, self._stats.bad_message_withdrawn  # late: lost, paired after all
+            lost = MissingImages(self._stats.images_missing, self.get_logger().warning, config.topics.input_qos)
+            watch = self._sync_watch = SyncWatch.attach(filters, config, got, self._bad, late, lost)  # counted once
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
@@ -305,8 +306,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _frame_input(self, frame: _Frame) -> FrameInput:
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
-        camera = self._cameras.get(frame.info)
-        decoded = messages.frame_input(frame.image, image_type, camera, self._config.topics.image_is_rectified)
+        camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
+        decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
         return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first

@@ -366,6 +366,19 @@ def test_image_and_camera_info_give_depth_info_and_points_with_the_input_header(
     assert frame.rgb.shape == (24, 32, 3) and frame.lidar is None and frame.image_is_rectified
 
 
+def test_an_rgb8_image_reaches_the_pipeline_as_a_view_of_the_message_not_a_copy(ros: Ros) -> None:
+    """The node owns each message rclpy hands it: a 3840x2160 rgb8 image (25 MB) was copied once more per frame in
+    the worker (10 ms here, and 25 MB more resident); the pixels are now read in place, as the bag runner reads them."""
+    pipeline = EchoPipeline()
+    node = ros.make_node(pipeline=pipeline)
+    image = rgb_image()
+    send_frame(node, image=image)
+    node.publishers["depth/image"].wait_for(1)
+    (frame,) = pipeline.frames
+    assert np.shares_memory(frame.rgb, np.frombuffer(image.data, np.uint8))
+    np.testing.assert_array_equal(frame.rgb, ros_msgs.image_to_rgb8(image))
+
+
 def test_latest_camera_info_mode_and_a_missing_camera_info_is_counted(ros: Ros) -> None:
     node = ros.make_node({**EXTERNAL, "sync.mode": "latest"}, pipeline=EchoPipeline())
     node.deliver("/depth_model/prediction", prediction())

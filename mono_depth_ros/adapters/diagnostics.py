@@ -58,6 +58,7 @@ def diagnostic_report(
         ("frames_published", str(stats.published)),
         ("frames_dropped_stale", str(stats.dropped)),
         ("frames_unstamped", str(stats.frames_unstamped)),
+        ("images_missing", str(stats.images_missing)),
         ("bad_messages", str(sum(stats.bad.values()))),
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
         ("worker_errors", str(stats.worker_errors)),

@@ -33,17 +33,37 @@ class WatchedInput:
     qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
 
 
-def silence_reason(watched: WatchedInput, publisher_types: Sequence[str]) -> str:
-    """Why ``watched`` received nothing, from the type names of the topic's publishers."""
+def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliable: Sequence[bool] = ()) -> str:
+    """Why ``watched`` received nothing, from the type names of the topic's publishers and, when known, whether each
+    of them is reliable (``reliable``, in the same order; empty: unknown)."""
     if not publisher_types:
         return f"nothing publishes it (`ros2 topic list -t` lists the topics); {watched.remedy}"
-    count = sum(t == watched.type_name for t in publisher_types)  # publishers of the type subscribed
-    if count == 0:
+    ours = [i for i, t in enumerate(publisher_types) if t == watched.type_name]  # publishers of the type subscribed
+    if not ours:
         others = ", ".join(sorted(set(publisher_types)))
         return f"it is published as {others}, this node subscribes {watched.type_name}; {watched.remedy}"
-    return (
-        f"{count} publisher(s) of {watched.type_name} but nothing arrived: a QoS the subscription cannot match "
-        f"(input_qos: {watched.qos}; rclpy logs 'incompatible QoS'), or a publisher that sends nothing yet"
+    head = f"{len(ours)} publisher(s) of {watched.type_name} but nothing arrived: "
+    if watched.qos == "sensor_data" and len(reliable) == len(publisher_types):  # best effort matches any publisher
+        remedy = (
+            "set input_qos: reliable (the publisher is reliable: every message is repaired and arrives)"
+            if any(reliable[i] for i in ours)
+            else "make the publisher reliable and set input_qos: reliable, publish it compressed, or raise the "
+            "socket receive buffer (net.core.rmem_max and the DDS's, e.g. Cyclone's SocketReceiveBufferSize)"
+        )
+        return head + (
+            f"not a QoS mismatch (input_qos: {watched.qos} is best effort, which takes any publisher): a publisher "
+            f"that sends nothing yet, or messages too large to arrive whole: DDS sends a large message as UDP "
+            f"fragments (a 3840x2160 rgb8 image is 25 MB) and a best-effort reader drops the whole message when one "
+            f"fragment is lost, which a socket buffer smaller than a message makes the rule; {remedy}"
+        )
+    if len(reliable) == len(publisher_types) and all(reliable[i] for i in ours):  # reliable from reliable: matched
+        return head + (
+            f"the QoS matches (input_qos: {watched.qos}, reliable publishers): a publisher that sends nothing yet, or "
+            f"messages so large that the first has not arrived whole yet (a 3840x2160 rgb8 image is 25 MB)"
+        )
+    return head + (
+        f"a QoS the subscription cannot match (input_qos: {watched.qos}; rclpy logs 'incompatible QoS'), or a "
+        f"publisher that sends nothing yet"
     )
 
 
@@ -83,9 +103,16 @@ class InputWatch:
                 self._inputs.remove(item)
             elif now >= self._next_warning[item.role]:
                 self._next_warning[item.role] = now + self._repeat_s
-                types = [str(info.topic_type) for info in self._publishers(item.topic)]
-                reason = silence_reason(item, types)
+                infos = list(self._publishers(item.topic))
+                reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
                 self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+
+
+def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
+    """Whether each endpoint info's ``qos_profile.reliability`` is RELIABLE (rclpy's ``ReliabilityPolicy``, or its
+    name); empty when any info does not say (then :func:`silence_reason` cannot tell)."""
+    names = [getattr(getattr(getattr(info, "qos_profile", None), "reliability", None), "name", None) for info in infos]
+    return [name == "RELIABLE" for name in names] if all(isinstance(name, str) for name in names) else []
 
 
 def node_inputs(

@@ -36,6 +36,7 @@ class StatsSnapshot:
     window_s: float
     severe_in_window: int = 0  # bad frames that make the output untrustworthy (invalid model output)
     frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`)
+    images_missing: int = 0  # images whose camera_info came but which never arrived (not in ``received``)
 
 
 class RuntimeStats:
@@ -63,6 +64,7 @@ class RuntimeStats:
         self._start_ns = clock_ns()
         self._received = 0
         self._dropped = 0
+        self._missing = 0
         self._worker_errors = 0
         self._bad: Counter[str] = Counter()
         self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
@@ -77,6 +79,11 @@ class RuntimeStats:
         """One synchronised input set arrived."""
         with self._lock:
             self._received += 1
+
+    def images_missing(self, count: int) -> None:
+        """Images that never reached the node (their camera_info did): lost in transport or never sent."""
+        with self._lock:
+            self._missing += count
 
     def frame_dropped(self, count: int = 1) -> None:
         """Stale frames replaced in the latest-frame slot before the worker took them."""
@@ -179,4 +186,5 @@ class RuntimeStats:
                 window_s=self._window_ns / NS_PER_S,
                 severe_in_window=len(self._severe_times),
                 frames_unstamped=self._unstamped,
+                images_missing=self._missing,
             )

@@ -9,6 +9,13 @@ first) and reports each image that left that queue unpaired, or has waited :data
 ``unsynced``) and a message naming the stamps and the remedy. An image paired after it was reported (a partner later
 than that) is published all the same, and its report is taken back (``on_late``): each image is counted once.
 
+The other way round, a camera_info with no image within the slop of its stamp, while images stamped before and after
+it have arrived (the image stream passed it), is an image that never reached the node: lost in transport (a
+best-effort reader drops a whole large image when one of its UDP fragments is lost: a 1920x1200 rgb8 camera at 30 Hz
+lost 65% of its images that way on Humble + Cyclone, uncounted) or never sent. :meth:`SyncWatch.poll` reports them,
+once a later image has arrived, at least :data:`SYNC_GIVE_UP_S` after their camera_info, to ``on_missing``
+(``sync.mode: approximate`` only).
+
 Time going back (a bag played with ``--loop``, a restarted clock) on one input drops from the synchroniser (see
 :meth:`SyncWatch.follow`) the messages stamped more than :data:`TIME_JUMP_BACK_NS` after the one that went back:
 message_filters keeps unpaired messages until its queue overflows, evicting the oldest stamp, so a queue full of
@@ -22,7 +29,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mono_depth_ros.adapters.messages import negative_stamp_text
@@ -33,6 +40,8 @@ from mono_depth_ros.depth_config import DepthConfig
 NS_PER_S = 1_000_000_000
 SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is counted as lost
 PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
+MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
+MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
 Synchroniser = TypeVar("Synchroniser")
 
@@ -53,11 +62,14 @@ class Unpaired:
         missing: the partner inputs (``camera_info``, ``prediction``) with no message within the slop of that stamp;
             empty when every partner had one (the synchroniser's queue was too short for the rate).
         latest_ns: the newest stamp seen on each partner input (None: nothing received on it).
+        behind: for each partner input with a message within the slop, how many messages came on it after that one
+            (a large image that lags its camera_info in transport came that many camera_infos late).
     """
 
     stamp_ns: int
     missing: tuple[str, ...]
     latest_ns: dict[str, int | None]
+    behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
 
 
 class Relay:
@@ -90,6 +102,7 @@ class SyncWatch:
         on_lost: ``(reason, text)`` for each unpaired image found by :meth:`poll` or :meth:`attach`'s callbacks.
         on_late: ``(reason)`` for each reported image the synchroniser paired after all (its partner came
             after the give-up time): that ``on_lost`` report is taken back (of the last ``remembered`` reports).
+        on_missing: ``(count, text)`` for camera_infos whose image never arrived (see the module docstring).
     """
 
     def __init__(
@@ -103,8 +116,13 @@ class SyncWatch:
         remembered: int = 64,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         on_late: Callable[[str], Any] | None = None,
+        on_missing: Callable[[int, str], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._on_missing = on_missing
+        self._infos: dict[int, int] = {}  # camera_info stamp ns -> arrival (monotonic ns), no image within the slop
+        self._image_span: tuple[int, int] | None = None  # oldest, newest image stamp since the last jump back
+        self._images: deque[int] = deque(maxlen=MISSING_HELD)  # images whose camera_info has not come (yet)
         self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
         self._reported: OrderedDict[int, str] = OrderedDict()  # image stamp ns -> reason, of the last reports
         self._remembered = int(remembered)
@@ -128,10 +146,12 @@ class SyncWatch:
         on_image: Callable[[], Any],
         on_lost: Callable[[str, str], Any],
         on_late: Callable[[str], Any] | None = None,
+        on_missing: Callable[[int, str], Any] | None = None,
     ) -> SyncWatch:
         """A watch between the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode,
         then the prediction with ``model.backend: external``) and the synchroniser, which takes :attr:`outputs`.
 
+        ``on_missing(count, text)`` for camera_infos whose image never arrived (:meth:`missing_images`).
         ``on_image()`` is called for every image as it arrives, ``on_late(reason)`` for every lost image paired
         after all (its ``on_lost`` report taken back), ``on_lost(reason, text)`` for every image lost and
         every message held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
@@ -141,7 +161,9 @@ class SyncWatch:
         if config.model.backend == "external":
             partners["prediction"] = config.topics.prediction
         give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
-        watch = cls(partners, config.sync.slop_s, config.sync.queue_size, on_lost, give_up_s=give_up_s, on_late=on_late)
+        sync = config.sync
+        watch = cls(partners, sync.slop_s, sync.queue_size, on_lost, give_up_s=give_up_s, on_late=on_late)
+        watch._on_missing = on_missing
 
         def arrived(msg: Any, name: str, output: Relay) -> None:
             stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -183,6 +205,8 @@ class SyncWatch:
             self._newest[name] = stamp_ns if newest is None or jumped else max(newest, stamp_ns)
             if not jumped:
                 return []
+            self._image_span, self._infos = None, {}
+            self._images.clear()  # (images seen before the jump pass no camera_info after it)
             stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
             for stamp in stale_images:
                 del self._waiting[stamp]
@@ -198,6 +222,15 @@ class SyncWatch:
     def image(self, stamp_ns: int) -> list[Unpaired]:
         """An image arrived; returns the images the synchroniser's queue loses to it (same stamp, or the oldest)."""
         with self._lock:
+            span = self._image_span
+            self._image_span = (
+                (stamp_ns, stamp_ns) if span is None else (min(span[0], stamp_ns), max(span[1], stamp_ns))
+            )
+            info = _nearest(self._infos, stamp_ns, self._slop_s * NS_PER_S)  # each image takes one camera_info
+            if info is not None:
+                del self._infos[info]
+            else:
+                self._images.append(int(stamp_ns))  # for its camera_info, still to come
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -210,6 +243,14 @@ class SyncWatch:
         """A message arrived on partner input ``name``."""
         with self._lock:
             self._partners[name].append(int(stamp_ns))
+            if name == "camera_info" and self._on_missing is not None:
+                image = _nearest(self._images, stamp_ns, self._slop_s * NS_PER_S)
+                if image is not None:
+                    self._images.remove(image)  # its image came first
+                    return
+                self._infos[int(stamp_ns)] = self._clock_ns()  # its image may have come: checked in missing_images
+                while len(self._infos) > MISSING_HELD:
+                    del self._infos[min(self._infos)]
 
     def paired(self, image: Any) -> None:
         """The synchroniser emitted ``image`` (a message with a header); an image reported lost: ``on_late``."""
@@ -229,8 +270,34 @@ class SyncWatch:
             return [self._unpaired(stamp) for stamp in old]
 
     def poll(self) -> None:
-        """:meth:`expired`, each reported to ``on_lost`` (the node's timer callback)."""
+        """:meth:`expired`, each reported to ``on_lost``, and :meth:`missing_images` to ``on_missing`` (the node's
+        timer callback)."""
         self.report(self.expired())
+        missing = self.missing_images()
+        if missing and self._on_missing is not None:
+            first, last = missing[0] / NS_PER_S, missing[-1] / NS_PER_S
+            self._on_missing(
+                len(missing),
+                f"{len(missing)} camera_info(s) stamped {first:.3f} .. {last:.3f} s came without their image (images "
+                f"before and after them arrived)",
+            )
+
+    def missing_images(self) -> list[int]:
+        """Stamps of the camera_infos, arrived ``give_up_s`` ago or more, that no image took (each image takes the
+        camera_info of its stamp, else the nearest within the slop, one each) while images stamped before and after
+        them have arrived; forgotten from now on. One that the image stream has not passed yet is kept: a 3840x2160
+        image reached the node up to 1.4 s after its camera_info. A camera_info no image could match (stamp 0,
+        another clock, before the first image) is forgotten after :data:`MISSING_WAIT_S`, uncounted."""
+        with self._lock:
+            now, span = self._clock_ns(), self._image_span
+            waited = {
+                stamp: now - arrived for stamp, arrived in self._infos.items() if now - arrived >= self._give_up_ns
+            }
+            missing = sorted(s for s in waited if span is not None and span[0] < s < span[1])
+            forgotten = [s for s, wait_ns in waited.items() if wait_ns >= MISSING_WAIT_S * NS_PER_S]
+            for stamp in {*missing, *forgotten}:
+                del self._infos[stamp]
+            return missing
 
     def report(self, images: list[Unpaired]) -> None:
         """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""
@@ -255,6 +322,7 @@ class SyncWatch:
         with self._lock:
             count = len(self._waiting)
             self._waiting.clear()
+            self._infos.clear()
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -271,7 +339,13 @@ class SyncWatch:
                 + (", or use sync.mode: latest" if lost.missing[0] == "camera_info" else "")
             )
             return f"no_{lost.missing[0]}", text
+        late = max(lost.behind.values(), default=0)
         text = f"{stamp} left the synchroniser's queue unpaired ({seen}); raise sync.queue_size ({self._queue_size})"
+        if late >= self._queue_size:  # its partner was evicted from the synchroniser's queue before it came
+            text += (
+                f" above {late}: the image came {late} messages after its partner's (a large image lags its "
+                f"camera_info in transport)"
+            )
         return "unsynced", text
 
     def _unpaired(self, stamp_ns: int) -> Unpaired:
@@ -280,4 +354,57 @@ class SyncWatch:
             name for name, stamps in self._partners.items() if not any(abs(s - stamp_ns) <= slop_ns for s in stamps)
         )
         latest = {name: (stamps[-1] if stamps else None) for name, stamps in self._partners.items()}
-        return Unpaired(int(stamp_ns), missing, latest)
+        behind = {
+            name: min(range(len(stamps)), key=lambda k: abs(stamps[-1 - k] - stamp_ns))  # its own: the nearest
+            for name, stamps in self._partners.items()
+            if name not in missing
+        }
+        return Unpaired(int(stamp_ns), missing, latest, behind)
+
+
+def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:
+    """Of ``stamps`` (an iterable of int ns), ``stamp_ns`` itself or else the nearest within ``slop_ns``; None."""
+    if stamp_ns in stamps:
+        return int(stamp_ns)
+    best = min(stamps, key=lambda s: abs(s - stamp_ns), default=None)
+    return best if best is not None and abs(best - stamp_ns) <= slop_ns else None
+
+
+class MissingImages:
+    """``on_missing`` for :meth:`SyncWatch.attach`: counts the images that never arrived (``count``, e.g.
+    ``RuntimeStats.images_missing``) and warns through ``warn`` at most every ``period_s`` (monotonic), with how many
+    since the last warning and the remedy for ``input_qos``."""
+
+    def __init__(
+        self,
+        count: Callable[[int], Any],
+        warn: Callable[[str], Any],
+        input_qos: str,
+        period_s: float = 10.0,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._count, self._warn, self._qos = count, warn, input_qos
+        self._period_ns, self._clock_ns = int(period_s * NS_PER_S), clock_ns
+        self._next_ns: int | None = None
+        self._held = 0
+
+    def __call__(self, count: int, text: str) -> None:
+        """``count`` images missing, ``text`` saying which."""
+        self._count(count)
+        self._held += count
+        now = self._clock_ns()
+        if self._next_ns is not None and now < self._next_ns:
+            return
+        self._next_ns = now + self._period_ns
+        held, self._held = self._held, 0
+        remedy = (
+            "input_qos: sensor_data is best effort, which drops a whole image when one of its UDP fragments is lost "
+            "(large images: set input_qos: reliable with a reliable camera, or publish it compressed, or raise the "
+            "socket receive buffer: net.core.rmem_max and the DDS's)"
+            if self._qos == "sensor_data"
+            else "input_qos: reliable: the camera did not send them, or publishes camera_info more often than images"
+        )
+        remedy += f"; or the subscription's history (keep last {5 if self._qos == 'sensor_data' else 10}) or the "
+        remedy += "camera's overflowed while the node's executor or the DDS's receive thread was busy (a raw 3840x2160 "
+        remedy += "stream at 30 Hz outran Cyclone here even reliable: publish it compressed, or at a lower rate)"
+        self._warn(f"{held} image(s) never arrived (images_missing in /diagnostics), the latest: {text}; {remedy}")

@@ -115,6 +115,11 @@ def test_report_carries_the_temporal_filter_keys_only_when_it_runs() -> None:
     assert values["backend"] == "unet"
 
 
+def test_images_missing_is_a_key() -> None:
+    assert dict(diagnostic_report(snapshot(images_missing=7), SCALE_OK).values)["images_missing"] == "7"
+    assert dict(diagnostic_report(snapshot(), SCALE_OK).values)["images_missing"] == "0"
+
+
 def test_unstamped_frames_are_a_key() -> None:
     assert dict(diagnostic_report(snapshot(frames_unstamped=4), SCALE_OK).values)["frames_unstamped"] == "4"
     assert dict(diagnostic_report(snapshot(), SCALE_OK).values)["frames_unstamped"] == "0"

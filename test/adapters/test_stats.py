@@ -104,3 +104,12 @@ def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
     stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started
     snap = stats.snapshot()
     assert snap.frames_unstamped == 1 and np.isnan(snap.latency_p95_ms) and snap.published == 1
+
+
+def test_images_missing_add_up_apart_from_the_frames_received() -> None:
+    stats = RuntimeStats(window_s=5.0)
+    stats.frame_received()
+    stats.images_missing(3)
+    stats.images_missing(2)
+    snap = stats.snapshot()
+    assert (snap.images_missing, snap.received, sum(snap.bad.values()), snap.dropped) == (5, 1, 0, 0)

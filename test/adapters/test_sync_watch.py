@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
-from mono_depth_ros.adapters.sync_watch import SyncWatch
+from mono_depth_ros.adapters.sync_watch import SYNC_GIVE_UP_S, MissingImages, SyncWatch
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -94,6 +95,26 @@ def test_an_image_whose_partner_was_there_is_unsynced() -> None:
     (evicted,) = sync.image(STAMP + S)
     reason, text = sync.explain(evicted)
     assert evicted.missing == () and reason == "unsynced" and "sync.queue_size (1)" in text
+
+
+def test_an_image_that_came_more_partners_late_than_the_queue_holds_names_the_size_needed() -> None:
+    """A 3840x2160 rgb8 image (25 MB) reached the node 0.6-1.4 s after its camera_info on Humble + Cyclone: more
+    than sync.queue_size (10) camera_infos later at 30 Hz, so the synchroniser had evicted its camera_info (10% of
+    the images were counted unsynced): the message says how far to raise the queue."""
+    clock = FakeClock()
+    sync = watch(clock, [], queue_size=10)
+    period = S // 30
+    for k in range(25):
+        sync.partner("camera_info", STAMP + k * period)
+    sync.image(STAMP + 5 * period)  # 19 camera_infos after its own
+    sync.image(STAMP + 20 * period)  # 4 after its own: within the queue
+    clock.now_ns = S
+    far, near = sync.expired()
+    reason, text = sync.explain(far)
+    assert reason == "unsynced" and far.behind == {"camera_info": 19}
+    assert text.endswith("raise sync.queue_size (10) above 19: the image came 19 messages after its partner's (a "
+                         "large image lags its camera_info in transport)")  # fmt: skip
+    assert near.behind == {"camera_info": 4} and sync.explain(near)[1].endswith("raise sync.queue_size (10)")
 
 
 def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_prediction() -> None:
@@ -232,3 +253,94 @@ def test_drain_forgets_the_waiting_images_without_reporting_them() -> None:
     clock.now_ns = 10 * S
     sync.poll()
     assert lost == []  # counted dropped by the node, not lost a second time
+
+
+def missing_watch(clock: FakeClock, missing: list[tuple[int, str]]) -> SyncWatch:
+    return SyncWatch(
+        {"camera_info": "/cam/info"}, 0.05, 10, None, clock_ns=clock, on_missing=lambda *a: missing.append(a)
+    )
+
+
+def test_camera_infos_whose_images_never_came_are_reported_missing_once_the_stream_passed_them() -> None:
+    """A best-effort reader of a 1920x1200 rgb8 camera at 30 Hz got 35% of the images (Humble + Cyclone): the others
+    vanished uncounted, while their small camera_infos all arrived. Each such camera_info is an image missing."""
+    clock, missing = FakeClock(), []
+    sync = missing_watch(clock, missing)
+    period = S // 30
+    for k in range(6):  # images 1, 2 and 4 lost in transport; image 3's camera_info comes after the image
+        stamp = STAMP + k * period
+        if k != 3:
+            sync.partner("camera_info", stamp)
+        if k not in (1, 2, 4):
+            sync.image(stamp)
+        if k == 3:
+            sync.partner("camera_info", stamp)
+    clock.now_ns = S - 1
+    sync.poll()
+    assert missing == []  # not before give_up_s: an image may still be on its way
+    clock.now_ns = S
+    sync.poll()
+    assert [count for count, _ in missing] == [3]
+    assert f"stamped {(STAMP + period) / S:.3f} .. {(STAMP + 4 * period) / S:.3f} s" in missing[0][1]
+    sync.poll()
+    assert len(missing) == 1  # each reported once
+
+
+def test_a_camera_info_no_image_can_match_is_not_an_image_missing() -> None:
+    clock, missing = FakeClock(), []
+    sync = missing_watch(clock, missing)
+    sync.partner("camera_info", 0)  # a driver that leaves camera_info's stamp unset: reported as no_camera_info
+    sync.partner("camera_info", STAMP - S)  # before the first image
+    sync.image(STAMP)
+    sync.image(STAMP + S // 30)
+    sync.partner("camera_info", STAMP + S)  # after the newest image: its image may come
+    clock.now_ns = 2 * S
+    sync.poll()
+    assert missing == []
+    clock.now_ns = 12 * S  # MISSING_WAIT_S: forgotten
+    sync.poll()
+    sync.image(STAMP + 2 * S)  # the stream passes the one after the newest image only now
+    sync.poll()
+    assert missing == []
+
+
+def test_a_camera_info_whose_image_lags_beyond_the_give_up_time_is_counted_once_later_images_pass_it() -> None:
+    """A 3840x2160 image reached the node up to 1.4 s after its camera_info: the camera_infos of the images lost
+    meanwhile were forgotten uncounted at give_up_s (1 s), before any later image had passed them."""
+    clock, missing = FakeClock(), []
+    sync = missing_watch(clock, missing)
+    sync.image(STAMP)
+    for k in (1, 2, 3):
+        sync.partner("camera_info", STAMP + k * S // 10)
+    clock.now_ns = 2 * S
+    sync.poll()
+    assert missing == []  # no image after them yet: theirs may be on the way
+    sync.image(STAMP + 3 * S // 10)  # image 3 came 2 s late; 1 and 2 never will
+    sync.poll()
+    assert [count for count, _ in missing] == [2]
+
+
+def test_attach_passes_on_missing_and_the_reporter_counts_each_image_and_warns_throttled() -> None:
+    counted, warnings = [], []
+    clock = FakeClock()
+    report = MissingImages(counted.append, warnings.append, "sensor_data", period_s=10.0, clock_ns=clock)
+    sources = [Source(), Source()]
+    sync = SyncWatch.attach(sources, DepthConfig.from_params({}), lambda: None, lambda *a: None, on_missing=report)
+    for k in (0, 1, 2):
+        sources[1].signal(msg(STAMP + k * S // 10))
+    sources[0].signal(msg(STAMP))
+    sources[0].signal(msg(STAMP + 2 * S // 10))
+    time.sleep(SYNC_GIVE_UP_S + 0.05)  # attach's watch runs on the monotonic clock
+    sync.poll()
+    assert counted == [1] and len(warnings) == 1
+    head = "1 image(s) never arrived (images_missing in /diagnostics), the latest: 1 camera_info(s)"
+    assert warnings[0].startswith(head) and "(keep last 5) or the camera's overflowed" in warnings[0]
+    assert "set input_qos: reliable" in warnings[0] and "UDP fragments" in warnings[0]
+    report(2, "two more")
+    assert counted == [1, 2] and len(warnings) == 1  # held until period_s has passed
+    clock.now_ns = 10 * S
+    report(1, "one more")
+    assert warnings[-1].startswith("3 image(s) never arrived") and "one more" in warnings[-1]
+    strict = MissingImages(counted.append, warnings.append, "reliable", clock_ns=clock)
+    strict(1, "x")
+    assert "publishes camera_info more often than images" in warnings[-1] and "(keep last 10)" in warnings[-1]

@@ -72,6 +72,27 @@ def test_a_params_file_for_another_node_and_inputs_nobody_publishes_are_warned(p
         assert launched.stop() == 0
 
 
+def test_a_reliable_camera_that_delivers_nothing_to_best_effort_is_not_called_a_qos_mismatch(
+    probe: Probe, ros_logs: Path
+) -> None:
+    # A reliable 3840x2160 camera delivered 0 of 150 images to the node's default best-effort subscription on
+    # Cyclone (each lost a UDP fragment): the warning blamed an 'incompatible QoS' that rclpy never logs (the two
+    # match). The publisher here sends nothing; what is checked is the publisher's reliability read from the graph.
+    camera = probe.publisher(Image, "/camera/big_reliable", RELIABLE)
+    launched = Launched({"device": "cpu", "image": "/camera/big_reliable"}, ros_logs / "big_reliable.log")
+    try:
+        launched.wait_ready(probe, topic="/camera/big_reliable")
+        text = r"no image received on /camera/big_reliable in [56] s: 1 publisher\(s\) of sensor_msgs/msg/Image"
+        wait_until(lambda: re.search(text, launched.log) is not None, 30, "the silent-input warning")
+        assert "not a QoS mismatch" in launched.log and "set input_qos: reliable (the publisher is reliable" in (
+            launched.log
+        )
+        assert "incompatible QoS" not in launched.log
+    finally:
+        assert launched.stop() == 0
+        probe.node.destroy_publisher(camera)
+
+
 def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_without_it(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
