@@ -195,7 +195,17 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     deadline = time.monotonic() + timeout_s
     while not out.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the output bag appears when the second pass (the writing) starts
-    time.sleep(0.2)
+
+    def written_bytes() -> int:
+        return sum(path.stat().st_size for path in out.glob("*") if path.is_file()) if out.is_dir() else 0
+
+    while not [*out.glob("*.db3"), *out.glob("*.mcap")] and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.02)
+    opened = written_bytes()  # the storage file's schema / header; each frame is committed as it is written
+    while written_bytes() <= opened and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # a loaded machine can take longer than any fixed wait to write the first frame
+    time.sleep(0.05)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=timeout_s)
     return str(stdout), str(stderr)
