@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from mono_depth_ros.adapters.signals import StopSignals
+from mono_depth_ros.commands.train import config_writer, stopped
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
@@ -88,24 +88,14 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
     config = build_config(args)
 
-    def write_config() -> None:  # once the run is accepted: a refused one leaves distill_config.yaml as it was
-        if launched_rank() == 0:  # under torchrun only rank 0 writes
-            out_dir = Path(config.run.out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "distill_config.yaml").write_text(config.to_yaml())
-
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        result = distill(config, resume=args.resume, label_only=args.label_only, on_start=write_config, stop=stop)
+        on_start = config_writer(config.run.out_dir, "distill_config.yaml", config.to_yaml())
+        result = distill(config, resume=args.resume, label_only=args.label_only, on_start=on_start, stop=stop)
     finally:
         stop.restore()
     if stop.received and result.model_path is None and not args.label_only:
-        if launched_rank() == 0:
-            sys.stderr.write(
-                f"mono-depth distill: stopped by {stop.reason} at step {result.step} of {config.run.steps}, after its "
-                f"checkpoint; continue with --resume auto\n"
-            )
-        return 128 + int(signal.Signals[stop.reason])  # 143 for SIGTERM, 130 for SIGINT
+        return stopped("distill", stop.reason, result.step, config.run.steps)
     lines = [result.labels.format().rstrip()] if result.labels is not None else []
     if result.model_path is not None:
         lines.append(f"trained {result.step} steps ({result.images_per_s:.1f} images/s), {result.wall_s:.1f} s in all")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mono_depth_ros.adapters.signals import StopSignals
@@ -50,6 +51,30 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return load_train_config(args.config, overrides)
 
 
+def config_writer(out_dir: str, name: str, text: str) -> Callable[[], None]:
+    """A run's ``on_start``: write ``text`` to ``out_dir/name`` (rank 0 only under torchrun) once the run is accepted,
+    so that a refused run leaves the folder's config as it was."""
+
+    def write() -> None:
+        if launched_rank() == 0:
+            folder = Path(out_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+
+    return write
+
+
+def stopped(command: str, reason: str, step: int, steps: int) -> int:
+    """Say (rank 0) that ``mono-depth COMMAND`` stopped on signal ``reason`` after its checkpoint; the exit code a
+    shell reports for that signal (143 for SIGTERM, 130 for SIGINT)."""
+    if launched_rank() == 0:
+        sys.stderr.write(
+            f"mono-depth {command}: stopped by {reason} at step {step} of {steps}, after its checkpoint; continue "
+            f"with --resume auto\n"
+        )
+    return 128 + int(signal.Signals[reason])
+
+
 def _notify(reason: str) -> None:
     if launched_rank() == 0:
         sys.stderr.write(
@@ -62,24 +87,14 @@ def run(args: argparse.Namespace) -> int:
     checkpoint (errors are raised as DepthError)."""
     config = build_config(args)
 
-    def write_config() -> None:  # once the run is accepted: a refused one leaves the folder's config.yaml as it was
-        if launched_rank() == 0:  # under torchrun only rank 0 writes
-            out_dir = Path(config.run.out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "config.yaml").write_text(config.to_yaml())
-
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        result = train(config, resume=args.resume, on_start=write_config, stop=stop)
+        on_start = config_writer(config.run.out_dir, "config.yaml", config.to_yaml())
+        result = train(config, resume=args.resume, on_start=on_start, stop=stop)
     finally:
         stop.restore()
     if stop.received and result.model_path is None:
-        if launched_rank() == 0:
-            sys.stderr.write(
-                f"mono-depth train: stopped by {stop.reason} at step {result.step} of {config.run.steps}, after its "
-                f"checkpoint; continue with --resume auto\n"
-            )
-        return 128 + int(signal.Signals[stop.reason])  # 143 for SIGTERM, 130 for SIGINT, as a shell reports
+        return stopped("train", stop.reason, result.step, config.run.steps)
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",
