@@ -355,7 +355,8 @@ def apply_fit(
         bad = ~(out > 0)  # catches NaN too; an inverse depth of +Inf (sky) or <= 0 leaves no positive depth
         bad |= ~np.isfinite(out)
         index = np.flatnonzero(bad)  # few pixels: the marks are read there only (full-frame masks cost 1 ms)
-        held = pred.reshape(-1)[index]
+        # the marks where they were: a view (a cropped prediction) is read at those pixels, not copied whole
+        held = pred.reshape(-1)[index] if pred.flags.c_contiguous else pred[np.unravel_index(index, pred.shape)]
         fill = np.full(index.size, np.nan, dtype=np.float32)
         if inverse:  # a finite disparity at or past inverse depth 0: farther than any depth
             fill[np.isfinite(held) & ~(held * np.float32(scale) + np.float32(shift) > 0)] = np.inf

@@ -166,3 +166,13 @@ def test_a_prediction_of_the_other_output_kind_is_refused_with_the_remedy() -> N
     assert fit_scale(noisy / 3.0, TRUE_DEPTH).scale == pytest.approx(3.0, rel=0.02)
     wall = np.full(500, 8.0) * np.exp(rng.normal(0, 0.02, 500))  # one distance: the order tells nothing
     assert fit_scale(1.0 / wall, wall).n_points == 500  # refused or not by its inliers, not by the order check
+
+
+@pytest.mark.parametrize("kind", list(OutputKind))
+def test_apply_fit_of_a_view_equals_that_of_its_copy_marks_included(kind: OutputKind) -> None:
+    """A cropped prediction (a non-contiguous view) keeps its NaN / +Inf / -Inf marks where they are."""
+    whole = np.random.default_rng(3).uniform(0.05, 5.0, (40, 60)).astype(np.float32)
+    whole[5, 7], whole[9, 30], whole[20, 11], whole[30, 50] = np.nan, np.inf, -np.inf, -2.0
+    view = whole[2:38, 3:57]
+    assert not view.flags.c_contiguous
+    np.testing.assert_array_equal(apply_fit(view, kind, 1.7, -0.05), apply_fit(view.copy(), kind, 1.7, -0.05))
