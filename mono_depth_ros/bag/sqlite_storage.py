@@ -26,7 +26,9 @@ overflow chains lie before it (their rowid, topic, timestamp and first payload b
 from __future__ import annotations
 
 import mmap
+import shutil
 import struct
+import tempfile
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Generator
@@ -367,6 +369,7 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         self._file: _PageFile | None = None
         self._index: list[_Row] = []
         self._topics: dict[int, str] = {}
+        self._rollback_copy: Path | None = None  # the private copy a hot journal was rolled back on (see open)
         self.head_topics: frozenset[str] = frozenset()
         """Topics whose messages are read only as far as their header (:mod:`.payload`); set by the bag reader."""
 
@@ -385,7 +388,7 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             raise ReaderError(f"{self.path} is no SQLite database (no 'SQLite format 3' header); {_REMEDY}")
         reason = None
         if not geometry.truncated:
-            if self._open_with_wal():
+            if self._open_with_wal() or self._open_rolled_back():
                 return
             try:
                 super().open()
@@ -425,6 +428,42 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
                 f"({type(err).__name__}: {err}): the messages written last ({wal.stat().st_size} bytes) are not read"
             )
             return False
+        return True
+
+    def _open_rolled_back(self) -> bool:
+        """Open a file left with a hot rollback journal (``name.db3-journal``): its writer was killed inside a
+        transaction (a SIGKILLed or out-of-memory-killed ``mono-depth bag``, which commits frame by frame).
+
+        The file may then hold pages of the unfinished transaction, which only the journal can undo: rosbags opens it
+        ``immutable`` and reads them (a depth image without its camera_info and cloud), and SQLite refuses to open it
+        read-only. Here SQLite rolls the journal back on a private copy of both files (in ``TMPDIR``, removed at
+        :meth:`close`), so every committed message is read and nothing of the last transaction; the file and the
+        journal are left as they are. Returns False when there is no journal, or when the copy cannot be made or
+        read (reported; the caller then opens the file as rosbags does).
+        """
+        path = self.path
+        if not isinstance(path, Path):
+            return False
+        journal = path.with_name(path.name + "-journal")
+        if not journal.is_file() or journal.stat().st_size == 0:
+            return False
+        folder = Path(tempfile.mkdtemp(prefix="mono_depth_rollback_"))
+        try:
+            shutil.copyfile(path, folder / path.name)
+            shutil.copyfile(journal, folder / journal.name)
+            self.dbconn = apsw.Connection(str(folder / path.name))  # read-write: the first read rolls it back
+            self._read_tables()
+        except (OSError, apsw.Error, ReaderError) as err:
+            if self.dbconn is not None:
+                self.dbconn.close()
+                self.dbconn = None
+            shutil.rmtree(folder, ignore_errors=True)
+            self.integrity.problems.append(
+                f"{journal.name}: {path.name} was left inside a transaction and it could not be rolled back on a copy "
+                f"({type(err).__name__}: {err}); messages of that last transaction may be read part-written"
+            )
+            return False
+        self._rollback_copy = folder
         return True
 
     def _open(self) -> None:
@@ -678,10 +717,13 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         return payload
 
     def close(self) -> None:
-        """Close the file (SQLite connection or memory map)."""
+        """Close the file (SQLite connection or memory map; a rolled-back copy is removed)."""
         file, self._file = self._file, None
         if file is None:
             super().close()
+            copy, self._rollback_copy = self._rollback_copy, None
+            if copy is not None:
+                shutil.rmtree(copy, ignore_errors=True)
             return
         file.data.close()
         self._index, self._topics = [], {}

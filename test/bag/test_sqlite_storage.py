@@ -374,3 +374,45 @@ def test_a_file_left_with_its_write_ahead_log_is_read_with_it(tmp_path: Path) ->
     assert counts["/late"] == 1 and counts["/camera/image_raw"] == 4
     assert (metadata.message_count, metadata.end_time) == (len(before) + len(added), 2 * 10**18 + 1)
     assert {name: (crashed / name).read_bytes() for name in stored} == stored  # read-only: nothing written back
+
+
+def test_a_file_left_inside_a_transaction_reads_as_it_was_last_committed(tmp_path: Path) -> None:
+    """A writer killed inside a transaction (``mono-depth bag`` commits frame by frame; SIGKILL, the OOM killer) leaves
+    ``name.db3-journal`` and pages of the unfinished transaction in the file. rosbags opens the file ``immutable`` and
+    read them (here: half the messages gone, a row never committed there); SQLite refuses it read-only. The journal is
+    rolled back on a private copy: every committed message, nothing else; the files are left as they are."""
+    import signal
+    import subprocess
+    import sys
+
+    write_tiny_bag(tmp_path / "tiny", 40, lidar=False)
+    (source,) = (tmp_path / "tiny").glob("*.db3")
+    with closing(sqlite3.connect(source)) as db:
+        before = db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id").fetchall()
+    killed = (
+        "import os, signal, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        "db.execute('PRAGMA cache_size = 1')\n"  # every changed page spills into the file before any commit
+        "db.execute('BEGIN')\n"
+        "db.execute('DELETE FROM messages WHERE id % 2 = 0')\n"
+        "db.execute('INSERT INTO messages (topic_id, timestamp, data) VALUES (1, 5, zeroblob(100000))')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killed, str(source)]).returncode == -signal.SIGKILL
+    journal = source.with_name(source.name + "-journal")
+    assert journal.stat().st_size > 0
+    stored = {path: path.read_bytes() for path in (source, journal)}
+    with closing(
+        apsw.Connection(f"file:{source}?immutable=1", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    ) as db:
+        assert next(iter(db.execute("SELECT count(*) FROM messages")))[0] != len(before)  # what rosbags would read
+    reader = SalvagingSqlite3Reader(source)
+    reader.open()
+    try:
+        got = _read(reader)
+        copy = getattr(reader, "_rollback_copy", None)
+    finally:
+        reader.close()
+    assert got == [(topic, stamp, bytes(data)) for topic, stamp, data in before]
+    assert {path: path.read_bytes() for path in stored} == stored
+    assert copy is not None and not copy.exists()  # the private copy is gone with the reader
