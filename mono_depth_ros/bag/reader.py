@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys import Stores, get_typestore
 
-from mono_depth_ros.bag.compression import ZSTD_ERROR, decompressed
+from mono_depth_ros.bag.compression import ZSTD_ERROR, FrameTooLarge, decompressed
 from mono_depth_ros.bag.folder import BagFolderReader, NotABagError, StorageFilesReader
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
@@ -243,14 +243,20 @@ class InputBag:
 
         Raises:
             BagError: the storage cannot read it any more.
-            EncodingError: its compressed payload is truncated or corrupt (that message only).
+            EncodingError: its compressed payload is truncated or corrupt, or decompresses past
+                :data:`~.compression.MESSAGE_BYTES_MAX` (that message only).
         """
         try:
             return whole(message.raw)
         except ZSTD_ERROR as err:
+            why = (
+                "no message holds that much: a corrupt or hostile frame (a zstd bomb), not decompressed further"
+                if isinstance(err, FrameTooLarge)
+                else "the message is truncated or corrupt"
+            )
             msg = (
                 f"cannot decompress {message.msgtype} #{message.ordinal} on {message.topic} (zstd, "
-                f"--compression-mode message): {err}; the message is truncated or corrupt"
+                f"--compression-mode message): {err}; {why}"
             )
             raise EncodingError(msg) from None
         except _STORAGE_ERRORS as err:

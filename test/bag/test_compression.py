@@ -44,3 +44,31 @@ def test_a_truncated_frame_fails_when_read_whole_not_before() -> None:
     assert header_from_cdr(broken) is None
     with pytest.raises(ZSTD_ERROR):
         whole(broken)
+
+
+def test_a_frame_that_decompresses_past_the_limit_stops_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mono_depth_ros.bag import compression
+
+    monkeypatch.setattr(compression, "MESSAGE_BYTES_MAX", 2**20)
+    bomb = CDR + bytes(3 * 2**20)  # a zstd bomb in small: 3 MiB of zeros in a few hundred bytes
+    for frame in (zstd.compress(bomb), _without_content_size(bomb)):
+        raw = decompressed(frame)
+        assert isinstance(raw, PayloadHead) and header_from_cdr(raw) == (5_000_000_007, "cam")  # the head still reads
+        with pytest.raises(compression.FrameTooLarge, match="more than 1 MiB"):
+            whole(raw)
+    raw = decompressed(zstd.compress(CDR + bytes(2**20 - len(CDR))))  # exactly at the limit: whole
+    assert len(whole(raw)) == 2**20
+
+
+def test_concatenated_frames_read_whole_within_the_limit() -> None:
+    message = CDR + bytes(range(256)) * 100
+    frames = zstd.compress(message[:5000]) + zstd.compress(message[5000:])
+    assert bytes(whole(decompressed(frames))) == message == zstd.decompress(frames)
+
+
+def _without_content_size(data: bytes) -> bytes:
+    """``data`` compressed as a stream (the frame header states no size), as a streaming recorder may write it."""
+    compressor = zstd.ZstdCompressor()
+    frame = compressor.compress(data) + compressor.flush()
+    assert zstd.get_frame_info(frame).decompressed_size is None
+    return frame

@@ -434,6 +434,33 @@ def test_a_damaged_payload_of_a_message_compressed_bag_costs_that_frame_only(tmp
     assert len(out["/camera/image_raw"]) == 2 and len(out["/depth/image"]) == 2
 
 
+def test_a_zstd_bomb_in_a_message_compressed_bag_costs_that_frame_not_the_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from mono_depth_ros.bag import compression
+
+    monkeypatch.setattr(compression, "MESSAGE_BYTES_MAX", 2**20)  # 512 MiB in a real run
+    write_tiny_bag(tmp_path / "plain", 3)
+    bag = recompress(tmp_path / "plain", tmp_path / "in", "message")
+    (db3,) = bag.glob("*.db3")
+    with sqlite3.connect(db3) as db:  # image #1: its own message, then 3 MiB of zeros, in a few hundred bytes
+        (topic_id,) = db.execute("SELECT id FROM topics WHERE name = '/camera/image_raw'").fetchone()
+        rowid, data = db.execute(
+            "SELECT id, data FROM messages WHERE topic_id = ? ORDER BY timestamp LIMIT 1 OFFSET 1", (topic_id,)
+        ).fetchone()
+        bomb = compression.zstd.compress(compression.zstd.decompress(data) + bytes(3 * 2**20))
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (bomb, rowid))
+    summary = run_bag(bag, tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(copy_inputs=True, progress=False))
+    assert summary.accounted and (summary.frames_in, summary.frames_out) == (3, 2)
+    assert summary.skipped.counts == {"image: EncodingError": 1}
+    example = summary.skipped.examples["image: EncodingError"]
+    assert "cannot decompress sensor_msgs/msg/Image #1 on /camera/image_raw" in example
+    assert "decompresses to more than 1 MiB" in example and "zstd bomb" in example
+    assert len(read_bag(tmp_path / "out")["/depth/image"]) == 2
+
+
 def test_a_split_bag_copied_without_its_metadata_yaml_runs_whole(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "plain", 4, prediction="relative_inverse")
     split_bag(tmp_path / "plain", tmp_path / "in", 2)
