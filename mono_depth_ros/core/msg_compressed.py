@@ -5,7 +5,8 @@ image_transport's ``"<encoding>; <codec> compressed <encoding>"`` (e.g. ``"rgb8;
 colour is returned as **RGB** whatever the wire order: the compressed pixels are in the order of the encoding after
 ``compressed`` (compressed_image_transport converts colour to bgr8 / bgr16 for jpeg and png), else in the order of the
 encoding before ``;`` (its tiff keeps the message's pixels: ``"rgb8; tiff compressed "`` holds RGB), else BGR (a bare
-codec name: an OpenCV image). ``compressedDepth`` (compressed_depth_image_transport) is not supported.
+codec name: an OpenCV image). A CMYK JPEG or TIFF decodes to its RGB colours: OpenCV converts it (JPEG in Adobe
+polarity, as PIL reads it too). ``compressedDepth`` (compressed_depth_image_transport) is not supported.
 """
 
 from __future__ import annotations

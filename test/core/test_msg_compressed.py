@@ -137,6 +137,25 @@ def test_a_format_naming_rgb_pixels_is_not_reordered(image_format: str, order: s
     np.testing.assert_array_equal(compressed_image_to_rgb8(msg), rgb)
 
 
+@pytest.mark.parametrize(("codec", "image_format"), [("JPEG", "jpeg"), ("TIFF", "tiff"), ("JPEG", "bgr8; jpeg")])
+def test_a_cmyk_jpeg_or_tiff_decodes_to_its_rgb_colours(codec: str, image_format: str) -> None:
+    """A CMYK file (Photoshop, PIL; no ROS tool writes one) decodes to its colours, as OpenCV's imdecode gives them to
+    compressed_image_transport: JPEG in Adobe polarity (inverted CMYK, as PIL and OpenCV assume), converted to BGR by
+    OpenCV; TIFF through libtiff's RGBA reader (BGRA, alpha dropped). Checked with OpenCV 4.6 and 5.0."""
+    image_module = pytest.importorskip("PIL.Image")
+    import io
+
+    cmyk = np.random.default_rng(0).integers(0, 256, (6, 8, 4), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+    buffer = io.BytesIO()
+    image_module.fromarray(cmyk, "CMYK").save(buffer, codec, **({"quality": 100} if codec == "JPEG" else {}))
+    msg = compressed_msg("humble", np.frombuffer(buffer.getvalue(), np.uint8), image_format)
+    expected = (255 - cmyk[..., :3].astype(np.float64)) * (255 - cmyk[..., 3:].astype(np.float64)) / 255
+    rgb = compressed_image_to_rgb8(msg)
+    assert rgb.shape == (48, 64, 3)
+    centres = np.abs(rgb.astype(np.float64) - expected)[4::8, 4::8]  # block centres: JPEG ringing stays at the edges
+    assert centres.max() <= 2.0  # the colours, not their inverse (~255 off) nor red and blue swapped
+
+
 def test_codec_parsing() -> None:
     assert compressed_codec("jpeg") == "jpeg"
     assert compressed_codec(" PNG ") == "png"
