@@ -75,6 +75,15 @@ def decompressed(raw: bytes | bytearray | memoryview) -> bytes | PayloadHead:
     return PayloadHead(head, size, lambda: _bounded(frame, size, MESSAGE_BYTES_MAX))
 
 
+def bounded_zstd(data: bytes, limit: int) -> bytes:
+    """``data`` (zstd frames) decompressed, never more than ``limit`` bytes held beyond the result.
+
+    Raises:
+        FrameTooLarge: it decompresses to more than ``limit``. ZSTD_ERROR: it is truncated or corrupt.
+    """
+    return _bounded(data, 0, limit)
+
+
 def _bounded(frame: bytes, declared: int, limit: int) -> bytes:
     """``frame`` (one or more zstd frames, as :func:`zstd.decompress` reads them) decompressed, at most ``limit`` bytes
     held at any time beyond the result; ``declared``: the first frame's stated size (0: none).

@@ -43,11 +43,11 @@ from rosbags.rosbag2.storage_mcap import (
     PendingChunk,
     Schema,
     Statistics,
-    decompress,
     get_msgdef,
     get_qos,
 )
 
+from mono_depth_ros.bag.compression import MESSAGE_BYTES_MAX, FrameTooLarge, bounded_zstd
 from mono_depth_ros.bag.integrity import StorageIntegrity
 
 MAGIC = b"\x89MCAP0\r\n"
@@ -61,6 +61,47 @@ CHUNK_BYTES = 2**20  # a chunk is closed once its records pass this size (rosbag
 # what a damaged chunk raises while it is decompressed and parsed
 _ZSTD_ERROR: type[Exception] = rosbags_mcap.zstd.ZstdError  # type: ignore[attr-defined]  # the zstd rosbags uses
 _CHUNK_ERRORS = (ReaderError, struct.error, ValueError, RuntimeError, EOFError, IndexError, TypeError, _ZSTD_ERROR)
+
+
+CHUNK_BYTES_MAX = 2 * MESSAGE_BYTES_MAX
+"""Bytes one decompressed chunk may declare: a chunk holds whole messages (:data:`MESSAGE_BYTES_MAX` each), and
+recorders close one after a few MiB (rosbags 1 MiB, this writer one frame)."""
+
+
+def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
+    """A chunk's records, as rosbags' ``decompress`` gives them, but never more than the ``size`` the chunk declares
+    (at most :data:`CHUNK_BYTES_MAX`) held while decompressing: rosbags decompressed the whole chunk first and
+    compared sizes after, so a hostile chunk of a few kilobytes could expand to gigabytes.
+
+    Raises:
+        ReaderError: an unknown compression, a declared size over the limit, or records of another size or CRC.
+        _ZSTD_ERROR / RuntimeError: a damaged zstd / lz4 stream (a damaged chunk, as for rosbags).
+    """
+    if size > CHUNK_BYTES_MAX:
+        msg = f"Chunk declares {size} bytes, more than any chunk of messages holds ({CHUNK_BYTES_MAX} bytes)."
+        raise ReaderError(msg)
+    if compression == "":
+        raw = bytes(data)
+    elif compression == "zstd":
+        try:
+            raw = bounded_zstd(bytes(data), size)
+        except FrameTooLarge:
+            msg = f"Chunk size mismatch: expected {size} bytes, got more (not decompressed further)."
+            raise ReaderError(msg) from None
+    elif compression == "lz4":
+        from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
+
+        raw = LZ4FrameDecompressor().decompress(bytes(data), max_length=size + 1)
+    else:
+        msg = f"Unsupported chunk compression {compression!r}."
+        raise ReaderError(msg)
+    if len(raw) != size:
+        more = " or more (not decompressed further)" if len(raw) > size else ""
+        msg = f"Chunk size mismatch: expected {size} bytes, got {len(raw)}{more}."
+        raise ReaderError(msg)
+    if crc and crc32(raw) != crc:
+        raise ReaderError("Chunk checksum mismatch.")
+    return raw
 
 
 class _McapMark(NamedTuple):

@@ -310,3 +310,30 @@ def test_an_unchunked_file_out_of_log_time_order_reads_in_log_time_order(tmp_pat
         reader.close()
     assert window == [m for m in expected if m[0] == "/camera/image_raw" and start <= m[1] < stop]
     assert len(window) == 2
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lz4"])
+def test_a_chunk_that_expands_past_its_declared_size_is_not_decompressed_whole(compression: str) -> None:
+    """rosbags decompressed a whole chunk before comparing its size with the declared one: 100 kB of a hostile chunk
+    (here 64 MiB of zeros declaring 1 kB) expanded fully first. Here no more than the declared size (+1) is made."""
+    import tracemalloc
+    from binascii import crc32
+
+    from lz4.frame import compress as lz4_compress  # type: ignore[import-untyped]
+    from rosbags.rosbag2.errors import ReaderError
+
+    from mono_depth_ros.bag.compression import zstd
+    from mono_depth_ros.bag.mcap_storage import decompress
+
+    records = bytes(range(256)) * 40
+    pack = {"zstd": zstd.compress, "lz4": lz4_compress}[compression]
+    assert decompress(pack(records), compression, len(records), crc32(records)) == records  # as rosbags reads it
+    bomb = pack(b"\0" * 2**26)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReaderError, match=r"expected 1000 bytes, got .*more"):
+            decompress(bomb, compression, 1000, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**22, peak  # rosbags: 64 MiB
