@@ -188,6 +188,10 @@ def read_bag(path: Path, distro: Distro = "humble") -> dict[str, list[tuple[int,
     return out
 
 
+SCHEMA_BYTES = 128 * 1024
+"""More than a fresh output bag's storage file holds before its first frame (sqlite3 tables, MCAP header)."""
+
+
 def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 120.0) -> tuple[str, str]:
     """Send ``sig`` to a running ``mono-depth bag`` once it writes ``out`` (its second pass); its stdout, stderr."""
     import time
@@ -199,12 +203,11 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     def written_bytes() -> int:
         return sum(path.stat().st_size for path in out.glob("*") if path.is_file()) if out.is_dir() else 0
 
-    while not [*out.glob("*.db3"), *out.glob("*.mcap")] and process.poll() is None and time.monotonic() < deadline:
+    # a frame is in once the storage file holds more than its schema and header (sqlite3 writes ~30 KiB of tables
+    # before the first frame; every frame is committed as it is written): a loaded machine can take longer than any
+    # fixed wait to get there
+    while written_bytes() <= SCHEMA_BYTES and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.02)
-    opened = written_bytes()  # the storage file's schema / header; each frame is committed as it is written
-    while written_bytes() <= opened and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # a loaded machine can take longer than any fixed wait to write the first frame
     time.sleep(0.05)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=timeout_s)
