@@ -11,8 +11,8 @@ rectified images; for raw images K + D are used to undistort every frame into P'
 would) and must not change within the bag.
 
 Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False); ``seen`` is False on
-an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric loss ignores. Messages
-are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
+an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric and smoothness losses
+ignore. Messages are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
 """
 
 from __future__ import annotations
