@@ -18,7 +18,8 @@ result is written under ``data.cache_dir``::
 and read back as a :class:`~.folder.FolderDataset` (:func:`bag_frames_dataset`). Its temporal neighbours for
 ``lidar_semi`` are the image's neighbours in the recording, as :class:`~.rosbag_sequence.RosbagSequenceDataset`
 takes them: a target whose window holds an image that was not exported (undecodable, no camera_info) or a stamp gap
-over ``max_gap_s`` (a paused recording) is no target. Frames without a scan in time keep an all-NaN depth
+over ``max_gap_s`` or ``GAP_PERIODS`` frame periods (a paused recording, dropped frames:
+:func:`~.rosbag_sequence.gap_limit_ns`) is no target. Frames without a scan in time keep an all-NaN depth
 (self-supervision still uses them).
 """
 
@@ -35,7 +36,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.records import FrameRecord
-from mono_depth_ros.training.data.rosbag_sequence import MAX_GAP_S
+from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, gap_limit_ns
 
 MANIFEST = "bag_frames.json"
 EXPORT_LAYOUT = 2  # 2: each frame's stamp in the manifest, seen/ masks (an older export is exported again)
@@ -146,7 +147,7 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
     if not frame_offsets:
         return dataset
     stamps = {int(key): int(ns) for key, ns in manifest["stamps_ns"].items()}
-    max_gap_ns = int(max_gap_s * 1e9)
+    max_gap_ns = gap_limit_ns([stamps[o] for o in sorted(stamps)], max_gap_s)  # the recording's own frame rate
 
     def one_stretch(record: FrameRecord) -> bool:
         ordinals = [int(Path(record.name).stem), *(int(s.path.stem) for s in record.sources)]
@@ -160,7 +161,8 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
     if not dataset.records:
         msg = (
             f"{folder}: no exported bag frame has all sources {tuple(frame_offsets)} among its neighbours in the "
-            f"recording (a skipped image or a pause over {max_gap_s} s splits it); record longer"
+            f"recording (a skipped image or a pause over {max_gap_s} s or {GAP_PERIODS:g} frame periods splits it); "
+            f"record longer"
         )
         raise ConfigError(msg)
     return dataset

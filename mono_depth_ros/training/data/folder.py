@@ -9,7 +9,7 @@ Layout (only ``rgb/`` and the intrinsics are required)::
     ROOT/intrinsics.yaml                   one camera for every frame
     ROOT/intrinsics/<stem>.json            or per frame (overrides intrinsics.yaml for that frame)
     ROOT/seen/<stem>.png                   optional 8-bit mask, 0 where the image is no view of the scene (the black
-                                           fill of an undistorted raw camera): no photometric error there
+                                           fill of an undistorted raw camera): no photometric error nor smoothness there
 
 Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
 ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,

@@ -4,13 +4,15 @@ The bag is read with rosbags (no ROS install needed): ``sensor_msgs/Image`` or `
 ``image_topic`` (or on ``<image_topic>/compressed`` when the bag has only that, as ``mono-depth bag`` reads it) and
 ``sensor_msgs/CameraInfo`` on ``camera_info_topic``. Frames are ordered by their capture stamp
 (``header.stamp``, int ns); each target gets the frames ``offset × stride`` away as sources. A gap longer than
-``max_gap_s`` between consecutive frames (a paused recording, dropped frames) splits the sequence: no target takes
-sources across it. Intrinsics come from camera_info (P for rectified images; for raw images K + D are used to
-undistort every frame into P's pinhole image, as image_proc would) and must not change within the bag.
+``max_gap_s``, or than ``GAP_PERIODS`` of the recording's median frame period (whichever is smaller: a 30 Hz
+camera that dropped 0.5 s of frames), between consecutive frames (a paused recording, dropped frames) splits the
+sequence: no target takes sources across it (:func:`gap_limit_ns`). Intrinsics come from camera_info (P for
+rectified images; for raw images K + D are used to undistort every frame into P's pinhole image, as image_proc
+would) and must not change within the bag.
 
 Samples have ``depth`` and ``sparse_depth`` all NaN and unknown poses (``pose_known`` False); ``seen`` is False on
-an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric loss ignores. Messages
-are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
+an undistorted raw image's black fill (:meth:`CameraModel.seen_mask`), which the photometric and smoothness losses
+ignore. Messages are read on demand, one window of frames per item; each DataLoader worker opens its own reader.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 MAX_GAP_S = 1.0  # a longer stamp gap between consecutive frames splits the sequence
+GAP_PERIODS = 3.0  # ... and so does one longer than this many of the recording's median frame periods
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
@@ -66,6 +69,19 @@ class BagFrame:
     ordinal: int
 
 
+def gap_limit_ns(stamps_ns: Sequence[int] | np.ndarray, max_gap_s: float = MAX_GAP_S) -> int:
+    """The longest stamp gap (int ns) between consecutive frames of one recording that keeps them neighbours:
+    ``max_gap_s``, or ``GAP_PERIODS`` × the median period of ``stamps_ns`` (capture stamps in order) when that is
+    smaller, so that dropped frames split a fast camera's sequence as a pause splits a slow one's. Fewer than two
+    distinct stamps: ``max_gap_s`` alone."""
+    periods = np.diff(np.asarray(stamps_ns, dtype=np.int64))
+    periods = periods[periods > 0]
+    limit_ns = int(max_gap_s * 1e9)
+    if periods.size == 0:
+        return limit_ns
+    return min(limit_ns, int(GAP_PERIODS * float(np.median(periods))))
+
+
 class RosbagSequenceDataset(Dataset[Sample]):
     """Consecutive camera frames of one image topic in a rosbag2, as :class:`Sample` targets with sources.
 
@@ -75,7 +91,8 @@ class RosbagSequenceDataset(Dataset[Sample]):
         camera_info_topic: its ``sensor_msgs/CameraInfo`` topic.
         frame_offsets: source frames in units of ``stride`` (``(-1, 1)``: previous and next).
         stride: frames between neighbours (raise it when the robot moves little between frames).
-        max_gap_s: a larger stamp gap between consecutive frames splits the sequence.
+        max_gap_s: a larger stamp gap between consecutive frames splits the sequence (as does one over
+            ``GAP_PERIODS`` median frame periods, see :func:`gap_limit_ns`).
         image_is_rectified: True for ``image_rect`` (geometry from P); False for raw images (undistorted with K + D).
         distro: message definitions (``humble`` or ``jazzy``).
         transform: applied to every sample.
@@ -112,11 +129,12 @@ class RosbagSequenceDataset(Dataset[Sample]):
         self._typestore: Typestore | None = typestore_for(distro)
         self.frames, self.camera = self._index(camera_info_topic)
         self.intrinsics = self.camera.intrinsics(image_is_rectified)
-        self.targets = self._targets(int(max_gap_s * 1e9))
+        self.targets = self._targets(max_gap_s)
         if not self.targets:
             msg = (
                 f"{self.bag_path}: none of the {len(self.frames)} frames on {image_topic} has all sources "
-                f"{self.frame_offsets} × stride {self.stride} without a gap over {max_gap_s} s; record longer or "
+                f"{self.frame_offsets} × stride {self.stride} without a gap over {max_gap_s} s or "
+                f"{GAP_PERIODS:g} frame periods; record longer or "
                 f"lower the stride"
             )
             raise ConfigError(msg)
@@ -178,10 +196,10 @@ class RosbagSequenceDataset(Dataset[Sample]):
             msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({changed}); split the bag there"
             raise CalibrationError(msg)
 
-    def _targets(self, max_gap_ns: int) -> list[int]:
-        """Indices of frames whose sources all exist within one gap-free segment."""
+    def _targets(self, max_gap_s: float) -> list[int]:
+        """Indices of frames whose sources all exist within one gap-free segment (see :func:`gap_limit_ns`)."""
         stamps = np.array([f.stamp_ns for f in self.frames], dtype=np.int64)
-        segment = np.concatenate([[0], np.cumsum(np.diff(stamps) > max_gap_ns)])
+        segment = np.concatenate([[0], np.cumsum(np.diff(stamps) > gap_limit_ns(stamps, max_gap_s))])
         lo = min(0, *self.frame_offsets) * self.stride
         hi = max(0, *self.frame_offsets) * self.stride
         index = np.arange(max(-lo, 0), len(self.frames) - max(hi, 0))

@@ -157,6 +157,7 @@ class DistillRunConfig:
     threads: int = 0  # torch intra-op threads on the CPU (0 = library default)
     out_dir: str = "runs/distill"  # checkpoints, train.csv, the final model.safetensors
     checkpoint_every: int = 500  # steps between resumable checkpoints (the last step always writes one)
+    keep_checkpoints: int = 3  # step checkpoints kept in out_dir/checkpoints, the newest (0 = keep all)
     log_every: int = 25  # steps between train.csv rows
     calibration_frames: int = 64  # cached frames used to fit the output calibration (0 = all)
     progress: bool = True  # progress bars (when tqdm is installed)
@@ -167,6 +168,10 @@ class DistillRunConfig:
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
         _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
         _check(self.calibration_frames >= 0, f"run.calibration_frames must be >= 0, got {self.calibration_frames}")
+        _check(
+            self.keep_checkpoints >= 0,
+            f"run.keep_checkpoints must be >= 0 (0 = keep every checkpoint), got {self.keep_checkpoints}",
+        )
 
 
 @dataclass(frozen=True)

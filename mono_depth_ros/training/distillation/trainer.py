@@ -311,6 +311,7 @@ class DistillTrainer:
             self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict()
         )
         path = train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
+        train_state.prune_checkpoints(self.out_dir, self.step, self.config.run.keep_checkpoints)
         barrier(self.context)
         return path
 

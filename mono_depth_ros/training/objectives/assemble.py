@@ -4,12 +4,13 @@
   resolution (monodepth2-style multi-scale).
 * ``selfsup``: monodepth2 — per-pixel minimum photometric reprojection error (0.85 SSIM + 0.15 L1) over the source
   frames with auto-masking (over the batch's ``seen`` pixels when it has them: a raw camera's black fill, and warps
-  that sample it, are no error), plus edge-aware smoothness of mean-normalised disparity (weight / 2^scale). Temporal
-  sources take their pose from the pose network (or the true pose with ``pose_source: ground_truth``); stereo
-  sources always use the rig's pose. Output depth is up to an unknown scale. ``photometric_resolution: full``
-  warps at full resolution with every disparity upsampled (monodepth2); ``pyramid`` compares each scale at its own
-  resolution with downsampled images and intrinsics (SfMLearner / monodepth1): the coarse scales see the large
-  image motion of near pixels as a few pixels, which widens the basin of convergence on high-frequency textures.
+  that sample it, are no error), plus edge-aware smoothness of mean-normalised disparity (weight / 2^scale), over
+  the seen pixels too. Temporal sources take their pose from the pose network (or the true pose with
+  ``pose_source: ground_truth``); stereo sources always use the rig's pose. Output depth is up to an unknown
+  scale. ``photometric_resolution: full`` warps at full resolution with every disparity upsampled (monodepth2);
+  ``pyramid`` compares each scale at its own resolution with downsampled images and intrinsics (SfMLearner /
+  monodepth1): the coarse scales see the large image motion of near pixels as a few pixels, which widens the basin
+  of convergence on high-frequency textures.
 * ``lidar_semi``: ``selfsup`` plus a sparse LiDAR term (Guizilini et al. 2019 reprojected distance, or L1 / berHu on
   depth), which makes depth — and the pose network's translation — metric.
 
@@ -208,13 +209,13 @@ class Objective(nn.Module):
             disp = output.disparities[scale]
             size = (disp.shape[-2], disp.shape[-1])
             image = target if size == target.shape[-2:] else downsample(target, size)
+            seen_here = seen
+            if seen is not None and size != seen.shape[-2:]:  # seen where the whole footprint is
+                seen_here = downsample(seen.to(target.dtype), size) >= 1.0 - 1e-4
             if pyramid:  # SfMLearner / monodepth1: the loss at this scale's own resolution (wider basin)
                 scaled = [src if size == src.shape[-2:] else downsample(src, size) for src in sources]
                 scaled_k = scale_intrinsics(k, (target.shape[-2], target.shape[-1]), size)
                 depth_here = disp_to_depth(disp, self.min_depth_m, self.max_depth_m)[1]
-                seen_here = seen
-                if seen is not None and size != seen.shape[-2:]:  # seen where the whole footprint is
-                    seen_here = downsample(seen.to(target.dtype), size) >= 1.0 - 1e-4
                 pairs = [_warp(s, seen_here, depth_here, scaled_k, p) for s, p in zip(scaled, poses, strict=True)]
                 if self.config.automask:
                     identity = torch.cat([losses.photometric_error(s, image) for s in scaled], dim=1)
@@ -222,7 +223,7 @@ class Objective(nn.Module):
             else:  # monodepth2: every disparity upsampled to full resolution
                 pairs = [_warp(s, seen, depth, k, p) for s, p in zip(sources, poses, strict=True)]
                 photometric = photometric + self._photometric(pairs, target, identity, seen)
-            smoothness = smoothness + losses.edge_aware_smoothness(disp, image) / 2**scale
+            smoothness = smoothness + losses.edge_aware_smoothness(disp, image, seen_here) / 2**scale
             if self.config.objective == "lidar_semi":
                 lidar = lidar + self._lidar_term(depth, batch, poses)
         count = len(depths)

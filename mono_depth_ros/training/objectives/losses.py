@@ -165,14 +165,31 @@ def min_reprojection_loss(
     return best.mean(), torch.ones_like(best, dtype=torch.bool)
 
 
-def edge_aware_smoothness(disparity: Tensor, image: Tensor) -> Tensor:
-    """monodepth2 smoothness on mean-normalised disparity, weighted by exp(-|∂image|)."""
-    disp = disparity / disparity.mean(dim=(2, 3), keepdim=True).clamp_min(1e-7)
+def edge_aware_smoothness(disparity: Tensor, image: Tensor, seen: Tensor | None = None) -> Tensor:
+    """monodepth2 smoothness on mean-normalised disparity, weighted by exp(-|∂image|).
+
+    ``disparity`` (B, 1, H, W), ``image`` (B, C, H, W). ``seen`` (B, 1, H, W) bool, None for all: a raw camera's
+    black fill is left out, so it gives no gradient: the mean is over seen pixels and a difference counts only
+    between two seen neighbours.
+    """
+    if seen is None:
+        disp = disparity / disparity.mean(dim=(2, 3), keepdim=True).clamp_min(1e-7)
+    else:
+        weight = seen.to(disparity.dtype)
+        seen_mean = (disparity * weight).sum(dim=(2, 3), keepdim=True) / weight.sum(dim=(2, 3), keepdim=True).clamp_min(
+            1.0
+        )
+        disp = disparity / seen_mean.clamp_min(1e-7)
     grad_disp_x = (disp[..., :, :-1] - disp[..., :, 1:]).abs()
     grad_disp_y = (disp[..., :-1, :] - disp[..., 1:, :]).abs()
     grad_img_x = (image[..., :, :-1] - image[..., :, 1:]).abs().mean(1, keepdim=True)
     grad_img_y = (image[..., :-1, :] - image[..., 1:, :]).abs().mean(1, keepdim=True)
-    return (grad_disp_x * torch.exp(-grad_img_x)).mean() + (grad_disp_y * torch.exp(-grad_img_y)).mean()
+    smooth_x, smooth_y = grad_disp_x * torch.exp(-grad_img_x), grad_disp_y * torch.exp(-grad_img_y)
+    if seen is None:
+        return smooth_x.mean() + smooth_y.mean()
+    pairs_x = seen[..., :, :-1] & seen[..., :, 1:]
+    pairs_y = seen[..., :-1, :] & seen[..., 1:, :]
+    return _masked_mean(smooth_x, pairs_x) + _masked_mean(smooth_y, pairs_y)
 
 
 def densedepth_loss(pred: Tensor, target: Tensor, mask: Tensor, max_depth: float, weight_l1: float = 0.1) -> Tensor:

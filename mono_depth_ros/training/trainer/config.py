@@ -197,6 +197,7 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads on the CPU (0 = library default)
     out_dir: str = "runs/train"  # checkpoints, CSV / TensorBoard logs, the final model.safetensors
     checkpoint_every: int = 500  # steps between checkpoints (the last step always writes one)
+    keep_checkpoints: int = 3  # step checkpoints kept in out_dir/checkpoints, the newest (0 = keep all)
     log_every: int = 10  # steps between CSV / TensorBoard rows
     validate: bool = True  # validate at the end of every epoch and of the run
     val_max_images: int = 0  # cap on validation images (0 = all)
@@ -209,6 +210,10 @@ class RunConfig:
         _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
         _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
+        _check(
+            self.keep_checkpoints >= 0,
+            f"run.keep_checkpoints must be >= 0 (0 = keep every checkpoint), got {self.keep_checkpoints}",
+        )
         _check(
             self.eval_max_depth_m >= 0.0,
             f"run.eval_max_depth_m must be >= 0 (0 = the dataset protocol's cap), got {self.eval_max_depth_m}",

@@ -353,6 +353,7 @@ class Trainer:
             path = train_state.save_training_checkpoint(
                 self.out_dir, self.saved_net, self.spec, state, self._metadata()
             )
+            train_state.prune_checkpoints(self.out_dir, self.step, self.config.run.keep_checkpoints)
         barrier(self.context)
         return path
 

@@ -8,6 +8,7 @@ file is ours and written with ``torch.save`` of plain containers and tensors onl
 
 from __future__ import annotations
 
+import logging
 import pickle
 import random
 import re
@@ -25,6 +26,7 @@ from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict,
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
+_LOG = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
 
@@ -149,6 +151,34 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
         if match and path.with_suffix(".state.pt").is_file():
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
+
+
+def prune_checkpoints(out_dir: str | Path, newest_step: int, keep: int) -> list[Path]:
+    """Delete the older step checkpoints under ``out_dir/checkpoints`` once the one of ``newest_step`` is written
+    (``run.keep_checkpoints``): ``keep`` complete checkpoints (model + state) are left, that one and the ``keep - 1``
+    latest below it; ``keep`` 0 deletes nothing. Checkpoints of a higher step (an earlier run resumed from an older
+    step) are left alone, so the one ``--resume auto`` picks is never deleted. The state file goes first: a pair
+    half deleted is a model without its state, which is never resumed from. Returns the model files deleted; a
+    file that cannot be deleted is logged and left (the run goes on).
+    """
+    if keep == 0:
+        return []
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    older = []
+    for path in folder.glob("step_*.safetensors") if folder.is_dir() else ():
+        step = step_of(path)
+        if step is not None and step < newest_step and path.with_suffix(".state.pt").is_file():
+            older.append((step, path))
+    deleted = []
+    for _, model_path in sorted(older, reverse=True)[keep - 1 :]:
+        try:
+            model_path.with_suffix(".state.pt").unlink(missing_ok=True)
+            model_path.unlink(missing_ok=True)
+        except OSError as err:
+            _LOG.warning("could not delete the old checkpoint %s (run.keep_checkpoints): %s", model_path, err)
+            continue
+        deleted.append(model_path)
+    return deleted
 
 
 def rng_state() -> dict[str, Any]:

@@ -14,7 +14,7 @@ import torch
 
 from mono_depth_ros.core.camera import seen_at
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.training.data.bag_lidar import MANIFEST, export_bag_frames
+from mono_depth_ros.training.data.bag_lidar import MANIFEST, bag_frames_dataset, export_bag_frames
 from mono_depth_ros.training.data.real import build_recorded_datasets
 from mono_depth_ros.training.trainer.config import DataConfig
 from mono_depth_ros.training.trainer.loop import Trainer
@@ -204,3 +204,19 @@ def test_a_bag_whose_scans_never_reach_the_camera_is_refused(kitti_object_dir: P
     data = DataConfig(kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "cache"))
     with pytest.raises(ConfigError, match=r"none of the 2 exported frames has a LiDAR return.*TransformError: 2"):
         build_recorded_datasets(data, 64, 32, (), seed=0)
+
+
+def test_exported_frames_split_where_a_fast_camera_dropped_frames(tmp_path: Path) -> None:
+    """As RosbagSequenceDataset does (``gap_limit_ns``): a 30 Hz export with 0.9 s of dropped frames (under
+    ``max_gap_s``) is two stretches, so ``lidar_semi`` takes no sources across the drop."""
+    period_ns, start_ns = 33_333_333, 1_700_000_000_000_000_000
+    stamps = [start_ns + i * period_ns for i in range(5)]
+    stamps += [stamps[-1] + 900_000_000 + i * period_ns for i in range(4)]  # frames 5-8 after the drop
+    (tmp_path / "rgb").mkdir()
+    for ordinal in range(len(stamps)):
+        cv2.imwrite(str(tmp_path / "rgb" / f"{ordinal:06d}.png"), np.full((8, 8, 3), 10 * ordinal, np.uint8))
+    (tmp_path / "intrinsics.yaml").write_text("fx: 12.0\nfy: 12.0\ncx: 4.0\ncy: 4.0\n")
+    manifest = {"with_lidar": 1, "stamps_ns": {str(o): ns for o, ns in enumerate(stamps)}}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    dataset = bag_frames_dataset(tmp_path, (-1, 1))
+    assert [r.name for r in dataset.records] == [f"rgb/{o:06d}.png" for o in (1, 2, 3, 6, 7)]

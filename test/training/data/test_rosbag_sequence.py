@@ -18,7 +18,7 @@ from mono_depth_ros.core.ros_msgs import (
     make_header,
 )
 from mono_depth_ros.demo.bag_builder import BagBuilder
-from mono_depth_ros.training.data.rosbag_sequence import RosbagSequenceDataset
+from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, RosbagSequenceDataset, gap_limit_ns
 from mono_depth_ros.training.data.sample import collate_samples
 
 HEIGHT, WIDTH = 12, 16
@@ -99,6 +99,23 @@ def test_stride_and_gap(tmp_path: Path) -> None:
         RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", frame_offsets=(-4, 4))
     with pytest.raises(ConfigError, match="stride"):
         RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", stride=0)
+
+
+def test_dropped_frames_split_a_fast_cameras_sequence(tmp_path: Path) -> None:
+    """A 30 Hz camera that dropped 0.9 s of frames (under ``max_gap_s``, 27 periods) is split there: the gap rule
+    follows the recording's own frame period (``GAP_PERIODS`` median periods), so no target pairs across the drop;
+    one dropped frame (2 periods) does not split it, and a 10 Hz bag keeps its 1 s rule."""
+    period_ns = 33_333_333
+    stamps = [START_NS + i * period_ns for i in range(5)]
+    stamps += [stamps[-1] + 900_000_000 + i * period_ns for i in range(4)]  # frames 5-8 after the drop
+    dataset = RosbagSequenceDataset(write_bag(tmp_path / "drop", stamps), "/cam/image", "/cam/camera_info")
+    assert dataset.targets == [1, 2, 3, 6, 7]  # not 4 (source 5) nor 5 (source 4): across the drop
+    one_dropped = [START_NS + i * period_ns for i in (0, 1, 2, 4, 5)]
+    dataset = RosbagSequenceDataset(write_bag(tmp_path / "one", one_dropped), "/cam/image", "/cam/camera_info")
+    assert dataset.targets == [1, 2, 3]
+    assert gap_limit_ns(uniform_stamps(4)) == int(GAP_PERIODS * PERIOD_NS)
+    assert gap_limit_ns([START_NS, START_NS + 2_000_000_000], max_gap_s=1.0) == 1_000_000_000  # 1 s is smaller
+    assert gap_limit_ns([START_NS]) == int(MAX_GAP_S * 1e9)
 
 
 def test_compressed_and_bgr_images_come_out_rgb(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_shipped_config_loads_and_overrides_apply() -> None:
         ({"loss": {"feature_margin": 2.0}}, "feature_margin"),
         ({"data": {"label_height": 64}}, "give both"),
         ({"run": {"amp": "fp8"}}, "run.amp"),
+        ({"run": {"keep_checkpoints": -1}}, r"run\.keep_checkpoints must be >= 0"),
         ({"loss": "none"}, "must be a mapping"),
     ],
 )

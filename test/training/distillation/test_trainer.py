@@ -42,6 +42,15 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
         torch.testing.assert_close(second[name], tensor, rtol=0, atol=0, msg=name)
 
 
+def test_a_distillation_keeps_its_newest_checkpoints(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """``run.keep_checkpoints: 1``: of steps 2 and 4 only 4 stays (model + state), as in ``train``."""
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    distill(tiny_config(tmp_path, teacher, data=data, run={"keep_checkpoints": 1}))
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step_0000004.safetensors", "step_0000004.state.pt"]
+
+
 def test_feature_alignment_needs_cached_features(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     _, teacher, folder = setup
     config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss={"feature_weight": 0.1})

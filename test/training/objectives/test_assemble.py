@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -229,3 +231,39 @@ def test_the_photometric_loss_ignores_a_raw_cameras_black_fill(resolution: str) 
     assert float(grad[..., :, :10].abs().max()) == 0.0  # the fill teaches nothing (col 11 is in seen pixels' SSIM)
     assert float(grad[..., :, 20:].abs().mean()) > 0.0
     assert masked.parts["photometric"] != pytest.approx(plain.parts["photometric"])
+
+
+@pytest.mark.parametrize("resolution", ["full", "pyramid"])
+def test_the_smoothness_term_ignores_a_raw_cameras_black_fill(resolution: str) -> None:
+    """The edge-aware smoothness, like the photometric loss, leaves the fill (``seen`` False) out at every scale:
+    the fill's disparities neither move the term nor get a smoothness gradient."""
+    config = LossConfig(objective="selfsup", scales=3, pose_source="ground_truth", photometric_resolution=resolution)
+    batch = _batch()
+    batch["pose_known"][:] = True
+    seen = torch.ones(2, 1, 32, 64, dtype=torch.bool)
+    seen[..., :, :12] = False
+    batch["seen"] = seen
+
+    def output(fill: float) -> UNetOutput:
+        torch.manual_seed(3)
+        disparities = []
+        for s in range(3):
+            disp = torch.rand(2, 1, 32 // 2**s, 64 // 2**s) * 0.5 + 0.2
+            disp[..., :, : 12 // 2**s] = fill  # the fill's columns at this scale
+            disparities.append(disp.requires_grad_())
+        return UNetOutput(torch.ones(2, 1, 32, 64), tuple(disparities))
+
+    objective = Objective(config, 1.0, 100.0, MEAN, STD)
+    low, high = objective(output(0.05), batch), objective(output(0.9), batch)
+    assert low.parts["smoothness"] == pytest.approx(high.parts["smoothness"], rel=1e-6)
+    assert low.parts["smoothness"] > 0.0
+    batch_all_seen = {**batch, "seen": torch.ones_like(seen)}
+    assert objective(output(0.05), batch_all_seen).parts["smoothness"] != pytest.approx(low.parts["smoothness"])
+    grads = []
+    for weight in (1.0, 0.0):  # the total's gradient with and without smoothness: their difference is its own
+        out = output(0.05)
+        weighted = Objective(replace(config, smoothness_weight=weight), 1.0, 100.0, MEAN, STD)
+        grads.append(torch.autograd.grad(weighted(out, batch).total, out.disparities[0])[0])
+    smoothness_grad = grads[0] - grads[1]
+    assert float(smoothness_grad[..., :, :12].abs().max()) == 0.0
+    assert float(smoothness_grad[..., :, 12:].abs().max()) > 0.0

@@ -102,6 +102,25 @@ def test_edge_aware_smoothness() -> None:
     assert L.edge_aware_smoothness(ramp, torch.rand(1, 3, 8, 8) * 5).item() < 1 / 4.5
 
 
+def test_edge_aware_smoothness_leaves_out_unseen_pixels() -> None:
+    """A raw camera's black fill (``seen`` False) gives no smoothness gradient and does not move the value: a
+    ramp over the seen columns with arbitrary fill beside it is the ramp's own smoothness."""
+    ramp = torch.arange(8.0).repeat(8, 1)[None, None] + 1
+    uniform_img = torch.zeros(1, 3, 8, 12)
+    seen = torch.zeros(1, 1, 8, 12, dtype=torch.bool)
+    seen[..., 4:] = True
+    disparity = torch.cat([torch.rand(1, 1, 8, 4) * 50, ramp], dim=-1).requires_grad_()
+    value = L.edge_aware_smoothness(disparity, uniform_img, seen)
+    assert value.item() == pytest.approx(L.edge_aware_smoothness(ramp, uniform_img[..., 4:]).item())
+    (grad,) = torch.autograd.grad(value, disparity)
+    assert float(grad[..., :4].abs().max()) == 0.0
+    assert float(grad[..., 4:].abs().max()) > 0.0
+    torch.testing.assert_close(
+        L.edge_aware_smoothness(ramp, uniform_img[..., 4:], torch.ones(1, 1, 8, 8, dtype=torch.bool)),
+        L.edge_aware_smoothness(ramp, uniform_img[..., 4:]),
+    )
+
+
 def test_densedepth_and_multiscale() -> None:
     target = torch.full((1, 1, 8, 8), 5.0)
     mask = torch.ones_like(target, dtype=torch.bool)

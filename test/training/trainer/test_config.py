@@ -48,6 +48,10 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"run": {"steps": "many"}}, "run.steps='many' is not a valid int"),
         ({"run": {"progress": "yes"}}, "true or false"),
         ({"run": {"amp": "fp8"}}, "run.amp"),
+        (
+            {"run": {"keep_checkpoints": -1}},
+            r"run\.keep_checkpoints must be >= 0 \(0 = keep every checkpoint\), got -1",
+        ),
         ({"model": {"input_height": 100}}, "multiples of 32"),
         ({"data": {"val_seeds": [1]}}, "held out"),
         ({"loss": {"scales": 5}}, "loss.scales"),

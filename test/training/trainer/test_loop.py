@@ -62,6 +62,21 @@ def test_resume_gives_identical_weights(tmp_path: Path, cache: Path) -> None:
         other.resume(straight.model_path)
 
 
+def test_a_run_keeps_its_newest_checkpoints_and_resumes_from_them(tmp_path: Path, cache: Path) -> None:
+    """``run.keep_checkpoints: 2``: of steps 2, 4, 6, 8 only 6 and 8 stay (model + state); a run resumed from step 4
+    (killed after it) goes on from there and prunes as it goes."""
+    config = tiny_config(tmp_path, cache, "supervised", run__steps=8, run__checkpoint_every=2, run__keep_checkpoints=2)
+    assert train(config, stop_at_step=4).model_path is None
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"step_{s:07d}{ext}" for s in (2, 4) for ext in (".safetensors", ".state.pt")
+    ]
+    assert train(config, resume="auto").step == 8
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"step_{s:07d}{ext}" for s in (6, 8) for ext in (".safetensors", ".state.pt")
+    ]
+
+
 def test_a_checkpoint_saved_before_training_focal_existed_resumes(tmp_path: Path, cache: Path) -> None:
     config = tiny_config(tmp_path, cache, "supervised", run__steps=4, run__checkpoint_every=2)
     assert train(config, stop_at_step=2).model_path is None

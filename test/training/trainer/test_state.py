@@ -46,6 +46,27 @@ def test_round_trip_and_latest(tmp_path: Path) -> None:
     assert train_state.latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_0000010.safetensors"
 
 
+def test_prune_keeps_the_newest_complete_checkpoints(tmp_path: Path) -> None:
+    """``run.keep_checkpoints``: after step 40 is written, 2 kept = 40 and 30; an incomplete 35 (no state) is no
+    resume point and does not count; a later step of an earlier run (50, resumed from before it) is left; 0 keeps
+    everything."""
+    model = build_model(SPEC)
+    for step in (10, 20, 30, 35, 40, 50):
+        train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(step), {"objective": "selfsup"})
+    train_state.checkpoint_paths(tmp_path, 35)[1].unlink()
+    folder = tmp_path / "checkpoints"
+    before = sorted(p.name for p in folder.iterdir())
+    assert train_state.prune_checkpoints(tmp_path, 40, 0) == []
+    assert sorted(p.name for p in folder.iterdir()) == before
+    deleted = train_state.prune_checkpoints(tmp_path, 40, 2)
+    assert deleted == [train_state.checkpoint_paths(tmp_path, s)[0] for s in (20, 10)]
+    left = sorted(p.name for p in folder.iterdir())
+    kept = [f"step_{s:07d}{ext}" for s in (30, 40, 50) for ext in (".safetensors", ".state.pt")]
+    assert left == sorted([*kept, "step_0000035.safetensors"])
+    assert train_state.latest_checkpoint(tmp_path) == train_state.checkpoint_paths(tmp_path, 50)[0]
+    assert train_state.prune_checkpoints(tmp_path, 40, 1) == [train_state.checkpoint_paths(tmp_path, 30)[0]]
+
+
 def test_rng_round_trip() -> None:
     saved = train_state.rng_state()
     first = (random.random(), float(np.random.rand()), float(torch.rand(())))  # noqa: NPY002
