@@ -445,9 +445,10 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
     from test.models.hf_tiny import write_tiny_family
 
     model = write_tiny_family("prompt_depth_anything", tmp_path / "prompt_depth_anything")
+    max_age_s = 0.2
     values = {
         "model.backend": "transformers", "model.weights": str(model), "model.golden_check": "off",
-        "diagnostics.period_s": 0.25, "output.edge_filter": False,
+        "diagnostics.period_s": 0.25, "output.edge_filter": False, "lidar.max_age_s": max_age_s,
     }  # fmt: skip
     params = write_params(ros_logs / "prompt_params.yaml", values)
     launched = Launched(
@@ -478,7 +479,10 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
         finite = metres[np.isfinite(metres)]
         assert finite.size and lidar.min() * 0.9 < finite.min() and finite.max() < lidar.max() * 1.1
 
-        feeder.publish_image(1, probe.now_ns())  # no scan follows: unprompted after lidar.wait_s
+        # no scan follows: unprompted after lidar.wait_s, if stamped beyond lidar.max_age_s of scan 0 (within it,
+        # scan 0 is its scan and the frame is metric: a fast start published it 0.17 s after the first)
+        time.sleep(max(0.0, (stamp - probe.now_ns()) / 1e9 + 2 * max_age_s))
+        feeder.publish_image(1, probe.now_ns())
         depth.wait_for(2, timeout_s=60)
         wait_until(lambda: kinds()[-1:] == ["depth_up_to_scale"], 10, "output_kind depth_up_to_scale")
     finally:
