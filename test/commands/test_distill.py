@@ -37,17 +37,24 @@ def _student_yaml(root: Path) -> Path:
     return path
 
 
-def test_distill_on_folders_then_resume_the_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _folder_args(tmp_path: Path, *more: str) -> list[str]:
+    """``mono-depth distill`` of a tiny teacher on a folder of 4 synthetic frames into the tiny student, quiet."""
     teacher = write_teacher(tmp_path / "teacher.safetensors")
     folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
     args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
-    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    return [*args, "--cache", str(tmp_path / "labels"), *more, "-q"]
+
+
+def test_distill_on_folders_then_resume_the_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _folder_args(tmp_path, "--out", str(tmp_path / "run"), "--set", "run.steps=2")
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "4 labelled, 0 already cached" in out and "student:" in out and "(output metric)" in out
     assert (tmp_path / "run" / "model.safetensors").is_file()
     written = yaml.safe_load((tmp_path / "run" / "distill_config.yaml").read_text())
-    assert written["teacher"]["weights"] == str(teacher) and written["data"]["folders"] == [str(folder)]
+    assert written["teacher"]["weights"] == str(tmp_path / "teacher.safetensors") and written["data"]["folders"] == [
+        str(tmp_path / "frames")
+    ]
     assert main([*args, "--label-only"]) == 0
     assert "0 labelled, 4 already cached" in capsys.readouterr().out
 
@@ -86,10 +93,7 @@ def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # distill_config.yaml was rewritten with the refused run's settings before the refusal
-    teacher = write_teacher(tmp_path / "teacher.safetensors")
-    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
-    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
-    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    args = _folder_args(tmp_path, "--out", str(tmp_path / "run"), "--set", "run.steps=2")
     assert main(args) == 0
     written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
     assert main([*args, "--set", "optim.lr=0.5"]) == 2
@@ -100,10 +104,7 @@ def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
 def test_a_refused_distill_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # distill_config.yaml was rewritten before the checkpoint was loaded: a resume refused for another student
     # left the folder describing a student that never trained there
-    teacher = write_teacher(tmp_path / "teacher.safetensors")
-    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
-    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
-    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run"), "--set", "run.steps=2", "-q"]
+    args = _folder_args(tmp_path, "--out", str(tmp_path / "run"), "--set", "run.steps=2")
     assert main(args) == 0
     written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
     assert main([*args, "--set", "student.encoder_width=8", "--resume", "auto"]) == 2
@@ -115,10 +116,7 @@ def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a cluster scheduler's SIGTERM ended the run at once, losing every step since the last checkpoint
-    teacher = write_teacher(tmp_path / "teacher.safetensors")
-    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=4))
-    args = ["distill", "--teacher", str(teacher), "--folders", str(folder), "--student", str(_student_yaml(tmp_path))]
-    args += ["--cache", str(tmp_path / "labels"), "--set", "run.steps=4", "--set", "run.checkpoint_every=10", "-q"]
+    args = _folder_args(tmp_path, "--set", "run.steps=4", "--set", "run.checkpoint_every=10")
     assert main([*args, "--out", str(tmp_path / "straight")]) == 0
     original = DistillTrainer._train_step
 
