@@ -163,6 +163,7 @@ class CameraModel:
     _undistort_maps: dict[bool, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
     _seen: dict[tuple[int, int], npt.NDArray[np.bool_] | None] = field(default_factory=dict, repr=False, compare=False)
     _sized: dict[tuple[int, int], CameraModel] = field(default_factory=dict, repr=False, compare=False)
+    _unseen_error: list[str] = field(default_factory=list, repr=False, compare=False)  # [message or ""], once
 
     def __post_init__(self) -> None:
         self.k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
@@ -265,7 +266,7 @@ class CameraModel:
             )
             raise CalibrationError(msg)
         if (width, height) not in self._sized:
-            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}}
+            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}, "_unseen_error": []}
             if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows
                 sized = replace(self, width=width * bx, height=height * by, roi=(0, 0, 0, 0), **fresh)
             else:
@@ -316,22 +317,29 @@ class CameraModel:
 
         expected = self.raw_intrinsics()
         expected.check_image_size(image.shape[1], image.shape[0], what="raw image")
-        seen = self.seen_mask()  # computed once per calibration
-        if seen is not None and np.count_nonzero(seen) < MIN_SEEN_SHARE * seen.size:  # a black image, all dropped
-            rect = self.rectified_intrinsics()
-            msg = (
-                f"only {np.count_nonzero(seen)} of {seen.size} pixels of the undistorted image see the raw image "
-                f"(under {MIN_SEEN_SHARE:.0%}): camera_info {self.distortion_model} D={list(self.d)} with K "
-                f"fx={self.k[0, 0]:g} and P fx={rect.fx:g} maps the others outside it; "
-                f"check the camera calibration (D, and P for the rectified image)"
-            )
-            raise CalibrationError(msg)
+        if not self._unseen_error:  # judged once per calibration, not counted again on every frame
+            self._unseen_error.append(self._unseen_message(self.seen_mask()))
+        if self._unseen_error[0]:
+            raise CalibrationError(self._unseen_error[0])
         nearest = interpolation == cv2.INTER_NEAREST
         if nearest not in self._undistort_maps:
             self._undistort_maps[nearest] = self._build_maps(cv2, nearest)
         map1, map2 = self._undistort_maps[nearest]
         flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
         return cv2.remap(image, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+    def _unseen_message(self, seen: npt.NDArray[np.bool_] | None) -> str:
+        """Why a raw image cannot be used when under :data:`MIN_SEEN_SHARE` of the undistorted image sees it (a black
+        image, every depth dropped); empty otherwise."""
+        if seen is None or np.count_nonzero(seen) >= MIN_SEEN_SHARE * seen.size:
+            return ""
+        rect = self.rectified_intrinsics()
+        return (
+            f"only {np.count_nonzero(seen)} of {seen.size} pixels of the undistorted image see the raw image "
+            f"(under {MIN_SEEN_SHARE:.0%}): camera_info {self.distortion_model} D={list(self.d)} with K "
+            f"fx={self.k[0, 0]:g} and P fx={rect.fx:g} maps the others outside it; "
+            f"check the camera calibration (D, and P for the rectified image)"
+        )
 
     def seen_mask(self, hw: tuple[int, int] | None = None) -> npt.NDArray[np.bool_] | None:
         """Which pixels of the undistorted image (:meth:`undistort`) see the raw image, at ``hw`` (default: its size).
