@@ -151,6 +151,13 @@ def bench_frame(root: Path, name: str, repeat: int, baseline_repeat: int) -> Non
         timed(lambda: every_call.observe(points, scan.cam_from_lidar, intrinsics), repeat),
         (float("nan"), float("nan")),
     )
+    times["extrinsic check, one look with the prediction (the yaw test, as ScaleRecovery calls it)"] = (
+        timed(
+            lambda: every_call.observe(points, scan.cam_from_lidar, intrinsics, disp_pred, OutputKind.RELATIVE_INVERSE),
+            repeat,
+        ),
+        (float("nan"), float("nan")),
+    )
     times["projection without reusing ScratchBuffers"] = (
         timed(lambda: project_scan(scan, intrinsics, config), repeat),
         (float("nan"), float("nan")),

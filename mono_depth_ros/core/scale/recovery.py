@@ -263,7 +263,9 @@ class ScaleRecovery:
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
         if self._extrinsic is not None:
-            frame.extrinsic = self._extrinsic.observe(lidar.points_in_lidar, lidar.cam_from_lidar, frame.intrinsics)
+            frame.extrinsic = self._extrinsic.observe(
+                lidar.points_in_lidar, lidar.cam_from_lidar, frame.intrinsics, frame.prediction, frame.kind
+            )
             if frame.extrinsic is not None:  # a wrong transform still gives a fit with inliers: not to be trusted
                 frame.reasons.append(f"LiDAR: {frame.extrinsic.text}")
                 return None
