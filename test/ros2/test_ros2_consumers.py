@@ -1,0 +1,192 @@
+"""Real ROS 2 consumers users attach to our outputs: depth_image_proc (register, convert_metric, point_cloud_xyz)
+and image_transport's republisher (compressed_image_transport), fed by the live node on real KITTI frames."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+
+from mono_depth_ros.core.depth_codec import decode_depth
+from test.kitti_bag import KittiFrame, kitti_camera_info
+
+from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until, write_params
+from .test_ros2_interop import XY_ATOL_M, xyz_of
+
+
+@contextmanager
+def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        ["ros2", "run", package, executable, *args],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(20)
+        log.close()
+
+
+def uint16_array(msg: Image) -> np.ndarray:
+    """(H, W) uint16 of a 16UC1 image (row padding removed)."""
+    assert msg.encoding == "16UC1" and not msg.is_bigendian, (msg.encoding, msg.is_bigendian)
+    rows = np.frombuffer(bytes(msg.data), dtype="<u2").reshape(msg.height, msg.step // 2)
+    return rows[:, : msg.width]
+
+
+def feed(probe: Probe, frames: list[KittiFrame], count: int = 3) -> list[int]:
+    feeder = KittiFeeder(probe, frames, qos=RELIABLE)  # depth_image_proc's camera_info subscriptions are reliable
+    feeder.wait_connected(lidar=False)
+    time.sleep(1.0)
+    return feeder.publish_images(count, period_s=1.5)
+
+
+def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixels(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """register_node fed /depth/image + /depth/camera_info (auto downscale: 414 x 125 on KITTI's 1242 x 375, 408 x 123
+    on 1224 x 370) and the camera's own camera_info: each depth pixel lands on the camera pixel it stands for."""
+    launched = Launched({"device": "cpu"}, ros_logs / "register_node.log")
+    try:
+        launched.wait_ready(probe)
+        ours = probe.collect(Image, "/depth/image", RELIABLE)
+        registered = probe.collect(Image, "/reg/image_rect", RELIABLE)
+        with ros2_run("depth_image_proc", "register_node", ros_logs / "register.log", "--ros-args",
+                      "-r", "depth/image_rect:=/depth/image", "-r", "depth/camera_info:=/depth/camera_info",
+                      "-r", "rgb/camera_info:=/camera/camera_info",
+                      "-r", "depth_registered/image_rect:=/reg/image_rect"):  # fmt: skip
+            wait_until(lambda: probe.node.count_publishers("/reg/image_rect") > 0, 30, "register's publisher")
+            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") > 0, 30, "register's subscription")
+            stamps = feed(probe, kitti_frames)
+            camera_infos = {s: kitti_camera_info(probe.factory, kitti_frames[i], s) for i, s in enumerate(stamps)}
+            wait_until(lambda: len(set(stamps) & set(registered.by_stamp())) >= 2, 30, "registered depth")
+        compared = 0
+        for stamp in set(stamps) & set(registered.by_stamp()):
+            depth, reg = ours.by_stamp()[stamp], registered.by_stamp()[stamp]
+            camera_info = camera_infos[stamp]
+            ours_m, reg_m = depth_array(depth), depth_array(reg)
+            assert (
+                reg_m.shape == (camera_info.height, camera_info.width) and reg.header.frame_id == depth.header.frame_id
+            )
+            # the camera pixel each published pixel stands for (its centre on the camera grid), shifted by the
+            # camera's P Tx / z and Ty / z as register projects them (KITTI's P2: Tx ~ 45 px m, Ty ~ -0.3 px m)
+            h, w = ours_m.shape
+            v, u = np.nonzero(np.isfinite(ours_m))
+            z = ours_m[v, u].astype(np.float64)
+            tx, ty = camera_info.p[3], camera_info.p[7]
+            u_cam = (u + 0.5) * camera_info.width / w - 0.5 + tx / z
+            v_cam = (v + 0.5) * camera_info.height / h - 0.5 + ty / z
+            u_at, v_at = np.floor(u_cam + 0.5).astype(int), np.floor(v_cam + 0.5).astype(int)
+            inside = (u_at >= 0) & (u_at < camera_info.width) & (v_at >= 0) & (v_at < camera_info.height)
+            assert inside.mean() > 0.9
+            # every depth lands where its camera pixel is, unchanged (register keeps float32 z), and nowhere else
+            np.testing.assert_array_equal(reg_m[v_at[inside], u_at[inside]], ours_m[v, u][inside])
+            assert np.isfinite(reg_m).sum() == inside.sum()
+            compared += 1
+        assert compared >= 2
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_16uc1_output_through_convert_metric_point_cloud_xyz_and_compressed_png(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``output.encoding: 16UC1``: convert_metric gives our metres (NaN where 0), point_cloud_xyz rebuilds our cloud,
+    and compressed_image_transport's png carries the millimetres unchanged."""
+    params = write_params(ros_logs / "mm.yaml", {"output.encoding": "16UC1"})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "mm_node.log")
+    try:
+        launched.wait_ready(probe)
+        ours = probe.collect(Image, "/depth/image", RELIABLE)
+        our_cloud = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        metric = probe.collect(Image, "/metric/image", RELIABLE)
+        dip_cloud = probe.collect(PointCloud2, "/dip/points", BEST_EFFORT)
+        png = probe.collect(CompressedImage, "/png/compressed", RELIABLE)
+        back = probe.collect(Image, "/png/raw", RELIABLE)
+        with ros2_run("depth_image_proc", "convert_metric_node", ros_logs / "convert_metric.log", "--ros-args",
+                      "-r", "image_raw:=/depth/image", "-r", "image:=/metric/image"), \
+             ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / "point_cloud_xyz.log", "--ros-args",
+                      "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
+                      "-r", "points:=/dip/points"), \
+             ros2_run("image_transport", "republish", ros_logs / "republish_png.log", "raw", "compressed",
+                      "--ros-args", "-r", "in:=/depth/image", "-r", "out/compressed:=/png/compressed",
+                      "-p", "out.format:=png"), \
+             ros2_run("image_transport", "republish", ros_logs / "republish_back.log", "compressed", "raw",
+                      "--ros-args", "-r", "in/compressed:=/png/compressed", "-r", "out:=/png/raw"):  # fmt: skip
+            for topic in ("/metric/image", "/dip/points", "/png/compressed", "/png/raw"):
+                wait_until(lambda t=topic: probe.node.count_publishers(t) > 0, 30, f"a publisher of {topic}")
+            wait_until(lambda: probe.node.count_subscribers("/depth/image") >= 4, 30, "the consumers' subscriptions")
+            stamps = feed(probe, kitti_frames)
+            for collector in (metric, dip_cloud, back):
+                wait_until(lambda c=collector: len(set(stamps) & set(c.by_stamp())) >= 2, 30, collector.topic)
+        compared = 0
+        for stamp in set(stamps) & set(metric.by_stamp()) & set(dip_cloud.by_stamp()) & set(back.by_stamp()):
+            mm = uint16_array(ours.by_stamp()[stamp])
+            assert 0 < (mm == 0).sum() < mm.size // 10  # some invalid pixels, most valid
+            # convert_metric: our millimetres as metres, NaN where 0 (what our decode says they mean)
+            np.testing.assert_array_equal(depth_array(metric.by_stamp()[stamp]), decode_depth(mm, "16UC1"))
+            # point_cloud_xyz from the millimetres: our cloud, the same NaN pattern and z, x / y to float rounding
+            a, b = xyz_of(our_cloud.by_stamp()[stamp]), xyz_of(dip_cloud.by_stamp()[stamp])
+            assert a.shape == b.shape == (*mm.shape, 3)
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            finite = np.isfinite(b[..., 2])
+            np.testing.assert_array_equal(a[..., 2][finite], b[..., 2][finite])
+            np.testing.assert_allclose(a[finite][:, :2], b[finite][:, :2], rtol=0, atol=XY_ATOL_M)
+            # compressed_image_transport's png and back: the same millimetres
+            assert png.by_stamp()[stamp].format.startswith("16UC1; png")
+            np.testing.assert_array_equal(uint16_array(back.by_stamp()[stamp]), mm)
+            compared += 1
+        assert compared >= 2
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compressed(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Why docs/ros2_node.md says to publish 16UC1 rather than convert our 32FC1: Humble's convert_metric casts
+    ``metres * 1000`` to uint16 unchecked, so a depth past 65.535 m (``output.max_range`` is 80 m) comes out as a
+    near one (66.2 m as 0.66 m); compressed_image_transport refuses 32FC1 (png needs 8 or 16 bits)."""
+    # a fixed scale that puts the far part of the KITTI scenes between 65.5 m and output.max_range
+    params = write_params(ros_logs / "far.yaml", {"scale.mode": "fixed", "scale.fixed_scale": 4.0})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "far_node.log")
+    try:
+        launched.wait_ready(probe)
+        ours = probe.collect(Image, "/depth/image", RELIABLE)
+        converted = probe.collect(Image, "/mm/image", RELIABLE)
+        compressed = probe.collect(CompressedImage, "/c/compressed", RELIABLE)
+        republish_log = ros_logs / "republish_32fc1.log"
+        with ros2_run("depth_image_proc", "convert_metric_node", ros_logs / "convert_metric_32fc1.log", "--ros-args",
+                      "-r", "image_raw:=/depth/image", "-r", "image:=/mm/image"), \
+             ros2_run("image_transport", "republish", republish_log, "raw", "compressed",
+                      "--ros-args", "-r", "in:=/depth/image", "-r", "out/compressed:=/c/compressed",
+                      "-p", "out.format:=png"):  # fmt: skip
+            wait_until(lambda: probe.node.count_subscribers("/depth/image") >= 3, 30, "the consumers' subscriptions")
+            stamps = feed(probe, kitti_frames)
+            wait_until(lambda: len(set(stamps) & set(converted.by_stamp())) >= 2, 30, "convert_metric's images")
+        wrapped = 0
+        for stamp in set(stamps) & set(converted.by_stamp()):
+            metres = depth_array(ours.by_stamp()[stamp])
+            mm = uint16_array(converted.by_stamp()[stamp]).astype(np.int64)
+            far = np.isfinite(metres) & (metres * 1000 >= 65536)
+            expected = np.trunc(metres[far].astype(np.float32) * np.float32(1000)).astype(np.int64) % 65536
+            np.testing.assert_array_equal(mm[far], expected)  # the low 16 bits: 66.2 m -> 661 mm
+            assert (mm[np.isinf(metres)] == 0).all()
+            wrapped += int(far.sum())
+        assert wrapped > 100
+        assert compressed.count() == 0
+        assert "PNG compression requires 8/16-bit encoded color format (input format is: 32FC1)" in (
+            republish_log.read_text()
+        )
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
