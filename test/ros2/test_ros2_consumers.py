@@ -190,3 +190,24 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
         )
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_image_views_float_scaling_blacks_out_a_32fc1_depth_with_inf_and_shows_16uc1(
+    kitti_frames: list[KittiFrame],
+) -> None:
+    """Why docs/ros2_node.md sends image_view users to 16UC1 (or rviz2's fixed range): Humble's image_view asks
+    cv_bridge's ``cvtColorForDisplay`` for dynamic scaling on every float encoding, which takes the image's own min
+    and max, ±Inf included: one REP 117 +Inf (beyond ``output.max_range``) and the window is black. For 16UC1 it
+    scales 0-10 m. The real cv_bridge of the runtime, on KITTI's LiDAR depth through our range limits and codec."""
+    from cv_bridge.boost.cv_bridge_boost import cvtColorForDisplay
+
+    from mono_depth_ros.core.depth_codec import apply_range_limits, encode_depth
+
+    depth_m = apply_range_limits(kitti_frames[0].lidar_depth_m, 0.1, 20.0)  # the far returns become +Inf
+    assert np.isposinf(depth_m).sum() > 100
+    # image_view_node.cpp (humble): do_dynamic_scaling = encoding has "F"; min 0, max 10 m (10000 mm) otherwise
+    metres = cvtColorForDisplay(encode_depth(depth_m, "32FC1"), "32FC1", "bgr8", True, 0.0, 10.0)
+    millimetres = cvtColorForDisplay(encode_depth(depth_m, "16UC1"), "16UC1", "bgr8", False, 0.0, 10000.0)
+    assert not metres.any()  # every pixel black
+    near = np.isfinite(depth_m) & (depth_m < 10.0)
+    assert (millimetres[near] > 0).all() and len(np.unique(millimetres[near][:, 0])) > 50
