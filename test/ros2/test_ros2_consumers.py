@@ -156,25 +156,44 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
 ) -> None:
     """Why docs/ros2_node.md says to publish 16UC1 rather than convert our 32FC1: Humble's convert_metric casts
     ``metres * 1000`` to uint16 unchecked, so a depth past 65.535 m (``output.max_range`` is 80 m) comes out as a
-    near one (66.2 m as 0.66 m); compressed_image_transport refuses 32FC1 (png needs 8 or 16 bits)."""
-    # a fixed scale that puts the far part of the KITTI scenes between 65.5 m and output.max_range
-    params = write_params(ros_logs / "far.yaml", {"scale.mode": "fixed", "scale.fixed_scale": 4.0})
+    near one (66.2 m as 0.66 m); compressed_image_transport refuses 32FC1 (png needs 8 or 16 bits). point_cloud_xyz
+    leaves our ±Inf pixels out as we do."""
+    # a fixed scale that puts the far part of the KITTI scenes between 65.5 m and output.max_range (80 m) and past
+    # it (+Inf), and a minimum range that makes the near road -Inf
+    settings = {"scale.mode": "fixed", "scale.fixed_scale": 4.0, "output.min_range": 30.0}
+    params = write_params(ros_logs / "far.yaml", settings)
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "far_node.log")
     try:
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         converted = probe.collect(Image, "/mm/image", RELIABLE)
         compressed = probe.collect(CompressedImage, "/c/compressed", RELIABLE)
+        our_cloud = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        dip_cloud = probe.collect(PointCloud2, "/dip/points", BEST_EFFORT)
         republish_log = ros_logs / "republish_32fc1.log"
         with ros2_run("depth_image_proc", "convert_metric_node", ros_logs / "convert_metric_32fc1.log", "--ros-args",
                       "-r", "image_raw:=/depth/image", "-r", "image:=/mm/image"), \
              ros2_run("image_transport", "republish", republish_log, "raw", "compressed",
                       "--ros-args", "-r", "in:=/depth/image", "-r", "out/compressed:=/c/compressed",
-                      "-p", "out.format:=png"):  # fmt: skip
-            wait_until(lambda: probe.node.count_subscribers("/depth/image") >= 3, 30, "the consumers' subscriptions")
+                      "-p", "out.format:=png"), \
+             ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / "point_cloud_xyz_32fc1.log",
+                      "--ros-args", "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
+                      "-r", "points:=/dip/points"):  # fmt: skip
+            wait_until(lambda: probe.node.count_subscribers("/depth/image") >= 4, 30, "the consumers' subscriptions")
+            wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "point_cloud_xyz's publisher")
             stamps = feed(probe, kitti_frames)
-            wait_until(lambda: len(set(stamps) & set(converted.by_stamp())) >= 2, 30, "convert_metric's images")
+            for collector in (converted, dip_cloud):
+                wait_until(lambda c=collector: len(set(stamps) & set(c.by_stamp())) >= 2, 30, collector.topic)
         wrapped = 0
+        infinite = {"+": 0, "-": 0}
+        for stamp in set(stamps) & set(dip_cloud.by_stamp()):
+            metres = depth_array(ours.by_stamp()[stamp])
+            infinite["+"] += int(np.isposinf(metres).sum())
+            infinite["-"] += int(np.isneginf(metres).sum())
+            a, b = xyz_of(our_cloud.by_stamp()[stamp]), xyz_of(dip_cloud.by_stamp()[stamp])
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            assert np.isnan(b[np.isinf(metres)]).all()
+        assert min(infinite.values()) > 100, infinite
         for stamp in set(stamps) & set(converted.by_stamp()):
             metres = depth_array(ours.by_stamp()[stamp])
             mm = uint16_array(converted.by_stamp()[stamp]).astype(np.int64)
