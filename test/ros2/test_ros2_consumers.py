@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import message_filters
 import numpy as np
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from mono_depth_ros.core.depth_codec import decode_depth
+from mono_depth_ros.core.ros_msgs import stamp_to_ns
 from test.kitti_bag import KittiFrame, kitti_camera_info
 
 from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until, write_params
@@ -58,10 +60,21 @@ def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixel
     """register_node fed /depth/image + /depth/camera_info (auto downscale: 414 x 125 on KITTI's 1242 x 375, 408 x 123
     on 1224 x 370) and the camera's own camera_info: each depth pixel lands on the camera pixel it stands for."""
     launched = Launched({"device": "cpu"}, ros_logs / "register_node.log")
+    subscribers: list[message_filters.Subscriber] = []
     try:
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         registered = probe.collect(Image, "/reg/image_rect", RELIABLE)
+        # RTAB-Map's rgbd_sync with approx_sync: false: message_filters' exact-time sync of the camera image, our
+        # depth and the camera's camera_info (reliable, keep last 10, as its default qos)
+        subscribers += [
+            message_filters.Subscriber(probe.node, Image, "/camera/image_raw", qos_profile=RELIABLE),
+            message_filters.Subscriber(probe.node, Image, "/depth/image", qos_profile=RELIABLE),
+            message_filters.Subscriber(probe.node, CameraInfo, "/camera/camera_info", qos_profile=RELIABLE),
+        ]
+        exact = message_filters.TimeSynchronizer(subscribers, 10)
+        synced: list[int] = []
+        exact.registerCallback(lambda image, depth, info: synced.append(stamp_to_ns(depth.header.stamp)))
         with ros2_run("depth_image_proc", "register_node", ros_logs / "register.log", "--ros-args",
                       "-r", "depth/image_rect:=/depth/image", "-r", "depth/camera_info:=/depth/camera_info",
                       "-r", "rgb/camera_info:=/camera/camera_info",
@@ -71,6 +84,8 @@ def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixel
             stamps = feed(probe, kitti_frames)
             camera_infos = {s: kitti_camera_info(probe.factory, kitti_frames[i], s) for i, s in enumerate(stamps)}
             wait_until(lambda: len(set(stamps) & set(registered.by_stamp())) >= 2, 30, "registered depth")
+        wait_until(lambda: set(stamps) <= set(ours.by_stamp()), 30, "our depth images")
+        assert sorted(synced) == sorted(stamps)  # every depth image with its camera image and camera_info
         compared = 0
         for stamp in set(stamps) & set(registered.by_stamp()):
             depth, reg = ours.by_stamp()[stamp], registered.by_stamp()[stamp]
@@ -96,6 +111,8 @@ def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixel
             compared += 1
         assert compared >= 2
     finally:
+        for subscriber in subscribers:
+            probe.node.destroy_subscription(subscriber.sub)
         assert launched.stop() == 0, launched.log[-3000:]
 
 
