@@ -339,3 +339,35 @@ def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
     assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
     nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
     assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
+
+
+def test_tipsv2_dpt_predicts_metres_at_its_processors_square(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """google/tipsv2-*-dpt (transformers' ``tipsv2_dpt``) predicts depth in metres (a softmax over bins from
+    min_depth to max_depth): it needed model.output_kind, and with it its processor's square was read keeping
+    aspect with the generic ×32 (KITTI at 64x192 instead of 112x112; neither side a multiple of its 14 px patch,
+    so the ViT dropped the last 0.6 patch rows and 0.7 columns). Tipsv2DptImageProcessor resizes to its size box
+    and does not normalise: the same input and the same metres as transformers' own processing on a KITTI frame."""
+    from torch.nn import functional
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips")
+    estimator = _estimator(directory)
+    assert estimator.output_kind is OutputKind.METRIC and estimator.spec.max_depth_m == 10.0  # its config's bins
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    height, width = rgb.shape[:2]
+    assert estimator.network_hw((height, width)) == (112, 112)
+    # transformers: rescale, bilinear antialiased resize to 112x112, no normalisation; bilinear back to the image
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    pixel_values = functional.interpolate(image, size=(112, 112), mode="bilinear", antialias=True)
+    ours_input = estimator.backend.module.network.model
+    seen: list[torch.Tensor] = []
+    ours_input.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True)
+    ours = estimator.predict(rgb).values
+    torch.testing.assert_close(seen[0], pixel_values, atol=2.5 / 255, rtol=0)  # the uint8 shrink: within a grey level
+    with torch.no_grad():
+        raw = ours_input(pixel_values=pixel_values).predicted_depth
+    theirs = functional.interpolate(raw[:, None], size=(height, width), mode="bilinear")[0, 0].numpy()
+    assert ours.shape == theirs.shape and np.isfinite(ours).all()
+    relative = np.abs(ours - theirs) / theirs
+    assert np.median(relative) < 2e-3 and np.percentile(relative, 99) < 0.05  # edge-aware upsampling aside
