@@ -8,9 +8,10 @@ normalisation:
 ==========================  ===================================================================================
 processor setting           meaning here
 ==========================  ===================================================================================
-``size`` {height, width}    the network input; with ``keep_aspect_ratio`` the short side (DPT's rule of "scale
-                            as little as possible" is the short side for any camera larger than the input), the
-                            long side capped at 1.7 × the size (518 → 882: KITTI runs at 266×882, not 518×1722)
+``size`` {height, width}    the network input; with ``keep_aspect_ratio`` transformers' "scale as little as
+                            possible" (the scale nearer 1 of height / H and width / W: the short side for a camera
+                            larger than the box, a smaller camera fits inside it), the long side capped at 1.7 ×
+                            the size (518 → 882: KITTI runs at 266×882, not 518×1722)
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
 ``size`` {shortest_edge}    the short side, keeping aspect
@@ -149,12 +150,14 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
         short = min(height, width)
         cap = long_side_cap(max(height, width), multiple)
+        box = keep_aspect and not short_side_only  # transformers' "scale as little as possible" in the size box
         policy = InputPolicy(
-            height=short if keep_aspect else height,
-            width=short if keep_aspect else width,
+            height=short if keep_aspect and not box else height,
+            width=short if keep_aspect and not box else width,
             keep_aspect=keep_aspect,
             multiple_of=multiple,
             max_long_side=cap if keep_aspect else max(height, width),
+            least_scale=box,
         )
     else:
         policy = replace(policy, multiple_of=multiple)

@@ -44,7 +44,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     in which case the long side is scaled to the cap; both sides are then rounded to the nearest multiple of
     ``policy.multiple_of`` (at least one multiple) and the long side floored again if rounding pushed it over the cap.
     A KITTI image (375×1242) under the Depth Anything policy (518, multiple of 14, cap 882) runs at 266×882, not at
-    518×1722.
+    518×1722. With ``policy.least_scale`` the scale is whichever of ``policy.height / H`` and ``policy.width / W`` is
+    nearer 1 (transformers' "scale as little as possible"; the short side for a camera larger than the box), before
+    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008.
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -71,6 +73,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
         msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
         raise ConfigError(msg)
     scale = policy.height / min(height, width)
+    if policy.least_scale:
+        scale_h, scale_w = policy.height / height, policy.width / width
+        scale = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h
     if max(height, width) * scale > policy.max_long_side:
         scale = policy.max_long_side / max(height, width)
     cap = (policy.max_long_side // multiple) * multiple

@@ -203,3 +203,15 @@ def test_letterbox_fits_the_image_centred_and_the_crop_takes_it_back() -> None:
     torch.testing.assert_close(crop_to_box(output, box, (8, 8)), output[..., 2:6, :])
     half = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)  # an output at half the input's resolution
     torch.testing.assert_close(crop_to_box(half, box, (8, 8)), half[..., 1:3, :])
+
+
+def test_least_scale_fits_a_small_camera_inside_the_box_and_a_large_one_by_its_short_side() -> None:
+    """transformers' "scale as little as possible": the scale nearer 1 of box height / H and box width / W."""
+    box = InputPolicy(756, 756, keep_aspect=True, multiple_of=14, max_long_side=1288, least_scale=True)
+    assert network_input_size((480, 640), box) == (560, 756)  # enlarged by 756 / 640 (not 756 / 480)
+    assert network_input_size((1440, 1920), box) == (756, 1008)  # shrunk by 756 / 1440 (not 756 / 1920)
+    assert network_input_size((375, 1242), box) == (224, 756)  # 756 / 1242 is nearer 1 than 756 / 375
+    zoe = InputPolicy(384, 512, keep_aspect=True, max_long_side=864, least_scale=True)  # a non-square box
+    assert network_input_size((1242, 375), zoe) == (864, 256)  # portrait: 512 / 375 nearer 1, then the cap
+    short_side = InputPolicy(756, 756, keep_aspect=True, multiple_of=14, max_long_side=1288)
+    assert network_input_size((480, 640), short_side) == (756, 1008)
