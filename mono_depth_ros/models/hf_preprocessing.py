@@ -23,6 +23,9 @@ processor setting           meaning here
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
+``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
+                            (2 BILINEAR, unsaid) → bilinear (ZoeDepth's processor interpolates bilinearly whatever
+                            it says)
 ==========================  ===================================================================================
 """
 
@@ -38,6 +41,8 @@ from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.spec import InputPolicy
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
+BICUBIC = 3
+"""PIL's ``Resampling.BICUBIC``, as processor files write ``resample``."""
 LONG_SIDE_CAP = 1.7
 """Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
 
@@ -176,4 +181,6 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
+    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: bilinear or bicubic, unpadded
+        policy = replace(policy, interpolation="bicubic")
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

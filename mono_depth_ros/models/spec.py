@@ -40,6 +40,8 @@ class InputPolicy:
             width is nearer 1 (transformers' DPT, Depth Anything, ZoeDepth and Prompt Depth Anything processors:
             "scale as little as possible"), then cap and round as above: a camera larger than the box has its
             short side fitted, a smaller one fits inside the box instead of being enlarged to its short side.
+        interpolation: resampling filter of the camera image, ``bilinear`` or ``bicubic`` (PIL's, as transformers'
+            processors with ``resample: 3``: Depth Anything, DPT, Prompt Depth Anything).
     """
 
     height: int = 192
@@ -49,6 +51,7 @@ class InputPolicy:
     max_long_side: int = 1280
     pad: bool = False
     least_scale: bool = False
+    interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -67,6 +70,9 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.least_scale and not self.keep_aspect:
             msg = "model input least_scale chooses how to keep the aspect: it needs keep_aspect true"
+            raise CheckpointError(msg)
+        if self.interpolation not in ("bilinear", "bicubic"):
+            msg = f"model input interpolation {self.interpolation!r} must be bilinear or bicubic"
             raise CheckpointError(msg)
 
 
@@ -188,8 +194,8 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        for key in ("pad", "least_scale"):  # absent when unused, as above
-            if not getattr(self.input, key):
+        for key, unused in (("pad", False), ("least_scale", False), ("interpolation", "bilinear")):
+            if getattr(self.input, key) == unused:  # absent when unused, as above
                 del data["input"][key]
         return json.dumps(data, sort_keys=True)
 

@@ -106,6 +106,7 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
         return {
             **common,
             **HALF,
+            "resample": 3,
             "keep_aspect_ratio": False,
             "ensure_multiple_of": 1,
             "size": {"height": 64, "width": 64},
@@ -126,6 +127,7 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
             "ensure_multiple_of": 14,
             "size": size,
             "do_pad": False,
+            "resample": 3,  # PIL's bicubic, as the published files say
         }
     if name == "zoedepth":
         size = {"height": 96, "width": 128}

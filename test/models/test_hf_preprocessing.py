@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
@@ -137,3 +138,32 @@ def test_prompt_depth_anything_runs_nyu_at_its_processors_size(tmp_path: Path, n
     settings = {**PDA_PROCESSOR, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
     pixel_values = transformers.PromptDepthAnythingImageProcessorPil(**settings)(rgb, return_tensors="np").pixel_values
     assert network_input_size(rgb.shape[:2], _read(tmp_path, settings).input) == pixel_values.shape[-2:] == (560, 756)
+
+
+@pytest.mark.parametrize(("resample", "interpolation"), [(3, "bicubic"), (2, "bilinear"), (None, "bilinear")])
+def test_the_processors_resample_filter_is_kept(tmp_path: Path, resample: int | None, interpolation: str) -> None:
+    """PIL's BICUBIC (3, the Depth Anything / DPT / Prompt Depth Anything files) or BILINEAR (2; unsaid: bilinear)."""
+    assert _read(tmp_path, {**DA_PROCESSOR, "resample": resample}).input.interpolation == interpolation
+
+
+def test_depth_anything_input_is_its_processors_on_a_real_nyu_frame(tmp_path: Path, nyu_dir: Path) -> None:
+    """The published Depth Anything V2 processor (518 box, keep aspect, ×14, ImageNet, resample 3: bicubic) on a
+    real NYU frame gives the network input our preprocessing gives, within rounding: the bicubic filter was read
+    as bilinear (22 grey levels off at edges, 0.75 on average)."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {**DA_PROCESSOR, "resample": 3, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    read = _read(tmp_path, settings)
+    for name in ("rgb_00000.jpg", "rgb_00050.jpg"):
+        rgb = load_rgb(nyu_dir / "rgb" / name)
+        theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+        hw = network_input_size(rgb.shape[:2], read.input)
+        ours = preprocess(
+            image_to_device(rgb, torch.device("cpu")), hw, read.mean, read.std, mode=read.input.interpolation
+        )
+        assert ours.shape == theirs.shape
+        grey = (ours - theirs).abs() * torch.tensor(read.std).view(1, 3, 1, 1) * 255  # in grey levels
+        assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05  # two passes, each rounded

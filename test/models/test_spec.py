@@ -63,3 +63,11 @@ def test_least_scale_round_trips_is_left_out_when_unused_and_needs_keep_aspect()
     assert "least_scale" not in json.loads(ModelSpec("unet").to_json())["input"]  # readable by a version without it
     with pytest.raises(CheckpointError, match=r"least_scale .* needs keep_aspect true"):
         InputPolicy(518, 518, least_scale=True)
+
+
+def test_interpolation_round_trips_is_left_out_when_bilinear_and_is_checked() -> None:
+    bicubic = ModelSpec("transformers", input=InputPolicy(518, 518, keep_aspect=True, interpolation="bicubic"))
+    assert ModelSpec.from_json(bicubic.to_json()) == bicubic
+    assert "interpolation" not in json.loads(ModelSpec("unet").to_json())["input"]  # readable by older versions
+    with pytest.raises(CheckpointError, match="interpolation 'lanczos' must be bilinear or bicubic"):
+        InputPolicy(interpolation="lanczos")
