@@ -24,8 +24,8 @@ processor setting           meaning here
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR, unsaid) → bilinear (ZoeDepth's processor interpolates bilinearly whatever
-                            it says)
+                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its processor's own resize,
+                            align_corners without antialiasing, is not reproduced; its files say 2)
 ==========================  ===================================================================================
 """
 
@@ -181,6 +181,6 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
-    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: bilinear or bicubic, unpadded
+    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic")
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))
