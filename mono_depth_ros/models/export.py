@@ -104,8 +104,8 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
 
 
 def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
-    policy = spec.input if dynamic else replace(spec.input, height=input_hw[0], width=input_hw[1], keep_aspect=False)
-    return replace(spec, backend=backend, input=policy)
+    fixed = {"height": input_hw[0], "width": input_hw[1], "keep_aspect": False, "least_scale": False}
+    return replace(spec, backend=backend, input=spec.input if dynamic else replace(spec.input, **fixed))
 
 
 def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
