@@ -88,7 +88,8 @@ def check_torchscript(model: Path) -> None:
     """Check that ``model`` is a TorchScript archive that torch.jit loads (never a torch.save pickle).
 
     Raises:
-        CheckpointError: missing file, a pickle, or an archive torch.jit cannot read.
+        CheckpointError: missing file, a pickle, code that writes files (:func:`~.torchscript_model.check_script_code`),
+            or an archive torch.jit cannot read.
     """
     import warnings
     import zipfile
@@ -96,12 +97,14 @@ def check_torchscript(model: Path) -> None:
     import torch
 
     from mono_depth_ros.models.checkpoint import is_torch_save_archive
+    from mono_depth_ros.models.torchscript_model import check_script_code
 
     if not model.is_file() or not zipfile.is_zipfile(model) or is_torch_save_archive(model):
         msg = (
             f"{model} is not a TorchScript archive (missing, not a zip, or a torch.save pickle, which is never loaded)"
         )
         raise CheckpointError(msg)
+    check_script_code(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -4,10 +4,16 @@ TorchScript is deprecated upstream in favour of ``torch.export``, but it is stil
 (libtorch, Torch-TensorRT), so the project exports and reads it. A traced model runs under ``torch.autocast`` like an
 eager one. The archive holds TorchScript code and tensors, never Python pickles of arbitrary objects; the spec is
 also embedded as the extra file ``mono_depth_spec.json``.
+
+TorchScript code is a program, and ``torch.jit.load`` runs part of it (a class's ``__setstate__``) before any frame:
+TorchScript's own ops can write files (``torch.save``, ``torch.from_file(..., shared=True)``) or talk to other
+processes (``c10d`` / ``rpc``). :func:`check_script_code` reads the archive's code first and refuses such a module;
+a trace of a depth network never calls them.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,6 +30,47 @@ from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_s
 from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
+
+_OUTSIDE_EFFECTS = re.compile(r"\b(save|from_file|c10d|_c10d_functional|rpc_sync|rpc_async|rpc_remote)\b")
+"""TorchScript ops that reach outside the process: aten::save writes a file, aten::from_file creates and maps one
+(writable when shared), c10d / rpc ops talk to other processes. Serialised TorchScript code names every op it calls
+(``torch.save(...)``, ``ops.aten.from_file(...)``), so a word match over its code files finds them."""
+_MAX_CODE_BYTES = 256 * 2**20
+"""Largest TorchScript code file read (a large ViT's is a few MB): more is refused, not decompressed."""
+
+
+def check_script_code(path: Path) -> None:
+    """Refuse a TorchScript archive whose code calls an op with effects outside the process, before loading it.
+
+    Every ``.py`` entry of the zip (the TorchScript source ``torch.jit.load`` compiles, ``__setstate__`` included)
+    is read and searched for :data:`_OUTSIDE_EFFECTS`; nothing is compiled or run.
+
+    Raises:
+        CheckpointError: naming the archive, the op, the code file and the remedy (an ONNX export, or a trace made
+            from the model's source).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if not entry.filename.endswith(".py"):
+                    continue
+                if entry.file_size > _MAX_CODE_BYTES:
+                    msg = f"{path}: TorchScript code {entry.filename} is {entry.file_size} bytes; re-export the model"
+                    raise CheckpointError(msg)
+                text = archive.read(entry).decode("utf-8", errors="replace")
+                found = _OUTSIDE_EFFECTS.search(text)
+                if found is not None:
+                    msg = (
+                        f"{path} holds TorchScript code that calls {found.group(1)} ({entry.filename}): loading it "
+                        f"would run that code with this process's rights (writing files or talking to other "
+                        f"processes), so it is refused; export the model to ONNX where its source lives "
+                        f"(torch.onnx.export, or `mono-depth export WEIGHTS -f onnx`) and run it with "
+                        f"model.backend: onnx, or re-trace it with torch.jit.trace from its source"
+                    )
+                    raise CheckpointError(msg)
+    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
+        msg = f"{path} is not a readable TorchScript archive ({err}); re-export the model"
+        raise CheckpointError(msg) from None
 
 
 class TorchScriptBackend:
@@ -67,6 +114,7 @@ class TorchScriptBackend:
                 f"never loaded; export the model with `mono-depth export -f torchscript`, or {PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
+        check_script_code(self.path)
         extra = {EMBEDDED_SPEC_FILE: ""}
         try:
             with warnings.catch_warnings():

@@ -136,6 +136,21 @@ def test_spec_of_a_torchscript_module_made_elsewhere(tmp_path: Path, capsys: pyt
     assert "torch.save pickle" in capsys.readouterr().err
 
 
+def test_spec_refuses_a_torchscript_module_whose_code_writes_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mono-depth spec` loads a TorchScript module to check it: its ``__setstate__`` would run there too."""
+    from test.models.tiny_models import SavesOnLoad
+
+    marker, module_path = tmp_path / "written_by_the_model", tmp_path / "evil.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(SavesOnLoad(str(marker))), str(module_path))  # type: ignore[no-untyped-call]
+    assert main(["spec", str(module_path), "--kind", "metric", "--input-size", "32x48"]) == 2
+    assert "calls save" in capsys.readouterr().err
+    assert not marker.exists() and not spec_path_for(module_path).exists()
+
+
 class _Layouts(nn.Module):
     """One network in the layouts community exports use: NCHW, NHWC, and either without the batch axis (the
     output then lacks it too). The map depends on the channels (R minus B) and on the row, so a swapped channel

@@ -18,7 +18,7 @@ from mono_depth_ros.models.sidecar import spec_path_for
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.models.torchscript_model import TorchScriptBackend
 
-from .tiny_models import tiny_unet, write_unet_checkpoint
+from .tiny_models import MapsOnLoad, SavesOnLoad, WritesOnLoad, tiny_unet, write_unet_checkpoint
 
 CPU = torch.device("cpu")
 
@@ -217,3 +217,22 @@ def test_an_onnx_file_given_to_the_torchscript_backend_names_the_onnx_backend(
         torch.onnx.export(torch.nn.Conv2d(3, 1, 1), (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False)
     with pytest.raises(CheckpointError, match=r"is an ONNX model, not TorchScript; set model\.backend: onnx"):
         TorchScriptBackend(path, CPU)
+
+
+@pytest.mark.parametrize(("op", "module"), [("save", SavesOnLoad), ("from_file", MapsOnLoad)])
+def test_a_module_whose_code_writes_files_is_refused_before_torch_jit_runs_it(
+    script_path: Path, tmp_path: Path, op: str, module: type[WritesOnLoad]
+) -> None:
+    """torch.jit.load runs a module's TorchScript ``__setstate__``: code there (or in forward) that writes files
+    would run with the node's rights. The archive's code is read first and the load refused, naming the op and
+    the remedy; no file is written. The project's own traces still load (test_loads_and_runs)."""
+    marker = tmp_path / "written_by_the_model"
+    path = tmp_path / "evil.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(module(str(marker))), str(path))  # type: ignore[no-untyped-call]
+    marker.unlink(missing_ok=True)  # scripting does not run __setstate__; saving does not either
+    spec_path_for(path).write_text(spec_path_for(script_path).read_text())
+    with pytest.raises(CheckpointError, match=rf"evil\.pt .*calls {op} .*export .*ONNX"):
+        TorchScriptBackend(path, CPU)
+    assert not marker.exists()

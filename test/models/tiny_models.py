@@ -70,3 +70,36 @@ class StepDepth(nn.Module):
         depth = torch.full((x.shape[0], 1, x.shape[2], x.shape[3]), self.far, device=x.device)
         depth[..., : x.shape[3] // 2 + 1] = self.near
         return depth
+
+
+class WritesOnLoad(torch.nn.Module):
+    """A scripted module whose ``__setstate__`` (run by ``torch.jit.load`` itself, before any frame) writes a file,
+    here a marker beside the model, through TorchScript's own ops (the subclasses)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.marker = marker
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1].abs() * self.w + 1.0
+
+    @torch.jit.export
+    def __getstate__(self) -> tuple[torch.Tensor, bool, str]:
+        return self.w, self.training, self.marker
+
+
+class SavesOnLoad(WritesOnLoad):
+    @torch.jit.export
+    def __setstate__(self, state: tuple[torch.Tensor, bool, str]) -> None:
+        self.w, self.training, self.marker = state[0], state[1], state[2]
+        torch.save("written by the model", self.marker)  # aten::save
+
+
+class MapsOnLoad(WritesOnLoad):
+    @torch.jit.export
+    def __setstate__(self, state: tuple[torch.Tensor, bool, str]) -> None:
+        self.w, self.training, self.marker = state[0], state[1], state[2]
+        mapped = torch.from_file(self.marker, True, 4, dtype=torch.uint8)  # aten::from_file: creates it, writable
+        mapped.fill_(65)
+        self.w = self.w + mapped[:1].float() * 0.0
