@@ -19,7 +19,7 @@ import json
 import logging
 import math
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -84,6 +84,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"(pickle files such as pytorch_model.bin never are); {REMEDY}"
         )
         raise CheckpointError(msg)
+    if not (directory / "model.safetensors").is_file():
+        check_shard_index(directory)
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -98,6 +100,36 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         )
         raise CheckpointError(msg)
     return config
+
+
+def check_shard_index(directory: Path) -> None:
+    """Check that every shard ``model.safetensors.index.json`` names is a file in ``directory``.
+
+    transformers opens ``os.path.join(directory, name)`` for each name of its ``weight_map``: a ``../`` name climbs
+    out of the folder and an absolute one replaces it, so a downloaded folder could make the node open any file
+    (or block on a FIFO). A name that stays inside may still be a symbolic link, as in the Hugging Face cache.
+
+    Raises:
+        CheckpointError: unreadable index, a name outside the folder, or a shard that is not a regular file.
+    """
+    index_path = directory / "model.safetensors.index.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        names = sorted(set(index["weight_map"].values()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        msg = f"{index_path} is not a readable shard index ({type(err).__name__}: {err}); fetch the model again"
+        raise CheckpointError(msg) from None
+    for name in names:
+        parts = PurePosixPath(str(name)).parts
+        if not isinstance(name, str) or not parts or name.startswith(("/", "\\")) or ".." in parts or "\\" in name:
+            msg = (
+                f"{index_path} names the shard {name!r}, outside {directory}: shards are files in the model folder; "
+                f"do not use this folder, {REMEDY}"
+            )
+            raise CheckpointError(msg)
+        if not (directory / name).is_file():
+            msg = f"{index_path} names the shard {name!r}, which is not a file in {directory}; fetch the model again"
+            raise CheckpointError(msg)
 
 
 def family_of(model_type: str) -> Family:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,26 @@ def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
     assert spec.output_kind is OutputKind.METRIC and spec.max_depth_m == 80.0
     x = torch.rand(1, 3, 56, 84)
     torch.testing.assert_close(many.infer(x), one.infer(x))
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+def test_a_shard_index_that_points_outside_the_model_folder_is_refused(tmp_path: Path, where: str) -> None:
+    """transformers opens whatever file model.safetensors.index.json names (``os.path.join(folder, name)``: a
+    ``../`` name climbs out, an absolute one replaces the folder): a downloaded folder made the node open files
+    elsewhere on the robot (here the weights moved beside it, which loaded). Refused, naming the entry."""
+    from safetensors import safe_open
+
+    model = write_tiny_family("glpn", tmp_path / "model")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = (model / "model.safetensors").rename(elsewhere / "w.safetensors")
+    with safe_open(str(outside), framework="pt") as handle:
+        names = list(handle.keys())
+    shard = "../elsewhere/w.safetensors" if where == "relative" else str(outside)
+    index = {"metadata": {}, "weight_map": dict.fromkeys(names, shard)}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match=re.escape(f"index.json names the shard {shard!r}, outside {model}")):
+        load_transformers_model(model, CPU)
 
 
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
