@@ -2,8 +2,9 @@
 
 ``model.backend: transformers`` (alias ``depth_anything_v2``) with ``model.weights: DIR``: ``config.json`` +
 safetensors (``model.safetensors`` or a sharded index; pickle files are refused), optionally
-``preprocessor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online (``local_files_only``), and
-``transformers`` is imported only here, only when such a model is loaded.
+``preprocessor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online (``local_files_only``), never
+runs code the folder brings (``trust_remote_code=False``: an ``auto_map`` in config.json is ignored with a warning),
+and ``transformers`` is imported only here, only when such a model is loaded.
 
 :class:`HfDepthNetwork` turns each family's forward pass into the project's contract, (B, 3, H, W) normalised RGB
 → (B, 1, H, W) prediction of the spec's output kind, and takes the per-frame inputs some families need
@@ -99,6 +100,15 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"{transformers_module().__version__} (depth models: {', '.join(known)})"
         )
         raise CheckpointError(msg)
+    auto_map = config.get("auto_map")
+    if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
+        entry = auto_map.get("AutoModelForDepthEstimation", auto_map) if isinstance(auto_map, dict) else auto_map
+        _LOG.warning(
+            "%s: its custom code (auto_map: %s) is never run; the model loads as transformers' own %s",
+            config_path,
+            entry,
+            model_type,
+        )
     return config
 
 
@@ -267,6 +277,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
         hf_model, info = model_class.from_pretrained(
             str(path),
             local_files_only=True,
+            trust_remote_code=False,  # never import Python files a downloaded folder brings (config.json auto_map)
             use_safetensors=True,
             output_loading_info=True,
             ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused

@@ -251,6 +251,24 @@ def test_a_shard_index_that_points_outside_the_model_folder_is_refused(tmp_path:
         load_transformers_model(model, CPU)
 
 
+def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A config.json whose auto_map points at Python files in the folder (Hub "remote code"): transformers would
+    import them with trust_remote_code. Loading passes trust_remote_code=False and uses the built-in class of its
+    model_type; the code is never imported, and a warning says the folder's own code is ignored."""
+    model = write_tiny_family("glpn", tmp_path / "model")
+    marker = tmp_path / "imported"
+    config = json.loads((model / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "custom.Config", "AutoModelForDepthEstimation": "custom.Model"}
+    (model / "config.json").write_text(json.dumps(config))
+    code = f"open({str(marker)!r}, 'w').close()\n"
+    code += "from transformers import GLPNConfig as Config, GLPNForDepthEstimation as Model\n"
+    (model / "custom.py").write_text(code)
+    with caplog.at_level("WARNING", logger="mono_depth_ros.models.hf_model"):
+        _, spec = load_transformers_model(model, CPU)
+    assert spec.output_kind is OutputKind.METRIC and not marker.exists()
+    assert "custom code (auto_map: custom.Model) is never run" in caplog.text
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)

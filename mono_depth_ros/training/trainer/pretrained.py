@@ -71,7 +71,7 @@ def _open_depth_anything(
         )
         raise ConfigError(msg)
     head_range = max_depth if kind == "metric" and max_depth else max_depth_m
-    hf_config = transformers.AutoConfig.from_pretrained(str(directory), local_files_only=True)
+    hf_config = transformers.AutoConfig.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
     hf_config.depth_estimation_type = "metric"
     hf_config.max_depth = da._int_if_integral(head_range)
     import torch
@@ -83,6 +83,7 @@ def _open_depth_anything(
             str(directory),
             config=hf_config,
             local_files_only=True,
+            trust_remote_code=False,
             use_safetensors=True,
             **{dtype_argument(transformers): torch.float32},
         )
