@@ -61,14 +61,17 @@ def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
     """(image input, output names) of an ONNX model, read with ONNX Runtime.
 
     Raises:
-        CheckpointError: not a loadable ONNX model, or not one RGB image input (see :func:`image_input`).
+        CheckpointError: not a loadable ONNX model, external data outside its folder, or not one RGB image input
+            (see :func:`image_input`).
     """
+    from mono_depth_ros.models.onnx_external import check_external_data
     from mono_depth_ros.models.onnx_model import load_error, require_onnxruntime
 
     if not model.is_file():
         msg = f"ONNX model {model} does not exist"
         raise CheckpointError(msg)
     ort = require_onnxruntime()
+    check_external_data(model)
     try:
         session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's errors derive from Exception only

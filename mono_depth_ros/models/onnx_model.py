@@ -32,6 +32,7 @@ from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.graph_layout import as_b1hw, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
+from mono_depth_ros.models.onnx_external import check_external_data
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -147,8 +148,9 @@ class OnnxBackend:
         binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
-        CheckpointError: missing or unreadable model, no spec, spec for another backend, a model without one RGB image
-            input (:func:`~.graph_layout.image_input`), or a spec whose input size the graph does not take.
+        CheckpointError: missing or unreadable model, external data outside its folder
+            (:func:`~.onnx_external.check_external_data`), no spec, spec for another backend, a model without one RGB
+            image input (:func:`~.graph_layout.image_input`), or a spec whose input size the graph does not take.
         ConfigError: onnxruntime missing.
     """
 
@@ -172,6 +174,7 @@ class OnnxBackend:
             msg = f"ONNX model {self.path} does not exist; export one with `mono-depth export WEIGHTS --format onnx`"
             raise CheckpointError(msg)
         ort = require_onnxruntime()
+        check_external_data(self.path)
         options = ort.SessionOptions()
         if cpu_threads is not None:
             options.intra_op_num_threads = int(cpu_threads)

@@ -1,0 +1,95 @@
+"""Where an ONNX model's external data may live: files in the model's own folder, nothing else.
+
+Large graphs keep their weights in files beside the ``.onnx`` (``model.onnx_data``), named by each tensor's
+``external_data`` ``location``. ONNX Runtime before 1.24 opened whatever that names: ``../../etc/...`` or an
+absolute path made loading a downloaded model read any file on the robot into the graph's weights (1.24 and later
+refuse, with a message that said "re-export the model"). :func:`check_external_data` checks the locations itself,
+whatever the installed version, before the session is opened: no absolute path, no ``..``, and a regular file
+(not a FIFO or a device). A location that stays in the folder may be a symbolic link (the Hugging Face cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mono_depth_ros.core.errors import CheckpointError
+
+_LOG = logging.getLogger(__name__)
+_LOCATION_KEY = b"location"
+"""The ``external_data`` key naming the file; protobuf stores strings as they are, so a graph without it in its
+bytes has no external data (the graph is then not parsed a second time)."""
+
+
+def check_external_data(path: Path) -> None:
+    """Refuse an ONNX model whose external data is not a file in its own folder.
+
+    Args:
+        path: the ``.onnx`` file (the graph is parsed without its external data; only when its bytes hold an
+            ``external_data`` location key at all).
+
+    Raises:
+        CheckpointError: naming the tensor, its location and the remedy.
+    """
+    if not _mentions_location(path):
+        return
+    try:
+        import onnx
+    except ImportError:
+        _LOG.warning("cannot check where %s keeps its external data: pip install 'mono_depth_ros[onnx]'", path)
+        return
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # protobuf's DecodeError, onnx's own errors: ONNX Runtime reports them next
+        _LOG.debug("onnx could not parse %s (%s); ONNX Runtime reports it", path, err)
+        return
+    folder = path.parent
+    for tensor in _tensors(model.graph, model.functions):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        location = entries.get("location", "")
+        parts = PurePosixPath(location).parts
+        if not parts or location.startswith(("/", "\\")) or ".." in parts or "\\" in location:
+            msg = (
+                f"{path}: tensor {tensor.name!r} keeps its data in {location!r}, not a file in {folder}: external "
+                f"data is read only from files in the model's folder; do not use this model, or export it again "
+                f"(onnx.save_model(..., save_as_external_data=True, location='{path.name}_data'))"
+            )
+            raise CheckpointError(msg)
+        if (folder / location).exists() and not (folder / location).is_file():
+            msg = f"{path}: tensor {tensor.name!r} keeps its data in {location!r}, which is not a regular file"
+            raise CheckpointError(msg)
+
+
+def _mentions_location(path: Path) -> bool:
+    """Whether the file's bytes contain the ``location`` key at all (memory-mapped: no copy of a large graph)."""
+    try:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(_LOCATION_KEY) >= 0
+    except (OSError, ValueError):  # an empty file cannot be mapped: ONNX Runtime says what is wrong with it
+        return False
+
+
+def _tensors(graph: Any, functions: Any = ()) -> Iterator[Any]:
+    """Every TensorProto of a graph: initializers (sparse ones too), node attributes, subgraphs, functions."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    nodes = [*graph.node, *(node for function in functions for node in function.node)]
+    for node in nodes:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("sparse_tensor"):
+                yield from (attribute.sparse_tensor.values, attribute.sparse_tensor.indices)
+            for sparse in attribute.sparse_tensors:
+                yield from (sparse.values, sparse.indices)
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)
