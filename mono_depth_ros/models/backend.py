@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
-from mono_depth_ros.models.checkpoint import GoldenReference, load_checkpoint, load_state_strict
+from mono_depth_ros.models.checkpoint import GoldenReference, check_state_fits, load_checkpoint, load_state_strict
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -157,6 +157,26 @@ class TorchBackend:
         return out
 
 
+def build_fitting(spec: ModelSpec, state_dict: dict[str, Tensor]) -> nn.Module:
+    """The network ``spec`` describes, with ``state_dict`` loaded, once its tensors are known to fit it.
+
+    The spec inside a checkpoint decides the network's size: a file of a few hundred bytes may declare a network
+    of any width. It is first built on the meta device (no memory) and the tensors are compared with it there, so
+    a checkpoint that does not fit is refused before its declared size is allocated; what is then built is exactly
+    as large as the tensors the file holds.
+
+    Raises:
+        CheckpointError: the first tensor that does not fit (:func:`~.checkpoint.check_state_fits`).
+        ConfigError: unknown architecture or bad ``spec.params``.
+    """
+    with torch.device("meta"):
+        skeleton = build_model(spec)
+    check_state_fits(skeleton, state_dict, spec)
+    network = build_model(spec)
+    load_state_strict(network, state_dict, spec)
+    return network
+
+
 def open_backend(
     backend: str,
     weights: str | Path,
@@ -218,8 +238,7 @@ def open_backend(
                 f"set model.backend: {checkpoint.spec.architecture}"
             )
             raise CheckpointError(msg)
-        network = build_model(checkpoint.spec)
-        load_state_strict(network, checkpoint.state_dict, checkpoint.spec)
+        network = build_fitting(checkpoint.spec, checkpoint.state_dict)
         return TorchBackend(network, checkpoint.spec, device), checkpoint.golden
     msg = f"unknown model.backend {backend!r}; expected one of {', '.join(BACKENDS)} (or external, without a model)"
     raise ConfigError(msg)

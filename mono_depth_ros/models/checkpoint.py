@@ -208,7 +208,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
 
 
 def load_state_strict(model: nn.Module, state_dict: dict[str, Tensor], spec: ModelSpec) -> None:
-    """Load ``state_dict`` into ``model`` after checking that every tensor fits.
+    """Load ``state_dict`` into ``model`` after checking that every tensor fits (:func:`check_state_fits`).
+
+    Raises:
+        CheckpointError: naming the tensor, both shapes and the architecture in the spec.
+    """
+    check_state_fits(model, state_dict, spec)
+    model.load_state_dict(state_dict, strict=True)
+
+
+def check_state_fits(model: nn.Module, state_dict: dict[str, Tensor], spec: ModelSpec) -> None:
+    """Check that every tensor of ``state_dict`` fits ``model`` (which may live on the meta device: only names and
+    shapes are compared, nothing is copied).
 
     Checks run in the model's own parameter order, so the error names the FIRST tensor that does not fit: missing
     from the checkpoint, present in the checkpoint but not in the model, or of another shape.
@@ -239,7 +250,6 @@ def load_state_strict(model: nn.Module, state_dict: dict[str, Tensor], spec: Mod
                 f"(in the checkpoint, not in the model); {remedy}"
             )
             raise CheckpointError(msg)
-    model.load_state_dict(state_dict, strict=True)
 
 
 def _check_reference(reference: tuple[np.ndarray | Tensor, np.ndarray | Tensor]) -> tuple[np.ndarray, np.ndarray]:
