@@ -32,6 +32,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
+from mono_depth_ros.models.hf_declared_size import check_declared_size
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
 from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.registry import register
@@ -265,7 +266,9 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     """The transformers ``*ForDepthEstimation`` model of a checked directory, from its safetensors, offline.
 
     Raises:
-        CheckpointError: truncated / corrupt weights, or tensors that do not fit config.json (the first is named).
+        CheckpointError: truncated / corrupt weights, a config.json declaring more parameters than the weights hold
+            (:func:`~.hf_declared_size.check_declared_size`), or tensors that do not fit config.json (the first is
+            named).
     """
     library = transformers_module()
     model_class = library.AutoModelForDepthEstimation
@@ -274,6 +277,8 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
     # them fails)
     float32 = {dtype_argument(library): torch.float32}
     try:
+        hf_config = library.AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+        check_declared_size(path, model_class, hf_config)  # before transformers builds what config.json declares
         hf_model, info = model_class.from_pretrained(
             str(path),
             local_files_only=True,

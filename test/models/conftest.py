@@ -1,8 +1,9 @@
 """Fixtures shared by the model tests: torch's thread count restored after each test, a tiny unet checkpoint and
-its ONNX export."""
+its ONNX export, a cap on the memory a test may reserve."""
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,23 @@ def _restore_threads() -> Iterator[None]:
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def memory_cap() -> Iterator[int]:
+    """While the test runs, this process may reserve at most 4 GiB more address space than it holds: a loader that
+    allocates what a malicious file declares fails at once (MemoryError / the allocator's RuntimeError) instead of
+    swapping or being killed. Yields the cap in bytes above the current size."""
+    extra = 4 * 2**30
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status", encoding="ascii") as status:
+        size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    cap = size + extra if hard == resource.RLIM_INFINITY else min(size + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield extra
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture(scope="module")

@@ -76,9 +76,11 @@ def _open_depth_anything(
     hf_config.max_depth = da._int_if_integral(head_range)
     import torch
 
+    from mono_depth_ros.models.hf_declared_size import check_declared_size
     from mono_depth_ros.models.hf_model import dtype_argument
 
     try:  # float32 whatever config.json's dtype says: fp16 weights would swallow the optimiser's small steps
+        check_declared_size(directory, transformers.DepthAnythingForDepthEstimation, hf_config)
         hf_model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
             str(directory),
             config=hf_config,

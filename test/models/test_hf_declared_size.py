@@ -1,0 +1,47 @@
+"""Tests for models/hf_declared_size.py: a config.json declaring more than its weights hold is refused unbuilt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.hf_declared_size import stored_elements
+from mono_depth_ros.models.hf_model import load_transformers_model
+
+from .hf_tiny import write_tiny_family
+
+pytest.importorskip("transformers")
+CPU = torch.device("cpu")
+
+
+def _declare(model: Path, **fields: Any) -> Path:
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, **fields}))
+    return model
+
+
+def test_a_config_declaring_a_network_larger_than_its_weights_is_refused_before_it_is_built(
+    tmp_path: Path, memory_cap: int
+) -> None:
+    """transformers builds what config.json declares and initialises every tensor the weights lack or do not fit
+    (ignore_mismatched_sizes) at the declared size: a tiny GLPN folder whose config.json says decoder_hidden_size
+    65536 asked for 309 GB (then 'truncated or corrupt'); moderate sizes are allocated and initialised before the
+    mismatch is refused. The network is sized on the meta device first and refused when it needs more numbers than
+    the weights hold (under a cap of 4 GiB more address space)."""
+    model = _declare(write_tiny_family("glpn", tmp_path / "model"), decoder_hidden_size=1 << 16)
+    with pytest.raises(
+        CheckpointError, match=r"config\.json declares a network of [\d,]+ parameters, its weights hold"
+    ):
+        load_transformers_model(model, CPU)
+
+
+def test_the_stored_elements_are_the_loaded_model_s_and_a_real_folder_loads(tmp_path: Path) -> None:
+    model = write_tiny_family("glpn", tmp_path / "model")
+    backend, _ = load_transformers_model(model, CPU)
+    loaded = sum(tensor.numel() for tensor in backend.module.network.model.state_dict().values())
+    assert stored_elements(model) == loaded
