@@ -297,6 +297,20 @@ def is_torch_save_archive(path: Path) -> bool:
     return pickled and not any("/code/" in name or name.endswith("/constants.pkl") for name in names)
 
 
+def is_torchscript_archive(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript zip (``code/`` or ``constants.pkl`` entries): a program that
+    ``torch.jit.load`` runs part of, which ``torch.load`` before torch 2.6 handed to it even with ``weights_only``.
+    Only the zip's directory is read."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any("/code/" in name or name.endswith("/constants.pkl") for name in names)
+
+
 def starts_like_pickle(path: Path) -> bool:
     """Whether ``path`` starts as a Python pickle of protocol 2 to 5 (``torch.save`` before torch 1.6, without a
     zip; ``pickle.dump``): 0x80, the protocol. A safetensors file may start with the same two bytes (its header

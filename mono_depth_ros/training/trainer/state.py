@@ -3,7 +3,8 @@ separate training-state file (optimiser, scheduler, gradient scaler, pose networ
 
 Layout under ``<out_dir>/checkpoints/``: ``step_0000500.safetensors`` and ``step_0000500.state.pt``. The state
 file is ours and written with ``torch.save`` of plain containers and tensors only, so it loads with
-``weights_only=True``; nothing on the inference path ever reads it.
+``weights_only=True`` (a TorchScript archive in its place is refused first: torch.load before 2.6 ran those even
+so); nothing on the inference path ever reads it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ import torch
 from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint, write_failed
+from mono_depth_ros.models.checkpoint import (
+    is_torchscript_archive,
+    load_checkpoint,
+    load_state_strict,
+    save_checkpoint,
+    write_failed,
+)
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
@@ -327,6 +334,13 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
         raise CheckpointError(msg)
     load_state_strict(model, loaded.state_dict, spec)
     state_path = model_path.with_suffix(".state.pt")
+    if is_torchscript_archive(state_path):  # torch.load < 2.6 would run its code despite weights_only
+        msg = (
+            f"{state_path} is a TorchScript archive, not a training state written by mono-depth train (loading it "
+            f"could run its code); delete the pair {model_path.name} / {state_path.name} to resume from the "
+            f"checkpoint before it, or start the run again"
+        )
+        raise CheckpointError(msg)
     try:
         raw = torch.load(state_path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:

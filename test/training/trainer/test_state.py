@@ -132,3 +132,39 @@ def test_processes_resumed_from_different_steps_are_refused(tmp_path: Path) -> N
     train_state.refuse_uneven_resume((4, 4), tmp_path)
     with pytest.raises(ConfigError, match=r"resumed from different steps \(0 to 4\).*shared by every node"):
         train_state.refuse_uneven_resume((0, 4), tmp_path)
+
+
+def test_a_torchscript_archive_as_the_training_state_is_refused_unloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch.load before 2.6 handed a TorchScript archive to torch.jit.load even with weights_only=True
+    (CVE-2025-32434), which runs its __setstate__: a .state.pt swapped into a run folder wrote files when the run
+    was resumed. setup.py admits torch 2.0, so torch.load is made to dispatch as those versions did; the state file
+    is refused before torch.load sees it."""
+    import warnings
+
+    from test.models.tiny_models import SavesOnLoad
+
+    real_load = torch.load
+
+    def load_as_before_2_6(path: Path, *args: object, **kwargs: object) -> object:
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            if any("/code/" in name for name in archive.namelist()):
+                return torch.jit.load(str(path))  # type: ignore[no-untyped-call]
+        return real_load(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch, "load", load_as_before_2_6)
+    model = build_model(SPEC)
+    path = train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(1), {})
+    marker = tmp_path / "written_by_the_state_file"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(SavesOnLoad(str(marker))), str(path.with_suffix(".state.pt")))  # type: ignore[no-untyped-call]
+    marker.unlink(missing_ok=True)
+    with pytest.raises(
+        CheckpointError, match=r"step_0000001\.state\.pt is a TorchScript archive, not a training state"
+    ):
+        train_state.load_training_checkpoint(path, model, SPEC)
+    assert not marker.exists()
