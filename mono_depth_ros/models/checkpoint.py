@@ -389,6 +389,9 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
                 f"model.backend: transformers (launch: model:=transformers)"
             )
         raise CheckpointError(msg)
+    if not path.is_file():  # a FIFO would block the reader until something writes to it
+        msg = f"checkpoint {path} is not a regular file (a FIFO, socket or device); pass the .safetensors file itself"
+        raise CheckpointError(msg)
     _refuse_other_backends(path)
     size = path.stat().st_size
     with path.open("rb") as handle:

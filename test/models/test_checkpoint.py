@@ -376,3 +376,31 @@ def test_a_tiny_checkpoint_declaring_a_huge_network_is_refused_before_any_memory
     assert path.stat().st_size < 1000
     with pytest.raises(CheckpointError, match=r"architecture 'unet' .* is missing from the checkpoint"):
         open_backend("torch", path, torch.device("cpu"))
+
+
+def test_a_fifo_given_as_the_checkpoint_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO (or a device) named model.safetensors, e.g. from an unpacked archive: opening it for reading blocks
+    until something writes, so the node hung at start-up with no message. Refused as not a regular file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            read_checkpoint_spec(fifo)
+            outcome.append(None)
+        except BaseException as err:  # handed to the test thread
+            outcome.append(err)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=3.0)
+    if reader.is_alive():
+        with fifo.open("wb"):  # let the blocked reader go
+            pass
+        reader.join(timeout=3.0)
+        pytest.fail("reading the checkpoint blocked on the FIFO")
+    assert isinstance(outcome[0], CheckpointError) and "not a regular file" in str(outcome[0])
