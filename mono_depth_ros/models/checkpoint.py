@@ -405,7 +405,7 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     try:
         header = json.loads(raw.decode("utf-8"))
         end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, IndexError, ValueError):
+    except (UnicodeDecodeError, AttributeError, KeyError, TypeError, IndexError, ValueError, RecursionError):
         raise _not_safetensors(path, prefix, "its header is not valid JSON") from None
     if 8 + header_len + end > size:
         msg = (

@@ -90,8 +90,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         check_shard_index(directory)
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"{config_path} is not readable JSON ({err}); re-download the weights"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        msg = f"{config_path} is not readable JSON ({str(err)[:200]}); re-download the weights"
         raise CheckpointError(msg) from None
     model_type = config.get("model_type")
     known = depth_model_types()
@@ -127,7 +127,7 @@ def check_shard_index(directory: Path) -> None:
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         names = sorted(set(index["weight_map"].values()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         msg = f"{index_path} is not a readable shard index ({type(err).__name__}: {err}); fetch the model again"
         raise CheckpointError(msg) from None
     for name in names:

@@ -144,8 +144,8 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         return defaults
     try:
         settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"{path} is not readable JSON ({err}); fix it, or delete it to use the family defaults"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use the family defaults"
         raise CheckpointError(msg) from None
     policy = defaults.input
     multiple = _multiple(settings, path) or policy.multiple_of

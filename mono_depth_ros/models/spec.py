@@ -204,8 +204,8 @@ class ModelSpec:
         """Inverse of :meth:`to_json`; unknown keys raise :class:`CheckpointError`."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
-            msg = f"ModelSpec metadata is not valid JSON: {err}"
+        except (json.JSONDecodeError, RecursionError) as err:  # RecursionError: nested thousands deep
+            msg = f"ModelSpec metadata is not valid JSON: {str(err)[:200]}"
             raise CheckpointError(msg) from None
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

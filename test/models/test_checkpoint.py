@@ -404,3 +404,17 @@ def test_a_fifo_given_as_the_checkpoint_is_refused_without_blocking(tmp_path: Pa
         reader.join(timeout=3.0)
         pytest.fail("reading the checkpoint blocked on the FIFO")
     assert isinstance(outcome[0], CheckpointError) and "not a regular file" in str(outcome[0])
+
+
+def test_deeply_nested_json_in_a_model_file_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """JSON nested 100 000 deep (a few hundred kB) made json.loads raise RecursionError, which no loader caught:
+    the CLI printed a traceback and the node's configure failed with one. A CheckpointError names the file."""
+    nested = "[" * 100_000 + "]" * 100_000
+    path = _write_with_spec_json(tmp_path / "n.safetensors", nested)
+    with pytest.raises(CheckpointError, match=r"n\.safetensors: ModelSpec metadata is not valid JSON"):
+        load_checkpoint(path)
+    header = json.dumps({"__metadata__": {"x": "y"}}).encode()[:-1] + b', "t": ' + nested.encode() + b"}"
+    raw = tmp_path / "h.safetensors"
+    raw.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(CheckpointError, match=r"h\.safetensors is truncated or not a safetensors file"):
+        load_checkpoint(raw)

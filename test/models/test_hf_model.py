@@ -468,3 +468,16 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+def test_deeply_nested_json_in_a_model_folder_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """json.loads raises RecursionError on JSON nested 100 000 deep: config.json and preprocessor_config.json
+    gave a traceback instead of the loader's error naming the file."""
+    model = write_tiny_family("glpn", tmp_path / "model")
+    nested = "[" * 100_000 + "]" * 100_000
+    (model / "preprocessor_config.json").write_text(nested)
+    with pytest.raises(CheckpointError, match=r"preprocessor_config\.json is not readable JSON"):
+        load_transformers_model(model, CPU)
+    (model / "config.json").write_text(nested)
+    with pytest.raises(CheckpointError, match=r"config\.json is not readable JSON"):
+        load_transformers_model(model, CPU)
