@@ -101,6 +101,14 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"{transformers_module().__version__} (depth models: {', '.join(known)})"
         )
         raise CheckpointError(msg)
+    kernel = hub_kernel(config)
+    if kernel is not None:
+        msg = (
+            f"{config_path} asks for the attention kernel {kernel!r} from the Hub: transformers would download it "
+            f"and load its native code (online, whatever local_files_only says); delete the attn_implementation "
+            f"entries from config.json (transformers then picks its own attention), or fetch the model again"
+        )
+        raise CheckpointError(msg)
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
         entry = auto_map.get("AutoModelForDepthEstimation", auto_map) if isinstance(auto_map, dict) else auto_map
@@ -111,6 +119,30 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             model_type,
         )
     return config
+
+
+_IMPLEMENTATION_KEYS = frozenset(
+    {"attn_implementation", "_attn_implementation", "_attn_implementation_internal", "experts_implementation"}
+)
+
+
+def hub_kernel(config: Any) -> str | None:
+    """The first Hub kernel (an ``owner/repo`` value) a config.json names as an attention or experts implementation,
+    at any depth (sub-configs, per-config dicts), or None."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            values = value.values() if isinstance(value, dict) else [value]
+            if key in _IMPLEMENTATION_KEYS and any(isinstance(v, str) and "/" in v for v in values):
+                return next(v for v in values if isinstance(v, str) and "/" in v)
+            found = hub_kernel(value)
+            if found is not None:
+                return found
+    elif isinstance(config, list):
+        for item in config:
+            found = hub_kernel(item)
+            if found is not None:
+                return found
+    return None
 
 
 def check_shard_index(directory: Path) -> None:
@@ -288,7 +320,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             ignore_mismatched_sizes=True,  # mismatches are reported through the info below, then refused
             **float32,
         )
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+    except (OSError, ValueError, RuntimeError, KeyError, ImportError, SafetensorError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         msg = f"cannot load {title} weights from {path}: {detail}; its safetensors file is truncated or corrupt"
         raise CheckpointError(msg) from None

@@ -481,3 +481,25 @@ def test_deeply_nested_json_in_a_model_folder_is_a_checkpoint_error(tmp_path: Pa
     (model / "config.json").write_text(nested)
     with pytest.raises(CheckpointError, match=r"config\.json is not readable JSON"):
         load_transformers_model(model, CPU)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"attn_implementation": "kernels-community/flash-attn"},
+        {"backbone_config": {"attn_implementation": "someone/kernel"}},
+        {"attn_implementation": {"": "sdpa", "backbone_config": "kernels-community/flash-attn"}},
+    ],
+    ids=["top", "backbone", "per-config"],
+)
+def test_a_config_asking_for_a_hub_kernel_is_refused(tmp_path: Path, setting: dict[str, object]) -> None:
+    """transformers reads attn_implementation from config.json; an 'owner/repo' value is a kernel it downloads from
+    the Hub with the `kernels` package and loads as native code (online, whatever local_files_only says); without
+    the package the load died with an ImportError traceback. Refused, naming the setting."""
+    model = write_tiny_family("depth_anything", tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    for key, value in setting.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"config\.json asks for the attention kernel '.*/.*' from the Hub"):
+        load_transformers_model(model, CPU)
