@@ -109,6 +109,14 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"entries from config.json (transformers then picks its own attention), or fetch the model again"
         )
         raise CheckpointError(msg)
+    backbone = remote_backbone(config)
+    if backbone is not None:
+        msg = (
+            f"{config_path} names the backbone {backbone!r} without its backbone_config: transformers would look "
+            f"it up on the Hub and build it from there (online, whatever local_files_only says); a published model "
+            f"carries its backbone_config, {REMEDY}"
+        )
+        raise CheckpointError(msg)
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
         entry = auto_map.get("AutoModelForDepthEstimation", auto_map) if isinstance(auto_map, dict) else auto_map
@@ -143,6 +151,21 @@ def hub_kernel(config: Any) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def remote_backbone(config: Any) -> str | None:
+    """The first ``backbone`` a config names (at any depth) without a ``backbone_config`` beside it: transformers
+    resolves such a name on the Hub (or as a timm model) when it parses the config. None when there is none."""
+    if isinstance(config, dict):
+        named = config.get("backbone")
+        if isinstance(named, str) and named and not config.get("backbone_config"):
+            return named
+        children = config.values()
+    elif isinstance(config, list):
+        children = config
+    else:
+        return None
+    return next((found for child in children if (found := remote_backbone(child)) is not None), None)
 
 
 def check_shard_index(directory: Path) -> None:

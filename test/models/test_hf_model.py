@@ -503,3 +503,38 @@ def test_a_config_asking_for_a_hub_kernel_is_refused(tmp_path: Path, setting: di
     (model / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"config\.json asks for the attention kernel '.*/.*' from the Hub"):
         load_transformers_model(model, CPU)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every attempt to open a network connection during the test, refused and recorded."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network refused by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: attempts.append(args) or [])
+    return attempts
+
+
+@pytest.mark.parametrize("family", ["depth_anything", "dpt"])
+def test_a_backbone_named_without_its_config_is_refused_offline(
+    tmp_path: Path, family: str, no_network: list[object]
+) -> None:
+    """config.json "backbone": "owner/repo" with no backbone_config: transformers asked the Hub whether that repo
+    exists and downloaded its config.json (a network call while parsing the config, whatever local_files_only
+    says; offline, an httpx ConnectError traceback). Refused before transformers sees it; a published folder
+    still loads without a single connection attempt."""
+    model = write_tiny_family(family, tmp_path / "model")
+    load_transformers_model(model, CPU)
+    assert no_network == []
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "backbone": "someone/backbone", "backbone_config": None}))
+    with pytest.raises(CheckpointError, match=r"names the backbone 'someone/backbone' without its backbone_config"):
+        load_transformers_model(model, CPU)
+    assert no_network == []
