@@ -160,11 +160,7 @@ def remote_backbone(config: Any) -> str | None:
         named = config.get("backbone")
         if isinstance(named, str) and named and not config.get("backbone_config"):
             return named
-        children = config.values()
-    elif isinstance(config, list):
-        children = config
-    else:
-        return None
+    children = list(config.values()) if isinstance(config, dict) else config if isinstance(config, list) else []
     return next((found for child in children if (found := remote_backbone(child)) is not None), None)
 
 
