@@ -484,7 +484,11 @@ def load_transformers_model(
 
 
 def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
-    """Registry builder: the network a ``transformers`` spec describes, with random weights."""
+    """Registry builder: the network a ``transformers`` spec describes, with random weights.
+
+    Raises:
+        ConfigError: params without model_type / config. CheckpointError: a config naming a Hub backbone or kernel.
+    """
     try:
         model_type = str(spec.params["model_type"])
         config = dict(spec.params["config"])
@@ -492,6 +496,13 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
         msg = f"a transformers spec needs params model_type and config, got {sorted(spec.params)}"
         raise ConfigError(msg) from None
     config.pop("model_type", None)
+    online = remote_backbone(config) or hub_kernel(config)
+    if online is not None:  # the checks check_model_directory makes on a folder's config.json
+        msg = (
+            f"a transformers spec's config names {online!r}, a Hub backbone or attention kernel: building it would "
+            f"go online (and load a kernel's native code); save the checkpoint again from a published model"
+        )
+        raise CheckpointError(msg)
     library = transformers_module()
     hf_config = library.AutoConfig.for_model(model_type, **config)
     # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),

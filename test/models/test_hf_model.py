@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -537,4 +538,30 @@ def test_a_backbone_named_without_its_config_is_refused_offline(
     (model / "config.json").write_text(json.dumps({**config, "backbone": "someone/backbone", "backbone_config": None}))
     with pytest.raises(CheckpointError, match=r"names the backbone 'someone/backbone' without its backbone_config"):
         load_transformers_model(model, CPU)
+    assert no_network == []
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"backbone": "someone/backbone", "backbone_config": None},
+        {"attn_implementation": "kernels-community/flash-attn"},
+    ],
+    ids=["backbone", "kernel"],
+)
+def test_a_project_checkpoint_whose_spec_config_goes_online_is_refused(
+    tmp_path: Path, setting: dict[str, object], no_network: list[object]
+) -> None:
+    """A fine-tuned transformers model saved as a project checkpoint carries its config.json inside its spec
+    (params.config), which build_transformers hands to transformers: the same Hub backbone lookup and Hub kernel
+    load happened from a .safetensors file. Refused with the same checks, before any connection."""
+    from mono_depth_ros.models.backend import open_backend
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+
+    backend, spec = load_transformers_model(write_tiny_family("depth_anything", tmp_path / "model"), CPU)
+    config = {**spec.params["config"], **setting}
+    edited = replace(spec, params={**spec.params, "config": config})
+    path = save_checkpoint(tmp_path / "fine_tuned.safetensors", backend.module.network.state_dict(), edited)
+    with pytest.raises(CheckpointError, match=r"someone/backbone|kernels-community/flash-attn"):
+        open_backend("transformers", path, CPU)
     assert no_network == []
