@@ -31,10 +31,13 @@ from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
 
-_OUTSIDE_EFFECTS = re.compile(r"\b(save|from_file|c10d|_c10d_functional|rpc_sync|rpc_async|rpc_remote)\b")
+_OUTSIDE_EFFECTS = re.compile(
+    r"\b(save|from_file|read_file|write_file|torchaudio|c10d|_c10d_functional|rpc_sync|rpc_async|rpc_remote)\b"
+)
 """TorchScript ops that reach outside the process: aten::save writes a file, aten::from_file creates and maps one
-(writable when shared), c10d / rpc ops talk to other processes. Serialised TorchScript code names every op it calls
-(``torch.save(...)``, ``ops.aten.from_file(...)``), so a word match over its code files finds them."""
+(writable when shared), torchvision.io's image::read_file / write_file and torchaudio's ops read and write files
+when those libraries are imported, c10d / rpc ops talk to other processes. Serialised TorchScript code names every
+op it calls (``torch.save(...)``, ``ops.image.write_file(...)``), so a word match over its code files finds them."""
 _MAX_CODE_BYTES = 256 * 2**20
 """Largest TorchScript code file read (a large ViT's is a few MB): more is refused, not decompressed."""
 

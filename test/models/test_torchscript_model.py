@@ -236,3 +236,28 @@ def test_a_module_whose_code_writes_files_is_refused_before_torch_jit_runs_it(
     with pytest.raises(CheckpointError, match=rf"evil\.pt .*calls {op} .*export .*ONNX"):
         TorchScriptBackend(path, CPU)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "op"),
+    [
+        ("    _0 = ops.image.write_file(self.path, data)\n", "write_file"),  # torchvision.io, when imported
+        ("    data = ops.image.read_file('/etc/shadow')\n", "read_file"),
+        ("    _1 = ops.torchaudio.sox_io_save_audio_file(p, x, 16000)\n", "torchaudio"),
+    ],
+    ids=["torchvision-write", "torchvision-read", "torchaudio"],
+)
+def test_file_ops_of_other_libraries_are_refused_too(tmp_path: Path, code: str, op: str) -> None:
+    """Libraries imported into the process register TorchScript ops of their own: torchvision.io's
+    image::read_file / write_file and torchaudio's file I/O read and write any path. The code of an archive is read
+    as text, so a hand-made zip with such code is enough to check (it need not load)."""
+    import zipfile
+
+    from mono_depth_ros.models.torchscript_model import check_script_code
+
+    path = tmp_path / "foreign.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("foreign/code/__torch__.py", f"def forward(self, x: Tensor) -> Tensor:\n{code}    return x\n")
+        archive.writestr("foreign/constants.pkl", b"")
+    with pytest.raises(CheckpointError, match=rf"calls {op} \(foreign/code/__torch__\.py\)"):
+        check_script_code(path)
