@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,37 @@ _SLACK = 1.01
 """Declared parameters may exceed the stored elements by 1 % (plus :data:`_SLACK_ELEMENTS`) before a refusal:
 room for a parameter transformers initialises by design rather than loads, far from any memory exhaustion."""
 _SLACK_ELEMENTS = 1 << 20
+MAX_LAYERS = 1000
+"""Most layers or blocks one count of a config may ask for (published depth models have a few dozen): sizing the
+network on the meta device still builds Python objects for each (2000 GLPN blocks: 4 s, 120 MB)."""
+_COUNT_KEY = re.compile(r"^(depths|num_\w*(layers|blocks))$")
+
+
+def check_layer_counts(config: Any, source: str) -> None:
+    """Refuse a config (any depth: sub-configs) whose layer or block counts (``num_hidden_layers``, ``depths``,
+    ``num_encoder_blocks``, ...) exceed :data:`MAX_LAYERS`, read from the JSON before anything is built.
+
+    Raises:
+        CheckpointError: naming ``source``, the key and the count.
+    """
+    if isinstance(config, list):
+        for item in config:
+            check_layer_counts(item, source)
+        return
+    if not isinstance(config, dict):
+        return
+    for key, value in config.items():
+        if _COUNT_KEY.match(str(key)):
+            counts = value if isinstance(value, list) else [value]
+            total = sum(int(count) for count in counts if isinstance(count, int | float) and math.isfinite(count))
+            if total > MAX_LAYERS:
+                what = "blocks" if "block" in str(key) else "layers"
+                msg = (
+                    f"{source} asks for {total} {what} in {key!r} (at most {MAX_LAYERS}; published depth models have "
+                    f"a few dozen): not a depth model to build; fetch the model again"
+                )
+                raise CheckpointError(msg)
+        check_layer_counts(value, source)
 
 
 def stored_elements(directory: Path) -> int:

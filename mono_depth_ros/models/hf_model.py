@@ -32,7 +32,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
-from mono_depth_ros.models.hf_declared_size import check_declared_size
+from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
 from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.registry import register
@@ -67,7 +67,10 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
 
     Raises:
         CheckpointError: missing directory / config.json / safetensors (pickle-only weights are refused), unreadable
-            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them).
+            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them);
+            a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
+            thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
+            (:func:`hub_kernel`) or look a backbone up on the Hub (:func:`remote_backbone`).
     """
     if not directory.exists():
         msg = f"model directory {directory} does not exist; {REMEDY}"
@@ -101,6 +104,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"{transformers_module().__version__} (depth models: {', '.join(known)})"
         )
         raise CheckpointError(msg)
+    check_layer_counts(config, str(config_path))
     kernel = hub_kernel(config)
     if kernel is not None:
         msg = (
@@ -496,6 +500,7 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
         msg = f"a transformers spec needs params model_type and config, got {sorted(spec.params)}"
         raise ConfigError(msg) from None
     config.pop("model_type", None)
+    check_layer_counts(config, "a transformers spec's config")
     online = remote_backbone(config) or hub_kernel(config)
     if online is not None:  # the checks check_model_directory makes on a folder's config.json
         msg = (

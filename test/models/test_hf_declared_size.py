@@ -45,3 +45,15 @@ def test_the_stored_elements_are_the_loaded_model_s_and_a_real_folder_loads(tmp_
     backend, _ = load_transformers_model(model, CPU)
     loaded = sum(tensor.numel() for tensor in backend.module.network.model.state_dict().values())
     assert stored_elements(model) == loaded
+
+
+@pytest.mark.parametrize("fields", [{"depths": [100_000, 1, 1, 1]}, {"num_encoder_blocks": 5000}])
+def test_a_config_with_thousands_of_layers_is_refused_before_any_is_built(
+    tmp_path: Path, fields: dict[str, Any]
+) -> None:
+    """Even on the meta device every layer is Python objects: 2000 GLPN blocks took 4 s and 120 MB to build, so a
+    config.json asking for 100 000 took minutes and gigabytes before any weight was compared. Layer and block
+    counts above 1000 (published models have a few dozen) are refused from the JSON alone."""
+    model = _declare(write_tiny_family("glpn", tmp_path / "model"), **fields)
+    with pytest.raises(CheckpointError, match=r"config\.json asks for \d+ (layers|blocks) in '\w+'"):
+        load_transformers_model(model, CPU)
