@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.models.hf_declared_size import check_layer_counts
 from mono_depth_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD, register
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 
@@ -181,7 +182,12 @@ def arch_from_params(params: dict[str, Any]) -> tuple[DepthAnythingArch, str, fl
 
 
 def build_depth_anything(spec: ModelSpec) -> DepthAnythingV2:
-    """Registry builder: the network a spec describes, with random weights (load a checkpoint afterwards)."""
+    """Registry builder: the network a spec describes, with random weights (load a checkpoint afterwards).
+
+    Raises:
+        ConfigError: incomplete params. CheckpointError: thousands of layers (a spec read from a file).
+    """
+    check_layer_counts(spec.params, "a depth_anything_v2 spec")
     arch, kind, max_depth = arch_from_params(spec.params)
     model_class = _transformers().DepthAnythingForDepthEstimation
     return DepthAnythingV2(model_class(hf_config(arch, kind, max_depth)))

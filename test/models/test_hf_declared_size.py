@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,17 @@ def test_a_config_with_thousands_of_layers_is_refused_before_any_is_built(
     model = _declare(write_tiny_family("glpn", tmp_path / "model"), **fields)
     with pytest.raises(CheckpointError, match=r"config\.json asks for \d+ (layers|blocks) in '\w+'"):
         load_transformers_model(model, CPU)
+
+
+def test_a_depth_anything_checkpoint_spec_with_thousands_of_layers_is_refused(tmp_path: Path) -> None:
+    """A project checkpoint of architecture depth_anything_v2 declares its ViT depth in spec.params: the same
+    count check runs before the network is built (meta or not)."""
+    from mono_depth_ros.models.backend import open_backend
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+    from mono_depth_ros.models.depth_anything import VARIANTS, depth_anything_spec
+
+    spec = depth_anything_spec(VARIANTS["small"])
+    deep = replace(spec, params={**spec.params, "num_hidden_layers": 100_000})
+    path = save_checkpoint(tmp_path / "deep.safetensors", {"w": torch.zeros(2)}, deep)
+    with pytest.raises(CheckpointError, match=r"asks for 100000 layers in 'num_hidden_layers'"):
+        open_backend("depth_anything_v2", path, CPU)
