@@ -4,8 +4,9 @@ Large graphs keep their weights in files beside the ``.onnx`` (``model.onnx_data
 ``external_data`` ``location``. ONNX Runtime before 1.24 opened whatever that names: ``../../etc/...`` or an
 absolute path made loading a downloaded model read any file on the robot into the graph's weights (1.24 and later
 refuse, with a message that said "re-export the model"). :func:`check_external_data` checks the locations itself,
-whatever the installed version, before the session is opened: no absolute path, no ``..``, and a regular file
-(not a FIFO or a device). A location that stays in the folder may be a symbolic link (the Hugging Face cache).
+whatever the installed version, before the session is opened: no absolute path, no ``..``, not ONNX Runtime's
+in-memory address marker (``*/_ORT_MEM_ADDR_/*``: the offset read as an address), and a regular file (not a FIFO
+or a device). A location that stays in the folder may be a symbolic link (the Hugging Face cache).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from mono_depth_ros.core.errors import CheckpointError
 
 _LOG = logging.getLogger(__name__)
+_MEMORY_MARKER = "_ORT_MEM_ADDR_"
+"""ONNX Runtime's location for initializers it holds in memory (``*/_ORT_MEM_ADDR_/*``: the offset is an address)."""
 _LOCATION_KEY = b"location"
 """The ``external_data`` key naming the file; protobuf stores strings as they are, so a graph without it in its
 bytes has no external data (the graph is then not parsed a second time)."""
@@ -52,6 +55,12 @@ def check_external_data(path: Path) -> None:
             continue
         entries = {entry.key: entry.value for entry in tensor.external_data}
         location = entries.get("location", "")
+        if _MEMORY_MARKER in location:
+            msg = (
+                f"{path}: tensor {tensor.name!r} keeps its data at {location!r}, ONNX Runtime's in-memory address "
+                f"marker (its offset would be read as a memory address), never valid in a model file; do not use it"
+            )
+            raise CheckpointError(msg)
         parts = PurePosixPath(location).parts
         if not parts or location.startswith(("/", "\\")) or ".." in parts or "\\" in location:
             msg = (

@@ -79,6 +79,21 @@ def test_mono_depth_spec_refuses_it_too(tmp_path: Path, capsys: pytest.CaptureFi
     assert "not a file in" in capsys.readouterr().err and not (path.parent / "model.onnx.spec.json").exists()
 
 
+def test_onnx_runtimes_in_memory_address_marker_is_refused(tmp_path: Path) -> None:
+    """ONNX Runtime reads the location ``*/_ORT_MEM_ADDR_/*`` as "the offset is a memory address" (initializers it
+    moved into memory itself); in a model file it would read the process's own memory into the weights. 1.31
+    refuses it in a protobuf; it is refused here whatever the version."""
+    path = _conv_with_external_data(tmp_path / "model", "weights.bin")
+    model = onnx.load(str(path), load_external_data=False)
+    for entry in model.graph.initializer[0].external_data:
+        entry.value = (
+            "*/_ORT_MEM_ADDR_/*" if entry.key == "location" else "4096" if entry.key == "offset" else entry.value
+        )
+    onnx.save_model(model, str(path))
+    with pytest.raises(CheckpointError, match=r"'\*/_ORT_MEM_ADDR_/\*', ONNX Runtime's in-memory address marker"):
+        check_external_data(path)
+
+
 def test_a_fifo_named_as_external_data_is_refused_without_opening_it(tmp_path: Path) -> None:
     """A FIFO in the folder would block the reader (the node's start-up) until something writes to it."""
     path = _conv_with_external_data(tmp_path / "model", "weights.bin")
