@@ -1,0 +1,82 @@
+"""What a downloaded transformers folder may make transformers do beyond reading its own files, checked first.
+
+transformers follows what a folder says: a shard index's names (opened with ``os.path.join``: ``../`` and absolute
+names leave the folder), an ``owner/repo`` attention implementation (a kernel downloaded from the Hub and loaded as
+native code) and a ``backbone`` named without its ``backbone_config`` (looked up on the Hub while the config is
+parsed), whatever ``local_files_only`` says. These functions find them in ``config.json`` (or a project
+checkpoint's copy of it) and in the index, so that :func:`~.hf_model.check_model_directory` refuses the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mono_depth_ros.core.errors import CheckpointError
+
+FETCH_AGAIN = "fetch it with `mono-depth weights fetch REPO_ID --to DIR` on a machine with internet and copy DIR here"
+
+_IMPLEMENTATION_KEYS = frozenset(
+    {"attn_implementation", "_attn_implementation", "_attn_implementation_internal", "experts_implementation"}
+)
+
+
+def hub_kernel(config: Any) -> str | None:
+    """The first Hub kernel (an ``owner/repo`` value) a config.json names as an attention or experts implementation,
+    at any depth (sub-configs, per-config dicts), or None."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            values = value.values() if isinstance(value, dict) else [value]
+            if key in _IMPLEMENTATION_KEYS and any(isinstance(v, str) and "/" in v for v in values):
+                return next(v for v in values if isinstance(v, str) and "/" in v)
+            found = hub_kernel(value)
+            if found is not None:
+                return found
+    elif isinstance(config, list):
+        for item in config:
+            found = hub_kernel(item)
+            if found is not None:
+                return found
+    return None
+
+
+def remote_backbone(config: Any) -> str | None:
+    """The first ``backbone`` a config names (at any depth) without a ``backbone_config`` beside it: transformers
+    resolves such a name on the Hub (or as a timm model) when it parses the config. None when there is none."""
+    if isinstance(config, dict):
+        named = config.get("backbone")
+        if isinstance(named, str) and named and not config.get("backbone_config"):
+            return named
+    children = list(config.values()) if isinstance(config, dict) else config if isinstance(config, list) else []
+    return next((found for child in children if (found := remote_backbone(child)) is not None), None)
+
+
+def check_shard_index(directory: Path) -> None:
+    """Check that every shard ``model.safetensors.index.json`` names is a file in ``directory``.
+
+    transformers opens ``os.path.join(directory, name)`` for each name of its ``weight_map``: a ``../`` name climbs
+    out of the folder and an absolute one replaces it, so a downloaded folder could make the node open any file
+    (or block on a FIFO). A name that stays inside may still be a symbolic link, as in the Hugging Face cache.
+
+    Raises:
+        CheckpointError: unreadable index, a name outside the folder, or a shard that is not a regular file.
+    """
+    index_path = directory / "model.safetensors.index.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        names = sorted(set(index["weight_map"].values()))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        msg = f"{index_path} is not a readable shard index ({type(err).__name__}: {err}); fetch the model again"
+        raise CheckpointError(msg) from None
+    for name in names:
+        parts = PurePosixPath(str(name)).parts
+        if not isinstance(name, str) or not parts or name.startswith(("/", "\\")) or ".." in parts or "\\" in name:
+            msg = (
+                f"{index_path} names the shard {name!r}, outside {directory}: shards are files in the model folder; "
+                f"do not use this folder, {FETCH_AGAIN}"
+            )
+            raise CheckpointError(msg)
+        if not (directory / name).is_file():
+            msg = f"{index_path} names the shard {name!r}, which is not a file in {directory}; fetch the model again"
+            raise CheckpointError(msg)
