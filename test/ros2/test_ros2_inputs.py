@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from mono_depth_ros.core import ros_msgs
@@ -70,6 +71,37 @@ def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
         assert np.isfinite(from_rgb).mean() > 0.5
         np.testing.assert_array_equal(from_rgb, from_bgr)
     finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_a_camera_info_published_once_transient_local_before_the_node_started_is_used(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A driver that publishes its camera_info once, latched (``rclcpp::QoS(1).transient_local()``, as OAK-D and
+    RealSense streamers do), before the node started: with ``sync.mode: latest`` the node's volatile subscription
+    never received it and every image was counted no_camera_info for ever. It reads the stored camera_info now."""
+    frame, factory = kitti_frames[0], probe.factory
+    latched = probe.publisher(
+        CameraInfo, "/camera/camera_info", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    )
+    latched.publish(kitti_camera_info(factory, frame, probe.now_ns()))  # once, before the node
+    params = {"sync.mode": "latest", "scale.mode": "fixed", "output.downscale": 4}
+    launched = Launched(
+        {"device": "cpu", "params_file": str(write_params(ros_logs / "latched.yaml", params))}, ros_logs / "latched.log"
+    )
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+        wait_until(lambda: pub_image.get_subscription_count() > 0, 30, "the node's image subscription")
+        deadline = time.monotonic() + 20.0
+        while not depth.by_stamp() and time.monotonic() < deadline:
+            header = ros_msgs.make_header(factory, probe.now_ns(), CAMERA_FRAME)
+            pub_image.publish(ros_msgs.image_from_array(factory, frame.rgb, "rgb8", header))
+            time.sleep(0.5)
+        assert depth.by_stamp(), "no depth: the latched camera_info never reached the node\n" + launched.log[-3000:]
+    finally:
+        probe.node.destroy_publisher(latched)  # the tests after this one: no stored camera_info
         assert launched.stop() == 0, launched.log[-3000:]
 
 
