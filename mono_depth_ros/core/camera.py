@@ -180,7 +180,8 @@ class CameraModel:
             kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
             msg = (
                 f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
-                f"the camera is not calibrated"
+                f"the camera is not calibrated (usb_cam, v4l2_camera without a calibration file): calibrate it "
+                f"(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
             )
             raise CalibrationError(msg)
 
