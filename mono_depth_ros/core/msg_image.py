@@ -15,6 +15,7 @@ Depth units are converted only by :mod:`.depth_codec`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -202,6 +203,19 @@ def demosaic_to_rgb8(mosaic: npt.NDArray[Any], encoding: str) -> npt.NDArray[np.
     return uint16_to_uint8(rgb) if rgb.dtype == np.uint16 else np.asarray(rgb, dtype=np.uint8)
 
 
+def _not_a_camera_picture(encoding: str) -> str:
+    """Why an Image of ``encoding`` (not one of :data:`COLOUR_ENCODINGS`) cannot be read as RGB, and what to change."""
+    head = f"Image encoding {encoding!r} is not a colour encoding"
+    if encoding in DEPTH_ENCODINGS:
+        return f"{head}: a depth image; set image_topic to the colour or mono camera's image topic"
+    if re.fullmatch(r"(8|16|32|64)(U|S|F)C[0-9]*", encoding):  # OpenCV's type names (sensor_msgs' TYPE_*)
+        return (
+            f"{head}: it names the pixel type only, not what its channels are (cv_bridge refuses it as rgb8 too); "
+            f"set the camera driver's encoding to rgb8, bgr8 or mono8"
+        )
+    return f"{head}; expected one of {', '.join(COLOUR_ENCODINGS)}"
+
+
 def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
@@ -219,11 +233,7 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """
     encoding = str(msg.encoding)
     if encoding not in COLOUR_ENCODINGS:
-        msg_text = (
-            f"Image encoding {encoding!r} is not a colour encoding; expected one of {', '.join(COLOUR_ENCODINGS)} "
-            f"(depth images go through depth_image_to_metres)"
-        )
-        raise EncodingError(msg_text)
+        raise EncodingError(_not_a_camera_picture(encoding))
     if encoding == "mono16":
         return grey_to_rgb8(image_to_array(msg))
     import cv2  # channel shuffles in OpenCV: ~20x faster than numpy's strided copies on VGA frames
