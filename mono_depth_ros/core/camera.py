@@ -24,6 +24,10 @@ OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndis
 MIN_SEEN_SHARE = 0.01
 """Fewest pixels of an undistorted raw image that must see the raw image (:meth:`CameraModel.seen_mask`): below,
 K, D, R, P are taken as wrong (the model would run on a black image and every depth be dropped)."""
+MAX_PINHOLE_FOV_DEG = 170.0
+"""Widest field of view (degrees, across the calibrated width or height) a K or P of CameraInfo may make: a wider
+pinhole is no calibration (image_publisher without camera_info_url publishes fx = fy = 1: 179.8 degrees on 1242
+pixels); a fisheye's K is far narrower read as a pinhole (an equidistant 180-degree lens: 115 degrees)."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -184,6 +188,24 @@ class CameraModel:
                 f"(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
             )
             raise CalibrationError(msg)
+        self._check_field_of_view()
+
+    def _check_field_of_view(self) -> None:
+        """Raise :class:`CalibrationError` for a K or P whose focal lengths make a pinhole wider than
+        :data:`MAX_PINHOLE_FOV_DEG` over the calibrated image (a zero matrix is not judged: P falls back to K)."""
+        for name, matrix in (("K", self.k), ("P", self.p)):
+            fx, fy = float(matrix[0, 0]), float(matrix[1, 1])
+            if not (fx > 0 and fy > 0):
+                continue
+            fov_deg = 2.0 * math.degrees(math.atan(max(self.width / 2.0 / fx, self.height / 2.0 / fy)))
+            if fov_deg > MAX_PINHOLE_FOV_DEG:
+                msg = (
+                    f"CameraInfo {name} has fx={fx:g}, fy={fy:g} for the {self.width}x{self.height} image: a pinhole "
+                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), no calibration "
+                    f"(image_publisher without camera_info_url publishes fx = fy = 1); give the publisher the "
+                    f"camera's calibration file (camera_info_url)"
+                )
+                raise CalibrationError(msg)
 
     def _check_roi(self) -> None:
         """Raise :class:`CalibrationError` for a ROI that reaches past the calibrated image (by more than one binned
