@@ -29,6 +29,10 @@ MAX_PINHOLE_FOV_DEG = 170.0
 pinhole is no calibration (image_publisher without camera_info_url publishes fx = fy = 1: 179.8 degrees on 1242
 pixels); a fisheye's K is far narrower read as a pinhole (an equidistant 180-degree lens: 115 degrees)."""
 FloatArray = npt.NDArray[np.float64]
+UNCALIBRATED = (
+    "the camera is not calibrated (usb_cam, v4l2_camera, camera_info_manager without a calibration file): calibrate it "
+    "(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
+)
 
 
 def _none_if_all(seen: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
@@ -175,7 +179,7 @@ class CameraModel:
         self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
         self.d = tuple(float(x) for x in self.d)
         if self.width <= 0 or self.height <= 0:
-            msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
+            msg = f"CameraInfo width/height {self.width}x{self.height} must be positive: {UNCALIBRATED}"
             raise CalibrationError(msg)
         self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
@@ -184,8 +188,7 @@ class CameraModel:
             kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
             msg = (
                 f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
-                f"the camera is not calibrated (usb_cam, v4l2_camera without a calibration file): calibrate it "
-                f"(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
+                f"{UNCALIBRATED}"
             )
             raise CalibrationError(msg)
         self._check_field_of_view()
