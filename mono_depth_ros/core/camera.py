@@ -135,10 +135,15 @@ class PinholeIntrinsics:
     def check_image_size(self, width: int, height: int, what: str = "image") -> None:
         """Raise :class:`CalibrationError` if an image of ``width`` × ``height`` does not match."""
         if (width, height) != (self.width, self.height):
-            msg = (
-                f"{what} is {width}x{height} but the camera calibration is for "
-                f"{self.width}x{self.height}; publish matching camera_info or set the right camera_info_topic"
-            )
+            msg = f"{what} is {width}x{height} but the camera calibration is for {self.width}x{self.height}; "
+            if width * self.height == height * self.width:  # the same aspect: the camera runs in another mode
+                msg += (
+                    "the same aspect ratio: a calibration made at another resolution (camera_info_manager publishes "
+                    "its file as it is): recalibrate at this one (or scale K and P in the file to it), or, for a "
+                    "binning camera, publish binning_x / binning_y"
+                )
+            else:
+                msg += "publish matching camera_info or set the right camera_info_topic"
             raise CalibrationError(msg)
 
 

@@ -79,6 +79,24 @@ def _info(**overrides: object) -> CameraModel:
     return CameraModel(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("rectified", [True, False])
+def test_a_calibration_made_at_another_resolution_is_refused_saying_so(rectified: bool) -> None:
+    """usb_cam calibrated at 1280x720 then run at 640x360: camera_info_manager publishes the file's calibration as it
+    is (image_geometry and depth_image_proc do not scale it: their cloud is silently wrong). Refused (as before),
+    and the error now says what happened and what to do, not only 'publish matching camera_info'."""
+    hd = _info(width=1280, height=720, k=[900.0, 0, 640, 0, 900, 360, 0, 0, 1], d=(-0.1, 0.01, 0.0, 0.0, 0.0),
+               p=[880.0, 0, 638, 0, 0, 880, 362, 0, 0, 0, 1, 0])  # fmt: skip
+    camera = hd.for_image(640, 360)
+    with pytest.raises(CalibrationError, match=r"640x360 .* 1280x720.*at another resolution.*recalibrate"):
+        if rectified:
+            camera.intrinsics(image_is_rectified=True).check_image_size(640, 360)
+        else:
+            camera.undistort(np.zeros((360, 640, 3), np.uint8))
+    with pytest.raises(CalibrationError) as other:
+        camera.intrinsics(image_is_rectified=True).check_image_size(640, 480)  # another aspect: no such guess
+    assert "another resolution" not in str(other.value)
+
+
 def test_rectified_uses_p_raw_uses_k() -> None:
     model = _info()
     rect = model.intrinsics(image_is_rectified=True)
