@@ -140,6 +140,9 @@ def node_inputs(
     return inputs
 
 
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
 def _policy(info: Any, name: str) -> str | None:
     """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
     policy = getattr(getattr(info, "qos_profile", None), name, None)
@@ -179,18 +182,28 @@ class LatchedInfo:
         self._topic, self._subscribe, self._publishers, self._now = topic, subscribe, publishers, now
         self._every_s, self._next_look = every_s, now()
         self._synchronised, self._latched = synchronised, False
+        self._why = ""  # what the graph showed at the last look, when it explains the silence
         self._made: list[Any] = []  # subscriptions made after the start: a managed node's deactivate destroys them
         if not synchronised:
             subscribe(qos)
 
     def missing(self) -> str:
-        """The text for an image that came without camera_info; subscribes the stored camera_info of a transient-local
-        publisher of the topic when there is one (see the class docstring)."""
-        text = f"no camera_info yet on {self._topic}"
+        """The text for an image that came without camera_info, with what the graph shows when that explains it
+        (nothing publishes the topic, or publishes another type); subscribes the stored camera_info of a
+        transient-local publisher of the topic when there is one (see the class docstring)."""
         if self._synchronised or self._latched or self._now() < self._next_look:
-            return text
+            return f"no camera_info yet on {self._topic}{self._why}"
         self._next_look = self._now() + self._every_s
-        latched = [info for info in self._publishers(self._topic) if _policy(info, "durability") == "TRANSIENT_LOCAL"]
+        infos = [(str(getattr(info, "topic_type", "")), info) for info in self._publishers(self._topic)]
+        types = sorted({type_name for type_name, _ in infos})
+        self._why = ""
+        if not infos:
+            self._why = ": nothing publishes it (`ros2 topic list -t` lists the topics); set camera_info_topic"
+        elif CAMERA_INFO not in types:
+            self._why = f": it is published as {', '.join(types)}; set camera_info_topic to the camera's camera_info"
+        text = f"no camera_info yet on {self._topic}{self._why}"
+        ours = [info for type_name, info in infos if type_name == CAMERA_INFO]
+        latched = [info for info in ours if _policy(info, "durability") == "TRANSIENT_LOCAL"]
         if not latched:
             return text
         profile = latched[0].qos_profile  # rclpy's QoSProfile: its class makes ours, no ROS import here

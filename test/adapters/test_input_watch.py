@@ -177,11 +177,12 @@ def test_a_camera_info_stored_by_a_transient_local_publisher_is_subscribed_to_wi
     watch = LatchedInfo("/cam/camera_info", lambda qos: made.append(qos) or len(made), publishers, usual, False,
                               now=lambda: clock.now_ns / 1e9)  # fmt: skip
     assert made == [usual]  # the usual subscription, at once
-    assert watch.missing() == "no camera_info yet on /cam/camera_info"
+    nothing = "no camera_info yet on /cam/camera_info: nothing publishes it (`ros2 topic list -t` lists the topics)"
+    assert watch.missing().startswith(nothing)  # the graph says why
     graph.append(_latched("VOLATILE"))  # a camera driver that has published nothing yet
-    assert watch.missing() == "no camera_info yet on /cam/camera_info" and len(asked) == 1  # once a second at most
+    assert watch.missing().startswith(nothing) and len(asked) == 1  # the graph looked at once a second at most
     clock.now_ns += 1_000_000_000
-    assert "no camera_info yet" in watch.missing() and len(made) == 1 and len(asked) == 2
+    assert watch.missing() == "no camera_info yet on /cam/camera_info" and len(made) == 1 and len(asked) == 2
     graph.append(_latched("TRANSIENT_LOCAL", "BEST_EFFORT"))
     clock.now_ns += 1_000_000_000
     text = watch.missing()
@@ -199,6 +200,15 @@ def test_with_approximate_time_the_synchroniser_subscribes_camera_info_and_nothi
     graph = [_latched("TRANSIENT_LOCAL")]
     watch = LatchedInfo("/c", made.append, lambda topic: graph, Profile(depth=10), True)
     assert watch.missing() == "no camera_info yet on /c" and made == [] and watch.take() == []
+
+
+def test_a_camera_info_topic_published_with_another_type_is_named() -> None:
+    """camera_info_topic set to the image topic (or another message): the text names the type found there."""
+    watch = LatchedInfo("/cam/image_raw", lambda qos: None, lambda topic: [Info(IMAGE)], Profile(depth=10), False)
+    assert watch.missing() == (
+        "no camera_info yet on /cam/image_raw: it is published as sensor_msgs/msg/Image; set camera_info_topic to "
+        "the camera's camera_info"
+    )
 
 
 def test_a_graph_without_qos_profiles_adds_nothing() -> None:
