@@ -36,7 +36,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
+from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
@@ -205,8 +205,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
-        if not self._approximate:
-            self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
+        subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
+        self._latched = LatchedInfo(info_topic, subscribe, self.get_publishers_info_by_topic, in_qos, self._approximate)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
@@ -258,7 +258,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         if info is None:
-            self._bad("no_camera_info", f"no camera_info yet on {self._config.topics.camera_info}")
+            self._bad("no_camera_info", self._latched.missing())  # or a transient-local publisher's, subscribed now
             return
         frame = _Frame(image, info, prediction)
         if self._pairing is None:
@@ -442,7 +442,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def _deactivate(self) -> None:
         self._stop_worker()
-        for subscription in self._active[0]:
+        for subscription in self._active[0] + (self._latched.take() if hasattr(self, "_latched") else []):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)
