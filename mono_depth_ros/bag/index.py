@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
+from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.reader import BagMessage, InputBag
@@ -24,6 +25,8 @@ from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
+from mono_depth_ros.core.scale.deskew import deskewed_scan
+from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -207,6 +210,35 @@ class BagIndex:
             target_ns = scan_ns if image_ns is None else image_ns
             return tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
         return tf.lookup(camera_frame, lidar_frame, scan_ns)
+
+    def lidar_scan(
+        self,
+        camera_frame: str,
+        image_ns: int | None,
+        scan: Scan,
+        motion_frame: str = "",
+        bag_pass: int = 0,
+    ) -> tuple[LidarScan, int]:
+        """A decoded scan placed for an image (:meth:`cam_from_scan`), and with ``motion_frame`` and the scan's
+        per-point times de-skewed: each :data:`~mono_depth_ros.core.scale.deskew.BIN_NS` slice of the sweep moved
+        from its own time (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`). Returns the scan and the number of
+        slices TF could not place (left as if taken at the header stamp).
+
+        Raises:
+            TransformError: the TF chain at the scan stamp is missing.
+        """
+        lidar_frame = scan.frame_id
+        cam_from_lidar = self.cam_from_scan(camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass)
+        if not motion_frame or scan.point_dt_ns is None:
+            return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns), 0
+
+        def at(t_ns: int) -> RigidTransform | None:  # camera(image) <- lidar(t_ns); None: TF cannot say
+            try:
+                return self.cam_from_scan(camera_frame, image_ns, lidar_frame, t_ns, motion_frame, bag_pass)
+            except DepthError:
+                return None
+
+        return deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:

@@ -53,6 +53,7 @@ from mono_depth_ros.core.msg_pointcloud2 import (
     point_fields_from_msg,
     pointcloud2_from_structured,
     pointcloud2_to_structured,
+    xyz_and_times_from_pointcloud2,
     xyz_from_pointcloud2,
 )
 
@@ -88,6 +89,7 @@ __all__ = [
     "time_from_ns",
     "transform_stamped_from_rigid",
     "uint8_buffer",
+    "xyz_and_times_from_pointcloud2",
     "xyz_from_pointcloud2",
 ]
 
