@@ -14,7 +14,13 @@ import numpy as np
 import yaml
 
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
+from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.core.frame_names import missing_frame_hint
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_factory import MessageFactory, make_header, time_from_ns
+from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
+from mono_depth_ros.core.scale.deskew import deskewed_scan
+from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
@@ -274,6 +280,44 @@ def lookup_cam_from_scan(
         if enriched is None:
             raise
         raise enriched from err
+
+
+def lidar_scan_from_tf(
+    tf_buffer: Any,
+    factory: MessageFactory,
+    camera_frame: str,
+    image_ns: int,
+    scan: Scan,
+    motion_frame: str,
+    timeout: Any,
+) -> LidarScan:
+    """A decoded scan placed for an image through tf2 (the node; the bag runner's is ``BagIndex.lidar_scan``):
+    :func:`lookup_cam_from_scan` at the scan stamp, and with ``motion_frame`` and per-point times the sweep de-skewed
+    (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`: each slice looked up at its own time, with the same
+    ``timeout``; a slice tf2 cannot place yet takes the nearest placed one's transform).
+
+    Raises:
+        tf2's exceptions: the lookup at the scan stamp failed (as :func:`lookup_cam_from_scan`).
+    """
+    header = make_header(factory, scan.stamp_ns, scan.frame_id)
+    image_stamp = time_from_ns(factory, image_ns)
+    stamped = lookup_cam_from_scan(tf_buffer, camera_frame, image_stamp, header, motion_frame, timeout)
+    cam_from_lidar = rigid_transform_from_msg(stamped)
+    if not motion_frame or scan.point_dt_ns is None:
+        return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns)
+    lidar_frame = normalize_frame_id(scan.frame_id)
+
+    def at(t_ns: int) -> RigidTransform | None:
+        try:
+            found = tf_buffer.lookup_transform_full(
+                camera_frame, image_stamp, lidar_frame, time_from_ns(factory, t_ns), motion_frame, timeout=timeout
+            )
+        except Exception:  # tf2's exceptions (no ROS imports here): that slice takes its neighbour's transform
+            return None
+        return rigid_transform_from_msg(found)
+
+    deskewed, _ = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+    return deskewed
 
 
 def _same_error(err: Exception, text: str) -> Exception | None:

@@ -368,7 +368,7 @@ class _SecondPass:
             return None
         if missing:
             text = f"TF had no transform for {missing} {BIN_NS // 1_000_000} ms slices of the sweep stamped"
-            text += f" {seconds_text(scan.stamp_ns)}; their points were moved as if taken at the stamp"
+            text += f" {seconds_text(scan.stamp_ns)}; they were moved as the nearest slice TF could place"
             warnings.add("lidar: sweep not de-skewed", text)
         return deskewed
 

@@ -47,7 +47,9 @@ def deskewed_scan(
     Returns:
         A :class:`LidarScan` whose points, given in the LiDAR frame at ``stamp_ns``, land where each point's own
         time puts them (``cam_from_lidar`` unchanged, so the extrinsic check still sees the real extrinsic), and the
-        number of slices TF could not place (those points are left as measured: as without de-skewing).
+        number of slices TF could not place: those take the transform of the nearest slice it could (TF lagging
+        behind the sweep's end in the node: a few ms of motion off instead of the header stamp's tens), or with no
+        slice placed, the header stamp's (as without de-skewing).
     """
     points = np.asarray(points_in_lidar)
     dt = np.asarray(point_dt_ns, dtype=np.int64)
@@ -58,13 +60,16 @@ def deskewed_scan(
     slots, inverse = np.unique(slot, return_inverse=True)
     lidar_from_cam = cam_from_lidar.inverse().matrix
     moves = np.repeat(np.eye(4)[None], slots.size, axis=0)  # lidar(stamp) <- lidar(slice time), per slice
-    missing = 0
+    placed = np.zeros(slots.size, dtype=bool)
     for k, index in enumerate(slots.tolist()):
         found = at(stamp_ns + first + index * bin_ns + bin_ns // 2)
-        if found is None:
-            missing += 1
-        else:
-            moves[k] = lidar_from_cam @ found.matrix
+        if found is not None:
+            moves[k], placed[k] = lidar_from_cam @ found.matrix, True
+    missing = int(np.count_nonzero(~placed))
+    if 0 < missing < slots.size:  # TF not there yet for the sweep's end: the nearest placed slice's time is closer
+        have = np.flatnonzero(placed)
+        nearest = have[np.abs(slots[have][None, :] - slots[~placed][:, None]).argmin(axis=1)]
+        moves[~placed] = moves[nearest]
     dtype = points.dtype if np.issubdtype(points.dtype, np.floating) else np.dtype(np.float32)
     by_axis = np.empty((3, points.shape[0]), dtype=dtype)
     coefficients = moves[:, :3, :].astype(dtype)  # (slices, 3, 4)

@@ -54,20 +54,31 @@ def test_each_point_is_moved_by_the_motion_at_its_own_time() -> None:
     assert np.median(header_only) > 0.5  # what the header stamp alone gave: every point 50 ms of motion off
 
 
-def test_slices_tf_cannot_place_are_counted_and_left_as_measured() -> None:
-    stamp_ns = 0
-    _, measured, dt_ns = _sweep(500, stamp_ns)
-    late = 20_000_000  # TF's newest time: the rest of the sweep cannot be looked up yet
+def test_slices_tf_cannot_place_yet_take_the_nearest_placed_slice() -> None:
+    """The node looks TF up at once: for a sweep stamped at its start, TF may not reach its end yet. Those slices
+    took the header stamp's transform (50-100 ms of motion off); they now take the newest placed slice's."""
+    stamp_ns = -50_000_000
+    world, measured, dt_ns = _sweep(2000, stamp_ns)
+    late_ns = 20_000_000  # TF's newest time (image stamp 0 + 20 ms)
 
     def until_late(t_ns: int) -> RigidTransform | None:
-        return _at(t_ns) if t_ns <= late else None
+        return _at(t_ns) if t_ns <= late_ns else None
 
     scan, missing = deskewed_scan(measured, dt_ns, stamp_ns, _at(stamp_ns), until_late)
     slots = np.unique((dt_ns - dt_ns.min()) // BIN_NS)
-    slice_middle = dt_ns.min() + slots * BIN_NS + BIN_NS // 2
-    assert missing == int(np.count_nonzero(slice_middle > late)) > 0
-    unplaced = dt_ns - dt_ns.min() >= (slots[slice_middle > late].min()) * BIN_NS
-    np.testing.assert_allclose(np.asarray(scan.points_in_lidar)[unplaced], measured[unplaced], atol=1e-9)
+    assert missing == int(np.count_nonzero(stamp_ns + dt_ns.min() + slots * BIN_NS + BIN_NS // 2 > late_ns)) > 0
+    error = np.linalg.norm(scan.cam_from_lidar.apply(scan.points_in_lidar) - CAM_FROM_LIDAR.apply(world), axis=1)
+    late = stamp_ns + dt_ns > late_ns + BIN_NS
+    # a point at most 30 ms after the newest placed time: 15 m/s and 0.6 rad/s at <= 57 m over 31 ms
+    reach_m = float(np.linalg.norm(world, axis=1).max())
+    assert error[late].max() < 0.031 * (SPEED_MPS + YAW_RPS * reach_m)
+    assert np.median(error[~late]) < 0.02
+    header_only = np.linalg.norm(_at(stamp_ns).apply(measured) - CAM_FROM_LIDAR.apply(world), axis=1)
+    assert np.median(error[late]) < 0.25 * np.median(header_only[late])  # 65-100 ms after the stamp: >= 1 m off
+
+    nothing, missing = deskewed_scan(measured, dt_ns, stamp_ns, _at(stamp_ns), lambda t_ns: None)
+    assert missing == slots.size
+    np.testing.assert_allclose(nothing.points_in_lidar, measured, atol=1e-9)  # the header stamp's, as before
 
 
 def test_an_empty_scan() -> None:
