@@ -56,8 +56,10 @@ def deskewed_scan(
     if points.shape[0] == 0:
         return LidarScan(points, cam_from_lidar, stamp_ns), 0
     first = int(dt.min())
-    slot = (dt - first) // bin_ns
-    slots, inverse = np.unique(slot, return_inverse=True)
+    slot = (dt - first) // bin_ns  # < MAX_SPAN_NS / bin_ns + 1 slots: a table, not a sort (np.unique: 3x the cost)
+    present = np.bincount(slot) > 0
+    slots = np.flatnonzero(present)
+    inverse = (np.cumsum(present) - 1).take(slot)
     lidar_from_cam = cam_from_lidar.inverse().matrix
     moves = np.repeat(np.eye(4)[None], slots.size, axis=0)  # lidar(stamp) <- lidar(slice time), per slice
     placed = np.zeros(slots.size, dtype=bool)
