@@ -250,7 +250,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+            middle_ns = ros_msgs.stamp_to_ns(msg.header.stamp) + ros_msgs.sweep_middle_offset_ns(msg)  # any driver
+            self._release(self._pairing.add_scan(middle_ns, msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:

@@ -82,12 +82,15 @@ class Sweep:
     stamp_ns: int
 
 
-def skewed_sweep(frame: KittiFrame, image_ns: int, speed_mps: float, stamp: Literal["start", "end"]) -> Sweep:
-    """The frame's scan measured during a sweep centred on ``image_ns`` by a car at ``speed_mps`` (see module)."""
+def skewed_sweep(
+    frame: KittiFrame, image_ns: int, speed_mps: float, stamp: Literal["start", "end"], sweep_offset_ns: int = 0
+) -> Sweep:
+    """The frame's scan measured during a sweep centred on ``image_ns + sweep_offset_ns`` by a car at ``speed_mps``
+    (see module); the scan is the world seen from the LiDAR at ``image_ns``."""
     points = frame.scan[:, :3].astype(np.float64)
     azimuth = np.arctan2(points[:, 1], points[:, 0])
     fraction = (np.pi - azimuth) / (2.0 * np.pi)  # 0 behind, 0.5 forward, clockwise from above
-    start_ns = image_ns - SWEEP_NS // 2
+    start_ns = image_ns + sweep_offset_ns - SWEEP_NS // 2
     point_ns = start_ns + np.rint(fraction * SWEEP_NS).astype(np.int64)
     cam_from_velo = frame.cam_from_velo
     travelled = speed_mps * (point_ns - image_ns) * 1e-9  # camera's z at each point's time, image stamp = 0

@@ -124,7 +124,9 @@ class ScanPairing(Generic[T]):
     the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan). Each
     stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
     jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
-    Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
+    Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
+    has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
+    (monotonic ns).
     """
 
     def __init__(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.core.errors import EncodingError, ShapeError
+from mono_depth_ros.core.errors import DepthError, EncodingError, ShapeError
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory, header_from, stamp_to_ns, uint8_buffer
 from mono_depth_ros.core.point_fields import (
     DATATYPE_TO_NUMPY,
@@ -182,6 +182,27 @@ def xyz_and_times_from_pointcloud2(msg: Any) -> tuple[npt.NDArray[np.floating], 
     if valid is not None:
         values = values.take(valid)
     return xyz, offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
+
+
+def sweep_middle_offset_ns(msg: Any) -> int:
+    """Where the middle of a cloud's sweep lies relative to its header stamp: ``(first + last) / 2`` of its points'
+    times (int ns; 0 without a time field, with times that are no sweep, or an undecodable cloud).
+
+    Drivers stamp a sweep at its start (ouster-ros, Hesai, Livox) or its end (velodyne's default); the middle is the
+    same instant whichever they chose, and at most half a sweep from when the LiDAR faced any camera. Reads only the
+    time field (no validity mask: a no-return point's time is still its column's).
+    """
+    found = time_field(point_fields_from_msg(msg))
+    if found is None:
+        return 0
+    field, meaning = found
+    try:
+        wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
+        values = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+    except DepthError:
+        return 0  # the worker reports the cloud when it decodes it
+    offsets = offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
+    return 0 if offsets is None else (int(offsets.min()) + int(offsets.max())) // 2
 
 
 def _padding_runs(fields: list[PointField], point_step: int) -> list[tuple[int, int]]:

@@ -15,6 +15,7 @@ from mono_depth_ros.core.msg_pointcloud2 import (
     point_fields_from_msg,
     pointcloud2_from_structured,
     pointcloud2_to_structured,
+    sweep_middle_offset_ns,
     xyz_and_times_from_pointcloud2,
     xyz_from_pointcloud2,
 )
@@ -367,3 +368,21 @@ def test_a_cloud_without_a_time_field_has_no_times() -> None:
     empty = wire_cloud(factory, velodyne_points(0), 1, 0)
     xyz, offsets = xyz_and_times_from_pointcloud2(empty)
     assert xyz.shape == (0, 3) and offsets is None
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "middle_ns"),
+    [
+        ("t", np.array([0, 25_000_000, 99_999_000], np.uint32), 49_999_500),  # ouster: stamped at the start
+        ("time", np.array([-0.1, -0.05, 0.0], np.float32), -50_000_000),  # velodyne: stamped at the end
+        ("intensity", np.array([1.0, 2.0, 3.0], np.float32), 0),  # no time field
+        ("time", np.array([0.0, 5.0, 10.0], np.float32), 0),  # no sweep: not used
+    ],
+)
+def test_sweep_middle_offset(field: str, values: npt.NDArray[np.generic], middle_ns: int) -> None:
+    dtype = np.dtype({"names": ["x", "y", "z", field], "formats": ["<f4"] * 3 + [values.dtype.newbyteorder("<")],
+                      "offsets": [0, 4, 8, 12], "itemsize": 16})  # fmt: skip
+    points = np.zeros(values.size, dtype=dtype)
+    points["x"], points[field] = 1.0, values
+    msg = wire_cloud(rosbags_factory("humble"), points, 1, values.size, big_endian=True)
+    assert abs(sweep_middle_offset_ns(msg) - middle_ns) <= 1  # float32 seconds: a ns of rounding
