@@ -306,7 +306,7 @@ def lidar_scan_from_tf(
     stamped = lookup_cam_from_scan(tf_buffer, camera_frame, image_stamp, header, motion_frame, timeout)
     cam_from_lidar = rigid_transform_from_msg(stamped)
     if not motion_frame or scan.point_dt_ns is None:
-        return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns)
+        return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns)
     lidar_frame = normalize_frame_id(scan.frame_id)
 
     def at(t_ns: int) -> RigidTransform | None:

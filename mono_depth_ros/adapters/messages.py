@@ -88,6 +88,12 @@ class Scan:
     stamp_ns: int
     point_dt_ns: npt.NDArray[np.int64] | None = None
 
+    @property
+    def sweep_middle_ns(self) -> int:
+        """The middle of the sweep after ``stamp_ns``: (first + last point time) / 2, int ns (0 without times)."""
+        dt = self.point_dt_ns
+        return 0 if dt is None or dt.size == 0 else (int(dt.min()) + int(dt.max())) // 2
+
 
 def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Image or CompressedImage → (H, W, 3) uint8 RGB (``copy=False``: see :func:`image_to_rgb8`).

@@ -232,7 +232,9 @@ class BagIndex:
         lidar_frame = scan.frame_id
         cam_from_lidar = self.cam_from_scan(camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass)
         if not motion_frame or scan.point_dt_ns is None:
-            return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns), 0
+            return LidarScan(
+                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns
+            ), 0
 
         def at(t_ns: int) -> RigidTransform | None:  # camera(image) <- lidar(t_ns); None: TF cannot say
             try:

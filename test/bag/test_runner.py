@@ -672,3 +672,20 @@ def test_a_scan_is_paired_by_its_sweeps_middle_not_by_the_drivers_stamp(
     seen = np.isfinite(truth)
     error = float(np.nanmedian(np.abs(depth_image_to_metres(image)[seen] / truth[seen] - 1.0)))
     assert error < 0.02, f"{layout}, image {image_lead_ms} ms off the sweep's middle: median depth error {error:.4f}"
+
+
+@pytest.mark.parametrize(("layout", "middle_ms"), [("ouster", -180), ("velodyne", 180)])
+def test_a_scan_paired_by_its_sweeps_middle_is_not_then_refused_as_late(
+    tmp_path: Path, kitti_object_dir: Path, layout: Layout, middle_ms: int
+) -> None:
+    """A sweep whose middle is 180 ms from the image (within lidar.max_age_s 0.2 s) is paired with it; its header,
+    at the sweep's start (Ouster, 180 ms before) or end (Velodyne, after), is 230 ms away: scale recovery measured
+    the age from the header and refused the scan it had been given ("LiDAR scan is +230 ms from the image"). The
+    age and lidar_lag_s are now the sweep's middle's, as pairing measures them."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    _write_kitti_sweep_bag(tmp_path / "in", frame, layout, 0.0, (middle_ms * 1_000_000,))
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.frames_out == 1 and not summary.warnings.counts, summary.warnings.examples
+    values = {v.key: v.value for _, m in read_bag(tmp_path / "out")["/diagnostics"] for s in m.status for v in s.values}
+    assert values["scale_mode"] == "lidar", values.get("scale_reason")
+    assert values["lidar_lag_s"] == f"{-middle_ms / 1000:.3f}"

@@ -44,6 +44,7 @@ def test_each_point_is_moved_by_the_motion_at_its_own_time() -> None:
     world, measured, dt_ns = _sweep(2000, stamp_ns)
     scan, missing = deskewed_scan(measured.astype(np.float32), dt_ns, stamp_ns, _at(stamp_ns), _at)
     assert missing == 0 and scan.cam_from_lidar is not None and scan.stamp_ns == stamp_ns
+    assert scan.sweep_ns == stamp_ns + (int(dt_ns.min()) + int(dt_ns.max())) // 2  # its age: from the sweep's middle
     in_camera = scan.cam_from_lidar.apply(np.asarray(scan.points_in_lidar, dtype=np.float64))
     error = np.linalg.norm(in_camera - CAM_FROM_LIDAR.apply(world), axis=1)
     # at most half a slice (1 ms) of motion: 15 m/s, and 0.6 rad/s at the farthest point (57 m): 4.9 cm
