@@ -15,8 +15,9 @@ livox CustomMsg converted   ``offset_time`` UINT32    ns after the header stamp 
 ==========================  ============  ==========  ===============================================================
 
 An absolute ``timestamp`` is told seconds from nanoseconds by which of the two lies within
-:data:`MAX_SPAN_NS` of the header stamp. Times that fit no reading (another clock, a field of another meaning) are
-not used: the scan is then one instant, its header stamp, as before.
+:data:`MAX_SPAN_NS` of the header stamp; a float field whose values do not fit what its name says is read the other
+ways too (a ``time`` of absolute seconds, a ``timestamp`` of seconds after the stamp). Times that fit no reading
+(another clock, a field of another meaning) are not used: the scan is then one instant, its header stamp, as before.
 """
 
 from __future__ import annotations
@@ -73,16 +74,18 @@ def offsets_ns(values: npt.NDArray[np.generic], meaning: str, stamp_ns: int) -> 
         finite = np.isfinite(seconds)
         if not finite.any():
             return None
-        if meaning == RELATIVE_S:
+        middle = float(np.median(seconds[finite]))
+        relative = abs(middle) <= MAX_SPAN_NS * 1e-9  # what the field's name says first, then the other readings
+        if relative and meaning == RELATIVE_S:
+            scaled = seconds * 1e9
+        elif abs(middle - stamp_ns * 1e-9) <= MAX_SPAN_NS * 1e-9:  # absolute seconds (also in a field named `time`)
+            scaled = (seconds - float(stamp_ns // 1_000_000_000)) * 1e9 - stamp_ns % 1_000_000_000
+        elif abs(middle - stamp_ns) <= MAX_SPAN_NS:  # absolute nanoseconds
+            scaled = seconds - float(stamp_ns)
+        elif relative:  # a `timestamp` in seconds after the stamp
             scaled = seconds * 1e9
         else:
-            middle = float(np.median(seconds[finite]))
-            if abs(middle - stamp_ns * 1e-9) <= MAX_SPAN_NS * 1e-9:
-                scaled = (seconds - float(stamp_ns // 1_000_000_000)) * 1e9 - stamp_ns % 1_000_000_000  # seconds
-            elif abs(middle - stamp_ns) <= MAX_SPAN_NS:
-                scaled = seconds - float(stamp_ns)  # nanoseconds
-            else:
-                return None  # another clock, or a field of another meaning
+            return None  # another clock, or a field of another meaning
         offsets = np.where(finite, np.rint(np.where(finite, scaled, 0.0)), 0.0).astype(np.int64)
     if int(np.abs(offsets).max()) > MAX_SPAN_NS:
         return None

@@ -52,7 +52,6 @@ def test_times_that_are_no_sweep_around_the_stamp_are_not_used() -> None:
     an_hour = 3600.0
     stamp_s = STAMP_NS * 1e-9
     assert offsets_ns(np.array([stamp_s + an_hour]), ABSOLUTE, STAMP_NS) is None  # another clock
-    assert offsets_ns(np.array([0.01, 0.02]), ABSOLUTE, STAMP_NS) is None  # relative, in an "absolute" field
     assert offsets_ns(np.array([0.0, 2.0]), RELATIVE_S, STAMP_NS) is None  # a 2 s "sweep"
     assert offsets_ns(np.array([MAX_SPAN_NS + 1], dtype=np.uint32), RELATIVE_NS, STAMP_NS) is None
     assert offsets_ns(np.array([np.nan, np.nan]), RELATIVE_S, STAMP_NS) is None
@@ -63,3 +62,12 @@ def test_a_non_finite_time_counts_as_the_stamp() -> None:
     got = offsets_ns(np.array([0.01, np.nan, np.inf, -0.02]), RELATIVE_S, STAMP_NS)
     assert got is not None
     np.testing.assert_array_equal(got, [10_000_000, 0, 0, -20_000_000])
+
+
+def test_a_float_field_whose_values_do_not_fit_its_name_is_read_the_other_way() -> None:
+    """A ``time`` of absolute seconds (as some drivers publish it), a ``timestamp`` of seconds after the stamp."""
+    absolute_s = STAMP_NS // 1_000_000_000 + (STAMP_NS % 1_000_000_000) * 1e-9 + np.array([-0.05, 0.0, 0.05])
+    got = offsets_ns(absolute_s, RELATIVE_S, STAMP_NS)
+    assert got is not None and np.abs(got - [-50_000_000, 0, 50_000_000]).max() < 1_000
+    got = offsets_ns(np.array([0.01, 0.02]), ABSOLUTE, STAMP_NS)
+    assert got is not None and got.tolist() == [10_000_000, 20_000_000]
