@@ -295,8 +295,8 @@ def lidar_scan_from_tf(
 ) -> LidarScan:
     """A decoded scan placed for an image through tf2 (the node; the bag runner's is ``BagIndex.lidar_scan``):
     :func:`lookup_cam_from_scan` at the scan stamp, and with ``motion_frame`` and per-point times the sweep de-skewed
-    (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`: each slice looked up at its own time, with the same
-    ``timeout``; a slice tf2 cannot place yet takes the nearest placed one's transform).
+    (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`: each slice placed at its own time, tf2 asked every
+    10 ms with the same ``timeout``; a slice tf2 cannot place yet takes the nearest placed one's transform).
 
     Raises:
         tf2's exceptions: the lookup at the scan stamp failed (as :func:`lookup_cam_from_scan`).
