@@ -17,7 +17,7 @@ from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.core.frame_names import missing_frame_hint
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_factory import MessageFactory, make_header, time_from_ns
+from mono_depth_ros.core.msg_factory import MessageFactory, make_header, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
 from mono_depth_ros.core.scale.deskew import deskewed_scan
 from mono_depth_ros.core.scale.lidar import LidarScan
@@ -350,18 +350,27 @@ def tf_ready(
     :func:`lookup_cam_from_scan` will make for a frame (``image_header(item)``: its image header) and its scan.
 
     ``tf_buffer`` is a ``tf2_ros.Buffer``. A check tf2 cannot make (a bad frame id) answers True: the worker's lookup
-    then counts the error, the frame is not held for it.
+    then counts the error, the frame is not held for it. With ``motion_frame``, a scan paired by the middle of its
+    sweep (``scan[0]`` past its header stamp: per-point times) is also checked at the sweep's other end (as far past
+    the middle): the de-skew places every slice, and an Ouster sweep stamped at its start ends 100 ms later, after
+    the image; TF not there yet left the slices after the image with the image's motion.
     """
 
     def ready(item: T, scan: tuple[int, Any]) -> bool:
         image, cloud = image_header(item), scan[1].header
         camera_frame, lidar_frame = str(image.frame_id), str(cloud.frame_id)
         try:
-            if motion_frame:
-                return bool(
-                    tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, cloud.stamp, motion_frame)
-                )
-            return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+            if not motion_frame:
+                return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+            stamps = [cloud.stamp]
+            header_ns = stamp_to_ns(cloud.stamp)
+            if scan[0] != header_ns:  # the sweep's other end, as far from its middle as the header stamp
+                sec, nanosec = divmod(2 * int(scan[0]) - header_ns, 1_000_000_000)
+                stamps.append(type(cloud.stamp)(sec=sec, nanosec=nanosec))
+            return all(
+                tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, stamp, motion_frame)
+                for stamp in stamps
+            )
         except Exception:  # tf2 raises its own types for invalid arguments: the worker reports them
             return True
 

@@ -19,10 +19,11 @@ from mono_depth_ros.adapters.lidar import (
     lookup_cam_from_scan,
     no_scan_text,
     select_scan,
+    tf_ready,
 )
 from mono_depth_ros.adapters.messages import decode_scan
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.ros_msgs import stamp_to_ns, transform_stamped_from_rigid
+from mono_depth_ros.core.ros_msgs import make_header, stamp_to_ns, transform_stamped_from_rigid
 from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
 from test.core.ros_msg_support import rosbags_factory
 from test.kitti_bag import load_kitti_frames
@@ -444,3 +445,35 @@ def test_the_node_de_skews_a_sweep_through_tf2_with_its_drivers_point_times(kitt
     assert depth_error(header_only) < -0.03
     static = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, scan, "", None)  # no motion frame: as is
     np.testing.assert_array_equal(static.points_in_lidar, scan.points_in_lidar)
+
+
+class _RecordingReadiness:
+    """Stands in for tf2_ros.Buffer's ``can_transform_full``: TF known up to ``newest_ns``; records the scan times."""
+
+    def __init__(self, newest_ns: int) -> None:
+        self.newest_ns = newest_ns
+        self.asked: list[int] = []
+
+    def can_transform_full(
+        self, target: str, target_stamp: Any, source: str, source_stamp: Any, fixed: str, timeout: object = None
+    ) -> bool:
+        self.asked.append(stamp_to_ns(source_stamp))
+        return max(stamp_to_ns(target_stamp), stamp_to_ns(source_stamp)) <= self.newest_ns
+
+
+def test_a_frame_waits_for_tf_over_its_whole_sweep_before_the_de_skew() -> None:
+    """An ouster-ros sweep stamped at its start, paired by its middle (the image's stamp) with lidar.motion_frame:
+    tf2 could place the header stamp and the image, so the frame went, and the de-skew found no TF for the sweep's
+    second half: its slices took the image's transform (up to 50 ms of motion off). The sweep's end is checked too."""
+    factory = rosbags_factory("humble")
+    image_ns, start_ns = 1_700_000_000_000_000_000, 1_699_999_999_950_000_000
+    image = make_header(factory, image_ns, "camera_optical")
+    cloud = SimpleNamespace(header=make_header(factory, start_ns, "os_lidar"))
+    tf = _RecordingReadiness(newest_ns=image_ns + 20_000_000)
+    ready = tf_ready(tf, "odom", lambda item: image)
+    assert not ready("frame", (image_ns, cloud))  # the sweep's middle is the image's stamp: its end is 50 ms later
+    assert tf.asked == [start_ns, start_ns + 100_000_000]
+    tf.newest_ns = image_ns + 50_000_000
+    assert ready("frame", (image_ns, cloud))
+    assert ready("frame", (start_ns, cloud))  # no per-point times: the header stamp alone, as before
+    assert tf.asked[-1] == start_ns

@@ -249,7 +249,7 @@ def test_real_tf2_de_skews_an_ouster_sweep_slice_by_slice(kitti_frames: list[Kit
     from rclpy.duration import Duration
     from tf2_ros import Buffer
 
-    from mono_depth_ros.adapters.lidar import lidar_scan_from_tf
+    from mono_depth_ros.adapters.lidar import lidar_scan_from_tf, tf_ready
     from mono_depth_ros.adapters.messages import decode_scan
     from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
     from test.kitti_bag import LIDAR_FRAME
@@ -283,3 +283,16 @@ def test_real_tf2_de_skews_an_ouster_sweep_slice_by_slice(kitti_frames: list[Kit
     assert abs(deskewed.sweep_ns - image_ns) < 1_000_000  # the sweep's middle: the image's stamp
     untimed = type(scan)(scan.points_in_lidar, scan.frame_id, scan.stamp_ns)  # what the node did before
     assert depth_error(lidar_scan_from_tf(buffer, factory, CAMERA_FRAME, image_ns, untimed, "odom", Duration())) < -0.03
+
+    # the pairing holds the frame until tf2 reaches the sweep's end too (paired by its middle: the image's stamp)
+    cloud = sweep_cloud(factory, skewed_sweep(frame, image_ns, 10.0, "start"), "ouster", LIDAR_FRAME)
+    image = ros_msgs.make_header(factory, image_ns, CAMERA_FRAME)
+    ready = tf_ready(buffer, "odom", lambda item: image)
+    assert not ready(None, (image_ns, cloud))  # /tf ends 20 ms after the image, the sweep 50 ms after
+    for tf_ns in range(image_ns + 30_000_000, image_ns + 60_000_001, 10_000_000):
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
+        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(tf_ns, 10**9)
+        stamped.transform.translation.z, stamped.transform.rotation.w = 10.0 * (tf_ns - image_ns) / 1e9, 1.0
+        buffer.set_transform(stamped, "odometry")
+    assert ready(None, (image_ns, cloud))
