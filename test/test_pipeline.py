@@ -691,3 +691,31 @@ def test_network_speckles_upsampled_to_the_published_size_are_removed(
     assert not kept.any(), f"{int(kept.sum())} of {int(blobs.sum())} speckle pixels published"
     clean_unfiltered = DepthPipeline(unfiltered, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
     assert np.count_nonzero(np.isnan(clean)) == np.count_nonzero(np.isnan(clean_unfiltered))  # no real point lost
+
+
+def test_a_flying_pixel_the_upsampling_carries_onto_a_tie_column_is_removed(kitti_object_dir: Path) -> None:
+    """The shipped model's map of a real KITTI frame (96x320) with a near object whose right edge is a one-pixel
+    blend at network column 239, published at 414x125 (auto downscale): published column 310 lies exactly half-way
+    between network columns 239 and 240 (310.5 x 320 / 414 = 240.0). The upsampling (float32, like torch) gives it
+    column 239's value, the blend; the edge filter, mapping its marks back in float64, gave it column 240's mark
+    (none): the blend was published, a column of points floating between the object and the background."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    shipped = build_depth_source({**defaults(), "device": "cpu"})
+    assert shipped is not None
+    network_map = shipped.predict(kitti.rgb, shipped.network_hw(kitti.rgb.shape[:2]))
+    rows = slice(30, 60)
+    network_map[rows, 225:239] *= np.float32(0.4)  # a near object, 2.5 x nearer than the background
+    near, far = network_map[rows, 238], network_map[rows, 240]
+    network_map[rows, 239] = 2.0 / (1.0 / near + 1.0 / far)  # its edge: half-way in inverse depth
+    config = {**defaults(), "scale.mode": "none", "output.max_range": 200.0}
+    frame = FrameInput(0, "camera_optical", kitti.rgb, CameraModel.from_intrinsics(kitti.intrinsics))
+    out = DepthPipeline(config, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    assert out.shape == (125, 414)
+    raw = DepthPipeline({**config, "output.edge_filter": False}, source=_SpeckledNetwork(network_map))
+    unfiltered = raw.process_frame(frame).depth_m
+    blend = np.isin(unfiltered, network_map[rows, 239])  # the nearest-neighbour copies of the blend
+    assert blend[:, 310].sum() >= 30  # published column 310 carries it
+    assert np.isnan(out[blend]).all(), f"{int(np.isfinite(out[blend]).sum())} of {int(blend.sum())} blend pixels"
