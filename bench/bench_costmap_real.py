@@ -20,8 +20,9 @@ Table 1, per KITTI object frame and configuration, at the published size (pixels
 * ground > 0.1: pixels whose LiDAR return lies on the ground (< 0.1 m above a plane fitted to the scan's low
   points) published 0.1-1.6 m above it (in the voxel layer's band of config/nav2_costmap_example.yaml: phantom
   obstacles); p90: the 90th percentile of the published height of those ground pixels;
-* obstacle holes: pixels whose return lies 0.1-1.6 m above the ground within 30 m (an obstacle in the band) that are
-  not published in the band (NaN, beyond range, or at the wrong height).
+* obstacle holes: pixels whose return lies 0.1-1.6 m above the ground within ``output.max_range`` (an obstacle in the
+  band) that are not published in the band; +Inf/NaN/height: of those, beyond ``output.max_range``, removed by a
+  filter, published at a height outside the band.
 
 Table 2, the speckle filter (``output.outlier_filter``): the shipped model's own map (96×320) of each real frame
 with single-pixel speckles at half or twice the depth (40 random pixels), upsampled to the published size as the
@@ -82,7 +83,9 @@ def heights(coef: F64, depth: F64, rays: tuple[Any, Any]) -> F64:
     return np.asarray((a * x + b * depth + c - y) / np.sqrt(1 + a * a + b * b))
 
 
-def costmap_row(frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any, Any], coef: F64) -> list[Any]:
+def costmap_row(
+    frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any, Any], coef: F64, max_range: float
+) -> list[Any]:
     h, w = depth.shape
     f = frame.rgb.shape[0] // h
     lidar = frame.lidar_depth_m[: h * f, : w * f].astype(np.float64)
@@ -106,7 +109,7 @@ def costmap_row(frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any,
     published_h, true_h = heights(coef, depth, rays), heights(coef, truth, rays)
     ground = scored & (true_h < BAND_M[0])
     in_band = valid & (published_h >= BAND_M[0]) & (published_h <= BAND_M[1])
-    obstacle = np.isfinite(truth) & (true_h >= BAND_M[0]) & (true_h <= BAND_M[1]) & (truth < 30)
+    obstacle = np.isfinite(truth) & (true_h >= BAND_M[0]) & (true_h <= BAND_M[1]) & (truth < max_range)
     p90 = float(np.percentile(published_h[ground], 90)) if ground.any() else float("nan")
     return [
         int(valid.sum()),
@@ -118,6 +121,7 @@ def costmap_row(frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any,
         f"{(ground & in_band).sum()}/{ground.sum()}",
         f"{p90:.2f}",
         f"{(obstacle & ~in_band).sum()}/{obstacle.sum()}",
+        "/".join(str((obstacle & m).sum()) for m in (np.isposinf(depth), np.isnan(depth), valid & ~in_band)),
     ]
 
 
@@ -157,10 +161,12 @@ def main() -> int:
             bare = DepthPipeline({**config, **OFF}, source=source).process_frame(inputs).depth_m
             rays = pixel_rays(result.intrinsics)
             depth = result.depth_m.astype(np.float64)
-            rows.append([frame.name, name, *costmap_row(frame, depth, bare.astype(np.float64), rays, coef)])
+            reach = float(config["output.max_range"])  # type: ignore[arg-type]
+            row = costmap_row(frame, depth, bare.astype(np.float64), rays, coef, reach)
+            rows.append([frame.name, name, *row])
     print("Table 1: KITTI object frames, shipped model, LiDAR scale; published pixels")
     header = ["frame", "config", "points", "AbsRel", "δ1", "off", "flying", "edge -", "ground>0.1", "p90 m"]
-    print_table([*header, "obstacle holes"], rows)
+    print_table([*header, "obstacle holes", "+Inf/NaN/height"], rows)
 
     rng = np.random.default_rng(0)
     images = [(f.name, f.rgb) for f in frames]
