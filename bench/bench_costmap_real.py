@@ -30,6 +30,11 @@ estimator upsamples (``upsample_edge_aware_host``), filtered at the published si
 commit) and at the network's size (after: ``core.cloud_outliers.speckle_mask``). Speckle px: published pixels more
 than 20 % off the clean map's; kept: those the filter left; clean lost: pixels the filter takes from the map without
 speckles.
+
+Table 3, the edge filter (``output.edge_filter``) at three ``output.edge_threshold`` values, summed over the KITTI
+object frames, on the shipped model's published map without filters and on a sharp network-like map made from the
+scan (:func:`network_like`): removed pixels, on-surface points lost, off points and flying points (as in table 1)
+removed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -49,6 +55,7 @@ sys.path.insert(0, str(REPO))  # run as a script: the repository's test package,
 from mono_depth_ros.config import defaults, load_config  # noqa: E402
 from mono_depth_ros.core.camera import CameraModel  # noqa: E402
 from mono_depth_ros.core.cloud_outliers import outlier_mask, speckle_mask  # noqa: E402
+from mono_depth_ros.core.edges import flying_pixel_mask  # noqa: E402
 from mono_depth_ros.core.geometry import pixel_rays  # noqa: E402
 from mono_depth_ros.evaluation.samples import annotated_samples  # noqa: E402
 from mono_depth_ros.models.depth_source import build_depth_source  # noqa: E402
@@ -59,6 +66,7 @@ from test.kitti_bag import KittiFrame, load_kitti_frames  # noqa: E402
 
 F64 = npt.NDArray[np.float64]
 OFF = {"output.edge_filter": False, "output.outlier_filter": False}
+NETWORK_HW = (96, 320)  # the shipped model's input for a KITTI camera
 BAND_M = (0.1, 1.6)  # the voxel layer's height band in config/nav2_costmap_example.yaml
 
 
@@ -83,25 +91,38 @@ def heights(coef: F64, depth: F64, rays: tuple[Any, Any]) -> F64:
     return np.asarray((a * x + b * depth + c - y) / np.sqrt(1 + a * a + b * b))
 
 
-def costmap_row(
-    frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any, Any], coef: F64, max_range: float
-) -> list[Any]:
-    h, w = depth.shape
+def lidar_windows(frame: KittiFrame, shape: tuple[int, int]) -> tuple[F64, F64]:
+    """The LiDAR returns of each published pixel's camera-pixel block (its median: the pixel's truth, NaN where
+    none) and of the 3×3 published pixels around it, (h, w, n) NaN-padded."""
+    h, w = shape
     f = frame.rgb.shape[0] // h
     lidar = frame.lidar_depth_m[: h * f, : w * f].astype(np.float64)
     blocks = lidar.reshape(h, f, w, f).transpose(0, 2, 1, 3).reshape(h, w, f * f)
     padded = np.pad(blocks, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
     window = np.concatenate([padded[i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=2)
-    truth = np.nanmedian(blocks, axis=2)
-    out: list[Any] = []
-    for d in (depth, unfiltered):
-        valid = np.isfinite(d)
-        nearest = np.nanmin(np.abs(window - d[..., None]), axis=2)
-        low, high = np.nanmin(window, axis=2), np.nanmax(window, axis=2)
-        off = valid & (nearest > np.maximum(0.5, 0.1 * d))
-        out.append((valid, off, off & (d > low) & (d < high) & (high > 1.1 * low)))
-    (valid, off, flying), (_, _, flying_before) = out
-    near_returns = valid & np.isfinite(np.nanmin(window, axis=2))
+    return np.asarray(np.nanmedian(blocks, axis=2)), window
+
+
+def surface_classes(depth: F64, window: F64) -> tuple[Any, Any, Any]:
+    """(on, off, flying) masks of the published points with returns in their window: within max(0.5 m, 10 %) of
+    one of them, farther than that from all, and off while between the window's nearest and farthest return across
+    a >10 % step."""
+    valid = np.isfinite(depth) & np.isfinite(np.nanmin(window, axis=2))
+    nearest = np.nanmin(np.abs(window - depth[..., None]), axis=2)
+    low, high = np.nanmin(window, axis=2), np.nanmax(window, axis=2)
+    tolerance = np.maximum(0.5, 0.1 * depth)
+    off = valid & (nearest > tolerance)
+    return valid & (nearest <= tolerance), off, off & (depth > low) & (depth < high) & (high > 1.1 * low)
+
+
+def costmap_row(
+    frame: KittiFrame, depth: F64, unfiltered: F64, rays: tuple[Any, Any], coef: F64, max_range: float
+) -> list[Any]:
+    truth, window = lidar_windows(frame, (int(depth.shape[0]), int(depth.shape[1])))
+    valid = np.isfinite(depth)
+    on, off, flying = surface_classes(depth, window)
+    flying_before = surface_classes(unfiltered, window)[2]
+    near_returns = on | off
     scored = valid & np.isfinite(truth)
     ratio = d_t = depth[scored] / truth[scored]
     absrel = float(np.mean(np.abs(d_t - 1.0)))
@@ -123,6 +144,25 @@ def costmap_row(
         f"{(obstacle & ~in_band).sum()}/{obstacle.sum()}",
         "/".join(str((obstacle & m).sum()) for m in (np.isposinf(depth), np.isnan(depth), valid & ~in_band)),
     ]
+
+
+def network_like(frame: KittiFrame) -> npt.NDArray[np.float32]:
+    """A sharp network-like prediction of a KITTI frame at its published size (a third of the camera's): the scan
+    interpolated along each column in inverse depth (test/core/test_edges.py), area-averaged in inverse depth to
+    the network's 96×320 (blends where a step crosses a network pixel, as a network's receptive field does), and
+    upsampled as the estimator upsamples."""
+    from test.core.test_edges import _interpolated_lidar
+
+    dense = _interpolated_lidar(frame.lidar_depth_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where(np.isfinite(dense) & (dense > 0), 1.0 / dense, 0.0).astype(np.float32)
+    small = cv2.resize(inverse, (NETWORK_HW[1], NETWORK_HW[0]), interpolation=cv2.INTER_AREA)
+    with np.errstate(divide="ignore"):
+        network = np.where(small > 0, 1.0 / np.where(small > 0, small, 1.0), np.nan).astype(np.float32)
+    height, width = frame.rgb.shape[0] // 3, frame.rgb.shape[1] // 3
+    upsampled = upsample_edge_aware_host(network, (height, width))
+    assert upsampled is not None
+    return upsampled
 
 
 def print_table(header: list[str], rows: list[list[Any]]) -> None:
@@ -150,6 +190,7 @@ def main() -> int:
     frames = load_kitti_frames(data / "kitti_object_3frames" / "training")
 
     rows = []
+    shipped_maps: list[npt.NDArray[np.float32]] = []  # published, no speckle / edge filter (table 3)
     for frame in frames:
         camera = CameraModel.from_intrinsics(frame.intrinsics)
         lidar = LidarInput(frame.scan[:, :3].astype(np.float32), frame.cam_from_velo, 0)
@@ -159,6 +200,8 @@ def main() -> int:
         for name, config in configs.items():
             result = DepthPipeline(config, source=source).process_frame(inputs)
             bare = DepthPipeline({**config, **OFF}, source=source).process_frame(inputs).depth_m
+            if name == "default":
+                shipped_maps.append(bare)
             rays = pixel_rays(result.intrinsics)
             depth = result.depth_m.astype(np.float64)
             reach = float(config["output.max_range"])  # type: ignore[arg-type]
@@ -201,6 +244,22 @@ def main() -> int:
     print("published size; after: at the network's, core.cloud_outliers.speckle_mask)")
     header = ["frame", "published", "rows x", "speckle px", "kept before", "kept after", "clean lost before"]
     print_table([*header, "clean lost after"], rows)
+
+    rows = []
+    for label, maps in (("shipped model", shipped_maps), ("network-like", [network_like(f) for f in frames])):
+        for threshold in (0.05, 0.1, 0.2):
+            tally = np.zeros(7, dtype=np.int64)
+            for frame, published in zip(frames, maps, strict=True):
+                window = lidar_windows(frame, (int(published.shape[0]), int(published.shape[1])))[1]
+                on, off, flying = surface_classes(published.astype(np.float64), window)
+                marked = flying_pixel_mask(published, threshold, NETWORK_HW)
+                tally[:5] += [marked.sum(), (marked & on).sum(), on.sum(), (marked & off).sum(), off.sum()]
+                tally[5:] += [(marked & flying).sum(), flying.sum()]
+            lost = f"{tally[1]}/{tally[2]} ({tally[1] / max(int(tally[2]), 1):.2%})"
+            rows.append([label, threshold, tally[0], lost, f"{tally[3]}/{tally[4]}", f"{tally[5]}/{tally[6]}"])
+    print("\nTable 3: the edge filter (output.edge_threshold) on the three KITTI object frames, summed")
+    header = ["prediction", "threshold", "removed", "on-surface lost", "off removed", "flying removed"]
+    print_table(header, rows)
     return 0
 
 
