@@ -89,7 +89,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),
     ParamSpec("output.max_range", 80.0, "farther depths are +Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=10000.0, dynamic=True),
     ParamSpec("output.downscale", 0, "publish depth, camera_info and cloud at 1/N resolution; 0 = auto: the largest N that keeps them at least as large as the network's input (1 for external predictions)", min_value=0, max_value=16),
-    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
+    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px of the network's map whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
     ParamSpec("output.outlier_tolerance", 0.05, "a pixel is a speckle when its depth misses the surface of its neighbours in every direction by more than this fraction", min_value=0.001, max_value=0.9, dynamic=True),
     ParamSpec("output.edge_filter", True, "flying pixels (a depth between two surfaces: a network's blend at an object's edge) are NaN in /depth/image and absent from /depth/points; slanted surfaces (far road, walls) stay", dynamic=True),
     ParamSpec("output.edge_threshold", 0.1, "smallest relative depth step between a pixel's left and right (or upper and lower) neighbours that makes it flying when its depth lies between theirs and continues neither side's surface", min_value=0.0, max_value=10.0, dynamic=True),

@@ -20,7 +20,7 @@ from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.clearing import clearing_cloud
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
-from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, speckle_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
@@ -498,10 +498,11 @@ class DepthPipeline:
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
+        # both filters at the network's resolution where the network's map was upsampled to ours
+        source_hw = network_hw if resizing is not None and at_output_size else None
         if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
-            depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
-        if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
-            source_hw = network_hw if resizing is not None and at_output_size else None
+            depth_m[speckle_mask(depth_m, OutlierFilter(output_config.outlier_tolerance), source_hw)] = np.nan
+        if output_config.edge_filter:
             depth_m[flying_pixel_mask(depth_m, output_config.edge_threshold, source_hw)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
@@ -601,7 +602,7 @@ class DepthPipeline:
             max_range_m=output.max_range,
             encoding=output.encoding,
             edge_threshold=output.edge_threshold if output.edge_filter else None,
-            source_hw=network_hw,  # the map came from the network upsampled to the published size: the edge test there
+            source_hw=network_hw,  # the map came from the network upsampled to the published size: both tests there
             cloud=cloud.enabled and cloud.mode == "organized",
             outlier=OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
         )
