@@ -11,8 +11,9 @@ Cameras: ``kitti`` (1242x375), ``hd`` (the same frames enlarged to 1920x1080, in
 default output policy, and ``kitti-full`` / ``hd-full`` (``output.downscale`` 1: output at camera resolution).
 
 After ``--warmup`` frames it measures ``--frames`` frames and prints, per run: the node process's CPU per published
-frame over that window (``/proc/PID/stat``: all its threads: the executor taking and deserialising the inputs, the
-worker's compute and publish threads, the DDS threads) split by thread; inside the worker, per frame (CPU of the
+frame and per frame sent (a frame the worker drops under load still costs the executor and the DDS threads) over
+that window (``/proc/PID/stat``: all its threads: the executor taking and deserialising the inputs, the worker's
+compute and publish threads, the DDS threads) split by thread; inside the worker, per frame (CPU of the
 thread, medians): decoding the messages (image view, scan, TF lookup), the pipeline's stages, building the output
 messages, and the ``publish`` calls (rclpy's conversion, serialisation and the DDS write); minor page faults per
 frame (x 4 KiB = fresh memory the OS had to back) of the process and of each stage; and latency from the image
@@ -216,6 +217,7 @@ def summarise(
         "frames sent": len(stamps),
         "clouds received": len(published),
         "node CPU ms/frame": (cpu1 - cpu0) * 1e3 / n,
+        "node CPU ms per frame sent": (cpu1 - cpu0) * 1e3 / max(1, len(stamps)),
         "node fresh pages KiB/frame": (flt1 - flt0) * PAGE_KIB / n,
         "node CPU with no input, ms per s": window["idle"] * 1e3,
     }
@@ -226,6 +228,8 @@ def summarise(
         by_role[roles.get(task, "other threads")] += cpu - tasks0.get(task, (0.0, 0))[0]
     for role in ("executor", "compute", "publish", "other threads"):
         row[f"thread {role} CPU ms/frame"] = by_role[role] * 1e3 / n
+    for role in ("executor", "other threads"):  # these receive every frame sent, published or not
+        row[f"thread {role} CPU ms per frame sent"] = by_role[role] * 1e3 / max(1, len(stamps))
     records = [inside["records"][str(s)] for s in published if str(s) in inside["records"]]
     if records:
         med = lambda key: statistics.median(r.get(key, 0.0) for r in records)  # noqa: E731
@@ -281,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pydeps", type=Path, default=None)
     parser.add_argument("--param", action="append", default=[], help="NAME=VALUE (YAML value) for the node")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE in the node's environment")
+    parser.add_argument("--json", type=Path, default=None, help="also write every run's row here")
     parser.add_argument("--profile", type=Path, default=None, help="also one cProfile run per tree and camera")
     args = parser.parse_args(argv)
     args.pydeps = args.pydeps or default_pydeps()
@@ -327,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         probe.close()
         rclpy.try_shutdown()
+    if args.json:
+        args.json.write_text(json.dumps([[r, c, t, row] for (r, c, t), row in results.items()]))
     print_tables(results, trees, cameras, args.rounds)
     return 0
 
