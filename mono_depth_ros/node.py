@@ -202,7 +202,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
+            self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         if not self._approximate:
