@@ -19,7 +19,9 @@ messages, and the ``publish`` calls (rclpy's conversion, serialisation and the D
 frame (x 4 KiB = fresh memory the OS had to back) of the process and of each stage; and latency from the image
 stamp to the cloud's and the depth image's arrival here (median, p95). With several ``--tree``, the trees run in
 A B, B A, ... rounds and every row gets the per-round ratio (last tree / first tree: median and min-max).
-``--profile DIR``: one more run per tree and camera under cProfile (worker and executor threads), stats in DIR.
+``--profile DIR``: one more run per tree and camera under cProfile (worker and executor threads, on their CPU time),
+stats in DIR. ``--env BENCH_NODE_CLOCK=faults``: the pipeline's stage rows read fresh pages (KiB) instead of CPU ms
+(which stage allocates); ``--env NAME=VALUE`` in general sets the node's environment (``MALLOC_*`` tunables...).
 
     source ~/.cache/mono_depth_ros/ros2-humble/env.sh
     ROS_DOMAIN_ID=77 python3 -m bench.bench_node [--cameras kitti,hd] [--rounds 1] [--tree A --tree B]

@@ -43,7 +43,7 @@ class _ThreadClock:
 def _faults_kib() -> float:
     """This thread's minor page faults x 4 KiB / 1000: what the stage clocks read with BENCH_NODE_CLOCK=faults (their
     milliseconds are then KiB of fresh pages)."""
-    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt * 4.096 / 1000
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt * 4 / 1000
 
 
 if os.environ.get("BENCH_NODE_CLOCK") == "faults":
