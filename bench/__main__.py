@@ -17,6 +17,7 @@ BENCHMARKS = (
 )  # fmt: skip
 
 SOAKS = ("soak_pipeline", "soak_bag")  # minutes each, by name only (the real node's soak: test/ros2/soak_node.py)
+# the real node in ROS 2 (needs ROS sourced, not this venv): python3 -m bench.bench_node (bench/node_clocks.py inside)
 ON_DEVICE = ("bench_gpu",)  # the lent GPU's run (bench/gpu.sh): by name only
 
 

@@ -37,7 +37,7 @@ from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
+from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
@@ -202,7 +202,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
+            self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
@@ -221,7 +221,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
-            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
         inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
         self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
@@ -267,8 +268,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
             self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
-    def _release(self, paired: list[Paired[_Frame]]) -> None:
-        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))  # together: none replaces another
+    def _release(self, paired: list[Paired[_Frame]]) -> None:  # together: none replaces another
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in self._pairing_timer.after(paired)))
 
     def _hand_off(self, *frames: _Frame) -> None:
         """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""

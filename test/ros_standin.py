@@ -290,6 +290,16 @@ class Timer:
     period_s: float
     callback: Callable[[], None]
     clock: TimerClock | None = None  # None: the node's clock (ROS time, /clock with use_sim_time)
+    canceled: bool = False
+
+    def cancel(self) -> None:
+        self.canceled = True
+
+    def reset(self) -> None:
+        self.canceled = False
+
+    def is_canceled(self) -> bool:
+        return self.canceled
 
 
 class Node:

@@ -674,6 +674,42 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert not buffer.lookups  # the plain extrinsic lookup is not used
 
 
+def test_the_approximate_time_watch_polls_only_while_a_message_waits_for_its_partner(ros: Ros) -> None:
+    """Its 10 Hz timer woke the executor every frame with nothing to do (each wake-up ~0.6 ms CPU in rclpy)."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    (timer,) = [t for t in node.timers if t.callback == node._sync_watch.poll]
+    assert node._sync_timer is timer and timer.is_canceled()
+    node.deliver("/camera/camera_info", camera_info(STAMP_NS))
+    assert not timer.is_canceled()  # a camera_info waits for its image
+    node.deliver("/depth_model/prediction", prediction(STAMP_NS, 5.0))
+    node.deliver("/camera/image_raw", rgb_image(STAMP_NS))
+    assert node.publishers["depth/image"].wait_for(1)
+    assert timer.is_canceled()
+
+
+def test_the_pairing_timer_runs_only_while_a_frame_waits_for_its_scan(ros: Ros) -> None:
+    """The 50 Hz pairing poll woke the executor with nothing to do five times per 10 Hz frame (rclpy: ~0.5 ms CPU
+    each); it is stopped while no frame waits, runs while one does, and the frame still goes with its scan."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    cam_from_velo = RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo")
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, 0), "test"
+    )
+    (timer,) = [t for t in node.timers if t.callback == node._on_pairing_timer]
+    assert timer.is_canceled()
+    send_frame(node)
+    assert not timer.is_canceled() and node._pairing.waiting == 1  # held for its scan
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    cloud = ros_msgs.pointcloud2_from_structured(
+        rclpy_style_factory(), header(STAMP_NS, "velo"), structured, 1, 1, True
+    )
+    node.deliver("/lidar/points", cloud)
+    assert timer.is_canceled() and node._pairing.waiting == 0
+    assert node.publishers["depth/image"].wait_for(1)
+
+
 def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:
     """Odometry TF published after the camera's stamp (lidar.motion_frame: odom): the frame went to the worker as
     soon as its scan was in, tf2 (timeout zero) could not look the image stamp up yet, and the frame lost its LiDAR

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.adapters.lidar import (
     Paired,
+    PairingPoll,
     ScanPairing,
     UnpairedLog,
     lidar_scan_from_tf,
@@ -162,6 +163,49 @@ def test_pairing_times_out_and_keeps_frames_in_order() -> None:
     first, second = pair.poll()  # the first waited 200 ms: released with the best scan at hand, then the second
     assert (first.item, first.scan, first.timed_out) == ("first", (100 * MS, "b"), True)
     assert (second.item, second.scan, second.timed_out) == ("second", (100 * MS, "b"), False)  # no LiDAR: no wait
+
+
+class _Timer:
+    """rclpy's Timer as the node's pairing poll uses it: cancel, reset (restarts the period), is_canceled."""
+
+    def __init__(self) -> None:
+        self.canceled, self.resets = False, 0
+
+    def cancel(self) -> None:
+        self.canceled = True
+
+    def reset(self) -> None:
+        self.canceled, self.resets = False, self.resets + 1
+
+    def is_canceled(self) -> bool:
+        return self.canceled
+
+
+def test_the_pairing_poll_runs_only_while_frames_wait_for_their_scan() -> None:
+    """The node's 50 Hz pairing poll woke its executor five times per 10 Hz frame with nothing to do (each wake-up
+    of rclpy's executor costs ~0.5 ms CPU: 30 ms per second of an idle node). It runs only while frames are held."""
+    clock = FakeClock()
+    pair = pairing(clock, wait_ms=200)
+    timer = _Timer()
+    poll = PairingPoll(timer, pair)
+    assert timer.canceled  # nothing held
+    pair.add_scan(0, "a")
+    pair.add_scan(100 * MS, "b")
+    poll.update()
+    assert timer.canceled and timer.resets == 0
+    assert pair.add_frame(200 * MS, "frame") == []  # its scan is due: held
+    poll.update()
+    assert not timer.canceled and timer.resets == 1  # armed: a full period from now
+    assert pair.add_frame(260 * MS, "next") == []  # the scan due at 300 ms may be closer than the one at 200
+    poll.update()
+    assert timer.resets == 1  # already running: not restarted
+    released = pair.add_scan(200 * MS, "c")
+    poll.update()
+    assert [r.item for r in released] == ["frame"] and not timer.canceled  # "next" still waits
+    clock.now_ns = 200 * MS
+    assert [r.item for r in pair.poll()] == ["next"]  # timed out, as with a timer that never stops
+    poll.update()
+    assert timer.canceled and timer.resets == 1
 
 
 def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
