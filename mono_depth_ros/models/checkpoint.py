@@ -412,8 +412,9 @@ def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
         raise CheckpointError(msg) from None
     if spec.backend != "torch":
         msg = (
-            f"checkpoint {path} holds weights for backend {spec.backend!r}, not 'torch'; "
-            f"set model.backend: {spec.backend} to load it"
+            f"checkpoint {path}: its spec says backend {spec.backend!r}, but a safetensors checkpoint holds torch "
+            f"weights; re-save it with save_checkpoint (an exported {spec.backend} model is its own file, "
+            f"`mono-depth export`)"
         )
         raise CheckpointError(msg)
     return spec
