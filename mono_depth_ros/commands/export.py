@@ -80,7 +80,7 @@ def export_weights(
     if frame_inputs:  # an exported graph takes the image alone: it would silently drop the camera focal / LiDAR
         msg = (
             f"{weights} takes {', '.join(frame_inputs)} per frame besides the image, which an exported graph cannot; "
-            f"run it with --param model.backend=transformers"
+            f"run it with --param model.backend=transformers --param model.weights={weights}"
         )
         raise ConfigError(msg)
     spec = backend.spec

@@ -8,7 +8,9 @@ import pytest
 
 from mono_depth_ros.cli import main
 from mono_depth_ros.commands.export import export_weights, parse_hw
+from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.depth_source import build_depth_source
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
 from ..models.tiny_models import write_unet_checkpoint
@@ -71,7 +73,10 @@ def test_families_that_take_more_than_the_image_are_not_exported(
 
     directory = write_tiny_family(family, tmp_path / family)
     assert main(["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx"]) == 2
-    assert "run it with --param model.backend=transformers" in capsys.readouterr().err
+    remedy = f"run it with --param model.backend=transformers --param model.weights={directory}"
+    assert remedy in capsys.readouterr().err  # the backend alone: "model.backend=transformers needs model.weights"
+    params = dict(item.split("=", 1) for item in remedy.split(" --param ")[1:])
+    assert build_depth_source(resolve({**params, "device": "cpu", "model.golden_check": "off"})) is not None
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
