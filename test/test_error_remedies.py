@@ -3,16 +3,21 @@
 Every parameter or config key after "set", "--param", "--set", "state", "leave", ... in a string of mono_depth_ros is
 a node parameter (config.PARAMS), or in the training code a ``section.key`` of the train / distillation configs; every
 ``--option`` a message names is an option of some ``mono-depth`` sub-command (the options of other tools it quotes,
-``ros2 bag record --compression-mode``, are listed)."""
+``ros2 bag record --compression-mode``, are listed); every `` `mono-depth SUB ...` `` a message quotes parses, with
+its placeholders filled (a user copies it)."""
 
 from __future__ import annotations
 
 import argparse
 import ast
 import fnmatch
+import functools
 import importlib
 import re
+import shlex
 from pathlib import Path
+
+import pytest
 
 from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
@@ -34,6 +39,7 @@ TRAINING = ("mono_depth_ros/training/", "mono_depth_ros/commands/train.py", "mon
 """Where a remedy may name a key of the train / distillation configs; everywhere else it names a node parameter."""
 
 
+@functools.cache
 def strings() -> list[tuple[str, str]]:
     """(``file:line``, text) of every string constant in the package (f-string parts included)."""
     found = []
@@ -44,7 +50,37 @@ def strings() -> list[tuple[str, str]]:
     return found
 
 
+def quoted_commands() -> list[tuple[str, list[str]]]:
+    """(``file:line``, argv) of each `` `mono-depth SUB ARG...` `` in a message (f-strings with their fields as
+    placeholders; docstrings left out: a module's usage line is no remedy)."""
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)  # type: ignore[attr-defined]
+            for node in ast.walk(tree)
+            if isinstance(node, documented) and ast.get_docstring(node, clean=False) is not None
+        }
+        parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+        for node in ast.walk(tree):
+            if id(node) in parts:
+                continue  # read with its f-string
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(part.value if isinstance(part, ast.Constant) else "VALUE" for part in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+            else:
+                continue
+            for command in re.findall(r"`(mono-depth [^`]+)`", text):
+                argv = shlex.split(command.replace("...", "").replace("HxW", "96x320"))[1:]
+                if len(argv) >= 2:  # `mono-depth export` alone names the command
+                    found.append((f"{path.relative_to(PACKAGE.parent)}:{node.lineno}", argv))
+    return found
+
+
 def cli_options() -> set[str]:
+    """Every option of every ``mono-depth`` sub-command (and of their own sub-commands)."""
     options: set[str] = set()
 
     def collect(parser: argparse.ArgumentParser) -> None:
@@ -83,3 +119,13 @@ def test_every_option_a_message_names_is_a_mono_depth_option() -> None:
         if option not in known
     ]
     assert not wrong, f"options that no mono-depth sub-command takes: {wrong}"
+
+
+@pytest.mark.parametrize(("where", "argv"), quoted_commands(), ids=lambda item: str(item)[:60])
+def test_each_command_a_message_quotes_parses(where: str, argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog=f"mono-depth {argv[0]}", exit_on_error=False)
+    importlib.import_module(COMMANDS[argv[0]][0]).add_arguments(parser)
+    try:
+        parser.parse_args(argv[1:])
+    except (argparse.ArgumentError, SystemExit) as err:
+        pytest.fail(f"{where}: `mono-depth {' '.join(argv)}` does not parse: {err}")

@@ -399,7 +399,7 @@ def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
             f"checkpoint {path} has no {SPEC_KEY!r} metadata (a plain safetensors file, e.g. from Hugging Face): "
             f"the model cannot be rebuilt from it; write it with mono_depth_ros.models.checkpoint.save_checkpoint, "
             f"or, for Hugging Face weights, pass their directory: model.weights={path.parent} with model.backend: "
-            f"transformers (node, bag), `mono-depth eval --checkpoint {path.parent}`"
+            f"transformers (node, bag), `--checkpoint {path.parent}` (mono-depth eval)"
         )
         raise CheckpointError(msg)
     try:

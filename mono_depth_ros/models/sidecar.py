@@ -99,7 +99,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         raise CheckpointError(msg) from None
     if spec.backend != backend:  # the file opened as ``backend`` already: the spec is what is wrong
         kind = {"onnx": "an ONNX", "torchscript": "a TorchScript"}.get(backend, f"a {backend}")
-        fix = f"write one with `mono-depth spec {path}`"  # an embedded spec: only a file beside the model overrides it
+        fix = f"write one with `mono-depth spec {path} --kind KIND`"  # only a file beside it overrides an embedded one
         if source == str(beside):
             fix = f'write "backend": "{backend}" in it'
         msg = f"model spec {source} is for backend {spec.backend!r}, but {path} is {kind} model; {fix}"

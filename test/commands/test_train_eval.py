@@ -156,7 +156,7 @@ def test_eval_takes_a_hugging_face_directory(tmp_path: Path, capsys: pytest.Capt
     header = capsys.readouterr().out.splitlines()[0]
     assert header.startswith("protocol synthetic") and "output relative_inverse" in header
     assert main(["eval", "--checkpoint", str(directory / "model.safetensors"), "--dataset", "synthetic"]) == 2
-    assert f"mono-depth eval --checkpoint {directory}" in capsys.readouterr().err
+    assert f"`--checkpoint {directory}` (mono-depth eval)" in capsys.readouterr().err
 
 
 def test_resume_with_fewer_steps_than_done_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

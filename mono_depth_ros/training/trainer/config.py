@@ -320,7 +320,8 @@ def sections_from_mapping(data: Mapping[str, Any], sections: Mapping[str, type[A
     unknown = sorted(set(data) - set(sections))
     hint = did_you_mean_each(unknown, sections)
     if any(isinstance(data[name], Mapping) and "ros__parameters" in data[name] for name in unknown):
-        hint += " (this is a ROS params file for mono_depth_node / `mono-depth bag --config`, not a training config)"
+        hint += " (this is a ROS params file for mono_depth_node / `mono-depth bag IN OUT --config FILE`, not a "
+        hint += "training config)"
     _check(not unknown, f"unknown {what} sections {unknown}{hint}; valid: {list(sections)}")
     built = {}
     for name, cls in sections.items():
