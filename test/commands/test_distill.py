@@ -89,6 +89,20 @@ def test_onnx_teacher_cannot_give_features(tmp_path: Path, capsys: pytest.Captur
     assert "nothing to label" in capsys.readouterr().err
 
 
+def test_feature_alignment_on_labels_without_features_names_a_remedy_that_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``loss.feature_weight > 0`` without ``teacher.features``: the labels are cached without features, then
+    refused. The remedy was "label with teacher.features: true", which into the same cache stopped at "made with
+    another teacher or label setting"; it names another cache now, and that run trains."""
+    args = _folder_args(tmp_path, "--out", str(tmp_path / "run"), "--set", "run.steps=1")
+    assert main([*args, "--set", "loss.feature_weight=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "label into another data.cache_dir (or delete this one) with teacher.features: true" in err
+    again = [*args, "--set", "loss.feature_weight=0.1", "--set", "teacher.features=true"]
+    assert main([*again, "--cache", str(tmp_path / "labels_with_features")]) == 0, capsys.readouterr().err
+
+
 def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
