@@ -3,8 +3,8 @@
 Every parameter or config key after "set", "--param", "--set", "state", "leave", ... in a string of mono_depth_ros is
 a node parameter (config.PARAMS), or in the training code a ``section.key`` of the train / distillation configs; every
 ``--option`` a message names is an option of some ``mono-depth`` sub-command (the options of other tools it quotes,
-``ros2 bag record --compression-mode``, are listed); every `` `mono-depth SUB ...` `` a message quotes parses, with
-its placeholders filled (a user copies it)."""
+``ros2 bag record --compression-mode``, are in test_docs.OTHER_TOOL_OPTIONS); every `` `mono-depth SUB ...` `` a
+message quotes parses, with its placeholders filled (a user copies it)."""
 
 from __future__ import annotations
 
@@ -21,18 +21,13 @@ import pytest
 
 from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
-from test.test_docs import config_keys
+from test.test_docs import OTHER_TOOL_OPTIONS, cli_options, config_keys
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mono_depth_ros"
 REMEDY = re.compile(
     r"\b(?:set|--param|--set|state|leave|raise|lower|give|pass|use|add|with) ([a-z_]+(?:\.[a-z_0-9*]+)+)"
     r"|--param ([a-z_]+)="
 )
-OTHER_TOOLS = {  # options of ros2 / tf2_ros / torchrun / monodepth2 that messages and docstrings quote
-    "--compression-mode", "--storage-preset-profile", "--loop", "--frame-id", "--child-frame-id", "--roll",
-    "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--params-file", "--ros-args", "--nproc", "--eval",
-    "--disable",
-}  # fmt: skip
 
 
 TRAINING = ("mono_depth_ros/training/", "mono_depth_ros/commands/train.py", "mono_depth_ros/commands/distill.py")
@@ -79,24 +74,6 @@ def quoted_commands() -> list[tuple[str, list[str]]]:
     return found
 
 
-def cli_options() -> set[str]:
-    """Every option of every ``mono-depth`` sub-command (and of their own sub-commands)."""
-    options: set[str] = set()
-
-    def collect(parser: argparse.ArgumentParser) -> None:
-        for action in parser._actions:
-            options.update(action.option_strings)
-            if isinstance(action, argparse._SubParsersAction):
-                for sub in action.choices.values():
-                    collect(sub)
-
-    for module, *_ in COMMANDS.values():
-        parser = argparse.ArgumentParser()
-        importlib.import_module(module).add_arguments(parser)
-        collect(parser)
-    return options
-
-
 def test_every_parameter_a_remedy_names_exists() -> None:
     names = set(PARAMS_BY_NAME) | config_keys()
     sections = {name.split(".")[0] for name in names if "." in name}
@@ -111,7 +88,7 @@ def test_every_parameter_a_remedy_names_exists() -> None:
 
 
 def test_every_option_a_message_names_is_a_mono_depth_option() -> None:
-    known = cli_options() | OTHER_TOOLS
+    known = cli_options() | OTHER_TOOL_OPTIONS
     wrong = [
         f"{where}: {option}"
         for where, text in strings()
