@@ -262,8 +262,10 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
         if frame.startswith("/"):
             msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"
             raise ConfigError(msg)
-    if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
+    device = str(resolved["device"]).strip().lower()
+    if not DEVICE_PATTERN.fullmatch(device):  # "gpu", "cuda:x", "cuda1", "0"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
+        msg += f"; GPU {device} is 'cuda:{device}'" if device.isdigit() else ""
         raise ConfigError(msg)
     return resolved
 
