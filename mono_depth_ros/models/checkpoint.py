@@ -354,7 +354,7 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         msg = (
             f"checkpoint {path} does not exist; pass the .safetensors file written by `mono-depth train` / "
-            f"`mono-depth export`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
+            f"`mono-depth distill`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
         )
         raise CheckpointError(msg)
     if path.is_dir():

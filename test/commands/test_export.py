@@ -35,7 +35,13 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(ConfigError):
             parse_hw(bad)
     assert main(["export", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path)]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err  # export writes .onnx / .pt: it cannot have written the missing .safetensors
+    assert "does not exist" in err and "`mono-depth export`" not in err
+    for name in ("made.onnx", "made.pt"):  # was "set model.backend to 'onnx' for it": export has no model.backend
+        (tmp_path / name).write_bytes(b"\x08\x07")
+        assert main(["export", str(tmp_path / name), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert "is already an exported model" in err and f"--param model.weights={tmp_path / name}" in err
     with pytest.raises(ConfigError, match="format"):
         export_weights(tmp_path / "x.safetensors", tmp_path, formats="tflite")
 
