@@ -133,6 +133,28 @@ def test_every_option_a_page_names_exists() -> None:
     assert not wrong, f"options that no mono-depth sub-command (nor a tool in OTHER_TOOL_OPTIONS) takes: {wrong}"
 
 
+def test_every_test_a_page_cites_exists() -> None:
+    """The "shown by" columns and test tables cite ``test/x.py`` and ``test/x.py::test_name`` (or ``…::test_name``,
+    ``test_name*`` for a prefix): each cited file exists, and each cited test function is defined under test/."""
+    defined = {
+        name
+        for path in (REPO_ROOT / "test").rglob("*.py")
+        for name in re.findall(r"^\s*def (test_\w+)", path.read_text(), re.M)
+    }
+    wrong = []
+    for page in PAGES:
+        text = page_text(page)
+        wrong += [
+            f"{page.name}: {path}"
+            for path in re.findall(r"\btest/[\w/]+\.py", text)
+            if not (REPO_ROOT / path).is_file()
+        ]
+        for name, prefix in re.findall(r"::(test_\w+)(\*?)", text):
+            if not (any(d.startswith(name) for d in defined) if prefix else name in defined):
+                wrong.append(f"{page.name}: ::{name}{prefix}")
+    assert not wrong, f"cited tests that do not exist: {wrong}"
+
+
 def test_the_readme_parameter_table_gives_the_defaults_of_config_params() -> None:
     readme = page_text(REPO_ROOT / "README.md")
     table = readme[readme.index("| parameter | default | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
