@@ -389,7 +389,7 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     reason = "image_is_rectified: raw image with distortion"
     summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=distorted)
     assert summary.frames_out == 3 and summary.warnings.counts[reason] == 1
-    assert "image_is_rectified:=false" in summary.warnings.examples[reason]
+    assert "--param image_is_rectified=false for mono-depth bag" in summary.warnings.examples[reason]
     raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
 
