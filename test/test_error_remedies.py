@@ -45,6 +45,18 @@ def strings() -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def messages() -> list[tuple[str, str]]:
+    """:func:`strings` without the docstrings (what a user is told, not how the code is explained)."""
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    docstrings = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, documented) and ast.get_docstring(node, clean=False) is not None:
+                docstrings.add(f"{path.relative_to(PACKAGE.parent)}:{node.body[0].lineno}")
+    return [(where, text) for where, text in strings() if where not in docstrings]
+
+
 def quoted_commands() -> list[tuple[str, list[str]]]:
     """(``file:line``, argv) of each `` `mono-depth SUB ARG...` `` in a message (f-strings with their fields as
     placeholders; docstrings left out: a module's usage line is no remedy)."""
@@ -106,3 +118,17 @@ def test_each_command_a_message_quotes_parses(where: str, argv: list[str]) -> No
         parser.parse_args(argv[1:])
     except (argparse.ArgumentError, SystemExit) as err:
         pytest.fail(f"{where}: `mono-depth {' '.join(argv)}` does not parse: {err}")
+
+
+def test_every_launch_style_remedy_names_a_launch_argument() -> None:
+    """``name:=value`` in a message is what a user types after ``ros2 launch mono_depth_ros depth.launch.py``: the
+    name must be one of its arguments (``ros2 launch`` ignores any other), unless it follows ``-p`` (ros2 run)."""
+    from test.test_launch import ARGUMENTS
+
+    wrong = [
+        f"{where}: {name}:="
+        for where, text in messages()
+        for name in re.findall(r"(?<!-p )(?<![\w.-])([a-z_][\w.]*):=", text)
+        if name not in ARGUMENTS and name != "name"
+    ]
+    assert not wrong, f"launch arguments depth.launch.py does not declare: {wrong}"
