@@ -86,7 +86,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
     else:
         msg = (
             f"no ModelSpec for {path}: expected {beside.name} beside it (written by `mono-depth export`); "
-            f"re-export the model, or write the spec of the network it came from to that file"
+            f"re-export the model, or for a model made elsewhere: `mono-depth spec {path} --kind KIND`"
         )
         raise CheckpointError(msg)
     try:

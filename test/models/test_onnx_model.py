@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from dataclasses import replace
@@ -65,6 +66,9 @@ def test_model_without_any_spec_is_refused(tmp_path: Path) -> None:
     bare = tmp_path / "bare.onnx"
     _bare_onnx(bare)
     with pytest.raises(CheckpointError, match=r"no ModelSpec for .*bare\.onnx: expected bare\.onnx\.spec\.json"):
+        OnnxBackend(bare, CPU)
+    # a model made elsewhere has no network of this project to "write the spec of": the tool is mono-depth spec
+    with pytest.raises(CheckpointError, match=rf"made elsewhere: `mono-depth spec {re.escape(str(bare))} --kind KIND`"):
         OnnxBackend(bare, CPU)
 
 
