@@ -64,7 +64,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
-    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
+    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model (model.backend unet; the other backends need one)"),
     ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
     ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
@@ -262,8 +262,10 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
         if frame.startswith("/"):
             msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"
             raise ConfigError(msg)
-    if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
+    device = str(resolved["device"]).strip().lower()
+    if not DEVICE_PATTERN.fullmatch(device):  # "gpu", "cuda:x", "cuda1", "0"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
+        msg += f"; GPU {device} is 'cuda:{device}'" if device.isdigit() else ""
         raise ConfigError(msg)
     return resolved
 

@@ -340,8 +340,10 @@ class DepthPipeline:
         if self._source is None or self._config.model.backend == "external":
             return None
         scale = self._config.scale
+        # scale.mode lidar without a lidar_topic has no scan to measure with: the model's own metres are published
+        mode = "none" if scale.mode == "lidar" and not self._config.topics.lidar else scale.mode
         training_focal: tuple[float, ...] = getattr(self._source, "training_focal", ())
-        return training_camera_mismatch(training_focal, self._output_kind(), scale.mode, scale.fixed_scale, camera)
+        return training_camera_mismatch(training_focal, self._output_kind(), mode, scale.fixed_scale, camera)
 
     def _temporal_filter_config(self) -> TemporalFilterConfig:
         from mono_depth_ros.core.temporal_filter import TemporalFilterConfig

@@ -63,17 +63,20 @@ class TopicPlan:
         return {t for t in (self.image, self.camera_info, self.lidar, self.prediction) if t} | set(TF_TOPICS)
 
 
-def _topics_of(bag_topics: Mapping[str, str], *types: str) -> str:
-    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types)
+def _topics_of(bag_topics: Mapping[str, str], *types: str, but: str = "") -> str:
+    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types and t != but)
     return ", ".join(names) or "none"
 
 
-def _require(bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag) -> str:
+def _require(
+    bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag, but: str = ""
+) -> str:
+    """``topic``'s message type; ``but``: a topic already used otherwise, left out of the candidates named."""
     msgtype = bag_topics.get(topic)
     if msgtype is None:
         msg = (
             f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
-            f"{_topics_of(bag_topics, *types)}; set --param {param}=TOPIC"
+            f"{_topics_of(bag_topics, *types, but=but)}; set --param {param}=TOPIC"
         )
         raise BagError(msg)
     if msgtype not in types:
@@ -124,7 +127,7 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction
-        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag)
+        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag, but=image)  # not the camera's
     return TopicPlan(image, image_type, camera_info, lidar, prediction)
 
 

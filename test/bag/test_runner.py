@@ -329,6 +329,18 @@ def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warn
     assert reason not in external.warnings.counts
 
 
+def test_the_default_scale_mode_without_a_lidar_topic_is_no_scale_source_for_the_warning(tmp_path: Path) -> None:
+    """scale.mode lidar (the default) with lidar_topic empty (the default) publishes the metric model's own metres
+    ("metric prediction used without a correction"): the camera warning was silent there, as if LiDAR measured the
+    scale. Its remedy names lidar_topic; with it set, the LiDAR corrects the scale and the warning is not given."""
+    reason = "metric model on another camera"
+    summary, _ = _run(tmp_path, {"model.threads": 1})
+    assert summary.warnings.counts[reason] == 1
+    assert "lidar_topic with scale.mode=lidar" in summary.warnings.examples[reason]
+    with_lidar, _ = _run(tmp_path / "lidar", {"model.threads": 1, "lidar_topic": "/lidar/points"})
+    assert reason not in with_lidar.warnings.counts
+
+
 @pytest.mark.parametrize("fixed_frame", ["odom", "map"])
 def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path, fixed_frame: str) -> None:
     frames = write_moving_bag(tmp_path / "in", speed_mps=10.0)
@@ -393,7 +405,7 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     reason = "image_is_rectified: raw image with distortion"
     summary, _ = _run(tmp_path, EXTERNAL_METRIC, mutate=distorted)
     assert summary.frames_out == 3 and summary.warnings.counts[reason] == 1
-    assert "image_is_rectified:=false" in summary.warnings.examples[reason]
+    assert "--param image_is_rectified=false for mono-depth bag" in summary.warnings.examples[reason]
     raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
 
