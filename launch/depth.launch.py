@@ -17,6 +17,11 @@ Arguments:
 Given wrong, the launch says so instead of running a node the user did not ask for: a params_file that is not a
 file ends it with an error (launch_ros only warns and starts the node on its defaults), and an argument this file
 does not declare (``imgae:=``: ``ros2 launch`` ignores it) is warned about with the nearest declared names.
+
+Several cameras: include this file once per camera, each in ``GroupAction([...], scoped=True)`` with its own
+``namespace:=`` and ``image:=`` (one LiDAR may feed them all). On Humble an include's arguments stay set for the
+includes after it (an unscoped second include without ``image:=`` ran on the first camera's image); a second
+instance of one launch in the same namespace, or on the same ``image:=``, ends the launch with an error that says so.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
 weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
 
@@ -40,6 +45,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, node_namespace
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.names import did_you_mean
@@ -123,6 +129,11 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     if overrides:
         parameters.append(overrides)
     lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
+    namespace = node_namespace(
+        context.launch_configurations.get("ros_namespace"), LaunchConfiguration("namespace").perform(context)
+    )
+    image = LaunchConfiguration("image").perform(context)
+    LaunchInstances(context).add(Instance(namespace, "" if image == FROM_PARAMS_FILE else image))  # one per camera
     node = Node(
         package=PACKAGE,
         executable="mono_depth_lifecycle_node" if lifecycle else "mono_depth_node",

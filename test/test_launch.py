@@ -78,6 +78,7 @@ class Context:
 
     def __init__(self, values: dict[str, str], argv: list[str]) -> None:
         self.values, self.argv = values, argv
+        self.launch_configurations = values  # (and ``ros_namespace``: a PushRosNamespace around the include)
 
 
 class OpaqueFunction(Recorded):
@@ -165,13 +166,16 @@ EXPECTED = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_t
             "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
 
 
-def _launch(description: LaunchDescription, **given: str) -> Node:
+def _launch(description: LaunchDescription, context: Context | None = None, **given: str) -> Node:
     """Run the OpaqueFunction as ``ros2 launch`` would with these command-line arguments (an existing
-    params_file unless given)."""
+    params_file unless given); in ``context`` (an include in a launch whose configurations it holds) when given."""
     arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     given = {"params_file": str(REPO_ROOT / "config" / "depth.yaml"), **given}
-    values = {name: given.get(name, argument.kwargs["default_value"]) for name, argument in arguments.items()}
-    context = Context(values, [f"{name}:={value}" for name, value in given.items()])
+    if context is None:
+        context = Context({}, [f"{name}:={value}" for name, value in given.items()])
+    context.values.update(given)  # an include's arguments: SetLaunchConfiguration in the launch's configurations
+    for name, argument in arguments.items():  # DeclareLaunchArgument sets its default only where nothing is set
+        context.values.setdefault(name, argument.kwargs["default_value"])
     (opaque,) = [e for e in description.entities if isinstance(e, OpaqueFunction)]
     (node,) = opaque.function(context)
     assert isinstance(node, Node)
@@ -271,6 +275,27 @@ def test_the_launch_fails_when_the_node_exits_with_an_error(launch_module: types
     for code in (1, -9):
         with pytest.raises(RuntimeError, match=rf"mono_depth_node exited with code {code} \(its log above"):
             launch_module.fail_unless_clean_exit(exited(returncode=code), None)
+
+
+def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_the_launch(
+    description: LaunchDescription,
+) -> None:
+    """Humble's IncludeLaunchDescription leaves its arguments set for the includes after it (seen on real Humble): a
+    left camera's include without image:= ran a node on the front camera's image, publishing /left/depth/* silently."""
+    launches = [Context({}, []) for _ in range(3)]  # `ros2 launch robot.launch.py`: two includes of depth.launch.py
+    for launch in launches:
+        _launch(description, launch, namespace="front", image="/front/image_raw", lidar="/points")
+    with pytest.raises(ConfigError, match=r"'/left' and the node in namespace '/front' would both compute depth from "
+                                          r"image:=/front/image_raw; on Humble"):  # fmt: skip
+        _launch(description, launches[0], namespace="left")
+    with pytest.raises(ConfigError, match=r"twice in namespace '/front': both nodes would publish /front/depth/image"):
+        _launch(description, launches[1], image="/left/image_raw")  # namespace:= left out
+    _launch(description, launches[2], namespace="left", image="/left/image_raw")  # each its own: both, one LiDAR
+    pushed = Context({"ros_namespace": "/robot1"}, [])  # GroupAction([PushRosNamespace("robot1"), include])
+    assert _launch(description, pushed, namespace="front", image="/a").kwargs["namespace"].variable_name == "namespace"
+    _launch(description, pushed, namespace="left", image="/b")
+    with pytest.raises(ConfigError, match="twice in namespace '/robot1/left'"):
+        _launch(description, pushed, namespace="left", image="/c")
 
 
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:

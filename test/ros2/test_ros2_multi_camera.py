@@ -1,0 +1,111 @@
+"""Two cameras on one robot, as users launch them: ``depth.launch.py`` included once per camera from their own
+launch file, one LiDAR shared, a params file with a ``/**`` section and one section per camera's namespace."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image, PointCloud2
+
+from mono_depth_ros.core import ros_msgs
+from test.kitti_bag import LIDAR_FRAME, KittiFrame
+
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, transform_msg, wait_until
+
+ROBOT_LAUNCH = """
+from launch import LaunchDescription
+from launch.actions import GroupAction, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+DEPTH = PythonLaunchDescriptionSource(
+    PathJoinSubstitution([FindPackageShare("mono_depth_ros"), "launch", "depth.launch.py"]))
+
+
+def generate_launch_description():
+    front = {{"namespace": "front", "image": "/front/image_raw", "camera_info": "/front/camera_info",
+              "lidar": "/points", "params_file": "{params}"}}
+    left = {{"namespace": "left", "params_file": "{params}"}}  # its topics: the file's /left section
+    includes = [IncludeLaunchDescription(DEPTH, launch_arguments=a.items()) for a in (front, left)]
+    return LaunchDescription([GroupAction([i], scoped=True) for i in includes] if {scoped} else includes)
+"""
+CAMERAS = {"front": "front_optical", "left": "left_optical"}
+
+
+def robot_launch(folder: Path, scoped: bool) -> Path:
+    """A user's launch file with two includes of depth.launch.py and the params file they share."""
+    import yaml
+
+    params = folder / "robot.yaml"
+    params.write_text(yaml.safe_dump({
+        "/**": {"ros__parameters": {"device": "cpu", "model.threads": 1, "diagnostics.period_s": 0.25}},
+        "/left/mono_depth_node": {"ros__parameters": {"image_topic": "/left/image_raw", "lidar_topic": "/points",
+                                                      "camera_info_topic": "/left/camera_info"}},
+    }))  # fmt: skip
+    path = folder / f"robot_{'scoped' if scoped else 'unscoped'}.launch.py"
+    path.write_text(ROBOT_LAUNCH.format(params=params, scoped=scoped))
+    return path
+
+
+def test_an_unscoped_second_include_that_inherits_the_first_cameras_image_fails_the_launch(ros_logs: Path) -> None:
+    """It ran the left node on the front camera's image (the inherited image:= beat the file's /left section),
+    publishing /left/depth/* from the wrong camera without a word."""
+    command = ["ros2", "launch", str(robot_launch(ros_logs, scoped=False))]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log[-3000:]
+    assert "the node in namespace '/left' and the node in namespace '/front' would both compute depth from " \
+           "image:=/front/image_raw" in log and "GroupAction([...], scoped=True)" in log, log[-3000:]  # fmt: skip
+
+
+def test_two_cameras_from_one_launch_file_publish_apart_with_one_lidar(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    launched = Launched({}, ros_logs / "two_cameras.log", launch_file=str(robot_launch(ros_logs, scoped=True)))
+    feeders, outputs = {}, {}
+    try:
+        for camera in CAMERAS:
+            launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
+            feeders[camera] = KittiFeeder(probe, kitti_frames, image_topic=f"/{camera}/image_raw",
+                                          info_topic=f"/{camera}/camera_info", lidar_topic="/points")  # fmt: skip
+            outputs[camera] = (probe.collect(Image, f"/{camera}/depth/image", RELIABLE),
+                               probe.collect(PointCloud2, f"/{camera}/depth/points", RELIABLE))  # fmt: skip
+        statuses = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        # both cameras see the scene KITTI's camera saw (the same image); the LiDAR is the parent of their frames
+        velo_from_cam = kitti_frames[0].cam_from_velo.inverse()
+        probe.static_tf.sendTransform([transform_msg(replace(velo_from_cam, dst_frame=LIDAR_FRAME, src_frame=frame),
+                                                     probe.now_ns()) for frame in CAMERAS.values()])  # fmt: skip
+        for feeder in feeders.values():
+            feeder.wait_connected()
+        time.sleep(1.0)
+        stamps = []
+        for index in range(3):
+            stamps.append(probe.now_ns())
+            for camera, feeder in feeders.items():
+                image, info = feeder.image_msgs(index, stamps[-1])
+                image.header.frame_id = info.header.frame_id = CAMERAS[camera]
+                feeder.pub_info.publish(info)
+                feeder.pub_image.publish(image)
+            feeders["front"].publish_scan(index, stamps[-1] + 20_000_000)  # one LiDAR, one publisher
+            time.sleep(1.0)
+        for camera, (depth, points) in outputs.items():
+            wait_until(lambda d=depth: set(stamps) <= set(d.by_stamp()), 60, f"/{camera}/depth/image for each image")
+            assert {m.header.frame_id for m in depth.messages + points.messages} == {CAMERAS[camera]}
+        time.sleep(0.6)
+        latest = {s.name: s for m in statuses.messages for s in m.status}
+        for camera, frame in CAMERAS.items():  # a diagnostic_aggregator tells them apart by name
+            status = latest[f"{camera}/mono_depth_node: depth"]
+            values = {kv.key: kv.value for kv in status.values}
+            assert status.hardware_id == frame and values["lidar_topic"] == "/points", values
+            assert values["scale_mode"] == "lidar", values  # the shared scan, through each camera's own TF
+        assert ros_msgs.stamp_to_ns(outputs["left"][0].by_stamp()[stamps[0]].header.stamp) == stamps[0]
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+        for depth, points in outputs.values():
+            probe.drop(depth)
+            probe.drop(points)
