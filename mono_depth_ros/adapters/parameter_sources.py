@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.config import PARAMS_BY_NAME
-from mono_depth_ros.core.names import did_you_mean
+from mono_depth_ros.core.names import did_you_mean, section_matches
 
 
 def params_files(argv: Sequence[str]) -> list[str]:
@@ -35,17 +35,6 @@ def params_files(argv: Sequence[str]) -> list[str]:
             if path is not None:
                 paths.append(path)
     return paths
-
-
-def section_matches(key: str, node_fqn: str) -> bool:
-    """Whether a params-file section ``key`` applies to the node named ``node_fqn`` (``/ns/name``).
-
-    rclpy's rule (node.cpp ``_parse_param_overrides``, seen on real Humble): a missing leading ``/`` is added,
-    ``/**`` matches any number of name parts, ``/*`` exactly one, and the key must match the whole name.
-    """
-    pattern = key if key.startswith("/") else "/" + key
-    pattern = re.escape(pattern).replace(r"/\*\*", r"(/\w+)*").replace(r"/\*", r"/\w+")
-    return re.fullmatch(pattern, node_fqn) is not None
 
 
 def unmatched_file_warning(path: str, document: Any, node_fqn: str) -> str | None:
