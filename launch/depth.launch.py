@@ -33,6 +33,7 @@ overrides are chosen at launch time by an ``OpaqueFunction`` (launch API since C
 passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings.
 """
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +47,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, node_namespace
+from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.names import did_you_mean
@@ -143,6 +145,7 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         output="screen",
         emulate_tty=True,
         on_exit=fail_unless_clean_exit,  # a supervisor (systemd, docker) sees the exit and its code
+        additional_env={LAUNCH_PID_ENV: str(os.getpid())},  # a launch that fails as it starts the node: no orphan
     )
     return [node]
 

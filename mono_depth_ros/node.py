@@ -472,7 +472,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         return 1
     node, code = None, 0
     try:
-        with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
+        with stop.interrupting(asked_before=True):  # a signal (or a parent gone) ends the model load now
             node = (node_class or MonoDepthNode)()
         node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         rclpy.spin(node)

@@ -42,7 +42,7 @@ SECTION_18 = {
     "launch_ros.parameter_descriptions": {"ParameterValue", "ParameterFile"},
 }
 EXECUTE_PROCESS_KWARGS = {"output", "emulate_tty", "respawn", "respawn_delay", "sigterm_timeout", "sigkill_timeout",
-                          "condition", "on_exit"}  # fmt: skip
+                          "condition", "on_exit", "additional_env"}  # fmt: skip
 
 
 class Recorded:

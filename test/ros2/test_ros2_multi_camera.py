@@ -3,6 +3,9 @@ launch file, one LiDAR shared, a params file with a ``/**`` section and one sect
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from dataclasses import replace
@@ -52,15 +55,25 @@ def robot_launch(folder: Path, scoped: bool) -> Path:
     return path
 
 
-def test_an_unscoped_second_include_that_inherits_the_first_cameras_image_fails_the_launch(ros_logs: Path) -> None:
+def test_an_unscoped_second_include_that_inherits_the_first_cameras_image_fails_the_launch(
+    probe: Probe, ros_logs: Path
+) -> None:
     """It ran the left node on the front camera's image (the inherited image:= beat the file's /left section),
-    publishing /left/depth/* from the wrong camera without a word."""
+    publishing /left/depth/* from the wrong camera without a word. The launch fails; the front node, started while
+    the launch was failing, must not live on orphaned (it did, publishing, after its launch had exited 1)."""
     command = ["ros2", "launch", str(robot_launch(ros_logs, scoped=False))]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    log = result.stdout + result.stderr
-    assert result.returncode != 0, log[-3000:]
-    assert "the node in namespace '/left' and the node in namespace '/front' would both compute depth from " \
-           "image:=/front/image_raw" in log and "GroupAction([...], scoped=True)" in log, log[-3000:]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        log, _ = process.communicate(timeout=120)
+        assert process.returncode != 0, log[-3000:]
+        assert "the node in namespace '/left' and the node in namespace '/front' would both compute depth from " \
+               "image:=/front/image_raw" in log and "GroupAction([...], scoped=True)" in log, log[-3000:]  # fmt: skip
+        time.sleep(15.0)  # what an orphan needs to load its model and appear in the graph
+        assert probe.node.count_publishers("/front/depth/image") == 0, "an orphaned front node is running"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # an orphan keeps the launch's process group
 
 
 def test_two_cameras_from_one_launch_file_publish_apart_with_one_lidar(
