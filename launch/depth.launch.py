@@ -21,7 +21,8 @@ does not declare (``imgae:=``: ``ros2 launch`` ignores it) is warned about with 
 Several cameras: include this file once per camera, each in ``GroupAction([...], scoped=True)`` with its own
 ``namespace:=`` and ``image:=`` (one LiDAR may feed them all). On Humble an include's arguments stay set for the
 includes after it (an unscoped second include without ``image:=`` ran on the first camera's image); a second
-instance of one launch in the same namespace, or on the same ``image:=``, ends the launch with an error that says so.
+instance of one launch in the same namespace, or on the same image topic (``image:=``, else params_file's sections for
+the node), ends the launch with an error that says so.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
 weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
 
@@ -135,7 +136,8 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         context.launch_configurations.get("ros_namespace"), LaunchConfiguration("namespace").perform(context)
     )
     image = LaunchConfiguration("image").perform(context)
-    LaunchInstances(context).add(Instance(namespace, "" if image == FROM_PARAMS_FILE else image))  # one per camera
+    instance = Instance.of(namespace, None if image == FROM_PARAMS_FILE else image, str(parameters[0]))
+    LaunchInstances(context).add(instance)  # one node per namespace and per camera in one launch
     node = Node(
         package=PACKAGE,
         executable="mono_depth_lifecycle_node" if lifecycle else "mono_depth_node",

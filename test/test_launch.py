@@ -285,8 +285,8 @@ def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_
     launches = [Context({}, []) for _ in range(3)]  # `ros2 launch robot.launch.py`: two includes of depth.launch.py
     for launch in launches:
         _launch(description, launch, namespace="front", image="/front/image_raw", lidar="/points")
-    with pytest.raises(ConfigError, match=r"'/left' and the node in namespace '/front' would both compute depth from "
-                                          r"image:=/front/image_raw; on Humble"):  # fmt: skip
+    with pytest.raises(ConfigError, match=r"'/left' \(image:=\) and the node in namespace '/front' \(image:=\) would "
+                                          r"both compute depth from /front/image_raw; on Humble"):  # fmt: skip
         _launch(description, launches[0], namespace="left")
     with pytest.raises(ConfigError, match=r"twice in namespace '/front': both nodes would publish /front/depth/image"):
         _launch(description, launches[1], image="/left/image_raw")  # namespace:= left out
@@ -296,6 +296,16 @@ def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_
     _launch(description, pushed, namespace="left", image="/b")
     with pytest.raises(ConfigError, match="twice in namespace '/robot1/left'"):
         _launch(description, pushed, namespace="left", image="/c")
+
+
+def test_two_includes_with_a_namespace_and_no_image_topic_fail_the_launch(description: LaunchDescription) -> None:
+    """namespace:=front and namespace:=left, each scoped, topics left to the shipped params file: both nodes ran on
+    its /camera/image_raw (real Humble), publishing one camera's depth twice as two cameras'."""
+    launch = Context({}, [])
+    _launch(description, launch, namespace="front")
+    with pytest.raises(ConfigError, match=r"'/left' \(params_file\) and the node in namespace '/front' \(params_file\) "
+                                          r"would both compute depth from /camera/image_raw"):  # fmt: skip
+        _launch(description, launch, namespace="left")
 
 
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:

@@ -5,23 +5,26 @@ A robot with several cameras includes ``depth.launch.py`` once per camera. On Hu
 include: an include that leaves ``image:=`` (or ``namespace:=``) out takes the value the include before it was
 given. The second node then silently computes its depth from the first camera (the per-namespace section of a
 params file that names its own topic loses to the inherited argument), or publishes on the first node's topics.
-:class:`LaunchInstances` remembers the instances of one launch and refuses a second one in the same namespace or
-on the same ``image:=`` argument, with the remedy. ROS-free (the launch file passes the launch context).
+Includes that give a namespace but no image topic at all run every node on the params file's one
+``/camera/image_raw``. :class:`LaunchInstances` remembers the instances of one launch and refuses a second one in
+the same namespace or on the same image topic, with the remedy. ROS-free (the launch file passes the launch context).
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mono_depth_ros.adapters.messages import DEPTH_IMAGE_TOPIC
+from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME, load_params_file
 from mono_depth_ros.core.errors import ConfigError
 
 SCOPED_INCLUDE = (
     "on Humble an include's launch arguments stay set for the includes after it: wrap each "
     "IncludeLaunchDescription of depth.launch.py in GroupAction([...], scoped=True) and give each its own "
-    "namespace:= and image:="
+    "namespace:= and image:= (or image_topic in its /<namespace>/mono_depth_node section of params_file)"
 )
 _BY_CONTEXT: weakref.WeakKeyDictionary[Any, list[Instance]] = weakref.WeakKeyDictionary()
 
@@ -38,14 +41,27 @@ def node_namespace(pushed: str | None, given: str) -> str:
 
 @dataclass(frozen=True)
 class Instance:
-    """One node of ``depth.launch.py``: its namespace (:func:`node_namespace`) and its ``image:=`` argument
-    (empty when the topic comes from params_file)."""
+    """One node of ``depth.launch.py``: its namespace (:func:`node_namespace`), its image topic and where that
+    comes from (``image:=``, or ``params_file``: the file's sections for the node, else the parameter's default)."""
 
     namespace: str
     image: str
+    source: str = "image:="
+
+    @classmethod
+    def of(cls, namespace: str, image_argument: str | None, params_file: str) -> Instance:
+        """The node in ``namespace`` given ``image_argument`` (None: not given) and ``params_file``; a params file
+        that cannot be read for the node leaves the parameter's default (the node reports the file itself)."""
+        if image_argument is not None:
+            return cls(namespace, image_argument)
+        try:
+            values = load_params_file(Path(params_file), f"{namespace.rstrip('/')}/{NODE_NAME}")
+        except ConfigError:
+            values = {}
+        return cls(namespace, str(values.get("image_topic", PARAMS_BY_NAME["image_topic"].default)), "params_file")
 
     def __str__(self) -> str:
-        return f"the node in namespace {self.namespace!r}"
+        return f"the node in namespace {self.namespace!r} ({self.source})"
 
 
 class LaunchInstances:
@@ -60,8 +76,7 @@ class LaunchInstances:
 
         Raises:
             ConfigError: an earlier instance of this launch has the same namespace (both would publish on one
-                ``<namespace>/depth/image``) or the same ``image:=`` argument (both would compute depth from one
-                camera).
+                ``<namespace>/depth/image``) or the same image topic (both would compute depth from one camera).
         """
         for earlier in self._instances:
             if earlier.namespace == instance.namespace:
@@ -71,10 +86,10 @@ class LaunchInstances:
                     f"{topic} (one camera's depth over the other's); {SCOPED_INCLUDE}"
                 )
                 raise ConfigError(msg)
-            if instance.image and earlier.image == instance.image:
+            if earlier.image == instance.image:
                 msg = (
-                    f"{instance} and {earlier} would both compute depth from image:={instance.image}; {SCOPED_INCLUDE} "
-                    "(two nodes on one camera on purpose: set their image_topic in params_file instead)"
+                    f"{instance} and {earlier} would both compute depth from {instance.image}; {SCOPED_INCLUDE}; two "
+                    "nodes on one camera on purpose (two models): start them from two launches"
                 )
                 raise ConfigError(msg)
         self._instances.append(instance)
