@@ -224,7 +224,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
         inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
-        self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
+        graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
+        self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
@@ -347,8 +348,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale, self._last_temporal = out.scale, out.temporal
-        self._last_frame_id = out.frame_id
+        self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 

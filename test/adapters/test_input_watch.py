@@ -129,3 +129,40 @@ def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
     compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"}).topics
     (image,) = node_inputs(compressed, "/camera/image_raw/compressed", lambda: 0, lambda: 0)
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
+
+
+@dataclass
+class Endpoint:  # rclpy's TopicEndpointInfo: who publishes
+    node_name: str
+    node_namespace: str
+    topic_type: str = IMAGE
+
+
+def test_another_node_publishing_this_nodes_depth_topic_is_warned_about_once_per_change() -> None:
+    """Two cameras' nodes launched without their own namespace (two `ros2 launch`, two systemd units) both
+    published /depth/image: one camera's depth frame after the other's on one topic, and nothing said so."""
+    clock, warnings = Clock(), []
+    publishers = {"/depth/image": [Endpoint("mono_depth_node", "/")]}
+    watch = InputWatch(
+        [], lambda topic: publishers.get(topic, []), warnings.append, now=clock, outputs=["/depth/image"]
+    )
+    watch.poll()
+    publishers["/depth/image"].append(Endpoint("mono_depth_node", "/"))  # the second node appears in the graph
+    watch.poll()
+    assert warnings == []  # the graph is still being discovered for 5 s
+    clock.t += 5.0
+    watch.poll()
+    watch.poll()
+    (warning,) = warnings
+    assert warning == (
+        "2 publishers on /depth/image (/mono_depth_node x2): another node publishes this node's depth topic, so its "
+        "readers get two cameras' depth interleaved; give each camera's node its own namespace (launch: "
+        "namespace:=front, namespace:=left)"
+    )
+    publishers["/depth/image"][1] = Endpoint("mono_depth_node", "/left")  # not ours any more: gone
+    publishers["/depth/image"].append(Endpoint("depth_republisher", "/"))
+    watch.poll()
+    assert len(warnings) == 2 and "(/depth_republisher, /left/mono_depth_node, /mono_depth_node)" in warnings[1]
+    del publishers["/depth/image"][1:]
+    watch.poll()
+    assert len(warnings) == 2

@@ -123,3 +123,19 @@ def test_two_cameras_from_one_launch_file_publish_apart_with_one_lidar(
         for depth, points in outputs.values():
             probe.drop(depth)
             probe.drop(points)
+
+
+def test_two_launches_without_a_namespace_of_their_own_are_warned_about(probe: Probe, ros_logs: Path) -> None:
+    """Two `ros2 launch` (two terminals, two systemd units) for two cameras, no namespace: both nodes published
+    /depth/image, one camera's depth after the other's, and only `ros2 node list` hinted at it."""
+    launches = [Launched({"device": "cpu", "use_lidar": "false", "image": f"/{camera}/image_raw"},
+                         ros_logs / f"no_namespace_{camera}.log") for camera in CAMERAS]  # fmt: skip
+    try:
+        for launched, camera in zip(launches, CAMERAS, strict=True):
+            launched.wait_ready(probe, topic=f"/{camera}/image_raw")
+        warning = "2 publishers on /depth/image (/mono_depth_node x2): another node publishes this node's depth topic"
+        wait_until(lambda: all(warning in launched.log for launched in launches), 30, "the warning from both nodes")
+        assert all("namespace:=front, namespace:=left" in launched.log for launched in launches)
+    finally:
+        for launched in launches:
+            assert launched.stop() == 0, launched.log[-3000:]
