@@ -58,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--node",
         default="/" + NODE_NAME,
         metavar="NAME",
-        help="the node whose --config sections apply, e.g. /front/mono_depth_node: a robot's file with a section per "
-        "camera's namespace (one camera per run; default: /mono_depth_node)",
+        help="the node this run stands for, e.g. /front/mono_depth_node: its --config sections apply (a robot's file "
+        "with a section per camera's namespace; one camera per run), and its outputs are written as it publishes them "
+        "(/front/depth/image, status front/mono_depth_node: depth); default: /mono_depth_node",
     )
     parser.add_argument(
         "--param",
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         copy_inputs=args.copy_inputs,
         diagnostics=not args.no_diagnostics,
         progress=not args.quiet,
+        node="/" + args.node.strip().lstrip("/"),
     )
 
     def notify(reason: str) -> None:

@@ -370,4 +370,4 @@ def test_a_robots_params_file_with_a_section_per_camera_runs_the_camera_named_by
     assert main([*run, str(tmp_path / "left"), "--node", "/left/mono_depth_node"]) == 2
     assert "has no topic '/left/image_raw' (image_topic)" in capsys.readouterr().err  # its section applied
     assert main([*run, str(tmp_path / "front"), "--node", "/front/mono_depth_node"]) == 0, capsys.readouterr().err
-    assert len(read_bag(tmp_path / "front")["/depth/image"]) == 2
+    assert len(read_bag(tmp_path / "front")["/front/depth/image"]) == 2  # as /front/mono_depth_node publishes it
