@@ -21,8 +21,8 @@ does not declare (``imgae:=``: ``ros2 launch`` ignores it) is warned about with 
 Several cameras: include this file once per camera, each in ``GroupAction([...], scoped=True)`` with its own
 ``namespace:=`` and ``image:=`` (one LiDAR may feed them all). On Humble an include's arguments stay set for the
 includes after it (an unscoped second include without ``image:=`` ran on the first camera's image); a second
-instance of one launch in the same namespace, or on the same image topic (``image:=``, else params_file's sections for
-the node), ends the launch with an error that says so.
+instance of one launch in the same namespace, or on the same image or camera_info topic (``image:=``, else
+params_file's sections for the node), ends the launch with an error that says so.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
 weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
 
@@ -135,8 +135,9 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     namespace = node_namespace(
         context.launch_configurations.get("ros_namespace"), LaunchConfiguration("namespace").perform(context)
     )
-    image = LaunchConfiguration("image").perform(context)
-    instance = Instance.of(namespace, None if image == FROM_PARAMS_FILE else image, str(parameters[0]))
+    given = {name: LaunchConfiguration(name).perform(context) for name in ("image", "camera_info")}
+    inputs = {name: None if value == FROM_PARAMS_FILE else value for name, value in given.items()}
+    instance = Instance.of(namespace, inputs, str(parameters[0]))
     LaunchInstances(context).add(instance)  # one node per namespace and per camera in one launch
     node = Node(
         package=PACKAGE,

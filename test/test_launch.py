@@ -290,12 +290,13 @@ def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_
         _launch(description, launches[0], namespace="left")
     with pytest.raises(ConfigError, match=r"twice in namespace '/front': both nodes would publish /front/depth/image"):
         _launch(description, launches[1], image="/left/image_raw")  # namespace:= left out
-    _launch(description, launches[2], namespace="left", image="/left/image_raw")  # each its own: both, one LiDAR
+    _launch(description, launches[2], namespace="left", image="/left/image_raw", camera_info="/left/camera_info")
     pushed = Context({"ros_namespace": "/robot1"}, [])  # GroupAction([PushRosNamespace("robot1"), include])
-    assert _launch(description, pushed, namespace="front", image="/a").kwargs["namespace"].variable_name == "namespace"
-    _launch(description, pushed, namespace="left", image="/b")
+    front = _launch(description, pushed, namespace="front", image="/a", camera_info="/a_info")
+    assert front.kwargs["namespace"].variable_name == "namespace"
+    _launch(description, pushed, namespace="left", image="/b", camera_info="/b_info")
     with pytest.raises(ConfigError, match="twice in namespace '/robot1/left'"):
-        _launch(description, pushed, namespace="left", image="/c")
+        _launch(description, pushed, namespace="left", image="/c", camera_info="/c_info")
 
 
 def test_two_includes_with_a_namespace_and_no_image_topic_fail_the_launch(description: LaunchDescription) -> None:
@@ -306,6 +307,19 @@ def test_two_includes_with_a_namespace_and_no_image_topic_fail_the_launch(descri
     with pytest.raises(ConfigError, match=r"'/left' \(params_file\) and the node in namespace '/front' \(params_file\) "
                                           r"would both compute depth from /camera/image_raw"):  # fmt: skip
         _launch(description, launch, namespace="left")
+
+
+def test_a_second_include_that_inherits_the_first_ones_camera_info_fails_the_launch(
+    description: LaunchDescription,
+) -> None:
+    """The left include gives its image:= but leaves camera_info:= out: on Humble it takes the front camera's, and the
+    left node paired left images with the front camera's calibration by stamp (hardware-synchronised cameras share
+    stamps): depth and cloud with the wrong intrinsics, without a word."""
+    launch = Context({}, [])
+    _launch(description, launch, namespace="front", image="/front/image_raw", camera_info="/front/camera_info")
+    refused = r"'/left' \(camera_info:=\) and the node in namespace '/front' \(camera_info:=\) would both take their "
+    with pytest.raises(ConfigError, match=refused + "calibration from /front/camera_info"):
+        _launch(description, launch, namespace="left", image="/left/image_raw")
 
 
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:

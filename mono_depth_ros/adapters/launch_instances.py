@@ -7,7 +7,8 @@ given. The second node then silently computes its depth from the first camera (t
 params file that names its own topic loses to the inherited argument), or publishes on the first node's topics.
 Includes that give a namespace but no image topic at all run every node on the params file's one
 ``/camera/image_raw``. :class:`LaunchInstances` remembers the instances of one launch and refuses a second one in
-the same namespace or on the same image topic, with the remedy. ROS-free (the launch file passes the launch context).
+the same namespace or on the same image or camera_info topic, with the remedy. ROS-free (the launch file passes the
+launch context).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from mono_depth_ros.core.errors import ConfigError
 SCOPED_INCLUDE = (
     "on Humble an include's launch arguments stay set for the includes after it: wrap each "
     "IncludeLaunchDescription of depth.launch.py in GroupAction([...], scoped=True) and give each its own "
-    "namespace:= and image:= (or image_topic in its /<namespace>/mono_depth_node section of params_file)"
+    "namespace:=, image:= and camera_info:= (or image_topic and camera_info_topic in its "
+    "/<namespace>/mono_depth_node section of params_file)"
 )
 _BY_CONTEXT: weakref.WeakKeyDictionary[Any, list[Instance]] = weakref.WeakKeyDictionary()
 
@@ -40,28 +42,36 @@ def node_namespace(pushed: str | None, given: str) -> str:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """An input topic of a node and where it comes from: its launch argument (``image:=``) or ``params_file`` (the
+    file's sections for the node, else the parameter's default)."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Instance:
-    """One node of ``depth.launch.py``: its namespace (:func:`node_namespace`), its image topic and where that
-    comes from (``image:=``, or ``params_file``: the file's sections for the node, else the parameter's default)."""
+    """One node of ``depth.launch.py``: its namespace (:func:`node_namespace`), image and camera_info topics."""
 
     namespace: str
-    image: str
-    source: str = "image:="
+    image: Topic
+    camera_info: Topic
 
     @classmethod
-    def of(cls, namespace: str, image_argument: str | None, params_file: str) -> Instance:
-        """The node in ``namespace`` given ``image_argument`` (None: not given) and ``params_file``; a params file
-        that cannot be read for the node leaves the parameter's default (the node reports the file itself)."""
-        if image_argument is not None:
-            return cls(namespace, image_argument)
+    def of(cls, namespace: str, arguments: dict[str, str | None], params_file: str) -> Instance:
+        """The node in ``namespace`` given the ``image`` and ``camera_info`` launch arguments (None: not given) and
+        ``params_file``; a file that cannot be read for the node leaves the defaults (the node reports the file)."""
         try:
             values = load_params_file(Path(params_file), f"{namespace.rstrip('/')}/{NODE_NAME}")
         except ConfigError:
             values = {}
-        return cls(namespace, str(values.get("image_topic", PARAMS_BY_NAME["image_topic"].default)), "params_file")
-
-    def __str__(self) -> str:
-        return f"the node in namespace {self.namespace!r} ({self.source})"
+        topics = []
+        for argument, parameter in (("image", "image_topic"), ("camera_info", "camera_info_topic")):
+            given = arguments.get(argument)
+            from_file = str(values.get(parameter, PARAMS_BY_NAME[parameter].default))
+            topics.append(Topic(given, f"{argument}:=") if given is not None else Topic(from_file, "params_file"))
+        return cls(namespace, *topics)
 
 
 class LaunchInstances:
@@ -76,7 +86,8 @@ class LaunchInstances:
 
         Raises:
             ConfigError: an earlier instance of this launch has the same namespace (both would publish on one
-                ``<namespace>/depth/image``) or the same image topic (both would compute depth from one camera).
+                ``<namespace>/depth/image``), the same image topic (both would compute depth from one camera) or the
+                same camera_info topic (one camera's calibration for another's images).
         """
         for earlier in self._instances:
             if earlier.namespace == instance.namespace:
@@ -86,10 +97,15 @@ class LaunchInstances:
                     f"{topic} (one camera's depth over the other's); {SCOPED_INCLUDE}"
                 )
                 raise ConfigError(msg)
-            if earlier.image == instance.image:
-                msg = (
-                    f"{instance} and {earlier} would both compute depth from {instance.image}; {SCOPED_INCLUDE}; two "
-                    "nodes on one camera on purpose (two models): start them from two launches"
-                )
-                raise ConfigError(msg)
+            for what, mine, theirs in (
+                ("compute depth from", instance.image, earlier.image),
+                ("take their calibration from", instance.camera_info, earlier.camera_info),
+            ):
+                if mine.name == theirs.name:
+                    msg = (
+                        f"the node in namespace {instance.namespace!r} ({mine.source}) and the node in namespace "
+                        f"{earlier.namespace!r} ({theirs.source}) would both {what} {mine.name}; {SCOPED_INCLUDE}; "
+                        "two nodes on one camera on purpose (two models): start them from two launches"
+                    )
+                    raise ConfigError(msg)
         self._instances.append(instance)
