@@ -22,7 +22,8 @@ Several cameras: include this file once per camera, each in ``GroupAction([...],
 ``namespace:=`` and ``image:=`` (one LiDAR may feed them all). On Humble an include's arguments stay set for the
 includes after it (an unscoped second include without ``image:=`` ran on the first camera's image); a second
 instance of one launch in the same namespace, or on the same image or camera_info topic (``image:=``, else
-params_file's sections for the node), ends the launch with an error that says so.
+params_file's sections for the node), ends the launch with an error that says so; a second include in the same
+launch-configuration scope is warned about with the arguments it shares with the first.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
 weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
 
@@ -47,7 +48,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, node_namespace
+from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, node_namespace, same_scope_warning
 from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.errors import ConfigError
@@ -75,6 +76,8 @@ FROM_PARAMS_FILE = "from_params_file"  # default of the node arguments: leave th
 
 BOOL_CHOICES = ["true", "false", "True", "False"]
 OTHER_ARGUMENTS = ("params_file", "namespace", "lifecycle", "nav2", "use_lidar", "use_sim_time")
+DEFAULTS = {**dict.fromkeys(ARGUMENT_PARAMETERS, FROM_PARAMS_FILE), "namespace": "", "lifecycle": "false",
+            "nav2": "false", "use_lidar": "true", "use_sim_time": FROM_PARAMS_FILE}  # fmt: skip
 
 
 def unknown_argument_warnings(argv: list[str], launch_file: str) -> list[str]:
@@ -139,6 +142,10 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     inputs = {name: None if value == FROM_PARAMS_FILE else value for name, value in given.items()}
     instance = Instance.of(namespace, inputs, str(parameters[0]))
     LaunchInstances(context).add(instance)  # one node per namespace and per camera in one launch
+    values = {name: LaunchConfiguration(name).perform(context) for name in (*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS)}
+    changed = {name: value for name, value in values.items() if name != "namespace" and value != DEFAULTS.get(name)}
+    if warning := same_scope_warning(context.launch_configurations, namespace, changed):
+        get_logger("depth.launch.py").warning(warning)  # unscoped includes: one's arguments are the next one's
     node = Node(
         package=PACKAGE,
         executable="mono_depth_lifecycle_node" if lifecycle else "mono_depth_node",

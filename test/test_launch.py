@@ -322,6 +322,39 @@ def test_a_second_include_that_inherits_the_first_ones_camera_info_fails_the_lau
         _launch(description, launch, namespace="left", image="/left/image_raw")
 
 
+def test_a_second_include_in_the_same_scope_is_warned_about_with_the_arguments_it_may_have_inherited(
+    description: LaunchDescription, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """front gives use_lidar:=false and weights:=, left (unscoped, its own topics) gives neither: on Humble left ran
+    without LiDAR and on the front camera's model, silently; GroupAction(scoped=True) gives each include its own."""
+    front = {
+        "namespace": "front",
+        "image": "/f/image",
+        "camera_info": "/f/info",
+        "use_lidar": "false",
+        "weights": "f.pt",
+    }
+    left = {"namespace": "left", "image": "/l/image", "camera_info": "/l/info"}
+    launch = Context({}, [])
+    _launch(description, launch, **front)
+    assert capsys.readouterr().out == ""
+    _launch(description, launch, **left)
+    warning = capsys.readouterr().out
+    assert warning.startswith("depth.launch.py for namespace '/left' is included in the same launch-configuration "
+                              "scope as the one for '/front': on Humble it takes every argument that one was given "
+                              "and it leaves out;")  # fmt: skip
+    same = warning.split("the same here: ", 1)[1].split("; ", 1)[0].split(", ")
+    assert set(same) == {"weights=f.pt", "use_lidar=false", f"params_file={REPO_ROOT / 'config' / 'depth.yaml'}"}
+    assert "GroupAction([...], scoped=True)" in warning
+    scoped = Context({}, [])
+    for include in (front, left):  # GroupAction(scoped=True): the configurations are restored after each group
+        saved = dict(scoped.values)
+        _launch(description, scoped, **include)
+        scoped.values.clear()
+        scoped.values.update(saved)
+    assert capsys.readouterr().out == ""
+
+
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:
     assert _launch(description).kwargs["executable"] == "mono_depth_node"
     assert _launch(description, lifecycle="true").kwargs["executable"] == "mono_depth_lifecycle_node"

@@ -7,13 +7,17 @@ given. The second node then silently computes its depth from the first camera (t
 params file that names its own topic loses to the inherited argument), or publishes on the first node's topics.
 Includes that give a namespace but no image topic at all run every node on the params file's one
 ``/camera/image_raw``. :class:`LaunchInstances` remembers the instances of one launch and refuses a second one in
-the same namespace or on the same image or camera_info topic, with the remedy. ROS-free (the launch file passes the
-launch context).
+the same namespace or on the same image or camera_info topic, with the remedy; :func:`same_scope_warning` names
+the arguments a second include in the same launch-configuration scope (no ``GroupAction(scoped=True)`` around
+each) may have taken from the first (``use_lidar:=false``, ``weights:=``, ``nav2:=true``). ROS-free (the launch
+file passes the launch context and its configurations).
 """
 
 from __future__ import annotations
 
+import json
 import weakref
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,9 @@ SCOPED_INCLUDE = (
     "namespace:=, image:= and camera_info:= (or image_topic and camera_info_topic in its "
     "/<namespace>/mono_depth_node section of params_file)"
 )
+SCOPE_MARK = "_mono_depth_ros.instance"
+"""Launch configuration each include of depth.launch.py leaves set: a later include that still sees it shares the
+scope (a scoped GroupAction restores the configurations when it ends)."""
 _BY_CONTEXT: weakref.WeakKeyDictionary[Any, list[Instance]] = weakref.WeakKeyDictionary()
 
 
@@ -109,3 +116,29 @@ class LaunchInstances:
                     )
                     raise ConfigError(msg)
         self._instances.append(instance)
+
+
+def same_scope_warning(
+    configurations: MutableMapping[str, str], namespace: str, arguments: Mapping[str, str]
+) -> str | None:
+    """A warning when an earlier include of depth.launch.py left its mark in ``configurations`` (the launch
+    configurations in force: the same scope), naming the ``arguments`` (name → value, those not at their declared
+    default) that have the earlier include's value; marks ``configurations`` for the includes after this one.
+
+    Args:
+        configurations: the launch context's ``launch_configurations``.
+        namespace: this node's namespace (:func:`node_namespace`).
+        arguments: this include's arguments that differ from their defaults (namespace excluded).
+    """
+    earlier = configurations.get(SCOPE_MARK)
+    configurations[SCOPE_MARK] = json.dumps({"namespace": namespace, "arguments": dict(arguments)})
+    if earlier is None:
+        return None
+    before = json.loads(earlier)
+    same = [f"{name}={value}" for name, value in arguments.items() if before["arguments"].get(name) == value]
+    return (
+        f"depth.launch.py for namespace {namespace!r} is included in the same launch-configuration scope as the one "
+        f"for {before['namespace']!r}: on Humble it takes every argument that one was given and it leaves out; the "
+        f"same here: {', '.join(same) or 'none'}; if that is not what you meant, wrap each IncludeLaunchDescription "
+        "of depth.launch.py in GroupAction([...], scoped=True)"
+    )

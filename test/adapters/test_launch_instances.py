@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, Topic, node_namespace
+from mono_depth_ros.adapters.launch_instances import (
+    Instance,
+    LaunchInstances,
+    Topic,
+    node_namespace,
+    same_scope_warning,
+)
 from mono_depth_ros.core.errors import ConfigError
 
 SHIPPED = str(Path(__file__).resolve().parents[2] / "config" / "depth.yaml")
@@ -113,3 +119,12 @@ def test_two_includes_that_name_no_topic_are_refused() -> None:
         "compute depth from /camera/image_raw; on Humble"
     )
     assert str(refused.value).endswith("two nodes on one camera on purpose (two models): start them from two launches")
+
+
+def test_a_second_include_that_still_sees_the_first_ones_mark_shares_its_scope() -> None:
+    configurations: dict[str, str] = {}
+    assert same_scope_warning(configurations, "/front", {"use_lidar": "false", "device": "cuda"}) is None
+    warning = same_scope_warning(configurations, "/left", {"use_lidar": "false", "device": "cpu"})
+    assert warning is not None and "as the one for '/front'" in warning and "the same here: use_lidar=false;" in warning
+    restored: dict[str, str] = {}  # a scoped GroupAction gives the next include the configurations before the first
+    assert same_scope_warning(restored, "/right", {"use_lidar": "false"}) is None

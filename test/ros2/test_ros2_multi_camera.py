@@ -32,16 +32,18 @@ DEPTH = PythonLaunchDescriptionSource(
 
 def generate_launch_description():
     front = {{"namespace": "front", "image": "/front/image_raw", "camera_info": "/front/camera_info",
-              "lidar": "/points", "params_file": "{params}"}}
-    left = {{"namespace": "left", "params_file": "{params}"}}  # its topics: the file's /left section
+              "lidar": "/points", "params_file": "{params}", **{front_extra}}}
+    left = {{"namespace": "left", "params_file": "{params}", **{left_extra}}}  # topics: the file's /left section
     includes = [IncludeLaunchDescription(DEPTH, launch_arguments=a.items()) for a in (front, left)]
     return LaunchDescription([GroupAction([i], scoped=True) for i in includes] if {scoped} else includes)
 """
 CAMERAS = {"front": "front_optical", "left": "left_optical"}
 
 
-def robot_launch(folder: Path, scoped: bool) -> Path:
-    """A user's launch file with two includes of depth.launch.py and the params file they share."""
+def robot_launch(folder: Path, scoped: bool, front: dict[str, str] | None = None, left: dict[str, str] | None = None,
+                 name: str = "") -> Path:  # fmt: skip
+    """A user's launch file with two includes of depth.launch.py (``front`` / ``left``: more arguments of each) and
+    the params file they share."""
     import yaml
 
     params = folder / "robot.yaml"
@@ -50,8 +52,8 @@ def robot_launch(folder: Path, scoped: bool) -> Path:
         "/left/mono_depth_node": {"ros__parameters": {"image_topic": "/left/image_raw", "lidar_topic": "/points",
                                                       "camera_info_topic": "/left/camera_info"}},
     }))  # fmt: skip
-    path = folder / f"robot_{'scoped' if scoped else 'unscoped'}.launch.py"
-    path.write_text(ROBOT_LAUNCH.format(params=params, scoped=scoped))
+    path = folder / f"robot_{name or ('scoped' if scoped else 'unscoped')}.launch.py"
+    path.write_text(ROBOT_LAUNCH.format(params=params, scoped=scoped, front_extra=front or {}, left_extra=left or {}))
     return path
 
 
@@ -139,3 +141,20 @@ def test_two_launches_without_a_namespace_of_their_own_are_warned_about(probe: P
     finally:
         for launched in launches:
             assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_an_unscoped_include_with_its_own_topics_is_warned_about_with_what_it_inherits(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """front given lifecycle:=true, left (own topics from the file's /left section) given nothing more: on Humble
+    left became a managed node too, silently. Now the launch names what left shares with front."""
+    left_topics = {"image": "/left/image_raw", "camera_info": "/left/camera_info"}
+    path = robot_launch(ros_logs, scoped=False, front={"lifecycle": "true"}, left=left_topics, name="inherits")
+    launched = Launched({}, ros_logs / "inherits.log", launch_file=str(path))
+    try:
+        text = "depth.launch.py for namespace '/left' is included in the same launch-configuration scope as the one "
+        wait_until(lambda: text in launched.log, 30, "the warning")
+        assert "lifecycle=true" in launched.log.split(text, 1)[1].split("\n", 1)[0]
+        assert probe.lifecycle("/left/mono_depth_node") == "unconfigured"  # what it inherited, as the warning says
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
