@@ -587,6 +587,12 @@ def test_a_run_for_a_namespaced_node_writes_its_outputs_and_status_as_that_node_
     assert names.count(["front/mono_depth_node: depth"]) == len(names) - 3 >= 1
     again = run_bag(tmp_path / "out", tmp_path / "again", EXTERNAL_METRIC, options)  # its recorded outputs: replaced
     assert len(read_bag(tmp_path / "again")["/front/depth/image"]) == again.frames_out == 3
+    left = BagRunOptions(progress=False, copy_inputs=True, node="/left/mono_depth_node")  # chained: one bag, 2 cameras
+    run_bag(tmp_path / "out", tmp_path / "both", EXTERNAL_METRIC, left)
+    both = read_bag(tmp_path / "both")
+    assert len(both["/front/depth/image"]) == len(both["/left/depth/image"]) == 3
+    statuses = {s.name for _, m in both["/diagnostics"] for s in m.status}
+    assert statuses == {"battery", "front/mono_depth_node: depth", "left/mono_depth_node: depth"}
 
 
 def test_an_output_that_cannot_be_created_is_refused_before_the_bag_is_read(
