@@ -40,7 +40,7 @@ from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
+from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
@@ -468,7 +468,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
-        get_logger(NODE_NAME).fatal(f"cannot start: {init_failure_text(err)}")
+        get_logger(logger_name()).fatal(f"cannot start: {init_failure_text(err)}")
         return 1
     node, code = None, 0
     try:
@@ -479,7 +479,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
-        get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        get_logger(logger_name()).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
         if rclpy.ok() and not stop.received:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mono_depth_ros.config import PARAMS_BY_NAME
+from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.names import did_you_mean, section_matches
 
 
@@ -35,6 +35,24 @@ def params_files(argv: Sequence[str]) -> list[str]:
             if path is not None:
                 paths.append(path)
     return paths
+
+
+def logger_name(argv: Sequence[str] | None = None, default: str = NODE_NAME) -> str:
+    """The node's logger name as rclpy forms it (``left.mono_depth_node``) from the ``-r __ns:=`` / ``-r __node:=``
+    remaps in the ``--ros-args`` of a command line (default: the process's), for a message logged before the node
+    exists or when it failed to: with several cameras, it says which one."""
+    namespace, name, in_ros_args = "", default, False
+    tokens = iter(sys.argv if argv is None else argv)
+    for token in tokens:
+        if token in ("--ros-args", "--"):
+            in_ros_args = token == "--ros-args"
+        elif in_ros_args and token in ("-r", "--remap"):
+            remap = next(tokens, "")
+            if remap.startswith("__ns:="):
+                namespace = remap.split(":=", 1)[1]
+            elif remap.startswith("__node:="):
+                name = remap.split(":=", 1)[1]
+    return ".".join([*(part for part in namespace.split("/") if part), name])
 
 
 def unmatched_file_warning(path: str, document: Any, node_fqn: str) -> str | None:
