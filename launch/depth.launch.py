@@ -25,7 +25,9 @@ instance of one launch in the same namespace, or on the same image or camera_inf
 params_file's sections for the node), ends the launch with an error that says so; a second include in the same
 launch-configuration scope is warned about with the arguments it shares with the first.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
-weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
+weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it. Only when
+this file is the one ``ros2 launch`` runs: included in a robot's launch file, the node's exit ends nothing else (one
+camera's node that could not start had stopped the other cameras' nodes and every process of the robot).
 
 Precedence: the six node arguments and use_sim_time default to ``from_params_file``: then the parameter comes from
 params_file (or, when the file does not set it, the node's built-in default). An argument given on the command line
@@ -80,12 +82,18 @@ DEFAULTS = {**dict.fromkeys(ARGUMENT_PARAMETERS, FROM_PARAMS_FILE), "namespace":
             "nav2": "false", "use_lidar": "true", "use_sim_time": FROM_PARAMS_FILE}  # fmt: skip
 
 
+def run_directly(launch_file: str) -> bool:
+    """Whether ``launch_file`` is the file ``ros2 launch`` runs (its name before the first ``name:=value`` of the
+    command line), not one included by another launch file (a robot's bringup)."""
+    command = sys.argv[: next((i for i, a in enumerate(sys.argv) if ":=" in a), len(sys.argv))]
+    return any(Path(token).name == launch_file for token in command)
+
+
 def unknown_argument_warnings(argv: list[str], launch_file: str) -> list[str]:
     """One warning per ``name:=value`` of ``argv`` that this launch file does not declare (``ros2 launch`` ignores
     it silently), when ``launch_file`` is the file ``ros2 launch`` runs (not included by another launch file, whose
     own arguments share the command line)."""
-    command = sys.argv[: next((i for i, a in enumerate(sys.argv) if ":=" in a), len(sys.argv))]
-    if not any(Path(token).name == launch_file for token in command):
+    if not run_directly(launch_file):
         return []
     declared = [*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS]
     names = [a.split(":=", 1)[0] for a in argv if ":=" in a]
@@ -154,7 +162,9 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         parameters=parameters,
         output="screen",
         emulate_tty=True,
-        on_exit=fail_unless_clean_exit,  # a supervisor (systemd, docker) sees the exit and its code
+        # run directly: the launch ends with the node and its code (systemd, docker); included in a robot's bringup,
+        # its exit leaves the other cameras' nodes and the robot's processes running (launch_ros's default)
+        on_exit=fail_unless_clean_exit if run_directly(Path(__file__).name) else None,
         additional_env={LAUNCH_PID_ENV: str(os.getpid())},  # a launch that fails as it starts the node: no orphan
     )
     return [node]

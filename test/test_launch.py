@@ -355,6 +355,18 @@ def test_a_second_include_in_the_same_scope_is_warned_about_with_the_arguments_i
     assert capsys.readouterr().out == ""
 
 
+def test_an_included_node_that_exits_leaves_the_rest_of_the_launch_running(
+    description: LaunchDescription, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Included from a robot's bringup, one camera's node that could not start (device:=gpu) ended the whole launch
+    on real Humble: the other camera's node and every other process of the robot were stopped, exit code 1. Run
+    directly (`ros2 launch mono_depth_ros depth.launch.py`), the launch still ends with the node (for supervisors)."""
+    monkeypatch.setattr(sys, "argv", ["ros2", "launch", "my_robot", "bringup.launch.py", "camera:=front"])
+    assert _launch(description, device="cpu").kwargs["on_exit"] is None
+    monkeypatch.setattr(sys, "argv", ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "device:=cpu"])
+    assert _launch(description, device="cpu").kwargs["on_exit"] is not None
+
+
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:
     assert _launch(description).kwargs["executable"] == "mono_depth_node"
     assert _launch(description, lifecycle="true").kwargs["executable"] == "mono_depth_lifecycle_node"

@@ -158,3 +158,19 @@ def test_an_unscoped_include_with_its_own_topics_is_warned_about_with_what_it_in
         assert probe.lifecycle("/left/mono_depth_node") == "unconfigured"  # what it inherited, as the warning says
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_one_cameras_node_that_cannot_start_leaves_the_other_running(probe: Probe, ros_logs: Path) -> None:
+    """left given device:=gpu (refused at start-up): the included launch file's on_exit ended the whole robot launch,
+    the front node with it (launched side by side, as a robot's bringup includes its cameras)."""
+    path = robot_launch(ros_logs, scoped=True, left={"device": "gpu"}, name="left_fails")
+    launched = Launched({}, ros_logs / "left_fails.log", launch_file=str(path))
+    try:
+        launched.wait_ready(probe, topic="/front/image_raw", output="/front/depth/image")
+        refusal = "[left.mono_depth_node]: cannot start: parameter device='gpu'"  # which camera: was [mono_depth_node]
+        wait_until(lambda: refusal in launched.log, 30, "the left node's refusal")
+        time.sleep(3.0)
+        assert launched.alive() and probe.node.count_publishers("/front/depth/image") == 1, launched.log[-3000:]
+    finally:
+        code = launched.stop()
+    assert code == 0, launched.log[-3000:]
