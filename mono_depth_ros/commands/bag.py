@@ -36,6 +36,18 @@ def user_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def node_name(text: str) -> str:
+    """A ``--node`` value: the fully qualified name of a mono_depth_node (``/front/mono_depth_node``; the leading
+    ``/`` may be left out). A namespace alone (``front``, ``/front``) is refused naming the name meant."""
+    parts = [part for part in text.strip().split("/") if part]
+    if not parts or parts[-1] != NODE_NAME:
+        namespace = "/".join(parts[:-1] if parts and parts[-1] == NODE_NAME else parts)
+        example = f"/{namespace}/{NODE_NAME}" if namespace else f"/{NODE_NAME}"
+        msg = f"{text!r} is not a node name ending in /{NODE_NAME}; the camera's node, e.g. {example}"
+        raise argparse.ArgumentTypeError(msg)
+    return "/" + "/".join(parts)
+
+
 def share(text: str) -> float:
     """A ``--max-skipped`` share, 0 to 1 (``50`` read as per cent, or ``nan``, let any number of skipped images
     pass)."""
@@ -56,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=user_path, default=None, help="ROS params YAML (same file as the node's)")
     parser.add_argument(
         "--node",
+        type=node_name,
         default="/" + NODE_NAME,
         metavar="NAME",
         help="the node this run stands for, e.g. /front/mono_depth_node: its --config sections apply (a robot's file "
@@ -100,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         copy_inputs=args.copy_inputs,
         diagnostics=not args.no_diagnostics,
         progress=not args.quiet,
-        node="/" + args.node.strip().lstrip("/"),
+        node=args.node,
     )
 
     def notify(reason: str) -> None:

@@ -371,3 +371,19 @@ def test_a_robots_params_file_with_a_section_per_camera_runs_the_camera_named_by
     assert "has no topic '/left/image_raw' (image_topic)" in capsys.readouterr().err  # its section applied
     assert main([*run, str(tmp_path / "front"), "--node", "/front/mono_depth_node"]) == 0, capsys.readouterr().err
     assert len(read_bag(tmp_path / "front")["/front/depth/image"]) == 2  # as /front/mono_depth_node publishes it
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"), [("front", "/front/mono_depth_node"), ("/robot1/front/", "/robot1/front/mono_depth_node")]
+)
+def test_a_namespace_given_as_node_is_refused_naming_the_node(
+    given: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--node front`` (a camera's namespace): its sections never matched (no section for /front) and its outputs
+    went to /depth/* with a status named 'front: depth'."""
+    from mono_depth_ros.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["bag", "in", "out", "--node", given])
+    assert refused.value.code == 2
+    assert f"is not a node name ending in /mono_depth_node; the camera's node, e.g. {meant}" in capsys.readouterr().err
