@@ -35,8 +35,8 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
-from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
+from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
+from mono_depth_ros.adapters.input_watch import InputWatch, PeerFrames, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
@@ -227,6 +227,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
         self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
+        peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last_frame_id, self.get_logger().warning)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, peers.check, QoSProfile(depth=10))  # frame twice
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -291,8 +293,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _publish_diagnostics(self) -> None:
         extra = config_key_values(self._config)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
-        stamp_ns = int(self.get_clock().now().nanoseconds)
-        name = f"{self.get_fully_qualified_name().lstrip('/')}: depth"  # ns front: front/mono_depth_node
+        stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side

@@ -9,8 +9,12 @@ message arrived the input is no longer watched (a stream that stops later shows 
 The same poll watches the node's own output topics: another publisher on its ``depth/image`` (a second camera's
 node launched without a namespace of its own: two ``ros2 launch``, two systemd units) interleaves two cameras'
 depth on one topic, which ROS accepts without a word; it is warned about, again whenever the publishers change.
-ROS-free: :mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``,
-``node_name``, ``node_namespace``).
+:class:`PeerFrames` reads the other nodes' ``/diagnostics`` statuses, whose ``hardware_id`` is their camera frame:
+two cameras whose drivers stamp one ``frame_id`` (two USB cameras left at the driver's default, ``camera``) make two
+nodes publish depth and clouds in one frame, and TF (one transform per frame) puts one camera's obstacles where the
+other looks, without an error anywhere; warned once per peer. ROS-free: :mod:`mono_depth_ros.node` passes
+``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``, ``node_name``, ``node_namespace``) and
+subscribes ``/diagnostics`` for :class:`PeerFrames`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.depth_config import TopicsConfig
 
 WARN_AFTER_S = 5.0
@@ -160,3 +166,41 @@ def node_inputs(
         pointcloud = "sensor_msgs/msg/PointCloud2"
         inputs.append(WatchedInput("LiDAR scan", topics.lidar, pointcloud, scans, remedy, topics.input_qos))
     return inputs
+
+
+STATUS_SUFFIX = status_name(NODE_NAME)  # every mono_depth_node's status name ends with it ("mono_depth_node: depth")
+
+
+class PeerFrames:
+    """Checks ``/diagnostics`` arrays for another mono_depth_node's status in this node's camera frame.
+
+    Args:
+        node_fqn: this node's fully qualified name (its own status is skipped).
+        own_frame: the camera frame of this node's last published frame (``""`` before the first one).
+        warn: the node's logger.warning.
+    """
+
+    def __init__(self, node_fqn: str, own_frame: Callable[[], str], warn: Callable[[str], object]) -> None:
+        self._name = status_name(node_fqn)
+        self._own_frame = own_frame
+        self._warn = warn
+        self._warned: set[tuple[str, str]] = set()  # (peer status name, frame) already warned about
+
+    def check(self, array: Any) -> None:
+        """The subscription callback: ``array`` is a ``diagnostic_msgs/DiagnosticArray``."""
+        frame = self._own_frame()
+        if not frame:
+            return
+        for status in array.status:
+            name, hardware_id = str(status.name), str(status.hardware_id)
+            if name == self._name or not name.endswith(STATUS_SUFFIX) or hardware_id != frame:
+                continue
+            if (name, frame) in self._warned:
+                continue
+            self._warned.add((name, frame))
+            peer = name.removesuffix(": depth")
+            self._warn(
+                f"{peer} publishes its depth in this node's camera frame {frame!r} too: the two cameras' images carry "
+                "one frame_id, so TF (one transform per frame) puts both depth images and clouds at one camera's pose; "
+                "give each camera driver its own frame_id and publish its TF"
+            )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
+    PeerFrames,
     WatchedInput,
     node_inputs,
     publisher_reliability,
@@ -166,3 +168,40 @@ def test_another_node_publishing_this_nodes_depth_topic_is_warned_about_once_per
     del publishers["/depth/image"][1:]
     watch.poll()
     assert len(warnings) == 2
+
+
+@dataclass
+class Status:  # diagnostic_msgs/DiagnosticStatus: the fields read
+    name: str
+    hardware_id: str
+
+
+@dataclass
+class Array:  # diagnostic_msgs/DiagnosticArray
+    status: list[Status] = field(default_factory=list)
+
+
+def test_the_status_name_is_the_nodes_fully_qualified_name() -> None:
+    assert status_name("/mono_depth_node") == "mono_depth_node: depth"
+    assert status_name("/front/mono_depth_node") == "front/mono_depth_node: depth"
+
+
+def test_a_peer_in_this_nodes_frame_is_warned_about_once() -> None:
+    """Two USB cameras left at their driver's default frame_id ('camera'): both nodes published depth and clouds in
+    one frame, so TF put the left camera's obstacles where the front camera looks, and nothing said so."""
+    own_frame, warnings = [""], []
+    peers = PeerFrames("/front/mono_depth_node", lambda: own_frame[0], warnings.append)
+    both = Array([Status("front/mono_depth_node: depth", "camera"), Status("left/mono_depth_node: depth", "camera")])
+    peers.check(both)
+    assert warnings == []  # no frame of its own yet
+    own_frame[0] = "camera"
+    peers.check(both)
+    peers.check(both)
+    (warning,) = warnings
+    assert warning.startswith(
+        "left/mono_depth_node publishes its depth in this node's camera frame 'camera' too: the two cameras' images "
+        "carry one frame_id"
+    )
+    assert warning.endswith("give each camera driver its own frame_id and publish its TF")
+    peers.check(Array([Status("left/mono_depth_node: depth", "left_optical"), Status("battery", "camera")]))
+    assert len(warnings) == 1  # another frame, another kind of status: nothing

@@ -120,6 +120,7 @@ def test_two_cameras_from_one_launch_file_publish_apart_with_one_lidar(
             assert status.hardware_id == frame and values["lidar_topic"] == "/points", values
             assert values["scale_mode"] == "lidar", values  # the shared scan, through each camera's own TF
         assert ros_msgs.stamp_to_ns(outputs["left"][0].by_stamp()[stamps[0]].header.stamp) == stamps[0]
+        assert "publishes its depth in this node's camera frame" not in launched.log  # two frames: no false alarm
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
         for depth, points in outputs.values():
@@ -174,3 +175,32 @@ def test_one_cameras_node_that_cannot_start_leaves_the_other_running(probe: Prob
     finally:
         code = launched.stop()
     assert code == 0, launched.log[-3000:]
+
+
+def test_two_cameras_in_one_frame_are_warned_about(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Two USB cameras left at their driver's default frame_id: both nodes published depth and clouds in one frame
+    ('camera'), so TF put both at one camera's pose, and nothing said so."""
+    launched = Launched({}, ros_logs / "one_frame.log", launch_file=str(robot_launch(ros_logs, scoped=True)))
+    try:
+        feeders = {}
+        for camera in CAMERAS:
+            launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
+            feeders[camera] = KittiFeeder(probe, kitti_frames, image_topic=f"/{camera}/image_raw",
+                                          info_topic=f"/{camera}/camera_info", lidar_topic="/points")  # fmt: skip
+            feeders[camera].wait_connected(lidar=False)
+        time.sleep(0.5)
+        for index in range(3):
+            stamp = probe.now_ns()
+            for feeder in feeders.values():
+                image, info = feeder.image_msgs(index, stamp)
+                image.header.frame_id = info.header.frame_id = "camera"  # the drivers' default, for both
+                feeder.pub_info.publish(info)
+                feeder.pub_image.publish(image)
+            time.sleep(1.0)
+        for peer in ("front", "left"):
+            warning = f"{peer}/mono_depth_node publishes its depth in this node's camera frame 'camera' too"
+            wait_until(lambda w=warning: w in launched.log, 20, f"the warning about {peer}")
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
