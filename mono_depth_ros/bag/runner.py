@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
@@ -90,7 +91,7 @@ class BagRunOptions:
     @property
     def status_name(self) -> str:
         """The node's ``/diagnostics`` status name, as the live node names it."""
-        return f"{self.node.strip('/')}: depth"
+        return status_name(self.node)
 
 
 class _SecondPass:
