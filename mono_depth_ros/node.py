@@ -469,7 +469,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
-        get_logger(logger_name()).fatal(f"cannot start: {init_failure_text(err)}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {init_failure_text(err)}")
         return 1
     node, code = None, 0
     try:
@@ -480,7 +480,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
-        get_logger(logger_name()).fatal(f"cannot start: {err}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
         if rclpy.ok() and not stop.received:
