@@ -1,4 +1,4 @@
-"""The instances of ``launch/depth.launch.py`` in one launch: two cameras must not share a namespace or an image.
+"""The instances of ``launch/depth.launch.py`` in one launch: two cameras share no namespace and no camera topic.
 
 A robot with several cameras includes ``depth.launch.py`` once per camera. On Humble an
 ``IncludeLaunchDescription``'s ``launch_arguments`` are launch configurations of the whole launch, not of that
