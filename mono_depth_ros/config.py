@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.core.names import did_you_mean
+from mono_depth_ros.core.names import did_you_mean, section_matches
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
@@ -194,33 +194,52 @@ def read_yaml_file(path: str | Path, what: str) -> Any:
         raise ConfigError(msg) from None
 
 
-def load_params_file(path: Path, node_name: str = NODE_NAME) -> dict[str, Any]:
+def load_params_file(path: Path, node: str = "/" + NODE_NAME) -> dict[str, Any]:
     """Read a ROS 2 params YAML (``<key>: ros__parameters: {...}``) into flat dotted names.
 
-    Entries under ``/**`` apply first, then those under ``node_name`` / ``/node_name`` (as rclpy matches them
-    for a node without namespace). Nested mappings and dotted keys are both accepted.
+    The sections that apply to the node named ``node`` (fully qualified, ``/front/mono_depth_node``; a missing
+    leading ``/`` is added) apply in file order, a later one over an earlier one, as rclpy applies them (seen on
+    real Humble): ``/**``, ``/**/mono_depth_node``, ``mono_depth_node`` for the default node. Nested mappings and
+    dotted keys are both accepted.
+
+    Raises:
+        ConfigError: no section applies; or, for the default node, the file has sections for a namespaced
+            ``mono_depth_node`` (one per camera of a robot), which would be left out silently: name the node.
     """
     document = read_yaml_file(path, "parameters file")
     if not isinstance(document, Mapping):
         msg = f"parameters file {path} must map node names to {{ros__parameters: ...}}"
         raise ConfigError(msg)
-    expected = ("/**", node_name, "/" + node_name)
-    if not any(key in document for key in expected):
+    node = "/" + node.strip().lstrip("/")
+    keys = [str(key) for key in document]
+    if node == "/" + NODE_NAME and (cameras := [k for k in keys if _names_a_namespaced_node(k)]):
         msg = (
-            f"parameters file {path} has no section for this node: expected one of {', '.join(expected)} "
-            f"(each with ros__parameters), found {', '.join(map(str, document)) or 'none'}"
+            f"parameters file {path} has sections for {NODE_NAME} in a namespace ({', '.join(cameras)}), which apply "
+            f"to that node only: one run takes one camera; name its node, e.g. --node {'/' + cameras[0].lstrip('/')}"
+        )
+        raise ConfigError(msg)
+    matching = [key for key in keys if section_matches(key, node)]
+    if not matching:
+        expected = ("/**", NODE_NAME, node) if node == "/" + NODE_NAME else ("/**", f"/**/{NODE_NAME}", node)
+        msg = (
+            f"parameters file {path} has no section for {node}: expected one of {', '.join(expected)} "
+            f"(each with ros__parameters), found {', '.join(keys) or 'none'}"
         )
         raise ConfigError(msg)
     flat: dict[str, Any] = {}
-    for key in expected:
-        section = document.get(key)
-        if section is None:
-            continue
+    for key in matching:
+        section = document[key]
         if not isinstance(section, Mapping) or "ros__parameters" not in section:
             msg = f"parameters file {path}: section {key!r} needs a 'ros__parameters' mapping"
             raise ConfigError(msg)
         flat.update(_flatten(section["ros__parameters"] or {}))
     return flat
+
+
+def _names_a_namespaced_node(key: str) -> bool:
+    """Whether a section ``key`` names ``mono_depth_node`` in a namespace, without wildcards (``/front/mono_depth_node``)."""
+    parts = key.strip("/").split("/")
+    return len(parts) > 1 and parts[-1] == NODE_NAME and "*" not in key
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -270,11 +289,14 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
     return resolved
 
 
-def load_config(params_file: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ParamValue]:
-    """Parameters for the bag runner / CLI: defaults ← params file ← ``--param`` overrides."""
+def load_config(
+    params_file: Path | None = None, overrides: list[str] | tuple[str, ...] = (), node: str = "/" + NODE_NAME
+) -> dict[str, ParamValue]:
+    """Parameters for the bag runner / CLI: defaults ← params file (its sections for ``node``, see
+    :func:`load_params_file`) ← ``--param`` overrides."""
     values: dict[str, Any] = {}
     if params_file is not None:
-        values.update(load_params_file(params_file))
+        values.update(load_params_file(params_file, node))
     for text in overrides:
         name, value = parse_override(text)
         spec = PARAMS_BY_NAME.get(name)

@@ -35,12 +35,12 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
-from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
+from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
+from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
+from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
@@ -225,8 +225,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
         inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
-        self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
+        graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
+        self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
+        peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last_frame_id, self.get_logger().warning)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, peers.check, QoSProfile(depth=10))  # frame twice
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -292,8 +295,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _publish_diagnostics(self) -> None:
         extra = config_key_values(self._config)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
-        stamp_ns = int(self.get_clock().now().nanoseconds)
-        name = f"{self.get_fully_qualified_name().lstrip('/')}: depth"  # ns front: front/mono_depth_node
+        stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
@@ -346,8 +348,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale, self._last_temporal = out.scale, out.temporal
-        self._last_frame_id = out.frame_id
+        self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
@@ -467,18 +468,18 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
-        get_logger(NODE_NAME).fatal(f"cannot start: {init_failure_text(err)}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {init_failure_text(err)}")
         return 1
     node, code = None, 0
     try:
-        with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
+        with stop.interrupting(asked_before=True):  # a signal (or a parent gone) ends the model load now
             node = (node_class or MonoDepthNode)()
         node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
-        get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
         if rclpy.ok() and not stop.received:

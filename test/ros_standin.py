@@ -260,6 +260,7 @@ class Publisher:
     msg_type: type
     topic: str
     qos: QoSProfile
+    topic_name: str = ""  # resolved in the node's namespace, as rclpy's Publisher.topic_name
     messages: list[Any] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -451,7 +452,8 @@ class Node:
     # endpoints
     def create_publisher(self, msg_type: type, topic: str, qos_profile: Any, **kwargs: Any) -> Publisher:
         assert set(kwargs) <= {"callback_group", "event_callbacks", "qos_overriding_options", "publisher_class"}
-        publisher = Publisher(msg_type, topic, _check_qos(qos_profile))
+        resolved = topic if topic.startswith("/") else self._namespace.rstrip("/") + "/" + topic
+        publisher = Publisher(msg_type, topic, _check_qos(qos_profile), resolved)
         self.publishers[topic] = publisher
         return publisher
 
@@ -760,6 +762,8 @@ class TopicEndpointInfo:
     topic_type: str
     node_name: str = "driver"
     qos_profile: QoSProfile | None = None  # None: the graph does not say
+
+    node_namespace: str = "/"
 
 
 STATE = StandInState()

@@ -4,8 +4,17 @@ A subscription to a topic nobody publishes, or publishes with another type (a ``
 ``Image``), receives nothing and rclpy says nothing: the node would sit silent. :class:`InputWatch` is polled on a
 steady timer; an input that has received nothing ``after_s`` seconds after the subscriptions were made is warned
 about, then again every ``repeat_s`` while it stays silent, with what the ROS graph says about the topic. Once a
-message arrived the input is no longer watched (a stream that stops later shows in ``/diagnostics``). ROS-free:
-:mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``).
+message arrived the input is no longer watched (a stream that stops later shows in ``/diagnostics``).
+
+The same poll watches the node's own output topics: another publisher on its ``depth/image`` (a second camera's
+node launched without a namespace of its own: two ``ros2 launch``, two systemd units) interleaves two cameras'
+depth on one topic, which ROS accepts without a word; it is warned about, again whenever the publishers change.
+:class:`PeerFrames` reads the other nodes' ``/diagnostics`` statuses, whose ``hardware_id`` is their camera frame:
+two cameras whose drivers stamp one ``frame_id`` (two USB cameras left at the driver's default, ``camera``) make two
+nodes publish depth and clouds in one frame, and TF (one transform per frame) puts one camera's obstacles where the
+other looks, without an error anywhere; warned once per peer. ROS-free: :mod:`mono_depth_ros.node` passes
+``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``, ``node_name``, ``node_namespace``) and
+subscribes ``/diagnostics`` for :class:`PeerFrames`.
 
 :class:`LatchedInfo`: the camera_info subscription of ``sync.mode: latest``, which also reads a camera_info that
 a transient-local publisher stored before the node subscribed (see there).
@@ -18,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.depth_config import TopicsConfig
 
 WARN_AFTER_S = 5.0
@@ -75,9 +86,11 @@ class InputWatch:
 
     Args:
         inputs: the subscriptions to watch.
-        publishers: topic → its publishers' endpoint infos (rclpy ``TopicEndpointInfo``: ``.topic_type``).
+        publishers: topic → its publishers' endpoint infos (rclpy ``TopicEndpointInfo``: ``.topic_type``,
+            ``.node_name``, ``.node_namespace``).
         warn: the node's logger.warning.
         now: monotonic clock in seconds (injectable for tests); the watch starts at construction.
+        outputs: the node's own output topics (resolved names) that no other node should publish.
     """
 
     def __init__(
@@ -88,6 +101,7 @@ class InputWatch:
         now: Callable[[], float] = time.monotonic,
         after_s: float = WARN_AFTER_S,
         repeat_s: float = REPEAT_S,
+        outputs: Sequence[str] = (),
     ) -> None:
         self._publishers = publishers
         self._warn = warn
@@ -97,10 +111,15 @@ class InputWatch:
         self._repeat_s = repeat_s
         self._next_warning = {item.role: self._start + after_s for item in inputs}
         self._inputs = list(inputs)
+        self._outputs = {topic: [""] for topic in outputs}  # topic -> the publishers last warned about
 
     def poll(self) -> None:
-        """Warn about the inputs still silent whose warning is due; forget those that received something."""
+        """Warn about the inputs still silent whose warning is due; forget those that received something; warn
+        about an output topic with publishers besides this node (once per set of publishers)."""
         now = self._now()
+        if now >= self._start + self._after_s:  # (discovery of the graph takes a moment)
+            for topic, warned in self._outputs.items():
+                self._check_output(topic, warned)
         for item in list(self._inputs):
             if item.count() > 0:
                 self._inputs.remove(item)
@@ -109,6 +128,18 @@ class InputWatch:
                 infos = list(self._publishers(item.topic))
                 reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
                 self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+
+    def _check_output(self, topic: str, warned: list[str]) -> None:
+        names = sorted(f"{info.node_namespace.rstrip('/')}/{info.node_name}" for info in self._publishers(topic))
+        if len(names) < 2 or names == warned:
+            return
+        warned[:] = names
+        listed = ", ".join(f"{n} x{names.count(n)}" if names.count(n) > 1 else n for n in dict.fromkeys(names))
+        self._warn(
+            f"{len(names)} publishers on {topic} ({listed}): another node publishes this node's depth topic, so its "
+            "readers get two cameras' depth interleaved; give each camera's node its own namespace (launch: "
+            "namespace:=front, namespace:=left)"
+        )
 
 
 def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
@@ -219,3 +250,41 @@ class LatchedInfo:
         """The subscriptions :meth:`missing` made, handed over once (a managed node's deactivate destroys them)."""
         made, self._made = self._made, []
         return made
+
+
+STATUS_SUFFIX = status_name(NODE_NAME)  # every mono_depth_node's status name ends with it ("mono_depth_node: depth")
+
+
+class PeerFrames:
+    """Checks ``/diagnostics`` arrays for another mono_depth_node's status in this node's camera frame.
+
+    Args:
+        node_fqn: this node's fully qualified name (its own status is skipped).
+        own_frame: the camera frame of this node's last published frame (``""`` before the first one).
+        warn: the node's logger.warning.
+    """
+
+    def __init__(self, node_fqn: str, own_frame: Callable[[], str], warn: Callable[[str], object]) -> None:
+        self._name = status_name(node_fqn)
+        self._own_frame = own_frame
+        self._warn = warn
+        self._warned: set[tuple[str, str]] = set()  # (peer status name, frame) already warned about
+
+    def check(self, array: Any) -> None:
+        """The subscription callback: ``array`` is a ``diagnostic_msgs/DiagnosticArray``."""
+        frame = self._own_frame()
+        if not frame:
+            return
+        for status in array.status:
+            name, hardware_id = str(status.name), str(status.hardware_id)
+            if name == self._name or not name.endswith(STATUS_SUFFIX) or hardware_id != frame:
+                continue
+            if (name, frame) in self._warned:
+                continue
+            self._warned.add((name, frame))
+            peer = name.removesuffix(": depth")
+            self._warn(
+                f"{peer} publishes its depth in this node's camera frame {frame!r} too: the two cameras' images carry "
+                "one frame_id, so TF (one transform per frame) puts both depth images and clouds at one camera's pose; "
+                "give each camera driver its own frame_id and publish its TF"
+            )

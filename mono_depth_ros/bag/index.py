@@ -107,9 +107,20 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
         image += "/compressed"
-    image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
-    camera_info = config.topics.camera_info
-    _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+    cameras = sorted(topic for topic, kind in bag_topics.items() if kind == CAMERA_INFO and "depth" not in topic)
+    several = (
+        f"; the bag holds several cameras (camera_info: {', '.join(cameras)}): one run takes one camera: --param "
+        "image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node /NAMESPACE/mono_depth_node writes its "
+        "outputs under that namespace"
+        if len(cameras) > 1
+        else ""
+    )
+    try:
+        image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
+        camera_info = config.topics.camera_info
+        _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+    except BagError as err:
+        raise BagError(f"{err}{several}") from None
     lidar = config.topics.lidar
     if lidar and lidar not in bag_topics:
         summary.notes.append(

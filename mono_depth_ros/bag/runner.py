@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
@@ -69,6 +70,9 @@ class BagRunOptions:
         copy_inputs: also copy every input message (all topics but the outputs') into the output bag.
         diagnostics: write ``/diagnostics`` every ``diagnostics.period_s`` of bag time.
         progress: show a tqdm progress bar on stderr.
+        node: the fully qualified name of the node the run stands for (``--node``): its namespace prefixes the
+            output topics (``/front/depth/image``, as that node publishes them; ``/diagnostics`` stays global) and
+            names its status (``front/mono_depth_node: depth``).
         on_frame: called ``on_frame(done, total)`` after each image (written or skipped); None: not called.
     """
 
@@ -77,7 +81,18 @@ class BagRunOptions:
     copy_inputs: bool = False
     diagnostics: bool = True
     progress: bool = True
+    node: str = "/" + NODE_NAME
     on_frame: Callable[[int, int], None] | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The node's namespace, ``""`` for none (``/front`` for ``/front/mono_depth_node``)."""
+        return "/" + "/".join(self.node.strip("/").split("/")[:-1]) if "/" in self.node.strip("/") else ""
+
+    @property
+    def status_name(self) -> str:
+        """The node's ``/diagnostics`` status name, as the live node names it."""
+        return status_name(self.node)
 
 
 class _SecondPass:
@@ -109,7 +124,8 @@ class _SecondPass:
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
-        self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
+        self.diagnostics = BagDiagnostics(period_ns, self.config, options.status_name) if options.diagnostics else None
+        self.outputs = {topic: options.namespace + topic for topic in OUTPUT_TOPICS if topic != DIAGNOSTICS_TOPIC}
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.committed_out = 0  # frames written and committed to the output bag
@@ -169,7 +185,7 @@ class _SecondPass:
             self._copy_diagnostics(message)
         elif message.topic == DIAGNOSTICS_TOPIC:
             self._copy(message)
-        elif message.topic in OUTPUT_TOPICS:
+        elif message.topic in self.outputs.values():
             self.replaced[message.topic] += 1
         else:
             self._copy(message)
@@ -180,16 +196,21 @@ class _SecondPass:
         except DepthError as err:
             self.summary.warnings.add(f"not copied: {message.topic}", str(err))
             return
-        ours = [status.name for status in array.status if str(status.name).endswith(OWN_STATUS)]
+        ours = [status.name for status in array.status if self._own_status(str(status.name))]
         if not ours:
             self._copy(message)
             return
         self.replaced_statuses.update(ours)
         self.replaced[message.topic] += 1
-        kept = [status for status in array.status if not str(status.name).endswith(OWN_STATUS)]
+        kept = [status for status in array.status if not self._own_status(str(status.name))]
         if kept:
             data = self.out.typestore.serialize_cdr(replace(array, status=kept), message.msgtype)
             self.out.copy(message.connection, data, message.log_ns)
+
+    def _own_status(self, name: str) -> bool:
+        """Whether a recorded status is one this run replaces: the node's own; for the un-namespaced default node
+        any mono_depth_node's (a bag this runner wrote, a live recording)."""
+        return name == self.options.status_name or (not self.options.namespace and name.endswith(OWN_STATUS))
 
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
@@ -381,7 +402,7 @@ class _SecondPass:
         self.summary.add_stage("encode", _ms(started))
         started = time.perf_counter()
         for topic, msgtype, data in serialized:
-            self.out.write_raw(topic, msgtype, data, log_ns)
+            self.out.write_raw(self.outputs[topic], msgtype, data, log_ns)
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings

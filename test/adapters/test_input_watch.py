@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
     LatchedInfo,
+    PeerFrames,
     WatchedInput,
     node_inputs,
     publisher_reliability,
@@ -215,3 +217,77 @@ def test_a_graph_without_qos_profiles_adds_nothing() -> None:
     made: list[Any] = []
     watch = LatchedInfo("/c", made.append, lambda topic: [Info(CAMERA_INFO)], Profile(depth=10), False)
     assert watch.missing() == "no camera_info yet on /c" and len(made) == 1
+
+
+@dataclass
+class Endpoint:  # rclpy's TopicEndpointInfo: who publishes
+    node_name: str
+    node_namespace: str
+    topic_type: str = IMAGE
+
+
+def test_another_node_publishing_this_nodes_depth_topic_is_warned_about_once_per_change() -> None:
+    """Two cameras' nodes launched without their own namespace (two `ros2 launch`, two systemd units) both
+    published /depth/image: one camera's depth frame after the other's on one topic, and nothing said so."""
+    clock, warnings = Clock(), []
+    publishers = {"/depth/image": [Endpoint("mono_depth_node", "/")]}
+    watch = InputWatch(
+        [], lambda topic: publishers.get(topic, []), warnings.append, now=clock, outputs=["/depth/image"]
+    )
+    watch.poll()
+    publishers["/depth/image"].append(Endpoint("mono_depth_node", "/"))  # the second node appears in the graph
+    watch.poll()
+    assert warnings == []  # the graph is still being discovered for 5 s
+    clock.t += 5.0
+    watch.poll()
+    watch.poll()
+    (warning,) = warnings
+    assert warning == (
+        "2 publishers on /depth/image (/mono_depth_node x2): another node publishes this node's depth topic, so its "
+        "readers get two cameras' depth interleaved; give each camera's node its own namespace (launch: "
+        "namespace:=front, namespace:=left)"
+    )
+    publishers["/depth/image"][1] = Endpoint("mono_depth_node", "/left")  # not ours any more: gone
+    publishers["/depth/image"].append(Endpoint("depth_republisher", "/"))
+    watch.poll()
+    assert len(warnings) == 2 and "(/depth_republisher, /left/mono_depth_node, /mono_depth_node)" in warnings[1]
+    del publishers["/depth/image"][1:]
+    watch.poll()
+    assert len(warnings) == 2
+
+
+@dataclass
+class Status:  # diagnostic_msgs/DiagnosticStatus: the fields read
+    name: str
+    hardware_id: str
+
+
+@dataclass
+class Array:  # diagnostic_msgs/DiagnosticArray
+    status: list[Status] = field(default_factory=list)
+
+
+def test_the_status_name_is_the_nodes_fully_qualified_name() -> None:
+    assert status_name("/mono_depth_node") == "mono_depth_node: depth"
+    assert status_name("/front/mono_depth_node") == "front/mono_depth_node: depth"
+
+
+def test_a_peer_in_this_nodes_frame_is_warned_about_once() -> None:
+    """Two USB cameras left at their driver's default frame_id ('camera'): both nodes published depth and clouds in
+    one frame, so TF put the left camera's obstacles where the front camera looks, and nothing said so."""
+    own_frame, warnings = [""], []
+    peers = PeerFrames("/front/mono_depth_node", lambda: own_frame[0], warnings.append)
+    both = Array([Status("front/mono_depth_node: depth", "camera"), Status("left/mono_depth_node: depth", "camera")])
+    peers.check(both)
+    assert warnings == []  # no frame of its own yet
+    own_frame[0] = "camera"
+    peers.check(both)
+    peers.check(both)
+    (warning,) = warnings
+    assert warning.startswith(
+        "left/mono_depth_node publishes its depth in this node's camera frame 'camera' too: the two cameras' images "
+        "carry one frame_id"
+    )
+    assert warning.endswith("give each camera driver its own frame_id and publish its TF")
+    peers.check(Array([Status("left/mono_depth_node: depth", "left_optical"), Status("battery", "camera")]))
+    assert len(warnings) == 1  # another frame, another kind of status: nothing

@@ -144,3 +144,25 @@ def test_a_missing_prediction_topic_lists_the_image_topics_but_the_camera(tmp_pa
     with pytest.raises(BagError, match=r"in it: /depth_model/prediction; set --param prediction_topic=TOPIC") as err:
         _index(tmp_path / "in", **{"model.backend": "external", "prediction_topic": "/nope"})
     assert "/camera/image_raw" not in str(err.value)
+
+
+def test_a_bag_of_two_cameras_names_them_and_one_camera_per_run(tmp_path: Path) -> None:
+    """A robot's bag with /front and /left cameras and the default image_topic: the error listed the Image topics and
+    'set --param image_topic=TOPIC', after which the run failed again on camera_info_topic, and said nothing about
+    running each camera on its own or writing its outputs apart."""
+    frame = tiny_frame(0)
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        for camera in ("front", "left"):
+            header = make_header(bag.factory, frame.stamp_ns, f"{camera}_optical")
+            info = camera_info_from_model(bag.factory, CameraModel.from_intrinsics(INTRINSICS), header)
+            bag.add(f"/{camera}/camera_info", info, frame.stamp_ns)
+            bag.add(f"/{camera}/image_raw", image_from_array(bag.factory, frame.rgb, "rgb8", header), frame.stamp_ns)
+    with pytest.raises(BagError) as refused:
+        _index(tmp_path / "in")
+    assert str(refused.value).endswith(
+        "; the bag holds several cameras (camera_info: /front/camera_info, /left/camera_info): one run takes one "
+        "camera: --param image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node "
+        "/NAMESPACE/mono_depth_node writes its outputs under that namespace"
+    )
+    index, _ = _index(tmp_path / "in", image_topic="/left/image_raw", camera_info_topic="/left/camera_info")
+    assert {e.frame_id for e in index.images} == {"left_optical"}

@@ -596,6 +596,33 @@ def test_copy_inputs_keeps_the_robots_diagnostics_and_names_what_it_replaces(tmp
     assert copied == [["battery", "front/mono_depth_node: depth"]] * 3
 
 
+def test_a_run_for_a_namespaced_node_writes_its_outputs_and_status_as_that_node_publishes_them(tmp_path: Path) -> None:
+    """``--node /front/mono_depth_node`` (one camera of a robot): the run wrote /depth/* and 'mono_depth_node: depth'
+    where the live node publishes /front/depth/* and 'front/mono_depth_node: depth', and with --copy-inputs it left
+    out the other camera's status ('left/...') as its own while copying the recorded /front/depth/* beside its own."""
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    robot = ["battery", "front/mono_depth_node: depth", "left/mono_depth_node: depth"]
+    _with_diagnostics(tmp_path / "plain", tmp_path / "in", robot)
+    options = BagRunOptions(progress=False, copy_inputs=True, node="/front/mono_depth_node")
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, options)
+    written = read_bag(tmp_path / "out")
+    assert summary.frames_out == 3 and not {"/depth/image", "/depth/points"} & set(written)
+    assert [len(written[f"/front{topic}"]) for topic in ("/depth/image", "/depth/camera_info", "/depth/points")] == [
+        3
+    ] * 3
+    names = [[s.name for s in m.status] for _, m in written["/diagnostics"]]
+    assert names.count(["battery", "left/mono_depth_node: depth"]) == 3  # the other camera's status is kept
+    assert names.count(["front/mono_depth_node: depth"]) == len(names) - 3 >= 1
+    again = run_bag(tmp_path / "out", tmp_path / "again", EXTERNAL_METRIC, options)  # its recorded outputs: replaced
+    assert len(read_bag(tmp_path / "again")["/front/depth/image"]) == again.frames_out == 3
+    left = BagRunOptions(progress=False, copy_inputs=True, node="/left/mono_depth_node")  # chained: one bag, 2 cameras
+    run_bag(tmp_path / "out", tmp_path / "both", EXTERNAL_METRIC, left)
+    both = read_bag(tmp_path / "both")
+    assert len(both["/front/depth/image"]) == len(both["/left/depth/image"]) == 3
+    statuses = {s.name for _, m in both["/diagnostics"] for s in m.status}
+    assert statuses == {"battery", "front/mono_depth_node: depth", "left/mono_depth_node: depth"}
+
+
 def test_an_output_that_cannot_be_created_is_refused_before_the_bag_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
