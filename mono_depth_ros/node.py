@@ -42,6 +42,7 @@ from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
+from mono_depth_ros.adapters.ros_time_period import POLL_S, RosTimePeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -155,7 +156,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         """Subscriptions, timers and the worker thread: frames flow."""
         slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
         self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
-        self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
+        diag = RosTimePeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
+        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # ROS time, across --loop
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
 
@@ -347,8 +349,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale, self._last_temporal = out.scale, out.temporal
-        self._last_frame_id = out.frame_id
+        self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
