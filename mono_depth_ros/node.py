@@ -22,7 +22,7 @@ import message_filters
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
@@ -35,6 +35,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
+from mono_depth_ros.adapters.clock_jump import ClockWentBack
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
@@ -70,10 +71,8 @@ PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 def message_factory() -> ros_msgs.MessageFactory:
     """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
-    classes = {}
-    for type_name in messages.FACTORY_TYPES:
-        module, class_name = ros_msgs.ros_python_class_path(type_name)
-        classes[type_name] = getattr(import_module(module), class_name)
+    paths = {type_name: ros_msgs.ros_python_class_path(type_name) for type_name in messages.FACTORY_TYPES}
+    classes = {type_name: getattr(import_module(module), name) for type_name, (module, name) in paths.items()}
     return ros_msgs.MessageFactory(classes, sequence_style="array.array")
 
 
@@ -120,6 +119,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
+        self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
         if self._autostart:
             self._configure()
             self._activate()
@@ -310,6 +311,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
         decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
+        self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
         return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
@@ -324,8 +326,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
-            motion_frame = self._config.lidar.motion_frame
+            image_stamp, motion_frame = ros_msgs.time_from_ns(self._factory, stamp_ns), self._config.lidar.motion_frame
             stamped = lookup_cam_from_scan(
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )
@@ -483,9 +484,8 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
-        if rclpy.ok() and not stop.received:
+        if rclpy.ok() and not stop.received:  # else a signal shut rclpy down mid-call (Humble: RCLError / RuntimeError)
             raise
-        # A signal shut the context down mid-call (Humble: RCLError / RuntimeError, not ExternalShutdownException)
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:

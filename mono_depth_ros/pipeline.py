@@ -333,6 +333,13 @@ class DepthPipeline:
             else:
                 self._temporal.config = self._temporal_filter_config()
 
+    def time_went_back(self) -> None:
+        """Forget the state kept from frame to frame (scale recovery, the temporal filter's history): the next frame
+        starts again, as the first did (the node calls it when the ROS clock went back: a looped bag)."""
+        self._scale.reset()
+        if self._temporal is not None:
+            self._temporal.reset()
+
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """The warning for a metric model whose metres rest on its own scale on a camera unlike its training
         camera (:func:`~mono_depth_ros.core.training_camera.training_camera_mismatch`), else None; ``camera`` is

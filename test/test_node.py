@@ -91,6 +91,7 @@ class EchoPipeline:
         self.frames: list[FrameInput] = []
         self.updates: list[dict[str, Any]] = []
         self.params: dict[str, ParamValue] = {}
+        self.new_starts: list[int] = []  # frames processed before each time_went_back()
 
     def bind(self, config: DepthConfig) -> EchoPipeline:
         self.params, self.config = dict(config.params), config
@@ -100,6 +101,9 @@ class EchoPipeline:
         """Record what changed (the node hands over a whole, already validated config)."""
         self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
         self.params, self.config = dict(config.params), config
+
+    def time_went_back(self) -> None:
+        self.new_starts.append(len(self.frames))
 
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """No network, no training camera."""
@@ -508,6 +512,29 @@ def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnost
         ros_standin.state().now_ns = lambda now_s=now_s: STAMP_NS + int(now_s * 1e9)
         diagnostics()
         assert len(published) == count, (now_s, len(published))  # 1 s of played time each
+
+
+def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(ros: Ros) -> None:
+    """A bag shorter than 1 s played with --clock --loop: its stamps go back less than a jump at every pass, and the
+    scale filter carried the last pass's state into the next; the ROS clock going back says it (an rclpy jump
+    callback). Frames of the old pass processed after the jump are not the new start."""
+    pipeline = EchoPipeline()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    ms = 1_000_000
+    for k, stamp_ns in enumerate([STAMP_NS, STAMP_NS + 100 * ms, STAMP_NS + 200 * ms]):
+        send_frame(node, stamp_ns)
+        node.publishers["depth/image"].wait_for(k + 1)
+        if k == 1:
+            node.get_clock().jump(-250 * ms)  # /clock of the new pass came before the old pass's last image
+    assert pipeline.new_starts == []
+    for k, stamp_ns in enumerate([STAMP_NS, STAMP_NS + 100 * ms]):
+        send_frame(node, stamp_ns)
+        node.publishers["depth/image"].wait_for(4 + k)
+    assert pipeline.new_starts == [3]  # before the second pass's first frame, once
+    node.get_clock().jump(+3_600_000 * ms)  # forward (the first /clock of a simulation): nothing to forget
+    send_frame(node, STAMP_NS)
+    node.publishers["depth/image"].wait_for(6)
+    assert pipeline.new_starts == [3]
 
 
 def test_an_image_topic_published_with_another_type_is_warned_about_until_images_arrive(ros: Ros) -> None:

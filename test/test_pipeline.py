@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -631,3 +632,23 @@ def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: 
     with pytest.raises(ConfigError, match="refused"):
         pipeline.set_config(pipeline.config.with_changes({"scale.mode": "fixed"}))
     assert pipeline.config.scale.mode == "none"
+
+
+def test_time_went_back_forgets_the_scale_and_the_temporal_history() -> None:
+    """The node calls it at the first frame after the ROS clock went back (a looped bag): that frame starts as the
+    first one did, with no last good scale and no history, whatever the stamps say."""
+    truth = _scene_depth()
+    points_in_camera = backproject_depth(truth, INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    scan = LidarInput(cam_from_lidar.inverse().apply(points_in_camera), cam_from_lidar, 1_000)
+    settings = {"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar", "temporal.enabled": True}
+    pipeline = _external(**settings)
+    pose = _moving_frame(0).world_from_cam
+    first = pipeline.process_frame(replace(_frame(truth * 0.5, scan), world_from_cam=pose))
+    held = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=2_000), world_from_cam=pose))
+    assert (first.scale.mode, held.scale.mode) == ("lidar", "last_good")
+    assert held.temporal is not None and held.temporal.state == "filtered"
+    pipeline.time_went_back()
+    again = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=1_500), world_from_cam=pose))
+    assert again.scale.mode != "last_good" and "no earlier LiDAR scale" in again.scale.reason
+    assert again.temporal is not None and again.temporal.state == "started"
