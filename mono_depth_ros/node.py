@@ -35,7 +35,6 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
-from mono_depth_ros.adapters.clock_jump import ClockWentBack
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
@@ -43,7 +42,7 @@ from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
-from mono_depth_ros.adapters.ros_time_period import POLL_S, RosTimePeriod
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, RosTimePeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -222,6 +221,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
+                clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)

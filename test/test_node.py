@@ -679,6 +679,42 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert not buffer.lookups  # the plain extrinsic lookup is not used
 
 
+def test_a_frame_waits_for_its_scan_in_played_time_when_the_bag_plays_slowly(ros: Ros) -> None:
+    """``ros2 bag play --clock --rate 0.1`` with use_sim_time: a scan recorded 30 ms after its image comes 0.3 s
+    later in wall time. The wait (lidar.wait_s 0.2) counted wall time: the frame went on with the scan before (70 ms
+    off). It counts the ROS clock's time while that moves: 0.3 s of wall time are 30 ms of played time."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.2}, pipeline=pipeline)
+    cam_from_velo = RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo")
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, 0), "test"
+    )
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["z"] = 10.0
+    ms = 1_000_000
+
+    def scan(stamp_ns: int) -> Any:
+        return ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp_ns, "velo"), structured, 1, 1,
+                                                    True)  # fmt: skip
+
+    played = [STAMP_NS - 70 * ms]
+    ros_standin.state().now_ns = lambda: played[0]
+    for stamp_ns in (STAMP_NS - 170 * ms, STAMP_NS - 70 * ms):  # the scans of the frames before (a 10 Hz LiDAR)
+        node.deliver("/lidar/points", scan(stamp_ns))
+    played[0] = STAMP_NS
+    send_frame(node)
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    for _ in range(12):  # /clock at 40 Hz, a tenth of the rate: 2.5 ms played every 25 ms
+        time.sleep(0.025)
+        played[0] += 2_500_000
+        poll()
+    assert pipeline.frames == []  # 0.3 s of wall time, 30 ms of played time: still waiting
+    node.deliver("/lidar/points", scan(STAMP_NS + 30 * ms))
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS + 30 * ms
+
+
 def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:
     """Odometry TF published after the camera's stamp (lidar.motion_frame: odom): the frame went to the worker as
     soon as its scan was in, tf2 (timeout zero) could not look the image stamp up yet, and the frame lost its LiDAR
