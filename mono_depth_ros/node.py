@@ -42,7 +42,7 @@ from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
-from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, RosTimePeriod
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -156,8 +156,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         """Subscriptions, timers and the worker thread: frames flow."""
         slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
         self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
-        diag = RosTimePeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
-        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # ROS time, across --loop
+        diag = PlayedPeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
+        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # played time, across --loop
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
 

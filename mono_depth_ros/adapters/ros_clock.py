@@ -1,11 +1,17 @@
 """The node's ROS clock while a bag plays (``ros2 bag play --clock`` with ``use_sim_time``: ``--loop``, ``--rate``).
 
-* :class:`RosTimePeriod`: a period of ROS time that survives the clock going back. A ROS-time timer
+* :class:`PlayedClock`: the clock of the waits for a LiDAR scan and for TF (``lidar.wait_s``): it follows the ROS
+  clock while that moves (the bag's played time, slowed or sped by ``--rate``), the steady clock while it stands
+  still (no ``/clock``, a paused player). On the steady clock alone, a scan recorded 30 ms after its image came
+  0.3 s later at ``--rate 0.1``, past the 0.2 s wait: the frame went on with the scan before (the depth 12-29 % off
+  the bag runner's).
+* :class:`PlayedPeriod`: a period of played time that survives the clock going back. A ROS-time timer
   (``Node.create_timer`` on the node's clock) is restarted by rcl whenever the clock jumps back before its last call:
   with a looped bag shorter than the period it never fired (the node published no ``/diagnostics`` while its depth
   flowed), and a longer bag lost a period at every pass. It is polled instead, from a timer on the steady clock, and
-  counts the ROS time that went forward: the played time of every pass adds up. A clock that stands still (a paused
-  player, no ``/clock`` yet) still stops it, as it stops a ROS-time timer.
+  counts played time: that of every pass adds up. A clock that stands still (a bag that ended or is paused, no
+  ``/clock``) stopped a ROS-time timer, and the last status, from before the last frames, stayed the node's word
+  (frames_published 5 of 10): played time goes on with the steady clock then.
 * :class:`ClockWentBack`: the ROS clock going back (``--loop``, a simulator reset) is a new start. Stamps alone must
   go back more than :data:`~mono_depth_ros.core.scale.recovery.TIME_JUMP_BACK_NS` (1 s) to reset the scale filter:
   a recording with a single late stamp is no reset. A bag shorter than that, looped, went back less at every pass,
@@ -14,11 +20,6 @@
   jump back of its clock. It hears the node clock's jumps back (an rclpy jump callback) and tells the worker, at the
   first frame stamped before the frame it processed last (frames of the old pass still in flight are not the new
   start), to forget what the pipeline holds of time (``on_new_pass``).
-* :class:`PlayedClock`: the clock of the waits for a LiDAR scan and for TF (``lidar.wait_s``): it follows the ROS
-  clock while that moves (the bag's played time, slowed or sped by ``--rate``), the steady clock while it stands
-  still (no ``/clock``, a paused player). On the steady clock alone, a scan recorded 30 ms after its image came
-  0.3 s later at ``--rate 0.1``, past the 0.2 s wait: the frame went on with the scan before (the depth 12-29 % off
-  the bag runner's).
 """
 
 from __future__ import annotations
@@ -35,43 +36,80 @@ STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, t
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time
 
 
-class RosTimePeriod:
-    """Calls ``action`` once per ``period_s`` of ROS time gone forward; :meth:`poll` it from a steady timer.
+class PlayedClock:
+    """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
+    clock's time while it has stood still :data:`STALL_NS` or more. Steps back and leaps forward over
+    :data:`LEAP_NS` count as no time. Thread-safe.
 
     Args:
-        period_s: seconds of ROS time between calls (> 0).
+        clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
+            the system time, which moves as the steady clock does).
+        steady_ns: the steady clock, int ns (injectable for tests).
+    """
+
+    def __init__(self, clock: Any, steady_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self._clock = clock
+        self._steady_ns = steady_ns
+        self._lock = threading.Lock()
+        self._last: tuple[int, int] | None = None  # (ROS ns, steady ns) at the last read
+        self._moved_ns = 0  # steady ns when the ROS clock last moved
+        self._value = 0
+
+    def now_ns(self) -> int:
+        """The played time so far (ns since the first call)."""
+        with self._lock:
+            ros, steady = int(self._clock.now().nanoseconds), int(self._steady_ns())
+            if self._last is None:
+                self._last, self._moved_ns = (ros, steady), steady
+                return self._value
+            last_ros, last_steady = self._last
+            if ros != last_ros:
+                self._moved_ns = steady
+                self._value += ros - last_ros if 0 < ros - last_ros <= LEAP_NS else 0
+            elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
+                self._value += steady - max(last_steady, self._moved_ns + STALL_NS)
+            self._last = (ros, steady)
+            return self._value
+
+
+class PlayedPeriod:
+    """Calls ``action`` once per ``period_s`` of played time (:class:`PlayedClock`); :meth:`poll` it from a steady
+    timer (every :data:`POLL_S`).
+
+    Args:
+        period_s: seconds of played time between calls (> 0).
         clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``, which follows
             ``use_sim_time``).
         action: what to do once a period (e.g. publish ``/diagnostics``).
+        steady_ns: the steady clock, int ns (injectable for tests).
 
-    Time going back counts as no time (a loop's new pass goes on counting from where the last one stopped); a jump
-    forward of more than a period (a first ``/clock``, a skipped stretch) gives one call, not one per period.
+    Time going back counts as no time (a loop's new pass goes on counting from where the last one stopped); a
+    clock that stands still (a paused or ended bag, no ``/clock``) gives way to the steady clock: the calls go on,
+    a period of wall time apart.
     """
 
-    def __init__(self, period_s: float, clock: Any, action: Callable[[], Any]) -> None:
+    def __init__(
+        self, period_s: float, clock: Any, action: Callable[[], Any], steady_ns: Callable[[], int] = time.monotonic_ns
+    ) -> None:
         if not period_s > 0.0:
             msg = f"period {period_s} s must be > 0"
             raise ConfigError(msg)
         self._period_ns = round(period_s * 1e9)
-        self._clock = clock
+        self._played = PlayedClock(clock, steady_ns)
         self._action = action
-        self._last_ns: int | None = None  # the clock at the previous poll
-        self._elapsed_ns = 0  # ROS time gone forward since the last call
+        self._next_ns = self._played.now_ns() + self._period_ns
 
     def poll(self) -> bool:
-        """Advance by the ROS time gone forward since the last poll; call ``action`` when a period is full.
+        """Call ``action`` when a period of played time is full since the last call.
 
         Returns:
             True when ``action`` was called.
         """
-        now = int(self._clock.now().nanoseconds)
-        if self._last_ns is not None:
-            self._elapsed_ns += max(now - self._last_ns, 0)
-        self._last_ns = now
-        if self._elapsed_ns < self._period_ns:
+        now = self._played.now_ns()
+        if now < self._next_ns:
             return False
-        leap = self._elapsed_ns >= 2 * self._period_ns  # one call, then a period from now
-        self._elapsed_ns = 0 if leap else self._elapsed_ns - self._period_ns  # else in step
+        self._next_ns += self._period_ns  # in step, unless a period was missed: then a period from now
+        self._next_ns = self._next_ns if self._next_ns > now else now + self._period_ns
         self._action()
         return True
 
@@ -123,39 +161,3 @@ class ClockWentBack:
         if new_pass:
             self._on_new_pass()
         return new_pass
-
-
-class PlayedClock:
-    """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
-    clock's time while it has stood still :data:`STALL_NS` or more. Steps back and leaps forward over
-    :data:`LEAP_NS` count as no time. Thread-safe.
-
-    Args:
-        clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
-            the system time, which moves as the steady clock does).
-        steady_ns: the steady clock, int ns (injectable for tests).
-    """
-
-    def __init__(self, clock: Any, steady_ns: Callable[[], int] = time.monotonic_ns) -> None:
-        self._clock = clock
-        self._steady_ns = steady_ns
-        self._lock = threading.Lock()
-        self._last: tuple[int, int] | None = None  # (ROS ns, steady ns) at the last read
-        self._moved_ns = 0  # steady ns when the ROS clock last moved
-        self._value = 0
-
-    def now_ns(self) -> int:
-        """The played time so far (ns since the first call)."""
-        with self._lock:
-            ros, steady = int(self._clock.now().nanoseconds), int(self._steady_ns())
-            if self._last is None:
-                self._last, self._moved_ns = (ros, steady), steady
-                return self._value
-            last_ros, last_steady = self._last
-            if ros != last_ros:
-                self._moved_ns = steady
-                self._value += ros - last_ros if 0 < ros - last_ros <= LEAP_NS else 0
-            elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
-                self._value += steady - max(last_steady, self._moved_ns + STALL_NS)
-            self._last = (ros, steady)
-            return self._value

@@ -1,4 +1,4 @@
-"""The node's ROS clock while a bag plays: RosTimePeriod, ClockWentBack, PlayedClock."""
+"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import LEAP_NS, STALL_NS, ClockWentBack, PlayedClock, RosTimePeriod
+from mono_depth_ros.adapters.ros_clock import LEAP_NS, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -24,17 +24,29 @@ class Clock:
         return SimpleNamespace(nanoseconds=START_NS + round(self.s * S))
 
 
-def polled(period_s: float, times_s: list[float]) -> list[float]:
-    """The times at which a period of ``period_s`` called its action, polled at ``times_s``."""
-    clock, calls = Clock(), []
-    period = RosTimePeriod(period_s, clock, lambda: calls.append(clock.s))
-    for t in times_s:
-        clock.s, before = t, len(calls)
+class Steady:
+    """A steady clock set by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.s = 0.0
+
+    def __call__(self) -> int:
+        return round(self.s * S)
+
+
+def polled(period_s: float, times_s: list[float], poll_s: float = 0.05) -> list[float]:
+    """The ROS times at which a period of ``period_s`` called its action, polled every ``poll_s`` of steady time
+    with the ROS clock at ``times_s``."""
+    clock, steady, calls = Clock(), Steady(), []
+    clock.s = times_s[0]
+    period = PlayedPeriod(period_s, clock, lambda: calls.append(clock.s), steady)
+    for k, t in enumerate(times_s):
+        clock.s, steady.s, before = t, (k + 1) * poll_s, len(calls)
         assert period.poll() == (len(calls) == before + 1)
     return calls
 
 
-def test_a_steady_clock_gives_one_call_per_period_in_step() -> None:
+def test_a_moving_clock_gives_one_call_per_period_in_step() -> None:
     times = [k * 0.05 for k in range(61)]  # 3 s polled every 50 ms
     assert polled(1.0, times) == pytest.approx([1.0, 2.0, 3.0])
 
@@ -47,19 +59,20 @@ def test_a_bag_shorter_than_the_period_looped_adds_its_passes_up() -> None:
     assert len(calls) == 2
 
 
-def test_time_going_back_counts_as_no_time_and_a_leap_forward_as_one_period() -> None:
+def test_time_going_back_and_leaps_forward_count_as_no_time() -> None:
     assert polled(1.0, [0.0, 0.9, 0.0, 0.05, 0.2]) == [0.2]  # 0.9 + 0.05 + 0.15
-    assert polled(1.0, [0.0, 0.5, 3600.0, 3600.5, 3601.0]) == [3600.0, 3601.0]  # no burst of 3600 calls
+    assert polled(1.0, [0.0, 0.5, 3600.0, 3600.5, 3601.0]) == [3600.5]  # the first /clock: no burst of 3600 calls
 
 
-def test_a_clock_standing_still_stops_it() -> None:
-    """A paused player, or use_sim_time before the first /clock (time 0): no period passes, as with a ROS timer."""
-    assert polled(0.5, [1.0] * 50) == []
+def test_a_period_goes_on_with_the_steady_clock_once_the_ros_clock_stands_still() -> None:
+    """A bag that ended or is paused, or use_sim_time without /clock: a ROS-time timer stopped, and the last status
+    stayed the node's word. After STALL_NS of steady time, the steady time counts: 2.5 s polled, 2.25 s counted."""
+    assert len(polled(0.5, [1.0] * 50)) == 4
 
 
 def test_a_period_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"period 0\.0 s must be > 0"):
-        RosTimePeriod(0.0, Clock(), lambda: None)
+        PlayedPeriod(0.0, Clock(), lambda: None)
 
 
 def jump(delta_s: float) -> Any:
@@ -102,16 +115,6 @@ def test_attach_registers_a_post_callback_for_any_jump_back() -> None:
     watch = ClockWentBack.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds), print)
     ((threshold, callback),) = registered
     assert threshold.args == (None, -1, False) and callback == watch.on_jump
-
-
-class Steady:
-    """A steady clock set by hand (seconds)."""
-
-    def __init__(self) -> None:
-        self.s = 0.0
-
-    def __call__(self) -> int:
-        return round(self.s * S)
 
 
 def played(steps: list[tuple[float, float]]) -> list[float]:

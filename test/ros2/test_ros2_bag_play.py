@@ -69,6 +69,33 @@ def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics
         probe.drop(diagnostics)
 
 
+def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+) -> None:
+    """``ros2 bag play --clock`` of a 0.9 s bag into a node with ``use_sim_time``: /diagnostics went once per period of
+    ROS time, and the ROS clock stops with the bag: the last status, from before the last frames were published,
+    stayed the node's word for good (seen: frames_published 5 of 10). Once the clock stands still, the period counts
+    steady time."""
+    write_kitti_bag(tmp_path / "in", [kitti_frames[1]] * 10, lidar=False)
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+    params = {"diagnostics.period_s": 0.5}
+    launched = launch(probe, ros_logs, "bag_end", params, use_sim_time="true", use_lidar="false")
+    try:
+        with playing(tmp_path / "in", "--clock") as player:
+            player.wait(20)
+        depth.wait_for(1, timeout_s=10)
+        time.sleep(3.0)  # six periods of steady time after the bag ended
+        statuses = [v for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None]
+        assert statuses, "no /diagnostics"
+        last = statuses[-1]
+        assert (int(last["frames_received"]), int(last["frames_published"])) == (10, depth.count()), last
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+        probe.drop(depth)
+        probe.drop(diagnostics)
+
+
 def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
 ) -> None:
