@@ -63,6 +63,8 @@ def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics
         statuses = [v for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None]
         assert len(statuses) >= 3, f"{len(statuses)} /diagnostics in 3 s of a looped bag, {depth.count()} depth images"
         assert int(statuses[-1]["frames_published"]) >= 6
+        latencies = [float(v[key]) for v in statuses for key in ("latency_p50_ms", "latency_p95_ms")]
+        assert all(not latency < 0.0 for latency in latencies), latencies  # frames of a pass before: no latency
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
         probe.drop(depth)
