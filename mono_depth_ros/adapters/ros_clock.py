@@ -33,13 +33,15 @@ from mono_depth_ros.core.errors import ConfigError
 
 POLL_S = 0.05  # how often the steady timer polls the ROS clock (the action is at most this late)
 STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
-LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time
+LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
+MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
 
 
 class PlayedClock:
     """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
-    clock's time while it has stood still :data:`STALL_NS` or more. Steps back and leaps forward over
-    :data:`LEAP_NS` count as no time. Thread-safe.
+    clock's time while it has stood still :data:`STALL_NS` or more. Steps back count as no time, and so do leaps
+    forward over :data:`LEAP_NS` and over :data:`MAX_RATE` times the steady time since the last read (a first
+    ``/clock``, not a bag played fast). Thread-safe.
 
     Args:
         clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
@@ -65,7 +67,9 @@ class PlayedClock:
             last_ros, last_steady = self._last
             if ros != last_ros:
                 self._moved_ns = steady
-                self._value += ros - last_ros if 0 < ros - last_ros <= LEAP_NS else 0
+                step = ros - last_ros
+                leap = step > LEAP_NS and step > MAX_RATE * (steady - last_steady)
+                self._value += step if step > 0 and not leap else 0
             elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
                 self._value += steady - max(last_steady, self._moved_ns + STALL_NS)
             self._last = (ros, steady)

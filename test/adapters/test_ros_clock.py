@@ -147,3 +147,9 @@ def test_steps_back_and_leaps_forward_count_as_no_time() -> None:
     leap = LEAP_NS / S
     readings = played([(0.0, 0.0), (0.02, 0.1), (0.04, -1.9), (0.06, -1.8), (0.08, 3600.0), (0.1, 3600.0 + leap)])
     assert readings == pytest.approx([0.0, 0.1, 0.1, 0.2, 0.2, 0.2 + leap])
+
+
+def test_a_fast_played_bag_counts_its_long_steps() -> None:
+    """--rate 50 read every 50 ms: 2.5 s steps, a played clock, not a leap (counted as none: frames waited for good,
+    and /diagnostics stopped)."""
+    assert played([(k * 0.05, k * 2.5) for k in range(5)]) == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0])
