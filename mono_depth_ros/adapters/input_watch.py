@@ -6,6 +6,11 @@ steady timer; an input that has received nothing ``after_s`` seconds after the s
 about, then again every ``repeat_s`` while it stays silent, with what the ROS graph says about the topic. Once a
 message arrived the input is no longer watched (a stream that stops later shows in ``/diagnostics``). ROS-free:
 :mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``).
+
+With a LiDAR input it also watches the publishers of ``/tf_static``: one that offers volatile durability sends
+nothing to tf2's TransformListener, which subscribes transient local. ``ros2 bag play`` offers a topic recorded
+without QoS (a bag converted from ROS 1, a tool that records none) so: the LiDAR -> camera transform never came,
+every frame lost its LiDAR scale to "frame does not exist", and rclpy's "incompatible QoS" named no remedy.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from mono_depth_ros.depth_config import TopicsConfig
 
 WARN_AFTER_S = 5.0
 REPEAT_S = 60.0
+STATIC_TF_TOPIC = "/tf_static"
+LIDAR_ROLE = "LiDAR scan"
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class InputWatch:
         self._repeat_s = repeat_s
         self._next_warning = {item.role: self._start + after_s for item in inputs}
         self._inputs = list(inputs)
+        self._static_tf = any(item.role == LIDAR_ROLE for item in inputs)  # the LiDAR's extrinsic comes on it
+        self._volatile_warned = ""  # the /tf_static warning in force ("" none)
 
     def poll(self) -> None:
         """Warn about the inputs still silent whose warning is due; forget those that received something."""
@@ -106,6 +115,29 @@ class InputWatch:
                 infos = list(self._publishers(item.topic))
                 reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
                 self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+        if self._static_tf:  # each volatile /tf_static publisher once (again when it comes back after going)
+            text = volatile_static_tf_text(self._publishers(STATIC_TF_TOPIC)) or ""
+            if text and text != self._volatile_warned:
+                self._warn(text)
+            self._volatile_warned = text
+
+
+def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
+    """The warning for the ``/tf_static`` publishers among ``infos`` (endpoint infos: ``qos_profile.durability``,
+    rclpy's ``DurabilityPolicy`` or its name, ``node_name``) that offer volatile durability; None when none does."""
+    names = [getattr(getattr(getattr(info, "qos_profile", None), "durability", None), "name", None) for info in infos]
+    volatile = [info for info, name in zip(infos, names, strict=True) if name == "VOLATILE"]
+    if not volatile:
+        return None
+    who = ", ".join(sorted({str(getattr(info, "node_name", "") or "?") for info in volatile}))
+    return (
+        f"{len(volatile)} publisher(s) of {STATIC_TF_TOPIC} ({who}) offer volatile durability: tf2's "
+        "TransformListener subscribes transient local and receives nothing from them (rclpy: 'incompatible QoS', "
+        "DURABILITY), so no static transform from them (LiDAR -> camera: 'frame does not exist', the LiDAR scale "
+        "falls back). ros2 bag play offers a topic recorded without QoS (a bag converted from ROS 1) so: play it "
+        "with --qos-profile-overrides-path FILE, FILE holding '/tf_static: {durability: transient_local, history: "
+        "keep_all}'"
+    )
 
 
 def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
@@ -133,5 +165,5 @@ def node_inputs(
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
         pointcloud = "sensor_msgs/msg/PointCloud2"
-        inputs.append(WatchedInput("LiDAR scan", topics.lidar, pointcloud, scans, remedy, topics.input_qos))
+        inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, pointcloud, scans, remedy, topics.input_qos))
     return inputs

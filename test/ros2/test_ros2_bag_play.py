@@ -19,7 +19,7 @@ from mono_depth_ros.core import ros_msgs
 from test.bag.support import read_bag
 from test.kitti_bag import KittiFrame, write_kitti_bag
 
-from .harness import RELIABLE, Launched, Probe, depth_array, diagnostic_values, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, diagnostic_values, wait_until, write_params
 
 FAST = {"output.downscale": 4}  # a quarter of KITTI's size: inference keeps up with the bag's 10 Hz on a CPU
 
@@ -158,3 +158,49 @@ def test_scans_after_their_images_pair_as_in_the_bag_runner_at_a_tenth_of_the_ra
     assert set(live) == set(offline) == {frame.stamp_ns for frame in written}
     for stamp, message in live.items():
         np.testing.assert_allclose(depth_array(message), depth_array(offline[stamp]), rtol=1e-5, err_msg=f"{stamp}")
+
+
+def recorded_without_qos(bag: Path, topic: str) -> None:
+    """Leave ``topic``'s offered QoS out of a sqlite3 bag (its table and metadata.yaml), as a bag converted from ROS 1
+    or written by a tool that records no QoS."""
+    import sqlite3
+
+    import yaml
+
+    (storage,) = bag.glob("*.db3")
+    with sqlite3.connect(storage) as db:
+        db.execute("UPDATE topics SET offered_qos_profiles = '' WHERE name = ?", (topic,))
+    metadata = yaml.safe_load((bag / "metadata.yaml").read_text())
+    for entry in metadata["rosbag2_bagfile_information"]["topics_with_message_count"]:
+        if entry["topic_metadata"]["name"] == topic:
+            entry["topic_metadata"]["offered_qos_profiles"] = ""
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(metadata))
+
+
+def test_a_bag_whose_tf_static_was_recorded_without_qos_is_named_with_the_override_that_plays_it(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+) -> None:
+    """``ros2 bag play`` offers a topic recorded without QoS as volatile: tf2's TransformListener subscribes
+    /tf_static transient local and gets nothing from it; every frame lost its LiDAR scale to 'frame does not exist'
+    (rclpy's 'incompatible QoS' named no topic's remedy). The node names the publisher and the override; played with
+    it, the LiDAR scale is back."""
+    write_kitti_bag(tmp_path / "in", [kitti_frames[1], kitti_frames[2]] * 5)  # one calibration
+    recorded_without_qos(tmp_path / "in", "/tf_static")
+    override = tmp_path / "qos.yaml"
+    override.write_text("/tf_static:\n  durability: transient_local\n  history: keep_all\n")
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+    launched = launch(probe, ros_logs, "volatile_tf_static", {}, lidar="/lidar/points")
+    try:
+        with playing(tmp_path / "in", "--rate", "0.5") as player:
+            player.wait(20)
+        wait_until(lambda: "--qos-profile-overrides-path" in launched.log, 10, "the warning about /tf_static")
+        (warning,) = [line for line in launched.log.splitlines() if "--qos-profile-overrides-path" in line]
+        assert "/tf_static" in warning and "volatile" in warning and "transient_local" in warning, warning
+        diagnostics.clear()
+        with playing(tmp_path / "in", "--rate", "0.5", "--qos-profile-overrides-path", str(override)) as player:
+            player.wait(20)
+        modes = {v.get("scale_mode") for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None}
+        assert "lidar" in modes, modes
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+        probe.drop(diagnostics)
