@@ -652,3 +652,21 @@ def test_time_went_back_forgets_the_scale_and_the_temporal_history() -> None:
     again = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=1_500), world_from_cam=pose))
     assert again.scale.mode != "last_good" and "no earlier LiDAR scale" in again.scale.reason
     assert again.temporal is not None and again.temporal.state == "started"
+
+
+def test_stamps_going_back_over_a_second_restart_the_temporal_filter_as_the_scale() -> None:
+    """A 1.1 s bag played with --loop (no /clock): the scale recovery restarted at each pass, the temporal filter
+    kept the last pass's history (seen live: the second pass's first depth 8 % off the first pass's). A late stamp
+    under a second is no restart."""
+    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False, "temporal.enabled": True})
+    ms = 1_000_000
+
+    def at(index: int, stamp_ns: int) -> FrameInput:
+        return replace(_moving_frame(index), stamp_ns=stamp_ns)
+
+    states = [pipeline.process_frame(at(k, 1_000 + k * 100 * ms)).temporal for k in range(16)]
+    late = pipeline.process_frame(at(16, 1_000 + 1200 * ms)).temporal  # 0.3 s back: a late stamp
+    again = pipeline.process_frame(at(17, 1_000)).temporal  # 1.2 s back: the bag started again
+    assert [s.state for s in states if s] == ["started"] + ["filtered"] * 15
+    assert late is not None and late.state == "filtered"
+    assert again is not None and again.state == "started"
