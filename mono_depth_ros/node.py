@@ -36,8 +36,8 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
+from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
+from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
@@ -207,8 +207,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
-        if not self._approximate:
-            self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
+        subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
+        self._latched = LatchedInfo(info_topic, subscribe, self.get_publishers_info_by_topic, in_qos, self._approximate)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
@@ -253,7 +253,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+            middle_ns = ros_msgs.stamp_to_ns(msg.header.stamp) + ros_msgs.sweep_middle_offset_ns(msg)  # any driver
+            self._release(self._pairing.add_scan(middle_ns, msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:
@@ -261,7 +262,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         if info is None:
-            self._bad("no_camera_info", f"no camera_info yet on {self._config.topics.camera_info}")
+            self._bad("no_camera_info", self._latched.missing())  # or a transient-local publisher's, subscribed now
             return
         frame = _Frame(image, info, prediction)
         if self._pairing is None:
@@ -319,19 +320,17 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
             return None
-        scan_ns, cloud = chosen
+        _, cloud = chosen
         try:
-            points = ros_msgs.xyz_from_pointcloud2(cloud)  # NaN and (0, 0, 0) "no return" points dropped
-            if points.shape[0] == 0:
+            scan = messages.decode_scan(cloud)  # NaN and (0, 0, 0) "no return" points dropped; per-point times
+            if scan.points_in_lidar.shape[0] == 0:
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            image_stamp, motion_frame = ros_msgs.time_from_ns(self._factory, stamp_ns), self._config.lidar.motion_frame
-            stamped = lookup_cam_from_scan(
-                self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
+            motion_frame = self._config.lidar.motion_frame
+            return lidar_scan_from_tf(
+                self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
             )
-            cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
-            return LidarInput(points_in_lidar=points, cam_from_lidar=cam_from_lidar, stamp_ns=scan_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:
@@ -444,7 +443,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def _deactivate(self) -> None:
         self._stop_worker()
-        for subscription in self._active[0]:
+        for subscription in self._active[0] + (self._latched.take() if hasattr(self, "_latched") else []):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)

@@ -110,7 +110,7 @@ class ScaleStatus:
     output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
     lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
     lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
-    lidar_lag_ns: int | None = None  # image stamp - scan stamp (ns; negative: the scan came after the image)
+    lidar_lag_ns: int | None = None  # image stamp - scan stamp (its sweep's middle; ns; negative: scan after image)
     lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
     lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
@@ -393,7 +393,7 @@ class DepthPipeline:
         assert isinstance(self._source, HintedDepthSource)
         sparse = None
         lidar = frame.lidar
-        recent = lidar is not None and abs(frame.stamp_ns - lidar.stamp_ns) <= self._scale.config.max_lidar_age_ns
+        recent = lidar is not None and abs(frame.stamp_ns - lidar.sweep_ns) <= self._scale.config.max_lidar_age_ns
         if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
             sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)

@@ -361,7 +361,8 @@ class Node:
 
     def get_publishers_info_by_topic(self, topic_name: str, no_mangle: bool = False) -> list[TopicEndpointInfo]:
         name = topic_name if topic_name.startswith("/") else self._namespace.rstrip("/") + "/" + topic_name
-        return [TopicEndpointInfo(type_name) for type_name in STATE.graph.get(name, [])]
+        qos = STATE.graph_qos.get(name)
+        return [TopicEndpointInfo(type_name, qos_profile=qos) for type_name in STATE.graph.get(name, [])]
 
     def get_fully_qualified_name(self) -> str:
         return self._namespace.rstrip("/") + "/" + self._name
@@ -768,6 +769,7 @@ class StandInState:
     spin: Callable[[Node], None] | None = None  # default: raise KeyboardInterrupt (Ctrl-C)
     loggers: dict[str, Logger] = field(default_factory=dict)
     graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
+    graph_qos: dict[str, QoSProfile] = field(default_factory=dict)  # topic -> the QoS its publishers offer
 
 
 @dataclass
@@ -776,6 +778,7 @@ class TopicEndpointInfo:
 
     topic_type: str
     node_name: str = "driver"
+    qos_profile: QoSProfile | None = None  # None: the graph does not say
 
 
 STATE = StandInState()

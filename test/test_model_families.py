@@ -34,6 +34,7 @@ EXPECTED_KIND = {
     "glpn": "metric",
     "depth_pro": "metric",
     "prompt_depth_anything": "metric",
+    "tipsv2_dpt": "metric",
 }
 
 

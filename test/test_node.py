@@ -638,6 +638,31 @@ def test_a_scan_that_arrives_after_its_image_is_used(ros: Ros) -> None:
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
 
 
+def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:
+    """velodyne_pointcloud's default stamps a sweep at its end, per-point ``time`` before it. Sweeps centred 100 ms
+    before, at and after the image: by header stamps the previous sweep (its end 50 ms before the image) tied with
+    the image's own (its end 50 ms after) and the earlier won: a view measured 100 ms before the image. Paired by
+    the sweep's middle (header + per-point times), the image's own sweep."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    cam_from_velo = RigidTransform.from_translation_quaternion((0.1, -0.2, 0.3), (0.5, -0.5, 0.5, -0.5),
+                                                               dst_frame=FRAME_ID, src_frame="velo")  # fmt: skip
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    structured = np.zeros(4, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("time", "<f4")])
+    structured["x"] = [10.0, 11.0, 12.0, 13.0]
+    structured["time"] = [-0.1, -0.075, -0.025, 0.0]  # s before the stamp: the sweep's end
+    for middle_ns in (STAMP_NS - 100_000_000, STAMP_NS, STAMP_NS + 100_000_000):
+        sweep = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(middle_ns + 50_000_000, "velo"),
+                                                     structured, 1, 4, True)  # fmt: skip
+        node.deliver("/lidar/points", sweep)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS + 50_000_000
+
+
 @pytest.mark.parametrize("fill", [np.nan, 0.0])
 def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ros: Ros, fill: float) -> None:
     pipeline = EchoPipeline()

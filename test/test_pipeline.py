@@ -634,6 +634,46 @@ def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: 
     assert pipeline.config.scale.mode == "none"
 
 
+@pytest.mark.parametrize(("binning", "roi"), [(2, (0, 0, 0, 0)), (2, (101, 37, 800, 300)), (3, (0, 0, 0, 0))])
+def test_a_binned_or_cropped_camera_gives_the_full_cameras_metric_cloud(
+    kitti_object_dir: Path, binning: int, roi: tuple[int, int, int, int]
+) -> None:
+    """A real KITTI frame as image_proc's crop_decimate publishes it (every binning-th pixel of the ROI; camera_info
+    with the full-resolution K, P, binning and the ROI, as CameraInfo.msg defines them), through the CameraInfo
+    message and LiDAR scale: each point of its cloud is the full camera's point of the same pixel (metres)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.ros_msgs import camera_info_from_model, camera_model_from_camera_info
+    from test.core.ros_msg_support import input_header, rosbags_factory
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ["000002"])[0]
+    height, width = frame.rgb.shape[:2]
+    disparity = np.float32(3.0) / densify_nearest(frame.lidar_depth_m).astype(np.float32) + np.float32(0.01)
+    scan = frame.scan[:, :3].astype(np.float64)
+    settings = {"model.output_kind": "relative_inverse", "scale.mode": "lidar", "output.edge_filter": False}
+    factory = rosbags_factory("humble")
+
+    def run(b: int, window: tuple[int, int, int, int], rgb: np.ndarray, prediction: np.ndarray) -> Any:
+        model = CameraModel(width, height, "plumb_bob", (0.0,) * 5, frame.projection[:, :3], np.eye(3),
+                            frame.projection, b, b, window)  # fmt: skip
+        camera = camera_model_from_camera_info(camera_info_from_model(factory, model, input_header(factory)))
+        lidar = LidarInput(scan, frame.cam_from_velo, 1_000)
+        frame_input = FrameInput(1_000, "camera_optical", rgb, camera, True, lidar, prediction)
+        return _external(**settings, **{"output.max_range": 1000.0}).process_frame(frame_input)
+
+    full = run(0, (0, 0, 0, 0), frame.rgb, disparity)
+    x, y, w, h = roi if roi[2] else (0, 0, width, height)
+    pixels = (slice(y, y + h // binning * binning, binning), slice(x, x + w // binning * binning, binning))
+    binned = run(binning, roi, np.ascontiguousarray(frame.rgb[pixels]), np.ascontiguousarray(disparity[pixels]))
+    assert binned.depth_m.shape == (h // binning, w // binning)
+    assert binned.scale.scale == pytest.approx(full.scale.scale, rel=1e-3)  # the same LiDAR fit
+    assert full.cloud is not None and binned.cloud is not None
+    expected = full.cloud.xyz().reshape(height, width, 3)[pixels]
+    error_m = np.linalg.norm(binned.cloud.xyz().reshape(expected.shape) - expected, axis=-1)
+    assert np.isfinite(error_m).mean() > 0.95
+    assert np.nanmax(error_m) < 0.05 and np.nanmedian(error_m) < 0.002
+
+
 def test_time_went_back_forgets_the_scale_and_the_temporal_history() -> None:
     """The node calls it at the first frame after the ROS clock went back (a looped bag): that frame starts as the
     first one did, with no last good scale and no history, whatever the stamps say."""

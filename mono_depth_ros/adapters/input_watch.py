@@ -7,6 +7,9 @@ about, then again every ``repeat_s`` while it stays silent, with what the ROS gr
 message arrived the input is no longer watched (a stream that stops later shows in ``/diagnostics``). ROS-free:
 :mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``).
 
+:class:`LatchedInfo`: the camera_info subscription of ``sync.mode: latest``, which also reads a camera_info that
+a transient-local publisher stored before the node subscribed (see there).
+
 With a LiDAR input it also watches the publishers of ``/tf_static``: one that offers volatile durability sends
 nothing to tf2's TransformListener, which subscribes transient local. ``ros2 bag play`` offers a topic recorded
 without QoS (a bag converted from ROS 1, a tool that records none) so: the LiDAR -> camera transform never came,
@@ -167,3 +170,84 @@ def node_inputs(
         pointcloud = "sensor_msgs/msg/PointCloud2"
         inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, pointcloud, scans, remedy, topics.input_qos))
     return inputs
+
+
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
+def _policy(info: Any, name: str) -> str | None:
+    """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
+    policy = getattr(getattr(info, "qos_profile", None), name, None)
+    return getattr(policy, "name", None)
+
+
+class LatchedInfo:
+    """The node's camera_info subscription (``sync.mode: latest``), and one more for a transient-local publisher.
+
+    A driver that publishes camera_info once with transient-local durability (``rclcpp::QoS(1).transient_local()``,
+    as OAK-D and RealSense streamers do) keeps it for late subscriptions that are transient local themselves. The
+    node's subscription is volatile (``input_qos``, what camera drivers offer, and the only durability a volatile
+    publisher matches), so a camera_info published before the node subscribed never arrived: every image was counted
+    ``no_camera_info``, for ever. One transient-local subscription from the start would not match the volatile
+    publishers of every other camera (both sides log 'incompatible QoS'); so :meth:`missing`, called for each image
+    that comes without camera_info, looks at the topic's publishers (once every ``every_s`` at most) and, for a
+    transient-local one, subscribes once more (once) with its durability and reliability, depth 1: the stored
+    camera_info arrives. With ``sync.mode: approximate`` (``synchronised``) the synchroniser subscribes camera_info:
+    nothing is made here.
+
+    Args:
+        topic: the camera_info topic. subscribe: ``qos -> subscription`` (the node's ``create_subscription`` with
+            its camera_info callback). publishers: ``get_publishers_info_by_topic``. qos: ``input_qos``'s profile,
+            subscribed at once (unless ``synchronised``).
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        subscribe: Callable[[Any], Any],
+        publishers: Callable[[str], Sequence[Any]],
+        qos: Any,
+        synchronised: bool,
+        now: Callable[[], float] = time.monotonic,
+        every_s: float = 1.0,
+    ) -> None:
+        self._topic, self._subscribe, self._publishers, self._now = topic, subscribe, publishers, now
+        self._every_s, self._next_look = every_s, now()
+        self._synchronised, self._latched = synchronised, False
+        self._why = ""  # what the graph showed at the last look, when it explains the silence
+        self._made: list[Any] = []  # subscriptions made after the start: a managed node's deactivate destroys them
+        if not synchronised:
+            subscribe(qos)
+
+    def missing(self) -> str:
+        """The text for an image that came without camera_info, with what the graph shows when that explains it
+        (nothing publishes the topic, or publishes another type); subscribes the stored camera_info of a
+        transient-local publisher of the topic when there is one (see the class docstring)."""
+        if self._synchronised or self._latched or self._now() < self._next_look:
+            return f"no camera_info yet on {self._topic}{self._why}"
+        self._next_look = self._now() + self._every_s
+        infos = [(str(getattr(info, "topic_type", "")), info) for info in self._publishers(self._topic)]
+        types = sorted({type_name for type_name, _ in infos})
+        self._why = ""
+        if not infos:
+            self._why = ": nothing publishes it (`ros2 topic list -t` lists the topics); set camera_info_topic"
+        elif CAMERA_INFO not in types:
+            self._why = f": it is published as {', '.join(types)}; set camera_info_topic to the camera's camera_info"
+        text = f"no camera_info yet on {self._topic}{self._why}"
+        ours = [info for type_name, info in infos if type_name == CAMERA_INFO]
+        latched = [info for info in ours if _policy(info, "durability") == "TRANSIENT_LOCAL"]
+        if not latched:
+            return text
+        profile = latched[0].qos_profile  # rclpy's QoSProfile: its class makes ours, no ROS import here
+        qos = type(profile)(depth=1, reliability=profile.reliability, durability=profile.durability)
+        self._made.append(self._subscribe(qos))
+        self._latched = True
+        return (
+            f"{text}: a transient-local publisher offers it (it may have published once, before this node subscribed); "
+            f"subscribed with its durability to read the camera_info it stored"
+        )
+
+    def take(self) -> list[Any]:
+        """The subscriptions :meth:`missing` made, handed over once (a managed node's deactivate destroys them)."""
+        made, self._made = self._made, []
+        return made

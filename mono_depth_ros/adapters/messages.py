@@ -38,7 +38,7 @@ from mono_depth_ros.core.ros_msgs import (
     make_header,
     pointcloud2_from_cloud,
     stamp_to_ns,
-    xyz_from_pointcloud2,
+    xyz_and_times_from_pointcloud2,
 )
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
@@ -79,11 +79,20 @@ class Scan:
     Attributes:
         points_in_lidar: (N, 3) float32/float64 metres in ``frame_id``; NaN and (0, 0, 0) points already dropped.
         frame_id: the cloud's header frame. stamp_ns: its header stamp (int ns).
+        point_dt_ns: (N,) int64 measurement time of each point, ns after ``stamp_ns``, from the driver's time field
+            (None: the cloud has none; see :mod:`~mono_depth_ros.core.point_times`).
     """
 
     points_in_lidar: npt.NDArray[np.floating]
     frame_id: str
     stamp_ns: int
+    point_dt_ns: npt.NDArray[np.int64] | None = None
+
+    @property
+    def sweep_middle_ns(self) -> int:
+        """The middle of the sweep after ``stamp_ns``: (first + last point time) / 2, int ns (0 without times)."""
+        dt = self.point_dt_ns
+        return 0 if dt is None or dt.size == 0 else (int(dt.min()) + int(dt.max())) // 2
 
 
 def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
@@ -98,8 +107,9 @@ def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np
 
 
 def decode_scan(msg: Any) -> Scan:
-    """PointCloud2 (any layout with float x, y, z) → :class:`Scan`."""
-    return Scan(xyz_from_pointcloud2(msg), str(msg.header.frame_id), stamp_to_ns(msg.header.stamp))
+    """PointCloud2 (any layout with float x, y, z; per-point times when it has a time field) → :class:`Scan`."""
+    points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
+    return Scan(points, str(msg.header.frame_id), stamp_to_ns(msg.header.stamp), point_dt_ns)
 
 
 def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:

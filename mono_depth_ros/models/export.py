@@ -104,8 +104,9 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
 
 
 def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
-    policy = spec.input if dynamic else replace(spec.input, height=input_hw[0], width=input_hw[1], keep_aspect=False)
-    return replace(spec, backend=backend, input=policy)
+    height, width = input_hw
+    fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False)
+    return replace(spec, backend=backend, input=spec.input if dynamic else fixed)
 
 
 def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:

@@ -18,6 +18,8 @@
 ``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
                            prompt; depth up to    (metres), when a scan is paired
                            scale without one
+``tipsv2_dpt`` (TIPS v2)   metric (bins from      image                            448×448 (its processor resizes
+                           min_ to max_depth)                                      to the box), ×14, no norm.
 =========================  =====================  ===============================  ================================
 
 Another model type that transformers maps to ``AutoModelForDepthEstimation`` loads when ``model.output_kind`` says
@@ -122,6 +124,13 @@ def _zoedepth_input(_: dict[str, Any]) -> HfPreprocessing:
     return HfPreprocessing(base.input, base.mean, base.std, reflect_pad=True)
 
 
+def _tipsv2_input(_: dict[str, Any]) -> HfPreprocessing:
+    """Tipsv2DptImageProcessor resizes to its size box (448x448, no keep_aspect_ratio) and does not normalise; its
+    ViT takes any multiple of its 14 px patch."""
+    policy = InputPolicy(448, 448, keep_aspect=False, multiple_of=14, max_long_side=448)
+    return HfPreprocessing(policy, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
 FAMILIES: dict[str, Family] = {
     family.model_type: family
     for family in (
@@ -149,6 +158,8 @@ FAMILIES: dict[str, Family] = {
             lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD),
             frame_inputs=frozenset({PROMPT_DEPTH}),
         ),
+        # depth in metres: a softmax over bins from the config's min_depth to max_depth (0.001..10 m by default)
+        Family("tipsv2_dpt", "TIPS v2 DPT", lambda _: OutputKind.METRIC, _tipsv2_input),
     )
 }
 

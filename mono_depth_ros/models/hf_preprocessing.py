@@ -8,9 +8,10 @@ normalisation:
 ==========================  ===================================================================================
 processor setting           meaning here
 ==========================  ===================================================================================
-``size`` {height, width}    the network input; with ``keep_aspect_ratio`` the short side (DPT's rule of "scale
-                            as little as possible" is the short side for any camera larger than the input), the
-                            long side capped at 1.7 × the size (518 → 882: KITTI runs at 266×882, not 518×1722)
+``size`` {height, width}    the network input; with ``keep_aspect_ratio`` transformers' "scale as little as
+                            possible" (the scale nearer 1 of height / H and width / W: the short side for a camera
+                            larger than the box, a smaller camera fits inside it), the long side capped at 1.7 ×
+                            the size (518 → 882: KITTI runs at 266×882, not 518×1722)
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
 ``size`` {shortest_edge}    the short side, keeping aspect
@@ -22,6 +23,9 @@ processor setting           meaning here
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
+``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
+                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its processor's own resize,
+                            align_corners without antialiasing, is not reproduced; its files say 2)
 ==========================  ===================================================================================
 """
 
@@ -37,6 +41,8 @@ from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.spec import InputPolicy
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
+BICUBIC = 3
+"""PIL's ``Resampling.BICUBIC``, as processor files write ``resample``."""
 LONG_SIDE_CAP = 1.7
 """Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
 
@@ -149,12 +155,14 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
         short = min(height, width)
         cap = long_side_cap(max(height, width), multiple)
+        box = keep_aspect and not short_side_only  # transformers' "scale as little as possible" in the size box
         policy = InputPolicy(
-            height=short if keep_aspect else height,
-            width=short if keep_aspect else width,
+            height=short if keep_aspect and not box else height,
+            width=short if keep_aspect and not box else width,
             keep_aspect=keep_aspect,
             multiple_of=multiple,
             max_long_side=cap if keep_aspect else max(height, width),
+            least_scale=box,
         )
     else:
         policy = replace(policy, multiple_of=multiple)
@@ -173,4 +181,6 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
+    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
+        policy = replace(policy, interpolation="bicubic")
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

@@ -447,7 +447,13 @@ class DepthEstimator:
         clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(
-            image, network_hw, self.spec.mean, self.spec.std, channels_last=self.config.channels_last, pad_box=box
+            image,
+            network_hw,
+            self.spec.mean,
+            self.spec.std,
+            channels_last=self.config.channels_last,
+            pad_box=box,
+            mode=self.spec.input.interpolation,
         )
         seen_hw = network_hw if box is None else (box[2], box[3])  # the image's size as the network sees it
         inputs = frame_inputs(self.frame_inputs, hints, image_hw, seen_hw, self.device)

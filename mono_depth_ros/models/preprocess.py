@@ -2,7 +2,8 @@
 
 Pre-processing (:func:`preprocess`): upload the uint8 RGB image as uint8 (3 bytes per pixel over the bus, not 12),
 convert to float on the device, resize to the size the spec's :class:`InputPolicy` gives (bilinear, antialiased when
-shrinking), normalise with the spec's mean / std.
+shrinking; or PIL's bicubic where the policy's ``interpolation`` says, as transformers' processors with
+``resample: 3``), normalise with the spec's mean / std.
 
 Post-processing (:func:`upsample_edge_aware`): back to camera size without inventing depth. Plain bilinear upsampling
 blends foreground and background across a depth step and creates "flying pixels": points floating in the empty space
@@ -32,6 +33,8 @@ import torch.nn.functional as F
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.models.spec import InputPolicy
 
+INTERPOLATIONS = ("bilinear", "bicubic")
+"""Resampling filters of the camera image (:attr:`~.spec.InputPolicy.interpolation`)."""
 DEFAULT_EDGE_RATIO = 1.1
 """Neighbouring source values differing by more than 10 % (ratio max/min) count as a depth edge."""
 
@@ -44,7 +47,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     in which case the long side is scaled to the cap; both sides are then rounded to the nearest multiple of
     ``policy.multiple_of`` (at least one multiple) and the long side floored again if rounding pushed it over the cap.
     A KITTI image (375×1242) under the Depth Anything policy (518, multiple of 14, cap 882) runs at 266×882, not at
-    518×1722.
+    518×1722. With ``policy.least_scale`` the scale is whichever of ``policy.height / H`` and ``policy.width / W`` is
+    nearer 1 (transformers' "scale as little as possible"; the short side for a camera larger than the box), before
+    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008.
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -71,6 +76,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
         msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
         raise ConfigError(msg)
     scale = policy.height / min(height, width)
+    if policy.least_scale:
+        scale_h, scale_w = policy.height / height, policy.width / width
+        scale = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h
     if max(height, width) * scale > policy.max_long_side:
         scale = policy.max_long_side / max(height, width)
     cap = (policy.max_long_side // multiple) * multiple
@@ -141,6 +149,7 @@ def preprocess(
     *,
     channels_last: bool = False,
     pad_box: tuple[int, int, int, int] | None = None,
+    mode: str = "bilinear",
 ) -> torch.Tensor:
     """Resize and normalise a uint8 RGB batch on its own device.
 
@@ -151,10 +160,20 @@ def preprocess(
         channels_last: return the tensor in channels-last memory format.
         pad_box: ``(top, left, height, width)`` (:func:`letterbox_box`): resize to ``(height, width)`` and pad to
             ``size_hw`` with 0 (the mean colour after normalisation); None: resize to ``size_hw``.
+        mode: ``bilinear`` or ``bicubic`` (PIL's filter, as transformers' processors with ``resample: 3``: on the
+            CPU torch's uint8 kernel, which rounds and clips each pass as PIL does, in both directions; elsewhere
+            the float filter clipped to [0, 1]).
 
     Returns:
         (B, 3, h, w) float32 normalised image on the input's device.
+
+    Raises:
+        ShapeError: not a (B, 3, H, W) batch.
+        ConfigError: another ``mode``.
     """
+    if mode not in INTERPOLATIONS:
+        msg = f"interpolation {mode!r} is not one of {', '.join(INTERPOLATIONS)}"
+        raise ConfigError(msg)
     if image_u8.ndim != 4 or image_u8.shape[1] != 3:
         msg = f"expected a (B, 3, H, W) image batch, got {tuple(image_u8.shape)}"
         raise ShapeError(msg)
@@ -164,11 +183,16 @@ def preprocess(
         size_hw = (int(pad_box[2]), int(pad_box[3]))
     image = image_u8
     shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
-    if shrinking and image.device.type == "cpu" and image.dtype == torch.uint8:  # the camera-size image stays uint8
-        image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=True)
+    bicubic = mode == "bicubic"  # antialias selects PIL's cubic (a = -0.5) in both directions
+    resizing = tuple(image.shape[-2:]) != size_hw
+    if (shrinking or (bicubic and resizing)) and image.device.type == "cpu" and image.dtype == torch.uint8:
+        image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=True)  # stays uint8
     image = image.to(torch.float32).div_(255.0)
-    if tuple(image.shape[-2:]) != size_hw:
-        image = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False, antialias=shrinking)
+    if tuple(image.shape[-2:]) != size_hw and bicubic:  # PIL's passes: across, then down, each clipped to [0, 1]
+        across = F.interpolate(image, size=(image.shape[-2], size_hw[1]), mode=mode, antialias=True).clamp_(0.0, 1.0)
+        image = F.interpolate(across, size=size_hw, mode=mode, antialias=True).clamp_(0.0, 1.0)
+    elif tuple(image.shape[-2:]) != size_hw:
+        image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=shrinking)
     mean_t = _channel_constants(tuple(mean), image.device)
     std_t = _channel_constants(tuple(std), image.device)
     image = (image - mean_t) / std_t

@@ -36,6 +36,12 @@ class InputPolicy:
         pad: with ``keep_aspect`` False, fit the image inside ``height`` × ``width`` keeping its aspect, centred,
             and fill the rest with the mean colour (0 after normalisation; Metric3D's fixed-size ONNX), instead of
             stretching it to that size; the engine crops the padding off the output.
+        least_scale: with ``keep_aspect``, scale by whichever of ``height`` / image height and ``width`` / image
+            width is nearer 1 (transformers' DPT, Depth Anything, ZoeDepth and Prompt Depth Anything processors:
+            "scale as little as possible"), then cap and round as above: a camera larger than the box has its
+            short side fitted, a smaller one fits inside the box instead of being enlarged to its short side.
+        interpolation: resampling filter of the camera image, ``bilinear`` or ``bicubic`` (PIL's, as transformers'
+            processors with ``resample: 3``: Depth Anything, DPT, Prompt Depth Anything).
     """
 
     height: int = 192
@@ -44,6 +50,8 @@ class InputPolicy:
     multiple_of: int = 32
     max_long_side: int = 1280
     pad: bool = False
+    least_scale: bool = False
+    interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -59,6 +67,12 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.pad and self.keep_aspect:
             msg = "model input pad fits the image inside a fixed size: it needs keep_aspect false"
+            raise CheckpointError(msg)
+        if self.least_scale and not self.keep_aspect:
+            msg = "model input least_scale chooses how to keep the aspect: it needs keep_aspect true"
+            raise CheckpointError(msg)
+        if self.interpolation not in ("bilinear", "bicubic"):
+            msg = f"model input interpolation {self.interpolation!r} must be bilinear or bicubic"
             raise CheckpointError(msg)
 
 
@@ -180,8 +194,9 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        if not self.input.pad:
-            del data["input"]["pad"]
+        for key, unused in (("pad", False), ("least_scale", False), ("interpolation", "bilinear")):
+            if getattr(self.input, key) == unused:  # absent when unused, as above
+                del data["input"][key]
         return json.dumps(data, sort_keys=True)
 
     @classmethod

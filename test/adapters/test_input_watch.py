@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
+    LatchedInfo,
     WatchedInput,
     node_inputs,
     publisher_reliability,
     silence_reason,
 )
 from mono_depth_ros.depth_config import DepthConfig
+
+from .support import FakeClock
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -129,6 +133,88 @@ def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
     compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"}).topics
     (image,) = node_inputs(compressed, "/camera/image_raw/compressed", lambda: 0, lambda: 0)
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
+
+
+class Profile:  # rclpy's QoSProfile: keywords, history KEEP_LAST when only a depth is given
+    def __init__(self, **kwargs: Any) -> None:
+        self.depth = kwargs["depth"]
+        self.reliability = kwargs.get("reliability", Reliability("RELIABLE"))
+        self.durability = kwargs.get("durability", Reliability("VOLATILE"))
+
+
+@dataclass
+class EndpointInfo:  # rclpy's TopicEndpointInfo of a publisher
+    topic_type: str
+    qos_profile: Profile
+
+
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
+def _latched(durability: str, reliability: str = "RELIABLE") -> EndpointInfo:
+    return EndpointInfo(
+        CAMERA_INFO, Profile(depth=1, reliability=Reliability(reliability), durability=Reliability(durability))
+    )
+
+
+def test_a_camera_info_stored_by_a_transient_local_publisher_is_subscribed_to_with_its_durability() -> None:
+    """A driver that publishes camera_info once with transient-local durability (rclcpp::QoS(1).transient_local(),
+    seen in OAK-D and RealSense streamers) before the node subscribed: the node's volatile subscription never got
+    it and every image was counted no_camera_info for ever. For an image without camera_info the topic's publishers
+    are looked at (once a second at most); a transient-local one gets a second subscription with its durability and
+    reliability, made once, which receives the stored message. A volatile publisher gets none (it would not match
+    it: both would log incompatible QoS)."""
+    graph: list[EndpointInfo] = []
+    made: list[Any] = []
+    clock = FakeClock()
+    asked: list[str] = []
+
+    def publishers(topic: str) -> list[EndpointInfo]:
+        asked.append(topic)
+        return list(graph)
+
+    usual = Profile(depth=5, reliability=Reliability("BEST_EFFORT"))
+    watch = LatchedInfo("/cam/camera_info", lambda qos: made.append(qos) or len(made), publishers, usual, False,
+                              now=lambda: clock.now_ns / 1e9)  # fmt: skip
+    assert made == [usual]  # the usual subscription, at once
+    nothing = "no camera_info yet on /cam/camera_info: nothing publishes it (`ros2 topic list -t` lists the topics)"
+    assert watch.missing().startswith(nothing)  # the graph says why
+    graph.append(_latched("VOLATILE"))  # a camera driver that has published nothing yet
+    assert watch.missing().startswith(nothing) and len(asked) == 1  # the graph looked at once a second at most
+    clock.now_ns += 1_000_000_000
+    assert watch.missing() == "no camera_info yet on /cam/camera_info" and len(made) == 1 and len(asked) == 2
+    graph.append(_latched("TRANSIENT_LOCAL", "BEST_EFFORT"))
+    clock.now_ns += 1_000_000_000
+    text = watch.missing()
+    assert "transient-local publisher" in text and "subscribed" in text, text
+    latched = made[1]
+    assert (latched.depth, latched.durability.name, latched.reliability.name) == (1, "TRANSIENT_LOCAL", "BEST_EFFORT")
+    clock.now_ns += 5_000_000_000
+    watch.missing()
+    assert len(made) == 2 and len(asked) == 3  # made once, the graph no longer asked
+    assert watch.take() == [2] and watch.take() == []  # for a managed node's deactivate: destroyed once
+
+
+def test_with_approximate_time_the_synchroniser_subscribes_camera_info_and_nothing_is_added() -> None:
+    made: list[Any] = []
+    graph = [_latched("TRANSIENT_LOCAL")]
+    watch = LatchedInfo("/c", made.append, lambda topic: graph, Profile(depth=10), True)
+    assert watch.missing() == "no camera_info yet on /c" and made == [] and watch.take() == []
+
+
+def test_a_camera_info_topic_published_with_another_type_is_named() -> None:
+    """camera_info_topic set to the image topic (or another message): the text names the type found there."""
+    watch = LatchedInfo("/cam/image_raw", lambda qos: None, lambda topic: [Info(IMAGE)], Profile(depth=10), False)
+    assert watch.missing() == (
+        "no camera_info yet on /cam/image_raw: it is published as sensor_msgs/msg/Image; set camera_info_topic to "
+        "the camera's camera_info"
+    )
+
+
+def test_a_graph_without_qos_profiles_adds_nothing() -> None:
+    made: list[Any] = []
+    watch = LatchedInfo("/c", made.append, lambda topic: [Info(CAMERA_INFO)], Profile(depth=10), False)
+    assert watch.missing() == "no camera_info yet on /c" and len(made) == 1
 
 
 @dataclass

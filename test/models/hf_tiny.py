@@ -38,6 +38,7 @@ FAMILY_TYPES = (
     "glpn",
     "depth_pro",
     "prompt_depth_anything",
+    "tipsv2_dpt",
 )
 """Test names: the model types, plus the metric Depth Anything V2 variant."""
 
@@ -86,6 +87,14 @@ def _config(name: str) -> Any:
             scaled_images_feature_dims=[32, 32, 32], intermediate_hook_ids=[1, 0], intermediate_feature_dims=[16, 16],
             patch_size=64, use_fov_model=True,
         )  # fmt: skip
+    if name == "tipsv2_dpt":  # google/tipsv2-*-dpt layout: depth from bins in metres (0..10 m by default)
+        tips = {
+            "model_type": "tipsv2_vision_model", "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2,
+            "image_size": 56, "patch_size": 14, "out_indices": [1, 2, 3, 4], "reshape_hidden_states": False,
+        }  # fmt: skip
+        return transformers.Tipsv2DptConfig(
+            backbone_config=tips, neck_hidden_sizes=[8, 16, 16, 32], fusion_hidden_size=16, num_depth_bins=16
+        )
     msg = f"no tiny config for {name!r}"
     raise ValueError(msg)
 
@@ -97,6 +106,7 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
         return {
             **common,
             **HALF,
+            "resample": 3,
             "keep_aspect_ratio": False,
             "ensure_multiple_of": 1,
             "size": {"height": 64, "width": 64},
@@ -117,6 +127,7 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
             "ensure_multiple_of": 14,
             "size": size,
             "do_pad": False,
+            "resample": 3,  # PIL's bicubic, as the published files say
         }
     if name == "zoedepth":
         size = {"height": 96, "width": 128}
@@ -125,6 +136,8 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
         return {"do_rescale": True, "do_resize": True, "size_divisor": 32, "resample": 2}
     if name == "depth_pro":
         return {**common, **HALF, "size": {"height": 256, "width": 256}}
+    if name == "tipsv2_dpt":  # Tipsv2DptImageProcessor's settings: a square, no normalisation, no keep_aspect_ratio
+        return {**common, "do_normalize": False, "resample": 2, "size": {"height": 112, "width": 112}}
     return None
 
 

@@ -339,3 +339,93 @@ def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
     assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
     nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
     assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
+
+
+def test_tipsv2_dpt_predicts_metres_at_its_processors_square(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """google/tipsv2-*-dpt (transformers' ``tipsv2_dpt``) predicts depth in metres (a softmax over bins from
+    min_depth to max_depth): it needed model.output_kind, and with it its processor's square was read keeping
+    aspect with the generic ×32 (KITTI at 64x192 instead of 112x112; neither side a multiple of its 14 px patch,
+    so the ViT dropped the last 0.6 patch rows and 0.7 columns). Tipsv2DptImageProcessor resizes to its size box
+    and does not normalise: the same input and the same metres as transformers' own processing on a KITTI frame."""
+    from torch.nn import functional
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips")
+    estimator = _estimator(directory)
+    assert estimator.output_kind is OutputKind.METRIC and estimator.spec.max_depth_m == 10.0  # its config's bins
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    height, width = rgb.shape[:2]
+    assert estimator.network_hw((height, width)) == (112, 112)
+    # transformers: rescale, bilinear antialiased resize to 112x112, no normalisation; bilinear back to the image
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    pixel_values = functional.interpolate(image, size=(112, 112), mode="bilinear", antialias=True)
+    ours_input = estimator.backend.module.network.model
+    seen: list[torch.Tensor] = []
+    ours_input.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True)
+    ours = estimator.predict(rgb).values
+    torch.testing.assert_close(seen[0], pixel_values, atol=2.5 / 255, rtol=0)  # the uint8 shrink: within a grey level
+    with torch.no_grad():
+        raw = ours_input(pixel_values=pixel_values).predicted_depth
+    theirs = functional.interpolate(raw[:, None], size=(height, width), mode="bilinear")[0, 0].numpy()
+    assert ours.shape == theirs.shape and np.isfinite(ours).all()
+    relative = np.abs(ours - theirs) / theirs
+    assert np.median(relative) < 2e-3 and np.percentile(relative, 99) < 0.05  # edge-aware upsampling aside
+
+
+_IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+_PUBLISHED = {  # config.json essentials and preprocessor_config.json as the published repositories ship them
+    "depth_anything": (
+        {"model_type": "depth_anything"},
+        {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 14,
+         "keep_aspect_ratio": True, "resample": 3, "size": {"height": 518, "width": 518}, **_IMAGENET},
+    ),
+    "dpt_hybrid": (
+        {"model_type": "dpt", "is_hybrid": True, "backbone_config": {"model_type": "bit"}, "image_size": 384},
+        {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 1,
+         "keep_aspect_ratio": False, "resample": 3, "size": {"height": 384, "width": 384},
+         "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+    ),
+    "prompt_depth_anything": (
+        {"model_type": "prompt_depth_anything"},
+        {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 14,
+         "keep_aspect_ratio": True, "resample": 3, "size": {"height": 756, "width": 756}, **_IMAGENET},
+    ),
+    "glpn_nyu": ({"model_type": "glpn", "max_depth": 10}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("frame", ["kitti", "nyu"])
+@pytest.mark.parametrize("name", list(_PUBLISHED))
+def test_the_network_input_is_the_families_own_processors_on_real_frames(
+    tmp_path: Path, kitti_object_dir: Path, nyu_dir: Path, name: str, frame: str
+) -> None:
+    """transformers' own (PIL) image processor of each family on real KITTI and NYU frames: our network input has
+    its size and its values within rounding, except where the documented long-side cap (Depth Anything on KITTI:
+    266x882, not 518x1708) or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
+    own 352x1216) decides otherwise."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, network_input_size, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    config, settings = _PUBLISHED[name]
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec, _ = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
+    path = kitti_object_dir / "image_2" / "000000.png" if frame == "kitti" else nyu_dir / "rgb" / "rgb_00000.jpg"
+    rgb = load_rgb(path)
+    processor = {
+        "glpn": transformers.GLPNImageProcessorPil,
+        "prompt_depth_anything": transformers.PromptDepthAnythingImageProcessorPil,
+    }
+    theirs = processor.get(str(config["model_type"]), transformers.DPTImageProcessorPil)(**settings)(
+        rgb, return_tensors="pt"
+    ).pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    if hw != tuple(theirs.shape[-2:]):
+        assert (name, frame) in {("depth_anything", "kitti"), ("glpn_nyu", "kitti")}, (hw, theirs.shape)
+        return
+    ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
@@ -33,7 +35,7 @@ def test_depth_anything_processor_runs_kitti_at_266_by_882(tmp_path: Path) -> No
         "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225], "do_normalize": True,
     }  # fmt: skip
     read = _read(tmp_path, settings)
-    assert read.input == InputPolicy(518, 518, keep_aspect=True, multiple_of=14, max_long_side=882)
+    assert read.input == InputPolicy(518, 518, keep_aspect=True, multiple_of=14, max_long_side=882, least_scale=True)
     assert network_input_size(KITTI, read.input) == (266, 882)
     assert read.mean == (0.485, 0.456, 0.406) and read.source.endswith("preprocessor_config.json")
 
@@ -77,7 +79,7 @@ def test_a_bare_number_size_is_square_as_transformers_reads_it(tmp_path: Path) -
     read = read_preprocessing(tmp_path, dpt)
     assert not read.input.keep_aspect and network_input_size(KITTI, read.input) == (384, 384)
     kept = _read(tmp_path, {"size": 384, "keep_aspect_ratio": True, "ensure_multiple_of": 32})
-    assert kept.input == InputPolicy(384, 384, keep_aspect=True, multiple_of=32, max_long_side=640)
+    assert kept.input == InputPolicy(384, 384, keep_aspect=True, multiple_of=32, max_long_side=640, least_scale=True)
 
 
 def test_keep_aspect_ratio_unsaid_follows_the_family(tmp_path: Path) -> None:
@@ -98,3 +100,70 @@ def test_rescale_factor_other_than_1_over_255_scales_the_normalisation(tmp_path:
     assert usual.mean == (0.5,) * 3 and usual.std == (0.25,) * 3
     with pytest.raises(CheckpointError, match="rescale_factor"):
         _read(tmp_path, {"rescale_factor": 0})
+
+
+DA_PROCESSOR = {"size": {"height": 518, "width": 518}, "keep_aspect_ratio": True, "ensure_multiple_of": 14}
+PDA_PROCESSOR = {"size": {"height": 756, "width": 756}, "keep_aspect_ratio": True, "ensure_multiple_of": 14}
+
+
+@pytest.mark.parametrize("processor", [DA_PROCESSOR, PDA_PROCESSOR], ids=["depth_anything_518", "prompt_da_756"])
+@pytest.mark.parametrize("camera_hw", [(375, 1242), (480, 640), (360, 640), (240, 424), (240, 320), (640, 480)])
+def test_keep_aspect_scales_as_little_as_transformers(
+    tmp_path: Path, processor: dict[str, object], camera_hw: tuple[int, int]
+) -> None:
+    """DPTImageProcessor (Depth Anything, Prompt Depth Anything, DPT-BEiT) keeps aspect with the scale nearer 1 of
+    size / height and size / width ("scale as little as possible"): a camera smaller than the box fits inside it.
+    The short side was always enlarged to the size: Prompt Depth Anything's 756 ran NYU's 480x640 at 756x1008 (1.8 x
+    the pixels of transformers' 560x756) and KITTI at 392x1288 (224x756); Depth Anything a 640x360 camera at
+    504x882 (294x518). Only the documented long-side cap (1.7 x the size) may make ours smaller."""
+    from transformers.models.dpt.image_processing_pil_dpt import get_resize_output_image_size
+
+    read = _read(tmp_path, processor)
+    theirs = get_resize_output_image_size(np.zeros((3, *camera_hw)), (read.input.height, read.input.width), True, 14)
+    ours = network_input_size(camera_hw, read.input)
+    if max(theirs.height, theirs.width) <= read.input.max_long_side:
+        assert ours == (theirs.height, theirs.width)
+    else:  # the cap: the same aspect, the long side at the cap
+        assert max(ours) == read.input.max_long_side // 14 * 14
+        assert ours[0] / ours[1] == pytest.approx(theirs.height / theirs.width, rel=0.05)
+
+
+def test_prompt_depth_anything_runs_nyu_at_its_processors_size(tmp_path: Path, nyu_dir: Path) -> None:
+    """The published processor (756 box, keep aspect, ×14) on a real NYU frame: our network input is its size."""
+    import transformers
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    settings = {**PDA_PROCESSOR, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    pixel_values = transformers.PromptDepthAnythingImageProcessorPil(**settings)(rgb, return_tensors="np").pixel_values
+    assert network_input_size(rgb.shape[:2], _read(tmp_path, settings).input) == pixel_values.shape[-2:] == (560, 756)
+
+
+@pytest.mark.parametrize(("resample", "interpolation"), [(3, "bicubic"), (2, "bilinear"), (None, "bilinear")])
+def test_the_processors_resample_filter_is_kept(tmp_path: Path, resample: int | None, interpolation: str) -> None:
+    """PIL's BICUBIC (3, the Depth Anything / DPT / Prompt Depth Anything files) or BILINEAR (2; unsaid: bilinear)."""
+    assert _read(tmp_path, {**DA_PROCESSOR, "resample": resample}).input.interpolation == interpolation
+
+
+def test_depth_anything_input_is_its_processors_on_a_real_nyu_frame(tmp_path: Path, nyu_dir: Path) -> None:
+    """The published Depth Anything V2 processor (518 box, keep aspect, ×14, ImageNet, resample 3: bicubic) on a
+    real NYU frame gives the network input our preprocessing gives, within rounding: the bicubic filter was read
+    as bilinear (22 grey levels off at edges, 0.75 on average)."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {**DA_PROCESSOR, "resample": 3, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    read = _read(tmp_path, settings)
+    for name in ("rgb_00000.jpg", "rgb_00050.jpg"):
+        rgb = load_rgb(nyu_dir / "rgb" / name)
+        theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+        hw = network_input_size(rgb.shape[:2], read.input)
+        ours = preprocess(
+            image_to_device(rgb, torch.device("cpu")), hw, read.mean, read.std, mode=read.input.interpolation
+        )
+        assert ours.shape == theirs.shape
+        grey = (ours - theirs).abs() * torch.tensor(read.std).view(1, 3, 1, 1) * 255  # in grey levels
+        assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05  # two passes, each rounded

@@ -203,3 +203,36 @@ def test_letterbox_fits_the_image_centred_and_the_crop_takes_it_back() -> None:
     torch.testing.assert_close(crop_to_box(output, box, (8, 8)), output[..., 2:6, :])
     half = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)  # an output at half the input's resolution
     torch.testing.assert_close(crop_to_box(half, box, (8, 8)), half[..., 1:3, :])
+
+
+def test_least_scale_fits_a_small_camera_inside_the_box_and_a_large_one_by_its_short_side() -> None:
+    """transformers' "scale as little as possible": the scale nearer 1 of box height / H and box width / W."""
+    box = InputPolicy(756, 756, keep_aspect=True, multiple_of=14, max_long_side=1288, least_scale=True)
+    assert network_input_size((480, 640), box) == (560, 756)  # enlarged by 756 / 640 (not 756 / 480)
+    assert network_input_size((1440, 1920), box) == (756, 1008)  # shrunk by 756 / 1440 (not 756 / 1920)
+    assert network_input_size((375, 1242), box) == (224, 756)  # 756 / 1242 is nearer 1 than 756 / 375
+    zoe = InputPolicy(384, 512, keep_aspect=True, max_long_side=864, least_scale=True)  # a non-square box
+    assert network_input_size((1242, 375), zoe) == (864, 256)  # portrait: 512 / 375 nearer 1, then the cap
+    short_side = InputPolicy(756, 756, keep_aspect=True, multiple_of=14, max_long_side=1288)
+    assert network_input_size((480, 640), short_side) == (756, 1008)
+
+
+def test_bicubic_on_the_device_path_agrees_with_the_cpu_uint8_kernel(kitti_object_dir: Path) -> None:
+    """``mode="bicubic"``: the CPU resizes the uint8 image with PIL's filter (torch's uint8 kernel); a CUDA image
+    goes the float path (here: a float image), across then down, each pass clipped to [0, 1] as PIL clips (one
+    pass clipped once was 19 grey levels off at high-contrast corners). Both directions: KITTI shrunk and
+    enlarged."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = torch.from_numpy(load_rgb(kitti_object_dir / "image_2" / "000000.png")).permute(2, 0, 1)[None]
+    zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    for size in ((266, 882), (518, 1708)):
+        on_cpu = preprocess(image, size, zero, one, mode="bicubic")
+        float_path = preprocess(image.float(), size, zero, one, mode="bicubic")
+        assert float(float_path.min()) >= 0.0 and float(float_path.max()) <= 1.0
+        grey = (on_cpu - float_path).abs() * 255
+        assert float(grey.mean()) < 0.5 and float(grey.max()) <= 1.5  # PIL rounds each pass to a grey level
+        bilinear = preprocess(image, size, zero, one)
+        assert float(((bilinear - on_cpu).abs() * 255).max()) > 10.0  # another filter: sharper edges
+    with pytest.raises(ConfigError, match="interpolation 'area' is not one of bilinear, bicubic"):
+        preprocess(image, (64, 64), zero, one, mode="area")

@@ -53,3 +53,21 @@ def test_pad_round_trips_is_left_out_when_unused_and_needs_a_fixed_size() -> Non
     assert "pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]  # readable by a version without it
     with pytest.raises(CheckpointError, match=r"pad .* needs keep_aspect false"):
         InputPolicy(518, 518, keep_aspect=True, pad=True)
+
+
+def test_least_scale_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
+    """A transformers model's spec (saved in a fine-tuned checkpoint or an export sidecar) keeps its processor's
+    "scale as little as possible" rule."""
+    boxed = ModelSpec("transformers", input=InputPolicy(756, 756, keep_aspect=True, multiple_of=14, least_scale=True))
+    assert ModelSpec.from_json(boxed.to_json()) == boxed
+    assert "least_scale" not in json.loads(ModelSpec("unet").to_json())["input"]  # readable by a version without it
+    with pytest.raises(CheckpointError, match=r"least_scale .* needs keep_aspect true"):
+        InputPolicy(518, 518, least_scale=True)
+
+
+def test_interpolation_round_trips_is_left_out_when_bilinear_and_is_checked() -> None:
+    bicubic = ModelSpec("transformers", input=InputPolicy(518, 518, keep_aspect=True, interpolation="bicubic"))
+    assert ModelSpec.from_json(bicubic.to_json()) == bicubic
+    assert "interpolation" not in json.loads(ModelSpec("unet").to_json())["input"]  # readable by older versions
+    with pytest.raises(CheckpointError, match="interpolation 'lanczos' must be bilinear or bicubic"):
+        InputPolicy(interpolation="lanczos")

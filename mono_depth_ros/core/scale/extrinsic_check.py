@@ -16,9 +16,16 @@ inliers among them (on real KITTI frames a transform rolled 180° about the opti
 (roll 180° about the optical axis, the LiDAR upside down, the optical frame from the body frame, the inverse). A
 mistake is named when its correction explains the scans clearly better: it places the nearest points in the lower
 half where the given transform does not, or places many more points in the image. KITTI's own calibration is not
-flagged (``test/core/scale/test_extrinsic_check.py``). A yaw error about the LiDAR's spin axis (90°, 180°) leaves
-both signatures intact (the scan is 360°) and is not recognised here; neither is a rotation in degrees where radians
-were expected, unless it turns the ground upside down or out of view.
+flagged (``test/core/scale/test_extrinsic_check.py``).
+
+A yaw error about the LiDAR's spin axis (a quarter or half turn) leaves both signatures intact (the scan is 360°).
+Only the image can tell: given the network's prediction, the check also ranks, for the given transform and for the
+LiDAR turned by 90°, 180° and 270° about its z axis, how well the prediction's depth order agrees with the points'
+(:func:`rank_agreement`, a rank correlation: any output kind, no scale needed). A turn is named when it agrees clearly
+better (by ``yaw_margin``, and at least ``yaw_min_agreement``): on the KITTI frames the true transform scores 0.76-0.88
+per frame with the shipped model, a quarter turn -0.08-0.85. A half turn is rarely told apart on a street (the road
+behind looks like the road ahead, 0.18-0.86 per frame), nor are small yaw errors; neither is a rotation in degrees
+where radians were expected, unless it turns the ground upside down, out of view or a quarter turn round.
 
 Points are in metres; ``cam_from_lidar`` maps the LiDAR frame into the camera **optical** frame (x right, y down,
 z forward).
@@ -34,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import RigidTransform
 
@@ -59,6 +67,10 @@ class ExtrinsicCheckConfig:
         more_points: a correction that places this many times the points of the given transform in the image
             (and the nearest ones upright) is named.
         reset_deg: a rotation of the given transform that changes by more than this (degrees) starts afresh.
+        yaw_margin: a LiDAR turned about its spin axis is named when the turn's rank agreement with the prediction
+            (pooled over the frames) exceeds the given transform's by this much ...
+        yaw_min_agreement: ... and is at least this.
+        min_pairs: fewer projected points on valid prediction pixels give no agreement for that frame.
     """
 
     frames: int = 3
@@ -70,6 +82,9 @@ class ExtrinsicCheckConfig:
     upside_down_share: float = 0.3
     more_points: float = 1.5
     reset_deg: float = 10.0
+    yaw_margin: float = 0.3
+    yaw_min_agreement: float = 0.6
+    min_pairs: int = 200
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.recheck_every < 1 or self.max_points < self.min_points or self.min_points < 10:
@@ -77,6 +92,9 @@ class ExtrinsicCheckConfig:
             raise ConfigError(msg)
         if not 0.0 <= self.upside_down_share < self.upright_share <= 1.0 or not 0.0 < self.near_quantile < 1.0:
             msg = f"extrinsic check needs 0 <= upside_down_share < upright_share <= 1, 0 < near_quantile < 1: {self}"
+            raise ConfigError(msg)
+        if not 0.0 < self.yaw_margin <= 2.0 or not -1.0 < self.yaw_min_agreement <= 1.0 or self.min_pairs < 3:
+            msg = f"extrinsic check needs 0 < yaw_margin <= 2, -1 < yaw_min_agreement <= 1, min_pairs >= 3: {self}"
             raise ConfigError(msg)
 
 
@@ -136,6 +154,67 @@ def view_stats(
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """How well a prediction's depth order agrees with a scan's seen through one transform.
+
+    Attributes:
+        pairs: projected points (in front, inside the image) on finite prediction pixels.
+        rho: Spearman rank correlation of the prediction's depth with the points' depth (1: same order; NaN with
+            fewer than 3 pairs).
+    """
+
+    pairs: int
+    rho: float
+
+
+def rank_agreement(
+    points_in_lidar: npt.NDArray[np.floating],
+    cam_from_lidar: npt.NDArray[np.float64],
+    intrinsics: PinholeIntrinsics,
+    prediction: npt.NDArray[np.floating],
+    kind: OutputKind,
+    min_depth_m: float = 0.5,
+) -> Agreement:
+    """:class:`Agreement` of ``prediction`` ((H, W) of ``kind``, NaN / ±Inf invalid, at ``intrinsics``' size) with
+    ``points_in_lidar`` ((N, 3) metres) seen through ``cam_from_lidar`` ((4, 4) LiDAR → optical frame).
+
+    Each point is read at its nearest pixel (no occlusion test: the ranks carry the occluded few). Ranks make the
+    measure independent of the kind's scale and shift; a relative inverse depth ranks in reverse.
+    """
+    points = np.asarray(points_in_lidar, dtype=np.float64)
+    cam = points @ cam_from_lidar[:3, :3].T + cam_from_lidar[:3, 3]
+    z = cam[:, 2]
+    front = z > min_depth_m
+    z = z[front]
+    u = np.rint(cam[front, 0] / z * intrinsics.fx + intrinsics.cx)
+    v = np.rint(cam[front, 1] / z * intrinsics.fy + intrinsics.cy)
+    inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+    values = np.asarray(prediction)[v[inside].astype(np.intp), u[inside].astype(np.intp)].astype(np.float64)
+    z = z[inside]
+    valid = np.isfinite(values)
+    values, z = values[valid], z[valid]
+    if values.size < 3:
+        return Agreement(int(values.size), math.nan)
+    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+        values = -values
+    ranks = np.argsort(np.argsort(values)).astype(np.float64)
+    z_ranks = np.argsort(np.argsort(z)).astype(np.float64)
+    rho = float(np.corrcoef(ranks, z_ranks)[0, 1])
+    return Agreement(int(values.size), rho)
+
+
+def _yaw_about_z(degrees: int) -> npt.NDArray[np.float64]:
+    """(4, 4) rotation by ``degrees`` (a multiple of 90) about z."""
+    c, s = {90: (0.0, 1.0), 180: (-1.0, 0.0), 270: (0.0, -1.0)}[degrees]
+    turn = np.eye(4)
+    turn[:2, :2] = [[c, -s], [s, c]]
+    return turn
+
+
+YAW_TURNS_DEG = (90, 180, 270)
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A named extrinsic mistake: the correction that undoes it and what to tell the user."""
 
@@ -156,6 +235,8 @@ class Mistake:
         if self.name == "lidar_upside_down":
             fix[:3, :3] = _LIDAR_UPSIDE_DOWN
             return m @ fix
+        if self.name.startswith("yaw_"):
+            return m @ _yaw_about_z(int(self.name.removeprefix("yaw_")))
         fix[:3, :3] = _OPTICAL_FROM_BODY  # body_frame
         return fix @ m
 
@@ -190,6 +271,27 @@ def _mistakes(camera: str, lidar: str) -> tuple[Mistake, ...]:
     )
 
 
+def _yaw_mistakes(lidar: str) -> tuple[Mistake, ...]:
+    """A LiDAR turned about its spin axis against TF; the correction of ``yaw_<deg>`` adds ``deg`` to its yaw."""
+    lid = lidar or "the LiDAR frame"
+    other_frame = {
+        90: "",
+        180: ", or the cloud stamped in the driver's other frame (Ouster's os_lidar and os_sensor: a half turn apart)",
+        270: "",
+    }
+    return tuple(
+        Mistake(
+            f"yaw_{deg}",
+            f"{lid} is turned {'a half' if deg == 180 else 'a quarter'} turn about its spin axis against TF: a LiDAR "
+            f"mounted turned (its cable or connector not where the transform assumes){other_frame[deg]}",
+            f"turn {lid} by yaw {deg if deg != 270 else -90}° in its transform (static_transform_publisher --yaw "
+            f"{math.radians(deg if deg != 270 else -90):.4f} composed with the current one), or stamp the cloud in "
+            "the frame the transform was measured for",
+        )
+        for deg in YAW_TURNS_DEG
+    )
+
+
 def _body_frame_remedy(camera: str) -> str:
     """How to stamp the image in an optical frame: publish one from the body frame (camera_link -> ..._optical_frame),
     or, for a frame already named optical, give it the optical axes."""
@@ -211,8 +313,10 @@ class ExtrinsicVerdict:
     """The check's finding about a transform that looks wrong.
 
     Attributes:
-        mistake: the likely mistake's name (``roll_180``, ``lidar_upside_down``, ``body_frame``, ``inverted``), or
-            ``unknown`` when the transform looks wrong but no named mistake explains it.
+        mistake: the likely mistake's name (``roll_180``, ``lidar_upside_down``, ``body_frame``, ``inverted``,
+            ``yaw_90`` / ``yaw_180`` / ``yaw_270``: the LiDAR turned about its spin axis, the number the yaw in
+            degrees that corrects it), or ``unknown`` when the transform looks wrong but no named mistake explains
+            it.
         text: the finding for the user: what the scans show, the likely mistake, the remedy.
     """
 
@@ -223,14 +327,16 @@ class ExtrinsicVerdict:
 class ExtrinsicCheck:
     """Pools a few scans and says when ``cam_from_lidar`` looks wrong (see the module docstring). One per stream.
 
-    Call :meth:`observe` with each scan; it looks at the first ``frames`` scans, then at ``frames`` scans every
-    ``recheck_every``. A rotation that changes by more than ``reset_deg`` (TF fixed at run time) starts the evidence
-    afresh; smaller changes (a transform through ``lidar.motion_frame`` moves with the vehicle) do not.
+    Call :meth:`observe` with each scan (and the frame's prediction, for the yaw test); it looks at the first
+    ``frames`` scans, then at ``frames`` scans every ``recheck_every``. A rotation that changes by more than
+    ``reset_deg`` (TF fixed at run time) starts the evidence afresh; smaller changes (a transform through
+    ``lidar.motion_frame`` moves with the vehicle) do not.
     """
 
     def __init__(self, config: ExtrinsicCheckConfig | None = None) -> None:
         self.config = config or ExtrinsicCheckConfig()
         self._window: deque[list[ViewStats]] = deque(maxlen=self.config.frames)
+        self._agreements: deque[list[Agreement] | None] = deque(maxlen=self.config.frames)
         self._transform: npt.NDArray[np.float64] | None = None
         self._skipped = 0
         self.verdict: ExtrinsicVerdict | None = None
@@ -238,6 +344,7 @@ class ExtrinsicCheck:
     def reset(self) -> None:
         """Forget the evidence and the verdict."""
         self._window.clear()
+        self._agreements.clear()
         self._transform = None
         self._skipped = 0
         self.verdict = None
@@ -247,6 +354,8 @@ class ExtrinsicCheck:
         points_in_lidar: npt.NDArray[np.floating],
         cam_from_lidar: RigidTransform,
         intrinsics: PinholeIntrinsics,
+        prediction: npt.NDArray[np.floating] | None = None,
+        kind: OutputKind = OutputKind.DEPTH_UP_TO_SCALE,
     ) -> ExtrinsicVerdict | None:
         """Look at one scan (when due); returns the standing verdict (None: the transform looks right, or too
         little evidence yet).
@@ -254,7 +363,10 @@ class ExtrinsicCheck:
         Args:
             points_in_lidar: (N, 3) metres, LiDAR frame; NaN / all-zero rows are ignored.
             cam_from_lidar: LiDAR → camera optical frame, as TF gave it (its frame names go into the text).
-            intrinsics: the image's pinhole intrinsics (any resolution).
+            intrinsics: the image's pinhole intrinsics (any resolution; the prediction's when one is given).
+            prediction: the frame's (H, W) network output of ``kind`` (NaN / ±Inf invalid), for the yaw test; a
+                turn is only named when every pooled frame came with one.
+            kind: what ``prediction`` means.
         """
         matrix = cam_from_lidar.matrix
         if self._transform is None or _angle_deg(self._transform[:3, :3], matrix[:3, :3]) > self.config.reset_deg:
@@ -266,6 +378,7 @@ class ExtrinsicCheck:
                 return self.verdict
             self._skipped = 0
             self._window.clear()
+            self._agreements.clear()
         points = _valid_subsample(np.asarray(points_in_lidar), self.config.max_points)
         if points.shape[0] < self.config.min_points:
             return self.verdict
@@ -273,10 +386,43 @@ class ExtrinsicCheck:
         candidates = [matrix, *(m.corrected(matrix) for m in mistakes)]
         q = self.config.near_quantile
         self._window.append([view_stats(points, c, intrinsics, q) for c in candidates])
+        turns = _yaw_mistakes(cam_from_lidar.src_frame)
+        self._agreements.append(
+            None
+            if prediction is None
+            else [
+                rank_agreement(points, c, intrinsics, prediction, kind)
+                for c in (matrix, *(t.corrected(matrix) for t in turns))
+            ]
+        )
         if len(self._window) == self.config.frames:
             pooled = [sum(column[1:], column[0]) for column in zip(*self._window, strict=True)]
             self.verdict = self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
+            if self.verdict is None:
+                self.verdict = self._judge_yaw(pooled[0], turns)
         return self.verdict
+
+    def _judge_yaw(self, given_stats: ViewStats, turns: tuple[Mistake, ...]) -> ExtrinsicVerdict | None:
+        """Name a turn about the LiDAR's spin axis whose pooled rank agreement beats the given transform's."""
+        cfg = self.config
+        if any(frame is None for frame in self._agreements):
+            return None
+        frames = [frame for frame in self._agreements if frame is not None]
+        pooled = [_pooled_rho(column, cfg.min_pairs) for column in zip(*frames, strict=True)]
+        given, alternatives = pooled[0], list(zip(turns, pooled[1:], strict=True))
+        if math.isnan(given):
+            return None
+        better = [(t, rho) for t, rho in alternatives if rho >= cfg.yaw_min_agreement and rho >= given + cfg.yaw_margin]
+        if not better:
+            return None
+        turn, rho = max(better, key=lambda item: item[1])
+        text = (
+            f"the LiDAR -> camera transform looks wrong: {_seen_text(given_stats)}, but the network's depth agrees "
+            f"with the points' depth order at rank correlation {given:.2f} only; with the LiDAR turned by "
+            f"{turn.name.removeprefix('yaw_')}° about its z axis, {rho:.2f}. Likely: {turn.what}. Remedy: "
+            f"{turn.remedy}. The LiDAR scale is not used until the transform is fixed"
+        )
+        return ExtrinsicVerdict(turn.name, text)
 
     def _judge(self, given: ViewStats, alternatives: list[tuple[Mistake, ViewStats]]) -> ExtrinsicVerdict | None:
         cfg = self.config
@@ -310,6 +456,15 @@ class ExtrinsicCheck:
             )
             return ExtrinsicVerdict("unknown", text)
         return None
+
+
+def _pooled_rho(agreements: tuple[Agreement, ...], min_pairs: int) -> float:
+    """Pair-weighted mean rank correlation over the frames with at least ``min_pairs`` pairs (NaN: none)."""
+    used = [(a.pairs, a.rho) for a in agreements if a.pairs >= min_pairs and math.isfinite(a.rho)]
+    if not used:
+        return math.nan
+    total = sum(pairs for pairs, _ in used)
+    return sum(pairs * rho for pairs, rho in used) / total
 
 
 def _seen_text(stats: ViewStats) -> str:

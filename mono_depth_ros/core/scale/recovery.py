@@ -253,7 +253,7 @@ class ScaleRecovery:
         if lidar is None:
             frame.reasons.append("no LiDAR scan")
             return None
-        frame.lidar_lag_ns = frame.stamp_ns - int(lidar.stamp_ns)
+        frame.lidar_lag_ns = frame.stamp_ns - lidar.sweep_ns  # the sweep's middle: pairing's time for the scan
         if abs(frame.lidar_lag_ns) > self.config.max_lidar_age_ns:
             frame.reasons.append(
                 f"LiDAR scan is {frame.lidar_lag_ns * 1e-6:+.0f} ms from the image "
@@ -263,7 +263,9 @@ class ScaleRecovery:
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
         if self._extrinsic is not None:
-            frame.extrinsic = self._extrinsic.observe(lidar.points_in_lidar, lidar.cam_from_lidar, frame.intrinsics)
+            frame.extrinsic = self._extrinsic.observe(
+                lidar.points_in_lidar, lidar.cam_from_lidar, frame.intrinsics, frame.prediction, frame.kind
+            )
             if frame.extrinsic is not None:  # a wrong transform still gives a fit with inliers: not to be trusted
                 frame.reasons.append(f"LiDAR: {frame.extrinsic.text}")
                 return None

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.extrinsic_check import (
@@ -15,6 +17,7 @@ from mono_depth_ros.core.scale.extrinsic_check import (
     ExtrinsicCheckConfig,
     ExtrinsicVerdict,
     ViewStats,
+    rank_agreement,
     view_stats,
 )
 from test.kitti_bag import KittiFrame, load_kitti_frames
@@ -96,3 +99,82 @@ def test_view_stats_counts_the_nearest_points_below_the_principal_point(kitti: l
 def test_config_is_validated() -> None:
     with pytest.raises(ConfigError, match="upside_down_share"):
         ExtrinsicCheckConfig(upside_down_share=0.7, upright_share=0.6)
+
+
+def _yaw(degrees: float) -> RigidTransform:
+    """A rotation about the LiDAR's z (spin) axis."""
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return _rotation(np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]))
+
+
+@pytest.fixture(scope="module")
+def predictions(kitti: list[KittiFrame]) -> list[tuple[np.ndarray, PinholeIntrinsics]]:
+    """The shipped model's depth of each KITTI frame (no scale correction) at the published size, with intrinsics."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.pipeline import DepthPipeline, FrameInput
+
+    params = {"scale.mode": "none"}
+    pipeline = DepthPipeline(params, build_depth_source(params))
+    outputs = [
+        pipeline.process_frame(FrameInput(0, "camera_optical", f.rgb, CameraModel.from_intrinsics(f.intrinsics)))
+        for f in kitti
+    ]
+    return [(out.depth_m, out.intrinsics) for out in outputs]
+
+
+def _yaw_verdict(
+    frames: list[KittiFrame],
+    predictions: list[tuple[np.ndarray, PinholeIntrinsics]],
+    given_yaw_deg: float,
+    kind: OutputKind = OutputKind.DEPTH_UP_TO_SCALE,
+) -> ExtrinsicVerdict | None:
+    check = ExtrinsicCheck()
+    verdict = None
+    for frame, (depth, intrinsics) in zip(frames, predictions, strict=True):
+        prediction = 1.0 / depth if kind is OutputKind.RELATIVE_INVERSE else depth
+        given = _named(frame.cam_from_velo @ _yaw(given_yaw_deg))
+        verdict = check.observe(frame.scan[:, :3], given, intrinsics, prediction, kind)
+    return verdict
+
+
+@pytest.mark.parametrize("kind", [OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE])
+@pytest.mark.parametrize("given_yaw_deg", [90.0, -90.0])
+def test_a_lidar_turned_a_quarter_about_its_spin_axis_is_named_from_the_prediction(
+    kitti: list[KittiFrame],
+    predictions: list[tuple[np.ndarray, PinholeIntrinsics]],
+    given_yaw_deg: float,
+    kind: OutputKind,
+) -> None:
+    # Both scan signatures hold for a yawed 360° LiDAR; the network's depth disagrees with the points it meets.
+    assert _verdict(kitti, lambda t: t @ _yaw(given_yaw_deg)) is None
+    verdict = _yaw_verdict(kitti, predictions, given_yaw_deg, kind)
+    correction = -given_yaw_deg % 360
+    assert verdict is not None and verdict.mistake == f"yaw_{correction:.0f}", verdict
+    assert "velodyne" in verdict.text and "Remedy:" in verdict.text and "--yaw" in verdict.text
+
+
+@pytest.mark.parametrize("kind", [OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE])
+def test_kitti_calibration_with_the_prediction_is_not_flagged(
+    kitti: list[KittiFrame], predictions: list[tuple[np.ndarray, PinholeIntrinsics]], kind: OutputKind
+) -> None:
+    assert _yaw_verdict(kitti, predictions, 0.0, kind) is None
+
+
+def test_a_prediction_that_agrees_with_nothing_names_no_yaw(
+    kitti: list[KittiFrame], predictions: list[tuple[np.ndarray, PinholeIntrinsics]]
+) -> None:
+    rng = np.random.default_rng(0)
+    noise = [(rng.uniform(1.0, 80.0, depth.shape).astype(np.float32), k) for depth, k in predictions]
+    assert _yaw_verdict(kitti, noise, 90.0) is None
+
+
+def test_rank_agreement_is_the_rank_correlation_with_the_sign_of_the_kind(kitti: list[KittiFrame]) -> None:
+    frame = kitti[0]
+    truth = np.where(np.isfinite(frame.lidar_depth_m), frame.lidar_depth_m, np.nan).astype(np.float32)
+    m = frame.cam_from_velo.matrix
+    depth = rank_agreement(frame.scan[:, :3], m, frame.intrinsics, truth, OutputKind.METRIC)
+    inverse = rank_agreement(frame.scan[:, :3], m, frame.intrinsics, 1.0 / truth, OutputKind.RELATIVE_INVERSE)
+    assert depth.pairs > 10_000 and depth.rho > 0.99  # the scan's own z-buffered depth: (nearly) the same ranks
+    assert inverse.pairs == depth.pairs and inverse.rho == pytest.approx(depth.rho)
+    two = rank_agreement(frame.scan[:2, :3], m, frame.intrinsics, truth, OutputKind.METRIC)
+    assert two.pairs <= 2 and np.isnan(two.rho)

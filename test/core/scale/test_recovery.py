@@ -327,9 +327,12 @@ def test_a_relative_model_on_the_ground_plane_bridges_a_frame_without_ground() -
     assert late.health is Health.LOST and "last ground-plane-scaled depth is 1.00 s old" in late.reason
 
 
-def _kitti_run(kitti_object_dir: Path, rolled: bool, **overrides: object) -> list[ScaleResult]:
+def _kitti_run(
+    kitti_object_dir: Path, rolled: bool, lidar_turn_deg: float = 0.0, **overrides: object
+) -> list[ScaleResult]:
     """Three real KITTI frames through the recovery: prediction = the true LiDAR depth / 3 (densified), the scan through
-    KITTI's calibration or that calibration rolled 180° about the optical axis (what TF says after the mistake)."""
+    KITTI's calibration or that calibration rolled 180° about the optical axis (what TF says after the mistake), and
+    with the LiDAR turned by ``lidar_turn_deg`` about its z axis in TF."""
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.geometry import RigidTransform
     from test.kitti_bag import load_kitti_frames
@@ -339,6 +342,8 @@ def _kitti_run(kitti_object_dir: Path, rolled: bool, **overrides: object) -> lis
     results = []
     for i, frame in enumerate(load_kitti_frames(kitti_object_dir)):
         extrinsic = roll @ frame.cam_from_velo if rolled else frame.cam_from_velo
+        c, s = np.cos(np.radians(lidar_turn_deg)), np.sin(np.radians(lidar_turn_deg))
+        extrinsic = extrinsic @ RigidTransform(np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]), np.zeros(3))
         prediction = densify_nearest(frame.lidar_depth_m) / 3.0
         scan = LidarScan(frame.scan[:, :3], extrinsic, i * FRAME_PERIOD_NS)
         results.append(
@@ -357,6 +362,17 @@ def test_kitti_lidar_rolled_180_about_the_optical_axis_is_not_an_ok_lidar_scale(
     assert last.extrinsic is not None and last.extrinsic.mistake in ("roll_180", "lidar_upside_down")
     assert "rolled 180" in last.reason or "upside down" in last.reason
     assert last.diagnostics()["lidar.extrinsic"] == last.extrinsic.mistake
+
+
+def test_kitti_lidar_turned_a_quarter_about_its_spin_axis_is_not_an_ok_lidar_scale(kitti_object_dir: Path) -> None:
+    unchecked = _kitti_run(kitti_object_dir, rolled=False, lidar_turn_deg=90.0, extrinsic_check=None)
+    assert all(abs(r.scale / 3.0 - 1.0) > 0.1 for r in unchecked if r.mode is ScaleMode.LIDAR)  # a wrong scale ...
+    assert unchecked[0].health is Health.OK  # ... called ok
+    last = _kitti_run(kitti_object_dir, rolled=False, lidar_turn_deg=90.0)[-1]
+    assert last.health is not Health.OK and last.mode is not ScaleMode.LIDAR
+    assert last.extrinsic is not None and last.extrinsic.mistake == "yaw_270", last.extrinsic
+    assert "turned a quarter turn about its spin axis" in last.reason
+    assert last.diagnostics()["lidar.extrinsic"] == "yaw_270"
 
 
 def test_kitti_calibration_keeps_an_ok_lidar_scale(kitti_object_dir: Path) -> None:
