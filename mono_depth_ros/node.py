@@ -22,7 +22,7 @@ import message_filters
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
@@ -42,6 +42,7 @@ from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -69,10 +70,8 @@ PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 def message_factory() -> ros_msgs.MessageFactory:
     """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
-    classes = {}
-    for type_name in messages.FACTORY_TYPES:
-        module, class_name = ros_msgs.ros_python_class_path(type_name)
-        classes[type_name] = getattr(import_module(module), class_name)
+    paths = {type_name: ros_msgs.ros_python_class_path(type_name) for type_name in messages.FACTORY_TYPES}
+    classes = {type_name: getattr(import_module(module), name) for type_name, (module, name) in paths.items()}
     return ros_msgs.MessageFactory(classes, sequence_style="array.array")
 
 
@@ -119,6 +118,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
+        self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
         if self._autostart:
             self._configure()
             self._activate()
@@ -155,7 +156,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         """Subscriptions, timers and the worker thread: frames flow."""
         slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
         self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
-        self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
+        diag = PlayedPeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
+        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # played time, across --loop
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
 
@@ -219,6 +221,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
+                clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
             self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
             timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
@@ -312,6 +315,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
         decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
+        self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
         return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
@@ -459,11 +463,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
 
 def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None = None) -> int:
-    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code.
-
-    Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
-    missing weights: the reason is logged).
-    """
+    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code: 0 after
+    Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters, missing weights: logged)."""
     stop = StopSignals.install(with_parent=True)  # before rclpy.init, which chains its handlers to these
     try:
         rclpy.init(args=args)
@@ -482,9 +483,8 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         get_logger(logger_name(args)).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
-        if rclpy.ok() and not stop.received:
+        if rclpy.ok() and not stop.received:  # else a signal shut rclpy down mid-call (Humble: RCLError / RuntimeError)
             raise
-        # A signal shut the context down mid-call (Humble: RCLError / RuntimeError, not ExternalShutdownException)
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:

@@ -31,6 +31,7 @@ from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_de
 from mono_depth_ros.core.model_output import check_network_output, out_of_memory
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.training_camera import training_camera_mismatch
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -301,6 +302,7 @@ class DepthPipeline:
         self._scale = _scale_recovery(self._config)
         self._temporal = self._make_temporal_filter()
         self._temporal_counts = {"filtered": 0, "no_motion": 0}
+        self._last_stamp_ns: int | None = None  # the previous frame's (time went back: a new start)
         self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
 
     @property
@@ -332,6 +334,15 @@ class DepthPipeline:
                 self._temporal = self._make_temporal_filter()
             else:
                 self._temporal.config = self._temporal_filter_config()
+
+    def time_went_back(self) -> None:
+        """Forget the state kept from frame to frame (scale recovery, the temporal filter's history): the next frame
+        starts again, as the first did. The node calls it when the ROS clock went back (a looped bag); a frame
+        stamped more than ``TIME_JUMP_BACK_NS`` (1 s) before the previous one does it too (a loop without
+        ``/clock``: the temporal filter kept the last pass's history, the next pass's depth 8 % off)."""
+        self._scale.reset()
+        if self._temporal is not None:
+            self._temporal.reset()
 
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """The warning for a metric model whose metres rest on its own scale on a camera unlike its training
@@ -402,6 +413,9 @@ class DepthPipeline:
             raise
 
     def _process_frame(self, frame: FrameInput) -> FrameOutput:
+        if self._last_stamp_ns is not None and frame.stamp_ns < self._last_stamp_ns - TIME_JUMP_BACK_NS:
+            self.time_went_back()
+        self._last_stamp_ns = frame.stamp_ns
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:

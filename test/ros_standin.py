@@ -183,12 +183,41 @@ class Time:
         return FAKE_RCLPY_CLASSES["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
 
+class JumpThreshold:
+    """``rclpy.clock.JumpThreshold``: keyword-only, a negative ``min_backward`` (rclpy raises ValueError otherwise)."""
+
+    def __init__(self, *, min_forward: Duration | None, min_backward: Duration | None, on_clock_change: bool = True):
+        if min_backward is not None and min_backward.nanoseconds >= 0:
+            raise ValueError("min_backward must be a negative non-zero duration")
+        if min_forward is not None and min_forward.nanoseconds <= 0:
+            raise ValueError("min_forward must be a positive non-zero duration")
+        self.min_forward, self.min_backward, self.on_clock_change = min_forward, min_backward, on_clock_change
+
+
 class Clock:
     def __init__(self, now_ns: Callable[[], int]) -> None:
         self._now_ns = now_ns
+        self.jump_callbacks: list[tuple[JumpThreshold, Callable[[Any], None]]] = []
 
     def now(self) -> Time:
         return Time(nanoseconds=self._now_ns())
+
+    def create_jump_callback(
+        self, threshold: JumpThreshold, *, pre_callback: Any = None, post_callback: Callable[[Any], None] | None = None
+    ) -> object:
+        assert isinstance(threshold, JumpThreshold) and post_callback is not None and pre_callback is None
+        self.jump_callbacks.append((threshold, post_callback))
+        return object()  # rclpy's JumpHandle
+
+    def jump(self, delta_ns: int) -> None:
+        """The ROS clock jumped by ``delta_ns`` (a /clock message): the post-callbacks whose threshold it passes,
+        each with a ``TimeJump`` (``clock_change``, ``delta``), as rcl calls them."""
+        for threshold, callback in self.jump_callbacks:
+            back, forward = threshold.min_backward, threshold.min_forward
+            if (back is not None and delta_ns <= back.nanoseconds) or (
+                forward is not None and delta_ns >= forward.nanoseconds
+            ):
+                callback(types.SimpleNamespace(clock_change=None, delta=Duration(nanoseconds=delta_ns)))
 
 
 class ClockType(enum.IntEnum):
@@ -846,7 +875,7 @@ def modules() -> dict[str, types.ModuleType]:
         "rclpy.executors": _module("rclpy.executors", ExternalShutdownException=ExternalShutdownException),
         "rclpy.duration": _module("rclpy.duration", Duration=Duration),
         "rclpy.time": _module("rclpy.time", Time=Time),
-        "rclpy.clock": _module("rclpy.clock", Clock=TimerClock, ClockType=ClockType),
+        "rclpy.clock": _module("rclpy.clock", Clock=TimerClock, ClockType=ClockType, JumpThreshold=JumpThreshold),
         "rclpy.logging": _module("rclpy.logging", get_logger=_get_logger),
     }
     rclpy = _module(

@@ -91,6 +91,7 @@ class EchoPipeline:
         self.frames: list[FrameInput] = []
         self.updates: list[dict[str, Any]] = []
         self.params: dict[str, ParamValue] = {}
+        self.new_starts: list[int] = []  # frames processed before each time_went_back()
 
     def bind(self, config: DepthConfig) -> EchoPipeline:
         self.params, self.config = dict(config.params), config
@@ -100,6 +101,9 @@ class EchoPipeline:
         """Record what changed (the node hands over a whole, already validated config)."""
         self.updates.append({k: v for k, v in config.params.items() if self.params.get(k) != v})
         self.params, self.config = dict(config.params), config
+
+    def time_went_back(self) -> None:
+        self.new_starts.append(len(self.frames))
 
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """No network, no training camera."""
@@ -495,16 +499,42 @@ def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_anothe
 
 def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
     """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
-    and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock."""
+    and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock. /diagnostics
+    goes once per period of ROS time, polled on the steady clock (rcl restarts a ROS-time timer whenever the clock
+    goes back: a looped bag shorter than the period never gave one)."""
     node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
     steady = ros.fake["rclpy.clock"].ClockType.STEADY_TIME
     clocks = {t.callback: None if t.clock is None else t.clock.clock_type for t in node.timers}
-    assert clocks == {
-        node._publish_diagnostics: None,
-        node._on_pairing_timer: steady,
-        node._sync_watch.poll: steady,
-        node._input_watch.poll: steady,
-    }
+    (diagnostics,) = set(clocks) - {node._on_pairing_timer, node._sync_watch.poll, node._input_watch.poll}
+    assert set(clocks.values()) == {steady}
+    published = node.publishers["/diagnostics"].messages
+    for now_s, count in ((0.0, 0), (0.6, 0), (0.2, 0), (0.7, 1), (0.1, 1), (1.0, 2)):  # back at 0.2 s, 0.1 s
+        ros_standin.state().now_ns = lambda now_s=now_s: STAMP_NS + int(now_s * 1e9)
+        diagnostics()
+        assert len(published) == count, (now_s, len(published))  # 1 s of played time each
+
+
+def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(ros: Ros) -> None:
+    """A bag shorter than 1 s played with --clock --loop: its stamps go back less than a jump at every pass, and the
+    scale filter carried the last pass's state into the next; the ROS clock going back says it (an rclpy jump
+    callback). Frames of the old pass processed after the jump are not the new start."""
+    pipeline = EchoPipeline()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    ms = 1_000_000
+    for k, stamp_ns in enumerate([STAMP_NS, STAMP_NS + 100 * ms, STAMP_NS + 200 * ms]):
+        send_frame(node, stamp_ns)
+        node.publishers["depth/image"].wait_for(k + 1)
+        if k == 1:
+            node.get_clock().jump(-250 * ms)  # /clock of the new pass came before the old pass's last image
+    assert pipeline.new_starts == []
+    for k, stamp_ns in enumerate([STAMP_NS, STAMP_NS + 100 * ms]):
+        send_frame(node, stamp_ns)
+        node.publishers["depth/image"].wait_for(4 + k)
+    assert pipeline.new_starts == [3]  # before the second pass's first frame, once
+    node.get_clock().jump(+3_600_000 * ms)  # forward (the first /clock of a simulation): nothing to forget
+    send_frame(node, STAMP_NS)
+    node.publishers["depth/image"].wait_for(6)
+    assert pipeline.new_starts == [3]
 
 
 def test_an_image_topic_published_with_another_type_is_warned_about_until_images_arrive(ros: Ros) -> None:
@@ -710,6 +740,42 @@ def test_the_pairing_timer_runs_only_while_a_frame_waits_for_its_scan(ros: Ros) 
     assert node.publishers["depth/image"].wait_for(1)
 
 
+def test_a_frame_waits_for_its_scan_in_played_time_when_the_bag_plays_slowly(ros: Ros) -> None:
+    """``ros2 bag play --clock --rate 0.1`` with use_sim_time: a scan recorded 30 ms after its image comes 0.3 s
+    later in wall time. The wait (lidar.wait_s 0.2) counted wall time: the frame went on with the scan before (70 ms
+    off). It counts the ROS clock's time while that moves: 0.3 s of wall time are 30 ms of played time."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.2}, pipeline=pipeline)
+    cam_from_velo = RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo")
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, 0), "test"
+    )
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["z"] = 10.0
+    ms = 1_000_000
+
+    def scan(stamp_ns: int) -> Any:
+        return ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp_ns, "velo"), structured, 1, 1,
+                                                    True)  # fmt: skip
+
+    played = [STAMP_NS - 70 * ms]
+    ros_standin.state().now_ns = lambda: played[0]
+    for stamp_ns in (STAMP_NS - 170 * ms, STAMP_NS - 70 * ms):  # the scans of the frames before (a 10 Hz LiDAR)
+        node.deliver("/lidar/points", scan(stamp_ns))
+    played[0] = STAMP_NS
+    send_frame(node)
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    for _ in range(12):  # /clock at 40 Hz, a tenth of the rate: 2.5 ms played every 25 ms
+        time.sleep(0.025)
+        played[0] += 2_500_000
+        poll()
+    assert pipeline.frames == []  # 0.3 s of wall time, 30 ms of played time: still waiting
+    node.deliver("/lidar/points", scan(STAMP_NS + 30 * ms))
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS + 30 * ms
+
+
 def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:
     """Odometry TF published after the camera's stamp (lidar.motion_frame: odom): the frame went to the worker as
     soon as its scan was in, tf2 (timeout zero) could not look the image stamp up yet, and the frame lost its LiDAR
@@ -904,7 +970,6 @@ def test_a_model_fault_is_a_skipped_counted_frame_with_the_remedy_and_the_node_c
 
     overrides = {"model.backend": "unet", "scale.mode": "none", "model.output_kind": ""}
     node = ros.make_node(overrides, pipeline=FaultyModel(fault))
-    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
     for k in range(3):
         node.deliver("/camera/camera_info", camera_info(STAMP_NS + k))
         node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
@@ -917,7 +982,7 @@ def test_a_model_fault_is_a_skipped_counted_frame_with_the_remedy_and_the_node_c
     assert "out of memory on auto for this 32x24 image" in oom and "device:=cpu" in oom
     assert "Tried to allocate 2.00 GiB" in oom  # torch's own words
     assert "NaN / Inf or <= 0 at 100 % of the pixels" in zeros
-    timer.callback()
+    node._publish_diagnostics()
     (status,) = node.publishers["/diagnostics"].messages[-1].status
     assert status.level == ros.fake["diagnostic_msgs.msg"].DiagnosticStatus.ERROR
     assert "2 frame(s) with invalid model output" in status.message
@@ -979,15 +1044,13 @@ def test_the_next_frame_is_computed_while_one_is_published_and_outputs_stay_in_o
 def test_diagnostics_report_rates_latency_drops_bad_messages_and_scale(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     ros_standin.state().now_ns = lambda: STAMP_NS + 40_000_000  # 40 ms after capture
-    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
-    assert timer.period_s == 1.0
-    timer.callback()
+    node._publish_diagnostics()
     (empty,) = node.publishers["/diagnostics"].messages
     assert empty.status[0].level == ros.fake["diagnostic_msgs.msg"].DiagnosticStatus.WARN
     send_frame(node)
     node.publishers["depth/image"].wait_for(1)
     assert wait_until(lambda: stats(node).published == 1)
-    timer.callback()
+    node._publish_diagnostics()
     array = node.publishers["/diagnostics"].messages[-1]
     (status,) = array.status
     values = {kv.key: kv.value for kv in status.values}
@@ -1033,8 +1096,7 @@ def test_two_nodes_in_namespaces_give_two_diagnostic_statuses_and_keep_their_own
         (depth,) = node.publishers["depth/image"].wait_for(1)
         assert stamp_ns_of(depth) == STAMP_NS + k
         assert wait_until(lambda node=node: stats(node).published == 1)
-        (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
-        timer.callback()
+        node._publish_diagnostics()
         (status,) = node.publishers["/diagnostics"].messages[-1].status
         names.append(status.name)
     assert names == ["front/mono_depth_node: depth", "rear/mono_depth_node: depth"]
@@ -1052,8 +1114,7 @@ def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_la
     send_frame(node, stamp_ns=0)
     node.publishers["depth/image"].wait_for(3)
     assert wait_until(lambda: stats(node).published == 3)
-    (timer,) = [t for t in node.timers if t.callback == node._publish_diagnostics]
-    timer.callback()
+    node._publish_diagnostics()
     values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
     assert values["frames_unstamped"] == "2" and float(values["latency_p95_ms"]) == pytest.approx(40.0)
     (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]  # once
@@ -1250,7 +1311,7 @@ def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> 
     assert stats(node).bad == {} and stats(node).worker_errors == 0
     np.testing.assert_allclose(ros_msgs.depth_image_to_metres(depth), 6.0, rtol=1e-3)
     assert wait_until(lambda: stats(node).published == 1)
-    node.timers[0].callback()
+    node._publish_diagnostics()
     values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
     assert values["scale_mode"] == "lidar" and float(values["scale"]) == pytest.approx(2.0, rel=1e-3)
     assert int(values["inliers"]) >= 30
@@ -1308,7 +1369,7 @@ def test_a_lidar_transform_rolled_180_on_real_kitti_scans_is_logged_once_and_in_
         node.publishers["depth/image"].wait_for(i + 1, timeout_s=60)
     assert wait_until(lambda: stats(node).published == 3)
     found = [m for m in node.get_logger().messages("WARN") if "transform looks wrong" in m]
-    node.timers[0].callback()
+    node._publish_diagnostics()
     values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
     if not mistake:  # KITTI's own calibration: quiet (the flat 5 m prediction fits as it fits: not the check's say)
         assert found == [] and "lidar_extrinsic" not in values and "transform" not in values.get("scale_reason", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -759,3 +760,41 @@ def test_a_binned_or_cropped_camera_gives_the_full_cameras_metric_cloud(
     error_m = np.linalg.norm(binned.cloud.xyz().reshape(expected.shape) - expected, axis=-1)
     assert np.isfinite(error_m).mean() > 0.95
     assert np.nanmax(error_m) < 0.05 and np.nanmedian(error_m) < 0.002
+
+
+def test_time_went_back_forgets_the_scale_and_the_temporal_history() -> None:
+    """The node calls it at the first frame after the ROS clock went back (a looped bag): that frame starts as the
+    first one did, with no last good scale and no history, whatever the stamps say."""
+    truth = _scene_depth()
+    points_in_camera = backproject_depth(truth, INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    scan = LidarInput(cam_from_lidar.inverse().apply(points_in_camera), cam_from_lidar, 1_000)
+    settings = {"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar", "temporal.enabled": True}
+    pipeline = _external(**settings)
+    pose = _moving_frame(0).world_from_cam
+    first = pipeline.process_frame(replace(_frame(truth * 0.5, scan), world_from_cam=pose))
+    held = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=2_000), world_from_cam=pose))
+    assert (first.scale.mode, held.scale.mode) == ("lidar", "last_good")
+    assert held.temporal is not None and held.temporal.state == "filtered"
+    pipeline.time_went_back()
+    again = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=1_500), world_from_cam=pose))
+    assert again.scale.mode != "last_good" and "no earlier LiDAR scale" in again.scale.reason
+    assert again.temporal is not None and again.temporal.state == "started"
+
+
+def test_stamps_going_back_over_a_second_restart_the_temporal_filter_as_the_scale() -> None:
+    """A 1.1 s bag played with --loop (no /clock): the scale recovery restarted at each pass, the temporal filter
+    kept the last pass's history (seen live: the second pass's first depth 8 % off the first pass's). A late stamp
+    under a second is no restart."""
+    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False, "temporal.enabled": True})
+    ms = 1_000_000
+
+    def at(index: int, stamp_ns: int) -> FrameInput:
+        return replace(_moving_frame(index), stamp_ns=stamp_ns)
+
+    states = [pipeline.process_frame(at(k, 1_000 + k * 100 * ms)).temporal for k in range(16)]
+    late = pipeline.process_frame(at(16, 1_000 + 1200 * ms)).temporal  # 0.3 s back: a late stamp
+    again = pipeline.process_frame(at(17, 1_000)).temporal  # 1.2 s back: the bag started again
+    assert [s.state for s in states if s] == ["started"] + ["filtered"] * 15
+    assert late is not None and late.state == "filtered"
+    assert again is not None and again.state == "started"

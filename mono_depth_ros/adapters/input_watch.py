@@ -18,6 +18,11 @@ subscribes ``/diagnostics`` for :class:`PeerFrames`.
 
 :class:`LatchedInfo`: the camera_info subscription of ``sync.mode: latest``, which also reads a camera_info that
 a transient-local publisher stored before the node subscribed (see there).
+
+With a LiDAR input it also watches the publishers of ``/tf_static``: one that offers volatile durability sends
+nothing to tf2's TransformListener, which subscribes transient local. ``ros2 bag play`` offers a topic recorded
+without QoS (a bag converted from ROS 1, a tool that records none) so: the LiDAR -> camera transform never came,
+every frame lost its LiDAR scale to "frame does not exist", and rclpy's "incompatible QoS" named no remedy.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from mono_depth_ros.depth_config import TopicsConfig
 
 WARN_AFTER_S = 5.0
 REPEAT_S = 60.0
+STATIC_TF_TOPIC = "/tf_static"
+LIDAR_ROLE = "LiDAR scan"
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,9 @@ class InputWatch:
         self._inputs = list(inputs)
         self._outputs = {topic: [""] for topic in outputs}  # topic -> the publishers last warned about
 
+        self._static_tf = any(item.role == LIDAR_ROLE for item in inputs)  # the LiDAR's extrinsic comes on it
+        self._volatile_warned = ""  # the /tf_static warning in force ("" none)
+
     def poll(self) -> None:
         """Warn about the inputs still silent whose warning is due; forget those that received something; warn
         about an output topic with publishers besides this node (once per set of publishers)."""
@@ -128,6 +138,11 @@ class InputWatch:
                 infos = list(self._publishers(item.topic))
                 reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
                 self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+        if self._static_tf:  # each volatile /tf_static publisher once (again when it comes back after going)
+            text = volatile_static_tf_text(self._publishers(STATIC_TF_TOPIC)) or ""
+            if text and text != self._volatile_warned:
+                self._warn(text)
+            self._volatile_warned = text
 
     def _check_output(self, topic: str, warned: list[str]) -> None:
         names = sorted(f"{info.node_namespace.rstrip('/')}/{info.node_name}" for info in self._publishers(topic))
@@ -140,6 +155,24 @@ class InputWatch:
             "readers get two cameras' depth interleaved; give each camera's node its own namespace (launch: "
             "namespace:=front, namespace:=left)"
         )
+
+
+def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
+    """The warning for the ``/tf_static`` publishers among ``infos`` (endpoint infos: ``qos_profile.durability``,
+    rclpy's ``DurabilityPolicy`` or its name, ``node_name``) that offer volatile durability; None when none does."""
+    names = [getattr(getattr(getattr(info, "qos_profile", None), "durability", None), "name", None) for info in infos]
+    volatile = [info for info, name in zip(infos, names, strict=True) if name == "VOLATILE"]
+    if not volatile:
+        return None
+    who = ", ".join(sorted({str(getattr(info, "node_name", "") or "?") for info in volatile}))
+    return (
+        f"{len(volatile)} publisher(s) of {STATIC_TF_TOPIC} ({who}) offer volatile durability: tf2's "
+        "TransformListener subscribes transient local and receives nothing from them (rclpy: 'incompatible QoS', "
+        "DURABILITY), so no static transform from them (LiDAR -> camera: 'frame does not exist', the LiDAR scale "
+        "falls back). ros2 bag play offers a topic recorded without QoS (a bag converted from ROS 1) so: play it "
+        "with --qos-profile-overrides-path FILE, FILE holding '/tf_static: {durability: transient_local, history: "
+        "keep_all}'"
+    )
 
 
 def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
@@ -167,7 +200,7 @@ def node_inputs(
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
         pointcloud = "sensor_msgs/msg/PointCloud2"
-        inputs.append(WatchedInput("LiDAR scan", topics.lidar, pointcloud, scans, remedy, topics.input_qos))
+        inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, pointcloud, scans, remedy, topics.input_qos))
     return inputs
 
 

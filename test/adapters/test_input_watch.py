@@ -291,3 +291,45 @@ def test_a_peer_in_this_nodes_frame_is_warned_about_once() -> None:
     assert warning.endswith("give each camera driver its own frame_id and publish its TF")
     peers.check(Array([Status("left/mono_depth_node: depth", "left_optical"), Status("battery", "camera")]))
     assert len(warnings) == 1  # another frame, another kind of status: nothing
+
+
+@dataclass
+class Durability:  # rclpy's DurabilityPolicy: an enum, read by its name
+    name: str
+
+
+@dataclass
+class StaticQos:
+    durability: Durability
+
+
+@dataclass
+class StaticInfo:  # rclpy's TopicEndpointInfo of a /tf_static publisher
+    node_name: str
+    qos_profile: StaticQos
+
+
+def test_a_volatile_tf_static_publisher_is_named_once_with_the_override_when_lidar_is_on() -> None:
+    """ros2 bag play offers /tf_static recorded without QoS as volatile: TransformListener (transient local) got
+    nothing, and every frame lost its LiDAR scale to 'frame does not exist'."""
+    clock, warnings = Clock(), []
+    lidar = node_inputs(DepthConfig.from_params({"lidar_topic": "/points"}).topics, "/image", lambda: 1, lambda: 1)
+    graph = {"/tf_static": [StaticInfo("robot_state_publisher", StaticQos(Durability("TRANSIENT_LOCAL")))]}
+    watch = InputWatch(lidar, lambda topic: graph.get(topic, []), warnings.append, clock, 5.0, 60.0)
+    watch.poll()
+    assert warnings == []
+    graph["/tf_static"].append(StaticInfo("rosbag2_player", StaticQos(Durability("VOLATILE"))))
+    for _ in range(3):
+        watch.poll()
+    (warning,) = warnings  # once
+    assert warning.startswith("1 publisher(s) of /tf_static (rosbag2_player) offer volatile durability")
+    assert "--qos-profile-overrides-path" in warning and "durability: transient_local" in warning
+    graph["/tf_static"].pop()
+    watch.poll()
+    graph["/tf_static"].append(StaticInfo("rosbag2_player", StaticQos(Durability("VOLATILE"))))
+    watch.poll()
+    assert len(warnings) == 2  # played again without the override: said again
+    images_only = node_inputs(DepthConfig.from_params({}).topics, "/image", lambda: 1, lambda: 1)
+    quiet: list[str] = []
+    InputWatch(images_only, lambda topic: graph.get(topic, []), quiet.append, clock, 5.0, 60.0).poll()
+    assert quiet == []  # no LiDAR: no extrinsic to miss
