@@ -72,7 +72,8 @@ OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchru
     "--target", "--index-url", "--skip-keys", "--from-paths", "--ignore-src", "--packages-select", "--params-file",
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
     "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone", "--nproc",
-    "--nproc-per-node", "--nnodes", "--eval", "--disable", "--quick", "--tf-links",
+    "--nproc-per-node", "--nnodes", "--eval", "--disable", "--quick", "--tf-links", "--rate",
+    "--qos-profile-overrides-path", "--remap",
 }  # fmt: skip
 
 
