@@ -27,6 +27,12 @@ per frame with the shipped model, a quarter turn -0.08-0.85. A half turn is rare
 behind looks like the road ahead, 0.18-0.86 per frame), nor are small yaw errors; neither is a rotation in degrees
 where radians were expected, unless it turns the ground upside down, out of view or a quarter turn round.
 
+A planar LiDAR (a ``sensor_msgs/LaserScan``: RPLidar, Hokuyo) scans one plane through its origin and sees no
+ground: its nearest points are walls at the scan's height, above the principal point row whenever the LiDAR sits
+above the camera. The ground signatures (and the point counts, which for one plane depend on its height in the
+view) tell nothing there; such a scan (all points within ``planar_m`` of a plane through the LiDAR's origin) is judged
+by the yaw test only.
+
 Points are in metres; ``cam_from_lidar`` maps the LiDAR frame into the camera **optical** frame (x right, y down,
 z forward).
 """
@@ -71,6 +77,8 @@ class ExtrinsicCheckConfig:
             (pooled over the frames) exceeds the given transform's by this much ...
         yaw_min_agreement: ... and is at least this.
         min_pairs: fewer projected points on valid prediction pixels give no agreement for that frame.
+        planar_m: a scan whose points lie within this RMS distance (metres) of a plane through the LiDAR's origin is
+            planar (a 2D LiDAR): no ground, so only the yaw test judges it.
     """
 
     frames: int = 3
@@ -85,6 +93,7 @@ class ExtrinsicCheckConfig:
     yaw_margin: float = 0.3
     yaw_min_agreement: float = 0.6
     min_pairs: int = 200
+    planar_m: float = 0.02
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.recheck_every < 1 or self.max_points < self.min_points or self.min_points < 10:
@@ -95,6 +104,9 @@ class ExtrinsicCheckConfig:
             raise ConfigError(msg)
         if not 0.0 < self.yaw_margin <= 2.0 or not -1.0 < self.yaw_min_agreement <= 1.0 or self.min_pairs < 3:
             msg = f"extrinsic check needs 0 < yaw_margin <= 2, -1 < yaw_min_agreement <= 1, min_pairs >= 3: {self}"
+            raise ConfigError(msg)
+        if not self.planar_m >= 0.0:
+            msg = f"extrinsic check needs planar_m >= 0 (metres), got {self.planar_m}"
             raise ConfigError(msg)
 
 
@@ -397,7 +409,8 @@ class ExtrinsicCheck:
         )
         if len(self._window) == self.config.frames:
             pooled = [sum(column[1:], column[0]) for column in zip(*self._window, strict=True)]
-            self.verdict = self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
+            planar = _plane_rms_m(points) <= self.config.planar_m  # a 2D LiDAR: no ground to judge by
+            self.verdict = None if planar else self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
             if self.verdict is None:
                 self.verdict = self._judge_yaw(pooled[0], turns)
         return self.verdict
@@ -472,6 +485,12 @@ def _seen_text(stats: ViewStats) -> str:
     low = stats.near_low_share
     nearest = "" if math.isnan(low) else f", the nearest {stats.near} with {low:.0%} in the lower half of the image"
     return f"{stats.in_image} of {stats.scan_points} scan points looked at in the image ({share:.1%}){nearest}"
+
+
+def _plane_rms_m(points: npt.NDArray[np.floating]) -> float:
+    """RMS distance (metres) of ``points`` ((N, 3), N >= 3) from their best-fitting plane through the origin."""
+    smallest = np.linalg.svd(np.asarray(points, dtype=np.float64), compute_uv=False)[-1]
+    return float(smallest) / math.sqrt(points.shape[0])
 
 
 def _angle_deg(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
