@@ -28,6 +28,7 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
+from mono_depth_ros.core.msg_laser_scan import points_from_laser_scan
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
     compressed_image_to_rgb8,
@@ -79,11 +80,13 @@ class Scan:
     Attributes:
         points_in_lidar: (N, 3) float32/float64 metres in ``frame_id``; NaN and (0, 0, 0) points already dropped.
         frame_id: the cloud's header frame. stamp_ns: its header stamp (int ns).
+        point_dt_ns: (N,) int64 time of each point after ``stamp_ns`` (a LaserScan's beams), or None.
     """
 
     points_in_lidar: npt.NDArray[np.floating]
     frame_id: str
     stamp_ns: int
+    point_dt_ns: npt.NDArray[np.int64] | None = None
 
 
 def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
@@ -97,9 +100,14 @@ def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np
     return image_to_rgb8(msg, copy=copy)
 
 
-def decode_scan(msg: Any) -> Scan:
-    """PointCloud2 (any layout with float x, y, z) → :class:`Scan`."""
-    return Scan(xyz_from_pointcloud2(msg), str(msg.header.frame_id), stamp_to_ns(msg.header.stamp))
+def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
+    """PointCloud2 (any layout with float x, y, z) or LaserScan (a 2D LiDAR: its beams as
+    :func:`~mono_depth_ros.core.msg_laser_scan.points_from_laser_scan` projects them) → :class:`Scan`."""
+    frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)
+    if msgtype == LASER_SCAN:
+        laser = points_from_laser_scan(msg)
+        return Scan(laser.points_in_laser, frame_id, stamp_ns, laser.point_dt_ns)
+    return Scan(xyz_from_pointcloud2(msg), frame_id, stamp_ns)
 
 
 def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:

@@ -31,6 +31,7 @@ IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
 
@@ -42,7 +43,7 @@ class TopicPlan:
     Attributes:
         image: image topic; ``image_type`` is Image or CompressedImage.
         camera_info: CameraInfo topic.
-        lidar: PointCloud2 topic, or "" for none.
+        lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
     """
 
@@ -105,10 +106,11 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     lidar = config.topics.lidar
     if lidar and lidar not in bag_topics:
         summary.notes.append(
-            f"lidar_topic {lidar} is not in the bag (PointCloud2 topics: {_topics_of(bag_topics, POINTCLOUD2)})"
+            f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
+            f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
+        _require(bag_topics, lidar, (POINTCLOUD2, LASER_SCAN), "lidar_topic", bag)
     else:
         clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
         if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
