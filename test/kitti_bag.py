@@ -133,13 +133,13 @@ def velodyne_planar_scan(
     factory: MessageFactory, scan: npt.NDArray[np.float32], stamp_ns: int, frame_id: str, beams: int = 1800
 ) -> Any:
     """The Velodyne's points near 0° elevation as a planar LiDAR's ``sensor_msgs/LaserScan`` (a 2D LiDAR mounted
-    level at the Velodyne's origin): per azimuth bin (``beams`` over 360°, beam ``i`` at the bin's centre, from -π),
-    the horizontal range of the point nearest the horizontal plane within ±0.25°; NaN where none (REP 117)."""
+    level at the Velodyne's origin): for beam ``i`` (at ``-π + i * 2π / beams``), of the points within half a beam of
+    it and within ±0.25° of the horizontal plane, the horizontal range of the flattest; NaN where none (REP 117)."""
     x, y, z = (scan[:, k].astype(np.float64) for k in range(3))
     horizontal_m = np.hypot(x, y)
     elevation = np.abs(np.arctan2(z, horizontal_m))
     increment = 2 * np.pi / beams
-    beam = np.minimum(((np.arctan2(y, x) + np.pi) / increment).astype(np.int64), beams - 1)
+    beam = np.round((np.arctan2(y, x) + np.pi) / increment).astype(np.int64) % beams
     near = np.flatnonzero(elevation < np.deg2rad(0.25))
     order = near[np.lexsort((elevation[near], beam[near]))]  # by beam, the flattest first
     first = order[np.unique(beam[order], return_index=True)[1]]
@@ -148,12 +148,12 @@ def velodyne_planar_scan(
     return factory.new(
         "sensor_msgs/msg/LaserScan",
         header=make_header(factory, stamp_ns, frame_id),
-        angle_min=-np.pi + increment / 2,
-        angle_max=np.pi - increment / 2,
+        angle_min=-np.pi,
+        angle_max=np.pi - increment,
         angle_increment=increment,
         time_increment=0.1 / beams,  # a 10 Hz spin
         scan_time=0.1,
-        range_min=0.9,
+        range_min=0.5,
         range_max=120.0,
         ranges=factory.float32_sequence(ranges),
         intensities=factory.float32_sequence(np.zeros(0, np.float32)),
