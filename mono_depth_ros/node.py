@@ -38,6 +38,7 @@ from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_ca
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
+from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
@@ -88,7 +89,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
-    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by adapters.lidar.ScanPairing
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar.ScanPairing
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -220,10 +221,10 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
             )
-            self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
+            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
             self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
-        inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
+        inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans)
         self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
         self.get_logger().info(
@@ -317,8 +318,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return None
         scan_ns, cloud = chosen
         try:
-            points = ros_msgs.xyz_from_pointcloud2(cloud)  # NaN and (0, 0, 0) "no return" points dropped
-            if points.shape[0] == 0:
+            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return (NaN, zeros, out of range) dropped
+            if scan.points_in_lidar.shape[0] == 0:
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
@@ -328,7 +329,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
             )
             cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
-            return LidarInput(points_in_lidar=points, cam_from_lidar=cam_from_lidar, stamp_ns=scan_ns)
+            return LidarInput(scan.points_in_lidar, cam_from_lidar, scan_ns, point_dt_ns=scan.point_dt_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:
@@ -442,7 +443,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def _deactivate(self) -> None:
         self._stop_worker()
-        for subscription in self._active[0] + (self._latched.take() if hasattr(self, "_latched") else []):
+        for subscription in self._active[0] + taken(getattr(self, "_latched", None), getattr(self, "_lidar", None)):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)

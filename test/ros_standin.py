@@ -290,6 +290,11 @@ class Timer:
     period_s: float
     callback: Callable[[], None]
     clock: TimerClock | None = None  # None: the node's clock (ROS time, /clock with use_sim_time)
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """rclpy's ``Timer.cancel``: it stops firing (and may still be destroyed)."""
+        self.cancelled = True
 
 
 class Node:
@@ -469,6 +474,8 @@ class Node:
         return timer
 
     def destroy_subscription(self, subscription: Subscription) -> bool:
+        if subscription not in self.subscriptions:  # rclpy: False for one already destroyed
+            return False
         self.subscriptions.remove(subscription)
         return True
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
+from mono_depth_ros.adapters.lidar_subscription import accepted_types
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.reader import BagMessage, InputBag
@@ -110,7 +111,7 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
             f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        _require(bag_topics, lidar, (POINTCLOUD2, LASER_SCAN), "lidar_topic", bag)
+        _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
     else:
         clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
         if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks

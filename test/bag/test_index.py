@@ -71,7 +71,11 @@ def test_no_lidar_or_prediction_topics_unless_asked(tmp_path: Path) -> None:
 def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "in", 1)
     _, summary = _index(tmp_path / "in", lidar_topic="/velodyne_points")
-    assert summary.notes == ["lidar_topic /velodyne_points is not in the bag (PointCloud2 topics: /lidar/points)"]
+    note = "lidar_topic /velodyne_points is not in the bag (PointCloud2 / LaserScan topics: /lidar/points)"
+    assert summary.notes == [note]
+    laser = r"/lidar/points \(lidar_topic\).*is sensor_msgs/msg/PointCloud2, expected sensor_msgs/msg/LaserScan"
+    with pytest.raises(BagError, match=laser):  # lidar.message_type names the type: the recorded one must match
+        _index(tmp_path / "in", lidar_topic="/lidar/points", **{"lidar.message_type": "LaserScan"})
     with pytest.raises(BagError, match=r"/lidar/points \(image_topic\).*is sensor_msgs/msg/PointCloud2"):
         _index(tmp_path / "in", image_topic="/lidar/points")
     raw_only = r"reads /camera/image_raw/compressed, which .* lacks; .* set --param image_transport=raw"
