@@ -113,11 +113,14 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     elif lidar:
         _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
     else:
-        clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
-        if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+        kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
+        scans = [
+            (t, kinds[k]) for k in kinds for t, kind in sorted(bag_topics.items()) if kind == k and "depth" not in t
+        ]
+        if scans:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
             summary.notes.append(
-                f"LiDAR not used: the bag has PointCloud2 {', '.join(clouds)} but lidar_topic is empty; "
-                f"pass --param lidar_topic={clouds[0]} for a metric scale from it"
+                f"LiDAR not used: the bag has {', '.join(f'{kind} {topic}' for topic, kind in scans)} but lidar_topic "
+                f"is empty; pass --param lidar_topic={scans[0][0]} for a metric scale from it"
             )
     prediction = ""
     if config.model.backend == "external":

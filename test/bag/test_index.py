@@ -85,6 +85,19 @@ def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path
         _index(tmp_path / "in", image_transport="compressed", image_topic="/camera/other")
 
 
+def test_a_recorded_2d_lidar_not_used_is_named_with_the_parameter_to_set(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir, ["000001"]), laser_scan=True)
+    _, summary = _index(tmp_path / "in")
+    assert summary.notes == [
+        "LiDAR not used: the bag has LaserScan /lidar/points but lidar_topic is empty; "
+        "pass --param lidar_topic=/lidar/points for a metric scale from it"
+    ]
+
+
 def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path, kitti_object_dir: Path) -> None:
     from test.kitti_bag import load_kitti_frames, write_kitti_bag
 
