@@ -45,20 +45,22 @@ def project_laser(
 ) -> LaserPoints:
     """Beams (ranges in metres, beam order) → the :class:`LaserPoints` laser_geometry's ``projectLaser`` keeps.
 
-    A non-finite ``time_increment_s`` (some drivers leave it NaN) is taken as 0: no per-beam times.
+    A non-finite ``time_increment_s`` (some drivers leave it NaN) is taken as 0: no per-beam times. A
+    ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``. A negative
+    ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
 
     Raises:
-        ShapeError: ``ranges_m`` is not 1-D, or the angles or range limits are not finite.
+        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, or a range limit is NaN.
     """
     ranges = np.asarray(ranges_m, dtype=np.float64)
     if ranges.ndim != 1:
         msg = f"LaserScan ranges must be 1-D (one range per beam), got shape {ranges.shape}"
         raise ShapeError(msg)
-    limits = (angle_min_rad, angle_increment_rad, range_min_m, range_max_m)
-    if not all(math.isfinite(value) for value in limits):
+    angles, limits = (angle_min_rad, angle_increment_rad), (range_min_m, range_max_m)
+    if not all(math.isfinite(value) for value in angles) or any(math.isnan(value) for value in limits):
         msg = (
-            f"LaserScan angle_min {angle_min_rad}, angle_increment {angle_increment_rad}, range_min {range_min_m} "
-            f"and range_max {range_max_m} must be finite; the laser driver publishes a broken scan"
+            f"LaserScan angle_min {angle_min_rad} and angle_increment {angle_increment_rad} must be finite, "
+            f"range_min {range_min_m} and range_max {range_max_m} numbers; the laser driver publishes a broken scan"
         )
         raise ShapeError(msg)
     index = np.arange(ranges.size)

@@ -29,11 +29,18 @@ def test_ranges_outside_min_max_and_non_finite_are_dropped_as_laser_geometry_dro
     assert out.point_dt_ns.dtype == np.int64
 
 
+def test_an_infinite_range_max_and_a_clockwise_scan_are_read_as_they_are() -> None:
+    out = project_laser([1.0, np.inf, 50.0], math.pi / 2, -math.pi / 2, 0.1, math.inf)  # left, ahead, right
+    np.testing.assert_allclose(out.points_in_laser, [[0.0, 1.0, 0.0], [0.0, -50.0, 0.0]], atol=1e-5)
+
+
 def test_a_nan_time_increment_gives_no_per_beam_times_and_bad_fields_are_refused() -> None:
     out = project_laser([1.0, 1.0], 0.0, 0.1, 0.1, 10.0, time_increment_s=math.nan)
     np.testing.assert_array_equal(out.point_dt_ns, [0, 0])
     with pytest.raises(ShapeError, match="angle_increment nan"):
         project_laser([1.0], 0.0, math.nan, 0.1, 10.0)
+    with pytest.raises(ShapeError, match="range_min nan"):
+        project_laser([1.0], 0.0, 0.1, math.nan, 10.0)
     with pytest.raises(ShapeError, match="1-D"):
         project_laser(np.ones((2, 2)), 0.0, 0.1, 0.1, 10.0)
 
