@@ -10,6 +10,8 @@ topic                      type                                 content
 /camera/camera_info        sensor_msgs/CameraInfo                P = calib P2 (with Tx), K = P2[:, :3], no distortion
 /lidar/points              sensor_msgs/PointCloud2               Velodyne x, y, z, intensity float32 @ 0/4/8/12, frame
                                                                  ``velodyne``, stamped ``lidar_offset_ns`` off the image
+/lidar/points              sensor_msgs/LaserScan                 instead, with ``laser_scan=True``: the 0° slice as a
+                                                                 level 2D LiDAR sees it (:func:`velodyne_planar_scan`)
 /tf_static                 tf2_msgs/TFMessage                    ``camera_optical`` <- ``velodyne`` from the calib,
                                                                  re-published when the next frame's calib differs
 /depth_model/prediction    sensor_msgs/Image 32FC1 / 16UC1       optional external prediction with the image's stamp
