@@ -31,7 +31,8 @@ A planar LiDAR (a ``sensor_msgs/LaserScan``: RPLidar, Hokuyo) scans one plane th
 ground: its nearest points are walls at the scan's height, above the principal point row whenever the LiDAR sits
 above the camera. The ground signatures (and the point counts, which for one plane depend on its height in the
 view) tell nothing there; such a scan (all points within ``planar_m`` of a plane through the LiDAR's origin) is judged
-by the yaw test only.
+by the yaw test only, which then says that the yaw looks wrong without naming a turn: a few hundred points in one
+plane do not tell which (on KITTI's 0° slice, TF a quarter turn off, the half-turned view agreed best).
 
 Points are in metres; ``cam_from_lidar`` maps the LiDAR frame into the camera **optical** frame (x right, y down,
 z forward).
@@ -412,11 +413,14 @@ class ExtrinsicCheck:
             planar = _plane_rms_m(points) <= self.config.planar_m  # a 2D LiDAR: no ground to judge by
             self.verdict = None if planar else self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
             if self.verdict is None:
-                self.verdict = self._judge_yaw(pooled[0], turns)
+                self.verdict = self._judge_yaw(pooled[0], turns, planar)
         return self.verdict
 
-    def _judge_yaw(self, given_stats: ViewStats, turns: tuple[Mistake, ...]) -> ExtrinsicVerdict | None:
-        """Name a turn about the LiDAR's spin axis whose pooled rank agreement beats the given transform's."""
+    def _judge_yaw(
+        self, given_stats: ViewStats, turns: tuple[Mistake, ...], planar: bool = False
+    ) -> ExtrinsicVerdict | None:
+        """Name a turn about the LiDAR's spin axis whose pooled rank agreement beats the given transform's (a planar
+        scan: say that the yaw looks wrong, without a turn: its few hundred points do not tell which)."""
         cfg = self.config
         if any(frame is None for frame in self._agreements):
             return None
@@ -429,6 +433,17 @@ class ExtrinsicCheck:
         if not better:
             return None
         turn, rho = max(better, key=lambda item: item[1])
+        if planar:
+            lidar = turn.what.split(" is turned", 1)[0]
+            text = (
+                f"the LiDAR -> camera transform looks wrong: {_seen_text(given_stats)}, but the network's depth agrees "
+                f"with the points' depth order at rank correlation {given:.2f} only; with the LiDAR turned about its z "
+                f"axis, up to {rho:.2f}. Likely: the yaw of {lidar} in TF is off (a quarter or half turn; one scan "
+                "plane cannot tell which). Remedy: check the yaw of its transform (static_transform_publisher --yaw, "
+                "radians) against the way the LiDAR is mounted. The LiDAR scale is not used until the transform is "
+                "fixed"
+            )
+            return ExtrinsicVerdict("unknown", text)
         text = (
             f"the LiDAR -> camera transform looks wrong: {_seen_text(given_stats)}, but the network's depth agrees "
             f"with the points' depth order at rank correlation {given:.2f} only; with the LiDAR turned by "
