@@ -65,7 +65,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
-    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
+    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model (model.backend unet; the other backends need one)"),
     ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
     ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
@@ -90,10 +90,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),
     ParamSpec("output.max_range", 80.0, "farther depths are +Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=10000.0, dynamic=True),
     ParamSpec("output.downscale", 0, "publish depth, camera_info and cloud at 1/N resolution; 0 = auto: the largest N that keeps them at least as large as the network's input (1 for external predictions)", min_value=0, max_value=16),
-    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
+    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px of the network's map whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
     ParamSpec("output.outlier_tolerance", 0.05, "a pixel is a speckle when its depth misses the surface of its neighbours in every direction by more than this fraction", min_value=0.001, max_value=0.9, dynamic=True),
     ParamSpec("output.edge_filter", True, "flying pixels (a depth between two surfaces: a network's blend at an object's edge) are NaN in /depth/image and absent from /depth/points; slanted surfaces (far road, walls) stay", dynamic=True),
-    ParamSpec("output.edge_threshold", 0.1, "smallest relative depth step between a pixel's left and right (or upper and lower) neighbours that makes it flying when its depth lies between theirs and continues neither side's surface", min_value=0.0, max_value=10.0, dynamic=True),
+    ParamSpec("output.edge_threshold", 0.1, "smallest relative depth step between a pixel's left and right (or upper and lower) neighbours that makes it flying when its depth lies between theirs and continues neither side's surface (0 would mark nearly every pixel of a smooth map: output.edge_filter false turns the filter off)", min_value=0.01, max_value=10.0, dynamic=True),
     ParamSpec("output.device_postprocess", "auto", "where the steps after the network run (scale applied, temporal filter, speckle and flying-pixel masks, range limits, encoding, organized cloud): auto = on the network's device when it is CUDA, with one pinned copy of the final bytes to the host, else on the host; on = on the network's device, the CPU too (about 2 x slower there than the host's numpy: bench/bench_device_post.py); off = on the host. Strided / voxel clouds, clearing and scan are built on the host from the returned depth", choices=("auto", "on", "off"), dynamic=True),
     ParamSpec("temporal.enabled", False, "temporal filter: the previous metric depth, moved with the camera motion (TF), blended per pixel with the new one where they agree (static surfaces settle, moving objects and disocclusions restart at once); off = each frame on its own"),
     ParamSpec("temporal.fixed_frame", "odom", "frame in which the world is static; the camera motion between two images is TF fixed_frame <- camera optical frame at the two image stamps"),
@@ -263,8 +263,10 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
         if frame.startswith("/"):
             msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"
             raise ConfigError(msg)
-    if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
+    device = str(resolved["device"]).strip().lower()
+    if not DEVICE_PATTERN.fullmatch(device):  # "gpu", "cuda:x", "cuda1", "0"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
+        msg += f"; GPU {device} is 'cuda:{device}'" if device.isdigit() else ""
         raise ConfigError(msg)
     return resolved
 

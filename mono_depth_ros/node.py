@@ -37,7 +37,7 @@ from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
+from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
 from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
@@ -203,7 +203,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
+            self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
@@ -222,7 +222,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
             )
             self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
-            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
         inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans)
         self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
@@ -251,7 +252,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+            offset_ns = messages.sweep_middle_offset_ns(msg, self._lidar.type_name)  # the sweep's middle: any driver
+            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp) + offset_ns, msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:
@@ -267,8 +269,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
             self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
-    def _release(self, paired: list[Paired[_Frame]]) -> None:
-        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))  # together: none replaces another
+    def _release(self, paired: list[Paired[_Frame]]) -> None:  # together: none replaces another
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in self._pairing_timer.after(paired)))
 
     def _hand_off(self, *frames: _Frame) -> None:
         """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""
@@ -316,20 +318,17 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
             return None
-        scan_ns, cloud = chosen
+        _, cloud = chosen
         try:
-            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return (NaN, zeros, out of range) dropped
+            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return dropped; per-point/-beam times
             if scan.points_in_lidar.shape[0] == 0:
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
             motion_frame = self._config.lidar.motion_frame
-            stamped = lookup_cam_from_scan(
-                self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
+            return lidar_scan_from_tf(
+                self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
             )
-            cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
-            return LidarInput(scan.points_in_lidar, cam_from_lidar, scan_ns, point_dt_ns=scan.point_dt_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:

@@ -20,7 +20,7 @@ from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.clearing import clearing_cloud
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
-from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, speckle_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
@@ -109,7 +109,7 @@ class ScaleStatus:
     output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
     lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
     lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
-    lidar_lag_ns: int | None = None  # image stamp - scan stamp (ns; negative: the scan came after the image)
+    lidar_lag_ns: int | None = None  # image stamp - scan stamp (its sweep's middle; ns; negative: scan after image)
     lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
     lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
@@ -340,8 +340,10 @@ class DepthPipeline:
         if self._source is None or self._config.model.backend == "external":
             return None
         scale = self._config.scale
+        # scale.mode lidar without a lidar_topic has no scan to measure with: the model's own metres are published
+        mode = "none" if scale.mode == "lidar" and not self._config.topics.lidar else scale.mode
         training_focal: tuple[float, ...] = getattr(self._source, "training_focal", ())
-        return training_camera_mismatch(training_focal, self._output_kind(), scale.mode, scale.fixed_scale, camera)
+        return training_camera_mismatch(training_focal, self._output_kind(), mode, scale.fixed_scale, camera)
 
     def _temporal_filter_config(self) -> TemporalFilterConfig:
         from mono_depth_ros.core.temporal_filter import TemporalFilterConfig
@@ -382,7 +384,7 @@ class DepthPipeline:
         assert isinstance(self._source, HintedDepthSource)
         sparse = None
         lidar = frame.lidar
-        recent = lidar is not None and abs(frame.stamp_ns - lidar.stamp_ns) <= self._scale.config.max_lidar_age_ns
+        recent = lidar is not None and abs(frame.stamp_ns - lidar.sweep_ns) <= self._scale.config.max_lidar_age_ns
         if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
             sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
@@ -498,10 +500,11 @@ class DepthPipeline:
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
+        # both filters at the network's resolution where the network's map was upsampled to ours
+        source_hw = network_hw if resizing is not None and at_output_size else None
         if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
-            depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
-        if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
-            source_hw = network_hw if resizing is not None and at_output_size else None
+            depth_m[speckle_mask(depth_m, OutlierFilter(output_config.outlier_tolerance), source_hw)] = np.nan
+        if output_config.edge_filter:
             depth_m[flying_pixel_mask(depth_m, output_config.edge_threshold, source_hw)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
@@ -601,7 +604,7 @@ class DepthPipeline:
             max_range_m=output.max_range,
             encoding=output.encoding,
             edge_threshold=output.edge_threshold if output.edge_filter else None,
-            source_hw=network_hw,  # the map came from the network upsampled to the published size: the edge test there
+            source_hw=network_hw,  # the map came from the network upsampled to the published size: both tests there
             cloud=cloud.enabled and cloud.mode == "organized",
             outlier=OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
         )

@@ -290,11 +290,16 @@ class Timer:
     period_s: float
     callback: Callable[[], None]
     clock: TimerClock | None = None  # None: the node's clock (ROS time, /clock with use_sim_time)
-    cancelled: bool = False
+    canceled: bool = False
 
     def cancel(self) -> None:
-        """rclpy's ``Timer.cancel``: it stops firing (and may still be destroyed)."""
-        self.cancelled = True
+        self.canceled = True
+
+    def reset(self) -> None:
+        self.canceled = False
+
+    def is_canceled(self) -> bool:
+        return self.canceled
 
 
 class Node:

@@ -112,6 +112,15 @@ def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(dev
         resolve({"device": device})
 
 
+def test_a_gpu_index_alone_quoted_as_the_type_error_asks_names_its_cuda_device() -> None:
+    """``device: 0`` is refused with "quote strings in YAML"; quoted, ``'0'`` was refused naming no GPU spelling."""
+    with pytest.raises(ConfigError, match="quote strings in YAML"):
+        resolve({"device": 0})
+    with pytest.raises(ConfigError, match=r"device='0' .*GPU 0 is 'cuda:0'"):
+        resolve({"device": "0"})
+    assert resolve({"device": "cuda:0"})["device"] == "cuda:0"
+
+
 @pytest.mark.parametrize("device", ["auto", "cpu", "CPU", "cuda", "cuda:0", "cuda:12", " cuda:1 "])
 def test_the_devices_the_model_loader_opens_are_accepted(device: str) -> None:
     assert resolve({"device": device})["device"] == device

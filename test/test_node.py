@@ -615,7 +615,8 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
 ) -> None:
     """lidar.message_type auto: /scan published as LaserScan (RPLidar, Hokuyo) is subscribed as LaserScan, at once
     or, when the driver starts after the node, re-subscribed by the once-a-second look at the graph; its kept beams
-    are points in the laser frame (z = 0) with per-beam times, as laser_geometry's projectLaser gives them."""
+    are points in the laser frame (z = 0) with per-beam times (here: the sweep's middle the scale recovery dates
+    it by), as laser_geometry's projectLaser gives them."""
     laser_scan = "sensor_msgs/msg/LaserScan"
     if at_start:
         ros_standin.STATE.graph["/scan"] = [laser_scan]
@@ -645,7 +646,32 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
     lidar = pipeline.frames[0].lidar
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
     np.testing.assert_allclose(lidar.points_in_lidar, [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]], atol=1e-6)  # x ahead, y left
-    np.testing.assert_array_equal(lidar.point_dt_ns, [0, 200_000])  # beams 0 and 2
+    assert lidar.sweep_middle_ns == 100_000  # the kept beams 0 and 2, 0 and 200 µs after the stamp
+
+
+def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:
+    """velodyne_pointcloud's default stamps a sweep at its end, per-point ``time`` before it. Sweeps centred 100 ms
+    before, at and after the image: by header stamps the previous sweep (its end 50 ms before the image) tied with
+    the image's own (its end 50 ms after) and the earlier won: a view measured 100 ms before the image. Paired by
+    the sweep's middle (header + per-point times), the image's own sweep."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    cam_from_velo = RigidTransform.from_translation_quaternion((0.1, -0.2, 0.3), (0.5, -0.5, 0.5, -0.5),
+                                                               dst_frame=FRAME_ID, src_frame="velo")  # fmt: skip
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    structured = np.zeros(4, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("time", "<f4")])
+    structured["x"] = [10.0, 11.0, 12.0, 13.0]
+    structured["time"] = [-0.1, -0.075, -0.025, 0.0]  # s before the stamp: the sweep's end
+    for middle_ns in (STAMP_NS - 100_000_000, STAMP_NS, STAMP_NS + 100_000_000):
+        sweep = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(middle_ns + 50_000_000, "velo"),
+                                                     structured, 1, 4, True)  # fmt: skip
+        node.deliver("/lidar/points", sweep)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS + 50_000_000
 
 
 @pytest.mark.parametrize("fill", [np.nan, 0.0])
@@ -687,6 +713,42 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     assert (target, source, fixed, timeout.nanoseconds) == (FRAME_ID, "velo", "odom", 0)
     assert (ros_msgs.stamp_to_ns(target_time), ros_msgs.stamp_to_ns(source_time)) == (STAMP_NS, scan_ns)
     assert not buffer.lookups  # the plain extrinsic lookup is not used
+
+
+def test_the_approximate_time_watch_polls_only_while_a_message_waits_for_its_partner(ros: Ros) -> None:
+    """Its 10 Hz timer woke the executor every frame with nothing to do (each wake-up ~0.6 ms CPU in rclpy)."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    (timer,) = [t for t in node.timers if t.callback == node._sync_watch.poll]
+    assert node._sync_timer is timer and timer.is_canceled()
+    node.deliver("/camera/camera_info", camera_info(STAMP_NS))
+    assert not timer.is_canceled()  # a camera_info waits for its image
+    node.deliver("/depth_model/prediction", prediction(STAMP_NS, 5.0))
+    node.deliver("/camera/image_raw", rgb_image(STAMP_NS))
+    assert node.publishers["depth/image"].wait_for(1)
+    assert timer.is_canceled()
+
+
+def test_the_pairing_timer_runs_only_while_a_frame_waits_for_its_scan(ros: Ros) -> None:
+    """The 50 Hz pairing poll woke the executor with nothing to do five times per 10 Hz frame (rclpy: ~0.5 ms CPU
+    each); it is stopped while no frame waits, runs while one does, and the frame still goes with its scan."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 5.0}, pipeline=pipeline)
+    cam_from_velo = RigidTransform(np.eye(3), np.zeros(3), FRAME_ID, "velo")
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, 0), "test"
+    )
+    (timer,) = [t for t in node.timers if t.callback == node._on_pairing_timer]
+    assert timer.is_canceled()
+    send_frame(node)
+    assert not timer.is_canceled() and node._pairing.waiting == 1  # held for its scan
+    structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = 10.0
+    cloud = ros_msgs.pointcloud2_from_structured(
+        rclpy_style_factory(), header(STAMP_NS, "velo"), structured, 1, 1, True
+    )
+    node.deliver("/lidar/points", cloud)
+    assert timer.is_canceled() and node._pairing.waiting == 0
+    assert node.publishers["depth/image"].wait_for(1)
 
 
 def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: Ros) -> None:

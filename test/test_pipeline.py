@@ -311,6 +311,94 @@ def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
     assert np.isfinite(off.depth_m).all()  # off by default (on in config/depth_nav2.yaml)
 
 
+class _SpeckledNetwork:
+    """A resizing depth source whose network map (at ``map.shape``) is returned upsampled to the asked size as
+    :class:`~mono_depth_ros.models.inference.DepthEstimator` does it (``upsample_edge_aware_host``)."""
+
+    output_kind = OutputKind.METRIC
+    last_network_ms = 0.0
+
+    def __init__(self, network_map: np.ndarray) -> None:
+        self.network_map = network_map
+
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        return (int(self.network_map.shape[0]), int(self.network_map.shape[1]))
+
+    def predict(self, rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+        from mono_depth_ros.models.preprocess import upsample_edge_aware_host
+
+        upsampled = upsample_edge_aware_host(self.network_map, out_hw or self.network_map.shape)
+        assert upsampled is not None  # OpenCV is a dependency of the node
+        return upsampled
+
+
+@pytest.mark.parametrize(("dataset", "downscale"), [("nyu", 0), ("kitti", 1)])
+def test_network_speckles_upsampled_to_the_published_size_are_removed(
+    dataset: str, downscale: int, nyu_dir: Path, kitti_object_dir: Path
+) -> None:
+    """The shipped model's map of a real frame with single-pixel speckles at the network's resolution (96x320):
+    published at 240x320 for a 640x480 camera (NYU, auto downscale: rows 2.5 x) or at camera resolution (KITTI,
+    downscale 1: 3.9 x), each speckle is a 2-4 pixel tall blob, which the speckle filter, run at the published size,
+    took for a pole and kept (40-56 % of them at 240x320, all at 375x1242): phantom obstacles in the costmap. Run at
+    the network's resolution it takes them all and nothing of the clean map."""
+    from mono_depth_ros.evaluation.samples import annotated_samples
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    if dataset == "nyu":
+        sample = annotated_samples(nyu_dir)[0]
+        rgb, intrinsics = sample.rgb, sample.intrinsics
+    else:
+        kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+        rgb, intrinsics = kitti.rgb, kitti.intrinsics
+    shipped = build_depth_source({**defaults(), "device": "cpu"})
+    assert shipped is not None
+    network_map = shipped.predict(rgb, shipped.network_hw(rgb.shape[:2]))
+    speckled = network_map.copy()
+    speckled[5:-5:9, 7:-7:23] *= np.float32(0.5)  # single pixels at half the depth, away from the map's border
+    config = {**defaults(), "scale.mode": "none", "output.downscale": downscale, "output.outlier_filter": True}
+    frame = FrameInput(0, "camera_optical", rgb, CameraModel.from_intrinsics(intrinsics))
+    unfiltered = {**config, "output.outlier_filter": False}
+    clean = DepthPipeline(config, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    raw = DepthPipeline(unfiltered, source=_SpeckledNetwork(speckled)).process_frame(frame).depth_m
+    assert raw.shape[0] >= 2 * network_map.shape[0]  # each speckle spans two or more published rows
+    blobs = np.isfinite(clean) & (np.abs(raw / clean - 1.0) > 0.2)
+    assert blobs.sum() >= 2 * np.count_nonzero(speckled != network_map)  # every speckle made it, 2+ pixels each
+    out = DepthPipeline(config, source=_SpeckledNetwork(speckled)).process_frame(frame).depth_m
+    kept = blobs & np.isfinite(out)
+    assert not kept.any(), f"{int(kept.sum())} of {int(blobs.sum())} speckle pixels published"
+    clean_unfiltered = DepthPipeline(unfiltered, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    assert np.count_nonzero(np.isnan(clean)) == np.count_nonzero(np.isnan(clean_unfiltered))  # no real point lost
+
+
+def test_a_flying_pixel_the_upsampling_carries_onto_a_tie_column_is_removed(kitti_object_dir: Path) -> None:
+    """The shipped model's map of a real KITTI frame (96x320) with a near object whose right edge is a one-pixel
+    blend at network column 239, published at 414x125 (auto downscale): published column 310 lies exactly half-way
+    between network columns 239 and 240 (310.5 x 320 / 414 = 240.0). The upsampling (float32, like torch) gives it
+    column 239's value, the blend; the edge filter, mapping its marks back in float64, gave it column 240's mark
+    (none): the blend was published, a column of points floating between the object and the background."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    shipped = build_depth_source({**defaults(), "device": "cpu"})
+    assert shipped is not None
+    network_map = shipped.predict(kitti.rgb, shipped.network_hw(kitti.rgb.shape[:2]))
+    rows = slice(30, 60)
+    network_map[rows, 225:239] *= np.float32(0.4)  # a near object, 2.5 x nearer than the background
+    near, far = network_map[rows, 238], network_map[rows, 240]
+    network_map[rows, 239] = 2.0 / (1.0 / near + 1.0 / far)  # its edge: half-way in inverse depth
+    config = {**defaults(), "scale.mode": "none", "output.max_range": 200.0}
+    frame = FrameInput(0, "camera_optical", kitti.rgb, CameraModel.from_intrinsics(kitti.intrinsics))
+    out = DepthPipeline(config, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    assert out.shape == (125, 414)
+    raw = DepthPipeline({**config, "output.edge_filter": False}, source=_SpeckledNetwork(network_map))
+    unfiltered = raw.process_frame(frame).depth_m
+    blend = np.isin(unfiltered, network_map[rows, 239])  # the nearest-neighbour copies of the blend
+    assert blend[:, 310].sum() >= 30  # published column 310 carries it
+    assert np.isnan(out[blend]).all(), f"{int(np.isfinite(out[blend]).sum())} of {int(blend.sum())} blend pixels"
+
+
 def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> None:
     """A model on a raw (distorted) camera predicts in raw pixels; the pipeline publishes P's pinhole image, so the
     prediction must be undistorted with the image (issue 15: left raw, it disagreed with the LiDAR and the outputs

@@ -51,6 +51,7 @@ from mono_depth_ros.config import NODE_NAME, ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.core.scale.deskew import BIN_NS
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
@@ -360,18 +361,17 @@ class _SecondPass:
             warnings.add("lidar: empty scan", f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points")
             return None
         try:
-            cam_from_lidar = self.index.cam_from_scan(
-                plan.entry.frame_id,
-                plan.entry.stamp_ns,
-                scan.frame_id,
-                scan.stamp_ns,
-                self.config.lidar.motion_frame,
-                plan.entry.bag_pass,
+            deskewed, missing = self.index.lidar_scan(
+                plan.entry.frame_id, plan.entry.stamp_ns, scan, self.config.lidar.motion_frame, plan.entry.bag_pass
             )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
             return None
-        return LidarInput(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, point_dt_ns=scan.point_dt_ns)
+        if missing:
+            text = f"TF had no transform for {missing} {BIN_NS // 1_000_000} ms slices of the sweep stamped"
+            text += f" {seconds_text(scan.stamp_ns)}; they were moved as the nearest slice TF could place"
+            warnings.add("lidar: sweep not de-skewed", text)
+        return deskewed
 
     def _write(self, output: Any, log_ns: int) -> None:
         started = time.perf_counter()

@@ -86,3 +86,12 @@ def points_from_laser_scan(msg: Any) -> LaserPoints:
         float(msg.range_max),
         float(msg.time_increment),
     )
+
+
+def laser_sweep_middle_offset_ns(msg: Any) -> int:
+    """Where the middle of a LaserScan's sweep lies after its header stamp (the first beam's time):
+    ``(len(ranges) - 1) * time_increment / 2`` in int ns, as
+    :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns` gives it for a cloud with per-point times
+    (every beam counts, kept or not); 0 without a finite ``time_increment`` or with fewer than 2 beams."""
+    step_s, beams = float(msg.time_increment), len(msg.ranges)
+    return round((beams - 1) * step_s * 1e9 / 2) if math.isfinite(step_s) and beams > 1 else 0

@@ -121,7 +121,7 @@ def test_undecodable_and_bad_messages(tmp_path: Path) -> None:
     assert summary.warnings.counts["/tf_static: TransformError"] == 1
     assert index.camera_infos[0].model is not None
     bad = index.camera_infos[1]
-    assert bad.model is None and bad.error_reason == "camera_info: CalibrationError" and "uncalibrated" in bad.error
+    assert bad.model is None and bad.error_reason == "camera_info: CalibrationError" and "not calibrated" in bad.error
 
 
 def test_tf_of_a_bag_whose_clock_went_back_is_kept_per_pass(tmp_path: Path) -> None:
@@ -152,3 +152,12 @@ def test_tf_of_a_bag_whose_clock_went_back_is_kept_per_pass(tmp_path: Path) -> N
     assert [e.bag_pass for e in index.images] == [0] * 15 + [1] * 9
     (note,) = [n for n in summary.notes if "went back" in n]
     assert "/camera/image_raw went back 1 time(s)" in note
+
+
+def test_a_missing_prediction_topic_lists_the_image_topics_but_the_camera(tmp_path: Path) -> None:
+    """The candidates for prediction_topic listed the camera's own image topic; given as the remedy says, every
+    frame was then skipped with "no external prediction"."""
+    write_tiny_bag(tmp_path / "in", 1)
+    with pytest.raises(BagError, match=r"in it: /depth_model/prediction; set --param prediction_topic=TOPIC") as err:
+        _index(tmp_path / "in", **{"model.backend": "external", "prediction_topic": "/nope"})
+    assert "/camera/image_raw" not in str(err.value)

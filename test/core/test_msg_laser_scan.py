@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.msg_factory import make_header
-from mono_depth_ros.core.msg_laser_scan import points_from_laser_scan, project_laser
+from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns, points_from_laser_scan, project_laser
 from test.core.ros_msg_support import DISTROS, cdr_round_trip, rosbags_factory
 
 
@@ -65,3 +66,16 @@ def test_a_cdr_laser_scan_message_is_read_field_by_field(distro: str) -> None:
     assert out.points_in_laser.shape == (360, 3)
     np.testing.assert_allclose(out.points_in_laser[0], [-2.0, 0.0, 0.0], atol=1e-5)  # angle_min = -pi: behind
     assert out.point_dt_ns[-1] == pytest.approx(359 * 1e9 / 3600, abs=10)  # the last beam ~0.1 s after (float32)
+
+
+@pytest.mark.parametrize(
+    ("beams", "time_increment", "middle_ns"), [(360, 1 / 3600, 49_861_111), (1, 0.1, 0), (10, math.nan, 0)]
+)
+def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
+    beams: int, time_increment: float, middle_ns: int
+) -> None:
+    """Pairing dates a scan by its sweep's middle (a cloud's per-point times, a LaserScan's beams: the first at the
+    header stamp, beam i at i * time_increment, kept or not)."""
+
+    scan = SimpleNamespace(ranges=[1.0] * beams, time_increment=time_increment)  # the fields it reads
+    assert laser_sweep_middle_offset_ns(scan) == pytest.approx(middle_ns, abs=1)
