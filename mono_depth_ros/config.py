@@ -49,7 +49,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     # Topics and inputs
     ParamSpec("image_topic", "/camera/image_raw", "input image (sensor_msgs/Image, or CompressedImage with image_transport=compressed)"),
     ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
-    ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 for metric scale; empty = no LiDAR"),
+    ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 or LaserScan (2D LiDAR; lidar.message_type) for metric scale; empty = no LiDAR"),
     ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
@@ -60,6 +60,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
     ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp) are not used", min_value=0.0, max_value=10.0),
     ParamSpec("lidar.wait_s", 0.2, "longest an image waits for its LiDAR scan (scans arrive after their image); 0 = never wait", min_value=0.0, max_value=5.0),
+    ParamSpec("lidar.message_type", "auto", "type of lidar_topic: auto = the type its publishers have (PointCloud2 until a publisher shows the type, then re-subscribed), PointCloud2, or LaserScan (a 2D LiDAR: beams projected as laser_geometry does)", choices=("auto", "PointCloud2", "LaserScan")),
     ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),

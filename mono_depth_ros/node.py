@@ -38,6 +38,7 @@ from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_ca
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
+from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
@@ -87,7 +88,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
-    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by adapters.lidar.ScanPairing
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar.ScanPairing
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -223,11 +224,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
                 clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
-            self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
+            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
             timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
             self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
-        inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
+        inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans)
         graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
         self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
@@ -257,8 +258,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            middle_ns = ros_msgs.stamp_to_ns(msg.header.stamp) + ros_msgs.sweep_middle_offset_ns(msg)  # any driver
-            self._release(self._pairing.add_scan(middle_ns, msg))
+            offset_ns = messages.sweep_middle_offset_ns(msg, self._lidar.type_name)  # the sweep's middle: any driver
+            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp) + offset_ns, msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:
@@ -325,7 +326,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return None
         _, cloud = chosen
         try:
-            scan = messages.decode_scan(cloud)  # NaN and (0, 0, 0) "no return" points dropped; per-point times
+            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return dropped; per-point/-beam times
             if scan.points_in_lidar.shape[0] == 0:
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
@@ -446,7 +447,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def _deactivate(self) -> None:
         self._stop_worker()
-        for subscription in self._active[0] + (self._latched.take() if hasattr(self, "_latched") else []):
+        for subscription in self._active[0] + taken(getattr(self, "_latched", None), getattr(self, "_lidar", None)):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)

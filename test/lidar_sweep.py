@@ -130,3 +130,34 @@ def odom_from_camera(speed_mps: float, image_ns: int, stamp_ns: int, odom: str, 
     """The camera's pose in ``odom`` (its axes at the image stamp, origin there) at ``stamp_ns``."""
     travelled = speed_mps * (stamp_ns - image_ns) * 1e-9
     return RigidTransform(np.eye(3), np.array([0.0, 0.0, travelled]), odom, camera)
+
+
+def sweep_laser_scan(factory: MessageFactory, sweep: Sweep, frame_id: str, beams: int = 1800) -> Any:
+    """The sweep's points near 0° elevation as a level 2D LiDAR turning the same way publishes them: a
+    ``sensor_msgs/LaserScan`` stamped at the sweep's start (its first beam, behind the car: ``sweep`` made with
+    ``stamp="start"``), beam ``i`` at azimuth
+    ``π - i * 2π / beams`` (clockwise: a negative ``angle_increment``) measured ``i * time_increment`` later, with
+    ``time_increment = SWEEP_NS / beams``; per beam the flattest point within half a beam and ±0.25°, NaN where none."""
+    points = sweep.points_in_lidar.astype(np.float64)
+    horizontal_m = np.hypot(points[:, 0], points[:, 1])
+    elevation = np.abs(np.arctan2(points[:, 2], horizontal_m))
+    increment = 2 * np.pi / beams
+    beam = np.round((np.pi - np.arctan2(points[:, 1], points[:, 0])) / increment).astype(np.int64) % beams
+    near = np.flatnonzero(elevation < np.deg2rad(0.25))
+    order = near[np.lexsort((elevation[near], beam[near]))]
+    first = order[np.unique(beam[order], return_index=True)[1]]
+    ranges = np.full(beams, np.nan, np.float32)
+    ranges[beam[first]] = horizontal_m[first]
+    return factory.new(
+        "sensor_msgs/msg/LaserScan",
+        header=make_header(factory, sweep.stamp_ns, frame_id),
+        angle_min=np.pi,
+        angle_max=np.pi - (beams - 1) * increment,
+        angle_increment=-increment,
+        time_increment=SWEEP_NS * 1e-9 / beams,
+        scan_time=SWEEP_NS * 1e-9,
+        range_min=0.5,
+        range_max=120.0,
+        ranges=factory.float32_sequence(ranges),
+        intensities=factory.float32_sequence(np.zeros(0, np.float32)),
+    )

@@ -510,6 +510,8 @@ class Node:
         return timer
 
     def destroy_subscription(self, subscription: Subscription) -> bool:
+        if subscription not in self.subscriptions:  # rclpy: False for one already destroyed
+            return False
         self.subscriptions.remove(subscription)
         return True
 

@@ -208,3 +208,23 @@ def test_the_subscription_made_for_a_transient_local_camera_info_goes_with_deact
     assert not node.subscriptions and not node.timers
     assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()
+
+
+def test_the_laser_scan_subscription_made_when_a_2d_lidar_appeared_goes_with_deactivate(ros: Ros) -> None:
+    """lidar.message_type auto, no publisher at activate: /scan is subscribed as PointCloud2; the LaserScan driver
+    appears, the look at the graph re-subscribes it as LaserScan. Deactivate destroys that one too (and the
+    PointCloud2 one, already gone, is no error); activate again subscribes LaserScan at once."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/scan"}, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    assert node.subscription("/scan").msg_type.__name__ == "PointCloud2"
+    ros_standin.STATE.graph["/scan"] = ["sensor_msgs/msg/LaserScan"]
+    (look,) = [t for t in node.timers if t.callback == node._lidar._on_timer]
+    look.callback()
+    assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert not node.subscriptions and not node.timers
+    assert node.trigger_activate() is results.SUCCESS
+    assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
+    assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()

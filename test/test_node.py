@@ -505,7 +505,13 @@ def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnost
     node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points"}, pipeline=EchoPipeline())
     steady = ros.fake["rclpy.clock"].ClockType.STEADY_TIME
     clocks = {t.callback: None if t.clock is None else t.clock.clock_type for t in node.timers}
-    (diagnostics,) = set(clocks) - {node._on_pairing_timer, node._sync_watch.poll, node._input_watch.poll}
+    polls = {
+        node._on_pairing_timer,
+        node._sync_watch.poll,
+        node._input_watch.poll,
+        node._lidar._on_timer,
+    }  # 2D LiDAR: auto
+    (diagnostics,) = set(clocks) - polls
     assert set(clocks.values()) == {steady}
     published = node.publishers["/diagnostics"].messages
     for now_s, count in ((0.0, 0), (0.6, 0), (0.2, 0), (0.7, 1), (0.1, 1), (1.0, 2)):  # back at 0.2 s, 0.1 s
@@ -636,6 +642,46 @@ def test_a_scan_that_arrives_after_its_image_is_used(ros: Ros) -> None:
     assert node.publishers["depth/image"].wait_for(1)
     lidar = pipeline.frames[0].lidar
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
+
+
+@pytest.mark.parametrize("at_start", [True, False])
+def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_the_pipeline(
+    ros: Ros, at_start: bool
+) -> None:
+    """lidar.message_type auto: /scan published as LaserScan (RPLidar, Hokuyo) is subscribed as LaserScan, at once
+    or, when the driver starts after the node, re-subscribed by the once-a-second look at the graph; its kept beams
+    are points in the laser frame (z = 0) with per-beam times (here: the sweep's middle the scale recovery dates
+    it by), as laser_geometry's projectLaser gives them."""
+    laser_scan = "sensor_msgs/msg/LaserScan"
+    if at_start:
+        ros_standin.STATE.graph["/scan"] = [laser_scan]
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/scan", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    if not at_start:
+        assert node.subscription("/scan").msg_type.__name__ == "PointCloud2"  # until the graph shows the type
+        ros_standin.STATE.graph["/scan"] = [laser_scan]
+        (look,) = [t for t in node.timers if t.callback == node._lidar._on_timer]
+        look.callback()
+    assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
+    assert "published as sensor_msgs/msg/LaserScan" in "".join(node.get_logger().messages("INFO"))
+    cam_from_laser = RigidTransform.from_translation_quaternion((0.0, 0.05, 0.0), (0.5, -0.5, 0.5, -0.5),
+                                                                dst_frame=FRAME_ID, src_frame="laser")  # fmt: skip
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_laser, STAMP_NS), "test"
+    )
+    factory = rclpy_style_factory()
+    ranges = np.array([2.0, np.inf, 3.0, 0.01], np.float32)  # ahead, no return, left, too close
+    geometry = {"angle_min": 0.0, "angle_max": 3 * np.pi / 4, "angle_increment": np.pi / 4, "time_increment": 1e-4}
+    limits = {"scan_time": 0.1, "range_min": 0.1, "range_max": 12.0}
+    sequences = {"ranges": factory.float32_sequence(ranges), "intensities": factory.float32_sequence(np.zeros(0))}
+    scan = factory.new(laser_scan, header=header(STAMP_NS, "laser"), **geometry, **limits, **sequences)
+    node.deliver("/scan", scan)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    lidar = pipeline.frames[0].lidar
+    assert lidar is not None and lidar.stamp_ns == STAMP_NS
+    np.testing.assert_allclose(lidar.points_in_lidar, [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]], atol=1e-6)  # x ahead, y left
+    assert lidar.sweep_middle_ns == 100_000  # the kept beams 0 and 2, 0 and 200 µs after the stamp
 
 
 def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:

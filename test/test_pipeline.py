@@ -798,3 +798,36 @@ def test_stamps_going_back_over_a_second_restart_the_temporal_filter_as_the_scal
     assert [s.state for s in states if s] == ["started"] + ["filtered"] * 15
     assert late is not None and late.state == "filtered"
     assert again is not None and again.state == "started"
+
+
+@pytest.mark.parametrize("lidar_above_camera_m", [0.05, -0.1])
+def test_a_small_robots_2d_lidar_laser_scan_gives_the_lidar_scale(lidar_above_camera_m: float) -> None:
+    """A small indoor-style robot: a 1-beam planar LiDAR (1440 beams, an RPLidar A3) at 0.2 m, the camera
+    level at 0.15 m (LiDAR above it) or 0.3 m (below it); its LaserScan, decoded as the node and the bag runner
+    decode it, scales a depth_up_to_scale prediction (truth / 2.5, 3 % noise) to metres: health ok, scale 2.5, and
+    the LiDAR -> camera check (which looks at scans of 1000 points or more) names no mistake."""
+    from mono_depth_ros.adapters.messages import LASER_SCAN, decode_scan
+    from mono_depth_ros.core.synthetic import SensorRig, kitti_like_intrinsics, make_sequence
+    from test.core.ros_msg_support import rosbags_factory
+    from test.kitti_bag import velodyne_planar_scan
+
+    rig = SensorRig(camera_height_m=0.2 - lidar_above_camera_m, camera_pitch_rad=0.0,
+                    lidar_offset_m=(-0.05, 0.0, lidar_above_camera_m))  # fmt: skip
+    intrinsics = kitti_like_intrinsics(160, 96)
+    frames = make_sequence(3, 3, intrinsics, beams=1, rig=rig, speed_mps=0.5, vertical_fov_deg=(0.0, 0.0),
+                           azimuth_step_deg=0.25, lidar_max_range_m=30.0)  # fmt: skip
+    pipeline = _external(**{"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar"})
+    factory, rng = rosbags_factory("humble"), np.random.default_rng(0)
+    for frame in frames:
+        message = velodyne_planar_scan(factory, frame.points_in_lidar, frame.stamp_ns, "laser", beams=1440)
+        scan = decode_scan(message, LASER_SCAN)
+        assert 1000 <= scan.points_in_lidar.shape[0] <= 1440 and np.all(scan.points_in_lidar[:, 2] == 0)  # checked
+        lidar = LidarInput(scan.points_in_lidar, frame.cam_from_lidar, scan.stamp_ns, point_dt_ns=scan.point_dt_ns)
+        noise = rng.normal(1.0, 0.03, frame.depth_m.shape).astype(np.float32)
+        prediction = np.where(np.isfinite(frame.depth_m), frame.depth_m / 2.5 * noise, np.nan).astype(np.float32)
+        camera = CameraModel.from_intrinsics(intrinsics)
+        frame_input = FrameInput(frame.stamp_ns, "camera_optical_frame", frame.rgb, camera, True, lidar, prediction)
+        status = pipeline.process_frame(frame_input).scale
+        print(f"{status.lidar_points_used} points, inliers {status.inlier_ratio:.2f}, scale {status.scale:.4f}")
+        assert (status.mode, status.health, status.lidar_extrinsic) == ("lidar", "ok", ""), status.reason
+        assert status.scale == pytest.approx(2.5, rel=0.03)

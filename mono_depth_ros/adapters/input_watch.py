@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.lidar_subscription import accepted_types
 from mono_depth_ros.config import NODE_NAME
-from mono_depth_ros.depth_config import TopicsConfig
+from mono_depth_ros.depth_config import DepthConfig
 
 WARN_AFTER_S = 5.0
 REPEAT_S = 60.0
@@ -48,7 +49,7 @@ class WatchedInput:
 
     role: str  # "image", "LiDAR scan" (one input per role)
     topic: str
-    type_name: str  # e.g. sensor_msgs/msg/Image
+    type_name: str  # e.g. sensor_msgs/msg/Image ("A or B": either, as lidar.message_type auto takes)
     count: Callable[[], int]  # messages received so far
     remedy: str  # the parameter / launch argument that names the topic, and for a type mismatch what to change
     qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
@@ -59,7 +60,7 @@ def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliab
     of them is reliable (``reliable``, in the same order; empty: unknown)."""
     if not publisher_types:
         return f"nothing publishes it (`ros2 topic list -t` lists the topics); {watched.remedy}"
-    ours = [i for i, t in enumerate(publisher_types) if t == watched.type_name]  # publishers of the type subscribed
+    ours = [i for i, t in enumerate(publisher_types) if t in watched.type_name.split(" or ")]  # of the type subscribed
     if not ours:
         others = ", ".join(sorted(set(publisher_types)))
         return f"it is published as {others}, this node subscribes {watched.type_name}; {watched.remedy}"
@@ -183,11 +184,13 @@ def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
 
 
 def node_inputs(
-    topics: TopicsConfig, image_topic: str, images: Callable[[], int], scans: Callable[[], int]
+    config: DepthConfig, image_topic: str, images: Callable[[], int], scans: Callable[[], int]
 ) -> list[WatchedInput]:
     """The node's watched inputs: ``image_topic`` as subscribed (``.../compressed`` with compressed transport) and
-    the LiDAR topic when one is set. camera_info and an external prediction need no watch: an image that arrives
-    without them is already counted and warned about (``no_camera_info`` / ``no_prediction``)."""
+    the LiDAR topic when one is set (of a type ``lidar.message_type`` admits: with ``auto`` either). camera_info
+    and an external prediction need no watch: an image that arrives without them is already counted and warned about
+    (``no_camera_info`` / ``no_prediction``)."""
+    topics = config.topics
     if topics.image_transport == "compressed":
         image_type = "sensor_msgs/msg/CompressedImage"
         remedy = "set image_topic to the camera's base topic (launch: image:=; /compressed is appended), or "
@@ -199,8 +202,8 @@ def node_inputs(
     inputs = [WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)]
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
-        pointcloud = "sensor_msgs/msg/PointCloud2"
-        inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, pointcloud, scans, remedy, topics.input_qos))
+        lidar_type = " or ".join(accepted_types(config.lidar.message_type))
+        inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, lidar_type, scans, remedy, topics.input_qos))
     return inputs
 
 

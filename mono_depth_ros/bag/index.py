@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
+from mono_depth_ros.adapters.lidar_subscription import accepted_types
 from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
@@ -25,6 +26,7 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns
 from mono_depth_ros.core.point_times import TIME_FIELDS
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns, sweep_middle_offset_ns
 from mono_depth_ros.core.scale.deskew import deskewed_scan
@@ -36,6 +38,7 @@ IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
 
@@ -47,7 +50,7 @@ class TopicPlan:
     Attributes:
         image: image topic; ``image_type`` is Image or CompressedImage.
         camera_info: CameraInfo topic.
-        lidar: PointCloud2 topic, or "" for none.
+        lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
     """
 
@@ -124,16 +127,20 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     lidar = config.topics.lidar
     if lidar and lidar not in bag_topics:
         summary.notes.append(
-            f"lidar_topic {lidar} is not in the bag (PointCloud2 topics: {_topics_of(bag_topics, POINTCLOUD2)})"
+            f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
+            f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
+        _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
     else:
-        clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
-        if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+        kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
+        scans = [
+            (t, kinds[k]) for k in kinds for t, kind in sorted(bag_topics.items()) if kind == k and "depth" not in t
+        ]
+        if scans:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
             summary.notes.append(
-                f"LiDAR not used: the bag has PointCloud2 {', '.join(clouds)} but lidar_topic is empty; "
-                f"pass --param lidar_topic={clouds[0]} for a metric scale from it"
+                f"LiDAR not used: the bag has {', '.join(f'{kind} {topic}' for topic, kind in scans)} but lidar_topic "
+                f"is empty; pass --param lidar_topic={scans[0][0]} for a metric scale from it"
             )
     prediction = ""
     if config.model.backend == "external":
@@ -374,6 +381,8 @@ def _sweep_middle_ns(bag: InputBag, message: BagMessage) -> int | None:
     driver stamping its start, minus that for one stamping its end, 0 without per-point times); None when the scan
     cannot be decoded (the next one is asked). The drivers' conventions are fixed: the first scan tells it for the
     bag, so that the first pass reads only one scan whole."""
+    if message.msgtype == LASER_SCAN:  # a 2D LiDAR: its beams' times, from the first beam (the header stamp)
+        return laser_sweep_middle_offset_ns(bag.deserialize(message))
     if not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
         return 0  # no whole read for a cloud without per-point times (its fields come before its points)
     try:

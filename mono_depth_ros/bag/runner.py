@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ class _SecondPass:
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    self.scans[message.ordinal] = self._decode(message, decode_scan)
+                    self.scans[message.ordinal] = self._decode(message, partial(decode_scan, msgtype=message.msgtype))
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)

@@ -125,16 +125,25 @@ def test_warned_after_the_delay_then_repeated_and_no_more_once_a_message_came() 
 
 
 def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
-    raw = DepthConfig.from_params({"lidar_topic": "/velodyne_points"}).topics
+    raw = DepthConfig.from_params({"lidar_topic": "/velodyne_points", "lidar.message_type": "PointCloud2"})
     inputs = node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0)
     assert [(i.role, i.topic, i.type_name) for i in inputs] == [
         ("image", "/camera/image_raw", IMAGE),
         ("LiDAR scan", "/velodyne_points", "sensor_msgs/msg/PointCloud2"),
     ]
     assert "image_transport: compressed" in inputs[0].remedy and "use_lidar:=false" in inputs[1].remedy
-    compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"}).topics
+    compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"})
     (image,) = node_inputs(compressed, "/camera/image_raw/compressed", lambda: 0, lambda: 0)
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
+
+
+def test_a_lidar_topic_of_either_type_is_watched_as_lidar_message_type_auto_subscribes_it() -> None:
+    config = DepthConfig.from_params({"lidar_topic": "/scan"})  # lidar.message_type: auto
+    lidar = node_inputs(config, "/camera/image_raw", lambda: 0, lambda: 0)[1]
+    assert lidar.type_name == "sensor_msgs/msg/PointCloud2 or sensor_msgs/msg/LaserScan"
+    silent = silence_reason(lidar, ["sensor_msgs/msg/LaserScan"])
+    assert silent.startswith("1 publisher(s) of sensor_msgs/msg/PointCloud2 or sensor_msgs/msg/LaserScan but nothing")
+    assert "is published as sensor_msgs/msg/Range" in silence_reason(lidar, ["sensor_msgs/msg/Range"])
 
 
 class Profile:  # rclpy's QoSProfile: keywords, history KEEP_LAST when only a depth is given
@@ -313,7 +322,7 @@ def test_a_volatile_tf_static_publisher_is_named_once_with_the_override_when_lid
     """ros2 bag play offers /tf_static recorded without QoS as volatile: TransformListener (transient local) got
     nothing, and every frame lost its LiDAR scale to 'frame does not exist'."""
     clock, warnings = Clock(), []
-    lidar = node_inputs(DepthConfig.from_params({"lidar_topic": "/points"}).topics, "/image", lambda: 1, lambda: 1)
+    lidar = node_inputs(DepthConfig.from_params({"lidar_topic": "/points"}), "/image", lambda: 1, lambda: 1)
     graph = {"/tf_static": [StaticInfo("robot_state_publisher", StaticQos(Durability("TRANSIENT_LOCAL")))]}
     watch = InputWatch(lidar, lambda topic: graph.get(topic, []), warnings.append, clock, 5.0, 60.0)
     watch.poll()
@@ -329,7 +338,7 @@ def test_a_volatile_tf_static_publisher_is_named_once_with_the_override_when_lid
     graph["/tf_static"].append(StaticInfo("rosbag2_player", StaticQos(Durability("VOLATILE"))))
     watch.poll()
     assert len(warnings) == 2  # played again without the override: said again
-    images_only = node_inputs(DepthConfig.from_params({}).topics, "/image", lambda: 1, lambda: 1)
+    images_only = node_inputs(DepthConfig.from_params({}), "/image", lambda: 1, lambda: 1)
     quiet: list[str] = []
     InputWatch(images_only, lambda topic: graph.get(topic, []), quiet.append, clock, 5.0, 60.0).poll()
     assert quiet == []  # no LiDAR: no extrinsic to miss

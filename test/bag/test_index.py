@@ -71,7 +71,11 @@ def test_no_lidar_or_prediction_topics_unless_asked(tmp_path: Path) -> None:
 def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "in", 1)
     _, summary = _index(tmp_path / "in", lidar_topic="/velodyne_points")
-    assert summary.notes == ["lidar_topic /velodyne_points is not in the bag (PointCloud2 topics: /lidar/points)"]
+    note = "lidar_topic /velodyne_points is not in the bag (PointCloud2 / LaserScan topics: /lidar/points)"
+    assert summary.notes == [note]
+    laser = r"/lidar/points \(lidar_topic\).*is sensor_msgs/msg/PointCloud2, expected sensor_msgs/msg/LaserScan"
+    with pytest.raises(BagError, match=laser):  # lidar.message_type names the type: the recorded one must match
+        _index(tmp_path / "in", lidar_topic="/lidar/points", **{"lidar.message_type": "LaserScan"})
     with pytest.raises(BagError, match=r"/lidar/points \(image_topic\).*is sensor_msgs/msg/PointCloud2"):
         _index(tmp_path / "in", image_topic="/lidar/points")
     raw_only = r"reads /camera/image_raw/compressed, which .* lacks; .* set --param image_transport=raw"
@@ -79,6 +83,19 @@ def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path
         _index(tmp_path / "in", image_transport="compressed")
     with pytest.raises(BagError, match=r"no topic '/camera/other/compressed'"):
         _index(tmp_path / "in", image_transport="compressed", image_topic="/camera/other")
+
+
+def test_a_recorded_2d_lidar_not_used_is_named_with_the_parameter_to_set(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir, ["000001"]), laser_scan=True)
+    _, summary = _index(tmp_path / "in")
+    assert summary.notes == [
+        "LiDAR not used: the bag has LaserScan /lidar/points but lidar_topic is empty; "
+        "pass --param lidar_topic=/lidar/points for a metric scale from it"
+    ]
 
 
 def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path, kitti_object_dir: Path) -> None:

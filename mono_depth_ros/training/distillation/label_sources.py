@@ -223,7 +223,7 @@ class BagSource:
     @staticmethod
     def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | str:
         try:
-            return decode_scan(bag.deserialize(message))
+            return decode_scan(bag.deserialize(message), message.msgtype)  # PointCloud2 or LaserScan
         except DepthError as err:
             return f"{type(err).__name__}: {err}"
 
