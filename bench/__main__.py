@@ -13,10 +13,11 @@ import time
 BENCHMARKS = (
     "bench_cloud", "bench_outliers", "bench_scale", "bench_bag", "bench_threads", "bench_synthetic",
     "bench_unet_presets", "bench_models", "bench_temporal", "bench_worker", "bench_onnx_binding", "bench_device_post",
-    "bench_input_aspect",
+    "bench_input_aspect", "bench_costmap_real",
 )  # fmt: skip
 
 SOAKS = ("soak_pipeline", "soak_bag")  # minutes each, by name only (the real node's soak: test/ros2/soak_node.py)
+# the real node in ROS 2 (needs ROS sourced, not this venv): python3 -m bench.bench_node (bench/node_clocks.py inside)
 ON_DEVICE = ("bench_gpu",)  # the lent GPU's run (bench/gpu.sh): by name only
 
 

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
+from mono_depth_ros.core.scale.deskew import deskewed_scan
 from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig
 from mono_depth_ros.core.scale.fit import FitConfig, fit_for_kind
 from mono_depth_ros.core.scale.lidar import LidarScan, ProjectionConfig, ScratchBuffers, project_scan
@@ -160,6 +161,14 @@ def bench_frame(root: Path, name: str, repeat: int, baseline_repeat: int) -> Non
     )
     times["projection without reusing ScratchBuffers"] = (
         timed(lambda: project_scan(scan, intrinsics, config), repeat),
+        (float("nan"), float("nan")),
+    )
+    azimuth = np.arctan2(points[:, 1], points[:, 0])  # a 10 Hz sweep's point times, starting behind (KITTI)
+    point_dt_ns = np.rint((np.pi - azimuth) / (2 * np.pi) * 1e8).astype(np.int64)
+    times["de-skew, 2 ms slices (lidar.motion_frame + per-point times; TF lookups not included)"] = (
+        timed(
+            lambda: deskewed_scan(points, point_dt_ns, 0, scan.cam_from_lidar, lambda t: scan.cam_from_lidar), repeat
+        ),
         (float("nan"), float("nan")),
     )
     print(

@@ -17,8 +17,17 @@ Arguments:
 Given wrong, the launch says so instead of running a node the user did not ask for: a params_file that is not a
 file ends it with an error (launch_ros only warns and starts the node on its defaults), and an argument this file
 does not declare (``imgae:=``: ``ros2 launch`` ignores it) is warned about with the nearest declared names.
+
+Several cameras: include this file once per camera, each in ``GroupAction([...], scoped=True)`` with its own
+``namespace:=`` and ``image:=`` (one LiDAR may feed them all). On Humble an include's arguments stay set for the
+includes after it (an unscoped second include without ``image:=`` ran on the first camera's image); a second
+instance of one launch in the same namespace, or on the same image or camera_info topic (``image:=``, else
+params_file's sections for the node), ends the launch with an error that says so; a second include in the same
+launch-configuration scope is warned about with the arguments it shares with the first.
 ``ros2 launch`` exits 0 only when the node did (``on_exit``): a node that cannot start (bad parameter, missing
-weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it.
+weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` or a CI script sees it. Only when
+this file is the one ``ros2 launch`` runs: included in a robot's launch file, the node's exit ends nothing else (one
+camera's node that could not start had stopped the other cameras' nodes and every process of the robot).
 
 Precedence: the six node arguments and use_sim_time default to ``from_params_file``: then the parameter comes from
 params_file (or, when the file does not set it, the node's built-in default). An argument given on the command line
@@ -28,6 +37,7 @@ overrides are chosen at launch time by an ``OpaqueFunction`` (launch API since C
 passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings.
 """
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +50,8 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from mono_depth_ros.adapters.launch_instances import Instance, LaunchInstances, node_namespace, same_scope_warning
+from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.names import did_you_mean
@@ -66,14 +78,22 @@ FROM_PARAMS_FILE = "from_params_file"  # default of the node arguments: leave th
 
 BOOL_CHOICES = ["true", "false", "True", "False"]
 OTHER_ARGUMENTS = ("params_file", "namespace", "lifecycle", "nav2", "use_lidar", "use_sim_time")
+DEFAULTS = {**dict.fromkeys(ARGUMENT_PARAMETERS, FROM_PARAMS_FILE), "namespace": "", "lifecycle": "false",
+            "nav2": "false", "use_lidar": "true", "use_sim_time": FROM_PARAMS_FILE}  # fmt: skip
+
+
+def run_directly(launch_file: str) -> bool:
+    """Whether ``launch_file`` is the file ``ros2 launch`` runs (its name before the first ``name:=value`` of the
+    command line), not one included by another launch file (a robot's bringup)."""
+    command = sys.argv[: next((i for i, a in enumerate(sys.argv) if ":=" in a), len(sys.argv))]
+    return any(Path(token).name == launch_file for token in command)
 
 
 def unknown_argument_warnings(argv: list[str], launch_file: str) -> list[str]:
     """One warning per ``name:=value`` of ``argv`` that this launch file does not declare (``ros2 launch`` ignores
     it silently), when ``launch_file`` is the file ``ros2 launch`` runs (not included by another launch file, whose
     own arguments share the command line)."""
-    command = sys.argv[: next((i for i, a in enumerate(sys.argv) if ":=" in a), len(sys.argv))]
-    if not any(Path(token).name == launch_file for token in command):
+    if not run_directly(launch_file):
         return []
     declared = [*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS]
     names = [a.split(":=", 1)[0] for a in argv if ":=" in a]
@@ -123,6 +143,17 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     if overrides:
         parameters.append(overrides)
     lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
+    namespace = node_namespace(
+        context.launch_configurations.get("ros_namespace"), LaunchConfiguration("namespace").perform(context)
+    )
+    given = {name: LaunchConfiguration(name).perform(context) for name in ("image", "camera_info")}
+    inputs = {name: None if value == FROM_PARAMS_FILE else value for name, value in given.items()}
+    instance = Instance.of(namespace, inputs, str(parameters[0]))
+    LaunchInstances(context).add(instance)  # one node per namespace and per camera in one launch
+    values = {name: LaunchConfiguration(name).perform(context) for name in (*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS)}
+    changed = {name: value for name, value in values.items() if name != "namespace" and value != DEFAULTS.get(name)}
+    if warning := same_scope_warning(context.launch_configurations, namespace, changed):
+        get_logger("depth.launch.py").warning(warning)  # unscoped includes: one's arguments are the next one's
     node = Node(
         package=PACKAGE,
         executable="mono_depth_lifecycle_node" if lifecycle else "mono_depth_node",
@@ -131,7 +162,10 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
         parameters=parameters,
         output="screen",
         emulate_tty=True,
-        on_exit=fail_unless_clean_exit,  # a supervisor (systemd, docker) sees the exit and its code
+        # run directly: the launch ends with the node and its code (systemd, docker); included in a robot's bringup,
+        # its exit leaves the other cameras' nodes and the robot's processes running (launch_ros's default)
+        on_exit=fail_unless_clean_exit if run_directly(Path(__file__).name) else None,
+        additional_env={LAUNCH_PID_ENV: str(os.getpid())},  # a launch that fails as it starts the node: no orphan
     )
     return [node]
 

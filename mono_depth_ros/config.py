@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.core.names import did_you_mean
+from mono_depth_ros.core.names import did_you_mean, section_matches
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
@@ -49,7 +49,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     # Topics and inputs
     ParamSpec("image_topic", "/camera/image_raw", "input image (sensor_msgs/Image, or CompressedImage with image_transport=compressed)"),
     ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
-    ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 for metric scale; empty = no LiDAR"),
+    ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 or LaserScan (2D LiDAR; lidar.message_type) for metric scale; empty = no LiDAR"),
     ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
@@ -60,11 +60,12 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
     ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp) are not used", min_value=0.0, max_value=10.0),
     ParamSpec("lidar.wait_s", 0.2, "longest an image waits for its LiDAR scan (scans arrive after their image); 0 = never wait", min_value=0.0, max_value=5.0),
+    ParamSpec("lidar.message_type", "auto", "type of lidar_topic: auto = the type its publishers have (PointCloud2 until a publisher shows the type, then re-subscribed), PointCloud2, or LaserScan (a 2D LiDAR: beams projected as laser_geometry does)", choices=("auto", "PointCloud2", "LaserScan")),
     ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
-    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model"),
+    ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model (model.backend unet; the other backends need one)"),
     ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
     ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
@@ -89,10 +90,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),
     ParamSpec("output.max_range", 80.0, "farther depths are +Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=10000.0, dynamic=True),
     ParamSpec("output.downscale", 0, "publish depth, camera_info and cloud at 1/N resolution; 0 = auto: the largest N that keeps them at least as large as the network's input (1 for external predictions)", min_value=0, max_value=16),
-    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
+    ParamSpec("output.outlier_filter", False, "remove speckles (blobs up to 2 px of the network's map whose depth continues no neighbouring surface) before the edge filter: phantom obstacles in a costmap", dynamic=True),
     ParamSpec("output.outlier_tolerance", 0.05, "a pixel is a speckle when its depth misses the surface of its neighbours in every direction by more than this fraction", min_value=0.001, max_value=0.9, dynamic=True),
     ParamSpec("output.edge_filter", True, "flying pixels (a depth between two surfaces: a network's blend at an object's edge) are NaN in /depth/image and absent from /depth/points; slanted surfaces (far road, walls) stay", dynamic=True),
-    ParamSpec("output.edge_threshold", 0.1, "smallest relative depth step between a pixel's left and right (or upper and lower) neighbours that makes it flying when its depth lies between theirs and continues neither side's surface", min_value=0.0, max_value=10.0, dynamic=True),
+    ParamSpec("output.edge_threshold", 0.1, "smallest relative depth step between a pixel's left and right (or upper and lower) neighbours that makes it flying when its depth lies between theirs and continues neither side's surface (0 would mark nearly every pixel of a smooth map: output.edge_filter false turns the filter off)", min_value=0.01, max_value=10.0, dynamic=True),
     ParamSpec("output.device_postprocess", "auto", "where the steps after the network run (scale applied, temporal filter, speckle and flying-pixel masks, range limits, encoding, organized cloud): auto = on the network's device when it is CUDA, with one pinned copy of the final bytes to the host, else on the host; on = on the network's device, the CPU too (about 2 x slower there than the host's numpy: bench/bench_device_post.py); off = on the host. Strided / voxel clouds, clearing and scan are built on the host from the returned depth", choices=("auto", "on", "off"), dynamic=True),
     ParamSpec("temporal.enabled", False, "temporal filter: the previous metric depth, moved with the camera motion (TF), blended per pixel with the new one where they agree (static surfaces settle, moving objects and disocclusions restart at once); off = each frame on its own"),
     ParamSpec("temporal.fixed_frame", "odom", "frame in which the world is static; the camera motion between two images is TF fixed_frame <- camera optical frame at the two image stamps"),
@@ -194,33 +195,52 @@ def read_yaml_file(path: str | Path, what: str) -> Any:
         raise ConfigError(msg) from None
 
 
-def load_params_file(path: Path, node_name: str = NODE_NAME) -> dict[str, Any]:
+def load_params_file(path: Path, node: str = "/" + NODE_NAME) -> dict[str, Any]:
     """Read a ROS 2 params YAML (``<key>: ros__parameters: {...}``) into flat dotted names.
 
-    Entries under ``/**`` apply first, then those under ``node_name`` / ``/node_name`` (as rclpy matches them
-    for a node without namespace). Nested mappings and dotted keys are both accepted.
+    The sections that apply to the node named ``node`` (fully qualified, ``/front/mono_depth_node``; a missing
+    leading ``/`` is added) apply in file order, a later one over an earlier one, as rclpy applies them (seen on
+    real Humble): ``/**``, ``/**/mono_depth_node``, ``mono_depth_node`` for the default node. Nested mappings and
+    dotted keys are both accepted.
+
+    Raises:
+        ConfigError: no section applies; or, for the default node, the file has sections for a namespaced
+            ``mono_depth_node`` (one per camera of a robot), which would be left out silently: name the node.
     """
     document = read_yaml_file(path, "parameters file")
     if not isinstance(document, Mapping):
         msg = f"parameters file {path} must map node names to {{ros__parameters: ...}}"
         raise ConfigError(msg)
-    expected = ("/**", node_name, "/" + node_name)
-    if not any(key in document for key in expected):
+    node = "/" + node.strip().lstrip("/")
+    keys = [str(key) for key in document]
+    if node == "/" + NODE_NAME and (cameras := [k for k in keys if _names_a_namespaced_node(k)]):
         msg = (
-            f"parameters file {path} has no section for this node: expected one of {', '.join(expected)} "
-            f"(each with ros__parameters), found {', '.join(map(str, document)) or 'none'}"
+            f"parameters file {path} has sections for {NODE_NAME} in a namespace ({', '.join(cameras)}), which apply "
+            f"to that node only: one run takes one camera; name its node, e.g. --node {'/' + cameras[0].lstrip('/')}"
+        )
+        raise ConfigError(msg)
+    matching = [key for key in keys if section_matches(key, node)]
+    if not matching:
+        expected = ("/**", NODE_NAME, node) if node == "/" + NODE_NAME else ("/**", f"/**/{NODE_NAME}", node)
+        msg = (
+            f"parameters file {path} has no section for {node}: expected one of {', '.join(expected)} "
+            f"(each with ros__parameters), found {', '.join(keys) or 'none'}"
         )
         raise ConfigError(msg)
     flat: dict[str, Any] = {}
-    for key in expected:
-        section = document.get(key)
-        if section is None:
-            continue
+    for key in matching:
+        section = document[key]
         if not isinstance(section, Mapping) or "ros__parameters" not in section:
             msg = f"parameters file {path}: section {key!r} needs a 'ros__parameters' mapping"
             raise ConfigError(msg)
         flat.update(_flatten(section["ros__parameters"] or {}))
     return flat
+
+
+def _names_a_namespaced_node(key: str) -> bool:
+    """Whether a section ``key`` names ``mono_depth_node`` in a namespace, without wildcards (``/front/mono_depth_node``)."""
+    parts = key.strip("/").split("/")
+    return len(parts) > 1 and parts[-1] == NODE_NAME and "*" not in key
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -262,17 +282,22 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
         if frame.startswith("/"):
             msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"
             raise ConfigError(msg)
-    if not DEVICE_PATTERN.fullmatch(str(resolved["device"]).strip().lower()):  # "gpu", "cuda:x", "cuda1"
+    device = str(resolved["device"]).strip().lower()
+    if not DEVICE_PATTERN.fullmatch(device):  # "gpu", "cuda:x", "cuda1", "0"
         msg = f"parameter device={resolved['device']!r} must be auto, cpu, cuda or cuda:N (N: the GPU's index)"
+        msg += f"; GPU {device} is 'cuda:{device}'" if device.isdigit() else ""
         raise ConfigError(msg)
     return resolved
 
 
-def load_config(params_file: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ParamValue]:
-    """Parameters for the bag runner / CLI: defaults ← params file ← ``--param`` overrides."""
+def load_config(
+    params_file: Path | None = None, overrides: list[str] | tuple[str, ...] = (), node: str = "/" + NODE_NAME
+) -> dict[str, ParamValue]:
+    """Parameters for the bag runner / CLI: defaults ← params file (its sections for ``node``, see
+    :func:`load_params_file`) ← ``--param`` overrides."""
     values: dict[str, Any] = {}
     if params_file is not None:
-        values.update(load_params_file(params_file))
+        values.update(load_params_file(params_file, node))
     for text in overrides:
         name, value = parse_override(text)
         spec = PARAMS_BY_NAME.get(name)

@@ -44,10 +44,12 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class LidarConfig:
-    """LiDAR scan pairing (seconds) and the fixed frame for motion compensation (empty = none)."""
+    """LiDAR scan pairing (seconds), the type of ``lidar_topic`` (``auto`` | ``PointCloud2`` | ``LaserScan``) and the
+    fixed frame for motion compensation (empty = none)."""
 
     max_age_s: float
     wait_s: float
+    message_type: str
     motion_frame: str
 
 

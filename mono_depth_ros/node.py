@@ -22,7 +22,7 @@ import message_filters
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
@@ -35,13 +35,15 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
-from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.input_watch import InputWatch, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, ScanPairing, UnpairedLog, lookup_cam_from_scan, tf_ready
+from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
+from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
+from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
+from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text
+from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
@@ -69,10 +71,8 @@ PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
 def message_factory() -> ros_msgs.MessageFactory:
     """A MessageFactory over rclpy's generated classes (``array.array`` sequences)."""
-    classes = {}
-    for type_name in messages.FACTORY_TYPES:
-        module, class_name = ros_msgs.ros_python_class_path(type_name)
-        classes[type_name] = getattr(import_module(module), class_name)
+    paths = {type_name: ros_msgs.ros_python_class_path(type_name) for type_name in messages.FACTORY_TYPES}
+    classes = {type_name: getattr(import_module(module), name) for type_name, (module, name) in paths.items()}
     return ros_msgs.MessageFactory(classes, sequence_style="array.array")
 
 
@@ -88,7 +88,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
-    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2) chosen by adapters.lidar.ScanPairing
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar.ScanPairing
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -119,6 +119,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
+        self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
         if self._autostart:
             self._configure()
             self._activate()
@@ -155,7 +157,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         """Subscriptions, timers and the worker thread: frames flow."""
         slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
         self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
-        self._diag_timer = self.create_timer(self._config.diagnostics.period_s, self._publish_diagnostics)
+        diag = PlayedPeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
+        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # played time, across --loop
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
 
@@ -202,11 +205,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)
-            self._sync_timer = self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK)  # images never paired
+            self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
-        if not self._approximate:
-            self.create_subscription(CameraInfo, info_topic, self._on_camera_info, in_qos)
+        subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
+        self._latched = LatchedInfo(info_topic, subscribe, self.get_publishers_info_by_topic, in_qos, self._approximate)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
@@ -219,13 +222,18 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
+                clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
-            self.create_subscription(PointCloud2, lidar_topic, self._on_lidar, in_qos)
-            self._pairing_timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
+            timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
+            self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
-        inputs = node_inputs(config.topics, image_topic, lambda: self._stats.snapshot().received, scans)
-        self._input_watch = InputWatch(inputs, self.get_publishers_info_by_topic, self.get_logger().warning)
+        inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans)
+        graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
+        self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
+        peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last_frame_id, self.get_logger().warning)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, peers.check, QoSProfile(depth=10))  # frame twice
         self.get_logger().info(
             f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
             f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
@@ -250,7 +258,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
-            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp), msg))
+            offset_ns = messages.sweep_middle_offset_ns(msg, self._lidar.type_name)  # the sweep's middle: any driver
+            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp) + offset_ns, msg))
 
     def _on_pairing_timer(self) -> None:
         if self._pairing is not None:
@@ -258,7 +267,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         if info is None:
-            self._bad("no_camera_info", f"no camera_info yet on {self._config.topics.camera_info}")
+            self._bad("no_camera_info", self._latched.missing())  # or a transient-local publisher's, subscribed now
             return
         frame = _Frame(image, info, prediction)
         if self._pairing is None:
@@ -266,8 +275,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
             self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
 
-    def _release(self, paired: list[Paired[_Frame]]) -> None:
-        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))  # together: none replaces another
+    def _release(self, paired: list[Paired[_Frame]]) -> None:  # together: none replaces another
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in self._pairing_timer.after(paired)))
 
     def _hand_off(self, *frames: _Frame) -> None:
         """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""
@@ -290,8 +299,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _publish_diagnostics(self) -> None:
         extra = config_key_values(self._config)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
-        stamp_ns = int(self.get_clock().now().nanoseconds)
-        name = f"{self.get_fully_qualified_name().lstrip('/')}: depth"  # ns front: front/mono_depth_node
+        stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
@@ -308,6 +316,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
         decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
+        self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
         return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
@@ -315,20 +324,17 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
             return None
-        scan_ns, cloud = chosen
+        _, cloud = chosen
         try:
-            points = ros_msgs.xyz_from_pointcloud2(cloud)  # NaN and (0, 0, 0) "no return" points dropped
-            if points.shape[0] == 0:
+            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return dropped; per-point/-beam times
+            if scan.points_in_lidar.shape[0] == 0:
                 self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
-            image_stamp = ros_msgs.time_from_ns(self._factory, stamp_ns)
             motion_frame = self._config.lidar.motion_frame
-            stamped = lookup_cam_from_scan(
-                self._tf_buffer, camera_frame, image_stamp, cloud.header, motion_frame, Duration()
+            return lidar_scan_from_tf(
+                self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
             )
-            cam_from_lidar = ros_msgs.rigid_transform_from_msg(stamped)
-            return LidarInput(points_in_lidar=points, cam_from_lidar=cam_from_lidar, stamp_ns=scan_ns)
         except TransformException as err:
             self._lidar_unused("TransformException", str(err))
         except DepthError as err:
@@ -347,8 +353,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale, self._last_temporal = out.scale, out.temporal
-        self._last_frame_id = out.frame_id
+        self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
@@ -442,7 +447,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def _deactivate(self) -> None:
         self._stop_worker()
-        for subscription in self._active[0]:
+        for subscription in self._active[0] + taken(getattr(self, "_latched", None), getattr(self, "_lidar", None)):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)
@@ -459,32 +464,28 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
 
 def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None = None) -> int:
-    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code.
-
-    Exit codes: 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters,
-    missing weights: the reason is logged).
-    """
+    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code: 0 after
+    Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters, missing weights: logged)."""
     stop = StopSignals.install(with_parent=True)  # before rclpy.init, which chains its handlers to these
     try:
         rclpy.init(args=args)
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
-        get_logger(NODE_NAME).fatal(f"cannot start: {init_failure_text(err)}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {init_failure_text(err)}")
         return 1
     node, code = None, 0
     try:
-        with stop.interrupting():  # the model load may take minutes: a signal ends it now, not after
+        with stop.interrupting(asked_before=True):  # a signal (or a parent gone) ends the model load now
             node = (node_class or MonoDepthNode)()
         node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
-        get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        get_logger(logger_name(args)).fatal(f"cannot start: {err}")
         code = 1
     except Exception:
-        if rclpy.ok() and not stop.received:
+        if rclpy.ok() and not stop.received:  # else a signal shut rclpy down mid-call (Humble: RCLError / RuntimeError)
             raise
-        # A signal shut the context down mid-call (Humble: RCLError / RuntimeError, not ExternalShutdownException)
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:

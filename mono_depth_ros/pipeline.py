@@ -20,7 +20,7 @@ from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.clearing import clearing_cloud
 from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, voxel_cloud
-from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, speckle_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
@@ -31,6 +31,7 @@ from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_de
 from mono_depth_ros.core.model_output import check_network_output, out_of_memory
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.training_camera import training_camera_mismatch
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -109,7 +110,7 @@ class ScaleStatus:
     output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
     lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
     lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
-    lidar_lag_ns: int | None = None  # image stamp - scan stamp (ns; negative: the scan came after the image)
+    lidar_lag_ns: int | None = None  # image stamp - scan stamp (its sweep's middle; ns; negative: scan after image)
     lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
     lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
@@ -301,6 +302,7 @@ class DepthPipeline:
         self._scale = _scale_recovery(self._config)
         self._temporal = self._make_temporal_filter()
         self._temporal_counts = {"filtered": 0, "no_motion": 0}
+        self._last_stamp_ns: int | None = None  # the previous frame's (time went back: a new start)
         self._cloud_builder = CloudBuilder()  # reuses its buffers frame to frame (never one the caller still holds)
 
     @property
@@ -333,6 +335,15 @@ class DepthPipeline:
             else:
                 self._temporal.config = self._temporal_filter_config()
 
+    def time_went_back(self) -> None:
+        """Forget the state kept from frame to frame (scale recovery, the temporal filter's history): the next frame
+        starts again, as the first did. The node calls it when the ROS clock went back (a looped bag); a frame
+        stamped more than ``TIME_JUMP_BACK_NS`` (1 s) before the previous one does it too (a loop without
+        ``/clock``: the temporal filter kept the last pass's history, the next pass's depth 8 % off)."""
+        self._scale.reset()
+        if self._temporal is not None:
+            self._temporal.reset()
+
     def training_camera_warning(self, camera: PinholeIntrinsics) -> str | None:
         """The warning for a metric model whose metres rest on its own scale on a camera unlike its training
         camera (:func:`~mono_depth_ros.core.training_camera.training_camera_mismatch`), else None; ``camera`` is
@@ -340,8 +351,10 @@ class DepthPipeline:
         if self._source is None or self._config.model.backend == "external":
             return None
         scale = self._config.scale
+        # scale.mode lidar without a lidar_topic has no scan to measure with: the model's own metres are published
+        mode = "none" if scale.mode == "lidar" and not self._config.topics.lidar else scale.mode
         training_focal: tuple[float, ...] = getattr(self._source, "training_focal", ())
-        return training_camera_mismatch(training_focal, self._output_kind(), scale.mode, scale.fixed_scale, camera)
+        return training_camera_mismatch(training_focal, self._output_kind(), mode, scale.fixed_scale, camera)
 
     def _temporal_filter_config(self) -> TemporalFilterConfig:
         from mono_depth_ros.core.temporal_filter import TemporalFilterConfig
@@ -382,7 +395,7 @@ class DepthPipeline:
         assert isinstance(self._source, HintedDepthSource)
         sparse = None
         lidar = frame.lidar
-        recent = lidar is not None and abs(frame.stamp_ns - lidar.stamp_ns) <= self._scale.config.max_lidar_age_ns
+        recent = lidar is not None and abs(frame.stamp_ns - lidar.sweep_ns) <= self._scale.config.max_lidar_age_ns
         if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
             sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
@@ -400,6 +413,9 @@ class DepthPipeline:
             raise
 
     def _process_frame(self, frame: FrameInput) -> FrameOutput:
+        if self._last_stamp_ns is not None and frame.stamp_ns < self._last_stamp_ns - TIME_JUMP_BACK_NS:
+            self.time_went_back()
+        self._last_stamp_ns = frame.stamp_ns
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if frame.rgb.ndim != 3 or frame.rgb.shape[2] != 3 or frame.rgb.dtype != np.uint8:
@@ -498,10 +514,11 @@ class DepthPipeline:
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
+        # both filters at the network's resolution where the network's map was upsampled to ours
+        source_hw = network_hw if resizing is not None and at_output_size else None
         if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
-            depth_m[outlier_mask(depth_m, OutlierFilter(output_config.outlier_tolerance))] = np.nan
-        if output_config.edge_filter:  # at the network's resolution where the network's map was upsampled to ours
-            source_hw = network_hw if resizing is not None and at_output_size else None
+            depth_m[speckle_mask(depth_m, OutlierFilter(output_config.outlier_tolerance), source_hw)] = np.nan
+        if output_config.edge_filter:
             depth_m[flying_pixel_mask(depth_m, output_config.edge_threshold, source_hw)] = np.nan
         min_range = self._config.output.min_range
         max_range = self._config.output.max_range
@@ -601,7 +618,7 @@ class DepthPipeline:
             max_range_m=output.max_range,
             encoding=output.encoding,
             edge_threshold=output.edge_threshold if output.edge_filter else None,
-            source_hw=network_hw,  # the map came from the network upsampled to the published size: the edge test there
+            source_hw=network_hw,  # the map came from the network upsampled to the published size: both tests there
             cloud=cloud.enabled and cloud.mode == "organized",
             outlier=OutlierFilter(output.outlier_tolerance) if output.outlier_filter else None,
         )

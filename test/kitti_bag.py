@@ -10,6 +10,8 @@ topic                      type                                 content
 /camera/camera_info        sensor_msgs/CameraInfo                P = calib P2 (with Tx), K = P2[:, :3], no distortion
 /lidar/points              sensor_msgs/PointCloud2               Velodyne x, y, z, intensity float32 @ 0/4/8/12, frame
                                                                  ``velodyne``, stamped ``lidar_offset_ns`` off the image
+/lidar/points              sensor_msgs/LaserScan                 instead, with ``laser_scan=True``: the 0° slice as a
+                                                                 level 2D LiDAR sees it (:func:`velodyne_planar_scan`)
 /tf_static                 tf2_msgs/TFMessage                    ``camera_optical`` <- ``velodyne`` from the calib,
                                                                  re-published when the next frame's calib differs
 /depth_model/prediction    sensor_msgs/Image 32FC1 / 16UC1       optional external prediction with the image's stamp
@@ -129,6 +131,37 @@ def velodyne_cloud(factory: MessageFactory, scan: npt.NDArray[np.float32], stamp
     return pointcloud2_from_structured(factory, header, points, 1, scan.shape[0], is_dense)
 
 
+def velodyne_planar_scan(
+    factory: MessageFactory, scan: npt.NDArray[np.float32], stamp_ns: int, frame_id: str, beams: int = 1800
+) -> Any:
+    """The Velodyne's points near 0° elevation as a planar LiDAR's ``sensor_msgs/LaserScan`` (a 2D LiDAR mounted
+    level at the Velodyne's origin): for beam ``i`` (at ``-π + i * 2π / beams``), of the points within half a beam of
+    it and within ±0.25° of the horizontal plane, the horizontal range of the flattest; NaN where none (REP 117)."""
+    x, y, z = (scan[:, k].astype(np.float64) for k in range(3))
+    horizontal_m = np.hypot(x, y)
+    elevation = np.abs(np.arctan2(z, horizontal_m))
+    increment = 2 * np.pi / beams
+    beam = np.round((np.arctan2(y, x) + np.pi) / increment).astype(np.int64) % beams
+    near = np.flatnonzero(elevation < np.deg2rad(0.25))
+    order = near[np.lexsort((elevation[near], beam[near]))]  # by beam, the flattest first
+    first = order[np.unique(beam[order], return_index=True)[1]]
+    ranges = np.full(beams, np.nan, np.float32)
+    ranges[beam[first]] = horizontal_m[first]
+    return factory.new(
+        "sensor_msgs/msg/LaserScan",
+        header=make_header(factory, stamp_ns, frame_id),
+        angle_min=-np.pi,
+        angle_max=np.pi - increment,
+        angle_increment=increment,
+        time_increment=0.1 / beams,  # a 10 Hz spin
+        scan_time=0.1,
+        range_min=0.5,
+        range_max=120.0,
+        ranges=factory.float32_sequence(ranges),
+        intensities=factory.float32_sequence(np.zeros(0, np.float32)),
+    )
+
+
 def kitti_camera_info(factory: MessageFactory, frame: KittiFrame, stamp_ns: int, frame_id: str = CAMERA_FRAME) -> Any:
     """CameraInfo of a KITTI rectified image: P = P2 (with Tx), K = P2[:, :3], R = I, no distortion."""
     height, width = frame.rgb.shape[:2]
@@ -153,6 +186,7 @@ def write_kitti_bag(
     image_encoding: str = "rgb8",
     compressed: bool = False,
     lidar: bool = True,
+    laser_scan: bool = False,
     tf_static: bool = True,
     prediction: Literal["none", "relative_inverse", "metric"] = "none",
     prediction_encoding: str = "32FC1",
@@ -160,7 +194,10 @@ def write_kitti_bag(
     period_ns: int = PERIOD_NS,
     lidar_offset_ns: int = LIDAR_OFFSET_NS,
 ) -> list[BagFrame]:
-    """Write ``frames`` as a rosbag2 (layout in the module docstring); returns each frame with its stamp."""
+    """Write ``frames`` as a rosbag2 (layout in the module docstring); returns each frame with its stamp.
+
+    ``laser_scan``: the LiDAR topic carries :func:`velodyne_planar_scan` (``sensor_msgs/LaserScan``) instead.
+    """
     written = []
     with BagBuilder(path, distro, storage) as bag:
         factory = bag.factory
@@ -176,7 +213,8 @@ def write_kitti_bag(
                 last_extrinsic = frame.cam_from_velo
             if lidar:
                 scan_ns = stamp_ns + lidar_offset_ns
-                bag.add(LIDAR_TOPIC, velodyne_cloud(factory, frame.scan, scan_ns, LIDAR_FRAME), scan_ns + 5_000_000)
+                make = velodyne_planar_scan if laser_scan else velodyne_cloud
+                bag.add(LIDAR_TOPIC, make(factory, frame.scan, scan_ns, LIDAR_FRAME), scan_ns + 5_000_000)
             bag.add(CAMERA_INFO_TOPIC, kitti_camera_info(factory, frame, stamp_ns), stamp_ns + 1_000_000)
             if compressed:
                 image_msg = compressed_image_from_array(factory, frame.rgb, header, codec="png")

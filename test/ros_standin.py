@@ -183,12 +183,41 @@ class Time:
         return FAKE_RCLPY_CLASSES["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
 
+class JumpThreshold:
+    """``rclpy.clock.JumpThreshold``: keyword-only, a negative ``min_backward`` (rclpy raises ValueError otherwise)."""
+
+    def __init__(self, *, min_forward: Duration | None, min_backward: Duration | None, on_clock_change: bool = True):
+        if min_backward is not None and min_backward.nanoseconds >= 0:
+            raise ValueError("min_backward must be a negative non-zero duration")
+        if min_forward is not None and min_forward.nanoseconds <= 0:
+            raise ValueError("min_forward must be a positive non-zero duration")
+        self.min_forward, self.min_backward, self.on_clock_change = min_forward, min_backward, on_clock_change
+
+
 class Clock:
     def __init__(self, now_ns: Callable[[], int]) -> None:
         self._now_ns = now_ns
+        self.jump_callbacks: list[tuple[JumpThreshold, Callable[[Any], None]]] = []
 
     def now(self) -> Time:
         return Time(nanoseconds=self._now_ns())
+
+    def create_jump_callback(
+        self, threshold: JumpThreshold, *, pre_callback: Any = None, post_callback: Callable[[Any], None] | None = None
+    ) -> object:
+        assert isinstance(threshold, JumpThreshold) and post_callback is not None and pre_callback is None
+        self.jump_callbacks.append((threshold, post_callback))
+        return object()  # rclpy's JumpHandle
+
+    def jump(self, delta_ns: int) -> None:
+        """The ROS clock jumped by ``delta_ns`` (a /clock message): the post-callbacks whose threshold it passes,
+        each with a ``TimeJump`` (``clock_change``, ``delta``), as rcl calls them."""
+        for threshold, callback in self.jump_callbacks:
+            back, forward = threshold.min_backward, threshold.min_forward
+            if (back is not None and delta_ns <= back.nanoseconds) or (
+                forward is not None and delta_ns >= forward.nanoseconds
+            ):
+                callback(types.SimpleNamespace(clock_change=None, delta=Duration(nanoseconds=delta_ns)))
 
 
 class ClockType(enum.IntEnum):
@@ -260,6 +289,7 @@ class Publisher:
     msg_type: type
     topic: str
     qos: QoSProfile
+    topic_name: str = ""  # resolved in the node's namespace, as rclpy's Publisher.topic_name
     messages: list[Any] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -290,6 +320,16 @@ class Timer:
     period_s: float
     callback: Callable[[], None]
     clock: TimerClock | None = None  # None: the node's clock (ROS time, /clock with use_sim_time)
+    canceled: bool = False
+
+    def cancel(self) -> None:
+        self.canceled = True
+
+    def reset(self) -> None:
+        self.canceled = False
+
+    def is_canceled(self) -> bool:
+        return self.canceled
 
 
 class Node:
@@ -332,7 +372,8 @@ class Node:
 
     def get_publishers_info_by_topic(self, topic_name: str, no_mangle: bool = False) -> list[TopicEndpointInfo]:
         name = topic_name if topic_name.startswith("/") else self._namespace.rstrip("/") + "/" + topic_name
-        return [TopicEndpointInfo(type_name) for type_name in STATE.graph.get(name, [])]
+        qos = STATE.graph_qos.get(name)
+        return [TopicEndpointInfo(type_name, qos_profile=qos) for type_name in STATE.graph.get(name, [])]
 
     def get_fully_qualified_name(self) -> str:
         return self._namespace.rstrip("/") + "/" + self._name
@@ -440,7 +481,8 @@ class Node:
     # endpoints
     def create_publisher(self, msg_type: type, topic: str, qos_profile: Any, **kwargs: Any) -> Publisher:
         assert set(kwargs) <= {"callback_group", "event_callbacks", "qos_overriding_options", "publisher_class"}
-        publisher = Publisher(msg_type, topic, _check_qos(qos_profile))
+        resolved = topic if topic.startswith("/") else self._namespace.rstrip("/") + "/" + topic
+        publisher = Publisher(msg_type, topic, _check_qos(qos_profile), resolved)
         self.publishers[topic] = publisher
         return publisher
 
@@ -468,6 +510,8 @@ class Node:
         return timer
 
     def destroy_subscription(self, subscription: Subscription) -> bool:
+        if subscription not in self.subscriptions:  # rclpy: False for one already destroyed
+            return False
         self.subscriptions.remove(subscription)
         return True
 
@@ -739,6 +783,7 @@ class StandInState:
     spin: Callable[[Node], None] | None = None  # default: raise KeyboardInterrupt (Ctrl-C)
     loggers: dict[str, Logger] = field(default_factory=dict)
     graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
+    graph_qos: dict[str, QoSProfile] = field(default_factory=dict)  # topic -> the QoS its publishers offer
 
 
 @dataclass
@@ -747,6 +792,9 @@ class TopicEndpointInfo:
 
     topic_type: str
     node_name: str = "driver"
+    qos_profile: QoSProfile | None = None  # None: the graph does not say
+
+    node_namespace: str = "/"
 
 
 STATE = StandInState()
@@ -829,7 +877,7 @@ def modules() -> dict[str, types.ModuleType]:
         "rclpy.executors": _module("rclpy.executors", ExternalShutdownException=ExternalShutdownException),
         "rclpy.duration": _module("rclpy.duration", Duration=Duration),
         "rclpy.time": _module("rclpy.time", Time=Time),
-        "rclpy.clock": _module("rclpy.clock", Clock=TimerClock, ClockType=ClockType),
+        "rclpy.clock": _module("rclpy.clock", Clock=TimerClock, ClockType=ClockType, JumpThreshold=JumpThreshold),
         "rclpy.logging": _module("rclpy.logging", get_logger=_get_logger),
     }
     rclpy = _module(

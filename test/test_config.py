@@ -112,6 +112,15 @@ def test_a_device_the_model_loader_cannot_open_is_refused_with_the_parameter(dev
         resolve({"device": device})
 
 
+def test_a_gpu_index_alone_quoted_as_the_type_error_asks_names_its_cuda_device() -> None:
+    """``device: 0`` is refused with "quote strings in YAML"; quoted, ``'0'`` was refused naming no GPU spelling."""
+    with pytest.raises(ConfigError, match="quote strings in YAML"):
+        resolve({"device": 0})
+    with pytest.raises(ConfigError, match=r"device='0' .*GPU 0 is 'cuda:0'"):
+        resolve({"device": "0"})
+    assert resolve({"device": "cuda:0"})["device"] == "cuda:0"
+
+
 @pytest.mark.parametrize("device", ["auto", "cpu", "CPU", "cuda", "cuda:0", "cuda:12", " cuda:1 "])
 def test_the_devices_the_model_loader_opens_are_accepted(device: str) -> None:
     assert resolve({"device": device})["device"] == device
@@ -171,3 +180,54 @@ def test_params_file_for_another_node_is_an_error_naming_the_expected_keys(tmp_p
         load_config(path)
     path.write_text("/**:\n  ros__parameters:\n    output.max_range: 40\n")  # an int for a float stays accepted
     assert load_config(path)["output.max_range"] == 40.0
+
+
+ROBOT_PARAMS = """
+/**:
+  ros__parameters:
+    scale.mode: fixed
+    output.max_range: 30.0
+/front/mono_depth_node:
+  ros__parameters:
+    image_topic: /front/image_raw
+/left/mono_depth_node:
+  ros__parameters:
+    image_topic: /left/image_raw
+    output.max_range: 20.0
+"""
+
+
+def test_a_params_file_with_a_section_per_camera_needs_the_node_named(tmp_path: Path) -> None:
+    """A robot's file for two cameras (``/**`` + one section per namespace): the bag runner applied ``/**`` alone, so
+    a run on the left camera (``--param image_topic=/left/image_raw``) used the shared max_range, silently."""
+    path = tmp_path / "robot.yaml"
+    path.write_text(ROBOT_PARAMS)
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(refused.value) == (
+        f"parameters file {path} has sections for mono_depth_node in a namespace (/front/mono_depth_node, "
+        "/left/mono_depth_node), which apply to that node only: one run takes one camera; name its node, e.g. "
+        "--node /front/mono_depth_node"
+    )
+    left = load_config(path, node="/left/mono_depth_node")
+    assert (left["image_topic"], left["output.max_range"], left["scale.mode"]) == ("/left/image_raw", 20.0, "fixed")
+    front = load_config(path, ["output.max_range=10"], node="front/mono_depth_node")  # as rclpy: "/" added
+    assert (front["image_topic"], front["output.max_range"]) == ("/front/image_raw", 10.0)
+    rear = load_config(path, node="/rear/mono_depth_node")  # a third camera on the shared values (and --param)
+    assert (rear["image_topic"], rear["output.max_range"]) == ("/camera/image_raw", 30.0)
+    only_front = tmp_path / "front.yaml"
+    only_front.write_text("/front/mono_depth_node:\n  ros__parameters: {}\n")
+    with pytest.raises(ConfigError, match=r"no section for /left/mono_depth_node: expected one of /\*\*, "):
+        load_config(only_front, node="/left/mono_depth_node")
+
+
+def test_params_file_sections_apply_in_file_order_as_rclpy_applies_them(tmp_path: Path) -> None:
+    """Real Humble: ``/left/mono_depth_node`` then ``/**`` gives the node /**'s value (the later section wins)."""
+    path = tmp_path / "order.yaml"
+    path.write_text(
+        "/left/mono_depth_node:\n  ros__parameters:\n    image_topic: /from_section\n"
+        "/**:\n  ros__parameters:\n    image_topic: /from_wildcard\n"
+        "/**/mono_depth_node:\n  ros__parameters:\n    cloud.stride: 3\n"
+    )
+    values = load_config(path, node="/left/mono_depth_node")
+    assert (values["image_topic"], values["cloud.stride"]) == ("/from_wildcard", 3)

@@ -77,3 +77,13 @@ def test_training_and_distillation_spell_the_common_fields_as_the_node() -> None
             assert field_name == leaf and field_name in {f.name for f in dataclasses.fields(cls)}, (parameter, cls)
     lidar_field = {f.name: f for f in dataclasses.fields(distill.DataConfig)}["lidar"]
     assert lidar_field.type in (LidarConfig, "LidarConfig")  # the node's own slice: lidar.max_age_s, lidar.motion_frame
+
+
+def test_an_edge_threshold_of_zero_is_refused_with_the_switch_that_turns_the_filter_off() -> None:
+    # At 0 the flying-pixel test marks nearly every pixel of a smooth map (51220 of 51750 on a KITTI frame with the
+    # shipped model: bench/bench_costmap_real.py's finding): a near-empty cloud, i.e. missing obstacles.
+    with pytest.raises(ConfigError, match=r"output\.edge_threshold"):
+        DepthConfig.from_params({"output.edge_threshold": 0.0})
+    assert DepthConfig.from_params({"output.edge_threshold": 0.01}).output.edge_threshold == 0.01
+    (spec,) = (p for p in PARAMS if p.name == "output.edge_threshold")
+    assert "output.edge_filter false" in spec.description

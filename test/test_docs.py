@@ -1,5 +1,5 @@
-"""What a user copies from README.md and docs/*.md: every `mono-depth` invocation parses, every parameter it names
-exists, and the README's parameter table gives the defaults config.PARAMS has (no command is run)."""
+"""What a user copies from README.md and docs/*.md: every `mono-depth` invocation parses, every parameter and option
+it names exists, and the README's parameter table gives the defaults config.PARAMS has (no command is run)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,33 @@ def config_keys() -> set[str]:
     return keys
 
 
+OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchrun, monodepth2 and bench/ the pages quote
+    "--target", "--index-url", "--skip-keys", "--from-paths", "--ignore-src", "--packages-select", "--params-file",
+    "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
+    "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone", "--nproc",
+    "--nproc-per-node", "--nnodes", "--eval", "--disable", "--quick", "--tf-links", "--rate",
+    "--qos-profile-overrides-path", "--remap",
+}  # fmt: skip
+
+
+def cli_options() -> set[str]:
+    """Every option of every ``mono-depth`` sub-command (and of their own sub-commands)."""
+    options: set[str] = set()
+
+    def collect(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            options.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+
+    for module, *_ in COMMANDS.values():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module).add_arguments(parser)
+        collect(parser)
+    return options
+
+
 def test_the_pages_hold_the_documented_commands() -> None:
     commands = documented_commands()
     assert len(commands) >= 20 and {argv[0] for _, argv in commands} >= set(COMMANDS) - {"params"}
@@ -94,6 +121,39 @@ def test_every_parameter_a_page_sets_exists() -> None:
         wrong += [f"{page.name}: {name}" for name in params if name != "name" and name not in PARAMS_BY_NAME]
         wrong += [f"{page.name}: --set {key}" for key in re.findall(r"--set ([a-z][\w.]*)=", text) if key not in keys]
     assert not wrong, f"documented parameters that do not exist: {wrong}"
+
+
+def test_every_option_a_page_names_exists() -> None:
+    known = cli_options() | OTHER_TOOL_OPTIONS
+    wrong = [
+        f"{page.name}: {option}"
+        for page in PAGES
+        for option in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", page_text(page))))
+        if option not in known
+    ]
+    assert not wrong, f"options that no mono-depth sub-command (nor a tool in OTHER_TOOL_OPTIONS) takes: {wrong}"
+
+
+def test_every_test_a_page_cites_exists() -> None:
+    """The "shown by" columns and test tables cite ``test/x.py`` and ``test/x.py::test_name`` (or ``…::test_name``,
+    ``test_name*`` for a prefix): each cited file exists, and each cited test function is defined under test/."""
+    defined = {
+        name
+        for path in (REPO_ROOT / "test").rglob("*.py")
+        for name in re.findall(r"^\s*def (test_\w+)", path.read_text(), re.M)
+    }
+    wrong = []
+    for page in PAGES:
+        text = page_text(page)
+        wrong += [
+            f"{page.name}: {path}"
+            for path in re.findall(r"\btest/[\w/]+\.py", text)
+            if not (REPO_ROOT / path).is_file()
+        ]
+        for name, prefix in re.findall(r"::(test_\w+)(\*?)", text):
+            if not (any(d.startswith(name) for d in defined) if prefix else name in defined):
+                wrong.append(f"{page.name}: ::{name}{prefix}")
+    assert not wrong, f"cited tests that do not exist: {wrong}"
 
 
 def test_the_readme_parameter_table_gives_the_defaults_of_config_params() -> None:

@@ -42,7 +42,7 @@ SECTION_18 = {
     "launch_ros.parameter_descriptions": {"ParameterValue", "ParameterFile"},
 }
 EXECUTE_PROCESS_KWARGS = {"output", "emulate_tty", "respawn", "respawn_delay", "sigterm_timeout", "sigkill_timeout",
-                          "condition", "on_exit"}  # fmt: skip
+                          "condition", "on_exit", "additional_env"}  # fmt: skip
 
 
 class Recorded:
@@ -78,6 +78,7 @@ class Context:
 
     def __init__(self, values: dict[str, str], argv: list[str]) -> None:
         self.values, self.argv = values, argv
+        self.launch_configurations = values  # (and ``ros_namespace``: a PushRosNamespace around the include)
 
 
 class OpaqueFunction(Recorded):
@@ -165,13 +166,16 @@ EXPECTED = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_t
             "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
 
 
-def _launch(description: LaunchDescription, **given: str) -> Node:
+def _launch(description: LaunchDescription, context: Context | None = None, **given: str) -> Node:
     """Run the OpaqueFunction as ``ros2 launch`` would with these command-line arguments (an existing
-    params_file unless given)."""
+    params_file unless given); in ``context`` (an include in a launch whose configurations it holds) when given."""
     arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     given = {"params_file": str(REPO_ROOT / "config" / "depth.yaml"), **given}
-    values = {name: given.get(name, argument.kwargs["default_value"]) for name, argument in arguments.items()}
-    context = Context(values, [f"{name}:={value}" for name, value in given.items()])
+    if context is None:
+        context = Context({}, [f"{name}:={value}" for name, value in given.items()])
+    context.values.update(given)  # an include's arguments: SetLaunchConfiguration in the launch's configurations
+    for name, argument in arguments.items():  # DeclareLaunchArgument sets its default only where nothing is set
+        context.values.setdefault(name, argument.kwargs["default_value"])
     (opaque,) = [e for e in description.entities if isinstance(e, OpaqueFunction)]
     (node,) = opaque.function(context)
     assert isinstance(node, Node)
@@ -271,6 +275,96 @@ def test_the_launch_fails_when_the_node_exits_with_an_error(launch_module: types
     for code in (1, -9):
         with pytest.raises(RuntimeError, match=rf"mono_depth_node exited with code {code} \(its log above"):
             launch_module.fail_unless_clean_exit(exited(returncode=code), None)
+
+
+def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_the_launch(
+    description: LaunchDescription,
+) -> None:
+    """Humble's IncludeLaunchDescription leaves its arguments set for the includes after it (seen on real Humble): a
+    left camera's include without image:= ran a node on the front camera's image, publishing /left/depth/* silently."""
+    launches = [Context({}, []) for _ in range(3)]  # `ros2 launch robot.launch.py`: two includes of depth.launch.py
+    for launch in launches:
+        _launch(description, launch, namespace="front", image="/front/image_raw", lidar="/points")
+    with pytest.raises(ConfigError, match=r"'/left' \(image:=\) and the node in namespace '/front' \(image:=\) would "
+                                          r"both compute depth from /front/image_raw; on Humble"):  # fmt: skip
+        _launch(description, launches[0], namespace="left")
+    with pytest.raises(ConfigError, match=r"twice in namespace '/front': both nodes would publish /front/depth/image"):
+        _launch(description, launches[1], image="/left/image_raw")  # namespace:= left out
+    _launch(description, launches[2], namespace="left", image="/left/image_raw", camera_info="/left/camera_info")
+    pushed = Context({"ros_namespace": "/robot1"}, [])  # GroupAction([PushRosNamespace("robot1"), include])
+    front = _launch(description, pushed, namespace="front", image="/a", camera_info="/a_info")
+    assert front.kwargs["namespace"].variable_name == "namespace"
+    _launch(description, pushed, namespace="left", image="/b", camera_info="/b_info")
+    with pytest.raises(ConfigError, match="twice in namespace '/robot1/left'"):
+        _launch(description, pushed, namespace="left", image="/c", camera_info="/c_info")
+
+
+def test_two_includes_with_a_namespace_and_no_image_topic_fail_the_launch(description: LaunchDescription) -> None:
+    """namespace:=front and namespace:=left, each scoped, topics left to the shipped params file: both nodes ran on
+    its /camera/image_raw (real Humble), publishing one camera's depth twice as two cameras'."""
+    launch = Context({}, [])
+    _launch(description, launch, namespace="front")
+    with pytest.raises(ConfigError, match=r"'/left' \(params_file\) and the node in namespace '/front' \(params_file\) "
+                                          r"would both compute depth from /camera/image_raw"):  # fmt: skip
+        _launch(description, launch, namespace="left")
+
+
+def test_a_second_include_that_inherits_the_first_ones_camera_info_fails_the_launch(
+    description: LaunchDescription,
+) -> None:
+    """The left include gives its image:= but leaves camera_info:= out: on Humble it takes the front camera's, and the
+    left node paired left images with the front camera's calibration by stamp (hardware-synchronised cameras share
+    stamps): depth and cloud with the wrong intrinsics, without a word."""
+    launch = Context({}, [])
+    _launch(description, launch, namespace="front", image="/front/image_raw", camera_info="/front/camera_info")
+    refused = r"'/left' \(camera_info:=\) and the node in namespace '/front' \(camera_info:=\) would both take their "
+    with pytest.raises(ConfigError, match=refused + "calibration from /front/camera_info"):
+        _launch(description, launch, namespace="left", image="/left/image_raw")
+
+
+def test_a_second_include_in_the_same_scope_is_warned_about_with_the_arguments_it_may_have_inherited(
+    description: LaunchDescription, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """front gives use_lidar:=false and weights:=, left (unscoped, its own topics) gives neither: on Humble left ran
+    without LiDAR and on the front camera's model, silently; GroupAction(scoped=True) gives each include its own."""
+    front = {
+        "namespace": "front",
+        "image": "/f/image",
+        "camera_info": "/f/info",
+        "use_lidar": "false",
+        "weights": "f.pt",
+    }
+    left = {"namespace": "left", "image": "/l/image", "camera_info": "/l/info"}
+    launch = Context({}, [])
+    _launch(description, launch, **front)
+    assert capsys.readouterr().out == ""
+    _launch(description, launch, **left)
+    warning = capsys.readouterr().out
+    assert warning.startswith("depth.launch.py for namespace '/left' is included in the same launch-configuration "
+                              "scope as the one for '/front': on Humble it takes every argument that one was given "
+                              "and it leaves out;")  # fmt: skip
+    same = warning.split("the same here: ", 1)[1].split("; ", 1)[0].split(", ")
+    assert set(same) == {"weights=f.pt", "use_lidar=false", f"params_file={REPO_ROOT / 'config' / 'depth.yaml'}"}
+    assert "GroupAction([...], scoped=True)" in warning
+    scoped = Context({}, [])
+    for include in (front, left):  # GroupAction(scoped=True): the configurations are restored after each group
+        saved = dict(scoped.values)
+        _launch(description, scoped, **include)
+        scoped.values.clear()
+        scoped.values.update(saved)
+    assert capsys.readouterr().out == ""
+
+
+def test_an_included_node_that_exits_leaves_the_rest_of_the_launch_running(
+    description: LaunchDescription, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Included from a robot's bringup, one camera's node that could not start (device:=gpu) ended the whole launch
+    on real Humble: the other camera's node and every other process of the robot were stopped, exit code 1. Run
+    directly (`ros2 launch mono_depth_ros depth.launch.py`), the launch still ends with the node (for supervisors)."""
+    monkeypatch.setattr(sys, "argv", ["ros2", "launch", "my_robot", "bringup.launch.py", "camera:=front"])
+    assert _launch(description, device="cpu").kwargs["on_exit"] is None
+    monkeypatch.setattr(sys, "argv", ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "device:=cpu"])
+    assert _launch(description, device="cpu").kwargs["on_exit"] is not None
 
 
 def test_lifecycle_true_runs_the_managed_node(description: LaunchDescription) -> None:

@@ -9,8 +9,8 @@ import threading
 import weakref
 from typing import Any
 
-from . import test_node
-from .test_node import EXTERNAL, EchoPipeline, Ros, send_frame
+from . import ros_standin, test_node
+from .test_node import EXTERNAL, EchoPipeline, Ros, camera_info, prediction, rgb_image, send_frame
 
 ros = test_node.ros  # the stand-in world of test_node (fixture)
 
@@ -184,4 +184,47 @@ def test_cleanup_releases_the_model(ros: Ros) -> None:
     assert node.trigger_deactivate() is results.SUCCESS and node.trigger_cleanup() is results.SUCCESS
     gc.collect()
     assert built and built[0]() is None
+    node.destroy_node()
+
+
+def test_the_subscription_made_for_a_transient_local_camera_info_goes_with_deactivate(ros: Ros) -> None:
+    """The camera_info subscription made while active for a transient-local publisher (adapters.input_watch.
+    LatchedInfo: a camera_info published once before the node subscribed) is destroyed with the others."""
+    results, qos = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn, ros.fake["rclpy.qos"]
+    ros_standin.STATE.graph["/camera/camera_info"] = ["sensor_msgs/msg/CameraInfo"]
+    latched = qos.QoSProfile(depth=1, durability=qos.DurabilityPolicy.TRANSIENT_LOCAL)
+    ros_standin.STATE.graph_qos["/camera/camera_info"] = latched
+    node = ros.make_node({**EXTERNAL, "sync.mode": "latest"}, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    node.deliver("/depth_model/prediction", prediction(1_000))
+    node.deliver("/camera/image_raw", rgb_image(1_000))  # no camera_info came: the publisher's stored one is asked
+    infos = [s for s in node.subscriptions if s.topic == "/camera/camera_info"]
+    assert [s.qos.durability for s in infos] == [qos.DurabilityPolicy.VOLATILE, latched.durability]
+    infos[1].callback(camera_info(2_000))  # the stored camera_info arrives on it
+    node.deliver("/depth_model/prediction", prediction(2_000))
+    node.deliver("/camera/image_raw", rgb_image(2_000))
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert not node.subscriptions and not node.timers
+    assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()
+
+
+def test_the_laser_scan_subscription_made_when_a_2d_lidar_appeared_goes_with_deactivate(ros: Ros) -> None:
+    """lidar.message_type auto, no publisher at activate: /scan is subscribed as PointCloud2; the LaserScan driver
+    appears, the look at the graph re-subscribes it as LaserScan. Deactivate destroys that one too (and the
+    PointCloud2 one, already gone, is no error); activate again subscribes LaserScan at once."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/scan"}, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    assert node.subscription("/scan").msg_type.__name__ == "PointCloud2"
+    ros_standin.STATE.graph["/scan"] = ["sensor_msgs/msg/LaserScan"]
+    (look,) = [t for t in node.timers if t.callback == node._lidar._on_timer]
+    look.callback()
+    assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert not node.subscriptions and not node.timers
+    assert node.trigger_activate() is results.SUCCESS
+    assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
+    assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()

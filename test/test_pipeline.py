@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,94 @@ def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
     assert np.count_nonzero(np.isnan(out.depth_m)) == 4  # nothing else lost
     off = _external(**{"model.output_kind": "metric", "output.edge_filter": False}).process_frame(_frame(speckled))
     assert np.isfinite(off.depth_m).all()  # off by default (on in config/depth_nav2.yaml)
+
+
+class _SpeckledNetwork:
+    """A resizing depth source whose network map (at ``map.shape``) is returned upsampled to the asked size as
+    :class:`~mono_depth_ros.models.inference.DepthEstimator` does it (``upsample_edge_aware_host``)."""
+
+    output_kind = OutputKind.METRIC
+    last_network_ms = 0.0
+
+    def __init__(self, network_map: np.ndarray) -> None:
+        self.network_map = network_map
+
+    def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        return (int(self.network_map.shape[0]), int(self.network_map.shape[1]))
+
+    def predict(self, rgb: np.ndarray, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+        from mono_depth_ros.models.preprocess import upsample_edge_aware_host
+
+        upsampled = upsample_edge_aware_host(self.network_map, out_hw or self.network_map.shape)
+        assert upsampled is not None  # OpenCV is a dependency of the node
+        return upsampled
+
+
+@pytest.mark.parametrize(("dataset", "downscale"), [("nyu", 0), ("kitti", 1)])
+def test_network_speckles_upsampled_to_the_published_size_are_removed(
+    dataset: str, downscale: int, nyu_dir: Path, kitti_object_dir: Path
+) -> None:
+    """The shipped model's map of a real frame with single-pixel speckles at the network's resolution (96x320):
+    published at 240x320 for a 640x480 camera (NYU, auto downscale: rows 2.5 x) or at camera resolution (KITTI,
+    downscale 1: 3.9 x), each speckle is a 2-4 pixel tall blob, which the speckle filter, run at the published size,
+    took for a pole and kept (40-56 % of them at 240x320, all at 375x1242): phantom obstacles in the costmap. Run at
+    the network's resolution it takes them all and nothing of the clean map."""
+    from mono_depth_ros.evaluation.samples import annotated_samples
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    if dataset == "nyu":
+        sample = annotated_samples(nyu_dir)[0]
+        rgb, intrinsics = sample.rgb, sample.intrinsics
+    else:
+        kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+        rgb, intrinsics = kitti.rgb, kitti.intrinsics
+    shipped = build_depth_source({**defaults(), "device": "cpu"})
+    assert shipped is not None
+    network_map = shipped.predict(rgb, shipped.network_hw(rgb.shape[:2]))
+    speckled = network_map.copy()
+    speckled[5:-5:9, 7:-7:23] *= np.float32(0.5)  # single pixels at half the depth, away from the map's border
+    config = {**defaults(), "scale.mode": "none", "output.downscale": downscale, "output.outlier_filter": True}
+    frame = FrameInput(0, "camera_optical", rgb, CameraModel.from_intrinsics(intrinsics))
+    unfiltered = {**config, "output.outlier_filter": False}
+    clean = DepthPipeline(config, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    raw = DepthPipeline(unfiltered, source=_SpeckledNetwork(speckled)).process_frame(frame).depth_m
+    assert raw.shape[0] >= 2 * network_map.shape[0]  # each speckle spans two or more published rows
+    blobs = np.isfinite(clean) & (np.abs(raw / clean - 1.0) > 0.2)
+    assert blobs.sum() >= 2 * np.count_nonzero(speckled != network_map)  # every speckle made it, 2+ pixels each
+    out = DepthPipeline(config, source=_SpeckledNetwork(speckled)).process_frame(frame).depth_m
+    kept = blobs & np.isfinite(out)
+    assert not kept.any(), f"{int(kept.sum())} of {int(blobs.sum())} speckle pixels published"
+    clean_unfiltered = DepthPipeline(unfiltered, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    assert np.count_nonzero(np.isnan(clean)) == np.count_nonzero(np.isnan(clean_unfiltered))  # no real point lost
+
+
+def test_a_flying_pixel_the_upsampling_carries_onto_a_tie_column_is_removed(kitti_object_dir: Path) -> None:
+    """The shipped model's map of a real KITTI frame (96x320) with a near object whose right edge is a one-pixel
+    blend at network column 239, published at 414x125 (auto downscale): published column 310 lies exactly half-way
+    between network columns 239 and 240 (310.5 x 320 / 414 = 240.0). The upsampling (float32, like torch) gives it
+    column 239's value, the blend; the edge filter, mapping its marks back in float64, gave it column 240's mark
+    (none): the blend was published, a column of points floating between the object and the background."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    shipped = build_depth_source({**defaults(), "device": "cpu"})
+    assert shipped is not None
+    network_map = shipped.predict(kitti.rgb, shipped.network_hw(kitti.rgb.shape[:2]))
+    rows = slice(30, 60)
+    network_map[rows, 225:239] *= np.float32(0.4)  # a near object, 2.5 x nearer than the background
+    near, far = network_map[rows, 238], network_map[rows, 240]
+    network_map[rows, 239] = 2.0 / (1.0 / near + 1.0 / far)  # its edge: half-way in inverse depth
+    config = {**defaults(), "scale.mode": "none", "output.max_range": 200.0}
+    frame = FrameInput(0, "camera_optical", kitti.rgb, CameraModel.from_intrinsics(kitti.intrinsics))
+    out = DepthPipeline(config, source=_SpeckledNetwork(network_map)).process_frame(frame).depth_m
+    assert out.shape == (125, 414)
+    raw = DepthPipeline({**config, "output.edge_filter": False}, source=_SpeckledNetwork(network_map))
+    unfiltered = raw.process_frame(frame).depth_m
+    blend = np.isin(unfiltered, network_map[rows, 239])  # the nearest-neighbour copies of the blend
+    assert blend[:, 310].sum() >= 30  # published column 310 carries it
+    assert np.isnan(out[blend]).all(), f"{int(np.isfinite(out[blend]).sum())} of {int(blend.sum())} blend pixels"
 
 
 def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> None:
@@ -631,3 +720,114 @@ def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: 
     with pytest.raises(ConfigError, match="refused"):
         pipeline.set_config(pipeline.config.with_changes({"scale.mode": "fixed"}))
     assert pipeline.config.scale.mode == "none"
+
+
+@pytest.mark.parametrize(("binning", "roi"), [(2, (0, 0, 0, 0)), (2, (101, 37, 800, 300)), (3, (0, 0, 0, 0))])
+def test_a_binned_or_cropped_camera_gives_the_full_cameras_metric_cloud(
+    kitti_object_dir: Path, binning: int, roi: tuple[int, int, int, int]
+) -> None:
+    """A real KITTI frame as image_proc's crop_decimate publishes it (every binning-th pixel of the ROI; camera_info
+    with the full-resolution K, P, binning and the ROI, as CameraInfo.msg defines them), through the CameraInfo
+    message and LiDAR scale: each point of its cloud is the full camera's point of the same pixel (metres)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.ros_msgs import camera_info_from_model, camera_model_from_camera_info
+    from test.core.ros_msg_support import input_header, rosbags_factory
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ["000002"])[0]
+    height, width = frame.rgb.shape[:2]
+    disparity = np.float32(3.0) / densify_nearest(frame.lidar_depth_m).astype(np.float32) + np.float32(0.01)
+    scan = frame.scan[:, :3].astype(np.float64)
+    settings = {"model.output_kind": "relative_inverse", "scale.mode": "lidar", "output.edge_filter": False}
+    factory = rosbags_factory("humble")
+
+    def run(b: int, window: tuple[int, int, int, int], rgb: np.ndarray, prediction: np.ndarray) -> Any:
+        model = CameraModel(width, height, "plumb_bob", (0.0,) * 5, frame.projection[:, :3], np.eye(3),
+                            frame.projection, b, b, window)  # fmt: skip
+        camera = camera_model_from_camera_info(camera_info_from_model(factory, model, input_header(factory)))
+        lidar = LidarInput(scan, frame.cam_from_velo, 1_000)
+        frame_input = FrameInput(1_000, "camera_optical", rgb, camera, True, lidar, prediction)
+        return _external(**settings, **{"output.max_range": 1000.0}).process_frame(frame_input)
+
+    full = run(0, (0, 0, 0, 0), frame.rgb, disparity)
+    x, y, w, h = roi if roi[2] else (0, 0, width, height)
+    pixels = (slice(y, y + h // binning * binning, binning), slice(x, x + w // binning * binning, binning))
+    binned = run(binning, roi, np.ascontiguousarray(frame.rgb[pixels]), np.ascontiguousarray(disparity[pixels]))
+    assert binned.depth_m.shape == (h // binning, w // binning)
+    assert binned.scale.scale == pytest.approx(full.scale.scale, rel=1e-3)  # the same LiDAR fit
+    assert full.cloud is not None and binned.cloud is not None
+    expected = full.cloud.xyz().reshape(height, width, 3)[pixels]
+    error_m = np.linalg.norm(binned.cloud.xyz().reshape(expected.shape) - expected, axis=-1)
+    assert np.isfinite(error_m).mean() > 0.95
+    assert np.nanmax(error_m) < 0.05 and np.nanmedian(error_m) < 0.002
+
+
+def test_time_went_back_forgets_the_scale_and_the_temporal_history() -> None:
+    """The node calls it at the first frame after the ROS clock went back (a looped bag): that frame starts as the
+    first one did, with no last good scale and no history, whatever the stamps say."""
+    truth = _scene_depth()
+    points_in_camera = backproject_depth(truth, INTR)[::7, ::7].reshape(-1, 3).astype(np.float64)
+    cam_from_lidar = RigidTransform(np.eye(3), [0.0, 0.2, 0.0], "camera_optical", "lidar")
+    scan = LidarInput(cam_from_lidar.inverse().apply(points_in_camera), cam_from_lidar, 1_000)
+    settings = {"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar", "temporal.enabled": True}
+    pipeline = _external(**settings)
+    pose = _moving_frame(0).world_from_cam
+    first = pipeline.process_frame(replace(_frame(truth * 0.5, scan), world_from_cam=pose))
+    held = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=2_000), world_from_cam=pose))
+    assert (first.scale.mode, held.scale.mode) == ("lidar", "last_good")
+    assert held.temporal is not None and held.temporal.state == "filtered"
+    pipeline.time_went_back()
+    again = pipeline.process_frame(replace(_frame(truth * 0.5, stamp_ns=1_500), world_from_cam=pose))
+    assert again.scale.mode != "last_good" and "no earlier LiDAR scale" in again.scale.reason
+    assert again.temporal is not None and again.temporal.state == "started"
+
+
+def test_stamps_going_back_over_a_second_restart_the_temporal_filter_as_the_scale() -> None:
+    """A 1.1 s bag played with --loop (no /clock): the scale recovery restarted at each pass, the temporal filter
+    kept the last pass's history (seen live: the second pass's first depth 8 % off the first pass's). A late stamp
+    under a second is no restart."""
+    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False, "temporal.enabled": True})
+    ms = 1_000_000
+
+    def at(index: int, stamp_ns: int) -> FrameInput:
+        return replace(_moving_frame(index), stamp_ns=stamp_ns)
+
+    states = [pipeline.process_frame(at(k, 1_000 + k * 100 * ms)).temporal for k in range(16)]
+    late = pipeline.process_frame(at(16, 1_000 + 1200 * ms)).temporal  # 0.3 s back: a late stamp
+    again = pipeline.process_frame(at(17, 1_000)).temporal  # 1.2 s back: the bag started again
+    assert [s.state for s in states if s] == ["started"] + ["filtered"] * 15
+    assert late is not None and late.state == "filtered"
+    assert again is not None and again.state == "started"
+
+
+@pytest.mark.parametrize("lidar_above_camera_m", [0.05, -0.1])
+def test_a_small_robots_2d_lidar_laser_scan_gives_the_lidar_scale(lidar_above_camera_m: float) -> None:
+    """A small indoor-style robot: a 1-beam planar LiDAR (1440 beams, an RPLidar A3) at 0.2 m, the camera
+    level at 0.15 m (LiDAR above it) or 0.3 m (below it); its LaserScan, decoded as the node and the bag runner
+    decode it, scales a depth_up_to_scale prediction (truth / 2.5, 3 % noise) to metres: health ok, scale 2.5, and
+    the LiDAR -> camera check (which looks at scans of 1000 points or more) names no mistake."""
+    from mono_depth_ros.adapters.messages import LASER_SCAN, decode_scan
+    from mono_depth_ros.core.synthetic import SensorRig, kitti_like_intrinsics, make_sequence
+    from test.core.ros_msg_support import rosbags_factory
+    from test.kitti_bag import velodyne_planar_scan
+
+    rig = SensorRig(camera_height_m=0.2 - lidar_above_camera_m, camera_pitch_rad=0.0,
+                    lidar_offset_m=(-0.05, 0.0, lidar_above_camera_m))  # fmt: skip
+    intrinsics = kitti_like_intrinsics(160, 96)
+    frames = make_sequence(3, 3, intrinsics, beams=1, rig=rig, speed_mps=0.5, vertical_fov_deg=(0.0, 0.0),
+                           azimuth_step_deg=0.25, lidar_max_range_m=30.0)  # fmt: skip
+    pipeline = _external(**{"model.output_kind": "depth_up_to_scale", "scale.mode": "lidar"})
+    factory, rng = rosbags_factory("humble"), np.random.default_rng(0)
+    for frame in frames:
+        message = velodyne_planar_scan(factory, frame.points_in_lidar, frame.stamp_ns, "laser", beams=1440)
+        scan = decode_scan(message, LASER_SCAN)
+        assert 1000 <= scan.points_in_lidar.shape[0] <= 1440 and np.all(scan.points_in_lidar[:, 2] == 0)  # checked
+        lidar = LidarInput(scan.points_in_lidar, frame.cam_from_lidar, scan.stamp_ns, point_dt_ns=scan.point_dt_ns)
+        noise = rng.normal(1.0, 0.03, frame.depth_m.shape).astype(np.float32)
+        prediction = np.where(np.isfinite(frame.depth_m), frame.depth_m / 2.5 * noise, np.nan).astype(np.float32)
+        camera = CameraModel.from_intrinsics(intrinsics)
+        frame_input = FrameInput(frame.stamp_ns, "camera_optical_frame", frame.rgb, camera, True, lidar, prediction)
+        status = pipeline.process_frame(frame_input).scale
+        print(f"{status.lidar_points_used} points, inliers {status.inlier_ratio:.2f}, scale {status.scale:.4f}")
+        assert (status.mode, status.health, status.lidar_extrinsic) == ("lidar", "ok", ""), status.reason
+        assert status.scale == pytest.approx(2.5, rel=0.03)

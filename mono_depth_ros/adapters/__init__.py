@@ -10,6 +10,7 @@ module             what
 ``stats``          run-time counters, fps, latency percentiles
 ``worker``         latest-frame slot and worker thread (the executor never waits for inference)
 ``model``          model construction and the device policy
+``malloc_policy``  a frame's freed memory kept for the next frame (no fresh pages every frame)
 ``parameters``     the parameter table as ROS declares it; run-time change checks
 ``signals``        SIGINT / SIGTERM as a flag for a clean stop
 =================  ==========================================================================================

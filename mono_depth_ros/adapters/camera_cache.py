@@ -42,8 +42,10 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
     coefficients = ", ".join(f"{c:g}" for c in camera.d)
     return (
         f"{image_topic} has distortion in its camera_info ({camera.distortion_model} D=[{coefficients}]) but "
-        f"image_is_rectified=true uses it as the rectified image P describes, without undistorting; set "
-        f"image_is_rectified:=false for a raw image (nothing to do if it was rectified upstream)"
+        f"image_is_rectified=true uses it as the rectified image P describes, without undistorting; for a raw image "
+        f"set image_is_rectified: false in the params file (not a launch argument: depth.launch.py has none for "
+        f"it; -p image_is_rectified:=false with ros2 run, --param image_is_rectified=false for mono-depth bag); "
+        f"nothing to do if it was rectified upstream"
     )
 
 

@@ -109,6 +109,12 @@ def config_key_values(config: DepthConfig) -> dict[str, str]:
     }
 
 
+def status_name(node_fqn: str) -> str:
+    """The node's status name: its fully qualified name without the leading ``/`` (``front/mono_depth_node: depth``
+    in namespace ``front``), so that two cameras' nodes give two statuses."""
+    return f"{node_fqn.lstrip('/')}: depth"
+
+
 def diagnostics_message(
     factory: MessageFactory, report: DiagnosticReport, stamp_ns: int, name: str, hardware_id: str
 ) -> Any:

@@ -14,7 +14,13 @@ import numpy as np
 import yaml
 
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
+from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.core.frame_names import missing_frame_hint
+from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.msg_factory import MessageFactory, make_header, stamp_to_ns, time_from_ns
+from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
+from mono_depth_ros.core.scale.deskew import deskewed_scan
+from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
@@ -118,7 +124,9 @@ class ScanPairing(Generic[T]):
     the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan). Each
     stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
     jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
-    Times: stamps in int ns (ROS time of the headers), waits on ``clock_ns`` (monotonic ns).
+    Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
+    has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
+    (monotonic ns).
     """
 
     def __init__(
@@ -247,6 +255,38 @@ class ScanPairing(Generic[T]):
         return best is not None and abs(best[0] - stamp) <= next_gap
 
 
+class PairingPoll:
+    """The timer that polls a :class:`ScanPairing`, running only while it holds frames.
+
+    :meth:`ScanPairing.poll` has work only while frames wait (for their scan, for TF, for ``wait_ns``). A timer that
+    never stops wakes the executor at its rate whatever comes in: the node's 20 ms poll made five of every 10 Hz
+    frame's wake-ups, each ~0.5 ms CPU in rclpy's executor (an idle node: ~30 ms CPU per second). Call
+    :meth:`update` after every ``add_frame`` / ``add_scan`` / ``poll`` (from the thread that calls them, the
+    executor's): the timer is restarted (a full period from now) when frames are held and stopped when none are.
+    Which frames leave, with which scan, is unchanged; a frame that times out leaves at the first poll at or after
+    ``wait_ns`` as before.
+
+    ``timer``: rclpy's ``Timer`` (``cancel``, ``reset``, ``is_canceled``).
+    """
+
+    def __init__(self, timer: Any, pairing: ScanPairing[Any]) -> None:
+        self._timer, self._pairing = timer, pairing
+        timer.cancel()  # nothing is held yet
+
+    def update(self) -> None:
+        """Run the timer while the pairing holds frames, stop it when it holds none."""
+        held, stopped = self._pairing.waiting > 0, self._timer.is_canceled()
+        if held and stopped:
+            self._timer.reset()
+        elif not held and not stopped:
+            self._timer.cancel()
+
+    def after(self, released: list[Paired[T]]) -> list[Paired[T]]:
+        """:meth:`update`, then ``released`` (what the ``add_frame`` / ``add_scan`` / ``poll`` call returned)."""
+        self.update()
+        return released
+
+
 def lookup_cam_from_scan(
     tf_buffer: Any, camera_frame: str, image_stamp: Any, cloud_header: Any, motion_frame: str, timeout: Any
 ) -> Any:
@@ -274,6 +314,44 @@ def lookup_cam_from_scan(
         if enriched is None:
             raise
         raise enriched from err
+
+
+def lidar_scan_from_tf(
+    tf_buffer: Any,
+    factory: MessageFactory,
+    camera_frame: str,
+    image_ns: int,
+    scan: Scan,
+    motion_frame: str,
+    timeout: Any,
+) -> LidarScan:
+    """A decoded scan placed for an image through tf2 (the node; the bag runner's is ``BagIndex.lidar_scan``):
+    :func:`lookup_cam_from_scan` at the scan stamp, and with ``motion_frame`` and per-point times the sweep de-skewed
+    (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`: each slice placed at its own time, tf2 asked every
+    10 ms with the same ``timeout``; a slice tf2 cannot place yet takes the nearest placed one's transform).
+
+    Raises:
+        tf2's exceptions: the lookup at the scan stamp failed (as :func:`lookup_cam_from_scan`).
+    """
+    header = make_header(factory, scan.stamp_ns, scan.frame_id)
+    image_stamp = time_from_ns(factory, image_ns)
+    stamped = lookup_cam_from_scan(tf_buffer, camera_frame, image_stamp, header, motion_frame, timeout)
+    cam_from_lidar = rigid_transform_from_msg(stamped)
+    if not motion_frame or scan.point_dt_ns is None:
+        return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns)
+    lidar_frame = normalize_frame_id(scan.frame_id)
+
+    def at(t_ns: int) -> RigidTransform | None:
+        try:
+            found = tf_buffer.lookup_transform_full(
+                camera_frame, image_stamp, lidar_frame, time_from_ns(factory, t_ns), motion_frame, timeout=timeout
+            )
+        except Exception:  # tf2's exceptions (no ROS imports here): that slice takes its neighbour's transform
+            return None
+        return rigid_transform_from_msg(found)
+
+    deskewed, _ = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+    return deskewed
 
 
 def _same_error(err: Exception, text: str) -> Exception | None:
@@ -304,18 +382,27 @@ def tf_ready(
     :func:`lookup_cam_from_scan` will make for a frame (``image_header(item)``: its image header) and its scan.
 
     ``tf_buffer`` is a ``tf2_ros.Buffer``. A check tf2 cannot make (a bad frame id) answers True: the worker's lookup
-    then counts the error, the frame is not held for it.
+    then counts the error, the frame is not held for it. With ``motion_frame``, a scan paired by the middle of its
+    sweep (``scan[0]`` past its header stamp: per-point times) is also checked at the sweep's other end (as far past
+    the middle): the de-skew places every slice, and an Ouster sweep stamped at its start ends 100 ms later, after
+    the image; TF not there yet left the slices after the image with the image's motion.
     """
 
     def ready(item: T, scan: tuple[int, Any]) -> bool:
         image, cloud = image_header(item), scan[1].header
         camera_frame, lidar_frame = str(image.frame_id), str(cloud.frame_id)
         try:
-            if motion_frame:
-                return bool(
-                    tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, cloud.stamp, motion_frame)
-                )
-            return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+            if not motion_frame:
+                return bool(tf_buffer.can_transform(camera_frame, lidar_frame, cloud.stamp))
+            stamps = [cloud.stamp]
+            header_ns = stamp_to_ns(cloud.stamp)
+            if scan[0] != header_ns:  # the sweep's other end, as far from its middle as the header stamp
+                sec, nanosec = divmod(2 * int(scan[0]) - header_ns, 1_000_000_000)
+                stamps.append(type(cloud.stamp)(sec=sec, nanosec=nanosec))
+            return all(
+                tf_buffer.can_transform_full(camera_frame, image.stamp, lidar_frame, stamp, motion_frame)
+                for stamp in stamps
+            )
         except Exception:  # tf2 raises its own types for invalid arguments: the worker reports them
             return True
 

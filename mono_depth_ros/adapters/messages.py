@@ -28,6 +28,7 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
+from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns, points_from_laser_scan
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
     compressed_image_to_rgb8,
@@ -38,8 +39,9 @@ from mono_depth_ros.core.ros_msgs import (
     make_header,
     pointcloud2_from_cloud,
     stamp_to_ns,
-    xyz_from_pointcloud2,
+    xyz_and_times_from_pointcloud2,
 )
+from mono_depth_ros.core.ros_msgs import sweep_middle_offset_ns as cloud_sweep_middle_offset_ns
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 from mono_depth_ros.pipeline import FrameInput, FrameOutput, LidarInput
 
@@ -79,11 +81,21 @@ class Scan:
     Attributes:
         points_in_lidar: (N, 3) float32/float64 metres in ``frame_id``; NaN and (0, 0, 0) points already dropped.
         frame_id: the cloud's header frame. stamp_ns: its header stamp (int ns).
+        point_dt_ns: (N,) int64 measurement time of each point, ns after ``stamp_ns``, from the driver's time field
+            or a LaserScan's ``i * time_increment`` (None: the cloud has none; see
+            :mod:`~mono_depth_ros.core.point_times`).
     """
 
     points_in_lidar: npt.NDArray[np.floating]
     frame_id: str
     stamp_ns: int
+    point_dt_ns: npt.NDArray[np.int64] | None = None
+
+    @property
+    def sweep_middle_ns(self) -> int:
+        """The middle of the sweep after ``stamp_ns``: (first + last point time) / 2, int ns (0 without times)."""
+        dt = self.point_dt_ns
+        return 0 if dt is None or dt.size == 0 else (int(dt.min()) + int(dt.max())) // 2
 
 
 def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
@@ -97,9 +109,23 @@ def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np
     return image_to_rgb8(msg, copy=copy)
 
 
-def decode_scan(msg: Any) -> Scan:
-    """PointCloud2 (any layout with float x, y, z) → :class:`Scan`."""
-    return Scan(xyz_from_pointcloud2(msg), str(msg.header.frame_id), stamp_to_ns(msg.header.stamp))
+def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
+    """PointCloud2 (any layout with float x, y, z; per-point times when it has a time field) or LaserScan (a 2D
+    LiDAR: its beams as :func:`~mono_depth_ros.core.msg_laser_scan.points_from_laser_scan` projects them, with their
+    times) → :class:`Scan`."""
+    frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)
+    if msgtype == LASER_SCAN:
+        laser = points_from_laser_scan(msg)
+        return Scan(laser.points_in_laser, frame_id, stamp_ns, laser.point_dt_ns)
+    points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
+    return Scan(points, frame_id, stamp_ns, point_dt_ns)
+
+
+def sweep_middle_offset_ns(msg: Any, msgtype: str = POINTCLOUD2) -> int:
+    """Where the middle of a scan's sweep lies after its header stamp (int ns), for a PointCloud2 (its per-point
+    times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`) or a LaserScan (its beams'
+    :func:`~mono_depth_ros.core.msg_laser_scan.laser_sweep_middle_offset_ns`)."""
+    return laser_sweep_middle_offset_ns(msg) if msgtype == LASER_SCAN else cloud_sweep_middle_offset_ns(msg)
 
 
 def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:

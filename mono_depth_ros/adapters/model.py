@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from mono_depth_ros.adapters.malloc_policy import keep_freed_memory
 from mono_depth_ros.adapters.parameters import device_fallback
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.depth_config import DepthConfig
@@ -14,8 +15,10 @@ def build_pipeline(config: DepthConfig | Mapping[str, ParamValue], warn: Callabl
     """The pipeline with the network that ``model.*`` and ``device`` describe (none for ``external``).
 
     An explicit ``cuda`` / ``cuda:N`` without CUDA falls back to the CPU with a warning (``auto`` does so inside
-    the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1).
+    the loader). Missing weights raise CheckpointError (``main`` logs it and exits with code 1). The process keeps
+    the memory a frame frees for the next frame (:func:`~.malloc_policy.keep_freed_memory`: no fresh pages every frame).
     """
+    keep_freed_memory()
     config = DepthConfig.of(config)
     if config.model.backend == "external":
         return DepthPipeline(config, None)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from mono_depth_ros.config import PARAMS_BY_NAME
-from mono_depth_ros.core.names import did_you_mean
+from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
+from mono_depth_ros.core.names import did_you_mean, section_matches
 
 
 def params_files(argv: Sequence[str]) -> list[str]:
@@ -37,15 +37,22 @@ def params_files(argv: Sequence[str]) -> list[str]:
     return paths
 
 
-def section_matches(key: str, node_fqn: str) -> bool:
-    """Whether a params-file section ``key`` applies to the node named ``node_fqn`` (``/ns/name``).
-
-    rclpy's rule (node.cpp ``_parse_param_overrides``, seen on real Humble): a missing leading ``/`` is added,
-    ``/**`` matches any number of name parts, ``/*`` exactly one, and the key must match the whole name.
-    """
-    pattern = key if key.startswith("/") else "/" + key
-    pattern = re.escape(pattern).replace(r"/\*\*", r"(/\w+)*").replace(r"/\*", r"/\w+")
-    return re.fullmatch(pattern, node_fqn) is not None
+def logger_name(argv: Sequence[str] | None = None, default: str = NODE_NAME) -> str:
+    """The node's logger name as rclpy forms it (``left.mono_depth_node``) from the ``-r __ns:=`` / ``-r __node:=``
+    remaps in the ``--ros-args`` of a command line (default: the process's), for a message logged before the node
+    exists or when it failed to: with several cameras, it says which one."""
+    namespace, name, in_ros_args = "", default, False
+    tokens = iter(sys.argv if argv is None else argv)
+    for token in tokens:
+        if token in ("--ros-args", "--"):
+            in_ros_args = token == "--ros-args"
+        elif in_ros_args and token in ("-r", "--remap"):
+            remap = next(tokens, "")
+            if remap.startswith("__ns:="):
+                namespace = remap.split(":=", 1)[1]
+            elif remap.startswith("__node:="):
+                name = remap.split(":=", 1)[1]
+    return ".".join([*(part for part in namespace.split("/") if part), name])
 
 
 def unmatched_file_warning(path: str, document: Any, node_fqn: str) -> str | None:

@@ -15,20 +15,26 @@ One class for both long-running transports:
 :func:`stop_with_parent` makes the death of the node's parent a SIGTERM: Humble's ``ros2 launch`` dies on a SIGTERM
 of its own ("using SIGTERM can result in orphaned processes") and ``ros2 run`` does not forward one, so ``kill`` of
 either (a supervisor that signals only its main process) left the node running, and the next launch ran a second
-``mono_depth_node`` beside it (seen on real Humble).
+``mono_depth_node`` beside it (seen on real Humble). A parent already gone when the node asks is missed by Linux:
+``depth.launch.py`` passes its own pid (:data:`LAUNCH_PID_ENV`) and :func:`parent_gone` compares: a launch that
+failed while it was starting the node (a second camera's include refused) had exited 1 and left the node running
+on, orphaned, after the imports and the model load (seen on real Humble).
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+LAUNCH_PID_ENV = "MONO_DEPTH_LAUNCH_PID"
+"""Environment variable with the pid of the process that started the node (``depth.launch.py``: ``ros2 launch``)."""
 
 
 def stop_with_parent(signum: int = signal.SIGTERM) -> bool:
@@ -43,6 +49,13 @@ def stop_with_parent(signum: int = signal.SIGTERM) -> bool:
         return int(libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def parent_gone(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the process named by :data:`LAUNCH_PID_ENV` in ``environ``, which started this one, is no longer its
+    parent (it died, and this process was handed to another); False when the variable is not set (``ros2 run``)."""
+    value = environ.get(LAUNCH_PID_ENV, "").strip()
+    return value.isdigit() and os.getppid() != int(value)
 
 
 class StopSignals:
@@ -64,13 +77,16 @@ class StopSignals:
         Args:
             escalate: a second signal raises ``KeyboardInterrupt`` (a user who presses Ctrl-C again means it).
             notify: called with the reason when the first signal arrives (e.g. a line on stderr).
-            with_parent: the parent process's death is a SIGTERM too (:func:`stop_with_parent`; the node's).
+            with_parent: the parent process's death is a SIGTERM too (:func:`stop_with_parent`; the node's), and a
+                parent gone already (:func:`parent_gone`) asks for the stop at once.
         """
         stop = cls(escalate, notify)
         for signum in SIGNALS:
             stop._previous[signum] = signal.signal(signum, stop._on_signal)
         if with_parent:
             stop_with_parent()
+            if parent_gone():  # after prctl: a parent that dies from now on sends the signal instead
+                stop.request(signal.SIGTERM.name)
         return stop
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -81,9 +97,12 @@ class StopSignals:
             raise KeyboardInterrupt
 
     @contextmanager
-    def interrupting(self) -> Iterator[None]:
+    def interrupting(self, asked_before: bool = False) -> Iterator[None]:
         """Within the block a signal also raises ``KeyboardInterrupt`` where the main thread is (the flag is set as
-        always): for long work that never looks at the flag, such as a model load."""
+        always): for long work that never looks at the flag, such as a model load. ``asked_before``: a stop asked
+        before the block raises it on entry (the node's start-up: nothing before it looks at the flag)."""
+        if asked_before and self.reason:
+            raise KeyboardInterrupt
         self._interrupt = True
         try:
             yield

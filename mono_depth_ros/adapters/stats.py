@@ -69,6 +69,7 @@ class RuntimeStats:
         self._bad: Counter[str] = Counter()
         self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
         self._unstamped = 0
+        self._newest_now_ns = -(2**63)  # the latest node clock seen at a publish (it went back: a looped bag)
         self._on_unstamped = on_unstamped
         self._published_total = 0
         self._bad_times: deque[tuple[int, str]] = deque()  # (time ns, reason)
@@ -131,7 +132,17 @@ class RuntimeStats:
         """A frame captured at ``stamp_ns`` went out at ``now_ns`` (the node clock): :meth:`frame_published` with
         ``now_ns - stamp_ns``, unless the stamp is 0 or more than :data:`MAX_STAMP_OFFSET_S` from ``now_ns`` (a
         driver that does not stamp, another clock): then the frame counts as published and as
-        ``frames_unstamped``, outside the latency percentiles."""
+        ``frames_unstamped``, outside the latency percentiles. A stamp after ``now_ns`` once the node clock has gone
+        back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
+        pass before) is published with no latency, not unstamped."""
+        with self._lock:
+            went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
+            self._newest_now_ns = max(self._newest_now_ns, now_ns)
+        if went_back:  # a bag's --loop with --clock: "now - stamp" is no latency (it was < 0: latency_p50_ms < 0)
+            with self._lock:
+                self._published.append((self._clock_ns(), float("nan")))
+                self._published_total += 1
+            return
         if stamp_ns != 0 and abs(now_ns - stamp_ns) <= MAX_STAMP_OFFSET_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return

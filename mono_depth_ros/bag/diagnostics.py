@@ -35,11 +35,13 @@ class BagDiagnostics:
     Attributes:
         period_ns: ``diagnostics.period_s`` in int ns.
         config: the run's configuration (its keys go into every status).
+        name: the status name, the node's as it names its own (``front/mono_depth_node: depth``).
         latencies_ms: pipeline time of the last :data:`LATENCY_WINDOW` written frames (their p50 / p95).
     """
 
     period_ns: int
     config: DepthConfig
+    name: str = f"{NODE_NAME}: depth"
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
@@ -80,4 +82,4 @@ class BagDiagnostics:
         )
         self._skipped_before, self._invalid_output_before = skipped, invalid_output
         report = diagnostic_report(snapshot, output.scale, config_key_values(self.config), output.temporal)
-        return diagnostics_message(factory, report, output.stamp_ns, f"{NODE_NAME}: depth", output.frame_id)
+        return diagnostics_message(factory, report, output.stamp_ns, self.name, output.frame_id)

@@ -15,15 +15,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
+from mono_depth_ros.adapters.lidar_subscription import accepted_types
+from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
+from mono_depth_ros.bag.payload import HEAD_BYTES
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
+from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns
+from mono_depth_ros.core.point_times import TIME_FIELDS
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns, sweep_middle_offset_ns
+from mono_depth_ros.core.scale.deskew import deskewed_scan
+from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -31,6 +38,7 @@ IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
 
@@ -42,7 +50,7 @@ class TopicPlan:
     Attributes:
         image: image topic; ``image_type`` is Image or CompressedImage.
         camera_info: CameraInfo topic.
-        lidar: PointCloud2 topic, or "" for none.
+        lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
     """
 
@@ -58,17 +66,20 @@ class TopicPlan:
         return {t for t in (self.image, self.camera_info, self.lidar, self.prediction) if t} | set(TF_TOPICS)
 
 
-def _topics_of(bag_topics: Mapping[str, str], *types: str) -> str:
-    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types)
+def _topics_of(bag_topics: Mapping[str, str], *types: str, but: str = "") -> str:
+    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types and t != but)
     return ", ".join(names) or "none"
 
 
-def _require(bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag) -> str:
+def _require(
+    bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag, but: str = ""
+) -> str:
+    """``topic``'s message type; ``but``: a topic already used otherwise, left out of the candidates named."""
     msgtype = bag_topics.get(topic)
     if msgtype is None:
         msg = (
             f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
-            f"{_topics_of(bag_topics, *types)}; set --param {param}=TOPIC"
+            f"{_topics_of(bag_topics, *types, but=but)}; set --param {param}=TOPIC"
         )
         raise BagError(msg)
     if msgtype not in types:
@@ -99,27 +110,42 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
         image += "/compressed"
-    image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
-    camera_info = config.topics.camera_info
-    _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+    cameras = sorted(topic for topic, kind in bag_topics.items() if kind == CAMERA_INFO and "depth" not in topic)
+    several = (
+        f"; the bag holds several cameras (camera_info: {', '.join(cameras)}): one run takes one camera: --param "
+        "image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node /NAMESPACE/mono_depth_node writes its "
+        "outputs under that namespace"
+        if len(cameras) > 1
+        else ""
+    )
+    try:
+        image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
+        camera_info = config.topics.camera_info
+        _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+    except BagError as err:
+        raise BagError(f"{err}{several}") from None
     lidar = config.topics.lidar
     if lidar and lidar not in bag_topics:
         summary.notes.append(
-            f"lidar_topic {lidar} is not in the bag (PointCloud2 topics: {_topics_of(bag_topics, POINTCLOUD2)})"
+            f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
+            f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        _require(bag_topics, lidar, (POINTCLOUD2,), "lidar_topic", bag)
+        _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
     else:
-        clouds = sorted(topic for topic, kind in bag_topics.items() if kind == POINTCLOUD2 and "depth" not in topic)
-        if clouds:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+        kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
+        scans = [
+            (t, kinds[k]) for k in kinds for t, kind in sorted(bag_topics.items()) if kind == k and "depth" not in t
+        ]
+        if scans:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
             summary.notes.append(
-                f"LiDAR not used: the bag has PointCloud2 {', '.join(clouds)} but lidar_topic is empty; "
-                f"pass --param lidar_topic={clouds[0]} for a metric scale from it"
+                f"LiDAR not used: the bag has {', '.join(f'{kind} {topic}' for topic, kind in scans)} but lidar_topic "
+                f"is empty; pass --param lidar_topic={scans[0][0]} for a metric scale from it"
             )
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction
-        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag)
+        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag, but=image)  # not the camera's
     return TopicPlan(image, image_type, camera_info, lidar, prediction)
 
 
@@ -208,6 +234,37 @@ class BagIndex:
             return tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
         return tf.lookup(camera_frame, lidar_frame, scan_ns)
 
+    def lidar_scan(
+        self,
+        camera_frame: str,
+        image_ns: int | None,
+        scan: Scan,
+        motion_frame: str = "",
+        bag_pass: int = 0,
+    ) -> tuple[LidarScan, int]:
+        """A decoded scan placed for an image (:meth:`cam_from_scan`), and with ``motion_frame`` and the scan's
+        per-point times de-skewed: each :data:`~mono_depth_ros.core.scale.deskew.BIN_NS` slice of the sweep moved
+        from its own time (:func:`~mono_depth_ros.core.scale.deskew.deskewed_scan`). Returns the scan and the number of
+        slices TF could not place (left as if taken at the header stamp).
+
+        Raises:
+            TransformError: the TF chain at the scan stamp is missing.
+        """
+        lidar_frame = scan.frame_id
+        cam_from_lidar = self.cam_from_scan(camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass)
+        if not motion_frame or scan.point_dt_ns is None:
+            return LidarScan(
+                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns
+            ), 0
+
+        def at(t_ns: int) -> RigidTransform | None:  # camera(image) <- lidar(t_ns); None: TF cannot say
+            try:
+                return self.cam_from_scan(camera_frame, image_ns, lidar_frame, t_ns, motion_frame, bag_pass)
+            except DepthError:
+                return None
+
+        return deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
     """Read the bag once; undecodable messages are noted (images later count as skipped, others as warnings).
@@ -226,6 +283,8 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
+        if message.topic == topics.lidar and streams.sweep_middle_ns is None:
+            streams.sweep_middle_ns = _sweep_middle_ns(bag, message)  # the driver's convention: one scan read whole
         if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
             _add_stamp(index, topics, message, *header, streams)
             continue
@@ -299,6 +358,7 @@ class _Streams:
     image_positions: list[int | None] = field(default_factory=list)  # per image entry: its place in ``images``
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
+    sweep_middle_ns: int | None = None  # the scans' sweep middle after their stamp (None: no scan decoded yet)
     prediction: _Stream = field(default_factory=_Stream)
 
 
@@ -309,11 +369,36 @@ def _add_stamp(
     if message.topic == topics.image:
         streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
-    elif message.topic == topics.lidar:
-        streams.lidar.add(message.log_ns, stamp_ns, message.ordinal)
+    elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps
+        streams.lidar.add(message.log_ns, stamp_ns + (streams.sweep_middle_ns or 0), message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
+
+
+def _sweep_middle_ns(bag: InputBag, message: BagMessage) -> int | None:
+    """Where the sweep of a scan lies after its header stamp (:func:`sweep_middle_offset_ns`: half a sweep for a
+    driver stamping its start, minus that for one stamping its end, 0 without per-point times); None when the scan
+    cannot be decoded (the next one is asked). The drivers' conventions are fixed: the first scan tells it for the
+    bag, so that the first pass reads only one scan whole."""
+    if message.msgtype == LASER_SCAN:  # a 2D LiDAR: its beams' times, from the first beam (the header stamp)
+        return laser_sweep_middle_offset_ns(bag.deserialize(message))
+    if not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
+        return 0  # no whole read for a cloud without per-point times (its fields come before its points)
+    try:
+        return sweep_middle_offset_ns(bag.deserialize(message))
+    except EncodingError:
+        return None
+
+
+def _names_a_time_field(head: bytes) -> bool:
+    """Whether a PointCloud2's first bytes hold a CDR string naming a time field (:data:`TIME_FIELDS`), in either
+    byte order; a name elsewhere (a frame id ``t``) only costs reading that scan whole."""
+    for name in TIME_FIELDS:
+        text = name.encode() + b"\0"
+        if any(len(text).to_bytes(4, order) + text in head for order in ("little", "big")):
+            return True
+    return False
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
@@ -50,6 +52,7 @@ from mono_depth_ros.config import NODE_NAME, ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
+from mono_depth_ros.core.scale.deskew import BIN_NS
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
@@ -68,6 +71,9 @@ class BagRunOptions:
         copy_inputs: also copy every input message (all topics but the outputs') into the output bag.
         diagnostics: write ``/diagnostics`` every ``diagnostics.period_s`` of bag time.
         progress: show a tqdm progress bar on stderr.
+        node: the fully qualified name of the node the run stands for (``--node``): its namespace prefixes the
+            output topics (``/front/depth/image``, as that node publishes them; ``/diagnostics`` stays global) and
+            names its status (``front/mono_depth_node: depth``).
         on_frame: called ``on_frame(done, total)`` after each image (written or skipped); None: not called.
     """
 
@@ -76,7 +82,18 @@ class BagRunOptions:
     copy_inputs: bool = False
     diagnostics: bool = True
     progress: bool = True
+    node: str = "/" + NODE_NAME
     on_frame: Callable[[int, int], None] | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The node's namespace, ``""`` for none (``/front`` for ``/front/mono_depth_node``)."""
+        return "/" + "/".join(self.node.strip("/").split("/")[:-1]) if "/" in self.node.strip("/") else ""
+
+    @property
+    def status_name(self) -> str:
+        """The node's ``/diagnostics`` status name, as the live node names it."""
+        return status_name(self.node)
 
 
 class _SecondPass:
@@ -108,7 +125,8 @@ class _SecondPass:
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
-        self.diagnostics = BagDiagnostics(period_ns, self.config) if options.diagnostics else None
+        self.diagnostics = BagDiagnostics(period_ns, self.config, options.status_name) if options.diagnostics else None
+        self.outputs = {topic: options.namespace + topic for topic in OUTPUT_TOPICS if topic != DIAGNOSTICS_TOPIC}
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.committed_out = 0  # frames written and committed to the output bag
@@ -150,7 +168,7 @@ class _SecondPass:
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    self.scans[message.ordinal] = self._decode(message, decode_scan)
+                    self.scans[message.ordinal] = self._decode(message, partial(decode_scan, msgtype=message.msgtype))
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
@@ -168,7 +186,7 @@ class _SecondPass:
             self._copy_diagnostics(message)
         elif message.topic == DIAGNOSTICS_TOPIC:
             self._copy(message)
-        elif message.topic in OUTPUT_TOPICS:
+        elif message.topic in self.outputs.values():
             self.replaced[message.topic] += 1
         else:
             self._copy(message)
@@ -179,16 +197,21 @@ class _SecondPass:
         except DepthError as err:
             self.summary.warnings.add(f"not copied: {message.topic}", str(err))
             return
-        ours = [status.name for status in array.status if str(status.name).endswith(OWN_STATUS)]
+        ours = [status.name for status in array.status if self._own_status(str(status.name))]
         if not ours:
             self._copy(message)
             return
         self.replaced_statuses.update(ours)
         self.replaced[message.topic] += 1
-        kept = [status for status in array.status if not str(status.name).endswith(OWN_STATUS)]
+        kept = [status for status in array.status if not self._own_status(str(status.name))]
         if kept:
             data = self.out.typestore.serialize_cdr(replace(array, status=kept), message.msgtype)
             self.out.copy(message.connection, data, message.log_ns)
+
+    def _own_status(self, name: str) -> bool:
+        """Whether a recorded status is one this run replaces: the node's own; for the un-namespaced default node
+        any mono_depth_node's (a bag this runner wrote, a live recording)."""
+        return name == self.options.status_name or (not self.options.namespace and name.endswith(OWN_STATUS))
 
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
@@ -359,18 +382,17 @@ class _SecondPass:
             warnings.add("lidar: empty scan", f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points")
             return None
         try:
-            cam_from_lidar = self.index.cam_from_scan(
-                plan.entry.frame_id,
-                plan.entry.stamp_ns,
-                scan.frame_id,
-                scan.stamp_ns,
-                self.config.lidar.motion_frame,
-                plan.entry.bag_pass,
+            deskewed, missing = self.index.lidar_scan(
+                plan.entry.frame_id, plan.entry.stamp_ns, scan, self.config.lidar.motion_frame, plan.entry.bag_pass
             )
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
             return None
-        return LidarInput(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns)
+        if missing:
+            text = f"TF had no transform for {missing} {BIN_NS // 1_000_000} ms slices of the sweep stamped"
+            text += f" {seconds_text(scan.stamp_ns)}; they were moved as the nearest slice TF could place"
+            warnings.add("lidar: sweep not de-skewed", text)
+        return deskewed
 
     def _write(self, output: Any, log_ns: int) -> None:
         started = time.perf_counter()
@@ -381,7 +403,7 @@ class _SecondPass:
         self.summary.add_stage("encode", _ms(started))
         started = time.perf_counter()
         for topic, msgtype, data in serialized:
-            self.out.write_raw(topic, msgtype, data, log_ns)
+            self.out.write_raw(self.outputs[topic], msgtype, data, log_ns)
         self.summary.frames_out += 1
         self.summary.scale_health[output.scale.health] += 1
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings

@@ -1,7 +1,8 @@
 """`mono-depth bag IN OUT`: run the depth pipeline over a rosbag2 and write depth, camera_info and clouds to a new one.
 
 A thin layer over :func:`mono_depth_ros.bag.run_bag`. Parameters are the node's: ``--config FILE`` (ROS params
-YAML, e.g. config/depth.yaml) and repeatable ``--param name=value`` overrides. The summary goes to stdout, the
+YAML, e.g. config/depth.yaml; ``--node /front/mono_depth_node`` picks a camera's sections in a robot's file) and
+repeatable ``--param name=value`` overrides. The summary goes to stdout, the
 progress bar and warnings to stderr. Errors (a corrupt bag, a missing topic, unusable weights) exit with code 2.
 SIGTERM / SIGINT: the frame in hand is finished, the output bag closed with everything written so far, the summary
 printed, and the exit code is 143 / 130; before the output bag exists (the first pass, the model load) the run stops
@@ -21,7 +22,7 @@ from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.reader import DISTROS
 from mono_depth_ros.bag.writer import STORAGES
-from mono_depth_ros.config import load_config
+from mono_depth_ros.config import NODE_NAME, load_config
 
 HELP = (
     "run the depth pipeline on every image of a rosbag2 (sqlite3 or MCAP) and write /depth/image, "
@@ -33,6 +34,18 @@ def user_path(text: str) -> Path:
     """A path argument with ``~`` expanded: no shell expands it after ``--config=``, nor in a quoted or scripted path
     (``OUT="~/bags/out"``), where it made a folder named ``~`` in the working directory."""
     return Path(text).expanduser()
+
+
+def node_name(text: str) -> str:
+    """A ``--node`` value: the fully qualified name of a mono_depth_node (``/front/mono_depth_node``; the leading
+    ``/`` may be left out). A namespace alone (``front``, ``/front``) is refused naming the name meant."""
+    parts = [part for part in text.strip().split("/") if part]
+    if not parts or parts[-1] != NODE_NAME:
+        namespace = "/".join(parts[:-1] if parts and parts[-1] == NODE_NAME else parts)
+        example = f"/{namespace}/{NODE_NAME}" if namespace else f"/{NODE_NAME}"
+        msg = f"{text!r} is not a node name ending in /{NODE_NAME}; the camera's node, e.g. {example}"
+        raise argparse.ArgumentTypeError(msg)
+    return "/" + "/".join(parts)
 
 
 def share(text: str) -> float:
@@ -53,6 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=user_path, metavar="IN", help="input rosbag2 folder, or a .mcap / .db3 file")
     parser.add_argument("output", type=user_path, metavar="OUT", help="output rosbag2 folder (must not exist)")
     parser.add_argument("--config", type=user_path, default=None, help="ROS params YAML (same file as the node's)")
+    parser.add_argument(
+        "--node",
+        type=node_name,
+        default="/" + NODE_NAME,
+        metavar="NAME",
+        help="the node this run stands for, e.g. /front/mono_depth_node: its --config sections apply (a robot's file "
+        "with a section per camera's namespace; one camera per run), and its outputs are written as it publishes them "
+        "(/front/depth/image, status front/mono_depth_node: depth); default: /mono_depth_node",
+    )
     parser.add_argument(
         "--param",
         action="append",
@@ -84,13 +106,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns 0 when the run completed (1 with ``--strict`` when any image was skipped)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
-    params = load_config(args.config, args.param)
+    params = load_config(args.config, args.param, args.node)
     options = BagRunOptions(
         storage=args.storage,
         distro=args.distro,
         copy_inputs=args.copy_inputs,
         diagnostics=not args.no_diagnostics,
         progress=not args.quiet,
+        node=args.node,
     )
 
     def notify(reason: str) -> None:

@@ -141,10 +141,17 @@ def run(args: argparse.Namespace) -> int:
     if args.csv is not None:
         prepare_csv(args.csv)
     protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]
-    if args.min_depth is not None:
-        protocol = replace(protocol, min_depth_m=args.min_depth)
-    if args.max_depth is not None:
-        protocol = replace(protocol, max_depth_m=args.max_depth)
+    low = protocol.min_depth_m if args.min_depth is None else args.min_depth
+    high = protocol.max_depth_m if args.max_depth is None else args.max_depth
+    if not low < high:  # both applied at once: --min-depth 100 --max-depth 30000 must not meet the default cap first
+        sides = [
+            f"{option} {used:g}" + ("" if given is not None else " (the protocol's)")
+            for option, used, given in (("--min-depth", low, args.min_depth), ("--max-depth", high, args.max_depth))
+        ]
+        msg = f"{sides[0]} must be below {sides[1]}"
+        msg += "; pass both" if None in (args.min_depth, args.max_depth) else ""
+        raise ConfigError(msg)
+    protocol = replace(protocol, min_depth_m=low, max_depth_m=high)
     if args.crop is not None:
         protocol = replace(protocol, crop=args.crop)
     samples = gather_samples(args)

@@ -71,6 +71,16 @@ def export_weights(
     if formats not in FORMATS:
         msg = f"format {formats!r} is not one of {', '.join(FORMATS)}"
         raise ConfigError(msg)
+    from mono_depth_ros.training.distillation.teacher import infer_backend  # the suffix rule of the other commands
+
+    backend_name = infer_backend(weights)
+    if backend_name in ("onnx", "torchscript"):  # load_checkpoint would say "set model.backend", not export's
+        msg = (
+            f"{weights} is already an exported model ({backend_name}); export converts a .safetensors checkpoint or a "
+            f"Hugging Face directory; run this one with --param model.backend={backend_name} "
+            f"--param model.weights={weights}"
+        )
+        raise ConfigError(msg)
     kind = "depth_anything_v2" if weights.is_dir() else "torch"
     backend, golden = open_backend(kind, weights, torch.device("cpu"))
     if not isinstance(backend, TorchBackend):  # open_backend returns torch backends for these kinds
@@ -80,7 +90,7 @@ def export_weights(
     if frame_inputs:  # an exported graph takes the image alone: it would silently drop the camera focal / LiDAR
         msg = (
             f"{weights} takes {', '.join(frame_inputs)} per frame besides the image, which an exported graph cannot; "
-            f"run it with --param model.backend=transformers"
+            f"run it with --param model.backend=transformers --param model.weights={weights}"
         )
         raise ConfigError(msg)
     spec = backend.spec

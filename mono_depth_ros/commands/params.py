@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.registry import build_model, parameter_counts
 from mono_depth_ros.models.resnet import RESNET_LAYOUTS
@@ -64,9 +65,34 @@ def format_table(rows: list[ParamRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def checkpoint_row(path: Path) -> ParamRow:
+    """The counts of a project checkpoint, or of a Hugging Face depth directory as transformers builds it.
+
+    Raises:
+        ConfigError: an exported graph (ONNX, TorchScript), whose parameters are not counted.
+        CheckpointError: a missing or unusable checkpoint or directory.
+    """
+    if path.is_dir():
+        from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+
+        config = check_model_directory(path)
+        spec = transformers_spec(config, family_of(str(config["model_type"])), path)[0]
+        return count_spec(spec, f"{spec.architecture} {config['model_type']} ({path.name})")
+    if path.suffix.lower() in (".onnx", ".pt", ".pth", ".ts", ".jit"):
+        msg = (
+            f"{path}: mono-depth params counts a project checkpoint (.safetensors) or a Hugging Face directory, "
+            f"not an exported graph; count the checkpoint or directory it was exported from"
+        )
+        raise ConfigError(msg)
+    spec = read_checkpoint_spec(path)
+    return count_spec(spec, f"{spec.architecture} ({path.name})")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``params`` options."""
-    parser.add_argument("--checkpoint", type=Path, help="count the model of this .safetensors checkpoint instead")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="count the model of this .safetensors checkpoint (or Hugging Face directory)"
+    )
     parser.add_argument(
         "--encoder", nargs="+", choices=sorted(RESNET_LAYOUTS), default=sorted(RESNET_LAYOUTS), help="encoders"
     )
@@ -82,8 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the table; returns 0 (errors are raised as DepthError and reported by the CLI)."""
     if args.checkpoint is not None:
-        spec = read_checkpoint_spec(args.checkpoint)
-        rows = [count_spec(spec, f"{spec.architecture} ({args.checkpoint.name})")]
+        rows = [checkpoint_row(args.checkpoint)]
     else:
         rows = preset_rows(
             args.encoder,

@@ -146,12 +146,14 @@ def usage_lines(directory: Path) -> list[str]:
         kind = transformers_spec(config, family, directory)[0].output_kind.value
         kind_param = ""
     except CheckpointError:
-        kind, kind_param = "unknown (state it)", " --param model.output_kind=metric|relative_inverse"
+        kind, kind_param = "unknown (state it)", " --param model.output_kind=KIND"
     needs = {FOCAL_RATIO: "the camera's focal length (camera_info)", PROMPT_DEPTH: "a LiDAR (lidar_topic) prompt"}
     lines = [
         f"{family.title}: output {kind}" + "".join(f"; takes {needs[name]}" for name in sorted(family.frame_inputs)),
         f"use it with: --param model.backend=transformers --param model.weights={directory}{kind_param}",
     ]
+    if kind_param:
+        lines.append("KIND: metric (metres) or relative_inverse (disparity, MiDaS-like), as the model's card says")
     if kind == "relative_inverse":
         lines.append("relative depth: add --param lidar_topic=... (scale.mode=lidar) or scale.mode=ground_plane")
     return lines

@@ -24,7 +24,15 @@ OPENCV_DISTORTION_COUNTS = (4, 5, 8, 12, 14)  # coefficient counts cv2.initUndis
 MIN_SEEN_SHARE = 0.01
 """Fewest pixels of an undistorted raw image that must see the raw image (:meth:`CameraModel.seen_mask`): below,
 K, D, R, P are taken as wrong (the model would run on a black image and every depth be dropped)."""
+MAX_PINHOLE_FOV_DEG = 170.0
+"""Widest field of view (degrees, across the calibrated width or height) a K or P of CameraInfo may make: a wider
+pinhole is no calibration (image_publisher without camera_info_url publishes fx = fy = 1: 179.8 degrees on 1242
+pixels); a fisheye's K is far narrower read as a pinhole (an equidistant 180-degree lens: 115 degrees)."""
 FloatArray = npt.NDArray[np.float64]
+UNCALIBRATED = (
+    "the camera is not calibrated (usb_cam, v4l2_camera, camera_info_manager without a calibration file): calibrate it "
+    "(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
+)
 
 
 def _none_if_all(seen: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
@@ -127,10 +135,15 @@ class PinholeIntrinsics:
     def check_image_size(self, width: int, height: int, what: str = "image") -> None:
         """Raise :class:`CalibrationError` if an image of ``width`` × ``height`` does not match."""
         if (width, height) != (self.width, self.height):
-            msg = (
-                f"{what} is {width}x{height} but the camera calibration is for "
-                f"{self.width}x{self.height}; publish matching camera_info or set the right camera_info_topic"
-            )
+            msg = f"{what} is {width}x{height} but the camera calibration is for {self.width}x{self.height}; "
+            if width * self.height == height * self.width:  # the same aspect: the camera runs in another mode
+                msg += (
+                    "the same aspect ratio: a calibration made at another resolution (camera_info_manager publishes "
+                    "its file as it is): recalibrate at this one (or scale K and P in the file to it), or, for a "
+                    "binning camera, publish binning_x / binning_y"
+                )
+            else:
+                msg += "publish matching camera_info or set the right camera_info_topic"
             raise CalibrationError(msg)
 
 
@@ -171,7 +184,7 @@ class CameraModel:
         self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
         self.d = tuple(float(x) for x in self.d)
         if self.width <= 0 or self.height <= 0:
-            msg = f"CameraInfo width/height {self.width}x{self.height} must be positive (uncalibrated camera?)"
+            msg = f"CameraInfo width/height {self.width}x{self.height} must be positive: {UNCALIBRATED}"
             raise CalibrationError(msg)
         self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
@@ -180,9 +193,27 @@ class CameraModel:
             kind = "zero" if self.k[0, 0] == 0 and self.p[0, 0] == 0 else "no positive"
             msg = (
                 f"CameraInfo has {kind} focal length in both K and P (K[0]={self.k[0, 0]:g}, P[0]={self.p[0, 0]:g}); "
-                f"the camera is not calibrated"
+                f"{UNCALIBRATED}"
             )
             raise CalibrationError(msg)
+        self._check_field_of_view()
+
+    def _check_field_of_view(self) -> None:
+        """Raise :class:`CalibrationError` for a K or P whose focal lengths make a pinhole wider than
+        :data:`MAX_PINHOLE_FOV_DEG` over the calibrated image (a zero matrix is not judged: P falls back to K)."""
+        for name, matrix in (("K", self.k), ("P", self.p)):
+            fx, fy = float(matrix[0, 0]), float(matrix[1, 1])
+            if not (fx > 0 and fy > 0):
+                continue
+            fov_deg = 2.0 * math.degrees(math.atan(max(self.width / 2.0 / fx, self.height / 2.0 / fy)))
+            if fov_deg > MAX_PINHOLE_FOV_DEG:
+                msg = (
+                    f"CameraInfo {name} has fx={fx:g}, fy={fy:g} for the {self.width}x{self.height} image: a pinhole "
+                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), no calibration "
+                    f"(image_publisher without camera_info_url publishes fx = fy = 1); give the publisher the "
+                    f"camera's calibration file (camera_info_url)"
+                )
+                raise CalibrationError(msg)
 
     def _check_roi(self) -> None:
         """Raise :class:`CalibrationError` for a ROI that reaches past the calibrated image (by more than one binned

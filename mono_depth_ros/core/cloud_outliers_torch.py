@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from mono_depth_ros.core.cloud_outliers import AXES, OutlierFilter
 from mono_depth_ros.core.cloud_record import range_bounds
+from mono_depth_ros.core.edges_torch import source_index_tensors
 from mono_depth_ros.core.errors import ShapeError
 
 _PAD = 2  # the test reads two pixels beyond each side
@@ -50,3 +51,20 @@ def outlier_mask_torch(depth_m: torch.Tensor, config: OutlierFilter) -> torch.Te
             residual = curvature[1 + step_y : height + 1 + step_y, 1 + step_x : width + 1 + step_x]
             support += (residual <= allowed).to(torch.uint8)  # False where anything involved is NaN
     return (support < config.min_support) & valid
+
+
+def speckle_mask_torch(
+    depth_m: torch.Tensor, config: OutlierFilter, source_hw: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """:func:`core.cloud_outliers.speckle_mask` on ``depth_m``'s device: the test at the ``source_hw`` (height,
+    width) resolution the depth was upsampled from (None: at its own), marks mapped back to every pixel that comes
+    from a marked one. (H, W) bool tensor."""
+    if depth_m.ndim != 2:
+        msg = f"depth must be a floating (H, W) tensor, got {tuple(depth_m.shape)} {depth_m.dtype}"
+        raise ShapeError(msg)
+    grid = source_index_tensors((int(depth_m.shape[0]), int(depth_m.shape[1])), source_hw, depth_m.device)
+    if grid is None:
+        return outlier_mask_torch(depth_m, config)
+    rows, cols, back_rows, back_cols = grid
+    small = outlier_mask_torch(depth_m.index_select(0, rows).index_select(1, cols), config)
+    return small.index_select(0, back_rows).index_select(1, back_cols)

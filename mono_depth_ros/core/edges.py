@@ -116,7 +116,8 @@ def source_grid(shape: tuple[int, int], source_hw: tuple[int, int] | None) -> tu
     """Where :func:`flying_pixel_mask` reads a ``source_hw`` map in an image of ``shape`` (height, width), and back.
 
     Returns ``((rows, cols), (back_rows, back_cols))``: the output pixels nearest to the source pixels' centres, and
-    for each output row / column the source one nearest to it; None when the source is not smaller on any side (or
+    for each output row / column the source one whose value the upsampling gives it
+    (:func:`upsampled_nearest_index`); None when the source is not smaller on any side (or
     ``source_hw`` is None): the mask is then computed on the image itself.
     """
     if source_hw is None or (source_hw[0] >= shape[0] and source_hw[1] >= shape[1]):
@@ -132,11 +133,26 @@ def _source_grid(shape: tuple[int, int], source_hw: tuple[int, int]) -> tuple[In
         size = min(int(in_size), out_size)
         centres = np.rint((np.arange(size) + 0.5) * out_size / size - 0.5)
         sampled.append(np.clip(centres, 0, out_size - 1).astype(np.intp))
-        back = np.floor((np.arange(out_size) + 0.5) * size / out_size)
-        nearest.append(np.clip(back, 0, size - 1).astype(np.intp))
+        nearest.append(upsampled_nearest_index(out_size, size))
     for index in (*sampled, *nearest):
         index.flags.writeable = False  # shared by every caller of these sizes
     return (sampled[0], sampled[1]), (nearest[0], nearest[1])
+
+
+def upsampled_nearest_index(out_size: int, in_size: int) -> npt.NDArray[np.intp]:
+    """(out_size,) the source index whose value an upsampling from ``in_size`` gives each output pixel when it
+    takes the nearest one (next to a depth step): ``F.interpolate(align_corners=False)``'s pixel-centre grid in its
+    float32 arithmetic, as ``models.preprocess`` upsamples (ties at exactly half a pixel go to the upper neighbour).
+
+    Exact (float64) arithmetic differs at ties, where ``(i + 0.5) * in_size / out_size`` is a whole number
+    (published column 310 of 414 from 320: float32 gives 239, float64 240): a mark mapped back there would land
+    one pixel beside the value it belongs to.
+    """
+    scale = np.float32(in_size / out_size)
+    src = np.maximum((np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5), 0)
+    low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
+    nearest: npt.NDArray[np.intp] = np.where(src - low >= 0.5, np.minimum(low + 1, in_size - 1), low)
+    return nearest
 
 
 def remove_flying_pixels(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.float32]:

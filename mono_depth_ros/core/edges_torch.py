@@ -62,7 +62,7 @@ def flying_pixel_mask_torch(
         msg = f"depth must be a floating (H, W) tensor, got {tuple(depth_m.shape)} {depth_m.dtype}"
         raise ShapeError(msg)
     shape = (int(depth_m.shape[0]), int(depth_m.shape[1]))
-    grid = _grid(shape, source_hw, depth_m.device)
+    grid = source_index_tensors(shape, source_hw, depth_m.device)
     if grid is None:
         return depth_edge_mask_torch(depth_m, relative_threshold)
     rows, cols, back_rows, back_cols = grid
@@ -71,7 +71,7 @@ def flying_pixel_mask_torch(
 
 
 @functools.lru_cache(maxsize=16)
-def _grid(
+def source_index_tensors(
     shape: tuple[int, int], source_hw: tuple[int, int] | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """:func:`core.edges.source_grid` as index tensors on ``device`` (made once per size)."""

@@ -5,8 +5,10 @@ image_transport's ``"<encoding>; <codec> compressed <encoding>"`` (e.g. ``"rgb8;
 colour is returned as **RGB** whatever the wire order: the compressed pixels are in the order of the encoding after
 ``compressed`` (compressed_image_transport converts colour to bgr8 / bgr16 for jpeg and png), else in the order of the
 encoding before ``;`` (its tiff keeps the message's pixels: ``"rgb8; tiff compressed "`` holds RGB), else BGR (a bare
-codec name: an OpenCV image). A CMYK JPEG or TIFF decodes to its RGB colours: OpenCV converts it (JPEG in Adobe
-polarity, as PIL reads it too). ``compressedDepth`` (compressed_depth_image_transport) is not supported.
+codec name: an OpenCV image); a bayer camera's png or tiff (``"bayer_rggb8; png compressed "``) holds its mosaic,
+which :func:`compressed_image_to_rgb8` demosaics as the raw Image is. A CMYK JPEG or TIFF decodes to its RGB colours:
+OpenCV converts it (JPEG in Adobe polarity, as PIL reads it too). ``compressedDepth`` (compressed_depth_image_transport)
+is not supported.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_buffer
-from mono_depth_ros.core.msg_image import grey_to_rgb8, uint16_to_uint8
+from mono_depth_ros.core.msg_image import IMAGE_ENCODINGS, demosaic_to_rgb8, grey_to_rgb8, uint16_to_uint8
 
 COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "tiff": ".tiff", "tif": ".tiff"}
 MAX_DECODED_PIXELS = 8192 * 8192
@@ -95,19 +97,26 @@ def compressed_codec(image_format: str) -> str:
     return codec
 
 
-def compressed_pixels_are_rgb(image_format: str) -> bool:
-    """True when the colour pixels of a CompressedImage of this ``format`` were compressed in RGB order.
+def compressed_pixel_encoding(image_format: str) -> str:
+    """The encoding of the pixels a CompressedImage of this ``format`` holds, lower case; empty for a bare codec name.
 
-    The encoding after ``compressed`` names the compressed pixels (``"rgb8; jpeg compressed bgr8"``: BGR); without
-    one, the message's own encoding before ``;`` does (compressed_image_transport's tiff: ``"rgb8; tiff compressed
-    "``: RGB); a bare codec name (``"jpeg"``) is an OpenCV image: BGR.
+    The encoding after ``compressed`` names them (``"rgb8; jpeg compressed bgr8"``: bgr8); without one, the message's
+    own encoding before ``;`` does: compressed_image_transport converts only colour images (to bgr8 / bgr16) for png,
+    and nothing for tiff, so ``"rgb8; tiff compressed "`` holds rgb8 and ``"bayer_rggb8; png compressed "`` the
+    camera's mosaic.
     """
     source, separator, rest = image_format.partition(";")
     if not separator:
-        return False
+        return ""
     words = rest.split()
     named = words[2] if len(words) > 2 and words[1].lower() == "compressed" else source
-    return named.strip().lower().startswith("rgb")
+    return named.strip().lower()
+
+
+def compressed_pixels_are_rgb(image_format: str) -> bool:
+    """True when the colour pixels of a CompressedImage of this ``format`` were compressed in RGB order
+    (:func:`compressed_pixel_encoding`); a bare codec name (``"jpeg"``) is an OpenCV image: BGR."""
+    return compressed_pixel_encoding(image_format).startswith("rgb")
 
 
 def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
@@ -151,7 +160,8 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
 
 
 def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
-    """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, 16-bit scaled by 255/65535).
+    """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, a bayer mosaic demosaiced, 16-bit scaled
+    by 255/65535).
 
     Raises:
         EncodingError: as :func:`compressed_image_to_array`, or pixels that are not 8 or 16 bit (a float tiff).
@@ -161,6 +171,9 @@ def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
         msg_text = f"CompressedImage ({str(msg.format)!r}) holds {pixels.dtype} pixels; expected an 8 or 16 bit image"
         raise EncodingError(msg_text)
     if pixels.ndim == 2:
+        encoding = compressed_pixel_encoding(str(msg.format))
+        if encoding.startswith("bayer_") and encoding in IMAGE_ENCODINGS:  # the camera's mosaic (png, tiff)
+            return demosaic_to_rgb8(pixels, encoding)
         return grey_to_rgb8(pixels)
     if pixels.dtype == np.uint16:
         return uint16_to_uint8(pixels)

@@ -15,6 +15,7 @@ Depth units are converted only by :mod:`.depth_codec`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,48 @@ def grey_to_rgb8(grey: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return np.repeat(grey[..., np.newaxis], 3, axis=2)
 
 
+def _bayer_code(cv2: Any, encoding: str) -> int:
+    """OpenCV's demosaicing code (RGB target) for a ``bayer_*`` encoding; OpenCV names a pattern by the 2nd and 3rd
+    pixels of its 2nd row (cv_bridge's table)."""
+    codes = {"bayer_rggb": cv2.COLOR_BayerBG2RGB, "bayer_bggr": cv2.COLOR_BayerRG2RGB}
+    codes |= {"bayer_gbrg": cv2.COLOR_BayerGR2RGB, "bayer_grbg": cv2.COLOR_BayerGB2RGB}
+    return int(codes[encoding.removesuffix("16").removesuffix("8")])
+
+
+def demosaic_to_rgb8(mosaic: npt.NDArray[Any], encoding: str) -> npt.NDArray[np.uint8]:
+    """A ``bayer_*`` mosaic, ``(H, W)`` uint8 or uint16, → ``(H, W, 3)`` uint8 RGB: demosaiced (bilinear, OpenCV; 16
+    bit before the scaling by 255/65535, as cv_bridge).
+
+    Raises:
+        EncodingError: ``encoding`` is not a bayer encoding, or the mosaic is not (H, W) uint8 / uint16.
+    """
+    if not encoding.startswith("bayer_") or encoding not in _ENCODINGS:
+        bayer = ", ".join(e for e in _ENCODINGS if e.startswith("bayer_"))
+        msg = f"{encoding!r} is not a bayer encoding; expected one of {bayer}"
+        raise EncodingError(msg)
+    if mosaic.ndim != 2 or mosaic.dtype.kind != "u" or mosaic.dtype.itemsize not in (1, 2):
+        msg = f"a {encoding} mosaic must be (H, W) uint8 or uint16, got {mosaic.dtype} {mosaic.shape}"
+        raise EncodingError(msg)
+    import cv2
+
+    native = np.ascontiguousarray(mosaic, dtype=mosaic.dtype.newbyteorder("="))  # a big-endian wire's too
+    rgb = cv2.cvtColor(native, _bayer_code(cv2, encoding))
+    return uint16_to_uint8(rgb) if rgb.dtype == np.uint16 else np.asarray(rgb, dtype=np.uint8)
+
+
+def _not_a_camera_picture(encoding: str) -> str:
+    """Why an Image of ``encoding`` (not one of :data:`COLOUR_ENCODINGS`) cannot be read as RGB, and what to change."""
+    head = f"Image encoding {encoding!r} is not a colour encoding"
+    if encoding in DEPTH_ENCODINGS:
+        return f"{head}: a depth image; set image_topic to the colour or mono camera's image topic"
+    if re.fullmatch(r"(8|16|32|64)(U|S|F)C[0-9]*", encoding):  # OpenCV's type names (sensor_msgs' TYPE_*)
+        return (
+            f"{head}: it names the pixel type only, not what its channels are (cv_bridge refuses it as rgb8 too); "
+            f"set the camera driver's encoding to rgb8, bgr8 or mono8"
+        )
+    return f"{head}; expected one of {', '.join(COLOUR_ENCODINGS)}"
+
+
 def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
@@ -190,25 +233,20 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """
     encoding = str(msg.encoding)
     if encoding not in COLOUR_ENCODINGS:
-        msg_text = (
-            f"Image encoding {encoding!r} is not a colour encoding; expected one of {', '.join(COLOUR_ENCODINGS)} "
-            f"(depth images go through depth_image_to_metres)"
-        )
-        raise EncodingError(msg_text)
+        raise EncodingError(_not_a_camera_picture(encoding))
     if encoding == "mono16":
         return grey_to_rgb8(image_to_array(msg))
     import cv2  # channel shuffles in OpenCV: ~20x faster than numpy's strided copies on VGA frames
 
     code = {"rgb": None, "bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB}
-    # OpenCV names a Bayer pattern by the 2nd and 3rd pixels of its 2nd row (cv_bridge's table, RGB targets)
-    code |= {"bayer_rggb": cv2.COLOR_BayerBG2RGB, "bayer_bggr": cv2.COLOR_BayerRG2RGB}
-    code |= {"bayer_gbrg": cv2.COLOR_BayerGR2RGB, "bayer_grbg": cv2.COLOR_BayerGB2RGB}
     code |= {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
     name = JAZZY_YUV422_NAMES.get(encoding, encoding)
     conversion = code.get(name.removesuffix("16").removesuffix("8"), cv2.COLOR_GRAY2RGB)
     wire = _wire_pixels(msg)
     if wire.size == 0:
         return np.zeros((*wire.shape[:2], 3), dtype=np.uint8)
+    if encoding.startswith("bayer_"):
+        return demosaic_to_rgb8(wire, encoding)  # 16 bit: demosaiced, then scaled (cv_bridge)
     if encoding in _YUV422 and wire.shape[1] % 2:
         msg_text = (
             f"{encoding} image is {wire.shape[1]} pixels wide; 4:2:2 pixels come in pairs of pixels (one U, V per "
@@ -216,8 +254,6 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
         )
         raise ShapeError(msg_text)
     if wire.dtype.itemsize == 2:  # rgb16 & co.: a new native uint8 array
-        if conversion is not None and encoding.startswith("bayer_"):  # demosaiced at 16 bit, then scaled (cv_bridge)
-            return uint16_to_uint8(cv2.cvtColor(np.ascontiguousarray(wire, dtype=np.uint16), conversion))
         wire = uint16_to_uint8(wire)
     if conversion is None:
         if not copy and wire.flags.writeable and wire.flags.c_contiguous:

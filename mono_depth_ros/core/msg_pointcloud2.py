@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.core.errors import EncodingError, ShapeError
-from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory, header_from, uint8_buffer
+from mono_depth_ros.core.errors import DepthError, EncodingError, ShapeError
+from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory, header_from, stamp_to_ns, uint8_buffer
 from mono_depth_ros.core.point_fields import (
     DATATYPE_TO_NUMPY,
     FLOAT32,
@@ -24,6 +24,7 @@ from mono_depth_ros.core.point_fields import (
     dtype_from_fields,
     fields_from_dtype,
 )
+from mono_depth_ros.core.point_times import offsets_ns, time_field
 
 _HOST_IS_BIGENDIAN = sys.byteorder == "big"
 
@@ -87,22 +88,9 @@ def pointcloud2_to_structured(msg: Any) -> npt.NDArray[np.void]:
     return native
 
 
-def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
-    """The valid ``x, y, z`` of a PointCloud2, in the cloud's ``header.frame_id``, in metres.
-
-    Points with any non-finite coordinate and points at exactly ``(0, 0, 0)`` (how many drivers mark "no
-    return") are dropped. Other fields (intensity, ring, time, ...) are ignored.
-
-    Returns:
-        ``(N, 3)`` float32, or float64 when any of x/y/z is FLOAT64; row-major point order. The array is the
-        transpose of an axis-major ``(3, N)`` one (Fortran order): each coordinate column is contiguous, which is
-        what the per-axis arithmetic of a projection wants (``np.ascontiguousarray`` gives C order where needed).
-
-    Raises:
-        EncodingError: ``x``, ``y`` or ``z`` is missing, not FLOAT32/FLOAT64, or has ``count != 1``.
-        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes, ``x``, ``y`` or ``z`` declared
-            twice (ambiguous; the last one used to win silently), or two of them sharing bytes.
-    """
+def _xyz_by_axis(msg: Any) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.intp] | None]:
+    """Every point's ``x, y, z`` as an axis-major ``(3, H*W)`` array, and the indices of the valid ones (finite,
+    not all zero; None: every point is valid). Errors as :func:`xyz_from_pointcloud2`."""
     fields = point_fields_from_msg(msg)
     by_name = {f.name: f for f in fields}
     xyz_fields: list[PointField] = []
@@ -136,7 +124,7 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
     wire_dtype = dtype_from_fields(xyz_fields, int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
     rows = _point_rows(msg)
     if rows.size == 0:
-        return np.zeros((0, 3), dtype=out_dtype)
+        return np.zeros((3, 0), dtype=out_dtype), None
     points = np.ascontiguousarray(rows).view(wire_dtype).reshape(-1)
     # axis-major (3, N) scratch: per-axis masks and gathers are contiguous (a (N, 3) boolean row mask is ~10x slower)
     xyz_by_axis = np.empty((3, points.shape[0]), dtype=out_dtype)
@@ -145,9 +133,76 @@ def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
     ok = np.isfinite(xyz_by_axis).all(axis=0)
     ok &= (xyz_by_axis != 0).any(axis=0)
     if ok.all():  # every point valid (drivers that drop bad returns): no index, no gathers
+        return xyz_by_axis, None
+    return xyz_by_axis, np.flatnonzero(ok)
+
+
+def xyz_from_pointcloud2(msg: Any) -> npt.NDArray[np.floating]:
+    """The valid ``x, y, z`` of a PointCloud2, in the cloud's ``header.frame_id``, in metres.
+
+    Points with any non-finite coordinate and points at exactly ``(0, 0, 0)`` (how many drivers mark "no
+    return") are dropped. Other fields (intensity, ring, time, ...) are ignored.
+
+    Returns:
+        ``(N, 3)`` float32, or float64 when any of x/y/z is FLOAT64; row-major point order. The array is the
+        transpose of an axis-major ``(3, N)`` one (Fortran order): each coordinate column is contiguous, which is
+        what the per-axis arithmetic of a projection wants (``np.ascontiguousarray`` gives C order where needed).
+
+    Raises:
+        EncodingError: ``x``, ``y`` or ``z`` is missing, not FLOAT32/FLOAT64, or has ``count != 1``.
+        ShapeError: inconsistent ``point_step`` / ``row_step`` / ``data`` sizes, ``x``, ``y`` or ``z`` declared
+            twice (ambiguous; the last one used to win silently), or two of them sharing bytes.
+    """
+    xyz_by_axis, valid = _xyz_by_axis(msg)
+    if valid is None:
         return xyz_by_axis.T
-    valid: npt.NDArray[np.floating] = np.take(xyz_by_axis, np.flatnonzero(ok), axis=1)
-    return valid.T
+    kept: npt.NDArray[np.floating] = np.take(xyz_by_axis, valid, axis=1)
+    return kept.T
+
+
+def xyz_and_times_from_pointcloud2(msg: Any) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64] | None]:
+    """:func:`xyz_from_pointcloud2` and each of those points' measurement time, when the cloud carries one.
+
+    Returns:
+        The ``(N, 3)`` points of :func:`xyz_from_pointcloud2`, and ``(N,)`` int64 ns after the header stamp
+        (negative: before it) from the driver's time field (``t``, ``time``, ``timestamp``, ``offset_time``: see
+        :mod:`.point_times`), or None when the cloud has no such field or its times are no sweep around the stamp.
+
+    Raises:
+        as :func:`xyz_from_pointcloud2`.
+    """
+    xyz_by_axis, valid = _xyz_by_axis(msg)
+    xyz: npt.NDArray[np.floating] = xyz_by_axis.T if valid is None else np.take(xyz_by_axis, valid, axis=1).T
+    found = time_field(point_fields_from_msg(msg))
+    if found is None or xyz.shape[0] == 0:
+        return xyz, None
+    field, meaning = found
+    wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
+    values = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+    if valid is not None:
+        values = values.take(valid)
+    return xyz, offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
+
+
+def sweep_middle_offset_ns(msg: Any) -> int:
+    """Where the middle of a cloud's sweep lies relative to its header stamp: ``(first + last) / 2`` of its points'
+    times (int ns; 0 without a time field, with times that are no sweep, or an undecodable cloud).
+
+    Drivers stamp a sweep at its start (ouster-ros, Hesai, Livox) or its end (velodyne's default); the middle is the
+    same instant whichever they chose, and at most half a sweep from when the LiDAR faced any camera. Reads only the
+    time field (no validity mask: a no-return point's time is still its column's).
+    """
+    found = time_field(point_fields_from_msg(msg))
+    if found is None:
+        return 0
+    field, meaning = found
+    try:
+        wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
+        values = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+    except DepthError:
+        return 0  # the worker reports the cloud when it decodes it
+    offsets = offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
+    return 0 if offsets is None else (int(offsets.min()) + int(offsets.max())) // 2
 
 
 def _padding_runs(fields: list[PointField], point_step: int) -> list[tuple[int, int]]:

@@ -1,8 +1,9 @@
-"""The nearest known names to a misspelt one, for "unknown parameter / key" messages."""
+"""The nearest known names to a misspelt one, for "unknown parameter / key" messages; params-file section keys."""
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -36,3 +37,14 @@ def did_you_mean_each(names: Iterable[str], known: Iterable[str]) -> str:
     pairs = [(nearest_names(name, known, limit=1), name) for name in names]
     text = ", ".join(f"{close[0]} (for {name})" for close, name in pairs if close)
     return f"; did you mean {text}?" if text else ""
+
+
+def section_matches(key: str, node_fqn: str) -> bool:
+    """Whether a params-file section ``key`` applies to the node named ``node_fqn`` (``/ns/name``).
+
+    rclpy's rule (node.cpp ``_parse_param_overrides``, seen on real Humble): a missing leading ``/`` is added,
+    ``/**`` matches any number of name parts, ``/*`` exactly one, and the key must match the whole name.
+    """
+    pattern = key if key.startswith("/") else "/" + key
+    pattern = re.escape(pattern).replace(r"/\*\*", r"(/\w+)*").replace(r"/\*", r"/\w+")
+    return re.fullmatch(pattern, node_fqn) is not None

@@ -7,7 +7,7 @@ step's maths with the same float32 (float64 for millimetres) operations in the s
 same bits:
 
 * :func:`apply_fit_torch` = :func:`core.scale.fit.apply_fit`;
-* :func:`core.cloud_outliers_torch.outlier_mask_torch` = :func:`core.cloud_outliers.outlier_mask`;
+* :func:`core.cloud_outliers_torch.speckle_mask_torch` = :func:`core.cloud_outliers.speckle_mask`;
 * :func:`core.edges_torch.flying_pixel_mask_torch` = :func:`core.edges.flying_pixel_mask`;
 * :func:`apply_range_limits_torch` = :func:`core.depth_codec.apply_range_limits`;
 * :func:`encode_depth_torch` = :func:`core.depth_codec.encode_depth` (16UC1: millimetres, 0 invalid);
@@ -36,7 +36,7 @@ import torch
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud_outliers import OutlierFilter
-from mono_depth_ros.core.cloud_outliers_torch import outlier_mask_torch
+from mono_depth_ros.core.cloud_outliers_torch import speckle_mask_torch
 from mono_depth_ros.core.cloud_record import PointCloud, cloud_from_packed
 from mono_depth_ros.core.cloud_torch import organized_cloud_torch
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
@@ -142,8 +142,8 @@ class DevicePostprocess:
         outlier: the speckle filter's settings (``output.outlier_filter``, ``output.outlier_tolerance``); None: no
             speckle filter. It runs before the edge filter, as on the host.
         edge_threshold: the flying-pixel threshold (``output.edge_threshold``); None: no edge filter.
-        source_hw: (height, width) the depth was upsampled from (the network's), to run the edge test at; None:
-            the depth's own size.
+        source_hw: (height, width) the depth was upsampled from (the network's), to run the speckle and edge tests
+            at; None: the depth's own size.
         cloud: build the organized cloud (XYZ, or XYZRGB when an image is given).
     """
 
@@ -209,7 +209,7 @@ def postprocess_on_device(
     buffer = torch.empty(layout.total, dtype=torch.uint8, device=device)
     depth = depth_m.float()
     if settings.outlier is not None:
-        depth = torch.where(outlier_mask_torch(depth, settings.outlier), torch.nan, depth)
+        depth = torch.where(speckle_mask_torch(depth, settings.outlier, settings.source_hw), torch.nan, depth)
     if settings.edge_threshold is not None:
         flying = flying_pixel_mask_torch(depth, settings.edge_threshold, settings.source_hw)
         depth = torch.where(flying, torch.nan, depth)

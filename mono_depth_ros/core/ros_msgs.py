@@ -53,6 +53,8 @@ from mono_depth_ros.core.msg_pointcloud2 import (
     point_fields_from_msg,
     pointcloud2_from_structured,
     pointcloud2_to_structured,
+    sweep_middle_offset_ns,
+    xyz_and_times_from_pointcloud2,
     xyz_from_pointcloud2,
 )
 
@@ -84,10 +86,12 @@ __all__ = [
     "rigid_transforms_from_tf_message",
     "ros_python_class_path",
     "stamp_to_ns",
+    "sweep_middle_offset_ns",
     "tf_message_from",
     "time_from_ns",
     "transform_stamped_from_rigid",
     "uint8_buffer",
+    "xyz_and_times_from_pointcloud2",
     "xyz_from_pointcloud2",
 ]
 

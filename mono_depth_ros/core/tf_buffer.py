@@ -308,6 +308,14 @@ class TfBuffer:
         if not fixed:
             msg = "lookup_full needs a fixed frame (e.g. 'odom' or 'map'), got an empty frame id"
             raise TransformError(msg)
+        if fixed not in self.frames:  # its only caller is lidar.motion_frame; a static extrinsic would pin it
+            roots = sorted(self.frames - set(self._static) - set(self._dynamic))  # frames no transform moves
+            msg = (
+                f"lidar.motion_frame {fixed!r} is not in /tf or /tf_static (frames: {', '.join(sorted(self.frames))}); "
+                f"set it to the frame in which the world is static that the recording's TF has "
+                f"({', '.join(map(repr, roots)) or 'none'}), or leave it empty (no motion compensation)"
+            )
+            raise TransformError(msg)
         target_from_fixed = self.lookup(target_frame, fixed, target_stamp_ns)
         fixed_from_source = self.lookup(fixed, source_frame, source_stamp_ns)
         return target_from_fixed @ fixed_from_source

@@ -61,7 +61,8 @@ def training_camera_mismatch(
         training_focal: :attr:`ModelSpec.training_focal` (empty: unknown, never warned).
         output_kind: what the model outputs (only ``metric`` is warned: the other kinds are scaled or take the
             focal length).
-        scale_mode, fixed_scale: ``scale.mode`` and ``scale.fixed_scale`` in force.
+        scale_mode, fixed_scale: ``scale.mode`` and ``scale.fixed_scale`` in force (``lidar`` without a
+            ``lidar_topic`` is ``none``: no scan corrects a metric model).
         camera: intrinsics of the image the model sees (rectified P, or the undistorted K), pixels.
     """
     ratios = focal_ratios(training_focal, camera)
@@ -76,6 +77,6 @@ def training_camera_mismatch(
         f"the model's metric scale belongs to its training camera (fx/width {training_focal[0]:.3g}, fy/height "
         f"{training_focal[1]:.3g}); this {camera.width}x{camera.height} camera has {camera.fx / camera.width:.3g}, "
         f"{camera.fy / camera.height:.3g} ({fx_ratio:.2f}x, {fy_ratio:.2f}x): its depth in metres is off by about "
-        f"these factors; give it a scale source (scale.mode=lidar or ground_plane), or train / fine-tune on images "
-        f"of this camera"
+        f"these factors; give it a scale source (a lidar_topic with scale.mode=lidar, or scale.mode=ground_plane), "
+        f"or train / fine-tune on images of this camera"
     )

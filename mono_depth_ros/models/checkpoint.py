@@ -378,7 +378,7 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         msg = (
             f"checkpoint {path} does not exist; pass the .safetensors file written by `mono-depth train` / "
-            f"`mono-depth export`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
+            f"`mono-depth distill`, or fetch weights with `mono-depth weights`{hub_id_hint(path)}"
         )
         raise CheckpointError(msg)
     if path.is_dir():
@@ -426,7 +426,7 @@ def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
             f"checkpoint {path} has no {SPEC_KEY!r} metadata (a plain safetensors file, e.g. from Hugging Face): "
             f"the model cannot be rebuilt from it; write it with mono_depth_ros.models.checkpoint.save_checkpoint, "
             f"or, for Hugging Face weights, pass their directory: model.weights={path.parent} with model.backend: "
-            f"transformers (node, bag), `mono-depth eval --checkpoint {path.parent}`"
+            f"transformers (node, bag), `--checkpoint {path.parent}` (mono-depth eval)"
         )
         raise CheckpointError(msg)
     try:
@@ -439,8 +439,9 @@ def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
         raise CheckpointError(msg) from None
     if spec.backend != "torch":
         msg = (
-            f"checkpoint {path} holds weights for backend {spec.backend!r}, not 'torch'; "
-            f"set model.backend: {spec.backend} to load it"
+            f"checkpoint {path}: its spec says backend {spec.backend!r}, but a safetensors checkpoint holds torch "
+            f"weights; re-save it with save_checkpoint (an exported {spec.backend} model is its own file, "
+            f"`mono-depth export`)"
         )
         raise CheckpointError(msg)
     return spec

@@ -50,6 +50,10 @@ def inference_threads(setting: int, cores: int | None = None) -> int:
     return max(1, min(4, cores // 2))
 
 
+_WEIGHTS_OF = {"onnx": "MODEL.onnx (its spec beside it)", "torchscript": "MODEL.pt (its spec beside it)"}
+"""What ``model.weights`` names for a backend other than a Hugging Face directory (in the missing-weights error)."""
+
+
 def default_weights(assets_dir: Path = ASSETS_DIR) -> Path:
     """The shipped default checkpoint (the one ``*.safetensors`` in ``assets_dir``).
 
@@ -146,8 +150,9 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
 
     Raises:
         CheckpointError: missing or unusable weights (wrong architecture, mismatched tensors, failed self-test).
-        ConfigError: an unknown backend, an option the device cannot honour, or a ``model.output_kind`` that
-            contradicts a ``metric_focal`` spec (or states ``metric_focal`` for a model whose spec does not).
+        ConfigError: an unknown backend, a backend other than unet without ``model.weights``, an option the device
+            cannot honour, or a ``model.output_kind`` that contradicts a ``metric_focal`` spec (or states
+            ``metric_focal`` for a model whose spec does not).
     """
     model = DepthConfig.of(config).model
     if model.backend == "external":
@@ -160,6 +165,13 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
             f"install the torch extra, or use model.backend=external"
         )
         raise ConfigError(msg) from None
+    if not model.weights and model.backend != "unet":  # the shipped default is a unet checkpoint
+        what = _WEIGHTS_OF.get(model.backend, "DIR (a local Hugging Face depth model, see mono-depth weights)")
+        msg = (
+            f"model.backend={model.backend} needs model.weights (the shipped default model is a unet checkpoint); "
+            f"pass --param model.weights={what}, or leave model.backend at unet for the shipped model"
+        )
+        raise ConfigError(msg)
     # "~" is the user's home: a shell expands it in `--weights ~/m` but not in `--param model.weights=~/m`,
     # `weights:=~/m` (launch) or a params file
     weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())

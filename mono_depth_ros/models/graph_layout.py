@@ -149,8 +149,8 @@ def failed_run(what: str, shape: tuple[int, ...], err: BaseException) -> Checkpo
     most often a graph exported or traced at one size run at another, or a side its strides do not divide."""
     msg = (
         f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); write its spec for the input it takes: "
-        f"`mono-depth spec MODEL --input-size HxW` at the size it was made for, without --keep-aspect (a model "
-        f"exported or traced at one size often runs at that size only), or with --keep-aspect the --multiple-of its "
-        f"network needs (14 for ViT patches, 32 for most CNNs)"
+        f"`mono-depth spec MODEL --kind KIND --input-size HxW` at the size it was made for, without --keep-aspect (a "
+        f"model exported or traced at one size often runs at that size only), or with --keep-aspect the --multiple-of "
+        f"its network needs (14 for ViT patches, 32 for most CNNs)"
     )
     return CheckpointError(msg)

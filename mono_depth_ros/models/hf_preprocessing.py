@@ -93,7 +93,10 @@ def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
             return int(size["height"]), int(size["width"]), False
         if "shortest_edge" in size:
             return int(size["shortest_edge"]), int(size["shortest_edge"]), True
-    msg = f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; state model.input_* instead"
+    msg = (
+        f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; fix it (e.g. "
+        f'"size": {{"height": 518, "width": 518}}), or delete the file to use the family defaults'
+    )
     raise CheckpointError(msg)
 
 

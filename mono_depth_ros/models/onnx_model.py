@@ -116,7 +116,8 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         prefix = handle.read(4)
     if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
         msg = f"{path} is a PyTorch file (torch.save or TorchScript), not ONNX; "
-        msg += "export it with `mono-depth export -f onnx`, or use model.backend: torchscript for TorchScript"
+        msg += "export it with `mono-depth export WEIGHTS --out DIR -f onnx`, or use model.backend: torchscript for "
+        msg += "TorchScript"
         return CheckpointError(msg)
     missing = _MISSING_DATA.search(str(err))
     if missing is not None:
@@ -171,7 +172,8 @@ class OnnxBackend:
             msg = f"model.weights {self.path} is a directory (holding {found}); pass the .onnx file itself"
             raise CheckpointError(msg)
         if not self.path.is_file():
-            msg = f"ONNX model {self.path} does not exist; export one with `mono-depth export WEIGHTS --format onnx`"
+            msg = f"ONNX model {self.path} does not exist; export one with "
+            msg += "`mono-depth export WEIGHTS --out DIR -f onnx`"
             raise CheckpointError(msg)
         ort = require_onnxruntime()
         check_external_data(self.path)
@@ -245,7 +247,7 @@ class OnnxBackend:
                 return candidate
         msg = (
             f"ONNX model {self.path} has outputs {names}; say which holds the depth: "
-            f"mono-depth spec {self.path} --output NAME ..."
+            f"`mono-depth spec {self.path} --kind KIND --output NAME ...`"
         )
         raise CheckpointError(msg)
 

@@ -86,7 +86,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
     else:
         msg = (
             f"no ModelSpec for {path}: expected {beside.name} beside it (written by `mono-depth export`); "
-            f"re-export the model, or write the spec of the network it came from to that file"
+            f"re-export the model, or for a model made elsewhere: `mono-depth spec {path} --kind KIND`"
         )
         raise CheckpointError(msg)
     try:
@@ -97,8 +97,12 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
     except (TypeError, ValueError) as err:
         msg = f"model spec {source} is malformed ({err}); re-export the model"
         raise CheckpointError(msg) from None
-    if spec.backend != backend:
-        msg = f"model spec {source} is for backend {spec.backend!r}, not {backend!r}; set model.backend: {spec.backend}"
+    if spec.backend != backend:  # the file opened as ``backend`` already: the spec is what is wrong
+        kind = {"onnx": "an ONNX", "torchscript": "a TorchScript"}.get(backend, f"a {backend}")
+        fix = f"write one with `mono-depth spec {path} --kind KIND`"  # only a file beside it overrides an embedded one
+        if source == str(beside):
+            fix = f'write "backend": "{backend}" in it'
+        msg = f"model spec {source} is for backend {spec.backend!r}, but {path} is {kind} model; {fix}"
         raise CheckpointError(msg)
     return spec
 

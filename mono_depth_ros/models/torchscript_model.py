@@ -103,7 +103,8 @@ class TorchScriptBackend:
             msg = f"model.weights {self.path} is a directory (holding {found}); pass the TorchScript .pt file itself"
             raise CheckpointError(msg)
         if not self.path.is_file():
-            msg = f"TorchScript model {self.path} does not exist; export one with `mono-depth export -f torchscript`"
+            msg = f"TorchScript model {self.path} does not exist; export one with "
+            msg += "`mono-depth export WEIGHTS --out DIR -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
             if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
@@ -114,7 +115,8 @@ class TorchScriptBackend:
         if is_torch_save_archive(self.path):
             msg = (
                 f"{self.path} is a torch.save pickle (a state dict or pickled model), not TorchScript: pickles are "
-                f"never loaded; export the model with `mono-depth export -f torchscript`, or {PICKLE_REMEDY}"
+                f"never loaded; export the model with `mono-depth export WEIGHTS --out DIR -f torchscript`, or "
+                f"{PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
         check_script_code(self.path)

@@ -9,6 +9,7 @@ from mono_depth_ros.adapters.camera_cache import CameraModelCache, distortion_ig
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, make_header
+from test.test_launch import ARGUMENTS
 
 from ..core.ros_msg_support import rclpy_style_factory
 
@@ -44,7 +45,11 @@ def test_a_raw_looking_topic_with_distortion_read_as_rectified_is_warned_once_pe
     cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append))
     cache.get(distorted)
     cache.get(distorted)  # the same calibration: no second warning
-    assert len(warnings) == 1 and "plumb_bob D=[-0.3, 0.1" in warnings[0] and "image_is_rectified:=false" in warnings[0]
+    assert len(warnings) == 1 and "plumb_bob D=[-0.3, 0.1" in warnings[0]
+    # the remedy was "set image_is_rectified:=false", which `ros2 launch depth.launch.py` ignores (no such argument)
+    assert "image_is_rectified" not in ARGUMENTS
+    assert "set image_is_rectified: false in the params file (not a launch argument" in warnings[0]
+    assert "--param image_is_rectified=false for mono-depth bag" in warnings[0]
     model = cache.get(distorted)
     assert distortion_ignored("/camera/image_rect_color", model, True) is None  # a rectified topic
     assert distortion_ignored("/camera/image_raw/compressed", model, False) is None  # raw, undistorted by the node

@@ -135,3 +135,25 @@ def test_a_wrong_lidar_transform_is_a_key_only_when_found() -> None:
     found = ScaleStatus(mode="last_good", health="degraded", scale=1.0, lidar_extrinsic="inverted")
     assert dict(diagnostic_report(snapshot(), found).values)["lidar_extrinsic"] == "inverted"
     assert "lidar_extrinsic" not in dict(diagnostic_report(snapshot(), SCALE_OK).values)
+
+
+def test_every_key_a_status_can_carry_is_in_the_node_doc() -> None:
+    """docs/ros2_node.md "Diagnostics" names every key (with every optional part of the report present)."""
+    import re
+    from pathlib import Path
+
+    from mono_depth_ros.adapters.diagnostics import config_key_values
+    from mono_depth_ros.depth_config import DepthConfig
+
+    scale = ScaleStatus(
+        mode="lidar", health="degraded", scale=1.0, reason="why", output_kind="metric", lidar_points_in_image=10,
+        lidar_points_used=8, lidar_lag_ns=1, lidar_extrinsic="inverted",
+    )  # fmt: skip
+    temporal = TemporalStatus("filtered", 0.5, 3, 1)
+    extra = config_key_values(DepthConfig.from_params())
+    report = diagnostic_report(snapshot(bad={"EncodingError": 1}), scale, extra, temporal)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ros2_node.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Diagnostics") :].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([^`]+)`", section))
+    keys = {re.sub(r"^bad_messages\..*", "bad_messages.<reason>", key) for key, _ in report.values}
+    assert len(keys) > 30 and keys <= named, sorted(keys - named)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from mono_depth_ros.adapters.diagnostics import status_name
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
+    LatchedInfo,
+    PeerFrames,
     WatchedInput,
     node_inputs,
     publisher_reliability,
     silence_reason,
 )
 from mono_depth_ros.depth_config import DepthConfig
+
+from .support import FakeClock
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -119,13 +125,220 @@ def test_warned_after_the_delay_then_repeated_and_no_more_once_a_message_came() 
 
 
 def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
-    raw = DepthConfig.from_params({"lidar_topic": "/velodyne_points"}).topics
+    raw = DepthConfig.from_params({"lidar_topic": "/velodyne_points", "lidar.message_type": "PointCloud2"})
     inputs = node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0)
     assert [(i.role, i.topic, i.type_name) for i in inputs] == [
         ("image", "/camera/image_raw", IMAGE),
         ("LiDAR scan", "/velodyne_points", "sensor_msgs/msg/PointCloud2"),
     ]
     assert "image_transport: compressed" in inputs[0].remedy and "use_lidar:=false" in inputs[1].remedy
-    compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"}).topics
+    compressed = DepthConfig.from_params({"image_transport": "compressed", "input_qos": "reliable"})
     (image,) = node_inputs(compressed, "/camera/image_raw/compressed", lambda: 0, lambda: 0)
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
+
+
+def test_a_lidar_topic_of_either_type_is_watched_as_lidar_message_type_auto_subscribes_it() -> None:
+    config = DepthConfig.from_params({"lidar_topic": "/scan"})  # lidar.message_type: auto
+    lidar = node_inputs(config, "/camera/image_raw", lambda: 0, lambda: 0)[1]
+    assert lidar.type_name == "sensor_msgs/msg/PointCloud2 or sensor_msgs/msg/LaserScan"
+    silent = silence_reason(lidar, ["sensor_msgs/msg/LaserScan"])
+    assert silent.startswith("1 publisher(s) of sensor_msgs/msg/PointCloud2 or sensor_msgs/msg/LaserScan but nothing")
+    assert "is published as sensor_msgs/msg/Range" in silence_reason(lidar, ["sensor_msgs/msg/Range"])
+
+
+class Profile:  # rclpy's QoSProfile: keywords, history KEEP_LAST when only a depth is given
+    def __init__(self, **kwargs: Any) -> None:
+        self.depth = kwargs["depth"]
+        self.reliability = kwargs.get("reliability", Reliability("RELIABLE"))
+        self.durability = kwargs.get("durability", Reliability("VOLATILE"))
+
+
+@dataclass
+class EndpointInfo:  # rclpy's TopicEndpointInfo of a publisher
+    topic_type: str
+    qos_profile: Profile
+
+
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
+def _latched(durability: str, reliability: str = "RELIABLE") -> EndpointInfo:
+    return EndpointInfo(
+        CAMERA_INFO, Profile(depth=1, reliability=Reliability(reliability), durability=Reliability(durability))
+    )
+
+
+def test_a_camera_info_stored_by_a_transient_local_publisher_is_subscribed_to_with_its_durability() -> None:
+    """A driver that publishes camera_info once with transient-local durability (rclcpp::QoS(1).transient_local(),
+    seen in OAK-D and RealSense streamers) before the node subscribed: the node's volatile subscription never got
+    it and every image was counted no_camera_info for ever. For an image without camera_info the topic's publishers
+    are looked at (once a second at most); a transient-local one gets a second subscription with its durability and
+    reliability, made once, which receives the stored message. A volatile publisher gets none (it would not match
+    it: both would log incompatible QoS)."""
+    graph: list[EndpointInfo] = []
+    made: list[Any] = []
+    clock = FakeClock()
+    asked: list[str] = []
+
+    def publishers(topic: str) -> list[EndpointInfo]:
+        asked.append(topic)
+        return list(graph)
+
+    usual = Profile(depth=5, reliability=Reliability("BEST_EFFORT"))
+    watch = LatchedInfo("/cam/camera_info", lambda qos: made.append(qos) or len(made), publishers, usual, False,
+                              now=lambda: clock.now_ns / 1e9)  # fmt: skip
+    assert made == [usual]  # the usual subscription, at once
+    nothing = "no camera_info yet on /cam/camera_info: nothing publishes it (`ros2 topic list -t` lists the topics)"
+    assert watch.missing().startswith(nothing)  # the graph says why
+    graph.append(_latched("VOLATILE"))  # a camera driver that has published nothing yet
+    assert watch.missing().startswith(nothing) and len(asked) == 1  # the graph looked at once a second at most
+    clock.now_ns += 1_000_000_000
+    assert watch.missing() == "no camera_info yet on /cam/camera_info" and len(made) == 1 and len(asked) == 2
+    graph.append(_latched("TRANSIENT_LOCAL", "BEST_EFFORT"))
+    clock.now_ns += 1_000_000_000
+    text = watch.missing()
+    assert "transient-local publisher" in text and "subscribed" in text, text
+    latched = made[1]
+    assert (latched.depth, latched.durability.name, latched.reliability.name) == (1, "TRANSIENT_LOCAL", "BEST_EFFORT")
+    clock.now_ns += 5_000_000_000
+    watch.missing()
+    assert len(made) == 2 and len(asked) == 3  # made once, the graph no longer asked
+    assert watch.take() == [2] and watch.take() == []  # for a managed node's deactivate: destroyed once
+
+
+def test_with_approximate_time_the_synchroniser_subscribes_camera_info_and_nothing_is_added() -> None:
+    made: list[Any] = []
+    graph = [_latched("TRANSIENT_LOCAL")]
+    watch = LatchedInfo("/c", made.append, lambda topic: graph, Profile(depth=10), True)
+    assert watch.missing() == "no camera_info yet on /c" and made == [] and watch.take() == []
+
+
+def test_a_camera_info_topic_published_with_another_type_is_named() -> None:
+    """camera_info_topic set to the image topic (or another message): the text names the type found there."""
+    watch = LatchedInfo("/cam/image_raw", lambda qos: None, lambda topic: [Info(IMAGE)], Profile(depth=10), False)
+    assert watch.missing() == (
+        "no camera_info yet on /cam/image_raw: it is published as sensor_msgs/msg/Image; set camera_info_topic to "
+        "the camera's camera_info"
+    )
+
+
+def test_a_graph_without_qos_profiles_adds_nothing() -> None:
+    made: list[Any] = []
+    watch = LatchedInfo("/c", made.append, lambda topic: [Info(CAMERA_INFO)], Profile(depth=10), False)
+    assert watch.missing() == "no camera_info yet on /c" and len(made) == 1
+
+
+@dataclass
+class Endpoint:  # rclpy's TopicEndpointInfo: who publishes
+    node_name: str
+    node_namespace: str
+    topic_type: str = IMAGE
+
+
+def test_another_node_publishing_this_nodes_depth_topic_is_warned_about_once_per_change() -> None:
+    """Two cameras' nodes launched without their own namespace (two `ros2 launch`, two systemd units) both
+    published /depth/image: one camera's depth frame after the other's on one topic, and nothing said so."""
+    clock, warnings = Clock(), []
+    publishers = {"/depth/image": [Endpoint("mono_depth_node", "/")]}
+    watch = InputWatch(
+        [], lambda topic: publishers.get(topic, []), warnings.append, now=clock, outputs=["/depth/image"]
+    )
+    watch.poll()
+    publishers["/depth/image"].append(Endpoint("mono_depth_node", "/"))  # the second node appears in the graph
+    watch.poll()
+    assert warnings == []  # the graph is still being discovered for 5 s
+    clock.t += 5.0
+    watch.poll()
+    watch.poll()
+    (warning,) = warnings
+    assert warning == (
+        "2 publishers on /depth/image (/mono_depth_node x2): another node publishes this node's depth topic, so its "
+        "readers get two cameras' depth interleaved; give each camera's node its own namespace (launch: "
+        "namespace:=front, namespace:=left)"
+    )
+    publishers["/depth/image"][1] = Endpoint("mono_depth_node", "/left")  # not ours any more: gone
+    publishers["/depth/image"].append(Endpoint("depth_republisher", "/"))
+    watch.poll()
+    assert len(warnings) == 2 and "(/depth_republisher, /left/mono_depth_node, /mono_depth_node)" in warnings[1]
+    del publishers["/depth/image"][1:]
+    watch.poll()
+    assert len(warnings) == 2
+
+
+@dataclass
+class Status:  # diagnostic_msgs/DiagnosticStatus: the fields read
+    name: str
+    hardware_id: str
+
+
+@dataclass
+class Array:  # diagnostic_msgs/DiagnosticArray
+    status: list[Status] = field(default_factory=list)
+
+
+def test_the_status_name_is_the_nodes_fully_qualified_name() -> None:
+    assert status_name("/mono_depth_node") == "mono_depth_node: depth"
+    assert status_name("/front/mono_depth_node") == "front/mono_depth_node: depth"
+
+
+def test_a_peer_in_this_nodes_frame_is_warned_about_once() -> None:
+    """Two USB cameras left at their driver's default frame_id ('camera'): both nodes published depth and clouds in
+    one frame, so TF put the left camera's obstacles where the front camera looks, and nothing said so."""
+    own_frame, warnings = [""], []
+    peers = PeerFrames("/front/mono_depth_node", lambda: own_frame[0], warnings.append)
+    both = Array([Status("front/mono_depth_node: depth", "camera"), Status("left/mono_depth_node: depth", "camera")])
+    peers.check(both)
+    assert warnings == []  # no frame of its own yet
+    own_frame[0] = "camera"
+    peers.check(both)
+    peers.check(both)
+    (warning,) = warnings
+    assert warning.startswith(
+        "left/mono_depth_node publishes its depth in this node's camera frame 'camera' too: the two cameras' images "
+        "carry one frame_id"
+    )
+    assert warning.endswith("give each camera driver its own frame_id and publish its TF")
+    peers.check(Array([Status("left/mono_depth_node: depth", "left_optical"), Status("battery", "camera")]))
+    assert len(warnings) == 1  # another frame, another kind of status: nothing
+
+
+@dataclass
+class Durability:  # rclpy's DurabilityPolicy: an enum, read by its name
+    name: str
+
+
+@dataclass
+class StaticQos:
+    durability: Durability
+
+
+@dataclass
+class StaticInfo:  # rclpy's TopicEndpointInfo of a /tf_static publisher
+    node_name: str
+    qos_profile: StaticQos
+
+
+def test_a_volatile_tf_static_publisher_is_named_once_with_the_override_when_lidar_is_on() -> None:
+    """ros2 bag play offers /tf_static recorded without QoS as volatile: TransformListener (transient local) got
+    nothing, and every frame lost its LiDAR scale to 'frame does not exist'."""
+    clock, warnings = Clock(), []
+    lidar = node_inputs(DepthConfig.from_params({"lidar_topic": "/points"}), "/image", lambda: 1, lambda: 1)
+    graph = {"/tf_static": [StaticInfo("robot_state_publisher", StaticQos(Durability("TRANSIENT_LOCAL")))]}
+    watch = InputWatch(lidar, lambda topic: graph.get(topic, []), warnings.append, clock, 5.0, 60.0)
+    watch.poll()
+    assert warnings == []
+    graph["/tf_static"].append(StaticInfo("rosbag2_player", StaticQos(Durability("VOLATILE"))))
+    for _ in range(3):
+        watch.poll()
+    (warning,) = warnings  # once
+    assert warning.startswith("1 publisher(s) of /tf_static (rosbag2_player) offer volatile durability")
+    assert "--qos-profile-overrides-path" in warning and "durability: transient_local" in warning
+    graph["/tf_static"].pop()
+    watch.poll()
+    graph["/tf_static"].append(StaticInfo("rosbag2_player", StaticQos(Durability("VOLATILE"))))
+    watch.poll()
+    assert len(warnings) == 2  # played again without the override: said again
+    images_only = node_inputs(DepthConfig.from_params({}), "/image", lambda: 1, lambda: 1)
+    quiet: list[str] = []
+    InputWatch(images_only, lambda topic: graph.get(topic, []), quiet.append, clock, 5.0, 60.0).poll()
+    assert quiet == []  # no LiDAR: no extrinsic to miss

@@ -91,3 +91,15 @@ def test_an_rclpy_init_failure_is_one_line_without_source_locations() -> None:
     assert layout.endswith(
         "a node name (mono_depth_node) or /** with ros__parameters: under it and the parameters under that"
     )
+
+
+def test_the_logger_name_of_a_node_that_could_not_start_names_its_camera() -> None:
+    """'[mono_depth_node]: cannot start: ...' from one of two cameras' nodes did not say which (real Humble)."""
+    from mono_depth_ros.adapters.parameter_sources import logger_name
+
+    launched = ["mono_depth_node", "--ros-args", "-r", "__node:=mono_depth_node", "-r", "__ns:=/robot1/left",
+                "--params-file", "/tmp/p.yaml"]  # fmt: skip
+    assert logger_name(launched) == "robot1.left.mono_depth_node"
+    assert logger_name(["mono_depth_node", "--ros-args", "-r", "__ns:=/"]) == "mono_depth_node"
+    assert logger_name(["mono_depth_node", "--ros-args", "--remap", "__node:=depth_front"]) == "depth_front"
+    assert logger_name(["mono_depth_node", "-r", "__ns:=/x"]) == "mono_depth_node"  # not in --ros-args: not a remap

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from mono_depth_ros.adapters.signals import StopSignals
+from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, parent_gone
 
 
 def test_stop_signals_set_a_flag_instead_of_raising() -> None:
@@ -101,3 +101,25 @@ def test_the_parents_death_is_a_sigterm_for_the_process_that_asked() -> None:
         os.kill(int(child), signal.SIGKILL)
         raise AssertionError("the child outlived its parent by 10 s") from None
     assert out.split() == ["SIGTERM"]
+
+
+def test_a_parent_gone_before_the_process_asked_is_a_stop_asked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A launch that failed while it started the node (a second camera's include refused) exited before the node,
+    still importing, asked for the parent's death signal: the node loaded its model and ran on, orphaned (Humble)."""
+    assert not parent_gone({}) and not parent_gone({LAUNCH_PID_ENV: str(os.getppid())})
+    assert parent_gone({LAUNCH_PID_ENV: str(os.getpid())})  # started by a process that is not the parent now
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for launch_pid, stopped in ((os.getppid(), False), (os.getpid(), True)):
+        monkeypatch.setenv(LAUNCH_PID_ENV, str(launch_pid))
+        stop = StopSignals.install(with_parent=True)
+        try:
+            assert stop.received is stopped and stop.reason == ("SIGTERM" if stopped else "")
+            with stop.interrupting():  # the default: a stop asked before the block is the flag's alone
+                pass
+            if stopped:  # the node's start-up: ends before the model load
+                with pytest.raises(KeyboardInterrupt), stop.interrupting(asked_before=True):
+                    raise AssertionError("the model load ran")
+        finally:
+            stop.restore()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

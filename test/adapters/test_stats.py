@@ -99,6 +99,24 @@ def test_implausible_capture_stamps_count_as_unstamped_and_stay_out_of_the_laten
     assert "stamped 0.000 s" in warning and "1 h" in warning and "frames_unstamped" in warning
 
 
+def test_frames_captured_before_the_clock_went_back_have_no_latency() -> None:
+    """A 0.5 s bag played with --clock --loop: the last frames of a pass went out after /clock had gone back, at
+    "now - stamp" < 0 (seen: latency_p50_ms -63.8 in /diagnostics). They are published, not unstamped; no latency."""
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
+    start_ns = 1_700_000_000 * 1000 * MS
+    for k in range(2):  # the first pass, 60 ms after each capture
+        stats.frame_published_at(start_ns + k * 100 * MS, start_ns + k * 100 * MS + 60 * MS)
+    for k in range(2, 5):  # its last three, processed after the clock went back to the start
+        stats.frame_published_at(start_ns + k * 100 * MS, start_ns + (k - 1) * 20 * MS)
+    stats.frame_published_at(start_ns, start_ns + 60 * MS)  # the second pass
+    snap = stats.snapshot()
+    assert (snap.published, snap.frames_unstamped) == (6, 0)
+    assert (snap.latency_p50_ms, snap.latency_p95_ms) == pytest.approx((60.0, 60.0))
+    skewed = RuntimeStats(window_s=5.0, clock_ns=FakeClock())  # a camera clock 5 ms ahead, no jump: as it is
+    skewed.frame_published_at(start_ns + 5 * MS, start_ns)
+    assert skewed.snapshot().latency_p50_ms == pytest.approx(-5.0)
+
+
 def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
     stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
     stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started

@@ -137,6 +137,48 @@ def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_pre
     assert sync._give_up_ns == 5 * S  # another model's prediction may take seconds; a camera_info does not
 
 
+class Timer:
+    """rclpy's Timer as the watch's poll uses it: cancel, reset (restarts the period), is_canceled."""
+
+    def __init__(self) -> None:
+        self.canceled, self.resets = False, 0
+
+    def cancel(self) -> None:
+        self.canceled = True
+
+    def reset(self) -> None:
+        self.canceled, self.resets = False, self.resets + 1
+
+    def is_canceled(self) -> bool:
+        return self.canceled
+
+
+def test_the_poll_timer_runs_only_while_an_image_or_a_camera_info_waits() -> None:
+    """The 10 Hz poll woke the node's executor every frame with nothing to do (camera_info and image paired within
+    milliseconds; each wake-up ~0.6 ms CPU in rclpy). It runs while an image waits for its partners or a camera_info
+    for its image, and still finds the image that never came."""
+    clock, missing = FakeClock(), []
+    sources = [Source(), Source()]  # image, camera_info
+    config = DepthConfig.from_params({})
+    sync = SyncWatch.attach(sources, config, lambda: None, lambda *a: None, on_missing=lambda *a: missing.append(a))
+    sync._clock_ns = clock
+    timer = Timer()
+    assert sync.polled_by(timer) is timer and timer.canceled  # nothing held
+    sources[1].signal(msg(STAMP))  # camera_info first: waits for its image
+    assert not timer.canceled and timer.resets == 1
+    sources[0].signal(msg(STAMP))
+    sync.paired(msg(STAMP))  # the synchroniser's callback (the node's _on_synced)
+    assert timer.canceled and timer.resets == 1
+    sources[1].signal(msg(STAMP + S // 10))  # its image is lost in transport
+    sources[1].signal(msg(STAMP + 2 * S // 10))
+    sources[0].signal(msg(STAMP + 2 * S // 10))
+    sync.paired(msg(STAMP + 2 * S // 10))
+    assert not timer.canceled and timer.resets == 2  # the lone camera_info is held
+    clock.now_ns = S
+    sync.poll()
+    assert [count for count, _ in missing] == [1] and timer.canceled
+
+
 def test_a_message_stamped_before_zero_is_counted_and_not_relayed() -> None:
     """message_filters raises ValueError on a negative stamp, in the executor: it ended the node on real Humble."""
     sources = [Source(), Source()]

@@ -200,8 +200,14 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     while not out.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the output bag appears when the second pass (the writing) starts
 
-    def written_bytes() -> int:
-        return sum(path.stat().st_size for path in out.glob("*") if path.is_file()) if out.is_dir() else 0
+    def written_bytes() -> int:  # sqlite3's journal comes and goes with each commit: a file may go between the two
+        total = 0
+        for path in out.glob("*") if out.is_dir() else ():
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
 
     # a frame is in once the storage file holds more than its schema and header (sqlite3 writes ~30 KiB of tables
     # before the first frame; every frame is committed as it is written): a loaded machine can take longer than any

@@ -71,7 +71,11 @@ def test_no_lidar_or_prediction_topics_unless_asked(tmp_path: Path) -> None:
 def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "in", 1)
     _, summary = _index(tmp_path / "in", lidar_topic="/velodyne_points")
-    assert summary.notes == ["lidar_topic /velodyne_points is not in the bag (PointCloud2 topics: /lidar/points)"]
+    note = "lidar_topic /velodyne_points is not in the bag (PointCloud2 / LaserScan topics: /lidar/points)"
+    assert summary.notes == [note]
+    laser = r"/lidar/points \(lidar_topic\).*is sensor_msgs/msg/PointCloud2, expected sensor_msgs/msg/LaserScan"
+    with pytest.raises(BagError, match=laser):  # lidar.message_type names the type: the recorded one must match
+        _index(tmp_path / "in", lidar_topic="/lidar/points", **{"lidar.message_type": "LaserScan"})
     with pytest.raises(BagError, match=r"/lidar/points \(image_topic\).*is sensor_msgs/msg/PointCloud2"):
         _index(tmp_path / "in", image_topic="/lidar/points")
     raw_only = r"reads /camera/image_raw/compressed, which .* lacks; .* set --param image_transport=raw"
@@ -79,6 +83,19 @@ def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path
         _index(tmp_path / "in", image_transport="compressed")
     with pytest.raises(BagError, match=r"no topic '/camera/other/compressed'"):
         _index(tmp_path / "in", image_transport="compressed", image_topic="/camera/other")
+
+
+def test_a_recorded_2d_lidar_not_used_is_named_with_the_parameter_to_set(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir, ["000001"]), laser_scan=True)
+    _, summary = _index(tmp_path / "in")
+    assert summary.notes == [
+        "LiDAR not used: the bag has LaserScan /lidar/points but lidar_topic is empty; "
+        "pass --param lidar_topic=/lidar/points for a metric scale from it"
+    ]
 
 
 def test_compressed_sibling_is_used_when_the_raw_topic_is_absent(tmp_path: Path, kitti_object_dir: Path) -> None:
@@ -104,7 +121,7 @@ def test_undecodable_and_bad_messages(tmp_path: Path) -> None:
     assert summary.warnings.counts["/tf_static: TransformError"] == 1
     assert index.camera_infos[0].model is not None
     bad = index.camera_infos[1]
-    assert bad.model is None and bad.error_reason == "camera_info: CalibrationError" and "uncalibrated" in bad.error
+    assert bad.model is None and bad.error_reason == "camera_info: CalibrationError" and "not calibrated" in bad.error
 
 
 def test_tf_of_a_bag_whose_clock_went_back_is_kept_per_pass(tmp_path: Path) -> None:
@@ -135,3 +152,34 @@ def test_tf_of_a_bag_whose_clock_went_back_is_kept_per_pass(tmp_path: Path) -> N
     assert [e.bag_pass for e in index.images] == [0] * 15 + [1] * 9
     (note,) = [n for n in summary.notes if "went back" in n]
     assert "/camera/image_raw went back 1 time(s)" in note
+
+
+def test_a_missing_prediction_topic_lists_the_image_topics_but_the_camera(tmp_path: Path) -> None:
+    """The candidates for prediction_topic listed the camera's own image topic; given as the remedy says, every
+    frame was then skipped with "no external prediction"."""
+    write_tiny_bag(tmp_path / "in", 1)
+    with pytest.raises(BagError, match=r"in it: /depth_model/prediction; set --param prediction_topic=TOPIC") as err:
+        _index(tmp_path / "in", **{"model.backend": "external", "prediction_topic": "/nope"})
+    assert "/camera/image_raw" not in str(err.value)
+
+
+def test_a_bag_of_two_cameras_names_them_and_one_camera_per_run(tmp_path: Path) -> None:
+    """A robot's bag with /front and /left cameras and the default image_topic: the error listed the Image topics and
+    'set --param image_topic=TOPIC', after which the run failed again on camera_info_topic, and said nothing about
+    running each camera on its own or writing its outputs apart."""
+    frame = tiny_frame(0)
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        for camera in ("front", "left"):
+            header = make_header(bag.factory, frame.stamp_ns, f"{camera}_optical")
+            info = camera_info_from_model(bag.factory, CameraModel.from_intrinsics(INTRINSICS), header)
+            bag.add(f"/{camera}/camera_info", info, frame.stamp_ns)
+            bag.add(f"/{camera}/image_raw", image_from_array(bag.factory, frame.rgb, "rgb8", header), frame.stamp_ns)
+    with pytest.raises(BagError) as refused:
+        _index(tmp_path / "in")
+    assert str(refused.value).endswith(
+        "; the bag holds several cameras (camera_info: /front/camera_info, /left/camera_info): one run takes one "
+        "camera: --param image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node "
+        "/NAMESPACE/mono_depth_node writes its outputs under that namespace"
+    )
+    index, _ = _index(tmp_path / "in", image_topic="/left/image_raw", camera_info_topic="/left/camera_info")
+    assert {e.frame_id for e in index.images} == {"left_optical"}

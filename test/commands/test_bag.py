@@ -345,3 +345,45 @@ def test_a_second_signal_in_the_middle_of_a_frame_leaves_the_bag_with_whole_fram
     assert f"interrupted by SIGINT: {tmp_path / 'out'} closed with the frames written before" in capsys.readouterr().err
     assert assert_complete_up_to_where_it_stopped(tmp_path / "out", 4) == 2
     assert _metadata_agrees_with_storage(tmp_path / "out")["/depth/image"] == 2
+
+
+def test_a_robots_params_file_with_a_section_per_camera_runs_the_camera_named_by_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The params file of a two-camera robot (``/**`` + ``/front/mono_depth_node`` + ``/left/mono_depth_node``): the
+    runner applied ``/**`` alone and ran on the default topics with the shared values; now one camera per run,
+    named by ``--node`` (its section applied as rclpy applies it), and without ``--node`` refused with that remedy."""
+    import yaml
+
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 2, lidar=False)
+    shared = {"model": {"backend": "external", "output_kind": "metric"}, "scale": {"mode": "none"}}
+    robot = {"/**": {"ros__parameters": shared},
+             "/front/mono_depth_node": {"ros__parameters": {"image_topic": "/camera/image_raw"}},
+             "/left/mono_depth_node": {"ros__parameters": {"image_topic": "/left/image_raw"}}}  # fmt: skip
+    config = tmp_path / "robot.yaml"
+    config.write_text(yaml.safe_dump(robot, sort_keys=False))
+    run = ["bag", str(tmp_path / "in"), "-q", "--config", str(config)]
+    assert main([*run, str(tmp_path / "out")]) == 2
+    assert "one run takes one camera; name its node, e.g. --node /front/mono_depth_node" in capsys.readouterr().err
+    assert main([*run, str(tmp_path / "left"), "--node", "/left/mono_depth_node"]) == 2
+    assert "has no topic '/left/image_raw' (image_topic)" in capsys.readouterr().err  # its section applied
+    assert main([*run, str(tmp_path / "front"), "--node", "/front/mono_depth_node"]) == 0, capsys.readouterr().err
+    assert len(read_bag(tmp_path / "front")["/front/depth/image"]) == 2  # as /front/mono_depth_node publishes it
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"), [("front", "/front/mono_depth_node"), ("/robot1/front/", "/robot1/front/mono_depth_node")]
+)
+def test_a_namespace_given_as_node_is_refused_naming_the_node(
+    given: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--node front`` (a camera's namespace): its sections never matched (no section for /front) and its outputs
+    went to /depth/* with a status named 'front: depth'."""
+    from mono_depth_ros.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["bag", "in", "out", "--node", given])
+    assert refused.value.code == 2
+    assert f"is not a node name ending in /mono_depth_node; the camera's node, e.g. {meant}" in capsys.readouterr().err

@@ -89,6 +89,36 @@ def test_onnx_teacher_cannot_give_features(tmp_path: Path, capsys: pytest.Captur
     assert "nothing to label" in capsys.readouterr().err
 
 
+def test_feature_alignment_on_labels_without_features_names_a_remedy_that_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``loss.feature_weight > 0`` without ``teacher.features``: the labels are cached without features, then
+    refused. The remedy was "label with teacher.features: true", which into the same cache stopped at "made with
+    another teacher or label setting"; it names another cache now, and that run trains."""
+    args = _folder_args(tmp_path, "--out", str(tmp_path / "run"), "--set", "run.steps=1")
+    assert main([*args, "--set", "loss.feature_weight=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "label into another data.cache_dir (or delete this one) with teacher.features: true" in err
+    again = [*args, "--set", "loss.feature_weight=0.1", "--set", "teacher.features=true"]
+    assert main([*again, "--cache", str(tmp_path / "labels_with_features")]) == 0, capsys.readouterr().err
+
+
+def test_a_teacher_forced_to_the_wrong_backend_names_the_distill_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--teacher-backend torch on an ONNX teacher said "set model.backend to 'onnx'", a node parameter distill does
+    not read; the remedy names --teacher-backend, and with it the teacher labels."""
+    network, spec = tiny_unet(0, OutputKind.METRIC)
+    export_onnx(network, spec, tmp_path / "t.onnx", exporter="legacy")
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=2))
+    args = ["distill", "--teacher", str(tmp_path / "t.onnx"), "--folders", str(folder), "-q", "--label-only"]
+    args += ["--cache", str(tmp_path / "labels"), "--out", str(tmp_path / "run")]
+    assert main([*args, "--teacher-backend", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "model.backend" not in err and "--teacher-backend onnx (or auto)" in err
+    assert main([*args, "--teacher-backend", "onnx"]) == 0
+
+
 def test_a_refused_fresh_distill_leaves_the_earlier_runs_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,9 @@ import pytest
 
 from mono_depth_ros.cli import main
 from mono_depth_ros.commands.export import export_weights, parse_hw
+from mono_depth_ros.config import resolve
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.models.depth_source import build_depth_source
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
 from ..models.tiny_models import write_unet_checkpoint
@@ -33,7 +35,13 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(ConfigError):
             parse_hw(bad)
     assert main(["export", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path)]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err  # export writes .onnx / .pt: it cannot have written the missing .safetensors
+    assert "does not exist" in err and "`mono-depth export`" not in err
+    for name in ("made.onnx", "made.pt"):  # was "set model.backend to 'onnx' for it": export has no model.backend
+        (tmp_path / name).write_bytes(b"\x08\x07")
+        assert main(["export", str(tmp_path / name), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert "is already an exported model" in err and f"--param model.weights={tmp_path / name}" in err
     with pytest.raises(ConfigError, match="format"):
         export_weights(tmp_path / "x.safetensors", tmp_path, formats="tflite")
 
@@ -71,7 +79,10 @@ def test_families_that_take_more_than_the_image_are_not_exported(
 
     directory = write_tiny_family(family, tmp_path / family)
     assert main(["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx"]) == 2
-    assert "run it with --param model.backend=transformers" in capsys.readouterr().err
+    remedy = f"run it with --param model.backend=transformers --param model.weights={directory}"
+    assert remedy in capsys.readouterr().err  # the backend alone: "model.backend=transformers needs model.weights"
+    params = dict(item.split("=", 1) for item in remedy.split(" --param ")[1:])
+    assert build_depth_source(resolve({**params, "device": "cpu", "model.golden_check": "off"})) is not None
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

@@ -48,3 +48,27 @@ def test_format_table_adds_other_parts() -> None:
     header, row = table.splitlines()
     assert header.split() == ["model", "encoder", "decoder", "heads", "backbone", "total"]
     assert row.split() == ["x", "1", "0", "0", "5", "6"]
+
+
+def test_a_hugging_face_directory_is_counted_and_a_model_made_elsewhere_is_refused_without_a_false_remedy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--checkpoint DIR` / `--checkpoint MODEL.onnx` were refused with "run it with model.backend: transformers" /
+    "set model.backend to 'onnx'": options `mono-depth params` does not have. A directory is counted (as transformers
+    builds it); an exported graph is refused naming what params counts."""
+    import transformers
+
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("glpn", tmp_path / "glpn")
+    expected = sum(
+        p.numel() for p in transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).parameters()
+    )
+    assert main(["params", "--checkpoint", str(directory)]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.startswith("transformers glpn (glpn)") and row.split()[-1] == f"{expected:,}"
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"\x08\x07")
+    assert main(["params", "--checkpoint", str(onnx)]) == 2
+    err = capsys.readouterr().err
+    assert "model.backend" not in err and "a project checkpoint (.safetensors) or a Hugging Face directory" in err

@@ -156,7 +156,7 @@ def test_eval_takes_a_hugging_face_directory(tmp_path: Path, capsys: pytest.Capt
     header = capsys.readouterr().out.splitlines()[0]
     assert header.startswith("protocol synthetic") and "output relative_inverse" in header
     assert main(["eval", "--checkpoint", str(directory / "model.safetensors"), "--dataset", "synthetic"]) == 2
-    assert f"mono-depth eval --checkpoint {directory}" in capsys.readouterr().err
+    assert f"`--checkpoint {directory}` (mono-depth eval)" in capsys.readouterr().err
 
 
 def test_resume_with_fewer_steps_than_done_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -263,6 +263,24 @@ def test_eval_crop_override_on_ones_own_kitti_frames(
     assert table[2:] == reference[2:]
     assert main(own) == 0
     assert capsys.readouterr().out.splitlines()[2:] != reference[2:]  # no crop: other pixels, other numbers
+
+
+def test_a_depth_range_from_both_options_is_taken_and_a_reversed_one_names_them(
+    trained: Path, tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KITTI PNGs read as whole metres (--png-scale 1): no GT pixel in 1e-3-80 m, and the remedy says "pass
+    --max-depth / --min-depth". Passed together they were applied one at a time, so --min-depth 100 met the default
+    80 m cap first: "bad protocol Protocol(...)". A range reversed for good names the two options."""
+    for sub in ("rgb", "depth"):
+        (tmp_path / sub).symlink_to(kitti_depth_dir / sub)
+    (tmp_path / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    own = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "folder", "--data", str(tmp_path)]
+    assert main([*own, "--png-scale", "1"]) == 2
+    assert "pass --max-depth / --min-depth" in capsys.readouterr().err
+    assert main([*own, "--png-scale", "1", "--min-depth", "100", "--max-depth", "30000"]) == 0
+    assert "100-30000 m" in capsys.readouterr().out.splitlines()[0]
+    assert main([*own, "--png-scale", "1", "--min-depth", "100"]) == 2
+    assert "--min-depth 100 must be below --max-depth 80 (the protocol's); pass both" in capsys.readouterr().err
 
 
 def test_eval_takes_an_onnx_model_made_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

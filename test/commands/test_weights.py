@@ -132,3 +132,24 @@ def test_fetch_checks_any_depth_family_and_prints_its_parameters(
     assert f"--param model.backend=transformers --param model.weights={out_dir}" in out
     for line in expected:
         assert line in out
+
+
+def test_the_parameters_printed_for_a_model_of_unknown_kind_are_ones_a_shell_and_the_node_take(tmp_path: Path) -> None:
+    """A depth model_type the project has no output kind for (here chmv2, a canopy height model) prints
+    model.output_kind to state; it was printed as `--param model.output_kind=metric|relative_inverse`: a shell pipe,
+    and no value the node takes."""
+    import shlex
+
+    from mono_depth_ros.commands.weights import usage_lines
+    from mono_depth_ros.config import load_config
+
+    (tmp_path / "config.json").write_text('{"model_type": "chmv2"}')
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    lines = usage_lines(tmp_path)
+    assert lines[0] == "chmv2: output unknown (state it)"
+    words = shlex.split(lines[1].removeprefix("use it with: "))
+    assert "|" not in lines[1] and words[::2] == ["--param"] * (len(words) // 2)
+    for kind in ("metric", "relative_inverse"):  # KIND, as the next line says
+        assert f"KIND: {kind}" in lines[2] or f"or {kind}" in lines[2]
+        params = [word.replace("=KIND", f"={kind}") for word in words[1::2]]
+        assert load_config(None, params)["model.output_kind"] == kind

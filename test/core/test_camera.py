@@ -79,6 +79,24 @@ def _info(**overrides: object) -> CameraModel:
     return CameraModel(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("rectified", [True, False])
+def test_a_calibration_made_at_another_resolution_is_refused_saying_so(rectified: bool) -> None:
+    """usb_cam calibrated at 1280x720 then run at 640x360: camera_info_manager publishes the file's calibration as it
+    is (image_geometry and depth_image_proc do not scale it: their cloud is silently wrong). Refused (as before),
+    and the error now says what happened and what to do, not only 'publish matching camera_info'."""
+    hd = _info(width=1280, height=720, k=[900.0, 0, 640, 0, 900, 360, 0, 0, 1], d=(-0.1, 0.01, 0.0, 0.0, 0.0),
+               p=[880.0, 0, 638, 0, 0, 880, 362, 0, 0, 0, 1, 0])  # fmt: skip
+    camera = hd.for_image(640, 360)
+    with pytest.raises(CalibrationError, match=r"640x360 .* 1280x720.*at another resolution.*recalibrate"):
+        if rectified:
+            camera.intrinsics(image_is_rectified=True).check_image_size(640, 360)
+        else:
+            camera.undistort(np.zeros((360, 640, 3), np.uint8))
+    with pytest.raises(CalibrationError) as other:
+        camera.intrinsics(image_is_rectified=True).check_image_size(640, 480)  # another aspect: no such guess
+    assert "another resolution" not in str(other.value)
+
+
 def test_rectified_uses_p_raw_uses_k() -> None:
     model = _info()
     rect = model.intrinsics(image_is_rectified=True)
@@ -94,6 +112,27 @@ def test_zero_p_falls_back_to_k_and_zero_everything_fails() -> None:
     assert _info(p=[0.0] * 12).rectified_intrinsics().fx == 500.0
     with pytest.raises(CalibrationError, match="zero focal"):
         _info(p=[0.0] * 12, k=[0.0] * 9)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1242, 375), (640, 480), (160, 96)])
+def test_image_publishers_placeholder_calibration_is_refused(width: int, height: int) -> None:
+    """image_pipeline's image_publisher without camera_info_url (Humble and rolling) publishes K = P with
+    fx = fy = 1 and the principal point at the centre: a 179.8-degree pinhole on a 1242-pixel frame. It was taken as a
+    calibration: every lateral coordinate of the cloud hundreds of times too large, the LiDAR projected into a few
+    pixels, nothing said. A pinhole wider than 170 degrees is refused, naming the likely source."""
+    placeholder = {"k": [1.0, 0, width // 2, 0, 1.0, height // 2, 0, 0, 1]}
+    placeholder["p"] = [1.0, 0, width // 2, 0, 0, 1.0, height // 2, 0, 0, 0, 1, 0]
+    refused = r"field of view of 1[78]\d\.\d degrees.*image_publisher.*camera_info_url"
+    with pytest.raises(CalibrationError, match=refused):
+        _info(width=width, height=height, **placeholder)
+    fov_deg = 160.0  # a wide rectified view (P of a rectified fisheye) is a pinhole still
+    fx = width / 2 / np.tan(np.radians(fov_deg / 2))
+    wide = _info(width=width, height=height, p=[fx, 0, width / 2, 0, 0, fx, height / 2, 0, 0, 0, 1, 0])
+    assert wide.rectified_intrinsics().fx == pytest.approx(fx)
+    with pytest.raises(CalibrationError, match=r"CameraInfo P has fx=0\.5"):  # as any K or P, raw or rectified
+        _info(d=(-0.2, 0.05, 0.0, 0.0, 0.0), p=[0.5, 0, 318, 0, 0, 0.5, 242, 0, 0, 0, 1, 0])
+    kitti = _info(width=1242, height=375, k=KITTI.matrix.reshape(-1), p=KITTI.projection_matrix.reshape(-1))
+    assert kitti.rectified_intrinsics() == KITTI
 
 
 def test_binning_and_roi() -> None:
@@ -234,8 +273,8 @@ def test_seen_mask_marks_the_undistorted_pixels_past_the_raw_image() -> None:
 
 @pytest.mark.parametrize(
     ("d", "p_focal"),
-    [((1e30, 0.0, 0.0, 0.0, 0.0), 490.0), ((-0.2, 0.05, 0.0, 0.0, 0.0), 0.5)],
-    ids=["absurd D", "P focal of half a pixel"],
+    [((1e30, 0.0, 0.0, 0.0, 0.0), 490.0), ((-0.2, 0.05, 0.0, 0.0, 0.0), 30.0)],
+    ids=["absurd D", "P focal of 30 pixels"],  # (half a pixel: refused as no pinhole, see the placeholder test)
 )
 def test_a_raw_camera_whose_undistorted_image_sees_no_raw_pixel_is_a_calibration_error(
     d: tuple[float, ...], p_focal: float
@@ -243,7 +282,7 @@ def test_a_raw_camera_whose_undistorted_image_sees_no_raw_pixel_is_a_calibration
     """K, D and P that map (all but a pixel or so of) the undistorted image outside the raw image made a black image:
     the model ran on it and every frame went out all NaN, with /diagnostics OK and nothing counted."""
     camera = _info(d=d, p=[p_focal, 0, 318, 0, 0, p_focal, 242, 0, 0, 0, 1, 0])
-    seen_share = r"only \d of 307200 pixels of the undistorted image see the raw image \(under 1%\)"
+    seen_share = r"only \d+ of 307200 pixels of the undistorted image see the raw image \(under 1%\)"
     with pytest.raises(CalibrationError, match=seen_share):
         camera.undistort(np.zeros((480, 640, 3), np.uint8))
     _info(d=(-0.2, 0.05, 0.0, 0.0, 0.0)).undistort(np.zeros((480, 640, 3), np.uint8))  # a real lens: undistorted

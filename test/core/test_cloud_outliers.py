@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud, strided_cloud, voxel_cloud
-from mono_depth_ros.core.cloud_outliers import DEFAULT_OUTLIER_FILTER, OutlierFilter, outlier_mask, remove_outliers
+from mono_depth_ros.core.cloud_outliers import (
+    DEFAULT_OUTLIER_FILTER,
+    OutlierFilter,
+    outlier_mask,
+    remove_outliers,
+    speckle_mask,
+)
 from mono_depth_ros.core.cloud_record import valid_depth_mask
 from mono_depth_ros.core.edges import depth_edge_mask
 from mono_depth_ros.core.errors import ConfigError, ShapeError
@@ -275,6 +281,24 @@ def test_thin_structures_are_kept_along_their_length() -> None:
     assert not outlier_mask(depth).any()
     depth[0, 0:2] = 1.0  # two pixels long is too short to continue anything: a speckle
     np.testing.assert_array_equal(np.argwhere(outlier_mask(depth)), [[0, 0], [0, 1]])
+
+
+def test_a_speckle_upsampled_into_a_tall_blob_is_removed_at_the_source_size() -> None:
+    """A single-pixel speckle of a 12x16 map, upsampled 3 x by nearest neighbour (as the edge-aware upsampling does
+    next to a depth step), is a 3x3 blob: each pixel on its rim continues the line through the two blob pixels
+    beside it, so at the upsampled size only its centre goes; at the map's own size all of it goes, and a pole one
+    map pixel wide (three upsampled pixels) stays."""
+    source = _plane(12, 16, 20.0)
+    source[5, 7] = 5.0  # the speckle
+    source[1:11, 12] = 3.0  # a pole
+    upsampled = source.repeat(3, axis=0).repeat(3, axis=1)
+    blob = np.zeros(upsampled.shape, dtype=bool)
+    blob[15:18, 21:24] = True
+    assert (blob & ~outlier_mask(upsampled)).sum() == 8  # the published-size test keeps the rim
+    mask = speckle_mask(upsampled, DEFAULT_OUTLIER_FILTER, source.shape)
+    np.testing.assert_array_equal(mask, blob)
+    np.testing.assert_array_equal(speckle_mask(source, DEFAULT_OUTLIER_FILTER, source.shape), outlier_mask(source))
+    np.testing.assert_array_equal(speckle_mask(upsampled), outlier_mask(upsampled))
 
 
 def test_min_support_and_tolerance_are_monotone() -> None:

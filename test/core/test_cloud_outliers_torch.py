@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
-from mono_depth_ros.core.cloud_outliers_torch import outlier_mask_torch
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask, speckle_mask
+from mono_depth_ros.core.cloud_outliers_torch import outlier_mask_torch, speckle_mask_torch
 from mono_depth_ros.core.errors import ShapeError
 from test.core.test_cloud_outliers import PUBLISHED, inject_speckles, render_scenes
 
@@ -45,6 +45,19 @@ def test_torch_mask_equals_the_numpy_mask_on_speckled_scenes(
         np.testing.assert_array_equal(got.numpy(), expected, err_msg=name)
         flagged += int(expected.sum())
     assert flagged > 100  # scenes with speckles to agree on
+
+
+@pytest.mark.parametrize("source_hw", [None, (42, 138), (96, 320), (125, 414), (200, 100)])
+def test_torch_speckle_mask_at_the_network_size_equals_the_numpy_one(
+    speckled: dict[str, np.ndarray], source_hw: tuple[int, int] | None
+) -> None:
+    flagged = 0
+    for name, depth in speckled.items():
+        expected = speckle_mask(depth, OutlierFilter(), source_hw)
+        got = speckle_mask_torch(torch.from_numpy(depth), OutlierFilter(), source_hw)
+        np.testing.assert_array_equal(got.numpy(), expected, err_msg=name)
+        flagged += int(expected.sum())
+    assert flagged > 0
 
 
 @given(

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pytest
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, remove_flying_pixels
+from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, remove_flying_pixels, source_grid
 from mono_depth_ros.core.raycast import Boxes, Cylinders, Walls
 from mono_depth_ros.core.synthetic import SensorRig, kitti_like_intrinsics, vehicle_pose
 from mono_depth_ros.core.synthetic_scene import Scene
@@ -167,6 +167,37 @@ def test_upsampled_depth_is_tested_at_the_network_resolution() -> None:
     np.testing.assert_array_equal(flying_pixel_mask(network, 0.1, None), depth_edge_mask(network, 0.1))
 
 
+def _upsampler_nearest(out_size: int, in_size: int) -> np.ndarray:
+    """The source index whose value the edge-aware upsampling gives each output pixel next to a depth step."""
+    from mono_depth_ros.models.preprocess import _host_index
+
+    return _host_index(out_size, in_size)[1]
+
+
+@pytest.mark.parametrize("in_size", [96, 128, 240, 320, 518])
+def test_marks_go_back_to_the_pixels_that_carry_the_marked_value(in_size: int) -> None:
+    """Each output pixel takes the mark of the source pixel whose value the upsampling gave it (nearest, in
+    float32 like torch): at an exact tie ((i + 0.5) x in / out a whole number, e.g. published column 310 of 414 from
+    320) float64 arithmetic picked the next source pixel, and a flying pixel copied there stayed. Each sampled
+    output pixel carries its own source pixel's value."""
+    import torch
+
+    from mono_depth_ros.models.preprocess import _source_index
+
+    ties = 0
+    for out_size in range(in_size + 1, 4 * in_size + 1):
+        (rows, _), (back_rows, _) = source_grid((out_size, 1), (in_size, 1)) or ((None, None), (None, None))
+        assert rows is not None and back_rows is not None
+        nearest = _upsampler_nearest(out_size, in_size)
+        low, high, weight = _source_index(out_size, in_size, torch.device("cpu"))
+        np.testing.assert_array_equal(nearest, torch.where(weight >= 0.5, high, low).numpy())
+        np.testing.assert_array_equal(back_rows, nearest, err_msg=f"{in_size} -> {out_size}")
+        np.testing.assert_array_equal(nearest[rows], np.arange(in_size), err_msg=f"{in_size} -> {out_size}")
+        exact = (np.arange(out_size) + 0.5) * in_size / out_size
+        ties += int(np.any(exact == np.floor(exact)))
+    assert ties > 10  # sizes with ties were among them
+
+
 def test_invalid_and_infinite_values() -> None:
     depth = np.full((3, 9), 10.0, dtype=np.float32)
     depth[:, 5:] = np.inf  # sky beyond a wall: inverse depth 0
@@ -276,8 +307,7 @@ def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Pa
     upsampled = cv2.resize(predicted, (414, 125), interpolation=cv2.INTER_NEAREST)
     rows = np.clip(np.rint((np.arange(96) + 0.5) * 125 / 96 - 0.5), 0, 124).astype(int)
     cols = np.clip(np.rint((np.arange(320) + 0.5) * 414 / 320 - 0.5), 0, 413).astype(int)
-    back_rows = np.clip(np.floor((np.arange(125) + 0.5) * 96 / 125), 0, 95).astype(int)
-    back_cols = np.clip(np.floor((np.arange(414) + 0.5) * 320 / 414), 0, 319).astype(int)
+    back_rows, back_cols = _upsampler_nearest(125, 96), _upsampler_nearest(414, 320)
     small = _reference_mask(upsampled[np.ix_(rows, cols)], 0.1)
     np.testing.assert_array_equal(flying_pixel_mask(upsampled, 0.1, (96, 320)), small[np.ix_(back_rows, back_cols)])
     rng = np.random.default_rng(3)

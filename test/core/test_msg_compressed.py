@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -16,6 +17,7 @@ from mono_depth_ros.core.msg_compressed import (
     declared_size,
 )
 from mono_depth_ros.core.msg_factory import stamp_to_ns
+from mono_depth_ros.core.msg_image import image_from_array, image_to_rgb8
 
 from .ros_msg_support import DISTROS, FRAME_ID, STAMP_NS, cdr_round_trip, input_header, rosbags_factory
 
@@ -124,6 +126,40 @@ def test_tiff_of_compressed_image_transport_decodes_in_the_order_of_its_encoding
     msg = cdr_round_trip(compressed_msg("humble", data, image_format), "humble")
     expected = np.repeat(grey[..., np.newaxis], 3, axis=2) if encoding.startswith("mono") else rgb
     np.testing.assert_array_equal(compressed_image_to_rgb8(msg), expected)
+
+
+@pytest.mark.parametrize("codec", ["png", "tiff"])
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+def test_a_bayer_mosaic_compressed_by_image_transport_is_demosaiced_as_the_raw_image(
+    kitti_object_dir: Path, pattern: str, bits: int, codec: str
+) -> None:
+    """A raw colour camera (bayer_* image_raw, most industrial drivers) with image_transport's compressed plugin:
+    png and tiff keep the message's pixels (the mosaic, ``"bayer_rggb8; png compressed "``: compressed_publisher.cpp
+    converts only colour encodings to bgr), and its subscriber hands the mosaic on as bayer_rggb8 to be demosaiced.
+    It was read as a grey image: the network saw the mosaic's checkerboard of red, green and blue samples, no colour.
+    Decoded, it must be the raw Image's RGB (lossless codecs: exactly)."""
+    frame = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"))
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)[100:196, 400:560]
+    mosaic = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    for (row, col), colour in zip(((0, 0), (0, 1), (1, 0), (1, 1)), pattern, strict=True):
+        mosaic[row::2, col::2] = rgb[row::2, col::2, "rgb".index(colour)]
+    wire = mosaic if bits == 8 else mosaic.astype(np.uint16) * 257 + 3
+    encoding = f"bayer_{pattern}{bits}"
+    factory = rosbags_factory("humble")
+    raw = image_to_rgb8(image_from_array(factory, wire, encoding, input_header(factory)))
+    ok, encoded = cv2.imencode(f".{codec}", wire)
+    assert ok
+    msg = cdr_round_trip(compressed_msg("humble", encoded.reshape(-1), f"{encoding}; {codec} compressed "), "humble")
+    decoded = compressed_image_to_rgb8(msg)
+    np.testing.assert_array_equal(decoded, raw)
+    assert np.abs(decoded[2:-2, 2:-2].astype(int) - rgb[2:-2, 2:-2].astype(int)).mean() < 8.0  # the frame's colours
+    # jpeg is 8-bit colour or grey: the plugin converts the mosaic to mono8 first, and grey it stays
+    ok, grey_jpeg = cv2.imencode(".jpg", cv2.cvtColor(mosaic, cv2.COLOR_BayerBG2GRAY))
+    assert ok
+    grey_msg = compressed_msg("humble", grey_jpeg.reshape(-1), f"{encoding}; jpeg compressed mono8")
+    grey = compressed_image_to_rgb8(grey_msg)
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
 
 
 @pytest.mark.parametrize(("image_format", "order"), [("rgb8; png compressed rgb8", "rgb"), ("png", "bgr")])

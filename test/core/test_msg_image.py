@@ -288,6 +288,32 @@ def test_read_errors_name_field_and_value() -> None:
         depth_image_to_metres(wire_image(factory, random_pixels("rgb8", 2, 3), "rgb8"))
 
 
+@pytest.mark.parametrize(
+    ("encoding", "remedy"),
+    [
+        ("8UC3", r"names the pixel type only.*set the camera driver's encoding to rgb8, bgr8 or mono8"),
+        ("8UC1", r"names the pixel type only.*set the camera driver's encoding to rgb8, bgr8 or mono8"),
+        ("16UC3", r"names the pixel type only"),
+        ("16UC1", r"a depth image.*image_topic.*colour or mono camera"),
+        ("32FC1", r"a depth image.*image_topic.*colour or mono camera"),
+    ],
+)
+def test_an_image_that_is_no_camera_picture_says_what_to_change(encoding: str, remedy: str) -> None:
+    """A driver publishing OpenCV's generic types (8UC3: which channel is red?), or a depth topic given as
+    image_topic, was told "(depth images go through depth_image_to_metres)": a function name, no remedy. cv_bridge
+    refuses 8UC3 -> rgb8 too ('is not a color format')."""
+    factory = rosbags_factory("jazzy")
+    channels = int(encoding[-1])
+    dtype = {"8U": np.uint8, "16U": np.uint16, "32F": np.float32}[encoding[:-2]]
+    pixels = np.zeros((2, 4, channels) if channels > 1 else (2, 4), dtype=dtype)
+    msg = factory.new(
+        "sensor_msgs/msg/Image", header=input_header(factory), height=2, width=4, encoding=encoding, is_bigendian=0,
+        step=4 * channels * pixels.itemsize, data=pixels.reshape(-1).view(np.uint8).copy(),
+    )  # fmt: skip
+    with pytest.raises(EncodingError, match=f"'{encoding}' .*{remedy}"):
+        image_to_rgb8(msg)
+
+
 def test_write_errors_name_field_and_value() -> None:
     factory = rosbags_factory("humble")
     header = input_header(factory)

@@ -15,6 +15,8 @@ from mono_depth_ros.core.msg_pointcloud2 import (
     point_fields_from_msg,
     pointcloud2_from_structured,
     pointcloud2_to_structured,
+    sweep_middle_offset_ns,
+    xyz_and_times_from_pointcloud2,
     xyz_from_pointcloud2,
 )
 from mono_depth_ros.core.point_fields import FLOAT32, NUMPY_TO_DATATYPE, PointField
@@ -307,3 +309,80 @@ def test_x_y_z_fields_sharing_bytes_are_an_error_not_copied_coordinates(axis: st
     msg.fields["xyz".index(axis)].offset = offset
     with pytest.raises(ShapeError, match=rf"PointCloud2 field '{axis}' at offset {offset} overlaps field"):
         xyz_from_pointcloud2(msg)
+
+
+def _valid_mask(points: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+    xyz = np.stack([points["x"], points["y"], points["z"]], axis=-1).reshape(-1, 3)
+    mask: npt.NDArray[np.bool_] = np.isfinite(xyz).all(axis=1) & (xyz != 0).any(axis=1)
+    return mask
+
+
+@pytest.mark.parametrize("big_endian", [False, True], ids=["little", "big"])
+@pytest.mark.parametrize(("height", "width", "row_pad"), [(1, 24, 0), (4, 6, 5)], ids=["unorganized", "organized"])
+def test_times_of_the_valid_points_follow_them(big_endian: bool, height: int, width: int, row_pad: int) -> None:
+    """Velodyne ``time`` (float32 s after the stamp): one time per kept point, NaN and (0, 0, 0) points dropped with
+    theirs, whatever the byte order and row padding."""
+    factory = rosbags_factory("humble")
+    points = velodyne_points(height * width)
+    msg = wire_cloud(factory, points, height, width, row_pad=row_pad, big_endian=big_endian)
+    xyz, offsets = xyz_and_times_from_pointcloud2(msg)
+    np.testing.assert_array_equal(xyz, xyz_from_pointcloud2(msg))
+    keep = _valid_mask(points)
+    assert offsets is not None and offsets.dtype == np.int64
+    np.testing.assert_array_equal(offsets, np.rint(points["time"][keep].astype(np.float64) * 1e9).astype(np.int64))
+
+
+def test_ouster_cloud_times_and_no_return_points() -> None:
+    """ouster-ros: point_step 48 with padding, ``t`` UINT32 ns after the stamp, no-return points at (0, 0, 0) (they
+    must not become points at the sensor origin, nor shift the times of the others)."""
+    ouster = np.dtype(
+        {
+            "names": ["x", "y", "z", "intensity", "t", "reflectivity", "ring", "ambient", "range"],
+            "formats": ["<f4", "<f4", "<f4", "<f4", "<u4", "<u2", "<u2", "<u2", "<u4"],
+            "offsets": [0, 4, 8, 16, 20, 24, 26, 28, 32],
+            "itemsize": 48,
+        }
+    )
+    rows, columns = 8, 16
+    points = np.zeros(rows * columns, dtype=ouster)
+    rng = np.random.default_rng(3)
+    for axis in "xyz":
+        points[axis] = rng.uniform(1.0, 30.0, points.size)
+    points["t"] = np.tile(np.arange(columns, dtype=np.uint32) * 6_250_000, rows)  # one time per column
+    no_return = rng.random(points.size) < 0.3
+    for axis in "xyz":
+        points[axis][no_return] = 0.0
+    msg = wire_cloud(rosbags_factory("humble"), points, rows, columns)
+    xyz, offsets = xyz_and_times_from_pointcloud2(msg)
+    assert xyz.shape == (int(np.count_nonzero(~no_return)), 3) and (xyz != 0).any(axis=1).all()
+    assert offsets is not None
+    np.testing.assert_array_equal(offsets, points["t"][~no_return].astype(np.int64))
+
+
+def test_a_cloud_without_a_time_field_has_no_times() -> None:
+    factory = rosbags_factory("humble")
+    plain = np.zeros(5, dtype=np.dtype({"names": ["x", "y", "z"], "formats": ["<f4"] * 3, "offsets": [0, 4, 8]}))
+    plain["x"] = 1.0
+    xyz, offsets = xyz_and_times_from_pointcloud2(wire_cloud(factory, plain, 1, 5))
+    assert xyz.shape == (5, 3) and offsets is None
+    empty = wire_cloud(factory, velodyne_points(0), 1, 0)
+    xyz, offsets = xyz_and_times_from_pointcloud2(empty)
+    assert xyz.shape == (0, 3) and offsets is None
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "middle_ns"),
+    [
+        ("t", np.array([0, 25_000_000, 99_999_000], np.uint32), 49_999_500),  # ouster: stamped at the start
+        ("time", np.array([-0.1, -0.05, 0.0], np.float32), -50_000_000),  # velodyne: stamped at the end
+        ("intensity", np.array([1.0, 2.0, 3.0], np.float32), 0),  # no time field
+        ("time", np.array([0.0, 5.0, 10.0], np.float32), 0),  # no sweep: not used
+    ],
+)
+def test_sweep_middle_offset(field: str, values: npt.NDArray[np.generic], middle_ns: int) -> None:
+    dtype = np.dtype({"names": ["x", "y", "z", field], "formats": ["<f4"] * 3 + [values.dtype.newbyteorder("<")],
+                      "offsets": [0, 4, 8, 12], "itemsize": 16})  # fmt: skip
+    points = np.zeros(values.size, dtype=dtype)
+    points["x"], points[field] = 1.0, values
+    msg = wire_cloud(rosbags_factory("humble"), points, 1, values.size, big_endian=True)
+    assert abs(sweep_middle_offset_ns(msg) - middle_ns) <= 1  # float32 seconds: a ns of rounding

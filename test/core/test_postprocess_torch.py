@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
-from mono_depth_ros.core.cloud_outliers import OutlierFilter, outlier_mask
+from mono_depth_ros.core.cloud_outliers import OutlierFilter, speckle_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import flying_pixel_mask
@@ -120,7 +120,7 @@ def test_the_packed_frame_is_the_host_frame(
     # the host road (pipeline.py): speckle mask, edge mask, range limits, encoding, the cloud of what the image says
     host = depth.copy()
     if outlier is not None:
-        speckles = outlier_mask(host, outlier)
+        speckles = speckle_mask(host, outlier, source_hw)
         assert speckles.any()  # a map with speckles to remove
         host[speckles] = np.nan
     if edge is not None:
@@ -206,7 +206,7 @@ def test_cuda_packed_frame_is_the_host_frame_in_pinned_memory() -> None:
     settings_ = DevicePostprocess(0.1, 80.0, "16UC1", 0.1, (42, 138), outlier=OutlierFilter())
     got = postprocess_on_device(torch.from_numpy(depth).cuda(), INTR, settings_, rgb)
     host = depth.copy()
-    host[outlier_mask(host)] = np.nan
+    host[speckle_mask(host, OutlierFilter(), (42, 138))] = np.nan
     host[flying_pixel_mask(host, 0.1, (42, 138))] = np.nan
     host = apply_range_limits(host, 0.1, 80.0)
     wire = encode_depth(host, "16UC1")

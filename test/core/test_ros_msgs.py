@@ -120,6 +120,24 @@ def test_camera_info_errors() -> None:
         camera_model_from_camera_info(msg)
 
 
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (0, 0)])
+def test_an_uncalibrated_drivers_camera_info_says_how_to_calibrate(distro: str, width: int, height: int) -> None:
+    """usb_cam and v4l2_camera without a calibration file publish camera_info with the image size and nothing else
+    (K, R, P all zero, D empty, distortion_model ""); a driver that passes on camera_info_manager's as it is
+    has no size either. The error named no remedy ('the camera is not calibrated', 'uncalibrated camera?'): it says
+    what calibrates it and where the driver takes the file."""
+    factory = rosbags_factory(distro)
+    roi = factory.new("sensor_msgs/msg/RegionOfInterest", x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+    msg = factory.new(
+        "sensor_msgs/msg/CameraInfo", header=input_header(factory), height=height, width=width, distortion_model="",
+        d=factory.float64_sequence(()), k=np.zeros(9), r=np.zeros(9), p=np.zeros(12), binning_x=0, binning_y=0,
+        roi=roi,
+    )  # fmt: skip
+    with pytest.raises(CalibrationError, match=r"(zero focal length|0x0).*camera_calibration.*camera_info_url"):
+        camera_model_from_camera_info(cdr_round_trip(msg, distro))
+
+
 # ------------------------------------------------------------------------------------------------- TF
 
 

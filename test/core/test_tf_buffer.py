@@ -151,6 +151,20 @@ def test_lookup_full_moves_a_static_point_into_the_later_camera() -> None:
         tf.lookup_full("base", 100, "lidar", 50, "map")
 
 
+def test_a_fixed_frame_tf_does_not_hold_names_lidar_motion_frame_and_the_roots_not_a_static_extrinsic() -> None:
+    """lidar.motion_frame odom on a bag whose /tf is map <- base: the remedy was "publish the extrinsic on /tf_static
+    (static_transform_publisher --frame-id camera --child-frame-id odom)", which pins the world frame to the camera
+    (no motion compensated, silently). It names the setting and the frame the bag's TF has."""
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("map", "base"), 0, static=False)
+    tf.set_transform(RigidTransform.identity("base", "lidar"), 0, static=True)
+    remedy = r"lidar\.motion_frame 'odom' is not in /tf.*'map'.*or leave it empty"
+    with pytest.raises(TransformError, match=remedy) as err:
+        tf.lookup_full("base", 0, "lidar", 0, "odom")
+    assert "static_transform_publisher" not in str(err.value)
+    tf.lookup_full("base", 0, "lidar", 0, "map")  # the remedy
+
+
 def test_republished_static_edge_applies_from_its_stamp_on() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform(np.eye(3), np.ones(3), "a", "b"), 100, static=True)

@@ -27,7 +27,8 @@ def test_the_training_camera_and_kitti_are_quiet_a_16_9_camera_of_the_same_hfov_
     assert training_camera_mismatch(SHIPPED, *args, KITTI) is None  # fy/height 1.924 vs 1.933
     text = training_camera_mismatch(SHIPPED, *args, WIDE_16_9)
     assert text is not None
-    assert "1280x720 camera has 0.58, 1.03 (1.00x, 0.53x)" in text and "scale.mode=lidar or ground_plane" in text
+    assert "1280x720 camera has 0.58, 1.03 (1.00x, 0.53x)" in text
+    assert "a lidar_topic with scale.mode=lidar, or scale.mode=ground_plane" in text
 
 
 @pytest.mark.parametrize(

@@ -195,8 +195,11 @@ def test_unknown_output_kind(tmp_path: Path) -> None:
 
 
 def test_spec_for_another_backend(tmp_path: Path) -> None:
+    """A safetensors file is torch weights whatever its spec says: the remedy was "set model.backend: onnx", and ONNX
+    Runtime then could not load the file ("re-export the model")."""
     path = _write_with_spec_json(tmp_path / "b.safetensors", ModelSpec("unet", backend="onnx").to_json())
-    with pytest.raises(CheckpointError, match=r"backend 'onnx', not 'torch'; set model\.backend: onnx"):
+    remedy = r"backend 'onnx', but a safetensors checkpoint holds torch weights; re-save it with save_checkpoint"
+    with pytest.raises(CheckpointError, match=remedy):
         load_checkpoint(path)
 
 

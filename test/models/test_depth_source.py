@@ -156,3 +156,11 @@ def test_metric_focal_stated_for_a_project_checkpoint_names_a_remedy_that_applie
         build_depth_source(resolve(params))
     assert "mono-depth spec" not in str(refused.value)
     assert "leave model.output_kind empty" in str(refused.value)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torchscript", "transformers", "depth_anything_v2"])
+def test_a_backend_other_than_unet_without_weights_asks_for_them(backend: str) -> None:
+    """The shipped default is a unet checkpoint: with another backend and model.weights empty it was opened anyway
+    and failed with that backend's remedy ("re-export the model", "set model.backend: unet"), not the missing one."""
+    with pytest.raises(ConfigError, match=rf"model\.backend={backend} needs model\.weights.*--param model\.weights="):
+        build_depth_source(resolve({"model.backend": backend, "device": "cpu"}))

@@ -61,7 +61,7 @@ def test_shortest_edge_and_zoedepth_padding(tmp_path: Path) -> None:
     ("text", "match"),
     [
         ("{not json", "not readable JSON"),
-        ('{"size": [1, 2]}', "size"),
+        ('{"size": [1, 2]}', "size .* fix it .* or delete the file to use the family defaults"),
         ('{"image_std": [1, 2]}', "three numbers"),
         ('{"ensure_multiple_of": "14"}', "ensure_multiple_of '14' must be a number"),
     ],

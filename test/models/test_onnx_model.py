@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from dataclasses import replace
@@ -66,6 +67,9 @@ def test_model_without_any_spec_is_refused(tmp_path: Path) -> None:
     _bare_onnx(bare)
     with pytest.raises(CheckpointError, match=r"no ModelSpec for .*bare\.onnx: expected bare\.onnx\.spec\.json"):
         OnnxBackend(bare, CPU)
+    # a model made elsewhere has no network of this project to "write the spec of": the tool is mono-depth spec
+    with pytest.raises(CheckpointError, match=rf"made elsewhere: `mono-depth spec {re.escape(str(bare))} --kind KIND`"):
+        OnnxBackend(bare, CPU)
 
 
 def test_spec_for_another_backend_is_refused(onnx_path: Path, tmp_path: Path) -> None:
@@ -73,8 +77,13 @@ def test_spec_for_another_backend_is_refused(onnx_path: Path, tmp_path: Path) ->
     copy.write_bytes(onnx_path.read_bytes())
     data = json.loads(spec_path_for(onnx_path).read_text())
     spec_path_for(copy).write_text(json.dumps({**data, "backend": "torch"}))
-    with pytest.raises(CheckpointError, match="is for backend 'torch', not 'onnx'"):
+    # the file is ONNX whatever its spec says: the remedy is the spec's "backend" (it was "set model.backend: torch",
+    # a value model.backend does not take, and no backend reads an .onnx file as torch weights)
+    remedy = r'is for backend \'torch\', but .*copy\.onnx is an ONNX model; write "backend": "onnx" in it'
+    with pytest.raises(CheckpointError, match=remedy):
         OnnxBackend(copy, CPU)
+    spec_path_for(copy).write_text(json.dumps({**data, "backend": "onnx"}))  # the remedy, as written
+    assert OnnxBackend(copy, CPU).spec.backend == "onnx"
     spec_path_for(copy).write_text(json.dumps({**data, "output_kind": "disparity"}))
     with pytest.raises(CheckpointError, match="unknown output kind 'disparity'"):
         OnnxBackend(copy, CPU)

@@ -77,8 +77,11 @@ def test_wrong_files_are_refused(script_path: Path, tmp_path: Path) -> None:
     copy.write_bytes(script_path.read_bytes())
     data = json.loads(spec_path_for(script_path).read_text())
     spec_path_for(copy).write_text(json.dumps({**data, "backend": "onnx"}))
-    with pytest.raises(CheckpointError, match="is for backend 'onnx', not 'torchscript'"):
+    remedy = r'is for backend \'onnx\', but .*copy\.pt is a TorchScript model; write "backend": "torchscript" in it'
+    with pytest.raises(CheckpointError, match=remedy):  # was "set model.backend: onnx": then "is an ONNX model"?
         TorchScriptBackend(copy, CPU)
+    spec_path_for(copy).write_text(json.dumps({**data, "backend": "torchscript"}))  # the remedy, as written
+    assert TorchScriptBackend(copy, CPU).spec.backend == "torchscript"
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(script_path.read_bytes()[:-200])
     with pytest.raises(CheckpointError, match="TorchScript"):

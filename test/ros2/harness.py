@@ -257,12 +257,14 @@ def diagnostic_values(array_msg: Any, name_suffix: str = ": depth") -> dict[str,
 
 
 class Launched:
-    """``ros2 launch mono_depth_ros depth.launch.py ARGS`` in its own process group; log in ``log_path``."""
+    """``ros2 launch mono_depth_ros depth.launch.py ARGS`` in its own process group; log in ``log_path``
+    (``launch_file``: one of the package, or the path of a user's launch file)."""
 
     def __init__(self, args: dict[str, str], log_path: Path, launch_file: str = "depth.launch.py") -> None:
         self.args = dict(args)
         self.log_path = log_path
-        command = ["ros2", "launch", PACKAGE, launch_file, *(f"{k}:={v}" for k, v in self.args.items())]
+        where = [launch_file] if Path(launch_file).is_absolute() else [PACKAGE, launch_file]
+        command = ["ros2", "launch", *where, *(f"{k}:={v}" for k, v in self.args.items())]
         self.command = command
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()

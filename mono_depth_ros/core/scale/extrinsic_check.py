@@ -27,6 +27,13 @@ per frame with the shipped model, a quarter turn -0.08-0.85. A half turn is rare
 behind looks like the road ahead, 0.18-0.86 per frame), nor are small yaw errors; neither is a rotation in degrees
 where radians were expected, unless it turns the ground upside down, out of view or a quarter turn round.
 
+A planar LiDAR (a ``sensor_msgs/LaserScan``: RPLidar, Hokuyo) scans one plane through its origin and sees no
+ground: its nearest points are walls at the scan's height, above the principal point row whenever the LiDAR sits
+above the camera. The ground signatures (and the point counts, which for one plane depend on its height in the
+view) tell nothing there; such a scan (all points within ``planar_m`` of a plane through the LiDAR's origin) is judged
+by the yaw test only, which then says that the yaw looks wrong without naming a turn: a few hundred points in one
+plane do not tell which (on KITTI's 0° slice, TF a quarter turn off, the half-turned view agreed best).
+
 Points are in metres; ``cam_from_lidar`` maps the LiDAR frame into the camera **optical** frame (x right, y down,
 z forward).
 """
@@ -71,6 +78,8 @@ class ExtrinsicCheckConfig:
             (pooled over the frames) exceeds the given transform's by this much ...
         yaw_min_agreement: ... and is at least this.
         min_pairs: fewer projected points on valid prediction pixels give no agreement for that frame.
+        planar_m: a scan whose points lie within this RMS distance (metres) of a plane through the LiDAR's origin is
+            planar (a 2D LiDAR): no ground, so only the yaw test judges it.
     """
 
     frames: int = 3
@@ -85,6 +94,7 @@ class ExtrinsicCheckConfig:
     yaw_margin: float = 0.3
     yaw_min_agreement: float = 0.6
     min_pairs: int = 200
+    planar_m: float = 0.02
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.recheck_every < 1 or self.max_points < self.min_points or self.min_points < 10:
@@ -95,6 +105,9 @@ class ExtrinsicCheckConfig:
             raise ConfigError(msg)
         if not 0.0 < self.yaw_margin <= 2.0 or not -1.0 < self.yaw_min_agreement <= 1.0 or self.min_pairs < 3:
             msg = f"extrinsic check needs 0 < yaw_margin <= 2, -1 < yaw_min_agreement <= 1, min_pairs >= 3: {self}"
+            raise ConfigError(msg)
+        if not self.planar_m >= 0.0:
+            msg = f"extrinsic check needs planar_m >= 0 (metres), got {self.planar_m}"
             raise ConfigError(msg)
 
 
@@ -397,13 +410,17 @@ class ExtrinsicCheck:
         )
         if len(self._window) == self.config.frames:
             pooled = [sum(column[1:], column[0]) for column in zip(*self._window, strict=True)]
-            self.verdict = self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
+            planar = _plane_rms_m(points) <= self.config.planar_m  # a 2D LiDAR: no ground to judge by
+            self.verdict = None if planar else self._judge(pooled[0], list(zip(mistakes, pooled[1:], strict=True)))
             if self.verdict is None:
-                self.verdict = self._judge_yaw(pooled[0], turns)
+                self.verdict = self._judge_yaw(pooled[0], turns, planar)
         return self.verdict
 
-    def _judge_yaw(self, given_stats: ViewStats, turns: tuple[Mistake, ...]) -> ExtrinsicVerdict | None:
-        """Name a turn about the LiDAR's spin axis whose pooled rank agreement beats the given transform's."""
+    def _judge_yaw(
+        self, given_stats: ViewStats, turns: tuple[Mistake, ...], planar: bool = False
+    ) -> ExtrinsicVerdict | None:
+        """Name a turn about the LiDAR's spin axis whose pooled rank agreement beats the given transform's (a planar
+        scan: say that the yaw looks wrong, without a turn: its few hundred points do not tell which)."""
         cfg = self.config
         if any(frame is None for frame in self._agreements):
             return None
@@ -416,6 +433,17 @@ class ExtrinsicCheck:
         if not better:
             return None
         turn, rho = max(better, key=lambda item: item[1])
+        if planar:
+            lidar = turn.what.split(" is turned", 1)[0]
+            text = (
+                f"the LiDAR -> camera transform looks wrong: {_seen_text(given_stats)}, but the network's depth agrees "
+                f"with the points' depth order at rank correlation {given:.2f} only; with the LiDAR turned about its z "
+                f"axis, up to {rho:.2f}. Likely: the yaw of {lidar} in TF is off (a quarter or half turn; one scan "
+                "plane cannot tell which). Remedy: check the yaw of its transform (static_transform_publisher --yaw, "
+                "radians) against the way the LiDAR is mounted. The LiDAR scale is not used until the transform is "
+                "fixed"
+            )
+            return ExtrinsicVerdict("unknown", text)
         text = (
             f"the LiDAR -> camera transform looks wrong: {_seen_text(given_stats)}, but the network's depth agrees "
             f"with the points' depth order at rank correlation {given:.2f} only; with the LiDAR turned by "
@@ -472,6 +500,12 @@ def _seen_text(stats: ViewStats) -> str:
     low = stats.near_low_share
     nearest = "" if math.isnan(low) else f", the nearest {stats.near} with {low:.0%} in the lower half of the image"
     return f"{stats.in_image} of {stats.scan_points} scan points looked at in the image ({share:.1%}){nearest}"
+
+
+def _plane_rms_m(points: npt.NDArray[np.floating]) -> float:
+    """RMS distance (metres) of ``points`` ((N, 3), N >= 3) from their best-fitting plane through the origin."""
+    smallest = np.linalg.svd(np.asarray(points, dtype=np.float64), compute_uv=False)[-1]
+    return float(smallest) / math.sqrt(points.shape[0])
 
 
 def _angle_deg(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:

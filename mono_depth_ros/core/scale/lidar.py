@@ -38,6 +38,9 @@ class LidarScan:
         stamp_ns: scan stamp (int nanoseconds, same clock as the image stamp).
         twist: camera velocity for motion compensation (None = the world is assumed static relative to both).
         point_dt_ns: optional (N,) int64 per-point time offsets from ``stamp_ns`` (spinning LiDAR de-skew).
+        sweep_middle_ns: the middle of the sweep after ``stamp_ns`` (int ns; from the driver's per-point times, 0
+            without them): the scan's age against the image (``lidar.max_age_s``, ``lidar_lag_s``) is measured from
+            ``stamp_ns + sweep_middle_ns``, as pairing measures it, whichever end of the sweep the driver stamps.
     """
 
     points_in_lidar: npt.NDArray[np.floating]
@@ -45,6 +48,12 @@ class LidarScan:
     stamp_ns: int
     twist: CameraTwist | None = None
     point_dt_ns: npt.NDArray[np.int64] | None = None
+    sweep_middle_ns: int = 0
+
+    @property
+    def sweep_ns(self) -> int:
+        """The scan's time against the image: the middle of its sweep (``stamp_ns + sweep_middle_ns``, int ns)."""
+        return int(self.stamp_ns) + int(self.sweep_middle_ns)
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points_in_lidar)

@@ -253,7 +253,7 @@ class ScaleRecovery:
         if lidar is None:
             frame.reasons.append("no LiDAR scan")
             return None
-        frame.lidar_lag_ns = frame.stamp_ns - int(lidar.stamp_ns)
+        frame.lidar_lag_ns = frame.stamp_ns - lidar.sweep_ns  # the sweep's middle: pairing's time for the scan
         if abs(frame.lidar_lag_ns) > self.config.max_lidar_age_ns:
             frame.reasons.append(
                 f"LiDAR scan is {frame.lidar_lag_ns * 1e-6:+.0f} ms from the image "

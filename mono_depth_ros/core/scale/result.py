@@ -52,7 +52,7 @@ class ScaleResult:
         age_ns: age of the scale source: 0 when fitted on this frame, else stamp minus the stamp of the fit used.
         fit: this frame's LiDAR (or ground / anchor) fit, None when none ran or it failed.
         projection: LiDAR point counts per step, None without a usable scan.
-        lidar_lag_ns: image stamp minus scan stamp, None without a scan.
+        lidar_lag_ns: image stamp minus scan stamp (its sweep's middle: ``LidarScan.sweep_ns``), None without a scan.
         reason: why this mode was used (fallback causes joined by "; "), "" when nominal.
         extrinsic: the LiDAR -> camera transform looks wrong (:mod:`.extrinsic_check`; its LiDAR scale was not
             used), None when it looks right or was not checked.

@@ -188,7 +188,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         require_depth_data(annotated)
         return annotated
     if kind == "folder":
-        frames = FolderDataset(path, frame_offsets=offsets)
+        frames = FolderDataset(path, frame_offsets=offsets, png_scale=data.png_scale)
         if not offsets and all(record.depth is None for record in frames.records):
             msg = (
                 f"{path} has no depth target for loss.objective=supervised: no depth/<stem>.png | .npy for any "

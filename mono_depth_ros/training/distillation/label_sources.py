@@ -93,6 +93,7 @@ def label_settings(topics: TopicPlan, lidar_max_age_s: float, motion_frame: str,
     qualifier = topics.image
     if topics.lidar:
         qualifier += f"|lidar={topics.lidar}|max_age_s={lidar_max_age_s:g}|motion_frame={motion_frame}"
+        qualifier += "|deskew" if motion_frame else ""  # sweeps de-skewed by their point times: not the older labels
     if not image_is_rectified:
         qualifier += "|raw|fill=nan"  # '|raw' alone: caches whose black fill was labelled (relabelled, not reused)
     return qualifier
@@ -222,7 +223,7 @@ class BagSource:
     @staticmethod
     def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | str:
         try:
-            return decode_scan(bag.deserialize(message))
+            return decode_scan(bag.deserialize(message), message.msgtype)  # PointCloud2 or LaserScan
         except DepthError as err:
             return f"{type(err).__name__}: {err}"
 
@@ -257,19 +258,15 @@ class BagSource:
         if isinstance(scan, str):
             self.problems.add("lidar: undecodable scan", scan)
             return None
-        try:
-            cam_from_lidar = self.index.cam_from_scan(
-                plan.entry.frame_id,
-                plan.entry.stamp_ns,
-                scan.frame_id,
-                scan.stamp_ns,
-                self.lidar_motion_frame,
-                plan.entry.bag_pass,
+        try:  # de-skewed by the points' own times with a motion frame, as mono-depth bag does
+            placed, _ = self.index.lidar_scan(
+                plan.entry.frame_id, plan.entry.stamp_ns, scan, self.lidar_motion_frame, plan.entry.bag_pass
             )
         except DepthError as err:
             self.problems.add(f"lidar: {type(err).__name__}", str(err))
             return None
-        return np.asarray(cam_from_lidar.apply(np.asarray(scan.points_in_lidar, dtype=np.float64)), dtype=np.float64)
+        points = np.asarray(placed.points_in_lidar, dtype=np.float64)
+        return np.asarray(placed.cam_from_lidar.apply(points), dtype=np.float64)
 
 
 class FolderSource:

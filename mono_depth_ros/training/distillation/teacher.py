@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
@@ -156,7 +156,17 @@ class Teacher:
             raise ConfigError(msg)
         weights = Path(config.weights).expanduser()  # "~" in a YAML or --set is no shell's to expand
         backend = infer_backend(weights) if config.backend == "auto" else config.backend
-        estimator = DepthEstimator.open(backend, weights, EstimatorConfig(device=config.device, warmup_runs=0))
+        try:
+            estimator = DepthEstimator.open(backend, weights, EstimatorConfig(device=config.device, warmup_runs=0))
+        except CheckpointError as err:
+            guessed = infer_backend(weights)
+            if config.backend == "auto" or guessed in (backend, "torch"):
+                raise
+            # the loader's remedy names model.backend, the node's parameter: distill's is teacher.backend
+            why = str(err).split("; ")[0]
+            msg = f"teacher {weights} does not load as backend {backend} ({why}); "
+            msg += f"use --teacher-backend {guessed} (or auto)"
+            raise CheckpointError(msg) from None
         return cls(estimator, config.features, weights)
 
     @property

@@ -132,8 +132,9 @@ class DistillTrainer:
         channels = dataset.manifest.feature_channels
         if config.loss.feature_weight > 0 and not channels:
             msg = (
-                f"loss.feature_weight > 0 but the cache {dataset.root} holds no teacher features; label with "
-                f"teacher.features: true (torch teachers only), or set loss.feature_weight: 0"
+                f"loss.feature_weight > 0 but the cache {dataset.root} holds no teacher features; label into another "
+                f"data.cache_dir (or delete this one) with teacher.features: true (torch teachers only), or set "
+                f"loss.feature_weight: 0"
             )
             raise ConfigError(msg)
         self.projection: ProjectionHead | None = None

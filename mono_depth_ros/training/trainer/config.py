@@ -70,6 +70,7 @@ class DataConfig:
     split: str = ""  # kitti_raw: split file (required); nyu: BTS split file ('' = test_annotations.json)
     val_root: str = ""  # validation folder / bag ('' = root: then validation is NOT held out)
     val_split: str = ""  # validation split file ('' = split)
+    png_scale: float = 1000.0  # folder: depth PNG values per metre (1000 = millimetres, 256 = KITTI-style PNGs)
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
     image_is_rectified: bool = True  # rosbag: False for a raw image (undistorted with K + D, as the node's parameter)
@@ -115,6 +116,7 @@ class DataConfig:
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
+        _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
         if self.lidar_topic:
             _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
             _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")
@@ -320,7 +322,8 @@ def sections_from_mapping(data: Mapping[str, Any], sections: Mapping[str, type[A
     unknown = sorted(set(data) - set(sections))
     hint = did_you_mean_each(unknown, sections)
     if any(isinstance(data[name], Mapping) and "ros__parameters" in data[name] for name in unknown):
-        hint += " (this is a ROS params file for mono_depth_node / `mono-depth bag --config`, not a training config)"
+        hint += " (this is a ROS params file for mono_depth_node / `mono-depth bag IN OUT --config FILE`, not a "
+        hint += "training config)"
     _check(not unknown, f"unknown {what} sections {unknown}{hint}; valid: {list(sections)}")
     built = {}
     for name, cls in sections.items():

@@ -52,6 +52,16 @@ def test_bag_frames_carry_image_intrinsics_and_lidar(kitti_frames: list[KittiFra
     assert not source.problems.counts
 
 
+def test_a_2d_lidars_laser_scan_in_the_bag_labels_frames_too(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
+    """data.lidar_topic on a LaserScan (the node and the bag runner take one): its beams are the frame's points (it
+    crashed decoding the LaserScan as a PointCloud2)."""
+    write_kitti_bag(tmp_path / "kitti", kitti_frames[:1], laser_scan=True)
+    source = BagSource(tmp_path / "kitti", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    (frame,) = list(source.frames())
+    assert frame.points_in_camera is not None and 1000 < frame.points_in_camera.shape[0] <= 1800
+    assert not source.problems.counts
+
+
 def test_an_image_one_pixel_off_its_camera_info_is_labelled_as_the_node_runs_it(
     kitti_frames: list[KittiFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,167 @@
+"""The node's ROS clock while a bag plays (``ros2 bag play --clock`` with ``use_sim_time``: ``--loop``, ``--rate``).
+
+* :class:`PlayedClock`: the clock of the waits for a LiDAR scan and for TF (``lidar.wait_s``): it follows the ROS
+  clock while that moves (the bag's played time, slowed or sped by ``--rate``), the steady clock while it stands
+  still (no ``/clock``, a paused player). On the steady clock alone, a scan recorded 30 ms after its image came
+  0.3 s later at ``--rate 0.1``, past the 0.2 s wait: the frame went on with the scan before (the depth 12-29 % off
+  the bag runner's).
+* :class:`PlayedPeriod`: a period of played time that survives the clock going back. A ROS-time timer
+  (``Node.create_timer`` on the node's clock) is restarted by rcl whenever the clock jumps back before its last call:
+  with a looped bag shorter than the period it never fired (the node published no ``/diagnostics`` while its depth
+  flowed), and a longer bag lost a period at every pass. It is polled instead, from a timer on the steady clock, and
+  counts played time: that of every pass adds up. A clock that stands still (a bag that ended or is paused, no
+  ``/clock``) stopped a ROS-time timer, and the last status, from before the last frames, stayed the node's word
+  (frames_published 5 of 10): played time goes on with the steady clock then.
+* :class:`ClockWentBack`: the ROS clock going back (``--loop``, a simulator reset) is a new start. Stamps alone must
+  go back more than :data:`~mono_depth_ros.core.scale.recovery.TIME_JUMP_BACK_NS` (1 s) to reset the scale filter:
+  a recording with a single late stamp is no reset. A bag shorter than that, looped, went back less at every pass,
+  and the scale filter carried the last pass's state into the next (the second pass's depth 4 % off the first's, and
+  off the bag runner's). The ROS clock itself going back is no late stamp: tf2_ros' C++ buffer clears itself on any
+  jump back of its clock. It hears the node clock's jumps back (an rclpy jump callback) and tells the worker, at the
+  first frame stamped before the frame it processed last (frames of the old pass still in flight are not the new
+  start), to forget what the pipeline holds of time (``on_new_pass``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mono_depth_ros.core.errors import ConfigError
+
+POLL_S = 0.05  # how often the steady timer polls the ROS clock (the action is at most this late)
+STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
+LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
+MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
+
+
+class PlayedClock:
+    """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
+    clock's time while it has stood still :data:`STALL_NS` or more. Steps back count as no time, and so do leaps
+    forward over :data:`LEAP_NS` and over :data:`MAX_RATE` times the steady time since the last read (a first
+    ``/clock``, not a bag played fast). Thread-safe.
+
+    Args:
+        clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
+            the system time, which moves as the steady clock does).
+        steady_ns: the steady clock, int ns (injectable for tests).
+    """
+
+    def __init__(self, clock: Any, steady_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self._clock = clock
+        self._steady_ns = steady_ns
+        self._lock = threading.Lock()
+        self._last: tuple[int, int] | None = None  # (ROS ns, steady ns) at the last read
+        self._moved_ns = 0  # steady ns when the ROS clock last moved
+        self._value = 0
+
+    def now_ns(self) -> int:
+        """The played time so far (ns since the first call)."""
+        with self._lock:
+            ros, steady = int(self._clock.now().nanoseconds), int(self._steady_ns())
+            if self._last is None:
+                self._last, self._moved_ns = (ros, steady), steady
+                return self._value
+            last_ros, last_steady = self._last
+            if ros != last_ros:
+                self._moved_ns = steady
+                step = ros - last_ros
+                leap = step > LEAP_NS and step > MAX_RATE * (steady - last_steady)
+                self._value += step if step > 0 and not leap else 0
+            elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
+                self._value += steady - max(last_steady, self._moved_ns + STALL_NS)
+            self._last = (ros, steady)
+            return self._value
+
+
+class PlayedPeriod:
+    """Calls ``action`` once per ``period_s`` of played time (:class:`PlayedClock`); :meth:`poll` it from a steady
+    timer (every :data:`POLL_S`).
+
+    Args:
+        period_s: seconds of played time between calls (> 0).
+        clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``, which follows
+            ``use_sim_time``).
+        action: what to do once a period (e.g. publish ``/diagnostics``).
+        steady_ns: the steady clock, int ns (injectable for tests).
+
+    Time going back counts as no time (a loop's new pass goes on counting from where the last one stopped); a
+    clock that stands still (a paused or ended bag, no ``/clock``) gives way to the steady clock: the calls go on,
+    a period of wall time apart.
+    """
+
+    def __init__(
+        self, period_s: float, clock: Any, action: Callable[[], Any], steady_ns: Callable[[], int] = time.monotonic_ns
+    ) -> None:
+        if not period_s > 0.0:
+            msg = f"period {period_s} s must be > 0"
+            raise ConfigError(msg)
+        self._period_ns = round(period_s * 1e9)
+        self._played = PlayedClock(clock, steady_ns)
+        self._action = action
+        self._next_ns = self._played.now_ns() + self._period_ns
+
+    def poll(self) -> bool:
+        """Call ``action`` when a period of played time is full since the last call.
+
+        Returns:
+            True when ``action`` was called.
+        """
+        now = self._played.now_ns()
+        if now < self._next_ns:
+            return False
+        self._next_ns += self._period_ns  # in step, unless a period was missed: then a period from now
+        self._next_ns = self._next_ns if self._next_ns > now else now + self._period_ns
+        self._action()
+        return True
+
+
+class ClockWentBack:
+    """Marks a jump back of the ROS clock; :meth:`frame` calls ``on_new_pass`` at the first frame of the new pass.
+
+    Args:
+        on_new_pass: what to forget (the node: the pipeline's scale and temporal filter state).
+
+    Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`frame` in the worker.
+
+    Attributes:
+        new_passes: how many times ``on_new_pass`` was called.
+    """
+
+    def __init__(self, on_new_pass: Callable[[], Any]) -> None:
+        self._on_new_pass = on_new_pass
+        self._lock = threading.Lock()
+        self._jumped = False  # the clock went back since the last new pass
+        self._last_ns: int | None = None  # the stamp of the frame processed last
+        self._handle: Any = None  # rclpy's JumpHandle (kept: the registration lives with it)
+        self.new_passes = 0
+
+    @classmethod
+    def attach(cls, clock: Any, threshold: Any, duration: Any, on_new_pass: Callable[[], Any]) -> ClockWentBack:
+        """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any jump back of it;
+        ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and ``Duration`` classes."""
+        watch = cls(on_new_pass)
+        any_back = threshold(min_forward=None, min_backward=duration(nanoseconds=-1), on_clock_change=False)
+        watch._handle = clock.create_jump_callback(any_back, post_callback=watch.on_jump)
+        return watch
+
+    def on_jump(self, jump: Any) -> None:
+        """rclpy's post-jump callback (``TimeJump``: ``delta.nanoseconds``): a jump back is remembered."""
+        if int(jump.delta.nanoseconds) < 0:
+            with self._lock:
+                self._jumped = True
+
+    def frame(self, stamp_ns: int) -> bool:
+        """A frame stamped ``stamp_ns`` is about to be processed (in order); returns True when it starts a new pass
+        (the clock went back and this stamp is before the last frame's), after ``on_new_pass``."""
+        with self._lock:
+            new_pass = self._jumped and self._last_ns is not None and int(stamp_ns) < self._last_ns
+            if new_pass:
+                self._jumped = False
+                self.new_passes += 1
+            self._last_ns = int(stamp_ns)
+        if new_pass:
+            self._on_new_pass()
+        return new_pass

@@ -1,0 +1,97 @@
+"""``sensor_msgs/LaserScan`` (a planar LiDAR: RPLidar, Hokuyo, SICK) → points in the laser frame (ROS-free).
+
+The projection is laser_geometry's ``LaserProjection.projectLaser``: beam ``i`` points along the angle
+``angle_min + i * angle_increment`` about the frame's z axis (x forward, y left: counter-clockwise from x), at
+``z = 0``; a beam is kept when ``range_min <= range < range_max`` (so NaN, +Inf "no return / beyond range" and -Inf
+"too close", REP 117, are dropped, and so is a range at exactly ``range_max``, which drivers use for "nothing seen");
+beam ``i`` was measured ``i * time_increment`` after ``header.stamp`` (the first beam's time), which is the per-point
+time offset the scale recovery's de-skew takes (:class:`~mono_depth_ros.core.scale.lidar.LidarScan.point_dt_ns`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ShapeError
+
+LASER_SCAN = "sensor_msgs/msg/LaserScan"
+
+
+@dataclass(frozen=True)
+class LaserPoints:
+    """The kept beams of one LaserScan.
+
+    Attributes:
+        points_in_laser: (N, 3) float32 metres in the scan's ``header.frame_id`` (z = 0: the scan plane).
+        point_dt_ns: (N,) int64 time of each point after the header stamp (``i * time_increment``), nanoseconds.
+    """
+
+    points_in_laser: npt.NDArray[np.float32]
+    point_dt_ns: npt.NDArray[np.int64]
+
+
+def project_laser(
+    ranges_m: npt.ArrayLike,
+    angle_min_rad: float,
+    angle_increment_rad: float,
+    range_min_m: float,
+    range_max_m: float,
+    time_increment_s: float = 0.0,
+) -> LaserPoints:
+    """Beams (ranges in metres, beam order) → the :class:`LaserPoints` laser_geometry's ``projectLaser`` keeps.
+
+    A non-finite ``time_increment_s`` (some drivers leave it NaN) is taken as 0: no per-beam times. A
+    ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``. A negative
+    ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
+
+    Raises:
+        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, or a range limit is NaN.
+    """
+    ranges = np.asarray(ranges_m, dtype=np.float64)
+    if ranges.ndim != 1:
+        msg = f"LaserScan ranges must be 1-D (one range per beam), got shape {ranges.shape}"
+        raise ShapeError(msg)
+    angles, limits = (angle_min_rad, angle_increment_rad), (range_min_m, range_max_m)
+    if not all(math.isfinite(value) for value in angles) or any(math.isnan(value) for value in limits):
+        msg = (
+            f"LaserScan angle_min {angle_min_rad} and angle_increment {angle_increment_rad} must be finite, "
+            f"range_min {range_min_m} and range_max {range_max_m} numbers; the laser driver publishes a broken scan"
+        )
+        raise ShapeError(msg)
+    index = np.arange(ranges.size)
+    with np.errstate(invalid="ignore"):  # NaN compares False: dropped
+        kept = (ranges >= range_min_m) & (ranges < range_max_m)
+    index = index[kept]
+    angle = angle_min_rad + index * angle_increment_rad
+    r = ranges[kept]
+    points = np.zeros((index.size, 3), dtype=np.float32)
+    points[:, 0] = r * np.cos(angle)
+    points[:, 1] = r * np.sin(angle)
+    step_ns = time_increment_s * 1e9 if math.isfinite(time_increment_s) else 0.0
+    return LaserPoints(points, np.round(index * step_ns).astype(np.int64))
+
+
+def points_from_laser_scan(msg: Any) -> LaserPoints:
+    """A ``sensor_msgs/LaserScan`` message (rclpy's or rosbags' class) → :func:`project_laser` of its fields."""
+    return project_laser(
+        np.asarray(msg.ranges, dtype=np.float32),
+        float(msg.angle_min),
+        float(msg.angle_increment),
+        float(msg.range_min),
+        float(msg.range_max),
+        float(msg.time_increment),
+    )
+
+
+def laser_sweep_middle_offset_ns(msg: Any) -> int:
+    """Where the middle of a LaserScan's sweep lies after its header stamp (the first beam's time):
+    ``(len(ranges) - 1) * time_increment / 2`` in int ns, as
+    :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns` gives it for a cloud with per-point times
+    (every beam counts, kept or not); 0 without a finite ``time_increment`` or with fewer than 2 beams."""
+    step_s, beams = float(msg.time_increment), len(msg.ranges)
+    return round((beams - 1) * step_s * 1e9 / 2) if math.isfinite(step_s) and beams > 1 else 0

@@ -1,0 +1,155 @@
+"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from mono_depth_ros.adapters.ros_clock import LEAP_NS, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.core.errors import ConfigError
+
+S = 1_000_000_000
+START_NS = 1_700_000_000 * S
+
+
+class Clock:
+    """``clock.now().nanoseconds`` of rclpy's Clock, set by hand (seconds after START_NS)."""
+
+    def __init__(self) -> None:
+        self.s = 0.0
+
+    def now(self) -> SimpleNamespace:
+        return SimpleNamespace(nanoseconds=START_NS + round(self.s * S))
+
+
+class Steady:
+    """A steady clock set by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.s = 0.0
+
+    def __call__(self) -> int:
+        return round(self.s * S)
+
+
+def polled(period_s: float, times_s: list[float], poll_s: float = 0.05) -> list[float]:
+    """The ROS times at which a period of ``period_s`` called its action, polled every ``poll_s`` of steady time
+    with the ROS clock at ``times_s``."""
+    clock, steady, calls = Clock(), Steady(), []
+    clock.s = times_s[0]
+    period = PlayedPeriod(period_s, clock, lambda: calls.append(clock.s), steady)
+    for k, t in enumerate(times_s):
+        clock.s, steady.s, before = t, (k + 1) * poll_s, len(calls)
+        assert period.poll() == (len(calls) == before + 1)
+    return calls
+
+
+def test_a_moving_clock_gives_one_call_per_period_in_step() -> None:
+    times = [k * 0.05 for k in range(61)]  # 3 s polled every 50 ms
+    assert polled(1.0, times) == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_a_bag_shorter_than_the_period_looped_adds_its_passes_up() -> None:
+    """A 0.2 s bag played with --clock --loop: a ROS-time timer of 0.5 s, restarted by rcl at every jump back, never
+    fired. Five passes of 0.2 s of played time give two calls."""
+    passes = [[0.0, 0.05, 0.1, 0.15, 0.2] for _ in range(5)]
+    calls = polled(0.5, [t for one in passes for t in one])
+    assert len(calls) == 2
+
+
+def test_time_going_back_and_leaps_forward_count_as_no_time() -> None:
+    assert polled(1.0, [0.0, 0.9, 0.0, 0.05, 0.2]) == [0.2]  # 0.9 + 0.05 + 0.15
+    assert polled(1.0, [0.0, 0.5, 3600.0, 3600.5, 3601.0]) == [3600.5]  # the first /clock: no burst of 3600 calls
+
+
+def test_a_period_goes_on_with_the_steady_clock_once_the_ros_clock_stands_still() -> None:
+    """A bag that ended or is paused, or use_sim_time without /clock: a ROS-time timer stopped, and the last status
+    stayed the node's word. After STALL_NS of steady time, the steady time counts: 2.5 s polled, 2.25 s counted."""
+    assert len(polled(0.5, [1.0] * 50)) == 4
+
+
+def test_a_period_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"period 0\.0 s must be > 0"):
+        PlayedPeriod(0.0, Clock(), lambda: None)
+
+
+def jump(delta_s: float) -> Any:
+    """rclpy's ``TimeJump`` as a post-callback gets it."""
+    return SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=round(delta_s * S)))
+
+
+def stamps(*seconds: float) -> list[int]:
+    return [START_NS + round(s * S) for s in seconds]
+
+
+def test_after_a_jump_back_the_first_frame_stamped_before_the_last_one_starts_anew() -> None:
+    """A 0.4 s bag looped: frames of the old pass still in flight when /clock went back are not the new start."""
+    calls: list[int] = []
+    watch = ClockWentBack(lambda: calls.append(1))
+    for stamp in stamps(0.0, 0.1, 0.2):
+        assert not watch.frame(stamp)
+    watch.on_jump(jump(-0.35))  # /clock went back before the last frames of the pass were processed
+    assert [watch.frame(stamp) for stamp in stamps(0.3, 0.4, 0.0, 0.1, 0.0)] == [False, False, True, False, False]
+    assert calls == [1] and watch.new_passes == 1  # once a jump: a stamp going back without one is no new start
+
+
+def test_stamps_going_back_without_the_clock_and_jumps_forward_are_no_new_start() -> None:
+    """Without use_sim_time the clock never goes back: a late stamp alone is the scale filter's business (1 s)."""
+    watch = ClockWentBack(lambda: pytest.fail("no new start"))
+    for stamp in stamps(0.0, 0.5, 0.2):
+        assert not watch.frame(stamp)
+    watch.on_jump(jump(+3600.0))  # the first /clock of a simulation, a skipped stretch
+    assert not watch.frame(START_NS)
+
+
+def test_attach_registers_a_post_callback_for_any_jump_back() -> None:
+    registered: list[tuple[Any, Any]] = []
+
+    class Threshold:
+        def __init__(self, *, min_forward: Any, min_backward: Any, on_clock_change: bool) -> None:
+            self.args = (min_forward, min_backward.nanoseconds, on_clock_change)
+
+    clock = SimpleNamespace(create_jump_callback=lambda t, post_callback: registered.append((t, post_callback)))
+    watch = ClockWentBack.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds), print)
+    ((threshold, callback),) = registered
+    assert threshold.args == (None, -1, False) and callback == watch.on_jump
+
+
+def played(steps: list[tuple[float, float]]) -> list[float]:
+    """PlayedClock read at (steady s, ROS s after START_NS) steps: the played seconds at each."""
+    ros, steady = Clock(), Steady()
+    clock = PlayedClock(ros, steady)
+    readings = []
+    for steady.s, ros.s in steps:
+        readings.append(clock.now_ns() / S)
+    return readings
+
+
+def test_played_time_follows_a_slowed_ros_clock() -> None:
+    """--rate 0.1 with /clock at 40 Hz: 2.5 ms of played time every 25 ms; a 0.2 s wait lasts 2 s of wall time."""
+    steps = [(k * 0.025, k * 0.0025) for k in range(81)]
+    assert played(steps)[-1] == pytest.approx(0.2)
+    between_ticks = played([(0.0, 0.0), (0.01, 0.0), (0.02, 0.0), (0.025, 0.0025)])
+    assert between_ticks == pytest.approx([0.0, 0.0, 0.0, 0.0025])
+
+
+def test_a_clock_that_stands_still_gives_way_to_the_steady_clock() -> None:
+    """No /clock (use_sim_time, time 0) or a paused player: after STALL_NS the steady time counts (a frame waiting
+    for a dead LiDAR still goes out)."""
+    stall = STALL_NS / S
+    readings = played([(0.0, 0.0), (0.1, 0.0), (stall, 0.0), (stall + 0.2, 0.0), (stall + 0.3, 0.05)])
+    assert readings == pytest.approx([0.0, 0.0, 0.0, 0.2, 0.25])
+
+
+def test_steps_back_and_leaps_forward_count_as_no_time() -> None:
+    leap = LEAP_NS / S
+    readings = played([(0.0, 0.0), (0.02, 0.1), (0.04, -1.9), (0.06, -1.8), (0.08, 3600.0), (0.1, 3600.0 + leap)])
+    assert readings == pytest.approx([0.0, 0.1, 0.1, 0.2, 0.2, 0.2 + leap])
+
+
+def test_a_fast_played_bag_counts_its_long_steps() -> None:
+    """--rate 50 read every 50 ms: 2.5 s steps, a played clock, not a leap (counted as none: frames waited for good,
+    and /diagnostics stopped)."""
+    assert played([(k * 0.05, k * 2.5) for k in range(5)]) == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0])

@@ -1,0 +1,81 @@
+"""LaserScan → points as laser_geometry's projectLaser gives them: angles, kept ranges, per-beam times."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.msg_factory import make_header
+from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns, points_from_laser_scan, project_laser
+from test.core.ros_msg_support import DISTROS, cdr_round_trip, rosbags_factory
+
+
+def test_beam_i_points_along_angle_min_plus_i_increments_in_the_scan_plane() -> None:
+    out = project_laser([1.0, 2.0, 3.0, 4.0], -math.pi / 2, math.pi / 2, 0.1, 10.0)
+    expected = [[0.0, -1.0, 0.0], [2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [-4.0, 0.0, 0.0]]  # right, ahead, left, behind
+    np.testing.assert_allclose(out.points_in_laser, expected, atol=1e-6)
+    assert out.points_in_laser.dtype == np.float32 and out.points_in_laser.shape == (4, 3)
+
+
+def test_ranges_outside_min_max_and_non_finite_are_dropped_as_laser_geometry_drops_them() -> None:
+    ranges = [0.05, 0.1, np.nan, np.inf, -np.inf, 5.0, 10.0, 12.0, 9.99]
+    out = project_laser(ranges, 0.0, 0.01, 0.1, 10.0, time_increment_s=1e-4)
+    kept = [1, 5, 8]  # range_min <= r < range_max (laser_geometry: ri < range_cutoff and ri >= range_min)
+    np.testing.assert_allclose(np.linalg.norm(out.points_in_laser, axis=1), [0.1, 5.0, 9.99], rtol=1e-6)
+    np.testing.assert_array_equal(out.point_dt_ns, np.array(kept) * 100_000)  # i * time_increment
+    assert out.point_dt_ns.dtype == np.int64
+
+
+def test_an_infinite_range_max_and_a_clockwise_scan_are_read_as_they_are() -> None:
+    out = project_laser([1.0, np.inf, 50.0], math.pi / 2, -math.pi / 2, 0.1, math.inf)  # left, ahead, right
+    np.testing.assert_allclose(out.points_in_laser, [[0.0, 1.0, 0.0], [0.0, -50.0, 0.0]], atol=1e-5)
+
+
+def test_a_nan_time_increment_gives_no_per_beam_times_and_bad_fields_are_refused() -> None:
+    out = project_laser([1.0, 1.0], 0.0, 0.1, 0.1, 10.0, time_increment_s=math.nan)
+    np.testing.assert_array_equal(out.point_dt_ns, [0, 0])
+    with pytest.raises(ShapeError, match="angle_increment nan"):
+        project_laser([1.0], 0.0, math.nan, 0.1, 10.0)
+    with pytest.raises(ShapeError, match="range_min nan"):
+        project_laser([1.0], 0.0, 0.1, math.nan, 10.0)
+    with pytest.raises(ShapeError, match="1-D"):
+        project_laser(np.ones((2, 2)), 0.0, 0.1, 0.1, 10.0)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_a_cdr_laser_scan_message_is_read_field_by_field(distro: str) -> None:
+    factory = rosbags_factory(distro)
+    msg = factory.new(
+        "sensor_msgs/msg/LaserScan",
+        header=make_header(factory, 5, "laser"),
+        angle_min=-math.pi,
+        angle_max=math.pi,
+        angle_increment=2 * math.pi / 360,
+        time_increment=1.0 / (10 * 360),
+        scan_time=0.1,
+        range_min=0.15,
+        range_max=12.0,
+        ranges=factory.float32_sequence(np.full(360, 2.0, np.float32)),
+        intensities=factory.float32_sequence(np.zeros(0, np.float32)),
+    )
+    out = points_from_laser_scan(cdr_round_trip(msg, distro))
+    assert out.points_in_laser.shape == (360, 3)
+    np.testing.assert_allclose(out.points_in_laser[0], [-2.0, 0.0, 0.0], atol=1e-5)  # angle_min = -pi: behind
+    assert out.point_dt_ns[-1] == pytest.approx(359 * 1e9 / 3600, abs=10)  # the last beam ~0.1 s after (float32)
+
+
+@pytest.mark.parametrize(
+    ("beams", "time_increment", "middle_ns"), [(360, 1 / 3600, 49_861_111), (1, 0.1, 0), (10, math.nan, 0)]
+)
+def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
+    beams: int, time_increment: float, middle_ns: int
+) -> None:
+    """Pairing dates a scan by its sweep's middle (a cloud's per-point times, a LaserScan's beams: the first at the
+    header stamp, beam i at i * time_increment, kept or not)."""
+
+    scan = SimpleNamespace(ranges=[1.0] * beams, time_increment=time_increment)  # the fields it reads
+    assert laser_sweep_middle_offset_ns(scan) == pytest.approx(middle_ns, abs=1)
