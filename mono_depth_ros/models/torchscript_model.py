@@ -67,7 +67,7 @@ def check_script_code(path: Path) -> None:
                         f"{path} holds TorchScript code that calls {found.group(1)} ({entry.filename}): loading it "
                         f"would run that code with this process's rights (writing files or talking to other "
                         f"processes), so it is refused; export the model to ONNX where its source lives "
-                        f"(torch.onnx.export, or `mono-depth export WEIGHTS -f onnx`) and run it with "
+                        f"(torch.onnx.export, or `mono-depth export WEIGHTS --out DIR -f onnx`) and run it with "
                         f"model.backend: onnx, or re-trace it with torch.jit.trace from its source"
                     )
                     raise CheckpointError(msg)
