@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import LEAP_NS, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import LEAP_NS, POLL_S, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -153,3 +153,45 @@ def test_a_fast_played_bag_counts_its_long_steps() -> None:
     """--rate 50 read every 50 ms: 2.5 s steps, a played clock, not a leap (counted as none: frames waited for good,
     and /diagnostics stopped)."""
     assert played([(k * 0.05, k * 2.5) for k in range(5)]) == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0])
+
+
+class SteadyTimer:
+    """rclpy's ``Timer`` on the steady clock as rcl runs it: each call moves the next call one period on (before the
+    callback); ``reset`` makes it one period from now; ``timer_period_ns`` can be changed."""
+
+    def __init__(self, steady: Steady, period_s: float) -> None:
+        self.steady, self.timer_period_ns = steady, round(period_s * S)
+        self.next_ns = steady() + self.timer_period_ns
+
+    def reset(self) -> None:
+        self.next_ns = self.steady() + self.timer_period_ns
+
+
+def run_polled_by(rate: float, steady_s: float, period_s: float = 1.0) -> tuple[int, list[float]]:
+    """Wake-ups of the diagnostics timer and the played times of the actions over ``steady_s`` of steady time, with
+    the ROS clock at ``rate`` times the steady clock (no sim time: 1; ros2 bag play --rate)."""
+    clock, steady, calls = Clock(), Steady(), []
+    period = PlayedPeriod(period_s, clock, lambda: calls.append(clock.s), steady)
+    timer = period.polled_by(SteadyTimer(steady, POLL_S))
+    wakeups = 0
+    while True:
+        steady.s = timer.next_ns / S
+        if steady.s > steady_s:
+            return wakeups, calls
+        clock.s = rate * steady.s
+        timer.next_ns += timer.timer_period_ns  # rcl_timer_call, before the callback
+        wakeups += 1
+        period.poll()
+
+
+def test_the_diagnostics_timer_wakes_about_once_per_period_not_every_poll() -> None:
+    """Each executor wake-up costs ~0.6 ms CPU in rclpy: a steady 50 ms poll is 20 a second for a 1 Hz status, in an
+    idle node the CPU that adapters.lidar.PairingPoll and SyncWatch.polled_by saved. The timer waits for the played
+    time left to the next call at the rate played time ran; the calls stay one per period of played time."""
+    wakeups, calls = run_polled_by(1.0, 10.0)
+    assert wakeups <= 11
+    assert calls == pytest.approx([float(k) for k in range(1, 10)], abs=0.02)
+    wakeups, calls = run_polled_by(4.0, 10.0)  # played 4x fast: still one call per played second
+    assert len(calls) >= 38 and wakeups <= 1.3 * len(calls)
+    wakeups, calls = run_polled_by(0.1, 30.0)  # played slowly: at most one wake-up per period of steady time
+    assert calls == pytest.approx([1.0, 2.0], abs=0.11) and wakeups <= 31
