@@ -158,10 +158,16 @@ class InputWatch:
         )
 
 
+def _policy(info: Any, name: str) -> str | None:
+    """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
+    policy = getattr(getattr(info, "qos_profile", None), name, None)
+    return getattr(policy, "name", None)
+
+
 def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
     """The warning for the ``/tf_static`` publishers among ``infos`` (endpoint infos: ``qos_profile.durability``,
     rclpy's ``DurabilityPolicy`` or its name, ``node_name``) that offer volatile durability; None when none does."""
-    names = [getattr(getattr(getattr(info, "qos_profile", None), "durability", None), "name", None) for info in infos]
+    names = [_policy(info, "durability") for info in infos]
     volatile = [info for info, name in zip(infos, names, strict=True) if name == "VOLATILE"]
     if not volatile:
         return None
@@ -179,7 +185,7 @@ def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
 def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
     """Whether each endpoint info's ``qos_profile.reliability`` is RELIABLE (rclpy's ``ReliabilityPolicy``, or its
     name); empty when any info does not say (then :func:`silence_reason` cannot tell)."""
-    names = [getattr(getattr(getattr(info, "qos_profile", None), "reliability", None), "name", None) for info in infos]
+    names = [_policy(info, "reliability") for info in infos]
     return [name == "RELIABLE" for name in names] if all(isinstance(name, str) for name in names) else []
 
 
@@ -208,12 +214,6 @@ def node_inputs(
 
 
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-
-
-def _policy(info: Any, name: str) -> str | None:
-    """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
-    policy = getattr(getattr(info, "qos_profile", None), name, None)
-    return getattr(policy, "name", None)
 
 
 class LatchedInfo:
