@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from typing import Any
 
 from mono_depth_ros.core.errors import ConfigError
 
-POLL_S = 0.05  # how often the steady timer polls the ROS clock at most (PlayedPeriod waits longer when it can)
+POLL_S = 0.05  # how often the steady timer polls the ROS clock (without /clock PlayedPeriod's waits longer)
 SLACK_NS = 10_000_000  # PlayedPeriod's timer wakes this long after the call is due (not just before it)
 STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
@@ -102,11 +101,10 @@ class PlayedPeriod:
             raise ConfigError(msg)
         self._period_ns = round(period_s * 1e9)
         self._played = PlayedClock(clock, steady_ns)
-        self._steady_ns = steady_ns
+        self._clock = clock
         self._action = action
         self._next_ns = self._played.now_ns() + self._period_ns
         self._timer: Any = None  # set by polled_by()
-        self._last: tuple[int, int] | None = None  # (played ns, steady ns) at the last poll: the played rate
 
     def poll(self) -> bool:
         """Call ``action`` when a period of played time is full since the last call.
@@ -126,11 +124,11 @@ class PlayedPeriod:
 
     def polled_by(self, timer: Any) -> Any:
         """Let :meth:`poll` time ``timer`` (rclpy's steady ``Timer`` that calls it: ``timer_period_ns``, ``reset``);
-        returns it. After each poll the timer waits for the played time left to the next call, at the rate played
-        time ran since the poll before (at most a period plus :data:`SLACK_NS` of steady time, at least
-        :data:`POLL_S`): about one wake-up per period instead of one every :data:`POLL_S` (each wake-up of rclpy's
-        executor costs ~0.6 ms CPU: 20 a second were most of an idle node's CPU). The calls are as before, up to
-        :data:`SLACK_NS` later."""
+        returns it. Played time is counted from the reads of the ROS clock, so while that clock is ``/clock``
+        (``use_sim_time``: a bag that may loop faster than any period) the timer polls every :data:`POLL_S`. Without
+        it the ROS clock is the system time, which runs as the steady clock: the timer then waits for the time left
+        to the next call (plus :data:`SLACK_NS`, at most a period): one wake-up per period instead of 20 a second
+        (each wake-up of rclpy's executor costs ~0.6 ms CPU: most of an idle node's CPU)."""
         self._timer = timer
         self._retime(self._played.now_ns())
         return timer
@@ -139,14 +137,10 @@ class PlayedPeriod:
         timer = self._timer
         if timer is None:
             return
-        steady, last = int(self._steady_ns()), self._last
-        self._last = (played_ns, steady)
-        if last is None or steady <= last[1]:
-            wait_ns = 0.0  # the rate is not known yet: the next poll, POLL_S from now, measures it
-        else:
-            rate = (played_ns - last[0]) / (steady - last[1])  # played ns per steady ns
-            wait_ns = (self._next_ns - played_ns) / rate + SLACK_NS if rate > 0.0 else math.inf
-        wait = int(min(max(wait_ns, POLL_S * 1e9), self._period_ns + SLACK_NS))
+        poll_ns = round(POLL_S * 1e9)
+        wait = poll_ns  # /clock: read often enough to count every step forward of a short looped bag
+        if not getattr(self._clock, "ros_time_is_active", False):
+            wait = max(poll_ns, min(self._next_ns - played_ns + SLACK_NS, self._period_ns + SLACK_NS))
         if wait != timer.timer_period_ns:
             timer.timer_period_ns = wait
             timer.reset()  # the new period from now (rcl keeps the next call time set with the old one otherwise)
