@@ -32,9 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
-from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.depth_config import DepthConfig
 
 WARN_AFTER_S = 5.0
@@ -286,9 +285,6 @@ class LatchedInfo:
         """The subscriptions :meth:`missing` made, handed over once (a managed node's deactivate destroys them)."""
         made, self._made = self._made, []
         return made
-
-
-STATUS_SUFFIX = status_name(NODE_NAME)  # every mono_depth_node's status name ends with it ("mono_depth_node: depth")
 
 
 class PeerFrames:
