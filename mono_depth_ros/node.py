@@ -158,7 +158,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         slot, stages = LatestSlot[_Frame](), (self._process, self._publish)  # frames a stop drops: counted too
         self._slot, self._worker = slot, TwoStageWorker(slot, *stages, self._on_worker_error, self._stats.frame_dropped)
         diag = PlayedPeriod(self._config.diagnostics.period_s, self.get_clock(), self._publish_diagnostics)
-        self._diag_poll = self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK)  # played time, across --loop
+        self._diag_poll = diag.polled_by(self.create_timer(POLL_S, diag.poll, clock=STEADY_CLOCK))  # played time
         self._subscribe(qos_for(self._config.topics.input_qos))
         self._worker.start()
 

@@ -331,6 +331,14 @@ class Timer:
     def is_canceled(self) -> bool:
         return self.canceled
 
+    @property
+    def timer_period_ns(self) -> int:
+        return round(self.period_s * 1e9)
+
+    @timer_period_ns.setter
+    def timer_period_ns(self, value: int) -> None:
+        self.period_s = value / 1e9
+
 
 class Node:
     def __init__(

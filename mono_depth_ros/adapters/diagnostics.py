@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.msg_factory import MessageFactory, make_header
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -113,6 +114,10 @@ def status_name(node_fqn: str) -> str:
     """The node's status name: its fully qualified name without the leading ``/`` (``front/mono_depth_node: depth``
     in namespace ``front``), so that two cameras' nodes give two statuses."""
     return f"{node_fqn.lstrip('/')}: depth"
+
+
+STATUS_SUFFIX = status_name(NODE_NAME)
+"""The end of every mono_depth_node's (and the bag runner's) status name: ``mono_depth_node: depth``."""
 
 
 def diagnostics_message(

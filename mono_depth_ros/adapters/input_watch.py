@@ -32,9 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
-from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.depth_config import DepthConfig
 
 WARN_AFTER_S = 5.0
@@ -158,10 +157,16 @@ class InputWatch:
         )
 
 
+def _policy(info: Any, name: str) -> str | None:
+    """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
+    policy = getattr(getattr(info, "qos_profile", None), name, None)
+    return getattr(policy, "name", None)
+
+
 def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
     """The warning for the ``/tf_static`` publishers among ``infos`` (endpoint infos: ``qos_profile.durability``,
     rclpy's ``DurabilityPolicy`` or its name, ``node_name``) that offer volatile durability; None when none does."""
-    names = [getattr(getattr(getattr(info, "qos_profile", None), "durability", None), "name", None) for info in infos]
+    names = [_policy(info, "durability") for info in infos]
     volatile = [info for info, name in zip(infos, names, strict=True) if name == "VOLATILE"]
     if not volatile:
         return None
@@ -179,7 +184,7 @@ def volatile_static_tf_text(infos: Sequence[Any]) -> str | None:
 def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
     """Whether each endpoint info's ``qos_profile.reliability`` is RELIABLE (rclpy's ``ReliabilityPolicy``, or its
     name); empty when any info does not say (then :func:`silence_reason` cannot tell)."""
-    names = [getattr(getattr(getattr(info, "qos_profile", None), "reliability", None), "name", None) for info in infos]
+    names = [_policy(info, "reliability") for info in infos]
     return [name == "RELIABLE" for name in names] if all(isinstance(name, str) for name in names) else []
 
 
@@ -208,12 +213,6 @@ def node_inputs(
 
 
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-
-
-def _policy(info: Any, name: str) -> str | None:
-    """The name of a publisher endpoint info's ``qos_profile.<name>`` policy (rclpy's enums), or None."""
-    policy = getattr(getattr(info, "qos_profile", None), name, None)
-    return getattr(policy, "name", None)
 
 
 class LatchedInfo:
@@ -286,9 +285,6 @@ class LatchedInfo:
         """The subscriptions :meth:`missing` made, handed over once (a managed node's deactivate destroys them)."""
         made, self._made = self._made, []
         return made
-
-
-STATUS_SUFFIX = status_name(NODE_NAME)  # every mono_depth_node's status name ends with it ("mono_depth_node: depth")
 
 
 class PeerFrames:

@@ -31,7 +31,8 @@ from typing import Any
 
 from mono_depth_ros.core.errors import ConfigError
 
-POLL_S = 0.05  # how often the steady timer polls the ROS clock (the action is at most this late)
+POLL_S = 0.05  # how often the steady timer polls the ROS clock (without /clock PlayedPeriod's waits longer)
+SLACK_NS = 10_000_000  # PlayedPeriod's timer wakes this long after the call is due (not just before it)
 STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
 MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
@@ -100,8 +101,10 @@ class PlayedPeriod:
             raise ConfigError(msg)
         self._period_ns = round(period_s * 1e9)
         self._played = PlayedClock(clock, steady_ns)
+        self._clock = clock
         self._action = action
         self._next_ns = self._played.now_ns() + self._period_ns
+        self._timer: Any = None  # set by polled_by()
 
     def poll(self) -> bool:
         """Call ``action`` when a period of played time is full since the last call.
@@ -110,12 +113,37 @@ class PlayedPeriod:
             True when ``action`` was called.
         """
         now = self._played.now_ns()
-        if now < self._next_ns:
-            return False
-        self._next_ns += self._period_ns  # in step, unless a period was missed: then a period from now
-        self._next_ns = self._next_ns if self._next_ns > now else now + self._period_ns
-        self._action()
-        return True
+        due = now >= self._next_ns
+        if due:
+            self._next_ns += self._period_ns  # in step, unless a period was missed: then a period from now
+            self._next_ns = self._next_ns if self._next_ns > now else now + self._period_ns
+        self._retime(now)
+        if due:
+            self._action()
+        return due
+
+    def polled_by(self, timer: Any) -> Any:
+        """Let :meth:`poll` time ``timer`` (rclpy's steady ``Timer`` that calls it: ``timer_period_ns``, ``reset``);
+        returns it. Played time is counted from the reads of the ROS clock, so while that clock is ``/clock``
+        (``use_sim_time``: a bag that may loop faster than any period) the timer polls every :data:`POLL_S`. Without
+        it the ROS clock is the system time, which runs as the steady clock: the timer then waits for the time left
+        to the next call (plus :data:`SLACK_NS`, at most a period): one wake-up per period instead of 20 a second
+        (each wake-up of rclpy's executor costs ~0.6 ms CPU: most of an idle node's CPU)."""
+        self._timer = timer
+        self._retime(self._played.now_ns())
+        return timer
+
+    def _retime(self, played_ns: int) -> None:
+        timer = self._timer
+        if timer is None:
+            return
+        poll_ns = round(POLL_S * 1e9)
+        wait = poll_ns  # /clock: read often enough to count every step forward of a short looped bag
+        if not getattr(self._clock, "ros_time_is_active", False):
+            wait = max(poll_ns, min(self._next_ns - played_ns + SLACK_NS, self._period_ns + SLACK_NS))
+        if wait != timer.timer_period_ns:
+            timer.timer_period_ns = wait
+            timer.reset()  # the new period from now (rcl keeps the next call time set with the old one otherwise)
 
 
 class ClockWentBack:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import warn_about_calibration
-from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
@@ -56,9 +56,6 @@ from mono_depth_ros.core.scale.deskew import BIN_NS
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
-
-OWN_STATUS = f"{NODE_NAME}: depth"
-"""The end of the name of a mono_depth_node's (and this runner's) /diagnostics status."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +208,7 @@ class _SecondPass:
     def _own_status(self, name: str) -> bool:
         """Whether a recorded status is one this run replaces: the node's own; for the un-namespaced default node
         any mono_depth_node's (a bag this runner wrote, a live recording)."""
-        return name == self.options.status_name or (not self.options.namespace and name.endswith(OWN_STATUS))
+        return name == self.options.status_name or (not self.options.namespace and name.endswith(STATUS_SUFFIX))
 
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""

@@ -177,8 +177,7 @@ def xyz_and_times_from_pointcloud2(msg: Any) -> tuple[npt.NDArray[np.floating], 
     if found is None or xyz.shape[0] == 0:
         return xyz, None
     field, meaning = found
-    wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
-    values = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+    values = _field_values(msg, field)
     if valid is not None:
         values = values.take(valid)
     return xyz, offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
@@ -197,12 +196,18 @@ def sweep_middle_offset_ns(msg: Any) -> int:
         return 0
     field, meaning = found
     try:
-        wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
-        values = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+        values = _field_values(msg, field)
     except DepthError:
         return 0  # the worker reports the cloud when it decodes it
     offsets = offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
     return 0 if offsets is None else (int(offsets.min()) + int(offsets.max())) // 2
+
+
+def _field_values(msg: Any, field: PointField) -> npt.NDArray[np.generic]:
+    """(H*W,) the values of one ``count == 1`` field of every point, as published (a strided view of the data)."""
+    wire_dtype = dtype_from_fields([field], int(msg.point_step), is_bigendian=bool(msg.is_bigendian))
+    values: npt.NDArray[np.generic] = np.ascontiguousarray(_point_rows(msg)).view(wire_dtype).reshape(-1)[field.name]
+    return values
 
 
 def _padding_runs(fields: list[PointField], point_step: int) -> list[tuple[int, int]]:

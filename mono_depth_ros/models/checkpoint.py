@@ -283,15 +283,22 @@ def _golden_from_tensors(path: Path, tensors: dict[str, Tensor]) -> GoldenRefere
     return GoldenReference(image_rgb=image_rgb, output=output)
 
 
+def _zip_names(path: Path) -> list[str] | None:
+    """The entry names of the zip at ``path`` (only its directory is read), or None: not a readable zip file."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 def is_torch_save_archive(path: Path) -> bool:
     """Whether ``path`` is a zip written by ``torch.save`` (a pickle inside), not a TorchScript archive (which also
     holds ``code/`` and ``constants.pkl``). Nothing is unpickled: only the zip's directory is read."""
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile):
+    names = _zip_names(path)
+    if names is None:
         return False
     pickled = any(name.endswith("/data.pkl") for name in names)
     return pickled and not any("/code/" in name or name.endswith("/constants.pkl") for name in names)
@@ -301,12 +308,8 @@ def is_torchscript_archive(path: Path) -> bool:
     """Whether ``path`` is a TorchScript zip (``code/`` or ``constants.pkl`` entries): a program that
     ``torch.jit.load`` runs part of, which ``torch.load`` before torch 2.6 handed to it even with ``weights_only``.
     Only the zip's directory is read."""
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile):
+    names = _zip_names(path)
+    if names is None:
         return False
     return any("/code/" in name or name.endswith("/constants.pkl") for name in names)
 

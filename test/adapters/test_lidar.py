@@ -30,7 +30,7 @@ from test.core.ros_msg_support import rosbags_factory
 from test.kitti_bag import load_kitti_frames
 from test.lidar_sweep import skewed_sweep, sweep_cloud
 
-from .support import MS, FakeClock
+from .support import MS, FakeClock, FakeTimer
 
 
 class _RecordingBuffer:
@@ -165,28 +165,12 @@ def test_pairing_times_out_and_keeps_frames_in_order() -> None:
     assert (second.item, second.scan, second.timed_out) == ("second", (100 * MS, "b"), False)  # no LiDAR: no wait
 
 
-class _Timer:
-    """rclpy's Timer as the node's pairing poll uses it: cancel, reset (restarts the period), is_canceled."""
-
-    def __init__(self) -> None:
-        self.canceled, self.resets = False, 0
-
-    def cancel(self) -> None:
-        self.canceled = True
-
-    def reset(self) -> None:
-        self.canceled, self.resets = False, self.resets + 1
-
-    def is_canceled(self) -> bool:
-        return self.canceled
-
-
 def test_the_pairing_poll_runs_only_while_frames_wait_for_their_scan() -> None:
     """The node's 50 Hz pairing poll woke its executor five times per 10 Hz frame with nothing to do (each wake-up
     of rclpy's executor costs ~0.5 ms CPU: 30 ms per second of an idle node). It runs only while frames are held."""
     clock = FakeClock()
     pair = pairing(clock, wait_ms=200)
-    timer = _Timer()
+    timer = FakeTimer()
     poll = PairingPoll(timer, pair)
     assert timer.canceled  # nothing held
     pair.add_scan(0, "a")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import LEAP_NS, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import LEAP_NS, POLL_S, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -19,6 +21,7 @@ class Clock:
 
     def __init__(self) -> None:
         self.s = 0.0
+        self.ros_time_is_active = False  # rclpy's ROSClock: True while the time is /clock's (use_sim_time)
 
     def now(self) -> SimpleNamespace:
         return SimpleNamespace(nanoseconds=START_NS + round(self.s * S))
@@ -153,3 +156,55 @@ def test_a_fast_played_bag_counts_its_long_steps() -> None:
     """--rate 50 read every 50 ms: 2.5 s steps, a played clock, not a leap (counted as none: frames waited for good,
     and /diagnostics stopped)."""
     assert played([(k * 0.05, k * 2.5) for k in range(5)]) == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0])
+
+
+class SteadyTimer:
+    """rclpy's ``Timer`` on the steady clock as rcl runs it: each call moves the next call one period on (before the
+    callback); ``reset`` makes it one period from now; ``timer_period_ns`` can be changed."""
+
+    def __init__(self, steady: Steady, period_s: float) -> None:
+        self.steady, self.timer_period_ns = steady, round(period_s * S)
+        self.next_ns = steady() + self.timer_period_ns
+
+    def reset(self) -> None:
+        self.next_ns = self.steady() + self.timer_period_ns
+
+
+def run_polled_by(ros_s: Callable[[float], float], steady_s: float, sim_time: bool) -> tuple[int, list[float]]:
+    """Wake-ups of the diagnostics timer (period 0.5 s) and the steady times of its calls over ``steady_s`` of steady
+    time, the ROS clock at ``ros_s(steady)``; ``sim_time``: it is ``/clock`` (rclpy's ``ros_time_is_active``)."""
+    clock, steady, calls = Clock(), Steady(), []
+    clock.ros_time_is_active = sim_time
+    clock.s = ros_s(0.0)
+    period = PlayedPeriod(0.5, clock, lambda: calls.append(steady.s), steady)
+    timer = period.polled_by(SteadyTimer(steady, POLL_S))
+    wakeups = 0
+    while True:
+        steady.s = timer.next_ns / S
+        if steady.s > steady_s:
+            return wakeups, calls
+        clock.s = ros_s(steady.s)
+        timer.next_ns += timer.timer_period_ns  # rcl_timer_call, before the callback
+        wakeups += 1
+        period.poll()
+
+
+def test_without_sim_time_the_diagnostics_timer_wakes_once_per_period_not_every_poll() -> None:
+    """Each executor wake-up costs ~0.6 ms CPU in rclpy: a steady 50 ms poll is 20 a second, in an idle node the CPU
+    that adapters.lidar.PairingPoll and SyncWatch.polled_by had saved. Without /clock the ROS clock is the system
+    time: the timer waits for the time left to the next call; the calls stay one per period, 10 ms late at most."""
+    wakeups, calls = run_polled_by(lambda t: 1000.0 + t, 10.0, sim_time=False)
+    assert wakeups <= 21
+    assert calls == pytest.approx([0.5 * k for k in range(1, 20)], abs=0.011)
+
+
+def test_with_sim_time_the_diagnostics_timer_polls_often_enough_to_count_a_short_looped_bag() -> None:
+    """A 0.2 s bag played with --clock --loop (/clock every 25 ms): played time is counted from the clock's reads,
+    so the poll stays at 50 ms (read once a period, the sawtooth gave next to no played time: no /diagnostics)."""
+
+    def looped(t: float) -> float:
+        return 100.0 + math.floor((t % 0.2) / 0.025) * 0.025
+
+    wakeups, calls = run_polled_by(looped, 10.0, sim_time=True)
+    assert wakeups >= 199
+    assert len(calls) >= 14  # 10 s of it: 7/8 of it played (each wrap back counts no time), a call per 0.5 s

@@ -11,6 +11,8 @@ from mono_depth_ros.adapters.sync_watch import SYNC_GIVE_UP_S, MissingImages, Sy
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
 
+from .support import FakeTimer
+
 S = 1_000_000_000
 STAMP = 1_700_000_000 * S
 
@@ -137,22 +139,6 @@ def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_pre
     assert sync._give_up_ns == 5 * S  # another model's prediction may take seconds; a camera_info does not
 
 
-class Timer:
-    """rclpy's Timer as the watch's poll uses it: cancel, reset (restarts the period), is_canceled."""
-
-    def __init__(self) -> None:
-        self.canceled, self.resets = False, 0
-
-    def cancel(self) -> None:
-        self.canceled = True
-
-    def reset(self) -> None:
-        self.canceled, self.resets = False, self.resets + 1
-
-    def is_canceled(self) -> bool:
-        return self.canceled
-
-
 def test_the_poll_timer_runs_only_while_an_image_or_a_camera_info_waits() -> None:
     """The 10 Hz poll woke the node's executor every frame with nothing to do (camera_info and image paired within
     milliseconds; each wake-up ~0.6 ms CPU in rclpy). It runs while an image waits for its partners or a camera_info
@@ -162,7 +148,7 @@ def test_the_poll_timer_runs_only_while_an_image_or_a_camera_info_waits() -> Non
     config = DepthConfig.from_params({})
     sync = SyncWatch.attach(sources, config, lambda: None, lambda *a: None, on_missing=lambda *a: missing.append(a))
     sync._clock_ns = clock
-    timer = Timer()
+    timer = FakeTimer()
     assert sync.polled_by(timer) is timer and timer.canceled  # nothing held
     sources[1].signal(msg(STAMP))  # camera_info first: waits for its image
     assert not timer.canceled and timer.resets == 1
