@@ -97,8 +97,6 @@ def run_once(
     profile: Path | None = None,
 ) -> dict[str, float]:
     """One node process, warm-up then the measured window; returns the row values."""
-    from sensor_msgs.msg import Image, PointCloud2
-
     from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, kitti_camera_info, velodyne_cloud
     from test.ros2.harness import RELIABLE, write_params
 
@@ -119,19 +117,21 @@ def run_once(
     factory = probe.factory
     from mono_depth_ros.core import ros_msgs
 
-    pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
-    pub_info = probe.publisher(type(kitti_camera_info(factory, frames[0], 0)), "/camera/camera_info", RELIABLE)
-    pub_scan = probe.publisher(PointCloud2, "/lidar/points", RELIABLE)
     images = [
         ros_msgs.image_from_array(factory, f.rgb, "rgb8", ros_msgs.make_header(factory, 0, CAMERA_FRAME))
         for f in frames
     ]
     infos = [kitti_camera_info(factory, f, 0) for f in frames]
     scans = [velodyne_cloud(factory, f.scan, 0, LIDAR_FRAME) for f in frames]
+    # the message classes are the probe's factory's (rclpy's): no ROS import in bench/
+    image_type, cloud_type = type(images[0]), type(scans[0])
+    pub_image = probe.publisher(image_type, "/camera/image_raw", RELIABLE)
+    pub_info = probe.publisher(type(infos[0]), "/camera/camera_info", RELIABLE)
+    pub_scan = probe.publisher(cloud_type, "/lidar/points", RELIABLE)
     clouds, depths = Arrivals(), Arrivals()
     subs = [
-        probe.node.create_subscription(PointCloud2, "/depth/points", clouds, RELIABLE),
-        probe.node.create_subscription(Image, "/depth/image", depths, RELIABLE),
+        probe.node.create_subscription(cloud_type, "/depth/points", clouds, RELIABLE),
+        probe.node.create_subscription(image_type, "/depth/image", depths, RELIABLE),
     ]
     window: dict[str, Any] = {}
     try:
@@ -297,12 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown camera(s) {unknown}; choose from {', '.join(CAMERAS)}")
 
-    import rclpy
+    sys.path.append(str(args.pydeps))  # the test helpers read bags (rosbags): beside ROS's Python as for the node
+    from test.ros2.harness import start_probe, stop_probe
 
-    from test.ros2.harness import Probe
-
-    rclpy.init()
-    probe = Probe("mono_depth_bench_node")
+    probe = start_probe("mono_depth_bench_node")
     logs = Path(tempfile.mkdtemp(prefix="mono_depth_bench_node_"))
     results: dict[tuple[int, str, str], dict[str, float]] = {}
     domain = os.environ.get("ROS_DOMAIN_ID")
@@ -332,8 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_once(args, tree, camera, probe, frames[camera], logs, folder)
                     print(f"profile {camera} {tree}: {folder}", flush=True)
     finally:
-        probe.close()
-        rclpy.try_shutdown()
+        stop_probe(probe)
     if args.json:
         args.json.write_text(json.dumps([[r, c, t, row] for (r, c, t), row in results.items()]))
     print_tables(results, trees, cameras, args.rounds)

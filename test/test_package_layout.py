@@ -81,6 +81,16 @@ def test_only_node_py_imports_ros() -> None:
     assert not offenders, f"ROS imports outside node.py: {offenders}"
 
 
+def test_benchmarks_import_no_ros() -> None:
+    # bench/ runs without ROS too; a benchmark of the live node takes its ROS side from test/ros2/harness.py
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): sorted(_imported_modules(path) & ROS_MODULES)
+        for path in (REPO_ROOT / "bench").rglob("*.py")
+        if _imported_modules(path) & ROS_MODULES
+    }
+    assert not offenders, f"ROS imports in bench/: {offenders}"
+
+
 def test_core_does_not_reach_up_the_layers() -> None:
     # core/ is the bottom layer: it never imports models, adapters, the pipeline, training, the CLI or ROS.
     upper = {"models", "adapters", "pipeline", "runtime", "node", "node_params", "bag", "training", "cli", "commands",

@@ -159,6 +159,19 @@ class Probe:
         self.node.destroy_node()
 
 
+def start_probe(name: str) -> Probe:
+    """rclpy initialised and a :class:`Probe` spinning, for a script outside the tier (``bench/bench_node.py``, which
+    stays free of ROS imports: the ROS side of a measurement lives here)."""
+    rclpy.init()
+    return Probe(name)
+
+
+def stop_probe(probe: Probe) -> None:
+    """Close ``probe`` and shut rclpy down (the end of :func:`start_probe`)."""
+    probe.close()
+    rclpy.try_shutdown()
+
+
 def transform_msg(dst_from_src: RigidTransform, stamp_ns: int) -> TransformStamped:
     """geometry_msgs/TransformStamped: ``header.frame_id`` = destination, ``child_frame_id`` = source."""
     msg = TransformStamped()
