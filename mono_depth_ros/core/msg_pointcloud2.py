@@ -24,7 +24,7 @@ from mono_depth_ros.core.point_fields import (
     dtype_from_fields,
     fields_from_dtype,
 )
-from mono_depth_ros.core.point_times import offsets_ns, time_field
+from mono_depth_ros.core.point_times import offsets_ns, sweep_span_ns, time_field
 
 _HOST_IS_BIGENDIAN = sys.byteorder == "big"
 
@@ -199,8 +199,8 @@ def sweep_middle_offset_ns(msg: Any) -> int:
         values = _field_values(msg, field)
     except DepthError:
         return 0  # the worker reports the cloud when it decodes it
-    offsets = offsets_ns(values, meaning, stamp_to_ns(msg.header.stamp))
-    return 0 if offsets is None else (int(offsets.min()) + int(offsets.max())) // 2
+    span = sweep_span_ns(values, meaning, stamp_to_ns(msg.header.stamp))  # called per scan in the node's executor
+    return 0 if span is None else (span[0] + span[1]) // 2
 
 
 def _field_values(msg: Any, field: PointField) -> npt.NDArray[np.generic]:

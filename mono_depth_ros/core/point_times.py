@@ -90,3 +90,26 @@ def offsets_ns(values: npt.NDArray[np.generic], meaning: str, stamp_ns: int) -> 
     if int(np.abs(offsets).max()) > MAX_SPAN_NS:
         return None
     return offsets
+
+
+def sweep_span_ns(values: npt.NDArray[np.generic], meaning: str, stamp_ns: int) -> tuple[int, int] | None:
+    """The first and last of :func:`offsets_ns` (int ns after ``stamp_ns``), without converting every point: the
+    reading is decided on the median as there, and only the extremes (and, when a time is not finite, the stamp it
+    counts as) are converted. None where :func:`offsets_ns` gives None."""
+    if values.size == 0:
+        return None
+    if meaning == RELATIVE_NS:
+        extremes = np.array([values.min(), values.max()])
+        non_finite = False
+    else:
+        finite = np.isfinite(values)
+        if not finite.any():
+            return None
+        non_finite = not finite.all()
+        kept = values[finite] if non_finite else values
+        extremes = np.array([kept.min(), np.median(kept), kept.max()])  # median of the three: the median of all
+    offsets = offsets_ns(extremes, meaning, stamp_ns)
+    if offsets is None:
+        return None
+    first, last = int(offsets.min()), int(offsets.max())
+    return (min(first, 0), max(last, 0)) if non_finite else (first, last)

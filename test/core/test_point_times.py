@@ -12,6 +12,7 @@ from mono_depth_ros.core.point_times import (
     RELATIVE_NS,
     RELATIVE_S,
     offsets_ns,
+    sweep_span_ns,
     time_field,
 )
 
@@ -71,3 +72,28 @@ def test_a_float_field_whose_values_do_not_fit_its_name_is_read_the_other_way() 
     assert got is not None and np.abs(got - [-50_000_000, 0, 50_000_000]).max() < 1_000
     got = offsets_ns(np.array([0.01, 0.02]), ABSOLUTE, STAMP_NS)
     assert got is not None and got.tolist() == [10_000_000, 20_000_000]
+
+
+@pytest.mark.parametrize("meaning", [RELATIVE_NS, RELATIVE_S, ABSOLUTE])
+def test_the_sweep_span_is_the_first_and_last_offset_of_every_point(meaning: str) -> None:
+    # the node's executor takes a scan's sweep middle from the span alone (three values converted, not every point)
+    rng = np.random.default_rng(0)
+    stamp_ns = 1_700_000_000_123_456_789
+    for case in range(40):
+        n = int(rng.integers(1, 500))
+        relative_s = rng.uniform(-0.12, 0.12, n)
+        if meaning == RELATIVE_NS:
+            values = rng.integers(0, 120_000_000, n).astype(np.uint32)
+        elif meaning == RELATIVE_S:
+            values = relative_s.astype(np.float32 if case % 2 else np.float64)
+        else:  # absolute seconds or nanoseconds, and (last cases) another clock: no sweep
+            base = stamp_ns * 1e-9 if case % 2 else float(stamp_ns)
+            unit = 1.0 if case % 2 else 1e9
+            values = base + relative_s * unit + (0.0 if case < 36 else 5.0 * unit)
+        if meaning != RELATIVE_NS and case % 5 == 0:
+            values[rng.integers(0, n)] = np.nan  # a non-finite time counts as the stamp
+        full = offsets_ns(values, meaning, stamp_ns)
+        span = sweep_span_ns(values, meaning, stamp_ns)
+        assert span == (None if full is None else (int(full.min()), int(full.max()))), (meaning, case)
+    assert sweep_span_ns(np.array([], np.float32), RELATIVE_S, stamp_ns) is None
+    assert sweep_span_ns(np.array([np.nan], np.float32), RELATIVE_S, stamp_ns) is None
