@@ -2,7 +2,9 @@
 
 Run: ``.venv/bin/python -m bench.bench_temporal [--frames 40] [--width 640] [--height 192] [--seeds 0,1,2,3,4]``
 (about 3 minutes on one CPU thread). Prints two tables; no assertions (the goal is tested with small settings in
-test/evaluation/test_temporal_sequence.py).
+test/evaluation/test_temporal_sequence.py). ``--floor`` prints instead, per drive and oracle, the temporal error
+that the oracle's scene-bound error alone gives (no flicker: a floor no filter removes, see the test of that name);
+at the goal test's settings: ``--floor --frames 12 --width 320 --height 96 --lidar-step-deg 1``.
 
 Quality: synthetic drives (:mod:`mono_depth_ros.evaluation.temporal_sequence`: the ego car at 8 m/s, a car in the
 oncoming lane that starts driving towards it at 12 m/s in frame 3) through the real pipeline (LiDAR scale recovery,
@@ -41,6 +43,7 @@ from mono_depth_ros.core.temporal_filter import TemporalFilter
 from mono_depth_ros.evaluation.temporal import static_correspondences
 from mono_depth_ros.evaluation.temporal_sequence import (
     MovingCar,
+    OracleNoise,
     SequenceScore,
     TemporalFrame,
     TemporalOracle,
@@ -54,14 +57,19 @@ DEFAULT_AGREEMENT = PARAMS_BY_NAME["temporal.agreement"].default
 
 
 def _score(
-    frames: list[TemporalFrame], car: MovingCar, params: dict[str, ParamValue], oracle: OutputKind | None, seed: int
+    frames: list[TemporalFrame],
+    car: MovingCar,
+    params: dict[str, ParamValue],
+    oracle: OutputKind | None,
+    seed: int,
+    noise: OracleNoise | None = None,
 ) -> SequenceScore:
     if oracle is None:  # the shipped model
         from mono_depth_ros.models.depth_source import build_depth_source
 
         pipeline = DepthPipeline(params, build_depth_source(params))
         return SequenceScore.of(run_sequence(frames, pipeline, _no_prediction, car.start_frame))
-    stream = TemporalOracle(oracle, seed)
+    stream = TemporalOracle(oracle, seed, noise)
     pipeline = DepthPipeline(params)
     return SequenceScore.of(run_sequence(frames, pipeline, partial(_oracle_prediction, stream), car.start_frame))
 
@@ -105,6 +113,25 @@ def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar, device
                 ]
                 line += f"  {'':19s} {worst[0]:6.3f} {worst[1]:8.2f} {worst[2]:6.3f}"
             print(line)
+
+
+def floor_table(drives: dict[int, list[TemporalFrame]], car: MovingCar) -> None:
+    """Per drive and oracle: the unfiltered temporal error, the floor (the oracle's scene-bound error alone, no
+    flicker, no scale jitter), the filter's on / off ratio, and an estimate of the share of the flicker (the part
+    above the floor, taking both to add in quadrature) the filter leaves against the share halving needs."""
+    print(f"{'drive':>5s} {'oracle':18s} {'off':>7s} {'floor':>7s} {'floor/off':>9s} {'on/off':>7s} "
+          f"{'flicker left':>12s} {'needed':>6s} {'car on/off':>10s}")  # fmt: skip
+    scene_bound = OracleNoise(flicker_sigma=0.0, pixel_sigma=0.0, scale_jitter=0.0)
+    for seed, frames in drives.items():
+        for kind in SCALE_KINDS:
+            off = _score(frames, car, oracle_params(kind, False), kind, seed)
+            on = _score(frames, car, oracle_params(kind, True), kind, seed)
+            floor = _score(frames, car, oracle_params(kind, False), kind, seed, scene_bound).temporal / off.temporal
+            ratio = on.temporal / off.temporal
+            left = np.sqrt(max(ratio**2 - floor**2, 0.0) / (1.0 - floor**2))
+            needed = np.sqrt(max(0.25 - floor**2, 0.0) / (1.0 - floor**2))
+            print(f"{seed:5d} {kind.value:18s} {off.temporal:7.4f} {floor * off.temporal:7.4f} {floor:9.2f} "
+                  f"{ratio:7.3f} {left:12.2f} {needed:6.2f} {on.car_abs_rel / off.car_abs_rel:10.4f}")  # fmt: skip
 
 
 def _median_ms(work: Callable[[int], object], repeats: int) -> float:
@@ -151,6 +178,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the node's auto on 2 cores: 1)")
     parser.add_argument("--device", default="auto", help="the shipped model's device (its filter runs there too)")
     parser.add_argument("--cost-only", action="store_true", help="only the filter's cost per frame (on --device)")
+    parser.add_argument("--floor", action="store_true", help="only the scene-bound floor table (oracles)")
+    parser.add_argument("--lidar-step-deg", type=float, default=0.5, help="the scans' azimuth step (test: 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     car = MovingCar()
@@ -162,10 +191,16 @@ def main() -> None:
         print(f"temporal filter on {device}, {torch.get_num_threads()} torch thread(s); median of {args.repeats}")
         cost_table(list(render_sequence(seeds[0], 2, intrinsics, car)), args.repeats, device)
         return
-    drives = {seed: list(render_sequence(seed, args.frames, intrinsics, car)) for seed in seeds}
+    drives = {
+        seed: list(render_sequence(seed, args.frames, intrinsics, car, azimuth_step_deg=args.lidar_step_deg))
+        for seed in seeds
+    }
     print(f"synthetic drives {seeds}: {args.frames} frames {args.width}x{args.height} each, rendered in "
           f"{time.perf_counter() - started:.1f} s; the car moves from frame {car.start_frame}; "
           f"{torch.get_num_threads()} torch thread(s), temporal.agreement {DEFAULT_AGREEMENT}")  # fmt: skip
+    if args.floor:
+        floor_table(drives, car)
+        return
     quality_table(drives, car, args.device)
     print()
     cost_table(drives[seeds[0]], args.repeats)

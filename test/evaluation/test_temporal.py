@@ -38,6 +38,18 @@ def test_a_five_percent_jump_reads_five_percent() -> None:
     assert error.median == pytest.approx(0.05, rel=1e-4)
 
 
+def test_an_error_bound_to_the_wall_still_moves_its_cloud_by_the_error_times_the_step() -> None:
+    # a network 10 % too far on this wall in every frame: not flicker, yet the published wall is 11 m away seen from
+    # 10 m and 9.9 m away seen from 9 m: it moved 0.1 m (the error times the 1 m step), which the measure counts
+    # (the floor that a scene-bound error gives any filter, issue 20's drive 3)
+    motion = forward(1.0)
+    pairs = static_correspondences(wall(10.0), wall(9.0), K, motion)
+    error = temporal_error(wall(10.0) * 1.1, wall(9.0) * 1.1, pairs, K, motion)
+    assert error.mean == pytest.approx(0.1 * 1.0 / (11.0 - 1.0), rel=1e-4)
+    standing = static_correspondences(wall(10.0), wall(10.0), K, forward(0.0))
+    assert temporal_error(wall(10.0) * 1.1, wall(10.0) * 1.1, standing, K, forward(0.0)).mean == pytest.approx(0.0)
+
+
 def test_without_the_motion_compensation_a_static_wall_would_not_match() -> None:
     pairs = static_correspondences(wall(10.0), wall(9.0), K, forward(0.0))  # the camera moved, the pose says no
     assert pairs.source.size == 0

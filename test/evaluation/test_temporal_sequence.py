@@ -19,6 +19,7 @@ from mono_depth_ros.core.synthetic import kitti_like_intrinsics
 from mono_depth_ros.evaluation.temporal_sequence import (
     ImageNoise,
     MovingCar,
+    OracleNoise,
     SequenceScore,
     TemporalFrame,
     TemporalOracle,
@@ -32,11 +33,12 @@ CAR = MovingCar()
 SEEDS = (0, 1, 2, 3, 4)
 MISSED = pytest.mark.xfail(
     strict=True,
-    reason="drive 3 misses the goal: temporal error 0.54-0.61 of unfiltered (its scene-bound error alone changes 1.3 % "
-    "per frame; even restarting every car pixel from its truth mask leaves 0.61, 0.53-0.56 without the drift limit: "
-    "the LiDAR scale's own trend), "
-    "car error +1.1-1.3 % (lag on the car's flat paint, where an image cue sees no motion either); docs/ros2_node.md",
+    reason="drive 3 misses the goal: temporal error 0.54-0.61 of unfiltered, where its scene-bound error alone (no "
+    "flicker) already gives 0.31-0.40 (other drives 0.15-0.26; see the floor test below): halving would need the "
+    "flicker cut to 0.33-0.41, the filter reaches 0.43-0.51 there; car error +1.1-1.4 % (lag: the car's side moves "
+    "4.6-4.9 % per frame in depth as it passes, below temporal.agreement); docs/ros2_node.md",
 )
+SCENE_BOUND = OracleNoise(flicker_sigma=0.0, pixel_sigma=0.0, scale_jitter=0.0)  # the oracle's error bound to the world
 
 
 @functools.cache
@@ -49,8 +51,10 @@ def frames() -> list[TemporalFrame]:
     return drive(0)
 
 
-def score(frames: list[TemporalFrame], kind: OutputKind, temporal: bool, seed: int = 0) -> SequenceScore:
-    oracle = TemporalOracle(kind, seed=seed)
+def score(
+    frames: list[TemporalFrame], kind: OutputKind, temporal: bool, seed: int = 0, noise: OracleNoise | None = None
+) -> SequenceScore:
+    oracle = TemporalOracle(kind, seed=seed, noise=noise)
     pipeline = DepthPipeline(oracle_params(kind, temporal))
     predict = lambda f: oracle.predict(f.depth_m, f.intrinsics, f.world_from_cam)  # noqa: E731
     return SequenceScore.of(run_sequence(frames, pipeline, predict, CAR.start_frame))
@@ -75,6 +79,19 @@ def test_filter_halves_flicker_without_losing_accuracy_or_lagging_the_car(seed: 
     assert on.abs_rel <= off.abs_rel, (on, off)
     assert on.car_abs_rel <= off.car_abs_rel, (on, off)
     assert np.isfinite(on.filter_ms) and np.isnan(off.filter_ms)
+
+
+def test_drive_3s_error_bound_to_the_scene_alone_leaves_a_floor_no_filter_halves() -> None:
+    # an error bound to the world point (a network's error following the image content) still moves the published
+    # cloud by the error times the camera's step (test/evaluation/test_temporal.py): not flicker, and no filter whose
+    # output stays near the prediction removes it. Drive 3's floor is the largest share of its unfiltered temporal
+    # error (0.36 of it for this oracle; 0.19-0.22 on the other drives): the reason its xfail above stands.
+    kind = OutputKind.METRIC
+    floor = {s: score(drive(s), kind, temporal=False, seed=s, noise=SCENE_BOUND).temporal for s in (0, 3)}
+    share = {s: floor[s] / score(drive(s), kind, temporal=False, seed=s).temporal for s in (0, 3)}
+    assert share[3] > 0.33 and share[0] < 0.25, share
+    filtered = score(drive(3), kind, temporal=True, seed=3, noise=SCENE_BOUND).temporal
+    assert filtered >= 0.95 * floor[3], (filtered, floor[3])  # the filter does not get below it either
 
 
 def test_oracle_kinds_hide_the_same_depth(frames: list[TemporalFrame]) -> None:
