@@ -73,7 +73,7 @@ OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchru
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
     "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone", "--nproc",
     "--nproc-per-node", "--nnodes", "--eval", "--disable", "--quick", "--tf-links", "--rate",
-    "--qos-profile-overrides-path", "--remap",
+    "--qos-profile-overrides-path", "--remap", "--floor", "--lidar-step-deg",
 }  # fmt: skip
 
 
