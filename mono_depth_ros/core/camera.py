@@ -376,10 +376,12 @@ class CameraModel:
         """Which pixels of the undistorted image (:meth:`undistort`) see the raw image, at ``hw`` (default: its size).
 
         P's view can reach past the raw image (a rectification rotation R, a P wider than K, pincushion
-        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black). Returns an (H, W) bool,
-        True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres: the
-        pixels the nearest-neighbour undistortion fills); at a smaller ``hw`` (the published size) a pixel is True
-        when its whole block is. None when every pixel sees the raw image or nothing is resampled (no distortion).
+        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black); a wide lens's rays past the
+        peak of its distortion polynomial land on raw pixels of other rays (:meth:`_within_lens`). Returns an (H, W)
+        bool, True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres:
+        the pixels the nearest-neighbour undistortion fills) on the lens's first branch; at a smaller ``hw`` (the
+        published size) a pixel is True when its whole block is. None when every pixel sees the raw image or nothing
+        is resampled (no distortion).
         Computed once per size, from the mask at the full size (kept: one byte a pixel); the float maps it is made
         from are not kept unless :meth:`undistort` made them for a nearest-neighbour undistortion.
 
@@ -398,11 +400,44 @@ class CameraModel:
             # float32 raw coordinates of every undistorted pixel (two CV_32FC1 maps, 8 bytes a pixel): dropped here
             map_x, map_y = maps if maps is not None else self._build_maps(cv2, True)
             seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
+            seen &= self._within_lens(full)
             self._seen[full] = _none_if_all(seen)
         if size not in self._seen:
             whole = self._seen[full]  # every pixel seen: every block too
             self._seen[size] = None if whole is None else _none_if_all(seen_at(whole, size))
         return self._seen[size]
+
+    def _within_lens(self, hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """An (H, W) bool over the undistorted image of ``hw`` (the raw image's size, P's published pixels): True
+        where the pixel's ray (P and R undone) lies in front of the camera and inside the lens's first branch, where
+        the radial distortion still grows with the ray's angle. Past its peak a wide lens's polynomial (plumb_bob or
+        rational_polynomial r_d(r), equidistant theta_d(theta)) turns back: OpenCV's maps (image_geometry's too)
+        send those rays onto raw pixels of smaller rays, a mirrored ring of the scene (the tangential and thin-prism
+        terms are left out of the peak: small next to the radial ones)."""
+        rect = self.rectified_intrinsics()
+        u = (np.arange(hw[1], dtype=np.float64) - rect.cx) / rect.fx
+        v = (np.arange(hw[0], dtype=np.float64) - rect.cy) / rect.fy
+        rays = np.stack(np.broadcast_arrays(u[np.newaxis, :], v[:, np.newaxis], 1.0), axis=-1) @ self.r  # R^T ray
+        ahead = rays[..., 2] > 0.0
+        radius = np.hypot(rays[..., 0], rays[..., 1]) / np.where(ahead, rays[..., 2], 1.0)
+        d = np.zeros(8)
+        d[: min(len(self.d), 8)] = self.d[:8]
+        if self.distortion_model == "equidistant":
+            angle = np.linspace(0.0, math.atan(float(radius[ahead].max(initial=0.0))), 4097)
+            angle2 = angle * angle
+            distorted = angle * (1.0 + angle2 * (d[0] + angle2 * (d[1] + angle2 * (d[2] + angle2 * d[3]))))
+            grows = np.diff(distorted) > 0.0
+            reach = np.inf if grows.all() else math.tan(float(angle[int(np.argmin(grows))]))
+        else:  # k1, k2, (p1, p2), k3, k4, k5, k6
+            r = np.linspace(0.0, float(radius[ahead].max(initial=0.0)), 4097)
+            r2 = r * r
+            above = 1.0 + r2 * (d[0] + r2 * (d[1] + r2 * d[4]))
+            below = 1.0 + r2 * (d[5] + r2 * (d[6] + r2 * d[7]))
+            distorted = r * above / np.where(below > 0.0, below, np.nan)
+            with np.errstate(invalid="ignore"):
+                grows = np.diff(distorted) > 0.0  # False from a pole of the rational model on
+            reach = np.inf if grows.all() else float(r[int(np.argmin(grows))])
+        return np.asarray(ahead & (radius < reach))
 
     def _check_rectification(self) -> None:
         """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel

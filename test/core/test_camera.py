@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.camera import CameraModel, FloatArray, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ShapeError
 
 KITTI = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=1242, height=375)
@@ -425,3 +427,79 @@ def test_binned_and_cropped_maps_are_image_geometrys(binning: int, roi: tuple[in
     ours_x, ours_y = CameraModel(width, height, "plumb_bob", d, k, r, p, b, b, roi)._build_maps(cv2, True)
     np.testing.assert_allclose(ours_x, map_x[cut] - x // b, atol=1e-3)
     np.testing.assert_allclose(ours_y, map_y[cut] - y // b, atol=1e-3)
+
+
+FOLDING_RIGS = {  # wide lenses whose radial polynomial turns back inside the view of a P that keeps every raw pixel
+    "plumb_bob 5, large k3 (camera_calibration, scale 1)": ("plumb_bob", (-0.25, 0.08, 0.0, 0.0, -0.012), 290.0),
+    "rational_polynomial 8": ("rational_polynomial", (-0.3, 0.09, 0.0, 0.0, -0.012, 0.0, 0.0, 0.0), 290.0),
+    "equidistant 4": ("equidistant", (0.02, -0.01, -0.05, 0.004), 200.0),  # P of 100 pixels: 145 degrees wide
+}
+
+
+def _first_branch_radius(model_name: str, d: tuple[float, ...], distorted: npt.NDArray[np.float64]) -> FloatArray:
+    """The undistorted ray radius (X/Z over Z) of each distorted radius (normalised by K's focal length) of a radial
+    lens, on the lens's first branch (a dense table of the polynomial, up to its peak); NaN past the peak."""
+    k = np.zeros(8)
+    k[: len(d)] = d
+    if model_name == "equidistant":
+        angle = np.linspace(0.0, math.pi / 2 - 1e-6, 200_001)
+        a2 = angle * angle
+        table = angle * (1.0 + a2 * (k[0] + a2 * (k[1] + a2 * (k[2] + a2 * k[3]))))
+        radius = np.tan(angle)
+    else:
+        radius = np.linspace(0.0, 10.0, 200_001)
+        r2 = radius * radius
+        table = radius * (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]))) / (1.0 + r2 * (k[5] + r2 * (k[6] + r2 * k[7])))
+    peak = int(np.argmax(np.diff(table) <= 0.0)) or table.size - 1
+    out = np.interp(distorted, table[: peak + 1], radius[: peak + 1])
+    return np.where(distorted <= table[peak], out, np.nan)
+
+
+def _along(grey: npt.NDArray[np.float32], x: FloatArray, y: FloatArray) -> npt.NDArray[np.float32]:
+    """The KITTI frame seen along rays (x, y on Z = 1), its 80 degrees spread over 137 (a texture for a wide view)."""
+    import cv2
+
+    map_x, map_y = (721.5 * x / 3 + 609.6).astype(np.float32), (721.5 * y / 3 + 172.9).astype(np.float32)
+    return np.asarray(cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR), dtype=np.float32)
+
+
+@pytest.mark.parametrize("rig", list(FOLDING_RIGS))
+def test_seen_pixels_of_a_wide_lens_show_their_own_ray_not_one_folded_back(kitti_object_dir: Path, rig: str) -> None:
+    """A wide lens whose radial distortion r_d(r) peaks inside the view of P (camera_calibration's scale slider at 1
+    keeps every raw pixel: P's view reaches rays past the peak): OpenCV's maps (as image_geometry's) send the rays past
+    the peak back into the raw image, onto pixels of smaller rays, so a ring of the undistorted image showed a
+    mirrored copy of the scene, counted as seen: its depth published at the wrong place and paired with the LiDAR.
+    Every seen pixel must show its own ray (the raw frame carries the rays of its pixels, on the lens's first branch,
+    and a real KITTI frame seen through them)."""
+    import cv2
+
+    model_name, d, focal = FOLDING_RIGS[rig]
+    width, height = 640, 360
+    k = np.array([[focal, 0.0, 319.5], [0.0, focal, 179.5], [0.0, 0.0, 1.0]])
+    if model_name == "equidistant":  # (estimateNewCameraMatrixForUndistortRectify gives a 180-degree P for it)
+        p3 = np.array([[100.0, 0.0, 319.5], [0.0, 100.0, 179.5], [0.0, 0.0, 1.0]])
+    else:
+        p3, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 1.0, (width, height))
+    # the raw frame: each raw pixel carries its ray (x, y on the plane Z = 1) and the real frame seen along it
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    xd, yd = (u - 319.5) / focal, (v - 179.5) / focal
+    distorted = np.hypot(xd, yd)
+    scale = _first_branch_radius(model_name, d, distorted) / np.maximum(distorted, 1e-12)
+    ray_x, ray_y = xd * scale, yd * scale
+    grey = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+    raw = np.stack([ray_x, ray_y, _along(grey, ray_x, ray_y)], axis=-1).astype(np.float32)
+    camera = CameraModel(width, height, model_name, d, k, np.eye(3), np.hstack([p3, np.zeros((3, 1))]))
+    out = camera.undistort(raw, border_value=np.nan)
+    seen = camera.seen_mask()
+    assert seen is not None
+    own_x, own_y = (u - p3[0, 2]) / p3[0, 0], (v - p3[1, 2]) / p3[1, 1]
+    cosine = (out[..., 0] * own_x + out[..., 1] * own_y + 1.0) / np.sqrt(
+        (out[..., 0] ** 2 + out[..., 1] ** 2 + 1.0) * (own_x**2 + own_y**2 + 1.0)
+    )
+    off_deg = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    ghost = seen & (off_deg > 3.0)  # NaN (a raw pixel past the lens's peak in the footprint) is no ghost
+    assert np.count_nonzero(ghost) == 0, f"{np.count_nonzero(ghost)} seen pixels show a ray over 3 degrees off theirs"
+    assert np.count_nonzero(seen) > 0.3 * seen.size  # the lens's view is kept
+    assert (
+        np.nanmedian(np.abs(out[..., 2] - _along(grey, own_x, own_y))[seen]) < 3.0
+    )  # the scene along each seen pixel's own ray
