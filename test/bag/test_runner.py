@@ -202,7 +202,7 @@ def _drop(topic: str, frame: int | None = None) -> Mutate:
 @pytest.mark.parametrize(
     ("mutate", "reason", "example"),
     [
-        (_set("encoding", "nv21", "/camera/image_raw", 1), "image: EncodingError", "'nv21' is not a colour"),
+        (_set("encoding", "nv24", "/camera/image_raw", 1), "image: EncodingError", "'nv24' is not a colour"),
         (_set("width", 80, "/camera/camera_info", 1), "pipeline: CalibrationError", "64x48 but the camera"),
         (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
         (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
