@@ -183,10 +183,10 @@ class CameraModel:
         self.r = np.asarray(self.r, dtype=np.float64).reshape(3, 3)
         self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
         self.d = tuple(float(x) for x in self.d)
-        if self.width <= 0 or self.height <= 0:
+        sizeless = self.width == 0 and self.height == 0  # sized by each image (for_image), as depth_image_proc
+        if not sizeless and (self.width <= 0 or self.height <= 0):
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive: {UNCALIBRATED}"
             raise CalibrationError(msg)
-        self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
         # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
@@ -196,7 +196,16 @@ class CameraModel:
                 f"{UNCALIBRATED}"
             )
             raise CalibrationError(msg)
-        self._check_field_of_view()
+        if sizeless and (self.roi[2] or self.roi[3]):
+            x, y, w, h = self.roi
+            msg = (
+                f"CameraInfo width/height 0x0 with roi {w}x{h} at ({x}, {y}): a roi is in pixels of the calibrated "
+                f"image, which camera_info must then size; publish its width/height (the calibration's image size)"
+            )
+            raise CalibrationError(msg)
+        if not sizeless:  # a sizeless calibration is judged with each image's size (for_image)
+            self._check_roi()
+            self._check_field_of_view()
 
     def _check_field_of_view(self) -> None:
         """Raise :class:`CalibrationError` for a K or P whose focal lengths make a pinhole wider than
@@ -259,6 +268,12 @@ class CameraModel:
 
     def _published(self, fx: float, fy: float, cx: float, cy: float) -> PinholeIntrinsics:
         """Full-resolution intrinsics → intrinsics of the published (ROI-cropped, binned) image."""
+        if self.width == 0:
+            msg = (
+                "CameraInfo width/height 0x0: the calibration has no size: give it to the camera_info (the "
+                "calibration's image_width / image_height); until then each image's size is taken (for_image)"
+            )
+            raise CalibrationError(msg)
         x, y, w, h = self._roi()
         bx, by = self._binning()
         return PinholeIntrinsics(
@@ -282,8 +297,13 @@ class CameraModel:
             CalibrationError: another size where camera_info has binning or a ROI (the message says how they make
                 the size it expects: width / height are the unbinned calibration size, as CameraInfo.msg defines).
         """
+        fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}, "_unseen_error": []}
         x, y, w, h = self._roi()
         bx, by = self._binning()
+        if self.width == 0:  # no calibrated size: the image's (binned), as depth_image_proc reads it
+            if (width, height) not in self._sized:
+                self._sized[(width, height)] = replace(self, width=width * bx, height=height * by, **fresh)
+            return self._sized[(width, height)]
         published = (w // bx, h // by)
         if (width, height) == published:
             return self
@@ -297,7 +317,6 @@ class CameraModel:
             )
             raise CalibrationError(msg)
         if (width, height) not in self._sized:
-            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}, "_unseen_error": []}
             if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows
                 sized = replace(self, width=width * bx, height=height * by, roi=(0, 0, 0, 0), **fresh)
             else:

@@ -796,3 +796,33 @@ def test_a_scan_paired_by_its_sweeps_middle_is_not_then_refused_as_late(
     values = {v.key: v.value for _, m in read_bag(tmp_path / "out")["/diagnostics"] for s in m.status for v in s.values}
     assert values["scale_mode"] == "lidar", values.get("scale_reason")
     assert values["lidar_lag_s"] == f"{-middle_ms / 1000:.3f}"
+
+
+def test_a_camera_info_without_a_size_gives_the_depth_and_cloud_of_the_sized_one(
+    tmp_path: Path, kitti_object_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real KITTI frames whose camera_info has width = height = 0 and KITTI's K and P (a driver that leaves the size
+    unset; depth_image_proc makes its cloud from such camera_info with the image's size): every frame was skipped as
+    an uncalibrated camera; now the depth image and the cloud are those of the camera_info with the size."""
+    import test.kitti_bag as kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    sized_info = kitti_bag.kitti_camera_info
+
+    def sizeless_info(*args: Any, **kwargs: Any) -> Any:
+        info = sized_info(*args, **kwargs)
+        info.width, info.height = 0, 0
+        return info
+
+    out: dict[str, dict[str, list[tuple[int, Any]]]] = {}
+    for name in ("sized", "sizeless"):
+        if name == "sizeless":
+            monkeypatch.setattr(kitti_bag, "kitti_camera_info", sizeless_info)
+        kitti_bag.write_kitti_bag(tmp_path / f"in_{name}", frames, prediction="metric")
+        summary = run_bag(tmp_path / f"in_{name}", tmp_path / f"out_{name}", EXTERNAL_METRIC, QUIET)
+        assert summary.frames_out == 3, (name, summary.skipped.examples)
+        out[name] = read_bag(tmp_path / f"out_{name}")
+    for topic in ("/depth/image", "/depth/points"):
+        assert len(out["sized"][topic]) == len(out["sizeless"][topic]) == 3
+        for (_, sized), (_, sizeless) in zip(out["sized"][topic], out["sizeless"][topic], strict=True):
+            assert bytes(sized.data) == bytes(sizeless.data), topic

@@ -503,3 +503,28 @@ def test_seen_pixels_of_a_wide_lens_show_their_own_ray_not_one_folded_back(kitti
     assert (
         np.nanmedian(np.abs(out[..., 2] - _along(grey, own_x, own_y))[seen]) < 3.0
     )  # the scene along each seen pixel's own ray
+
+
+def test_a_camera_info_without_a_size_takes_the_images_as_depth_image_proc_does() -> None:
+    """camera_info with width = height = 0 but a calibrated K / P (a RealSense R200 driver's, rtabmap#64; hand-made
+    camera_info publishers): image_geometry keeps the zero size and depth_image_proc reads fx, fy, cx, cy with the
+    image's own size, so its cloud is made; it was refused here as an uncalibrated camera. The image's size is taken
+    as the calibrated one (binning included): the same intrinsics, undistortion and checks as with the size."""
+    sized = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    sizeless = _info(width=0, height=0, d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    camera = sizeless.for_image(640, 480)
+    assert camera is sizeless.for_image(640, 480)  # once per size
+    assert camera.intrinsics(image_is_rectified=True) == sized.intrinsics(image_is_rectified=True)
+    assert camera.intrinsics(image_is_rectified=False) == sized.intrinsics(image_is_rectified=False)
+    raw = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(camera.undistort(raw), sized.undistort(raw))
+    binned = _info(width=0, height=0, binning_x=2, binning_y=2).for_image(320, 240).rectified_intrinsics()
+    assert (binned.width, binned.height, binned.fx, binned.cx) == (320, 240, 245.0, 159.0)
+    with pytest.raises(CalibrationError, match=r"fx=1, fy=1 for the 640x480 image.*no calibration"):
+        _info(width=0, height=0, k=[1.0, 0, 320, 0, 1, 240, 0, 0, 1], p=[0.0] * 12).for_image(640, 480)
+    with pytest.raises(CalibrationError, match=r"width/height 0x0 .*roi 320x240 at \(10, 20\).*publish"):
+        _info(width=0, height=0, roi=(10, 20, 320, 240))
+    with pytest.raises(CalibrationError, match=r"width/height 640x0 must be positive"):
+        _info(height=0)
+    with pytest.raises(CalibrationError, match=r"width/height 0x0: .*no size: give it to"):
+        sizeless.rectified_intrinsics()  # the size comes from the image (for_image)
