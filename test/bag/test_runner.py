@@ -826,3 +826,49 @@ def test_a_camera_info_without_a_size_gives_the_depth_and_cloud_of_the_sized_one
         assert len(out["sized"][topic]) == len(out["sizeless"][topic]) == 3
         for (_, sized), (_, sizeless) in zip(out["sized"][topic], out["sizeless"][topic], strict=True):
             assert bytes(sized.data) == bytes(sizeless.data), topic
+
+
+@pytest.mark.parametrize("model", ["plumb_bob", "equidistant"])
+def test_a_raw_camera_gives_the_metric_cloud_of_the_rectified_one(
+    tmp_path: Path, kitti_object_dir: Path, model: str
+) -> None:
+    """Real KITTI frames seen through a raw (distorted) camera in KITTI's view (plumb_bob barrel, or the equidistant
+    fisheye model; P keeps every raw pixel), the external prediction in the raw pixels, the real Velodyne scan: with
+    image_is_rectified false the bag runner undistorts image and prediction, fits the LiDAR in P's image and puts
+    the cloud where the rectified KITTI bag (the same scans and prediction) puts it: each raw-path point, projected
+    into the KITTI image, has the depth the rectified path gives that pixel."""
+    from test.kitti_bag import relative_inverse_prediction, write_kitti_bag
+    from test.raw_kitti_bag import raw_frames, raw_view, write_raw_bag
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001", "000002"))
+    raws = raw_frames(kitti, model, (310, 94))  # type: ignore[arg-type]
+    predictions = [
+        raw_view(r.camera, r.kitti, relative_inverse_prediction(densify_nearest(r.kitti.lidar_depth_m)), nearest=True)
+        for r in raws
+    ]
+    write_raw_bag(tmp_path / "raw_in", raws, predictions=predictions)
+    write_kitti_bag(tmp_path / "rect_in", kitti, prediction="relative_inverse")
+    out = {}
+    for name, rectified in (("rect", True), ("raw", False)):
+        params = {**EXTERNAL_RELATIVE, "image_is_rectified": rectified}
+        summary = run_bag(tmp_path / f"{name}_in", tmp_path / f"{name}_out", params, QUIET)
+        assert summary.frames_out == 2 and summary.scale_health == {"ok": 2}, (name, summary.warnings.examples)
+        out[name] = read_bag(tmp_path / f"{name}_out")
+    for frame, (_, cloud), (_, rect_depth) in zip(
+        kitti, out["raw"]["/depth/points"], out["rect"]["/depth/image"], strict=True
+    ):
+        points = pointcloud2_to_structured(cloud).reshape(-1)
+        xyz = np.stack([points["x"], points["y"], points["z"]], axis=-1).astype(np.float64)
+        xyz = xyz[np.isfinite(xyz).all(axis=1) & (xyz[:, 2] > 0)]
+        k = frame.intrinsics
+        u = np.rint(k.fx * xyz[:, 0] / xyz[:, 2] + k.cx).astype(int)
+        v = np.rint(k.fy * xyz[:, 1] / xyz[:, 2] + k.cy).astype(int)
+        inside = (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
+        reference = depth_image_to_metres(rect_depth)[v[inside], u[inside]]
+        ratio = xyz[inside, 2] / reference
+        ratio = ratio[np.isfinite(ratio)]
+        assert ratio.size > 0.5 * len(xyz), f"{ratio.size} of {len(xyz)} raw-path points land on rectified depth"
+        print(f"{model} {frame.name}: raw / rectified depth median {np.median(ratio):.4f}, 10-90 %: "
+              f"{np.percentile(ratio, [10, 90])}")  # fmt: skip
+        assert abs(float(np.median(ratio)) - 1.0) < 0.01
+        assert np.percentile(ratio, 10) > 0.95 and np.percentile(ratio, 90) < 1.05
