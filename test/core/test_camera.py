@@ -429,37 +429,49 @@ def test_binned_and_cropped_maps_are_image_geometrys(binning: int, roi: tuple[in
     np.testing.assert_allclose(ours_y, map_y[cut] - y // b, atol=1e-3)
 
 
-FOLDING_RIGS = {  # wide lenses whose radial polynomial turns back inside the view of a P that keeps every raw pixel
-    "plumb_bob 5, large k3 (camera_calibration, scale 1)": ("plumb_bob", (-0.25, 0.08, 0.0, 0.0, -0.012), 290.0),
-    "rational_polynomial 8": ("rational_polynomial", (-0.3, 0.09, 0.0, 0.0, -0.012, 0.0, 0.0, 0.0), 290.0),
-    "equidistant 4": ("equidistant", (0.02, -0.01, -0.05, 0.004), 200.0),  # P of 100 pixels: 145 degrees wide
+FOLDING_RIGS = {  # (model, D, K focal, P focal (None: P keeps every raw pixel), R's turn about y in degrees)
+    "plumb_bob 5, large k3 (camera_calibration, scale 1)": (
+        "plumb_bob",
+        (-0.25, 0.08, 0.0, 0.0, -0.012),
+        290.0,
+        None,
+        0,
+    ),
+    "rational_polynomial 8": ("rational_polynomial", (-0.3, 0.09, 0.0, 0.0, -0.012, 0.0, 0.0, 0.0), 290.0, None, 0),
+    "equidistant 4": ("equidistant", (0.02, -0.01, -0.05, 0.004), 200.0, 100.0, 0),  # P: 145 degrees wide
+    "equidistant 4 over 180 degrees, turned 75 degrees": ("equidistant", (0.01, 0.0, 0.0, 0.0), 200.0, 150.0, 75),
+    "plumb_bob 5 turned 75 degrees": ("plumb_bob", (-0.05, 0.0, 0.0, 0.0, 0.0), 200.0, 150.0, 75),
 }
 
 
-def _first_branch_radius(model_name: str, d: tuple[float, ...], distorted: npt.NDArray[np.float64]) -> FloatArray:
-    """The undistorted ray radius (X/Z over Z) of each distorted radius (normalised by K's focal length) of a radial
-    lens, on the lens's first branch (a dense table of the polynomial, up to its peak); NaN past the peak."""
+def _first_branch_angle(model_name: str, d: tuple[float, ...], distorted: npt.NDArray[np.float64]) -> FloatArray:
+    """The angle (radians, off the optical axis) of the ray of each distorted radius (normalised by K's focal
+    length) of a radial lens, on the lens's first branch (a dense table of the polynomial, up to its peak); NaN past
+    the peak."""
     k = np.zeros(8)
     k[: len(d)] = d
     if model_name == "equidistant":
-        angle = np.linspace(0.0, math.pi / 2 - 1e-6, 200_001)
+        angle = np.linspace(0.0, math.pi, 200_001)
         a2 = angle * angle
         table = angle * (1.0 + a2 * (k[0] + a2 * (k[1] + a2 * (k[2] + a2 * k[3]))))
-        radius = np.tan(angle)
     else:
         radius = np.linspace(0.0, 10.0, 200_001)
         r2 = radius * radius
         table = radius * (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]))) / (1.0 + r2 * (k[5] + r2 * (k[6] + r2 * k[7])))
+        angle = np.arctan(radius)
     peak = int(np.argmax(np.diff(table) <= 0.0)) or table.size - 1
-    out = np.interp(distorted, table[: peak + 1], radius[: peak + 1])
+    out = np.interp(distorted, table[: peak + 1], angle[: peak + 1])
     return np.where(distorted <= table[peak], out, np.nan)
 
 
-def _along(grey: npt.NDArray[np.float32], x: FloatArray, y: FloatArray) -> npt.NDArray[np.float32]:
-    """The KITTI frame seen along rays (x, y on Z = 1), its 80 degrees spread over 137 (a texture for a wide view)."""
+def _along(grey: npt.NDArray[np.float32], rays: FloatArray) -> npt.NDArray[np.float32]:
+    """The KITTI frame seen along (H, W, 3) rays, its 80 degrees spread over 137 by angle (a texture for a wide
+    view; black behind)."""
     import cv2
 
-    map_x, map_y = (721.5 * x / 3 + 609.6).astype(np.float32), (721.5 * y / 3 + 172.9).astype(np.float32)
+    azimuth = np.arctan2(rays[..., 0], rays[..., 2])
+    elevation = np.arctan2(rays[..., 1], np.hypot(rays[..., 0], rays[..., 2]))
+    map_x, map_y = (240.5 * azimuth + 609.6).astype(np.float32), (240.5 * elevation + 172.9).astype(np.float32)
     return np.asarray(cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR), dtype=np.float32)
 
 
@@ -469,40 +481,39 @@ def test_seen_pixels_of_a_wide_lens_show_their_own_ray_not_one_folded_back(kitti
     keeps every raw pixel: P's view reaches rays past the peak): OpenCV's maps (as image_geometry's) send the rays past
     the peak back into the raw image, onto pixels of smaller rays, so a ring of the undistorted image showed a
     mirrored copy of the scene, counted as seen: its depth published at the wrong place and paired with the LiDAR.
-    Every seen pixel must show its own ray (the raw frame carries the rays of its pixels, on the lens's first branch,
-    and a real KITTI frame seen through them)."""
+    Likewise the rays a turned R puts behind a fisheye of over 180 degrees: OpenCV's fisheye maps take them for the
+    rays mirrored in front. Every seen pixel must show its own ray (the raw frame carries the rays of its pixels, on
+    the lens's first branch, and a real KITTI frame seen along them)."""
     import cv2
 
-    model_name, d, focal = FOLDING_RIGS[rig]
+    model_name, d, focal, p_focal, turn_deg = FOLDING_RIGS[rig]
     width, height = 640, 360
     k = np.array([[focal, 0.0, 319.5], [0.0, focal, 179.5], [0.0, 0.0, 1.0]])
-    if model_name == "equidistant":  # (estimateNewCameraMatrixForUndistortRectify gives a 180-degree P for it)
-        p3 = np.array([[100.0, 0.0, 319.5], [0.0, 100.0, 179.5], [0.0, 0.0, 1.0]])
-    else:
+    if p_focal is None:
         p3, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 1.0, (width, height))
-    # the raw frame: each raw pixel carries its ray (x, y on the plane Z = 1) and the real frame seen along it
+    else:  # (estimateNewCameraMatrixForUndistortRectify gives a 180-degree P for these)
+        p3 = np.array([[p_focal, 0.0, 319.5], [0.0, p_focal, 179.5], [0.0, 0.0, 1.0]])
+    r = cv2.Rodrigues(np.array([0.0, math.radians(turn_deg), 0.0]))[0]
+    # the raw frame: each raw pixel carries its ray (a unit vector) and the real frame seen along it
     u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     xd, yd = (u - 319.5) / focal, (v - 179.5) / focal
-    distorted = np.hypot(xd, yd)
-    scale = _first_branch_radius(model_name, d, distorted) / np.maximum(distorted, 1e-12)
-    ray_x, ray_y = xd * scale, yd * scale
+    angle, azimuth = _first_branch_angle(model_name, d, np.hypot(xd, yd)), np.arctan2(yd, xd)
+    rays = np.stack([np.sin(angle) * np.cos(azimuth), np.sin(angle) * np.sin(azimuth), np.cos(angle)], axis=-1)
     grey = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"), cv2.IMREAD_GRAYSCALE).astype(np.float32)
-    raw = np.stack([ray_x, ray_y, _along(grey, ray_x, ray_y)], axis=-1).astype(np.float32)
-    camera = CameraModel(width, height, model_name, d, k, np.eye(3), np.hstack([p3, np.zeros((3, 1))]))
+    raw = np.concatenate([rays, _along(grey, rays)[..., np.newaxis]], axis=-1).astype(np.float32)
+    camera = CameraModel(width, height, model_name, d, k, r, np.hstack([p3, np.zeros((3, 1))]))
     out = camera.undistort(raw, border_value=np.nan)
     seen = camera.seen_mask()
     assert seen is not None
-    own_x, own_y = (u - p3[0, 2]) / p3[0, 0], (v - p3[1, 2]) / p3[1, 1]
-    cosine = (out[..., 0] * own_x + out[..., 1] * own_y + 1.0) / np.sqrt(
-        (out[..., 0] ** 2 + out[..., 1] ** 2 + 1.0) * (own_x**2 + own_y**2 + 1.0)
-    )
-    off_deg = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    own = np.stack([(u - p3[0, 2]) / p3[0, 0], (v - p3[1, 2]) / p3[1, 1], np.ones_like(u)], axis=-1) @ r  # Rᵀ ray
+    own /= np.linalg.norm(own, axis=-1, keepdims=True)
+    shown = out[..., :3] / np.linalg.norm(out[..., :3], axis=-1, keepdims=True)
+    off_deg = np.degrees(np.arccos(np.clip((shown * own).sum(axis=-1), -1.0, 1.0)))
     ghost = seen & (off_deg > 3.0)  # NaN (a raw pixel past the lens's peak in the footprint) is no ghost
     assert np.count_nonzero(ghost) == 0, f"{np.count_nonzero(ghost)} seen pixels show a ray over 3 degrees off theirs"
     assert np.count_nonzero(seen) > 0.3 * seen.size  # the lens's view is kept
-    assert (
-        np.nanmedian(np.abs(out[..., 2] - _along(grey, own_x, own_y))[seen]) < 3.0
-    )  # the scene along each seen pixel's own ray
+    scene_error = np.abs(out[..., 3] - _along(grey, own))[seen]
+    assert np.nanmedian(scene_error) < 3.0  # the scene along each seen pixel's own ray
 
 
 def test_a_camera_info_without_a_size_takes_the_images_as_depth_image_proc_does() -> None:
