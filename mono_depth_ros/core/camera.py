@@ -419,6 +419,7 @@ class CameraModel:
             # float32 raw coordinates of every undistorted pixel (two CV_32FC1 maps, 8 bytes a pixel): dropped here
             map_x, map_y = maps if maps is not None else self._build_maps(cv2, True)
             seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
+            del map_x, map_y, maps  # the float maps go before the lens's rays are made
             seen &= self._within_lens(full)
             self._seen[full] = _none_if_all(seen)
         if size not in self._seen:
@@ -434,11 +435,13 @@ class CameraModel:
         send those rays onto raw pixels of smaller rays, a mirrored ring of the scene (the tangential and thin-prism
         terms are left out of the peak: small next to the radial ones)."""
         rect = self.rectified_intrinsics()
-        u = (np.arange(hw[1], dtype=np.float64) - rect.cx) / rect.fx
-        v = (np.arange(hw[0], dtype=np.float64) - rect.cy) / rect.fy
-        rays = np.stack(np.broadcast_arrays(u[np.newaxis, :], v[:, np.newaxis], 1.0), axis=-1) @ self.r  # R^T ray
-        ahead = rays[..., 2] > 0.0
-        radius = np.hypot(rays[..., 0], rays[..., 1]) / np.where(ahead, rays[..., 2], 1.0)
+        u = ((np.arange(hw[1], dtype=np.float64) - rect.cx) / rect.fx).astype(np.float32)[np.newaxis, :]
+        v = ((np.arange(hw[0], dtype=np.float64) - rect.cy) / rect.fy).astype(np.float32)[:, np.newaxis]
+        r = self.r.astype(np.float32)  # the ray in the raw camera: Rᵀ (u, v, 1), one (H, W) float32 per component
+        x, y, z = (u * r[0, j] + v * r[1, j] + r[2, j] for j in range(3))
+        ahead = z > 0.0
+        z[~ahead] = 1.0
+        radius = np.divide(np.hypot(x, y, out=x), z, out=x)  # in place: one frame-size float32 less at a time
         d = np.zeros(8)
         d[: min(len(self.d), 8)] = self.d[:8]
         if self.distortion_model == "equidistant":
