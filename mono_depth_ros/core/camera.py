@@ -437,8 +437,8 @@ class CameraModel:
         rect = self.rectified_intrinsics()
         u = ((np.arange(hw[1], dtype=np.float64) - rect.cx) / rect.fx).astype(np.float32)[np.newaxis, :]
         v = ((np.arange(hw[0], dtype=np.float64) - rect.cy) / rect.fy).astype(np.float32)[:, np.newaxis]
-        r = self.r.astype(np.float32)  # the ray in the raw camera: Rᵀ (u, v, 1), one (H, W) float32 per component
-        x, y, z = (u * r[0, j] + v * r[1, j] + r[2, j] for j in range(3))
+        turn = self.r.astype(np.float32)  # the ray in the raw camera: Rᵀ (u, v, 1), one (H, W) float32 a component
+        x, y, z = (u * turn[0, j] + v * turn[1, j] + turn[2, j] for j in range(3))
         ahead = z > 0.0
         z[~ahead] = 1.0
         radius = np.divide(np.hypot(x, y, out=x), z, out=x)  # in place: one frame-size float32 less at a time
