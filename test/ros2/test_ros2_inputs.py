@@ -142,6 +142,46 @@ def test_a_camera_info_published_once_transient_local_before_the_node_started_is
         assert launched.stop() == 0, launched.log[-3000:]
 
 
+def test_a_camera_info_without_a_size_gives_depth_of_the_images_size(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A driver whose camera_info has width = height = 0 and a calibrated K / P (depth_image_proc makes its cloud from
+    it with the image's size): every frame was counted a CalibrationError; the node now publishes the depth and a
+    depth/camera_info of the image's size."""
+    frame, factory = kitti_frames[0], probe.factory
+    params = {"scale.mode": "fixed", "output.downscale": 4}
+    launched = Launched(
+        {"device": "cpu", "params_file": str(write_params(ros_logs / "sizeless.yaml", params))},
+        ros_logs / "sizeless.log",
+    )
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        depth_info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        wait_until(lambda: pub_image.get_subscription_count() > 0, 30, "the node's image subscription")
+        deadline = time.monotonic() + 20.0
+        while not depth_info.by_stamp() and time.monotonic() < deadline:
+            stamp = probe.now_ns()
+            info = kitti_camera_info(factory, frame, stamp)
+            info.width, info.height = 0, 0
+            pub_info.publish(info)
+            header = ros_msgs.make_header(factory, stamp, CAMERA_FRAME)
+            pub_image.publish(ros_msgs.image_from_array(factory, frame.rgb, "rgb8", header))
+            time.sleep(0.5)
+        assert depth_info.by_stamp(), "no depth for a camera_info without a size\n" + launched.log[-3000:]
+        stamp, published = next(iter(depth_info.by_stamp().items()))
+        height, width = frame.rgb.shape[:2]
+        assert (published.width, published.height) == (width // 4, height // 4)
+        wait_until(lambda: stamp in depth.by_stamp(), 10, "the depth image of that frame")
+        assert depth_array(depth.by_stamp()[stamp]).shape == (height // 4, width // 4)
+        probe.drop(depth)
+        probe.drop(depth_info)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
 def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
     """``image_to_rgb8`` against cv_bridge's ``imgmsg_to_cv2(msg, "rgb8")`` (the reference ROS 2 image nodes use) for
     every colour encoding we take, with row padding and both byte orders (yuv422 from UVC webcams, 16-bit Bayer from
