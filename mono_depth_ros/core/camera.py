@@ -444,21 +444,20 @@ class CameraModel:
         radius = np.divide(np.hypot(x, y, out=x), z, out=x)  # in place: one frame-size float32 less at a time
         d = np.zeros(8)
         d[: min(len(self.d), 8)] = self.d[:8]
+        # the polynomial on a table even in the ray's angle (a ray square to the axis has an unbounded radius)
+        angle = np.linspace(0.0, math.atan(float(radius[ahead].max(initial=0.0))), 4097)
         if self.distortion_model == "equidistant":
-            angle = np.linspace(0.0, math.atan(float(radius[ahead].max(initial=0.0))), 4097)
             angle2 = angle * angle
             distorted = angle * (1.0 + angle2 * (d[0] + angle2 * (d[1] + angle2 * (d[2] + angle2 * d[3]))))
-            grows = np.diff(distorted) > 0.0
-            reach = np.inf if grows.all() else math.tan(float(angle[int(np.argmin(grows))]))
         else:  # k1, k2, (p1, p2), k3, k4, k5, k6
-            r = np.linspace(0.0, float(radius[ahead].max(initial=0.0)), 4097)
+            r = np.tan(angle)
             r2 = r * r
             above = 1.0 + r2 * (d[0] + r2 * (d[1] + r2 * d[4]))
             below = 1.0 + r2 * (d[5] + r2 * (d[6] + r2 * d[7]))
             distorted = r * above / np.where(below > 0.0, below, np.nan)
-            with np.errstate(invalid="ignore"):
-                grows = np.diff(distorted) > 0.0  # False from a pole of the rational model on
-            reach = np.inf if grows.all() else float(r[int(np.argmin(grows))])
+        with np.errstate(invalid="ignore"):
+            grows = np.diff(distorted) > 0.0  # False from a pole of the rational model on
+        reach = np.inf if grows.all() else math.tan(float(angle[int(np.argmin(grows))]))
         return np.asarray(ahead & (radius < reach))
 
     def _check_rectification(self) -> None:

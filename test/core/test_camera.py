@@ -539,3 +539,25 @@ def test_a_camera_info_without_a_size_takes_the_images_as_depth_image_proc_does(
         _info(height=0)
     with pytest.raises(CalibrationError, match=r"width/height 0x0: .*no size: give it to"):
         sizeless.rectified_intrinsics()  # the size comes from the image (for_image)
+
+
+def test_a_ray_square_to_the_raw_cameras_axis_leaves_the_lens_check_its_view() -> None:
+    """The lens's peak was looked for on a table of radii up to the largest ray radius in P's view: a pixel whose ray
+    is square to the raw camera's axis (a turned R; radius 1e16) spread the table so thin that its first step was
+    past the peak, and every pixel was unseen (a CalibrationError for a camera whose left half sees the scene)."""
+    import cv2
+
+    k = np.array([[200.0, 0.0, 319.5], [0.0, 200.0, 179.5], [0.0, 0.0, 1.0]])
+    p = np.array([[150.0, 0.0, 320.0, 0.0], [0.0, 150.0, 179.5, 0.0], [0.0, 0.0, 1.0, 0.0]])  # column 320: square
+    turned = cv2.Rodrigues(np.array([0.0, math.pi / 2, 0.0]))[0]
+    camera = CameraModel(640, 360, "plumb_bob", (-0.05, 0.0, 0.0, 0.0, 0.0), k, turned, p)
+    seen = camera.seen_mask()
+    assert seen is not None
+    map_x, map_y = cv2.initUndistortRectifyMap(k, np.array(camera.d), turned, p, (640, 360), cv2.CV_32FC1)
+    pixels = np.stack([*np.meshgrid(np.arange(640.0), np.arange(360.0)), np.ones((360, 640))])
+    raw = np.einsum("ij,jhw->ihw", turned.T @ np.linalg.inv(p[:, :3]), pixels)  # the rays in the raw camera
+    in_front_and_short = (raw[2] > 0) & (np.hypot(raw[0], raw[1]) < 2.0 * raw[2])  # 63 degrees: the peak is at 69
+    inside = (map_x >= -0.5) & (map_x < 639.5) & (map_y >= -0.5) & (map_y < 359.5)
+    assert np.count_nonzero(in_front_and_short & inside) > 0.2 * seen.size
+    np.testing.assert_array_equal(seen[in_front_and_short & inside], True)
+    assert not seen[raw[2] <= 0].any()
