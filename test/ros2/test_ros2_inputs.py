@@ -178,6 +178,8 @@ def test_a_camera_info_without_a_size_gives_depth_of_the_images_size(
         assert depth_array(depth.by_stamp()[stamp]).shape == (height // 4, width // 4)
         probe.drop(depth)
         probe.drop(depth_info)
+        for publisher in (pub_image, pub_info):
+            probe.node.destroy_publisher(publisher)  # the tests after this one: no stray camera_info publisher
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 
