@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,15 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import camera_info_from_model, image_from_array, make_header, tf_message_from
 from mono_depth_ros.demo.bag_builder import BagBuilder, lidar_cloud
 from mono_depth_ros.evaluation.scale_rigs import undistorted_rays
-from test.kitti_bag import CAMERA_FRAME, CAMERA_INFO_TOPIC, IMAGE_TOPIC, LIDAR_FRAME, LIDAR_TOPIC, KittiFrame
+from test.kitti_bag import (
+    CAMERA_FRAME,
+    CAMERA_INFO_TOPIC,
+    IMAGE_TOPIC,
+    LIDAR_FRAME,
+    LIDAR_TOPIC,
+    PREDICTION_TOPIC,
+    KittiFrame,
+)
 
 Model = Literal["plumb_bob", "equidistant"]
 PLUMB_BOB_D = (-0.25, 0.06, 0.001, -0.001, 0.0)
@@ -80,20 +88,25 @@ def raw_camera(kitti: KittiFrame, model: Model, raw_size: tuple[int, int]) -> Ca
     return CameraModel(width, height, model, tuple(float(c) for c in d), k, np.eye(3), p)
 
 
-def raw_frames(kitti_frames: Sequence[KittiFrame], model: Model, raw_size: tuple[int, int]) -> list[RawFrame]:
-    """Each KITTI frame seen by one raw camera (made from the first frame's calibration) of ``raw_size``."""
+def raw_view(
+    camera: CameraModel, kitti: KittiFrame, image: npt.NDArray[Any], nearest: bool = False
+) -> npt.NDArray[Any]:
+    """``image`` (any (H, W[, C]) map over KITTI's rectified image: the RGB, a depth map) as the raw ``camera`` sees
+    it: each raw pixel's ray looked up in it (bilinear, or nearest for depth; border replicated)."""
     import cv2
 
-    camera = raw_camera(kitti_frames[0], model, raw_size)
     x, y = _rays(camera)
-    out = []
-    for frame in kitti_frames:
-        k = frame.intrinsics
-        map_u = (k.fx * x + k.cx).astype(np.float32)
-        map_v = (k.fy * y + k.cy).astype(np.float32)
-        rgb = cv2.remap(frame.rgb, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out.append(RawFrame(np.ascontiguousarray(rgb, dtype=np.uint8), camera, frame))
-    return out
+    k = kitti.intrinsics
+    map_u = (k.fx * x + k.cx).astype(np.float32)
+    map_v = (k.fy * y + k.cy).astype(np.float32)
+    flag = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.remap(image, map_u, map_v, flag, borderMode=cv2.BORDER_REPLICATE))
+
+
+def raw_frames(kitti_frames: Sequence[KittiFrame], model: Model, raw_size: tuple[int, int]) -> list[RawFrame]:
+    """Each KITTI frame seen by one raw camera (made from the first frame's calibration) of ``raw_size``."""
+    camera = raw_camera(kitti_frames[0], model, raw_size)
+    return [RawFrame(raw_view(camera, frame, frame.rgb).astype(np.uint8), camera, frame) for frame in kitti_frames]
 
 
 def write_raw_bag(
@@ -106,9 +119,11 @@ def write_raw_bag(
     start_ns: int = START_NS,
     pause_after: int | None = None,
     pause_ns: int = 5_000_000_000,
+    predictions: Sequence[npt.NDArray[np.float32]] | None = None,
 ) -> list[int]:
     """The raw frames as a rosbag2 (layout in the module docstring); returns the image stamps. ``pause_after``: the
-    recording pauses ``pause_ns`` after that frame (index)."""
+    recording pauses ``pause_ns`` after that frame (index). ``predictions``: one external prediction a frame (raw
+    pixels, 32FC1) on the node's default prediction topic, 40 ms after its image."""
     stamps = []
     with BagBuilder(path, storage=storage) as bag:
         factory = bag.factory
@@ -124,6 +139,9 @@ def write_raw_bag(
             header = make_header(factory, stamp_ns, CAMERA_FRAME)
             bag.add(CAMERA_INFO_TOPIC, camera_info_from_model(factory, frame.camera, header), stamp_ns + 1_000_000)
             bag.add(IMAGE_TOPIC, image_from_array(factory, frame.rgb, "rgb8", header), stamp_ns + 2_000_000)
+            if predictions is not None:
+                message = image_from_array(factory, predictions[index], "32FC1", header)
+                bag.add(PREDICTION_TOPIC, message, stamp_ns + 40_000_000)
             scan_ns = stamp_ns + lidar_offset_ns
             scan = frame.kitti.scan[:, :3]
             bag.add(LIDAR_TOPIC, lidar_cloud(factory, scan, scan_ns, LIDAR_FRAME), scan_ns + 5_000_000)

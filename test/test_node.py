@@ -959,7 +959,7 @@ def test_frames_pair_again_after_time_went_back(ros: Ros) -> None:
 def test_a_bad_message_is_counted_and_the_node_keeps_working(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     bad = rgb_image()
-    bad.encoding = "nv21"
+    bad.encoding = "nv24"
     send_frame(node, image=bad)
     assert wait_until(lambda: len(node.get_logger().messages("WARN")) == 1)
     assert stats(node).bad == {"EncodingError": 1}

@@ -183,10 +183,10 @@ class CameraModel:
         self.r = np.asarray(self.r, dtype=np.float64).reshape(3, 3)
         self.p = np.asarray(self.p, dtype=np.float64).reshape(3, 4)
         self.d = tuple(float(x) for x in self.d)
-        if self.width <= 0 or self.height <= 0:
+        sizeless = self.width == 0 and self.height == 0  # sized by each image (for_image), as depth_image_proc
+        if not sizeless and (self.width <= 0 or self.height <= 0):
             msg = f"CameraInfo width/height {self.width}x{self.height} must be positive: {UNCALIBRATED}"
             raise CalibrationError(msg)
-        self._check_roi()
         # distortion_model and d describe the raw image only: checked where a raw image is undistorted
         # (_check_rectification), never for a rectified image, which P alone describes (image_geometry's rule)
         if self.k[0, 0] <= 0 and self.p[0, 0] <= 0:
@@ -196,7 +196,16 @@ class CameraModel:
                 f"{UNCALIBRATED}"
             )
             raise CalibrationError(msg)
-        self._check_field_of_view()
+        if sizeless and (self.roi[2] or self.roi[3]):
+            x, y, w, h = self.roi
+            msg = (
+                f"CameraInfo width/height 0x0 with roi {w}x{h} at ({x}, {y}): a roi is in pixels of the calibrated "
+                f"image, which camera_info must then size; publish its width/height (the calibration's image size)"
+            )
+            raise CalibrationError(msg)
+        if not sizeless:  # a sizeless calibration is judged with each image's size (for_image)
+            self._check_roi()
+            self._check_field_of_view()
 
     def _check_field_of_view(self) -> None:
         """Raise :class:`CalibrationError` for a K or P whose focal lengths make a pinhole wider than
@@ -259,6 +268,12 @@ class CameraModel:
 
     def _published(self, fx: float, fy: float, cx: float, cy: float) -> PinholeIntrinsics:
         """Full-resolution intrinsics → intrinsics of the published (ROI-cropped, binned) image."""
+        if self.width == 0:
+            msg = (
+                "CameraInfo width/height 0x0: the calibration has no size: give it to the camera_info (the "
+                "calibration's image_width / image_height); until then each image's size is taken (for_image)"
+            )
+            raise CalibrationError(msg)
         x, y, w, h = self._roi()
         bx, by = self._binning()
         return PinholeIntrinsics(
@@ -282,8 +297,13 @@ class CameraModel:
             CalibrationError: another size where camera_info has binning or a ROI (the message says how they make
                 the size it expects: width / height are the unbinned calibration size, as CameraInfo.msg defines).
         """
+        fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}, "_unseen_error": []}
         x, y, w, h = self._roi()
         bx, by = self._binning()
+        if self.width == 0:  # no calibrated size: the image's (binned), as depth_image_proc reads it
+            if (width, height) not in self._sized:
+                self._sized[(width, height)] = replace(self, width=width * bx, height=height * by, **fresh)
+            return self._sized[(width, height)]
         published = (w // bx, h // by)
         if (width, height) == published:
             return self
@@ -297,7 +317,6 @@ class CameraModel:
             )
             raise CalibrationError(msg)
         if (width, height) not in self._sized:
-            fresh: dict[str, Any] = {"_undistort_maps": {}, "_seen": {}, "_sized": {}, "_unseen_error": []}
             if (w, h) == (self.width, self.height) and (x, y) == (0, 0):  # full image: the calibrated size follows
                 sized = replace(self, width=width * bx, height=height * by, roi=(0, 0, 0, 0), **fresh)
             else:
@@ -376,10 +395,12 @@ class CameraModel:
         """Which pixels of the undistorted image (:meth:`undistort`) see the raw image, at ``hw`` (default: its size).
 
         P's view can reach past the raw image (a rectification rotation R, a P wider than K, pincushion
-        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black). Returns an (H, W) bool,
-        True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres: the
-        pixels the nearest-neighbour undistortion fills); at a smaller ``hw`` (the published size) a pixel is True
-        when its whole block is. None when every pixel sees the raw image or nothing is resampled (no distortion).
+        distortion): :meth:`undistort` fills those pixels with ``border_value`` (black); a wide lens's rays past the
+        peak of its distortion polynomial land on raw pixels of other rays (:meth:`_within_lens`). Returns an (H, W)
+        bool, True where the pixel's ray meets the raw image's area (within half a pixel of its outer pixel centres:
+        the pixels the nearest-neighbour undistortion fills) on the lens's first branch; at a smaller ``hw`` (the
+        published size) a pixel is True when its whole block is. None when every pixel sees the raw image or nothing
+        is resampled (no distortion).
         Computed once per size, from the mask at the full size (kept: one byte a pixel); the float maps it is made
         from are not kept unless :meth:`undistort` made them for a nearest-neighbour undistortion.
 
@@ -398,11 +419,46 @@ class CameraModel:
             # float32 raw coordinates of every undistorted pixel (two CV_32FC1 maps, 8 bytes a pixel): dropped here
             map_x, map_y = maps if maps is not None else self._build_maps(cv2, True)
             seen = (map_x >= -0.5) & (map_x < raw.width - 0.5) & (map_y >= -0.5) & (map_y < raw.height - 0.5)
+            del map_x, map_y, maps  # the float maps go before the lens's rays are made
+            seen &= self._within_lens(full)
             self._seen[full] = _none_if_all(seen)
         if size not in self._seen:
             whole = self._seen[full]  # every pixel seen: every block too
             self._seen[size] = None if whole is None else _none_if_all(seen_at(whole, size))
         return self._seen[size]
+
+    def _within_lens(self, hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """An (H, W) bool over the undistorted image of ``hw`` (the raw image's size, P's published pixels): True
+        where the pixel's ray (P and R undone) lies in front of the camera and inside the lens's first branch, where
+        the radial distortion still grows with the ray's angle. Past its peak a wide lens's polynomial (plumb_bob or
+        rational_polynomial r_d(r), equidistant theta_d(theta)) turns back: OpenCV's maps (image_geometry's too)
+        send those rays onto raw pixels of smaller rays, a mirrored ring of the scene (the tangential and thin-prism
+        terms are left out of the peak: small next to the radial ones)."""
+        rect = self.rectified_intrinsics()
+        u = ((np.arange(hw[1], dtype=np.float64) - rect.cx) / rect.fx).astype(np.float32)[np.newaxis, :]
+        v = ((np.arange(hw[0], dtype=np.float64) - rect.cy) / rect.fy).astype(np.float32)[:, np.newaxis]
+        turn = self.r.astype(np.float32)  # the ray in the raw camera: Rᵀ (u, v, 1), one (H, W) float32 a component
+        x, y, z = (u * turn[0, j] + v * turn[1, j] + turn[2, j] for j in range(3))
+        ahead = z > 0.0
+        z[~ahead] = 1.0
+        radius = np.divide(np.hypot(x, y, out=x), z, out=x)  # in place: one frame-size float32 less at a time
+        d = np.zeros(8)
+        d[: min(len(self.d), 8)] = self.d[:8]
+        # the polynomial on a table even in the ray's angle (a ray square to the axis has an unbounded radius)
+        angle = np.linspace(0.0, math.atan(float(radius[ahead].max(initial=0.0))), 4097)
+        if self.distortion_model == "equidistant":
+            angle2 = angle * angle
+            distorted = angle * (1.0 + angle2 * (d[0] + angle2 * (d[1] + angle2 * (d[2] + angle2 * d[3]))))
+        else:  # k1, k2, (p1, p2), k3, k4, k5, k6
+            r = np.tan(angle)
+            r2 = r * r
+            above = 1.0 + r2 * (d[0] + r2 * (d[1] + r2 * d[4]))
+            below = 1.0 + r2 * (d[5] + r2 * (d[6] + r2 * d[7]))
+            distorted = r * above / np.where(below > 0.0, below, np.nan)
+        with np.errstate(invalid="ignore"):
+            grows = np.diff(distorted) > 0.0  # False from a pole of the rational model on
+        reach = np.inf if grows.all() else math.tan(float(angle[int(np.argmin(grows))]))
+        return np.asarray(ahead & (radius < reach))
 
     def _check_rectification(self) -> None:
         """Raise :class:`CalibrationError` for a D or R that cannot undistort (OpenCV would fail, or map every pixel

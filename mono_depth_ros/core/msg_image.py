@@ -9,7 +9,8 @@ Supported encodings (REP 118 for depth): ``rgb8 bgr8 mono8 rgba8 bgra8`` (uint8)
 rgba16 bgra16`` (uint16), ``32FC1`` (float32); colour cameras' raw mosaics ``bayer_rggb8 bayer_bggr8 bayer_gbrg8
 bayer_grbg8`` (and their 16-bit ``bayer_*16``) are demosaiced to RGB; 4:2:2 webcam pixels ``yuv422`` (UYVY) and
 ``yuv422_yuy2`` (YUYV; two channels of uint8 per pixel on the wire), named ``uyvy`` and ``yuyv`` from Jazzy on, are
-converted to RGB (BT.601, as cv_bridge).
+converted to RGB (BT.601, as cv_bridge), and so are 4:2:0 ``nv12`` / ``nv21`` (Jetson, V4L2, libcamera; read by
+:func:`image_to_rgb8` only: their chroma rows follow the Y rows, no per-pixel layout for :func:`image_to_array`).
 Depth units are converted only by :mod:`.depth_codec`.
 """
 
@@ -56,7 +57,10 @@ IMAGE_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 COLOUR_ENCODINGS: tuple[str, ...] = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
 COLOUR_ENCODINGS += ("rgb16", "bgr16", "rgba16", "bgra16", "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
 COLOUR_ENCODINGS += ("bayer_rggb16", "bayer_bggr16", "bayer_gbrg16", "bayer_grbg16", "yuv422", "yuv422_yuy2")
-COLOUR_ENCODINGS += ("uyvy", "yuyv")
+COLOUR_ENCODINGS += ("uyvy", "yuyv", "nv12", "nv21")
+NV_ENCODINGS: tuple[str, ...] = ("nv12", "nv21")
+"""4:2:0 semi-planar encodings (sensor_msgs on Jazzy: one channel, ``step * height * 3 / 2`` bytes; Humble names nv21
+only, and its cv_bridge reads neither): read as RGB by :func:`image_to_rgb8`, not by :func:`image_to_array`."""
 JAZZY_YUV422_NAMES: dict[str, str] = {"uyvy": "yuv422", "yuyv": "yuv422_yuy2"}
 """Jazzy's sensor_msgs names of the 4:2:2 encodings (``yuv422`` / ``yuv422_yuy2`` are deprecated aliases there)."""
 _YUV422 = frozenset({"yuv422", "yuv422_yuy2", *JAZZY_YUV422_NAMES})
@@ -208,6 +212,12 @@ def _not_a_camera_picture(encoding: str) -> str:
     head = f"Image encoding {encoding!r} is not a colour encoding"
     if encoding in DEPTH_ENCODINGS:
         return f"{head}: a depth image; set image_topic to the colour or mono camera's image topic"
+    if encoding == "nv24":
+        return (
+            f"{head} read here: 4:4:4 semi-planar, 3 bytes a pixel, which sensor_msgs' nv24 gives no layout for (2 "
+            f"channels, no extra rows) and no ROS reader converts (cv_bridge refuses it); set the camera driver's "
+            f"encoding to nv12, yuv422 / uyvy, rgb8 or bgr8"
+        )
     if re.fullmatch(r"(8|16|32|64)(U|S|F)C[0-9]*", encoding):  # OpenCV's type names (sensor_msgs' TYPE_*)
         return (
             f"{head}: it names the pixel type only, not what its channels are (cv_bridge refuses it as rgb8 too); "
@@ -216,13 +226,44 @@ def _not_a_camera_picture(encoding: str) -> str:
     return f"{head}; expected one of {', '.join(COLOUR_ENCODINGS)}"
 
 
+def _nv_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
+    """An ``nv12`` / ``nv21`` Image → ``(H, W, 3)`` uint8 RGB (BT.601, OpenCV). On the wire (V4L2's NV12 / NV21):
+    ``height`` rows of Y, then ``height / 2`` rows of interleaved chroma (U V for nv12, V U for nv21), one chroma
+    pair per 2x2 pixels, every row ``step`` bytes (the driver's pitch: padding skipped)."""
+    encoding = str(msg.encoding)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height % 2 or width % 2:
+        msg_text = (
+            f"{encoding} image is {width}x{height} pixels: 4:2:0 chroma is shared by 2x2 pixels, so width and height "
+            f"must be even; the publisher set a wrong width or height"
+        )
+        raise ShapeError(msg_text)
+    if step < width:
+        msg_text = f"{encoding} image step {step} is shorter than the width {width} (one byte of Y a pixel a row)"
+        raise ShapeError(msg_text)
+    data = uint8_buffer(msg.data)
+    if data.size != step * height * 3 // 2:
+        msg_text = (
+            f"{encoding} data has {data.size} bytes but step * height * 3 / 2 = {step} * {height} * 3 / 2 = "
+            f"{step * height * 3 // 2} (Y rows, then half as many chroma rows); truncated or inconsistent message"
+        )
+        raise ShapeError(msg_text)
+    if data.size == 0:
+        return np.zeros((height, width, 3), dtype=np.uint8)
+    import cv2
+
+    planes = np.ascontiguousarray(data.reshape(height * 3 // 2, step)[:, :width])
+    code = cv2.COLOR_YUV2RGB_NV12 if encoding == "nv12" else cv2.COLOR_YUV2RGB_NV21
+    return np.asarray(cv2.cvtColor(planes, code), dtype=np.uint8)
+
+
 def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """Any colour or mono Image → ``(H, W, 3)`` uint8 **RGB** (what the depth networks take).
 
     ``bgr8``/``bgra8`` are reordered, alpha is dropped, ``mono8``/``mono16`` are replicated; 16-bit encodings are
     scaled to 8 bit by 255/65535 (cv_bridge's conversion); ``bayer_*`` mosaics are demosaiced (bilinear, OpenCV; 16
     bit before the scaling, as cv_bridge); ``yuv422`` / ``uyvy`` (UYVY) and ``yuv422_yuy2`` / ``yuyv`` (YUYV) are
-    converted (BT.601).
+    converted (BT.601), and so are the 4:2:0 ``nv12`` / ``nv21`` (:data:`NV_ENCODINGS`).
     ``copy=False``: an ``rgb8`` image in a writable buffer without row padding comes back as a view of ``msg.data``
     (a camera-size copy less per frame; for a caller that owns the message and does not reuse it); anything else is
     still a new array.
@@ -236,6 +277,8 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
         raise EncodingError(_not_a_camera_picture(encoding))
     if encoding == "mono16":
         return grey_to_rgb8(image_to_array(msg))
+    if encoding in NV_ENCODINGS:
+        return _nv_to_rgb8(msg)
     import cv2  # channel shuffles in OpenCV: ~20x faster than numpy's strided copies on VGA frames
 
     code = {"rgb": None, "bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB}

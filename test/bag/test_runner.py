@@ -202,7 +202,7 @@ def _drop(topic: str, frame: int | None = None) -> Mutate:
 @pytest.mark.parametrize(
     ("mutate", "reason", "example"),
     [
-        (_set("encoding", "nv21", "/camera/image_raw", 1), "image: EncodingError", "'nv21' is not a colour"),
+        (_set("encoding", "nv24", "/camera/image_raw", 1), "image: EncodingError", "'nv24' is not a colour"),
         (_set("width", 80, "/camera/camera_info", 1), "pipeline: CalibrationError", "64x48 but the camera"),
         (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
         (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
@@ -796,3 +796,79 @@ def test_a_scan_paired_by_its_sweeps_middle_is_not_then_refused_as_late(
     values = {v.key: v.value for _, m in read_bag(tmp_path / "out")["/diagnostics"] for s in m.status for v in s.values}
     assert values["scale_mode"] == "lidar", values.get("scale_reason")
     assert values["lidar_lag_s"] == f"{-middle_ms / 1000:.3f}"
+
+
+def test_a_camera_info_without_a_size_gives_the_depth_and_cloud_of_the_sized_one(
+    tmp_path: Path, kitti_object_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real KITTI frames whose camera_info has width = height = 0 and KITTI's K and P (a driver that leaves the size
+    unset; depth_image_proc makes its cloud from such camera_info with the image's size): every frame was skipped as
+    an uncalibrated camera; now the depth image and the cloud are those of the camera_info with the size."""
+    import test.kitti_bag as kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    sized_info = kitti_bag.kitti_camera_info
+
+    def sizeless_info(*args: Any, **kwargs: Any) -> Any:
+        info = sized_info(*args, **kwargs)
+        info.width, info.height = 0, 0
+        return info
+
+    out: dict[str, dict[str, list[tuple[int, Any]]]] = {}
+    for name in ("sized", "sizeless"):
+        if name == "sizeless":
+            monkeypatch.setattr(kitti_bag, "kitti_camera_info", sizeless_info)
+        kitti_bag.write_kitti_bag(tmp_path / f"in_{name}", frames, prediction="metric")
+        summary = run_bag(tmp_path / f"in_{name}", tmp_path / f"out_{name}", EXTERNAL_METRIC, QUIET)
+        assert summary.frames_out == 3, (name, summary.skipped.examples)
+        out[name] = read_bag(tmp_path / f"out_{name}")
+    for topic in ("/depth/image", "/depth/points"):
+        assert len(out["sized"][topic]) == len(out["sizeless"][topic]) == 3
+        for (_, sized), (_, sizeless) in zip(out["sized"][topic], out["sizeless"][topic], strict=True):
+            assert bytes(sized.data) == bytes(sizeless.data), topic
+
+
+@pytest.mark.parametrize("model", ["plumb_bob", "equidistant"])
+def test_a_raw_camera_gives_the_metric_cloud_of_the_rectified_one(
+    tmp_path: Path, kitti_object_dir: Path, model: str
+) -> None:
+    """Real KITTI frames seen through a raw (distorted) camera in KITTI's view (plumb_bob barrel, or the equidistant
+    fisheye model; P keeps every raw pixel), the external prediction in the raw pixels, the real Velodyne scan: with
+    image_is_rectified false the bag runner undistorts image and prediction, fits the LiDAR in P's image and puts
+    the cloud where the rectified KITTI bag (the same scans and prediction) puts it: each raw-path point, projected
+    into the KITTI image, has the depth the rectified path gives that pixel."""
+    from test.kitti_bag import relative_inverse_prediction, write_kitti_bag
+    from test.raw_kitti_bag import raw_frames, raw_view, write_raw_bag
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001", "000002"))
+    raws = raw_frames(kitti, model, (310, 94))  # type: ignore[arg-type]
+    predictions = [
+        raw_view(r.camera, r.kitti, relative_inverse_prediction(densify_nearest(r.kitti.lidar_depth_m)), nearest=True)
+        for r in raws
+    ]
+    write_raw_bag(tmp_path / "raw_in", raws, predictions=predictions)
+    write_kitti_bag(tmp_path / "rect_in", kitti, prediction="relative_inverse")
+    out = {}
+    for name, rectified in (("rect", True), ("raw", False)):
+        params = {**EXTERNAL_RELATIVE, "image_is_rectified": rectified}
+        summary = run_bag(tmp_path / f"{name}_in", tmp_path / f"{name}_out", params, QUIET)
+        assert summary.frames_out == 2 and summary.scale_health == {"ok": 2}, (name, summary.warnings.examples)
+        out[name] = read_bag(tmp_path / f"{name}_out")
+    for frame, (_, cloud), (_, rect_depth) in zip(
+        kitti, out["raw"]["/depth/points"], out["rect"]["/depth/image"], strict=True
+    ):
+        points = pointcloud2_to_structured(cloud).reshape(-1)
+        xyz = np.stack([points["x"], points["y"], points["z"]], axis=-1).astype(np.float64)
+        xyz = xyz[np.isfinite(xyz).all(axis=1) & (xyz[:, 2] > 0)]
+        k = frame.intrinsics
+        u = np.rint(k.fx * xyz[:, 0] / xyz[:, 2] + k.cx).astype(int)
+        v = np.rint(k.fy * xyz[:, 1] / xyz[:, 2] + k.cy).astype(int)
+        inside = (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
+        reference = depth_image_to_metres(rect_depth)[v[inside], u[inside]]
+        ratio = xyz[inside, 2] / reference
+        ratio = ratio[np.isfinite(ratio)]
+        assert ratio.size > 0.5 * len(xyz), f"{ratio.size} of {len(xyz)} raw-path points land on rectified depth"
+        print(f"{model} {frame.name}: raw / rectified depth median {np.median(ratio):.4f}, 10-90 %: "
+              f"{np.percentile(ratio, [10, 90])}")  # fmt: skip
+        assert abs(float(np.median(ratio)) - 1.0) < 0.01
+        assert np.percentile(ratio, 10) > 0.95 and np.percentile(ratio, 90) < 1.05

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+from mono_depth_ros.core.camera import CameraModel, FloatArray, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ShapeError
 
 KITTI = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=1242, height=375)
@@ -425,3 +427,137 @@ def test_binned_and_cropped_maps_are_image_geometrys(binning: int, roi: tuple[in
     ours_x, ours_y = CameraModel(width, height, "plumb_bob", d, k, r, p, b, b, roi)._build_maps(cv2, True)
     np.testing.assert_allclose(ours_x, map_x[cut] - x // b, atol=1e-3)
     np.testing.assert_allclose(ours_y, map_y[cut] - y // b, atol=1e-3)
+
+
+FOLDING_RIGS = {  # (model, D, K focal, P focal (None: P keeps every raw pixel), R's turn about y in degrees)
+    "plumb_bob 5, large k3 (camera_calibration, scale 1)": (
+        "plumb_bob",
+        (-0.25, 0.08, 0.0, 0.0, -0.012),
+        290.0,
+        None,
+        0,
+    ),
+    "rational_polynomial 8": ("rational_polynomial", (-0.3, 0.09, 0.0, 0.0, -0.012, 0.0, 0.0, 0.0), 290.0, None, 0),
+    "equidistant 4": ("equidistant", (0.02, -0.01, -0.05, 0.004), 200.0, 100.0, 0),  # P: 145 degrees wide
+    "equidistant 4 over 180 degrees, turned 75 degrees": ("equidistant", (0.01, 0.0, 0.0, 0.0), 200.0, 150.0, 75),
+    "plumb_bob 5 turned 75 degrees": ("plumb_bob", (-0.05, 0.0, 0.0, 0.0, 0.0), 200.0, 150.0, 75),
+}
+
+
+def _first_branch_angle(model_name: str, d: tuple[float, ...], distorted: npt.NDArray[np.float64]) -> FloatArray:
+    """The angle (radians, off the optical axis) of the ray of each distorted radius (normalised by K's focal
+    length) of a radial lens, on the lens's first branch (a dense table of the polynomial, up to its peak); NaN past
+    the peak."""
+    k = np.zeros(8)
+    k[: len(d)] = d
+    if model_name == "equidistant":
+        angle = np.linspace(0.0, math.pi, 200_001)
+        a2 = angle * angle
+        table = angle * (1.0 + a2 * (k[0] + a2 * (k[1] + a2 * (k[2] + a2 * k[3]))))
+    else:
+        radius = np.linspace(0.0, 10.0, 200_001)
+        r2 = radius * radius
+        table = radius * (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]))) / (1.0 + r2 * (k[5] + r2 * (k[6] + r2 * k[7])))
+        angle = np.arctan(radius)
+    peak = int(np.argmax(np.diff(table) <= 0.0)) or table.size - 1
+    out = np.interp(distorted, table[: peak + 1], angle[: peak + 1])
+    return np.where(distorted <= table[peak], out, np.nan)
+
+
+def _along(grey: npt.NDArray[np.float32], rays: FloatArray) -> npt.NDArray[np.float32]:
+    """The KITTI frame seen along (H, W, 3) rays, its 80 degrees spread over 137 by angle (a texture for a wide
+    view; black behind)."""
+    import cv2
+
+    azimuth = np.arctan2(rays[..., 0], rays[..., 2])
+    elevation = np.arctan2(rays[..., 1], np.hypot(rays[..., 0], rays[..., 2]))
+    map_x, map_y = (240.5 * azimuth + 609.6).astype(np.float32), (240.5 * elevation + 172.9).astype(np.float32)
+    return np.asarray(cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR), dtype=np.float32)
+
+
+@pytest.mark.parametrize("rig", list(FOLDING_RIGS))
+def test_seen_pixels_of_a_wide_lens_show_their_own_ray_not_one_folded_back(kitti_object_dir: Path, rig: str) -> None:
+    """A wide lens whose radial distortion r_d(r) peaks inside the view of P (camera_calibration's scale slider at 1
+    keeps every raw pixel: P's view reaches rays past the peak): OpenCV's maps (as image_geometry's) send the rays past
+    the peak back into the raw image, onto pixels of smaller rays, so a ring of the undistorted image showed a
+    mirrored copy of the scene, counted as seen: its depth published at the wrong place and paired with the LiDAR.
+    Likewise the rays a turned R puts behind a fisheye of over 180 degrees: OpenCV's fisheye maps take them for the
+    rays mirrored in front. Every seen pixel must show its own ray (the raw frame carries the rays of its pixels, on
+    the lens's first branch, and a real KITTI frame seen along them)."""
+    import cv2
+
+    model_name, d, focal, p_focal, turn_deg = FOLDING_RIGS[rig]
+    width, height = 640, 360
+    k = np.array([[focal, 0.0, 319.5], [0.0, focal, 179.5], [0.0, 0.0, 1.0]])
+    if p_focal is None:
+        p3, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 1.0, (width, height))
+    else:  # (estimateNewCameraMatrixForUndistortRectify gives a 180-degree P for these)
+        p3 = np.array([[p_focal, 0.0, 319.5], [0.0, p_focal, 179.5], [0.0, 0.0, 1.0]])
+    r = cv2.Rodrigues(np.array([0.0, math.radians(turn_deg), 0.0]))[0]
+    # the raw frame: each raw pixel carries its ray (a unit vector) and the real frame seen along it
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    xd, yd = (u - 319.5) / focal, (v - 179.5) / focal
+    angle, azimuth = _first_branch_angle(model_name, d, np.hypot(xd, yd)), np.arctan2(yd, xd)
+    rays = np.stack([np.sin(angle) * np.cos(azimuth), np.sin(angle) * np.sin(azimuth), np.cos(angle)], axis=-1)
+    grey = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+    raw = np.concatenate([rays, _along(grey, rays)[..., np.newaxis]], axis=-1).astype(np.float32)
+    camera = CameraModel(width, height, model_name, d, k, r, np.hstack([p3, np.zeros((3, 1))]))
+    out = camera.undistort(raw, border_value=np.nan)
+    seen = camera.seen_mask()
+    assert seen is not None
+    own = np.stack([(u - p3[0, 2]) / p3[0, 0], (v - p3[1, 2]) / p3[1, 1], np.ones_like(u)], axis=-1) @ r  # Rᵀ ray
+    own /= np.linalg.norm(own, axis=-1, keepdims=True)
+    shown = out[..., :3] / np.linalg.norm(out[..., :3], axis=-1, keepdims=True)
+    off_deg = np.degrees(np.arccos(np.clip((shown * own).sum(axis=-1), -1.0, 1.0)))
+    ghost = seen & (off_deg > 3.0)  # NaN (a raw pixel past the lens's peak in the footprint) is no ghost
+    assert np.count_nonzero(ghost) == 0, f"{np.count_nonzero(ghost)} seen pixels show a ray over 3 degrees off theirs"
+    assert np.count_nonzero(seen) > 0.3 * seen.size  # the lens's view is kept
+    scene_error = np.abs(out[..., 3] - _along(grey, own))[seen]
+    assert np.nanmedian(scene_error) < 3.0  # the scene along each seen pixel's own ray
+
+
+def test_a_camera_info_without_a_size_takes_the_images_as_depth_image_proc_does() -> None:
+    """camera_info with width = height = 0 but a calibrated K / P (a RealSense R200 driver's, rtabmap#64; hand-made
+    camera_info publishers): image_geometry keeps the zero size and depth_image_proc reads fx, fy, cx, cy with the
+    image's own size, so its cloud is made; it was refused here as an uncalibrated camera. The image's size is taken
+    as the calibrated one (binning included): the same intrinsics, undistortion and checks as with the size."""
+    sized = _info(d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    sizeless = _info(width=0, height=0, d=(-0.3, 0.1, 0.0, 0.0, 0.0))
+    camera = sizeless.for_image(640, 480)
+    assert camera is sizeless.for_image(640, 480)  # once per size
+    assert camera.intrinsics(image_is_rectified=True) == sized.intrinsics(image_is_rectified=True)
+    assert camera.intrinsics(image_is_rectified=False) == sized.intrinsics(image_is_rectified=False)
+    raw = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(camera.undistort(raw), sized.undistort(raw))
+    binned = _info(width=0, height=0, binning_x=2, binning_y=2).for_image(320, 240).rectified_intrinsics()
+    assert (binned.width, binned.height, binned.fx, binned.cx) == (320, 240, 245.0, 159.0)
+    with pytest.raises(CalibrationError, match=r"fx=1, fy=1 for the 640x480 image.*no calibration"):
+        _info(width=0, height=0, k=[1.0, 0, 320, 0, 1, 240, 0, 0, 1], p=[0.0] * 12).for_image(640, 480)
+    with pytest.raises(CalibrationError, match=r"width/height 0x0 .*roi 320x240 at \(10, 20\).*publish"):
+        _info(width=0, height=0, roi=(10, 20, 320, 240))
+    with pytest.raises(CalibrationError, match=r"width/height 640x0 must be positive"):
+        _info(height=0)
+    with pytest.raises(CalibrationError, match=r"width/height 0x0: .*no size: give it to"):
+        sizeless.rectified_intrinsics()  # the size comes from the image (for_image)
+
+
+def test_a_ray_square_to_the_raw_cameras_axis_leaves_the_lens_check_its_view() -> None:
+    """The lens's peak was looked for on a table of radii up to the largest ray radius in P's view: a pixel whose ray
+    is square to the raw camera's axis (a turned R; radius 1e16) spread the table so thin that its first step was
+    past the peak, and every pixel was unseen (a CalibrationError for a camera whose left half sees the scene)."""
+    import cv2
+
+    k = np.array([[200.0, 0.0, 319.5], [0.0, 200.0, 179.5], [0.0, 0.0, 1.0]])
+    p = np.array([[150.0, 0.0, 320.0, 0.0], [0.0, 150.0, 179.5, 0.0], [0.0, 0.0, 1.0, 0.0]])  # column 320: square
+    turned = cv2.Rodrigues(np.array([0.0, math.pi / 2, 0.0]))[0]
+    camera = CameraModel(640, 360, "plumb_bob", (-0.05, 0.0, 0.0, 0.0, 0.0), k, turned, p)
+    seen = camera.seen_mask()
+    assert seen is not None
+    map_x, map_y = cv2.initUndistortRectifyMap(k, np.array(camera.d), turned, p, (640, 360), cv2.CV_32FC1)
+    pixels = np.stack([*np.meshgrid(np.arange(640.0), np.arange(360.0)), np.ones((360, 640))])
+    raw = np.einsum("ij,jhw->ihw", turned.T @ np.linalg.inv(p[:, :3]), pixels)  # the rays in the raw camera
+    in_front_and_short = (raw[2] > 0) & (np.hypot(raw[0], raw[1]) < 2.0 * raw[2])  # 63 degrees: the peak is at 69
+    inside = (map_x >= -0.5) & (map_x < 639.5) & (map_y >= -0.5) & (map_y < 359.5)
+    assert np.count_nonzero(in_front_and_short & inside) > 0.2 * seen.size
+    np.testing.assert_array_equal(seen[in_front_and_short & inside], True)
+    assert not seen[raw[2] <= 0].any()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -327,3 +328,75 @@ def test_write_errors_name_field_and_value() -> None:
         image_from_array(factory, np.zeros((2, 2, 3), dtype=np.uint8), "mono8", header)
     with pytest.raises(EncodingError, match="'8UC3' is not supported"):
         image_from_array(factory, np.zeros((2, 2, 3), dtype=np.uint8), "8UC3", header)
+
+
+def _nv_image(factory: MessageFactory, rgb: npt.NDArray[np.uint8], encoding: str, step: int) -> Any:
+    """A 4:2:0 semi-planar Image as Jetson / V4L2 / libcamera drivers write it (sensor_msgs on Jazzy: one channel,
+    ``data`` of ``step * height * 3 / 2`` bytes): ``height`` rows of Y, then ``height / 2`` rows of interleaved
+    chroma (U V for nv12, V U for nv21), every row ``step`` bytes (the pitch, padded with junk). The samples come
+    from OpenCV's I420 (planar) conversion of ``rgb``; returns the message and that I420 array."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (3h/2, w): Y, then U and V planes (h/4 rows of w each)
+    y_plane = i420[:height]
+    u = i420[height : height + height // 4].reshape(height // 2, width // 2)
+    v = i420[height + height // 4 :].reshape(height // 2, width // 2)
+    first, second = (u, v) if encoding == "nv12" else (v, u)
+    chroma = np.stack([first, second], axis=-1).reshape(height // 2, width)
+    rows = np.full((height * 3 // 2, step), 0xAB, dtype=np.uint8)
+    rows[:height, :width] = y_plane
+    rows[height:, :width] = chroma
+    msg = factory.new(
+        "sensor_msgs/msg/Image", header=input_header(factory), height=height, width=width, encoding=encoding,
+        is_bigendian=0, step=step, data=rows.reshape(-1).copy(),
+    )  # fmt: skip
+    return msg, i420
+
+
+@pytest.mark.parametrize(("encoding", "step_pad"), [("nv12", 0), ("nv12", 64), ("nv21", 0), ("nv21", 24)])
+def test_nv12_and_nv21_cameras_decode_to_rgb(kitti_object_dir: Path, encoding: str, step_pad: int) -> None:
+    """4:2:0 semi-planar frames (Jetson's nvargus / Isaac ROS and V4L2 / libcamera drivers publish nv12; nv21 from
+    Android-style sensors; sensor_msgs names both on Jazzy, nv21 on Humble): were refused as unsupported encodings.
+    A real KITTI frame in bytes as the driver lays them out, rows padded to a pitch: decoded as OpenCV decodes the
+    same samples from planar I420 (BT.601), and close to the frame itself (chroma is shared by 2x2 pixels)."""
+    import cv2
+
+    bgr = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"))[:120, 300:460]
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    msg, i420 = _nv_image(rosbags_factory("jazzy"), rgb, encoding, step=160 + step_pad)
+    out = image_to_rgb8(cdr_round_trip(msg, "jazzy"))
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420))
+    assert np.median(np.abs(out.astype(int) - rgb.astype(int))) <= 3
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "step", "size", "error"),
+    [
+        (4, 5, 5, 30, r"nv12 image is 5x4 pixels: 4:2:0 chroma is shared by 2x2 pixels.*even"),
+        (3, 4, 4, 18, r"nv12 image is 4x3 pixels: 4:2:0 chroma is shared by 2x2 pixels.*even"),
+        (4, 4, 3, 18, r"step 3 is shorter than the width 4"),
+        (4, 4, 4, 16, r"nv12 data has 16 bytes but step \* height \* 3 / 2 = 4 \* 4 \* 3 / 2 = 24"),
+    ],
+)
+def test_a_malformed_nv12_image_is_refused_naming_the_fields(
+    height: int, width: int, step: int, size: int, error: str
+) -> None:
+    factory = rosbags_factory("jazzy")
+    msg = factory.new(
+        "sensor_msgs/msg/Image", header=input_header(factory), height=height, width=width, encoding="nv12",
+        is_bigendian=0, step=step, data=np.zeros(size, np.uint8),
+    )  # fmt: skip
+    with pytest.raises(ShapeError, match=error):
+        image_to_rgb8(msg)
+
+
+def test_an_nv24_image_is_refused_saying_what_to_publish_instead() -> None:
+    """nv24 (4:4:4 semi-planar) is named by sensor_msgs with 2 channels and no extra rows: no layout holds its 3
+    bytes a pixel, and cv_bridge refuses it; the error names the encodings to publish instead."""
+    factory = rosbags_factory("jazzy")
+    msg = wire_image(factory, np.zeros((2, 4, 2), dtype=np.uint8), "yuyv")
+    msg.encoding = "nv24"
+    with pytest.raises(EncodingError, match=r"'nv24' is not a colour encoding read here: 4:4:4.*nv12, yuv422"):
+        image_to_rgb8(msg)

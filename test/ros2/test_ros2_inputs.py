@@ -142,6 +142,48 @@ def test_a_camera_info_published_once_transient_local_before_the_node_started_is
         assert launched.stop() == 0, launched.log[-3000:]
 
 
+def test_a_camera_info_without_a_size_gives_depth_of_the_images_size(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A driver whose camera_info has width = height = 0 and a calibrated K / P (depth_image_proc makes its cloud from
+    it with the image's size): every frame was counted a CalibrationError; the node now publishes the depth and a
+    depth/camera_info of the image's size."""
+    frame, factory = kitti_frames[0], probe.factory
+    params = {"scale.mode": "fixed", "output.downscale": 4}
+    launched = Launched(
+        {"device": "cpu", "params_file": str(write_params(ros_logs / "sizeless.yaml", params))},
+        ros_logs / "sizeless.log",
+    )
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        depth_info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        wait_until(lambda: pub_image.get_subscription_count() > 0, 30, "the node's image subscription")
+        deadline = time.monotonic() + 20.0
+        while not depth_info.by_stamp() and time.monotonic() < deadline:
+            stamp = probe.now_ns()
+            info = kitti_camera_info(factory, frame, stamp)
+            info.width, info.height = 0, 0
+            pub_info.publish(info)
+            header = ros_msgs.make_header(factory, stamp, CAMERA_FRAME)
+            pub_image.publish(ros_msgs.image_from_array(factory, frame.rgb, "rgb8", header))
+            time.sleep(0.5)
+        assert depth_info.by_stamp(), "no depth for a camera_info without a size\n" + launched.log[-3000:]
+        stamp, published = next(iter(depth_info.by_stamp().items()))
+        height, width = frame.rgb.shape[:2]
+        assert (published.width, published.height) == (width // 4, height // 4)
+        wait_until(lambda: stamp in depth.by_stamp(), 10, "the depth image of that frame")
+        assert depth_array(depth.by_stamp()[stamp]).shape == (height // 4, width // 4)
+        probe.drop(depth)
+        probe.drop(depth_info)
+        for publisher in (pub_image, pub_info):
+            probe.node.destroy_publisher(publisher)  # the tests after this one: no stray camera_info publisher
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
 def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
     """``image_to_rgb8`` against cv_bridge's ``imgmsg_to_cv2(msg, "rgb8")`` (the reference ROS 2 image nodes use) for
     every colour encoding we take, with row padding and both byte orders (yuv422 from UVC webcams, 16-bit Bayer from
@@ -149,13 +191,13 @@ def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
     any other."""
     from cv_bridge import CvBridge
 
-    from mono_depth_ros.core.msg_image import COLOUR_ENCODINGS, JAZZY_YUV422_NAMES, image_to_rgb8
+    from mono_depth_ros.core.msg_image import COLOUR_ENCODINGS, JAZZY_YUV422_NAMES, NV_ENCODINGS, image_to_rgb8
 
     bridge, rng = CvBridge(), np.random.default_rng(7)
     height, width = 6, 8
     bayer = [f"bayer_{pattern}{bits}" for bits in (8, 16) for pattern in ("rggb", "bggr", "gbrg", "grbg")]
     colour = ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "rgb16", "bgr16", "rgba16", "bgra16"]
-    converted_by_cv_bridge = [*colour, *bayer, "yuv422", "yuv422_yuy2"]  # sensor_msgs' colour encodings but nv21/24
+    converted_by_cv_bridge = [*colour, *bayer, "yuv422", "yuv422_yuy2"]  # Humble's cv_bridge refuses nv21 and nv24
     for encoding in converted_by_cv_bridge:
         mono, yuv, alpha = encoding.startswith(("mono", "bayer")), encoding.startswith("yuv"), encoding[3:4] == "a"
         channels = 1 if mono else 2 if yuv else 4 if alpha else 3
@@ -173,8 +215,8 @@ def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
             for jazzy_name in (new for new, old in JAZZY_YUV422_NAMES.items() if old == encoding):
                 msg.encoding = jazzy_name  # Jazzy's name of the same pixels (Humble's cv_bridge does not know it)
                 np.testing.assert_array_equal(image_to_rgb8(msg), expected, err_msg=f"{jazzy_name} {pad_bytes}")
-    # a new one: compare it here too
-    assert sorted(set(COLOUR_ENCODINGS) - set(JAZZY_YUV422_NAMES)) == sorted(converted_by_cv_bridge)
+    # a new one: compare it here too (nv12 / nv21: against OpenCV's I420 decoding in test/core/test_msg_image.py)
+    assert sorted(set(COLOUR_ENCODINGS) - set(JAZZY_YUV422_NAMES) - set(NV_ENCODINGS)) == sorted(converted_by_cv_bridge)
 
 
 def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:

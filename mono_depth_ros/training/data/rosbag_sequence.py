@@ -82,6 +82,21 @@ def gap_limit_ns(stamps_ns: Sequence[int] | np.ndarray, max_gap_s: float = MAX_G
     return min(limit_ns, int(GAP_PERIODS * float(np.median(periods))))
 
 
+def _camera_info_fields(camera: CameraModel) -> tuple[Any, ...]:
+    """Every CameraInfo field a :class:`CameraModel` keeps, comparable with ``==``."""
+    matrices = tuple(m.tobytes() for m in (camera.k, camera.r, camera.p))
+    return (
+        camera.width,
+        camera.height,
+        camera.distortion_model,
+        camera.d,
+        camera.binning_x,
+        camera.binning_y,
+        camera.roi,
+        *matrices,
+    )
+
+
 class RosbagSequenceDataset(Dataset[Sample]):
     """Consecutive camera frames of one image topic in a rosbag2, as :class:`Sample` targets with sources.
 
@@ -145,6 +160,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
         """First pass: every image's stamp and bag position, and the (single) camera calibration."""
         frames: list[BagFrame] = []
         cameras: list[CameraModel] = []
+        first_image: Any = None
         last_log_ns, rank = -1, 0
         with InputBag(self.bag_path, self.typestore) as bag:
             types = bag.topics
@@ -167,6 +183,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
                     else:
                         cameras.append(camera)
                     continue
+                first_image = decoded if first_image is None else first_image
                 rank = rank + 1 if message.log_ns == last_log_ns else 0
                 last_log_ns = message.log_ns
                 frames.append(BagFrame(stamp_to_ns(decoded.header.stamp), message.log_ns, rank, message.ordinal))
@@ -174,11 +191,23 @@ class RosbagSequenceDataset(Dataset[Sample]):
             msg = f"{self.bag_path}: no message on {camera_info_topic}; intrinsics are needed for self-supervision"
             raise BagError(msg)
         frames.sort(key=lambda f: (f.stamp_ns, f.ordinal))
+        if cameras[0].width == 0 and first_image is not None:  # no calibrated size: the image's, as the node
+            if hasattr(first_image, "format"):
+                height, width = compressed_image_to_rgb8(first_image).shape[:2]
+            else:
+                height, width = int(first_image.height), int(first_image.width)
+            cameras[0] = cameras[0].for_image(width, height)
         if (text := distortion_ignored(self.image_topic, cameras[0], self.image_is_rectified)) is not None:
             _LOG.warning("%s (mono-depth train: data.image_is_rectified: false)", text)  # as the node warns
         return frames, cameras[0]
 
     def _check_same_camera(self, first: CameraModel, other: CameraModel, topic: str) -> None:
+        if first.width == 0 or other.width == 0:  # a camera_info without a size: the same message, field by field
+            if _camera_info_fields(first) != _camera_info_fields(other):
+                changed = " vs ".join(f"{c.width}x{c.height} K={c.k.reshape(-1).tolist()}" for c in (first, other))
+                msg = f"{self.bag_path}: camera_info on {topic} changes within the bag ({changed}); split the bag there"
+                raise CalibrationError(msg)
+            return
         a, b = first.intrinsics(self.image_is_rectified), other.intrinsics(self.image_is_rectified)
         values_a = np.array([a.fx, a.fy, a.cx, a.cy, a.width, a.height])
         values_b = np.array([b.fx, b.fy, b.cx, b.cy, b.width, b.height])

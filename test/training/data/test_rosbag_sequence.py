@@ -248,3 +248,26 @@ def test_a_raw_cameras_distortion_changing_within_the_bag_is_refused(tmp_path: P
     with pytest.raises(CalibrationError, match="changes within the bag"):
         RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
     assert len(RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")) == 1
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_camera_info_without_a_size_trains_with_the_images_size_as_the_node_runs_it(
+    tmp_path: Path, compressed: bool
+) -> None:
+    """camera_info with width = height = 0 and a calibrated K / P: the node and the bag runner take the image's size
+    (as depth_image_proc); training stopped at the dataset's construction ('0x0: the calibration has no size')."""
+    sizeless = CameraModel(0, 0, "plumb_bob", (-0.1, 0.01, 0.0, 0.0, 0.0), K, np.eye(3), P)
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), compressed=compressed, cameras=[sizeless])
+    sized = write_bag(tmp_path / "sized", uniform_stamps(3), compressed=compressed, cameras=[camera(sizeless.d)])
+    for rectified in (True, False):
+        dataset = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=rectified)
+        expected = RosbagSequenceDataset(sized, "/cam/image", "/cam/camera_info", image_is_rectified=rectified)
+        assert dataset.intrinsics == expected.intrinsics
+        sample, reference = dataset[0], expected[0]
+        torch.testing.assert_close(sample.rgb, reference.rgb)
+        torch.testing.assert_close(sample.k, reference.k)
+        dataset.close()
+        expected.close()
+    changing = write_bag(tmp_path / "changing", uniform_stamps(3), cameras=[sizeless, camera(sizeless.d)])
+    with pytest.raises(CalibrationError, match="changes within the bag"):
+        RosbagSequenceDataset(changing, "/cam/image", "/cam/camera_info")
