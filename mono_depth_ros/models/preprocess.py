@@ -195,7 +195,7 @@ def preprocess(
         image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=shrinking)
     mean_t = _channel_constants(tuple(mean), image.device)
     std_t = _channel_constants(tuple(std), image.device)
-    image = (image - mean_t) / std_t
+    image = image.sub_(mean_t).div_(std_t)  # in place: the tensor is this function's own (converted or resized)
     if pad_box is not None and size_hw != padded_hw:
         top, left = int(pad_box[0]), int(pad_box[1])
         bottom, right = padded_hw[0] - size_hw[0] - top, padded_hw[1] - size_hw[1] - left
