@@ -232,9 +232,7 @@ def project_scan(
     )
 
 
-def _origin_projects(
-    rows: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics, config: ProjectionConfig
-) -> bool:
+def _origin_projects(rows: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics, config: ProjectionConfig) -> bool:
     """Whether an all-zero point (a driver's "no return") passes the depth range and image tests of
     :func:`project_scan`: it computes as the LiDAR origin, ``rows[:, 3]``, the same float arithmetic as a scan point
     (``0 · r`` terms add zeros). Where it does not (the LiDAR behind the camera, or nearer than ``min_depth_m``, or
