@@ -195,7 +195,7 @@ def preprocess(
         image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=shrinking)
     mean_t = _channel_constants(tuple(mean), image.device)
     std_t = _channel_constants(tuple(std), image.device)
-    image = (image - mean_t) / std_t
+    image = image.sub_(mean_t).div_(std_t)  # in place: the tensor is this function's own (converted or resized)
     if pad_box is not None and size_hw != padded_hw:
         top, left = int(pad_box[0]), int(pad_box[1])
         bottom, right = padded_hw[0] - size_hw[0] - top, padded_hw[1] - size_hw[1] - left
@@ -230,16 +230,21 @@ def _opencv() -> object | None:
     return cv2
 
 
+@functools.lru_cache(maxsize=16)
 def _host_index(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output pixel along one axis: the first source index of its bilinear cell, and its nearest source index.
 
-    The float32 arithmetic of :func:`_source_index` (ties at exactly half a pixel go to the upper neighbour).
+    The float32 arithmetic of :func:`_source_index` (ties at exactly half a pixel go to the upper neighbour). Made
+    once per pair of sizes (a camera's frames all ask for the same): read-only arrays, shared by every caller.
     """
     scale = np.float32(in_size / out_size)
     src = np.maximum((np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5), 0)
     low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
     high = np.minimum(low + 1, in_size - 1)
-    return low, np.where(src - low >= 0.5, high, low)
+    nearest = np.where(src - low >= 0.5, high, low)
+    for index in (low, nearest):
+        index.flags.writeable = False
+    return low, nearest
 
 
 def upsample_edge_aware_host(
@@ -283,8 +288,8 @@ def upsample_edge_aware_host(
     smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
     cell_x, nearest_x = _host_index(out_w, source.shape[1])
-    smooth = smooth_cell[cell_y][:, cell_x]
-    out: np.ndarray = source[nearest_y][:, nearest_x]
+    smooth = smooth_cell.take(cell_y, axis=0).take(cell_x, axis=1)  # the same gathers as [rows][:, cols], faster
+    out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
     bilinear = np.asarray(cv2.resize(source, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
     np.copyto(out, bilinear, where=smooth)
     return out

@@ -236,3 +236,23 @@ def test_bicubic_on_the_device_path_agrees_with_the_cpu_uint8_kernel(kitti_objec
         assert float(((bilinear - on_cpu).abs() * 255).max()) > 10.0  # another filter: sharper edges
     with pytest.raises(ConfigError, match="interpolation 'area' is not one of bilinear, bicubic"):
         preprocess(image, (64, 64), zero, one, mode="area")
+
+
+def test_the_in_place_normalisation_is_the_written_out_formula_bit_for_bit(kitti_object_dir: Path) -> None:
+    """On a real camera image: the network input of a uint8 shrink (the shipped model's 96x320), of a float enlarge
+    and of a letterboxed resize is ``(x / 255 - mean) / std`` computed out of place, to the bit; the caller's image
+    is left as it was."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = torch.from_numpy(load_rgb(kitti_object_dir / "image_2" / "000001.png")).permute(2, 0, 1)[None]
+    kept = image.clone()
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    mean_t, std_t = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    small = F.interpolate(image, size=(96, 320), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.equal(preprocess(image, (96, 320), mean, std), (small.to(torch.float32).div(255.0) - mean_t) / std_t)
+    crop = image[..., :60, :100]
+    large = F.interpolate(crop.to(torch.float32).div(255.0), size=(120, 200), mode="bilinear", align_corners=False)
+    assert torch.equal(preprocess(crop, (120, 200), mean, std), (large - mean_t) / std_t)
+    boxed = preprocess(image, (128, 320), mean, std, pad_box=(16, 0, 96, 320))
+    assert torch.equal(boxed[..., 16:112, :], (small.to(torch.float32).div(255.0) - mean_t) / std_t)
+    assert torch.equal(image, kept)

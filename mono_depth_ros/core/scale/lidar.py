@@ -213,10 +213,11 @@ def project_scan(
         inside &= np.less(v, intrinsics.height - 0.5, out=scratch)
         inside &= in_range
     index = np.flatnonzero(inside)
-    returned = points_in_lidar[:, 0].take(index) != 0  # all-zero = "no return"; per column: no (M, 3) temporary
-    for axis in (1, 2):
-        returned |= points_in_lidar[:, axis].take(index) != 0
-    index = index[returned]
+    if _origin_projects(rows, intrinsics, config):  # else an all-zero point ("no return") is already out
+        returned = points_in_lidar[:, 0].take(index) != 0  # per column: no (M, 3) temporary
+        for axis in (1, 2):
+            returned |= points_in_lidar[:, axis].take(index) != 0
+        index = index[returned]
     n_valid = int(np.count_nonzero(in_range))
     return _zbuffer_and_filter(
         np.rint(u[index]).astype(np.int32),
@@ -229,6 +230,24 @@ def project_scan(
         n_valid=n_valid,
         buffers=buffers,
     )
+
+
+def _origin_projects(rows: npt.NDArray[np.floating], intrinsics: PinholeIntrinsics, config: ProjectionConfig) -> bool:
+    """Whether an all-zero point (a driver's "no return") passes the depth range and image tests of
+    :func:`project_scan`: it computes as the LiDAR origin, ``rows[:, 3]``, the same float arithmetic as a scan point
+    (``0 · r`` terms add zeros). Where it does not (the LiDAR behind the camera, or nearer than ``min_depth_m``, or
+    out of view, as on KITTI), no such point is among the projected ones and the per-point test can be skipped."""
+    one = np.zeros((1, 3), dtype=rows.dtype)
+    z, u, v = (_affine_row(one, rows[i], np.empty(1, rows.dtype), np.empty(1, rows.dtype)) for i in (2, 0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_z = np.reciprocal(z)
+        u, v = u * inv_z, v * inv_z
+        return bool(
+            z[0] > config.min_depth_m
+            and z[0] < config.max_depth_m
+            and -0.5 <= u[0] < intrinsics.width - 0.5
+            and -0.5 <= v[0] < intrinsics.height - 0.5
+        )
 
 
 def _affine_row(

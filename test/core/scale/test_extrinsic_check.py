@@ -219,3 +219,35 @@ def test_a_planar_lidar_turned_a_quarter_is_flagged_without_naming_a_turn_it_can
     for frame, (depth, intrinsics) in zip(kitti, predictions, strict=True):
         verdict = quiet.observe(_planar(frame), _named(frame.cam_from_velo), intrinsics, depth)
     assert verdict is None
+
+
+def test_ranks_and_subsample_are_those_of_the_row_wise_and_double_sort_forms(kitti: list[KittiFrame]) -> None:
+    """The look's cheaper forms give the same numbers on real scans: ranks by a scatter = ``argsort(argsort)`` (ties
+    included: a float16 copy has thousands), the per-column validity = the row-wise ``isfinite`` / non-zero test, and
+    the rank correlation that of the double sort."""
+    from mono_depth_ros.core.scale.extrinsic_check import _ranks, _valid_subsample
+
+    for frame in kitti:
+        depth = np.linalg.norm(frame.scan[:, :3], axis=1).astype(np.float16).astype(np.float64)
+        assert np.unique(depth).size < depth.size // 10  # ties
+        np.testing.assert_array_equal(_ranks(depth), np.argsort(np.argsort(depth)).astype(np.float64))
+        points = np.asfortranarray(frame.scan[:, :3].astype(np.float32))
+        points[::50] = 0.0
+        points[7::50, 1] = np.nan
+        sub = points[:: max(1, -(-points.shape[0] // 16_000))]
+        rows = sub[np.isfinite(sub).all(axis=1) & np.any(sub != 0, axis=1)]
+        np.testing.assert_array_equal(_valid_subsample(points, 8_000), rows[:: -(-rows.shape[0] // 8_000)])
+        m = frame.cam_from_velo.matrix  # the agreement with the double sort, written out
+        cam = rows.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
+        front = cam[:, 2] > 0.5
+        z = cam[front, 2]
+        intr = frame.intrinsics
+        u, v = np.rint(cam[front, 0] / z * intr.fx + intr.cx), np.rint(cam[front, 1] / z * intr.fy + intr.cy)
+        inside = (u >= 0) & (u < intr.width) & (v >= 0) & (v < intr.height)
+        prediction = np.where(np.isfinite(frame.lidar_depth_m), frame.lidar_depth_m, np.nan).astype(np.float16)
+        values = prediction[v[inside].astype(int), u[inside].astype(int)].astype(np.float64)
+        valid = np.isfinite(values)
+        ranks = [np.argsort(np.argsort(a[valid])).astype(np.float64) for a in (values, z[inside])]
+        agreement = rank_agreement(rows, m, intr, prediction, OutputKind.METRIC)
+        assert agreement.pairs == np.count_nonzero(valid) > 1000
+        assert agreement.rho == float(np.corrcoef(*ranks)[0, 1]) > 0.9

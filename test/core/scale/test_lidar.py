@@ -64,6 +64,42 @@ def test_scan_projection_equals_transform_then_project() -> None:
     assert not np.isin(np.arange(60), direct.index).any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_no_return_points_are_dropped_when_the_lidar_origin_is_in_view(dtype: type) -> None:
+    """A LiDAR 3 m in front of the camera (its origin in view): the all-zero rows, which compute as that origin, are
+    dropped by the per-point test; a real return 1 cm from the origin is kept."""
+    cam_from_lidar = RigidTransform(CAM_FROM_LIDAR.rotation, np.array([0.0, 0.0, 3.0]), "camera", "lidar")
+    points = np.zeros((5, 3), dtype)
+    points[3] = (0.01, 0.0, 0.0)
+    sparse = project_scan(LidarScan(points, cam_from_lidar, 0), INTR, ProjectionConfig(occlusion_filter=False))
+    assert sparse.index.tolist() == [3]
+    assert sparse.stats.n_valid == 5 and sparse.stats.n_in_image == 1
+
+
+def test_the_no_return_test_is_skipped_only_where_it_cannot_drop_a_point(
+    kitti_object_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KITTI's LiDAR sits behind the camera: its origin (what an all-zero row computes as) is out of the depth
+    range, so the per-point "no return" test is skipped, and running it anyway keeps the same points."""
+    import mono_depth_ros.core.scale.lidar as lidar
+
+    calib = load_object_calibration(kitti_object_dir / "calib" / "000001.txt", 1242, 375)
+    points = np.asfortranarray(load_velodyne(kitti_object_dir / "velodyne" / "000001.bin")[:, :3])
+    points[::97] = 0.0  # drivers' "no return" rows
+    scan = LidarScan(points, calib.cam_from_velo, 0)
+    rows = (calib.intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
+    assert not lidar._origin_projects(rows, calib.intrinsics, ProjectionConfig())
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125)):
+        skipped = project_scan(scan, intrinsics)
+        monkeypatch.setattr(lidar, "_origin_projects", lambda *args: True)
+        tested = project_scan(scan, intrinsics)
+        monkeypatch.undo()
+        assert skipped.stats == tested.stats and skipped.stats.n_kept > 10_000
+        for name in ("u", "v", "depth_m", "index"):
+            np.testing.assert_array_equal(getattr(skipped, name), getattr(tested, name))
+        assert not np.isin(np.arange(0, points.shape[0], 97), skipped.index).any()
+
+
 def test_zbuffer_keeps_the_nearest_point_per_pixel() -> None:
     points = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 4.0], [0.0, 0.0, 7.0]])
     sparse = project_points_in_camera(points, INTR, ProjectionConfig(occlusion_filter=False))
