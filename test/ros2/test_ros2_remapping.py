@@ -1,0 +1,79 @@
+"""The node as a multi-robot launch runs it: ``depth.launch.py`` included in a namespace with ``SetRemap`` rules
+(``/camera/image_raw`` → the robot's camera, ``/tf`` → ``tf``), which rcl applies to every subscription the node
+makes, tf2's TransformListener's included."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+
+from .harness import RELIABLE, Launched, Probe, diagnostic_values, wait_until, write_params
+
+REMAPPED_LAUNCH = """
+from launch import LaunchDescription
+from launch.actions import GroupAction, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.actions import SetRemap
+from launch_ros.substitutions import FindPackageShare
+
+DEPTH = PythonLaunchDescriptionSource(
+    PathJoinSubstitution([FindPackageShare("mono_depth_ros"), "launch", "depth.launch.py"]))
+
+
+def generate_launch_description():
+    remaps = [SetRemap(src, dst) for src, dst in {remaps}]
+    include = IncludeLaunchDescription(DEPTH, launch_arguments={arguments}.items())
+    return LaunchDescription([GroupAction([*remaps, include], scoped=True)])
+"""
+REMAPS = {
+    "/camera/image_raw": "/robot1/cam/image",
+    "/camera/camera_info": "/robot1/cam/camera_info",
+    "/lidar/points": "/robot1/points",
+    "/tf": "tf",
+    "/tf_static": "tf_static",
+}
+
+
+def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, ros_logs: Path) -> None:
+    """Remapped in a robot's launch file, the node subscribed the robot's topics, yet its start-up line and its
+    warnings named the topics of its parameters: 'no image received on /camera/image_raw: nothing publishes it;
+    set image_topic', 'no camera_info yet on /camera/camera_info', while the operator's camera published on the
+    topics the node did subscribe."""
+    params = write_params(ros_logs / "remapped.yaml", {"device": "cpu", "sync.mode": "latest"})
+    arguments = {"namespace": "robot1", "lidar": "/lidar/points", "params_file": str(params)}
+    path = ros_logs / "remapped.launch.py"
+    path.write_text(REMAPPED_LAUNCH.format(remaps=list(REMAPS.items()), arguments=arguments))
+    launched = Launched({}, ros_logs / "remapped.log", launch_file=str(path))
+    try:
+        launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
+        assert probe.node.count_subscribers("/robot1/tf") > 0 and probe.node.count_subscribers("/tf") == 0
+        assert probe.node.count_subscribers("/camera/image_raw") == 0
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        silent = r"no LiDAR scan received on /robot1/points \(from /lidar/points\) in [56] s: nothing publishes it"
+        wait_until(lambda: re.search(silent, launched.log) is not None, 30, "the silent-LiDAR warning")
+        assert "depth from /robot1/cam/image (Image), camera_info /robot1/cam/camera_info (latest), LiDAR " in (
+            launched.log
+        )
+        publisher = probe.publisher(Image, "/robot1/cam/image", RELIABLE)
+        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
+        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+        image.header.frame_id = "cam_optical"
+        text = "no camera_info yet on /robot1/cam/camera_info (from /camera/camera_info): nothing publishes it"
+        for _ in range(40):
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            publisher.publish(image)
+            if text in launched.log:
+                break
+            time.sleep(0.25)
+        assert text in launched.log, launched.log[-3000:]
+        wait_until(lambda: any(diagnostic_values(m) for m in diagnostics.messages), 10, "the node's /diagnostics")
+        values = next(v for v in map(diagnostic_values, diagnostics.messages) if v is not None)
+        assert values["lidar_topic"] == "/robot1/points"  # as subscribed (was the parameter's /lidar/points)
+        probe.drop(diagnostics)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
