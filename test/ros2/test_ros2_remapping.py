@@ -26,9 +26,12 @@ DEPTH = PythonLaunchDescriptionSource(
 
 
 def generate_launch_description():
-    remaps = [SetRemap(src, dst) for src, dst in {remaps}]
-    include = IncludeLaunchDescription(DEPTH, launch_arguments={arguments}.items())
-    return LaunchDescription([GroupAction([*remaps, include], scoped=True)])
+    groups = []
+    for remaps, arguments in {groups}:  # one scoped group per camera: its remap rules, then its include
+        remapped = [SetRemap(src, dst) for src, dst in remaps]
+        include = IncludeLaunchDescription(DEPTH, launch_arguments=arguments.items())
+        groups.append(GroupAction([*remapped, include], scoped=True))
+    return LaunchDescription(groups)
 """
 REMAPS = {
     "/camera/image_raw": "/robot1/cam/image",
@@ -47,7 +50,7 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
     params = write_params(ros_logs / "remapped.yaml", {"device": "cpu", "sync.mode": "latest"})
     arguments = {"namespace": "robot1", "lidar": "/lidar/points", "params_file": str(params)}
     path = ros_logs / "remapped.launch.py"
-    path.write_text(REMAPPED_LAUNCH.format(remaps=list(REMAPS.items()), arguments=arguments))
+    path.write_text(REMAPPED_LAUNCH.format(groups=[(list(REMAPS.items()), arguments)]))
     launched = Launched({}, ros_logs / "remapped.log", launch_file=str(path))
     try:
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
@@ -75,5 +78,28 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         values = next(v for v in map(diagnostic_values, diagnostics.messages) if v is not None)
         assert values["lidar_topic"] == "/robot1/points"  # as subscribed (was the parameter's /lidar/points)
         probe.drop(diagnostics)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_two_cameras_on_relative_or_remapped_topics_of_one_name_are_two_cameras(probe: Probe, ros_logs: Path) -> None:
+    """``image:=image_raw camera_info:=camera_info`` in namespaces front and left are /front/image_raw and
+    /left/image_raw (rcl expands a relative name in the node's namespace), and left's ``SetRemap`` moves its image
+    on: two cameras. The launch compared the names as typed and failed ('would both compute depth from
+    image_raw'), refusing the usual relative-topic setup of a multi-camera robot."""
+    params = write_params(ros_logs / "relative.yaml", {"device": "cpu", "model.threads": 1})
+    relative = {"image": "image_raw", "camera_info": "camera_info", "use_lidar": "false", "params_file": str(params)}
+    groups = [([], {**relative, "namespace": "front"}),
+              ([("/left/image_raw", "/cams/left/image")], {**relative, "namespace": "left"})]  # fmt: skip
+    path = ros_logs / "relative.launch.py"
+    path.write_text(REMAPPED_LAUNCH.format(groups=groups))
+    launched = Launched({}, ros_logs / "relative.log", launch_file=str(path))
+    try:
+        launched.wait_ready(probe, topic="/front/image_raw", output="/front/depth/image")
+        launched.wait_ready(probe, topic="/cams/left/image", output="/left/depth/image")
+        assert (
+            probe.node.count_subscribers("/left/camera_info") > 0
+            and probe.node.count_subscribers("/left/image_raw") == 0
+        )
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
