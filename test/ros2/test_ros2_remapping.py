@@ -5,6 +5,7 @@ makes, tf2's TransformListener's included."""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -103,3 +104,12 @@ def test_two_cameras_on_relative_or_remapped_topics_of_one_name_are_two_cameras(
         )
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def test_a_relative_namespace_remap_ends_the_node_with_the_forms_a_remap_rule_takes() -> None:
+    """``-r __ns:=robot1`` (no leading /): rcl's 'Couldn't parse remap rule ... Expected lexeme type 19, got 18'."""
+    command = ["ros2", "run", "mono_depth_ros", "mono_depth_node", "--ros-args", "-r", "__ns:=robot1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "cannot start: failed to initialize rcl: Couldn't parse remap rule" in output
+    assert "__ns:= takes an absolute namespace (-r __ns:=/robot1)" in output, output
