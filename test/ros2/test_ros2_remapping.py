@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, LaserScan
 
 from .harness import RELIABLE, Launched, Probe, diagnostic_values, wait_until, write_params
 
@@ -79,6 +79,9 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         values = next(v for v in map(diagnostic_values, diagnostics.messages) if v is not None)
         assert values["lidar_topic"] == "/robot1/points"  # as subscribed (was the parameter's /lidar/points)
         probe.drop(diagnostics)
+        probe.publisher(LaserScan, "/robot1/points", RELIABLE)  # lidar.message_type auto: re-subscribed as LaserScan
+        scan = "lidar_topic /robot1/points (from /lidar/points) is published as sensor_msgs/msg/LaserScan"
+        wait_until(lambda: scan in launched.log, 20, "the LaserScan re-subscription line")
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 
