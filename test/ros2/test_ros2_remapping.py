@@ -116,3 +116,19 @@ def test_a_relative_namespace_remap_ends_the_node_with_the_forms_a_remap_rule_ta
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "cannot start: failed to initialize rcl: Couldn't parse remap rule" in output
     assert "__ns:= takes an absolute namespace (-r __ns:=/robot1)" in output, output
+
+
+def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceback() -> None:
+    """``-p image_topic:=/front-cam/image`` (a dash: not in a ROS name) ended the node with rclpy's
+    InvalidTopicNameException traceback from deep in create_subscription, naming no parameter."""
+    for name, value, why in [
+        ("image_topic", "/front-cam/image", "'-'"),
+        ("camera_info_topic", "/cam info", "' '"),
+        ("lidar_topic", "/velodyne//points", "empty"),
+    ]:
+        command = ["ros2", "run", "mono_depth_ros", "mono_depth_node", "--ros-args", "-p", f"{name}:={value}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1 and "Traceback" not in output, output[-3000:]
+        assert f"cannot start: parameter {name}={value!r} is not a valid ROS topic name" in output, output
+        assert why in output.split("is not a valid ROS topic name", 1)[1].split("\n", 1)[0], output
