@@ -148,7 +148,8 @@ def node_with_overrides(context: "LaunchContext") -> list[Node]:
     )
     given = {name: LaunchConfiguration(name).perform(context) for name in ("image", "camera_info")}
     inputs = {name: None if value == FROM_PARAMS_FILE else value for name, value in given.items()}
-    instance = Instance.of(namespace, inputs, str(parameters[0]))
+    remaps = [(str(src), str(dst)) for src, dst in context.launch_configurations.get("ros_remaps", [])]  # SetRemap
+    instance = Instance.of(namespace, inputs, str(parameters[0]), remaps)
     LaunchInstances(context).add(instance)  # one node per namespace and per camera in one launch
     values = {name: LaunchConfiguration(name).perform(context) for name in (*ARGUMENT_PARAMETERS, *OTHER_ARGUMENTS)}
     changed = {name: value for name, value in values.items() if name != "namespace" and value != DEFAULTS.get(name)}

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.core.names import did_you_mean, section_matches
+from mono_depth_ros.core.names import did_you_mean, section_matches, topic_name_problem
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
@@ -277,6 +277,10 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             "set the camera's height above the ground, or another scale.mode"
         )
         raise ConfigError(msg)
+    for name in ("image_topic", "camera_info_topic", "lidar_topic", "prediction_topic"):  # rcl: a traceback at start
+        topic = str(resolved[name])
+        if (topic or name != "lidar_topic") and (problem := topic_name_problem(topic)) is not None:
+            raise ConfigError(f"parameter {name}={topic!r} is not a valid ROS topic name: {problem}")
     for name in ("scan.frame_id", "lidar.motion_frame", "temporal.fixed_frame"):  # tf2 refuses them in every lookup
         frame = str(resolved[name])  # (the bag runner's TF buffer would strip the slash: node and bag would differ)
         if frame.startswith("/"):

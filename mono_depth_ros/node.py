@@ -49,6 +49,7 @@ from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
+from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
@@ -183,7 +184,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 self.declare_parameter(spec.name, spec.default, descriptor, ignore_override=True)
 
     def _subscribe(self, in_qos: Any) -> None:
-        config = self._config
+        config, resolve = self._config, self.resolve_topic_name  # resolve: the names shown, as remapped (-r, SetRemap)
         compressed = self._compressed = config.topics.image_transport == "compressed"
         image_topic = config.topics.image
         if compressed and not image_topic.endswith("/compressed"):
@@ -209,7 +210,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         else:
             self.create_subscription(image_type, image_topic, self._on_image, in_qos)
         subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
-        self._latched = LatchedInfo(info_topic, subscribe, self.get_publishers_info_by_topic, in_qos, self._approximate)
+        graph, shown = self.get_publishers_info_by_topic, shown_topic(info_topic, resolve)
+        self._latched = LatchedInfo(info_topic, subscribe, graph, in_qos, self._approximate, shown=shown)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled:
@@ -217,28 +219,26 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         self._poses = motion.tf2_camera_poses(config.temporal, self._tf_buffer, self._factory, (TransformException,))
         if lidar_topic:
+            unpaired = UnpairedLog(self.get_logger().warning, shown_topic(lidar_topic, resolve), config.lidar.max_age_s)
             self._pairing = ScanPairing(
                 max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
-                on_unpaired=UnpairedLog(self.get_logger().warning, lidar_topic, config.lidar.max_age_s),
+                on_unpaired=unpaired,
                 clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
             self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
             timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
             self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
-        inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans)
-        graph, depth = self.get_publishers_info_by_topic, self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
+        inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans, resolve)
+        depth = self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
         self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
         peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last_frame_id, self.get_logger().warning)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, peers.check, QoSProfile(depth=10))  # frame twice
-        self.get_logger().info(
-            f"depth from {image_topic} ({image_type.__name__}), camera_info {info_topic} ({config.sync.mode}), "
-            f"LiDAR {lidar_topic or 'off'}, backend {config.model.backend}; publishing {OUTPUT_TOPICS['depth']}, "
-            f"{OUTPUT_TOPICS['info']}, {OUTPUT_TOPICS['points']}, {DIAGNOSTICS_TOPIC}"
-        )
+        outputs = [*OUTPUT_TOPICS.values(), DIAGNOSTICS_TOPIC]
+        self.get_logger().info(startup_text(config, image_topic, image_type.__name__, resolve, outputs))
 
     # ----------------------------------------------------------------------------------- executor callbacks
 
@@ -297,7 +297,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
-        extra = config_key_values(self._config)
+        extra = config_key_values(self._config, self.resolve_topic_name)  # lidar_topic as subscribed (remapped)
         report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
         stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))

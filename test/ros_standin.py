@@ -378,8 +378,12 @@ class Node:
     def get_namespace(self) -> str:
         return self._namespace
 
+    def resolve_topic_name(self, topic: str, *, only_expand: bool = False) -> str:
+        """rclpy's (Humble, Jazzy): ``topic`` expanded in the namespace (no remap rules here: none to apply)."""
+        return topic if topic.startswith("/") else self._namespace.rstrip("/") + "/" + topic
+
     def get_publishers_info_by_topic(self, topic_name: str, no_mangle: bool = False) -> list[TopicEndpointInfo]:
-        name = topic_name if topic_name.startswith("/") else self._namespace.rstrip("/") + "/" + topic_name
+        name = self.resolve_topic_name(topic_name)
         qos = STATE.graph_qos.get(name)
         return [TopicEndpointInfo(type_name, qos_profile=qos) for type_name in STATE.graph.get(name, [])]
 

@@ -231,3 +231,12 @@ def test_params_file_sections_apply_in_file_order_as_rclpy_applies_them(tmp_path
     )
     values = load_config(path, node="/left/mono_depth_node")
     assert (values["image_topic"], values["cloud.stride"]) == ("/from_wildcard", 3)
+
+
+@pytest.mark.parametrize("name", ["image_topic", "camera_info_topic", "lidar_topic", "prediction_topic"])
+def test_a_topic_rcl_refuses_is_refused_with_the_parameters_name(name: str) -> None:
+    """``/front-cam/image`` (a dash) passed here and ended the node in rclpy's InvalidTopicNameException traceback."""
+    with pytest.raises(ConfigError, match=rf"^parameter {name}='/front-cam/x' is not a valid ROS topic name: it "):
+        resolve({name: "/front-cam/x"})
+    assert resolve({name: "front_cam/x"})[name] == "front_cam/x"  # relative: the node's namespace
+    assert resolve({"lidar_topic": ""})["lidar_topic"] == ""  # empty: no LiDAR

@@ -9,7 +9,7 @@ classes in the node, rosbags' in the bag runner).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,13 +99,14 @@ def diagnostic_report(
     return DiagnosticReport(level=level, message=message, values=tuple(values))
 
 
-def config_key_values(config: DepthConfig) -> dict[str, str]:
-    """The configuration keys every ``/diagnostics`` status carries (node and bag runner alike)."""
+def config_key_values(config: DepthConfig, resolve: Callable[[str], str] = str) -> dict[str, str]:
+    """The configuration keys every ``/diagnostics`` status carries (node and bag runner alike); ``lidar_topic`` as
+    subscribed (the node's ``resolve``: rclpy's ``resolve_topic_name``, namespace and remap rules applied)."""
     return {
         "backend": config.model.backend,
         "encoding": config.output.encoding,
         "sync_mode": config.sync.mode,
-        "lidar_topic": config.topics.lidar or "none",
+        "lidar_topic": resolve(config.topics.lidar) if config.topics.lidar else "none",
         "scale_mode_requested": config.scale.mode,
     }
 

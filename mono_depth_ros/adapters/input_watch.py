@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
+from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.depth_config import DepthConfig
 
 WARN_AFTER_S = 5.0
@@ -52,6 +53,7 @@ class WatchedInput:
     count: Callable[[], int]  # messages received so far
     remedy: str  # the parameter / launch argument that names the topic, and for a type mismatch what to change
     qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
+    shown: str = ""  # the topic as subscribed, for the messages (topic_names.shown_topic; empty: ``topic``)
 
 
 def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliable: Sequence[bool] = ()) -> str:
@@ -137,7 +139,8 @@ class InputWatch:
                 self._next_warning[item.role] = now + self._repeat_s
                 infos = list(self._publishers(item.topic))
                 reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
-                self._warn(f"no {item.role} received on {item.topic} in {now - self._start:.0f} s: {reason}")
+                shown = item.shown or item.topic  # (looked up by its parameter's name: rclpy remaps that itself)
+                self._warn(f"no {item.role} received on {shown} in {now - self._start:.0f} s: {reason}")
         if self._static_tf:  # each volatile /tf_static publisher once (again when it comes back after going)
             text = volatile_static_tf_text(self._publishers(STATIC_TF_TOPIC)) or ""
             if text and text != self._volatile_warned:
@@ -189,12 +192,16 @@ def publisher_reliability(infos: Sequence[Any]) -> list[bool]:
 
 
 def node_inputs(
-    config: DepthConfig, image_topic: str, images: Callable[[], int], scans: Callable[[], int]
+    config: DepthConfig,
+    image_topic: str,
+    images: Callable[[], int],
+    scans: Callable[[], int],
+    resolve: Callable[[str], str] = str,
 ) -> list[WatchedInput]:
     """The node's watched inputs: ``image_topic`` as subscribed (``.../compressed`` with compressed transport) and
     the LiDAR topic when one is set (of a type ``lidar.message_type`` admits: with ``auto`` either). camera_info
     and an external prediction need no watch: an image that arrives without them is already counted and warned about
-    (``no_camera_info`` / ``no_prediction``)."""
+    (``no_camera_info`` / ``no_prediction``). ``resolve``: rclpy's ``resolve_topic_name``, for the names shown."""
     topics = config.topics
     if topics.image_transport == "compressed":
         image_type = "sensor_msgs/msg/CompressedImage"
@@ -209,7 +216,7 @@ def node_inputs(
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
         lidar_type = " or ".join(accepted_types(config.lidar.message_type))
         inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, lidar_type, scans, remedy, topics.input_qos))
-    return inputs
+    return [replace(item, shown=shown_topic(item.topic, resolve)) for item in inputs]
 
 
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
@@ -232,7 +239,8 @@ class LatchedInfo:
     Args:
         topic: the camera_info topic. subscribe: ``qos -> subscription`` (the node's ``create_subscription`` with
             its camera_info callback). publishers: ``get_publishers_info_by_topic``. qos: ``input_qos``'s profile,
-            subscribed at once (unless ``synchronised``).
+            subscribed at once (unless ``synchronised``). shown: the topic as subscribed, for the messages
+            (:func:`~.topic_names.shown_topic`; empty: ``topic``, which the graph is asked about).
     """
 
     def __init__(
@@ -244,8 +252,10 @@ class LatchedInfo:
         synchronised: bool,
         now: Callable[[], float] = time.monotonic,
         every_s: float = 1.0,
+        shown: str = "",
     ) -> None:
         self._topic, self._subscribe, self._publishers, self._now = topic, subscribe, publishers, now
+        self._shown = shown or topic
         self._every_s, self._next_look = every_s, now()
         self._synchronised, self._latched = synchronised, False
         self._why = ""  # what the graph showed at the last look, when it explains the silence
@@ -258,7 +268,7 @@ class LatchedInfo:
         (nothing publishes the topic, or publishes another type); subscribes the stored camera_info of a
         transient-local publisher of the topic when there is one (see the class docstring)."""
         if self._synchronised or self._latched or self._now() < self._next_look:
-            return f"no camera_info yet on {self._topic}{self._why}"
+            return f"no camera_info yet on {self._shown}{self._why}"
         self._next_look = self._now() + self._every_s
         infos = [(str(getattr(info, "topic_type", "")), info) for info in self._publishers(self._topic)]
         types = sorted({type_name for type_name, _ in infos})
@@ -267,7 +277,7 @@ class LatchedInfo:
             self._why = ": nothing publishes it (`ros2 topic list -t` lists the topics); set camera_info_topic"
         elif CAMERA_INFO not in types:
             self._why = f": it is published as {', '.join(types)}; set camera_info_topic to the camera's camera_info"
-        text = f"no camera_info yet on {self._topic}{self._why}"
+        text = f"no camera_info yet on {self._shown}{self._why}"
         ours = [info for type_name, info in infos if type_name == CAMERA_INFO]
         latched = [info for info in ours if _policy(info, "durability") == "TRANSIENT_LOCAL"]
         if not latched:

@@ -9,15 +9,16 @@ Includes that give a namespace but no image topic at all run every node on the p
 ``/camera/image_raw``. :class:`LaunchInstances` remembers the instances of one launch and refuses a second one in
 the same namespace or on the same image or camera_info topic, with the remedy; :func:`same_scope_warning` names
 the arguments a second include in the same launch-configuration scope (no ``GroupAction(scoped=True)`` around
-each) may have taken from the first (``use_lidar:=false``, ``weights:=``, ``nav2:=true``). ROS-free (the launch
-file passes the launch context and its configurations).
+each) may have taken from the first (``use_lidar:=false``, ``weights:=``, ``nav2:=true``). Topics are compared as
+the node will subscribe them (:func:`resolved_topic`: ``image_raw`` in namespace front is ``/front/image_raw``, and
+``SetRemap`` rules apply), not as typed. ROS-free (the launch file passes the launch context and its configurations).
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,29 @@ def node_namespace(pushed: str | None, given: str) -> str:
     return "/" + "/".join(part for part in name.split("/") if part)
 
 
+def expanded_topic(name: str, namespace: str, node: str = NODE_NAME) -> str:
+    """``name`` expanded as rcl expands a topic of the node ``node`` in ``namespace`` (absolute, as
+    :func:`node_namespace` gives it): absolute names as they are, ``~`` / ``~/x`` in the node's private namespace
+    (``/ns/node/x``), relative ones under the namespace (``image_raw`` → ``/ns/image_raw``)."""
+    base = namespace.rstrip("/")
+    if name.startswith("/"):
+        return name
+    if name == "~" or name.startswith("~/"):
+        return f"{base}/{node}{name[1:]}"
+    return f"{base}/{name}"
+
+
+def resolved_topic(name: str, namespace: str, remaps: Sequence[tuple[str, str]] = ()) -> str:
+    """``name`` as the node in ``namespace`` subscribes it: :func:`expanded_topic`, then the first of ``remaps``
+    (``(from, to)`` pairs, as launch_ros passes ``SetRemap`` rules, launch configuration ``ros_remaps``) whose
+    expanded ``from`` is that name gives the expanded ``to`` (rcl's rule: one rule, the first that matches)."""
+    expanded = expanded_topic(name, namespace)
+    for source, target in remaps:
+        if ":" not in source and expanded_topic(source, namespace) == expanded:  # (node-specific rules: not ours)
+            return expanded_topic(target, namespace)
+    return expanded
+
+
 @dataclass(frozen=True)
 class Topic:
     """An input topic of a node and where it comes from: its launch argument (``image:=``) or ``params_file`` (the
@@ -66,9 +90,16 @@ class Instance:
     camera_info: Topic
 
     @classmethod
-    def of(cls, namespace: str, arguments: dict[str, str | None], params_file: str) -> Instance:
+    def of(
+        cls,
+        namespace: str,
+        arguments: dict[str, str | None],
+        params_file: str,
+        remaps: Sequence[tuple[str, str]] = (),
+    ) -> Instance:
         """The node in ``namespace`` given the ``image`` and ``camera_info`` launch arguments (None: not given) and
-        ``params_file``; a file that cannot be read for the node leaves the defaults (the node reports the file)."""
+        ``params_file``; a file that cannot be read for the node leaves the defaults (the node reports the file).
+        Its topics are named as it subscribes them (:func:`resolved_topic` with the launch's ``remaps``)."""
         try:
             values = load_params_file(Path(params_file), f"{namespace.rstrip('/')}/{NODE_NAME}")
         except ConfigError:
@@ -77,7 +108,8 @@ class Instance:
         for argument, parameter in (("image", "image_topic"), ("camera_info", "camera_info_topic")):
             given = arguments.get(argument)
             from_file = str(values.get(parameter, PARAMS_BY_NAME[parameter].default))
-            topics.append(Topic(given, f"{argument}:=") if given is not None else Topic(from_file, "params_file"))
+            name, source = (given, f"{argument}:=") if given is not None else (from_file, "params_file")
+            topics.append(Topic(resolved_topic(name, namespace, remaps), source))
         return cls(namespace, *topics)
 
 

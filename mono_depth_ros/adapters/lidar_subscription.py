@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.msg_laser_scan import LASER_SCAN
 from mono_depth_ros.depth_config import DepthConfig
@@ -85,8 +86,10 @@ class LidarSubscription:
             if self._subscription is not None:
                 self._node.destroy_subscription(self._subscription)
             self._subscribe(usable[0])
+            subscribed = getattr(self._subscription, "topic_name", None)  # rclpy's: expanded and remapped
+            shown = shown_topic(self._topic, lambda name: subscribed if isinstance(subscribed, str) else name)
             self._node.get_logger().info(
-                f"lidar_topic {self._topic} is published as {self.type_name} (lidar.message_type: auto): subscribed"
+                f"lidar_topic {shown} is published as {self.type_name} (lidar.message_type: auto): subscribed"
             )
         return True
 

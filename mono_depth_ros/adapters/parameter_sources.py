@@ -121,11 +121,18 @@ def ignored_sources(
 def init_failure_text(err: Exception) -> str:
     """One line for an ``rclpy.init`` failure (rcl refused the command line, e.g. a params file it cannot parse):
     rcl's message without its source locations, and the file layout when the ``ros__parameters`` level is the issue
-    (``mono_depth_node: {output: ...}`` gives "Cannot have a value before ros__parameters")."""
+    (``mono_depth_node: {output: ...}`` gives "Cannot have a value before ros__parameters"), the forms a remap rule
+    takes when rcl cannot parse one (``-r __ns:=robot1`` gives "Expected lexeme type 19, got 18")."""
     text = re.sub(r",? at /\S+:\d+", "", str(err)).strip()
     if "ros__parameters" in text:
         text += (
             "; each section of a params file is a node name (mono_depth_node) or /** with ros__parameters: under "
             "it and the parameters under that"
+        )
+    if "Couldn't parse remap rule" in text:  # rcl names only its lexer's tokens ("Expected lexeme type 19, got 18")
+        text += (
+            "; a remap rule is FROM:=TO of ROS names (letters, digits, _ and /, no spaces): -r "
+            "/camera/image_raw:=/robot1/cam/image; __ns:= takes an absolute namespace (-r __ns:=/robot1), __node:= a "
+            "plain name (-r __node:=front)"
         )
     return text

@@ -105,14 +105,19 @@ def apply_changes(
         managed: the node is the lifecycle node (the remedy for a start-up parameter is cleanup, not a restart).
 
     Raises:
-        ConfigError: a read-only parameter, a value of the wrong type, out of range or not finite, or a combination
-            the table rejects (e.g. ``output.min_range >= output.max_range``); the message is the reason.
+        ConfigError: a read-only parameter, a deleted one (``ros2 param delete``: value None), a value of the wrong
+            type, out of range or not finite, or a combination the table rejects (e.g. ``output.min_range >=
+            output.max_range``); the message is the reason.
     """
     owned: dict[str, Any] = {}
     for name, value in changes.items():
         spec = PARAMS_BY_NAME.get(name)
         if spec is None:
             continue
+        if value is None:  # rclpy's NOT_SET: ``ros2 param delete`` (a float, dynamically typed, reaches us)
+            msg = f"parameter {name} cannot be deleted (the node reads it); set a value instead "
+            msg += f"(default {spec.default!r})"
+            raise ConfigError(msg)
         if not configured:
             coerce(spec, value)  # type, range, choices; the combination is configure's to check
             continue

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mono_depth_ros.adapters.messages import negative_stamp_text
+from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.depth_config import DepthConfig
@@ -161,6 +162,8 @@ class SyncWatch:
         partners = {"camera_info": config.topics.camera_info} if config.sync.mode == "approximate" else {}
         if config.model.backend == "external":
             partners["prediction"] = config.topics.prediction
+        named = zip(partners.items(), sources[1:], strict=True)
+        partners = {name: _as_subscribed(source, topic) for (name, topic), source in named}  # as subscribed: remapped
         give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
         sync = config.sync
         watch = cls(partners, sync.slop_s, sync.queue_size, on_lost, give_up_s=give_up_s, on_late=on_late)
@@ -436,3 +439,10 @@ class MissingImages:
         remedy += "camera's overflowed while the node's executor or the DDS's receive thread was busy (a raw 3840x2160 "
         remedy += "stream at 30 Hz outran Cyclone here even reliable: publish it compressed, or at a lower rate)"
         self._warn(f"{held} image(s) never arrived (images_missing in /diagnostics), the latest: {text}; {remedy}")
+
+
+def _as_subscribed(source: Any, topic: str) -> str:
+    """``topic`` as message_filters' ``source`` subscribed it (its rclpy subscription's ``topic_name``: expanded and
+    remapped), for the messages (:func:`~.topic_names.shown_topic`)."""
+    resolved = getattr(getattr(source, "sub", None), "topic_name", None)
+    return shown_topic(topic, lambda name: resolved if isinstance(resolved, str) else name)

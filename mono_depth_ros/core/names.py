@@ -48,3 +48,32 @@ def section_matches(key: str, node_fqn: str) -> bool:
     pattern = key if key.startswith("/") else "/" + key
     pattern = re.escape(pattern).replace(r"/\*\*", r"(/\w+)*").replace(r"/\*", r"/\w+")
     return re.fullmatch(pattern, node_fqn) is not None
+
+
+_TOPIC_CHARACTERS = re.compile(r"[A-Za-z0-9_/~{}]")
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why rcl would refuse ``name`` as a topic name (its ``rcl_validate_topic_name`` rules), or None when it takes it.
+
+    Characters: letters, digits, ``_``, ``/``, ``{}`` substitutions and a leading ``~`` (``~`` or ``~/...``); no
+    empty token (``//``), no trailing ``/``, no token starting with a digit. Absolute (``/a/b``) and relative
+    (``a/b``) names alike.
+    """
+    if not name:
+        return "it is empty"
+    bad = sorted({c for c in name if not _TOPIC_CHARACTERS.fullmatch(c)})
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)} (a ROS name takes letters, digits, _ and /)"
+    if "~" in name[1:] or (name[:2] not in ("~", "~/") and name.startswith("~")):
+        return "'~' may only begin it (~ or ~/name: the node's private namespace)"
+    if name.endswith("/") and name != "/":
+        return "it ends with '/'"
+    if name in ("/", "~"):
+        return "it is the root namespace alone" if name == "/" else None
+    tokens = name.lstrip("~").lstrip("/").split("/")
+    if any(token == "" for token in tokens):
+        return "it has an empty token ('//')"
+    if any(token[0].isdigit() for token in tokens):
+        return "a token starts with a digit"
+    return None

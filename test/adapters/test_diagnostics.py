@@ -84,6 +84,8 @@ def test_one_message_for_both_flavours_and_the_configuration_keys() -> None:
     keys = config_key_values(DepthConfig.from_params({"lidar_topic": "/velodyne_points"}))
     assert keys == {"backend": "unet", "encoding": "32FC1", "sync_mode": "approximate",
                     "lidar_topic": "/velodyne_points", "scale_mode_requested": "lidar"}  # fmt: skip
+    remapped = config_key_values(DepthConfig.from_params({"lidar_topic": "/points"}), lambda t: "/r1" + t)
+    assert remapped["lidar_topic"] == "/r1/points"  # as the node subscribed it (-r /points:=/r1/points)
     report = diagnostic_report(snapshot(errors_in_window=1), SCALE_OK, keys)
     rosbags = MessageFactory.for_rosbags(typestore_for("humble"))
     from test import ros_standin

@@ -137,6 +137,25 @@ def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
 
 
+def test_a_remapped_input_is_named_as_subscribed_and_looked_up_by_its_parameters_name() -> None:
+    """Under ``-r /camera/image_raw:=/robot1/cam/image`` the warning named /camera/image_raw, which the node did not
+    subscribe; the graph is still asked about the parameter's name (rclpy remaps that itself)."""
+    config = DepthConfig.from_params({"lidar_topic": "/points"})
+    remaps = {"/camera/image_raw": "/robot1/cam/image", "/points": "/robot1/points"}
+    inputs = node_inputs(config, "/camera/image_raw", lambda: 0, lambda: 0, lambda t: remaps.get(t, t))
+    asked: list[str] = []
+    warnings: list[str] = []
+    clock = Clock()
+    watch = InputWatch(inputs, lambda topic: asked.append(topic) or [], warnings.append, now=clock)
+    clock.t += 6.0
+    watch.poll()
+    assert warnings[0].startswith("no image received on /robot1/cam/image (from /camera/image_raw) in 6 s: nothing")
+    assert warnings[1].startswith("no LiDAR scan received on /robot1/points (from /points) in 6 s: nothing")
+    assert asked[:2] == ["/camera/image_raw", "/points"]
+    latched = LatchedInfo("/c", lambda qos: None, lambda topic: [], Profile(depth=10), False, shown="/r/c (from /c)")
+    assert latched.missing().startswith("no camera_info yet on /r/c (from /c): nothing publishes it")
+
+
 def test_a_lidar_topic_of_either_type_is_watched_as_lidar_message_type_auto_subscribes_it() -> None:
     config = DepthConfig.from_params({"lidar_topic": "/scan"})  # lidar.message_type: auto
     lidar = node_inputs(config, "/camera/image_raw", lambda: 0, lambda: 0)[1]

@@ -10,7 +10,9 @@ from mono_depth_ros.adapters.launch_instances import (
     Instance,
     LaunchInstances,
     Topic,
+    expanded_topic,
     node_namespace,
+    resolved_topic,
     same_scope_warning,
 )
 from mono_depth_ros.core.errors import ConfigError
@@ -119,6 +121,45 @@ def test_two_includes_that_name_no_topic_are_refused() -> None:
         "compute depth from /camera/image_raw; on Humble"
     )
     assert str(refused.value).endswith("two nodes on one camera on purpose (two models): start them from two launches")
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "expected"),
+    [
+        ("image_raw", "/front", "/front/image_raw"),
+        ("cam/image_raw", "/robot1/front", "/robot1/front/cam/image_raw"),
+        ("image_raw", "/", "/image_raw"),
+        ("/camera/image_raw", "/front", "/camera/image_raw"),
+        ("~/image", "/front", "/front/mono_depth_node/image"),
+        ("~", "/", "/mono_depth_node"),
+    ],
+)
+def test_topics_expand_in_the_nodes_namespace_as_rcl_expands_them(name: str, namespace: str, expected: str) -> None:
+    assert expanded_topic(name, namespace) == expected
+
+
+def test_remap_rules_apply_to_the_expanded_name_first_match_only() -> None:
+    rules = [("image_raw", "/cams/front"), ("/cams/front", "/elsewhere"), ("/camera/camera_info", "info")]
+    assert resolved_topic("image_raw", "/front", rules) == "/cams/front"  # one rule, not a chain
+    assert resolved_topic("/front/image_raw", "/front", rules) == "/cams/front"  # the rule's name expanded too
+    assert resolved_topic("image_raw", "/left", rules) == "/cams/front"  # (expanded in left's namespace: matches)
+    assert resolved_topic("/camera/camera_info", "/front", rules) == "/front/info"
+    assert resolved_topic("/camera/image_raw", "/front", rules) == "/camera/image_raw"
+
+
+def test_cameras_named_alike_relative_to_their_namespaces_or_remapped_apart_are_two_cameras() -> None:
+    """``image:=image_raw`` in front and in left are /front/image_raw and /left/image_raw: refused as 'both compute
+    depth from image_raw' (the names compared as typed), failing the usual relative-topic multi-camera launch."""
+    relative: dict[str, str | None] = {"image": "image_raw", "camera_info": "camera_info"}
+    context = Context()
+    LaunchInstances(context).add(Instance.of("/front", relative, SHIPPED))
+    left = Instance.of("/left", relative, SHIPPED, [("/left/image_raw", "/cams/left")])
+    assert left == Instance("/left", Topic("/cams/left", "image:="), Topic("/left/camera_info", "camera_info:="))
+    LaunchInstances(context).add(left)
+    remapped_together = Instance.of("/rear", relative, SHIPPED, [("image_raw", "/front/image_raw")])
+    with pytest.raises(ConfigError, match=r"'/rear' \(image:=\) and .* '/front' \(image:=\) would both compute depth "
+                                          r"from /front/image_raw"):  # fmt: skip
+        LaunchInstances(context).add(remapped_together)  # another name, the same topic: refused now
 
 
 def test_a_second_include_that_still_sees_the_first_ones_mark_shares_its_scope() -> None:

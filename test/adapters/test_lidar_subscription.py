@@ -103,6 +103,23 @@ def test_auto_subscribes_the_type_the_topic_is_published_as(published: str) -> N
     ]
 
 
+def test_auto_names_the_topic_as_its_subscription_resolved_it() -> None:
+    """Under ``-r /scan:=/robot1/scan`` the line named /scan, which the node did not subscribe."""
+    from types import SimpleNamespace
+
+    class RemappingNode(FakeNode):
+        def create_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> Any:
+            super().create_subscription(msg_type, topic, callback, qos)
+            return SimpleNamespace(topic_name="/robot1" + topic)  # rclpy's Subscription.topic_name: resolved
+
+    node = RemappingNode(publishers=[SCAN])
+    node.lidar("auto")
+    assert node.logger.lines == [
+        "lidar_topic /robot1/scan (from /scan) is published as sensor_msgs/msg/LaserScan (lidar.message_type: auto): "
+        "subscribed"
+    ]
+
+
 def test_auto_without_a_publisher_subscribes_point_cloud2_then_re_subscribes_a_laser_scan_when_one_appears() -> None:
     node = FakeNode()
     lidar = node.lidar("auto")

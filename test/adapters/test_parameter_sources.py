@@ -93,6 +93,17 @@ def test_an_rclpy_init_failure_is_one_line_without_source_locations() -> None:
     )
 
 
+def test_a_remap_rule_rcl_cannot_parse_is_named_with_the_forms_it_takes() -> None:
+    """What rcl said on real Humble for ``-r __ns:=robot1`` (a relative namespace): only its lexer's view."""
+    rcl = "failed to initialize rcl: Couldn't parse remap rule: '-r __ns:=robot1'. Error: Expected lexeme type 19, "
+    rcl += "got 18"
+    text = init_failure_text(RuntimeError(f"{rcl} at index 6, at /src/rcl/arguments.c:1020"))
+    assert text.startswith(rcl) and text.endswith(
+        "; a remap rule is FROM:=TO of ROS names (letters, digits, _ and /, no spaces): -r /camera/image_raw:=/robot1/"
+        "cam/image; __ns:= takes an absolute namespace (-r __ns:=/robot1), __node:= a plain name (-r __node:=front)"
+    )
+
+
 def test_the_logger_name_of_a_node_that_could_not_start_names_its_camera() -> None:
     """'[mono_depth_node]: cannot start: ...' from one of two cameras' nodes did not say which (real Humble)."""
     from mono_depth_ros.adapters.parameter_sources import logger_name

@@ -53,7 +53,7 @@ def test_apply_changes_coerces_and_ignores_foreign_names() -> None:
         ({"model.backend": "onnx"}, "restart the node"),
         ({"output.max_range": 0.05}, "output.min_range"),
         ({"output.max_range": float("nan")}, "finite"),
-        ({"output.max_range": None}, "not a valid float"),  # rclpy NOT_SET (undeclare) on a dynamically typed one
+        ({"output.max_range": None}, r"cannot be deleted.*set a value instead .*default 80.0"),  # rclpy's NOT_SET
         ({"output.max_range": "far"}, "not a valid float"),
         ({"cloud.mode": "sparse"}, "must be one of"),
         ({"cloud.stride": 0}, "below its minimum"),
@@ -64,6 +64,14 @@ def test_apply_changes_coerces_and_ignores_foreign_names() -> None:
 def test_apply_changes_rejects_with_a_reason(changes: dict[str, object], reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
         apply_changes(DepthConfig.from_params(), changes)
+
+
+def test_a_delete_is_refused_with_the_remedy_configured_or_not() -> None:
+    """``ros2 param delete`` of a float parameter (dynamically typed, so rclpy leaves it to the callback) was refused
+    as 'parameter output.max_range=None is not a valid float: got NoneType'."""
+    for configured in (True, False):
+        with pytest.raises(ConfigError, match=r"^parameter lidar.wait_s cannot be deleted \(the node reads it\)"):
+            apply_changes(DepthConfig.from_params(), {"lidar.wait_s": None}, configured, managed=True)
 
 
 @given(st.sampled_from([p for p in PARAMS if p.dynamic and p.type is float]), st.integers(-(10**7), 10**7))

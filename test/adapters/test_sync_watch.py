@@ -139,6 +139,21 @@ def test_attach_relays_to_the_synchroniser_counts_images_and_names_a_missing_pre
     assert sync._give_up_ns == 5 * S  # another model's prediction may take seconds; a camera_info does not
 
 
+def test_a_remapped_partner_is_named_as_its_subscription_resolved_it() -> None:
+    """message_filters' Subscriber keeps its rclpy subscription in ``sub``, whose ``topic_name`` is the name rcl
+    resolved (``-r /depth_model/prediction:=/robot1/prediction``): the messages name that one."""
+    config = DepthConfig.from_params({"model.backend": "external"})
+    sources = [Source(), Source(), Source()]
+    sources[2].sub = SimpleNamespace(topic_name="/robot1/prediction")  # type: ignore[attr-defined]
+    lost: list[Any] = []
+    SyncWatch.attach(sources, config, lambda: None, lambda *a: lost.append(a))
+    for stamp in range(config.sync.queue_size + 1):
+        sources[1].signal(msg(STAMP + stamp * S))
+        sources[0].signal(msg(STAMP + stamp * S))
+    ((reason, text),) = lost
+    assert reason == "no_prediction" and "none on /robot1/prediction (from /depth_model/prediction)" in text
+
+
 def test_the_poll_timer_runs_only_while_an_image_or_a_camera_info_waits() -> None:
     """The 10 Hz poll woke the node's executor every frame with nothing to do (camera_info and image paired within
     milliseconds; each wake-up ~0.6 ms CPU in rclpy). It runs while an image waits for its partners or a camera_info

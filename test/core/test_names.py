@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mono_depth_ros.core.names import did_you_mean, did_you_mean_each, nearest_names
+import pytest
+
+from mono_depth_ros.core.names import did_you_mean, did_you_mean_each, nearest_names, topic_name_problem
 
 KNOWN = ("output.max_range", "output.min_range", "scale.mode", "sync.mode", "steps", "seed")
 
@@ -28,3 +30,27 @@ def test_several_unknown_names_each_get_their_nearest() -> None:
     text = did_you_mean_each(["stpes", "sede", "completely_unrelated_words"], KNOWN)
     assert text == "; did you mean steps (for stpes), seed (for sede)?"
     assert did_you_mean_each(["completely_unrelated_words"], KNOWN) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("/camera/image_raw", None),
+        ("camera/image_raw", None),
+        ("~/image", None),
+        ("~", None),
+        ("/{node}/image", None),
+        ("", "it is empty"),
+        ("/front-cam/image", "it contains '-'"),
+        ("/cam info", "it contains ' '"),
+        ("/velodyne//points", "empty token"),
+        ("/points/", "ends with '/'"),
+        ("/", "root namespace"),
+        ("/cam/1st", "starts with a digit"),
+        ("~image", "'~' may only begin it"),
+        ("/cam/~/image", "'~' may only begin it"),
+    ],
+)
+def test_a_topic_name_is_checked_as_rcl_checks_it(name: str, problem: str | None) -> None:
+    found = topic_name_problem(name)
+    assert found is None if problem is None else (found is not None and problem in found), found

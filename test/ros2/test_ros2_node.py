@@ -301,6 +301,8 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
         refused = param_set(name, value)
         assert "Setting parameter failed" in refused, (name, value, refused)
         assert reason in refused, refused
+    deleted = ros2_cli("param", "delete", NODE_FQN, "output.max_range", check=False)
+    assert "cannot be deleted (the node reads it); set a value instead" in deleted.stdout + deleted.stderr, deleted
     assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
     assert "Set parameter successful" in param_set("output.max_range", "80.0")
 

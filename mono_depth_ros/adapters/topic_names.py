@@ -1,0 +1,36 @@
+"""The topic names the node shows an operator: the ones its subscriptions and publishers resolved, not its parameters'.
+
+rcl expands a topic name in the node's namespace and applies the remap rules (``--ros-args -r
+/camera/image_raw:=/robot1/cam/image``, ``SetRemap`` in a launch file) to every subscription and publisher the node
+makes. Its warnings named the parameter's value instead: "no image received on /camera/image_raw: nothing publishes
+it" while the node subscribed ``/robot1/cam/image``. :func:`shown_topic` words a topic as subscribed (and, when that
+differs, where it came from); ``resolve`` is rclpy's ``Node.resolve_topic_name`` (expand, then remap: what
+``create_subscription`` does). Graph look-ups keep the parameter's name: rclpy's ``get_publishers_info_by_topic``
+remaps it itself (a resolved name would be remapped twice: ``-r /left:=/right -r /right:=/left`` swaps back). ROS-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from mono_depth_ros.depth_config import DepthConfig
+
+
+def shown_topic(topic: str, resolve: Callable[[str], str]) -> str:
+    """``topic`` as the node subscribes it: ``/robot1/cam/image (from /camera/image_raw)`` when a namespace or a
+    remap rule changed it, else ``topic`` itself."""
+    resolved = resolve(topic)
+    return topic if resolved == topic else f"{resolved} (from {topic})"
+
+
+def startup_text(
+    config: DepthConfig, image_topic: str, image_type: str, resolve: Callable[[str], str], outputs: Iterable[str]
+) -> str:
+    """The node's start-up line: its inputs (``image_topic``: with ``/compressed`` when compressed) and ``outputs``
+    (as given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend."""
+    topics = config.topics
+    return (
+        f"depth from {resolve(image_topic)} ({image_type}), camera_info {resolve(topics.camera_info)} "
+        f"({config.sync.mode}), LiDAR {resolve(topics.lidar) if topics.lidar else 'off'}, backend "
+        f"{config.model.backend}; publishing {', '.join(resolve(topic) for topic in outputs)}"
+    )

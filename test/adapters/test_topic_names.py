@@ -1,0 +1,30 @@
+"""adapters/topic_names.py: the node names its topics as it subscribed them (namespace, remap rules)."""
+
+from __future__ import annotations
+
+from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
+from mono_depth_ros.depth_config import DepthConfig
+
+REMAPS = {"/camera/image_raw": "/robot1/cam/image", "/velodyne_points": "/robot1/points"}
+
+
+def robot1(topic: str) -> str:
+    """rcl's resolution in namespace /robot1 with the remap rules REMAPS (expand, then remap)."""
+    expanded = topic if topic.startswith("/") else "/robot1/" + topic
+    return REMAPS.get(expanded, expanded)
+
+
+def test_a_remapped_or_relative_topic_is_shown_as_subscribed_with_its_parameters_name() -> None:
+    assert shown_topic("/camera/image_raw", robot1) == "/robot1/cam/image (from /camera/image_raw)"
+    assert shown_topic("camera_info", robot1) == "/robot1/camera_info (from camera_info)"
+    assert shown_topic("/camera/camera_info", robot1) == "/camera/camera_info"  # no rule: as it is
+
+
+def test_the_startup_line_names_the_inputs_and_outputs_as_subscribed_and_published() -> None:
+    config = DepthConfig.from_params({"lidar_topic": "/velodyne_points"})
+    text = startup_text(config, "/camera/image_raw", "Image", robot1, ["depth/image", "/diagnostics"])
+    assert text == (
+        "depth from /robot1/cam/image (Image), camera_info /camera/camera_info (approximate), LiDAR /robot1/points, "
+        "backend unet; publishing /robot1/depth/image, /diagnostics"
+    )
+    assert "LiDAR off" in startup_text(DepthConfig.from_params({}), "/camera/image_raw", "Image", robot1, [])
