@@ -123,13 +123,14 @@ def test_each_command_a_message_quotes_parses(where: str, argv: list[str]) -> No
 def test_every_launch_style_remedy_names_a_launch_argument() -> None:
     """``name:=value`` in a message is what a user types after ``ros2 launch mono_depth_ros depth.launch.py``: the
     name must be one of its arguments (``ros2 launch`` ignores any other), unless it follows ``-p`` (ros2 run) or is
-    one of rcl's special remapping names (``__ns:=``, ``__node:=`` after ``--ros-args -r``)."""
+    one of rcl's special remapping names (``__ns:=``, ``__node:=`` after ``--ros-args -r``) or the last part of a
+    topic remap rule (``-r /camera/image_raw:=/robot1/cam/image``)."""
     from test.test_launch import ARGUMENTS
 
     wrong = [
         f"{where}: {name}:="
         for where, text in messages()
-        for name in re.findall(r"(?<!-p )(?<![\w.-])([a-z_][\w.]*):=", text)
+        for name in re.findall(r"(?<!-p )(?<![\w./-])([a-z_][\w.]*):=", text)
         if name not in ARGUMENTS and name != "name" and name not in ("__ns", "__node")
     ]
     assert not wrong, f"launch arguments depth.launch.py does not declare: {wrong}"
