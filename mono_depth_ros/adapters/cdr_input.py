@@ -1,13 +1,13 @@
 """The node's inputs taken as serialised (CDR) bytes and decoded ROS-free, as the bag runner decodes its messages.
 
-rclpy converts every message it takes into its generated Python class on the executor's thread: for an Image or a
-PointCloud2 the C message the middleware deserialised becomes a ``bytes`` object and then an ``array.array`` per
-``uint8[]`` field (two more copies of 3.3 MB per KITTI image, 1.9 MB per Velodyne sweep; 6-7 ms of the executor
-per image + sweep, and fresh pages for each). Subscribed with ``raw=True`` (rclpy Humble and Jazzy) the callback
-gets the serialised message as ``bytes`` (one copy); :class:`CdrDecoder` reads it with the rosbags typestore, whose
-``uint8[]`` / numeric arrays are numpy views of those bytes (read-only, no copy), so the node hands
-:mod:`~mono_depth_ros.adapters.messages` the same kind of message as the bag runner (``bench/RESULTS-session-notes.md``,
-"raw subscription": the figures).
+rclpy converts every message it takes into its generated Python class on the executor's thread: the C message the
+middleware deserialised, then a ``bytes`` object and an ``array.array`` per ``uint8[]`` field (``deserialize_message``
+alone: 0.9 ms per KITTI image, 1.3 ms per 120k-point sweep). Subscribed with ``raw=True`` (rclpy Humble and Jazzy)
+the callback gets the serialised message as ``bytes`` (one copy); :class:`CdrDecoder` reads it with the rosbags
+typestore the bag runner uses (5-50 us: its ``uint8[]`` and numeric arrays are numpy views of those bytes, read-only,
+no copy), so the node hands :mod:`~mono_depth_ros.adapters.messages` the same kind of message as the bag runner. An
+rgb8 image is copied once, in the worker, into the writable array the pipeline takes (``image_to_rgb8``). Measured
+in ``bench/RESULTS-session-notes.md`` ("raw subscriptions").
 
 The decoded header stamp is made an instance of the node's ``builtin_interfaces/msg/Time`` class (its
 :class:`~mono_depth_ros.core.msg_factory.MessageFactory`'s): message_filters' ApproximateTimeSynchronizer takes no
