@@ -35,6 +35,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
+from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
 from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
@@ -193,12 +194,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._approximate = config.sync.mode == "approximate"
         self._external = config.model.backend == "external"
         info_topic = config.topics.camera_info
+        raw = RawInputs(self, self._bad, self._factory, self._lidar_unused)  # CDR decoded ROS-free, as the bag runner
         if self._approximate or self._external:
-            filters = [message_filters.Subscriber(self, image_type, image_topic, qos_profile=in_qos)]
-            if self._approximate:
-                filters.append(message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=in_qos))
-            if self._external:
-                filters.append(message_filters.Subscriber(self, Image, config.topics.prediction, qos_profile=in_qos))
+            sources = [(image_type, image_topic)] + [(CameraInfo, info_topic)] * self._approximate
+            sources += [(Image, config.topics.prediction)] * self._external
+            filters = raw.filters(message_filters.Subscriber, sources, in_qos)
             self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
             got, late = self._stats.frame_received, self._stats.bad_message_withdrawn  # late: lost, paired after all
             lost = MissingImages(self._stats.images_missing, self.get_logger().warning, config.topics.input_qos)
@@ -208,8 +208,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._sync.registerCallback(self._on_synced)
             self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
-            self.create_subscription(image_type, image_topic, self._on_image, in_qos)
-        subscribe = lambda qos: self.create_subscription(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
+            raw.subscribe(image_type, image_topic, self._on_image, in_qos)
+        subscribe = lambda qos: raw.subscribe(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
         graph, shown = self.get_publishers_info_by_topic, shown_topic(info_topic, resolve)
         self._latched = LatchedInfo(info_topic, subscribe, graph, in_qos, self._approximate, shown=shown)
         self._tf_buffer: Any = None
@@ -227,7 +227,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 on_unpaired=unpaired,
                 clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
-            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK)
+            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK, raw.scan)
             timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
             self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
         scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .core.ros_msg_support import FAKE_RCLPY_CLASSES, rclpy_style_factory
+from .core.ros_msg_support import FAKE_RCLPY_CLASSES, cdr_bytes, fake_to_rosbags, rclpy_style_factory
 
 # ------------------------------------------------------------------------------------------------ parameters
 
@@ -313,6 +313,12 @@ class Subscription:
     topic: str
     callback: Callable[[Any], None]
     qos: Any
+    raw: bool = False  # the callback takes the message serialised (CDR bytes), as rclpy's raw=True
+
+    def receive(self, msg: Any) -> None:
+        """What an executor does when ``msg`` arrives on this subscription (serialised first when it is raw)."""
+        assert isinstance(msg, self.msg_type), f"{self.topic} carries {self.msg_type}, got {type(msg)}"
+        self.callback(cdr_bytes(fake_to_rosbags(msg, "humble"), "humble") if self.raw else msg)
 
 
 @dataclass
@@ -510,7 +516,7 @@ class Node:
         qos_overriding_options: Any = None,
         raw: bool = False,
     ) -> Subscription:
-        subscription = Subscription(msg_type, topic, callback, _check_qos(qos_profile))
+        subscription = Subscription(msg_type, topic, callback, _check_qos(qos_profile), raw=bool(raw))
         self.subscriptions.append(subscription)
         return subscription
 
@@ -547,9 +553,7 @@ class Node:
 
     def deliver(self, topic: str, msg: Any) -> None:
         """What an executor does when ``msg`` arrives on ``topic``."""
-        subscription = self.subscription(topic)
-        assert isinstance(msg, subscription.msg_type), f"{topic} carries {subscription.msg_type}, got {type(msg)}"
-        subscription.callback(msg)
+        self.subscription(topic).receive(msg)
 
 
 class TransitionCallbackReturn(enum.Enum):

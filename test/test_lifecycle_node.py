@@ -200,7 +200,7 @@ def test_the_subscription_made_for_a_transient_local_camera_info_goes_with_deact
     node.deliver("/camera/image_raw", rgb_image(1_000))  # no camera_info came: the publisher's stored one is asked
     infos = [s for s in node.subscriptions if s.topic == "/camera/camera_info"]
     assert [s.qos.durability for s in infos] == [qos.DurabilityPolicy.VOLATILE, latched.durability]
-    infos[1].callback(camera_info(2_000))  # the stored camera_info arrives on it
+    infos[1].receive(camera_info(2_000))  # the stored camera_info arrives on it
     node.deliver("/depth_model/prediction", prediction(2_000))
     node.deliver("/camera/image_raw", rgb_image(2_000))
     assert len(node.publishers["depth/image"].wait_for(1)) == 1

@@ -36,7 +36,7 @@ from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, ScaleStatus
 
 from . import ros_standin
-from .core.ros_msg_support import rclpy_style_factory
+from .core.ros_msg_support import cdr_bytes, fake_to_rosbags, rclpy_style_factory
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAMP_NS = 1_700_000_000_123_456_789
@@ -370,16 +370,18 @@ def test_image_and_camera_info_give_depth_info_and_points_with_the_input_header(
     assert frame.rgb.shape == (24, 32, 3) and frame.lidar is None and frame.image_is_rectified
 
 
-def test_an_rgb8_image_reaches_the_pipeline_as_a_view_of_the_message_not_a_copy(ros: Ros) -> None:
-    """The node owns each message rclpy hands it: a 3840x2160 rgb8 image (25 MB) was copied once more per frame in
-    the worker (10 ms here, and 25 MB more resident); the pixels are now read in place, as the bag runner reads them."""
+def test_an_rgb8_image_reaches_the_pipeline_writable_in_one_copy_of_the_serialised_message(ros: Ros) -> None:
+    """The node takes its image serialised (``raw=True``: one ``bytes`` copy in rclpy, where the message class cost
+    three: the C message, a bytes object and an array.array) and decodes it as views of those bytes; the pixels,
+    read-only there, are copied once, in the worker, into the writable array the pipeline (and torch) takes."""
     pipeline = EchoPipeline()
     node = ros.make_node(pipeline=pipeline)
+    assert node.subscription("/camera/image_raw").raw
     image = rgb_image()
     send_frame(node, image=image)
     node.publishers["depth/image"].wait_for(1)
     (frame,) = pipeline.frames
-    assert np.shares_memory(frame.rgb, np.frombuffer(image.data, np.uint8))
+    assert frame.rgb.flags.writeable and frame.rgb.flags.c_contiguous
     np.testing.assert_array_equal(frame.rgb, ros_msgs.image_to_rgb8(image))
 
 
@@ -968,6 +970,24 @@ def test_a_bad_message_is_counted_and_the_node_keeps_working(ros: Ros) -> None:
     (depth,) = node.publishers["depth/image"].wait_for(1)
     assert stamp_ns_of(depth) == STAMP_NS + 1
     assert wait_until(lambda: stats(node).published == 1)  # counted right after the last publish
+
+
+def test_truncated_serialised_inputs_are_counted_dropped_and_logged_and_the_node_keeps_working(ros: Ros) -> None:
+    """The node takes its inputs as CDR bytes: a truncated image or scan never reaches the synchroniser, the pairing
+    or the worker; it is counted (``bad_cdr``) and logged with topic, type and size, and nothing raises."""
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=EchoPipeline())
+    image, scan = node.subscription("/camera/image_raw"), node.subscription("/lidar/points")
+    assert image.raw and scan.raw
+    good = cdr_bytes(fake_to_rosbags(rgb_image(), "humble"), "humble")
+    image.callback(good[: len(good) // 2])
+    scan.callback(b"\x00\x01\x00\x00\x05")
+    assert stats(node).bad == {"bad_cdr": 2}
+    warnings = node.get_logger().messages("WARN")
+    assert any(f"sensor_msgs/msg/Image on /camera/image_raw ({len(good) // 2} bytes)" in w for w in warnings)
+    assert any("LiDAR scan not used (bad_cdr)" in w and "PointCloud2 on /lidar/points (5 bytes)" in w for w in warnings)
+    send_frame(node)
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == STAMP_NS
 
 
 def test_unexpected_worker_exception_is_logged_counted_and_survived(ros: Ros) -> None:

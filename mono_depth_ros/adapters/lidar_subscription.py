@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from mono_depth_ros.adapters.cdr_input import CdrDecoder
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.msg_laser_scan import LASER_SCAN
@@ -38,7 +39,9 @@ def accepted_types(choice: str) -> tuple[str, ...]:
 class RosNode(Protocol):
     """What :class:`LidarSubscription` uses of an rclpy node."""
 
-    def create_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> Any: ...
+    def create_subscription(
+        self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any, *, raw: bool = False
+    ) -> Any: ...
     def destroy_subscription(self, subscription: Any) -> bool: ...
     def create_timer(self, period_s: float, callback: Callable[[], None], *, clock: Any) -> Any: ...
     def get_publishers_info_by_topic(self, topic: str) -> Sequence[Any]: ...
@@ -52,6 +55,8 @@ class LidarSubscription:
         node: the node (rclpy's, or a stand-in in tests). config: its configuration (``lidar_topic``,
             ``lidar.message_type``). callback, qos: the subscription's. factory: the node's message classes by type
             name. clock: the clock of the ``auto`` timer that looks at the graph (a steady one: no ``/clock`` needed).
+            decoder: ``(type_name, topic) -> CdrDecoder``: subscribe raw (CDR bytes) and give ``callback`` what it
+            decodes (:mod:`~mono_depth_ros.adapters.cdr_input`); None: rclpy's messages.
     """
 
     def __init__(
@@ -62,8 +67,10 @@ class LidarSubscription:
         qos: Any,
         factory: MessageFactory,
         clock: Any = None,
+        decoder: Callable[[str, str], CdrDecoder] | None = None,
     ) -> None:
         self._node, self._topic, self._callback, self._qos = node, config.topics.lidar, callback, qos
+        self._decoder = decoder
         self._classes = factory.classes
         self._made: list[Any] = []  # subscriptions made by the timer (after the node's activation)
         self._timer: Any = None
@@ -107,9 +114,12 @@ class LidarSubscription:
 
     def _subscribe(self, type_name: str) -> None:
         self.type_name = type_name
-        self._subscription = self._node.create_subscription(
-            self._classes[type_name], self._topic, self._callback, self._qos
-        )
+        msg_class, topic = self._classes[type_name], self._topic
+        if self._decoder is None:
+            self._subscription = self._node.create_subscription(msg_class, topic, self._callback, self._qos)
+        else:
+            callback = self._decoder(type_name, topic).into(self._callback)
+            self._subscription = self._node.create_subscription(msg_class, topic, callback, self._qos, raw=True)
 
 
 def taken(*holders: LidarSubscription | Any | None) -> list[Any]:

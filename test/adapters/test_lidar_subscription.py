@@ -156,3 +156,30 @@ def test_auto_prefers_point_cloud2_when_both_types_publish_and_the_bag_accepts_p
     assert FakeNode(publishers=[SCAN, CLOUD]).lidar("auto").type_name == CLOUD
     assert accepted_types("auto") == (CLOUD, SCAN)
     assert accepted_types("LaserScan") == (SCAN,) and accepted_types("PointCloud2") == (CLOUD,)
+
+
+class RawNode(FakeNode):
+    """A node whose subscriptions record ``raw``."""
+
+    def create_subscription(  # type: ignore[override]
+        self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any, *, raw: bool = False
+    ) -> str:
+        self.raw_flags = [*getattr(self, "raw_flags", []), raw]
+        return super().create_subscription(msg_type, topic, callback, qos)
+
+
+def test_with_a_decoder_each_type_is_subscribed_raw_and_the_callback_gets_what_its_decoder_decodes() -> None:
+    """The node subscribes LiDAR as CDR bytes (adapters.cdr_input): the re-subscription as LaserScan too, with a
+    decoder of that type; the bytes the decoder refuses never reach the node's callback."""
+    from mono_depth_ros.adapters.cdr_input import CdrDecoder
+
+    node, reports, got = RawNode(), [], []
+    config = DepthConfig.from_params({"lidar_topic": "/scan", "lidar.message_type": "auto"})
+    decoder = lambda type_name, topic: CdrDecoder(type_name, topic, lambda *report: reports.append(report))  # noqa: E731
+    lidar = LidarSubscription(node, config, got.append, "qos", FACTORY, clock="steady", decoder=decoder)
+    node.publishers = [SCAN]
+    node.timers[0].callback()
+    assert (node.types(), node.raw_flags, lidar.type_name) == ([CLOUD, SCAN], [True, True], SCAN)
+    callback = node.made[-1][2]
+    callback(b"\x00\x01\x00\x00")  # not a LaserScan
+    assert got == [] and [reason for reason, _ in reports] == ["bad_cdr"] and "LaserScan on /scan" in reports[0][1]

@@ -412,3 +412,28 @@ def test_messages_stamped_before_zero_are_counted_and_do_not_end_the_node(
     errors = int(after.get("bad_messages.TransformError", "0")) - int(before.get("bad_messages.TransformError", "0"))
     assert errors == 2, after
     assert "a stamp before 0 is no ROS time" in node.log
+
+
+def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
+    node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """The node subscribes raw (CDR bytes) and decodes its inputs itself (adapters.cdr_input): an image, a
+    camera_info and a Velodyne scan cut short, published as serialised bytes through real DDS, are each counted
+    (``bad_messages.bad_cdr``) and logged; the process lives on and the next good frame goes out."""
+    from rclpy.serialization import serialize_message
+
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    stamp_ns = feeder.probe.now_ns()
+    image, info = feeder.image_msgs(0, stamp_ns)
+    feeder.pub_lidar.publish(serialize_message(feeder.scan_msg(0, stamp_ns))[:5000])
+    feeder.pub_info.publish(serialize_message(info)[:60])
+    feeder.pub_image.publish(serialize_message(image)[:100_000])
+    (good,) = send_frames(feeder, 1, rate_hz=2.0)
+    wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the truncated messages")
+    assert node.alive(), node.log[-3000:]
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    bad = int(after.get("bad_messages.bad_cdr", "0")) - int(before.get("bad_messages.bad_cdr", "0"))
+    assert bad == 3, after
+    for text in ("Image on /camera/image_raw (100000 bytes)", "CameraInfo on /camera/camera_info (60 bytes)"):
+        assert f"cannot deserialise sensor_msgs/msg/{text}" in node.log, node.log[-3000:]
+    assert "LiDAR scan not used (bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
