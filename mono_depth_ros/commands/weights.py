@@ -153,8 +153,11 @@ def usage_lines(directory: Path) -> list[str]:
         f"use it with: --param model.backend=transformers --param model.weights={directory}{kind_param}",
     ]
     if kind_param:
-        lines.append("KIND: metric (metres) or relative_inverse (disparity, MiDaS-like), as the model's card says")
-    if kind == "relative_inverse":
+        lines.append(
+            "KIND: metric (metres), affine_depth (depth up to scale and shift, Marigold-like) or relative_inverse "
+            "(disparity, MiDaS-like), as the model's card says"
+        )
+    if kind in ("relative_inverse", "affine_depth"):
         lines.append("relative depth: add --param lidar_topic=... (scale.mode=lidar) or scale.mode=ground_plane")
     return lines
 

@@ -161,7 +161,7 @@ class HfDepthNetwork(nn.Module):
             x: (B, 3, H, W) float32 normalised RGB at the family's input size.
             focal_ratio: (B,) camera fx / image width (Depth Pro; None: its field-of-view head estimates it).
             prompt_depth: (B, 1, h, w) metric depth prompt in metres, any resolution (Prompt Depth Anything; None:
-                unprompted, depth up to scale).
+                unprompted, depth up to scale and shift: ``affine_depth``).
 
         Returns:
             (B, 1, H, W) float32 prediction of the spec's output kind.
@@ -375,7 +375,7 @@ def transformers_spec(
     if kind is None:
         msg = (
             f"{directory}: cannot tell what a {family.model_type!r} model predicts; state it with "
-            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale"
+            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale | affine_depth"
         )
         raise CheckpointError(msg)
     preprocessing = read_preprocessing(directory, family.preprocessing(config))

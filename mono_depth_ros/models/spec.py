@@ -5,6 +5,7 @@ Output kinds (what the network's raw output means):
 * ``metric``             depth in metres.
 * ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
 * ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
+* ``affine_depth``       depth up to unknown scale and shift (Marigold; Prompt Depth Anything without its prompt).
 * ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
                          Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
                          runner with the camera's focal length.

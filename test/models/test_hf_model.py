@@ -103,7 +103,10 @@ def test_depth_pro_metres_follow_the_camera_focal_length(tmp_path: Path) -> None
     assert np.isfinite(estimator.predict(IMAGE).values).any()  # no camera: its field-of-view head
 
 
-def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Path) -> None:
+def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale_and_shift(tmp_path: Path) -> None:
+    """transformers' PromptDepthAnythingForDepthEstimation predicts the depth normalised by the prompt's range,
+    (depth - min) / (max - min), and maps it back with the prompt's min and max; unprompted that map is missing, so
+    the output is depth up to scale *and* shift (affine_depth). As depth_up_to_scale its shift was dropped."""
     estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[30::6, ::4] = np.linspace(4.0, 30.0, sparse[30::6, ::4].size).reshape(sparse[30::6, ::4].shape)
@@ -111,7 +114,7 @@ def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Pat
     assert prompted.output_kind is OutputKind.METRIC
     assert np.nanmin(prompted.values) >= 4.0 and np.nanmax(prompted.values) <= 30.0  # the prompt's metric range
     unprompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0)))
-    assert unprompted.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert unprompted.output_kind is OutputKind.AFFINE_DEPTH
 
 
 def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Path) -> None:
@@ -121,7 +124,7 @@ def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Pa
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[40, 50] = 7.5
     result = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
-    assert result.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert result.output_kind is OutputKind.AFFINE_DEPTH
     assert np.isfinite(result.values).all()
 
 
