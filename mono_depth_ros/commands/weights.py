@@ -143,7 +143,7 @@ def usage_lines(directory: Path) -> list[str]:
     config = check_model_directory(directory)
     family = family_of(str(config["model_type"]))
     try:
-        kind = transformers_spec(config, family, directory)[0].output_kind.value
+        kind = transformers_spec(config, family, directory).output_kind.value
         kind_param = ""
     except CheckpointError:
         kind, kind_param = "unknown (state it)", " --param model.output_kind=KIND"

@@ -47,7 +47,7 @@ from mono_depth_ros.models.preprocess import (
     check_rgb_image,
     crop_to_box,
     image_to_device,
-    letterbox_box,
+    input_box,
     network_input_size,
     preprocess,
     upsample_edge_aware,
@@ -443,7 +443,7 @@ class DepthEstimator:
             msg = f"out_hw must be positive, got {out_hw}"
             raise ShapeError(msg)
         network_hw = self.network_hw(image_hw)
-        box = letterbox_box(image_hw, network_hw) if self.spec.input.pad else None  # where the image lies in it
+        box = input_box(self.spec.input, image_hw, network_hw)  # where the image lies in a padded input
         clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(
@@ -452,8 +452,9 @@ class DepthEstimator:
             self.spec.mean,
             self.spec.std,
             channels_last=self.config.channels_last,
-            pad_box=box,
+            pad_box=box if self.spec.input.pad else None,
             mode=self.spec.input.interpolation,
+            reflect_pad=self.spec.input.reflect_pad,
         )
         seen_hw = network_hw if box is None else (box[2], box[3])  # the image's size as the network sees it
         inputs = frame_inputs(self.frame_inputs, hints, image_hw, seen_hw, self.device)

@@ -43,6 +43,9 @@ class InputPolicy:
             short side fitted, a smaller one fits inside the box instead of being enlarged to its short side.
         interpolation: resampling filter of the camera image, ``bilinear`` or ``bicubic`` (PIL's, as transformers'
             processors with ``resample: 3``: Depth Anything, DPT, Prompt Depth Anything).
+        reflect_pad: ZoeDepth's ``do_pad``: the image lies in the input where ZoeDepthImageProcessor puts it (the
+            camera image padded by ``int(3·sqrt(side / 2))`` px each side, the padded image resized to the input),
+            the rest is its reflection; the engine crops the padding off the output.
     """
 
     height: int = 192
@@ -53,6 +56,7 @@ class InputPolicy:
     pad: bool = False
     least_scale: bool = False
     interpolation: str = "bilinear"
+    reflect_pad: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -68,6 +72,9 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.pad and self.keep_aspect:
             msg = "model input pad fits the image inside a fixed size: it needs keep_aspect false"
+            raise CheckpointError(msg)
+        if self.pad and self.reflect_pad:
+            msg = "model input pad (mean colour) and reflect_pad (ZoeDepth's reflection) exclude each other"
             raise CheckpointError(msg)
         if self.least_scale and not self.keep_aspect:
             msg = "model input least_scale chooses how to keep the aspect: it needs keep_aspect true"
@@ -195,7 +202,8 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        for key, unused in (("pad", False), ("least_scale", False), ("interpolation", "bilinear")):
+        unused_values = (("pad", False), ("least_scale", False), ("interpolation", "bilinear"), ("reflect_pad", False))
+        for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above
                 del data["input"][key]
         return json.dumps(data, sort_keys=True)

@@ -18,6 +18,8 @@ from mono_depth_ros.models.preprocess import (
     letterbox_box,
     network_input_size,
     preprocess,
+    reflect_pad_box,
+    reflect_pads,
     upsample_edge_aware,
 )
 from mono_depth_ros.models.spec import InputPolicy
@@ -236,3 +238,13 @@ def test_bicubic_on_the_device_path_agrees_with_the_cpu_uint8_kernel(kitti_objec
         assert float(((bilinear - on_cpu).abs() * 255).max()) > 10.0  # another filter: sharper edges
     with pytest.raises(ConfigError, match="interpolation 'area' is not one of bilinear, bicubic"):
         preprocess(image, (64, 64), zero, one, mode="area")
+
+
+def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:
+    """int(3 sqrt(side / 2)) px each side (NYU 480x640: 46, 53); an image smaller than its padding is not padded
+    (torch cannot reflect it), and its box is then None: nothing is cropped off the output."""
+    assert reflect_pads((480, 640)) == (46, 53) and reflect_pads((3, 640)) is None
+    assert reflect_pad_box((3, 640), (32, 64)) is None
+    tiny = torch.randint(0, 256, (1, 3, 3, 64), dtype=torch.uint8)
+    plain = preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3)
+    torch.testing.assert_close(preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3, reflect_pad=True), plain)

@@ -55,6 +55,15 @@ def test_pad_round_trips_is_left_out_when_unused_and_needs_a_fixed_size() -> Non
         InputPolicy(518, 518, keep_aspect=True, pad=True)
 
 
+def test_reflect_pad_round_trips_is_left_out_when_unused_and_excludes_the_mean_colour_pad() -> None:
+    """ZoeDepth's padding, done by the engine: a spec saved with it (an export sidecar) keeps it."""
+    padded = ModelSpec("onnx_graph", input=InputPolicy(384, 512, keep_aspect=True, reflect_pad=True))
+    assert ModelSpec.from_json(padded.to_json()) == padded
+    assert "reflect_pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+    with pytest.raises(CheckpointError, match=r"pad .* and reflect_pad .* exclude each other"):
+        InputPolicy(616, 1064, pad=True, reflect_pad=True)
+
+
 def test_least_scale_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
     """A transformers model's spec (saved in a fine-tuned checkpoint or an export sidecar) keeps its processor's
     "scale as little as possible" rule."""
