@@ -100,7 +100,8 @@ def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
 def _depth_pro_input(config: dict[str, Any]) -> HfPreprocessing:
     ratios = config.get("scaled_images_ratios") or [0.25, 0.5, 1.0]
     side = round(int(config.get("patch_size", 384)) / min(float(r) for r in ratios))
-    return HfPreprocessing(InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side), HALF, HALF)
+    policy = InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side, antialias=False)
+    return HfPreprocessing(policy, HALF, HALF)  # its processor resizes without antialiasing
 
 
 KITTI_WIDTH = 1216

@@ -186,6 +186,7 @@ def preprocess(
     pad_box: tuple[int, int, int, int] | None = None,
     mode: str = "bilinear",
     reflect_pad: bool = False,
+    antialias: bool = True,
 ) -> torch.Tensor:
     """Resize and normalise a uint8 RGB batch on its own device.
 
@@ -202,6 +203,8 @@ def preprocess(
         reflect_pad: ZoeDepthImageProcessor's ``do_pad``: the image padded by :func:`reflect_pads` (its reflection),
             then resized to ``size_hw`` as that processor resizes (``align_corners``, no antialiasing); the image
             lies at :func:`reflect_pad_box` in the result.
+        antialias: False: sample the image without an antialiasing filter when shrinking it (Depth Pro's processor:
+            the float image, as it normalises before resizing).
 
     Returns:
         (B, 3, h, w) float32 normalised image on the input's device.
@@ -224,8 +227,8 @@ def preprocess(
     if pad_box is not None:
         size_hw = (int(pad_box[2]), int(pad_box[3]))
     image = image_u8
-    shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
-    bicubic = mode == "bicubic"  # antialias selects PIL's cubic (a = -0.5) in both directions
+    shrinking = (size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]) and antialias
+    bicubic = mode == "bicubic" and antialias  # antialias selects PIL's cubic (a = -0.5) in both directions
     resizing = tuple(image.shape[-2:]) != size_hw
     if (shrinking or (bicubic and resizing)) and image.device.type == "cpu" and image.dtype == torch.uint8:
         image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=True)  # stays uint8

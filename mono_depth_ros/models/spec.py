@@ -46,6 +46,8 @@ class InputPolicy:
         reflect_pad: ZoeDepth's ``do_pad``: the image lies in the input where ZoeDepthImageProcessor puts it (the
             camera image padded by ``int(3·sqrt(side / 2))`` px each side, the padded image resized to the input),
             the rest is its reflection; the engine crops the padding off the output.
+        antialias: shrink the camera image with an antialiasing filter (PIL's, as most processors); False: sample
+            it without one, as Depth Pro's processor (and Apple's code) does.
     """
 
     height: int = 192
@@ -57,6 +59,7 @@ class InputPolicy:
     least_scale: bool = False
     interpolation: str = "bilinear"
     reflect_pad: bool = False
+    antialias: bool = True
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -202,7 +205,13 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        unused_values = (("pad", False), ("least_scale", False), ("interpolation", "bilinear"), ("reflect_pad", False))
+        unused_values = (
+            ("pad", False),
+            ("least_scale", False),
+            ("interpolation", "bilinear"),
+            ("reflect_pad", False),
+            ("antialias", True),
+        )
         for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above
                 del data["input"][key]

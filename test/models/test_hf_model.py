@@ -502,6 +502,31 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
+def test_depth_pro_sees_its_processors_input_on_real_frames(
+    tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
+) -> None:
+    """DepthProImageProcessor normalises, then resizes to its square without antialiasing (as Apple's Depth Pro
+    does). Shrinking (here the tiny model's 256x256; the published 1536x1536 from a wider camera) was antialiased on
+    uint8: several grey levels off at edges. Now the input is the processor's to float precision (the processor
+    needs torchvision, absent here: its two steps are transcribed)."""
+    from torch.nn import functional
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    for path in (kitti_object_dir / "image_2" / "000000.png", nyu_dir / "rgb" / "rgb_00000.jpg"):
+        rgb = load_rgb(path)
+        image = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5  # rescale, normalise
+        theirs = functional.interpolate(image, size=(256, 256), mode="bilinear", antialias=False)
+        seen.clear()
+        estimator.predict(rgb, hints=FrameHints((700.0, 700.0)))
+        torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+
+
 def test_deeply_nested_json_in_a_model_folder_is_a_checkpoint_error(tmp_path: Path) -> None:
     """json.loads raises RecursionError on JSON nested 100 000 deep: config.json and preprocessor_config.json
     gave a traceback instead of the loader's error naming the file."""

@@ -64,6 +64,13 @@ def test_reflect_pad_round_trips_is_left_out_when_unused_and_excludes_the_mean_c
         InputPolicy(616, 1064, pad=True, reflect_pad=True)
 
 
+def test_antialias_off_round_trips_and_is_left_out_when_on() -> None:
+    """Depth Pro's resize without antialiasing: kept in a saved spec (an export sidecar), absent by default."""
+    sharp = ModelSpec("onnx_graph", input=InputPolicy(1536, 1536, antialias=False))
+    assert ModelSpec.from_json(sharp.to_json()) == sharp
+    assert "antialias" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+
+
 def test_least_scale_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
     """A transformers model's spec (saved in a fine-tuned checkpoint or an export sidecar) keeps its processor's
     "scale as little as possible" rule."""
