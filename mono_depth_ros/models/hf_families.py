@@ -16,8 +16,9 @@
 ``depth_pro``              metric                 image + focal length (from       fixed patch / min ratio (1536²),
                                                   camera_info; its FoV head else)  mean/std 0.5
 ``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
-                           prompt; depth up to    (metres), when a scan is paired
-                           scale without one
+                           prompt; affine_depth   (metres), when a scan is paired
+                           (up to scale and
+                           shift) without one
 ``tipsv2_dpt`` (TIPS v2)   metric (bins from      image                            448×448 (its processor resizes
                            min_ to max_depth)                                      to the box), ×14, no norm.
 =========================  =====================  ===============================  ================================
