@@ -188,5 +188,6 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
     if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic")
-    policy = replace(policy, antialias=defaults.input.antialias)  # the family's processor class decides it
+    # the family's processor class decides these (GLPN's native_floor needs the keep_aspect its default has)
+    policy = replace(policy, antialias=defaults.input.antialias, native_floor=defaults.input.native_floor)
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

@@ -50,7 +50,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     A KITTI image (375×1242) under the Depth Anything policy (518, multiple of 14, cap 882) runs at 266×882, not at
     518×1722. With ``policy.least_scale`` the scale is whichever of ``policy.height / H`` and ``policy.width / W`` is
     nearer 1 (transformers' "scale as little as possible"; the short side for a camera larger than the box), before
-    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008.
+    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008. With
+    ``policy.native_floor`` (GLPN) a camera whose short side floors to ``policy.height`` runs at its own size with
+    each side floored to the multiple (KITTI's 375×1242 at 352×1216), as GLPN's processor does.
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -76,6 +78,10 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     if policy.max_long_side < multiple:
         msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
         raise ConfigError(msg)
+    if policy.native_floor:
+        floored = (height // multiple * multiple, width // multiple * multiple)
+        if min(floored) == policy.height and max(floored) <= policy.max_long_side:
+            return floored
     scale = policy.height / min(height, width)
     if policy.least_scale:
         scale_h, scale_w = policy.height / height, policy.width / width

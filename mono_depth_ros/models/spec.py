@@ -48,6 +48,9 @@ class InputPolicy:
             the rest is its reflection; the engine crops the padding off the output.
         antialias: shrink the camera image with an antialiasing filter (PIL's, as most processors); False: sample
             it without one, as Depth Pro's processor (and Apple's code) does.
+        native_floor: with ``keep_aspect``, GLPN's processor (no resize, each side floored to ``multiple_of``): a
+            camera whose short side floors to ``height`` runs at its own size floored on each side (KITTI's
+            375×1242 at 352×1216 under GLPN-KITTI, not 352×1152), within ``max_long_side``; others keep aspect.
     """
 
     height: int = 192
@@ -60,6 +63,7 @@ class InputPolicy:
     interpolation: str = "bilinear"
     reflect_pad: bool = False
     antialias: bool = True
+    native_floor: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -78,6 +82,9 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.pad and self.reflect_pad:
             msg = "model input pad (mean colour) and reflect_pad (ZoeDepth's reflection) exclude each other"
+            raise CheckpointError(msg)
+        if self.native_floor and not self.keep_aspect:
+            msg = "model input native_floor rounds a camera's own size: it needs keep_aspect true"
             raise CheckpointError(msg)
         if self.least_scale and not self.keep_aspect:
             msg = "model input least_scale chooses how to keep the aspect: it needs keep_aspect true"
@@ -211,6 +218,7 @@ class ModelSpec:
             ("interpolation", "bilinear"),
             ("reflect_pad", False),
             ("antialias", True),
+            ("native_floor", False),
         )
         for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above

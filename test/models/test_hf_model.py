@@ -360,9 +360,10 @@ def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> Non
 def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
     """vinvino02/glpn-kitti's processor only rounds the image down to 32 (KITTI: 352x1216, the resolution its metres
     were learnt at); the family's KITTI short side 352 was cut to 192x608 by the 1.7 x long-side cap (half the
-    resolution, objects half their trained size in pixels). NYU frames (640x480) keep theirs."""
+    resolution, objects half their trained size in pixels), then kept KITTI's aspect at 352x1152; now each side is
+    floored as the processor does. NYU frames (640x480) keep theirs."""
     kitti = write_tiny_family("glpn", tmp_path / "kitti")  # max_depth 80: the KITTI layout
-    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
+    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1216)
     nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
     assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
 
@@ -418,6 +419,9 @@ _PUBLISHED = {  # config.json essentials and preprocessor_config.json as the pub
          "keep_aspect_ratio": True, "resample": 3, "size": {"height": 756, "width": 756}, **_IMAGENET},
     ),
     "glpn_nyu": ({"model_type": "glpn", "max_depth": 10}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}),
+    "glpn_kitti": (
+        {"model_type": "glpn", "max_depth": 80}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}
+    ),
 }  # fmt: skip
 
 
@@ -429,7 +433,8 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     """transformers' own (PIL) image processor of each family on real KITTI and NYU frames: our network input has
     its size and its values within rounding, except where the documented long-side cap (Depth Anything on KITTI:
     266x882, not 518x1708) or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
-    own 352x1216) decides otherwise."""
+    own 352x1216; glpn-kitti an NYU frame at KITTI's) decides otherwise. glpn-kitti ran its own KITTI frames at
+    352x1152 (the aspect kept, rounded), not the processor's 352x1216 (each side floored to 32)."""
     import transformers
 
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
@@ -450,11 +455,14 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     ).pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     if hw != tuple(theirs.shape[-2:]):
-        assert (name, frame) in {("depth_anything", "kitti"), ("glpn_nyu", "kitti")}, (hw, theirs.shape)
+        policy = {("depth_anything", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
+        assert (name, frame) in policy, (hw, theirs.shape)
         return
     ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
-    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+    # glpn-kitti shrinks KITTI's rows 375 -> 352 on uint8: PIL's and torch's antialiased bilinear round apart by one
+    # grey level at 13 % of the pixels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < (0.2 if (name, frame) == ("glpn_kitti", "kitti") else 0.05)
 
 
 _ZOEDEPTH_PROCESSOR = {  # Intel/zoedepth-nyu-kitti's preprocessor_config.json

@@ -248,3 +248,11 @@ def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflec
     tiny = torch.randint(0, 256, (1, 3, 3, 64), dtype=torch.uint8)
     plain = preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3)
     torch.testing.assert_close(preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3, reflect_pad=True), plain)
+
+
+def test_native_floor_runs_a_camera_of_the_training_resolution_at_its_own_size_floored() -> None:
+    """GLPN-KITTI (short side 352, cap 1216): KITTI's cameras at 352x1216 as its processor; others keep aspect."""
+    glpn = InputPolicy(352, 352, keep_aspect=True, multiple_of=32, max_long_side=1216, native_floor=True)
+    assert network_input_size((375, 1242), glpn) == network_input_size((370, 1224), glpn) == (352, 1216)
+    assert network_input_size((720, 1280), glpn) == (352, 640)  # another camera: aspect kept at the short side
+    assert network_input_size((375, 1242), InputPolicy(352, 352, keep_aspect=True, max_long_side=1216)) == (352, 1152)

@@ -64,6 +64,15 @@ def test_reflect_pad_round_trips_is_left_out_when_unused_and_excludes_the_mean_c
         InputPolicy(616, 1064, pad=True, reflect_pad=True)
 
 
+def test_native_floor_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
+    """GLPN's processor rule (a camera of the training resolution at its own size floored to 32): kept in a spec."""
+    glpn = ModelSpec("onnx_graph", input=InputPolicy(352, 352, keep_aspect=True, max_long_side=1216, native_floor=True))
+    assert ModelSpec.from_json(glpn.to_json()) == glpn
+    assert "native_floor" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+    with pytest.raises(CheckpointError, match=r"native_floor .* needs keep_aspect true"):
+        InputPolicy(352, 1216, native_floor=True)
+
+
 def test_antialias_off_round_trips_and_is_left_out_when_on() -> None:
     """Depth Pro's resize without antialiasing: kept in a saved spec (an export sidecar), absent by default."""
     sharp = ModelSpec("onnx_graph", input=InputPolicy(1536, 1536, antialias=False))
