@@ -66,7 +66,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("device", "auto", "inference device: auto | cpu | cuda | cuda:N"),
     ParamSpec("model.backend", "unet", "depth source", choices=("unet", "transformers", "depth_anything_v2", "onnx", "torchscript", "external")),
     ParamSpec("model.weights", "", "checkpoint file or model directory; empty = the shipped default model (model.backend unet; the other backends need one)"),
-    ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "metric_focal")),
+    ParamSpec("model.output_kind", "", "metric | depth_up_to_scale | relative_inverse | affine_depth (depth up to scale and shift: Marigold) | metric_focal (metres = output x focal px / 300, Depth Anything 3); empty = read from the checkpoint / model directory", choices=("", "metric", "depth_up_to_scale", "relative_inverse", "affine_depth", "metric_focal")),
     ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
     ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only; model.precision=auto tries them by itself)"),

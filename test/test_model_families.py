@@ -141,12 +141,13 @@ def test_every_family_runs_through_the_bag_runner(tmp_path: Path, kitti_frames: 
 def test_prompt_depth_anything_without_scans_falls_back_to_scale_recovery(
     tmp_path: Path, kitti_frames: list[KittiFrame], kind: str
 ) -> None:
-    """No scan paired with the image: the model runs unprompted (depth up to scale) and scale recovery takes over;
-    every frame is still published. Stating the family's own kind (model.output_kind=metric) changes nothing."""
+    """No scan paired with the image: the model runs unprompted (depth up to scale and shift) and scale recovery
+    takes over; every frame is still published. Stating the family's own kind (model.output_kind=metric) changes
+    nothing."""
     model_dir = write_tiny_family("prompt_depth_anything", tmp_path / "model")
     written, out = _run(tmp_path, model_dir, kitti_frames, "ground_plane", lidar=False, kind=kind)
     assert len(_published(out, written)) == len(written)
-    assert {values["output_kind"] for values in _diagnostic_values(out)} == {"depth_up_to_scale"}
+    assert {values["output_kind"] for values in _diagnostic_values(out)} == {"affine_depth"}
 
 
 def test_the_readme_model_table_matches_these_tests() -> None:
@@ -157,7 +158,7 @@ def test_the_readme_model_table_matches_these_tests() -> None:
         model_type = family.removesuffix("_metric")
         matching = [row for row in rows if f"(`{model_type}`" in row.split("|")[1]]
         assert any(f"`{kind}`" in row.split("|")[3] for row in matching), f"README has no {family} row saying {kind}"
-    assert any("`depth_up_to_scale`" in row for row in rows if "prompt_depth_anything" in row)  # the fallback
+    assert any("`affine_depth`" in row for row in rows if "prompt_depth_anything" in row)  # the fallback
 
 
 def test_depth_pro_without_a_field_of_view_head_runs_on_the_camera_focal(

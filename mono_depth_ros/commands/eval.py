@@ -88,7 +88,7 @@ def checkpoint_input(checkpoint: Path) -> InputPolicy:
     from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
 
     config = check_model_directory(checkpoint)
-    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint)[0].input
+    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint).input
 
 
 def gather_samples(args: argparse.Namespace) -> list[EvalSample]:

@@ -76,7 +76,7 @@ def checkpoint_row(path: Path) -> ParamRow:
         from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
 
         config = check_model_directory(path)
-        spec = transformers_spec(config, family_of(str(config["model_type"])), path)[0]
+        spec = transformers_spec(config, family_of(str(config["model_type"])), path)
         return count_spec(spec, f"{spec.architecture} {config['model_type']} ({path.name})")
     if path.suffix.lower() in (".onnx", ".pt", ".pth", ".ts", ".jit"):
         msg = (

@@ -143,7 +143,7 @@ def usage_lines(directory: Path) -> list[str]:
     config = check_model_directory(directory)
     family = family_of(str(config["model_type"]))
     try:
-        kind = transformers_spec(config, family, directory)[0].output_kind.value
+        kind = transformers_spec(config, family, directory).output_kind.value
         kind_param = ""
     except CheckpointError:
         kind, kind_param = "unknown (state it)", " --param model.output_kind=KIND"
@@ -153,8 +153,11 @@ def usage_lines(directory: Path) -> list[str]:
         f"use it with: --param model.backend=transformers --param model.weights={directory}{kind_param}",
     ]
     if kind_param:
-        lines.append("KIND: metric (metres) or relative_inverse (disparity, MiDaS-like), as the model's card says")
-    if kind == "relative_inverse":
+        lines.append(
+            "KIND: metric (metres), affine_depth (depth up to scale and shift, Marigold-like) or relative_inverse "
+            "(disparity, MiDaS-like), as the model's card says"
+        )
+    if kind in ("relative_inverse", "affine_depth"):
         lines.append("relative depth: add --param lidar_topic=... (scale.mode=lidar) or scale.mode=ground_plane")
     return lines
 

@@ -8,6 +8,9 @@ kind                          values                                            
 ``depth_up_to_scale``         depth × an unknown s > 0 (self-supervised monocular)   a scale fit (LiDAR, ground)
 ``relative_inverse``          a / depth + b with unknown a > 0, b (MiDaS, Depth      a scale and shift fit in
                               Anything): larger = nearer                             inverse depth
+``affine_depth``              (depth - b) / a with unknown a > 0, b (Marigold,       a scale and shift fit in
+                              Prompt Depth Anything without its prompt): larger =    depth (LiDAR, the ground
+                              farther, any finite value (0 or below: the nearest)    plane's prior normal)
 ``metric_focal``              depth × D / f, f the focal length in pixels of the     the model runner (× f / D
                               network input, D the spec's ``metric_focal_divisor``   with f from camera_info),
                               (300: Depth Anything 3 metric; 1000: Metric3D): a raw  before anything else
@@ -29,6 +32,14 @@ class OutputKind(str, Enum):
     DEPTH_UP_TO_SCALE = "depth_up_to_scale"
     RELATIVE_INVERSE = "relative_inverse"
     METRIC_FOCAL = "metric_focal"
+    AFFINE_DEPTH = "affine_depth"
+
+    @property
+    def has_shift(self) -> bool:
+        """Whether the output is known up to a scale *and* a shift, re-normalised every frame (``relative_inverse``,
+        ``affine_depth``): any finite value is a prediction (none is invalid for being <= 0), and scale recovery
+        fits a scale and shift per frame."""
+        return self in (OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH)
 
     @property
     def needs_focal(self) -> bool:
@@ -46,6 +57,11 @@ class OutputKind(str, Enum):
             raise CheckpointError(msg) from None
 
 
-SCALE_KINDS: tuple[OutputKind, ...] = (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE)
+SCALE_KINDS: tuple[OutputKind, ...] = (
+    OutputKind.METRIC,
+    OutputKind.DEPTH_UP_TO_SCALE,
+    OutputKind.RELATIVE_INVERSE,
+    OutputKind.AFFINE_DEPTH,
+)
 """The kinds a depth map handed to scale recovery (and everything after it) may have; ``metric_focal`` is a raw
 model output that the model runner turns into ``metric`` first."""

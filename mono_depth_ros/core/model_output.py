@@ -37,7 +37,7 @@ def check_network_output(
     Args:
         prediction: the network's map (depth, depth up to scale or disparity; see ``kind``).
         kind: what it means; for depth kinds (metres, up to scale) a value <= 0 is no depth, as NaN and -Inf are;
-            for ``relative_inverse`` (disparity up to scale and shift) any finite value is one.
+            for the kinds up to scale and shift (``relative_inverse``, ``affine_depth``) any finite value is one.
         max_invalid_share: ``model.max_invalid_share``: the largest share of invalid pixels (+Inf, sky, is valid).
         sizes_hw: the sizes the pipeline can use, (height, width) in pixels (the published size, the image's).
 
@@ -52,12 +52,12 @@ def check_network_output(
         )
         raise ModelOutputError(msg)
     usable = np.isfinite(prediction)
-    if kind is not OutputKind.RELATIVE_INVERSE:
+    if not kind.has_shift:
         usable &= prediction > 0
     valid = np.count_nonzero(usable) + np.count_nonzero(np.isposinf(prediction))  # +Inf: sky
     invalid_share = 1.0 - float(valid) / max(prediction.size, 1)
     if invalid_share > max_invalid_share:
-        what = "NaN / Inf" if kind is OutputKind.RELATIVE_INVERSE else "NaN / Inf or <= 0"
+        what = "NaN / Inf" if kind.has_shift else "NaN / Inf or <= 0"
         msg = (
             f"model output is {what} at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
             f"{max_invalid_share:g}): broken weights or numerics; frame skipped"

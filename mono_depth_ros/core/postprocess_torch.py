@@ -56,12 +56,13 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
     Args:
         prediction: (H, W) prediction of the given kind (any float dtype, computed in float32); NaN invalid.
         kind: what the prediction means.
-        scale, shift: from the fit (``shift`` is used for relative_inverse only).
+        scale, shift: from the fit (``shift`` is used for relative_inverse and affine_depth only).
 
     Returns:
         (H, W) float32 metres; +Inf where the prediction is +Inf (a sky mark, any kind) or maps to a non-positive
         inverse depth (relative_inverse: farther than any depth); -Inf where a depth kind's prediction is -Inf (REP
-        117 too close); NaN where it is otherwise invalid or not positive (depth kinds).
+        117 too close); NaN where it is otherwise invalid or the depth is not positive (depth kinds; affine_depth
+        after its shift).
     """
     if prediction.ndim != 2:
         msg = f"prediction must be (H, W), got shape {tuple(prediction.shape)}"
@@ -69,8 +70,9 @@ def apply_fit_torch(prediction: torch.Tensor, kind: OutputKind, scale: float, sh
     out = prediction.float() * float(np.float32(scale))  # numpy multiplies by np.float32(scale)
     inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
     beyond = torch.isposinf(prediction)  # sky: beyond any range, as apply_fit
-    if inverse:
+    if OutputKind(kind).has_shift:
         out = out + float(np.float32(shift))
+    if inverse:
         beyond |= torch.isfinite(prediction) & ~(out > 0)  # a finite disparity past inverse depth 0: farther
         out = torch.reciprocal(out)
     bad = ~(out > 0) | ~torch.isfinite(out)  # catches NaN too

@@ -16,9 +16,11 @@ protocols never share a table row:
   scaling ``auto``.
 
 Scaling ``auto`` follows the model's output kind: ``metric`` none, ``depth_up_to_scale`` per-image median,
-``relative_inverse`` per-image least-squares scale and shift in inverse depth (MiDaS / Depth Anything). A scaling can
-be forced (a depth kind under ``affine_inverse`` is fitted as ``1 / depth``; ``affine`` fits scale and shift of the
-depth itself, Marigold's ``least_square``), and the report always states the one used.
+``relative_inverse`` per-image least-squares scale and shift in inverse depth (MiDaS / Depth Anything),
+``affine_depth`` per-image least-squares scale and shift in depth (``affine``: Marigold, Prompt Depth Anything
+without its prompt); those two take no other scaling. A scaling can be forced on the depth kinds (under
+``affine_inverse`` a depth is fitted as ``1 / depth``; ``affine`` fits scale and shift of the depth itself,
+Marigold's ``least_square``), and the report always states the one used.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class EvalReport:
         mean: metrics averaged over images with valid GT.
         per_image: (sample name, metrics) in input order.
         gt_over_pred_median: per image median(gt) / median(pred) over evaluated pixels before scaling (1 = metric
-            scale right; relative_inverse: after its alignment); NaN where undefined.
+            scale right; relative_inverse, affine_depth: after their alignment); NaN where undefined.
     """
 
     protocol: Protocol
@@ -160,13 +162,18 @@ class EvalReport:
 
 
 def resolve_scaling(scaling: str, output_kind: OutputKind) -> str:
-    """``auto`` -> the scaling an output kind needs; refuses metric evaluation of relative inverse depth."""
+    """``auto`` -> the scaling an output kind needs; refuses any other scaling of the kinds up to scale and shift
+    (relative inverse depth: ``affine_inverse`` only; affine depth: ``affine`` only)."""
+    needed = {
+        OutputKind.METRIC: "none",
+        OutputKind.DEPTH_UP_TO_SCALE: "median",
+        OutputKind.AFFINE_DEPTH: "affine",
+    }.get(output_kind, "affine_inverse")
     if scaling == "auto":
-        return {OutputKind.METRIC: "none", OutputKind.DEPTH_UP_TO_SCALE: "median"}.get(output_kind, "affine_inverse")
-    if output_kind is OutputKind.RELATIVE_INVERSE and scaling != "affine_inverse":
+        return needed
+    if output_kind.has_shift and scaling != needed:
         msg = (
-            f"a relative_inverse model has no depth scale or shift: evaluate it with scaling affine_inverse, "
-            f"not {scaling}"
+            f"a {output_kind.value} model has no depth scale or shift: evaluate it with scaling {needed}, not {scaling}"
         )
         raise ConfigError(msg)
     return scaling
@@ -247,13 +254,13 @@ def evaluate_predictions(
         crop = crop_mask(protocol.crop, *gt.shape)
         mask = valid_mask(gt, *protocol.gt_range) & (True if crop is None else crop)
         depth = np.asarray(pred, dtype=np.float64)
-        # gt/pred before any scaling; a relative inverse prediction has no depth before its alignment
-        ratios.append(median_scale(depth, gt, mask) if output_kind is not OutputKind.RELATIVE_INVERSE else np.nan)
+        # gt/pred before any scaling; a prediction up to scale and shift has no depth before its alignment
+        ratios.append(median_scale(depth, gt, mask) if not output_kind.has_shift else np.nan)
         if scaling == "affine_inverse" and mask.any():
             depth = align_inverse_depth(inverse_prediction(depth, output_kind), gt, mask)
         elif scaling == "affine" and mask.any():
             depth = align_depth(depth, gt, mask)
-        if output_kind is OutputKind.RELATIVE_INVERSE:
+        if output_kind.has_shift:
             ratios[-1] = median_scale(depth, gt, mask)
         metrics = compute_metrics(
             depth, gt, protocol.min_depth_m, protocol.max_depth_m, crop, scaling == "median", protocol.gt_range_m
@@ -280,7 +287,8 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
 
     Models that take the camera get the sample's focal length, as the node hands them camera_info (Depth Pro's
     metres, ``metric_focal``); none gets a LiDAR prompt (on KITTI the LiDAR is the ground truth), so a Prompt Depth
-    Anything is evaluated as the relative model it is without one (``depth_up_to_scale``).
+    Anything is evaluated as the relative model it is without one (``affine_depth``: transformers maps its output to
+    metres with the prompt's minimum and maximum, so without a prompt it is depth up to scale and shift).
 
     Returns:
         ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None, out_hw or None) ->
@@ -298,7 +306,7 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
         return estimator.predict(rgb, out_hw, hints=hints).values
 
     unprompted = PROMPT_DEPTH in estimator.frame_inputs
-    return predict, OutputKind.DEPTH_UP_TO_SCALE if unprompted else estimator.output_kind
+    return predict, OutputKind.AFFINE_DEPTH if unprompted else estimator.output_kind
 
 
 def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:

@@ -109,14 +109,13 @@ class EstimatorSource:
 
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
         """(height, width) the network sees a camera image of ``image_hw`` at: its input size, or for a spec that
-        pads (``InputPolicy.pad``) the part of the input the image fills (the rest is no view of the scene)."""
+        pads (``InputPolicy.pad``, ``reflect_pad``) the part of the input the image fills (the rest is no view of
+        the scene)."""
         hw = self.estimator.network_hw(image_hw)
-        if not self.estimator.spec.input.pad:
-            return hw
-        from mono_depth_ros.models.preprocess import letterbox_box
+        from mono_depth_ros.models.preprocess import input_box
 
-        _, _, height, width = letterbox_box(image_hw, hw)
-        return height, width
+        box = input_box(self.estimator.spec.input, image_hw, hw)
+        return hw if box is None else (box[2], box[3])
 
     def predict(
         self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None

@@ -105,7 +105,7 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
 
 def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
     height, width = input_hw
-    fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False)
+    fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False, native_floor=False)
     return replace(spec, backend=backend, input=spec.input if dynamic else fixed)
 
 

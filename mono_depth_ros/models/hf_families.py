@@ -12,12 +12,15 @@
 ``zoedepth``               metric                 image (reflect-padded)           short side 384, ×32, mean/std 0.5
 ``glpn``                   metric (max_depth)     image                            short side 352 (KITTI, max_depth
                                                                                    > 20; long side ≤ 1216) / 480
-                                                                                   (NYU), ×32, no norm.
+                                                                                   (NYU), ×32, no norm.; a camera
+                                                                                   of that resolution: each side
+                                                                                   floored to 32 (its processor)
 ``depth_pro``              metric                 image + focal length (from       fixed patch / min ratio (1536²),
                                                   camera_info; its FoV head else)  mean/std 0.5
 ``prompt_depth_anything``  metric with a LiDAR    image + projected sparse LiDAR   short side 518, ×14, ImageNet
-                           prompt; depth up to    (metres), when a scan is paired
-                           scale without one
+                           prompt; affine_depth   (metres), when a scan is paired
+                           (up to scale and
+                           shift) without one
 ``tipsv2_dpt`` (TIPS v2)   metric (bins from      image                            448×448 (its processor resizes
                            min_ to max_depth)                                      to the box), ×14, no norm.
 =========================  =====================  ===============================  ================================
@@ -100,7 +103,8 @@ def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
 def _depth_pro_input(config: dict[str, Any]) -> HfPreprocessing:
     ratios = config.get("scaled_images_ratios") or [0.25, 0.5, 1.0]
     side = round(int(config.get("patch_size", 384)) / min(float(r) for r in ratios))
-    return HfPreprocessing(InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side), HALF, HALF)
+    policy = InputPolicy(height=side, width=side, multiple_of=1, max_long_side=side, antialias=False)
+    return HfPreprocessing(policy, HALF, HALF)  # its processor resizes without antialiasing
 
 
 KITTI_WIDTH = 1216
@@ -108,12 +112,14 @@ KITTI_WIDTH = 1216
 
 
 def _glpn_input(config: dict[str, Any]) -> HfPreprocessing:
-    """GLPN's processor does not resize (it rounds down to 32 px): its metres were learnt at the dataset's own
-    resolution, KITTI's 352x1216 or NYU's 480x640; the long-side cap lets a KITTI frame run at that size."""
+    """GLPN's processor does not resize (it rounds each side down to 32 px): its metres were learnt at the dataset's
+    own resolution, KITTI's 352x1216 or NYU's 480x640; a camera of that resolution runs as the processor runs it
+    (``native_floor``; the long-side cap admits KITTI's width), another one keeping aspect at that short side."""
     kitti = float(config.get("max_depth", 10)) > 20
     short = 352 if kitti else 480
     zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    base = _keep_aspect(short, 32, zero, one)
+    keep = _keep_aspect(short, 32, zero, one)
+    base = HfPreprocessing(replace(keep.input, native_floor=True), zero, one)
     if not kitti:
         return base
     return HfPreprocessing(replace(base.input, max_long_side=KITTI_WIDTH), zero, one)

@@ -145,7 +145,9 @@ class HfDepthNetwork(nn.Module):
     Args:
         hf_model: the ``*ForDepthEstimation`` model (its weights are this module's, under ``model.``).
         model_type: its ``config.json`` model type (selects the family's conversions).
-        reflect_pad: ZoeDepth's reflect padding (``do_pad`` of its image processor).
+        reflect_pad: ZoeDepth's reflect padding made by the network at its input size (specs written before the
+            engine padded as ZoeDepthImageProcessor does, :attr:`InputPolicy.reflect_pad`; kept so that they load
+            as they were made and exported).
     """
 
     def __init__(self, hf_model: nn.Module, model_type: str, reflect_pad: bool = False) -> None:
@@ -161,7 +163,7 @@ class HfDepthNetwork(nn.Module):
             x: (B, 3, H, W) float32 normalised RGB at the family's input size.
             focal_ratio: (B,) camera fx / image width (Depth Pro; None: its field-of-view head estimates it).
             prompt_depth: (B, 1, h, w) metric depth prompt in metres, any resolution (Prompt Depth Anything; None:
-                unprompted, depth up to scale).
+                unprompted, depth up to scale and shift: ``affine_depth``).
 
         Returns:
             (B, 1, H, W) float32 prediction of the spec's output kind.
@@ -341,10 +343,9 @@ def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> f
     return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
 
 
-def transformers_spec(
-    config: dict[str, Any], family: Family, directory: Path, output_kind: str = ""
-) -> tuple[ModelSpec, bool]:
-    """The :class:`ModelSpec` of a transformers depth model, and whether its input is reflect-padded.
+def transformers_spec(config: dict[str, Any], family: Family, directory: Path, output_kind: str = "") -> ModelSpec:
+    """The :class:`ModelSpec` of a transformers depth model (ZoeDepth's reflect padding: its ``input.reflect_pad``,
+    done by the engine as ZoeDepthImageProcessor does it, not by the network).
 
     Args:
         config: its ``config.json``.
@@ -375,7 +376,7 @@ def transformers_spec(
     if kind is None:
         msg = (
             f"{directory}: cannot tell what a {family.model_type!r} model predicts; state it with "
-            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale"
+            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale | affine_depth"
         )
         raise CheckpointError(msg)
     preprocessing = read_preprocessing(directory, family.preprocessing(config))
@@ -386,18 +387,17 @@ def transformers_spec(
     # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
     ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
     metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
-    params = {"model_type": family.model_type, "config": config, "reflect_pad": preprocessing.reflect_pad}
-    spec = ModelSpec(
+    params = {"model_type": family.model_type, "config": config}
+    return ModelSpec(
         architecture=ARCHITECTURE,
         params=params,
-        input=preprocessing.input,
+        input=replace(preprocessing.input, reflect_pad=preprocessing.reflect_pad),
         mean=preprocessing.mean,
         std=preprocessing.std,
         output_kind=kind,
         min_depth_m=min(0.1, metric_range / 10),
         max_depth_m=metric_range,
     )
-    return spec, preprocessing.reflect_pad
 
 
 def load_transformers_model(
@@ -417,8 +417,8 @@ def load_transformers_model(
     path = Path(directory)
     config = check_model_directory(path)
     family = family_of(str(config["model_type"]))
-    spec, reflect_pad = transformers_spec(config, family, path, output_kind)
-    network = HfDepthNetwork(load_hf_weights(path, family.title), family.model_type, reflect_pad)
+    spec = transformers_spec(config, family, path, output_kind)
+    network = HfDepthNetwork(load_hf_weights(path, family.title), family.model_type)
     _LOG.info("loaded %s (%s) from %s; input %s", family.title, spec.output_kind.value, path, "from " + str(spec.input))
     return HfBackend(network, spec, device, family), spec
 

@@ -22,10 +22,12 @@ processor setting           meaning here
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
-``do_pad`` (ZoeDepth)       reflect padding around the image, removed from the output (:mod:`.hf_model`)
+``do_pad`` (ZoeDepth)       ``InputPolicy.reflect_pad``: the engine pads the camera image as the processor does
+                            (:func:`~.preprocess.reflect_pads`) and crops the padding off the output
+(antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its processor's own resize,
-                            align_corners without antialiasing, is not reproduced; its files say 2)
+                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its files say 2; its padded
+                            image is resized as its processor does: align_corners, no antialiasing)
 ==========================  ===================================================================================
 """
 
@@ -186,4 +188,6 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
     if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic")
+    # the family's processor class decides these (GLPN's native_floor needs the keep_aspect its default has)
+    policy = replace(policy, antialias=defaults.input.antialias, native_floor=defaults.input.native_floor)
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

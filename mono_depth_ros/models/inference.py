@@ -47,7 +47,7 @@ from mono_depth_ros.models.preprocess import (
     check_rgb_image,
     crop_to_box,
     image_to_device,
-    letterbox_box,
+    input_box,
     network_input_size,
     preprocess,
     upsample_edge_aware,
@@ -132,8 +132,8 @@ class DepthResult:
 
     Attributes:
         values: (H, W) float32 at camera resolution. ``metric``: metres; ``depth_up_to_scale``: depth × unknown
-            scale; ``relative_inverse``: inverse depth up to scale and shift (0 = infinitely far). Invalid: NaN
-            (depth kinds: non-positive predictions).
+            scale; ``relative_inverse``: inverse depth up to scale and shift (0 = infinitely far); ``affine_depth``:
+            depth up to scale and shift (any finite value). Invalid: NaN (depth kinds: non-positive predictions).
         output_kind: what ``values`` means.
         network_hw: (height, width) the network ran at.
         timings: stage latencies.
@@ -443,7 +443,7 @@ class DepthEstimator:
             msg = f"out_hw must be positive, got {out_hw}"
             raise ShapeError(msg)
         network_hw = self.network_hw(image_hw)
-        box = letterbox_box(image_hw, network_hw) if self.spec.input.pad else None  # where the image lies in it
+        box = input_box(self.spec.input, image_hw, network_hw)  # where the image lies in a padded input
         clock = StageClock(self.device)
         image = image_to_device(image_rgb, self.device, self._staging_buffer(image_rgb.shape))
         batch = preprocess(
@@ -452,8 +452,10 @@ class DepthEstimator:
             self.spec.mean,
             self.spec.std,
             channels_last=self.config.channels_last,
-            pad_box=box,
+            pad_box=box if self.spec.input.pad else None,
             mode=self.spec.input.interpolation,
+            reflect_pad=self.spec.input.reflect_pad,
+            antialias=self.spec.input.antialias,
         )
         seen_hw = network_hw if box is None else (box[2], box[3])  # the image's size as the network sees it
         inputs = frame_inputs(self.frame_inputs, hints, image_hw, seen_hw, self.device)
@@ -467,7 +469,7 @@ class DepthEstimator:
             divisor = self.spec.metric_focal_divisor
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
-            kind = OutputKind.DEPTH_UP_TO_SCALE  # unprompted: relative; scale recovery makes it metric
+            kind = OutputKind.AFFINE_DEPTH  # unprompted: the prompt's (min, max) map is missing (up to scale, shift)
         sky = getattr(self.backend, "last_sky", None)
         if box is not None:  # the padding is no part of the image
             prediction = crop_to_box(prediction, box, network_hw)
@@ -479,13 +481,13 @@ class DepthEstimator:
             host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
         if host is None:  # on the device: invalid and sky marked there, then one copy (the device path keeps both)
             device_values = upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio)
-            if kind is not OutputKind.RELATIVE_INVERSE:
+            if not kind.has_shift:
                 device_values = torch.where(device_values > 0, device_values, torch.nan)  # non-positive depth: invalid
             if sky is not None:
                 device_values = device_values.masked_fill(sky_mask_tensor(sky, out_hw), torch.inf)
             host = self._download(device_values)
         else:
-            if kind is not OutputKind.RELATIVE_INVERSE:
+            if not kind.has_shift:
                 host[~(host > 0)] = np.nan  # a depth kind: non-positive is invalid
             if sky is not None:
                 host[sky_mask(sky, out_hw)] = np.inf

@@ -24,6 +24,7 @@ temporaries and four gathers), giving the same values as :func:`upsample_edge_aw
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     A KITTI image (375×1242) under the Depth Anything policy (518, multiple of 14, cap 882) runs at 266×882, not at
     518×1722. With ``policy.least_scale`` the scale is whichever of ``policy.height / H`` and ``policy.width / W`` is
     nearer 1 (transformers' "scale as little as possible"; the short side for a camera larger than the box), before
-    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008.
+    the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008. With
+    ``policy.native_floor`` (GLPN) a camera whose short side floors to ``policy.height`` runs at its own size with
+    each side floored to the multiple (KITTI's 375×1242 at 352×1216), as GLPN's processor does.
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -75,6 +78,10 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     if policy.max_long_side < multiple:
         msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
         raise ConfigError(msg)
+    if policy.native_floor:
+        floored = (height // multiple * multiple, width // multiple * multiple)
+        if min(floored) == policy.height and max(floored) <= policy.max_long_side:
+            return floored
     scale = policy.height / min(height, width)
     if policy.least_scale:
         scale_h, scale_w = policy.height / height, policy.width / width
@@ -96,6 +103,40 @@ def letterbox_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[
     height = min(size_hw[0], max(1, round(image_hw[0] * scale)))
     width = min(size_hw[1], max(1, round(image_hw[1] * scale)))
     return (size_hw[0] - height) // 2, (size_hw[1] - width) // 2, height, width
+
+
+def reflect_pads(image_hw: tuple[int, int]) -> tuple[int, int] | None:
+    """ZoeDepthImageProcessor's (``do_pad``) reflection padding of a camera image, ``int(3·sqrt(side / 2))`` px
+    each side: ``(rows, columns)``, or None when the image is too small to reflect that much of it."""
+    pad_h, pad_w = (int(math.sqrt(side / 2) * 3) for side in image_hw)
+    return (pad_h, pad_w) if pad_h < image_hw[0] and pad_w < image_hw[1] else None
+
+
+def reflect_pad_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Where ZoeDepthImageProcessor (``do_pad``) puts an image of ``image_hw`` in an input of ``size_hw``:
+    ``(top, left, height, width)`` in pixels of ``size_hw`` (rounded), or None when it does not pad it.
+
+    The camera image padded by :func:`reflect_pads` is resized to the input: the image fills ``H / (H + 2·pad)``
+    of its height (NYU's 480x640: 84 % x 86 %).
+    """
+    pads = reflect_pads(image_hw)
+    if pads is None:
+        return None
+    (pad_h, pad_w), (height, width) = pads, image_hw
+    top, left = round(pad_h * size_hw[0] / (height + 2 * pad_h)), round(pad_w * size_hw[1] / (width + 2 * pad_w))
+    return top, left, max(1, size_hw[0] - 2 * top), max(1, size_hw[1] - 2 * left)
+
+
+def input_box(
+    policy: InputPolicy, image_hw: tuple[int, int], size_hw: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """Where the image lies in a padded network input of ``size_hw`` (``policy.pad``: :func:`letterbox_box`;
+    ``policy.reflect_pad``: :func:`reflect_pad_box`), or None when it fills the input."""
+    if policy.pad:
+        return letterbox_box(image_hw, size_hw)
+    if policy.reflect_pad:
+        return reflect_pad_box(image_hw, size_hw)
+    return None
 
 
 def crop_to_box(values: torch.Tensor, box: tuple[int, int, int, int], size_hw: tuple[int, int]) -> torch.Tensor:
@@ -150,6 +191,8 @@ def preprocess(
     channels_last: bool = False,
     pad_box: tuple[int, int, int, int] | None = None,
     mode: str = "bilinear",
+    reflect_pad: bool = False,
+    antialias: bool = True,
 ) -> torch.Tensor:
     """Resize and normalise a uint8 RGB batch on its own device.
 
@@ -163,6 +206,11 @@ def preprocess(
         mode: ``bilinear`` or ``bicubic`` (PIL's filter, as transformers' processors with ``resample: 3``: on the
             CPU torch's uint8 kernel, which rounds and clips each pass as PIL does, in both directions; elsewhere
             the float filter clipped to [0, 1]).
+        reflect_pad: ZoeDepthImageProcessor's ``do_pad``: the image padded by :func:`reflect_pads` (its reflection),
+            then resized to ``size_hw`` as that processor resizes (``align_corners``, no antialiasing); the image
+            lies at :func:`reflect_pad_box` in the result.
+        antialias: False: sample the image without an antialiasing filter when shrinking it (Depth Pro's processor:
+            the float image, as it normalises before resizing).
 
     Returns:
         (B, 3, h, w) float32 normalised image on the input's device.
@@ -178,12 +226,15 @@ def preprocess(
         msg = f"expected a (B, 3, H, W) image batch, got {tuple(image_u8.shape)}"
         raise ShapeError(msg)
     size_hw = (int(size_hw[0]), int(size_hw[1]))
+    pads = reflect_pads((int(image_u8.shape[-2]), int(image_u8.shape[-1]))) if reflect_pad else None
+    if pads is not None:
+        return _reflect_padded(image_u8, pads, size_hw, mean, std, mode, channels_last)
     padded_hw = size_hw
     if pad_box is not None:
         size_hw = (int(pad_box[2]), int(pad_box[3]))
     image = image_u8
-    shrinking = size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]
-    bicubic = mode == "bicubic"  # antialias selects PIL's cubic (a = -0.5) in both directions
+    shrinking = (size_hw[0] < image.shape[-2] or size_hw[1] < image.shape[-1]) and antialias
+    bicubic = mode == "bicubic" and antialias  # antialias selects PIL's cubic (a = -0.5) in both directions
     resizing = tuple(image.shape[-2:]) != size_hw
     if (shrinking or (bicubic and resizing)) and image.device.type == "cpu" and image.dtype == torch.uint8:
         image = F.interpolate(image, size=size_hw, mode=mode, align_corners=False, antialias=True)  # stays uint8
@@ -203,6 +254,22 @@ def preprocess(
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
     return image
+
+
+def _reflect_padded(
+    image_u8: torch.Tensor,
+    pads: tuple[int, int],
+    size_hw: tuple[int, int],
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    mode: str,
+    channels_last: bool,
+) -> torch.Tensor:
+    """ZoeDepthImageProcessor's order: reflect-pad the image in [0, 1], resize (``align_corners``), normalise."""
+    image = F.pad(image_u8.to(torch.float32).div_(255.0), (pads[1], pads[1], pads[0], pads[0]), mode="reflect")
+    image = F.interpolate(image, size=size_hw, mode=mode, align_corners=True)
+    image = (image - _channel_constants(tuple(mean), image.device)) / _channel_constants(tuple(std), image.device)
+    return image.contiguous(memory_format=torch.channels_last) if channels_last else image
 
 
 @functools.lru_cache(maxsize=16)

@@ -5,6 +5,7 @@ Output kinds (what the network's raw output means):
 * ``metric``             depth in metres.
 * ``depth_up_to_scale``  depth × unknown scale s (self-supervised, monodepth2-style).
 * ``relative_inverse``   inverse depth up to unknown scale and shift (MiDaS / Depth Anything "relative").
+* ``affine_depth``       depth up to unknown scale and shift (Marigold; Prompt Depth Anything without its prompt).
 * ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
                          Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
                          runner with the camera's focal length.
@@ -42,6 +43,14 @@ class InputPolicy:
             short side fitted, a smaller one fits inside the box instead of being enlarged to its short side.
         interpolation: resampling filter of the camera image, ``bilinear`` or ``bicubic`` (PIL's, as transformers'
             processors with ``resample: 3``: Depth Anything, DPT, Prompt Depth Anything).
+        reflect_pad: ZoeDepth's ``do_pad``: the image lies in the input where ZoeDepthImageProcessor puts it (the
+            camera image padded by ``int(3·sqrt(side / 2))`` px each side, the padded image resized to the input),
+            the rest is its reflection; the engine crops the padding off the output.
+        antialias: shrink the camera image with an antialiasing filter (PIL's, as most processors); False: sample
+            it without one, as Depth Pro's processor (and Apple's code) does.
+        native_floor: with ``keep_aspect``, GLPN's processor (no resize, each side floored to ``multiple_of``): a
+            camera whose short side floors to ``height`` runs at its own size floored on each side (KITTI's
+            375×1242 at 352×1216 under GLPN-KITTI, not 352×1152), within ``max_long_side``; others keep aspect.
     """
 
     height: int = 192
@@ -52,6 +61,9 @@ class InputPolicy:
     pad: bool = False
     least_scale: bool = False
     interpolation: str = "bilinear"
+    reflect_pad: bool = False
+    antialias: bool = True
+    native_floor: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -67,6 +79,12 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.pad and self.keep_aspect:
             msg = "model input pad fits the image inside a fixed size: it needs keep_aspect false"
+            raise CheckpointError(msg)
+        if self.pad and self.reflect_pad:
+            msg = "model input pad (mean colour) and reflect_pad (ZoeDepth's reflection) exclude each other"
+            raise CheckpointError(msg)
+        if self.native_floor and not self.keep_aspect:
+            msg = "model input native_floor rounds a camera's own size: it needs keep_aspect true"
             raise CheckpointError(msg)
         if self.least_scale and not self.keep_aspect:
             msg = "model input least_scale chooses how to keep the aspect: it needs keep_aspect true"
@@ -194,7 +212,15 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        for key, unused in (("pad", False), ("least_scale", False), ("interpolation", "bilinear")):
+        unused_values = (
+            ("pad", False),
+            ("least_scale", False),
+            ("interpolation", "bilinear"),
+            ("reflect_pad", False),
+            ("antialias", True),
+            ("native_floor", False),
+        )
+        for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above
                 del data["input"][key]
         return json.dumps(data, sort_keys=True)

@@ -149,7 +149,7 @@ def test_the_parameters_printed_for_a_model_of_unknown_kind_are_ones_a_shell_and
     assert lines[0] == "chmv2: output unknown (state it)"
     words = shlex.split(lines[1].removeprefix("use it with: "))
     assert "|" not in lines[1] and words[::2] == ["--param"] * (len(words) // 2)
-    for kind in ("metric", "relative_inverse"):  # KIND, as the next line says
-        assert f"KIND: {kind}" in lines[2] or f"or {kind}" in lines[2]
+    for kind in ("metric", "relative_inverse", "affine_depth"):  # KIND, as the next line says
+        assert f"KIND: {kind}" in lines[2] or f"or {kind}" in lines[2] or f", {kind}" in lines[2]
         params = [word.replace("=KIND", f"={kind}") for word in words[1::2]]
         assert load_config(None, params)["model.output_kind"] == kind

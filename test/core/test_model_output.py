@@ -20,6 +20,7 @@ def test_depth_kinds_count_values_at_or_below_zero_as_invalid_and_disparity_does
             check_network_output(depth, kind, 0.5, (HW,))
         check_network_output(depth, kind, 0.7, (HW,))  # a share the user allows
     check_network_output(-depth, OutputKind.RELATIVE_INVERSE, 0.0, (HW,))  # disparity up to scale and shift
+    check_network_output(depth - 1.0, OutputKind.AFFINE_DEPTH, 0.0, (HW,))  # normalised depth: 0 and below = nearest
     sky = np.full(HW, np.inf, np.float32)  # +Inf is a valid "no return" (REP 117)
     check_network_output(sky, OutputKind.METRIC, 0.0, (HW,))
     with pytest.raises(ModelOutputError, match=r"NaN / Inf at 100 %"):

@@ -62,6 +62,23 @@ def test_auto_scaling_follows_the_output_kind() -> None:
         resolve_scaling("none", OutputKind.RELATIVE_INVERSE)
 
 
+def test_affine_depth_is_aligned_in_depth_and_refuses_the_other_scalings(kitti_depth_dir: Path) -> None:
+    """An affine_depth model (Marigold; Prompt Depth Anything unprompted): ``auto`` is ``affine`` (scale and shift in
+    depth); a median scaling (the shift dropped) or an inverse-depth fit does not score it. On a real annotated
+    KITTI frame, the normalised depth ``(gt - 4 m) / 60 m`` scores as the GT itself."""
+    assert resolve_scaling("auto", OutputKind.AFFINE_DEPTH) == "affine"
+    for wrong in ("none", "median", "affine_inverse"):
+        with pytest.raises(ConfigError, match=rf"affine_depth .* scaling affine, not {wrong}"):
+            resolve_scaling(wrong, OutputKind.AFFINE_DEPTH)
+    sample = annotated_samples(kitti_depth_dir)[0]
+    gt = sample.gt_depth_m
+    affine = (np.nan_to_num(gt, nan=20.0) - 4.0) / 60.0
+    protocol = replace(PROTOCOLS["kitti_improved"], scaling="auto")
+    report = evaluate_predictions([("kitti", affine, gt)], protocol, OutputKind.AFFINE_DEPTH)
+    assert report.protocol.scaling == "affine" and report.mean.abs_rel < 1e-6
+    assert report.gt_over_pred_median == pytest.approx((1.0,), rel=1e-6)  # after the alignment, as relative_inverse
+
+
 def test_affine_inverse_alignment_recovers_depth() -> None:
     gt = _gt()
     mask = np.isfinite(gt)
@@ -181,7 +198,7 @@ def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path
     near, far = depth_pro.gt_over_pred_median
     assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
     prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
-    assert prompt.output_kind is OutputKind.DEPTH_UP_TO_SCALE and prompt.protocol.scaling == "median"
+    assert prompt.output_kind is OutputKind.AFFINE_DEPTH and prompt.protocol.scaling == "affine"
 
 
 def _zoedepth_metrics(gt: np.ndarray, pred: np.ndarray, crop: str, max_depth: float) -> dict[str, float]:

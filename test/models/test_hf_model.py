@@ -103,7 +103,10 @@ def test_depth_pro_metres_follow_the_camera_focal_length(tmp_path: Path) -> None
     assert np.isfinite(estimator.predict(IMAGE).values).any()  # no camera: its field-of-view head
 
 
-def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Path) -> None:
+def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale_and_shift(tmp_path: Path) -> None:
+    """transformers' PromptDepthAnythingForDepthEstimation predicts the depth normalised by the prompt's range,
+    (depth - min) / (max - min), and maps it back with the prompt's min and max; unprompted that map is missing, so
+    the output is depth up to scale *and* shift (affine_depth). As depth_up_to_scale its shift was dropped."""
     estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[30::6, ::4] = np.linspace(4.0, 30.0, sparse[30::6, ::4].size).reshape(sparse[30::6, ::4].shape)
@@ -111,7 +114,7 @@ def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale(tmp_path: Pat
     assert prompted.output_kind is OutputKind.METRIC
     assert np.nanmin(prompted.values) >= 4.0 and np.nanmax(prompted.values) <= 30.0  # the prompt's metric range
     unprompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0)))
-    assert unprompted.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert unprompted.output_kind is OutputKind.AFFINE_DEPTH
 
 
 def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Path) -> None:
@@ -121,13 +124,16 @@ def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Pa
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[40, 50] = 7.5
     result = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
-    assert result.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert result.output_kind is OutputKind.AFFINE_DEPTH
     assert np.isfinite(result.values).all()
 
 
 def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
-    assert spec.output_kind is OutputKind.METRIC and backend.module.network.reflect_pad
+    assert spec.output_kind is OutputKind.METRIC and spec.input.reflect_pad  # the engine pads, as the processor
+    assert not backend.module.network.reflect_pad  # not the network a second time
+    assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
+    backend.module.network.reflect_pad = True  # a spec written before the engine padded
     assert backend.infer(torch.zeros(1, 3, 64, 224)).shape == (1, 1, 64, 224)
 
 
@@ -135,8 +141,10 @@ def test_zoedepth_padding_keeps_the_network_size(tmp_path: Path) -> None:
 def test_zoedepth_padding_keeps_the_image_aspect(tmp_path: Path, network_hw: tuple[int, int]) -> None:
     """The image shrinks by one factor inside its reflect padding (as ZoeDepthImageProcessor pads, then resizes
     keeping aspect): the sqrt(side) padding of each side stretched KITTI's image 45 % wider at 64x224, and left a
-    32-row input 8 rows, fewer than the 12-row padding (a wide camera failed on its first frame)."""
+    32-row input 8 rows, fewer than the 12-row padding (a wide camera failed on its first frame). (The network's
+    own padding: specs written before the engine padded as the processor does.)"""
     backend, _ = load_transformers_model(write_tiny_family("zoedepth", tmp_path / "zoe"), CPU)
+    backend.module.network.reflect_pad = True
     height, width = network_hw
     x = torch.zeros(1, 3, height, width)
     x[:, 0] = torch.arange(width, dtype=torch.float32)  # a column ramp: its extremes are the content's side edges
@@ -191,10 +199,10 @@ def test_dpt_input_follows_its_backbone(tmp_path: Path) -> None:
     processor = {"size": {"height": 96, "width": 96}, "keep_aspect_ratio": True, "ensure_multiple_of": 32}
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(processor))
     hybrid = {"model_type": "dpt", "is_hybrid": True, "backbone_config": {"model_type": "bit"}, "image_size": 64}
-    spec, _ = transformers_spec(hybrid, family_of("dpt"), tmp_path)
+    spec = transformers_spec(hybrid, family_of("dpt"), tmp_path)
     assert (spec.input.height, spec.input.width, spec.input.keep_aspect) == (64, 64, False)
     dinov2 = {"model_type": "dpt", "is_hybrid": False, "backbone_config": {"model_type": "dinov2"}}
-    assert transformers_spec(dinov2, family_of("dpt"), tmp_path)[0].input.keep_aspect
+    assert transformers_spec(dinov2, family_of("dpt"), tmp_path).input.keep_aspect
 
 
 def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> None:
@@ -301,7 +309,7 @@ def test_a_config_without_max_depth_gets_its_config_class_default(
     """save_pretrained leaves default values out of config.json: the range is what transformers would use."""
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
 
-    spec, _ = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
+    spec = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
     assert spec.output_kind is OutputKind.METRIC
     assert spec.max_depth_m == metres
 
@@ -352,9 +360,10 @@ def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> Non
 def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
     """vinvino02/glpn-kitti's processor only rounds the image down to 32 (KITTI: 352x1216, the resolution its metres
     were learnt at); the family's KITTI short side 352 was cut to 192x608 by the 1.7 x long-side cap (half the
-    resolution, objects half their trained size in pixels). NYU frames (640x480) keep theirs."""
+    resolution, objects half their trained size in pixels), then kept KITTI's aspect at 352x1152; now each side is
+    floored as the processor does. NYU frames (640x480) keep theirs."""
     kitti = write_tiny_family("glpn", tmp_path / "kitti")  # max_depth 80: the KITTI layout
-    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1152)
+    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1216)
     nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
     assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
 
@@ -410,6 +419,9 @@ _PUBLISHED = {  # config.json essentials and preprocessor_config.json as the pub
          "keep_aspect_ratio": True, "resample": 3, "size": {"height": 756, "width": 756}, **_IMAGENET},
     ),
     "glpn_nyu": ({"model_type": "glpn", "max_depth": 10}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}),
+    "glpn_kitti": (
+        {"model_type": "glpn", "max_depth": 80}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}
+    ),
 }  # fmt: skip
 
 
@@ -421,7 +433,8 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     """transformers' own (PIL) image processor of each family on real KITTI and NYU frames: our network input has
     its size and its values within rounding, except where the documented long-side cap (Depth Anything on KITTI:
     266x882, not 518x1708) or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
-    own 352x1216) decides otherwise."""
+    own 352x1216; glpn-kitti an NYU frame at KITTI's) decides otherwise. glpn-kitti ran its own KITTI frames at
+    352x1152 (the aspect kept, rounded), not the processor's 352x1216 (each side floored to 32)."""
     import transformers
 
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
@@ -430,7 +443,7 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
 
     config, settings = _PUBLISHED[name]
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
-    spec, _ = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
+    spec = transformers_spec(config, family_of(str(config["model_type"])), tmp_path)
     path = kitti_object_dir / "image_2" / "000000.png" if frame == "kitti" else nyu_dir / "rgb" / "rgb_00000.jpg"
     rgb = load_rgb(path)
     processor = {
@@ -442,11 +455,84 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     ).pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     if hw != tuple(theirs.shape[-2:]):
-        assert (name, frame) in {("depth_anything", "kitti"), ("glpn_nyu", "kitti")}, (hw, theirs.shape)
+        policy = {("depth_anything", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
+        assert (name, frame) in policy, (hw, theirs.shape)
         return
     ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
-    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+    # glpn-kitti shrinks KITTI's rows 375 -> 352 on uint8: PIL's and torch's antialiased bilinear round apart by one
+    # grey level at 13 % of the pixels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < (0.2 if (name, frame) == ("glpn_kitti", "kitti") else 0.05)
+
+
+_ZOEDEPTH_PROCESSOR = {  # Intel/zoedepth-nyu-kitti's preprocessor_config.json
+    "do_normalize": True, "do_pad": True, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 32,
+    "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "keep_aspect_ratio": True, "resample": 2,
+    "size": {"height": 384, "width": 512},
+}  # fmt: skip
+
+
+def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
+    tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
+) -> None:
+    """ZoeDepthImageProcessor (do_pad) reflect-pads the camera image by int(3 sqrt(side / 2)) px each side, then
+    resizes the padded image (align_corners) to 384x512: on NYU the image fills 84 % x 86 % of the input. The
+    padding was made at the network's size with one factor for both axes (82 % x 82 %, 34 grey levels off on
+    average): the network saw a smaller scene than ZoeDepth's metres were learnt on. Now the input is the
+    processor's to float precision, on NYU through the engine and on KITTI at the processor's own 384x1184 (the
+    engine caps KITTI's long side at 864)."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess, reflect_pad_box
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
+    estimator = _estimator(directory)
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    for name in ("rgb_00000.jpg", "rgb_00050.jpg"):
+        rgb = load_rgb(nyu_dir / "rgb" / name)
+        processor = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)
+        theirs = processor(rgb, return_tensors="pt").pixel_values
+        seen.clear()
+        depth = estimator.predict(rgb).values
+        assert seen[0].shape == theirs.shape == (1, 3, 384, 512)
+        torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+        assert depth.shape == rgb.shape[:2] and np.isfinite(depth).all()
+        assert reflect_pad_box(rgb.shape[:2], (384, 512)) == (31, 36, 322, 440)  # cropped off the output
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
+    assert theirs.shape == (1, 3, 384, 1184)
+    ours = preprocess(image_to_device(rgb, CPU), (384, 1184), (0.5,) * 3, (0.5,) * 3, reflect_pad=True)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_depth_pro_sees_its_processors_input_on_real_frames(
+    tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
+) -> None:
+    """DepthProImageProcessor normalises, then resizes to its square without antialiasing (as Apple's Depth Pro
+    does). Shrinking (here the tiny model's 256x256; the published 1536x1536 from a wider camera) was antialiased on
+    uint8: several grey levels off at edges. Now the input is the processor's to float precision (the processor
+    needs torchvision, absent here: its two steps are transcribed)."""
+    from torch.nn import functional
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    for path in (kitti_object_dir / "image_2" / "000000.png", nyu_dir / "rgb" / "rgb_00000.jpg"):
+        rgb = load_rgb(path)
+        image = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5  # rescale, normalise
+        theirs = functional.interpolate(image, size=(256, 256), mode="bilinear", antialias=False)
+        seen.clear()
+        estimator.predict(rgb, hints=FrameHints((700.0, 700.0)))
+        torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
 
 
 def test_deeply_nested_json_in_a_model_folder_is_a_checkpoint_error(tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ def test_depth_kinds_mark_non_positive_values_invalid() -> None:
             return torch.linspace(-1.0, 1.0, x.shape[3]).expand(x.shape[0], 1, x.shape[2], x.shape[3])
 
     image = _image(8, 16)
-    for kind, expect_nan in ((OutputKind.METRIC, True), (OutputKind.RELATIVE_INVERSE, False)):
+    kinds = ((OutputKind.METRIC, True), (OutputKind.RELATIVE_INVERSE, False), (OutputKind.AFFINE_DEPTH, False))
+    for kind, expect_nan in kinds:  # affine_depth: a normalised depth is <= 0 at the nearest pixels
         spec = ModelSpec("signed", input=InputPolicy(height=8, width=16), output_kind=kind)
         values = DepthEstimator(TorchBackend(Signed(), spec, CPU), EstimatorConfig(device="cpu")).predict(image).values
         assert bool(np.isnan(values[:, 0]).all()) is expect_nan

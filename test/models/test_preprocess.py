@@ -18,6 +18,8 @@ from mono_depth_ros.models.preprocess import (
     letterbox_box,
     network_input_size,
     preprocess,
+    reflect_pad_box,
+    reflect_pads,
     upsample_edge_aware,
 )
 from mono_depth_ros.models.spec import InputPolicy
@@ -256,3 +258,20 @@ def test_the_in_place_normalisation_is_the_written_out_formula_bit_for_bit(kitti
     boxed = preprocess(image, (128, 320), mean, std, pad_box=(16, 0, 96, 320))
     assert torch.equal(boxed[..., 16:112, :], (small.to(torch.float32).div(255.0) - mean_t) / std_t)
     assert torch.equal(image, kept)
+
+def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:
+    """int(3 sqrt(side / 2)) px each side (NYU 480x640: 46, 53); an image smaller than its padding is not padded
+    (torch cannot reflect it), and its box is then None: nothing is cropped off the output."""
+    assert reflect_pads((480, 640)) == (46, 53) and reflect_pads((3, 640)) is None
+    assert reflect_pad_box((3, 640), (32, 64)) is None
+    tiny = torch.randint(0, 256, (1, 3, 3, 64), dtype=torch.uint8)
+    plain = preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3)
+    torch.testing.assert_close(preprocess(tiny, (32, 64), (0.5,) * 3, (0.5,) * 3, reflect_pad=True), plain)
+
+
+def test_native_floor_runs_a_camera_of_the_training_resolution_at_its_own_size_floored() -> None:
+    """GLPN-KITTI (short side 352, cap 1216): KITTI's cameras at 352x1216 as its processor; others keep aspect."""
+    glpn = InputPolicy(352, 352, keep_aspect=True, multiple_of=32, max_long_side=1216, native_floor=True)
+    assert network_input_size((375, 1242), glpn) == network_input_size((370, 1224), glpn) == (352, 1216)
+    assert network_input_size((720, 1280), glpn) == (352, 640)  # another camera: aspect kept at the short side
+    assert network_input_size((375, 1242), InputPolicy(352, 352, keep_aspect=True, max_long_side=1216)) == (352, 1152)

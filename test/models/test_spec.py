@@ -55,6 +55,31 @@ def test_pad_round_trips_is_left_out_when_unused_and_needs_a_fixed_size() -> Non
         InputPolicy(518, 518, keep_aspect=True, pad=True)
 
 
+def test_reflect_pad_round_trips_is_left_out_when_unused_and_excludes_the_mean_colour_pad() -> None:
+    """ZoeDepth's padding, done by the engine: a spec saved with it (an export sidecar) keeps it."""
+    padded = ModelSpec("onnx_graph", input=InputPolicy(384, 512, keep_aspect=True, reflect_pad=True))
+    assert ModelSpec.from_json(padded.to_json()) == padded
+    assert "reflect_pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+    with pytest.raises(CheckpointError, match=r"pad .* and reflect_pad .* exclude each other"):
+        InputPolicy(616, 1064, pad=True, reflect_pad=True)
+
+
+def test_native_floor_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
+    """GLPN's processor rule (a camera of the training resolution at its own size floored to 32): kept in a spec."""
+    glpn = ModelSpec("onnx_graph", input=InputPolicy(352, 352, keep_aspect=True, max_long_side=1216, native_floor=True))
+    assert ModelSpec.from_json(glpn.to_json()) == glpn
+    assert "native_floor" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+    with pytest.raises(CheckpointError, match=r"native_floor .* needs keep_aspect true"):
+        InputPolicy(352, 1216, native_floor=True)
+
+
+def test_antialias_off_round_trips_and_is_left_out_when_on() -> None:
+    """Depth Pro's resize without antialiasing: kept in a saved spec (an export sidecar), absent by default."""
+    sharp = ModelSpec("onnx_graph", input=InputPolicy(1536, 1536, antialias=False))
+    assert ModelSpec.from_json(sharp.to_json()) == sharp
+    assert "antialias" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+
+
 def test_least_scale_round_trips_is_left_out_when_unused_and_needs_keep_aspect() -> None:
     """A transformers model's spec (saved in a fine-tuned checkpoint or an export sidecar) keeps its processor's
     "scale as little as possible" rule."""

@@ -440,7 +440,7 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
 ) -> None:
     """A local Hugging Face directory (tiny Prompt Depth Anything) in the real node: with its scan the frame is
     metric and within the LiDAR's range (the scan reached the model as its prompt); an image whose scan never comes
-    runs unprompted after lidar.wait_s and is reported as depth up to scale."""
+    runs unprompted after lidar.wait_s and is reported as depth up to scale and shift (affine_depth)."""
     pytest.importorskip("transformers")
     from test.models.hf_tiny import write_tiny_family
 
@@ -484,7 +484,7 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
         time.sleep(max(0.0, (stamp - probe.now_ns()) / 1e9 + 2 * max_age_s))
         feeder.publish_image(1, probe.now_ns())
         depth.wait_for(2, timeout_s=60)
-        wait_until(lambda: kinds()[-1:] == ["depth_up_to_scale"], 10, "output_kind depth_up_to_scale")
+        wait_until(lambda: kinds()[-1:] == ["affine_depth"], 10, "output_kind affine_depth")
     finally:
         assert launched.stop() == 0
 

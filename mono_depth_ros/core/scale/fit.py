@@ -7,6 +7,9 @@
   2-point samples (MSAC score, ``s > 0`` only), then IRLS with Huber weights on the *relative* residual
   ``r = target · (s · prediction + t) - 1`` (the relative depth error to first order), i.e. a weighted linear
   least-squares problem in (s, t) each iteration. Pixels whose fitted inverse depth is not positive are invalid.
+* ``affine_depth`` (Marigold, Prompt Depth Anything without its prompt): ``depth = s · prediction + t``, the same
+  RANSAC + IRLS in depth, on the relative residual ``r = (s · prediction + t) / target - 1``. Pixels whose fitted
+  depth is not positive are invalid.
 
 Every fit reports the inlier count and ratio and the median relative residual of its inliers. A fit with too few
 points, or (for scale + shift) targets whose inverse depths barely differ, raises :class:`ScaleRecoveryError`; so
@@ -85,8 +88,9 @@ class FitResult:
     """Outcome of one fit.
 
     Attributes:
-        scale: s (unitless for depth kinds; metres⁻¹ per prediction unit for relative_inverse).
-        shift: t in metres⁻¹ (inverse depth) for relative_inverse, 0 otherwise.
+        scale: s (unitless for depth kinds; metres⁻¹ per prediction unit for relative_inverse; metres per
+            prediction unit for affine_depth).
+        shift: t in metres⁻¹ (inverse depth) for relative_inverse, in metres for affine_depth, 0 otherwise.
         n_points: valid pairs used (at most ``FitConfig.max_points``).
         n_inliers: pairs within the inlier threshold at the solution.
         residual: median |relative residual| of the inliers (log ratio for scale fits, inverse-depth relative
@@ -269,46 +273,85 @@ def fit_scale_shift_inverse(
     """
     config = config or FitConfig()
     disp, target = _valid_pairs(disparity, target_depth_m, False, config.max_points)
-    n = disp.size
+    names = ("inverse depth (relative_inverse)", "depth_up_to_scale or metric", "inverse depths")
+    return _fit_scale_shift(disp, 1.0 / target, target, config, names)
+
+
+def fit_scale_shift_depth(
+    prediction: npt.NDArray[np.floating], target_depth_m: npt.NDArray[np.floating], config: FitConfig | None = None
+) -> FitResult:
+    """Robust ``(s, t)`` in ``target ≈ s · prediction + t`` (affine_depth outputs; ``t`` in metres).
+
+    Args:
+        prediction: (N,) depth up to scale and shift at the target pixels (larger = farther, any finite value);
+            NaN ignored.
+        target_depth_m: (N,) metric depth (LiDAR), metres; NaN / <= 0 ignored.
+        config: fit settings.
+
+    Raises:
+        ScaleRecoveryError: too few pairs, target depths too similar to separate scale from shift, or no
+            hypothesis with ``s > 0``.
+    """
+    config = config or FitConfig()
+    pred, target = _valid_pairs(prediction, target_depth_m, False, config.max_points)
+    names = ("depth up to scale and shift (affine_depth)", "relative_inverse", "depths")
+    return _fit_scale_shift(pred, target, target, config, names)
+
+
+def _fit_scale_shift(
+    values: npt.NDArray[np.float64],
+    truth: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    config: FitConfig,
+    names: tuple[str, str, str],
+) -> FitResult:
+    """Robust ``(s, t)`` in ``truth ≈ s · values + t`` (``truth``: the targets' inverse depth or depth), by RANSAC
+    over 2-point samples (MSAC score, ``s > 0``) and IRLS on the relative residual ``(s · values + t) / truth - 1``.
+
+    ``names``: what ``values`` are read as, the kind to suggest when their order runs against the targets', and
+    what ``truth`` is (for the messages).
+    """
+    read_as, other_kind, truth_name = names
+    n = values.size
     if n < config.min_points:
         msg = f"{n} valid LiDAR/prediction pairs, need {config.min_points} for a scale + shift fit"
         raise ScaleRecoveryError(msg)
-    inverse = 1.0 / target
-    q10, q50, q90 = np.percentile(inverse, [10, 50, 90])
+    q10, q50, q90 = np.percentile(truth, [10, 50, 90])
     spread = float((q90 - q10) / q50)
     if spread < config.min_inverse_spread:
+        typical_m = float(np.median(target))
         msg = (
-            f"LiDAR inverse depths span only {spread:.0%} of their median (need {config.min_inverse_spread:.0%}) "
-            f"to separate scale from shift; points all at about {1.0 / q50:.1f} m"
+            f"LiDAR {truth_name} span only {spread:.0%} of their median (need {config.min_inverse_spread:.0%}) "
+            f"to separate scale from shift; points all at about {typical_m:.1f} m"
         )
         raise ScaleRecoveryError(msg)
-    _check_order(disp, inverse, target, config, "inverse depth (relative_inverse)", "depth_up_to_scale or metric")
+    _check_order(values, truth, target, config, read_as, other_kind)
     rng = np.random.default_rng(config.seed)
     pairs = rng.integers(0, n, size=(config.ransac_hypotheses, 2))
-    d_i, d_j = disp[pairs[:, 0]], disp[pairs[:, 1]]
+    v_i, v_j = values[pairs[:, 0]], values[pairs[:, 1]]
     with np.errstate(divide="ignore", invalid="ignore"):  # equal predictions: inf / NaN hypotheses, dropped below
-        s_hyp = (inverse[pairs[:, 0]] - inverse[pairs[:, 1]]) / (d_i - d_j)
-        t_hyp = inverse[pairs[:, 0]] - s_hyp * d_i
+        s_hyp = (truth[pairs[:, 0]] - truth[pairs[:, 1]]) / (v_i - v_j)
+        t_hyp = truth[pairs[:, 0]] - s_hyp * v_i
     good = np.isfinite(s_hyp) & np.isfinite(t_hyp) & (s_hyp > 0)
     if not np.any(good):
         msg = f"no scale + shift hypothesis with positive scale among {config.ransac_hypotheses} samples of {n} points"
         raise ScaleRecoveryError(msg)
     s_hyp, t_hyp = s_hyp[good], t_hyp[good]
     sample = rng.choice(n, size=min(n, config.ransac_sample), replace=False)
-    r_hyp = target[sample][None, :] * (s_hyp[:, None] * disp[sample][None, :] + t_hyp[:, None]) - 1.0
+    r_hyp = (s_hyp[:, None] * values[sample][None, :] + t_hyp[:, None]) / truth[sample][None, :] - 1.0
     cost = np.minimum(r_hyp * r_hyp, config.inlier_threshold**2).sum(axis=1)  # MSAC
     best = int(np.argmin(cost))
     s, t = float(s_hyp[best]), float(t_hyp[best])
-    a, b = target * disp, target  # residual = a s + b t - 1
+    a, b = values / truth, 1.0 / truth  # residual = a s + b t - 1
     thr = config.inlier_threshold
     bound = config.huber_k * _robust_sigma(a * s + b * t - 1.0, thr)
-    d_ref = float(np.median(disp[sample]))  # convergence is judged on the inverse depth at a typical disparity
+    v_ref = float(np.median(values[sample]))  # convergence is judged on the fitted value at a typical prediction
     for _ in range(config.iterations):
         w = _huber_weights(a * s + b * t - 1.0, bound, thr)
         solved = _weighted_affine(a, b, w)
         if solved is None:
             break
-        change = (abs(solved[0] - s) * abs(d_ref) + abs(solved[1] - t)) / max(abs(s * d_ref + t), 1e-12)
+        change = (abs(solved[0] - s) * abs(v_ref) + abs(solved[1] - t)) / max(abs(s * v_ref + t), 1e-12)
         s, t = solved
         if change < 1e-7:
             break
@@ -321,9 +364,12 @@ def fit_for_kind(
     kind: OutputKind,
     config: FitConfig | None = None,
 ) -> FitResult:
-    """Dispatch on the output kind: scale for depth kinds, scale + shift in inverse depth for relative_inverse."""
+    """Dispatch on the output kind: scale for depth kinds, scale + shift in inverse depth for relative_inverse, in
+    depth for affine_depth."""
     if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
         return fit_scale_shift_inverse(prediction, target_depth_m, config)
+    if OutputKind(kind) is OutputKind.AFFINE_DEPTH:
+        return fit_scale_shift_depth(prediction, target_depth_m, config)
     return fit_scale(prediction, target_depth_m, config)
 
 
@@ -335,22 +381,23 @@ def apply_fit(
     Args:
         prediction: (H, W) prediction of the given kind (any float dtype); NaN invalid.
         kind: what the prediction means.
-        scale, shift: from a fit (``shift`` is used for relative_inverse only).
+        scale, shift: from a fit (``shift`` is used for relative_inverse, in metres⁻¹, and affine_depth, in metres).
 
     Returns:
         (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (a sky output's
         mark, whatever the kind) or, for relative_inverse, a finite value the fit maps to a non-positive inverse
         depth (farther than any depth: the sky of a relative model when the fitted shift is negative); -Inf where a
         depth kind's prediction is -Inf (REP 117 too close, as an external depth says it); NaN where it is otherwise
-        invalid or not positive (depth kinds).
+        invalid or the depth is not positive (depth kinds; affine_depth after its shift).
     """
     pred = np.asarray(prediction, dtype=np.float32)
     out = np.empty(pred.shape, dtype=np.float32)
     inverse = OutputKind(kind) is OutputKind.RELATIVE_INVERSE
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         np.multiply(pred, np.float32(scale), out=out)
-        if inverse:
+        if OutputKind(kind).has_shift:
             out += np.float32(shift)
+        if inverse:
             np.reciprocal(out, out=out)
         bad = ~(out > 0)  # catches NaN too; an inverse depth of +Inf (sky) or <= 0 leaves no positive depth
         bad |= ~np.isfinite(out)

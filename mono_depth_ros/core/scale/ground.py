@@ -16,8 +16,8 @@ inverse depth of a pixel on it is *linear* in normalised image coordinates ``x =
   ``max_tilt_deg`` of the prior), refined by least squares; ``(a, b, c) = s · n / h`` gives ``s = h · |(a, b, c)|``.
   This is "fit the road plane in the back-projected prediction and scale it to the camera height"; it follows pitch
   changes but a smooth error in the prediction tilts the fitted plane, so on KITTI it was less accurate (see
-  docs/scale_eval.md). relative_inverse always uses the prior normal: with an unknown shift the plane's distance is
-  not observable without it.
+  docs/scale_eval.md). relative_inverse and affine_depth always use the prior normal: with an unknown shift the
+  plane's distance is not observable without it (and a shifted depth is no plane in (x, y, 1 / prediction)).
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ class GroundPlaneConfig:
 def _plane_samples(
     prediction: npt.NDArray[np.floating], kind: OutputKind, intrinsics: PinholeIntrinsics, config: GroundPlaneConfig
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Normalised (x, y), inverse-depth-like q and the prior plane's inverse depth of the usable grid pixels."""
+    """Normalised (x, y), q and the prior plane's inverse depth of the usable grid pixels; q is inverse-depth-like
+    (1 / prediction) for depth kinds, the prediction itself (any finite value) for the kinds with a shift."""
     normal = config.normal_in_camera()
     h = config.camera_height_m
     x = (np.arange(0, intrinsics.width, config.stride_px) - intrinsics.cx) / intrinsics.fx
@@ -114,10 +115,10 @@ def _plane_samples(
     low, high = config.range_m
     in_range = (prior_inverse > 1.0 / high) & (prior_inverse < 1.0 / low)
     sampled = np.asarray(prediction, dtype=np.float64)[:: config.stride_px, :: config.stride_px]
-    relative = kind is OutputKind.RELATIVE_INVERSE
+    relative = kind.has_shift
     with np.errstate(divide="ignore", invalid="ignore"):
         q = sampled if relative else 1.0 / sampled
-        ok = in_range & np.isfinite(q) & (relative | (q > 0))  # a disparity is affine: any sign (as the LiDAR fit)
+        ok = in_range & np.isfinite(q) & (relative | (q > 0))  # an affine output: any sign (as the LiDAR fit)
     xx = np.broadcast_to(x[None, :], ok.shape)[ok]
     yy = np.broadcast_to(y[:, None], ok.shape)[ok]
     return xx, yy, q[ok], prior_inverse[ok]
@@ -152,9 +153,9 @@ def ground_plane_fit(
     if n < config.min_points:
         msg = f"{n} valid prediction samples where the ground should be (need {config.min_points})"
         raise ScaleRecoveryError(msg)
-    if config.estimate_normal and kind is not OutputKind.RELATIVE_INVERSE:
+    if config.estimate_normal and not kind.has_shift:
         return _estimated_plane_fit(x, y, q, config)
-    return _prior_normal_fit(q if kind is OutputKind.RELATIVE_INVERSE else 1.0 / q, prior_inverse, kind, config)
+    return _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
 
 
 def _estimated_plane_fit(
@@ -228,6 +229,8 @@ def _prior_normal_fit(
     # match the prior at a single distance.
     if kind is OutputKind.RELATIVE_INVERSE:
         relative = (fit.scale * values + fit.shift) / prior_inverse - 1.0
+    elif kind is OutputKind.AFFINE_DEPTH:
+        relative = (fit.scale * values + fit.shift) * prior_inverse - 1.0
     else:
         relative = np.log(fit.scale * values * prior_inverse)
     inliers = np.abs(relative) < config.inlier_threshold

@@ -5,19 +5,20 @@ Per frame, in order, the first source that works is used and reported as the res
 1. ``lidar``: project this frame's scan (occlusion-filtered), fit per output kind (:mod:`.fit`), then
    * depth_up_to_scale / metric: the log-scale goes through the gated Kalman filter (:mod:`.temporal`) and the
      *filtered* scale is applied; a gated-out frame falls through to 2;
-   * relative_inverse: the per-frame (s, t) is applied as is (these models re-normalise every frame, so an affine
-     map is never *applied* to another frame). A fit is checked twice against the last accepted frame (the anchor):
-     its metric depth against the anchor's metric depth at the same pixels (a continuous scene), and against the
-     anchor's (s, t) applied to *this* prediction (a stable model, e.g. after a cut to a new scene). Only a fit that
-     differs from both by more than ``consistency_gate`` in median (a wrong scan, or a new scene *and* a jump of the
-     model's normalisation) is rejected, until ``reinit_after`` consecutive frames agree on the change; an accepted
-     fit becomes the anchor.
+   * relative_inverse, affine_depth: the per-frame (s, t) is applied as is (these models re-normalise every frame,
+     so an affine map is never *applied* to another frame). A fit is checked twice against the last accepted frame
+     (the anchor): its metric depth against the anchor's metric depth at the same pixels (a continuous scene), and
+     against the anchor's (s, t) applied to *this* prediction (a stable model, e.g. after a cut to a new scene).
+     Only a fit that differs from both by more than ``consistency_gate`` in median (a wrong scan, or a new scene
+     *and* a jump of the model's normalisation) is rejected, until ``reinit_after`` consecutive frames agree on the
+     change; an accepted fit becomes the anchor.
 2. ``last_good`` (LiDAR absent, late, too few points, poor fit or gated out): the filtered scale while the last
-   accepted LiDAR fit is younger than ``max_hold_ns``; for relative_inverse, a fit of this frame's disparity to the
-   last accepted *metric depth* (anchor) while it is younger than ``max_anchor_age_ns``.
+   accepted LiDAR fit is younger than ``max_hold_ns``; for relative_inverse / affine_depth, a fit of this frame's
+   prediction to the last accepted *metric depth* (anchor) while it is younger than ``max_anchor_age_ns``.
 3. ``ground_plane``: the prior from camera height and pitch (:mod:`.ground`), smoothed by its own filter. With
    ``scale.mode=ground_plane`` a frame without ground holds the filtered scale (depth kinds) or, for
-   relative_inverse, anchors to the last ground-scaled metric depth (``last_good``), as 2 does for LiDAR.
+   relative_inverse / affine_depth, anchors to the last ground-scaled metric depth (``last_good``), as 2 does for
+   LiDAR.
    A ``metric`` model skips it and is passed through uncorrected (mode ``none``, health ``degraded``).
 4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
 
@@ -40,7 +41,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig, ExtrinsicVerdict
-from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind, fit_scale_shift_inverse
+from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import (
     LidarScan,
@@ -65,8 +66,9 @@ class RecoveryConfig:
         mode: ``lidar`` | ``ground_plane`` | ``fixed`` | ``none`` [scale.mode].
         max_lidar_age_ns: scans further than this from the image stamp are not used [lidar.max_age_s].
         max_hold_ns: the last LiDAR scale is held this long (depth_up_to_scale / metric).
-        max_anchor_age_ns: the last metric depth anchors relative_inverse frames this long.
-        fixed_scale, fixed_shift: the fixed map (shift in metres⁻¹, relative_inverse only) [scale.fixed_scale].
+        max_anchor_age_ns: the last metric depth anchors relative_inverse / affine_depth frames this long.
+        fixed_scale, fixed_shift: the fixed map (shift in metres⁻¹ for relative_inverse, metres for affine_depth;
+            unused otherwise) [scale.fixed_scale].
         correct_metric: fit a scale correction to metric models too (False: pass metric depth through).
         ground: ground-plane prior [scale.camera_height_m, scale.camera_pitch_rad]; None disables it.
         projection, fit: LiDAR projection and fit settings [scale.min_points → fit.min_points].
@@ -275,7 +277,7 @@ class ScaleRecovery:
         except ScaleRecoveryError as err:  # no fit, or one not to trust
             frame.reasons.append(f"LiDAR: {err}")
             return None
-        if frame.kind is OutputKind.RELATIVE_INVERSE:
+        if frame.kind.has_shift:
             return self._accept_relative(frame, fit)
         update = self._scale_filter.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
         if not update.used:
@@ -340,7 +342,7 @@ class ScaleRecovery:
         )
 
     def _from_last_good(self, frame: _Frame) -> ScaleResult | None:
-        if frame.kind is OutputKind.RELATIVE_INVERSE:
+        if frame.kind.has_shift:
             return self._from_anchor(frame)
         f = self._scale_filter
         if not f.initialised or f.last_update_ns is None:
@@ -355,7 +357,8 @@ class ScaleRecovery:
         return self._scaled(frame, ScaleMode.LAST_GOOD, Health.DEGRADED, f, age, None, "")
 
     def _from_anchor(self, frame: _Frame, source: str = "LiDAR") -> ScaleResult | None:
-        """relative_inverse: this frame's disparity fitted to the last accepted metric depth (scaled by ``source``)."""
+        """relative_inverse / affine_depth: this frame's prediction fitted to the last accepted metric depth (scaled
+        by ``source``)."""
         anchor = self._anchor
         if anchor is None:
             frame.reasons.append(f"no earlier {source}-scaled depth to anchor to")
@@ -365,9 +368,9 @@ class ScaleRecovery:
             frame.reasons.append(f"last {source}-scaled depth is {_age_text(age, 2)}")
             return None
         stride = self.config.anchor_stride_px
-        disparity = frame.prediction[::stride, ::stride]
+        grid = frame.prediction[::stride, ::stride]
         try:
-            fit = fit_scale_shift_inverse(disparity, anchor.depth_m, self.config.fit).usable(self.config.fit)
+            fit = fit_for_kind(grid, anchor.depth_m, frame.kind, self.config.fit).usable(self.config.fit)
         except ScaleRecoveryError as err:  # no fit, or one not to trust
             frame.reasons.append(f"anchor: {err}")
             return None
@@ -385,7 +388,7 @@ class ScaleRecovery:
         except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
             frame.reasons.append(f"ground plane: {err}")
             fit, health = None, Health.DEGRADED
-        if frame.kind is OutputKind.RELATIVE_INVERSE:  # scale.mode=ground_plane: anchors as LiDAR fits do
+        if frame.kind.has_shift:  # scale.mode=ground_plane: anchors as LiDAR fits do
             if fit is None:
                 return self._from_anchor(frame, "ground-plane") if primary else None
             depth = apply_fit(frame.prediction, frame.kind, fit.scale, fit.shift)
@@ -411,7 +414,7 @@ class ScaleRecovery:
         return self._scaled(frame, ScaleMode.GROUND_PLANE, health, f, age, fit, "")
 
     def _fixed(self, frame: _Frame, health: Health) -> ScaleResult:
-        shift = self.config.fixed_shift if frame.kind is OutputKind.RELATIVE_INVERSE else 0.0
+        shift = self.config.fixed_shift if frame.kind.has_shift else 0.0
         depth = apply_fit(frame.prediction, frame.kind, self.config.fixed_scale, shift)
         return self._result(frame, depth, ScaleMode.FIXED, health, None, math.nan, 0, self.config.fixed_scale, shift)
 

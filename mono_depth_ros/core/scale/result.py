@@ -46,7 +46,7 @@ class ScaleResult:
         mode: the source used (:class:`ScaleMode`).
         health: ok / degraded / lost.
         scale: applied s (``depth = s · prediction``, or ``1/depth = s · prediction + shift``).
-        shift: applied t in metres⁻¹ for relative_inverse, 0 otherwise.
+        shift: applied t in metres⁻¹ for relative_inverse, in metres for affine_depth, 0 otherwise.
         scale_sigma: 1σ of log(scale) (filter or fit), NaN when unknown (fixed / none).
         stamp_ns: the image stamp.
         age_ns: age of the scale source: 0 when fitted on this frame, else stamp minus the stamp of the fit used.

@@ -2,7 +2,9 @@
 
 Labels come through the node's own inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`:
 resize, normalise, network, edge-aware upsampling, golden self-test), so a teacher labels exactly what it would
-publish, in its own output kind (``metric`` metres, ``depth_up_to_scale``, or ``relative_inverse`` disparity).
+publish, in its own output kind (``metric`` metres, ``depth_up_to_scale``, or ``relative_inverse`` disparity). An
+``affine_depth`` teacher (depth up to scale and shift: Marigold-like) is refused: its labels make no inverse-depth
+target.
 
 Encoder features for feature alignment (Depth Anything's semantic-preservation loss) are taken by a forward hook,
 which needs the network as a torch module:
@@ -122,12 +124,20 @@ class Teacher:
         weights: where the model came from (for the cache's record).
 
     Raises:
-        ConfigError: features asked of an ONNX / TorchScript model or of an architecture without an accessor.
+        ConfigError: labels up to scale and shift (``affine_depth``); features asked of an ONNX / TorchScript model
+            or of an architecture without an accessor.
     """
 
     def __init__(self, estimator: DepthEstimator, with_features: bool = False, weights: Path | None = None) -> None:
         self.estimator = estimator
         self.weights = weights
+        if self.kind is OutputKind.AFFINE_DEPTH:  # inverse_target would invert a shifted depth
+            msg = (
+                f"teacher {weights or estimator.spec.architecture} labels depth up to scale and shift (affine_depth), "
+                "which makes no inverse-depth target (the shift is unknown); use a metric, depth_up_to_scale or "
+                "relative_inverse teacher"
+            )
+            raise ConfigError(msg)
         self._captured: list[Any] = []
         self._reader: FeatureReader | None = None
         if with_features:

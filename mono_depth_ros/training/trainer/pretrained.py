@@ -118,13 +118,13 @@ def _open_metric_transformers(
     from mono_depth_ros.models.hf_model import HfDepthNetwork, family_of, load_hf_weights, transformers_spec
 
     family = family_of(str(config["model_type"]))
-    spec, reflect_pad = transformers_spec(config, family, directory)
+    spec = transformers_spec(config, family, directory)
     multiple = spec.input.multiple_of
     if input_hw[0] % multiple or input_hw[1] % multiple:
         size = f"{input_hw[0]}x{input_hw[1]}"
         msg = f"model.input_height/input_width {size} must be multiples of {multiple} for {family.title}"
         raise ConfigError(msg)
-    network = HfDepthNetwork(load_hf_weights(directory, family.title), family.model_type, reflect_pad)
+    network = HfDepthNetwork(load_hf_weights(directory, family.title), family.model_type)
     policy = InputPolicy(height=input_hw[0], width=input_hw[1], multiple_of=multiple)
     spec = replace(spec, input=policy, output_kind=output_kind)
     _LOG.info("fine-tuning %s (metric, max %g m) from %s", family.title, spec.max_depth_m, directory)

@@ -11,6 +11,7 @@ from mono_depth_ros.core.scale.fit import (
     apply_fit,
     fit_for_kind,
     fit_scale,
+    fit_scale_shift_depth,
     fit_scale_shift_inverse,
 )
 from mono_depth_ros.models.spec import OutputKind
@@ -176,3 +177,46 @@ def test_apply_fit_of_a_view_equals_that_of_its_copy_marks_included(kind: Output
     view = whole[2:38, 3:57]
     assert not view.flags.c_contiguous
     np.testing.assert_array_equal(apply_fit(view, kind, 1.7, -0.05), apply_fit(view.copy(), kind, 1.7, -0.05))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.001, 100.0), st.floats(-0.9, 0.9))
+def test_depth_scale_shift_fit_is_exact_on_clean_data(scale: float, shift_fraction: float) -> None:
+    """affine_depth (Marigold, Prompt Depth Anything without its prompt): ``depth = s · prediction + t``."""
+    shift = shift_fraction * float(np.min(TRUE_DEPTH))
+    prediction = (TRUE_DEPTH - shift) / scale
+    fit = fit_scale_shift_depth(prediction, TRUE_DEPTH)
+    assert fit.scale == pytest.approx(scale, rel=1e-6)
+    assert fit.shift == pytest.approx(shift, rel=1e-6, abs=1e-7)
+    assert fit.n_inliers == fit.n_points
+    np.testing.assert_allclose(apply_fit(prediction, OutputKind.AFFINE_DEPTH, fit.scale, fit.shift), TRUE_DEPTH, 1e-5)
+    assert fit_for_kind(prediction, TRUE_DEPTH, OutputKind.AFFINE_DEPTH).shift == pytest.approx(fit.shift, abs=1e-7)
+
+
+def test_depth_scale_shift_fit_ignores_a_third_of_gross_outliers() -> None:
+    rng = np.random.default_rng(1)
+    noisy = TRUE_DEPTH * np.exp(rng.normal(0, 0.05, TRUE_DEPTH.size))
+    bad = rng.random(TRUE_DEPTH.size) < 0.33
+    noisy[bad] *= rng.choice([0.3, 2.5], int(bad.sum()))
+    affine = fit_scale_shift_depth((noisy - 1.5) / 58.0, TRUE_DEPTH)  # normalised: 0 at the nearest, 1 far
+    assert affine.scale == pytest.approx(58.0, rel=0.03)
+    assert affine.shift == pytest.approx(1.5, abs=0.2)
+    assert 0.6 < affine.inlier_ratio < 0.75 and affine.residual < 0.06
+
+
+def test_apply_fit_of_affine_depth_marks_depth_at_or_behind_the_camera_invalid() -> None:
+    """A normalised depth may be 0 or negative (the nearest pixels): valid input; only a metric depth <= 0 is not."""
+    prediction = np.array([[0.0, -0.01, 0.5, -1.0, np.nan, np.inf]], dtype=np.float32)
+    depth = apply_fit(prediction, OutputKind.AFFINE_DEPTH, scale=50.0, shift=2.0)
+    np.testing.assert_allclose(depth[0, :3], [2.0, 1.5, 27.0], rtol=1e-6)
+    assert np.isnan(depth[0, 3:5]).all() and np.isposinf(depth[0, 5])
+
+
+def test_disparity_read_as_affine_depth_is_refused_with_the_remedy() -> None:
+    rng = np.random.default_rng(3)
+    noisy = TRUE_DEPTH * np.exp(rng.normal(0, 0.1, TRUE_DEPTH.size))
+    with pytest.raises(ScaleRecoveryError, match=r"read as depth up to scale and shift .*=relative_inverse"):
+        fit_scale_shift_depth(10.0 / noisy + 1.0, TRUE_DEPTH)
+    target = np.full(500, 12.0) + rng.normal(0, 0.1, 500)
+    with pytest.raises(ScaleRecoveryError, match="separate scale from shift"):
+        fit_scale_shift_depth(target / 12.0, target)

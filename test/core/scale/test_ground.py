@@ -36,6 +36,17 @@ def test_relative_inverse_gets_scale_and_shift() -> None:
     np.testing.assert_allclose(depth, DEPTH, rtol=2e-3)
 
 
+@pytest.mark.parametrize("estimate_normal", [False, True])
+def test_affine_depth_gets_scale_and_shift_in_depth_with_the_prior_normal(estimate_normal: bool) -> None:
+    """A normalised depth ((depth - 3 m) / 40 m): the prior plane's depth is its target, as the LiDAR's is; an
+    estimated normal cannot see a shifted depth as a plane, so the prior normal is used either way."""
+    config = GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, stride_px=4, estimate_normal=estimate_normal)
+    affine = (DEPTH - 3.0) / 40.0
+    fit = ground_plane_fit(affine, OutputKind.AFFINE_DEPTH, SEQUENCE_INTRINSICS, config)
+    assert fit.scale == pytest.approx(40.0, rel=1e-3) and fit.shift == pytest.approx(3.0, abs=0.01)
+    np.testing.assert_allclose(apply_fit(affine, OutputKind.AFFINE_DEPTH, fit.scale, fit.shift), DEPTH, rtol=2e-3)
+
+
 def test_pitched_camera_and_estimated_normal_follow_a_wrong_pitch_prior() -> None:
     # Camera pitched 5° down: render by rotating the rays; the prior says 3° (the estimated normal absorbs it).
     intr = PinholeIntrinsics(300.0, 300.0, 207.5, 63.5, width=416, height=128)
@@ -56,7 +67,11 @@ def test_pitched_camera_and_estimated_normal_follow_a_wrong_pitch_prior() -> Non
 
 def test_no_ground_in_view_is_refused() -> None:
     wall = np.full((128, 416), 4.0, dtype=np.float32)  # a wall filling the view
-    for kind, pred in ((OutputKind.DEPTH_UP_TO_SCALE, wall), (OutputKind.RELATIVE_INVERSE, 1.0 / wall)):
+    for kind, pred in (
+        (OutputKind.DEPTH_UP_TO_SCALE, wall),
+        (OutputKind.RELATIVE_INVERSE, 1.0 / wall),
+        (OutputKind.AFFINE_DEPTH, wall / 10.0 - 0.2),
+    ):
         with pytest.raises(ScaleRecoveryError, match="ground"):
             ground_plane_fit(pred, kind, SEQUENCE_INTRINSICS, CONFIG)
     estimated = GroundPlaneConfig(estimate_normal=True)

@@ -39,6 +39,7 @@ def test_lidar_fit_recovers_metric_depth_for_every_kind() -> None:
         OutputKind.DEPTH_UP_TO_SCALE: DEPTH / 3.0,
         OutputKind.METRIC: DEPTH / 1.1,
         OutputKind.RELATIVE_INVERSE: (1.0 / DEPTH - 0.01) / 0.05,
+        OutputKind.AFFINE_DEPTH: (DEPTH - 2.0) / 30.0,
     }
     for kind, prediction in inputs.items():
         result = _recovery().update(prediction, kind, 0, SEQUENCE_INTRINSICS, _scan(DEPTH, 0))
@@ -47,7 +48,9 @@ def test_lidar_fit_recovers_metric_depth_for_every_kind() -> None:
         np.testing.assert_allclose(result.depth_m, DEPTH, rtol=2e-3)
         assert result.depth_m.dtype == np.float32 and result.depth_m.shape == DEPTH.shape
         assert result.inlier_ratio > 0.95 and result.projection is not None and result.lidar_lag_ns == 0
-    assert result.shift == pytest.approx(0.01, rel=1e-3)
+        if kind is OutputKind.RELATIVE_INVERSE:
+            assert result.shift == pytest.approx(0.01, rel=1e-3)
+    assert (result.scale, result.shift) == (pytest.approx(30.0, rel=1e-3), pytest.approx(2.0, abs=2e-3))
 
 
 def test_fallback_chain_last_good_then_ground_plane_then_fixed() -> None:
@@ -293,6 +296,29 @@ def test_disparity_declared_as_depth_is_not_published_as_metric_on_real_kitti_fr
         assert (right.mode, right.health) == (ScaleMode.LIDAR, Health.OK)
         lidar = np.isfinite(frame.lidar_depth_m)
         assert np.median(np.abs(right.depth_m[lidar] / frame.lidar_depth_m[lidar] - 1.0)) < 0.01
+
+
+def test_affine_depth_is_made_metric_by_a_scale_and_shift_fit_on_real_kitti_frames(kitti_object_dir: Path) -> None:
+    """A normalised depth, ``(depth - 4 m) / 60 m`` (what Prompt Depth Anything returns without its prompt, and
+    Marigold): depth up to scale *and* shift. Read as depth_up_to_scale (the shift dropped, the near pixels <= 0
+    invalid) its LiDAR fit is off by tens of percent; as affine_depth the real Velodyne scan makes it metric."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from test.kitti_bag import load_kitti_frames
+
+    for frame in load_kitti_frames(kitti_object_dir):
+        affine = ((densify_nearest(frame.lidar_depth_m) - 4.0) / 60.0).astype(np.float32)
+        scan = LidarScan(frame.scan[:, :3], frame.cam_from_velo, 0)
+        lidar = np.isfinite(frame.lidar_depth_m)
+        right = ScaleRecovery(RecoveryConfig()).update(affine, OutputKind.AFFINE_DEPTH, 0, frame.intrinsics, scan)
+        assert (right.mode, right.health) == (ScaleMode.LIDAR, Health.OK), right.reason
+        assert right.scale == pytest.approx(60.0, rel=0.01) and right.shift == pytest.approx(4.0, abs=0.1)
+        assert np.median(np.abs(right.depth_m[lidar] / frame.lidar_depth_m[lidar] - 1.0)) < 0.01
+        assert np.isfinite(right.depth_m[lidar]).mean() > 0.99  # the nearest pixels (prediction <= 0) too
+        as_scale = ScaleRecovery(RecoveryConfig()).update(
+            affine, OutputKind.DEPTH_UP_TO_SCALE, 0, frame.intrinsics, scan
+        )
+        error = np.abs(as_scale.depth_m[lidar] / frame.lidar_depth_m[lidar] - 1.0)
+        assert not np.nanmedian(error) < 0.05  # the shift matters: read as depth up to scale it is not metric
 
 
 def test_a_relative_model_on_the_ground_plane_bridges_a_frame_without_ground() -> None:

@@ -92,6 +92,19 @@ def test_onnx_teacher_labels_but_has_no_features(tmp_path: Path) -> None:
         Teacher.open(TeacherConfig(weights=str(path), features=True))
 
 
+def test_an_affine_depth_teacher_is_refused_with_the_remedy(tmp_path: Path) -> None:
+    """Labels of depth up to scale and shift (an ONNX export declared affine_depth, Marigold-like) would be inverted
+    into inverse-depth targets (inverse_target treats every kind but relative_inverse as depth): 1 / (d - t) is no
+    inverse depth up to scale and shift. Refused at load with the kinds a teacher may have."""
+    network, spec = tiny_unet(0, OutputKind.AFFINE_DEPTH)
+    path = tmp_path / "t.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    with pytest.raises(ConfigError, match=r"affine_depth.*use a metric, depth_up_to_scale or relative_inverse teacher"):
+        Teacher.open(TeacherConfig(weights=str(path)))
+    with pytest.raises(ConfigError, match="affine_depth"):
+        teacher_from_network(*tiny_unet(0, OutputKind.AFFINE_DEPTH))
+
+
 def test_unknown_architecture_and_missing_weights() -> None:
     with pytest.raises(ConfigError, match="no encoder accessor"):
         feature_tap(torch.nn.Conv2d(3, 1, 1))
