@@ -259,6 +259,7 @@ def test_the_in_place_normalisation_is_the_written_out_formula_bit_for_bit(kitti
     assert torch.equal(boxed[..., 16:112, :], (small.to(torch.float32).div(255.0) - mean_t) / std_t)
     assert torch.equal(image, kept)
 
+
 def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:
     """int(3 sqrt(side / 2)) px each side (NYU 480x640: 46, 53); an image smaller than its padding is not padded
     (torch cannot reflect it), and its box is then None: nothing is cropped off the output."""
