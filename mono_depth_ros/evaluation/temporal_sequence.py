@@ -210,7 +210,7 @@ class OracleNoise:
 class TemporalOracle:
     """Predictions of ``kind`` from exact depth with the errors of :class:`OracleNoise` (deterministic from seed).
 
-    **Not a network**: it stands in for one of each output kind so that the filter is measured on all three.
+    **Not a network**: it stands in for one of each output kind so that the filter is measured on each.
     """
 
     WAVES = 6
@@ -244,6 +244,8 @@ class TemporalOracle:
         scale = math.exp(self._rng.normal(0.0, n.scale_jitter)) * 3.0
         if self.kind is OutputKind.DEPTH_UP_TO_SCALE:
             return (depth / scale).astype(np.float32)
+        if self.kind is OutputKind.AFFINE_DEPTH:  # a normalised depth (Marigold): scale and shift to undo
+            return ((depth - 2.0) / (20.0 * scale)).astype(np.float32)
         with np.errstate(divide="ignore"):
             inverse = np.where(np.isfinite(depth), 1.0 / depth, 0.0)
         return (inverse * 10.0 * scale + 0.05).astype(np.float32)
