@@ -36,6 +36,7 @@ from rosbags.rosbag2.enums import CompressionMode
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
+from mono_depth_ros.bag.cdr_parts import CdrParts
 from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.bag.reader import DISTROS
 from mono_depth_ros.core.errors import BagError
@@ -81,6 +82,25 @@ class CommittingSqlite3Writer(Sqlite3Writer):
         super().__init__(path, compression)
         self.conn.execute("PRAGMA synchronous = OFF")
 
+    def write(self, connection: Connection, timestamp: int, data: bytes | memoryview | CdrParts) -> None:
+        """Insert one message; :class:`~.cdr_parts.CdrParts` are copied once, each part straight into the row's pages.
+
+        Binding a ``bytes`` copies it three times inside SQLite (the bound value, the record, the pages); a
+        ``zeroblob`` row filled through incremental blob I/O is the same row, written with one copy.
+        """
+        if not isinstance(data, CdrParts):
+            super().write(connection, timestamp, data)
+            return
+        self.cursor.execute(
+            "INSERT INTO messages (topic_id, timestamp, data) VALUES(?, ?, zeroblob(?))",
+            (connection.id, timestamp, data.size),
+        )
+        rowid = self.cursor.lastrowid
+        assert rowid is not None  # an INSERT into a rowid table
+        with self.conn.blobopen("messages", "data", rowid) as blob:
+            for part in (data.head, data.data, data.tail):
+                blob.write(part)
+
     def close(self, version: int, metadata: str) -> None:
         """Write the metadata row and commit the rest, synced to the disk (see rosbags' ``close``)."""
         self.conn.commit()  # the level cannot change inside a transaction
@@ -103,6 +123,14 @@ class _Writer(Writer):
     STORAGE_PLUGINS = MappingProxyType(
         {StoragePlugin.SQLITE3: CommittingSqlite3Writer, StoragePlugin.MCAP: ChecksummedMcapWriter}
     )
+
+    def write(self, connection: Connection, timestamp: int, data: bytes | memoryview | CdrParts) -> None:
+        """rosbags' ``write``; :class:`~.cdr_parts.CdrParts` go to the sqlite3 storage as they are (joined for
+        MCAP, and for message compression)."""
+        sqlite = isinstance(self.storage, CommittingSqlite3Writer) and self.compression_mode == CompressionMode.NONE
+        if isinstance(data, CdrParts) and not sqlite:
+            data = data.joined()
+        super().write(connection, timestamp, data)  # type: ignore[arg-type]  # parts: only to the sqlite3 storage
 
 
 _Storage = CommittingSqlite3Writer | ChecksummedMcapWriter
@@ -259,8 +287,9 @@ class OutputBag:
         self.write_raw(topic, msgtype, data, log_ns)
         return len(data)
 
-    def write_raw(self, topic: str, msgtype: str, data: bytes | memoryview, log_ns: int) -> None:
-        """Write already-serialised CDR bytes of ``msgtype`` on ``topic``.
+    def write_raw(self, topic: str, msgtype: str, data: bytes | memoryview | CdrParts, log_ns: int) -> None:
+        """Write already-serialised CDR bytes of ``msgtype`` on ``topic`` (:class:`~.cdr_parts.CdrParts`: the same
+        bytes in parts, the large one copied only into the storage).
 
         Raises:
             BagError: the output's disk failed (see :meth:`commit`).
