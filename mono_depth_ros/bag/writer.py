@@ -69,6 +69,10 @@ WRITE_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
 error", "database or disk is full")."""
 
 
+PAGE_SIZE = 16384
+"""Page size of the sqlite3 files written, bytes (SQLite's default: 4096; see :class:`CommittingSqlite3Writer`)."""
+
+
 class CommittingSqlite3Writer(Sqlite3Writer):
     """rosbags' sqlite3 writer that commits when asked: rosbags commits once, at close, so the whole run was one
     transaction, and a write that failed (a full disk) rolled every message back while metadata.yaml still listed
@@ -76,10 +80,22 @@ class CommittingSqlite3Writer(Sqlite3Writer):
 
     Commits do not wait for the disk (``synchronous = OFF``, as ``ros2 bag record`` writes sqlite3 by default): a
     process that dies keeps every committed message; only the last commit, at close, is synced.
+
+    Pages are :data:`PAGE_SIZE` bytes, not SQLite's default 4 KiB: a depth image or cloud fills a chain of overflow
+    pages, each handled (allocated, linked, written) on its own; four times fewer of them make inserting and
+    committing a frame cost ~0.7 times as much (any SQLite reads any page size: it is in the file's header).
     """
 
     def __init__(self, path: Path, compression: CompressionMode) -> None:
-        super().__init__(path, compression)
+        """rosbags' ``__init__`` (same schema, same file name), with the page size set before the first table."""
+        if compression == CompressionMode.STORAGE:
+            msg = "SQLITE3 writer does not support storage-side compression."
+            raise WriterError(msg)
+        self.path = path / f"{path.name}.db3"
+        self.conn = sqlite3.connect(f"file:{self.path}", uri=True)
+        self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        self.conn.executescript(self.SQLITE_SCHEMA)
+        self.cursor = self.conn.cursor()
         self.conn.execute("PRAGMA synchronous = OFF")
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview | CdrParts) -> None:

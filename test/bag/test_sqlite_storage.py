@@ -396,6 +396,7 @@ def test_a_file_left_inside_a_transaction_reads_as_it_was_last_committed(tmp_pat
         "db.execute('BEGIN')\n"
         "db.execute('DELETE FROM messages WHERE id % 2 = 0')\n"
         "db.execute('INSERT INTO messages (topic_id, timestamp, data) VALUES (1, 5, zeroblob(100000))')\n"
+        "db.execute('INSERT INTO metadata (metadata_version, metadata) VALUES (0, zeroblob(2000000))')\n"  # spills all
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     assert subprocess.run([sys.executable, "-c", killed, str(source)]).returncode == -signal.SIGKILL
