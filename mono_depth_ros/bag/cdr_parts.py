@@ -69,4 +69,4 @@ def cdr_parts(typestore: Typestore, message: Any, msgtype: str) -> CdrParts | me
     at = len(empty) - after - 4  # where data's length is: the uint32 before the (empty) bytes
     order = ">" if empty[:2] == _BIG_ENDIAN else "<"
     head = empty[:at] + struct.pack(order + "I", data.size)
-    return CdrParts(head, memoryview(data), empty[at + 4 :])
+    return CdrParts(head, data.data, empty[at + 4 :])  # ndarray.data: a memoryview of its buffer
