@@ -200,6 +200,9 @@ class BagIndex:
     tf: TfBuffer = field(default_factory=TfBuffer)
     tf_passes: list[TfBuffer] = field(default_factory=list)
     tf_bag_passes: list[int] = field(default_factory=list)
+    _constant_tf: dict[tuple[int, str, str], RigidTransform] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # cam_from_scan's lookups that are the same at every stamp
 
     def tf_for(self, bag_pass: int) -> TfBuffer:
         """The TF of a bag pass: that of the last pass of /tf begun by then (what the node's buffer holds after it
@@ -223,7 +226,9 @@ class BagIndex:
 
         With ``motion_frame`` (a fixed frame such as ``odom``) the points are also moved from the scan stamp to the
         image stamp (TF time travel: ``camera(image)_from_lidar(scan)``); without, the extrinsic at the scan stamp.
-        ``image_ns`` None (an image without a stamp) means the scan stamp.
+        ``image_ns`` None (an image without a stamp) means the scan stamp. Without, a lookup between two frames whose
+        chains are the same at every stamp (:meth:`TfBuffer.constant_chain`: a camera and a LiDAR on /tf_static) is
+        made once per TF pass and shared (its arrays read-only).
 
         Raises:
             TransformError: the TF chain is missing (the message says what to publish).
@@ -232,7 +237,15 @@ class BagIndex:
         if motion_frame:
             target_ns = scan_ns if image_ns is None else image_ns
             return tf.lookup_full(camera_frame, target_ns, lidar_frame, scan_ns, motion_frame)
-        return tf.lookup(camera_frame, lidar_frame, scan_ns)
+        key = (id(tf), camera_frame, lidar_frame)  # a camera on a robot: /tf_static only, one lookup per run
+        constant = self._constant_tf.get(key)
+        if constant is not None:
+            return constant
+        cam_from_lidar = tf.lookup(camera_frame, lidar_frame, scan_ns)
+        if tf.constant_chain(camera_frame) and tf.constant_chain(lidar_frame):
+            cam_from_lidar.rotation.flags.writeable = cam_from_lidar.translation.flags.writeable = False  # shared
+            self._constant_tf[key] = cam_from_lidar
+        return cam_from_lidar
 
     def lidar_scan(
         self,

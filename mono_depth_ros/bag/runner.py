@@ -41,6 +41,7 @@ from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.motion import CameraPoses
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
+from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
@@ -395,8 +396,8 @@ class _SecondPass:
         started = time.perf_counter()
         typestore = self.out.typestore
         self.scan_frames.check(output, self.config.scan.frame_id)
-        messages = output_messages(self.factory, output, self.cloud_buffer)  # the cloud's bytes are not copied here:
-        serialized = [(t, k, typestore.serialize_cdr(m, k)) for t, k, m in messages]  # once into CDR, then stored
+        messages = output_messages(self.factory, output, self.cloud_buffer)  # the cloud's bytes are not copied here,
+        serialized = [(t, k, cdr_parts(typestore, m, k)) for t, k, m in messages]  # nor here: once, into the storage
         self.summary.add_stage("encode", _ms(started))
         started = time.perf_counter()
         for topic, msgtype, data in serialized:

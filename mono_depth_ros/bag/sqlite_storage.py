@@ -359,6 +359,11 @@ def _file_count(info: dict[str, Any], name: str) -> int | None:
     return count if isinstance(count, int) else None
 
 
+MMAP_BYTES = 1 << 40
+"""How much of an intact input file SQLite reads through a memory map (SQLite caps it at its build's maximum, 2 GiB
+by default; pages past it are read as usual)."""
+
+
 class SalvagingSqlite3Reader(Sqlite3Reader):
     """rosbags' sqlite3 reader, but a truncated or malformed file yields every complete message it still holds."""
 
@@ -473,7 +478,13 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
         when it finds no definition for the type and ``'unknown'`` when it cannot parse a name in it. rosbags knows
         only ``ros2msg`` and ``ros2idl`` and raises KeyError for the whole file; here the topics, counts and times are
         read by the same queries, and such a type gets no definition (as a type without a row gets in rosbags).
+
+        The file is read through a memory map (:data:`MMAP_BYTES`): a payload's overflow pages are copied straight
+        from the map into its buffer, not read into SQLite's page cache one ``pread`` per page first (rosbags opens
+        the file ``immutable``: it does not change while it is read).
         """
+        assert self.dbconn is not None
+        self.dbconn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         try:
             super()._open()
         except KeyError:

@@ -237,6 +237,21 @@ class TfBuffer:
             raise TransformError("; ".join(texts))
         return stored
 
+    def constant_chain(self, frame: str) -> bool:
+        """Whether ``frame``'s chain up to its root is the same at every stamp: no dynamic transform on it and one
+        sample for each static one (a lookup between two such frames gives one transform, whatever the stamp)."""
+        current = normalize_frame_id(frame)
+        for _ in range(_MAX_CHAIN):
+            if current in self._dynamic:
+                return False
+            edge = self._static.get(current)
+            if edge is None:
+                return True
+            if len(edge.stamps_ns) != 1:
+                return False
+            (current,) = edge.parents
+        return False  # a cycle: lookups raise for it
+
     def _parent_edge(self, child: str, stamp_ns: int | None) -> RigidTransform | None:
         dynamic = self._dynamic.get(child)
         sample = dynamic.at(stamp_ns, static=False) if dynamic is not None else None

@@ -183,3 +183,28 @@ def test_a_bag_of_two_cameras_names_them_and_one_camera_per_run(tmp_path: Path) 
     )
     index, _ = _index(tmp_path / "in", image_topic="/left/image_raw", camera_info_topic="/left/camera_info")
     assert {e.frame_id for e in index.images} == {"left_optical"}
+
+
+def test_a_static_extrinsic_is_looked_up_once_and_a_moving_one_at_each_scan(tmp_path: Path) -> None:
+    """cam_from_scan without lidar.motion_frame: /tf_static only (the camera and LiDAR bolted on) gives one transform
+    for every scan, made once and shared read-only; a LiDAR on /tf (a gimbal) is looked up at each scan's stamp."""
+    period = 100_000_000
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", tf_message_from(bag.factory, [CAM_FROM_LIDAR], START_NS), START_NS)
+        for k in range(3):
+            stamp = START_NS + k * period
+            header = make_header(bag.factory, stamp, CAMERA_FRAME)
+            bag.add("/camera/camera_info", camera_info_from_model(bag.factory, CameraModel.from_intrinsics(INTRINSICS),
+                                                                  header), stamp)  # fmt: skip
+            bag.add("/camera/image_raw", image_from_array(bag.factory, tiny_frame(0).rgb, "rgb8", header), stamp + 1)
+            gimbal = RigidTransform(np.eye(3), np.array([float(k), 0.0, 0.0]), CAMERA_FRAME, "gimbal_lidar")
+            bag.add("/tf", tf_message_from(bag.factory, [gimbal], stamp), stamp + 2)
+    index, _ = _index(tmp_path / "in")
+    first = index.cam_from_scan(CAMERA_FRAME, None, LIDAR_FRAME, START_NS)
+    again = index.cam_from_scan(CAMERA_FRAME, None, LIDAR_FRAME, START_NS + 2 * period)
+    assert again is first
+    assert first.matrix == pytest.approx(index.tf.lookup(CAMERA_FRAME, LIDAR_FRAME, START_NS).matrix)
+    assert first.matrix == pytest.approx(CAM_FROM_LIDAR.matrix)
+    assert not first.rotation.flags.writeable and not first.translation.flags.writeable
+    moving = [index.cam_from_scan(CAMERA_FRAME, None, "gimbal_lidar", START_NS + k * period) for k in (0, 2, 1)]
+    assert [m.translation[0] for m in moving] == pytest.approx([0.0, 2.0, 1.0])

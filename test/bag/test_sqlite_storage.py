@@ -396,6 +396,7 @@ def test_a_file_left_inside_a_transaction_reads_as_it_was_last_committed(tmp_pat
         "db.execute('BEGIN')\n"
         "db.execute('DELETE FROM messages WHERE id % 2 = 0')\n"
         "db.execute('INSERT INTO messages (topic_id, timestamp, data) VALUES (1, 5, zeroblob(100000))')\n"
+        "db.execute('INSERT INTO metadata (metadata_version, metadata) VALUES (0, zeroblob(2000000))')\n"  # spills all
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     assert subprocess.run([sys.executable, "-c", killed, str(source)]).returncode == -signal.SIGKILL
@@ -416,3 +417,21 @@ def test_a_file_left_inside_a_transaction_reads_as_it_was_last_committed(tmp_pat
     assert got == [(topic, stamp, bytes(data)) for topic, stamp, data in before]
     assert {path: path.read_bytes() for path in stored} == stored
     assert copy is not None and not copy.exists()  # the private copy is gone with the reader
+
+
+def test_an_intact_file_is_read_through_a_memory_map_with_the_bytes_sqlite_selects(tmp_path: Path) -> None:
+    """Payloads come from the map, byte for byte what ``SELECT data`` gives."""
+    write_tiny_bag(tmp_path / "tiny", 6)
+    (source,) = (tmp_path / "tiny").glob("*.db3")
+    with closing(sqlite3.connect(source)) as db:
+        expected = db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id").fetchall()
+    reader = SalvagingSqlite3Reader(source)
+    reader.open()
+    try:
+        assert reader.dbconn is not None
+        (mapped,) = next(iter(reader.dbconn.execute("PRAGMA mmap_size")))
+        got = [(topic, stamp, bytes(data)) for topic, stamp, data in _read(reader)]
+    finally:
+        reader.close()
+    assert mapped > source.stat().st_size
+    assert got == expected

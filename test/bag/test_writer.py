@@ -345,3 +345,25 @@ def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypat
     assert not (tmp_path / "out" / "metadata.yaml").exists()
     with InputBag(tmp_path / "out", typestore) as bag:
         assert bag.message_counts == {"/a": 1}
+
+
+def test_sqlite3_files_have_the_larger_page_size(tmp_path: Path) -> None:
+    """A frame's image and cloud fill four times fewer overflow pages; rosbags (and any SQLite) reads the file."""
+    import sqlite3
+
+    from mono_depth_ros.bag.writer import PAGE_SIZE
+
+    typestore = typestore_for("humble")
+    factory = MessageFactory.for_rosbags(typestore)
+    with OutputBag(tmp_path / "out", typestore) as out:
+        out.write("/header", "std_msgs/msg/Header", make_header(factory, 5, "cam"), 5)
+    connection = sqlite3.connect(tmp_path / "out" / "out.db3")
+    try:
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+        (schema,) = connection.execute("SELECT schema_version FROM schema").fetchone()
+    finally:
+        connection.close()
+    assert (page_size, schema) == (PAGE_SIZE, 4)
+    assert PAGE_SIZE > 4096
+    with Reader(tmp_path / "out") as reader:
+        assert [t for _, t, _ in reader.messages()] == [5]

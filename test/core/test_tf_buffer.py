@@ -320,3 +320,18 @@ def test_static_transforms_are_the_latest_static_sample_of_each_child() -> None:
     tf.set_transform(RigidTransform.identity("odom", "base_link"), 0, static=False)
     (only,) = tf.static_transforms()
     assert (only.dst_frame, only.src_frame, only.translation[0]) == ("base_link", "camera", 2.0)
+
+
+def test_a_chain_is_constant_only_without_dynamic_edges_and_with_one_static_sample_each() -> None:
+    base_from_cam = _transform((0.1, 0.2, 0.3, 1.0, 2.0, 3.0), "base_link", "camera_link")
+    base_from_velo = _transform((0.0, 0.0, 1.0, 0.5, 0.0, 1.5), "base_link", "velodyne")
+    odom_from_base = _transform((0.0, 0.0, 0.2, 4.0, 0.0, 0.0), "odom", "base_link")
+    tf = TfBuffer()
+    tf.set_transform(base_from_cam, 0, static=True)
+    tf.set_transform(base_from_velo, 0, static=True)
+    assert tf.constant_chain("camera_link") and tf.constant_chain("/velodyne") and tf.constant_chain("unknown")
+    tf.set_transform(base_from_velo, 5, static=True)  # a second static sample: the lookup depends on the stamp
+    assert not tf.constant_chain("velodyne")
+    assert tf.constant_chain("camera_link")
+    tf.set_transform(odom_from_base, 10, static=False)  # base_link moves: every frame under it moves with it
+    assert not tf.constant_chain("camera_link") and not tf.constant_chain("base_link")
