@@ -4,8 +4,10 @@
 ``model_type``             output kind            per-frame input                  default input (no processor file)
 =========================  =====================  ===============================  ================================
 ``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
-``dpt`` + DINOv2 backbone  metric                 image                            short side 480, ×14, long side
-                                                                                   ≤ 1246 (KITTI, NYU: own size)
+``dpt`` + DINOv2 backbone  metric                 image                            own size centre-padded to ×14
+                                                                                   (its processor: NYU 490×644);
+                                                                                   beyond 490 / 1246 short side
+                                                                                   480, ×14, long side ≤ 1246
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
@@ -86,11 +88,12 @@ def _dpt_kind(config: dict[str, Any]) -> OutputKind:
 
 
 def _dpt_input(config: dict[str, Any]) -> HfPreprocessing:
-    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch and its processor does not resize (its
-    metres were learnt at NYU's 480x640 or KITTI's 375x1242): those frames run at their own size (476x644,
-    378x1246)."""
+    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch and its processor does not resize, it
+    centre-pads to 14 (its metres were learnt at NYU's 480x640 or KITTI's 375x1242): a camera up to 490 x 1246
+    padded runs at its own size, padded (NYU 490x644, KITTI 378x1246), a larger one keeping aspect at short side
+    480."""
     if _dinov2_dpt(config):
-        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246)
+        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246, native_pad=True)
         return HfPreprocessing(policy, IMAGENET_MEAN, IMAGENET_STD)
     return HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF)
 

@@ -24,6 +24,9 @@ processor setting           meaning here
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       ``InputPolicy.reflect_pad``: the engine pads the camera image as the processor does
                             (:func:`~.preprocess.reflect_pads`) and crops the padding off the output
+``do_pad`` (DPT, no resize) ``InputPolicy.native_pad``: the camera image at its own size, centre-padded with the
+                            mean colour to ``size_divisor`` (DINOv2's depth heads: NYU 480x640 at 490x644), the
+                            padding cropped off the output; a camera beyond the family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
                             (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its files say 2; its padded
@@ -134,6 +137,17 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
     return math.lcm(*multiples) if multiples else None
 
 
+def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
+    """Whether the processor runs the camera image at its own size, centre-padded to ``size_divisor``: DPT's
+    ``do_pad`` without ``do_resize`` (DINOv2's depth heads; the family's default where the file does not say).
+    A processor that resizes gives a multiple of ``size_divisor`` already (:func:`_multiple`); ZoeDepth's ``do_pad``
+    is its reflection (``reflect_pad``)."""
+    if defaults.reflect_pad or settings.get("do_resize", True):
+        return False
+    said = "do_pad" in settings and "size_divisor" in settings
+    return bool(settings["do_pad"]) if said else defaults.input.native_pad
+
+
 def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
     """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
 
@@ -189,5 +203,10 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic")
     # the family's processor class decides these (GLPN's native_floor needs the keep_aspect its default has)
-    policy = replace(policy, antialias=defaults.input.antialias, native_floor=defaults.input.native_floor)
+    policy = replace(
+        policy,
+        antialias=defaults.input.antialias,
+        native_floor=defaults.input.native_floor,
+        native_pad=_native_pad(settings, defaults),
+    )
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

@@ -215,10 +215,53 @@ def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> No
     assert spec.output_kind is OutputKind.METRIC
     assert load_transformers_model(directory, CPU, output_kind="metric")[1].output_kind is OutputKind.METRIC
     estimator = _estimator(directory)  # KITTI and NYU frames at their own size, as its processor runs them
-    assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (476, 644)
+    assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (490, 644)
     assert spec.mean == pytest.approx((0.485, 0.456, 0.406), abs=1e-3)  # 123.675 / 255 ...
     intel = write_tiny_family("dpt", tmp_path / "intel")  # MiDaS 3.x: relative inverse depth, as before
     assert load_transformers_model(intel, CPU)[1].output_kind is OutputKind.RELATIVE_INVERSE
+
+
+def test_a_dinov2_dpt_sees_its_processors_padded_input_on_real_frames(
+    tmp_path: Path, kitti_object_dir: Path, nyu_dir: Path
+) -> None:
+    """DINOv2's depth heads' DPTImageProcessor (do_resize false, do_pad, size_divisor 14) runs the camera image at its
+    own size, centre-padded with the mean colour to a multiple of 14 (KITTI 370x1224 -> 378x1232, NYU 480x640 ->
+    490x644). The engine resized it instead (376x1246 ... 378x1246 and 476x644: 0.4 to 2 % larger or smaller than
+    the scale its metres were learnt at). Now the input is the processor's to float precision, and the depth map is
+    the network's prediction with the padding cropped off: the camera's pixels exactly."""
+    import transformers
+    from torch.nn import functional
+
+    from mono_depth_ros.models.preprocess import input_box
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    # the published 256-wide projection aside (add_projection): the same input path, 20x faster on one CPU thread
+    directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
+    settings = json.loads((directory / "preprocessor_config.json").read_text())
+    estimator = _estimator(directory)
+    model = estimator.backend.module.network.model
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True)
+    frames = (
+        (kitti_object_dir / "image_2" / "000000.png", (378, 1232), (4, 4, 370, 1224)),
+        (nyu_dir / "rgb" / "rgb_00000.jpg", (490, 644), (5, 2, 480, 640)),
+    )
+    for path, padded_hw, box in frames:
+        rgb = load_rgb(path)
+        theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+        seen.clear()
+        depth = estimator.predict(rgb).values
+        assert seen[0].shape == theirs.shape == (1, 3, *padded_hw)
+        torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+        assert input_box(estimator.spec.input, rgb.shape[:2], padded_hw) == box
+        with torch.no_grad():  # the network's map of the processor's input, at its input size, padding cut off
+            raw = model(pixel_values=theirs).predicted_depth
+            full = functional.interpolate(raw[:, None], size=padded_hw, mode="bilinear", align_corners=False)
+        top, left, height, width = box
+        expected = full[0, 0, top : top + height, left : left + width].numpy()
+        expected = np.where(expected > 0, expected, np.nan)  # the engine's rule for a depth kind
+        assert depth.shape == rgb.shape[:2]
+        np.testing.assert_allclose(depth, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:

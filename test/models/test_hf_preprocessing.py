@@ -167,3 +167,21 @@ def test_depth_anything_input_is_its_processors_on_a_real_nyu_frame(tmp_path: Pa
         assert ours.shape == theirs.shape
         grey = (ours - theirs).abs() * torch.tensor(read.std).view(1, 3, 1, 1) * 255  # in grey levels
         assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05  # two passes, each rounded
+
+
+def test_dpt_padding_without_resize_runs_the_camera_at_its_own_size(tmp_path: Path) -> None:
+    """DPTImageProcessor with do_pad and size_divisor and no resize (DINOv2's depth heads) centre-pads the camera
+    image: native_pad, to the divisor; a file that resizes, or pads nothing, resizes; ZoeDepth's do_pad is its
+    reflection, not this."""
+    dino = {"do_resize": False, "do_pad": True, "size_divisor": 14, "ensure_multiple_of": 1}
+    read = _read(tmp_path, dino)
+    assert read.input.native_pad and read.input.multiple_of == 14
+    assert network_input_size((370, 500), read.input) == (378, 504)  # within the family's 384 (392) x 640
+    assert not _read(tmp_path, {**dino, "do_pad": False}).input.native_pad
+    assert not _read(tmp_path, {**dino, "do_resize": True, "size": {"height": 98, "width": 98}}).input.native_pad
+    family = HfPreprocessing(InputPolicy(480, 480, keep_aspect=True, native_pad=True), (0.0,) * 3, (1.0,) * 3)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"do_resize": False}))
+    assert read_preprocessing(tmp_path, family).input.native_pad  # unsaid: the family's
+    zoe = HfPreprocessing(DEFAULTS.input, DEFAULTS.mean, DEFAULTS.std, reflect_pad=True)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(dino))
+    assert not read_preprocessing(tmp_path, zoe).input.native_pad
