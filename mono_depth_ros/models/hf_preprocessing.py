@@ -29,8 +29,10 @@ processor setting           meaning here
                             padding cropped off the output; a camera beyond the family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its files say 2; its padded
-                            image is resized as its processor does: align_corners, no antialiasing)
+                            (2 BILINEAR) → bilinear; unsaid → the processor class's default, the family's (bicubic
+                            for DPT, Depth Anything, Prompt Depth Anything; bilinear for the others); ZoeDepth stays
+                            bilinear (its padded image is resized as its processor does: align_corners, no
+                            antialiasing)
 ==========================  ===================================================================================
 """
 
@@ -200,8 +202,11 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
-    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
-        policy = replace(policy, interpolation="bicubic")
+    resample = settings.get("resample")
+    if resample is not None and not defaults.reflect_pad:  # ZoeDepth: see the table
+        policy = replace(policy, interpolation="bicubic" if resample == BICUBIC else "bilinear")
+    else:  # unsaid: the processor class's default (the family's)
+        policy = replace(policy, interpolation=defaults.input.interpolation)
     # the family's processor class decides these (GLPN's native_floor needs the keep_aspect its default has)
     policy = replace(
         policy,

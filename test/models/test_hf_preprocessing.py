@@ -185,3 +185,36 @@ def test_dpt_padding_without_resize_runs_the_camera_at_its_own_size(tmp_path: Pa
     zoe = HfPreprocessing(DEFAULTS.input, DEFAULTS.mean, DEFAULTS.std, reflect_pad=True)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(dino))
     assert not read_preprocessing(tmp_path, zoe).input.native_pad
+
+
+@pytest.mark.parametrize(
+    ("model_type", "processor"),
+    [("depth_anything", "DPTImageProcessorPil"), ("prompt_depth_anything", "PromptDepthAnythingImageProcessorPil")],
+)
+def test_a_file_silent_on_resample_gets_its_processor_classs_filter(
+    tmp_path: Path, nyu_dir: Path, model_type: str, processor: str
+) -> None:
+    """DPTImageProcessor and PromptDepthAnythingImageProcessor resample with PIL's bicubic unless the file says
+    otherwise (their class default; transformers refuses ``"resample": null``). A file without ``resample`` (written
+    by hand, or by an older transformers) was read as bilinear: 22 grey levels off at edges on a real NYU frame.
+    Now the family's default is its processor class's: the same input within rounding."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {**DA_PROCESSOR, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = getattr(transformers, processor)(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 518, 686)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+    for family in ("dpt", "depth_anything", "prompt_depth_anything"):  # no file: the processor class's filter too
+        assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bicubic"
+    for family in ("zoedepth", "glpn", "depth_pro", "tipsv2_dpt"):  # bilinear processors
+        assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bilinear"
