@@ -307,7 +307,7 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
         return preprocessing
     _LOG.warning("%s: this DPT only runs %dx%d inputs; its processor asks for %s", directory, side, side, policy)
     square = InputPolicy(side, side, keep_aspect=False, multiple_of=policy.multiple_of, max_long_side=side)
-    return replace(preprocessing, input=square)
+    return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
 def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:

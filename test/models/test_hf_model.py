@@ -178,6 +178,8 @@ def test_a_vit_dpt_runs_square_whatever_its_processor_says(tmp_path: Path, proce
     estimator = _estimator(directory)
     assert estimator.network_hw((120, 200)) == (64, 64)
     assert np.isfinite(estimator.predict(IMAGE).values).all()
+    # the square keeps the processor's filter (DPTImageProcessor's bicubic: the file's, or its class default)
+    assert estimator.spec.input.interpolation == "bicubic"
 
 
 def test_fp16_weights_load_as_float32_for_model_precision_to_decide(tmp_path: Path) -> None:
