@@ -26,7 +26,9 @@ processor setting           meaning here
                             (:func:`~.preprocess.reflect_pads`) and crops the padding off the output
 ``do_pad`` (DPT, no resize) ``InputPolicy.native_pad``: the camera image at its own size, centre-padded with the
                             mean colour to ``size_divisor`` (DINOv2's depth heads: NYU 480x640 at 490x644), the
-                            padding cropped off the output; a camera beyond the family's bounds is resized first
+                            padding cropped off the output (transformers' post_process_depth_estimation resizes
+                            the padded map, padding and all: up to 5 px off at NYU's borders); a camera beyond the
+                            family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
                             (2 BILINEAR) → bilinear; unsaid → the processor class's default, the family's (bicubic

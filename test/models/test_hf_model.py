@@ -463,6 +463,18 @@ _PUBLISHED = {  # config.json essentials and preprocessor_config.json as the pub
         {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 14,
          "keep_aspect_ratio": True, "resample": 3, "size": {"height": 756, "width": 756}, **_IMAGENET},
     ),
+    "dpt_beit_512": (  # Intel/dpt-beit-large-512: keeps aspect in its 512 box
+        {"model_type": "dpt", "backbone_config": {"model_type": "beit"}},
+        {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 32,
+         "keep_aspect_ratio": True, "resample": 3, "size": {"height": 512, "width": 512},
+         "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+    ),
+    "dpt_dinov2": (  # facebook/dpt-dinov2-*-kitti / -nyu, as the conversion script writes it: padded to 14
+        {"model_type": "dpt", "backbone_config": {"model_type": "dinov2"}},
+        {"do_resize": False, "do_rescale": False, "do_pad": True, "size_divisor": 14, "ensure_multiple_of": 1,
+         "do_normalize": True, "image_mean": [123.675, 116.28, 103.53], "image_std": [58.395, 57.12, 57.375],
+         "keep_aspect_ratio": False, "size": {"height": 384, "width": 384}},
+    ),
     "glpn_nyu": ({"model_type": "glpn", "max_depth": 10}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}),
     "glpn_kitti": (
         {"model_type": "glpn", "max_depth": 80}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}
@@ -476,14 +488,15 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     tmp_path: Path, kitti_object_dir: Path, nyu_dir: Path, name: str, frame: str
 ) -> None:
     """transformers' own (PIL) image processor of each family on real KITTI and NYU frames: our network input has
-    its size and its values within rounding, except where the documented long-side cap (Depth Anything on KITTI:
-    266x882, not 518x1708) or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
+    its size and its values within rounding (DINOv2's DPT heads: padded to 14, not resized), except where the
+    documented long-side cap (Depth Anything on KITTI: 266x882, not 518x1708; DPT-BEiT-512: 256x864, not 512x1696)
+    or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
     own 352x1216; glpn-kitti an NYU frame at KITTI's) decides otherwise. glpn-kitti ran its own KITTI frames at
     352x1152 (the aspect kept, rounded), not the processor's 352x1216 (each side floored to 32)."""
     import transformers
 
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
-    from mono_depth_ros.models.preprocess import image_to_device, network_input_size, preprocess
+    from mono_depth_ros.models.preprocess import image_to_device, input_box, network_input_size, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     config, settings = _PUBLISHED[name]
@@ -500,10 +513,12 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     ).pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     if hw != tuple(theirs.shape[-2:]):
-        policy = {("depth_anything", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
+        policy = {("depth_anything", "kitti"), ("dpt_beit_512", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
         assert (name, frame) in policy, (hw, theirs.shape)
         return
-    ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    box = input_box(spec.input, rgb.shape[:2], hw)  # DINOv2's padding to 14
+    mode = spec.input.interpolation
+    ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=mode, pad_box=box)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
     # glpn-kitti shrinks KITTI's rows 375 -> 352 on uint8: PIL's and torch's antialiased bilinear round apart by one
     # grey level at 13 % of the pixels
