@@ -3,7 +3,9 @@
 transformers' image processors resize and normalise on the CPU (and some, Depth Pro's and ZoeDepth's, need
 torchvision, which a robot's Python may lack). The project does the same work on the device with its own code
 (:mod:`.preprocess`), so this module only translates the processor's settings into an :class:`InputPolicy` and a
-normalisation:
+normalisation. What a file leaves out is its processor class's default, as transformers reads it
+(:data:`PROCESSOR_CLASS_DEFAULTS`: DPTImageProcessor for DPT and Depth Anything, PromptDepthAnythingImageProcessor:
+no keep-aspect, multiple of 1, bicubic, mean / std 0.5), else the family's:
 
 ==========================  ===================================================================================
 processor setting           meaning here
@@ -13,7 +15,8 @@ processor setting           meaning here
                             larger than the box, a smaller camera fits inside it), the long side capped at 1.7 ×
                             the size (518 → 882: KITTI runs at 266×882, not 518×1722)
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
-``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
+``keep_aspect_ratio``       when absent, the processor class's (DPT's does not keep aspect) or the family's default
+                            (ZoeDepth's processor keeps aspect)
 ``size`` {shortest_edge}    the short side, keeping aspect
 ``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders);
                             below 1 (ZoeDepth's saved default 1/32: no rounding) the family's multiple
@@ -54,6 +57,29 @@ BICUBIC = 3
 """PIL's ``Resampling.BICUBIC``, as processor files write ``resample``."""
 LONG_SIDE_CAP = 1.7
 """Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
+
+
+_DPT_PROCESSOR = {
+    "do_resize": True,
+    "size": {"height": 384, "width": 384},
+    "resample": BICUBIC,
+    "keep_aspect_ratio": False,
+    "ensure_multiple_of": 1,
+    "do_pad": False,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+}
+PROCESSOR_CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dpt": _DPT_PROCESSOR,
+    "depth_anything": _DPT_PROCESSOR,
+    "prompt_depth_anything": _DPT_PROCESSOR,
+}
+"""The settings transformers' processor class of a family (DPTImageProcessor: DPT and Depth Anything;
+PromptDepthAnythingImageProcessor) uses where its ``preprocessor_config.json`` is silent, for the families whose
+defaults here (the published files') differ from them (a test checks them against the installed classes)."""
 
 
 def long_side_cap(size: int, multiple: int) -> int:
@@ -152,12 +178,18 @@ def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
     return bool(settings["do_pad"]) if said else defaults.input.native_pad
 
 
-def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
-    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
+def read_preprocessing(
+    directory: Path, defaults: HfPreprocessing, class_defaults: dict[str, Any] | None = None
+) -> HfPreprocessing:
+    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over its processor class's
+    defaults (as transformers builds the processor from it) over the family defaults.
 
     Args:
         directory: the model directory.
-        defaults: the family's settings, used for everything the file does not say (and when there is no file).
+        defaults: the family's settings, used when there is no file, and for what neither the file nor
+            ``class_defaults`` says.
+        class_defaults: the processor class's settings for what the file does not say
+            (:data:`PROCESSOR_CLASS_DEFAULTS`); None: the family's.
 
     Raises:
         CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape.
@@ -170,6 +202,10 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use the family defaults"
         raise CheckpointError(msg) from None
+    if not isinstance(settings, dict):
+        msg = f"{path} holds {type(settings).__name__}, not a JSON object of settings; fix it or delete it"
+        raise CheckpointError(msg)
+    settings = {**(class_defaults or {}), **settings}
     policy = defaults.input
     multiple = _multiple(settings, path) or policy.multiple_of
     size = _size(settings, path)

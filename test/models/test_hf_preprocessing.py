@@ -64,6 +64,7 @@ def test_shortest_edge_and_zoedepth_padding(tmp_path: Path) -> None:
         ('{"size": [1, 2]}', "size .* fix it .* or delete the file to use the family defaults"),
         ('{"image_std": [1, 2]}', "three numbers"),
         ('{"ensure_multiple_of": "14"}', "ensure_multiple_of '14' must be a number"),
+        ("[1, 2]", "holds list, not a JSON object"),  # was an AttributeError's traceback
     ],
 )
 def test_malformed_files_name_the_setting(tmp_path: Path, text: str, match: str) -> None:
@@ -218,3 +219,40 @@ def test_a_file_silent_on_resample_gets_its_processor_classs_filter(
         assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bicubic"
     for family in ("zoedepth", "glpn", "depth_pro", "tipsv2_dpt"):  # bilinear processors
         assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bilinear"
+
+
+@pytest.mark.parametrize(
+    ("model_type", "processor"),
+    [
+        ("depth_anything", "DPTImageProcessorPil"),
+        ("prompt_depth_anything", "PromptDepthAnythingImageProcessorPil"),
+        ("dpt", "DPTImageProcessorPil"),
+    ],
+)
+def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
+    tmp_path: Path, nyu_dir: Path, model_type: str, processor: str
+) -> None:
+    """transformers builds the processor from the file over its class's defaults: DPTImageProcessor (Depth Anything,
+    DPT) and PromptDepthAnythingImageProcessor do not keep aspect, normalise with 0.5 / 0.5 and round to a multiple
+    of 1 unless told. A file giving only its size and multiple was read with the family's published settings
+    instead (Depth Anything on a real NYU frame: 384x512 with ImageNet normalisation where transformers feeds
+    384x384 with 0.5 / 0.5). Now the same input within rounding, and the table is the installed classes'."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    for key, value in PROCESSOR_CLASS_DEFAULTS[model_type].items():
+        assert getattr(getattr(transformers, processor), key) == value, key
+    settings = {"size": {"height": 384, "width": 384}, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = getattr(transformers, processor)(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 384, 384)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
