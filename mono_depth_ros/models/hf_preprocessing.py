@@ -18,8 +18,9 @@ processor setting           meaning here
 ``keep_aspect_ratio``       when absent, the processor class's (DPT's does not keep aspect) or the family's default
                             (ZoeDepth's processor keeps aspect)
 ``size`` {shortest_edge}    the short side, keeping aspect
-``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders);
-                            below 1 (ZoeDepth's saved default 1/32: no rounding) the family's multiple
+``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders),
+                            a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
+                            (ZoeDepth's saved default 1/32: no rounding) the family's multiple
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
                             false`` (GLPN, DINOv2 DPT) the short side of the family default
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
@@ -212,6 +213,10 @@ def read_preprocessing(
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only = size
         keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
+        rounding = settings.get("ensure_multiple_of")  # a number (_multiple checked it) or None
+        if not keep_aspect and rounding is not None and rounding >= 1:  # transformers rounds a fixed size too
+            step = int(rounding)
+            height, width = (max(step, round(side / step) * step) for side in (height, width))
         short = min(height, width)
         cap = long_side_cap(max(height, width), multiple)
         box = keep_aspect and not short_side_only  # transformers' "scale as little as possible" in the size box

@@ -256,3 +256,25 @@ def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
     assert ours.shape == theirs.shape == (1, 3, 384, 384)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_path: Path, nyu_dir: Path) -> None:
+    """DPTImageProcessor rounds even a fixed (keep_aspect_ratio false) size to ``ensure_multiple_of``: a 100x200
+    box with multiple 32 feeds 96x192. The box was run as written, 100x200 (a ViT then drops the partial patches).
+    Now the same size and input within rounding on a real NYU frame."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {"size": {"height": 100, "width": 200}, "keep_aspect_ratio": False, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": "depth_anything"}, family_of("depth_anything"), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 96, 192)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
