@@ -4,8 +4,10 @@
 ``model_type``             output kind            per-frame input                  default input (no processor file)
 =========================  =====================  ===============================  ================================
 ``dpt`` (DPT, MiDaS 3.x)   relative_inverse       image                            384×384, mean/std 0.5
-``dpt`` + DINOv2 backbone  metric                 image                            short side 480, ×14, long side
-                                                                                   ≤ 1246 (KITTI, NYU: own size)
+``dpt`` + DINOv2 backbone  metric                 image                            own size centre-padded to ×14
+                                                                                   (its processor: NYU 490×644);
+                                                                                   beyond 490 / 1246 short side
+                                                                                   480, ×14, long side ≤ 1246
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
@@ -42,6 +44,8 @@ from mono_depth_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.models.spec import InputPolicy
 
 HALF = (0.5, 0.5, 0.5)
+BICUBIC = "bicubic"
+"""DPTImageProcessor's and PromptDepthAnythingImageProcessor's ``resample`` where their file does not say."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,18 @@ class Family:
 
 
 def _keep_aspect(
-    short: int, multiple: int, mean: tuple[float, float, float], std: tuple[float, float, float]
+    short: int,
+    multiple: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    interpolation: str = "bilinear",
 ) -> HfPreprocessing:
+    """Short side ``short`` keeping aspect, ×``multiple``, the long side capped; ``interpolation``: the processor
+    class's default filter (DPTImageProcessor's and PromptDepthAnythingImageProcessor's: bicubic), used where the
+    processor file does not say ``resample``."""
     cap = long_side_cap(short, multiple)
-    policy = InputPolicy(height=short, width=short, keep_aspect=True, multiple_of=multiple, max_long_side=cap)
-    return HfPreprocessing(policy, mean, std)
+    policy = InputPolicy(short, short, keep_aspect=True, multiple_of=multiple, max_long_side=cap)
+    return HfPreprocessing(replace(policy, interpolation=interpolation), mean, std)
 
 
 def _dinov2_dpt(config: dict[str, Any]) -> bool:
@@ -86,13 +97,15 @@ def _dpt_kind(config: dict[str, Any]) -> OutputKind:
 
 
 def _dpt_input(config: dict[str, Any]) -> HfPreprocessing:
-    """MiDaS' 384 square; a DINOv2 DPT runs any multiple of its 14 px patch and its processor does not resize (its
-    metres were learnt at NYU's 480x640 or KITTI's 375x1242): those frames run at their own size (476x644,
-    378x1246)."""
+    """MiDaS' 384 square, resampled with DPTImageProcessor's bicubic; a DINOv2 DPT runs any multiple of its 14 px
+    patch and its processor does not resize, it centre-pads to 14 (its metres were learnt at NYU's 480x640 or
+    KITTI's 375x1242): a camera up to 490 x 1246 padded runs at its own size, padded (NYU 490x644, KITTI
+    378x1246), a larger one keeping aspect at short side 480."""
     if _dinov2_dpt(config):
-        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246)
-        return HfPreprocessing(policy, IMAGENET_MEAN, IMAGENET_STD)
-    return HfPreprocessing(InputPolicy(384, 384, multiple_of=32, max_long_side=384), HALF, HALF)
+        policy = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246, native_pad=True)
+        return HfPreprocessing(replace(policy, interpolation=BICUBIC), IMAGENET_MEAN, IMAGENET_STD)
+    policy = InputPolicy(384, 384, multiple_of=32, max_long_side=384, interpolation=BICUBIC)
+    return HfPreprocessing(policy, HALF, HALF)
 
 
 def _depth_anything_kind(config: dict[str, Any]) -> OutputKind | None:
@@ -145,7 +158,7 @@ FAMILIES: dict[str, Family] = {
             "depth_anything",
             "Depth Anything V1 / V2",
             _depth_anything_kind,
-            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD),
+            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD, BICUBIC),
         ),
         Family("zoedepth", "ZoeDepth", lambda _: OutputKind.METRIC, _zoedepth_input),
         Family("glpn", "GLPN", lambda _: OutputKind.METRIC, _glpn_input),
@@ -161,7 +174,7 @@ FAMILIES: dict[str, Family] = {
             "prompt_depth_anything",
             "Prompt Depth Anything",
             lambda _: OutputKind.METRIC,
-            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD),
+            lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD, BICUBIC),
             frame_inputs=frozenset({PROMPT_DEPTH}),
         ),
         # depth in metres: a softmax over bins from the config's min_depth to max_depth (0.001..10 m by default)

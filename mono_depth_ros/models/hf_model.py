@@ -35,7 +35,7 @@ from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
 from mono_depth_ros.models.hf_folder_checks import FETCH_AGAIN, check_shard_index, hub_kernel, remote_backbone
-from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.registry import register
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
@@ -307,7 +307,7 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
         return preprocessing
     _LOG.warning("%s: this DPT only runs %dx%d inputs; its processor asks for %s", directory, side, side, policy)
     square = InputPolicy(side, side, keep_aspect=False, multiple_of=policy.multiple_of, max_long_side=side)
-    return replace(preprocessing, input=square)
+    return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
 def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:
@@ -379,7 +379,8 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
             f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale | affine_depth"
         )
         raise CheckpointError(msg)
-    preprocessing = read_preprocessing(directory, family.preprocessing(config))
+    class_defaults = PROCESSOR_CLASS_DEFAULTS.get(family.model_type)
+    preprocessing = read_preprocessing(directory, family.preprocessing(config), class_defaults)
     if family.model_type == "dpt":
         preprocessing = _dpt_input(preprocessing, config, directory)
     if family.fixed_input:

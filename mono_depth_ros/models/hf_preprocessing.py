@@ -3,7 +3,9 @@
 transformers' image processors resize and normalise on the CPU (and some, Depth Pro's and ZoeDepth's, need
 torchvision, which a robot's Python may lack). The project does the same work on the device with its own code
 (:mod:`.preprocess`), so this module only translates the processor's settings into an :class:`InputPolicy` and a
-normalisation:
+normalisation. What a file leaves out is its processor class's default, as transformers reads it
+(:data:`PROCESSOR_CLASS_DEFAULTS`: DPTImageProcessor for DPT and Depth Anything, PromptDepthAnythingImageProcessor:
+no keep-aspect, multiple of 1, bicubic, mean / std 0.5), else the family's:
 
 ==========================  ===================================================================================
 processor setting           meaning here
@@ -13,10 +15,12 @@ processor setting           meaning here
                             larger than the box, a smaller camera fits inside it), the long side capped at 1.7 ×
                             the size (518 → 882: KITTI runs at 266×882, not 518×1722)
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
-``keep_aspect_ratio``       when absent, the family's default (ZoeDepth's processor keeps aspect, DPT's does not)
+``keep_aspect_ratio``       when absent, the processor class's (DPT's does not keep aspect) or the family's default
+                            (ZoeDepth's processor keeps aspect)
 ``size`` {shortest_edge}    the short side, keeping aspect
-``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders);
-                            below 1 (ZoeDepth's saved default 1/32: no rounding) the family's multiple
+``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders),
+                            a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
+                            (ZoeDepth's saved default 1/32: no rounding) the family's multiple
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
                             false`` (GLPN, DINOv2 DPT) the short side of the family default
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
@@ -24,10 +28,17 @@ processor setting           meaning here
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       ``InputPolicy.reflect_pad``: the engine pads the camera image as the processor does
                             (:func:`~.preprocess.reflect_pads`) and crops the padding off the output
+``do_pad`` (DPT, no resize) ``InputPolicy.native_pad``: the camera image at its own size, centre-padded with the
+                            mean colour to ``size_divisor`` (DINOv2's depth heads: NYU 480x640 at 490x644), the
+                            padding cropped off the output (transformers' post_process_depth_estimation resizes
+                            the padded map, padding and all: up to 5 px off at NYU's borders); a camera beyond the
+                            family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
 ``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR, unsaid) → bilinear; ZoeDepth stays bilinear (its files say 2; its padded
-                            image is resized as its processor does: align_corners, no antialiasing)
+                            (2 BILINEAR) → bilinear; unsaid → the processor class's default, the family's (bicubic
+                            for DPT, Depth Anything, Prompt Depth Anything; bilinear for the others); ZoeDepth stays
+                            bilinear (its padded image is resized as its processor does: align_corners, no
+                            antialiasing)
 ==========================  ===================================================================================
 """
 
@@ -47,6 +58,29 @@ BICUBIC = 3
 """PIL's ``Resampling.BICUBIC``, as processor files write ``resample``."""
 LONG_SIDE_CAP = 1.7
 """Long side cap as a multiple of the processor's size, for keep-aspect families (bounded cost on wide cameras)."""
+
+
+_DPT_PROCESSOR = {
+    "do_resize": True,
+    "size": {"height": 384, "width": 384},
+    "resample": BICUBIC,
+    "keep_aspect_ratio": False,
+    "ensure_multiple_of": 1,
+    "do_pad": False,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+}
+PROCESSOR_CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dpt": _DPT_PROCESSOR,
+    "depth_anything": _DPT_PROCESSOR,
+    "prompt_depth_anything": _DPT_PROCESSOR,
+}
+"""The settings transformers' processor class of a family (DPTImageProcessor: DPT and Depth Anything;
+PromptDepthAnythingImageProcessor) uses where its ``preprocessor_config.json`` is silent, for the families whose
+defaults here (the published files') differ from them (a test checks them against the installed classes)."""
 
 
 def long_side_cap(size: int, multiple: int) -> int:
@@ -134,12 +168,29 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
     return math.lcm(*multiples) if multiples else None
 
 
-def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreprocessing:
-    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over the family defaults.
+def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
+    """Whether the processor runs the camera image at its own size, centre-padded to ``size_divisor``: DPT's
+    ``do_pad`` without ``do_resize`` (DINOv2's depth heads; the family's default where the file does not say).
+    A processor that resizes gives a multiple of ``size_divisor`` already (:func:`_multiple`); ZoeDepth's ``do_pad``
+    is its reflection (``reflect_pad``)."""
+    if defaults.reflect_pad or settings.get("do_resize", True):
+        return False
+    said = "do_pad" in settings and "size_divisor" in settings
+    return bool(settings["do_pad"]) if said else defaults.input.native_pad
+
+
+def read_preprocessing(
+    directory: Path, defaults: HfPreprocessing, class_defaults: dict[str, Any] | None = None
+) -> HfPreprocessing:
+    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over its processor class's
+    defaults (as transformers builds the processor from it) over the family defaults.
 
     Args:
         directory: the model directory.
-        defaults: the family's settings, used for everything the file does not say (and when there is no file).
+        defaults: the family's settings, used when there is no file, and for what neither the file nor
+            ``class_defaults`` says.
+        class_defaults: the processor class's settings for what the file does not say
+            (:data:`PROCESSOR_CLASS_DEFAULTS`); None: the family's.
 
     Raises:
         CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape.
@@ -152,12 +203,20 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use the family defaults"
         raise CheckpointError(msg) from None
+    if not isinstance(settings, dict):
+        msg = f"{path} holds {type(settings).__name__}, not a JSON object of settings; fix it or delete it"
+        raise CheckpointError(msg)
+    settings = {**(class_defaults or {}), **settings}
     policy = defaults.input
     multiple = _multiple(settings, path) or policy.multiple_of
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only = size
         keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
+        rounding = settings.get("ensure_multiple_of")  # a number (_multiple checked it) or None
+        if not keep_aspect and rounding is not None and rounding >= 1:  # transformers rounds a fixed size too
+            step = int(rounding)
+            height, width = (max(step, round(side / step) * step) for side in (height, width))
         short = min(height, width)
         cap = long_side_cap(max(height, width), multiple)
         box = keep_aspect and not short_side_only  # transformers' "scale as little as possible" in the size box
@@ -186,8 +245,16 @@ def read_preprocessing(directory: Path, defaults: HfPreprocessing) -> HfPreproce
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
-    if settings.get("resample") == BICUBIC and not defaults.reflect_pad:  # ZoeDepth: see the table
-        policy = replace(policy, interpolation="bicubic")
+    resample = settings.get("resample")
+    if resample is not None and not defaults.reflect_pad:  # ZoeDepth: see the table
+        policy = replace(policy, interpolation="bicubic" if resample == BICUBIC else "bilinear")
+    else:  # unsaid: the processor class's default (the family's)
+        policy = replace(policy, interpolation=defaults.input.interpolation)
     # the family's processor class decides these (GLPN's native_floor needs the keep_aspect its default has)
-    policy = replace(policy, antialias=defaults.input.antialias, native_floor=defaults.input.native_floor)
+    policy = replace(
+        policy,
+        antialias=defaults.input.antialias,
+        native_floor=defaults.input.native_floor,
+        native_pad=_native_pad(settings, defaults),
+    )
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

@@ -452,7 +452,7 @@ class DepthEstimator:
             self.spec.mean,
             self.spec.std,
             channels_last=self.config.channels_last,
-            pad_box=box if self.spec.input.pad else None,
+            pad_box=None if self.spec.input.reflect_pad else box,  # reflect_pad: preprocess places it
             mode=self.spec.input.interpolation,
             reflect_pad=self.spec.input.reflect_pad,
             antialias=self.spec.input.antialias,

@@ -52,7 +52,10 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     nearer 1 (transformers' "scale as little as possible"; the short side for a camera larger than the box), before
     the same cap and rounding: a 480×640 image under a 756 box runs at 560×756, not 756×1008. With
     ``policy.native_floor`` (GLPN) a camera whose short side floors to ``policy.height`` runs at its own size with
-    each side floored to the multiple (KITTI's 375×1242 at 352×1216), as GLPN's processor does.
+    each side floored to the multiple (KITTI's 375×1242 at 352×1216), as GLPN's processor does. With
+    ``policy.native_pad`` (DINOv2's DPT heads) a camera whose :func:`padded_size` fits ``policy.height`` (rounded up
+    to the multiple) on its short side and the cap on its long side runs at that padded size (NYU's 480×640 at
+    490×644), as DPT's processor pads it.
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -75,6 +78,10 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     if not policy.keep_aspect:
         return policy.height, policy.width
     multiple = policy.multiple_of
+    if policy.native_pad:
+        padded = padded_size((height, width), multiple)
+        if min(padded) <= -(-policy.height // multiple) * multiple and max(padded) <= policy.max_long_side:
+            return padded
     if policy.max_long_side < multiple:
         msg = f"input policy max_long_side {policy.max_long_side} is below multiple_of {multiple}; raise the cap"
         raise ConfigError(msg)
@@ -94,6 +101,24 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
         return min(max(multiple, round(side * scale / multiple) * multiple), cap)
 
     return snap(height), snap(width)
+
+
+def padded_size(image_hw: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """``image_hw`` with each side rounded up to ``multiple`` (DPTImageProcessor's ``do_pad`` to ``size_divisor``)."""
+    return -(-int(image_hw[0]) // multiple) * multiple, -(-int(image_hw[1]) // multiple) * multiple
+
+
+def native_pad_box(
+    image_hw: tuple[int, int], size_hw: tuple[int, int], multiple: int
+) -> tuple[int, int, int, int] | None:
+    """Where DPTImageProcessor (``do_pad``, no resize) puts a camera image of ``image_hw`` when it pads it to
+    ``size_hw`` (its :func:`padded_size`): ``(top, left, height, width)``, the odd pixel of padding below and right
+    as that processor does; None when the input is not the image padded (a camera resized, or already a multiple)."""
+    height, width = int(image_hw[0]), int(image_hw[1])
+    size_hw = (int(size_hw[0]), int(size_hw[1]))
+    if padded_size((height, width), multiple) != size_hw or size_hw == (height, width):
+        return None
+    return (size_hw[0] - height) // 2, (size_hw[1] - width) // 2, height, width
 
 
 def letterbox_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -131,7 +156,10 @@ def input_box(
     policy: InputPolicy, image_hw: tuple[int, int], size_hw: tuple[int, int]
 ) -> tuple[int, int, int, int] | None:
     """Where the image lies in a padded network input of ``size_hw`` (``policy.pad``: :func:`letterbox_box`;
-    ``policy.reflect_pad``: :func:`reflect_pad_box`), or None when it fills the input."""
+    ``policy.reflect_pad``: :func:`reflect_pad_box`; ``policy.native_pad``: :func:`native_pad_box`), or None when it
+    fills the input."""
+    if policy.native_pad:
+        return native_pad_box(image_hw, size_hw, policy.multiple_of)
     if policy.pad:
         return letterbox_box(image_hw, size_hw)
     if policy.reflect_pad:
@@ -201,8 +229,9 @@ def preprocess(
         size_hw: network (height, width) in pixels (see :func:`network_input_size`).
         mean, std: per-channel normalisation of RGB in [0, 1].
         channels_last: return the tensor in channels-last memory format.
-        pad_box: ``(top, left, height, width)`` (:func:`letterbox_box`): resize to ``(height, width)`` and pad to
-            ``size_hw`` with 0 (the mean colour after normalisation); None: resize to ``size_hw``.
+        pad_box: ``(top, left, height, width)`` (:func:`letterbox_box`, :func:`native_pad_box`): resize to
+            ``(height, width)`` and pad to ``size_hw`` with 0 (the mean colour after normalisation); None: resize to
+            ``size_hw``.
         mode: ``bilinear`` or ``bicubic`` (PIL's filter, as transformers' processors with ``resample: 3``: on the
             CPU torch's uint8 kernel, which rounds and clips each pass as PIL does, in both directions; elsewhere
             the float filter clipped to [0, 1]).

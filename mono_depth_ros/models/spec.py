@@ -51,6 +51,12 @@ class InputPolicy:
         native_floor: with ``keep_aspect``, GLPN's processor (no resize, each side floored to ``multiple_of``): a
             camera whose short side floors to ``height`` runs at its own size floored on each side (KITTI's
             375×1242 at 352×1216 under GLPN-KITTI, not 352×1152), within ``max_long_side``; others keep aspect.
+        native_pad: DPT's ``do_pad`` with ``size_divisor`` and no resize (DINOv2's depth heads): a camera runs at its
+            own size, centre-padded to a multiple of ``multiple_of`` with the mean colour (KITTI's 370×1224 at
+            378×1232, NYU's 480×640 at 490×644), when that fits ``height`` (rounded up to the multiple) on the short
+            side and ``max_long_side`` on the long one (with ``keep_aspect``; without it, when it is ``height`` ×
+            ``width``); a larger camera is resized as the other settings say. The engine crops the padding off the
+            output.
     """
 
     height: int = 192
@@ -64,6 +70,7 @@ class InputPolicy:
     reflect_pad: bool = False
     antialias: bool = True
     native_floor: bool = False
+    native_pad: bool = False
 
     def __post_init__(self) -> None:
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
@@ -82,6 +89,9 @@ class InputPolicy:
             raise CheckpointError(msg)
         if self.pad and self.reflect_pad:
             msg = "model input pad (mean colour) and reflect_pad (ZoeDepth's reflection) exclude each other"
+            raise CheckpointError(msg)
+        if self.native_pad and (self.pad or self.reflect_pad):
+            msg = "model input native_pad (DPT's centre padding) excludes pad (a letterbox) and reflect_pad (ZoeDepth)"
             raise CheckpointError(msg)
         if self.native_floor and not self.keep_aspect:
             msg = "model input native_floor rounds a camera's own size: it needs keep_aspect true"
@@ -219,6 +229,7 @@ class ModelSpec:
             ("reflect_pad", False),
             ("antialias", True),
             ("native_floor", False),
+            ("native_pad", False),
         )
         for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above

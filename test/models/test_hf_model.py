@@ -178,6 +178,8 @@ def test_a_vit_dpt_runs_square_whatever_its_processor_says(tmp_path: Path, proce
     estimator = _estimator(directory)
     assert estimator.network_hw((120, 200)) == (64, 64)
     assert np.isfinite(estimator.predict(IMAGE).values).all()
+    # the square keeps the processor's filter (DPTImageProcessor's bicubic: the file's, or its class default)
+    assert estimator.spec.input.interpolation == "bicubic"
 
 
 def test_fp16_weights_load_as_float32_for_model_precision_to_decide(tmp_path: Path) -> None:
@@ -215,10 +217,54 @@ def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> No
     assert spec.output_kind is OutputKind.METRIC
     assert load_transformers_model(directory, CPU, output_kind="metric")[1].output_kind is OutputKind.METRIC
     estimator = _estimator(directory)  # KITTI and NYU frames at their own size, as its processor runs them
-    assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (476, 644)
+    assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (490, 644)
     assert spec.mean == pytest.approx((0.485, 0.456, 0.406), abs=1e-3)  # 123.675 / 255 ...
     intel = write_tiny_family("dpt", tmp_path / "intel")  # MiDaS 3.x: relative inverse depth, as before
     assert load_transformers_model(intel, CPU)[1].output_kind is OutputKind.RELATIVE_INVERSE
+
+
+def test_a_dinov2_dpt_sees_its_processors_padded_input_on_real_frames(
+    tmp_path: Path, kitti_object_dir: Path, nyu_dir: Path
+) -> None:
+    """DINOv2's depth heads' DPTImageProcessor (do_resize false, do_pad, size_divisor 14) runs the camera image at its
+    own size, centre-padded with the mean colour to a multiple of 14 (KITTI 370x1224 -> 378x1232, NYU 480x640 ->
+    490x644). The engine resized it instead (KITTI to 378x1246: 2.2 % taller, 1.8 % wider; NYU to 476x644: 0.8 %
+    shorter, 0.6 % wider than the scale its metres were learnt at). Now the input is the processor's to float
+    precision, and the depth map is the network's prediction with the padding cropped off: the camera's pixels
+    exactly."""
+    import transformers
+    from torch.nn import functional
+
+    from mono_depth_ros.models.preprocess import input_box
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    # the published 256-wide projection aside (add_projection): the same input path, 20x faster on one CPU thread
+    directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
+    settings = json.loads((directory / "preprocessor_config.json").read_text())
+    estimator = _estimator(directory)
+    model = estimator.backend.module.network.model
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True)
+    frames = (
+        (kitti_object_dir / "image_2" / "000000.png", (378, 1232), (4, 4, 370, 1224)),
+        (nyu_dir / "rgb" / "rgb_00000.jpg", (490, 644), (5, 2, 480, 640)),
+    )
+    for path, padded_hw, box in frames:
+        rgb = load_rgb(path)
+        theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+        seen.clear()
+        depth = estimator.predict(rgb).values
+        assert seen[0].shape == theirs.shape == (1, 3, *padded_hw)
+        torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+        assert input_box(estimator.spec.input, rgb.shape[:2], padded_hw) == box
+        with torch.no_grad():  # the network's map of the processor's input, at its input size, padding cut off
+            raw = model(pixel_values=theirs).predicted_depth
+            full = functional.interpolate(raw[:, None], size=padded_hw, mode="bilinear", align_corners=False)
+        top, left, height, width = box
+        expected = full[0, 0, top : top + height, left : left + width].numpy()
+        expected = np.where(expected > 0, expected, np.nan)  # the engine's rule for a depth kind
+        assert depth.shape == rgb.shape[:2]
+        np.testing.assert_allclose(depth, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
@@ -418,6 +464,18 @@ _PUBLISHED = {  # config.json essentials and preprocessor_config.json as the pub
         {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 14,
          "keep_aspect_ratio": True, "resample": 3, "size": {"height": 756, "width": 756}, **_IMAGENET},
     ),
+    "dpt_beit_512": (  # Intel/dpt-beit-large-512: keeps aspect in its 512 box
+        {"model_type": "dpt", "backbone_config": {"model_type": "beit"}},
+        {"do_normalize": True, "do_pad": False, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 32,
+         "keep_aspect_ratio": True, "resample": 3, "size": {"height": 512, "width": 512},
+         "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+    ),
+    "dpt_dinov2": (  # facebook/dpt-dinov2-*-kitti / -nyu, as the conversion script writes it: padded to 14
+        {"model_type": "dpt", "backbone_config": {"model_type": "dinov2"}},
+        {"do_resize": False, "do_rescale": False, "do_pad": True, "size_divisor": 14, "ensure_multiple_of": 1,
+         "do_normalize": True, "image_mean": [123.675, 116.28, 103.53], "image_std": [58.395, 57.12, 57.375],
+         "keep_aspect_ratio": False, "size": {"height": 384, "width": 384}},
+    ),
     "glpn_nyu": ({"model_type": "glpn", "max_depth": 10}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}),
     "glpn_kitti": (
         {"model_type": "glpn", "max_depth": 80}, {"do_rescale": True, "do_resize": True, "size_divisor": 32}
@@ -431,14 +489,15 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     tmp_path: Path, kitti_object_dir: Path, nyu_dir: Path, name: str, frame: str
 ) -> None:
     """transformers' own (PIL) image processor of each family on real KITTI and NYU frames: our network input has
-    its size and its values within rounding, except where the documented long-side cap (Depth Anything on KITTI:
-    266x882, not 518x1708) or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
+    its size and its values within rounding (DINOv2's DPT heads: padded to 14, not resized), except where the
+    documented long-side cap (Depth Anything on KITTI: 266x882, not 518x1708; DPT-BEiT-512: 256x864, not 512x1696)
+    or GLPN's resolution policy (glpn-nyu runs a KITTI frame at NYU's short side, not its
     own 352x1216; glpn-kitti an NYU frame at KITTI's) decides otherwise. glpn-kitti ran its own KITTI frames at
     352x1152 (the aspect kept, rounded), not the processor's 352x1216 (each side floored to 32)."""
     import transformers
 
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
-    from mono_depth_ros.models.preprocess import image_to_device, network_input_size, preprocess
+    from mono_depth_ros.models.preprocess import image_to_device, input_box, network_input_size, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     config, settings = _PUBLISHED[name]
@@ -455,10 +514,12 @@ def test_the_network_input_is_the_families_own_processors_on_real_frames(
     ).pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     if hw != tuple(theirs.shape[-2:]):
-        policy = {("depth_anything", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
+        policy = {("depth_anything", "kitti"), ("dpt_beit_512", "kitti"), ("glpn_nyu", "kitti"), ("glpn_kitti", "nyu")}
         assert (name, frame) in policy, (hw, theirs.shape)
         return
-    ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    box = input_box(spec.input, rgb.shape[:2], hw)  # DINOv2's padding to 14
+    mode = spec.input.interpolation
+    ours = preprocess(image_to_device(rgb, CPU), hw, spec.mean, spec.std, mode=mode, pad_box=box)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255
     # glpn-kitti shrinks KITTI's rows 375 -> 352 on uint8: PIL's and torch's antialiased bilinear round apart by one
     # grey level at 13 % of the pixels

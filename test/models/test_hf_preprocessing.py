@@ -64,6 +64,7 @@ def test_shortest_edge_and_zoedepth_padding(tmp_path: Path) -> None:
         ('{"size": [1, 2]}', "size .* fix it .* or delete the file to use the family defaults"),
         ('{"image_std": [1, 2]}', "three numbers"),
         ('{"ensure_multiple_of": "14"}', "ensure_multiple_of '14' must be a number"),
+        ("[1, 2]", "holds list, not a JSON object"),  # was an AttributeError's traceback
     ],
 )
 def test_malformed_files_name_the_setting(tmp_path: Path, text: str, match: str) -> None:
@@ -167,3 +168,113 @@ def test_depth_anything_input_is_its_processors_on_a_real_nyu_frame(tmp_path: Pa
         assert ours.shape == theirs.shape
         grey = (ours - theirs).abs() * torch.tensor(read.std).view(1, 3, 1, 1) * 255  # in grey levels
         assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05  # two passes, each rounded
+
+
+def test_dpt_padding_without_resize_runs_the_camera_at_its_own_size(tmp_path: Path) -> None:
+    """DPTImageProcessor with do_pad and size_divisor and no resize (DINOv2's depth heads) centre-pads the camera
+    image: native_pad, to the divisor; a file that resizes, or pads nothing, resizes; ZoeDepth's do_pad is its
+    reflection, not this."""
+    dino = {"do_resize": False, "do_pad": True, "size_divisor": 14, "ensure_multiple_of": 1}
+    read = _read(tmp_path, dino)
+    assert read.input.native_pad and read.input.multiple_of == 14
+    assert network_input_size((370, 500), read.input) == (378, 504)  # within the family's 384 (392) x 640
+    assert not _read(tmp_path, {**dino, "do_pad": False}).input.native_pad
+    assert not _read(tmp_path, {**dino, "do_resize": True, "size": {"height": 98, "width": 98}}).input.native_pad
+    family = HfPreprocessing(InputPolicy(480, 480, keep_aspect=True, native_pad=True), (0.0,) * 3, (1.0,) * 3)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"do_resize": False}))
+    assert read_preprocessing(tmp_path, family).input.native_pad  # unsaid: the family's
+    zoe = HfPreprocessing(DEFAULTS.input, DEFAULTS.mean, DEFAULTS.std, reflect_pad=True)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(dino))
+    assert not read_preprocessing(tmp_path, zoe).input.native_pad
+
+
+@pytest.mark.parametrize(
+    ("model_type", "processor"),
+    [("depth_anything", "DPTImageProcessorPil"), ("prompt_depth_anything", "PromptDepthAnythingImageProcessorPil")],
+)
+def test_a_file_silent_on_resample_gets_its_processor_classs_filter(
+    tmp_path: Path, nyu_dir: Path, model_type: str, processor: str
+) -> None:
+    """DPTImageProcessor and PromptDepthAnythingImageProcessor resample with PIL's bicubic unless the file says
+    otherwise (their class default; transformers refuses ``"resample": null``). A file without ``resample`` (written
+    by hand, or by an older transformers) was read as bilinear: 22 grey levels off at edges on a real NYU frame.
+    Now the family's default is its processor class's: the same input within rounding."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {**DA_PROCESSOR, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = getattr(transformers, processor)(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 518, 686)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+    for family in ("dpt", "depth_anything", "prompt_depth_anything"):  # no file: the processor class's filter too
+        assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bicubic"
+    for family in ("zoedepth", "glpn", "depth_pro", "tipsv2_dpt"):  # bilinear processors
+        assert family_of(family).preprocessing({"model_type": family}).input.interpolation == "bilinear"
+
+
+@pytest.mark.parametrize(
+    ("model_type", "processor"),
+    [
+        ("depth_anything", "DPTImageProcessorPil"),
+        ("prompt_depth_anything", "PromptDepthAnythingImageProcessorPil"),
+        ("dpt", "DPTImageProcessorPil"),
+    ],
+)
+def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
+    tmp_path: Path, nyu_dir: Path, model_type: str, processor: str
+) -> None:
+    """transformers builds the processor from the file over its class's defaults: DPTImageProcessor (Depth Anything,
+    DPT) and PromptDepthAnythingImageProcessor do not keep aspect, normalise with 0.5 / 0.5 and round to a multiple
+    of 1 unless told. A file giving only its size and multiple was read with the family's published settings
+    instead (Depth Anything on a real NYU frame: 384x512 with ImageNet normalisation where transformers feeds
+    384x384 with 0.5 / 0.5). Now the same input within rounding, and the table is the installed classes'."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    for key, value in PROCESSOR_CLASS_DEFAULTS[model_type].items():
+        assert getattr(getattr(transformers, processor), key) == value, key
+    settings = {"size": {"height": 384, "width": 384}, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = getattr(transformers, processor)(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 384, 384)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_path: Path, nyu_dir: Path) -> None:
+    """DPTImageProcessor rounds even a fixed (keep_aspect_ratio false) size to ``ensure_multiple_of``: a 100x200
+    box with multiple 32 feeds 96x192. The box was run as written, 100x200 (a ViT then drops the partial patches).
+    Now the same size and input within rounding on a real NYU frame."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    settings = {"size": {"height": 100, "width": 200}, "keep_aspect_ratio": False, "ensure_multiple_of": 32}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    spec = transformers_spec({"model_type": "depth_anything"}, family_of("depth_anything"), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert ours.shape == theirs.shape == (1, 3, 96, 192)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05

@@ -15,7 +15,9 @@ from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.models.preprocess import (
     crop_to_box,
     image_to_device,
+    input_box,
     letterbox_box,
+    native_pad_box,
     network_input_size,
     preprocess,
     reflect_pad_box,
@@ -276,3 +278,29 @@ def test_native_floor_runs_a_camera_of_the_training_resolution_at_its_own_size_f
     assert network_input_size((375, 1242), glpn) == network_input_size((370, 1224), glpn) == (352, 1216)
     assert network_input_size((720, 1280), glpn) == (352, 640)  # another camera: aspect kept at the short side
     assert network_input_size((375, 1242), InputPolicy(352, 352, keep_aspect=True, max_long_side=1216)) == (352, 1152)
+
+
+def test_native_pad_runs_a_camera_within_the_bounds_at_its_own_size_centre_padded() -> None:
+    """DINOv2's DPT heads (no resize, padded to 14, the odd pixel below and right as DPTImageProcessor): a camera
+    up to 490 x 1246 padded at its own size; a larger one resized keeping aspect (nothing to crop); a fixed-size
+    (exported) policy pads the camera whose padded size it is and resizes the others."""
+    dino = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246, native_pad=True)
+    assert network_input_size((480, 640), dino) == (490, 644) and input_box(dino, (480, 640), (490, 644)) == (
+        5, 2, 480, 640,
+    )  # fmt: skip
+    assert network_input_size((375, 1242), dino) == (378, 1246)
+    assert input_box(dino, (375, 1242), (378, 1246)) == (1, 2, 375, 1242)
+    assert network_input_size((720, 1280), dino) == (476, 854)  # beyond the cap: aspect kept at short side 480
+    assert input_box(dino, (720, 1280), (476, 854)) is None
+    assert native_pad_box((476, 644), (476, 644), 14) is None  # a multiple already: nothing padded
+    fixed = InputPolicy(378, 1246, multiple_of=14, native_pad=True)
+    assert network_input_size((375, 1242), fixed) == (378, 1246) and input_box(fixed, (375, 1242), (378, 1246))
+    assert input_box(fixed, (370, 1224), (378, 1246)) is None  # another camera: stretched to the fixed size
+    image = torch.full((1, 3, 3, 5), 200, dtype=torch.uint8)  # padded to 7: one row above, three below...
+    box = native_pad_box((3, 5), (7, 7), 7)
+    assert box == (2, 1, 3, 5)
+    batch = preprocess(image, (7, 7), (0.5,) * 3, (0.25,) * 3, pad_box=box)
+    inside = torch.zeros(7, 7, dtype=torch.bool)
+    inside[2:5, 1:6] = True
+    assert torch.all(batch[..., ~inside] == 0)  # the mean colour
+    torch.testing.assert_close(batch[..., inside], torch.full((1, 3, 15), (200 / 255 - 0.5) / 0.25))

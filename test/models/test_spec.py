@@ -73,6 +73,16 @@ def test_native_floor_round_trips_is_left_out_when_unused_and_needs_keep_aspect(
         InputPolicy(352, 1216, native_floor=True)
 
 
+def test_native_pad_round_trips_is_left_out_when_unused_and_excludes_the_other_paddings() -> None:
+    """DPT's centre padding to 14 (DINOv2's depth heads): kept in a spec (an export sidecar), absent by default."""
+    dino = ModelSpec("onnx_graph", input=InputPolicy(480, 480, keep_aspect=True, multiple_of=14, native_pad=True))
+    assert ModelSpec.from_json(dino.to_json()) == dino
+    assert "native_pad" not in json.loads(ModelSpec("onnx_graph").to_json())["input"]
+    for other in ({"pad": True}, {"reflect_pad": True}):
+        with pytest.raises(CheckpointError, match=r"native_pad .* excludes pad .* and reflect_pad"):
+            InputPolicy(378, 1246, native_pad=True, **other)
+
+
 def test_antialias_off_round_trips_and_is_left_out_when_on() -> None:
     """Depth Pro's resize without antialiasing: kept in a saved spec (an export sidecar), absent by default."""
     sharp = ModelSpec("onnx_graph", input=InputPolicy(1536, 1536, antialias=False))
