@@ -125,6 +125,7 @@ def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceba
         ("image_topic", "/front-cam/image", "'-'"),
         ("camera_info_topic", "/cam info", "' '"),
         ("lidar_topic", "/velodyne//points", "empty"),
+        ("image_topic", "/{robot}/camera/image", "unknown substitution {robot}"),  # rcl: a ValueError traceback
     ]:
         command = ["ros2", "run", "mono_depth_ros", "mono_depth_node", "--ros-args", "-p", f"{name}:={value}"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
