@@ -277,8 +277,9 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
             "set the camera's height above the ground, or another scale.mode"
         )
         raise ConfigError(msg)
-    subscribed = ["image_topic", "camera_info_topic"] + ["prediction_topic"] * (resolved["model.backend"] == "external")
-    for name in (*subscribed, "lidar_topic"):  # rcl: a traceback at start; an unused or empty lidar_topic is no input
+    topic_names = ["image_topic", "camera_info_topic", "lidar_topic"]
+    topic_names += ["prediction_topic"] if resolved["model.backend"] == "external" else []  # else never subscribed
+    for name in topic_names:  # rcl: a traceback at start
         topic = str(resolved[name])
         if (topic or name != "lidar_topic") and (problem := topic_name_problem(topic)) is not None:
             raise ConfigError(f"parameter {name}={topic!r} is not a valid ROS topic name: {problem}")

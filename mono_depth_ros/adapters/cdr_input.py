@@ -108,6 +108,12 @@ class DecodedFilter(Relay):
         self.source = source
         source.registerCallback(decoder.into(self.signalMessage))
 
+    @property
+    def sub(self) -> Any:
+        """The raw Subscriber's rclpy subscription (None without one), where a ``message_filters.Subscriber`` keeps
+        it: its ``topic_name`` is the topic as subscribed (remapped), which the sync watch's messages name."""
+        return getattr(self.source, "sub", None)
+
 
 def sensor_type_name(msg_class: Any) -> str:
     """``sensor_msgs/msg/<class name>``: the ROS type of a ``sensor_msgs`` class (every input the node takes)."""

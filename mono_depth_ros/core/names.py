@@ -51,20 +51,31 @@ def section_matches(key: str, node_fqn: str) -> bool:
 
 
 _TOPIC_CHARACTERS = re.compile(r"[A-Za-z0-9_/~{}]")
+_SUBSTITUTION = re.compile(r"\{([^{}]*)\}")
+SUBSTITUTIONS = ("node", "ns", "namespace")
+"""The ``{...}`` substitutions rcl expands in a topic name (``rcl_expand_topic_name``); any other is refused."""
 
 
 def topic_name_problem(name: str) -> str | None:
     """Why rcl would refuse ``name`` as a topic name (its ``rcl_validate_topic_name`` rules), or None when it takes it.
 
-    Characters: letters, digits, ``_``, ``/``, ``{}`` substitutions and a leading ``~`` (``~`` or ``~/...``); no
-    empty token (``//``), no trailing ``/``, no token starting with a digit. Absolute (``/a/b``) and relative
-    (``a/b``) names alike.
+    Characters: letters, digits, ``_``, ``/``, paired ``{}`` substitutions (:data:`SUBSTITUTIONS`) and a leading
+    ``~`` (``~`` or ``~/...``); no empty token (``//``), no trailing ``/``, no token starting with a digit. Absolute
+    (``/a/b``) and relative (``a/b``) names alike.
     """
     if not name:
         return "it is empty"
     bad = sorted({c for c in name if not _TOPIC_CHARACTERS.fullmatch(c)})
     if bad:
         return f"it contains {', '.join(repr(c) for c in bad)} (a ROS name takes letters, digits, _ and /)"
+    if "{" in _SUBSTITUTION.sub("", name) or "}" in _SUBSTITUTION.sub("", name):
+        return "its '{' and '}' do not pair (rcl substitutes {node}, {ns} and {namespace} in a topic name)"
+    unknown = [found for found in _SUBSTITUTION.findall(name) if found not in SUBSTITUTIONS]
+    if unknown:
+        return (
+            f"it has an unknown substitution {{{unknown[0]}}} (rcl substitutes {{node}}, {{ns}} and {{namespace}} "
+            f"only; a launch or shell variable is not expanded in a parameter's value: write the name out)"
+        )
     if "~" in name[1:] or (name[:2] not in ("~", "~/") and name.startswith("~")):
         return "'~' may only begin it (~ or ~/name: the node's private namespace)"
     if name.endswith("/") and name != "/":

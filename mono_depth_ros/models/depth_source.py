@@ -218,7 +218,8 @@ def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backen
             f"leave model.output_kind empty"
         )
         raise ConfigError(msg)
-    if spec_kind is focal and stated in (OutputKind.DEPTH_UP_TO_SCALE.value, OutputKind.RELATIVE_INVERSE.value):
+    relative = (OutputKind.DEPTH_UP_TO_SCALE.value, OutputKind.RELATIVE_INVERSE.value, OutputKind.AFFINE_DEPTH.value)
+    if spec_kind is focal and stated in relative:
         msg = (
             f"{weights} is a metric_focal model: the engine delivers metres with the camera's focal length, not "
             f"{stated}; leave model.output_kind empty (or metric)"

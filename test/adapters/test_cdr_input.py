@@ -152,3 +152,26 @@ def test_without_a_factory_the_stamp_stays_rosbags() -> None:
     raw, _ = image_cdr()
     msg = CdrDecoder(IMAGE, "/camera/image_raw", Reports(), typestore=HUMBLE).decode(raw)
     assert isinstance(msg.header.stamp, HUMBLE.types["builtin_interfaces/msg/Time"])
+
+
+def test_a_decoded_stage_shows_its_raw_subscriptions_remapped_topic_to_the_sync_watch() -> None:
+    """The node's synchroniser sources are decoding stages after raw message_filters Subscribers (this module):
+    the sync watch looked for the rclpy subscription in the stage's ``sub`` (a Subscriber's), found none, and under
+    ``-r /depth_model/prediction:=/robot1/prediction`` said 'none on /depth_model/prediction', a topic the node did
+    not subscribe (explore94's remapped names lost in the merge with the raw inputs)."""
+    from types import SimpleNamespace
+
+    from mono_depth_ros.adapters.sync_watch import SyncWatch
+    from mono_depth_ros.depth_config import DepthConfig
+
+    config = DepthConfig.from_params({"model.backend": "external", "sync.mode": "latest"})
+    inputs = RawInputs(FakeNode(), Reports(), rclpy_style_factory())
+    stages = inputs.filters(Source, [(Image, "/camera/image_raw"), (Image, "/depth_model/prediction")], "qos")
+    for stage, resolved in zip(stages, ("/camera/image_raw", "/robot1/prediction"), strict=True):
+        stage.source.sub = SimpleNamespace(topic_name=resolved)  # message_filters.Subscriber's rclpy subscription
+    lost: list[Any] = []
+    SyncWatch.attach(stages, config, lambda: None, lambda *a: lost.append(a))
+    for stamp in range(config.sync.queue_size + 1):
+        stages[0].source.arrive(image_cdr(stamp_ns=STAMP_NS + stamp * 1_000_000_000)[0])
+    ((reason, text),) = lost
+    assert reason == "no_prediction" and "none on /robot1/prediction (from /depth_model/prediction)" in text, text

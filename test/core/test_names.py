@@ -49,6 +49,13 @@ def test_several_unknown_names_each_get_their_nearest() -> None:
         ("/cam/1st", "starts with a digit"),
         ("~image", "'~' may only begin it"),
         ("/cam/~/image", "'~' may only begin it"),
+        ("{ns}/image", None),
+        ("/{namespace}/{node}_image", None),
+        ("/{robot}/camera/image", "unknown substitution {robot}"),  # rcl: ValueError from create_subscription
+        ("/a/{}/b", "unknown substitution {}"),
+        ("/cam{/image", "'{' and '}' do not pair"),  # rcl: InvalidTopicNameException
+        ("/cam/image}", "'{' and '}' do not pair"),
+        ("/a/{{node}}", "'{' and '}' do not pair"),
     ],
 )
 def test_a_topic_name_is_checked_as_rcl_checks_it(name: str, problem: str | None) -> None:

@@ -117,6 +117,20 @@ def test_model_output_kind_metric_focal_is_refused_where_nothing_would_apply_it(
     assert build_depth_source(resolve({**focal_params, "model.output_kind": "metric_focal"})) is not None
 
 
+def test_a_metric_focal_model_stated_affine_depth_is_refused_as_the_other_relative_kinds(onnx_path: Path) -> None:
+    """affine_depth (depth up to scale and shift) is a relative kind too: stated for a metric_focal spec, the
+    engine's metres were handed to scale recovery as a normalised depth (a scale and shift fitted to metres; with
+    scale.mode none published as 'not metric') while depth_up_to_scale and relative_inverse were refused."""
+    from mono_depth_ros.cli import main
+
+    focal = onnx_path.parent / "focal_affine.onnx"
+    focal.write_bytes(onnx_path.read_bytes())
+    assert main(["spec", str(focal), "--kind", "metric_focal", "--input-size", "64x96"]) == 0
+    params = {"model.backend": "onnx", "model.weights": str(focal), "device": "cpu", "model.threads": 1}
+    with pytest.raises(ConfigError, match=r"metric_focal model: the engine delivers metres.*not affine_depth"):
+        build_depth_source(resolve({**params, "model.output_kind": "affine_depth"}))
+
+
 def test_a_padded_graph_reports_the_size_of_the_image_inside_it(tmp_path: Path) -> None:
     """With ``--pad`` the camera image fills only part of a fixed-size graph's input (a 375x1242 frame in a 64x128
     graph: 39x128, the rest padding). The pipeline sizes what it publishes (``output.downscale: 0``, the default)

@@ -86,6 +86,34 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         assert launched.stop() == 0, launched.log[-3000:]
 
 
+def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(probe: Probe, ros_logs: Path) -> None:
+    """With sync.mode approximate the node subscribes its inputs raw through message_filters; an image without its
+    camera_info was reported 'latest camera_info stamped never: none on /camera/camera_info' while the node had
+    subscribed the remapped /robot1/cam/camera_info (the sync watch looked for the subscription where a plain
+    message_filters Subscriber keeps it, not behind the decoding stage)."""
+    params = write_params(ros_logs / "remapped_sync.yaml", {"device": "cpu", "model.threads": 1})
+    arguments = {"namespace": "robot1", "use_lidar": "false", "params_file": str(params)}
+    path = ros_logs / "remapped_sync.launch.py"
+    path.write_text(REMAPPED_LAUNCH.format(groups=[(list(REMAPS.items()), arguments)]))
+    launched = Launched({}, ros_logs / "remapped_sync.log", launch_file=str(path))
+    try:
+        launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
+        publisher = probe.publisher(Image, "/robot1/cam/image", RELIABLE)
+        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
+        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+        image.header.frame_id = "cam_optical"
+        text = "latest camera_info stamped never: none on /robot1/cam/camera_info (from /camera/camera_info)"
+        for _ in range(40):
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            publisher.publish(image)
+            if text in launched.log:
+                break
+            time.sleep(0.25)
+        assert text in launched.log, launched.log[-3000:]
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
 def test_two_cameras_on_relative_or_remapped_topics_of_one_name_are_two_cameras(probe: Probe, ros_logs: Path) -> None:
     """``image:=image_raw camera_info:=camera_info`` in namespaces front and left are /front/image_raw and
     /left/image_raw (rcl expands a relative name in the node's namespace), and left's ``SetRemap`` moves its image
@@ -125,6 +153,7 @@ def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceba
         ("image_topic", "/front-cam/image", "'-'"),
         ("camera_info_topic", "/cam info", "' '"),
         ("lidar_topic", "/velodyne//points", "empty"),
+        ("image_topic", "/{robot}/camera/image", "unknown substitution {robot}"),  # rcl: a ValueError traceback
     ]:
         command = ["ros2", "run", "mono_depth_ros", "mono_depth_node", "--ros-args", "-p", f"{name}:={value}"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
