@@ -294,10 +294,11 @@ def _reflect_padded(
     mode: str,
     channels_last: bool,
 ) -> torch.Tensor:
-    """ZoeDepthImageProcessor's order: reflect-pad the image in [0, 1], resize (``align_corners``), normalise."""
+    """ZoeDepthImageProcessor's order: reflect-pad the image in [0, 1], resize (``align_corners``), normalise (in
+    place: the resize's result is this function's own)."""
     image = F.pad(image_u8.to(torch.float32).div_(255.0), (pads[1], pads[1], pads[0], pads[0]), mode="reflect")
     image = F.interpolate(image, size=size_hw, mode=mode, align_corners=True)
-    image = (image - _channel_constants(tuple(mean), image.device)) / _channel_constants(tuple(std), image.device)
+    image = image.sub_(_channel_constants(tuple(mean), image.device)).div_(_channel_constants(tuple(std), image.device))
     return image.contiguous(memory_format=torch.channels_last) if channels_last else image
 
 

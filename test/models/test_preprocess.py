@@ -262,6 +262,28 @@ def test_the_in_place_normalisation_is_the_written_out_formula_bit_for_bit(kitti
     assert torch.equal(image, kept)
 
 
+def test_the_reflect_padded_input_is_normalised_in_place_and_is_the_written_out_formula(nyu_dir: Path) -> None:
+    """ZoeDepth's path on a real NYU frame (480x640, reflected by 46 and 53 px, to 384x512): ``(x - mean) / std`` of
+    the padded and resized image, to the bit, computed in place (no out-of-place ``sub`` / ``div``: two fresh
+    network-size tensors); the caller's image is left as it was."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = torch.from_numpy(load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")).permute(2, 0, 1)[None]
+    kept = image.clone()
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    mean_t, std_t = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    padded = F.pad(image.to(torch.float32).div(255.0), (53, 53, 46, 46), mode="reflect")
+    written = (F.interpolate(padded, size=(384, 512), mode="bilinear", align_corners=True) - mean_t) / std_t
+    with profile(activities=[ProfilerActivity.CPU]) as run:
+        result = preprocess(image, (384, 512), mean, std, reflect_pad=True)
+    assert torch.equal(result, written)
+    assert torch.equal(image, kept)
+    ops = {event.name for event in run.events()}
+    assert {"aten::sub_", "aten::div_"} <= ops and not {"aten::sub", "aten::div"} & ops
+
+
 def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:
     """int(3 sqrt(side / 2)) px each side (NYU 480x640: 46, 53); an image smaller than its padding is not padded
     (torch cannot reflect it), and its box is then None: nothing is cropped off the output."""
