@@ -55,7 +55,7 @@ from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.kitti_files import load_depth_png, load_object_calibration, load_velodyne
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-KINDS = (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE, OutputKind.METRIC)
+KINDS = (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH, OutputKind.METRIC)
 KITTI_CAMERA_HEIGHT_M = 1.65  # KITTI colour cameras above the road (Geiger et al., IJRR 2013, Fig. 3)
 
 
@@ -279,15 +279,18 @@ Predictions are **oracle-perturbed** real depth (no pretrained weights are avail
 multiplied by a smooth random error field (σ = 15 % in log, 3 × 8 cells), per-pixel noise (3 %) and 2 % gross
 outliers (×1.5 to ×3), then its metric scale is hidden the way each output kind hides it: depth_up_to_scale divides
 by an unknown scale (per-frame drift 10 %), relative_inverse is an unknown scale and shift in inverse depth (the
-shift up to ±50 % of the median inverse depth), metric is off by up to ±15 %. Each frame's truth is split at random
-into a fit half (the simulated LiDAR comes from it) and a held-out half (all scores), {seeds} perturbation seeds per
-frame. Metrics follow the KITTI protocol (truth < 80 m, predictions clamped to [1e-3, 80] m), averaged over samples.
+shift up to ±50 % of the median inverse depth), affine_depth is an unknown scale and shift in depth (drift 10 %, the
+shift up to ±50 % of the median depth: its nearest values may be 0 or below), metric is off by up to ±15 %. Each
+frame's truth is split at random into a fit half (the simulated LiDAR comes from it) and a held-out half (all
+scores), {seeds} perturbation seeds per frame. Metrics follow the KITTI protocol (truth < 80 m, predictions clamped
+to [1e-3, 80] m), averaged over samples.
 
-Methods: *no alignment* reads the prediction as metres (relative: 1 / disparity); *global* is one map for all
+Methods: *no alignment* reads the prediction as metres (relative_inverse: 1 / disparity); *global* is one map for all
 frames; *median* is monodepth2's per-frame median ratio computed **on the held-out truth itself**; *lidar N* is our
 robust fit (`core/scale/fit.py`) on an N-beam LiDAR (a refused fit falls back to the ground plane, as the live
 recovery does); *ground plane* is our camera-height prior (1.65 m, pitch 0) with no LiDAR; *upper bound* is least
-squares on all held-out truth (in depth for a scale, in inverse depth for scale + shift). Reproduce with
+squares on all held-out truth (in depth for a scale, in inverse depth for relative_inverse's scale + shift, in depth
+for affine_depth's). Reproduce with
 `.venv/bin/python scripts/eval_scale.py`.
 """
 
@@ -356,8 +359,9 @@ TEMPORAL_TEXT = """A synthetic road scene (ground at 1.5 m, boxes approaching at
 and 0.1 m above the camera, and oracle predictions (10 % smooth error). Events: LiDAR dropouts (frames 30-39, and
 130-199, longer than the 5 s hold), single outlier scans (every range × 1.5, frames 45, 60, 61), late scans (0.5 s
 old, frames 70-72) and a new scene at frame 100 where the hidden scale also changes ×1.3 (not for metric models).
-Error = median(output / truth) - 1 per frame. relative_inverse holds the last metric depth for 0.5 s only (then the
-ground plane); metric models pass through uncorrected once the hold expires (here 10 % off, as simulated).
+Error = median(output / truth) - 1 per frame. relative_inverse and affine_depth hold the last metric depth for 0.5 s
+only (then the ground plane); metric models pass through uncorrected once the hold expires (here 10 % off, as
+simulated).
 
 """
 

@@ -4,7 +4,8 @@ LiDARs, baselines and depth metrics (used by ``scripts/eval_scale.py`` and its t
 An *oracle-perturbed prediction* starts from real ground-truth depth, applies a realistic error (a smooth,
 low-frequency multiplicative field, per-pixel noise and a few gross outliers), then hides the metric scale the
 way each output kind does: an unknown scale for ``depth_up_to_scale``, an unknown scale and shift in inverse
-depth for ``relative_inverse``, a slightly wrong scale for ``metric``.
+depth for ``relative_inverse``, an unknown scale and shift in depth for ``affine_depth``, a slightly wrong scale for
+``metric``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class PerturbationConfig:
 
 @dataclass(frozen=True)
 class HiddenMap:
-    """The map an oracle prediction hides: ``depth = scale · prediction`` or ``1 / depth = scale · pred + shift``."""
+    """The map an oracle prediction hides: ``depth = scale · prediction`` (metric, depth_up_to_scale; shift 0),
+    ``1 / depth = scale · prediction + shift`` (relative_inverse) or ``depth = scale · prediction + shift``
+    (affine_depth; shift in metres)."""
 
     scale: float
     shift: float
@@ -91,8 +94,9 @@ def perturb_prediction(
         kind: output kind to imitate.
         rng: random generator (seeded by the caller).
         config: error model.
-        base_scale: the model's nominal scale (depth_up_to_scale: jittered by ``frame_scale_jitter``; metric:
-            times a factor within ``metric_scale_error``).
+        base_scale: the model's nominal scale (depth_up_to_scale, affine_depth: jittered by
+            ``frame_scale_jitter``; metric: times a factor within ``metric_scale_error``). affine_depth also hides a
+            shift of up to ±50 % of the median perturbed depth, so its nearest values may be 0 or below.
 
     Returns:
         ``(prediction, hidden)``: (H, W) float32 prediction and the map that recovers the perturbed depth.
@@ -120,6 +124,9 @@ def perturb_prediction(
         scale = base_scale * float(rng.uniform(1 - config.metric_scale_error, 1 + config.metric_scale_error))
     else:
         scale = base_scale * float(math.exp(rng.normal(0.0, config.frame_scale_jitter)))
+    if kind is OutputKind.AFFINE_DEPTH:
+        shift = float(rng.uniform(-0.5, 0.5) * np.nanmedian(perturbed))  # metres
+        return ((perturbed - shift) / scale).astype(np.float32), HiddenMap(scale, shift)
     return (perturbed / scale).astype(np.float32), HiddenMap(scale, 0.0)
 
 
@@ -168,11 +175,16 @@ def depth_metrics(pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floatin
 
 
 def as_depth(prediction: npt.NDArray[np.floating], kind: OutputKind) -> npt.NDArray[np.float64]:
-    """The prediction read as depth without alignment (relative_inverse: 1 / disparity, NaN where <= 0)."""
+    """The prediction read as depth without alignment (relative_inverse: 1 / disparity, NaN where <= 0;
+    affine_depth: its values, NaN where <= 0)."""
     pred = np.asarray(prediction, dtype=np.float64)
-    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+    kind = OutputKind(kind)
+    if kind is OutputKind.RELATIVE_INVERSE:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(pred > 0, 1.0 / pred, np.nan)
+    if kind is OutputKind.AFFINE_DEPTH:
+        with np.errstate(invalid="ignore"):
+            return np.where(pred > 0, pred, np.nan)
     return pred
 
 
@@ -188,23 +200,32 @@ def median_scaling(pred_depth: FloatArray, gt_m: FloatArray) -> float:
 
 
 def least_squares_map(prediction: FloatArray, gt_m: FloatArray, kind: OutputKind) -> HiddenMap:
-    """Least-squares alignment on all given truth: scale in depth, or (scale, shift) in inverse depth."""
+    """Least-squares alignment on all given truth: scale in depth (metric, depth_up_to_scale), (scale, shift) in
+    inverse depth (relative_inverse) or in depth (affine_depth)."""
     pred = np.asarray(prediction, dtype=np.float64)
     gt = np.asarray(gt_m, dtype=np.float64)
     ok = np.isfinite(pred) & np.isfinite(gt) & (gt > 0)
     pred, gt = pred[ok], gt[ok]
-    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+    kind = OutputKind(kind)
+    if kind.has_shift:
         design = np.stack([pred, np.ones_like(pred)], axis=1)
-        solution = np.linalg.lstsq(design, 1.0 / gt, rcond=None)[0]
+        target = 1.0 / gt if kind is OutputKind.RELATIVE_INVERSE else gt
+        solution = np.linalg.lstsq(design, target, rcond=None)[0]
         return HiddenMap(float(solution[0]), float(solution[1]))
     return HiddenMap(float(np.sum(pred * gt) / np.sum(pred * pred)), 0.0)
 
 
 def apply_map(prediction: FloatArray, kind: OutputKind, hidden: HiddenMap) -> FloatArray:
-    """Depth from a prediction under a map (NaN where the inverse depth is not positive)."""
+    """Depth from a prediction under a map (NaN where the inverse depth, or an affine_depth's mapped depth, is not
+    positive)."""
     pred = np.asarray(prediction, dtype=np.float64)
-    if OutputKind(kind) is OutputKind.RELATIVE_INVERSE:
+    kind = OutputKind(kind)
+    if kind is OutputKind.RELATIVE_INVERSE:
         inverse = hidden.scale * pred + hidden.shift
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(inverse > 0, 1.0 / inverse, np.nan)
+    if kind is OutputKind.AFFINE_DEPTH:
+        depth = hidden.scale * pred + hidden.shift
+        with np.errstate(invalid="ignore"):
+            return np.where(depth > 0, depth, np.nan)
     return hidden.scale * pred

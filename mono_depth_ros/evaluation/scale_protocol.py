@@ -7,12 +7,14 @@ from the truth (nearest-neighbour densified), perturbed and hidden per output ki
 method is scored on the eval half only:
 
 * ``no alignment``: the prediction read as metres (relative_inverse: 1 / disparity);
-* ``global``: one map for all frames (pooled median ratio; pooled least squares in inverse depth for relative);
+* ``global``: one map for all frames (pooled median ratio; pooled least squares in inverse depth for
+  relative_inverse, in depth for affine_depth);
 * ``median``: per-frame median ratio on the eval truth (monodepth2; uses the truth it is scored on);
 * ``lidar N``: our robust fit on the N-beam points (a refused fit falls back to the ground plane, as live);
 * ``ground plane``: our camera-height prior, no LiDAR (``estimated normal``: the plane-fit variant);
 * ``oracle fit``: our robust fit on all held-out truth (the best our estimator can do);
-* ``upper bound``: least squares on all held-out truth (depth for scale, inverse depth for scale + shift).
+* ``upper bound``: least squares on all held-out truth (depth for scale, inverse depth for relative_inverse's scale +
+  shift, depth for affine_depth's).
 
 Samples where a method gives no output (its fit and its fallback refused) are left out of its averages and
 counted in ``MethodScores.missing``.
@@ -201,7 +203,7 @@ def _oracle_fit(raw: FloatArray, truth_m: FloatArray, kind: OutputKind, config: 
 def method_labels(kind: OutputKind, beams: Sequence[int] = BEAMS) -> list[str]:
     """Row labels in report order."""
     labels = ["no alignment", "global", "median", *[f"lidar {n}" for n in beams], "ground plane"]
-    if OutputKind(kind) is not OutputKind.RELATIVE_INVERSE:
+    if not OutputKind(kind).has_shift:  # the ground plane estimates its normal for the depth kinds only
         labels.append("ground plane, estimated normal")
     return [*labels, "oracle fit", "upper bound"]
 
@@ -239,7 +241,7 @@ def evaluate_frames(
     raw_all = np.concatenate([p[0] for p in pooled])
     depth_all = np.concatenate([p[1] for p in pooled])
     truth_all = np.concatenate([p[2] for p in pooled])
-    if kind is OutputKind.RELATIVE_INVERSE:
+    if kind.has_shift:
         global_map = least_squares_map(raw_all, truth_all, kind)
     else:
         ok = np.isfinite(depth_all) & (depth_all > 0)

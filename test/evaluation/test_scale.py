@@ -38,6 +38,10 @@ def test_perturbation_hides_a_map_that_recovers_the_depth(kind: OutputKind) -> N
     np.testing.assert_allclose(apply_map(prediction, kind, hidden), DEPTH, rtol=1e-4)
     if kind is OutputKind.DEPTH_UP_TO_SCALE:
         assert hidden.scale == pytest.approx(2.5)
+    if kind.has_shift:  # a shift is hidden and the least-squares map finds it again
+        assert abs(hidden.shift) > 0
+        best = least_squares_map(prediction, DEPTH, kind)
+        assert (best.scale, best.shift) == pytest.approx((hidden.scale, hidden.shift), rel=1e-3)
     noisy, _ = perturb_prediction(DEPTH, kind, np.random.default_rng(2))
     assert not np.allclose(noisy, prediction)
 
@@ -80,4 +84,23 @@ def test_baselines() -> None:
     best = least_squares_map(disparity, gt, OutputKind.RELATIVE_INVERSE)
     assert (best.scale, best.shift) == pytest.approx((0.2, 0.01))
     assert np.isnan(as_depth(np.array([-1.0]), OutputKind.RELATIVE_INVERSE)).all()
+    normalised = (gt - 4.0) / 60.0  # an affine_depth output (Marigold): depth = 60 · prediction + 4 m
+    best = least_squares_map(normalised, gt, OutputKind.AFFINE_DEPTH)
+    assert (best.scale, best.shift) == pytest.approx((60.0, 4.0))
+    np.testing.assert_allclose(apply_map(normalised, OutputKind.AFFINE_DEPTH, best), gt, rtol=1e-9)
     assert np.isnan(apply_map(np.array([-1.0]), OutputKind.RELATIVE_INVERSE, HiddenMap(1.0, 0.0))).all()
+
+
+def test_affine_depth_hides_a_shift_in_depth_and_its_non_positive_values_are_no_depth() -> None:
+    """An affine_depth prediction is ``(depth - shift) / scale``: not proportional to the depth, and its values <= 0
+    (the nearest pixels when the shift is positive) read as no depth without alignment, or after a map that leaves
+    them at or below 0 m."""
+    kind = OutputKind.AFFINE_DEPTH
+    prediction, hidden = perturb_prediction(DEPTH, kind, np.random.default_rng(5), EXACT, base_scale=2.5)
+    ratio = DEPTH / prediction
+    assert np.ptp(ratio[np.isfinite(ratio)]) > 0.1  # a scale alone does not recover it
+    np.testing.assert_allclose(hidden.scale * prediction.astype(np.float64) + hidden.shift, DEPTH, rtol=1e-4)
+    values = np.array([-0.5, 0.0, 2.0])
+    assert np.isnan(as_depth(values, kind)[:2]).all() and as_depth(values, kind)[2] == 2.0
+    mapped = apply_map(values, kind, HiddenMap(2.0, 1.0))
+    assert np.isnan(mapped[0]) and mapped[1:].tolist() == [1.0, 5.0]

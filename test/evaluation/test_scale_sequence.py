@@ -19,7 +19,7 @@ from mono_depth_ros.models.spec import OutputKind
 N_FRAMES = 160  # dropout from frame 130; with a 2 s hold the ground plane takes over at frame 150
 
 
-@pytest.mark.parametrize("kind", [OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE])
+@pytest.mark.parametrize("kind", [OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH])
 def test_scale_stays_steady_through_dropouts_outliers_and_follows_a_step(kind: OutputKind) -> None:
     config = RecoveryConfig(
         ground=GroundPlaneConfig(camera_height_m=CAMERA_HEIGHT_M, stride_px=4), max_hold_ns=2_000_000_000
@@ -39,11 +39,11 @@ def test_scale_stays_steady_through_dropouts_outliers_and_follows_a_step(kind: O
         assert abs(errors[100]) > 0.08
         assert records[103].mode is ScaleMode.LIDAR
     else:
-        # Relative models are fitted per frame: a re-normalised output is followed at once.
+        # Models with a shift are fitted per frame: a re-normalised output is followed at once.
         assert records[100].mode is ScaleMode.LIDAR and abs(errors[100]) < 0.06
     assert np.all(np.abs(errors[103:110]) < 0.06)
     # Dropouts: last good while it lasts (with its age), then the ground plane.
-    hold_until = 150 if kind is OutputKind.DEPTH_UP_TO_SCALE else 135  # relative: the anchor lasts 0.5 s
+    hold_until = 150 if kind is OutputKind.DEPTH_UP_TO_SCALE else 135  # with a shift: the anchor lasts 0.5 s
     assert all(r.mode is ScaleMode.LAST_GOOD for r in records[130:hold_until])
     assert records[132].age_ns == 300_000_000
     assert all(r.mode is ScaleMode.GROUND_PLANE for r in records[151:])
