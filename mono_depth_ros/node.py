@@ -315,7 +315,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
-        decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False)  # ours: read in place
+        decoded = self._cameras.checked(messages.frame_input(frame.image, image_type, camera, rectified, copy=False))
         self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None

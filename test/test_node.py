@@ -486,6 +486,20 @@ def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warn
     assert "32x24 camera has 1.25, 1.67 (2.16x, 0.86x)" in warning and "scale.mode=lidar" in warning
 
 
+def test_the_training_camera_warning_on_a_camera_info_without_a_size_takes_the_images_size(ros: Ros) -> None:
+    """The same camera with camera_info width = height = 0 (a calibrated K / P; the image's 32x24 is used): the log
+    gave no warning, the check having no size to take the intrinsics at; now the sized camera_info's, once."""
+    node = ros.make_node({"scale.mode": "none", "model.threads": 1})
+    for k in range(2):
+        info = camera_info(STAMP_NS + k)
+        info.width, info.height = 0, 0
+        node.deliver("/camera/camera_info", info)
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+        node.publishers["depth/image"].wait_for(k + 1, timeout_s=60)
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "training camera" in m]
+    assert "32x24 camera has 1.25, 1.67 (2.16x, 0.86x)" in warning
+
+
 def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_another(ros: Ros) -> None:
     """Two problems in a row are both logged, even of one reason (rclpy's throttle is per call site: the second was
     lost for 2 s); a problem repeated within 2 s is held back, counted and mentioned by its next message."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+
+if TYPE_CHECKING:
+    from mono_depth_ros.pipeline import FrameInput
 
 
 def calibration_key(info: Any) -> tuple[Any, ...]:
@@ -49,6 +52,16 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
     )
 
 
+def sized_by_image(frame: FrameInput) -> CameraModel:
+    """The frame's calibration at the size the pipeline runs it: a camera_info without a size (width = height = 0,
+    a calibrated K / P) at the image's size (:meth:`CameraModel.for_image`, as depth_image_proc reads it); any other
+    calibration as it is."""
+    camera = frame.camera
+    if camera.width != 0:
+        return camera
+    return camera.for_image(int(frame.rgb.shape[1]), int(frame.rgb.shape[0]))
+
+
 def warn_about_calibration(
     image_topic: str,
     image_is_rectified: bool,
@@ -57,7 +70,8 @@ def warn_about_calibration(
     warn_model: Callable[[str], Any] | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
-    calibration entry) that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, and
+    calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
+    first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, and
     through ``warn_model`` (default ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
     path, which counts it)."""
@@ -81,7 +95,9 @@ class CameraModelCache:
     """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same.
 
     Args:
-        on_new: called with each new model (once per calibration), e.g. to warn about it.
+        on_new: called with each new model (once per calibration), e.g. to warn about it; a model without a
+            calibrated size (camera_info width = height = 0) has no intrinsics until an image gives it one, so it is
+            called with that model at the size of the first image passed to :meth:`checked`.
         settings: what ``on_new``'s checks depend on besides the calibration (the node: the pipeline's
             ``scale`` settings, which a run-time parameter change replaces); when it returns something else than
             at the last check, ``on_new`` runs again on the model in use (no new undistortion maps).
@@ -96,6 +112,7 @@ class CameraModelCache:
         self._key: tuple[Any, ...] | None = None
         self._model: CameraModel | None = None
         self._checked: Hashable = None  # the settings of the last on_new
+        self._awaiting_size = False  # a model without a size: on_new runs at the next image's size (checked)
 
     def get(self, info: Any) -> CameraModel:
         """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
@@ -109,5 +126,16 @@ class CameraModelCache:
             assert self._model is not None
             if self._on_new is not None and (is_new or settings != self._checked):
                 self._checked = settings
-                self._on_new(self._model)
+                self._awaiting_size = self._model.width == 0
+                if not self._awaiting_size:
+                    self._on_new(self._model)
             return self._model
+
+    def checked(self, frame: FrameInput) -> FrameInput:
+        """``frame`` as given, after ``on_new`` has run on its calibration at the image's size
+        (:func:`sized_by_image`) where :meth:`get` left it waiting for one (a camera_info without a size)."""
+        with self._lock:
+            if self._awaiting_size and frame.camera is self._model and self._on_new is not None:
+                self._awaiting_size = False
+                self._on_new(sized_by_image(frame))
+        return frame

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.adapters.camera_cache import warn_about_calibration
+from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
@@ -324,9 +324,6 @@ class _SecondPass:
             prediction = decoded
         lidar = self._lidar_input(plan)
         rectified = self.config.topics.image_is_rectified
-        if id(camera) not in self.cameras_checked:  # once per calibration (the index shares one entry per calibration)
-            self.cameras_checked.add(id(camera))
-            self.check_calibration(camera.model)
         try:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
@@ -336,6 +333,9 @@ class _SecondPass:
             return
         finally:
             self.summary.add_stage("decode", _ms(started))
+        if id(camera) not in self.cameras_checked:  # once per calibration (the index shares one entry per calibration)
+            self.cameras_checked.add(id(camera))
+            self.check_calibration(sized_by_image(frame))  # a camera_info without a size: at its first image's
         try:
             output = self.pipeline.process_frame(frame)
         except DepthError as err:

@@ -100,3 +100,39 @@ def test_a_change_of_the_settings_the_checks_depend_on_runs_them_again_on_the_sa
     settings["scale.mode"] = "none"
     assert cache.get(info) is model  # the same model (no new undistortion maps), checked again
     assert cache.get(info) is model and warnings == ["metres off (none)"]  # once per change
+
+
+def test_a_camera_info_without_a_size_is_checked_at_the_first_images_size() -> None:
+    """width = height = 0 with a calibrated P: the model check waits for an image (its intrinsics need a size), then
+    sees the image's size, once per calibration and again after a settings change; it was skipped silently."""
+    from mono_depth_ros.pipeline import FrameInput
+
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(fx=500.0, fy=510.0, cx=319.5, cy=239.5, width=640, height=480)
+    info = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 1, "cam"))
+    info.width, info.height = 0, 0
+    settings = {"scale.mode": "none"}
+    seen: list[PinholeIntrinsics] = []
+
+    def model_check(camera: PinholeIntrinsics) -> str | None:
+        seen.append(camera)
+        return f"{camera.width}x{camera.height} fx {camera.fx:g}"
+
+    warnings: list[str] = []
+    check = warn_about_calibration("/camera/image_rect", True, warnings.append, model_check)
+    cache = CameraModelCache(check, settings=lambda: settings["scale.mode"])
+    model = cache.get(info)
+    assert cache.get(info) is model and warnings == []  # no size yet: nothing to check
+    frame = FrameInput(0, "cam", np.zeros((480, 640, 3), np.uint8), model, True)
+    assert cache.checked(frame) is frame and warnings == ["640x480 fx 500"]
+    assert cache.checked(frame) is frame and len(seen) == 1  # once per calibration
+    settings["scale.mode"] = "fixed"
+    assert cache.get(info) is model and len(seen) == 1  # checked again, at the next image's size
+    cache.checked(frame)
+    assert warnings == ["640x480 fx 500", "640x480 fx 500"]
+    sized = camera_info_from_intrinsics(factory, intrinsics, make_header(factory, 2, "cam"))
+    sized_cache = CameraModelCache(warn_about_calibration("/camera/image_rect", True, warnings.append, model_check))
+    sized_model = sized_cache.get(sized)  # a camera_info with its size: checked at once, as before
+    assert len(warnings) == 3
+    sized_cache.checked(FrameInput(0, "cam", np.zeros((480, 640, 3), np.uint8), sized_model, True))
+    assert len(warnings) == 3

@@ -338,6 +338,21 @@ def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warn
     assert reason not in external.warnings.counts
 
 
+def test_the_metric_model_warning_on_a_camera_info_without_a_size_takes_the_images_size(tmp_path: Path) -> None:
+    """camera_info with width = height = 0 (and the tiny bag's K / P): the frames run at the image's size, and so
+    does the training-camera check; it was skipped without a word (the sizeless calibration has no intrinsics)."""
+    reason = "metric model on another camera"
+
+    def sizeless(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.width, msg.height = 0, 0
+        return msg
+
+    summary, _ = _run(tmp_path, {"scale.mode": "none", "model.threads": 1}, mutate=sizeless)
+    assert summary.frames_out == 3 and summary.warnings.counts[reason] == 1
+    assert "(1.35x, 0.54x)" in summary.warnings.examples[reason]  # the sized camera_info's figures
+
+
 def test_the_default_scale_mode_without_a_lidar_topic_is_no_scale_source_for_the_warning(tmp_path: Path) -> None:
     """scale.mode lidar (the default) with lidar_topic empty (the default) publishes the metric model's own metres
     ("metric prediction used without a correction"): the camera warning was silent there, as if LiDAR measured the
