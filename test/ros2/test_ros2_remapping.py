@@ -64,18 +64,8 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         assert "depth from /robot1/cam/image (Image), camera_info /robot1/cam/camera_info (latest), LiDAR " in (
             launched.log
         )
-        publisher = probe.publisher(Image, "/robot1/cam/image", RELIABLE)
-        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
-        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
-        image.header.frame_id = "cam_optical"
         text = "no camera_info yet on /robot1/cam/camera_info (from /camera/camera_info): nothing publishes it"
-        for _ in range(40):
-            image.header.stamp = probe.node.get_clock().now().to_msg()
-            publisher.publish(image)
-            if text in launched.log:
-                break
-            time.sleep(0.25)
-        assert text in launched.log, launched.log[-3000:]
+        publish_images_until_logged(probe, launched, "/robot1/cam/image", text)
         wait_until(lambda: any(diagnostic_values(m) for m in diagnostics.messages), 10, "the node's /diagnostics")
         values = next(v for v in map(diagnostic_values, diagnostics.messages) if v is not None)
         assert values["lidar_topic"] == "/robot1/points"  # as subscribed (was the parameter's /lidar/points)
@@ -99,18 +89,8 @@ def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(pro
     launched = Launched({}, ros_logs / "remapped_sync.log", launch_file=str(path))
     try:
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
-        publisher = probe.publisher(Image, "/robot1/cam/image", RELIABLE)
-        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
-        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
-        image.header.frame_id = "cam_optical"
         text = "latest camera_info stamped never: none on /robot1/cam/camera_info (from /camera/camera_info)"
-        for _ in range(40):
-            image.header.stamp = probe.node.get_clock().now().to_msg()
-            publisher.publish(image)
-            if text in launched.log:
-                break
-            time.sleep(0.25)
-        assert text in launched.log, launched.log[-3000:]
+        publish_images_until_logged(probe, launched, "/robot1/cam/image", text)
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 
@@ -160,3 +140,19 @@ def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceba
         assert result.returncode == 1 and "Traceback" not in output, output[-3000:]
         assert f"cannot start: parameter {name}={value!r} is not a valid ROS topic name" in output, output
         assert why in output.split("is not a valid ROS topic name", 1)[1].split("\n", 1)[0], output
+
+
+def publish_images_until_logged(probe: Probe, launched: Launched, topic: str, text: str) -> None:
+    """Publish small mono8 images (no camera_info) on ``topic`` every 0.25 s until the node's log shows ``text``
+    (10 s at most)."""
+    publisher = probe.publisher(Image, topic, RELIABLE)
+    wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
+    image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+    image.header.frame_id = "cam_optical"
+    for _ in range(40):
+        image.header.stamp = probe.node.get_clock().now().to_msg()
+        publisher.publish(image)
+        if text in launched.log:
+            break
+        time.sleep(0.25)
+    assert text in launched.log, launched.log[-3000:]
