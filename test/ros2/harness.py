@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,11 @@ def diagnostic_values(array_msg: Any, name_suffix: str = ": depth") -> dict[str,
             values["_message"] = status.message
             return values
     return None
+
+
+def node_statuses(array_msgs: Iterable[Any], name_suffix: str = ": depth") -> list[dict[str, str]]:
+    """:func:`diagnostic_values` of each DiagnosticArray that holds the node's status, in order."""
+    return [v for v in (diagnostic_values(m, name_suffix) for m in array_msgs) if v is not None]
 
 
 class Launched:

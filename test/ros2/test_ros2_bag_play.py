@@ -19,7 +19,7 @@ from mono_depth_ros.core import ros_msgs
 from test.bag.support import read_bag
 from test.kitti_bag import KittiFrame, write_kitti_bag
 
-from .harness import RELIABLE, Launched, Probe, depth_array, diagnostic_values, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, node_statuses, wait_until, write_params
 
 FAST = {"output.downscale": 4}  # a quarter of KITTI's size: inference keeps up with the bag's 10 Hz on a CPU
 
@@ -60,7 +60,7 @@ def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics
             depth.wait_for(6, timeout_s=20)  # two passes
             diagnostics.clear()
             time.sleep(3.0)  # 6 periods of played time
-        statuses = [v for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None]
+        statuses = node_statuses(diagnostics.messages)
         assert len(statuses) >= 3, f"{len(statuses)} /diagnostics in 3 s of a looped bag, {depth.count()} depth images"
         assert int(statuses[-1]["frames_published"]) >= 6
         latencies = [float(v[key]) for v in statuses for key in ("latency_p50_ms", "latency_p95_ms")]
@@ -88,7 +88,7 @@ def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
             player.wait(20)
         depth.wait_for(1, timeout_s=10)
         time.sleep(3.0)  # six periods of steady time after the bag ended
-        statuses = [v for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None]
+        statuses = node_statuses(diagnostics.messages)
         assert statuses, "no /diagnostics"
         last = statuses[-1]
         assert (int(last["frames_received"]), int(last["frames_published"])) == (10, depth.count()), last
@@ -199,7 +199,7 @@ def test_a_bag_whose_tf_static_was_recorded_without_qos_is_named_with_the_overri
         diagnostics.clear()
         with playing(tmp_path / "in", "--rate", "0.5", "--qos-profile-overrides-path", str(override)) as player:
             player.wait(20)
-        modes = {v.get("scale_mode") for v in (diagnostic_values(m) for m in diagnostics.messages) if v is not None}
+        modes = {v.get("scale_mode") for v in node_statuses(diagnostics.messages)}
         assert "lidar" in modes, modes
     finally:
         assert launched.stop() == 0, launched.log[-3000:]

@@ -28,6 +28,7 @@ from .harness import (
     Probe,
     depth_array,
     diagnostic_values,
+    node_statuses,
     param_value,
     wait_until,
     write_params,
@@ -237,7 +238,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
                 np.testing.assert_allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=1e-5, atol=1e-6)
 
     bag_status = diagnostic_values(offline["/diagnostics"][-1][1])
-    live_status = [v for v in (diagnostic_values(m) for m in live["/diagnostics"].messages) if v is not None][-1]
+    live_status = node_statuses(live["/diagnostics"].messages)[-1]
     assert bag_status is not None
     assert set(bag_status) == set(live_status), set(bag_status) ^ set(live_status)
     same = (

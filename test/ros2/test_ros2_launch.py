@@ -32,6 +32,7 @@ from .harness import (
     Probe,
     depth_array,
     diagnostic_values,
+    node_statuses,
     param_value,
     ros2_cli,
     wait_until,
@@ -540,7 +541,7 @@ def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_ar
         time.sleep(0.5)
 
         def last_values() -> dict[str, str]:
-            found = [v for v in map(diagnostic_values, diagnostics.messages) if v is not None]
+            found = node_statuses(diagnostics.messages)
             return found[-1] if found else {}
 
         wait_until(lambda: last_values().get("bad_messages.CalibrationError") == "2", 10, "2 CalibrationErrors")

@@ -12,7 +12,7 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, LaserScan
 
-from .harness import RELIABLE, Launched, Probe, diagnostic_values, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, diagnostic_values, node_statuses, wait_until, write_params
 
 REMAPPED_LAUNCH = """
 from launch import LaunchDescription
@@ -67,7 +67,7 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         text = "no camera_info yet on /robot1/cam/camera_info (from /camera/camera_info): nothing publishes it"
         publish_images_until_logged(probe, launched, "/robot1/cam/image", text)
         wait_until(lambda: any(diagnostic_values(m) for m in diagnostics.messages), 10, "the node's /diagnostics")
-        values = next(v for v in map(diagnostic_values, diagnostics.messages) if v is not None)
+        values = node_statuses(diagnostics.messages)[0]
         assert values["lidar_topic"] == "/robot1/points"  # as subscribed (was the parameter's /lidar/points)
         probe.drop(diagnostics)
         probe.publisher(LaserScan, "/robot1/points", RELIABLE)  # lidar.message_type auto: re-subscribed as LaserScan
