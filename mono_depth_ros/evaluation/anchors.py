@@ -44,9 +44,9 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("kitti_eigen_velodyne", "Monodepth2 S (stereo), ResNet-18, 640×192", "Godard et al., ICCV 2019, Table 1",
            0.109, 4.960, 0.864, 0.873, 0.209,
            "none (`--eval_stereo`: depth × 5.4, the rig's baseline; compare with `--scaling none`)"),
-    Anchor("kitti_improved", "ZoeDepth (metric, KITTI)", "Depth Anything metric_depth README (ZoeDepth protocol)",
+    Anchor("kitti_improved_kb", "ZoeDepth (metric, KITTI)", "Depth Anything metric_depth README (ZoeDepth protocol)",
            0.054, 2.281, 0.971),
-    Anchor("kitti_improved", "Depth Anything V1 ViT-L, metric fine-tune on KITTI",
+    Anchor("kitti_improved_kb", "Depth Anything V1 ViT-L, metric fine-tune on KITTI",
            "Depth Anything metric_depth README (ZoeDepth protocol)", 0.046, 1.896, 0.982),
     Anchor("nyu", "ZoeDepth (metric, NYU)", "Depth Anything metric_depth README (ZoeDepth protocol)",
            0.077, 0.282, 0.951),
@@ -59,12 +59,16 @@ _USE = {
     "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652); "
     "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI devkit scores it)",
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
+    "kitti_improved_kb": "`--dataset kitti_eigen_benchmark --protocol kitti_improved_kb` (652), or `kitti_annotated "
+    "--protocol kitti_improved_kb`",
     "nyu": "`--dataset nyu` (654 test frames, 480×640)",
     "synthetic": "`--dataset synthetic` (the procedural world)",
     "folder": "`--dataset folder` (rgb/, depth/ mm PNG or .npy, intrinsics.yaml: the training folder layout)",
 }
 _CROPS = {
     "garg": "Garg: rows 40.8-99.2 %, cols 3.6-96.4 % (153:371, 44:1197 of 375×1242)",
+    "garg_kb": "KB crop (bottom 352 rows, centre 1216 columns: image and GT), then Garg of that (166:372, 56:1185 "
+    "of 375×1242)",
     "eigen_nyu": "Eigen NYU: rows 45:471, cols 41:601 of 480×640",
     "none": "none",
 }
@@ -118,9 +122,12 @@ def protocol_section() -> str:
         "  monodepth2 resizes the predicted *disparity* to the GT size before inverting it; `mono-depth eval` runs",
         "  the node's inference path, which resizes depth: a small difference at depth edges.",
         "- `kitti_eigen_benchmark` is monodepth2's `--eval_split eigen_benchmark`: every pixel with improved GT,",
-        "  no crop, no GT cap. `kitti_improved` is the same 652 frames with the Garg crop and the 80 m GT cap, the",
-        "  BTS / AdaBins / ZoeDepth / Depth Anything convention; those also crop the *input* to 352×1216",
-        "  (`do_kb_crop`): the evaluated pixels are the same, the network input is not.",
+        "  no crop, no GT cap. `kitti_improved` is the same 652 frames with the Garg crop of the full frame and the",
+        "  80 m GT cap, as BTS's `bts_eval.py` scores them (it crops the *input* to 352×1216 and pads the",
+        "  prediction back: the evaluated pixels are those of the full-frame Garg crop). ZoeDepth, AdaBins and",
+        "  Depth Anything V1 (`metric_depth`) cut the GT to 352×1216 too (`do_kb_crop` in their loaders) and take",
+        "  the Garg fractions of that: other pixels (rows 166:372, cols 56:1185 of 375×1242 against 153:371,",
+        "  44:1197), so their figures compare with `kitti_improved_kb`, which cuts image and GT as they do.",
         "- Scalings (`--scaling`, per image over the evaluated pixels): `median` (monodepth2), `affine_inverse`",
         "  (least-squares scale and shift in inverse depth: MiDaS / Depth Anything; a depth model is fitted as",
         "  1 / depth), `affine` (least-squares scale and shift of depth: Marigold's `least_square`); `auto` picks",

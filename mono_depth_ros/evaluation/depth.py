@@ -6,7 +6,10 @@ protocols never share a table row:
 * ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
   self-supervised papers (monodepth2 ``evaluate_depth.py``).
 * ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models
-  (the BTS / AdaBins / ZoeDepth convention on the 652 frames).
+  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame).
+* ``kitti_improved_kb``: the same with ZoeDepth / AdaBins / Depth Anything V1's crop: image and GT cut to the
+  352×1216 KITTI benchmark crop (the network sees the cut image), then the Garg crop of that
+  (:func:`~.metrics.garg_kb_crop_mask`): the protocol of their published KITTI figures.
 * ``kitti_eigen_benchmark``: annotated GT, **no crop**, every pixel with GT > 0, predictions clipped to 1e-3..80 m,
   no scaling — monodepth2 ``evaluate_depth.py --eval_split eigen_benchmark`` (add ``--scaling median`` for the
   self-supervised rows of its table).
@@ -41,15 +44,16 @@ from mono_depth_ros.evaluation.metrics import (
     compute_metrics,
     eigen_crop_mask_nyu,
     garg_crop_mask,
+    garg_kb_crop_mask,
     mean_metrics,
     median_scale,
     valid_mask,
 )
-from mono_depth_ros.evaluation.samples import EvalSample
+from mono_depth_ros.evaluation.samples import EvalSample, kb_cropped
 from mono_depth_ros.models.spec import OutputKind
 
 SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
-CROPS = ("none", "garg", "eigen_nyu")
+CROPS = ("none", "garg", "garg_kb", "eigen_nyu")
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
     [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
@@ -64,7 +68,8 @@ class Protocol:
         name: table label.
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
-        crop: ``none`` | ``garg`` (KITTI) | ``eigen_nyu``.
+        crop: ``none`` | ``garg`` (KITTI) | ``garg_kb`` (KITTI, ZoeDepth's: the frame cut to 352×1216 first) |
+            ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
             (``(0, inf)``: monodepth2's ``eigen_benchmark`` mask ``gt > 0``).
@@ -98,6 +103,9 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "kitti_eigen_velodyne": Protocol("kitti_eigen_velodyne", "raw Velodyne", 1e-3, 80.0, "garg", "median"),
     "kitti_improved": Protocol("kitti_improved", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg", "none"),
+    "kitti_improved_kb": Protocol(
+        "kitti_improved_kb", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg_kb", "none"
+    ),
     "kitti_eigen_benchmark": Protocol(
         "kitti_eigen_benchmark", "annotated (improved) KITTI depth", 1e-3, 80.0, "none", "none", (0.0, float("inf"))
     ),
@@ -183,6 +191,8 @@ def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | Non
     """The (H, W) evaluation crop of a protocol (None for ``none``)."""
     if crop == "garg":
         return garg_crop_mask(height, width)
+    if crop == "garg_kb":
+        return garg_kb_crop_mask(height, width)
     if crop == "eigen_nyu":
         return eigen_crop_mask_nyu(height, width)
     return None
@@ -378,7 +388,8 @@ def evaluate_checkpoint(
         checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
             transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
-            (:func:`ground_truth_hw`).
+            (:func:`ground_truth_hw`), of the KB-cropped frame under the crop ``garg_kb`` (:func:`.samples.kb_cropped`,
+            as ZoeDepth feeds its network).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
@@ -396,6 +407,8 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
+    if protocol.crop == "garg_kb":
+        samples = [kb_cropped(s) for s in samples]
     check_ground_truth_in_range(samples, protocol)
     sizes = [ground_truth_hw(s) for s in samples]  # every frame checked before the model runs
     predict, output_kind = checkpoint_predictor(checkpoint, device)

@@ -6,7 +6,9 @@ when a sample has none; monodepth2 returns an anonymous 7-tuple — neither here
 Protocols (kept apart on purpose):
 
 * KITTI Eigen, self-supervised: raw Velodyne GT, Garg crop, cap 80 m, **per-image median scaling**.
-* KITTI improved GT (652 frames), metric models: Garg crop, cap 80 m, **no scaling**.
+* KITTI improved GT (652 frames), metric models: Garg crop, cap 80 m, **no scaling** (BTS ``bts_eval.py``: Garg
+  fractions of the full frame; ZoeDepth / AdaBins / Depth Anything V1: of the 352×1216 KB crop,
+  :func:`garg_kb_crop_mask`).
 * NYU Depth V2: Eigen crop, cap 10 m, no scaling for metric models.
 """
 
@@ -70,6 +72,38 @@ def garg_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
     top, bottom = int(0.40810811 * height), int(0.99189189 * height)
     left, right = int(0.03594771 * width), int(0.96405229 * width)
     mask[top:bottom, left:right] = True
+    return mask
+
+
+KB_CROP_HW = (352, 1216)
+"""The KITTI benchmark crop (``do_kb_crop``): the bottom 352 rows and the centred 1216 columns of a raw frame."""
+
+
+def kb_crop_offsets(height: int, width: int) -> tuple[int, int]:
+    """``(top, left)`` of the KB crop in a (height, width) KITTI frame, as BTS / AdaBins / ZoeDepth compute them
+    (``top = height - 352``, ``left = int((width - 1216) / 2)``).
+
+    Raises:
+        ShapeError: a frame smaller than 352×1216 (not a raw KITTI frame: a resize of one has no KB crop).
+    """
+    crop_h, crop_w = KB_CROP_HW
+    if height < crop_h or width < crop_w:
+        msg = (
+            f"the KITTI benchmark crop needs a frame of at least {crop_h}x{crop_w} (a raw KITTI frame), got "
+            f"{height}x{width}; score a resized frame under kitti_improved (Garg crop of the whole frame)"
+        )
+        raise ShapeError(msg)
+    return height - crop_h, int((width - crop_w) / 2)
+
+
+def garg_kb_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
+    """The Garg crop of the KB-cropped frame, as ZoeDepth / AdaBins / Depth Anything V1 evaluate KITTI: their loaders
+    crop the GT to 352×1216 (:func:`kb_crop_offsets`) and :func:`garg_crop_mask` is taken of that (rows 166:372,
+    cols 56:1185 of 375×1242, against 153:371, 44:1197 of the full frame). A 352×1216 GT (already cropped) gets the
+    plain Garg crop."""
+    top, left = kb_crop_offsets(height, width)
+    mask = np.zeros((height, width), dtype=bool)
+    mask[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = garg_crop_mask(*KB_CROP_HW)
     return mask
 
 

@@ -19,8 +19,9 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.evaluation.metrics import KB_CROP_HW, kb_crop_offsets
 from mono_depth_ros.training.data.kitti_files import (
     KITTI_DEPTH_SCALE,
     load_depth_png,
@@ -61,6 +62,25 @@ class EvalSample:
     rgb: npt.NDArray[np.uint8]
     gt_depth_m: npt.NDArray[np.float32]
     intrinsics: PinholeIntrinsics
+
+
+def kb_cropped(sample: EvalSample) -> EvalSample:
+    """``sample`` cut to the KITTI benchmark crop (bottom 352 rows, centred 1216 columns: image, GT, intrinsics), as
+    ZoeDepth / AdaBins / BTS feed a KITTI frame to their network (``do_kb_crop``); a 352×1216 frame is returned as is.
+
+    Raises:
+        ShapeError: image smaller than 352×1216, or GT of another size than its image (a resize has no KB crop).
+    """
+    if sample.gt_depth_m.shape != sample.rgb.shape[:2]:
+        msg = (
+            f"{sample.name!r}: the KITTI benchmark crop needs GT at its image's size {sample.rgb.shape[:2]}, got "
+            f"{sample.gt_depth_m.shape}; evaluate a resized GT under kitti_improved"
+        )
+        raise ShapeError(msg)
+    top, left = kb_crop_offsets(*sample.gt_depth_m.shape)
+    rows, cols = slice(top, top + KB_CROP_HW[0]), slice(left, left + KB_CROP_HW[1])
+    intrinsics = sample.intrinsics.cropped(left, top, KB_CROP_HW[1], KB_CROP_HW[0])
+    return EvalSample(sample.name, sample.rgb[rows, cols], sample.gt_depth_m[rows, cols], intrinsics)
 
 
 def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:

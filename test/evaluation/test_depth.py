@@ -452,3 +452,45 @@ def test_a_model_made_elsewhere_is_evaluated_by_its_backend(tmp_path: Path) -> N
         report = evaluate_checkpoint(exported, samples, "synthetic")
         assert report.output_kind is OutputKind.METRIC
         assert report.mean.abs_rel == pytest.approx(reference, rel=1e-4), exported.name
+
+
+def _zoedepth_kitti_eval(gt_full: np.ndarray, image_full: np.ndarray, predict: object) -> dict[str, float]:
+    """ZoeDepth / Depth Anything V1 metric_depth on KITTI, transcribed: ``zoedepth/data/data_mono.py`` (online_eval,
+    ``do_kb_crop``) crops image *and* GT to the bottom-centre 352×1216, then ``zoedepth/utils/misc.py``
+    ``compute_metrics`` applies the Garg fractions to that cropped GT (isl-org/ZoeDepth; AdaBins' ``dataloader.py`` +
+    ``evaluate.py`` do the same)."""
+    height, width = gt_full.shape
+    top_margin, left_margin = int(height - 352), int((width - 1216) / 2)
+    gt = gt_full[top_margin : top_margin + 352, left_margin : left_margin + 1216]
+    image = image_full[top_margin : top_margin + 352, left_margin : left_margin + 1216]
+    pred = np.asarray(predict(image), dtype=np.float64)  # type: ignore[operator]
+    return _zoedepth_metrics(gt, pred, "garg", 80.0)
+
+
+def test_kitti_improved_kb_scores_the_pixels_and_input_zoedepth_scores(
+    kitti_depth_dir: Path, tiny_checkpoint: Path
+) -> None:
+    """ZoeDepth / AdaBins / Depth Anything V1 apply the Garg crop to the 352×1216 KB-cropped GT (rows 166:372, cols
+    56:1185 of 375×1242), not to the full frame as BTS' bts_eval.py and monodepth2 do (153:371, 44:1197): their
+    published KITTI figures are comparable with protocol kitti_improved_kb (network input KB-cropped too), not
+    with kitti_improved."""
+    samples = annotated_samples(kitti_depth_dir)
+    rng = np.random.default_rng(3)
+    for sample in samples:
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        pred = np.where(gt > 0, gt, np.nanmedian(sample.gt_depth_m)) * np.exp(rng.normal(0.0, 0.2, gt.shape))
+        pred *= np.linspace(0.7, 1.3, gt.shape[1])  # an error that grows towards the image sides
+        reference = _zoedepth_kitti_eval(gt, pred, lambda crop: crop)
+        ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], PROTOCOLS["kitti_improved_kb"], OutputKind.METRIC)
+        for name, value in reference.items():
+            assert getattr(ours.mean, name) == pytest.approx(value, rel=1e-9), name
+        full = evaluate_predictions([("x", pred, sample.gt_depth_m)], PROTOCOLS["kitti_improved"], OutputKind.METRIC)
+        assert full.mean.abs_rel != pytest.approx(reference["abs_rel"], rel=1e-3)
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    predict, _ = checkpoint_predictor(tiny_checkpoint)
+    report = evaluate_checkpoint(tiny_checkpoint, samples[:1], "kitti_improved_kb")
+    gt = np.nan_to_num(samples[0].gt_depth_m.astype(np.float64), nan=0.0)
+    reference = _zoedepth_kitti_eval(gt, samples[0].rgb, predict)  # the network sees the 352×1216 crop
+    for name, value in reference.items():
+        assert getattr(report.mean, name) == pytest.approx(value, rel=1e-6), name

@@ -94,3 +94,15 @@ def test_no_valid_pixels_is_not_averaged_in() -> None:
     assert mean_metrics([NAN_METRICS]).count == 0
     with pytest.raises(ShapeError):
         compute_metrics(np.ones((2, 2)), np.ones((3, 3)))
+
+
+def test_garg_crop_of_the_kb_crop() -> None:
+    """ZoeDepth's KITTI pixels: Garg fractions of the bottom-centre 352×1216 (rows 23+143:23+349, cols 13+43:13+1172
+    of 375×1242); a frame already cut to 352×1216 gets the plain Garg crop; a smaller frame has no KB crop."""
+    from mono_depth_ros.evaluation.metrics import garg_kb_crop_mask
+
+    rows, cols = np.nonzero(garg_kb_crop_mask(375, 1242))
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (166, 372, 56, 1185)
+    np.testing.assert_array_equal(garg_kb_crop_mask(352, 1216), garg_crop_mask(352, 1216))
+    with pytest.raises(ShapeError, match=r"352x1216.*192x640"):
+        garg_kb_crop_mask(192, 640)
