@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
 from mono_depth_ros.evaluation.samples import EvalSample
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_calib_file
 from mono_depth_ros.training.data.kitti_raw import (
     CAM_TO_CAM,
     VELO_TO_CAM,
@@ -67,6 +67,26 @@ def velodyne_to_image_matrix(date_dir: Path, camera: int = 2) -> tuple[npt.NDArr
         raise CalibrationError(msg) from None
     matrix: npt.NDArray[np.float64] = projection @ rect @ velo
     return matrix, (height, width)
+
+
+def object_velodyne_to_image_matrix(calib_path: Path, camera: int = 2) -> npt.NDArray[np.float64]:
+    """:func:`velodyne_to_image_matrix` of a KITTI 3D-object calib file: ``P2 · R0_rect · Tr_velo_to_cam`` (3×4; the
+    raw tree's ``P_rect_02``, ``R_rect_00``, ``[R | T]`` under the object benchmark's names).
+
+    Raises:
+        CalibrationError: the file lacks ``P<camera>`` / ``R0_rect`` / ``Tr_velo_to_cam`` or mangles them.
+    """
+    calib = read_calib_file(calib_path)
+    rect, velo = np.eye(4), np.eye(4)
+    try:
+        projection = calib[f"P{camera}"].reshape(3, 4)
+        rect[:3, :3] = calib["R0_rect"].reshape(3, 3)
+        velo[:3] = calib["Tr_velo_to_cam"].reshape(3, 4)
+    except (KeyError, ValueError) as err:
+        msg = f"{calib_path}: not a KITTI object calibration file (lacks or mangles {err}); use the object devkit's"
+        raise CalibrationError(msg) from None
+    matrix: npt.NDArray[np.float64] = projection @ rect @ velo
+    return matrix
 
 
 def monodepth2_velodyne_depth(

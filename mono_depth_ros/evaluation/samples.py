@@ -4,8 +4,8 @@ the synthetic world.
 Every loader returns :class:`EvalSample` records with ground truth as float32 metres, NaN = no measurement, at the
 resolution its file holds (the camera image's, or a resize of it). Units are converted here, once: KITTI annotated
 PNGs metres = value / 256, NYU PNGs metres = value / 1000 (the ``depth_scale`` of ``test_annotations.json`` where it
-is given), ``.npy`` float metres; Velodyne points are projected with the calibration (nearest point per pixel, as
-monodepth2's ``generate_depth_map``).
+is given), ``.npy`` float metres; Velodyne points are projected with the calibration exactly as monodepth2's
+``generate_depth_map(..., vel_depth=True)`` projects them (:mod:`.kitti_eigen`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.errors import ConfigError, ShapeError
-from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.evaluation.metrics import KB_CROP_HW, kb_crop_offsets
 from mono_depth_ros.training.data.kitti_files import (
     KITTI_DEPTH_SCALE,
@@ -53,7 +52,8 @@ class EvalSample:
     Attributes:
         name: identifier for per-image reports (file stem or ``seed/frame``).
         rgb: (H, W, 3) uint8 RGB.
-        gt_depth_m: (h, w) float32 metres along the optical axis; NaN = no ground truth. (h, w) is the image's
+        gt_depth_m: (h, w) float32 metres along the optical axis (raw Velodyne GT: the scan's forward distance, as
+            monodepth2 scores it); NaN = no ground truth. (h, w) is the image's
             (H, W) or a resize of it: predictions are scored at (h, w).
         intrinsics: the camera of ``rgb``.
     """
@@ -84,11 +84,18 @@ def kb_cropped(sample: EvalSample) -> EvalSample:
 
 
 def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
-    """KITTI object-style folder (``image_2/``, ``velodyne/``, ``calib/``): raw Velodyne scans as sparse GT.
+    """KITTI object-style folder (``image_2/``, ``velodyne/``, ``calib/``): raw Velodyne scans as sparse GT, projected
+    as ``--dataset kitti_eigen`` projects them (monodepth2's ``generate_depth_map(..., vel_depth=True)``:
+    :func:`~.kitti_eigen.monodepth2_velodyne_depth` with ``P2 · R0_rect · Tr_velo_to_cam``), so that its default
+    protocol ``kitti_eigen_velodyne`` scores the GT monodepth2 scores: the Velodyne forward distance (~0.3 m more
+    than the camera's z), the devkit's -1 pixel offset, the nearest point per pixel.
 
     Raises:
-        ConfigError: no ``image_2/*.png`` under ``root``.
+        ConfigError: no ``image_2/*.png`` under ``root``. CalibrationError: a calib file that is not the object
+            benchmark's.
     """
+    from mono_depth_ros.evaluation.kitti_eigen import monodepth2_velodyne_depth, object_velodyne_to_image_matrix
+
     root = Path(root)
     images = sorted((root / "image_2").glob("*.png"))
     if not images:
@@ -99,8 +106,9 @@ def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
         rgb = load_rgb(image_path)
         height, width = rgb.shape[:2]
         calib = load_object_calibration(root / "calib" / f"{image_path.stem}.txt", width, height)
-        points_in_velo = load_velodyne(root / "velodyne" / f"{image_path.stem}.bin")[:, :3]
-        gt, _ = zbuffer_depth(calib.cam_from_velo.apply(points_in_velo), calib.intrinsics)
+        velo_to_image = object_velodyne_to_image_matrix(root / "calib" / f"{image_path.stem}.txt")
+        scan = load_velodyne(root / "velodyne" / f"{image_path.stem}.bin")
+        gt = monodepth2_velodyne_depth(scan, velo_to_image, (height, width))
         samples.append(EvalSample(image_path.stem, rgb, gt, calib.intrinsics))
     return samples
 
