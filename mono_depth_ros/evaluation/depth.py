@@ -202,9 +202,10 @@ def align_inverse_depth(
     pred_inverse: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]:
     """Least-squares ``s·pred + t ≈ 1 / gt`` over the ``mask`` pixels where the prediction is finite (MiDaS / Depth
-    Anything: alignment in inverse depth); returns depth ``1 / (s·pred + t)``, NaN where that is not finite and
-    positive (a NaN / ±Inf prediction, e.g. a sky head's +Inf, stays NaN: scored as unmeasured), all NaN when no
-    pixel can be fitted."""
+    Anything: alignment in inverse depth); returns depth ``1 / (s·pred + t)``, +Inf where the aligned inverse depth
+    is <= 0 (beyond infinity: the far cap, as MiDaS' ``1 / max(aligned, 1 / max_depth)`` and Marigold's disparity
+    clip score it), NaN where the prediction is NaN / ±Inf (no depth: scored as the references score NaN, the near
+    cap), all NaN when no pixel can be fitted."""
     x = np.asarray(pred_inverse, dtype=np.float64)
     fit = mask & np.isfinite(x)
     if not fit.any():
@@ -213,15 +214,15 @@ def align_inverse_depth(
     (s, t), *_ = np.linalg.lstsq(a, 1.0 / np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse = s * x + t
-        return np.where(np.isfinite(inverse) & (inverse > 0), 1.0 / inverse, np.nan)
+        return np.where(np.isfinite(inverse), np.where(inverse > 0, 1.0 / inverse, np.inf), np.nan)
 
 
 def align_depth(
     pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]:
     """Least-squares ``s·pred + t ≈ gt`` in depth over the ``mask`` pixels where the prediction is finite (Marigold's
-    ``least_square`` alignment); returns ``s·pred + t`` (NaN / ±Inf predictions stay non-finite: scored as
-    unmeasured), unchanged when no pixel can be fitted."""
+    ``least_square`` alignment); returns ``s·pred + t`` where the prediction is finite, its NaN / ±Inf marks as they
+    are (REP 117: +Inf too far, -Inf too close, NaN none), unchanged when no pixel can be fitted."""
     x = np.asarray(pred_m, dtype=np.float64)
     fit = mask & np.isfinite(x)
     if not fit.any():
@@ -229,7 +230,7 @@ def align_depth(
     a = np.stack([x[fit], np.ones(int(fit.sum()))], axis=1)
     (s, t), *_ = np.linalg.lstsq(a, np.asarray(gt_m, dtype=np.float64)[fit], rcond=None)
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(x), s * x + t, np.nan)
+        return np.where(np.isfinite(x), s * x + t, x)
 
 
 def inverse_prediction(pred: npt.NDArray[np.float64], output_kind: OutputKind) -> npt.NDArray[np.float64]:

@@ -139,7 +139,9 @@ def compute_metrics(
     Args:
         pred_m: (H, W) predicted depth in metres (or up to scale with ``median_scaling``).
         gt_m: (H, W) ground truth metres; NaN / 0 / out-of-range pixels are not evaluated.
-        min_depth_m, max_depth_m: evaluation range; predictions are clipped to it (the standard protocol).
+        min_depth_m, max_depth_m: evaluation range; predictions are clipped to it (the standard protocol), non-finite
+            ones as BTS / AdaBins / ZoeDepth score them: -Inf (REP 117: too close to measure) and NaN (no
+            prediction) as ``min_depth_m``, +Inf (too far) as ``max_depth_m``.
         crop: optional (H, W) bool evaluation crop (:func:`garg_crop_mask`, :func:`eigen_crop_mask_nyu`).
         median_scaling: multiply the prediction by :func:`median_scale` first.
         gt_range_m: open range of ground truth evaluated when it differs from the prediction clip range, e.g.
@@ -160,7 +162,7 @@ def compute_metrics(
     if median_scaling:
         pred = pred * median_scale(pred, np.asarray(gt_m, dtype=np.float64), mask)
     p = pred[mask]
-    p = np.clip(np.where(np.isfinite(p), p, max_depth_m), min_depth_m, max_depth_m)
+    p = np.clip(np.where(np.isnan(p), min_depth_m, p), min_depth_m, max_depth_m)  # ±Inf: clipped to the caps
     g = np.asarray(gt_m, dtype=np.float64)[mask]
     ratio = np.maximum(p / g, g / p)
     diff = p - g

@@ -175,13 +175,13 @@ def depth_metrics(pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floatin
 
 
 def as_depth(prediction: npt.NDArray[np.floating], kind: OutputKind) -> npt.NDArray[np.float64]:
-    """The prediction read as depth without alignment (relative_inverse: 1 / disparity, NaN where <= 0;
-    affine_depth: its values, NaN where <= 0)."""
+    """The prediction read as depth without alignment (relative_inverse: 1 / disparity, +Inf where <= 0: at or beyond
+    infinity, scored as the far cap; affine_depth: its values, NaN where <= 0: scored as the near cap)."""
     pred = np.asarray(prediction, dtype=np.float64)
     kind = OutputKind(kind)
     if kind is OutputKind.RELATIVE_INVERSE:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(pred > 0, 1.0 / pred, np.nan)
+            return np.where(pred > 0, 1.0 / pred, np.where(np.isnan(pred), np.nan, np.inf))
     if kind is OutputKind.AFFINE_DEPTH:
         with np.errstate(invalid="ignore"):
             return np.where(pred > 0, pred, np.nan)
@@ -216,14 +216,14 @@ def least_squares_map(prediction: FloatArray, gt_m: FloatArray, kind: OutputKind
 
 
 def apply_map(prediction: FloatArray, kind: OutputKind, hidden: HiddenMap) -> FloatArray:
-    """Depth from a prediction under a map (NaN where the inverse depth, or an affine_depth's mapped depth, is not
-    positive)."""
+    """Depth from a prediction under a map (+Inf where the inverse depth is not positive: the far cap; NaN where an
+    affine_depth's mapped depth is not positive: the near cap, as the metrics score NaN)."""
     pred = np.asarray(prediction, dtype=np.float64)
     kind = OutputKind(kind)
     if kind is OutputKind.RELATIVE_INVERSE:
         inverse = hidden.scale * pred + hidden.shift
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(inverse > 0, 1.0 / inverse, np.nan)
+            return np.where(inverse > 0, 1.0 / inverse, np.where(np.isnan(inverse), np.nan, np.inf))
     if kind is OutputKind.AFFINE_DEPTH:
         depth = hidden.scale * pred + hidden.shift
         with np.errstate(invalid="ignore"):

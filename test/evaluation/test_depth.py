@@ -89,8 +89,8 @@ def test_affine_inverse_alignment_recovers_depth() -> None:
 
 
 def test_affine_inverse_fit_skips_non_finite_predictions() -> None:
-    """+Inf (a sky head's mark) or NaN disparity at a few GT pixels: the fit uses the other pixels (lstsq raised
-    LinAlgError on them), and those pixels score as unmeasured, i.e. as the far cap, as for the depth kinds."""
+    """+Inf or NaN disparity at a few GT pixels: the fit uses the other pixels (lstsq raised LinAlgError on them), and
+    those pixels have no depth (NaN), scored as the references score NaN: the near cap."""
     gt = _gt()
     mask = np.isfinite(gt)
     disparity = 3.0 / np.nan_to_num(gt, nan=10.0) + 0.2
@@ -101,7 +101,7 @@ def test_affine_inverse_fit_skips_non_finite_predictions() -> None:
     np.testing.assert_allclose(aligned[mask & ~bad], gt[mask & ~bad], rtol=1e-4)
     assert np.isnan(aligned[bad]).all()
     report = evaluate_predictions([("x", disparity, gt)], PROTOCOLS["synthetic"], OutputKind.RELATIVE_INVERSE)
-    expected = np.where(bad, 80.0, gt)  # non-finite -> the 80 m cap, exact elsewhere
+    expected = np.where(bad, 1e-3, gt)  # no depth -> 1e-3 m (BTS / ZoeDepth's NaN), exact elsewhere
     assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
     assert report.mean.a1 == pytest.approx(1.0 - bad[mask].mean())
     assert np.isnan(align_inverse_depth(np.full_like(gt, np.nan), gt, mask)).all()  # nothing to fit: no depth
@@ -350,12 +350,12 @@ def test_affine_scaling_fits_scale_and_shift_in_depth() -> None:
     ``affine_inverse`` (MiDaS / Depth Anything's, in inverse depth); a relative_inverse output has no depth to fit."""
     gt = _gt()
     shifted = 0.5 * np.nan_to_num(gt, nan=5.0) + 3.0  # depth off by a scale and a shift
-    shifted[1, :2] = (np.nan, np.inf)  # unmeasured: the far cap, as under the other scalings
+    shifted[1, :2] = (np.nan, np.inf)  # no prediction: the near cap; too far (REP 117 +Inf): the far cap
     affine = replace(PROTOCOLS["synthetic"], scaling="affine")
     for kind in (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.METRIC):
         report = evaluate_predictions([("x", shifted, gt)], affine, kind)
         expected = gt.astype(np.float64).copy()
-        expected[1, :2] = 80.0
+        expected[1, :2] = (1e-3, 80.0)
         mask = np.isfinite(gt)
         assert report.protocol.scaling == "affine"
         assert report.mean.abs_rel == pytest.approx(np.mean(np.abs(expected - gt)[mask] / gt[mask]), rel=1e-4)
@@ -494,3 +494,18 @@ def test_kitti_improved_kb_scores_the_pixels_and_input_zoedepth_scores(
     reference = _zoedepth_kitti_eval(gt, samples[0].rgb, predict)  # the network sees the 352×1216 crop
     for name, value in reference.items():
         assert getattr(report.mean, name) == pytest.approx(value, rel=1e-6), name
+
+
+def test_non_finite_predictions_score_as_bts_and_zoedepth_score_them(nyu_dir: Path) -> None:
+    """BTS ``bts_eval.py`` / ZoeDepth ``compute_metrics`` / AdaBins ``evaluate.py``: ``pred < min -> min`` (so -Inf, by
+    REP 117 'too close to measure', is the near cap), ``pred > max`` and +Inf -> max, NaN -> min. -Inf and NaN scored
+    as the far cap here; on a real NYU frame with 2 % of each mark the numbers were ZoeDepth's only by chance."""
+    sample = annotated_samples(nyu_dir)[0]
+    gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+    rng = np.random.default_rng(5)
+    pred = np.where(gt > 0, gt, 3.0) * np.exp(rng.normal(0.0, 0.1, gt.shape))
+    marks = rng.choice(np.array([np.nan, np.inf, -np.inf, 1.0]), size=gt.shape, p=[0.02, 0.02, 0.02, 0.94])
+    pred = np.where(marks == 1.0, pred, marks)
+    ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], PROTOCOLS["nyu"], OutputKind.METRIC).mean
+    for name, value in _zoedepth_metrics(gt, pred, "eigen_nyu", 10.0).items():
+        assert getattr(ours, name) == pytest.approx(value, rel=1e-9), name

@@ -70,8 +70,8 @@ def test_median_scaling_pairs_ground_truth_and_prediction_pixels() -> None:
     mask = np.ones_like(gt, dtype=bool)
     assert median_scale(pred, gt, mask) == pytest.approx(7.0)  # median(1..7) / median((1..7) / 7)
     m = compute_metrics(pred, gt, median_scaling=True)
-    far = np.array([8.0, 9.0, 10.0])  # NaN / +Inf -> the 80 m cap, -1 -> 1e-3 m; exact elsewhere
-    errors = np.concatenate([np.zeros(7), np.abs([80.0, 80.0, 1e-3] - far) / far])
+    far = np.array([8.0, 9.0, 10.0])  # NaN -> 1e-3 m, +Inf -> the 80 m cap, -1 -> 1e-3 m (BTS); exact elsewhere
+    errors = np.concatenate([np.zeros(7), np.abs([1e-3, 80.0, 1e-3] - far) / far])
     assert m.abs_rel == pytest.approx(errors.mean())
 
 

@@ -73,7 +73,9 @@ def test_metrics_by_hand() -> None:
     assert m.abs_rel == pytest.approx((0.1 + 0.0 + 0.5) / 3)
     assert m.rmse == pytest.approx(np.sqrt((1 + 0 + 400) / 3))
     assert m.a1 == pytest.approx(2 / 3)  # the one DepthMetrics record: a1 = δ < 1.25
-    assert depth_metrics(np.array([np.nan]), np.array([40.0])).abs_rel == pytest.approx(1.0)  # invalid → 80 m
+    invalid = depth_metrics(np.array([np.nan]), np.array([40.0]))  # no prediction -> 1e-3 m (BTS / ZoeDepth)
+    assert invalid.abs_rel == pytest.approx((40.0 - 1e-3) / 40.0)
+    assert depth_metrics(np.array([np.inf]), np.array([40.0])).abs_rel == pytest.approx(1.0)  # too far -> 80 m
 
 
 def test_baselines() -> None:
@@ -83,12 +85,12 @@ def test_baselines() -> None:
     disparity = (1.0 / gt - 0.01) / 0.2
     best = least_squares_map(disparity, gt, OutputKind.RELATIVE_INVERSE)
     assert (best.scale, best.shift) == pytest.approx((0.2, 0.01))
-    assert np.isnan(as_depth(np.array([-1.0]), OutputKind.RELATIVE_INVERSE)).all()
+    assert np.isposinf(as_depth(np.array([-1.0, 0.0]), OutputKind.RELATIVE_INVERSE)).all()  # beyond infinity: far
     normalised = (gt - 4.0) / 60.0  # an affine_depth output (Marigold): depth = 60 · prediction + 4 m
     best = least_squares_map(normalised, gt, OutputKind.AFFINE_DEPTH)
     assert (best.scale, best.shift) == pytest.approx((60.0, 4.0))
     np.testing.assert_allclose(apply_map(normalised, OutputKind.AFFINE_DEPTH, best), gt, rtol=1e-9)
-    assert np.isnan(apply_map(np.array([-1.0]), OutputKind.RELATIVE_INVERSE, HiddenMap(1.0, 0.0))).all()
+    assert np.isposinf(apply_map(np.array([-1.0]), OutputKind.RELATIVE_INVERSE, HiddenMap(1.0, 0.0))).all()
 
 
 def test_affine_depth_hides_a_shift_in_depth_and_its_non_positive_values_are_no_depth() -> None:
