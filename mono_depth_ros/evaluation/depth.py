@@ -149,16 +149,25 @@ class EvalReport:
         finite = [r for r in self.gt_over_pred_median if np.isfinite(r)]
         return float(np.median(finite)) if finite else float("nan")
 
+    @property
+    def gt_over_pred_std(self) -> float:
+        """monodepth2's ``std(ratios / median)`` over the images' :attr:`gt_over_pred_median` (0 = the same scale
+        error in every image; NaN where no image has a ratio)."""
+        finite = np.array([r for r in self.gt_over_pred_median if np.isfinite(r)])
+        return float(np.std(finite / np.median(finite))) if finite.size else float("nan")
+
     def format_table(self) -> str:
-        """Fixed-width text: a header naming protocol, scaling and how many images the mean scored (the others: no
-        valid pixel), then one metrics row per image (NaN: no valid pixel) and the mean."""
+        """Fixed-width text: a header naming protocol, scaling, how many images the mean scored (the others: no
+        valid pixel) and monodepth2's scaling-ratio stats, then one metrics row per image (NaN: no valid pixel) and
+        the mean."""
         p = self.protocol
         width = max([16, *(len(name) + 1 for name, _ in self.per_image)])  # the names' column
         gt_range = "" if p.gt_range_m is None else f"GT in ({p.gt_range[0]:g}, {p.gt_range[1]:g}) m, "
         lines = [
             f"protocol {p.name} (GT: {p.ground_truth}; crop {p.crop}; {gt_range}{p.min_depth_m:g}-{p.max_depth_m:g} m; "
             f"scaling {p.scaling}; output {self.output_kind.value}; {len(self.per_image)} images, "
-            f"{self.mean.count} scored)",
+            f"{self.mean.count} scored; gt/pred median {self.median_gt_over_pred:.3f}, std(ratio / median) "
+            f"{self.gt_over_pred_std:.3f})",
             f"{'image':<{width}}" + "".join(f"{n:>10}" for n in METRIC_NAMES) + f"{'gt/pred':>10}",
         ]
         rows = [*self.per_image, ("mean", self.mean)]

@@ -177,7 +177,7 @@ def test_the_header_says_how_many_images_the_mean_scored() -> None:
     pairs = [("x", np.nan_to_num(gt, nan=5.0), gt), ("empty", np.ones_like(gt), np.full_like(gt, np.nan))]
     report = evaluate_predictions(pairs, PROTOCOLS["kitti_improved"], OutputKind.METRIC)
     header = report.format_table().splitlines()[0]
-    assert report.mean.count == 1 and "2 images, 1 scored)" in header, header
+    assert report.mean.count == 1 and "2 images, 1 scored;" in header, header
 
 
 def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path) -> None:
@@ -509,3 +509,16 @@ def test_non_finite_predictions_score_as_bts_and_zoedepth_score_them(nyu_dir: Pa
     ours = evaluate_predictions([("x", pred, sample.gt_depth_m)], PROTOCOLS["nyu"], OutputKind.METRIC).mean
     for name, value in _zoedepth_metrics(gt, pred, "eigen_nyu", 10.0).items():
         assert getattr(ours, name) == pytest.approx(value, rel=1e-9), name
+
+
+def test_the_report_gives_monodepth2s_scaling_ratio_stats() -> None:
+    """monodepth2 ``evaluate_depth.py`` prints ``Scaling ratios | med: np.median(ratios) | std: np.std(ratios / med)``
+    (how consistent the scale is from image to image); the report gave only the median."""
+    gt = _gt()
+    pred = np.nan_to_num(gt, nan=5.0)
+    pairs = [(f"{k}", pred / k, gt) for k in (2.0, 4.0, 3.0)] + [("empty", pred, np.full_like(gt, np.nan))]
+    report = evaluate_predictions(pairs, PROTOCOLS["kitti_eigen_velodyne"], OutputKind.DEPTH_UP_TO_SCALE)
+    ratios = np.array([2.0, 4.0, 3.0])  # the reference's list: one per scored image
+    assert report.median_gt_over_pred == pytest.approx(np.median(ratios))
+    assert report.gt_over_pred_std == pytest.approx(np.std(ratios / np.median(ratios)))
+    assert "gt/pred median 3.000, std(ratio / median) 0.272" in report.format_table().splitlines()[0]
