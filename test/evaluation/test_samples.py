@@ -189,3 +189,24 @@ def test_a_png_scale_for_a_dataset_that_reads_none_is_refused(tmp_path: Path, da
     who needed another scale got the fixed one)."""
     with pytest.raises(ConfigError, match=f"--png-scale.*{dataset}"):
         load_samples(dataset, tmp_path, None if split is None else tmp_path / split, 256.0)
+
+
+def test_kb_cropped_cuts_image_ground_truth_and_camera_alike(kitti_depth_dir: Path) -> None:
+    """The KITTI benchmark crop as BTS / ZoeDepth cut a 375×1242 frame: rows 23:375, cols 13:1229; the principal
+    point moves with it (a metric_focal model gets the cut image's camera); a resized GT has no KB crop."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import kb_cropped
+
+    sample = annotated_samples(kitti_depth_dir)[0]
+    cut = kb_cropped(sample)
+    assert cut.rgb.shape == (352, 1216, 3) and cut.gt_depth_m.shape == (352, 1216)
+    np.testing.assert_array_equal(cut.rgb, sample.rgb[23:375, 13:1229])
+    np.testing.assert_array_equal(cut.gt_depth_m, sample.gt_depth_m[23:375, 13:1229])
+    k, c = sample.intrinsics, cut.intrinsics
+    assert (c.fx, c.fy, c.cx, c.cy, c.width, c.height) == (k.fx, k.fy, k.cx - 13, k.cy - 23, 1216, 352)
+    again = kb_cropped(cut)  # already cut: unchanged
+    assert again.intrinsics == c and np.array_equal(again.rgb, cut.rgb)
+    with pytest.raises(ShapeError, match="GT at its image's size"):
+        kb_cropped(replace(sample, gt_depth_m=sample.gt_depth_m[::2, ::2]))
