@@ -202,7 +202,9 @@ def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path
 
 
 def _zoedepth_metrics(gt: np.ndarray, pred: np.ndarray, crop: str, max_depth: float) -> dict[str, float]:
-    """ZoeDepth ``utils/misc.py`` ``compute_metrics`` + ``compute_errors`` transcribed (min_depth_eval 1e-3)."""
+    """ZoeDepth ``utils/misc.py`` ``compute_metrics`` + ``compute_errors`` transcribed (min_depth_eval 1e-3; BTS
+    ``bts_eval.py`` is the same on the GT it is given: the full frame, where ZoeDepth's loader KB-crops KITTI's first,
+    see :func:`_zoedepth_kitti_eval`)."""
     pred = pred.copy()
     pred[pred < 1e-3], pred[pred > max_depth] = 1e-3, max_depth
     pred[np.isinf(pred)], pred[np.isnan(pred)] = max_depth, 1e-3
@@ -248,8 +250,9 @@ def _midas_aligned_depth(gt: np.ndarray, disparity: np.ndarray, crop: str, max_d
 def test_real_frames_score_as_zoedepth_and_midas_score_them(
     request: pytest.FixtureRequest, fixture: str, protocol: str
 ) -> None:
-    """Metric predictions against ZoeDepth's evaluation, relative inverse ones against MiDaS's alignment in inverse
-    depth (Depth Anything's relative protocol), on the real NYU / KITTI frames; GT with a 20 % log error."""
+    """Metric predictions against ZoeDepth's / BTS' evaluation (KITTI: BTS' full-frame Garg crop), relative inverse
+    ones against MiDaS's alignment in inverse depth (Depth Anything's relative protocol), on the real NYU / KITTI
+    frames; GT with a 20 % log error."""
     p = PROTOCOLS[protocol]
     rng = np.random.default_rng(0)
     for sample in annotated_samples(request.getfixturevalue(fixture)):
