@@ -9,11 +9,14 @@ import dataclasses
 import importlib
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 
 from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
@@ -235,3 +238,51 @@ def test_the_scale_recovery_snippet_runs_and_fills_a_diagnostic_status() -> None
     values = names["diagnostic_status"].values  # type: ignore[attr-defined]
     assert values and all(isinstance(value, ros_standin.KeyValue) for value in values), values[:3]
     assert "scale.mode" in {value.key for value in values}
+
+
+def default_output_folders() -> dict[str, str]:
+    """Where the documented commands write when told nothing: ``mono-depth`` options whose default names a folder
+    (``demo --out``), the train / distill configs' ``run.out_dir`` and ``data.cache_dir`` (defaults and config/*.yaml),
+    and the shell variables ``X=${X:-$PWD/folder}`` of bench/*.sh (``bash bench/gpu.sh`` tried on the CPU)."""
+    folders: dict[str, str] = {}
+    for name, (module, *_) in COMMANDS.items():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module).add_arguments(parser)
+        for action in parser._actions:
+            if action.dest in {"out", "out_dir"} and isinstance(action.default, (str, Path)):
+                folders[f"mono-depth {name} {action.option_strings[0]}"] = str(action.default)
+    configs = [("defaults", TrainConfig()), ("defaults", DistillConfig())]
+    for path in sorted((REPO_ROOT / "config").glob("*.yaml")):
+        if (text := page_text(path)).lstrip().startswith("/**"):
+            continue  # a node params file
+        sections = yaml.safe_load(text)
+        configs.append((path.name, SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in sections.items()})))
+    for source, config in configs:
+        for section, field in (("run", "out_dir"), ("data", "cache_dir")):
+            if value := getattr(getattr(config, section, None), field, None):
+                folders[f"{source}: {type(config).__name__} {section}.{field}"] = str(value)
+    for script in sorted((REPO_ROOT / "bench").glob("*.sh")):
+        for variable, folder in re.findall(r"^(\w+)=\$\{\1:-\$PWD/([\w./-]+)\}", page_text(script), re.M):
+            folders[f"bench/{script.name} {variable}"] = folder
+    return folders
+
+
+def test_what_the_documented_commands_write_by_default_is_ignored_by_git() -> None:
+    """A user who follows the pages literally (``make demo``, ``mono-depth train --config ...``, ``bash bench/gpu.sh``
+    tried here) leaves no untracked folder behind that git shows: scripts/ros2_tier.sh copies every untracked file git
+    does not ignore into its colcon workspace, and a commit with ``git add .`` takes it."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    folders = default_output_folders()
+    assert {"mono-depth demo --out", "bench/gpu.sh OUT"} <= set(folders), folders
+    probes = {where: f"{folder.rstrip('/')}/probe.txt" for where, folder in folders.items()}
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(probes.values()),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    ).stdout.split()
+    wrong = [f"{where}: {folders[where]}" for where, probe in probes.items() if probe not in ignored]
+    assert not wrong, f"default output folders that .gitignore does not ignore: {wrong}"
