@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -195,6 +196,19 @@ def test_launch_arguments_and_node(description: LaunchDescription) -> None:
     assert node.kwargs["namespace"].variable_name == "namespace"
     (params_file,) = node.kwargs["parameters"]  # nothing given: params_file alone decides
     assert params_file == str(REPO_ROOT / "config" / "depth.yaml")
+
+
+MESSAGE_TYPES = re.compile(r"\b(Image|CompressedImage|CameraInfo|PointCloud2|LaserScan)\b")
+
+
+def test_each_node_arguments_help_names_the_message_types_its_parameter_takes(description: LaunchDescription) -> None:
+    """``ros2 launch mono_depth_ros depth.launch.py --show-args`` says what a topic argument takes as the parameter's
+    description does (``lidar:=`` said PointCloud2 alone, while a 2D LiDAR's LaserScan is taken too)."""
+    arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
+    for parameter, argument in EXPECTED.items():
+        wanted = set(MESSAGE_TYPES.findall(PARAMS_BY_NAME[parameter].description))
+        told = set(MESSAGE_TYPES.findall(arguments[argument].kwargs["description"]))
+        assert wanted <= told, (argument, sorted(wanted - told))
 
 
 def test_every_launch_argument_is_documented_in_the_readme_and_the_node_doc() -> None:
