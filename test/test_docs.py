@@ -5,8 +5,10 @@ Python snippets run with their placeholders bound."""
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import importlib
+import itertools
 import re
 import shlex
 import shutil
@@ -286,3 +288,28 @@ def test_what_the_documented_commands_write_by_default_is_ignored_by_git() -> No
     ).stdout.split()
     wrong = [f"{where}: {folders[where]}" for where, probe in probes.items() if probe not in ignored]
     assert not wrong, f"default output folders that .gitignore does not ignore: {wrong}"
+
+
+ROSDEP_KEYS = {"PyYAML": "python3-yaml"}  # a requirement's rosdep key where it is not python3-<name>
+
+
+def test_the_readme_ros_install_gets_every_requirement_of_the_package() -> None:
+    """README "ROS 2 usage": its ``pip install`` line and ``rosdep install`` (package.xml's exec_depend keys but the
+    ``--skip-keys``) together install every requirement of setup.py and torch: the node imports rosbags and
+    safetensors, which have no rosdep key, and did not start (ModuleNotFoundError) when only torch was pip-installed."""
+    readme = page_text(REPO_ROOT / "README.md")
+    section = readme[readme.index("## ROS 2 usage") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    commands = [line.split("#")[0].split() for line in block.splitlines()]
+    pip = {word for words in commands if words[:2] == ["pip", "install"] for word in words[2:] if word[0] != "-"}
+    skipped = {word for words in commands for flag, word in itertools.pairwise(words) if flag == "--skip-keys"}
+    rosdep = set(re.findall(r"<exec_depend>([\w-]+)</exec_depend>", page_text(REPO_ROOT / "package.xml"))) - skipped
+    setup = ast.parse(page_text(REPO_ROOT / "setup.py"))
+    (requires,) = [
+        ast.literal_eval(node.value)
+        for node in ast.walk(setup)
+        if isinstance(node, ast.keyword) and node.arg == "install_requires"
+    ]
+    names = [re.match(r"[\w-]+", requirement).group(0) for requirement in [*requires, "torch"]]  # type: ignore[union-attr]
+    missing = [name for name in names if name not in pip and ROSDEP_KEYS.get(name, f"python3-{name}") not in rosdep]
+    assert not missing, f"README's ROS 2 install leaves out {missing}: pip {sorted(pip)}, rosdep {sorted(rosdep)}"
