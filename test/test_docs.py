@@ -313,3 +313,14 @@ def test_the_readme_ros_install_gets_every_requirement_of_the_package() -> None:
     names = [re.match(r"[\w-]+", requirement).group(0) for requirement in [*requires, "torch"]]  # type: ignore[union-attr]
     missing = [name for name in names if name not in pip and ROSDEP_KEYS.get(name, f"python3-{name}") not in rosdep]
     assert not missing, f"README's ROS 2 install leaves out {missing}: pip {sorted(pip)}, rosdep {sorted(rosdep)}"
+
+
+def test_the_sample_table_lists_every_field_of_the_sample_record() -> None:
+    """docs/training_data.md's table of ``Sample`` (what every dataset returns) names each field of the dataclass, in
+    its order (``seen``, the raw camera's black fill, was missing)."""
+    from mono_depth_ros.training.data import Sample
+
+    page = page_text(REPO_ROOT / "docs" / "training_data.md")
+    table = page[page.index("| field | shape, dtype | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
+    documented = [re.match(r"\| `(\w+)` \|", row).group(1) for row in table]  # type: ignore[union-attr]
+    assert documented == [field.name for field in dataclasses.fields(Sample)]
