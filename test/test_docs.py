@@ -324,3 +324,24 @@ def test_the_sample_table_lists_every_field_of_the_sample_record() -> None:
     table = page[page.index("| field | shape, dtype | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
     documented = [re.match(r"\| `(\w+)` \|", row).group(1) for row in table]  # type: ignore[union-attr]
     assert documented == [field.name for field in dataclasses.fields(Sample)]
+
+
+def test_every_choice_a_page_or_config_gives_a_parameter_is_one_of_its_choices() -> None:
+    """``model.backend=onnx``, ``scale.mode: none``, ``-p sync.mode:=latest`` in the pages, and the same or
+    ``model.backend torch`` in the comments of config/*.yaml, give a value the parameter takes (the fine-tuning recipe
+    told its output to run with ``model.backend torch``, which the node refuses)."""
+    configs = sorted((REPO_ROOT / "config").glob("*.yaml"))
+    wrong, checked = [], 0
+    for spec in (spec for spec in PARAMS_BY_NAME.values() if spec.choices):
+        name = re.escape(spec.name)
+        given = re.compile(rf"(?<![\w.]){name}(?::=|=|: )`?\"?([A-Za-z_]\w*)")
+        in_comment = re.compile(rf"#.*?(?<![\w.]){name} ([A-Za-z_]\w*)")
+        for path, pattern in [
+            *((page, given) for page in PAGES),
+            *((c, given) for c in configs),
+            *((c, in_comment) for c in configs),
+        ]:
+            values = pattern.findall(page_text(path))
+            checked += len(values)
+            wrong += [f"{path.name}: {spec.name} {value}" for value in values if value not in spec.choices]
+    assert checked >= 20 and not wrong, f"values that are no choice of their parameter: {sorted(set(wrong))}"
