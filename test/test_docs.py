@@ -245,6 +245,7 @@ def test_the_scale_recovery_snippet_runs_and_fills_a_diagnostic_status() -> None
 def default_output_folders() -> dict[str, str]:
     """Where the documented commands write when told nothing: ``mono-depth`` options whose default names a folder
     (``demo --out``), the train / distill configs' ``run.out_dir`` and ``data.cache_dir`` (defaults and config/*.yaml),
+    the ``model.pretrained`` folder a config tells ``mono-depth weights`` to fill (``weights/...``),
     and the shell variables ``X=${X:-$PWD/folder}`` of bench/*.sh (``bash bench/gpu.sh`` tried on the CPU)."""
     folders: dict[str, str] = {}
     for name, (module, *_) in COMMANDS.items():
@@ -260,7 +261,7 @@ def default_output_folders() -> dict[str, str]:
         sections = yaml.safe_load(text)
         configs.append((path.name, SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in sections.items()})))
     for source, config in configs:
-        for section, field in (("run", "out_dir"), ("data", "cache_dir")):
+        for section, field in (("run", "out_dir"), ("data", "cache_dir"), ("model", "pretrained")):
             if value := getattr(getattr(config, section, None), field, None):
                 folders[f"{source}: {type(config).__name__} {section}.{field}"] = str(value)
     for script in sorted((REPO_ROOT / "bench").glob("*.sh")):
