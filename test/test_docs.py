@@ -346,3 +346,18 @@ def test_every_choice_a_page_or_config_gives_a_parameter_is_one_of_its_choices()
             checked += len(values)
             wrong += [f"{path.name}: {spec.name} {value}" for value in values if value not in spec.choices]
     assert checked >= 20 and not wrong, f"values that are no choice of their parameter: {sorted(set(wrong))}"
+
+
+def test_where_a_page_lists_the_output_kinds_of_depth_kind_it_lists_them_all() -> None:
+    """ "``core/depth_kind.py``: ``metric``, ..." gives the kinds every model output declares: each member of
+    ``OutputKind`` (README's architecture paragraph left ``metric_focal`` out)."""
+    from mono_depth_ros.core.depth_kind import OutputKind
+
+    lists = [
+        (page.name, set(re.findall(r"`(\w+)`", listed)))
+        for page in PAGES
+        for listed in re.findall(r"`core/depth_kind\.py`: ((?:`\w+`(?:,\s*)?)+)", page_text(page))
+    ]
+    assert lists, "no page lists the kinds of core/depth_kind.py"
+    for page, kinds in lists:
+        assert kinds == {kind.value for kind in OutputKind}, page
