@@ -64,9 +64,17 @@ PACKAGE = "mono_depth_ros"
 
 # launch argument -> (node parameter, description)
 ARGUMENT_PARAMETERS = {
-    "image": ("image_topic", "input image topic (sensor_msgs/Image, or the base of <image>/compressed)"),
+    "image": (
+        "image_topic",
+        "input image topic (sensor_msgs/Image; with image_transport compressed: the base of <image>/compressed, "
+        "a CompressedImage topic)",
+    ),
     "camera_info": ("camera_info_topic", "input sensor_msgs/CameraInfo topic"),
-    "lidar": ("lidar_topic", "input sensor_msgs/PointCloud2 topic for metric scale (use_lidar:=false = no LiDAR)"),
+    "lidar": (
+        "lidar_topic",
+        "input sensor_msgs/PointCloud2 or LaserScan (2D LiDAR; lidar.message_type) topic for metric scale "
+        "(use_lidar:=false = no LiDAR)",
+    ),
     "model": ("model.backend", "depth source"),
     "weights": ("model.weights", "checkpoint file or model directory; empty = the shipped default model"),
     "device": ("device", "inference device: auto | cpu | cuda | cuda:N (cuda without CUDA falls back to cpu)"),

@@ -30,14 +30,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# optional top-level module -> the pip extra that brings it (setup.py extras_require)
+# optional top-level module -> the pip extra that brings it (setup.py extras_require; tqdm is a core requirement)
 EXTRA_OF_MODULE: dict[str, str] = {
     "cv2": "cv",
     "torch": "torch",
     "transformers": "hf",
     "huggingface_hub": "hf",
     "PIL": "train",
-    "tqdm": "train",
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "onnxscript": "onnx",

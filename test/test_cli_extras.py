@@ -6,6 +6,9 @@ The optional packages are hidden from a real subprocess by an import hook (what 
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
 import subprocess
 import sys
 import textwrap
@@ -79,3 +82,29 @@ def test_the_bag_runner_needs_only_opencv_for_an_external_prediction(tmp_path: P
         capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert with_cv.returncode == 0 and "frames in 1, out 1" in with_cv.stdout, with_cv.stderr  # no torch needed
+
+
+def setup_requirements() -> tuple[set[str], dict[str, set[str]]]:
+    """setup.py's install_requires and extras_require, as lower-case distribution names."""
+    tree = ast.parse((REPO_ROOT / "setup.py").read_text(encoding="utf-8"))
+    values = {
+        node.arg: ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.keyword) and node.arg in ("install_requires", "extras_require")
+    }
+    name = lambda requirement: re.match(r"[\w.-]+", requirement).group(0).lower()  # type: ignore[union-attr]  # noqa: E731
+    core = {name(requirement) for requirement in values["install_requires"]}
+    extras = {extra: {name(r) for r in requirements} for extra, requirements in values["extras_require"].items()}
+    return core, extras
+
+
+def test_each_module_named_with_an_extra_is_optional_and_in_that_extra() -> None:
+    """The line a sub-command prints for a missing module names the extra that brings it: the module's distribution is
+    in that extra of setup.py and not a core requirement (a missing tqdm, core since `pip install mono_depth_ros`
+    brings it, was sent to the train extra, which pulls torch)."""
+    core, extras = setup_requirements()
+    distributions = importlib.metadata.packages_distributions()
+    for module, extra in EXTRA_OF_MODULE.items():
+        names = {name.lower() for name in distributions.get(module, [module])}
+        assert not names & core, f"{module} is a core requirement ({sorted(names & core)}), not an extra's"
+        assert names & extras[extra], f"{module} ({sorted(names)}) is not in the {extra} extra: {sorted(extras[extra])}"

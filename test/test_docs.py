@@ -1,16 +1,24 @@
 """What a user copies from README.md and docs/*.md: every `mono-depth` invocation parses, every parameter and option
-it names exists, and the README's parameter table gives the defaults config.PARAMS has (no command is run)."""
+it names exists, the README's parameter table gives the defaults config.PARAMS has (no command is run), and the
+Python snippets run with their placeholders bound."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import importlib
+import itertools
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import yaml
 
 from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
@@ -190,3 +198,166 @@ def test_the_node_doc_parameter_table_gives_each_parameters_type_default_range_a
             assert (low, high) == (spec.min_value, spec.max_value), name
         elif spec.choices:
             assert [c.strip().strip('"') for c in limits.split("\\|")] == list(spec.choices), name
+
+
+def python_blocks(page: Path) -> list[str]:
+    """The fenced ```python blocks of a page."""
+    return re.findall(r"```python\n(.*?)```", page_text(page), re.S)
+
+
+def test_the_scale_recovery_snippet_runs_and_fills_a_diagnostic_status() -> None:
+    """docs/scale_recovery.md's "call the pipeline makes", run as written with its placeholders bound: a LiDAR scan of
+    a wall 10 m ahead and a metric prediction 20 % too far; the depth comes out in metres and the status holds
+    ``KeyValue`` items (a DiagnosticStatus' ``values`` is a list of them: a dict added to it gave bare key strings)."""
+    from mono_depth_ros.config import PARAMS
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.depth_kind import OutputKind
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    from . import ros_standin
+
+    (snippet,) = python_blocks(REPO_ROOT / "docs" / "scale_recovery.md")
+    height, width = 60, 100
+    u, v = np.meshgrid(np.linspace(-4.0, 4.0, 40), np.linspace(-2.0, 2.0, 20))
+    wall = np.stack([u.ravel(), v.ravel(), np.full(u.size, 10.0)], axis=1)  # lidar frame = optical frame
+    published: list[np.ndarray] = []
+    names: dict[str, object] = {
+        "params": {spec.name: spec.default for spec in PARAMS},
+        "points_in_lidar": wall,
+        "cam_from_lidar": RigidTransform.identity(),
+        "scan_stamp_ns": 1_000_000_000,
+        "image_stamp_ns": 1_000_000_000,
+        "prediction": np.full((height, width), 12.0, np.float32),
+        "spec": SimpleNamespace(output_kind=OutputKind.METRIC),
+        "intrinsics": PinholeIntrinsics(50.0, 50.0, 49.5, 29.5, width, height),
+        "publish": published.append,
+        "diagnostic_status": ros_standin.DiagnosticStatus(),
+        "KeyValue": ros_standin.KeyValue,
+    }
+    exec(compile(snippet, "docs/scale_recovery.md", "exec"), names)
+    (depth,) = published
+    assert depth.shape == (height, width) and np.nanmedian(depth) == pytest.approx(10.0, rel=0.02)
+    values = names["diagnostic_status"].values  # type: ignore[attr-defined]
+    assert values and all(isinstance(value, ros_standin.KeyValue) for value in values), values[:3]
+    assert "scale.mode" in {value.key for value in values}
+
+
+def default_output_folders() -> dict[str, str]:
+    """Where the documented commands write when told nothing: ``mono-depth`` options whose default names a folder
+    (``demo --out``), the train / distill configs' ``run.out_dir`` and ``data.cache_dir`` (defaults and config/*.yaml),
+    the ``model.pretrained`` folder a config tells ``mono-depth weights`` to fill (``weights/...``),
+    and the shell variables ``X=${X:-$PWD/folder}`` of bench/*.sh (``bash bench/gpu.sh`` tried on the CPU)."""
+    folders: dict[str, str] = {}
+    for name, (module, *_) in COMMANDS.items():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module).add_arguments(parser)
+        for action in parser._actions:
+            if action.dest in {"out", "out_dir"} and isinstance(action.default, (str, Path)):
+                folders[f"mono-depth {name} {action.option_strings[0]}"] = str(action.default)
+    configs = [("defaults", TrainConfig()), ("defaults", DistillConfig())]
+    for path in sorted((REPO_ROOT / "config").glob("*.yaml")):
+        if (text := page_text(path)).lstrip().startswith("/**"):
+            continue  # a node params file
+        sections = yaml.safe_load(text)
+        configs.append((path.name, SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in sections.items()})))
+    for source, config in configs:
+        for section, field in (("run", "out_dir"), ("data", "cache_dir"), ("model", "pretrained")):
+            if value := getattr(getattr(config, section, None), field, None):
+                folders[f"{source}: {type(config).__name__} {section}.{field}"] = str(value)
+    for script in sorted((REPO_ROOT / "bench").glob("*.sh")):
+        for variable, folder in re.findall(r"^(\w+)=\$\{\1:-\$PWD/([\w./-]+)\}", page_text(script), re.M):
+            folders[f"bench/{script.name} {variable}"] = folder
+    return folders
+
+
+def test_what_the_documented_commands_write_by_default_is_ignored_by_git() -> None:
+    """A user who follows the pages literally (``make demo``, ``mono-depth train --config ...``, ``bash bench/gpu.sh``
+    tried here) leaves no untracked folder behind that git shows: scripts/ros2_tier.sh copies every untracked file git
+    does not ignore into its colcon workspace, and a commit with ``git add .`` takes it."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    folders = default_output_folders()
+    assert {"mono-depth demo --out", "bench/gpu.sh OUT"} <= set(folders), folders
+    probes = {where: f"{folder.rstrip('/')}/probe.txt" for where, folder in folders.items()}
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(probes.values()),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    ).stdout.split()
+    wrong = [f"{where}: {folders[where]}" for where, probe in probes.items() if probe not in ignored]
+    assert not wrong, f"default output folders that .gitignore does not ignore: {wrong}"
+
+
+ROSDEP_KEYS = {"PyYAML": "python3-yaml"}  # a requirement's rosdep key where it is not python3-<name>
+
+
+def test_the_readme_ros_install_gets_every_requirement_of_the_package() -> None:
+    """README "ROS 2 usage": its ``pip install`` line and ``rosdep install`` (package.xml's exec_depend keys but the
+    ``--skip-keys``) together install every requirement of setup.py and torch: the node imports rosbags and
+    safetensors, which have no rosdep key, and did not start (ModuleNotFoundError) when only torch was pip-installed."""
+    readme = page_text(REPO_ROOT / "README.md")
+    section = readme[readme.index("## ROS 2 usage") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    commands = [line.split("#")[0].split() for line in block.splitlines()]
+    pip = {word for words in commands if words[:2] == ["pip", "install"] for word in words[2:] if word[0] != "-"}
+    skipped = {word for words in commands for flag, word in itertools.pairwise(words) if flag == "--skip-keys"}
+    rosdep = set(re.findall(r"<exec_depend>([\w-]+)</exec_depend>", page_text(REPO_ROOT / "package.xml"))) - skipped
+    setup = ast.parse(page_text(REPO_ROOT / "setup.py"))
+    (requires,) = [
+        ast.literal_eval(node.value)
+        for node in ast.walk(setup)
+        if isinstance(node, ast.keyword) and node.arg == "install_requires"
+    ]
+    names = [re.match(r"[\w-]+", requirement).group(0) for requirement in [*requires, "torch"]]  # type: ignore[union-attr]
+    missing = [name for name in names if name not in pip and ROSDEP_KEYS.get(name, f"python3-{name}") not in rosdep]
+    assert not missing, f"README's ROS 2 install leaves out {missing}: pip {sorted(pip)}, rosdep {sorted(rosdep)}"
+
+
+def test_the_sample_table_lists_every_field_of_the_sample_record() -> None:
+    """docs/training_data.md's table of ``Sample`` (what every dataset returns) names each field of the dataclass, in
+    its order (``seen``, the raw camera's black fill, was missing)."""
+    from mono_depth_ros.training.data import Sample
+
+    page = page_text(REPO_ROOT / "docs" / "training_data.md")
+    table = page[page.index("| field | shape, dtype | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
+    documented = [re.match(r"\| `(\w+)` \|", row).group(1) for row in table]  # type: ignore[union-attr]
+    assert documented == [field.name for field in dataclasses.fields(Sample)]
+
+
+def test_every_choice_a_page_or_config_gives_a_parameter_is_one_of_its_choices() -> None:
+    """``model.backend=onnx``, ``scale.mode: none``, ``-p sync.mode:=latest`` in the pages, and the same or
+    ``model.backend torch`` in the comments of config/*.yaml, give a value the parameter takes (the fine-tuning recipe
+    told its output to run with ``model.backend torch``, which the node refuses)."""
+    configs = sorted((REPO_ROOT / "config").glob("*.yaml"))
+    wrong, checked = [], 0
+    for spec in (spec for spec in PARAMS_BY_NAME.values() if spec.choices):
+        name = re.escape(spec.name)
+        given = re.compile(rf"(?<![\w.]){name}(?::=|=|: )`?\"?([A-Za-z_]\w*)")
+        in_comment = re.compile(rf"#.*?(?<![\w.]){name} ([A-Za-z_]\w*)")
+        for path, pattern in [
+            *((page, given) for page in PAGES),
+            *((c, given) for c in configs),
+            *((c, in_comment) for c in configs),
+        ]:
+            values = pattern.findall(page_text(path))
+            checked += len(values)
+            wrong += [f"{path.name}: {spec.name} {value}" for value in values if value not in spec.choices]
+    assert checked >= 20 and not wrong, f"values that are no choice of their parameter: {sorted(set(wrong))}"
+
+
+def test_where_a_page_lists_the_output_kinds_of_depth_kind_it_lists_them_all() -> None:
+    """ "``core/depth_kind.py``: ``metric``, ..." gives the kinds every model output declares: each member of
+    ``OutputKind`` (README's architecture paragraph left ``metric_focal`` out)."""
+    from mono_depth_ros.core.depth_kind import OutputKind
+
+    lists = [
+        (page.name, set(re.findall(r"`(\w+)`", listed)))
+        for page in PAGES
+        for listed in re.findall(r"`core/depth_kind\.py`: ((?:`\w+`(?:,\s*)?)+)", page_text(page))
+    ]
+    assert lists, "no page lists the kinds of core/depth_kind.py"
+    for page, kinds in lists:
+        assert kinds == {kind.value for kind in OutputKind}, page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -195,6 +196,19 @@ def test_launch_arguments_and_node(description: LaunchDescription) -> None:
     assert node.kwargs["namespace"].variable_name == "namespace"
     (params_file,) = node.kwargs["parameters"]  # nothing given: params_file alone decides
     assert params_file == str(REPO_ROOT / "config" / "depth.yaml")
+
+
+MESSAGE_TYPES = re.compile(r"\b(Image|CompressedImage|CameraInfo|PointCloud2|LaserScan)\b")
+
+
+def test_each_node_arguments_help_names_the_message_types_its_parameter_takes(description: LaunchDescription) -> None:
+    """``ros2 launch mono_depth_ros depth.launch.py --show-args`` says what a topic argument takes as the parameter's
+    description does (``lidar:=`` said PointCloud2 alone, while a 2D LiDAR's LaserScan is taken too)."""
+    arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
+    for parameter, argument in EXPECTED.items():
+        wanted = set(MESSAGE_TYPES.findall(PARAMS_BY_NAME[parameter].description))
+        told = set(MESSAGE_TYPES.findall(arguments[argument].kwargs["description"]))
+        assert wanted <= told, (argument, sorted(wanted - told))
 
 
 def test_every_launch_argument_is_documented_in_the_readme_and_the_node_doc() -> None:
@@ -444,3 +458,29 @@ def test_nav2_example_runs_the_managed_node_under_a_manager_without_bond() -> No
     assert manager["node_names"] == ["mono_depth_node"] and manager["bond_timeout"] == 0.0
     readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
     assert "with `bond_timeout: 0.0` (`lifecycle_manager_depth` in `config/nav2_costmap_example.yaml`)" in readme
+
+
+def test_the_node_docs_several_cameras_snippet_launches_a_node_per_camera(description: LaunchDescription) -> None:
+    """docs/ros2_node.md "Several cameras": its robot launch file, run as written (each include scoped, robot.yaml a
+    copy of the shipped params file), starts one node per camera; it left camera_info:= to a comment, so both nodes
+    took /camera/camera_info and the launch failed on real Humble ("would both take their calibration from")."""
+    doc = (REPO_ROOT / "docs" / "ros2_node.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### Several cameras") :]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    names: dict[str, Any] = dict.fromkeys(
+        ("PythonLaunchDescriptionSource", "PathJoinSubstitution", "FindPackageShare", "IncludeLaunchDescription"),
+        Recorded,
+    )
+    names.update(GroupAction=Recorded, LaunchDescription=LaunchDescription)
+    exec(compile(snippet, "docs/ros2_node.md", "exec"), names)
+    launch, nodes = Context({}, []), []
+    for group in names["groups"]:
+        assert group.kwargs["scoped"] is True
+        (include,) = group.args[0]
+        arguments = dict(include.kwargs["launch_arguments"])
+        arguments["params_file"] = str(REPO_ROOT / "config" / "depth.yaml")  # robot.yaml
+        before = dict(launch.values)
+        nodes.append(_launch(description, launch, **arguments))
+        launch.values.clear()
+        launch.values.update(before)  # scoped: the group's launch configurations end with it
+    assert len(nodes) == 2

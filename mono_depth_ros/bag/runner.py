@@ -11,6 +11,7 @@ input image's stamp and frame_id and are written at the image's bag time.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from collections import Counter, deque
@@ -453,6 +454,13 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="frame", desc="depth", file=sys.stderr, dynamic_ncols=True)
 
 
+def _remove_empty_output(output_path: Path, out: OutputBag) -> None:
+    """Remove the output bag a failed run created when it holds no message: it would refuse the same command once
+    the cause is fixed ("output bag ... already exists")."""
+    if not any(out.counts.values()):
+        shutil.rmtree(output_path, ignore_errors=True)
+
+
 def run_bag(
     input_path: Path,
     output_path: Path,
@@ -527,5 +535,8 @@ def run_bag(
             summary.frames_out = second_pass.committed_out if second_pass else 0  # a failed write drops the frame
             msg = f"{err} ({summary.frames_out} of {summary.frames_in} frames were written to {output_path})"
             raise BagError(msg) from None
+        except BaseException:  # e.g. a missing extra (cv2) at the first image, a second Ctrl-C
+            _remove_empty_output(Path(output_path), out)
+            raise
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -58,7 +58,8 @@ def export_weights(
     """Load ``weights`` on the CPU and export them.
 
     Args:
-        weights: project ``.safetensors`` checkpoint, or a Depth Anything V2 Hugging Face directory.
+        weights: project ``.safetensors`` checkpoint, or a transformers depth-model directory (DPT, Depth Anything,
+            ZoeDepth, GLPN).
         out_dir: destination directory (files named after ``weights``).
         formats: ``onnx`` | ``torchscript`` | ``both``.
         camera_hw: camera (height, width); the network size follows the spec's input policy.
@@ -108,7 +109,12 @@ def export_weights(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``export`` options."""
-    parser.add_argument("weights", type=Path, help=".safetensors checkpoint or Depth Anything V2 directory")
+    parser.add_argument(
+        "weights",
+        type=Path,
+        help=".safetensors checkpoint, or a transformers depth-model directory that takes the image alone (DPT, "
+        "Depth Anything, ZoeDepth, GLPN)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("-f", "--format", choices=FORMATS, default="both", help="what to write (default: both)")
     parser.add_argument("--camera", type=parse_hw, help="camera size HxW: export at its network input size")

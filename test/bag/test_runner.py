@@ -661,6 +661,27 @@ def test_an_output_that_cannot_be_created_is_refused_before_the_bag_is_read(
         run_bag(db3, db3 / "depth", EXTERNAL_METRIC, QUIET)
 
 
+def test_a_run_that_fails_before_its_first_frame_leaves_no_output_bag_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mono-depth bag IN OUT` on a machine without OpenCV stops at the first image ("needs cv2 ... pip install
+    'mono_depth_ros[cv]'"); it left an empty OUT behind, so the same command after the install was refused ("output
+    bag OUT already exists"). Nothing written: nothing left. A run that wrote frames keeps them (the disk-full case)."""
+    from mono_depth_ros.bag import runner
+
+    write_tiny_bag(tmp_path / "in", 2, lidar=False)
+
+    def no_opencv(*args: Any) -> None:
+        raise ModuleNotFoundError("No module named 'cv2'", name="cv2")
+
+    monkeypatch.setattr(runner._SecondPass, "run", no_opencv)
+    with pytest.raises(ModuleNotFoundError):
+        run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 2  # the same command again
+
+
 def test_a_planar_laser_scan_on_real_kitti_gives_the_full_scans_scale(tmp_path: Path, kitti_object_dir: Path) -> None:
     """A 2D LiDAR (sensor_msgs/LaserScan) on lidar_topic: the bag's recorded type picks the decoder; the Velodyne's
     points near 0° elevation as a level LaserScan (~230-360 fitted points instead of ~6 000-8 000) recover the same
