@@ -137,6 +137,24 @@ def _warp(source: Tensor, seen: Tensor | None, depth: Tensor, k: Tensor, pose: T
     return warped[:, :-1], warped[:, -1:] >= 1.0 - 1e-3
 
 
+def given_pose(batch: dict[str, Tensor], source: int) -> Tensor:
+    """The batch's own ``source_from_target`` (B, 4, 4) of source ``source`` (the rig's, or the true pose).
+
+    Raises:
+        ConfigError: it is unknown (NaN: temporal neighbours of recorded data), where ``loss.pose_source:
+            ground_truth`` put it in the pose network's place: the warp would sample padding only, with NaN gradients.
+    """
+    pose = batch["source_from_target"][:, source]
+    if not bool(torch.isfinite(pose).all()):
+        offset = int(batch["source_offset"][0, source])
+        msg = (
+            f"loss.pose_source=ground_truth, but the pose of the source frame at offset {offset} is unknown (NaN) in "
+            "this data (recorded frames carry no temporal poses): use loss.pose_source=predicted (the pose network)"
+        )
+        raise ConfigError(msg)
+    return pose
+
+
 class Objective(nn.Module):
     """Computes the configured loss; owns the pose network when one is needed (so DDP and checkpoints see it).
 
@@ -183,7 +201,7 @@ class Objective(nn.Module):
         target = normalise(batch["rgb"], self.mean, self.std)
         for j in range(batch["sources"].shape[1]):
             if self.pose_net is None or bool(batch["pose_known"][:, j].all()):
-                poses.append(batch["source_from_target"][:, j])
+                poses.append(given_pose(batch, j))
                 continue
             source = normalise(batch["sources"][:, j], self.mean, self.std)
             earlier = bool((batch["source_offset"][:, j] < 0).all())

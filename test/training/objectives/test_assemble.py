@@ -115,6 +115,20 @@ def test_known_poses_skip_the_pose_network() -> None:
     assert stereo_only.pose_net is None
 
 
+def test_ground_truth_poses_that_the_data_does_not_know_are_a_config_error() -> None:
+    """``pose_source: ground_truth`` on frames whose temporal poses are unknown (NaN: every recorded kind) gave a
+    finite loss but NaN gradients, and the run stopped at its first checkpoint as 'diverged: lower optim.lr'."""
+    objective = Objective(LossConfig(objective="selfsup", pose_source="ground_truth"), 1.0, 100.0, MEAN, STD)
+    batch = _batch()
+    batch["source_from_target"][:, 0] = float("nan")  # the previous frame's pose unknown, as recorded data has it
+    with pytest.raises(ConfigError, match="pose_source=predicted"):
+        objective(_output(), batch)
+    batch["source_from_target"][:, 0] = batch["source_from_target"][:, 1]  # known: the loss and its gradient
+    output = _output()
+    objective(output, batch).total.backward()
+    assert all(d.grad is not None and torch.isfinite(d.grad).all() for d in output.disparities)
+
+
 def test_min_reprojection_matches_the_losses_module() -> None:
     torch.manual_seed(1)
     target, warped, sources = torch.rand(1, 3, 16, 16), [torch.rand(1, 3, 16, 16)], [torch.rand(1, 3, 16, 16)]
