@@ -16,7 +16,10 @@
 
 Batches are the dicts of :class:`~mono_depth_ros.training.data.synthetic.SyntheticDepthDataset` (any dataset with
 the same keys works): ``rgb``, ``depth``, ``lidar_depth``, ``k``, ``sources``, ``source_from_target``,
-``pose_known``, ``source_offset``.
+``pose_known``, ``source_offset``; optionally ``loss_rgb`` / ``loss_sources``: the same frames before colour jitter
+and noise, which the photometric and smoothness terms then compare (monodepth2: the depth and pose networks get
+``color_aug``, the loss ``color``; noise drawn per frame would otherwise put the photometric minimum off the true
+motion).
 """
 
 from __future__ import annotations
@@ -212,8 +215,9 @@ class Objective(nn.Module):
         if batch["sources"].shape[1] == 0:
             msg = "self-supervision needs source frames: set data.frame_offsets or data.stereo_baseline_m"
             raise ConfigError(msg)
-        target, k = batch["rgb"], batch["k"]
-        sources = list(batch["sources"].unbind(1))
+        # monodepth2: the networks see the colour-augmented frames, the loss compares them without (loss_*)
+        target, k = batch.get("loss_rgb", batch["rgb"]), batch["k"]
+        sources = list(batch.get("loss_sources", batch["sources"]).unbind(1))
         poses = self.source_poses(batch)
         seen = batch.get("seen")  # a raw camera's black fill: no photometric error there (None: all seen)
         if seen is not None and bool(seen.all()):
