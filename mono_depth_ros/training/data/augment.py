@@ -314,6 +314,11 @@ class TrainAugment:
 
     def __call__(self, sample: Sample, generator: torch.Generator | None = None) -> Sample:
         """Augment one sample (geometry first, then colour), drawing from ``generator`` or the constructor's."""
+        return self.both(sample, generator)[1]
+
+    def both(self, sample: Sample, generator: torch.Generator | None = None) -> tuple[Sample, Sample]:
+        """``(geometry only, geometry and colour)`` of one sample, from the draws of :meth:`__call__`: the frames a
+        photometric loss compares, and the networks' input (monodepth2's ``color`` and ``color_aug``)."""
         cfg = self.config
         gen = generator if generator is not None else self.generator
 
@@ -326,6 +331,7 @@ class TrainAugment:
             )
         if chance(cfg.flip_probability):
             sample = hflip(sample)
+        geometric = sample
         if chance(cfg.jitter_probability):
             sample = colour_jitter(sample, cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue, gen)
-        return gaussian_noise(sample, cfg.noise_std, gen)
+        return geometric, gaussian_noise(sample, cfg.noise_std, gen)

@@ -17,7 +17,9 @@ Training frames are resized to the input size as the node resizes them (whole fr
 augmented by :class:`.augment.TrainAugment` (random zoom and crop back to the input size, which divides the depth
 by the zoom; flip, colour jitter, noise; intrinsics, depth and poses follow). Validation frames are only resized.
 Depth is never interpolated (nearest / splat).
-Every sample becomes the batch dictionary of :mod:`.objectives` (``sparse_depth`` is its ``lidar_depth``).
+Every sample becomes the batch dictionary of :mod:`.objectives` (``sparse_depth`` is its ``lidar_depth``); a
+training item with sources also holds ``loss_rgb`` / ``loss_sources``, its frames before colour jitter and noise,
+which the photometric loss compares (monodepth2).
 """
 
 from __future__ import annotations
@@ -117,15 +119,24 @@ class RecordedDepthDataset(Dataset[dict[str, Tensor]]):
 
     def sample(self, index: int) -> Sample:
         """Item ``index`` as a :class:`Sample` at the input size (augmented when training)."""
-        sample = self.samples[index]
+        return self._views(index)[1]
+
+    def _views(self, index: int) -> tuple[Sample, Sample]:
+        """Item ``index`` at the input size: (before colour jitter and noise, augmented); the same when validating."""
+        view = fit_to_input(self.samples[index], self.width, self.height)
         if self.augment is None:
-            return fit_to_input(sample, self.width, self.height)
+            return view, view
         seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
-        generator = torch.Generator().manual_seed(seed)
-        return self.augment(fit_to_input(sample, self.width, self.height), generator)
+        return self.augment.both(view, torch.Generator().manual_seed(seed))
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        return batch_item(self.sample(index), index)
+        """The batch item; with sources and augmentation also ``loss_rgb`` / ``loss_sources``: the frames before
+        colour jitter and noise, which the photometric loss compares (monodepth2's ``color``)."""
+        geometric, augmented = self._views(index)
+        item = batch_item(augmented, index)
+        if self.augment is not None and augmented.sources.shape[0] > 0:
+            item |= {"loss_rgb": geometric.rgb, "loss_sources": geometric.sources}
+        return item
 
     def eval_samples(self) -> list[EvalSample]:
         """Every item with its ground truth (annotated depth, else LiDAR; NaN = none) for validation metrics."""

@@ -16,9 +16,10 @@ cut from them. Each item of :class:`SyntheticDepthDataset` is a dict of tensors:
 Augmentation (rendered drives are already at the input size, so no crop; recorded data uses
 :mod:`.augment` through :mod:`.real_data`): horizontal flip (image,
 depth, LiDAR, ``cx -> W - 1 - cx`` and poses conjugated by ``diag(-1, 1, 1)``) and colour jitter (brightness,
-contrast, saturation), the same for the target and its sources. Random draws come from ``(seed, epoch, index)``
-only, so an item is identical however the data is split across workers or processes, and a resumed run sees the
-same data as an uninterrupted one.
+contrast, saturation), the same for the target and its sources; items with sources also hold ``loss_rgb`` /
+``loss_sources``, the frames before the jitter, which the photometric loss compares (monodepth2). Random draws come
+from ``(seed, epoch, index)`` only, so an item is identical however the data is split across workers or processes,
+and a resumed run sees the same data as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -294,9 +295,10 @@ class SyntheticDepthDataset(Dataset[dict[str, Tensor]]):
             depth, lidar = depth[:, ::-1], lidar[:, ::-1]
             intrinsics = intrinsics.flipped_horizontally()
             pose_array = _FLIP @ pose_array @ _FLIP
+        loss_frames = images
         if any(f != 1.0 for f in factors):
             images = colour_jitter(images, *factors)
-        return {
+        item = {
             "rgb": images[0],
             "depth": torch.from_numpy(np.ascontiguousarray(depth))[None],
             "lidar_depth": torch.from_numpy(np.ascontiguousarray(lidar))[None],
@@ -307,3 +309,6 @@ class SyntheticDepthDataset(Dataset[dict[str, Tensor]]):
             "source_offset": torch.tensor([*self.frame_offsets, *[0] * (len(known) - len(self.frame_offsets))]),
             "index": torch.tensor(index, dtype=torch.int64),
         }
+        if self.frame_offsets or self.use_stereo:  # what the photometric loss compares: the frames before the jitter
+            item |= {"loss_rgb": loss_frames[0], "loss_sources": loss_frames[1:]}
+        return item

@@ -16,7 +16,10 @@
 
 Batches are the dicts of :class:`~mono_depth_ros.training.data.synthetic.SyntheticDepthDataset` (any dataset with
 the same keys works): ``rgb``, ``depth``, ``lidar_depth``, ``k``, ``sources``, ``source_from_target``,
-``pose_known``, ``source_offset``.
+``pose_known``, ``source_offset``; optionally ``loss_rgb`` / ``loss_sources``: the same frames before colour jitter
+and noise, which the photometric and smoothness terms then compare (monodepth2: the depth and pose networks get
+``color_aug``, the loss ``color``; noise drawn per frame would otherwise put the photometric minimum off the true
+motion).
 """
 
 from __future__ import annotations
@@ -137,6 +140,24 @@ def _warp(source: Tensor, seen: Tensor | None, depth: Tensor, k: Tensor, pose: T
     return warped[:, :-1], warped[:, -1:] >= 1.0 - 1e-3
 
 
+def given_pose(batch: dict[str, Tensor], source: int) -> Tensor:
+    """The batch's own ``source_from_target`` (B, 4, 4) of source ``source`` (the rig's, or the true pose).
+
+    Raises:
+        ConfigError: it is unknown (NaN: temporal neighbours of recorded data), where ``loss.pose_source:
+            ground_truth`` put it in the pose network's place: the warp would sample padding only, with NaN gradients.
+    """
+    pose = batch["source_from_target"][:, source]
+    if not bool(torch.isfinite(pose).all()):
+        offset = int(batch["source_offset"][0, source])
+        msg = (
+            f"loss.pose_source=ground_truth, but the pose of the source frame at offset {offset} is unknown (NaN) in "
+            "this data (recorded frames carry no temporal poses): use loss.pose_source=predicted (the pose network)"
+        )
+        raise ConfigError(msg)
+    return pose
+
+
 class Objective(nn.Module):
     """Computes the configured loss; owns the pose network when one is needed (so DDP and checkpoints see it).
 
@@ -183,7 +204,7 @@ class Objective(nn.Module):
         target = normalise(batch["rgb"], self.mean, self.std)
         for j in range(batch["sources"].shape[1]):
             if self.pose_net is None or bool(batch["pose_known"][:, j].all()):
-                poses.append(batch["source_from_target"][:, j])
+                poses.append(given_pose(batch, j))
                 continue
             source = normalise(batch["sources"][:, j], self.mean, self.std)
             earlier = bool((batch["source_offset"][:, j] < 0).all())
@@ -194,8 +215,9 @@ class Objective(nn.Module):
         if batch["sources"].shape[1] == 0:
             msg = "self-supervision needs source frames: set data.frame_offsets or data.stereo_baseline_m"
             raise ConfigError(msg)
-        target, k = batch["rgb"], batch["k"]
-        sources = list(batch["sources"].unbind(1))
+        # monodepth2: the networks see the colour-augmented frames, the loss compares them without (loss_*)
+        target, k = batch.get("loss_rgb", batch["rgb"]), batch["k"]
+        sources = list(batch.get("loss_sources", batch["sources"]).unbind(1))
         poses = self.source_poses(batch)
         seen = batch.get("seen")  # a raw camera's black fill: no photometric error there (None: all seen)
         if seen is not None and bool(seen.all()):

@@ -138,7 +138,7 @@ class LossConfig:
     smoothness_weight: float = 1e-3  # edge-aware disparity smoothness (divided by 2^scale)
     lidar_loss: str = "reprojected"  # reprojected (Guizilini et al. 2019) | l1 | berhu (objective: lidar_semi)
     lidar_weight: float = 0.1  # weight of the LiDAR term (per pixel of reprojected distance, or per metre)
-    pose_source: str = "predicted"  # predicted (pose network) | ground_truth (known poses: tests, stereo-like rigs)
+    pose_source: str = "predicted"  # predicted (pose network) | ground_truth (true poses: synthetic drives only)
     pose_width: int = 16  # first-layer width of the pose network
 
     def __post_init__(self) -> None:

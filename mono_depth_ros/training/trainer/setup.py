@@ -119,6 +119,12 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
                 f"for data.kind={d.kind}; got []"
             )
             raise ConfigError(msg)
+        if offsets and config.loss.pose_source == "ground_truth":  # recorded frames carry no temporal poses
+            msg = (
+                f"loss.pose_source=ground_truth needs the true pose of each source frame; data.kind={d.kind} has none "
+                "(its temporal poses are unknown): use loss.pose_source=predicted (the pose network)"
+            )
+            raise ConfigError(msg)
         require_lidar(config)
         recorded = build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
         require_folder_lidar(config, recorded[0])

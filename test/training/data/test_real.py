@@ -55,6 +55,29 @@ def test_items_have_the_input_size_and_depth_is_never_interpolated(kitti_depth_d
     assert not torch.equal(first, train[1]["rgb"])  # another epoch, another augmentation
 
 
+def test_the_loss_frames_of_a_real_sequence_are_the_frames_before_jitter_and_noise(
+    kitti_depth_dir: Path, tmp_path: Path
+) -> None:
+    """Real KITTI frames as a folder sequence: the networks get the jittered, noised frames; ``loss_rgb`` /
+    ``loss_sources`` (what the photometric loss compares, as monodepth2's ``color``) are the same crop and flip
+    without them (independent noise on each frame biased the photometric minimum off the true motion)."""
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    for image in sorted((kitti_depth_dir / "rgb").glob("*.png")):
+        (folder / "rgb" / image.name).symlink_to(image)
+    (folder / "intrinsics.yaml").write_text("fx: 707.05\nfy: 707.05\ncx: 604.08\ncy: 180.51\n")
+    colour = {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.05, "noise_std": 0.05}
+    plain_colour = dict.fromkeys(colour, 0.0)
+    augmented = build_recorded_datasets(DataConfig(kind="folder", root=str(folder), **colour), 64, 32, (-1, 1), 4)[0]
+    plain = build_recorded_datasets(DataConfig(kind="folder", root=str(folder), **plain_colour), 64, 32, (-1, 1), 4)[0]
+    item, reference = augmented[0], plain[0]
+    torch.testing.assert_close(item["k"], reference["k"])  # the same zoom, crop and flip
+    assert float((item["rgb"] - reference["rgb"]).abs().mean()) > 0.02  # the networks' frames are augmented
+    torch.testing.assert_close(item["loss_rgb"], reference["rgb"], atol=1e-6, rtol=0)
+    torch.testing.assert_close(item["loss_sources"], reference["sources"], atol=1e-6, rtol=0)
+    assert "loss_rgb" not in build_recorded_datasets(_kitti(kitti_depth_dir, **colour), 64, 32, (), 4)[0][0]
+
+
 def test_validation_is_the_deterministic_whole_view_with_its_ground_truth(kitti_depth_dir: Path) -> None:
     _, val = build_recorded_datasets(_kitti(kitti_depth_dir), WIDTH, HEIGHT, (), seed=0)
     assert torch.equal(val[0]["rgb"], val[0]["rgb"])

@@ -104,6 +104,17 @@ def test_augmentation_draws_depend_on_seed_epoch_index_only(clip: SyntheticClip)
         assert float(ratio_target) == pytest.approx(float(ratio_source), rel=0.05)
 
 
+def test_the_loss_frames_are_the_frames_before_the_jitter(clip: SyntheticClip) -> None:
+    """monodepth2: the networks see the jittered frames, the photometric loss compares the frames without it."""
+    jitter = Augmentation(brightness=0.3, contrast=0.3, saturation=0.3)
+    item = SyntheticDepthDataset([clip], (-1, 1), augmentation=jitter, seed=3)[1]
+    plain = SyntheticDepthDataset([clip], (-1, 1))[1]
+    assert not torch.allclose(item["rgb"], plain["rgb"], atol=1e-3)
+    torch.testing.assert_close(item["loss_rgb"], plain["rgb"])
+    torch.testing.assert_close(item["loss_sources"], plain["sources"])
+    assert "loss_rgb" not in SyntheticDepthDataset([clip], augmentation=jitter)[1]  # no sources: no photometric loss
+
+
 def test_colour_jitter_identity_and_range() -> None:
     images = torch.rand(3, 3, 8, 8)
     torch.testing.assert_close(colour_jitter(images, 1.0, 1.0, 1.0), images)

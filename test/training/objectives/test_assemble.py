@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.unet import UNetOutput
+from mono_depth_ros.training.data.kitti_files import load_rgb
 from mono_depth_ros.training.objectives import losses
 from mono_depth_ros.training.objectives.assemble import (
     Objective,
@@ -113,6 +116,43 @@ def test_known_poses_skip_the_pose_network() -> None:
     assert torch.equal(poses[1], batch["source_from_target"][:, 1]) and not torch.equal(poses[0], poses[1])
     stereo_only = Objective(LossConfig(objective="selfsup"), 1.0, 100.0, MEAN, STD, temporal_sources=False)
     assert stereo_only.pose_net is None
+
+
+def test_ground_truth_poses_that_the_data_does_not_know_are_a_config_error() -> None:
+    """``pose_source: ground_truth`` on frames whose temporal poses are unknown (NaN: every recorded kind) gave a
+    finite loss but NaN gradients, and the run stopped at its first checkpoint as 'diverged: lower optim.lr'."""
+    objective = Objective(LossConfig(objective="selfsup", pose_source="ground_truth"), 1.0, 100.0, MEAN, STD)
+    batch = _batch()
+    batch["source_from_target"][:, 0] = float("nan")  # the previous frame's pose unknown, as recorded data has it
+    with pytest.raises(ConfigError, match="pose_source=predicted"):
+        objective(_output(), batch)
+    batch["source_from_target"][:, 0] = batch["source_from_target"][:, 1]  # known: the loss and its gradient
+    output = _output()
+    objective(output, batch).total.backward()
+    assert all(d.grad is not None and torch.isfinite(d.grad).all() for d in output.disparities)
+
+
+def test_the_photometric_loss_compares_the_frames_before_colour_augmentation(kitti_depth_dir: Path) -> None:
+    """monodepth2 (trainer.py: the networks get ``color_aug``, ``compute_losses`` compares ``color``): the batch's
+    ``loss_rgb`` / ``loss_sources`` are what the loss compares. A real KITTI frame seen twice by a camera at rest,
+    with independent noise on the networks' copies (``data.noise_std``): the loss of the true (identity) warp is 0,
+    where the noisy copies gave 0.09 and put the minimum a quarter pixel off the true motion."""
+    rgb = torch.from_numpy(load_rgb(sorted((kitti_depth_dir / "rgb").glob("*.png"))[0]).copy())
+    clean = F.interpolate(rgb.permute(2, 0, 1)[None].float() / 255.0, size=(32, 64), mode="area").expand(2, 3, 32, 64)
+    generator = torch.Generator().manual_seed(0)
+    noisy = [(clean + 0.05 * torch.randn(clean.shape, generator=generator)).clamp(0, 1) for _ in range(3)]
+    batch = _batch()
+    batch |= {
+        "rgb": noisy[0],
+        "sources": torch.stack(noisy[1:], dim=1),
+        "pose_known": torch.ones(2, 2, dtype=torch.bool),
+    }
+    batch["source_from_target"] = torch.eye(4).expand(2, 2, 4, 4).clone()
+    batch |= {"loss_rgb": clean.clone(), "loss_sources": torch.stack([clean, clean], dim=1)}
+    objective = Objective(LossConfig(objective="selfsup", scales=1, automask=False), 1.0, 100.0, MEAN, STD)
+    assert objective(_output(), batch).parts["photometric"] < 1e-4
+    del batch["loss_rgb"], batch["loss_sources"]  # without them: the networks' frames
+    assert objective(_output(), batch).parts["photometric"] > 0.05
 
 
 def test_min_reprojection_matches_the_losses_module() -> None:

@@ -91,13 +91,13 @@ def test_a_checkpoint_saved_before_training_focal_existed_resumes(tmp_path: Path
     assert load_checkpoint(resumed.model_path).spec.training_focal == pytest.approx((0.58, 0.58 * 64 / 32))
 
 
-@pytest.mark.parametrize("objective", ["supervised", "selfsup"])
+@pytest.mark.parametrize("objective", ["supervised", "selfsup", "lidar_semi"])
 def test_objectives_train_and_the_node_loads_the_result(tmp_path: Path, cache: Path, objective: str) -> None:
     result = train(tiny_config(tmp_path, cache, objective, run__steps=4))
     assert result.model_path == tmp_path / "model.safetensors" and result.step == 4
     assert result.val is not None and result.val.count == 2 and np.isfinite(result.val.abs_rel)
     loaded = load_checkpoint(result.model_path)
-    expected = OutputKind.METRIC if objective == "supervised" else OutputKind.DEPTH_UP_TO_SCALE
+    expected = OutputKind.DEPTH_UP_TO_SCALE if objective == "selfsup" else OutputKind.METRIC  # LiDAR makes metres
     assert loaded.spec.output_kind is expected and loaded.golden is not None
     assert loaded.spec.training_focal == pytest.approx((0.58, 0.58 * 64 / 32))  # the camera the metres belong to
     assert loaded.metadata["objective"] == objective

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -71,6 +72,27 @@ def test_photometric_objectives_on_recorded_data_need_frame_offsets(tmp_path: Pa
         )
         with pytest.raises(ConfigError, match=rf"loss\.objective={objective} needs data\.frame_offsets"):
             build_datasets(config)
+
+
+def test_true_poses_on_recorded_data_are_refused_before_it_loads(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """Recorded frames have no temporal poses: ``loss.pose_source=ground_truth`` on real KITTI frames in a folder
+    trained on NaN poses and stopped at its first checkpoint as 'diverged: lower optim.lr'."""
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    for image in sorted((kitti_depth_dir / "rgb").glob("*.png")):
+        (folder / "rgb" / image.name).symlink_to(image)
+    (folder / "intrinsics.yaml").write_text("fx: 707.05\nfy: 707.05\ncx: 604.08\ncy: 180.51\n")
+    config = tiny_config(
+        tmp_path,
+        tmp_path / "clips",
+        "selfsup",
+        data__kind="folder",
+        data__root=str(folder),
+        loss__pose_source="ground_truth",
+    )
+    with pytest.raises(ConfigError, match=r"loss\.pose_source=ground_truth .* data\.kind=folder"):
+        build_datasets(config)
+    assert len(build_datasets(replace(config, loss=replace(config.loss, pose_source="predicted")))[0]) == 1
 
 
 def test_the_training_camera_is_measured_as_the_network_sees_it(tmp_path: Path) -> None:
