@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.backend import TensorOutput, TorchBackend
 from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.frozen_input import aspect_problem, source_input, with_source_input
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.onnx_model import require_onnxruntime
@@ -70,6 +71,8 @@ class ExportResult:
     def describe(self) -> str:
         """One line for the CLI."""
         size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
+        if not self.dynamic and source_input(self.spec) is not None:
+            size += f", cameras of aspect {self.input_hw[1] / self.input_hw[0]:.2f} only: --camera HxW for others"
         return f"{self.path} ({self.exporter}, {size}): max abs diff vs torch {self.max_abs_diff:.3g}"
 
 
@@ -105,8 +108,11 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
 
 def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
     height, width = input_hw
+    if dynamic:
+        return replace(spec, backend=backend)
     fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False, native_floor=False)
-    return replace(spec, backend=backend, input=spec.input if dynamic else fixed)
+    params = with_source_input(spec.params, spec.input) if spec.input.keep_aspect else spec.params
+    return replace(spec, backend=backend, input=fixed, params=params)
 
 
 def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
@@ -194,7 +200,8 @@ def _golden_for(
     """The golden reference to store beside an export (fp32 eager torch under the exported spec).
 
     A given reference is kept when the exported preprocessing treats its image as the original did; otherwise
-    (a fixed-size export of a keep-aspect model) its image is re-run through the exported spec.
+    (a fixed-size export of a keep-aspect model) its image is re-run through the exported spec, or a reference image
+    at the export's size when the export does not serve that image's aspect (:func:`.frozen_input.aspect_problem`).
     """
     torch_spec = replace(exported, backend="torch")
     if golden is None:
@@ -203,7 +210,10 @@ def _golden_for(
     image_hw = (int(golden.image_rgb.shape[0]), int(golden.image_rgb.shape[1]))
     if network_input_size(image_hw, exported.input) == network_input_size(image_hw, original.input):
         return golden
-    return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), golden.image_rgb)
+    image = golden.image_rgb  # the export's own aspect when the export serves no other (frozen_input)
+    if aspect_problem(exported, image_hw) is not None:
+        image = reference_image(exported.input.height, exported.input.width)
+    return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), image)
 
 
 def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mono_depth_ros.cli import main
@@ -99,3 +100,31 @@ def test_an_input_size_the_model_cannot_run_is_refused_with_its_own_size(
     err = capsys.readouterr().err
     assert "does not run at 64x128" in err and "its own input is 64x64" in err
     assert not list((tmp_path / "out").glob("dpt.*"))
+
+
+def test_a_fixed_size_export_of_a_keep_aspect_model_refuses_a_camera_of_another_aspect(
+    tmp_path: Path, kitti_depth_dir: Path, nyu_dir: Path
+) -> None:
+    """Depth Anything keeps the camera's aspect, but its ViT exports at one fixed size: exported for KITTI
+    (375x1242 -> 56x168) it gave the torch model's depth on KITTI, and stretched NYU's 480x640 (aspect 1.33, which
+    the torch model runs at 98x126) to 56x168 (aspect 3) without a word: a depth map of a squashed scene. Now a
+    camera whose aspect differs from the export's is refused per frame (ShapeError, which the node logs and counts)
+    with the export that fits it; the export's own camera still gets the torch model's depth."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("depth_anything", tmp_path / "da")
+    results = export_weights(directory, tmp_path / "out", camera_hw=(375, 1242), exporter="legacy")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    original = DepthEstimator.open("transformers", directory, options)
+    kitti = load_rgb(kitti_depth_dir / "rgb" / "0000000005.png")
+    nyu = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    assert kitti.shape[:2] == (375, 1242) and nyu.shape[:2] == (480, 640)
+    for result in results:
+        assert not result.dynamic and "cameras of aspect 3.0" in result.describe()
+        exported = DepthEstimator.open(result.spec.backend, result.path, options)
+        expected = original.predict(kitti).values  # relative inverse depth: 1e-4 of its largest value
+        np.testing.assert_allclose(exported.predict(kitti).values, expected, atol=1e-4 * np.nanmax(expected), rtol=0)
+        with pytest.raises(ShapeError, match=r"480x640 .*--camera 480x640"):
+            exported.predict(nyu)
