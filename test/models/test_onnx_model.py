@@ -103,6 +103,34 @@ def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
         OnnxBackend(copy, CPU)
 
 
+def test_a_truncated_spec_beside_the_model_names_the_file_and_the_remedy(
+    onnx_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A spec file cut short in a copy said "model spec X: ModelSpec metadata is not valid JSON: ..." with no remedy,
+    after a warning that it "differs from the spec embedded" in the model: now the error says to delete it (the
+    model embeds its own) or, for a model without one, to write it again with `mono-depth spec`."""
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(onnx_path.read_bytes())
+    text = spec_path_for(onnx_path).read_text()
+    spec_path_for(copy).write_text(text[: len(text) // 2])
+    remedy = r"copy\.onnx\.spec\.json: .*not valid JSON.*; delete it to use the spec embedded in copy\.onnx"
+    with pytest.raises(CheckpointError, match=remedy):
+        OnnxBackend(copy, CPU)
+    assert "differs from the spec embedded" not in caplog.text
+    spec_path_for(copy).unlink()  # the remedy, as written
+    assert OnnxBackend(copy, CPU).spec.to_json() == json.dumps(json.loads(text), sort_keys=True)
+
+    import onnx
+
+    bare = tmp_path / "bare.onnx"
+    model = onnx.load(str(onnx_path))
+    del model.metadata_props[:]
+    onnx.save(model, str(bare))
+    spec_path_for(bare).write_text(text[: len(text) // 2])
+    with pytest.raises(CheckpointError, match=r"not valid JSON.*; write it again with `mono-depth spec .*bare\.onnx"):
+        OnnxBackend(bare, CPU)
+
+
 def test_fixed_size_model_rejects_other_sizes(tmp_path: Path) -> None:
     _, spec = tiny_unet()
     fixed = tmp_path / "fixed.onnx"
