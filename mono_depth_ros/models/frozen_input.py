@@ -15,6 +15,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.preprocess import network_input_size, padded_size
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 SOURCE_INPUT_KEY = "source_input"
@@ -68,16 +69,31 @@ def served_aspects(spec: ModelSpec) -> tuple[float, float] | None:
 
 def aspect_problem(spec: ModelSpec, image_hw: tuple[int, int]) -> str | None:
     """Why a fixed-size export does not serve a camera image of ``image_hw`` (pixels, both > 0), or None when it
-    does (its aspect is within :func:`served_aspects`, or the spec is not such an export: a model made elsewhere
-    declares its own stretch)."""
+    does: its aspect is within :func:`served_aspects`, or the spec is not such an export (a model made elsewhere
+    declares its own stretch). A network that pads a camera at its own size (``native_pad``: DINOv2's DPT) serves
+    only the cameras it pads to the export's size, for the others whose padded size it runs at."""
     served = served_aspects(spec)
-    height, width = image_hw
-    if served is None or served[0] <= width / height <= served[1]:
+    source = source_input(spec)
+    if served is None or source is None:
         return None
+    height, width = image_hw
     fixed_h, fixed_w = spec.input.height, spec.input.width
+    remedy = (
+        f"export it for this camera: `mono-depth export WEIGHTS --out DIR --camera HxW` with --camera {height}x{width}"
+    )
+    padded = padded_size(image_hw, source.multiple_of)
+    if source.native_pad and network_input_size(image_hw, source) == padded:
+        if padded == (fixed_h, fixed_w):
+            return None
+        return (
+            f"a {height}x{width} image is not for this model: it was exported at a fixed {fixed_h}x{fixed_w} from a "
+            f"network that runs a camera at its own size padded to a multiple of {source.multiple_of}, which pads it "
+            f"to {padded[0]}x{padded[1]}; resized to the export's size, its depth would be at another scale; {remedy}"
+        )
+    if served[0] <= width / height <= served[1]:
+        return None
     return (
         f"a {height}x{width} image (aspect {width / height:.2f}) is not for this model: it was exported at a fixed "
         f"{fixed_h}x{fixed_w} (aspect {fixed_w / fixed_h:.2f}) from a network that keeps the camera's aspect, and "
-        f"stretched to that size its depth would be of a distorted scene; export it for this camera: "
-        f"`mono-depth export WEIGHTS --out DIR --camera HxW` with --camera {height}x{width}"
+        f"stretched to that size its depth would be of a distorted scene; {remedy}"
     )

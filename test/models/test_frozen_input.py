@@ -67,3 +67,43 @@ def test_a_checkpoint_golden_of_another_aspect_is_remade_at_the_exports_own(tmp_
     result = export_onnx(network, spec, tmp_path / "da.onnx", input_hw=(56, 182), golden=square, exporter="legacy")
     estimator = DepthEstimator.open("onnx", result.path, EstimatorConfig(device="cpu", warmup_runs=0))
     assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
+def test_a_dinov2_dpt_export_serves_the_cameras_its_processor_pads_to_the_same_size(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """DINOv2's DPT runs a camera at its own size padded to a multiple of 14: exported for KITTI's 375x1242 (padded to
+    378x1246), a 370x1224 KITTI camera (which the torch model pads to 378x1232) passed the aspect check (3.31 against
+    3.30) and was stretched 2 % to 378x1246 instead: not the torch model's depth (median 0.82 x on the real frame at
+    full size). Here on crops of the real frame: a camera padded to the export's own size gets the torch model's
+    depth, one padded to another size is refused with the export it needs."""
+    from mono_depth_ros.commands.export import export_weights
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    from .hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
+    (result,) = export_weights(directory, tmp_path / "out", formats="torchscript", camera_hw=(50, 166))
+    assert result.input_hw == (56, 168)
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    original = DepthEstimator.open("transformers", directory, options)
+    exported = DepthEstimator.open("torchscript", result.path, options)
+    frame = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    same = np.ascontiguousarray(frame[200:254, 500:664])  # 54x164: padded to 56x168 as the export's camera
+    np.testing.assert_allclose(exported.predict(same).values, original.predict(same).values, rtol=1e-5)
+    other = np.ascontiguousarray(frame[200:250, 500:650])  # 50x150 (aspect 3.0, the export's): padded to 56x154
+    assert original.network_hw((50, 150)) == (56, 154)
+    with pytest.raises(ShapeError, match=r"50x150 .*pads it to 56x154.*--camera 50x150"):
+        exported.predict(other)
+
+
+def test_kitti_sizes_under_the_published_dinov2_dpt_policy() -> None:
+    """Exported for 375x1242 (padded to 378x1246): 376x1241 pads to the same size and runs; 370x1224 pads to
+    378x1232 and is refused; a 1080p camera, which the network resizes, is refused for its aspect."""
+    source = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246, native_pad=True)
+    fixed = replace(source, height=378, width=1246, keep_aspect=False)
+    spec = ModelSpec("dpt", input=fixed, params=with_source_input({}, source), backend="onnx")
+    assert aspect_problem(spec, (375, 1242)) is None and aspect_problem(spec, (376, 1241)) is None
+    assert "pads it to 378x1232" in (aspect_problem(spec, (370, 1224)) or "")
+    assert "aspect 1.78" in (aspect_problem(spec, (1080, 1920)) or "")
