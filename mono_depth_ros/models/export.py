@@ -11,7 +11,8 @@ tensor), trace it at one network input size and then check the result against ea
   export (``mono-depth export --camera HxW``).
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintains, fully offline), falling back to
-the TorchScript-based exporter when dynamo cannot handle a model.
+the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo's graph is fixed-size (it makes a
+size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size.
 """
 
 from __future__ import annotations
@@ -232,6 +233,59 @@ def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:
     onnx.save(model, str(path))
 
 
+def _onnx_parity(
+    ort: Any, path: Path, module: nn.Module, inputs: list[Tensor], other_hw: tuple[int, int]
+) -> tuple[float, bool]:
+    """Max abs diff of the ONNX model at ``path`` against eager torch on ``inputs``, and whether it also runs (and
+    matches) at ``other_hw``.
+
+    Raises:
+        CheckpointError: the diff exceeds :data:`PARITY_TOLERANCE`.
+    """
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(x: Tensor) -> Tensor:
+        (out,) = session.run(None, {"image": x.numpy()})
+        return torch.from_numpy(np.asarray(out))
+
+    max_diff = _max_diff(run, module, inputs)
+    if not max_diff <= PARITY_TOLERANCE:
+        msg = f"ONNX export {path} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
+        raise CheckpointError(msg)
+    return max_diff, _runs_at(run, module, other_hw)
+
+
+def _legacy_if_dynamic(
+    ort: Any,
+    target: Path,
+    module: nn.Module,
+    inputs: list[Tensor],
+    other_hw: tuple[int, int],
+    opset: int,
+    dynamo_diff: float,
+) -> tuple[float, bool, str]:
+    """The legacy exporter's graph in place of the dynamo one at ``target`` when it runs at any size.
+
+    torch's dynamo exporter makes a dimension it cannot keep symbolic a constant without a word
+    (``refine_dynamic_shapes_from_suggested_fixes``): GLPN and ZoeDepth come out fixed-size, where the TorchScript-based
+    exporter traces them with symbolic sizes. Returns ``(max_diff, dynamic, exporter)`` of the graph kept.
+    """
+    retry = target.with_name(target.name + ".legacy.tmp")
+    try:
+        _export_legacy(module, inputs[0], retry, opset)
+        max_diff, dynamic = _onnx_parity(ort, retry, module, inputs, other_hw)
+    except Exception as err:  # the legacy exporter fails in its own ways: keep the dynamo graph
+        _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, err)
+        retry.unlink(missing_ok=True)
+        return dynamo_diff, False, "dynamo"
+    if not dynamic:
+        retry.unlink(missing_ok=True)
+        return dynamo_diff, False, "dynamo"
+    retry.replace(target)
+    _LOG.info("the dynamo ONNX export of %s is fixed-size; kept the legacy exporter's, which runs any size", target)
+    return max_diff, True, "legacy"
+
+
 def export_onnx(
     network: nn.Module,
     spec: ModelSpec,
@@ -253,7 +307,8 @@ def export_onnx(
             network on :func:`~.golden.reference_image`.
         opset: ONNX opset.
         exporter: ``dynamo`` (``torch.onnx.export(dynamo=True)``, falling back to the legacy exporter when it
-            fails) or ``legacy`` (the TorchScript-based exporter: much faster to run, deprecated upstream).
+            fails, or when its graph is fixed-size and the legacy one runs any size) or ``legacy`` (the
+            TorchScript-based exporter: much faster to run, deprecated upstream).
 
     Returns:
         The :class:`ExportResult` (parity with eager torch on random inputs).
@@ -270,17 +325,11 @@ def export_onnx(
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     used = _onnx_export(module, inputs[0], target, opset, exporter)
-    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-
-    def run(x: Tensor) -> Tensor:
-        (out,) = session.run(None, {"image": x.numpy()})
-        return torch.from_numpy(np.asarray(out))
-
-    max_diff = _max_diff(run, module, inputs)
-    if not max_diff <= PARITY_TOLERANCE:
-        msg = f"ONNX export {target} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
-        raise CheckpointError(msg)
-    dynamic = _runs_at(run, module, _other_size(hw, spec))
+    max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
+    if used == "dynamo" and not dynamic:
+        max_diff, dynamic, used = _legacy_if_dynamic(
+            ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
+        )
     exported = _exported_spec(spec, "onnx", hw, dynamic)
     _embed_onnx_spec(target, exported)
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
