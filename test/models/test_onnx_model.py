@@ -96,6 +96,14 @@ def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
     garbage.write_bytes(b"not a protobuf at all" * 10)
     with pytest.raises(CheckpointError, match="ONNX Runtime cannot load"):
         OnnxBackend(garbage, CPU)
+    truncated = tmp_path / "truncated.onnx"  # was "ONNX Runtime cannot load ...: INVALID_PROTOBUF ...; re-export"
+    for keep in (0.5, 0.99):
+        data = onnx_path.read_bytes()
+        truncated.write_bytes(data[: int(len(data) * keep)])
+        with pytest.raises(
+            CheckpointError, match=r"cannot load .*truncated\.onnx: not a whole ONNX model .*copy it again"
+        ):
+            OnnxBackend(truncated, CPU)
     copy = tmp_path / "copy.onnx"
     copy.write_bytes(onnx_path.read_bytes())
     golden_path_for(copy).write_bytes(b"broken")
