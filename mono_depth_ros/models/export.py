@@ -160,8 +160,13 @@ def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -
 
 
 def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
+    """The TorchScript-based exporter; a partial file is removed when it fails (and its error raised as it came)."""
     dynamic_axes = {"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}}
-    _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
+    try:
+        _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
@@ -180,18 +185,37 @@ def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: in
         )
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of ``err``'s message (torch.onnx's can hold a whole traced graph), or its type's name."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
     if exporter not in EXPORTERS:
         msg = f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}"
         raise ConfigError(msg)
+    dynamo_error = ""
     if exporter == "dynamo":
         try:
             _export_dynamo(module, example, path, opset)
         except Exception as err:  # the dynamo exporter fails in many ways: fall back, and say why
-            _LOG.warning("dynamo ONNX export failed (%s: %s); using the legacy exporter", type(err).__name__, err)
+            dynamo_error = f"{type(err).__name__}: {first_line(err)}"
+            _LOG.warning("dynamo ONNX export failed (%s); using the legacy exporter", dynamo_error)
         else:
             return "dynamo"
-    _export_legacy(module, example, path, opset)
+    try:
+        _export_legacy(module, example, path, opset)
+    except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
+        legacy_error = f"{type(err).__name__}: {first_line(err)}"
+        if dynamo_error:
+            msg = f"neither ONNX exporter can export {path.name}: dynamo ({dynamo_error}), legacy ({legacy_error})"
+            raise CheckpointError(f"{msg}; export it with -f torchscript") from None
+        msg = (
+            f"the legacy ONNX exporter cannot export {path.name} ({legacy_error}); use --exporter dynamo (the "
+            f"default), or -f torchscript"
+        )
+        raise CheckpointError(msg) from None
     return "legacy"
 
 
@@ -275,7 +299,7 @@ def _legacy_if_dynamic(
         _export_legacy(module, inputs[0], retry, opset)
         max_diff, dynamic = _onnx_parity(ort, retry, module, inputs, other_hw)
     except Exception as err:  # the legacy exporter fails in its own ways: keep the dynamo graph
-        _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, err)
+        _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, first_line(err))
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"
     if not dynamic:

@@ -136,3 +136,21 @@ def test_a_fixed_size_export_of_a_keep_aspect_model_refuses_a_camera_of_another_
         np.testing.assert_allclose(exported.predict(kitti).values, expected, atol=1e-4 * np.nanmax(expected), rtol=0)
         with pytest.raises(ShapeError, match=r"480x640 .*--camera 480x640"):
             exported.predict(nyu)
+
+
+def test_an_op_the_legacy_exporter_lacks_is_an_error_with_the_exporter_that_has_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TIPSv2's DPT head upsamples with antialiasing (aten::_upsample_bilinear2d_aa), which the legacy (TorchScript-
+    based) exporter has no ONNX op for: `--exporter legacy` ended in torch's traceback, its message the whole traced
+    graph. Now one line naming the op and the exporter that has it (dynamo, the default); nothing is left behind."""
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips")
+    capsys.readouterr()  # save_pretrained's progress bar
+    args = ["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx", "--exporter", "legacy"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "aten::_upsample_bilinear2d_aa" in err and "--exporter dynamo" in err and "-f torchscript" in err
+    assert len(err.splitlines()) == 1 and "%" not in err
+    assert not list((tmp_path / "out").glob("tips.onnx*"))
