@@ -72,8 +72,11 @@ class ExportResult:
     def describe(self) -> str:
         """One line for the CLI."""
         size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
-        if not self.dynamic and source_input(self.spec) is not None:
-            size += f", cameras of aspect {self.input_hw[1] / self.input_hw[0]:.2f} only: --camera HxW for others"
+        source = None if self.dynamic else source_input(self.spec)
+        if source is not None:  # a keep-aspect network frozen at one size (frozen_input)
+            height, width = self.input_hw
+            served = f"padded to {height}x{width}" if source.native_pad else f"of aspect {width / height:.2f}"
+            size += f", cameras {served} only: --camera HxW for others"
         return f"{self.path} ({self.exporter}, {size}): max abs diff vs torch {self.max_abs_diff:.3g}"
 
 

@@ -85,7 +85,7 @@ def test_a_dinov2_dpt_export_serves_the_cameras_its_processor_pads_to_the_same_s
 
     directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
     (result,) = export_weights(directory, tmp_path / "out", formats="torchscript", camera_hw=(50, 166))
-    assert result.input_hw == (56, 168)
+    assert result.input_hw == (56, 168) and "cameras padded to 56x168 only" in result.describe()
     options = EstimatorConfig(device="cpu", warmup_runs=0)
     original = DepthEstimator.open("transformers", directory, options)
     exported = DepthEstimator.open("torchscript", result.path, options)
