@@ -11,7 +11,8 @@ tensor), trace it at one network input size and then check the result against ea
   export (``mono-depth export --camera HxW``).
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintains, fully offline), falling back to
-the TorchScript-based exporter when dynamo cannot handle a model.
+the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo's graph is fixed-size (it makes a
+size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from torch import Tensor, nn
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.backend import TensorOutput, TorchBackend
 from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.frozen_input import aspect_problem, source_input, with_source_input
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.onnx_model import require_onnxruntime
@@ -70,6 +72,11 @@ class ExportResult:
     def describe(self) -> str:
         """One line for the CLI."""
         size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
+        source = None if self.dynamic else source_input(self.spec)
+        if source is not None:  # a keep-aspect network frozen at one size (frozen_input)
+            height, width = self.input_hw
+            served = f"padded to {height}x{width}" if source.native_pad else f"of aspect {width / height:.2f}"
+            size += f", cameras {served} only: --camera HxW for others"
         return f"{self.path} ({self.exporter}, {size}): max abs diff vs torch {self.max_abs_diff:.3g}"
 
 
@@ -105,8 +112,11 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
 
 def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
     height, width = input_hw
+    if dynamic:
+        return replace(spec, backend=backend)
     fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False, native_floor=False)
-    return replace(spec, backend=backend, input=spec.input if dynamic else fixed)
+    params = with_source_input(spec.params, spec.input) if spec.input.keep_aspect else spec.params
+    return replace(spec, backend=backend, input=fixed, params=params)
 
 
 def _prepare(network: nn.Module, input_hw: tuple[int, int]) -> nn.Module:
@@ -153,8 +163,13 @@ def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -
 
 
 def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
+    """The TorchScript-based exporter; a partial file is removed when it fails (and its error raised as it came)."""
     dynamic_axes = {"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}}
-    _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
+    try:
+        _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
@@ -173,18 +188,37 @@ def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: in
         )
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of ``err``'s message (torch.onnx's can hold a whole traced graph), or its type's name."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
     if exporter not in EXPORTERS:
         msg = f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}"
         raise ConfigError(msg)
+    dynamo_error = ""
     if exporter == "dynamo":
         try:
             _export_dynamo(module, example, path, opset)
         except Exception as err:  # the dynamo exporter fails in many ways: fall back, and say why
-            _LOG.warning("dynamo ONNX export failed (%s: %s); using the legacy exporter", type(err).__name__, err)
+            dynamo_error = f"{type(err).__name__}: {first_line(err)}"
+            _LOG.warning("dynamo ONNX export failed (%s); using the legacy exporter", dynamo_error)
         else:
             return "dynamo"
-    _export_legacy(module, example, path, opset)
+    try:
+        _export_legacy(module, example, path, opset)
+    except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
+        legacy_error = f"{type(err).__name__}: {first_line(err)}"
+        if dynamo_error:
+            msg = f"neither ONNX exporter can export {path.name}: dynamo ({dynamo_error}), legacy ({legacy_error})"
+            raise CheckpointError(f"{msg}; export it with -f torchscript") from None
+        msg = (
+            f"the legacy ONNX exporter cannot export {path.name} ({legacy_error}); use --exporter dynamo (the "
+            f"default), or -f torchscript"
+        )
+        raise CheckpointError(msg) from None
     return "legacy"
 
 
@@ -194,7 +228,8 @@ def _golden_for(
     """The golden reference to store beside an export (fp32 eager torch under the exported spec).
 
     A given reference is kept when the exported preprocessing treats its image as the original did; otherwise
-    (a fixed-size export of a keep-aspect model) its image is re-run through the exported spec.
+    (a fixed-size export of a keep-aspect model) its image is re-run through the exported spec, or a reference image
+    at the export's size when the export does not serve that image's aspect (:func:`.frozen_input.aspect_problem`).
     """
     torch_spec = replace(exported, backend="torch")
     if golden is None:
@@ -203,7 +238,10 @@ def _golden_for(
     image_hw = (int(golden.image_rgb.shape[0]), int(golden.image_rgb.shape[1]))
     if network_input_size(image_hw, exported.input) == network_input_size(image_hw, original.input):
         return golden
-    return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), golden.image_rgb)
+    image = golden.image_rgb  # the export's own aspect when the export serves no other (frozen_input)
+    if aspect_problem(exported, image_hw) is not None:
+        image = reference_image(exported.input.height, exported.input.width)
+    return make_golden(TorchBackend(network, torch_spec, torch.device("cpu")), image)
 
 
 def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:
@@ -220,6 +258,59 @@ def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:
     entry = model.metadata_props.add()
     entry.key, entry.value = EMBEDDED_SPEC_KEY, spec.to_json()
     onnx.save(model, str(path))
+
+
+def _onnx_parity(
+    ort: Any, path: Path, module: nn.Module, inputs: list[Tensor], other_hw: tuple[int, int]
+) -> tuple[float, bool]:
+    """Max abs diff of the ONNX model at ``path`` against eager torch on ``inputs``, and whether it also runs (and
+    matches) at ``other_hw``.
+
+    Raises:
+        CheckpointError: the diff exceeds :data:`PARITY_TOLERANCE`.
+    """
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(x: Tensor) -> Tensor:
+        (out,) = session.run(None, {"image": x.numpy()})
+        return torch.from_numpy(np.asarray(out))
+
+    max_diff = _max_diff(run, module, inputs)
+    if not max_diff <= PARITY_TOLERANCE:
+        msg = f"ONNX export {path} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
+        raise CheckpointError(msg)
+    return max_diff, _runs_at(run, module, other_hw)
+
+
+def _legacy_if_dynamic(
+    ort: Any,
+    target: Path,
+    module: nn.Module,
+    inputs: list[Tensor],
+    other_hw: tuple[int, int],
+    opset: int,
+    dynamo_diff: float,
+) -> tuple[float, bool, str]:
+    """The legacy exporter's graph in place of the dynamo one at ``target`` when it runs at any size.
+
+    torch's dynamo exporter makes a dimension it cannot keep symbolic a constant without a word
+    (``refine_dynamic_shapes_from_suggested_fixes``): GLPN and ZoeDepth come out fixed-size, where the TorchScript-based
+    exporter traces them with symbolic sizes. Returns ``(max_diff, dynamic, exporter)`` of the graph kept.
+    """
+    retry = target.with_name(target.name + ".legacy.tmp")
+    try:
+        _export_legacy(module, inputs[0], retry, opset)
+        max_diff, dynamic = _onnx_parity(ort, retry, module, inputs, other_hw)
+    except Exception as err:  # the legacy exporter fails in its own ways: keep the dynamo graph
+        _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, first_line(err))
+        retry.unlink(missing_ok=True)
+        return dynamo_diff, False, "dynamo"
+    if not dynamic:
+        retry.unlink(missing_ok=True)
+        return dynamo_diff, False, "dynamo"
+    retry.replace(target)
+    _LOG.info("the dynamo ONNX export of %s is fixed-size; kept the legacy exporter's, which runs any size", target)
+    return max_diff, True, "legacy"
 
 
 def export_onnx(
@@ -243,7 +334,8 @@ def export_onnx(
             network on :func:`~.golden.reference_image`.
         opset: ONNX opset.
         exporter: ``dynamo`` (``torch.onnx.export(dynamo=True)``, falling back to the legacy exporter when it
-            fails) or ``legacy`` (the TorchScript-based exporter: much faster to run, deprecated upstream).
+            fails, or when its graph is fixed-size and the legacy one runs any size) or ``legacy`` (the
+            TorchScript-based exporter: much faster to run, deprecated upstream).
 
     Returns:
         The :class:`ExportResult` (parity with eager torch on random inputs).
@@ -260,17 +352,11 @@ def export_onnx(
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     used = _onnx_export(module, inputs[0], target, opset, exporter)
-    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-
-    def run(x: Tensor) -> Tensor:
-        (out,) = session.run(None, {"image": x.numpy()})
-        return torch.from_numpy(np.asarray(out))
-
-    max_diff = _max_diff(run, module, inputs)
-    if not max_diff <= PARITY_TOLERANCE:
-        msg = f"ONNX export {target} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
-        raise CheckpointError(msg)
-    dynamic = _runs_at(run, module, _other_size(hw, spec))
+    max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
+    if used == "dynamo" and not dynamic:
+        max_diff, dynamic, used = _legacy_if_dynamic(
+            ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
+        )
     exported = _exported_spec(spec, "onnx", hw, dynamic)
     _embed_onnx_spec(target, exported)
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))

@@ -40,6 +40,7 @@ from mono_depth_ros.models.frame_inputs import (
     sky_mask,
     sky_mask_tensor,
 )
+from mono_depth_ros.models.frozen_input import aspect_problem
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
 from mono_depth_ros.models.precision_policy import AUTO, PrecisionChoice, choose_precision
 from mono_depth_ros.models.preprocess import (
@@ -205,6 +206,7 @@ class DepthEstimator:
         self._graphs_optional = False  # chosen by precision auto: a failed capture falls back to eager
         self._start_up_graphs: set[tuple[int, ...]] = set()  # captured for warm-up / self-test inputs
         self._staging: Tensor | None = None
+        self._served_hw: set[tuple[int, int]] = set()  # camera sizes the model serves (frozen_input.aspect_problem)
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
         self.precision = "fp32"
@@ -351,8 +353,17 @@ class DepthEstimator:
         return GoldenReference(image_rgb=image, output=output)
 
     def network_hw(self, image_hw: tuple[int, int]) -> tuple[int, int]:
-        """(height, width) the network runs at for a camera image of ``image_hw`` (fixed or from the spec's policy)."""
+        """(height, width) the network runs at for a camera image of ``image_hw`` (fixed or from the spec's policy).
+
+        Raises:
+            ShapeError: a fixed-size export of a keep-aspect network given a camera of another aspect
+                (:func:`~.frozen_input.aspect_problem`: naming the export for that camera).
+        """
         fixed = self.backend.fixed_input_hw
+        if image_hw not in self._served_hw:  # a fixed-size export of a keep-aspect network: its camera's aspect only
+            if (problem := aspect_problem(self.spec, image_hw)) is not None:
+                raise ShapeError(problem)
+            self._served_hw.add(image_hw)
         return fixed if fixed is not None else network_input_size(image_hw, self.spec.input)
 
     def _forward(self, batch: Tensor, inputs: dict[str, Tensor] | None = None) -> Tensor:

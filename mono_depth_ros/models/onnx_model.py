@@ -111,7 +111,8 @@ _MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
 
 def load_error(path: Path, err: Exception) -> CheckpointError:
     """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
-    ONNX, the external data file (weights kept beside large graphs) missing, or a graph to re-export."""
+    ONNX, the external data file (weights kept beside large graphs) missing, a file cut short (to copy again), or a
+    graph to re-export."""
     with path.open("rb") as handle:
         prefix = handle.read(4)
     if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
@@ -125,6 +126,12 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         msg = (
             f"{path} keeps its weights in the external data file {data.name}, which is not beside it ({data} does "
             f"not exist); put the file it was published with beside {path.name} (same folder, same name)"
+        )
+        return CheckpointError(msg)
+    if "INVALID_PROTOBUF" in str(err):  # onnxruntime's code for a file protobuf cannot parse to its end
+        msg = (
+            f"ONNX Runtime cannot load {path}: not a whole ONNX model (protobuf parsing failed: cut short in a copy "
+            f"or download, or not ONNX at all); copy it again from where it was exported, or re-export the model"
         )
         return CheckpointError(msg)
     return CheckpointError(f"ONNX Runtime cannot load {path}: {type(err).__name__}: {err}; re-export the model")

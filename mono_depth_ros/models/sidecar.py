@@ -79,8 +79,6 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
             msg = f"cannot read the model spec {beside} ({err}); re-export the model"
             raise CheckpointError(msg) from None
         source = str(beside)
-        if embedded_json is not None and embedded_json.strip() != text.strip():
-            _LOG.warning("%s differs from the spec embedded in %s; using the file beside the model", beside, path)
     elif embedded_json is not None:
         text, source = embedded_json, f"{path} (embedded)"
     else:
@@ -91,12 +89,12 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         raise CheckpointError(msg)
     try:
         spec = ModelSpec.from_json(text)
-    except CheckpointError as err:
-        msg = f"model spec {source}: {err}"
+    except (CheckpointError, TypeError, ValueError) as err:
+        problem = str(err) if isinstance(err, CheckpointError) else f"malformed ({err})"
+        msg = f"model spec {source}: {problem}; {_spec_remedy(path, source == str(beside), embedded_json)}"
         raise CheckpointError(msg) from None
-    except (TypeError, ValueError) as err:
-        msg = f"model spec {source} is malformed ({err}); re-export the model"
-        raise CheckpointError(msg) from None
+    if source == str(beside) and embedded_json is not None and embedded_json.strip() != text.strip():
+        _LOG.warning("%s differs from the spec embedded in %s; using the file beside the model", beside, path)
     if spec.backend != backend:  # the file opened as ``backend`` already: the spec is what is wrong
         kind = {"onnx": "an ONNX", "torchscript": "a TorchScript"}.get(backend, f"a {backend}")
         fix = f"write one with `mono-depth spec {path} --kind KIND`"  # only a file beside it overrides an embedded one
@@ -105,6 +103,15 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         msg = f"model spec {source} is for backend {spec.backend!r}, but {path} is {kind} model; {fix}"
         raise CheckpointError(msg)
     return spec
+
+
+def _spec_remedy(path: Path, beside: bool, embedded_json: str | None) -> str:
+    """What to do about an unreadable spec of the model at ``path``: the file beside it (``beside``; cut short in a
+    copy, or mistyped) gives way to the spec embedded in the model when there is one; otherwise a new one is written
+    (`mono-depth spec`) or the model re-exported."""
+    if beside and embedded_json is not None:
+        return f"delete it to use the spec embedded in {path.name}, or re-export the model"
+    return f"write it again with `mono-depth spec {path} --kind KIND`, or re-export the model"
 
 
 def read_golden(model_path: str | Path, spec: ModelSpec | None = None) -> GoldenReference | None:

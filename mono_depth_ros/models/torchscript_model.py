@@ -110,6 +110,12 @@ class TorchScriptBackend:
             if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
                 msg = f"{self.path} is an ONNX model, not TorchScript; set model.backend: onnx for it"
                 raise CheckpointError(msg)
+            if _starts_like_zip(self.path):  # a zip's first entry, without the directory at its end
+                msg = (
+                    f"{self.path} is a zip archive cut short (its directory at the end is missing: truncated in a "
+                    f"copy or download); copy it again from where it was exported, or re-export the model"
+                )
+                raise CheckpointError(msg)
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path):
@@ -197,6 +203,15 @@ class TorchScriptBackend:
             found = [returned[name] for name in names if name in returned]
             returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
         return returned if isinstance(returned, Tensor) else None
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """Whether ``path`` opens with a zip local file header (``PK\\x03\\x04``), as TorchScript archives do."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 def _starts_like_onnx(path: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mono_depth_ros.cli import main
@@ -61,7 +62,12 @@ def test_a_transformers_directory_exports_to_onnx_for_tensorrt(
     directory = write_tiny_family(family, tmp_path / family)
     args = ["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx", "--camera", "375x1242"]
     assert main(args) == 0
-    assert "--param model.backend=onnx" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "--param model.backend=onnx" in printed
+    # torch's dynamo exporter turns a dimension it cannot keep symbolic into a constant without a word
+    # (refine_dynamic_shapes_from_suggested_fixes): ZoeDepth came out fixed at 64x224, where the legacy exporter
+    # gives a graph that runs any camera; the ViT of Depth Anything is fixed-size with either
+    assert ("any size" in printed) is (family != "depth_anything")
     options = EstimatorConfig(device="cpu", warmup_runs=0, onnx_providers=("tensorrt", "cuda", "cpu"))
     exported = DepthEstimator.open("onnx", tmp_path / "out" / f"{family}.onnx", options)
     assert isinstance(exported.backend, OnnxBackend) and exported.backend.fallbacks[0].startswith("tensorrt")
@@ -69,6 +75,9 @@ def test_a_transformers_directory_exports_to_onnx_for_tensorrt(
     assert exported.output_kind is original.output_kind
     image = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
     np.testing.assert_allclose(exported.predict(image).values, original.predict(image).values, rtol=1e-3, atol=1e-6)
+    if family != "depth_anything":  # a 640x480 camera (aspect 1.33, not the export's 3.3) runs as the directory does
+        nyu = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        np.testing.assert_allclose(exported.predict(nyu).values, original.predict(nyu).values, rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("family", ["depth_pro", "prompt_depth_anything"])
@@ -99,3 +108,49 @@ def test_an_input_size_the_model_cannot_run_is_refused_with_its_own_size(
     err = capsys.readouterr().err
     assert "does not run at 64x128" in err and "its own input is 64x64" in err
     assert not list((tmp_path / "out").glob("dpt.*"))
+
+
+def test_a_fixed_size_export_of_a_keep_aspect_model_refuses_a_camera_of_another_aspect(
+    tmp_path: Path, kitti_depth_dir: Path, nyu_dir: Path
+) -> None:
+    """Depth Anything keeps the camera's aspect, but its ViT exports at one fixed size: exported for KITTI
+    (375x1242 -> 56x168) it gave the torch model's depth on KITTI, and stretched NYU's 480x640 (aspect 1.33, which
+    the torch model runs at 98x126) to 56x168 (aspect 3) without a word: a depth map of a squashed scene. Now a
+    camera whose aspect differs from the export's is refused per frame (ShapeError, which the node logs and counts)
+    with the export that fits it; the export's own camera still gets the torch model's depth."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("depth_anything", tmp_path / "da")
+    results = export_weights(directory, tmp_path / "out", camera_hw=(375, 1242), exporter="legacy")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    original = DepthEstimator.open("transformers", directory, options)
+    kitti = load_rgb(kitti_depth_dir / "rgb" / "0000000005.png")
+    nyu = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    assert kitti.shape[:2] == (375, 1242) and nyu.shape[:2] == (480, 640)
+    for result in results:
+        assert not result.dynamic and "cameras of aspect 3.0" in result.describe()
+        exported = DepthEstimator.open(result.spec.backend, result.path, options)
+        expected = original.predict(kitti).values  # relative inverse depth: 1e-4 of its largest value
+        np.testing.assert_allclose(exported.predict(kitti).values, expected, atol=1e-4 * np.nanmax(expected), rtol=0)
+        with pytest.raises(ShapeError, match=r"480x640 .*--camera 480x640"):
+            exported.predict(nyu)
+
+
+def test_an_op_the_legacy_exporter_lacks_is_an_error_with_the_exporter_that_has_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TIPSv2's DPT head upsamples with antialiasing (aten::_upsample_bilinear2d_aa), which the legacy (TorchScript-
+    based) exporter has no ONNX op for: `--exporter legacy` ended in torch's traceback, its message the whole traced
+    graph. Now one line naming the op and the exporter that has it (dynamo, the default); nothing is left behind."""
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips")
+    capsys.readouterr()  # save_pretrained's progress bar
+    args = ["export", str(directory), "--out", str(tmp_path / "out"), "-f", "onnx", "--exporter", "legacy"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "aten::_upsample_bilinear2d_aa" in err and "--exporter dynamo" in err and "-f torchscript" in err
+    assert len(err.splitlines()) == 1 and "%" not in err
+    assert not list((tmp_path / "out").glob("tips.onnx*"))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.backend import TensorOutput
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec
 from mono_depth_ros.models.export import export_onnx, export_torchscript
@@ -110,3 +110,34 @@ def test_unknown_exporter_is_refused(tmp_path: Path) -> None:
         export_onnx(network, spec, tmp_path / "x.onnx", exporter="tensorrt")
     with pytest.raises(ConfigError, match="positive"):
         export_torchscript(network, spec, tmp_path / "x.pt", input_hw=(0, 32))
+
+
+class _AntialiasedShrink(nn.Module):
+    """Depth from an antialiased resize (aten::_upsample_bilinear2d_aa), which the legacy exporter cannot write."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        small = nn.functional.interpolate(x[:, :1], scale_factor=0.5, mode="bilinear", antialias=True)
+        return nn.functional.interpolate(small, size=x.shape[-2:], mode="bilinear").abs() + 1.0
+
+
+def test_an_op_neither_exporter_writes_is_one_error_naming_both_and_torchscript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legacy exporter's UnsupportedOperatorError came through as torch's traceback; after a failed dynamo export
+    the error names both failures and TorchScript (not 'use --exporter dynamo', which had just failed)."""
+    import mono_depth_ros.models.export as export_module
+
+    _, spec = tiny_unet()
+    with pytest.raises(
+        CheckpointError, match=r"legacy ONNX exporter cannot export aa\.onnx \(.*_upsample_bilinear2d_aa"
+    ):
+        export_onnx(_AntialiasedShrink(), spec, tmp_path / "aa.onnx", exporter="legacy")
+
+    def dynamo_fails(*_: object) -> None:
+        raise RuntimeError("no dynamo today\nand a second line")
+
+    monkeypatch.setattr(export_module, "_export_dynamo", dynamo_fails)
+    both = r"neither ONNX exporter can export aa\.onnx: dynamo \(RuntimeError: no dynamo today\), legacy \(.*_aa.*"
+    with pytest.raises(CheckpointError, match=both + r"; export it with -f torchscript$"):
+        export_onnx(_AntialiasedShrink(), spec, tmp_path / "aa.onnx")
+    assert not (tmp_path / "aa.onnx").exists()

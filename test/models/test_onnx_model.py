@@ -96,11 +96,47 @@ def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
     garbage.write_bytes(b"not a protobuf at all" * 10)
     with pytest.raises(CheckpointError, match="ONNX Runtime cannot load"):
         OnnxBackend(garbage, CPU)
+    truncated = tmp_path / "truncated.onnx"  # was "ONNX Runtime cannot load ...: INVALID_PROTOBUF ...; re-export"
+    for keep in (0.5, 0.99):
+        data = onnx_path.read_bytes()
+        truncated.write_bytes(data[: int(len(data) * keep)])
+        with pytest.raises(
+            CheckpointError, match=r"cannot load .*truncated\.onnx: not a whole ONNX model .*copy it again"
+        ):
+            OnnxBackend(truncated, CPU)
     copy = tmp_path / "copy.onnx"
     copy.write_bytes(onnx_path.read_bytes())
     golden_path_for(copy).write_bytes(b"broken")
     with pytest.raises(CheckpointError, match="golden reference"):
         OnnxBackend(copy, CPU)
+
+
+def test_a_truncated_spec_beside_the_model_names_the_file_and_the_remedy(
+    onnx_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A spec file cut short in a copy said "model spec X: ModelSpec metadata is not valid JSON: ..." with no remedy,
+    after a warning that it "differs from the spec embedded" in the model: now the error says to delete it (the
+    model embeds its own) or, for a model without one, to write it again with `mono-depth spec`."""
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(onnx_path.read_bytes())
+    text = spec_path_for(onnx_path).read_text()
+    spec_path_for(copy).write_text(text[: len(text) // 2])
+    remedy = r"copy\.onnx\.spec\.json: .*not valid JSON.*; delete it to use the spec embedded in copy\.onnx"
+    with pytest.raises(CheckpointError, match=remedy):
+        OnnxBackend(copy, CPU)
+    assert "differs from the spec embedded" not in caplog.text
+    spec_path_for(copy).unlink()  # the remedy, as written
+    assert OnnxBackend(copy, CPU).spec.to_json() == json.dumps(json.loads(text), sort_keys=True)
+
+    import onnx
+
+    bare = tmp_path / "bare.onnx"
+    model = onnx.load(str(onnx_path))
+    del model.metadata_props[:]
+    onnx.save(model, str(bare))
+    spec_path_for(bare).write_text(text[: len(text) // 2])
+    with pytest.raises(CheckpointError, match=r"not valid JSON.*; write it again with `mono-depth spec .*bare\.onnx"):
+        OnnxBackend(bare, CPU)
 
 
 def test_fixed_size_model_rejects_other_sizes(tmp_path: Path) -> None:

@@ -1,0 +1,99 @@
+"""A network that keeps the camera's aspect, exported at one fixed size: which cameras it still serves.
+
+A ViT traces its patch grid as constants, so :mod:`.export` writes Depth Anything, DINOv2 DPT and the like at the
+one network size it traced (``keep_aspect: false`` in the exported spec). The exported model is the torch model
+for cameras of the aspect it was exported for; any other camera would be stretched to that size (NYU's 480x640
+squashed into KITTI's 56x168: the depth of a scene that does not exist). The exported spec keeps the network's own
+input policy under :data:`SOURCE_INPUT_KEY` in its ``params``, and :func:`aspect_problem` says when a camera's image
+is not one the export serves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, fields
+from typing import Any
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.preprocess import network_input_size, padded_size
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+SOURCE_INPUT_KEY = "source_input"
+"""``params`` key of an exported spec: the input policy of the network it was exported from (keeping aspect)."""
+ASPECT_TOLERANCE = 0.05
+"""Largest relative difference between a camera's aspect (width / height) and the aspects the fixed size can have
+come from: more is a visible stretch, and a metric model's metres are learnt at the undistorted scale."""
+
+
+def with_source_input(params: dict[str, Any], source: InputPolicy) -> dict[str, Any]:
+    """``params`` with the source network's input policy recorded (for a fixed-size export of a keep-aspect
+    network)."""
+    return {**params, SOURCE_INPUT_KEY: asdict(source)}
+
+
+def source_input(spec: ModelSpec) -> InputPolicy | None:
+    """The input policy recorded in a fixed-size export's spec, or None (not recorded, or the spec keeps aspect).
+
+    Raises:
+        CheckpointError: a recorded policy that is not one (unknown keys, invalid sizes).
+    """
+    recorded = spec.params.get(SOURCE_INPUT_KEY)
+    if recorded is None or spec.input.keep_aspect:
+        return None
+    known = {f.name for f in fields(InputPolicy)}
+    if not isinstance(recorded, dict) or not set(recorded) <= known:
+        msg = f"spec params.{SOURCE_INPUT_KEY} must be an input policy with keys among {sorted(known)}; re-export"
+        raise CheckpointError(msg)
+    try:
+        return InputPolicy(**recorded)
+    except (TypeError, CheckpointError) as err:
+        msg = f"spec params.{SOURCE_INPUT_KEY} is not an input policy ({err}); re-export the model"
+        raise CheckpointError(msg) from None
+
+
+def served_aspects(spec: ModelSpec) -> tuple[float, float] | None:
+    """The camera aspects (width / height) a fixed-size export of a keep-aspect network serves, or None (any: not
+    such an export).
+
+    The fixed size is a camera's size scaled and rounded (or padded) to ``multiple_of`` on each side, so it came
+    from a camera whose aspect lies between ``(W - m) / (H + m)`` and ``(W + m) / (H - m)``; that range, widened by
+    :data:`ASPECT_TOLERANCE`, is served.
+    """
+    if source_input(spec) is None:
+        return None
+    height, width, multiple = spec.input.height, spec.input.width, spec.input.multiple_of
+    low = max(width - multiple, 1) / (height + multiple) / (1 + ASPECT_TOLERANCE)
+    high = math.inf if height <= multiple else (width + multiple) / (height - multiple) * (1 + ASPECT_TOLERANCE)
+    return low, high
+
+
+def aspect_problem(spec: ModelSpec, image_hw: tuple[int, int]) -> str | None:
+    """Why a fixed-size export does not serve a camera image of ``image_hw`` (pixels, both > 0), or None when it
+    does: its aspect is within :func:`served_aspects`, or the spec is not such an export (a model made elsewhere
+    declares its own stretch). A network that pads a camera at its own size (``native_pad``: DINOv2's DPT) serves
+    only the cameras it pads to the export's size, for the others whose padded size it runs at."""
+    served = served_aspects(spec)
+    source = source_input(spec)
+    if served is None or source is None:
+        return None
+    height, width = image_hw
+    fixed_h, fixed_w = spec.input.height, spec.input.width
+    remedy = (
+        f"export it for this camera: `mono-depth export WEIGHTS --out DIR --camera HxW` with --camera {height}x{width}"
+    )
+    padded = padded_size(image_hw, source.multiple_of)
+    if source.native_pad and network_input_size(image_hw, source) == padded:
+        if padded == (fixed_h, fixed_w):
+            return None
+        return (
+            f"a {height}x{width} image is not for this model: it was exported at a fixed {fixed_h}x{fixed_w} from a "
+            f"network that runs a camera at its own size padded to a multiple of {source.multiple_of}, which pads it "
+            f"to {padded[0]}x{padded[1]}; resized to the export's size, its depth would be at another scale; {remedy}"
+        )
+    if served[0] <= width / height <= served[1]:
+        return None
+    return (
+        f"a {height}x{width} image (aspect {width / height:.2f}) is not for this model: it was exported at a fixed "
+        f"{fixed_h}x{fixed_w} (aspect {fixed_w / fixed_h:.2f}) from a network that keeps the camera's aspect, and "
+        f"stretched to that size its depth would be of a distorted scene; {remedy}"
+    )
