@@ -509,7 +509,7 @@ class DepthPipeline:
         temporal = None
         if self._temporal is not None:  # metric depth at the published size, before range limits and filters
             t_filter = time.perf_counter()
-            depth_m, temporal = self._filter_in_time(depth_m, out_intrinsics, frame.world_from_cam)
+            depth_m, temporal = self._filter_in_time(depth_m, out_intrinsics, frame.world_from_cam, kind)
             timings["temporal"] = _ms(t_filter)
         output_config = self._config.output
         if output_config.outlier_filter or output_config.edge_filter:
@@ -626,7 +626,7 @@ class DepthPipeline:
         temporal = None
         if self._temporal is not None:
             t_filter = time.perf_counter()
-            depth, temporal = self._filter_in_time(depth, intrinsics, frame.world_from_cam)
+            depth, temporal = self._filter_in_time(depth, intrinsics, frame.world_from_cam, kind)
             timings["temporal"] = _ms(t_filter)
         rgb_for_cloud = self._cloud_rgb(rgb, intrinsics) if settings.cloud else None
         host = postprocess_on_device(depth, intrinsics, settings, rgb_for_cloud)
@@ -641,12 +641,20 @@ class DepthPipeline:
 
     @overload
     def _filter_in_time(
-        self, depth_m: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
+        self,
+        depth_m: npt.NDArray[np.float32],
+        intrinsics: PinholeIntrinsics,
+        world_from_cam: RigidTransform | None,
+        kind: OutputKind,
     ) -> tuple[npt.NDArray[np.float32], TemporalStatus]: ...
 
     @overload
     def _filter_in_time(
-        self, depth_m: torch.Tensor, intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform | None
+        self,
+        depth_m: torch.Tensor,
+        intrinsics: PinholeIntrinsics,
+        world_from_cam: RigidTransform | None,
+        kind: OutputKind,
     ) -> tuple[torch.Tensor, TemporalStatus]: ...
 
     def _filter_in_time(
@@ -654,15 +662,18 @@ class DepthPipeline:
         depth_m: npt.NDArray[np.float32] | torch.Tensor,
         intrinsics: PinholeIntrinsics,
         world_from_cam: RigidTransform | None,
+        kind: OutputKind,
     ) -> tuple[npt.NDArray[np.float32] | torch.Tensor, TemporalStatus]:
-        """The temporal filter on a host map (host road) or a device tensor (device road) and its status."""
+        """The temporal filter on a host map (host road) or a device tensor (device road) and its status; an
+        ``affine_depth`` map (scale and shift in depth refitted every frame) changes by a scale and a shift."""
         assert self._temporal is not None
         filtered: npt.NDArray[np.float32] | torch.Tensor
+        shift_in_depth = kind is OutputKind.AFFINE_DEPTH
         if isinstance(depth_m, np.ndarray):
-            step = self._temporal.update(depth_m, intrinsics, world_from_cam)
+            step = self._temporal.update(depth_m, intrinsics, world_from_cam, shift_in_depth)
             filtered, state, share = step.depth_m, step.state, step.kept_share
         else:
-            filtered, state, share = self._temporal.update_tensor(depth_m, intrinsics, world_from_cam)
+            filtered, state, share = self._temporal.update_tensor(depth_m, intrinsics, world_from_cam, shift_in_depth)
         if state.value in self._temporal_counts:
             self._temporal_counts[state.value] += 1
         counts = self._temporal_counts

@@ -157,8 +157,8 @@ def test_auto_runs_on_the_host_for_a_cpu_network_and_a_change_applies_from_the_n
 class _FlickeringNet(_DeviceNet):
     """:class:`_DeviceNet` with a per-frame flicker (1 % per pixel, seeded by the call count): history to blend."""
 
-    def __init__(self, device: str = "cpu") -> None:
-        super().__init__(OutputKind.METRIC, device)
+    def __init__(self, device: str = "cpu", kind: OutputKind = OutputKind.METRIC) -> None:
+        super().__init__(kind, device)
         self.calls = 0
 
     def predict(
@@ -174,13 +174,15 @@ TEMPORAL_STATES = ["started", "filtered", "filtered", "no_motion", "started", "f
 """The filter's state per frame of :func:`_temporal_run`: the pose missing in frame 3, new intrinsics in frame 6."""
 
 
-def _temporal_run(params: dict[str, Any], device: str = "cpu") -> tuple[dict[str, _FlickeringNet], FrameOutput]:
+def _temporal_run(
+    params: dict[str, Any], device: str = "cpu", kind: OutputKind = OutputKind.METRIC
+) -> tuple[dict[str, _FlickeringNet], FrameOutput]:
     """Eight frames of a camera moving 0.2 m per frame along its optical axis through both roads, with the pose
     missing in frame 3, ``temporal.agreement`` and ``output.outlier_tolerance`` changed at run time before frame 5
     and the focal length changed in frame 6; asserts that every frame's outputs and filter status are the same on
     both roads. Returns the sources by road and the device road's last frame."""
     config = {**defaults(), "scale.mode": "fixed", "scale.fixed_scale": 1.0, "temporal.enabled": True, **params}
-    sources = {road: _FlickeringNet(device) for road in ("on", "off")}
+    sources = {road: _FlickeringNet(device, kind) for road in ("on", "off")}
     pipelines = {
         road: DepthPipeline({**config, "output.device_postprocess": road}, source=source)
         for road, source in sources.items()
@@ -220,6 +222,12 @@ def test_the_temporal_filter_runs_on_the_device_road_with_the_host_roads_outputs
         raw = unfiltered.process_frame(_frame(1_000 + index))
     changed = np.isfinite(raw.depth_m) & (raw.depth_m != last.depth_m)
     assert changed.mean() > 0.5  # the last frame is the filtered one, not the prediction as it came
+
+
+def test_an_affine_depth_map_is_filtered_alike_on_both_roads() -> None:
+    # affine_depth: the filter takes each frame's change as a refitted scale and shift, on either road
+    _, last = _temporal_run({}, kind=OutputKind.AFFINE_DEPTH)
+    assert last.temporal is not None and last.temporal.kept_share > 0.5
 
 
 @pytest.mark.parametrize("device", [torch.device("cuda"), torch.device("cuda", 1), "cuda:1"])
