@@ -89,8 +89,10 @@ def kb_crop_offsets(height: int, width: int) -> tuple[int, int]:
     crop_h, crop_w = KB_CROP_HW
     if height < crop_h or width < crop_w:
         msg = (
-            f"the KITTI benchmark crop needs a frame of at least {crop_h}x{crop_w} (a raw KITTI frame), got "
-            f"{height}x{width}; score a resized frame under kitti_improved (Garg crop of the whole frame)"
+            f"the KITTI benchmark crop (crop garg_kb, protocol kitti_improved_kb) needs a frame of at least "
+            f"{crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the Garg "
+            f"crop of the whole frame (--crop garg, protocol kitti_improved), for another camera leave --crop garg_kb "
+            f"out (the dataset's own crop)"
         )
         raise ShapeError(msg)
     return height - crop_h, int((width - crop_w) / 2)

@@ -210,3 +210,21 @@ def test_kb_cropped_cuts_image_ground_truth_and_camera_alike(kitti_depth_dir: Pa
     assert again.intrinsics == c and np.array_equal(again.rgb, cut.rgb)
     with pytest.raises(ShapeError, match="GT at its image's size"):
         kb_cropped(replace(sample, gt_depth_m=sample.gt_depth_m[::2, ::2]))
+
+
+def test_a_kb_crop_that_does_not_fit_names_the_crop_and_the_option_that_replaces_it(
+    kitti_depth_dir: Path, nyu_dir: Path
+) -> None:
+    """``mono-depth eval --dataset nyu --crop garg_kb`` (or kitti_annotated with a resized GT) was told to "score a
+    resized frame under kitti_improved": a KITTI protocol for an NYU frame, and for a kitti_annotated run the protocol
+    it already had, with the --crop garg_kb that caused it left in. The message names the crop and what replaces it."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import kb_cropped
+
+    with pytest.raises(ShapeError, match=r"garg_kb.*480x640.*--crop garg\b.*leave --crop garg_kb out"):
+        kb_cropped(annotated_samples(nyu_dir)[0])
+    kitti = annotated_samples(kitti_depth_dir)[0]
+    with pytest.raises(ShapeError, match=r"garg_kb.*--crop garg\b.*kitti_improved\b"):
+        kb_cropped(replace(kitti, gt_depth_m=kitti.gt_depth_m[::2, ::2]))
