@@ -33,7 +33,12 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError, ShapeError
 from mono_depth_ros.evaluation.samples import EvalSample
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_files import (
+    load_depth_png,
+    load_rgb,
+    load_velodyne,
+    read_object_calibration,
+)
 from mono_depth_ros.training.data.kitti_raw import (
     CAM_TO_CAM,
     VELO_TO_CAM,
@@ -76,15 +81,10 @@ def object_velodyne_to_image_matrix(calib_path: Path, camera: int = 2) -> npt.ND
     Raises:
         CalibrationError: the file lacks ``P<camera>`` / ``R0_rect`` / ``Tr_velo_to_cam`` or mangles them.
     """
-    calib = read_calib_file(calib_path)
+    projection, r0_rect, velo_to_cam = read_object_calibration(calib_path, camera)
     rect, velo = np.eye(4), np.eye(4)
-    try:
-        projection = calib[f"P{camera}"].reshape(3, 4)
-        rect[:3, :3] = calib["R0_rect"].reshape(3, 3)
-        velo[:3] = calib["Tr_velo_to_cam"].reshape(3, 4)
-    except (KeyError, ValueError) as err:
-        msg = f"{calib_path}: not a KITTI object calibration file (lacks or mangles {err}); use the object devkit's"
-        raise CalibrationError(msg) from None
+    rect[:3, :3] = r0_rect
+    velo[:3] = velo_to_cam
     matrix: npt.NDArray[np.float64] = projection @ rect @ velo
     return matrix
 

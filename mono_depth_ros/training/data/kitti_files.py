@@ -46,10 +46,14 @@ def read_calib_file(path: Path) -> dict[str, npt.NDArray[np.float64]]:
     return values
 
 
-def load_object_calibration(path: Path, image_width: int, image_height: int, camera: int = 2) -> KittiCalibration:
-    """Camera ``camera`` (2 = left colour) of a KITTI 3D-object calib file.
+def read_object_calibration(
+    path: Path, camera: int = 2
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The three matrices of a KITTI 3D-object calib file: ``P<camera>`` (3×4, rectified camera ← rect0, pixels),
+    ``R0_rect`` (3×3, rect0 ← cam0) and ``Tr_velo_to_cam`` (3×4, cam0 ← Velodyne, metres).
 
-    ``point_in_cam = T(t_cam) · R0_rect · Tr_velo_to_cam · point_in_velo`` where ``t_cam = K⁻¹ P[:, 3]``.
+    Raises:
+        CalibrationError: the file lacks one of them or holds the wrong number of values.
     """
     calib = read_calib_file(path)
     try:
@@ -57,8 +61,17 @@ def load_object_calibration(path: Path, image_width: int, image_height: int, cam
         r0_rect = calib["R0_rect"].reshape(3, 3)
         velo_to_cam = calib["Tr_velo_to_cam"].reshape(3, 4)
     except (KeyError, ValueError) as err:
-        msg = f"{path}: not a KITTI object calibration file ({err})"
+        msg = f"{path}: not a KITTI object calibration file (lacks or mangles {err}); use the benchmark's calib/*.txt"
         raise CalibrationError(msg) from None
+    return projection, r0_rect, velo_to_cam
+
+
+def load_object_calibration(path: Path, image_width: int, image_height: int, camera: int = 2) -> KittiCalibration:
+    """Camera ``camera`` (2 = left colour) of a KITTI 3D-object calib file.
+
+    ``point_in_cam = T(t_cam) · R0_rect · Tr_velo_to_cam · point_in_velo`` where ``t_cam = K⁻¹ P[:, 3]``.
+    """
+    projection, r0_rect, velo_to_cam = read_object_calibration(path, camera)
     k = projection[:, :3]
     intrinsics = PinholeIntrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], width=image_width, height=image_height)
     baseline = np.linalg.solve(k, projection[:, 3]).astype(np.float64)
