@@ -167,8 +167,8 @@ def beam_rows(
 
 def depth_metrics(pred_m: npt.NDArray[np.floating], gt_m: npt.NDArray[np.floating]) -> DepthMetrics:
     """Metrics over pixels with ``EVAL_MIN_DEPTH_M < gt < EVAL_MAX_DEPTH_M``; predictions clamped to that range, NaN
-    ones counted as ``EVAL_MIN_DEPTH_M`` and +Inf as ``EVAL_MAX_DEPTH_M`` (:func:`.metrics.compute_metrics`, BTS /
-    ZoeDepth).
+    and -Inf ones counted as ``EVAL_MIN_DEPTH_M`` and +Inf as ``EVAL_MAX_DEPTH_M`` (:func:`.metrics.compute_metrics`,
+    BTS / ZoeDepth).
 
     The one metrics record (:class:`~mono_depth_ros.evaluation.metrics.DepthMetrics`, ``count`` 1 per frame).
     """
