@@ -55,6 +55,7 @@ WINDOW_PX = 5  # side of the window whose mean disagreement tells a moved surfac
 OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from its prior always restarts
 DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
 MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
+LINE_SPREAD_FACTOR = 4.0  # shift_in_depth: a slope only when the thirds' 1 / d differ by this many ``agreement``
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,9 @@ class TemporalFilter:
                 # that fills the near or far third would tilt the line, blend as a refit and bias the static pixels
                 near_median = (sample - shift).abs() < agreement
                 inverse_sample = 1.0 / depth[usable][::MEDIAN_STRIDE]
-                shift, shift_change_m = _resistant_line(inverse_sample[near_median], sample[near_median])
+                shift, shift_change_m = _resistant_line(
+                    inverse_sample[near_median], sample[near_median], LINE_SPREAD_FACTOR * agreement
+                )
                 inverse = torch.where(usable, 1.0 / depth, torch.zeros_like(depth))
                 self._shift_drift_m = 0.5 * (self._shift_drift_m + shift_change_m)
                 change, follow_shift = shift + shift_change_m * inverse, self._shift_drift_m * inverse
@@ -278,10 +281,14 @@ def _rays(intrinsics: PinholeIntrinsics, device: torch.device) -> torch.Tensor:
     return torch.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, torch.ones_like(u)])
 
 
-def _resistant_line(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """``(c, b)`` of Tukey's resistant line ``y ≈ c + b x`` over 1-D samples: ``b`` through the medians of the lowest
-    and highest thirds of ``x`` (and of their ``y``), ``c`` the median of ``y - b x``; ``(median y, 0)`` with fewer
-    than 9 samples or no spread of ``x``. Outliers (a moving object) move it no more than they move a median."""
+def _resistant_line(x: torch.Tensor, y: torch.Tensor, min_spread: float) -> tuple[float, float]:
+    """``(c, b)`` of Tukey's resistant line ``y ≈ c + b x`` over 1-D samples (``x > 0``): ``b`` through the medians
+    of the lowest and highest thirds of ``x`` (and of their ``y``), ``c`` the median of ``y - b x``; ``(median y, 0)``
+    with fewer than 9 samples or when the thirds' ``x`` differ by no more than ``min_spread`` (relative to the lowest
+    third's). Outliers (a moving object) move it no more than they move a median.
+
+    Here ``x = 1 / d`` and ``y = r = 1 - p / d`` of the same noisy ``d``: each pixel's noise moves it along a line of
+    slope ``-p``, so without a spread of depth in the scene (a wall) the line is fitted along the noise."""
     n = int(x.numel())
     if n < 9:
         return (float(y.median()) if n else 0.0), 0.0
@@ -289,7 +296,7 @@ def _resistant_line(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     x, y = x[order], y[order]
     third = n // 3
     x_low, x_high = x[:third].median(), x[-third:].median()
-    if not float(x_high - x_low) > 0.0:
+    if not float(x_high - x_low) > min_spread * float(x_low):
         return float(y.median()), 0.0
     slope = (y[-third:].median() - y[:third].median()) / (x_high - x_low)
     return float((y - slope * x).median()), float(slope)

@@ -38,7 +38,11 @@ def test_first_frame_and_frames_without_pose_pass_through() -> None:
     assert temporal.update(depth, K, pose(0.0)).state is TemporalState.STARTED  # the history restarted
 
 
-def test_static_wall_settles_towards_the_truth_as_the_camera_moves() -> None:
+@pytest.mark.parametrize("shift_in_depth", [False, True])
+def test_static_wall_settles_towards_the_truth_as_the_camera_moves(shift_in_depth: bool) -> None:
+    # shift_in_depth: the pixels of a wall at one depth all lie on one line r = 1 - p / d (p their prior, 1 / d their
+    # x): the resistant line was fitted along the noise (b = -p), took it all out as a refit and the wall was
+    # published unfiltered (3.6 % error for 3 % noise, 0.6 % with a scale alone)
     rng = np.random.default_rng(0)
     temporal = TemporalFilter(TemporalFilterConfig(agreement=0.06, max_weight=8.0))
     raw_errors, filtered_errors = [], []
@@ -46,7 +50,7 @@ def test_static_wall_settles_towards_the_truth_as_the_camera_moves() -> None:
         z = 0.3 * i
         truth = wall_depth(z)
         measured = noisy(truth, rng)
-        step = temporal.update(measured, K, pose(z))
+        step = temporal.update(measured, K, pose(z), shift_in_depth=shift_in_depth)
         raw_errors.append(float(np.std(measured / truth - 1.0)))
         filtered_errors.append(float(np.std(step.depth_m / truth - 1.0)))
     assert step.state is TemporalState.FILTERED
