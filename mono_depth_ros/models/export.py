@@ -307,6 +307,9 @@ def _legacy_if_dynamic(
         _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, first_line(err))
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"
+    except BaseException:  # Ctrl-C: no model-sized file left behind
+        retry.unlink(missing_ok=True)
+        raise
     if not dynamic:
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"
