@@ -50,7 +50,7 @@ def test_specs_that_are_not_fixed_exports_of_keep_aspect_networks_serve_every_ca
         assert served_aspects(spec) is None and aspect_problem(spec, (480, 640)) is None
 
 
-@pytest.mark.parametrize("recorded", [{"height": 518, "colour": "rgb"}, {"height": -1}, "518x518"])
+@pytest.mark.parametrize("recorded", [{"height": 518, "colour": "rgb"}, {"height": -1}, {"height": "tall"}, "518x518"])
 def test_a_recorded_policy_that_is_not_one_is_refused(recorded: object) -> None:
     spec = replace(_frozen(266, 882), params={SOURCE_INPUT_KEY: recorded})
     with pytest.raises(CheckpointError, match=SOURCE_INPUT_KEY):
