@@ -11,9 +11,11 @@ far). The relative disagreement ``r = (d - p) / d`` decides:
   mean of ``s`` (half the last one, half this one), so that a steady scale trend is followed while frame-to-frame
   scale jitter is averaged; a larger ``s`` (a scale jump) restarts every pixel. With ``shift_in_depth`` (scale
   recovery fitted ``depth = s · prediction + t`` this frame: ``affine_depth``) the frame's change is that of a
-  refitted scale *and shift*, ``r ≈ c + b / d`` per pixel (``b`` in metres): ``c`` and ``b`` come from a resistant
+  refitted scale *and shift*, ``r ≈ c + b / p`` per pixel (``b`` in metres): ``c`` and ``b`` come from a resistant
   line (Tukey's: medians of the near and far thirds of a subsample, over its ``r`` within ``agreement`` of the median)
-  of ``r`` against ``1 / d`` and are taken out and followed alike. A refit that trades scale for shift changes the
+  of ``r`` against ``1 / p`` (not ``1 / d``, which holds this frame's noise as ``r`` does: the line leant along it),
+  with no slope when the thirds' ``1 / p`` differ by less than ``LINE_SPREAD_FACTOR · agreement`` (a wall at one
+  depth), and are taken out and followed alike. A refit that trades scale for shift changes the
   near field most (0.4 m of shift is 13 % at 3 m and 1 % at 30 m): the median alone took out its middle, and the near
   field, restarted, kept its jumps. **Limit:** an object that moves by less than ``agreement`` a frame and fills half
   of the near (or far) third of the pixels tilts the line: the static pixels then take up to its motion (a static
@@ -55,6 +57,7 @@ WINDOW_PX = 5  # side of the window whose mean disagreement tells a moved surfac
 OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from its prior always restarts
 DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
 MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
+LINE_SPREAD_FACTOR = 4.0  # shift_in_depth: a slope only when the thirds' 1 / d differ by this many ``agreement``
 
 
 @dataclass(frozen=True)
@@ -200,13 +203,15 @@ class TemporalFilter:
         if abs(shift) < agreement:  # the whole frame's change is scale recovery's business, not motion:
             change: float | torch.Tensor = shift
             follow_shift: float | torch.Tensor = 0.0
-            if shift_in_depth:  # a refitted scale and shift: r ≈ c + b / d
+            if shift_in_depth:  # a refitted scale and shift: r ≈ c + b / p
                 # over the samples within agreement of the median: an object moving faster (its window restarts it)
                 # that fills the near or far third would tilt the line, blend as a refit and bias the static pixels
                 near_median = (sample - shift).abs() < agreement
-                inverse_sample = 1.0 / depth[usable][::MEDIAN_STRIDE]
-                shift, shift_change_m = _resistant_line(inverse_sample[near_median], sample[near_median])
-                inverse = torch.where(usable, 1.0 / depth, torch.zeros_like(depth))
+                inverse_sample = 1.0 / prior[usable][::MEDIAN_STRIDE]
+                shift, shift_change_m = _resistant_line(
+                    inverse_sample[near_median], sample[near_median], LINE_SPREAD_FACTOR * agreement
+                )
+                inverse = torch.where(usable, 1.0 / prior, torch.zeros_like(depth))
                 self._shift_drift_m = 0.5 * (self._shift_drift_m + shift_change_m)
                 change, follow_shift = shift + shift_change_m * inverse, self._shift_drift_m * inverse
             else:
@@ -278,10 +283,14 @@ def _rays(intrinsics: PinholeIntrinsics, device: torch.device) -> torch.Tensor:
     return torch.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, torch.ones_like(u)])
 
 
-def _resistant_line(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """``(c, b)`` of Tukey's resistant line ``y ≈ c + b x`` over 1-D samples: ``b`` through the medians of the lowest
-    and highest thirds of ``x`` (and of their ``y``), ``c`` the median of ``y - b x``; ``(median y, 0)`` with fewer
-    than 9 samples or no spread of ``x``. Outliers (a moving object) move it no more than they move a median."""
+def _resistant_line(x: torch.Tensor, y: torch.Tensor, min_spread: float) -> tuple[float, float]:
+    """``(c, b)`` of Tukey's resistant line ``y ≈ c + b x`` over 1-D samples (``x > 0``): ``b`` through the medians
+    of the lowest and highest thirds of ``x`` (and of their ``y``), ``c`` the median of ``y - b x``; ``(median y, 0)``
+    with fewer than 9 samples or when the thirds' ``x`` differ by no more than ``min_spread`` (relative to the lowest
+    third's). Outliers (a moving object) move it no more than they move a median.
+
+    Here ``x = 1 / p`` (the prior's) and ``y = r = 1 - p / d``: the prior's noise moves a pixel along a line of slope
+    ``p``, so without a spread of depth in the scene (a wall) the line would be fitted along that noise."""
     n = int(x.numel())
     if n < 9:
         return (float(y.median()) if n else 0.0), 0.0
@@ -289,7 +298,7 @@ def _resistant_line(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     x, y = x[order], y[order]
     third = n // 3
     x_low, x_high = x[:third].median(), x[-third:].median()
-    if not float(x_high - x_low) > 0.0:
+    if not float(x_high - x_low) > min_spread * float(x_low):
         return float(y.median()), 0.0
     slope = (y[-third:].median() - y[:third].median()) / (x_high - x_low)
     return float((y - slope * x).median()), float(slope)

@@ -75,7 +75,9 @@ class ExportResult:
         source = None if self.dynamic else source_input(self.spec)
         if source is not None:  # a keep-aspect network frozen at one size (frozen_input)
             height, width = self.input_hw
-            served = f"padded to {height}x{width}" if source.native_pad else f"of aspect {width / height:.2f}"
+            served = f"of aspect {width / height:.2f}"  # native_pad: a camera beyond its own bounds is resized too
+            if source.native_pad:
+                served = f"padded to {height}x{width} (or resized to it: aspect {width / height:.2f})"
             size += f", cameras {served} only: --camera HxW for others"
         return f"{self.path} ({self.exporter}, {size}): max abs diff vs torch {self.max_abs_diff:.3g}"
 
@@ -305,6 +307,9 @@ def _legacy_if_dynamic(
         _LOG.info("legacy ONNX export for any input size failed (%s: %s)", type(err).__name__, first_line(err))
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"
+    except BaseException:  # Ctrl-C: no model-sized file left behind
+        retry.unlink(missing_ok=True)
+        raise
     if not dynamic:
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"

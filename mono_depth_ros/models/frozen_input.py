@@ -46,7 +46,7 @@ def source_input(spec: ModelSpec) -> InputPolicy | None:
         raise CheckpointError(msg)
     try:
         return InputPolicy(**recorded)
-    except (TypeError, CheckpointError) as err:
+    except (TypeError, ValueError, CheckpointError) as err:  # ValueError: a size that is no number ("tall")
         msg = f"spec params.{SOURCE_INPUT_KEY} is not an input policy ({err}); re-export the model"
         raise CheckpointError(msg) from None
 

@@ -37,7 +37,7 @@ MISSED = pytest.mark.xfail(
     strict=True,
     reason="drive 3 misses the goal: temporal error 0.52-0.61 of unfiltered, where its scene-bound error alone (no "
     "flicker) already gives 0.31-0.40 (other drives 0.15-0.32; see the floor test below): halving would need the "
-    "flicker cut to 0.33-0.41, the filter reaches 0.39-0.51 there; car error +0.8-1.4 % (lag: the car's side moves "
+    "flicker cut to 0.33-0.41, the filter reaches 0.40-0.51 there; car error +0.9-1.4 % (lag: the car's side moves "
     "4.6-4.9 % per frame in depth as it passes, below temporal.agreement); docs/ros2_node.md",
 )
 SCENE_BOUND = OracleNoise(flicker_sigma=0.0, pixel_sigma=0.0, scale_jitter=0.0)  # the oracle's error bound to the world

@@ -141,3 +141,24 @@ def test_an_op_neither_exporter_writes_is_one_error_naming_both_and_torchscript(
     with pytest.raises(CheckpointError, match=both + r"; export it with -f torchscript$"):
         export_onnx(_AntialiasedShrink(), spec, tmp_path / "aa.onnx")
     assert not (tmp_path / "aa.onnx").exists()
+
+
+def test_an_interrupted_legacy_retry_leaves_no_temporary_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed-size dynamo graph is exported again with the legacy exporter beside it (``.legacy.tmp``); Ctrl-C
+    while that graph was checked left the file (a whole model's size) in the output folder."""
+    import mono_depth_ros.models.export as export_module
+
+    network, spec = tiny_unet()
+    monkeypatch.setattr(export_module, "_export_dynamo", export_module._export_legacy)  # fast: the graph as written
+    checked: list[Path] = []
+
+    def parity(_ort: object, path: Path, *_: object) -> tuple[float, bool]:
+        checked.append(path)
+        if len(checked) == 2:  # the legacy retry's graph
+            raise KeyboardInterrupt
+        return 0.0, False  # the dynamo graph: fixed-size
+
+    monkeypatch.setattr(export_module, "_onnx_parity", parity)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(network, spec, tmp_path / "unet.onnx")
+    assert checked[1].name == "unet.onnx.legacy.tmp" and not checked[1].exists()

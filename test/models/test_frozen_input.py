@@ -50,7 +50,7 @@ def test_specs_that_are_not_fixed_exports_of_keep_aspect_networks_serve_every_ca
         assert served_aspects(spec) is None and aspect_problem(spec, (480, 640)) is None
 
 
-@pytest.mark.parametrize("recorded", [{"height": 518, "colour": "rgb"}, {"height": -1}, "518x518"])
+@pytest.mark.parametrize("recorded", [{"height": 518, "colour": "rgb"}, {"height": -1}, {"height": "tall"}, "518x518"])
 def test_a_recorded_policy_that_is_not_one_is_refused(recorded: object) -> None:
     spec = replace(_frozen(266, 882), params={SOURCE_INPUT_KEY: recorded})
     with pytest.raises(CheckpointError, match=SOURCE_INPUT_KEY):
@@ -85,7 +85,8 @@ def test_a_dinov2_dpt_export_serves_the_cameras_its_processor_pads_to_the_same_s
 
     directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
     (result,) = export_weights(directory, tmp_path / "out", formats="torchscript", camera_hw=(50, 166))
-    assert result.input_hw == (56, 168) and "cameras padded to 56x168 only" in result.describe()
+    assert result.input_hw == (56, 168)
+    assert "cameras padded to 56x168 (or resized to it: aspect 3.00) only" in result.describe()
     options = EstimatorConfig(device="cpu", warmup_runs=0)
     original = DepthEstimator.open("transformers", directory, options)
     exported = DepthEstimator.open("torchscript", result.path, options)
@@ -107,3 +108,16 @@ def test_kitti_sizes_under_the_published_dinov2_dpt_policy() -> None:
     assert aspect_problem(spec, (375, 1242)) is None and aspect_problem(spec, (376, 1241)) is None
     assert "pads it to 378x1232" in (aspect_problem(spec, (370, 1224)) or "")
     assert "aspect 1.78" in (aspect_problem(spec, (1080, 1920)) or "")
+
+
+def test_the_cli_line_of_a_dinov2_dpt_export_names_the_resized_cameras_it_serves_too(tmp_path: Path) -> None:
+    """Exported for 1080x1920, which the network resizes to 476x854 (beyond the size it pads a camera to): the
+    export's own camera and a 720p one run, but the CLI line said 'cameras padded to 476x854 only'."""
+    from mono_depth_ros.models.export import ExportResult
+
+    source = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, max_long_side=1246, native_pad=True)
+    fixed = replace(source, height=476, width=854, keep_aspect=False)
+    spec = ModelSpec("dpt", input=fixed, params=with_source_input({}, source), backend="onnx")
+    assert aspect_problem(spec, (1080, 1920)) is None and aspect_problem(spec, (720, 1280)) is None
+    line = ExportResult(tmp_path / "dpt.onnx", spec, (476, 854), False, 0.0, "legacy").describe()
+    assert "cameras padded to 476x854 (or resized to it: aspect 1.79) only" in line
