@@ -23,13 +23,14 @@ on, orphaned, after the imports and the model load (seen on real Humble).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, suppress
+from typing import Any, NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -49,6 +50,22 @@ def stop_with_parent(signum: int = signal.SIGTERM) -> bool:
         return int(libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` without Python's interpreter teardown: the atexit handlers run (``logging``'s
+    flush among them) and stdout / stderr are flushed, then ``os._exit``.
+
+    For the node's console scripts, once the node is destroyed and rclpy shut down: nothing of it is left to
+    finalise then (worker threads joined, rcl's log lines written), but the teardown of the modules (torch and the
+    model loaded) took 2.4-3.4 s on a 2-core computer, so a node stopped by Ctrl-C or SIGTERM "finished cleanly"
+    2-3.6 s after the signal (busy CPUs: closer to ``ros2 launch``'s 5 s before it escalates to SIGTERM, then SIGKILL).
+    """
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):  # closed, or a pipe nobody reads any more
+            stream.flush()
+    os._exit(code)
 
 
 def parent_gone(environ: Mapping[str, str] = os.environ) -> bool:
