@@ -46,7 +46,7 @@ from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_fail
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
-from mono_depth_ros.adapters.signals import StopSignals, exit_now
+from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
@@ -491,7 +491,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return code if args is not None else exit_now(code)  # not Python's teardown (2-3 s with torch) after a clean stop
+    return code if args is not None else exit_now(code, context_released(rclpy.get_global_executor(), node))
 
 
 def lifecycle_main(args: list[str] | None = None) -> int:

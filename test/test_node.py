@@ -1249,7 +1249,7 @@ def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
     # teardown (torch loaded) before it ended; main(args) (tests, a program embedding the node) still returns
     node_module, ended = ros.node_module, []
     monkeypatch.setattr(node_module, "MonoDepthNode", functools.partial(node_module.MonoDepthNode, make_pipeline=lambda params, logger: EchoPipeline().bind(params), parameter_overrides=[ros.fake["rclpy.parameter"].Parameter("model.backend", value="external")]))  # noqa: E501  # fmt: skip
-    monkeypatch.setattr(node_module, "exit_now", lambda code: ended.append(code))
+    monkeypatch.setattr(node_module, "exit_now", lambda code, finalise: (ended.append(code), finalise()))
 
     def spin(node: Any) -> None:
         raise KeyboardInterrupt
@@ -1257,6 +1257,7 @@ def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
     ros_standin.state().spin = spin
     node_module.main()
     assert ended == [0] and ros_standin.state().nodes[-1].destroyed
+    assert ros_standin.state().released == ["executor", "context"]  # the participant goes, as in the teardown
     assert node_module.main([]) == 0 and ended == [0]
 
 

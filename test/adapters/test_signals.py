@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
-from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, parent_gone
+from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, context_released, parent_gone
 
 
 def test_stop_signals_set_a_flag_instead_of_raising() -> None:
@@ -137,9 +138,28 @@ def test_exit_now_ends_with_the_code_after_atexit_and_the_buffered_output_withou
         "kept = Finalised()\n"
         "atexit.register(lambda: print('atexit ran'))\n"
         "print('buffered line'); sys.stderr.write('error line')\n"
-        "exit_now(3)\n"
+        "exit_now(3, lambda: print('finalised'))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3, done.stderr
-    assert done.stdout.splitlines() == ["buffered line", "atexit ran"]  # no teardown: the object is never finalised
+    assert done.stdout.splitlines() == ["buffered line", "finalised", "atexit ran"]  # no teardown: no __del__
     assert done.stderr == "error line"
+    failing = script.replace("lambda: print('finalised')", "lambda: 1 / 0")
+    done = subprocess.run([sys.executable, "-c", failing], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3 and done.stdout.splitlines() == ["buffered line", "atexit ran"]
+    assert "finalising before the exit failed (ZeroDivisionError: division by zero)" in done.stderr
+
+
+def test_context_released_frees_what_the_teardown_freed_so_the_participant_is_deleted() -> None:
+    # rclpy's LifecycleNode.destroy_node leaves the state machine (its get_state / change_state services, the node
+    # handle) to the garbage collector, and the global executor's guard conditions hold the context: skipped with
+    # the teardown, a relaunched lifecycle node's get_state went unanswered (real Humble tier test, 60 s timeout)
+    calls: list[str] = []
+    context = types.SimpleNamespace(destroy=lambda: calls.append("context destroyed"))
+    executor = types.SimpleNamespace(context=context, shutdown=lambda: calls.append("executor shut down"))
+    machine = types.SimpleNamespace(destroy_when_not_in_use=lambda: calls.append("state machine destroyed"))
+    context_released(executor, types.SimpleNamespace(_state_machine=machine))()
+    assert calls == ["state machine destroyed", "executor shut down", "context destroyed"]
+    calls.clear()
+    context_released(executor, None)()  # the node never started
+    assert calls == ["executor shut down", "context destroyed"]
