@@ -27,8 +27,12 @@ except BaseException:
 def _run(code: str, tmp_path: Path, sig: str = "SIGINT") -> subprocess.CompletedProcess[str]:
     (tmp_path / "cv2.py").write_text(SWALLOWING_CV2.format(sig=sig))
     env = {"PYTHONPATH": f"{tmp_path}:{REPO_ROOT}", "PATH": "/usr/bin:/bin"}
+    # the dispositions a process started from a terminal has (a test before may have left SIGINT ignored here, which
+    # the child would inherit: an ignored signal is rightly still ignored after the block)
+    reset = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    reset += "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False
+        [sys.executable, "-c", reset + code], capture_output=True, text=True, timeout=120, env=env, check=False
     )
 
 
