@@ -491,7 +491,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return code if args is not None else exit_now(code, context_released(rclpy.get_global_executor(), node))
+    return exit_now(code, context_released(rclpy.get_global_executor, node)) if args is None and node else code
 
 
 def lifecycle_main(args: list[str] | None = None) -> int:

@@ -1259,6 +1259,13 @@ def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
     assert ended == [0] and ros_standin.state().nodes[-1].destroyed
     assert ros_standin.state().released == ["executor", "context"]  # the participant goes, as in the teardown
     assert node_module.main([]) == 0 and ended == [0]
+    from mono_depth_ros.core.errors import ConfigError
+
+    def cannot_start() -> None:
+        raise ConfigError("parameter device='gpu' must be auto, cpu, cuda or cuda:N")
+
+    monkeypatch.setattr(node_module, "MonoDepthNode", cannot_start)  # no node: returned, the teardown as before
+    assert node_module.main() == 1 and ended == [0]  # (rclpy.get_global_executor() had raised a TypeError then)
 
 
 @pytest.mark.parametrize(

@@ -76,9 +76,9 @@ def exit_now(code: int, finalise: Callable[[], object] = lambda: None) -> NoRetu
     os._exit(code)
 
 
-def context_released(executor: Any, node: Any) -> Callable[[], None]:
-    """``exit_now``'s ``finalise`` for a ``node`` (destroyed; None when it never started) that rclpy's global
-    ``executor`` spun: what the interpreter's teardown released, so that the middleware deletes the participant and
+def context_released(global_executor: Callable[[], Any], node: Any) -> Callable[[], None]:
+    """``exit_now``'s ``finalise`` for a ``node`` (destroyed) that rclpy's global executor (``global_executor()``)
+    spun: what the interpreter's teardown released, so that the middleware deletes the participant and
     tells the other processes: a lifecycle node's state machine (rclpy's ``destroy_node`` leaves it, and with it the
     ``get_state`` / ``change_state`` services and the node handle, to the garbage collector), the executor (its
     guard conditions hold the context) and the context (rclpy's ``Context.destroy``). rclpy is duck-typed: this
@@ -88,6 +88,7 @@ def context_released(executor: Any, node: Any) -> Callable[[], None]:
         machine = getattr(node, "_state_machine", None)  # rclpy.lifecycle.LifecycleNode's (Humble, Jazzy)
         if machine is not None:
             machine.destroy_when_not_in_use()
+        executor = global_executor()
         context = executor.context  # the node's (rclpy.try_shutdown has made the default context a new one)
         executor.shutdown()
         context.destroy()

@@ -158,8 +158,8 @@ def test_context_released_frees_what_the_teardown_freed_so_the_participant_is_de
     context = types.SimpleNamespace(destroy=lambda: calls.append("context destroyed"))
     executor = types.SimpleNamespace(context=context, shutdown=lambda: calls.append("executor shut down"))
     machine = types.SimpleNamespace(destroy_when_not_in_use=lambda: calls.append("state machine destroyed"))
-    context_released(executor, types.SimpleNamespace(_state_machine=machine))()
+    context_released(lambda: executor, types.SimpleNamespace(_state_machine=machine))()
     assert calls == ["state machine destroyed", "executor shut down", "context destroyed"]
     calls.clear()
-    context_released(executor, None)()  # the node never started
+    context_released(lambda: executor, types.SimpleNamespace())()  # a node without a state machine
     assert calls == ["executor shut down", "context destroyed"]
