@@ -38,6 +38,7 @@ passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weigh
 """
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,7 +126,11 @@ def params_file_path(context: "LaunchContext") -> str:
 
 def fail_unless_clean_exit(event: "ProcessExited", context: "LaunchContext") -> list[Shutdown]:
     """``on_exit`` of the node: the launch ends with it, and fails (``ros2 launch`` exits 1) when the node did not
-    exit 0. Humble's launch has no other way to pass an exit code on than an error raised in an event handler."""
+    exit 0. Humble's launch has no other way to pass an exit code on than an error raised in an event handler.
+    A node ended by SIGINT / SIGTERM while the launch shuts down (a Ctrl-C that came while it was still importing,
+    before its stop handlers) stopped as asked: not a failure."""
+    if event.returncode in (-signal.SIGINT, -signal.SIGTERM) and context is not None and context.is_shutdown:
+        return []
     if event.returncode != 0:
         msg = f"mono_depth_node exited with code {event.returncode} (its log above says why)"
         raise RuntimeError(msg)

@@ -116,6 +116,14 @@ PARAMS: tuple[ParamSpec, ...] = (
 # fmt: on
 
 PARAMS_BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMS}
+# the words YAML 1.1 reads unquoted as booleans (PyYAML: ros2 param set, the bag runner; rcl: params files, -p)
+YAML_BOOLEANS: dict[bool, tuple[str, ...]] = {True: ("true", "yes", "on"), False: ("false", "no", "off")}
+
+
+def yaml_bool_choices(spec: ParamSpec) -> dict[bool, str]:
+    """The choices of ``spec`` that YAML reads unquoted as a boolean, by that boolean (``output.device_postprocess``:
+    ``{True: 'on', False: 'off'}``); empty for most parameters."""
+    return {flag: c for c in spec.choices for flag, words in YAML_BOOLEANS.items() if c.lower() in words}
 
 
 def coerce(spec: ParamSpec, value: Any) -> ParamValue:
@@ -140,6 +148,9 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         ok = isinstance(value, str)
     if not ok:
         hint = "; quote strings in YAML" if kind is str else ""
+        if isinstance(value, bool) and (word := yaml_bool_choices(spec).get(value)) is not None:
+            hint += f": YAML reads an unquoted {word} as a boolean (params file: '{word}'; ros2 param set NODE "
+            hint += f"{spec.name} \"'{word}'\")"
         msg = (
             f"parameter {spec.name}={value!r} is not a valid {kind.__name__}: got {type(value).__name__} "
             f"({spec.description}){hint}"

@@ -46,7 +46,7 @@ from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_fail
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
-from mono_depth_ros.adapters.signals import StopSignals
+from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
@@ -464,8 +464,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
 
 def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None = None) -> int:
-    """Console script ``mono_depth_node`` (``ros2 run mono_depth_ros mono_depth_node``); returns the exit code: 0 after
-    Ctrl-C / SIGTERM / external shutdown, 1 when the node cannot start (bad parameters, missing weights: logged)."""
+    """Console script ``mono_depth_node``: exit code 0 after Ctrl-C / SIGTERM / external shutdown, 1 when the node
+    can't start (logged); returned for ``args``, without (the script) the process ends with it (``exit_now``)."""
     stop = StopSignals.install(with_parent=True)  # before rclpy.init, which chains its handlers to these
     try:
         rclpy.init(args=args)
@@ -491,7 +491,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return code
+    return exit_now(code, context_released(rclpy.get_global_executor, node)) if args is None and node else code
 
 
 def lifecycle_main(args: list[str] | None = None) -> int:

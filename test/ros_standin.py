@@ -800,6 +800,7 @@ class StandInState:
     loggers: dict[str, Logger] = field(default_factory=dict)
     graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
     graph_qos: dict[str, QoSProfile] = field(default_factory=dict)  # topic -> the QoS its publishers offer
+    released: list[str] = field(default_factory=list)  # "executor", "context": what get_global_executor()'s freed
 
 
 @dataclass
@@ -837,6 +838,17 @@ def _shutdown(*, context: Any = None, uninstall_handlers: Any = None) -> None:
 def _try_shutdown(*, context: Any = None) -> None:
     if STATE.initialized:
         _shutdown()
+
+
+class _GlobalExecutor:
+    """rclpy's global executor (``rclpy.spin``'s): its ``context`` and ``shutdown`` (recorded in ``STATE.released``)."""
+
+    def __init__(self) -> None:
+        self.context = types.SimpleNamespace(destroy=lambda: STATE.released.append("context"))
+
+    def shutdown(self, timeout_sec: float | None = None) -> bool:
+        STATE.released.append("executor")
+        return True
 
 
 def _get_logger(name: str) -> Logger:
@@ -902,6 +914,7 @@ def modules() -> dict[str, types.ModuleType]:
         ok=_ok,
         shutdown=_shutdown,
         try_shutdown=_try_shutdown,
+        get_global_executor=_GlobalExecutor,
         spin=_spin,
         **{name.split(".")[1]: module for name, module in rclpy_modules.items()},
     )

@@ -6,6 +6,7 @@ import pytest
 
 from mono_depth_ros.config import (
     PARAMS,
+    PARAMS_BY_NAME,
     coerce,
     defaults,
     load_config,
@@ -13,6 +14,7 @@ from mono_depth_ros.config import (
     parse_override,
     read_yaml_file,
     resolve,
+    yaml_bool_choices,
 )
 from mono_depth_ros.core.errors import ConfigError
 
@@ -61,6 +63,23 @@ def test_bad_values_name_parameter_and_value(name: str, value: object, match: st
     spec = next(p for p in PARAMS if p.name == name)
     with pytest.raises(ConfigError, match=match):
         coerce(spec, value)
+
+
+def test_an_unquoted_on_or_off_read_by_yaml_as_a_bool_names_the_quoted_choice() -> None:
+    # YAML (ros2 param set, params files, -p) reads an unquoted off / on as a bool: the documented values of
+    # output.device_postprocess and model.golden_check were refused as "not a valid str" with no word of quoting
+    post = PARAMS_BY_NAME["output.device_postprocess"]
+    with pytest.raises(ConfigError, match=r"unquoted off as a boolean.*\"'off'\""):
+        coerce(post, False)
+    with pytest.raises(ConfigError, match=r"unquoted on as a boolean.*\"'on'\""):
+        coerce(post, True)
+    with pytest.raises(ConfigError, match=r"unquoted off as a boolean"):
+        coerce(PARAMS_BY_NAME["model.golden_check"], False)
+    with pytest.raises(ConfigError, match=r"quote strings in YAML$"):  # no choice YAML reads as true: the plain hint
+        coerce(PARAMS_BY_NAME["model.golden_check"], True)
+    assert coerce(post, "off") == "off"
+    assert yaml_bool_choices(post) == {True: "on", False: "off"}
+    assert yaml_bool_choices(PARAMS_BY_NAME["cloud.mode"]) == {}
 
 
 def test_a_misspelt_choice_suggests_the_closest() -> None:

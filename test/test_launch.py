@@ -291,6 +291,23 @@ def test_the_launch_fails_when_the_node_exits_with_an_error(launch_module: types
             launch_module.fail_unless_clean_exit(exited(returncode=code), None)
 
 
+def test_a_node_ended_by_the_stop_signal_of_a_launch_shutting_down_does_not_fail_it(
+    launch_module: types.ModuleType,
+) -> None:
+    """Ctrl-C on ``ros2 launch`` while the node was still importing (its stop handlers not yet installed) ended it by
+    the signal (code -2; real Humble, 0.8 s after the start) and the launch failed: "[ERROR] process has died",
+    exit 1, for the stop the user asked for. A signal's end while the launch is not shutting down still fails it."""
+    exited, context = types.SimpleNamespace, types.SimpleNamespace
+    for code in (-2, -15):  # SIGINT, SIGTERM (launch's escalation)
+        assert launch_module.fail_unless_clean_exit(exited(returncode=code), context(is_shutdown=True)) == []
+        with pytest.raises(RuntimeError, match=rf"exited with code {code} "):
+            launch_module.fail_unless_clean_exit(exited(returncode=code), context(is_shutdown=False))
+    with pytest.raises(RuntimeError, match=r"exited with code -9 "):  # SIGKILL: it did not stop when asked
+        launch_module.fail_unless_clean_exit(exited(returncode=-9), context(is_shutdown=True))
+    with pytest.raises(RuntimeError, match=r"exited with code 1 "):
+        launch_module.fail_unless_clean_exit(exited(returncode=1), context(is_shutdown=True))
+
+
 def test_a_second_include_that_inherits_the_first_ones_image_or_namespace_fails_the_launch(
     description: LaunchDescription,
 ) -> None:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mono_depth_ros.config import PARAMS, ParamValue, load_params_file
+from mono_depth_ros.config import PARAMS, ParamValue, load_params_file, yaml_bool_choices
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.cloud import organized_cloud
@@ -188,7 +188,7 @@ def test_every_parameter_declared_with_type_descriptor_and_range(ros: Ros) -> No
         assert type(parameter.value) is spec.type, spec.name  # floats declared as floats
         assert descriptor.description == spec.description
         assert descriptor.read_only is (not spec.dynamic), spec.name
-        assert descriptor.dynamic_typing is (spec.type is float), spec.name
+        assert descriptor.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {}), spec.name
         for choice in spec.choices:
             assert repr(choice) in descriptor.additional_constraints, spec.name
         if spec.type is float and spec.min_value is not None:
@@ -274,6 +274,19 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
+
+
+def test_a_run_time_on_or_off_yaml_read_as_a_bool_is_refused_with_the_quoted_remedy(ros: Ros) -> None:
+    # `ros2 param set NODE output.device_postprocess off` (a documented value): ros2 param's YAML makes it a bool,
+    # which rclpy refused as "Wrong parameter type, expected 'Type.STRING' got 'Type.BOOL'", no remedy in sight
+    node = ros.make_node(pipeline=EchoPipeline())
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (refused,) = node.set_parameters([parameter("output.device_postprocess", value=False)])
+    assert not refused.successful and "\"'off'\"" in refused.reason, refused.reason
+    assert node.get_parameter("output.device_postprocess").value == "auto"
+    assert node._config.output.device_postprocess == "auto"
+    (applied,) = node.set_parameters([parameter("output.device_postprocess", value="off")])
+    assert applied.successful and node._config.output.device_postprocess == "off"
 
 
 def test_a_run_time_change_the_pipeline_would_refuse_is_refused_by_the_parameter_callback(ros: Ros) -> None:
@@ -1227,6 +1240,32 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         assert node.destroyed and not node._worker.alive
         assert not ros.fake["rclpy"].ok()  # try_shutdown ran
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
+
+
+def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `ros2 run` / launch call main() without arguments: after a clean stop the process spent 2.4-3.4 s in Python's
+    # teardown (torch loaded) before it ended; main(args) (tests, a program embedding the node) still returns
+    node_module, ended = ros.node_module, []
+    monkeypatch.setattr(node_module, "MonoDepthNode", functools.partial(node_module.MonoDepthNode, make_pipeline=lambda params, logger: EchoPipeline().bind(params), parameter_overrides=[ros.fake["rclpy.parameter"].Parameter("model.backend", value="external")]))  # noqa: E501  # fmt: skip
+    monkeypatch.setattr(node_module, "exit_now", lambda code, finalise: (ended.append(code), finalise()))
+
+    def spin(node: Any) -> None:
+        raise KeyboardInterrupt
+
+    ros_standin.state().spin = spin
+    node_module.main()
+    assert ended == [0] and ros_standin.state().nodes[-1].destroyed
+    assert ros_standin.state().released == ["executor", "context"]  # the participant goes, as in the teardown
+    assert node_module.main([]) == 0 and ended == [0]
+    from mono_depth_ros.core.errors import ConfigError
+
+    def cannot_start() -> None:
+        raise ConfigError("parameter device='gpu' must be auto, cpu, cuda or cuda:N")
+
+    monkeypatch.setattr(node_module, "MonoDepthNode", cannot_start)  # no node: returned, the teardown as before
+    assert node_module.main() == 1 and ended == [0]  # (rclpy.get_global_executor() had raised a TypeError then)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ Typing choice: rclpy types a parameter statically from its default and rejects a
 (``max_range: 80`` in YAML, ``scale:=1`` in launch, ``ros2 param set ... 80``). Float parameters are therefore
 declared with ``dynamic_typing`` and every value goes through ``config.coerce``, which accepts ints and rejects
 anything else (the on-set callback returns the reason). Their FloatingPointRange is still declared, for
-``ros2 param describe`` and for DOUBLE values; the callback applies the same range to INTEGER values.
+``ros2 param describe`` and for DOUBLE values; the callback applies the same range to INTEGER values. String
+parameters with a choice YAML reads unquoted as a boolean (``off``, ``on``: ``config.yaml_bool_choices``) are
+dynamically typed too, so that ``ros2 param set ... off`` gets the callback's refusal with the quoting remedy.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, coerce
+from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, coerce, yaml_bool_choices
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -28,9 +30,10 @@ from mono_depth_ros.depth_config import DepthConfig
 class DescriptorFields:
     """What a ``rcl_interfaces/ParameterDescriptor`` gets for one :class:`~mono_depth_ros.config.ParamSpec`.
 
-    Float parameters use ``dynamic_typing`` so that YAML / launch / ``ros2 param set`` integers (``max_range: 80``)
-    are accepted (rclpy's static typing rejects an INTEGER for a DOUBLE parameter); the node converts every value
-    with ``config.coerce``, and its on-set callback rejects anything that does not convert.
+    Float parameters (and strings with an ``on`` / ``off`` choice) use ``dynamic_typing`` so that YAML / launch /
+    ``ros2 param set`` integers (``max_range: 80``) are accepted (rclpy's static typing rejects an INTEGER for a
+    DOUBLE parameter); the node converts every value with ``config.coerce``, and its on-set callback rejects
+    anything that does not convert (a YAML boolean for ``off``: with the quoting remedy).
     """
 
     description: str
@@ -83,7 +86,7 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     return DescriptorFields(
         description=spec.description,
         read_only=not spec.dynamic and not managed,
-        dynamic_typing=spec.type is float,
+        dynamic_typing=spec.type is float or bool(yaml_bool_choices(spec)),
         additional_constraints="; ".join(notes),
         float_range=float_range,
         int_range=int_range,

@@ -37,6 +37,7 @@ from mono_depth_ros.core.cloud_record import (
     unpack_rgb,
     valid_depth_mask,
 )
+from mono_depth_ros.core.deferred_signals import signals_deferred
 from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.geometry import pixel_rays
 
@@ -63,7 +64,8 @@ _OUTPUT_POOL = 3  # output buffers a CloudBuilder keeps for recycling (the calle
 
 def _load_cv2() -> Any:
     try:
-        import cv2
+        with signals_deferred():  # OpenCV's init clears a Ctrl-C's KeyboardInterrupt: the node started anyway
+            import cv2
     except ImportError:  # pragma: no cover - depends on the install
         return None
     return cv2

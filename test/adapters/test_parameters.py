@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, device_fallback
-from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec
+from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, yaml_bool_choices
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -17,7 +17,7 @@ def test_descriptor_for_every_parameter() -> None:
         fields = descriptor_fields(spec)
         assert fields.description == spec.description
         assert fields.read_only is not spec.dynamic
-        assert fields.dynamic_typing is (spec.type is float)
+        assert fields.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {}), spec.name
         assert ("read at start-up" in fields.additional_constraints) is not spec.dynamic
         for choice in spec.choices:
             assert repr(choice) in fields.additional_constraints

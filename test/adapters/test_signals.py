@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
-from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, parent_gone
+from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, context_released, parent_gone
 
 
 def test_stop_signals_set_a_flag_instead_of_raising() -> None:
@@ -123,3 +124,42 @@ def test_a_parent_gone_before_the_process_asked_is_a_stop_asked_at_start(monkeyp
             stop.restore()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def test_exit_now_ends_with_the_code_after_atexit_and_the_buffered_output_without_the_teardown() -> None:
+    # The node's process took 2.4-3.4 s to end after main returned (Python's module teardown with torch loaded: a
+    # Ctrl-C'd node "finished cleanly" 2-3.6 s after the signal); exit_now skips it, keeping what the teardown did
+    # that matters: atexit handlers (logging's flush) and stdout / stderr (block-buffered into a pipe) written out.
+    script = (
+        "import atexit, sys\n"
+        "from mono_depth_ros.adapters.signals import exit_now\n"
+        "class Finalised:\n"
+        "    def __del__(self): print('teardown ran', flush=True)\n"
+        "kept = Finalised()\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "print('buffered line'); sys.stderr.write('error line')\n"
+        "exit_now(3, lambda: print('finalised'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == ["buffered line", "finalised", "atexit ran"]  # no teardown: no __del__
+    assert done.stderr == "error line"
+    failing = script.replace("lambda: print('finalised')", "lambda: 1 / 0")
+    done = subprocess.run([sys.executable, "-c", failing], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3 and done.stdout.splitlines() == ["buffered line", "atexit ran"]
+    assert "finalising before the exit failed (ZeroDivisionError: division by zero)" in done.stderr
+
+
+def test_context_released_frees_what_the_teardown_freed_so_the_participant_is_deleted() -> None:
+    # rclpy's LifecycleNode.destroy_node leaves the state machine (its get_state / change_state services, the node
+    # handle) to the garbage collector, and the global executor's guard conditions hold the context: skipped with
+    # the teardown, a relaunched lifecycle node's get_state went unanswered (real Humble tier test, 60 s timeout)
+    calls: list[str] = []
+    context = types.SimpleNamespace(destroy=lambda: calls.append("context destroyed"))
+    executor = types.SimpleNamespace(context=context, shutdown=lambda: calls.append("executor shut down"))
+    machine = types.SimpleNamespace(destroy_when_not_in_use=lambda: calls.append("state machine destroyed"))
+    context_released(lambda: executor, types.SimpleNamespace(_state_machine=machine))()
+    assert calls == ["state machine destroyed", "executor shut down", "context destroyed"]
+    calls.clear()
+    context_released(lambda: executor, types.SimpleNamespace())()  # a node without a state machine
+    assert calls == ["executor shut down", "context destroyed"]

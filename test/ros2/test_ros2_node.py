@@ -296,6 +296,7 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
         ("output.max_range", "-5.0", "output.max_range"),
         ("output.max_range", "nan", "output.max_range"),
         ("cloud.mode", "sparse", "cloud.mode"),
+        ("output.device_postprocess", "off", "\"'off'\""),  # YAML's bool: rclpy said only "Wrong parameter type"
         ("model.backend", "onnx", "read"),
     ]:
         refused = param_set(name, value)
