@@ -170,6 +170,8 @@ def markdown(
         "otherwise `depth_up_to_scale`. A `relative_inverse` teacher (DA-V2 relative) gives",
         "a student whose inverse depth is the teacher's disparity up to one global shift: treat it as depth up to",
         "scale only if that shift is small, or record LiDAR to make the student metric.",
+        "A teacher of depth up to scale and shift (`affine_depth`; also Prompt Depth Anything, metric only with a",
+        "LiDAR prompt, which labelling does not give it) is refused: its labels make no inverse-depth target.",
         "",
         "## Proof on the synthetic world (CPU only)",
         "",

@@ -4,7 +4,7 @@ Labels come through the node's own inference path (:class:`~mono_depth_ros.model
 resize, normalise, network, edge-aware upsampling, golden self-test), so a teacher labels exactly what it would
 publish, in its own output kind (``metric`` metres, ``depth_up_to_scale``, or ``relative_inverse`` disparity). An
 ``affine_depth`` teacher (depth up to scale and shift: Marigold-like) is refused: its labels make no inverse-depth
-target.
+target. So is Prompt Depth Anything: metric only with a LiDAR prompt, which labelling does not give it.
 
 Encoder features for feature alignment (Depth Anything's semantic-preservation loss) are taken by a forward hook,
 which needs the network as a torch module:
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
-from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import ModelSpec, OutputKind
@@ -132,10 +132,11 @@ class Teacher:
         self.estimator = estimator
         self.weights = weights
         if self.kind is OutputKind.AFFINE_DEPTH:  # inverse_target would invert a shifted depth
+            prompt = " (metric only with a LiDAR prompt, which labelling does not give)" if self._prompted else ""
             msg = (
-                f"teacher {weights or estimator.spec.architecture} labels depth up to scale and shift (affine_depth), "
-                "which makes no inverse-depth target (the shift is unknown); use a metric, depth_up_to_scale or "
-                "relative_inverse teacher"
+                f"teacher {weights or estimator.spec.architecture} labels depth up to scale and shift "
+                f"(affine_depth){prompt}, which makes no inverse-depth target (the shift is unknown); use a "
+                "metric, depth_up_to_scale or relative_inverse teacher"
             )
             raise ConfigError(msg)
         self._captured: list[Any] = []
@@ -185,9 +186,15 @@ class Teacher:
         return self.estimator.spec
 
     @property
+    def _prompted(self) -> bool:
+        """Whether the model takes a LiDAR prompt (Prompt Depth Anything), which :meth:`label` never gives it."""
+        return PROMPT_DEPTH in self.estimator.frame_inputs
+
+    @property
     def kind(self) -> OutputKind:
-        """What :attr:`TeacherOutput.values` means."""
-        return self.estimator.output_kind
+        """What :attr:`TeacherOutput.values` means: the estimator's kind, but ``affine_depth`` for a model that is
+        metric only with a LiDAR prompt (unprompted, its depth is up to scale and shift, as the estimator says)."""
+        return OutputKind.AFFINE_DEPTH if self._prompted else self.estimator.output_kind
 
     @property
     def has_features(self) -> bool:

@@ -130,3 +130,15 @@ def test_a_metric_focal_teacher_labels_in_metres_of_the_frames_camera() -> None:
     np.testing.assert_allclose(far, 2.0 * near, rtol=1e-5)
     with pytest.raises(ShapeError, match="focal length"):
         teacher.label(image)
+
+
+def test_a_prompt_depth_teacher_labels_without_its_prompt_so_is_refused_as_affine(tmp_path: Path) -> None:
+    """Prompt Depth Anything declares metric (its spec), but is metric only with a LiDAR prompt; labelling gives the
+    teacher the focal length alone, so every label is depth up to scale and shift (the estimator says
+    affine_depth per frame). The cache recorded the spec's metric: a metric student, labels inverted as metres."""
+    pytest.importorskip("transformers")
+    from test.models.hf_tiny import write_tiny_family
+
+    path = write_tiny_family("prompt_depth_anything", tmp_path / "pda")
+    with pytest.raises(ConfigError, match=r"affine_depth.*prompt"):
+        Teacher.open(TeacherConfig(weights=str(path)))
