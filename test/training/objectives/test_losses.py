@@ -153,3 +153,45 @@ def test_densedepth_and_multiscale() -> None:
     assert off == pytest.approx(0.1 * 0.1 + (1 - 0.6001 / 0.6101) / 2, abs=1e-4)  # float32 variance cancellation
     coarse = torch.full((1, 1, 4, 4), 6.0)
     assert L.multiscale(L.l1_loss, [target + 1, coarse], target, mask).item() == pytest.approx(1.0)
+
+
+def _midas_ssi(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, alpha: float, scales: int) -> float:
+    """ScaleAndShiftInvariantLoss of the MiDaS authors' training-loss gist (batch-based reduction, the default),
+    https://gist.github.com/dvdhfnr/732c26b61a0e63a0abc8a5d769dbebd0 ("copy from MiDaS" in many repositories);
+    (B, H, W) tensors, mask float, target 0 where invalid."""
+    a_00 = torch.sum(mask * prediction * prediction, (1, 2))
+    a_01 = torch.sum(mask * prediction, (1, 2))
+    a_11 = torch.sum(mask, (1, 2))
+    b_0 = torch.sum(mask * prediction * target, (1, 2))
+    b_1 = torch.sum(mask * target, (1, 2))
+    x_0, x_1 = torch.zeros_like(b_0), torch.zeros_like(b_1)
+    det = a_00 * a_11 - a_01 * a_01
+    valid = det.nonzero()
+    x_0[valid] = (a_11[valid] * b_0[valid] - a_01[valid] * b_1[valid]) / det[valid]
+    x_1[valid] = (-a_01[valid] * b_0[valid] + a_00[valid] * b_1[valid]) / det[valid]
+    ssi = x_0.view(-1, 1, 1) * prediction + x_1.view(-1, 1, 1)
+    res = ssi - target
+    total = torch.sum(mask * res * res) / (2 * torch.sum(mask))
+    for scale in range(scales):
+        step = 2**scale
+        p, g, m = ssi[:, ::step, ::step], target[:, ::step, ::step], mask[:, ::step, ::step]
+        diff = m * (p - g)
+        grad_x = (diff[:, :, 1:] - diff[:, :, :-1]).abs() * m[:, :, 1:] * m[:, :, :-1]
+        grad_y = (diff[:, 1:, :] - diff[:, :-1, :]).abs() * m[:, 1:, :] * m[:, :-1, :]
+        total = total + alpha * (grad_x.sum() + grad_y.sum()) / m.sum()
+    return float(total)
+
+
+def test_ssi_is_the_midas_loss_on_real_kitti_inverse_depth(kitti_depth_dir: Path) -> None:
+    """Real annotated KITTI depth (sparse: ~20 % of pixels) as inverse-depth target, a perturbed prediction: the
+    value of the MiDaS authors' ScaleAndShiftInvariantLoss (MSE data term, 4-scale gradient matching, batch-based)."""
+    files = sorted((kitti_depth_dir / "depth").glob("*.png"))[:3]
+    gt = torch.stack([torch.from_numpy(load_depth_png(f)[180:330, 300:700].copy()) for f in files])[:, None].double()
+    mask = L.valid_depth_mask(gt)
+    target = torch.where(mask, 1.0 / gt, torch.zeros_like(gt))
+    torch.manual_seed(0)
+    pred = 0.7 * target.nan_to_num(0.05) * torch.exp(0.3 * torch.randn_like(gt)) + 0.02
+    assert int(mask.sum()) > 5000
+    for alpha, scales in ((0.5, 4), (0.0, 1), (2.0, 3)):
+        ours = L.ssi_loss(pred, target, mask, alpha, scales).item()
+        assert ours == pytest.approx(_midas_ssi(pred[:, 0], target[:, 0], mask[:, 0].double(), alpha, scales), rel=1e-9)
