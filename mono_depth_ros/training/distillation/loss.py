@@ -2,11 +2,12 @@
 
 * **Scale-and-shift-invariant loss + multi-scale gradient matching** (MiDaS / Depth Anything) in inverse depth: the
   teacher's label becomes an inverse-depth target (a ``relative_inverse`` label as it is, a depth label inverted),
-  normalised per image (minus its median, over its mean absolute deviation, so the loss has no unit), and the
-  student's inverse depth is aligned to it per image by least squares before the squared error and the gradient
-  term (:func:`~mono_depth_ros.training.objectives.losses.ssi_loss`). After CutMix the pasted box and the rest of
-  the image carry different scenes, hence different scales and shifts: the loss is fitted inside and outside the
-  box apart.
+  normalised over its own frame (minus its median, over its mean absolute deviation, so the loss has no unit:
+  :func:`normalised_target`, before CutMix, as Depth Anything compares the box with the teacher's prediction of
+  the whole partner frame), and the student's inverse depth is aligned to it per image by least squares before the
+  squared error and the gradient term (:func:`~mono_depth_ros.training.objectives.losses.ssi_loss`). After CutMix
+  the pasted box and the rest of the image carry different scenes, hence different scales and shifts: the loss is
+  fitted inside and outside the box apart.
 * **Feature alignment** (Depth Anything's semantic-preservation term): the student's deepest encoder feature,
   through a small projection head, should point the same way as the teacher's encoder feature at each cell
   (1 - cosine similarity); cells already more similar than ``margin`` are left alone.
@@ -55,6 +56,14 @@ def normalise_per_image(target: Tensor, mask: Tensor) -> Tensor:
     return centred / deviation
 
 
+def normalised_target(label: Tensor, kind: OutputKind) -> Tensor:
+    """Teacher labels (B, 1, H, W) as inverse-depth targets normalised per frame (:func:`inverse_target`, then
+    :func:`normalise_per_image`); NaN where invalid. Made before CutMix, so a pasted box keeps its own frame's
+    normalisation: the teacher's unit for that frame (a relative teacher's disparity has a scale per image) is gone."""
+    target, mask = inverse_target(label, kind)
+    return torch.where(mask, normalise_per_image(target, mask), torch.full_like(target, float("nan")))
+
+
 def regional_ssi_loss(
     pred_inverse: Tensor, target: Tensor, mask: Tensor, region: Tensor | None, alpha: float, scales: int
 ) -> Tensor:
@@ -62,7 +71,8 @@ def regional_ssi_loss(
 
     Args:
         pred_inverse: (B, 1, H, W) the student's inverse depth.
-        target: (B, 1, H, W) normalised inverse-depth target; mask: (B, 1, H, W) bool valid target pixels.
+        target: (B, 1, H, W) inverse-depth target normalised per frame (:func:`normalised_target`, 0 where
+            invalid); mask: (B, 1, H, W) bool valid target pixels.
         region: (B, 1, H, W) bool CutMix box, or None (one fit per image).
         alpha: gradient-matching weight; scales: its halvings.
     """

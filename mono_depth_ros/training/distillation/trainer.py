@@ -45,7 +45,7 @@ from mono_depth_ros.training.distillation.loss import (
     ProjectionHead,
     feature_alignment_loss,
     inverse_target,
-    normalise_per_image,
+    normalised_target,
     perturb_batch,
     regional_ssi_loss,
 )
@@ -195,14 +195,16 @@ class DistillTrainer:
     def loss(self, batch: dict[str, Tensor], generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """The distillation loss of one (unperturbed) batch, perturbed here with ``generator``'s draws."""
         cfg = self.config.loss
-        perturbed = perturb_batch(self._to_input_size(batch), cfg, generator)
+        resized = self._to_input_size(batch)
+        resized = {**resized, "label": normalised_target(resized["label"], self.teacher_kind)}  # before CutMix
+        perturbed = perturb_batch(resized, cfg, generator)
         rgb = perturbed.rgb.to(self.device)
-        target, mask = inverse_target(perturbed.label.to(self.device), self.teacher_kind)
+        label = perturbed.label.to(self.device)
+        mask = torch.isfinite(label)
+        target = torch.where(mask, label, torch.zeros_like(label))
         region = perturbed.region.to(self.device) if perturbed.region is not None else None
         inverse, depth, feature = self._forward(rgb)
-        ssi = regional_ssi_loss(
-            inverse, normalise_per_image(target, mask), mask, region, cfg.gradient_weight, cfg.gradient_scales
-        )
+        ssi = regional_ssi_loss(inverse, target, mask, region, cfg.gradient_weight, cfg.gradient_scales)
         total, parts = ssi, {"ssi": float(ssi.detach())}
         if self.projection is not None and feature is not None:
             align = feature_alignment_loss(

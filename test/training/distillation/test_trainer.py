@@ -131,3 +131,27 @@ def test_labels_cached_larger_than_the_input_reach_the_student_as_the_node_resiz
     lidar[0, 0, 0::3, 0::3] = 7.0  # a return in every 3 x 3 block, never on the pixel nearest-exact samples
     shrunk = trainer._to_input_size({**batch, "lidar_depth": lidar})["lidar_depth"]
     assert bool(torch.isfinite(shrunk).all())  # every return kept (sampling one pixel per block kept none)
+
+
+def test_a_pasted_label_weighs_the_same_whatever_the_teachers_unit_for_its_frame(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """After CutMix the box holds another frame's label, in the teacher's unit for that frame (a relative teacher's
+    disparity has a scale of its own per image). Each label is normalised over its own frame (median / mean absolute
+    deviation) before the mix, so that unit is gone: the loss of a batch whose second label is 10x (or 0.1x) is the
+    same. The mixed label was normalised as one image, and the pasted box weighed by the square of its unit."""
+    _, teacher, folder = setup
+    quiet = {"flip_probability": 0.0, "jitter_probability": 0.0, "noise_std": 0.0, "feature_weight": 0.0}
+    for cutmix in (1.0, 0.0):
+        loss = {**quiet, "cutmix_probability": cutmix, "lidar_weight": 0.0}
+        config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss=loss, run={"batch_size": 2})
+        distill(config, label_only=True)
+        trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+        items = [trainer.dataset[i] for i in (0, 3)]
+        batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+        with torch.no_grad():
+            reference, _ = trainer.loss(batch, torch.Generator().manual_seed(5))
+            for unit in (10.0, 0.1):
+                scaled = dict(batch, label=batch["label"] * torch.tensor([1.0, unit]).view(-1, 1, 1, 1))
+                value, _ = trainer.loss(scaled, torch.Generator().manual_seed(5))
+                assert float(value) == pytest.approx(float(reference), rel=1e-5), (cutmix, unit)
