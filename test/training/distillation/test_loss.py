@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,6 +65,32 @@ def test_per_image_normalisation() -> None:
         assert float(values.median()) == pytest.approx(0.0, abs=1e-5)
         assert float(values.abs().mean()) == pytest.approx(1.0, rel=1e-4)
         assert float(normalised[i][~mask[i]].abs().sum()) == 0.0
+
+
+def _midas_normalize_prediction_robust(target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """normalize_prediction_robust of the MiDaS v3 trimmed loss (the MiDaS authors' gist,
+    https://gist.github.com/ranftlr/1d6194db2e1dffa0a50c9b0a9549cbd2): (B, H, W); shift = torch.median over the
+    mask, scale = mean |target - shift| over the mask."""
+    flat, keep = target.flatten(start_dim=1), mask.flatten(start_dim=1)
+    shift = torch.zeros((flat.shape[0], 1), dtype=flat.dtype)
+    for i, (t, m) in enumerate(zip(flat, keep, strict=True)):
+        shift[i] = torch.median(t[m])
+    scale = ((flat - shift).abs() * keep).sum(dim=1) / keep.sum(dim=1)
+    return ((flat - shift) / scale.unsqueeze(1)).reshape(target.shape)
+
+
+def test_per_image_normalisation_is_midas_robust_normalisation_on_real_kitti(kitti_depth_dir: Path) -> None:
+    """Real annotated KITTI depth (sparse mask, even and odd valid counts) made an inverse-depth target: the same
+    median / mean-absolute-deviation normalisation as MiDaS v3 (lower median for an even count, as torch.median)."""
+    from mono_depth_ros.training.data.kitti_files import load_depth_png
+
+    files = sorted((kitti_depth_dir / "depth").glob("*.png"))[:3]
+    depth = torch.stack([torch.from_numpy(load_depth_png(f)[150:340:2, 200:900:2].copy()) for f in files])[:, None]
+    target, mask = inverse_target(depth.double(), OutputKind.METRIC)
+    ours = normalise_per_image(target, mask)
+    reference = _midas_normalize_prediction_robust(target[:, 0], mask[:, 0])[:, None]
+    assert int(mask.sum()) > 5000
+    torch.testing.assert_close(ours[mask], reference[mask], rtol=1e-9, atol=1e-12)
 
 
 @settings(max_examples=20, deadline=None)
