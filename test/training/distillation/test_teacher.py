@@ -142,3 +142,20 @@ def test_a_prompt_depth_teacher_labels_without_its_prompt_so_is_refused_as_affin
     path = write_tiny_family("prompt_depth_anything", tmp_path / "pda")
     with pytest.raises(ConfigError, match=r"affine_depth.*prompt"):
         Teacher.open(TeacherConfig(weights=str(path)))
+
+
+def test_a_teacher_in_training_mode_labels_in_eval_mode_without_gradients() -> None:
+    """A network handed over in train() mode (batch norm on batch statistics, as a student being trained is) labels
+    as in eval mode, the same on every call, and records no graph: the labels are the teacher's inference output."""
+    network, spec = tiny_unet(4, OutputKind.METRIC)
+    image = np.random.default_rng(4).integers(0, 255, (64, 96, 3), dtype=np.uint8)  # the network size: no resize
+    batch = normalise(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0, spec.mean, spec.std)
+    with torch.no_grad():
+        reference = network.eval()(batch).depth[0, 0].numpy()
+    network.train()
+    teacher = teacher_from_network(network, spec, with_features=True)
+    first, second = teacher.label(image), teacher.label(image)
+    assert not network.training and not any(p.requires_grad for p in network.parameters())
+    np.testing.assert_allclose(first.values, reference, rtol=1e-5)
+    np.testing.assert_array_equal(first.values, second.values)
+    assert first.features is not None
