@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from mono_depth_ros.core.camera import PinholeIntrinsics, seen_at
-from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.models.preprocess import preprocess
 from mono_depth_ros.training.distillation.label_sources import FrameSource, UnlabelledFrame
@@ -169,6 +169,15 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, unit="frame", desc="labelling", dynamic_ncols=True)
 
 
+def _no_focal_message(teacher: Teacher, source: str, key: str) -> str:
+    what = teacher.weights or teacher.spec.architecture
+    return (
+        f"teacher {what} gives metres only with the camera's focal length (metric_focal), and frame {key} of {source} "
+        f"has no camera (an image folder without intrinsics.yaml): add ROOT/intrinsics.yaml beside rgb/ (fx, fy, cx, "
+        f"cy in pixels of rgb/; docs/training_data.md), or label it with a teacher that needs no focal length"
+    )
+
+
 def label_sources(
     teacher: Teacher,
     sources: Sequence[FrameSource],
@@ -180,7 +189,8 @@ def label_sources(
     """Label every frame of ``sources`` that the cache lacks (see the module docstring).
 
     Raises:
-        ConfigError: the cache belongs to another teacher / size (see :func:`open_cache`).
+        ConfigError: the cache belongs to another teacher / size (see :func:`open_cache`); a frame without a camera
+            for a teacher that needs its focal length (``metric_focal``).
     """
     started = time.perf_counter()
     grid_hw = feature_grid(label_hw, feature_stride)
@@ -204,6 +214,8 @@ def label_sources(
             entry = SourceReport(source.name, cached=len(cached))
             report.sources.append(entry)
             for frame in source.frames(skip=cached):
+                if frame.intrinsics is None and teacher.needs_focal:
+                    raise ConfigError(_no_focal_message(teacher, source.name, frame.key))
                 tick = time.perf_counter()
                 output = teacher.label(frame.rgb, frame.intrinsics)
                 teacher_s += time.perf_counter() - tick

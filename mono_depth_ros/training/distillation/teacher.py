@@ -197,6 +197,11 @@ class Teacher:
         return OutputKind.AFFINE_DEPTH if self._prompted else self.estimator.output_kind
 
     @property
+    def needs_focal(self) -> bool:
+        """Whether :meth:`label` needs the frame's intrinsics (``metric_focal``: metres = output × focal / divisor)."""
+        return self.spec.output_kind.needs_focal
+
+    @property
     def has_features(self) -> bool:
         """Whether :meth:`label` returns features."""
         return self._reader is not None

@@ -133,3 +133,24 @@ def test_cached_images_are_resized_as_the_node_resizes_the_students_input(kitti_
         node = preprocess(torch.from_numpy(rgb).permute(2, 0, 1)[None], hw, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))[0]
         cached = torch.from_numpy(resize_rgb(rgb, hw)).permute(2, 0, 1).float() / 255
         torch.testing.assert_close(cached, node, atol=0.5 / 255 + 1e-6, rtol=0)
+
+
+def test_a_metric_focal_teacher_on_a_folder_without_intrinsics_names_the_folders_remedy(tmp_path: Path) -> None:
+    """A metric_focal teacher (Depth Anything 3 metric, Metric3D) gives metres only with the camera's focal length;
+    a bare image folder has none. Labelling stopped with the estimator's 'needs the camera's focal length (camera_info
+    K / P)', a node's remedy; it now names the folder and its intrinsics.yaml, before any frame of it is labelled."""
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.models.spec import OutputKind
+    from mono_depth_ros.training.distillation.label_sources import FolderSource
+    from mono_depth_ros.training.distillation.teacher import teacher_from_network
+    from test.models.tiny_models import tiny_unet
+    from test.training.distill_support import synthetic_clip, write_folder
+
+    bare = write_folder(tmp_path / "bare", synthetic_clip(frames=2), intrinsics=False)
+    teacher = teacher_from_network(*tiny_unet(3, OutputKind.METRIC_FOCAL))
+    with pytest.raises(ConfigError, match=r"focal length.*bare.*intrinsics\.yaml"):
+        label_sources(teacher, [FolderSource(bare)], tmp_path / "cache", (48, 96), progress=False)
+    assert not list((tmp_path / "cache").glob("*/*.npz"))
+    with_camera = write_folder(tmp_path / "camera", synthetic_clip(frames=2))  # intrinsics.yaml: labelled in metres
+    report = label_sources(teacher, [FolderSource(with_camera)], tmp_path / "cache", (48, 96), progress=False)
+    assert report.labelled == 2
