@@ -2,8 +2,8 @@
 
 Layout under ``cache_dir`` (written by :func:`~mono_depth_ros.training.distillation.labelling.label_sources`)::
 
-    manifest.json        the teacher (backend, weights path + fingerprint, ModelSpec), its output kind, the label size
-                         and the feature grid; a cache never mixes two teachers or two sizes
+    manifest.json        the teacher (backend, weights path + fingerprint + content digest, ModelSpec), its output
+                         kind, the label size and the feature grid; a cache never mixes two teachers or two sizes
     <source>/<key>.npz   one frame (one folder per bag / image folder, see label_sources.source_name):
                          rgb (h, w, 3) uint8 RGB at the label size
                          label (h, w) float32 in the TEACHER's output kind (metres, depth × unknown scale, or relative
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,15 @@ def read_manifest(cache_dir: str | Path) -> CacheManifest:
         raise ConfigError(msg) from None
 
 
+def _legacy_match(existing: CacheManifest, manifest: CacheManifest) -> bool:
+    """Whether a cache written before teachers had a content digest matches ``manifest`` on all else (kept, as it
+    was then: known by the weights' sizes and times)."""
+    if "content" in existing.teacher:
+        return False
+    teacher = {k: v for k, v in manifest.teacher.items() if k != "content"}
+    return existing == replace(manifest, teacher=teacher)
+
+
 def open_cache(cache_dir: str | Path, manifest: CacheManifest) -> Path:
     """Create a cache for ``manifest``, or reopen the cache made with the same one (resume).
 
@@ -107,7 +116,7 @@ def open_cache(cache_dir: str | Path, manifest: CacheManifest) -> Path:
                 f"label again, or choose another data.cache_dir"
             )
             raise ConfigError(msg)
-        if existing != manifest:
+        if existing != manifest and not _legacy_match(existing, manifest):
             differs = [k for k, v in asdict(manifest).items() if asdict(existing).get(k) != v]
             msg = (
                 f"pseudo-label cache {root} was made with another teacher or label setting (differs in "

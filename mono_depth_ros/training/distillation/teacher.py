@@ -108,11 +108,26 @@ class TeacherOutput:
     features: npt.NDArray[np.float32] | None
 
 
+def _weight_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+
+
 def _fingerprint(path: Path) -> str:
     """Cheap identity of a weights file or directory: size and modification time of what it holds."""
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    text = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+    text = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in _weight_files(path)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _content_digest(path: Path) -> str:
+    """sha256 of the names and bytes of a weights file or directory (read in 1 MiB blocks): two weights of one
+    architecture written with the same size and time (a copy that keeps times, a build that sets one epoch) differ."""
+    digest = hashlib.sha256()
+    for file in _weight_files(path):
+        digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 class Teacher:
@@ -207,12 +222,15 @@ class Teacher:
         return self._reader is not None
 
     def identity(self) -> dict[str, str]:
-        """What makes labels of this teacher: backend, weights path and fingerprint, spec (for the cache manifest)."""
+        """What makes labels of this teacher: backend, weights path, fingerprint (sizes and times) and content digest,
+        spec (for the cache manifest)."""
         weights = self.weights.resolve() if self.weights is not None else None
+        exists = weights is not None and weights.exists()
         return {
             "backend": self.estimator.backend.name,
             "weights": str(weights) if weights is not None else "",
-            "fingerprint": _fingerprint(weights) if weights is not None and weights.exists() else "",
+            "fingerprint": _fingerprint(weights) if weights is not None and exists else "",
+            "content": _content_digest(weights) if weights is not None and exists else "",
             "spec": self.spec.to_json(),
         }
 

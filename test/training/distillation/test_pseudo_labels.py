@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Container, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.distillation.config import TeacherConfig
 from mono_depth_ros.training.distillation.label_sources import BagSource, UnlabelledFrame
-from mono_depth_ros.training.distillation.labelling import label_sources
+from mono_depth_ros.training.distillation.labelling import LabelReport, label_sources
 from mono_depth_ros.training.distillation.pseudo_labels import (
     MANIFEST_NAME,
     CacheManifest,
@@ -140,3 +141,46 @@ def test_kitti_bag_is_labelled_cached_and_resumed(kitti_object_dir: Path, tmp_pa
     other = teacher_from_network(tiny_unet(1, OutputKind.METRIC)[0], tiny_unet(1)[1])
     with pytest.raises(ConfigError, match="another teacher"):
         label_sources(other, [again], cache, (48, 160), progress=False)
+
+
+def test_a_retrained_teacher_with_the_same_size_and_time_does_not_reuse_its_predecessors_labels(
+    tmp_path: Path,
+) -> None:
+    """Another teacher written to the same path with the same size and modification time (a copy that keeps times, a
+    build that sets every file's time to one epoch, as Nix and Bazel do) was the same teacher to the cache, whose key
+    was the path, the spec and (name, size, mtime): its predecessor's labels were reused. A digest of the content
+    tells them apart; the same file keeps its cache."""
+    from mono_depth_ros.training.distillation.label_sources import FolderSource
+    from test.training.distill_support import synthetic_clip, write_folder
+
+    folder = write_folder(tmp_path / "frames", synthetic_clip(frames=2))
+    path = write_teacher(tmp_path / "t.safetensors", seed=0)
+    stamp, size = path.stat().st_mtime_ns, path.stat().st_size
+    cache = tmp_path / "labels"
+
+    def label() -> LabelReport:
+        teacher = Teacher.open(TeacherConfig(weights=str(path)))
+        return label_sources(teacher, [FolderSource(folder)], cache, (48, 96), progress=False)
+
+    first = label()
+    assert first.labelled == 2
+    again = label()
+    assert again.cached == 2 and again.labelled == 0
+    write_teacher(path, seed=1)
+    os.utime(path, ns=(stamp, stamp))
+    assert path.stat().st_size == size and path.stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="differs in teacher"):
+        label()
+
+
+def test_a_cache_from_before_content_digests_stays_its_teachers(tmp_path: Path) -> None:
+    """A manifest written before teachers had a content digest is reopened by the same teacher (path, sizes and
+    times, spec) as it was then; another fingerprint is still another teacher."""
+    before = CacheManifest({"weights": "/a", "fingerprint": "f"}, "metric", 32, 64)
+    open_cache(tmp_path / "c", before)
+    assert open_cache(tmp_path / "c", CacheManifest({**before.teacher, "content": "d"}, "metric", 32, 64)).is_dir()
+    with pytest.raises(ConfigError, match="differs in teacher"):
+        other = {"weights": "/a", "fingerprint": "g", "content": "d"}
+        open_cache(tmp_path / "c", CacheManifest(other, "metric", 32, 64))
+    with pytest.raises(ConfigError, match="label_height"):
+        open_cache(tmp_path / "c", CacheManifest({**before.teacher, "content": "d"}, "metric", 64, 64))
