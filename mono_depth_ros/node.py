@@ -285,8 +285,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
         try:  # a managed node takes start-up parameters while unconfigured (no pipeline): _configure reads them
-            changes, configured = {p.name: p.value for p in parameters}, hasattr(self, "_pipeline")
-            changed = apply_changes(self._config, changes, configured, managed=not self._autostart)
+            changes, active = {p.name: p.value for p in parameters}, any(getattr(self, "_active", ()))
+            changed = apply_changes(self._config, changes, hasattr(self, "_pipeline"), not self._autostart, active)
             self._refused = {name: why for name, why in self._refused.items() if name not in changes}
         except ConfigError as err:
             return SetParametersResult(successful=False, reason=str(err))

@@ -67,9 +67,19 @@ def test_a_bad_start_up_parameter_fails_configure_and_can_be_fixed_before_a_retr
     assert node.trigger_configure() is results.SUCCESS and node._config.model.device == "cpu"
     (refused,) = node.set_parameters([parameter("device", value="auto")])
     assert not refused.successful  # configured: it would not take effect
-    assert refused.reason == (
-        "parameter device is read at configure; to change it, deactivate and clean up the node, set it, then configure"
+    # inactive: the remedy began with "deactivate", a transition an inactive node does not have
+    assert (
+        refused.reason
+        == "parameter device is read at configure; to change it, clean up the node, set it, then configure"
     )
+    assert node.trigger_activate() is results.SUCCESS
+    (refused,) = node.set_parameters([parameter("device", value="auto")])
+    assert refused.reason == (
+        "parameter device is read at configure; to change it, deactivate and clean up the node, set it, then "
+        "configure and activate"
+    )
+    assert node.trigger_deactivate() is results.SUCCESS
+    assert "to change it, clean up the node" in node.set_parameters([parameter("device", value="auto")])[0].reason
     assert node.trigger_cleanup() is results.SUCCESS
     assert node.set_parameters([parameter("device", value="auto")])[0].successful
     node.destroy_node()

@@ -94,7 +94,11 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
 
 
 def apply_changes(
-    config: DepthConfig, changes: Mapping[str, Any], configured: bool = True, managed: bool = False
+    config: DepthConfig,
+    changes: Mapping[str, Any],
+    configured: bool = True,
+    managed: bool = False,
+    active: bool = True,
 ) -> DepthConfig:
     """A parameter set request applied to ``config``: a new, validated config (``config`` itself if none is ours).
 
@@ -106,6 +110,8 @@ def apply_changes(
             change, start-up ones included (a failed configure is retried after fixing one); each value is checked
             alone, configure validates them together, and ``config`` is returned as it is.
         managed: the node is the lifecycle node (the remedy for a start-up parameter is cleanup, not a restart).
+        active: the lifecycle node is active, not inactive (the remedy starts with deactivate, and ends with
+            activate).
 
     Raises:
         ConfigError: a read-only parameter, a deleted one (``ros2 param delete``: value None), a value of the wrong
@@ -125,7 +131,9 @@ def apply_changes(
             coerce(spec, value)  # type, range, choices; the combination is configure's to check
             continue
         if not spec.dynamic:
-            remedy = "deactivate and clean up the node, set it, then configure" if managed else "restart the node"
+            remedy = "clean up the node, set it, then configure" if managed else "restart the node"
+            if managed and active:
+                remedy = f"deactivate and {remedy} and activate"
             msg = f"parameter {name} is read at {'configure' if managed else 'start-up'}; to change it, {remedy}"
             raise ConfigError(msg)
         owned[name] = value

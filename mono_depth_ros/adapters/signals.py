@@ -81,8 +81,11 @@ def context_released(global_executor: Callable[[], Any], node: Any) -> Callable[
     spun: what the interpreter's teardown released, so that the middleware deletes the participant and
     tells the other processes: a lifecycle node's state machine (rclpy's ``destroy_node`` leaves it, and with it the
     ``get_state`` / ``change_state`` services and the node handle, to the garbage collector), the executor (its
-    guard conditions hold the context) and the context (rclpy's ``Context.destroy``). rclpy is duck-typed: this
-    module imports no ROS."""
+    guard conditions hold the context) and the context (rclpy's ``Context.destroy``), then rcl's logging (the
+    spdlog file of ``~/.ros/log``, block-buffered, written out when it closes): rclpy's signal handler shuts the
+    context down in C, so ``rclpy.try_shutdown`` finds it shut down and skips ``Context._logging_fini``, and the
+    C++ static destructors that closed the file at a normal exit are skipped by ``os._exit`` (a Ctrl-C'd node's log
+    file was empty, real Humble). rclpy is duck-typed: this module imports no ROS."""
 
     def release() -> None:
         machine = getattr(node, "_state_machine", None)  # rclpy.lifecycle.LifecycleNode's (Humble, Jazzy)
@@ -92,6 +95,9 @@ def context_released(global_executor: Callable[[], Any], node: Any) -> Callable[
         context = executor.context  # the node's (rclpy.try_shutdown has made the default context a new one)
         executor.shutdown()
         context.destroy()
+        logging_fini = getattr(context, "_logging_fini", None)  # a no-op where try_shutdown did it (Humble, Jazzy)
+        if logging_fini is not None:
+            logging_fini()
 
     return release
 

@@ -150,18 +150,20 @@ def save_checkpoint(
     return path
 
 
-def write_failed(path: Path, err: Exception) -> CheckpointError:
+def write_failed(path: Path, err: Exception, left: str = "") -> CheckpointError:
     """The error for a file that could not be written (a full disk, no permission): the file, the reason (first
-    line) and the free space there, since a full disk is the usual cause and torch.save does not say so."""
+    line) and the free space there, since a full disk is the usual cause and torch.save does not say so; ``left``:
+    what is left at ``path`` (default: a checkpoint's earlier file, as it was)."""
     reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
     try:
         free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MB free there"
     except OSError:
         free = "free space unknown"
-    return CheckpointError(
-        f"cannot write {path} ({reason}; {free}): free disk space or choose another folder; an earlier file there is "
-        f"left as it was (a training run continues with --resume auto from its last complete checkpoint)"
+    left = left or (
+        "an earlier file there is left as it was (a training run continues with --resume auto from its last complete "
+        "checkpoint)"
     )
+    return CheckpointError(f"cannot write {path} ({reason}; {free}): free disk space or choose another folder; {left}")
 
 
 def read_checkpoint_spec(path: str | Path) -> ModelSpec:

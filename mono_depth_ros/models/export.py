@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.backend import TensorOutput, TorchBackend
-from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.checkpoint import GoldenReference, write_failed
 from mono_depth_ros.models.frozen_input import aspect_problem, source_input, with_source_input
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import make_golden
@@ -211,6 +211,8 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exp
             return "dynamo"
     try:
         _export_legacy(module, example, path, opset)
+    except OSError as err:  # a full disk, no permission: no other exporter writes elsewhere
+        raise write_failed(path, err, "no model is left there") from None
     except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
         legacy_error = f"{type(err).__name__}: {first_line(err)}"
         if dynamo_error:

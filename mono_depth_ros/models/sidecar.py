@@ -22,6 +22,7 @@ from safetensors.numpy import load_file, save_file
 
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.frozen_input import source_input
 from mono_depth_ros.models.spec import ModelSpec
 
 SPEC_SUFFIX = ".spec.json"
@@ -68,7 +69,8 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         embedded_json: the spec JSON found inside the model, or None.
 
     Raises:
-        CheckpointError: no spec anywhere, malformed spec, or a spec for another backend.
+        CheckpointError: no spec anywhere, malformed spec (a fixed-size export's recorded input policy included), or
+            a spec for another backend.
     """
     path = Path(model_path)
     beside = spec_path_for(path)
@@ -89,6 +91,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         raise CheckpointError(msg)
     try:
         spec = ModelSpec.from_json(text)
+        source_input(spec)  # a fixed-size export's recorded policy: checked here, not at the first frame
     except (CheckpointError, TypeError, ValueError) as err:
         problem = str(err) if isinstance(err, CheckpointError) else f"malformed ({err})"
         msg = f"model spec {source}: {problem}; {_spec_remedy(path, source == str(beside), embedded_json)}"

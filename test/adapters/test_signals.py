@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import pytest
 
@@ -155,11 +156,43 @@ def test_context_released_frees_what_the_teardown_freed_so_the_participant_is_de
     # handle) to the garbage collector, and the global executor's guard conditions hold the context: skipped with
     # the teardown, a relaunched lifecycle node's get_state went unanswered (real Humble tier test, 60 s timeout)
     calls: list[str] = []
-    context = types.SimpleNamespace(destroy=lambda: calls.append("context destroyed"))
+    context = types.SimpleNamespace(
+        destroy=lambda: calls.append("context destroyed"), _logging_fini=lambda: calls.append("logging finalised")
+    )
     executor = types.SimpleNamespace(context=context, shutdown=lambda: calls.append("executor shut down"))
     machine = types.SimpleNamespace(destroy_when_not_in_use=lambda: calls.append("state machine destroyed"))
     context_released(lambda: executor, types.SimpleNamespace(_state_machine=machine))()
-    assert calls == ["state machine destroyed", "executor shut down", "context destroyed"]
+    assert calls == ["state machine destroyed", "executor shut down", "context destroyed", "logging finalised"]
     calls.clear()
     context_released(lambda: executor, types.SimpleNamespace())()  # a node without a state machine
+    assert calls == ["executor shut down", "context destroyed", "logging finalised"]
+    calls.clear()
+    del context._logging_fini  # an rclpy without it (the private method of Humble's and Jazzy's Context)
+    context_released(lambda: executor, types.SimpleNamespace())()
     assert calls == ["executor shut down", "context destroyed"]
+
+
+def test_context_released_finalises_rcl_logging_so_the_ros_log_file_keeps_the_node_s_lines(tmp_path: Path) -> None:
+    # rclpy's signal handler shuts the context down in C, so rclpy.try_shutdown found it shut down already and
+    # skipped Context._logging_fini; the spdlog file of ~/.ros/log was then written only by the C++ static
+    # destructors that os._exit skips: after a Ctrl-C the node's log file was empty (real Humble: 0 bytes with
+    # exit_now, 3 lines without). Humble's rclpy.context.Context._logging_fini, reduced to its reference count
+    script = (
+        "import types, sys\n"
+        "from mono_depth_ros.adapters.signals import context_released, exit_now\n"
+        "log = open(sys.argv[1], 'w')\n"  # block-buffered, as the spdlog file sink: written out at close only
+        "log.write('[INFO] the node logged this')\n"
+        "class Context:\n"
+        "    _logging_initialized = True  # try_shutdown skipped the fini: the signal had shut the context down\n"
+        "    def destroy(self): pass\n"
+        "    def _logging_fini(self):\n"
+        "        if self._logging_initialized:\n"
+        "            log.close()\n"
+        "            self._logging_initialized = False\n"
+        "executor = types.SimpleNamespace(context=Context(), shutdown=lambda: None)\n"
+        "exit_now(0, context_released(lambda: executor, types.SimpleNamespace()))\n"
+    )
+    path = tmp_path / "python3_1234_1796497557.log"
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert path.read_text() == "[INFO] the node logged this"

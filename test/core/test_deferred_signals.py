@@ -69,3 +69,23 @@ def test_signals_deferred_changes_nothing_without_a_signal_and_restores_the_hand
         value = 42
     assert value == 42
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_signals_deferred_keeps_a_handler_installed_from_c(tmp_path: Path) -> None:
+    # rclpy.init installs its SIGINT / SIGTERM handlers from C (sigaction), which Python's signal.getsignal does not
+    # see; signals_deferred put back Python's record (SIG_DFL) with signal.signal, removing rclpy's handler: a
+    # program that imported mono_depth_ros.core.cloud (the node, the pipeline) after rclpy.init died of the next
+    # SIGTERM without its clean-up (real Humble: rc 143, "spin ended by ExternalShutdownException" without it).
+    # Here libc's signal() stands for rclpy's C handler: SIG_IGN, which Python's record does not show
+    code = (
+        "import ctypes, os, signal\n"
+        "from mono_depth_ros.core.deferred_signals import signals_deferred\n"
+        "ctypes.CDLL(None).signal(int(signal.SIGTERM), ctypes.c_void_p(1))  # SIG_IGN, set from C\n"
+        "with signals_deferred():\n"
+        "    pass\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print('the handler from C still handles SIGTERM')\n"
+    )
+    done = _run(code, tmp_path, "SIGTERM")
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "the handler from C still handles SIGTERM" in done.stdout

@@ -143,6 +143,21 @@ def test_an_op_neither_exporter_writes_is_one_error_naming_both_and_torchscript(
     assert not (tmp_path / "aa.onnx").exists()
 
 
+def test_a_full_disk_is_named_with_the_path_not_sent_to_another_exporter(tmp_path: Path) -> None:
+    """An OSError of the legacy exporter (a full disk, no permission) became "the legacy ONNX exporter cannot export
+    m.onnx (OSError: [Errno 28] No space left on device); use --exporter dynamo (the default), or -f torchscript"
+    (after a dynamo export failed the same way: "neither ONNX exporter...; export it with -f torchscript"): another
+    exporter writes to the same disk. /dev/full is a disk that is full."""
+    network, spec = tiny_unet()
+    target = tmp_path / "m.onnx"
+    target.symlink_to("/dev/full")
+    with pytest.raises(CheckpointError) as raised:
+        export_onnx(network, spec, target, exporter="legacy")
+    message = str(raised.value)
+    assert f"cannot write {target} (" in message and "No space left on device" in message, message
+    assert "free disk space" in message and "--exporter" not in message and "torchscript" not in message
+
+
 def test_an_interrupted_legacy_retry_leaves_no_temporary_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed-size dynamo graph is exported again with the legacy exporter beside it (``.legacy.tmp``); Ctrl-C
     while that graph was checked left the file (a whole model's size) in the output folder."""

@@ -16,6 +16,7 @@ from mono_depth_ros.models.export import export_onnx
 from mono_depth_ros.models.frozen_input import SOURCE_INPUT_KEY, aspect_problem, served_aspects, with_source_input
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.sidecar import read_spec, spec_path_for
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 from .tiny_models import TINY_DA
@@ -55,6 +56,22 @@ def test_a_recorded_policy_that_is_not_one_is_refused(recorded: object) -> None:
     spec = replace(_frozen(266, 882), params={SOURCE_INPUT_KEY: recorded})
     with pytest.raises(CheckpointError, match=SOURCE_INPUT_KEY):
         served_aspects(spec)
+
+
+@pytest.mark.parametrize("embedded", [False, True])
+def test_a_malformed_recorded_policy_is_refused_when_the_spec_loads_naming_its_file(
+    tmp_path: Path, embedded: bool
+) -> None:
+    """It was found at the first frame only (network_hw: aspect_problem), once per frame with warmup_runs 0 and no
+    golden file; the spec's reader refuses it, naming the file and the remedy."""
+    spec = replace(_frozen(266, 882), params={SOURCE_INPUT_KEY: {"height": "tall"}})
+    model = tmp_path / "model.onnx"
+    if not embedded:
+        spec_path_for(model).write_text(spec.to_json(), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=SOURCE_INPUT_KEY) as raised:
+        read_spec(model, "onnx", spec.to_json() if embedded else None)
+    named = f"{model} (embedded)" if embedded else str(spec_path_for(model))
+    assert named in str(raised.value) and "re-export" in str(raised.value)
 
 
 def test_a_checkpoint_golden_of_another_aspect_is_remade_at_the_exports_own(tmp_path: Path) -> None:

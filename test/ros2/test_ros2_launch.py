@@ -171,7 +171,7 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
             assert "Set parameter successful" in ros2_cli("param", "set", node, *fix).stdout
         assert probe.lifecycle(node, "configure") == "inactive"
         refused = ros2_cli("param", "set", node, "device", "auto", check=False)
-        assert "deactivate and clean up the node" in refused.stdout + refused.stderr
+        assert "to change it, clean up the node, set it, then configure" in refused.stdout + refused.stderr  # inactive
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 
