@@ -89,3 +89,32 @@ def test_signals_deferred_keeps_a_handler_installed_from_c(tmp_path: Path) -> No
     done = _run(code, tmp_path, "SIGTERM")
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert "the handler from C still handles SIGTERM" in done.stdout
+
+
+def test_signals_deferred_puts_back_a_c_handlers_flags_and_mask(tmp_path: Path) -> None:
+    # The saved struct sigaction (glibc x86_64 / aarch64: handler, sa_mask 128 bytes, int sa_flags, sa_restorer) is
+    # put back whole: handler, flags and blocked mask as libc reads them before and after the block
+    code = (
+        "import ctypes, signal\n"
+        "from mono_depth_ros.core.deferred_signals import signals_deferred\n"
+        "class Act(ctypes.Structure):\n"
+        "    _fields_ = [('handler', ctypes.c_void_p), ('mask', ctypes.c_ulong * 16), ('flags', ctypes.c_int),\n"
+        "                ('restorer', ctypes.c_void_p)]\n"
+        "libc = ctypes.CDLL(None)\n"
+        "def read():\n"
+        "    act = Act()\n"
+        "    assert libc.sigaction(int(signal.SIGTERM), None, ctypes.byref(act)) == 0\n"
+        "    return act.handler, act.mask[0], act.flags & ~0x04000000  # the kernel's 64 signals; SA_RESTORER: libc's\n"
+        "act = Act(handler=1, flags=0x10000000 | 0x40000000 | 0x08000000)  # SIG_IGN; SA_RESTART, SA_NODEFER, ONSTACK\n"
+        "act.mask[0] = (1 << (int(signal.SIGUSR1) - 1)) | (1 << (int(signal.SIGHUP) - 1))\n"
+        "assert libc.sigaction(int(signal.SIGTERM), ctypes.byref(act), None) == 0\n"
+        "before = read()\n"
+        "assert before == (1, act.mask[0], 0x10000000 | 0x40000000 | 0x08000000), before\n"
+        "with signals_deferred():\n"
+        "    assert read()[0] != 1  # the block's holding handler\n"
+        "after = read()\n"
+        "print('same' if after == before else f'differs: {before} {after}')\n"
+    )
+    done = _run(code, tmp_path, "SIGTERM")
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.strip() == "same", done.stdout
