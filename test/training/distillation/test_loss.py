@@ -17,6 +17,7 @@ from mono_depth_ros.training.distillation.loss import (
     feature_alignment_loss,
     inverse_target,
     normalise_per_image,
+    normalised_target,
     perturb_batch,
     regional_ssi_loss,
 )
@@ -158,3 +159,32 @@ def test_jitter_and_noise_touch_the_image_only_and_repeat_with_the_seed() -> Non
     assert float((first.rgb - batch["rgb"]).abs().mean()) > 0.01
     assert float(first.rgb.min()) >= 0.0 and float(first.rgb.max()) <= 1.0
     torch.testing.assert_close(first.label, batch["label"], equal_nan=True)
+
+
+def test_cutmix_of_labels_with_invalid_pixels_keeps_each_frames_normalisation_and_validity() -> None:
+    """Depth labels with invalid pixels (0, negative, NaN, +Inf: a teacher's sky, a crop's border) normalised per
+    frame before CutMix: the box carries its frame's validity (NaN where that frame was invalid) and its frame's
+    normalisation over its own valid pixels only; the loss is the same whatever the partner frame's unit."""
+    batch = _batch(size=2, height=24, width=32)
+    label = batch["label"]
+    label[0, :, :6] = 0.0  # a band of frame 0 invalid
+    label[1, :, :, -8:] = float("inf")  # and a band of frame 1
+    label[1, :, 5, 5], label[0, :, 20, 7] = -3.0, float("nan")
+    config = DistillLossConfig(cutmix_probability=1.0, flip_probability=0.0, jitter_probability=0.0, noise_std=0.0)
+    normalised = normalised_target(label, OutputKind.METRIC)
+    target, valid = inverse_target(label, OutputKind.METRIC)
+    expected = torch.where(valid, normalise_per_image(target, valid), torch.nan)
+    torch.testing.assert_close(normalised, expected, equal_nan=True)
+    out = perturb_batch({**batch, "label": normalised}, config, torch.Generator().manual_seed(3))
+    assert out.region is not None and bool(out.region.any())
+    partner = torch.tensor([1, 0])
+    torch.testing.assert_close(out.label, torch.where(out.region, expected[partner], expected), equal_nan=True)
+    losses = []
+    for unit in (1.0, 10.0):
+        scaled = normalised_target(label * torch.tensor([1.0, unit]).view(-1, 1, 1, 1), OutputKind.METRIC)
+        mixed = perturb_batch({**batch, "label": scaled}, config, torch.Generator().manual_seed(3)).label
+        mask = torch.isfinite(mixed)
+        pred = torch.rand(2, 1, 24, 32, generator=torch.Generator().manual_seed(1))
+        losses.append(float(regional_ssi_loss(pred, mixed.nan_to_num(0.0), mask, out.region, 0.5, 2)))
+    assert bool(torch.isfinite(torch.tensor(losses)).all()) and losses[0] > 0
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
