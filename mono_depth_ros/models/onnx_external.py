@@ -74,6 +74,26 @@ def check_external_data(path: Path) -> None:
             raise CheckpointError(msg)
 
 
+def external_data_files(path: Path) -> list[Path]:
+    """The files beside the ``.onnx`` at ``path`` that hold its external data (sorted, each once; empty for a graph
+    that holds its weights, or where ``onnx`` is not installed or cannot parse it). Locations outside the model's
+    folder are left out (:func:`check_external_data` refuses them)."""
+    if not _mentions_location(path):
+        return []
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # ImportError, protobuf's DecodeError, onnx's own errors: no files known
+        return []
+    locations = set()
+    for tensor in _tensors(model.graph, model.functions):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            locations.update(entry.value for entry in tensor.external_data if entry.key == "location")
+    inside = (x for x in locations if x and not x.startswith(("/", "\\")) and ".." not in PurePosixPath(x).parts)
+    return sorted(f for f in (path.parent / location for location in inside) if f.is_file())
+
+
 def _mentions_location(path: Path) -> bool:
     """Whether the file's bytes contain the ``location`` key at all (memory-mapped: no copy of a large graph)."""
     try:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.onnx_external import check_external_data
+from mono_depth_ros.models.onnx_external import check_external_data, external_data_files
 from mono_depth_ros.models.onnx_model import OnnxBackend
 from mono_depth_ros.models.sidecar import write_sidecars
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
@@ -109,3 +109,16 @@ def test_a_graph_without_external_data_is_not_parsed_again(onnx_path: Path, monk
     monkeypatch.setattr(onnx, "load", lambda *args, **kwargs: pytest.fail("parsed again"))
     check_external_data(onnx_path)
     assert np.isfinite(OnnxBackend(onnx_path, CPU).infer(torch.zeros(1, 3, 64, 96)).numpy()).all()
+
+
+def test_external_data_files_are_the_files_beside_the_graph_that_hold_its_weights(
+    tmp_path: Path, onnx_path: Path
+) -> None:
+    """What a teacher's content digest reads besides the graph: its external data files in the folder (a sub-folder
+    too); none for a graph that holds its weights, nor for a location outside the folder."""
+    assert external_data_files(_conv_with_external_data(tmp_path / "a", "weights.bin")) == [tmp_path / "a/weights.bin"]
+    nested = _conv_with_external_data(tmp_path / "b", "data/weights.bin")
+    assert external_data_files(nested) == [tmp_path / "b/data/weights.bin"]
+    outside = _conv_with_external_data(tmp_path / "c", "../c_weights.bin", data=tmp_path / "c_weights.bin")
+    assert external_data_files(outside) == []
+    assert external_data_files(onnx_path) == []

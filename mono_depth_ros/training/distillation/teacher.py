@@ -35,6 +35,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.models.backend import TorchBackend
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.onnx_external import external_data_files
 from mono_depth_ros.models.spec import ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNet
 from mono_depth_ros.training.distillation.config import TeacherConfig
@@ -109,6 +110,7 @@ class TeacherOutput:
 
 
 def _weight_files(path: Path) -> list[Path]:
+    """A weights directory's files, or the weights file."""
     return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
 
 
@@ -122,7 +124,8 @@ def _content_digest(path: Path) -> str:
     """sha256 of the names and bytes of a weights file or directory (read in 1 MiB blocks): two weights of one
     architecture written with the same size and time (a copy that keeps times, a build that sets one epoch) differ."""
     digest = hashlib.sha256()
-    for file in _weight_files(path):
+    external = external_data_files(path) if path.is_file() and path.suffix == ".onnx" else []
+    for file in [*_weight_files(path), *external]:  # an ONNX graph's weights may all be in its external data
         digest.update(file.name.encode() + b"\0")
         with file.open("rb") as handle:
             while block := handle.read(1 << 20):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,35 @@ def test_a_teacher_in_training_mode_labels_in_eval_mode_without_gradients() -> N
     np.testing.assert_allclose(first.values, reference, rtol=1e-5)
     np.testing.assert_array_equal(first.values, second.values)
     assert first.features is not None
+
+
+def _external_data_export(seed: int, folder: Path) -> Path:
+    """A tiny teacher exported to ONNX with every weight in ``t.onnx_data`` beside the graph (as large graphs are)."""
+    import onnx
+
+    network, spec = tiny_unet(seed, OutputKind.METRIC)
+    path = folder / "t.onnx"
+    folder.mkdir()
+    export_onnx(network, spec, path, exporter="legacy")
+    model = onnx.load(str(path))
+    onnx.save_model(model, str(path), save_as_external_data=True, location="t.onnx_data", size_threshold=0)
+    return path
+
+
+def test_an_onnx_teachers_identity_covers_its_external_data(tmp_path: Path) -> None:
+    """An ONNX teacher whose weights live in external data (model.onnx + model.onnx_data, as large graphs are
+    published) retrained and copied over keeping times: the graph file is the same bytes (the tensors' names,
+    offsets and lengths), only the data file differs. The content digest read the graph file alone, so the cache
+    took the new teacher for the old one and kept its labels."""
+    first, second = _external_data_export(0, tmp_path / "a"), _external_data_export(1, tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()  # the graphs: only the external data differs
+    assert (first.parent / "t.onnx_data").read_bytes() != (second.parent / "t.onnx_data").read_bytes()
+    before = Teacher.open(TeacherConfig(weights=str(first))).identity()
+    for source in second.parent.iterdir():  # the retrained teacher (graph, data, spec, golden) copied over, times kept
+        target = first.parent / source.name
+        stamp = target.stat().st_mtime_ns
+        target.write_bytes(source.read_bytes())
+        os.utime(target, ns=(stamp, stamp))
+    after = Teacher.open(TeacherConfig(weights=str(first))).identity()
+    assert after != before
+    assert Teacher.open(TeacherConfig(weights=str(first))).identity() == after  # the same files: the same teacher
