@@ -86,7 +86,7 @@ def external_data_files(path: Path) -> list[Path]:
         model = onnx.load(str(path), load_external_data=False)
     except Exception:  # ImportError, protobuf's DecodeError, onnx's own errors: no files known
         return []
-    locations = set()
+    locations: set[str] = set()
     for tensor in _tensors(model.graph, model.functions):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             locations.update(entry.value for entry in tensor.external_data if entry.key == "location")
