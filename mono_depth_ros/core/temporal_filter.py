@@ -57,7 +57,7 @@ WINDOW_PX = 5  # side of the window whose mean disagreement tells a moved surfac
 OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from its prior always restarts
 DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
 MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
-LINE_SPREAD_FACTOR = 4.0  # shift_in_depth: a slope only when the thirds' 1 / d differ by this many ``agreement``
+LINE_SPREAD_FACTOR = 4.0  # shift_in_depth: a slope only when the thirds' 1 / p differ by this many ``agreement``
 
 
 @dataclass(frozen=True)

@@ -205,19 +205,20 @@ class TorchScriptBackend:
         return returned if isinstance(returned, Tensor) else None
 
 
-def _starts_like_zip(path: Path) -> bool:
-    """Whether ``path`` opens with a zip local file header (``PK\\x03\\x04``), as TorchScript archives do."""
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    """Whether ``path`` opens with ``prefix`` (False when it cannot be read)."""
     try:
         with path.open("rb") as handle:
-            return handle.read(4) == b"PK\x03\x04"
+            return handle.read(len(prefix)) == prefix
     except OSError:
         return False
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """Whether ``path`` opens with a zip local file header (``PK\\x03\\x04``), as TorchScript archives do."""
+    return _starts_with(path, b"PK\x03\x04")
 
 
 def _starts_like_onnx(path: Path) -> bool:
     """Whether ``path`` opens like an ONNX protobuf: field 1 (``ir_version``, a varint) first, byte 0x08."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(1) == b"\x08"
-    except OSError:
-        return False
+    return _starts_with(path, b"\x08")
