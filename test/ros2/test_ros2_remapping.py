@@ -43,16 +43,23 @@ REMAPS = {
 }
 
 
+def _launch_remapped(ros_logs: Path, name: str, params: dict[str, object], arguments: dict[str, str]) -> Launched:
+    """depth.launch.py included under namespace robot1 with REMAPS, its parameters in ``<name>.yaml``."""
+    params_file = write_params(ros_logs / f"{name}.yaml", params)
+    arguments = {"namespace": "robot1", **arguments, "params_file": str(params_file)}
+    path = ros_logs / f"{name}.launch.py"
+    path.write_text(REMAPPED_LAUNCH.format(groups=[(list(REMAPS.items()), arguments)]))
+    return Launched({}, ros_logs / f"{name}.log", launch_file=str(path))
+
+
 def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, ros_logs: Path) -> None:
     """Remapped in a robot's launch file, the node subscribed the robot's topics, yet its start-up line and its
     warnings named the topics of its parameters: 'no image received on /camera/image_raw: nothing publishes it;
     set image_topic', 'no camera_info yet on /camera/camera_info', while the operator's camera published on the
     topics the node did subscribe."""
-    params = write_params(ros_logs / "remapped.yaml", {"device": "cpu", "sync.mode": "latest"})
-    arguments = {"namespace": "robot1", "lidar": "/lidar/points", "params_file": str(params)}
-    path = ros_logs / "remapped.launch.py"
-    path.write_text(REMAPPED_LAUNCH.format(groups=[(list(REMAPS.items()), arguments)]))
-    launched = Launched({}, ros_logs / "remapped.log", launch_file=str(path))
+    launched = _launch_remapped(
+        ros_logs, "remapped", {"device": "cpu", "sync.mode": "latest"}, {"lidar": "/lidar/points"}
+    )
     try:
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
         wait_until(lambda: probe.node.count_subscribers("/robot1/tf") > 0, 10, "the tf listener on /robot1/tf")
@@ -82,11 +89,9 @@ def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(pro
     camera_info was reported 'latest camera_info stamped never: none on /camera/camera_info' while the node had
     subscribed the remapped /robot1/cam/camera_info (the sync watch looked for the subscription where a plain
     message_filters Subscriber keeps it, not behind the decoding stage)."""
-    params = write_params(ros_logs / "remapped_sync.yaml", {"device": "cpu", "model.threads": 1})
-    arguments = {"namespace": "robot1", "use_lidar": "false", "params_file": str(params)}
-    path = ros_logs / "remapped_sync.launch.py"
-    path.write_text(REMAPPED_LAUNCH.format(groups=[(list(REMAPS.items()), arguments)]))
-    launched = Launched({}, ros_logs / "remapped_sync.log", launch_file=str(path))
+    launched = _launch_remapped(
+        ros_logs, "remapped_sync", {"device": "cpu", "model.threads": 1}, {"use_lidar": "false"}
+    )
     try:
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
         text = "latest camera_info stamped never: none on /robot1/cam/camera_info (from /camera/camera_info)"
