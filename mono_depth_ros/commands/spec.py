@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.graph_layout import ImageInput, image_input
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
@@ -113,7 +113,7 @@ def check_torchscript(model: Path) -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.load(str(model), map_location="cpu")  # type: ignore[no-untyped-call]
     except (RuntimeError, ValueError, OSError) as err:
-        msg = f"torch.jit.load cannot read {model} ({str(err).splitlines()[0]})"
+        msg = f"torch.jit.load cannot read {model} ({first_line(err)})"
         raise CheckpointError(msg) from None
 
 

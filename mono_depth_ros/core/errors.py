@@ -49,3 +49,10 @@ class DataFileError(DepthError):
 
 class ConfigError(DepthError):
     """A parameter or configuration value is out of range or of the wrong type."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of ``err``'s message (a library's can hold a whole traced graph or a traceback), or its type's
+    name when the message is empty."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

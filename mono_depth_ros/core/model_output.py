@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import ModelOutputError
+from mono_depth_ros.core.errors import ModelOutputError, first_line
 
 OUT_OF_MEMORY_MARKERS = ("out of memory", "not enough memory", "failed to allocate memory", "outofmemory")
 """Lower-case texts of an allocation failure: torch (CUDA, MPS, CPU ``DefaultCPUAllocator``), ONNX Runtime."""
@@ -77,11 +77,9 @@ def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) ->
     """
     if not is_out_of_memory(err):
         return None
-    text = str(err).strip()
-    first_line = text.splitlines()[0] if text else type(err).__name__
     msg = (
         f"out of memory on {device} for this {image_hw[1]}x{image_hw[0]} image in the model or the steps after it "
-        f"({first_line}); frame skipped; free the device's memory (another process?), use a smaller model (or input "
-        "size), or device:=cpu"
+        f"({first_line(err)}); frame skipped; free the device's memory (another process?), use a smaller model "
+        "(or input size), or device:=cpu"
     )
     return ModelOutputError(msg)

@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, first_line
 from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -154,7 +154,7 @@ def write_failed(path: Path, err: Exception, left: str = "") -> CheckpointError:
     """The error for a file that could not be written (a full disk, no permission): the file, the reason (first
     line) and the free space there, since a full disk is the usual cause and torch.save does not say so; ``left``:
     what is left at ``path`` (default: a checkpoint's earlier file, as it was)."""
-    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    reason = first_line(err)[:200]
     try:
         free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MB free there"
     except OSError:

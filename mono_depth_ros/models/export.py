@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.backend import TensorOutput, TorchBackend
 from mono_depth_ros.models.checkpoint import GoldenReference, write_failed
 from mono_depth_ros.models.frozen_input import aspect_problem, source_input, with_source_input
@@ -141,7 +141,7 @@ def _check_runs(module: nn.Module, input_hw: tuple[int, int], spec: ModelSpec) -
         with torch.no_grad():
             module(torch.zeros(1, 3, *input_hw))
     except (RuntimeError, ValueError, IndexError) as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        detail = first_line(err)
         own = f"{spec.input.height}x{spec.input.width}" + (" keeping aspect" if spec.input.keep_aspect else "")
         msg = (
             f"the network does not run at {input_hw[0]}x{input_hw[1]} ({detail}); its own input is {own}: "
@@ -188,12 +188,6 @@ def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: in
             output_names=["prediction"],
             **exporter,
         )
-
-
-def first_line(err: BaseException) -> str:
-    """The first line of ``err``'s message (torch.onnx's can hold a whole traced graph), or its type's name."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
@@ -282,7 +282,7 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             **float32,
         )
     except (OSError, ValueError, RuntimeError, KeyError, ImportError, SafetensorError) as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        detail = first_line(err)
         msg = f"cannot load {title} weights from {path}: {detail}; its safetensors file is truncated or corrupt"
         raise CheckpointError(msg) from None
     for key in ("mismatched_keys", "missing_keys", "unexpected_keys"):

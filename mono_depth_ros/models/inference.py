@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
@@ -233,12 +233,10 @@ class DepthEstimator:
         """The start-up error for an allocation failure (a GPU present but full), else None."""
         if not is_out_of_memory(err):
             return None
-        text = str(err).strip()
         height, width = self.config.warmup_hw or (self.spec.input.height, self.spec.input.width)
-        first_line = text.splitlines()[0] if text else type(err).__name__
         msg = (
             f"out of memory on {self.device} while starting the model at {width}x{height} (warm-up, precision "
-            f"trial, golden self-test: {first_line}); free the device's memory (another process?), use a smaller "
+            f"trial, golden self-test: {first_line(err)}); free the device's memory (another process?), use a smaller "
             f"model or model.warmup_width / model.warmup_height, or device:=cpu"
         )
         return ConfigError(msg)

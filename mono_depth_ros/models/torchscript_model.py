@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.core.errors import CheckpointError, ShapeError, first_line
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
 from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
@@ -134,7 +134,7 @@ class TorchScriptBackend:
                     str(self.path), map_location=device, _extra_files=extra
                 )
         except (RuntimeError, ValueError, OSError) as err:
-            msg = f"torch.jit.load cannot read {self.path} ({str(err).splitlines()[0]}); re-export the model"
+            msg = f"torch.jit.load cannot read {self.path} ({first_line(err)}); re-export the model"
             raise CheckpointError(msg) from None
         self.module.eval()
         floating = [t.dtype for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point()]

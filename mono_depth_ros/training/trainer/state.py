@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.checkpoint import (
     is_torchscript_archive,
     load_checkpoint,
@@ -131,7 +131,7 @@ def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current
     """The error for a checkpoint whose saved state does not fit this run: ``trained_with`` names the checkpoint's
     setting (``"loss.objective=supervised"``), ``current`` this run's value; ``err`` is what loading raised (its
     first line is quoted)."""
-    reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+    reason = first_line(err)[:160]
     return CheckpointError(
         f"cannot resume from {path}: it was trained with {trained_with}, this run has {current} ({reason}); "
         f"resume with the configuration it was trained with"
