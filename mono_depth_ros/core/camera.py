@@ -254,8 +254,10 @@ class CameraModel:
 
     @property
     def has_distortion(self) -> bool:
-        """True when ``d`` holds any non-zero coefficient."""
-        return any(c != 0.0 for c in self.d)
+        """True when a raw image is not the pinhole image K describes: ``d`` holds a non-zero coefficient, or the
+        model is ``equidistant`` (a fisheye's image radius is ``f · theta``, not ``f · tan(theta)``, with k1..k4 all
+        zero too: the ideal f-theta lens a simulator publishes; image_geometry copies such an image unrectified)."""
+        return self.distortion_model == "equidistant" or any(c != 0.0 for c in self.d)
 
     def _binning(self) -> tuple[int, int]:
         return max(self.binning_x, 1), max(self.binning_y, 1)
@@ -354,7 +356,7 @@ class CameraModel:
 
         ``interpolation``: ``cv2.INTER_NEAREST`` for depth-like images (no values invented between two surfaces),
         else bilinear. ``border_value`` fills the pixels that see no raw pixel (NaN for a float depth map).
-        Images from a camera without distortion are returned unchanged.
+        Images from a camera without distortion (:attr:`has_distortion`) are returned unchanged.
 
         Raises:
             CalibrationError: a raw image of another size than K's, or a D / R that cannot undistort (a coefficient

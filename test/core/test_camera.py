@@ -561,3 +561,33 @@ def test_a_ray_square_to_the_raw_cameras_axis_leaves_the_lens_check_its_view() -
     assert np.count_nonzero(in_front_and_short & inside) > 0.2 * seen.size
     np.testing.assert_array_equal(seen[in_front_and_short & inside], True)
     assert not seen[raw[2] <= 0].any()
+
+
+def test_an_ideal_equidistant_fisheye_with_zero_coefficients_is_still_undistorted() -> None:
+    """An ``equidistant`` camera_info whose k1..k4 are all zero is the ideal f-theta fisheye (image radius
+    ``f · theta``, as simulators publish one), not a pinhole: its raw image must be undistorted with P as any
+    fisheye's is. The raw image carries each raw pixel's ray, written out (angle off the axis = radius / f); OpenCV's
+    cv2.fisheye.projectPoints with D = 0 agrees with that formula."""
+    import cv2
+
+    width = height = 512  # TUM-VI's cam0 intrinsics, its lens taken as the ideal one
+    k = np.array([[190.97847715, 0.0, 254.93170606], [0.0, 190.97330705, 256.89744290], [0.0, 0.0, 1.0]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    camera = CameraModel(width, height, "equidistant", (0.0, 0.0, 0.0, 0.0), k, np.eye(3), p)
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    xd, yd = (u - k[0, 2]) / k[0, 0], (v - k[1, 2]) / k[1, 1]
+    angle, azimuth = np.hypot(xd, yd), np.arctan2(yd, xd)
+    rays = np.stack([np.sin(angle) * np.cos(azimuth), np.sin(angle) * np.sin(azimuth), np.cos(angle)], axis=-1)
+    some = (slice(120, 400, 40), slice(120, 400, 40))  # OpenCV's model of the same lens: the same raw pixels
+    projected, _ = cv2.fisheye.projectPoints(rays[some].reshape(-1, 1, 3), np.zeros(3), np.zeros(3), k, np.zeros(4))
+    np.testing.assert_allclose(projected.reshape(-1, 2), np.stack([u[some], v[some]], -1).reshape(-1, 2), atol=1e-6)
+
+    out = camera.undistort(rays.astype(np.float32), border_value=np.nan)
+    rect = camera.intrinsics(image_is_rectified=False)
+    own = np.stack([(u - rect.cx) / rect.fx, (v - rect.cy) / rect.fy, np.ones_like(u)], axis=-1)
+    own /= np.linalg.norm(own, axis=-1, keepdims=True)
+    seen = np.isfinite(out).all(axis=-1)
+    assert np.count_nonzero(seen) > 0.9 * seen.size
+    shown = out[seen] / np.linalg.norm(out[seen], axis=-1, keepdims=True)
+    off_deg = np.degrees(np.arccos(np.clip((shown * own[seen]).sum(axis=-1), -1.0, 1.0)))
+    assert off_deg.max() < 0.05, f"undistorted pixels show rays up to {off_deg.max():.1f} degrees off"  # 1 px: 0.3
