@@ -591,3 +591,132 @@ def test_an_ideal_equidistant_fisheye_with_zero_coefficients_is_still_undistorte
     shown = out[seen] / np.linalg.norm(out[seen], axis=-1, keepdims=True)
     off_deg = np.degrees(np.arccos(np.clip((shown * own[seen]).sum(axis=-1), -1.0, 1.0)))
     assert off_deg.max() < 0.05, f"undistorted pixels show rays up to {off_deg.max():.1f} degrees off"  # 1 px: 0.3
+
+
+REAL_LENSES = {  # (width, height, distortion model, D, (fx, fy, cx, cy)) of published calibrations
+    "EuRoC MAV cam0 (plumb_bob, radial-tangential)": (
+        752,
+        480,
+        "plumb_bob",
+        (-0.28340811, 0.07395907, 0.00019359, 1.76187114e-05, 0.0),
+        (458.654, 457.296, 367.215, 248.375),
+    ),
+    "TUM-VI cam0 (equidistant, Kannala-Brandt)": (
+        512,
+        512,
+        "equidistant",
+        (0.0034823894022493434, 0.0007150348452162257, -0.0020532361418706202, 0.00020293673591811182),
+        (190.97847715128717, 190.9733070521226, 254.93170605935475, 256.8974428996504),
+    ),
+    "wide rational_polynomial (Azure Kinect WFOV-like, k1 = 3.6)": (
+        1024,
+        1024,
+        "rational_polynomial",
+        (3.6, 2.5, 1.2e-4, -6.0e-5, 0.13, 3.95, 3.6, 0.7),
+        (503.7, 503.9, 511.3, 515.9),
+    ),
+}
+LENS_SETUPS = [  # (lens, P's focal / K's, binning, roi)
+    ("EuRoC MAV cam0 (plumb_bob, radial-tangential)", 1.0, 0, (0, 0, 0, 0)),
+    ("EuRoC MAV cam0 (plumb_bob, radial-tangential)", 0.8, 2, (40, 20, 640, 400)),
+    ("TUM-VI cam0 (equidistant, Kannala-Brandt)", 1.0, 0, (0, 0, 0, 0)),
+    ("TUM-VI cam0 (equidistant, Kannala-Brandt)", 0.5, 0, (0, 0, 0, 0)),
+    ("wide rational_polynomial (Azure Kinect WFOV-like, k1 = 3.6)", 0.5, 2, (0, 0, 0, 0)),
+]
+
+
+@pytest.mark.parametrize(("lens", "p_scale", "binning", "roi"), LENS_SETUPS)
+def test_undistortion_and_seen_mask_are_opencvs_projection_of_each_pixels_own_ray(
+    lens: str, p_scale: float, binning: int, roi: tuple[int, int, int, int]
+) -> None:
+    """Every pixel of the undistorted (published) image of a real lens shows the raw pixel where OpenCV's own
+    projection (cv2.projectPoints, cv2.fisheye.projectPoints) puts the pixel's ray Rᵀ P⁻¹ (u, v, 1), to 0.05 px (the
+    fixed-point maps' 1/32 pixel), binned and cut as image_geometry reads binning and roi (full-resolution pixel =
+    b · pixel + offset); and a pixel is seen exactly when that raw pixel lies on the raw image (within half a pixel of
+    its outer pixel centres), the ray in front of the lens."""
+    import cv2
+
+    width, height, model_name, d, (fx, fy, cx, cy) = REAL_LENSES[lens]
+    k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    p = np.array([[fx * p_scale, 0.0, cx, 0.0], [0.0, fy * p_scale, cy, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    r = np.asarray(cv2.Rodrigues(np.array([0.003, -0.006, 0.001]))[0], dtype=np.float64)  # a stereo rectification
+    b = max(binning, 1)
+    x0, y0, roi_w, roi_h = roi if roi[2] else (0, 0, width, height)
+    camera = CameraModel(width, height, model_name, d, k, r, p, binning, binning, roi)
+    raw_w, raw_h = roi_w // b, roi_h // b
+    # the raw (binned, cut) image holds its own pixel coordinates; undistorting it tells where each pixel looked
+    raw_u, raw_v = np.meshgrid(np.arange(raw_w, dtype=np.float32), np.arange(raw_h, dtype=np.float32))
+    out = camera.undistort(np.stack([raw_u, raw_v], axis=-1), border_value=np.nan)
+    seen = camera.seen_mask()
+    seen = np.ones((raw_h, raw_w), bool) if seen is None else seen
+
+    u, v = np.meshgrid(np.arange(raw_w, dtype=np.float64) * b + x0, np.arange(raw_h, dtype=np.float64) * b + y0)
+    own = np.stack([(u - p[0, 2]) / p[0, 0], (v - p[1, 2]) / p[1, 1], np.ones_like(u)], axis=-1) @ r  # Rᵀ P⁻¹ uv1
+    ahead = own[..., 2] > 0.0
+    project = cv2.fisheye.projectPoints if model_name == "equidistant" else cv2.projectPoints
+    full, _ = project(own[ahead].reshape(-1, 1, 3), np.zeros(3), np.zeros(3), k, np.asarray(d))
+    expected = np.full((raw_h, raw_w, 2), np.nan)
+    expected[ahead] = (full.reshape(-1, 2) - (x0, y0)) / b  # image_geometry: binned pixel = (full - offset) / b
+    with np.errstate(invalid="ignore"):
+        on_raw = (expected[..., 0] >= -0.5) & (expected[..., 0] < raw_w - 0.5)
+        on_raw &= (expected[..., 1] >= -0.5) & (expected[..., 1] < raw_h - 0.5)
+        edge = np.minimum(  # distance to the raw image's outline, in raw pixels
+            np.minimum(np.abs(expected[..., 0] + 0.5), np.abs(expected[..., 0] - raw_w + 0.5)),
+            np.minimum(np.abs(expected[..., 1] + 0.5), np.abs(expected[..., 1] - raw_h + 0.5)),
+        )
+    disagree = (seen != on_raw) & ~(edge < 0.01)  # the maps are float32: a raw pixel on the boundary may go either way
+    assert np.count_nonzero(disagree) == 0, f"{np.count_nonzero(disagree)} pixels seen where OpenCV says otherwise"
+    assert np.count_nonzero(on_raw) > 0.5 * on_raw.size
+
+    inside = np.isfinite(out).all(axis=-1)  # bilinear: a footprint on the raw image (NaN from the border otherwise)
+    assert np.count_nonzero(inside & on_raw) > 0.97 * np.count_nonzero(on_raw)
+    error_px = np.hypot(*(out[inside] - expected[inside]).T)
+    assert error_px.max() < 0.05, f"undistorted pixels look {error_px.max():.3f} px away from OpenCV's raw pixel"
+
+
+@st.composite
+def _binned_windows(draw: st.DrawFn) -> tuple[int, int, tuple[int, int, int, int]]:
+    """(binning_x, binning_y, roi) for a 1242 × 375 calibration: binning 0..4, a roi inside the image or none."""
+    bx, by = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+    if draw(st.booleans()):
+        return bx, by, (0, 0, 0, 0)
+    x, y = draw(st.integers(0, 1000)), draw(st.integers(0, 300))
+    w, h = draw(st.integers(8, 1242 - x)), draw(st.integers(8, 375 - y))
+    return bx, by, (x, y, w, h)
+
+
+@given(_binned_windows(), st.booleans())
+def test_binning_and_roi_follow_image_geometrys_formulas(
+    window: tuple[int, int, tuple[int, int, int, int]], p_set: bool
+) -> None:
+    """image_geometry's PinholeCameraModel.fromCameraInfo (vision_opencv, cameramodels.py), written out: b =
+    max(1, binning), an all-zero roi is the full image, then fx / b, fy / b, (cx - x_offset) / b, (cy - y_offset) / b
+    for K and P alike; the published image is roi.width // b × roi.height // b. A zero P falls back to K."""
+    bx, by, roi = window
+    k = np.array([[690.0, 0.0, 610.3], [0.0, 695.5, 185.2], [0.0, 0.0, 1.0]])
+    p = (
+        np.array([[707.1, 0.0, 604.1, -380.2], [0.0, 707.1, 180.5, 0.0], [0.0, 0.0, 1.0, 0.0]])
+        if p_set
+        else np.zeros((3, 4))
+    )
+    camera = CameraModel(1242, 375, "plumb_bob", (-0.28, 0.07, 0.0, 0.0, 0.0), k, np.eye(3), p, bx, by, roi)
+    b_x, b_y = max(1, bx), max(1, by)
+    x, y, w, h = roi if any(roi) else (0, 0, 1242, 375)
+    for got, matrix in ((camera.raw_intrinsics(), k), (camera.rectified_intrinsics(), p if p_set else k)):
+        assert got.fx == pytest.approx(matrix[0, 0] / b_x) and got.fy == pytest.approx(matrix[1, 1] / b_y)
+        assert got.cx == pytest.approx((matrix[0, 2] - x) / b_x) and got.cy == pytest.approx((matrix[1, 2] - y) / b_y)
+        assert (got.width, got.height) == (w // b_x, h // b_y)
+    assert camera.intrinsics(image_is_rectified=False) == camera.rectified_intrinsics()  # D: the undistorted image
+
+
+def test_a_realsense_like_plumb_bob_with_zero_d_is_used_as_it_is() -> None:
+    """realsense-ros publishes the colour camera as plumb_bob with D = 0 and P = [K | 0] (its images come
+    undistorted): the raw image is the pinhole image, used as it is (no resampling, every pixel seen), K and P agree."""
+    k = np.array([[615.3, 0.0, 320.9], [0.0, 615.6, 238.6], [0.0, 0.0, 1.0]])
+    camera = CameraModel(640, 480, "plumb_bob", (0.0,) * 5, k, np.eye(3), np.hstack([k, np.zeros((3, 1))]))
+    image = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    assert not camera.has_distortion
+    assert camera.undistort(image) is image
+    assert camera.seen_mask() is None
+    expected = PinholeIntrinsics(615.3, 615.6, 320.9, 238.6, width=640, height=480)
+    assert camera.intrinsics(image_is_rectified=False) == camera.intrinsics(image_is_rectified=True) == expected
