@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -190,3 +192,103 @@ def test_kitti_velodyne_projects_inside_the_image_with_plausible_depth(kitti_obj
         # the road surface is about 1.65 m below the camera (KITTI camera height), y points down
         road = points_in_camera[in_image][(rows > 330)]
         assert 1.3 < np.median(road[:, 1]) < 2.0
+
+
+def _matrix_of_quaternion(q_xyzw: np.ndarray) -> np.ndarray:
+    """The rotation of a unit Hamilton quaternion (x, y, z, w), written out (tf2's Matrix3x3::setRotation)."""
+    x, y, z, w = q_xyzw / np.linalg.norm(q_xyzw)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def _slerp_xyzw(q0: np.ndarray, q1: np.ndarray, fraction: float) -> np.ndarray:
+    """tf2's Quaternion::slerp, written out: along the shorter arc (q1 negated when the dot product is negative)."""
+    q0, q1 = q0 / np.linalg.norm(q0), q1 / np.linalg.norm(q1)
+    if np.dot(q0, q1) < 0.0:
+        q1 = -q1
+    theta = float(np.arccos(np.clip(np.dot(q0, q1), -1.0, 1.0)))
+    if theta < 1e-9:
+        return q0
+    return np.asarray((math.sin((1.0 - fraction) * theta) * q0 + math.sin(fraction * theta) * q1) / math.sin(theta))
+
+
+@given(unit_quaternions, translations, st.floats(0.9995, 1.0005))
+def test_quaternion_xyzw_is_the_written_out_hamilton_rotation_whatever_its_sign_and_near_unit_norm(
+    q: np.ndarray, t: np.ndarray, norm: float
+) -> None:
+    """ROS order (x, y, z, w), Hamilton product (tf2): q and -q (negative w) give the same rotation, a norm within
+    1e-3 of 1 is used normalised, and quaternion_xyzw gives back q up to its sign, with w >= 0."""
+    q_unit = q / np.linalg.norm(q)
+    for given_q in (q_unit * norm, -q_unit * norm):
+        tf = RigidTransform.from_translation_quaternion(t, given_q)
+        np.testing.assert_allclose(tf.rotation, _matrix_of_quaternion(q_unit), atol=1e-12)
+        np.testing.assert_allclose(tf.translation, t, atol=0)
+    back = tf.quaternion_xyzw
+    assert back[3] >= 0.0
+    assert abs(float(np.dot(back, q_unit))) == pytest.approx(1.0, abs=1e-12)  # +q or -q (both when w = 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(unit_quaternions, translations, unit_quaternions, translations, st.floats(0.0, 1.0))
+def test_interpolation_is_tf2s_slerp_written_out(
+    q0: np.ndarray, t0: np.ndarray, q1: np.ndarray, t1: np.ndarray, fraction: float
+) -> None:
+    """Translation linear, rotation tf2's slerp along the shorter arc (away from a half turn, where both are)."""
+    assume(abs(float(np.dot(q0, q1))) > 1e-3 * np.linalg.norm(q0) * np.linalg.norm(q1))
+    start, end = _transform(q0, t0), _transform(q1, t1)
+    middle = start.interpolate(end, fraction)
+    np.testing.assert_allclose(middle.rotation, _matrix_of_quaternion(_slerp_xyzw(q0, q1, fraction)), atol=1e-7)
+    np.testing.assert_allclose(middle.translation, t0 + fraction * (t1 - t0), atol=1e-9)
+
+
+@given(
+    unit_quaternions,
+    translations,
+    unit_quaternions,
+    translations,
+    hnp.arrays(np.float64, (6, 3), elements=st.floats(-100, 100)),
+)
+def test_compose_and_inverse_act_on_points_as_their_matrices(
+    q0: np.ndarray, t0: np.ndarray, q1: np.ndarray, t1: np.ndarray, points: np.ndarray
+) -> None:
+    """a_from_b @ b_from_c applies b_from_c first; inverse() is the 4x4 matrix inverse (numpy, written out)."""
+    a_from_b, b_from_c = _transform(q0, t0, "a", "b"), _transform(q1, t1, "b", "c")
+    homogeneous = np.hstack([points, np.ones((6, 1))])
+    expected = (a_from_b.matrix @ b_from_c.matrix @ homogeneous.T).T[:, :3]
+    np.testing.assert_allclose((a_from_b @ b_from_c).apply(points), expected, atol=1e-9)
+    np.testing.assert_allclose(a_from_b.apply(b_from_c.apply(points)), expected, atol=1e-9)
+    np.testing.assert_allclose(a_from_b.inverse().matrix, np.linalg.inv(a_from_b.matrix), atol=1e-12)
+    assert (a_from_b.inverse().dst_frame, a_from_b.inverse().src_frame) == ("b", "a")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(100.0, 1500.0),
+    st.floats(0.8, 1.2),
+    st.floats(-50.0, 700.0),
+    st.floats(-50.0, 400.0),
+    hnp.arrays(np.float64, (40, 3), elements=st.floats(-30.0, 30.0)),
+)
+def test_project_points_is_opencvs_pinhole_projection_and_in_image_its_rounded_pixel(
+    fx: float, aspect: float, cx: float, cy: float, points: np.ndarray
+) -> None:
+    """cv2.projectPoints without distortion gives the same pixels for points in front (z > min_depth_m); behind the
+    camera (or nearer) is NaN and never in the image; in_image is the rounded pixel inside the W x H grid."""
+    import cv2
+
+    intr = PinholeIntrinsics(fx, fx * aspect, cx, cy, width=640, height=360)
+    uv, z, in_image = project_points(points, intr)
+    ahead = points[:, 2] > 1e-3
+    np.testing.assert_array_equal(z, points[:, 2])
+    assert np.isnan(uv[~ahead]).all() and not in_image[~ahead].any()
+    if ahead.any():
+        cv_uv, _ = cv2.projectPoints(points[ahead].reshape(-1, 1, 3), np.zeros(3), np.zeros(3), intr.matrix, None)
+        np.testing.assert_allclose(uv[ahead], cv_uv.reshape(-1, 2), rtol=1e-9, atol=1e-6)
+        pixel = np.rint(uv[ahead])
+        inside = (pixel[:, 0] >= 0) & (pixel[:, 0] <= 639) & (pixel[:, 1] >= 0) & (pixel[:, 1] <= 359)
+        np.testing.assert_array_equal(in_image[ahead], inside)
