@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import transforms3d.euler as te
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rosbags.typesys import Stores, get_typestore
 
@@ -335,3 +335,74 @@ def test_a_chain_is_constant_only_without_dynamic_edges_and_with_one_static_samp
     assert tf.constant_chain("camera_link")
     tf.set_transform(odom_from_base, 10, static=False)  # base_link moves: every frame under it moves with it
     assert not tf.constant_chain("camera_link") and not tf.constant_chain("base_link")
+
+
+def _slerp_xyzw(q0: np.ndarray, q1: np.ndarray, fraction: float) -> np.ndarray:
+    """tf2's Quaternion::slerp written out (shorter arc)."""
+    if np.dot(q0, q1) < 0.0:
+        q1 = -q1
+    theta = float(np.arccos(np.clip(np.dot(q0, q1), -1.0, 1.0)))
+    if theta < 1e-9:
+        return q0
+    return np.asarray((np.sin((1.0 - fraction) * theta) * q0 + np.sin(fraction * theta) * q1) / np.sin(theta))
+
+
+def _matrix(q_xyzw: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """4x4 of a translation and a unit quaternion (x, y, z, w), the rotation written out."""
+    x, y, z, w = q_xyzw / np.linalg.norm(q_xyzw)
+    m = np.eye(4)
+    m[:3, :3] = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
+    m[:3, 3] = t
+    return m
+
+
+quaternions = st.tuples(*[st.floats(-1.0, 1.0)] * 4).map(np.array).filter(lambda q: np.linalg.norm(q) > 0.2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(quaternions, quaternions, quaternions, transforms6, st.integers(1, 99_999_999), st.booleans())
+def test_a_lookup_between_stamps_is_tf2s_slerp_then_the_chain_written_out(
+    q_before: np.ndarray,
+    q_after: np.ndarray,
+    q_static: np.ndarray,
+    offsets6: tuple[float, ...],
+    stamp_ns: int,
+    negated: bool,
+) -> None:
+    """odom -> base_link on /tf at 0 and 100 ms (quaternions as published: not normalised, the second one negated or
+    not), base_link -> camera on /tf_static: camera_from_odom at a stamp between is the inverse of
+    (slerp(odom_from_base) · base_from_camera), all written out in numpy; the lookup the other way is its inverse."""
+    assume(abs(float(np.dot(q_before, q_after))) > 1e-3 * np.linalg.norm(q_before) * np.linalg.norm(q_after))
+    t_before, t_after = np.array(offsets6[:3]), np.array(offsets6[3:])
+    tf = TfBuffer()
+    for stamp, q, t, sign in ((0, q_before, t_before, 1.0), (100_000_000, q_after, t_after, -1.0 if negated else 1.0)):
+        msg = _tf_msg([("odom", "base_link", stamp, RigidTransform.identity("odom", "base_link"))])
+        entry = msg.transforms[0].transform  # type: ignore[attr-defined]
+        entry.rotation.x, entry.rotation.y, entry.rotation.z, entry.rotation.w = (float(c) * sign for c in q)
+        entry.translation.x, entry.translation.y, entry.translation.z = (float(c) for c in t)
+        try:
+            tf.add_tf_message(msg, static=False)
+        except TransformError as err:  # the quaternion was off unit length: stored normalised, and said
+            assert "normalised 1 TF quaternion" in str(err)
+    static = _tf_msg([("base_link", "camera", 0, RigidTransform.identity("base_link", "camera"))])
+    entry = static.transforms[0].transform  # type: ignore[attr-defined]
+    entry.rotation.x, entry.rotation.y, entry.rotation.z, entry.rotation.w = (float(c) for c in q_static)
+    entry.translation.x, entry.translation.y, entry.translation.z = 0.1, -0.05, 1.2
+    try:
+        tf.add_tf_message(static, static=True)
+    except TransformError as err:
+        assert "normalised 1 TF quaternion" in str(err)
+
+    fraction = stamp_ns / 100_000_000
+    unit = [q / np.linalg.norm(q) for q in (q_before, q_after, q_static)]
+    odom_from_base = _matrix(_slerp_xyzw(unit[0], unit[1], fraction), t_before + fraction * (t_after - t_before))
+    base_from_camera = _matrix(unit[2], np.array([0.1, -0.05, 1.2]))
+    expected = np.linalg.inv(odom_from_base @ base_from_camera)
+    camera_from_odom = tf.lookup("camera", "odom", stamp_ns)
+    np.testing.assert_allclose(camera_from_odom.matrix, expected, atol=1e-7)
+    np.testing.assert_allclose(tf.lookup("odom", "camera", stamp_ns).matrix, np.linalg.inv(expected), atol=1e-7)
+    assert (camera_from_odom.dst_frame, camera_from_odom.src_frame) == ("camera", "odom")
