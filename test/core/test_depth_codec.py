@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.errors import EncodingError, ShapeError
@@ -53,3 +56,43 @@ def test_range_limits_follow_rep117() -> None:
     assert depth[0, 2] == 50.0  # input untouched
     with pytest.raises(ValueError, match="min_range"):
         apply_range_limits(depth, 5.0, 1.0)
+
+
+def test_every_16uc1_value_decodes_and_encodes_back_to_itself() -> None:
+    """All 65536 wire values: v mm -> float32 metres -> v mm (0 stays the invalid 0, as NaN between)."""
+    wire = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    metres = decode_depth(wire, "16UC1")
+    assert np.isnan(metres.reshape(-1)[0]) and np.isfinite(metres.reshape(-1)[1:]).all()
+    np.testing.assert_array_equal(encode_depth(metres, "16UC1"), wire)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 8), st.integers(1, 8)),
+        elements=st.one_of(st.floats(-1.0, 80.0, width=32), st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0])),
+    )
+)
+def test_16uc1_round_trips_within_half_a_millimetre_and_marks_the_rest_invalid(depth: np.ndarray) -> None:
+    """REP 118: millimetres, 0 = invalid. A depth that rounds to 1..65535 mm comes back within 0.5 mm (plus half a
+    float32 step of the decoded metres: 4 µm at 65 m); NaN, ±Inf, <= 0.5 mm and past 65.5355 m come back NaN."""
+    back = decode_depth(encode_depth(depth, "16UC1"), "16UC1")
+    with np.errstate(invalid="ignore"):
+        representable = np.isfinite(depth) & (depth >= 0.0005) & (depth < 65.5355)
+    exact = depth.astype(np.float64)
+    tolerance_m = 0.0005 + np.spacing(np.abs(depth)).astype(np.float64)  # half a mm, and a float32 ulp at most
+    with np.errstate(invalid="ignore"):  # away from a rounding tie at the ends
+        inside = representable & ~np.isclose(exact * 1000.0 % 1.0, 0.5, atol=1e-3)
+    assert np.all(np.abs(back[inside].astype(np.float64) - exact[inside]) <= tolerance_m[inside])
+    with np.errstate(invalid="ignore"):
+        clearly_out = ~np.isfinite(depth) | (depth < 0.0004) | (depth > 65.5356)
+    assert np.isnan(back[clearly_out]).all()
+    assert np.isfinite(back[inside]).all()
+
+
+@given(hnp.arrays(np.float32, (3, 5), elements=st.floats(width=32, allow_nan=True, allow_infinity=True)))
+def test_32fc1_round_trips_bit_for_bit(depth: np.ndarray) -> None:
+    """32FC1 carries the core's float32 metres as they are: NaN, ±Inf (REP 117) and every finite value."""
+    back = decode_depth(encode_depth(depth, "32FC1"), "32FC1")
+    np.testing.assert_array_equal(back.view(np.uint32), depth.view(np.uint32))

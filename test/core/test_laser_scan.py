@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ShapeError
@@ -81,3 +83,34 @@ def test_the_laser_scan_message_round_trips_through_cdr(distro: str) -> None:
         )
         np.testing.assert_array_equal(back.ranges, scan.ranges)
         assert back.header.frame_id == "camera" and back.angle_increment == pytest.approx(scan.angle_increment)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(2, 400),
+    st.floats(0.3, 3.0),
+    st.floats(-0.2, 1.2),
+    st.floats(0.0, 1.0, exclude_max=True),
+    st.floats(0.5, 30.0),
+)
+def test_a_pole_in_one_column_is_at_its_bearing_in_the_scan(
+    width: int, focal_share: float, cx_share: float, column_share: float, depth_m: float
+) -> None:
+    """One column of the band at depth z (the rest open space, +Inf): the scan's bearing nearest the column's,
+    atan2(-(u - cx) / fx, 1) (x right in the optical frame is -y in the scan frame: counter-clockwise from the
+    rightmost column), holds z · sqrt(1 + ((u - cx) / fx)^2), and no bearing more than 1.5 increments away holds
+    anything but +Inf; angle_increment is positive and the bearings span angle_min..angle_max."""
+    fx, cx = focal_share * width, cx_share * width
+    column = int(column_share * width)
+    depth = np.full((20, width), np.inf, np.float32)
+    depth[:, column] = depth_m
+    scan = scan_from_depth(depth, PinholeIntrinsics(fx, fx, cx, 9.5, width=width, height=20), 3, 0.1, 1000.0)
+    slope = (column - cx) / fx
+    bearing = math.atan2(-slope, 1.0)
+    angles = scan.angle_min + scan.angle_increment * np.arange(width)
+    assert scan.angle_increment > 0.0 and angles[-1] == pytest.approx(scan.angle_max)
+    assert scan.angle_min == pytest.approx(math.atan2(-(width - 1 - cx) / fx, 1.0), abs=1e-6)  # float32 slopes
+    nearest = int(np.argmin(np.abs(angles - bearing)))
+    assert scan.ranges[nearest] == pytest.approx(depth_m * math.sqrt(1.0 + slope * slope), rel=1e-5)
+    far = np.abs(angles - bearing) > 1.5 * scan.angle_increment + 1e-12
+    assert np.isposinf(scan.ranges[far]).all()
