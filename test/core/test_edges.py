@@ -11,6 +11,7 @@ network's resolution; each in depth (metric models) and in inverse depth (relati
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, remove_flying_pixels, source_grid
@@ -317,3 +320,38 @@ def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Pa
             depth[rng.random(shape) < share] = value
         for threshold in (0.1, 0.3):
             np.testing.assert_array_equal(depth_edge_mask(depth, threshold), _reference_mask(depth, threshold))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(5, 120),
+    st.integers(5, 90),
+    st.floats(0.3, 3.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.tuples(st.floats(-1.0, 1.0), st.floats(-1.0, 1.0), st.floats(-1.0, 1.0)).filter(lambda n: math.hypot(*n) > 0.1),
+    st.floats(0.5, 20.0),
+    st.sampled_from([0.05, 0.1, 0.3]),
+)
+def test_any_plane_seen_by_a_pinhole_is_never_flying(
+    width: int,
+    height: int,
+    focal_share: float,
+    cx_share: float,
+    cy_share: float,
+    normal: tuple[float, float, float],
+    distance_m: float,
+    threshold: float,
+) -> None:
+    """A plane n · p = c (any orientation, any distance; the half past its horizon NaN) rendered in float32 by a
+    pinhole camera, written out: z = c / (n · ((u - cx) / fx, (v - cy) / fy, 1)). Its inverse depth is linear in u
+    and v, so no pixel is marked, however steep the plane (the docstring's claim, over random planes)."""
+    fx = focal_share * width
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    n = np.asarray(normal) / math.hypot(*normal)
+    with np.errstate(divide="ignore"):
+        depth = distance_m / (n[0] * (u - cx_share * width) / fx + n[1] * (v - cy_share * height) / fx + n[2])
+    depth[~(depth > 0)] = np.nan  # behind the camera: the plane's other half
+    with np.errstate(over="ignore"):  # at the horizon past float32's largest: +Inf, inverse depth 0 (still the plane)
+        depth32 = depth.astype(np.float32)
+    assert not depth_edge_mask(depth32, threshold).any()
