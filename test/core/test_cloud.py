@@ -375,3 +375,36 @@ def test_builder_recycles_an_output_only_when_nothing_refers_to_it() -> None:
         for _ in range(5):  # more frames than the pool has buffers
             builder.organized(depth_b, SMALL, rgb_b)
         assert read(held) == expected
+
+
+@pytest.mark.parametrize("dataset", ["kitti", "nyu"])
+def test_real_ground_truth_clouds_reproject_onto_their_own_pixels_with_opencv(
+    dataset: str, request: pytest.FixtureRequest
+) -> None:
+    """Every pixel of a real ground-truth depth frame (KITTI: 1242 x 375, value / 256 m; NYU: 640 x 480, value / 1000
+    m; 0 = no data) with its calibrated principal point: the organized cloud (numpy and torch alike) is row-major
+    (point v · W + u is pixel (u, v)), NaN exactly where the ground truth has no data, z the depth, and
+    cv2.projectPoints of each valid point with K gives back its own pixel (the optical frame: x right, y down)."""
+    import cv2
+    import torch
+
+    from mono_depth_ros.core.cloud_torch import organized_cloud_torch
+
+    folder: Path = request.getfixturevalue("kitti_depth_dir" if dataset == "kitti" else "nyu_dir")
+    scale = 256.0 if dataset == "kitti" else 1000.0
+    entry = json.loads((folder / "test_annotations.json").read_text())["files"][0]
+    raw = cv2.imread(str(folder / "depth" / Path(entry["depth"]).name), cv2.IMREAD_UNCHANGED)
+    assert raw is not None and raw.dtype == np.uint16
+    depth = np.where(raw > 0, raw / scale, np.nan).astype(np.float32)
+    fx, fy, cx, cy = entry["cam_in"]
+    intr = PinholeIntrinsics(fx, fy, cx, cy, width=raw.shape[1], height=raw.shape[0])
+    xyz = organized_cloud(depth, intr).xyz().astype(np.float64)  # (H * W, 3)
+    packed = organized_cloud_torch(torch.from_numpy(depth), torch.from_numpy(intr.matrix)).numpy()
+    np.testing.assert_array_equal(packed[:, :3].view(np.uint32), xyz.astype(np.float32).view(np.uint32))
+
+    valid = (raw > 0).reshape(-1)
+    assert valid.mean() > 0.05 and np.isnan(xyz[~valid]).all() and np.isfinite(xyz[valid]).all()
+    np.testing.assert_array_equal(xyz[valid, 2], depth.reshape(-1)[valid])
+    pixels, _ = cv2.projectPoints(xyz[valid].reshape(-1, 1, 3), np.zeros(3), np.zeros(3), intr.matrix, None)
+    v, u = np.divmod(np.flatnonzero(valid), intr.width)
+    np.testing.assert_allclose(pixels.reshape(-1, 2), np.stack([u, v], axis=-1), atol=2e-3)
