@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import transforms3d.euler as te
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.tf_angles import degrees_read_as_radians
+from mono_depth_ros.core.tf_angles import ROUND_DEGREES, degrees_read_as_radians
 
 
 def _rpy(roll: float, pitch: float, yaw: float) -> RigidTransform:
@@ -38,3 +41,23 @@ def test_radians_and_measured_angles_are_quiet(kitti_object_dir: Path) -> None:
     rng = np.random.default_rng(0)
     chance = sum(bool(degrees_read_as_radians(_rpy(*rng.uniform(-math.pi, math.pi, 3)))) for _ in range(2000))
     assert chance == 0
+
+
+round_or_zero = st.sampled_from((0, *ROUND_DEGREES))
+
+
+@settings(max_examples=300, deadline=None)
+@given(round_or_zero, round_or_zero, round_or_zero)
+def test_every_round_triple_read_as_radians_is_named_and_the_fix_is_the_rotation_meant(
+    roll: int, pitch: int, yaw: int
+) -> None:
+    """static_transform_publisher given ``--roll r --pitch p --yaw y`` in round degrees publishes
+    euler(r, p, y) in radians (tf2's fixed-axis x-y-z): the hint is never empty, and the radians it tells to publish
+    make the rotation of the degrees meant (matrices compared: either Euler solution, gimbal lock too)."""
+    assume((roll, pitch, yaw) != (0, 0, 0))
+    hint = degrees_read_as_radians(_rpy(float(roll), float(pitch), float(yaw)))
+    assert hint, f"--roll {roll} --pitch {pitch} --yaw {yaw} (degrees read as radians) not recognised"
+    told = dict(re.findall(r"--(roll|pitch|yaw) (-?\d+\.\d+)", hint.split(" publish ")[1]))
+    fix = te.euler2mat(*(float(told.get(name, 0.0)) for name in ("roll", "pitch", "yaw")), "sxyz")
+    meant = te.euler2mat(math.radians(roll), math.radians(pitch), math.radians(yaw), "sxyz")
+    np.testing.assert_allclose(fix, meant, atol=2e-4)  # the hint's 4 decimals
