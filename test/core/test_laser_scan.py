@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ShapeError
@@ -114,3 +115,45 @@ def test_a_pole_in_one_column_is_at_its_bearing_in_the_scan(
     assert scan.ranges[nearest] == pytest.approx(depth_m * math.sqrt(1.0 + slope * slope), rel=1e-5)
     far = np.abs(angles - bearing) > 1.5 * scan.angle_increment + 1e-12
     assert np.isposinf(scan.ranges[far]).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(2, 120),
+    st.floats(0.4, 2.5),
+    st.floats(0.0, 1.0),
+    st.integers(1, 5),
+    st.data(),
+)
+def test_every_return_is_a_band_pixel_near_its_bearing_and_every_pixel_in_range_is_seen(
+    width: int, focal_share: float, cx_share: float, band_rows: int, data: st.DataObject
+) -> None:
+    """Random band depths with NaN / ±Inf / out-of-range values (range_min 0.5 m, range_max 20 m), written out per
+    pixel: bearing atan2(-(u - cx) / fx, 1), horizontal range z · sqrt(1 + ((u - cx) / fx)^2). Each finite range of
+    the scan is the range of a pixel in range whose bearing is within 1.5 increments of its own; each pixel in range
+    makes the bearing nearest its own no farther than it (nearest wins)."""
+    height = 7
+    depth = data.draw(
+        hnp.arrays(
+            np.float32,
+            (height, width),
+            elements=st.one_of(st.floats(0.125, 30.0, width=32), st.sampled_from([np.nan, np.inf, -np.inf])),
+        )
+    )
+    fx, cx = focal_share * width, cx_share * (width - 1)
+    intrinsics = PinholeIntrinsics(fx, fx, cx, 3.0, width=width, height=height)
+    scan = scan_from_depth(depth, intrinsics, band_rows, 0.5, 20.0)
+    top = min(max(0, 3 - band_rows // 2), height - band_rows)
+    band = depth[top : top + band_rows].astype(np.float64)
+    slope = (np.arange(width) - cx) / fx
+    pixel_range = band * np.sqrt(1.0 + slope**2)
+    pixel_bearing = np.broadcast_to(np.arctan2(-slope, 1.0), band.shape)
+    with np.errstate(invalid="ignore"):
+        in_range = np.isfinite(pixel_range) & (pixel_range >= 0.5) & (pixel_range <= 20.0)
+    angles = scan.angle_min + scan.angle_increment * np.arange(width)
+    for i in np.flatnonzero(np.isfinite(scan.ranges)):
+        near = in_range & (np.abs(pixel_bearing - angles[i]) <= 1.5 * scan.angle_increment + 1e-9)
+        assert np.any(np.isclose(pixel_range[near], scan.ranges[i], rtol=1e-5)), f"bearing {i}: no pixel of its range"
+    for r, bearing in zip(pixel_range[in_range], pixel_bearing[in_range], strict=True):
+        nearest = int(np.argmin(np.abs(angles - bearing)))
+        assert scan.ranges[nearest] <= r * (1 + 1e-5)
