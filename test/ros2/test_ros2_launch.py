@@ -509,9 +509,10 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
 def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_are_counted(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    """``image_is_rectified: false``: a 640x360 raw camera (plumb_bob k1 = -0.3, equidistant) whose P differs from K
-    gets depth with the camera_info of the published image; a D with 3 coefficients (was a cv2.error: a worker "bug")
-    and an all-zero R (was a black image turned into depth and published) are counted CalibrationErrors."""
+    """``image_is_rectified: false``: a 640x360 raw camera (plumb_bob k1 = -0.3, equidistant, equidistant with k1..k4
+    all zero: the ideal f-theta fisheye) whose P differs from K gets depth with the camera_info of the published
+    image (P's); a D with 3 coefficients (was a cv2.error: a worker "bug") and an all-zero R (was a black image turned
+    into depth and published) are counted CalibrationErrors."""
     values = {"image_is_rectified": False, "diagnostics.period_s": 0.25}
     params = write_params(ros_logs / "raw_camera.yaml", values)
     launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / "raw.log")
@@ -538,6 +539,8 @@ def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_ar
         good = [publish("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0), np.eye(3))]
         time.sleep(0.5)
         good.append(publish("equidistant", (0.1, 0.01, 0.0, 0.0), np.eye(3)))
+        time.sleep(0.5)
+        good.append(publish("equidistant", (0.0, 0.0, 0.0, 0.0), np.eye(3)))  # the ideal f-theta fisheye: P too
         wait_until(lambda: set(good) <= set(info.by_stamp()), 30, "depth of the raw camera")
         for stamp in good:
             image, camera = depth.by_stamp()[stamp], info.by_stamp()[stamp]
