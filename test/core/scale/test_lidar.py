@@ -272,13 +272,17 @@ def test_kitti_scans_keep_the_points_of_the_direct_zbuffer_and_occlusion_test(
         np.testing.assert_array_equal(sparse.v, np.rint(v_all[sparse.index] * inverse))
 
 
+@pytest.mark.parametrize("camera", [2, 3])
 @pytest.mark.parametrize("frame", ["000000", "000001", "000002"])
-def test_kitti_scans_project_as_the_devkits_p2_r0_rect_tr_velo_to_cam(kitti_object_dir: Path, frame: str) -> None:
-    """KITTI's devkit formula, written out in float64 from the calib file: pixel = P2 · R0_rect · Tr_velo_to_cam ·
-    (x, y, z, 1). project_scan (cam_from_lidar and P2's left 3x3) keeps exactly the points in front (0.5 m < z <
-    250 m) whose rounded pixel is in the image (the ~100k behind the camera or outside its view are dropped), at the
-    same pixels (a float32 rounding tie may go one pixel the other way) and depths; so do the points already in the
-    camera (project_points_in_camera)."""
+def test_kitti_scans_project_as_the_devkits_p2_r0_rect_tr_velo_to_cam(
+    kitti_object_dir: Path, frame: str, camera: int
+) -> None:
+    """KITTI's devkit formula, written out in float64 from the calib file: pixel = P · R0_rect · Tr_velo_to_cam ·
+    (x, y, z, 1) for the left (P2) and right (P3, the other sign of Tx) colour cameras. project_scan (cam_from_lidar
+    with P's baseline K⁻¹ P[:, 3], and P's left 3x3) keeps exactly the points in front (0.5 m < z < 250 m) whose
+    rounded pixel is in the image (the ~100k behind the camera or outside its view are dropped), at the same pixels
+    (a float32 rounding tie may go one pixel the other way) and depths; so do the points already in the camera
+    (project_points_in_camera)."""
     import cv2
 
     from mono_depth_ros.training.data.kitti_files import read_object_calibration
@@ -287,18 +291,20 @@ def test_kitti_scans_project_as_the_devkits_p2_r0_rect_tr_velo_to_cam(kitti_obje
     assert image is not None
     height, width = image.shape
     calib_path = kitti_object_dir / "calib" / f"{frame}.txt"
-    p2, r0_rect, velo_to_cam = read_object_calibration(calib_path)
+    projection, r0_rect, velo_to_cam = read_object_calibration(calib_path, camera)
     points = load_velodyne(kitti_object_dir / "velodyne" / f"{frame}.bin")[:, :3]
     r0 = np.eye(4)
     r0[:3, :3] = r0_rect
-    image_h = (p2 @ r0 @ np.vstack([velo_to_cam, [0.0, 0.0, 0.0, 1.0]]) @ np.c_[points, np.ones(len(points))].T).T
+    image_h = (
+        projection @ r0 @ np.vstack([velo_to_cam, [0.0, 0.0, 0.0, 1.0]]) @ np.c_[points, np.ones(len(points))].T
+    ).T
     z = image_h[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         u, v = np.rint(image_h[:, 0] / z), np.rint(image_h[:, 1] / z)
     expected = np.flatnonzero((z > 0.5) & (z < 250.0) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
     assert np.count_nonzero(z <= 0.5) > 50_000  # the scan is 360 degrees: half of it behind the camera
 
-    calib = load_object_calibration(calib_path, width, height)
+    calib = load_object_calibration(calib_path, width, height, camera)  # image_3 has image_2's size
     config = ProjectionConfig(occlusion_filter=False)
     projected = project_scan(LidarScan(points, calib.cam_from_velo, 0), calib.intrinsics, config)
     assert projected.stats.n_in_image == expected.size
