@@ -131,7 +131,8 @@ def test_every_return_is_a_band_pixel_near_its_bearing_and_every_pixel_in_range_
     """Random band depths with NaN / ±Inf / out-of-range values (range_min 0.5 m, range_max 20 m), written out per
     pixel: bearing atan2(-(u - cx) / fx, 1), horizontal range z · sqrt(1 + ((u - cx) / fx)^2). Each finite range of
     the scan is the range of a pixel in range whose bearing is within 1.5 increments of its own; each pixel in range
-    makes the bearing nearest its own no farther than it (nearest wins)."""
+    makes the bearing nearest its own no farther than it (nearest wins); a bearing without a return is +Inf / -Inf
+    only beside a pixel beyond / nearer than the limits, NaN only where its own pixels measured nothing."""
     height = 7
     depth = data.draw(
         hnp.arrays(
@@ -157,3 +158,17 @@ def test_every_return_is_a_band_pixel_near_its_bearing_and_every_pixel_in_range_
     for r, bearing in zip(pixel_range[in_range], pixel_bearing[in_range], strict=True):
         nearest = int(np.argmin(np.abs(angles - bearing)))
         assert scan.ranges[nearest] <= r * (1 + 1e-5)
+    # REP 117 where a bearing has no return: +Inf from a pixel beyond range_max, -Inf from one nearer than range_min,
+    # NaN only where the pixels that fall on it measured nothing
+    with np.errstate(invalid="ignore"):
+        beyond = np.isposinf(band) | (np.isfinite(pixel_range) & (pixel_range > 20.0))
+        closer = np.isneginf(band) | (np.isfinite(pixel_range) & (pixel_range < 0.5))
+    for i in np.flatnonzero(~np.isfinite(scan.ranges)):
+        near = np.abs(pixel_bearing - angles[i]) <= 1.5 * scan.angle_increment + 1e-9
+        if np.isposinf(scan.ranges[i]):
+            assert beyond[near].any()
+        elif np.isneginf(scan.ranges[i]):
+            assert closer[near].any()
+        else:
+            own = np.argmin(np.abs(angles[:, None, None] - pixel_bearing[None]), axis=0) == i
+            assert np.isnan(band[own]).all()
