@@ -36,14 +36,16 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import DepthError
+from mono_depth_ros.core.point_times import MAX_SPAN_NS
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer, normalize_frame_id
 from mono_depth_ros.pipeline import DepthPipeline, FrameOutput
 from test.conftest import shared_data_dir
 from test.core.ros_msg_support import TYPESTORES, rosbags_factory
-from test.kitti_bag import load_kitti_frames, relative_inverse_prediction
+from test.kitti_bag import load_kitti_frames, relative_inverse_prediction, velodyne_planar_scan
 
 IMAGE, INFO, CLOUD = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/PointCloud2"
+LASER = "sensor_msgs/msg/LaserScan"
 COMPRESSED, TF = "sensor_msgs/msg/CompressedImage", "tf2_msgs/msg/TFMessage"
 STAMP_NS = 1_700_000_000_100_000_000
 CAMERA, LIDAR = "camera_optical", "velodyne"
@@ -64,6 +66,7 @@ class Frame:
     compressed_jpeg: Any
     info: Any
     cloud: Any
+    laser: Any
     prediction: Any
     tf: Any
 
@@ -99,6 +102,7 @@ def _build(distro: str) -> Frame:
         compressed_jpeg=ros_msgs.compressed_image_from_array(factory, rgb, header, codec="jpeg"),
         info=ros_msgs.camera_info_from_model(factory, model, header),
         cloud=cloud,
+        laser=velodyne_planar_scan(factory, kitti.scan, STAMP_NS - 20_000_000, LIDAR),
         prediction=prediction,
         tf=ros_msgs.tf_message_from(factory, [cam_from_velo], STAMP_NS - 1_000_000_000),
     )
@@ -133,10 +137,10 @@ class Outcome:
     scan_reason: str = ""  # the scan was refused (the frame is still published: its scale falls back)
 
 
-def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE) -> Outcome:
-    """The node's road for one frame from CDR bytes (``raw``: ``image``, ``info``, ``prediction``, ``cloud``,
-    ``tf``), in the node's order; a DepthError becomes its counter reason as the node names it, any other exception
-    propagates (a failed test)."""
+def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan_type: str = CLOUD) -> Outcome:
+    """The node's road for one frame from CDR bytes (``raw``: ``image``, ``info``, ``prediction``, ``cloud`` (a
+    ``scan_type`` message: PointCloud2 or LaserScan), ``tf``), in the node's order; a DepthError becomes its counter
+    reason as the node names it, any other exception propagates (a failed test)."""
     store = TYPESTORES[frame.distro]
     refused: list[str] = []
 
@@ -147,13 +151,14 @@ def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE) -> O
 
     # executor callbacks: decoded, then stamps read (synchroniser, pairing) and the scan's sweep middle
     image, info, prediction, cloud = (
-        decoded(t, k) for t, k in ((image_type, "image"), (INFO, "info"), (IMAGE, "prediction"), (CLOUD, "cloud"))
+        decoded(t, k) for t, k in ((image_type, "image"), (INFO, "info"), (IMAGE, "prediction"), (scan_type, "cloud"))
     )
     for msg in (image, info, prediction, cloud):
         if msg is not None:
             ros_msgs.stamp_to_ns(msg.header.stamp)
     if cloud is not None:
-        messages.sweep_middle_offset_ns(cloud, CLOUD)
+        offset_ns = messages.sweep_middle_offset_ns(cloud, scan_type)  # node._on_lidar: the scan's pairing stamp
+        assert abs(offset_ns) <= MAX_SPAN_NS, offset_ns  # a sweep lasts at most that (point_times)
     if image is None or info is None or prediction is None:
         return Outcome(BAD_CDR)
     tf = TfBuffer()
@@ -172,12 +177,16 @@ def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE) -> O
         scan_reason = BAD_CDR
     else:
         try:
-            scan = messages.decode_scan(cloud, CLOUD)
+            scan = messages.decode_scan(cloud, scan_type)
+            if scan.point_dt_ns is not None:
+                assert np.abs(scan.point_dt_ns).max(initial=0) <= MAX_SPAN_NS, scan.point_dt_ns
             if scan.points_in_lidar.shape[0] == 0:
                 scan_reason = "lidar.empty_scan"
             else:
                 cam_from_lidar = tf.lookup(decoded_frame.frame_id, scan.frame_id, scan.stamp_ns)
-                lidar = LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns)
+                lidar = LidarScan(
+                    scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns
+                )  # as lidar_scan_from_tf without lidar.motion_frame
         except DepthError as err:
             scan_reason = f"lidar.{type(err).__name__}"
     try:
@@ -212,8 +221,8 @@ def check_published(outcome: Outcome, raw_image: bytes) -> None:
     assert (output.stamp_ns, output.frame_id) == (header[0], normalize_frame_id(header[1]))
 
 
-def run(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE) -> Outcome:
-    outcome = node_road(frame, raw, image_type)
+def run(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan_type: str = CLOUD) -> Outcome:
+    outcome = node_road(frame, raw, image_type, scan_type)
     if outcome.reason == PUBLISHED:
         check_published(outcome, raw["image"])
     return outcome
@@ -514,3 +523,54 @@ def test_a_tf_with_odd_quaternion_or_frames_is_counted_or_published(
     raw["tf"] = frame.cdr(replace(frame.tf, transforms=[mutated]))
     outcome = run(frame, raw)
     assert outcome.reason == PUBLISHED, outcome
+
+
+# ------------------------------------------------------------------------------------------- LaserScan
+
+LASER_ODD = st.sampled_from([0.0, -0.0, 1e-12, -1.0, 1e10, 3e38, -3e38, float("nan"), float("inf"), -float("inf")])
+
+
+@SETTINGS
+@given(
+    distro=st.sampled_from(["humble", "jazzy"]),
+    edits=st.dictionaries(
+        st.sampled_from(
+            ["angle_min", "angle_max", "angle_increment", "time_increment", "scan_time", "range_min", "range_max"]
+        ),
+        LASER_ODD,
+        max_size=3,
+    ),
+    ranges=st.sampled_from(["real", "empty", "one", "nan", "inf", "negative"]),
+)
+def test_a_laser_scan_with_odd_fields_is_counted_or_published(
+    distro: str, edits: dict[str, float], ranges: str
+) -> None:
+    """A 2D LiDAR's scan (the KITTI sweep's level slice): refused (``lidar.<reason>``, frame published) or used,
+    its beam times within a sweep."""
+    frame = real_frame(distro)
+    laser = frame.laser
+    values = np.array(laser.ranges, dtype=np.float32)
+    values = {"real": values, "empty": values[:0], "one": values[:1], "nan": np.where(values > 20, np.nan, values),
+              "inf": np.where(values > 20, np.inf, values), "negative": -values}[ranges]  # fmt: skip
+    raw = valid_raw(frame)
+    raw["cloud"] = frame.cdr(replace(laser, ranges=values, **edits))
+    outcome = run(frame, raw, scan_type=LASER)
+    assert outcome.reason == PUBLISHED, outcome
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+@pytest.mark.parametrize("time_increment", [3e38, -3e38, 10.0])
+def test_a_laser_scan_whose_beam_times_span_no_sweep_is_used_without_them(distro: str, time_increment: float) -> None:
+    """A corrupt ``time_increment`` (float32's largest, or 10 s per beam): the sweep's middle was put 2.7e47 ns
+    (or 9000 s) after the stamp, the stamp the node pairs the scan by, and the beam times were cast from +-Inf or
+    past int64 to -9.2e18 ns. Beam times that span no sweep (over point_times.MAX_SPAN_NS) are not used, as a
+    cloud's: the scan is one instant, its stamp, and it scales the frame."""
+    frame = real_frame(distro)
+    raw = valid_raw(frame)
+    raw["cloud"] = frame.cdr(replace(frame.laser, time_increment=time_increment))
+    laser = TYPESTORES[distro].deserialize_cdr(raw["cloud"], LASER)
+    assert messages.sweep_middle_offset_ns(laser, LASER) == 0
+    beam_dt_ns = messages.decode_scan(laser, LASER).point_dt_ns
+    assert beam_dt_ns is not None and not beam_dt_ns.any()  # every beam at the stamp
+    outcome = run(frame, raw, scan_type=LASER)
+    assert outcome.reason == PUBLISHED and outcome.scan_reason == "", outcome
