@@ -574,3 +574,69 @@ def test_a_laser_scan_whose_beam_times_span_no_sweep_is_used_without_them(distro
     assert beam_dt_ns is not None and not beam_dt_ns.any()  # every beam at the stamp
     outcome = run(frame, raw, scan_type=LASER)
     assert outcome.reason == PUBLISHED and outcome.scan_reason == "", outcome
+
+
+# ------------------------------------------------------------------------------------------- per-point times
+
+
+def timed_cloud(frame: Frame, name: str, dtype: str) -> tuple[Any, np.ndarray]:
+    """The Velodyne cloud with a per-point time field as drivers publish it (:mod:`~mono_depth_ros.core.point_times`):
+    ``time`` float s before the header stamp (velodyne_pointcloud: the sweep's end), ``t`` uint32 ns after it
+    (ouster-ros), ``timestamp`` float64 absolute s (Hesai); the times follow each point's azimuth over 100 ms."""
+    xyz = np.array(frame.cloud.data, dtype=np.uint8).view("<f4").reshape(-1, 4)[:, :3]
+    fraction = (np.arctan2(xyz[:, 1], xyz[:, 0]) + np.pi) / (2 * np.pi)
+    stamp_s = ros_msgs.stamp_to_ns(frame.cloud.header.stamp) / 1e9
+    times = {"time": fraction * 0.1 - 0.1, "t": fraction * 1e8, "timestamp": stamp_s + fraction * 0.1}[name]
+    points = np.zeros(xyz.shape[0], dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), (name, dtype)])
+    for column, axis in enumerate("xyz"):
+        points[axis] = xyz[:, column]
+    points[name] = times
+    factory = rosbags_factory(frame.distro)
+    cloud = ros_msgs.pointcloud2_from_structured(factory, frame.cloud.header, points, 1, points.size, True)
+    return cloud, points
+
+
+TIME_LAYOUTS = [("time", "<f4"), ("time", "<f8"), ("t", "<u4"), ("timestamp", "<f8")]
+ODD_TIMES = st.sampled_from([np.nan, np.inf, -np.inf, 1e20, -1e20, 3e10, 1e300, 4e9, 0.0, -1.0])
+
+
+@SETTINGS
+@given(
+    distro=st.sampled_from(["humble", "jazzy"]),
+    layout=st.sampled_from(TIME_LAYOUTS),
+    odd=st.dictionaries(st.integers(0, 20_000), ODD_TIMES, max_size=3),
+)
+def test_a_cloud_with_odd_point_times_is_used_with_times_of_a_sweep_or_none(
+    distro: str, layout: tuple[str, str], odd: dict[int, float]
+) -> None:
+    frame = real_frame(distro)
+    cloud, points = timed_cloud(frame, *layout)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN, Inf or past the type's range: what a corrupt field holds
+        for index, value in odd.items():
+            points[layout[0]][index] = np.array(value).astype(points.dtype[layout[0]])
+    factory = rosbags_factory(distro)
+    mutated = ros_msgs.pointcloud2_from_structured(factory, cloud.header, points, 1, points.size, False)
+    raw = valid_raw(frame)
+    raw["cloud"] = frame.cdr(mutated)
+    outcome = run(frame, raw)
+    assert outcome.reason == PUBLISHED and outcome.scan_reason == "", outcome
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+@pytest.mark.parametrize(("layout", "corrupt"), [(("time", "<f4"), 1e20), (("time", "<f8"), -3e10),
+                                                 (("timestamp", "<f8"), 1e300)])  # fmt: skip
+def test_one_point_time_past_int64_makes_the_times_no_sweep(
+    distro: str, layout: tuple[str, str], corrupt: float
+) -> None:
+    """One point's time corrupt (1e20 s, -3e10 s, 1e300 s): its offset was cast past int64 to -9.2e18 ns, whose
+    absolute value wraps to itself, so the 'any offset beyond a sweep' check passed: the sweep's middle went 146
+    years before the stamp (the stamp the node pairs the scan by) and that point was de-skewed from then. Times
+    with an offset beyond a sweep are no sweep: not used (the scan dates from its stamp), as for a smaller one."""
+    frame = real_frame(distro)
+    cloud, points = timed_cloud(frame, *layout)
+    assert messages.sweep_middle_offset_ns(cloud) != 0  # a sweep: its middle 50 ms before the stamp
+    points[layout[0]][1234] = corrupt
+    mutated = ros_msgs.pointcloud2_from_structured(rosbags_factory(distro), cloud.header, points, 1, points.size, True)
+    mutated = TYPESTORES[distro].deserialize_cdr(frame.cdr(mutated), CLOUD)
+    assert messages.sweep_middle_offset_ns(mutated) == 0
+    assert messages.decode_scan(mutated).point_dt_ns is None
