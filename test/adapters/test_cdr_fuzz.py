@@ -35,7 +35,7 @@ from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.densify import densify_nearest
-from mono_depth_ros.core.errors import DepthError
+from mono_depth_ros.core.errors import CalibrationError, DepthError
 from mono_depth_ros.core.point_times import MAX_SPAN_NS
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer, normalize_frame_id
@@ -209,7 +209,7 @@ def valid_raw(frame: Frame, image: Any = None) -> dict[str, bytes]:
 
 def check_published(outcome: Outcome, raw_image: bytes) -> None:
     """A published frame's outputs agree with its input: size of the depth image = its camera_info's, the stamp and
-    frame of the image's header (read from its bytes by ``header_from_cdr``), finite intrinsics."""
+    frame of the image's header (read from its bytes by ``header_from_cdr``), finite intrinsics, no infinite point."""
     output = outcome.output
     assert output is not None
     intrinsics = output.intrinsics
@@ -219,6 +219,8 @@ def check_published(outcome: Outcome, raw_image: bytes) -> None:
     header = header_from_cdr(raw_image)
     assert header is not None
     assert (output.stamp_ns, output.frame_id) == (header[0], normalize_frame_id(header[1]))
+    if output.cloud is not None:  # invalid points are NaN (REP 117's +-Inf is for depth images, not points)
+        assert not np.isinf(output.cloud.xyz()).any()
 
 
 def run(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan_type: str = CLOUD) -> Outcome:
@@ -410,6 +412,27 @@ def test_a_camera_info_with_odd_calibration_is_counted_or_published(
     raw = valid_raw(frame)
     raw["info"] = frame.cdr(mutated)
     run(frame, raw)
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+@pytest.mark.parametrize(("index", "value"), [(2, 1e300), (2, -1e40), (6, 1e300), (2, 1e6), (6, -2e5)])
+def test_a_camera_info_whose_principal_point_lies_far_off_the_image_is_refused(
+    distro: str, index: int, value: float
+) -> None:
+    """cx or cy (K and P) a corrupt 1e300 / -1e40, or a million pixels off the 416x128 image: the frame was published,
+    every /depth/points point at x = +-Inf (1e300) or the image seen from rays 89.97 degrees off the optical axis.
+    No pinhole image lies that far off its axis: CalibrationError (counted), as for a K or P wider than 170 degrees;
+    the KITTI principal point (cy above this cut-out image) is a calibration still."""
+    frame = real_frame(distro)
+    k, p = np.array(frame.info.k), np.array(frame.info.p)
+    p[index], k[{2: 2, 6: 5}[index]] = value, value
+    raw = valid_raw(frame)
+    raw["info"] = frame.cdr(replace(frame.info, k=k, p=p))
+    outcome = run(frame, raw)
+    assert outcome.reason == "CalibrationError", outcome
+    info = TYPESTORES[distro].deserialize_cdr(raw["info"], INFO)
+    with pytest.raises(CalibrationError, match=r"principal point .* off the optical axis.*calibration"):
+        CameraModelCache().get(info)
 
 
 # ------------------------------------------------------------------------------------------- PointCloud2
