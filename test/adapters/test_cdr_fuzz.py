@@ -18,6 +18,7 @@ Hypothesis runs derandomised (fixed examples, no database), bounded by ``max_exa
 from __future__ import annotations
 
 import contextlib
+import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,9 @@ def check_published(outcome: Outcome, raw_image: bytes) -> None:
     assert np.isfinite([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy]).all(), intrinsics
     assert intrinsics.fx > 0 and intrinsics.fy > 0, intrinsics
     header = header_from_cdr(raw_image)
-    assert header is not None
+    if header is None:  # nanosec >= 1e9: no valid Time; the node and the bag runner both take sec s + nanosec ns
+        sec, nanosec, length = struct.unpack_from("<iII", raw_image, 4)
+        header = (sec * 1_000_000_000 + nanosec, raw_image[16 : 16 + length - 1].decode())
     assert (output.stamp_ns, output.frame_id) == (header[0], normalize_frame_id(header[1]))
     if output.cloud is not None:  # invalid points are NaN (REP 117's +-Inf is for depth images, not points)
         assert not np.isinf(output.cloud.xyz()).any()
@@ -245,6 +248,75 @@ def baseline_depth(distro: str) -> np.ndarray:
     outcome = node_road(frame, valid_raw(frame))
     assert outcome.output is not None
     return outcome.output.depth_m
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One input of a frame changed: ``key`` (``image``, ``info``, ``prediction``, ``cloud``), its new message or
+    the number of its CDR bytes kept, and the node's counters for it (``reason``: ``PUBLISHED`` or the frame's
+    ``bad_messages`` reason; ``scan_reason``: the refused scan's, its frame published)."""
+
+    name: str
+    key: str
+    change: Any
+    reason: str
+    scan_reason: str = ""
+
+
+def one_mutation_per_frame(frame: Frame) -> list[Mutation]:
+    """A mutation of each kind the node counts differently, and the unmutated frame last."""
+    image, info, cloud, prediction = frame.image, frame.info, frame.cloud, frame.prediction
+    k_zero, p_off = np.array(info.k), np.array(info.p)
+    k_zero[0] = 0.0
+    p_off[2] = 1e300
+    fields = list(cloud.fields)
+    overlapping = [fields[0], replace(fields[1], offset=2), *fields[2:]]
+    swapped = np.array(cloud.data, np.uint8).view("<f4").astype(">f4").view(np.uint8)
+    left_half = np.array(prediction.data).reshape(CROP_H, -1)[:, : prediction.step // 2].copy().reshape(-1)
+    half = replace(prediction, width=prediction.width // 2, step=prediction.step // 2, data=left_half)
+    odd_type = [replace(fields[0], datatype=9), *fields[1:]]
+    no_points = replace(cloud, width=0, row_step=0, data=np.zeros(0, np.uint8))
+    ok = PUBLISHED
+    return [
+        Mutation("image cut", "image", 5000, BAD_CDR),
+        Mutation("image step short", "image", replace(image, step=image.step - 1), "ShapeError"),
+        Mutation("image yuv422 (rows padded)", "image", replace(image, encoding="yuv422"), ok),
+        Mutation("image empty", "image", replace(image, height=0, data=np.zeros(0, np.uint8)), "ShapeError"),
+        Mutation("image big-endian flag", "image", replace(image, is_bigendian=1), ok),
+        Mutation("camera_info cut", "info", 60, BAD_CDR),
+        Mutation("camera_info zero focal", "info", replace(info, k=k_zero, p=np.zeros(12)), "CalibrationError"),
+        Mutation("camera_info cx 1e300", "info", replace(info, p=p_off), "CalibrationError"),
+        Mutation("camera_info unknown model", "info", replace(info, distortion_model="kannala"), ok),  # unread: P
+        Mutation("prediction half size", "prediction", half, "ShapeError"),
+        Mutation("prediction mono8", "prediction", replace(prediction, encoding="mono8"), "EncodingError"),
+        Mutation("cloud cut", "cloud", 3000, ok, BAD_CDR),
+        Mutation("cloud y over x", "cloud", replace(cloud, fields=overlapping), ok, "lidar.ShapeError"),
+        Mutation("cloud x datatype 9", "cloud", replace(cloud, fields=odd_type), ok, "lidar.EncodingError"),
+        Mutation("cloud no points", "cloud", no_points, ok, "lidar.empty_scan"),
+        Mutation("cloud big-endian", "cloud", replace(cloud, is_bigendian=True, data=swapped), ok),
+        Mutation("good", "image", image, ok),
+    ]
+
+
+def restamped(msg: Any, stamp_ns: int) -> Any:
+    """A rosbags message with its header stamped ``stamp_ns``."""
+    stamp = replace(msg.header.stamp, sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    return replace(msg, header=replace(msg.header, stamp=stamp))
+
+
+SCAN_BEFORE_NS = 20_000_000  # a scan is stamped this long before its image (the pairing takes it)
+
+
+def frame_bytes(frame: Frame, mutation: Mutation, stamp_ns: int) -> dict[str, bytes]:
+    """The CDR bytes of the frame's inputs stamped ``stamp_ns`` (the scan :data:`SCAN_BEFORE_NS` before), one of
+    them mutated, and its TF."""
+    messages = {"image": frame.image, "info": frame.info, "prediction": frame.prediction, "cloud": frame.cloud}
+    if not isinstance(mutation.change, int):
+        messages[mutation.key] = mutation.change
+    raw = {k: frame.cdr(restamped(m, stamp_ns - (SCAN_BEFORE_NS if k == "cloud" else 0))) for k, m in messages.items()}
+    if isinstance(mutation.change, int):
+        raw[mutation.key] = raw[mutation.key][: mutation.change]
+    return raw | {"tf": frame.cdr(frame.tf)}
 
 
 # ------------------------------------------------------------------------------------------- CDR bytes
@@ -663,3 +735,60 @@ def test_one_point_time_past_int64_makes_the_times_no_sweep(
     mutated = TYPESTORES[distro].deserialize_cdr(frame.cdr(mutated), CLOUD)
     assert messages.sweep_middle_offset_ns(mutated) == 0
     assert messages.decode_scan(mutated).point_dt_ns is None
+
+
+# ------------------------------------------------------------------------------------------- prediction, headers
+
+PREDICTION_VALUES = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0, 1e-30, 1e30, 3e38])
+
+
+@SETTINGS
+@given(
+    distro=st.sampled_from(["humble", "jazzy"]),
+    encoding=st.sampled_from(["32FC1", "16UC1", "mono16", "64FC1", "32FC2", "8UC1", ""]),
+    size=st.sampled_from(["same", "width-1", "height+1", "transposed", "zero"]),
+    odd=st.sampled_from(["none", "some", "most", "all"]),
+    value=PREDICTION_VALUES,
+    bigendian=st.booleans(),
+)
+def test_an_odd_external_prediction_is_counted_or_published(
+    distro: str, encoding: str, size: str, odd: str, value: float, bigendian: bool
+) -> None:
+    frame = real_frame(distro)
+    values = np.array(frame.prediction.data, np.uint8).view("<f4").reshape(CROP_H, CROP_W).copy()
+    share = {"none": 0, "some": 17, "most": 2, "all": 1}[odd]
+    if share:
+        values.reshape(-1)[:: share if share > 1 else 1][
+            : values.size - (values.size // 17 if odd == "most" else 0)
+        ] = value
+    height, width = {"same": (CROP_H, CROP_W), "width-1": (CROP_H, CROP_W - 1), "height+1": (CROP_H + 1, CROP_W),
+                     "transposed": (CROP_W, CROP_H), "zero": (0, CROP_W)}[size]  # fmt: skip
+    data = np.resize(values.reshape(-1), height * width).astype(np.float32).view(np.uint8)
+    mutated = replace(frame.prediction, encoding=encoding, height=height, width=width, step=4 * width,
+                      is_bigendian=int(bigendian), data=data)  # fmt: skip
+    raw = valid_raw(frame)
+    raw["prediction"] = frame.cdr(mutated)
+    run(frame, raw)
+
+
+FRAME_IDS = st.sampled_from(["camera_optical", "/camera_optical", "", " ", "camera optical", "ça", "a" * 5000, "/",
+                             "//camera_optical", "camera_optical/", "\t"])  # fmt: skip
+
+
+@SETTINGS
+@given(
+    distro=st.sampled_from(["humble", "jazzy"]),
+    key=st.sampled_from(["image", "info", "prediction", "cloud"]),
+    frame_id=FRAME_IDS,
+    sec=st.sampled_from([0, 1, -1, 1_700_000_000, 2**31 - 1, -(2**31)]),
+    nanosec=st.sampled_from([0, 999_999_999, 1_000_000_000, 2**32 - 1]),
+)
+def test_odd_header_stamps_and_frame_ids_are_counted_or_published(
+    distro: str, key: str, frame_id: str, sec: int, nanosec: int
+) -> None:
+    frame = real_frame(distro)
+    message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction, "cloud": frame.cloud}[key]
+    stamp = replace(message.header.stamp, sec=sec, nanosec=nanosec)
+    raw = valid_raw(frame)
+    raw[key] = frame.cdr(replace(message, header=replace(message.header, stamp=stamp, frame_id=frame_id)))
+    run(frame, raw)
