@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from mono_depth_ros.adapters import messages
 from mono_depth_ros.adapters.camera_cache import CameraModelCache
 from mono_depth_ros.adapters.cdr_input import BAD_CDR, CdrDecoder
+from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.config import defaults
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
@@ -40,6 +41,7 @@ from mono_depth_ros.core.errors import CalibrationError, DepthError
 from mono_depth_ros.core.point_times import MAX_SPAN_NS
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer, normalize_frame_id
+from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, FrameOutput
 from test.conftest import shared_data_dir
 from test.core.ros_msg_support import TYPESTORES, rosbags_factory
@@ -129,6 +131,16 @@ def pipeline() -> DepthPipeline:
     return _PIPELINE[0]
 
 
+_SHIPPED: list[DepthPipeline] = []
+
+
+def shipped_pipeline() -> DepthPipeline:
+    """The shipped model (``model.backend: unet``, no weights given: the package's own), LiDAR scale."""
+    if not _SHIPPED:
+        _SHIPPED.append(build_pipeline(DepthConfig.from_params({**defaults(), "scale.mode": "lidar"}), print))
+    return _SHIPPED[0]
+
+
 @dataclass
 class Outcome:
     """Where a frame ended: ``PUBLISHED`` (with its output) or the ``bad_messages`` reason the node counts."""
@@ -138,10 +150,19 @@ class Outcome:
     scan_reason: str = ""  # the scan was refused (the frame is still published: its scale falls back)
 
 
-def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan_type: str = CLOUD) -> Outcome:
+def node_road(
+    frame: Frame,
+    raw: dict[str, bytes],
+    image_type: str = IMAGE,
+    scan_type: str = CLOUD,
+    rectified: bool = True,
+    shipped: bool = False,
+) -> Outcome:
     """The node's road for one frame from CDR bytes (``raw``: ``image``, ``info``, ``prediction``, ``cloud`` (a
     ``scan_type`` message: PointCloud2 or LaserScan), ``tf``), in the node's order; a DepthError becomes its counter
-    reason as the node names it, any other exception propagates (a failed test)."""
+    reason as the node names it, any other exception propagates (a failed test). ``rectified``: the node's
+    ``image_is_rectified`` (false: the image is undistorted with K, D, R); ``shipped``: the shipped model instead of
+    the external prediction (``raw["prediction"]`` not read)."""
     store = TYPESTORES[frame.distro]
     refused: list[str] = []
 
@@ -160,7 +181,7 @@ def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan
     if cloud is not None:
         offset_ns = messages.sweep_middle_offset_ns(cloud, scan_type)  # node._on_lidar: the scan's pairing stamp
         assert abs(offset_ns) <= MAX_SPAN_NS, offset_ns  # a sweep lasts at most that (point_times)
-    if image is None or info is None or prediction is None:
+    if image is None or info is None or (prediction is None and not shipped):
         return Outcome(BAD_CDR)
     tf = TfBuffer()
     tf_message = store.deserialize_cdr(raw["tf"], TF)  # the bag runner's /tf_static (the node's tf2 in C++)
@@ -168,9 +189,9 @@ def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan
         tf.add_tf_message(tf_message, static=True)
     # the worker (node._frame_input, node._lidar_input, pipeline, publish)
     try:
-        external = messages.decode_prediction(prediction)
+        external = None if shipped else messages.decode_prediction(prediction)
         camera = CameraModelCache().get(info)
-        decoded_frame = messages.frame_input(image, image_type, camera, True, copy=False)
+        decoded_frame = messages.frame_input(image, image_type, camera, rectified, copy=False)
     except DepthError as err:
         return Outcome(type(err).__name__)
     scan_reason, lidar = "", None
@@ -191,7 +212,8 @@ def node_road(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan
         except DepthError as err:
             scan_reason = f"lidar.{type(err).__name__}"
     try:
-        output = pipeline().process_frame(replace(decoded_frame, lidar=lidar, prediction=external))
+        depth = shipped_pipeline() if shipped else pipeline()
+        output = depth.process_frame(replace(decoded_frame, lidar=lidar, prediction=external))
         messages.output_messages(rosbags_factory(frame.distro), output)
     except DepthError as err:
         return Outcome(type(err).__name__, scan_reason=scan_reason)
@@ -226,8 +248,15 @@ def check_published(outcome: Outcome, raw_image: bytes) -> None:
         assert not np.isinf(output.cloud.xyz()).any()
 
 
-def run(frame: Frame, raw: dict[str, bytes], image_type: str = IMAGE, scan_type: str = CLOUD) -> Outcome:
-    outcome = node_road(frame, raw, image_type, scan_type)
+def run(
+    frame: Frame,
+    raw: dict[str, bytes],
+    image_type: str = IMAGE,
+    scan_type: str = CLOUD,
+    rectified: bool = True,
+    shipped: bool = False,
+) -> Outcome:
+    outcome = node_road(frame, raw, image_type, scan_type, rectified, shipped)
     if outcome.reason == PUBLISHED:
         check_published(outcome, raw["image"])
     return outcome
@@ -382,6 +411,25 @@ def test_an_image_with_mutated_fields_is_counted_or_published(
     run(frame, valid_raw(frame, mutated))
 
 
+@settings(SETTINGS, max_examples=15)
+@given(
+    height=SIZE_MUTATIONS,
+    width=SIZE_MUTATIONS,
+    encoding=st.sampled_from(ENCODINGS),
+    rectified=st.booleans(),
+)
+def test_an_image_with_mutated_fields_through_the_shipped_model_is_counted_or_published(
+    height: str, width: str, encoding: str, rectified: bool
+) -> None:
+    """The same image fields through the network the package ships (what decodes: every encoding, size, step)."""
+    frame = real_frame("humble")
+    image = frame.image
+    width_px, height_px = mutated_size(image.width, width), mutated_size(image.height, height)
+    mutated = replace(image, height=height_px, width=width_px, encoding=encoding,
+                      step=min(image.step, len(image.data) // max(height_px, 1)))  # fmt: skip
+    run(frame, valid_raw(frame, mutated), rectified=rectified, shipped=True)
+
+
 @pytest.mark.parametrize("distro", ["humble", "jazzy"])
 @pytest.mark.parametrize("padding", [1, 3, 64])
 def test_row_padding_in_step_gives_the_unpadded_images_depth(distro: str, padding: int) -> None:
@@ -456,6 +504,7 @@ ODD = st.sampled_from([0.0, -1.0, float("nan"), float("inf"), -float("inf"), 1e-
     size=st.sampled_from(["same", "zero", "half", "double", "swapped", "huge"]),
     binning=st.tuples(st.sampled_from([0, 1, 2, 3, 4, 1000, 2**32 - 1]), st.sampled_from([0, 1, 2, 5, 2**32 - 1])),
     roi=st.none() | st.tuples(*[st.sampled_from([0, 1, 64, 100, 416, 1000, 2**32 - 1])] * 4),
+    rectified=st.booleans(),
 )
 def test_a_camera_info_with_odd_calibration_is_counted_or_published(
     distro: str,
@@ -467,7 +516,9 @@ def test_a_camera_info_with_odd_calibration_is_counted_or_published(
     size: str,
     binning: tuple[int, int],
     roi: tuple[int, int, int, int] | None,
+    rectified: bool,
 ) -> None:
+    """Rectified (P read) or raw (``image_is_rectified: false``: K, D, R undistort it)."""
     frame = real_frame(distro)
     info = frame.info
     k, p, r = (np.array(v, dtype=np.float64) for v in (info.k, info.p, info.r))
@@ -483,7 +534,7 @@ def test_a_camera_info_with_odd_calibration_is_counted_or_published(
                       height=height, binning_x=binning[0], binning_y=binning[1], roi=region)  # fmt: skip
     raw = valid_raw(frame)
     raw["info"] = frame.cdr(mutated)
-    run(frame, raw)
+    run(frame, raw, rectified=rectified)
 
 
 @pytest.mark.parametrize("distro", ["humble", "jazzy"])
