@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.adapters import messages
-from mono_depth_ros.adapters.camera_cache import CameraModelCache
+from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import BAD_CDR, CdrDecoder
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.config import defaults
@@ -165,6 +165,7 @@ def node_road(
     the external prediction (``raw["prediction"]`` not read)."""
     store = TYPESTORES[frame.distro]
     refused: list[str] = []
+    warned: list[str] = []
 
     def decoded(type_name: str, key: str) -> Any:
         return CdrDecoder(type_name, f"/{key}", lambda reason, text: refused.append(reason), typestore=store).decode(
@@ -190,8 +191,11 @@ def node_road(
     # the worker (node._frame_input, node._lidar_input, pipeline, publish)
     try:
         external = None if shipped else messages.decode_prediction(prediction)
-        camera = CameraModelCache().get(info)
-        decoded_frame = messages.frame_input(image, image_type, camera, rectified, copy=False)
+        depth = shipped_pipeline() if shipped else pipeline()
+        check = warn_about_calibration("/camera/image_raw", rectified, warned.append, depth.training_camera_warning)
+        cameras = CameraModelCache(check, lambda: depth.config.scale)  # as the node's: checks once per calibration
+        camera = cameras.get(info)
+        decoded_frame = cameras.checked(messages.frame_input(image, image_type, camera, rectified, copy=False))
     except DepthError as err:
         return Outcome(type(err).__name__)
     scan_reason, lidar = "", None
@@ -212,7 +216,6 @@ def node_road(
         except DepthError as err:
             scan_reason = f"lidar.{type(err).__name__}"
     try:
-        depth = shipped_pipeline() if shipped else pipeline()
         output = depth.process_frame(replace(decoded_frame, lidar=lidar, prediction=external))
         messages.output_messages(rosbags_factory(frame.distro), output)
     except DepthError as err:
@@ -633,6 +636,28 @@ def test_a_big_endian_cloud_and_a_lying_is_dense_give_the_little_endian_clouds_d
         outcome = run(frame, raw)
         assert outcome.output is not None and outcome.scan_reason == "", outcome
         np.testing.assert_array_equal(outcome.output.depth_m, baseline_depth(distro))
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_an_organized_cloud_with_row_padding_gives_the_unorganized_clouds_depth(distro: str) -> None:
+    """The scan as 4 rows with 12 garbage bytes after each (row_step > width * point_step): the same points."""
+    frame = real_frame(distro)
+    cloud = frame.cloud
+    per_row = cloud.width // 4
+    rows = np.array(cloud.data, np.uint8)[: 4 * per_row * 16].reshape(4, per_row * 16)
+    padded = np.concatenate([rows, np.full((4, 12), 0xFF, np.uint8)], axis=1).reshape(-1)
+    organized = replace(cloud, height=4, width=per_row, row_step=per_row * 16 + 12, data=padded, is_dense=False)
+    flat = replace(cloud, width=4 * per_row, row_step=4 * per_row * 16, data=rows.reshape(-1))
+    outputs = []
+    for mutated in (flat, organized):
+        raw = valid_raw(frame)
+        raw["cloud"] = frame.cdr(mutated)
+        outcome = run(frame, raw)
+        assert outcome.output is not None and outcome.scan_reason == "", outcome
+        outputs.append(outcome.output)
+    used = [output.scale.lidar_points_used or 0 for output in outputs]
+    assert used[1] == used[0] > 1000
+    np.testing.assert_array_equal(outputs[1].depth_m, outputs[0].depth_m)
 
 
 # ------------------------------------------------------------------------------------------- TF
