@@ -463,6 +463,29 @@ def test_is_bigendian_set_on_an_8_bit_image_changes_nothing(distro: str, encodin
     np.testing.assert_array_equal(flagged.output.depth_m, plain.output.depth_m)
 
 
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+@pytest.mark.parametrize("encoding", ["mono16", "rgb16", "bgr16", "rgba16", "bayer_rggb16", "16UC1", "32FC1"])
+def test_a_big_endian_16_bit_or_float_image_decodes_as_its_little_endian_twin(distro: str, encoding: str) -> None:
+    """The real pixels (or the prediction, for 16UC1 / 32FC1) as 16-bit or float32, written big-endian with
+    ``is_bigendian`` set: the node decodes them as the little-endian message (byte order read from the flag)."""
+    frame = real_frame(distro)
+    store = TYPESTORES[distro]
+    rgb16 = np.array(frame.image.data).reshape(CROP_H, CROP_W, 3).astype("<u2") * 257
+    depth_m = np.array(frame.prediction.data, np.uint8).view("<f4").reshape(CROP_H, CROP_W)
+    values = {"mono16": rgb16[..., 1], "rgb16": rgb16, "bgr16": rgb16[..., ::-1], "bayer_rggb16": rgb16[..., 0],
+              "rgba16": np.dstack([rgb16, np.full((CROP_H, CROP_W), 65535, "<u2")]),
+              "16UC1": np.clip(depth_m * 1000, 0, 65535).astype("<u2"), "32FC1": depth_m}[encoding]  # fmt: skip
+    values = np.ascontiguousarray(values)
+    little = replace(frame.image, encoding=encoding, step=values[0].nbytes, data=values.view(np.uint8).reshape(-1))
+    swapped = values.astype(values.dtype.newbyteorder(">")).view(np.uint8).reshape(-1)
+    big = replace(little, is_bigendian=1, data=swapped)
+    from_little, from_big = (store.deserialize_cdr(frame.cdr(msg), IMAGE) for msg in (little, big))
+    if encoding in ("16UC1", "32FC1"):
+        np.testing.assert_array_equal(messages.decode_prediction(from_big), messages.decode_prediction(from_little))
+    else:
+        np.testing.assert_array_equal(messages.decode_image(from_big, IMAGE), messages.decode_image(from_little, IMAGE))
+
+
 # ------------------------------------------------------------------------------------------- CompressedImage
 
 FORMATS = ["png", "jpeg", "jpg", "rgb8; jpeg compressed bgr8", "bgr8; png compressed ", "rgb8; compressedDepth png",
