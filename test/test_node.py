@@ -1495,3 +1495,44 @@ def test_a_lidar_transform_rolled_180_on_real_kitti_scans_is_logged_once_and_in_
         return
     assert len(found) == 1 and "'camera_optical'" in found[0] and "Remedy:" in found[0], found
     assert values["lidar_extrinsic"] in ("roll_180", "lidar_upside_down") and values["scale_health"] != "ok"
+
+
+def test_mutated_real_inputs_from_cdr_bytes_each_land_in_a_counter_and_the_node_carries_on(ros: Ros) -> None:
+    """KITTI 000000 (test_cdr_fuzz's 416x128 cut, its Velodyne scan, its extrinsic in tf2) as serialised bytes into
+    the node's raw subscriptions, one mutation per frame, the real pipeline (external relative_inverse prediction,
+    LiDAR scale): each frame is published or counted as the fuzz road (test_cdr_fuzz.node_road) says, under that
+    reason in ``bad_messages``, a refused scan under ``lidar.*`` with its frame still published; no worker error,
+    no exception out of an executor callback, the last (good) frame published."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    node = ros.make_node({**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points",
+                          "lidar.wait_s": 0.0})  # fmt: skip
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"cloud": "/lidar/points", "info": "/camera/camera_info", "prediction": "/depth_model/prediction",
+              "image": "/camera/image_raw"}  # fmt: skip
+    published, bad, ok = 0, dict[str, int](), fuzz.PUBLISHED
+    for index, case in enumerate(fuzz.one_mutation_per_frame(frame)):
+        name, reason, scan_reason = case.name, case.reason, case.scan_reason
+        stamp_ns = STAMP_NS + index * 1_000_000_000
+        raw = fuzz.frame_bytes(frame, case, stamp_ns)
+        expected = fuzz.node_road(frame, raw)
+        assert (expected.reason, expected.scan_reason) == (reason, scan_reason), name  # the fuzz road: the node's
+        published += reason == ok
+        for counted_as in {reason, scan_reason} - {ok, ""}:
+            bad[counted_as] = bad.get(counted_as, 0) + 1
+        for key_in_order in ("cloud", "info", "prediction", "image"):  # the scan first: wait_s 0 pairs at once
+            node.subscription(topics[key_in_order]).callback(raw[key_in_order])  # what rclpy hands a raw callback
+        want = (published, dict(bad))
+
+        def counted(want: tuple[int, dict[str, int]] = want) -> bool:
+            return (stats(node).published, stats(node).bad) == want
+
+        assert wait_until(counted, 30), (name, stats(node))
+        assert stats(node).worker_errors == 0, (name, node.get_logger().messages("ERROR"))
+    assert published == 9 and sum(bad.values()) == 12
+    (last,) = [m for m in node.publishers["depth/image"].messages if stamp_ns_of(m) == stamp_ns]
+    assert (last.width, last.height) == (fuzz.CROP_W, fuzz.CROP_H)

@@ -209,9 +209,10 @@ class CameraModel:
 
     def _check_field_of_view(self) -> None:
         """Raise :class:`CalibrationError` for a K or P whose focal lengths make a pinhole wider than
-        :data:`MAX_PINHOLE_FOV_DEG` over the calibrated image (a zero matrix is not judged: P falls back to K)."""
+        :data:`MAX_PINHOLE_FOV_DEG` over the calibrated image, or whose principal point puts an image edge more than
+        half of that off the optical axis (a zero matrix is not judged: P falls back to K)."""
         for name, matrix in (("K", self.k), ("P", self.p)):
-            fx, fy = float(matrix[0, 0]), float(matrix[1, 1])
+            fx, fy, cx, cy = (float(matrix[0, 0]), float(matrix[1, 1]), float(matrix[0, 2]), float(matrix[1, 2]))
             if not (fx > 0 and fy > 0):
                 continue
             fov_deg = 2.0 * math.degrees(math.atan(max(self.width / 2.0 / fx, self.height / 2.0 / fy)))
@@ -221,6 +222,18 @@ class CameraModel:
                     f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), no calibration "
                     f"(image_publisher without camera_info_url publishes fx = fy = 1); give the publisher the "
                     f"camera's calibration file (camera_info_url)"
+                )
+                raise CalibrationError(msg)
+            reach_x, reach_y = max(abs(cx), abs(self.width - cx)), max(abs(cy), abs(self.height - cy))
+            aside = max(reach_x / fx, reach_y / fy)  # the tangent of the ray to the image edge farthest off the axis
+            off_axis_deg = math.degrees(math.atan(aside))
+            if not off_axis_deg <= MAX_PINHOLE_FOV_DEG / 2.0:  # NaN too (a principal point of 1e308 - -1e308)
+                msg = (
+                    f"CameraInfo {name} has principal point cx={cx:g}, cy={cy:g} with fx={fx:g}, fy={fy:g} for the "
+                    f"{self.width}x{self.height} image: its edge {off_axis_deg:.2f} degrees off the optical axis "
+                    f"(over {MAX_PINHOLE_FOV_DEG / 2.0:g}), where no pinhole image lies (its cloud points "
+                    f"{aside:.3g} times as far to the side as ahead); fix the calibration (cx, cy are pixels "
+                    f"of the calibrated image, K[2], K[5], P[2], P[6])"
                 )
                 raise CalibrationError(msg)
 

@@ -6,6 +6,9 @@ The projection is laser_geometry's ``LaserProjection.projectLaser``: beam ``i`` 
 "too close", REP 117, are dropped, and so is a range at exactly ``range_max``, which drivers use for "nothing seen");
 beam ``i`` was measured ``i * time_increment`` after ``header.stamp`` (the first beam's time), which is the per-point
 time offset the scale recovery's de-skew takes (:class:`~mono_depth_ros.core.scale.lidar.LidarScan.point_dt_ns`).
+Beam times that span no sweep (a non-finite ``time_increment``, or one whose beams span more than
+:data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: a corrupt field) are not used, as a cloud's times that are no
+sweep: the scan is one instant, its header stamp (:func:`beam_step_ns`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.errors import ShapeError
+from mono_depth_ros.core.point_times import MAX_SPAN_NS
 
 LASER_SCAN = "sensor_msgs/msg/LaserScan"
 
@@ -35,6 +39,17 @@ class LaserPoints:
     point_dt_ns: npt.NDArray[np.int64]
 
 
+def beam_step_ns(time_increment_s: float, beams: int) -> float:
+    """The time between two beams in ns: ``time_increment_s`` in ns, or 0 (no per-beam times) when it is not finite
+    or its ``beams`` span more than :data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS` (10 s per beam, float32's
+    largest: a corrupt field; the sweep's middle was put that far from the stamp the node pairs the scan by, the
+    beam times cast past int64)."""
+    if not math.isfinite(time_increment_s):
+        return 0.0
+    step_ns = time_increment_s * 1e9
+    return step_ns if abs(step_ns) * max(beams - 1, 0) <= MAX_SPAN_NS else 0.0
+
+
 def project_laser(
     ranges_m: npt.ArrayLike,
     angle_min_rad: float,
@@ -45,7 +60,8 @@ def project_laser(
 ) -> LaserPoints:
     """Beams (ranges in metres, beam order) → the :class:`LaserPoints` laser_geometry's ``projectLaser`` keeps.
 
-    A non-finite ``time_increment_s`` (some drivers leave it NaN) is taken as 0: no per-beam times. A
+    A non-finite ``time_increment_s`` (some drivers leave it NaN), or one whose beams span no sweep
+    (:func:`beam_step_ns`), is taken as 0: no per-beam times. A
     ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``. A negative
     ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
 
@@ -72,7 +88,7 @@ def project_laser(
     points = np.zeros((index.size, 3), dtype=np.float32)
     points[:, 0] = r * np.cos(angle)
     points[:, 1] = r * np.sin(angle)
-    step_ns = time_increment_s * 1e9 if math.isfinite(time_increment_s) else 0.0
+    step_ns = beam_step_ns(time_increment_s, ranges.size)
     return LaserPoints(points, np.round(index * step_ns).astype(np.int64))
 
 
@@ -92,6 +108,7 @@ def laser_sweep_middle_offset_ns(msg: Any) -> int:
     """Where the middle of a LaserScan's sweep lies after its header stamp (the first beam's time):
     ``(len(ranges) - 1) * time_increment / 2`` in int ns, as
     :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns` gives it for a cloud with per-point times
-    (every beam counts, kept or not); 0 without a finite ``time_increment`` or with fewer than 2 beams."""
-    step_s, beams = float(msg.time_increment), len(msg.ranges)
-    return round((beams - 1) * step_s * 1e9 / 2) if math.isfinite(step_s) and beams > 1 else 0
+    (every beam counts, kept or not); 0 with fewer than 2 beams or beam times that span no sweep
+    (:func:`beam_step_ns`)."""
+    beams = len(msg.ranges)
+    return round((beams - 1) * beam_step_ns(float(msg.time_increment), beams) / 2) if beams > 1 else 0

@@ -76,17 +76,21 @@ def offsets_ns(values: npt.NDArray[np.generic], meaning: str, stamp_ns: int) -> 
             return None
         middle = float(np.median(seconds[finite]))
         relative = abs(middle) <= MAX_SPAN_NS * 1e-9  # what the field's name says first, then the other readings
-        if relative and meaning == RELATIVE_S:
-            scaled = seconds * 1e9
-        elif abs(middle - stamp_ns * 1e-9) <= MAX_SPAN_NS * 1e-9:  # absolute seconds (also in a field named `time`)
-            scaled = (seconds - float(stamp_ns // 1_000_000_000)) * 1e9 - stamp_ns % 1_000_000_000
-        elif abs(middle - stamp_ns) <= MAX_SPAN_NS:  # absolute nanoseconds
-            scaled = seconds - float(stamp_ns)
-        elif relative:  # a `timestamp` in seconds after the stamp
-            scaled = seconds * 1e9
-        else:
-            return None  # another clock, or a field of another meaning
-        offsets = np.where(finite, np.rint(np.where(finite, scaled, 0.0)), 0.0).astype(np.int64)
+        with np.errstate(over="ignore"):  # a corrupt time (1e300 s) scales to Inf: refused below, unwarned
+            if relative and meaning == RELATIVE_S:
+                scaled = seconds * 1e9
+            elif abs(middle - stamp_ns * 1e-9) <= MAX_SPAN_NS * 1e-9:  # absolute seconds (also in a field `time`)
+                scaled = (seconds - float(stamp_ns // 1_000_000_000)) * 1e9 - stamp_ns % 1_000_000_000
+            elif abs(middle - stamp_ns) <= MAX_SPAN_NS:  # absolute nanoseconds
+                scaled = seconds - float(stamp_ns)
+            elif relative:  # a `timestamp` in seconds after the stamp
+                scaled = seconds * 1e9
+            else:
+                return None  # another clock, or a field of another meaning
+        rounded = np.rint(np.where(finite, scaled, 0.0))
+        if not (np.abs(rounded) <= MAX_SPAN_NS).all():  # before the cast: past int64 it gave -2**63, |-2**63| < 0
+            return None
+        offsets = rounded.astype(np.int64)
     if int(np.abs(offsets).max()) > MAX_SPAN_NS:
         return None
     return offsets

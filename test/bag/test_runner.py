@@ -908,3 +908,34 @@ def test_a_raw_camera_gives_the_metric_cloud_of_the_rectified_one(
               f"{np.percentile(ratio, [10, 90])}")  # fmt: skip
         assert abs(float(np.median(ratio)) - 1.0) < 0.01
         assert np.percentile(ratio, 10) > 0.95 and np.percentile(ratio, 90) < 1.05
+
+
+def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(tmp_path: Path) -> None:
+    """The node test's mutations (test_cdr_fuzz.one_mutation_per_frame: KITTI 000000, one input changed per frame,
+    as CDR bytes) recorded in a bag: every frame the node counts is skipped here with its reason, except a cut
+    camera_info (the latest one before is used, warned); every refused scan is warned and its frame written."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    mutations = fuzz.one_mutation_per_frame(frame)
+    topics = {"image": ("/camera/image_raw", fuzz.IMAGE), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "cloud": ("/lidar/points", fuzz.CLOUD)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index, mutation in enumerate(mutations):
+            stamp_ns = fuzz.STAMP_NS + index * 1_000_000_000
+            raw = fuzz.frame_bytes(frame, mutation, stamp_ns)
+            for latency_ms, key in enumerate(("cloud", "info", "image", "prediction")):
+                bag.write_raw(*topics[key], raw[key], stamp_ns + latency_ms * 1_000_000)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_in == len(mutations)
+    assert dict(summary.skipped.counts) == {
+        "image: EncodingError": 1, "image: ShapeError": 2, "camera_info: CalibrationError": 2,
+        "pipeline: ShapeError": 1, "prediction: undecodable": 1,
+    }  # fmt: skip
+    assert summary.frames_out == sum(m.reason == fuzz.PUBLISHED for m in mutations) + 1  # + the cut camera_info's
+    warnings = dict(summary.warnings.counts)
+    assert warnings["undecodable /camera/camera_info"] == warnings["camera_info: not within sync.slop_s"] == 1
+    assert warnings["lidar: undecodable scan"] == 3 and warnings["lidar: empty scan"] == 1
+    assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar: undecodable scan"]

@@ -116,6 +116,20 @@ def test_zero_p_falls_back_to_k_and_zero_everything_fails() -> None:
         _info(p=[0.0] * 12, k=[0.0] * 9)
 
 
+@pytest.mark.parametrize(("matrix", "index", "value"), [("p", 2, 1e300), ("p", 6, -1e40), ("k", 2, 1e6),
+                                                    ("k", 5, float("inf")), ("k", 2, float("nan"))])  # fmt: skip
+def test_a_principal_point_far_off_the_image_is_refused(matrix: str, index: int, value: float) -> None:
+    """cx or cy of K or P so far off the image that its edge is over 85 degrees off the optical axis (a corrupt
+    1e300, a million pixels): no pinhole image; its cloud had x = -Inf for every point. An off-centre principal
+    point (a ROI's, 2 widths off: 63 degrees) is a calibration still."""
+    values = {"k": [500.0, 0, 320, 0, 510, 240, 0, 0, 1], "p": [490.0, 0, 318, 0, 0, 495, 242, 0, 0, 0, 1, 0]}
+    values[matrix][index] = value
+    with pytest.raises(CalibrationError, match=f"CameraInfo {matrix.upper()} has principal point.*off the optical"):
+        _info(**values)
+    off_centre = _info(p=[490.0, 0, -640, 0, 0, 495, 242, 0, 0, 0, 1, 0])
+    assert off_centre.rectified_intrinsics().cx == -640.0
+
+
 @pytest.mark.parametrize(("width", "height"), [(1242, 375), (640, 480), (160, 96)])
 def test_image_publishers_placeholder_calibration_is_refused(width: int, height: int) -> None:
     """image_pipeline's image_publisher without camera_info_url (Humble and rolling) publishes K = P with

@@ -38,6 +38,9 @@ def test_an_infinite_range_max_and_a_clockwise_scan_are_read_as_they_are() -> No
 def test_a_nan_time_increment_gives_no_per_beam_times_and_bad_fields_are_refused() -> None:
     out = project_laser([1.0, 1.0], 0.0, 0.1, 0.1, 10.0, time_increment_s=math.nan)
     np.testing.assert_array_equal(out.point_dt_ns, [0, 0])
+    for corrupt_s in (10.0, 3e38, -1e300):  # beams spanning no sweep (over MAX_SPAN_NS): no beam times either
+        out = project_laser([1.0, 1.0, 1.0], 0.0, 0.1, 0.1, 10.0, time_increment_s=corrupt_s)
+        np.testing.assert_array_equal(out.point_dt_ns, [0, 0, 0])
     with pytest.raises(ShapeError, match="angle_increment nan"):
         project_laser([1.0], 0.0, math.nan, 0.1, 10.0)
     with pytest.raises(ShapeError, match="range_min nan"):
@@ -69,7 +72,8 @@ def test_a_cdr_laser_scan_message_is_read_field_by_field(distro: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("beams", "time_increment", "middle_ns"), [(360, 1 / 3600, 49_861_111), (1, 0.1, 0), (10, math.nan, 0)]
+    ("beams", "time_increment", "middle_ns"),
+    [(360, 1 / 3600, 49_861_111), (1, 0.1, 0), (10, math.nan, 0), (1800, 10.0, 0), (1800, -3e38, 0), (2, 1e300, 0)],
 )
 def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
     beams: int, time_increment: float, middle_ns: int

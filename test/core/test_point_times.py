@@ -57,6 +57,10 @@ def test_times_that_are_no_sweep_around_the_stamp_are_not_used() -> None:
     assert offsets_ns(np.array([MAX_SPAN_NS + 1], dtype=np.uint32), RELATIVE_NS, STAMP_NS) is None
     assert offsets_ns(np.array([np.nan, np.nan]), RELATIVE_S, STAMP_NS) is None
     assert offsets_ns(np.zeros(0, dtype=np.uint32), RELATIVE_NS, STAMP_NS) is None
+    for corrupt_s in (1e20, -3e10, 1e300):  # past int64 ns: the cast gave -2**63, whose abs() passed the check
+        assert offsets_ns(np.array([0.01, corrupt_s, -0.02]), RELATIVE_S, STAMP_NS) is None
+        assert offsets_ns(np.array([0.01, corrupt_s, -0.02, 0.0]), ABSOLUTE, STAMP_NS) is None
+        assert sweep_span_ns(np.array([0.01, corrupt_s, -0.02]), RELATIVE_S, STAMP_NS) is None
 
 
 def test_a_non_finite_time_counts_as_the_stamp() -> None:
