@@ -312,8 +312,8 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue
         if message.topic in TF_TOPICS:
             try:
-                if TF_TOPICS[message.topic]:
-                    index.tf.add_tf_message(decoded, static=True)  # shared by every pass
+                if TF_TOPICS[message.topic]:  # shared by every pass; applies from after the images recorded before it
+                    index.tf.add_tf_message(decoded, static=True, recorded_after_ns=streams.last_image_ns)
                 else:
                     streams.tf.add(message.log_ns, decoded)
             except DepthError as err:
@@ -372,6 +372,7 @@ class _Streams:
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
     sweep_middle_ns: int | None = None  # the scans' sweep middle after their stamp (None: no scan decoded yet)
+    last_image_ns: int = -(2**63)  # the stamp of the last image recorded so far (before any: lower than any stamp)
     prediction: _Stream = field(default_factory=_Stream)
 
 
@@ -380,6 +381,7 @@ def _add_stamp(
 ) -> None:
     """Index one image, scan or prediction by its header stamp (int ns)."""
     if message.topic == topics.image:
+        streams.last_image_ns = stamp_ns
         streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps

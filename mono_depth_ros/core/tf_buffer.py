@@ -9,7 +9,10 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
 
 * static transforms hold at every stamp. When ``/tf_static`` is re-published with other values for the same child,
   the newer value applies from its own stamp on (what a node sees while the bag replays); before the first static
-  sample the earliest value applies;
+  sample the earliest value applies. Given in recording order with ``recorded_after_ns`` (the stamp of the last
+  image recorded before it, as the bag runner's index gives them), a value applies no earlier than just after
+  that stamp, and one stamped before the child's newest value (a correction stamped 0 or with its publisher's start
+  time) from there on too: tf2 keeps the static value received last, whatever its stamp;
 * a dynamic edge is **interpolated** between the two samples around the query stamp, as tf2 does (translation
   linearly, rotation by slerp). After its last sample the last one holds (tf2 would refuse to extrapolate: a
   bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
@@ -144,11 +147,15 @@ class TfBuffer:
         """Number of stored samples, static and dynamic."""
         return sum(len(e.stamps_ns) for e in [*self._static.values(), *self._dynamic.values()])
 
-    def set_transform(self, parent_from_child: RigidTransform, stamp_ns: int, *, static: bool) -> None:
+    def set_transform(
+        self, parent_from_child: RigidTransform, stamp_ns: int, *, static: bool, recorded_after_ns: int | None = None
+    ) -> None:
         """Store one edge; ``dst_frame`` is the parent, ``src_frame`` the child.
 
         A static sample holds at every stamp until a newer static sample of the same child (see the module
         docstring); a dynamic sample holds from its stamp until the next one. A repeated stamp replaces the sample.
+        ``recorded_after_ns`` (static only; int ns): the sample was recorded after an image of that stamp and after
+        the child's earlier static samples, so it applies from after both (None: from its stamp).
 
         Raises:
             TransformError: an empty frame id, or a transform from a frame to itself.
@@ -165,10 +172,14 @@ class TfBuffer:
         edges = self._static if static else self._dynamic
         if child not in edges:
             edges[child] = _Edge(child)
+        stamps = edges[child].stamps_ns
+        if static and recorded_after_ns is not None and not (stamps and stamps[-1] == stamp_ns):
+            stamp_ns = max(int(stamp_ns), int(recorded_after_ns) + 1, stamps[-1] + 1 if stamps else int(stamp_ns))
         edges[child].insert(int(stamp_ns), edge)
 
-    def add_transform_stamped(self, msg: Any, *, static: bool) -> float:
-        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name).
+    def add_transform_stamped(self, msg: Any, *, static: bool, recorded_after_ns: int | None = None) -> float:
+        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name);
+        ``recorded_after_ns``: see :meth:`set_transform`.
 
         Its quaternion is normalised first, as tf2 does (Humble stores any finite, non-zero quaternion normalised).
 
@@ -191,11 +202,13 @@ class TfBuffer:
             dst_frame=str(msg.header.frame_id),
             src_frame=str(msg.child_frame_id),
         )
-        self.set_transform(parent_from_child, stamp_to_ns(msg.header.stamp), static=static)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self.set_transform(parent_from_child, stamp_ns, static=static, recorded_after_ns=recorded_after_ns)
         return norm
 
-    def add_tf_message(self, msg: Any, *, static: bool) -> int:
-        """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``).
+    def add_tf_message(self, msg: Any, *, static: bool, recorded_after_ns: int | None = None) -> int:
+        """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``;
+        ``recorded_after_ns``: see :meth:`set_transform`).
 
         Malformed transforms (zero or NaN quaternion, NaN translation, missing frame ids) are skipped; the others
         are stored, a quaternion off unit length normalised as tf2 does (see :meth:`add_transform_stamped`).
@@ -213,7 +226,7 @@ class TfBuffer:
         normalised: list[str] = []
         for transform_stamped in msg.transforms:
             try:
-                norm = self.add_transform_stamped(transform_stamped, static=static)
+                norm = self.add_transform_stamped(transform_stamped, static=static, recorded_after_ns=recorded_after_ns)
             except TransformError as err:
                 problems.append(str(err))
                 continue

@@ -177,6 +177,24 @@ def test_republished_static_edge_applies_from_its_stamp_on() -> None:
     assert len(tf) == 2
 
 
+def test_a_static_value_in_recording_order_applies_from_after_the_last_image_and_the_value_before() -> None:
+    """``recorded_after_ns`` (the bag runner's index: the last image's stamp when the value was recorded): tf2 keeps
+    the static value received last, so a correction stamped before the value it replaces applies from its arrival,
+    and none applies to an image recorded before it; a repeated stamp still replaces."""
+    tf = TfBuffer()
+    first, correction, again = (RigidTransform(np.eye(3), v * np.ones(3), "a", "b") for v in (1.0, 2.0, 3.0))
+    tf.set_transform(first, 100, static=True, recorded_after_ns=-(2**63))
+    tf.set_transform(correction, 50, static=True, recorded_after_ns=300)  # stamped before, recorded after image 300
+    np.testing.assert_allclose(tf.lookup("a", "b", 300).translation, [1, 1, 1])
+    np.testing.assert_allclose(tf.lookup("a", "b", 301).translation, [2, 2, 2])
+    tf.set_transform(again, 400, static=True, recorded_after_ns=350)  # stamped after the last image: its own stamp
+    np.testing.assert_allclose(tf.lookup("a", "b", 399).translation, [2, 2, 2])
+    np.testing.assert_allclose(tf.lookup("a", "b", 400).translation, [3, 3, 3])
+    tf.set_transform(first, 400, static=True, recorded_after_ns=450)  # the newest stamp again: replaced
+    np.testing.assert_allclose(tf.lookup("a", "b", 400).translation, [1, 1, 1])
+    assert len(tf) == 3
+
+
 def test_leading_slash_is_ignored() -> None:
     assert normalize_frame_id("/base_link") == "base_link"
     tf = TfBuffer()
