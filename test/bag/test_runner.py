@@ -30,7 +30,7 @@ from test.kitti_bag import (
     kitti_camera_info,
     load_kitti_frames,
     relative_inverse_prediction,
-    velodyne_cloud,
+    write_static_correction_bag,
 )
 from test.lidar_sweep import (
     LAYOUTS,
@@ -922,26 +922,11 @@ def test_a_tf_static_correction_recorded_later_with_an_older_stamp_applies_from_
     """/tf_static re-published with another extrinsic whose stamp is older than the first value's (a calibration
     tool stamping 0 or its start time, a second static publisher for the same child): tf2 keeps the value received
     last, so the node uses the correction from the frame after it arrived. Six real KITTI frames, the first
-    extrinsic 3 m off, the correction recorded after the third image: the first three frames are fitted to the
+    extrinsic 3 m off, the correction recorded before the fourth image: the first three frames are fitted to the
     wrong LiDAR depth (as the node fits them), the last three to the right one (each frame's relative inverse
     prediction is fitted anew, so AbsRel against the LiDAR says which extrinsic placed the scan)."""
     (frame,) = load_kitti_frames(kitti_object_dir, ["000000"])
-    right = frame.cam_from_velo
-    wrong = type(right)(right.rotation, right.translation + np.array([0.0, 0.0, 3.0]), right.dst_frame, right.src_frame)
-    prediction = relative_inverse_prediction(densify_nearest(frame.lidar_depth_m))
-    stamps = [START_NS + index * 100_000_000 for index in range(6)]
-    with BagBuilder(tmp_path / "in") as bag:
-        factory = bag.factory
-        bag.add("/tf_static", tf_message_from(factory, [wrong], START_NS - 100_000_000), START_NS - 100_000_000)
-        for index, stamp_ns in enumerate(stamps):
-            if index == 3:  # recorded now, stamped before the first value
-                bag.add("/tf_static", tf_message_from(factory, [right], START_NS - 200_000_000), stamp_ns - 1_000_000)
-            header = make_header(factory, stamp_ns, KITTI_CAMERA_FRAME)
-            bag.add("/lidar/points", velodyne_cloud(factory, frame.scan, stamp_ns, KITTI_LIDAR_FRAME), stamp_ns)
-            bag.add("/camera/camera_info", kitti_camera_info(factory, frame, stamp_ns), stamp_ns + 1_000_000)
-            bag.add("/camera/image_raw", image_from_array(factory, frame.rgb, "rgb8", header), stamp_ns + 2_000_000)
-            message = depth_image_from_metres(factory, prediction, "32FC1", header)
-            bag.add("/depth_model/prediction", message, stamp_ns + 3_000_000)
+    write_static_correction_bag(tmp_path / "in", frame, n_frames=6, corrected_at=3)
     params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
     assert summary.frames_out == 6 and summary.accounted
