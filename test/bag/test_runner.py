@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -939,3 +940,28 @@ def test_a_tf_static_correction_recorded_later_with_an_older_stamp_applies_from_
         )
     assert min(abs_rel[:3]) > 0.05, abs_rel  # the node had only the wrong extrinsic then
     assert max(abs_rel[3:]) < 0.005, abs_rel  # and the correction from its arrival on
+
+
+def test_a_run_that_writes_nothing_leaves_no_output_bag_so_the_same_command_runs_once_fixed(tmp_path: Path) -> None:
+    """Every image skipped (camera_info recorded on another clock: none at or before any image) or no image on the
+    topic: the run ends with nothing written ('no frame was written'), and it left an empty OUT behind, so the same
+    command once the cause was fixed was refused ("output bag OUT already exists"). Nothing written: nothing left.
+    With --copy-inputs the copied messages are output and stay."""
+
+    def later_clock(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.header.stamp.sec += 1000
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 3, mutate=later_clock, lidar=False)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert (summary.frames_in, summary.frames_out, summary.skipped.counts) == (3, 0, {"no camera_info": 3})
+    assert not (tmp_path / "out").exists()
+    assert any("nothing was written" in note and "out" in note for note in summary.notes), summary.notes
+    copied = run_bag(
+        tmp_path / "in", tmp_path / "copy", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    assert copied.frames_out == 0 and set(read_bag(tmp_path / "copy")) >= {"/camera/image_raw", "/camera/camera_info"}
+    shutil.rmtree(tmp_path / "in")
+    write_tiny_bag(tmp_path / "in", 3, lidar=False)  # recorded again, camera_info on the camera's clock
+    assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 3
