@@ -108,3 +108,28 @@ def test_a_truncated_db3_copied_without_its_metadata_yaml_counts_the_images_it_l
     assert summary.skipped.counts == {DAMAGED_INPUT: 3 - summary.frames_out}
     assert summary.accounted
     assert f"{3 - summary.frames_out} of 3 images on {IMAGE_TOPIC} could not be read back" in summary.format()
+
+
+def test_a_cut_inside_an_mcap_chunk_gives_back_the_frames_whole_before_it(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A copy of a real KITTI MCAP (png CompressedImage, two frames per 1 MiB chunk) that stopped inside the last
+    chunk, after its first image (the shipped model, no LiDAR): that image is whole in the file and is processed (the
+    chunk was dropped whole: 4 of 6 frames out, 'every complete message recovered' was not so); the cut one is a
+    skipped input."""
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames * 2, storage="mcap", compressed=True, lidar=False)
+    (mcap,) = (tmp_path / "in").glob("*.mcap")
+    reader = McapReader(mcap)
+    reader.open()
+    (image_channel,) = [c.id for c in reader.connections if c.topic == IMAGE_TOPIC + "/compressed"]
+    last = reader.chunks[-1]
+    reader.close()
+    assert last.channel_count[image_channel] == 2 and last.compression == ""
+    mcap.write_bytes(mcap.read_bytes()[: last.chunk_start_offset + last.chunk_length * 3 // 4])
+
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {}, BagRunOptions(progress=False))  # the shipped model
+    assert (summary.frames_in, summary.frames_out) == (6, 5)
+    assert summary.skipped.counts == {DAMAGED_INPUT: 1}
+    assert summary.accounted
+    assert any("from the chunk cut off" in line for line in summary.input_damage), summary.input_damage

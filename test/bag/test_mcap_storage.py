@@ -211,6 +211,52 @@ def test_truncated_file_recovers_every_complete_chunk(tmp_path: Path, fraction: 
     assert reader.topics == set(TOPICS)  # type: ignore[attr-defined]
 
 
+def _write_zstd(path: Path, messages: list[Message]) -> Path:
+    """The messages as ``ros2 bag record -s mcap`` writes them by default: chunks compressed with zstd."""
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    from mono_depth_ros.bag.writer import _Writer
+
+    writer = _Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
+        connections = {t: writer.add_connection(t, m, typestore=STORE) for t, m in TOPICS.items()}
+        for topic, log_ns, data in messages:
+            writer.write(connections[topic], log_ns, data)
+    return next(path.glob("*.mcap"))
+
+
+@pytest.mark.parametrize("compression", ["", "zstd"])
+def test_a_cut_inside_a_chunk_gives_back_the_whole_messages_before_it(tmp_path: Path, compression: str) -> None:
+    """A copy that stopped inside a chunk: the message records whole before the cut are read (the chunk was dropped
+    whole); of an uncompressed chunk exactly those, of a zstd one those in the blocks that decompress."""
+    messages = _messages(30)
+    path = _write_zstd(tmp_path / "bag", messages) if compression else _write(tmp_path / "bag", messages)
+    reader = McapReader(path)
+    reader.open()
+    *before, cut_chunk, _ = reader.chunks
+    assert cut_chunk.compression == compression
+    reader.close()
+    data = path.read_bytes()
+    cut = cut_chunk.chunk_start_offset + cut_chunk.chunk_length * 9 // 10
+    path.write_bytes(data[:cut])
+    complete = sum(sum(chunk.channel_count.values()) for chunk in before)
+
+    got, verifying = _read(path)
+    assert got == messages[: len(got)]
+    assert verifying.integrity.recovered == len(got) > complete
+    assert "whole message(s) read from the chunk cut off" in verifying.integrity.problems[0]
+    if not compression:  # records start after the chunk's 49-byte head; those ending before the cut are whole
+        at, whole = cut_chunk.chunk_start_offset + 49, 0
+        while True:
+            opcode, length = struct.unpack_from("<BQ", data, at)
+            if at + 9 + length > cut:
+                break
+            whole += opcode == 0x05
+            at += 9 + length
+        assert len(got) == complete + whole and whole >= 1
+
+
 def test_a_cut_inside_the_header_or_a_foreign_file_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "bag", _messages(2))
     path.write_bytes(path.read_bytes()[:12])
