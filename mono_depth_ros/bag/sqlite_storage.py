@@ -361,17 +361,22 @@ def _file_count(info: dict[str, Any], name: str) -> int | None:
 
 def _topic_counts(info: dict[str, Any]) -> dict[str, int]:
     """Topic → message count in a bag's metadata.yaml mapping, when the bag is one file (empty otherwise: a split
-    recording's counts are summed over its files, and each file's share is not stored)."""
+    recording's counts are summed over its files, and each file's share is not stored). A topic listed more than once
+    (rosbags records one topic on several connections: another type or QoS) is left out: which count is whose cannot
+    be told from the name."""
     files = [entry for entry in info.get("files") or [] if isinstance(entry, dict)]
     if max(len(files), len(info.get("relative_file_paths") or [])) != 1:
         return {}
     counts: dict[str, int] = {}
+    listed: Counter[str] = Counter()
     for entry in info.get("topics_with_message_count") or []:
         topic = entry.get("topic_metadata") if isinstance(entry, dict) else None
         name, count = (topic.get("name"), entry.get("message_count")) if isinstance(topic, dict) else (None, None)
-        if isinstance(name, str) and isinstance(count, int):
-            counts[name] = counts.get(name, 0) + count
-    return counts
+        if isinstance(name, str):
+            listed[name] += 1
+            if isinstance(count, int):
+                counts[name] = count
+    return {name: count for name, count in counts.items() if listed[name] == 1}
 
 
 def _metadata_info(row: dict[str, Value]) -> dict[str, Any] | None:
@@ -584,6 +589,8 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             self._scan(path, master["messages"])
             counts = Counter(row.topic_id for row in self._index)
             listed = next(filter(None, map(self._listed, reversed(small.get("metadata", [])))), {})
+            rows_of = Counter(_text(row.get("name")) for row in topics)  # a topic on one connection only (as above)
+            listed = {name: count for name, count in listed.items() if rows_of[name] == 1}
             self.connections = [  # a topic's count is the larger of what was found and what the file listed
                 self._connection(row, max(counts[_int(row["id"]) or 0], listed.get(_text(row.get("name")), 0)))
                 for row in topics

@@ -440,3 +440,33 @@ def test_an_intact_file_is_read_through_a_memory_map_with_the_bytes_sqlite_selec
         reader.close()
     assert mapped > source.stat().st_size
     assert got == expected
+
+
+def test_a_topic_recorded_on_two_connections_is_not_counted_twice_from_the_metadata_table(tmp_path: Path) -> None:
+    """rosbags records one topic on two connections (another type, or another QoS: a ROS 1 bag converted with two
+    publishers); the file's ``metadata`` table lists each with its own count. A cut copy read alone gave each
+    connection the sum of both (80 messages on /x listed as 160: phantom lost messages); as for metadata.yaml
+    (:meth:`~mono_depth_ros.bag.folder.StorageFilesReader._expect`) a topic on several connections keeps what was
+    found."""
+    string, uint = TYPESTORE.types["std_msgs/msg/String"], TYPESTORE.types["std_msgs/msg/UInt32"]
+    rng = np.random.default_rng(1)
+    with Writer(tmp_path / "bag", version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
+        text = writer.add_connection("/x", string.__msgtype__, typestore=TYPESTORE)
+        number = writer.add_connection("/x", uint.__msgtype__, typestore=TYPESTORE)
+        for i in range(40):
+            writer.write(
+                text, START_NS + 2 * i, TYPESTORE.serialize_cdr(string(rng.bytes(20_000).hex()), "std_msgs/msg/String")
+            )
+            writer.write(number, START_NS + 2 * i + 1, TYPESTORE.serialize_cdr(uint(i), "std_msgs/msg/UInt32"))
+    db3 = tmp_path / "bag" / "bag.db3"
+    cut = tmp_path / "cut.db3"
+    cut.write_bytes(db3.read_bytes()[: db3.stat().st_size * 6 // 10])
+    reader = SalvagingSqlite3Reader(cut)
+    reader.open()
+    try:
+        assert reader.integrity.truncated and reader.integrity.expected == 80
+        found = Counter(c.msgtype for c, _, _ in reader.messages(reader.connections))
+        assert 0 < sum(found.values()) < 80
+        assert {c.msgtype: c.msgcount for c in reader.connections} == found
+    finally:
+        reader.close()
