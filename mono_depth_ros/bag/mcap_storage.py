@@ -68,6 +68,14 @@ CHUNK_BYTES_MAX = 2 * MESSAGE_BYTES_MAX
 recorders close one after a few MiB (rosbags 1 MiB, this writer one frame)."""
 
 
+def _lz4(data: bytes, max_length: int) -> bytes:
+    """An lz4 frame's first ``max_length`` decompressed bytes (all it holds when fewer; a frame cut short gives its
+    whole blocks). Raises RuntimeError for bytes that are no lz4 frame."""
+    from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
+
+    return bytes(LZ4FrameDecompressor().decompress(bytes(data), max_length=max_length))
+
+
 def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
     """A chunk's records, as rosbags' ``decompress`` gives them, but never more than the ``size`` the chunk declares
     (at most :data:`CHUNK_BYTES_MAX`) held while decompressing: rosbags decompressed the whole chunk first and
@@ -89,9 +97,7 @@ def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
             msg = f"Chunk size mismatch: expected {size} bytes, got more (not decompressed further)."
             raise ReaderError(msg) from None
     elif compression == "lz4":
-        from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
-
-        raw = LZ4FrameDecompressor().decompress(bytes(data), max_length=size + 1)
+        raw = _lz4(data, size + 1)
     else:
         msg = f"Unsupported chunk compression {compression!r}."
         raise ReaderError(msg)
@@ -121,9 +127,7 @@ def decompressed_prefix(data: bytes, compression: str, size: int) -> bytes:
         decompressor = rosbags_mcap.zstd.ZstdDecompressor()  # type: ignore[attr-defined]  # the zstd rosbags uses
         return bytes(decompressor.decompress(bytes(data), max_length=size))
     if compression == "lz4":
-        from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
-
-        return bytes(LZ4FrameDecompressor().decompress(bytes(data), max_length=size))
+        return _lz4(data, size)
     msg = f"Unsupported chunk compression {compression!r}."
     raise ReaderError(msg)
 
