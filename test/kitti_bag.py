@@ -232,12 +232,19 @@ def write_kitti_bag(
 
 
 def write_static_correction_bag(
-    path: Path, frame: KittiFrame, *, n_frames: int = 6, corrected_at: int = 3, offset_m: float = 3.0
+    path: Path,
+    frame: KittiFrame,
+    *,
+    n_frames: int = 6,
+    corrected_at: int = 3,
+    offset_m: float = 3.0,
+    correction_stamp_ns: int = START_NS - 2 * PERIOD_NS,
 ) -> list[int]:
     """``n_frames`` copies of one KITTI frame (10 Hz; scan stamped with its image; the external relative inverse
-    prediction) whose ``/tf_static`` extrinsic is first ``offset_m`` off along the optical axis, then corrected: the
-    right value is recorded half a period before image ``corrected_at``, stamped before the first value (a calibration
-    tool that stamps 0 or its start time). Returns the image stamps."""
+    prediction) whose ``/tf_static`` extrinsic is first ``offset_m`` off along the optical axis (stamped a period
+    before the first image), then corrected: the right value is recorded half a period before image
+    ``corrected_at``, stamped ``correction_stamp_ns`` (by default before the first value: a calibration tool that
+    stamps 0 or its start time). Returns the image stamps."""
     right = frame.cam_from_velo
     wrong = RigidTransform(
         right.rotation, right.translation + np.array([0.0, 0.0, offset_m]), CAMERA_FRAME, LIDAR_FRAME
@@ -249,7 +256,7 @@ def write_static_correction_bag(
         bag.add("/tf_static", tf_message_from(factory, [wrong], START_NS - PERIOD_NS), START_NS - PERIOD_NS)
         for index, stamp_ns in enumerate(stamps):
             if index == corrected_at:
-                correction = tf_message_from(factory, [right], START_NS - 2 * PERIOD_NS)
+                correction = tf_message_from(factory, [right], correction_stamp_ns)
                 bag.add("/tf_static", correction, stamp_ns - PERIOD_NS // 2)
             header = make_header(factory, stamp_ns, CAMERA_FRAME)
             bag.add(LIDAR_TOPIC, velodyne_cloud(factory, frame.scan, stamp_ns, LIDAR_FRAME), stamp_ns)

@@ -10,9 +10,10 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
 * static transforms hold at every stamp. When ``/tf_static`` is re-published with other values for the same child,
   the newer value applies from its own stamp on (what a node sees while the bag replays); before the first static
   sample the earliest value applies. Given in recording order with ``recorded_after_ns`` (the stamp of the last
-  image recorded before it, as the bag runner's index gives them), a value applies no earlier than just after
-  that stamp, and one stamped before the child's newest value (a correction stamped 0 or with its publisher's start
-  time) from there on too: tf2 keeps the static value received last, whatever its stamp;
+  image recorded before it, as the bag runner's index gives them), a value applies from just after that stamp,
+  whatever its own: tf2's static cache holds the value received last and ignores stamps, so a correction stamped 0,
+  with the stamp of the value it replaces or on another clock applies from the first image recorded after it, and
+  to none before; a value re-sent unchanged adds no sample;
 * a dynamic edge is **interpolated** between the two samples around the query stamp, as tf2 does (translation
   linearly, rotation by slerp). After its last sample the last one holds (tf2 would refuse to extrapolate: a
   bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
@@ -91,6 +92,15 @@ class _Edge:
         self._values[index * width : index * width] = row
         self._parents.insert(index, parent)
 
+    def newest_is(self, parent_from_child: RigidTransform) -> bool:
+        """Whether the sample of the highest stamp holds exactly this parent and value."""
+        if not self.stamps_ns:
+            return False
+        last = len(self.stamps_ns) - 1
+        row = parent_from_child.rotation.ravel().tolist() + parent_from_child.translation.tolist()
+        values = self._values[last * self._WIDTH : (last + 1) * self._WIDTH]
+        return self._parents[last] == parent_from_child.dst_frame and values.tolist() == row
+
     def _sample(self, index: int) -> RigidTransform:
         start = index * self._WIDTH
         values = np.array(self._values[start : start + self._WIDTH], dtype=np.float64)  # a copy: the array may grow
@@ -154,8 +164,10 @@ class TfBuffer:
 
         A static sample holds at every stamp until a newer static sample of the same child (see the module
         docstring); a dynamic sample holds from its stamp until the next one. A repeated stamp replaces the sample.
-        ``recorded_after_ns`` (static only; int ns): the sample was recorded after an image of that stamp and after
-        the child's earlier static samples, so it applies from after both (None: from its stamp).
+        ``recorded_after_ns`` (static only; int ns): the sample was recorded after the child's earlier static
+        samples and after an image of that stamp, so it applies from just after that stamp, whatever ``stamp_ns``
+        says (tf2 keeps the static value received last); one equal to the child's newest is not stored again
+        (None: it applies from ``stamp_ns``).
 
         Raises:
             TransformError: an empty frame id, or a transform from a frame to itself.
@@ -172,9 +184,10 @@ class TfBuffer:
         edges = self._static if static else self._dynamic
         if child not in edges:
             edges[child] = _Edge(child)
-        stamps = edges[child].stamps_ns
-        if static and recorded_after_ns is not None and not (stamps and stamps[-1] == stamp_ns):
-            stamp_ns = max(int(stamp_ns), int(recorded_after_ns) + 1, stamps[-1] + 1 if stamps else int(stamp_ns))
+        if static and recorded_after_ns is not None:
+            if edges[child].newest_is(edge):  # re-sent unchanged (a StaticTransformBroadcaster re-sends all it holds)
+                return
+            stamp_ns = int(recorded_after_ns) + 1
         edges[child].insert(int(stamp_ns), edge)
 
     def add_transform_stamped(self, msg: Any, *, static: bool, recorded_after_ns: int | None = None) -> float:

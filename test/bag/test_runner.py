@@ -917,17 +917,27 @@ def test_a_raw_camera_gives_the_metric_cloud_of_the_rectified_one(
         assert np.percentile(ratio, 10) > 0.95 and np.percentile(ratio, 90) < 1.05
 
 
+@pytest.mark.parametrize(
+    "correction_stamp_ns",
+    [START_NS - 200_000_000, START_NS - 100_000_000, START_NS + 100 * 1_000_000_000],
+    ids=["older", "same", "after_every_image"],
+)
 def test_a_tf_static_correction_recorded_later_with_an_older_stamp_applies_from_where_it_was_recorded(
-    tmp_path: Path, kitti_object_dir: Path
+    tmp_path: Path, kitti_object_dir: Path, correction_stamp_ns: int
 ) -> None:
     """/tf_static re-published with another extrinsic whose stamp is older than the first value's (a calibration
-    tool stamping 0 or its start time, a second static publisher for the same child): tf2 keeps the value received
-    last, so the node uses the correction from the frame after it arrived. Six real KITTI frames, the first
-    extrinsic 3 m off, the correction recorded before the fourth image: the first three frames are fitted to the
-    wrong LiDAR depth (as the node fits them), the last three to the right one (each frame's relative inverse
-    prediction is fitted anew, so AbsRel against the LiDAR says which extrinsic placed the scan)."""
+    tool stamping 0 or its start time, a second static publisher for the same child), the same (both stamped 0, or
+    by publishers started before the sim clock ran), or later than every image (a publisher on another clock): tf2
+    keeps the value received last, whatever its stamp, so the node uses the correction from the frame after it
+    arrived. Six real KITTI frames, the first extrinsic 3 m off, the correction recorded before the fourth image: the
+    first three frames are fitted to the wrong LiDAR depth (as the node fits them), the last three to the right one
+    (each frame's relative inverse prediction is fitted anew, so AbsRel against the LiDAR says which extrinsic placed
+    the scan). With the same stamp the correction replaced the first value for every frame (frames 1-3 right, the
+    node's wrong); stamped after every image it never applied (frames 4-6 AbsRel 0.12)."""
     (frame,) = load_kitti_frames(kitti_object_dir, ["000000"])
-    write_static_correction_bag(tmp_path / "in", frame, n_frames=6, corrected_at=3)
+    write_static_correction_bag(
+        tmp_path / "in", frame, n_frames=6, corrected_at=3, correction_stamp_ns=correction_stamp_ns
+    )
     params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
     assert summary.frames_out == 6 and summary.accounted
