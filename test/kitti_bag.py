@@ -231,6 +231,42 @@ def write_kitti_bag(
     return written
 
 
+def write_static_correction_bag(
+    path: Path,
+    frame: KittiFrame,
+    *,
+    n_frames: int = 6,
+    corrected_at: int = 3,
+    offset_m: float = 3.0,
+    correction_stamp_ns: int = START_NS - 2 * PERIOD_NS,
+) -> list[int]:
+    """``n_frames`` copies of one KITTI frame (10 Hz; scan stamped with its image; the external relative inverse
+    prediction) whose ``/tf_static`` extrinsic is first ``offset_m`` off along the optical axis (stamped a period
+    before the first image), then corrected: the right value is recorded half a period before image
+    ``corrected_at``, stamped ``correction_stamp_ns`` (by default before the first value: a calibration tool that
+    stamps 0 or its start time). Returns the image stamps."""
+    right = frame.cam_from_velo
+    wrong = RigidTransform(
+        right.rotation, right.translation + np.array([0.0, 0.0, offset_m]), CAMERA_FRAME, LIDAR_FRAME
+    )
+    prediction = relative_inverse_prediction(densify_nearest(frame.lidar_depth_m))
+    stamps = [START_NS + index * PERIOD_NS for index in range(n_frames)]
+    with BagBuilder(path) as bag:
+        factory = bag.factory
+        bag.add("/tf_static", tf_message_from(factory, [wrong], START_NS - PERIOD_NS), START_NS - PERIOD_NS)
+        for index, stamp_ns in enumerate(stamps):
+            if index == corrected_at:
+                correction = tf_message_from(factory, [right], correction_stamp_ns)
+                bag.add("/tf_static", correction, stamp_ns - PERIOD_NS // 2)
+            header = make_header(factory, stamp_ns, CAMERA_FRAME)
+            bag.add(LIDAR_TOPIC, velodyne_cloud(factory, frame.scan, stamp_ns, LIDAR_FRAME), stamp_ns)
+            bag.add(CAMERA_INFO_TOPIC, kitti_camera_info(factory, frame, stamp_ns), stamp_ns + 1_000_000)
+            bag.add(IMAGE_TOPIC, image_from_array(factory, frame.rgb, "rgb8", header), stamp_ns + 2_000_000)
+            message = depth_image_from_metres(factory, prediction, "32FC1", header)
+            bag.add(PREDICTION_TOPIC, message, stamp_ns + 3_000_000)
+    return stamps
+
+
 def write_depth_gt_bag(
     path: Path, kitti_depth_dir: Path, *, distro: Distro = "humble"
 ) -> list[tuple[int, npt.NDArray[np.float32]]]:

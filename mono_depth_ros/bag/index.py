@@ -125,6 +125,13 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     except BagError as err:
         raise BagError(f"{err}{several}") from None
     lidar = config.topics.lidar
+    kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
+    scans = [
+        (t, kinds[k])
+        for k in kinds
+        for t, kind in sorted(bag_topics.items())
+        if kind == k and "depth" not in t and t != lidar
+    ]  # recorded LiDARs this run does not read
     if lidar and lidar not in bag_topics:
         summary.notes.append(
             f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
@@ -132,16 +139,17 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         )
     elif lidar:
         _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
-    else:
-        kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
-        scans = [
-            (t, kinds[k]) for k in kinds for t, kind in sorted(bag_topics.items()) if kind == k and "depth" not in t
-        ]
-        if scans:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+        if scans:  # a second LiDAR (the node too subscribes one): named, as one left unused by an empty lidar_topic
             summary.notes.append(
-                f"LiDAR not used: the bag has {', '.join(f'{kind} {topic}' for topic, kind in scans)} but lidar_topic "
-                f"is empty; pass --param lidar_topic={scans[0][0]} for a metric scale from it"
+                f"LiDAR not used: the bag also has {', '.join(f'{kind} {topic}' for topic, kind in scans)}; one run "
+                f"takes one lidar_topic (as the node subscribes one): pass --param lidar_topic={scans[0][0]} for the "
+                "scale from it instead"
             )
+    elif scans:  # a LiDAR is recorded but not used: say so, the scale then comes from the fallbacks
+        summary.notes.append(
+            f"LiDAR not used: the bag has {', '.join(f'{kind} {topic}' for topic, kind in scans)} but lidar_topic "
+            f"is empty; pass --param lidar_topic={scans[0][0]} for a metric scale from it"
+        )
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction
@@ -312,8 +320,8 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
             continue
         if message.topic in TF_TOPICS:
             try:
-                if TF_TOPICS[message.topic]:
-                    index.tf.add_tf_message(decoded, static=True)  # shared by every pass
+                if TF_TOPICS[message.topic]:  # shared by every pass; applies from after the images recorded before it
+                    index.tf.add_tf_message(decoded, static=True, recorded_after_ns=streams.last_image_ns)
                 else:
                     streams.tf.add(message.log_ns, decoded)
             except DepthError as err:
@@ -372,6 +380,7 @@ class _Streams:
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
     sweep_middle_ns: int | None = None  # the scans' sweep middle after their stamp (None: no scan decoded yet)
+    last_image_ns: int = -(2**63)  # the stamp of the last image recorded so far (before any: lower than any stamp)
     prediction: _Stream = field(default_factory=_Stream)
 
 
@@ -380,6 +389,7 @@ def _add_stamp(
 ) -> None:
     """Index one image, scan or prediction by its header stamp (int ns)."""
     if message.topic == topics.image:
+        streams.last_image_ns = stamp_ns
         streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps

@@ -68,6 +68,14 @@ CHUNK_BYTES_MAX = 2 * MESSAGE_BYTES_MAX
 recorders close one after a few MiB (rosbags 1 MiB, this writer one frame)."""
 
 
+def _lz4(data: bytes, max_length: int) -> bytes:
+    """An lz4 frame's first ``max_length`` decompressed bytes (all it holds when fewer; a frame cut short gives its
+    whole blocks). Raises RuntimeError for bytes that are no lz4 frame."""
+    from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
+
+    return bytes(LZ4FrameDecompressor().decompress(bytes(data), max_length=max_length))
+
+
 def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
     """A chunk's records, as rosbags' ``decompress`` gives them, but never more than the ``size`` the chunk declares
     (at most :data:`CHUNK_BYTES_MAX`) held while decompressing: rosbags decompressed the whole chunk first and
@@ -89,9 +97,7 @@ def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
             msg = f"Chunk size mismatch: expected {size} bytes, got more (not decompressed further)."
             raise ReaderError(msg) from None
     elif compression == "lz4":
-        from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]  # rosbags' lz4
-
-        raw = LZ4FrameDecompressor().decompress(bytes(data), max_length=size + 1)
+        raw = _lz4(data, size + 1)
     else:
         msg = f"Unsupported chunk compression {compression!r}."
         raise ReaderError(msg)
@@ -102,6 +108,28 @@ def decompress(data: bytes, compression: str, size: int, crc: int) -> bytes:
     if crc and crc32(raw) != crc:
         raise ReaderError("Chunk checksum mismatch.")
     return raw
+
+
+def decompressed_prefix(data: bytes, compression: str, size: int) -> bytes:
+    """What the first bytes of a chunk's compressed records give (a chunk cut off by the end of the file): at most
+    ``size`` bytes (the size the chunk declares, at most :data:`CHUNK_BYTES_MAX`), ending anywhere in a record.
+
+    Raises:
+        ReaderError: an unknown compression or a declared size over the limit. _ZSTD_ERROR / RuntimeError: the bytes
+            there are no zstd / lz4 stream.
+    """
+    if size > CHUNK_BYTES_MAX:
+        msg = f"Chunk declares {size} bytes, more than any chunk of messages holds ({CHUNK_BYTES_MAX} bytes)."
+        raise ReaderError(msg)
+    if compression == "":
+        return bytes(data[:size])
+    if compression == "zstd":
+        decompressor = rosbags_mcap.zstd.ZstdDecompressor()  # type: ignore[attr-defined]  # the zstd rosbags uses
+        return bytes(decompressor.decompress(bytes(data), max_length=size))
+    if compression == "lz4":
+        return _lz4(data, size)
+    msg = f"Unsupported chunk compression {compression!r}."
+    raise ReaderError(msg)
 
 
 class _McapMark(NamedTuple):
@@ -305,6 +333,8 @@ class VerifyingMcapReader(McapReader):
         self._damaged: set[int] = set()
         self._span = (MAXSIZE, 0)  # first and last log time seen by a salvage scan (ns)
         self._top: list[tuple[int, int, int]] | Literal[False] | None = None  # see _top_level_index; False: chunked
+        self._cut: list[tuple[int, int, bytes]] = []  # (log time, channel, payload) of the chunk the end cut off
+        self._cut_offset = 0  # where that chunk starts (bytes)
 
     def open(self) -> None:
         """Open the file; one without a readable footer or index is scanned record by record instead.
@@ -361,6 +391,8 @@ class VerifyingMcapReader(McapReader):
             opcode, length = _RECORD.unpack(head)
             if at + 9 + length > size:
                 cut = f"record 0x{opcode:02x} at byte {at} needs {length} bytes, the file ends after {size - at - 9}"
+                if opcode == _CHUNK:
+                    cut += self._salvage_cut_chunk(at, bio.read(size - at - 9), counts)
                 break
             if opcode in {_DATA_END, 0x02}:
                 break
@@ -429,6 +461,50 @@ class VerifyingMcapReader(McapReader):
         self._stretch(start_time)
         self._stretch(end_time)
         return chunk
+
+    def _salvage_cut_chunk(self, offset: int, body: bytes, counts: dict[int, int]) -> str:
+        """The whole message records at the start of a chunk the end of the file cut off (a copy that stopped in
+        it): kept for :meth:`messages`; returns the words for the summary ("" when none can be read)."""
+        try:
+            _, _, uncompressed_size, _ = _CHUNK_HEAD.unpack_from(body, 0)
+            compression, at = _string(body, 28)
+            (compressed_size,) = struct.unpack_from("<Q", body, at)
+            data = decompressed_prefix(body[at + 8 : at + 8 + compressed_size], compression, uncompressed_size)
+        except _CHUNK_ERRORS:
+            return ""
+        found: list[tuple[int, int, bytes]] = []
+        view, at = memoryview(data), 0
+        try:
+            while at + 9 <= len(data):
+                opcode, length = _RECORD.unpack_from(data, at)
+                if at + 9 + length > len(data):
+                    break  # the record the cut ran through
+                record = view[at + 9 : at + 9 + length]
+                if opcode == _MESSAGE:
+                    channel_id, _, log_time = _MESSAGE_TAIL.unpack_from(record, 0)
+                    found.append((log_time, channel_id, bytes(record[22:])))
+                else:
+                    self._define(opcode, record)
+                at += 9 + length
+        except _CHUNK_ERRORS:
+            pass  # a record that does not parse: the ones before it stand
+        if not found:
+            return ""
+        self._cut, self._cut_offset = sorted(found, key=itemgetter(0)), offset
+        for log_time, channel_id, _ in found:
+            counts[channel_id] += 1
+            self._stretch(log_time)
+        return (
+            f"; {len(found)} whole message(s) read from the chunk cut off (its checksum cannot be verified without "
+            "its end)"
+        )
+
+    def _cut_source(self, channel_map: dict[int, Connection], start: int, stop: int) -> Generator[Msg, None, None]:
+        """The messages read from the chunk the end of the file cut off, as :meth:`_chunk_source` gives a chunk's."""
+        yield Msg(self._cut[0][0], 0, None, None)
+        for log_time, channel_id, payload in self._cut:
+            if start <= log_time < stop and channel_id in channel_map:
+                yield Msg(log_time, self._cut_offset, channel_map[channel_id], cast("bytes", bytearray(payload)))
 
     def _finish(self, counts: dict[int, int]) -> None:
         """Statistics, connection counts and metadata as rosbags' ``_open`` sets them.
@@ -573,14 +649,15 @@ class VerifyingMcapReader(McapReader):
     def close(self) -> None:
         """Close the file (and forget its index of unchunked messages)."""
         self._top = None
+        self._cut = []
         super().close()
 
     def messages(
         self, connections: Collection[Connection], start: int | None = None, stop: int | None = None
     ) -> Generator[tuple[Connection, int, bytes], None, None]:
         """Messages of ``connections`` in log-time order, ``start <= t < stop`` (ns); damaged chunks are skipped."""
-        if not self.chunks:  # unchunked, or salvaged without a good chunk (rosbags would re-read the bad ones)
-            yield from self._top_level_messages(connections, start, stop)
+        if not self.chunks and not self._cut:  # unchunked, or salvaged without a good chunk (rosbags would re-read
+            yield from self._top_level_messages(connections, start, stop)  # the bad ones)
             return
         channel_map = {connection.id: connection for connection in connections}
         sources = [
@@ -595,6 +672,8 @@ class VerifyingMcapReader(McapReader):
             and (stop is None or chunk.message_start_time < stop)
             and (not chunk.channel_count or any(chunk.channel_count.get(cid, 0) for cid in channel_map))
         ]
+        if self._cut:
+            sources.append(self._cut_source(channel_map, start or 0, MAXSIZE if stop is None else stop))
         for timestamp, offset, connection, data in heapq.merge(*sources):
             if offset and connection is not None and data is not None:
                 yield connection, timestamp, data

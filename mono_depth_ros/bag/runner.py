@@ -454,11 +454,14 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="frame", desc="depth", file=sys.stderr, dynamic_ncols=True)
 
 
-def _remove_empty_output(output_path: Path, out: OutputBag) -> None:
-    """Remove the output bag a failed run created when it holds no message: it would refuse the same command once
-    the cause is fixed ("output bag ... already exists")."""
-    if not any(out.counts.values()):
-        shutil.rmtree(output_path, ignore_errors=True)
+def _remove_empty_output(output_path: Path, out: OutputBag) -> bool:
+    """Remove the output bag a run created when it holds no message (a failed run, or one whose every image was
+    skipped): it would refuse the same command once the cause is fixed ("output bag ... already exists"). Returns
+    whether it was removed."""
+    if any(out.counts.values()):
+        return False
+    shutil.rmtree(output_path, ignore_errors=True)
+    return True
 
 
 def run_bag(
@@ -538,5 +541,7 @@ def run_bag(
         except BaseException:  # e.g. a missing extra (cv2) at the first image, a second Ctrl-C
             _remove_empty_output(Path(output_path), out)
             raise
+        if not summary.interrupted and _remove_empty_output(Path(output_path), out):  # every image skipped, or none
+            summary.notes.append(f"nothing was written: {output_path} was not kept (it would hold no message)")
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -359,6 +359,37 @@ def _file_count(info: dict[str, Any], name: str) -> int | None:
     return count if isinstance(count, int) else None
 
 
+def _topic_counts(info: dict[str, Any]) -> dict[str, int]:
+    """Topic → message count in a bag's metadata.yaml mapping, when the bag is one file (empty otherwise: a split
+    recording's counts are summed over its files, and each file's share is not stored). A topic listed more than once
+    (rosbags records one topic on several connections: another type or QoS) is left out: which count is whose cannot
+    be told from the name."""
+    files = [entry for entry in info.get("files") or [] if isinstance(entry, dict)]
+    if max(len(files), len(info.get("relative_file_paths") or [])) != 1:
+        return {}
+    counts: dict[str, int] = {}
+    listed: Counter[str] = Counter()
+    for entry in info.get("topics_with_message_count") or []:
+        topic = entry.get("topic_metadata") if isinstance(entry, dict) else None
+        name, count = (topic.get("name"), entry.get("message_count")) if isinstance(topic, dict) else (None, None)
+        if isinstance(name, str):
+            listed[name] += 1
+            if isinstance(count, int):
+                counts[name] = count
+    return {name: count for name, count in counts.items() if listed[name] == 1}
+
+
+def _metadata_info(row: dict[str, Value]) -> dict[str, Any] | None:
+    """The bag's metadata.yaml mapping stored in one ``metadata`` row (None when it does not parse as one)."""
+    try:
+        info = yaml.safe_load(_text(row.get("metadata")))
+    except yaml.YAMLError:
+        return None
+    if isinstance(info, dict):
+        info = info.get("rosbag2_bagfile_information", info)
+    return info if isinstance(info, dict) else None
+
+
 MMAP_BYTES = 1 << 40
 """How much of an intact input file SQLite reads through a memory map (SQLite caps it at its build's maximum, 2 GiB
 by default; pages past it are read as usual)."""
@@ -557,7 +588,13 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             ]
             self._scan(path, master["messages"])
             counts = Counter(row.topic_id for row in self._index)
-            self.connections = [self._connection(row, counts[_int(row["id"]) or 0]) for row in topics]
+            listed = next(filter(None, map(self._listed, reversed(small.get("metadata", [])))), {})
+            rows_of = Counter(_text(row.get("name")) for row in topics)  # a topic on one connection only (as above)
+            listed = {name: count for name, count in listed.items() if rows_of[name] == 1}
+            self.connections = [  # a topic's count is the larger of what was found and what the file listed
+                self._connection(row, max(counts[_int(row["id"]) or 0], listed.get(_text(row.get("name")), 0)))
+                for row in topics
+            ]
             stamps = (self._index[0].timestamp, max(row.timestamp for row in self._index) + 1) if self._index else None
             self.metadata = _NO_METADATA
             if stamps:
@@ -635,13 +672,14 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
 
     def _expected(self, row: dict[str, Value]) -> int | None:
         """This file's message count in one metadata row's YAML (None when it does not say)."""
-        try:
-            info = yaml.safe_load(_text(row.get("metadata")))
-        except yaml.YAMLError:
-            return None
-        if isinstance(info, dict):
-            info = info.get("rosbag2_bagfile_information", info)
-        return _file_count(info, Path(str(self.path)).name) if isinstance(info, dict) else None
+        info = _metadata_info(row)
+        return _file_count(info, Path(str(self.path)).name) if info is not None else None
+
+    @staticmethod
+    def _listed(row: dict[str, Value]) -> dict[str, int]:
+        """Topic → message count in one metadata row's YAML (empty when it does not say for this file alone)."""
+        info = _metadata_info(row)
+        return _topic_counts(info) if info is not None else {}
 
     def messages(
         self,

@@ -9,7 +9,11 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
 
 * static transforms hold at every stamp. When ``/tf_static`` is re-published with other values for the same child,
   the newer value applies from its own stamp on (what a node sees while the bag replays); before the first static
-  sample the earliest value applies;
+  sample the earliest value applies. Given in recording order with ``recorded_after_ns`` (the stamp of the last
+  image recorded before it, as the bag runner's index gives them), a value applies from just after that stamp,
+  whatever its own: tf2's static cache holds the value received last and ignores stamps, so a correction stamped 0,
+  with the stamp of the value it replaces or on another clock applies from the first image recorded after it, and
+  to none before; a value re-sent unchanged adds no sample;
 * a dynamic edge is **interpolated** between the two samples around the query stamp, as tf2 does (translation
   linearly, rotation by slerp). After its last sample the last one holds (tf2 would refuse to extrapolate: a
   bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
@@ -88,6 +92,15 @@ class _Edge:
         self._values[index * width : index * width] = row
         self._parents.insert(index, parent)
 
+    def newest_is(self, parent_from_child: RigidTransform) -> bool:
+        """Whether the sample of the highest stamp holds exactly this parent and value."""
+        if not self.stamps_ns:
+            return False
+        last = len(self.stamps_ns) - 1
+        row = parent_from_child.rotation.ravel().tolist() + parent_from_child.translation.tolist()
+        values = self._values[last * self._WIDTH : (last + 1) * self._WIDTH]
+        return self._parents[last] == parent_from_child.dst_frame and values.tolist() == row
+
     def _sample(self, index: int) -> RigidTransform:
         start = index * self._WIDTH
         values = np.array(self._values[start : start + self._WIDTH], dtype=np.float64)  # a copy: the array may grow
@@ -144,11 +157,17 @@ class TfBuffer:
         """Number of stored samples, static and dynamic."""
         return sum(len(e.stamps_ns) for e in [*self._static.values(), *self._dynamic.values()])
 
-    def set_transform(self, parent_from_child: RigidTransform, stamp_ns: int, *, static: bool) -> None:
+    def set_transform(
+        self, parent_from_child: RigidTransform, stamp_ns: int, *, static: bool, recorded_after_ns: int | None = None
+    ) -> None:
         """Store one edge; ``dst_frame`` is the parent, ``src_frame`` the child.
 
         A static sample holds at every stamp until a newer static sample of the same child (see the module
         docstring); a dynamic sample holds from its stamp until the next one. A repeated stamp replaces the sample.
+        ``recorded_after_ns`` (static only; int ns): the sample was recorded after the child's earlier static
+        samples and after an image of that stamp, so it applies from just after that stamp, whatever ``stamp_ns``
+        says (tf2 keeps the static value received last); one equal to the child's newest is not stored again
+        (None: it applies from ``stamp_ns``).
 
         Raises:
             TransformError: an empty frame id, or a transform from a frame to itself.
@@ -165,10 +184,15 @@ class TfBuffer:
         edges = self._static if static else self._dynamic
         if child not in edges:
             edges[child] = _Edge(child)
+        if static and recorded_after_ns is not None:
+            if edges[child].newest_is(edge):  # re-sent unchanged (a StaticTransformBroadcaster re-sends all it holds)
+                return
+            stamp_ns = int(recorded_after_ns) + 1
         edges[child].insert(int(stamp_ns), edge)
 
-    def add_transform_stamped(self, msg: Any, *, static: bool) -> float:
-        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name).
+    def add_transform_stamped(self, msg: Any, *, static: bool, recorded_after_ns: int | None = None) -> float:
+        """Store one ``geometry_msgs/TransformStamped`` (any message flavour: fields are read by name);
+        ``recorded_after_ns``: see :meth:`set_transform`.
 
         Its quaternion is normalised first, as tf2 does (Humble stores any finite, non-zero quaternion normalised).
 
@@ -191,11 +215,13 @@ class TfBuffer:
             dst_frame=str(msg.header.frame_id),
             src_frame=str(msg.child_frame_id),
         )
-        self.set_transform(parent_from_child, stamp_to_ns(msg.header.stamp), static=static)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self.set_transform(parent_from_child, stamp_ns, static=static, recorded_after_ns=recorded_after_ns)
         return norm
 
-    def add_tf_message(self, msg: Any, *, static: bool) -> int:
-        """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``).
+    def add_tf_message(self, msg: Any, *, static: bool, recorded_after_ns: int | None = None) -> int:
+        """Store every transform of a ``tf2_msgs/TFMessage`` (``/tf`` or, with ``static=True``, ``/tf_static``;
+        ``recorded_after_ns``: see :meth:`set_transform`).
 
         Malformed transforms (zero or NaN quaternion, NaN translation, missing frame ids) are skipped; the others
         are stored, a quaternion off unit length normalised as tf2 does (see :meth:`add_transform_stamped`).
@@ -213,7 +239,7 @@ class TfBuffer:
         normalised: list[str] = []
         for transform_stamped in msg.transforms:
             try:
-                norm = self.add_transform_stamped(transform_stamped, static=static)
+                norm = self.add_transform_stamped(transform_stamped, static=static, recorded_after_ns=recorded_after_ns)
             except TransformError as err:
                 problems.append(str(err))
                 continue

@@ -67,7 +67,10 @@ class DemoReport:
         lines = [f"mono-depth demo: {self.description}", f"depth source: {source}", ""]
         lines += [*self._accuracy_lines(tag), "", *self._scale_lines(), "", *self._timing_lines(), ""]
         lines.append(f"input bag   {self.input_bag}")
-        lines.append(f"output bag  {self.output_bag}   (play it: ros2 bag play {self.output_bag})")
+        if self.output_bag.exists():
+            lines.append(f"output bag  {self.output_bag}   (play it: ros2 bag play {self.output_bag})")
+        else:  # the bag runner keeps no output bag that would hold no message
+            lines.append(f"output bag  none: nothing was written, so {self.output_bag} was not kept")
         if self.pictures:
             names = ", ".join(p.name for p in self.pictures.values())
             lines.append(f"pictures    {self.out_dir}/  {names}")

@@ -227,7 +227,7 @@ def run_demo(
     timings["  of which model start-up"] = startup_s
 
     t = time.perf_counter()
-    outputs = read_output_bag(output_bag)
+    outputs = read_output_bag(output_bag) if output_bag.exists() else OutputBagContents()  # none written: none kept
     max_m, min_m = config.output.max_range, config.output.min_range
     scale_text = describe_scale(config)
     source_name = "oracle prediction" if choice.oracle else "network"

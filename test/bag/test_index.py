@@ -208,3 +208,25 @@ def test_a_static_extrinsic_is_looked_up_once_and_a_moving_one_at_each_scan(tmp_
     assert not first.rotation.flags.writeable and not first.translation.flags.writeable
     moving = [index.cam_from_scan(CAMERA_FRAME, None, "gimbal_lidar", START_NS + k * period) for k in (0, 2, 1)]
     assert [m.translation[0] for m in moving] == pytest.approx([0.0, 2.0, 1.0])
+
+
+def test_a_second_recorded_lidar_left_unused_by_lidar_topic_is_named(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """Two LiDARs recorded (a roof Velodyne and a second one), lidar_topic names one: the other is named in the
+    summary with the parameter that would take it, as a recorded LiDAR is when lidar_topic is empty."""
+    from test.kitti_bag import kitti_camera_info, load_kitti_frames, velodyne_cloud
+
+    (frame,) = load_kitti_frames(kitti_object_dir, ["000001"])
+    with BagBuilder(tmp_path / "in") as bag:
+        factory = bag.factory
+        header = make_header(factory, START_NS, "camera_optical")
+        bag.add("/camera/camera_info", kitti_camera_info(factory, frame, START_NS), START_NS)
+        bag.add("/camera/image_raw", image_from_array(factory, frame.rgb, "rgb8", header), START_NS + 1)
+        for topic, lidar_frame in (("/lidar/points", "velodyne"), ("/rear/points", "rear_velodyne")):
+            bag.add(topic, velodyne_cloud(factory, frame.scan, START_NS, lidar_frame), START_NS + 2)
+    _, summary = _index(tmp_path / "in", lidar_topic="/lidar/points")
+    assert summary.notes == [
+        "LiDAR not used: the bag also has PointCloud2 /rear/points; one run takes one lidar_topic (as the node "
+        "subscribes one): pass --param lidar_topic=/rear/points for the scale from it instead"
+    ]
+    _, summary = _index(tmp_path / "in", lidar_topic="/rear/points")
+    assert summary.notes[0].startswith("LiDAR not used: the bag also has PointCloud2 /lidar/points;")

@@ -89,3 +89,47 @@ def test_a_truncated_bag_gives_back_every_complete_frame(tmp_path: Path, kitti_o
     assert summary.accounted
     (line, *_) = summary.input_damage
     assert f"{file.name} is truncated: recovered " in line and " of " in line
+
+
+def test_a_truncated_db3_copied_without_its_metadata_yaml_counts_the_images_it_lost(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A .db3 copied alone (no metadata.yaml beside it) and cut short: its own ``metadata`` table (written by rosbags
+    and by rosbag2 >= Jazzy when the recorder closed the file) says how many images each topic held, so the images
+    the cut lost are skipped inputs, not images that never were."""
+    write_kitti_bag(tmp_path / "in", load_kitti_frames(kitti_object_dir), prediction="metric")
+    (db3,) = (tmp_path / "in").glob("*.db3")
+    alone = tmp_path / "copied.db3"
+    alone.write_bytes(db3.read_bytes()[: int(db3.stat().st_size * 0.8)])
+
+    summary = run_bag(alone, tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False))
+    assert 1 <= summary.frames_out < 3
+    assert summary.frames_in == 3
+    assert summary.skipped.counts == {DAMAGED_INPUT: 3 - summary.frames_out}
+    assert summary.accounted
+    assert f"{3 - summary.frames_out} of 3 images on {IMAGE_TOPIC} could not be read back" in summary.format()
+
+
+def test_a_cut_inside_an_mcap_chunk_gives_back_the_frames_whole_before_it(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A copy of a real KITTI MCAP (png CompressedImage, two frames per 1 MiB chunk) that stopped inside the last
+    chunk, after its first image (the shipped model, no LiDAR): that image is whole in the file and is processed (the
+    chunk was dropped whole: 4 of 6 frames out, 'every complete message recovered' was not so); the cut one is a
+    skipped input."""
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames * 2, storage="mcap", compressed=True, lidar=False)
+    (mcap,) = (tmp_path / "in").glob("*.mcap")
+    reader = McapReader(mcap)
+    reader.open()
+    (image_channel,) = [c.id for c in reader.connections if c.topic == IMAGE_TOPIC + "/compressed"]
+    last = reader.chunks[-1]
+    reader.close()
+    assert last.channel_count[image_channel] == 2 and last.compression == ""
+    mcap.write_bytes(mcap.read_bytes()[: last.chunk_start_offset + last.chunk_length * 3 // 4])
+
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {}, BagRunOptions(progress=False))  # the shipped model
+    assert (summary.frames_in, summary.frames_out) == (6, 5)
+    assert summary.skipped.counts == {DAMAGED_INPUT: 1}
+    assert summary.accounted
+    assert any("from the chunk cut off" in line for line in summary.input_damage), summary.input_damage

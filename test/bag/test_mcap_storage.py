@@ -137,19 +137,9 @@ def test_a_message_bigger_than_a_chunk_closes_it_from_the_callers_bytes(tmp_path
 
 
 def test_a_compressed_bag_keeps_its_crcs_and_messages(tmp_path: Path) -> None:
-    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
-
-    from mono_depth_ros.bag.writer import _Writer
-
     messages = _big_and_small(6)
     path = tmp_path / "bag"
-    writer = _Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
-    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-    with writer:
-        connections = {t: writer.add_connection(t, m, typestore=STORE) for t, m in TOPICS.items()}
-        for topic, log_ns, data in messages:
-            writer.write(connections[topic], log_ns, data)
-    file = next(path.glob("*.mcap"))
+    file = _write_zstd(path, messages)
     reader = McapReader(file)
     reader.open()
     assert {c.compression for c in reader.chunks} == {"zstd"}
@@ -209,6 +199,98 @@ def test_truncated_file_recovers_every_complete_chunk(tmp_path: Path, fraction: 
     assert len(got) >= (complete - 1) * per_chunk
     assert "read record by record" in reader.integrity.problems[0]
     assert reader.topics == set(TOPICS)  # type: ignore[attr-defined]
+
+
+def _write_zstd(path: Path, messages: list[Message]) -> Path:
+    """The messages as ``ros2 bag record -s mcap`` writes them by default: chunks compressed with zstd."""
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    from mono_depth_ros.bag.writer import _Writer
+
+    writer = _Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
+        connections = {t: writer.add_connection(t, m, typestore=STORE) for t, m in TOPICS.items()}
+        for topic, log_ns, data in messages:
+            writer.write(connections[topic], log_ns, data)
+    return next(path.glob("*.mcap"))
+
+
+def _as_lz4(data: bytes, end: int) -> tuple[bytes, list[int]]:
+    """The records of an MCAP file up to byte ``end`` (the end of a record), every chunk's records compressed as one
+    lz4 frame (``ros2 bag record -s mcap`` with ``compression: Lz4`` in its storage config; rosbags writes no lz4), and
+    the chunks' new offsets."""
+    import lz4.frame  # type: ignore[import-untyped]
+
+    out, offsets, at = bytearray(data[:8]), [], 8
+    while at < end:
+        opcode, length = struct.unpack_from("<BQ", data, at)
+        body = data[at + 9 : at + 9 + length]
+        if opcode == 0x06:  # start, end, uncompressed size, crc; compression "" (4 bytes); compressed size; records
+            assert struct.unpack_from("<I", body, 28) == (0,)
+            packed = lz4.frame.compress(body[40:])
+            body = body[:28] + struct.pack("<I", 3) + b"lz4" + struct.pack("<Q", len(packed)) + packed
+            offsets.append(len(out))
+        out += struct.pack("<BQ", opcode, len(body)) + body
+        at += 9 + length
+    return bytes(out), offsets
+
+
+@pytest.mark.parametrize("compression", ["", "zstd", "lz4"])
+def test_a_cut_inside_a_chunk_gives_back_the_whole_messages_before_it(tmp_path: Path, compression: str) -> None:
+    """A copy that stopped inside a chunk: the message records whole before the cut are read (the chunk was dropped
+    whole); of an uncompressed chunk exactly those, of a zstd / lz4 one those in the blocks that decompress."""
+    messages = _messages(30)
+    path = _write_zstd(tmp_path / "bag", messages) if compression == "zstd" else _write(tmp_path / "bag", messages)
+    reader = McapReader(path)
+    reader.open()
+    *before, cut_chunk, _ = reader.chunks
+    assert cut_chunk.compression == ("zstd" if compression == "zstd" else "")
+    reader.close()
+    data = path.read_bytes()
+    start, length = cut_chunk.chunk_start_offset, cut_chunk.chunk_length
+    if compression == "lz4":
+        data, offsets = _as_lz4(data, start + length)
+        start, length = offsets[-1], len(data) - offsets[-1]
+    cut = start + length * 9 // 10
+    path.write_bytes(data[:cut])
+    complete = sum(sum(chunk.channel_count.values()) for chunk in before)
+
+    got, verifying = _read(path)
+    assert got == messages[: len(got)]
+    assert verifying.integrity.recovered == len(got) > complete
+    assert "whole message(s) read from the chunk cut off" in verifying.integrity.problems[0]
+    if not compression:  # records start after the chunk's 49-byte head; those ending before the cut are whole
+        at, whole = start + 49, 0
+        while True:
+            opcode, length = struct.unpack_from("<BQ", data, at)
+            if at + 9 + length > cut:
+                break
+            whole += opcode == 0x05
+            at += 9 + length
+        assert len(got) == complete + whole and whole >= 1
+
+
+@pytest.mark.parametrize("compression", ["", "lz4"])
+def test_a_cut_inside_a_chunks_head_gives_back_the_chunks_before_it(tmp_path: Path, compression: str) -> None:
+    """A copy that stopped inside a chunk's head (its times, sizes, compression name) or just after it: the chunks
+    before are read, the cut one gives nothing and raises nothing."""
+    messages = _messages(30)
+    path = _write(tmp_path / "bag", messages)
+    reader = McapReader(path)
+    reader.open()
+    *before, cut_chunk, _ = reader.chunks
+    reader.close()
+    data, start = path.read_bytes(), cut_chunk.chunk_start_offset
+    if compression:
+        data, offsets = _as_lz4(data, start + cut_chunk.chunk_length)
+        start = offsets[-1]
+    complete = sum(sum(chunk.channel_count.values()) for chunk in before)
+    for head in (9, 20, 33, 37, 40, 45, 49, 52):  # opcode + length: 9; compression name at 37; sizes to 49 (+3)
+        path.write_bytes(data[: start + head])
+        got, verifying = _read(path)
+        assert got == messages[:complete], head
+        assert verifying.integrity.recovered == complete and verifying.integrity.truncated
 
 
 def test_a_cut_inside_the_header_or_a_foreign_file_is_an_error(tmp_path: Path) -> None:

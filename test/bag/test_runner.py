@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,13 @@ from mono_depth_ros.core.ros_msgs import (
 from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.evaluation.scale_rigs import CAMERA_FRAME as KITTI_CAMERA_FRAME
 from mono_depth_ros.evaluation.scale_rigs import LIDAR_FRAME as KITTI_LIDAR_FRAME
-from test.kitti_bag import KittiFrame, kitti_camera_info, load_kitti_frames, relative_inverse_prediction
+from test.kitti_bag import (
+    KittiFrame,
+    kitti_camera_info,
+    load_kitti_frames,
+    relative_inverse_prediction,
+    write_static_correction_bag,
+)
 from test.lidar_sweep import (
     LAYOUTS,
     SWEEP_NS,
@@ -939,3 +946,63 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     assert warnings["undecodable /camera/camera_info"] == warnings["camera_info: not within sync.slop_s"] == 1
     assert warnings["lidar: undecodable scan"] == 3 and warnings["lidar: empty scan"] == 1
     assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar: undecodable scan"]
+
+
+@pytest.mark.parametrize(
+    "correction_stamp_ns",
+    [START_NS - 200_000_000, START_NS - 100_000_000, START_NS + 100 * 1_000_000_000],
+    ids=["older", "same", "after_every_image"],
+)
+def test_a_tf_static_correction_recorded_later_with_an_older_stamp_applies_from_where_it_was_recorded(
+    tmp_path: Path, kitti_object_dir: Path, correction_stamp_ns: int
+) -> None:
+    """/tf_static re-published with another extrinsic whose stamp is older than the first value's (a calibration
+    tool stamping 0 or its start time, a second static publisher for the same child), the same (both stamped 0, or
+    by publishers started before the sim clock ran), or later than every image (a publisher on another clock): tf2
+    keeps the value received last, whatever its stamp, so the node uses the correction from the frame after it
+    arrived. Six real KITTI frames, the first extrinsic 3 m off, the correction recorded before the fourth image: the
+    first three frames are fitted to the wrong LiDAR depth (as the node fits them), the last three to the right one
+    (each frame's relative inverse prediction is fitted anew, so AbsRel against the LiDAR says which extrinsic placed
+    the scan). With the same stamp the correction replaced the first value for every frame (frames 1-3 right, the
+    node's wrong); stamped after every image it never applied (frames 4-6 AbsRel 0.12)."""
+    (frame,) = load_kitti_frames(kitti_object_dir, ["000000"])
+    write_static_correction_bag(
+        tmp_path / "in", frame, n_frames=6, corrected_at=3, correction_stamp_ns=correction_stamp_ns
+    )
+    params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == 6 and summary.accounted
+    abs_rel = []
+    for _, image in read_bag(tmp_path / "out")["/depth/image"]:
+        depth_m = depth_image_to_metres(image)
+        valid = np.isfinite(depth_m) & np.isfinite(frame.lidar_depth_m)
+        abs_rel.append(
+            float(np.median(np.abs(depth_m[valid] - frame.lidar_depth_m[valid]) / frame.lidar_depth_m[valid]))
+        )
+    assert min(abs_rel[:3]) > 0.05, abs_rel  # the node had only the wrong extrinsic then
+    assert max(abs_rel[3:]) < 0.005, abs_rel  # and the correction from its arrival on
+
+
+def test_a_run_that_writes_nothing_leaves_no_output_bag_so_the_same_command_runs_once_fixed(tmp_path: Path) -> None:
+    """Every image skipped (camera_info recorded on another clock: none at or before any image) or no image on the
+    topic: the run ends with nothing written ('no frame was written'), and it left an empty OUT behind, so the same
+    command once the cause was fixed was refused ("output bag OUT already exists"). Nothing written: nothing left.
+    With --copy-inputs the copied messages are output and stay."""
+
+    def later_clock(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.header.stamp.sec += 1000
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 3, mutate=later_clock, lidar=False)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert (summary.frames_in, summary.frames_out, summary.skipped.counts) == (3, 0, {"no camera_info": 3})
+    assert not (tmp_path / "out").exists()
+    assert any("nothing was written" in note and "out" in note for note in summary.notes), summary.notes
+    copied = run_bag(
+        tmp_path / "in", tmp_path / "copy", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    assert copied.frames_out == 0 and set(read_bag(tmp_path / "copy")) >= {"/camera/image_raw", "/camera/camera_info"}
+    shutil.rmtree(tmp_path / "in")
+    write_tiny_bag(tmp_path / "in", 3, lidar=False)  # recorded again, camera_info on the camera's clock
+    assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 3

@@ -177,6 +177,37 @@ def test_republished_static_edge_applies_from_its_stamp_on() -> None:
     assert len(tf) == 2
 
 
+def test_a_static_value_in_recording_order_applies_from_after_the_last_image_whatever_its_stamp() -> None:
+    """``recorded_after_ns`` (the bag runner's index: the last image's stamp when the value was recorded): tf2 keeps
+    the static value received last, whatever its stamp (its static cache holds one value and ignores time), so a
+    value applies from just after the last image recorded before it: one stamped before the value it replaces, the
+    same stamp (both stamped 0) or after every image (a publisher on another clock) alike, and none applies to an
+    image recorded before it. A value re-sent unchanged (a StaticTransformBroadcaster re-sends all it holds) adds no
+    sample, so that a chain stays constant."""
+    tf = TfBuffer()
+    first, correction, again = (RigidTransform(np.eye(3), v * np.ones(3), "a", "b") for v in (1.0, 2.0, 3.0))
+    tf.set_transform(first, 100, static=True, recorded_after_ns=-(2**63))
+    tf.set_transform(correction, 50, static=True, recorded_after_ns=300)  # stamped before, recorded after image 300
+    np.testing.assert_allclose(tf.lookup("a", "b", 300).translation, [1, 1, 1])
+    np.testing.assert_allclose(tf.lookup("a", "b", 301).translation, [2, 2, 2])
+    tf.set_transform(again, 10_000, static=True, recorded_after_ns=350)  # stamped after every image
+    np.testing.assert_allclose(tf.lookup("a", "b", 350).translation, [2, 2, 2])
+    np.testing.assert_allclose(tf.lookup("a", "b", 351).translation, [3, 3, 3])
+    tf.set_transform(first, 10_000, static=True, recorded_after_ns=450)  # the newest stamp again, another value
+    np.testing.assert_allclose(tf.lookup("a", "b", 450).translation, [3, 3, 3])  # the node used ``again`` there
+    np.testing.assert_allclose(tf.lookup("a", "b", 451).translation, [1, 1, 1])
+    tf.set_transform(first, 10_000, static=True, recorded_after_ns=500)  # re-sent unchanged: nothing new
+    assert len(tf) == 4
+
+    both = TfBuffer()  # two values before any image (same stamp, or the later one stamped before): the last holds
+    for value, stamp_ns in ((first, 0), (correction, 0), (again, -5)):
+        both.set_transform(value, stamp_ns, static=True, recorded_after_ns=-(2**63))
+    np.testing.assert_allclose(both.lookup("a", "b", 0).translation, [3, 3, 3])
+    assert len(both) == 1 and both.constant_chain("b")
+    both.set_transform(again, 7, static=True, recorded_after_ns=300)  # re-sent unchanged after images
+    assert len(both) == 1 and both.constant_chain("b")
+
+
 def test_leading_slash_is_ignored() -> None:
     assert normalize_frame_id("/base_link") == "base_link"
     tf = TfBuffer()

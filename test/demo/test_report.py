@@ -48,3 +48,13 @@ def test_saved_json_has_no_nan(tmp_path: Path) -> None:
     loaded = json.loads(json_path.read_text())  # strict JSON: NaN became null
     assert loaded["accuracy"][1]["abs_rel"] is None and loaded["accuracy"][0]["abs_rel"] == 0.05
     assert "NaN" not in json_path.read_text() and text_path.read_text().startswith("mono-depth demo: test")
+
+
+def test_an_output_bag_the_runner_did_not_keep_is_not_offered_to_play(tmp_path: Path) -> None:
+    """A demo whose every frame was skipped: the bag runner keeps no output bag (it would hold no message), and the
+    report offered ``ros2 bag play`` of a folder that is not there."""
+    report = _report(tmp_path, False)
+    assert f"output bag  none: nothing was written, so {tmp_path / 'output_bag'} was not kept" in report.format()
+    assert "ros2 bag play" not in report.format()
+    (tmp_path / "output_bag").mkdir()
+    assert f"(play it: ros2 bag play {tmp_path / 'output_bag'})" in report.format()

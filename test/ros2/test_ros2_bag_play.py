@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 
 from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.evaluation.scale_rigs import START_NS
 from test.bag.support import read_bag
-from test.kitti_bag import KittiFrame, write_kitti_bag
+from test.kitti_bag import KittiFrame, write_kitti_bag, write_static_correction_bag
 
 from .harness import RELIABLE, Launched, Probe, depth_array, node_statuses, wait_until, write_params
 
@@ -42,6 +44,30 @@ def launch(probe: Probe, logs: Path, name: str, params: dict[str, object], **arg
     launched = Launched(arguments, logs / f"{name}.log")
     launched.wait_ready(probe)
     return launched
+
+
+def node_and_bag_runner(
+    probe: Probe, logs: Path, bag: Path, name: str, frames: int, timeout_s: float
+) -> tuple[dict[int, Image], dict[int, Image]]:
+    """/depth/image by stamp of the node (``ros2 bag play --clock --rate 0.1`` with ``use_sim_time``, the LiDAR on
+    /lidar/points) and of ``mono-depth bag`` (run first, into ``bag``'s sibling ``out``), both at :data:`FAST`."""
+    params = {**FAST, "lidar_topic": "/lidar/points", "device": "cpu"}
+    run = subprocess.run(
+        ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(bag), str(bag.parent / "out"), "-q",
+         *(arg for name, value in params.items() for arg in ("--param", f"{name}={value}"))],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    offline = {ros_msgs.stamp_to_ns(m.header.stamp): m for _, m in read_bag(bag.parent / "out")["/depth/image"]}
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    launched = launch(probe, logs, name, {}, use_sim_time="true", lidar="/lidar/points")
+    try:
+        with playing(bag, "--clock", "--rate", "0.1"):
+            depth.wait_for(frames, timeout_s=timeout_s)
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+        probe.drop(depth)
+    return depth.by_stamp(), offline
 
 
 def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics(
@@ -138,23 +164,7 @@ def test_scans_after_their_images_pair_as_in_the_bag_runner_at_a_tenth_of_the_ra
     time while the ROS clock moves."""
     frames = [kitti_frames[1], kitti_frames[2]] * 2  # one calibration
     written = write_kitti_bag(tmp_path / "in", frames, lidar_offset_ns=30_000_000)
-    params = {**FAST, "lidar_topic": "/lidar/points", "device": "cpu"}
-    run = subprocess.run(
-        ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(tmp_path / "in"), str(tmp_path / "out"), "-q",
-         *(arg for name, value in params.items() for arg in ("--param", f"{name}={value}"))],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    offline = {ros_msgs.stamp_to_ns(m.header.stamp): m for _, m in read_bag(tmp_path / "out")["/depth/image"]}
-    depth = probe.collect(Image, "/depth/image", RELIABLE)
-    launched = launch(probe, ros_logs, "slow_play", {}, use_sim_time="true", lidar="/lidar/points")
-    try:
-        with playing(tmp_path / "in", "--clock", "--rate", "0.1"):
-            depth.wait_for(len(written), timeout_s=30)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
-    live = depth.by_stamp()
+    live, offline = node_and_bag_runner(probe, ros_logs, tmp_path / "in", "slow_play", len(written), 30)
     assert set(live) == set(offline) == {frame.stamp_ns for frame in written}
     for stamp, message in live.items():
         np.testing.assert_allclose(depth_array(message), depth_array(offline[stamp]), rtol=1e-5, err_msg=f"{stamp}")
@@ -234,3 +244,30 @@ def test_the_temporal_filter_starts_each_pass_of_a_looped_bag_anew_without_clock
     assert len(passes[0]) == 12 and len(passes[1]) >= 3, [len(p) for p in passes]
     for stamp, message in passes[1].items():
         np.testing.assert_array_equal(depth_array(message), depth_array(passes[0][stamp]), err_msg=f"stamp {stamp}")
+
+
+@pytest.mark.parametrize("after_s", [-0.2, -0.1, 100.0], ids=["older", "same", "after_every_image"])
+def test_a_tf_static_correction_stamped_before_the_first_value_applies_from_its_arrival_as_in_the_bag_runner(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path, after_s: float
+) -> None:
+    """A /tf_static extrinsic 3 m off, corrected by a value recorded before the fourth image but stamped before the
+    first value, with its stamp, or after every image (``after_s`` from the first image; the first value is stamped
+    0.1 s before it; :func:`test.kitti_bag.write_static_correction_bag`): tf2 keeps the static value received last,
+    whatever its stamp, so the node places the first three scans with the wrong extrinsic and the last three with the
+    right one. The bag runner ordered static values by stamp and kept the wrong one for every frame (seen offline:
+    AbsRel 0.12 against the LiDAR on the last three); then it let one with the first value's stamp replace it for
+    every frame and never applied one stamped after every image. Played at a tenth of the rate (the correction
+    arrives 0.5 s of wall time before the fourth image), the node's depth equals the bag runner's on every frame."""
+    stamps = write_static_correction_bag(
+        tmp_path / "in",
+        kitti_frames[1],
+        n_frames=6,
+        corrected_at=3,
+        correction_stamp_ns=START_NS + round(after_s * 1e9),
+    )
+    live, offline = node_and_bag_runner(
+        probe, ros_logs, tmp_path / "in", f"static_correction{after_s:+g}", len(stamps), 40
+    )
+    assert set(live) == set(offline) == set(stamps)
+    for stamp, message in live.items():
+        np.testing.assert_allclose(depth_array(message), depth_array(offline[stamp]), rtol=1e-5, err_msg=f"{stamp}")
