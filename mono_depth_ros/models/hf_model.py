@@ -10,8 +10,9 @@ and ``transformers`` is imported only here, only when such a model is loaded.
 → (B, 1, H, W) prediction of the spec's output kind, and takes the per-frame inputs some families need
 (:mod:`.hf_families`): Depth Pro's canonical inverse depth becomes metres with the camera's fx / width (its own
 field-of-view head when no camera focal is given, as transformers' post-processing does); Prompt Depth Anything
-gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and the padding cut from the
-output. Everything else (resizing, normalisation, upsampling) is the same device code as for every model.
+gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and its output read where the
+image lies (:func:`~.preprocess.reflect_pad_window`). Everything else (resizing, normalisation, upsampling) is the
+same device code as for every model.
 """
 
 from __future__ import annotations
