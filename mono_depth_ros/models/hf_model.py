@@ -37,6 +37,7 @@ from mono_depth_ros.models.hf_declared_size import check_declared_size, check_la
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
 from mono_depth_ros.models.hf_folder_checks import FETCH_AGAIN, check_shard_index, hub_kernel, remote_backbone
 from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hub_id import hub_cache_hint
 from mono_depth_ros.models.registry import register
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
@@ -68,7 +69,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
     """Check a local transformers depth-model directory and return its parsed ``config.json``.
 
     Raises:
-        CheckpointError: missing directory / config.json / safetensors (pickle-only weights are refused), unreadable
+        CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
+            :func:`~.hub_id.hub_cache_hint`) / safetensors (pickle-only weights are refused), unreadable
             JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them);
             a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
             thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
@@ -82,7 +84,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg)
     config_path = directory / "config.json"
     if not config_path.is_file():
-        msg = f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
+        msg = hub_cache_hint(directory) or f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
         raise CheckpointError(msg)
     if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
         found = sorted(p.name for p in directory.iterdir())

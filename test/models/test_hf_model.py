@@ -284,6 +284,51 @@ def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
     torch.testing.assert_close(many.infer(x), one.infer(x))
 
 
+def _hub_cache(source: Path, cache: Path, revision: str = "0123abcd") -> Path:
+    """``source`` laid out as huggingface_hub's cache keeps a model: ``models--org--name/blobs/<hash>`` files,
+    ``snapshots/<revision>/<name>`` relative links to them, ``refs/main`` naming the revision. Returns the snapshot."""
+    import hashlib
+    import os
+
+    repo = cache / "models--org--name"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision, encoding="ascii")
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for file in sorted(source.iterdir()):
+        blob = repo / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+        blob.write_bytes(file.read_bytes())
+        os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)
+    return snapshot
+
+
+def test_a_hugging_face_cache_folder_loads_from_its_snapshot_and_names_it_when_given_whole(tmp_path: Path) -> None:
+    """A model in huggingface_hub's cache (a relative link per file, sharded weights) loads from its snapshot folder
+    with the family's output kind; the models--org--name folder itself, or the cache above it, is refused naming the
+    snapshot folder that refs/main points to (it said: no config.json, fetch the model with mono-depth weights
+    fetch, though the model is there)."""
+    import transformers
+
+    whole = write_tiny_family("depth_anything_metric", tmp_path / "whole")
+    sharded = tmp_path / "sharded"
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(whole)).save_pretrained(
+        str(sharded), max_shard_size="50KB"
+    )
+    (sharded / "preprocessor_config.json").write_bytes((whole / "preprocessor_config.json").read_bytes())
+    snapshot = _hub_cache(sharded, tmp_path / "hub")
+    backend, spec = load_transformers_model(snapshot, CPU)
+    assert spec.output_kind is OutputKind.METRIC and spec.max_depth_m == 80.0
+    one, _ = load_transformers_model(whole, CPU)
+    x = torch.rand(1, 3, 56, 84)
+    torch.testing.assert_close(backend.infer(x), one.infer(x))
+    for given in (snapshot.parent.parent, snapshot.parent.parent.parent):
+        with pytest.raises(CheckpointError, match="Hugging Face cache") as refused:
+            load_transformers_model(given, CPU)
+        assert str(snapshot) in str(refused.value) and "refs/main" in str(refused.value)
+        assert "weights fetch" not in str(refused.value)
+
+
 def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A config.json whose auto_map points at Python files in the folder (Hub "remote code"): transformers would
     import them with trust_remote_code. Loading passes trust_remote_code=False and uses the built-in class of its
