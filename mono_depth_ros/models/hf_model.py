@@ -88,9 +88,21 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg)
     if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
         found = sorted(p.name for p in directory.iterdir())
+        pickles = [name for name in found if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+        remedy = REMEDY
+        if pickles:  # `weights fetch` takes safetensors only: a repository without them needs converting
+            convert = (
+                f"import transformers as t; t.AutoModelForDepthEstimation.from_pretrained({str(directory)!r})"
+                f".save_pretrained({str(directory)!r})"
+            )
+            remedy = (
+                f'convert it once, on a machine that may read pickle files from this source: python -c "{convert}" '
+                f"(writes model.safetensors beside it), or fetch a revision of the model with safetensors "
+                f"(mono-depth weights fetch REPO_ID --revision REV --to DIR)"
+            )
         msg = (
             f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
-            f"(pickle files such as pytorch_model.bin never are); {REMEDY}"
+            f"(pickle files such as {pickles[0] if pickles else 'pytorch_model.bin'} never are); {remedy}"
         )
         raise CheckpointError(msg)
     if not (directory / "model.safetensors").is_file():

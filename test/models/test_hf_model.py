@@ -41,6 +41,33 @@ def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> No
         load_transformers_model(tmp_path, CPU)
 
 
+def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path) -> None:
+    """A folder as older Hub repositories hold it (config.json + pytorch_model.bin, no safetensors) is refused
+    naming the pickle file, with a conversion command that, run as printed, makes the folder load with its
+    family's output kind. The remedy was `mono-depth weights fetch`, which fetches safetensors only and so ends
+    at the same refusal for such a repository."""
+    import re
+    import subprocess
+    import sys
+
+    import transformers
+
+    source = write_tiny_family("depth_anything_metric", tmp_path / "source")
+    model = transformers.AutoModelForDepthEstimation.from_pretrained(str(source))
+    pickled = tmp_path / "pickled"
+    model.config.save_pretrained(str(pickled))
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin") as refused:
+        load_transformers_model(pickled, CPU)
+    found = re.search(r'python -c "([^"]+)"', str(refused.value))
+    assert found is not None, refused.value
+    subprocess.run([sys.executable, "-c", found.group(1)], check=True, capture_output=True, timeout=300)
+    backend, spec = load_transformers_model(pickled, CPU)
+    assert spec.output_kind is OutputKind.METRIC
+    x = torch.rand(1, 3, 56, 84)
+    torch.testing.assert_close(backend.infer(x), load_transformers_model(source, CPU)[0].infer(x))
+
+
 def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_path: Path) -> None:
     from mono_depth_ros.models.hf_model import depth_model_types
 
