@@ -317,3 +317,36 @@ def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Pa
             depth[rng.random(shape) < share] = value
         for threshold in (0.1, 0.3):
             np.testing.assert_array_equal(depth_edge_mask(depth, threshold), _reference_mask(depth, threshold))
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "map_hw"), [((480, 640), (384, 512)), ((375, 1242), (256, 864)), ((1080, 1920), (384, 672))]
+)
+def test_a_window_grid_gives_each_pixel_the_mark_of_the_value_it_carries(
+    image_hw: tuple[int, int], map_hw: tuple[int, int]
+) -> None:
+    """ZoeDepth's image read at its fractional window of the padded map (NYU, KITTI, 1080p at the processor's
+    sizes): each published pixel takes the mark of the map pixel whose value the window upsampling gave it, and
+    each sampled pixel carries its own map pixel's value (counted from the first one the window reaches); the
+    device's index tensors are the same."""
+    import torch
+
+    from mono_depth_ros.core.edges import SourceWindow
+    from mono_depth_ros.core.edges_torch import source_index_tensors
+    from mono_depth_ros.models.preprocess import _window_index, reflect_pad_window
+
+    window = reflect_pad_window(image_hw, map_hw)
+    assert window is not None
+    source = SourceWindow(map_hw, window)
+    grid = source_grid(image_hw, source)
+    assert grid is not None
+    sampled, back = grid
+    for axis in (0, 1):
+        nearest = _window_index(image_hw[axis], map_hw[axis], window[axis], window[2 + axis])[3]
+        first = int(nearest[0])
+        np.testing.assert_array_equal(back[axis] + first, nearest)
+        np.testing.assert_array_equal(nearest[sampled[axis]], np.arange(first, int(nearest[-1]) + 1))
+    tensors = source_index_tensors(image_hw, source, torch.device("cpu"))
+    assert tensors is not None
+    for tensor, expected in zip(tensors, (*sampled, *back), strict=True):
+        np.testing.assert_array_equal(tensor.numpy(), expected)
