@@ -86,27 +86,6 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
     if not config_path.is_file():
         msg = hub_cache_hint(directory) or f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
         raise CheckpointError(msg)
-    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        found = sorted(p.name for p in directory.iterdir())
-        pickles = [name for name in found if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
-        remedy = REMEDY
-        if pickles:  # `weights fetch` takes safetensors only: a repository without them needs converting
-            convert = (
-                f"import transformers as t; t.AutoModelForDepthEstimation.from_pretrained({str(directory)!r})"
-                f".save_pretrained({str(directory)!r})"
-            )
-            remedy = (
-                f'convert it once, on a machine that may read pickle files from this source: python -c "{convert}" '
-                f"(writes model.safetensors beside it), or fetch a revision of the model with safetensors "
-                f"(mono-depth weights fetch REPO_ID --revision REV --to DIR)"
-            )
-        msg = (
-            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
-            f"(pickle files such as {pickles[0] if pickles else 'pytorch_model.bin'} never are); {remedy}"
-        )
-        raise CheckpointError(msg)
-    if not (directory / "model.safetensors").is_file():
-        check_shard_index(directory)
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
@@ -137,6 +116,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"carries its backbone_config, {REMEDY}"
         )
         raise CheckpointError(msg)
+    _check_weights(directory)  # after the config: the pickle remedy runs transformers on it
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
         entry = auto_map.get("AutoModelForDepthEstimation", auto_map) if isinstance(auto_map, dict) else auto_map
@@ -147,6 +127,33 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             model_type,
         )
     return config
+
+
+def _check_weights(directory: Path) -> None:
+    """Refuse a folder without safetensors weights (a pickle-only one with the command that converts it), and a
+    shard index naming files outside it. Called once config.json passed :func:`check_model_directory`'s checks: the
+    conversion command runs transformers' ``from_pretrained`` on that config."""
+    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+        found = sorted(p.name for p in directory.iterdir())
+        pickles = [name for name in found if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+        remedy = REMEDY
+        if pickles:  # `weights fetch` takes safetensors only: a repository without them needs converting
+            convert = (
+                f"import transformers as t; t.AutoModelForDepthEstimation.from_pretrained({str(directory)!r})"
+                f".save_pretrained({str(directory)!r})"
+            )
+            remedy = (
+                f'convert it once, on a machine that may read pickle files from this source: python -c "{convert}" '
+                f"(writes model.safetensors beside it), or fetch a revision of the model with safetensors "
+                f"(mono-depth weights fetch REPO_ID --revision REV --to DIR)"
+            )
+        msg = (
+            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
+            f"(pickle files such as {pickles[0] if pickles else 'pytorch_model.bin'} never are); {remedy}"
+        )
+        raise CheckpointError(msg)
+    if not (directory / "model.safetensors").is_file():
+        check_shard_index(directory)
 
 
 def family_of(model_type: str) -> Family:

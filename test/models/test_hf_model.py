@@ -37,6 +37,7 @@ def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> No
         load_transformers_model(tmp_path, CPU)
     (tmp_path / "model.safetensors").unlink()
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "depth_anything"}))  # a depth model's folder
     with pytest.raises(CheckpointError, match="only safetensors weights are loaded"):
         load_transformers_model(tmp_path, CPU)
 
@@ -66,6 +67,32 @@ def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path
     assert spec.output_kind is OutputKind.METRIC
     x = torch.rand(1, 3, 56, 84)
     torch.testing.assert_close(backend.infer(x), load_transformers_model(source, CPU)[0].infer(x))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"attn_implementation": "kernels-community/flash-attn"},
+        {"backbone": "someone/backbone", "backbone_config": None},
+        {"model_type": "bert"},
+    ],
+    ids=["kernel", "backbone", "not-depth"],
+)
+def test_a_pickle_only_folder_whose_config_is_refused_gets_no_conversion_command(
+    tmp_path: Path, setting: dict[str, object]
+) -> None:
+    """The conversion command runs transformers' from_pretrained on the folder's config.json: for one the loader
+    refuses (a Hub attention kernel transformers downloads and loads as native code, a backbone it looks up on the
+    Hub, a model that is not a depth model) it would do what the refusal is there to prevent, or fail after reading
+    the pickle. It was printed all the same (the weights were checked before the config): the config's refusal
+    comes first, with no command."""
+    model = write_tiny_family("depth_anything", tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, **setting}))
+    (model / "model.safetensors").rename(model / "pytorch_model.bin")  # never read: refused before
+    with pytest.raises(CheckpointError, match=r"kernels-community/flash-attn|someone/backbone|not a depth model") as e:
+        load_transformers_model(model, CPU)
+    assert "python" not in str(e.value) and "pytorch_model.bin" not in str(e.value)
 
 
 def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_path: Path) -> None:
