@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,8 @@ def _check_weights(directory: Path) -> None:
                 f".save_pretrained({str(directory)!r})"
             )
             remedy = (
-                f'convert it once, on a machine that may read pickle files from this source: python -c "{convert}" '
+                "convert it once, on a machine that may read pickle files from this source: "
+                f"python3 -c {shlex.quote(convert)} "
                 f"(writes model.safetensors beside it), or fetch a revision of the model with safetensors "
                 f"(mono-depth weights fetch REPO_ID --revision REV --to DIR)"
             )

@@ -44,10 +44,13 @@ def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> No
 
 def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path) -> None:
     """A folder as older Hub repositories hold it (config.json + pytorch_model.bin, no safetensors) is refused
-    naming the pickle file, with a conversion command that, run as printed, makes the folder load with its
-    family's output kind. The remedy was `mono-depth weights fetch`, which fetches safetensors only and so ends
-    at the same refusal for such a repository."""
+    naming the pickle file, with a conversion command that, run as printed by a shell, makes the folder load with
+    its family's output kind, for a folder whose name holds a quote, a dollar sign and a space (the command put
+    the path's repr inside double quotes: the shell ended the string at a repr's double quote and expanded $).
+    The remedy was `mono-depth weights fetch`, which fetches safetensors only and so ends at the same refusal for
+    such a repository."""
     import re
+    import shlex
     import subprocess
     import sys
 
@@ -55,14 +58,16 @@ def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path
 
     source = write_tiny_family("depth_anything_metric", tmp_path / "source")
     model = transformers.AutoModelForDepthEstimation.from_pretrained(str(source))
-    pickled = tmp_path / "pickled"
+    pickled = tmp_path / "bob's $HOME model"
     model.config.save_pretrained(str(pickled))
     torch.save(model.state_dict(), pickled / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match=r"pytorch_model\.bin") as refused:
         load_transformers_model(pickled, CPU)
-    found = re.search(r'python -c "([^"]+)"', str(refused.value))
+    found = re.search(r"python3 (-c .+?) \(writes model\.safetensors", str(refused.value))
     assert found is not None, refused.value
-    subprocess.run([sys.executable, "-c", found.group(1)], check=True, capture_output=True, timeout=300)
+    command = f"{shlex.quote(sys.executable)} {found.group(1)}"  # this interpreter: the one with transformers
+    subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=300)
+    assert (pickled / "model.safetensors").is_file()
     backend, spec = load_transformers_model(pickled, CPU)
     assert spec.output_kind is OutputKind.METRIC
     x = torch.rand(1, 3, 56, 84)
