@@ -790,7 +790,7 @@ def test_the_published_map_lies_where_the_processor_put_each_camera_pixel(
         "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", edge_ratio=1e6)
     )
     coordinates = _InputCoordinates(out_scale)
-    estimator.backend.module.network.model = coordinates
+    estimator.backend.module.network.model = coordinates  # type: ignore[attr-defined]
     nyu = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
     blank = np.zeros((1, 1, 3), dtype=np.uint8)
     sizes = ((375, 1242), (1080, 1920), (1242, 375), (371, 1237))
