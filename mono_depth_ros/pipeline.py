@@ -23,7 +23,7 @@ from mono_depth_ros.core.cloud import CloudBuilder, PointCloud, strided_cloud, v
 from mono_depth_ros.core.cloud_outliers import OutlierFilter, speckle_mask
 from mono_depth_ros.core.depth_codec import apply_range_limits, decode_depth, encode_depth
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.edges import flying_pixel_mask
+from mono_depth_ros.core.edges import SourceShape, flying_pixel_mask
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
@@ -438,6 +438,7 @@ class DepthPipeline:
             resizing = None
         network_hw = resizing.network_hw(image_hw) if resizing else None
         factor = output_downscale(self._config.output.downscale, image_hw, network_hw)
+        source_shape = _source_shape(resizing, image_hw, network_hw)  # what the filters read the map at
         out_intrinsics = intrinsics
         if factor > 1:
             out_intrinsics = intrinsics.resized(max(1, intrinsics.width // factor), max(1, intrinsics.height // factor))
@@ -500,7 +501,7 @@ class DepthPipeline:
         timings["scale"] = _ms(t)
 
         if device_values is not None and at_output_size:  # output.device_postprocess: the same steps on the device
-            return self._on_device(frame, device_values, kind, scale, out_intrinsics, network_hw, rgb, timings, t0)
+            return self._on_device(frame, device_values, kind, scale, out_intrinsics, source_shape, rgb, timings, t0)
         t = time.perf_counter()
         if factor > 1 and not at_output_size:  # every factor-th camera pixel; camera_info and cloud say which
             depth_m = _downscale_depth(depth_m, factor, out_intrinsics.width, out_intrinsics.height)
@@ -515,7 +516,7 @@ class DepthPipeline:
         if output_config.outlier_filter or output_config.edge_filter:
             depth_m = depth_m.copy()  # the scale stage's map may be its own state
         # both filters at the network's resolution where the network's map was upsampled to ours
-        source_hw = network_hw if resizing is not None and at_output_size else None
+        source_hw = source_shape if resizing is not None and at_output_size else None
         if output_config.outlier_filter:  # speckles (the edge filter takes only pixels between two surfaces)
             depth_m[speckle_mask(depth_m, OutlierFilter(output_config.outlier_tolerance), source_hw)] = np.nan
         if output_config.edge_filter:
@@ -601,7 +602,7 @@ class DepthPipeline:
         kind: OutputKind,
         scale: ScaleStatus,
         intrinsics: PinholeIntrinsics,
-        network_hw: tuple[int, int] | None,
+        network_hw: SourceShape | None,
         rgb: npt.NDArray[np.uint8],
         timings: dict[str, float],
         t0: float,
@@ -706,6 +707,15 @@ def _device_type(device: object) -> str:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+def _source_shape(
+    source: ResizingDepthSource | None, image_hw: tuple[int, int], network_hw: tuple[int, int] | None
+) -> SourceShape | None:
+    """What the published map is upsampled from, for the speckle and flying-pixel tests: the source's
+    ``source_shape`` where it has one (a ZoeDepth model's window of its padded map), else ``network_hw``."""
+    shape = getattr(source, "source_shape", None)
+    return network_hw if shape is None else shape(image_hw)
 
 
 def _downscale_depth(depth_m: npt.NDArray[np.float32], factor: int, width: int, height: int) -> npt.NDArray[np.float32]:

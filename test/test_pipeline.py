@@ -831,3 +831,59 @@ def test_a_small_robots_2d_lidar_laser_scan_gives_the_lidar_scale(lidar_above_ca
         print(f"{status.lidar_points_used} points, inliers {status.inlier_ratio:.2f}, scale {status.scale:.4f}")
         assert (status.mode, status.health, status.lidar_extrinsic) == ("lidar", "ok", ""), status.reason
         assert status.scale == pytest.approx(2.5, rel=0.03)
+
+
+def test_zoedepths_flying_pixels_are_removed_where_the_published_map_carries_them(
+    tmp_path: Path, nyu_dir: Path
+) -> None:
+    """A ZoeDepth model (its processor's 384x512 reflect-padded input) whose map has a blended column at each
+    side of a far wall, on a real NYU frame published at camera resolution: the edge filter removes exactly the
+    published pixels that carry the blended value. The engine reads ZoeDepth's map at the image's fractional window
+    (preprocess.reflect_pad_window); the filter took the image's part as a grid of whole pixels (the box), whose
+    columns are a source pixel beside the window's in a quarter of the published columns: neither blend was
+    removed."""
+    import json
+    import types
+
+    import torch
+
+    from mono_depth_ros.evaluation.samples import annotated_samples
+    from mono_depth_ros.models.depth_source import EstimatorSource
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.models.preprocess import reflect_pad_window
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    processor = {
+        "do_normalize": True, "do_pad": True, "do_rescale": True, "do_resize": True, "ensure_multiple_of": 32,
+        "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "keep_aspect_ratio": True, "resample": 2,
+        "size": {"height": 384, "width": 512},
+    }  # fmt: skip
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    estimator = DepthEstimator.open(
+        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    )
+    walls = torch.full((1, 384, 512), 6.0)  # a far wall between two near ones, a blended column at each step
+    walls[..., :60] = walls[..., 461:] = 2.0
+    walls[..., 60] = walls[..., 460] = 4.0  # between two walls: flying
+
+    class Walls(torch.nn.Module):
+        def forward(self, pixel_values: torch.Tensor, **_: object) -> object:
+            return types.SimpleNamespace(predicted_depth=walls, field_of_view=None)
+
+    estimator.backend.module.network.model = Walls()  # type: ignore[attr-defined]
+    sample = annotated_samples(nyu_dir)[0]
+    camera = CameraModel.from_intrinsics(sample.intrinsics)
+    config = {**defaults(), "scale.mode": "none", "output.downscale": 1, "model.backend": "transformers"}
+    out = DepthPipeline(config, source=EstimatorSource(estimator)).process_frame(
+        FrameInput(1, "camera_optical", sample.rgb, camera, True)
+    )
+    window = reflect_pad_window(sample.rgb.shape[:2], (384, 512))
+    assert window is not None
+    from mono_depth_ros.models.preprocess import _window_index
+
+    nearest = _window_index(640, 512, window[1], window[3])[3]
+    carries = (nearest == 60) | (nearest == 460)  # the published columns that carry a blended value
+    assert 2 <= carries.sum() <= 4
+    removed = np.isnan(out.depth_m).all(axis=0)
+    np.testing.assert_array_equal(removed, carries)

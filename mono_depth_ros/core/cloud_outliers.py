@@ -59,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.cloud_record import valid_depth_mask
-from mono_depth_ros.core.edges import source_grid
+from mono_depth_ros.core.edges import SourceShape, source_grid
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 
 __all__ = ["AXES", "DEFAULT_OUTLIER_FILTER", "OutlierFilter", "outlier_mask", "remove_outliers", "speckle_mask"]
@@ -170,7 +170,7 @@ def outlier_mask(
 def speckle_mask(
     depth_m: npt.NDArray[np.floating],
     config: OutlierFilter = DEFAULT_OUTLIER_FILTER,
-    source_hw: tuple[int, int] | None = None,
+    source_hw: SourceShape | None = None,
 ) -> npt.NDArray[np.bool_]:
     """:func:`outlier_mask` of a depth image upsampled from a ``source_hw`` (height, width) map, run at that size.
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from mono_depth_ros.core.cloud_outliers import AXES, OutlierFilter
 from mono_depth_ros.core.cloud_record import range_bounds
+from mono_depth_ros.core.edges import SourceShape
 from mono_depth_ros.core.edges_torch import source_index_tensors
 from mono_depth_ros.core.errors import ShapeError
 
@@ -54,7 +55,7 @@ def outlier_mask_torch(depth_m: torch.Tensor, config: OutlierFilter) -> torch.Te
 
 
 def speckle_mask_torch(
-    depth_m: torch.Tensor, config: OutlierFilter, source_hw: tuple[int, int] | None = None
+    depth_m: torch.Tensor, config: OutlierFilter, source_hw: SourceShape | None = None
 ) -> torch.Tensor:
     """:func:`core.cloud_outliers.speckle_mask` on ``depth_m``'s device: the test at the ``source_hw`` (height,
     width) resolution the depth was upsampled from (None: at its own), marks mapped back to every pixel that comes

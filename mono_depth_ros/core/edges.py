@@ -33,6 +33,7 @@ own values where the upsampling was edge-aware) and map the marks back to every 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,7 @@ def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float
 
 
 def flying_pixel_mask(
-    depth_m: npt.NDArray[np.floating], relative_threshold: float, source_hw: tuple[int, int] | None = None
+    depth_m: npt.NDArray[np.floating], relative_threshold: float, source_hw: SourceShape | None = None
 ) -> npt.NDArray[np.bool_]:
     """:func:`depth_edge_mask` of a depth image upsampled from a ``source_hw`` (height, width) map, run at that size.
 
@@ -112,17 +113,78 @@ def flying_pixel_mask(
 Indices = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
 
 
-def source_grid(shape: tuple[int, int], source_hw: tuple[int, int] | None) -> tuple[Indices, Indices] | None:
+@dataclass(frozen=True)
+class SourceWindow:
+    """A map an image was upsampled from that covers more than the image (ZoeDepth's map of its reflect-padded
+    input): the image is read at a fractional window of it, output pixel centre ``i`` at
+    ``top + (i + 0.5) · height / H - 0.5`` (``models.preprocess.upsample_edge_aware``'s ``window``).
+
+    Attributes:
+        map_hw: the map's (height, width) in pixels.
+        window: ``(top, left, height, width)`` of the image in the map's pixels (fractions).
+    """
+
+    map_hw: tuple[int, int]
+    window: tuple[float, float, float, float]
+
+
+SourceShape = tuple[int, int] | SourceWindow
+"""What an image was upsampled from: a map's (height, width) spanning the image, or a :class:`SourceWindow`."""
+
+
+def source_grid(shape: tuple[int, int], source_hw: SourceShape | None) -> tuple[Indices, Indices] | None:
     """Where :func:`flying_pixel_mask` reads a ``source_hw`` map in an image of ``shape`` (height, width), and back.
 
     Returns ``((rows, cols), (back_rows, back_cols))``: the output pixels nearest to the source pixels' centres, and
     for each output row / column the source one whose value the upsampling gives it
-    (:func:`upsampled_nearest_index`); None when the source is not smaller on any side (or
-    ``source_hw`` is None): the mask is then computed on the image itself.
+    (:func:`upsampled_nearest_index`, :func:`window_nearest_index` for a :class:`SourceWindow`, counted from the
+    first source pixel the window reaches); None when the source is not smaller on any side (or ``source_hw`` is
+    None): the mask is then computed on the image itself.
     """
+    if isinstance(source_hw, SourceWindow):
+        return _window_grid((int(shape[0]), int(shape[1])), source_hw)
     if source_hw is None or (source_hw[0] >= shape[0] and source_hw[1] >= shape[1]):
         return None
     return _source_grid((int(shape[0]), int(shape[1])), (int(source_hw[0]), int(source_hw[1])))
+
+
+def window_nearest_index(out_size: int, in_size: int, start: float, extent: float) -> npt.NDArray[np.intp]:
+    """(out_size,) the source index whose value an upsampling of the window ``start`` .. ``start + extent`` of an
+    ``in_size`` map gives each output pixel next to a depth step: ``models.preprocess``'s window arithmetic
+    (float32; ties at half a pixel go to the upper neighbour)."""
+    src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * np.float32(extent / out_size) - np.float32(0.5)
+    if start:
+        src += np.float32(start)
+    src = np.maximum(src, np.float32(0))
+    low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
+    weight = src - low.astype(np.float32)
+    nearest: npt.NDArray[np.intp] = np.where(weight >= 0.5, np.minimum(low + 1, in_size - 1), low)
+    return nearest
+
+
+@functools.lru_cache(maxsize=16)
+def _window_grid(shape: tuple[int, int], source: SourceWindow) -> tuple[Indices, Indices] | None:
+    """:func:`source_grid` of a :class:`SourceWindow`: the source pixels the window reaches, made once per window."""
+    sampled, nearest = [], []
+    smaller = False
+    for axis, out_size in enumerate(shape):
+        start, extent = float(source.window[axis]), float(source.window[2 + axis])
+        near = window_nearest_index(out_size, int(source.map_hw[axis]), start, extent)
+        first = int(near[0])
+        size = int(near[-1]) - first + 1
+        if size >= out_size:  # not smaller on this side: the image itself
+            sampled.append(np.arange(out_size, dtype=np.intp))
+            nearest.append(np.arange(out_size, dtype=np.intp))
+            continue
+        smaller = True
+        centres = np.rint((np.arange(first, first + size) - start + 0.5) * out_size / extent - 0.5)
+        sampled.append(np.clip(centres, 0, out_size - 1).astype(np.intp))
+        nearest.append((near - first).astype(np.intp))
+    if not smaller:
+        return None
+    for index in (*sampled, *nearest):
+        index.flags.writeable = False
+    return (sampled[0], sampled[1]), (nearest[0], nearest[1])
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mono_depth_ros.core.edges import DIRECTIONS, MARGIN_SHARE, source_grid
+from mono_depth_ros.core.edges import DIRECTIONS, MARGIN_SHARE, SourceShape, source_grid
 from mono_depth_ros.core.errors import ShapeError
 
 _PAD = 2  # the test reads two pixels beyond each side
@@ -53,7 +53,7 @@ def depth_edge_mask_torch(depth_m: torch.Tensor, relative_threshold: float) -> t
 
 
 def flying_pixel_mask_torch(
-    depth_m: torch.Tensor, relative_threshold: float, source_hw: tuple[int, int] | None = None
+    depth_m: torch.Tensor, relative_threshold: float, source_hw: SourceShape | None = None
 ) -> torch.Tensor:
     """:func:`core.edges.flying_pixel_mask` on ``depth_m``'s device: the test at the ``source_hw`` (height, width)
     resolution the depth was upsampled from (None: at its own), marks mapped back to every pixel that comes from a
@@ -72,7 +72,7 @@ def flying_pixel_mask_torch(
 
 @functools.lru_cache(maxsize=16)
 def source_index_tensors(
-    shape: tuple[int, int], source_hw: tuple[int, int] | None, device: torch.device
+    shape: tuple[int, int], source_hw: SourceShape | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """:func:`core.edges.source_grid` as index tensors on ``device`` (made once per size)."""
     grid = source_grid(shape, source_hw)

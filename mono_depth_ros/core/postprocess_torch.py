@@ -41,6 +41,7 @@ from mono_depth_ros.core.cloud_record import PointCloud, cloud_from_packed
 from mono_depth_ros.core.cloud_torch import organized_cloud_torch
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.edges import SourceShape
 from mono_depth_ros.core.edges_torch import flying_pixel_mask_torch
 from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.point_fields import XYZ_POINT_STEP, XYZRGB_POINT_STEP
@@ -144,7 +145,8 @@ class DevicePostprocess:
         outlier: the speckle filter's settings (``output.outlier_filter``, ``output.outlier_tolerance``); None: no
             speckle filter. It runs before the edge filter, as on the host.
         edge_threshold: the flying-pixel threshold (``output.edge_threshold``); None: no edge filter.
-        source_hw: (height, width) the depth was upsampled from (the network's), to run the speckle and edge tests
+        source_hw: (height, width) the depth was upsampled from (the network's; a ``SourceWindow`` where the image
+            was read at a window of it), to run the speckle and edge tests
             at; None: the depth's own size.
         cloud: build the organized cloud (XYZ, or XYZRGB when an image is given).
     """
@@ -153,7 +155,7 @@ class DevicePostprocess:
     max_range_m: float
     encoding: str = "32FC1"
     edge_threshold: float | None = None
-    source_hw: tuple[int, int] | None = None
+    source_hw: SourceShape | None = None
     cloud: bool = True
     outlier: OutlierFilter | None = None
 

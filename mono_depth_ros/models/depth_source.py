@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.edges import SourceShape, SourceWindow
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
 from mono_depth_ros.models.hub_id import hub_id_hint
@@ -116,6 +117,19 @@ class EstimatorSource:
 
         box = input_box(self.estimator.spec.input, image_hw, hw)
         return hw if box is None else (box[2], box[3])
+
+    def source_shape(self, image_hw: tuple[int, int]) -> SourceShape:
+        """What the published map is upsampled from, for the speckle and flying-pixel tests: :meth:`network_hw`, or
+        for ZoeDepth's reflect padding the window of the network's map the engine reads the image at
+        (:func:`~.preprocess.reflect_pad_window`: the image's part of the input is no whole number of pixels)."""
+        from mono_depth_ros.models.preprocess import reflect_pad_window
+
+        if self.estimator.spec.input.reflect_pad:
+            hw = self.estimator.network_hw(image_hw)
+            window = reflect_pad_window(image_hw, hw)
+            if window is not None:
+                return SourceWindow(hw, window)
+        return self.network_hw(image_hw)
 
     def predict(
         self, rgb: npt.NDArray[np.uint8], out_hw: tuple[int, int] | None = None, hints: FrameHints | None = None

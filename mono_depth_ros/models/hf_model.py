@@ -10,8 +10,9 @@ and ``transformers`` is imported only here, only when such a model is loaded.
 → (B, 1, H, W) prediction of the spec's output kind, and takes the per-frame inputs some families need
 (:mod:`.hf_families`): Depth Pro's canonical inverse depth becomes metres with the camera's fx / width (its own
 field-of-view head when no camera focal is given, as transformers' post-processing does); Prompt Depth Anything
-gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and the padding cut from the
-output. Everything else (resizing, normalisation, upsampling) is the same device code as for every model.
+gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and its output read where the
+image lies (:func:`~.preprocess.reflect_pad_window`). Everything else (resizing, normalisation, upsampling) is the
+same device code as for every model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from mono_depth_ros.models.hf_declared_size import check_declared_size, check_la
 from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
 from mono_depth_ros.models.hf_folder_checks import FETCH_AGAIN, check_shard_index, hub_kernel, remote_backbone
 from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hub_id import hub_cache_hint
 from mono_depth_ros.models.registry import register
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
@@ -67,7 +70,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
     """Check a local transformers depth-model directory and return its parsed ``config.json``.
 
     Raises:
-        CheckpointError: missing directory / config.json / safetensors (pickle-only weights are refused), unreadable
+        CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
+            :func:`~.hub_id.hub_cache_hint`) / safetensors (pickle-only weights are refused), unreadable
             JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them);
             a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
             thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
@@ -81,17 +85,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg)
     config_path = directory / "config.json"
     if not config_path.is_file():
-        msg = f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
+        msg = hub_cache_hint(directory) or f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
         raise CheckpointError(msg)
-    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        found = sorted(p.name for p in directory.iterdir())
-        msg = (
-            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
-            f"(pickle files such as pytorch_model.bin never are); {REMEDY}"
-        )
-        raise CheckpointError(msg)
-    if not (directory / "model.safetensors").is_file():
-        check_shard_index(directory)
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
@@ -122,6 +117,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"carries its backbone_config, {REMEDY}"
         )
         raise CheckpointError(msg)
+    _check_weights(directory)  # after the config: the pickle remedy runs transformers on it
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
         entry = auto_map.get("AutoModelForDepthEstimation", auto_map) if isinstance(auto_map, dict) else auto_map
@@ -132,6 +128,34 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             model_type,
         )
     return config
+
+
+def _check_weights(directory: Path) -> None:
+    """Refuse a folder without safetensors weights (a pickle-only one with the command that converts it), and a
+    shard index naming files outside it. Called once config.json passed :func:`check_model_directory`'s checks: the
+    conversion command runs transformers' ``from_pretrained`` on that config."""
+    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+        found = sorted(p.name for p in directory.iterdir())
+        pickles = [name for name in found if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+        remedy = REMEDY
+        if pickles:  # `weights fetch` takes safetensors only: a repository without them needs converting
+            convert = (
+                f"import transformers as t; t.AutoModelForDepthEstimation.from_pretrained({str(directory)!r})"
+                f".save_pretrained({str(directory)!r})"
+            )
+            remedy = (
+                "convert it once, on a machine that may read pickle files from this source: "
+                f"python3 -c {shlex.quote(convert)} "
+                f"(writes model.safetensors beside it), or fetch a revision of the model with safetensors "
+                f"(mono-depth weights fetch REPO_ID --revision REV --to DIR)"
+            )
+        msg = (
+            f"{directory} has no model.safetensors (found {found}); only safetensors weights are loaded "
+            f"(pickle files such as {pickles[0] if pickles else 'pytorch_model.bin'} never are); {remedy}"
+        )
+        raise CheckpointError(msg)
+    if not (directory / "model.safetensors").is_file():
+        check_shard_index(directory)
 
 
 def family_of(model_type: str) -> Family:

@@ -27,7 +27,10 @@ processor setting           meaning here
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
 ``do_pad`` (ZoeDepth)       ``InputPolicy.reflect_pad``: the engine pads the camera image as the processor does
-                            (:func:`~.preprocess.reflect_pads`) and crops the padding off the output
+                            (:func:`~.preprocess.reflect_pads`) and reads the output where the image lies, at
+                            the fractional place the processor's align_corners resize puts it
+                            (:func:`~.preprocess.reflect_pad_window`; a crop of whole pixels read NYU 0.55 px
+                            off at its sides; transformers' post_process_depth_estimation is 0.13-0.14 input px off)
 ``do_pad`` (DPT, no resize) ``InputPolicy.native_pad``: the camera image at its own size, centre-padded with the
                             mean colour to ``size_divisor`` (DINOv2's depth heads: NYU 480x640 at 490x644), the
                             padding cropped off the output (transformers' post_process_depth_estimation resizes

@@ -3,7 +3,8 @@
 Nothing is downloaded at run time (the node, ``bag``, ``eval``, ``export``, ``train``, ``distill``, ``demo``): a model
 comes from a local directory that ``mono-depth weights fetch OWNER/REPO --to DIR`` filled once on a machine with
 internet. A user who copies ``depth-anything/Depth-Anything-V2-Small-hf`` from a model card gets this hint beside
-"does not exist". Torch-free.
+"does not exist"; one who gives huggingface_hub's cache folder of a model (``models--org--name``, or the cache above
+it) gets the snapshot folder to give instead (:func:`hub_cache_hint`). Torch-free.
 """
 
 from __future__ import annotations
@@ -34,4 +35,39 @@ def hub_id_hint(path: str | Path) -> str:
     return (
         f"; {path} looks like a Hugging Face model id, and nothing is downloaded at run time: fetch it once on a "
         f"machine with internet (`mono-depth weights fetch {path} --to DIR`) and give DIR"
+    )
+
+
+def _snapshot(repo: Path) -> str:
+    """The snapshot folder of a cached model (``models--org--name``): the one ``refs/main`` names, else those there."""
+    main = repo / "refs" / "main"
+    try:
+        revision = main.read_text(encoding="ascii").strip() if main.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        revision = ""
+    if revision and (repo / "snapshots" / revision).is_dir():
+        return f"{repo / 'snapshots' / revision} (refs/main)"
+    found = sorted(str(path) for path in (repo / "snapshots").glob("*") if path.is_dir())
+    return " or ".join(found) + " (refs/main names none)" if found else f"{repo}/snapshots/<revision> (it has none)"
+
+
+def hub_cache_hint(directory: Path) -> str:
+    """For a folder without config.json that is huggingface_hub's cache of a model (``models--org--name``, with
+    ``snapshots/`` and ``refs/``) or the cache above such folders: the sentence naming the snapshot folder to give
+    (the one ``refs/main`` names), else ``""``."""
+    if directory.name.startswith("models--") and (directory / "snapshots").is_dir():
+        return (
+            f"{directory} is a model's Hugging Face cache folder, not the model folder: give its snapshot, "
+            f"{_snapshot(directory)}, as model.weights"
+        )
+    try:
+        repos = sorted(path for path in directory.glob("models--*") if (path / "snapshots").is_dir())
+    except OSError:
+        return ""
+    if not repos:
+        return ""
+    shown = "; ".join(_snapshot(repo) for repo in repos[:3]) + ("; ..." if len(repos) > 3 else "")
+    return (
+        f"{directory} is a Hugging Face cache folder holding {len(repos)} model(s), not a model folder: give one "
+        f"model's snapshot as model.weights: {shown}"
     )

@@ -51,6 +51,7 @@ from mono_depth_ros.models.preprocess import (
     input_box,
     network_input_size,
     preprocess,
+    reflect_pad_window,
     upsample_edge_aware,
     upsample_edge_aware_host,
 )
@@ -480,16 +481,21 @@ class DepthEstimator:
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
             kind = OutputKind.AFFINE_DEPTH  # unprompted: the prompt's (min, max) map is missing (up to scale, shift)
         sky = getattr(self.backend, "last_sky", None)
+        window = None
         if box is not None:  # the padding is no part of the image
-            prediction = crop_to_box(prediction, box, network_hw)
             sky = None if sky is None else crop_to_box(sky, box, network_hw)
+            if self.spec.input.reflect_pad:  # ZoeDepth's image lies at a fractional place: read it there
+                window = reflect_pad_window(image_hw, network_hw, (prediction.shape[-2], prediction.shape[-1]))
+            else:
+                prediction = crop_to_box(prediction, box, network_hw)
         clock.mark()
         host = None
         device_values = None
+        ratio = self.config.edge_ratio
         if self.device.type == "cpu":
-            host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, self.config.edge_ratio)
+            host = upsample_edge_aware_host(prediction[0, 0].detach().numpy(), out_hw, ratio, window)
         if host is None:  # on the device: invalid and sky marked there, then one copy (the device path keeps both)
-            device_values = upsample_edge_aware(prediction[0, 0], out_hw, self.config.edge_ratio)
+            device_values = upsample_edge_aware(prediction[0, 0], out_hw, ratio, window)
             if not kind.has_shift:
                 device_values = torch.where(device_values > 0, device_values, torch.nan)  # non-positive depth: invalid
             if sky is not None:

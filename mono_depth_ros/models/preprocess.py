@@ -137,19 +137,41 @@ def reflect_pads(image_hw: tuple[int, int]) -> tuple[int, int] | None:
     return (pad_h, pad_w) if pad_h < image_hw[0] and pad_w < image_hw[1] else None
 
 
-def reflect_pad_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """Where ZoeDepthImageProcessor (``do_pad``) puts an image of ``image_hw`` in an input of ``size_hw``:
-    ``(top, left, height, width)`` in pixels of ``size_hw`` (rounded), or None when it does not pad it.
+def reflect_pad_window(
+    image_hw: tuple[int, int], size_hw: tuple[int, int], map_hw: tuple[int, int] | None = None
+) -> tuple[float, float, float, float] | None:
+    """Where ZoeDepthImageProcessor (``do_pad``) puts an image of ``image_hw`` in an input of ``size_hw``, exactly:
+    ``(top, left, height, width)`` of the image's pixel edges in pixels of a ``map_hw`` map of that input (the
+    network's output, ``size_hw`` when None), in the half-pixel convention of :func:`upsample_edge_aware`'s
+    ``window`` (image pixel centre ``y`` at ``top + (y + 0.5) · height / H - 0.5``); None when it does not pad.
 
-    The camera image padded by :func:`reflect_pads` is resized to the input: the image fills ``H / (H + 2·pad)``
-    of its height (NYU's 480x640: 84 % x 86 %).
+    The processor resizes the padded image (``H + 2·pad`` rows, :func:`reflect_pads`) with ``align_corners``: padded
+    pixel centre ``p`` lands on input row ``p · (h - 1) / (H + 2·pad - 1)``, so the image spans ``H · k`` rows from
+    ``(pad - 0.5) · k + 0.5``, ``k = (h - 1) / (H + 2·pad - 1)``; a map of ``m`` rows spanning the input (pixel
+    centres) has the same edges times ``m / h``. NYU's 480x640 at 384x512: (31.02, 36.51, 321.96, 438.98), not a
+    box of whole pixels.
     """
     pads = reflect_pads(image_hw)
     if pads is None:
         return None
-    (pad_h, pad_w), (height, width) = pads, image_hw
-    top, left = round(pad_h * size_hw[0] / (height + 2 * pad_h)), round(pad_w * size_hw[1] / (width + 2 * pad_w))
-    return top, left, max(1, size_hw[0] - 2 * top), max(1, size_hw[1] - 2 * left)
+    map_hw = size_hw if map_hw is None else map_hw
+    window = []
+    for side, pad, size, out in zip(image_hw, pads, size_hw, map_hw, strict=True):
+        step = (size - 1) / (side + 2 * pad - 1) if side + 2 * pad > 1 else 1.0
+        window.append(((pad - 0.5) * step + 0.5) * out / size)
+        window.append(side * step * out / size)
+    return window[0], window[2], window[1], window[3]
+
+
+def reflect_pad_box(image_hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """:func:`reflect_pad_window` rounded to whole pixels of ``size_hw``: ``(top, left, height, width)`` (the size
+    the network sees the image at; the engine reads the map at the exact window), or None when it does not pad."""
+    window = reflect_pad_window(image_hw, size_hw)
+    if window is None:
+        return None
+    top, left, height, width = window
+    first_row, first_col = round(top), round(left)
+    return first_row, first_col, max(1, round(top + height) - first_row), max(1, round(left + width) - first_col)
 
 
 def input_box(
@@ -309,10 +331,16 @@ def _channel_constants(values: tuple[float, ...], device: torch.device) -> torch
     return torch.tensor(values, dtype=torch.float32, device=device).view(1, len(values), 1, 1)
 
 
-def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Bilinear source indices and weights along one axis, matching ``F.interpolate(align_corners=False)``."""
-    scale = in_size / out_size
-    src = ((torch.arange(out_size, device=device, dtype=torch.float32) + 0.5) * scale - 0.5).clamp_(min=0.0)
+def _source_index(
+    out_size: int, in_size: int, device: torch.device, start: float = 0.0, extent: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear source indices and weights along one axis, matching ``F.interpolate(align_corners=False)``; with
+    ``start`` / ``extent`` (a window, see :func:`upsample_edge_aware`) over that part of the source only."""
+    scale = (in_size if extent is None else extent) / out_size
+    src = (torch.arange(out_size, device=device, dtype=torch.float32) + 0.5) * scale - 0.5
+    if start:
+        src += start
+    src.clamp_(min=0.0)
     low = src.floor().to(torch.long).clamp_(max=in_size - 1)
     high = (low + 1).clamp_(max=in_size - 1)
     weight = src - low.to(torch.float32)
@@ -344,8 +372,31 @@ def _host_index(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray]:
     return low, nearest
 
 
+@functools.lru_cache(maxsize=16)
+def _window_index(
+    out_size: int, in_size: int, start: float, extent: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per output pixel along one axis of a window (:func:`upsample_edge_aware`): the bilinear cell's first and
+    second source index, the second's weight, and the nearest source index, in :func:`_source_index`'s float32
+    arithmetic. Read-only arrays, made once per window."""
+    src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * np.float32(extent / out_size) - np.float32(0.5)
+    if start:
+        src += np.float32(start)
+    src = np.maximum(src, np.float32(0))
+    low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    weight = (src - low.astype(np.float32)).astype(np.float32)
+    nearest = np.where(weight >= 0.5, high, low)
+    for index in (low, high, weight, nearest):
+        index.flags.writeable = False
+    return low, high, weight, nearest
+
+
 def upsample_edge_aware_host(
-    prediction: np.ndarray, out_hw: tuple[int, int], edge_ratio: float = DEFAULT_EDGE_RATIO
+    prediction: np.ndarray,
+    out_hw: tuple[int, int],
+    edge_ratio: float = DEFAULT_EDGE_RATIO,
+    window: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray | None:
     """:func:`upsample_edge_aware` on the host with OpenCV: the same values, a fraction of the work.
 
@@ -357,6 +408,8 @@ def upsample_edge_aware_host(
         prediction: (h, w) float map (NaN invalid).
         out_hw: output (height, width) in pixels.
         edge_ratio: max/min ratio above which a cell counts as an edge (> 1).
+        window: the part of ``prediction`` the output covers (see :func:`upsample_edge_aware`); None: all of it.
+            A window is resampled with numpy's gathers (cv2.resize knows no fractional offset).
 
     Returns:
         (H, W) float32, or None when OpenCV is not installed.
@@ -372,7 +425,7 @@ def upsample_edge_aware_host(
         return None
     source = np.ascontiguousarray(prediction, dtype=np.float32)
     out_h, out_w = int(out_hw[0]), int(out_hw[1])
-    if (out_h, out_w) == source.shape:
+    if window is None and (out_h, out_w) == source.shape:
         return source.copy()
     # the four corners of each cell (i, i+1) x (j, j+1), the last row / column paired with itself
     below = np.concatenate([source[1:], source[-1:]], axis=0)
@@ -383,6 +436,8 @@ def upsample_edge_aware_host(
     invalid = np.isnan(source) | np.isnan(below)
     invalid |= np.concatenate([invalid[:, 1:], invalid[:, -1:]], axis=1)
     smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
+    if window is not None:
+        return _window_host(source, smooth_cell, (out_h, out_w), window)
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
     cell_x, nearest_x = _host_index(out_w, source.shape[1])
     smooth = smooth_cell.take(cell_y, axis=0).take(cell_x, axis=1)  # the same gathers as [rows][:, cols], faster
@@ -392,8 +447,27 @@ def upsample_edge_aware_host(
     return out
 
 
+def _window_host(
+    source: np.ndarray, smooth_cell: np.ndarray, out_hw: tuple[int, int], window: tuple[float, float, float, float]
+) -> np.ndarray:
+    """:func:`upsample_edge_aware_host`'s resampling of a window: the same cell choices, bilinear by gathers."""
+    top, left, height, width = (float(value) for value in window)
+    y0, y1, wy, nearest_y = _window_index(out_hw[0], source.shape[0], top, height)
+    x0, x1, wx, nearest_x = _window_index(out_hw[1], source.shape[1], left, width)
+    out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
+    rows0, rows1 = source.take(y0, axis=0), source.take(y1, axis=0)
+    rows = rows0 + wy[:, None] * (rows1 - rows0)  # (H, w)
+    left_values, right_values = rows.take(x0, axis=1), rows.take(x1, axis=1)
+    bilinear = left_values + wx[None, :] * (right_values - left_values)
+    np.copyto(out, bilinear, where=smooth_cell.take(y0, axis=0).take(x0, axis=1))
+    return out
+
+
 def upsample_edge_aware(
-    prediction: torch.Tensor, out_hw: tuple[int, int], edge_ratio: float = DEFAULT_EDGE_RATIO
+    prediction: torch.Tensor,
+    out_hw: tuple[int, int],
+    edge_ratio: float = DEFAULT_EDGE_RATIO,
+    window: tuple[float, float, float, float] | None = None,
 ) -> torch.Tensor:
     """Resize a depth / inverse-depth map: bilinear on smooth surfaces, nearest across depth edges.
 
@@ -405,6 +479,10 @@ def upsample_edge_aware(
         prediction: (h, w) or (1, 1, h, w) float map (depth in metres or inverse depth; NaN invalid) on any device.
         out_hw: camera (height, width) in pixels.
         edge_ratio: max/min ratio above which a neighbourhood counts as an edge (> 1).
+        window: ``(top, left, height, width)`` in source pixels (fractions allowed): the part of the map the output
+            covers, output pixel centre ``i`` read at ``top + (i + 0.5) · height / H - 0.5`` (ZoeDepth's image in
+            its padded map: :func:`reflect_pad_window`); values beyond it are read where the bilinear cell reaches
+            them. None: the whole map.
 
     Returns:
         (H, W) float32 map on the input's device; NaN where the nearest source value is NaN.
@@ -418,10 +496,11 @@ def upsample_edge_aware(
         raise ShapeError(msg)
     source = source.to(torch.float32)
     out_h, out_w = int(out_hw[0]), int(out_hw[1])
-    if (out_h, out_w) == tuple(source.shape):
+    if window is None and (out_h, out_w) == tuple(source.shape):
         return source.clone()
-    y0, y1, wy = _source_index(out_h, source.shape[0], source.device)
-    x0, x1, wx = _source_index(out_w, source.shape[1], source.device)
+    top, left, height, width = window if window is not None else (0.0, 0.0, None, None)
+    y0, y1, wy = _source_index(out_h, source.shape[0], source.device, float(top), height)
+    x0, x1, wx = _source_index(out_w, source.shape[1], source.device, float(left), width)
     rows0, rows1 = source[y0], source[y1]  # (H, w)
     v00, v01, v10, v11 = rows0[:, x0], rows0[:, x1], rows1[:, x0], rows1[:, x1]  # (H, W) each
     wy_col, wx_row = wy[:, None], wx[None, :]

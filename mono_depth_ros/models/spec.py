@@ -45,7 +45,8 @@ class InputPolicy:
             processors with ``resample: 3``: Depth Anything, DPT, Prompt Depth Anything).
         reflect_pad: ZoeDepth's ``do_pad``: the image lies in the input where ZoeDepthImageProcessor puts it (the
             camera image padded by ``int(3·sqrt(side / 2))`` px each side, the padded image resized to the input),
-            the rest is its reflection; the engine crops the padding off the output.
+            the rest is its reflection; the engine reads the output at the image's fractional window of it
+            (:func:`~.preprocess.reflect_pad_window`), not at a crop of whole pixels.
         antialias: shrink the camera image with an antialiasing filter (PIL's, as most processors); False: sample
             it without one, as Depth Pro's processor (and Apple's code) does.
         native_floor: with ``keep_aspect``, GLPN's processor (no resize, each side floored to ``multiple_of``): a

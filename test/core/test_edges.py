@@ -349,9 +349,42 @@ def test_any_plane_seen_by_a_pinhole_is_never_flying(
     fx = focal_share * width
     u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     n = np.asarray(normal) / math.hypot(*normal)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # on the horizon: +-Inf (NaN-ed below when negative)
         depth = distance_m / (n[0] * (u - cx_share * width) / fx + n[1] * (v - cy_share * height) / fx + n[2])
     depth[~(depth > 0)] = np.nan  # behind the camera: the plane's other half
     with np.errstate(over="ignore"):  # at the horizon past float32's largest: +Inf, inverse depth 0 (still the plane)
         depth32 = depth.astype(np.float32)
     assert not depth_edge_mask(depth32, threshold).any()
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "map_hw"), [((480, 640), (384, 512)), ((375, 1242), (256, 864)), ((1080, 1920), (384, 672))]
+)
+def test_a_window_grid_gives_each_pixel_the_mark_of_the_value_it_carries(
+    image_hw: tuple[int, int], map_hw: tuple[int, int]
+) -> None:
+    """ZoeDepth's image read at its fractional window of the padded map (NYU, KITTI, 1080p at the processor's
+    sizes): each published pixel takes the mark of the map pixel whose value the window upsampling gave it, and
+    each sampled pixel carries its own map pixel's value (counted from the first one the window reaches); the
+    device's index tensors are the same."""
+    import torch
+
+    from mono_depth_ros.core.edges import SourceWindow
+    from mono_depth_ros.core.edges_torch import source_index_tensors
+    from mono_depth_ros.models.preprocess import _window_index, reflect_pad_window
+
+    window = reflect_pad_window(image_hw, map_hw)
+    assert window is not None
+    source = SourceWindow(map_hw, window)
+    grid = source_grid(image_hw, source)
+    assert grid is not None
+    sampled, back = grid
+    for axis in (0, 1):
+        nearest = _window_index(image_hw[axis], map_hw[axis], window[axis], window[2 + axis])[3]
+        first = int(nearest[0])
+        np.testing.assert_array_equal(back[axis] + first, nearest)
+        np.testing.assert_array_equal(nearest[sampled[axis]], np.arange(first, int(nearest[-1]) + 1))
+    tensors = source_index_tensors(image_hw, source, torch.device("cpu"))
+    assert tensors is not None
+    for tensor, expected in zip(tensors, (*sampled, *back), strict=True):
+        np.testing.assert_array_equal(tensor.numpy(), expected)

@@ -37,8 +37,67 @@ def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> No
         load_transformers_model(tmp_path, CPU)
     (tmp_path / "model.safetensors").unlink()
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "depth_anything"}))  # a depth model's folder
     with pytest.raises(CheckpointError, match="only safetensors weights are loaded"):
         load_transformers_model(tmp_path, CPU)
+
+
+def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path) -> None:
+    """A folder as older Hub repositories hold it (config.json + pytorch_model.bin, no safetensors) is refused
+    naming the pickle file, with a conversion command that, run as printed by a shell, makes the folder load with
+    its family's output kind, for a folder whose name holds a quote, a dollar sign and a space (the command put
+    the path's repr inside double quotes: the shell ended the string at a repr's double quote and expanded $).
+    The remedy was `mono-depth weights fetch`, which fetches safetensors only and so ends at the same refusal for
+    such a repository."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    import transformers
+
+    source = write_tiny_family("depth_anything_metric", tmp_path / "source")
+    model = transformers.AutoModelForDepthEstimation.from_pretrained(str(source))
+    pickled = tmp_path / "bob's $HOME model"
+    model.config.save_pretrained(str(pickled))
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin") as refused:
+        load_transformers_model(pickled, CPU)
+    found = re.search(r"python3 (-c .+?) \(writes model\.safetensors", str(refused.value))
+    assert found is not None, refused.value
+    command = f"{shlex.quote(sys.executable)} {found.group(1)}"  # this interpreter: the one with transformers
+    subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=300)
+    assert (pickled / "model.safetensors").is_file()
+    backend, spec = load_transformers_model(pickled, CPU)
+    assert spec.output_kind is OutputKind.METRIC
+    x = torch.rand(1, 3, 56, 84)
+    torch.testing.assert_close(backend.infer(x), load_transformers_model(source, CPU)[0].infer(x))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"attn_implementation": "kernels-community/flash-attn"},
+        {"backbone": "someone/backbone", "backbone_config": None},
+        {"model_type": "bert"},
+    ],
+    ids=["kernel", "backbone", "not-depth"],
+)
+def test_a_pickle_only_folder_whose_config_is_refused_gets_no_conversion_command(
+    tmp_path: Path, setting: dict[str, object]
+) -> None:
+    """The conversion command runs transformers' from_pretrained on the folder's config.json: for one the loader
+    refuses (a Hub attention kernel transformers downloads and loads as native code, a backbone it looks up on the
+    Hub, a model that is not a depth model) it would do what the refusal is there to prevent, or fail after reading
+    the pickle. It was printed all the same (the weights were checked before the config): the config's refusal
+    comes first, with no command."""
+    model = write_tiny_family("depth_anything", tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, **setting}))
+    (model / "model.safetensors").rename(model / "pytorch_model.bin")  # never read: refused before
+    with pytest.raises(CheckpointError, match=r"kernels-community/flash-attn|someone/backbone|not a depth model") as e:
+        load_transformers_model(model, CPU)
+    assert "python" not in str(e.value) and "pytorch_model.bin" not in str(e.value)
 
 
 def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_path: Path) -> None:
@@ -282,6 +341,51 @@ def test_a_sharded_checkpoint_loads_like_one_file(tmp_path: Path) -> None:
     assert spec.output_kind is OutputKind.METRIC and spec.max_depth_m == 80.0
     x = torch.rand(1, 3, 56, 84)
     torch.testing.assert_close(many.infer(x), one.infer(x))
+
+
+def _hub_cache(source: Path, cache: Path, revision: str = "0123abcd") -> Path:
+    """``source`` laid out as huggingface_hub's cache keeps a model: ``models--org--name/blobs/<hash>`` files,
+    ``snapshots/<revision>/<name>`` relative links to them, ``refs/main`` naming the revision. Returns the snapshot."""
+    import hashlib
+    import os
+
+    repo = cache / "models--org--name"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision, encoding="ascii")
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for file in sorted(source.iterdir()):
+        blob = repo / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+        blob.write_bytes(file.read_bytes())
+        os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)
+    return snapshot
+
+
+def test_a_hugging_face_cache_folder_loads_from_its_snapshot_and_names_it_when_given_whole(tmp_path: Path) -> None:
+    """A model in huggingface_hub's cache (a relative link per file, sharded weights) loads from its snapshot folder
+    with the family's output kind; the models--org--name folder itself, or the cache above it, is refused naming the
+    snapshot folder that refs/main points to (it said: no config.json, fetch the model with mono-depth weights
+    fetch, though the model is there)."""
+    import transformers
+
+    whole = write_tiny_family("depth_anything_metric", tmp_path / "whole")
+    sharded = tmp_path / "sharded"
+    transformers.AutoModelForDepthEstimation.from_pretrained(str(whole)).save_pretrained(
+        str(sharded), max_shard_size="50KB"
+    )
+    (sharded / "preprocessor_config.json").write_bytes((whole / "preprocessor_config.json").read_bytes())
+    snapshot = _hub_cache(sharded, tmp_path / "hub")
+    backend, spec = load_transformers_model(snapshot, CPU)
+    assert spec.output_kind is OutputKind.METRIC and spec.max_depth_m == 80.0
+    one, _ = load_transformers_model(whole, CPU)
+    x = torch.rand(1, 3, 56, 84)
+    torch.testing.assert_close(backend.infer(x), one.infer(x))
+    for given in (snapshot.parent.parent, snapshot.parent.parent.parent):
+        with pytest.raises(CheckpointError, match="Hugging Face cache") as refused:
+            load_transformers_model(given, CPU)
+        assert str(snapshot) in str(refused.value) and "refs/main" in str(refused.value)
+        assert "weights fetch" not in str(refused.value)
 
 
 def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -563,7 +667,7 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
         assert seen[0].shape == theirs.shape == (1, 3, 384, 512)
         torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
         assert depth.shape == rgb.shape[:2] and np.isfinite(depth).all()
-        assert reflect_pad_box(rgb.shape[:2], (384, 512)) == (31, 36, 322, 440)  # cropped off the output
+        assert reflect_pad_box(rgb.shape[:2], (384, 512)) == (31, 37, 322, 438)  # the image's part, whole pixels
     rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
     theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
     assert theirs.shape == (1, 3, 384, 1184)
@@ -607,3 +711,106 @@ def test_deeply_nested_json_in_a_model_folder_is_a_checkpoint_error(tmp_path: Pa
     (model / "config.json").write_text(nested)
     with pytest.raises(CheckpointError, match=r"config\.json is not readable JSON"):
         load_transformers_model(model, CPU)
+
+
+class _InputCoordinates(torch.nn.Module):
+    """Stands in for a transformers depth model: its "depth" is ``1000 +`` the column (``axis`` 1) or row (0) of its
+    own input pixel, on an output grid ``out_scale`` times the input's (DINOv2's DPT head: 16 / 14) that spans the
+    input as transformers' post-processing takes it (pixel centres, ``align_corners=False``)."""
+
+    def __init__(self, out_scale: float = 1.0) -> None:
+        super().__init__()
+        self.axis = 1
+        self.out_scale = out_scale
+
+    def forward(self, pixel_values: torch.Tensor, **_: object) -> object:
+        import types
+
+        size = pixel_values.shape[-2:][self.axis]
+        out = round(size * self.out_scale)
+        centres = (torch.arange(out, dtype=torch.float64) + 0.5) * size / out - 0.5  # input pixel of each output one
+        rows, cols = (out, 1) if self.axis == 0 else (1, out)
+        grid = (1000.0 + centres).to(torch.float32).reshape(1, rows, cols)
+        other = round(pixel_values.shape[-2:][1 - self.axis] * self.out_scale)
+        shape = (1, out, other) if self.axis == 0 else (1, other, out)
+        return types.SimpleNamespace(predicted_depth=grid.expand(shape), field_of_view=None)
+
+
+def _processor_coordinate(family: str, camera: int, network: int, padded: bool) -> np.ndarray:
+    """Where the family's transformers image processor puts each camera pixel centre along one axis, in input
+    pixels: ZoeDepthImageProcessor reflect-pads int(3 sqrt(side / 2)) px each side and resizes the padded image
+    with align_corners; DPTImageProcessor's do_pad (DINOv2 heads) centre-pads, the odd pixel after; the others
+    resize the camera image to the input (pixel centres)."""
+    x = np.arange(camera, dtype=np.float64)
+    if family == "zoedepth":
+        pad = int(np.sqrt(camera / 2) * 3)
+        return (x + pad) * (network - 1) / (camera + 2 * pad - 1)
+    if padded:
+        return x + (network - camera) // 2
+    return (x + 0.5) * network / camera - 0.5
+
+
+@pytest.mark.parametrize(
+    ("family", "processor", "out_scale"),
+    [
+        ("depth_anything", {"size": {"height": 518, "width": 518}}, 1.0),
+        ("depth_anything_metric", None, 1.0),
+        ("prompt_depth_anything", {"size": {"shortest_edge": 518}, "keep_aspect_ratio": True}, 1.0),
+        ("dpt", None, 1.0),
+        ("dpt_dinov2", None, 16 / 14),
+        ("zoedepth", None, 1.0),
+        ("zoedepth", _ZOEDEPTH_PROCESSOR, 1.0),
+        ("zoedepth", {**_ZOEDEPTH_PROCESSOR, "do_pad": False}, 1.0),
+        ("glpn", None, 1.0),
+        ("depth_pro", None, 1.0),
+        ("tipsv2_dpt", None, 4 / 7),
+    ],
+)
+def test_the_published_map_lies_where_the_processor_put_each_camera_pixel(
+    tmp_path: Path, nyu_dir: Path, family: str, processor: dict[str, object] | None, out_scale: float
+) -> None:
+    """The engine's map at each camera pixel is the network's prediction where the family's image processor put
+    that pixel in the network input, within 0.01 input pixel (float32 arithmetic: an upsampled coordinate ramp is
+    exact), for a real NYU frame, KITTI's 375x1242, 1080p, a portrait camera and sizes no multiple of 14 or 32.
+
+    The network is replaced by one whose output is its input's own pixel coordinate, so the published value says
+    where in the input the engine read each camera pixel. ZoeDepth's processor resizes its reflect-padded image with
+    align_corners (the image spans (H - 1)/(H + 2 pad - 1) of the input's pixel grid): the engine took the image's
+    part of the input as a box of whole pixels in the half-pixel convention and read NYU's 480x640 0.44 input
+    pixels (0.55 camera pixels) outward at its left and right edges, 1080p's 1.0 camera pixel off (the tiny
+    96x128 processor: up to 4.3); it now reads the exact place. transformers' own post_process_depth_estimation
+    for ZoeDepth (the map resized to the padded camera size, half-pixel, then the padding cut) reads NYU 0.13 input
+    pixel in at its left edge and 0.14 out at its right one."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family("dpt_dinov2" if family == "dpt_dinov2" else family, tmp_path / family)
+    if processor is not None:
+        (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    estimator = DepthEstimator.open(
+        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", edge_ratio=1e6)
+    )
+    coordinates = _InputCoordinates(out_scale)
+    estimator.backend.module.network.model = coordinates  # type: ignore[attr-defined]
+    nyu = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    blank = np.zeros((1, 1, 3), dtype=np.uint8)
+    sizes = ((375, 1242), (1080, 1920), (1242, 375), (371, 1237))
+    cameras = [nyu, *(np.broadcast_to(blank, (h, w, 3)) for h, w in sizes)]
+    worst = 0.0
+    for rgb in cameras:
+        image_hw = rgb.shape[:2]
+        network_hw = estimator.network_hw(image_hw)
+        hints = FrameHints(focal_px=(0.8 * image_hw[1], 0.8 * image_hw[1]))  # Depth Pro: metres from the focal
+        for axis in (1, 0):
+            coordinates.axis = axis
+            values = estimator.predict(np.ascontiguousarray(rgb), hints=hints).values
+            if family == "depth_pro":
+                values = 0.8 / values  # its metres: 1 / (inverse depth / (fx / width))
+            line = (values[image_hw[0] // 2] if axis == 1 else values[:, image_hw[1] // 2]) - 1000.0
+            camera, network = image_hw[axis], network_hw[axis]
+            padded = family == "dpt_dinov2" and network == -(-camera // 14) * 14 and network != camera
+            reflected = family if estimator.spec.input.reflect_pad else ""
+            expected = _processor_coordinate(reflected, camera, network, padded)
+            margin = np.ceil(max(0.0, 0.5 / out_scale - 0.5))  # input pixels beyond the outer output centres: clamped
+            inside = (expected >= margin) & (expected <= network - 1 - margin)
+            worst = max(worst, float(np.abs(line - expected)[inside].max()))
+    assert worst < 0.01

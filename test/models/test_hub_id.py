@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.models.hub_id import hub_id_hint, looks_like_hub_id
+from mono_depth_ros.models.hub_id import hub_cache_hint, hub_id_hint, looks_like_hub_id
 
 HF_ID = "depth-anything/Depth-Anything-V2-Small-hf"
 
@@ -54,3 +54,21 @@ def test_each_command_given_a_hub_id_says_how_to_fetch_it(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"`mono-depth weights fetch {HF_ID} --to DIR`" in err, err
+
+
+def test_a_cache_folder_names_its_snapshots(tmp_path: Path) -> None:
+    """refs/main's snapshot when it has one, else the snapshots there; a cache root lists its models; any other
+    folder gets no hint."""
+    repo = tmp_path / "hub" / "models--org--name"
+    (repo / "snapshots" / "aaa").mkdir(parents=True)
+    (repo / "snapshots" / "bbb").mkdir()
+    assert hub_cache_hint(repo).endswith(f"give its snapshot, {repo}/snapshots/aaa or {repo}/snapshots/bbb "
+                                         f"(refs/main names none), as model.weights")  # fmt: skip
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("bbb\n", encoding="ascii")
+    assert f"{repo}/snapshots/bbb (refs/main)" in hub_cache_hint(repo)
+    assert (
+        f"holding 1 model(s), not a model folder: give one model's snapshot as model.weights: {repo}/snapshots/bbb"
+        in (hub_cache_hint(tmp_path / "hub"))
+    )
+    assert hub_cache_hint(tmp_path) == "" and hub_cache_hint(repo / "snapshots" / "aaa") == ""

@@ -21,6 +21,7 @@ from mono_depth_ros.models.preprocess import (
     network_input_size,
     preprocess,
     reflect_pad_box,
+    reflect_pad_window,
     reflect_pads,
     upsample_edge_aware,
 )
@@ -282,6 +283,47 @@ def test_the_reflect_padded_input_is_normalised_in_place_and_is_the_written_out_
     assert torch.equal(image, kept)
     ops = {event.name for event in run.events()}
     assert {"aten::sub_", "aten::div_"} <= ops and not {"aten::sub", "aten::div"} & ops
+
+
+def test_the_reflect_pad_window_is_where_the_align_corners_resize_puts_the_image() -> None:
+    """NYU's 480x640 padded by 46 / 53 px to 572x746 and resized (align_corners) to 384x512: image pixel centre y
+    lands at (y + 46) · 383 / 571, the window's top + (y + 0.5) · height / 480 - 0.5 for every row (and the same
+    for the columns); a map at another resolution spanning the input (pixel centres) has its edges scaled; the box
+    is the window in whole pixels."""
+    window = reflect_pad_window((480, 640), (384, 512))
+    assert window is not None
+    top, left, height, width = window
+    rows, cols = np.arange(480), np.arange(640)
+    np.testing.assert_allclose(top + (rows + 0.5) * height / 480 - 0.5, (rows + 46) * 383 / 571, atol=1e-9)
+    np.testing.assert_allclose(left + (cols + 0.5) * width / 640 - 0.5, (cols + 53) * 511 / 745, atol=1e-9)
+    half = reflect_pad_window((480, 640), (384, 512), (192, 256))
+    assert half == pytest.approx((top / 2, left / 2, height / 2, width / 2))
+    assert reflect_pad_box((480, 640), (384, 512)) == (31, 37, 322, 438)
+    assert reflect_pad_window((3, 640), (32, 64)) is None
+
+
+@pytest.mark.parametrize("out_hw", [(480, 640), (240, 320), (1080, 1920)])
+def test_a_window_is_upsampled_alike_on_the_host_and_the_device(out_hw: tuple[int, int]) -> None:
+    """A fractional window (ZoeDepth's image in its 384x512 map) gives the same cell choices and values on the host
+    (numpy gathers) as on the device; the whole map as a window is the plain upsampling."""
+    from mono_depth_ros.models.preprocess import upsample_edge_aware_host
+
+    rng = np.random.default_rng(7)
+    smooth = np.linspace(2.0, 3.0, 384 * 512, dtype=np.float32).reshape(384, 512)
+    source = np.where(rng.random((384, 512)) < 0.3, rng.uniform(1.0, 50.0, (384, 512)), smooth).astype(np.float32)
+    source[rng.random((384, 512)) < 0.02] = np.nan
+    window = reflect_pad_window((480, 640), (384, 512))
+    device = upsample_edge_aware(torch.from_numpy(source), out_hw, window=window).numpy()
+    host = upsample_edge_aware_host(source, out_hw, window=window)
+    assert host is not None and host.shape == out_hw and host.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(host), np.isnan(device))
+    np.testing.assert_allclose(host, device, rtol=1e-5, equal_nan=True)
+    whole = upsample_edge_aware(torch.from_numpy(source), out_hw, window=(0.0, 0.0, 384.0, 512.0)).numpy()
+    np.testing.assert_allclose(whole, upsample_edge_aware(torch.from_numpy(source), out_hw).numpy(), rtol=1e-6)
+    whole_host = upsample_edge_aware_host(source, out_hw, window=(0.0, 0.0, 384.0, 512.0))
+    plain_host = upsample_edge_aware_host(source, out_hw)
+    assert whole_host is not None and plain_host is not None
+    np.testing.assert_allclose(whole_host, plain_host, rtol=1e-5, equal_nan=True)
 
 
 def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:
