@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from types import SimpleNamespace
 from typing import Any
 
 from . import ros_standin, test_node
@@ -37,6 +38,26 @@ def test_frames_flow_only_while_active(ros: Ros) -> None:
     assert node.trigger_cleanup() is results.SUCCESS
     assert not node.publishers and not hasattr(node, "_pipeline")
     assert node.trigger_shutdown() is results.SUCCESS
+    node.destroy_node()
+
+
+def test_a_change_state_request_for_a_transition_the_state_does_not_offer_is_refused(ros: Ros) -> None:
+    """rclpy raises rcl's "Transition is not registered" for such a request by id, in the executor: the node died
+    (real Humble: test/ros2/test_ros2_operator.py). Now it answers success = false, warns, and stays as it was."""
+    node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
+    change_state = node._service_change_state.callback
+
+    def ask(transition_id: int) -> bool:
+        request = SimpleNamespace(transition=SimpleNamespace(id=transition_id, label=""))
+        return bool(change_state(request, SimpleNamespace(success=None)).success)
+
+    assert not ask(3) and node.lifecycle_state == "unconfigured"  # activate
+    warning = "transition activate (3) refused: the node is unconfigured; it offers: configure, shutdown"
+    assert node.get_logger().messages("WARN")[-1] == warning
+    assert ask(1) and ask(3) and node.lifecycle_state == "active"  # configure, activate: by id, as Nav2 asks
+    assert not ask(2) and node.lifecycle_state == "active"  # cleanup
+    assert ask(4) and node.lifecycle_state == "inactive"
+    node.trigger_shutdown()
     node.destroy_node()
 
 

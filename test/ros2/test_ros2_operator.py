@@ -1,0 +1,60 @@
+"""An operator's actions on the live node while a camera streams real KITTI frames at 10 Hz: lifecycle transitions,
+``ros2 param set`` of the run-time parameters, a camera_info of another size mid-stream, SIGINT / SIGTERM.
+
+Invariants checked throughout: no traceback in the node's log, every service answered within a bound, every image
+the node received accounted for in ``/diagnostics`` (published, dropped or a bad message with its reason).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sensor_msgs.msg import Image
+
+from test.kitti_bag import KittiFrame
+
+from .harness import (
+    NODE_FQN,
+    RELIABLE,
+    FrameStream,
+    KittiFeeder,
+    Launched,
+    Probe,
+    write_params,
+)
+
+ANSWER_S = 10.0  # the bound within which the node answers a service
+
+
+def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_on(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A ChangeState request by id for a transition the current state does not have (activate while unconfigured,
+    configure while active: a lifecycle manager out of step with the node) raised rclpy's RCLError "Transition is not
+    registered" in the executor: the node died with a traceback. rclcpp answers success = false; so does the node,
+    and it goes on in its state, publishing."""
+    params = write_params(ros_logs / "wrong_transition.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "wrong_tr.log")
+    stream = FrameStream(KittiFeeder(probe, kitti_frames))
+    try:
+        assert probe.lifecycle(NODE_FQN) == "unconfigured"
+        with pytest.raises(AssertionError, match="transition activate failed"):
+            probe.lifecycle(NODE_FQN, "activate", timeout_s=ANSWER_S)
+        assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "unconfigured"
+        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
+        assert probe.lifecycle(NODE_FQN, "activate") == "active"
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        depth.wait_for(2, timeout_s=30)
+        for wrong in ("configure", "cleanup", "unconfigured_shutdown"):
+            with pytest.raises(AssertionError, match=f"transition {wrong} failed"):
+                probe.lifecycle(NODE_FQN, wrong, timeout_s=ANSWER_S)
+        assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "active"
+        count = depth.count()
+        depth.wait_for(count + 2, timeout_s=10)  # still publishing
+        probe.drop(depth)
+        assert "transition configure (1) refused: the node is active; it offers: deactivate, shutdown" in launched.log
+    finally:
+        stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
