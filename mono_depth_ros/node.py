@@ -430,6 +430,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     def on_deactivate(self, state: State) -> Any:
         self._deactivate()
+        self._publish_diagnostics()  # its timer is gone: the frames since the last status, those dropped now too
         return self._OK
 
     def on_cleanup(self, state: State) -> Any:

@@ -146,7 +146,8 @@ def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros
 
 def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     """The frame being computed and the one waiting in the slot were lost without a count: /diagnostics showed
-    frames_received above published + dropped + bad for good after a deactivate."""
+    frames_received above published + dropped + bad for good after a deactivate. Counted, they were in no status
+    until the next activate (never, when cleanup followed): deactivate publishes one."""
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     computing = threading.Event()
     node: Any = None
@@ -161,9 +162,16 @@ def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     send_frame(node, stamp_ns=1_000_000_000)
     assert computing.wait(30)
     send_frame(node, stamp_ns=2_000_000_000)  # waits in the slot
+    statuses = node.publishers["/diagnostics"].messages
+    before = len(statuses)
     assert node.trigger_deactivate() is results.SUCCESS
     snapshot = test_node.stats(node)
     assert (snapshot.received, snapshot.published, snapshot.dropped) == (2, 0, 2)
+    # and a status says so: the timer goes with deactivate (a cleanup next starts the counts anew)
+    assert len(statuses) == before + 1
+    (status,) = statuses[-1].status
+    values = {kv.key: kv.value for kv in status.values}
+    assert (values["frames_received"], values["frames_published"], values["frames_dropped_stale"]) == ("2", "0", "2")
     assert node.trigger_activate() is results.SUCCESS
     send_frame(node, stamp_ns=3_000_000_000)
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
