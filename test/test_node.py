@@ -188,7 +188,7 @@ def test_every_parameter_declared_with_type_descriptor_and_range(ros: Ros) -> No
         assert type(parameter.value) is spec.type, spec.name  # floats declared as floats
         assert descriptor.description == spec.description
         assert descriptor.read_only is (not spec.dynamic), spec.name
-        assert descriptor.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {}), spec.name
+        assert descriptor.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {} or spec.dynamic)
         for choice in spec.choices:
             assert repr(choice) in descriptor.additional_constraints, spec.name
         if spec.type is float and spec.min_value is not None:
@@ -257,7 +257,8 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
         ("output.max_range", "far"): "not a valid float",  # dynamic typing lets it through rclpy; coerce rejects
         ("cloud.mode", "sparse"): "must be one of",
         ("cloud.stride", 0): "out of range",  # rclpy's IntegerRange
-        ("cloud.stride", 2.0): "Wrong parameter type",  # a double for an int: rclpy's static typing
+        ("cloud.stride", 2.0): "cloud.stride=2.0 is not a valid int",  # rclpy's static typing named neither
+        ("cloud.rgb", 1): "cloud.rgb=1 is not a valid bool",  # `ros2 param set NODE cloud.rgb 1`: the same
         ("output.max_range", True): "not a valid float",  # dynamic typing lets a bool through rclpy; coerce rejects
         ("model.backend", "unet"): "read-only",
         ("output.encoding", "16UC1"): "read-only",

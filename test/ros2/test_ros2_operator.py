@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import Image
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image, LaserScan, PointCloud2
 
+from mono_depth_ros.config import PARAMS
 from test.kitti_bag import KittiFrame
 
 from .harness import (
@@ -23,6 +28,7 @@ from .harness import (
     KittiFeeder,
     Launched,
     Probe,
+    depth_array,
     node_statuses,
     wait_until,
     write_params,
@@ -107,5 +113,82 @@ def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
         probe.drop(diagnostics)
     finally:
         stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid value, then an invalid one)
+    "scale.mode": ("ground_plane", "magic"), "scale.fixed_scale": (2.0, 0.0), "scale.camera_height_m": (1.65, -1.0),
+    "scale.camera_pitch_rad": (0.05, 3.0), "scale.min_points": (50, 1), "output.min_range": (1.0, 2000.0),
+    "output.max_range": (30.0, 0.5), "output.outlier_filter": (True, 1), "output.outlier_tolerance": (0.1, 0.95),
+    "output.edge_filter": (False, 0), "output.edge_threshold": (0.2, 0.0), "output.device_postprocess": ("on", "yes"),
+    "temporal.agreement": (0.1, 0.0), "temporal.max_weight": (4.0, 0.5), "cloud.enabled": (False, 1),
+    "cloud.mode": ("strided", "sparse"), "cloud.stride": (8, 0), "cloud.voxel_size": (0.5, 0.0),
+    "cloud.rgb": (True, 1), "cloud.clearing": (True, 1), "cloud.clearing_range": (4.0, 0.0),
+    "cloud.clearing_stride": (4, 100), "scan.enabled": (True, 1), "scan.band_rows": (4, 0),
+    "scan.frame_id": ("camera_link", "/camera_link"),
+}  # fmt: skip
+
+
+def set_parameter(probe: Probe, name: str, value: Any) -> tuple[bool, str]:
+    """``ros2 param set`` through the node's set_parameters service (what the CLI calls; without its 1 s start)."""
+    client = probe.node.create_client(SetParameters, f"{NODE_FQN}/set_parameters")
+    try:
+        assert client.wait_for_service(timeout_sec=ANSWER_S)
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        future = client.call_async(request)
+        wait_until(future.done, ANSWER_S, f"set_parameters {name}")
+        (result,) = future.result().results
+        return bool(result.successful), str(result.reason)
+    finally:
+        probe.node.destroy_client(client)
+
+
+def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refused_by_name(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Each parameter docs/ros2_node.md calls changeable, set while frames flow: a valid value is taken and shows in
+    the outputs, a wrong one is refused naming the parameter and the value (a bool or int given another type got
+    rclpy's "Wrong parameter type, expected 'Type.BOOL' got 'Type.INTEGER'", which names neither: ``ros2 param set
+    NODE cloud.rgb 1``), and the valid value stays. No frame is lost on the way, no worker error."""
+    assert set(CHANGES) == {spec.name for spec in PARAMS if spec.dynamic}  # the table: no parameter left out
+    params = write_params(ros_logs / "changes.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "changes.log")
+    stream = None
+    try:
+        launched.wait_ready(probe)
+        outputs = {topic: probe.collect(kind, topic, RELIABLE) for kind, topic in (
+            (Image, "/depth/image"), (PointCloud2, "/depth/points"), (LaserScan, "/depth/scan"),
+            (PointCloud2, "/depth/points_clearing"), (DiagnosticArray, "/diagnostics"))}  # fmt: skip
+        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        outputs["/depth/image"].wait_for(2, timeout_s=30)
+        refusals = {}
+        for name, (valid, invalid) in CHANGES.items():
+            assert set_parameter(probe, name, valid) == (True, ""), name
+            refusals[name] = set_parameter(probe, name, invalid)
+        named = {name: not ok and name in why and str(CHANGES[name][1]) in why for name, (ok, why) in refusals.items()}
+        assert all(named.values()), {name: refusals[name] for name, good in named.items() if not good}
+        points_before = outputs["/depth/points"].count()
+        time.sleep(1.0)  # frames under the new values
+        assert outputs["/depth/points"].count() <= points_before + 1  # cloud.enabled false (one may be in flight)
+        assert set_parameter(probe, "cloud.enabled", True) == (True, "")
+        depth = outputs["/depth/image"].wait_for(outputs["/depth/image"].count() + 3, timeout_s=10)[-1]
+        metres = depth_array(depth)
+        finite = metres[np.isfinite(metres)]
+        assert finite.size and finite.min() >= 1.0 and finite.max() <= 30.0  # output.min_range, output.max_range
+        cloud = outputs["/depth/points"].wait_for(points_before + 1, timeout_s=10)[-1]
+        assert cloud.height == 1 and cloud.point_step == 32  # strided, rgb
+        scan = outputs["/depth/scan"].wait_for(1, timeout_s=10)[-1]
+        assert scan.header.frame_id == "camera_link" and outputs["/depth/points_clearing"].count() > 0
+        stream.stop()
+        time.sleep(1.0)
+        status = node_statuses(outputs["/diagnostics"].messages)[-1]
+        assert accounted(status) and status["worker_errors"] == "0" and status["scale_mode"] == "ground_plane", status
+        assert int(status["frames_published"]) >= stream.sent - 2, (status, stream.sent)  # best effort: ~all
+        for collector in outputs.values():
+            probe.drop(collector)
+    finally:
+        if stream is not None:
+            stream.stop()
         code = launched.stop()
     assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
