@@ -16,9 +16,10 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image, LaserScan, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
 
 from mono_depth_ros.config import PARAMS
+from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import KittiFrame
 
 from .harness import (
@@ -186,6 +187,58 @@ def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refuse
         assert accounted(status) and status["worker_errors"] == "0" and status["scale_mode"] == "ground_plane", status
         assert int(status["frames_published"]) >= stream.sent - 2, (status, stream.sent)  # best effort: ~all
         for collector in outputs.values():
+            probe.drop(collector)
+    finally:
+        if stream is not None:
+            stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def half_size(image: Any, info: Any) -> tuple[Any, Any]:
+    """The camera switched to half resolution: every second pixel, and camera_info's K and P for it."""
+    rows = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.step)
+    rgb = np.ascontiguousarray(rows[::2, : image.width * 3].reshape(-1, image.width, 3)[:, ::2])
+    image.height, image.width, image.step = rgb.shape[0], rgb.shape[1], rgb.shape[1] * 3
+    image.data = rgb.tobytes()
+    info.height, info.width = rgb.shape[:2]
+    k, p = np.array(info.k).reshape(3, 3), np.array(info.p).reshape(3, 4)
+    for matrix in (k, p):  # pixel centres: u' = (u + 0.5) / 2 - 0.5
+        matrix[:2] /= 2.0
+        matrix[:2, 2] -= 0.25
+    info.k, info.p = k.ravel().tolist(), p.ravel().tolist()
+    return image, info
+
+
+def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_frame(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The camera changes resolution while streaming (a driver reconfigured), then back: each depth image has the
+    size of its own camera_info, the new size within a few frames, nothing refused or lost."""
+    params = write_params(ros_logs / "resize.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "resize.log")
+    stream = None
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        infos = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        depth.wait_for(2, timeout_s=30)
+        # output.downscale auto: 1242 px wide at 1/3 (414 px), 621 px at 1/1 (a third is below the network's input)
+        for reshape in (half_size, None, half_size, None):
+            stream.reshape, seen = reshape, depth.count()
+            wait_until(lambda: depth.count() >= seen + 3, 10, f"depth after {reshape}")  # noqa: B023
+            assert (depth.messages[-1].width > 500) is (reshape is not None), depth.messages[-1].width
+        stream.stop()
+        time.sleep(1.0)
+        by_stamp = infos.by_stamp()
+        for image in depth.messages:  # depth and its camera_info agree, frame by frame
+            info = by_stamp[ros_msgs.stamp_to_ns(image.header.stamp)]
+            assert (info.height, info.width) == (image.height, image.width)
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
+        for collector in (depth, infos, diagnostics):
             probe.drop(collector)
     finally:
         if stream is not None:
