@@ -7,6 +7,10 @@ the node received accounted for in ``/diagnostics`` (published, dropped or a bad
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -245,3 +249,52 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
             stream.stop()
         code = launched.stop()
     assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def node_executable(name: str) -> list[str]:
+    """The installed console script (a signal to ``ros2 run``, a wrapper, kills the wrapper only)."""
+    prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    return [f"{prefix.stdout.strip()}/lib/mono_depth_ros/{name}", "--ros-args", "-p", "device:=cpu"]
+
+
+def configure_unanswered(probe: Probe) -> None:
+    """Ask for configure; the node is ended by a signal before it answers (a late answer is no failure either)."""
+    with contextlib.suppress(AssertionError):
+        probe.lifecycle(NODE_FQN, "configure", timeout_s=10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, sig: signal.Signals
+) -> None:
+    """SIGINT / SIGTERM to the managed node while configure loads the model (at three moments: torch's import is
+    one of them), and to the node while frames are in its worker: exit 0 within 5 s, no traceback. A signal in
+    torch's import (its native init runs Python modules from C++) raised the load guard's KeyboardInterrupt through
+    pybind11: "terminate called after throwing an instance of 'pybind11::error_already_set'", SIGABRT (exit -6)."""
+    stream = FrameStream(KittiFeeder(probe, kitti_frames))
+    try:
+        for name, moment in [("mono_depth_lifecycle_node", delay) for delay in (0.3, 0.6, 1.0)] + [
+            ("mono_depth_node", "frames")
+        ]:
+            log_path = ros_logs / f"signal_{sig.name}_{moment}.log"
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(node_executable(name), stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    if isinstance(moment, float):
+                        assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
+                        threading.Thread(target=configure_unanswered, args=(probe,), daemon=True).start()
+                        time.sleep(moment)  # within the model load (about 4 s on a 2-core computer)
+                    else:
+                        depth = probe.collect(Image, "/depth/image", RELIABLE)
+                        depth.wait_for(2, timeout_s=30)
+                        probe.drop(depth)
+                    process.send_signal(sig)
+                    code = process.wait(5.0)
+                finally:
+                    if process.poll() is None:
+                        process.kill()
+            text = log_path.read_text(errors="replace")
+            assert code == 0 and "Traceback" not in text and "terminate" not in text, (moment, code, text[-3000:])
+            wait_until(lambda: probe.node.count_publishers("/diagnostics") == 0, 10, "the node gone from the graph")
+    finally:
+        stream.stop()
