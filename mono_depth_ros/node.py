@@ -43,7 +43,7 @@ from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
-from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, types_kept_on_refusal
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
@@ -120,7 +120,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(types_kept_on_refusal(self._on_set_parameters, self))  # rclpy's typing
         jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
         self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
         if self._autostart:

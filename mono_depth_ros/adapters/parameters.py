@@ -97,6 +97,26 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     )
 
 
+def types_kept_on_refusal(on_set: Callable[[list[Any]], Any], node: Any) -> Callable[[list[Any]], Any]:
+    """``on_set`` (the node's on-set-parameters callback), putting back the described types when it refuses.
+
+    rclpy (Humble and Jazzy, ``Node._apply_descriptor``) writes a dynamically typed parameter's new type into its
+    stored descriptor before the callbacks run and leaves it there when one refuses: after ``ros2 param set NODE
+    cloud.rgb 1`` (refused) ``ros2 param describe`` said "Type: integer" for a bool holding false (real Humble), the
+    type rqt_reconfigure picks its editor by. Duck-typed on rclpy's node (``has_parameter``, ``describe_parameter``,
+    which returns the stored descriptor, ``get_parameter``: the value held, as the change is not stored yet).
+    """
+
+    def checked(parameters: list[Any]) -> Any:
+        result = on_set(parameters)
+        if not result.successful:
+            for name in {p.name for p in parameters if node.has_parameter(p.name)}:  # declared: not being declared
+                node.describe_parameter(name).type = node.get_parameter(name).type_.value
+        return result
+
+    return checked
+
+
 def apply_changes(
     config: DepthConfig,
     changes: Mapping[str, Any],

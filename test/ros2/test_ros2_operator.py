@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
 
@@ -149,6 +149,24 @@ def set_parameter(probe: Probe, name: str, value: Any) -> tuple[bool, str]:
         probe.node.destroy_client(client)
 
 
+def described_and_held_types(probe: Probe, names: list[str]) -> dict[str, tuple[int, int]]:
+    """``ros2 param describe``'s type and the type of the value held (``ros2 param get``), per parameter."""
+    described = probe.node.create_client(DescribeParameters, f"{NODE_FQN}/describe_parameters")
+    held = probe.node.create_client(GetParameters, f"{NODE_FQN}/get_parameters")
+    try:
+        answers = []
+        for client, kind in ((described, DescribeParameters), (held, GetParameters)):
+            assert client.wait_for_service(timeout_sec=ANSWER_S)
+            future = client.call_async(kind.Request(names=names))
+            wait_until(future.done, ANSWER_S, kind.__name__)
+            answers.append(future.result())
+        pairs = zip(names, answers[0].descriptors, answers[1].values, strict=True)
+        return {name: (int(descriptor.type), int(value.type)) for name, descriptor, value in pairs}
+    finally:
+        probe.node.destroy_client(described)
+        probe.node.destroy_client(held)
+
+
 def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refused_by_name(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
@@ -173,6 +191,8 @@ def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refuse
             refusals[name] = set_parameter(probe, name, invalid)
         named = {name: not ok and name in why and str(CHANGES[name][1]) in why for name, (ok, why) in refusals.items()}
         assert all(named.values()), {name: refusals[name] for name, good in named.items() if not good}
+        types = described_and_held_types(probe, list(CHANGES))  # rclpy had typed them as the refused values
+        assert all(kinds[0] == kinds[1] for kinds in types.values()), types
         points_before = outputs["/depth/points"].count()
         time.sleep(1.0)  # frames under the new values
         assert outputs["/depth/points"].count() <= points_before + 1  # cloud.enabled false (one may be in flight)
