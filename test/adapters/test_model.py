@@ -63,3 +63,10 @@ def test_a_signal_during_the_engine_import_is_raised_after_it(signalled_engine: 
 def test_a_missing_engine_is_left_for_build_depth_source_to_report(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model, "ENGINE_MODULE", "mono_depth_ros_test_no_such_engine")
     model.import_engine()  # no ImportError here: build_depth_source says which backend needs it, with the remedy
+
+
+def test_the_model_load_imports_the_engine_with_the_signals_held(signalled_engine: _SignalledDuringImport) -> None:
+    """build_pipeline (the node's start-up, the managed node's configure) is where the signal came: through it."""
+    with pytest.raises(KeyboardInterrupt):
+        model.build_pipeline({"model.backend": "unet", "model.weights": "/no/such/weights"}, lambda text: None)
+    assert signalled_engine.finished
