@@ -400,7 +400,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
         super().__init__(make_pipeline, **node_kwargs)
-        lifecycle_requests.refuse_unoffered(self._service_change_state, self._state_machine, self.get_logger().warning)
+        lifecycle_requests.refuse_unoffered(self, self.get_logger().warning)  # without its services: nothing to wrap
 
     def on_configure(self, state: State) -> Any:
         try:

@@ -609,7 +609,8 @@ class LifecycleNode(Node):
         Node.__init__(self, node_name, **kwargs)
         self.lifecycle_state = "unconfigured"
         self._state_machine = _StateMachine(self)  # rclpy's LifecycleStateMachine, as far as the node reads it
-        self._service_change_state = types.SimpleNamespace(callback=self._on_change_state)  # rclpy's service
+        if enable_communication_interface:  # rclpy makes the lifecycle services only then
+            self._service_change_state = types.SimpleNamespace(callback=self._on_change_state)
 
     def _on_change_state(self, request: Any, response: Any) -> Any:
         """rclpy's handler: a transition id the state does not offer raises (rcl: "Transition is not registered")."""

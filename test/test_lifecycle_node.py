@@ -61,6 +61,25 @@ def test_a_change_state_request_for_a_transition_the_state_does_not_offer_is_ref
     node.destroy_node()
 
 
+def test_a_node_made_without_its_lifecycle_services_is_made_and_driven(ros: Ros) -> None:
+    """``enable_communication_interface=False`` (rclpy: no change_state service, the process triggers transitions
+    itself): the constructor wrapped the missing service and raised AttributeError (real Humble:
+    test/ros2/test_ros2_operator.py)."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    if not ros.fake["rclpy"].ok():
+        ros.fake["rclpy"].init()
+    node = ros.node_module.MonoDepthLifecycleNode(
+        make_pipeline=lambda params, logger: EchoPipeline().bind(params),
+        parameter_overrides=[parameter(name, value=value) for name, value in EXTERNAL.items()],
+        enable_communication_interface=False,
+    )
+    assert not hasattr(node, "_service_change_state")
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    assert node.lifecycle_state == "active"
+    node.destroy_node()
+
+
 def test_a_bad_configuration_fails_the_transition_not_the_process(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     overrides = {**EXTERNAL, "model.backend": "unet", "model.weights": "/no/such/weights.safetensors"}

@@ -28,10 +28,19 @@ def refusal_text(transition_id: int, state_label: str, offered_labels: list[str]
     return f"transition {name} ({transition_id}) refused: the node is {state_label}; it offers: {offers}"
 
 
-def refuse_unoffered(service: Any, machine: Any, warn: Callable[[str], None]) -> None:
-    """Wrap ``service.callback`` (rclpy's ``change_state`` handler) so that a request by id for a transition that
-    ``machine`` (rclpy's ``LifecycleStateMachine``) does not offer now is answered ``success = False`` and warned
-    about; every other request goes to rclpy's handler as before."""
+def refuse_unoffered(node: Any, warn: Callable[[str], None]) -> bool:
+    """Wrap the ``callback`` of ``node._service_change_state`` (rclpy's ``change_state`` handler) so that a request by
+    id for a transition that ``node._state_machine`` (rclpy's ``LifecycleStateMachine``) does not offer now is
+    answered ``success = False`` and warned about; every other request goes to rclpy's handler as before.
+
+    rclpy's names (Humble 3.3 and Jazzy 7.1 alike). A node made with ``enable_communication_interface=False`` has no
+    such service (its constructor raised AttributeError here), and an rclpy without these names keeps its own
+    handler: nothing is wrapped then. Returns whether the handler was wrapped.
+    """
+    service: Any = getattr(node, "_service_change_state", None)
+    machine: Any = getattr(node, "_state_machine", None)
+    if not callable(getattr(service, "callback", None)) or not hasattr(machine, "available_transitions"):
+        return False
     change_state = service.callback
 
     def callback(request: Any, response: Any) -> Any:
@@ -44,3 +53,4 @@ def refuse_unoffered(service: Any, machine: Any, warn: Callable[[str], None]) ->
         return response
 
     service.callback = callback
+    return True

@@ -34,7 +34,9 @@ def wrapped() -> tuple[Any, list[int], list[str]]:
         return response
 
     service, warnings = SimpleNamespace(callback=change_state), list[str]()
-    refuse_unoffered(service, StateMachine(), warnings.append)
+    assert refuse_unoffered(
+        SimpleNamespace(_service_change_state=service, _state_machine=StateMachine()), warnings.append
+    )
     return service, handled, warnings
 
 
@@ -59,6 +61,19 @@ def test_a_finalized_node_offers_nothing() -> None:
     handled: list[int] = []
     service = SimpleNamespace(callback=lambda req, resp: handled.append(req.transition.id))
     warnings: list[str] = []
-    refuse_unoffered(service, StateMachine((4, "finalized"), []), warnings.append)
+    refuse_unoffered(
+        SimpleNamespace(_service_change_state=service, _state_machine=StateMachine((4, "finalized"), [])),
+        warnings.append,
+    )
     assert service.callback(request(1), SimpleNamespace(success=True)).success is False
     assert handled == [] and warnings == ["transition configure (1) refused: the node is finalized; it offers: none"]
+
+
+def test_a_node_without_the_service_or_the_state_machine_is_left_as_it_is() -> None:
+    """rclpy's LifecycleNode(enable_communication_interface=False) has no change_state service: nothing to wrap (the
+    node's constructor raised AttributeError); neither without a state machine that says what it offers."""
+    warnings: list[str] = []
+    assert refuse_unoffered(SimpleNamespace(_state_machine=StateMachine()), warnings.append) is False
+    service = SimpleNamespace(callback=print)
+    assert refuse_unoffered(SimpleNamespace(_service_change_state=service), warnings.append) is False
+    assert service.callback is print and warnings == []

@@ -82,6 +82,29 @@ def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_o
     assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
 
 
+def test_a_managed_node_without_its_lifecycle_services_is_made_and_driven_in_process(ros_context: None) -> None:
+    """rclpy's ``LifecycleNode(enable_communication_interface=False)`` has no ``change_state`` service (a process
+    that drives its nodes itself, with ``trigger_*``): the node's constructor wrapped a service that is not there and
+    raised AttributeError ``'_service_change_state'``. Nothing to wrap then; the node is made and driven."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from mono_depth_ros.node import MonoDepthLifecycleNode
+    from mono_depth_ros.pipeline import DepthPipeline
+
+    overrides = [Parameter("model.backend", value="external")]
+    node = MonoDepthLifecycleNode(
+        lambda config, logger: DepthPipeline(config, None),
+        parameter_overrides=overrides,
+        enable_communication_interface=False,
+    )
+    try:
+        for trigger in (node.trigger_configure, node.trigger_activate, node.trigger_deactivate):
+            assert trigger() == TransitionCallbackReturn.SUCCESS, trigger
+        assert node._state_machine.current_state[1] == "inactive"
+    finally:
+        node.destroy_node()
+
+
 def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
