@@ -33,7 +33,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
 
-from mono_depth_ros.adapters import messages, motion
+from mono_depth_ros.adapters import lifecycle_requests, messages, motion
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
@@ -43,7 +43,7 @@ from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
-from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, types_kept_on_refusal
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
@@ -120,7 +120,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
         self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
         self._pending_lock = threading.Lock()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(types_kept_on_refusal(self._on_set_parameters, self))  # rclpy's typing
         jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
         self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
         if self._autostart:
@@ -390,7 +390,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
 
     configure: parameters validated, model loaded and self-tested, publishers made; activate: subscriptions, timers,
     worker; deactivate: those destroyed, the worker joined; cleanup: publishers and model released. An exception in
-    configure or activate fails that transition and undoes it (fix a parameter, retry); elsewhere: on_error.
+    configure or activate fails that transition and undoes it (fix a parameter, retry); elsewhere: on_error. A
+    transition the current state does not offer is refused (``adapters.lifecycle_requests``).
     """
 
     _autostart = False
@@ -399,6 +400,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
         super().__init__(make_pipeline, **node_kwargs)
+        lifecycle_requests.refuse_unoffered(self, self.get_logger().warning)  # without its services: nothing to wrap
 
     def on_configure(self, state: State) -> Any:
         try:
@@ -414,23 +416,21 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         if self._worker is not None and self._worker.alive:
             self.get_logger().error("activate refused: the previous worker is still busy with a frame; try again")
             return self._FAIL
-        subscriptions, timers = list(self.subscriptions), list(self.timers)
+        before = [*self.subscriptions, *self.timers]
         result = self._OK
         try:
             self._activate()
         except Exception as err:  # undo what was made, stay inactive
             self.get_logger().error(f"activate failed: {type(err).__name__}: {err}")
             result = self._FAIL
-        self._active = (
-            [s for s in self.subscriptions if s not in subscriptions],
-            [t for t in self.timers if t not in timers],
-        )
+        self._active = ([s for s in self.subscriptions if s not in before], [t for t in self.timers if t not in before])
         if result is self._FAIL:
             self._deactivate()
         return result
 
     def on_deactivate(self, state: State) -> Any:
         self._deactivate()
+        self._publish_diagnostics()  # its timer is gone: the frames since the last status, those dropped now too
         return self._OK
 
     def on_cleanup(self, state: State) -> Any:

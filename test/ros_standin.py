@@ -572,6 +572,25 @@ class LifecycleState:
     label: str
 
 
+class _StateMachine:
+    """rclpy's ``LifecycleStateMachine``: ``current_state`` (id, label) and ``available_transitions`` (id, label,
+    start id, start label, goal id, goal label) of a :class:`LifecycleNode` stand-in."""
+
+    def __init__(self, node: LifecycleNode) -> None:
+        self._node = node
+
+    @property
+    def current_state(self) -> tuple[int, str]:
+        return 0, self._node.lifecycle_state
+
+    @property
+    def available_transitions(self) -> list[tuple[int, str, int, str, int, str]]:
+        state = self._node.lifecycle_state
+        moves = [(i, name, *LifecycleNode._MOVES[name]) for i, name in LifecycleNode._IDS.items()]
+        offered = [(i, name, target) for i, name, source, target in moves if source in (None, state)]
+        return [] if state == "finalized" else [(i, name, 0, state, 0, target) for i, name, target in offered]
+
+
 class LifecycleNode(Node):
     """rclpy.lifecycle.LifecycleNode: the ``trigger_*`` transitions of LifecycleNodeMixin call the ``on_*`` callbacks;
     the state moves only when a callback returns SUCCESS (test helper: :attr:`lifecycle_state`)."""
@@ -584,9 +603,22 @@ class LifecycleNode(Node):
         "shutdown": (None, "finalized"),
     }
 
+    _IDS: ClassVar[dict[int, str]] = {1: "configure", 2: "cleanup", 3: "activate", 4: "deactivate", 7: "shutdown"}
+
     def __init__(self, node_name: str, *, enable_communication_interface: bool = True, **kwargs: Any) -> None:
         Node.__init__(self, node_name, **kwargs)
         self.lifecycle_state = "unconfigured"
+        self._state_machine = _StateMachine(self)  # rclpy's LifecycleStateMachine, as far as the node reads it
+        if enable_communication_interface:  # rclpy makes the lifecycle services only then
+            self._service_change_state = types.SimpleNamespace(callback=self._on_change_state)
+
+    def _on_change_state(self, request: Any, response: Any) -> Any:
+        """rclpy's handler: a transition id the state does not offer raises (rcl: "Transition is not registered")."""
+        name = self._IDS.get(request.transition.id, "")
+        if not any(entry[0] == request.transition.id for entry in self._state_machine.available_transitions):
+            raise RuntimeError("Failed to trigger lifecycle state machine transition: Transition is not registered.")
+        response.success = self._trigger(name) is TransitionCallbackReturn.SUCCESS
+        return response
 
     def _trigger(self, transition: str) -> TransitionCallbackReturn:
         source, target = self._MOVES[transition]

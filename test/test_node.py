@@ -188,7 +188,7 @@ def test_every_parameter_declared_with_type_descriptor_and_range(ros: Ros) -> No
         assert type(parameter.value) is spec.type, spec.name  # floats declared as floats
         assert descriptor.description == spec.description
         assert descriptor.read_only is (not spec.dynamic), spec.name
-        assert descriptor.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {}), spec.name
+        assert descriptor.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {} or spec.dynamic)
         for choice in spec.choices:
             assert repr(choice) in descriptor.additional_constraints, spec.name
         if spec.type is float and spec.min_value is not None:
@@ -257,7 +257,8 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
         ("output.max_range", "far"): "not a valid float",  # dynamic typing lets it through rclpy; coerce rejects
         ("cloud.mode", "sparse"): "must be one of",
         ("cloud.stride", 0): "out of range",  # rclpy's IntegerRange
-        ("cloud.stride", 2.0): "Wrong parameter type",  # a double for an int: rclpy's static typing
+        ("cloud.stride", 2.0): "cloud.stride=2.0 is not a valid int",  # rclpy's static typing named neither
+        ("cloud.rgb", 1): "cloud.rgb=1 is not a valid bool",  # `ros2 param set NODE cloud.rgb 1`: the same
         ("output.max_range", True): "not a valid float",  # dynamic typing lets a bool through rclpy; coerce rejects
         ("model.backend", "unet"): "read-only",
         ("output.encoding", "16UC1"): "read-only",
@@ -274,6 +275,30 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
+
+
+def test_a_refused_value_leaves_the_parameter_described_with_the_type_it_holds(ros: Ros) -> None:
+    # rclpy (Humble, Jazzy: Node._apply_descriptor) writes a dynamically typed parameter's new type into its stored
+    # descriptor before the on-set callback runs, and leaves it there when the callback refuses: after `ros2 param set
+    # NODE cloud.rgb 1` (refused), `ros2 param describe` said "Type: integer" for a bool holding false (real Humble)
+    node = ros.make_node(pipeline=EchoPipeline())
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    refused = {"cloud.rgb": 1, "cloud.stride": 2.5, "scan.frame_id": 5, "output.max_range": "far"}
+    for name, value in refused.items():
+        (result,) = node.set_parameters([parameter(name, value=value)])
+        held = node.get_parameter(name)
+        assert not result.successful and held.value != value, (name, result.reason)
+        assert node.describe_parameter(name).type == held.type_.value, name
+    both = node.set_parameters_atomically([parameter("cloud.stride", value=8), parameter("cloud.rgb", value=1)])
+    assert not both.successful and node.get_parameter("cloud.stride").value == 4
+    assert [node.describe_parameter(name).type for name in ("cloud.stride", "cloud.rgb")] == [
+        node.get_parameter(name).type_.value for name in ("cloud.stride", "cloud.rgb")
+    ]
+    (taken,) = node.set_parameters([parameter("output.max_range", value=40)])  # an int for a float: taken, typed so
+    assert (
+        taken.successful
+        and node.describe_parameter("output.max_range").type == node.get_parameter("output.max_range").type_.value
+    )
 
 
 def test_a_run_time_on_or_off_yaml_read_as_a_bool_is_refused_with_the_quoted_remedy(ros: Ros) -> None:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 
 from mono_depth_ros.adapters.malloc_policy import keep_freed_memory
 from mono_depth_ros.adapters.parameters import device_fallback
 from mono_depth_ros.config import ParamValue
+from mono_depth_ros.core.deferred_signals import signals_deferred
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline
+
+ENGINE_MODULE = "mono_depth_ros.models.inference"  # the inference engine: imports torch
+
+
+def import_engine() -> None:
+    """Import the inference engine (and torch) with SIGINT / SIGTERM held until it is in.
+
+    torch's native init runs Python modules from C++: the load guard's ``KeyboardInterrupt`` (``main``'s
+    ``StopSignals.interrupting``: a signal ends the model load at once) raised in one of them went through pybind11,
+    "terminate called after throwing an instance of 'pybind11::error_already_set'", and the process died of SIGABRT
+    (exit -6; real Humble, a SIGTERM during a managed node's configure). Raised after the import, it ends the load as
+    anywhere else: exit 0. A missing engine is :func:`build_depth_source`'s to report, with the remedy.
+    """
+    with signals_deferred(), suppress(ImportError):
+        importlib.import_module(ENGINE_MODULE)
 
 
 def build_pipeline(config: DepthConfig | Mapping[str, ParamValue], warn: Callable[[str], object]) -> DepthPipeline:
@@ -22,6 +40,8 @@ def build_pipeline(config: DepthConfig | Mapping[str, ParamValue], warn: Callabl
     config = DepthConfig.of(config)
     if config.model.backend == "external":
         return DepthPipeline(config, None)
+
+    import_engine()  # a signal meanwhile is raised after it, not inside torch's native init
 
     def cuda_available() -> bool:
         import torch  # only for a CUDA request

@@ -10,7 +10,10 @@ declared with ``dynamic_typing`` and every value goes through ``config.coerce``,
 anything else (the on-set callback returns the reason). Their FloatingPointRange is still declared, for
 ``ros2 param describe`` and for DOUBLE values; the callback applies the same range to INTEGER values. String
 parameters with a choice YAML reads unquoted as a boolean (``off``, ``on``: ``config.yaml_bool_choices``) are
-dynamically typed too, so that ``ros2 param set ... off`` gets the callback's refusal with the quoting remedy.
+dynamically typed too, so that ``ros2 param set ... off`` gets the callback's refusal with the quoting remedy, and
+so is every run-time parameter: rclpy's own refusal of a wrong type (``ros2 param set NODE cloud.rgb 1``: "Wrong
+parameter type, expected 'Type.BOOL' got 'Type.INTEGER'") named neither the parameter nor the value; the
+callback's (``config.coerce``) names both and the type expected.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from mono_depth_ros.depth_config import DepthConfig
 class DescriptorFields:
     """What a ``rcl_interfaces/ParameterDescriptor`` gets for one :class:`~mono_depth_ros.config.ParamSpec`.
 
-    Float parameters (and strings with an ``on`` / ``off`` choice) use ``dynamic_typing`` so that YAML / launch /
+    Float parameters (strings with an ``on`` / ``off`` choice, and every run-time parameter, so that a wrong type
+    is refused with the parameter's name) use ``dynamic_typing`` so that YAML / launch /
     ``ros2 param set`` integers (``max_range: 80``) are accepted (rclpy's static typing rejects an INTEGER for a
     DOUBLE parameter); the node converts every value with ``config.coerce``, and its on-set callback rejects
     anything that does not convert (a YAML boolean for ``off``: with the quoting remedy).
@@ -86,11 +90,31 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     return DescriptorFields(
         description=spec.description,
         read_only=not spec.dynamic and not managed,
-        dynamic_typing=spec.type is float or bool(yaml_bool_choices(spec)),
+        dynamic_typing=spec.type is float or bool(yaml_bool_choices(spec)) or spec.dynamic,
         additional_constraints="; ".join(notes),
         float_range=float_range,
         int_range=int_range,
     )
+
+
+def types_kept_on_refusal(on_set: Callable[[list[Any]], Any], node: Any) -> Callable[[list[Any]], Any]:
+    """``on_set`` (the node's on-set-parameters callback), putting back the described types when it refuses.
+
+    rclpy (Humble and Jazzy, ``Node._apply_descriptor``) writes a dynamically typed parameter's new type into its
+    stored descriptor before the callbacks run and leaves it there when one refuses: after ``ros2 param set NODE
+    cloud.rgb 1`` (refused) ``ros2 param describe`` said "Type: integer" for a bool holding false (real Humble), the
+    type rqt_reconfigure picks its editor by. Duck-typed on rclpy's node (``has_parameter``, ``describe_parameter``,
+    which returns the stored descriptor, ``get_parameter``: the value held, as the change is not stored yet).
+    """
+
+    def checked(parameters: list[Any]) -> Any:
+        result = on_set(parameters)
+        if not result.successful:
+            for name in {p.name for p in parameters if node.has_parameter(p.name)}:  # declared: not being declared
+                node.describe_parameter(name).type = node.get_parameter(name).type_.value
+        return result
+
+    return checked
 
 
 def apply_changes(

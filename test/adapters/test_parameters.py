@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, device_fallback
+from mono_depth_ros.adapters.parameters import (
+    apply_changes,
+    declare_failure,
+    descriptor_fields,
+    device_fallback,
+    types_kept_on_refusal,
+)
 from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, yaml_bool_choices
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -17,7 +26,8 @@ def test_descriptor_for_every_parameter() -> None:
         fields = descriptor_fields(spec)
         assert fields.description == spec.description
         assert fields.read_only is not spec.dynamic
-        assert fields.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {}), spec.name
+        # floats take ints; on / off choices and run-time parameters: a wrong type refused by the node, named
+        assert fields.dynamic_typing is (spec.type is float or yaml_bool_choices(spec) != {} or spec.dynamic), spec.name
         assert ("read at start-up" in fields.additional_constraints) is not spec.dynamic
         for choice in spec.choices:
             assert repr(choice) in fields.additional_constraints
@@ -151,3 +161,41 @@ def test_descriptor_message_fields_and_the_declare_failure_text() -> None:
     text = declare_failure(PARAMS_BY_NAME["device"], ValueError("type STRING expected, got INTEGER"))
     assert text.startswith("parameter device: type STRING expected, got INTEGER; expected str (")
     assert text.endswith("; quote strings in YAML")
+
+
+class _DescribedNode:
+    """rclpy's node as far as types_kept_on_refusal reads it: the stored descriptors, which rclpy has already typed
+    as the values asked for (``Node._apply_descriptor``), and the values held."""
+
+    def __init__(self, held: dict[str, tuple[Any, int]]) -> None:
+        self.held = {
+            name: SimpleNamespace(value=value, type_=SimpleNamespace(value=kind))
+            for name, (value, kind) in held.items()
+        }
+        self.descriptors = {name: SimpleNamespace(type=99) for name in held}  # 99: what rclpy wrote for the request
+
+    def has_parameter(self, name: str) -> bool:
+        return name in self.held
+
+    def describe_parameter(self, name: str) -> Any:
+        return self.descriptors[name]
+
+    def get_parameter(self, name: str) -> Any:
+        return self.held[name]
+
+
+@pytest.mark.parametrize("successful", [False, True])
+def test_a_refused_set_puts_back_the_described_types_and_a_taken_one_leaves_them(successful: bool) -> None:
+    node = _DescribedNode({"cloud.rgb": (False, 1), "cloud.stride": (4, 2)})
+    seen: list[list[Any]] = []
+
+    def on_set(parameters: list[Any]) -> Any:
+        seen.append(parameters)
+        return SimpleNamespace(successful=successful, reason="" if successful else "parameter cloud.rgb=1 ...")
+
+    asked = [SimpleNamespace(name="cloud.rgb", value=1), SimpleNamespace(name="cloud.stride", value=8)]
+    asked.append(SimpleNamespace(name="being_declared", value=1.0))  # not declared yet: no descriptor to put back
+    result = types_kept_on_refusal(on_set, node)(asked)
+    assert seen == [asked] and result.successful is successful  # the callback's answer, as it gave it
+    described = {name: descriptor.type for name, descriptor in node.descriptors.items()}
+    assert described == ({"cloud.rgb": 99, "cloud.stride": 99} if successful else {"cloud.rgb": 1, "cloud.stride": 2})

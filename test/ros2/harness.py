@@ -148,7 +148,7 @@ class Probe:
                 self.node.destroy_client(client)
 
         if transition:
-            request = ChangeState.Request()
+            request = ChangeState.Request()  # by id, as Nav2's lifecycle manager asks (ros2 lifecycle: by label)
             request.transition.id = getattr(Transition, f"TRANSITION_{transition.upper()}")
             if not call(ChangeState, "change_state", request).success:
                 raise AssertionError(f"{node}: transition {transition} failed")
@@ -247,6 +247,31 @@ class KittiFeeder:
 
     def publish_scan(self, index: int, stamp_ns: int) -> None:
         self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
+
+
+class FrameStream:
+    """A camera streaming: :meth:`KittiFeeder.publish_image` every ``1 / rate_hz`` s from a thread, stamped "now",
+    until :meth:`stop`; ``reshape`` (settable while it runs) rewrites each (image, camera_info) pair before sending."""
+
+    def __init__(self, feeder: KittiFeeder, rate_hz: float = 10.0) -> None:
+        self.feeder, self.period_s, self.sent = feeder, 1.0 / rate_hz, 0
+        self.reshape: Callable[[Any, Any], tuple[Any, Any]] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            image, info = self.feeder.image_msgs(self.sent, self.feeder.probe.now_ns())
+            if self.reshape is not None:
+                image, info = self.reshape(image, info)
+            self.feeder.pub_info.publish(info)
+            self.feeder.pub_image.publish(image)
+            self.sent += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
 
 
 def depth_array(msg: Any) -> np.ndarray:

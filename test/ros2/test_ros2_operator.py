@@ -1,0 +1,343 @@
+"""An operator's actions on the live node while a camera streams real KITTI frames at 10 Hz: lifecycle transitions,
+``ros2 param set`` of the run-time parameters, a camera_info of another size mid-stream, SIGINT / SIGTERM.
+
+Invariants checked throughout: no traceback in the node's log, every service answered within a bound, every image
+the node received accounted for in ``/diagnostics`` (published, dropped or a bad message with its reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
+
+from mono_depth_ros.config import PARAMS
+from mono_depth_ros.core import ros_msgs
+from test.kitti_bag import KittiFrame
+
+from .harness import (
+    NODE_FQN,
+    RELIABLE,
+    FrameStream,
+    KittiFeeder,
+    Launched,
+    Probe,
+    depth_array,
+    node_statuses,
+    wait_until,
+    write_params,
+)
+
+ANSWER_S = 10.0  # the bound within which the node answers a service
+
+
+def accounted(status: dict[str, str]) -> bool:
+    """Every image received is published, dropped (stale or at a stop) or a counted bad message."""
+    counts = {k: int(status[k]) for k in ("frames_received", "frames_published", "frames_dropped_stale")}
+    bad = int(status["bad_messages"]) - int(status.get("bad_messages.no_camera_info", 0))  # not in received
+    return counts["frames_received"] == counts["frames_published"] + counts["frames_dropped_stale"] + bad
+
+
+def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_on(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A ChangeState request by id for a transition the current state does not have (activate while unconfigured,
+    configure while active: a lifecycle manager out of step with the node) raised rclpy's RCLError "Transition is not
+    registered" in the executor: the node died with a traceback. rclcpp answers success = false; so does the node,
+    and it goes on in its state, publishing."""
+    params = write_params(ros_logs / "wrong_transition.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "wrong_tr.log")
+    stream = FrameStream(KittiFeeder(probe, kitti_frames))
+    try:
+        assert probe.lifecycle(NODE_FQN) == "unconfigured"
+        with pytest.raises(AssertionError, match="transition activate failed"):
+            probe.lifecycle(NODE_FQN, "activate", timeout_s=ANSWER_S)
+        assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "unconfigured"
+        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
+        assert probe.lifecycle(NODE_FQN, "activate") == "active"
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        depth.wait_for(2, timeout_s=30)
+        for wrong in ("configure", "cleanup", "unconfigured_shutdown"):
+            with pytest.raises(AssertionError, match=f"transition {wrong} failed"):
+                probe.lifecycle(NODE_FQN, wrong, timeout_s=ANSWER_S)
+        assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "active"
+        count = depth.count()
+        depth.wait_for(count + 2, timeout_s=10)  # still publishing
+        probe.drop(depth)
+        assert "transition configure (1) refused: the node is active; it offers: deactivate, shutdown" in launched.log
+    finally:
+        stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def test_a_managed_node_without_its_lifecycle_services_is_made_and_driven_in_process(ros_context: None) -> None:
+    """rclpy's ``LifecycleNode(enable_communication_interface=False)`` has no ``change_state`` service (a process
+    that drives its nodes itself, with ``trigger_*``): the node's constructor wrapped a service that is not there and
+    raised AttributeError ``'_service_change_state'``. Nothing to wrap then; the node is made and driven."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from mono_depth_ros.node import MonoDepthLifecycleNode
+    from mono_depth_ros.pipeline import DepthPipeline
+
+    overrides = [Parameter("model.backend", value="external")]
+    node = MonoDepthLifecycleNode(
+        lambda config, logger: DepthPipeline(config, None),
+        parameter_overrides=overrides,
+        enable_communication_interface=False,
+    )
+    try:
+        for trigger in (node.trigger_configure, node.trigger_activate, node.trigger_deactivate):
+            assert trigger() == TransitionCallbackReturn.SUCCESS, trigger
+        assert node._state_machine.current_state[1] == "inactive"
+    finally:
+        node.destroy_node()
+
+
+def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Deactivate while frames stream in: the frames published or dropped since the last periodic status were in
+    no status (the timer goes with deactivate, and cleanup + configure start the counts anew): a supervisor saw
+    images received and never published. A status is published at deactivate, in which every image adds up (the
+    period, 60 s, is longer than the test: no other status comes)."""
+    params = write_params(ros_logs / "deactivate_count.yaml", {"diagnostics.period_s": 60.0})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "deact.log")
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    stream = FrameStream(KittiFeeder(probe, kitti_frames))
+    try:
+        for cycle in range(2):
+            before = depth.count()  # the counts start anew at each configure
+            assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
+            assert probe.lifecycle(NODE_FQN, "activate") == "active"
+            depth.wait_for(depth.count() + 4, timeout_s=30)
+            deactivated = time.monotonic_ns()  # the status comes before the transition's answer
+            assert probe.lifecycle(NODE_FQN, "deactivate", timeout_s=ANSWER_S) == "inactive"
+            published = depth.count() - before
+
+            def last_status(after: int = deactivated) -> dict[str, str] | None:
+                with diagnostics.lock:
+                    late = [msg for arrival, msg in diagnostics.items if arrival > after]
+                return (node_statuses(late) or [None])[-1]
+
+            wait_until(lambda: last_status() is not None, 5, f"a /diagnostics status after deactivate ({cycle})")
+            status = last_status()
+            assert status is not None and accounted(status), status
+            assert int(status["frames_published"]) >= published >= 4, (status, published)
+            assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
+        probe.drop(depth)
+        probe.drop(diagnostics)
+    finally:
+        stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid value, then an invalid one)
+    "scale.mode": ("ground_plane", "magic"), "scale.fixed_scale": (2.0, 0.0), "scale.camera_height_m": (1.65, -1.0),
+    "scale.camera_pitch_rad": (0.05, 3.0), "scale.min_points": (50, 1), "output.min_range": (1.0, 2000.0),
+    "output.max_range": (30.0, 0.5), "output.outlier_filter": (True, 1), "output.outlier_tolerance": (0.1, 0.95),
+    "output.edge_filter": (False, 0), "output.edge_threshold": (0.2, 0.0), "output.device_postprocess": ("on", "yes"),
+    "temporal.agreement": (0.1, 0.0), "temporal.max_weight": (4.0, 0.5), "cloud.enabled": (False, 1),
+    "cloud.mode": ("strided", "sparse"), "cloud.stride": (8, 0), "cloud.voxel_size": (0.5, 0.0),
+    "cloud.rgb": (True, 1), "cloud.clearing": (True, 1), "cloud.clearing_range": (4.0, 0.0),
+    "cloud.clearing_stride": (4, 100), "scan.enabled": (True, 1), "scan.band_rows": (4, 0),
+    "scan.frame_id": ("camera_link", "/camera_link"),
+}  # fmt: skip
+
+
+def set_parameter(probe: Probe, name: str, value: Any) -> tuple[bool, str]:
+    """``ros2 param set`` through the node's set_parameters service (what the CLI calls; without its 1 s start)."""
+    client = probe.node.create_client(SetParameters, f"{NODE_FQN}/set_parameters")
+    try:
+        assert client.wait_for_service(timeout_sec=ANSWER_S)
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        future = client.call_async(request)
+        wait_until(future.done, ANSWER_S, f"set_parameters {name}")
+        (result,) = future.result().results
+        return bool(result.successful), str(result.reason)
+    finally:
+        probe.node.destroy_client(client)
+
+
+def described_and_held_types(probe: Probe, names: list[str]) -> dict[str, tuple[int, int]]:
+    """``ros2 param describe``'s type and the type of the value held (``ros2 param get``), per parameter."""
+    described = probe.node.create_client(DescribeParameters, f"{NODE_FQN}/describe_parameters")
+    held = probe.node.create_client(GetParameters, f"{NODE_FQN}/get_parameters")
+    try:
+        answers = []
+        for client, kind in ((described, DescribeParameters), (held, GetParameters)):
+            assert client.wait_for_service(timeout_sec=ANSWER_S)
+            future = client.call_async(kind.Request(names=names))
+            wait_until(future.done, ANSWER_S, kind.__name__)
+            answers.append(future.result())
+        pairs = zip(names, answers[0].descriptors, answers[1].values, strict=True)
+        return {name: (int(descriptor.type), int(value.type)) for name, descriptor, value in pairs}
+    finally:
+        probe.node.destroy_client(described)
+        probe.node.destroy_client(held)
+
+
+def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refused_by_name(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Each parameter docs/ros2_node.md calls changeable, set while frames flow: a valid value is taken and shows in
+    the outputs, a wrong one is refused naming the parameter and the value (a bool or int given another type got
+    rclpy's "Wrong parameter type, expected 'Type.BOOL' got 'Type.INTEGER'", which names neither: ``ros2 param set
+    NODE cloud.rgb 1``), and the valid value stays. No frame is lost on the way, no worker error."""
+    assert set(CHANGES) == {spec.name for spec in PARAMS if spec.dynamic}  # the table: no parameter left out
+    params = write_params(ros_logs / "changes.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "changes.log")
+    stream = None
+    try:
+        launched.wait_ready(probe)
+        outputs = {topic: probe.collect(kind, topic, RELIABLE) for kind, topic in (
+            (Image, "/depth/image"), (PointCloud2, "/depth/points"), (LaserScan, "/depth/scan"),
+            (PointCloud2, "/depth/points_clearing"), (DiagnosticArray, "/diagnostics"))}  # fmt: skip
+        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        outputs["/depth/image"].wait_for(2, timeout_s=30)
+        refusals = {}
+        for name, (valid, invalid) in CHANGES.items():
+            assert set_parameter(probe, name, valid) == (True, ""), name
+            refusals[name] = set_parameter(probe, name, invalid)
+        named = {name: not ok and name in why and str(CHANGES[name][1]) in why for name, (ok, why) in refusals.items()}
+        assert all(named.values()), {name: refusals[name] for name, good in named.items() if not good}
+        types = described_and_held_types(probe, list(CHANGES))  # rclpy had typed them as the refused values
+        assert all(kinds[0] == kinds[1] for kinds in types.values()), types
+        points_before = outputs["/depth/points"].count()
+        time.sleep(1.0)  # frames under the new values
+        assert outputs["/depth/points"].count() <= points_before + 1  # cloud.enabled false (one may be in flight)
+        assert set_parameter(probe, "cloud.enabled", True) == (True, "")
+        depth = outputs["/depth/image"].wait_for(outputs["/depth/image"].count() + 3, timeout_s=10)[-1]
+        metres = depth_array(depth)
+        finite = metres[np.isfinite(metres)]
+        assert finite.size and finite.min() >= 1.0 and finite.max() <= 30.0  # output.min_range, output.max_range
+        cloud = outputs["/depth/points"].wait_for(points_before + 1, timeout_s=10)[-1]
+        assert cloud.height == 1 and cloud.point_step == 32  # strided, rgb
+        scan = outputs["/depth/scan"].wait_for(1, timeout_s=10)[-1]
+        assert scan.header.frame_id == "camera_link" and outputs["/depth/points_clearing"].count() > 0
+        stream.stop()
+        time.sleep(1.0)
+        status = node_statuses(outputs["/diagnostics"].messages)[-1]
+        assert accounted(status) and status["worker_errors"] == "0" and status["scale_mode"] == "ground_plane", status
+        assert int(status["frames_published"]) >= stream.sent - 2, (status, stream.sent)  # best effort: ~all
+        for collector in outputs.values():
+            probe.drop(collector)
+    finally:
+        if stream is not None:
+            stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def half_size(image: Any, info: Any) -> tuple[Any, Any]:
+    """The camera switched to half resolution: every second pixel, and camera_info's K and P for it."""
+    rows = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.step)
+    rgb = np.ascontiguousarray(rows[::2, : image.width * 3].reshape(-1, image.width, 3)[:, ::2])
+    image.height, image.width, image.step = rgb.shape[0], rgb.shape[1], rgb.shape[1] * 3
+    image.data = rgb.tobytes()
+    info.height, info.width = rgb.shape[:2]
+    k, p = np.array(info.k).reshape(3, 3), np.array(info.p).reshape(3, 4)
+    for matrix in (k, p):  # pixel centres: u' = (u + 0.5) / 2 - 0.5
+        matrix[:2] /= 2.0
+        matrix[:2, 2] -= 0.25
+    info.k, info.p = k.ravel().tolist(), p.ravel().tolist()
+    return image, info
+
+
+def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_frame(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The camera changes resolution while streaming (a driver reconfigured), then back: each depth image has the
+    size of its own camera_info, the new size within a few frames, nothing refused or lost."""
+    params = write_params(ros_logs / "resize.yaml", {"diagnostics.period_s": 0.25})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "resize.log")
+    stream = None
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        infos = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        depth.wait_for(2, timeout_s=30)
+        # output.downscale auto: 1242 px wide at 1/3 (414 px), 621 px at 1/1 (a third is below the network's input)
+        for reshape in (half_size, None, half_size, None):
+            stream.reshape, seen = reshape, depth.count()
+            wait_until(lambda: depth.count() >= seen + 3, 10, f"depth after {reshape}")  # noqa: B023
+            assert (depth.messages[-1].width > 500) is (reshape is not None), depth.messages[-1].width
+        stream.stop()
+        time.sleep(1.0)
+        by_stamp = infos.by_stamp()
+        for image in depth.messages:  # depth and its camera_info agree, frame by frame
+            info = by_stamp[ros_msgs.stamp_to_ns(image.header.stamp)]
+            assert (info.height, info.width) == (image.height, image.width)
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
+        for collector in (depth, infos, diagnostics):
+            probe.drop(collector)
+    finally:
+        if stream is not None:
+            stream.stop()
+        code = launched.stop()
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def node_executable(name: str) -> list[str]:
+    """The installed console script (a signal to ``ros2 run``, a wrapper, kills the wrapper only)."""
+    prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    return [f"{prefix.stdout.strip()}/lib/mono_depth_ros/{name}", "--ros-args", "-p", "device:=cpu"]
+
+
+def configure_unanswered(probe: Probe) -> None:
+    """Ask for configure; the node is ended by a signal before it answers (a late answer is no failure either)."""
+    with contextlib.suppress(AssertionError):
+        probe.lifecycle(NODE_FQN, "configure", timeout_s=10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, sig: signal.Signals
+) -> None:
+    """SIGINT / SIGTERM to the managed node while configure loads the model (at three moments: torch's import is
+    one of them), and to the node while frames are in its worker: exit 0 within 5 s, no traceback. A signal in
+    torch's import (its native init runs Python modules from C++) raised the load guard's KeyboardInterrupt through
+    pybind11: "terminate called after throwing an instance of 'pybind11::error_already_set'", SIGABRT (exit -6)."""
+    stream = FrameStream(KittiFeeder(probe, kitti_frames))
+    try:
+        for name, moment in [("mono_depth_lifecycle_node", delay) for delay in (0.3, 0.6, 1.0)] + [
+            ("mono_depth_node", "frames")
+        ]:
+            log_path = ros_logs / f"signal_{sig.name}_{moment}.log"
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(node_executable(name), stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    if isinstance(moment, float):
+                        assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
+                        threading.Thread(target=configure_unanswered, args=(probe,), daemon=True).start()
+                        time.sleep(moment)  # within the model load (about 4 s on a 2-core computer)
+                    else:
+                        depth = probe.collect(Image, "/depth/image", RELIABLE)
+                        depth.wait_for(2, timeout_s=30)
+                        probe.drop(depth)
+                    process.send_signal(sig)
+                    code = process.wait(5.0)
+                finally:
+                    if process.poll() is None:
+                        process.kill()
+            text = log_path.read_text(errors="replace")
+            assert code == 0 and "Traceback" not in text and "terminate" not in text, (moment, code, text[-3000:])
+            wait_until(lambda: probe.node.count_publishers("/diagnostics") == 0, 10, "the node gone from the graph")
+    finally:
+        stream.stop()
