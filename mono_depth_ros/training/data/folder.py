@@ -2,7 +2,7 @@
 
 Layout (only ``rgb/`` and the intrinsics are required)::
 
-    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; sorted by file name = sequence order
+    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; name order (numbers as numbers) = sequence order
     ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
     ROOT/depth/<stem>.npy | .npz           ground truth, float metres (NaN / ±Inf / <= 0 = no data)
     ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
@@ -21,6 +21,7 @@ in name order, and only frames whose sources all exist are targets.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,12 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
+def frame_order(path: Path) -> tuple[str | int, ...]:
+    """Sort key of a frame file: its name with each run of digits compared as a number, so that unpadded frame
+    numbers keep the recording order (``frame_2`` before ``frame_10``; zero-padded names sort as before)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
+
+
 def _find(folder: Path, stem: str, suffixes: Sequence[str]) -> Path | None:
     for suffix in suffixes:
         candidate = folder / f"{stem}{suffix}"
@@ -98,7 +105,8 @@ class FolderDataset(RecordDataset):
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
-        images = sorted(p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = (p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = sorted(found, key=frame_order)
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
             if not self.root.is_dir():

@@ -107,3 +107,25 @@ def test_a_seen_mask_marks_the_black_fill(tmp_path: Path) -> None:
     cv2.imwrite(str(root / "seen" / "0001.png"), mask[:, :5])
     with pytest.raises(DataFileError, match=r"seen mask .*0001\.png is 5x6, the image is 10x6"):
         dataset[1]
+
+
+def _real_nyu_folder(nyu_dir: Path, root: Path, names: tuple[str, ...]) -> Path:
+    """A folder of the real NYU frames (in recording order) under ``names``, with NYU's intrinsics."""
+    (root / "rgb").mkdir(parents=True)
+    for name, image in zip(names, sorted((nyu_dir / "rgb").glob("*.jpg")), strict=True):
+        (root / "rgb" / name).symlink_to(image)
+    (root / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    return root
+
+
+def test_unpadded_frame_numbers_keep_the_recording_order(nyu_dir: Path, tmp_path: Path) -> None:
+    # a phone or a ROS image saver numbers frames frame_1, frame_2, ..., frame_10: sorted as strings frame_10 came
+    # between frame_1 and frame_2, and frame_10 was trained with frame_1 and frame_2 as its neighbours
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("frame_1.jpg", "frame_2.jpg", "frame_10.jpg"))
+    dataset = FolderDataset(root, frame_offsets=(-1, 1))
+    assert [r.name for r in dataset.records] == ["rgb/frame_2.jpg"]
+    assert [s.path.name for s in dataset.records[0].sources] == ["frame_1.jpg", "frame_10.jpg"]
+    sample, frames = dataset[0], FolderDataset(root)
+    assert [r.name for r in frames.records] == ["rgb/frame_1.jpg", "rgb/frame_2.jpg", "rgb/frame_10.jpg"]
+    torch.testing.assert_close(sample.sources[0], frames[0].rgb)
+    torch.testing.assert_close(sample.sources[1], frames[2].rgb)
