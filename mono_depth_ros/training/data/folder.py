@@ -14,8 +14,9 @@ Layout (only ``rgb/`` and the intrinsics are required)::
 Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
 ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
 same keys). A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔
-``0001.png``). With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o``
-in name order, and only frames whose sources all exist are targets.
+``0001.png``); hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
+With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
+and only frames whose sources all exist are targets.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class FolderDataset(RecordDataset):
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
-        found = (p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        # names starting with "." are hidden files, no frames (macOS writes ._<name> beside each file it copies)
+        found = (p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
         images = sorted(found, key=frame_order)
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"

@@ -129,3 +129,16 @@ def test_unpadded_frame_numbers_keep_the_recording_order(nyu_dir: Path, tmp_path
     assert [r.name for r in frames.records] == ["rgb/frame_1.jpg", "rgb/frame_2.jpg", "rgb/frame_10.jpg"]
     torch.testing.assert_close(sample.sources[0], frames[0].rgb)
     torch.testing.assert_close(sample.sources[1], frames[2].rgb)
+
+
+def test_macos_hidden_files_are_no_frames(nyu_dir: Path, tmp_path: Path) -> None:
+    # a folder copied from a Mac to a FAT / exFAT drive or a share holds ._<name> AppleDouble files beside each
+    # image: they were listed as frames (and sources of their neighbours), and reading one raised DataFileError
+    # from inside a DataLoader worker at the first batch that held it
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("frame_1.jpg", "frame_2.jpg", "frame_10.jpg"))
+    for name in ("._frame_1.jpg", "._frame_2.jpg", ".DS_Store"):
+        (root / "rgb" / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(64))
+    dataset = FolderDataset(root, frame_offsets=(-1, 1))
+    assert [r.name for r in dataset.records] == ["rgb/frame_2.jpg"]
+    assert [s.path.name for s in dataset.records[0].sources] == ["frame_1.jpg", "frame_10.jpg"]
+    assert [dataset[0].sources.shape[0], len(FolderDataset(root))] == [2, 3]
