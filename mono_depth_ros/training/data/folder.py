@@ -11,7 +11,9 @@ Layout (only ``rgb/`` and the intrinsics are required)::
     ROOT/seen/<stem>.png                   optional 8-bit mask, 0 where the image is no view of the scene (the black
                                            fill of an undistorted raw camera): no photometric error nor smoothness there
 
-Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
+An image whose EXIF orientation tag turns it (a phone's portrait or upside-down shot) is refused: OpenCV would read it
+turned, its depth and intrinsics as stored. Intrinsics are in pixels of the images in ``rgb/`` (no distortion:
+rectify first), either as
 ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
 same keys). A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔
 ``0001.png``); hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import ConfigError, DataFileError
+from mono_depth_ros.training.data.exif import TURNS, UPRIGHT, exif_orientation
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -77,6 +80,28 @@ def frame_order(path: Path) -> tuple[str | int, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
 
 
+def require_upright(image: Path) -> None:
+    """Refuse an image whose EXIF orientation tag turns it: OpenCV reads it turned, its depth map and intrinsics
+    (written for one orientation, most often the stored pixels) are read as stored.
+
+    Raises:
+        ConfigError: naming the file, its tag and the remedy. DataFileError: the file cannot be read.
+    """
+    try:
+        orientation = exif_orientation(image)
+    except OSError as err:
+        msg = f"cannot read {image}: {err}"
+        raise DataFileError(msg) from None
+    if orientation != UPRIGHT:
+        msg = (
+            f"{image}: EXIF orientation {orientation} ({TURNS.get(orientation, 'unknown')}): OpenCV reads the image "
+            f"turned so, its depth map and the intrinsics are read as stored; write the pixels upright without the "
+            f"tag (PIL.ImageOps.exif_transpose, then save) and turn its depth and intrinsics the same way, or, when "
+            f"they are of the stored pixels, drop the tag (exiftool -Orientation=1 -n FILE)"
+        )
+        raise ConfigError(msg)
+
+
 def _find(folder: Path, stem: str, suffixes: Sequence[str]) -> Path | None:
     for suffix in suffixes:
         candidate = folder / f"{stem}{suffix}"
@@ -95,7 +120,8 @@ class FolderDataset(RecordDataset):
         transform: applied to every sample.
 
     Raises:
-        ConfigError: no images in ``rgb/``, no intrinsics for a frame, an offset 0, or no frame with all its sources.
+        ConfigError: no images in ``rgb/``, an image with an EXIF orientation tag that turns it
+            (:func:`require_upright`), no intrinsics for a frame, an offset 0, or no frame with all its sources.
     """
 
     def __init__(
@@ -122,6 +148,8 @@ class FolderDataset(RecordDataset):
         if 0 in offsets:
             msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
             raise ConfigError(msg)
+        for image_path in images:
+            require_upright(image_path)
         records = []
         for index, image_path in enumerate(images):
             if not all(0 <= index + o < len(images) for o in offsets):

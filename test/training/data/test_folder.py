@@ -142,3 +142,26 @@ def test_macos_hidden_files_are_no_frames(nyu_dir: Path, tmp_path: Path) -> None
     assert [r.name for r in dataset.records] == ["rgb/frame_2.jpg"]
     assert [s.path.name for s in dataset.records[0].sources] == ["frame_1.jpg", "frame_10.jpg"]
     assert [dataset[0].sources.shape[0], len(FolderDataset(root))] == [2, 3]
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_a_phone_image_turned_by_its_exif_tag_is_refused(nyu_dir: Path, tmp_path: Path, orientation: int) -> None:
+    # OpenCV's imread turns an image as its EXIF orientation says, the depth PNG (IMREAD_UNCHANGED) stays as stored:
+    # a 180° tag trained the image upside down over its depth without a word, a 90° one raised ShapeError from
+    # inside a DataLoader worker at the first batch that held it
+    image = pytest.importorskip("PIL.Image")
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    (root / "depth").mkdir()
+    for depth in sorted((nyu_dir / "depth").glob("*.png"))[:2]:
+        (root / "depth" / f"{len(list((root / 'depth').iterdir()))}.png").symlink_to(depth)
+    FolderDataset(root)  # as stored: read
+    exif = image.Exif()
+    exif[0x0112] = orientation
+    phone = root / "rgb" / "1.jpg"
+    pixels = image.open(phone.resolve())
+    phone.unlink()
+    pixels.save(phone, exif=exif, quality=95)
+    with pytest.raises(ConfigError, match=rf"rgb/1\.jpg: EXIF orientation {orientation} .*exif_transpose"):
+        FolderDataset(root)
+    with pytest.raises(ConfigError, match=r"rgb/1\.jpg: EXIF orientation"):
+        FolderDataset(root, frame_offsets=(-1, 1))  # a sequence alike
