@@ -13,10 +13,12 @@ Layout (only ``rgb/`` and the intrinsics are required)::
 
 An image whose EXIF orientation tag turns it (a phone's portrait or upside-down shot) is refused: OpenCV would read it
 turned, its depth and intrinsics as stored. Intrinsics are in pixels of the images in ``rgb/`` (no distortion:
-rectify first), either as
-``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
-same keys). A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔
-``0001.png``); hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
+rectify first), either as ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5``, as
+``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` or as a calibration tool writes them (YAML or JSON, same keys): ROS
+``camera_calibration``'s camera_info YAML (its ``projection_matrix``, the rectified camera) or OpenCV FileStorage
+YAML (``camera_matrix``, refused with non-zero distortion).
+A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔ ``0001.png``);
+hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
 and only frames whose sources all exist are targets.
 """
@@ -39,32 +41,85 @@ DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
 
 
-def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
-    """``{fx, fy, cx, cy}`` or ``{K: 3×3}`` → ``(fx, fy, cx, cy)`` in pixels.
+def _numbers(value: Any) -> list[float]:
+    """The numbers of a calibration matrix: a list (flat or of rows) or a ``{rows, cols, data}`` mapping (ROS
+    camera_info YAML, OpenCV ``!!opencv-matrix``)."""
+    data = value["data"] if isinstance(value, Mapping) else value
+    return [float(v) for row in data for v in row] if isinstance(data[0], list) else [float(v) for v in data]
+
+
+def _matrix(value: Any, rows: int, cols: int, source: str, key: str) -> list[float]:
+    """:func:`_numbers` of a ``rows`` × ``cols`` matrix, row by row.
 
     Raises:
-        ConfigError: neither form is present, or the values are not numbers.
+        ConfigError: another number of values.
+    """
+    flat = _numbers(value)
+    if len(flat) != rows * cols:
+        msg = f"{source}: {key} must be {rows}×{cols} ({rows * cols} values), got {len(flat)}"
+        raise ConfigError(msg)
+    return flat
+
+
+def _calibration_camera(values: Mapping[str, Any], source: str) -> Camera:
+    """A calibration tool's file: ROS ``camera_calibration`` (``camera_matrix``, ``distortion_coefficients``,
+    ``projection_matrix`` as ``{rows, cols, data}``) or OpenCV FileStorage (``camera_matrix``,
+    ``distortion_coefficients``). The projection matrix is the camera of the rectified image (image_proc's
+    ``image_rect``); without one (or an all-zero one) the camera matrix, only when there is no distortion."""
+    if "projection_matrix" in values:
+        p = _matrix(values["projection_matrix"], 3, 4, source, "projection_matrix")
+        if p[0] > 0 and p[5] > 0:  # an all-zero P (written by hand, or an uncalibrated camera_info): not given
+            return p[0], p[5], p[2], p[6]
+    k = _matrix(values["camera_matrix"], 3, 3, source, "camera_matrix")
+    distortion = values.get("distortion_coefficients")
+    coefficients = _numbers(distortion) if distortion else []
+    if any(c != 0.0 for c in coefficients):
+        msg = (
+            f"{source}: distortion_coefficients {coefficients} are not zero and there is no projection_matrix: the "
+            f"images in rgb/ must be rectified; undistort them (cv2.undistort, image_proc) and give the camera of "
+            f"the undistorted images (fx, fy, cx, cy, or the calibration's projection_matrix)"
+        )
+        raise ConfigError(msg)
+    return k[0], k[4], k[2], k[5]
+
+
+def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
+    """``{fx, fy, cx, cy}``, ``{K: 3×3}`` or a calibration tool's file (ROS camera_info YAML, OpenCV FileStorage:
+    :func:`_calibration_camera`) → ``(fx, fy, cx, cy)`` in pixels.
+
+    Raises:
+        ConfigError: no form is present, the values are not numbers, or a distorted camera without a rectified one.
     """
     try:
+        if "camera_matrix" in values or "projection_matrix" in values:
+            return _calibration_camera(values, source)
         if "K" in values:
-            k = values["K"]
-            flat = [float(v) for row in k for v in row] if isinstance(k[0], list) else [float(v) for v in k]
-            if len(flat) != 9:
-                msg = f"{source}: K must be 3×3 (9 values), got {len(flat)}"
-                raise ConfigError(msg)
-            return flat[0], flat[4], flat[2], flat[5]
+            k = _matrix(values["K"], 3, 3, source, "K")
+            return k[0], k[4], k[2], k[5]
         return float(values["fx"]), float(values["fy"]), float(values["cx"]), float(values["cy"])
     except (KeyError, TypeError, ValueError, IndexError) as err:
-        msg = f"{source}: intrinsics need fx, fy, cx, cy (pixels) or K (3×3) ({type(err).__name__}: {err})"
+        msg = (
+            f"{source}: intrinsics need fx, fy, cx, cy (pixels), K (3×3) or a calibration file's camera_matrix / "
+            f"projection_matrix ({type(err).__name__}: {err})"
+        )
         raise ConfigError(msg) from None
 
 
 def _read_mapping(path: Path) -> Mapping[str, Any]:
     import yaml
 
+    class CalibrationLoader(yaml.SafeLoader):
+        """Safe YAML that also reads OpenCV FileStorage's ``!!opencv-matrix`` (a ``{rows, cols, dt, data}`` map)."""
+
+    def opencv_matrix(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        return loader.construct_mapping(node, deep=True)
+
+    CalibrationLoader.add_constructor("tag:yaml.org,2002:opencv-matrix", opencv_matrix)
     try:
         text = path.read_text()
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix != ".json" and text.startswith("%YAML"):
+            text = text.split("\n", 1)[-1]  # OpenCV's "%YAML:1.0" (or 1.2) header: no directive PyYAML takes
+        values = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=CalibrationLoader)
     except (OSError, ValueError, yaml.YAMLError) as err:
         msg = f"cannot read intrinsics file {path}: {err}"
         raise ConfigError(msg) from None

@@ -165,3 +165,56 @@ def test_a_phone_image_turned_by_its_exif_tag_is_refused(nyu_dir: Path, tmp_path
         FolderDataset(root)
     with pytest.raises(ConfigError, match=r"rgb/1\.jpg: EXIF orientation"):
         FolderDataset(root, frame_offsets=(-1, 1))  # a sequence alike
+
+
+NYU_K = [[518.8579, 0.0, 325.5824], [0.0, 519.4696, 253.7362], [0.0, 0.0, 1.0]]
+
+ROS_CAMERA_INFO_YAML = """image_width: 640
+image_height: 480
+camera_name: kinect_rgb
+camera_matrix:
+  rows: 3
+  cols: 3
+  data: [520.1, 0, 321.0, 0, 521.2, 250.5, 0, 0, 1]
+distortion_model: plumb_bob
+distortion_coefficients:
+  rows: 1
+  cols: 5
+  data: [0.2, -0.5, 0.001, 0.002, 0.3]
+rectification_matrix:
+  rows: 3
+  cols: 3
+  data: [1, 0, 0, 0, 1, 0, 0, 0, 1]
+projection_matrix:
+  rows: 3
+  cols: 4
+  data: [518.8579, 0, 325.5824, 0, 0, 519.4696, 253.7362, 0, 0, 0, 1, 0]
+"""
+
+
+def test_intrinsics_as_calibration_tools_write_them(nyu_dir: Path, tmp_path: Path) -> None:
+    # ROS camera_calibration's ost.yaml and OpenCV's FileStorage YAML (calibrateCamera samples) were refused: the
+    # first as lacking fx / K, the second as unreadable YAML (its %YAML:1.0 header and !!opencv-matrix tags)
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    shared = root / "intrinsics.yaml"
+    shared.write_text(ROS_CAMERA_INFO_YAML)
+    nyu = (518.8579, 519.4696, 325.5824, 253.7362)
+    # the projection matrix: the camera of the rectified image (image_proc's image_rect), which rgb/ must hold
+    assert FolderDataset(root).records[0].camera == pytest.approx(nyu)
+    storage = cv2.FileStorage(str(shared), cv2.FILE_STORAGE_WRITE)
+    storage.write("image_width", 640)
+    storage.write("camera_matrix", np.array(NYU_K))
+    storage.write("distortion_coefficients", np.zeros((5, 1)))
+    storage.release()
+    assert FolderDataset(root).records[0].camera == pytest.approx(nyu)
+    text = shared.read_text()
+    shared.write_text("%YAML:1.0\n" + text.split("\n", 1)[1])  # the header OpenCV 3 / 4 write
+    np.testing.assert_allclose(FolderDataset(root)[0].k, NYU_K, rtol=1e-6)
+    (root / "intrinsics").mkdir()
+    (root / "intrinsics" / "1.json").write_text(
+        json.dumps({"camera_matrix": {"rows": 3, "cols": 3, "data": [500, 0, 320, 0, 501, 240, 0, 0, 1]}})
+    )
+    assert FolderDataset(root).records[1].camera == (500.0, 501.0, 320.0, 240.0)
+    shared.write_text(text.replace("[ 0., 0., 0., 0., 0. ]", "[ 0.2, -0.5, 0., 0., 0. ]"))
+    with pytest.raises(ConfigError, match=r"intrinsics\.yaml: distortion_coefficients .* not zero .*rectif"):
+        FolderDataset(root)
