@@ -19,6 +19,8 @@ rectify first), either as ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5``, as
 YAML (``camera_matrix``, refused with non-zero distortion).
 A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔ ``0001.png``);
 hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
+Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
+PFM) is refused naming it, not read as a frame without that data.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
 and only frames whose sources all exist are targets.
 """
@@ -157,12 +159,36 @@ def require_upright(image: Path) -> None:
         raise ConfigError(msg)
 
 
-def _find(folder: Path, stem: str, suffixes: Sequence[str]) -> Path | None:
-    for suffix in suffixes:
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+class _Files:
+    """The files of one folder (``depth/``, ``sparse_depth/``, ``seen/``) by stem, hidden files left out, suffixes
+    matched in any case (a camera's ``.PNG``); a stem whose only files have another suffix is refused, not taken for
+    a frame without that data."""
+
+    def __init__(self, folder: Path, suffixes: Sequence[str], remedy: str) -> None:
+        self.suffixes, self.remedy = suffixes, remedy
+        self.by_stem: dict[str, list[Path]] = {}
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.name[0] != "." and path.is_file():
+                    self.by_stem.setdefault(path.stem, []).append(path)
+
+    def find(self, stem: str) -> Path | None:
+        """The file of ``stem`` with the first of ``suffixes``, or None when it has no file.
+
+        Raises:
+            ConfigError: ``stem`` has files, none of them with a suffix read here.
+        """
+        files = self.by_stem.get(stem, [])
+        for suffix in self.suffixes:
+            for path in files:
+                if path.suffix.lower() == suffix:
+                    return path
+        if files:
+            msg = (
+                f"{files[0]}: {files[0].suffix} files are not read here ({', '.join(self.suffixes)} are); {self.remedy}"
+            )
+            raise ConfigError(msg)
+        return None
 
 
 class FolderDataset(RecordDataset):
@@ -205,6 +231,13 @@ class FolderDataset(RecordDataset):
             raise ConfigError(msg)
         for image_path in images:
             require_upright(image_path)
+        convert = (
+            f"convert it to uint16 PNG ({png_scale:g} per metre, 0 = no data) or to .npy float32 metres "
+            f"(np.save(STEM.npy, cv2.imread(FILE, cv2.IMREAD_UNCHANGED)) for a float32 TIFF / EXR / PFM)"
+        )
+        depth_files = _Files(self.root / "depth", DEPTH_SUFFIXES, convert)
+        sparse_files = _Files(self.root / "sparse_depth", DEPTH_SUFFIXES, convert)
+        seen_files = _Files(self.root / "seen", (".png",), "write the mask as an 8-bit PNG (0 = no view)")
         records = []
         for index, image_path in enumerate(images):
             if not all(0 <= index + o < len(images) for o in offsets):
@@ -218,9 +251,7 @@ class FolderDataset(RecordDataset):
             else:
                 msg = f"no intrinsics for {image_path.name}: add {shared_file} or {frame_file}"
                 raise ConfigError(msg)
-            depth = _find(self.root / "depth", stem, DEPTH_SUFFIXES)
-            sparse = _find(self.root / "sparse_depth", stem, DEPTH_SUFFIXES)
-            seen = _find(self.root / "seen", stem, (".png",))
+            depth, sparse, seen = (files.find(stem) for files in (depth_files, sparse_files, seen_files))
             records.append(
                 FrameRecord(
                     name=f"rgb/{image_path.name}",

@@ -113,7 +113,7 @@ class FrameRecord:
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
     """The array of an ``.npy``, or of an ``.npz`` (its only array, else the one named ``depth``), singleton axes
     dropped ((1, H, W) and (H, W, 1) as networks save them)."""
-    if path.suffix != ".npz":
+    if path.suffix.lower() != ".npz":
         return np.squeeze(np.asarray(np.load(path, allow_pickle=False)))
     with np.load(path, allow_pickle=False) as archive:
         names = list(archive.files)
@@ -126,7 +126,7 @@ def _load_array(path: Path) -> npt.NDArray[np.generic]:
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
     """Read a depth map → (H, W) float32 metres, NaN = no data (see the module docstring for units)."""
     path = depth_file.path
-    if path.suffix in (".npy", ".npz"):
+    if path.suffix.lower() in (".npy", ".npz"):
         values = _load_array(path)  # float metres
         if values.ndim != 2 or not np.issubdtype(values.dtype, np.floating):
             msg = f"{path}: depth {path.suffix} must be a 2-D float array of metres, got {values.dtype} {values.shape}"

@@ -218,3 +218,31 @@ def test_intrinsics_as_calibration_tools_write_them(nyu_dir: Path, tmp_path: Pat
     shared.write_text(text.replace("[ 0., 0., 0., 0., 0. ]", "[ 0.2, -0.5, 0., 0., 0. ]"))
     with pytest.raises(ConfigError, match=r"intrinsics\.yaml: distortion_coefficients .* not zero .*rectif"):
         FolderDataset(root)
+
+
+def test_depth_files_of_other_formats_are_named_not_skipped(nyu_dir: Path, tmp_path: Path) -> None:
+    # depth/<stem>.tiff (float32 metres, as many tools export) or a camera's upper-case .PNG was not looked for:
+    # the frame trained (and was evaluated) as one without ground truth, without a word
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    (root / "depth").mkdir()
+    nyu_depth = sorted((nyu_dir / "depth").glob("*.png"))
+    (root / "depth" / "0.PNG").symlink_to(nyu_depth[0])
+    (root / "depth" / "._0.PNG").write_bytes(bytes(8))  # macOS's AppleDouble twin: not a depth file of 0
+    with (root / "depth" / "2.NPY").open("wb") as stream:  # np.save would add .npy to the name
+        np.save(stream, np.full((480, 640), 2.5, dtype=np.float32))
+    dataset = FolderDataset(root)
+    raw = cv2.imread(str(nyu_depth[0]), cv2.IMREAD_UNCHANGED)
+    assert raw is not None and raw.dtype == np.uint16
+    expected = np.where(raw > 0, raw / 1000.0, np.nan)
+    np.testing.assert_allclose(dataset[0].depth[0].numpy(), expected, rtol=1e-6)
+    assert torch.equal(dataset[2].depth, torch.full((1, 480, 640), 2.5))
+    for suffix in (".tiff", ".exr", ".pfm"):
+        other = root / "depth" / f"1{suffix}"
+        other.write_bytes(bytes(16))
+        with pytest.raises(ConfigError, match=rf"depth/1\{suffix}: .*not read.*\.npy"):
+            FolderDataset(root)
+        other.unlink()
+    (root / "sparse_depth").mkdir()
+    (root / "sparse_depth" / "2.tif").write_bytes(bytes(16))
+    with pytest.raises(ConfigError, match=r"sparse_depth/2\.tif: "):
+        FolderDataset(root)
