@@ -226,3 +226,36 @@ def test_a_camera_of_another_aspect_trains_on_the_view_the_node_gives_the_model(
     focal = measured_training_focal(train)
     assert focal == pytest.approx((camera.fx / camera.width, camera.fy / camera.height), rel=1e-6)
     assert training_camera_mismatch(focal, OutputKind.METRIC, "none", 1.0, camera) is None
+
+
+def test_a_folder_whose_depth_does_not_fit_its_images_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """A depth map of another size than its image (a phone's 256×192 LiDAR depth beside its photo), an 8-bit depth
+    PNG or integer .npy passed the folder's build and raised ShapeError at the first batch that held the frame, from
+    inside a DataLoader worker (and without the file's name for the size). They are refused when the datasets are
+    built, naming the file and the remedy."""
+    import cv2
+
+    folder = tmp_path / "folder"
+    (folder / "depth").mkdir(parents=True)
+    (folder / "rgb").symlink_to(nyu_dir / "rgb")
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    depths = sorted((nyu_dir / "depth").glob("*.png"))
+    names = [p.stem for p in sorted((nyu_dir / "rgb").glob("*.jpg"))]
+    for name, depth in zip(names, depths, strict=True):
+        (folder / "depth" / f"{name}.png").symlink_to(depth)
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 128, 96, (), 0)[0]) == 3  # the NYU frames as they are
+    raw = cv2.imread(str(depths[2]), cv2.IMREAD_UNCHANGED)
+    assert raw is not None and raw.dtype == np.uint16
+    last = folder / "depth" / f"{names[2]}.png"
+    last.unlink()
+    cv2.imwrite(str(last), cv2.resize(raw, (320, 240), interpolation=cv2.INTER_NEAREST))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.png is 320x240, its image .*640x480.*INTER_NEAREST"):
+        build_recorded_datasets(config, 128, 96, (), 0)
+    cv2.imwrite(str(last), (raw // 256).astype(np.uint8))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.png: .*8-bit.*uint16"):
+        build_recorded_datasets(config, 128, 96, (), 0)
+    last.unlink()
+    np.save(last.with_suffix(".npy"), raw.astype(np.int32))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.npy: .*int32.*float metres"):
+        build_recorded_datasets(config, 128, 96, (), 0)

@@ -1,0 +1,153 @@
+"""Every file of a folder dataset checked from its header before training: what the loader would only find at the
+batch holding the frame (a ``ShapeError`` raised inside a ``DataLoader`` worker, hours into a run) is refused when
+the datasets are built, naming the file and the remedy.
+
+Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``), a depth or sparse-depth
+PNG being single-channel 16-bit of the image's size, a ``.npy`` / ``.npz`` being a 2-D float array of that size, a
+``seen/`` mask of that size, and the sources of a sequence frame being of the target's size.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mono_depth_ros.core.errors import ConfigError, DataFileError
+from mono_depth_ros.training.data.records import DepthFile, FrameRecord
+
+Size = tuple[int, int]  # width, height in pixels
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOURS = {0: "grey", 2: "RGB", 3: "palette", 4: "grey + alpha", 6: "RGBA"}
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15 (not DHT, JPG, DAC)
+
+
+def png_header(path: Path) -> tuple[int, int, int, int] | None:
+    """``(width, height, bit depth, colour type)`` of a PNG's ``IHDR``; None when ``path`` is no PNG."""
+    with Path(path).open("rb") as stream:
+        head = stream.read(29)
+    if len(head) < 29 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    width, height, bits, colour = struct.unpack(">IIBB", head[16:26])
+    return int(width), int(height), int(bits), int(colour)
+
+
+def jpeg_size(path: Path) -> Size | None:
+    """``(width, height)`` of a JPEG's frame header (``SOFn``); None when ``path`` is no JPEG or it is cut short."""
+    with Path(path).open("rb") as stream:
+        if stream.read(2) != b"\xff\xd8":
+            return None
+        while True:
+            marker = stream.read(4)
+            if len(marker) < 4 or marker[0] != 0xFF:
+                return None
+            (length,) = struct.unpack(">H", marker[2:])
+            if marker[1] in _JPEG_FRAME_MARKERS:
+                frame = stream.read(5)
+                if len(frame) < 5:
+                    return None
+                height, width = struct.unpack(">HH", frame[1:])
+                return int(width), int(height)
+            stream.seek(length - 2, 1)
+
+
+def image_size(path: Path) -> Size | None:
+    """``(width, height)`` of a PNG or JPEG from its header; None for another format (not checked here)."""
+    png = png_header(path)
+    return (png[0], png[1]) if png is not None else jpeg_size(path)
+
+
+def _array_header(path: Path) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
+    if path.suffix.lower() == ".npy":
+        array = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only; pages read on access
+        return tuple(int(n) for n in np.squeeze(array).shape), array.dtype
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.files)
+        array = archive[names[0] if len(names) == 1 else "depth"] if names else np.zeros(0)
+        return tuple(int(n) for n in np.squeeze(array).shape), array.dtype
+
+
+def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
+    path = depth.path
+    width, height = size
+    resize = (
+        f"resize it to {width}x{height} with nearest-neighbour (cv2.resize(depth, ({width}, {height}), "
+        f"interpolation=cv2.INTER_NEAREST)), or the image and its intrinsics to the depth's size"
+    )
+    if path.suffix.lower() == ".png":
+        header = png_header(path)
+        if header is None:
+            msg = f"{path}: {what} is no PNG file (its suffix says PNG); write a uint16 PNG or a float .npy"
+            raise ConfigError(msg)
+        got_w, got_h, bits, colour = header
+        if bits != 16 or colour != 0:
+            msg = (
+                f"{path}: {what} PNG is {bits}-bit {_PNG_COLOURS.get(colour, f'colour type {colour}')}; depth PNGs "
+                f"are single-channel uint16 ({depth.png_scale:g} per metre, 0 = no data): an 8-bit or colour PNG "
+                f"is a picture of depth, not depth; export the raw depth (uint16 PNG, or .npy float metres)"
+            )
+            raise ConfigError(msg)
+        if (got_w, got_h) != size:
+            msg = f"{path} is {got_w}x{got_h}, its image {image} is {width}x{height}: {resize}"
+            raise ConfigError(msg)
+        return
+    try:
+        shape, dtype = _array_header(path)
+    except (OSError, ValueError, KeyError) as err:
+        msg = f"{path}: {what} cannot be read as a NumPy array ({err}); write it with np.save (float metres)"
+        raise ConfigError(msg) from None
+    if not np.issubdtype(dtype, np.floating) or len(shape) != 2:
+        msg = (
+            f"{path}: {what} is {dtype} {shape}; a .npy / .npz holds a 2-D array of float metres (NaN / <= 0 = no "
+            f"data): for integer millimetres np.save(FILE, depth_mm / 1000.0), or write a uint16 PNG"
+        )
+        raise ConfigError(msg)
+    if shape != (height, width):
+        msg = f"{path} is {shape[1]}x{shape[0]}, its image {image} is {width}x{height}: {resize}"
+        raise ConfigError(msg)
+
+
+def check_frame_files(records: Sequence[FrameRecord]) -> None:
+    """Check every file of ``records`` from its header (see the module docstring).
+
+    Raises:
+        ConfigError: a depth / sparse-depth / seen file that the loader would refuse, or a source of another size,
+            naming the file and the remedy. DataFileError: a file that cannot be opened.
+    """
+    sizes: dict[Path, Size | None] = {}
+
+    def size_of(path: Path) -> Size | None:
+        if path not in sizes:
+            sizes[path] = image_size(path)
+        return sizes[path]
+
+    for record in records:
+        try:
+            size = size_of(record.rgb_path)
+            if size is None:
+                continue  # neither PNG nor JPEG: the loader reads (and checks) it
+            for source in record.sources:
+                other = size_of(source.path)
+                if other is not None and other != size:
+                    msg = (
+                        f"{source.path} is {other[0]}x{other[1]}, the frame it is a source of ({record.rgb_path}) "
+                        f"{size[0]}x{size[1]}: a sequence is one camera at one size; resize the frames (and their "
+                        f"intrinsics) to one size, or split the folder where the size changes"
+                    )
+                    raise ConfigError(msg)
+            for depth, what in ((record.depth, "depth"), (record.sparse_depth, "sparse depth")):
+                if depth is not None:
+                    _check_depth(depth, record.rgb_path, size, what)
+            if record.seen is not None:
+                header = png_header(record.seen)
+                if header is not None and header[:2] != size:
+                    msg = (
+                        f"{record.seen} is {header[0]}x{header[1]}, its image {record.rgb_path} is {size[0]}x"
+                        f"{size[1]}; write an 8-bit mask of the image's size"
+                    )
+                    raise ConfigError(msg)
+        except OSError as err:
+            msg = f"cannot read a file of frame {record.name}: {err}"
+            raise DataFileError(msg) from None
