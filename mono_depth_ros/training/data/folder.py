@@ -107,6 +107,15 @@ def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
         raise ConfigError(msg) from None
 
 
+def calibrated_size(values: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(image_width, image_height)`` of a calibration file that states them (ROS camera_info YAML, OpenCV's
+    calibration sample), the size its camera matrix is in pixels of; None when not stated."""
+    try:
+        return int(values["image_width"]), int(values["image_height"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _read_mapping(path: Path) -> Mapping[str, Any]:
     import yaml
 
@@ -224,7 +233,17 @@ class FolderDataset(RecordDataset):
                 msg += f" (the images in {self.root} itself belong in {self.root / 'rgb'}, with their intrinsics)"
             raise ConfigError(msg)
         shared_file = self.root / "intrinsics.yaml"
-        shared = camera_from_mapping(_read_mapping(shared_file), str(shared_file)) if shared_file.is_file() else None
+        shared = None
+        self.calibrated_sizes: dict[Path, tuple[int, int]] = {}
+        """Intrinsics file → the image size it states (``image_width``, ``image_height``), where it does."""
+        self.camera_files: list[Path] = []
+        """Per record: the intrinsics file its camera came from (one camera is in pixels of one image size)."""
+        if shared_file.is_file():
+            values = _read_mapping(shared_file)
+            shared = camera_from_mapping(values, str(shared_file))
+            stated = calibrated_size(values)
+            if stated is not None:
+                self.calibrated_sizes[shared_file] = stated
         offsets = tuple(int(o) for o in frame_offsets)
         if 0 in offsets:
             msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
@@ -245,9 +264,15 @@ class FolderDataset(RecordDataset):
             stem = image_path.stem
             frame_file = self.root / "intrinsics" / f"{stem}.json"
             if frame_file.is_file():
-                camera = camera_from_mapping(_read_mapping(frame_file), str(frame_file))
+                values = _read_mapping(frame_file)
+                camera = camera_from_mapping(values, str(frame_file))
+                stated = calibrated_size(values)
+                if stated is not None:
+                    self.calibrated_sizes[frame_file] = stated
+                self.camera_files.append(frame_file)
             elif shared is not None:
                 camera = shared
+                self.camera_files.append(shared_file)
             else:
                 msg = f"no intrinsics for {image_path.name}: add {shared_file} or {frame_file}"
                 raise ConfigError(msg)

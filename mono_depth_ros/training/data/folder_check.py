@@ -4,7 +4,8 @@ the datasets are built, naming the file and the remedy.
 
 Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``), a depth or sparse-depth
 PNG being single-channel 16-bit of the image's size, a ``.npy`` / ``.npz`` being a 2-D float array of that size, a
-``seen/`` mask of that size, and the sources of a sequence frame being of the target's size.
+``seen/`` mask of that size, the sources of a sequence frame being of the target's size, and (:func:`check_folder`)
+each frame being of its intrinsics' image size.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError, DataFileError
+from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord
 
 Size = tuple[int, int]  # width, height in pixels
@@ -109,8 +111,9 @@ def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
         raise ConfigError(msg)
 
 
-def check_frame_files(records: Sequence[FrameRecord]) -> None:
-    """Check every file of ``records`` from its header (see the module docstring).
+def check_frame_files(records: Sequence[FrameRecord]) -> dict[Path, Size | None]:
+    """Check every file of ``records`` from its header (see the module docstring); returns the image sizes read
+    (None: neither PNG nor JPEG, left to the loader).
 
     Raises:
         ConfigError: a depth / sparse-depth / seen file that the loader would refuse, or a source of another size,
@@ -151,3 +154,40 @@ def check_frame_files(records: Sequence[FrameRecord]) -> None:
         except OSError as err:
             msg = f"cannot read a file of frame {record.name}: {err}"
             raise DataFileError(msg) from None
+    return sizes
+
+
+def check_folder(dataset: FolderDataset) -> None:
+    """:func:`check_frame_files` of a folder's frames, and its intrinsics against their image sizes: one intrinsics
+    file is one camera in pixels of one image size (the size it states as ``image_width`` / ``image_height``, else
+    that of its first frame), so a frame of another size under it would train with a camera matrix off by the
+    size ratio.
+
+    Raises:
+        ConfigError: as :func:`check_frame_files`, or a frame whose size is not its intrinsics' size, naming the
+            image, the intrinsics file and the remedy.
+    """
+    sizes = check_frame_files(dataset.records)
+    first: dict[Path, tuple[Path, Size]] = {}
+    for record, camera_file in zip(dataset.records, dataset.camera_files, strict=True):
+        size = sizes.get(record.rgb_path)
+        if size is None:
+            continue
+        stated = dataset.calibrated_sizes.get(camera_file)
+        if stated is not None and size != stated:
+            msg = (
+                f"{record.rgb_path} is {size[0]}x{size[1]}, but {camera_file} is calibrated at {stated[0]}x"
+                f"{stated[1]} (image_width, image_height): its camera matrix is in pixels of that size; give the "
+                f"images at that size, or the intrinsics of this one"
+            )
+            raise ConfigError(msg)
+        image, expected = first.setdefault(camera_file, (record.rgb_path, size))
+        if size != expected:
+            frame_file = dataset.root / "intrinsics" / f"{record.rgb_path.stem}.json"
+            msg = (
+                f"{record.rgb_path} is {size[0]}x{size[1]}, but {camera_file} is one camera in pixels of one size, "
+                f"that of {image.name} ({expected[0]}x{expected[1]}): give this frame its own intrinsics in "
+                f"{frame_file} (a resized image's fx, fy, cx, cy scale with it), or resize it to "
+                f"{expected[0]}x{expected[1]}"
+            )
+            raise ConfigError(msg)

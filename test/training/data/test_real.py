@@ -259,3 +259,37 @@ def test_a_folder_whose_depth_does_not_fit_its_images_is_refused_before_training
     np.save(last.with_suffix(".npy"), raw.astype(np.int32))
     with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.npy: .*int32.*float metres"):
         build_recorded_datasets(config, 128, 96, (), 0)
+
+
+def test_one_intrinsics_file_for_images_of_two_sizes_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """intrinsics.yaml holds one camera in pixels of one image size; a folder mixing sizes (a phone's photos and its
+    video frames, or a resized export) trained the other size with that camera matrix, its focal length and principal
+    point off by the size ratio, without a word; and a calibration file's own image_width / image_height, other than
+    the images', went unread."""
+    import cv2
+
+    from test.training.data.test_folder import ROS_CAMERA_INFO_YAML, _real_nyu_folder
+
+    folder = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    selfsup = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(selfsup, 64, 48, (-1,), 0)[0]) == 2
+    (folder / "intrinsics.yaml").write_text(ROS_CAMERA_INFO_YAML.replace("image_width: 640", "image_width: 1280"))
+    with pytest.raises(ConfigError, match=r"rgb/1\.jpg is 640x480, .*intrinsics\.yaml is calibrated at 1280x480"):
+        build_recorded_datasets(selfsup, 64, 48, (-1,), 0)
+    (folder / "intrinsics.yaml").write_text(ROS_CAMERA_INFO_YAML)
+    assert len(build_recorded_datasets(selfsup, 64, 48, (-1,), 0)[0]) == 2  # calibrated at the images' size
+    rgb = cv2.imread(str(folder / "rgb" / "2.jpg"))
+    assert rgb is not None
+    (folder / "rgb" / "2.jpg").unlink()
+    cv2.imwrite(str(folder / "rgb" / "2.jpg"), cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA))
+    single = DataConfig(kind="folder", root=str(folder))
+    (folder / "depth").mkdir()
+    np.save(folder / "depth" / "0.npy", np.full((480, 640), 2.0, dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"rgb/2\.jpg is 320x240, .*intrinsics\.yaml is calibrated at 640x480"):
+        build_recorded_datasets(single, 64, 48, (), 0)
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")  # no size
+    with pytest.raises(ConfigError, match=r"rgb/2\.jpg is 320x240, .*\(640x480\).*intrinsics/2\.json"):
+        build_recorded_datasets(single, 64, 48, (), 0)
+    (folder / "intrinsics").mkdir()
+    (folder / "intrinsics" / "2.json").write_text('{"fx": 259.43, "fy": 259.73, "cx": 162.79, "cy": 126.87}')
+    assert len(build_recorded_datasets(single, 64, 48, (), 0)[0]) == 3  # its own camera: read
