@@ -146,6 +146,13 @@ def frame_order(path: Path) -> tuple[str | int, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
 
 
+def list_images(folder: Path) -> list[Path]:
+    """The images of ``folder`` (:data:`IMAGE_SUFFIXES`, any case) in recording order (:func:`frame_order`), hidden
+    files left out (names starting with ``.``: macOS writes ``._<name>`` beside each file it copies)."""
+    found = (p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
+    return sorted(found, key=frame_order)
+
+
 def require_upright(image: Path) -> None:
     """Refuse an image whose EXIF orientation tag turns it: OpenCV reads it turned, its depth map and intrinsics
     (written for one orientation, most often the stored pixels) are read as stored.
@@ -222,9 +229,7 @@ class FolderDataset(RecordDataset):
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
-        # names starting with "." are hidden files, no frames (macOS writes ._<name> beside each file it copies)
-        found = (p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
-        images = sorted(found, key=frame_order)
+        images = list_images(self.root / "rgb")
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
             if not self.root.is_dir():
