@@ -2,7 +2,7 @@
 
 Layout (only ``rgb/`` and the intrinsics are required)::
 
-    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; name order (numbers as numbers) = sequence order
+    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; name order (numbers by value) = sequence order
     ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
     ROOT/depth/<stem>.npy | .npz           ground truth, float metres (NaN / ±Inf / <= 0 = no data)
     ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from mono_depth_ros.training.data.exif import TURNS, UPRIGHT, exif_orientation
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a frame number or a stamp in seconds (exact: Decimal, not float)
 DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
 
@@ -140,10 +142,11 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
-def frame_order(path: Path) -> tuple[str | int, ...]:
-    """Sort key of a frame file: its name with each run of digits compared as a number, so that unpadded frame
-    numbers keep the recording order (``frame_2`` before ``frame_10``; zero-padded names sort as before)."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
+def frame_order(path: Path) -> tuple[str | Decimal, ...]:
+    """Sort key of a frame file: its name with each number (digits, with a decimal fraction if one follows)
+    compared by value, so that unpadded frame numbers and float stamps keep the recording order (``frame_2`` before
+    ``frame_10``, ``1317384507.123`` before ``1317384507.5``; zero-padded names sort as before)."""
+    return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(path.name)))
 
 
 def list_images(folder: Path) -> list[Path]:

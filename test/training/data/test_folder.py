@@ -246,3 +246,14 @@ def test_depth_files_of_other_formats_are_named_not_skipped(nyu_dir: Path, tmp_p
     (root / "sparse_depth" / "2.tif").write_bytes(bytes(16))
     with pytest.raises(ConfigError, match=r"sparse_depth/2\.tif: "):
         FolderDataset(root)
+
+
+def test_timestamp_names_keep_the_recording_order(nyu_dir: Path, tmp_path: Path) -> None:
+    # names written from float stamps (f"{stamp}.jpg": 1317384507.05, .123, .5 s) have fractions of different
+    # lengths: compared digit run by digit run as whole numbers, .5 came before .123 and .05 after both
+    names = ("1317384507.05.jpg", "1317384507.123.jpg", "1317384507.5.jpg")
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", names)
+    assert [r.name for r in FolderDataset(root).records] == [f"rgb/{n}" for n in names]
+    nanoseconds = ("1317384507000123456.jpg", "1317384507100000000.jpg", "1317384508000000001.jpg")
+    root = _real_nyu_folder(nyu_dir, tmp_path / "ns", nanoseconds)
+    assert [r.name for r in FolderDataset(root).records] == [f"rgb/{n}" for n in nanoseconds]
