@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 ORIENTATION_TAG = 0x0112
 UPRIGHT = 1
@@ -24,7 +25,6 @@ TURNS = {
     7: "mirrored and turned 90°",
     8: "turned 90° counter-clockwise",
 }
-_HEADER_BYTES = 1 << 17  # a JPEG's APP1 (EXIF) segment is at most 64 KiB and comes before the image data
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -45,29 +45,35 @@ def _tiff_orientation(tiff: bytes) -> int:
     return UPRIGHT
 
 
-def _jpeg_exif(head: bytes) -> bytes | None:
-    at = 2
-    while at + 4 <= len(head) and head[at] == 0xFF:
-        marker = head[at + 1]
-        if marker in (0xD9, 0xDA):  # end of image, start of scan: no EXIF before the pixels
+def _jpeg_exif(stream: BinaryIO) -> bytes | None:
+    """The EXIF block of a JPEG's APP1 segment, reading only the segment headers before it."""
+    while True:
+        marker = stream.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):  # end, or the scan: no EXIF before
             return None
-        (length,) = struct.unpack_from(">H", head, at + 2)
-        if marker == 0xE1 and head[at + 4 : at + 10] == b"Exif\x00\x00":
-            return head[at + 10 : at + 2 + length]
-        at += 2 + length
-    return None
+        (length,) = struct.unpack(">H", marker[2:])
+        if length < 2:  # a corrupt segment length: stop rather than step back onto it
+            return None
+        if marker[1] == 0xE1:
+            segment = stream.read(length - 2)
+            if segment.startswith(b"Exif\x00\x00"):
+                return segment[6:]
+            continue
+        stream.seek(length - 2, 1)
 
 
-def _png_exif(head: bytes) -> bytes | None:
-    at = len(_PNG_SIGNATURE)
-    while at + 8 <= len(head):
-        length, kind = struct.unpack_from(">I4s", head, at)
+def _png_exif(stream: BinaryIO) -> bytes | None:
+    """The data of a PNG's ``eXIf`` chunk (before the image data, as the PNG specification places it)."""
+    while True:
+        header = stream.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", header)
         if kind == b"eXIf":
-            return head[at + 8 : at + 8 + length]
-        if kind == b"IEND":
+            return stream.read(length)
+        if kind in (b"IDAT", b"IEND"):
             return None
-        at += 12 + length
-    return None
+        stream.seek(length + 4, 1)  # the data and its CRC
 
 
 def exif_orientation(path: Path) -> int:
@@ -77,11 +83,12 @@ def exif_orientation(path: Path) -> int:
         OSError: the file cannot be read.
     """
     with Path(path).open("rb") as stream:
-        head = stream.read(_HEADER_BYTES)
-    if head.startswith(b"\xff\xd8"):
-        block = _jpeg_exif(head)
-    elif head.startswith(_PNG_SIGNATURE):
-        block = _png_exif(head)
-    else:
-        return UPRIGHT
+        signature = stream.read(len(_PNG_SIGNATURE))
+        if signature.startswith(b"\xff\xd8"):
+            stream.seek(2)
+            block = _jpeg_exif(stream)
+        elif signature == _PNG_SIGNATURE:
+            block = _png_exif(stream)
+        else:
+            return UPRIGHT
     return _tiff_orientation(block) if block else UPRIGHT

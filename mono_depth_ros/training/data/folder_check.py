@@ -46,6 +46,8 @@ def jpeg_size(path: Path) -> Size | None:
             if len(marker) < 4 or marker[0] != 0xFF:
                 return None
             (length,) = struct.unpack(">H", marker[2:])
+            if length < 2:  # a corrupt segment length: unknown, left to the loader
+                return None
             if marker[1] in _JPEG_FRAME_MARKERS:
                 frame = stream.read(5)
                 if len(frame) < 5:

@@ -36,3 +36,11 @@ def test_files_without_the_tag_are_as_stored(nyu_dir: Path, kitti_depth_dir: Pat
     assert exif_orientation(tmp_path / "x.bmp") == 1
     (tmp_path / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe1\x00\x40Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05")
     assert exif_orientation(tmp_path / "cut.jpg") == 1  # truncated EXIF: no tag read, no crash
+
+
+def test_a_corrupt_segment_length_reads_as_no_tag(tmp_path: Path) -> None:
+    from mono_depth_ros.training.data.folder_check import jpeg_size
+
+    (tmp_path / "zero.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x00" + bytes(32))  # APP0 of length 0
+    assert exif_orientation(tmp_path / "zero.jpg") == 1
+    assert jpeg_size(tmp_path / "zero.jpg") is None
