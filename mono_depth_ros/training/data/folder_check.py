@@ -2,7 +2,8 @@
 batch holding the frame (a ``ShapeError`` raised inside a ``DataLoader`` worker, hours into a run) is refused when
 the datasets are built, naming the file and the remedy.
 
-Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``), a depth or sparse-depth
+Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``; a PNG cut short before its
+``IEND``, or a file of neither kind, is decoded once: refused when it cannot be), a depth or sparse-depth
 PNG being single-channel 16-bit of the image's size, a ``.npy`` / ``.npz`` being a 2-D float array of that size, a
 ``seen/`` mask of that size, the sources of a sequence frame being of the target's size, and (:func:`check_folder`)
 each frame being of its intrinsics' image size.
@@ -18,6 +19,7 @@ import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError, DataFileError
 from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.kitti_files import unreadable_file_message
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord
 
 Size = tuple[int, int]  # width, height in pixels
@@ -61,6 +63,40 @@ def image_size(path: Path) -> Size | None:
     """``(width, height)`` of a PNG or JPEG from its header; None for another format (not checked here)."""
     png = png_header(path)
     return (png[0], png[1]) if png is not None else jpeg_size(path)
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk and its CRC: a PNG's last 12 bytes
+
+
+def _png_complete(path: Path) -> bool:
+    with Path(path).open("rb") as stream:
+        stream.seek(0, 2)
+        if stream.tell() < len(_PNG_END):
+            return False
+        stream.seek(-len(_PNG_END), 2)
+        return stream.read() == _PNG_END
+
+
+def readable_image_size(path: Path) -> Size:
+    """``(width, height)`` of an image the loader can read: a whole PNG's or a JPEG's header; any other file (a PNG
+    without its end, a file of another format, an empty one) is decoded once to know.
+
+    Raises:
+        ConfigError: the file cannot be decoded, naming it and the remedy.
+    """
+    png = png_header(path)
+    if png is not None and _png_complete(path):
+        return png[0], png[1]
+    size = jpeg_size(path) if png is None else None
+    if size is not None:
+        return size
+    import cv2
+
+    decoded = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if decoded is None:
+        msg = f"{unreadable_file_message(path, 'image')} (an interrupted copy leaves such files: copy it again)"
+        raise ConfigError(msg)
+    return int(decoded.shape[1]), int(decoded.shape[0])
 
 
 def _array_header(path: Path) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
@@ -113,29 +149,26 @@ def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
         raise ConfigError(msg)
 
 
-def check_frame_files(records: Sequence[FrameRecord]) -> dict[Path, Size | None]:
-    """Check every file of ``records`` from its header (see the module docstring); returns the image sizes read
-    (None: neither PNG nor JPEG, left to the loader).
+def check_frame_files(records: Sequence[FrameRecord]) -> dict[Path, Size]:
+    """Check every file of ``records`` from its header (see the module docstring); returns the image sizes read.
 
     Raises:
         ConfigError: a depth / sparse-depth / seen file that the loader would refuse, or a source of another size,
             naming the file and the remedy. DataFileError: a file that cannot be opened.
     """
-    sizes: dict[Path, Size | None] = {}
+    sizes: dict[Path, Size] = {}
 
-    def size_of(path: Path) -> Size | None:
+    def size_of(path: Path) -> Size:
         if path not in sizes:
-            sizes[path] = image_size(path)
+            sizes[path] = readable_image_size(path)
         return sizes[path]
 
     for record in records:
         try:
             size = size_of(record.rgb_path)
-            if size is None:
-                continue  # neither PNG nor JPEG: the loader reads (and checks) it
             for source in record.sources:
                 other = size_of(source.path)
-                if other is not None and other != size:
+                if other != size:
                     msg = (
                         f"{source.path} is {other[0]}x{other[1]}, the frame it is a source of ({record.rgb_path}) "
                         f"{size[0]}x{size[1]}: a sequence is one camera at one size; resize the frames (and their "
@@ -172,9 +205,7 @@ def check_folder(dataset: FolderDataset) -> None:
     sizes = check_frame_files(dataset.records)
     first: dict[Path, tuple[Path, Size]] = {}
     for record, camera_file in zip(dataset.records, dataset.camera_files, strict=True):
-        size = sizes.get(record.rgb_path)
-        if size is None:
-            continue
+        size = sizes[record.rgb_path]
         stated = dataset.calibrated_sizes.get(camera_file)
         if stated is not None and size != stated:
             msg = (

@@ -48,3 +48,16 @@ def test_a_sequence_of_frames_of_two_sizes_and_a_seen_mask_of_another(nyu_dir: P
     cv2.imwrite(str(root / "seen" / "0.png"), np.full((240, 320), 255, dtype=np.uint8))
     with pytest.raises(ConfigError, match=r"seen/0\.png is 320x240, its image .*rgb/0\.jpg is 640x480"):
         check_frame_files(FolderDataset(root).records)
+
+
+def test_an_image_of_another_format_under_a_png_name_is_decoded_once(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    from mono_depth_ros.training.data.folder_check import readable_image_size
+
+    rgb = cv2.imread(str(sorted((kitti_depth_dir / "rgb").glob("*.png"))[0]))
+    assert rgb is not None
+    cv2.imwrite(str(tmp_path / "x.bmp"), rgb[:50, :80])
+    (tmp_path / "x.bmp").rename(tmp_path / "x.png")  # OpenCV reads by content: the loader takes it
+    assert readable_image_size(tmp_path / "x.png") == (80, 50)
+    (tmp_path / "x.png").write_bytes(b"<html>404</html>")
+    with pytest.raises(ConfigError, match=r"x\.png: the file exists but is not a decodable image"):
+        readable_image_size(tmp_path / "x.png")

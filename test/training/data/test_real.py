@@ -293,3 +293,23 @@ def test_one_intrinsics_file_for_images_of_two_sizes_is_refused_before_training(
     (folder / "intrinsics").mkdir()
     (folder / "intrinsics" / "2.json").write_text('{"fx": 259.43, "fy": 259.73, "cx": 162.79, "cy": 126.87}')
     assert len(build_recorded_datasets(single, 64, 48, (), 0)[0]) == 3  # its own camera: read
+
+
+def test_an_image_cut_short_by_a_copy_is_refused_before_training(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """An image an interrupted copy cut short (or left empty) passed the build and raised DataFileError inside a
+    DataLoader worker at the first batch that held it, hours into a run. Refused when the datasets are built."""
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    images = sorted((kitti_depth_dir / "rgb").glob("*.png"))
+    for image in images:
+        (folder / "rgb" / image.name).write_bytes(image.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 64, 32, (-1, 1), 0)[0]) == 1
+    cut = folder / "rgb" / images[2].name
+    cut.write_bytes(images[2].read_bytes()[: images[2].stat().st_size // 2])
+    with pytest.raises(ConfigError, match=rf"rgb/{images[2].stem}\.png: .*not a decodable image.*interrupted copy"):
+        build_recorded_datasets(config, 64, 32, (-1, 1), 0)
+    cut.write_bytes(b"")
+    with pytest.raises(ConfigError, match=rf"rgb/{images[2].stem}\.png: .*not a decodable image"):
+        build_recorded_datasets(config, 64, 32, (-1, 1), 0)
