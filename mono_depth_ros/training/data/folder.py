@@ -18,7 +18,8 @@ rectify first), either as ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5``, as
 ``camera_calibration``'s camera_info YAML (its ``projection_matrix``, the rectified camera) or OpenCV FileStorage
 YAML (``camera_matrix``, refused with non-zero distortion).
 A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔ ``0001.png``);
-hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames.
+hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames; an image in another format
+(``.heic``, ``.webp``, ``.tiff``, ...) is refused naming it, not skipped (a gap in a sequence).
 Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
 PFM) is refused naming it, not read as a frame without that data.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
@@ -40,6 +41,8 @@ from mono_depth_ros.training.data.exif import TURNS, UPRIGHT, exif_orientation
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".dng", ".jp2")
+"""Image formats a phone or an export writes that :func:`list_images` does not list: refused in ``rgb/``."""
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a frame number or a stamp in seconds (exact: Decimal, not float)
 DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
@@ -156,6 +159,22 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found, key=frame_order)
 
 
+def refuse_unread_images(folder: Path) -> None:
+    """Refuse an image of ``folder`` in a format the loader does not read (:data:`UNREAD_IMAGE_SUFFIXES`): skipped,
+    it would be a missing frame, and in a sequence its neighbours each other's sources across the gap.
+
+    Raises:
+        ConfigError: naming the first such file and the remedy.
+    """
+    for path in sorted(folder.glob("*")):
+        if path.suffix.lower() in UNREAD_IMAGE_SUFFIXES and path.name[0] != ".":
+            msg = (
+                f"{path}: {path.suffix.lower()} images are not read ({', '.join(IMAGE_SUFFIXES)} are); convert it "
+                f"to PNG or JPEG (e.g. heif-convert, ImageMagick's magick) or move it out of {folder.name}/"
+            )
+            raise ConfigError(msg)
+
+
 def require_upright(image: Path) -> None:
     """Refuse an image whose EXIF orientation tag turns it: OpenCV reads it turned, its depth map and intrinsics
     (written for one orientation, most often the stored pixels) are read as stored.
@@ -232,6 +251,7 @@ class FolderDataset(RecordDataset):
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
+        refuse_unread_images(self.root / "rgb")
         images = list_images(self.root / "rgb")
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"

@@ -257,3 +257,15 @@ def test_timestamp_names_keep_the_recording_order(nyu_dir: Path, tmp_path: Path)
     nanoseconds = ("1317384507000123456.jpg", "1317384507100000000.jpg", "1317384508000000001.jpg")
     root = _real_nyu_folder(nyu_dir, tmp_path / "ns", nanoseconds)
     assert [r.name for r in FolderDataset(root).records] == [f"rgb/{n}" for n in nanoseconds]
+
+
+def test_an_image_in_a_format_not_read_is_named_not_skipped(nyu_dir: Path, tmp_path: Path) -> None:
+    # an iPhone folder mixes .HEIC with .JPG; a .webp export: such a frame was skipped without a word, and in a
+    # sequence its neighbours became each other's sources across the gap
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("frame_1.jpg", "frame_3.jpg", "frame_4.jpg"))
+    (root / "rgb" / "frame_2.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(32))
+    with pytest.raises(ConfigError, match=r"rgb/frame_2\.HEIC: \.heic images are not read .*convert"):
+        FolderDataset(root, frame_offsets=(-1, 1))
+    (root / "rgb" / "frame_2.HEIC").unlink()
+    (root / "rgb" / "notes.txt").write_text("shot on a phone")  # not an image: no frame, no refusal
+    assert len(FolderDataset(root, frame_offsets=(-1, 1))) == 1
