@@ -19,7 +19,8 @@ rectify first), either as ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5``, as
 YAML (``camera_matrix``, refused with non-zero distortion).
 A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔ ``0001.png``);
 hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames; an image in another format
-(``.heic``, ``.webp``, ``.tiff``, ...) is refused naming it, not skipped (a gap in a sequence).
+(``.heic``, ``.webp``, ``.tiff``, ...) is refused naming it, not skipped (a gap in a sequence), and so are two
+images of one stem (``0001.jpg`` and ``0001.png``: one frame twice).
 Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
 PFM) is refused naming it, not read as a frame without that data.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
@@ -253,6 +254,15 @@ class FolderDataset(RecordDataset):
         self.root = Path(root)
         refuse_unread_images(self.root / "rgb")
         images = list_images(self.root / "rgb")
+        by_stem: dict[str, Path] = {}
+        for image in images:
+            twin = by_stem.setdefault(image.stem, image)
+            if twin != image:  # depth/, intrinsics/ and seen/ match by stem: one stem is one frame
+                msg = (
+                    f"{twin} and {image} are one frame (stem {image.stem}) twice: in a sequence each would be the "
+                    f"other's source, and both take depth/{image.stem}.*; keep one of them in rgb/"
+                )
+                raise ConfigError(msg)
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
             if not self.root.is_dir():

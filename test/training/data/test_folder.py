@@ -269,3 +269,16 @@ def test_an_image_in_a_format_not_read_is_named_not_skipped(nyu_dir: Path, tmp_p
     (root / "rgb" / "frame_2.HEIC").unlink()
     (root / "rgb" / "notes.txt").write_text("shot on a phone")  # not an image: no frame, no refusal
     assert len(FolderDataset(root, frame_offsets=(-1, 1))) == 1
+
+
+def test_two_images_of_one_stem_are_refused(nyu_dir: Path, tmp_path: Path) -> None:
+    # an export that wrote each frame as .jpg and .png: both were frames, next to each other in name order, so with
+    # frame_offsets (-1, 1) a frame's copy was its own source (no motion: nothing to learn), and both matched one
+    # depth file
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0001.jpg", "0002.jpg", "0003.jpg"))
+    for image in sorted((root / "rgb").glob("*.jpg")):
+        rgb = cv2.imread(str(image))
+        assert rgb is not None
+        cv2.imwrite(str(image.with_suffix(".png")), rgb)
+    with pytest.raises(ConfigError, match=r"rgb/0001\.jpg and .*rgb/0001\.png are one frame \(stem 0001\)"):
+        FolderDataset(root, frame_offsets=(-1, 1))
