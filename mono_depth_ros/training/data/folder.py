@@ -22,7 +22,7 @@ hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames;
 (``.heic``, ``.webp``, ``.tiff``, ...) is refused naming it, not skipped (a gap in a sequence), and so are two
 images of one stem (``0001.jpg`` and ``0001.png``: one frame twice).
 Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
-PFM) is refused naming it, not read as a frame without that data.
+PFM) is refused naming it, not read as a frame without that data, and so are two files of one stem there.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
 and only frames whose sources all exist are targets.
 """
@@ -204,24 +204,29 @@ class _Files:
     a frame without that data."""
 
     def __init__(self, folder: Path, suffixes: Sequence[str], remedy: str) -> None:
-        self.suffixes, self.remedy = suffixes, remedy
+        self.suffixes, self.remedy, self.what = suffixes, remedy, folder.name
         self.by_stem: dict[str, list[Path]] = {}
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if path.name[0] != "." and path.is_file():
                     self.by_stem.setdefault(path.stem, []).append(path)
 
-    def find(self, stem: str) -> Path | None:
-        """The file of ``stem`` with the first of ``suffixes``, or None when it has no file.
+    def find(self, image: Path) -> Path | None:
+        """The file of ``image``'s stem, or None when it has none.
 
         Raises:
-            ConfigError: ``stem`` has files, none of them with a suffix read here.
+            ConfigError: the stem has files, none of them with a suffix read here, or two that are.
         """
-        files = self.by_stem.get(stem, [])
-        for suffix in self.suffixes:
-            for path in files:
-                if path.suffix.lower() == suffix:
-                    return path
+        files = self.by_stem.get(image.stem, [])
+        read = [path for path in files if path.suffix.lower() in self.suffixes]
+        if len(read) > 1:
+            msg = (
+                f"{read[0]} and {read[1]} are both {self.what} of {image.name}: which one holds it is not known "
+                f"(a picture of depth beside the depth?); keep one"
+            )
+            raise ConfigError(msg)
+        if read:
+            return read[0]
         if files:
             msg = (
                 f"{files[0]}: {files[0].suffix} files are not read here ({', '.join(self.suffixes)} are); {self.remedy}"
@@ -314,7 +319,7 @@ class FolderDataset(RecordDataset):
             else:
                 msg = f"no intrinsics for {image_path.name}: add {shared_file} or {frame_file}"
                 raise ConfigError(msg)
-            depth, sparse, seen = (files.find(stem) for files in (depth_files, sparse_files, seen_files))
+            depth, sparse, seen = (files.find(image_path) for files in (depth_files, sparse_files, seen_files))
             records.append(
                 FrameRecord(
                     name=f"rgb/{image_path.name}",

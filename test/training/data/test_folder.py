@@ -282,3 +282,14 @@ def test_two_images_of_one_stem_are_refused(nyu_dir: Path, tmp_path: Path) -> No
         cv2.imwrite(str(image.with_suffix(".png")), rgb)
     with pytest.raises(ConfigError, match=r"rgb/0001\.jpg and .*rgb/0001\.png are one frame \(stem 0001\)"):
         FolderDataset(root, frame_offsets=(-1, 1))
+
+
+def test_two_depth_files_of_one_stem_are_refused(nyu_dir: Path, tmp_path: Path) -> None:
+    # an export that wrote depth/0.png (an 8-bit picture, or millimetres) beside depth/0.npy (metres): the .png was
+    # taken without a word, whichever of the two held the depth
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    (root / "depth").mkdir()
+    (root / "depth" / "0.png").symlink_to(sorted((nyu_dir / "depth").glob("*.png"))[0])
+    np.save(root / "depth" / "0.npy", np.full((480, 640), 2.0, dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"depth/0\.npy and .*depth/0\.png are both depth of 0\.jpg"):
+        FolderDataset(root)
