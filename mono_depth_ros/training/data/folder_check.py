@@ -90,11 +90,20 @@ def readable_image_size(path: Path) -> Size:
     size = jpeg_size(path) if png is None else None
     if size is not None:
         return size
+    return _require_decodable(path, "image")
+
+
+def _require_decodable(path: Path, what: str) -> Size:
+    """``(width, height)`` of ``path`` decoded by OpenCV as the loader decodes it.
+
+    Raises:
+        ConfigError: it cannot be decoded, naming it and the remedy.
+    """
     import cv2
 
-    decoded = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    decoded = cv2.imread(str(path), cv2.IMREAD_COLOR if what == "image" else cv2.IMREAD_UNCHANGED)
     if decoded is None:
-        msg = f"{unreadable_file_message(path, 'image')} (an interrupted copy leaves such files: copy it again)"
+        msg = f"{unreadable_file_message(path, what)} (an interrupted copy leaves such files: copy it again)"
         raise ConfigError(msg)
     return int(decoded.shape[1]), int(decoded.shape[0])
 
@@ -132,6 +141,8 @@ def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
         if (got_w, got_h) != size:
             msg = f"{path} is {got_w}x{got_h}, its image {image} is {width}x{height}: {resize}"
             raise ConfigError(msg)
+        if not _png_complete(path):  # cut short after its header: decode it once to know
+            _require_decodable(path, "depth PNG")
         return
     try:
         shape, dtype = _array_header(path)

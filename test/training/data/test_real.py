@@ -313,3 +313,21 @@ def test_an_image_cut_short_by_a_copy_is_refused_before_training(kitti_depth_dir
     cut.write_bytes(b"")
     with pytest.raises(ConfigError, match=rf"rgb/{images[2].stem}\.png: .*not a decodable image"):
         build_recorded_datasets(config, 64, 32, (-1, 1), 0)
+
+
+def test_a_depth_png_cut_short_by_a_copy_is_refused_before_training(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """A depth PNG an interrupted copy cut short has a whole header: it passed the build and raised DataFileError
+    inside a DataLoader worker at the first batch that held it. Refused when the datasets are built."""
+    folder = tmp_path / "folder"
+    (folder / "depth").mkdir(parents=True)
+    (folder / "rgb").symlink_to(kitti_depth_dir / "rgb")
+    depths = sorted((kitti_depth_dir / "depth").glob("*.png"))
+    for depth in depths:
+        (folder / "depth" / depth.name).write_bytes(depth.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    config = DataConfig(kind="folder", root=str(folder), png_scale=256.0)
+    assert len(build_recorded_datasets(config, 64, 32, (), 0)[0]) == 3
+    cut = folder / "depth" / depths[1].name
+    cut.write_bytes(depths[1].read_bytes()[: depths[1].stat().st_size // 2])
+    with pytest.raises(ConfigError, match=rf"depth/{depths[1].stem}\.png: .*not a decodable depth PNG.*copy it again"):
+        build_recorded_datasets(config, 64, 32, (), 0)
