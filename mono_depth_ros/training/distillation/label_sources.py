@@ -40,6 +40,7 @@ from mono_depth_ros.core.errors import ConfigError, DataFileError, DepthError
 from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset, list_images
+from mono_depth_ros.training.data.folder_check import check_folder
 from mono_depth_ros.training.data.kitti_files import load_rgb
 
 
@@ -280,7 +281,8 @@ class FolderSource:
     files (macOS's ``._<name>``) left out, as :func:`~mono_depth_ros.training.data.folder.list_images` lists them.
 
     Raises:
-        ConfigError: no images.
+        ConfigError: no images, or (the folder layout) a file that cannot be read as its frame's
+            (:func:`~mono_depth_ros.training.data.folder_check.check_folder`, ``depth/`` left out).
     """
 
     def __init__(self, root: Path, stride: int = 1, max_frames: int = 0) -> None:
@@ -292,6 +294,9 @@ class FolderSource:
         self._paths: dict[str, Path] = {}
         if (self.root / "rgb").is_dir() and has_intrinsics:
             self._dataset = FolderDataset(self.root)
+            # depth/ is not read (unlabelled data; it was, at each frame); the rest checked before the teacher's time
+            self._dataset.records = [replace(record, depth=None) for record in self._dataset.records]
+            check_folder(self._dataset)
             stems = {Path(r.name).stem: i for i, r in enumerate(self._dataset.records)}
             self._records = stems
             names = list(stems)  # the folder's recording order
