@@ -207,8 +207,10 @@ class RecordDataset(Dataset[Sample]):
                 poses[i] = torch.from_numpy(np.asarray(source.source_from_target, dtype=np.float32))
         return Sample(
             rgb=rgb_tensor(rgb),
-            depth=depth_tensor(depth_m, height, width),
-            sparse_depth=depth_tensor(sparse_m, height, width),
+            depth=depth_tensor(depth_m, height, width, _source("depth", record.depth, record.rgb_path)),
+            sparse_depth=depth_tensor(
+                sparse_m, height, width, _source("sparse_depth", record.sparse_depth, record.rgb_path)
+            ),
             k=k_tensor(intrinsics),
             sources=torch.stack(sources) if sources else torch.zeros((0, 3, height, width)),
             source_offsets=tuple(s.offset for s in record.sources),
@@ -217,6 +219,11 @@ class RecordDataset(Dataset[Sample]):
             name=record.name,
             seen=load_seen(record.seen, height, width) if record.seen is not None else _no_mask(),
         )
+
+
+def _source(field: str, depth: DepthFile | None, image: Path) -> str:
+    """How a depth size error names the map: the field and its file (the LiDAR projection has the image's size)."""
+    return f"{field}: {depth.path if depth is not None else 'the projected scan'} (of {image.name})"
 
 
 def _no_mask() -> Tensor:
