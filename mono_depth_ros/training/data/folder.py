@@ -24,7 +24,8 @@ images of one stem (``0001.jpg`` and ``0001.png``: one frame twice).
 Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
 PFM) is refused naming it, not read as a frame without that data, and so are two files of one stem there.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
-and only frames whose sources all exist are targets.
+and only frames whose sources all exist, in the same run of frame numbers (:func:`sequence_breaks`: no gap of
+dropped frames, no other scene between them), are targets.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordD
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".dng", ".jp2")
 """Image formats a phone or an export writes that :func:`list_images` does not list: refused in ``rgb/``."""
+GAP_STEPS = Decimal(3)  # a frame-number step over this many median steps is a gap (rosbag_sequence.GAP_PERIODS)
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a frame number or a stamp in seconds (exact: Decimal, not float)
 DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
@@ -146,11 +149,44 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
+def _name_key(name: str) -> tuple[str | Decimal, ...]:
+    return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(name)))
+
+
 def frame_order(path: Path) -> tuple[str | Decimal, ...]:
     """Sort key of a frame file: its name with each number (digits, with a decimal fraction if one follows)
     compared by value, so that unpadded frame numbers and float stamps keep the recording order (``frame_2`` before
     ``frame_10``, ``1317384507.123`` before ``1317384507.5``; zero-padded names sort as before)."""
-    return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(path.name)))
+    return _name_key(path.name)
+
+
+def sequence_breaks(images: Sequence[Path]) -> list[bool]:
+    """``breaks[i]``: images ``i`` and ``i + 1`` (in :func:`frame_order`) are not consecutive frames of one recording.
+
+    The frame number is the number of the names (stems) that changes from one image to the next; a pair is a break
+    where the names differ elsewhere (another scene or camera: ``scene2_frame450`` → ``scene3_frame001``), or the
+    number goes back, or it steps over :data:`GAP_STEPS` × the folder's median step (dropped frames, as a bag's
+    sequence is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap). Names
+    without numbers give no breaks.
+    """
+    pairs = list(pairwise(_name_key(p.stem) for p in images))
+    differing: list[list[int] | None] = []  # per pair: the positions of the numbers that differ (None: other text)
+    for a, b in pairs:
+        same_text = len(a) == len(b) and all(a[i] == b[i] for i in range(0, len(a), 2))
+        differing.append([i for i in range(1, len(a), 2) if a[i] != b[i]] if same_text else None)
+    single = [d[0] for d in differing if d is not None and len(d) == 1]
+    if not single:
+        return [False] * len(pairs)
+    position = max(set(single), key=single.count)  # the frame number: what most consecutive pairs differ in
+    steps = [
+        Decimal(b[position]) - Decimal(a[position]) if d == [position] else None
+        for (a, b), d in zip(pairs, differing, strict=True)
+    ]
+    forward = sorted(step for step in steps if step is not None and step > 0)
+    if not forward:
+        return [d != [] for d in differing]
+    limit = GAP_STEPS * forward[len(forward) // 2]
+    return [step is None or not 0 < step <= limit for step in steps]
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -300,10 +336,15 @@ class FolderDataset(RecordDataset):
         depth_files = _Files(self.root / "depth", DEPTH_SUFFIXES, convert)
         sparse_files = _Files(self.root / "sparse_depth", DEPTH_SUFFIXES, convert)
         seen_files = _Files(self.root / "seen", (".png",), "write the mask as an 8-bit PNG (0 = no view)")
+        segment = [0]  # images of one segment are consecutive frames of one recording
+        for gap in sequence_breaks(images) if offsets else []:
+            segment.append(segment[-1] + int(gap))
         records = []
         for index, image_path in enumerate(images):
             if not all(0 <= index + o < len(images) for o in offsets):
                 continue
+            if offsets and any(segment[index + o] != segment[index] for o in offsets):
+                continue  # a source across a gap in the frame numbers, or in another scene: not a neighbour
             stem = image_path.stem
             frame_file = self.root / "intrinsics" / f"{stem}.json"
             if frame_file.is_file():
@@ -333,5 +374,7 @@ class FolderDataset(RecordDataset):
             )
         if not records:
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
+            if segment[-1]:
+                msg += f" (split at {segment[-1]} gap(s) in the frame numbers or changes of scene in the names)"
             raise ConfigError(msg)
         super().__init__(records, transform)

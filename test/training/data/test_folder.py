@@ -293,3 +293,31 @@ def test_two_depth_files_of_one_stem_are_refused(nyu_dir: Path, tmp_path: Path) 
     np.save(root / "depth" / "0.npy", np.full((480, 640), 2.0, dtype=np.float32))
     with pytest.raises(ConfigError, match=r"depth/0\.npy and .*depth/0\.png are both depth of 0\.jpg"):
         FolderDataset(root)
+
+
+def test_a_gap_in_the_frame_numbers_splits_the_sequence(nyu_dir: Path, tmp_path: Path) -> None:
+    # frames 4, 5, 6 dropped (or deleted as blurred): frame 3 and frame 7 were each other's neighbours, trained as
+    # one frame apart; a bag's sequence is split at such a gap (rosbag_sequence: 3 median frame periods)
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    root = tmp_path / "f"
+    (root / "rgb").mkdir(parents=True)
+    for number in (1, 2, 3, 7, 8, 9):
+        (root / "rgb" / f"scene2_frame{number:03d}.jpg").symlink_to(images[number % 3])
+    (root / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    dataset = FolderDataset(root, frame_offsets=(-1, 1))
+    assert [r.name for r in dataset.records] == ["rgb/scene2_frame002.jpg", "rgb/scene2_frame008.jpg"]
+    assert [r.name for r in FolderDataset(root, frame_offsets=(1,)).records] == [
+        "rgb/scene2_frame001.jpg",
+        "rgb/scene2_frame002.jpg",
+        "rgb/scene2_frame007.jpg",
+        "rgb/scene2_frame008.jpg",
+    ]
+    # every 50th frame kept (NYU's names): a regular step is no gap; another scene (numbers start again) is one
+    for number in (1, 2, 3, 7, 8, 9):
+        (root / "rgb" / f"scene2_frame{number:03d}.jpg").rename(root / "rgb" / f"scene2_frame{number * 50:03d}.jpg")
+    assert len(FolderDataset(root, frame_offsets=(-1, 1)).records) == 2
+    for number in (1, 2, 3):
+        (root / "rgb" / f"scene3_frame{number:03d}.jpg").symlink_to(images[number % 3])
+    names = [r.name for r in FolderDataset(root, frame_offsets=(-1, 1)).records]
+    assert "rgb/scene3_frame002.jpg" in names and "rgb/scene3_frame001.jpg" not in names
+    assert "rgb/scene2_frame450.jpg" not in names  # last of its scene: no next frame
