@@ -2,11 +2,11 @@
 batch holding the frame (a ``ShapeError`` raised inside a ``DataLoader`` worker, hours into a run) is refused when
 the datasets are built, naming the file and the remedy.
 
-Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``; a PNG cut short before its
-``IEND``, or a file of neither kind, is decoded once: refused when it cannot be), a depth or sparse-depth
-PNG being single-channel 16-bit of the image's size, a ``.npy`` / ``.npz`` being a 2-D float array of that size, a
-``seen/`` mask of that size, the sources of a sequence frame being of the target's size, and (:func:`check_folder`)
-each frame being of its intrinsics' image size.
+Checked per frame, without decoding pixels: the image size (PNG ``IHDR``, JPEG ``SOFn``; a JPEG without its ``EOI``
+is refused, a PNG cut short before its ``IEND`` or a file of neither kind decoded once: refused when it cannot be), a
+depth or sparse-depth PNG being single-channel 16-bit of the image's size, a ``.npy`` / ``.npz`` being a 2-D float
+array of that size, a ``seen/`` mask of that size, the sources of a sequence frame being of the target's size, and
+(:func:`check_folder`) each frame being of its intrinsics' image size.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -38,25 +39,33 @@ def png_header(path: Path) -> tuple[int, int, int, int] | None:
     return int(width), int(height), int(bits), int(colour)
 
 
+def _jpeg_segments(stream: BinaryIO, stop: frozenset[int]) -> int | None:
+    """Walk a JPEG's segment headers from after SOI to the first marker in ``stop``; that marker (the stream just
+    after its length), or None when the file is no JPEG, is cut short there or has a corrupt segment length."""
+    if stream.read(2) != b"\xff\xd8":
+        return None
+    while True:
+        marker = stream.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        (length,) = struct.unpack(">H", marker[2:])
+        if length < 2:  # a corrupt segment length: unknown, left to the loader
+            return None
+        if marker[1] in stop:
+            return int(marker[1])
+        stream.seek(length - 2, 1)
+
+
 def jpeg_size(path: Path) -> Size | None:
     """``(width, height)`` of a JPEG's frame header (``SOFn``); None when ``path`` is no JPEG or it is cut short."""
     with Path(path).open("rb") as stream:
-        if stream.read(2) != b"\xff\xd8":
+        if _jpeg_segments(stream, _JPEG_FRAME_MARKERS) is None:
             return None
-        while True:
-            marker = stream.read(4)
-            if len(marker) < 4 or marker[0] != 0xFF:
-                return None
-            (length,) = struct.unpack(">H", marker[2:])
-            if length < 2:  # a corrupt segment length: unknown, left to the loader
-                return None
-            if marker[1] in _JPEG_FRAME_MARKERS:
-                frame = stream.read(5)
-                if len(frame) < 5:
-                    return None
-                height, width = struct.unpack(">HH", frame[1:])
-                return int(width), int(height)
-            stream.seek(length - 2, 1)
+        frame = stream.read(5)
+    if len(frame) < 5:
+        return None
+    height, width = struct.unpack(">HH", frame[1:])
+    return int(width), int(height)
 
 
 def image_size(path: Path) -> Size | None:
@@ -66,20 +75,37 @@ def image_size(path: Path) -> Size | None:
 
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk and its CRC: a PNG's last 12 bytes
+_JPEG_END = b"\xff\xd9"  # EOI: a JPEG's last 2 bytes (unless a trailer follows, as a phone's motion photo)
+
+
+def _ends_with(path: Path, end: bytes) -> bool:
+    with Path(path).open("rb") as stream:
+        stream.seek(0, 2)
+        if stream.tell() < len(end):
+            return False
+        stream.seek(-len(end), 2)
+        return stream.read() == end
 
 
 def _png_complete(path: Path) -> bool:
+    return _ends_with(path, _PNG_END)
+
+
+def _jpeg_complete(path: Path) -> bool:
+    """Whether a JPEG holds its end marker (EOI): its last 2 bytes, or (a trailer after it, as a phone's motion
+    photo's video) after its first scan, where the coded data never holds ``FF D9``; read in full only then."""
+    if _ends_with(path, _JPEG_END):
+        return True
     with Path(path).open("rb") as stream:
-        stream.seek(0, 2)
-        if stream.tell() < len(_PNG_END):
+        if _jpeg_segments(stream, frozenset({0xDA})) is None:  # the first scan (SOS): past any EXIF thumbnail's EOI
             return False
-        stream.seek(-len(_PNG_END), 2)
-        return stream.read() == _PNG_END
+        return _JPEG_END in stream.read()
 
 
 def readable_image_size(path: Path) -> Size:
-    """``(width, height)`` of an image the loader can read: a whole PNG's or a JPEG's header; any other file (a PNG
-    without its end, a file of another format, an empty one) is decoded once to know.
+    """``(width, height)`` of an image the loader can read: the header of a whole PNG or JPEG (ending with its
+    ``IEND`` / ``EOI``); a JPEG without its ``EOI`` is refused (OpenCV reads it, the missing rows grey); any other
+    file (a PNG without its end, a file of another format, an empty one) is decoded once to know.
 
     Raises:
         ConfigError: the file cannot be decoded, naming it and the remedy.
@@ -88,6 +114,12 @@ def readable_image_size(path: Path) -> Size:
     if png is not None and _png_complete(path):
         return png[0], png[1]
     size = jpeg_size(path) if png is None else None
+    if size is not None and not _jpeg_complete(path):  # OpenCV reads it, its missing rows grey (128)
+        msg = (
+            f"{path}: the JPEG ends before its end marker (EOI): cut short, as an interrupted copy leaves it "
+            f"(OpenCV reads it with the missing rows grey); copy it again"
+        )
+        raise ConfigError(msg)
     if size is not None:
         return size
     return _require_decodable(path, "image")

@@ -331,3 +331,26 @@ def test_a_depth_png_cut_short_by_a_copy_is_refused_before_training(kitti_depth_
     cut.write_bytes(depths[1].read_bytes()[: depths[1].stat().st_size // 2])
     with pytest.raises(ConfigError, match=rf"depth/{depths[1].stem}\.png: .*not a decodable depth PNG.*copy it again"):
         build_recorded_datasets(config, 64, 32, (), 0)
+
+
+def test_a_jpeg_cut_short_by_a_copy_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """A JPEG an interrupted copy cut short keeps its frame header (SOFn), so the header check read its size and
+    passed it, and OpenCV decodes it with the missing rows grey: it trained as a frame 60 % grey without a word.
+    Refused when the datasets are built; a JPEG with a trailer after its end marker (a motion photo) is read."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    for image in images:
+        (folder / "rgb" / image.name).write_bytes(image.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 64, 48, (-1, 1), 0)[0]) == 1
+    cut = folder / "rgb" / images[1].name
+    cut.write_bytes(images[1].read_bytes()[: images[1].stat().st_size // 2])
+    assert (load_rgb(cut)[-100:] == 128).all()  # what the loader trains on: grey where the file was cut
+    with pytest.raises(ConfigError, match=rf"rgb/{images[1].stem}\.jpg: .*before its end marker.*copy it again"):
+        build_recorded_datasets(config, 64, 48, (-1, 1), 0)
+    cut.write_bytes(images[1].read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(4096))  # a motion photo's video
+    assert len(build_recorded_datasets(config, 64, 48, (-1, 1), 0)[0]) == 1
