@@ -12,6 +12,8 @@ array of that size, a ``seen/`` mask of that size, the sources of a sequence fra
 from __future__ import annotations
 
 import struct
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -141,13 +143,32 @@ def _require_decodable(path: Path, what: str) -> Size:
 
 
 def _array_header(path: Path) -> tuple[tuple[int, ...], np.dtype[np.generic]]:
+    """Shape (singleton axes dropped, as the loader drops them) and dtype of an ``.npy`` or of the array of an
+    ``.npz`` (its only one, else ``depth``) the loader reads, from the array's header: an ``.npz`` member is not
+    decompressed past it.
+
+    Raises:
+        OSError, ValueError, KeyError: no such array, or not one NumPy reads (an ``.npz`` cut short included).
+    """
     if path.suffix.lower() == ".npy":
         array = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only; pages read on access
         return tuple(int(n) for n in np.squeeze(array).shape), array.dtype
-    with np.load(path, allow_pickle=False) as archive:
-        names = list(archive.files)
-        array = archive[names[0] if len(names) == 1 else "depth"] if names else np.zeros(0)
-        return tuple(int(n) for n in np.squeeze(array).shape), array.dtype
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name.removesuffix(".npy") for name in archive.namelist()]
+            if not names:
+                return (0,), np.dtype(np.float64)
+            name = names[0] if len(names) == 1 else "depth"
+            if name not in names:
+                msg = f"no array named 'depth' among {names}"
+                raise KeyError(msg)
+            with archive.open(f"{name}.npy") as stream:
+                version = np.lib.format.read_magic(stream)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(stream)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise ValueError(err) from None
+    return tuple(int(n) for n in shape if n != 1), dtype
 
 
 def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
