@@ -160,16 +160,37 @@ def frame_order(path: Path) -> tuple[str | Decimal, ...]:
     return _name_key(path.name)
 
 
+def _joined_step(a: Sequence[str], b: Sequence[str], position: int) -> Decimal | None:
+    """The step of the frame number at ``position`` of two names' :data:`_NUMBER` splits when it and the number
+    before it both change, read as one number (seconds and nanoseconds: ``1700000000_990000000`` →
+    ``1700000001_023000000``) where one ``_`` / ``-`` joins them and the frame number has one width in both names
+    (zero-padded); None otherwise (another scene: ``scene2_frame450`` → ``scene3_frame001``)."""
+    width = len(a[position])
+    if (
+        position < 3
+        or a[position - 1] not in ("_", "-")
+        or len(b[position]) != width
+        or "." in a[position] + b[position]
+    ):
+        return None
+    scale = Decimal(10) ** width
+    joined = [Decimal(n[position - 2]) * scale + Decimal(n[position]) for n in (a, b)]
+    return joined[1] - joined[0]
+
+
 def sequence_breaks(images: Sequence[Path]) -> list[bool]:
     """``breaks[i]``: images ``i`` and ``i + 1`` (in :func:`frame_order`) are not consecutive frames of one recording.
 
     The frame number is the number of the names (stems) that changes from one image to the next; a pair is a break
     where the names differ elsewhere (another scene or camera: ``scene2_frame450`` → ``scene3_frame001``), or the
     number goes back, or it steps over :data:`GAP_STEPS` × the folder's median step (dropped frames, as a bag's
-    sequence is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap). Names
-    without numbers give no breaks.
+    sequence is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap). A number
+    joined to the frame number by ``_`` / ``-`` that changes with it (seconds beside zero-padded nanoseconds,
+    ``1700000000_990000000`` → ``1700000001_023000000``) is read with it as one stamp. Names without numbers give no
+    breaks.
     """
-    pairs = list(pairwise(_name_key(p.stem) for p in images))
+    splits = [_NUMBER.split(p.stem) for p in images]
+    pairs = list(pairwise(tuple(Decimal(part) if i % 2 else part for i, part in enumerate(n)) for n in splits))
     differing: list[list[int] | None] = []  # per pair: the positions of the numbers that differ (None: other text)
     for a, b in pairs:
         same_text = len(a) == len(b) and all(a[i] == b[i] for i in range(0, len(a), 2))
@@ -179,8 +200,12 @@ def sequence_breaks(images: Sequence[Path]) -> list[bool]:
         return [False] * len(pairs)
     position = max(set(single), key=single.count)  # the frame number: what most consecutive pairs differ in
     steps = [
-        Decimal(b[position]) - Decimal(a[position]) if d == [position] else None
-        for (a, b), d in zip(pairs, differing, strict=True)
+        Decimal(b[position]) - Decimal(a[position])
+        if d == [position]
+        else _joined_step(splits[k], splits[k + 1], position)
+        if d == [position - 2, position]
+        else None
+        for k, ((a, b), d) in enumerate(zip(pairs, differing, strict=True))
     ]
     forward = sorted(step for step in steps if step is not None and step > 0)
     if not forward:

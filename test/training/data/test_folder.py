@@ -321,3 +321,24 @@ def test_a_gap_in_the_frame_numbers_splits_the_sequence(nyu_dir: Path, tmp_path:
     names = [r.name for r in FolderDataset(root, frame_offsets=(-1, 1)).records]
     assert "rgb/scene3_frame002.jpg" in names and "rgb/scene3_frame001.jpg" not in names
     assert "rgb/scene2_frame450.jpg" not in names  # last of its scene: no next frame
+
+
+def test_seconds_and_nanoseconds_in_names_are_one_stamp(nyu_dir: Path, tmp_path: Path) -> None:
+    # an export of a bag writing f"{stamp.sec}_{stamp.nanosec:09d}.jpg" (30 Hz): at each new second both numbers
+    # change (the nanoseconds go back), read as another scene: the sequence split there, once a second, and the two
+    # frames beside each split lost as targets without a word (6 % of the frames)
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    root = tmp_path / "f"
+    (root / "rgb").mkdir(parents=True)
+    stamps = [1_700_000_000_900_000_000 + k * 33_333_333 for k in range(12)]  # crosses 1700000001 s at k = 3
+    names = [f"{stamp // 10**9}_{stamp % 10**9:09d}.jpg" for stamp in stamps]
+    for k, name in enumerate(names):
+        (root / "rgb" / name).symlink_to(images[k % 3])
+    (root / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    assert [r.name for r in FolderDataset(root, frame_offsets=(-1, 1)).records] == [f"rgb/{n}" for n in names[1:11]]
+    (root / "rgb" / names[3]).unlink()  # a dropped frame across the second: a step of 2 periods is no gap
+    assert len(FolderDataset(root, frame_offsets=(-1, 1)).records) == 9
+    for k in (6, 7, 8):  # 4 periods: a gap
+        (root / "rgb" / names[k]).unlink()
+    targets = [r.name for r in FolderDataset(root, frame_offsets=(-1, 1)).records]
+    assert targets == [f"rgb/{names[k]}" for k in (1, 2, 4, 10)]
