@@ -153,11 +153,12 @@ def _name_key(name: str) -> tuple[str | Decimal, ...]:
     return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(name)))
 
 
-def frame_order(path: Path) -> tuple[str | Decimal, ...]:
+def frame_order(path: Path) -> tuple[tuple[str | Decimal, ...], str]:
     """Sort key of a frame file: its name with each number (digits, with a decimal fraction if one follows)
     compared by value, so that unpadded frame numbers and float stamps keep the recording order (``frame_2`` before
-    ``frame_10``, ``1317384507.123`` before ``1317384507.5``; zero-padded names sort as before)."""
-    return _name_key(path.name)
+    ``frame_10``, ``1317384507.123`` before ``1317384507.5``; zero-padded names sort as before); names of equal
+    value (``frame_01``, ``frame_1``) by the name itself, not in the directory's listing order."""
+    return _name_key(path.name), path.name
 
 
 def _joined_step(a: Sequence[str], b: Sequence[str], position: int) -> Decimal | None:

@@ -342,3 +342,16 @@ def test_seconds_and_nanoseconds_in_names_are_one_stamp(nyu_dir: Path, tmp_path:
         (root / "rgb" / names[k]).unlink()
     targets = [r.name for r in FolderDataset(root, frame_offsets=(-1, 1)).records]
     assert targets == [f"rgb/{names[k]}" for k in (1, 2, 4, 10)]
+
+
+def test_names_of_one_number_keep_one_order_whatever_the_listing(
+    nyu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # frame_1 and frame_01 (or stamps 1305031103.5 and 1305031103.50) compare equal by value: sorted stably, they
+    # kept the directory's listing order, which differs between file systems (ext4's hash order, a copy's order)
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("frame_01.jpg", "frame_1.jpg", "frame_2.jpg"))
+    forward = [r.name for r in FolderDataset(root).records]
+    glob = Path.glob
+    monkeypatch.setattr(Path, "glob", lambda self, pattern: reversed(list(glob(self, pattern))))
+    assert [r.name for r in FolderDataset(root).records] == forward
+    assert forward[2] == "rgb/frame_2.jpg"
