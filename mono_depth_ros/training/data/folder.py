@@ -344,11 +344,7 @@ class FolderDataset(RecordDataset):
         self.camera_files: list[Path] = []
         """Per record: the intrinsics file its camera came from (one camera is in pixels of one image size)."""
         if shared_file.is_file():
-            values = _read_mapping(shared_file)
-            shared = camera_from_mapping(values, str(shared_file))
-            stated = calibrated_size(values)
-            if stated is not None:
-                self.calibrated_sizes[shared_file] = stated
+            shared = self._read_camera(shared_file)
         offsets = tuple(int(o) for o in frame_offsets)
         if 0 in offsets:
             msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
@@ -374,11 +370,7 @@ class FolderDataset(RecordDataset):
             stem = image_path.stem
             frame_file = self.root / "intrinsics" / f"{stem}.json"
             if frame_file.is_file():
-                values = _read_mapping(frame_file)
-                camera = camera_from_mapping(values, str(frame_file))
-                stated = calibrated_size(values)
-                if stated is not None:
-                    self.calibrated_sizes[frame_file] = stated
+                camera = self._read_camera(frame_file)
                 self.camera_files.append(frame_file)
             elif shared is not None:
                 camera = shared
@@ -404,3 +396,16 @@ class FolderDataset(RecordDataset):
                 msg += f" (split at {segment[-1]} gap(s) in the frame numbers or changes of scene in the names)"
             raise ConfigError(msg)
         super().__init__(records, transform)
+
+    def _read_camera(self, path: Path) -> Camera:
+        """The camera of intrinsics file ``path``, the image size it states (if any) kept in ``calibrated_sizes``.
+
+        Raises:
+            ConfigError: the file cannot be read or holds no camera (:func:`camera_from_mapping`).
+        """
+        values = _read_mapping(path)
+        camera = camera_from_mapping(values, str(path))
+        stated = calibrated_size(values)
+        if stated is not None:
+            self.calibrated_sizes[path] = stated
+        return camera
