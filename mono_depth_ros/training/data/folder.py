@@ -56,6 +56,8 @@ def _numbers(value: Any) -> list[float]:
     """The numbers of a calibration matrix: a list (flat or of rows) or a ``{rows, cols, data}`` mapping (ROS
     camera_info YAML, OpenCV ``!!opencv-matrix``)."""
     data = value["data"] if isinstance(value, Mapping) else value
+    if not data:  # an empty matrix (a camera_info's distortion_coefficients of a camera without distortion)
+        return []
     return [float(v) for row in data for v in row] if isinstance(data[0], list) else [float(v) for v in data]
 
 

@@ -355,3 +355,15 @@ def test_names_of_one_number_keep_one_order_whatever_the_listing(
     monkeypatch.setattr(Path, "glob", lambda self, pattern: reversed(list(glob(self, pattern))))
     assert [r.name for r in FolderDataset(root).records] == forward
     assert forward[2] == "rgb/frame_2.jpg"
+
+
+def test_a_calibration_file_without_distortion_coefficients_gives_its_camera_matrix(
+    nyu_dir: Path, tmp_path: Path
+) -> None:
+    # a camera_info YAML of a camera without distortion (a simulated or already rectified one) writes
+    # distortion_coefficients with no data and no projection_matrix: it was refused as "intrinsics need fx, fy, cx,
+    # cy ... (IndexError: list index out of range)"
+    root = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    no_p = ROS_CAMERA_INFO_YAML.split("rectification_matrix:")[0]
+    (root / "intrinsics.yaml").write_text(no_p.replace("data: [0.2, -0.5, 0.001, 0.002, 0.3]", "data: []"))
+    assert FolderDataset(root).records[0].camera == (520.1, 521.2, 321.0, 250.5)
