@@ -141,7 +141,7 @@ def record_sample(record: FrameRecord, name: str | None = None) -> EvalSample:
     intrinsics = PinholeIntrinsics(fx, fy, cx, cy, width=rgb.shape[1], height=rgb.shape[0])
     if record.depth is None:
         gt = np.full(rgb.shape[:2], np.nan, np.float32)
-    elif record.depth.path.suffix == ".png":  # value / scale in float32, as BTS / ZoeDepth divide (not × 1/scale)
+    elif record.depth.path.suffix.lower() == ".png":  # value / scale in float32, as BTS / ZoeDepth (not × 1/scale)
         gt = load_depth_png(record.depth.path, record.depth.png_scale)
     else:
         gt = load_depth_file(record.depth)

@@ -228,3 +228,23 @@ def test_a_kb_crop_that_does_not_fit_names_the_crop_and_the_option_that_replaces
     kitti = annotated_samples(kitti_depth_dir)[0]
     with pytest.raises(ShapeError, match=r"garg_kb.*--crop garg\b.*kitti_improved\b"):
         kb_cropped(replace(kitti, gt_depth_m=kitti.gt_depth_m[::2, ::2]))
+
+
+def test_a_folder_of_upper_case_depth_pngs_reads_as_one_of_lower_case(tmp_path: Path, nyu_dir: Path) -> None:
+    """A camera's `.PNG` depth (read since 2763827) took the generic millimetre decode (value × 1/1000) where a
+    `.png` takes value / 1000 as NYU's tools divide: the same file gave other ground truth in the last bit."""
+    for case, suffix in (("lower", ".png"), ("upper", ".PNG")):
+        root = tmp_path / case
+        (root / "rgb").mkdir(parents=True)
+        (root / "depth").mkdir()
+        for image, depth in zip(
+            sorted((nyu_dir / "rgb").glob("*.jpg")), sorted((nyu_dir / "depth").glob("*.png")), strict=True
+        ):
+            (root / "rgb" / image.name).symlink_to(image)
+            (root / "depth" / f"{image.stem}{suffix}").symlink_to(depth)
+        (root / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    lower, upper = load_samples("folder", tmp_path / "lower"), load_samples("folder", tmp_path / "upper")
+    assert len(lower) == len(upper) == 3
+    for a, b in zip(lower, upper, strict=True):
+        assert np.isfinite(a.gt_depth_m).sum() > 100_000
+        np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)

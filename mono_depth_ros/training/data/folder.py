@@ -2,7 +2,7 @@
 
 Layout (only ``rgb/`` and the intrinsics are required)::
 
-    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; sorted by file name = sequence order
+    ROOT/rgb/<stem>.png | .jpg | .jpeg     colour images, 8-bit; name order (numbers by value) = sequence order
     ROOT/depth/<stem>.png                  ground truth, uint16 millimetres (0 = no data)  [or png_scale per metre]
     ROOT/depth/<stem>.npy | .npz           ground truth, float metres (NaN / ±Inf / <= 0 = no data)
     ROOT/sparse_depth/<stem>.png | .npy    sparse depth (e.g. projected LiDAR), same units as depth/
@@ -11,55 +11,137 @@ Layout (only ``rgb/`` and the intrinsics are required)::
     ROOT/seen/<stem>.png                   optional 8-bit mask, 0 where the image is no view of the scene (the black
                                            fill of an undistorted raw camera): no photometric error nor smoothness there
 
-Intrinsics are in pixels of the images in ``rgb/`` (no distortion: rectify first), either as
-``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5`` or as ``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (YAML or JSON,
-same keys). A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔
-``0001.png``). With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o``
-in name order, and only frames whose sources all exist are targets.
+An image whose EXIF orientation tag turns it (a phone's portrait or upside-down shot) is refused: OpenCV would read it
+turned, its depth and intrinsics as stored. Intrinsics are in pixels of the images in ``rgb/`` (no distortion:
+rectify first), either as ``fx: 525.0  fy: 525.0  cx: 319.5  cy: 239.5``, as
+``K: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` or as a calibration tool writes them (YAML or JSON, same keys): ROS
+``camera_calibration``'s camera_info YAML (its ``projection_matrix``, the rectified camera) or OpenCV FileStorage
+YAML (``camera_matrix``, refused with non-zero distortion).
+A frame without a depth file gets an all-NaN ``depth``; stems are matched exactly (``0001.jpg`` ↔ ``0001.png``);
+hidden files (names starting with ``.``, as macOS's ``._<name>``) are no frames; an image in another format
+(``.heic``, ``.webp``, ``.tiff``, ...) is refused naming it, not skipped (a gap in a sequence), and so are two
+images of one stem (``0001.jpg`` and ``0001.png``: one frame twice).
+Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
+PFM) is refused naming it, not read as a frame without that data, and so are two files of one stem there.
+With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
+and only frames whose sources all exist, in the same run of frame numbers (:func:`sequence_breaks`: no gap of
+dropped frames, no other scene between them), are targets.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import ConfigError, DataFileError
+from mono_depth_ros.training.data.exif import TURNS, UPRIGHT, exif_orientation
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord, RecordDataset, SourceFrame, Transform
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".dng", ".jp2")
+"""Image formats a phone or an export writes that :func:`list_images` does not list: refused in ``rgb/``."""
+GAP_STEPS = Decimal(3)  # a frame-number step over this many median steps is a gap (rosbag_sequence.GAP_PERIODS)
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a frame number or a stamp in seconds (exact: Decimal, not float)
 DEPTH_SUFFIXES = (".png", ".npy", ".npz")
 Camera = tuple[float, float, float, float]
 
 
-def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
-    """``{fx, fy, cx, cy}`` or ``{K: 3×3}`` → ``(fx, fy, cx, cy)`` in pixels.
+def _numbers(value: Any) -> list[float]:
+    """The numbers of a calibration matrix: a list (flat or of rows) or a ``{rows, cols, data}`` mapping (ROS
+    camera_info YAML, OpenCV ``!!opencv-matrix``)."""
+    data = value["data"] if isinstance(value, Mapping) else value
+    if not data:  # an empty matrix (a camera_info's distortion_coefficients of a camera without distortion)
+        return []
+    return [float(v) for row in data for v in row] if isinstance(data[0], list) else [float(v) for v in data]
+
+
+def _matrix(value: Any, rows: int, cols: int, source: str, key: str) -> list[float]:
+    """:func:`_numbers` of a ``rows`` × ``cols`` matrix, row by row.
 
     Raises:
-        ConfigError: neither form is present, or the values are not numbers.
+        ConfigError: another number of values.
+    """
+    flat = _numbers(value)
+    if len(flat) != rows * cols:
+        msg = f"{source}: {key} must be {rows}×{cols} ({rows * cols} values), got {len(flat)}"
+        raise ConfigError(msg)
+    return flat
+
+
+def _calibration_camera(values: Mapping[str, Any], source: str) -> Camera:
+    """A calibration tool's file: ROS ``camera_calibration`` (``camera_matrix``, ``distortion_coefficients``,
+    ``projection_matrix`` as ``{rows, cols, data}``) or OpenCV FileStorage (``camera_matrix``,
+    ``distortion_coefficients``). The projection matrix is the camera of the rectified image (image_proc's
+    ``image_rect``); without one (or an all-zero one) the camera matrix, only when there is no distortion."""
+    if "projection_matrix" in values:
+        p = _matrix(values["projection_matrix"], 3, 4, source, "projection_matrix")
+        if p[0] > 0 and p[5] > 0:  # an all-zero P (written by hand, or an uncalibrated camera_info): not given
+            return p[0], p[5], p[2], p[6]
+    k = _matrix(values["camera_matrix"], 3, 3, source, "camera_matrix")
+    distortion = values.get("distortion_coefficients")
+    coefficients = _numbers(distortion) if distortion else []
+    if any(c != 0.0 for c in coefficients):
+        msg = (
+            f"{source}: distortion_coefficients {coefficients} are not zero and there is no projection_matrix: the "
+            f"images in rgb/ must be rectified; undistort them (cv2.undistort, image_proc) and give the camera of "
+            f"the undistorted images (fx, fy, cx, cy, or the calibration's projection_matrix)"
+        )
+        raise ConfigError(msg)
+    return k[0], k[4], k[2], k[5]
+
+
+def camera_from_mapping(values: Mapping[str, Any], source: str) -> Camera:
+    """``{fx, fy, cx, cy}``, ``{K: 3×3}`` or a calibration tool's file (ROS camera_info YAML, OpenCV FileStorage:
+    :func:`_calibration_camera`) → ``(fx, fy, cx, cy)`` in pixels.
+
+    Raises:
+        ConfigError: no form is present, the values are not numbers, or a distorted camera without a rectified one.
     """
     try:
+        if "camera_matrix" in values or "projection_matrix" in values:
+            return _calibration_camera(values, source)
         if "K" in values:
-            k = values["K"]
-            flat = [float(v) for row in k for v in row] if isinstance(k[0], list) else [float(v) for v in k]
-            if len(flat) != 9:
-                msg = f"{source}: K must be 3×3 (9 values), got {len(flat)}"
-                raise ConfigError(msg)
-            return flat[0], flat[4], flat[2], flat[5]
+            k = _matrix(values["K"], 3, 3, source, "K")
+            return k[0], k[4], k[2], k[5]
         return float(values["fx"]), float(values["fy"]), float(values["cx"]), float(values["cy"])
     except (KeyError, TypeError, ValueError, IndexError) as err:
-        msg = f"{source}: intrinsics need fx, fy, cx, cy (pixels) or K (3×3) ({type(err).__name__}: {err})"
+        msg = (
+            f"{source}: intrinsics need fx, fy, cx, cy (pixels), K (3×3) or a calibration file's camera_matrix / "
+            f"projection_matrix ({type(err).__name__}: {err})"
+        )
         raise ConfigError(msg) from None
+
+
+def calibrated_size(values: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(image_width, image_height)`` of a calibration file that states them (ROS camera_info YAML, OpenCV's
+    calibration sample), the size its camera matrix is in pixels of; None when not stated."""
+    try:
+        return int(values["image_width"]), int(values["image_height"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _read_mapping(path: Path) -> Mapping[str, Any]:
     import yaml
 
+    class CalibrationLoader(yaml.SafeLoader):
+        """Safe YAML that also reads OpenCV FileStorage's ``!!opencv-matrix`` (a ``{rows, cols, dt, data}`` map)."""
+
+    def opencv_matrix(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        return loader.construct_mapping(node, deep=True)
+
+    CalibrationLoader.add_constructor("tag:yaml.org,2002:opencv-matrix", opencv_matrix)
     try:
         text = path.read_text()
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix != ".json" and text.startswith("%YAML"):
+            text = text.split("\n", 1)[-1]  # OpenCV's "%YAML:1.0" (or 1.2) header: no directive PyYAML takes
+        values = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=CalibrationLoader)
     except (OSError, ValueError, yaml.YAMLError) as err:
         msg = f"cannot read intrinsics file {path}: {err}"
         raise ConfigError(msg) from None
@@ -69,12 +151,152 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
-def _find(folder: Path, stem: str, suffixes: Sequence[str]) -> Path | None:
-    for suffix in suffixes:
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+def _name_key(name: str) -> tuple[str | Decimal, ...]:
+    return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(name)))
+
+
+def frame_order(path: Path) -> tuple[tuple[str | Decimal, ...], str]:
+    """Sort key of a frame file: its name with each number (digits, with a decimal fraction if one follows)
+    compared by value, so that unpadded frame numbers and float stamps keep the recording order (``frame_2`` before
+    ``frame_10``, ``1317384507.123`` before ``1317384507.5``; zero-padded names sort as before); names of equal
+    value (``frame_01``, ``frame_1``) by the name itself, not in the directory's listing order."""
+    return _name_key(path.name), path.name
+
+
+def _joined_step(a: Sequence[str], b: Sequence[str], position: int) -> Decimal | None:
+    """The step of the frame number at ``position`` of two names' :data:`_NUMBER` splits when it and the number
+    before it both change, read as one number (seconds and nanoseconds: ``1700000000_990000000`` →
+    ``1700000001_023000000``) where one ``_`` / ``-`` joins them and the frame number has one width in both names
+    (zero-padded); None otherwise (another scene: ``scene2_frame450`` → ``scene3_frame001``)."""
+    width = len(a[position])
+    if (
+        position < 3
+        or a[position - 1] not in ("_", "-")
+        or len(b[position]) != width
+        or "." in a[position] + b[position]
+    ):
+        return None
+    scale = Decimal(10) ** width
+    joined = [Decimal(n[position - 2]) * scale + Decimal(n[position]) for n in (a, b)]
+    return joined[1] - joined[0]
+
+
+def sequence_breaks(images: Sequence[Path]) -> list[bool]:
+    """``breaks[i]``: images ``i`` and ``i + 1`` (in :func:`frame_order`) are not consecutive frames of one recording.
+
+    The frame number is the number of the names (stems) that changes from one image to the next; a pair is a break
+    where the names differ elsewhere (another scene or camera: ``scene2_frame450`` → ``scene3_frame001``), or the
+    number goes back, or it steps over :data:`GAP_STEPS` × the folder's median step (dropped frames, as a bag's
+    sequence is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap). A number
+    joined to the frame number by ``_`` / ``-`` that changes with it (seconds beside zero-padded nanoseconds,
+    ``1700000000_990000000`` → ``1700000001_023000000``) is read with it as one stamp. Names without numbers give no
+    breaks.
+    """
+    splits = [_NUMBER.split(p.stem) for p in images]
+    pairs = list(pairwise(tuple(Decimal(part) if i % 2 else part for i, part in enumerate(n)) for n in splits))
+    differing: list[list[int] | None] = []  # per pair: the positions of the numbers that differ (None: other text)
+    for a, b in pairs:
+        same_text = len(a) == len(b) and all(a[i] == b[i] for i in range(0, len(a), 2))
+        differing.append([i for i in range(1, len(a), 2) if a[i] != b[i]] if same_text else None)
+    single = [d[0] for d in differing if d is not None and len(d) == 1]
+    if not single:
+        return [False] * len(pairs)
+    position = max(set(single), key=single.count)  # the frame number: what most consecutive pairs differ in
+    steps = [
+        Decimal(b[position]) - Decimal(a[position])
+        if d == [position]
+        else _joined_step(splits[k], splits[k + 1], position)
+        if d == [position - 2, position]
+        else None
+        for k, ((a, b), d) in enumerate(zip(pairs, differing, strict=True))
+    ]
+    forward = sorted(step for step in steps if step is not None and step > 0)
+    if not forward:
+        return [d != [] for d in differing]
+    limit = GAP_STEPS * forward[len(forward) // 2]
+    return [step is None or not 0 < step <= limit for step in steps]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The images of ``folder`` (:data:`IMAGE_SUFFIXES`, any case) in recording order (:func:`frame_order`), hidden
+    files left out (names starting with ``.``: macOS writes ``._<name>`` beside each file it copies)."""
+    found = (p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
+    return sorted(found, key=frame_order)
+
+
+def refuse_unread_images(folder: Path) -> None:
+    """Refuse an image of ``folder`` in a format the loader does not read (:data:`UNREAD_IMAGE_SUFFIXES`): skipped,
+    it would be a missing frame, and in a sequence its neighbours each other's sources across the gap.
+
+    Raises:
+        ConfigError: naming the first such file and the remedy.
+    """
+    for path in sorted(folder.glob("*")):
+        if path.suffix.lower() in UNREAD_IMAGE_SUFFIXES and path.name[0] != ".":
+            msg = (
+                f"{path}: {path.suffix.lower()} images are not read ({', '.join(IMAGE_SUFFIXES)} are); convert it "
+                f"to PNG or JPEG (e.g. heif-convert, ImageMagick's magick) or move it out of {folder.name}/"
+            )
+            raise ConfigError(msg)
+
+
+def require_upright(image: Path) -> None:
+    """Refuse an image whose EXIF orientation tag turns it: OpenCV reads it turned, its depth map and intrinsics
+    (written for one orientation, most often the stored pixels) are read as stored.
+
+    Raises:
+        ConfigError: naming the file, its tag and the remedy. DataFileError: the file cannot be read.
+    """
+    try:
+        orientation = exif_orientation(image)
+    except OSError as err:
+        msg = f"cannot read {image}: {err}"
+        raise DataFileError(msg) from None
+    if orientation != UPRIGHT:
+        msg = (
+            f"{image}: EXIF orientation {orientation} ({TURNS.get(orientation, 'unknown')}): OpenCV reads the image "
+            f"turned so, its depth map and the intrinsics are read as stored; write the pixels upright without the "
+            f"tag (PIL.ImageOps.exif_transpose, then save) and turn its depth and intrinsics the same way, or, when "
+            f"they are of the stored pixels, drop the tag (exiftool -Orientation=1 -n FILE)"
+        )
+        raise ConfigError(msg)
+
+
+class _Files:
+    """The files of one folder (``depth/``, ``sparse_depth/``, ``seen/``) by stem, hidden files left out, suffixes
+    matched in any case (a camera's ``.PNG``); a stem whose only files have another suffix is refused, not taken for
+    a frame without that data."""
+
+    def __init__(self, folder: Path, suffixes: Sequence[str], remedy: str) -> None:
+        self.suffixes, self.remedy, self.what = suffixes, remedy, folder.name
+        self.by_stem: dict[str, list[Path]] = {}
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.name[0] != "." and path.is_file():
+                    self.by_stem.setdefault(path.stem, []).append(path)
+
+    def find(self, image: Path) -> Path | None:
+        """The file of ``image``'s stem, or None when it has none.
+
+        Raises:
+            ConfigError: the stem has files, none of them with a suffix read here, or two that are.
+        """
+        files = self.by_stem.get(image.stem, [])
+        read = [path for path in files if path.suffix.lower() in self.suffixes]
+        if len(read) > 1:
+            msg = (
+                f"{read[0]} and {read[1]} are both {self.what} of {image.name}: which one holds it is not known "
+                f"(a picture of depth beside the depth?); keep one"
+            )
+            raise ConfigError(msg)
+        if read:
+            return read[0]
+        if files:
+            msg = (
+                f"{files[0]}: {files[0].suffix} files are not read here ({', '.join(self.suffixes)} are); {self.remedy}"
+            )
+            raise ConfigError(msg)
+        return None
 
 
 class FolderDataset(RecordDataset):
@@ -87,7 +309,8 @@ class FolderDataset(RecordDataset):
         transform: applied to every sample.
 
     Raises:
-        ConfigError: no images in ``rgb/``, no intrinsics for a frame, an offset 0, or no frame with all its sources.
+        ConfigError: no images in ``rgb/``, an image with an EXIF orientation tag that turns it
+            (:func:`require_upright`), no intrinsics for a frame, an offset 0, or no frame with all its sources.
     """
 
     def __init__(
@@ -98,7 +321,17 @@ class FolderDataset(RecordDataset):
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
-        images = sorted(p for p in (self.root / "rgb").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        refuse_unread_images(self.root / "rgb")
+        images = list_images(self.root / "rgb")
+        by_stem: dict[str, Path] = {}
+        for image in images:
+            twin = by_stem.setdefault(image.stem, image)
+            if twin != image:  # depth/, intrinsics/ and seen/ match by stem: one stem is one frame
+                msg = (
+                    f"{twin} and {image} are one frame (stem {image.stem}) twice: in a sequence each would be the "
+                    f"other's source, and both take depth/{image.stem}.*; keep one of them in rgb/"
+                )
+                raise ConfigError(msg)
         if not images:
             msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.root / 'rgb'}; see the folder layout in the docs"
             if not self.root.is_dir():
@@ -107,27 +340,47 @@ class FolderDataset(RecordDataset):
                 msg += f" (the images in {self.root} itself belong in {self.root / 'rgb'}, with their intrinsics)"
             raise ConfigError(msg)
         shared_file = self.root / "intrinsics.yaml"
-        shared = camera_from_mapping(_read_mapping(shared_file), str(shared_file)) if shared_file.is_file() else None
+        shared = None
+        self.calibrated_sizes: dict[Path, tuple[int, int]] = {}
+        """Intrinsics file → the image size it states (``image_width``, ``image_height``), where it does."""
+        self.camera_files: list[Path] = []
+        """Per record: the intrinsics file its camera came from (one camera is in pixels of one image size)."""
+        if shared_file.is_file():
+            shared = self._read_camera(shared_file)
         offsets = tuple(int(o) for o in frame_offsets)
         if 0 in offsets:
             msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
             raise ConfigError(msg)
+        for image_path in images:
+            require_upright(image_path)
+        convert = (
+            f"convert it to uint16 PNG ({png_scale:g} per metre, 0 = no data) or to .npy float32 metres "
+            f"(np.save(STEM.npy, cv2.imread(FILE, cv2.IMREAD_UNCHANGED)) for a float32 TIFF / EXR / PFM)"
+        )
+        depth_files = _Files(self.root / "depth", DEPTH_SUFFIXES, convert)
+        sparse_files = _Files(self.root / "sparse_depth", DEPTH_SUFFIXES, convert)
+        seen_files = _Files(self.root / "seen", (".png",), "write the mask as an 8-bit PNG (0 = no view)")
+        segment = [0]  # images of one segment are consecutive frames of one recording
+        for gap in sequence_breaks(images) if offsets else []:
+            segment.append(segment[-1] + int(gap))
         records = []
         for index, image_path in enumerate(images):
             if not all(0 <= index + o < len(images) for o in offsets):
                 continue
+            if offsets and any(segment[index + o] != segment[index] for o in offsets):
+                continue  # a source across a gap in the frame numbers, or in another scene: not a neighbour
             stem = image_path.stem
             frame_file = self.root / "intrinsics" / f"{stem}.json"
             if frame_file.is_file():
-                camera = camera_from_mapping(_read_mapping(frame_file), str(frame_file))
+                camera = self._read_camera(frame_file)
+                self.camera_files.append(frame_file)
             elif shared is not None:
                 camera = shared
+                self.camera_files.append(shared_file)
             else:
                 msg = f"no intrinsics for {image_path.name}: add {shared_file} or {frame_file}"
                 raise ConfigError(msg)
-            depth = _find(self.root / "depth", stem, DEPTH_SUFFIXES)
-            sparse = _find(self.root / "sparse_depth", stem, DEPTH_SUFFIXES)
-            seen = _find(self.root / "seen", stem, (".png",))
+            depth, sparse, seen = (files.find(image_path) for files in (depth_files, sparse_files, seen_files))
             records.append(
                 FrameRecord(
                     name=f"rgb/{image_path.name}",
@@ -141,5 +394,20 @@ class FolderDataset(RecordDataset):
             )
         if not records:
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
+            if segment[-1]:
+                msg += f" (split at {segment[-1]} gap(s) in the frame numbers or changes of scene in the names)"
             raise ConfigError(msg)
         super().__init__(records, transform)
+
+    def _read_camera(self, path: Path) -> Camera:
+        """The camera of intrinsics file ``path``, the image size it states (if any) kept in ``calibrated_sizes``.
+
+        Raises:
+            ConfigError: the file cannot be read or holds no camera (:func:`camera_from_mapping`).
+        """
+        values = _read_mapping(path)
+        camera = camera_from_mapping(values, str(path))
+        stated = calibrated_size(values)
+        if stated is not None:
+            self.calibrated_sizes[path] = stated
+        return camera

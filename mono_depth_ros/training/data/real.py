@@ -40,6 +40,7 @@ from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.folder_check import check_folder
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
 from mono_depth_ros.training.data.nyu import NyuDataset
@@ -200,6 +201,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         return annotated
     if kind == "folder":
         frames = FolderDataset(path, frame_offsets=offsets, png_scale=data.png_scale)
+        check_folder(frames)  # a file the loader would refuse or a camera of another size: here, before training
         if not offsets and all(record.depth is None for record in frames.records):
             msg = (
                 f"{path} has no depth target for loss.objective=supervised: no depth/<stem>.png | .npy for any "

@@ -113,7 +113,7 @@ class FrameRecord:
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
     """The array of an ``.npy``, or of an ``.npz`` (its only array, else the one named ``depth``), singleton axes
     dropped ((1, H, W) and (H, W, 1) as networks save them)."""
-    if path.suffix != ".npz":
+    if path.suffix.lower() != ".npz":
         return np.squeeze(np.asarray(np.load(path, allow_pickle=False)))
     with np.load(path, allow_pickle=False) as archive:
         names = list(archive.files)
@@ -126,7 +126,7 @@ def _load_array(path: Path) -> npt.NDArray[np.generic]:
 def load_depth_file(depth_file: DepthFile) -> npt.NDArray[np.float32]:
     """Read a depth map → (H, W) float32 metres, NaN = no data (see the module docstring for units)."""
     path = depth_file.path
-    if path.suffix in (".npy", ".npz"):
+    if path.suffix.lower() in (".npy", ".npz"):
         values = _load_array(path)  # float metres
         if values.ndim != 2 or not np.issubdtype(values.dtype, np.floating):
             msg = f"{path}: depth {path.suffix} must be a 2-D float array of metres, got {values.dtype} {values.shape}"
@@ -207,8 +207,10 @@ class RecordDataset(Dataset[Sample]):
                 poses[i] = torch.from_numpy(np.asarray(source.source_from_target, dtype=np.float32))
         return Sample(
             rgb=rgb_tensor(rgb),
-            depth=depth_tensor(depth_m, height, width),
-            sparse_depth=depth_tensor(sparse_m, height, width),
+            depth=depth_tensor(depth_m, height, width, _source("depth", record.depth, record.rgb_path)),
+            sparse_depth=depth_tensor(
+                sparse_m, height, width, _source("sparse_depth", record.sparse_depth, record.rgb_path)
+            ),
             k=k_tensor(intrinsics),
             sources=torch.stack(sources) if sources else torch.zeros((0, 3, height, width)),
             source_offsets=tuple(s.offset for s in record.sources),
@@ -217,6 +219,11 @@ class RecordDataset(Dataset[Sample]):
             name=record.name,
             seen=load_seen(record.seen, height, width) if record.seen is not None else _no_mask(),
         )
+
+
+def _source(field: str, depth: DepthFile | None, image: Path) -> str:
+    """How a depth size error names the map: the field and its file (the LiDAR projection has the image's size)."""
+    return f"{field}: {depth.path if depth is not None else 'the projected scan'} (of {image.name})"
 
 
 def _no_mask() -> Tensor:

@@ -230,12 +230,18 @@ def rgb_tensor(rgb_u8: npt.NDArray[np.uint8]) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb_u8.transpose(2, 0, 1))).to(torch.float32).div_(255.0)
 
 
-def depth_tensor(depth_m: npt.NDArray[np.floating] | None, height: int, width: int) -> Tensor:
-    """(H, W) float metres (NaN/±Inf/<=0 invalid) → (1, H, W) float32 with NaN invalid; ``None`` → all NaN."""
+def depth_tensor(
+    depth_m: npt.NDArray[np.floating] | None, height: int, width: int, source: str = "depth map"
+) -> Tensor:
+    """(H, W) float metres (NaN/±Inf/<=0 invalid) → (1, H, W) float32 with NaN invalid; ``None`` → all NaN.
+
+    Raises:
+        ShapeError: another size than the image's, naming ``source`` (the file, where it came from one).
+    """
     if depth_m is None:
         return torch.full((1, height, width), float("nan"), dtype=torch.float32)
     if depth_m.shape != (height, width):
-        msg = f"depth map is {depth_m.shape[1]}x{depth_m.shape[0]} but the image is {width}x{height}"
+        msg = f"{source} is {depth_m.shape[1]}x{depth_m.shape[0]} but the image is {width}x{height}"
         raise ShapeError(msg)
     out = np.array(depth_m, dtype=np.float32, copy=True)
     with np.errstate(invalid="ignore"):

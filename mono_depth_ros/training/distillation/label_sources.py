@@ -39,7 +39,8 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, DataFileError, DepthError
 from mono_depth_ros.core.geometry import backproject_depth
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset
+from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset, list_images
+from mono_depth_ros.training.data.folder_check import check_folder
 from mono_depth_ros.training.data.kitti_files import load_rgb
 
 
@@ -275,10 +276,13 @@ class FolderSource:
     Layout: the :mod:`~mono_depth_ros.training.data.folder` layout (``rgb/`` + ``intrinsics.yaml`` or
     ``intrinsics/``, optional ``sparse_depth/`` used as LiDAR; ``depth/`` is ignored: the data is unlabelled), or a
     bare folder of images (in ``rgb/`` or at the top), which then has no intrinsics and no LiDAR. ``seen/`` masks
-    (0 on an undistorted image's black fill) keep labels and LiDAR off the fill.
+    (0 on an undistorted image's black fill) keep labels and LiDAR off the fill. Frames are taken in recording order
+    (digits compared as numbers: ``frame_2`` before ``frame_10``; ``stride`` and ``max_frames`` count in it), hidden
+    files (macOS's ``._<name>``) left out, as :func:`~mono_depth_ros.training.data.folder.list_images` lists them.
 
     Raises:
-        ConfigError: no images.
+        ConfigError: no images, or (the folder layout) a file that cannot be read as its frame's
+            (:func:`~mono_depth_ros.training.data.folder_check.check_folder`, ``depth/`` left out).
     """
 
     def __init__(self, root: Path, stride: int = 1, max_frames: int = 0) -> None:
@@ -290,17 +294,20 @@ class FolderSource:
         self._paths: dict[str, Path] = {}
         if (self.root / "rgb").is_dir() and has_intrinsics:
             self._dataset = FolderDataset(self.root)
+            # depth/ is not read (unlabelled data; it was, at each frame); the rest checked before the teacher's time
+            self._dataset.records = [replace(record, depth=None) for record in self._dataset.records]
+            check_folder(self._dataset)
             stems = {Path(r.name).stem: i for i, r in enumerate(self._dataset.records)}
             self._records = stems
-            names = sorted(stems)
+            names = list(stems)  # the folder's recording order
         else:
             folder = self.root / "rgb" if (self.root / "rgb").is_dir() else self.root
-            images = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = list_images(folder)  # recording order, hidden files left out
             if not images:
                 msg = f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; give a folder of images"
                 raise ConfigError(msg)
             self._paths = {p.stem: p for p in images}
-            names = sorted(self._paths)
+            names = list(self._paths)
         self._keys = _select(names, stride, max_frames)
 
     @property

@@ -226,3 +226,131 @@ def test_a_camera_of_another_aspect_trains_on_the_view_the_node_gives_the_model(
     focal = measured_training_focal(train)
     assert focal == pytest.approx((camera.fx / camera.width, camera.fy / camera.height), rel=1e-6)
     assert training_camera_mismatch(focal, OutputKind.METRIC, "none", 1.0, camera) is None
+
+
+def test_a_folder_whose_depth_does_not_fit_its_images_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """A depth map of another size than its image (a phone's 256×192 LiDAR depth beside its photo), an 8-bit depth
+    PNG or integer .npy passed the folder's build and raised ShapeError at the first batch that held the frame, from
+    inside a DataLoader worker (and without the file's name for the size). They are refused when the datasets are
+    built, naming the file and the remedy."""
+    import cv2
+
+    folder = tmp_path / "folder"
+    (folder / "depth").mkdir(parents=True)
+    (folder / "rgb").symlink_to(nyu_dir / "rgb")
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    depths = sorted((nyu_dir / "depth").glob("*.png"))
+    names = [p.stem for p in sorted((nyu_dir / "rgb").glob("*.jpg"))]
+    for name, depth in zip(names, depths, strict=True):
+        (folder / "depth" / f"{name}.png").symlink_to(depth)
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 128, 96, (), 0)[0]) == 3  # the NYU frames as they are
+    raw = cv2.imread(str(depths[2]), cv2.IMREAD_UNCHANGED)
+    assert raw is not None and raw.dtype == np.uint16
+    last = folder / "depth" / f"{names[2]}.png"
+    last.unlink()
+    cv2.imwrite(str(last), cv2.resize(raw, (320, 240), interpolation=cv2.INTER_NEAREST))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.png is 320x240, its image .*640x480.*INTER_NEAREST"):
+        build_recorded_datasets(config, 128, 96, (), 0)
+    cv2.imwrite(str(last), (raw // 256).astype(np.uint8))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.png: .*8-bit.*uint16"):
+        build_recorded_datasets(config, 128, 96, (), 0)
+    last.unlink()
+    np.save(last.with_suffix(".npy"), raw.astype(np.int32))
+    with pytest.raises(ConfigError, match=rf"depth/{names[2]}\.npy: .*int32.*float metres"):
+        build_recorded_datasets(config, 128, 96, (), 0)
+
+
+def test_one_intrinsics_file_for_images_of_two_sizes_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """intrinsics.yaml holds one camera in pixels of one image size; a folder mixing sizes (a phone's photos and its
+    video frames, or a resized export) trained the other size with that camera matrix, its focal length and principal
+    point off by the size ratio, without a word; and a calibration file's own image_width / image_height, other than
+    the images', went unread."""
+    import cv2
+
+    from test.training.data.test_folder import ROS_CAMERA_INFO_YAML, _real_nyu_folder
+
+    folder = _real_nyu_folder(nyu_dir, tmp_path / "f", ("0.jpg", "1.jpg", "2.jpg"))
+    selfsup = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(selfsup, 64, 48, (-1,), 0)[0]) == 2
+    (folder / "intrinsics.yaml").write_text(ROS_CAMERA_INFO_YAML.replace("image_width: 640", "image_width: 1280"))
+    with pytest.raises(ConfigError, match=r"rgb/1\.jpg is 640x480, .*intrinsics\.yaml is calibrated at 1280x480"):
+        build_recorded_datasets(selfsup, 64, 48, (-1,), 0)
+    (folder / "intrinsics.yaml").write_text(ROS_CAMERA_INFO_YAML)
+    assert len(build_recorded_datasets(selfsup, 64, 48, (-1,), 0)[0]) == 2  # calibrated at the images' size
+    rgb = cv2.imread(str(folder / "rgb" / "2.jpg"))
+    assert rgb is not None
+    (folder / "rgb" / "2.jpg").unlink()
+    cv2.imwrite(str(folder / "rgb" / "2.jpg"), cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA))
+    single = DataConfig(kind="folder", root=str(folder))
+    (folder / "depth").mkdir()
+    np.save(folder / "depth" / "0.npy", np.full((480, 640), 2.0, dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"rgb/2\.jpg is 320x240, .*intrinsics\.yaml is calibrated at 640x480"):
+        build_recorded_datasets(single, 64, 48, (), 0)
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")  # no size
+    with pytest.raises(ConfigError, match=r"rgb/2\.jpg is 320x240, .*\(640x480\).*intrinsics/2\.json"):
+        build_recorded_datasets(single, 64, 48, (), 0)
+    (folder / "intrinsics").mkdir()
+    (folder / "intrinsics" / "2.json").write_text('{"fx": 259.43, "fy": 259.73, "cx": 162.79, "cy": 126.87}')
+    assert len(build_recorded_datasets(single, 64, 48, (), 0)[0]) == 3  # its own camera: read
+
+
+def test_an_image_cut_short_by_a_copy_is_refused_before_training(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """An image an interrupted copy cut short (or left empty) passed the build and raised DataFileError inside a
+    DataLoader worker at the first batch that held it, hours into a run. Refused when the datasets are built."""
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    images = sorted((kitti_depth_dir / "rgb").glob("*.png"))
+    for image in images:
+        (folder / "rgb" / image.name).write_bytes(image.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 64, 32, (-1, 1), 0)[0]) == 1
+    cut = folder / "rgb" / images[2].name
+    cut.write_bytes(images[2].read_bytes()[: images[2].stat().st_size // 2])
+    with pytest.raises(ConfigError, match=rf"rgb/{images[2].stem}\.png: .*not a decodable image.*interrupted copy"):
+        build_recorded_datasets(config, 64, 32, (-1, 1), 0)
+    cut.write_bytes(b"")
+    with pytest.raises(ConfigError, match=rf"rgb/{images[2].stem}\.png: .*not a decodable image"):
+        build_recorded_datasets(config, 64, 32, (-1, 1), 0)
+
+
+def test_a_depth_png_cut_short_by_a_copy_is_refused_before_training(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """A depth PNG an interrupted copy cut short has a whole header: it passed the build and raised DataFileError
+    inside a DataLoader worker at the first batch that held it. Refused when the datasets are built."""
+    folder = tmp_path / "folder"
+    (folder / "depth").mkdir(parents=True)
+    (folder / "rgb").symlink_to(kitti_depth_dir / "rgb")
+    depths = sorted((kitti_depth_dir / "depth").glob("*.png"))
+    for depth in depths:
+        (folder / "depth" / depth.name).write_bytes(depth.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 707.0493\nfy: 707.0493\ncx: 604.0814\ncy: 180.5066\n")
+    config = DataConfig(kind="folder", root=str(folder), png_scale=256.0)
+    assert len(build_recorded_datasets(config, 64, 32, (), 0)[0]) == 3
+    cut = folder / "depth" / depths[1].name
+    cut.write_bytes(depths[1].read_bytes()[: depths[1].stat().st_size // 2])
+    with pytest.raises(ConfigError, match=rf"depth/{depths[1].stem}\.png: .*not a decodable depth PNG.*copy it again"):
+        build_recorded_datasets(config, 64, 32, (), 0)
+
+
+def test_a_jpeg_cut_short_by_a_copy_is_refused_before_training(nyu_dir: Path, tmp_path: Path) -> None:
+    """A JPEG an interrupted copy cut short keeps its frame header (SOFn), so the header check read its size and
+    passed it, and OpenCV decodes it with the missing rows grey: it trained as a frame 60 % grey without a word.
+    Refused when the datasets are built; a JPEG with a trailer after its end marker (a motion photo) is read."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    folder = tmp_path / "folder"
+    (folder / "rgb").mkdir(parents=True)
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    for image in images:
+        (folder / "rgb" / image.name).write_bytes(image.read_bytes())
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    config = DataConfig(kind="folder", root=str(folder))
+    assert len(build_recorded_datasets(config, 64, 48, (-1, 1), 0)[0]) == 1
+    cut = folder / "rgb" / images[1].name
+    cut.write_bytes(images[1].read_bytes()[: images[1].stat().st_size // 2])
+    assert (load_rgb(cut)[-100:] == 128).all()  # what the loader trains on: grey where the file was cut
+    with pytest.raises(ConfigError, match=rf"rgb/{images[1].stem}\.jpg: .*before its end marker.*copy it again"):
+        build_recorded_datasets(config, 64, 48, (-1, 1), 0)
+    cut.write_bytes(images[1].read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(4096))  # a motion photo's video
+    assert len(build_recorded_datasets(config, 64, 48, (-1, 1), 0)[0]) == 1

@@ -156,3 +156,22 @@ def test_depth_npz_and_singleton_axes(tmp_path: Path) -> None:
     np.savez(tmp_path / "two.npz", a=depth, b=depth)
     with pytest.raises(ShapeError, match=r"two\.npz.*\['a', 'b'\].*'depth'"):
         load_depth_file(DepthFile(tmp_path / "two.npz"))
+
+
+def test_a_depth_map_of_another_size_is_named(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    # the loader's error said "depth map is 621x188 but the image is 1242x375": which of a dataset's files, not said
+    image = sorted((kitti_depth_dir / "rgb").glob("*.png"))[0]
+    depth = sorted((kitti_depth_dir / "depth").glob("*.png"))[0]
+    raw = cv2.imread(str(depth), cv2.IMREAD_UNCHANGED)
+    assert raw is not None
+    half = tmp_path / "half.png"
+    cv2.imwrite(str(half), raw[::2, ::2])
+    camera = (707.0, 707.0, 604.0, 180.5)
+    for field, record in (
+        ("depth", FrameRecord("f", image, camera, depth=DepthFile(half, 256.0))),
+        ("sparse_depth", FrameRecord("f", image, camera, sparse_depth=DepthFile(half, 256.0))),
+    ):
+        with pytest.raises(
+            ShapeError, match=rf"{field}: .*half\.png \(of 0+5\.png\) is 621x188 but the image is 1242x375"
+        ):
+            RecordDataset([record])[0]

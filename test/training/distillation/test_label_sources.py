@@ -205,3 +205,53 @@ def test_a_distorted_raw_topic_read_as_rectified_is_counted(kitti_object_dir: Pa
     assert source.problems.counts["camera: distortion ignored"] == 1
     assert "data.image_is_rectified: false" in source.problems.examples["camera: distortion ignored"]
     assert not BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, image_is_rectified=False).problems.counts
+
+
+def test_a_bare_folder_of_phone_frames_is_read_in_recording_order_without_hidden_files(
+    nyu_dir: Path, tmp_path: Path
+) -> None:
+    # distill's own listing of a bare folder sorted as strings (frame_10 before frame_2: stride and max_frames took
+    # other frames than every n-th / the first n of the recording) and took macOS's ._<name> files for frames, each
+    # a DataFileError counted as a problem
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    for number, image in zip((1, 2, 10), images, strict=True):
+        (folder / f"frame_{number}.jpg").symlink_to(image)
+        (folder / f"._frame_{number}.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    source = FolderSource(folder, max_frames=2)
+    assert source.keys == ["frame_1", "frame_2"]
+    assert [f.key for f in source.frames()] == ["frame_1", "frame_2"] and not source.problems.counts
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    (folder / "rgb").mkdir()
+    for path in sorted(folder.glob("*frame_*")):
+        path.rename(folder / "rgb" / path.name)
+    assert FolderSource(folder, stride=2).keys == ["frame_1", "frame_10"]  # the folder layout: every other frame
+
+
+def test_a_folders_sparse_depth_of_another_size_is_refused_before_labelling(nyu_dir: Path, tmp_path: Path) -> None:
+    # distill read a folder's sparse_depth/ frame by frame while the teacher labelled it: one map of another size
+    # stopped the run at that frame (after the teacher's time on the ones before), with "depth map is 320x240 but the
+    # image is 640x480" and no file name
+    import cv2
+
+    folder = tmp_path / "f"
+    (folder / "rgb").mkdir(parents=True)
+    (folder / "sparse_depth").mkdir()
+    for image, depth in zip(
+        sorted((nyu_dir / "rgb").glob("*.jpg")), sorted((nyu_dir / "depth").glob("*.png")), strict=True
+    ):
+        (folder / "rgb" / image.name).symlink_to(image)
+        (folder / "sparse_depth" / f"{image.stem}.png").symlink_to(depth)
+    (folder / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    (folder / "depth").mkdir()
+    first = sorted((nyu_dir / "rgb").glob("*.jpg"))[0].stem
+    (folder / "depth" / f"{first}.png").write_bytes(b"")  # depth/ is unlabelled data to distill: it was read anyway
+    assert len(list(FolderSource(folder).frames())) == 3
+    last = sorted((folder / "sparse_depth").glob("*.png"))[2]
+    raw = cv2.imread(str(last), cv2.IMREAD_UNCHANGED)
+    assert raw is not None
+    last.unlink()
+    cv2.imwrite(str(last), cv2.resize(raw, (320, 240), interpolation=cv2.INTER_NEAREST))
+    with pytest.raises(ConfigError, match=rf"sparse_depth/{last.stem}\.png is 320x240, its image .*640x480"):
+        FolderSource(folder)
