@@ -193,10 +193,14 @@ def write_kitti_bag(
     start_ns: int = START_NS,
     period_ns: int = PERIOD_NS,
     lidar_offset_ns: int = LIDAR_OFFSET_NS,
+    tf_around: Sequence[int] | None = None,
 ) -> list[BagFrame]:
     """Write ``frames`` as a rosbag2 (layout in the module docstring); returns each frame with its stamp.
 
     ``laser_scan``: the LiDAR topic carries :func:`velodyne_planar_scan` (``sensor_msgs/LaserScan``) instead.
+    ``tf_around``: the extrinsic goes on ``/tf`` (a LiDAR on a moving mount) instead of ``/tf_static``, at 10 Hz from
+    200 ms before to 200 ms after the stamps of these frames only (a recording whose /tf has gaps, starts late or
+    ends early).
     """
     written = []
     with BagBuilder(path, distro, storage) as bag:
@@ -205,12 +209,17 @@ def write_kitti_bag(
         for index, frame in enumerate(frames):
             stamp_ns = start_ns + index * period_ns
             header = make_header(factory, stamp_ns, CAMERA_FRAME)
-            if tf_static and (
-                last_extrinsic is None or not np.allclose(last_extrinsic.matrix, frame.cam_from_velo.matrix)
+            if (
+                tf_static
+                and tf_around is None
+                and (last_extrinsic is None or not np.allclose(last_extrinsic.matrix, frame.cam_from_velo.matrix))
             ):
                 static_ns = stamp_ns - period_ns // 2
                 bag.add("/tf_static", tf_message_from(factory, [frame.cam_from_velo], static_ns), static_ns)
                 last_extrinsic = frame.cam_from_velo
+            if tf_around is not None and index in tf_around:
+                for tf_ns in range(stamp_ns - 200_000_000, stamp_ns + 200_000_001, 100_000_000):
+                    bag.add("/tf", tf_message_from(factory, [frame.cam_from_velo], tf_ns), tf_ns)
             if lidar:
                 scan_ns = stamp_ns + lidar_offset_ns
                 make = velodyne_planar_scan if laser_scan else velodyne_cloud

@@ -712,6 +712,25 @@ def test_a_planar_laser_scan_on_real_kitti_gives_the_full_scans_scale(tmp_path: 
         assert np.nanpercentile(ratio, 5) > 0.9 and np.nanpercentile(ratio, 95) < 1.1
 
 
+def test_a_gap_in_tf_longer_than_tf2s_cache_costs_the_frame_in_it_its_lidar_scale(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Real KITTI frames 6 s apart, the LiDAR on a moving mount (its extrinsic on /tf at 10 Hz around frames 0 and 2
+    only: 11.6 s without /tf around frame 1). The node's tf2 (10 s cache) has no transform for frame 1's scan, which
+    loses its LiDAR scale (counted); the runner interpolated across the gap and frame 1 was 'ok', silently. The
+    frames with /tf around them keep their scale."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames, prediction="relative_inverse", period_ns=6 * 10**9, tf_around=[0, 2])
+    params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == 3 and summary.scale_health == {"ok": 2, "degraded": 1}, summary.warnings.examples
+    assert summary.warnings.counts == {"lidar: TransformError": 1}
+    text = summary.warnings.examples["lidar: TransformError"]
+    assert "/tf for 'velodyne' has no sample from" in text and "11.6 s" in text and "10 s cache" in text, text
+
+
 def _write_kitti_sweep_bag(
     path: Path,
     frame: KittiFrame,

@@ -87,6 +87,21 @@ def test_points_move_as_the_transform_says() -> None:
     np.testing.assert_allclose(points_in_camera, [[1.0, 2.0, 3.0], [2.0, 2.0, 3.0]])
 
 
+def test_a_gap_in_tf_longer_than_tf2s_cache_is_not_interpolated_across() -> None:
+    """tf2's TimeCache drops a sample more than its 10 s cache older than the newest, so the node's tf2 has no
+    transform between two samples further apart: it was interpolated (and the frame kept its LiDAR scale, silently).
+    Two samples 10 s apart still interpolate (tf2 keeps a sample exactly 10 s older)."""
+    tf = TfBuffer()
+    for stamp_ns, x in [(0, 0.0), (10 * 10**9, 10.0), (21 * 10**9, 21.0), (22 * 10**9, 22.0)]:
+        tf.set_transform(RigidTransform(np.eye(3), np.array([x, 0, 0]), "odom", "base"), stamp_ns, static=False)
+    assert tf.lookup("odom", "base", 5 * 10**9).translation[0] == pytest.approx(5.0)  # 10 s apart: kept
+    assert tf.lookup("odom", "base", 21 * 10**9).translation[0] == 21.0  # on a sample
+    assert tf.lookup("odom", "base", 21_500_000_000).translation[0] == pytest.approx(21.5)
+    with pytest.raises(TransformError, match=r"/tf for 'base' has no sample from 10\.000000000 s to 21\.000000000 s"):
+        tf.lookup("odom", "base", 15 * 10**9)
+    assert not tf.can_transform("odom", "base", 10 * 10**9 + 1)
+
+
 def test_dynamic_edge_is_interpolated_between_samples_and_holds_after_the_last() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("map", "base"), 0, static=True)
