@@ -15,7 +15,9 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
   with the stamp of the value it replaces or on another clock applies from the first image recorded after it, and
   to none before; a value re-sent unchanged adds no sample;
 * a dynamic edge is **interpolated** between the two samples around the query stamp, as tf2 does (translation
-  linearly, rotation by slerp). After its last sample the last one holds (tf2 would refuse to extrapolate: a
+  linearly, rotation by slerp), when they are at most :data:`TF_CACHE_NS` (tf2's default cache, 10 s) apart: tf2
+  drops a sample more than that older than the newest, so the node has no transform in a longer gap of ``/tf``
+  (the lookup fails, naming the gap). After its last sample the last one holds (tf2 would refuse to extrapolate: a
   bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
   has a static transform, which then applies;
 * ``stamp_ns=None`` asks for the latest sample of every dynamic edge (tf2's ``Time()``);
@@ -43,6 +45,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import NS_PER_S, stamp_to_ns
 
 _MAX_CHAIN = 1000  # deeper than any real TF tree; guards against cycles
+TF_CACHE_NS = 10_000_000_000  # tf2's BufferCore default cache: no interpolation between samples further apart
 _QUATERNION_NORM_TOLERANCE = 1e-3  # a quaternion further off unit length is reported (and used normalised, as tf2)
 
 
@@ -110,7 +113,8 @@ class _Edge:
         """The sample for ``stamp_ns`` (the very latest for None).
 
         Static: the latest sample at or before the stamp (the first one before it). Dynamic: interpolated between
-        the samples around the stamp, the last sample after the last stamp, None before the first.
+        the samples around the stamp, the last sample after the last stamp, None before the first and between two
+        samples more than :data:`TF_CACHE_NS` apart.
         """
         if not self.stamps_ns:
             return None
@@ -122,6 +126,8 @@ class _Edge:
         if static or index == len(self.stamps_ns) - 1 or self.stamps_ns[index] == stamp_ns:
             return self._sample(index)
         before_ns, after_ns = self.stamps_ns[index], self.stamps_ns[index + 1]
+        if after_ns - before_ns > TF_CACHE_NS:  # tf2 dropped the older one when the newer one came
+            return None
         fraction = (stamp_ns - before_ns) / (after_ns - before_ns)
         return self._sample(index).interpolate(self._sample(index + 1), fraction)
 
@@ -404,9 +410,20 @@ class TfBuffer:
         notes = []
         for frame in frames:
             edge = self._dynamic.get(frame)
-            if stamp_ns is not None and edge is not None and edge.stamps_ns and edge.stamps_ns[0] > stamp_ns:
+            if stamp_ns is None or edge is None or not edge.stamps_ns:
+                continue
+            if edge.stamps_ns[0] > stamp_ns:
                 notes.append(
                     f"/tf for {frame!r} starts at {_seconds(edge.stamps_ns[0])}, after the lookup stamp "
                     f"(no transform at or before {_seconds(stamp_ns)})"
+                )
+                continue
+            index = bisect.bisect_right(edge.stamps_ns, stamp_ns)
+            if index < len(edge.stamps_ns) and edge.stamps_ns[index] - edge.stamps_ns[index - 1] > TF_CACHE_NS:
+                before_ns, after_ns = edge.stamps_ns[index - 1], edge.stamps_ns[index]
+                notes.append(
+                    f"/tf for {frame!r} has no sample from {_seconds(before_ns)} to {_seconds(after_ns)} "
+                    f"({(after_ns - before_ns) / NS_PER_S:.1f} s, longer than tf2's {TF_CACHE_NS // NS_PER_S} s cache: "
+                    "the node's tf2 cannot interpolate across it either); record /tf without gaps"
                 )
         return notes
