@@ -731,6 +731,23 @@ def test_a_gap_in_tf_longer_than_tf2s_cache_costs_the_frame_in_it_its_lidar_scal
     assert "/tf for 'velodyne' has no sample from" in text and "11.6 s" in text and "10 s cache" in text, text
 
 
+def test_frames_after_tf_ends_keep_the_last_transform_and_are_counted(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """Real KITTI frames 6 s apart, the LiDAR extrinsic on /tf around frame 0 only: /tf ends 5.8 s before frame 1.
+    The runner holds the last transform (documented: a bag's final frames keep theirs), where the node's tf2 would
+    refuse to extrapolate and the frame would lose its LiDAR scale; the hold was silent. Each held frame is now
+    counted, with the frame, how far past the end of /tf and why."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames, prediction="relative_inverse", period_ns=6 * 10**9, tf_around=[0])
+    params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == 3 and summary.scale_health == {"ok": 3}, summary.warnings.examples
+    assert summary.warnings.counts == {"tf: held after /tf ended": 2}
+    text = summary.warnings.examples["tf: held after /tf ended"]
+    assert "/tf for 'velodyne' ends at" in text and "5.770 s" in text and "tf2" in text, text
+
+
 def _write_kitti_sweep_bag(
     path: Path,
     frame: KittiFrame,
