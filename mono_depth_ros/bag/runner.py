@@ -387,11 +387,24 @@ class _SecondPass:
         except DepthError as err:
             warnings.add(f"lidar: {type(err).__name__}", str(err))
             return None
+        if held := self._held_after_end(plan.entry.frame_id, plan.entry.stamp_ns, scan, plan.entry.bag_pass):
+            warnings.add("tf: held after /tf ended", held)
         if missing:
             text = f"TF had no transform for {missing} {BIN_NS // 1_000_000} ms slices of the sweep stamped"
             text += f" {seconds_text(scan.stamp_ns)}; they were moved as the nearest slice TF could place"
             warnings.add("lidar: sweep not de-skewed", text)
         return deskewed
+
+    def _held_after_end(self, camera_frame: str, image_ns: int | None, scan: Scan, bag_pass: int) -> str:
+        """Why the scan's placement held a moving transform past the end of /tf (the node's tf2 would have none),
+        or ``""``: the lookups :meth:`BagIndex.cam_from_scan` made (with ``lidar.motion_frame``, through it)."""
+        tf, fixed = self.index.tf_for(bag_pass), self.config.lidar.motion_frame
+        if not fixed:
+            return tf.held_after_end(camera_frame, scan.frame_id, scan.stamp_ns)
+        target_ns = scan.stamp_ns if image_ns is None else image_ns
+        return tf.held_after_end(camera_frame, fixed, target_ns) or tf.held_after_end(
+            fixed, scan.frame_id, scan.stamp_ns
+        )
 
     def _write(self, output: Any, log_ns: int) -> None:
         started = time.perf_counter()

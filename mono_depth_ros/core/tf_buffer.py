@@ -18,7 +18,8 @@ Time semantics (simpler than tf2, documented so that nobody is surprised):
   linearly, rotation by slerp), when they are at most :data:`TF_CACHE_NS` (tf2's default cache, 10 s) apart: tf2
   drops a sample more than that older than the newest, so the node has no transform in a longer gap of ``/tf``
   (the lookup fails, naming the gap). After its last sample the last one holds (tf2 would refuse to extrapolate: a
-  bag's final frames keep their transform). A query before the edge's first sample fails, unless the child also
+  bag's final frames keep their transform; :meth:`TfBuffer.held_after_end` says when a lookup did, for the bag
+  runner to count the frame). A query before the edge's first sample fails, unless the child also
   has a static transform, which then applies;
 * ``stamp_ns=None`` asks for the latest sample of every dynamic edge (tf2's ``Time()``);
 * :meth:`TfBuffer.lookup_full` is tf2's ``lookup_transform_full``: source and target at two different stamps,
@@ -366,6 +367,29 @@ class TfBuffer:
         target_from_fixed = self.lookup(target_frame, fixed, target_stamp_ns)
         fixed_from_source = self.lookup(fixed, source_frame, source_stamp_ns)
         return target_from_fixed @ fixed_from_source
+
+    def held_after_end(self, target_frame: str, source_frame: str, stamp_ns: int) -> str:
+        """Why :meth:`lookup` at ``stamp_ns`` (int ns) held a moving transform past the end of its ``/tf`` (where
+        tf2 would refuse to extrapolate into the future and the node would have no transform), or ``""``.
+
+        Reads the dynamic edges the lookup chains through (below the closest common ancestor, as tf2); names the
+        first that ends before the stamp.
+        """
+        source_chain = list(self._chain_to_root(normalize_frame_id(source_frame), stamp_ns))
+        target_chain = list(self._chain_to_root(normalize_frame_id(target_frame), stamp_ns))
+        common = next((frame for frame in target_chain if frame in source_chain), None)
+        for chain in (source_chain, target_chain):
+            for current in chain[: chain.index(common)] if common in chain else chain:
+                edge = self._dynamic.get(current)
+                if edge is not None and edge.stamps_ns and edge.stamps_ns[-1] < stamp_ns:
+                    last_ns = edge.stamps_ns[-1]
+                    return (
+                        f"/tf for {current!r} ends at {_seconds(last_ns)}, {(stamp_ns - last_ns) / NS_PER_S:.3f} s "
+                        f"before the lookup at {_seconds(stamp_ns)}: its last transform was held (tf2 does not "
+                        "extrapolate: the node would have no transform and the frame no LiDAR scale); record /tf to "
+                        "the end of the camera"
+                    )
+        return ""
 
     def can_transform(self, target_frame: str, source_frame: str, stamp_ns: int | None = None) -> bool:
         """True when :meth:`lookup` would succeed."""

@@ -102,6 +102,18 @@ def test_a_gap_in_tf_longer_than_tf2s_cache_is_not_interpolated_across() -> None
     assert not tf.can_transform("odom", "base", 10 * 10**9 + 1)
 
 
+def test_held_after_end_names_the_moving_transform_a_lookup_held_past_its_last_sample() -> None:
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base", "camera"), 0, static=True)
+    for stamp_ns in (0, 10**9):
+        tf.set_transform(RigidTransform.identity("odom", "base"), stamp_ns, static=False)
+    assert tf.held_after_end("odom", "camera", 10**9) == ""  # on the last sample: tf2 has it
+    assert tf.held_after_end("camera", "base", 3 * 10**9) == ""  # only the static edge between them
+    text = tf.held_after_end("camera", "odom", 3 * 10**9)
+    assert text.startswith("/tf for 'base' ends at 1.000000000 s, 2.000 s before the lookup"), text
+    assert tf.held_after_end("odom", "camera", 3 * 10**9) == text
+
+
 def test_dynamic_edge_is_interpolated_between_samples_and_holds_after_the_last() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("map", "base"), 0, static=True)
