@@ -10,12 +10,11 @@ import pytest
 from mono_depth_ros.training.data.exif import exif_orientation
 from mono_depth_ros.training.data.kitti_files import load_rgb
 
-Image = pytest.importorskip("PIL.Image")
-
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png"])
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 def test_the_tag_is_read_as_opencv_applies_it(nyu_dir: Path, tmp_path: Path, suffix: str, orientation: int) -> None:
+    Image = pytest.importorskip("PIL.Image")  # writes the EXIF block; only this test needs Pillow
     rgb = load_rgb(sorted((nyu_dir / "rgb").glob("*.jpg"))[0])
     exif = Image.Exif()
     exif[0x0112] = orientation
