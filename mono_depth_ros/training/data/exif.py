@@ -26,6 +26,7 @@ TURNS = {
     8: "turned 90° counter-clockwise",
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_INTEGER_TYPES = {3: "H", 4: "I"}  # TIFF type → struct format: SHORT, LONG (in the entry's last 4 bytes)
 
 
 def _tiff_orientation(tiff: bytes) -> int:
@@ -38,8 +39,8 @@ def _tiff_orientation(tiff: bytes) -> int:
         (count,) = struct.unpack_from(f"{order}H", tiff, ifd)
         for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
             tag, kind = struct.unpack_from(f"{order}HH", tiff, entry)
-            if tag == ORIENTATION_TAG and kind == 3:  # SHORT
-                return int(struct.unpack_from(f"{order}H", tiff, entry + 8)[0])
+            if tag == ORIENTATION_TAG and kind in _INTEGER_TYPES:  # SHORT as the standard says; LONG as some write it
+                return int(struct.unpack_from(f"{order}{_INTEGER_TYPES[kind]}", tiff, entry + 8)[0])
     except struct.error:
         return UPRIGHT
     return UPRIGHT

@@ -24,19 +24,22 @@ images of one stem (``0001.jpg`` and ``0001.png``: one frame twice).
 Suffixes match in any case; a ``depth/`` or ``sparse_depth/`` file of a stem in another format (float TIFF, EXR,
 PFM) is refused naming it, not read as a frame without that data, and so are two files of one stem there.
 With ``frame_offsets`` the folder is one image sequence: frame ``i``'s sources are frames ``i + o`` in name order,
-and only frames whose sources all exist, in the same run of frame numbers (:func:`sequence_breaks`: no gap of
-dropped frames, no other scene between them), are targets.
+and only frames whose sources all exist, in the same run of frame numbers (:func:`sequence_splits`: no gap of
+dropped frames, no other scene between them), are targets; the splits and the frames they leave without
+neighbours are logged (:attr:`FolderDataset.sequence_report`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.errors import ConfigError, DataFileError
@@ -49,6 +52,8 @@ UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".webp", ".bmp", ".tif", ".t
 GAP_STEPS = Decimal(3)  # a frame-number step over this many median steps is a gap (rosbag_sequence.GAP_PERIODS)
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a frame number or a stamp in seconds (exact: Decimal, not float)
 DEPTH_SUFFIXES = (".png", ".npy", ".npz")
+SHOWN_SPLITS = 5  # splits named in the report; the others counted
+_LOG = logging.getLogger(__name__)
 Camera = tuple[float, float, float, float]
 
 
@@ -181,16 +186,26 @@ def _joined_step(a: Sequence[str], b: Sequence[str], position: int) -> Decimal |
     return joined[1] - joined[0]
 
 
-def sequence_breaks(images: Sequence[Path]) -> list[bool]:
-    """``breaks[i]``: images ``i`` and ``i + 1`` (in :func:`frame_order`) are not consecutive frames of one recording.
+class Split(NamedTuple):
+    """Why two images in name order are not consecutive frames of one recording (:func:`sequence_splits`)."""
 
-    The frame number is the number of the names (stems) that changes from one image to the next; a pair is a break
+    kind: (
+        str  # "scene" (the name differs elsewhere), "back" (the frame number goes back), "gap" (a step over the limit)
+    )
+    why: str  # in words, with the numbers
+
+
+def sequence_splits(images: Sequence[Path], gap_steps: Decimal = GAP_STEPS) -> list[Split | None]:
+    """``splits[i]``: why images ``i`` and ``i + 1`` (in :func:`frame_order`) are not consecutive frames of one
+    recording, or None when they are.
+
+    The frame number is the number of the names (stems) that changes from one image to the next; a pair is split
     where the names differ elsewhere (another scene or camera: ``scene2_frame450`` → ``scene3_frame001``), or the
-    number goes back, or it steps over :data:`GAP_STEPS` × the folder's median step (dropped frames, as a bag's
-    sequence is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap). A number
-    joined to the frame number by ``_`` / ``-`` that changes with it (seconds beside zero-padded nanoseconds,
-    ``1700000000_990000000`` → ``1700000001_023000000``) is read with it as one stamp. Names without numbers give no
-    breaks.
+    number goes back, or it steps over ``gap_steps`` × the folder's median step (dropped frames, as a bag's sequence
+    is split at 3 median frame periods; a regular step such as every 50th frame kept is no gap; 0: no gap rule, for a
+    folder sampled unevenly). A number joined to the frame number by ``_`` / ``-`` that changes with it (seconds
+    beside zero-padded nanoseconds, ``1700000000_990000000`` → ``1700000001_023000000``) is read with it as one
+    stamp. Names without numbers give no splits.
     """
     splits = [_NUMBER.split(p.stem) for p in images]
     pairs = list(pairwise(tuple(Decimal(part) if i % 2 else part for i, part in enumerate(n)) for n in splits))
@@ -198,9 +213,10 @@ def sequence_breaks(images: Sequence[Path]) -> list[bool]:
     for a, b in pairs:
         same_text = len(a) == len(b) and all(a[i] == b[i] for i in range(0, len(a), 2))
         differing.append([i for i in range(1, len(a), 2) if a[i] != b[i]] if same_text else None)
+    scene = Split("scene", "the name changes beside the frame number: another scene or camera")
     single = [d[0] for d in differing if d is not None and len(d) == 1]
     if not single:
-        return [False] * len(pairs)
+        return [None] * len(pairs)
     position = max(set(single), key=single.count)  # the frame number: what most consecutive pairs differ in
     steps = [
         Decimal(b[position]) - Decimal(a[position])
@@ -212,9 +228,19 @@ def sequence_breaks(images: Sequence[Path]) -> list[bool]:
     ]
     forward = sorted(step for step in steps if step is not None and step > 0)
     if not forward:
-        return [d != [] for d in differing]
-    limit = GAP_STEPS * forward[len(forward) // 2]
-    return [step is None or not 0 < step <= limit for step in steps]
+        return [None if d == [] else scene for d in differing]
+    median = forward[len(forward) // 2]
+    limit = gap_steps * median if gap_steps > 0 else None
+    return [
+        scene
+        if step is None
+        else Split("back", f"the frame number steps {step}: back, or the same")
+        if step <= 0
+        else Split("gap", f"step {step} over {float(gap_steps):g} × the median step {median}")
+        if limit is not None and step > limit
+        else None
+        for step in steps
+    ]
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -299,6 +325,36 @@ class _Files:
         return None
 
 
+def _segments(splits: Sequence[Split | None]) -> list[int]:
+    """Per image: the number of splits before it (images of one number are one sequence)."""
+    segment = [0]
+    for split in splits:
+        segment.append(segment[-1] + (split is not None))
+    return segment
+
+
+def _sequence_report(images: Sequence[Path], splits: Sequence[Split | None], targets: int, inside: int) -> str:
+    """The sequences of ``images`` in words: how many, where and why split (the first :data:`SHOWN_SPLITS`), and
+    how many frames are no target (``inside``: frames whose sources' indices exist; ``targets``: those of them
+    whose sources are in their own sequence)."""
+    at = [(k, split) for k, split in enumerate(splits) if split is not None]
+    count = len(at) + 1
+    text = f"{count} sequence{'s' if count > 1 else ''} of {len(images)} frames, "
+    if at:
+        kinds = Counter(split.kind for _, split in at)
+        named = {"gap": "gap", "scene": "change of scene", "back": "step back"}
+        counts = ", ".join(f"{n} {named[kind]}{'s' if n > 1 else ''}" for kind, n in kinds.items())
+        text += f"split at {len(at)} ({counts})"
+        text += ": " + "; ".join(
+            f"{images[k].name} → {images[k + 1].name} ({split.why})" for k, split in at[:SHOWN_SPLITS]
+        )
+        text += f"; and {len(at) - SHOWN_SPLITS} more" if len(at) > SHOWN_SPLITS else ""
+    else:
+        text += "not split"
+    lost = len(images) - targets
+    return text + f"; {lost} frames are no target for want of neighbours ({inside - targets} at the splits)"
+
+
 class FolderDataset(RecordDataset):
     """Frames of a folder in the layout of the module docstring.
 
@@ -306,11 +362,14 @@ class FolderDataset(RecordDataset):
         root: the folder holding ``rgb/``.
         png_scale: depth PNG values per metre (1000 = millimetres; 256 for KITTI-style PNGs).
         frame_offsets: treat the folder as one sequence and add these source frames (e.g. ``(-1, 1)``).
+        gap_steps: a frame-number step over this many median steps splits the sequence (:func:`sequence_splits`);
+            0: no gap rule (a folder sampled unevenly: every frame, then every 10th; irregular keyframes).
         transform: applied to every sample.
 
     Raises:
         ConfigError: no images in ``rgb/``, an image with an EXIF orientation tag that turns it
-            (:func:`require_upright`), no intrinsics for a frame, an offset 0, or no frame with all its sources.
+            (:func:`require_upright`), no intrinsics for a frame, an offset 0, no frame with all its sources, or
+            the gap rule leaving most frames with neighbours no target (naming ``gap_steps``).
     """
 
     def __init__(
@@ -318,6 +377,7 @@ class FolderDataset(RecordDataset):
         root: Path,
         png_scale: float = MILLIMETRES_PER_METRE,
         frame_offsets: Sequence[int] = (),
+        gap_steps: float = float(GAP_STEPS),
         transform: Transform | None = None,
     ) -> None:
         self.root = Path(root)
@@ -351,6 +411,9 @@ class FolderDataset(RecordDataset):
         if 0 in offsets:
             msg = f"frame_offsets {offsets} must not contain 0: a frame would be its own source (nothing to learn)"
             raise ConfigError(msg)
+        if not gap_steps >= 0:
+            msg = f"gap_steps must be >= 0 (median frame-number steps; 0 = no gap rule), got {gap_steps}"
+            raise ConfigError(msg)
         for image_path in images:
             require_upright(image_path)
         convert = (
@@ -360,15 +423,18 @@ class FolderDataset(RecordDataset):
         depth_files = _Files(self.root / "depth", DEPTH_SUFFIXES, convert)
         sparse_files = _Files(self.root / "sparse_depth", DEPTH_SUFFIXES, convert)
         seen_files = _Files(self.root / "seen", (".png",), "write the mask as an 8-bit PNG (0 = no view)")
-        segment = [0]  # images of one segment are consecutive frames of one recording
-        for gap in sequence_breaks(images) if offsets else []:
-            segment.append(segment[-1] + int(gap))
+        splits = sequence_splits(images, Decimal(str(gap_steps))) if offsets else []
+        segment = _segments(splits)  # images of one segment are consecutive frames of one recording
+        inside = [i for i in range(len(images)) if all(0 <= i + o < len(images) for o in offsets)]
+        targets = [i for i in inside if all(segment[i + o] == segment[i] for o in offsets)]  # no source across a split
+        self.sequence_report = _sequence_report(images, splits, len(targets), len(inside))
+        """How many sequences the folder is, where it is split and why, and how many frames are no target."""
+        self._refuse_gap_losses(splits, len(targets), inside, offsets, gap_steps)
+        if targets and len(targets) < len(inside):
+            _LOG.warning("%s: %s", self.root, self.sequence_report)
         records = []
-        for index, image_path in enumerate(images):
-            if not all(0 <= index + o < len(images) for o in offsets):
-                continue
-            if offsets and any(segment[index + o] != segment[index] for o in offsets):
-                continue  # a source across a gap in the frame numbers, or in another scene: not a neighbour
+        for index in targets:
+            image_path = images[index]
             stem = image_path.stem
             frame_file = self.root / "intrinsics" / f"{stem}.json"
             if frame_file.is_file():
@@ -395,9 +461,39 @@ class FolderDataset(RecordDataset):
         if not records:
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
             if segment[-1]:
-                msg += f" (split at {segment[-1]} gap(s) in the frame numbers or changes of scene in the names)"
+                msg += f" ({self.sequence_report})"
             raise ConfigError(msg)
         super().__init__(records, transform)
+
+    def _refuse_gap_losses(
+        self,
+        splits: Sequence[Split | None],
+        kept: int,
+        inside: Sequence[int],
+        offsets: Sequence[int],
+        gap_steps: float,
+    ) -> None:
+        """Refuse a sequence where the gap rule alone leaves most frames with neighbours no target.
+
+        Raises:
+            ConfigError: naming the gaps, the frames lost and the remedy (``gap_steps``).
+        """
+        gaps = [split for split in splits if split is not None and split.kind == "gap"]
+        if not gaps:
+            return
+        without = _segments([None if split is None or split.kind == "gap" else split for split in splits])
+        would = sum(all(without[i + o] == without[i] for o in offsets) for i in inside)
+        if 2 * (would - kept) <= would:
+            return
+        msg = (
+            f"{self.root}: {len(gaps)} frame-number steps over {gap_steps:g} median steps (first: {gaps[0].why}) split "
+            f"the sequence so that {would - kept} of the {would} frames with neighbours are no target "
+            f"({self.sequence_report}); if the folder is one recording sampled unevenly (every frame, then every "
+            f"10th; keyframes), set data.gap_steps: 0 (FolderDataset(gap_steps=0)) to split only where the name "
+            f"changes or the number goes back, or a larger data.gap_steps; where frames were dropped the split is "
+            f"right: record again"
+        )
+        raise ConfigError(msg)
 
     def _read_camera(self, path: Path) -> Camera:
         """The camera of intrinsics file ``path``, the image size it states (if any) kept in ``calibrated_sizes``.

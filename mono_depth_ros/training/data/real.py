@@ -200,7 +200,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         require_depth_data(annotated)
         return annotated
     if kind == "folder":
-        frames = FolderDataset(path, frame_offsets=offsets, png_scale=data.png_scale)
+        frames = FolderDataset(path, frame_offsets=offsets, png_scale=data.png_scale, gap_steps=data.gap_steps)
         check_folder(frames)  # a file the loader would refuse or a camera of another size: here, before training
         if not offsets and all(record.depth is None for record in frames.records):
             msg = (

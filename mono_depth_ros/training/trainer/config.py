@@ -71,6 +71,7 @@ class DataConfig:
     val_root: str = ""  # validation folder / bag ('' = root: then validation is NOT held out)
     val_split: str = ""  # validation split file ('' = split)
     png_scale: float = 1000.0  # folder: depth PNG values per metre (1000 = millimetres, 256 = KITTI-style PNGs)
+    gap_steps: float = 3.0  # folder: a frame-number step over this many median steps splits the sequence (0 = never)
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
     image_is_rectified: bool = True  # rosbag: False for a raw image (undistorted with K + D, as the node's parameter)
@@ -117,6 +118,10 @@ class DataConfig:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
+        _check(
+            self.gap_steps >= 0,
+            f"data.gap_steps must be >= 0 (median frame-number steps; 0 = no gap rule), got {self.gap_steps}",
+        )
         if self.lidar_topic:
             _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
             _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -367,3 +368,47 @@ def test_a_calibration_file_without_distortion_coefficients_gives_its_camera_mat
     no_p = ROS_CAMERA_INFO_YAML.split("rectification_matrix:")[0]
     (root / "intrinsics.yaml").write_text(no_p.replace("data: [0.2, -0.5, 0.001, 0.002, 0.3]", "data: []"))
     assert FolderDataset(root).records[0].camera == (520.1, 521.2, 321.0, 250.5)
+
+
+def _real_nyu_sequence(nyu_dir: Path, root: Path, numbers: list[int]) -> Path:
+    """A folder of real NYU frames named ``scene2_frame<number>.jpg`` (the frames repeat: only the names matter)."""
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    (root / "rgb").mkdir(parents=True)
+    for k, number in enumerate(numbers):
+        (root / "rgb" / f"scene2_frame{number:04d}.jpg").symlink_to(images[k % len(images)])
+    (root / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    return root
+
+
+def test_the_splits_of_a_sequence_are_reported(nyu_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # every frame kept, then every 10th: each step of the sparser part is over 3 median steps, so its frames were no
+    # targets, without a word (nothing counted or logged the splits)
+    numbers = [*range(20), *range(30, 130, 10)]
+    root = _real_nyu_sequence(nyu_dir, tmp_path / "f", numbers)
+    with caplog.at_level(logging.WARNING, logger="mono_depth_ros.training.data.folder"):
+        dataset = FolderDataset(root, frame_offsets=(-1, 1))
+    assert len(dataset) == 18  # frames 1..18; the every-10th part is split at each of its 10 steps
+    report = dataset.sequence_report
+    assert report.startswith("11 sequences of 30 frames, split at 10 (10 gaps)"), report
+    assert "scene2_frame0019.jpg → scene2_frame0030.jpg (step 11 over 3 × the median step 1)" in report
+    assert "12 frames are no target for want of neighbours (10 at the splits)" in report
+    assert report in caplog.text  # and mono-depth train says so at start-up (a warning)
+    assert len(FolderDataset(root, frame_offsets=(-1, 1), gap_steps=0)) == 28  # the gap rule off: one sequence
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mono_depth_ros.training.data.folder"):
+        one = FolderDataset(root, frame_offsets=(-1, 1), gap_steps=0)
+    assert one.sequence_report.startswith("1 sequence of 30 frames, not split")
+    assert not caplog.text  # the first and last frame lose their targets in any sequence: nothing to warn of
+
+
+def test_a_sequence_split_into_mostly_no_targets_is_refused(nyu_dir: Path, tmp_path: Path) -> None:
+    # keyframes kept irregularly (runs of 3 consecutive frames, then 4 to 6 frames left out): the gap rule split at
+    # each jump, and 10 of the 16 frames with neighbours were no targets, without a word
+    numbers = [0, 1, 2, 6, 7, 8, 13, 14, 15, 19, 20, 21, 27, 28, 29, 33, 34, 35]
+    root = _real_nyu_sequence(nyu_dir, tmp_path / "f", numbers)
+    with pytest.raises(ConfigError, match=r"data\.gap_steps: 0") as refused:
+        FolderDataset(root, frame_offsets=(-1, 1))
+    assert "of the 16 frames with neighbours" in str(refused.value)
+    assert len(FolderDataset(root, frame_offsets=(-1, 1), gap_steps=0)) == 16
+    with pytest.raises(ConfigError, match=r"gap_steps must be >= 0"):
+        FolderDataset(root, frame_offsets=(-1, 1), gap_steps=-1)

@@ -140,6 +140,24 @@ def test_a_folder_of_kitti_style_depth_pngs_is_read_in_metres_with_data_png_scal
         DataConfig(kind="folder", root=str(folder), png_scale=0.0)
 
 
+def test_data_gap_steps_reaches_the_folder(nyu_dir: Path, tmp_path: Path) -> None:
+    """A folder of keyframes (runs of 3 frames, then 4 to 6 left out) is refused by the gap rule naming
+    data.gap_steps; `mono-depth train` with data.gap_steps 0 reads it as one sequence."""
+    images = sorted((nyu_dir / "rgb").glob("*.jpg"))
+    (tmp_path / "rgb").mkdir()
+    for k, number in enumerate([0, 1, 2, 6, 7, 8, 13, 14, 15, 19, 20, 21]):
+        (tmp_path / "rgb" / f"frame{number:04d}.jpg").symlink_to(images[k % len(images)])
+    (tmp_path / "intrinsics.yaml").write_text("fx: 518.8579\nfy: 519.4696\ncx: 325.5824\ncy: 253.7362\n")
+    with pytest.raises(ConfigError, match=r"data\.gap_steps: 0"):
+        build_recorded_datasets(DataConfig(kind="folder", root=str(tmp_path)), WIDTH, HEIGHT, (-1, 1), 0)
+    train, _ = build_recorded_datasets(
+        DataConfig(kind="folder", root=str(tmp_path), gap_steps=0.0), WIDTH, HEIGHT, (-1, 1), 0
+    )
+    assert len(train) == 10
+    with pytest.raises(ConfigError, match=r"data\.gap_steps must be >= 0"):
+        DataConfig(kind="folder", root=str(tmp_path), gap_steps=-1.0)
+
+
 def test_supervised_training_on_real_kitti_frames_learns(kitti_depth_dir: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     config = tiny_config(
