@@ -279,7 +279,9 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
     if float(resolved["output.min_range"]) >= float(resolved["output.max_range"]):
         msg = (
             f"output.min_range ({resolved['output.min_range']}) must be below "
-            f"output.max_range ({resolved['output.max_range']})"
+            f"output.max_range ({resolved['output.max_range']}): set both at once (one params file, or the node's "
+            f"set_parameters_atomically service), or one by one in an order that keeps min below max (raise "
+            f"max_range first, lower min_range first)"
         )
         raise ConfigError(msg)
     if resolved["scale.mode"] == "ground_plane" and float(resolved["scale.camera_height_m"]) <= 0.0:

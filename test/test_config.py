@@ -96,8 +96,11 @@ def test_unknown_names_suggest_the_closest() -> None:
         resolve({"scale.mod": "lidar"})
     with pytest.raises(ConfigError, match="name=value"):
         parse_override("scale.mode")
-    with pytest.raises(ConfigError, match="min_range"):
+    with pytest.raises(ConfigError, match="min_range") as refused:
         resolve({"output.min_range": 5.0, "output.max_range": 2.0})
+    # one at a time, the other order passes through a refused state: the message says how to get there
+    assert "(5.0) must be below output.max_range (2.0): set both at once" in str(refused.value)
+    assert "raise max_range first, lower min_range first" in str(refused.value)
 
 
 def test_ground_plane_scale_without_a_camera_height_is_refused_naming_both_values() -> None:
