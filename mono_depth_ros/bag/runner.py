@@ -51,7 +51,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import NODE_NAME, ParamValue
-from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
+from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.scale.deskew import BIN_NS
@@ -132,8 +132,7 @@ class _SecondPass:
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
-        lookup = lambda *args: index.tf_for(self.bag_pass).lookup(*args)  # noqa: E731
-        self.poses = CameraPoses(self.config.temporal, lookup) if self.config.temporal.enabled else None
+        self.poses = CameraPoses(self.config.temporal, self._pose_lookup) if self.config.temporal.enabled else None
         self.scan_frames = ScanFrameCheck(
             lambda text: summary.warnings.add("scan: frame without x forward?", text),
             lambda text: summary.warnings.add("lidar: transform looks wrong", text),
@@ -348,6 +347,20 @@ class _SecondPass:
         if self.diagnostics is not None:
             self.diagnostics.latencies_ms.append(output.timings_ms.get("total", math.nan))
         self._write(output, message.log_ns)
+
+    def _pose_lookup(self, fixed_frame: str, camera_frame: str, stamp_ns: int) -> RigidTransform:
+        """The temporal filter's TF query (:data:`~mono_depth_ros.adapters.motion.PoseLookup`) on the bag's TF as
+        the node's tf2 answers it: past the end of a moving transform's /tf it has none (the bag's TF would hold
+        the last one, a camera standing still), so :class:`CameraPoses` extrapolates up to
+        ``temporal.max_extrapolation_s`` and then counts the frame, as in the node.
+
+        Raises:
+            TransformError: no transform, or one held past the end of /tf.
+        """
+        tf = self.index.tf_for(self.bag_pass)
+        if held := tf.held_after_end(fixed_frame, camera_frame, stamp_ns):
+            raise TransformError(held)
+        return tf.lookup(fixed_frame, camera_frame, stamp_ns)
 
     def _camera_pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
         """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF)."""

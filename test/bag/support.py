@@ -126,7 +126,7 @@ def moving_depth(camera_z_m: float) -> npt.NDArray[np.float32]:
 
 
 def write_moving_bag(
-    path: Path, speed_mps: float, n_frames: int = 4, *, replays: Sequence[float] = ()
+    path: Path, speed_mps: float, n_frames: int = 4, *, replays: Sequence[float] = (), tf_end_ns: int | None = None
 ) -> list[TinyFrame]:
     """A camera driving at ``speed_mps`` along its optical axis towards a static slanted plane, LiDAR 45 ms early.
 
@@ -136,7 +136,8 @@ def write_moving_bag(
     relative inverse depth ``0.5 / depth + 0.1`` at the image stamp.
 
     ``replays``: the speeds of further passes recorded after the first with the same stamps (a simulation reset);
-    the frames of every pass are returned in recording order.
+    the frames of every pass are returned in recording order. ``tf_end_ns``: /tf stops after this stamp (odometry
+    that ended before the camera).
     """
     frames = []
     start_tf_ns = START_NS - PERIOD_NS
@@ -146,6 +147,8 @@ def write_moving_bag(
         for replay, speed in enumerate([speed_mps, *replays]):
             log_offset = replay * (n_frames + 3) * PERIOD_NS  # bag time goes on, the stamps start again
             for stamp_ns in range(start_tf_ns, START_NS + (n_frames + 1) * PERIOD_NS, 20_000_000):
+                if tf_end_ns is not None and stamp_ns > tf_end_ns:
+                    break
                 travelled_m = speed * (stamp_ns - START_NS) / 1e9
                 odom_from_cam = RigidTransform(np.eye(3), np.array([0.0, 0.0, travelled_m]), ODOM_FRAME, CAMERA_FRAME)
                 bag.add("/tf", tf_message_from(factory, [odom_from_cam], stamp_ns), stamp_ns + log_offset)

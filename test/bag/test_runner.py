@@ -48,6 +48,7 @@ from .support import (
     CAMERA_FRAME,
     HEIGHT,
     ODOM_FRAME,
+    PERIOD_NS,
     START_NS,
     WIDTH,
     Mutate,
@@ -391,6 +392,29 @@ def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path
     else:  # no such frame in the bag: every frame passes through, counted and warned about
         assert summary.warnings.counts == {"temporal: no camera pose": len(frames)}
         assert values["temporal_no_motion_frames"] == str(len(frames))
+
+
+def test_temporal_poses_after_tf_ends_are_extrapolated_as_the_node_does_then_counted(tmp_path: Path) -> None:
+    """/tf (the odometry) ends after the third image of a camera driving at 10 m/s. The node's tf2 has no pose past
+    the end: it extrapolates at constant velocity up to temporal.max_extrapolation_s (0.25 s here) and then passes
+    the frame through unfiltered, counted. The runner held the last pose instead (the camera taken as standing
+    still while it moves 1 m a frame) and said nothing: every frame was 'filtered'."""
+    frames = write_moving_bag(tmp_path / "in", speed_mps=10.0, n_frames=8, tf_end_ns=START_NS + 2 * PERIOD_NS)
+    params = {
+        **EXTERNAL_RELATIVE, "lidar.motion_frame": "odom", "temporal.enabled": True,
+        "temporal.max_extrapolation_s": 0.25, "diagnostics.period_s": 0.05,
+    }  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == len(frames)
+    assert summary.warnings.counts["temporal: no camera pose"] == 3, summary.warnings.counts  # 0.3, 0.4, 0.5 s past
+    out = read_bag(tmp_path / "out")
+    for frame, (_, image) in zip(frames[:3], out["/depth/image"], strict=False):  # posed from /tf: exact stays exact
+        assert np.median(np.abs(depth_image_to_metres(image) / frame.depth_m - 1.0)) < 1e-3
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    # frames 1 and 2 posed from /tf, 3 and 4 (0.1, 0.2 s past its end) extrapolated; held, all 7 were 'filtered'
+    assert (values["temporal_filtered_frames"], values["temporal_no_motion_frames"]) == ("4", "3"), values
+    # (the LiDAR placement past the end of /tf holds, as documented, and is counted: one per frame 3 to 7)
+    assert summary.warnings.counts["tf: held after /tf ended"] == 5
 
 
 def test_payloads_no_frame_needs_are_never_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
