@@ -45,6 +45,7 @@ from mono_depth_ros.evaluation.depth import (
     PROTOCOLS,
     SCALINGS,
     EvalReport,
+    Protocol,
     checkpoint_backend,
     evaluate_checkpoint,
 )
@@ -138,6 +139,17 @@ def prepare_csv(path: Path) -> None:
         raise ConfigError(msg)
 
 
+def ground_truth_range(protocol: Protocol, args: argparse.Namespace) -> tuple[float, float] | None:
+    """The protocol's own GT range (``kitti_eigen_benchmark``: GT > 0, no cap), each side that ``--min-depth`` /
+    ``--max-depth`` gives replaced by it: they bound the ground truth as well as the prediction clip, as in every
+    other protocol (None: the GT range is the clip range)."""
+    if protocol.gt_range_m is None:
+        return None
+    low, high = protocol.gt_range_m
+    bounds = (low if args.min_depth is None else args.min_depth, high if args.max_depth is None else args.max_depth)
+    return None if None not in (args.min_depth, args.max_depth) else bounds
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table. Returns 0 (errors are raised as DepthError)."""
     if args.csv is not None:
@@ -153,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         msg = f"{sides[0]} must be below {sides[1]}"
         msg += "; pass both" if None in (args.min_depth, args.max_depth) else ""
         raise ConfigError(msg)
-    protocol = replace(protocol, min_depth_m=low, max_depth_m=high)
+    protocol = replace(protocol, min_depth_m=low, max_depth_m=high, gt_range_m=ground_truth_range(protocol, args))
     if args.crop is not None:
         protocol = replace(protocol, crop=args.crop)
     samples = gather_samples(args)

@@ -406,3 +406,26 @@ def test_a_signal_during_the_set_up_stops_at_once(
     assert main(["train", *(a for item in values for a in ("--set", item))]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not (tmp_path / "train.csv").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_a_depth_range_option_bounds_the_ground_truth_of_a_protocol_without_a_cap(
+    trained: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--min-depth / --max-depth say they set the minimum GT depth and the cap; under kitti_eigen_benchmark (GT > 0,
+    no cap) they only moved the prediction clip, so --max-depth 20 scored the real KITTI GT up to 85 m against
+    predictions clipped to 20 m ("GT in (0, inf) m, 0.001-20 m"), and --min-depth 10 kept the GT under 10 m. Given,
+    each bounds its side of the GT as in every other protocol (the other side stays the protocol's)."""
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "kitti_annotated"]
+    base += ["--data", str(kitti_depth_dir)]
+    for option in (["--max-depth", "20"], ["--min-depth", "10", "--max-depth", "20"]):
+        assert main([*base, "--protocol", "kitti_eigen_benchmark", *option]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert "GT in (0, inf)" not in table[0], option
+        assert main([*base, "--protocol", "kitti_improved", "--crop", "none", *option]) == 0  # GT in (1e-3 | 10, 20)
+        assert table[2:] == capsys.readouterr().out.splitlines()[2:], option
+    assert main([*base, "--protocol", "kitti_eigen_benchmark", "--min-depth", "10"]) == 0
+    near = capsys.readouterr().out.splitlines()
+    assert "GT in (10, inf) m, 10-80 m" in near[0]
+    assert main([*base, "--protocol", "kitti_eigen_benchmark"]) == 0  # the protocol's own range: GT > 0, no cap
+    table = capsys.readouterr().out.splitlines()
+    assert "GT in (0, inf) m, 0.001-80 m" in table[0] and table[2:] != near[2:]  # real GT under 10 m dropped
