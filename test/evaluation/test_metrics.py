@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +108,98 @@ def test_garg_crop_of_the_kb_crop() -> None:
     np.testing.assert_array_equal(garg_kb_crop_mask(352, 1216), garg_crop_mask(352, 1216))
     with pytest.raises(ShapeError, match=r"352x1216.*192x640"):
         garg_kb_crop_mask(192, 640)
+
+
+def _devkit_depth_error(gt_png: np.ndarray, pred_m: np.ndarray) -> np.ndarray:
+    """The KITTI depth-prediction devkit's ``depthError`` (``evaluate_depth.cpp``), transcribed: over pixels whose
+    16-bit GT PNG is non-zero (``value / 256`` metres), the prediction as given: mae, rmse, inverse mae, inverse rmse
+    (1/m), log mae, log rmse, scale invariant log sqrt(mean d² - (sum d)² / n²) with d = ln gt - ln pred, abs relative,
+    squared relative mean (|d - d*| / d*)²."""
+    valid = gt_png > 0
+    gt = gt_png[valid].astype(np.float64) / 256.0
+    pred = pred_m[valid].astype(np.float64)
+    err, err_inv, log_d = np.abs(gt - pred), np.abs(1.0 / gt - 1.0 / pred), np.log(gt) - np.log(pred)
+    n = float(valid.sum())
+    normalized_squared_log = np.sum(log_d**2) / n
+    return np.array(
+        [
+            np.sum(err) / n,
+            np.sqrt(np.sum(err**2) / n),
+            np.sum(err_inv) / n,
+            np.sqrt(np.sum(err_inv**2) / n),
+            np.sum(np.abs(log_d)) / n,
+            np.sqrt(normalized_squared_log),
+            np.sqrt(normalized_squared_log - np.sum(log_d) ** 2 / (n * n)),
+            np.sum(err / gt) / n,
+            np.sum(err**2 / gt**2) / n,
+        ]
+    )
+
+
+def _annotated_pngs(root: Path) -> list[Path]:
+    """The depth PNGs that ``test_annotations.json`` lists (Metric3D's ``data/<demo>/depth/x.png`` under ``root``), in
+    the order of the samples (by name)."""
+    entries = json.loads((root / "test_annotations.json").read_text())["files"]
+    listed = [root / Path(e["depth"]).relative_to(Path(e["depth"]).parents[1]) for e in entries]
+    return sorted(listed, key=lambda png: png.stem.replace("sync_depth_", "rgb_"))
+
+
+def test_sparse_png_ground_truth_reads_as_monodepth2_and_bts_read_it(kitti_depth_dir: Path, nyu_dir: Path) -> None:
+    """monodepth2 ``export_gt_depth.py`` (``eigen_benchmark``): ``np.array(pil.open(png)).astype(np.float32) / 256``,
+    0 = no data; BTS / ZoeDepth NYU: ``/ 1000.0`` in float32. Read here with PIL, not OpenCV (the project's reader),
+    on the real 16-bit PNGs: the same float32 metres bit for bit, NaN exactly where the PNG holds 0."""
+    from PIL import Image
+
+    from mono_depth_ros.evaluation.samples import load_samples
+
+    for dataset, root, scale in (("kitti_annotated", kitti_depth_dir, 256), ("nyu", nyu_dir, 1000)):
+        samples = load_samples(dataset, root)
+        pngs = _annotated_pngs(root)
+        assert len(samples) == len(pngs) == 3
+        for sample, png in zip(samples, pngs, strict=True):
+            assert png.stem.endswith(sample.name.removeprefix("rgb_"))
+            raw = np.array(Image.open(png))
+            assert raw.dtype == np.uint16 and raw.ndim == 2  # PIL mode I;16
+            reference = raw.astype(np.float32) / scale
+            valid = raw > 0
+            assert 0.05 < valid.mean() < 0.99
+            np.testing.assert_array_equal(np.isfinite(sample.gt_depth_m), valid)
+            np.testing.assert_array_equal(sample.gt_depth_m[valid], reference[valid])
+
+
+def test_kitti_devkit_silog_irmse_and_the_mean_over_images_on_real_ground_truth(kitti_depth_dir: Path) -> None:
+    """The KITTI depth-prediction benchmark's figures against its devkit transcribed, on the real annotated KITTI
+    frames (GT > 0, no crop, no cap: protocol kitti_eigen_benchmark; predictions inside 1e-3-80 m, so the clip is a
+    no-op, and dense, so the devkit's background interpolation is too). SILog is the devkit's × 100 and iRMSE its
+    inverse RMSE in 1/km (× 1000), as the leaderboard prints them; abs_rel and rmse are its absErrorRel and RMSE; the
+    mean is the devkit's ``statMean`` over images, not the pooled pixels (the frames hold 85-96 k GT pixels each:
+    the two differ). Its sqErrorRel (mean ((d - d*) / d*)²) is not monodepth2's sq_rel (mean (d - d*)² / d*)."""
+    from PIL import Image
+
+    from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_predictions
+    from mono_depth_ros.evaluation.samples import load_samples
+    from mono_depth_ros.models.spec import OutputKind
+
+    rng = np.random.default_rng(11)
+    samples = load_samples("kitti_annotated", kitti_depth_dir)
+    rows, pairs, pooled = [], [], []
+    for sample, png in zip(samples, _annotated_pngs(kitti_depth_dir), strict=True):
+        raw = np.array(Image.open(png))
+        base = np.where(raw > 0, raw / 256.0, 20.0)
+        pred = np.clip(base * np.exp(rng.normal(0.05, 0.2, raw.shape)), 2.0, 79.0)
+        rows.append(_devkit_depth_error(raw, pred))
+        pairs.append((sample.name, pred, sample.gt_depth_m))
+        pooled.append((raw[raw > 0] / 256.0, pred[raw > 0]))
+    devkit = np.mean(rows, axis=0)  # statMean: per image, then over images
+    report = evaluate_predictions(pairs, PROTOCOLS["kitti_eigen_benchmark"], OutputKind.METRIC)
+    m = report.mean
+    assert m.count == 3
+    assert m.silog == pytest.approx(100.0 * devkit[6], rel=1e-9)
+    assert m.irmse == pytest.approx(1000.0 * devkit[3], rel=1e-9)
+    assert m.abs_rel == pytest.approx(devkit[7], rel=1e-9) and m.rmse == pytest.approx(devkit[1], rel=1e-9)
+    assert m.rmse_log == pytest.approx(devkit[5], rel=1e-9) and m.sq_rel != pytest.approx(devkit[8], rel=0.1)
+    gt_all, pred_all = np.concatenate([g for g, _ in pooled]), np.concatenate([p for _, p in pooled])
+    log_d = np.log(pred_all) - np.log(gt_all)
+    pooled_silog = 100.0 * np.sqrt(np.mean(log_d**2) - np.mean(log_d) ** 2)
+    pooled_rmse = np.sqrt(np.mean((pred_all - gt_all) ** 2))
+    assert abs(m.silog - pooled_silog) > 1e-6 and abs(m.rmse - pooled_rmse) > 1e-6  # the mean is over images
