@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", choices=CROPS, help=crop)
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")
-    scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale"
+    scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale "
+    scale += "(one their depth_scale contradicts is refused)"
     parser.add_argument("--png-scale", type=float, help=scale)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
     parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")

@@ -114,7 +114,9 @@ def kitti_velodyne_samples(root: str | Path) -> list[EvalSample]:
     return samples
 
 
-def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_SCALE) -> list[EvalSample]:
+def annotated_samples(
+    root: str | Path, default_png_scale: float = KITTI_DEPTH_SCALE, given_png_scale: bool = False
+) -> list[EvalSample]:
     """Folder with a Metric3D-style ``test_annotations.json`` (``cam_in`` [fx, fy, cx, cy], ``rgb``, ``depth``,
     optional ``depth_scale``): KITTI annotated depth or NYU Kinect depth, read as ``mono-depth train`` reads it
     (:func:`~mono_depth_ros.training.data.records.annotated_records`: listed paths such as Metric3D's
@@ -122,7 +124,9 @@ def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_S
     ``default_png_scale``; ``.npy`` float metres). An entry without ``depth`` has no ground truth (all NaN).
 
     Raises:
-        ConfigError: missing or malformed ``test_annotations.json``, or listed files that do not exist.
+        ConfigError: missing or malformed ``test_annotations.json``, listed files that do not exist, or (with
+            ``given_png_scale``: ``default_png_scale`` is the user's ``--png-scale``) PNG entries whose
+            ``depth_scale`` contradicts it (the file's value would silently win).
     """
     from mono_depth_ros.training.data.records import annotated_records
 
@@ -130,7 +134,21 @@ def annotated_samples(root: str | Path, default_png_scale: float = KITTI_DEPTH_S
     if not (root / "test_annotations.json").is_file():
         msg = f"no {root / 'test_annotations.json'}; pass a Metric3D-style demo folder"
         raise ConfigError(msg)
-    return [record_sample(r) for r in annotated_records(root, "test_annotations.json", default_png_scale, "eval")]
+    records = annotated_records(root, "test_annotations.json", default_png_scale, "eval")
+    overruled = sorted(
+        {r.depth.png_scale for r in records if r.depth is not None and r.depth.path.suffix.lower() == ".png"}
+        - {default_png_scale}
+    )
+    if given_png_scale and overruled:
+        count = sum(r.depth is not None and r.depth.png_scale in overruled for r in records)
+        scales = " / ".join(f"{v:g}" for v in overruled)
+        msg = (
+            f"--png-scale {default_png_scale:g} is not read: {root / 'test_annotations.json'} gives depth_scale "
+            f"{scales} (PNG values per metre) in {count} entries, and an entry's depth_scale wins; leave --png-scale "
+            f"out, or correct depth_scale in the file if it is wrong"
+        )
+        raise ConfigError(msg)
+    return [record_sample(r) for r in records]
 
 
 def record_sample(record: FrameRecord, name: str | None = None) -> EvalSample:
@@ -224,7 +242,8 @@ def load_samples(
 
     Raises:
         ConfigError: unknown dataset name, a split dataset without ``split``, a ``split`` for a dataset that
-            has none, or a ``png_scale`` for a dataset whose depth unit is fixed.
+            has none, or a ``png_scale`` for a dataset whose depth unit is fixed or that annotation entries'
+            ``depth_scale`` contradicts.
     """
     reads_scale = dataset == "folder" or (dataset in ("kitti_annotated", "nyu") and split is None)
     if png_scale is not None and dataset in DATASETS and not reads_scale:
@@ -250,7 +269,7 @@ def load_samples(
         raise ConfigError(msg)
     if dataset in ("kitti_annotated", "nyu"):
         default = KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE
-        return annotated_samples(root, png_scale or default)
+        return annotated_samples(root, png_scale or default, given_png_scale=png_scale is not None)
     if dataset == "folder":
         return folder_samples(root, png_scale or MILLIMETRES_PER_METRE)
     if dataset == "kitti_depth_selection":

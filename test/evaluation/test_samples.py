@@ -248,3 +248,18 @@ def test_a_folder_of_upper_case_depth_pngs_reads_as_one_of_lower_case(tmp_path: 
     for a, b in zip(lower, upper, strict=True):
         assert np.isfinite(a.gt_depth_m).sum() > 100_000
         np.testing.assert_array_equal(a.gt_depth_m, b.gt_depth_m)
+
+
+def test_a_png_scale_that_the_annotation_files_depth_scale_overrules_is_refused(
+    kitti_depth_dir: Path, nyu_dir: Path
+) -> None:
+    """--png-scale is read by annotation entries without ``depth_scale`` only; on the real metric3d folders (every
+    entry has one) --png-scale 1000 for the KITTI PNGs (256 in the file) was dropped without a word, so the user who
+    gave it could not tell which unit scored. A value the file contradicts is refused naming both and the way out;
+    the file's own value, or entries without one, are taken."""
+    with pytest.raises(ConfigError, match=r"--png-scale 1000 .*depth_scale 256.* 3 entries.*leave --png-scale out"):
+        load_samples("kitti_annotated", kitti_depth_dir, png_scale=1000)
+    with pytest.raises(ConfigError, match=r"--png-scale 256 .*depth_scale 1000"):
+        load_samples("nyu", nyu_dir, png_scale=256)
+    same = load_samples("nyu", nyu_dir, png_scale=1000)
+    np.testing.assert_array_equal(same[0].gt_depth_m, load_samples("nyu", nyu_dir)[0].gt_depth_m)
