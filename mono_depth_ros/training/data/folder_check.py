@@ -22,7 +22,7 @@ import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError, DataFileError
 from mono_depth_ros.training.data.folder import FolderDataset
-from mono_depth_ros.training.data.kitti_files import unreadable_file_message
+from mono_depth_ros.training.data.kitti_files import jpeg_is_truncated, unreadable_file_message
 from mono_depth_ros.training.data.records import DepthFile, FrameRecord
 
 Size = tuple[int, int]  # width, height in pixels
@@ -77,7 +77,6 @@ def image_size(path: Path) -> Size | None:
 
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk and its CRC: a PNG's last 12 bytes
-_JPEG_END = b"\xff\xd9"  # EOI: a JPEG's last 2 bytes (unless a trailer follows, as a phone's motion photo)
 
 
 def _ends_with(path: Path, end: bytes) -> bool:
@@ -94,14 +93,9 @@ def _png_complete(path: Path) -> bool:
 
 
 def _jpeg_complete(path: Path) -> bool:
-    """Whether a JPEG holds its end marker (EOI): its last 2 bytes, or (a trailer after it, as a phone's motion
-    photo's video) after its first scan, where the coded data never holds ``FF D9``; read in full only then."""
-    if _ends_with(path, _JPEG_END):
-        return True
-    with Path(path).open("rb") as stream:
-        if _jpeg_segments(stream, frozenset({0xDA})) is None:  # the first scan (SOS): past any EXIF thumbnail's EOI
-            return False
-        return _JPEG_END in stream.read()
+    """Whether a JPEG holds its end marker (EOI) after its last scan (:func:`~.kitti_files.jpeg_is_truncated`, which
+    the loader's :func:`~.kitti_files.load_rgb` refuses as well)."""
+    return not jpeg_is_truncated(path)
 
 
 def readable_image_size(path: Path) -> Size:

@@ -117,13 +117,44 @@ def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[
 
 
 def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
-    """(H, W, 3) uint8 RGB image (colour order RGB, not OpenCV's BGR)."""
+    """(H, W, 3) uint8 RGB image (colour order RGB, not OpenCV's BGR).
+
+    Raises:
+        DataFileError: missing or undecodable file, or a JPEG cut short (:func:`jpeg_is_truncated`: libjpeg would
+            return it with the missing part grey).
+    """
     import cv2
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise DataFileError(unreadable_file_message(path, "image"))
+    if jpeg_is_truncated(path):
+        msg = (
+            f"{path}: the JPEG is truncated (no end-of-image marker after its last scan: an interrupted copy or "
+            f"download; it would read with its lower part grey); replace or remove it"
+        )
+        raise DataFileError(msg)
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def jpeg_is_truncated(path: Path) -> bool:
+    """True for a JPEG file (``FF D8`` first, any suffix) cut short: it does not end with its end-of-image marker
+    (``FF D9``), and none follows its last start of scan (``FF DA``) either: a scan's entropy-coded data never holds
+    ``FF D9`` (an ``FF`` there is stuffed as ``FF 00``), so the file ends inside its last scan. Bytes after the end
+    marker (a phone's trailer, a motion photo's video, an MPF second image) are allowed; the file is read in full only
+    when it does not end with the marker. False for other files."""
+    with Path(path).open("rb") as handle:
+        if handle.read(2) != b"\xff\xd8":
+            return False
+        handle.seek(0, 2)
+        if handle.tell() >= 4:
+            handle.seek(-2, 2)
+            if handle.read(2) == b"\xff\xd9":
+                return False
+        handle.seek(2)
+        data = handle.read()
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan >= 0 and data.find(b"\xff\xd9", last_scan) < 0
 
 
 def unreadable_file_message(path: Path, what: str) -> str:

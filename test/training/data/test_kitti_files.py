@@ -73,3 +73,23 @@ def test_annotated_depth_png(kitti_depth_dir: Path) -> None:
     valid = np.isfinite(depth)
     assert 0.1 < valid.mean() < 0.3
     assert np.nanmin(depth) > 1.0 and np.nanmax(depth) < 90.0
+
+
+def test_a_truncated_jpeg_is_refused_not_read_as_a_grey_frame(tmp_path: Path, nyu_dir: Path) -> None:
+    """libjpeg decodes a JPEG cut short (an interrupted copy or download) up to the cut and fills the rest with grey,
+    saying only 'Premature end of JPEG file' on stderr, of no file: the real NYU frame cut to 3000 bytes was read as a
+    480×640 image 96 % grey and scored by `mono-depth eval` (and trained on). Its entropy-coded data after the last
+    start of scan never reaches the end-of-image marker: refused naming the file. A whole JPEG with bytes after its
+    end marker (a phone's trailer) is read as before."""
+    whole = (nyu_dir / "rgb" / "rgb_00050.jpg").read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[:3000])
+    with pytest.raises(DataFileError, match=r"cut\.jpg.*truncated.*replace or remove it"):
+        load_rgb(cut)
+    trailer = tmp_path / "trailer.JPG"
+    trailer.write_bytes(whole + b"SEFH\x00\x00trailing data SEFT")
+    bgr = cv2.imread(str(nyu_dir / "rgb" / "rgb_00050.jpg"))
+    assert bgr is not None
+    expected = bgr[..., ::-1]
+    np.testing.assert_array_equal(load_rgb(trailer), expected)
+    np.testing.assert_array_equal(load_rgb(nyu_dir / "rgb" / "rgb_00050.jpg"), expected)
