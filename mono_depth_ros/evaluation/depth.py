@@ -347,6 +347,26 @@ def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
     return height, width
 
 
+def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
+    """Refuse the NYU Eigen crop (rows 45:471, cols 41:601 of 480×640, :func:`~.metrics.eigen_crop_mask_nyu`) on
+    frames whose image is not NYU's 480×640 or a resize of it keeping its 3:4 aspect: the crop cuts NYU's Kinect
+    border, and scaled to another camera's frame (a KITTI 375×1242: rows 35:367, cols 79:1166) it is no reference's.
+    (Training validation scores NYU frames resized to the network input, any aspect: it does not call this.)
+
+    Raises:
+        ShapeError: the first such sample, named with its size and the way out.
+    """
+    for sample in samples:
+        height, width = sample.rgb.shape[:2]
+        if abs(height / 480.0 - width / 640.0) > 1.0 / height + 1.0 / width:  # more than a pixel of rounding
+            msg = (
+                f"{sample.name!r}: the NYU Eigen crop (crop eigen_nyu, protocol nyu) is defined on NYU's 480x640 "
+                f"frames (or a resize of them), got {height}x{width}; check that --data holds NYU frames, or pass "
+                f"--crop none (another camera) or --crop garg (KITTI frames: --dataset kitti_annotated)"
+            )
+            raise ShapeError(msg)
+
+
 def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protocol) -> None:
     """Refuse samples none of which has a ground-truth pixel ``protocol`` scores (its GT range inside its crop),
     saying what the ground truth holds: usually a unit error (millimetres read as metres, a wrong PNG scale).
@@ -408,7 +428,8 @@ def evaluate_checkpoint(
         ConfigError: unknown protocol or scaling, no GT pixel the protocol scores (:func:`check_ground_truth_in_range`),
             or a depth_up_to_scale model under a protocol without scaling (``none``) that ``scaling`` does not
             confirm. CheckpointError: unusable checkpoint.
-        ShapeError: GT that is not a resize of its image.
+        ShapeError: GT that is not a resize of its image; the NYU crop on frames that are no NYU frames
+            (:func:`check_nyu_frames`).
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -419,6 +440,8 @@ def evaluate_checkpoint(
         protocol = replace(protocol, scaling=scaling)
     if protocol.crop == "garg_kb":
         samples = [kb_cropped(s) for s in samples]
+    if protocol.crop == "eigen_nyu":
+        check_nyu_frames(samples)
     check_ground_truth_in_range(samples, protocol)
     sizes = [ground_truth_hw(s) for s in samples]  # every frame checked before the model runs
     predict, output_kind = checkpoint_predictor(checkpoint, device)

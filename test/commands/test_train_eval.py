@@ -429,3 +429,18 @@ def test_a_depth_range_option_bounds_the_ground_truth_of_a_protocol_without_a_ca
     assert main([*base, "--protocol", "kitti_eigen_benchmark"]) == 0  # the protocol's own range: GT > 0, no cap
     table = capsys.readouterr().out.splitlines()
     assert "GT in (0, inf) m, 0.001-80 m" in table[0] and table[2:] != near[2:]  # real GT under 10 m dropped
+
+
+def test_the_nyu_crop_on_frames_that_are_no_nyu_frames_is_refused(
+    trained: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Eigen NYU crop (rows 45:471, cols 41:601) is defined on NYU's 480×640 frames; it was scaled to any size, so
+    `--dataset nyu` pointed at the real KITTI folder (375×1242) scored it under the nyu protocol with a crop no
+    reference takes (rows 35:367, cols 79:1166) and exit 0. Refused naming the size and the way out, before the
+    model runs, as the KITTI benchmark crop refuses a frame that is no KITTI frame."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--data", str(kitti_depth_dir)]
+    assert main([*args, "--dataset", "nyu"]) == 2
+    err = capsys.readouterr().err
+    assert "eigen_nyu" in err and "480x640" in err and "375x1242" in err and "--crop" in err
+    assert main([*args, "--dataset", "kitti_annotated", "--crop", "eigen_nyu"]) == 2
+    assert "375x1242" in capsys.readouterr().err

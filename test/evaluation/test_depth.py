@@ -525,3 +525,18 @@ def test_the_report_gives_monodepth2s_scaling_ratio_stats() -> None:
     assert report.median_gt_over_pred == pytest.approx(np.median(ratios))
     assert report.gt_over_pred_std == pytest.approx(np.std(ratios / np.median(ratios)))
     assert "gt/pred median 3.000, std(ratio / median) 0.272" in report.format_table().splitlines()[0]
+
+
+def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kitti_depth_dir: Path) -> None:
+    """NYU's 480×640 and a 3:4 resize of it (240×320) keep the Eigen NYU crop; a KITTI 375×1242 frame is refused
+    (see test/commands/test_train_eval.py::test_the_nyu_crop_on_frames_that_are_no_nyu_frames_is_refused)."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import check_nyu_frames
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    nyu = annotated_samples(nyu_dir)
+    half = [EvalSample(s.name, s.rgb[::2, ::2], s.gt_depth_m[::2, ::2], s.intrinsics) for s in nyu]
+    check_nyu_frames(nyu)
+    check_nyu_frames(half)
+    with pytest.raises(ShapeError, match=r"'0000000005'.*480x640.*375x1242.*--crop none"):
+        check_nyu_frames(annotated_samples(kitti_depth_dir))
