@@ -72,6 +72,40 @@ def declared_size(data: npt.NDArray[np.uint8]) -> tuple[int, int] | None:
     return None
 
 
+def jpeg_cut_short(data: npt.NDArray[np.uint8]) -> bool:
+    """True for JPEG data (``FF D8`` first) that a cut ended before its end-of-image marker (``FF D9``): inside its
+    segment headers, or inside its scans (no ``FF D9`` after the first start of scan ``FF DA``, found by walking the
+    segment lengths past any EXIF thumbnail: entropy-coded data never holds ``FF D9``, an ``FF`` there is stuffed as
+    ``FF 00``). Also True for headers that cannot be walked (a segment length under 2, no marker where one starts).
+    libjpeg decodes cut data up to the cut and fills the rest grey with a warning only. Bytes after the end marker (a
+    phone's trailer, a motion photo's video, an MPF second image) are allowed whatever they hold. False for other data.
+
+    Args:
+        data: 1-D uint8 file or message bytes (a view; read, never copied unless it does not end with ``FF D9``).
+    """
+    n = int(data.size)
+    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
+        return False
+    if data[n - 2] == 0xFF and data[n - 1] == 0xD9:
+        return False
+    at = 2
+    while at + 4 <= n:  # segments: 0xFF, marker, 2-byte length (including itself), body
+        marker = int(data[at + 1])
+        if data[at] != 0xFF:
+            return True
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # a fill byte, or a marker with no length
+            at += 1 if marker == 0xFF else 2
+            continue
+        length = int(data[at + 2]) << 8 | int(data[at + 3])
+        if length < 2:
+            return True
+        if marker == 0xDA:  # the first scan: an end marker must follow it
+            coded = data[at + 2 + length :]
+            return not bool(((coded[:-1] == 0xFF) & (coded[1:] == 0xD9)).any())
+        at += 2 + length
+    return True  # cut inside the headers
+
+
 def compressed_codec(image_format: str) -> str:
     """The codec (``"jpeg"``, ``"jpg"``, ``"png"``, ``"tiff"`` or ``"tif"``) a CompressedImage ``format`` names.
 

@@ -15,6 +15,7 @@ from mono_depth_ros.core.msg_compressed import (
     compressed_image_to_array,
     compressed_image_to_rgb8,
     declared_size,
+    jpeg_cut_short,
 )
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.core.msg_image import image_from_array, image_to_rgb8
@@ -298,3 +299,28 @@ def test_a_compressed_image_declaring_more_pixels_than_any_camera_is_refused_bef
     ok, real_jpeg = cv2.imencode(".jpg", smooth_rgb(24, 32))  # OpenCV's JFIF (APP0, DQT, SOF0 ...)
     assert ok and declared_size(real_jpeg.reshape(-1)) == (32, 24)
     assert declared_size(np.frombuffer(b"\xff\xd8\xff", dtype=np.uint8)) is None  # header cut short
+
+
+def test_a_jpeg_cut_short_is_told_from_a_whole_one_past_thumbnails_fill_bytes_and_trailers(nyu_dir: Path) -> None:
+    """:func:`jpeg_cut_short` on the real NYU frame: whole, with an EXIF thumbnail (a JPEG of its own, end marker
+    included, inside APP1), with fill bytes before a marker, progressive, and with a trailer holding ``FF DA`` (a
+    motion photo's video) it is whole; cut inside its first or a later scan (the thumbnail's end marker before it)
+    or inside its headers it is cut short; other data is no JPEG."""
+    whole = (nyu_dir / "rgb" / "rgb_00050.jpg").read_bytes()
+    ok, thumb = cv2.imencode(".jpg", smooth_rgb())
+    assert ok
+    app1 = b"\xff\xe1" + (len(thumb) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + thumb.tobytes()
+    exif = whole[:2] + app1 + whole[2:]
+    filled = whole[:2] + b"\xff\xff" + whole[2:]
+    bgr = cv2.imread(str(nyu_dir / "rgb" / "rgb_00050.jpg"))
+    assert bgr is not None
+    ok, progressive = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    video = b"\x00\x00\x00\x18ftypmp42\x65\xff\xda\x07" + bytes(64)
+    second = progressive.tobytes().index(b"\xff\xda", progressive.tobytes().index(b"\xff\xda") + 2)
+    for data in (whole, exif, filled, progressive.tobytes(), whole + video, exif + video):
+        assert not jpeg_cut_short(np.frombuffer(data, dtype=np.uint8))
+    scan = exif.index(b"\xff\xda", len(app1))
+    for data in (exif[: scan + 3000], exif[: scan + 3000] + video, progressive.tobytes()[: second + 500], exif[:40]):
+        assert jpeg_cut_short(np.frombuffer(data, dtype=np.uint8))
+    assert not jpeg_cut_short(np.frombuffer(b"\x89PNG\r\n\x1a\n" + bytes(40), dtype=np.uint8))

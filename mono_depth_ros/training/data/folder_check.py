@@ -93,8 +93,8 @@ def _png_complete(path: Path) -> bool:
 
 
 def _jpeg_complete(path: Path) -> bool:
-    """Whether a JPEG holds its end marker (EOI) after its last scan (:func:`~.kitti_files.jpeg_is_truncated`, which
-    the loader's :func:`~.kitti_files.load_rgb` refuses as well)."""
+    """Whether a JPEG holds its end marker (EOI) after its first scan, whatever trailer follows it
+    (:func:`~.kitti_files.jpeg_is_truncated`, which the loader's :func:`~.kitti_files.load_rgb` refuses as well)."""
     return not jpeg_is_truncated(path)
 
 

@@ -130,31 +130,29 @@ def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
         raise DataFileError(unreadable_file_message(path, "image"))
     if jpeg_is_truncated(path):
         msg = (
-            f"{path}: the JPEG is truncated (no end-of-image marker after its last scan: an interrupted copy or "
-            f"download; it would read with its lower part grey); replace or remove it"
+            f"{path}: the JPEG is truncated (no end-of-image marker after its first scan, or headers cut short: an "
+            f"interrupted copy or download; it would read with its lower part grey); replace or remove it"
         )
         raise DataFileError(msg)
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
 def jpeg_is_truncated(path: Path) -> bool:
-    """True for a JPEG file (``FF D8`` first, any suffix) cut short: it does not end with its end-of-image marker
-    (``FF D9``), and none follows its last start of scan (``FF DA``) either: a scan's entropy-coded data never holds
-    ``FF D9`` (an ``FF`` there is stuffed as ``FF 00``), so the file ends inside its last scan. Bytes after the end
-    marker (a phone's trailer, a motion photo's video, an MPF second image) are allowed; the file is read in full only
-    when it does not end with the marker. False for other files."""
+    """True for a JPEG file (``FF D8`` first, any suffix) cut short before its end-of-image marker, or whose segment
+    headers cannot be walked to its first scan (:func:`~mono_depth_ros.core.msg_compressed.jpeg_cut_short`); bytes
+    after the end marker (a phone's trailer, a motion photo's video) are allowed whatever they hold. The file is read
+    in full only when it does not end with the marker. False for other files."""
+    from mono_depth_ros.core.msg_compressed import jpeg_cut_short
+
     with Path(path).open("rb") as handle:
         if handle.read(2) != b"\xff\xd8":
             return False
-        handle.seek(0, 2)
-        if handle.tell() >= 4:
+        if handle.seek(0, 2) >= 4:
             handle.seek(-2, 2)
             if handle.read(2) == b"\xff\xd9":
                 return False
-        handle.seek(2)
-        data = handle.read()
-    last_scan = data.rfind(b"\xff\xda")
-    return last_scan >= 0 and data.find(b"\xff\xd9", last_scan) < 0
+        handle.seek(0)
+        return jpeg_cut_short(np.frombuffer(handle.read(), dtype=np.uint8))
 
 
 def unreadable_file_message(path: Path, what: str) -> str:

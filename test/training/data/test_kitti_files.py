@@ -93,3 +93,29 @@ def test_a_truncated_jpeg_is_refused_not_read_as_a_grey_frame(tmp_path: Path, ny
     expected = bgr[..., ::-1]
     np.testing.assert_array_equal(load_rgb(trailer), expected)
     np.testing.assert_array_equal(load_rgb(nyu_dir / "rgb" / "rgb_00050.jpg"), expected)
+
+
+def test_a_jpeg_whose_trailer_holds_the_start_of_scan_bytes_is_read(tmp_path: Path, nyu_dir: Path) -> None:
+    """A motion photo (the JPEG, then its MP4 video) is whole, but its video's bytes may hold ``FF DA`` with no
+    ``FF D9`` after them: looking for the end marker after the *last* ``FF DA`` of the file refused 12 of 20 such
+    files (the real NYU frame + 200 kB of seeded random video), in ``load_rgb`` and in the training folder check
+    alike; the end marker is looked for after the *first* scan, found by walking the segment headers. A frame cut
+    short, inside its scans or its headers, is still refused by both."""
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.training.data.folder_check import readable_image_size
+
+    whole = (nyu_dir / "rgb" / "rgb_00050.jpg").read_bytes()
+    expected = load_rgb(nyu_dir / "rgb" / "rgb_00050.jpg")
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(16) + b"\x00\x00\x10\x08mdat" + b"\x65\xff\xda\x07" + bytes(4096)
+    motion = tmp_path / "motion.jpg"
+    motion.write_bytes(whole + video)
+    np.testing.assert_array_equal(load_rgb(motion), expected)
+    assert readable_image_size(motion) == (640, 480)
+    scan = whole.index(b"\xff\xda")
+    for name, cut in (("scan", whole[: scan + 2000] + video), ("header", whole[: scan - 10])):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(cut)
+        with pytest.raises(DataFileError, match=rf"{name}\.jpg"):  # the header cut: no image at all for OpenCV
+            load_rgb(path)
+        with pytest.raises(ConfigError, match=rf"{name}\.jpg"):
+            readable_image_size(path)
