@@ -40,7 +40,7 @@ from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
 from mono_depth_ros.training.data.folder import FolderDataset
-from mono_depth_ros.training.data.folder_check import check_folder
+from mono_depth_ros.training.data.folder_check import check_folder, check_frame_files
 from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_raw import KittiRawDataset
 from mono_depth_ros.training.data.nyu import NyuDataset
@@ -197,6 +197,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
             if split
             else NyuDataset.from_annotations(path)
         )
+        check_frame_files(annotated.records)  # a JPEG cut short, a depth map of another size: here, not in a worker
         require_depth_data(annotated)
         return annotated
     if kind == "folder":

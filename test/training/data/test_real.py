@@ -373,3 +373,25 @@ def test_a_jpeg_cut_short_by_a_copy_is_refused_before_training(nyu_dir: Path, tm
         build_recorded_datasets(config, 64, 48, (-1, 1), 0)
     cut.write_bytes(images[1].read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(4096))  # a motion photo's video
     assert len(build_recorded_datasets(config, 64, 48, (-1, 1), 0)[0]) == 1
+
+
+def test_a_jpeg_cut_short_in_an_nyu_or_kitti_depth_set_is_refused_before_training(
+    nyu_dir: Path, kitti_depth_dir: Path, tmp_path: Path
+) -> None:
+    """Since load_rgb refuses a JPEG cut short (it read it with grey rows), data.kind nyu / kitti_depth, whose files
+    nothing checked before training, built its datasets and then raised DataFileError inside the DataLoader at the
+    first batch holding the frame (hours into a run). Their frames are now checked as a folder's are, when the
+    datasets are built: refused naming the file; the real sets are taken as before."""
+    folder = tmp_path / "nyu"
+    for part in ("rgb", "depth"):
+        (folder / part).mkdir(parents=True)
+        for path in sorted((nyu_dir / part).iterdir()):
+            (folder / part / path.name).write_bytes(path.read_bytes())
+    (folder / "test_annotations.json").write_text((nyu_dir / "test_annotations.json").read_text())
+    config = DataConfig(kind="nyu", root=str(folder))
+    assert len(build_recorded_datasets(config, 64, 48, (), 0)[0]) == 3
+    assert len(build_recorded_datasets(_kitti(kitti_depth_dir), 64, 32, (), 0)[0]) == 3
+    cut = folder / "rgb" / "rgb_00050.jpg"
+    cut.write_bytes(cut.read_bytes()[:3000])
+    with pytest.raises(ConfigError, match=r"rgb/rgb_00050\.jpg: .*before its end marker.*copy it again"):
+        build_recorded_datasets(config, 64, 48, (), 0)
