@@ -10,6 +10,7 @@ is given), ``.npy`` float metres; Velodyne points are projected with the calibra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +143,15 @@ def annotated_samples(
     if given_png_scale and overruled:
         count = sum(r.depth is not None and r.depth.png_scale in overruled for r in records)
         scales = " / ".join(f"{v:g}" for v in overruled)
+        entries = json.loads((root / "test_annotations.json").read_text())["files"]  # read by annotated_records
+        reading = sum("depth_scale" not in entry and "depth" in entry for entry in entries)
+        given, remedy = "not read", "leave --png-scale out, or correct depth_scale in the file if it is wrong"
+        if reading:  # the entries without depth_scale read it: left out, they would read the default unit
+            given = f"read by {reading} of {len(records)} entries only (those without depth_scale)"
+            remedy = "give every entry its depth_scale in the file (then leave --png-scale out)"
         msg = (
-            f"--png-scale {default_png_scale:g} is not read: {root / 'test_annotations.json'} gives depth_scale "
-            f"{scales} (PNG values per metre) in {count} entries, and an entry's depth_scale wins; leave --png-scale "
-            f"out, or correct depth_scale in the file if it is wrong"
+            f"--png-scale {default_png_scale:g} is {given}: {root / 'test_annotations.json'} gives depth_scale "
+            f"{scales} (PNG values per metre) in {count} entries, and an entry's depth_scale wins; {remedy}"
         )
         raise ConfigError(msg)
     return [record_sample(r) for r in records]

@@ -263,3 +263,22 @@ def test_a_png_scale_that_the_annotation_files_depth_scale_overrules_is_refused(
         load_samples("nyu", nyu_dir, png_scale=256)
     same = load_samples("nyu", nyu_dir, png_scale=1000)
     np.testing.assert_array_equal(same[0].gt_depth_m, load_samples("nyu", nyu_dir)[0].gt_depth_m)
+
+
+def test_a_png_scale_read_by_some_entries_only_is_refused_saying_so(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """In an annotation file where one entry lacks depth_scale, --png-scale 1000 is read by that entry and overruled
+    by the others' 256: the refusal said '--png-scale 1000 is not read' and 'leave --png-scale out', which would read
+    that entry at the default 256 without a word. It now says which entries read it and asks for depth_scale in
+    every entry; with the file's value every entry agrees and the samples load."""
+    import json
+
+    for part in ("rgb", "depth"):
+        (tmp_path / part).symlink_to(kitti_depth_dir / part)
+    annotations = json.loads((kitti_depth_dir / "test_annotations.json").read_text())
+    del annotations["files"][0]["depth_scale"]
+    (tmp_path / "test_annotations.json").write_text(json.dumps(annotations))
+    with pytest.raises(ConfigError, match=r"--png-scale 1000 is read by 1 of 3 entries only.*depth_scale 256.* 2 entr"):
+        load_samples("kitti_annotated", tmp_path, png_scale=1000)
+    with pytest.raises(ConfigError, match=r"give every entry its depth_scale"):
+        load_samples("kitti_annotated", tmp_path, png_scale=1000)
+    assert len(load_samples("kitti_annotated", tmp_path, png_scale=256)) == 3
