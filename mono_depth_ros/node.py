@@ -347,9 +347,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if (held := self._log_throttle.allow(f"lidar {reason}", text)) is not None:
             self.get_logger().warning(f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back{held}")
 
-    def _publish(self, out: FrameOutput) -> None:
-        if self._slot.closed:
-            return  # shutting down: the publishers are going away
+    def _publish(self, out: FrameOutput) -> None:  # a stop joins this thread before any publisher goes away
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
