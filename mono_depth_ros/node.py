@@ -347,9 +347,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if (held := self._log_throttle.allow(f"lidar {reason}", text)) is not None:
             self.get_logger().warning(f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back{held}")
 
-    def _publish(self, out: FrameOutput) -> None:
-        if self._slot.closed:
-            return  # shutting down: the publishers are going away
+    def _publish(self, out: FrameOutput) -> None:  # a stop joins this thread before any publisher goes away
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
@@ -472,12 +470,13 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     except Exception as err:  # rcl refuses the command line: a params file it cannot parse (no ros__parameters)
         get_logger(logger_name(args)).fatal(f"cannot start: {init_failure_text(err)}")
         return 1
-    node, code = None, 0
+    node, code, executor = None, 0, None
     try:
         with stop.interrupting(asked_before=True):  # a signal (or a parent gone) ends the model load now
             node = (node_class or MonoDepthNode)()
         node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
-        rclpy.spin(node)
+        executor = rclpy.get_global_executor()  # kept for exit_now's finaliser: rclpy.try_shutdown drops the
+        rclpy.spin(node, executor)  # global one when it shuts the context down itself (before rclpy's signal thread)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
@@ -491,7 +490,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return exit_now(code, context_released(rclpy.get_global_executor, node)) if args is None and node else code
+    return exit_now(code, context_released(lambda: executor, node)) if args is None and executor else code
 
 
 def lifecycle_main(args: list[str] | None = None) -> int:

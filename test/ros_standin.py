@@ -833,6 +833,7 @@ class StandInState:
     graph: dict[str, list[str]] = field(default_factory=dict)  # topic -> type names of other nodes' publishers
     graph_qos: dict[str, QoSProfile] = field(default_factory=dict)  # topic -> the QoS its publishers offer
     released: list[str] = field(default_factory=list)  # "executor", "context": what get_global_executor()'s freed
+    executor: _GlobalExecutor | None = None  # rclpy's global one (get_global_executor; a try_shutdown drops it)
 
 
 @dataclass
@@ -868,8 +869,19 @@ def _shutdown(*, context: Any = None, uninstall_handlers: Any = None) -> None:
 
 
 def _try_shutdown(*, context: Any = None) -> None:
-    if STATE.initialized:
+    if STATE.initialized:  # Humble / Jazzy: the context's on_shutdown drops the global executor (reset_executor)
         _shutdown()
+        STATE.executor = None
+
+
+def _get_global_executor() -> _GlobalExecutor:
+    """rclpy's: one per context. Made after a ``try_shutdown`` that shut the context down (the default context a new,
+    uninitialised one), it fails as on Humble (a shutdown by rclpy's signal thread keeps the executor)."""
+    if STATE.executor is None:
+        if not STATE.initialized:
+            raise TypeError("'NoneType' object does not support the context manager protocol")
+        STATE.executor = _GlobalExecutor()
+    return STATE.executor
 
 
 class _GlobalExecutor:
@@ -890,6 +902,7 @@ def _get_logger(name: str) -> Logger:
 
 
 def _spin(node: Node, executor: Any = None) -> None:
+    executor = executor or _get_global_executor()
     if STATE.spin is None:
         raise KeyboardInterrupt
     STATE.spin(node)
@@ -946,7 +959,7 @@ def modules() -> dict[str, types.ModuleType]:
         ok=_ok,
         shutdown=_shutdown,
         try_shutdown=_try_shutdown,
-        get_global_executor=_GlobalExecutor,
+        get_global_executor=_get_global_executor,
         spin=_spin,
         **{name.split(".")[1]: module for name, module in rclpy_modules.items()},
     )

@@ -10,6 +10,8 @@ import weakref
 from types import SimpleNamespace
 from typing import Any
 
+from mono_depth_ros.adapters import worker as worker_module
+
 from . import ros_standin, test_node
 from .test_node import EXTERNAL, EchoPipeline, Ros, camera_info, prediction, rgb_image, send_frame
 
@@ -199,6 +201,37 @@ def test_frames_in_flight_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     assert test_node.wait_until(lambda: test_node.stats(node).published == 1)
     snapshot = test_node.stats(node)
     assert snapshot.received == snapshot.published + snapshot.dropped + sum(snapshot.bad.values())
+    node.destroy_node()
+
+
+def test_a_frame_the_publish_stage_took_as_deactivate_began_is_published(ros: Ros, monkeypatch: Any) -> None:
+    """The publish thread took frame 1's output from the hand-off, then the deactivate closed the worker: _publish
+    saw the slot closed and returned, and the frame was neither published nor counted (frames_received 1,
+    published + dropped + bad 0 in the last status). The stop waits for the publish thread, so the publishers are
+    still there: the output it holds is published."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    taken, node_box = threading.Event(), SimpleNamespace(node=None)
+    take = worker_module.HandOff.take
+
+    def take_then_stall(self: Any, timeout_s: float | None = None) -> Any:  # the interleaving, forced
+        item = take(self, timeout_s)
+        if item is not None:
+            taken.set()
+            assert test_node.wait_until(lambda: node_box.node._slot.closed)  # the stop lands here
+        return item
+
+    monkeypatch.setattr(worker_module.HandOff, "take", take_then_stall)
+    node = node_box.node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert taken.wait(30)  # frame 1's output is in the publish thread, not yet published
+    assert node.trigger_deactivate() is results.SUCCESS
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.bad) == (1, 1, 0, {})
+    assert [test_node.stamp_ns_of(m) for m in node.publishers["depth/image"].messages] == [1_000_000_000]
+    (status,) = node.publishers["/diagnostics"].messages[-1].status
+    values = {kv.key: kv.value for kv in status.values}
+    assert (values["frames_received"], values["frames_published"]) == ("1", "1")
     node.destroy_node()
 
 

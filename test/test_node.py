@@ -1293,6 +1293,34 @@ def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
     assert node_module.main() == 1 and ended == [0]  # (rclpy.get_global_executor() had raised a TypeError then)
 
 
+@pytest.mark.parametrize("signal_thread_first", [False, True])
+def test_the_finaliser_releases_the_executor_and_context_whoever_shut_the_context_down_first(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch, signal_thread_first: bool
+) -> None:
+    """A signal in a managed node's configure: the load guard's KeyboardInterrupt ends spin while rclpy's signal
+    thread shuts the context down. Where main came first, rclpy.try_shutdown shut it down, rclpy dropped its global
+    executor, and the finaliser's get_global_executor() failed on the new default context (real Humble: "finalising
+    before the exit failed (TypeError ...)", the context never destroyed; test/ros2/test_ros2_operator.py::
+    test_a_stop_that_ends_spin_before_rclpy_shut_the_context_down_is_finalised_cleanly)."""
+    node_module, ended = ros.node_module, []
+    monkeypatch.setattr(node_module, "MonoDepthNode", functools.partial(node_module.MonoDepthNode, make_pipeline=lambda params, logger: EchoPipeline().bind(params), parameter_overrides=[ros.fake["rclpy.parameter"].Parameter("model.backend", value="external")]))  # noqa: E501  # fmt: skip
+
+    def exit_now(code: int, finalise: Any) -> None:
+        ended.append(code)
+        finalise()
+
+    monkeypatch.setattr(node_module, "exit_now", exit_now)
+
+    def spin(node: Any) -> None:
+        if signal_thread_first:
+            ros_standin.state().initialized = False  # rcl_shutdown from rclpy's signal thread: no on_shutdown
+        raise KeyboardInterrupt
+
+    ros_standin.state().spin = spin
+    node_module.main()
+    assert ended == [0] and ros_standin.state().released == ["executor", "context"]
+
+
 @pytest.mark.parametrize(
     ("signum", "node_class"),
     [(signal.SIGINT, "MonoDepthNode"), (signal.SIGTERM, "MonoDepthNode"), (signal.SIGINT, "MonoDepthLifecycleNode")],

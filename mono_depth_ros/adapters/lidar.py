@@ -121,7 +121,8 @@ class ScanPairing(Generic[T]):
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
     arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
     scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before
-    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan). Each
+    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan), and the
+    frames held then go first, with them (their own scans will not come; the next are the new pass's). Each
     stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
     jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
@@ -162,18 +163,18 @@ class ScanPairing(Generic[T]):
     def add_scan(self, stamp_ns: int, scan: Any) -> list[Paired[T]]:
         """Cache a scan; returns the frames whose choice it made final."""
         with self._lock:
-            self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
+            before = self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
             self._scans_seen += 1
             self._gave_up = False
-            return self._release()
+            return before + self._release()
 
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
-            self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
+            before = self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
-            return self._release()
+            return before + self._release()
 
     def poll(self) -> list[Paired[T]]:
         """Frames released by the passing of time (call it from a timer, e.g. every 20 ms)."""
@@ -199,15 +200,21 @@ class ScanPairing(Generic[T]):
         gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
         return int(np.median(gaps)) if gaps else None
 
-    def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> None:
+    def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> list[Paired[T]]:
+        """After a jump back, the frames held from before it, released with the scans of their pass (the scans that
+        would have come for them will not: the next scans are the new pass's); none when there was no jump."""
         newest = self._newest.get(stream)
+        released: list[Paired[T]] = []
         if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
+            released = self._release(flush=True)
             self._scans.clear()
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
             self._newest = {}  # both streams start again
         self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
+        return released
 
-    def _release(self) -> list[Paired[T]]:
+    def _release(self, flush: bool = False) -> list[Paired[T]]:
+        """The frames that can go now, oldest first (``flush``: every frame held, each with its best scan)."""
         now = self._clock_ns()
         period = self.scan_period_ns()
         released: list[Paired[T]] = []
@@ -219,7 +226,7 @@ class ScanPairing(Generic[T]):
             timed_out = now - arrived >= self.wait_ns
             chosen = self._final(stamp, best, period)
             final = chosen and self._placed(item, best)
-            if not (final or timed_out or len(self._waiting) > self._max_waiting):
+            if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
             if timed_out and not chosen and self._scans_seen == scans_then:

@@ -6,7 +6,9 @@ the last two poses looked up for that camera, at most ``temporal.max_extrapolati
 otherwise there is no pose and the pipeline passes the frame through unfiltered (and counts it). With a ``newest``
 query (tf2 in the node), the two poses are TF's newest one and the one :data:`VELOCITY_BASE_NS` before it when they
 are newer than those looked up: TF that lags behind *every* image (odometry published after the camera's stamp)
-never gave a pose at an image stamp, so there was nothing to extrapolate from and the filter never ran.
+never gave a pose at an image stamp, so there was nothing to extrapolate from and the filter never ran. A frame
+stamped more than 1 s before the poses kept (time went back: ``ros2 bag play --loop``) forgets them: newer than
+anything TF holds in the new pass, they kept TF's newest poses out, and no frame of a later pass had a pose.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import NS_PER_S, MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.depth_config import TemporalConfig
 
 PoseLookup = Callable[[str, str, int], RigidTransform]
@@ -54,6 +57,9 @@ class CameraPoses:
 
     def pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
         """``fixed_from_camera`` at ``stamp_ns`` (int ns), extrapolated when TF lags, else None."""
+        history = self._history.get(camera_frame)
+        if history and history[-1][0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): poses of the
+            del self._history[camera_frame]  # pass before, which TF's newest (this pass's) would never replace
         try:
             found = self._lookup(self._fixed_frame, camera_frame, stamp_ns)
         except self._errors:

@@ -78,7 +78,10 @@ def exit_now(code: int, finalise: Callable[[], object] = lambda: None) -> NoRetu
 
 def context_released(global_executor: Callable[[], Any], node: Any) -> Callable[[], None]:
     """``exit_now``'s ``finalise`` for a ``node`` (destroyed) that rclpy's global executor (``global_executor()``)
-    spun: what the interpreter's teardown released, so that the middleware deletes the participant and
+    spun, taken before ``rclpy.try_shutdown``: one that shuts the context down itself (a stop that ended ``spin``
+    before rclpy's signal thread did) drops rclpy's global executor, and ``rclpy.get_global_executor()`` then failed
+    on the new default context (TypeError, the context never destroyed; real Humble). It releases
+    what the interpreter's teardown released, so that the middleware deletes the participant and
     tells the other processes: a lifecycle node's state machine (rclpy's ``destroy_node`` leaves it, and with it the
     ``get_state`` / ``change_state`` services and the node handle, to the garbage collector), the executor (its
     guard conditions hold the context) and the context (rclpy's ``Context.destroy``), then rcl's logging (the

@@ -505,3 +505,30 @@ def test_a_frame_waits_for_tf_over_its_whole_sweep_before_the_de_skew() -> None:
     assert ready("frame", (image_ns, cloud))
     assert ready("frame", (start_ns, cloud))  # no per-point times: the header stamp alone, as before
     assert tf.asked[-1] == start_ns
+
+
+def test_frames_held_when_a_looped_bag_starts_again_go_with_the_scans_of_their_pass() -> None:
+    """``ros2 bag play --loop``, 30 Hz camera, 10 Hz LiDAR whose scans arrive 30 ms after their stamp: the last frame
+    of a pass (2966 ms) waits for the scan at 3000 ms, which the bag does not hold. The first frame of the next pass
+    cleared the scans, the 2900 ms one (66 ms from it, within max_age) with them, and the next pass's first scan
+    released it without a scan and with a warning that the LiDAR stopped or stamps on another clock: at every loop,
+    one frame lost its LiDAR scale and the log blamed the LiDAR. Held frames now go with the scans of their pass."""
+    clock, unpaired = FakeClock(), list[Paired[tuple[int, int]]]()
+    pair: ScanPairing[tuple[int, int]] = ScanPairing(100 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    frame_ns, base = 33_333_333, 10**12
+    events = sorted([(k * frame_ns + 5 * MS, "frame", base + k * frame_ns) for k in range(90)]
+                    + [(j * 100 * MS + 30 * MS, "scan", base + j * 100 * MS) for j in range(30)])  # fmt: skip
+    released: list[Paired[tuple[int, int]]] = []
+    for loop in range(2):
+        for at, kind, stamp in events:
+            clock.now_ns = loop * 3000 * MS + at
+            released += pair.poll()
+            released += pair.add_frame(stamp, (loop, stamp)) if kind == "frame" else pair.add_scan(stamp, stamp)
+    clock.now_ns += 1000 * MS
+    released += pair.poll()
+    frames = [stamp for _, kind, stamp in events if kind == "frame"]
+    assert [entry.item for entry in released] == [(n, stamp) for n in range(2) for stamp in frames]  # all, in order
+    last_of_pass = released[89]  # held for the scan at 3000 ms when the next pass began
+    assert last_of_pass.item == (0, base + 89 * frame_ns) and last_of_pass.scan == (base + 2900 * MS,) * 2
+    assert not last_of_pass.timed_out and unpaired == []
+    assert all(entry.scan is not None for entry in released)  # the second pass's last frame too, at its time-out

@@ -135,3 +135,38 @@ def test_tf_that_always_lags_behind_the_images_is_extrapolated_from_its_newest_p
     assert poses.extrapolated == 5
     buffer.latest_ns = 10**9  # TF stopped: 0.8 s behind, past temporal.max_extrapolation_s (0.5)
     assert poses.pose("cam", 10**9 + 800 * MS) is None
+
+
+def test_tf_lagging_behind_the_images_is_extrapolated_again_after_time_went_back() -> None:
+    """``ros2 bag play --loop`` with odom published 20 ms after the camera's stamp: the poses kept from the end of
+    the first pass were newer than anything TF held in the next, so TF's newest poses never replaced them and no
+    frame of any later pass had a pose (the temporal filter passed every one through, temporal_no_motion_frames).
+    Poses from after a frame, by more than 1 s (time went back), are forgotten."""
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+
+    class Tf2LookupError(Exception):
+        pass
+
+    class LaggingBuffer:
+        """A camera driving 1 m/s along x in odom, /tf up to ``latest_ns``; time 0 = latest."""
+
+        latest_ns = 0
+
+        def lookup_transform(self, target: str, source: str, time: Any) -> Any:
+            stamp_ns = time.sec * 10**9 + time.nanosec or self.latest_ns
+            if stamp_ns > self.latest_ns:
+                raise Tf2LookupError(f"extrapolation into the future: {stamp_ns} > {self.latest_ns}")
+            pose = RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), target, source)
+            return transform_stamped_from_rigid(factory, pose, stamp_ns)
+
+    buffer = LaggingBuffer()
+    poses = tf2_camera_poses(config(), buffer, factory, (Tf2LookupError,))
+    assert poses is not None
+    stamps = [10**10 + k * 33 * MS for k in range(1, 61)]  # a 2 s bag at 30 Hz, played twice
+    found = []
+    for stamp in stamps + stamps:
+        buffer.latest_ns = stamp - 20 * MS
+        found.append(poses.pose("cam", stamp))
+    assert all(pose is not None for pose in found), [k for k, pose in enumerate(found) if pose is None][:3]
+    np.testing.assert_allclose([pose.translation[0] for pose in found if pose is not None],
+                               [stamp * 1e-9 for stamp in stamps + stamps], atol=1e-9)  # fmt: skip

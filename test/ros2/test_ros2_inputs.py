@@ -350,6 +350,44 @@ def test_real_tf2_lagging_behind_every_image_gives_extrapolated_camera_poses() -
     assert poses.extrapolated == 10
 
 
+def test_real_tf2_lagging_behind_every_image_gives_poses_again_in_each_pass_of_a_looped_bag() -> None:
+    """As above, through the node's buffer (cleared when /tf goes back), for two passes of a 2 s recording
+    (``ros2 bag play --loop``): the poses kept from the end of the first pass were newer than anything tf2 held in
+    the second, so its newest never replaced them (seen: no pose for any frame of the second pass)."""
+    from geometry_msgs.msg import TransformStamped
+    from tf2_ros import Buffer, TransformException
+
+    from mono_depth_ros.adapters.motion import tf2_camera_poses
+    from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
+    from mono_depth_ros.depth_config import DepthConfig
+
+    buffer = ClearedOnJumpBack(Buffer())
+    start_ns = 1_700_000_000 * 10**9
+
+    def send(stamp_ns: int) -> None:  # a camera driving 2 m/s along odom x
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
+        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        stamped.transform.translation.x, stamped.transform.rotation.w = 2.0 * (stamp_ns - start_ns) / 1e9, 1.0
+        buffer.set_transform(stamped, "odometry")
+
+    config = DepthConfig.from_params({"temporal.enabled": True}).temporal
+    poses = tf2_camera_poses(config, buffer, rclpy_factory(), (TransformException,))
+    assert poses is not None
+    missing = []
+    for loop in range(2):
+        sent_ns = start_ns
+        for k in range(60):  # TF at 100 Hz up to 20 ms before each 30 Hz image
+            image_ns = start_ns + 200_000_000 + k * 33_000_000
+            for tf_ns in range(sent_ns, image_ns - 20_000_000 + 1, 10_000_000):
+                send(tf_ns)
+                sent_ns = tf_ns + 10_000_000
+            pose = poses.pose(CAMERA_FRAME, image_ns)
+            if pose is None or abs(pose.translation[0] - 2.0 * (image_ns - start_ns) / 1e9) > 1e-6:
+                missing.append((loop, k))
+    assert missing == [] and buffer.clears == 1, missing[:5]
+
+
 def test_real_tf2_de_skews_an_ouster_sweep_slice_by_slice(kitti_frames: list[KittiFrame]) -> None:
     """The node's LiDAR path (adapters.lidar.lidar_scan_from_tf) through rclpy's tf2 buffer with lidar.motion_frame:
     an ouster-ros sweep (``t`` after a stamp at the sweep's start) on a car at 10 m/s, /tf ending 20 ms after the

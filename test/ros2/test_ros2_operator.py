@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -341,3 +342,38 @@ def test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly(
             wait_until(lambda: probe.node.count_publishers("/diagnostics") == 0, 10, "the node gone from the graph")
     finally:
         stream.stop()
+
+
+STOP_BEFORE_RCLPY_SCRIPT = """
+import rclpy
+from rclpy.node import Node
+from mono_depth_ros import node as node_module
+
+
+class InterruptedInConfigure(Node):
+    load_guard = None
+
+    def __init__(self):
+        super().__init__("interrupted_in_configure")
+        self.create_timer(0.2, self.configure)
+
+    def configure(self):  # the load guard's KeyboardInterrupt, before rclpy's signal thread shut the context down
+        raise KeyboardInterrupt
+
+
+node_module.main(None, InterruptedInConfigure)
+"""
+
+
+def test_a_stop_that_ends_spin_before_rclpy_shut_the_context_down_is_finalised_cleanly() -> None:
+    """A signal during a managed node's configure raises the load guard's KeyboardInterrupt in the main thread while
+    rclpy's own handler shuts the context down from its signal thread: under load main came first, so
+    ``rclpy.try_shutdown`` shut the context down itself, its on_shutdown dropped rclpy's global executor, and the
+    finaliser's ``get_global_executor()`` built a new one on the new, uninitialised default context: "finalising
+    before the exit failed (TypeError: 'NoneType' object does not support the context manager protocol)" and the
+    executor's ``__del__`` traceback (``_sigint_gc``), the context never destroyed (seen twice in
+    ``test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly``). Forced here: spin ends in a
+    KeyboardInterrupt with the context up."""
+    done = subprocess.run([sys.executable, "-c", STOP_BEFORE_RCLPY_SCRIPT], capture_output=True, text=True, timeout=60)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0 and "finalising before the exit failed" not in text and "Traceback" not in text, text
