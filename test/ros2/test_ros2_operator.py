@@ -139,6 +139,21 @@ def test_a_managed_node_without_its_lifecycle_services_is_made_and_driven_in_pro
         node.destroy_node()
 
 
+def status_after(diagnostics: Collector, after_ns: int, transition: str) -> dict[str, str]:
+    """The node's last /diagnostics status that arrived after ``after_ns`` (monotonic), waited for up to 5 s."""
+
+    def last_status() -> dict[str, str] | None:
+        with diagnostics.lock:
+            late = [msg for arrival, msg in diagnostics.items if arrival > after_ns]
+        statuses = node_statuses(late)
+        return statuses[-1] if statuses else None
+
+    wait_until(lambda: last_status() is not None, 5, f"a /diagnostics status after {transition}")
+    status = last_status()
+    assert status is not None
+    return status
+
+
 def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
@@ -160,17 +175,32 @@ def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
             deactivated = time.monotonic_ns()  # the status comes before the transition's answer
             assert probe.lifecycle(NODE_FQN, "deactivate", timeout_s=ANSWER_S) == "inactive"
             published = depth.count() - before
-
-            def last_status(after: int = deactivated) -> dict[str, str] | None:
-                with diagnostics.lock:
-                    late = [msg for arrival, msg in diagnostics.items if arrival > after]
-                return (node_statuses(late) or [None])[-1]
-
-            wait_until(lambda: last_status() is not None, 5, f"a /diagnostics status after deactivate ({cycle})")
-            status = last_status()
-            assert status is not None and accounted(status), status
-            assert int(status["frames_published"]) >= published >= 4, (status, published)
+            status = status_after(diagnostics, deactivated, f"deactivate ({cycle})")
+            assert accounted(status) and int(status["frames_published"]) >= published >= 4, (status, published)
             assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
+
+
+def test_frames_at_a_shutdown_from_active_are_in_a_last_diagnostics_status(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """Shutdown straight from active (``ros2 lifecycle set NODE shutdown``: allowed; Nav2's manager deactivates
+    first) while frames stream in: no status was published, so the frames since the last periodic one were in none
+    (deactivate publishes one). Shutdown from active publishes it too, in which every image adds up (the period,
+    60 s, is longer than the test: no other status comes)."""
+    params = write_params(ros_logs / "shutdown_count.yaml", {"diagnostics.period_s": 60.0})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "shut.log")
+    with operating(probe, launched) as operated:
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        depth = operated.collect(Image, "/depth/image")
+        operated.start_stream(kitti_frames)
+        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
+        assert probe.lifecycle(NODE_FQN, "activate") == "active"
+        depth.wait_for(4, timeout_s=30)
+        shut = time.monotonic_ns()  # the status comes before the transition's answer
+        assert probe.lifecycle(NODE_FQN, "active_shutdown", timeout_s=ANSWER_S) == "finalized"
+        published = depth.count()
+        status = status_after(diagnostics, shut, "shutdown from active")
+        assert accounted(status) and int(status["frames_published"]) >= published >= 4, (status, published)
 
 
 CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid value, then an invalid one)
