@@ -292,6 +292,34 @@ def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refuse
         assert int(status["frames_published"]) >= stream.sent - 2, (status, stream.sent)  # best effort: ~all
 
 
+WRONG_TYPES: dict[str, Any] = {  # start-up parameters of each static type, each given another type
+    "image_is_rectified": 1, "model.compile": 1, "sync.queue_size": "ten", "model.threads": 2.5,
+    "output.downscale": True, "image_topic": 5, "device": False,
+}  # fmt: skip
+
+
+def test_an_unconfigured_managed_node_refuses_a_wrong_type_by_name(probe: Probe, ros_logs: Path) -> None:
+    """The managed node's start-up parameters, which can be set while it is unconfigured, were statically typed:
+    ``ros2 param set NODE image_is_rectified 1`` got rclpy's "Wrong parameter type, expected 'Type.BOOL' got
+    'Type.INTEGER'", naming neither the parameter nor the value (the plain node and the configured managed node name
+    both). Refused by name and value now, the described type kept. A params file's wrong type (``model.threads:
+    two``), taken at start-up as dynamically typed, fails configure naming it; set right, configure runs with it."""
+    params = write_params(ros_logs / "wrong_type.yaml", {"model.threads": "two"})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "types.log")
+    with operating(probe, launched):
+        assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
+        refusals = {name: set_parameter(probe, name, value) for name, value in WRONG_TYPES.items()}
+        named = {name: not ok and name in why and str(WRONG_TYPES[name]) in why for name, (ok, why) in refusals.items()}
+        assert all(named.values()), {name: refusals[name] for name, good in named.items() if not good}
+        types = described_and_held_types(probe, [name for name in WRONG_TYPES if name != "model.threads"])
+        assert all(kinds[0] == kinds[1] for kinds in types.values()), types
+        with pytest.raises(AssertionError, match="transition configure failed"):
+            probe.lifecycle(NODE_FQN, "configure", timeout_s=ANSWER_S)
+        assert "configure failed: ConfigError: parameter model.threads" in launched.log, launched.log[-3000:]
+        assert set_parameter(probe, "model.threads", 1) == (True, "")
+        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
+
+
 def half_size(image: Any, info: Any) -> tuple[Any, Any]:
     """The camera switched to half resolution: every second pixel, and camera_info's K and P for it."""
     rows = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.step)
