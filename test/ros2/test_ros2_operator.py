@@ -154,53 +154,34 @@ def status_after(diagnostics: Collector, after_ns: int, transition: str) -> dict
     return status
 
 
-def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+@pytest.mark.parametrize(("leave", "left"), [("deactivate", "inactive"), ("active_shutdown", "finalized")])
+def test_frames_in_flight_when_active_ends_are_in_a_last_diagnostics_status(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, leave: str, left: str
 ) -> None:
     """Deactivate while frames stream in: the frames published or dropped since the last periodic status were in
     no status (the timer goes with deactivate, and cleanup + configure start the counts anew): a supervisor saw
     images received and never published. A status is published at deactivate, in which every image adds up (the
-    period, 60 s, is longer than the test: no other status comes)."""
-    params = write_params(ros_logs / "deactivate_count.yaml", {"diagnostics.period_s": 60.0})
-    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "deact.log")
+    period, 60 s, is longer than the test: no other status comes); twice, with a cleanup between. Shutdown straight
+    from active (``ros2 lifecycle set NODE shutdown``: allowed; Nav2's manager deactivates first) published none: it
+    publishes one too."""
+    params = write_params(ros_logs / f"{leave}_count.yaml", {"diagnostics.period_s": 60.0})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / f"{leave}.log")
     with operating(probe, launched) as operated:
         diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
         depth = operated.collect(Image, "/depth/image")
         operated.start_stream(kitti_frames)
-        for cycle in range(2):
+        for cycle in range(2 if leave == "deactivate" else 1):
             before = depth.count()  # the counts start anew at each configure
             assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
             assert probe.lifecycle(NODE_FQN, "activate") == "active"
             depth.wait_for(depth.count() + 4, timeout_s=30)
-            deactivated = time.monotonic_ns()  # the status comes before the transition's answer
-            assert probe.lifecycle(NODE_FQN, "deactivate", timeout_s=ANSWER_S) == "inactive"
+            ended = time.monotonic_ns()  # the status comes before the transition's answer
+            assert probe.lifecycle(NODE_FQN, leave, timeout_s=ANSWER_S) == left
             published = depth.count() - before
-            status = status_after(diagnostics, deactivated, f"deactivate ({cycle})")
+            status = status_after(diagnostics, ended, f"{leave} ({cycle})")
             assert accounted(status) and int(status["frames_published"]) >= published >= 4, (status, published)
-            assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
-
-
-def test_frames_at_a_shutdown_from_active_are_in_a_last_diagnostics_status(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
-) -> None:
-    """Shutdown straight from active (``ros2 lifecycle set NODE shutdown``: allowed; Nav2's manager deactivates
-    first) while frames stream in: no status was published, so the frames since the last periodic one were in none
-    (deactivate publishes one). Shutdown from active publishes it too, in which every image adds up (the period,
-    60 s, is longer than the test: no other status comes)."""
-    params = write_params(ros_logs / "shutdown_count.yaml", {"diagnostics.period_s": 60.0})
-    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "shut.log")
-    with operating(probe, launched) as operated:
-        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
-        depth = operated.collect(Image, "/depth/image")
-        operated.start_stream(kitti_frames)
-        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
-        assert probe.lifecycle(NODE_FQN, "activate") == "active"
-        depth.wait_for(4, timeout_s=30)
-        shut = time.monotonic_ns()  # the status comes before the transition's answer
-        assert probe.lifecycle(NODE_FQN, "active_shutdown", timeout_s=ANSWER_S) == "finalized"
-        published = depth.count()
-        status = status_after(diagnostics, shut, "shutdown from active")
-        assert accounted(status) and int(status["frames_published"]) >= published >= 4, (status, published)
+            if left == "inactive":
+                assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
 
 
 CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid value, then an invalid one)
