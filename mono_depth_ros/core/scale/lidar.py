@@ -69,20 +69,10 @@ class LidarScan:
 FLOAT32_MAX_M = float(np.finfo(np.float32).max)  # the projection works in float32 (the scan's dtype, the depth's)
 
 
-def check_reach(points_in_lidar: npt.NDArray[Any], cam_from_lidar: RigidTransform) -> None:
-    """Refuse an extrinsic whose product with the scan leaves float32: ``|R p + t|`` bounded per camera axis by
-    ``sum|R_i| · max|p| + |t_i|`` (metres) over the scan's finite coordinates, two passes over the points.
-
-    tf2 stores any finite translation, so a corrupt one (1e300 m) reached the projection, whose float32 cast of the
-    extrinsic overflowed to Inf with a RuntimeWarning and every point out of view. Non-finite entries are refused
-    by :class:`~mono_depth_ros.core.geometry.RigidTransform` itself.
-
-    Raises:
-        TransformError: the bound reaches float32's largest value (3.4e38); the message names the translation, the
-            largest coordinate and the frames.
-    """
+def largest_coordinate(points_in_lidar: npt.NDArray[Any]) -> float:
+    """The largest ``|coordinate|`` (metres) over the scan's finite coordinates (0 for none), two passes."""
     if points_in_lidar.size == 0:
-        return
+        return 0.0
     with np.errstate(invalid="ignore"):  # NaN ("no return") is skipped by fmax / fmin
         largest = max(
             float(np.fmax.reduce(points_in_lidar, axis=None)), -float(np.fmin.reduce(points_in_lidar, axis=None))
@@ -90,6 +80,28 @@ def check_reach(points_in_lidar: npt.NDArray[Any], cam_from_lidar: RigidTransfor
     if not math.isfinite(largest):  # an Inf or all-NaN coordinate: those points are dropped by the projection
         finite = np.abs(points_in_lidar[np.isfinite(points_in_lidar)])
         largest = float(finite.max()) if finite.size else 0.0
+    return largest
+
+
+def check_reach(
+    points_in_lidar: npt.NDArray[Any], cam_from_lidar: RigidTransform, largest: float | None = None
+) -> None:
+    """Refuse an extrinsic whose product with the scan leaves float32: ``|R p + t|`` bounded per camera axis by
+    ``sum|R_i| · max|p| + |t_i|`` (metres) over the scan's finite coordinates, two passes over the points.
+
+    tf2 stores any finite translation, so a corrupt one (1e300 m) reached the projection, whose float32 cast of the
+    extrinsic overflowed to Inf with a RuntimeWarning and every point out of view. Non-finite entries are refused
+    by :class:`~mono_depth_ros.core.geometry.RigidTransform` itself. ``largest``: :func:`largest_coordinate` of the
+    points, when known (the de-skew checks each of a sweep's transforms against one pass over the points).
+
+    Raises:
+        TransformError: the bound reaches float32's largest value (3.4e38); the message names the translation, the
+            largest coordinate and the frames.
+    """
+    if points_in_lidar.size == 0:
+        return
+    if largest is None:
+        largest = largest_coordinate(points_in_lidar)
     reach = np.abs(cam_from_lidar.rotation).sum(axis=1) * largest + np.abs(cam_from_lidar.translation)
     if np.all(reach < FLOAT32_MAX_M):
         return
