@@ -47,7 +47,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
-from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats
+from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, drained
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
@@ -373,9 +373,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _stop_worker(self) -> None:
         if self._worker is not None and not self._worker.stop(timeout_s=5.0):
             self.get_logger().warning("depth worker still busy after 5 s; going on without it")
-        held = [h for h in (getattr(self, "_pairing", None), getattr(self, "_sync_watch", None)) if h is not None]
-        if held:  # images held for their LiDAR scan or camera_info go with the subscriptions: counted dropped
-            self._stats.frame_dropped(sum(h.drain() for h in held))
+        if held := drained(getattr(self, "_pairing", None), getattr(self, "_sync_watch", None)):
+            self._stats.frame_dropped(held)  # images held for their LiDAR scan or camera_info: with the subscriptions
 
     def destroy_node(self) -> Any:
         """Stop and join the worker thread, then destroy the node."""
@@ -427,8 +426,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return result
 
     def on_deactivate(self, state: State) -> Any:
-        self._deactivate()
-        self._publish_diagnostics()  # its timer is gone: the frames since the last status, those dropped now too
+        self._deactivate(last_status=True)
         return self._OK
 
     def on_cleanup(self, state: State) -> Any:
@@ -436,20 +434,22 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return self._OK
 
     def on_error(self, state: State) -> Any:
-        """Release everything: back to unconfigured (shutdown too)."""
-        self._deactivate()
+        """Release everything: back to unconfigured (shutdown too; from active with a last status, as deactivate)."""
+        self._deactivate(last_status=self._active != ([], []))
         self._free()
         return self._OK
 
     on_shutdown = on_error
 
-    def _deactivate(self) -> None:
+    def _deactivate(self, last_status: bool = False) -> None:
         self._stop_worker()
         for subscription in self._active[0] + taken(getattr(self, "_latched", None), getattr(self, "_lidar", None)):
             self.destroy_subscription(subscription)
         for timer in self._active[1]:
             self.destroy_timer(timer)
         self._active = ([], [])
+        if last_status:  # its timer is gone: the frames since the last status, those dropped now too
+            self._publish_diagnostics()
 
     def _free(self) -> None:
         """Destroy the publishers and drop the model (whatever a configure, complete or not, made)."""

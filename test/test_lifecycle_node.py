@@ -235,6 +235,28 @@ def test_a_frame_the_publish_stage_took_as_deactivate_began_is_published(ros: Ro
     node.destroy_node()
 
 
+def test_a_shutdown_from_active_publishes_a_last_status_and_from_inactive_none_again(ros: Ros) -> None:
+    """``ros2 lifecycle set NODE shutdown`` from active released everything without a /diagnostics status: the
+    frames since the last periodic one were in none. It publishes one, as deactivate does; a shutdown after a
+    deactivate (whose status is out already) publishes no second."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    for deactivate_first in (False, True):
+        node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
+        assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+        send_frame(node, stamp_ns=1_000_000_000)
+        assert len(node.publishers["depth/image"].wait_for(1)) == 1
+        statuses = node.publishers["/diagnostics"].messages
+        if deactivate_first:
+            assert node.trigger_deactivate() is results.SUCCESS
+        before = len(statuses)
+        assert node.trigger_shutdown() is results.SUCCESS
+        assert len(statuses) == before + (0 if deactivate_first else 1), deactivate_first
+        (status,) = statuses[-1].status
+        values = {kv.key: kv.value for kv in status.values}
+        assert (values["frames_received"], values["frames_published"]) == ("1", "1"), values
+        node.destroy_node()
+
+
 def test_frames_held_for_their_scan_or_camera_info_at_deactivate_are_counted_dropped(ros: Ros) -> None:
     """Images held for their LiDAR scan (lidar.wait_s) or, with ApproximateTime, for their camera_info were lost
     uncounted at deactivate: frames_received stayed above published + dropped + bad for good."""

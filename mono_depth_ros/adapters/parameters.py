@@ -13,7 +13,8 @@ parameters with a choice YAML reads unquoted as a boolean (``off``, ``on``: ``co
 dynamically typed too, so that ``ros2 param set ... off`` gets the callback's refusal with the quoting remedy, and
 so is every run-time parameter: rclpy's own refusal of a wrong type (``ros2 param set NODE cloud.rgb 1``: "Wrong
 parameter type, expected 'Type.BOOL' got 'Type.INTEGER'") named neither the parameter nor the value; the
-callback's (``config.coerce``) names both and the type expected.
+callback's (``config.coerce``) names both and the type expected. For the same reason the managed node declares
+its start-up parameters, settable while unconfigured, dynamically typed too.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     """Descriptor contents for ``spec`` (read-only unless ``spec.dynamic``; ranges from min/max; choices listed).
 
     ``managed``: for the lifecycle node, whose start-up parameters are read at configure: not read-only, so that
-    they can be set while it is unconfigured (:func:`apply_changes` refuses them once it is configured).
+    they can be set while it is unconfigured (:func:`apply_changes` refuses them once it is configured), and
+    dynamically typed as the run-time ones, so that a wrong type set while unconfigured is refused by the on-set
+    callback naming the parameter and the value (rclpy's own refusal, "Wrong parameter type, expected 'Type.BOOL'
+    got 'Type.INTEGER'", named neither).
     """
     notes: list[str] = []
     if spec.choices:
@@ -90,7 +94,7 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     return DescriptorFields(
         description=spec.description,
         read_only=not spec.dynamic and not managed,
-        dynamic_typing=spec.type is float or bool(yaml_bool_choices(spec)) or spec.dynamic,
+        dynamic_typing=spec.type is float or bool(yaml_bool_choices(spec)) or spec.dynamic or managed,
         additional_constraints="; ".join(notes),
         float_range=float_range,
         int_range=int_range,

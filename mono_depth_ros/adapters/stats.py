@@ -18,6 +18,12 @@ MAX_STAMP_OFFSET_S = 3600.0
 """A capture stamp further than this from the node clock (or stamp 0) is not a capture time: no latency."""
 
 
+def drained(*holders: Any | None) -> int:
+    """How many images the holders (``drain()``: ``ScanPairing``, ``SyncWatch``; None skipped) held for their LiDAR
+    scan or camera_info, forgotten now: their subscriptions are going (a stop, a deactivate), so they count dropped."""
+    return sum(holder.drain() for holder in holders if holder is not None)
+
+
 @dataclass(frozen=True)
 class StatsSnapshot:
     """Counters since start and rates over the last ``window_s`` seconds (see :class:`RuntimeStats`)."""

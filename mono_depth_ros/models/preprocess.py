@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -450,17 +451,51 @@ def upsample_edge_aware_host(
 def _window_host(
     source: np.ndarray, smooth_cell: np.ndarray, out_hw: tuple[int, int], window: tuple[float, float, float, float]
 ) -> np.ndarray:
-    """:func:`upsample_edge_aware_host`'s resampling of a window: the same cell choices, bilinear by gathers."""
+    """:func:`upsample_edge_aware_host`'s resampling of a window: the same cell choices, bilinear by gathers.
+
+    Separable gathers with the window's indices (:func:`_window_index`, made once per window), the bilinear blend in
+    place (the float32 operations of ``a + w · (b - a)`` in the same order: the same bytes as through temporaries),
+    every intermediate in this thread's :func:`_scratch` arrays: only the output is fresh memory. The fresh
+    temporaries (about 13 MB a frame at NYU's 480x640) were faulted in again every frame under glibc's default
+    thresholds (a process without :func:`~mono_depth_ros.adapters.malloc_policy.keep_freed_memory`: the host road
+    0.4 × the time); where the node keeps freed memory the CPU time is the same (``bench/bench_window_upsample.py``).
+    """
+    out_h, out_w = out_hw
+    (in_h, in_w), f32 = source.shape, np.float32
     top, left, height, width = (float(value) for value in window)
-    y0, y1, wy, nearest_y = _window_index(out_hw[0], source.shape[0], top, height)
-    x0, x1, wx, nearest_x = _window_index(out_hw[1], source.shape[1], left, width)
-    out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
-    rows0, rows1 = source.take(y0, axis=0), source.take(y1, axis=0)
-    rows = rows0 + wy[:, None] * (rows1 - rows0)  # (H, w)
-    left_values, right_values = rows.take(x0, axis=1), rows.take(x1, axis=1)
-    bilinear = left_values + wx[None, :] * (right_values - left_values)
-    np.copyto(out, bilinear, where=smooth_cell.take(y0, axis=0).take(x0, axis=1))
+    y0, y1, wy, nearest_y = _window_index(out_h, in_h, top, height)
+    x0, x1, wx, nearest_x = _window_index(out_w, in_w, left, width)
+    near_rows = np.take(source, nearest_y, axis=0, out=_scratch("near_rows", (out_h, in_w), f32), mode="clip")
+    out: np.ndarray = near_rows.take(nearest_x, axis=1, mode="clip")  # the only fresh array: returned
+    rows = np.take(source, y0, axis=0, out=_scratch("rows", (out_h, in_w), f32), mode="clip")  # rows0, then the blend
+    step = np.take(source, y1, axis=0, out=_scratch("row_step", (out_h, in_w), f32), mode="clip")
+    np.subtract(step, rows, out=step)
+    np.multiply(wy[:, None], step, out=step)
+    np.add(rows, step, out=rows)
+    bilinear = np.take(rows, x0, axis=1, out=_scratch("bilinear", (out_h, out_w), f32), mode="clip")  # left, then
+    step = np.take(rows, x1, axis=1, out=_scratch("column_step", (out_h, out_w), f32), mode="clip")
+    np.subtract(step, bilinear, out=step)
+    np.multiply(wx[None, :], step, out=step)
+    np.add(bilinear, step, out=bilinear)
+    cell_rows = np.take(smooth_cell, y0, axis=0, out=_scratch("cell_rows", (out_h, in_w), np.bool_), mode="clip")
+    smooth = np.take(cell_rows, x0, axis=1, out=_scratch("smooth", (out_h, out_w), np.bool_), mode="clip")
+    np.copyto(out, bilinear, where=smooth)
     return out
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, int], dtype: type[np.generic]) -> np.ndarray:
+    """A C-contiguous ``shape`` array of ``dtype`` (contents undefined) for this thread's ``name``: one flat array
+    per name and thread, grown to the largest size asked for and handed out as a view (two threads never share
+    one; a frame's temporaries are not faulted in again the next frame)."""
+    arrays: dict[str, np.ndarray] = _SCRATCH.__dict__.setdefault("arrays", {})
+    size = shape[0] * shape[1]
+    array = arrays.get(name)
+    if array is None or array.dtype != dtype or array.size < size:
+        array = arrays[name] = np.empty(size, dtype=dtype)
+    return array[:size].reshape(shape)
 
 
 def upsample_edge_aware(

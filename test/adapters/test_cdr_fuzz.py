@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -700,7 +701,9 @@ def test_a_tf_with_odd_quaternion_or_frames_is_counted_or_published(
     distro: str, quaternion: str, translation: str, parent: str, child: str
 ) -> None:
     """The bag runner's TF (``TfBuffer``, as tf2 stores /tf_static): a bad transform is not stored, the scan is
-    refused (``lidar.TransformError``) and the frame published."""
+    refused (``lidar.TransformError``) and the frame published. A finite but absurd translation (1e300 m) is stored,
+    as tf2 stores it, and the scan it places is refused (``lidar.TransformError``); it was projected, with numpy's
+    "overflow encountered in cast" RuntimeWarning, every point out of view."""
     frame = real_frame(distro)
     (entry,) = frame.tf.transforms
     q = entry.transform.rotation
@@ -715,8 +718,12 @@ def test_a_tf_with_odd_quaternion_or_frames_is_counted_or_published(
                       transform=replace(entry.transform, rotation=rotation, translation=moved))  # fmt: skip
     raw = valid_raw(frame)
     raw["tf"] = frame.cdr(replace(frame.tf, transforms=[mutated]))
-    outcome = run(frame, raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        outcome = run(frame, raw)
     assert outcome.reason == PUBLISHED, outcome
+    if translation != "same":
+        assert outcome.scan_reason == "lidar.TransformError", outcome
 
 
 # ------------------------------------------------------------------------------------------- LaserScan

@@ -139,6 +139,8 @@ def test_a_managed_node_takes_start_up_parameters_only_while_unconfigured() -> N
     weights = PARAMS_BY_NAME["model.weights"]
     assert descriptor_fields(weights).read_only and not descriptor_fields(weights, managed=True).read_only
     assert "read at configure" in descriptor_fields(weights, managed=True).additional_constraints
+    # set while unconfigured: a wrong type reaches the on-set callback, which names the parameter and the value
+    assert all(descriptor_fields(spec, managed=True).dynamic_typing for spec in PARAMS), "rclpy's refusal names none"
     current = DepthConfig.from_params()
     assert apply_changes(current, {"model.weights": "/m.onnx", "device": "gpu"}, configured=False) is current
     with pytest.raises(ConfigError, match=r"output\.max_range"):

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.stats import RuntimeStats
+from mono_depth_ros.adapters.stats import RuntimeStats, drained
 from mono_depth_ros.core.errors import ConfigError
 
 from .support import MS, FakeClock
@@ -131,3 +131,20 @@ def test_images_missing_add_up_apart_from_the_frames_received() -> None:
     stats.images_missing(2)
     snap = stats.snapshot()
     assert (snap.images_missing, snap.received, sum(snap.bad.values()), snap.dropped) == (5, 1, 0, 0)
+
+
+class _Holder:
+    """A ScanPairing / SyncWatch stand-in: ``drain()`` forgets the images held and returns how many."""
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+
+    def drain(self) -> int:
+        count, self.held = self.held, 0
+        return count
+
+
+def test_images_held_at_a_stop_are_drained_once() -> None:
+    pairing, sync_watch = _Holder(2), _Holder(3)
+    assert drained(pairing, None, sync_watch) == 5
+    assert drained(pairing, sync_watch) == 0 and pairing.held == sync_watch.held == 0  # nothing twice

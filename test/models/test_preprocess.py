@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -324,6 +325,55 @@ def test_a_window_is_upsampled_alike_on_the_host_and_the_device(out_hw: tuple[in
     plain_host = upsample_edge_aware_host(source, out_hw)
     assert whole_host is not None and plain_host is not None
     np.testing.assert_allclose(whole_host, plain_host, rtol=1e-5, equal_nan=True)
+
+
+def gathered_window(
+    source: np.ndarray, smooth_cell: np.ndarray, out_hw: tuple[int, int], window: tuple[float, float, float, float]
+) -> np.ndarray:
+    """The window's resampling through plain separable gathers and temporaries (the host road before its indices
+    were cached flat): the reference the cached road must equal byte for byte."""
+    from mono_depth_ros.models.preprocess import _window_index
+
+    top, left, height, width = window
+    y0, y1, wy, nearest_y = _window_index(out_hw[0], source.shape[0], top, height)
+    x0, x1, wx, nearest_x = _window_index(out_hw[1], source.shape[1], left, width)
+    out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
+    rows0, rows1 = source.take(y0, axis=0), source.take(y1, axis=0)
+    rows = rows0 + wy[:, None] * (rows1 - rows0)
+    left_values, right_values = rows.take(x0, axis=1), rows.take(x1, axis=1)
+    bilinear = left_values + wx[None, :] * (right_values - left_values)
+    np.copyto(out, bilinear, where=smooth_cell.take(y0, axis=0).take(x0, axis=1))
+    return out
+
+
+@pytest.mark.parametrize("out_hw", [(480, 640), (241, 333), (1080, 1920)])
+@pytest.mark.parametrize("map_hw", [(384, 512), (192, 256)])
+def test_a_window_resampled_in_reused_arrays_is_the_same_bytes(
+    out_hw: tuple[int, int], map_hw: tuple[int, int]
+) -> None:
+    """The window road blends in place in arrays this thread reuses frame after frame: the same bytes as the gathers
+    through temporaries it replaced (NaN included), a fresh output each frame (a second frame does not overwrite
+    the first's), and another thread gets arrays of its own. Its speed: bench/bench_window_upsample.py."""
+    from mono_depth_ros.models import preprocess
+
+    rng = np.random.default_rng(11)
+    sources = [rng.uniform(0.5, 40.0, map_hw).astype(np.float32) for _ in range(2)]
+    for source in sources:
+        source[rng.random(map_hw) < 0.02] = np.nan
+    smooth_cell = rng.random(map_hw) < 0.8
+    window = reflect_pad_window((480, 640), (384, 512), map_hw)
+    assert window is not None
+    expected = [gathered_window(source, smooth_cell, out_hw, window).tobytes() for source in sources]
+    first, second = (preprocess._window_host(source, smooth_cell, out_hw, window) for source in sources)
+    assert first.shape == out_hw and first.dtype == np.float32
+    assert [first.tobytes(), second.tobytes()] == expected  # the first frame's output intact after the second
+    bilinear = preprocess._scratch("bilinear", out_hw, np.float32)
+    assert preprocess._scratch("bilinear", out_hw, np.float32).__array_interface__ == bilinear.__array_interface__
+    other: list[np.ndarray] = []
+    thread = threading.Thread(target=lambda: other.append(preprocess._scratch("bilinear", out_hw, np.float32)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other[0], bilinear)
 
 
 def test_reflect_padding_is_zoedepths_and_left_out_where_the_image_cannot_reflect_it() -> None:

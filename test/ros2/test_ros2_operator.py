@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from test.kitti_bag import KittiFrame
 from .harness import (
     NODE_FQN,
     RELIABLE,
+    Collector,
     FrameStream,
     KittiFeeder,
     Launched,
@@ -41,6 +44,42 @@ from .harness import (
 )
 
 ANSWER_S = 10.0  # the bound within which the node answers a service
+
+
+@dataclass
+class Operated:
+    """What a test starts on a launched node: collectors (dropped at the end) and the camera stream (stopped)."""
+
+    probe: Probe
+    collectors: list[Collector] = field(default_factory=list)
+    stream: FrameStream | None = None
+
+    def collect(self, msg_type: Any, topic: str) -> Collector:
+        collector = self.probe.collect(msg_type, topic, RELIABLE)
+        self.collectors.append(collector)
+        return collector
+
+    def start_stream(self, kitti_frames: list[KittiFrame]) -> FrameStream:
+        """A camera streaming the KITTI frames at 10 Hz (:class:`FrameStream`)."""
+        self.stream = FrameStream(KittiFeeder(self.probe, kitti_frames))
+        return self.stream
+
+
+@contextlib.contextmanager
+def operating(probe: Probe, launched: Launched) -> Iterator[Operated]:
+    """The launched node under a test's actions. At the end, also after a failure, the camera stream stops, the node
+    is stopped (SIGINT to its launch) and the collectors are dropped; after success launch's exit code must be 0 and
+    the node's log free of tracebacks."""
+    operated = Operated(probe)
+    try:
+        yield operated
+    finally:
+        if operated.stream is not None:
+            operated.stream.stop()
+        code = launched.stop()
+        for collector in operated.collectors:
+            probe.drop(collector)
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
 
 
 def accounted(status: dict[str, str]) -> bool:
@@ -59,15 +98,15 @@ def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_o
     and it goes on in its state, publishing."""
     params = write_params(ros_logs / "wrong_transition.yaml", {"diagnostics.period_s": 0.25})
     launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "wrong_tr.log")
-    stream = FrameStream(KittiFeeder(probe, kitti_frames))
-    try:
+    with operating(probe, launched) as operated:
+        operated.start_stream(kitti_frames)
         assert probe.lifecycle(NODE_FQN) == "unconfigured"
         with pytest.raises(AssertionError, match="transition activate failed"):
             probe.lifecycle(NODE_FQN, "activate", timeout_s=ANSWER_S)
         assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "unconfigured"
         assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
         assert probe.lifecycle(NODE_FQN, "activate") == "active"
-        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        depth = operated.collect(Image, "/depth/image")
         depth.wait_for(2, timeout_s=30)
         for wrong in ("configure", "cleanup", "unconfigured_shutdown"):
             with pytest.raises(AssertionError, match=f"transition {wrong} failed"):
@@ -75,12 +114,7 @@ def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_o
         assert probe.lifecycle(NODE_FQN, timeout_s=ANSWER_S) == "active"
         count = depth.count()
         depth.wait_for(count + 2, timeout_s=10)  # still publishing
-        probe.drop(depth)
         assert "transition configure (1) refused: the node is active; it offers: deactivate, shutdown" in launched.log
-    finally:
-        stream.stop()
-        code = launched.stop()
-    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
 
 
 def test_a_managed_node_without_its_lifecycle_services_is_made_and_driven_in_process(ros_context: None) -> None:
@@ -106,44 +140,49 @@ def test_a_managed_node_without_its_lifecycle_services_is_made_and_driven_in_pro
         node.destroy_node()
 
 
-def test_frames_in_flight_at_deactivate_are_in_a_last_diagnostics_status(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+def status_after(diagnostics: Collector, after_ns: int, transition: str) -> dict[str, str]:
+    """The node's last /diagnostics status that arrived after ``after_ns`` (monotonic), waited for up to 5 s."""
+
+    def last_status() -> dict[str, str] | None:
+        with diagnostics.lock:
+            late = [msg for arrival, msg in diagnostics.items if arrival > after_ns]
+        statuses = node_statuses(late)
+        return statuses[-1] if statuses else None
+
+    wait_until(lambda: last_status() is not None, 5, f"a /diagnostics status after {transition}")
+    status = last_status()
+    assert status is not None
+    return status
+
+
+@pytest.mark.parametrize(("leave", "left"), [("deactivate", "inactive"), ("active_shutdown", "finalized")])
+def test_frames_in_flight_when_active_ends_are_in_a_last_diagnostics_status(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, leave: str, left: str
 ) -> None:
     """Deactivate while frames stream in: the frames published or dropped since the last periodic status were in
     no status (the timer goes with deactivate, and cleanup + configure start the counts anew): a supervisor saw
     images received and never published. A status is published at deactivate, in which every image adds up (the
-    period, 60 s, is longer than the test: no other status comes)."""
-    params = write_params(ros_logs / "deactivate_count.yaml", {"diagnostics.period_s": 60.0})
-    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "deact.log")
-    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
-    depth = probe.collect(Image, "/depth/image", RELIABLE)
-    stream = FrameStream(KittiFeeder(probe, kitti_frames))
-    try:
-        for cycle in range(2):
+    period, 60 s, is longer than the test: no other status comes); twice, with a cleanup between. Shutdown straight
+    from active (``ros2 lifecycle set NODE shutdown``: allowed; Nav2's manager deactivates first) published none: it
+    publishes one too."""
+    params = write_params(ros_logs / f"{leave}_count.yaml", {"diagnostics.period_s": 60.0})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / f"{leave}.log")
+    with operating(probe, launched) as operated:
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        depth = operated.collect(Image, "/depth/image")
+        operated.start_stream(kitti_frames)
+        for cycle in range(2 if leave == "deactivate" else 1):
             before = depth.count()  # the counts start anew at each configure
             assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
             assert probe.lifecycle(NODE_FQN, "activate") == "active"
             depth.wait_for(depth.count() + 4, timeout_s=30)
-            deactivated = time.monotonic_ns()  # the status comes before the transition's answer
-            assert probe.lifecycle(NODE_FQN, "deactivate", timeout_s=ANSWER_S) == "inactive"
+            ended = time.monotonic_ns()  # the status comes before the transition's answer
+            assert probe.lifecycle(NODE_FQN, leave, timeout_s=ANSWER_S) == left
             published = depth.count() - before
-
-            def last_status(after: int = deactivated) -> dict[str, str] | None:
-                with diagnostics.lock:
-                    late = [msg for arrival, msg in diagnostics.items if arrival > after]
-                return (node_statuses(late) or [None])[-1]
-
-            wait_until(lambda: last_status() is not None, 5, f"a /diagnostics status after deactivate ({cycle})")
-            status = last_status()
-            assert status is not None and accounted(status), status
-            assert int(status["frames_published"]) >= published >= 4, (status, published)
-            assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
-        probe.drop(depth)
-        probe.drop(diagnostics)
-    finally:
-        stream.stop()
-        code = launched.stop()
-    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+            status = status_after(diagnostics, ended, f"{leave} ({cycle})")
+            assert accounted(status) and int(status["frames_published"]) >= published >= 4, (status, published)
+            if left == "inactive":
+                assert probe.lifecycle(NODE_FQN, "cleanup", timeout_s=ANSWER_S) == "unconfigured"
 
 
 CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid value, then an invalid one)
@@ -201,13 +240,12 @@ def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refuse
     assert set(CHANGES) == {spec.name for spec in PARAMS if spec.dynamic}  # the table: no parameter left out
     params = write_params(ros_logs / "changes.yaml", {"diagnostics.period_s": 0.25})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "changes.log")
-    stream = None
-    try:
+    with operating(probe, launched) as operated:
         launched.wait_ready(probe)
-        outputs = {topic: probe.collect(kind, topic, RELIABLE) for kind, topic in (
+        outputs = {topic: operated.collect(kind, topic) for kind, topic in (
             (Image, "/depth/image"), (PointCloud2, "/depth/points"), (LaserScan, "/depth/scan"),
             (PointCloud2, "/depth/points_clearing"), (DiagnosticArray, "/diagnostics"))}  # fmt: skip
-        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        stream = operated.start_stream(kitti_frames)
         outputs["/depth/image"].wait_for(2, timeout_s=30)
         refusals = {}
         for name, (valid, invalid) in CHANGES.items():
@@ -234,13 +272,34 @@ def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refuse
         status = node_statuses(outputs["/diagnostics"].messages)[-1]
         assert accounted(status) and status["worker_errors"] == "0" and status["scale_mode"] == "ground_plane", status
         assert int(status["frames_published"]) >= stream.sent - 2, (status, stream.sent)  # best effort: ~all
-        for collector in outputs.values():
-            probe.drop(collector)
-    finally:
-        if stream is not None:
-            stream.stop()
-        code = launched.stop()
-    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+WRONG_TYPES: dict[str, Any] = {  # start-up parameters of each static type, each given another type
+    "image_is_rectified": 1, "model.compile": 1, "sync.queue_size": "ten", "model.threads": 2.5,
+    "output.downscale": True, "image_topic": 5, "device": False,
+}  # fmt: skip
+
+
+def test_an_unconfigured_managed_node_refuses_a_wrong_type_by_name(probe: Probe, ros_logs: Path) -> None:
+    """The managed node's start-up parameters, which can be set while it is unconfigured, were statically typed:
+    ``ros2 param set NODE image_is_rectified 1`` got rclpy's "Wrong parameter type, expected 'Type.BOOL' got
+    'Type.INTEGER'", naming neither the parameter nor the value (the plain node and the configured managed node name
+    both). Refused by name and value now, the described type kept. A params file's wrong type (``model.threads:
+    two``), taken at start-up as dynamically typed, fails configure naming it; set right, configure runs with it."""
+    params = write_params(ros_logs / "wrong_type.yaml", {"model.threads": "two"})
+    launched = Launched({"device": "cpu", "lifecycle": "true", "params_file": str(params)}, ros_logs / "types.log")
+    with operating(probe, launched):
+        assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
+        refusals = {name: set_parameter(probe, name, value) for name, value in WRONG_TYPES.items()}
+        named = {name: not ok and name in why and str(WRONG_TYPES[name]) in why for name, (ok, why) in refusals.items()}
+        assert all(named.values()), {name: refusals[name] for name, good in named.items() if not good}
+        types = described_and_held_types(probe, [name for name in WRONG_TYPES if name != "model.threads"])
+        assert all(kinds[0] == kinds[1] for kinds in types.values()), types
+        with pytest.raises(AssertionError, match="transition configure failed"):
+            probe.lifecycle(NODE_FQN, "configure", timeout_s=ANSWER_S)
+        assert "configure failed: ConfigError: parameter model.threads" in launched.log, launched.log[-3000:]
+        assert set_parameter(probe, "model.threads", 1) == (True, "")
+        assert probe.lifecycle(NODE_FQN, "configure") == "inactive"
 
 
 def half_size(image: Any, info: Any) -> tuple[Any, Any]:
@@ -265,13 +324,12 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
     size of its own camera_info, the new size within a few frames, nothing refused or lost."""
     params = write_params(ros_logs / "resize.yaml", {"diagnostics.period_s": 0.25})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "resize.log")
-    stream = None
-    try:
+    with operating(probe, launched) as operated:
         launched.wait_ready(probe)
-        depth = probe.collect(Image, "/depth/image", RELIABLE)
-        infos = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
-        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
-        stream = FrameStream(KittiFeeder(probe, kitti_frames))
+        depth = operated.collect(Image, "/depth/image")
+        infos = operated.collect(CameraInfo, "/depth/camera_info")
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        stream = operated.start_stream(kitti_frames)
         depth.wait_for(2, timeout_s=30)
         # output.downscale auto: 1242 px wide at 1/3 (414 px), 621 px at 1/1 (a third is below the network's input)
         for reshape in (half_size, None, half_size, None):
@@ -286,13 +344,6 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
             assert (info.height, info.width) == (image.height, image.width)
         status = node_statuses(diagnostics.messages)[-1]
         assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
-        for collector in (depth, infos, diagnostics):
-            probe.drop(collector)
-    finally:
-        if stream is not None:
-            stream.stop()
-        code = launched.stop()
-    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
 
 
 def node_executable(name: str) -> list[str]:

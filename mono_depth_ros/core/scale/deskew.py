@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.scale.lidar import LidarScan
+from mono_depth_ros.core.scale.lidar import LidarScan, check_reach, largest_coordinate
 
 BIN_NS = 2_000_000
 """Width of a de-skew slice: at 10 m/s a point is at most 1 cm (half a slice of motion) from its own time's place."""
@@ -54,6 +54,10 @@ def deskewed_scan(
         number of slices TF could not place: those take the transform of the nearest slice it could (TF lagging
         behind the sweep's end in the node: a few ms of motion off instead of the header stamp's tens), or with no
         slice placed, the header stamp's (as without de-skewing).
+
+    Raises:
+        TransformError: ``cam_from_lidar`` or a slice's transform puts the sweep past float32
+            (:func:`~mono_depth_ros.core.scale.lidar.check_reach`: a corrupt translation tf2 stored).
     """
     points = np.asarray(points_in_lidar)
     dt = np.asarray(point_dt_ns, dtype=np.int64)
@@ -65,6 +69,10 @@ def deskewed_scan(
     present = np.bincount(slot) > 0
     slots = np.flatnonzero(present)
     inverse = (np.cumsum(present) - 1).take(slot)
+    # each transform is checked before its float32 cast (a corrupt 1e300 m odometry sample at one slice's time:
+    # Inf points with a RuntimeWarning, dropped unnoticed): refused as LidarScan refuses the header stamp's
+    largest = largest_coordinate(points)
+    check_reach(points, cam_from_lidar, largest)
     lidar_from_cam = cam_from_lidar.inverse().matrix
     # TF is asked every KNOT_NS of the sweep (a lookup costs ~0.5 ms in the bag runner's TfBuffer: 51 slices took 24
     # ms a scan); a slice between two placed knots interpolates them: linearly, as tf2 interpolates its samples
@@ -76,6 +84,7 @@ def deskewed_scan(
     for j in range(n_knots):
         found = at(stamp_ns + first + j * KNOT_NS)
         if found is not None:
+            check_reach(points, found, largest)
             knots[j], knot_placed[j] = lidar_from_cam @ found.matrix, True
     left = middles // KNOT_NS
     weight = ((middles - left * KNOT_NS) / KNOT_NS)[:, None, None]

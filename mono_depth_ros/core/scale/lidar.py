@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.motion import CameraTwist, motion_compensate
 
@@ -63,6 +63,56 @@ class LidarScan:
         if self.point_dt_ns is not None and np.shape(self.point_dt_ns) != (points.shape[0],):
             msg = f"point_dt_ns must be ({points.shape[0]},), got {np.shape(self.point_dt_ns)}"
             raise ShapeError(msg)
+        check_reach(points, self.cam_from_lidar)
+
+
+FLOAT32_MAX_M = float(np.finfo(np.float32).max)  # the projection works in float32 (the scan's dtype, the depth's)
+
+
+def largest_coordinate(points_in_lidar: npt.NDArray[Any]) -> float:
+    """The largest ``|coordinate|`` (metres) over the scan's finite coordinates (0 for none), two passes."""
+    if points_in_lidar.size == 0:
+        return 0.0
+    with np.errstate(invalid="ignore"):  # NaN ("no return") is skipped by fmax / fmin
+        largest = max(
+            float(np.fmax.reduce(points_in_lidar, axis=None)), -float(np.fmin.reduce(points_in_lidar, axis=None))
+        )
+    if not math.isfinite(largest):  # an Inf or all-NaN coordinate: those points are dropped by the projection
+        finite = np.abs(points_in_lidar[np.isfinite(points_in_lidar)])
+        largest = float(finite.max()) if finite.size else 0.0
+    return largest
+
+
+def check_reach(
+    points_in_lidar: npt.NDArray[Any], cam_from_lidar: RigidTransform, largest: float | None = None
+) -> None:
+    """Refuse an extrinsic whose product with the scan leaves float32: ``|R p + t|`` bounded per camera axis by
+    ``sum|R_i| · max|p| + |t_i|`` (metres) over the scan's finite coordinates, two passes over the points.
+
+    tf2 stores any finite translation, so a corrupt one (1e300 m) reached the projection, whose float32 cast of the
+    extrinsic overflowed to Inf with a RuntimeWarning and every point out of view. Non-finite entries are refused
+    by :class:`~mono_depth_ros.core.geometry.RigidTransform` itself. ``largest``: :func:`largest_coordinate` of the
+    points, when known (the de-skew checks each of a sweep's transforms against one pass over the points).
+
+    Raises:
+        TransformError: the bound reaches float32's largest value (3.4e38); the message names the translation, the
+            largest coordinate and the frames.
+    """
+    if points_in_lidar.size == 0:
+        return
+    if largest is None:
+        largest = largest_coordinate(points_in_lidar)
+    reach = np.abs(cam_from_lidar.rotation).sum(axis=1) * largest + np.abs(cam_from_lidar.translation)
+    if np.all(reach < FLOAT32_MAX_M):
+        return
+    frames = f"{cam_from_lidar.dst_frame!r} <- {cam_from_lidar.src_frame!r}"
+    msg = (
+        f"cam_from_lidar {frames} with translation {cam_from_lidar.translation.tolist()} m puts the scan's points "
+        f"(largest coordinate {largest:.3g} m) up to {float(reach.max()):.3g} m from the camera, past float32's "
+        f"{FLOAT32_MAX_M:.3g}; check the TF publisher's translation (metres) between these frames and the LiDAR "
+        f"driver's coordinates"
+    )
+    raise TransformError(msg)
 
 
 @dataclass(frozen=True)
@@ -194,9 +244,14 @@ def project_scan(
     # in place, with no (N, 3) gathers; only the ~1/6 of the points that land in the image are gathered afterwards.
     dtype = points_in_lidar.dtype.type
     n = points_in_lidar.shape[0]
-    rows = (intrinsics.matrix @ scan.cam_from_lidar.matrix[:3]).astype(dtype)  # (3, 4) pixel-homogeneous rows
-    tmp = buffers.get("tmp", (n,), dtype)
-    z_cam, u, v = (_affine_row(points_in_lidar, rows[i], buffers.get(f"row{i}", (n,), dtype), tmp) for i in (2, 0, 1))
+    # z stays in float32 (check_reach); a pixel row may not (fx · 1e36 m): such a point lies out of view at any
+    # depth below max_depth_m, and its Inf (or NaN) coordinate fails the image test below, unwarned.
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = (intrinsics.matrix @ scan.cam_from_lidar.matrix[:3]).astype(dtype)  # (3, 4) pixel-homogeneous rows
+        tmp = buffers.get("tmp", (n,), dtype)
+        z_cam, u, v = (
+            _affine_row(points_in_lidar, rows[i], buffers.get(f"row{i}", (n,), dtype), tmp) for i in (2, 0, 1)
+        )
     in_range = buffers.get("in_range", (n,), np.bool_)
     inside = buffers.get("inside", (n,), np.bool_)
     scratch = buffers.get("mask", (n,), np.bool_)
@@ -309,8 +364,9 @@ def project_points_in_camera(
     index = np.flatnonzero(valid)
     kept = points[index].astype(np.float32)
     inv_z = np.float32(1.0) / kept[:, 2]
-    u = np.rint(kept[:, 0] * inv_z * np.float32(intrinsics.fx) + np.float32(intrinsics.cx))
-    v = np.rint(kept[:, 1] * inv_z * np.float32(intrinsics.fy) + np.float32(intrinsics.cy))
+    with np.errstate(over="ignore", invalid="ignore"):  # a pixel past float32 is out of view: Inf fails `inside`
+        u = np.rint(kept[:, 0] * inv_z * np.float32(intrinsics.fx) + np.float32(intrinsics.cx))
+        v = np.rint(kept[:, 1] * inv_z * np.float32(intrinsics.fy) + np.float32(intrinsics.cy))
     inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
     return _zbuffer_and_filter(
         u[inside].astype(np.int32),

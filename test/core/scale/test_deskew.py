@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import numpy.typing as npt
+import pytest
 
+from mono_depth_ros.core.errors import TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.deskew import BIN_NS, KNOT_NS, deskewed_scan
 
@@ -86,3 +90,23 @@ def test_slices_tf_cannot_place_yet_take_the_nearest_placed_slice() -> None:
 def test_an_empty_scan() -> None:
     scan, missing = deskewed_scan(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), 5, CAM_FROM_LIDAR, _at)
     assert scan.points_in_lidar.shape == (0, 3) and missing == 0
+
+
+@pytest.mark.parametrize("corrupt", ["a_slice", "the_header_stamp"])
+def test_a_transform_that_puts_the_sweep_past_float32_is_refused_unwarned(corrupt: str) -> None:
+    """A corrupt odometry sample on /tf (a finite 1e300 m, which tf2 stores) at a slice's time, or at the header
+    stamp: the slice transforms were cast to float32 with numpy's "overflow encountered in cast" RuntimeWarning, and
+    with only a slice corrupt its points became Inf and were dropped unnoticed, the scan used. Refused as the
+    extrinsic check refuses it (TransformError naming the translation), unwarned."""
+    stamp_ns = -50_000_000
+    _, measured, dt_ns = _sweep(500, stamp_ns)
+    absurd = RigidTransform(CAM_FROM_LIDAR.rotation, np.array([1e300, 0.0, 0.0]), "camera", "lidar")
+
+    def at(t_ns: int) -> RigidTransform:
+        return absurd if corrupt == "a_slice" and t_ns > 0 else _at(t_ns)
+
+    header = absurd if corrupt == "the_header_stamp" else _at(stamp_ns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TransformError, match=r"translation \[1e\+300, .*\] m .* past float32"):
+            deskewed_scan(measured.astype(np.float32), dt_ns, stamp_ns, header, at)

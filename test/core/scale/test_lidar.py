@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.errors import ConfigError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.lidar import (
     LidarScan,
@@ -175,6 +176,38 @@ def test_config_validation_and_shape_errors() -> None:
     with pytest.raises(ShapeError, match=r"\(N, 3\)"):
         LidarScan(np.zeros((10, 4)), CAM_FROM_LIDAR, 0)
     assert ProjectionConfig(window_deg=(0.3, 0.6)).window_px(INTR) == (3, 5)
+
+
+@pytest.mark.parametrize(
+    ("translation", "scale"),
+    [((1e300, 0.0, 0.0), 1.0), ((0.0, -3.5e38, 0.0), 1.0), ((0.0, 0.0, 3.3e38), 1e37)],
+)
+def test_an_extrinsic_that_puts_the_scan_past_float32_is_refused_unwarned(
+    translation: tuple[float, float, float], scale: float
+) -> None:
+    """A finite translation tf2 stores (1e300 m, float32's largest), or one that with the scan's coordinates leaves
+    float32: the scan was accepted and projected with numpy's "overflow encountered in cast" RuntimeWarning, every
+    point out of view. It is refused as a TransformError naming the translation and the remedy, unwarned."""
+    points = (_grid_points(20.0, (-5, 5), (-2, 2), 0.5) * scale).astype(np.float32)
+    points[0] = np.nan  # a "no return" does not hide the reach
+    points[1, 0] = np.inf
+    cam_from_lidar = RigidTransform(CAM_FROM_LIDAR.rotation, np.array(translation), "camera", "lidar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TransformError, match=r"translation \[.*\] m .* past float32.*TF publisher's translation"):
+            project_scan(LidarScan(points, cam_from_lidar, 0), INTR)
+
+
+@pytest.mark.parametrize("twist", [None, CameraTwist(np.zeros(3), np.zeros(3))])
+def test_an_extrinsic_whose_pixels_leave_float32_projects_no_point_unwarned(twist: CameraTwist | None) -> None:
+    """1e36 m sideways keeps the camera-frame points in float32 but not their pixel coordinates (fx · x): the cast
+    of K · [R | t] overflowed with a RuntimeWarning; those points lie out of view and are dropped, unwarned."""
+    points = _grid_points(20.0, (-5, 5), (-2, 2), 0.5).astype(np.float32)
+    cam_from_lidar = RigidTransform(CAM_FROM_LIDAR.rotation, np.array([1e36, 0.0, 0.0]), "camera", "lidar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sparse = project_scan(LidarScan(points, cam_from_lidar, 0, twist=twist), INTR, image_stamp_ns=0)
+    assert sparse.stats.n_input == points.shape[0] and sparse.stats.n_in_image == 0
 
 
 def test_kitti_frame_occlusion_filter_removes_a_few_percent(kitti_object_dir: Path) -> None:
