@@ -30,6 +30,7 @@ from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import KittiFrame
 
 from .harness import (
+    BEST_EFFORT,
     NODE_FQN,
     RELIABLE,
     Collector,
@@ -59,9 +60,14 @@ class Operated:
         self.collectors.append(collector)
         return collector
 
-    def start_stream(self, kitti_frames: list[KittiFrame]) -> FrameStream:
-        """A camera streaming the KITTI frames at 10 Hz (:class:`FrameStream`)."""
-        self.stream = FrameStream(KittiFeeder(self.probe, kitti_frames))
+    def start_stream(self, kitti_frames: list[KittiFrame], reliable: bool = False) -> FrameStream:
+        """A camera streaming the KITTI frames at 10 Hz (:class:`FrameStream`), best effort as drivers publish; or
+        ``reliable`` (for a node with ``input_qos: reliable``), from when the node's image and camera_info
+        subscriptions are matched (a writer does not send again what it sent before a reader matched)."""
+        feeder = KittiFeeder(self.probe, kitti_frames, qos=RELIABLE if reliable else BEST_EFFORT)
+        if reliable:
+            feeder.wait_connected(lidar=False)
+        self.stream = FrameStream(feeder)
         return self.stream
 
 
@@ -83,9 +89,10 @@ def operating(probe: Probe, launched: Launched) -> Iterator[Operated]:
 
 
 def accounted(status: dict[str, str]) -> bool:
-    """Every image received is published, dropped (stale or at a stop) or a counted bad message."""
+    """Every image received is published, dropped (stale or at a stop) or a counted bad message: an image counted
+    ``no_camera_info`` too (counted received as it arrived, by the SyncWatch or ``_on_image``)."""
     counts = {k: int(status[k]) for k in ("frames_received", "frames_published", "frames_dropped_stale")}
-    bad = int(status["bad_messages"]) - int(status.get("bad_messages.no_camera_info", 0))  # not in received
+    bad = int(status["bad_messages"])
     return counts["frames_received"] == counts["frames_published"] + counts["frames_dropped_stale"] + bad
 
 
@@ -321,15 +328,20 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
     """The camera changes resolution while streaming (a driver reconfigured), then back: each depth image has the
-    size of its own camera_info, the new size within a few frames, nothing refused or lost."""
-    params = write_params(ros_logs / "resize.yaml", {"diagnostics.period_s": 0.25})
+    size of its own camera_info, the new size within a few frames, nothing refused or lost. The camera streams
+    from when the node's image and camera_info subscriptions are both matched, reliably (``input_qos: reliable``):
+    it streamed best effort as soon as the image subscription was seen, and under load the first image reached
+    the node while its camera_info, sent before the camera_info reader had matched, did not (the node's log:
+    "image stamped ...041.680 s not paired", the stream's first frame): one ``no_camera_info`` in 3 runs of 23,
+    no fault of the node's, which bad_messages == 0 cannot tell from one at a change of size."""
+    params = write_params(ros_logs / "resize.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "resize.log")
     with operating(probe, launched) as operated:
         launched.wait_ready(probe)
         depth = operated.collect(Image, "/depth/image")
         infos = operated.collect(CameraInfo, "/depth/camera_info")
         diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
-        stream = operated.start_stream(kitti_frames)
+        stream = operated.start_stream(kitti_frames, reliable=True)
         depth.wait_for(2, timeout_s=30)
         # output.downscale auto: 1242 px wide at 1/3 (414 px), 621 px at 1/1 (a third is below the network's input)
         for reshape in (half_size, None, half_size, None):
@@ -343,7 +355,8 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
             info = by_stamp[ros_msgs.stamp_to_ns(image.header.stamp)]
             assert (info.height, info.width) == (image.height, image.width)
         status = node_statuses(diagnostics.messages)[-1]
-        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
+        counts = {k: v for k, v in status.items() if k.startswith(("frames_", "bad_", "worker_", "images_"))}
+        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", counts
 
 
 def node_executable(name: str) -> list[str]:
