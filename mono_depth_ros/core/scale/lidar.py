@@ -125,7 +125,7 @@ class ProjectionStats:
     n_input: int
     n_valid: int  # depth inside [min_depth_m, max_depth_m] (NaN excluded)
     n_in_image: int  # valid, not all-zero, inside the image
-    n_zbuffer: int  # nearest per pixel
+    n_zbuffer: int  # nearest per pixel (one per pixel, also where several points share its depth)
     n_kept: int  # after the occlusion filter
 
     @property
@@ -399,6 +399,14 @@ def _zbuffer_and_filter(
     zbuffer.fill(np.inf)
     np.minimum.at(zbuffer, flat, z)
     keep = z <= zbuffer.take(flat)
+    # One point per pixel: of points tied for nearest (copies: a cloud's no-returns moved out of the LiDAR frame all
+    # land on the LiDAR's origin) the one whose index the pixel's slot holds last. Kept, 35k copies of one pixel
+    # outweighed the rest of the scan in the fit.
+    nearest = np.flatnonzero(keep)
+    pixels = flat.take(nearest)
+    owner = buffers.get("owner", zbuffer.shape, np.intp)  # read only where written: no fill
+    owner[pixels] = nearest
+    keep[nearest] = owner.take(pixels) == nearest
     n_zbuffer = int(np.count_nonzero(keep))
     if config.occlusion_filter and half_v > 0:
         import cv2

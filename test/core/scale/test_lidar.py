@@ -110,6 +110,9 @@ def test_zbuffer_keeps_the_nearest_point_per_pixel() -> None:
     image = sparse.to_image(INTR)
     assert image[240, 320] == pytest.approx(4.0)
     assert np.isnan(image).sum() == image.size - 1
+    copies = project_points_in_camera(np.vstack([points, np.tile(points[1], (1000, 1))]), INTR)
+    assert copies.stats.n_zbuffer == copies.stats.n_kept == 1 and copies.stats.n_in_image == 1003  # one per pixel
+    assert copies.depth_m.tolist() == [4.0] and copies.index[0] in (1, *range(3, 1003))
 
 
 def test_background_seen_between_foreground_scan_lines_is_removed() -> None:
