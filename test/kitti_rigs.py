@@ -4,9 +4,10 @@ The KITTI ``.bin`` scans store each laser's sweep in turn, each starting at azim
 the ring of a point is the count of azimuth steps from negative back to non-negative before it (64 on every frame;
 ring 0 is the highest beam). Keeping every 2nd / 4th ring gives a 32- / 16-beam LiDAR with the real beam pattern.
 
-:func:`surface_depth` renders the surface the full scan describes (neighbouring points of adjacent rings joined into
-quads where their ranges differ by < 25 %, each quad sampled on a grid) into any camera: the truth for a camera that
-does not sit where the LiDAR is (a LiDAR 1-2 m from the camera sees surfaces the camera cannot see, and the reverse).
+:func:`surface_depth` renders the surface the full scan describes (:func:`scanned_surface`: neighbouring points of
+adjacent rings joined into quads where their ranges differ by < 25 %, each quad sampled on a grid) into any camera:
+the truth for a camera that does not sit where the LiDAR is (a LiDAR 1-2 m from the camera sees surfaces the camera
+cannot see, and the reverse).
 """
 
 from __future__ import annotations
@@ -29,15 +30,12 @@ def rings_by_scan_order(points_in_velo: npt.NDArray[np.floating]) -> npt.NDArray
     return np.cumsum(ring)
 
 
-def surface_depth(
-    points_in_velo: npt.NDArray[np.floating],
-    cam_from_velo: RigidTransform,
-    intrinsics: PinholeIntrinsics,
-    samples: int = 4,
-    max_range_ratio: float = 1.25,
+def scanned_surface(
+    points_in_velo: npt.NDArray[np.floating], samples: int = 4, max_range_ratio: float = 1.25
 ) -> npt.NDArray[np.float32]:
-    """(H, W) float32 depth (metres, optical axis) of the scanned surface seen by a camera at ``cam_from_velo``;
-    NaN where the scan does not describe a surface (sky, gaps, depth edges)."""
+    """(M, 3) float32 points (metres, Velodyne frame) densely sampling the surface a full KITTI scan describes:
+    neighbouring points of adjacent rings joined into quads where their ranges differ by < 25 %, each quad sampled
+    on a ``samples`` x ``samples`` grid (only quads in front of the LiDAR, x > 0)."""
     points = np.asarray(points_in_velo, dtype=np.float32)[:, :3]
     ring = rings_by_scan_order(points)
     azimuth = np.degrees(np.arctan2(points[:, 1], points[:, 0]))
@@ -47,14 +45,21 @@ def surface_depth(
     corners = (grid[:-1, :-1], grid[1:, :-1], grid[:-1, 1:], grid[1:, 1:])
     ranges = np.stack([np.linalg.norm(c, axis=-1) for c in corners])
     with np.errstate(invalid="ignore"):
-        surface = np.isfinite(ranges).all(axis=0)
+        surface = np.isfinite(ranges).all(axis=0) & (grid[:-1, :-1, 0] > 0)
         surface[surface] &= ranges[:, surface].max(axis=0) < max_range_ratio * ranges[:, surface].min(axis=0)
     a, b, c, d = (corner[surface] for corner in corners)
-    steps = (np.arange(samples) + 0.5) / samples
-    dense = np.concatenate(
+    steps = (np.arange(samples, dtype=np.float32) + 0.5) / samples
+    return np.concatenate(
         [(1 - s) * (1 - t) * a + s * (1 - t) * b + (1 - s) * t * c + s * t * d for s in steps for t in steps]
     )
-    camera = cam_from_velo.apply(dense.astype(np.float64))
+
+
+def surface_depth(
+    surface_in_velo: npt.NDArray[np.floating], cam_from_velo: RigidTransform, intrinsics: PinholeIntrinsics
+) -> npt.NDArray[np.float32]:
+    """(H, W) float32 depth (metres, optical axis) of the :func:`scanned_surface` points seen by a camera at
+    ``cam_from_velo`` (nearest per pixel); NaN where the scan does not describe a surface (sky, gaps, depth edges)."""
+    camera = cam_from_velo.apply(np.asarray(surface_in_velo, dtype=np.float64))
     camera = camera[camera[:, 2] > 0.5]
     u = np.rint(camera[:, 0] / camera[:, 2] * intrinsics.fx + intrinsics.cx).astype(np.int64)
     v = np.rint(camera[:, 1] / camera[:, 2] * intrinsics.fy + intrinsics.cy).astype(np.int64)

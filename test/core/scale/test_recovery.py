@@ -417,7 +417,7 @@ def test_no_returns_of_a_cloud_moved_into_base_link_are_one_point_not_the_lidar_
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.geometry import RigidTransform
     from test.kitti_bag import load_kitti_frames
-    from test.kitti_rigs import surface_depth
+    from test.kitti_rigs import scanned_surface, surface_depth
 
     rng = np.random.default_rng(0)
     for frame in load_kitti_frames(kitti_object_dir):
@@ -425,7 +425,7 @@ def test_no_returns_of_a_cloud_moved_into_base_link_are_one_point_not_the_lidar_
         points[rng.random(points.shape[0]) < 0.3] = 0.0  # no-returns, as ouster-ros publishes them
         camera_back = RigidTransform(np.eye(3), np.array([0.0, 0.3, 1.5]), "camera_back", "camera_optical")
         cam_from_lidar = camera_back @ frame.cam_from_velo
-        truth = densify_nearest(surface_depth(frame.scan, cam_from_lidar, frame.intrinsics))
+        truth = densify_nearest(surface_depth(scanned_surface(frame.scan), cam_from_lidar, frame.intrinsics))
         base_from_lidar = RigidTransform(np.eye(3), np.array([1.6, 0.0, 1.9]), "base_link", "velodyne")
         in_base = base_from_lidar.apply(points.astype(np.float64)).astype(np.float32)
         for kind, prediction in (
