@@ -295,7 +295,8 @@ for affine_depth's). Reproduce with
 """
 
 OCCLUSION_TEXT = """The filter drops a point when clearly closer points (closer than `z - (0.3 m + 0.15 z)`) lie both in
-the window above it and in the window below it (±0.3° × 0.6°, rows of the point included), i.e. when a closer
+the window above it and in the window below it (±0.3° × 0.6°, the rows widened to 1.5 × the scan's own gap between
+beams for a sparser LiDAR, at most 4°; rows of the point included), i.e. when a closer
 surface spans its pixel: background seen by the LiDAR behind poles, vehicle edges and kerbs. The two-sided test
 keeps distant road points, whose lower neighbours are always closer at grazing angles; the usual one-sided test
 ("any clearly closer neighbour in the window", last column) removes those too, mostly road beyond ~20 m.

@@ -466,7 +466,10 @@ class ExtrinsicCheck:
 
         def explains(stats: ViewStats) -> bool:
             low = stats.near_low_share
-            if math.isnan(low) or low < cfg.upright_share or stats.in_image < 10 * cfg.frames:
+            # the share of the nearest points below the principal point row is judged on at least 10 per frame, as
+            # the given transform's is: 15 near points of 70 in the image (a correct side camera at the edge of a
+            # front LiDAR's view, mirrored by the roll) named 'roll_180' at the 60 % mark
+            if math.isnan(low) or low < cfg.upright_share or stats.near < 10 * cfg.frames:
                 return False
             turned_over = given_low <= cfg.upside_down_share and stats.in_image >= 0.8 * given.in_image
             return turned_over or stats.in_image >= cfg.more_points * given.in_image + 10 * cfg.frames

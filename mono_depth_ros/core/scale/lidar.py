@@ -123,7 +123,12 @@ class ProjectionConfig:
         min_depth_m, max_depth_m: points outside this optical-axis depth range are dropped (metres).
         occlusion_filter: run the occlusion filter (False keeps every z-buffer winner).
         window_deg: (horizontal, vertical) half-size of the occlusion window in degrees; the vertical size
-            must exceed the LiDAR's beam spacing (HDL-64: 0.33-0.5°) so that gaps between beams are covered.
+            must exceed the LiDAR's beam spacing (HDL-64: 0.33-0.5°) so that gaps between beams are covered. The
+            vertical half-window is widened to ``gap_factor`` times the scan's own median vertical gap between
+            points in the image (:func:`beam_gap_px`: a 32-beam LiDAR's 0.7-1°, a 16-beam's 1.3-2°), at most
+            ``max_window_deg``; 0.6° stays for an HDL-64.
+        gap_factor: vertical half-window in units of the scan's median vertical point gap (0: the fixed window).
+        max_window_deg: the widest vertical half-window the gap may ask for (degrees).
         margin_rel, margin_m: a neighbour occludes a point at depth z when it is closer than
             ``z - (margin_m + margin_rel * z)``.
         two_sided: drop a point only when occluding neighbours lie both above and below it (True), or when any
@@ -138,6 +143,8 @@ class ProjectionConfig:
     margin_rel: float = 0.15
     margin_m: float = 0.3
     two_sided: bool = True
+    gap_factor: float = 1.5
+    max_window_deg: float = 4.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_depth_m < self.max_depth_m:
@@ -146,11 +153,18 @@ class ProjectionConfig:
         if min(self.window_deg) < 0.0 or self.margin_rel < 0.0 or self.margin_m < 0.0:
             msg = f"occlusion window {self.window_deg} and margins must be >= 0"
             raise ConfigError(msg)
+        if not (self.gap_factor >= 0.0 and 0.0 <= self.max_window_deg < 90.0):
+            msg = f"gap_factor ({self.gap_factor}) must be >= 0 and max_window_deg ({self.max_window_deg}) in [0, 90)"
+            raise ConfigError(msg)
 
-    def window_px(self, intrinsics: PinholeIntrinsics) -> tuple[int, int]:
-        """Half window (columns, rows) in pixels for these intrinsics."""
+    def window_px(self, intrinsics: PinholeIntrinsics, gap_px: float = 0.0) -> tuple[int, int]:
+        """Half window (columns, rows) in pixels for these intrinsics; ``gap_px``: the scan's median vertical gap
+        between points (:func:`beam_gap_px`), which widens the rows to ``gap_factor · gap_px`` (at most
+        ``max_window_deg``)."""
         half_u = round(intrinsics.fx * math.tan(math.radians(self.window_deg[0])))
         half_v = round(intrinsics.fy * math.tan(math.radians(self.window_deg[1])))
+        widest = round(intrinsics.fy * math.tan(math.radians(self.max_window_deg)))
+        half_v = max(half_v, min(math.ceil(self.gap_factor * gap_px), widest))
         return int(half_u), int(half_v)
 
 
@@ -161,7 +175,7 @@ class ProjectionStats:
     n_input: int
     n_valid: int  # depth inside [min_depth_m, max_depth_m] (NaN excluded)
     n_in_image: int  # valid, not all-zero, inside the image
-    n_zbuffer: int  # nearest per pixel
+    n_zbuffer: int  # nearest per pixel (one per pixel, also where several points share its depth)
     n_kept: int  # after the occlusion filter
 
     @property
@@ -212,6 +226,29 @@ class ScratchBuffers:
             array = np.empty(size, dtype=dtype)
             self._arrays[name] = array
         return array[:size].reshape(shape)
+
+
+def beam_gap_px(u: npt.NDArray[np.integer], v: npt.NDArray[np.integer], half_u: int) -> float:
+    """Median vertical gap (image rows) between a scan's points: in columns ``2 · half_u + 1`` pixels wide (every
+    8th), the row steps between the distinct rows holding points; 0 with fewer than 20 steps.
+
+    A spinning LiDAR's rings cross a column one above the other, so this is its beam spacing in rows where the scan
+    meets the image (HDL-64 on KITTI: 4-5 rows; 32 rings: 9; 16 rings: 18-19); for a non-repetitive pattern (Livox)
+    the typical vertical distance between points. ``u``, ``v``: (M,) pixels of the in-image points (a pixel held by
+    several counts once).
+    """
+    if u.size < 2:
+        return 0.0
+    column = np.asarray(u) // (2 * half_u + 1)
+    picked = np.flatnonzero(column % 8 == 0)
+    if picked.size < 200:  # a sparse scan: every column
+        picked = np.arange(column.size)
+    rows = np.asarray(v).take(picked).astype(np.int64)
+    stride = int(rows.max()) + 2
+    key = np.unique(column.take(picked).astype(np.int64) * stride + rows)
+    same_column = key[1:] // stride == key[:-1] // stride
+    gaps = np.diff(key)[same_column]
+    return float(np.median(gaps)) if gaps.size >= 20 else 0.0
 
 
 def project_scan(
@@ -402,7 +439,11 @@ def _zbuffer_and_filter(
     if n_in_image == 0:
         stats = ProjectionStats(n_input, n_valid, 0, 0, 0)
         return SparseDepth(u, v, z, index.astype(np.int64), stats)
-    half_u, half_v = config.window_px(intrinsics) if config.occlusion_filter else (0, 0)
+    half_u, half_v = 0, 0
+    if config.occlusion_filter:  # the rows cover the scan's own gap between beams (a 16-beam LiDAR: 4x an HDL-64's)
+        half_u = config.window_px(intrinsics)[0]
+        gap = beam_gap_px(u, v, half_u) if config.gap_factor > 0 else 0.0  # distinct pixels: the z-buffer's
+        half_v = config.window_px(intrinsics, gap)[1]
     # Z-buffer over the points' bounding box, padded by the occlusion window.
     u0, v0 = max(int(u.min()) - half_u, 0), max(int(v.min()) - half_v, 0)
     u1 = min(int(u.max()) + half_u + 1, intrinsics.width)
@@ -414,6 +455,14 @@ def _zbuffer_and_filter(
     zbuffer.fill(np.inf)
     np.minimum.at(zbuffer, flat, z)
     keep = z <= zbuffer.take(flat)
+    # One point per pixel: of points tied for nearest (copies: a cloud's no-returns moved out of the LiDAR frame all
+    # land on the LiDAR's origin) the one whose index the pixel's slot holds last. Kept, 35k copies of one pixel
+    # outweighed the rest of the scan in the fit.
+    nearest = np.flatnonzero(keep)
+    pixels = flat.take(nearest)
+    owner = buffers.get("owner", zbuffer.shape, np.intp)  # read only where written: no fill
+    owner[pixels] = nearest
+    keep[nearest] = owner.take(pixels) == nearest
     n_zbuffer = int(np.count_nonzero(keep))
     if config.occlusion_filter and half_v > 0:
         import cv2

@@ -103,6 +103,10 @@ def test_problem_reports_low_inlier_ratio() -> None:
     assert fit.usable(FitConfig(min_inlier_ratio=0.2)) is fit
     with pytest.raises(ConfigError):
         FitConfig(min_points=1)
+    # min_correlation sits above the reversed-order mark (-0.3) and below 1 (1 would refuse every prediction)
+    for bad in (-0.3, 1.0, float("nan")):
+        with pytest.raises(ConfigError, match=r"min_correlation < 1, got"):
+            FitConfig(min_correlation=bad)
 
 
 def test_apply_fit_marks_invalid_nan_and_inverse_depth_past_zero_beyond_range() -> None:
@@ -167,6 +171,35 @@ def test_a_prediction_of_the_other_output_kind_is_refused_with_the_remedy() -> N
     assert fit_scale(noisy / 3.0, TRUE_DEPTH).scale == pytest.approx(3.0, rel=0.02)
     wall = np.full(500, 8.0) * np.exp(rng.normal(0, 0.02, 500))  # one distance: the order tells nothing
     assert fit_scale(1.0 / wall, wall).n_points == 500  # refused or not by its inliers, not by the order check
+
+
+@pytest.mark.parametrize("kind", list(OutputKind))
+def test_a_prediction_that_does_not_follow_the_targets_is_refused_on_the_quantity_each_kind_is_fitted_on(
+    kind: OutputKind,
+) -> None:
+    """Noise for a prediction (correlation ~0 with the targets, which span 2-60 m) is refused by every kind's fit,
+    naming the check; the same targets at one distance (a wall: inverse depths within 20 %) tell nothing and leave
+    it to the inlier ratio (scale) or the spread check (scale + shift). The correlation is taken on what each kind
+    is fitted on (log depth, disparity vs inverse depth, depth), so a prediction related to depth non-linearly but
+    exactly as its kind says, with 10 % noise, is fitted: disparity with a shift of half its range
+    (relative_inverse), depth with a large offset (affine_depth)."""
+    rng = np.random.default_rng(11)
+    noise = rng.uniform(0.1, 1.0, TRUE_DEPTH.size)
+    with pytest.raises(ScaleRecoveryError, match=r"does not follow the depths .* need \+0\.10"):
+        fit_for_kind(noise, TRUE_DEPTH, kind)
+    wall = np.full(TRUE_DEPTH.size, 8.0) * np.exp(rng.normal(0, 0.02, TRUE_DEPTH.size))
+    if kind in (OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH):  # scale + shift: refused for the spread
+        with pytest.raises(ScaleRecoveryError, match=r"span only \d+% of their median \(need 20%\)"):
+            fit_for_kind(noise, wall, kind)
+    else:  # refused or not by its inliers, not by this check
+        assert fit_for_kind(noise, wall, kind).n_points == wall.size
+    noisy = TRUE_DEPTH * np.exp(rng.normal(0, 0.1, TRUE_DEPTH.size))
+    as_kind = {
+        OutputKind.RELATIVE_INVERSE: 2.0 / noisy + 0.5 * float(np.ptp(2.0 / noisy)),
+        OutputKind.AFFINE_DEPTH: 0.2 * noisy + 30.0,
+    }
+    fit = fit_for_kind(as_kind.get(kind, noisy / 3.0), TRUE_DEPTH, kind)
+    assert fit.usable(FitConfig()) is fit and fit.scale > 0
 
 
 @pytest.mark.parametrize("kind", list(OutputKind))
