@@ -10,8 +10,9 @@ File layout (one ``.safetensors`` file):
   any extra strings the writer adds (training run, dataset, git hash...).
 
 Loading checks everything cheaply before touching tensors and raises :class:`CheckpointError` naming the file and a
-remedy: missing file, ONNX / TorchScript / pickle file given, truncated or foreign file, no spec, spec for another
-backend, unknown output kind. :func:`load_state_strict` names the first tensor that does not fit a model.
+remedy: missing file, ONNX / TorchScript / pickle file given, truncated or foreign file, a newer
+``mono_depth_format`` (a file without the key is format 1), no spec, spec for another backend, unknown output kind.
+:func:`load_state_strict` names the first tensor that does not fit a model.
 """
 
 from __future__ import annotations
@@ -425,7 +426,21 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
+def _check_format(path: Path, metadata: dict[str, str]) -> None:
+    """Refuse a layout this version does not read (``mono_depth_format`` other than :data:`FORMAT_VERSION`; a file
+    without the key is taken as format 1)."""
+    written = metadata.get(FORMAT_KEY, FORMAT_VERSION)
+    if written != FORMAT_VERSION:
+        msg = (
+            f"checkpoint {path} is checkpoint format {written[:40]!r}, this mono_depth_ros reads format "
+            f"{FORMAT_VERSION!r} (it was written by a newer version): update mono_depth_ros to the version that wrote "
+            f"it, or train / save the model again with this one"
+        )
+        raise CheckpointError(msg)
+
+
 def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
+    _check_format(path, metadata)
     if SPEC_KEY not in metadata:
         msg = (
             f"checkpoint {path} has no {SPEC_KEY!r} metadata (a plain safetensors file, e.g. from Hugging Face): "
