@@ -35,6 +35,10 @@ from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 _LOG = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
+STATE_FORMAT = 1
+"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1)."""
+_STATE_KEYS = ("step", "modules", "optimizer", "scheduler", "scaler", "rng", "config")
+_RNG_KEYS = ("python", "numpy", "torch")
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
 
 
@@ -300,6 +304,7 @@ def save_training_checkpoint(
     try:
         torch.save(
             {
+                "format": STATE_FORMAT,
                 "step": state.step,
                 "modules": state.modules,
                 "optimizer": state.optimizer,
@@ -346,6 +351,36 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         msg = f"cannot read training state {state_path} ({err}); resume needs the .state.pt next to the model file"
         raise CheckpointError(msg) from None
+    check_state_layout(state_path, raw)
     return TrainState(
         raw["step"], raw["modules"], raw["optimizer"], raw["scheduler"], raw["scaler"], raw["rng"], raw["config"]
     )
+
+
+def check_state_layout(state_path: Path, raw: object) -> None:
+    """Check that a loaded ``.state.pt`` is one this version restores: format :data:`STATE_FORMAT` with every key
+    (a newer version's, or another tool's dict, raised KeyError out of the resume).
+
+    Raises:
+        CheckpointError: naming the file, its format or the first key it lacks, and the remedy.
+    """
+    problem = ""
+    if not isinstance(raw, dict):
+        problem = f"holds a {type(raw).__name__}, not a training state"
+    elif raw.get("format", STATE_FORMAT) != STATE_FORMAT:
+        problem = f"is training-state format {str(raw['format'])[:20]}, this version reads format {STATE_FORMAT}"
+    else:
+        missing = [key for key in _STATE_KEYS if key not in raw]
+        rng = raw.get("rng")
+        missing += [
+            f"rng.{key}" for key in _RNG_KEYS if rng is not None and (not isinstance(rng, dict) or key not in rng)
+        ]
+        problem = f"lacks {missing[0]!r}" if missing else ""
+    if problem:
+        model_path = state_path.with_suffix("").with_suffix(".safetensors")
+        msg = (
+            f"cannot resume from {state_path}: it {problem} (written by another version?); resume with the version "
+            f"that wrote it, or from an earlier checkpoint (--resume FILE; delete the pair {model_path.name} / "
+            f"{state_path.name} and --resume auto takes the one before), or start the run again"
+        )
+        raise CheckpointError(msg)

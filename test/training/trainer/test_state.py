@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,6 +84,33 @@ def test_refusals(tmp_path: Path) -> None:
         train_state.load_training_checkpoint(path, build_model(other), other)
     path.with_suffix(".state.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="training state"):
+        train_state.load_training_checkpoint(path, model, SPEC)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda raw: raw.update(format=2), r"format 2"),
+        (lambda raw: raw.pop("scaler"), r"lacks 'scaler'"),
+        (lambda raw: raw["rng"].pop("numpy"), r"lacks 'rng\.numpy'"),
+        (lambda raw: raw.clear(), r"lacks 'step'"),
+    ],
+)
+def test_a_training_state_of_another_layout_is_a_checkpoint_error_naming_the_file(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], named: str
+) -> None:
+    """A ``.state.pt`` of another layout (a newer version's, another tool's dict) raised KeyError out of the
+    resume: a traceback, exit 1, from ``mono-depth train --resume auto``; one without the NumPy generator state was
+    blamed on ``loss.objective`` (the KeyError of restoring it fell in the objective-mismatch handler). It is refused
+    on load, naming the state file, what it lacks or its format, and the remedy."""
+    model = build_model(SPEC)
+    path = train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(1), {})
+    state_path = path.with_suffix(".state.pt")
+    raw = torch.load(state_path, weights_only=True)
+    assert raw["format"] == train_state.STATE_FORMAT
+    change(raw)
+    torch.save(raw, state_path)
+    with pytest.raises(CheckpointError, match=rf"step_0000001\.state\.pt: .*{named}.*--resume"):
         train_state.load_training_checkpoint(path, model, SPEC)
 
 
