@@ -24,6 +24,7 @@ from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.checkpoint import (
+    REDO,
     is_torchscript_archive,
     load_checkpoint,
     load_state_strict,
@@ -330,7 +331,14 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
         CheckpointError: missing files, another architecture / parameters, or a state file that does not load.
     """
     model_path = Path(model_path)
-    loaded = load_checkpoint(model_path)
+    try:
+        loaded = load_checkpoint(model_path)
+    except CheckpointError as err:  # cut short or damaged: a run's way on is its checkpoint before, not a download
+        text = str(err)
+        if not text.endswith(REDO):
+            raise
+        msg = f"cannot resume: {text.removesuffix(REDO)}cut short or damaged; {earlier_checkpoint_remedy(model_path)}"
+        raise CheckpointError(msg) from None
     if replace(loaded.spec, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's "
@@ -348,8 +356,16 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
         raise CheckpointError(msg)
     try:
         raw = torch.load(state_path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        msg = (
+            f"cannot read training state {state_path}: there is none; resume needs the .state.pt next to the model file"
+        )
+        raise CheckpointError(msg) from None
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        msg = f"cannot read training state {state_path} ({err}); resume needs the .state.pt next to the model file"
+        msg = (
+            f"cannot read training state {state_path} ({first_line(err).split('. ')[0][:120]}): cut short or damaged; "
+            f"{earlier_checkpoint_remedy(model_path)}"
+        )
         raise CheckpointError(msg) from None
     check_state_layout(state_path, raw)
     return TrainState(
@@ -380,7 +396,15 @@ def check_state_layout(state_path: Path, raw: object) -> None:
         model_path = state_path.with_suffix("").with_suffix(".safetensors")
         msg = (
             f"cannot resume from {state_path}: it {problem} (written by another version?); resume with the version "
-            f"that wrote it, or from an earlier checkpoint (--resume FILE; delete the pair {model_path.name} / "
-            f"{state_path.name} and --resume auto takes the one before), or start the run again"
+            f"that wrote it, or {earlier_checkpoint_remedy(model_path)}"
         )
         raise CheckpointError(msg)
+
+
+def earlier_checkpoint_remedy(model_path: Path) -> str:
+    """The way on from a checkpoint pair that cannot be resumed: the one before it."""
+    state_path = model_path.with_suffix(".state.pt")
+    return (
+        f"resume from an earlier checkpoint (--resume FILE; delete the pair {model_path.name} / {state_path.name} "
+        f"and --resume auto takes the one before), or start the run again"
+    )
