@@ -158,8 +158,11 @@ class LossConfig:
 
     @property
     def output_kind(self) -> OutputKind:
-        """What the trained network outputs: metres unless purely self-supervised."""
-        return OutputKind.DEPTH_UP_TO_SCALE if self.objective == "selfsup" else OutputKind.METRIC
+        """What the trained network outputs: metres, unless purely self-supervised or supervised with a fully
+        scale-invariant SILog (``silog_lambda`` 1: one loss for a prediction and any multiple of it, so the scale it
+        learns is arbitrary and the node must recover it)."""
+        scale_free = self.objective == "supervised" and self.supervised_loss == "silog" and self.silog_lambda >= 1.0
+        return OutputKind.DEPTH_UP_TO_SCALE if self.objective == "selfsup" or scale_free else OutputKind.METRIC
 
 
 @dataclass(frozen=True)
