@@ -406,3 +406,23 @@ def test_a_signal_during_the_set_up_stops_at_once(
     assert main(["train", *(a for item in values for a in ("--set", item))]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not (tmp_path / "train.csv").exists() and not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_an_output_folder_that_is_a_file_is_refused_before_the_set_up(
+    tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str], under: str
+) -> None:
+    """``--out`` naming a file (or a folder under one) ran the whole set-up (real KITTI frames read, network built),
+    then died in the writing of config.yaml: FileExistsError / NotADirectoryError, a traceback and exit 1. It is
+    refused first, exit 2, naming the file."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    out = taken / under if under else taken
+    args = ["train", "--out", str(out), "--set", "data.kind=kitti_depth", "--set", f"data.root={kitti_depth_dir}"]
+    for item in tiny_overrides(tmp_path / "ignored", tmp_path / "clips", run__steps=1):
+        if not item.startswith(("run.out_dir", "data.")):
+            args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"run.out_dir {out}: {taken} is a file, not a folder" in err and "--out" in err
+    assert "Traceback" not in err and taken.read_text() == "mine"

@@ -42,7 +42,7 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
 from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, span_across, teardown_distributed
-from mono_depth_ros.training.trainer.state import refuse_earlier_run, refuse_uneven_resume
+from mono_depth_ros.training.trainer.state import refuse_earlier_run, refuse_uneven_resume, require_out_folder
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -119,6 +119,8 @@ def distill(
             :func:`~mono_depth_ros.training.trainer.state.refuse_earlier_run`), or the config's own errors.
     """
     started = time.perf_counter()
+    if not label_only:
+        require_out_folder(config.run.out_dir)
     if resume is None and not label_only:
         refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)

@@ -426,10 +426,12 @@ def train(
     and the run returns (:meth:`Trainer.fit`).
 
     Raises:
-        ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
-            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints); a
-            resumed checkpoint past ``run.steps``; processes that resumed from different steps.
+        ConfigError: a ``run.out_dir`` that is (or is under) a file, or cannot be written; a fresh run (``resume``
+            None) into a ``run.out_dir`` that holds an earlier run's checkpoints or logs (its rows would be appended
+            to them, and ``--resume auto`` would later pick its checkpoints); a resumed checkpoint past
+            ``run.steps``; processes that resumed from different steps.
     """
+    train_state.require_out_folder(config.run.out_dir)
     if resume is None:
         train_state.refuse_earlier_run(config.run.out_dir)
     check_resume(config, resume)

@@ -10,6 +10,7 @@ so); nothing on the inference path ever reads it.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import random
 import re
@@ -47,6 +48,25 @@ def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
     """(model ``.safetensors``, training-state ``.state.pt``) paths of ``step``."""
     base = Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
     return base.with_suffix(".safetensors"), base.with_suffix(".state.pt")
+
+
+def require_out_folder(out_dir: str | Path, option: str = "run.out_dir") -> None:
+    """Check that ``out_dir`` is, or can be made, a folder to write in: its nearest existing part is a writable
+    folder (``option`` names the setting in the error). Nothing is created.
+
+    Raises:
+        ConfigError: a file there (or above), or a folder that cannot be written.
+    """
+    folder = Path(out_dir)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"{option} {folder}: {existing} is a file, not a folder; choose another folder (--out) or move that file"
+        raise ConfigError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"{option} {folder}: {existing} is a folder this user cannot write in; choose another folder (--out)"
+        raise ConfigError(msg)
 
 
 def refuse_earlier_run(out_dir: str | Path) -> None:
