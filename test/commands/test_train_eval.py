@@ -15,7 +15,8 @@ import yaml
 from mono_depth_ros.cli import main
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.loop import Trainer
+from mono_depth_ros.training.trainer.config import load_train_config
+from mono_depth_ros.training.trainer.loop import Trainer, train
 from test.kitti_raw_tree import DRIVE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 from test.training.tiny import tiny_overrides
 
@@ -426,3 +427,32 @@ def test_an_output_folder_that_is_a_file_is_refused_before_the_set_up(
     err = capsys.readouterr().err
     assert f"run.out_dir {out}: {taken} is a file, not a folder" in err and "--out" in err
     assert "Traceback" not in err and taken.read_text() == "mine"
+
+
+def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
+    tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--resume`` given what a user has at hand after a crash, on a real-KITTI run stopped at step 2 of 4: the run
+    folder, its final-model name, the ``.state.pt`` of the pair, or a word other than ``auto``. They were answered
+    with the node's remedies: "pass the .safetensors file inside it", "fetch weights with `mono-depth weights`", or a
+    paragraph on bringing a pickle in with torch.jit.trace for the state file. Each now names the value and what to
+    pass instead (its model file, ``--resume auto``), exit 2, before the set-up; the remedy given works."""
+    run = tmp_path / "run"
+    overrides = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}"]
+    for item in tiny_overrides(run, tmp_path / "clips", run__steps=4, run__batch_size=1, run__validate=False):
+        overrides += [] if item.startswith("data.") else [item]
+    assert train(load_train_config(None, overrides), stop_at_step=2).step == 2
+    args = ["train", *(part for item in overrides for part in ("--set", item))]
+    model, state = train_state.checkpoint_paths(run, 2)
+    (run / "model.safetensors").write_bytes(model.read_bytes())  # as a finished run leaves its final model
+    cases = {
+        str(run): f"--resume {run} is a run folder: continue it with --resume auto --out {run}",
+        str(run / "model.safetensors"): "has no training state beside it (model.state.pt)",
+        str(state): f"--resume {state} is the training state of a checkpoint pair; pass its model file {model}",
+        "latest": "--resume latest does not exist: pass auto",
+    }
+    for value, named in cases.items():
+        assert main([*args, "--resume", value]) == 2, value
+        err = capsys.readouterr().err
+        assert named in err and "mono-depth weights" not in err and "torch.jit" not in err, err
+    assert main([*args, "--resume", str(model)]) == 0  # the file the state file's message names

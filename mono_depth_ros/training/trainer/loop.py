@@ -403,8 +403,10 @@ def check_resume(config: TrainConfig, resume: str | Path | None) -> None:
     ``run.steps`` (:meth:`Trainer.resume` checks the loaded step of any other name).
 
     Raises:
-        ConfigError: see :func:`.state.refuse_resume_past_end`.
+        ConfigError: see :func:`.state.check_resume_value` and :func:`.state.refuse_resume_past_end`.
     """
+    if resume is not None:
+        train_state.check_resume_value(resume)
     path = train_state.resume_path(config.run.out_dir, resume) if resume is not None else None
     step = train_state.step_of(path) if path is not None else None
     if path is not None and step is not None:

@@ -163,6 +163,40 @@ def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current
     )
 
 
+def check_resume_value(resume: str | Path) -> None:
+    """Check that ``--resume`` is ``auto`` or the model file of a checkpoint pair (``.state.pt`` beside it), naming
+    what to pass instead of what a user has at hand after a crash: the run folder, its final ``model.safetensors``
+    (no training state), the ``.state.pt`` of the pair, another word.
+
+    Raises:
+        ConfigError: naming the value and what to pass.
+    """
+    if str(resume) == "auto":
+        return
+    path = Path(resume)
+    pairs = "a checkpoints/step_N.safetensors of its run (the .state.pt beside it)"
+    if path.is_dir():
+        msg = (
+            f"--resume {path} is a run folder: continue it with --resume auto --out {path}, or pass one of its "
+            f"{CHECKPOINT_DIR}/step_N.safetensors"
+            if (path / CHECKPOINT_DIR).is_dir()
+            else f"--resume {path} is a folder, not a checkpoint; pass {pairs}, or --resume auto with the run's --out"
+        )
+    elif path.name.endswith(".state.pt"):
+        model_path = path.with_suffix("").with_suffix(".safetensors")
+        msg = f"--resume {path} is the training state of a checkpoint pair; pass its model file {model_path}"
+    elif not path.exists():
+        msg = f"--resume {resume} does not exist: pass auto (the latest checkpoint in run.out_dir, --out) or {pairs}"
+    elif path.suffix == ".safetensors" and not path.with_suffix(".state.pt").is_file():
+        msg = (
+            f"--resume {path} has no training state beside it ({path.with_suffix('.state.pt').name}): a run's final "
+            f"model or an exported one cannot be continued; pass {pairs}, or --resume auto with the run's --out"
+        )
+    else:
+        return  # a model file with its state, or another file the loader names
+    raise ConfigError(msg)
+
+
 def resume_path(out_dir: str | Path, resume: str | Path) -> Path | None:
     """The checkpoint ``--resume`` names: the latest under ``out_dir`` for ``auto`` (None when there is none)."""
     return latest_checkpoint(out_dir) if str(resume) == "auto" else Path(resume)
