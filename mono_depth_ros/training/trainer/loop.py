@@ -373,11 +373,25 @@ class Trainer:
             self.module.objective.load_state_dict(state.modules["objective"])
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
         except (RuntimeError, ValueError, KeyError) as err:
-            saved = state.config.get("loss", {}).get("objective", "?")
-            current = self.config.loss.objective
-            raise train_state.resume_mismatch(path, err, f"loss.objective={saved}", current) from None
+            trained_with, current = self._loss_difference(state.config.get("loss", {}))
+            raise train_state.resume_mismatch(path, err, trained_with, current) from None
         run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
         self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
+
+    def _loss_difference(self, saved: dict[str, Any]) -> tuple[str, str]:
+        """(the checkpoint's, this run's) ``loss`` settings that differ: the objective when it does (as before: the
+        checkpoint's ``loss.objective=...``, this run's value), else ``loss.key=value`` lists, the pose network's
+        width first (the objective's when nothing in ``loss`` differs)."""
+        current = self.config.to_dict()["loss"]
+        keys = [key for key in current if key in saved and saved[key] != current[key]]
+        keys.sort(key=lambda key: key != "pose_width")
+        if not keys or "objective" in keys:
+            return f"loss.objective={saved.get('objective', '?')}", self.config.loss.objective
+        shown = keys[:3]
+        return (
+            ", ".join(f"loss.{key}={saved[key]}" for key in shown),
+            ", ".join(f"loss.{key}={current[key]}" for key in shown),
+        )
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).

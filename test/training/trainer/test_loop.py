@@ -154,6 +154,17 @@ def test_resume_with_another_objective_is_a_checkpoint_error(tmp_path: Path, cac
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
 
 
+def test_resume_with_another_pose_network_width_names_that_setting(tmp_path: Path, cache: Path) -> None:
+    """The same objective with another ``loss.pose_width`` (seen on a real-KITTI folder run, 4 then 8): the pose
+    network's tensors do not fit, and the error said "it was trained with loss.objective=selfsup, this run has
+    selfsup", the one setting that had not changed. It names the loss setting that did."""
+    first = tiny_config(tmp_path / "a", cache, "selfsup", run__steps=2, loss__pose_width=4)
+    assert train(first).model_path is not None
+    trainer = Trainer(tiny_config(tmp_path / "b", cache, "selfsup", loss__pose_width=8))
+    with pytest.raises(CheckpointError, match=r"trained with loss\.pose_width=4, this run has loss\.pose_width=8"):
+        trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
+
+
 def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
     """NYU is validated under its 10 m cap (predictions clipped to 10 m) unless run.eval_max_depth_m names another;
     the former default of 80 m replaced every protocol's cap, so NYU validation was not the NYU protocol."""
