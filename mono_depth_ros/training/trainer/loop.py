@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +66,8 @@ from mono_depth_ros.training.trainer.setup import (
     lr_schedule,
     measured_training_focal,
 )
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["TrainResult", "Trainer", "build_datasets", "build_spec", "lr_schedule", "train"]  # lr_schedule & co: moved
 
@@ -375,6 +378,14 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as err:
             trained_with, current = self._loss_difference(state.config.get("loss", {}))
             raise train_state.resume_mismatch(path, err, trained_with, current) from None
+        changes = train_state.order_changes(state.config, self.config.to_dict())
+        if changes:
+            _LOG.warning(
+                "resumed from %s with %s: the batches from here on are not the order of the run that never stopped "
+                "(another data order or other augmentation draws)",
+                path,
+                ", ".join(changes),
+            )
         run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
         self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
 

@@ -152,6 +152,25 @@ def refuse_uneven_resume(steps: tuple[int, int], out_dir: str | Path) -> None:
         raise ConfigError(msg)
 
 
+ORDER_SETTINGS = ("run.seed", "run.batch_size")
+"""Settings outside ``data`` that fix which items a step gets and their augmentation draws."""
+_NOT_ORDER = ("num_workers", "cache_dir", "val_root", "val_split", "val_seeds", "val_frames_per_clip")
+
+
+def order_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``"section.key old -> new"`` for each setting that fixes the data order or the augmentation draws
+    (:data:`ORDER_SETTINGS` and ``data.*`` but the workers, the cache and the validation data) and differs between a
+    checkpoint's config (``saved``) and this run's (``current``), both as :meth:`TrainConfig.to_dict` gives them."""
+    names = [*ORDER_SETTINGS, *(f"data.{key}" for key in current.get("data", {}) if key not in _NOT_ORDER)]
+    changes = []
+    for name in names:
+        section, key = name.split(".")
+        old, new = saved.get(section, {}).get(key), current.get(section, {}).get(key)
+        if old is not None and old != new:
+            changes.append(f"{name} {old} -> {new}")
+    return changes
+
+
 def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current: object) -> CheckpointError:
     """The error for a checkpoint whose saved state does not fit this run: ``trained_with`` names the checkpoint's
     setting (``"loss.objective=supervised"``), ``current`` this run's value; ``err`` is what loading raised (its

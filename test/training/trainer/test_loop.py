@@ -165,6 +165,29 @@ def test_resume_with_another_pose_network_width_names_that_setting(tmp_path: Pat
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
 
 
+def test_a_resume_that_changes_the_data_order_says_so(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resume with another ``run.batch_size`` / ``run.seed`` / ``data.*`` setting (seen: a real-KITTI folder run
+    resumed at batch 2 instead of 1) went on silently with another data order and other augmentation draws than the
+    run that never stopped, which is what --resume promises. It goes on (a deliberate change), with a warning naming
+    each such setting; the same configuration warns of nothing."""
+    first = tiny_config(tmp_path / "a", cache, run__steps=4, run__batch_size=2)
+    assert train(first, stop_at_step=2).step == 2
+    path = train_state.checkpoint_paths(tmp_path / "a", 2)[0]
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.loop"):
+        Trainer(first).resume(path)
+        assert not caplog.records
+        changed = tiny_config(
+            tmp_path / "a", cache, run__steps=4, run__batch_size=1, run__seed=3, data__flip_probability=0
+        )
+        Trainer(changed).resume(path)
+    (record,) = caplog.records
+    text = record.getMessage()
+    assert "run.batch_size 2 -> 1" in text and "run.seed 0 -> 3" in text and "data.flip_probability 0.5 -> 0" in text
+    assert "not the order of the run that never stopped" in text
+
+
 def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
     """NYU is validated under its 10 m cap (predictions clipped to 10 m) unless run.eval_max_depth_m names another;
     the former default of 80 m replaced every protocol's cap, so NYU validation was not the NYU protocol."""
