@@ -104,6 +104,12 @@ class DataConfig:
             0.0 < self.scale_range[0] <= self.scale_range[1],
             f"data.scale_range {self.scale_range} must satisfy 0 < low <= high",
         )
+        _check(  # a frame is fit to the input size first: a zoom below 1 is raised to cover the crop, i.e. to 1
+            self.scale_range[0] >= 1.0,
+            f"data.scale_range {self.scale_range}: a frame is fit to the input size before the zoom, which cannot "
+            "zoom out (it is raised to 1 to cover the crop, so the range did not do what it says); use low >= 1, "
+            "e.g. [1.0, 1.15]",
+        )
         _check(0.0 <= self.flip_probability <= 1.0, f"data.flip_probability={self.flip_probability} must be in [0, 1]")
         for name in ("brightness", "contrast", "saturation", "noise_std"):
             _check(getattr(self, name) >= 0.0, f"data.{name}={getattr(self, name)} must be >= 0")

@@ -8,8 +8,12 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import PROTOCOLS
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.augment import AugmentConfig
+from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_files import load_depth_png
+from mono_depth_ros.training.data.real import RecordedDepthDataset, fit_to_input
 from mono_depth_ros.training.objectives.losses import silog_loss
 from mono_depth_ros.training.trainer.config import TrainConfig, config_from_mapping, load_train_config
 from mono_depth_ros.training.trainer.setup import build_spec
@@ -108,3 +112,19 @@ def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir:
     assert load_train_config(None, ["loss.silog_lambda=0.99"]).loss.output_kind is OutputKind.METRIC
     other = load_train_config(None, ["loss.silog_lambda=1.0", "loss.supervised_loss=l1"])  # λ only shapes silog
     assert other.loss.output_kind is OutputKind.METRIC
+
+
+def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_dir: Path) -> None:
+    """``data.scale_range`` below 1 was taken and did nothing: a recorded frame is first fit to the input size, and
+    the zoom is raised to cover the crop window, so [0.5, 1.0] trained on the frames as they are (real KITTI frames
+    below: every augmented item the unzoomed view) and [0.8, 1.3] zoomed less often than asked. It is refused, naming
+    the value and the range that works."""
+    frames = KittiDepthDataset.from_annotations(kitti_depth_dir)
+    asked = AugmentConfig(scale_range=(0.5, 1.0), flip_probability=0.0, jitter_probability=0.0)
+    dataset = RecordedDepthDataset(frames, 96, 32, asked, PROTOCOLS["kitti_improved"])
+    for index in range(len(dataset)):
+        assert torch.equal(dataset.sample(index).rgb, fit_to_input(frames[index], 96, 32).rgb)
+    for low, high in ((0.5, 1.0), (0.8, 1.3)):
+        with pytest.raises(ConfigError, match=rf"data\.scale_range \({low}, {high}\): .*zoom out.*low >= 1"):
+            load_train_config(None, [f"data.scale_range=[{low}, {high}]"])
+    assert load_train_config(None, ["data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
