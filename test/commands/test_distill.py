@@ -165,3 +165,20 @@ def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
     a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
     b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``distill --resume`` with the run folder, or a word other than ``auto``: the teacher labelled every frame first,
+    then the answer was the node's ("is a directory; pass the .safetensors file inside it", "fetch weights with
+    `mono-depth weights`"). Refused before the labelling, as ``train`` does, naming what to pass."""
+    run = tmp_path / "run"
+    args = _folder_args(tmp_path, "--out", str(run), "--set", "run.steps=2")
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--resume", str(run)]) == 2
+    assert f"--resume {run} is a run folder: continue it with --resume auto --out {run}" in capsys.readouterr().err
+    assert main([*args, "--resume", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume latest does not exist: pass auto" in err and "mono-depth weights" not in err
