@@ -182,3 +182,16 @@ def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
     assert main([*args, "--resume", "latest"]) == 2
     err = capsys.readouterr().err
     assert "--resume latest does not exist: pass auto" in err and "mono-depth weights" not in err
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_the_labelling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``distill --out FILE`` (the check of f80b7df, in distill's run too): refused before the teacher labels a
+    frame, exit 2 naming the file (it died writing distill_config.yaml: FileExistsError, a traceback, exit 1)."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    args = _folder_args(tmp_path, "--out", str(taken), "--set", "run.steps=2")
+    assert main(args) == 2
+    assert f"run.out_dir {taken}: {taken} is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "labels").exists() and taken.read_text() == "mine"
