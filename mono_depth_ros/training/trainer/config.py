@@ -167,8 +167,14 @@ class LossConfig:
         """What the trained network outputs: metres, unless purely self-supervised or supervised with a fully
         scale-invariant SILog (``silog_lambda`` 1: one loss for a prediction and any multiple of it, so the scale it
         learns is arbitrary and the node must recover it)."""
-        scale_free = self.objective == "supervised" and self.supervised_loss == "silog" and self.silog_lambda >= 1.0
-        return OutputKind.DEPTH_UP_TO_SCALE if self.objective == "selfsup" or scale_free else OutputKind.METRIC
+        scale_free = self.objective == "selfsup" or self.scale_free_silog
+        return OutputKind.DEPTH_UP_TO_SCALE if scale_free else OutputKind.METRIC
+
+    @property
+    def scale_free_silog(self) -> bool:
+        """Supervised with a fully scale-invariant SILog (``silog_lambda`` 1): depth up to scale, which a checkpoint
+        written before that was recognised declared metric."""
+        return self.objective == "supervised" and self.supervised_loss == "silog" and self.silog_lambda >= 1.0
 
 
 @dataclass(frozen=True)

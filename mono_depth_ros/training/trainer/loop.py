@@ -370,7 +370,9 @@ class Trainer:
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
-        state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
+        state = train_state.load_training_checkpoint(
+            path, self.saved_net, self.spec, scale_free_silog=self.config.loss.scale_free_silog
+        )
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:  # the same network, but another objective (a pose network or not) or optimiser groups
             self.module.objective.load_state_dict(state.modules["objective"])

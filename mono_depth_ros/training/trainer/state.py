@@ -32,7 +32,7 @@ from mono_depth_ros.models.checkpoint import (
     save_checkpoint,
     write_failed,
 )
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import ModelSpec, OutputKind
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 _LOG = logging.getLogger(__name__)
@@ -397,8 +397,14 @@ def save_training_checkpoint(
     return model_path
 
 
-def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: ModelSpec) -> TrainState:
+def load_training_checkpoint(
+    model_path: str | Path, model: nn.Module, spec: ModelSpec, scale_free_silog: bool = False
+) -> TrainState:
     """Load weights into ``model`` (refusing a checkpoint of another spec) and return the training state.
+
+    ``scale_free_silog``: this run trains with a fully scale-invariant SILog (``loss.silog_lambda`` 1), whose spec is
+    ``depth_up_to_scale``; a checkpoint of it that declares ``metric`` (written before that was recognised, the
+    same network) is taken, with a warning, and saved from there on as depth up to scale.
 
     Raises:
         CheckpointError: missing files, another architecture / parameters, or a state file that does not load.
@@ -412,12 +418,22 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
             raise
         msg = f"cannot resume: {text.removesuffix(REDO)}cut short or damaged; {earlier_checkpoint_remedy(model_path)}"
         raise CheckpointError(msg) from None
-    if replace(loaded.spec, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
+    saved_kind = loaded.spec.output_kind
+    relabel = scale_free_silog and (saved_kind, spec.output_kind) == (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE)
+    as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
+    if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's "
             f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"
         )
         raise CheckpointError(msg)
+    if relabel:
+        _LOG.warning(
+            "%s declares metric depth, but loss.silog_lambda 1 (fully scale-invariant SILog) learns depth at an "
+            "arbitrary scale: resumed, and saved from here on as %s (the node recovers the scale)",
+            model_path,
+            OutputKind.DEPTH_UP_TO_SCALE.value,
+        )
     load_state_strict(model, loaded.state_dict, spec)
     state_path = model_path.with_suffix(".state.pt")
     if is_torchscript_archive(state_path):  # torch.load < 2.6 would run its code despite weights_only
