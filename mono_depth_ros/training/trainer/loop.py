@@ -378,7 +378,7 @@ class Trainer:
             self.module.objective.load_state_dict(state.modules["objective"])
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
         except (RuntimeError, ValueError, KeyError) as err:
-            trained_with, current = self._loss_difference(state.config.get("loss", {}))
+            trained_with, current = self._resume_difference(state.config)
             raise train_state.resume_mismatch(path, err, trained_with, current) from None
         changes = train_state.order_changes(state.config, self.config.to_dict())
         if changes:
@@ -391,19 +391,26 @@ class Trainer:
         run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
         self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
 
-    def _loss_difference(self, saved: dict[str, Any]) -> tuple[str, str]:
-        """(the checkpoint's, this run's) ``loss`` settings that differ: the objective when it does (as before: the
-        checkpoint's ``loss.objective=...``, this run's value), else ``loss.key=value`` lists, the pose network's
-        width first (the objective's when nothing in ``loss`` differs)."""
-        current = self.config.to_dict()["loss"]
-        keys = [key for key in current if key in saved and saved[key] != current[key]]
-        keys.sort(key=lambda key: key != "pose_width")
-        if not keys or "objective" in keys:
-            return f"loss.objective={saved.get('objective', '?')}", self.config.loss.objective
+    def _resume_difference(self, saved: dict[str, Any]) -> tuple[str, str]:
+        """(the checkpoint's, this run's) settings that differ among those that shape the objective's modules or the
+        optimiser's parameter groups (``loss.*``, ``model.freeze_encoder``), from a checkpoint's config (``saved``,
+        as :meth:`TrainConfig.to_dict` gives it): the objective when it differs (the checkpoint's
+        ``loss.objective=...``, this run's value), else ``section.key=value`` lists, the pose network's width first
+        (the objective's when nothing differs)."""
+        now = self.config.to_dict()
+        current = {f"loss.{key}": value for key, value in now["loss"].items()}
+        current["model.freeze_encoder"] = now["model"].get("freeze_encoder")
+        before = {
+            f"{section}.{key}": value for section in ("loss", "model") for key, value in saved.get(section, {}).items()
+        }
+        keys = [key for key in current if key in before and before[key] != current[key]]
+        keys.sort(key=lambda key: key != "loss.pose_width")
+        if not keys or "loss.objective" in keys:
+            return f"loss.objective={before.get('loss.objective', '?')}", self.config.loss.objective
         shown = keys[:3]
         return (
-            ", ".join(f"loss.{key}={saved[key]}" for key in shown),
-            ", ".join(f"loss.{key}={current[key]}" for key in shown),
+            ", ".join(f"{key}={before[key]}" for key in shown),
+            ", ".join(f"{key}={current[key]}" for key in shown),
         )
 
     def save_final(self) -> Path | None:
