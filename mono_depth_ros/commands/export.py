@@ -22,6 +22,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.backend import TorchBackend, open_backend
 from mono_depth_ros.models.export import DEFAULT_OPSET, EXPORTERS, ExportResult, export_onnx, export_torchscript
 from mono_depth_ros.models.preprocess import network_input_size
+from mono_depth_ros.training.trainer.state import require_out_folder
 
 HELP = "export a checkpoint (or a transformers depth-model directory) to ONNX / TorchScript with its spec beside it"
 FORMATS = ("onnx", "torchscript", "both")
@@ -72,6 +73,7 @@ def export_weights(
     if formats not in FORMATS:
         msg = f"format {formats!r} is not one of {', '.join(FORMATS)}"
         raise ConfigError(msg)
+    require_out_folder(out_dir, "--out")
     from mono_depth_ros.training.distillation.teacher import infer_backend  # the suffix rule of the other commands
 
     backend_name = infer_backend(weights)

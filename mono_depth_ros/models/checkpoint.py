@@ -10,8 +10,9 @@ File layout (one ``.safetensors`` file):
   any extra strings the writer adds (training run, dataset, git hash...).
 
 Loading checks everything cheaply before touching tensors and raises :class:`CheckpointError` naming the file and a
-remedy: missing file, ONNX / TorchScript / pickle file given, truncated or foreign file, no spec, spec for another
-backend, unknown output kind. :func:`load_state_strict` names the first tensor that does not fit a model.
+remedy: missing file, ONNX / TorchScript / pickle file given, truncated or foreign file, a newer
+``mono_depth_format`` (a file without the key is format 1), no spec, spec for another backend, unknown output kind.
+:func:`load_state_strict` names the first tensor that does not fit a model.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 SPEC_KEY = "mono_depth_spec"
 FORMAT_KEY = "mono_depth_format"
 FORMAT_VERSION = "1"
+REDO = "re-export or re-download it"
+"""The remedy of a model file that cannot be read (cut short, damaged): where it came from, another copy."""
 GOLDEN_PREFIX = "__golden__."
 GOLDEN_INPUT_KEY = GOLDEN_PREFIX + "input"
 GOLDEN_OUTPUT_KEY = GOLDEN_PREFIX + "output"
@@ -202,7 +205,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
                 target = golden_tensors if name.startswith(GOLDEN_PREFIX) else state
                 target[name] = handle.get_tensor(name)
     except (SafetensorError, OSError, RuntimeError, ValueError) as err:
-        msg = f"checkpoint {path} is not a readable safetensors file ({err}); re-export or re-download it"
+        msg = f"checkpoint {path} is not a readable safetensors file ({err}); {REDO}"
         raise CheckpointError(msg) from None
     golden = _golden_from_tensors(path, golden_tensors)
     extra = {k: v for k, v in metadata.items() if k not in (SPEC_KEY, FORMAT_KEY)}
@@ -374,7 +377,7 @@ def _not_safetensors(path: Path, prefix: bytes, reason: str) -> CheckpointError:
     elif prefix[:1] == b"\x08":
         msg = f"{path} looks like an ONNX model, not a safetensors checkpoint; set model.backend: onnx for it"
     else:
-        msg = f"checkpoint {path} is truncated or not a safetensors file ({reason}); re-export or re-download it"
+        msg = f"checkpoint {path} is truncated or not a safetensors file ({reason}); {REDO}"
     return CheckpointError(msg)
 
 
@@ -413,10 +416,7 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     except (UnicodeDecodeError, AttributeError, KeyError, TypeError, IndexError, ValueError, RecursionError):
         raise _not_safetensors(path, prefix, "its header is not valid JSON") from None
     if 8 + header_len + end > size:
-        msg = (
-            f"checkpoint {path} is truncated: tensors need {8 + header_len + end} bytes, the file has {size}; "
-            f"re-export or re-download it"
-        )
+        msg = f"checkpoint {path} is truncated: tensors need {8 + header_len + end} bytes, the file has {size}; {REDO}"
         raise CheckpointError(msg)
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict):
@@ -425,7 +425,21 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
+def _check_format(path: Path, metadata: dict[str, str]) -> None:
+    """Refuse a layout this version does not read (``mono_depth_format`` other than :data:`FORMAT_VERSION`; a file
+    without the key is taken as format 1)."""
+    written = metadata.get(FORMAT_KEY, FORMAT_VERSION)
+    if written != FORMAT_VERSION:
+        msg = (
+            f"checkpoint {path} is checkpoint format {written[:40]!r}, this mono_depth_ros reads format "
+            f"{FORMAT_VERSION!r} (it was written by a newer version): update mono_depth_ros to the version that wrote "
+            f"it, or train / save the model again with this one"
+        )
+        raise CheckpointError(msg)
+
+
 def _spec_from_metadata(path: Path, metadata: dict[str, str]) -> ModelSpec:
+    _check_format(path, metadata)
     if SPEC_KEY not in metadata:
         msg = (
             f"checkpoint {path} has no {SPEC_KEY!r} metadata (a plain safetensors file, e.g. from Hugging Face): "

@@ -190,6 +190,14 @@ def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: in
         )
 
 
+def written_opset(path: Path) -> int:
+    """The default-domain (``ai.onnx``) opset an ONNX file declares (0 when it declares none)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
+
+
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
     if exporter not in EXPORTERS:
         msg = f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}"
@@ -198,20 +206,32 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exp
     if exporter == "dynamo":
         try:
             _export_dynamo(module, example, path, opset)
+            written = written_opset(path)
         except Exception as err:  # the dynamo exporter fails in many ways: fall back, and say why
             dynamo_error = f"{type(err).__name__}: {first_line(err)}"
             _LOG.warning("dynamo ONNX export failed (%s); using the legacy exporter", dynamo_error)
         else:
-            return "dynamo"
+            if written == opset:
+                return "dynamo"
+            # it writes its own opset (18) and keeps it when its down-conversion fails (a unet's Pad: 18 -> 17)
+            dynamo_error = f"wrote opset {written}, not the opset {opset} asked for"
+            _LOG.warning("the dynamo ONNX exporter %s; using the legacy exporter", dynamo_error)
     try:
         _export_legacy(module, example, path, opset)
     except OSError as err:  # a full disk, no permission: no other exporter writes elsewhere
+        path.unlink(missing_ok=True)
         raise write_failed(path, err, "no model is left there") from None
     except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
+        path.unlink(missing_ok=True)  # nor the dynamo graph of another opset
         legacy_error = f"{type(err).__name__}: {first_line(err)}"
         if dynamo_error:
             msg = f"neither ONNX exporter can export {path.name}: dynamo ({dynamo_error}), legacy ({legacy_error})"
-            raise CheckpointError(f"{msg}; export it with -f torchscript") from None
+            other = (
+                f", or ask for another --opset (the dynamo exporter writes {DEFAULT_OPSET})"
+                if opset != DEFAULT_OPSET
+                else ""
+            )
+            raise CheckpointError(f"{msg}; export it with -f torchscript{other}") from None
         msg = (
             f"the legacy ONNX exporter cannot export {path.name} ({legacy_error}); use --exporter dynamo (the "
             f"default), or -f torchscript"

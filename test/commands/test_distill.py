@@ -165,3 +165,33 @@ def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
     a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
     b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``distill --resume`` with the run folder, or a word other than ``auto``: the teacher labelled every frame first,
+    then the answer was the node's ("is a directory; pass the .safetensors file inside it", "fetch weights with
+    `mono-depth weights`"). Refused before the labelling, as ``train`` does, naming what to pass."""
+    run = tmp_path / "run"
+    args = _folder_args(tmp_path, "--out", str(run), "--set", "run.steps=2")
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--resume", str(run)]) == 2
+    assert f"--resume {run} is a run folder: continue it with --resume auto --out {run}" in capsys.readouterr().err
+    assert main([*args, "--resume", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume latest does not exist: pass auto" in err and "mono-depth weights" not in err
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_the_labelling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``distill --out FILE`` (the check of f80b7df, in distill's run too): refused before the teacher labels a
+    frame, exit 2 naming the file (it died writing distill_config.yaml: FileExistsError, a traceback, exit 1)."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    args = _folder_args(tmp_path, "--out", str(taken), "--set", "run.steps=2")
+    assert main(args) == 2
+    assert f"run.out_dir {taken}: {taken} is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "labels").exists() and taken.read_text() == "mine"

@@ -154,3 +154,14 @@ def test_an_op_the_legacy_exporter_lacks_is_an_error_with_the_exporter_that_has_
     assert "aten::_upsample_bilinear2d_aa" in err and "--exporter dynamo" in err and "-f torchscript" in err
     assert len(err.splitlines()) == 1 and "%" not in err
     assert not list((tmp_path / "out").glob("tips.onnx*"))
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--out`` naming a file: FileExistsError out of the exporter's mkdir, a traceback and exit 1. Now exit 2,
+    naming it."""
+    checkpoint = write_unet_checkpoint(tmp_path / "tiny.safetensors")
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(["export", str(checkpoint), "--out", str(taken), "-f", "torchscript"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {taken}: {taken} is a file, not a folder" in err and taken.read_text() == "mine"

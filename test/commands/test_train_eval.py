@@ -15,7 +15,8 @@ import yaml
 from mono_depth_ros.cli import main
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.loop import Trainer
+from mono_depth_ros.training.trainer.config import load_train_config
+from mono_depth_ros.training.trainer.loop import Trainer, train
 from test.kitti_raw_tree import DRIVE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 from test.training.tiny import tiny_overrides
 
@@ -444,3 +445,52 @@ def test_the_nyu_crop_on_frames_that_are_no_nyu_frames_is_refused(
     assert "eigen_nyu" in err and "480x640" in err and "375x1242" in err and "--crop" in err
     assert main([*args, "--dataset", "kitti_annotated", "--crop", "eigen_nyu"]) == 2
     assert "375x1242" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_an_output_folder_that_is_a_file_is_refused_before_the_set_up(
+    tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str], under: str
+) -> None:
+    """``--out`` naming a file (or a folder under one) ran the whole set-up (real KITTI frames read, network built),
+    then died in the writing of config.yaml: FileExistsError / NotADirectoryError, a traceback and exit 1. It is
+    refused first, exit 2, naming the file."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    out = taken / under if under else taken
+    args = ["train", "--out", str(out), "--set", "data.kind=kitti_depth", "--set", f"data.root={kitti_depth_dir}"]
+    for item in tiny_overrides(tmp_path / "ignored", tmp_path / "clips", run__steps=1):
+        if not item.startswith(("run.out_dir", "data.")):
+            args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"run.out_dir {out}: {taken} is a file, not a folder" in err and "--out" in err
+    assert "Traceback" not in err and taken.read_text() == "mine"
+
+
+def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
+    tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--resume`` given what a user has at hand after a crash, on a real-KITTI run stopped at step 2 of 4: the run
+    folder, its final-model name, the ``.state.pt`` of the pair, or a word other than ``auto``. They were answered
+    with the node's remedies: "pass the .safetensors file inside it", "fetch weights with `mono-depth weights`", or a
+    paragraph on bringing a pickle in with torch.jit.trace for the state file. Each now names the value and what to
+    pass instead (its model file, ``--resume auto``), exit 2, before the set-up; the remedy given works."""
+    run = tmp_path / "run"
+    overrides = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}"]
+    for item in tiny_overrides(run, tmp_path / "clips", run__steps=4, run__batch_size=1, run__validate=False):
+        overrides += [] if item.startswith("data.") else [item]
+    assert train(load_train_config(None, overrides), stop_at_step=2).step == 2
+    args = ["train", *(part for item in overrides for part in ("--set", item))]
+    model, state = train_state.checkpoint_paths(run, 2)
+    (run / "model.safetensors").write_bytes(model.read_bytes())  # as a finished run leaves its final model
+    cases = {
+        str(run): f"--resume {run} is a run folder: continue it with --resume auto --out {run}",
+        str(run / "model.safetensors"): "has no training state beside it (model.state.pt)",
+        str(state): f"--resume {state} is the training state of a checkpoint pair; pass its model file {model}",
+        "latest": "--resume latest does not exist: pass auto",
+    }
+    for value, named in cases.items():
+        assert main([*args, "--resume", value]) == 2, value
+        err = capsys.readouterr().err
+        assert named in err and "mono-depth weights" not in err and "torch.jit" not in err, err
+    assert main([*args, "--resume", str(model)]) == 0  # the file the state file's message names

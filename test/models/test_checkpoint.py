@@ -15,11 +15,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import (
+    FORMAT_KEY,
     GOLDEN_INPUT_KEY,
     SPEC_KEY,
     load_checkpoint,
@@ -210,6 +211,27 @@ def test_malformed_spec_json(tmp_path: Path) -> None:
     path = _write_with_spec_json(tmp_path / "t.safetensors", json.dumps({"architecture": "unet", "input": {"h": 1}}))
     with pytest.raises(CheckpointError, match="malformed"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("written", ["2", "1.1", "two"])
+def test_a_checkpoint_of_a_newer_format_is_refused_naming_the_file_and_the_remedy(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, written: str
+) -> None:
+    """The format version was written and never read: a checkpoint whose layout a newer mono_depth_ros changed
+    (``mono_depth_format`` 2, spec keys unchanged) loaded as if it were format 1, in training's resume and in the
+    node alike. It is refused before any tensor is read; a file without the key (written before it) still loads."""
+    path = _saved(tmp_path, micro_model, micro_spec)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    save_file(tensors, str(path), metadata={**metadata, FORMAT_KEY: written})
+    remedy = rf"model\.safetensors is checkpoint format {written!r}, this mono_depth_ros reads format '1'.*update"
+    for load in (load_checkpoint, read_checkpoint_spec):
+        with pytest.raises(CheckpointError, match=remedy):
+            load(path)
+    del metadata[FORMAT_KEY]
+    save_file(tensors, str(path), metadata=metadata)
+    assert load_checkpoint(path).spec == micro_spec
 
 
 def _tiny_onnx_bytes() -> bytes:

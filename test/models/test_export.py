@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models import export as export_module
 from mono_depth_ros.models.backend import TensorOutput
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec
-from mono_depth_ros.models.export import export_onnx, export_torchscript
+from mono_depth_ros.models.export import export_onnx, export_torchscript, written_opset
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.sidecar import golden_path_for, read_golden, spec_path_for
@@ -177,3 +178,25 @@ def test_an_interrupted_legacy_retry_leaves_no_temporary_graph(tmp_path: Path, m
     with pytest.raises(KeyboardInterrupt):
         export_onnx(network, spec, tmp_path / "unet.onnx")
     assert checked[1].name == "unet.onnx.legacy.tmp" and not checked[1].exists()
+
+
+def test_the_opset_asked_for_is_the_opset_written_or_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--opset 17`` (TensorRT 8.x on a Jetson reads up to 17) gave a graph of opset 18 without a word: the dynamo
+    exporter writes 18 and its down-conversion fails on a Pad ("No Adapter To Version $17 for Pad", logged as a
+    traceback), the model was kept at 18, and the command reported a good export (seen with `mono-depth export
+    --opset 17` and 13 of a unet trained on real KITTI frames; a padded conv here, which is quicker to export). An
+    opset the dynamo exporter does not write now goes to the legacy exporter, which writes it; one that no exporter
+    writes is an error naming it, with no model left (the legacy exporter refusing it is stood in for)."""
+    network = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(3, 1, 3), nn.Softplus())
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+    result = export_onnx(network, spec, tmp_path / "conv.onnx", opset=17)
+    assert written_opset(result.path) == 17 and result.exporter == "legacy"
+    assert result.max_abs_diff < 1e-5 and result.dynamic
+
+    def legacy_refuses(*args: object) -> None:
+        raise RuntimeError("Unsupported ONNX opset version: 16")
+
+    monkeypatch.setattr(export_module, "_export_legacy", legacy_refuses)
+    with pytest.raises(CheckpointError, match=r"dynamo \(wrote opset 18, not the opset 16 asked for\).*--opset"):
+        export_onnx(network, spec, tmp_path / "old.onnx", opset=16)
+    assert not (tmp_path / "old.onnx").exists()  # nor the dynamo graph of opset 18

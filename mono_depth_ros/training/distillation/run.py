@@ -42,7 +42,12 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.distillation.teacher import Teacher
 from mono_depth_ros.training.distillation.trainer import DistillTrainer, resolve_student_kind
 from mono_depth_ros.training.trainer.distributed import barrier, setup_distributed, span_across, teardown_distributed
-from mono_depth_ros.training.trainer.state import refuse_earlier_run, refuse_uneven_resume
+from mono_depth_ros.training.trainer.state import (
+    check_resume_value,
+    refuse_earlier_run,
+    refuse_uneven_resume,
+    require_out_folder,
+)
 
 
 def open_sources(config: DistillConfig) -> list[FrameSource]:
@@ -116,9 +121,15 @@ def distill(
 
     Raises:
         ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
-            :func:`~mono_depth_ros.training.trainer.state.refuse_earlier_run`), or the config's own errors.
+            :func:`~mono_depth_ros.training.trainer.state.refuse_earlier_run`), a ``run.out_dir`` that is a file, a
+            ``resume`` that is no checkpoint pair (:func:`~mono_depth_ros.training.trainer.state.check_resume_value`),
+            or the config's own errors.
     """
     started = time.perf_counter()
+    if not label_only:
+        require_out_folder(config.run.out_dir)
+    if resume is not None and not label_only:
+        check_resume_value(resume)
     if resume is None and not label_only:
         refuse_earlier_run(config.run.out_dir)
     context = setup_distributed(config.run.device)

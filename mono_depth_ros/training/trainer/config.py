@@ -104,6 +104,12 @@ class DataConfig:
             0.0 < self.scale_range[0] <= self.scale_range[1],
             f"data.scale_range {self.scale_range} must satisfy 0 < low <= high",
         )
+        _check(  # a frame is fit to the input size first: a zoom below 1 is raised to cover the crop, i.e. to 1
+            self.scale_range[0] >= 1.0,
+            f"data.scale_range {self.scale_range}: a frame is fit to the input size before the zoom, which cannot "
+            "zoom out (it is raised to 1 to cover the crop, so the range did not do what it says); use low >= 1, "
+            "e.g. [1.0, 1.15]",
+        )
         _check(0.0 <= self.flip_probability <= 1.0, f"data.flip_probability={self.flip_probability} must be in [0, 1]")
         for name in ("brightness", "contrast", "saturation", "noise_std"):
             _check(getattr(self, name) >= 0.0, f"data.{name}={getattr(self, name)} must be >= 0")
@@ -158,8 +164,17 @@ class LossConfig:
 
     @property
     def output_kind(self) -> OutputKind:
-        """What the trained network outputs: metres unless purely self-supervised."""
-        return OutputKind.DEPTH_UP_TO_SCALE if self.objective == "selfsup" else OutputKind.METRIC
+        """What the trained network outputs: metres, unless purely self-supervised or supervised with a fully
+        scale-invariant SILog (``silog_lambda`` 1: one loss for a prediction and any multiple of it, so the scale it
+        learns is arbitrary and the node must recover it)."""
+        scale_free = self.objective == "selfsup" or self.scale_free_silog
+        return OutputKind.DEPTH_UP_TO_SCALE if scale_free else OutputKind.METRIC
+
+    @property
+    def scale_free_silog(self) -> bool:
+        """Supervised with a fully scale-invariant SILog (``silog_lambda`` 1): depth up to scale, which a checkpoint
+        written before that was recognised declared metric."""
+        return self.objective == "supervised" and self.supervised_loss == "silog" and self.silog_lambda >= 1.0
 
 
 @dataclass(frozen=True)

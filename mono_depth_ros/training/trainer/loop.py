@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +66,8 @@ from mono_depth_ros.training.trainer.setup import (
     lr_schedule,
     measured_training_focal,
 )
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["TrainResult", "Trainer", "build_datasets", "build_spec", "lr_schedule", "train"]  # lr_schedule & co: moved
 
@@ -367,17 +370,48 @@ class Trainer:
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
         if path is None:
             return
-        state = train_state.load_training_checkpoint(path, self.saved_net, self.spec)
+        state = train_state.load_training_checkpoint(
+            path, self.saved_net, self.spec, scale_free_silog=self.config.loss.scale_free_silog
+        )
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:  # the same network, but another objective (a pose network or not) or optimiser groups
             self.module.objective.load_state_dict(state.modules["objective"])
             self.step = state.restore(self.optimizer, self.scheduler, self.scaler)
         except (RuntimeError, ValueError, KeyError) as err:
-            saved = state.config.get("loss", {}).get("objective", "?")
-            current = self.config.loss.objective
-            raise train_state.resume_mismatch(path, err, f"loss.objective={saved}", current) from None
+            trained_with, current = self._resume_difference(state.config)
+            raise train_state.resume_mismatch(path, err, trained_with, current) from None
+        changes = train_state.order_changes(state.config, self.config.to_dict())
+        if changes:
+            _LOG.warning(
+                "resumed from %s with %s: the batches from here on are not the order of the run that never stopped "
+                "(another data order or other augmentation draws)",
+                path,
+                ", ".join(changes),
+            )
         run = self.config.run  # the checkpoint is written before the validation that follows it: run that again
         self.validate_on_start = run.validate and (self.step % self.steps_per_epoch == 0 or self.step == run.steps)
+
+    def _resume_difference(self, saved: dict[str, Any]) -> tuple[str, str]:
+        """(the checkpoint's, this run's) settings that differ among those that shape the objective's modules or the
+        optimiser's parameter groups (``loss.*``, ``model.freeze_encoder``), from a checkpoint's config (``saved``,
+        as :meth:`TrainConfig.to_dict` gives it): the objective when it differs (the checkpoint's
+        ``loss.objective=...``, this run's value), else ``section.key=value`` lists, the pose network's width first
+        (the objective's when nothing differs)."""
+        now = self.config.to_dict()
+        current = {f"loss.{key}": value for key, value in now["loss"].items()}
+        current["model.freeze_encoder"] = now["model"].get("freeze_encoder")
+        before = {
+            f"{section}.{key}": value for section in ("loss", "model") for key, value in saved.get(section, {}).items()
+        }
+        keys = [key for key in current if key in before and before[key] != current[key]]
+        keys.sort(key=lambda key: key != "loss.pose_width")
+        if not keys or "loss.objective" in keys:
+            return f"loss.objective={before.get('loss.objective', '?')}", self.config.loss.objective
+        shown = keys[:3]
+        return (
+            ", ".join(f"{key}={before[key]}" for key in shown),
+            ", ".join(f"{key}={current[key]}" for key in shown),
+        )
 
     def save_final(self) -> Path | None:
         """``<out_dir>/model.safetensors``: the trained depth network, its spec and a golden reference (rank 0).
@@ -403,8 +437,10 @@ def check_resume(config: TrainConfig, resume: str | Path | None) -> None:
     ``run.steps`` (:meth:`Trainer.resume` checks the loaded step of any other name).
 
     Raises:
-        ConfigError: see :func:`.state.refuse_resume_past_end`.
+        ConfigError: see :func:`.state.check_resume_value` and :func:`.state.refuse_resume_past_end`.
     """
+    if resume is not None:
+        train_state.check_resume_value(resume)
     path = train_state.resume_path(config.run.out_dir, resume) if resume is not None else None
     step = train_state.step_of(path) if path is not None else None
     if path is not None and step is not None:
@@ -426,10 +462,12 @@ def train(
     and the run returns (:meth:`Trainer.fit`).
 
     Raises:
-        ConfigError: a fresh run (``resume`` None) into a ``run.out_dir`` that holds an earlier run's checkpoints or
-            logs (its rows would be appended to them, and ``--resume auto`` would later pick its checkpoints); a
-            resumed checkpoint past ``run.steps``; processes that resumed from different steps.
+        ConfigError: a ``run.out_dir`` that is (or is under) a file, or cannot be written; a fresh run (``resume``
+            None) into a ``run.out_dir`` that holds an earlier run's checkpoints or logs (its rows would be appended
+            to them, and ``--resume auto`` would later pick its checkpoints); a resumed checkpoint past
+            ``run.steps``; processes that resumed from different steps.
     """
+    train_state.require_out_folder(config.run.out_dir)
     if resume is None:
         train_state.refuse_earlier_run(config.run.out_dir)
     check_resume(config, resume)

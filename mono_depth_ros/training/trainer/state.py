@@ -10,6 +10,7 @@ so); nothing on the inference path ever reads it.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import random
 import re
@@ -24,17 +25,22 @@ from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.checkpoint import (
+    REDO,
     is_torchscript_archive,
     load_checkpoint,
     load_state_strict,
     save_checkpoint,
     write_failed,
 )
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import ModelSpec, OutputKind
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 _LOG = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
+STATE_FORMAT = 1
+"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1)."""
+_STATE_KEYS = ("step", "modules", "optimizer", "scheduler", "scaler", "rng", "config")
+_RNG_KEYS = ("python", "numpy", "torch")
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
 
 
@@ -42,6 +48,25 @@ def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
     """(model ``.safetensors``, training-state ``.state.pt``) paths of ``step``."""
     base = Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
     return base.with_suffix(".safetensors"), base.with_suffix(".state.pt")
+
+
+def require_out_folder(out_dir: str | Path, option: str = "run.out_dir") -> None:
+    """Check that ``out_dir`` is, or can be made, a folder to write in: its nearest existing part is a writable
+    folder (``option`` names the setting in the error). Nothing is created.
+
+    Raises:
+        ConfigError: a file there (or above), or a folder that cannot be written.
+    """
+    folder = Path(out_dir)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"{option} {folder}: {existing} is a file, not a folder; choose another folder (--out) or move that file"
+        raise ConfigError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"{option} {folder}: {existing} is a folder this user cannot write in; choose another folder (--out)"
+        raise ConfigError(msg)
 
 
 def refuse_earlier_run(out_dir: str | Path) -> None:
@@ -127,6 +152,25 @@ def refuse_uneven_resume(steps: tuple[int, int], out_dir: str | Path) -> None:
         raise ConfigError(msg)
 
 
+ORDER_SETTINGS = ("run.seed", "run.batch_size")
+"""Settings outside ``data`` that fix which items a step gets and their augmentation draws."""
+_NOT_ORDER = ("num_workers", "cache_dir", "val_root", "val_split", "val_seeds", "val_frames_per_clip")
+
+
+def order_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``"section.key old -> new"`` for each setting that fixes the data order or the augmentation draws
+    (:data:`ORDER_SETTINGS` and ``data.*`` but the workers, the cache and the validation data) and differs between a
+    checkpoint's config (``saved``) and this run's (``current``), both as :meth:`TrainConfig.to_dict` gives them."""
+    names = [*ORDER_SETTINGS, *(f"data.{key}" for key in current.get("data", {}) if key not in _NOT_ORDER)]
+    changes = []
+    for name in names:
+        section, key = name.split(".")
+        old, new = saved.get(section, {}).get(key), current.get(section, {}).get(key)
+        if old is not None and old != new:
+            changes.append(f"{name} {old} -> {new}")
+    return changes
+
+
 def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current: object) -> CheckpointError:
     """The error for a checkpoint whose saved state does not fit this run: ``trained_with`` names the checkpoint's
     setting (``"loss.objective=supervised"``), ``current`` this run's value; ``err`` is what loading raised (its
@@ -136,6 +180,40 @@ def resume_mismatch(path: str | Path, err: Exception, trained_with: str, current
         f"cannot resume from {path}: it was trained with {trained_with}, this run has {current} ({reason}); "
         f"resume with the configuration it was trained with"
     )
+
+
+def check_resume_value(resume: str | Path) -> None:
+    """Check that ``--resume`` is ``auto`` or the model file of a checkpoint pair (``.state.pt`` beside it), naming
+    what to pass instead of what a user has at hand after a crash: the run folder, its final ``model.safetensors``
+    (no training state), the ``.state.pt`` of the pair, another word.
+
+    Raises:
+        ConfigError: naming the value and what to pass.
+    """
+    if str(resume) == "auto":
+        return
+    path = Path(resume)
+    pairs = "a checkpoints/step_N.safetensors of its run (the .state.pt beside it)"
+    if path.is_dir():
+        msg = (
+            f"--resume {path} is a run folder: continue it with --resume auto --out {path}, or pass one of its "
+            f"{CHECKPOINT_DIR}/step_N.safetensors"
+            if (path / CHECKPOINT_DIR).is_dir()
+            else f"--resume {path} is a folder, not a checkpoint; pass {pairs}, or --resume auto with the run's --out"
+        )
+    elif path.name.endswith(".state.pt"):
+        model_path = path.with_suffix("").with_suffix(".safetensors")
+        msg = f"--resume {path} is the training state of a checkpoint pair; pass its model file {model_path}"
+    elif not path.exists():
+        msg = f"--resume {resume} does not exist: pass auto (the latest checkpoint in run.out_dir, --out) or {pairs}"
+    elif path.suffix == ".safetensors" and not path.with_suffix(".state.pt").is_file():
+        msg = (
+            f"--resume {path} has no training state beside it ({path.with_suffix('.state.pt').name}): a run's final "
+            f"model or an exported one cannot be continued; pass {pairs}, or --resume auto with the run's --out"
+        )
+    else:
+        return  # a model file with its state, or another file the loader names
+    raise ConfigError(msg)
 
 
 def resume_path(out_dir: str | Path, resume: str | Path) -> Path | None:
@@ -300,6 +378,7 @@ def save_training_checkpoint(
     try:
         torch.save(
             {
+                "format": STATE_FORMAT,
                 "step": state.step,
                 "modules": state.modules,
                 "optimizer": state.optimizer,
@@ -318,20 +397,43 @@ def save_training_checkpoint(
     return model_path
 
 
-def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: ModelSpec) -> TrainState:
+def load_training_checkpoint(
+    model_path: str | Path, model: nn.Module, spec: ModelSpec, scale_free_silog: bool = False
+) -> TrainState:
     """Load weights into ``model`` (refusing a checkpoint of another spec) and return the training state.
+
+    ``scale_free_silog``: this run trains with a fully scale-invariant SILog (``loss.silog_lambda`` 1), whose spec is
+    ``depth_up_to_scale``; a checkpoint of it that declares ``metric`` (written before that was recognised, the
+    same network) is taken, with a warning, and saved from there on as depth up to scale.
 
     Raises:
         CheckpointError: missing files, another architecture / parameters, or a state file that does not load.
     """
     model_path = Path(model_path)
-    loaded = load_checkpoint(model_path)
-    if replace(loaded.spec, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
+    try:
+        loaded = load_checkpoint(model_path)
+    except CheckpointError as err:  # cut short or damaged: a run's way on is its checkpoint before, not a download
+        text = str(err)
+        if not text.endswith(REDO):
+            raise
+        msg = f"cannot resume: {text.removesuffix(REDO)}cut short or damaged; {earlier_checkpoint_remedy(model_path)}"
+        raise CheckpointError(msg) from None
+    saved_kind = loaded.spec.output_kind
+    relabel = scale_free_silog and (saved_kind, spec.output_kind) == (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE)
+    as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
+    if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's "
             f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"
         )
         raise CheckpointError(msg)
+    if relabel:
+        _LOG.warning(
+            "%s declares metric depth, but loss.silog_lambda 1 (fully scale-invariant SILog) learns depth at an "
+            "arbitrary scale: resumed, and saved from here on as %s (the node recovers the scale)",
+            model_path,
+            OutputKind.DEPTH_UP_TO_SCALE.value,
+        )
     load_state_strict(model, loaded.state_dict, spec)
     state_path = model_path.with_suffix(".state.pt")
     if is_torchscript_archive(state_path):  # torch.load < 2.6 would run its code despite weights_only
@@ -343,9 +445,55 @@ def load_training_checkpoint(model_path: str | Path, model: nn.Module, spec: Mod
         raise CheckpointError(msg)
     try:
         raw = torch.load(state_path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        msg = f"cannot read training state {state_path} ({err}); resume needs the .state.pt next to the model file"
+    except FileNotFoundError:
+        msg = (
+            f"cannot read training state {state_path}: there is none; resume needs the .state.pt next to the model file"
+        )
         raise CheckpointError(msg) from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        msg = (
+            f"cannot read training state {state_path} ({first_line(err).split('. ')[0][:120]}): cut short or damaged; "
+            f"{earlier_checkpoint_remedy(model_path)}"
+        )
+        raise CheckpointError(msg) from None
+    check_state_layout(state_path, raw)
     return TrainState(
         raw["step"], raw["modules"], raw["optimizer"], raw["scheduler"], raw["scaler"], raw["rng"], raw["config"]
+    )
+
+
+def check_state_layout(state_path: Path, raw: object) -> None:
+    """Check that a loaded ``.state.pt`` is one this version restores: format :data:`STATE_FORMAT` with every key
+    (a newer version's, or another tool's dict, raised KeyError out of the resume).
+
+    Raises:
+        CheckpointError: naming the file, its format or the first key it lacks, and the remedy.
+    """
+    problem = ""
+    if not isinstance(raw, dict):
+        problem = f"holds a {type(raw).__name__}, not a training state"
+    elif raw.get("format", STATE_FORMAT) != STATE_FORMAT:
+        problem = f"is training-state format {str(raw['format'])[:20]}, this version reads format {STATE_FORMAT}"
+    else:
+        missing = [key for key in _STATE_KEYS if key not in raw]
+        rng = raw.get("rng")
+        missing += [
+            f"rng.{key}" for key in _RNG_KEYS if rng is not None and (not isinstance(rng, dict) or key not in rng)
+        ]
+        problem = f"lacks {missing[0]!r}" if missing else ""
+    if problem:
+        model_path = state_path.with_suffix("").with_suffix(".safetensors")
+        msg = (
+            f"cannot resume from {state_path}: it {problem} (written by another version?); resume with the version "
+            f"that wrote it, or {earlier_checkpoint_remedy(model_path)}"
+        )
+        raise CheckpointError(msg)
+
+
+def earlier_checkpoint_remedy(model_path: Path) -> str:
+    """The way on from a checkpoint pair that cannot be resumed: the one before it."""
+    state_path = model_path.with_suffix(".state.pt")
+    return (
+        f"resume from an earlier checkpoint (--resume FILE; delete the pair {model_path.name} / {state_path.name} "
+        f"and --resume auto takes the one before), or start the run again"
     )

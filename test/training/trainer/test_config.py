@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.evaluation.depth import PROTOCOLS
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.training.data.augment import AugmentConfig
+from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
+from mono_depth_ros.training.data.kitti_files import load_depth_png
+from mono_depth_ros.training.data.real import RecordedDepthDataset, fit_to_input
+from mono_depth_ros.training.objectives.losses import silog_loss
 from mono_depth_ros.training.trainer.config import TrainConfig, config_from_mapping, load_train_config
+from mono_depth_ros.training.trainer.setup import build_spec
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -82,3 +90,41 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("model: 3\n")  # a section that is not a mapping: a ConfigError, not a TypeError from the overrides
     with pytest.raises(ConfigError, match=r"config section 'model' must be a mapping, got 3"):
         load_train_config(bad, ["run.steps=2"])
+
+
+def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir: Path) -> None:
+    """``loss.silog_lambda: 1`` ("fully scale-invariant", as documented) gives one loss for a prediction and any
+    multiple of it (real KITTI annotated depth below): the run learns depth at an arbitrary scale, but its checkpoint
+    declared metres (every supervised run did), and the node published that scale as metres without asking for a
+    scale source. Such a run is depth up to scale; any λ below 1 keeps the scale and stays metric."""
+    depth = torch.from_numpy(load_depth_png(kitti_depth_dir / "depth" / "0000000005.png"))[None, None].double()
+    mask = torch.isfinite(depth) & (depth > 0)
+    ramp = torch.linspace(0.8, 1.3, depth.shape[-1], dtype=torch.float64)  # a prediction off by more than a scale
+    prediction = torch.where(mask, depth, torch.ones_like(depth)) * ramp
+    for factor in (0.1, 3.0, 40.0):
+        assert torch.isclose(
+            silog_loss(prediction * factor, depth, mask, 1.0), silog_loss(prediction, depth, mask, 1.0)
+        )
+    assert not torch.isclose(silog_loss(prediction * 3.0, depth, mask, 0.99), silog_loss(prediction, depth, mask, 0.99))
+    config = load_train_config(None, ["loss.silog_lambda=1.0"])
+    assert config.loss.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert build_spec(config).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert load_train_config(None, ["loss.silog_lambda=0.99"]).loss.output_kind is OutputKind.METRIC
+    other = load_train_config(None, ["loss.silog_lambda=1.0", "loss.supervised_loss=l1"])  # λ only shapes silog
+    assert other.loss.output_kind is OutputKind.METRIC
+
+
+def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_dir: Path) -> None:
+    """``data.scale_range`` below 1 was taken and did nothing: a recorded frame is first fit to the input size, and
+    the zoom is raised to cover the crop window, so [0.5, 1.0] trained on the frames as they are (real KITTI frames
+    below: every augmented item the unzoomed view) and [0.8, 1.3] zoomed less often than asked. It is refused, naming
+    the value and the range that works."""
+    frames = KittiDepthDataset.from_annotations(kitti_depth_dir)
+    asked = AugmentConfig(scale_range=(0.5, 1.0), flip_probability=0.0, jitter_probability=0.0)
+    dataset = RecordedDepthDataset(frames, 96, 32, asked, PROTOCOLS["kitti_improved"])
+    for index in range(len(dataset)):
+        assert torch.equal(dataset.sample(index).rgb, fit_to_input(frames[index], 96, 32).rgb)
+    for low, high in ((0.5, 1.0), (0.8, 1.3)):
+        with pytest.raises(ConfigError, match=rf"data\.scale_range \({low}, {high}\): .*zoom out.*low >= 1"):
+            load_train_config(None, [f"data.scale_range=[{low}, {high}]"])
+    assert load_train_config(None, ["data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)

@@ -24,6 +24,7 @@ from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.synthetic import SyntheticDepthDataset
 from mono_depth_ros.training.trainer import state as train_state
+from mono_depth_ros.training.trainer.config import load_train_config
 from mono_depth_ros.training.trainer.loop import Trainer, train
 from test.training.tiny import tiny_config, tiny_overrides
 
@@ -152,6 +153,40 @@ def test_resume_with_another_objective_is_a_checkpoint_error(tmp_path: Path, cac
     trainer = Trainer(tiny_config(tmp_path / "b", cache, "lidar_semi"))
     with pytest.raises(CheckpointError, match=r"trained with loss\.objective=supervised, this run has lidar_semi"):
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
+
+
+def test_resume_with_another_pose_network_width_names_that_setting(tmp_path: Path, cache: Path) -> None:
+    """The same objective with another ``loss.pose_width`` (seen on a real-KITTI folder run, 4 then 8): the pose
+    network's tensors do not fit, and the error said "it was trained with loss.objective=selfsup, this run has
+    selfsup", the one setting that had not changed. It names the loss setting that did."""
+    first = tiny_config(tmp_path / "a", cache, "selfsup", run__steps=2, loss__pose_width=4)
+    assert train(first).model_path is not None
+    trainer = Trainer(tiny_config(tmp_path / "b", cache, "selfsup", loss__pose_width=8))
+    with pytest.raises(CheckpointError, match=r"trained with loss\.pose_width=4, this run has loss\.pose_width=8"):
+        trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
+
+
+def test_a_resume_that_changes_the_data_order_says_so(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resume with another ``run.batch_size`` / ``run.seed`` / ``data.*`` setting (seen: a real-KITTI folder run
+    resumed at batch 2 instead of 1) went on silently with another data order and other augmentation draws than the
+    run that never stopped, which is what --resume promises. It goes on (a deliberate change), with a warning naming
+    each such setting; the same configuration warns of nothing."""
+    first = tiny_config(tmp_path / "a", cache, run__steps=4, run__batch_size=2)
+    assert train(first, stop_at_step=2).step == 2
+    path = train_state.checkpoint_paths(tmp_path / "a", 2)[0]
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.loop"):
+        Trainer(first).resume(path)
+        assert not caplog.records
+        changed = tiny_config(
+            tmp_path / "a", cache, run__steps=4, run__batch_size=1, run__seed=3, data__flip_probability=0
+        )
+        Trainer(changed).resume(path)
+    (record,) = caplog.records
+    text = record.getMessage()
+    assert "run.batch_size 2 -> 1" in text and "run.seed 0 -> 3" in text and "data.flip_probability 0.5 -> 0" in text
+    assert "not the order of the run that never stopped" in text
 
 
 def test_validation_keeps_the_dataset_protocols_depth_cap() -> None:
@@ -301,3 +336,31 @@ def test_a_resume_may_change_the_autocast_precision(tmp_path: Path, cache: Path,
     resumed.resume()
     assert resumed.step == 2 and resumed.scaler.is_enabled() == (after == "fp16")
     assert resumed.fit().step == 4
+
+
+def test_a_scale_invariant_silog_run_saved_as_metric_before_resumes_as_depth_up_to_scale(
+    tmp_path: Path, kitti_depth_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``loss.silog_lambda: 1`` run checkpointed before 319db85 declared ``metric``; this version builds its spec as
+    ``depth_up_to_scale``, so ``--resume auto`` of that run (real KITTI frames, the same configuration) was refused
+    with "its model spec differs from this run's ... resume with the configuration it was trained with": the one it
+    was given, and no configuration gives the old spec. The weights are the same network: it resumes, says the kind
+    changed, and what it saves from there on is depth up to scale."""
+    overrides = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}", "loss.silog_lambda=1.0"]
+    for item in tiny_overrides(tmp_path, tmp_path / "clips", run__steps=4, run__batch_size=1, run__validate=False):
+        overrides += [] if item.startswith("data.") else [item]
+    config = load_train_config(None, overrides)
+    assert train(config, stop_at_step=2).step == 2
+    path = train_state.checkpoint_paths(tmp_path, 2)[0]
+    with safe_open(str(path), framework="pt") as handle:  # as the version before 319db85 wrote it
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    spec = json.loads(metadata["mono_depth_spec"])
+    assert spec["output_kind"] == "depth_up_to_scale"
+    metadata["mono_depth_spec"] = json.dumps({**spec, "output_kind": "metric"})
+    save_file(tensors, str(path), metadata=metadata)
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.state"):
+        result = train(config, resume="auto")
+    assert result.step == 4 and result.model_path is not None
+    assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert any("silog_lambda" in r.getMessage() and "depth_up_to_scale" in r.getMessage() for r in caplog.records)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.kitti_files import load_rgb
@@ -225,3 +225,22 @@ def test_an_fp16_hub_directory_fine_tunes_in_float32(tmp_path: Path) -> None:
     transformers.AutoModelForDepthEstimation.from_pretrained(str(directory)).half().save_pretrained(str(directory))
     model = open_pretrained(directory, OutputKind.METRIC, 80.0, (HEIGHT, WIDTH))
     assert {parameter.dtype for parameter in model.network.parameters()} == {torch.float32}
+
+
+def test_resume_with_the_encoder_frozen_otherwise_names_that_setting(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """A fine-tune on real KITTI frames with ``model.freeze_encoder`` true, resumed with it false: the optimiser has
+    another number of parameter groups, and the error said "it was trained with loss.objective=supervised, this run
+    has supervised", the one setting that had not changed (2a35d6f named the loss settings only). It names the
+    setting that differs."""
+    frozen = finetune_config(
+        tmp_path / "a", kitti_object_dir, tiny_da, model__freeze_encoder=True, run__steps=2, run__validate=False
+    )
+    Trainer(frozen).fit()  # type: ignore[arg-type]
+    thawed = finetune_config(
+        tmp_path / "b", kitti_object_dir, tiny_da, model__freeze_encoder=False, run__steps=4, run__validate=False
+    )
+    checkpoint = tmp_path / "a" / "run" / "checkpoints" / "step_0000002.safetensors"
+    with pytest.raises(CheckpointError, match=r"trained with model\.freeze_encoder=True, this run has .*=False"):
+        Trainer(thawed).resume(checkpoint)  # type: ignore[arg-type]

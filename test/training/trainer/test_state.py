@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,6 +85,59 @@ def test_refusals(tmp_path: Path) -> None:
     path.with_suffix(".state.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="training state"):
         train_state.load_training_checkpoint(path, model, SPEC)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda raw: raw.update(format=2), r"format 2"),
+        (lambda raw: raw.pop("scaler"), r"lacks 'scaler'"),
+        (lambda raw: raw["rng"].pop("numpy"), r"lacks 'rng\.numpy'"),
+        (lambda raw: raw.clear(), r"lacks 'step'"),
+    ],
+)
+def test_a_training_state_of_another_layout_is_a_checkpoint_error_naming_the_file(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], named: str
+) -> None:
+    """A ``.state.pt`` of another layout (a newer version's, another tool's dict) raised KeyError out of the
+    resume: a traceback, exit 1, from ``mono-depth train --resume auto``; one without the NumPy generator state was
+    blamed on ``loss.objective`` (the KeyError of restoring it fell in the objective-mismatch handler). It is refused
+    on load, naming the state file, what it lacks or its format, and the remedy."""
+    model = build_model(SPEC)
+    path = train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(1), {})
+    state_path = path.with_suffix(".state.pt")
+    raw = torch.load(state_path, weights_only=True)
+    assert raw["format"] == train_state.STATE_FORMAT
+    change(raw)
+    torch.save(raw, state_path)
+    with pytest.raises(CheckpointError, match=rf"step_0000001\.state\.pt: .*{named}.*--resume"):
+        train_state.load_training_checkpoint(path, model, SPEC)
+
+
+@pytest.mark.parametrize("cut", [".safetensors", ".state.pt"])
+def test_a_checkpoint_cut_short_names_the_earlier_checkpoint_as_the_way_on(tmp_path: Path, cut: str) -> None:
+    """A training checkpoint cut short (a copy of the run folder that stopped, a disk fault) said "re-export or
+    re-download it" (the model file: the node's remedy, not a run's) or "resume needs the .state.pt next to the
+    model file" (the state file, which was there). The error names the file and the way on: resume from the
+    checkpoint before it, which deleting the pair makes ``--resume auto`` take."""
+    model = build_model(SPEC)
+    for step in (1, 2):
+        train_state.save_training_checkpoint(tmp_path, model, SPEC, _state(step), {})
+    latest = train_state.latest_checkpoint(tmp_path)
+    assert latest is not None
+    damaged = latest.with_suffix(cut)
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    with pytest.raises(CheckpointError) as caught:
+        train_state.load_training_checkpoint(latest, model, SPEC)
+    text = str(caught.value)
+    assert str(damaged) in text and "re-download" not in text and "resume needs" not in text
+    assert "cut short" in text and "--resume FILE" in text
+    assert "delete the pair step_0000002.safetensors / step_0000002.state.pt" in text
+    latest.with_suffix(".state.pt").unlink()  # the remedy, as the message gives it
+    latest.unlink()
+    earlier = train_state.latest_checkpoint(tmp_path)
+    assert earlier == tmp_path / "checkpoints" / "step_0000001.safetensors"
+    assert train_state.load_training_checkpoint(earlier, model, SPEC).step == 1
 
 
 def test_capture_detaches_the_modules_and_restore_loads_it_back() -> None:
