@@ -90,6 +90,12 @@ class Relay:
             cb(*(msg + args))
 
 
+TOPIC_SETTING = {  # what names the topic of each partner input, for the remedy of a topic that delivers nothing
+    "camera_info": "camera_info_topic (launch: camera_info:=)",
+    "prediction": "prediction_topic",
+}
+
+
 class SyncWatch:
     """Tracks the images given to an ApproximateTimeSynchronizer; thread-safe.
 
@@ -363,6 +369,14 @@ class SyncWatch:
             for (name, topic), ns in zip(self._topics.items(), lost.latest_ns.values(), strict=True)
         )
         stamp = f"image stamped {lost.stamp_ns / NS_PER_S:.3f} s"
+        if lost.missing and lost.latest_ns[lost.missing[0]] is None:  # nothing ever came: the topic is wrong
+            name = lost.missing[0]
+            text = (
+                f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
+                f"{self._topics[name]} since the node started: set {TOPIC_SETTING[name]} to the topic the driver "
+                f"publishes (`ros2 topic list -t` lists the topics and their types)"
+            )
+            return f"no_{name}", text
         if lost.missing:
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "

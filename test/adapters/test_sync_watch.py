@@ -67,6 +67,21 @@ def test_an_image_that_waits_past_give_up_is_reported_once_with_the_stamps_and_r
     assert "sync.slop_s=0.05" in text and "sync.mode: latest" in text
 
 
+def test_a_camera_info_topic_nothing_arrived_on_is_named_with_the_parameter_that_sets_it() -> None:
+    """No camera_info ever arrived (a driver publishing it in another namespace, /cam2/camera_info, a typo): the
+    remedy is the topic parameter and its launch argument. "publish it with the image's stamp, or use sync.mode:
+    latest" (the remedy for a camera_info of another stamp) sent the user to settings that change nothing."""
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.image(STAMP)
+    clock.now_ns = S
+    sync.poll()
+    ((reason, text),) = lost
+    assert reason == "no_camera_info" and "latest camera_info stamped never: none on /cam/info" in text
+    assert "nothing has arrived on /cam/info" in text and "camera_info_topic (launch: camera_info:=)" in text
+    assert "sync.mode" not in text and "with the image's stamp" not in text
+
+
 def test_a_paired_image_is_never_reported() -> None:
     clock, lost = FakeClock(), []
     sync = watch(clock, lost)
