@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test.kitti_bag import KittiFrame
+from sensor_msgs.msg import LaserScan
 
-from .harness import KittiFeeder, Launched, Probe, wait_until
+from test.kitti_bag import LIDAR_FRAME, KittiFrame, velodyne_planar_scan
+
+from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, wait_until, write_params
 
 
 def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_sets_the_topic(
@@ -32,5 +34,29 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
         wait_until(lambda: said in launched.log, 20, "the no_camera_info warning")
         line = next(line for line in launched.log.splitlines() if said in line)
         assert "camera_info:=)" in line and "sync.mode" not in line, line
+    finally:
+        assert launched.stop() == 0
+
+
+def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_type(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``lidar.message_type: PointCloud2`` in the params file and a 2D LiDAR publishing LaserScan on ``lidar:=/scan``:
+    the silent-input warning named ``lidar_topic`` and ``use_lidar:=false`` as the remedies, though the topic was
+    right; the setting to change is the message type."""
+    params = write_params(ros_logs / "pointcloud2_only.yaml", {"lidar.message_type": "PointCloud2"})
+    launched = Launched({"device": "cpu", "lidar": "/scan", "params_file": str(params)}, ros_logs / "scan_as_pc2.log")
+    try:
+        launched.wait_ready(probe)
+        pub_scan = probe.publisher(LaserScan, "/scan", BEST_EFFORT)
+        said = (
+            "no LiDAR scan received on /scan in 5 s: it is published as sensor_msgs/msg/LaserScan, this node "
+            "subscribes sensor_msgs/msg/PointCloud2; set lidar.message_type: LaserScan (or auto"
+        )
+        deadline = time.monotonic() + 30
+        while said not in launched.log and time.monotonic() < deadline:
+            pub_scan.publish(velodyne_planar_scan(probe.factory, kitti_frames[0].scan, probe.now_ns(), LIDAR_FRAME))
+            time.sleep(0.5)
+        assert said in launched.log, launched.log[-3000:]
     finally:
         assert launched.stop() == 0
