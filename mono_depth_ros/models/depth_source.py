@@ -190,7 +190,7 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())
     if not Path(weights).exists():
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
-        msg += hub_id_hint(weights)
+        msg += hub_id_hint(weights) + relative_path_hint(weights)
         raise CheckpointError(msg)
     estimator_config = EstimatorConfig(
         device=model.device,
@@ -209,6 +209,18 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     estimator = DepthEstimator.open(model.backend, weights, estimator_config)
     _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights, model.backend)
     return EstimatorSource(estimator)
+
+
+def relative_path_hint(path: str) -> str:
+    """A message suffix for a missing relative ``path``: where it was looked for, else ``""``. The node reads it from
+    its working directory, the shell's that ran ``ros2 launch`` / ``ros2 run`` (not the package's share folder)."""
+    if Path(path).is_absolute():
+        return ""
+    cwd = Path.cwd()
+    return (
+        f"; a relative path is read relative to the working directory {cwd}: {cwd / path} (the directory ros2 "
+        f"launch / ros2 run / mono-depth was started in); give an absolute path"
+    )
 
 
 def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:

@@ -6,6 +6,7 @@ KITTI frames, and reads the node's log: the warning must send the user to the se
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -60,3 +61,24 @@ def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_ty
         assert said in launched.log, launched.log[-3000:]
     finally:
         assert launched.stop() == 0
+
+
+def test_a_relative_weights_path_from_another_directory_names_where_it_was_looked_for(tmp_path: Path) -> None:
+    """``ros2 launch ... weights:=models/depth.safetensors`` started in another directory than the model's: the node
+    reads a relative path from the working directory ``ros2 launch`` was started in, and its message said only
+    "does not exist"; it now names that directory, the path it looked at and the remedy."""
+    (tmp_path / "models").mkdir()
+    command = [
+        "ros2",
+        "launch",
+        "mono_depth_ros",
+        "depth.launch.py",
+        "device:=cpu",
+        "weights:=models/depth.safetensors",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False, cwd=tmp_path / "models")
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said[-3000:]
+    looked = f"relative to the working directory {tmp_path}/models: {tmp_path}/models/models/depth.safetensors"
+    assert "model.weights models/depth.safetensors does not exist" in said and looked in said, said[-3000:]
+    assert "give an absolute path" in said and "Traceback" not in said, said[-3000:]
