@@ -308,8 +308,19 @@ def lookup_cam_from_scan(
         return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
     except Exception as err:  # tf2's exceptions: raised again as the same type, with the hint
         known = tf_frames(tf_buffer)
-        hints = [missing_frame_hint(normalize_frame_id(f), known) for f in (camera_frame, lidar_frame, motion_frame)]
+        frames = [normalize_frame_id(f) for f in (camera_frame, lidar_frame, motion_frame) if f]
+        hints = [missing_frame_hint(frame, known) for frame in frames]
         text = "; ".join(hint for hint in hints if hint)
+        if missing := [frame for frame in frames if frame not in known]:  # as the bag runner's TfBuffer says it
+            listed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            text += "; " if text else ""
+            text += (
+                f"{'frames' if len(missing) > 1 else 'frame'} {', '.join(repr(f) for f in missing)} "
+                f"{'are' if len(missing) > 1 else 'is'} not in /tf or "
+                f"/tf_static; known frames: {listed}; publish the transform between them (e.g. ros2 run tf2_ros "
+                f"static_transform_publisher --frame-id {camera_frame} --child-frame-id {lidar_frame} ..., or the "
+                f"robot's URDF), or set the LiDAR driver's frame_id to the frame TF has"
+            )
         enriched = _same_error(err, f"{str(err).rstrip()} {text[:1].upper()}{text[1:]}") if text and known else None
         if enriched is None:
             raise

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sensor_msgs.msg import LaserScan
 
-from test.kitti_bag import LIDAR_FRAME, KittiFrame, velodyne_planar_scan
+from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, KittiFrame, velodyne_cloud, velodyne_planar_scan
 
 from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, wait_until, write_params
 
@@ -82,3 +82,34 @@ def test_a_relative_weights_path_from_another_directory_names_where_it_was_looke
     looked = f"relative to the working directory {tmp_path}/models: {tmp_path}/models/models/depth.safetensors"
     assert "model.weights models/depth.safetensors does not exist" in said and looked in said, said[-3000:]
     assert "give an absolute path" in said and "Traceback" not in said, said[-3000:]
+
+
+def test_a_lidar_frame_tf_does_not_hold_names_the_frames_it_holds_and_the_transform_to_publish(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The LiDAR driver stamps its scans ``lidar_top``, the robot's TF calls the sensor ``lidar_top_link``: every
+    frame loses its LiDAR scale, and the node logged tf2's "does not exist" alone; now the frames TF holds and the
+    static_transform_publisher line that connects the scan's frame (what ``mono-depth bag`` says too)."""
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    launched = Launched({"device": "cpu", "lidar": "/lidar/top"}, ros_logs / "lidar_frame_not_in_tf.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames, lidar_topic="/lidar/top")
+        feeder.wait_connected()
+        extrinsic = kitti_frames[0].cam_from_velo
+        probe.send_static_tf(
+            RigidTransform(extrinsic.rotation, extrinsic.translation, CAMERA_FRAME, "lidar_top_link"), 0
+        )
+        said = "frame 'lidar_top' is not in /tf or /tf_static; known frames: "
+        remedy = f"static_transform_publisher --frame-id {CAMERA_FRAME} --child-frame-id lidar_top"
+        deadline = time.monotonic() + 30
+        while said not in launched.log and time.monotonic() < deadline:
+            stamp = probe.now_ns()
+            feeder.publish_image(0, stamp)
+            feeder.pub_lidar.publish(velodyne_cloud(probe.factory, kitti_frames[0].scan, stamp, "lidar_top"))
+            time.sleep(0.5)
+        line = next((line for line in launched.log.splitlines() if said in line), launched.log[-3000:])
+        assert said in line and "lidar_top_link" in line and remedy in line, line
+    finally:
+        assert launched.stop() == 0
