@@ -126,6 +126,21 @@ def yaml_bool_choices(spec: ParamSpec) -> dict[bool, str]:
     return {flag: c for c in spec.choices for flag, words in YAML_BOOLEANS.items() if c.lower() in words}
 
 
+def _unquoted_hint(kind: type, value: Any) -> str:
+    """The remedy for a number or bool given quoted (``max_range: "30"``, ``rgb: 'yes'``): the value to write
+    unquoted, where unquoted it would be taken; else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    if kind is bool:
+        words = {word for spelled in YAML_BOOLEANS.values() for word in spelled}
+        return "; write true or false unquoted" if value.strip().lower() in words else ""
+    try:
+        number = float(value) if kind is float else int(value.strip())
+    except ValueError:
+        return ""
+    return f"; write it unquoted: {value.strip()}" if math.isfinite(number) else ""
+
+
 def coerce(spec: ParamSpec, value: Any) -> ParamValue:
     """Convert ``value`` to the parameter's type and check its constraints.
 
@@ -147,7 +162,7 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
     else:
         ok = isinstance(value, str)
     if not ok:
-        hint = "; quote strings in YAML" if kind is str else ""
+        hint = "; quote strings in YAML" if kind is str else _unquoted_hint(kind, value)
         if isinstance(value, bool) and (word := yaml_bool_choices(spec).get(value)) is not None:
             hint += f": YAML reads an unquoted {word} as a boolean (params file: '{word}'; ros2 param set NODE "
             hint += f"{spec.name} \"'{word}'\")"

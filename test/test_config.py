@@ -65,6 +65,23 @@ def test_bad_values_name_parameter_and_value(name: str, value: object, match: st
         coerce(spec, value)
 
 
+def test_a_quoted_number_or_bool_names_the_value_to_write_unquoted() -> None:
+    """``max_range: "30"`` in a params file (a number quoted, as a newcomer copies strings): refused naming the
+    value and the type, but not the remedy, where a number for a string says "quote strings in YAML"."""
+    with pytest.raises(ConfigError, match=r"max_range='30' is not a valid float: .*; write it unquoted: 30$"):
+        coerce(PARAMS_BY_NAME["output.max_range"], "30")
+    with pytest.raises(ConfigError, match=r"stride='2' is not a valid int: .*; write it unquoted: 2$"):
+        coerce(PARAMS_BY_NAME["cloud.stride"], "2")
+    with pytest.raises(ConfigError, match=r"rgb='yes' is not a valid bool: .*; write true or false unquoted$"):
+        coerce(PARAMS_BY_NAME["cloud.rgb"], "yes")
+    with pytest.raises(ConfigError) as err:  # a string that is no number: no such remedy
+        coerce(PARAMS_BY_NAME["output.max_range"], "far")
+    assert "unquoted" not in str(err.value)
+    with pytest.raises(ConfigError) as err:  # '2.5' for an int: unquoted it is still refused (no fraction)
+        coerce(PARAMS_BY_NAME["cloud.stride"], "2.5")
+    assert "unquoted" not in str(err.value)
+
+
 def test_an_unquoted_on_or_off_read_by_yaml_as_a_bool_names_the_quoted_choice() -> None:
     # YAML (ros2 param set, params files, -p) reads an unquoted off / on as a bool: the documented values of
     # output.device_postprocess and model.golden_check were refused as "not a valid str" with no word of quoting

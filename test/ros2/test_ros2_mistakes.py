@@ -113,3 +113,16 @@ def test_a_lidar_frame_tf_does_not_hold_names_the_frames_it_holds_and_the_transf
         assert said in line and "lidar_top_link" in line and remedy in line, line
     finally:
         assert launched.stop() == 0
+
+
+def test_a_quoted_number_in_the_params_file_names_the_value_to_write_unquoted(tmp_path: Path) -> None:
+    """``max_range: "30"`` in a params file: the node cannot start (rclpy's type rules), and said only that '30' is
+    not a valid float; the line now says what to write."""
+    params = tmp_path / "quoted.yaml"
+    params.write_text('/**:\n  ros__parameters:\n    output:\n      max_range: "30"\n')
+    command = ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "device:=cpu", f"params_file:={params}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
+    assert "cannot start: parameter output.max_range='30' is not a valid float" in said, said[-3000:]
+    assert "write it unquoted: 30" in said, said[-3000:]
