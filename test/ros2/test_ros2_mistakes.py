@@ -126,3 +126,19 @@ def test_a_quoted_number_in_the_params_file_names_the_value_to_write_unquoted(tm
     assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
     assert "cannot start: parameter output.max_range='30' is not a valid float" in said, said[-3000:]
     assert "write it unquoted: 30" in said, said[-3000:]
+
+
+def test_the_startup_line_names_the_outputs_that_are_off(probe: Probe, ros_logs: Path) -> None:
+    """A default launch: /depth/points_clearing and /depth/scan have publishers (run-time switches) but are off; the
+    start-up line listed them as published, and ``ros2 topic echo /depth/scan`` waited for nothing."""
+    launched = Launched({"device": "cpu"}, ros_logs / "startup_line.log")
+    try:
+        launched.wait_ready(probe)
+        said = (
+            "publishing /depth/image, /depth/camera_info, /depth/points, /diagnostics; off: /depth/points_clearing "
+            "(cloud.clearing), /depth/scan (scan.enabled)"
+        )
+        wait_until(lambda: "; publishing " in launched.log, 30, "the start-up line")  # logged after the publishers
+        assert said in launched.log, launched.log[-3000:]
+    finally:
+        assert launched.stop() == 0
