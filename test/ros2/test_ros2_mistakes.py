@@ -142,3 +142,14 @@ def test_the_startup_line_names_the_outputs_that_are_off(probe: Probe, ros_logs:
         assert said in launched.log, launched.log[-3000:]
     finally:
         assert launched.stop() == 0
+
+
+def test_a_models_folder_given_as_weights_names_the_checkpoint_inside(tmp_path: Path) -> None:
+    """``weights:=FOLDER`` where the checkpoint file is meant: the node said "pass the .safetensors file inside it"
+    for a folder holding none as for one holding it; it now names the file to give (or that there is none)."""
+    (tmp_path / "depth.safetensors").write_bytes(b"")
+    command = ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "device:=cpu", f"weights:={tmp_path}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
+    assert f"is a directory; pass the checkpoint inside it: {tmp_path}/depth.safetensors" in said, said[-3000:]
