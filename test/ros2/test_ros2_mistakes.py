@@ -153,3 +153,17 @@ def test_a_models_folder_given_as_weights_names_the_checkpoint_inside(tmp_path: 
     said = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
     assert f"is a directory; pass the checkpoint inside it: {tmp_path}/depth.safetensors" in said, said[-3000:]
+
+
+def test_a_relative_params_file_from_another_directory_names_the_installed_one(tmp_path: Path) -> None:
+    """README's ``params_file:=.../config/depth_nav2.yaml`` typed from a home directory as
+    ``params_file:=config/depth_nav2.yaml``: the launch said only that it is not a file; now also the directory it
+    was read from and the installed preset's path."""
+    command = ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "params_file:=config/depth_nav2.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False, cwd=tmp_path)
+    said = result.stdout + result.stderr
+    share = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    installed = f"{share.stdout.strip()}/share/mono_depth_ros/config/depth_nav2.yaml"
+    assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
+    assert f"relative to the working directory {tmp_path}" in said, said[-3000:]
+    assert f"the package's depth_nav2.yaml is {installed}" in said, said[-3000:]
