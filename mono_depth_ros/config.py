@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from mono_depth_ros.core.names import did_you_mean, section_matches, topic_name_
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
+SHARED_CONFIG = Path(sys.prefix) / "share" / "mono_depth_ros" / "config"
+"""Where pip installs config/*.yaml (setup.py's data_files); colcon: ``$(ros2 pkg prefix mono_depth_ros)/share/...``."""
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
@@ -205,6 +208,16 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _relative_path_hint(path: Path) -> str:
+    """Where a missing relative ``path`` was looked for, and the package's own config file of its name if there is
+    one: the source checkout's ``config/``, or ``share/mono_depth_ros/config`` where pip / colcon installed it."""
+    cwd = Path.cwd()
+    hint = f" (a relative path is read relative to the working directory {cwd}: {cwd / path})"
+    shipped = [folder / path.name for folder in (Path(__file__).resolve().parents[1] / "config", SHARED_CONFIG)]
+    own = next((file for file in shipped if file.is_file()), None)
+    return hint + (f"; the package's {path.name} is {own}" if own is not None else "")
+
+
 def read_yaml_file(path: str | Path, what: str) -> Any:
     """The YAML document in ``path`` (None when empty); ``what`` names the file in error messages.
 
@@ -215,6 +228,8 @@ def read_yaml_file(path: str | Path, what: str) -> Any:
         return yaml.safe_load(Path(path).read_text())
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
+        if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():
+            msg += _relative_path_hint(Path(path))
         raise ConfigError(msg) from None
     except yaml.YAMLError as err:
         msg = f"{what} {path} is not valid YAML: {err}"

@@ -212,6 +212,24 @@ def test_params_file_follows_rclpy_type_rules(tmp_path: Path, line: str, match: 
         load_config(path)
 
 
+def test_a_relative_config_not_there_names_the_working_directory_and_the_packages_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's ``mono-depth bag IN OUT --config config/depth.yaml`` run outside the repository: "cannot read
+    parameters file config/depth.yaml: No such file or directory" only. Now also where it was read from and the
+    package's own file of that name (the source checkout's config/, or share/mono_depth_ros/config installed)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config("config/depth.yaml")
+    said = str(err.value)
+    assert said.startswith("cannot read parameters file config/depth.yaml: No such file or directory"), said
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in said, said
+    assert f"the package's depth.yaml is {REPO_ROOT}/config/depth.yaml" in said, said
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "depth.yaml")  # absolute: as before
+    assert str(err.value) == f"cannot read parameters file {tmp_path}/depth.yaml: No such file or directory"
+
+
 def test_params_file_for_another_node_is_an_error_naming_the_expected_keys(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("camera_driver:\n  ros__parameters:\n    scale.mode: fixed\n")
