@@ -182,7 +182,9 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         what = _WEIGHTS_OF.get(model.backend, "DIR (a local Hugging Face depth model, see mono-depth weights)")
         msg = (
             f"model.backend={model.backend} needs model.weights (the shipped default model is a unet checkpoint); "
-            f"pass --param model.weights={what}, or leave model.backend at unet for the shipped model"
+            f"set model.weights to {what} (launch: weights:={what.split()[0]}; params file: model: {{weights: "
+            f"{what.split()[0]}}}; mono-depth: --param model.weights={what.split()[0]}), or leave model.backend at "
+            f"unet for the shipped model"
         )
         raise ConfigError(msg)
     # "~" is the user's home: a shell expands it in `--weights ~/m` but not in `--param model.weights=~/m`,

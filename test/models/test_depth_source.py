@@ -82,6 +82,19 @@ def test_a_relative_weights_path_that_is_not_there_names_the_working_directory(
     assert "working directory" not in str(err.value)  # an absolute path says no more than before
 
 
+def test_a_backend_without_weights_names_the_setting_in_each_place_it_is_set() -> None:
+    """``ros2 launch ... model:=transformers`` without ``weights:=``: the node said "pass --param model.weights=DIR",
+    an option of mono-depth that neither ros2 launch nor a params file takes (seen on real Humble)."""
+    with pytest.raises(ConfigError) as err:
+        build_depth_source(resolve({"model.backend": "transformers"}))
+    said = str(err.value)
+    assert "model.backend=transformers needs model.weights" in said, said
+    assert "set model.weights to DIR (a local Hugging Face depth model" in said, said
+    assert "(launch: weights:=DIR; params file: model: {weights: DIR}; mono-depth: --param model.weights=DIR)" in said
+    with pytest.raises(ConfigError, match=r"weights:=MODEL\.onnx; "):
+        build_depth_source(resolve({"model.backend": "onnx"}))
+
+
 def test_channels_last_and_warmup_size_reach_the_engine(tmp_path: Path) -> None:
     torch.manual_seed(0)
     spec = make_unet_spec("resnet18", "tiny")

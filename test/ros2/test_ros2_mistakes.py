@@ -167,3 +167,13 @@ def test_a_relative_params_file_from_another_directory_names_the_installed_one(t
     assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
     assert f"relative to the working directory {tmp_path}" in said, said[-3000:]
     assert f"the package's depth_nav2.yaml is {installed}" in said, said[-3000:]
+
+
+def test_a_model_argument_without_weights_names_the_launch_argument_to_add() -> None:
+    """``model:=transformers`` alone: the node said "pass --param model.weights=DIR", which ros2 launch does not
+    take; it now names ``weights:=DIR``."""
+    command = ["ros2", "launch", "mono_depth_ros", "depth.launch.py", "device:=cpu", "model:=transformers"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
+    assert "model.backend=transformers needs model.weights" in said and "(launch: weights:=DIR;" in said, said[-3000:]
