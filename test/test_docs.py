@@ -390,3 +390,22 @@ def test_the_readme_nav2_preset_cloud_size_is_what_the_preset_publishes() -> Non
     cloud = strided_cloud(depth, intrinsics, config.cloud.stride, max_range_m=config.output.max_range)
     assert config.cloud.mode == "strided" and cloud.width * cloud.height == points, (shape, cloud.width)
     assert round(points * cloud.point_step / 1000) == kilobytes
+
+
+def test_the_params_files_header_says_an_integer_for_a_float_parameter_is_taken() -> None:
+    """config/depth.yaml's header, the file users copy, said "Floats keep their decimal point: rclpy rejects an
+    integer for a float parameter", while the node declares every float parameter with dynamic typing and takes
+    ``max_range: 30`` as 30.0 (README says so; on real Humble:
+    test/ros2/test_ros2_launch.py::test_params_file_namespace_argument_override_and_compressed_input starts the node on
+    ``output.max_range: 40``). The header must say what the node does."""
+    from mono_depth_ros.adapters.parameters import descriptor_fields
+    from mono_depth_ros.config import coerce
+
+    lines = (REPO_ROOT / "config" / "depth.yaml").read_text(encoding="utf-8").splitlines()
+    header = " ".join(line.lstrip("# ") for line in itertools.takewhile(lambda line: line.startswith("#"), lines))
+    floats = [spec for spec in PARAMS_BY_NAME.values() if spec.type is float]
+    assert floats and all(descriptor_fields(spec).dynamic_typing for spec in floats)
+    taken = coerce(PARAMS_BY_NAME["output.max_range"], 30)
+    assert taken == 30.0 and isinstance(taken, float)
+    assert "rejects an integer" not in header, header
+    assert "an integer for a float parameter is taken (max_range: 30 is 30.0)" in header, header
