@@ -24,7 +24,8 @@ from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
 SHARED_CONFIG = Path(sys.prefix) / "share" / "mono_depth_ros" / "config"
-"""Where pip installs config/*.yaml (setup.py's data_files); colcon: ``$(ros2 pkg prefix mono_depth_ros)/share/...``."""
+"""Where pip installs config/*.yaml (setup.py's data_files) into ``sys.prefix``; colcon: ``$(ros2 pkg prefix
+mono_depth_ros)/share/...``, found from the module's own place (:func:`_relative_path_hint`)."""
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
@@ -210,10 +211,14 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _relative_path_hint(path: Path) -> str:
     """Where a missing relative ``path`` was looked for, and the package's own config file of its name if there is
-    one: the source checkout's ``config/``, or ``share/mono_depth_ros/config`` where pip / colcon installed it."""
+    one: the source checkout's ``config/``, else ``share/mono_depth_ros/config`` of the prefix the package is
+    installed in (colcon: ``install/lib/python3.X/site-packages/mono_depth_ros`` beside ``install/share``; pip: the
+    environment's), nearest first, else ``sys.prefix``'s."""
     cwd = Path.cwd()
     hint = f" (a relative path is read relative to the working directory {cwd}: {cwd / path})"
-    shipped = [folder / path.name for folder in (Path(__file__).resolve().parents[1] / "config", SHARED_CONFIG)]
+    module = Path(__file__).resolve()
+    prefixes = [folder / "share" / "mono_depth_ros" / "config" for folder in module.parents[1:]]
+    shipped = [folder / path.name for folder in (module.parents[1] / "config", *prefixes, SHARED_CONFIG)]
     own = next((file for file in shipped if file.is_file()), None)
     return hint + (f"; the package's {path.name} is {own}" if own is not None else "")
 

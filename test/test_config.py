@@ -230,6 +230,34 @@ def test_a_relative_config_not_there_names_the_working_directory_and_the_package
     assert str(err.value) == f"cannot read parameters file {tmp_path}/depth.yaml: No such file or directory"
 
 
+def test_a_relative_config_not_there_names_the_installed_packages_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same mistake with the package installed (colcon: install/lib/python3.X/site-packages/mono_depth_ros,
+    its config files in install/share/mono_depth_ros/config; ``ros2 run mono_depth_ros mono-depth bag ... --config
+    config/depth.yaml``): the package's file was looked for beside the source checkout and under ``sys.prefix``
+    (/usr for ROS's Python), never in the install's share folder, and went unnamed."""
+    import mono_depth_ros.config as config_module
+
+    prefix = tmp_path / "install"
+    module = prefix / "lib" / "python3.11" / "site-packages" / "mono_depth_ros" / "config.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
+    shipped = prefix / "share" / "mono_depth_ros" / "config" / "depth_nav2.yaml"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text("/**:\n  ros__parameters: {}\n")
+    monkeypatch.setattr(config_module, "__file__", str(module))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config(Path("config/depth_nav2.yaml"))
+    said = str(err.value)
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth_nav2.yaml" in said, said
+    assert said.endswith(f"; the package's depth_nav2.yaml is {shipped}"), said
+    with pytest.raises(ConfigError) as err:
+        load_config(Path("config/nothing_of_the_package.yaml"))  # no file of that name ships: no package file named
+    assert "the package's" not in str(err.value), str(err.value)
+
+
 def test_params_file_for_another_node_is_an_error_naming_the_expected_keys(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("camera_driver:\n  ros__parameters:\n    scale.mode: fixed\n")

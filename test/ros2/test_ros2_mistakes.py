@@ -177,3 +177,18 @@ def test_a_model_argument_without_weights_names_the_launch_argument_to_add() -> 
     said = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
     assert "model.backend=transformers needs model.weights" in said and "(launch: weights:=DIR;" in said, said[-3000:]
+
+
+def test_a_relative_config_from_another_directory_names_the_installed_one(tmp_path: Path) -> None:
+    """README's ``mono-depth bag IN OUT --config config/depth.yaml`` through ``ros2 run`` of a colcon install, typed
+    outside the source tree: the message named the working directory but not the package's depth.yaml, which it
+    looked for beside the source checkout and under the Python's prefix (/usr), neither the install's share folder."""
+    command = ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(tmp_path / "in"), str(tmp_path / "out")]
+    command += ["--config", "config/depth.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False, cwd=tmp_path)
+    said = result.stdout + result.stderr
+    share = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    installed = f"{share.stdout.strip()}/share/mono_depth_ros/config/depth.yaml"
+    assert result.returncode == 2 and "Traceback" not in said, said[-3000:]
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in said, said[-3000:]
+    assert f"the package's depth.yaml is {installed}" in said, said[-3000:]
