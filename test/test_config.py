@@ -220,7 +220,7 @@ def test_a_relative_config_not_there_names_the_working_directory_and_the_package
     package's own file of that name (the source checkout's config/, or share/mono_depth_ros/config installed)."""
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as err:
-        load_config("config/depth.yaml")
+        load_config(Path("config/depth.yaml"))
     said = str(err.value)
     assert said.startswith("cannot read parameters file config/depth.yaml: No such file or directory"), said
     assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in said, said
