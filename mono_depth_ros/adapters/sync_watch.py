@@ -65,12 +65,15 @@ class Unpaired:
         latest_ns: the newest stamp seen on each partner input (None: nothing received on it).
         behind: for each partner input with a message within the slop, how many messages came on it after that one
             (a large image that lags its camera_info in transport came that many camera_infos late).
+        streamed_ns: how long images had been arriving (since the first one, monotonic ns) when it was given up
+            (None: not known); shorter than the give-up time, a partner nothing has come on may merely be late.
     """
 
     stamp_ns: int
     missing: tuple[str, ...]
     latest_ns: dict[str, int | None]
     behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
+    streamed_ns: int | None = None
 
 
 class Relay:
@@ -131,6 +134,7 @@ class SyncWatch:
         self._image_span: tuple[int, int] | None = None  # oldest, newest image stamp since the last jump back
         self._images: deque[int] = deque(maxlen=MISSING_HELD)  # images whose camera_info has not come (yet)
         self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
+        self._first_image: int | None = None  # arrival (monotonic ns) of the first image (since the last drain)
         self._reported: OrderedDict[int, str] = OrderedDict()  # image stamp ns -> reason, of the last reports
         self._remembered = int(remembered)
         self._on_late = on_late
@@ -266,6 +270,8 @@ class SyncWatch:
                 del self._infos[info]
             else:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
+            if self._first_image is None:
+                self._first_image = self._clock_ns()
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -360,6 +366,7 @@ class SyncWatch:
             count = len(self._waiting)
             self._waiting.clear()
             self._infos.clear()
+            self._first_image = None
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -371,10 +378,18 @@ class SyncWatch:
         stamp = f"image stamped {lost.stamp_ns / NS_PER_S:.3f} s"
         if lost.missing and lost.latest_ns[lost.missing[0]] is None:  # nothing ever came: the topic is wrong
             name = lost.missing[0]
+            remedy = f"set {TOPIC_SETTING[name]} to the topic the driver publishes (`ros2 topic list -t` lists the "
+            remedy += "topics and their types)"
+            streamed = lost.streamed_ns
+            if streamed is not None and streamed < self._give_up_ns:  # a partner that starts a little late pairs next
+                return f"no_{name}", (
+                    f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
+                    f"{self._topics[name]} yet, {streamed / NS_PER_S:.2f} s after the first image (one that starts a "
+                    f"little after the images pairs from then on); if none ever does, {remedy}"
+                )
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
-                f"{self._topics[name]} since the node started: set {TOPIC_SETTING[name]} to the topic the driver "
-                f"publishes (`ros2 topic list -t` lists the topics and their types)"
+                f"{self._topics[name]} since the node started: {remedy}"
             )
             return f"no_{name}", text
         if lost.missing:
@@ -404,7 +419,8 @@ class SyncWatch:
             for name, stamps in self._partners.items()
             if name not in missing
         }
-        return Unpaired(int(stamp_ns), missing, latest, behind)
+        first = self._first_image
+        return Unpaired(int(stamp_ns), missing, latest, behind, None if first is None else self._clock_ns() - first)
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:
