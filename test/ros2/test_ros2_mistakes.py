@@ -192,3 +192,34 @@ def test_a_relative_config_from_another_directory_names_the_installed_one(tmp_pa
     assert result.returncode == 2 and "Traceback" not in said, said[-3000:]
     assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in said, said[-3000:]
     assert f"the package's depth.yaml is {installed}" in said, said[-3000:]
+
+
+def test_a_motion_frame_tf_does_not_hold_names_the_odometry_or_the_setting(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``lidar.motion_frame: odom`` on a robot whose TF has no odometry: every frame loses its LiDAR scale, and the
+    remedy named was the LiDAR's (publish camera -> LiDAR, or set the LiDAR driver's frame_id), though TF holds the
+    scan's frame; it is the odometry's transform or the setting."""
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    params = write_params(ros_logs / "motion_frame.yaml", {"lidar.motion_frame": "odom"})
+    args = {"device": "cpu", "lidar": "/lidar/top", "params_file": str(params)}
+    launched = Launched(args, ros_logs / "motion_frame_not_in_tf.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames, lidar_topic="/lidar/top")
+        feeder.wait_connected()
+        extrinsic = kitti_frames[0].cam_from_velo
+        probe.send_static_tf(RigidTransform(extrinsic.rotation, extrinsic.translation, CAMERA_FRAME, LIDAR_FRAME), 0)
+        said = "'odom' is not in /tf or /tf_static; known frames: "
+        deadline = time.monotonic() + 30
+        while said not in launched.log and time.monotonic() < deadline:
+            stamp = probe.now_ns()
+            feeder.publish_image(0, stamp)
+            feeder.pub_lidar.publish(velodyne_cloud(probe.factory, kitti_frames[0].scan, stamp, LIDAR_FRAME))
+            time.sleep(0.5)
+        line = next((line for line in launched.log.splitlines() if said in line), launched.log[-3000:])
+        assert said in line and "set lidar.motion_frame to a fixed frame TF has" in line, line
+        assert "driver's frame_id" not in line and "static_transform_publisher" not in line, line
+    finally:
+        assert launched.stop() == 0
