@@ -223,3 +223,27 @@ def test_a_motion_frame_tf_does_not_hold_names_the_odometry_or_the_setting(
         assert "driver's frame_id" not in line and "static_transform_publisher" not in line, line
     finally:
         assert launched.stop() == 0
+
+
+def test_a_camera_info_that_starts_after_the_images_is_not_called_a_wrong_topic(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A healthy start where the camera_info comes a little after the images (a driver that starts it later, a
+    subscription matched later): the first images leave the synchroniser's queue (``sync.queue_size`` 10 newer ones)
+    before any camera_info, and the warning said "nothing has arrived on /camera/camera_info since the node started:
+    set camera_info_topic", though the topic is right and the next images pair."""
+    launched = Launched({"device": "cpu"}, ros_logs / "camera_info_late.log")
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        for _ in range(15):  # images alone at 30 Hz: the first ones are evicted within 0.5 s
+            feeder.pub_image.publish(feeder.image_msgs(0, probe.now_ns())[0])  # the size of the first paired
+            time.sleep(1 / 30)
+        feeder.publish_images(6, 0.3)  # then the camera_info with each image
+        said = "nothing has arrived on /camera/camera_info yet, "
+        wait_until(lambda: said in launched.log, 20, "the no_camera_info line of an evicted image")
+        time.sleep(2.0)  # the images still waiting are given up (1 s) with a camera_info seen by then
+        assert "since the node started" not in launched.log, launched.log[-3000:]
+    finally:
+        assert launched.stop() == 0
