@@ -119,7 +119,12 @@ def params_file_path(context: "LaunchContext") -> str:
     (launch_ros would only warn and run the node on its built-in defaults: other topics, another model)."""
     path = str(Path(LaunchConfiguration("params_file").perform(context)).expanduser())
     if not Path(path).is_file():
-        msg = f"params_file {path!r} is not a file; pass an existing ROS params YAML (params_file:=/path/params.yaml)"
+        msg = f"params_file {path!r} is not a file"
+        if not Path(path).is_absolute():  # read from the shell's directory; the package's own files are elsewhere
+            msg += f" (a relative path is read relative to the working directory {Path.cwd()}: {Path.cwd() / path})"
+            own = Path(__file__).parent.parent / "config" / Path(path).name  # share/mono_depth_ros/config installed
+            msg += f"; the package's {own.name} is {own}" if own.is_file() else ""
+        msg += "; pass an existing ROS params YAML (params_file:=/path/params.yaml)"
         raise ConfigError(msg)
     return path
 

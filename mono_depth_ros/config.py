@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from mono_depth_ros.core.names import did_you_mean, section_matches, topic_name_
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 
 NODE_NAME = "mono_depth_node"
+SHARED_CONFIG = Path(sys.prefix) / "share" / "mono_depth_ros" / "config"
+"""Where pip installs config/*.yaml (setup.py's data_files) into ``sys.prefix``; colcon: ``$(ros2 pkg prefix
+mono_depth_ros)/share/...``, found from the module's own place (:func:`_relative_path_hint`)."""
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
@@ -126,6 +130,21 @@ def yaml_bool_choices(spec: ParamSpec) -> dict[bool, str]:
     return {flag: c for c in spec.choices for flag, words in YAML_BOOLEANS.items() if c.lower() in words}
 
 
+def _unquoted_hint(kind: type, value: Any) -> str:
+    """The remedy for a number or bool given quoted (``max_range: "30"``, ``rgb: 'yes'``): the value to write
+    unquoted, where unquoted it would be taken; else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    if kind is bool:
+        words = {word for spelled in YAML_BOOLEANS.values() for word in spelled}
+        return "; write true or false unquoted" if value.strip().lower() in words else ""
+    try:
+        number = float(value) if kind is float else int(value.strip())
+    except ValueError:
+        return ""
+    return f"; write it unquoted: {value.strip()}" if math.isfinite(number) else ""
+
+
 def coerce(spec: ParamSpec, value: Any) -> ParamValue:
     """Convert ``value`` to the parameter's type and check its constraints.
 
@@ -147,7 +166,7 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
     else:
         ok = isinstance(value, str)
     if not ok:
-        hint = "; quote strings in YAML" if kind is str else ""
+        hint = "; quote strings in YAML" if kind is str else _unquoted_hint(kind, value)
         if isinstance(value, bool) and (word := yaml_bool_choices(spec).get(value)) is not None:
             hint += f": YAML reads an unquoted {word} as a boolean (params file: '{word}'; ros2 param set NODE "
             hint += f"{spec.name} \"'{word}'\")"
@@ -190,6 +209,20 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _relative_path_hint(path: Path) -> str:
+    """Where a missing relative ``path`` was looked for, and the package's own config file of its name if there is
+    one: the source checkout's ``config/``, else ``share/mono_depth_ros/config`` of the prefix the package is
+    installed in (colcon: ``install/lib/python3.X/site-packages/mono_depth_ros`` beside ``install/share``; pip: the
+    environment's), nearest first, else ``sys.prefix``'s."""
+    cwd = Path.cwd()
+    hint = f" (a relative path is read relative to the working directory {cwd}: {cwd / path})"
+    module = Path(__file__).resolve()
+    prefixes = [folder / "share" / "mono_depth_ros" / "config" for folder in module.parents[1:]]
+    shipped = [folder / path.name for folder in (module.parents[1] / "config", *prefixes, SHARED_CONFIG)]
+    own = next((file for file in shipped if file.is_file()), None)
+    return hint + (f"; the package's {path.name} is {own}" if own is not None else "")
+
+
 def read_yaml_file(path: str | Path, what: str) -> Any:
     """The YAML document in ``path`` (None when empty); ``what`` names the file in error messages.
 
@@ -200,6 +233,8 @@ def read_yaml_file(path: str | Path, what: str) -> Any:
         return yaml.safe_load(Path(path).read_text())
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
+        if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():
+            msg += _relative_path_hint(Path(path))
         raise ConfigError(msg) from None
     except yaml.YAMLError as err:
         msg = f"{what} {path} is not valid YAML: {err}"

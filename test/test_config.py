@@ -65,6 +65,23 @@ def test_bad_values_name_parameter_and_value(name: str, value: object, match: st
         coerce(spec, value)
 
 
+def test_a_quoted_number_or_bool_names_the_value_to_write_unquoted() -> None:
+    """``max_range: "30"`` in a params file (a number quoted, as a newcomer copies strings): refused naming the
+    value and the type, but not the remedy, where a number for a string says "quote strings in YAML"."""
+    with pytest.raises(ConfigError, match=r"max_range='30' is not a valid float: .*; write it unquoted: 30$"):
+        coerce(PARAMS_BY_NAME["output.max_range"], "30")
+    with pytest.raises(ConfigError, match=r"stride='2' is not a valid int: .*; write it unquoted: 2$"):
+        coerce(PARAMS_BY_NAME["cloud.stride"], "2")
+    with pytest.raises(ConfigError, match=r"rgb='yes' is not a valid bool: .*; write true or false unquoted$"):
+        coerce(PARAMS_BY_NAME["cloud.rgb"], "yes")
+    with pytest.raises(ConfigError) as err:  # a string that is no number: no such remedy
+        coerce(PARAMS_BY_NAME["output.max_range"], "far")
+    assert "unquoted" not in str(err.value)
+    with pytest.raises(ConfigError) as err:  # '2.5' for an int: unquoted it is still refused (no fraction)
+        coerce(PARAMS_BY_NAME["cloud.stride"], "2.5")
+    assert "unquoted" not in str(err.value)
+
+
 def test_an_unquoted_on_or_off_read_by_yaml_as_a_bool_names_the_quoted_choice() -> None:
     # YAML (ros2 param set, params files, -p) reads an unquoted off / on as a bool: the documented values of
     # output.device_postprocess and model.golden_check were refused as "not a valid str" with no word of quoting
@@ -193,6 +210,52 @@ def test_params_file_follows_rclpy_type_rules(tmp_path: Path, line: str, match: 
     path.write_text(f"/**:\n  ros__parameters:\n    {line}\n")
     with pytest.raises(ConfigError, match=match):
         load_config(path)
+
+
+def test_a_relative_config_not_there_names_the_working_directory_and_the_packages_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's ``mono-depth bag IN OUT --config config/depth.yaml`` run outside the repository: "cannot read
+    parameters file config/depth.yaml: No such file or directory" only. Now also where it was read from and the
+    package's own file of that name (the source checkout's config/, or share/mono_depth_ros/config installed)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config(Path("config/depth.yaml"))
+    said = str(err.value)
+    assert said.startswith("cannot read parameters file config/depth.yaml: No such file or directory"), said
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in said, said
+    assert f"the package's depth.yaml is {REPO_ROOT}/config/depth.yaml" in said, said
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "depth.yaml")  # absolute: as before
+    assert str(err.value) == f"cannot read parameters file {tmp_path}/depth.yaml: No such file or directory"
+
+
+def test_a_relative_config_not_there_names_the_installed_packages_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same mistake with the package installed (colcon: install/lib/python3.X/site-packages/mono_depth_ros,
+    its config files in install/share/mono_depth_ros/config; ``ros2 run mono_depth_ros mono-depth bag ... --config
+    config/depth.yaml``): the package's file was looked for beside the source checkout and under ``sys.prefix``
+    (/usr for ROS's Python), never in the install's share folder, and went unnamed."""
+    import mono_depth_ros.config as config_module
+
+    prefix = tmp_path / "install"
+    module = prefix / "lib" / "python3.11" / "site-packages" / "mono_depth_ros" / "config.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
+    shipped = prefix / "share" / "mono_depth_ros" / "config" / "depth_nav2.yaml"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text("/**:\n  ros__parameters: {}\n")
+    monkeypatch.setattr(config_module, "__file__", str(module))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config(Path("config/depth_nav2.yaml"))
+    said = str(err.value)
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth_nav2.yaml" in said, said
+    assert said.endswith(f"; the package's depth_nav2.yaml is {shipped}"), said
+    with pytest.raises(ConfigError) as err:
+        load_config(Path("config/nothing_of_the_package.yaml"))  # no file of that name ships: no package file named
+    assert "the package's" not in str(err.value), str(err.value)
 
 
 def test_params_file_for_another_node_is_an_error_naming_the_expected_keys(tmp_path: Path) -> None:

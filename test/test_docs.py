@@ -361,3 +361,51 @@ def test_where_a_page_lists_the_output_kinds_of_depth_kind_it_lists_them_all() -
     assert lists, "no page lists the kinds of core/depth_kind.py"
     for page, kinds in lists:
         assert kinds == {kind.value for kind in OutputKind}, page
+
+
+def test_the_readme_nav2_preset_cloud_size_is_what_the_preset_publishes() -> None:
+    """README "Large messages": the Nav2 preset's cloud for a KITTI camera, the size a best-effort reader must take
+    whole. It said 0.47 MB at 1242x375 (stride 4 at the camera's resolution), where the preset publishes at the
+    shipped network's resolution (``output.downscale`` 0): measured through ``mono-depth bag`` on real KITTI frames
+    with the preset, 6.7-18 kB. Here: the most points the preset's strided cloud can hold at that size, in bytes."""
+    from mono_depth_ros.config import load_config
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.core.cloud import strided_cloud
+    from mono_depth_ros.depth_config import DepthConfig
+    from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+    from mono_depth_ros.models.depth_source import default_weights
+    from mono_depth_ros.pipeline import output_downscale
+
+    readme = page_text(REPO_ROOT / "README.md")
+    stated = re.search(r"depth_nav2\.yaml` \(strided cloud, 1/16 of the published points: at most ([\d,]+) points, "
+                       r"(\d+) kB, for a (\d+)×(\d+) camera", " ".join(readme.split()))  # fmt: skip
+    assert stated, "README's Nav2 preset sentence (points, kB, camera size) not found"
+    points, kilobytes, width, height = (int(group.replace(",", "")) for group in stated.groups())
+    config = DepthConfig.from_params(load_config(REPO_ROOT / "config" / "depth_nav2.yaml"))
+    network = read_checkpoint_spec(default_weights()).input
+    factor = output_downscale(config.output.downscale, (height, width), (network.height, network.width))
+    shape = (height // factor, width // factor)
+    depth = np.full(shape, 0.5 * config.output.max_range, np.float32)  # every pixel in range: the most points
+    intrinsics = PinholeIntrinsics(500.0 / factor, 500.0 / factor, shape[1] / 2, shape[0] / 2, shape[1], shape[0])
+    cloud = strided_cloud(depth, intrinsics, config.cloud.stride, max_range_m=config.output.max_range)
+    assert config.cloud.mode == "strided" and cloud.width * cloud.height == points, (shape, cloud.width)
+    assert round(points * cloud.point_step / 1000) == kilobytes
+
+
+def test_the_params_files_header_says_an_integer_for_a_float_parameter_is_taken() -> None:
+    """config/depth.yaml's header, the file users copy, said "Floats keep their decimal point: rclpy rejects an
+    integer for a float parameter", while the node declares every float parameter with dynamic typing and takes
+    ``max_range: 30`` as 30.0 (README says so; on real Humble:
+    test/ros2/test_ros2_launch.py::test_params_file_namespace_argument_override_and_compressed_input starts the node on
+    ``output.max_range: 40``). The header must say what the node does."""
+    from mono_depth_ros.adapters.parameters import descriptor_fields
+    from mono_depth_ros.config import coerce
+
+    lines = (REPO_ROOT / "config" / "depth.yaml").read_text(encoding="utf-8").splitlines()
+    header = " ".join(line.lstrip("# ") for line in itertools.takewhile(lambda line: line.startswith("#"), lines))
+    floats = [spec for spec in PARAMS_BY_NAME.values() if spec.type is float]
+    assert floats and all(descriptor_fields(spec).dynamic_typing for spec in floats)
+    taken = coerce(PARAMS_BY_NAME["output.max_range"], 30)
+    assert taken == 30.0 and isinstance(taken, float)
+    assert "rejects an integer" not in header, header
+    assert "an integer for a float parameter is taken (max_range: 30 is 30.0)" in header, header

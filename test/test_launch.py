@@ -257,6 +257,24 @@ def test_a_params_file_that_is_not_a_file_fails_the_launch(description: LaunchDe
         _launch(description, params_file=str(tmp_path))  # a folder
 
 
+def test_a_relative_params_file_not_there_names_the_working_directory_and_the_packages_own(
+    description: LaunchDescription, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's ``params_file:=.../config/depth_nav2.yaml`` typed as ``params_file:=config/depth_nav2.yaml`` outside
+    the source tree: the launch said only "'config/depth_nav2.yaml' is not a file". It now says where it looked
+    and where the package's own copy is (``config/`` beside ``launch/``: the share folder once installed)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        _launch(description, params_file="config/depth_nav2.yaml")
+    said = str(err.value)
+    assert said.startswith("params_file 'config/depth_nav2.yaml' is not a file"), said
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth_nav2.yaml" in said, said
+    assert f"the package's depth_nav2.yaml is {REPO_ROOT}/config/depth_nav2.yaml" in said, said
+    with pytest.raises(ConfigError) as err:
+        _launch(description, params_file="my_robot.yaml")  # no file of the package by that name: nothing to name
+    assert "the package's" not in str(err.value) and "working directory" in str(err.value)
+
+
 def test_a_params_file_under_home_is_found(
     description: LaunchDescription, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

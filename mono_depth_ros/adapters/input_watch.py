@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
-from mono_depth_ros.adapters.lidar_subscription import accepted_types
+from mono_depth_ros.adapters.lidar_subscription import MESSAGE_TYPES, accepted_types
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -54,6 +54,7 @@ class WatchedInput:
     remedy: str  # the parameter / launch argument that names the topic, and for a type mismatch what to change
     qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
     shown: str = ""  # the topic as subscribed, for the messages (topic_names.shown_topic; empty: ``topic``)
+    other_types: tuple[tuple[str, str], ...] = ()  # (type name, remedy) of a publisher type the node could subscribe
 
 
 def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliable: Sequence[bool] = ()) -> str:
@@ -64,7 +65,9 @@ def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliab
     ours = [i for i, t in enumerate(publisher_types) if t in watched.type_name.split(" or ")]  # of the type subscribed
     if not ours:
         others = ", ".join(sorted(set(publisher_types)))
-        return f"it is published as {others}, this node subscribes {watched.type_name}; {watched.remedy}"
+        remedies = [remedy for name, remedy in watched.other_types if name in publisher_types]  # the topic is right
+        remedy = remedies[0] if remedies else watched.remedy
+        return f"it is published as {others}, this node subscribes {watched.type_name}; {remedy}"
     head = f"{len(ours)} publisher(s) of {watched.type_name} but nothing arrived: "
     if watched.qos == "sensor_data" and len(reliable) == len(publisher_types):  # best effort matches any publisher
         remedy = (
@@ -214,8 +217,14 @@ def node_inputs(
     inputs = [WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)]
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
-        lidar_type = " or ".join(accepted_types(config.lidar.message_type))
-        inputs.append(WatchedInput(LIDAR_ROLE, topics.lidar, lidar_type, scans, remedy, topics.input_qos))
+        accepted = accepted_types(config.lidar.message_type)
+        other_types = tuple(  # a LiDAR type lidar.message_type leaves out: the topic is right, the type setting not
+            (type_name, f"set lidar.message_type: {choice} (or auto: the type the topic's publishers have)")
+            for choice, type_name in MESSAGE_TYPES.items()
+            if type_name not in accepted
+        )
+        lidar = WatchedInput(LIDAR_ROLE, topics.lidar, " or ".join(accepted), scans, remedy, topics.input_qos)
+        inputs.append(replace(lidar, other_types=other_types))
     return [replace(item, shown=shown_topic(item.topic, resolve)) for item in inputs]
 
 

@@ -315,12 +315,43 @@ def lookup_cam_from_scan(
         return tf_buffer.lookup_transform(camera_frame, lidar_frame, cloud_header.stamp, timeout=timeout)
     except Exception as err:  # tf2's exceptions: raised again as the same type, with the hint
         known = tf_frames(tf_buffer)
-        hints = [missing_frame_hint(normalize_frame_id(f), known) for f in (camera_frame, lidar_frame, motion_frame)]
+        camera_frame, motion_frame = normalize_frame_id(camera_frame), normalize_frame_id(motion_frame)
+        frames = [f for f in (camera_frame, lidar_frame, motion_frame) if f]
+        hints = [missing_frame_hint(frame, known) for frame in frames]
         text = "; ".join(hint for hint in hints if hint)
+        if missing := [frame for frame in frames if frame not in known]:  # as the bag runner's TfBuffer says it
+            listed = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            text += "; " if text else ""
+            text += (
+                f"{'frames' if len(missing) > 1 else 'frame'} {', '.join(repr(f) for f in missing)} "
+                f"{'are' if len(missing) > 1 else 'is'} not in /tf or /tf_static; known frames: {listed}"
+            )
+            text += _missing_frames_remedy(missing, camera_frame, lidar_frame, motion_frame)
         enriched = _same_error(err, f"{str(err).rstrip()} {text[:1].upper()}{text[1:]}") if text and known else None
         if enriched is None:
             raise
         raise enriched from err
+
+
+def _missing_frames_remedy(missing: list[str], camera_frame: str, lidar_frame: str, motion_frame: str) -> str:
+    """The remedy for each role of the ``missing`` frames (``"; ..."``): the image's or the scan's frame, the
+    transform between them or the driver's frame_id; ``lidar.motion_frame``, the odometry's TF or the setting."""
+    text = ""
+    drivers = [role for role, frame in (("camera", camera_frame), ("LiDAR", lidar_frame)) if frame in missing]
+    if drivers:
+        whose = f"{drivers[0]} driver's" if len(drivers) == 1 else "camera and LiDAR drivers'"
+        text += (
+            f"; publish the transform between them (e.g. ros2 run tf2_ros static_transform_publisher --frame-id "
+            f"{camera_frame} --child-frame-id {lidar_frame} ..., or the robot's URDF), or set the {whose} frame_id to "
+            f"the frame TF has"
+        )
+    if motion_frame and motion_frame in missing and motion_frame not in (camera_frame, lidar_frame):
+        text += (
+            f"; lidar.motion_frame {motion_frame!r} is the fixed frame the scans are moved in: it needs the robot's "
+            f"odometry in TF ({motion_frame} -> the robot's base frame, from the odometry node), or set "
+            f"lidar.motion_frame to a fixed frame TF has (empty: no motion compensation)"
+        )
+    return text
 
 
 def lidar_scan_from_tf(

@@ -65,12 +65,15 @@ class Unpaired:
         latest_ns: the newest stamp seen on each partner input (None: nothing received on it).
         behind: for each partner input with a message within the slop, how many messages came on it after that one
             (a large image that lags its camera_info in transport came that many camera_infos late).
+        streamed_ns: how long images had been arriving (since the first one, monotonic ns) when it was given up
+            (None: not known); shorter than the give-up time, a partner nothing has come on may merely be late.
     """
 
     stamp_ns: int
     missing: tuple[str, ...]
     latest_ns: dict[str, int | None]
     behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
+    streamed_ns: int | None = None
 
 
 class Relay:
@@ -88,6 +91,12 @@ class Relay:
         """Pass a message on to every callback."""
         for cb, args in list(self.callbacks.values()):
             cb(*(msg + args))
+
+
+TOPIC_SETTING = {  # what names the topic of each partner input, for the remedy of a topic that delivers nothing
+    "camera_info": "camera_info_topic (launch: camera_info:=)",
+    "prediction": "prediction_topic",
+}
 
 
 class SyncWatch:
@@ -125,6 +134,7 @@ class SyncWatch:
         self._image_span: tuple[int, int] | None = None  # oldest, newest image stamp since the last jump back
         self._images: deque[int] = deque(maxlen=MISSING_HELD)  # images whose camera_info has not come (yet)
         self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
+        self._first_image: int | None = None  # arrival (monotonic ns) of the first image (since the last drain)
         self._reported: OrderedDict[int, str] = OrderedDict()  # image stamp ns -> reason, of the last reports
         self._remembered = int(remembered)
         self._on_late = on_late
@@ -260,6 +270,8 @@ class SyncWatch:
                 del self._infos[info]
             else:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
+            if self._first_image is None:
+                self._first_image = self._clock_ns()
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -354,6 +366,7 @@ class SyncWatch:
             count = len(self._waiting)
             self._waiting.clear()
             self._infos.clear()
+            self._first_image = None
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -363,6 +376,22 @@ class SyncWatch:
             for (name, topic), ns in zip(self._topics.items(), lost.latest_ns.values(), strict=True)
         )
         stamp = f"image stamped {lost.stamp_ns / NS_PER_S:.3f} s"
+        if lost.missing and lost.latest_ns[lost.missing[0]] is None:  # nothing ever came: the topic is wrong
+            name = lost.missing[0]
+            remedy = f"set {TOPIC_SETTING[name]} to the topic the driver publishes (`ros2 topic list -t` lists the "
+            remedy += "topics and their types)"
+            streamed = lost.streamed_ns
+            if streamed is not None and streamed < self._give_up_ns:  # a partner that starts a little late pairs next
+                return f"no_{name}", (
+                    f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
+                    f"{self._topics[name]} yet, {streamed / NS_PER_S:.2f} s after the first image (one that starts a "
+                    f"little after the images pairs from then on); if none ever does, {remedy}"
+                )
+            text = (
+                f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
+                f"{self._topics[name]} since the node started: {remedy}"
+            )
+            return f"no_{name}", text
         if lost.missing:
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "
@@ -390,7 +419,8 @@ class SyncWatch:
             for name, stamps in self._partners.items()
             if name not in missing
         }
-        return Unpaired(int(stamp_ns), missing, latest, behind)
+        first = self._first_image
+        return Unpaired(int(stamp_ns), missing, latest, behind, None if first is None else self._clock_ns() - first)
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:

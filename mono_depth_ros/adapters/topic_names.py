@@ -23,14 +23,28 @@ def shown_topic(topic: str, resolve: Callable[[str], str]) -> str:
     return topic if resolved == topic else f"{resolved} (from {topic})"
 
 
+SWITCHED_OUTPUTS: dict[str, tuple[str, Callable[[DepthConfig], bool]]] = {
+    "depth/points": ("cloud.enabled", lambda config: config.cloud.enabled),
+    "depth/points_clearing": ("cloud.clearing", lambda config: config.cloud.clearing),
+    "depth/scan": ("scan.enabled", lambda config: config.scan.enabled),
+}
+"""The node's outputs (as given to ``create_publisher``) a parameter turns on and off: the publisher is made either
+way (a run-time switch), so the start-up line names the ones off, with the parameter, apart from those published."""
+
+
 def startup_text(
     config: DepthConfig, image_topic: str, image_type: str, resolve: Callable[[str], str], outputs: Iterable[str]
 ) -> str:
     """The node's start-up line: its inputs (``image_topic``: with ``/compressed`` when compressed) and ``outputs``
-    (as given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend."""
+    (as given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend;
+    the outputs their parameter turns off (:data:`SWITCHED_OUTPUTS`) after ``off:``."""
     topics = config.topics
+    off = {topic: SWITCHED_OUTPUTS[topic][0] for topic in outputs if topic in SWITCHED_OUTPUTS}
+    off = {topic: name for topic, name in off.items() if not SWITCHED_OUTPUTS[topic][1](config)}
+    published = ", ".join(resolve(topic) for topic in outputs if topic not in off)
+    switched_off = ", ".join(f"{resolve(topic)} ({name})" for topic, name in off.items())
     return (
         f"depth from {resolve(image_topic)} ({image_type}), camera_info {resolve(topics.camera_info)} "
         f"({config.sync.mode}), LiDAR {resolve(topics.lidar) if topics.lidar else 'off'}, backend "
-        f"{config.model.backend}; publishing {', '.join(resolve(topic) for topic in outputs)}"
+        f"{config.model.backend}; publishing {published}" + (f"; off: {switched_off}" if off else "")
     )

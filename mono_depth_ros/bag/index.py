@@ -138,7 +138,15 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
             f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        _require(bag_topics, lidar, accepted_types(config.lidar.message_type), "lidar_topic", bag)
+        accepted = accepted_types(config.lidar.message_type)
+        if (recorded := bag_topics[lidar]) in kinds and recorded not in accepted:  # the topic is right, the type not
+            msg = (
+                f"topic {lidar} (lidar_topic) in {bag.path} is {recorded}, expected {' or '.join(accepted)} "
+                f"(lidar.message_type={config.lidar.message_type}); set --param lidar.message_type={kinds[recorded]} "
+                f"(or auto: the recorded type)"
+            )
+            raise BagError(msg)
+        _require(bag_topics, lidar, accepted, "lidar_topic", bag)
         if scans:  # a second LiDAR (the node too subscribes one): named, as one left unused by an empty lidar_topic
             summary.notes.append(
                 f"LiDAR not used: the bag also has {', '.join(f'{kind} {topic}' for topic, kind in scans)}; one run "

@@ -390,7 +390,13 @@ def _read_header_metadata(path: Path) -> dict[str, str]:
         )
         raise CheckpointError(msg)
     if path.is_dir():
-        msg = f"checkpoint {path} is a directory; pass the .safetensors file inside it"
+        inside = sorted(p.name for p in path.glob("*.safetensors"))
+        msg = (
+            f"checkpoint {path} is a directory; pass the checkpoint inside it: {path / inside[0]}"
+            if len(inside) == 1
+            else f"checkpoint {path} is a directory holding {', '.join(inside) or 'no .safetensors file'}; pass the "
+            f"checkpoint file itself (written by `mono-depth train` / `mono-depth distill`)"
+        )
         if (path / "config.json").is_file():  # what `mono-depth weights fetch` writes
             msg = (
                 f"{path} is a Hugging Face model directory (config.json), not a checkpoint file; run it with "

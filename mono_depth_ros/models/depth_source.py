@@ -182,7 +182,9 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         what = _WEIGHTS_OF.get(model.backend, "DIR (a local Hugging Face depth model, see mono-depth weights)")
         msg = (
             f"model.backend={model.backend} needs model.weights (the shipped default model is a unet checkpoint); "
-            f"pass --param model.weights={what}, or leave model.backend at unet for the shipped model"
+            f"set model.weights to {what} (launch: weights:={what.split()[0]}; params file: model: {{weights: "
+            f"{what.split()[0]}}}; mono-depth: --param model.weights={what.split()[0]}), or leave model.backend at "
+            f"unet for the shipped model"
         )
         raise ConfigError(msg)
     # "~" is the user's home: a shell expands it in `--weights ~/m` but not in `--param model.weights=~/m`,
@@ -190,7 +192,7 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())
     if not Path(weights).exists():
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
-        msg += hub_id_hint(weights)
+        msg += hub_id_hint(weights) + relative_path_hint(weights)
         raise CheckpointError(msg)
     estimator_config = EstimatorConfig(
         device=model.device,
@@ -209,6 +211,18 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     estimator = DepthEstimator.open(model.backend, weights, estimator_config)
     _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights, model.backend)
     return EstimatorSource(estimator)
+
+
+def relative_path_hint(path: str) -> str:
+    """A message suffix for a missing relative ``path``: where it was looked for, else ``""``. The node reads it from
+    its working directory, the shell's that ran ``ros2 launch`` / ``ros2 run`` (not the package's share folder)."""
+    if Path(path).is_absolute():
+        return ""
+    cwd = Path.cwd()
+    return (
+        f"; a relative path is read relative to the working directory {cwd}: {cwd / path} (the directory ros2 "
+        f"launch / ros2 run / mono-depth was started in); give an absolute path"
+    )
 
 
 def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:

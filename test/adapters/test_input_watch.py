@@ -165,6 +165,20 @@ def test_a_lidar_topic_of_either_type_is_watched_as_lidar_message_type_auto_subs
     assert "is published as sensor_msgs/msg/Range" in silence_reason(lidar, ["sensor_msgs/msg/Range"])
 
 
+def test_a_lidar_topic_of_the_other_lidar_type_names_lidar_message_type() -> None:
+    """``lidar.message_type: PointCloud2`` and a 2D LiDAR's LaserScan on the topic (and the reverse): the remedy is
+    the message type to set. It said "set lidar_topic (launch: lidar:=), or turn LiDAR off", though the topic was
+    right (seen on real Humble)."""
+    for chosen, published in (("PointCloud2", "LaserScan"), ("LaserScan", "PointCloud2")):
+        config = DepthConfig.from_params({"lidar_topic": "/scan", "lidar.message_type": chosen})
+        lidar = node_inputs(config, "/camera/image_raw", lambda: 0, lambda: 0)[1]
+        said = silence_reason(lidar, [f"sensor_msgs/msg/{published}"])
+        assert said.startswith(f"it is published as sensor_msgs/msg/{published}, this node subscribes "), said
+        assert f"set lidar.message_type: {published} (or auto" in said and "lidar_topic" not in said, said
+        assert "set lidar_topic" in silence_reason(lidar, ["sensor_msgs/msg/Range"])  # no LiDAR type: the topic
+        assert "lidar.message_type" not in silence_reason(lidar, [])
+
+
 class Profile:  # rclpy's QoSProfile: keywords, history KEEP_LAST when only a depth is given
     def __init__(self, **kwargs: Any) -> None:
         self.depth = kwargs["depth"]

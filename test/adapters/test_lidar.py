@@ -421,6 +421,59 @@ def test_a_tf2_failure_without_a_like_named_frame_is_tf2s_own() -> None:
     assert str(raised.value) == '"velodyne" passed to lookupTransform argument does not exist. '
 
 
+def test_a_tf2_lookup_of_a_frame_tf_does_not_hold_names_the_frames_it_holds_and_the_transform_to_publish() -> None:
+    """The scan's frame is not in TF and no frame there is like it (the driver says ``velodyne``, the URDF
+    ``velo_link``): the node logged tf2's '"velodyne" passed to lookupTransform argument source_frame does not exist'
+    alone (seen on real Humble), where the bag runner names the frames TF holds and the transform to publish."""
+    import pytest
+
+    buffer = _TreeBuffer()
+    buffer.FRAMES_YAML = "velo_link: {parent: 'camera_optical', broadcaster: 'default_authority', rate: 10000.0}\n"
+    header = SimpleNamespace(frame_id="velodyne", stamp=None)
+    with pytest.raises(_LookupException) as raised:
+        lookup_cam_from_scan(buffer, "camera_optical", None, header, "", None)
+    said = str(raised.value)
+    assert said.startswith('"velodyne" passed to lookupTransform argument does not exist.'), said
+    assert "Frame 'velodyne' is not in /tf or /tf_static; known frames: camera_optical, velo_link" in said, said
+    remedy = "ros2 run tf2_ros static_transform_publisher --frame-id camera_optical --child-frame-id velodyne"
+    assert remedy in said and "or set the LiDAR driver's frame_id to the frame TF has" in said, said
+
+
+class _TreeBufferFull(_TreeBuffer):
+    """:class:`_TreeBuffer` with tf2's ``lookup_transform_full`` (``lidar.motion_frame`` set)."""
+
+    def lookup_transform_full(
+        self, target: str, target_stamp: object, source: str, source_stamp: object, fixed: str, timeout: object
+    ) -> str:
+        missing = next(frame for frame in (target, source, fixed) if frame not in self.FRAMES_YAML)
+        raise _LookupException(f'"{missing}" passed to lookupTransform argument does not exist. ')
+
+
+def test_a_missing_camera_or_motion_frame_names_its_own_remedy_not_the_lidar_drivers() -> None:
+    """The remedy for a frame TF lacks was the LiDAR's whichever frame it was: an ``odom`` that nothing publishes
+    (``lidar.motion_frame: odom`` on a robot without odometry TF) or the image's frame said "publish the camera ->
+    LiDAR transform, or set the LiDAR driver's frame_id", which changes nothing; each names its own setting now."""
+    import pytest
+
+    buffer = _TreeBufferFull()
+    buffer.FRAMES_YAML = "velodyne: {parent: 'camera_optical', broadcaster: 'default_authority', rate: 10000.0}\n"
+    header = SimpleNamespace(frame_id="velodyne", stamp=None)
+    with pytest.raises(_LookupException) as raised:
+        lookup_cam_from_scan(buffer, "camera_optical", None, header, "odom", None)
+    said = str(raised.value)
+    assert "Frame 'odom' is not in /tf or /tf_static; known frames: camera_optical, velodyne" in said, said
+    assert "lidar.motion_frame 'odom' is the fixed frame the scans are moved in" in said, said
+    assert "set lidar.motion_frame to a fixed frame TF has (empty: no motion compensation)" in said, said
+    assert "static_transform_publisher" not in said and "driver's frame_id" not in said, said
+    with pytest.raises(_LookupException) as raised:
+        lookup_cam_from_scan(buffer, "camera_color_optical_frame", None, header, "", None)
+    said = str(raised.value)
+    assert "frame 'camera_color_optical_frame' is not in /tf or /tf_static" in said.lower(), said
+    remedy = "static_transform_publisher --frame-id camera_color_optical_frame --child-frame-id velodyne"
+    assert remedy in said and "or set the camera driver's frame_id to the frame TF has" in said, said
+    assert "LiDAR driver" not in said, said
+
+
 class _MovingCarTf:
     """Stands in for tf2_ros.Buffer on a car driving along the camera's optical axis: ``camera(image stamp) <-
     lidar(scan stamp)`` through ``odom`` (as tf2's lookup_transform_full), TF known up to ``newest_ns``."""

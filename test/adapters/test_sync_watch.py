@@ -67,6 +67,42 @@ def test_an_image_that_waits_past_give_up_is_reported_once_with_the_stamps_and_r
     assert "sync.slop_s=0.05" in text and "sync.mode: latest" in text
 
 
+def test_a_camera_info_topic_nothing_arrived_on_is_named_with_the_parameter_that_sets_it() -> None:
+    """No camera_info ever arrived (a driver publishing it in another namespace, /cam2/camera_info, a typo): the
+    remedy is the topic parameter and its launch argument. "publish it with the image's stamp, or use sync.mode:
+    latest" (the remedy for a camera_info of another stamp) sent the user to settings that change nothing."""
+    clock, lost = FakeClock(), []
+    sync = watch(clock, lost)
+    sync.image(STAMP)
+    clock.now_ns = S
+    sync.poll()
+    ((reason, text),) = lost
+    assert reason == "no_camera_info" and "latest camera_info stamped never: none on /cam/info" in text
+    assert "nothing has arrived on /cam/info" in text and "camera_info_topic (launch: camera_info:=)" in text
+    assert "sync.mode" not in text and "with the image's stamp" not in text
+
+
+def test_an_image_evicted_before_a_merely_late_camera_info_does_not_call_the_topic_wrong() -> None:
+    """A healthy start: the camera_info subscription matched a little after the image's (discovery), so the first
+    images leave the synchroniser's queue (``sync.queue_size`` newer ones, 30 Hz: 0.1 s here) before any camera_info
+    came. The line said "nothing has arrived on /cam/info since the node started: set camera_info_topic", though the
+    topic is right and the camera_infos pair from the next image on; within the give-up time since the first image
+    it says none has come yet, and names the parameter only if none ever does."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost)
+    for k in range(4):  # the fourth evicts the first, 0.1 s after it
+        clock.now_ns = k * S // 30
+        sync.report(sync.image(STAMP + k * S // 30))
+    ((reason, text),) = lost
+    assert reason == "no_camera_info" and "latest camera_info stamped never: none on /cam/info" in text, text
+    assert "nothing has arrived on /cam/info yet, 0.10 s after the first image" in text, text
+    assert "since the node started" not in text, text
+    assert "if none ever does, set camera_info_topic (launch: camera_info:=)" in text, text
+    clock.now_ns = 2 * S  # the others wait past the give-up time: by then the topic is the suspect
+    sync.poll()
+    assert len(lost) == 4 and "nothing has arrived on /cam/info since the node started: set" in lost[-1][1], lost
+
+
 def test_a_paired_image_is_never_reported() -> None:
     clock, lost = FakeClock(), []
     sync = watch(clock, lost)

@@ -28,3 +28,21 @@ def test_the_startup_line_names_the_inputs_and_outputs_as_subscribed_and_publish
         "backend unet; publishing /robot1/depth/image, /diagnostics"
     )
     assert "LiDAR off" in startup_text(DepthConfig.from_params({}), "/camera/image_raw", "Image", robot1, [])
+
+
+def test_the_startup_line_names_outputs_their_parameters_turn_off_apart() -> None:
+    """By default /depth/points_clearing and /depth/scan are off (``cloud.clearing``, ``scan.enabled``), their
+    publishers made for a run-time switch: the start-up line said "publishing ... /depth/points_clearing, /depth/scan"
+    and a user echoing /depth/scan waited for nothing (seen on real Humble)."""
+    outputs = ["depth/image", "depth/camera_info", "depth/points", "depth/points_clearing", "depth/scan"]
+    text = startup_text(DepthConfig.from_params({}), "/camera/image_raw", "Image", robot1, [*outputs, "/diagnostics"])
+    assert text.endswith(
+        "publishing /robot1/depth/image, /robot1/depth/camera_info, /robot1/depth/points, /diagnostics; off: "
+        "/robot1/depth/points_clearing (cloud.clearing), /robot1/depth/scan (scan.enabled)"
+    ), text
+    config = DepthConfig.from_params({"cloud.enabled": False, "cloud.clearing": True, "scan.enabled": True})
+    text = startup_text(config, "/camera/image_raw", "Image", robot1, outputs)
+    assert text.endswith(
+        "publishing /robot1/depth/image, /robot1/depth/camera_info, /robot1/depth/points_clearing, /robot1/depth/scan; "
+        "off: /robot1/depth/points (cloud.enabled)"
+    ), text

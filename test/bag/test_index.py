@@ -74,6 +74,7 @@ def test_missing_lidar_topic_is_a_note_and_wrong_types_are_errors(tmp_path: Path
     note = "lidar_topic /velodyne_points is not in the bag (PointCloud2 / LaserScan topics: /lidar/points)"
     assert summary.notes == [note]
     laser = r"/lidar/points \(lidar_topic\).*is sensor_msgs/msg/PointCloud2, expected sensor_msgs/msg/LaserScan"
+    laser += r".*; set --param lidar.message_type=PointCloud2 \(or auto"  # the remedy: the topic is right
     with pytest.raises(BagError, match=laser):  # lidar.message_type names the type: the recorded one must match
         _index(tmp_path / "in", lidar_topic="/lidar/points", **{"lidar.message_type": "LaserScan"})
     with pytest.raises(BagError, match=r"/lidar/points \(image_topic\).*is sensor_msgs/msg/PointCloud2"):

@@ -137,8 +137,21 @@ def test_a_hugging_face_directory_given_as_a_checkpoint_names_the_transformers_b
     (hf_dir / "config.json").write_text('{"model_type": "depth_anything"}')
     with pytest.raises(CheckpointError, match=r"Hugging Face model directory .* model\.backend: transformers"):
         load_checkpoint(hf_dir)
-    with pytest.raises(CheckpointError, match=r"is a directory; pass the \.safetensors file inside it"):
-        load_checkpoint(other)
+    with pytest.raises(CheckpointError, match=r"other is a directory holding no \.safetensors file; pass the checkpo"):
+        load_checkpoint(other)  # (it said "pass the .safetensors file inside it", of which there was none)
+
+
+def test_a_directory_given_as_a_checkpoint_names_the_safetensors_files_inside(tmp_path: Path) -> None:
+    """``weights:=models`` (the folder, not the file): the message names the checkpoint to give instead of sending
+    the user to look for "the .safetensors file inside it"."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "depth.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=rf"is a directory; pass the checkpoint inside it: {folder}/depth\.safe"):
+        load_checkpoint(folder)
+    (folder / "other.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"is a directory holding depth\.safetensors, other\.safetensors; pass"):
+        load_checkpoint(folder)
 
 
 def test_missing_file_names_path_and_remedy(tmp_path: Path) -> None:

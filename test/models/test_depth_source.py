@@ -63,6 +63,38 @@ def test_a_home_relative_weights_path_is_expanded(tmp_path: Path, monkeypatch: p
         build_depth_source(resolve({"model.weights": "~/nope.safetensors"}))
 
 
+def test_a_relative_weights_path_that_is_not_there_names_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``weights:=models/depth.safetensors`` given to ``ros2 launch`` (or ``--param``) started from another directory
+    than the user thought: the node reads it from its working directory, the shell's of ``ros2 launch``. The message
+    said only "model.weights models/depth.safetensors does not exist", leaving where it was looked for unsaid."""
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path / "models")  # one level too deep
+    with pytest.raises(CheckpointError) as err:
+        build_depth_source(resolve({"model.weights": "models/depth.safetensors"}))
+    said = str(err.value)
+    assert said.startswith("model.weights models/depth.safetensors does not exist"), said
+    assert f"relative to the working directory {tmp_path}/models: {tmp_path}/models/models/depth.safetensors" in said
+    assert "give an absolute path" in said
+    with pytest.raises(CheckpointError) as err:
+        build_depth_source(resolve({"model.weights": str(tmp_path / "nope.safetensors")}))
+    assert "working directory" not in str(err.value)  # an absolute path says no more than before
+
+
+def test_a_backend_without_weights_names_the_setting_in_each_place_it_is_set() -> None:
+    """``ros2 launch ... model:=transformers`` without ``weights:=``: the node said "pass --param model.weights=DIR",
+    an option of mono-depth that neither ros2 launch nor a params file takes (seen on real Humble)."""
+    with pytest.raises(ConfigError) as err:
+        build_depth_source(resolve({"model.backend": "transformers"}))
+    said = str(err.value)
+    assert "model.backend=transformers needs model.weights" in said, said
+    assert "set model.weights to DIR (a local Hugging Face depth model" in said, said
+    assert "(launch: weights:=DIR; params file: model: {weights: DIR}; mono-depth: --param model.weights=DIR)" in said
+    with pytest.raises(ConfigError, match=r"weights:=MODEL\.onnx; "):
+        build_depth_source(resolve({"model.backend": "onnx"}))
+
+
 def test_channels_last_and_warmup_size_reach_the_engine(tmp_path: Path) -> None:
     torch.manual_seed(0)
     spec = make_unet_spec("resnet18", "tiny")
