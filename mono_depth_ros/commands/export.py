@@ -7,7 +7,8 @@ take the camera focal / LiDAR per frame and are refused (run them with ``model.b
 Each exported model gets its ModelSpec (``<model>.spec.json``) and a golden reference (``<model>.golden.safetensors``)
 beside it; the command prints the max abs difference against eager torch and the parameters that load the result.
 Pass ``--camera HxW`` to export at the network size the spec's policy gives for your camera (models with a ViT
-backbone export at one fixed size).
+backbone export at one fixed size), or ``--input-size HxW`` for the network size itself: the written spec serves that
+size (a unet trained at 32x96 and exported at 64x192 runs at 64x192 in the node).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def export_weights(
         out_dir: destination directory (files named after ``weights``).
         formats: ``onnx`` | ``torchscript`` | ``both``.
         camera_hw: camera (height, width); the network size follows the spec's input policy.
-        input_hw: network (height, width) directly (overrides ``camera_hw``).
+        input_hw: network (height, width) directly (overrides ``camera_hw``): the size the written spec serves, also
+            for a model that runs any size (a keep-aspect one is then fixed at it, serving cameras of its aspect).
         opset, exporter: ONNX options (see :func:`~mono_depth_ros.models.export.export_onnx`).
 
     Returns:
@@ -97,15 +99,21 @@ def export_weights(
         )
         raise ConfigError(msg)
     spec = backend.spec
+    policy_size = input_hw is None  # --input-size is the size served; --camera's is the policy's for that camera
     if input_hw is None:
         input_hw = network_input_size(camera_hw, spec.input) if camera_hw else (spec.input.height, spec.input.width)
     stem = weights.name if weights.is_dir() else weights.stem
     results = []
     if formats in ("onnx", "both"):
         path = out_dir / f"{stem}.onnx"
-        results.append(export_onnx(backend.module, spec, path, input_hw, golden=golden, opset=opset, exporter=exporter))
+        onnx = export_onnx(
+            backend.module, spec, path, input_hw, golden=golden, opset=opset, exporter=exporter, policy_size=policy_size
+        )
+        results.append(onnx)
     if formats in ("torchscript", "both"):
-        results.append(export_torchscript(backend.module, spec, out_dir / f"{stem}.pt", input_hw, golden=golden))
+        script = out_dir / f"{stem}.pt"
+        traced = export_torchscript(backend.module, spec, script, input_hw, golden=golden, policy_size=policy_size)
+        results.append(traced)
     return results
 
 

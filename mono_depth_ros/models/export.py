@@ -112,10 +112,22 @@ def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[
         return False
 
 
-def _exported_spec(spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool) -> ModelSpec:
+def _exported_spec(
+    spec: ModelSpec, backend: str, input_hw: tuple[int, int], dynamic: bool, policy_size: bool = False
+) -> ModelSpec:
+    """The spec of an export traced at ``input_hw``: the size served is the size asked for.
+
+    A model that runs any size keeps its input policy when ``input_hw`` is the policy's own (``policy_size``: the
+    size it gives a camera, ``--camera``; or the policy runs ``input_hw`` itself, the training size); otherwise a
+    fixed-size policy takes ``input_hw`` as its size (the spec kept the training size, and the node ran a unet
+    exported with ``--input-size 64x192`` at the 32x96 it was trained at), and a keep-aspect policy is frozen at
+    ``input_hw`` as a fixed-size export is.
+    """
     height, width = input_hw
-    if dynamic:
+    if dynamic and (policy_size or network_input_size(input_hw, spec.input) == input_hw):
         return replace(spec, backend=backend)
+    if dynamic and not spec.input.keep_aspect:
+        return replace(spec, backend=backend, input=replace(spec.input, height=height, width=width))
     fixed = replace(spec.input, height=height, width=width, keep_aspect=False, least_scale=False, native_floor=False)
     params = with_source_input(spec.params, spec.input) if spec.input.keep_aspect else spec.params
     return replace(spec, backend=backend, input=fixed, params=params)
@@ -343,6 +355,7 @@ def export_onnx(
     golden: GoldenReference | None = None,
     opset: int = DEFAULT_OPSET,
     exporter: str = "dynamo",
+    policy_size: bool = False,
 ) -> ExportResult:
     """Export to ONNX; write ``<path>.spec.json`` (and ``<path>.golden.safetensors``) beside it.
 
@@ -350,7 +363,10 @@ def export_onnx(
         network: the torch network (fp32, any device; exported from the CPU).
         spec: its spec (the copy written beside gets ``backend: onnx``).
         path: destination ``.onnx`` file.
-        input_hw: network input (height, width) to trace at; None: ``(spec.input.height, spec.input.width)``.
+        input_hw: network input (height, width) to trace at, and the size the written spec serves (see
+            :func:`_exported_spec`); None: ``(spec.input.height, spec.input.width)``.
+        policy_size: ``input_hw`` is the size the spec's input policy gives a camera (``export --camera``), not one
+            asked for: an export that runs any size keeps the policy (each camera at its own size).
         golden: reference to store beside the model (e.g. the checkpoint's); None: one is made with the fp32
             network on :func:`~.golden.reference_image`.
         opset: ONNX opset.
@@ -378,7 +394,7 @@ def export_onnx(
         max_diff, dynamic, used = _legacy_if_dynamic(
             ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
         )
-    exported = _exported_spec(spec, "onnx", hw, dynamic)
+    exported = _exported_spec(spec, "onnx", hw, dynamic, policy_size or input_hw is None)
     _embed_onnx_spec(target, exported)
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, used)
@@ -391,6 +407,7 @@ def export_torchscript(
     input_hw: tuple[int, int] | None = None,
     *,
     golden: GoldenReference | None = None,
+    policy_size: bool = False,
 ) -> ExportResult:
     """Trace to TorchScript; embed the spec and write ``<path>.spec.json`` (and the golden reference) beside it.
 
@@ -419,7 +436,7 @@ def export_torchscript(
         msg = f"TorchScript trace {target} differs from torch by {max_diff:.3g}; not usable"
         raise CheckpointError(msg)
     dynamic = _runs_at(run, module, _other_size(hw, spec))
-    exported = _exported_spec(spec, "torchscript", hw, dynamic)
+    exported = _exported_spec(spec, "torchscript", hw, dynamic, policy_size or input_hw is None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(traced, str(target), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})

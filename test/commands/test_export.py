@@ -165,3 +165,39 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path, capsys: pyte
     assert main(["export", str(checkpoint), "--out", str(taken), "-f", "torchscript"]) == 2
     err = capsys.readouterr().err
     assert f"--out {taken}: {taken} is a file, not a folder" in err and taken.read_text() == "mine"
+
+
+def test_the_input_size_asked_for_is_the_size_the_node_serves(
+    tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A unet runs any size, and `mono-depth export --input-size 64x192` of one trained at 32x96 (a few steps on
+    real KITTI frames) traced it at 64x192 but wrote the training size into the spec: the node's pipeline (built from
+    a DepthConfig) fed both the ONNX and the TorchScript export 32x96, the size asked for silently ignored. The spec
+    now records 64x192, the node runs it there, and the golden self-test passes at that size."""
+    from mono_depth_ros.adapters.model import build_pipeline
+    from mono_depth_ros.models.sidecar import read_golden, spec_path_for
+    from mono_depth_ros.models.spec import ModelSpec
+    from mono_depth_ros.training.trainer.config import load_train_config
+    from mono_depth_ros.training.trainer.loop import train
+    from test.training.tiny import tiny_overrides
+
+    overrides = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}"]
+    tiny = tiny_overrides(tmp_path / "run", tmp_path / "clips", run__steps=2, run__batch_size=1, run__validate=False)
+    overrides += [item for item in tiny if not item.startswith(("data.", "model.input_"))]
+    overrides += ["model.input_height=32", "model.input_width=96"]
+    model = train(load_train_config(None, overrides)).model_path
+    assert model is not None
+    out = tmp_path / "out"
+    assert main(["export", str(model), "--out", str(out), "--input-size", "64x192"]) == 0
+    capsys.readouterr()
+    for backend, name in (("onnx", "model.onnx"), ("torchscript", "model.pt")):
+        params = {"model.backend": backend, "model.weights": str(out / name), "scale.mode": "none", "device": "cpu"}
+        pipeline = build_pipeline(params, lambda text: None)
+        source = pipeline._source  # the node's network, as the pipeline sizes its input
+        assert source is not None and hasattr(source, "network_hw")
+        assert source.network_hw((375, 1242)) == (64, 192), backend
+        spec = ModelSpec.from_json(spec_path_for(out / name).read_text())
+        assert (spec.input.height, spec.input.width) == (64, 192), backend
+        assert read_golden(out / name, spec) is not None, backend  # made under the spec served, not the training one
+        estimator = DepthEstimator.open(backend, out / name, EstimatorConfig(device="cpu", warmup_runs=0))
+        assert estimator.golden_report is not None and estimator.golden_report.passed, backend

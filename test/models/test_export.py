@@ -200,3 +200,19 @@ def test_the_opset_asked_for_is_the_opset_written_or_an_error(tmp_path: Path, mo
     with pytest.raises(CheckpointError, match=r"dynamo \(wrote opset 18, not the opset 16 asked for\).*--opset"):
         export_onnx(network, spec, tmp_path / "old.onnx", opset=16)
     assert not (tmp_path / "old.onnx").exists()  # nor the dynamo graph of opset 18
+
+
+def test_a_size_asked_for_a_keep_aspect_model_that_runs_any_size_is_the_size_served(tmp_path: Path) -> None:
+    """A keep-aspect network that runs any size, exported at a size asked for (``--input-size``) that its policy
+    would not run, kept its policy: the node ran each camera at the policy's size, not the one asked for. It is now
+    fixed at that size (cameras of its aspect only, as a ViT's fixed-size export); a size the policy gives a camera
+    (``--camera``: ``policy_size``) keeps the policy."""
+    from mono_depth_ros.models.frozen_input import source_input
+
+    network = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1), nn.Softplus())
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=48, keep_aspect=True, multiple_of=8))
+    asked = export_torchscript(network, spec, tmp_path / "asked.pt", input_hw=(32, 96))
+    assert asked.dynamic and not asked.spec.input.keep_aspect
+    assert (asked.spec.input.height, asked.spec.input.width) == (32, 96) and source_input(asked.spec) == spec.input
+    camera = export_torchscript(network, spec, tmp_path / "camera.pt", input_hw=(16, 56), policy_size=True)
+    assert camera.dynamic and camera.spec.input == spec.input
