@@ -12,7 +12,9 @@ tensor), trace it at one network input size and then check the result against ea
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintains, fully offline), falling back to
 the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo's graph is fixed-size (it makes a
-size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size.
+size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is left
+at the output path only once it is checked and its spec is in it: an export interrupted (Ctrl-C after the dynamo
+exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none.
 """
 
 from __future__ import annotations
@@ -388,14 +390,18 @@ def export_onnx(
     module = _prepare(network, hw)
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
-    used = _onnx_export(module, inputs[0], target, opset, exporter)
-    max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
-    if used == "dynamo" and not dynamic:
-        max_diff, dynamic, used = _legacy_if_dynamic(
-            ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
-        )
-    exported = _exported_spec(spec, "onnx", hw, dynamic, policy_size or input_hw is None)
-    _embed_onnx_spec(target, exported)
+    try:  # a graph at target is the model only once checked and its spec is in it (Ctrl-C, a parity failure: none)
+        used = _onnx_export(module, inputs[0], target, opset, exporter)
+        max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
+        if used == "dynamo" and not dynamic:
+            max_diff, dynamic, used = _legacy_if_dynamic(
+                ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
+            )
+        exported = _exported_spec(spec, "onnx", hw, dynamic, policy_size or input_hw is None)
+        _embed_onnx_spec(target, exported)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, used)
 

@@ -216,3 +216,34 @@ def test_a_size_asked_for_a_keep_aspect_model_that_runs_any_size_is_the_size_ser
     assert (asked.spec.input.height, asked.spec.input.width) == (32, 96) and source_input(asked.spec) == spec.input
     camera = export_torchscript(network, spec, tmp_path / "camera.pt", input_hw=(16, 56), policy_size=True)
     assert camera.dynamic and camera.spec.input == spec.input
+
+
+def test_an_export_interrupted_after_the_dynamo_graph_leaves_no_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--opset 17``: the dynamo exporter writes its opset-18 graph at the output path, then the legacy exporter
+    writes the opset asked for. Ctrl-C in between (here while the written opset is read back) left that opset-18
+    graph at the path, with no spec in it: a model of an opset the user's TensorRT cannot read, and a parity
+    failure left the graph it refused as well. Either now leaves no file there."""
+    network = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(3, 1, 3), nn.Softplus())
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+    target = tmp_path / "conv.onnx"
+    read = export_module.written_opset
+    seen: list[int] = []
+
+    def interrupted(path: Path) -> int:
+        seen.append(read(path))  # the dynamo graph, as written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "written_opset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(network, spec, target, opset=17)
+    assert seen == [18] and not target.exists()
+
+    def refused(*_: object) -> tuple[float, bool]:
+        raise CheckpointError("ONNX export differs from torch by 0.5 (tolerance 0.001); not usable")
+
+    monkeypatch.setattr(export_module, "_onnx_parity", refused)
+    with pytest.raises(CheckpointError, match="not usable"):
+        export_onnx(network, spec, target, exporter="legacy")
+    assert not target.exists()
