@@ -8,10 +8,13 @@ back as a directory the inference side loads. A family is one entry of :data:`FA
 alone), loaded exactly as the node loads it (:mod:`mono_depth_ros.models.hf_model`). ZoeDepth would open the same
 way, but a tiny random-weight ZoeDepth's bin head gives no gradient to learn from, so it is not offered untested.
 
-Plain fine-tuning (no LoRA): every parameter trains unless the encoder is frozen. A metric objective (``supervised``
-on LiDAR / annotated depth, ``lidar_semi``) needs depth in metres, so a relative Depth Anything head is turned into
-the metric head of the DA-V2 metric models (``max_depth · sigmoid(·)``, same tensors: the relative head's weights
-load unchanged), with ``max_depth = model.max_depth_m``; a metric directory keeps its own ``max_depth``.
+Plain fine-tuning (no LoRA): every parameter trains unless the encoder is frozen. The objectives train depth, not
+relative inverse depth: metres for a metric objective (``supervised`` on LiDAR / annotated depth, ``lidar_semi``),
+depth up to scale for ``selfsup`` and for ``supervised`` with a fully scale-invariant SILog (``loss.silog_lambda`` 1:
+one loss for a prediction and any multiple of it, so the spec says ``depth_up_to_scale`` and the node recovers the
+scale). Either way a relative Depth Anything head is turned into the metric head of the DA-V2 metric models
+(``max_depth · sigmoid(·)``, same tensors: the relative head's weights load unchanged), with
+``max_depth = model.max_depth_m``; a metric directory keeps its own ``max_depth``.
 
 :class:`PretrainedDepthNet` adapts the module to the objectives, which read a :class:`UNetOutput`: the depth and one
 "disparity" scale ``(1/d - 1/max) / (1/min - 1/max)``, which :func:`~mono_depth_ros.models.unet.disp_to_depth`

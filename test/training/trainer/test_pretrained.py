@@ -244,3 +244,19 @@ def test_resume_with_the_encoder_frozen_otherwise_names_that_setting(
     checkpoint = tmp_path / "a" / "run" / "checkpoints" / "step_0000002.safetensors"
     with pytest.raises(CheckpointError, match=r"trained with model\.freeze_encoder=True, this run has .*=False"):
         Trainer(thawed).resume(checkpoint)  # type: ignore[arg-type]
+
+
+def test_a_fully_scale_invariant_silog_fine_tunes_depth_up_to_scale_as_the_module_says(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """``supervised`` with ``loss.silog_lambda: 1`` (one loss for a prediction and any multiple of it) fine-tunes a
+    Depth Anything directory to depth up to scale, which the node must scale; the module's docstring said every
+    ``supervised`` objective needs (and makes) metres. The spec is ``depth_up_to_scale``, and the docstring says so."""
+    from mono_depth_ros.training.trainer import pretrained
+
+    config = finetune_config(tmp_path, kitti_object_dir, tiny_da, loss__supervised_loss="silog", loss__silog_lambda=1.0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    assert isinstance(trainer.depth_net, PretrainedDepthNet)
+    assert trainer.spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    doc = " ".join((pretrained.__doc__ or "").split())
+    assert "``loss.silog_lambda`` 1" in doc and "depth up to scale" in doc, doc
