@@ -43,6 +43,9 @@ from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, long_side_ca
 from mono_depth_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.models.spec import InputPolicy
 
+TRAINED_KIND_KEY = "mono_depth_output_kind"
+"""``config.json`` key of a directory fine-tuned by ``mono-depth train`` (``model.pretrained``) to depth up to scale
+(a fully scale-invariant SILog): its head is the metric one, but its values are depth × an unknown scale."""
 HALF = (0.5, 0.5, 0.5)
 BICUBIC = "bicubic"
 """DPTImageProcessor's and PromptDepthAnythingImageProcessor's ``resample`` where their file does not say."""
@@ -187,3 +190,12 @@ def other_family(model_type: str) -> Family:
     """A depth model type without an entry in :data:`FAMILIES`: kind from ``model.output_kind`` only, ImageNet
     normalisation and a 384 px short side unless its ``preprocessor_config.json`` says otherwise."""
     return Family(model_type, model_type, lambda _: None, lambda _: _keep_aspect(384, 32, IMAGENET_MEAN, IMAGENET_STD))
+
+
+def config_kind(family: Family, config: dict[str, Any]) -> OutputKind | None:
+    """What a directory's ``config.json`` says it predicts: its family's kind, or depth up to scale for a metric
+    head fine-tuned to it (:data:`TRAINED_KIND_KEY`)."""
+    known = family.kind(config)
+    if known is OutputKind.METRIC and config.get(TRAINED_KIND_KEY) == OutputKind.DEPTH_UP_TO_SCALE.value:
+        return OutputKind.DEPTH_UP_TO_SCALE
+    return known

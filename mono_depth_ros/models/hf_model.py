@@ -35,7 +35,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError,
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
-from mono_depth_ros.models.hf_families import FAMILIES, Family, other_family
+from mono_depth_ros.models.hf_families import FAMILIES, Family, config_kind, other_family
 from mono_depth_ros.models.hf_folder_checks import FETCH_AGAIN, check_shard_index, hub_kernel, remote_backbone
 from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.hub_id import hub_cache_hint
@@ -383,7 +383,7 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
             the family's (a metric model read as inverse depth would publish nonsense); a metric config.json that
             transformers cannot read; a fixed-input model (Depth Pro) whose processor file asks for another size.
     """
-    known = family.kind(config)
+    known = config_kind(family, config)
     kind = OutputKind.parse(output_kind) if output_kind else known
     if known is not None and kind is not known and (known, kind) != (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE):
         msg = (

@@ -58,6 +58,7 @@ from mono_depth_ros.training.trainer.pretrained import (
     PretrainedModel,
     encoder_parameter_groups,
     open_pretrained,
+    record_trained_kind,
 )
 from mono_depth_ros.training.trainer.setup import (
     TrainModule,
@@ -428,7 +429,8 @@ class Trainer:
         golden = make_golden(TorchBackend(network, self.spec, torch.device("cpu")))
         path = self.out_dir / "model.safetensors"
         if self.pretrained is not None:
-            self.pretrained.save_directory(self.saved_net, self.out_dir / "pretrained")
+            directory = self.pretrained.save_directory(self.saved_net, self.out_dir / "pretrained")
+            record_trained_kind(directory, self.spec.output_kind)
         return save_checkpoint(path, state, self.spec, self._metadata(), reference=(golden.image_rgb, golden.output))
 
 

@@ -258,3 +258,25 @@ class PretrainedDepthNet(nn.Module):
         depth = self.network(x).clamp(min=self.min_depth_m)
         low, high = 1.0 / self.max_depth_m, 1.0 / self.min_depth_m
         return UNetOutput(depth, ((1.0 / depth - low) / (high - low),))
+
+
+def record_trained_kind(directory: Path, kind: OutputKind) -> None:
+    """Record in a saved directory's ``config.json`` that it was fine-tuned to depth up to scale
+    (:data:`~mono_depth_ros.models.hf_families.TRAINED_KIND_KEY`): its head is the metric one, so the node read it as
+    metres (a ``loss.silog_lambda`` 1 run's depth of arbitrary scale published as metres). Other kinds: as saved.
+
+    Raises:
+        CheckpointError: its config.json cannot be read or written.
+    """
+    from mono_depth_ros.models.hf_families import TRAINED_KIND_KEY
+
+    if kind is not OutputKind.DEPTH_UP_TO_SCALE:
+        return
+    config_path = directory / "config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config[TRAINED_KIND_KEY] = kind.value
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except (OSError, ValueError) as err:
+        msg = f"cannot record the output kind in {config_path} ({err}); the directory would load as metric"
+        raise CheckpointError(msg) from None

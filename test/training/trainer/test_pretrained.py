@@ -7,6 +7,7 @@ KITTI raw tree built from ../shared/data, and the result loads through the infer
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,23 @@ def test_a_fully_scale_invariant_silog_fine_tunes_depth_up_to_scale_as_the_modul
     assert trainer.spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
     doc = " ".join((pretrained.__doc__ or "").split())
     assert "``loss.silog_lambda`` 1" in doc and "depth up to scale" in doc, doc
+
+
+def test_the_directory_of_a_depth_up_to_scale_fine_tune_loads_up_to_scale(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """A ``loss.silog_lambda: 1`` fine-tune (2 steps on real KITTI frames) saves a ``depth_up_to_scale`` checkpoint
+    and ``<out>/pretrained/``, whose config.json says ``depth_estimation_type: metric`` (the head it trained): the
+    node (``model.backend: depth_anything_v2`` on that directory) published its depth of arbitrary scale as metres
+    (seen: OutputKind.METRIC). The directory now records the kind it was trained to, and loads up to scale, so the
+    node recovers the scale; stating ``model.output_kind=metric`` for it is refused."""
+    steps = {"run__steps": 2, "run__checkpoint_every": 2, "run__log_every": 1}
+    silog = {"loss__supervised_loss": "silog", "loss__silog_lambda": 1.0}
+    result = Trainer(finetune_config(tmp_path, kitti_object_dir, tiny_da, **steps, **silog)).fit()  # type: ignore[arg-type]
+    assert result.model_path is not None
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    assert DepthEstimator.open("torch", result.model_path, options).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    directory = result.model_path.parent / "pretrained"
+    assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    with pytest.raises(CheckpointError, match="predicts depth_up_to_scale"):
+        DepthEstimator.open("depth_anything_v2", directory, replace(options, output_kind="metric"))
