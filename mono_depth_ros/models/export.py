@@ -74,6 +74,8 @@ class ExportResult:
     def describe(self) -> str:
         """One line for the CLI."""
         size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
+        if self.dynamic and not self.spec.input.keep_aspect:  # the spec's size is the one the node runs it at
+            size += f", run at {self.spec.input.height}x{self.spec.input.width} by its spec"
         source = None if self.dynamic else source_input(self.spec)
         if source is not None:  # a keep-aspect network frozen at one size (frozen_input)
             height, width = self.input_hw

@@ -189,7 +189,8 @@ def test_the_input_size_asked_for_is_the_size_the_node_serves(
     assert model is not None
     out = tmp_path / "out"
     assert main(["export", str(model), "--out", str(out), "--input-size", "64x192"]) == 0
-    capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert printed.count("any size, run at 64x192 by its spec") == 2, printed
     for backend, name in (("onnx", "model.onnx"), ("torchscript", "model.pt")):
         params = {"model.backend": backend, "model.weights": str(out / name), "scale.mode": "none", "device": "cpu"}
         pipeline = build_pipeline(params, lambda text: None)
