@@ -214,10 +214,15 @@ def written_opset(path: Path) -> int:
     return next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
 
 
-def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
+def _check_exporter(exporter: str) -> None:
+    """Refuse an unknown exporter before anything at the output path is written or removed."""
     if exporter not in EXPORTERS:
         msg = f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}"
         raise ConfigError(msg)
+
+
+def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
+    _check_exporter(exporter)
     dynamo_error = ""
     if exporter == "dynamo":
         try:
@@ -392,6 +397,7 @@ def export_onnx(
     module = _prepare(network, hw)
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
+    _check_exporter(exporter)  # a refused argument leaves what was at target
     try:  # a graph at target is the model only once checked and its spec is in it (Ctrl-C, a parity failure: none)
         used = _onnx_export(module, inputs[0], target, opset, exporter)
         max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))

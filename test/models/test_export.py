@@ -247,3 +247,14 @@ def test_an_export_interrupted_after_the_dynamo_graph_leaves_no_model(
     with pytest.raises(CheckpointError, match="not usable"):
         export_onnx(network, spec, target, exporter="legacy")
     assert not target.exists()
+
+
+def test_an_unknown_exporter_leaves_the_file_already_at_the_path(tmp_path: Path) -> None:
+    """An export refused before anything is written (an unknown exporter, as export_weights passes it through) must
+    not delete what the user had at the output path: the cleanup of c171231 removed it on any exception."""
+    network, spec = tiny_unet()
+    target = tmp_path / "x.onnx"
+    target.write_bytes(b"the user's earlier export")
+    with pytest.raises(ConfigError, match="unknown ONNX exporter 'tensorrt'"):
+        export_onnx(network, spec, target, exporter="tensorrt")
+    assert target.read_bytes() == b"the user's earlier export"
