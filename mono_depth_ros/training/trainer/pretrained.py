@@ -263,20 +263,23 @@ class PretrainedDepthNet(nn.Module):
 def record_trained_kind(directory: Path, kind: OutputKind) -> None:
     """Record in a saved directory's ``config.json`` that it was fine-tuned to depth up to scale
     (:data:`~mono_depth_ros.models.hf_families.TRAINED_KIND_KEY`): its head is the metric one, so the node read it as
-    metres (a ``loss.silog_lambda`` 1 run's depth of arbitrary scale published as metres). Other kinds: as saved.
+    metres (a ``loss.silog_lambda`` 1 run's depth of arbitrary scale published as metres). Other kinds: the key is
+    removed where the saved config carries it (transformers keeps it as a config attribute, so a metric fine-tune
+    of an up-to-scale directory wrote it again and its metres loaded up to scale).
 
     Raises:
         CheckpointError: its config.json cannot be read or written.
     """
     from mono_depth_ros.models.hf_families import TRAINED_KIND_KEY
 
-    if kind is not OutputKind.DEPTH_UP_TO_SCALE:
-        return
     config_path = directory / "config.json"
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        config[TRAINED_KIND_KEY] = kind.value
+        if kind is OutputKind.DEPTH_UP_TO_SCALE:
+            config[TRAINED_KIND_KEY] = kind.value
+        elif config.pop(TRAINED_KIND_KEY, None) is None:
+            return
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     except (OSError, ValueError) as err:
-        msg = f"cannot record the output kind in {config_path} ({err}); the directory would load as metric"
+        msg = f"cannot record the output kind in {config_path} ({err}); the directory would not load as {kind.value}"
         raise CheckpointError(msg) from None

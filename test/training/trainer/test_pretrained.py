@@ -281,3 +281,23 @@ def test_the_directory_of_a_depth_up_to_scale_fine_tune_loads_up_to_scale(
     assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is OutputKind.DEPTH_UP_TO_SCALE
     with pytest.raises(CheckpointError, match="predicts depth_up_to_scale"):
         DepthEstimator.open("depth_anything_v2", directory, replace(options, output_kind="metric"))
+
+
+def test_a_metric_fine_tune_of_an_up_to_scale_directory_loads_as_metres(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """A metric fine-tune (L1 on LiDAR, 2 steps on real KITTI frames) started from the ``pretrained/`` directory of
+    a ``loss.silog_lambda: 1`` run: transformers keeps ``mono_depth_output_kind`` as a config attribute and
+    ``save_pretrained`` wrote it again, so the metric run's directory still said depth up to scale and the node
+    threw its metres away (rescaled them by scale recovery)."""
+    steps = {"run__steps": 2, "run__checkpoint_every": 2, "run__log_every": 1}
+    silog = {"loss__supervised_loss": "silog", "loss__silog_lambda": 1.0}
+    first = Trainer(finetune_config(tmp_path / "a", kitti_object_dir, tiny_da, **steps, **silog)).fit()  # type: ignore[arg-type]
+    assert first.model_path is not None
+    up_to_scale = first.model_path.parent / "pretrained"
+    second = Trainer(finetune_config(tmp_path / "b", kitti_object_dir, up_to_scale, **steps)).fit()  # type: ignore[arg-type]
+    assert second.model_path is not None
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    assert DepthEstimator.open("torch", second.model_path, options).output_kind is OutputKind.METRIC
+    directory = second.model_path.parent / "pretrained"
+    assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is OutputKind.METRIC
