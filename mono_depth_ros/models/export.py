@@ -76,8 +76,8 @@ class ExportResult:
         size = "any size" if self.dynamic else f"fixed {self.input_hw[0]}x{self.input_hw[1]}"
         if self.dynamic and not self.spec.input.keep_aspect:  # the spec's size is the one the node runs it at
             size += f", run at {self.spec.input.height}x{self.spec.input.width} by its spec"
-        source = None if self.dynamic else source_input(self.spec)
-        if source is not None:  # a keep-aspect network frozen at one size (frozen_input)
+        source = source_input(self.spec)
+        if source is not None:  # a keep-aspect network frozen at one size (frozen_input; also one that runs any size)
             height, width = self.input_hw
             served = f"of aspect {width / height:.2f}"  # native_pad: a camera beyond its own bounds is resized too
             if source.native_pad:

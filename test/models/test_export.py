@@ -258,3 +258,20 @@ def test_an_unknown_exporter_leaves_the_file_already_at_the_path(tmp_path: Path)
     with pytest.raises(ConfigError, match="unknown ONNX exporter 'tensorrt'"):
         export_onnx(network, spec, target, exporter="tensorrt")
     assert target.read_bytes() == b"the user's earlier export"
+
+
+def test_the_line_for_a_keep_aspect_model_fixed_by_input_size_says_which_cameras_it_serves(tmp_path: Path) -> None:
+    """A keep-aspect network that runs any size, exported with ``--input-size 32x96``, now serves cameras of aspect
+    3 only (bb23924), but the command printed '(jit-trace, any size, run at 32x96 by its spec)': nothing said that the
+    cameras it served before at their own aspect are now refused. The line names the aspect and ``--camera``, and a
+    camera of another aspect is refused with the export it needs."""
+    from mono_depth_ros.models.frozen_input import aspect_problem
+
+    network = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1), nn.Softplus())
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=48, keep_aspect=True, multiple_of=8))
+    asked = export_torchscript(network, spec, tmp_path / "asked.pt", input_hw=(32, 96))
+    assert asked.dynamic
+    assert "cameras of aspect 3.00 only: --camera HxW for others" in asked.describe(), asked.describe()
+    assert aspect_problem(asked.spec, (96, 288)) is None
+    problem = aspect_problem(asked.spec, (480, 640))
+    assert problem is not None and "--camera 480x640" in problem, problem
