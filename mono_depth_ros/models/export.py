@@ -14,7 +14,8 @@ ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintai
 the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo's graph is fixed-size (it makes a
 size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is left
 at the output path only once it is checked and its spec is in it: an export interrupted (Ctrl-C after the dynamo
-exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none.
+exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none, and an
+earlier export there that it had not yet written over stays.
 """
 
 from __future__ import annotations
@@ -214,6 +215,15 @@ def written_opset(path: Path) -> int:
     return next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
 
 
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, bytes) of the file at ``path``, or None: whether an export wrote over it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def _check_exporter(exporter: str) -> None:
     """Refuse an unknown exporter before anything at the output path is written or removed."""
     if exporter not in EXPORTERS:
@@ -398,6 +408,7 @@ def export_onnx(
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     _check_exporter(exporter)  # a refused argument leaves what was at target
+    earlier = _file_stamp(target)  # an earlier export there stays unless this one writes over it
     try:  # a graph at target is the model only once checked and its spec is in it (Ctrl-C, a parity failure: none)
         used = _onnx_export(module, inputs[0], target, opset, exporter)
         max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
@@ -408,7 +419,8 @@ def export_onnx(
         exported = _exported_spec(spec, "onnx", hw, dynamic, policy_size or input_hw is None)
         _embed_onnx_spec(target, exported)
     except BaseException:
-        target.unlink(missing_ok=True)
+        if _file_stamp(target) != earlier:
+            target.unlink(missing_ok=True)
         raise
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, used)

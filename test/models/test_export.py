@@ -275,3 +275,23 @@ def test_the_line_for_a_keep_aspect_model_fixed_by_input_size_says_which_cameras
     assert aspect_problem(asked.spec, (96, 288)) is None
     problem = aspect_problem(asked.spec, (480, 640))
     assert problem is not None and "--camera 480x640" in problem, problem
+
+
+def test_an_export_interrupted_before_it_writes_leaves_the_earlier_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the dynamo exporter traces (the long part, before it writes anything) deleted the model an
+    earlier export had left at the output path, and left that export's spec and golden beside nothing (c171231
+    removes the path on any exception). A file the export did not write stays."""
+    network, spec = tiny_unet()
+    target = tmp_path / "x.onnx"
+    export_onnx(network, spec, target)
+    before = target.read_bytes()
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "_export_dynamo", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(network, spec, target)
+    assert target.read_bytes() == before and spec_path_for(target).is_file()
