@@ -494,3 +494,18 @@ def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
         err = capsys.readouterr().err
         assert named in err and "mono-depth weights" not in err and "torch.jit" not in err, err
     assert main([*args, "--resume", str(model)]) == 0  # the file the state file's message names
+
+
+@pytest.mark.parametrize("option", [["--seeds", "7", "8"], ["--frames", "5"]])
+def test_synthetic_options_on_a_recorded_dataset_are_refused(
+    trained: Path, nyu_dir: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--seeds`` / ``--frames`` choose the synthetic streets; on the real NYU frames they were dropped without a
+    word (exit 0, the table of the NYU frames), so a user could believe they had scored other frames. Refused naming
+    the option and the dataset that reads it, before the model runs; synthetic still takes them."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors")]
+    assert main([*args, "--dataset", "nyu", "--data", str(nyu_dir), *option]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} {' '.join(option[1:])} is not read by --dataset nyu" in err and "synthetic" in err
+    assert main([*args, "--dataset", "synthetic", *option]) == 0
+    assert "synthetic" in capsys.readouterr().out
