@@ -58,6 +58,34 @@ class ModelConfig:
 
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
+READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
+    "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
+}
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``)."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def _refuse_unread(section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]]) -> None:
+    """Refuse a setting of ``section`` that ``data.kind`` ``kind`` does not read and that differs from its default
+    (a default written out, as a config shared between kinds carries it, is no setting given).
+
+    Raises:
+        ConfigError: naming the setting, its value, the kinds that read it and the default.
+    """
+    defaults = {f.name: f.default for f in fields(section)}
+    for name, (kinds, what) in read_by.items():
+        value = getattr(section, name)
+        if kind not in kinds and value != defaults[name]:
+            msg = (
+                f"data.{name} {_shown(value)} is not read by data.kind {kind}: it is read by data.kind "
+                f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {_shown(defaults[name])})"
+            )
+            raise ConfigError(msg)
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,7 @@ class DataConfig:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
+        _refuse_unread(self, self.kind, READ_BY_KINDS)
         _check(
             self.gap_steps >= 0,
             f"data.gap_steps must be >= 0 (median frame-number steps; 0 = no gap rule), got {self.gap_steps}",

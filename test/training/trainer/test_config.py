@@ -128,3 +128,16 @@ def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_d
         with pytest.raises(ConfigError, match=rf"data\.scale_range \({low}, {high}\): .*zoom out.*low >= 1"):
             load_train_config(None, [f"data.scale_range=[{low}, {high}]"])
     assert load_train_config(None, ["data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
+
+
+@pytest.mark.parametrize("kind", ["nyu", "kitti_depth", "kitti_raw", "rosbag"])
+def test_a_png_scale_for_a_kind_that_reads_none_is_refused(nyu_dir: Path, kind: str) -> None:
+    """``data.png_scale`` is read by ``data.kind folder`` only (the other kinds' depth unit is fixed: NYU / KITTI
+    PNGs, LiDAR); ``kind: nyu`` on the real NYU frames with ``png_scale: 256`` trained on their millimetres without a
+    word. Refused naming the value and the kind that reads it; the default written out, as a config shared between
+    kinds may carry it, is taken."""
+    given = [f"data.kind={kind}", f"data.root={nyu_dir}"]
+    with pytest.raises(ConfigError, match=rf"data\.png_scale 256 is not read by data\.kind {kind}: .*folder"):
+        load_train_config(None, [*given, "data.png_scale=256"])
+    assert load_train_config(None, [*given, "data.png_scale=1000"]).data.png_scale == 1000.0
+    assert load_train_config(None, ["data.kind=folder", f"data.root={nyu_dir}", "data.png_scale=256"]).data.kind
