@@ -150,6 +150,12 @@ class DataConfig:
             )
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
+        twice = sorted({o for o in self.frame_offsets if self.frame_offsets.count(o) > 1})
+        _check(
+            not twice,
+            f"data.frame_offsets {_shown(self.frame_offsets)} names source frame {' and '.join(map(str, twice))} "
+            f"twice (each offset is one source frame, e.g. [-1, 1]); give each offset once",
+        )
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
         _refuse_unread(self, self.kind, READ_BY_KINDS)

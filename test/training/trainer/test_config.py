@@ -141,3 +141,15 @@ def test_a_png_scale_for_a_kind_that_reads_none_is_refused(nyu_dir: Path, kind: 
         load_train_config(None, [*given, "data.png_scale=256"])
     assert load_train_config(None, [*given, "data.png_scale=1000"]).data.png_scale == 1000.0
     assert load_train_config(None, ["data.kind=folder", f"data.root={nyu_dir}", "data.png_scale=256"]).data.kind
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "folder", "kitti_raw", "rosbag"])
+@pytest.mark.parametrize("offsets", ["[-1, -1]", "[1, -1, 1]"])
+def test_a_source_frame_named_twice_in_frame_offsets_is_refused(kind: str, offsets: str) -> None:
+    """``data.frame_offsets: [-1, -1]`` was taken: every target got the same source frame twice (a second copy of
+    one photometric term, the next frame never used), which a typo of ``[-1, 1]`` gives without a word. Refused
+    naming the offset given twice, for every kind; distinct offsets are taken."""
+    given = [f"data.kind={kind}", "data.root=somewhere", "loss.objective=selfsup"]
+    with pytest.raises(ConfigError, match=r"data\.frame_offsets \[.*\] names source frame -?1 twice"):
+        load_train_config(None, [*given, f"data.frame_offsets={offsets}"])
+    assert load_train_config(None, [*given, "data.frame_offsets=[-2, -1, 1]"]).data.frame_offsets == (-2, -1, 1)
