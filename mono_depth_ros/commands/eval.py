@@ -27,6 +27,9 @@ crops).
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``, and an ONNX / TorchScript model made elsewhere with its spec beside it (``mono-depth
 spec``), loaded by the ``onnx`` / ``torchscript`` backend.
+
+An option the chosen ``--dataset`` does not read is refused naming it: ``--seeds`` / ``--frames`` (synthetic only),
+``--data`` / ``--split`` / ``--png-scale`` with ``synthetic``.
 """
 
 from __future__ import annotations
@@ -102,17 +105,24 @@ def refuse_unread_options(args: argparse.Namespace) -> None:
     """Refuse an option given that ``--dataset`` does not read (it would be dropped without a word).
 
     Raises:
-        ConfigError: ``--seeds`` / ``--frames`` for a dataset other than ``synthetic``.
+        ConfigError: ``--seeds`` / ``--frames`` for a dataset other than ``synthetic``; ``--data`` / ``--split`` /
+            ``--png-scale`` for ``synthetic``.
     """
-    if args.dataset != "synthetic":
-        for option, value in (("--seeds", args.seeds), ("--frames", args.frames)):
-            if value is not None:
-                given = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-                msg = (
-                    f"{option} {given} is not read by --dataset {args.dataset} (it chooses the rendered streets of "
-                    f"--dataset synthetic only); leave it out"
-                )
-                raise ConfigError(msg)
+    if args.dataset == "synthetic":
+        unread = {"--data": args.data, "--split": args.split, "--png-scale": args.png_scale}
+        why = "it renders its streets: --seeds, --frames"
+    else:
+        unread = {"--seeds": args.seeds, "--frames": args.frames}
+        why = "it reads its frames; these choose the rendered streets of --dataset synthetic only"
+    for option, value in unread.items():
+        if value is not None:
+            shown = (
+                " ".join(map(str, value))
+                if isinstance(value, list)
+                else format(value, "g" if isinstance(value, float) else "")
+            )
+            msg = f"{option} {shown} is not read by --dataset {args.dataset} ({why}); leave it out"
+            raise ConfigError(msg)
 
 
 def gather_samples(args: argparse.Namespace) -> list[EvalSample]:

@@ -509,3 +509,17 @@ def test_synthetic_options_on_a_recorded_dataset_are_refused(
     assert f"{option[0]} {' '.join(option[1:])} is not read by --dataset nyu" in err and "synthetic" in err
     assert main([*args, "--dataset", "synthetic", *option]) == 0
     assert "synthetic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", [["--data", "NYU"], ["--split", "split.txt"], ["--png-scale", "256"]])
+def test_recorded_data_options_on_the_synthetic_dataset_are_refused(
+    trained: Path, nyu_dir: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dataset synthetic`` renders its streets and reads no folder, split file or PNG unit: ``--data`` (the real
+    NYU frames here), ``--split`` and ``--png-scale`` were dropped without a word (exit 0, the synthetic table), so a
+    user who meant ``--dataset nyu`` got synthetic metrics. Refused naming the option, before anything renders."""
+    value = str(nyu_dir) if option[1] == "NYU" else option[1]
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "synthetic"]
+    assert main([*args, option[0], value]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} {value} is not read by --dataset synthetic" in err and "renders" in err
