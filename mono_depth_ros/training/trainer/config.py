@@ -60,6 +60,7 @@ class ModelConfig:
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
 READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
     "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
+    "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
 }
 
 

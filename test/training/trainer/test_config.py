@@ -153,3 +153,15 @@ def test_a_source_frame_named_twice_in_frame_offsets_is_refused(kind: str, offse
     with pytest.raises(ConfigError, match=r"data\.frame_offsets \[.*\] names source frame -?1 twice"):
         load_train_config(None, [*given, f"data.frame_offsets={offsets}"])
     assert load_train_config(None, [*given, "data.frame_offsets=[-2, -1, 1]"]).data.frame_offsets == (-2, -1, 1)
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "kitti_raw", "nyu", "rosbag"])
+def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) -> None:
+    """``data.gap_steps`` splits a ``folder`` sequence at a jump in the frame numbers; no other kind reads it (a
+    rosbag splits at its own time gaps, kitti_raw at its drives), and ``gap_steps: 0`` there was taken without a
+    word. Refused naming the kind that reads it; the default written out is taken."""
+    given = [f"data.kind={kind}", "data.root=somewhere"]
+    with pytest.raises(ConfigError, match=rf"data\.gap_steps 0 is not read by data\.kind {kind}: .* folder only"):
+        load_train_config(None, [*given, "data.gap_steps=0"])
+    assert load_train_config(None, [*given, "data.gap_steps=3"]).data.gap_steps == 3.0
+    assert load_train_config(None, ["data.kind=folder", "data.root=somewhere", "data.gap_steps=0"]).data.gap_steps == 0
