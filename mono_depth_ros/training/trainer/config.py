@@ -61,6 +61,11 @@ DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag"
 READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
     "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
     "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
+    "image_topic": (("rosbag",), "the camera topic of a bag"),
+    "camera_info_topic": (("rosbag",), "the CameraInfo topic of a bag"),
+    "image_is_rectified": (("rosbag",), "whether a bag's image topic is rectified"),
+    "lidar_max_age_s": (("rosbag",), "how a bag's scans pair with its images"),
+    "lidar_motion_frame": (("rosbag",), "how a bag's scans are moved to the image stamp"),
 }
 
 
@@ -164,6 +169,14 @@ class DataConfig:
             self.gap_steps >= 0,
             f"data.gap_steps must be >= 0 (median frame-number steps; 0 = no gap rule), got {self.gap_steps}",
         )
+        if self.kind == "rosbag" and not self.lidar_topic:
+            defaults = {f.name: f.default for f in fields(self)}
+            for name in ("lidar_max_age_s", "lidar_motion_frame"):
+                _check(
+                    getattr(self, name) == defaults[name],
+                    f"data.{name} {_shown(getattr(self, name))} needs data.lidar_topic (it pairs the bag's scans "
+                    "with its images; without a LiDAR topic no scan is read): set data.lidar_topic, or leave it out",
+                )
         if self.lidar_topic:
             _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
             _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")

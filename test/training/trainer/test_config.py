@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,37 @@ def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) 
         load_train_config(None, [*given, "data.gap_steps=0"])
     assert load_train_config(None, [*given, "data.gap_steps=3"]).data.gap_steps == 3.0
     assert load_train_config(None, ["data.kind=folder", "data.root=somewhere", "data.gap_steps=0"]).data.gap_steps == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("image_topic=/cam/image", "'/cam/image'"),
+        ("camera_info_topic=/cam/info", "'/cam/info'"),
+        ("image_is_rectified=false", "False"),
+        ("lidar_max_age_s=0.05", "0.05"),
+        ("lidar_motion_frame=odom", "'odom'"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["folder", "kitti_raw", "synthetic"])
+def test_a_rosbag_setting_for_another_kind_is_refused(setting: str, shown: str, kind: str) -> None:
+    """The topics, ``image_is_rectified`` and the LiDAR pairing settings are read from a ``rosbag`` only; on a folder
+    (``image_is_rectified: false`` for a folder of raw camera images) they were taken and did nothing. Refused naming
+    the setting, its value and ``rosbag``; a rosbag takes them (the LiDAR pairing ones with ``data.lidar_topic``)."""
+    name = setting.partition("=")[0]
+    given = [f"data.kind={kind}", "data.root=somewhere"]
+    match = rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: .*rosbag"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [*given, f"data.{setting}"])
+    bag = ["data.kind=rosbag", "data.root=bag", "data.lidar_topic=/velodyne_points", "data.cache_dir=c"]
+    assert load_train_config(None, [*bag, f"data.{setting}"]).data.kind == "rosbag"
+
+
+@pytest.mark.parametrize("setting", ["lidar_max_age_s=0.05", "lidar_motion_frame=odom"])
+def test_a_lidar_pairing_setting_without_a_lidar_topic_is_refused(setting: str) -> None:
+    """``data.lidar_max_age_s`` / ``data.lidar_motion_frame`` pair the bag's scans with its images: without
+    ``data.lidar_topic`` no scan is read and they were taken without a word. Refused naming the setting and the
+    remedy."""
+    name = setting.partition("=")[0]
+    with pytest.raises(ConfigError, match=rf"data\.{name} .* needs data\.lidar_topic"):
+        load_train_config(None, ["data.kind=rosbag", "data.root=bag", f"data.{setting}"])
