@@ -59,6 +59,10 @@ class ModelConfig:
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
 READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
+    "root": (DATA_KINDS[1:], "the recorded data's folder or bag; synthetic renders its drives"),
+    "val_root": (DATA_KINDS[1:], "the recorded validation folder or bag; synthetic renders data.val_seeds"),
+    "split": (("kitti_raw", "nyu"), "a split file of KITTI raw or NYU"),
+    "val_split": (("kitti_raw", "nyu"), "a validation split file of KITTI raw or NYU"),
     "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
     "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
     "image_topic": (("rosbag",), "the camera topic of a bag"),

@@ -150,7 +150,7 @@ def test_a_source_frame_named_twice_in_frame_offsets_is_refused(kind: str, offse
     """``data.frame_offsets: [-1, -1]`` was taken: every target got the same source frame twice (a second copy of
     one photometric term, the next frame never used), which a typo of ``[-1, 1]`` gives without a word. Refused
     naming the offset given twice, for every kind; distinct offsets are taken."""
-    given = [f"data.kind={kind}", "data.root=somewhere", "loss.objective=selfsup"]
+    given = [f"data.kind={kind}", "loss.objective=selfsup"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
     with pytest.raises(ConfigError, match=r"data\.frame_offsets \[.*\] names source frame -?1 twice"):
         load_train_config(None, [*given, f"data.frame_offsets={offsets}"])
     assert load_train_config(None, [*given, "data.frame_offsets=[-2, -1, 1]"]).data.frame_offsets == (-2, -1, 1)
@@ -161,7 +161,7 @@ def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) 
     """``data.gap_steps`` splits a ``folder`` sequence at a jump in the frame numbers; no other kind reads it (a
     rosbag splits at its own time gaps, kitti_raw at its drives), and ``gap_steps: 0`` there was taken without a
     word. Refused naming the kind that reads it; the default written out is taken."""
-    given = [f"data.kind={kind}", "data.root=somewhere"]
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
     with pytest.raises(ConfigError, match=rf"data\.gap_steps 0 is not read by data\.kind {kind}: .* folder only"):
         load_train_config(None, [*given, "data.gap_steps=0"])
     assert load_train_config(None, [*given, "data.gap_steps=3"]).data.gap_steps == 3.0
@@ -184,7 +184,7 @@ def test_a_rosbag_setting_for_another_kind_is_refused(setting: str, shown: str, 
     (``image_is_rectified: false`` for a folder of raw camera images) they were taken and did nothing. Refused naming
     the setting, its value and ``rosbag``; a rosbag takes them (the LiDAR pairing ones with ``data.lidar_topic``)."""
     name = setting.partition("=")[0]
-    given = [f"data.kind={kind}", "data.root=somewhere"]
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
     match = rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: .*rosbag"
     with pytest.raises(ConfigError, match=match):
         load_train_config(None, [*given, f"data.{setting}"])
@@ -200,3 +200,25 @@ def test_a_lidar_pairing_setting_without_a_lidar_topic_is_refused(setting: str) 
     name = setting.partition("=")[0]
     with pytest.raises(ConfigError, match=rf"data\.{name} .* needs data\.lidar_topic"):
         load_train_config(None, ["data.kind=rosbag", "data.root=bag", f"data.{setting}"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "setting"),
+    [
+        ("synthetic", "root"),
+        ("synthetic", "val_root"),
+        ("synthetic", "split"),
+        ("kitti_depth", "split"),
+        ("folder", "split"),
+        ("rosbag", "val_split"),
+    ],
+)
+def test_a_folder_or_split_file_the_kind_does_not_read_is_refused(kind: str, setting: str) -> None:
+    """``synthetic`` renders its drives and reads no ``data.root`` / ``val_root``; only ``kitti_raw`` and ``nyu`` read a
+    split file. ``data.kind=folder`` with ``data.split=train.txt`` trained on every frame of the folder, and
+    ``kind: synthetic`` with a KITTI root trained on rendered streets, without a word. Refused naming the setting."""
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
+    with pytest.raises(ConfigError, match=rf"data\.{setting} 'x' is not read by data\.kind {kind}: "):
+        load_train_config(None, [*given, f"data.{setting}=x"])
+    reader = "nyu" if "split" in setting else "folder"
+    assert load_train_config(None, [f"data.kind={reader}", "data.root=somewhere", f"data.{setting}=x"]).data.kind
