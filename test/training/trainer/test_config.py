@@ -128,7 +128,8 @@ def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_d
     for low, high in ((0.5, 1.0), (0.8, 1.3)):
         with pytest.raises(ConfigError, match=rf"data\.scale_range \({low}, {high}\): .*zoom out.*low >= 1"):
             load_train_config(None, [f"data.scale_range=[{low}, {high}]"])
-    assert load_train_config(None, ["data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
+    recorded = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}"]
+    assert load_train_config(None, [*recorded, "data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
 
 
 @pytest.mark.parametrize("kind", ["nyu", "kitti_depth", "kitti_raw", "rosbag"])
@@ -222,3 +223,17 @@ def test_a_folder_or_split_file_the_kind_does_not_read_is_refused(kind: str, set
         load_train_config(None, [*given, f"data.{setting}=x"])
     reader = "nyu" if "split" in setting else "folder"
     assert load_train_config(None, [f"data.kind={reader}", "data.root=somewhere", f"data.{setting}=x"]).data.kind
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"), [("hue=0.1", "0.1"), ("noise_std=0.02", "0.02"), ("scale_range=[1, 1]", "[1, 1]")]
+)
+def test_an_augmentation_the_rendered_drives_do_not_take_is_refused(setting: str, shown: str) -> None:
+    """Rendered drives are augmented by flip and brightness / contrast / saturation only (``Augmentation`` of
+    ``setup.py``); ``data.hue``, ``noise_std`` and ``scale_range`` are the recorded kinds' and were taken by
+    ``kind: synthetic`` without a word (``scale_range: [1, 1]`` to switch the zoom off did nothing to switch off).
+    Refused naming the setting; a recorded kind takes them."""
+    name = setting.partition("=")[0]
+    with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind synthetic: "):
+        load_train_config(None, [f"data.{setting}"])
+    assert load_train_config(None, ["data.kind=nyu", "data.root=somewhere", f"data.{setting}"]).data.kind == "nyu"
