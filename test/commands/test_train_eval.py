@@ -138,9 +138,9 @@ def test_train_without_ground_truth_says_so(
     from test.bag.support import write_moving_bag
 
     write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=4)
-    overrides = tiny_overrides(tmp_path / "run", tmp_path / "clips", "selfsup", run__steps=1, run__batch_size=1)
-    args = ["train", *(a for item in overrides for a in ("--set", item))]
-    assert main([*args, "--set", "data.kind=rosbag", "--set", f"data.root={tmp_path / 'bag'}"]) == 0
+    bag = {"data__kind": "rosbag", "data__root": tmp_path / "bag"}
+    overrides = tiny_overrides(tmp_path / "run", tmp_path / "clips", "selfsup", run__steps=1, run__batch_size=1, **bag)
+    assert main(["train", *(a for item in overrides for a in ("--set", item))]) == 0
     out = capsys.readouterr().out
     assert "validation: no image with ground truth (0 scored)" in out and "nan" not in out
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

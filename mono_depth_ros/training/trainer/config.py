@@ -58,6 +58,16 @@ class ModelConfig:
 
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
+RENDERING_SETTINGS = (  # data settings of the rendered drives (kind synthetic)
+    "train_seeds",
+    "val_seeds",
+    "frames_per_clip",
+    "val_frames_per_clip",
+    "beams",
+    "speed_mps",
+    "rate_hz",
+    "stereo_baseline_m",
+)
 READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
     "root": (DATA_KINDS[1:], "the recorded data's folder or bag; synthetic renders its drives"),
     "val_root": (DATA_KINDS[1:], "the recorded validation folder or bag; synthetic renders data.val_seeds"),
@@ -66,6 +76,9 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
     "hue": (DATA_KINDS[1:], "recorded frames' augmentation; rendered drives take flip and colour jitter only"),
     "noise_std": (DATA_KINDS[1:], "recorded frames' augmentation; rendered drives take flip and colour jitter only"),
     "scale_range": (DATA_KINDS[1:], "recorded frames' zoom; rendered drives are rendered at the input size"),
+    **dict.fromkeys(
+        RENDERING_SETTINGS, (("synthetic",), "what the procedural world renders; recorded frames are what they are")
+    ),
     "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
     "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
     "image_topic": (("rosbag",), "the camera topic of a bag"),

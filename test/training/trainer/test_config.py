@@ -237,3 +237,30 @@ def test_an_augmentation_the_rendered_drives_do_not_take_is_refused(setting: str
     with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind synthetic: "):
         load_train_config(None, [f"data.{setting}"])
     assert load_train_config(None, ["data.kind=nyu", "data.root=somewhere", f"data.{setting}"]).data.kind == "nyu"
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("train_seeds=[5, 6]", "[5, 6]"),
+        ("val_seeds=[2001]", "[2001]"),
+        ("frames_per_clip=10", "10"),
+        ("val_frames_per_clip=5", "5"),
+        ("beams=0", "0"),
+        ("speed_mps=3", "3"),
+        ("rate_hz=30", "30"),
+        ("stereo_baseline_m=0.54", "0.54"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["folder", "rosbag"])
+def test_a_rendering_setting_for_a_recorded_kind_is_refused(setting: str, shown: str, kind: str) -> None:
+    """The streets, clip lengths, beams, speed, rate and stereo baseline are what ``synthetic`` renders; a recorded
+    kind reads none of them (``data.stereo_baseline_m: 0.54`` on a folder gave no stereo source, ``beams: 0`` left a
+    rosbag's LiDAR in use), and they were taken without a word. Refused naming the setting; the defaults written
+    out are taken, and synthetic takes them."""
+    name = setting.partition("=")[0]
+    given = [f"data.kind={kind}", "data.root=somewhere"]
+    with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: "):
+        load_train_config(None, [*given, f"data.{setting}"])
+    assert load_train_config(None, [*given, "data.train_seeds=[1, 2, 3, 4]", "data.beams=32"]).data.kind == kind
+    assert load_train_config(None, [f"data.{setting}"]).data.kind == "synthetic"
