@@ -139,7 +139,7 @@ class DataConfig:
     beams: int = 32  # LiDAR beams rendered (0 = none)
     speed_mps: float = 8.0  # vehicle speed (m/s)
     rate_hz: float = 10.0  # frame rate: neighbours are speed / rate metres apart
-    frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (ignored when supervised)
+    frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (supervised: [] or this default)
     stereo_baseline_m: float = 0.0  # > 0: render a right camera too and use it as a known-pose source
     cache_dir: str = ""  # directory of rendered-drive caches ('' = render every time)
     flip_probability: float = 0.5  # horizontal flip augmentation
@@ -320,6 +320,21 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if self.loss.objective != "supervised":
+            return
+        default_offsets = next(f.default for f in fields(DataConfig) if f.name == "frame_offsets")
+        unread = [
+            ("frame_offsets", self.data.frame_offsets, self.data.frame_offsets not in ((), default_offsets)),
+            ("stereo_baseline_m", self.data.stereo_baseline_m, self.data.stereo_baseline_m != 0.0),
+        ]
+        for name, value, given in unread:
+            _check(
+                not given,
+                f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
+                "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set loss.objective",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples) that :func:`config_from_mapping` reads back."""

@@ -263,4 +263,20 @@ def test_a_rendering_setting_for_a_recorded_kind_is_refused(setting: str, shown:
     with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: "):
         load_train_config(None, [*given, f"data.{setting}"])
     assert load_train_config(None, [*given, "data.train_seeds=[1, 2, 3, 4]", "data.beams=32"]).data.kind == kind
-    assert load_train_config(None, [f"data.{setting}"]).data.kind == "synthetic"
+    assert load_train_config(None, ["loss.objective=selfsup", f"data.{setting}"]).data.kind == "synthetic"
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [("data.frame_offsets=[-2, 2]", r"data\.frame_offsets \[-2, 2\]"), ("data.stereo_baseline_m=0.54", "0.54")],
+)
+def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: str, named: str) -> None:
+    """``loss.objective: supervised`` trains on depth alone and takes no source frame: ``data.frame_offsets`` and
+    ``data.stereo_baseline_m`` are read by ``selfsup`` / ``lidar_semi`` only (setup.py uses none when supervised),
+    and ``[-2, 2]`` or a stereo baseline was taken without a word. Refused naming the setting and the objectives that
+    read it; the default offsets and an empty list (what supervised uses) are taken."""
+    with pytest.raises(ConfigError, match=rf"{named} is not read by loss\.objective supervised: .*selfsup"):
+        load_train_config(None, ["loss.objective=supervised", setting])
+    assert load_train_config(None, ["loss.objective=selfsup", setting]).loss.objective == "selfsup"
+    for taken in ("[-1, 1]", "[]"):
+        assert load_train_config(None, ["loss.objective=supervised", f"data.frame_offsets={taken}"]).loss.objective
