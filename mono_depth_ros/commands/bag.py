@@ -23,11 +23,14 @@ from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.reader import DISTROS
 from mono_depth_ros.bag.writer import STORAGES
 from mono_depth_ros.config import NODE_NAME, load_config
+from mono_depth_ros.core.errors import ConfigError
 
 HELP = (
     "run the depth pipeline on every image of a rosbag2 (sqlite3 or MCAP) and write /depth/image, "
     "/depth/camera_info, /depth/points and /diagnostics to a new rosbag2 (metadata v8: plays on Humble and Jazzy)"
 )
+
+MAX_SKIPPED = 0.5  # --max-skipped default: the share of skipped images over which the run exits 1
 
 
 def user_path(text: str) -> Path:
@@ -96,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-skipped",
         type=share,
-        default=0.5,
+        default=MAX_SKIPPED,
         metavar="SHARE",
         help="exit with code 1 when more than this share of the images was skipped (default 0.5; --strict = 0)",
     )
@@ -106,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns 0 when the run completed (1 with ``--strict`` when any image was skipped)."""
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.strict and args.max_skipped != MAX_SKIPPED:
+        msg = f"--max-skipped {args.max_skipped:g} is not read with --strict (which allows no skipped image); give one"
+        raise ConfigError(msg + " of them")
     params = load_config(args.config, args.param, args.node)
     options = BagRunOptions(
         storage=args.storage,

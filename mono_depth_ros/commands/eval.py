@@ -27,6 +27,9 @@ crops).
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``, and an ONNX / TorchScript model made elsewhere with its spec beside it (``mono-depth
 spec``), loaded by the ``onnx`` / ``torchscript`` backend.
+
+An option the chosen ``--dataset`` does not read is refused naming it: ``--seeds`` / ``--frames`` (synthetic only),
+``--data`` / ``--split`` / ``--png-scale`` with ``synthetic``.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ from mono_depth_ros.models.sidecar import read_spec
 from mono_depth_ros.models.spec import InputPolicy
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
+SYNTHETIC_SEEDS = (1001, 1002)  # --dataset synthetic: the streets rendered when --seeds is not given
+SYNTHETIC_FRAMES = 20  # frames per street when --frames is not given
 HELP = "evaluate a checkpoint (standard metrics) on KITTI / NYU / own / synthetic frames under a named protocol"
 
 
@@ -75,8 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale = "depth PNG values per metre: folder (default 1000 = mm; 256 = KITTI), annotations without depth_scale "
     scale += "(one their depth_scale contradicts is refused)"
     parser.add_argument("--png-scale", type=float, help=scale)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002], help="synthetic: streets to render")
-    parser.add_argument("--frames", type=int, default=20, help="synthetic: frames per street")
+    seeds = f"synthetic: streets to render (default {' '.join(map(str, SYNTHETIC_SEEDS))})"
+    parser.add_argument("--seeds", type=int, nargs="+", help=seeds)
+    parser.add_argument("--frames", type=int, help=f"synthetic: frames per street (default {SYNTHETIC_FRAMES})")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--csv", type=Path, help="also write per-image metrics to this CSV file")
 
@@ -95,11 +101,37 @@ def checkpoint_input(checkpoint: Path) -> InputPolicy:
     return transformers_spec(config, family_of(str(config["model_type"])), checkpoint).input
 
 
+def refuse_unread_options(args: argparse.Namespace) -> None:
+    """Refuse an option given that ``--dataset`` does not read (it would be dropped without a word).
+
+    Raises:
+        ConfigError: ``--seeds`` / ``--frames`` for a dataset other than ``synthetic``; ``--data`` / ``--split`` /
+            ``--png-scale`` for ``synthetic``.
+    """
+    if args.dataset == "synthetic":
+        unread = {"--data": args.data, "--split": args.split, "--png-scale": args.png_scale}
+        why = "it renders its streets: --seeds, --frames"
+    else:
+        unread = {"--seeds": args.seeds, "--frames": args.frames}
+        why = "it reads its frames; these choose the rendered streets of --dataset synthetic only"
+    for option, value in unread.items():
+        if value is not None:
+            shown = (
+                " ".join(map(str, value))
+                if isinstance(value, list)
+                else format(value, "g" if isinstance(value, float) else "")
+            )
+            msg = f"{option} {shown} is not read by --dataset {args.dataset} ({why}); leave it out"
+            raise ConfigError(msg)
+
+
 def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     """Load the frames the arguments name (synthetic drives are rendered at the checkpoint's input size)."""
     if args.dataset == "synthetic":
         policy = checkpoint_input(args.checkpoint)
-        clips = [render_clip(ClipSpec(seed, args.frames, policy.width, policy.height, beams=0)) for seed in args.seeds]
+        frames = SYNTHETIC_FRAMES if args.frames is None else args.frames
+        seeds = SYNTHETIC_SEEDS if args.seeds is None else args.seeds
+        clips = [render_clip(ClipSpec(seed, frames, policy.width, policy.height, beams=0)) for seed in seeds]
         return synthetic_samples(clips)
     if args.data is None:
         msg = f"--dataset {args.dataset} needs --data FOLDER"
@@ -153,6 +185,7 @@ def ground_truth_range(protocol: Protocol, args: argparse.Namespace) -> tuple[fl
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table. Returns 0 (errors are raised as DepthError)."""
+    refuse_unread_options(args)
     if args.csv is not None:
         prepare_csv(args.csv)
     protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]

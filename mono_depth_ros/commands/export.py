@@ -47,6 +47,35 @@ def parse_hw(text: str) -> tuple[int, int]:
     return height, width
 
 
+def refuse_unread_options(
+    formats: str,
+    camera_hw: tuple[int, int] | None,
+    input_hw: tuple[int, int] | None,
+    opset: int,
+    exporter: str,
+) -> None:
+    """Refuse an option this export would not read (it would be dropped without a word).
+
+    Raises:
+        ConfigError: ``--opset`` / ``--exporter`` other than their defaults with ``--format torchscript`` (ONNX
+            options), or ``--camera`` and ``--input-size`` both (the network size comes from one).
+    """
+    if formats == "torchscript":
+        for option, value, default in (("--opset", opset, DEFAULT_OPSET), ("--exporter", exporter, "dynamo")):
+            if value != default:
+                msg = (
+                    f"{option} {value} is not read by --format torchscript (it sets the ONNX export); leave it out, "
+                    "or use --format onnx / both"
+                )
+                raise ConfigError(msg)
+    if camera_hw is not None and input_hw is not None:
+        msg = (
+            f"--camera {camera_hw[0]}x{camera_hw[1]} is not read with --input-size {input_hw[0]}x{input_hw[1]} (the "
+            "network input is given directly); give one of them"
+        )
+        raise ConfigError(msg)
+
+
 def export_weights(
     weights: Path,
     out_dir: Path,
@@ -65,16 +94,21 @@ def export_weights(
         out_dir: destination directory (files named after ``weights``).
         formats: ``onnx`` | ``torchscript`` | ``both``.
         camera_hw: camera (height, width); the network size follows the spec's input policy.
-        input_hw: network (height, width) directly (overrides ``camera_hw``): the size the written spec serves, also
+        input_hw: network (height, width) directly (instead of ``camera_hw``): the size the written spec serves, also
             for a model that runs any size (a keep-aspect one is then fixed at it, serving cameras of its aspect).
         opset, exporter: ONNX options (see :func:`~mono_depth_ros.models.export.export_onnx`).
 
     Returns:
         One :class:`ExportResult` per written model.
+
+    Raises:
+        ConfigError: an unknown format, an option the export would not read (see :func:`refuse_unread_options`),
+            an output folder that cannot be written, or a model that cannot be exported.
     """
     if formats not in FORMATS:
         msg = f"format {formats!r} is not one of {', '.join(FORMATS)}"
         raise ConfigError(msg)
+    refuse_unread_options(formats, camera_hw, input_hw, opset, exporter)
     require_out_folder(out_dir, "--out")
     from mono_depth_ros.training.distillation.teacher import infer_backend  # the suffix rule of the other commands
 
@@ -128,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("-f", "--format", choices=FORMATS, default="both", help="what to write (default: both)")
     parser.add_argument("--camera", type=parse_hw, help="camera size HxW: export at its network input size")
-    parser.add_argument("--input-size", type=parse_hw, help="network input size HxW (overrides --camera)")
+    parser.add_argument("--input-size", type=parse_hw, help="network input size HxW (instead of --camera)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--exporter", choices=EXPORTERS, default="dynamo", help="ONNX exporter (default dynamo)")
 

@@ -105,9 +105,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preact", action="store_true", help="with a pre-activation encoder")
 
 
+def refuse_preset_options(args: argparse.Namespace) -> None:
+    """Refuse the preset-table options beside ``--checkpoint`` (its model is counted, no preset row is printed).
+
+    Raises:
+        ConfigError: naming the options given (``--encoder`` / ``--width`` other than all, or a feature switch).
+    """
+    given = [
+        f"{flag} {' '.join(values)}"
+        for flag, values, every in (
+            ("--encoder", args.encoder, sorted(RESNET_LAYOUTS)),
+            ("--width", args.width, list(WIDTH_PRESETS)),
+        )
+        if values != every
+    ]
+    given += [
+        f"--{name.replace('_', '-')}"
+        for name in ("aspp", "difference", "pixel_shuffle", "preact")
+        if getattr(args, name)
+    ]
+    if given:
+        msg = (
+            f"{', '.join(given)} is not read with --checkpoint (it chooses rows of the preset table; the checkpoint's "
+            "model is counted as it is); leave it out, or leave out --checkpoint for the table"
+        )
+        raise ConfigError(msg)
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the table; returns 0 (errors are raised as DepthError and reported by the CLI)."""
     if args.checkpoint is not None:
+        refuse_preset_options(args)
         rows = [checkpoint_row(args.checkpoint)]
     else:
         rows = preset_rows(

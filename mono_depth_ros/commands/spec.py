@@ -37,6 +37,7 @@ HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kin
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
 IMAGENET_MEAN = "0.485,0.456,0.406"
 IMAGENET_STD = "0.229,0.224,0.225"
+SKY_THRESHOLD = 0.5  # --sky-threshold default: the ModelSpec default
 
 
 def _triple(text: str, name: str) -> tuple[float, float, float]:
@@ -172,6 +173,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
         pad=bool(args.pad),
     )
+    if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
+        msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
+        raise ConfigError(msg + "; give --sky-output NAME, or leave it out")
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
         raise ConfigError(msg)
@@ -212,7 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the output that holds the depth (graphs with several; a TorchScript tuple: 0, 1, ...)",
     )
     parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
-    parser.add_argument("--sky-threshold", type=float, default=0.5, help="sky where the sky output exceeds this")
+    sky = "sky where the sky output exceeds this (with --sky-output)"
+    parser.add_argument("--sky-threshold", type=float, default=SKY_THRESHOLD, help=sky)
     parser.add_argument(
         "--focal-divisor",
         type=float,

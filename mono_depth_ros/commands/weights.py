@@ -174,9 +174,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the known weights and their licences")
 
 
+def refuse_download_options(args: argparse.Namespace) -> None:
+    """Refuse what only a download reads (a name, ``--out``, ``--revision``, ``--endpoint``) where the list is printed
+    instead (``--list``, or no name): it would be dropped without a word.
+
+    Raises:
+        ConfigError: naming the options given and the form that downloads.
+    """
+    given = [str(args.name)] if args.name is not None else []
+    given += [str(args.repo)] if args.repo is not None else []
+    given += [
+        f"{flag} {value}"
+        for flag, value in (("--out", args.out), ("--revision", args.revision), ("--endpoint", args.endpoint))
+        if value is not None
+    ]
+    if given:
+        where = "--list" if args.list else "a run without a NAME"
+        msg = (
+            f"{', '.join(given)} is not read by {where} (it prints the known weights and stops); to download: "
+            "`mono-depth weights NAME --out DIR` (or `weights fetch OWNER/REPO --to DIR`)"
+        )
+        raise ConfigError(msg)
+
+
 def run(args: argparse.Namespace) -> int:
     """Download (or list); returns 0. Failures are raised as DepthError and reported in one line by the CLI."""
     if args.list or args.name is None:
+        refuse_download_options(args)
         width = max(len(name) for name in KNOWN_WEIGHTS)
         lines = [f"{name:<{width}}  {known.repo_id}  ({known.licence})" for name, known in KNOWN_WEIGHTS.items()]
         sys.stdout.write("\n".join(lines) + "\n")

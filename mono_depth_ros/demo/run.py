@@ -158,6 +158,30 @@ def run_notes(choice: DepthChoice, kitti: bool, backend: str, summary: BagSummar
     return notes
 
 
+def _refuse_unread(
+    kitti_dir: Path | None, width: int, height: int, weights: Path | None, oracle_runs: bool, oracle_flag: bool
+) -> None:
+    """Refuse an option the chosen run would not read: ``--width`` / ``--height`` (other than their defaults) with
+    ``--kitti``, whose frames keep their size; ``--weights`` when the oracle runs (``--oracle`` or
+    ``model.backend=external``), which opens no network.
+
+    Raises:
+        ConfigError: naming the option and what makes it unread.
+    """
+    if kitti_dir is not None:
+        for option, value, default in (("--width", width, DEFAULT_WIDTH), ("--height", height, DEFAULT_HEIGHT)):
+            if value != default:
+                msg = (
+                    f"{option} {value} is not read with --kitti (it sizes the synthetic drive; the KITTI frames keep "
+                    "their own size); leave it out"
+                )
+                raise ConfigError(msg)
+    if weights is not None and oracle_runs:
+        why = "--oracle" if oracle_flag else "--param model.backend=external"
+        msg = f"--weights {weights} is not read with the oracle ({why}: no network runs); leave out one of them"
+        raise ConfigError(msg)
+
+
 def run_demo(
     out_dir: Path,
     seed: int = 0,
@@ -198,6 +222,7 @@ def run_demo(
     report_progress = progress or no_progress
     started = time.perf_counter()
     user = _explicit_overrides(overrides)
+    _refuse_unread(kitti_dir, width, height, weights, oracle or user.get("model.backend") == "external", oracle)
     choice = choose_depth_source(oracle, weights, user, assets_dir)
     if kitti_dir is not None:
         kitti_frame_names(kitti_dir)  # a wrong folder fails before anything is written

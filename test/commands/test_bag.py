@@ -392,3 +392,17 @@ def test_a_namespace_given_as_node_is_refused_naming_the_node(
         main(["bag", "in", "out", "--node", given])
     assert refused.value.code == 2
     assert f"is not a node name ending in /mono_depth_node; the camera's node, e.g. {meant}" in capsys.readouterr().err
+
+
+def test_a_max_skipped_share_beside_strict_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--strict`` is ``--max-skipped 0``: ``--strict --max-skipped 0.2`` ran with no skipped image allowed, the 0.2
+    dropped without a word. Refused naming both, before the input is opened (no OUT); ``--max-skipped 0.5`` (the
+    default) beside ``--strict`` is taken."""
+    from mono_depth_ros.cli import main
+
+    write_tiny_bag(tmp_path / "in", 3, lidar=False)
+    args = ["bag", str(tmp_path / "in"), "--strict", "-q", *EXTERNAL_METRIC]
+    assert main([*args[:2], str(tmp_path / "out"), *args[2:], "--max-skipped", "0.2"]) == 2
+    assert "--max-skipped 0.2 is not read with --strict" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main([*args[:2], str(tmp_path / "ok"), *args[2:], "--max-skipped", "0.5"]) == 0

@@ -195,3 +195,15 @@ def test_an_output_folder_that_is_a_file_is_refused_before_the_labelling(
     assert main(args) == 2
     assert f"run.out_dir {taken}: {taken} is a file, not a folder" in capsys.readouterr().err
     assert not (tmp_path / "labels").exists() and taken.read_text() == "mine"
+
+
+def test_a_resume_beside_label_only_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--label-only`` fills the pseudo-label cache and stops: ``--resume`` beside it (continue the student's
+    training) was dropped without a word, exit 0 with no step trained. Refused naming both, before the teacher
+    labels anything; ``--label-only`` alone labels as before."""
+    args = _folder_args(tmp_path, "--label-only")
+    assert main([*args, "--resume", "auto"]) == 2
+    assert "--resume auto is not read with --label-only" in capsys.readouterr().err
+    assert not (tmp_path / "labels").exists()
+    assert main(args) == 0
+    assert "4 labelled" in capsys.readouterr().out

@@ -202,3 +202,24 @@ def test_the_input_size_asked_for_is_the_size_the_node_serves(
         assert read_golden(out / name, spec) is not None, backend  # made under the spec served, not the training one
         estimator = DepthEstimator.open(backend, out / name, EstimatorConfig(device="cpu", warmup_runs=0))
         assert estimator.golden_report is not None and estimator.golden_report.passed, backend
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["-f", "torchscript", "--opset", "17"], "--opset 17 is not read by --format torchscript"),
+        (["-f", "torchscript", "--exporter", "legacy"], "--exporter legacy is not read by --format torchscript"),
+        (["--camera", "375x1242", "--input-size", "96x320"], "--camera 375x1242 is not read with --input-size"),
+    ],
+)
+def test_an_option_the_export_does_not_read_is_refused(
+    tmp_path: Path, options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--opset`` / ``--exporter`` set the ONNX export; ``-f torchscript`` writes none, and they were dropped without
+    a word (exit 0). ``--input-size`` overrides ``--camera``: both given, the camera's size was dropped. Refused
+    naming the option, before anything is loaded or written; the ONNX ones are taken with an ONNX format."""
+    checkpoint = write_unet_checkpoint(tmp_path / "tiny.safetensors")
+    out = tmp_path / "out"
+    assert main(["export", str(checkpoint), "--out", str(out), *options]) == 2
+    assert named in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())

@@ -72,3 +72,24 @@ def test_a_hugging_face_directory_is_counted_and_a_model_made_elsewhere_is_refus
     assert main(["params", "--checkpoint", str(onnx)]) == 2
     err = capsys.readouterr().err
     assert "model.backend" not in err and "a project checkpoint (.safetensors) or a Hugging Face directory" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--encoder", "resnet50"], "--encoder resnet50"),
+        (["--width", "base"], "--width base"),
+        (["--aspp"], "--aspp"),
+        (["--preact", "--pixel-shuffle"], "--pixel-shuffle, --preact"),
+    ],
+)
+def test_a_preset_option_beside_a_checkpoint_is_refused(
+    tmp_path: Path, options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--checkpoint`` counts that model; the preset options choose rows of the preset table, which is not printed
+    then: ``--checkpoint m.safetensors --aspp`` printed the checkpoint's row, the ASPP dropped without a word (exit
+    0). Refused naming the options."""
+    spec = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 8, 8, 16])
+    path = save_checkpoint(tmp_path / "m.safetensors", build_model(spec).state_dict(), spec)
+    assert main(["params", "--checkpoint", str(path), *options]) == 2
+    assert f"{named} is not read with --checkpoint" in capsys.readouterr().err

@@ -346,3 +346,14 @@ def test_a_new_spec_drops_the_golden_reference_made_under_the_old_one(
     config = EstimatorConfig(device="cpu", warmup_runs=1, precision="fp32", cuda_graphs=False)
     estimator = DepthEstimator.open("onnx", path, config)
     assert estimator.golden_report is None and estimator.spec.std[0] == pytest.approx(1 / 255)
+
+
+def test_a_sky_threshold_without_a_sky_output_is_refused(da3_graph: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--sky-threshold`` is where the ``--sky-output`` marks sky; without a sky output nothing reads it, and it was
+    written into the spec and dropped without a word (exit 0). Refused naming it; with the sky output it is taken."""
+    args = ["spec", str(da3_graph), "--kind", "metric_focal", "--output", "depth", "--sky-threshold", "0.8"]
+    assert main(args) == 2
+    assert "--sky-threshold 0.8 is not read without --sky-output" in capsys.readouterr().err
+    assert not spec_path_for(da3_graph).exists()
+    assert main([*args, "--sky-output", "sky"]) == 0
+    assert json.loads(spec_path_for(da3_graph).read_text())["sky_threshold"] == pytest.approx(0.8)

@@ -138,9 +138,9 @@ def test_train_without_ground_truth_says_so(
     from test.bag.support import write_moving_bag
 
     write_moving_bag(tmp_path / "bag", speed_mps=2.0, n_frames=4)
-    overrides = tiny_overrides(tmp_path / "run", tmp_path / "clips", "selfsup", run__steps=1, run__batch_size=1)
-    args = ["train", *(a for item in overrides for a in ("--set", item))]
-    assert main([*args, "--set", "data.kind=rosbag", "--set", f"data.root={tmp_path / 'bag'}"]) == 0
+    bag = {"data__kind": "rosbag", "data__root": tmp_path / "bag"}
+    overrides = tiny_overrides(tmp_path / "run", tmp_path / "clips", "selfsup", run__steps=1, run__batch_size=1, **bag)
+    assert main(["train", *(a for item in overrides for a in ("--set", item))]) == 0
     out = capsys.readouterr().out
     assert "validation: no image with ground truth (0 scored)" in out and "nan" not in out
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
@@ -494,3 +494,32 @@ def test_a_resume_value_that_is_no_checkpoint_names_what_to_pass(
         err = capsys.readouterr().err
         assert named in err and "mono-depth weights" not in err and "torch.jit" not in err, err
     assert main([*args, "--resume", str(model)]) == 0  # the file the state file's message names
+
+
+@pytest.mark.parametrize("option", [["--seeds", "7", "8"], ["--frames", "5"]])
+def test_synthetic_options_on_a_recorded_dataset_are_refused(
+    trained: Path, nyu_dir: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--seeds`` / ``--frames`` choose the synthetic streets; on the real NYU frames they were dropped without a
+    word (exit 0, the table of the NYU frames), so a user could believe they had scored other frames. Refused naming
+    the option and the dataset that reads it, before the model runs; synthetic still takes them."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors")]
+    assert main([*args, "--dataset", "nyu", "--data", str(nyu_dir), *option]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} {' '.join(option[1:])} is not read by --dataset nyu" in err and "synthetic" in err
+    assert main([*args, "--dataset", "synthetic", *option]) == 0
+    assert "synthetic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", [["--data", "NYU"], ["--split", "split.txt"], ["--png-scale", "256"]])
+def test_recorded_data_options_on_the_synthetic_dataset_are_refused(
+    trained: Path, nyu_dir: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dataset synthetic`` renders its streets and reads no folder, split file or PNG unit: ``--data`` (the real
+    NYU frames here), ``--split`` and ``--png-scale`` were dropped without a word (exit 0, the synthetic table), so a
+    user who meant ``--dataset nyu`` got synthetic metrics. Refused naming the option, before anything renders."""
+    value = str(nyu_dir) if option[1] == "NYU" else option[1]
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "synthetic"]
+    assert main([*args, option[0], value]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} {value} is not read by --dataset synthetic" in err and "renders" in err

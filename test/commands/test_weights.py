@@ -153,3 +153,25 @@ def test_the_parameters_printed_for_a_model_of_unknown_kind_are_ones_a_shell_and
         assert f"KIND: {kind}" in lines[2] or f"or {kind}" in lines[2] or f", {kind}" in lines[2]
         params = [word.replace("=KIND", f"={kind}") for word in words[1::2]]
         assert load_config(None, params)["model.output_kind"] == kind
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--list", "depth-anything-v2-small", "--out", "OUT"], "depth-anything-v2-small, --out"),
+        (["--list", "--revision", "main"], "--revision main"),
+        (["--out", "OUT"], "--out"),
+        (["--endpoint", "https://hf-mirror.com"], "--endpoint https://hf-mirror.com"),
+    ],
+)
+def test_a_download_option_where_the_list_is_printed_is_refused(
+    tmp_path: Path, options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--list`` (or no name) prints the known weights and stops: a name, ``--out``, ``--revision`` or
+    ``--endpoint`` beside it were dropped (exit 0, the list, no download and no word of it). Refused naming them,
+    with the form that downloads."""
+    given = [str(tmp_path / "w") if o == "OUT" else o for o in options]
+    assert main(["weights", *given]) == 2
+    err = capsys.readouterr().err
+    assert named.replace("OUT", str(tmp_path / "w")) in err and "is not read" in err and "--out DIR" in err
+    assert not (tmp_path / "w").exists()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 
+RENDERING = ("data.train_seeds", "data.val_seeds", "data.frames_per_clip", "data.val_frames_per_clip", "data.beams")
+
 
 def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> list[str]:
     """``section.key=value`` overrides for a 32×64, width-4 network on two 6-frame drives (batch 2)."""
@@ -34,7 +36,10 @@ def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised"
         "run.tensorboard": False,
         "run.out_dir": str(out_dir),
     }
-    values.update({k.replace("__", "."): v for k, v in extra.items()})
+    given = {k.replace("__", "."): v for k, v in extra.items()}
+    if given.get("data.kind", "synthetic") != "synthetic":  # a recorded kind refuses the rendering settings
+        values = {k: v for k, v in values.items() if k not in RENDERING or k in given}
+    values.update(given)
     return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()]
 
 

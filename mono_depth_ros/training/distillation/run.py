@@ -123,9 +123,12 @@ def distill(
         ConfigError: a fresh run into a ``run.out_dir`` holding an earlier run (see
             :func:`~mono_depth_ros.training.trainer.state.refuse_earlier_run`), a ``run.out_dir`` that is a file, a
             ``resume`` that is no checkpoint pair (:func:`~mono_depth_ros.training.trainer.state.check_resume_value`),
-            or the config's own errors.
+            a ``resume`` beside ``label_only`` (nothing trains to resume), or the config's own errors.
     """
     started = time.perf_counter()
+    if label_only and resume is not None:  # labelling stops before any training step: nothing would resume
+        msg = f"--resume {resume} is not read with --label-only (it fills the label cache and stops); give one of them"
+        raise ConfigError(msg)
     if not label_only:
         require_out_folder(config.run.out_dir)
     if resume is not None and not label_only:

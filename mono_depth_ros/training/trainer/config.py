@@ -58,6 +58,60 @@ class ModelConfig:
 
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
+RENDERING_SETTINGS = (  # data settings of the rendered drives (kind synthetic)
+    "train_seeds",
+    "val_seeds",
+    "frames_per_clip",
+    "val_frames_per_clip",
+    "beams",
+    "speed_mps",
+    "rate_hz",
+    "stereo_baseline_m",
+)
+READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only some kinds read, and what they are
+    "root": (DATA_KINDS[1:], "the recorded data's folder or bag; synthetic renders its drives"),
+    "val_root": (DATA_KINDS[1:], "the recorded validation folder or bag; synthetic renders data.val_seeds"),
+    "split": (("kitti_raw", "nyu"), "a split file of KITTI raw or NYU"),
+    "val_split": (("kitti_raw", "nyu"), "a validation split file of KITTI raw or NYU"),
+    "hue": (DATA_KINDS[1:], "recorded frames' augmentation; rendered drives take flip and colour jitter only"),
+    "noise_std": (DATA_KINDS[1:], "recorded frames' augmentation; rendered drives take flip and colour jitter only"),
+    "scale_range": (DATA_KINDS[1:], "recorded frames' zoom; rendered drives are rendered at the input size"),
+    **dict.fromkeys(
+        RENDERING_SETTINGS, (("synthetic",), "what the procedural world renders; recorded frames are what they are")
+    ),
+    "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
+    "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
+    "image_topic": (("rosbag",), "the camera topic of a bag"),
+    "camera_info_topic": (("rosbag",), "the CameraInfo topic of a bag"),
+    "image_is_rectified": (("rosbag",), "whether a bag's image topic is rectified"),
+    "lidar_max_age_s": (("rosbag",), "how a bag's scans pair with its images"),
+    "lidar_motion_frame": (("rosbag",), "how a bag's scans are moved to the image stamp"),
+}
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``)."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def _refuse_unread(section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]]) -> None:
+    """Refuse a setting of ``section`` that ``data.kind`` ``kind`` does not read and that differs from its default
+    (a default written out, as a config shared between kinds carries it, is no setting given).
+
+    Raises:
+        ConfigError: naming the setting, its value, the kinds that read it and the default.
+    """
+    defaults = {f.name: f.default for f in fields(section)}
+    for name, (kinds, what) in read_by.items():
+        value = getattr(section, name)
+        if kind not in kinds and value != defaults[name]:
+            msg = (
+                f"data.{name} {_shown(value)} is not read by data.kind {kind}: it is read by data.kind "
+                f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {_shown(defaults[name])})"
+            )
+            raise ConfigError(msg)
 
 
 @dataclass(frozen=True)
@@ -85,7 +139,7 @@ class DataConfig:
     beams: int = 32  # LiDAR beams rendered (0 = none)
     speed_mps: float = 8.0  # vehicle speed (m/s)
     rate_hz: float = 10.0  # frame rate: neighbours are speed / rate metres apart
-    frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (ignored when supervised)
+    frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (supervised: [] or this default)
     stereo_baseline_m: float = 0.0  # > 0: render a right camera too and use it as a known-pose source
     cache_dir: str = ""  # directory of rendered-drive caches ('' = render every time)
     flip_probability: float = 0.5  # horizontal flip augmentation
@@ -122,12 +176,27 @@ class DataConfig:
             )
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
+        twice = sorted({o for o in self.frame_offsets if self.frame_offsets.count(o) > 1})
+        _check(
+            not twice,
+            f"data.frame_offsets {_shown(self.frame_offsets)} names source frame {' and '.join(map(str, twice))} "
+            f"twice (each offset is one source frame, e.g. [-1, 1]); give each offset once",
+        )
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
+        _refuse_unread(self, self.kind, READ_BY_KINDS)
         _check(
             self.gap_steps >= 0,
             f"data.gap_steps must be >= 0 (median frame-number steps; 0 = no gap rule), got {self.gap_steps}",
         )
+        if self.kind == "rosbag" and not self.lidar_topic:
+            defaults = {f.name: f.default for f in fields(self)}
+            for name in ("lidar_max_age_s", "lidar_motion_frame"):
+                _check(
+                    getattr(self, name) == defaults[name],
+                    f"data.{name} {_shown(getattr(self, name))} needs data.lidar_topic (it pairs the bag's scans "
+                    "with its images; without a LiDAR topic no scan is read): set data.lidar_topic, or leave it out",
+                )
         if self.lidar_topic:
             _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
             _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")
@@ -251,6 +320,21 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if self.loss.objective != "supervised":
+            return
+        default_offsets = next(f.default for f in fields(DataConfig) if f.name == "frame_offsets")
+        unread = [
+            ("frame_offsets", self.data.frame_offsets, self.data.frame_offsets not in ((), default_offsets)),
+            ("stereo_baseline_m", self.data.stereo_baseline_m, self.data.stereo_baseline_m != 0.0),
+        ]
+        for name, value, given in unread:
+            _check(
+                not given,
+                f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
+                "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set loss.objective",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples) that :func:`config_from_mapping` reads back."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,4 +128,155 @@ def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_d
     for low, high in ((0.5, 1.0), (0.8, 1.3)):
         with pytest.raises(ConfigError, match=rf"data\.scale_range \({low}, {high}\): .*zoom out.*low >= 1"):
             load_train_config(None, [f"data.scale_range=[{low}, {high}]"])
-    assert load_train_config(None, ["data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
+    recorded = ["data.kind=kitti_depth", f"data.root={kitti_depth_dir}"]
+    assert load_train_config(None, [*recorded, "data.scale_range=[1.0, 1.3]"]).data.scale_range == (1.0, 1.3)
+
+
+@pytest.mark.parametrize("kind", ["nyu", "kitti_depth", "kitti_raw", "rosbag"])
+def test_a_png_scale_for_a_kind_that_reads_none_is_refused(nyu_dir: Path, kind: str) -> None:
+    """``data.png_scale`` is read by ``data.kind folder`` only (the other kinds' depth unit is fixed: NYU / KITTI
+    PNGs, LiDAR); ``kind: nyu`` on the real NYU frames with ``png_scale: 256`` trained on their millimetres without a
+    word. Refused naming the value and the kind that reads it; the default written out, as a config shared between
+    kinds may carry it, is taken."""
+    given = [f"data.kind={kind}", f"data.root={nyu_dir}"]
+    with pytest.raises(ConfigError, match=rf"data\.png_scale 256 is not read by data\.kind {kind}: .*folder"):
+        load_train_config(None, [*given, "data.png_scale=256"])
+    assert load_train_config(None, [*given, "data.png_scale=1000"]).data.png_scale == 1000.0
+    assert load_train_config(None, ["data.kind=folder", f"data.root={nyu_dir}", "data.png_scale=256"]).data.kind
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "folder", "kitti_raw", "rosbag"])
+@pytest.mark.parametrize("offsets", ["[-1, -1]", "[1, -1, 1]"])
+def test_a_source_frame_named_twice_in_frame_offsets_is_refused(kind: str, offsets: str) -> None:
+    """``data.frame_offsets: [-1, -1]`` was taken: every target got the same source frame twice (a second copy of
+    one photometric term, the next frame never used), which a typo of ``[-1, 1]`` gives without a word. Refused
+    naming the offset given twice, for every kind; distinct offsets are taken."""
+    given = [f"data.kind={kind}", "loss.objective=selfsup"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
+    with pytest.raises(ConfigError, match=r"data\.frame_offsets \[.*\] names source frame -?1 twice"):
+        load_train_config(None, [*given, f"data.frame_offsets={offsets}"])
+    assert load_train_config(None, [*given, "data.frame_offsets=[-2, -1, 1]"]).data.frame_offsets == (-2, -1, 1)
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "kitti_raw", "nyu", "rosbag"])
+def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) -> None:
+    """``data.gap_steps`` splits a ``folder`` sequence at a jump in the frame numbers; no other kind reads it (a
+    rosbag splits at its own time gaps, kitti_raw at its drives), and ``gap_steps: 0`` there was taken without a
+    word. Refused naming the kind that reads it; the default written out is taken."""
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
+    with pytest.raises(ConfigError, match=rf"data\.gap_steps 0 is not read by data\.kind {kind}: .* folder only"):
+        load_train_config(None, [*given, "data.gap_steps=0"])
+    assert load_train_config(None, [*given, "data.gap_steps=3"]).data.gap_steps == 3.0
+    assert load_train_config(None, ["data.kind=folder", "data.root=somewhere", "data.gap_steps=0"]).data.gap_steps == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("image_topic=/cam/image", "'/cam/image'"),
+        ("camera_info_topic=/cam/info", "'/cam/info'"),
+        ("image_is_rectified=false", "False"),
+        ("lidar_max_age_s=0.05", "0.05"),
+        ("lidar_motion_frame=odom", "'odom'"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["folder", "kitti_raw", "synthetic"])
+def test_a_rosbag_setting_for_another_kind_is_refused(setting: str, shown: str, kind: str) -> None:
+    """The topics, ``image_is_rectified`` and the LiDAR pairing settings are read from a ``rosbag`` only; on a folder
+    (``image_is_rectified: false`` for a folder of raw camera images) they were taken and did nothing. Refused naming
+    the setting, its value and ``rosbag``; a rosbag takes them (the LiDAR pairing ones with ``data.lidar_topic``)."""
+    name = setting.partition("=")[0]
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
+    match = rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: .*rosbag"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [*given, f"data.{setting}"])
+    bag = ["data.kind=rosbag", "data.root=bag", "data.lidar_topic=/velodyne_points", "data.cache_dir=c"]
+    assert load_train_config(None, [*bag, f"data.{setting}"]).data.kind == "rosbag"
+
+
+@pytest.mark.parametrize("setting", ["lidar_max_age_s=0.05", "lidar_motion_frame=odom"])
+def test_a_lidar_pairing_setting_without_a_lidar_topic_is_refused(setting: str) -> None:
+    """``data.lidar_max_age_s`` / ``data.lidar_motion_frame`` pair the bag's scans with its images: without
+    ``data.lidar_topic`` no scan is read and they were taken without a word. Refused naming the setting and the
+    remedy."""
+    name = setting.partition("=")[0]
+    with pytest.raises(ConfigError, match=rf"data\.{name} .* needs data\.lidar_topic"):
+        load_train_config(None, ["data.kind=rosbag", "data.root=bag", f"data.{setting}"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "setting"),
+    [
+        ("synthetic", "root"),
+        ("synthetic", "val_root"),
+        ("synthetic", "split"),
+        ("kitti_depth", "split"),
+        ("folder", "split"),
+        ("rosbag", "val_split"),
+    ],
+)
+def test_a_folder_or_split_file_the_kind_does_not_read_is_refused(kind: str, setting: str) -> None:
+    """``synthetic`` renders its drives and reads no ``data.root`` / ``val_root``; only ``kitti_raw`` and ``nyu`` read a
+    split file. ``data.kind=folder`` with ``data.split=train.txt`` trained on every frame of the folder, and
+    ``kind: synthetic`` with a KITTI root trained on rendered streets, without a word. Refused naming the setting."""
+    given = [f"data.kind={kind}"] + ([] if kind == "synthetic" else ["data.root=somewhere"])
+    with pytest.raises(ConfigError, match=rf"data\.{setting} 'x' is not read by data\.kind {kind}: "):
+        load_train_config(None, [*given, f"data.{setting}=x"])
+    reader = "nyu" if "split" in setting else "folder"
+    assert load_train_config(None, [f"data.kind={reader}", "data.root=somewhere", f"data.{setting}=x"]).data.kind
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"), [("hue=0.1", "0.1"), ("noise_std=0.02", "0.02"), ("scale_range=[1, 1]", "[1, 1]")]
+)
+def test_an_augmentation_the_rendered_drives_do_not_take_is_refused(setting: str, shown: str) -> None:
+    """Rendered drives are augmented by flip and brightness / contrast / saturation only (``Augmentation`` of
+    ``setup.py``); ``data.hue``, ``noise_std`` and ``scale_range`` are the recorded kinds' and were taken by
+    ``kind: synthetic`` without a word (``scale_range: [1, 1]`` to switch the zoom off did nothing to switch off).
+    Refused naming the setting; a recorded kind takes them."""
+    name = setting.partition("=")[0]
+    with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind synthetic: "):
+        load_train_config(None, [f"data.{setting}"])
+    assert load_train_config(None, ["data.kind=nyu", "data.root=somewhere", f"data.{setting}"]).data.kind == "nyu"
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("train_seeds=[5, 6]", "[5, 6]"),
+        ("val_seeds=[2001]", "[2001]"),
+        ("frames_per_clip=10", "10"),
+        ("val_frames_per_clip=5", "5"),
+        ("beams=0", "0"),
+        ("speed_mps=3", "3"),
+        ("rate_hz=30", "30"),
+        ("stereo_baseline_m=0.54", "0.54"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["folder", "rosbag"])
+def test_a_rendering_setting_for_a_recorded_kind_is_refused(setting: str, shown: str, kind: str) -> None:
+    """The streets, clip lengths, beams, speed, rate and stereo baseline are what ``synthetic`` renders; a recorded
+    kind reads none of them (``data.stereo_baseline_m: 0.54`` on a folder gave no stereo source, ``beams: 0`` left a
+    rosbag's LiDAR in use), and they were taken without a word. Refused naming the setting; the defaults written
+    out are taken, and synthetic takes them."""
+    name = setting.partition("=")[0]
+    given = [f"data.kind={kind}", "data.root=somewhere"]
+    with pytest.raises(ConfigError, match=rf"data\.{name} {re.escape(shown)} is not read by data\.kind {kind}: "):
+        load_train_config(None, [*given, f"data.{setting}"])
+    assert load_train_config(None, [*given, "data.train_seeds=[1, 2, 3, 4]", "data.beams=32"]).data.kind == kind
+    assert load_train_config(None, ["loss.objective=selfsup", f"data.{setting}"]).data.kind == "synthetic"
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [("data.frame_offsets=[-2, 2]", r"data\.frame_offsets \[-2, 2\]"), ("data.stereo_baseline_m=0.54", "0.54")],
+)
+def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: str, named: str) -> None:
+    """``loss.objective: supervised`` trains on depth alone and takes no source frame: ``data.frame_offsets`` and
+    ``data.stereo_baseline_m`` are read by ``selfsup`` / ``lidar_semi`` only (setup.py uses none when supervised),
+    and ``[-2, 2]`` or a stereo baseline was taken without a word. Refused naming the setting and the objectives that
+    read it; the default offsets and an empty list (what supervised uses) are taken."""
+    with pytest.raises(ConfigError, match=rf"{named} is not read by loss\.objective supervised: .*selfsup"):
+        load_train_config(None, ["loss.objective=supervised", setting])
+    assert load_train_config(None, ["loss.objective=selfsup", setting]).loss.objective == "selfsup"
+    for taken in ("[-1, 1]", "[]"):
+        assert load_train_config(None, ["loss.objective=supervised", f"data.frame_offsets={taken}"]).loss.objective

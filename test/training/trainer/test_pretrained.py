@@ -146,6 +146,22 @@ def test_shipped_finetune_config_reads() -> None:
         load_train_config(None, ["optim.encoder_lr_scale=0"])
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data.kind=rosbag", "data.root=BAG", "data.lidar_topic=/lidar/points", "data.cache_dir=DIR"],
+        ["data.kind=kitti_depth", "data.root=KITTI_DEPTH"],
+        ["data.kind=folder", "data.root=FOLDER"],
+        ["data.kind=nyu", "data.root=NYU"],
+    ],
+)
+def test_shipped_finetune_config_takes_the_data_kinds_its_header_names(overrides: list[str]) -> None:
+    """The header of the shipped fine-tuning config gives the other kinds with --set: none may be refused for a
+    setting of the KITTI raw run that the YAML itself carries (a split file: read by kitti_raw / nyu only)."""
+    config = load_train_config(REPO_ROOT / "config" / "train_finetune_depth_anything_kitti.yaml", overrides)
+    assert config.data.kind == overrides[0].split("=")[1] and config.data.split == ""
+
+
 def test_tiny_depth_anything_learns_a_rosbag_lidar(tiny_da: Path, kitti_object_dir: Path, tmp_path: Path) -> None:
     """The same fine-tuning on a robot's recording: a rosbag2 with camera, camera_info, Velodyne and TF."""
     bag = tmp_path / "bag"
