@@ -31,6 +31,24 @@ class LaggingTf:
         return RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), fixed, camera)
 
 
+class LookupLagError(Exception):
+    """What tf2 raises for a stamp past its newest transform (ExtrapolationException)."""
+
+
+class LaggingBuffer:
+    """tf2's lookup_transform: a camera driving 1 m/s along x in odom, /tf up to ``latest_ns``; time 0 = latest."""
+
+    def __init__(self, factory: MessageFactory) -> None:
+        self.factory, self.latest_ns = factory, 0
+
+    def lookup_transform(self, target: str, source: str, time: Any) -> Any:
+        stamp_ns = time.sec * 10**9 + time.nanosec or self.latest_ns
+        if stamp_ns > self.latest_ns:
+            raise LookupLagError(f"extrapolation into the future: {stamp_ns} > {self.latest_ns}")
+        pose = RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), target, source)
+        return transform_stamped_from_rigid(self.factory, pose, stamp_ns)
+
+
 def config(**changes: Any) -> Any:
     return DepthConfig.from_params({"temporal.enabled": True, **changes}).temporal
 
@@ -105,24 +123,8 @@ def test_tf_that_always_lags_behind_the_images_is_extrapolated_from_its_newest_p
     there were never two looked-up poses to extrapolate from: no pose for any frame, the temporal filter never ran
     (temporal_no_motion_frames = every frame). The newest poses TF holds are extrapolated instead."""
     factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
-
-    class Tf2LookupError(Exception):
-        pass
-
-    class LaggingBuffer:
-        """tf2's lookup_transform: a camera driving 1 m/s along x in odom, /tf up to ``latest_ns``; time 0 = latest."""
-
-        latest_ns = 0
-
-        def lookup_transform(self, target: str, source: str, time: Any) -> Any:
-            stamp_ns = time.sec * 10**9 + time.nanosec or self.latest_ns
-            if stamp_ns > self.latest_ns:
-                raise Tf2LookupError(f"extrapolation into the future: {stamp_ns} > {self.latest_ns}")
-            pose = RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), target, source)
-            return transform_stamped_from_rigid(factory, pose, stamp_ns)
-
-    buffer = LaggingBuffer()
-    poses = tf2_camera_poses(config(), buffer, factory, (Tf2LookupError,))
+    buffer = LaggingBuffer(factory)
+    poses = tf2_camera_poses(config(), buffer, factory, (LookupLagError,))
     assert poses is not None
     found = []
     for k in range(1, 6):  # 30 Hz images, TF 20 ms behind each
@@ -143,24 +145,8 @@ def test_tf_lagging_behind_the_images_is_extrapolated_again_after_time_went_back
     frame of any later pass had a pose (the temporal filter passed every one through, temporal_no_motion_frames).
     Poses from after a frame, by more than 1 s (time went back), are forgotten."""
     factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
-
-    class Tf2LookupError(Exception):
-        pass
-
-    class LaggingBuffer:
-        """A camera driving 1 m/s along x in odom, /tf up to ``latest_ns``; time 0 = latest."""
-
-        latest_ns = 0
-
-        def lookup_transform(self, target: str, source: str, time: Any) -> Any:
-            stamp_ns = time.sec * 10**9 + time.nanosec or self.latest_ns
-            if stamp_ns > self.latest_ns:
-                raise Tf2LookupError(f"extrapolation into the future: {stamp_ns} > {self.latest_ns}")
-            pose = RigidTransform(np.eye(3), np.array([stamp_ns * 1e-9, 0.0, 0.0]), target, source)
-            return transform_stamped_from_rigid(factory, pose, stamp_ns)
-
-    buffer = LaggingBuffer()
-    poses = tf2_camera_poses(config(), buffer, factory, (Tf2LookupError,))
+    buffer = LaggingBuffer(factory)
+    poses = tf2_camera_poses(config(), buffer, factory, (LookupLagError,))
     assert poses is not None
     stamps = [10**10 + k * 33 * MS for k in range(1, 61)]  # a 2 s bag at 30 Hz, played twice
     found = []

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -315,24 +316,27 @@ def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
     assert ours.clears == 1
 
 
+def send_odometry(buffer: Any, stamp_ns: int, start_ns: int) -> None:
+    """odom -> camera into a tf2 buffer at ``stamp_ns``: a camera driving 2 m/s along odom x from ``start_ns``."""
+    from geometry_msgs.msg import TransformStamped
+
+    stamped = TransformStamped()
+    stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
+    stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+    stamped.transform.translation.x, stamped.transform.rotation.w = 2.0 * (stamp_ns - start_ns) / 1e9, 1.0
+    buffer.set_transform(stamped, "odometry")
+
+
 def test_real_tf2_lagging_behind_every_image_gives_extrapolated_camera_poses() -> None:
     """The temporal filter's poses through rclpy's tf2 buffer when /tf always ends 20 ms before the image: the lookup
     at the image stamp raises ExtrapolationException every time (seen: no pose, ever); the newest poses tf2 holds
     (time 0) are extrapolated instead, so each frame has a pose."""
-    from geometry_msgs.msg import TransformStamped
     from tf2_ros import Buffer, TransformException
 
     from mono_depth_ros.adapters.motion import tf2_camera_poses
     from mono_depth_ros.depth_config import DepthConfig
 
     buffer = Buffer()
-
-    def send(stamp_ns: int) -> None:  # a camera driving 2 m/s along odom x
-        stamped = TransformStamped()
-        stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
-        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
-        stamped.transform.translation.x, stamped.transform.rotation.w = 2.0 * (stamp_ns - start_ns) / 1e9, 1.0
-        buffer.set_transform(stamped, "odometry")
 
     start_ns = 1_700_000_000 * 10**9
     config = DepthConfig.from_params({"temporal.enabled": True}).temporal
@@ -342,7 +346,7 @@ def test_real_tf2_lagging_behind_every_image_gives_extrapolated_camera_poses() -
     for k in range(10):  # TF at 100 Hz up to 20 ms before each 30 Hz image
         image_ns = start_ns + 200_000_000 + k * 33_000_000
         for tf_ns in range(start_ns + k * 33_000_000, image_ns - 20_000_000 + 1, 10_000_000):
-            send(tf_ns)
+            send_odometry(buffer, tf_ns, start_ns)
         pose = poses.pose(CAMERA_FRAME, image_ns)
         assert pose is not None, f"frame {k}: no pose"
         xs.append(pose.translation[0])
@@ -354,7 +358,6 @@ def test_real_tf2_lagging_behind_every_image_gives_poses_again_in_each_pass_of_a
     """As above, through the node's buffer (cleared when /tf goes back), for two passes of a 2 s recording
     (``ros2 bag play --loop``): the poses kept from the end of the first pass were newer than anything tf2 held in
     the second, so its newest never replaced them (seen: no pose for any frame of the second pass)."""
-    from geometry_msgs.msg import TransformStamped
     from tf2_ros import Buffer, TransformException
 
     from mono_depth_ros.adapters.motion import tf2_camera_poses
@@ -363,13 +366,6 @@ def test_real_tf2_lagging_behind_every_image_gives_poses_again_in_each_pass_of_a
 
     buffer = ClearedOnJumpBack(Buffer())
     start_ns = 1_700_000_000 * 10**9
-
-    def send(stamp_ns: int) -> None:  # a camera driving 2 m/s along odom x
-        stamped = TransformStamped()
-        stamped.header.frame_id, stamped.child_frame_id = "odom", CAMERA_FRAME
-        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
-        stamped.transform.translation.x, stamped.transform.rotation.w = 2.0 * (stamp_ns - start_ns) / 1e9, 1.0
-        buffer.set_transform(stamped, "odometry")
 
     config = DepthConfig.from_params({"temporal.enabled": True}).temporal
     poses = tf2_camera_poses(config, buffer, rclpy_factory(), (TransformException,))
@@ -380,7 +376,7 @@ def test_real_tf2_lagging_behind_every_image_gives_poses_again_in_each_pass_of_a
         for k in range(60):  # TF at 100 Hz up to 20 ms before each 30 Hz image
             image_ns = start_ns + 200_000_000 + k * 33_000_000
             for tf_ns in range(sent_ns, image_ns - 20_000_000 + 1, 10_000_000):
-                send(tf_ns)
+                send_odometry(buffer, tf_ns, start_ns)
                 sent_ns = tf_ns + 10_000_000
             pose = poses.pose(CAMERA_FRAME, image_ns)
             if pose is None or abs(pose.translation[0] - 2.0 * (image_ns - start_ns) / 1e9) > 1e-6:
