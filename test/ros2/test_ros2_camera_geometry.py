@@ -1,0 +1,256 @@
+"""Camera geometry of the published depth on real Humble: depth_image_proc's ``point_cloud_xyz_node`` fed our
+/depth/image + /depth/camera_info gives our /depth/points, and that cloud puts each depth where the Velodyne point it
+came from lies, for raw (distorted) cameras, sizes the downscale does not divide, binning and roi, 32FC1 and 16UC1.
+
+The node runs ``model.backend: external`` with a metric prediction that is the real KITTI Velodyne scan projected
+into each raw camera (OpenCV's forward model, nearest point per raw pixel): every published depth is one real
+point's z, so the point depth_image_proc makes of it must lie within one raw pixel of that point's own projection
+(half a pixel from the scan's rounding, half from the nearest-neighbour undistortion)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.camera import CameraModel
+from mono_depth_ros.evaluation.scale_rigs import CAMERA_FRAME
+from test.kitti_bag import KittiFrame
+from test.kitti_rigs import raw_image, raw_pixels, raw_scan_depth
+from test.test_depth_image_proc_equivalence import FLOAT32_RTOL
+
+from .harness import BEST_EFFORT, RELIABLE, Launched, Probe, wait_until, write_params
+from .test_ros2_consumers import ros2_run
+from .test_ros2_interop import XY_ATOL_M, xyz_of
+
+
+@dataclass(frozen=True)
+class Rig:
+    """One camera the node is fed: its raw image, camera_info model and the scan (camera frame) as truth."""
+
+    name: str
+    camera: CameraModel
+    rgb: npt.NDArray[np.uint8]
+    prediction: npt.NDArray[np.float32]
+    scan_in_camera: npt.NDArray[np.floating[Any]]
+
+
+def _raw_camera(
+    kitti: KittiFrame, model: str, d: tuple[float, ...], size: tuple[int, int], binning: int = 0,
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> CameraModel:  # fmt: skip
+    """A raw camera of ``size`` (calibrated width, height) at KITTI's camera 2, its view inside KITTI's, P from
+    OpenCV's new-camera-matrix helpers at balance / alpha 0.5 (part of the raw view, some black corners)."""
+    import cv2
+
+    width, height = size
+    kk = kitti.intrinsics
+    fx = (width / 2) / (0.8 * kk.cx / kk.fx)
+    fy = (height / 2) / (0.8 * min(kk.cy, kk.height - 1 - kk.cy) / kk.fy)
+    k = np.array([[fx, 0.0, (width - 1) / 2 + 3.3], [0.0, fy, (height - 1) / 2 - 2.1], [0.0, 0.0, 1.0]])
+    coefficients = np.asarray(d, dtype=np.float64)
+    if model == "equidistant":
+        p3 = cv2.fisheye.estimateNewCameraMatrixForUndistortRectify(
+            k, coefficients, (width, height), np.eye(3), balance=0.5
+        )
+    else:
+        p3, _ = cv2.getOptimalNewCameraMatrix(k, coefficients, (width, height), 0.5, (width, height))
+    p = np.hstack([np.asarray(p3, dtype=np.float64), np.zeros((3, 1))])
+    return CameraModel(width, height, model, d, k, np.eye(3), p, binning, binning, roi)
+
+
+def _rig(name: str, kitti: KittiFrame, camera: CameraModel, rgb: npt.NDArray[np.uint8] | None = None) -> Rig:
+    """``camera`` at KITTI's camera 2: its image (``rgb``, else KITTI's seen through it) and the scan's depth."""
+    scan = kitti.cam_from_velo.apply(kitti.scan[:, :3].astype(np.float64))
+    image = raw_image(kitti.rgb, kitti.intrinsics, camera) if rgb is None else rgb
+    return Rig(name, camera, np.ascontiguousarray(image), raw_scan_depth(scan, camera), scan)
+
+
+def _kitti_crop(kitti: KittiFrame, width: int, height: int) -> CameraModel:
+    """KITTI's own image (no distortion: K = P2's 3 x 3, P = P2 with its Tx), cut to ``width`` x ``height``."""
+    return CameraModel(width, height, "plumb_bob", (0.0,) * 5, kitti.projection[:, :3], np.eye(3), kitti.projection)
+
+
+PLUMB_BOB = ("plumb_bob", (-0.28, 0.09, 0.0008, -0.0006, 0.0))
+RATIONAL = ("rational_polynomial", (-0.3, 0.1, 0.0008, -0.0006, 0.0, 0.05, 0.01, 0.0))
+EQUIDISTANT = ("equidistant", (0.08, 0.01, -0.004, 0.001))
+
+
+def rigs(kitti: KittiFrame, downscale: int) -> list[Rig]:
+    """KITTI's 1242 x 375 and an odd 1237 x 371 cut of it (not at downscale 1: a camera-size cloud is too large
+    for depth_image_proc's best-effort publisher on loopback); raw plumb_bob, rational_polynomial and equidistant
+    cameras of odd sizes; a binned plumb_bob camera with a roi (image_geometry's fx / b, (cx - x_offset) / b)."""
+    out = []
+    if downscale != 1:
+        for width, height in ((1242, 375), (1237, 371)):
+            crop = kitti.rgb[:height, :width]
+            out.append(_rig(f"kitti {width}x{height}", kitti, _kitti_crop(kitti, width, height), crop))
+    cameras = [
+        ("plumb_bob 449x135", _raw_camera(kitti, *PLUMB_BOB, (449, 135))),
+        ("rational_polynomial 451x137", _raw_camera(kitti, *RATIONAL, (451, 137))),
+        ("equidistant 447x133", _raw_camera(kitti, *EQUIDISTANT, (447, 133))),
+        ("plumb_bob 898x270 binned 2, roi", _raw_camera(kitti, *PLUMB_BOB, (898, 270), 2, (31, 17, 801, 241))),
+    ]
+    return out + [_rig(name, kitti, camera) for name, camera in cameras]
+
+
+def _check_camera_info(info: Any, depth: Any) -> None:
+    """The camera_info beside a depth image: its header and size, and a rectified pinhole (no D, R, binning, roi)."""
+    assert (info.header.stamp, info.header.frame_id) == (depth.header.stamp, depth.header.frame_id)
+    assert (info.width, info.height) == (depth.width, depth.height)
+    assert info.distortion_model == "plumb_bob" and not np.any(info.d)
+    assert np.array_equal(np.asarray(info.r).reshape(3, 3), np.eye(3))
+    projection = np.asarray(info.p).reshape(3, 4)
+    assert np.array_equal(np.asarray(info.k).reshape(3, 3), projection[:, :3]) and not projection[:, 3].any()
+    assert (info.binning_x, info.binning_y) == (0, 0)
+    assert (info.roi.x_offset, info.roi.y_offset) == (0, 0) and info.roi.width in (0, info.width)
+
+
+def _raw_pixel_error(points: npt.NDArray[np.float32], rig: Rig, mm: bool) -> npt.NDArray[np.float64]:
+    """For each point (camera frame, finite): the raw-pixel distance (largest of u, v) between its projection into
+    the raw camera and that of the nearest in the raw image of the scan points with its z (the same float32 z; for
+    16UC1 within half a millimetre and a float32 step)."""
+    scan = rig.scan_in_camera
+    scan_z = scan[:, 2].astype(np.float32)
+    order = np.argsort(scan_z, kind="stable")
+    sorted_z = scan_z[order]
+    scan_pixels = raw_pixels(scan[order], rig.camera)
+    point_pixels = raw_pixels(points.astype(np.float64), rig.camera)
+    tolerance = np.float32(0.0005 + 1e-5) if mm else np.float32(0.0)  # rounded mm, read as float32 mm * 0.001
+    low = np.searchsorted(sorted_z, points[:, 2] - tolerance, side="left")
+    high = np.searchsorted(sorted_z, points[:, 2] + tolerance, side="right")
+    errors = np.full(len(points), np.inf)
+    for index in range(len(points)):
+        if high[index] > low[index]:
+            offsets = np.abs(scan_pixels[low[index] : high[index]] - point_pixels[index]).max(axis=1)
+            errors[index] = offsets.min()
+    return errors
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the node and point_cloud_xyz_node published for one rig."""
+
+    rig: Rig
+    depth: Any
+    camera_info: Any
+    ours: Any
+    theirs: Any
+
+
+def run_rigs(
+    probe: Probe, ros_logs: Path, name: str, settings: dict[str, Any], cases: list[Rig], external: bool
+) -> list[Published]:
+    """The node (``image_is_rectified: false``, no LiDAR, ``settings``; the external backend fed each rig's
+    prediction, else the shipped model) and point_cloud_xyz_node on /depth/image + /depth/camera_info: each rig's
+    frame in turn, one a second."""
+    params = write_params(ros_logs / f"{name}.yaml", {"image_is_rectified": False, **settings})
+    launch = {"device": "cpu", "use_lidar": "false", "params_file": str(params)}
+    if external:
+        launch["model"] = "external"
+    launched = Launched(launch, ros_logs / f"{name}_node.log")
+    try:
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
+        ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        theirs = probe.collect(PointCloud2, "/dip/points", BEST_EFFORT)
+        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        inputs = [pub_image, pub_info]
+        if external:
+            pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
+            inputs.append(pub_prediction)
+        with ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / f"{name}_dip.log", "--ros-args",
+                      "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
+                      "-r", "points:=/dip/points"):  # fmt: skip
+            wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "point_cloud_xyz's publisher")
+            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") > 0, 30, "its subscriptions")
+            wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
+            time.sleep(1.0)
+            stamps = {}
+            for rig in cases:
+                stamp = probe.now_ns()
+                header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
+                pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, rig.camera, header))
+                if external:
+                    pub_prediction.publish(ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header))
+                pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
+                stamps[stamp] = rig
+                time.sleep(1.0)
+            wait_until(lambda: set(stamps) <= set(ours.by_stamp()) & set(info.by_stamp()), 30, "our outputs")
+            wait_until(lambda: set(stamps) <= set(theirs.by_stamp()), 30, "point_cloud_xyz's clouds")
+        for collector in (depth, info, ours, theirs):
+            probe.drop(collector)
+        return [
+            Published(rig, depth.by_stamp()[s], info.by_stamp()[s], ours.by_stamp()[s], theirs.by_stamp()[s])
+            for s, rig in stamps.items()
+        ]
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
+
+
+def check_point_cloud_xyz(published: Published, encoding: str) -> npt.NDArray[np.float32]:
+    """Camera_info beside the depth image (:func:`_check_camera_info`), point_cloud_xyz's cloud equal to ours (NaN
+    pattern, z identical, x / y to float32 rounding: 1e-5 m plus 4e-7 of them); returns its finite points (N, 3)."""
+    image, rig = published.depth, published.rig
+    _check_camera_info(published.camera_info, image)
+    assert image.encoding == encoding
+    a, b = xyz_of(published.ours), xyz_of(published.theirs)
+    assert a.shape == b.shape == (image.height, image.width, 3), rig.name
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=rig.name)
+    finite = np.isfinite(b[..., 2])
+    np.testing.assert_array_equal(a[..., 2][finite], b[..., 2][finite], err_msg=rig.name)
+    xy_a, xy_b = a[finite][:, :2], b[finite][:, :2]
+    np.testing.assert_allclose(xy_a, xy_b, rtol=FLOAT32_RTOL, atol=XY_ATOL_M, err_msg=rig.name)
+    return np.asarray(b[finite], dtype=np.float32)
+
+
+@pytest.mark.parametrize(("downscale", "encoding"), [(1, "32FC1"), (2, "16UC1"), (3, "32FC1")])
+def test_point_cloud_xyz_of_our_depth_and_camera_info_is_our_cloud_and_lands_on_the_velodyne_points(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, downscale: int, encoding: str
+) -> None:
+    """``image_is_rectified: false``, ``output.downscale`` N and ``output.encoding``: for each raw camera (see
+    :func:`rigs`) the published camera_info has the depth image's header and size (rectified: no D, binning, roi),
+    point_cloud_xyz_node rebuilds /depth/points from it (same NaN pattern, z identical, x / y to float rounding),
+    and each of its points, projected into the raw camera, lies within one raw pixel of the Velodyne point whose z
+    it carries (half a pixel where nothing is undistorted)."""
+    settings = {"model.output_kind": "metric", "scale.mode": "none", "output.downscale": downscale,
+                "output.encoding": encoding, "output.edge_filter": False, "output.outlier_filter": False}  # fmt: skip
+    cases = rigs(kitti_frames[1], downscale)
+    results = run_rigs(probe, ros_logs, f"geometry_{downscale}_{encoding}", settings, cases, external=True)
+    assert [p.rig.name for p in results] == [rig.name for rig in cases]
+    for published in results:
+        rig = published.rig
+        points = check_point_cloud_xyz(published, encoding)
+        size = rig.camera.for_image(rig.rgb.shape[1], rig.rgb.shape[0]).rectified_intrinsics()
+        assert (published.depth.width, published.depth.height) == (size.width // downscale, size.height // downscale)
+        errors = _raw_pixel_error(points, rig, encoding == "16UC1")
+        print(f"{rig.name} at 1/{downscale} {encoding}: {errors.size} points, raw-pixel error median "
+              f"{np.median(errors):.3f}, max {errors.max():.3f}")  # fmt: skip
+        assert errors.size > 300, rig.name
+        # half a pixel from the scan's rounding, half from the undistortion's nearest raw pixel where there is one
+        bound = 1.0 if rig.camera.has_distortion else 0.5
+        assert errors.max() <= bound + 1e-3, (rig.name, np.sort(errors)[-5:])
+
+
+def test_point_cloud_xyz_of_the_shipped_models_depth_of_raw_cameras_is_our_cloud(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The shipped model (96 x 320 input) at ``output.downscale: 0`` (auto) and 16UC1 on the same raw cameras: the
+    network's map at the published size (1242 x 375 at 1/3: 414 x 125; 1237 x 371: 412 x 123; the raw cameras
+    at 1/1), its camera_info beside it, and point_cloud_xyz_node's cloud of them equal to ours."""
+    settings = {"output.encoding": "16UC1", "scale.mode": "fixed", "scale.fixed_scale": 4.0}  # within 16UC1's 65.5 m
+    cases = rigs(kitti_frames[1], 3)
+    results = run_rigs(probe, ros_logs, "geometry_network", settings, cases, external=False)
+    sizes = [(p.depth.width, p.depth.height) for p in results]
+    assert sizes == [(414, 125), (412, 123), (449, 135), (451, 137), (447, 133), (400, 120)]
+    for published in results:
+        assert len(check_point_cloud_xyz(published, "16UC1")) > 0.3 * published.depth.width * published.depth.height
