@@ -254,3 +254,86 @@ def test_point_cloud_xyz_of_the_shipped_models_depth_of_raw_cameras_is_our_cloud
     assert sizes == [(414, 125), (412, 123), (449, 135), (451, 137), (447, 133), (400, 120)]
     for published in results:
         assert len(check_point_cloud_xyz(published, "16UC1")) > 0.3 * published.depth.width * published.depth.height
+
+
+def test_point_cloud_xyzrgb_colours_a_raw_cameras_depth_from_the_image_it_is_given(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``image_is_rectified: false``, ``output.downscale: 1``, ``cloud.rgb: true``, a raw plumb_bob camera:
+    point_cloud_xyzrgb_node copies each point's colour from the pixel of the same row and column of the colour image
+    it is given. Given the camera's image_raw, it colours our (undistorted) depth with the distorted image's pixels:
+    not our cloud's colours (docs/ros2_node.md and README say to give it the rectified colour image); given the
+    raw image rectified with the same calibration (``CameraModel.undistort``, as image_proc's rectify), it gives
+    our cloud: the same points and colours."""
+    rig = rigs(kitti_frames[1], 1)[0]
+    rectified = rig.camera.undistort(rig.rgb)
+    settings = {"image_is_rectified": False, "model.output_kind": "metric", "scale.mode": "none",
+                "output.downscale": 1, "cloud.rgb": True, "output.edge_filter": False,
+                "output.outlier_filter": False}  # fmt: skip
+    params = write_params(ros_logs / "raw_rgb.yaml", settings)
+    launch = {"device": "cpu", "model": "external", "use_lidar": "false", "params_file": str(params)}
+    launched = Launched(launch, ros_logs / "raw_rgb_node.log")
+    try:
+        launched.wait_ready(probe)
+        ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        from_raw = probe.collect(PointCloud2, "/dip/raw_points", BEST_EFFORT)
+        from_rect = probe.collect(PointCloud2, "/dip/rect_points", BEST_EFFORT)
+        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+        pub_rect = probe.publisher(Image, "/camera/image_rect_color", RELIABLE)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
+        common = ["-r", "depth_registered/image_rect:=/depth/image", "-r", "rgb/camera_info:=/depth/camera_info"]
+        with ros2_run("depth_image_proc", "point_cloud_xyzrgb_node", ros_logs / "xyzrgb_raw.log", "--ros-args",
+                      "-r", "__node:=xyzrgb_raw", "-r", "rgb/image_rect_color:=/camera/image_raw",
+                      "-r", "points:=/dip/raw_points", *common), \
+             ros2_run("depth_image_proc", "point_cloud_xyzrgb_node", ros_logs / "xyzrgb_rect.log", "--ros-args",
+                      "-r", "__node:=xyzrgb_rect", "-r", "rgb/image_rect_color:=/camera/image_rect_color",
+                      "-r", "points:=/dip/rect_points", *common):  # fmt: skip
+            outputs = ("/dip/raw_points", "/dip/rect_points")
+            wait_until(lambda: all(probe.node.count_publishers(t) > 0 for t in outputs), 30, "xyzrgb's publishers")
+            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") >= 2, 30, "xyzrgb's subscriptions")
+            inputs = (pub_image, pub_info, pub_prediction)
+            wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
+            time.sleep(1.0)
+            stamps = []
+            for _ in range(2):
+                stamp = probe.now_ns()
+                header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
+                pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, rig.camera, header))
+                pub_prediction.publish(ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header))
+                pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
+                pub_rect.publish(ros_msgs.image_from_array(probe.factory, rectified, "rgb8", header))
+                stamps.append(stamp)
+                time.sleep(1.5)
+            clouds = (from_raw, from_rect)
+            wait_until(lambda: all(set(stamps) & set(c.by_stamp()) for c in clouds), 30, "xyzrgb's clouds")
+        compared = 0
+        height, width = rectified.shape[:2]
+        for stamp in stamps:
+            if stamp not in from_raw.by_stamp() or stamp not in from_rect.by_stamp():
+                continue
+            mine = ours.by_stamp()[stamp]
+            xyz = xyz_of(mine)
+            finite = np.isfinite(xyz[..., 2])
+            assert finite.sum() > 5000
+            colour = {}
+            for name, cloud in (
+                ("ours", mine),
+                ("raw", from_raw.by_stamp()[stamp]),
+                ("rect", from_rect.by_stamp()[stamp]),
+            ):
+                assert (cloud.height, cloud.width, cloud.point_step) == (height, width, 32)
+                other = xyz_of(cloud)
+                np.testing.assert_array_equal(np.isnan(other), np.isnan(xyz))
+                np.testing.assert_array_equal(other[..., 2][finite], xyz[..., 2][finite])
+                packed = np.frombuffer(bytes(cloud.data), "<u4").reshape(height, width, 8)[..., 4][finite]
+                colour[name] = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=-1)
+            np.testing.assert_array_equal(colour["rect"], colour["ours"])
+            np.testing.assert_array_equal(colour["raw"], rig.rgb[finite])  # the distorted pixel of the same index
+            wrong = np.abs(colour["raw"].astype(int) - colour["ours"].astype(int)).max(axis=1) > 20
+            print(f"xyzrgb fed image_raw: {wrong.mean():.0%} of {wrong.size} points coloured > 20 levels off ours")
+            assert wrong.mean() > 0.2
+            compared += 1
+        assert compared >= 1
+    finally:
+        assert launched.stop() == 0, launched.log[-3000:]
