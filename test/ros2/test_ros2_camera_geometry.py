@@ -10,6 +10,7 @@ point's z, so the point depth_image_proc makes of it must lie within one raw pix
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,14 +144,17 @@ class Published:
     camera_info: Any
     ours: Any
     theirs: Any
+    from_camera_info: Any = None
 
 
 def run_rigs(
-    probe: Probe, ros_logs: Path, name: str, settings: dict[str, Any], cases: list[Rig], external: bool
-) -> list[Published]:
+    probe: Probe, ros_logs: Path, name: str, settings: dict[str, Any], cases: list[Rig], external: bool,
+    camera_info_too: bool = False,
+) -> list[Published]:  # fmt: skip
     """The node (``image_is_rectified: false``, no LiDAR, ``settings``; the external backend fed each rig's
     prediction, else the shipped model) and point_cloud_xyz_node on /depth/image + /depth/camera_info: each rig's
-    frame in turn, one a second."""
+    frame in turn, one a second. ``camera_info_too``: a second point_cloud_xyz_node on /depth/image and the camera's
+    own camera_info (its binning and roi read by image_geometry)."""
     params = write_params(ros_logs / f"{name}.yaml", {"image_is_rectified": False, **settings})
     launch = {"device": "cpu", "use_lidar": "false", "params_file": str(params)}
     if external:
@@ -168,9 +172,20 @@ def run_rigs(
         if external:
             pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
             inputs.append(pub_prediction)
-        with ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / f"{name}_dip.log", "--ros-args",
-                      "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
-                      "-r", "points:=/dip/points"):  # fmt: skip
+        from_camera_info = probe.collect(PointCloud2, "/dip/camera_info_points", BEST_EFFORT)
+        with ExitStack() as consumers:
+            consumers.enter_context(
+                ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / f"{name}_dip.log", "--ros-args",
+                         "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
+                         "-r", "points:=/dip/points")
+            )  # fmt: skip
+            if camera_info_too:
+                consumers.enter_context(
+                    ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / f"{name}_dip_input.log",
+                             "--ros-args", "-r", "__node:=xyz_input", "-r", "image_rect:=/depth/image",
+                             "-r", "camera_info:=/camera/camera_info", "-r", "points:=/dip/camera_info_points")
+                )  # fmt: skip
+                wait_until(lambda: probe.node.count_publishers("/dip/camera_info_points") > 0, 30, "the second one")
             wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "point_cloud_xyz's publisher")
             wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") > 0, 30, "its subscriptions")
             wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
@@ -187,12 +202,15 @@ def run_rigs(
                 time.sleep(1.0)
             wait_until(lambda: set(stamps) <= set(ours.by_stamp()) & set(info.by_stamp()), 30, "our outputs")
             wait_until(lambda: set(stamps) <= set(theirs.by_stamp()), 30, "point_cloud_xyz's clouds")
-        for collector in (depth, info, ours, theirs):
+            if camera_info_too:
+                wait_until(lambda: set(stamps) <= set(from_camera_info.by_stamp()), 30, "the second one's clouds")
+        for collector in (depth, info, ours, theirs, from_camera_info):
             probe.drop(collector)
         return [
-            Published(rig, depth.by_stamp()[s], info.by_stamp()[s], ours.by_stamp()[s], theirs.by_stamp()[s])
+            Published(rig, depth.by_stamp()[s], info.by_stamp()[s], ours.by_stamp()[s], theirs.by_stamp()[s],
+                      from_camera_info.by_stamp().get(s))
             for s, rig in stamps.items()
-        ]
+        ]  # fmt: skip
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
 
@@ -225,11 +243,17 @@ def test_point_cloud_xyz_of_our_depth_and_camera_info_is_our_cloud_and_lands_on_
     settings = {"model.output_kind": "metric", "scale.mode": "none", "output.downscale": downscale,
                 "output.encoding": encoding, "output.edge_filter": False, "output.outlier_filter": False}  # fmt: skip
     cases = rigs(kitti_frames[1], downscale)
-    results = run_rigs(probe, ros_logs, f"geometry_{downscale}_{encoding}", settings, cases, external=True)
+    name = f"geometry_{downscale}_{encoding}"
+    results = run_rigs(probe, ros_logs, name, settings, cases, external=True, camera_info_too=downscale == 1)
     assert [p.rig.name for p in results] == [rig.name for rig in cases]
     for published in results:
         rig = published.rig
         points = check_point_cloud_xyz(published, encoding)
+        if downscale == 1:  # image_geometry's reading of the camera's own P, binning and roi: the same cloud
+            a, b = xyz_of(published.ours), xyz_of(published.from_camera_info)
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=rig.name)
+            finite = np.isfinite(b[..., 2])
+            np.testing.assert_allclose(a[finite], b[finite], rtol=FLOAT32_RTOL, atol=XY_ATOL_M, err_msg=rig.name)
         size = rig.camera.for_image(rig.rgb.shape[1], rig.rgb.shape[0]).rectified_intrinsics()
         assert (published.depth.width, published.depth.height) == (size.width // downscale, size.height // downscale)
         errors = _raw_pixel_error(points, rig, encoding == "16UC1")
