@@ -361,3 +361,44 @@ def test_point_cloud_xyzrgb_colours_a_raw_cameras_depth_from_the_image_it_is_giv
         assert compared >= 1
     finally:
         assert launched.stop() == 0, launched.log[-3000:]
+
+
+def _binned_kitti(kitti: KittiFrame, bx: int, by: int, roi: tuple[int, int, int, int]) -> Rig:
+    """KITTI's rectified image as image_proc's crop_decimate publishes it: every b-th pixel of the roi, camera_info
+    with the full-resolution K, P (P2, with its Tx), binning and roi (CameraInfo.msg)."""
+    x, y, w, h = roi if roi[2] else (0, 0, 1242, 375)
+    camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, kitti.projection[:, :3], np.eye(3), kitti.projection,
+                         bx, by, roi)  # fmt: skip
+    rgb = kitti.rgb[y : y + h // by * by : by, x : x + w // bx * bx : bx]
+    return _rig(f"kitti binned {bx}x{by}, roi {roi}", kitti, camera, rgb)
+
+
+def test_a_rectified_camera_with_binning_or_a_roi_gives_image_geometrys_cloud(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``image_is_rectified: true`` (image_rect), camera_info with binning and / or a roi (crop_decimate's output):
+    our camera_info (no binning, no roi) beside the depth image, point_cloud_xyz_node fed it or fed the camera's own
+    camera_info (image_geometry: fx / b, (cx - x_offset) / b from P) gives our cloud, and each point lies within half
+    a published pixel of the Velodyne point whose z it carries."""
+    kitti = kitti_frames[1]
+    cases = [
+        _binned_kitti(kitti, 2, 2, (100, 40, 800, 300)),
+        _binned_kitti(kitti, 3, 3, (0, 0, 0, 0)),
+        _binned_kitti(kitti, 1, 1, (301, 87, 449, 135)),
+        _binned_kitti(kitti, 2, 1, (0, 100, 901, 201)),
+    ]
+    settings = {"image_is_rectified": True, "model.output_kind": "metric", "scale.mode": "none",
+                "output.downscale": 1, "output.edge_filter": False, "output.outlier_filter": False}  # fmt: skip
+    results = run_rigs(probe, ros_logs, "geometry_binned", settings, cases, external=True, camera_info_too=True)
+    sizes = [(p.depth.width, p.depth.height) for p in results]
+    assert sizes == [(400, 150), (414, 125), (449, 135), (450, 201)]
+    for published in results:
+        points = check_point_cloud_xyz(published, "32FC1")
+        a, b = xyz_of(published.ours), xyz_of(published.from_camera_info)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=published.rig.name)
+        finite = np.isfinite(b[..., 2])
+        np.testing.assert_allclose(a[finite], b[finite], rtol=FLOAT32_RTOL, atol=XY_ATOL_M)
+        errors = _raw_pixel_error(points, published.rig, mm=False)
+        print(f"{published.rig.name}: {errors.size} points, pixel error median {np.median(errors):.3f}, "
+              f"max {errors.max():.3f}")  # fmt: skip
+        assert errors.size > 1000 and errors.max() <= 0.5 + 1e-3, published.rig.name
