@@ -145,16 +145,28 @@ class Published:
     ours: Any
     theirs: Any
     from_camera_info: Any = None
+    xyzrgb_of_raw: Any = None
+    xyzrgb_of_rectified: Any = None
+
+
+def _xyzrgb_node(ros_logs: Path, name: str, image: str, points: str) -> Any:
+    """point_cloud_xyzrgb_node on /depth/image + /depth/camera_info and the colour image ``image``."""
+    return ros2_run("depth_image_proc", "point_cloud_xyzrgb_node", ros_logs / f"{name}.log", "--ros-args",
+                    "-r", f"__node:={name}", "-r", "depth_registered/image_rect:=/depth/image",
+                    "-r", "rgb/camera_info:=/depth/camera_info", "-r", f"rgb/image_rect_color:={image}",
+                    "-r", f"points:={points}")  # fmt: skip
 
 
 def run_rigs(
     probe: Probe, ros_logs: Path, name: str, settings: dict[str, Any], cases: list[Rig], external: bool,
-    camera_info_too: bool = False,
+    camera_info_too: bool = False, xyzrgb: bool = False,
 ) -> list[Published]:  # fmt: skip
     """The node (``image_is_rectified: false``, no LiDAR, ``settings``; the external backend fed each rig's
     prediction, else the shipped model) and point_cloud_xyz_node on /depth/image + /depth/camera_info: each rig's
     frame in turn, one a second. ``camera_info_too``: a second point_cloud_xyz_node on /depth/image and the camera's
-    own camera_info (its binning and roi read by image_geometry)."""
+    own camera_info (its binning and roi read by image_geometry). ``xyzrgb``: two point_cloud_xyzrgb_nodes on our
+    depth and camera_info, one fed the raw image, one the raw image rectified with the same calibration
+    (``CameraModel.undistort``, as image_proc's rectify) on /camera/image_rect_color."""
     params = write_params(ros_logs / f"{name}.yaml", {"image_is_rectified": False, **settings})
     launch = {"device": "cpu", "use_lidar": "false", "params_file": str(params)}
     if external:
@@ -173,6 +185,10 @@ def run_rigs(
             pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
             inputs.append(pub_prediction)
         from_camera_info = probe.collect(PointCloud2, "/dip/camera_info_points", BEST_EFFORT)
+        of_raw = probe.collect(PointCloud2, "/dip/raw_points", BEST_EFFORT)
+        of_rectified = probe.collect(PointCloud2, "/dip/rect_points", BEST_EFFORT)
+        pub_rect = probe.publisher(Image, "/camera/image_rect_color", RELIABLE)
+        rectified = {rig.name: rig.camera.undistort(rig.rgb) for rig in cases} if xyzrgb else {}
         with ExitStack() as consumers:
             consumers.enter_context(
                 ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / f"{name}_dip.log", "--ros-args",
@@ -186,8 +202,16 @@ def run_rigs(
                              "-r", "camera_info:=/camera/camera_info", "-r", "points:=/dip/camera_info_points")
                 )  # fmt: skip
                 wait_until(lambda: probe.node.count_publishers("/dip/camera_info_points") > 0, 30, "the second one")
+            if xyzrgb:
+                consumers.enter_context(_xyzrgb_node(ros_logs, "xyzrgb_raw", "/camera/image_raw", "/dip/raw_points"))
+                consumers.enter_context(
+                    _xyzrgb_node(ros_logs, "xyzrgb_rect", "/camera/image_rect_color", "/dip/rect_points")
+                )
+                outputs = ("/dip/raw_points", "/dip/rect_points")
+                wait_until(lambda: all(probe.node.count_publishers(t) > 0 for t in outputs), 30, "xyzrgb's publishers")
             wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "point_cloud_xyz's publisher")
-            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") > 0, 30, "its subscriptions")
+            readers = 3 if xyzrgb else 1
+            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") >= readers, 30, "their subscriptions")
             wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
             time.sleep(1.0)
             stamps = {}
@@ -198,17 +222,23 @@ def run_rigs(
                 if external:
                     pub_prediction.publish(ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header))
                 pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
+                if xyzrgb:
+                    pub_rect.publish(ros_msgs.image_from_array(probe.factory, rectified[rig.name], "rgb8", header))
                 stamps[stamp] = rig
                 time.sleep(1.0)
             wait_until(lambda: set(stamps) <= set(ours.by_stamp()) & set(info.by_stamp()), 30, "our outputs")
             wait_until(lambda: set(stamps) <= set(theirs.by_stamp()), 30, "point_cloud_xyz's clouds")
             if camera_info_too:
                 wait_until(lambda: set(stamps) <= set(from_camera_info.by_stamp()), 30, "the second one's clouds")
-        for collector in (depth, info, ours, theirs, from_camera_info):
+            if xyzrgb:
+                wait_until(
+                    lambda: set(stamps) <= set(of_raw.by_stamp()) & set(of_rectified.by_stamp()), 30, "xyzrgb's clouds"
+                )
+        for collector in (depth, info, ours, theirs, from_camera_info, of_raw, of_rectified):
             probe.drop(collector)
         return [
             Published(rig, depth.by_stamp()[s], info.by_stamp()[s], ours.by_stamp()[s], theirs.by_stamp()[s],
-                      from_camera_info.by_stamp().get(s))
+                      from_camera_info.by_stamp().get(s), of_raw.by_stamp().get(s), of_rectified.by_stamp().get(s))
             for s, rig in stamps.items()
         ]  # fmt: skip
     finally:
@@ -239,21 +269,25 @@ def test_point_cloud_xyz_of_our_depth_and_camera_info_is_our_cloud_and_lands_on_
     :func:`rigs`) the published camera_info has the depth image's header and size (rectified: no D, binning, roi),
     point_cloud_xyz_node rebuilds /depth/points from it (same NaN pattern, z identical, x / y to float rounding),
     and each of its points, projected into the raw camera, lies within one raw pixel of the Velodyne point whose z
-    it carries (half a pixel where nothing is undistorted)."""
+    it carries (half a pixel where nothing is undistorted). At 1/1 (``cloud.rgb: true``) image_geometry fed the
+    camera's own camera_info gives our cloud, and point_cloud_xyzrgb_node colours it as :func:`check_xyzrgb` says."""
+    full = downscale == 1  # the camera's own camera_info and point_cloud_xyzrgb read our depth at its own size
     settings = {"model.output_kind": "metric", "scale.mode": "none", "output.downscale": downscale,
-                "output.encoding": encoding, "output.edge_filter": False, "output.outlier_filter": False}  # fmt: skip
+                "output.encoding": encoding, "output.edge_filter": False, "output.outlier_filter": False,
+                "cloud.rgb": full}  # fmt: skip
     cases = rigs(kitti_frames[1], downscale)
     name = f"geometry_{downscale}_{encoding}"
-    results = run_rigs(probe, ros_logs, name, settings, cases, external=True, camera_info_too=downscale == 1)
+    results = run_rigs(probe, ros_logs, name, settings, cases, external=True, camera_info_too=full, xyzrgb=full)
     assert [p.rig.name for p in results] == [rig.name for rig in cases]
     for published in results:
         rig = published.rig
         points = check_point_cloud_xyz(published, encoding)
-        if downscale == 1:  # image_geometry's reading of the camera's own P, binning and roi: the same cloud
+        if full:  # image_geometry's reading of the camera's own P, binning and roi: the same cloud
             a, b = xyz_of(published.ours), xyz_of(published.from_camera_info)
             np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=rig.name)
             finite = np.isfinite(b[..., 2])
             np.testing.assert_allclose(a[finite], b[finite], rtol=FLOAT32_RTOL, atol=XY_ATOL_M, err_msg=rig.name)
+            check_xyzrgb(published)
         size = rig.camera.for_image(rig.rgb.shape[1], rig.rgb.shape[0]).rectified_intrinsics()
         assert (published.depth.width, published.depth.height) == (size.width // downscale, size.height // downscale)
         errors = _raw_pixel_error(points, rig, encoding == "16UC1")
@@ -284,87 +318,31 @@ def test_point_cloud_xyz_of_the_shipped_models_depth_of_raw_cameras_is_our_cloud
         assert len(check_point_cloud_xyz(published, "16UC1")) > 0.3 * published.depth.width * published.depth.height
 
 
-def test_point_cloud_xyzrgb_colours_a_raw_cameras_depth_from_the_image_it_is_given(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
-) -> None:
-    """``image_is_rectified: false``, ``output.downscale: 1``, ``cloud.rgb: true``, a raw plumb_bob camera:
-    point_cloud_xyzrgb_node copies each point's colour from the pixel of the same row and column of the colour image
-    it is given. Given the camera's image_raw, it colours our (undistorted) depth with the distorted image's pixels:
-    not our cloud's colours (docs/ros2_node.md and README say to give it the rectified colour image); given the
-    raw image rectified with the same calibration (``CameraModel.undistort``, as image_proc's rectify), it gives
-    our cloud: the same points and colours."""
-    rig = rigs(kitti_frames[1], 1)[0]
-    rectified = rig.camera.undistort(rig.rgb)
-    settings = {"image_is_rectified": False, "model.output_kind": "metric", "scale.mode": "none",
-                "output.downscale": 1, "cloud.rgb": True, "output.edge_filter": False,
-                "output.outlier_filter": False}  # fmt: skip
-    params = write_params(ros_logs / "raw_rgb.yaml", settings)
-    launch = {"device": "cpu", "model": "external", "use_lidar": "false", "params_file": str(params)}
-    launched = Launched(launch, ros_logs / "raw_rgb_node.log")
-    try:
-        launched.wait_ready(probe)
-        ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
-        from_raw = probe.collect(PointCloud2, "/dip/raw_points", BEST_EFFORT)
-        from_rect = probe.collect(PointCloud2, "/dip/rect_points", BEST_EFFORT)
-        pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
-        pub_rect = probe.publisher(Image, "/camera/image_rect_color", RELIABLE)
-        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
-        pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
-        common = ["-r", "depth_registered/image_rect:=/depth/image", "-r", "rgb/camera_info:=/depth/camera_info"]
-        with ros2_run("depth_image_proc", "point_cloud_xyzrgb_node", ros_logs / "xyzrgb_raw.log", "--ros-args",
-                      "-r", "__node:=xyzrgb_raw", "-r", "rgb/image_rect_color:=/camera/image_raw",
-                      "-r", "points:=/dip/raw_points", *common), \
-             ros2_run("depth_image_proc", "point_cloud_xyzrgb_node", ros_logs / "xyzrgb_rect.log", "--ros-args",
-                      "-r", "__node:=xyzrgb_rect", "-r", "rgb/image_rect_color:=/camera/image_rect_color",
-                      "-r", "points:=/dip/rect_points", *common):  # fmt: skip
-            outputs = ("/dip/raw_points", "/dip/rect_points")
-            wait_until(lambda: all(probe.node.count_publishers(t) > 0 for t in outputs), 30, "xyzrgb's publishers")
-            wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") >= 2, 30, "xyzrgb's subscriptions")
-            inputs = (pub_image, pub_info, pub_prediction)
-            wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
-            time.sleep(1.0)
-            stamps = []
-            for _ in range(2):
-                stamp = probe.now_ns()
-                header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
-                pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, rig.camera, header))
-                pub_prediction.publish(ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header))
-                pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
-                pub_rect.publish(ros_msgs.image_from_array(probe.factory, rectified, "rgb8", header))
-                stamps.append(stamp)
-                time.sleep(1.5)
-            clouds = (from_raw, from_rect)
-            wait_until(lambda: all(set(stamps) & set(c.by_stamp()) for c in clouds), 30, "xyzrgb's clouds")
-        compared = 0
-        height, width = rectified.shape[:2]
-        for stamp in stamps:
-            if stamp not in from_raw.by_stamp() or stamp not in from_rect.by_stamp():
-                continue
-            mine = ours.by_stamp()[stamp]
-            xyz = xyz_of(mine)
-            finite = np.isfinite(xyz[..., 2])
-            assert finite.sum() > 5000
-            colour = {}
-            for name, cloud in (
-                ("ours", mine),
-                ("raw", from_raw.by_stamp()[stamp]),
-                ("rect", from_rect.by_stamp()[stamp]),
-            ):
-                assert (cloud.height, cloud.width, cloud.point_step) == (height, width, 32)
-                other = xyz_of(cloud)
-                np.testing.assert_array_equal(np.isnan(other), np.isnan(xyz))
-                np.testing.assert_array_equal(other[..., 2][finite], xyz[..., 2][finite])
-                packed = np.frombuffer(bytes(cloud.data), "<u4").reshape(height, width, 8)[..., 4][finite]
-                colour[name] = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=-1)
-            np.testing.assert_array_equal(colour["rect"], colour["ours"])
-            np.testing.assert_array_equal(colour["raw"], rig.rgb[finite])  # the distorted pixel of the same index
-            wrong = np.abs(colour["raw"].astype(int) - colour["ours"].astype(int)).max(axis=1) > 20
-            print(f"xyzrgb fed image_raw: {wrong.mean():.0%} of {wrong.size} points coloured > 20 levels off ours")
-            assert wrong.mean() > 0.2
-            compared += 1
-        assert compared >= 1
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
+def check_xyzrgb(published: Published) -> None:
+    """point_cloud_xyzrgb_node copies each point's colour from the pixel of the same row and column of the colour
+    image it is given. Given the raw camera's image_raw, it colours our (undistorted) depth with the distorted
+    image's pixels: not our cloud's colours (docs/ros2_node.md and README say to give it the rectified colour image);
+    given the raw image rectified with the same calibration, it gives our ``cloud.rgb`` cloud: the same points and
+    colours."""
+    rig, mine = published.rig, published.ours
+    xyz = xyz_of(mine)
+    height, width = xyz.shape[:2]
+    assert (width, height) == (rig.rgb.shape[1], rig.rgb.shape[0]), rig.name
+    finite = np.isfinite(xyz[..., 2])
+    assert finite.sum() > 5000, rig.name
+    colour = {}
+    for name, cloud in (("ours", mine), ("raw", published.xyzrgb_of_raw), ("rect", published.xyzrgb_of_rectified)):
+        assert (cloud.height, cloud.width, cloud.point_step) == (height, width, 32), (rig.name, name)
+        other = xyz_of(cloud)
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(xyz), err_msg=rig.name)
+        np.testing.assert_array_equal(other[..., 2][finite], xyz[..., 2][finite], err_msg=rig.name)
+        packed = np.frombuffer(bytes(cloud.data), "<u4").reshape(height, width, 8)[..., 4][finite]
+        colour[name] = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=-1)
+    np.testing.assert_array_equal(colour["rect"], colour["ours"], err_msg=rig.name)
+    np.testing.assert_array_equal(colour["raw"], rig.rgb[finite], err_msg=rig.name)  # the same index, distorted
+    wrong = np.abs(colour["raw"].astype(int) - colour["ours"].astype(int)).max(axis=1) > 20
+    print(f"{rig.name}: xyzrgb fed image_raw: {wrong.mean():.0%} of {wrong.size} points > 20 levels off ours")
+    assert wrong.mean() > 0.1, rig.name  # 21 % (the mild equidistant lens) to 44 % here
 
 
 def _binned_kitti(kitti: KittiFrame, bx: int, by: int, roi: tuple[int, int, int, int]) -> Rig:
