@@ -10,6 +10,7 @@ point's z, so the point depth_image_proc makes of it must lie within one raw pix
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,14 +158,20 @@ def _xyzrgb_node(ros_logs: Path, name: str, image: str, points: str) -> Any:
                     "-r", f"points:={points}")  # fmt: skip
 
 
+def _arrived(collectors: list[Any], stamp: int) -> Callable[[], bool]:
+    """Whether every collector holds a message of ``stamp``."""
+    return lambda: all(stamp in collector.by_stamp() for collector in collectors)
+
+
 def run_rigs(
     probe: Probe, ros_logs: Path, name: str, settings: dict[str, Any], cases: list[Rig], external: bool,
     camera_info_too: bool = False, xyzrgb: bool = False,
 ) -> list[Published]:  # fmt: skip
     """The node (``image_is_rectified: false``, no LiDAR, ``settings``; the external backend fed each rig's
     prediction, else the shipped model) and point_cloud_xyz_node on /depth/image + /depth/camera_info: each rig's
-    frame in turn, one a second. ``camera_info_too``: a second point_cloud_xyz_node on /depth/image and the camera's
-    own camera_info (its binning and roi read by image_geometry). ``xyzrgb``: two point_cloud_xyzrgb_nodes on our
+    frame in turn, the next once every output of the last came (a frame whose best-effort cloud was lost is sent
+    again, up to 3 times). ``camera_info_too``: a second point_cloud_xyz_node on /depth/image and the camera's own
+    camera_info (its binning and roi read by image_geometry). ``xyzrgb``: two point_cloud_xyzrgb_nodes on our
     depth and camera_info, one fed the raw image, one the raw image rectified with the same calibration
     (``CameraModel.undistort``, as image_proc's rectify) on /camera/image_rect_color."""
     params = write_params(ros_logs / f"{name}.yaml", {"image_is_rectified": False, **settings})
@@ -214,26 +221,33 @@ def run_rigs(
             wait_until(lambda: probe.node.count_subscribers("/depth/camera_info") >= readers, 30, "their subscriptions")
             wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
             time.sleep(1.0)
+            outputs_of_a_frame = [depth, info, ours, theirs]
+            outputs_of_a_frame += [from_camera_info] if camera_info_too else []
+            outputs_of_a_frame += [of_raw, of_rectified] if xyzrgb else []
             stamps = {}
             for rig in cases:
-                stamp = probe.now_ns()
-                header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
-                pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, rig.camera, header))
-                if external:
-                    pub_prediction.publish(ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header))
-                pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
-                if xyzrgb:
-                    pub_rect.publish(ros_msgs.image_from_array(probe.factory, rectified[rig.name], "rgb8", header))
+                # one frame at a time, its outputs awaited; depth_image_proc publishes best effort, and with four of
+                # its nodes sending MB clouds at once on a loaded machine one is sometimes lost: the frame again
+                for attempt in range(3):
+                    stamp = probe.now_ns()
+                    header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
+                    pub_info.publish(ros_msgs.camera_info_from_model(probe.factory, rig.camera, header))
+                    if external:
+                        prediction = ros_msgs.image_from_array(probe.factory, rig.prediction, "32FC1", header)
+                        pub_prediction.publish(prediction)
+                    pub_image.publish(ros_msgs.image_from_array(probe.factory, rig.rgb, "rgb8", header))
+                    if xyzrgb:
+                        pub_rect.publish(ros_msgs.image_from_array(probe.factory, rectified[rig.name], "rgb8", header))
+                    try:
+                        wait_until(_arrived(outputs_of_a_frame, stamp), 10, f"the outputs of {rig.name}")
+                        break
+                    except AssertionError:
+                        # our own outputs are reliable: only a depth_image_proc cloud may be sent again for
+                        assert _arrived([depth, info, ours], stamp)(), f"our node published nothing for {rig.name}"
+                        if attempt == 2:
+                            raise
+                        print(f"{rig.name}: a best-effort depth_image_proc cloud was lost; the frame again")
                 stamps[stamp] = rig
-                time.sleep(1.0)
-            wait_until(lambda: set(stamps) <= set(ours.by_stamp()) & set(info.by_stamp()), 30, "our outputs")
-            wait_until(lambda: set(stamps) <= set(theirs.by_stamp()), 30, "point_cloud_xyz's clouds")
-            if camera_info_too:
-                wait_until(lambda: set(stamps) <= set(from_camera_info.by_stamp()), 30, "the second one's clouds")
-            if xyzrgb:
-                wait_until(
-                    lambda: set(stamps) <= set(of_raw.by_stamp()) & set(of_rectified.by_stamp()), 30, "xyzrgb's clouds"
-                )
         for collector in (depth, info, ours, theirs, from_camera_info, of_raw, of_rectified):
             probe.drop(collector)
         return [
