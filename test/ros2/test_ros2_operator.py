@@ -359,6 +359,56 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
         assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", counts
 
 
+def recalibrated(image: Any, info: Any) -> tuple[Any, Any]:
+    """The camera recalibrated (camera_calibration's new K, P written by the driver after a restart): focal lengths
+    25 % longer, the same image size."""
+    k, p = np.array(info.k).reshape(3, 3), np.array(info.p).reshape(3, 4)
+    k[0, 0] *= 1.25
+    k[1, 1] *= 1.25
+    p[0, 0] *= 1.25
+    p[1, 1] *= 1.25
+    info.k, info.p = k.ravel().tolist(), p.ravel().tolist()
+    return image, info
+
+
+def test_a_recalibrated_camera_gets_the_ground_plane_scale_of_its_new_calibration_at_once(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``scale.mode: ground_plane`` while one real KITTI scene streams; the camera_info changes to a new calibration
+    (focal lengths 25 % longer, the same size). The ground-plane scale is a function of the calibration (the plane's
+    height is measured through K): under the new one a fresh node measures 1.25 times the old scale. The first depth
+    image published with the new camera_info must carry it; the node kept the old calibration's scale in its filter
+    and gated the new one out (seen: the first two frames after the change at the old scale, 20 % short, with
+    'ground-plane scale 1.648 gated out (3.7σ)'), nothing counted. Every image accounted for."""
+    params = write_params(ros_logs / "recalibrated.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable",
+                          "scale.mode": "ground_plane"})  # fmt: skip
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "recalibrated.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        depth = operated.collect(Image, "/depth/image")
+        infos = operated.collect(CameraInfo, "/depth/camera_info")
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        stream = operated.start_stream(kitti_frames[:1], reliable=True)  # one scene: the scale stays
+        depth.wait_for(5, timeout_s=30)
+        stream.reshape, seen = recalibrated, depth.count()
+        wait_until(lambda: depth.count() >= seen + 4, 15, "depth under the new calibration")
+        stream.stop()
+        time.sleep(1.0)
+        by_stamp = infos.by_stamp()
+        focal = {ros_msgs.stamp_to_ns(image.header.stamp): by_stamp[ros_msgs.stamp_to_ns(image.header.stamp)].k[0]
+                 for image in depth.messages}  # fmt: skip
+        old_fx, new_fx = min(focal.values()), max(focal.values())
+        assert new_fx == pytest.approx(1.25 * old_fx, rel=1e-3), (old_fx, new_fx)  # camera_info follows at once
+        medians = {ros_msgs.stamp_to_ns(image.header.stamp): float(np.nanmedian(depth_array(image)))
+                   for image in depth.messages}  # fmt: skip
+        stamps = sorted(medians)
+        first_new = next(i for i, stamp in enumerate(stamps) if focal[stamp] == new_fx)
+        ratios = [medians[stamp] / medians[stamps[first_new - 1]] for stamp in stamps[first_new:]]
+        assert all(ratio == pytest.approx(1.25, rel=0.03) for ratio in ratios), ratios
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
+
+
 def node_executable(name: str) -> list[str]:
     """The installed console script (a signal to ``ros2 run``, a wrapper, kills the wrapper only)."""
     prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)

@@ -166,7 +166,8 @@ class ScaleRecovery:
     ``intrinsics`` describe the *prediction* image (resize camera intrinsics with ``PinholeIntrinsics.resized``
     when the network runs at another size). State resets when the output kind or the prediction size changes, and
     when a stamp is more than :data:`TIME_JUMP_BACK_NS` before the previous one (ROS time went back: a bag played
-    with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump).
+    with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump);
+    the ground-plane state also when the intrinsics change (a recalibrated or another camera of the same size).
     """
 
     def __init__(self, config: RecoveryConfig | None = None) -> None:
@@ -177,6 +178,7 @@ class ScaleRecovery:
         self._anchor: _Anchor | None = None
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
+        self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
         self._extrinsic = ExtrinsicCheck(check) if check is not None else None  # kept across resets: geometry
@@ -234,6 +236,7 @@ class ScaleRecovery:
             self.reset()
             self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
         self._last_stamp_ns = int(stamp_ns)
+        self._forget_ground_of_another_calibration(intrinsics)
         frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics)
         mode = self.config.mode
         if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):
@@ -248,6 +251,18 @@ class ScaleRecovery:
                 return self._passthrough(frame, Health.DEGRADED)
         result = self._from_ground(frame, primary=mode == "ground_plane")
         return result or self._fixed(frame, Health.LOST)
+
+    def _forget_ground_of_another_calibration(self, intrinsics: PinholeIntrinsics) -> None:
+        """A new calibration (camera_info's K / P changed at the same size: a recalibration, another camera): the
+        ground-plane scale is measured through the intrinsics (the plane's height scales with the focal length), so
+        its filter, and with ``scale.mode=ground_plane`` the ground-scaled anchor, start again. Held, the old
+        calibration's scale gated the new one out for ``reinit_after`` - 1 frames (20 % short after a 25 % longer
+        focal length, real KITTI). The LiDAR state stays: a scan's depth does not depend on the intrinsics."""
+        if self._ground_intrinsics is not None and intrinsics != self._ground_intrinsics:
+            self._ground_filter.reset()
+            if self.config.mode == "ground_plane":
+                self._anchor = None
+        self._ground_intrinsics = intrinsics
 
     # -- sources -------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -256,6 +257,25 @@ def test_a_model_scale_that_drifts_fast_keeps_being_fitted_to_the_lidar() -> Non
         modes.append(result.mode)
     assert modes.count(ScaleMode.LIDAR) >= 15 and ScaleMode.GROUND_PLANE not in modes, modes
     assert max(errors[-10:]) < 4 * math.log(1.08), errors  # a held scale lags at most a few frames (was 26 behind)
+
+
+@pytest.mark.parametrize("mode", ["ground_plane", "lidar"])
+def test_a_new_calibration_of_the_same_size_gets_its_own_ground_plane_scale_at_once(mode: str) -> None:
+    """The camera_info changes to focal lengths 25 % longer at the same size (a recalibration; another camera): the
+    ground-plane scale, measured through the intrinsics, is 1.25 times the old one, as a fresh recovery finds it. The
+    first frame of the new calibration got the old calibration's filtered scale (the new one gated out, 'degraded'),
+    as the primary mode and as the LiDAR fallback alike."""
+    prediction, kind = DEPTH / 4.0, OutputKind.DEPTH_UP_TO_SCALE
+    camera = SEQUENCE_INTRINSICS
+    longer = dataclasses.replace(camera, fx=camera.fx * 1.25, fy=camera.fy * 1.25)
+    fresh = _recovery(mode=mode).update(prediction, kind, 0, longer, None)
+    recovery = _recovery(mode=mode)
+    for step in range(5):
+        old = recovery.update(prediction, kind, step * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
+    assert old.mode is ScaleMode.GROUND_PLANE and fresh.scale == pytest.approx(1.25 * old.scale, rel=0.02)
+    first = recovery.update(prediction, kind, 5 * FRAME_PERIOD_NS, longer, None)
+    assert (first.mode, first.health) == (fresh.mode, fresh.health), first.reason
+    assert first.scale == pytest.approx(fresh.scale, rel=1e-6), first.reason
 
 
 def test_a_ground_plane_scale_held_through_a_frame_without_ground_is_degraded() -> None:
