@@ -25,6 +25,7 @@ the stamps passed them again.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -44,6 +45,7 @@ PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (anot
 MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
 MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
+STOPPED_AFTER_IMAGES = 2  # images since a partner's last message (and the give-up time) that make it 'stopped'
 Synchroniser = TypeVar("Synchroniser")
 
 
@@ -67,6 +69,8 @@ class Unpaired:
             (a large image that lags its camera_info in transport came that many camera_infos late).
         streamed_ns: how long images had been arriving (since the first one, monotonic ns) when it was given up
             (None: not known); shorter than the give-up time, a partner nothing has come on may merely be late.
+        stopped_ns: per missing partner input that was stopped around the image (``SyncWatch._stopped_ns``): how
+            long it was silent (ns).
     """
 
     stamp_ns: int
@@ -74,6 +78,7 @@ class Unpaired:
     latest_ns: dict[str, int | None]
     behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
     streamed_ns: int | None = None
+    stopped_ns: dict[str, int] = field(default_factory=dict)
 
 
 class Relay:
@@ -93,6 +98,10 @@ class Relay:
             cb(*(msg + args))
 
 
+STOPPED_PUBLISHER = {  # what publishes each partner input, for a partner that stopped while images go on
+    "camera_info": "the camera driver's camera_info (or its camera_info_manager)",
+    "prediction": "the external depth model's prediction",
+}
 TOPIC_SETTING = {  # what names the topic of each partner input, for the remedy of a topic that delivers nothing
     "camera_info": "camera_info_topic (launch: camera_info:=)",
     "prediction": "prediction_topic",
@@ -140,6 +149,8 @@ class SyncWatch:
         self._on_late = on_late
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
+        self._partner_arrived: dict[str, tuple[int, int]] = {}  # name -> (arrival ns, images then) of its latest
+        self._images_seen = 0  # images arrived so far
         self._slop_s = float(slop_s)
         self._queue_size = int(queue_size)
         self._give_up_ns = int(give_up_s * NS_PER_S)
@@ -272,6 +283,7 @@ class SyncWatch:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
             if self._first_image is None:
                 self._first_image = self._clock_ns()
+            self._images_seen += 1
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -284,6 +296,7 @@ class SyncWatch:
         """A message arrived on partner input ``name``."""
         with self._lock:
             self._partners[name].append(int(stamp_ns))
+            self._partner_arrived[name] = (self._clock_ns(), self._images_seen)
             if name == "camera_info" and self._on_missing is not None:
                 image = _nearest(self._images, stamp_ns, self._slop_s * NS_PER_S)
                 if image is not None:
@@ -367,6 +380,7 @@ class SyncWatch:
             self._waiting.clear()
             self._infos.clear()
             self._first_image = None
+            self._partner_arrived.clear()
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -392,6 +406,15 @@ class SyncWatch:
                 f"{self._topics[name]} since the node started: {remedy}"
             )
             return f"no_{name}", text
+        if stopped := [name for name in lost.missing if name in lost.stopped_ns]:
+            name = stopped[0]
+            topic = self._topics[name]
+            return f"no_{name}", (
+                f"{stamp} not paired: {name} stopped: nothing arrived on {topic} for "
+                f"{lost.stopped_ns[name] / NS_PER_S:.1f} s while images came ({seen}); {STOPPED_PUBLISHER[name]} "
+                f"ended, stalled or was restarted without it (`ros2 topic info -v {topic}` lists its publishers); "
+                f"images are skipped (no_{name}) until it publishes again"
+            )
         if lost.missing:
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "
@@ -419,8 +442,29 @@ class SyncWatch:
             for name, stamps in self._partners.items()
             if name not in missing
         }
-        first = self._first_image
-        return Unpaired(int(stamp_ns), missing, latest, behind, None if first is None else self._clock_ns() - first)
+        first, now = self._first_image, self._clock_ns()
+        stopped = {name: silent for name in missing if (silent := self._stopped_ns(name, stamp_ns, now)) is not None}
+        streamed = None if first is None else now - first
+        return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped)
+
+    def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
+        """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
+        publisher ended or stalled while images went on), else None: silent for the give-up time and
+        :data:`STOPPED_AFTER_IMAGES` images since (monotonic), or, back since, a gap in its stamps around the image
+        of the give-up time and three of its usual periods (a slow camera whose camera_info is stamped otherwise is
+        no stop)."""
+        stamps = sorted(self._partners[name])
+        after = next((s for s in stamps if s > stamp_ns), None)
+        if after is None:
+            arrived, images_then = self._partner_arrived.get(name, (now_ns, self._images_seen))
+            silent = now_ns - arrived >= self._give_up_ns
+            return now_ns - arrived if silent and self._images_seen - images_then >= STOPPED_AFTER_IMAGES else None
+        before = max((s for s in stamps if s < stamp_ns), default=None)
+        if before is None:
+            return None
+        periods = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+        usual = sorted(periods)[len(periods) // 2]
+        return after - before if after - before >= max(self._give_up_ns, 3 * usual) else None
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:

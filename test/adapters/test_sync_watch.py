@@ -423,3 +423,44 @@ def test_attach_passes_on_missing_and_the_reporter_counts_each_image_and_warns_t
     strict = MissingImages(counted.append, warnings.append, "reliable", clock_ns=clock)
     strict(1, "x")
     assert "publishes camera_info more often than images" in warnings[-1] and "(keep last 10)" in warnings[-1]
+
+
+def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_until_and_after_it_is_back() -> None:
+    """10 Hz images; camera_info with each for 1 s, then none for 3 s (its publisher died), then again. Every image
+    of the gap is reported ``no_camera_info`` saying the camera_info stopped and for how long, those given up after
+    it came back too (their report said 'publish it with the image's stamp, or use sync.mode: latest': no stamp was
+    wrong, and latest would run on with a dead publisher's calibration); the images after it pair."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    gap = range(10, 40)
+    for k in range(60):
+        clock.now_ns = k * S // 10
+        stamp = STAMP + k * S // 10
+        if k not in gap:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if k not in gap:
+            sync.paired(msg(stamp))  # the synchroniser pairs it at once
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
+    texts = [text for _, text in lost]
+    assert all("camera_info stopped: nothing arrived on /cam/info for" in text for text in texts), texts[-1]
+    assert all("ros2 topic info -v /cam/info" in text and "image's stamp" not in text for text in texts)
+    assert "for 1.1 s" in texts[0] and "for 3.1 s" in texts[-1], (texts[0], texts[-1])
+
+
+def test_a_slow_camera_whose_camera_info_is_stamped_otherwise_is_not_called_stopped() -> None:
+    """A 0.5 Hz camera whose camera_info carries another stamp than its image (its own clock, 0.3 s off): each image
+    waits past the give-up time with camera_infos still coming, so the stamp is the matter, not a stop."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(6):
+        clock.now_ns = 2 * k * S
+        sync.partner("camera_info", STAMP + 2 * k * S + 300_000_000)
+        sync.report(sync.image(STAMP + 2 * k * S))
+        clock.now_ns += S
+        sync.poll()
+    assert len(lost) == 6 and all("publish it with the image's stamp" in text for _, text in lost), lost[-1]
+    assert not any("stopped" in text for _, text in lost)

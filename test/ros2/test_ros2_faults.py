@@ -1,0 +1,56 @@
+"""Faults of a robot's drivers in the middle of a stream, on real ROS 2 Humble with real KITTI frames: what the node
+logs, counts and publishes while the fault lasts, and that it carries on when the fault ends, without a restart.
+
+Invariants checked: no traceback in the node's log, every image the node received accounted for in ``/diagnostics``
+(published, dropped or a bad message with its reason), the outputs after the fault as before it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+
+from test.kitti_bag import KittiFrame
+
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, node_statuses, write_params
+from .test_ros2_operator import accounted, operating
+
+
+def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_and_pairs_again_when_back(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The camera_info publisher stops for 3 s while the images go on at 10 Hz (a camera_info_manager that died, a
+    driver restarted without it), then comes back. Each image without its camera_info is counted ``no_camera_info``;
+    the warning said "no camera_info within sync.slop_s=0.05 s of it (latest camera_info stamped <3 s before>);
+    publish it with the image's stamp, or use sync.mode: latest": stamps were never the matter, and sync.mode: latest
+    would run on with the calibration of a dead publisher. It now says the camera_info stopped, since when, and what to
+    look at. Once it is back the images pair and are published again; every image is accounted for."""
+    params = write_params(ros_logs / "info_stops.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "info_stops.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        depth = operated.collect(Image, "/depth/image")
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        feeder = KittiFeeder(probe, kitti_frames[:1], qos=RELIABLE)
+        feeder.wait_connected(lidar=False)
+        without = 0
+        for step in range(70):  # 2 s with camera_info, 3 s without, 2 s with again
+            image, info = feeder.image_msgs(0, probe.now_ns())
+            if 20 <= step < 50:
+                without += 1
+            else:
+                feeder.pub_info.publish(info)
+            feeder.pub_image.publish(image)
+            time.sleep(0.1)
+        published_at_end = depth.count()
+        time.sleep(2.0)
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["worker_errors"] == "0", status
+        assert int(status["bad_messages.no_camera_info"]) == without, status
+        assert int(status["frames_published"]) == 70 - without and published_at_end >= 60 - without, status
+        log = launched.log
+        assert "camera_info stopped" in log and "/camera/camera_info" in log, log[-3000:]
+        assert "publish it with the image's stamp" not in log, log[-3000:]
