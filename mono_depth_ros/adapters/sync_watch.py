@@ -71,6 +71,9 @@ class Unpaired:
             (None: not known); shorter than the give-up time, a partner nothing has come on may merely be late.
         stopped_ns: per missing partner input that was stopped around the image (``SyncWatch._stopped_ns``): how
             long it was silent (ns).
+        started_ns: per missing partner input whose first message (since the start, or the last jump back) is
+            stamped after the image and within the slop of a later image's: that stamp (it started after the images,
+            or its subscription matched later; a partner stamped on another clock matches no image).
     """
 
     stamp_ns: int
@@ -79,6 +82,7 @@ class Unpaired:
     behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
     streamed_ns: int | None = None
     stopped_ns: dict[str, int] = field(default_factory=dict)
+    started_ns: dict[str, int] = field(default_factory=dict)
 
 
 class Relay:
@@ -151,6 +155,8 @@ class SyncWatch:
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
         self._partner_arrived: dict[str, tuple[int, int]] = {}  # name -> (arrival ns, images then) of its latest
         self._images_seen = 0  # images arrived so far
+        self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
+        self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
         self._slop_s = float(slop_s)
         self._queue_size = int(queue_size)
         self._give_up_ns = int(give_up_s * NS_PER_S)
@@ -256,6 +262,8 @@ class SyncWatch:
             if not jumped:
                 return []
             self._image_span, self._infos = None, {}
+            self._first_partner.clear()  # a partner's first stamp from before the jump is after every image since
+            self._recent_images.clear()
             self._images.clear()  # (images seen before the jump pass no camera_info after it)
             stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
             for stamp in stale_images:
@@ -284,6 +292,7 @@ class SyncWatch:
             if self._first_image is None:
                 self._first_image = self._clock_ns()
             self._images_seen += 1
+            self._recent_images.append(int(stamp_ns))
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -297,6 +306,7 @@ class SyncWatch:
         with self._lock:
             self._partners[name].append(int(stamp_ns))
             self._partner_arrived[name] = (self._clock_ns(), self._images_seen)
+            self._first_partner.setdefault(name, int(stamp_ns))
             if name == "camera_info" and self._on_missing is not None:
                 image = _nearest(self._images, stamp_ns, self._slop_s * NS_PER_S)
                 if image is not None:
@@ -381,6 +391,8 @@ class SyncWatch:
             self._infos.clear()
             self._first_image = None
             self._partner_arrived.clear()
+            self._first_partner.clear()
+            self._recent_images.clear()
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -415,6 +427,14 @@ class SyncWatch:
                 f"ended, stalled or was restarted without it (`ros2 topic info -v {topic}` lists its publishers); "
                 f"images are skipped (no_{name}) until it publishes again"
             )
+        if started := [name for name in lost.missing if name in lost.started_ns]:
+            name = started[0]
+            after_s = (lost.started_ns[name] - lost.stamp_ns) / NS_PER_S
+            return f"no_{name}", (
+                f"{stamp} not paired: the first {name} on {self._topics[name]} is stamped {after_s:.3f} s after it "
+                f"({seen}): {name} started after the images (its publisher started later, or the node's subscription "
+                f"to it matched after the image's: at start-up, at a lifecycle activate); the images since pair"
+            )
         if lost.missing:
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "
@@ -445,7 +465,13 @@ class SyncWatch:
         first, now = self._first_image, self._clock_ns()
         stopped = {name: silent for name in missing if (silent := self._stopped_ns(name, stamp_ns, now)) is not None}
         streamed = None if first is None else now - first
-        return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped)
+        started = {  # a first partner after the image that a later image took: it started later
+            name: first_ns
+            for name in missing
+            if (first_ns := self._first_partner.get(name, 0)) > stamp_ns
+            and any(abs(image - first_ns) <= slop_ns for image in self._recent_images)
+        }
+        return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped, started)
 
     def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
         """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its

@@ -464,3 +464,27 @@ def test_a_slow_camera_whose_camera_info_is_stamped_otherwise_is_not_called_stop
         sync.poll()
     assert len(lost) == 6 and all("publish it with the image's stamp" in text for _, text in lost), lost[-1]
     assert not any("stopped" in text for _, text in lost)
+
+
+def test_images_before_the_first_camera_info_are_said_to_come_before_it_started() -> None:
+    """10 Hz images; the camera_info of the first three never reaches the node (its subscription matched after the
+    image's, at a lifecycle activate; seen on real Humble), the next ones pair. The three were reported with
+    'publish it with the image's stamp, or use sync.mode: latest', though every stamp was right: they now say the
+    camera_info started after them, and that the images since pair."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(20):
+        clock.now_ns = k * S // 10
+        stamp = STAMP + k * S // 10
+        if k >= 3:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if k >= 3:
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * 3
+    texts = [text for _, text in lost]
+    assert all("camera_info started after the images" in text and "sync.mode" not in text for text in texts), texts
+    assert "the first camera_info on /cam/info is stamped 0.300 s after it" in texts[0], texts[0]

@@ -54,3 +54,33 @@ def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_and_pairs_
         log = launched.log
         assert "camera_info stopped" in log and "/camera/camera_info" in log, log[-3000:]
         assert "publish it with the image's stamp" not in log, log[-3000:]
+
+
+def test_images_before_the_first_camera_info_say_it_started_after_them(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A camera whose camera_info starts 0.3 s after its images (a driver that sends it once calibrated; what a
+    lifecycle activate did too, its camera_info subscription matched after the image's: seen once in three cycles):
+    the three images before it are counted ``no_camera_info`` and were warned 'no camera_info within
+    sync.slop_s=0.05 s of it (latest camera_info stamped <after it>); publish it with the image's stamp, or use
+    sync.mode: latest', though every stamp was right. The warning says the camera_info started after them; the
+    images since pair, every image accounted for."""
+    params = write_params(ros_logs / "info_late.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "info_late.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        feeder = KittiFeeder(probe, kitti_frames[:1], qos=RELIABLE)
+        feeder.wait_connected(lidar=False)
+        for step in range(20):
+            image, info = feeder.image_msgs(0, probe.now_ns())
+            if step >= 3:
+                feeder.pub_info.publish(info)
+            feeder.pub_image.publish(image)
+            time.sleep(0.1)
+        time.sleep(2.0)
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages.no_camera_info"] == "3", status
+        assert status["frames_published"] == "17", status
+        log = launched.log
+        assert "camera_info started after the images" in log and "sync.mode: latest" not in log, log[-3000:]
