@@ -154,6 +154,7 @@ class SyncWatch:
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
         self._partner_arrived: dict[str, tuple[int, int]] = {}  # name -> (arrival ns, images then) of its latest
+        self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=remembered) for name in partners}  # stamp, ns
         self._images_seen = 0  # images arrived so far
         self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
         self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
@@ -263,6 +264,8 @@ class SyncWatch:
                 return []
             self._image_span, self._infos = None, {}
             self._first_partner.clear()  # a partner's first stamp from before the jump is after every image since
+            for arrivals in self._partner_arrivals.values():
+                arrivals.clear()
             self._recent_images.clear()
             self._images.clear()  # (images seen before the jump pass no camera_info after it)
             stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
@@ -306,6 +309,7 @@ class SyncWatch:
         with self._lock:
             self._partners[name].append(int(stamp_ns))
             self._partner_arrived[name] = (self._clock_ns(), self._images_seen)
+            self._partner_arrivals[name].append((int(stamp_ns), self._clock_ns()))
             self._first_partner.setdefault(name, int(stamp_ns))
             if name == "camera_info" and self._on_missing is not None:
                 image = _nearest(self._images, stamp_ns, self._slop_s * NS_PER_S)
@@ -391,6 +395,8 @@ class SyncWatch:
             self._infos.clear()
             self._first_image = None
             self._partner_arrived.clear()
+            for arrivals in self._partner_arrivals.values():
+                arrivals.clear()
             self._first_partner.clear()
             self._recent_images.clear()
             return count
@@ -476,21 +482,23 @@ class SyncWatch:
     def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
         """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
         publisher ended or stalled while images went on), else None: silent for the give-up time and
-        :data:`STOPPED_AFTER_IMAGES` images since (monotonic), or, back since, a gap in its stamps around the image
-        of the give-up time and three of its usual periods (a slow camera whose camera_info is stamped otherwise is
-        no stop)."""
-        stamps = sorted(self._partners[name])
-        after = next((s for s in stamps if s > stamp_ns), None)
+        :data:`STOPPED_AFTER_IMAGES` images since (monotonic), or, back since, a gap around the image of the give-up
+        time and three of its usual periods both in its stamps and in their arrival (a slow camera whose camera_info
+        is stamped otherwise is no stop, nor are camera_infos lost from the subscription's history in a burst of
+        messages after a network stall: their neighbours arrived together)."""
+        arrivals = sorted(self._partner_arrivals[name])
+        stamps = [stamp for stamp, _ in arrivals]
+        after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
         if after is None:
             arrived, images_then = self._partner_arrived.get(name, (now_ns, self._images_seen))
             silent = now_ns - arrived >= self._give_up_ns
             return now_ns - arrived if silent and self._images_seen - images_then >= STOPPED_AFTER_IMAGES else None
-        before = max((s for s in stamps if s < stamp_ns), default=None)
-        if before is None:
-            return None
+        if after == 0:
+            return None  # nothing before the image
+        (before_ns, before_arrival), (after_ns, after_arrival) = arrivals[after - 1], arrivals[after]
         periods = [b - a for a, b in itertools.pairwise(stamps) if b > a]
-        usual = sorted(periods)[len(periods) // 2]
-        return after - before if after - before >= max(self._give_up_ns, 3 * usual) else None
+        least = max(self._give_up_ns, 3 * sorted(periods)[len(periods) // 2])
+        return after_ns - before_ns if min(after_ns - before_ns, after_arrival - before_arrival) >= least else None
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:

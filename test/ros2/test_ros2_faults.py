@@ -37,7 +37,9 @@ def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_and_pairs_
         feeder = KittiFeeder(probe, kitti_frames[:1], qos=RELIABLE)
         feeder.wait_connected(lidar=False)
         without = 0
+        resumed = 0
         for step in range(70):  # 2 s with camera_info, 3 s without, 2 s with again
+            resumed = depth.count() if step == 50 else resumed
             image, info = feeder.image_msgs(0, probe.now_ns())
             if 20 <= step < 50:
                 without += 1
@@ -45,12 +47,12 @@ def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_and_pairs_
                 feeder.pub_info.publish(info)
             feeder.pub_image.publish(image)
             time.sleep(0.1)
-        published_at_end = depth.count()
         time.sleep(2.0)
         status = node_statuses(diagnostics.messages)[-1]
         assert accounted(status) and status["worker_errors"] == "0", status
         assert int(status["bad_messages.no_camera_info"]) == without, status
-        assert int(status["frames_published"]) == 70 - without and published_at_end >= 60 - without, status
+        handed_on = int(status["frames_published"]) + int(status["frames_dropped_stale"])  # a busy worker drops some
+        assert handed_on == 70 - without and depth.count() >= resumed + 15, (status, resumed)  # back: 20 sent
         log = launched.log
         assert "camera_info stopped" in log and "/camera/camera_info" in log, log[-3000:]
         assert "publish it with the image's stamp" not in log, log[-3000:]
@@ -81,6 +83,6 @@ def test_images_before_the_first_camera_info_say_it_started_after_them(
         time.sleep(2.0)
         status = node_statuses(diagnostics.messages)[-1]
         assert accounted(status) and status["bad_messages.no_camera_info"] == "3", status
-        assert status["frames_published"] == "17", status
+        assert int(status["frames_published"]) + int(status["frames_dropped_stale"]) == 17, status  # a busy worker
         log = launched.log
         assert "camera_info started after the images" in log and "sync.mode: latest" not in log, log[-3000:]
