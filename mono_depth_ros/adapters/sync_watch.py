@@ -72,8 +72,9 @@ class Unpaired:
         stopped_ns: per missing partner input that was stopped around the image (``SyncWatch._stopped_ns``): how
             long it was silent (ns).
         started_ns: per missing partner input whose first message (since the start, or the last jump back) is
-            stamped after the image and within the slop of a later image's: that stamp (it started after the images,
-            or its subscription matched later; a partner stamped on another clock matches no image).
+            stamped less than 1 s after the image and within the slop of a later image's: that stamp (it started
+            after the images, or its subscription matched later; a partner stamped on another clock matches no
+            image, and an image stamped 0 amid the stream is no image before the partner started).
     """
 
     stamp_ns: int
@@ -474,7 +475,7 @@ class SyncWatch:
         started = {  # a first partner after the image that a later image took: it started later
             name: first_ns
             for name in missing
-            if (first_ns := self._first_partner.get(name, 0)) > stamp_ns
+            if 0 < (first_ns := self._first_partner.get(name, 0)) - stamp_ns <= TIME_JUMP_BACK_NS  # not an odd stamp
             and any(abs(image - first_ns) <= slop_ns for image in self._recent_images)
         }
         return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped, started)

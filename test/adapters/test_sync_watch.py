@@ -509,3 +509,25 @@ def test_camera_infos_lost_in_a_burst_after_a_network_stall_are_not_called_stopp
     sync.poll()
     assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
     assert not any("stopped" in text for _, text in lost), lost[0]
+
+
+def test_an_unstamped_image_amid_the_stream_keeps_the_stamp_remedy() -> None:
+    """A driver that leaves one image's stamp 0 amid a 10 Hz stream whose camera_infos are stamped: that image is
+    counted ``no_camera_info`` with the stamps and the stamp remedy. Its stamp made a jump back, after which the next
+    camera_info was the 'first', and the image was said to come before the camera_info started (stamped 1.7e9 s
+    after it)."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(20):
+        clock.now_ns = k * S // 10
+        stamp = 0 if k == 10 else STAMP + k * S // 10
+        sync.partner("camera_info", STAMP + k * S // 10)
+        sync.report(sync.forget_after_a_jump_back("image", stamp))
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if k != 10:
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert len(lost) == 1 and lost[0][0] == "no_camera_info", lost
+    assert "image stamped 0.000 s" in lost[0][1] and "publish it with the image's stamp" in lost[0][1], lost[0][1]

@@ -86,3 +86,31 @@ def test_images_before_the_first_camera_info_say_it_started_after_them(
         assert int(status["frames_published"]) + int(status["frames_dropped_stale"]) == 17, status  # a busy worker
         log = launched.log
         assert "camera_info started after the images" in log and "sync.mode: latest" not in log, log[-3000:]
+
+
+def test_one_unstamped_image_amid_the_stream_is_counted_with_the_stamp_remedy_and_the_rest_go_on(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A driver that leaves one image's stamp 0 amid a 10 Hz stream with stamped camera_infos: that image is counted
+    ``no_camera_info`` with the stamp remedy (this branch's 'started after' text had called it an image before the
+    camera_info started, stamped 1.7e9 s after it), the others are published, every image accounted for."""
+    params = write_params(ros_logs / "stamp_zero.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "stamp_zero.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        feeder = KittiFeeder(probe, kitti_frames[:1], qos=RELIABLE)
+        feeder.wait_connected(lidar=False)
+        for step in range(20):
+            image, info = feeder.image_msgs(0, probe.now_ns())
+            if step == 10:
+                image.header.stamp.sec, image.header.stamp.nanosec = 0, 0
+            feeder.pub_info.publish(info)
+            feeder.pub_image.publish(image)
+            time.sleep(0.1)
+        time.sleep(2.0)
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages.no_camera_info"] == "1", status
+        assert int(status["frames_published"]) + int(status["frames_dropped_stale"]) == 19, status
+        log = launched.log
+        assert "image stamped 0.000 s not paired" in log and "started after" not in log, log[-3000:]
