@@ -56,6 +56,9 @@ from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, Upd
 
 MODES = REQUESTABLE_MODES  # the one spelling: core.scale.result.ScaleMode
 TIME_JUMP_BACK_NS = 1_000_000_000  # a stamp this far before the previous one: ROS time went back, state is reset
+NEW_CALIBRATION = 0.01  # a focal length this much longer or shorter (relative), or a principal point moved this
+# fraction of the image's size, from the calibration the ground-plane state rests on: a new calibration (1 % of the
+# ground scale, a sixth of its usual σ; float noise or an online calibration's refinements stay under it)
 
 
 @dataclass(frozen=True)
@@ -257,12 +260,16 @@ class ScaleRecovery:
         ground-plane scale is measured through the intrinsics (the plane's height scales with the focal length), so
         its filter, and with ``scale.mode=ground_plane`` the ground-scaled anchor, start again. Held, the old
         calibration's scale gated the new one out for ``reinit_after`` - 1 frames (20 % short after a 25 % longer
-        focal length, real KITTI). The LiDAR state stays: a scan's depth does not depend on the intrinsics."""
-        if self._ground_intrinsics is not None and intrinsics != self._ground_intrinsics:
+        focal length, real KITTI). The LiDAR state stays: a scan's depth does not depend on the intrinsics. A change
+        under :data:`NEW_CALIBRATION` (float noise, an online calibration's refinements) keeps the state: compared
+        exactly, each refined K started the filter again and nothing was gated."""
+        rests_on = self._ground_intrinsics
+        if rests_on is not None and _another_calibration(rests_on, intrinsics):
             self._ground_filter.reset()
             if self.config.mode == "ground_plane":
                 self._anchor = None
-        self._ground_intrinsics = intrinsics
+        if rests_on is None or self._ground_filter.last_update_ns is None:
+            self._ground_intrinsics = intrinsics  # kept while the state rests on it: a drift adds up to a change
 
     # -- sources -------------------------------------------------------------------------------------------
 
@@ -495,6 +502,15 @@ def _median_log_ratio(depth_m: npt.NDArray[np.float32], reference_m: npt.NDArray
         log_ratio = np.log(depth_m / reference_m)
     log_ratio = log_ratio[np.isfinite(log_ratio)]
     return float(np.median(log_ratio)) if log_ratio.size else None
+
+
+def _another_calibration(old: PinholeIntrinsics, new: PinholeIntrinsics) -> bool:
+    """Whether ``new`` is another calibration than ``old`` (same image size) for the ground-plane scale: a focal
+    length more than :data:`NEW_CALIBRATION` longer or shorter, or a principal point moved more than that fraction of
+    the image's width / height (pixels)."""
+    focal = max(abs(math.log(new.fx / old.fx)), abs(math.log(new.fy / old.fy)))
+    centre = max(abs(new.cx - old.cx) / old.width, abs(new.cy - old.cy) / old.height)
+    return focal > NEW_CALIBRATION or centre > NEW_CALIBRATION
 
 
 def _age_text(age_ns: int, digits: int) -> str:

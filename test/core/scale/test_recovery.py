@@ -278,6 +278,24 @@ def test_a_new_calibration_of_the_same_size_gets_its_own_ground_plane_scale_at_o
     assert first.scale == pytest.approx(fresh.scale, rel=1e-6), first.reason
 
 
+def test_intrinsics_refined_by_a_hair_each_frame_keep_the_ground_plane_filter() -> None:
+    """An online calibration (a VIO that refines K each frame) moves the focal lengths by 1e-6 per frame, a change
+    the ground scale does not see. The filter must keep gating: a frame whose prediction is 30 % off is gated out, as
+    with a fixed calibration. Compared exactly, each frame's intrinsics were 'a new calibration', the ground filter
+    started again every frame, and the 30 % outlier was published as the scale, health ok."""
+    kind, camera = OutputKind.DEPTH_UP_TO_SCALE, SEQUENCE_INTRINSICS
+    recovery = _recovery(mode="ground_plane")
+    results = []
+    for step in range(8):
+        refined = dataclasses.replace(camera, fx=camera.fx * (1 + 1e-6 * step), fy=camera.fy * (1 - 1e-6 * step))
+        prediction = DEPTH / 4.0 * (1.3 if step == 5 else 1.0)
+        results.append(recovery.update(prediction, kind, step * FRAME_PERIOD_NS, refined, None))
+    outlier = results[5]
+    assert outlier.health is Health.DEGRADED and "gated out" in outlier.reason, (outlier.scale, outlier.reason)
+    assert outlier.scale == pytest.approx(results[4].scale, rel=1e-3)
+    assert all(result.health is Health.OK for result in results[:5] + results[6:]), [r.reason for r in results]
+
+
 def test_a_ground_plane_scale_held_through_a_frame_without_ground_is_degraded() -> None:
     """scale.mode=ground_plane, then a wall fills the view (no ground in the prediction): the earlier ground scale is
     held, which is a fallback like LiDAR's last_good: degraded with its age and the reason. It was reported ``ok``, so
