@@ -45,7 +45,7 @@ PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (anot
 MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
 MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
-STOPPED_AFTER_IMAGES = 2  # images since a partner's last message (and the give-up time) that make it 'stopped'
+STOPPED_AFTER_IMAGES = 2  # images stamped after a partner's last message (and its silence) that make it 'stopped'
 Synchroniser = TypeVar("Synchroniser")
 
 
@@ -154,9 +154,8 @@ class SyncWatch:
         self._on_late = on_late
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
-        self._partner_arrived: dict[str, tuple[int, int]] = {}  # name -> (arrival ns, images then) of its latest
+        self._partner_arrived: dict[str, int] = {}  # name -> arrival (ns) of its latest message
         self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=remembered) for name in partners}  # stamp, ns
-        self._images_seen = 0  # images arrived so far
         self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
         self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
         self._slop_s = float(slop_s)
@@ -295,7 +294,6 @@ class SyncWatch:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
             if self._first_image is None:
                 self._first_image = self._clock_ns()
-            self._images_seen += 1
             self._recent_images.append(int(stamp_ns))
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
@@ -309,7 +307,7 @@ class SyncWatch:
         """A message arrived on partner input ``name``."""
         with self._lock:
             self._partners[name].append(int(stamp_ns))
-            self._partner_arrived[name] = (self._clock_ns(), self._images_seen)
+            self._partner_arrived[name] = self._clock_ns()
             self._partner_arrivals[name].append((int(stamp_ns), self._clock_ns()))
             self._first_partner.setdefault(name, int(stamp_ns))
             if name == "camera_info" and self._on_missing is not None:
@@ -482,23 +480,25 @@ class SyncWatch:
 
     def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
         """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
-        publisher ended or stalled while images went on), else None: silent for the give-up time and
-        :data:`STOPPED_AFTER_IMAGES` images since (monotonic), or, back since, a gap around the image of the give-up
-        time and three of its usual periods both in its stamps and in their arrival (a slow camera whose camera_info
-        is stamped otherwise is no stop, nor are camera_infos lost from the subscription's history in a burst of
-        messages after a network stall: their neighbours arrived together)."""
+        publisher ended or stalled while images went on), else None: silent (monotonic) for the give-up time and three
+        of its usual periods with :data:`STOPPED_AFTER_IMAGES` images stamped after its last message, or, back since,
+        a gap around the image of as long both in its stamps and in their arrival (a slow camera whose camera_info
+        is stamped otherwise is no stop, nor is one camera_info lost from a slow camera, whose image came after it,
+        nor are camera_infos lost from the subscription's history in a burst of messages after a network stall:
+        their neighbours arrived together)."""
         arrivals = sorted(self._partner_arrivals[name])
         stamps = [stamp for stamp, _ in arrivals]
+        periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
+        least = max(self._give_up_ns, 3 * periods[len(periods) // 2]) if periods else self._give_up_ns
         after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
         if after is None:
-            arrived, images_then = self._partner_arrived.get(name, (now_ns, self._images_seen))
-            silent = now_ns - arrived >= self._give_up_ns
-            return now_ns - arrived if silent and self._images_seen - images_then >= STOPPED_AFTER_IMAGES else None
+            if not stamps or (arrived := self._partner_arrived.get(name)) is None:
+                return None
+            since = sum(image > stamps[-1] + self._slop_s * NS_PER_S for image in self._recent_images)
+            return now_ns - arrived if now_ns - arrived >= least and since >= STOPPED_AFTER_IMAGES else None
         if after == 0:
             return None  # nothing before the image
         (before_ns, before_arrival), (after_ns, after_arrival) = arrivals[after - 1], arrivals[after]
-        periods = [b - a for a, b in itertools.pairwise(stamps) if b > a]
-        least = max(self._give_up_ns, 3 * sorted(periods)[len(periods) // 2])
         return after_ns - before_ns if min(after_ns - before_ns, after_arrival - before_arrival) >= least else None
 
 
