@@ -155,6 +155,7 @@ class SyncWatch:
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
         self._partner_arrived: dict[str, int] = {}  # name -> arrival (ns) of its latest message
+        self._image_arrived: int | None = None  # arrival (monotonic ns) of the latest image
         self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=remembered) for name in partners}  # stamp, ns
         self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
         self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
@@ -294,6 +295,7 @@ class SyncWatch:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
             if self._first_image is None:
                 self._first_image = self._clock_ns()
+            self._image_arrived = self._clock_ns()
             self._recent_images.append(int(stamp_ns))
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
@@ -392,7 +394,7 @@ class SyncWatch:
             count = len(self._waiting)
             self._waiting.clear()
             self._infos.clear()
-            self._first_image = None
+            self._first_image = self._image_arrived = None
             self._partner_arrived.clear()
             for arrivals in self._partner_arrivals.values():
                 arrivals.clear()
@@ -480,22 +482,27 @@ class SyncWatch:
 
     def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
         """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
-        publisher ended or stalled while images went on), else None: silent (monotonic) for the give-up time and three
-        of its usual periods with :data:`STOPPED_AFTER_IMAGES` images stamped after its last message, or, back since,
-        a gap around the image of as long both in its stamps and in their arrival (a slow camera whose camera_info
-        is stamped otherwise is no stop, nor is one camera_info lost from a slow camera, whose image came after it,
-        nor are camera_infos lost from the subscription's history in a burst of messages after a network stall:
-        their neighbours arrived together)."""
+        publisher ended or stalled while images went on), else None: silent (monotonic) up to the latest image for the
+        give-up time and three of its usual periods with :data:`STOPPED_AFTER_IMAGES` images stamped after its last
+        message, or, back since, a gap around the image of as long both in its stamps and in their arrival. No stop:
+        a slow camera whose camera_info is stamped otherwise, one camera_info lost from a slow camera (its image came
+        after it), a camera_info published once (no usual period: ``sync.mode: latest`` is the remedy) or at 1 Hz
+        beside 10 Hz images, images that stopped too (the end of a stream), camera_infos lost from the subscription's
+        history in a burst of messages after a network stall (their neighbours arrived together)."""
         arrivals = sorted(self._partner_arrivals[name])
         stamps = [stamp for stamp, _ in arrivals]
         periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
-        least = max(self._give_up_ns, 3 * periods[len(periods) // 2]) if periods else self._give_up_ns
+        if not periods:
+            return None  # published once (or not since a jump back): no rate to have stopped from
+        least = max(self._give_up_ns, 3 * periods[len(periods) // 2])
         after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
         if after is None:
-            if not stamps or (arrived := self._partner_arrived.get(name)) is None:
+            arrived, image_arrived = self._partner_arrived.get(name), self._image_arrived
+            if arrived is None or image_arrived is None:
                 return None
             since = sum(image > stamps[-1] + self._slop_s * NS_PER_S for image in self._recent_images)
-            return now_ns - arrived if now_ns - arrived >= least and since >= STOPPED_AFTER_IMAGES else None
+            silent = image_arrived - arrived >= least and since >= STOPPED_AFTER_IMAGES
+            return now_ns - arrived if silent else None
         if after == 0:
             return None  # nothing before the image
         (before_ns, before_arrival), (after_ns, after_arrival) = arrivals[after - 1], arrivals[after]

@@ -7,6 +7,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from mono_depth_ros.adapters.sync_watch import SYNC_GIVE_UP_S, MissingImages, SyncWatch
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
@@ -556,3 +558,26 @@ def test_one_camera_info_lost_from_a_slow_camera_is_not_called_stopped() -> None
             sync.poll()
     assert [reason for reason, _ in lost] == ["no_camera_info"], lost
     assert "stopped" not in lost[0][1] and "publish it with the image's stamp" in lost[0][1], lost[0][1]
+
+
+@pytest.mark.parametrize("info_every", [1000, 10])
+def test_a_camera_info_published_once_or_at_1_hz_is_not_called_stopped(info_every: int) -> None:
+    """10 Hz images with a camera_info published once (a driver that sends it once, latched, the node already
+    subscribed) or once a second (a driver that sends it on a timer): the images without one keep the remedy that
+    fits, sync.mode: latest. Called 'camera_info stopped ... ended, stalled or was restarted', the once-published
+    camera_info was sent to look for a dead publisher, and the 1 Hz one was stopped every second."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(60):
+        clock.now_ns = k * S // 10
+        stamp = STAMP + k * S // 10
+        if k % info_every == 0:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if k % info_every == 0:
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert len(lost) == (59 if info_every == 1000 else 54), len(lost)
+    assert all("stopped" not in text and "sync.mode: latest" in text for _, text in lost), lost[-1][1]
