@@ -15,8 +15,7 @@ from sensor_msgs.msg import Image
 
 from test.kitti_bag import KittiFrame
 
-from .harness import RELIABLE, KittiFeeder, Launched, Probe, node_statuses, write_params
-from .test_ros2_operator import accounted, operating
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, accounted, node_statuses, operating, write_params
 
 
 def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_and_pairs_again_when_back(
