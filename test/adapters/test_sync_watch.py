@@ -427,6 +427,26 @@ def test_attach_passes_on_missing_and_the_reporter_counts_each_image_and_warns_t
     assert "publishes camera_info more often than images" in warnings[-1] and "(keep last 10)" in warnings[-1]
 
 
+def streamed(
+    sync: SyncWatch, clock: FakeClock, frames: int, with_info: Any, arrive_every_ns: int = S // 10, poll: bool = True
+) -> None:
+    """``frames`` images stamped 10 Hz apart, arriving ``arrive_every_ns`` apart; frame ``k`` with its camera_info
+    (arriving just before it, paired at once by the synchroniser) where ``with_info(k)``; polled after each image
+    (unless not ``poll``) and once more at 10 s."""
+    for k in range(frames):
+        clock.now_ns = k * arrive_every_ns
+        stamp = STAMP + k * S // 10
+        if with_info(k):
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        if poll:
+            sync.poll()
+        if with_info(k):
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+
+
 def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_until_and_after_it_is_back() -> None:
     """10 Hz images; camera_info with each for 1 s, then none for 3 s (its publisher died), then again. Every image
     of the gap is reported ``no_camera_info`` saying the camera_info stopped and for how long, those given up after
@@ -435,17 +455,7 @@ def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_until_and_
     clock, lost = FakeClock(), list[tuple[str, str]]()
     sync = watch(clock, lost, queue_size=10)
     gap = range(10, 40)
-    for k in range(60):
-        clock.now_ns = k * S // 10
-        stamp = STAMP + k * S // 10
-        if k not in gap:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        sync.poll()
-        if k not in gap:
-            sync.paired(msg(stamp))  # the synchroniser pairs it at once
-    clock.now_ns = 10 * S
-    sync.poll()
+    streamed(sync, clock, 60, lambda k: k not in gap)
     assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
     texts = [text for _, text in lost]
     assert all("camera_info stopped: nothing arrived on /cam/info for" in text for text in texts), texts[-1]
@@ -475,17 +485,7 @@ def test_images_before_the_first_camera_info_are_said_to_come_before_it_started(
     camera_info started after them, and that the images since pair."""
     clock, lost = FakeClock(), list[tuple[str, str]]()
     sync = watch(clock, lost, queue_size=10)
-    for k in range(20):
-        clock.now_ns = k * S // 10
-        stamp = STAMP + k * S // 10
-        if k >= 3:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        sync.poll()
-        if k >= 3:
-            sync.paired(msg(stamp))
-    clock.now_ns = 10 * S
-    sync.poll()
+    streamed(sync, clock, 20, lambda k: k >= 3)
     assert [reason for reason, _ in lost] == ["no_camera_info"] * 3
     texts = [text for _, text in lost]
     assert all("camera_info started after the images" in text and "sync.mode" not in text for text in texts), texts
@@ -499,16 +499,7 @@ def test_camera_infos_lost_in_a_burst_after_a_network_stall_are_not_called_stopp
     clock, lost = FakeClock(), list[tuple[str, str]]()
     sync = watch(clock, lost, queue_size=100)
     gap = range(10, 26)
-    for k in range(40):
-        clock.now_ns = k * S // 50
-        stamp = STAMP + k * S // 10
-        if k not in gap:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        if k not in gap:
-            sync.paired(msg(stamp))
-    clock.now_ns = 10 * S
-    sync.poll()
+    streamed(sync, clock, 40, lambda k: k not in gap, arrive_every_ns=S // 50, poll=False)
     assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
     assert not any("stopped" in text for _, text in lost), lost[0]
 
@@ -568,16 +559,6 @@ def test_a_camera_info_published_once_or_at_1_hz_is_not_called_stopped(info_ever
     camera_info was sent to look for a dead publisher, and the 1 Hz one was stopped every second."""
     clock, lost = FakeClock(), list[tuple[str, str]]()
     sync = watch(clock, lost, queue_size=10)
-    for k in range(60):
-        clock.now_ns = k * S // 10
-        stamp = STAMP + k * S // 10
-        if k % info_every == 0:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        sync.poll()
-        if k % info_every == 0:
-            sync.paired(msg(stamp))
-    clock.now_ns = 10 * S
-    sync.poll()
+    streamed(sync, clock, 60, lambda k: k % info_every == 0)
     assert len(lost) == (59 if info_every == 1000 else 54), len(lost)
     assert all("stopped" not in text and "sync.mode: latest" in text for _, text in lost), lost[-1][1]
