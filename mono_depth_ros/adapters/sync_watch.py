@@ -483,8 +483,9 @@ class SyncWatch:
     def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
         """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
         publisher ended or stalled while images went on), else None: silent (monotonic) up to the latest image for the
-        give-up time and three of its usual periods with :data:`STOPPED_AFTER_IMAGES` images stamped after its last
-        message, or, back since, a gap around the image of as long both in its stamps and in their arrival. No stop:
+        give-up time and three of its usual periods (in stamps or in arrival, the longer: a bag played at ``--rate
+        0.1``) with :data:`STOPPED_AFTER_IMAGES` images stamped after its last message, or, back since, a gap around
+        the image of as long both in its stamps and in their arrival. No stop:
         a slow camera whose camera_info is stamped otherwise, one camera_info lost from a slow camera (its image came
         after it), a camera_info published once (no usual period: ``sync.mode: latest`` is the remedy) or at 1 Hz
         beside 10 Hz images, images that stopped too (the end of a stream), camera_infos lost from the subscription's
@@ -494,7 +495,9 @@ class SyncWatch:
         periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
         if not periods:
             return None  # published once (or not since a jump back): no rate to have stopped from
-        least = max(self._give_up_ns, 3 * periods[len(periods) // 2])
+        arrived_every = sorted(b - a for a, b in itertools.pairwise(sorted(ns for _, ns in arrivals)))
+        usual = max(periods[len(periods) // 2], arrived_every[len(arrived_every) // 2])  # a bag at --rate 0.1: arrival
+        least = max(self._give_up_ns, 3 * usual)
         after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
         if after is None:
             arrived, image_arrived = self._partner_arrived.get(name), self._image_arrived
