@@ -25,6 +25,7 @@ the stamps passed them again.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -44,6 +45,7 @@ PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (anot
 MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
 MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
+STOPPED_AFTER_IMAGES = 2  # images stamped after a partner's last message (and its silence) that make it 'stopped'
 Synchroniser = TypeVar("Synchroniser")
 
 
@@ -67,6 +69,12 @@ class Unpaired:
             (a large image that lags its camera_info in transport came that many camera_infos late).
         streamed_ns: how long images had been arriving (since the first one, monotonic ns) when it was given up
             (None: not known); shorter than the give-up time, a partner nothing has come on may merely be late.
+        stopped_ns: per missing partner input that was stopped around the image (``SyncWatch._stopped_ns``): how
+            long it was silent (ns).
+        started_ns: per missing partner input whose first message (since the start, or the last jump back) is
+            stamped less than 1 s after the image and within the slop of a later image's: that stamp (it started
+            after the images, or its subscription matched later; a partner stamped on another clock matches no
+            image, and an image stamped 0 amid the stream is no image before the partner started).
     """
 
     stamp_ns: int
@@ -74,6 +82,8 @@ class Unpaired:
     latest_ns: dict[str, int | None]
     behind: dict[str, int] = field(default_factory=dict)  # per partner: messages that came after the matching one
     streamed_ns: int | None = None
+    stopped_ns: dict[str, int] = field(default_factory=dict)
+    started_ns: dict[str, int] = field(default_factory=dict)
 
 
 class Relay:
@@ -93,6 +103,10 @@ class Relay:
             cb(*(msg + args))
 
 
+STOPPED_PUBLISHER = {  # what publishes each partner input, for a partner that stopped while images go on
+    "camera_info": "the camera driver's camera_info (or its camera_info_manager)",
+    "prediction": "the external depth model's prediction",
+}
 TOPIC_SETTING = {  # what names the topic of each partner input, for the remedy of a topic that delivers nothing
     "camera_info": "camera_info_topic (launch: camera_info:=)",
     "prediction": "prediction_topic",
@@ -140,6 +154,11 @@ class SyncWatch:
         self._on_late = on_late
         self._topics = dict(partners)
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
+        self._partner_arrived: dict[str, int] = {}  # name -> arrival (ns) of its latest message
+        self._image_arrived: int | None = None  # arrival (monotonic ns) of the latest image
+        self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=remembered) for name in partners}  # stamp, ns
+        self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
+        self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
         self._slop_s = float(slop_s)
         self._queue_size = int(queue_size)
         self._give_up_ns = int(give_up_s * NS_PER_S)
@@ -245,6 +264,10 @@ class SyncWatch:
             if not jumped:
                 return []
             self._image_span, self._infos = None, {}
+            self._first_partner.clear()  # a partner's first stamp from before the jump is after every image since
+            for arrivals in self._partner_arrivals.values():
+                arrivals.clear()
+            self._recent_images.clear()
             self._images.clear()  # (images seen before the jump pass no camera_info after it)
             stale_images = sorted(stamp for stamp in self._waiting if stamp > limit)
             for stamp in stale_images:
@@ -272,6 +295,8 @@ class SyncWatch:
                 self._images.append(int(stamp_ns))  # for its camera_info, still to come
             if self._first_image is None:
                 self._first_image = self._clock_ns()
+            self._image_arrived = self._clock_ns()
+            self._recent_images.append(int(stamp_ns))
             lost = [self._unpaired(stamp_ns)] if stamp_ns in self._waiting else []  # replaced in the queue
             self._waiting[int(stamp_ns)] = self._clock_ns()
             while len(self._waiting) > self._queue_size:
@@ -284,6 +309,9 @@ class SyncWatch:
         """A message arrived on partner input ``name``."""
         with self._lock:
             self._partners[name].append(int(stamp_ns))
+            self._partner_arrived[name] = self._clock_ns()
+            self._partner_arrivals[name].append((int(stamp_ns), self._clock_ns()))
+            self._first_partner.setdefault(name, int(stamp_ns))
             if name == "camera_info" and self._on_missing is not None:
                 image = _nearest(self._images, stamp_ns, self._slop_s * NS_PER_S)
                 if image is not None:
@@ -366,7 +394,12 @@ class SyncWatch:
             count = len(self._waiting)
             self._waiting.clear()
             self._infos.clear()
-            self._first_image = None
+            self._first_image = self._image_arrived = None
+            self._partner_arrived.clear()
+            for arrivals in self._partner_arrivals.values():
+                arrivals.clear()
+            self._first_partner.clear()
+            self._recent_images.clear()
             return count
 
     def explain(self, lost: Unpaired) -> tuple[str, str]:
@@ -392,6 +425,23 @@ class SyncWatch:
                 f"{self._topics[name]} since the node started: {remedy}"
             )
             return f"no_{name}", text
+        if stopped := [name for name in lost.missing if name in lost.stopped_ns]:
+            name = stopped[0]
+            topic = self._topics[name]
+            return f"no_{name}", (
+                f"{stamp} not paired: {name} stopped: nothing arrived on {topic} for "
+                f"{lost.stopped_ns[name] / NS_PER_S:.1f} s while images came ({seen}); {STOPPED_PUBLISHER[name]} "
+                f"ended, stalled or was restarted without it (`ros2 topic info -v {topic}` lists its publishers); "
+                f"images are skipped (no_{name}) until it publishes again"
+            )
+        if started := [name for name in lost.missing if name in lost.started_ns]:
+            name = started[0]
+            after_s = (lost.started_ns[name] - lost.stamp_ns) / NS_PER_S
+            return f"no_{name}", (
+                f"{stamp} not paired: the first {name} on {self._topics[name]} is stamped {after_s:.3f} s after it "
+                f"({seen}): {name} started after the images (its publisher started later, or the node's subscription "
+                f"to it matched after the image's: at start-up, at a lifecycle activate); the images since pair"
+            )
         if lost.missing:
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} within sync.slop_s={self._slop_s:g} s of it "
@@ -419,8 +469,47 @@ class SyncWatch:
             for name, stamps in self._partners.items()
             if name not in missing
         }
-        first = self._first_image
-        return Unpaired(int(stamp_ns), missing, latest, behind, None if first is None else self._clock_ns() - first)
+        first, now = self._first_image, self._clock_ns()
+        stopped = {name: silent for name in missing if (silent := self._stopped_ns(name, stamp_ns, now)) is not None}
+        streamed = None if first is None else now - first
+        started = {  # a first partner after the image that a later image took: it started later
+            name: first_ns
+            for name in missing
+            if 0 < (first_ns := self._first_partner.get(name, 0)) - stamp_ns <= TIME_JUMP_BACK_NS  # not an odd stamp
+            and any(abs(image - first_ns) <= slop_ns for image in self._recent_images)
+        }
+        return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped, started)
+
+    def _stopped_ns(self, name: str, stamp_ns: int, now_ns: int) -> int | None:
+        """How long partner ``name`` was silent around an image stamped ``stamp_ns`` when that silence is a stop (its
+        publisher ended or stalled while images went on), else None: silent (monotonic) up to the latest image for the
+        give-up time and three of its usual periods (in stamps or in arrival, the longer: a bag played at ``--rate
+        0.1``) with :data:`STOPPED_AFTER_IMAGES` images stamped after its last message, or, back since, a gap around
+        the image of as long both in its stamps and in their arrival. No stop:
+        a slow camera whose camera_info is stamped otherwise, one camera_info lost from a slow camera (its image came
+        after it), a camera_info published once (no usual period: ``sync.mode: latest`` is the remedy) or at 1 Hz
+        beside 10 Hz images, images that stopped too (the end of a stream), camera_infos lost from the subscription's
+        history in a burst of messages after a network stall (their neighbours arrived together)."""
+        arrivals = sorted(self._partner_arrivals[name])
+        stamps = [stamp for stamp, _ in arrivals]
+        periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
+        if not periods:
+            return None  # published once (or not since a jump back): no rate to have stopped from
+        arrived_every = sorted(b - a for a, b in itertools.pairwise(sorted(ns for _, ns in arrivals)))
+        usual = max(periods[len(periods) // 2], arrived_every[len(arrived_every) // 2])  # a bag at --rate 0.1: arrival
+        least = max(self._give_up_ns, 3 * usual)
+        after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
+        if after is None:
+            arrived, image_arrived = self._partner_arrived.get(name), self._image_arrived
+            if arrived is None or image_arrived is None:
+                return None
+            since = sum(image > stamps[-1] + self._slop_s * NS_PER_S for image in self._recent_images)
+            silent = image_arrived - arrived >= least and since >= STOPPED_AFTER_IMAGES
+            return now_ns - arrived if silent else None
+        if after == 0:
+            return None  # nothing before the image
+        (before_ns, before_arrival), (after_ns, after_arrival) = arrivals[after - 1], arrivals[after]
+        return after_ns - before_ns if min(after_ns - before_ns, after_arrival - before_arrival) >= least else None
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:

@@ -7,6 +7,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from mono_depth_ros.adapters.sync_watch import SYNC_GIVE_UP_S, MissingImages, SyncWatch
 from mono_depth_ros.core.msg_factory import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
@@ -423,3 +425,151 @@ def test_attach_passes_on_missing_and_the_reporter_counts_each_image_and_warns_t
     strict = MissingImages(counted.append, warnings.append, "reliable", clock_ns=clock)
     strict(1, "x")
     assert "publishes camera_info more often than images" in warnings[-1] and "(keep last 10)" in warnings[-1]
+
+
+def streamed(
+    sync: SyncWatch, clock: FakeClock, frames: int, with_info: Any, arrive_every_ns: int = S // 10, poll: bool = True
+) -> None:
+    """``frames`` images stamped 10 Hz apart, arriving ``arrive_every_ns`` apart; frame ``k`` with its camera_info
+    (arriving just before it, paired at once by the synchroniser) where ``with_info(k)``; polled after each image
+    (unless not ``poll``) and once more at 10 s."""
+    for k in range(frames):
+        clock.now_ns = k * arrive_every_ns
+        stamp = STAMP + k * S // 10
+        if with_info(k):
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        if poll:
+            sync.poll()
+        if with_info(k):
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+
+
+def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_until_and_after_it_is_back() -> None:
+    """10 Hz images; camera_info with each for 1 s, then none for 3 s (its publisher died), then again. Every image
+    of the gap is reported ``no_camera_info`` saying the camera_info stopped and for how long, those given up after
+    it came back too (their report said 'publish it with the image's stamp, or use sync.mode: latest': no stamp was
+    wrong, and latest would run on with a dead publisher's calibration); the images after it pair."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    gap = range(10, 40)
+    streamed(sync, clock, 60, lambda k: k not in gap)
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
+    texts = [text for _, text in lost]
+    assert all("camera_info stopped: nothing arrived on /cam/info for" in text for text in texts), texts[-1]
+    assert all("ros2 topic info -v /cam/info" in text and "image's stamp" not in text for text in texts)
+    assert "for 1.1 s" in texts[0] and "for 3.1 s" in texts[-1], (texts[0], texts[-1])
+
+
+def test_a_slow_camera_whose_camera_info_is_stamped_otherwise_is_not_called_stopped() -> None:
+    """A 0.5 Hz camera whose camera_info carries another stamp than its image (its own clock, 0.3 s off): each image
+    waits past the give-up time with camera_infos still coming, so the stamp is the matter, not a stop."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(6):
+        clock.now_ns = 2 * k * S
+        sync.partner("camera_info", STAMP + 2 * k * S + 300_000_000)
+        sync.report(sync.image(STAMP + 2 * k * S))
+        clock.now_ns += S
+        sync.poll()
+    assert len(lost) == 6 and all("publish it with the image's stamp" in text for _, text in lost), lost[-1]
+    assert not any("stopped" in text for _, text in lost)
+
+
+def test_images_before_the_first_camera_info_are_said_to_come_before_it_started() -> None:
+    """10 Hz images; the camera_info of the first three never reaches the node (its subscription matched after the
+    image's, at a lifecycle activate; seen on real Humble), the next ones pair. The three were reported with
+    'publish it with the image's stamp, or use sync.mode: latest', though every stamp was right: they now say the
+    camera_info started after them, and that the images since pair."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    streamed(sync, clock, 20, lambda k: k >= 3)
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * 3
+    texts = [text for _, text in lost]
+    assert all("camera_info started after the images" in text and "sync.mode" not in text for text in texts), texts
+    assert "the first camera_info on /cam/info is stamped 0.300 s after it" in texts[0], texts[0]
+
+
+def test_camera_infos_lost_in_a_burst_after_a_network_stall_are_not_called_stopped() -> None:
+    """A network stall, then 4 s of frames delivered within 0.8 s; the subscription's history lost the camera_infos
+    of 15 frames in a row (seen on real Humble with a burst of 100 frames): their gap in stamps is 1.6 s, but their
+    neighbours arrived together, so the publisher did not stop; those images keep the stamp remedy."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=100)
+    gap = range(10, 26)
+    streamed(sync, clock, 40, lambda k: k not in gap, arrive_every_ns=S // 50, poll=False)
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * len(gap)
+    assert not any("stopped" in text for _, text in lost), lost[0]
+
+
+def test_an_unstamped_image_amid_the_stream_keeps_the_stamp_remedy() -> None:
+    """A driver that leaves one image's stamp 0 amid a 10 Hz stream whose camera_infos are stamped: that image is
+    counted ``no_camera_info`` with the stamps and the stamp remedy. Its stamp made a jump back, after which the next
+    camera_info was the 'first', and the image was said to come before the camera_info started (stamped 1.7e9 s
+    after it)."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(20):
+        clock.now_ns = k * S // 10
+        stamp = 0 if k == 10 else STAMP + k * S // 10
+        sync.partner("camera_info", STAMP + k * S // 10)
+        sync.report(sync.forget_after_a_jump_back("image", stamp))
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if k != 10:
+            sync.paired(msg(stamp))
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert len(lost) == 1 and lost[0][0] == "no_camera_info", lost
+    assert "image stamped 0.000 s" in lost[0][1] and "publish it with the image's stamp" in lost[0][1], lost[0][1]
+
+
+@pytest.mark.parametrize(
+    ("stamp_period_ns", "arrive_every_ns", "info_first"),
+    [(5 * S // 4, 5 * S // 4, True), (S // 10, S, False)],
+    ids=["0.8 Hz camera, camera_info first", "10 Hz bag at --rate 0.1, image first"],
+)
+def test_one_camera_info_lost_from_a_slow_camera_is_not_called_stopped(
+    stamp_period_ns: int, arrive_every_ns: int, info_first: bool
+) -> None:
+    """A 0.8 Hz camera whose camera_info arrives just before its image, or a 10 Hz bag played with ``--rate 0.1``
+    (frames 1 s apart, each camera_info just after its image, as image_transport's CameraPublisher sends them); the
+    camera_info of one frame is lost (a best-effort subscription). When its image is given up (1 s after it), nothing
+    came on camera_info for 2 s or more and two images came since the last one (that camera_info's own image, or the
+    next frame's image, before its camera_info): one usual period (in arrival) missing, no stop. It was warned
+    'camera_info stopped: nothing arrived on /cam/info for 2.2 s'; it keeps the stamps and the stamp remedy, and the
+    camera_info of the next frames pairs."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    for k in range(8):
+        stamp = STAMP + k * stamp_period_ns
+        clock.now_ns = k * arrive_every_ns
+        if info_first and k != 4:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()  # the node's poll may come between an image and its camera_info
+        if not info_first and k != 4:
+            clock.now_ns += 1_000_000
+            sync.partner("camera_info", stamp)
+        if k != 4:
+            sync.paired(msg(stamp))
+        for tick in range(1, arrive_every_ns // (S // 10)):  # the node's poll every 0.1 s until the next frame
+            clock.now_ns = k * arrive_every_ns + tick * S // 10
+            sync.poll()
+    assert [reason for reason, _ in lost] == ["no_camera_info"], lost
+    assert "stopped" not in lost[0][1] and "publish it with the image's stamp" in lost[0][1], lost[0][1]
+
+
+@pytest.mark.parametrize("info_every", [1000, 10])
+def test_a_camera_info_published_once_or_at_1_hz_is_not_called_stopped(info_every: int) -> None:
+    """10 Hz images with a camera_info published once (a driver that sends it once, latched, the node already
+    subscribed) or once a second (a driver that sends it on a timer): the images without one keep the remedy that
+    fits, sync.mode: latest. Called 'camera_info stopped ... ended, stalled or was restarted', the once-published
+    camera_info was sent to look for a dead publisher, and the 1 Hz one was stopped every second."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = watch(clock, lost, queue_size=10)
+    streamed(sync, clock, 60, lambda k: k % info_every == 0)
+    assert len(lost) == (59 if info_every == 1000 else 54), len(lost)
+    assert all("stopped" not in text and "sync.mode: latest" in text for _, text in lost), lost[-1][1]

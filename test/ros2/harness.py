@@ -12,12 +12,13 @@ Used by the tests of ``test/ros2`` only (``scripts/ros2_tier.sh`` runs them with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,3 +376,52 @@ def write_params(path: Path, params: dict[str, Any], node_key: str = "/**") -> P
 
     path.write_text(yaml.safe_dump({node_key: {"ros__parameters": params}}, sort_keys=True))
     return path
+
+
+@dataclass
+class Operated:
+    """What a test starts on a launched node: collectors (dropped at the end) and the camera stream (stopped)."""
+
+    probe: Probe
+    collectors: list[Collector] = field(default_factory=list)
+    stream: FrameStream | None = None
+
+    def collect(self, msg_type: Any, topic: str) -> Collector:
+        collector = self.probe.collect(msg_type, topic, RELIABLE)
+        self.collectors.append(collector)
+        return collector
+
+    def start_stream(self, kitti_frames: list[KittiFrame], reliable: bool = False) -> FrameStream:
+        """A camera streaming the KITTI frames at 10 Hz (:class:`FrameStream`), best effort as drivers publish; or
+        ``reliable`` (for a node with ``input_qos: reliable``), from when the node's image and camera_info
+        subscriptions are matched (a writer does not send again what it sent before a reader matched)."""
+        feeder = KittiFeeder(self.probe, kitti_frames, qos=RELIABLE if reliable else BEST_EFFORT)
+        if reliable:
+            feeder.wait_connected(lidar=False)
+        self.stream = FrameStream(feeder)
+        return self.stream
+
+
+@contextlib.contextmanager
+def operating(probe: Probe, launched: Launched) -> Iterator[Operated]:
+    """The launched node under a test's actions. At the end, also after a failure, the camera stream stops, the node
+    is stopped (SIGINT to its launch) and the collectors are dropped; after success launch's exit code must be 0 and
+    the node's log free of tracebacks."""
+    operated = Operated(probe)
+    try:
+        yield operated
+    finally:
+        if operated.stream is not None:
+            operated.stream.stop()
+        code = launched.stop()
+        for collector in operated.collectors:
+            probe.drop(collector)
+    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
+
+
+def accounted(status: dict[str, str]) -> bool:
+    """Every image received is published, dropped (stale or at a stop) or a counted bad message: an image counted
+    ``no_camera_info`` too (counted received as it arrived, by the SyncWatch or ``_on_image``)."""
+    counts = {k: int(status[k]) for k in ("frames_received", "frames_published", "frames_dropped_stale")}
+    bad = int(status["bad_messages"])
+    return counts["frames_received"] == counts["frames_published"] + counts["frames_dropped_stale"] + bad

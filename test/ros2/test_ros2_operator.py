@@ -13,8 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import KittiFrame
 
 from .harness import (
-    BEST_EFFORT,
     NODE_FQN,
     RELIABLE,
     Collector,
@@ -38,62 +35,15 @@ from .harness import (
     KittiFeeder,
     Launched,
     Probe,
+    accounted,
     depth_array,
     node_statuses,
+    operating,
     wait_until,
     write_params,
 )
 
 ANSWER_S = 10.0  # the bound within which the node answers a service
-
-
-@dataclass
-class Operated:
-    """What a test starts on a launched node: collectors (dropped at the end) and the camera stream (stopped)."""
-
-    probe: Probe
-    collectors: list[Collector] = field(default_factory=list)
-    stream: FrameStream | None = None
-
-    def collect(self, msg_type: Any, topic: str) -> Collector:
-        collector = self.probe.collect(msg_type, topic, RELIABLE)
-        self.collectors.append(collector)
-        return collector
-
-    def start_stream(self, kitti_frames: list[KittiFrame], reliable: bool = False) -> FrameStream:
-        """A camera streaming the KITTI frames at 10 Hz (:class:`FrameStream`), best effort as drivers publish; or
-        ``reliable`` (for a node with ``input_qos: reliable``), from when the node's image and camera_info
-        subscriptions are matched (a writer does not send again what it sent before a reader matched)."""
-        feeder = KittiFeeder(self.probe, kitti_frames, qos=RELIABLE if reliable else BEST_EFFORT)
-        if reliable:
-            feeder.wait_connected(lidar=False)
-        self.stream = FrameStream(feeder)
-        return self.stream
-
-
-@contextlib.contextmanager
-def operating(probe: Probe, launched: Launched) -> Iterator[Operated]:
-    """The launched node under a test's actions. At the end, also after a failure, the camera stream stops, the node
-    is stopped (SIGINT to its launch) and the collectors are dropped; after success launch's exit code must be 0 and
-    the node's log free of tracebacks."""
-    operated = Operated(probe)
-    try:
-        yield operated
-    finally:
-        if operated.stream is not None:
-            operated.stream.stop()
-        code = launched.stop()
-        for collector in operated.collectors:
-            probe.drop(collector)
-    assert code == 0 and "Traceback" not in launched.log, launched.log[-3000:]
-
-
-def accounted(status: dict[str, str]) -> bool:
-    """Every image received is published, dropped (stale or at a stop) or a counted bad message: an image counted
-    ``no_camera_info`` too (counted received as it arrived, by the SyncWatch or ``_on_image``)."""
-    counts = {k: int(status[k]) for k in ("frames_received", "frames_published", "frames_dropped_stale")}
-    bad = int(status["bad_messages"])
-    return counts["frames_received"] == counts["frames_published"] + counts["frames_dropped_stale"] + bad
 
 
 def test_a_transition_the_state_does_not_offer_is_refused_and_the_node_answers_on(
@@ -357,6 +307,56 @@ def test_a_camera_info_of_another_size_mid_stream_and_back_is_followed_frame_by_
         status = node_statuses(diagnostics.messages)[-1]
         counts = {k: v for k, v in status.items() if k.startswith(("frames_", "bad_", "worker_", "images_"))}
         assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", counts
+
+
+def recalibrated(image: Any, info: Any) -> tuple[Any, Any]:
+    """The camera recalibrated (camera_calibration's new K, P written by the driver after a restart): focal lengths
+    25 % longer, the same image size."""
+    k, p = np.array(info.k).reshape(3, 3), np.array(info.p).reshape(3, 4)
+    k[0, 0] *= 1.25
+    k[1, 1] *= 1.25
+    p[0, 0] *= 1.25
+    p[1, 1] *= 1.25
+    info.k, info.p = k.ravel().tolist(), p.ravel().tolist()
+    return image, info
+
+
+def test_a_recalibrated_camera_gets_the_ground_plane_scale_of_its_new_calibration_at_once(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``scale.mode: ground_plane`` while one real KITTI scene streams; the camera_info changes to a new calibration
+    (focal lengths 25 % longer, the same size). The ground-plane scale is a function of the calibration (the plane's
+    height is measured through K): under the new one a fresh node measures 1.25 times the old scale. The first depth
+    image published with the new camera_info must carry it; the node kept the old calibration's scale in its filter
+    and gated the new one out (seen: the first two frames after the change at the old scale, 20 % short, with
+    'ground-plane scale 1.648 gated out (3.7σ)'), nothing counted. Every image accounted for."""
+    params = write_params(ros_logs / "recalibrated.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable",
+                          "scale.mode": "ground_plane"})  # fmt: skip
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "recalibrated.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        depth = operated.collect(Image, "/depth/image")
+        infos = operated.collect(CameraInfo, "/depth/camera_info")
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        stream = operated.start_stream(kitti_frames[:1], reliable=True)  # one scene: the scale stays
+        depth.wait_for(5, timeout_s=30)
+        stream.reshape, seen = recalibrated, depth.count()
+        wait_until(lambda: depth.count() >= seen + 4, 15, "depth under the new calibration")
+        stream.stop()
+        time.sleep(1.0)
+        by_stamp = infos.by_stamp()
+        focal = {ros_msgs.stamp_to_ns(image.header.stamp): by_stamp[ros_msgs.stamp_to_ns(image.header.stamp)].k[0]
+                 for image in depth.messages}  # fmt: skip
+        old_fx, new_fx = min(focal.values()), max(focal.values())
+        assert new_fx == pytest.approx(1.25 * old_fx, rel=1e-3), (old_fx, new_fx)  # camera_info follows at once
+        medians = {ros_msgs.stamp_to_ns(image.header.stamp): float(np.nanmedian(depth_array(image)))
+                   for image in depth.messages}  # fmt: skip
+        stamps = sorted(medians)
+        first_new = next(i for i, stamp in enumerate(stamps) if focal[stamp] == new_fx)
+        ratios = [medians[stamp] / medians[stamps[first_new - 1]] for stamp in stamps[first_new:]]
+        assert all(ratio == pytest.approx(1.25, rel=0.03) for ratio in ratios), ratios
+        status = node_statuses(diagnostics.messages)[-1]
+        assert accounted(status) and status["bad_messages"] == "0" and status["worker_errors"] == "0", status
 
 
 def node_executable(name: str) -> list[str]:

@@ -56,6 +56,9 @@ from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, Upd
 
 MODES = REQUESTABLE_MODES  # the one spelling: core.scale.result.ScaleMode
 TIME_JUMP_BACK_NS = 1_000_000_000  # a stamp this far before the previous one: ROS time went back, state is reset
+NEW_CALIBRATION = 0.01  # a focal length this much longer or shorter (relative), or a principal point moved this
+# fraction of the image's size, from the calibration the ground-plane state rests on: a new calibration (1 % of the
+# ground scale, a sixth of its usual σ; float noise or an online calibration's refinements stay under it)
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,8 @@ class ScaleRecovery:
     ``intrinsics`` describe the *prediction* image (resize camera intrinsics with ``PinholeIntrinsics.resized``
     when the network runs at another size). State resets when the output kind or the prediction size changes, and
     when a stamp is more than :data:`TIME_JUMP_BACK_NS` before the previous one (ROS time went back: a bag played
-    with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump).
+    with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump);
+    the ground-plane state also when the intrinsics change (a recalibrated or another camera of the same size).
     """
 
     def __init__(self, config: RecoveryConfig | None = None) -> None:
@@ -177,6 +181,7 @@ class ScaleRecovery:
         self._anchor: _Anchor | None = None
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
+        self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
         self._extrinsic = ExtrinsicCheck(check) if check is not None else None  # kept across resets: geometry
@@ -234,6 +239,7 @@ class ScaleRecovery:
             self.reset()
             self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
         self._last_stamp_ns = int(stamp_ns)
+        self._forget_ground_of_another_calibration(intrinsics)
         frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics)
         mode = self.config.mode
         if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):
@@ -248,6 +254,22 @@ class ScaleRecovery:
                 return self._passthrough(frame, Health.DEGRADED)
         result = self._from_ground(frame, primary=mode == "ground_plane")
         return result or self._fixed(frame, Health.LOST)
+
+    def _forget_ground_of_another_calibration(self, intrinsics: PinholeIntrinsics) -> None:
+        """A new calibration (camera_info's K / P changed at the same size: a recalibration, another camera): the
+        ground-plane scale is measured through the intrinsics (the plane's height scales with the focal length), so
+        its filter, and with ``scale.mode=ground_plane`` the ground-scaled anchor, start again. Held, the old
+        calibration's scale gated the new one out for ``reinit_after`` - 1 frames (20 % short after a 25 % longer
+        focal length, real KITTI). The LiDAR state stays: a scan's depth does not depend on the intrinsics. A change
+        under :data:`NEW_CALIBRATION` (float noise, an online calibration's refinements) keeps the state: compared
+        exactly, each refined K started the filter again and nothing was gated."""
+        rests_on = self._ground_intrinsics
+        if rests_on is not None and _another_calibration(rests_on, intrinsics):
+            self._ground_filter.reset()
+            if self.config.mode == "ground_plane":
+                self._anchor = None
+        if rests_on is None or self._ground_filter.last_update_ns is None:
+            self._ground_intrinsics = intrinsics  # kept while the state rests on it: a drift adds up to a change
 
     # -- sources -------------------------------------------------------------------------------------------
 
@@ -480,6 +502,15 @@ def _median_log_ratio(depth_m: npt.NDArray[np.float32], reference_m: npt.NDArray
         log_ratio = np.log(depth_m / reference_m)
     log_ratio = log_ratio[np.isfinite(log_ratio)]
     return float(np.median(log_ratio)) if log_ratio.size else None
+
+
+def _another_calibration(old: PinholeIntrinsics, new: PinholeIntrinsics) -> bool:
+    """Whether ``new`` is another calibration than ``old`` (same image size) for the ground-plane scale: a focal
+    length more than :data:`NEW_CALIBRATION` longer or shorter, or a principal point moved more than that fraction of
+    the image's width / height (pixels)."""
+    focal = max(abs(math.log(new.fx / old.fx)), abs(math.log(new.fy / old.fy)))
+    centre = max(abs(new.cx - old.cx) / old.width, abs(new.cy - old.cy) / old.height)
+    return focal > NEW_CALIBRATION or centre > NEW_CALIBRATION
 
 
 def _age_text(age_ns: int, digits: int) -> str:

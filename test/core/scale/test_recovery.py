@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -256,6 +257,43 @@ def test_a_model_scale_that_drifts_fast_keeps_being_fitted_to_the_lidar() -> Non
         modes.append(result.mode)
     assert modes.count(ScaleMode.LIDAR) >= 15 and ScaleMode.GROUND_PLANE not in modes, modes
     assert max(errors[-10:]) < 4 * math.log(1.08), errors  # a held scale lags at most a few frames (was 26 behind)
+
+
+@pytest.mark.parametrize("mode", ["ground_plane", "lidar"])
+def test_a_new_calibration_of_the_same_size_gets_its_own_ground_plane_scale_at_once(mode: str) -> None:
+    """The camera_info changes to focal lengths 25 % longer at the same size (a recalibration; another camera): the
+    ground-plane scale, measured through the intrinsics, is 1.25 times the old one, as a fresh recovery finds it. The
+    first frame of the new calibration got the old calibration's filtered scale (the new one gated out, 'degraded'),
+    as the primary mode and as the LiDAR fallback alike."""
+    prediction, kind = DEPTH / 4.0, OutputKind.DEPTH_UP_TO_SCALE
+    camera = SEQUENCE_INTRINSICS
+    longer = dataclasses.replace(camera, fx=camera.fx * 1.25, fy=camera.fy * 1.25)
+    fresh = _recovery(mode=mode).update(prediction, kind, 0, longer, None)
+    recovery = _recovery(mode=mode)
+    for step in range(5):
+        old = recovery.update(prediction, kind, step * FRAME_PERIOD_NS, SEQUENCE_INTRINSICS, None)
+    assert old.mode is ScaleMode.GROUND_PLANE and fresh.scale == pytest.approx(1.25 * old.scale, rel=0.02)
+    first = recovery.update(prediction, kind, 5 * FRAME_PERIOD_NS, longer, None)
+    assert (first.mode, first.health) == (fresh.mode, fresh.health), first.reason
+    assert first.scale == pytest.approx(fresh.scale, rel=1e-6), first.reason
+
+
+def test_intrinsics_refined_by_a_hair_each_frame_keep_the_ground_plane_filter() -> None:
+    """An online calibration (a VIO that refines K each frame) moves the focal lengths by 1e-6 per frame, a change
+    the ground scale does not see. The filter must keep gating: a frame whose prediction is 30 % off is gated out, as
+    with a fixed calibration. Compared exactly, each frame's intrinsics were 'a new calibration', the ground filter
+    started again every frame, and the 30 % outlier was published as the scale, health ok."""
+    kind, camera = OutputKind.DEPTH_UP_TO_SCALE, SEQUENCE_INTRINSICS
+    recovery = _recovery(mode="ground_plane")
+    results = []
+    for step in range(8):
+        refined = dataclasses.replace(camera, fx=camera.fx * (1 + 1e-6 * step), fy=camera.fy * (1 - 1e-6 * step))
+        prediction = DEPTH / 4.0 * (1.3 if step == 5 else 1.0)
+        results.append(recovery.update(prediction, kind, step * FRAME_PERIOD_NS, refined, None))
+    outlier = results[5]
+    assert outlier.health is Health.DEGRADED and "gated out" in outlier.reason, (outlier.scale, outlier.reason)
+    assert outlier.scale == pytest.approx(results[4].scale, rel=1e-3)
+    assert all(result.health is Health.OK for result in results[:5] + results[6:]), [r.reason for r in results]
 
 
 def test_a_ground_plane_scale_held_through_a_frame_without_ground_is_degraded() -> None:
