@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, PredictionOrderError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
@@ -94,6 +94,16 @@ class GroundPlaneConfig:
         high = self.max_range_m if self.max_range_m is not None else min(30.0, 20.0 * h)
         return low, high
 
+    def remedy(self) -> str:
+        """Where this prior puts the ground and what to check when none is found there (ends a refusal's message)."""
+        low, high = self.range_m
+        return (
+            f"; the prior puts the ground {self.camera_height_m:.2f} m below the camera, pitched "
+            f"{math.degrees(self.pitch_rad):+.1f}° down, {low:g}-{high:g} m ahead: is the ground in view there "
+            "(no wall or vehicle close ahead, the image not cropped above the horizon), and are "
+            "scale.camera_height_m and scale.camera_pitch_rad (positive looking down) right?"
+        )
+
     def normal_in_camera(self) -> npt.NDArray[np.float64]:
         """(3,) unit normal of the ground (pointing down, towards the ground) in the camera optical frame."""
         cp, sp = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
@@ -151,8 +161,8 @@ def ground_plane_fit(
     x, y, q, prior_inverse = _plane_samples(prediction, kind, intrinsics, config)
     n = q.size
     if n < config.min_points:
-        msg = f"{n} valid prediction samples where the ground should be (need {config.min_points})"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: {n} valid prediction samples where the ground should be (need {config.min_points})"
+        raise ScaleRecoveryError(msg + config.remedy())
     if config.estimate_normal and not kind.has_shift:
         return _estimated_plane_fit(x, y, q, config)
     return _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
@@ -169,13 +179,13 @@ def _estimated_plane_fit(
     det = np.linalg.det(systems)
     usable = np.abs(det) > 1e-9
     if not np.any(usable):
-        msg = "ground-plane RANSAC found no non-degenerate sample"
-        raise ScaleRecoveryError(msg)
+        msg = "no ground plane: its RANSAC found no non-degenerate sample"
+        raise ScaleRecoveryError(msg + config.remedy())
     planes = np.linalg.solve(systems[usable], q[triples[usable]][..., None])[..., 0]  # (K, 3) a, b, c
     planes = planes[_tilt_ok(planes, config)]
     if planes.shape[0] == 0:
-        msg = f"no ground-plane hypothesis within {config.max_tilt_deg}° of the prior normal"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: no hypothesis within {config.max_tilt_deg}° of the prior normal"
+        raise ScaleRecoveryError(msg + config.remedy())
     inv_q = 1.0 / q
     # Relative residual of every sample under every plane, (N, K), element-wise (no threaded BLAS gemm).
     residual = (x[:, None] * planes[:, 0] + y[:, None] * planes[:, 1] + planes[:, 2]) * inv_q[:, None] - 1.0
@@ -194,9 +204,9 @@ def _estimated_plane_fit(
     if n_inliers < config.min_inlier_ratio * n or not _tilt_ok(plane[None, :], config)[0]:
         msg = (
             f"no ground plane: {n_inliers} of {n} samples fit a plane within {config.max_tilt_deg}° of the prior "
-            f"(need {config.min_inlier_ratio:.0%}); is the camera height/pitch right and the ground visible?"
+            f"(need {config.min_inlier_ratio:.0%})"
         )
-        raise ScaleRecoveryError(msg)
+        raise ScaleRecoveryError(msg + config.remedy())
     scale = float(config.camera_height_m * np.linalg.norm(plane))
     residual_in = float(np.median(np.abs(r[inliers])))
     return FitResult(scale, 0.0, n, n_inliers, residual_in, max(_PRIOR_LOG_SIGMA, residual_in / math.sqrt(n_inliers)))
@@ -218,13 +228,26 @@ def _prior_normal_fit(
     )
     try:
         fit = fit_for_kind(values, 1.0 / prior_inverse, kind, fit_config)
+    except PredictionOrderError as err:  # its remedies are a LiDAR's (transform) or a model's: the ground's first
+        how = "runs against" if err.runs_against else "does not follow"
+        model = (
+            "is model.output_kind right (an inverse depth read as depth, or the reverse)?"
+            if err.runs_against
+            else "is the model's output sane (weights loaded, input normalisation)?"
+        )
+        msg = (
+            f"no ground plane: the prediction {how} the depths of the ground the prior expects (correlation "
+            f"{err.correlation:+.2f} over {err.n_points} samples; a ground's depth grows towards the horizon)"
+            f"{config.remedy()} If so, {model}"
+        )
+        raise ScaleRecoveryError(msg) from None
     except ScaleRecoveryError as err:
         msg = f"no ground plane: {err}"
-        raise ScaleRecoveryError(msg) from None
+        raise ScaleRecoveryError(msg + config.remedy()) from None
     problem = fit.problem(fit_config)
     if problem is not None:
-        msg = f"no ground plane: {problem}; is the camera height/pitch right and the ground visible?"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: {problem}"
+        raise ScaleRecoveryError(msg + config.remedy())
     # Inliers must be ground seen over a range of distances: a fronto-parallel object (constant prediction) can
     # match the prior at a single distance.
     if kind is OutputKind.RELATIVE_INVERSE:
@@ -238,7 +261,7 @@ def _prior_normal_fit(
     q_in = np.percentile(prior_inverse[inliers], [10, 90])
     if q_in[1] - q_in[0] < 0.5 * (q_all[1] - q_all[0]):
         msg = "no ground plane: the pixels that fit the prior cover too narrow a band of distances"
-        raise ScaleRecoveryError(msg)
+        raise ScaleRecoveryError(msg + config.remedy())
     sigma = max(_PRIOR_LOG_SIGMA, fit.log_scale_sigma)
     return FitResult(fit.scale, fit.shift, fit.n_points, fit.n_inliers, fit.residual, sigma)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,37 @@ def test_a_disparity_below_zero_on_the_ground_still_gives_scale_and_shift() -> N
     assert fit.scale == pytest.approx(0.05, rel=1e-3) and fit.shift == pytest.approx(0.2, rel=1e-3)
     positive = ground_plane_fit((1.0 / DEPTH) / 0.05, OutputKind.RELATIVE_INVERSE, SEQUENCE_INTRINSICS, CONFIG)
     assert fit.n_points == positive.n_points  # the same ground samples whatever the output's offset
+
+
+def test_no_ground_on_real_kitti_frames_names_the_ground_priors_remedy(kitti_object_dir: Path) -> None:
+    """Real KITTI frames (1.65 m camera; prediction from the real Velodyne depth) where the prior finds no ground: a
+    wall 2 m ahead filling the view, the image cut above the horizon, a disparity declared as depth. The refusals (the
+    ground-plane reason in /diagnostics and the bag summary) gave a LiDAR's or a model's remedy, or none: 'Is the
+    model's output sane (weights loaded, ...)' for the wall, 'is the LiDAR -> camera transform wrong (... a camera or
+    LiDAR upside down in TF)?' with no LiDAR in use, '0 valid prediction samples where the ground should be (need 50)'
+    for the cut image. Each now says where the prior puts the ground and names the ground's remedy (a view of the
+    ground, scale.camera_height_m, scale.camera_pitch_rad), the output kind after it for the reversed disparity."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from test.kitti_bag import load_kitti_frames
+
+    config = GroundPlaneConfig(camera_height_m=1.65)
+    for frame in load_kitti_frames(kitti_object_dir):
+        depth = densify_nearest(frame.lidar_depth_m)
+        above = frame.intrinsics.cropped(0, 0, frame.intrinsics.width, 150)  # rows 0-149: cy is 173-185
+        cases = [
+            (np.full_like(depth, 2.0 / 3.0), OutputKind.DEPTH_UP_TO_SCALE, frame.intrinsics, "does not follow"),
+            (np.full_like(depth, 0.5), OutputKind.RELATIVE_INVERSE, frame.intrinsics, "no scale + shift"),
+            (depth[:150] / 3.0, OutputKind.DEPTH_UP_TO_SCALE, above, "0 valid prediction samples"),
+            ((10.0 / depth + 1.0).astype(np.float32), OutputKind.DEPTH_UP_TO_SCALE, frame.intrinsics, "runs against"),
+        ]
+        for prediction, kind, intrinsics, what in cases:
+            with pytest.raises(ScaleRecoveryError) as refused:
+                ground_plane_fit(prediction, kind, intrinsics, config)
+            text = str(refused.value)
+            assert text.startswith("no ground plane: ") and what in text, (frame.name, text)
+            assert "1.65 m below the camera, pitched +0.0° down, 2-30 m ahead" in text, text
+            assert "is the ground in view there" in text and "scale.camera_pitch_rad (positive looking down)" in text
+            assert "LiDAR" not in text and "TF" not in text, text
+            assert ("model.output_kind" in text) == (what == "runs against"), text
+        fit = ground_plane_fit(depth / 3.0, OutputKind.DEPTH_UP_TO_SCALE, frame.intrinsics, config)
+        assert fit.scale == pytest.approx(3.0, rel=0.12)  # the same frame's ground: a scale, 0.95-1.10 of the truth
