@@ -185,12 +185,19 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         raise ConfigError(msg)
     if isinstance(result, int | float) and not isinstance(result, bool):
         if spec.min_value is not None and result < spec.min_value:
-            msg = f"parameter {spec.name}={result} is below its minimum {spec.min_value}"
+            msg = f"parameter {spec.name}={result} is below its minimum {spec.min_value}{_unit_hint(spec, result)}"
             raise ConfigError(msg)
         if spec.max_value is not None and result > spec.max_value:
-            msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}"
+            msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}{_unit_hint(spec, result)}"
             raise ConfigError(msg)
     return result
+
+
+def _unit_hint(spec: ParamSpec, value: float) -> str:
+    """For an angle parameter (``*_rad``) out of range: its unit and the radians meant if ``value`` was degrees."""
+    if not spec.name.endswith("_rad"):
+        return ""
+    return f"; it is in radians: {value:g}° is {math.radians(value):.4g}"
 
 
 def defaults() -> dict[str, ParamValue]:
