@@ -36,7 +36,9 @@ from mono_depth_ros.core.errors import ConfigError, PredictionOrderError, ScaleR
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
-_SLOPE_GAP_PX = 16  # scale + shift kinds: inliers this far apart down a column are compared (see _slope_problem)
+_SLOPE_GAP_PX = 16  # scale + shift kinds: inliers this far apart down a column are compared (see _slope_problem) ...
+_SLOPE_GAP_RAD = 0.022  # ... or this angle (16 px at KITTI's fy 721), if more pixels: the prior's change over the gap
+# must not shrink below the prediction's noise on a finer image (a network's output upsampled to a 4K camera)
 _SLOPE_RATIO = (0.5, 2.0)  # a ground-like pair changes inverse depth by this much of the prior's change
 _MIN_GROUND_LIKE = 0.5  # fewest ground-like pairs among the inliers' pairs
 
@@ -185,7 +187,7 @@ def ground_plane_fit(
         return _estimated_plane_fit(x, y, q, config)
     fit = _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
     if kind.has_shift:
-        problem = _slope_problem(samples, kind, fit, config)
+        problem = _slope_problem(samples, kind, fit, config, intrinsics.fy)
         if problem is not None:
             raise ScaleRecoveryError(f"no ground plane: {problem}{config.remedy()}")
     return fit
@@ -289,14 +291,17 @@ def _prior_normal_fit(
     return FitResult(fit.scale, fit.shift, fit.n_points, fit.n_inliers, fit.residual, sigma)
 
 
-def _slope_problem(samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig) -> str | None:
+def _slope_problem(
+    samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig, fy: float
+) -> str | None:
     """Why the inliers of a scale + shift fit are no ground (None: they are).
 
     A scale and a shift can map a surface facing the camera (a vehicle close ahead: one predicted value down its
     rows) to the depth of a band of the prior's ground rows, and with some real ground beside it pass as a ground
     seen over many distances. A ground's inverse depth changes down a column as the prior's does, a facing surface's
-    hardly at all: of the inlier pairs ``_SLOPE_GAP_PX`` apart in a column, at least ``_MIN_GROUND_LIKE`` must change
-    the fitted inverse depth by ``_SLOPE_RATIO`` times the prior's change.
+    hardly at all: of the inlier pairs ``_SLOPE_GAP_PX`` or ``_SLOPE_GAP_RAD`` (``fy``: the prediction's focal
+    length, px), whichever is more pixels, apart in a column (in whole grid steps), at least ``_MIN_GROUND_LIKE``
+    must change the fitted inverse depth by ``_SLOPE_RATIO`` times the prior's change.
     """
     values = fit.scale * samples.q + fit.shift
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -306,7 +311,7 @@ def _slope_problem(samples: _Samples, kind: OutputKind, fit: FitResult, config: 
     prior = np.full(samples.grid_shape, np.nan)
     fitted.flat[samples.cells[inliers]] = fitted_inverse[inliers]
     prior.flat[samples.cells[inliers]] = samples.prior_inverse[inliers]
-    gap = max(1, _SLOPE_GAP_PX // config.stride_px)
+    gap = max(1, round(max(_SLOPE_GAP_PX, _SLOPE_GAP_RAD * fy) / config.stride_px))
     change, prior_change = fitted[gap:] - fitted[:-gap], prior[gap:] - prior[:-gap]
     paired = np.isfinite(change) & np.isfinite(prior_change)
     ratio = change[paired] / prior_change[paired]
