@@ -300,8 +300,9 @@ def _slope_problem(
     rows) to the depth of a band of the prior's ground rows, and with some real ground beside it pass as a ground
     seen over many distances. A ground's inverse depth changes down a column as the prior's does, a facing surface's
     hardly at all: of the inlier pairs ``_SLOPE_GAP_PX`` or ``_SLOPE_GAP_RAD`` (``fy``: the prediction's focal
-    length, px), whichever is more pixels, apart in a column (in whole grid steps), at least ``_MIN_GROUND_LIKE``
-    must change the fitted inverse depth by ``_SLOPE_RATIO`` times the prior's change.
+    length, px), whichever is more pixels, apart in a column (in whole grid steps; at most half the rows the samples
+    span, so that a small image still has pairs), at least ``_MIN_GROUND_LIKE`` must change the fitted inverse depth
+    by ``_SLOPE_RATIO`` times the prior's change.
     """
     values = fit.scale * samples.q + fit.shift
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,7 +312,9 @@ def _slope_problem(
     prior = np.full(samples.grid_shape, np.nan)
     fitted.flat[samples.cells[inliers]] = fitted_inverse[inliers]
     prior.flat[samples.cells[inliers]] = samples.prior_inverse[inliers]
-    gap = max(1, round(max(_SLOPE_GAP_PX, _SLOPE_GAP_RAD * fy) / config.stride_px))
+    rows = samples.cells // samples.grid_shape[1]  # grid row of every sample: a small image has few rows of ground
+    span = int(rows.max() - rows.min()) + 1 if rows.size else 1
+    gap = max(1, min(round(max(_SLOPE_GAP_PX, _SLOPE_GAP_RAD * fy) / config.stride_px), span // 2))
     change, prior_change = fitted[gap:] - fitted[:-gap], prior[gap:] - prior[:-gap]
     paired = np.isfinite(change) & np.isfinite(prior_change)
     ratio = change[paired] / prior_change[paired]
