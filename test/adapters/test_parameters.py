@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -163,6 +164,21 @@ def test_descriptor_message_fields_and_the_declare_failure_text() -> None:
     text = declare_failure(PARAMS_BY_NAME["device"], ValueError("type STRING expected, got INTEGER"))
     assert text.startswith("parameter device: type STRING expected, got INTEGER; expected str (")
     assert text.endswith("; quote strings in YAML")
+
+
+def test_a_pitch_in_degrees_refused_at_declare_names_the_radians() -> None:
+    """``scale.camera_pitch_rad: 5.0`` (degrees) in a params file: rclpy applies the declared range to a float before
+    the on-set callback, so the node's start-up refusal was rclpy's 'out of range. Min: -1.6, Max: 1.6, value: 5.0'
+    without the unit that config.coerce names; it now says the parameter is in radians and the factor."""
+    rclpy_text = (
+        "Invalid parameter value (5.0) for parameter. Reason: Parameter scale.camera_pitch_rad out of range. "
+        "Min: -1.6, Max: 1.6, value: 5.0"
+    )  # rclpy.exceptions.InvalidParameterValueException from Node.declare_parameter (Humble)
+    text = declare_failure(PARAMS_BY_NAME["scale.camera_pitch_rad"], ValueError(rclpy_text))
+    assert f"value: 5.0; it is in radians: a value in degrees times {math.radians(1.0):.4g}; expected float" in text
+    wrong_type = declare_failure(PARAMS_BY_NAME["scale.camera_pitch_rad"], ValueError("type STRING expected"))
+    assert "radians" not in wrong_type  # a wrong type is no unit mistake
+    assert "radians" not in declare_failure(PARAMS_BY_NAME["output.max_range"], ValueError(rclpy_text))
 
 
 class _DescribedNode:
