@@ -61,9 +61,11 @@ class DescriptorFields:
 def declare_failure(spec: ParamSpec, err: Exception) -> str:
     """The message for an override that rclpy refused when ``spec`` was declared (wrong type, out of range: rclpy
     applies the declared range to a float before the on-set callback, so an angle's unit is named here)."""
-    hint = unit_hint(spec) if "out of range" in str(err) else ""
-    expected = f"expected {spec.type.__name__} ({spec.description})"
-    return f"parameter {spec.name}: {err}{hint}; {expected}; quote strings in YAML"
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)  # rclpy's: (text, parameter name)
+    out_of_range = "out of range" in text
+    hint = unit_hint(spec) if out_of_range else ""
+    remedy = "" if out_of_range else "; quote strings in YAML"
+    return f"parameter {spec.name}: {text}{hint}; expected {spec.type.__name__} ({spec.description}){remedy}"
 
 
 def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorFields:

@@ -181,6 +181,24 @@ def test_a_pitch_in_degrees_refused_at_declare_names_the_radians() -> None:
     assert "radians" not in declare_failure(PARAMS_BY_NAME["output.max_range"], ValueError(rclpy_text))
 
 
+def test_a_declare_refusal_reads_as_one_sentence_with_the_remedy_for_its_kind() -> None:
+    """rclpy raises InvalidParameterValueException with two args (its message, the parameter's name): str() of it is
+    a tuple, and the real node said "parameter scale.camera_pitch_rad: ('Invalid parameter value (5.0) ... value:
+    5.0', 'scale.camera_pitch_rad'); ...; quote strings in YAML", a remedy for a string where a number was out of
+    range. The message is now rclpy's text alone; 'quote strings in YAML' only follows a refusal that is no range."""
+    reason = "Parameter output.max_range out of range. Min: 0.0, Max: 10000.0, value: 20000.0"
+    two_args = ValueError(f"Invalid parameter value (20000.0) for parameter. Reason: {reason}", "output.max_range")
+    text = declare_failure(PARAMS_BY_NAME["output.max_range"], two_args)
+    assert text.startswith(
+        f"parameter output.max_range: Invalid parameter value (20000.0) for parameter. Reason: {reason}"
+    )
+    assert "('" not in text and "quote strings" not in text, text
+    wrong_type = declare_failure(PARAMS_BY_NAME["device"], ValueError("Wrong parameter type", "device"))
+    assert wrong_type.startswith("parameter device: Wrong parameter type;") and wrong_type.endswith(
+        "quote strings in YAML"
+    )
+
+
 class _DescribedNode:
     """rclpy's node as far as types_kept_on_refusal reads it: the stored descriptors, which rclpy has already typed
     as the values asked for (``Node._apply_descriptor``), and the values held."""

@@ -457,3 +457,4 @@ def test_a_pitch_in_degrees_at_start_up_is_refused_in_radians_by_the_real_node(r
     text = str(refused.value)
     assert text.startswith("parameter scale.camera_pitch_rad: ") and "value: 5.0" in text, text
     assert "it is in radians: a value in degrees times 0.01745" in text, text
+    assert "('" not in text and "quote strings" not in text, text  # rclpy's text, not its args' tuple; no YAML remedy
