@@ -185,12 +185,22 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         raise ConfigError(msg)
     if isinstance(result, int | float) and not isinstance(result, bool):
         if spec.min_value is not None and result < spec.min_value:
-            msg = f"parameter {spec.name}={result} is below its minimum {spec.min_value}"
+            msg = f"parameter {spec.name}={result} is below its minimum {spec.min_value}{unit_hint(spec, result)}"
             raise ConfigError(msg)
         if spec.max_value is not None and result > spec.max_value:
-            msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}"
+            msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}{unit_hint(spec, result)}"
             raise ConfigError(msg)
     return result
+
+
+def unit_hint(spec: ParamSpec, value: float | None = None) -> str:
+    """For an angle parameter (``*_rad``) out of range: its unit and the radians meant if ``value`` was degrees
+    (without a value: the factor from degrees); empty for other parameters."""
+    if not spec.name.endswith("_rad"):
+        return ""
+    if value is None:
+        return f"; it is in radians: a value in degrees times {math.radians(1.0):.4g}"
+    return f"; it is in radians: {value:g}° is {math.radians(value):.4g}"
 
 
 def defaults() -> dict[str, ParamValue]:

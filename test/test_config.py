@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,17 @@ def test_bad_values_name_parameter_and_value(name: str, value: object, match: st
     spec = next(p for p in PARAMS if p.name == name)
     with pytest.raises(ConfigError, match=match):
         coerce(spec, value)
+
+
+@pytest.mark.parametrize("degrees", [5.0, -10.0, 90.0])
+def test_an_angle_in_degrees_for_a_radian_parameter_names_the_radians(degrees: float) -> None:
+    """scale.camera_pitch_rad: 5 (a camera tilted 5° down, written in degrees) was refused as 'above its maximum 1.6'
+    without saying the unit; the message now says the parameter is in radians and gives the value meant."""
+    spec = next(p for p in PARAMS if p.name == "scale.camera_pitch_rad")
+    radians = f"{math.radians(degrees):.4g}"
+    with pytest.raises(ConfigError, match=rf"in radians: {degrees:g}° is {radians}$"):
+        coerce(spec, degrees)
+    assert coerce(spec, float(radians)) == float(radians)  # the value the message gives is taken
 
 
 def test_a_quoted_number_or_bool_names_the_value_to_write_unquoted() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, coerce, yaml_bool_choices
+from mono_depth_ros.config import PARAMS_BY_NAME, ParamSpec, coerce, unit_hint, yaml_bool_choices
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -59,8 +59,13 @@ class DescriptorFields:
 
 
 def declare_failure(spec: ParamSpec, err: Exception) -> str:
-    """The message for an override that rclpy refused when ``spec`` was declared (wrong type, out of range)."""
-    return f"parameter {spec.name}: {err}; expected {spec.type.__name__} ({spec.description}); quote strings in YAML"
+    """The message for an override that rclpy refused when ``spec`` was declared (wrong type, out of range: rclpy
+    applies the declared range to a float before the on-set callback, so an angle's unit is named here)."""
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)  # rclpy's: (text, parameter name)
+    out_of_range = "out of range" in text
+    hint = unit_hint(spec) if out_of_range else ""
+    remedy = "" if out_of_range else "; quote strings in YAML"
+    return f"parameter {spec.name}: {text}{hint}; expected {spec.type.__name__} ({spec.description}){remedy}"
 
 
 def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorFields:

@@ -31,6 +31,22 @@ class ScaleRecoveryError(DepthError):
     """Metric scale could not be recovered (too few LiDAR points, degenerate fit)."""
 
 
+class PredictionOrderError(ScaleRecoveryError):
+    """The prediction does not follow the order of the depths it is fitted to (it runs against them, or is noise).
+
+    Attributes:
+        correlation: Pearson correlation of the prediction with the targets (log depth or inverse depth).
+        n_points: pairs it was measured on.
+        runs_against: True when the prediction's order is reversed (output kind wrong), False when it is noise.
+    """
+
+    def __init__(self, message: str, correlation: float, n_points: int, runs_against: bool) -> None:
+        super().__init__(message)
+        self.correlation = correlation
+        self.n_points = n_points
+        self.runs_against = runs_against
+
+
 class BagError(DepthError):
     """A rosbag2 file is missing, truncated, corrupt or lacks a required topic."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -163,6 +164,39 @@ def test_descriptor_message_fields_and_the_declare_failure_text() -> None:
     text = declare_failure(PARAMS_BY_NAME["device"], ValueError("type STRING expected, got INTEGER"))
     assert text.startswith("parameter device: type STRING expected, got INTEGER; expected str (")
     assert text.endswith("; quote strings in YAML")
+
+
+def test_a_pitch_in_degrees_refused_at_declare_names_the_radians() -> None:
+    """``scale.camera_pitch_rad: 5.0`` (degrees) in a params file: rclpy applies the declared range to a float before
+    the on-set callback, so the node's start-up refusal was rclpy's 'out of range. Min: -1.6, Max: 1.6, value: 5.0'
+    without the unit that config.coerce names; it now says the parameter is in radians and the factor."""
+    rclpy_text = (
+        "Invalid parameter value (5.0) for parameter. Reason: Parameter scale.camera_pitch_rad out of range. "
+        "Min: -1.6, Max: 1.6, value: 5.0"
+    )  # rclpy.exceptions.InvalidParameterValueException from Node.declare_parameter (Humble)
+    text = declare_failure(PARAMS_BY_NAME["scale.camera_pitch_rad"], ValueError(rclpy_text))
+    assert f"value: 5.0; it is in radians: a value in degrees times {math.radians(1.0):.4g}; expected float" in text
+    wrong_type = declare_failure(PARAMS_BY_NAME["scale.camera_pitch_rad"], ValueError("type STRING expected"))
+    assert "radians" not in wrong_type  # a wrong type is no unit mistake
+    assert "radians" not in declare_failure(PARAMS_BY_NAME["output.max_range"], ValueError(rclpy_text))
+
+
+def test_a_declare_refusal_reads_as_one_sentence_with_the_remedy_for_its_kind() -> None:
+    """rclpy raises InvalidParameterValueException with two args (its message, the parameter's name): str() of it is
+    a tuple, and the real node said "parameter scale.camera_pitch_rad: ('Invalid parameter value (5.0) ... value:
+    5.0', 'scale.camera_pitch_rad'); ...; quote strings in YAML", a remedy for a string where a number was out of
+    range. The message is now rclpy's text alone; 'quote strings in YAML' only follows a refusal that is no range."""
+    reason = "Parameter output.max_range out of range. Min: 0.0, Max: 10000.0, value: 20000.0"
+    two_args = ValueError(f"Invalid parameter value (20000.0) for parameter. Reason: {reason}", "output.max_range")
+    text = declare_failure(PARAMS_BY_NAME["output.max_range"], two_args)
+    assert text.startswith(
+        f"parameter output.max_range: Invalid parameter value (20000.0) for parameter. Reason: {reason}"
+    )
+    assert "('" not in text and "quote strings" not in text, text
+    wrong_type = declare_failure(PARAMS_BY_NAME["device"], ValueError("Wrong parameter type", "device"))
+    assert wrong_type.startswith("parameter device: Wrong parameter type;") and wrong_type.endswith(
+        "quote strings in YAML"
+    )
 
 
 class _DescribedNode:

@@ -441,3 +441,20 @@ def test_a_stop_that_ends_spin_before_rclpy_shut_the_context_down_is_finalised_c
     done = subprocess.run([sys.executable, "-c", STOP_BEFORE_RCLPY_SCRIPT], capture_output=True, text=True, timeout=60)
     text = done.stdout + done.stderr
     assert done.returncode == 0 and "finalising before the exit failed" not in text and "Traceback" not in text, text
+
+
+def test_a_pitch_in_degrees_at_start_up_is_refused_in_radians_by_the_real_node(ros_context: None) -> None:
+    """``scale.camera_pitch_rad: 5.0`` (a camera tilted 5° down, written in degrees) given to the real node: rclpy's
+    declared range refuses the float before any check of ours ('out of range. Min: -1.6, Max: 1.6, value: 5.0'); the
+    node's ConfigError names the parameter, rclpy's reason and now the unit (radians, the factor from degrees)."""
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.node import MonoDepthNode
+    from mono_depth_ros.pipeline import DepthPipeline
+
+    overrides = [Parameter("model.backend", value="external"), Parameter("scale.camera_pitch_rad", value=5.0)]
+    with pytest.raises(ConfigError) as refused:
+        MonoDepthNode(lambda config, logger: DepthPipeline(config, None), parameter_overrides=overrides)
+    text = str(refused.value)
+    assert text.startswith("parameter scale.camera_pitch_rad: ") and "value: 5.0" in text, text
+    assert "it is in radians: a value in degrees times 0.01745" in text, text
+    assert "('" not in text and "quote strings" not in text, text  # rclpy's text, not its args' tuple; no YAML remedy

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, PredictionOrderError, ScaleRecoveryError, ShapeError
 
 _MAD_TO_SIGMA = 1.4826
 _SIGMA_FLOOR = 1e-3
@@ -232,14 +232,14 @@ def _check_order(
             "sane (weights loaded, input normalisation, trained for this kind of scene), and is it the prediction of "
             "this image?"
         )
-        raise ScaleRecoveryError(msg)
+        raise PredictionOrderError(msg, correlation, values.size, runs_against=False)
     msg = (
         f"the prediction read as {read_as} runs against the depths it is fitted to (correlation "
         f"{correlation:+.2f} over {values.size} points): is the model's output kind right "
         f"(model.output_kind={other_kind}?), or is the LiDAR -> camera transform wrong (the image not stamped in the "
         "optical frame, parent and child swapped, a camera or LiDAR upside down in TF)?"
     )
-    raise ScaleRecoveryError(msg)
+    raise PredictionOrderError(msg, correlation, values.size, runs_against=True)
 
 
 def _robust_sigma(residual: npt.NDArray[np.float64], threshold: float) -> float:

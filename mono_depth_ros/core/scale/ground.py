@@ -11,7 +11,8 @@ inverse depth of a pixel on it is *linear* in normalised image coordinates ``x =
 * prior normal (default, any output kind): the prior plane's depth ``h / (n · ray)`` at each sample is a
   pseudo-LiDAR target, and the robust fit of :mod:`.fit` for the output kind finds s (and t), treating non-ground
   pixels (cars, walls) as outliers. The inliers must span a range of distances, otherwise a fronto-parallel object
-  could match the prior at one distance.
+  could match the prior at one distance; for the kinds with a shift they must also deepen down the image as the
+  prior does (:func:`_slope_problem`: a scale and a shift can put a vehicle close ahead onto a band of road rows).
 * estimated normal (``estimate_normal=True``, depth kinds): RANSAC plane in (x, y, q) (3-point samples, tilt within
   ``max_tilt_deg`` of the prior), refined by least squares; ``(a, b, c) = s · n / h`` gives ``s = h · |(a, b, c)|``.
   This is "fit the road plane in the back-projected prediction and scale it to the camera height"; it follows pitch
@@ -24,16 +25,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.errors import ConfigError, PredictionOrderError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
+_SLOPE_GAP_PX = 16  # scale + shift kinds: inliers this far apart down a column are compared (see _slope_problem) ...
+_SLOPE_GAP_RAD = 0.022  # ... or this angle (16 px at KITTI's fy 721), if more pixels: the prior's change over the gap
+# must not shrink below the prediction's noise on a finer image (a network's output upsampled to a 4K camera)
+_SLOPE_RATIO = (0.5, 2.0)  # a ground-like pair changes inverse depth by this much of the prior's change
+_MIN_GROUND_LIKE = 0.5  # fewest ground-like pairs among the inliers' pairs
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,16 @@ class GroundPlaneConfig:
         high = self.max_range_m if self.max_range_m is not None else min(30.0, 20.0 * h)
         return low, high
 
+    def remedy(self) -> str:
+        """Where this prior puts the ground and what to check when none is found there (ends a refusal's message)."""
+        low, high = self.range_m
+        return (
+            f"; the prior puts the ground {self.camera_height_m:.2f} m below the camera, pitched "
+            f"{math.degrees(self.pitch_rad):+.1f}° down, {low:g}-{high:g} m ahead: is the ground in view there "
+            "(no wall or vehicle close ahead, the image not cropped above the horizon), and are "
+            "scale.camera_height_m and scale.camera_pitch_rad (positive looking down) right?"
+        )
+
     def normal_in_camera(self) -> npt.NDArray[np.float64]:
         """(3,) unit normal of the ground (pointing down, towards the ground) in the camera optical frame."""
         cp, sp = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
@@ -101,11 +118,23 @@ class GroundPlaneConfig:
         return np.array([sr * cp, cr * cp, sp])
 
 
+class _Samples(NamedTuple):
+    """The usable grid pixels: normalised ``x``, ``y``; ``q`` (1 / prediction for depth kinds, the prediction itself,
+    any finite value, for the kinds with a shift); the prior plane's inverse depth ``prior_inverse`` (1/m); their
+    flat indices ``cells`` into the sample grid of ``grid_shape`` (rows, cols)."""
+
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    q: npt.NDArray[np.float64]
+    prior_inverse: npt.NDArray[np.float64]
+    cells: npt.NDArray[np.intp]
+    grid_shape: tuple[int, int]
+
+
 def _plane_samples(
     prediction: npt.NDArray[np.floating], kind: OutputKind, intrinsics: PinholeIntrinsics, config: GroundPlaneConfig
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Normalised (x, y), q and the prior plane's inverse depth of the usable grid pixels; q is inverse-depth-like
-    (1 / prediction) for depth kinds, the prediction itself (any finite value) for the kinds with a shift."""
+) -> _Samples:
+    """The grid pixels where the prior plane lies in range and the prediction is usable."""
     normal = config.normal_in_camera()
     h = config.camera_height_m
     x = (np.arange(0, intrinsics.width, config.stride_px) - intrinsics.cx) / intrinsics.fx
@@ -121,7 +150,7 @@ def _plane_samples(
         ok = in_range & np.isfinite(q) & (relative | (q > 0))  # an affine output: any sign (as the LiDAR fit)
     xx = np.broadcast_to(x[None, :], ok.shape)[ok]
     yy = np.broadcast_to(y[:, None], ok.shape)[ok]
-    return xx, yy, q[ok], prior_inverse[ok]
+    return _Samples(xx, yy, q[ok], prior_inverse[ok], np.flatnonzero(ok), (ok.shape[0], ok.shape[1]))
 
 
 def ground_plane_fit(
@@ -148,14 +177,20 @@ def ground_plane_fit(
     if prediction.shape != (intrinsics.height, intrinsics.width):
         msg = f"prediction is {prediction.shape} but intrinsics are for {intrinsics.height}x{intrinsics.width}"
         raise ShapeError(msg)
-    x, y, q, prior_inverse = _plane_samples(prediction, kind, intrinsics, config)
+    samples = _plane_samples(prediction, kind, intrinsics, config)
+    x, y, q, prior_inverse = samples.x, samples.y, samples.q, samples.prior_inverse
     n = q.size
     if n < config.min_points:
-        msg = f"{n} valid prediction samples where the ground should be (need {config.min_points})"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: {n} valid prediction samples where the ground should be (need {config.min_points})"
+        raise ScaleRecoveryError(msg + config.remedy())
     if config.estimate_normal and not kind.has_shift:
         return _estimated_plane_fit(x, y, q, config)
-    return _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
+    fit = _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
+    if kind.has_shift:
+        problem = _slope_problem(samples, kind, fit, config, intrinsics.fy)
+        if problem is not None:
+            raise ScaleRecoveryError(f"no ground plane: {problem}{config.remedy()}")
+    return fit
 
 
 def _estimated_plane_fit(
@@ -169,13 +204,13 @@ def _estimated_plane_fit(
     det = np.linalg.det(systems)
     usable = np.abs(det) > 1e-9
     if not np.any(usable):
-        msg = "ground-plane RANSAC found no non-degenerate sample"
-        raise ScaleRecoveryError(msg)
+        msg = "no ground plane: its RANSAC found no non-degenerate sample"
+        raise ScaleRecoveryError(msg + config.remedy())
     planes = np.linalg.solve(systems[usable], q[triples[usable]][..., None])[..., 0]  # (K, 3) a, b, c
     planes = planes[_tilt_ok(planes, config)]
     if planes.shape[0] == 0:
-        msg = f"no ground-plane hypothesis within {config.max_tilt_deg}° of the prior normal"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: no hypothesis within {config.max_tilt_deg}° of the prior normal"
+        raise ScaleRecoveryError(msg + config.remedy())
     inv_q = 1.0 / q
     # Relative residual of every sample under every plane, (N, K), element-wise (no threaded BLAS gemm).
     residual = (x[:, None] * planes[:, 0] + y[:, None] * planes[:, 1] + planes[:, 2]) * inv_q[:, None] - 1.0
@@ -194,9 +229,9 @@ def _estimated_plane_fit(
     if n_inliers < config.min_inlier_ratio * n or not _tilt_ok(plane[None, :], config)[0]:
         msg = (
             f"no ground plane: {n_inliers} of {n} samples fit a plane within {config.max_tilt_deg}° of the prior "
-            f"(need {config.min_inlier_ratio:.0%}); is the camera height/pitch right and the ground visible?"
+            f"(need {config.min_inlier_ratio:.0%})"
         )
-        raise ScaleRecoveryError(msg)
+        raise ScaleRecoveryError(msg + config.remedy())
     scale = float(config.camera_height_m * np.linalg.norm(plane))
     residual_in = float(np.median(np.abs(r[inliers])))
     return FitResult(scale, 0.0, n, n_inliers, residual_in, max(_PRIOR_LOG_SIGMA, residual_in / math.sqrt(n_inliers)))
@@ -218,13 +253,26 @@ def _prior_normal_fit(
     )
     try:
         fit = fit_for_kind(values, 1.0 / prior_inverse, kind, fit_config)
+    except PredictionOrderError as err:  # its remedies are a LiDAR's (transform) or a model's: the ground's first
+        how = "runs against" if err.runs_against else "does not follow"
+        model = (
+            "is model.output_kind right (an inverse depth read as depth, or the reverse)?"
+            if err.runs_against
+            else "is the model's output sane (weights loaded, input normalisation)?"
+        )
+        msg = (
+            f"no ground plane: the prediction {how} the depths of the ground the prior expects (correlation "
+            f"{err.correlation:+.2f} over {err.n_points} samples; a ground's depth grows towards the horizon)"
+            f"{config.remedy()} If so, {model}"
+        )
+        raise ScaleRecoveryError(msg) from None
     except ScaleRecoveryError as err:
         msg = f"no ground plane: {err}"
-        raise ScaleRecoveryError(msg) from None
+        raise ScaleRecoveryError(msg + config.remedy()) from None
     problem = fit.problem(fit_config)
     if problem is not None:
-        msg = f"no ground plane: {problem}; is the camera height/pitch right and the ground visible?"
-        raise ScaleRecoveryError(msg)
+        msg = f"no ground plane: {problem}"
+        raise ScaleRecoveryError(msg + config.remedy())
     # Inliers must be ground seen over a range of distances: a fronto-parallel object (constant prediction) can
     # match the prior at a single distance.
     if kind is OutputKind.RELATIVE_INVERSE:
@@ -238,9 +286,48 @@ def _prior_normal_fit(
     q_in = np.percentile(prior_inverse[inliers], [10, 90])
     if q_in[1] - q_in[0] < 0.5 * (q_all[1] - q_all[0]):
         msg = "no ground plane: the pixels that fit the prior cover too narrow a band of distances"
-        raise ScaleRecoveryError(msg)
+        raise ScaleRecoveryError(msg + config.remedy())
     sigma = max(_PRIOR_LOG_SIGMA, fit.log_scale_sigma)
     return FitResult(fit.scale, fit.shift, fit.n_points, fit.n_inliers, fit.residual, sigma)
+
+
+def _slope_problem(
+    samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig, fy: float
+) -> str | None:
+    """Why the inliers of a scale + shift fit are no ground (None: they are).
+
+    A scale and a shift can map a surface facing the camera (a vehicle close ahead: one predicted value down its
+    rows) to the depth of a band of the prior's ground rows, and with some real ground beside it pass as a ground
+    seen over many distances. A ground's inverse depth changes down a column as the prior's does, a facing surface's
+    hardly at all: of the inlier pairs ``_SLOPE_GAP_PX`` or ``_SLOPE_GAP_RAD`` (``fy``: the prediction's focal
+    length, px), whichever is more pixels, apart in a column (in whole grid steps; at most half the rows the samples
+    span, so that a small image still has pairs), at least ``_MIN_GROUND_LIKE`` must change the fitted inverse depth
+    by ``_SLOPE_RATIO`` times the prior's change.
+    """
+    values = fit.scale * samples.q + fit.shift
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fitted_inverse = values if kind is OutputKind.RELATIVE_INVERSE else 1.0 / values
+        inliers = np.abs(fitted_inverse / samples.prior_inverse - 1.0) < config.inlier_threshold
+    fitted = np.full(samples.grid_shape, np.nan)
+    prior = np.full(samples.grid_shape, np.nan)
+    fitted.flat[samples.cells[inliers]] = fitted_inverse[inliers]
+    prior.flat[samples.cells[inliers]] = samples.prior_inverse[inliers]
+    rows = samples.cells // samples.grid_shape[1]  # grid row of every sample: a small image has few rows of ground
+    span = int(rows.max() - rows.min()) + 1 if rows.size else 1
+    gap = max(1, min(round(max(_SLOPE_GAP_PX, _SLOPE_GAP_RAD * fy) / config.stride_px), span // 2))
+    change, prior_change = fitted[gap:] - fitted[:-gap], prior[gap:] - prior[:-gap]
+    paired = np.isfinite(change) & np.isfinite(prior_change)
+    ratio = change[paired] / prior_change[paired]
+    low, high = _SLOPE_RATIO
+    ground_like = float(np.mean((ratio > low) & (ratio < high))) if ratio.size else 0.0
+    if ground_like >= _MIN_GROUND_LIKE:
+        return None
+    return (
+        f"the pixels that fit the prior do not deepen down the image as a ground does ({ground_like:.0%} of "
+        f"{ratio.size} pairs of them {gap * config.stride_px} px apart in a column change inverse depth by "
+        f"{low:g}-{high:g}x the prior's change; need {_MIN_GROUND_LIKE:.0%}): a surface facing the camera took the "
+        "ground's place"
+    )
 
 
 def _tilt_ok(planes: npt.NDArray[np.float64], config: GroundPlaneConfig) -> npt.NDArray[np.bool_]:

@@ -4,7 +4,8 @@ Per frame, in order, the first source that works is used and reported as the res
 
 1. ``lidar``: project this frame's scan (occlusion-filtered), fit per output kind (:mod:`.fit`), then
    * depth_up_to_scale / metric: the log-scale goes through the gated Kalman filter (:mod:`.temporal`) and the
-     *filtered* scale is applied; a gated-out frame falls through to 2;
+     *filtered* scale is applied; a gated-out frame falls through to 2; a filter whose last accepted scale is older
+     than ``max_hold_ns`` (too old to be held) restarts at the fresh fit instead of gating it (ground plane too);
    * relative_inverse, affine_depth: the per-frame (s, t) is applied as is (these models re-normalise every frame,
      so an affine map is never *applied* to another frame). A fit is checked twice against the last accepted frame
      (the anchor): its metric depth against the anchor's metric depth at the same pixels (a continuous scene), and
@@ -301,6 +302,7 @@ class ScaleRecovery:
             return None
         if frame.kind.has_shift:
             return self._accept_relative(frame, fit)
+        self._expire(self._scale_filter, frame.stamp_ns)
         update = self._scale_filter.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
         if not update.used:
             frame.reasons.append(
@@ -421,6 +423,7 @@ class ScaleRecovery:
         f = self._ground_filter
         age = 0
         if fit is not None:
+            self._expire(f, frame.stamp_ns)
             update = f.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
             if not update.used:
                 sigmas = update.normalised_innovation
@@ -450,6 +453,13 @@ class ScaleRecovery:
         return self._result(frame, depth, ScaleMode.NONE, health, None, math.nan, 0, 1.0, 0.0)
 
     # -- helpers -------------------------------------------------------------------------------------------
+
+    def _expire(self, source: LogScaleFilter, stamp_ns: int) -> None:
+        """Forget a filter whose last accepted scale is further than ``max_hold_ns`` from ``stamp_ns``: a scale too
+        old to be held is too old to gate (or pull) a fresh fit, which then starts the filter afresh."""
+        last = source.last_update_ns
+        if last is not None and abs(stamp_ns - last) > self.config.max_hold_ns:
+            source.reset()
 
     def _scaled(
         self,

@@ -518,3 +518,53 @@ def test_a_prediction_that_does_not_follow_the_scene_is_not_an_ok_lidar_scale_on
             prediction, _ = perturb_prediction(densify_nearest(frame.lidar_depth_m), kind, rng, harsh)
             fitted = ScaleRecovery(RecoveryConfig(ground=None)).update(prediction, kind, 0, frame.intrinsics, scan)
             assert (fitted.mode, fitted.health) == (ScaleMode.LIDAR, Health.OK), (frame.name, kind, fitted.reason)
+
+
+@pytest.mark.parametrize("source", ["ground_plane", "lidar"])
+def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitti_frames(
+    kitti_object_dir: Path, source: str
+) -> None:
+    """Real KITTI frames 000000-000002 (cut to one size), a depth_up_to_scale model (true depth / 3) scaled from the
+    ground (1.65 m) or the LiDAR; then 8 s without it (a wall fills the view / no scan), longer than the 5 s hold; then
+    it is back on frame 000002 with the model at another scale (/ 5: a new scene, re-normalised). The filter's scale
+    from 8 s before, no longer good enough to be held, gated the fresh fit out: 2 frames at the fixed scale (health
+    lost, depth 5x short: median depth / truth 0.20), and a smaller change was pulled towards the old scale (ground,
+    / 4: 0.91 of the truth instead of the fit's 0.95). Now an expired filter restarts at the fresh fit."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.scale.ground import ground_plane_fit
+    from test.kitti_bag import load_kitti_frames
+
+    frames = load_kitti_frames(kitti_object_dir)
+    rows, cols = 370, 1224  # the smallest of the three images
+    truth = [f.lidar_depth_m[:rows, :cols] for f in frames]
+    dense = [densify_nearest(t) for t in truth]
+    intrinsics = [f.intrinsics.cropped(0, 0, cols, rows) for f in frames]
+    ground = GroundPlaneConfig(camera_height_m=1.65)
+    recovery = ScaleRecovery(RecoveryConfig(mode=source, ground=ground if source == "ground_plane" else None))
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+
+    def step(i: int, prediction: np.ndarray, second: float, with_scan: bool) -> ScaleResult:
+        stamp = round(second * 1e9)
+        scan = LidarScan(frames[i].scan[:, :3], frames[i].cam_from_velo, stamp) if with_scan else None
+        return recovery.update(prediction, kind, stamp, intrinsics[i], scan)
+
+    for i in (0, 1):
+        assert step(i, dense[i] / 3.0, 0.1 * i, True).health is Health.OK
+    wall = np.full_like(dense[0], 0.7)  # 2.1 m ahead
+    for second in (1.0, 3.0, 5.0):
+        assert step(0, wall, second, False).health is Health.DEGRADED
+    for factor in (5.0, 4.0):
+        back = step(2, dense[2] / factor, 8.0, True)
+        assert (back.mode.value, back.health, back.age_ns) == (source, Health.OK, 0), back.reason
+        if source == "ground_plane":
+            fresh = ground_plane_fit(dense[2] / factor, kind, intrinsics[2], ground).scale
+        else:
+            sparse = recovery.project(LidarScan(frames[2].scan[:, :3], frames[2].cam_from_velo, 0), intrinsics[2], 0)
+            fresh = float(np.median(sparse.depth_m / (dense[2] / factor)[sparse.v, sparse.u]))
+        assert back.scale == pytest.approx(fresh, rel=0.01), (factor, back.scale, fresh)
+        lidar = np.isfinite(truth[2])
+        assert abs(np.median(back.depth_m[lidar] / truth[2][lidar]) - 1.0) < 0.06
+        recovery.reset()
+        for i in (0, 1):
+            step(i, dense[i] / 3.0, 0.1 * i, True)
+        step(0, wall, 1.0, False)
