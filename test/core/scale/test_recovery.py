@@ -529,7 +529,9 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     it is back on frame 000002 with the model at another scale (/ 5: a new scene, re-normalised). The filter's scale
     from 8 s before, no longer good enough to be held, gated the fresh fit out: 2 frames at the fixed scale (health
     lost, depth 5x short: median depth / truth 0.20), and a smaller change was pulled towards the old scale (ground,
-    / 4: 0.91 of the truth instead of the fit's 0.95). Now an expired filter restarts at the fresh fit."""
+    / 4: 0.91 of the truth instead of the fit's 0.95). Now an expired filter restarts at the fresh fit. The wall is
+    seen through the calibration frame 000002 comes back with (000001's): frame 000000's focal length is 2 % shorter,
+    another calibration, which starts the ground filter again by itself."""
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.scale.ground import ground_plane_fit
     from test.kitti_bag import load_kitti_frames
@@ -551,8 +553,8 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     for i in (0, 1):
         assert step(i, dense[i] / 3.0, 0.1 * i, True).health is Health.OK
     wall = np.full_like(dense[0], 0.7)  # 2.1 m ahead
-    for second in (1.0, 3.0, 5.0):
-        assert step(0, wall, second, False).health is Health.DEGRADED
+    for second in (1.0, 3.0, 5.0):  # seen through frame 000001's calibration, the one frame 000002 comes back with
+        assert step(1, wall, second, False).health is Health.DEGRADED
     for factor in (5.0, 4.0):
         back = step(2, dense[2] / factor, 8.0, True)
         assert (back.mode.value, back.health, back.age_ns) == (source, Health.OK, 0), back.reason
@@ -567,4 +569,4 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
         recovery.reset()
         for i in (0, 1):
             step(i, dense[i] / 3.0, 0.1 * i, True)
-        step(0, wall, 1.0, False)
+        step(1, wall, 1.0, False)
