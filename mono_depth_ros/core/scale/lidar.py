@@ -240,14 +240,20 @@ def beam_gap_px(u: npt.NDArray[np.integer], v: npt.NDArray[np.integer], half_u: 
     if u.size < 2:
         return 0.0
     column = np.asarray(u) // (2 * half_u + 1)
-    picked = np.flatnonzero(column % 8 == 0)
+    picked = np.flatnonzero(column & 7 == 0)  # column % 8 == 0 (two's complement: x & 7 is x mod 8 for x < 0 too)
     if picked.size < 200:  # a sparse scan: every column
         picked = np.arange(column.size)
     rows = np.asarray(v).take(picked).astype(np.int64)
     stride = int(rows.max()) + 2
-    key = np.unique(column.take(picked).astype(np.int64) * stride + rows)
-    same_column = key[1:] // stride == key[:-1] // stride
-    gaps = np.diff(key)[same_column]
+    key = column.take(picked).astype(np.int64)
+    key *= stride
+    key += rows
+    key.sort()
+    # The steps between the distinct (column, row) keys, in order, are the non-zero steps of the sorted keys: no
+    # np.unique (a hash table and a sort of its own) for the ~1/8 of the in-image points in the picked columns.
+    steps = np.diff(key)
+    columns = key // stride
+    gaps = steps[(steps != 0) & (columns[1:] == columns[:-1])]
     return float(np.median(gaps)) if gaps.size >= 20 else 0.0
 
 
