@@ -464,12 +464,17 @@ def _zbuffer_and_filter(
     # One point per pixel: of points tied for nearest (copies: a cloud's no-returns moved out of the LiDAR frame all
     # land on the LiDAR's origin) the one whose index the pixel's slot holds last. Kept, 35k copies of one pixel
     # outweighed the rest of the scan in the fit.
-    nearest = np.flatnonzero(keep)
-    pixels = flat.take(nearest)
-    owner = buffers.get("owner", zbuffer.shape, np.intp)  # read only where written: no fill
-    owner[pixels] = nearest
-    keep[nearest] = owner.take(pixels) == nearest
     n_zbuffer = int(np.count_nonzero(keep))
+    # Every depth is finite (in [min_depth_m, max_depth_m]): each pixel holding a point holds a finite minimum, so
+    # with as many nearest points as such pixels no pixel has two (no ties: the usual scan), and the owner pass below
+    # would change nothing.
+    if n_zbuffer > np.count_nonzero(zbuffer != np.inf):
+        nearest = np.flatnonzero(keep)
+        pixels = flat.take(nearest)
+        owner = buffers.get("owner", zbuffer.shape, np.intp)  # read only where written: no fill
+        owner[pixels] = nearest
+        keep[nearest] = owner.take(pixels) == nearest
+        n_zbuffer = int(np.count_nonzero(keep))
     if config.occlusion_filter and half_v > 0:
         import cv2
 

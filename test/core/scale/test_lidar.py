@@ -205,6 +205,36 @@ def test_the_beam_gap_of_kitti_scans_is_the_median_step_between_distinct_pixels(
         assert beam_gap_px(u, v, half_u) == _reference_beam_gap_px(u, v, half_u)
 
 
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_kitti_scans_keep_one_nearest_point_per_pixel_with_and_without_ties(kitti_object_dir: Path, name: str) -> None:
+    """A real scan (no two nearest points share a pixel) and the same scan with a third of its points sent twice
+    (every such pixel's nearest point tied with its copy): the z-buffer keeps, per pixel, the nearest point, of tied
+    ones the last in the scan, as the z-buffer written out on the full image (a sort by pixel, depth, index)."""
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3]
+    config = ProjectionConfig(occlusion_filter=False)
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125)):
+        for scan_points in (points, np.vstack([points, points[::3]])):
+            scan = np.asfortranarray(scan_points)
+            every = project_scan(LidarScan(scan, calib.cam_from_velo, 0), intrinsics, config)  # the in-image points
+            rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
+            u_all, v_all, z_all = (scan[:, 0] * r[0] + scan[:, 1] * r[1] + scan[:, 2] * r[2] + r[3] for r in rows)
+            inverse = np.float32(1.0) / z_all
+            u, v = np.rint(u_all * inverse).astype(np.int64), np.rint(v_all * inverse).astype(np.int64)
+            inside = (z_all > config.min_depth_m) & (z_all < config.max_depth_m)
+            inside &= (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+            candidates = np.flatnonzero(inside)
+            assert every.stats.n_in_image == candidates.size
+            pixel = v[candidates] * intrinsics.width + u[candidates]
+            order = np.lexsort((-candidates, z_all[candidates], pixel))  # per pixel: nearest, then the last one
+            first = np.ones(order.size, bool)
+            first[1:] = pixel[order][1:] != pixel[order][:-1]
+            expected = np.sort(candidates[order][first])
+            np.testing.assert_array_equal(every.index, expected)
+            assert every.stats.n_zbuffer == expected.size == np.unique(pixel).size
+            np.testing.assert_array_equal(every.depth_m, z_all[expected])
+
+
 def test_distant_ground_is_not_removed_by_the_two_sided_test() -> None:
     # Rings of a LiDAR 1.7 m above flat ground: each lower ring is much closer, yet nothing is occluded.
     elevations = np.radians(np.arange(-15.0, -1.0, 0.4))
