@@ -241,19 +241,33 @@ def beam_gap_px(u: npt.NDArray[np.integer], v: npt.NDArray[np.integer], half_u: 
         return 0.0
     column = np.asarray(u) // (2 * half_u + 1)
     picked = np.flatnonzero(column & 7 == 0)  # column % 8 == 0 (two's complement: x & 7 is x mod 8 for x < 0 too)
-    if picked.size < 200:  # a sparse scan: every column
+    every_column = picked.size < 200  # a sparse scan: every column
+    if every_column:
         picked = np.arange(column.size)
     rows = np.asarray(v).take(picked).astype(np.int64)
     stride = int(rows.max()) + 2
     key = column.take(picked).astype(np.int64)
+    in_rows = int(rows.min()) >= 0  # image rows: each key's column is key // stride (else as keyed, sorted)
+    if in_rows:
+        if not every_column:
+            key >>= 3  # the picked columns (multiples of 8) numbered in order
+        key -= key.min()
     key *= stride
     key += rows
-    key.sort()
-    # The steps between the distinct (column, row) keys, in order, are the non-zero steps of the sorted keys: no
-    # np.unique (a hash table and a sort of its own) for the ~1/8 of the in-image points in the picked columns.
-    steps = np.diff(key)
-    columns = key // stride
-    gaps = steps[(steps != 0) & (columns[1:] == columns[:-1])]
+    # The distinct (column, row) keys in order, then the steps between neighbours in one column (their rows' steps).
+    if in_rows and int(key.max()) < max(1 << 16, 16 * key.size):
+        # the keys span a table of the picked columns' rows: mark each, read them back in order (no sort)
+        seen = np.zeros(int(key.max()) + 1, dtype=np.bool_)
+        seen[key] = True
+        key = np.flatnonzero(seen)
+        steps = np.diff(key)
+        columns = key // stride
+        gaps = steps[columns[1:] == columns[:-1]]
+    else:  # the non-zero steps of the sorted keys are the steps between the distinct ones
+        key.sort()
+        steps = np.diff(key)
+        columns = key // stride
+        gaps = steps[(steps != 0) & (columns[1:] == columns[:-1])]
     return float(np.median(gaps)) if gaps.size >= 20 else 0.0
 
 
