@@ -208,14 +208,16 @@ def test_the_beam_gap_of_kitti_scans_is_the_median_step_between_distinct_pixels(
 
 @pytest.mark.parametrize("name", ["000000", "000001", "000002"])
 def test_kitti_scans_keep_one_nearest_point_per_pixel_with_and_without_ties(kitti_object_dir: Path, name: str) -> None:
-    """A real scan (no two nearest points share a pixel) and the same scan with a third of its points sent twice
-    (every such pixel's nearest point tied with its copy): the z-buffer keeps, per pixel, the nearest point, of tied
-    ones the last in the scan, as the z-buffer written out on the full image (a sort by pixel, depth, index)."""
+    """A real scan (no two nearest points share a pixel), the same scan with a third of its points sent twice
+    (every such pixel's nearest point tied with its copy) and with one in-image point sent twice (a single tie): the
+    z-buffer keeps, per pixel, the nearest point, of tied ones the last in the scan, as the z-buffer written out on the
+    full image (a sort by pixel, depth, index)."""
     calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
     points = load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3]
     config = ProjectionConfig(occlusion_filter=False)
     for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125)):
-        for scan_points in (points, np.vstack([points, points[::3]])):
+        one = int(project_scan(LidarScan(np.asfortranarray(points), calib.cam_from_velo, 0), intrinsics).index[100])
+        for scan_points in (points, np.vstack([points, points[::3]]), np.vstack([points, points[one : one + 1]])):
             scan = np.asfortranarray(scan_points)
             every = project_scan(LidarScan(scan, calib.cam_from_velo, 0), intrinsics, config)  # the in-image points
             rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
