@@ -152,6 +152,93 @@ def test_the_vertical_window_covers_the_scans_own_gap_between_beams() -> None:
         ProjectionConfig(gap_factor=-1.0)
 
 
+def _reference_beam_gap_px(u: np.ndarray, v: np.ndarray, half_u: int) -> float:
+    """:func:`beam_gap_px` written out: the distinct (column, row) keys of the picked columns by ``np.unique``, the
+    steps between neighbours in one column, their median."""
+    if u.size < 2:
+        return 0.0
+    column = u // (2 * half_u + 1)
+    picked = np.flatnonzero(column % 8 == 0)
+    if picked.size < 200:
+        picked = np.arange(column.size)
+    rows = v[picked].astype(np.int64)
+    stride = int(rows.max()) + 2
+    key = np.unique(column[picked].astype(np.int64) * stride + rows)
+    gaps = np.diff(key)[key[1:] // stride == key[:-1] // stride]
+    return float(np.median(gaps)) if gaps.size >= 20 else 0.0
+
+
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_the_beam_gap_of_kitti_scans_is_the_median_step_between_distinct_pixels(
+    kitti_object_dir: Path, name: str
+) -> None:
+    """On the in-image pixels of real scans (at the camera's size and a network's output size, several points per
+    pixel among them) and on random pixels (repeated, negative columns and rows, sparse, wide, int16 to int64), the
+    gap is that of the distinct (column, row) keys, exactly (keys marked in a table where they span a small one, else
+    sorted)."""
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = np.asfortranarray(load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3])
+    config = ProjectionConfig(occlusion_filter=False)
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125), calib.intrinsics.resized(160, 48)):
+        # every in-image point (shared pixels too): the rows and columns before the z-buffer
+        rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
+        u_all, v_all, z_all = (points[:, 0] * r[0] + points[:, 1] * r[1] + points[:, 2] * r[2] + r[3] for r in rows)
+        inverse = np.float32(1.0) / z_all
+        u, v = np.rint(u_all * inverse).astype(np.int32), np.rint(v_all * inverse).astype(np.int32)
+        inside = (z_all > 0.5) & (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+        u, v = u[inside], v[inside]
+        assert u.size > 10_000 and np.unique(u.astype(np.int64) * 10_000 + v).size < u.size  # shared pixels
+        sparse = project_scan(LidarScan(points, calib.cam_from_velo, 0), intrinsics, config)
+        for half_u in (0, 1, 3, config.window_px(intrinsics)[0]):
+            for pixel_u, pixel_v in ((u, v), (sparse.u, sparse.v)):
+                expected = _reference_beam_gap_px(pixel_u, pixel_v, half_u)
+                assert expected > 0
+                assert beam_gap_px(pixel_u, pixel_v, half_u) == expected
+    rng = np.random.default_rng(int(name))
+    for i in range(300):
+        n = int(rng.integers(0, 3000))
+        dtype = (np.int16, np.int32, np.int64)[i % 3]
+        u = rng.integers(-40 if i % 4 == 0 else 0, int(rng.integers(1, 2000)), n).astype(dtype)
+        v = (rng.integers(-3 if i % 6 == 0 else 0, int(rng.integers(1, 1000)), n) // (1 + i % 5)).astype(dtype)
+        if i % 2:  # points sharing pixels
+            u, v = u.repeat(2), v.repeat(2)
+        half_u = int(rng.integers(0, 5))
+        assert beam_gap_px(u, v, half_u) == _reference_beam_gap_px(u, v, half_u)
+
+
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_kitti_scans_keep_one_nearest_point_per_pixel_with_and_without_ties(kitti_object_dir: Path, name: str) -> None:
+    """A real scan (no two nearest points share a pixel), the same scan with a third of its points sent twice
+    (every such pixel's nearest point tied with its copy) and with one in-image point sent twice (a single tie): the
+    z-buffer keeps, per pixel, the nearest point, of tied ones the last in the scan, as the z-buffer written out on the
+    full image (a sort by pixel, depth, index)."""
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3]
+    config = ProjectionConfig(occlusion_filter=False)
+    # 3840x2160: the z-buffer's box holds ~300 pixels per point, so the pass runs without the count
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125), calib.intrinsics.resized(3840, 2160)):
+        one = int(project_scan(LidarScan(np.asfortranarray(points), calib.cam_from_velo, 0), intrinsics).index[100])
+        for scan_points in (points, np.vstack([points, points[::3]]), np.vstack([points, points[one : one + 1]])):
+            scan = np.asfortranarray(scan_points)
+            every = project_scan(LidarScan(scan, calib.cam_from_velo, 0), intrinsics, config)  # the in-image points
+            rows = (intrinsics.matrix @ calib.cam_from_velo.matrix[:3]).astype(np.float32)
+            u_all, v_all, z_all = (scan[:, 0] * r[0] + scan[:, 1] * r[1] + scan[:, 2] * r[2] + r[3] for r in rows)
+            inverse = np.float32(1.0) / z_all
+            u, v = np.rint(u_all * inverse).astype(np.int64), np.rint(v_all * inverse).astype(np.int64)
+            inside = (z_all > config.min_depth_m) & (z_all < config.max_depth_m)
+            inside &= (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+            candidates = np.flatnonzero(inside)
+            assert every.stats.n_in_image == candidates.size
+            pixel = v[candidates] * intrinsics.width + u[candidates]
+            order = np.lexsort((-candidates, z_all[candidates], pixel))  # per pixel: nearest, then the last one
+            first = np.ones(order.size, bool)
+            first[1:] = pixel[order][1:] != pixel[order][:-1]
+            expected = np.sort(candidates[order][first])
+            np.testing.assert_array_equal(every.index, expected)
+            assert every.stats.n_zbuffer == expected.size == np.unique(pixel).size
+            np.testing.assert_array_equal(every.depth_m, z_all[expected])
+
+
 def test_distant_ground_is_not_removed_by_the_two_sided_test() -> None:
     # Rings of a LiDAR 1.7 m above flat ground: each lower ring is much closer, yet nothing is occluded.
     elevations = np.radians(np.arange(-15.0, -1.0, 0.4))
