@@ -55,16 +55,24 @@ def remote_backbone(config: Any) -> str | None:
     return next((found for child in children if (found := remote_backbone(child)) is not None), None)
 
 
+WITH_DEPTH_HEAD = frozenset({"Tipsv2DptForDensePrediction"})
+"""transformers classes for several tasks whose checkpoint holds the trained head ``AutoModelForDepthEstimation``
+loads (google/tipsv2-*-dpt: depth, normals and segmentation heads in one checkpoint; the others are ignored)."""
+
+
 def other_task(config: Any, depth_classes: Collection[str], library: Any) -> str | None:
     """The architecture a config.json names when it is a transformers class for another task than depth estimation
     (``DPTForSemanticSegmentation``: Intel/dpt-large-ade; a headless ``DPTModel``): its model type is a depth one,
     but ``AutoModelForDepthEstimation`` would build the depth class around its weights with a random depth head.
-    None when it names none, names a depth class (``depth_classes``: of any family), or names a class transformers
-    does not have (a folder's own code, ignored: it loads as transformers' class)."""
+    None when it names none, names a depth class (``depth_classes``: of any family) or a class with a depth head
+    (:data:`WITH_DEPTH_HEAD`), or names a class transformers does not have (a folder's own code, ignored: it loads
+    as transformers' class)."""
     named = config.get("architectures") if isinstance(config, dict) else None
     if not isinstance(named, list) or not named or not all(isinstance(name, str) for name in named):
         return None
-    if any(name in depth_classes for name in named) or not all(hasattr(library, name) for name in named):
+    if any(name in depth_classes or name in WITH_DEPTH_HEAD for name in named):
+        return None
+    if not all(hasattr(library, name) for name in named):
         return None
     return str(named[0])
 

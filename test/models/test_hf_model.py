@@ -68,6 +68,26 @@ def test_a_dpt_folder_for_another_task_is_refused_naming_its_architecture(tmp_pa
         usage_lines(tmp_path)
 
 
+def test_a_tipsv2_dense_prediction_folder_loads_its_depth_head(tmp_path: Path) -> None:
+    """google/tipsv2-*-dpt's layout: one checkpoint with depth, normals and segmentation heads, saved by
+    Tipsv2DptForDensePrediction (architectures names it), which transformers' own AutoModelForDepthEstimation loads
+    with its trained depth head (the other heads ignored). It was refused as a model for another task 'with a random
+    depth head'; it loads, and predicts the dense model's depth."""
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips", model_class="Tipsv2DptForDensePrediction")
+    assert json.loads((directory / "config.json").read_text())["architectures"] == ["Tipsv2DptForDensePrediction"]
+    import transformers
+
+    dense: Any = transformers.Tipsv2DptForDensePrediction.from_pretrained(str(directory), local_files_only=True)
+    dense.eval()
+    backend: Any = _estimator(directory).backend
+    network = backend.module.network.model
+    pixel_values = torch.rand(1, 3, 56, 56, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        depth = dense(pixel_values=pixel_values).predicted_depth
+        torch.testing.assert_close(network(pixel_values=pixel_values).predicted_depth, depth)
+    assert float(depth.std()) > 0  # a depth map, not a constant any head would give
+
+
 def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path) -> None:
     """A folder as older Hub repositories hold it (config.json + pytorch_model.bin, no safetensors) is refused
     naming the pickle file, with a conversion command that, run as printed by a shell, makes the folder load with
