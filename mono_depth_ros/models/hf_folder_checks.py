@@ -4,12 +4,15 @@ transformers follows what a folder says: a shard index's names (opened with ``os
 names leave the folder), an ``owner/repo`` attention implementation (a kernel downloaded from the Hub and loaded as
 native code) and a ``backbone`` named without its ``backbone_config`` (looked up on the Hub while the config is
 parsed), whatever ``local_files_only`` says. These functions find them in ``config.json`` (or a project
-checkpoint's copy of it) and in the index, so that :func:`~.hf_model.check_model_directory` refuses the folder.
+checkpoint's copy of it) and in the index, so that :func:`~.hf_model.check_model_directory` refuses the folder;
+and a depth model type's folder for another task (:func:`other_task`), which transformers would run with a random
+depth head.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -50,6 +53,28 @@ def remote_backbone(config: Any) -> str | None:
             return named
     children = list(config.values()) if isinstance(config, dict) else config if isinstance(config, list) else []
     return next((found for child in children if (found := remote_backbone(child)) is not None), None)
+
+
+WITH_DEPTH_HEAD = frozenset({"Tipsv2DptForDensePrediction"})
+"""transformers classes for several tasks whose checkpoint holds the trained head ``AutoModelForDepthEstimation``
+loads (google/tipsv2-*-dpt: depth, normals and segmentation heads in one checkpoint; the others are ignored)."""
+
+
+def other_task(config: Any, depth_classes: Collection[str], library: Any) -> str | None:
+    """The architecture a config.json names when it is a transformers class for another task than depth estimation
+    (``DPTForSemanticSegmentation``: Intel/dpt-large-ade; a headless ``DPTModel``): its model type is a depth one,
+    but ``AutoModelForDepthEstimation`` would build the depth class around its weights with a random depth head.
+    None when it names none, names a depth class (``depth_classes``: of any family) or a class with a depth head
+    (:data:`WITH_DEPTH_HEAD`), or names a class transformers does not have (a folder's own code, ignored: it loads
+    as transformers' class)."""
+    named = config.get("architectures") if isinstance(config, dict) else None
+    if not isinstance(named, list) or not named or not all(isinstance(name, str) for name in named):
+        return None
+    if any(name in depth_classes or name in WITH_DEPTH_HEAD for name in named):
+        return None
+    if not all(hasattr(library, name) for name in named):
+        return None
+    return str(named[0])
 
 
 def check_shard_index(directory: Path) -> None:

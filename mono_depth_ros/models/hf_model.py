@@ -36,7 +36,13 @@ from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
 from mono_depth_ros.models.hf_families import FAMILIES, Family, config_kind, other_family
-from mono_depth_ros.models.hf_folder_checks import FETCH_AGAIN, check_shard_index, hub_kernel, remote_backbone
+from mono_depth_ros.models.hf_folder_checks import (
+    FETCH_AGAIN,
+    check_shard_index,
+    hub_kernel,
+    other_task,
+    remote_backbone,
+)
 from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
 from mono_depth_ros.models.hub_id import hub_cache_hint
 from mono_depth_ros.models.registry import register
@@ -60,10 +66,15 @@ def transformers_module() -> Any:
 
 def depth_model_types() -> tuple[str, ...]:
     """Every ``model_type`` the installed transformers maps to ``AutoModelForDepthEstimation``."""
+    return tuple(depth_model_classes())
+
+
+def depth_model_classes() -> dict[str, str]:
+    """``model_type`` → the class ``AutoModelForDepthEstimation`` builds for it, in the installed transformers."""
     transformers_module()
     from transformers.models.auto.modeling_auto import MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES
 
-    return tuple(MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES)
+    return dict(MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES)
 
 
 def check_model_directory(directory: Path) -> dict[str, Any]:
@@ -72,7 +83,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
     Raises:
         CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
             :func:`~.hub_id.hub_cache_hint`) / safetensors (pickle-only weights are refused), unreadable
-            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them);
+            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them),
+            or a folder of that type for another task (:func:`~.hf_folder_checks.other_task`);
             a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
             thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
             (:func:`hub_kernel`) or look a backbone up on the Hub (:func:`remote_backbone`).
@@ -93,11 +105,19 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         msg = f"{config_path} is not readable JSON ({str(err)[:200]}); re-download the weights"
         raise CheckpointError(msg) from None
     model_type = config.get("model_type")
-    known = depth_model_types()
-    if model_type not in known:
+    classes = depth_model_classes()
+    if model_type not in classes:
         msg = (
             f"{config_path} is for model_type {model_type!r}, which is not a depth model of transformers "
-            f"{transformers_module().__version__} (depth models: {', '.join(known)})"
+            f"{transformers_module().__version__} (depth models: {', '.join(classes)})"
+        )
+        raise CheckpointError(msg)
+    task = other_task(config, classes.values(), transformers_module())
+    if task is not None:
+        msg = (
+            f"{config_path} is a {task} (its architectures): a model_type {model_type!r} model for another task, "
+            f"not a depth model (transformers would give it a random depth head); a {model_type} depth checkpoint "
+            f"is a {classes[model_type]} (depth models: {', '.join(classes)})"
         )
         raise CheckpointError(msg)
     check_layer_counts(config, str(config_path))

@@ -141,16 +141,22 @@ def _preprocessor(name: str) -> dict[str, Any] | None:
     return None
 
 
-def write_tiny_family(name: str, directory: Path, seed: int = 0, preprocessor: bool = True, **overrides: Any) -> Path:
+def write_tiny_family(
+    name: str, directory: Path, seed: int = 0, preprocessor: bool = True, model_class: str = "", **overrides: Any
+) -> Path:
     """Save a tiny random-weight model of family ``name`` (see :data:`FAMILY_TYPES`) into ``directory``, with
-    ``overrides`` set on its config (e.g. ``use_fov_model=False``)."""
+    ``overrides`` set on its config (e.g. ``use_fov_model=False``); ``model_class``: a transformers class of the
+    family to save instead of its depth class (``Tipsv2DptForDensePrediction``)."""
     import transformers
 
     torch.manual_seed(seed)
     config = _config(name)
     for key, value in overrides.items():
         setattr(config, key, value)
-    model = transformers.AutoModelForDepthEstimation.from_config(config)
+    if model_class:
+        model = getattr(transformers, model_class)(config)
+    else:
+        model = transformers.AutoModelForDepthEstimation.from_config(config)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(directory), safe_serialization=True)
     settings = _preprocessor(name)

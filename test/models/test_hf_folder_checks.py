@@ -120,3 +120,20 @@ def test_a_project_checkpoint_whose_spec_config_goes_online_is_refused(
     with pytest.raises(CheckpointError, match=r"someone/backbone|kernels-community/flash-attn"):
         open_backend("transformers", path, CPU)
     assert no_network == []
+
+
+def test_only_a_transformers_class_for_another_task_counts_as_another_task() -> None:
+    """A depth class (its family's, or another family's: then refused as weights that do not fit), a class whose
+    checkpoint holds a depth head, a folder's own code (a class transformers does not have: it loads as
+    transformers' class) and a config without architectures pass; a transformers class for another task is named."""
+    import transformers
+
+    from mono_depth_ros.models.hf_folder_checks import other_task
+
+    depth = ("DPTForDepthEstimation", "GLPNForDepthEstimation")
+    with_head = "Tipsv2DptForDensePrediction"  # google/tipsv2-*-dpt: its depth head loads
+    passing: list[dict[str, list[str]]] = [{"architectures": [name]} for name in (*depth, with_head, "MyDepthNet")]
+    for config in [*passing, {}, {"architectures": []}]:
+        assert other_task(config, depth, transformers) is None
+    named = other_task({"architectures": ["DPTForSemanticSegmentation"]}, depth, transformers)
+    assert named == "DPTForSemanticSegmentation"

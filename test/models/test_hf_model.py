@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,6 +41,51 @@ def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> No
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "depth_anything"}))  # a depth model's folder
     with pytest.raises(CheckpointError, match="only safetensors weights are loaded"):
         load_transformers_model(tmp_path, CPU)
+
+
+@pytest.mark.parametrize("head", ["DPTForSemanticSegmentation", "DPTModel"])
+def test_a_dpt_folder_for_another_task_is_refused_naming_its_architecture(tmp_path: Path, head: str) -> None:
+    """Intel/dpt-large-ade (model_type dpt, architectures DPTForSemanticSegmentation) and a headless DPTModel folder
+    share the depth DPT's model_type: they passed the folder check (`mono-depth weights` printed them as relative
+    inverse depth models to run), then loading failed with 'model.safetensors does not fit its config.json:
+    mismatched tensor head.head.0.weight', a re-download's remedy. transformers' own AutoModelForDepthEstimation
+    loads them with a random depth head. Now the folder check names the architecture, the class a depth checkpoint
+    of the family has and the depth families."""
+    import transformers
+
+    from mono_depth_ros.commands.weights import usage_lines
+
+    sizes: dict[str, Any] = {  # the tiny DPT of hf_tiny, with Intel/dpt-large-ade's head (3 classes here)
+        "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 64, "image_size": 64,
+        "patch_size": 16, "neck_hidden_sizes": [16, 16, 32, 32], "fusion_hidden_size": 16,
+        "backbone_out_indices": [0, 1, 2, 3], "num_labels": 3,
+    }  # fmt: skip
+    getattr(transformers, head)(transformers.DPTConfig(**sizes)).save_pretrained(str(tmp_path))
+    expected = rf"{head} .*not a depth model.*DPTForDepthEstimation.*depth_anything, depth_pro"
+    with pytest.raises(CheckpointError, match=expected):
+        load_transformers_model(tmp_path, CPU)
+    with pytest.raises(CheckpointError, match=expected):
+        usage_lines(tmp_path)
+
+
+def test_a_tipsv2_dense_prediction_folder_loads_its_depth_head(tmp_path: Path) -> None:
+    """google/tipsv2-*-dpt's layout: one checkpoint with depth, normals and segmentation heads, saved by
+    Tipsv2DptForDensePrediction (architectures names it), which transformers' own AutoModelForDepthEstimation loads
+    with its trained depth head (the other heads ignored). It was refused as a model for another task 'with a random
+    depth head'; it loads, and predicts the dense model's depth."""
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips", model_class="Tipsv2DptForDensePrediction")
+    assert json.loads((directory / "config.json").read_text())["architectures"] == ["Tipsv2DptForDensePrediction"]
+    import transformers
+
+    dense: Any = transformers.Tipsv2DptForDensePrediction.from_pretrained(str(directory), local_files_only=True)
+    dense.eval()
+    backend: Any = _estimator(directory).backend
+    network = backend.module.network.model
+    pixel_values = torch.rand(1, 3, 56, 56, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        depth = dense(pixel_values=pixel_values).predicted_depth
+        torch.testing.assert_close(network(pixel_values=pixel_values).predicted_depth, depth)
+    assert float(depth.std()) > 0  # a depth map, not a constant any head would give
 
 
 def test_a_pickle_only_folder_is_refused_with_a_remedy_that_works(tmp_path: Path) -> None:
