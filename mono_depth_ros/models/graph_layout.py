@@ -4,7 +4,8 @@ Community ONNX exports take the image as ``(B, 3, H, W)`` (PyTorch), ``(B, H, W,
 either without the batch axis; any of H, W (and the batch) may be fixed integers or free (a name, or None).
 :func:`image_input` tells the layout from the position of the 3, and :meth:`ImageInput.arrange` puts the engine's
 (B, 3, H, W) batch into it. The depth output comes back as (B, 1, H, W), (B, H, W), (B, H, W, 1), or, for a batch of
-one, (H, W) / (H, W, 1): :func:`as_b1hw` lifts each to (B, 1, H, W).
+one, (H, W) / (H, W, 1): :func:`as_b1hw` lifts each to (B, 1, H, W), and :func:`depth_map` refuses an output that
+is not one map per image (depth and confidence stacked in one output: (2, H, W) for one image is no batch of two).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
 
 LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
 """Image input layouts a graph may take (N: batch, C: the three RGB channels)."""
@@ -131,6 +132,31 @@ def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
         return result.unsqueeze(1)
     if result.ndim == 4 and result.shape[1] != 1 and result.shape[3] == 1:  # (B, H, W, 1)
         return result.permute(0, 3, 1, 2).contiguous()
+    return result
+
+
+MAP_SHAPES = "(B, 1, H, W), (B, H, W), (B, H, W, 1), or for one image (H, W) / (H, W, 1)"
+"""The output shapes read as one depth map per image."""
+
+
+def depth_map(output: Tensor, batch_size: int, what: str, remedy: str) -> Tensor:
+    """``output`` as float32 (B, 1, H, W) (:func:`as_b1hw`), checked to hold one map per image of the batch.
+
+    Args:
+        output: what the model returned for the depth (or sky) map.
+        batch_size: images in the batch it ran on.
+        what: the model and its output, for the message (``ONNX model m.onnx output 'depth'``).
+        remedy: what to do about another shape (name another output, re-export).
+
+    Raises:
+        ShapeError: not one single-channel map per image: (2, H, W) for one image (two maps stacked, without a
+            batch axis) is not read as a batch of two whose first map would be published.
+    """
+    result = as_b1hw(output, batch_size)
+    if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
+        images = f"{batch_size} image" + ("s" if batch_size != 1 else "")
+        msg = f"{what} is {tuple(output.shape)} for {images}: not one depth map per image ({MAP_SHAPES}); {remedy}"
+        raise ShapeError(msg)
     return result
 
 

@@ -30,7 +30,7 @@ from torch import Tensor
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference
-from mono_depth_ros.models.graph_layout import as_b1hw, failed_run, image_input
+from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
@@ -229,6 +229,10 @@ class OnnxBackend:
         self.last_sky: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
         self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self._remedy = (
+            f"name the output that holds the depth alone in its spec (`mono-depth spec {self.path} --kind KIND "
+            f"--output NAME`; outputs: {names}), or re-export the graph returning the depth channel alone"
+        )
         self.binder: IoBinder | None = None
         if io_binding:
             where = binding_device(list(self.session.get_providers()), device)
@@ -280,7 +284,8 @@ class OnnxBackend:
         the next call (copy it to keep it).
 
         Raises:
-            ShapeError: the input size differs from a fixed-size model's, or the output is not (B, 1, h, w).
+            ShapeError: the input size differs from a fixed-size model's, or an output is not one map per image
+                (:func:`~.graph_layout.depth_map`, naming the output and the spec to write).
             CheckpointError: ONNX Runtime failed to run the graph (:func:`~.graph_layout.failed_run`; out of
                 memory is re-raised as it came).
         """
@@ -298,13 +303,14 @@ class OnnxBackend:
                 raise
             raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
-        result = as_b1hw(outputs[0], batch_size)
+        result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy)
         if self._sky_name is not None:
-            self.last_sky = (as_b1hw(outputs[1], batch_size) > self.spec.sky_threshold).to(self.device)
-        if result.ndim != 4 or result.shape[1] != 1:
-            msg = f"ONNX model {self.path.name} returned {tuple(result.shape)}; expected (B, 1, H, W)"
-            raise ShapeError(msg)
+            sky = depth_map(outputs[1], batch_size, self._what(self._sky_name), self._remedy)
+            self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         return result.to(self.device)
+
+    def _what(self, output: str) -> str:
+        return f"ONNX model {self.path.name} output {output!r}"
 
     def _run(self, batch: Tensor) -> list[Tensor]:
         """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host

@@ -24,7 +24,7 @@ from torch import Tensor
 from mono_depth_ros.core.errors import CheckpointError, ShapeError, first_line
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
-from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
+from mono_depth_ros.models.graph_layout import depth_map, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
@@ -149,11 +149,12 @@ class TorchScriptBackend:
 
         The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
         The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
-        (h, w) (:func:`~.graph_layout.as_b1hw`), in a tuple (at the position the spec's ``output_name`` gives, else
+        (h, w) (:func:`~.graph_layout.depth_map`), in a tuple (at the position the spec's ``output_name`` gives, else
         first), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
 
         Raises:
-            ShapeError: the module returned something other than a (B, 1, H, W) tensor.
+            ShapeError: the module returned no depth tensor, or one that is not one map per image
+                (:func:`~.graph_layout.depth_map`: two maps stacked for one image are no batch of two).
             CheckpointError: the module failed to run (:func:`~.graph_layout.failed_run`; out of memory is
                 re-raised as it came).
         """
@@ -167,17 +168,16 @@ class TorchScriptBackend:
                 raise
             raise failed_run(f"TorchScript model {self.path.name}", tuple(batch.shape), err) from err
         out = self._depth_of(returned)
-        if out is not None:
-            out = as_b1hw(out, int(batch.shape[0]))
-        if out is None or out.ndim != 4 or out.shape[1] != 1:
-            shape = tuple(out.shape) if out is not None else type(returned).__name__
-            msg = (
-                f"TorchScript model {self.path.name} returned {shape}; expected a (B, 1, H, W) or (B, H, W) tensor, "
-                f"a tuple starting with one, or a dict with it under the spec's output_name or 'depth' / "
-                f"'predicted_depth'"
-            )
+        remedy = (
+            "expected a (B, 1, H, W) or (B, H, W) tensor, a tuple with one (at the spec's output_name position, else "
+            "first), or a dict with it under the spec's output_name or 'depth' / 'predicted_depth': trace a module "
+            f"that returns the depth alone or beside the other maps (`mono-depth spec {self.path} --kind KIND "
+            "--input-size HxW --output N|KEY`)"
+        )
+        if out is None:
+            msg = f"TorchScript model {self.path.name} returned {type(returned).__name__}; {remedy}"
             raise ShapeError(msg)
-        return out
+        return depth_map(out, int(batch.shape[0]), f"TorchScript model {self.path.name}'s depth", remedy)
 
     def _depth_of(self, returned: object) -> Tensor | None:
         """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when

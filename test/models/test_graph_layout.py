@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, failed_run, image_input
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, depth_map, failed_run, image_input
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,13 @@ def test_failed_run_keeps_the_line_that_says_what_went_wrong() -> None:
     assert "(Non-zero status code returned while running Reshape node. Input shape:{1,48,96})" in str(
         failed_run("ONNX model m.onnx", (1, 3, 48, 96), ort)
     )
+
+
+def test_depth_map_takes_one_map_per_image_and_names_any_other_output() -> None:
+    """Two maps stacked for one image ((2, H, W), (1, 2, H, W)) are no batch of two: refused with the output's name
+    and the remedy; a batch of two keeps its two maps."""
+    assert depth_map(torch.zeros(2, 4, 5), 2, "o", "r").shape == (2, 1, 4, 5)
+    assert depth_map(torch.zeros(4, 5), 1, "o", "r").shape == (1, 1, 4, 5)
+    for shape in ((2, 4, 5), (1, 2, 4, 5), (1, 1, 1, 4, 5)):
+        with pytest.raises(ShapeError, match=rf"^model output 'x' is {re.escape(str(shape))} for 1 image: .*; fix$"):
+            depth_map(torch.zeros(shape), 1, "model output 'x'", "fix")

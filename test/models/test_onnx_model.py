@@ -351,3 +351,38 @@ def test_a_golden_reference_made_under_another_spec_is_set_aside_with_a_warning(
     assert backend.golden is None and "made under another spec" in caplog.text
     estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1))
     assert estimator.golden_report is None
+
+
+class _StackedWithoutBatch(torch.nn.Module):
+    """A graph without a batch axis (3, H, W) -> (2, H, W): confidence and depth stacked in one output, as a
+    hand-written export of a network with a confidence head may return them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        confidence = torch.sigmoid(x[0]) * 0.0 + 0.25
+        return torch.stack([confidence, x[1].abs() * 0.0 + 7.0])
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_an_output_of_two_maps_for_one_image_is_refused_naming_it_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, io_binding: bool
+) -> None:
+    """(2, H, W) for one image was read as a batch of two maps and the first published as depth: the confidence
+    (0.25 m everywhere on a KITTI frame). It is refused naming the output, its shape and what to do."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "stacked.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_StackedWithoutBatch(), (torch.zeros(3, 32, 48),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["confidence_and_depth"],
+                          dynamic_axes={"image": {1: "h", 2: "w"}, "confidence_and_depth": {1: "h", 2: "w"}},
+                          )  # fmt: skip
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    backend = OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with pytest.raises(ShapeError, match=r"output 'confidence_and_depth' is \(2, 32, 48\) for 1 image.*--output NAME"):
+        DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image)

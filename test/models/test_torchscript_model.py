@@ -266,3 +266,28 @@ def test_file_ops_of_other_libraries_are_refused_too(tmp_path: Path, code: str, 
         archive.writestr("foreign/constants.pkl", b"")
     with pytest.raises(CheckpointError, match=rf"calls {op} \(foreign/code/__torch__\.py\)"):
         check_script_code(path)
+
+
+class _StackedSqueezed(torch.nn.Module):
+    """Confidence and depth concatenated, then ``[0]`` (the batch of one dropped): (2, H, W) for one image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        confidence = torch.sigmoid(x[:, :1]) * 0.0 + 0.25
+        return torch.cat([confidence, x[:, 1:2].abs() * 0.0 + 7.0], 1)[0]
+
+
+def test_a_module_returning_two_maps_for_one_image_is_refused_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """(2, H, W) for one image was read as a batch of two maps and the first (the confidence: 0.25 m on a whole
+    KITTI frame) published as depth; it is refused naming the shape and what to return."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 32, "width": 48}}
+    path = _made_elsewhere(_StackedSqueezed(), torch.zeros(1, 3, 32, 48), tmp_path / "stacked.pt", spec)
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with pytest.raises(
+        ShapeError, match=r"stacked.pt's depth is \(2, 32, 48\) for 1 image: not one depth map per image.*--output N"
+    ):
+        estimator.predict(image)
