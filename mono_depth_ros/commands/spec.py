@@ -9,8 +9,9 @@ model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, 
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
-Metric3D's ONNX (fixed 616x1064: the image fitted inside keeping its aspect and padded; pixels 0..255; canonical
-focal 1000 px)::
+A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
+``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
+keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 
     mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
         --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
@@ -26,17 +27,26 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.graph_layout import ImageInput, image_input
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
-from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import (
+    METRIC_FOCAL_DIVISOR,
+    PIXEL_MEAN,
+    PIXEL_STD,
+    InputPolicy,
+    ModelSpec,
+    gives_pixels,
+)
 
 HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
 IMAGENET_MEAN = "0.485,0.456,0.406"
 IMAGENET_STD = "0.229,0.224,0.225"
+FLOAT_INPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)")
 SKY_THRESHOLD = 0.5  # --sky-threshold default: the ModelSpec default
 
 
@@ -58,8 +68,16 @@ def _size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
-    """(image input, output names) of an ONNX model, read with ONNX Runtime.
+class GraphSignature(NamedTuple):
+    """What an ONNX graph declares: its image input, that input's element type (``tensor(uint8)``), its outputs."""
+
+    image: ImageInput
+    input_type: str
+    outputs: list[str]
+
+
+def graph_signature(model: Path) -> GraphSignature:
+    """The image input, its type and the output names of an ONNX model, read with ONNX Runtime.
 
     Raises:
         CheckpointError: not a loadable ONNX model, external data outside its folder, or not one RGB image input
@@ -85,7 +103,7 @@ def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
         )
         raise CheckpointError(msg)
     image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
-    return image, [str(output.name) for output in session.get_outputs()]
+    return GraphSignature(image, str(inputs[0].type), [str(output.name) for output in session.get_outputs()])
 
 
 def check_torchscript(model: Path) -> None:
@@ -118,6 +136,29 @@ def check_torchscript(model: Path) -> None:
         raise CheckpointError(msg) from None
 
 
+def _normalisation(
+    args: argparse.Namespace, signature: GraphSignature
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(mean, std) of the spec: ``--mean`` / ``--std``, by default ImageNet's; for a graph that takes integer pixels
+    (``tensor(uint8)``: its normalisation is inside), 0..255 unless given, and only that.
+
+    Raises:
+        ConfigError: a mean / std that is not three numbers, or not 0..255 for an integer input (naming it).
+    """
+    integer = signature.input_type not in FLOAT_INPUTS
+    mean = _triple(args.mean, "mean") if args.mean else PIXEL_MEAN if integer else _triple(IMAGENET_MEAN, "mean")
+    std = _triple(args.std, "std") if args.std else PIXEL_STD if integer else _triple(IMAGENET_STD, "std")
+    if integer and not gives_pixels(mean, std):
+        name = signature.image.name
+        msg = (
+            f"{args.model} input {name!r} takes {signature.input_type} pixels 0..255 (its normalisation is inside the "
+            f"graph), which --mean {args.mean or IMAGENET_MEAN} / --std {args.std or IMAGENET_STD} cannot give; "
+            f"leave out --mean and --std (or give --mean 0,0,0 --std {1 / 255},{1 / 255},{1 / 255})"
+        )
+        raise ConfigError(msg)
+    return mean, std
+
+
 def make_spec(args: argparse.Namespace) -> ModelSpec:
     """The spec the arguments describe, checked against the graph."""
     output_kind = OutputKind.parse(args.kind)  # first: a misspelt kind is reported before what the graph lacks
@@ -127,9 +168,11 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        image, outputs = ImageInput("", "NCHW"), [args.output] if args.output else []
+        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", [args.output] if args.output else [])
     else:
-        image, outputs = graph_signature(args.model)
+        signature = graph_signature(args.model)
+    image, outputs = signature.image, signature.outputs
+    mean, std = _normalisation(args, signature)
     for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
@@ -183,8 +226,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},
         input=policy,
-        mean=_triple(args.mean, "mean"),
-        std=_triple(args.std, "std"),
+        mean=mean,
+        std=std,
         output_kind=output_kind,
         min_depth_m=args.min_depth,
         max_depth_m=args.max_depth,
@@ -208,8 +251,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
-    parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")
-    parser.add_argument("--std", default=IMAGENET_STD, help="RGB std for values in [0, 1] (default ImageNet)")
+    mean_help = "RGB mean for values in [0, 1] (default ImageNet; 0,0,0 for a graph taking uint8 pixels)"
+    parser.add_argument("--mean", default="", help=mean_help)
+    std_help = "RGB std for values in [0, 1] (default ImageNet; 1/255 each for a graph taking uint8 pixels)"
+    parser.add_argument("--std", default="", help=std_help)
     parser.add_argument(
         "--output",
         default="",
@@ -233,12 +278,13 @@ def run(args: argparse.Namespace) -> int:
     spec = make_spec(args)
     path = spec_path_for(args.model)
     text = spec.to_json() + "\n"
+    pixels = ", pixels 0..255" if gives_pixels(spec.mean, spec.std) else ""
     before = path.read_text(encoding="utf-8") if path.is_file() else None
     path.write_text(text, encoding="utf-8")
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
-        f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
+        f"{' keeping aspect' if spec.input.keep_aspect else ''}{pixels}\n"
     )
     golden = golden_path_for(args.model)
     if golden.is_file() and before != text:  # made under another spec: the self-test would refuse the model

@@ -17,7 +17,6 @@ engine publishes as +Inf.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_inpu
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import ModelSpec, gives_pixels
 
 _LOG = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self._input_name = self.image_input.name
         self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
-        if not self._input_dtype.is_floating_point and not _pixel_scale(self.spec):
+        if not self._input_dtype.is_floating_point and not gives_pixels(self.spec.mean, self.spec.std):
             msg = (
                 f"ONNX model {self.path} takes {inputs[0].type} pixels, but its spec normalises to mean "
                 f"{self.spec.mean}, std {self.spec.std}; write it with `mono-depth spec` --mean 0,0,0 --std "
@@ -325,8 +324,3 @@ def _onnxruntime_error(err: Exception) -> bool:
     """Whether ONNX Runtime raised ``err`` running a graph: a RuntimeError from an I/O-bound run, one of its own
     types (``onnxruntime...Fail``, ``InvalidArgument``: Exception subclasses) from ``session.run``."""
     return isinstance(err, RuntimeError) or type(err).__module__.startswith("onnxruntime")
-
-
-def _pixel_scale(spec: ModelSpec) -> bool:
-    """Whether the spec's normalisation gives pixels in 0..255 (mean 0, std 1/255), what an integer input takes."""
-    return all(m == 0 for m in spec.mean) and all(math.isclose(s * 255.0, 1.0, rel_tol=1e-3) for s in spec.std)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.commands.spec import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.sidecar import spec_path_for
@@ -357,3 +358,47 @@ def test_a_sky_threshold_without_a_sky_output_is_refused(da3_graph: Path, capsys
     assert not spec_path_for(da3_graph).exists()
     assert main([*args, "--sky-output", "sky"]) == 0
     assert json.loads(spec_path_for(da3_graph).read_text())["sky_threshold"] == pytest.approx(0.8)
+
+
+class _BytesNhwc(nn.Module):
+    """A TensorFlow-style export with its normalisation inside: (1, H, W, 3) uint8 pixels in, a per-pixel map of
+    R minus B (in 0..255 units) out as (1, H, W)."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        pixels = image.float()
+        return 6.0 + (pixels[..., 0] - pixels[..., 2]) / 64.0
+
+
+def test_a_uint8_graph_gets_a_0_to_255_spec_and_runs_as_onnx_runtime_does_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command wrote ImageNet's mean / std for a graph that takes uint8 pixels, a spec the loader then refused
+    ('takes tensor(uint8) pixels, but its spec normalises ...'). Without --mean / --std it now writes 0..255 (the
+    only normalisation a uint8 input takes) and says so; others are refused naming the input and its type. The
+    depth equals a direct onnxruntime run of the same file on the resized frame."""
+    import onnxruntime
+    import torch.nn.functional as F
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    path = tmp_path / "bytes.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_BytesNhwc(), (torch.zeros(1, 32, 48, 3, dtype=torch.uint8),), str(path), dynamo=False,
+                          input_names=["input_image"], output_names=["depth"])  # fmt: skip
+    assert main(["spec", str(path), "--kind", "metric", "--mean", IMAGENET_MEAN, "--std", IMAGENET_STD]) == 2
+    assert "input 'input_image' takes tensor(uint8) pixels 0..255" in capsys.readouterr().err
+    assert not spec_path_for(path).exists()
+    assert main(["spec", str(path), "--kind", "metric"]) == 0
+    assert "output metric, input 32x48, pixels 0..255" in capsys.readouterr().out
+    written = json.loads(spec_path_for(path).read_text())
+    assert written["mean"] == [0.0, 0.0, 0.0] and written["std"] == pytest.approx([1 / 255] * 3)
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    got = estimator.predict(image, out_hw=(32, 48)).values
+    frame = torch.from_numpy(image).permute(2, 0, 1)[None]
+    resized = F.interpolate(frame, size=(32, 48), mode="bilinear", align_corners=False, antialias=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"input_image": resized.permute(0, 2, 3, 1).contiguous().numpy()})
+    assert np.ptp(expected) > 1.0  # the frame's colours reach the map
+    np.testing.assert_allclose(got, expected[0], atol=1e-5)
