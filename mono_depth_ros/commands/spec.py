@@ -3,9 +3,10 @@
 Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`; a golden reference left
 there by ``mono-depth export`` under another spec is removed), after checking it against the graph: one RGB image
 input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky output)
-present, a fixed input size taken from the graph when it has one (a graph with one fixed side runs at that side,
-never keeping aspect). The node and the bag runner then load it with ``--param
-model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
+input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
+aspect). The node and the bag runner then load it with ``--param model.backend=onnx --param
+model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
@@ -27,11 +28,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
-from mono_depth_ros.models.graph_layout import ImageInput, image_input
+from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import (
     METRIC_FOCAL_DIVISOR,
@@ -69,11 +70,13 @@ def _size(text: str) -> tuple[int, int]:
 
 
 class GraphSignature(NamedTuple):
-    """What an ONNX graph declares: its image input, that input's element type (``tensor(uint8)``), its outputs."""
+    """What an ONNX graph declares: its image input, that input's element type (``tensor(uint8)``), its outputs
+    and their shapes (``NodeArg.shape``; empty for a TorchScript module, which declares none)."""
 
     image: ImageInput
     input_type: str
     outputs: list[str]
+    output_shapes: dict[str, list[Any] | None]
 
 
 def graph_signature(model: Path) -> GraphSignature:
@@ -103,7 +106,8 @@ def graph_signature(model: Path) -> GraphSignature:
         )
         raise CheckpointError(msg)
     image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
-    return GraphSignature(image, str(inputs[0].type), [str(output.name) for output in session.get_outputs()])
+    shapes = {str(output.name): output.shape for output in session.get_outputs()}
+    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes)
 
 
 def check_torchscript(model: Path) -> None:
@@ -159,6 +163,26 @@ def _normalisation(
     return mean, std
 
 
+def _check_maps(model: Path, signature: GraphSignature, names: list[str]) -> None:
+    """Refuse an output among ``names`` (the depth, the sky; empty: none) whose declared shape is not one map per
+    image (:func:`~.graph_layout.declared_map`: normals, or depth and confidence stacked in one output).
+
+    Raises:
+        CheckpointError: naming the output, its declared shape, and the outputs that are one map per image.
+    """
+    shapes = signature.output_shapes
+    for name in names:
+        if name not in shapes or declared_map(shapes[name]):
+            continue
+        maps = [other for other in signature.outputs if other != name and declared_map(shapes[other])]
+        remedy = f"the outputs that are one map per image: {maps}; give --output NAME" if maps else ""
+        remedy = remedy or "re-export the graph returning the depth channel alone (e.g. output[:, :1])"
+        msg = (
+            f"{model} output {name!r} is declared {shapes[name]}: not one depth map per image ({MAP_SHAPES}); {remedy}"
+        )
+        raise CheckpointError(msg)
+
+
 def make_spec(args: argparse.Namespace) -> ModelSpec:
     """The spec the arguments describe, checked against the graph."""
     output_kind = OutputKind.parse(args.kind)  # first: a misspelt kind is reported before what the graph lacks
@@ -168,7 +192,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", [args.output] if args.output else [])
+        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", [args.output] if args.output else [], {})
     else:
         signature = graph_signature(args.model)
     image, outputs = signature.image, signature.outputs
@@ -180,6 +204,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if len(outputs) > 1 and not args.output:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
+    _check_maps(args.model, signature, [args.output or (outputs[0] if outputs else ""), args.sky_output])
     graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)

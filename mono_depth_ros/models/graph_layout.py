@@ -135,8 +135,26 @@ def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
     return result
 
 
+MAX_MAPS = 16
+"""Most maps a declared channel axis holds (normals: 3; depth, confidence, sky: 3); a fixed axis longer than this
+with a free last axis may be a height."""
 MAP_SHAPES = "(B, 1, H, W), (B, H, W), (B, H, W, 1), or for one image (H, W) / (H, W, 1)"
 """The output shapes read as one depth map per image."""
+
+
+def declared_map(shape: list[Any] | None) -> bool:
+    """Whether an output declared with ``shape`` (ONNX Runtime's ``NodeArg.shape``) can be one map per image
+    (:data:`MAP_SHAPES`): rank 2 to 4, and not several maps: a fixed count of 2 to :data:`MAX_MAPS` on the channel
+    axis ((B, C, H, W), or (C, H, W) without a batch axis), or a fixed one over 1 with a fixed last axis other than 1
+    (that axis is then the width, or the channels of (B, H, W, C)). Free axes (names, None) are checked on the first
+    run (:func:`depth_map`)."""
+    dims = list(shape or [])
+    if len(dims) in (3, 4):
+        channels, last = _fixed(dims[-3]), _fixed(dims[-1])
+        if channels is None or channels == 1 or last == 1:
+            return True
+        return channels > MAX_MAPS and last is None
+    return len(dims) == 2 or shape is None
 
 
 def depth_map(output: Tensor, batch_size: int, what: str, remedy: str) -> Tensor:

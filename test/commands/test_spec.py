@@ -402,3 +402,43 @@ def test_a_uint8_graph_gets_a_0_to_255_spec_and_runs_as_onnx_runtime_does_on_a_k
     (expected,) = session.run(None, {"input_image": resized.permute(0, 2, 3, 1).contiguous().numpy()})
     assert np.ptp(expected) > 1.0  # the frame's colours reach the map
     np.testing.assert_allclose(got, expected[0], atol=1e-5)
+
+
+class _Metric3dOutputs(nn.Module):
+    """Metric3D-style outputs: surface normals (1, 3, H, W), depth (1, 1, H, W), and a second graph's single output
+    of depth and confidence stacked (1, 2, H, W)."""
+
+    def __init__(self, stacked: bool) -> None:
+        super().__init__()
+        self.stacked = stacked
+
+    def forward(self, image: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        depth = image[:, :1].abs() + 1.0
+        if self.stacked:
+            return torch.cat([depth, torch.sigmoid(image[:, 1:2])], 1)
+        return torch.nn.functional.normalize(image, dim=1), depth
+
+
+def test_an_output_that_is_not_one_map_per_image_is_refused_by_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command wrote a spec naming the normals (1, 3, H, W), or a graph's only output of depth and confidence
+    stacked (1, 2, H, W), as the depth, which the model then failed on at start-up; it reads the declared shapes and
+    names the output, its shape and the outputs that are one map per image."""
+    paths = {}
+    for stacked in (False, True):
+        paths[stacked] = tmp_path / f"stacked_{stacked}.onnx"
+        names = ["depth_and_confidence"] if stacked else ["pred_normal", "pred_depth"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Metric3dOutputs(stacked), (torch.zeros(1, 3, 32, 48),), str(paths[stacked]),
+                              dynamo=False, input_names=["image"], output_names=names)  # fmt: skip
+    assert main(["spec", str(paths[False]), "--kind", "metric", "--output", "pred_normal"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'pred_normal' is declared [1, 3, 32, 48]: not one depth map per image" in err
+    assert "one map per image: ['pred_depth']; give --output NAME" in err
+    assert not spec_path_for(paths[False]).exists()
+    assert main(["spec", str(paths[True]), "--kind", "metric"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'depth_and_confidence' is declared [1, 2, 32, 48]" in err and "re-export the graph" in err
+    assert main(["spec", str(paths[False]), "--kind", "metric", "--output", "pred_depth"]) == 0

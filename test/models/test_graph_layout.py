@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError
-from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, depth_map, failed_run, image_input
+from mono_depth_ros.models.graph_layout import (
+    ImageInput,
+    as_b1hw,
+    declared_map,
+    depth_map,
+    failed_run,
+    image_input,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +120,26 @@ def test_depth_map_takes_one_map_per_image_and_names_any_other_output() -> None:
     for shape in ((2, 4, 5), (1, 2, 4, 5), (1, 1, 1, 4, 5)):
         with pytest.raises(ShapeError, match=rf"^model output 'x' is {re.escape(str(shape))} for 1 image: .*; fix$"):
             depth_map(torch.zeros(shape), 1, "model output 'x'", "fix")
+
+
+@pytest.mark.parametrize(
+    ("shape", "one_map"),
+    [
+        ([1, 1, 518, 518], True),
+        (["batch", 518, 518], True),  # Depth Anything (fabio-sim)
+        ([518, 518], True),
+        ([1, 518, 518, 1], True),
+        (["b", "c", "h", "w"], True),  # free: checked on the first run
+        (None, True),
+        ([1, 3, 616, 1064], False),  # Metric3D's normals
+        ([1, 2, "h", "w"], False),  # depth and confidence stacked
+        ([2, 64, 96], False),  # the same without the batch axis
+        ([64, 96, 2], False),
+        ([1, 1, 1, 64, 96], False),
+        ([4096], False),
+        ([1, 518, 518, "c"], True),  # a fixed height, the rest free: checked on the first run
+        ([1, 518, 518, 2], False),
+    ],
+)
+def test_declared_output_shapes_that_are_one_map_per_image(shape: list[object] | None, one_map: bool) -> None:
+    assert declared_map(shape) is one_map
