@@ -13,6 +13,7 @@ a trace of a depth network never calls them.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 import zipfile
@@ -30,6 +31,7 @@ from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_s
 from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
+_LOG = logging.getLogger(__name__)
 
 _OUTSIDE_EFFECTS = re.compile(
     r"\b(save|from_file|read_file|write_file|torchaudio|c10d|_c10d_functional|rpc_sync|rpc_async|rpc_remote)\b"
@@ -143,6 +145,7 @@ class TorchScriptBackend:
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
+        self._warned_first = False
 
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
@@ -150,7 +153,8 @@ class TorchScriptBackend:
         The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
         The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
         (h, w) (:func:`~.graph_layout.depth_map`), in a tuple (at the position the spec's ``output_name`` gives, else
-        first), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
+        first, said once in a warning), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or
+        its only entry).
 
         Raises:
             ShapeError: the module returned no depth tensor, or one that is not one map per image
@@ -197,12 +201,32 @@ class TorchScriptBackend:
                     f"{name!r} (the spec's output_name): say where the depth is with --output 0..{items - 1}"
                 )
                 raise ShapeError(msg)
+            self._warn_first_of(returned)
             returned = returned[0]
         if isinstance(returned, dict):
             names = [self.spec.output_name] if self.spec.output_name else list(DEPTH_OUTPUT_NAMES)
             found = [returned[name] for name in names if name in returned]
             returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
         return returned if isinstance(returned, Tensor) else None
+
+    def _warn_first_of(self, returned: tuple[object, ...] | list[object]) -> None:
+        """Say once that the first of several tensors is taken as the depth (no ``output_name`` in the spec): the
+        module's items have no names, and a confidence or normals first would be published as depth."""
+        tensors = [item for item in returned if isinstance(item, Tensor)]
+        if self._warned_first or len(tensors) < 2 or not isinstance(returned[0], Tensor):
+            return
+        self._warned_first = True
+        shapes = ", ".join(str(tuple(item.shape)) for item in tensors)
+        _LOG.warning(
+            "TorchScript model %s returns a tuple of %d items, tensors [%s]: item 0 is taken as the depth (its "
+            "spec names no output); if another holds it: `mono-depth spec %s --kind KIND --input-size HxW "
+            "--output N` (N in 0..%d)",
+            self.path.name,
+            len(returned),
+            shapes,
+            self.path,
+            len(returned) - 1,
+        )
 
 
 def _starts_with(path: Path, prefix: bytes) -> bool:

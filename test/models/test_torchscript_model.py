@@ -291,3 +291,25 @@ def test_a_module_returning_two_maps_for_one_image_is_refused_on_a_kitti_frame(
         ShapeError, match=r"stacked.pt's depth is \(2, 32, 48\) for 1 image: not one depth map per image.*--output N"
     ):
         estimator.predict(image)
+
+
+def test_the_first_of_several_tensors_is_taken_with_a_warning_naming_the_others_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A module returning (confidence, depth) under a spec that names no item: its first item (the confidence) was
+    published as depth without a word. It still is (the documented default), with one warning that names the items
+    and the --output that picks another."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 16, "width": 24}}
+    path = _made_elsewhere(_ConfidenceFirst(), torch.randn(1, 3, 16, 24), tmp_path / "conf_first.pt", spec)
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with caplog.at_level("WARNING", logger="mono_depth_ros.models.torchscript_model"):
+        estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=1))
+        first = estimator.predict(image).values
+        estimator.predict(image)
+    warnings_ = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings_) == 1, warnings_
+    assert "conf_first.pt returns a tuple of 2 items, tensors [(1, 1, 16, 24), (1, 1, 16, 24)]" in warnings_[0]
+    assert "item 0 is taken as the depth" in warnings_[0] and "--output N` (N in 0..1)" in warnings_[0]
+    assert np.nanmax(first) <= 1.0  # the confidence, as documented without --output
