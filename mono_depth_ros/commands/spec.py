@@ -10,6 +10,12 @@ model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
+A graph that takes any size and keeps the camera's aspect gets the short side and the multiple its strides need
+(a short side off that multiple is refused: it would run at another size)::
+
+    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect
+    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32
+
 A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
 ``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
 keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
@@ -48,6 +54,7 @@ TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
 IMAGENET_MEAN = "0.485,0.456,0.406"
 IMAGENET_STD = "0.229,0.224,0.225"
 FLOAT_INPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)")
+MULTIPLE_OF = 14  # --multiple-of default: ViT patches (Depth Anything)
 SKY_THRESHOLD = 0.5  # --sky-threshold default: the ModelSpec default
 
 
@@ -229,6 +236,17 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         )
         raise ConfigError(msg)
     keep_aspect = bool(args.keep_aspect)
+    multiple = int(args.multiple_of)
+    if keep_aspect and multiple > 0 and height % multiple:
+        rounded = max(round(height / multiple), 1) * multiple
+        below, above = height // multiple * multiple, -(-height // multiple) * multiple
+        msg = (
+            f"--input-size {height}x{width} --keep-aspect: the short side {height} is not a multiple of --multiple-of "
+            f"{multiple}{' (the default, for ViT patches)' if multiple == MULTIPLE_OF else ''}, so the network would "
+            f"run at {rounded}; give the --multiple-of the network needs (32 for MiDaS and most CNNs) or a short side "
+            f"that is one ({', '.join(str(side) for side in dict.fromkeys((below, above)) if side > 0)})"
+        )
+        raise ConfigError(msg)
     problem = image.size_problem(height, width, keep_aspect)
     if problem is not None:
         msg = f"{args.model}: {problem}"
@@ -274,7 +292,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
     )
-    parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
+    multiple = "round both sides to a multiple (keep-aspect; 14: ViT patches, 32: MiDaS and most CNNs)"
+    parser.add_argument("--multiple-of", type=int, default=MULTIPLE_OF, help=multiple)
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
     mean_help = "RGB mean for values in [0, 1] (default ImageNet; 0,0,0 for a graph taking uint8 pixels)"
     parser.add_argument("--mean", default="", help=mean_help)

@@ -442,3 +442,57 @@ def test_an_output_that_is_not_one_map_per_image_is_refused_by_the_command(
     err = capsys.readouterr().err
     assert "output 'depth_and_confidence' is declared [1, 2, 32, 48]" in err and "re-export the graph" in err
     assert main(["spec", str(paths[False]), "--kind", "metric", "--output", "pred_depth"]) == 0
+
+
+class _Strided32(nn.Module):
+    """A CNN whose strides need both sides a multiple of 32 (MiDaS, most encoder-decoders): a per-pixel map of the
+    image put through a 32x32 space-to-depth and back (an ONNX Reshape that fails on other sizes)."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        per_pixel = 6.0 + image[:, :1] - image[:, 2:]
+        return nn.functional.pixel_shuffle(nn.functional.pixel_unshuffle(per_pixel, 32), 32)
+
+
+def test_a_keep_aspect_short_side_off_the_multiple_is_refused_and_the_right_one_runs_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MiDaS's convention (short side 384, multiple of 32) written without --multiple-of: the command printed
+    'input 384x384 keeping aspect' and the spec ran the short side at 378 (the default multiple of 14), on which the
+    network then failed at start-up. The command says so; with --multiple-of 32 a KITTI frame runs at 384 x 1280
+    and gives what onnxruntime gives on the frame resized to that size."""
+    import onnxruntime
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "midas_like.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Strided32(), (torch.zeros(1, 3, 384, 384),), str(path), dynamo=False,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}})  # fmt: skip
+    args = ["spec", str(path), "--kind", "relative_inverse", "--input-size", "384x384", "--keep-aspect"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "short side 384 is not a multiple of --multiple-of 14" in err and "run at 378" in err
+    assert not spec_path_for(path).exists()
+    assert main([*args, "--multiple-of", "32", "--max-long-side", "1280"]) == 0
+    assert "input 384x384 keeping aspect" in capsys.readouterr().out
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    params: dict[str, str | int] = {
+        "model.backend": "onnx",
+        "model.weights": str(path),
+        "device": "cpu",
+        "model.threads": 1,
+    }
+    source = build_depth_source(params)
+    assert source is not None
+    got = source.predict(image, out_hw=(384, 1280))
+    assert source.last_network_hw == (384, 1280)
+    frame = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    resized = nn.functional.interpolate(frame, size=(384, 1280), mode="bilinear", align_corners=False, antialias=True)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    normalised = ((resized - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).numpy()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(["output"], {"input": normalised})
+    np.testing.assert_allclose(got, expected[0, 0], rtol=0, atol=2e-2)  # the uint8 resize rounds to 1/255
