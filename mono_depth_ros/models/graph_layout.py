@@ -10,6 +10,7 @@ is not one map per image (depth and confidence stacked in one output: (2, H, W) 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,25 +158,59 @@ def declared_map(shape: list[Any] | None) -> bool:
     return len(dims) == 2 or shape is None
 
 
-def depth_map(output: Tensor, batch_size: int, what: str, remedy: str) -> Tensor:
-    """``output`` as float32 (B, 1, H, W) (:func:`as_b1hw`), checked to hold one map per image of the batch.
+def depth_map(
+    output: Tensor,
+    batch_size: int,
+    what: str,
+    remedy: str,
+    input_hw: tuple[int, int] | None = None,
+    aspect_remedy: str = "",
+) -> Tensor:
+    """``output`` as float32 (B, 1, H, W) (:func:`as_b1hw`), checked to hold one map per image of the batch, of the
+    input's aspect.
 
     Args:
         output: what the model returned for the depth (or sky) map.
         batch_size: images in the batch it ran on.
         what: the model and its output, for the message (``ONNX model m.onnx output 'depth'``).
         remedy: what to do about another shape (name another output, re-export).
+        input_hw: the (height, width) of the batch it ran on; None: the aspect is not checked.
+        aspect_remedy: what to do about a map of another aspect (default: ``remedy``).
 
     Raises:
         ShapeError: not one single-channel map per image: (2, H, W) for one image (two maps stacked, without a
-            batch axis) is not read as a batch of two whose first map would be published.
+            batch axis) is not read as a batch of two whose first map would be published; or a map whose aspect
+            is not the input's (:func:`same_aspect`: its axes swapped, or a module that read the image in another
+            layout), which would be stretched over the camera image.
     """
     result = as_b1hw(output, batch_size)
     if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
         images = f"{batch_size} image" + ("s" if batch_size != 1 else "")
         msg = f"{what} is {tuple(output.shape)} for {images}: not one depth map per image ({MAP_SHAPES}); {remedy}"
         raise ShapeError(msg)
+    map_hw = (int(result.shape[2]), int(result.shape[3]))
+    if input_hw is not None and not same_aspect(map_hw, input_hw):
+        msg = (
+            f"{what} is {tuple(output.shape)} for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]} "
+            f"map, not of its input's aspect (stretched over the camera image it would be the depth of no scene); "
+            f"{aspect_remedy or remedy}"
+        )
+        raise ShapeError(msg)
     return result
+
+
+ASPECT_TOLERANCE = 0.1
+"""Relative difference of aspect (width / height) beyond a map's rounding to whole pixels that is refused."""
+
+
+def same_aspect(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> bool:
+    """Whether a map of ``map_hw`` pixels can be the depth of an input of ``input_hw`` at another resolution (a
+    network's strides, ViT patches): the input's aspect lies within the aspects of maps one pixel larger or smaller
+    per side, widened by :data:`ASPECT_TOLERANCE`."""
+    height, width = map_hw
+    low = max(width - 1, 1) / (height + 1) / (1 + ASPECT_TOLERANCE)
+    high = math.inf if height <= 1 else (width + 1) / (height - 1) * (1 + ASPECT_TOLERANCE)
+    return low <= input_hw[1] / input_hw[0] <= high
 
 
 def _error_detail(err: BaseException) -> str:

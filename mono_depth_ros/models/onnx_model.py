@@ -54,6 +54,11 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
+_ASPECT = (
+    "a graph whose map has a size fixed at export (a resize to the export's size) runs at that size only: write its "
+    "spec for it (`mono-depth spec MODEL --kind KIND --input-size HxW` at the export's size, without --keep-aspect); "
+    "else re-export it returning the map of its input as (B, 1, H, W) or (B, H, W), its axes not swapped"
+)
 
 
 @dataclass(frozen=True)
@@ -302,9 +307,10 @@ class OnnxBackend:
                 raise
             raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
-        result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy)
+        input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
+        result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy, input_hw, _ASPECT)
         if self._sky_name is not None:
-            sky = depth_map(outputs[1], batch_size, self._what(self._sky_name), self._remedy)
+            sky = depth_map(outputs[1], batch_size, self._what(self._sky_name), self._remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         return result.to(self.device)
 

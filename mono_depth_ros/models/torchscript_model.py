@@ -181,7 +181,14 @@ class TorchScriptBackend:
         if out is None:
             msg = f"TorchScript model {self.path.name} returned {type(returned).__name__}; {remedy}"
             raise ShapeError(msg)
-        return depth_map(out, int(batch.shape[0]), f"TorchScript model {self.path.name}'s depth", remedy)
+        input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
+        aspect = (
+            "the engine gives the module (B, 3, H, W) float RGB normalised as its spec says (a module traced for "
+            "(B, H, W, 3) or uint8 pixels reads it permuted): trace one that takes that and returns the map of its "
+            "input, its axes not swapped"
+        )
+        name = f"TorchScript model {self.path.name}'s depth"
+        return depth_map(out, int(batch.shape[0]), name, remedy, input_hw, aspect)
 
     def _depth_of(self, returned: object) -> Tensor | None:
         """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when

@@ -16,6 +16,7 @@ from mono_depth_ros.models.graph_layout import (
     depth_map,
     failed_run,
     image_input,
+    same_aspect,
 )
 
 
@@ -143,3 +144,25 @@ def test_depth_map_takes_one_map_per_image_and_names_any_other_output() -> None:
 )
 def test_declared_output_shapes_that_are_one_map_per_image(shape: list[object] | None, one_map: bool) -> None:
     assert declared_map(shape) is one_map
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "same"),
+    [
+        ((518, 518), (518, 518), True),
+        ((27, 91), (378, 1274), True),  # ViT patches of a KITTI-shaped input
+        ((12, 39), (375, 1242), True),  # five stride-2 convolutions, floored
+        ((2, 3), (40, 40), True),  # a tiny map: its rounding is within one pixel per side
+        ((1, 4), (14, 56), True),
+        ((48, 32), (32, 48), False),  # axes swapped
+        ((3, 32), (32, 48), False),  # an NHWC module given NCHW
+        ((64, 64), (375, 1242), False),
+    ],
+)
+def test_a_map_has_its_inputs_aspect_within_its_rounding(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], same: bool
+) -> None:
+    assert same_aspect(map_hw, input_hw) is same
+    if not same:
+        with pytest.raises(ShapeError, match=rf"for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]}"):
+            depth_map(torch.zeros(1, 1, *map_hw), 1, "o", "r", input_hw)

@@ -386,3 +386,67 @@ def test_an_output_of_two_maps_for_one_image_is_refused_naming_it_on_a_kitti_fra
     image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
     with pytest.raises(ShapeError, match=r"output 'confidence_and_depth' is \(2, 32, 48\) for 1 image.*--output NAME"):
         DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image)
+
+
+class _Transposed(torch.nn.Module):
+    """A graph returning its map transposed, (1, W, H) for an (1, 3, H, W) input (an export that swapped the axes)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = torch.arange(x.shape[2], dtype=x.dtype).view(1, -1, 1) + x[:, 0] * 0.0  # (1, H, W): the row index
+        return rows.transpose(1, 2) + 1.0
+
+
+def test_an_output_of_another_aspect_than_its_input_is_refused_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A (1, 48, 32) map for a 32x48 input was stretched over the camera image (its rows become columns): a depth
+    map of no scene. A map whose aspect is not its input's is refused naming the output, both sizes and the remedy."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "transposed.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Transposed(), (torch.zeros(1, 3, 32, 48),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"])  # fmt: skip
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(
+        ShapeError, match=r"output 'depth' is \(1, 48, 32\) for a 32x48 input: a 48x32 map.*\(B, 1, H, W\)"
+    ):
+        estimator.predict(image)
+
+
+class _ResizedToItsExportSize(torch.nn.Module):
+    """Declared with free height and width, but its map resized to the size it was exported at (an interpolate
+    whose size the export wrote as a constant: a Depth Anything export's last upsampling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = (32, 32)  # a constant in the graph, as a traced x.shape[-2:] of the export's example becomes
+        return torch.nn.functional.interpolate(x[:, :1].abs() + 1.0, size=size, mode="bilinear")
+
+
+def test_a_map_resized_to_the_export_size_is_refused_with_the_spec_to_write_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A keep-aspect spec ran a KITTI frame at 32x112 and the graph returned its 32x32 map, which was stretched over
+    the frame; it is refused naming both sizes and the fixed-size spec to write."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "resized.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_ResizedToItsExportSize(), (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {2: "h", 3: "w"}})  # fmt: skip
+    policy = InputPolicy(32, 32, keep_aspect=True, multiple_of=16, max_long_side=128)
+    write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+    with pytest.raises(ShapeError, match=r"is \(1, 1, 32, 32\) for a 32x112 input: a 32x32 map.*--input-size HxW"):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))

@@ -313,3 +313,36 @@ def test_the_first_of_several_tensors_is_taken_with_a_warning_naming_the_others_
     assert "conf_first.pt returns a tuple of 2 items, tensors [(1, 1, 16, 24), (1, 1, 16, 24)]" in warnings_[0]
     assert "item 0 is taken as the depth" in warnings_[0] and "--output N` (N in 0..1)" in warnings_[0]
     assert np.nanmax(first) <= 1.0  # the confidence, as documented without --output
+
+
+class _BytesNhwc(torch.nn.Module):
+    """A module traced for (1, H, W, 3) uint8 pixels (its normalisation inside), a layout TorchScript never declares
+    to the loader."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2).float().mean(1, keepdim=True) / 255.0 + 1.0
+
+
+def test_a_module_taking_another_layout_is_refused_at_start_up_not_run_on_the_permuted_image(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Given the engine's (1, 3, 32, 48) float batch, the NHWC module permuted it to (1, 48, 3, 32) and returned a
+    (1, 1, 3, 32) map, which was stretched over a KITTI frame as its depth. The map's aspect is not its input's:
+    refused on the frame, and at start-up, naming the sizes and the input the engine gives."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 32, "width": 48}}
+    path = _made_elsewhere(_BytesNhwc(), torch.zeros(1, 32, 48, 3, dtype=torch.uint8), tmp_path / "nhwc.pt", spec)
+    refused = r"nhwc.pt's depth is \(1, 1, 3, 32\) for a 32x48 input: a 3x32 map.*\(B, 3, H, W\) float"
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=refused):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+    params: dict[str, str | int] = {
+        "model.backend": "torchscript",
+        "model.weights": str(path),
+        "device": "cpu",
+        "model.threads": 1,
+    }
+    with pytest.raises(ShapeError, match=refused):
+        build_depth_source(params)
