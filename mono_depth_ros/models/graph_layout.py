@@ -139,6 +139,12 @@ def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
 MAX_MAPS = 16
 """Most maps a declared channel axis holds (normals: 3; depth, confidence, sky: 3); a fixed axis longer than this
 with a free last axis may be a height."""
+STRIDE_REMEDY = (
+    "a network that pads or crops its input to a multiple of its strides (14 for ViT patches, 32 for most CNNs) and "
+    "returns the map of that size runs right only at sides that are such a multiple: write its spec with them "
+    "(`--input-size HxW`, or `--keep-aspect --multiple-of M`)"
+)
+"""What to do about a map of the input padded or cropped to the network's stride (a side off its multiple)."""
 MAP_SHAPES = "(B, 1, H, W), (B, H, W), (B, H, W, 1), or for one image (H, W) / (H, W, 1)"
 """The output shapes read as one depth map per image."""
 
@@ -180,8 +186,9 @@ def depth_map(
     Raises:
         ShapeError: not one single-channel map per image: (2, H, W) for one image (two maps stacked, without a
             batch axis) is not read as a batch of two whose first map would be published; or a map whose aspect
-            is not the input's (:func:`same_aspect`: its axes swapped, or a module that read the image in another
-            layout), which would be stretched over the camera image.
+            is not the input's (:func:`same_aspect`: its axes swapped, a module that read the image in another
+            layout, or a map of the input padded or cropped to the network's stride: :data:`STRIDE_REMEDY`), which
+            would be stretched over the camera image.
     """
     result = as_b1hw(output, batch_size)
     if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
@@ -193,7 +200,7 @@ def depth_map(
         msg = (
             f"{what} is {tuple(output.shape)} for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]} "
             f"map, not of its input's aspect (stretched over the camera image it would be the depth of no scene); "
-            f"{aspect_remedy or remedy}"
+            f"{aspect_remedy or remedy}; {STRIDE_REMEDY}"
         )
         raise ShapeError(msg)
     return result

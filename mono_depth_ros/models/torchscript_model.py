@@ -184,7 +184,7 @@ class TorchScriptBackend:
         input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
         aspect = (
             "the engine gives the module (B, 3, H, W) float RGB normalised as its spec says (a module traced for "
-            "(B, H, W, 3) or uint8 pixels reads it permuted): trace one that takes that and returns the map of its "
+            "(B, H, W, 3) reads it permuted): trace one that takes that and returns the map of its "
             "input, its axes not swapped"
         )
         name = f"TorchScript model {self.path.name}'s depth"

@@ -450,3 +450,40 @@ def test_a_map_resized_to_the_export_size_is_refused_with_the_spec_to_write_on_a
     estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
     with pytest.raises(ShapeError, match=r"is \(1, 1, 32, 32\) for a 32x112 input: a 32x32 map.*--input-size HxW"):
         estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+
+
+class _PaddedToItsStride(torch.nn.Module):
+    """A CNN-style graph that pads its input at the bottom and right to a multiple of 32 and returns the map of the
+    padded image (its crop back left out of the export): the row index plus one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = torch.nn.functional.pad(x[:, :1], (0, (-x.shape[3]) % 32, 0, (-x.shape[2]) % 32))
+        return torch.arange(padded.shape[2], dtype=x.dtype).view(1, 1, -1, 1) + padded * 0.0 + 1.0
+
+
+def test_a_map_padded_to_the_networks_stride_is_refused_with_the_multiple_to_run_at_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A spec of 40x72 for a graph that pads to a multiple of 32: its 64x96 map (the padding's rows below the image)
+    is refused, and the message said only 'a size fixed at export' or 'axes swapped'; it names the multiple its
+    strides need. At 64x96 (both sides multiples of 32) the map is the image's: rows 1..64 on a KITTI frame."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "padded.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_PaddedToItsStride(), (torch.zeros(1, 3, 40, 72),), str(path), dynamo=False,
+                          input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}})  # fmt: skip
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    for height, width in ((40, 72), (64, 96)):
+        policy = InputPolicy(height, width)
+        write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+        if height == 40:
+            with pytest.raises(ShapeError, match=r"\(1, 1, 64, 96\) for a 40x72 input.*a multiple of its strides"):
+                estimator.predict(image)
+    got = estimator.predict(image, out_hw=(64, 96)).values
+    np.testing.assert_array_equal(got[:, 0], np.arange(1, 65, dtype=np.float32))

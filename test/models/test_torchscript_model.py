@@ -346,3 +346,26 @@ def test_a_module_taking_another_layout_is_refused_at_start_up_not_run_on_the_pe
     }
     with pytest.raises(ShapeError, match=refused):
         build_depth_source(params)
+
+
+class _CroppedToPatches(torch.nn.Module):
+    """A ViT-style module that crops its input to whole 14-pixel patches and returns the map of the crop (its
+    resize back to the input left out of the trace)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1, : x.shape[2] // 14 * 14, : x.shape[3] // 14 * 14].abs() + 1.0
+
+
+def test_a_map_cropped_to_whole_patches_is_refused_naming_the_multiple_not_a_permuted_layout(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """At 27x40 the module returns a 14x28 map: refused (it would be stretched over the frame), and the message
+    said the module read the image permuted; it names the multiple of its strides to run at."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 27, "width": 40}}
+    path = _made_elsewhere(_CroppedToPatches(), torch.zeros(1, 3, 27, 40), tmp_path / "patches.pt", spec)
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=r"\(1, 1, 14, 28\) for a 27x40 input.*a multiple of its strides") as err:
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+    assert "uint8" not in str(err.value)
