@@ -369,3 +369,39 @@ def test_a_map_cropped_to_whole_patches_is_refused_naming_the_multiple_not_a_per
     with pytest.raises(ShapeError, match=r"\(1, 1, 14, 28\) for a 27x40 input.*a multiple of its strides") as err:
         estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
     assert "uint8" not in str(err.value)
+
+
+class _BytesNchw(torch.nn.Module):
+    """A module traced for (1, 3, H, W) uint8 pixels, its normalisation inside: the red channel in 0..1, plus one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float()[:, :1] / 255.0 + 1.0
+
+
+def test_a_module_traced_for_uint8_pixels_runs_right_with_the_pixel_spec_the_readme_names_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Nothing in a TorchScript file says it takes uint8 pixels, so it is not refused (README): under ImageNet's
+    mean / std its map is of values near 0; with `mono-depth spec --mean 0,0,0 --std 1/255` it is the module's own
+    map of the resized KITTI frame."""
+    import torch.nn.functional as F
+
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "bytes.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        example = torch.zeros(1, 3, 32, 96, dtype=torch.uint8)
+        torch.jit.save(torch.jit.trace(_BytesNchw(), example), str(path))  # type: ignore[no-untyped-call]
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    resized = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(32, 96), mode="bilinear",
+                            align_corners=False, antialias=True)  # fmt: skip
+    expected = _BytesNchw()(resized)[0, 0].numpy()
+    assert np.ptp(expected) > 0.1  # the frame's colours reach the map
+    std = ",".join([str(1 / 255)] * 3)
+    for mean_std, close in ((["--mean", "0,0,0", "--std", std], True), ([], False)):
+        assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x96", *mean_std]) == 0
+        estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=1))
+        got = estimator.predict(image, out_hw=(32, 96)).values
+        assert np.allclose(got, expected, atol=1e-2) is close  # the engine resizes in uint8: 1/255 steps
