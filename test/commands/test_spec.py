@@ -21,6 +21,7 @@ from mono_depth_ros.commands.spec import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.sidecar import spec_path_for
+from test.models.tiny_models import legacy_onnx
 
 pytest.importorskip("onnxruntime")
 
@@ -187,11 +188,7 @@ def test_nhwc_and_batchless_graphs_give_the_nchw_graphs_depth_on_a_kitti_frame(
     image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
     results = {}
     for layout, shape in _EXAMPLE.items():
-        path = tmp_path / f"{layout}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Layouts(layout), (torch.zeros(shape),), str(path), dynamo=False,
-                              input_names=["input"], output_names=["output"])  # fmt: skip
+        path = legacy_onnx(_Layouts(layout), torch.zeros(shape), tmp_path / f"{layout}.onnx", ["input"], ["output"])
         assert main(["spec", str(path), "--kind", "relative_inverse"]) == 0, capsys.readouterr().err
         assert json.loads(spec_path_for(path).read_text())["input"]["height"] == 28  # the graph's H, not its W or C
         estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
@@ -210,12 +207,14 @@ def test_a_graph_with_one_fixed_side_gets_that_side_or_is_refused_with_the_remed
     dimensions' traceback at start-up); the command and the loader refuse it and say which size to give."""
     from mono_depth_ros.core.errors import CheckpointError
 
-    path = tmp_path / "fixed_height.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Layouts("NCHW"), (torch.zeros(1, 3, 28, 42),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {3: "width"}, "depth": {3: "width"}})  # fmt: skip
+    path = legacy_onnx(
+        _Layouts("NCHW"),
+        torch.zeros(1, 3, 28, 42),
+        tmp_path / "fixed_height.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {3: "width"}, "depth": {3: "width"}},
+    )
     assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x42", "--keep-aspect"]) == 2
     assert "fixed height 28" in capsys.readouterr().err
     assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x42"]) == 2
@@ -259,11 +258,13 @@ def test_metric3d_canonical_depth_becomes_metres_with_its_focal_divisor(
 
     image = load_rgb(kitti_object_dir / "image_2" / "000002.png")
     height, width = image.shape[:2]
-    path = tmp_path / "metric3d.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Metric3dLike(focal_px=50.0), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["pred_depth"])  # fmt: skip
+    path = legacy_onnx(
+        _Metric3dLike(focal_px=50.0),
+        torch.zeros(1, 3, SIDE, SIDE),
+        tmp_path / "metric3d.onnx",
+        ["image"],
+        ["pred_depth"],
+    )
     pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
     assert main(["spec", str(path), "--kind", "metric", "--focal-divisor", "1000", *pixels]) == 2
     assert "--focal-divisor is for --kind metric_focal" in capsys.readouterr().err
@@ -382,11 +383,9 @@ def test_a_uint8_graph_gets_a_0_to_255_spec_and_runs_as_onnx_runtime_does_on_a_k
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
-    path = tmp_path / "bytes.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_BytesNhwc(), (torch.zeros(1, 32, 48, 3, dtype=torch.uint8),), str(path), dynamo=False,
-                          input_names=["input_image"], output_names=["depth"])  # fmt: skip
+    path = legacy_onnx(
+        _BytesNhwc(), torch.zeros(1, 32, 48, 3, dtype=torch.uint8), tmp_path / "bytes.onnx", ["input_image"], ["depth"]
+    )
     assert main(["spec", str(path), "--kind", "metric", "--mean", IMAGENET_MEAN, "--std", IMAGENET_STD]) == 2
     assert "input 'input_image' takes tensor(uint8) pixels 0..255" in capsys.readouterr().err
     assert not spec_path_for(path).exists()
@@ -465,12 +464,14 @@ def test_a_keep_aspect_short_side_off_the_multiple_is_refused_and_the_right_one_
     from mono_depth_ros.models.depth_source import build_depth_source
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    path = tmp_path / "midas_like.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Strided32(), (torch.zeros(1, 3, 384, 384),), str(path), dynamo=False,
-                          input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}})  # fmt: skip
+    path = legacy_onnx(
+        _Strided32(),
+        torch.zeros(1, 3, 384, 384),
+        tmp_path / "midas_like.onnx",
+        ["input"],
+        ["output"],
+        {"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}},
+    )
     args = ["spec", str(path), "--kind", "relative_inverse", "--input-size", "384x384", "--keep-aspect"]
     assert main(args) == 2
     err = capsys.readouterr().err

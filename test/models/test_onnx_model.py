@@ -20,7 +20,7 @@ from mono_depth_ros.models.onnx_model import OnnxBackend
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import OutputKind
 
-from .tiny_models import tiny_unet
+from .tiny_models import legacy_onnx, tiny_unet
 
 CPU = torch.device("cpu")
 
@@ -288,12 +288,14 @@ def test_a_graph_that_fails_on_its_first_run_is_refused_with_the_size_and_the_re
     from mono_depth_ros.models.sidecar import write_sidecars
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
-    path = tmp_path / "one_size.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_ExportedAtOneSize(), (torch.zeros(1, 3, 48, 48),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {2: "height", 3: "width"}})  # fmt: skip
+    path = legacy_onnx(
+        _ExportedAtOneSize(),
+        torch.zeros(1, 3, 48, 48),
+        tmp_path / "one_size.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "height", 3: "width"}},
+    )
     policy = InputPolicy(48, 48, keep_aspect=True, multiple_of=16, max_long_side=96)
     write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
     backend = OnnxBackend(path, CPU, io_binding=io_binding)
@@ -372,13 +374,14 @@ def test_an_output_of_two_maps_for_one_image_is_refused_naming_it_on_a_kitti_fra
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    path = tmp_path / "stacked.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_StackedWithoutBatch(), (torch.zeros(3, 32, 48),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["confidence_and_depth"],
-                          dynamic_axes={"image": {1: "h", 2: "w"}, "confidence_and_depth": {1: "h", 2: "w"}},
-                          )  # fmt: skip
+    path = legacy_onnx(
+        _StackedWithoutBatch(),
+        torch.zeros(3, 32, 48),
+        tmp_path / "stacked.onnx",
+        ["image"],
+        ["confidence_and_depth"],
+        {"image": {1: "h", 2: "w"}, "confidence_and_depth": {1: "h", 2: "w"}},
+    )
     write_sidecars(
         path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
     )
@@ -405,11 +408,7 @@ def test_an_output_of_another_aspect_than_its_input_is_refused_on_a_kitti_frame(
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    path = tmp_path / "transposed.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Transposed(), (torch.zeros(1, 3, 32, 48),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"])  # fmt: skip
+    path = legacy_onnx(_Transposed(), torch.zeros(1, 3, 32, 48), tmp_path / "transposed.onnx", ["image"], ["depth"])
     write_sidecars(
         path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
     )
@@ -439,12 +438,14 @@ def test_a_map_resized_to_the_export_size_is_refused_with_the_spec_to_write_on_a
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    path = tmp_path / "resized.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_ResizedToItsExportSize(), (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {2: "h", 3: "w"}})  # fmt: skip
+    path = legacy_onnx(
+        _ResizedToItsExportSize(),
+        torch.zeros(1, 3, 32, 32),
+        tmp_path / "resized.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}},
+    )
     policy = InputPolicy(32, 32, keep_aspect=True, multiple_of=16, max_long_side=128)
     write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
     estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
@@ -471,12 +472,14 @@ def test_a_map_padded_to_the_networks_stride_is_refused_with_the_multiple_to_run
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    path = tmp_path / "padded.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_PaddedToItsStride(), (torch.zeros(1, 3, 40, 72),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}})  # fmt: skip
+    path = legacy_onnx(
+        _PaddedToItsStride(),
+        torch.zeros(1, 3, 40, 72),
+        tmp_path / "padded.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}},
+    )
     image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
     for height, width in ((40, 72), (64, 96)):
         policy = InputPolicy(height, width)
