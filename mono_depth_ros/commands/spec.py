@@ -170,22 +170,25 @@ def _normalisation(
     return mean, std
 
 
-def _check_maps(model: Path, signature: GraphSignature, names: list[str]) -> None:
-    """Refuse an output among ``names`` (the depth, the sky; empty: none) whose declared shape is not one map per
-    image (:func:`~.graph_layout.declared_map`: normals, or depth and confidence stacked in one output).
+def _check_maps(model: Path, signature: GraphSignature, named: list[tuple[str, str, str]]) -> None:
+    """Refuse an output among ``named`` ((flag, output, map) of the depth and the sky; an empty output: none) whose
+    declared shape is not one map per image (:func:`~.graph_layout.declared_map`: normals, or depth and confidence
+    stacked in one output).
 
     Raises:
-        CheckpointError: naming the output, its declared shape, and the outputs that are one map per image.
+        CheckpointError: naming the output, its declared shape, and the other outputs that are one map per image
+            with the flag that names one.
     """
     shapes = signature.output_shapes
-    for name in names:
+    taken = {name for _, name, _ in named}
+    for flag, name, what in named:
         if name not in shapes or declared_map(shapes[name]):
             continue
-        maps = [other for other in signature.outputs if other != name and declared_map(shapes[other])]
-        remedy = f"the outputs that are one map per image: {maps}; give --output NAME" if maps else ""
-        remedy = remedy or "re-export the graph returning the depth channel alone (e.g. output[:, :1])"
+        maps = [other for other in signature.outputs if other not in taken and declared_map(shapes[other])]
+        remedy = f"the outputs that are one map per image: {maps}; give {flag} NAME" if maps else ""
+        remedy = remedy or f"re-export the graph returning the {what} channel alone (e.g. output[:, :1])"
         msg = (
-            f"{model} output {name!r} is declared {shapes[name]}: not one depth map per image ({MAP_SHAPES}); {remedy}"
+            f"{model} output {name!r} is declared {shapes[name]}: not one {what} map per image ({MAP_SHAPES}); {remedy}"
         )
         raise CheckpointError(msg)
 
@@ -211,7 +214,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if len(outputs) > 1 and not args.output:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
-    _check_maps(args.model, signature, [args.output or (outputs[0] if outputs else ""), args.sky_output])
+    depth = args.output or (outputs[0] if outputs else "")
+    _check_maps(args.model, signature, [("--output", depth, "depth"), ("--sky-output", args.sky_output, "sky")])
     graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)

@@ -237,6 +237,11 @@ class OnnxBackend:
             f"name the output that holds the depth alone in its spec (`mono-depth spec {self.path} --kind KIND "
             f"--output NAME`; outputs: {names}), or re-export the graph returning the depth channel alone"
         )
+        self._sky_remedy = (
+            f"name the output that holds the sky alone in its spec (`mono-depth spec {self.path} --kind KIND "
+            f"--output {self._output_name} --sky-output NAME`; outputs: {names}), or re-export the graph returning "
+            f"the sky channel alone"
+        )
         self.binder: IoBinder | None = None
         if io_binding:
             where = binding_device(list(self.session.get_providers()), device)
@@ -310,7 +315,8 @@ class OnnxBackend:
         input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
         result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy, input_hw, _ASPECT)
         if self._sky_name is not None:
-            sky = depth_map(outputs[1], batch_size, self._what(self._sky_name), self._remedy, input_hw, _ASPECT)
+            what = self._what(self._sky_name)
+            sky = depth_map(outputs[1], batch_size, what, self._sky_remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         return result.to(self.device)
 

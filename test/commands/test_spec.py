@@ -497,3 +497,35 @@ def test_a_keep_aspect_short_side_off_the_multiple_is_refused_and_the_right_one_
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (expected,) = session.run(["output"], {"input": normalised})
     np.testing.assert_allclose(got, expected[0, 0], rtol=0, atol=2e-2)  # the uint8 resize rounds to 1/255
+
+
+class _SkyOfTwoMaps(nn.Module):
+    """Depth (1, 1, H, W), a sky output of sky and not-sky probabilities (1, 2, H, W), and a sky mask (1, 1, H, W)."""
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        depth = image[:, :1].abs() + 1.0
+        sky = torch.softmax(image[:, :2], 1)
+        return depth, sky, sky[:, :1]
+
+
+def test_a_sky_output_of_two_maps_is_refused_naming_sky_output_not_output(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sky output of two maps per image was refused with '--output NAME' (the depth's flag) as the remedy, by the
+    command and by the loader (given a spec written by hand): both now name --sky-output and the outputs that fit."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    names = ["depth", "sky_probabilities", "sky_mask"]
+    path = legacy_onnx(_SkyOfTwoMaps(), torch.zeros(1, 3, 32, 48), tmp_path / "sky.onnx", ["image"], names)
+    base = ["spec", str(path), "--kind", "metric", "--output", "depth"]
+    assert main([*base, "--sky-output", "sky_probabilities"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'sky_probabilities' is declared [1, 2, 32, 48]" in err
+    assert "one map per image: ['sky_mask']; give --sky-output NAME" in err
+    assert main([*base, "--sky-output", "sky_mask"]) == 0
+    written = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**written, "sky_output": "sky_probabilities"}))
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=r"'sky_probabilities' is \(1, 2, 32, 48\) for 1 image: .*--sky-output NAME"):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
