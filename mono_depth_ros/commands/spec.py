@@ -3,14 +3,22 @@
 Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`; a golden reference left
 there by ``mono-depth export`` under another spec is removed), after checking it against the graph: one RGB image
 input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky output)
-present, a fixed input size taken from the graph when it has one (a graph with one fixed side runs at that side,
-never keeping aspect). The node and the bag runner then load it with ``--param
-model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
+input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
+aspect). The node and the bag runner then load it with ``--param model.backend=onnx --param
+model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
-Metric3D's ONNX (fixed 616x1064: the image fitted inside keeping its aspect and padded; pixels 0..255; canonical
-focal 1000 px)::
+A graph that takes any size and keeps the camera's aspect gets the short side and the multiple its strides need
+(a short side off that multiple is refused: it would run at another size)::
+
+    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect
+    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32
+
+A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
+``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
+keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 
     mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
         --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
@@ -26,17 +34,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
-from mono_depth_ros.models.graph_layout import ImageInput, image_input
+from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
-from mono_depth_ros.models.spec import METRIC_FOCAL_DIVISOR, InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import (
+    METRIC_FOCAL_DIVISOR,
+    PIXEL_MEAN,
+    PIXEL_STD,
+    InputPolicy,
+    ModelSpec,
+    gives_pixels,
+)
 
 HELP = "write the spec of an ONNX / TorchScript model made elsewhere (output kind, input size, normalisation, outputs)"
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit")
 IMAGENET_MEAN = "0.485,0.456,0.406"
 IMAGENET_STD = "0.229,0.224,0.225"
+FLOAT_INPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)")
+MULTIPLE_OF = 14  # --multiple-of default: ViT patches (Depth Anything)
 SKY_THRESHOLD = 0.5  # --sky-threshold default: the ModelSpec default
 
 
@@ -58,8 +76,18 @@ def _size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
-    """(image input, output names) of an ONNX model, read with ONNX Runtime.
+class GraphSignature(NamedTuple):
+    """What an ONNX graph declares: its image input, that input's element type (``tensor(uint8)``), its outputs
+    and their shapes (``NodeArg.shape``; empty for a TorchScript module, which declares none)."""
+
+    image: ImageInput
+    input_type: str
+    outputs: list[str]
+    output_shapes: dict[str, list[Any] | None]
+
+
+def graph_signature(model: Path) -> GraphSignature:
+    """The image input, its type and the output names of an ONNX model, read with ONNX Runtime.
 
     Raises:
         CheckpointError: not a loadable ONNX model, external data outside its folder, or not one RGB image input
@@ -85,7 +113,8 @@ def graph_signature(model: Path) -> tuple[ImageInput, list[str]]:
         )
         raise CheckpointError(msg)
     image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
-    return image, [str(output.name) for output in session.get_outputs()]
+    shapes = {str(output.name): output.shape for output in session.get_outputs()}
+    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes)
 
 
 def check_torchscript(model: Path) -> None:
@@ -118,6 +147,52 @@ def check_torchscript(model: Path) -> None:
         raise CheckpointError(msg) from None
 
 
+def _normalisation(
+    args: argparse.Namespace, signature: GraphSignature
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(mean, std) of the spec: ``--mean`` / ``--std``, by default ImageNet's; for a graph that takes integer pixels
+    (``tensor(uint8)``: its normalisation is inside), 0..255 unless given, and only that.
+
+    Raises:
+        ConfigError: a mean / std that is not three numbers, or not 0..255 for an integer input (naming it).
+    """
+    integer = signature.input_type not in FLOAT_INPUTS
+    mean = _triple(args.mean, "mean") if args.mean else PIXEL_MEAN if integer else _triple(IMAGENET_MEAN, "mean")
+    std = _triple(args.std, "std") if args.std else PIXEL_STD if integer else _triple(IMAGENET_STD, "std")
+    if integer and not gives_pixels(mean, std):
+        name = signature.image.name
+        msg = (
+            f"{args.model} input {name!r} takes {signature.input_type} pixels 0..255 (its normalisation is inside the "
+            f"graph), which --mean {args.mean or IMAGENET_MEAN} / --std {args.std or IMAGENET_STD} cannot give; "
+            f"leave out --mean and --std (or give --mean 0,0,0 --std {1 / 255},{1 / 255},{1 / 255})"
+        )
+        raise ConfigError(msg)
+    return mean, std
+
+
+def _check_maps(model: Path, signature: GraphSignature, named: list[tuple[str, str, str]]) -> None:
+    """Refuse an output among ``named`` ((flag, output, map) of the depth and the sky; an empty output: none) whose
+    declared shape is not one map per image (:func:`~.graph_layout.declared_map`: normals, or depth and confidence
+    stacked in one output).
+
+    Raises:
+        CheckpointError: naming the output, its declared shape, and the other outputs that are one map per image
+            with the flag that names one.
+    """
+    shapes = signature.output_shapes
+    taken = {name for _, name, _ in named}
+    for flag, name, what in named:
+        if name not in shapes or declared_map(shapes[name]):
+            continue
+        maps = [other for other in signature.outputs if other not in taken and declared_map(shapes[other])]
+        remedy = f"the outputs that are one map per image: {maps}; give {flag} NAME" if maps else ""
+        remedy = remedy or f"re-export the graph returning the {what} channel alone (e.g. output[:, :1])"
+        msg = (
+            f"{model} output {name!r} is declared {shapes[name]}: not one {what} map per image ({MAP_SHAPES}); {remedy}"
+        )
+        raise CheckpointError(msg)
+
+
 def make_spec(args: argparse.Namespace) -> ModelSpec:
     """The spec the arguments describe, checked against the graph."""
     output_kind = OutputKind.parse(args.kind)  # first: a misspelt kind is reported before what the graph lacks
@@ -127,9 +202,11 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        image, outputs = ImageInput("", "NCHW"), [args.output] if args.output else []
+        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", [args.output] if args.output else [], {})
     else:
-        image, outputs = graph_signature(args.model)
+        signature = graph_signature(args.model)
+    image, outputs = signature.image, signature.outputs
+    mean, std = _normalisation(args, signature)
     for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
@@ -137,6 +214,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if len(outputs) > 1 and not args.output:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
+    depth = args.output or (outputs[0] if outputs else "")
+    _check_maps(args.model, signature, [("--output", depth, "depth"), ("--sky-output", args.sky_output, "sky")])
     graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)
@@ -161,6 +240,17 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         )
         raise ConfigError(msg)
     keep_aspect = bool(args.keep_aspect)
+    multiple = int(args.multiple_of)
+    if keep_aspect and multiple > 0 and height % multiple:
+        rounded = max(round(height / multiple), 1) * multiple
+        below, above = height // multiple * multiple, -(-height // multiple) * multiple
+        msg = (
+            f"--input-size {height}x{width} --keep-aspect: the short side {height} is not a multiple of --multiple-of "
+            f"{multiple}{' (the default, for ViT patches)' if multiple == MULTIPLE_OF else ''}, so the network would "
+            f"run at {rounded}; give the --multiple-of the network needs (32 for MiDaS and most CNNs) or a short side "
+            f"that is one ({', '.join(str(side) for side in dict.fromkeys((below, above)) if side > 0)})"
+        )
+        raise ConfigError(msg)
     problem = image.size_problem(height, width, keep_aspect)
     if problem is not None:
         msg = f"{args.model}: {problem}"
@@ -183,8 +273,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},
         input=policy,
-        mean=_triple(args.mean, "mean"),
-        std=_triple(args.std, "std"),
+        mean=mean,
+        std=std,
         output_kind=output_kind,
         min_depth_m=args.min_depth,
         max_depth_m=args.max_depth,
@@ -206,10 +296,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
     )
-    parser.add_argument("--multiple-of", type=int, default=14, help="round both sides to a multiple (keep-aspect)")
+    multiple = "round both sides to a multiple (keep-aspect; 14: ViT patches, 32: MiDaS and most CNNs)"
+    parser.add_argument("--multiple-of", type=int, default=MULTIPLE_OF, help=multiple)
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
-    parser.add_argument("--mean", default=IMAGENET_MEAN, help="RGB mean for values in [0, 1] (default ImageNet)")
-    parser.add_argument("--std", default=IMAGENET_STD, help="RGB std for values in [0, 1] (default ImageNet)")
+    mean_help = "RGB mean for values in [0, 1] (default ImageNet; 0,0,0 for a graph taking uint8 pixels)"
+    parser.add_argument("--mean", default="", help=mean_help)
+    std_help = "RGB std for values in [0, 1] (default ImageNet; 1/255 each for a graph taking uint8 pixels)"
+    parser.add_argument("--std", default="", help=std_help)
     parser.add_argument(
         "--output",
         default="",
@@ -233,12 +326,13 @@ def run(args: argparse.Namespace) -> int:
     spec = make_spec(args)
     path = spec_path_for(args.model)
     text = spec.to_json() + "\n"
+    pixels = ", pixels 0..255" if gives_pixels(spec.mean, spec.std) else ""
     before = path.read_text(encoding="utf-8") if path.is_file() else None
     path.write_text(text, encoding="utf-8")
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
-        f"{' keeping aspect' if spec.input.keep_aspect else ''}\n"
+        f"{' keeping aspect' if spec.input.keep_aspect else ''}{pixels}\n"
     )
     golden = golden_path_for(args.model)
     if golden.is_file() and before != text:  # made under another spec: the self-test would refuse the model

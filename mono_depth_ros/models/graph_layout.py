@@ -4,17 +4,19 @@ Community ONNX exports take the image as ``(B, 3, H, W)`` (PyTorch), ``(B, H, W,
 either without the batch axis; any of H, W (and the batch) may be fixed integers or free (a name, or None).
 :func:`image_input` tells the layout from the position of the 3, and :meth:`ImageInput.arrange` puts the engine's
 (B, 3, H, W) batch into it. The depth output comes back as (B, 1, H, W), (B, H, W), (B, H, W, 1), or, for a batch of
-one, (H, W) / (H, W, 1): :func:`as_b1hw` lifts each to (B, 1, H, W).
+one, (H, W) / (H, W, 1): :func:`as_b1hw` lifts each to (B, 1, H, W), and :func:`depth_map` refuses an output that
+is not one map per image (depth and confidence stacked in one output: (2, H, W) for one image is no batch of two).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
 
 LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
 """Image input layouts a graph may take (N: batch, C: the three RGB channels)."""
@@ -132,6 +134,90 @@ def as_b1hw(output: Tensor, batch_size: int) -> Tensor:
     if result.ndim == 4 and result.shape[1] != 1 and result.shape[3] == 1:  # (B, H, W, 1)
         return result.permute(0, 3, 1, 2).contiguous()
     return result
+
+
+MAX_MAPS = 16
+"""Most maps a declared channel axis holds (normals: 3; depth, confidence, sky: 3); a fixed axis longer than this
+with a free last axis may be a height."""
+STRIDE_REMEDY = (
+    "a network that pads or crops its input to a multiple of its strides (14 for ViT patches, 32 for most CNNs) and "
+    "returns the map of that size runs right only at sides that are such a multiple: write its spec with them "
+    "(`--input-size HxW`, or `--keep-aspect --multiple-of M`)"
+)
+"""What to do about a map of the input padded or cropped to the network's stride (a side off its multiple)."""
+MAP_SHAPES = "(B, 1, H, W), (B, H, W), (B, H, W, 1), or for one image (H, W) / (H, W, 1)"
+"""The output shapes read as one depth map per image."""
+
+
+def declared_map(shape: list[Any] | None) -> bool:
+    """Whether an output declared with ``shape`` (ONNX Runtime's ``NodeArg.shape``) can be one map per image
+    (:data:`MAP_SHAPES`): rank 2 to 4, and not several maps: a fixed count of 2 to :data:`MAX_MAPS` on the channel
+    axis ((B, C, H, W), or (C, H, W) without a batch axis), or a fixed one over 1 with a fixed last axis other than 1
+    (that axis is then the width, or the channels of (B, H, W, C)). Free axes (names, None) are checked on the first
+    run (:func:`depth_map`)."""
+    dims = list(shape or [])
+    if len(dims) in (3, 4):
+        channels, last = _fixed(dims[-3]), _fixed(dims[-1])
+        if channels is None or channels == 1 or last == 1:
+            return True
+        return channels > MAX_MAPS and last is None
+    return len(dims) == 2 or shape is None
+
+
+def depth_map(
+    output: Tensor,
+    batch_size: int,
+    what: str,
+    remedy: str,
+    input_hw: tuple[int, int] | None = None,
+    aspect_remedy: str = "",
+) -> Tensor:
+    """``output`` as float32 (B, 1, H, W) (:func:`as_b1hw`), checked to hold one map per image of the batch, of the
+    input's aspect.
+
+    Args:
+        output: what the model returned for the depth (or sky) map.
+        batch_size: images in the batch it ran on.
+        what: the model and its output, for the message (``ONNX model m.onnx output 'depth'``).
+        remedy: what to do about another shape (name another output, re-export).
+        input_hw: the (height, width) of the batch it ran on; None: the aspect is not checked.
+        aspect_remedy: what to do about a map of another aspect (default: ``remedy``).
+
+    Raises:
+        ShapeError: not one single-channel map per image: (2, H, W) for one image (two maps stacked, without a
+            batch axis) is not read as a batch of two whose first map would be published; or a map whose aspect
+            is not the input's (:func:`same_aspect`: its axes swapped, a module that read the image in another
+            layout, or a map of the input padded or cropped to the network's stride: :data:`STRIDE_REMEDY`), which
+            would be stretched over the camera image.
+    """
+    result = as_b1hw(output, batch_size)
+    if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
+        images = f"{batch_size} image" + ("s" if batch_size != 1 else "")
+        msg = f"{what} is {tuple(output.shape)} for {images}: not one depth map per image ({MAP_SHAPES}); {remedy}"
+        raise ShapeError(msg)
+    map_hw = (int(result.shape[2]), int(result.shape[3]))
+    if input_hw is not None and not same_aspect(map_hw, input_hw):
+        msg = (
+            f"{what} is {tuple(output.shape)} for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]} "
+            f"map, not of its input's aspect (stretched over the camera image it would be the depth of no scene); "
+            f"{aspect_remedy or remedy}; {STRIDE_REMEDY}"
+        )
+        raise ShapeError(msg)
+    return result
+
+
+ASPECT_TOLERANCE = 0.1
+"""Relative difference of aspect (width / height) beyond a map's rounding to whole pixels that is refused."""
+
+
+def same_aspect(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> bool:
+    """Whether a map of ``map_hw`` pixels can be the depth of an input of ``input_hw`` at another resolution (a
+    network's strides, ViT patches): the input's aspect lies within the aspects of maps one pixel larger or smaller
+    per side, widened by :data:`ASPECT_TOLERANCE`."""
+    height, width = map_hw
+    low = max(width - 1, 1) / (height + 1) / (1 + ASPECT_TOLERANCE)
+    high = math.inf if height <= 1 else (width + 1) / (height - 1) * (1 + ASPECT_TOLERANCE)
+    return low <= input_hw[1] / input_hw[0] <= high
 
 
 def _error_detail(err: BaseException) -> str:

@@ -17,7 +17,6 @@ engine publishes as +Inf.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,11 @@ from torch import Tensor
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import GoldenReference
-from mono_depth_ros.models.graph_layout import as_b1hw, failed_run, image_input
+from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
-from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.spec import ModelSpec, gives_pixels
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,6 +54,11 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
+_ASPECT = (
+    "a graph whose map has a size fixed at export (a resize to the export's size) runs at that size only: write its "
+    "spec for it (`mono-depth spec MODEL --kind KIND --input-size HxW` at the export's size, without --keep-aspect); "
+    "else re-export it returning the map of its input as (B, 1, H, W) or (B, H, W), its axes not swapped"
+)
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,7 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self._input_name = self.image_input.name
         self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
-        if not self._input_dtype.is_floating_point and not _pixel_scale(self.spec):
+        if not self._input_dtype.is_floating_point and not gives_pixels(self.spec.mean, self.spec.std):
             msg = (
                 f"ONNX model {self.path} takes {inputs[0].type} pixels, but its spec normalises to mean "
                 f"{self.spec.mean}, std {self.spec.std}; write it with `mono-depth spec` --mean 0,0,0 --std "
@@ -229,6 +233,15 @@ class OnnxBackend:
         self.last_sky: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
         self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self._remedy = (
+            f"name the output that holds the depth alone in its spec (`mono-depth spec {self.path} --kind KIND "
+            f"--output NAME`; outputs: {names}), or re-export the graph returning the depth channel alone"
+        )
+        self._sky_remedy = (
+            f"name the output that holds the sky alone in its spec (`mono-depth spec {self.path} --kind KIND "
+            f"--output {self._output_name} --sky-output NAME`; outputs: {names}), or re-export the graph returning "
+            f"the sky channel alone"
+        )
         self.binder: IoBinder | None = None
         if io_binding:
             where = binding_device(list(self.session.get_providers()), device)
@@ -280,7 +293,8 @@ class OnnxBackend:
         the next call (copy it to keep it).
 
         Raises:
-            ShapeError: the input size differs from a fixed-size model's, or the output is not (B, 1, h, w).
+            ShapeError: the input size differs from a fixed-size model's, or an output is not one map per image
+                (:func:`~.graph_layout.depth_map`, naming the output and the spec to write).
             CheckpointError: ONNX Runtime failed to run the graph (:func:`~.graph_layout.failed_run`; out of
                 memory is re-raised as it came).
         """
@@ -298,13 +312,16 @@ class OnnxBackend:
                 raise
             raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
-        result = as_b1hw(outputs[0], batch_size)
+        input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
+        result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy, input_hw, _ASPECT)
         if self._sky_name is not None:
-            self.last_sky = (as_b1hw(outputs[1], batch_size) > self.spec.sky_threshold).to(self.device)
-        if result.ndim != 4 or result.shape[1] != 1:
-            msg = f"ONNX model {self.path.name} returned {tuple(result.shape)}; expected (B, 1, H, W)"
-            raise ShapeError(msg)
+            what = self._what(self._sky_name)
+            sky = depth_map(outputs[1], batch_size, what, self._sky_remedy, input_hw, _ASPECT)
+            self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         return result.to(self.device)
+
+    def _what(self, output: str) -> str:
+        return f"ONNX model {self.path.name} output {output!r}"
 
     def _run(self, batch: Tensor) -> list[Tensor]:
         """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host
@@ -319,8 +336,3 @@ def _onnxruntime_error(err: Exception) -> bool:
     """Whether ONNX Runtime raised ``err`` running a graph: a RuntimeError from an I/O-bound run, one of its own
     types (``onnxruntime...Fail``, ``InvalidArgument``: Exception subclasses) from ``session.run``."""
     return isinstance(err, RuntimeError) or type(err).__module__.startswith("onnxruntime")
-
-
-def _pixel_scale(spec: ModelSpec) -> bool:
-    """Whether the spec's normalisation gives pixels in 0..255 (mean 0, std 1/255), what an integer input takes."""
-    return all(m == 0 for m in spec.mean) and all(math.isclose(s * 255.0, 1.0, rel_tol=1e-3) for s in spec.std)

@@ -116,6 +116,16 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
 }
 
+PIXEL_MEAN = (0.0, 0.0, 0.0)
+PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)
+"""The normalisation that hands a graph pixels in 0..255 (what an integer image input takes)."""
+
+
+def gives_pixels(mean: tuple[float, ...], std: tuple[float, ...]) -> bool:
+    """Whether ``mean`` / ``std`` (for RGB in [0, 1]) give pixels in 0..255: mean 0 and std 1/255 per channel."""
+    return all(m == 0 for m in mean) and all(math.isclose(s * 255.0, 1.0, rel_tol=1e-3) for s in std)
+
+
 MAX_INPUT_SIDE = 8192
 """Largest network input side a spec may declare (an 8192² RGB float input is already 805 MB)."""
 

@@ -13,6 +13,7 @@ a trace of a depth network never calls them.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 import zipfile
@@ -24,12 +25,13 @@ from torch import Tensor
 from mono_depth_ros.core.errors import CheckpointError, ShapeError, first_line
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
-from mono_depth_ros.models.graph_layout import as_b1hw, failed_run
+from mono_depth_ros.models.graph_layout import depth_map, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
+_LOG = logging.getLogger(__name__)
 
 _OUTSIDE_EFFECTS = re.compile(
     r"\b(save|from_file|read_file|write_file|torchaudio|c10d|_c10d_functional|rpc_sync|rpc_async|rpc_remote)\b"
@@ -143,17 +145,20 @@ class TorchScriptBackend:
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
+        self._warned_first = False
 
     def infer(self, batch: Tensor) -> Tensor:
         """(B, 3, h, w) float32 normalised RGB -> (B, 1, h, w) float32 prediction on ``self.device``.
 
         The batch goes in as :attr:`input_dtype` outside autocast (a module traced in half precision takes half).
         The module may return the prediction as (B, 1, h, w), (B, h, w), (B, h, w, 1) or, for a batch of one,
-        (h, w) (:func:`~.graph_layout.as_b1hw`), in a tuple (at the position the spec's ``output_name`` gives, else
-        first), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or its only entry).
+        (h, w) (:func:`~.graph_layout.depth_map`), in a tuple (at the position the spec's ``output_name`` gives, else
+        first, said once in a warning), or in a dict under ``output_name`` (else ``depth`` / ``predicted_depth``, or
+        its only entry).
 
         Raises:
-            ShapeError: the module returned something other than a (B, 1, H, W) tensor.
+            ShapeError: the module returned no depth tensor, or one that is not one map per image
+                (:func:`~.graph_layout.depth_map`: two maps stacked for one image are no batch of two).
             CheckpointError: the module failed to run (:func:`~.graph_layout.failed_run`; out of memory is
                 re-raised as it came).
         """
@@ -167,17 +172,23 @@ class TorchScriptBackend:
                 raise
             raise failed_run(f"TorchScript model {self.path.name}", tuple(batch.shape), err) from err
         out = self._depth_of(returned)
-        if out is not None:
-            out = as_b1hw(out, int(batch.shape[0]))
-        if out is None or out.ndim != 4 or out.shape[1] != 1:
-            shape = tuple(out.shape) if out is not None else type(returned).__name__
-            msg = (
-                f"TorchScript model {self.path.name} returned {shape}; expected a (B, 1, H, W) or (B, H, W) tensor, "
-                f"a tuple starting with one, or a dict with it under the spec's output_name or 'depth' / "
-                f"'predicted_depth'"
-            )
+        remedy = (
+            "expected a (B, 1, H, W) or (B, H, W) tensor, a tuple with one (at the spec's output_name position, else "
+            "first), or a dict with it under the spec's output_name or 'depth' / 'predicted_depth': trace a module "
+            f"that returns the depth alone or beside the other maps (`mono-depth spec {self.path} --kind KIND "
+            "--input-size HxW --output N|KEY`)"
+        )
+        if out is None:
+            msg = f"TorchScript model {self.path.name} returned {type(returned).__name__}; {remedy}"
             raise ShapeError(msg)
-        return out
+        input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
+        aspect = (
+            "the engine gives the module (B, 3, H, W) float RGB normalised as its spec says (a module traced for "
+            "(B, H, W, 3) reads it permuted): trace one that takes that and returns the map of its "
+            "input, its axes not swapped"
+        )
+        name = f"TorchScript model {self.path.name}'s depth"
+        return depth_map(out, int(batch.shape[0]), name, remedy, input_hw, aspect)
 
     def _depth_of(self, returned: object) -> Tensor | None:
         """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when
@@ -197,12 +208,32 @@ class TorchScriptBackend:
                     f"{name!r} (the spec's output_name): say where the depth is with --output 0..{items - 1}"
                 )
                 raise ShapeError(msg)
+            self._warn_first_of(returned)
             returned = returned[0]
         if isinstance(returned, dict):
             names = [self.spec.output_name] if self.spec.output_name else list(DEPTH_OUTPUT_NAMES)
             found = [returned[name] for name in names if name in returned]
             returned = found[0] if found else (next(iter(returned.values())) if len(returned) == 1 else None)
         return returned if isinstance(returned, Tensor) else None
+
+    def _warn_first_of(self, returned: tuple[object, ...] | list[object]) -> None:
+        """Say once that the first of several tensors is taken as the depth (no ``output_name`` in the spec): the
+        module's items have no names, and a confidence or normals first would be published as depth."""
+        tensors = [item for item in returned if isinstance(item, Tensor)]
+        if self._warned_first or len(tensors) < 2 or not isinstance(returned[0], Tensor):
+            return
+        self._warned_first = True
+        shapes = ", ".join(str(tuple(item.shape)) for item in tensors)
+        _LOG.warning(
+            "TorchScript model %s returns a tuple of %d items, tensors [%s]: item 0 is taken as the depth (its "
+            "spec names no output); if another holds it: `mono-depth spec %s --kind KIND --input-size HxW "
+            "--output N` (N in 0..%d)",
+            self.path.name,
+            len(returned),
+            shapes,
+            self.path,
+            len(returned) - 1,
+        )
 
 
 def _starts_with(path: Path, prefix: bytes) -> bool:

@@ -17,9 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.commands.spec import IMAGENET_MEAN, IMAGENET_STD
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.sidecar import spec_path_for
+from test.models.tiny_models import legacy_onnx
 
 pytest.importorskip("onnxruntime")
 
@@ -186,11 +188,7 @@ def test_nhwc_and_batchless_graphs_give_the_nchw_graphs_depth_on_a_kitti_frame(
     image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
     results = {}
     for layout, shape in _EXAMPLE.items():
-        path = tmp_path / f"{layout}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Layouts(layout), (torch.zeros(shape),), str(path), dynamo=False,
-                              input_names=["input"], output_names=["output"])  # fmt: skip
+        path = legacy_onnx(_Layouts(layout), torch.zeros(shape), tmp_path / f"{layout}.onnx", ["input"], ["output"])
         assert main(["spec", str(path), "--kind", "relative_inverse"]) == 0, capsys.readouterr().err
         assert json.loads(spec_path_for(path).read_text())["input"]["height"] == 28  # the graph's H, not its W or C
         estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
@@ -209,12 +207,14 @@ def test_a_graph_with_one_fixed_side_gets_that_side_or_is_refused_with_the_remed
     dimensions' traceback at start-up); the command and the loader refuse it and say which size to give."""
     from mono_depth_ros.core.errors import CheckpointError
 
-    path = tmp_path / "fixed_height.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Layouts("NCHW"), (torch.zeros(1, 3, 28, 42),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {3: "width"}, "depth": {3: "width"}})  # fmt: skip
+    path = legacy_onnx(
+        _Layouts("NCHW"),
+        torch.zeros(1, 3, 28, 42),
+        tmp_path / "fixed_height.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {3: "width"}, "depth": {3: "width"}},
+    )
     assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x42", "--keep-aspect"]) == 2
     assert "fixed height 28" in capsys.readouterr().err
     assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x42"]) == 2
@@ -258,11 +258,13 @@ def test_metric3d_canonical_depth_becomes_metres_with_its_focal_divisor(
 
     image = load_rgb(kitti_object_dir / "image_2" / "000002.png")
     height, width = image.shape[:2]
-    path = tmp_path / "metric3d.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Metric3dLike(focal_px=50.0), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["pred_depth"])  # fmt: skip
+    path = legacy_onnx(
+        _Metric3dLike(focal_px=50.0),
+        torch.zeros(1, 3, SIDE, SIDE),
+        tmp_path / "metric3d.onnx",
+        ["image"],
+        ["pred_depth"],
+    )
     pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
     assert main(["spec", str(path), "--kind", "metric", "--focal-divisor", "1000", *pixels]) == 2
     assert "--focal-divisor is for --kind metric_focal" in capsys.readouterr().err
@@ -357,3 +359,173 @@ def test_a_sky_threshold_without_a_sky_output_is_refused(da3_graph: Path, capsys
     assert not spec_path_for(da3_graph).exists()
     assert main([*args, "--sky-output", "sky"]) == 0
     assert json.loads(spec_path_for(da3_graph).read_text())["sky_threshold"] == pytest.approx(0.8)
+
+
+class _BytesNhwc(nn.Module):
+    """A TensorFlow-style export with its normalisation inside: (1, H, W, 3) uint8 pixels in, a per-pixel map of
+    R minus B (in 0..255 units) out as (1, H, W)."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        pixels = image.float()
+        return 6.0 + (pixels[..., 0] - pixels[..., 2]) / 64.0
+
+
+def test_a_uint8_graph_gets_a_0_to_255_spec_and_runs_as_onnx_runtime_does_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command wrote ImageNet's mean / std for a graph that takes uint8 pixels, a spec the loader then refused
+    ('takes tensor(uint8) pixels, but its spec normalises ...'). Without --mean / --std it now writes 0..255 (the
+    only normalisation a uint8 input takes) and says so; others are refused naming the input and its type. The
+    depth equals a direct onnxruntime run of the same file on the resized frame."""
+    import onnxruntime
+    import torch.nn.functional as F
+
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    path = legacy_onnx(
+        _BytesNhwc(), torch.zeros(1, 32, 48, 3, dtype=torch.uint8), tmp_path / "bytes.onnx", ["input_image"], ["depth"]
+    )
+    assert main(["spec", str(path), "--kind", "metric", "--mean", IMAGENET_MEAN, "--std", IMAGENET_STD]) == 2
+    assert "input 'input_image' takes tensor(uint8) pixels 0..255" in capsys.readouterr().err
+    assert not spec_path_for(path).exists()
+    assert main(["spec", str(path), "--kind", "metric"]) == 0
+    assert "output metric, input 32x48, pixels 0..255" in capsys.readouterr().out
+    written = json.loads(spec_path_for(path).read_text())
+    assert written["mean"] == [0.0, 0.0, 0.0] and written["std"] == pytest.approx([1 / 255] * 3)
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    got = estimator.predict(image, out_hw=(32, 48)).values
+    frame = torch.from_numpy(image).permute(2, 0, 1)[None]
+    resized = F.interpolate(frame, size=(32, 48), mode="bilinear", align_corners=False, antialias=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"input_image": resized.permute(0, 2, 3, 1).contiguous().numpy()})
+    assert np.ptp(expected) > 1.0  # the frame's colours reach the map
+    np.testing.assert_allclose(got, expected[0], atol=1e-5)
+
+
+class _Metric3dOutputs(nn.Module):
+    """Metric3D-style outputs: surface normals (1, 3, H, W), depth (1, 1, H, W), and a second graph's single output
+    of depth and confidence stacked (1, 2, H, W)."""
+
+    def __init__(self, stacked: bool) -> None:
+        super().__init__()
+        self.stacked = stacked
+
+    def forward(self, image: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        depth = image[:, :1].abs() + 1.0
+        if self.stacked:
+            return torch.cat([depth, torch.sigmoid(image[:, 1:2])], 1)
+        return torch.nn.functional.normalize(image, dim=1), depth
+
+
+def test_an_output_that_is_not_one_map_per_image_is_refused_by_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command wrote a spec naming the normals (1, 3, H, W), or a graph's only output of depth and confidence
+    stacked (1, 2, H, W), as the depth, which the model then failed on at start-up; it reads the declared shapes and
+    names the output, its shape and the outputs that are one map per image."""
+    paths = {}
+    for stacked in (False, True):
+        paths[stacked] = tmp_path / f"stacked_{stacked}.onnx"
+        names = ["depth_and_confidence"] if stacked else ["pred_normal", "pred_depth"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Metric3dOutputs(stacked), (torch.zeros(1, 3, 32, 48),), str(paths[stacked]),
+                              dynamo=False, input_names=["image"], output_names=names)  # fmt: skip
+    assert main(["spec", str(paths[False]), "--kind", "metric", "--output", "pred_normal"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'pred_normal' is declared [1, 3, 32, 48]: not one depth map per image" in err
+    assert "one map per image: ['pred_depth']; give --output NAME" in err
+    assert not spec_path_for(paths[False]).exists()
+    assert main(["spec", str(paths[True]), "--kind", "metric"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'depth_and_confidence' is declared [1, 2, 32, 48]" in err and "re-export the graph" in err
+    assert main(["spec", str(paths[False]), "--kind", "metric", "--output", "pred_depth"]) == 0
+
+
+class _Strided32(nn.Module):
+    """A CNN whose strides need both sides a multiple of 32 (MiDaS, most encoder-decoders): a per-pixel map of the
+    image put through a 32x32 space-to-depth and back (an ONNX Reshape that fails on other sizes)."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        per_pixel = 6.0 + image[:, :1] - image[:, 2:]
+        return nn.functional.pixel_shuffle(nn.functional.pixel_unshuffle(per_pixel, 32), 32)
+
+
+def test_a_keep_aspect_short_side_off_the_multiple_is_refused_and_the_right_one_runs_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MiDaS's convention (short side 384, multiple of 32) written without --multiple-of: the command printed
+    'input 384x384 keeping aspect' and the spec ran the short side at 378 (the default multiple of 14), on which the
+    network then failed at start-up. The command says so; with --multiple-of 32 a KITTI frame runs at 384 x 1280
+    and gives what onnxruntime gives on the frame resized to that size."""
+    import onnxruntime
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _Strided32(),
+        torch.zeros(1, 3, 384, 384),
+        tmp_path / "midas_like.onnx",
+        ["input"],
+        ["output"],
+        {"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}},
+    )
+    args = ["spec", str(path), "--kind", "relative_inverse", "--input-size", "384x384", "--keep-aspect"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "short side 384 is not a multiple of --multiple-of 14" in err and "run at 378" in err
+    assert not spec_path_for(path).exists()
+    assert main([*args, "--multiple-of", "32", "--max-long-side", "1280"]) == 0
+    assert "input 384x384 keeping aspect" in capsys.readouterr().out
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    params: dict[str, str | int] = {
+        "model.backend": "onnx",
+        "model.weights": str(path),
+        "device": "cpu",
+        "model.threads": 1,
+    }
+    source = build_depth_source(params)
+    assert source is not None
+    got = source.predict(image, out_hw=(384, 1280))
+    assert source.last_network_hw == (384, 1280)
+    frame = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    resized = nn.functional.interpolate(frame, size=(384, 1280), mode="bilinear", align_corners=False, antialias=True)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    normalised = ((resized - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).numpy()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(["output"], {"input": normalised})
+    np.testing.assert_allclose(got, expected[0, 0], rtol=0, atol=2e-2)  # the uint8 resize rounds to 1/255
+
+
+class _SkyOfTwoMaps(nn.Module):
+    """Depth (1, 1, H, W), a sky output of sky and not-sky probabilities (1, 2, H, W), and a sky mask (1, 1, H, W)."""
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        depth = image[:, :1].abs() + 1.0
+        sky = torch.softmax(image[:, :2], 1)
+        return depth, sky, sky[:, :1]
+
+
+def test_a_sky_output_of_two_maps_is_refused_naming_sky_output_not_output(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sky output of two maps per image was refused with '--output NAME' (the depth's flag) as the remedy, by the
+    command and by the loader (given a spec written by hand): both now name --sky-output and the outputs that fit."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    names = ["depth", "sky_probabilities", "sky_mask"]
+    path = legacy_onnx(_SkyOfTwoMaps(), torch.zeros(1, 3, 32, 48), tmp_path / "sky.onnx", ["image"], names)
+    base = ["spec", str(path), "--kind", "metric", "--output", "depth"]
+    assert main([*base, "--sky-output", "sky_probabilities"]) == 2
+    err = capsys.readouterr().err
+    assert "output 'sky_probabilities' is declared [1, 2, 32, 48]" in err
+    assert "one map per image: ['sky_mask']; give --sky-output NAME" in err
+    assert main([*base, "--sky-output", "sky_mask"]) == 0
+    written = json.loads(spec_path_for(path).read_text())
+    spec_path_for(path).write_text(json.dumps({**written, "sky_output": "sky_probabilities"}))
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=r"'sky_probabilities' is \(1, 2, 32, 48\) for 1 image: .*--sky-output NAME"):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))

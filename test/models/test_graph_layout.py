@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import torch
 
-from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.graph_layout import ImageInput, as_b1hw, failed_run, image_input
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.models.graph_layout import (
+    ImageInput,
+    as_b1hw,
+    declared_map,
+    depth_map,
+    failed_run,
+    image_input,
+    same_aspect,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +111,58 @@ def test_failed_run_keeps_the_line_that_says_what_went_wrong() -> None:
     assert "(Non-zero status code returned while running Reshape node. Input shape:{1,48,96})" in str(
         failed_run("ONNX model m.onnx", (1, 3, 48, 96), ort)
     )
+
+
+def test_depth_map_takes_one_map_per_image_and_names_any_other_output() -> None:
+    """Two maps stacked for one image ((2, H, W), (1, 2, H, W)) are no batch of two: refused with the output's name
+    and the remedy; a batch of two keeps its two maps."""
+    assert depth_map(torch.zeros(2, 4, 5), 2, "o", "r").shape == (2, 1, 4, 5)
+    assert depth_map(torch.zeros(4, 5), 1, "o", "r").shape == (1, 1, 4, 5)
+    for shape in ((2, 4, 5), (1, 2, 4, 5), (1, 1, 1, 4, 5)):
+        with pytest.raises(ShapeError, match=rf"^model output 'x' is {re.escape(str(shape))} for 1 image: .*; fix$"):
+            depth_map(torch.zeros(shape), 1, "model output 'x'", "fix")
+
+
+@pytest.mark.parametrize(
+    ("shape", "one_map"),
+    [
+        ([1, 1, 518, 518], True),
+        (["batch", 518, 518], True),  # Depth Anything (fabio-sim)
+        ([518, 518], True),
+        ([1, 518, 518, 1], True),
+        (["b", "c", "h", "w"], True),  # free: checked on the first run
+        (None, True),
+        ([1, 3, 616, 1064], False),  # Metric3D's normals
+        ([1, 2, "h", "w"], False),  # depth and confidence stacked
+        ([2, 64, 96], False),  # the same without the batch axis
+        ([64, 96, 2], False),
+        ([1, 1, 1, 64, 96], False),
+        ([4096], False),
+        ([1, 518, 518, "c"], True),  # a fixed height, the rest free: checked on the first run
+        ([1, 518, 518, 2], False),
+    ],
+)
+def test_declared_output_shapes_that_are_one_map_per_image(shape: list[object] | None, one_map: bool) -> None:
+    assert declared_map(shape) is one_map
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "same"),
+    [
+        ((518, 518), (518, 518), True),
+        ((27, 91), (378, 1274), True),  # ViT patches of a KITTI-shaped input
+        ((12, 39), (375, 1242), True),  # five stride-2 convolutions, floored
+        ((2, 3), (40, 40), True),  # a tiny map: its rounding is within one pixel per side
+        ((1, 4), (14, 56), True),
+        ((48, 32), (32, 48), False),  # axes swapped
+        ((3, 32), (32, 48), False),  # an NHWC module given NCHW
+        ((64, 64), (375, 1242), False),
+    ],
+)
+def test_a_map_has_its_inputs_aspect_within_its_rounding(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], same: bool
+) -> None:
+    assert same_aspect(map_hw, input_hw) is same
+    if not same:
+        with pytest.raises(ShapeError, match=rf"for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]}"):
+            depth_map(torch.zeros(1, 1, *map_hw), 1, "o", "r", input_hw)

@@ -20,7 +20,7 @@ from mono_depth_ros.models.onnx_model import OnnxBackend
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import OutputKind
 
-from .tiny_models import tiny_unet
+from .tiny_models import legacy_onnx, tiny_unet
 
 CPU = torch.device("cpu")
 
@@ -288,12 +288,14 @@ def test_a_graph_that_fails_on_its_first_run_is_refused_with_the_size_and_the_re
     from mono_depth_ros.models.sidecar import write_sidecars
     from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
-    path = tmp_path / "one_size.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_ExportedAtOneSize(), (torch.zeros(1, 3, 48, 48),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {2: "height", 3: "width"}})  # fmt: skip
+    path = legacy_onnx(
+        _ExportedAtOneSize(),
+        torch.zeros(1, 3, 48, 48),
+        tmp_path / "one_size.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "height", 3: "width"}},
+    )
     policy = InputPolicy(48, 48, keep_aspect=True, multiple_of=16, max_long_side=96)
     write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
     backend = OnnxBackend(path, CPU, io_binding=io_binding)
@@ -351,3 +353,140 @@ def test_a_golden_reference_made_under_another_spec_is_set_aside_with_a_warning(
     assert backend.golden is None and "made under another spec" in caplog.text
     estimator = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1))
     assert estimator.golden_report is None
+
+
+class _StackedWithoutBatch(torch.nn.Module):
+    """A graph without a batch axis (3, H, W) -> (2, H, W): confidence and depth stacked in one output, as a
+    hand-written export of a network with a confidence head may return them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        confidence = torch.sigmoid(x[0]) * 0.0 + 0.25
+        return torch.stack([confidence, x[1].abs() * 0.0 + 7.0])
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_an_output_of_two_maps_for_one_image_is_refused_naming_it_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, io_binding: bool
+) -> None:
+    """(2, H, W) for one image was read as a batch of two maps and the first published as depth: the confidence
+    (0.25 m everywhere on a KITTI frame). It is refused naming the output, its shape and what to do."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _StackedWithoutBatch(),
+        torch.zeros(3, 32, 48),
+        tmp_path / "stacked.onnx",
+        ["image"],
+        ["confidence_and_depth"],
+        {"image": {1: "h", 2: "w"}, "confidence_and_depth": {1: "h", 2: "w"}},
+    )
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    backend = OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with pytest.raises(ShapeError, match=r"output 'confidence_and_depth' is \(2, 32, 48\) for 1 image.*--output NAME"):
+        DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image)
+
+
+class _Transposed(torch.nn.Module):
+    """A graph returning its map transposed, (1, W, H) for an (1, 3, H, W) input (an export that swapped the axes)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = torch.arange(x.shape[2], dtype=x.dtype).view(1, -1, 1) + x[:, 0] * 0.0  # (1, H, W): the row index
+        return rows.transpose(1, 2) + 1.0
+
+
+def test_an_output_of_another_aspect_than_its_input_is_refused_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A (1, 48, 32) map for a 32x48 input was stretched over the camera image (its rows become columns): a depth
+    map of no scene. A map whose aspect is not its input's is refused naming the output, both sizes and the remedy."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(_Transposed(), torch.zeros(1, 3, 32, 48), tmp_path / "transposed.onnx", ["image"], ["depth"])
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(
+        ShapeError, match=r"output 'depth' is \(1, 48, 32\) for a 32x48 input: a 48x32 map.*\(B, 1, H, W\)"
+    ):
+        estimator.predict(image)
+
+
+class _ResizedToItsExportSize(torch.nn.Module):
+    """Declared with free height and width, but its map resized to the size it was exported at (an interpolate
+    whose size the export wrote as a constant: a Depth Anything export's last upsampling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = (32, 32)  # a constant in the graph, as a traced x.shape[-2:] of the export's example becomes
+        return torch.nn.functional.interpolate(x[:, :1].abs() + 1.0, size=size, mode="bilinear")
+
+
+def test_a_map_resized_to_the_export_size_is_refused_with_the_spec_to_write_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A keep-aspect spec ran a KITTI frame at 32x112 and the graph returned its 32x32 map, which was stretched over
+    the frame; it is refused naming both sizes and the fixed-size spec to write."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _ResizedToItsExportSize(),
+        torch.zeros(1, 3, 32, 32),
+        tmp_path / "resized.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}},
+    )
+    policy = InputPolicy(32, 32, keep_aspect=True, multiple_of=16, max_long_side=128)
+    write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1))
+    with pytest.raises(ShapeError, match=r"is \(1, 1, 32, 32\) for a 32x112 input: a 32x32 map.*--input-size HxW"):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+
+
+class _PaddedToItsStride(torch.nn.Module):
+    """A CNN-style graph that pads its input at the bottom and right to a multiple of 32 and returns the map of the
+    padded image (its crop back left out of the export): the row index plus one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = torch.nn.functional.pad(x[:, :1], (0, (-x.shape[3]) % 32, 0, (-x.shape[2]) % 32))
+        return torch.arange(padded.shape[2], dtype=x.dtype).view(1, 1, -1, 1) + padded * 0.0 + 1.0
+
+
+def test_a_map_padded_to_the_networks_stride_is_refused_with_the_multiple_to_run_at_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """A spec of 40x72 for a graph that pads to a multiple of 32: its 64x96 map (the padding's rows below the image)
+    is refused, and the message said only 'a size fixed at export' or 'axes swapped'; it names the multiple its
+    strides need. At 64x96 (both sides multiples of 32) the map is the image's: rows 1..64 on a KITTI frame."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _PaddedToItsStride(),
+        torch.zeros(1, 3, 40, 72),
+        tmp_path / "padded.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}},
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    for height, width in ((40, 72), (64, 96)):
+        policy = InputPolicy(height, width)
+        write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+        if height == 40:
+            with pytest.raises(ShapeError, match=r"\(1, 1, 64, 96\) for a 40x72 input.*a multiple of its strides"):
+                estimator.predict(image)
+    got = estimator.predict(image, out_hw=(64, 96)).values
+    np.testing.assert_array_equal(got[:, 0], np.arange(1, 65, dtype=np.float32))

@@ -266,3 +266,142 @@ def test_file_ops_of_other_libraries_are_refused_too(tmp_path: Path, code: str, 
         archive.writestr("foreign/constants.pkl", b"")
     with pytest.raises(CheckpointError, match=rf"calls {op} \(foreign/code/__torch__\.py\)"):
         check_script_code(path)
+
+
+class _StackedSqueezed(torch.nn.Module):
+    """Confidence and depth concatenated, then ``[0]`` (the batch of one dropped): (2, H, W) for one image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        confidence = torch.sigmoid(x[:, :1]) * 0.0 + 0.25
+        return torch.cat([confidence, x[:, 1:2].abs() * 0.0 + 7.0], 1)[0]
+
+
+def test_a_module_returning_two_maps_for_one_image_is_refused_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """(2, H, W) for one image was read as a batch of two maps and the first (the confidence: 0.25 m on a whole
+    KITTI frame) published as depth; it is refused naming the shape and what to return."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 32, "width": 48}}
+    path = _made_elsewhere(_StackedSqueezed(), torch.zeros(1, 3, 32, 48), tmp_path / "stacked.pt", spec)
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with pytest.raises(
+        ShapeError, match=r"stacked.pt's depth is \(2, 32, 48\) for 1 image: not one depth map per image.*--output N"
+    ):
+        estimator.predict(image)
+
+
+def test_the_first_of_several_tensors_is_taken_with_a_warning_naming_the_others_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A module returning (confidence, depth) under a spec that names no item: its first item (the confidence) was
+    published as depth without a word. It still is (the documented default), with one warning that names the items
+    and the --output that picks another."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 16, "width": 24}}
+    path = _made_elsewhere(_ConfidenceFirst(), torch.randn(1, 3, 16, 24), tmp_path / "conf_first.pt", spec)
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    with caplog.at_level("WARNING", logger="mono_depth_ros.models.torchscript_model"):
+        estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=1))
+        first = estimator.predict(image).values
+        estimator.predict(image)
+    warnings_ = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings_) == 1, warnings_
+    assert "conf_first.pt returns a tuple of 2 items, tensors [(1, 1, 16, 24), (1, 1, 16, 24)]" in warnings_[0]
+    assert "item 0 is taken as the depth" in warnings_[0] and "--output N` (N in 0..1)" in warnings_[0]
+    assert np.nanmax(first) <= 1.0  # the confidence, as documented without --output
+
+
+class _BytesNhwc(torch.nn.Module):
+    """A module traced for (1, H, W, 3) uint8 pixels (its normalisation inside), a layout TorchScript never declares
+    to the loader."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2).float().mean(1, keepdim=True) / 255.0 + 1.0
+
+
+def test_a_module_taking_another_layout_is_refused_at_start_up_not_run_on_the_permuted_image(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Given the engine's (1, 3, 32, 48) float batch, the NHWC module permuted it to (1, 48, 3, 32) and returned a
+    (1, 1, 3, 32) map, which was stretched over a KITTI frame as its depth. The map's aspect is not its input's:
+    refused on the frame, and at start-up, naming the sizes and the input the engine gives."""
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 32, "width": 48}}
+    path = _made_elsewhere(_BytesNhwc(), torch.zeros(1, 32, 48, 3, dtype=torch.uint8), tmp_path / "nhwc.pt", spec)
+    refused = r"nhwc.pt's depth is \(1, 1, 3, 32\) for a 32x48 input: a 3x32 map.*\(B, 3, H, W\) float"
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=refused):
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+    params: dict[str, str | int] = {
+        "model.backend": "torchscript",
+        "model.weights": str(path),
+        "device": "cpu",
+        "model.threads": 1,
+    }
+    with pytest.raises(ShapeError, match=refused):
+        build_depth_source(params)
+
+
+class _CroppedToPatches(torch.nn.Module):
+    """A ViT-style module that crops its input to whole 14-pixel patches and returns the map of the crop (its
+    resize back to the input left out of the trace)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1, : x.shape[2] // 14 * 14, : x.shape[3] // 14 * 14].abs() + 1.0
+
+
+def test_a_map_cropped_to_whole_patches_is_refused_naming_the_multiple_not_a_permuted_layout(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """At 27x40 the module returns a 14x28 map: refused (it would be stretched over the frame), and the message
+    said the module read the image permuted; it names the multiple of its strides to run at."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    spec: dict[str, object] = {"input": {"height": 27, "width": 40}}
+    path = _made_elsewhere(_CroppedToPatches(), torch.zeros(1, 3, 27, 40), tmp_path / "patches.pt", spec)
+    estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0))
+    with pytest.raises(ShapeError, match=r"\(1, 1, 14, 28\) for a 27x40 input.*a multiple of its strides") as err:
+        estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+    assert "uint8" not in str(err.value)
+
+
+class _BytesNchw(torch.nn.Module):
+    """A module traced for (1, 3, H, W) uint8 pixels, its normalisation inside: the red channel in 0..1, plus one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float()[:, :1] / 255.0 + 1.0
+
+
+def test_a_module_traced_for_uint8_pixels_runs_right_with_the_pixel_spec_the_readme_names_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Nothing in a TorchScript file says it takes uint8 pixels, so it is not refused (README): under ImageNet's
+    mean / std its map is of values near 0; with `mono-depth spec --mean 0,0,0 --std 1/255` it is the module's own
+    map of the resized KITTI frame."""
+    import torch.nn.functional as F
+
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = tmp_path / "bytes.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        example = torch.zeros(1, 3, 32, 96, dtype=torch.uint8)
+        torch.jit.save(torch.jit.trace(_BytesNchw(), example), str(path))  # type: ignore[no-untyped-call]
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    resized = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(32, 96), mode="bilinear",
+                            align_corners=False, antialias=True)  # fmt: skip
+    expected = _BytesNchw()(resized)[0, 0].numpy()
+    assert np.ptp(expected) > 0.1  # the frame's colours reach the map
+    std = ",".join([str(1 / 255)] * 3)
+    for mean_std, close in ((["--mean", "0,0,0", "--std", std], True), ([], False)):
+        assert main(["spec", str(path), "--kind", "metric", "--input-size", "32x96", *mean_std]) == 0
+        estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=1))
+        got = estimator.predict(image, out_hw=(32, 96)).values
+        assert np.allclose(got, expected, atol=1e-2) is close  # the engine resizes in uint8: 1/255 steps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -103,3 +104,20 @@ class MapsOnLoad(WritesOnLoad):
         mapped = torch.from_file(self.marker, True, 4, dtype=torch.uint8)  # aten::from_file: creates it, writable
         mapped.fill_(65)
         self.w = self.w + mapped[:1].float() * 0.0
+
+
+def legacy_onnx(
+    module: nn.Module,
+    example: Tensor,
+    path: Path,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic_axes: dict[str, dict[int, str]] | None = None,
+) -> Path:
+    """``module`` exported to ``path`` by torch's legacy (tracing) ONNX exporter, its warnings silenced: a graph
+    made elsewhere, with the input / output names and free axes given."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(path), dynamo=False, input_names=inputs, output_names=outputs,
+                          dynamic_axes=dynamic_axes)  # fmt: skip
+    return path
