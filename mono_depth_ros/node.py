@@ -47,7 +47,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
-from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, drained
+from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, drained, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
@@ -194,7 +194,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._approximate = config.sync.mode == "approximate"
         self._external = config.model.backend == "external"
         info_topic = config.topics.camera_info
-        raw = RawInputs(self, self._bad, self._factory, self._lidar_unused)  # CDR decoded ROS-free, as the bag runner
+        raw = RawInputs(self, self._bad, self._factory, self._unused, self._stats.frame_received)  # CDR read ROS-free
         if self._approximate or self._external:
             sources = [(image_type, image_topic)] + [(CameraInfo, info_topic)] * self._approximate
             sources += [(Image, config.topics.prediction)] * self._external
@@ -328,7 +328,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         try:
             scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return dropped; per-point/-beam times
             if scan.points_in_lidar.shape[0] == 0:
-                self._lidar_unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
+                self._unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
             # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
             motion_frame = self._config.lidar.motion_frame
@@ -336,16 +336,16 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
             )
         except TransformException as err:
-            self._lidar_unused("TransformException", str(err))
+            self._unused("lidar.TransformException", str(err))
         except DepthError as err:
-            self._lidar_unused(f"lidar.{type(err).__name__}", str(err))
+            self._unused(f"lidar.{type(err).__name__}", str(err))
         return None
 
-    def _lidar_unused(self, reason: str, text: str) -> None:
-        """Count a scan that cannot be used; the frame is still published (scale from the fallback chain)."""
-        self._stats.bad_message(reason)
-        if (held := self._log_throttle.allow(f"lidar {reason}", text)) is not None:
-            self.get_logger().warning(f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back{held}")
+    def _unused(self, reason: str, text: str) -> None:
+        """Count a scan (camera_info, prediction) that cannot be used: no image outcome (a scan's image goes on)."""
+        self._stats.input_unused(reason)
+        if (held := self._log_throttle.allow(reason, text)) is not None:
+            self.get_logger().warning(unused_warning(reason, text) + held)
 
     def _publish(self, out: FrameOutput) -> None:  # a stop joins this thread before any publisher goes away
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)

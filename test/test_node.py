@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.config import PARAMS, ParamValue, load_params_file, yaml_bool_choices
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import PinholeIntrinsics
@@ -650,7 +651,7 @@ def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: 
 
     send_frame(node)  # no transform yet: counted, depth still published
     assert node.publishers["depth/image"].wait_for(1)
-    assert wait_until(lambda: stats(node).bad.get("TransformException") == 1)
+    assert wait_until(lambda: stats(node).unused.get("lidar.TransformException") == 1) and not stats(node).bad
     assert pipeline.frames[0].lidar is None
 
     cam_from_velo = RigidTransform.from_translation_quaternion((0.1, -0.2, 0.3), (0.5, -0.5, 0.5, -0.5),
@@ -774,7 +775,7 @@ def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ro
                                                                        structured, 1, 5, False))  # fmt: skip
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
-    assert wait_until(lambda: stats(node).bad.get("lidar.empty_scan") == 1)
+    assert wait_until(lambda: stats(node).unused.get("lidar.empty_scan") == 1) and not stats(node).bad
     assert pipeline.frames[0].lidar is None
     assert not node.tf_listener.buffer.lookups  # no TF lookup for a scan without points
 
@@ -902,7 +903,7 @@ def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: 
     assert node.publishers["depth/image"].wait_for(1)
     lidar = pipeline.frames[0].lidar
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
-    assert "TransformException" not in stats(node).bad
+    assert "lidar.TransformException" not in stats(node).unused
 
 
 def test_a_lidar_on_another_clock_holds_no_frame_and_is_explained_in_the_log(ros: Ros) -> None:
@@ -1026,17 +1027,20 @@ def test_a_bad_message_is_counted_and_the_node_keeps_working(ros: Ros) -> None:
 
 def test_truncated_serialised_inputs_are_counted_dropped_and_logged_and_the_node_keeps_working(ros: Ros) -> None:
     """The node takes its inputs as CDR bytes: a truncated image or scan never reaches the synchroniser, the pairing
-    or the worker; it is counted (``bad_cdr``) and logged with topic, type and size, and nothing raises."""
+    or the worker; it is counted (the image: received and ``bad_messages.bad_cdr``, the scan:
+    ``inputs_unused.lidar.bad_cdr``) and logged with topic, type and size, and nothing raises."""
     node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=EchoPipeline())
     image, scan = node.subscription("/camera/image_raw"), node.subscription("/lidar/points")
     assert image.raw and scan.raw
     good = cdr_bytes(fake_to_rosbags(rgb_image(), "humble"), "humble")
     image.callback(good[: len(good) // 2])
     scan.callback(b"\x00\x01\x00\x00\x05")
-    assert stats(node).bad == {"bad_cdr": 2}
+    snapshot = stats(node)
+    assert (snapshot.received, snapshot.bad, snapshot.unused) == (1, {"bad_cdr": 1}, {"lidar.bad_cdr": 1}), snapshot
     warnings = node.get_logger().messages("WARN")
     assert any(f"sensor_msgs/msg/Image on /camera/image_raw ({len(good) // 2} bytes)" in w for w in warnings)
-    assert any("LiDAR scan not used (bad_cdr)" in w and "PointCloud2 on /lidar/points (5 bytes)" in w for w in warnings)
+    scan_warning = "LiDAR scan not used (lidar.bad_cdr)"
+    assert any(scan_warning in w and "PointCloud2 on /lidar/points (5 bytes)" in w for w in warnings)
     send_frame(node)
     (depth,) = node.publishers["depth/image"].wait_for(1)
     assert stamp_ns_of(depth) == STAMP_NS
@@ -1508,7 +1512,7 @@ def test_a_scan_with_an_undecodable_layout_is_counted_and_the_frame_is_still_pub
     node.deliver("/lidar/points", scan)
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
-    assert wait_until(lambda: stats(node).bad.get("lidar.ShapeError") == 1)
+    assert wait_until(lambda: stats(node).unused.get("lidar.ShapeError") == 1) and not stats(node).bad
     assert pipeline.frames[0].lidar is None
 
 
@@ -1553,39 +1557,65 @@ def test_a_lidar_transform_rolled_180_on_real_kitti_scans_is_logged_once_and_in_
 def test_mutated_real_inputs_from_cdr_bytes_each_land_in_a_counter_and_the_node_carries_on(ros: Ros) -> None:
     """KITTI 000000 (test_cdr_fuzz's 416x128 cut, its Velodyne scan, its extrinsic in tf2) as serialised bytes into
     the node's raw subscriptions, one mutation per frame, the real pipeline (external relative_inverse prediction,
-    LiDAR scale): each frame is published or counted as the fuzz road (test_cdr_fuzz.node_road) says, under that
-    reason in ``bad_messages``, a refused scan under ``lidar.*`` with its frame still published; no worker error,
-    no exception out of an executor callback, the last (good) frame published."""
+    LiDAR scale): each frame is published or counted as the fuzz road (test_cdr_fuzz.node_road) says, an image under
+    that reason in ``bad_messages``, a refused scan under ``inputs_unused.lidar.*`` with its frame still published,
+    a cut camera_info under ``inputs_unused.camera_info.bad_cdr`` and its image, unpaired, ``no_camera_info``; no
+    worker error, no exception out of an executor callback, the last (good) frame published. Read as a supervisor
+    reads ``/diagnostics``, every image adds up: ``frames_received == frames_published + frames_dropped_stale +
+    bad_messages + worker_errors``. ``bad_messages`` counted the refused scans and the cut camera_info too, and a cut
+    image counted bad was not received: 16 received, 9 published, 13 bad."""
     from test.adapters import test_cdr_fuzz as fuzz
 
     frame = fuzz.real_frame("humble")
     node = ros.make_node({**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points",
                           "lidar.wait_s": 0.0})  # fmt: skip
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
     (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
     node.tf_listener.buffer.set_transform(
         ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
     )
     topics = {"cloud": "/lidar/points", "info": "/camera/camera_info", "prediction": "/depth_model/prediction",
               "image": "/camera/image_raw"}  # fmt: skip
-    published, bad, ok = 0, dict[str, int](), fuzz.PUBLISHED
-    for index, case in enumerate(fuzz.one_mutation_per_frame(frame)):
+    published, bad, unused, ok = 0, dict[str, int](), dict[str, int](), fuzz.PUBLISHED
+    cases = fuzz.one_mutation_per_frame(frame)
+    for index, case in enumerate(cases):
         name, reason, scan_reason = case.name, case.reason, case.scan_reason
         stamp_ns = STAMP_NS + index * 1_000_000_000
         raw = fuzz.frame_bytes(frame, case, stamp_ns)
         expected = fuzz.node_road(frame, raw)
         assert (expected.reason, expected.scan_reason) == (reason, scan_reason), name  # the fuzz road: the node's
         published += reason == ok
-        for counted_as in {reason, scan_reason} - {ok, ""}:
-            bad[counted_as] = bad.get(counted_as, 0) + 1
+        if case.key == "info" and reason == BAD_CDR:  # its image waits for a camera_info (reported below)
+            unused["camera_info.bad_cdr"] = unused.get("camera_info.bad_cdr", 0) + 1
+        elif reason != ok:
+            bad[reason] = bad.get(reason, 0) + 1
+        if scan_reason:
+            key = f"lidar.{scan_reason.removeprefix('lidar.')}"
+            unused[key] = unused.get(key, 0) + 1
         for key_in_order in ("cloud", "info", "prediction", "image"):  # the scan first: wait_s 0 pairs at once
             node.subscription(topics[key_in_order]).callback(raw[key_in_order])  # what rclpy hands a raw callback
-        want = (published, dict(bad))
+        want = (published, dict(bad), dict(unused))
 
-        def counted(want: tuple[int, dict[str, int]] = want) -> bool:
-            return (stats(node).published, stats(node).bad) == want
+        def counted(want: tuple[int, dict[str, int], dict[str, int]] = want) -> bool:
+            return (stats(node).published, stats(node).bad, stats(node).unused) == want
 
         assert wait_until(counted, 30), (name, stats(node))
         assert stats(node).worker_errors == 0, (name, node.get_logger().messages("ERROR"))
-    assert published == 9 and sum(bad.values()) == 12
+    assert published == 9 and sum(bad.values()) == 7 and sum(unused.values()) == 5
     (last,) = [m for m in node.publishers["depth/image"].messages if stamp_ns_of(m) == stamp_ns]
     assert (last.width, last.height) == (fuzz.CROP_W, fuzz.CROP_H)
+    clock[0] = 10**12  # long after the give-up: the image whose camera_info was cut is reported unpaired
+    node._sync_watch.poll()
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    images = ("frames_published", "frames_dropped_stale", "bad_messages", "worker_errors")
+    assert int(values["frames_received"]) == len(cases) == sum(int(values[key]) for key in images), values
+    bad["no_camera_info"] = 1
+    assert {key: int(value) for key, value in values.items() if key.startswith("bad_messages.")} == {
+        f"bad_messages.{reason}": count for reason, count in bad.items()
+    }, values
+    assert {key: int(value) for key, value in values.items() if key.startswith("inputs_unused.")} == {
+        f"inputs_unused.{reason}": count for reason, count in unused.items()
+    }, values
+    assert (values["bad_messages"], values["inputs_unused"]) == ("8", "5"), values

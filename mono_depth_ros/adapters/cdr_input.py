@@ -120,12 +120,23 @@ def sensor_type_name(msg_class: Any) -> str:
     return f"sensor_msgs/msg/{msg_class.__name__}"
 
 
+INPUT_KINDS = {"CameraInfo": "camera_info", "PointCloud2": "lidar", "LaserScan": "lidar"}
+"""The ``inputs_unused.<kind>.`` prefix of an input other than the camera image, by its message class name (an
+``Image`` besides the camera image is the external prediction)."""
+
+
 class RawInputs:
     """Makes the node's raw input subscriptions, each with its :class:`CdrDecoder`.
 
+    Undecodable bytes on the image topic are an image received and bad: ``on_received()`` then
+    ``on_bad(BAD_CDR, text)`` (``received == published + dropped + bad`` holds); on another input they go to
+    ``on_unused(f"{kind}.{BAD_CDR}", text)`` with its :data:`INPUT_KINDS` kind (``camera_info``, ``lidar``,
+    ``prediction``): no image outcome (the image left without it is counted as such: ``no_camera_info``...).
+
     Args:
         node: the rclpy node (``create_subscription(..., raw=True)``). on_bad, factory: as :class:`CdrDecoder`'s.
-        on_bad_scan: ``on_bad`` of the LiDAR subscription (a bad scan skips no frame: its scale falls back).
+        on_unused: ``(reason, text)`` of another input's bytes (default ``on_bad``).
+        on_received: called for each undecodable image, before ``on_bad`` (default: nothing).
     """
 
     def __init__(
@@ -133,27 +144,42 @@ class RawInputs:
         node: Any,
         on_bad: Callable[[str, str], Any],
         factory: MessageFactory,
-        on_bad_scan: Callable[[str, str], Any] | None = None,
+        on_unused: Callable[[str, str], Any] | None = None,
+        on_received: Callable[[], Any] | None = None,
     ) -> None:
         self._node, self._on_bad, self._factory = node, on_bad, factory
-        self._on_bad_scan = on_bad_scan or on_bad
+        self._on_unused = on_unused or on_bad
+        self._on_received = on_received
+
+    def _decoder(self, type_name: str, topic: str, image: bool) -> CdrDecoder:
+        if image:
+            return CdrDecoder(type_name, topic, self._bad_image, self._factory)
+        kind = INPUT_KINDS.get(type_name.rpartition("/")[2], "prediction")
+        unused = lambda reason, text: self._on_unused(f"{kind}.{reason}", text)  # noqa: E731
+        return CdrDecoder(type_name, topic, unused, self._factory)
+
+    def _bad_image(self, reason: str, text: str) -> None:
+        if self._on_received is not None:
+            self._on_received()
+        self._on_bad(reason, text)
 
     def scan(self, type_name: str, topic: str) -> CdrDecoder:
         """The decoder of a LiDAR subscription (:class:`~.lidar_subscription.LidarSubscription`'s ``decoder``)."""
-        return CdrDecoder(type_name, topic, self._on_bad_scan, self._factory)
+        return self._decoder(type_name, topic, image=False)
 
     def subscribe(self, msg_class: Any, topic: str, callback: Callable[[Any], Any], qos: Any) -> Any:
-        """``create_subscription`` of ``msg_class`` (sensor_msgs) on ``topic``: ``callback`` gets decoded messages."""
-        decoder = CdrDecoder(sensor_type_name(msg_class), topic, self._on_bad, self._factory)
+        """``create_subscription`` of ``msg_class`` (sensor_msgs: the camera image, or its CameraInfo) on ``topic``:
+        ``callback`` gets decoded messages."""
+        decoder = self._decoder(sensor_type_name(msg_class), topic, msg_class.__name__ not in INPUT_KINDS)
         return self._node.create_subscription(msg_class, topic, decoder.into(callback), qos, raw=True)
 
     def filters(self, subscriber: Callable[..., Any], inputs: list[tuple[Any, str]], qos: Any) -> list[DecodedFilter]:
-        """A decoding message_filters stage per ``(msg_class, topic)``, after a raw ``subscriber`` (the class
-        ``message_filters.Subscriber``) of each."""
+        """A decoding message_filters stage per ``(msg_class, topic)``, the camera image first, after a raw
+        ``subscriber`` (the class ``message_filters.Subscriber``) of each."""
         return [
             DecodedFilter(
                 subscriber(self._node, msg_class, topic, qos_profile=qos, raw=True),
-                CdrDecoder(sensor_type_name(msg_class), topic, self._on_bad, self._factory),
+                self._decoder(sensor_type_name(msg_class), topic, image=index == 0),
             )
-            for msg_class, topic in inputs
+            for index, (msg_class, topic) in enumerate(inputs)
         ]

@@ -60,8 +60,10 @@ def diagnostic_report(
         ("frames_dropped_stale", str(stats.dropped)),
         ("frames_unstamped", str(stats.frames_unstamped)),
         ("images_missing", str(stats.images_missing)),
-        ("bad_messages", str(sum(stats.bad.values()))),
+        ("bad_messages", str(sum(stats.bad.values()))),  # images: received = published + dropped + bad + errors
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
+        ("inputs_unused", str(sum(stats.unused.values()))),  # scans, camera_infos, predictions: no image outcome
+        *((f"inputs_unused.{reason}", str(count)) for reason, count in sorted(stats.unused.items())),
         ("worker_errors", str(stats.worker_errors)),
     ]
     health, mode, extrinsic = "no frame yet", "none", ""
@@ -87,7 +89,8 @@ def diagnostic_report(
     elif health == "lost":
         level, message = "ERROR", f"scale lost ({mode}): published depth is not metric"
     elif stats.bad_in_window:
-        level, message = "WARN", f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*"
+        level = "WARN"
+        message = f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*, inputs_unused.*"
     elif health != "ok" and extrinsic:
         level, message = "WARN", f"LiDAR -> camera transform looks wrong ({extrinsic}; see scale_reason), scale {mode}"
     elif health != "ok":

@@ -1,4 +1,12 @@
-"""Run-time statistics: frames received / published / dropped, bad messages per reason, fps and latency."""
+"""Run-time statistics: images received / published / dropped / bad per reason, other inputs unused per reason, fps
+and latency.
+
+Every image received ends in one outcome: published, dropped (stale, or at a stop), bad (``bad_messages.<reason>``)
+or a worker error, so that ``received == published + dropped + sum(bad) + worker_errors`` once none is in flight. A
+LiDAR scan, camera_info or external prediction that cannot be used is no image: it is counted apart
+(``inputs_unused.<reason>``, the reason prefixed with the input: ``lidar.``, ``camera_info.``, ``prediction.``); the
+image it came with is published (a scan's: with the fallback scale) or counted under its own outcome.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +30,14 @@ def drained(*holders: Any | None) -> int:
     """How many images the holders (``drain()``: ``ScanPairing``, ``SyncWatch``; None skipped) held for their LiDAR
     scan or camera_info, forgotten now: their subscriptions are going (a stop, a deactivate), so they count dropped."""
     return sum(holder.drain() for holder in holders if holder is not None)
+
+
+def unused_warning(reason: str, text: str) -> str:
+    """The log line of an input not used (:meth:`RuntimeStats.input_unused`): which input, why, what follows."""
+    if reason.startswith("lidar."):
+        return f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back"
+    kind = reason.partition(".")[0]
+    return f"{kind} not used ({reason}): {text}; an image left without its {kind} is counted in bad_messages"
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class StatsSnapshot:
     severe_in_window: int = 0  # bad frames that make the output untrustworthy (invalid model output)
     frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`)
     images_missing: int = 0  # images whose camera_info came but which never arrived (not in ``received``)
+    unused: dict[str, int] = field(default_factory=dict)  # other inputs not used, per reason (not images)
 
 
 class RuntimeStats:
@@ -73,6 +90,7 @@ class RuntimeStats:
         self._missing = 0
         self._worker_errors = 0
         self._bad: Counter[str] = Counter()
+        self._unused: Counter[str] = Counter()
         self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
         self._unstamped = 0
         self._newest_now_ns = -(2**63)  # the latest node clock seen at a publish (it went back: a looped bag)
@@ -98,14 +116,23 @@ class RuntimeStats:
             self._dropped += count
 
     def bad_message(self, reason: str, severe: bool = False) -> None:
-        """A message (or frame) rejected for ``reason`` (e.g. the DepthError class name); ``severe``: the model's
-        output itself was unusable (raises /diagnostics to ERROR)."""
+        """An image received (:meth:`frame_received`) and not published for ``reason`` (e.g. the DepthError class
+        name, ``no_camera_info``); ``severe``: the model's output itself was unusable (raises /diagnostics to
+        ERROR). A problem of another input whose image may still be published: :meth:`input_unused`."""
         with self._lock:
             self._bad[reason] += 1
             now = self._clock_ns()
             self._bad_times.append((now, reason))
             if severe:
                 self._severe_times.append(now)
+
+    def input_unused(self, reason: str) -> None:
+        """A message of another input than the image (a LiDAR scan, a camera_info, an external prediction) not used
+        for ``reason`` (prefixed with the input: ``lidar.empty_scan``, ``camera_info.bad_cdr``); no image outcome,
+        but a problem within the window as a bad message is (``bad_in_window``)."""
+        with self._lock:
+            self._unused[reason] += 1
+            self._bad_times.append((self._clock_ns(), reason))
 
     def bad_message_withdrawn(self, reason: str) -> None:
         """Take back one :meth:`bad_message` for ``reason`` (an image reported unpaired that the synchroniser paired
@@ -204,4 +231,5 @@ class RuntimeStats:
                 severe_in_window=len(self._severe_times),
                 frames_unstamped=self._unstamped,
                 images_missing=self._missing,
+                unused=dict(self._unused),
             )

@@ -4,7 +4,9 @@ The same keys, levels and message as the live node. Differences that come from r
 stamps (bag time), ``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish
 delay, so stamps 0 cost nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors``
 stay 0 (every image is processed in order), and
-``bad_messages.<reason>`` counts the images skipped for each reason of the run summary.
+``bad_messages.<reason>`` counts the images skipped for each reason of the run summary, ``inputs_unused.<reason>``
+its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
+undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class BagDiagnostics:
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
     _skipped_before: int = 0
+    _unused_before: int = 0
     _invalid_output_before: int = 0
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
@@ -63,7 +66,7 @@ class BagDiagnostics:
         if jumped_back:  # the frames stamped before the jump are not this period's
             recent = [stamp for stamp in recent if stamp <= output.stamp_ns]
         self._published = recent
-        skipped = summary.skipped.total
+        skipped, unused = summary.skipped.total, sum(summary.unused.values())
         invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
@@ -75,11 +78,12 @@ class BagDiagnostics:
             latency_p50_ms=float(p50),
             latency_p95_ms=float(p95),
             published_in_window=len(recent),
-            bad_in_window=skipped - self._skipped_before,
+            bad_in_window=skipped - self._skipped_before + unused - self._unused_before,
             errors_in_window=0,
             window_s=window_ns / 1e9,
             severe_in_window=invalid_output - self._invalid_output_before,
+            unused=dict(summary.unused),
         )
-        self._skipped_before, self._invalid_output_before = skipped, invalid_output
+        self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
         report = diagnostic_report(snapshot, output.scale, config_key_values(self.config), output.temporal)
         return diagnostics_message(factory, report, output.stamp_ns, self.name, output.frame_id)

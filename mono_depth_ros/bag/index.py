@@ -324,7 +324,7 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
                 streams.image_positions.append(None)
             else:
-                summary.warnings.add(f"undecodable {message.topic}", str(err))
+                summary.input_unused(f"undecodable {message.topic}", str(err))
             continue
         if message.topic in TF_TOPICS:
             try:

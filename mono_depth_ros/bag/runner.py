@@ -388,17 +388,18 @@ class _SecondPass:
             return None
         scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
         if isinstance(scan, str):
-            warnings.add("lidar: undecodable scan", scan)
+            self.summary.input_unused("lidar: undecodable scan", scan)
             return None
         if scan.points_in_lidar.shape[0] == 0:
-            warnings.add("lidar: empty scan", f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points")
+            text = f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points"
+            self.summary.input_unused("lidar: empty scan", text)
             return None
         try:
             deskewed, missing = self.index.lidar_scan(
                 plan.entry.frame_id, plan.entry.stamp_ns, scan, self.config.lidar.motion_frame, plan.entry.bag_pass
             )
         except DepthError as err:
-            warnings.add(f"lidar: {type(err).__name__}", str(err))
+            self.summary.input_unused(f"lidar: {type(err).__name__}", str(err))
             return None
         if held := self._held_after_end(plan.entry.frame_id, plan.entry.stamp_ns, scan, plan.entry.bag_pass):
             warnings.add("tf: held after /tf ended", held)

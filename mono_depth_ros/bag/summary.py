@@ -62,6 +62,7 @@ class BagSummary:
         frames_in: images on the image topic. frames_out: images whose depth was written.
         skipped: why the other images were not written (``skipped.total == frames_in - frames_out``).
         warnings: problems that did not cost a frame (LiDAR not used, TF messages malformed, ...).
+        unused: the warnings that are a message of another input not used, per reason (:meth:`input_unused`).
         scale_health: output frames per scale health (``ok``, ``fallback_*``, ...) as the pipeline reported it.
         topic_counts: messages written per output topic (copied inputs included).
         stage_ms: total wall time per stage (see :data:`STAGES`), in milliseconds.
@@ -86,6 +87,14 @@ class BagSummary:
     _scale_reason_first: dict[str, str] = field(default_factory=dict, repr=False)  # figures masked -> first text
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
     input_damage: list[str] = field(default_factory=list)
+    unused: Counter[str] = field(default_factory=Counter)  # of the warnings: another input's message not used
+
+    def input_unused(self, reason: str, message: str) -> None:
+        """A warning (:attr:`warnings`) that a message of another input than the image was not used (an undecodable
+        camera_info, an empty scan): also counted in :attr:`unused`, the node's ``inputs_unused`` in
+        ``/diagnostics``; its image is written or skipped on its own."""
+        self.warnings.add(reason, message)
+        self.unused[reason] += 1
 
     @property
     def accounted(self) -> bool:

@@ -123,9 +123,16 @@ class Image:  # a class named as sensor_msgs' (the type name comes from it)
     pass
 
 
+class CameraInfo:
+    pass
+
+
 def test_raw_inputs_subscribe_raw_and_filters_pass_on_only_decoded_messages() -> None:
-    node, reports, scan_reports = FakeNode(), Reports(), Reports()
-    inputs = RawInputs(node, reports, rclpy_style_factory(), scan_reports)
+    """Undecodable image bytes are an image received and bad (``bad_cdr``); another input's go to ``on_unused``
+    under its kind (``lidar.``, ``camera_info.``, ``prediction.``): they are no image (a node counted them as bad
+    images, and an undecodable image as bad but not received)."""
+    node, reports, unused, received = FakeNode(), Reports(), Reports(), []
+    inputs = RawInputs(node, reports, rclpy_style_factory(), unused, lambda: received.append(1))
     got: list[Any] = []
     inputs.subscribe(Image, "/camera/image_raw", got.append, "qos")
     ((msg_class, topic, callback, qos, raw),) = node.made
@@ -133,19 +140,26 @@ def test_raw_inputs_subscribe_raw_and_filters_pass_on_only_decoded_messages() ->
     good, _ = image_cdr()
     callback(good)
     callback(good[:20])
-    assert len(got) == 1 and [r for r, _ in reports.got] == [BAD_CDR]
+    assert len(got) == 1 and [r for r, _ in reports.got] == [BAD_CDR] and len(received) == 1
+    inputs.subscribe(CameraInfo, "/camera/camera_info", got.append, "qos")
+    node.made[-1][2](b"\x00\x01")
+    assert [r for r, _ in unused.got] == [f"camera_info.{BAD_CDR}"] and len(reports.got) == len(received) == 1
 
-    (stage,) = inputs.filters(Source, [(Image, "/camera/image_raw")], "qos")
+    stages = inputs.filters(Source, [(Image, "/camera/image_raw"), (CameraInfo, "/info"), (Image, "/pred")], "qos")
+    stage = stages[0]
     assert isinstance(stage, DecodedFilter) and stage.source.args == (node, Image, "/camera/image_raw", "qos", True)
     passed: list[Any] = []
     stage.registerCallback(passed.append)
     stage.source.arrive(good[:-8])
     stage.source.arrive(good)
     assert len(passed) == 1 and ros_msgs.stamp_to_ns(passed[0].header.stamp) == STAMP_NS
-    assert len(reports.got) == 2
+    assert len(reports.got) == len(received) == 2
+    for other in stages[1:]:
+        other.source.arrive(b"\x00\x01")
+    assert [r for r, _ in unused.got[1:]] == [f"camera_info.{BAD_CDR}", f"prediction.{BAD_CDR}"]
 
-    assert inputs.scan(CLOUD, "/lidar/points").decode(b"\x00\x01") is None  # a scan reports to its own callback
-    assert [r for r, _ in scan_reports.got] == [BAD_CDR] and len(reports.got) == 2
+    assert inputs.scan(CLOUD, "/lidar/points").decode(b"\x00\x01") is None  # a scan: unused, no image
+    assert unused.got[-1][0] == f"lidar.{BAD_CDR}" and len(reports.got) == len(received) == 2
 
 
 def test_without_a_factory_the_stamp_stays_rosbags() -> None:

@@ -26,12 +26,15 @@ def snapshot(**changes: Any) -> StatsSnapshot:
 
 
 def test_report_values_and_ok_level() -> None:
-    report = diagnostic_report(snapshot(bad={"EncodingError": 2}), SCALE_OK, {"backend": "unet"})
+    unused = {"lidar.empty_scan": 1, "camera_info.bad_cdr": 2}
+    report = diagnostic_report(snapshot(bad={"EncodingError": 2}, unused=unused), SCALE_OK, {"backend": "unet"})
     values = dict(report.values)
     assert report.level == "OK" and "9.5 fps" in report.message
     assert values["fps"] == "9.50" and values["latency_p95_ms"] == "80.0"
     assert values["frames_dropped_stale"] == "1" and values["bad_messages"] == "2"
-    assert values["bad_messages.EncodingError"] == "2"
+    assert values["bad_messages.EncodingError"] == "2"  # images; scans, camera_infos apart (no image outcome):
+    assert (values["inputs_unused"], values["inputs_unused.lidar.empty_scan"]) == ("3", "1")
+    assert values["inputs_unused.camera_info.bad_cdr"] == "2"
     assert (values["scale"], values["scale_mode"], values["scale_health"]) == ("1.25", "lidar", "ok")
     assert (values["inliers"], values["inlier_ratio"], values["backend"]) == ("120", "0.800", "unet")
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in report.values)
@@ -153,9 +156,10 @@ def test_every_key_a_status_can_carry_is_in_the_node_doc() -> None:
     )  # fmt: skip
     temporal = TemporalStatus("filtered", 0.5, 3, 1)
     extra = config_key_values(DepthConfig.from_params())
-    report = diagnostic_report(snapshot(bad={"EncodingError": 1}), scale, extra, temporal)
+    stats = snapshot(bad={"EncodingError": 1}, unused={"lidar.empty_scan": 1})
+    report = diagnostic_report(stats, scale, extra, temporal)
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ros2_node.md").read_text(encoding="utf-8")
     section = doc[doc.index("## Diagnostics") :].split("\n## ", 1)[0]
     named = set(re.findall(r"`([^`]+)`", section))
-    keys = {re.sub(r"^bad_messages\..*", "bad_messages.<reason>", key) for key, _ in report.values}
+    keys = {re.sub(r"^(bad_messages|inputs_unused)\..*", r"\1.<reason>", key) for key, _ in report.values}
     assert len(keys) > 30 and keys <= named, sorted(keys - named)

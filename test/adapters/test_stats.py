@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.stats import RuntimeStats, drained
+from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
 from mono_depth_ros.core.errors import ConfigError
 
 from .support import MS, FakeClock
@@ -131,6 +131,28 @@ def test_images_missing_add_up_apart_from_the_frames_received() -> None:
     stats.images_missing(2)
     snap = stats.snapshot()
     assert (snap.images_missing, snap.received, sum(snap.bad.values()), snap.dropped) == (5, 1, 0, 0)
+
+
+def test_other_inputs_unused_are_counted_apart_from_the_images_and_warn_within_the_window() -> None:
+    """A scan or camera_info not used is no image outcome: ``bad`` (images) stays the images' own, so that
+    received == published + dropped + bad; it still makes the window's problems (``bad_in_window``: WARN)."""
+    clock = FakeClock()
+    stats = RuntimeStats(window_s=5.0, clock_ns=clock)
+    for _ in range(2):
+        stats.frame_received()
+    stats.frame_published(10 * MS)
+    stats.input_unused("lidar.TransformException")
+    stats.input_unused("lidar.TransformException")
+    stats.input_unused("camera_info.bad_cdr")
+    stats.bad_message("no_camera_info")  # the image that camera_info was for
+    stats.bad_message_withdrawn("lidar.TransformException")  # not an image reason: takes nothing back
+    snap = stats.snapshot()
+    assert snap.unused == {"lidar.TransformException": 2, "camera_info.bad_cdr": 1} and snap.bad_in_window == 4
+    assert snap.received == snap.published + snap.dropped + sum(snap.bad.values()) + snap.worker_errors == 2
+    clock.now_ns += 6 * 1_000_000_000
+    assert stats.snapshot().bad_in_window == 0 and stats.snapshot().unused == snap.unused  # totals kept
+    assert unused_warning("lidar.empty_scan", "no points").startswith("LiDAR scan not used (lidar.empty_scan): no")
+    assert "counted in bad_messages" in unused_warning("camera_info.bad_cdr", "cut")
 
 
 class _Holder:

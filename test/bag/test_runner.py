@@ -1006,6 +1006,18 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     assert warnings["undecodable /camera/camera_info"] == warnings["camera_info: not within sync.slop_s"] == 1
     assert warnings["lidar: undecodable scan"] == 3 and warnings["lidar: empty scan"] == 1
     assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar: undecodable scan"]
+    # its last /diagnostics status, as the node's: the images add up, the scans and camera_info not used apart
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    assert (
+        int(values["frames_received"])
+        == len(mutations)
+        == int(values["frames_published"]) + int(values["bad_messages"])
+    ), values
+    prefix = "inputs_unused."
+    unused = {key.removeprefix(prefix): int(value) for key, value in values.items() if key.startswith(prefix)}
+    inputs = {"undecodable /camera/camera_info", "lidar: undecodable scan", "lidar: empty scan"}
+    assert unused == {reason: warnings[reason] for reason in inputs}, values  # not "not within sync.slop_s": used
+    assert int(values["inputs_unused"]) == sum(unused.values()), values
 
 
 @pytest.mark.parametrize(

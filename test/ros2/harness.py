@@ -420,8 +420,8 @@ def operating(probe: Probe, launched: Launched) -> Iterator[Operated]:
 
 
 def accounted(status: dict[str, str]) -> bool:
-    """Every image received is published, dropped (stale or at a stop) or a counted bad message: an image counted
-    ``no_camera_info`` too (counted received as it arrived, by the SyncWatch or ``_on_image``)."""
-    counts = {k: int(status[k]) for k in ("frames_received", "frames_published", "frames_dropped_stale")}
-    bad = int(status["bad_messages"])
-    return counts["frames_received"] == counts["frames_published"] + counts["frames_dropped_stale"] + bad
+    """Every image received is published, dropped (stale or at a stop), a counted bad message (an image counted
+    ``no_camera_info`` too: counted received as it arrived, by the SyncWatch or ``_on_image``) or a worker error;
+    the scans, camera_infos and predictions not used (``inputs_unused``) are no image and no part of the sum."""
+    outcomes = ("frames_published", "frames_dropped_stale", "bad_messages", "worker_errors")
+    return int(status["frames_received"]) == sum(int(status[key]) for key in outcomes)

@@ -27,6 +27,7 @@ from .harness import (
     KittiFeeder,
     Launched,
     Probe,
+    accounted,
     depth_array,
     diagnostic_values,
     ros2_cli,
@@ -194,16 +195,19 @@ def test_live_lidar_scale_is_used_when_the_scan_arrives_after_its_image(
 def test_a_late_transform_costs_only_those_frames_scale(
     feeder: KittiFeeder, outputs: dict[str, Collector], probe: Probe, kitti_frames: list[KittiFrame]
 ) -> None:
-    """Scans in a frame whose TF is not there yet: frames still go out (counted); once TF arrives, LiDAR scale."""
-    late_frame = "velodyne_late"
+    """Scans in a frame whose TF is not there yet: frames still go out, each scan counted unused
+    (``inputs_unused.lidar.TransformException``) and no image bad; once TF arrives, LiDAR scale. Every image adds up
+    in ``/diagnostics`` (it counted the scans under ``bad_messages.TransformException``: received < published +
+    bad)."""
+    late_frame, unused = "velodyne_late", "inputs_unused.lidar.TransformException"
     before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    tf_errors_before = int(before.get("bad_messages.TransformException", "0"))
+    tf_errors_before, bad_before = int(before.get(unused, "0")), int(before["bad_messages"])
     stamps = send_frames(feeder, 4, rate_hz=2.0, lidar_frame=late_frame)
     wait_until(lambda: set(stamps) <= set(outputs["depth"].by_stamp()), 30, "depth for frames without TF")
     without_tf = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
     # every frame whose scan was paired (all but possibly the first: the LiDAR had been silent) counts a TF miss
-    assert int(without_tf["bad_messages.TransformException"]) >= tf_errors_before + 3
-    assert without_tf["scale_mode"] != "lidar"
+    assert int(without_tf[unused]) >= tf_errors_before + 3 and int(without_tf["bad_messages"]) == bad_before
+    assert accounted(without_tf) and without_tf["scale_mode"] != "lidar", without_tf
 
     late = kitti_frames[0].cam_from_velo
     probe.send_static_tf(type(late)(late.rotation, late.translation, CAMERA_FRAME, late_frame), probe.now_ns())
@@ -212,7 +216,7 @@ def test_a_late_transform_costs_only_those_frames_scale(
     wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth after TF arrived")
     with_tf = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
     assert with_tf["scale_mode"] == "lidar", with_tf
-    assert int(with_tf["bad_messages.TransformException"]) == int(without_tf["bad_messages.TransformException"])
+    assert int(with_tf[unused]) == int(without_tf[unused]) and accounted(with_tf), with_tf
 
 
 def test_a_frame_waits_for_tf_that_lags_behind_its_scan(
@@ -226,7 +230,7 @@ def test_a_frame_waits_for_tf_that_lags_behind_its_scan(
     cam_from_moving = type(extrinsic)(extrinsic.rotation, extrinsic.translation, CAMERA_FRAME, moving)
     probe.tf.sendTransform(transform_msg(cam_from_moving, probe.now_ns() - 1_000_000_000))  # TF knows the frame
     before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    tf_errors_before = int(before.get("bad_messages.TransformException", "0"))
+    tf_errors_before = int(before.get("inputs_unused.lidar.TransformException", "0"))
     stamps = []
     for _ in range(4):  # 2 Hz: image, its scan 30 ms later, TF at the scan stamp 60 ms after that
         stamp = probe.now_ns()
@@ -241,7 +245,7 @@ def test_a_frame_waits_for_tf_that_lags_behind_its_scan(
         time.sleep(0.41)
     wait_until(lambda: set(stamps) <= set(outputs["depth"].by_stamp()), 30, "depth of the frames whose TF lagged")
     after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    assert int(after.get("bad_messages.TransformException", "0")) == tf_errors_before, after
+    assert int(after.get("inputs_unused.lidar.TransformException", "0")) == tf_errors_before, after
     assert after["scale_mode"] == "lidar", after
 
 
@@ -419,8 +423,9 @@ def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
     node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
 ) -> None:
     """The node subscribes raw (CDR bytes) and decodes its inputs itself (adapters.cdr_input): an image, a
-    camera_info and a Velodyne scan cut short, published as serialised bytes through real DDS, are each counted
-    (``bad_messages.bad_cdr``) and logged; the process lives on and the next good frame goes out."""
+    camera_info and a Velodyne scan cut short, published as serialised bytes through real DDS, are each counted (the
+    image received and ``bad_messages.bad_cdr``, the others ``inputs_unused.camera_info.bad_cdr`` /
+    ``inputs_unused.lidar.bad_cdr``: no image) and logged; the process lives on and the next good frame goes out."""
     from rclpy.serialization import serialize_message
 
     before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
@@ -433,8 +438,9 @@ def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
     wait_until(lambda: good in outputs["depth"].by_stamp(), 30, "depth of a good frame after the truncated messages")
     assert node.alive(), node.log[-3000:]
     after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    bad = int(after.get("bad_messages.bad_cdr", "0")) - int(before.get("bad_messages.bad_cdr", "0"))
-    assert bad == 3, after
+    keys = ("bad_messages.bad_cdr", "inputs_unused.camera_info.bad_cdr", "inputs_unused.lidar.bad_cdr")
+    assert [int(after.get(key, "0")) - int(before.get(key, "0")) for key in keys] == [1, 1, 1], after
+    assert accounted(after), after
     for text in ("Image on /camera/image_raw (100000 bytes)", "CameraInfo on /camera/camera_info (60 bytes)"):
         assert f"cannot deserialise sensor_msgs/msg/{text}" in node.log, node.log[-3000:]
-    assert "LiDAR scan not used (bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
+    assert "LiDAR scan not used (lidar.bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
