@@ -96,19 +96,23 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
-def _refuse_unread(section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]]) -> None:
-    """Refuse a setting of ``section`` that ``data.kind`` ``kind`` does not read and that differs from its default
-    (a default written out, as a config shared between kinds carries it, is no setting given).
+def _refuse_unread(
+    section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]], choice: str = "data.kind"
+) -> None:
+    """Refuse a setting of ``section`` that ``choice`` (``data.kind``, ``loss.objective``) ``kind`` does not read and
+    that differs from its default (a default written out, as a config shared between runs carries it, is no setting
+    given). The setting is named ``<section>.<name>``, the section being ``choice``'s.
 
     Raises:
         ConfigError: naming the setting, its value, the kinds that read it and the default.
     """
+    prefix = choice.partition(".")[0]
     defaults = {f.name: f.default for f in fields(section)}
     for name, (kinds, what) in read_by.items():
         value = getattr(section, name)
         if kind not in kinds and value != defaults[name]:
             msg = (
-                f"data.{name} {_shown(value)} is not read by data.kind {kind}: it is read by data.kind "
+                f"{prefix}.{name} {_shown(value)} is not read by {choice} {kind}: it is read by {choice} "
                 f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {_shown(defaults[name])})"
             )
             raise ConfigError(msg)
@@ -203,6 +207,19 @@ class DataConfig:
             _check(self.lidar_max_age_s > 0, f"data.lidar_max_age_s must be > 0, got {self.lidar_max_age_s}")
 
 
+_PHOTOMETRIC = (("selfsup", "lidar_semi"), "the photometric self-supervision; supervised trains on depth alone")
+READ_BY_OBJECTIVES: dict[str, tuple[tuple[str, ...], str]] = {  # loss settings only some objectives read
+    **dict.fromkeys(
+        ("supervised_loss", "silog_lambda", "gradient_weight"),
+        (("supervised",), "the depth loss against exact depth; selfsup / lidar_semi minimise the photometric error"),
+    ),
+    **dict.fromkeys(
+        ("photometric_resolution", "automask", "smoothness_weight", "pose_source", "pose_width"), _PHOTOMETRIC
+    ),
+    **dict.fromkeys(("lidar_loss", "lidar_weight"), (("lidar_semi",), "the sparse LiDAR term of lidar_semi")),
+}
+
+
 @dataclass(frozen=True)
 class LossConfig:
     """What is minimised."""
@@ -230,6 +247,7 @@ class LossConfig:
         _check(1 <= self.scales <= 4, f"loss.scales must be 1..4, got {self.scales}")
         _check(self.photometric_resolution in ("full", "pyramid"), "loss.photometric_resolution: full | pyramid")
         _check(self.pose_source in ("predicted", "ground_truth"), "loss.pose_source: predicted | ground_truth")
+        _refuse_unread(self, self.objective, READ_BY_OBJECTIVES, "loss.objective")
 
     @property
     def output_kind(self) -> OutputKind:
