@@ -314,3 +314,21 @@ def test_a_loss_setting_the_objective_does_not_read_is_refused(
     written_out = {key: value for key, value in TrainConfig().to_dict()["loss"].items() if key != "objective"}
     for every in ("supervised", "selfsup", "lidar_semi"):
         assert config_from_mapping({"loss": {**written_out, "objective": every}}).loss.objective == every
+
+
+@pytest.mark.parametrize("kind", ["kitti_raw", "kitti_depth", "nyu", "folder", "rosbag"])
+def test_a_cache_dir_for_data_that_is_never_cached_is_refused(kind: str) -> None:
+    """``data.cache_dir`` holds the rendered drives (synthetic) and a bag's frames exported with their LiDAR (rosbag
+    with ``data.lidar_topic``); the other kinds, and a bag without a LiDAR topic, read their files in place, and a
+    cache folder given for them was taken without a word (nothing written there, a user waiting for a cache).
+    Refused naming the setting and what reads it; synthetic and a bag with its LiDAR take it, and an empty one (the
+    default written out) is taken by every kind."""
+    given = [f"data.kind={kind}", "data.root=somewhere", "data.cache_dir=cache"]
+    unread = r"data\.cache_dir 'cache' (is not read by data\.kind|needs data\.lidar_topic)"
+    with pytest.raises(ConfigError, match=unread):
+        load_train_config(None, given)
+    written_out = [f"data.kind={kind}", "data.root=somewhere", "data.cache_dir=''"]
+    assert load_train_config(None, written_out).data.kind == kind
+    assert load_train_config(None, ["data.cache_dir=cache"]).data.cache_dir == "cache"
+    bag = ["data.kind=rosbag", "data.root=bag", "data.lidar_topic=/velodyne_points", "data.cache_dir=cache"]
+    assert load_train_config(None, bag).data.cache_dir == "cache"
