@@ -15,7 +15,8 @@ the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo
 size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is left
 at the output path only once it is checked and its spec is in it: an export interrupted (Ctrl-C after the dynamo
 exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none, and an
-earlier export there that it had not yet written over stays.
+earlier export there that it had not yet written over stays. TorchScript is saved beside (``<path>.tmp``) and renamed
+once whole: a save interrupted (Ctrl-C, SIGTERM) leaves the earlier model at the path, or none.
 """
 
 from __future__ import annotations
@@ -463,8 +464,13 @@ def export_torchscript(
         raise CheckpointError(msg)
     dynamic = _runs_at(run, module, _other_size(hw, spec))
     exported = _exported_spec(spec, "torchscript", hw, dynamic, policy_size or input_hw is None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(traced, str(target), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
+    partial = target.with_name(target.name + ".tmp")  # Ctrl-C / SIGTERM mid-save: the earlier model stays whole
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(traced, str(partial), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, "jit-trace")

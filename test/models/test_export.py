@@ -295,3 +295,34 @@ def test_an_export_interrupted_before_it_writes_leaves_the_earlier_export(
     with pytest.raises(KeyboardInterrupt):
         export_onnx(network, spec, target)
     assert target.read_bytes() == before and spec_path_for(target).is_file()
+
+
+@pytest.mark.parametrize("earlier", [True, False])
+def test_a_torchscript_export_interrupted_while_it_saves_leaves_no_partial_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: bool
+) -> None:
+    """``torch.jit.save`` wrote the model at the output path itself: Ctrl-C (or SIGTERM) while it wrote left a .pt
+    cut short there, in place of the model an earlier export had left (which the node then refused as unreadable).
+    The model is written beside and renamed once whole: the earlier export stays and loads, or no model is there,
+    and no temporary file is left."""
+    network, spec = tiny_unet()
+    target = tmp_path / "unet.pt"
+    if earlier:
+        export_torchscript(network, spec, target)
+    before = sorted(tmp_path.iterdir())
+    whole = target.read_bytes() if earlier else b""
+    saved = torch.jit.save
+
+    def cut_short(module: object, f: str, **kwargs: object) -> None:
+        saved(module, f, **kwargs)
+        Path(f).write_bytes(Path(f).read_bytes()[:1000])  # the bytes written before the signal
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.jit, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        export_torchscript(network, spec, target)
+    assert sorted(tmp_path.iterdir()) == before
+    if earlier:
+        assert target.read_bytes() == whole
+        estimator = DepthEstimator.open("torchscript", target, EstimatorConfig(device="cpu"))
+        assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
