@@ -326,3 +326,18 @@ def test_a_torchscript_export_interrupted_while_it_saves_leaves_no_partial_model
         assert target.read_bytes() == whole
         estimator = DepthEstimator.open("torchscript", target, EstimatorConfig(device="cpu"))
         assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
+
+
+def test_a_legacy_export_that_fails_before_it_writes_leaves_the_earlier_export(tmp_path: Path) -> None:
+    """The legacy exporter's failure paths removed the output path whatever it held: a network with an op it has no
+    ONNX form for (refused before it writes anything) exported over a model an earlier export had left deleted that
+    model, and left its spec and golden beside nothing. Only what this export wrote is removed."""
+    network, spec = tiny_unet()
+    target = tmp_path / "aa.onnx"
+    export_onnx(network, spec, target, exporter="legacy")
+    before = target.read_bytes()
+    with pytest.raises(CheckpointError, match=r"legacy ONNX exporter cannot export aa\.onnx"):
+        export_onnx(_AntialiasedShrink(), spec, target, exporter="legacy")
+    assert target.read_bytes() == before and spec_path_for(target).is_file()
+    estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu"))
+    assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
