@@ -341,3 +341,28 @@ def test_a_legacy_export_that_fails_before_it_writes_leaves_the_earlier_export(t
     assert target.read_bytes() == before and spec_path_for(target).is_file()
     estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu"))
     assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
+
+
+def test_an_export_interrupted_while_it_writes_the_golden_reference_leaves_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec and golden reference beside a model were written in place: Ctrl-C while the golden was written left
+    it cut short (``read_golden`` then refused the file as unreadable: CheckpointError). Each is written beside and
+    renamed once whole: the earlier golden stays readable, no temporary file is left."""
+    from safetensors.numpy import save_file
+
+    network, spec = tiny_unet()
+    target = tmp_path / "unet.pt"
+    export_torchscript(network, spec, target)
+    before, golden = sorted(tmp_path.iterdir()), golden_path_for(target).read_bytes()
+
+    def cut_short(tensors: dict[str, np.ndarray], filename: str, metadata: dict[str, str]) -> None:
+        save_file(tensors, filename, metadata=metadata)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:100])  # the bytes written before the signal
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mono_depth_ros.models.sidecar.save_file", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        export_torchscript(network, spec, target)
+    assert sorted(tmp_path.iterdir()) == before and golden_path_for(target).read_bytes() == golden
+    assert read_golden(target) is not None
