@@ -15,7 +15,8 @@ the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo
 size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is left
 at the output path only once it is checked and its spec is in it: an export interrupted (Ctrl-C after the dynamo
 exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none, and an
-earlier export there that it had not yet written over stays.
+earlier export there that it had not yet written over stays. TorchScript is saved beside (``<path>.tmp``) and renamed
+once whole: a save interrupted (Ctrl-C, SIGTERM) leaves the earlier model at the path, or none.
 """
 
 from __future__ import annotations
@@ -182,13 +183,10 @@ def _export_dynamo(module: nn.Module, example: Tensor, path: Path, opset: int) -
 
 
 def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -> None:
-    """The TorchScript-based exporter; a partial file is removed when it fails (and its error raised as it came)."""
+    """The TorchScript-based exporter, its error raised as it came; what it wrote at ``path`` when it fails is the
+    caller's to remove (it may have written nothing there, and the file there be an earlier export)."""
     dynamic_axes = {"image": {2: "height", 3: "width"}, "prediction": {2: "height", 3: "width"}}
-    try:
-        _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
 
 
 def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
@@ -247,13 +245,11 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exp
             # it writes its own opset (18) and keeps it when its down-conversion fails (a unet's Pad: 18 -> 17)
             dynamo_error = f"wrote opset {written}, not the opset {opset} asked for"
             _LOG.warning("the dynamo ONNX exporter %s; using the legacy exporter", dynamo_error)
-    try:
+    try:  # export_onnx removes what was written at path (the dynamo graph of another opset, a partial file)
         _export_legacy(module, example, path, opset)
     except OSError as err:  # a full disk, no permission: no other exporter writes elsewhere
-        path.unlink(missing_ok=True)
-        raise write_failed(path, err, "no model is left there") from None
+        raise write_failed(path, err, "what this export wrote there is removed") from None
     except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
-        path.unlink(missing_ok=True)  # nor the dynamo graph of another opset
         legacy_error = f"{type(err).__name__}: {first_line(err)}"
         if dynamo_error:
             msg = f"neither ONNX exporter can export {path.name}: dynamo ({dynamo_error}), legacy ({legacy_error})"
@@ -463,8 +459,13 @@ def export_torchscript(
         raise CheckpointError(msg)
     dynamic = _runs_at(run, module, _other_size(hw, spec))
     exported = _exported_spec(spec, "torchscript", hw, dynamic, policy_size or input_hw is None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(traced, str(target), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
+    partial = target.with_name(target.name + ".tmp")  # Ctrl-C / SIGTERM mid-save: the earlier model stays whole
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(traced, str(partial), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, "jit-trace")

@@ -14,6 +14,7 @@ An exported model ``model.onnx`` (or ``model.pt`` for TorchScript) travels with:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,20 @@ def golden_path_for(model_path: str | Path) -> Path:
     return path.with_name(path.name + GOLDEN_SUFFIX)
 
 
+def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary)`` beside ``path``, then renamed over it: Ctrl-C, SIGTERM or a full disk mid-write leaves
+    the earlier file whole (or none), never one cut short; the temporary file is removed on any failure."""
+    partial = path.with_name(path.name + ".tmp")
+    try:
+        write(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def write_sidecars(model_path: str | Path, spec: ModelSpec, golden: GoldenReference | None = None) -> None:
-    """Write the spec (and the golden reference, when given) beside ``model_path``."""
-    spec_path_for(model_path).write_text(spec.to_json() + "\n", encoding="utf-8")
+    """Write the spec (and the golden reference, when given) beside ``model_path``, each whole or not at all."""
+    _write_whole(spec_path_for(model_path), lambda partial: partial.write_text(spec.to_json() + "\n", encoding="utf-8"))
     golden_file = golden_path_for(model_path)
     if golden is None:
         golden_file.unlink(missing_ok=True)
@@ -57,7 +69,7 @@ def write_sidecars(model_path: str | Path, spec: ModelSpec, golden: GoldenRefere
         _GOLDEN_INPUT: np.ascontiguousarray(golden.image_rgb, dtype=np.uint8),
         _GOLDEN_OUTPUT: np.ascontiguousarray(golden.output, dtype=np.float32),
     }
-    save_file(tensors, str(golden_file), metadata={_GOLDEN_SPEC: spec.to_json()})
+    _write_whole(golden_file, lambda partial: save_file(tensors, str(partial), metadata={_GOLDEN_SPEC: spec.to_json()}))
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:

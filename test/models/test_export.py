@@ -295,3 +295,74 @@ def test_an_export_interrupted_before_it_writes_leaves_the_earlier_export(
     with pytest.raises(KeyboardInterrupt):
         export_onnx(network, spec, target)
     assert target.read_bytes() == before and spec_path_for(target).is_file()
+
+
+@pytest.mark.parametrize("earlier", [True, False])
+def test_a_torchscript_export_interrupted_while_it_saves_leaves_no_partial_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: bool
+) -> None:
+    """``torch.jit.save`` wrote the model at the output path itself: Ctrl-C (or SIGTERM) while it wrote left a .pt
+    cut short there, in place of the model an earlier export had left (which the node then refused as unreadable).
+    The model is written beside and renamed once whole: the earlier export stays and loads, or no model is there,
+    and no temporary file is left."""
+    network, spec = tiny_unet()
+    target = tmp_path / "unet.pt"
+    if earlier:
+        export_torchscript(network, spec, target)
+    before = sorted(tmp_path.iterdir())
+    whole = target.read_bytes() if earlier else b""
+    saved = torch.jit.save
+
+    def cut_short(module: object, f: str, **kwargs: object) -> None:
+        saved(module, f, **kwargs)
+        Path(f).write_bytes(Path(f).read_bytes()[:1000])  # the bytes written before the signal
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.jit, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        export_torchscript(network, spec, target)
+    assert sorted(tmp_path.iterdir()) == before
+    if earlier:
+        assert target.read_bytes() == whole
+        estimator = DepthEstimator.open("torchscript", target, EstimatorConfig(device="cpu"))
+        assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
+
+
+def test_a_legacy_export_that_fails_before_it_writes_leaves_the_earlier_export(tmp_path: Path) -> None:
+    """The legacy exporter's failure paths removed the output path whatever it held: a network with an op it has no
+    ONNX form for (refused before it writes anything) exported over a model an earlier export had left deleted that
+    model, and left its spec and golden beside nothing. Only what this export wrote is removed."""
+    network, spec = tiny_unet()
+    target = tmp_path / "aa.onnx"
+    export_onnx(network, spec, target, exporter="legacy")
+    before = target.read_bytes()
+    with pytest.raises(CheckpointError, match=r"legacy ONNX exporter cannot export aa\.onnx"):
+        export_onnx(_AntialiasedShrink(), spec, target, exporter="legacy")
+    assert target.read_bytes() == before and spec_path_for(target).is_file()
+    estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu"))
+    assert estimator.predict(reference_image(40, 80, seed=3)).values.shape == (40, 80)
+
+
+def test_an_export_interrupted_while_it_writes_the_golden_reference_leaves_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec and golden reference beside a model were written in place: Ctrl-C while the golden was written left
+    it cut short (``read_golden`` then refused the file as unreadable: CheckpointError). Each is written beside and
+    renamed once whole: the earlier golden stays readable, no temporary file is left."""
+    from safetensors.numpy import save_file
+
+    network, spec = tiny_unet()
+    target = tmp_path / "unet.pt"
+    export_torchscript(network, spec, target)
+    before, golden = sorted(tmp_path.iterdir()), golden_path_for(target).read_bytes()
+
+    def cut_short(tensors: dict[str, np.ndarray], filename: str, metadata: dict[str, str]) -> None:
+        save_file(tensors, filename, metadata=metadata)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:100])  # the bytes written before the signal
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mono_depth_ros.models.sidecar.save_file", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        export_torchscript(network, spec, target)
+    assert sorted(tmp_path.iterdir()) == before and golden_path_for(target).read_bytes() == golden
+    assert read_golden(target) is not None

@@ -39,6 +39,10 @@ def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised"
     given = {k.replace("__", "."): v for k, v in extra.items()}
     if given.get("data.kind", "synthetic") != "synthetic":  # a recorded kind refuses the rendering settings
         values = {k: v for k, v in values.items() if k not in RENDERING or k in given}
+        if not given.get("data.lidar_topic"):  # only a bag's LiDAR frames are cached (exported)
+            values.pop("data.cache_dir")
+    if given.get("loss.objective", objective) == "supervised" and "loss.pose_width" not in given:
+        del values["loss.pose_width"]  # supervised builds no pose network and refuses its width
     values.update(given)
     return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()]
 

@@ -86,6 +86,11 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
     "image_is_rectified": (("rosbag",), "whether a bag's image topic is rectified"),
     "lidar_max_age_s": (("rosbag",), "how a bag's scans pair with its images"),
     "lidar_motion_frame": (("rosbag",), "how a bag's scans are moved to the image stamp"),
+    "cache_dir": (
+        ("synthetic", "rosbag"),
+        "where the rendered drives and a bag's frames with their LiDAR are cached; the other kinds read their files "
+        "in place",
+    ),
 }
 
 
@@ -96,19 +101,23 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
-def _refuse_unread(section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]]) -> None:
-    """Refuse a setting of ``section`` that ``data.kind`` ``kind`` does not read and that differs from its default
-    (a default written out, as a config shared between kinds carries it, is no setting given).
+def _refuse_unread(
+    section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]], choice: str = "data.kind"
+) -> None:
+    """Refuse a setting of ``section`` that ``choice`` (``data.kind``, ``loss.objective``) ``kind`` does not read and
+    that differs from its default (a default written out, as a config shared between runs carries it, is no setting
+    given). The setting is named ``<section>.<name>``, the section being ``choice``'s.
 
     Raises:
         ConfigError: naming the setting, its value, the kinds that read it and the default.
     """
+    prefix = choice.partition(".")[0]
     defaults = {f.name: f.default for f in fields(section)}
     for name, (kinds, what) in read_by.items():
         value = getattr(section, name)
         if kind not in kinds and value != defaults[name]:
             msg = (
-                f"data.{name} {_shown(value)} is not read by data.kind {kind}: it is read by data.kind "
+                f"{prefix}.{name} {_shown(value)} is not read by {choice} {kind}: it is read by {choice} "
                 f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {_shown(defaults[name])})"
             )
             raise ConfigError(msg)
@@ -141,7 +150,7 @@ class DataConfig:
     rate_hz: float = 10.0  # frame rate: neighbours are speed / rate metres apart
     frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (supervised: [] or this default)
     stereo_baseline_m: float = 0.0  # > 0: render a right camera too and use it as a known-pose source
-    cache_dir: str = ""  # directory of rendered-drive caches ('' = render every time)
+    cache_dir: str = ""  # synthetic: rendered-drive caches ('' = render every time); rosbag with lidar_topic: exports
     flip_probability: float = 0.5  # horizontal flip augmentation
     brightness: float = 0.2  # colour jitter amplitudes (factor in [1 - a, 1 + a])
     contrast: float = 0.2
@@ -184,6 +193,8 @@ class DataConfig:
         )
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
+        if self.lidar_topic:  # before the settings it makes read: a folder's data.cache_dir is a bag's LiDAR cache
+            _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
         _refuse_unread(self, self.kind, READ_BY_KINDS)
         _check(
             self.gap_steps >= 0,
@@ -191,16 +202,32 @@ class DataConfig:
         )
         if self.kind == "rosbag" and not self.lidar_topic:
             defaults = {f.name: f.default for f in fields(self)}
-            for name in ("lidar_max_age_s", "lidar_motion_frame"):
+            for name, what in (
+                ("lidar_max_age_s", "it pairs the bag's scans with its images"),
+                ("lidar_motion_frame", "it pairs the bag's scans with its images"),
+                ("cache_dir", "the bag's frames are exported there with their LiDAR"),
+            ):
                 _check(
                     getattr(self, name) == defaults[name],
-                    f"data.{name} {_shown(getattr(self, name))} needs data.lidar_topic (it pairs the bag's scans "
-                    "with its images; without a LiDAR topic no scan is read): set data.lidar_topic, or leave it out",
+                    f"data.{name} {_shown(getattr(self, name))} needs data.lidar_topic ({what}; without a LiDAR "
+                    "topic no scan is read): set data.lidar_topic, or leave it out",
                 )
         if self.lidar_topic:
-            _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
             _check(bool(self.cache_dir), "data.lidar_topic needs data.cache_dir (where the bag's frames are exported)")
             _check(self.lidar_max_age_s > 0, f"data.lidar_max_age_s must be > 0, got {self.lidar_max_age_s}")
+
+
+_PHOTOMETRIC = (("selfsup", "lidar_semi"), "the photometric self-supervision; supervised trains on depth alone")
+READ_BY_OBJECTIVES: dict[str, tuple[tuple[str, ...], str]] = {  # loss settings only some objectives read
+    **dict.fromkeys(
+        ("supervised_loss", "silog_lambda", "gradient_weight"),
+        (("supervised",), "the depth loss against exact depth; selfsup / lidar_semi minimise the photometric error"),
+    ),
+    **dict.fromkeys(
+        ("photometric_resolution", "automask", "smoothness_weight", "pose_source", "pose_width"), _PHOTOMETRIC
+    ),
+    **dict.fromkeys(("lidar_loss", "lidar_weight"), (("lidar_semi",), "the sparse LiDAR term of lidar_semi")),
+}
 
 
 @dataclass(frozen=True)
@@ -230,6 +257,7 @@ class LossConfig:
         _check(1 <= self.scales <= 4, f"loss.scales must be 1..4, got {self.scales}")
         _check(self.photometric_resolution in ("full", "pyramid"), "loss.photometric_resolution: full | pyramid")
         _check(self.pose_source in ("predicted", "ground_truth"), "loss.pose_source: predicted | ground_truth")
+        _refuse_unread(self, self.objective, READ_BY_OBJECTIVES, "loss.objective")
 
     @property
     def output_kind(self) -> OutputKind:

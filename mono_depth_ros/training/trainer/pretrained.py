@@ -273,13 +273,17 @@ def record_trained_kind(directory: Path, kind: OutputKind) -> None:
     from mono_depth_ros.models.hf_families import TRAINED_KIND_KEY
 
     config_path = directory / "config.json"
+    partial = config_path.with_name(config_path.name + ".tmp")  # Ctrl-C or a full disk mid-write: the config stays
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         if kind is OutputKind.DEPTH_UP_TO_SCALE:
             config[TRAINED_KIND_KEY] = kind.value
         elif config.pop(TRAINED_KIND_KEY, None) is None:
             return
-        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        partial.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        partial.replace(config_path)
     except (OSError, ValueError) as err:
         msg = f"cannot record the output kind in {config_path} ({err}); the directory would not load as {kind.value}"
         raise CheckpointError(msg) from None
+    finally:
+        partial.unlink(missing_ok=True)

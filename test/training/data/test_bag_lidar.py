@@ -147,7 +147,7 @@ def test_lidar_semi_sources_are_the_adjacent_frames_of_one_stretch(kitti_object_
     train, _ = build_recorded_datasets(data, 64, 32, (-1, 1), seed=0)
     names = [train.samples[i].name for i in range(len(train))]  # type: ignore[index]
     assert names == ["rgb/000001.png", "rgb/000004.png"]
-    without_lidar, _ = build_recorded_datasets(replace(data, lidar_topic=""), 64, 32, (-1, 1), seed=0)
+    without_lidar, _ = build_recorded_datasets(replace(data, lidar_topic="", cache_dir=""), 64, 32, (-1, 1), seed=0)
     assert [without_lidar.samples.frames[t].ordinal for t in without_lidar.samples.targets] == [1, 4]  # type: ignore[attr-defined]
 
 

@@ -280,3 +280,55 @@ def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: 
     assert load_train_config(None, ["loss.objective=selfsup", setting]).loss.objective == "selfsup"
     for taken in ("[-1, 1]", "[]"):
         assert load_train_config(None, ["loss.objective=supervised", f"data.frame_offsets={taken}"]).loss.objective
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown", "objective", "reader"),
+    [
+        ("smoothness_weight=0.01", "0.01", "supervised", "selfsup / lidar_semi"),
+        ("automask=false", "False", "supervised", "selfsup / lidar_semi"),
+        ("photometric_resolution=pyramid", "'pyramid'", "supervised", "selfsup / lidar_semi"),
+        ("pose_source=ground_truth", "'ground_truth'", "supervised", "selfsup / lidar_semi"),
+        ("pose_width=8", "8", "supervised", "selfsup / lidar_semi"),
+        ("supervised_loss=berhu", "'berhu'", "selfsup", "supervised"),
+        ("silog_lambda=0.5", "0.5", "lidar_semi", "supervised"),
+        ("gradient_weight=0.5", "0.5", "selfsup", "supervised"),
+        ("lidar_weight=0.5", "0.5", "selfsup", "lidar_semi"),
+        ("lidar_loss=l1", "'l1'", "supervised", "lidar_semi"),
+    ],
+)
+def test_a_loss_setting_the_objective_does_not_read_is_refused(
+    setting: str, shown: str, objective: str, reader: str
+) -> None:
+    """Each objective reads its own loss settings (assemble.py): supervised the depth loss, selfsup / lidar_semi the
+    photometric terms and the pose network, lidar_semi the LiDAR term. A self-supervised smoothness weight on a
+    supervised run, or a supervised loss on a selfsup run, was taken without a word and did nothing. Refused naming
+    the setting, its value and the objectives that read it; an objective that reads it takes it, and a default
+    written out (a config shared between runs) is taken by every objective."""
+    name = setting.partition("=")[0]
+    match = rf"loss\.{name} {re.escape(shown)} is not read by loss\.objective {objective}: .*{reader} only"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [f"loss.objective={objective}", f"loss.{setting}"])
+    taker = reader.partition(" ")[0]
+    assert load_train_config(None, [f"loss.objective={taker}", f"loss.{setting}"]).loss.objective == taker
+    written_out = {key: value for key, value in TrainConfig().to_dict()["loss"].items() if key != "objective"}
+    for every in ("supervised", "selfsup", "lidar_semi"):
+        assert config_from_mapping({"loss": {**written_out, "objective": every}}).loss.objective == every
+
+
+@pytest.mark.parametrize("kind", ["kitti_raw", "kitti_depth", "nyu", "folder", "rosbag"])
+def test_a_cache_dir_for_data_that_is_never_cached_is_refused(kind: str) -> None:
+    """``data.cache_dir`` holds the rendered drives (synthetic) and a bag's frames exported with their LiDAR (rosbag
+    with ``data.lidar_topic``); the other kinds, and a bag without a LiDAR topic, read their files in place, and a
+    cache folder given for them was taken without a word (nothing written there, a user waiting for a cache).
+    Refused naming the setting and what reads it; synthetic and a bag with its LiDAR take it, and an empty one (the
+    default written out) is taken by every kind."""
+    given = [f"data.kind={kind}", "data.root=somewhere", "data.cache_dir=cache"]
+    unread = r"data\.cache_dir 'cache' (is not read by data\.kind|needs data\.lidar_topic)"
+    with pytest.raises(ConfigError, match=unread):
+        load_train_config(None, given)
+    written_out = [f"data.kind={kind}", "data.root=somewhere", "data.cache_dir=''"]
+    assert load_train_config(None, written_out).data.kind == kind
+    assert load_train_config(None, ["data.cache_dir=cache"]).data.cache_dir == "cache"
+    bag = ["data.kind=rosbag", "data.root=bag", "data.lidar_topic=/velodyne_points", "data.cache_dir=cache"]
+    assert load_train_config(None, bag).data.cache_dir == "cache"

@@ -7,6 +7,7 @@ KITTI raw tree built from ../shared/data, and the result loads through the infer
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.training.data.kitti_files import load_rgb
 from mono_depth_ros.training.trainer.config import load_train_config
 from mono_depth_ros.training.trainer.loop import Trainer
-from mono_depth_ros.training.trainer.pretrained import PretrainedDepthNet, open_pretrained
+from mono_depth_ros.training.trainer.pretrained import PretrainedDepthNet, open_pretrained, record_trained_kind
 from test.conftest import REPO_ROOT
 from test.kitti_bag import LIDAR_TOPIC, load_kitti_frames, write_kitti_bag
 from test.kitti_raw_tree import DRIVE, build_raw_tree
@@ -317,3 +318,30 @@ def test_a_metric_fine_tune_of_an_up_to_scale_directory_loads_as_metres(
     assert DepthEstimator.open("torch", second.model_path, options).output_kind is OutputKind.METRIC
     directory = second.model_path.parent / "pretrained"
     assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is OutputKind.METRIC
+
+
+def test_a_kind_record_interrupted_while_it_writes_leaves_the_directory_loadable(
+    tiny_da: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``record_trained_kind`` rewrote ``pretrained/config.json`` in place (``write_text`` truncates first): Ctrl-C
+    (or a full disk) in the write left the JSON cut short, and the fine-tuned directory no longer loaded at all. It is
+    written beside and renamed once whole: the directory keeps its config and loads as it did, and no temporary file
+    is left."""
+    directory = Path(shutil.copytree(tiny_da, tmp_path / "pretrained"))
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    kind = DepthEstimator.open("depth_anything_v2", directory, options).output_kind
+    before = sorted(directory.iterdir())
+    config = (directory / "config.json").read_text(encoding="utf-8")
+    write_text = Path.write_text
+
+    def cut_short(path: Path, text: str, *args: object, **kwargs: object) -> int:
+        write_text(path, text[: len(text) // 2], *args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        record_trained_kind(directory, OutputKind.DEPTH_UP_TO_SCALE)
+    monkeypatch.undo()
+    assert sorted(directory.iterdir()) == before
+    assert (directory / "config.json").read_text(encoding="utf-8") == config
+    assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is kind
