@@ -88,6 +88,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("scale.fixed_scale", 1.0, "scale for scale.mode=fixed and the last fallback", min_value=1e-6, max_value=1e6, dynamic=True),
     ParamSpec("scale.camera_height_m", 1.5, "camera height above the ground plane (ground_plane fallback)", min_value=0.0, max_value=100.0, dynamic=True),
     ParamSpec("scale.camera_pitch_rad", 0.0, "camera pitch, positive looking down (ground_plane fallback)", min_value=-1.6, max_value=1.6, dynamic=True),
+    ParamSpec("scale.ground_frame", "", "frame on the ground, z up (e.g. base_footprint): the ground-plane prior's camera height, pitch and roll from TF ground_frame <- camera optical frame at the image stamp, instead of scale.camera_height_m / scale.camera_pitch_rad; empty = those parameters"),
     ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=8192, dynamic=True),  # the fit samples 8192 (core.scale.fit.FitConfig.max_points)
     # Outputs
     ParamSpec("output.encoding", "32FC1", "depth image encoding: 32FC1 metres or 16UC1 millimetres", choices=("32FC1", "16UC1")),
@@ -341,7 +342,8 @@ def resolve(values: Mapping[str, Any]) -> dict[str, ParamValue]:
         topic = str(resolved[name])
         if (topic or name != "lidar_topic") and (problem := topic_name_problem(topic)) is not None:
             raise ConfigError(f"parameter {name}={topic!r} is not a valid ROS topic name: {problem}")
-    for name in ("scan.frame_id", "lidar.motion_frame", "temporal.fixed_frame"):  # tf2 refuses them in every lookup
+    frame_names = ("scan.frame_id", "lidar.motion_frame", "temporal.fixed_frame", "scale.ground_frame")
+    for name in frame_names:  # tf2 refuses them in every lookup
         frame = str(resolved[name])  # (the bag runner's TF buffer would strip the slash: node and bag would differ)
         if frame.startswith("/"):
             msg = f"parameter {name}={frame!r}: tf2 frame ids cannot start with '/'; use {frame.lstrip('/')!r}"

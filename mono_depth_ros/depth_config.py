@@ -83,6 +83,7 @@ class ScaleConfig:
     fixed_scale: float
     camera_height_m: float
     camera_pitch_rad: float
+    ground_frame: str
     min_points: int
 
 

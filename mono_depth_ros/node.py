@@ -33,7 +33,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
 
-from mono_depth_ros.adapters import lifecycle_requests, messages, motion
+from mono_depth_ros.adapters import ground_tf, lifecycle_requests, messages
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
@@ -214,10 +214,11 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._latched = LatchedInfo(info_topic, subscribe, graph, in_qos, self._approximate, shown=shown)
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
-        if lidar_topic or config.temporal.enabled:
+        if lidar_topic or config.temporal.enabled or config.scale.ground_frame:
             self._tf_buffer = ClearedOnJumpBack(Buffer())  # a bag's --loop: no TF_OLD_DATA
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
-        self._poses = motion.tf2_camera_poses(config.temporal, self._tf_buffer, self._factory, (TransformException,))
+        tf2 = (self._tf_buffer, self._factory, (TransformException,))  # temporal.fixed_frame's, scale.ground_frame's
+        self._poses = ground_tf.tf2_frame_poses(config, *tf2, self.get_logger().warning, self._stats.bad_message)
         if lidar_topic:
             unpaired = UnpairedLog(self.get_logger().warning, shown_topic(lidar_topic, resolve), config.lidar.max_age_s)
             self._pairing = ScanPairing(
@@ -318,8 +319,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         decoded = self._cameras.checked(messages.frame_input(frame.image, image_type, camera, rectified, copy=False))
         self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
-        pose = self._poses.pose(decoded.frame_id, decoded.stamp_ns) if self._poses is not None else None
-        return replace(decoded, lidar=lidar, prediction=prediction, world_from_cam=pose)  # checked and decoded first
+        decoded = replace(decoded, lidar=lidar, prediction=prediction)  # checked and decoded first
+        return self._poses.add_to(decoded, self._pipeline.config.scale)  # the camera's poses from TF
 
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:

@@ -30,6 +30,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
 from mono_depth_ros.core.model_output import check_network_output, out_of_memory
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
+from mono_depth_ros.core.scale.ground import GroundPose
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.core.training_camera import training_camera_mismatch
@@ -59,6 +60,9 @@ class FrameInput:
             ``model.output_kind``.
         world_from_cam: the camera pose (optical frame → ``temporal.fixed_frame``) at ``stamp_ns``, from TF, for
             the temporal filter; None = unknown (the filter then passes the frame through and counts it).
+        ground_pose: the camera above the ground from TF (``scale.ground_frame`` <- the optical frame at
+            ``stamp_ns``, :mod:`mono_depth_ros.adapters.ground_tf`) for the ground-plane scale; None = the
+            parameters' (``scale.camera_height_m``, ``scale.camera_pitch_rad``).
     """
 
     stamp_ns: int
@@ -69,6 +73,7 @@ class FrameInput:
     lidar: LidarInput | None = None
     prediction: npt.NDArray[np.float32] | None = None
     world_from_cam: RigidTransform | None = None
+    ground_pose: GroundPose | None = None
 
 
 @dataclass(frozen=True)
@@ -479,7 +484,7 @@ class DepthPipeline:
 
         t = time.perf_counter()
         scale_intrinsics = out_intrinsics if at_output_size else intrinsics
-        result = self._scale.update(prediction, kind, frame.stamp_ns, scale_intrinsics, frame.lidar)
+        result = self._scale.update(prediction, kind, frame.stamp_ns, scale_intrinsics, frame.lidar, frame.ground_pose)
         depth_m = np.asarray(result.depth_m, dtype=np.float32)
         scale = ScaleStatus(
             mode=str(getattr(result.mode, "value", result.mode)),

@@ -194,6 +194,7 @@ def write_kitti_bag(
     period_ns: int = PERIOD_NS,
     lidar_offset_ns: int = LIDAR_OFFSET_NS,
     tf_around: Sequence[int] | None = None,
+    static_extra: Sequence[RigidTransform] = (),
 ) -> list[BagFrame]:
     """Write ``frames`` as a rosbag2 (layout in the module docstring); returns each frame with its stamp.
 
@@ -201,6 +202,7 @@ def write_kitti_bag(
     ``tf_around``: the extrinsic goes on ``/tf`` (a LiDAR on a moving mount) instead of ``/tf_static``, at 10 Hz from
     200 ms before to 200 ms after the stamps of these frames only (a recording whose /tf has gaps, starts late or
     ends early).
+    ``static_extra``: more transforms for every ``/tf_static`` message (a robot's ``base_footprint`` <- camera).
     """
     written = []
     with BagBuilder(path, distro, storage) as bag:
@@ -215,7 +217,8 @@ def write_kitti_bag(
                 and (last_extrinsic is None or not np.allclose(last_extrinsic.matrix, frame.cam_from_velo.matrix))
             ):
                 static_ns = stamp_ns - period_ns // 2
-                bag.add("/tf_static", tf_message_from(factory, [frame.cam_from_velo], static_ns), static_ns)
+                transforms = [frame.cam_from_velo, *static_extra]
+                bag.add("/tf_static", tf_message_from(factory, transforms, static_ns), static_ns)
                 last_extrinsic = frame.cam_from_velo
             if tf_around is not None and index in tf_around:
                 for tf_ns in range(stamp_ns - 200_000_000, stamp_ns + 200_000_001, 100_000_000):

@@ -96,6 +96,49 @@ def test_external_relative_inverse_with_lidar_gives_metric_depth(
         assert _abs_rel_to_lidar(depth_m, bag_frame.frame) < 0.005  # scale + shift from the LiDAR, every frame
 
 
+def test_the_ground_plane_scale_takes_the_cameras_height_and_pitch_from_tf_static(
+    tmp_path: Path, kitti_frames: list[KittiFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real KITTI frame 000000 (external depth_up_to_scale prediction: its Velodyne depth, densified; true scale 1),
+    ``scale.mode=ground_plane`` with KITTI's nominal 1.65 m and 0° as parameters, and /tf_static holding
+    base_footprint <- camera_optical at the height and pitch of the frame's scanned road (1.69 m, 1.4° down). The
+    parameters alone give depth 10 % long; with ``scale.ground_frame=base_footprint`` the bag runner reads TF's
+    pose (within 1 %) and warns once that the parameters disagree, naming both."""
+    import math
+
+    from mono_depth_ros.core.geometry import RigidTransform
+    from mono_depth_ros.core.synthetic import SensorRig
+
+    rig = SensorRig(camera_height_m=1.69, camera_pitch_rad=math.radians(1.4))
+    footprint = RigidTransform(
+        rig.base_from_cam.rotation, rig.base_from_cam.translation, "base_footprint", CAMERA_FRAME
+    )
+    bag_kwargs: dict[str, Any] = {"prediction": "metric", "lidar": False, "static_extra": [footprint]}
+    written = write_kitti_bag(tmp_path / "in", kitti_frames[:1], **bag_kwargs)
+    params = [
+        "model.backend=external",
+        "model.output_kind=depth_up_to_scale",
+        "lidar_topic=",
+        "scale.mode=ground_plane",
+    ]
+    params += ["prediction_topic=/depth_model/prediction", "scale.camera_height_m=1.65", "scale.camera_pitch_rad=0.0"]
+    ratios = {}
+    for name, extra in (("parameters", []), ("tf", ["scale.ground_frame=base_footprint"])):
+        cli = [arg for p in (*params, *extra) for arg in ("--param", p)]
+        assert main(["bag", str(tmp_path / "in"), str(tmp_path / name), "--quiet", *cli]) == 0
+        report = capsys.readouterr()
+        ((_, image),) = read_bag(tmp_path / name)["/depth/image"]
+        depth_m, truth = depth_image_to_metres(image), written[0].frame.lidar_depth_m
+        valid = np.isfinite(depth_m) & np.isfinite(truth)
+        ratios[name] = float(np.median(depth_m[valid] / truth[valid])) - 1.0
+        warned = "TF base_footprint <- camera_optical puts the camera 1.690 m above the ground" in report.out
+        assert warned == (name == "tf"), report.out
+        assert "scale health: ok 1" in report.out  # a wrong height or pitch is no less 'ok'
+    assert "warning     1 x ground_frame.disagrees: TF base_footprint <- camera_optical" in report.out
+    assert "scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)" in report.out
+    assert ratios["parameters"] > 0.08 and abs(ratios["tf"]) < 0.01, ratios
+
+
 @pytest.mark.parametrize(
     ("variant", "bag_kwargs", "cli"),
     [

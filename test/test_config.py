@@ -147,7 +147,7 @@ def test_a_scan_frame_id_tf2_cannot_look_up_is_refused_with_the_remedy() -> None
     assert resolve({"scan.frame_id": "base_scan"})["scan.frame_id"] == "base_scan"
 
 
-@pytest.mark.parametrize("name", ["lidar.motion_frame", "temporal.fixed_frame"])
+@pytest.mark.parametrize("name", ["lidar.motion_frame", "temporal.fixed_frame", "scale.ground_frame"])
 def test_a_fixed_frame_tf2_cannot_look_up_is_refused_with_the_remedy(name: str) -> None:
     """``/odom`` was taken: the node's tf2 refused every lookup through it (every scan unused, every frame
     unfiltered, counted as TransformException) while the bag runner's TF buffer stripped the slash and used it."""

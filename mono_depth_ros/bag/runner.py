@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
+from mono_depth_ros.adapters.ground_tf import GroundPoses
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     DIAGNOSTIC_ARRAY,
@@ -133,6 +134,8 @@ class _SecondPass:
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         self.poses = CameraPoses(self.config.temporal, self._pose_lookup) if self.config.temporal.enabled else None
+        report = lambda reason, _camera, text: summary.warnings.add(reason, text)  # noqa: E731  # counted per frame
+        self.ground = GroundPoses(self.config.scale.ground_frame, self._pose_lookup, report)  # tf2's answers too
         self.scan_frames = ScanFrameCheck(
             lambda text: summary.warnings.add("scan: frame without x forward?", text),
             lambda text: summary.warnings.add("lidar: transform looks wrong", text),
@@ -328,6 +331,8 @@ class _SecondPass:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
             frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
+            ground = self.ground.pose(frame.frame_id, frame.stamp_ns, self.config.scale)  # scale.ground_frame's TF
+            frame = replace(frame, ground_pose=ground)
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return
@@ -349,10 +354,12 @@ class _SecondPass:
         self._write(output, message.log_ns)
 
     def _pose_lookup(self, fixed_frame: str, camera_frame: str, stamp_ns: int) -> RigidTransform:
-        """The temporal filter's TF query (:data:`~mono_depth_ros.adapters.motion.PoseLookup`) on the bag's TF as
+        """The temporal filter's TF query (:data:`~mono_depth_ros.adapters.motion.PoseLookup`; also the ground-plane
+        prior's, :data:`~mono_depth_ros.adapters.ground_tf.GroundLookup`) on the bag's TF as
         the node's tf2 answers it: past the end of a moving transform's /tf it has none (the bag's TF would hold
         the last one, a camera standing still), so :class:`CameraPoses` extrapolates up to
-        ``temporal.max_extrapolation_s`` and then counts the frame, as in the node.
+        ``temporal.max_extrapolation_s`` and then counts the frame, and the ground-plane prior takes the parameters,
+        as in the node.
 
         Raises:
             TransformError: no transform, or one held past the end of /tf.

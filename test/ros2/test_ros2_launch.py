@@ -138,6 +138,74 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
         assert launched.stop() == 0
 
 
+def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_publisher(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``scale.ground_frame: base_footprint`` with KITTI's nominal 1.65 m and 0° as parameters, no LiDAR and no
+    temporal filter (the node listens to TF for the ground frame alone): before any TF the node warns once that it
+    uses the parameters; ``ros2 run tf2_ros static_transform_publisher`` placing the camera 1.69 m up, pitched 1.4°
+    down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both."""
+    import math
+
+    import transforms3d.quaternions as tq
+
+    from mono_depth_ros.core.synthetic import SensorRig
+
+    from .test_ros2_consumers import ros2_run
+
+    values = {
+        "scale.mode": "ground_plane",
+        "scale.ground_frame": "base_footprint",
+        "scale.camera_height_m": 1.65,
+        "scale.camera_pitch_rad": 0.0,
+        "diagnostics.period_s": 0.25,
+    }
+    params = write_params(ros_logs / "ground_frame_params.yaml", values)
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "ground_frame.log")
+    no_tf = f"no TF base_footprint <- {CAMERA_FRAME} for the camera's height above the ground"
+    disagree = (
+        f"TF base_footprint <- {CAMERA_FRAME} puts the camera 1.690 m above the ground, pitched 0.0244 rad (+1.40°) "
+        "down, but scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)"
+    )
+    try:
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected(lidar=False)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        time.sleep(0.5)  # discovery
+
+        def unused() -> int:  # frames whose prior was the parameters', as /diagnostics last counted them
+            statuses = [v for v in map(diagnostic_values, diagnostics.messages) if v is not None]
+            return int(statuses[-1].get("bad_messages.ground_frame.no_transform", "0")) if statuses else 0
+
+        for _ in range(2):
+            feeder.publish_image(0, probe.now_ns())
+            time.sleep(0.4)
+        depth.wait_for(2, timeout_s=60)
+        wait_until(lambda: no_tf in launched.log, 10, "the warning that TF has no ground pose yet")
+        wait_until(lambda: unused() == 2, 5, "both frames counted in bad_messages.ground_frame.no_transform")
+        assert disagree not in launched.log
+        rig = SensorRig(camera_height_m=1.69, camera_pitch_rad=math.radians(1.4))
+        qw, qx, qy, qz = tq.mat2quat(rig.base_from_cam.rotation)
+        pose = {"--z": 1.69, "--qx": qx, "--qy": qy, "--qz": qz, "--qw": qw}
+        args = [str(item) for key, value in pose.items() for item in (key, value)]
+        args += ["--frame-id", "base_footprint", "--child-frame-id", CAMERA_FRAME]
+        with ros2_run("tf2_ros", "static_transform_publisher", ros_logs / "ground_frame_tf.log", *args):
+            time.sleep(1.0)  # the node's TransformListener gets /tf_static (transient local)
+            for _ in range(3):
+                feeder.publish_image(0, probe.now_ns())
+                time.sleep(0.4)
+            depth.wait_for(5, timeout_s=60)
+            wait_until(lambda: disagree in launched.log, 10, "the warning that TF and the parameters disagree")
+            time.sleep(0.6)  # two /diagnostics periods
+            assert unused() == 2  # the frames with TF's pose are not counted
+        log = launched.log
+        assert log.count(no_tf) == 1 and log.count(disagree) == 1, log[-3000:]  # once each
+    finally:
+        assert launched.stop() == 0
+
+
 def test_arguments_given_wrong_fail_the_launch(ros_logs: Path) -> None:
     """A node that cannot start, and a params_file that is not a file, made ``ros2 launch`` exit 0: the second even
     ran the node on its defaults (launch_ros only warns). A supervisor or script saw success."""

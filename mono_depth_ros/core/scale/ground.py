@@ -24,7 +24,7 @@ inverse depth of a pixel on it is *linear* in normalised image coordinates ``x =
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +33,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, PredictionOrderError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
@@ -101,6 +102,11 @@ class GroundPlaneConfig:
         high = self.max_range_m if self.max_range_m is not None else min(30.0, 20.0 * h)
         return low, high
 
+    def posed(self, pose: GroundPose) -> GroundPlaneConfig:
+        """This prior with the camera's height, pitch and roll taken from ``pose`` (TF's); the range stays as set
+        (None: from the new height)."""
+        return replace(self, camera_height_m=pose.height_m, pitch_rad=pose.pitch_rad, roll_rad=pose.roll_rad)
+
     def remedy(self) -> str:
         """Where this prior puts the ground and what to check when none is found there (ends a refusal's message)."""
         low, high = self.range_m
@@ -116,6 +122,31 @@ class GroundPlaneConfig:
         cp, sp = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
         cr, sr = math.cos(self.roll_rad), math.sin(self.roll_rad)
         return np.array([sr * cp, cr * cp, sp])
+
+
+class GroundPose(NamedTuple):
+    """The camera above the ground as :class:`GroundPlaneConfig` takes it: ``height_m`` (optical centre above the
+    ground plane, metres), ``pitch_rad`` (optical axis below the horizontal, positive looking down) and ``roll_rad``
+    (about the optical axis, positive when the ground normal tilts towards the optical +x)."""
+
+    height_m: float
+    pitch_rad: float
+    roll_rad: float
+
+
+def ground_pose(ground_from_cam: RigidTransform) -> GroundPose:
+    """The camera's :class:`GroundPose` from TF's ``ground_frame <- camera optical frame``.
+
+    The ground frame lies on the ground with z up (REP 120's ``base_footprint``, REP 103); the camera frame is an
+    optical frame (z forward, x right, y down). The height is the camera origin's z in the ground frame; the ground's
+    downward normal ``-z`` in the camera frame is ``(sin r cos p, cos r cos p, sin p)`` (:meth:`GroundPlaneConfig.
+    normal_in_camera`), which gives pitch and roll. A height <= 0 (a ground frame that is not on the ground, or
+    above the camera) is returned as it is: the caller refuses it.
+    """
+    normal = -ground_from_cam.rotation[2, :]  # the ground frame's -z in camera coordinates (R^T @ (0, 0, -1))
+    pitch = math.asin(min(1.0, max(-1.0, float(normal[2]))))
+    roll = math.atan2(float(normal[0]), float(normal[1]))
+    return GroundPose(float(ground_from_cam.translation[2]), pitch, roll)
 
 
 class _Samples(NamedTuple):

@@ -43,7 +43,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
 from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig, ExtrinsicVerdict
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind
-from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, GroundPose, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import (
     LidarScan,
     ProjectionConfig,
@@ -156,6 +156,7 @@ class _Frame:
     projection: ProjectionStats | None = None
     lidar_lag_ns: int | None = None
     extrinsic: ExtrinsicVerdict | None = None
+    ground_pose: GroundPose | None = None
 
 
 class ScaleRecovery:
@@ -215,6 +216,7 @@ class ScaleRecovery:
         stamp_ns: int,
         intrinsics: PinholeIntrinsics,
         lidar: LidarScan | None = None,
+        ground_pose: GroundPose | None = None,
     ) -> ScaleResult:
         """Metric depth for one frame.
 
@@ -225,6 +227,9 @@ class ScaleRecovery:
             stamp_ns: image capture stamp, int nanoseconds.
             intrinsics: pinhole intrinsics of the prediction image (width = W, height = H).
             lidar: this frame's scan with its extrinsic (and optional twist), or None.
+            ground_pose: the camera above the ground from TF (``scale.ground_frame``): the ground-plane prior's
+                height, pitch and roll this frame instead of ``config.ground``'s (which still decides whether there is
+                a prior); None: ``config.ground``'s.
 
         Raises:
             ShapeError / CalibrationError: prediction not 2-D or not the size the intrinsics describe.
@@ -241,7 +246,7 @@ class ScaleRecovery:
             self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
         self._last_stamp_ns = int(stamp_ns)
         self._forget_ground_of_another_calibration(intrinsics)
-        frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics)
+        frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics, ground_pose=ground_pose)
         mode = self.config.mode
         if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):
             return self._passthrough(frame)
@@ -406,11 +411,14 @@ class ScaleRecovery:
         if ground is None:
             frame.reasons.append("no ground-plane prior (scale.camera_height_m = 0)")
             return None
+        if frame.ground_pose is not None:
+            ground = ground.posed(frame.ground_pose)
         health = Health.OK if primary else Health.DEGRADED
         try:
             fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
         except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
-            frame.reasons.append(f"ground plane: {err}")
+            from_tf = "" if frame.ground_pose is None else " (this frame's height and pitch: TF's, scale.ground_frame)"
+            frame.reasons.append(f"ground plane: {err}{from_tf}")
             fit, health = None, Health.DEGRADED
         if frame.kind.has_shift:  # scale.mode=ground_plane: anchors as LiDAR fits do
             if fit is None:

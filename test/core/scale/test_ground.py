@@ -8,8 +8,10 @@ import pytest
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.fit import apply_fit
-from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, GroundPose, ground_plane_fit, ground_pose
+from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.evaluation.scale_sequence import CAMERA_HEIGHT_M, SEQUENCE_INTRINSICS, render_scene
 from mono_depth_ros.models.spec import OutputKind
 
@@ -91,6 +93,29 @@ def test_config_and_shape_errors() -> None:
     normal = GroundPlaneConfig(pitch_rad=0.1, roll_rad=0.2).normal_in_camera()
     assert np.linalg.norm(normal) == pytest.approx(1.0)
     assert normal[2] == pytest.approx(math.sin(0.1)) and normal[0] > 0
+
+
+@pytest.mark.parametrize("roll_rad", [0.0, -0.1, 0.05])
+def test_ground_pose_from_tf_puts_the_prior_plane_where_the_ground_frame_is(roll_rad: float) -> None:
+    """TF base_footprint (on the ground, z up) <- camera optical frame as a URDF gives it (the synthetic rig's
+    ``base_from_cam``: 1.2 m up, 7° down), rolled about the forward axis: the prior posed from it has TF's height and
+    pitch, and its plane's inverse depth at every ray is that of the ground frame's z = 0 plane along the ray."""
+    rig = SensorRig(camera_height_m=1.2, camera_pitch_rad=math.radians(7.0))
+    c, s = math.cos(roll_rad), math.sin(roll_rad)
+    roll = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])  # REP 103: about base x (forward)
+    tf = RigidTransform(roll @ rig.base_from_cam.rotation, rig.base_from_cam.translation)
+    pose = ground_pose(tf)
+    assert pose.height_m == pytest.approx(1.2)
+    if roll_rad == 0.0:
+        assert pose == pytest.approx(GroundPose(1.2, math.radians(7.0), 0.0))
+    prior = GroundPlaneConfig().posed(pose)
+    x, y = np.meshgrid(np.linspace(-0.8, 0.8, 9), np.linspace(-0.3, 0.6, 7))
+    rays = np.stack([x, y, np.ones_like(x)], axis=-1)  # optical frame, z = 1: inverse depth = 1 / ray length along z
+    # The ray p = t + λ R d meets z = 0 at λ = -t_z / (R d)_z, at optical depth λ (d_z = 1).
+    ground_inverse = -(rays @ tf.rotation.T)[..., 2] / tf.translation[2]
+    prior_inverse = (rays @ prior.normal_in_camera()) / prior.camera_height_m
+    np.testing.assert_allclose(prior_inverse, ground_inverse, atol=1e-12)
+    assert prior.min_range_m is None and prior.stride_px == GroundPlaneConfig.stride_px  # the rest as configured
 
 
 @pytest.mark.parametrize("pitch_error_deg", [-1.0, 1.0])
