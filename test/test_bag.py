@@ -139,6 +139,28 @@ def test_the_ground_plane_scale_takes_the_cameras_height_and_pitch_from_tf_stati
     assert ratios["parameters"] > 0.08 and abs(ratios["tf"]) < 0.01, ratios
 
 
+def test_a_ground_frame_tf_does_not_hold_is_an_unused_input_not_a_lost_image(
+    tmp_path: Path, kitti_frames: list[KittiFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scale.ground_frame`` naming a frame the bag's TF does not hold (real KITTI frame 000000): the frame takes
+    the parameters' prior and is written; the output's /diagnostics counts it in
+    ``inputs_unused.ground_frame.no_transform`` (as the node does), not among the image outcomes: received ==
+    published + bad_messages, as every status of the node promises."""
+    write_kitti_bag(tmp_path / "in", kitti_frames[:1], prediction="metric", lidar=False)
+    params = ["model.backend=external", "model.output_kind=depth_up_to_scale", "lidar_topic="]
+    params += ["scale.mode=ground_plane", "scale.ground_frame=base_footprint"]
+    params += ["prediction_topic=/depth_model/prediction"]
+    cli = [arg for p in params for arg in ("--param", p)]
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *cli]) == 0
+    report = capsys.readouterr()
+    assert "1 x ground_frame.no_transform: no TF base_footprint <- camera_optical" in report.out, report.out
+    output = read_bag(tmp_path / "out")
+    assert len(output["/depth/image"]) == 1
+    values = {kv.key: kv.value for kv in output["/diagnostics"][-1][1].status[0].values}
+    assert values["frames_received"] == values["frames_published"] == "1" and values["bad_messages"] == "0", values
+    assert values["inputs_unused.ground_frame.no_transform"] == values["inputs_unused"] == "1", values
+
+
 @pytest.mark.parametrize(
     ("variant", "bag_kwargs", "cli"),
     [

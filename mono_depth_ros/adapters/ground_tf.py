@@ -5,7 +5,7 @@ at the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
 ``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer, or puts the camera at or
 below the ground frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is
-reported (:data:`Report`: the node counts it in ``bad_messages.ground_frame.*`` and warns once per reason and camera
+reported (:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera
 frame; the bag runner counts it in its summary's warnings). Where both are given (the parameters not at their
 defaults) and they disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or
 :data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used and the disagreement is reported once per camera frame, naming
@@ -140,8 +140,8 @@ def tf2_frame_poses(
 ) -> FramePoses:
     """:class:`FramePoses` over a ``tf2_ros.Buffer`` (the node; never waits: timeout zero; the node makes one when
     the temporal filter or ``scale.ground_frame`` asks for TF). ``errors``: tf2's ``TransformException``;
-    ``warning``: the node's logger (once per reason and camera frame); ``count``: the node's ``bad_messages``
-    counter, for frames whose prior is the parameters'."""
+    ``warning``: the node's logger (once per reason and camera frame); ``count``: the node's ``inputs_unused``
+    counter (no image outcome: the frame is published), for frames whose prior is the parameters'."""
 
     def lookup(ground_frame: str, camera_frame: str, stamp_ns: int) -> RigidTransform:
         stamped = tf_buffer.lookup_transform(ground_frame, camera_frame, time_from_ns(factory, stamp_ns))

@@ -134,7 +134,9 @@ class _SecondPass:
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         self.poses = CameraPoses(self.config.temporal, self._pose_lookup) if self.config.temporal.enabled else None
-        report = lambda reason, _camera, text: summary.warnings.add(reason, text)  # noqa: E731  # counted per frame
+        report = lambda reason, _camera, text: (  # noqa: E731  # counted per frame; a prior from the parameters:
+            summary.warnings.add if reason == "ground_frame.disagrees" else summary.input_unused  # no image outcome
+        )(reason, text)
         self.ground = GroundPoses(self.config.scale.ground_frame, self._pose_lookup, report)  # tf2's answers too
         self.scan_frames = ScanFrameCheck(
             lambda text: summary.warnings.add("scan: frame without x forward?", text),

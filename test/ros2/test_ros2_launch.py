@@ -30,6 +30,7 @@ from .harness import (
     KittiFeeder,
     Launched,
     Probe,
+    accounted,
     depth_array,
     diagnostic_values,
     node_statuses,
@@ -144,7 +145,9 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
     """``scale.ground_frame: base_footprint`` with KITTI's nominal 1.65 m and 0° as parameters, no LiDAR and no
     temporal filter (the node listens to TF for the ground frame alone): before any TF the node warns once that it
     uses the parameters; ``ros2 run tf2_ros static_transform_publisher`` placing the camera 1.69 m up, pitched 1.4°
-    down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both."""
+    down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both.
+    A frame without the TF pose is published: counted in ``inputs_unused``, not as an image outcome (``bad_messages``
+    made received != published + dropped + bad)."""
     import math
 
     import transforms3d.quaternions as tq
@@ -177,14 +180,17 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
 
         def unused() -> int:  # frames whose prior was the parameters', as /diagnostics last counted them
             statuses = [v for v in map(diagnostic_values, diagnostics.messages) if v is not None]
-            return int(statuses[-1].get("bad_messages.ground_frame.no_transform", "0")) if statuses else 0
+            if not statuses:
+                return 0
+            assert accounted(statuses[-1]), statuses[-1]  # published: no image outcome besides
+            return int(statuses[-1].get("inputs_unused.ground_frame.no_transform", "0"))
 
         for _ in range(2):
             feeder.publish_image(0, probe.now_ns())
             time.sleep(0.4)
         depth.wait_for(2, timeout_s=60)
         wait_until(lambda: no_tf in launched.log, 10, "the warning that TF has no ground pose yet")
-        wait_until(lambda: unused() == 2, 5, "both frames counted in bad_messages.ground_frame.no_transform")
+        wait_until(lambda: unused() == 2, 5, "both frames counted in inputs_unused.ground_frame.no_transform")
         assert disagree not in launched.log
         rig = SensorRig(camera_height_m=1.69, camera_pitch_rad=math.radians(1.4))
         qw, qx, qy, qz = tq.mat2quat(rig.base_from_cam.rotation)
