@@ -37,11 +37,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, fit_for_kind
 
 _PRIOR_LOG_SIGMA = 0.05  # ground-plane scales are trusted to about 5 % (height, pitch and flatness errors)
-_SLOPE_GAP_PX = 16  # scale + shift kinds: inliers this far apart down a column are compared (see _slope_problem) ...
-_SLOPE_GAP_RAD = 0.022  # ... or this angle (16 px at KITTI's fy 721), if more pixels: the prior's change over the gap
-# must not shrink below the prediction's noise on a finer image (a network's output upsampled to a 4K camera)
-_SLOPE_RATIO = (0.5, 2.0)  # a ground-like pair changes inverse depth by this much of the prior's change
-_MIN_GROUND_LIKE = 0.5  # fewest ground-like pairs among the inliers' pairs
+_MIN_SLOPE = 0.8  # scale + shift kinds: least fitted / prior inverse-depth slope down the columns (_slope_problem)
 
 
 @dataclass(frozen=True)
@@ -218,7 +214,7 @@ def ground_plane_fit(
         return _estimated_plane_fit(x, y, q, config)
     fit = _prior_normal_fit(q if kind.has_shift else 1.0 / q, prior_inverse, kind, config)
     if kind.has_shift:
-        problem = _slope_problem(samples, kind, fit, config, intrinsics.fy)
+        problem = _slope_problem(samples, kind, fit, config)
         if problem is not None:
             raise ScaleRecoveryError(f"no ground plane: {problem}{config.remedy()}")
     return fit
@@ -306,13 +302,10 @@ def _prior_normal_fit(
         raise ScaleRecoveryError(msg + config.remedy())
     # Inliers must be ground seen over a range of distances: a fronto-parallel object (constant prediction) can
     # match the prior at a single distance.
-    if kind is OutputKind.RELATIVE_INVERSE:
-        relative = (fit.scale * values + fit.shift) / prior_inverse - 1.0
-    elif kind is OutputKind.AFFINE_DEPTH:
-        relative = (fit.scale * values + fit.shift) * prior_inverse - 1.0
+    if kind.has_shift:
+        inliers = _fitted_inverse(values, prior_inverse, kind, fit, config)[1]
     else:
-        relative = np.log(fit.scale * values * prior_inverse)
-    inliers = np.abs(relative) < config.inlier_threshold
+        inliers = np.abs(np.log(fit.scale * values * prior_inverse)) < config.inlier_threshold
     q_all = np.percentile(prior_inverse, [10, 90])
     q_in = np.percentile(prior_inverse[inliers], [10, 90])
     if q_in[1] - q_in[0] < 0.5 * (q_all[1] - q_all[0]):
@@ -322,43 +315,51 @@ def _prior_normal_fit(
     return FitResult(fit.scale, fit.shift, fit.n_points, fit.n_inliers, fit.residual, sigma)
 
 
-def _slope_problem(
-    samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig, fy: float
-) -> str | None:
+def _slope_problem(samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig) -> str | None:
     """Why the inliers of a scale + shift fit are no ground (None: they are).
 
     A scale and a shift can map a surface facing the camera (a vehicle close ahead: one predicted value down its
     rows) to the depth of a band of the prior's ground rows, and with some real ground beside it pass as a ground
     seen over many distances. A ground's inverse depth changes down a column as the prior's does, a facing surface's
-    hardly at all: of the inlier pairs ``_SLOPE_GAP_PX`` or ``_SLOPE_GAP_RAD`` (``fy``: the prediction's focal
-    length, px), whichever is more pixels, apart in a column (in whole grid steps; at most half the rows the samples
-    span, so that a small image still has pairs), at least ``_MIN_GROUND_LIKE`` must change the fitted inverse depth
-    by ``_SLOPE_RATIO`` times the prior's change.
+    hardly at all: the least-squares slope of the fitted inverse depth against the prior's, within each sample
+    column over all its inliers (pooled: ``Σ cov / Σ var`` over the columns), must be at least ``_MIN_SLOPE``. A
+    facing surface's inliers pull it towards 0 by their share of the prior's variation down the columns; the
+    prediction's noise averages out over a column instead of deciding single pixel pairs.
     """
-    values = fit.scale * samples.q + fit.shift
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fitted_inverse = values if kind is OutputKind.RELATIVE_INVERSE else 1.0 / values
-        inliers = np.abs(fitted_inverse / samples.prior_inverse - 1.0) < config.inlier_threshold
-    fitted = np.full(samples.grid_shape, np.nan)
-    prior = np.full(samples.grid_shape, np.nan)
-    fitted.flat[samples.cells[inliers]] = fitted_inverse[inliers]
-    prior.flat[samples.cells[inliers]] = samples.prior_inverse[inliers]
-    rows = samples.cells // samples.grid_shape[1]  # grid row of every sample: a small image has few rows of ground
-    span = int(rows.max() - rows.min()) + 1 if rows.size else 1
-    gap = max(1, min(round(max(_SLOPE_GAP_PX, _SLOPE_GAP_RAD * fy) / config.stride_px), span // 2))
-    change, prior_change = fitted[gap:] - fitted[:-gap], prior[gap:] - prior[:-gap]
-    paired = np.isfinite(change) & np.isfinite(prior_change)
-    ratio = change[paired] / prior_change[paired]
-    low, high = _SLOPE_RATIO
-    ground_like = float(np.mean((ratio > low) & (ratio < high))) if ratio.size else 0.0
-    if ground_like >= _MIN_GROUND_LIKE:
+    fitted_inverse, inliers = _fitted_inverse(samples.q, samples.prior_inverse, kind, fit, config)
+    column = samples.cells[inliers] % samples.grid_shape[1]
+    fitted, prior = fitted_inverse[inliers], samples.prior_inverse[inliers]
+    count = np.maximum(np.bincount(column, minlength=samples.grid_shape[1]), 1)
+    prior_off = prior - (np.bincount(column, prior, count.size) / count)[column]
+    fitted_off = fitted - (np.bincount(column, fitted, count.size) / count)[column]
+    variation = float(np.dot(prior_off, prior_off))
+    slope = float(np.dot(prior_off, fitted_off)) / variation if variation > 0 else 0.0
+    if slope >= _MIN_SLOPE:
         return None
     return (
-        f"the pixels that fit the prior do not deepen down the image as a ground does ({ground_like:.0%} of "
-        f"{ratio.size} pairs of them {gap * config.stride_px} px apart in a column change inverse depth by "
-        f"{low:g}-{high:g}x the prior's change; need {_MIN_GROUND_LIKE:.0%}): a surface facing the camera took the "
-        "ground's place"
+        f"the pixels that fit the prior do not deepen down the image as a ground does (their inverse depth changes "
+        f"down a column by {slope:.2f}x the prior's change, least squares over {fitted.size} inliers; need "
+        f"{_MIN_SLOPE:g}): a surface facing the camera took the ground's place"
     )
+
+
+def _fitted_inverse(
+    q: npt.NDArray[np.float64],
+    prior_inverse: npt.NDArray[np.float64],
+    kind: OutputKind,
+    fit: FitResult,
+    config: GroundPlaneConfig,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """A scale + shift fit's inverse depth (1/m) at the samples and its inliers to the prior, the residual taken
+    as the fit of :mod:`.fit` takes it (relative in inverse depth for relative_inverse, in depth for affine_depth)."""
+    values = fit.scale * q + fit.shift
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind is OutputKind.RELATIVE_INVERSE:
+            fitted_inverse, relative = values, values / prior_inverse - 1.0
+        else:
+            fitted_inverse, relative = 1.0 / values, values * prior_inverse - 1.0
+        inliers = np.abs(relative) < config.inlier_threshold
+    return fitted_inverse, inliers
 
 
 def _tilt_ok(planes: npt.NDArray[np.float64], config: GroundPlaneConfig) -> npt.NDArray[np.bool_]:
