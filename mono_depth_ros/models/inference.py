@@ -307,10 +307,13 @@ class DepthEstimator:
         precision = self.config.precision
         if precision == "fp32":
             return precision
-        if not self.backend.torch_native:
+        if not self.backend.torch_native:  # nothing casts an ONNX graph: fp32 here means "as the graph is"
+            own = getattr(self.backend, "input_type", "")
             msg = (
-                f"precision {precision} needs a torch or TorchScript backend; the {self.backend.name} model runs in "
-                f"the precision it was exported in: use precision fp32"
+                f"model.precision={precision} is not applied to the {self.backend.name} model: it runs in its "
+                f"graph's own precision{f' (its input is {own})' if own else ''} whatever model.precision says, "
+                f"which casts only the models run in torch (torch, transformers, TorchScript backends); set "
+                f"model.precision to auto or fp32, which casts nothing"
             )
             raise ConfigError(msg)
         if self.device.type == "cpu" and precision == "fp16":

@@ -217,6 +217,7 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self._input_name = self.image_input.name
         self._input_dtype = torch_dtype(str(inputs[0].type), f"input {self._input_name!r}")
+        self.input_type = str(self._input_dtype).removeprefix("torch.")  # for messages: the graph's own precision
         if not self._input_dtype.is_floating_point and not gives_pixels(self.spec.mean, self.spec.std):
             msg = (
                 f"ONNX model {self.path} takes {inputs[0].type} pixels, but its spec normalises to mean "

@@ -51,7 +51,7 @@ def test_estimator_with_onnx(onnx_path: Path) -> None:
     result = estimator.predict(image)
     assert result.values.shape == (75, 248) and result.values.dtype == np.float32
     assert result.output_kind is OutputKind.METRIC and np.all(np.isfinite(result.values))
-    with pytest.raises(ConfigError, match="precision bf16 needs a torch or TorchScript backend"):
+    with pytest.raises(ConfigError, match=r"model\.precision=bf16 is not applied to the onnx model"):
         DepthEstimator.open("onnx", onnx_path, EstimatorConfig(device="cpu", precision="bf16"))
 
 
@@ -233,6 +233,29 @@ def test_an_fp16_graph_with_an_hw_output_runs(tmp_path: Path, io_binding: bool) 
     got = backend.infer(batch)
     assert got.shape == (1, 1, 32, 48) and got.dtype == torch.float32
     torch.testing.assert_close(got, batch.abs().sum(1, keepdim=True) + 1.0, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_precision_asked_of_an_fp16_graph_says_the_graph_runs_in_its_own_precision(
+    tmp_path: Path, precision: str
+) -> None:
+    """``model.precision=fp16`` for an fp16 graph was refused with 'use precision fp32', as if fp32 would make the
+    graph run in fp32: the graph runs in its own precision whatever the setting (nothing is cast). The refusal says
+    so, naming the graph's input type and the settings that cast nothing."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = legacy_onnx(_HalfSqueezed(), torch.zeros(1, 3, 32, 48, dtype=torch.float16), tmp_path / "half.onnx",
+                       ["pixel_values"], ["depth"])  # fmt: skip
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    with pytest.raises(ConfigError) as refused:
+        DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", precision=precision, warmup_runs=0))
+    message = str(refused.value)
+    assert f"model.precision={precision}" in message
+    assert "runs in its graph's own precision (its input is float16)" in message
+    assert "casts nothing" in message and "auto or fp32" in message and "use precision fp32" not in message
+    assert DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0)).precision == "fp32"
 
 
 def test_pytorch_files_and_directories_are_refused_with_what_to_pass(onnx_path: Path, tmp_path: Path) -> None:
