@@ -363,6 +363,18 @@ def test_where_a_page_lists_the_output_kinds_of_depth_kind_it_lists_them_all() -
         assert kinds == {kind.value for kind in OutputKind}, page
 
 
+def test_the_readme_model_table_lists_the_example_checkpoint_each_family_names_in_messages() -> None:
+    """A model folder for another task is refused with a depth checkpoint of its family to fetch
+    (``Family.example``): the README's model table row of that ``model_type`` lists the same checkpoint."""
+    from mono_depth_ros.models.hf_families import FAMILIES
+
+    rows = [line.split("|")[1:3] for line in page_text(REPO_ROOT / "README.md").splitlines() if line.startswith("| ")]
+    for family in FAMILIES.values():
+        examples = [cells[1] for cells in rows if len(cells) == 2 and f"(`{family.model_type}`" in cells[0]]
+        assert family.example, f"{family.model_type} names no example checkpoint"
+        assert any(family.example in cell for cell in examples), (family.model_type, family.example, examples)
+
+
 def test_the_readme_nav2_preset_cloud_size_is_what_the_preset_publishes() -> None:
     """README "Large messages": the Nav2 preset's cloud for a KITTI camera, the size a best-effort reader must take
     whole. It said 0.47 MB at 1242x375 (stride 4 at the camera's resolution), where the preset publishes at the

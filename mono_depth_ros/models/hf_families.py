@@ -62,6 +62,8 @@ class Family:
         preprocessing: config.json → the defaults used where ``preprocessor_config.json`` is silent or absent.
         frame_inputs: per-frame inputs besides the image (:data:`FOCAL_RATIO`, :data:`PROMPT_DEPTH`).
         fixed_input: the network only runs at the policy's (height, width) (Depth Pro's patch pyramid).
+        example: a Hugging Face Hub id of a depth checkpoint of the family (README's model table lists it), for
+            messages that send the user to one.
     """
 
     model_type: str
@@ -70,6 +72,7 @@ class Family:
     preprocessing: Callable[[dict[str, Any]], HfPreprocessing]
     frame_inputs: frozenset[str] = frozenset()
     fixed_input: bool = False
+    example: str = ""
 
 
 def _keep_aspect(
@@ -156,15 +159,18 @@ def _tipsv2_input(_: dict[str, Any]) -> HfPreprocessing:
 FAMILIES: dict[str, Family] = {
     family.model_type: family
     for family in (
-        Family("dpt", "DPT / MiDaS 3.x", _dpt_kind, _dpt_input),
+        Family("dpt", "DPT / MiDaS 3.x", _dpt_kind, _dpt_input, example="Intel/dpt-large"),
         Family(
             "depth_anything",
             "Depth Anything V1 / V2",
             _depth_anything_kind,
             lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD, BICUBIC),
+            example="depth-anything/Depth-Anything-V2-Small-hf",
         ),
-        Family("zoedepth", "ZoeDepth", lambda _: OutputKind.METRIC, _zoedepth_input),
-        Family("glpn", "GLPN", lambda _: OutputKind.METRIC, _glpn_input),
+        Family(
+            "zoedepth", "ZoeDepth", lambda _: OutputKind.METRIC, _zoedepth_input, example="Intel/zoedepth-nyu-kitti"
+        ),
+        Family("glpn", "GLPN", lambda _: OutputKind.METRIC, _glpn_input, example="vinvino02/glpn-kitti"),
         Family(
             "depth_pro",
             "Depth Pro",
@@ -172,6 +178,7 @@ FAMILIES: dict[str, Family] = {
             _depth_pro_input,
             frame_inputs=frozenset({FOCAL_RATIO}),
             fixed_input=True,
+            example="apple/DepthPro-hf",
         ),
         Family(
             "prompt_depth_anything",
@@ -179,9 +186,12 @@ FAMILIES: dict[str, Family] = {
             lambda _: OutputKind.METRIC,
             lambda _: _keep_aspect(518, 14, IMAGENET_MEAN, IMAGENET_STD, BICUBIC),
             frame_inputs=frozenset({PROMPT_DEPTH}),
+            example="depth-anything/prompt-depth-anything-vits-hf",
         ),
         # depth in metres: a softmax over bins from the config's min_depth to max_depth (0.001..10 m by default)
-        Family("tipsv2_dpt", "TIPS v2 DPT", lambda _: OutputKind.METRIC, _tipsv2_input),
+        Family(
+            "tipsv2_dpt", "TIPS v2 DPT", lambda _: OutputKind.METRIC, _tipsv2_input, example="google/tipsv2-b14-dpt"
+        ),
     )
 }
 

@@ -119,6 +119,12 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"not a depth model (transformers would give it a random depth head); a {model_type} depth checkpoint "
             f"is a {classes[model_type]} (depth models: {', '.join(classes)})"
         )
+        family = FAMILIES.get(str(model_type))
+        if family is not None and family.example:
+            msg += (
+                f"; fetch a {family.title} depth checkpoint instead, e.g. `mono-depth weights fetch "
+                f"{family.example} --to DIR`"
+            )
         raise CheckpointError(msg)
     check_layer_counts(config, str(config_path))
     kernel = hub_kernel(config)

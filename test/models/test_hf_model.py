@@ -50,7 +50,8 @@ def test_a_dpt_folder_for_another_task_is_refused_naming_its_architecture(tmp_pa
     inverse depth models to run), then loading failed with 'model.safetensors does not fit its config.json:
     mismatched tensor head.head.0.weight', a re-download's remedy. transformers' own AutoModelForDepthEstimation
     loads them with a random depth head. Now the folder check names the architecture, the class a depth checkpoint
-    of the family has and the depth families."""
+    of the family has, the depth families, and a depth checkpoint of its family to fetch instead (Intel/dpt-large:
+    the message named the class alone, leaving the user to find one)."""
     import transformers
 
     from mono_depth_ros.commands.weights import usage_lines
@@ -61,7 +62,10 @@ def test_a_dpt_folder_for_another_task_is_refused_naming_its_architecture(tmp_pa
         "backbone_out_indices": [0, 1, 2, 3], "num_labels": 3,
     }  # fmt: skip
     getattr(transformers, head)(transformers.DPTConfig(**sizes)).save_pretrained(str(tmp_path))
-    expected = rf"{head} .*not a depth model.*DPTForDepthEstimation.*depth_anything, depth_pro"
+    expected = (
+        rf"{head} .*not a depth model.*DPTForDepthEstimation.*depth_anything, depth_pro.*; fetch a DPT / MiDaS 3\.x "
+        r"depth checkpoint instead, e\.g\. `mono-depth weights fetch Intel/dpt-large --to DIR`"
+    )
     with pytest.raises(CheckpointError, match=expected):
         load_transformers_model(tmp_path, CPU)
     with pytest.raises(CheckpointError, match=expected):
