@@ -7,6 +7,7 @@ model shipped in ``mono_depth_ros/assets`` (the single ``*.safetensors`` file th
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
     from mono_depth_ros.core.frame_hints import FrameHints
     from mono_depth_ros.models.inference import DepthEstimator, DepthResult
+
+_LOG = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 
@@ -165,7 +168,8 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
         CheckpointError: missing or unusable weights (wrong architecture, mismatched tensors, failed self-test).
         ConfigError: an unknown backend, a backend other than unet without ``model.weights``, an option the device
             cannot honour, or a ``model.output_kind`` that contradicts a ``metric_focal`` spec (or states
-            ``metric_focal`` for a model whose spec does not).
+            ``metric_focal`` for a model whose spec does not), or an exported model's spec
+            (:func:`_check_stated_kind`).
     """
     model = DepthConfig.of(config).model
     if model.backend == "external":
@@ -210,6 +214,8 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     )
     estimator = DepthEstimator.open(model.backend, weights, estimator_config)
     _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights, model.backend)
+    if model.backend in FOREIGN_SPEC_BACKENDS:
+        _check_stated_kind(model.output_kind, estimator.spec.output_kind, weights)
     return EstimatorSource(estimator)
 
 
@@ -253,6 +259,43 @@ def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backen
             f"{stated}; leave model.output_kind empty (or metric)"
         )
         raise ConfigError(msg)
+
+
+FOREIGN_SPEC_BACKENDS = ("onnx", "torchscript")
+"""Backends whose output kind a spec beside the model declares (`mono-depth export`, or `mono-depth spec` for a
+model made elsewhere)."""
+
+
+def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str) -> None:
+    """Compare ``model.output_kind`` with the kind an exported model's spec declares, as a Hugging Face folder's
+    family kind is compared (:func:`~.hf_model.transformers_spec`): the pipeline takes the stated kind, so another
+    one would have scale recovery read the output as what it is not. ``depth_up_to_scale`` for a metric spec (scale
+    recovery rescales its metres) and ``metric`` for a ``metric_focal`` one (the engine delivers metres) are taken,
+    logged with both kinds; ``metric_focal`` itself is :func:`_check_metric_focal`'s.
+
+    Raises:
+        ConfigError: another kind, naming both, the spec to write and the setting to clear.
+    """
+    if not stated or stated == spec_kind.value or stated == OutputKind.METRIC_FOCAL.value:
+        return
+    taken = {(OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE.value), (OutputKind.METRIC_FOCAL, "metric")}
+    if (spec_kind, stated) in taken:
+        _LOG.info(
+            "model.output_kind=%s for %s, whose spec says %s: the pipeline reads its output as %s",
+            stated,
+            weights,
+            spec_kind.value,
+            stated,
+        )
+        return
+    if spec_kind is OutputKind.METRIC_FOCAL:
+        return  # a relative kind for a metric_focal spec: refused by _check_metric_focal
+    msg = (
+        f"model.output_kind={stated} contradicts the spec of {weights}, which says {spec_kind.value} (the pipeline "
+        f"would read its output as {stated}); leave model.output_kind empty to use the spec's kind, or, if the spec "
+        f"is wrong, write it again: `mono-depth spec {weights} --kind {stated}` (with its other options)"
+    )
+    raise ConfigError(msg)
 
 
 def _warmup_hw(model: ModelConfig) -> tuple[int, int] | None:

@@ -163,6 +163,40 @@ def test_a_metric_focal_model_stated_affine_depth_is_refused_as_the_other_relati
         build_depth_source(resolve({**params, "model.output_kind": "affine_depth"}))
 
 
+def test_a_stated_kind_that_contradicts_a_foreign_models_spec_is_refused_naming_both(
+    onnx_path: Path, kitti_object_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ONNX model whose spec says metric, run with model.output_kind=relative_inverse: the pipeline read the stated
+    kind and scale recovery fitted its metres as inverse depth, without a word that the spec said otherwise (only
+    metric_focal was checked). The two are compared as for a Hugging Face folder: another kind is refused naming
+    both and the spec to write; depth_up_to_scale for a metric spec (scale recovery rescales its metres) runs, logged
+    with both kinds, the network's output on a KITTI frame unchanged (the spec's metres, for scale recovery to fit)."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    params = {"model.backend": "onnx", "model.weights": str(onnx_path), "device": "cpu", "model.threads": 1}
+    for stated in ("relative_inverse", "affine_depth"):
+        with pytest.raises(ConfigError) as refused:
+            build_depth_source(resolve({**params, "model.output_kind": stated}))
+        message = str(refused.value)
+        assert f"model.output_kind={stated} contradicts the spec of {onnx_path}, which says metric" in message
+        assert (
+            f"`mono-depth spec {onnx_path} --kind {stated}`" in message and "leave model.output_kind empty" in message
+        )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    own = build_depth_source(resolve({**params, "model.output_kind": ""}))
+    with caplog.at_level("INFO", logger="mono_depth_ros.models.depth_source"):
+        rescaled = build_depth_source(resolve({**params, "model.output_kind": "depth_up_to_scale"}))
+    assert own is not None and rescaled is not None
+    assert any(
+        "model.output_kind=depth_up_to_scale" in r.message and "says metric" in r.message for r in caplog.records
+    )
+    np.testing.assert_array_equal(rescaled.predict(image), own.predict(image))
+    caplog.clear()
+    with caplog.at_level("INFO", logger="mono_depth_ros.models.depth_source"):
+        assert build_depth_source(resolve({**params, "model.output_kind": "metric"})) is not None  # its own kind
+    assert not [r for r in caplog.records if r.name == "mono_depth_ros.models.depth_source"]
+
+
 def test_a_padded_graph_reports_the_size_of_the_image_inside_it(tmp_path: Path) -> None:
     """With ``--pad`` the camera image fills only part of a fixed-size graph's input (a 375x1242 frame in a 64x128
     graph: 39x128, the rest padding). The pipeline sizes what it publishes (``output.downscale: 0``, the default)
