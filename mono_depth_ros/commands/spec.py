@@ -84,6 +84,7 @@ class GraphSignature(NamedTuple):
     input_type: str
     outputs: list[str]
     output_shapes: dict[str, list[Any] | None]
+    output_types: dict[str, str]
 
 
 def graph_signature(model: Path) -> GraphSignature:
@@ -114,7 +115,8 @@ def graph_signature(model: Path) -> GraphSignature:
         raise CheckpointError(msg)
     image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
     shapes = {str(output.name): output.shape for output in session.get_outputs()}
-    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes)
+    types = {str(output.name): str(output.type) for output in session.get_outputs()}
+    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes, types)
 
 
 def check_torchscript(model: Path) -> None:
@@ -202,7 +204,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if args.sky_output:
             msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
-        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", [args.output] if args.output else [], {})
+        named = [args.output] if args.output else []
+        signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", named, {}, {})
     else:
         signature = graph_signature(args.model)
     image, outputs = signature.image, signature.outputs
@@ -216,6 +219,13 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         raise ConfigError(msg)
     depth = args.output or (outputs[0] if outputs else "")
     _check_maps(args.model, signature, [("--output", depth, "depth"), ("--sky-output", args.sky_output, "sky")])
+    from mono_depth_ros.models.onnx_model import integer_depth_problem
+
+    fix = "give --kind depth_up_to_scale"
+    problem = integer_depth_problem(signature.output_types.get(depth, ""), output_kind, "--kind says", fix)
+    if problem is not None:
+        msg = f"{args.model} output {depth!r} is {problem}"
+        raise CheckpointError(msg)
     graph_hw = image.fixed_hw
     if args.input_size:
         height, width = _size(args.input_size)

@@ -33,7 +33,7 @@ from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_inpu
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
-from mono_depth_ros.models.spec import ModelSpec, gives_pixels
+from mono_depth_ros.models.spec import ModelSpec, OutputKind, gives_pixels
 
 _LOG = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
+INTEGER_TYPE = re.compile(r"tensor\(u?int(8|16|32|64)\)")
+"""ONNX integer tensor types (``NodeArg.type``): a depth output of one is counts of a unit the spec does not hold."""
+ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL})
+"""Output kinds whose values are read in metres (``metric_focal``: after the focal scaling)."""
 _ASPECT = (
     "a graph whose map has a size fixed at export (a resize to the export's size) runs at that size only: write its "
     "spec for it (`mono-depth spec MODEL --kind KIND --input-size HxW` at the export's size, without --keep-aspect); "
@@ -162,7 +166,8 @@ class OnnxBackend:
     Raises:
         CheckpointError: missing or unreadable model, external data outside its folder
             (:func:`~.onnx_external.check_external_data`), no spec, spec for another backend, a model without one RGB
-            image input (:func:`~.graph_layout.image_input`), or a spec whose input size the graph does not take.
+            image input (:func:`~.graph_layout.image_input`), a spec whose input size the graph does not take, or
+            an integer depth output under a metric / metric_focal spec (:func:`integer_depth_problem`).
         ConfigError: onnxruntime missing.
     """
 
@@ -227,6 +232,7 @@ class OnnxBackend:
             raise CheckpointError(msg)
         names = [str(output.name) for output in outputs]
         self._output_name = self._choose_output(names)
+        self._check_unit(str(outputs[names.index(self._output_name)].type))
         self._sky_name = self.spec.sky_output or None
         if self._sky_name is not None and self._sky_name not in names:
             msg = f"ONNX model {self.path} has no output {self._sky_name!r} (sky_output of its spec); outputs: {names}"
@@ -271,6 +277,14 @@ class OnnxBackend:
             f"`mono-depth spec {self.path} --kind KIND --output NAME ...`"
         )
         raise CheckpointError(msg)
+
+    def _check_unit(self, output_type: str) -> None:
+        """Refuse an integer depth output under a spec of an absolute kind (:func:`integer_depth_problem`)."""
+        fix = f"write its spec with `mono-depth spec {self.path} --kind depth_up_to_scale` (and its other options)"
+        problem = integer_depth_problem(output_type, self.spec.output_kind, "its spec says", fix)
+        if problem is not None:
+            msg = f"ONNX model {self.path} output {self._output_name!r} is {problem}"
+            raise CheckpointError(msg)
 
     def _open(self, ort: Any, options: Any, device: torch.device, choice: ProviderChoice) -> Any:
         providers, self.fallbacks = provider_list(choice, list(ort.get_available_providers()), device)
@@ -331,6 +345,27 @@ class OnnxBackend:
             return self.binder.run(batch)
         host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16
         return [torch.from_numpy(np.asarray(out)) for out in self.session.run(self._wanted, {self._input_name: host})]
+
+
+def integer_depth_problem(output_type: str, kind: OutputKind, stated: str, spec_fix: str) -> str | None:
+    """What is wrong with a depth output of ONNX type ``output_type`` (``tensor(int32)``, ``tensor(uint16)``:
+    millimetres, as some exports for embedded targets give) read as ``kind``, or None when nothing is: integer
+    counts carry no unit the spec could hold, and read as metres (``metric``, ``metric_focal``) they would be
+    published 1000x off; a relative kind's unknown scale absorbs the unit.
+
+    Args:
+        output_type: the output's ``NodeArg.type``.
+        kind: the output kind declared for it.
+        stated: who declared it, for the message (``its spec says``, ``--kind says``).
+        spec_fix: how to declare it depth up to scale where the caller is (the spec command, or the spec to write).
+    """
+    if not INTEGER_TYPE.fullmatch(output_type) or kind not in ABSOLUTE_KINDS:
+        return None
+    return (
+        f"{output_type}, and {stated} {kind.value}: integer counts carry no unit (millimetres would be published as "
+        f"metres, 1000x off); re-export the graph with a float output in metres (a Cast to float and, for "
+        f"millimetres, a Div by 1000 at its end), or {spec_fix} for scale recovery to fit the unit"
+    )
 
 
 def _onnxruntime_error(err: Exception) -> bool:

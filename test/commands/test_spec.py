@@ -529,3 +529,25 @@ def test_a_sky_output_of_two_maps_is_refused_naming_sky_output_not_output(
     estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0))
     with pytest.raises(ShapeError, match=r"'sky_probabilities' is \(1, 2, 32, 48\) for 1 image: .*--sky-output NAME"):
         estimator.predict(load_rgb(kitti_object_dir / "image_2" / "000001.png"))
+
+
+class _Millimetres(nn.Module):
+    """An export for an embedded target: the depth as uint8 / int32 counts (here 5000 + the first channel)."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        return (image[:, :1].abs() * 1000.0 + 5000.0).to(torch.int32)
+
+
+def test_an_integer_depth_output_cannot_be_declared_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mono-depth spec mm.onnx --kind metric` wrote a spec for an int32 millimetre output, and the node published
+    its counts as metres (1000x off): the spec has no unit. The command refuses an absolute kind for an integer
+    output naming the type and the two remedies, and writes depth_up_to_scale (scale recovery fits the unit)."""
+    path = legacy_onnx(_Millimetres(), torch.zeros(1, 3, 32, 48), tmp_path / "mm.onnx", ["image"], ["depth"])
+    for kind in ("metric", "metric_focal"):
+        assert main(["spec", str(path), "--kind", kind]) == 2
+        err = capsys.readouterr().err
+        assert f"output 'depth' is tensor(int32), and --kind says {kind}: integer counts carry no unit" in err
+        assert "float output in metres" in err and "give --kind depth_up_to_scale" in err
+        assert not spec_path_for(path).exists()
+    assert main(["spec", str(path), "--kind", "depth_up_to_scale"]) == 0
+    assert json.loads(spec_path_for(path).read_text())["output_kind"] == "depth_up_to_scale"

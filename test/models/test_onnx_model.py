@@ -414,6 +414,43 @@ def test_an_output_of_two_maps_for_one_image_is_refused_naming_it_on_a_kitti_fra
         DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image)
 
 
+class _Millimetres(torch.nn.Module):
+    """An export for an embedded target: the depth as int32 millimetres (5 m + the image's first channel)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, :1].abs() * 1000.0 + 5000.0).to(torch.int32)
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_an_integer_depth_output_declared_metric_is_refused_naming_the_unit_it_lacks_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, io_binding: bool
+) -> None:
+    """An int32 millimetre output with a spec that says metric ran, and a KITTI frame came out at 5000+ 'metres'
+    (1000x off): an integer count has no unit in the spec. A metric (or metric_focal) spec for it is refused at
+    start-up naming the output, its type and the two remedies; as depth up to scale (scale recovery fits the
+    unit) it runs."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    dynamic = {"image": {2: "h", 3: "w"}, "depth": {2: "h", 3: "w"}}
+    path = legacy_onnx(_Millimetres(), torch.zeros(1, 3, 32, 48), tmp_path / "mm.onnx", ["image"], ["depth"], dynamic)
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    for kind in (OutputKind.METRIC, OutputKind.METRIC_FOCAL):
+        write_sidecars(path, ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=kind, backend="onnx"))
+        with pytest.raises(CheckpointError) as refused:
+            OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+        message = str(refused.value)
+        assert f"output 'depth' is tensor(int32), and its spec says {kind.value}" in message
+        assert "float output in metres" in message and "--kind depth_up_to_scale" in message
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(32, 48), output_kind=OutputKind.DEPTH_UP_TO_SCALE, backend="onnx")
+    write_sidecars(path, spec)
+    backend = OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+    values = DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image).values
+    # 5000 + |red| x 1000, the red channel ImageNet-normalised (|(v - 0.485) / 0.229| <= 2.25): the counts as they came
+    assert values.shape == image.shape[:2] and float(values.min()) >= 5000.0 and float(values.max()) <= 7250.0
+
+
 class _Transposed(torch.nn.Module):
     """A graph returning its map transposed, (1, W, H) for an (1, 3, H, W) input (an export that swapped the axes)."""
 
