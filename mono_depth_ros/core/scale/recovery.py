@@ -436,7 +436,7 @@ class ScaleRecovery:
             if not update.used:
                 sigmas = update.normalised_innovation
                 frame.reasons.append(f"ground-plane scale {fit.scale:.4g} gated out ({sigmas:.1f}σ)")
-                health = Health.DEGRADED
+                fit, health = None, Health.DEGRADED  # the held scale is published: no fit of this frame made it
         if not f.initialised or f.last_update_ns is None:
             return None
         age = frame.stamp_ns - f.last_update_ns
