@@ -531,7 +531,8 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     lost, depth 5x short: median depth / truth 0.20), and a smaller change was pulled towards the old scale (ground,
     / 4: 0.91 of the truth instead of the fit's 0.95). Now an expired filter restarts at the fresh fit. The wall is
     seen through the calibration frame 000002 comes back with (000001's): frame 000000's focal length is 2 % shorter,
-    another calibration, which starts the ground filter again by itself."""
+    another calibration, which starts the ground filter again by itself. The reason says the old scale expired (its
+    age and the hold): it said only "filter initialised" (LiDAR) or nothing (ground plane)."""
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.scale.ground import ground_plane_fit
     from test.kitti_bag import load_kitti_frames
@@ -558,6 +559,8 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     for factor in (5.0, 4.0):
         back = step(2, dense[2] / factor, 8.0, True)
         assert (back.mode.value, back.health, back.age_ns) == (source, Health.OK, 0), back.reason
+        label = "ground-plane" if source == "ground_plane" else "LiDAR"
+        assert back.reason.startswith(f"last {label} scale is 7.9 s old (hold 5.0 s): expired"), back.reason
         if source == "ground_plane":
             fresh = ground_plane_fit(dense[2] / factor, kind, intrinsics[2], ground).scale
         else:
