@@ -330,6 +330,35 @@ def test_a_silog_lambda_with_another_supervised_loss_is_refused(loss: str) -> No
     assert taken.loss.supervised_loss == loss
 
 
+@pytest.mark.parametrize(
+    ("name", "comment", "overrides"),
+    [
+        (
+            "train_finetune_depth_anything_kitti.yaml",
+            "--set loss.objective=lidar_semi --set loss.silog_lambda=0.85",
+            ["loss.objective=lidar_semi", "loss.silog_lambda=0.85"],
+        ),
+        ("train_lidar_semi_synthetic.yaml", "lidar_loss: reprojected selects", ["loss.lidar_loss=reprojected"]),
+        ("train_supervised_synthetic.yaml", "[--set run.steps=100 ...]", ["run.steps=100"]),
+    ],
+)
+def test_each_shipped_training_config_takes_the_switch_its_comments_suggest(
+    name: str, comment: str, overrides: list[str]
+) -> None:
+    """The comments of the shipped training configs suggest switches (the fine-tune config: lidar_semi for the
+    photometric self-supervision on top of the LiDAR). Its comment said only ``lidar_semi``, and ``--set
+    loss.objective=lidar_semi`` was refused: the YAML's ``silog_lambda: 0.5`` is read by supervised only. Each comment
+    names what to set, and the config loads with it, the switch taken."""
+    text = (REPO / "config" / name).read_text()
+    comments = " ".join(line.partition("#")[2].strip() for line in text.splitlines() if "#" in line)
+    assert comment in comments, comments
+    config = load_train_config(REPO / "config" / name, overrides)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        section, _, field = key.partition(".")
+        assert str(getattr(getattr(config, section), field)) == value, (override, config)
+
+
 @pytest.mark.parametrize("kind", ["kitti_raw", "kitti_depth", "nyu", "folder", "rosbag"])
 def test_a_cache_dir_for_data_that_is_never_cached_is_refused(kind: str) -> None:
     """``data.cache_dir`` holds the rendered drives (synthetic) and a bag's frames exported with their LiDAR (rosbag
