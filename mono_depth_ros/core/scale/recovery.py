@@ -307,7 +307,7 @@ class ScaleRecovery:
             return None
         if frame.kind.has_shift:
             return self._accept_relative(frame, fit)
-        self._expire(self._scale_filter, frame.stamp_ns)
+        self._expire(self._scale_filter, frame, "LiDAR")
         update = self._scale_filter.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
         if not update.used:
             frame.reasons.append(
@@ -431,12 +431,12 @@ class ScaleRecovery:
         f = self._ground_filter
         age = 0
         if fit is not None:
-            self._expire(f, frame.stamp_ns)
+            self._expire(f, frame, "ground-plane")
             update = f.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
             if not update.used:
                 sigmas = update.normalised_innovation
                 frame.reasons.append(f"ground-plane scale {fit.scale:.4g} gated out ({sigmas:.1f}σ)")
-                health = Health.DEGRADED
+                fit, health = None, Health.DEGRADED  # the held scale is published: no fit of this frame made it
         if not f.initialised or f.last_update_ns is None:
             return None
         age = frame.stamp_ns - f.last_update_ns
@@ -462,12 +462,15 @@ class ScaleRecovery:
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _expire(self, source: LogScaleFilter, stamp_ns: int) -> None:
-        """Forget a filter whose last accepted scale is further than ``max_hold_ns`` from ``stamp_ns``: a scale too
-        old to be held is too old to gate (or pull) a fresh fit, which then starts the filter afresh."""
+    def _expire(self, source: LogScaleFilter, frame: _Frame, name: str) -> None:
+        """Forget a filter whose last accepted scale is further than ``max_hold_ns`` from the frame's stamp: a scale
+        too old to be held is too old to gate (or pull) a fresh fit, which then starts the filter afresh. The frame's
+        reason says so (the ``name``d scale's age and the hold)."""
         last = source.last_update_ns
-        if last is not None and abs(stamp_ns - last) > self.config.max_hold_ns:
+        if last is not None and abs(frame.stamp_ns - last) > self.config.max_hold_ns:
             source.reset()
+            age, hold_s = frame.stamp_ns - last, self.config.max_hold_ns * 1e-9
+            frame.reasons.append(f"last {name} scale is {_age_text(age, 1)} (hold {hold_s:.1f} s): expired")
 
     def _scaled(
         self,

@@ -50,7 +50,9 @@ class ScaleResult:
         scale_sigma: 1σ of log(scale) (filter or fit), NaN when unknown (fixed / none).
         stamp_ns: the image stamp.
         age_ns: age of the scale source: 0 when fitted on this frame, else stamp minus the stamp of the fit used.
-        fit: this frame's LiDAR (or ground / anchor) fit, None when none ran or it failed.
+        fit: this frame's LiDAR (or ground / anchor) fit that the published scale comes from (applied, or fused into
+            the filter whose scale is applied), None when none ran, it failed or it was rejected (gated out: the
+            held scale is published, and ``reason`` gives the rejected fit's scale).
         projection: LiDAR point counts per step, None without a usable scan.
         lidar_lag_ns: image stamp minus scan stamp (its sweep's middle: ``LidarScan.sweep_ns``), None without a scan.
         reason: why this mode was used (fallback causes joined by "; "), "" when nominal.

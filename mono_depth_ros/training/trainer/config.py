@@ -228,6 +228,9 @@ READ_BY_OBJECTIVES: dict[str, tuple[tuple[str, ...], str]] = {  # loss settings 
     ),
     **dict.fromkeys(("lidar_loss", "lidar_weight"), (("lidar_semi",), "the sparse LiDAR term of lidar_semi")),
 }
+READ_BY_SUPERVISED_LOSSES: dict[str, tuple[tuple[str, ...], str]] = {  # supervised settings only some losses read
+    "silog_lambda": (("silog",), "SILog's variance focus; the other losses have none"),
+}
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,7 @@ class LossConfig:
         _check(self.photometric_resolution in ("full", "pyramid"), "loss.photometric_resolution: full | pyramid")
         _check(self.pose_source in ("predicted", "ground_truth"), "loss.pose_source: predicted | ground_truth")
         _refuse_unread(self, self.objective, READ_BY_OBJECTIVES, "loss.objective")
+        _refuse_unread(self, self.supervised_loss, READ_BY_SUPERVISED_LOSSES, "loss.supervised_loss")
 
     @property
     def output_kind(self) -> OutputKind:

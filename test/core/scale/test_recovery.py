@@ -531,7 +531,8 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     lost, depth 5x short: median depth / truth 0.20), and a smaller change was pulled towards the old scale (ground,
     / 4: 0.91 of the truth instead of the fit's 0.95). Now an expired filter restarts at the fresh fit. The wall is
     seen through the calibration frame 000002 comes back with (000001's): frame 000000's focal length is 2 % shorter,
-    another calibration, which starts the ground filter again by itself."""
+    another calibration, which starts the ground filter again by itself. The reason says the old scale expired (its
+    age and the hold): it said only "filter initialised" (LiDAR) or nothing (ground plane)."""
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.scale.ground import ground_plane_fit
     from test.kitti_bag import load_kitti_frames
@@ -558,6 +559,8 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
     for factor in (5.0, 4.0):
         back = step(2, dense[2] / factor, 8.0, True)
         assert (back.mode.value, back.health, back.age_ns) == (source, Health.OK, 0), back.reason
+        label = "ground-plane" if source == "ground_plane" else "LiDAR"
+        assert back.reason.startswith(f"last {label} scale is 7.9 s old (hold 5.0 s): expired"), back.reason
         if source == "ground_plane":
             fresh = ground_plane_fit(dense[2] / factor, kind, intrinsics[2], ground).scale
         else:
@@ -570,3 +573,31 @@ def test_a_scale_source_back_after_the_hold_expired_is_used_at_once_on_real_kitt
         for i in (0, 1):
             step(i, dense[i] / 3.0, 0.1 * i, True)
         step(1, wall, 1.0, False)
+
+
+def test_a_gated_out_ground_plane_fit_is_not_reported_as_the_applied_fit_on_real_kitti_frames(
+    kitti_object_dir: Path,
+) -> None:
+    """Real KITTI frame 000001, a depth_up_to_scale model (true depth / 3) scaled from the ground (1.65 m); one frame
+    the model is 30 % off: its ground fit is gated out and the filter's scale is held (degraded). The result still
+    carried the rejected fit as ``fit``: /diagnostics' inliers / inlier ratio / residual, the node's status and the
+    bag summary gave the rejected fit's numbers as those of the scale applied. A gated-out fit is no fit of the
+    scale published (its scale and σ are in the reason); an accepted one is."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir)[1]
+    dense = densify_nearest(frame.lidar_depth_m)
+    recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(camera_height_m=1.65)))
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    held = [recovery.update(dense / 3.0, kind, i * FRAME_PERIOD_NS, frame.intrinsics) for i in range(3)]
+    assert all(r.health is Health.OK and r.fit is not None and r.inliers > 0 for r in held), [r.reason for r in held]
+    off = recovery.update(dense / 3.0 * 1.3, kind, 3 * FRAME_PERIOD_NS, frame.intrinsics)
+    assert (off.mode, off.health, off.age_ns) == (ScaleMode.GROUND_PLANE, Health.DEGRADED, FRAME_PERIOD_NS)
+    assert "gated out" in off.reason and off.scale == pytest.approx(held[-1].scale, rel=1e-6), off.reason
+    assert off.fit is None, (off.scale, off.fit)
+    assert (off.inliers, math.isnan(off.inlier_ratio), math.isnan(off.residual)) == (0, True, True)
+    values = off.diagnostics()
+    assert (values["scale.inliers"], values["scale.inlier_ratio"]) == ("0", "nan"), values
+    back = recovery.update(dense / 3.0, kind, 4 * FRAME_PERIOD_NS, frame.intrinsics)
+    assert back.health is Health.OK and back.fit is not None and back.inliers > 0, back.reason

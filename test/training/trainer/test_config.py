@@ -16,7 +16,7 @@ from mono_depth_ros.training.data.kitti_depth import KittiDepthDataset
 from mono_depth_ros.training.data.kitti_files import load_depth_png
 from mono_depth_ros.training.data.real import RecordedDepthDataset, fit_to_input
 from mono_depth_ros.training.objectives.losses import silog_loss
-from mono_depth_ros.training.trainer.config import TrainConfig, config_from_mapping, load_train_config
+from mono_depth_ros.training.trainer.config import LossConfig, TrainConfig, config_from_mapping, load_train_config
 from mono_depth_ros.training.trainer.setup import build_spec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -111,8 +111,7 @@ def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir:
     assert config.loss.output_kind is OutputKind.DEPTH_UP_TO_SCALE
     assert build_spec(config).output_kind is OutputKind.DEPTH_UP_TO_SCALE
     assert load_train_config(None, ["loss.silog_lambda=0.99"]).loss.output_kind is OutputKind.METRIC
-    other = load_train_config(None, ["loss.silog_lambda=1.0", "loss.supervised_loss=l1"])  # λ only shapes silog
-    assert other.loss.output_kind is OutputKind.METRIC
+    assert load_train_config(None, ["loss.supervised_loss=l1"]).loss.output_kind is OutputKind.METRIC  # no λ: metric
 
 
 def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_dir: Path) -> None:
@@ -314,6 +313,50 @@ def test_a_loss_setting_the_objective_does_not_read_is_refused(
     written_out = {key: value for key, value in TrainConfig().to_dict()["loss"].items() if key != "objective"}
     for every in ("supervised", "selfsup", "lidar_semi"):
         assert config_from_mapping({"loss": {**written_out, "objective": every}}).loss.objective == every
+
+
+@pytest.mark.parametrize("loss", ["l1", "l2", "inverse_l2", "berhu", "densedepth"])
+def test_a_silog_lambda_with_another_supervised_loss_is_refused(loss: str) -> None:
+    """``loss.silog_lambda`` is SILog's variance focus (assemble.py reads it for ``supervised_loss: silog`` only): with
+    another supervised loss, ``silog_lambda: 1`` (which asks for depth up to scale) or any other value was taken
+    without a word and the run trained a metric l1 / berhu ... loss. Refused naming the value, the loss and the one
+    that reads it; silog takes it, and the default written out (a config shared between runs) is taken by every
+    supervised loss."""
+    match = rf"loss\.silog_lambda 0\.5 is not read by loss\.supervised_loss {loss}: .*silog only"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [f"loss.supervised_loss={loss}", "loss.silog_lambda=0.5"])
+    assert load_train_config(None, ["loss.supervised_loss=silog", "loss.silog_lambda=0.5"]).loss.silog_lambda == 0.5
+    taken = load_train_config(None, [f"loss.supervised_loss={loss}", f"loss.silog_lambda={LossConfig().silog_lambda}"])
+    assert taken.loss.supervised_loss == loss
+
+
+@pytest.mark.parametrize(
+    ("name", "comment", "overrides"),
+    [
+        (
+            "train_finetune_depth_anything_kitti.yaml",
+            "--set loss.objective=lidar_semi --set loss.silog_lambda=0.85",
+            ["loss.objective=lidar_semi", "loss.silog_lambda=0.85"],
+        ),
+        ("train_lidar_semi_synthetic.yaml", "lidar_loss: reprojected selects", ["loss.lidar_loss=reprojected"]),
+        ("train_supervised_synthetic.yaml", "[--set run.steps=100 ...]", ["run.steps=100"]),
+    ],
+)
+def test_each_shipped_training_config_takes_the_switch_its_comments_suggest(
+    name: str, comment: str, overrides: list[str]
+) -> None:
+    """The comments of the shipped training configs suggest switches (the fine-tune config: lidar_semi for the
+    photometric self-supervision on top of the LiDAR). Its comment said only ``lidar_semi``, and ``--set
+    loss.objective=lidar_semi`` was refused: the YAML's ``silog_lambda: 0.5`` is read by supervised only. Each comment
+    names what to set, and the config loads with it, the switch taken."""
+    text = (REPO / "config" / name).read_text()
+    comments = " ".join(line.partition("#")[2].strip() for line in text.splitlines() if "#" in line)
+    assert comment in comments, comments
+    config = load_train_config(REPO / "config" / name, overrides)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        section, _, field = key.partition(".")
+        assert str(getattr(getattr(config, section), field)) == value, (override, config)
 
 
 @pytest.mark.parametrize("kind", ["kitti_raw", "kitti_depth", "nyu", "folder", "rosbag"])
