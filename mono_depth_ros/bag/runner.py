@@ -129,6 +129,7 @@ class _SecondPass:
         self.outputs = {topic: options.namespace + topic for topic in OUTPUT_TOPICS if topic != DIAGNOSTICS_TOPIC}
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
+        self.last_image: tuple[int, int] | None = None  # the last processed image's (stamp, bag time), int ns
         self.committed_out = 0  # frames written and committed to the output bag
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
@@ -165,7 +166,7 @@ class _SecondPass:
             for message in self.bag.messages(selection, heads=heads):
                 if self.stop is not None and self.stop():
                     self.summary.interrupted = self.stop.reason
-                    return  # the frame in hand is done; the ones waiting for partners are dropped
+                    break  # the frame in hand is done; the ones waiting for partners are dropped
                 if self.options.copy_inputs:
                     self._copy_input(message)
                 if message.topic == self.topics.image:
@@ -175,11 +176,25 @@ class _SecondPass:
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
-            self._flush(final=True)
+            else:
+                self._flush(final=True)
+            self._final_status()
         finally:
             if self.progress is not None:
                 self.progress.close()
             self._note_not_copied()
+
+    def _final_status(self) -> None:
+        """The last ``/diagnostics`` status, at the last image's stamp and bag time, where frames came after the last
+        periodic one (those of the last, unfinished period; at a stop too): the bag's last status counts every
+        image processed, as the summary does."""
+        if self.diagnostics is None or self.last_image is None:
+            return
+        stamp_ns, log_ns = self.last_image
+        message = self.diagnostics.final(self.factory, self.summary, stamp_ns)
+        if message is not None:
+            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
+            self._commit()
 
     def _copy_input(self, message: BagMessage) -> None:
         """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
@@ -262,6 +277,8 @@ class _SecondPass:
     def _flush(self, *, final: bool) -> None:
         while self.pending and (final or self._ready(self.pending[0][0])):
             plan, message = self.pending.popleft()
+            if plan.entry.stamp_ns is not None:
+                self.last_image = (plan.entry.stamp_ns, message.log_ns)
             try:
                 self._process(plan, message)
                 self._commit()

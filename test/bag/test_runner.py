@@ -322,7 +322,10 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     values = {kv.key: kv.value for kv in status.values}
     assert values["bad_messages"] == "1" and values["frames_published"] == "1"  # the node's keys
     assert status.level == 1 and "bad message" in status.message
-    assert len(out["/diagnostics"]) == 1  # frames at 0.1 s and 0.2 s: one period of 0.15 s
+    # the frames at 0.1 s and 0.2 s: one period of 0.15 s, then a last status that counts the frame at 0.2 s too
+    assert len(out["/diagnostics"]) == 2
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
 
 
 def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
