@@ -40,7 +40,7 @@ from mono_depth_ros.adapters.messages import (
     output_messages,
 )
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.motion import CameraPoses
+from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
@@ -393,13 +393,9 @@ class _SecondPass:
         if self.poses is None:
             return None
         pose = self.poses.pose(camera_frame, stamp_ns)
-        if pose is None:
-            fixed = self.config.temporal.fixed_frame
-            self.summary.warnings.add(
-                "temporal: no camera pose",
-                f"no TF from {camera_frame!r} to temporal.fixed_frame {fixed!r} at {seconds_text(stamp_ns)}: frame "
-                "published unfiltered; record /tf with the odometry, or set temporal.fixed_frame",
-            )
+        if pose is None:  # as the node warns (adapters.ground_tf.tf2_frame_poses), counted per frame
+            text = no_pose_text(camera_frame, self.config.temporal.fixed_frame, stamp_ns)
+            self.summary.warnings.add("temporal: no camera pose", text)
         return pose
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
