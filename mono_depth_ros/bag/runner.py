@@ -56,9 +56,10 @@ from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, Tran
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.scale.deskew import BIN_NS
+from mono_depth_ros.core.temporal_filter import TemporalState
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
+from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,7 @@ class _SecondPass:
         except DepthError as err:
             skipped.add(pipeline_reason(type(err)), str(err))
             return
+        self._warn_unfiltered(output)
         for stage, milliseconds in output.timings_ms.items():
             if stage != "total":
                 self.summary.add_stage(stage, milliseconds)
@@ -389,14 +391,17 @@ class _SecondPass:
         return tf.lookup(fixed_frame, camera_frame, stamp_ns)
 
     def _camera_pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
-        """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF)."""
-        if self.poses is None:
-            return None
-        pose = self.poses.pose(camera_frame, stamp_ns)
-        if pose is None:  # as the node warns (adapters.ground_tf.tf2_frame_poses), counted per frame
-            text = no_pose_text(camera_frame, self.config.temporal.fixed_frame, stamp_ns)
+        """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF;
+        the frame is warned about once the pipeline has counted it: :meth:`_warn_unfiltered`)."""
+        return None if self.poses is None else self.poses.pose(camera_frame, stamp_ns)
+
+    def _warn_unfiltered(self, output: FrameOutput) -> None:
+        """``temporal: no camera pose`` for a frame the temporal filter passed through for want of a pose: per frame
+        the pipeline counts in ``temporal_no_motion_frames`` (not one skipped after the lookup), in the words of the
+        node's warning (:func:`~mono_depth_ros.adapters.motion.no_pose_text`)."""
+        if output.temporal is not None and output.temporal.state == TemporalState.NO_MOTION.value:
+            text = no_pose_text(output.frame_id, self.config.temporal.fixed_frame, output.stamp_ns)
             self.summary.warnings.add("temporal: no camera pose", text)
-        return pose
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
         if not self.topics.lidar:

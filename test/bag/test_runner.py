@@ -397,6 +397,19 @@ def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path
         assert values["temporal_no_motion_frames"] == str(len(frames))
 
 
+def test_frames_without_a_temporal_pose_are_warned_as_many_times_as_the_pipeline_counts_them(tmp_path: Path) -> None:
+    """``temporal.fixed_frame`` not in the bag's TF, the second of three images undecodable: two frames are
+    published unfiltered, and the summary's ``temporal: no camera pose`` (each "frame published unfiltered") says 2,
+    as /diagnostics ``temporal_no_motion_frames`` does; it said 3, counting the skipped image too (the pose was
+    looked up before the image was decoded)."""
+    params = {**EXTERNAL_METRIC, "temporal.enabled": True, "temporal.fixed_frame": "no_odometry"}
+    summary, out = _run(tmp_path, params, mutate=_set("encoding", "nv24", "/camera/image_raw", 1))
+    assert (summary.frames_out, dict(summary.skipped.counts)) == (2, {"image: EncodingError": 1})
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    assert values["temporal_no_motion_frames"] == "2", values
+    assert summary.warnings.counts["temporal: no camera pose"] == 2, summary.warnings.counts
+
+
 def test_temporal_poses_after_tf_ends_are_extrapolated_as_the_node_does_then_counted(tmp_path: Path) -> None:
     """/tf (the odometry) ends after the third image of a camera driving at 10 m/s. The node's tf2 has no pose past
     the end: it extrapolates at constant velocity up to temporal.max_extrapolation_s (0.25 s here) and then passes
