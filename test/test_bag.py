@@ -161,6 +161,23 @@ def test_a_ground_frame_tf_does_not_hold_is_an_unused_input_not_a_lost_image(
     assert values["inputs_unused.ground_frame.no_transform"] == values["inputs_unused"] == "1", values
 
 
+def test_the_output_bags_last_status_counts_every_frame_of_the_run(
+    tmp_path: Path, kitti_frames: list[KittiFrame]
+) -> None:
+    """Two real KITTI frames 0.1 s apart, ``diagnostics.period_s`` 1: a status at the first frame, and the last one
+    (at the last frame's stamp) counts both; a status per period only said 1 received of 2, for good."""
+    written = write_kitti_bag(tmp_path / "in", kitti_frames[:2], prediction="metric", lidar=False)
+    params = ["model.backend=external", "model.output_kind=metric", "scale.mode=none", "lidar_topic="]
+    params += ["prediction_topic=/depth_model/prediction"]
+    cli = [arg for p in params for arg in ("--param", p)]
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *cli]) == 0
+    statuses = read_bag(tmp_path / "out")["/diagnostics"]
+    assert [stamp_to_ns(m.header.stamp) for _, m in statuses] == [f.stamp_ns for f in written], statuses
+    values = {kv.key: kv.value for kv in statuses[-1][1].status[0].values}
+    assert values["frames_received"] == values["frames_published"] == str(len(written)), values
+    assert int(values["frames_received"]) == int(values["frames_published"]) + int(values["bad_messages"]), values
+
+
 @pytest.mark.parametrize(
     ("variant", "bag_kwargs", "cli"),
     [

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mono_depth_ros.adapters.motion import CameraPoses, tf2_camera_poses
+from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text, tf2_camera_poses
 from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
@@ -117,15 +117,19 @@ class GroundPoses:
 @dataclass(frozen=True)
 class FramePoses:
     """The node's TF for a decoded frame: the temporal filter's camera pose (``camera``; None: the filter is off)
-    and the ground-plane prior's (``ground``)."""
+    and the ground-plane prior's (``ground``). ``no_pose(camera_frame, stamp_ns)``: called for a frame the filter
+    has no pose for (it goes through unfiltered; the pipeline counts it in ``temporal_no_motion_frames``)."""
 
     camera: CameraPoses | None
     ground: GroundPoses
+    no_pose: Callable[[str, int], None] = lambda _camera, _stamp_ns: None
 
     def add_to(self, frame: FrameInput, scale: ScaleConfig) -> FrameInput:
         """``frame`` with its ``world_from_cam`` and ``ground_pose`` at its stamp (``scale``: the parameters in
         force)."""
         pose = None if self.camera is None else self.camera.pose(frame.frame_id, frame.stamp_ns)
+        if self.camera is not None and pose is None:
+            self.no_pose(frame.frame_id, frame.stamp_ns)
         ground = self.ground.pose(frame.frame_id, frame.stamp_ns, scale)
         return replace(frame, world_from_cam=pose, ground_pose=ground)
 
@@ -140,8 +144,10 @@ def tf2_frame_poses(
 ) -> FramePoses:
     """:class:`FramePoses` over a ``tf2_ros.Buffer`` (the node; never waits: timeout zero; the node makes one when
     the temporal filter or ``scale.ground_frame`` asks for TF). ``errors``: tf2's ``TransformException``;
-    ``warning``: the node's logger (once per reason and camera frame); ``count``: the node's ``inputs_unused``
-    counter (no image outcome: the frame is published), for frames whose prior is the parameters'."""
+    ``warning``: the node's logger (once per reason and camera frame: a ground prior from the parameters, a frame
+    without a temporal-filter pose); ``count``: the node's ``inputs_unused`` counter (no image outcome: the frame is
+    published), for frames whose prior is the parameters' (the pipeline counts those without a temporal pose in
+    ``temporal_no_motion_frames``)."""
 
     def lookup(ground_frame: str, camera_frame: str, stamp_ns: int) -> RigidTransform:
         stamped = tf_buffer.lookup_transform(ground_frame, camera_frame, time_from_ns(factory, stamp_ns))
@@ -156,5 +162,10 @@ def tf2_frame_poses(
             warned.add((reason, camera))
             warning(text)
 
+    def no_pose(camera: str, stamp_ns: int) -> None:  # the bag runner's warning, once per camera frame
+        if ("temporal.no_pose", camera) not in warned:
+            warned.add(("temporal.no_pose", camera))
+            warning(no_pose_text(camera, config.temporal.fixed_frame, stamp_ns))
+
     ground = GroundPoses(config.scale.ground_frame, lookup, report, errors)
-    return FramePoses(tf2_camera_poses(config.temporal, tf_buffer, factory, errors), ground)
+    return FramePoses(tf2_camera_poses(config.temporal, tf_buffer, factory, errors), ground, no_pose)

@@ -95,6 +95,17 @@ class CameraPoses:
         self._history[camera_frame] = taken
 
 
+def no_pose_text(camera_frame: str, fixed_frame: str, stamp_ns: int) -> str:
+    """Why a frame went through the temporal filter unfiltered (no pose at ``stamp_ns``, int ns), with the remedy:
+    the node's warning and the bag runner's (``temporal: no camera pose``) alike."""
+    seconds, nanoseconds = divmod(int(stamp_ns), NS_PER_S)  # exact: a float cannot hold 19 digits
+    return (
+        f"no TF from {camera_frame!r} to temporal.fixed_frame {fixed_frame!r} at {seconds}.{nanoseconds:09d} s: "
+        "frame published unfiltered (counted in temporal_no_motion_frames); publish (in a bag: record) /tf with the "
+        "odometry, or set temporal.fixed_frame"
+    )
+
+
 def tf2_camera_poses(
     config: TemporalConfig, tf_buffer: Any, factory: MessageFactory, errors: tuple[type[BaseException], ...]
 ) -> CameraPoses | None:

@@ -7,6 +7,8 @@ stay 0 (every image is processed in order), and
 ``bad_messages.<reason>`` counts the images skipped for each reason of the run summary, ``inputs_unused.<reason>``
 its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
 undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node.
+A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
+more where frames came after the last one: the output bag's last status counts every image processed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ LATENCY_WINDOW = 100  # frames behind the latency percentiles
 
 @dataclass
 class BagDiagnostics:
-    """When to write ``/diagnostics`` (every ``period_ns`` of image stamps) and what it says.
+    """When to write ``/diagnostics`` (every ``period_ns`` of image stamps, and :meth:`final` at the end) and what
+    it says.
 
     Attributes:
         period_ns: ``diagnostics.period_s`` in int ns.
@@ -50,21 +53,38 @@ class BagDiagnostics:
     _skipped_before: int = 0
     _unused_before: int = 0
     _invalid_output_before: int = 0
+    _last: tuple[Any, Any, str] | None = None  # the last written frame's scale, temporal status and frame_id
+    _counted: tuple[int, int, int] | None = None  # :func:`_counts` at the last status
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
         self._published.append(output.stamp_ns)
+        self._last = (output.scale, output.temporal, output.frame_id)
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
         self._next_ns = output.stamp_ns + self.period_ns
+        return self._status(factory, summary, output.stamp_ns, drop_later=jumped_back)
+
+    def final(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
+        """The run's last DiagnosticArray, at ``stamp_ns`` (int ns: the last image's stamp), when a frame was
+        processed after the last status (else None, as when nothing was written): without it the output bag's last
+        status left out the frames of the last, unfinished period."""
+        if self._last is None or self._counted == _counts(summary):
+            return None
+        return self._status(factory, summary, stamp_ns, drop_later=True)  # (an image stamped before the last output)
+
+    def _status(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool) -> Any:
+        assert self._last is not None  # a frame was written
+        scale, temporal, frame_id = self._last
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
         window_ns = max(self.period_ns, 1)
-        recent = [stamp for stamp in self._published if stamp > output.stamp_ns - window_ns]
-        if jumped_back:  # the frames stamped before the jump are not this period's
-            recent = [stamp for stamp in recent if stamp <= output.stamp_ns]
+        recent = [stamp for stamp in self._published if stamp > stamp_ns - window_ns]
+        if drop_later:  # the clock jumped back (or the last image is stamped before the last output): the frames
+            # stamped after this status are not in its window
+            recent = [stamp for stamp in recent if stamp <= stamp_ns]
         self._published = recent
         skipped, unused = summary.skipped.total, sum(summary.unused.values())
         invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
@@ -85,5 +105,11 @@ class BagDiagnostics:
             unused=dict(summary.unused),
         )
         self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
-        report = diagnostic_report(snapshot, output.scale, config_key_values(self.config), output.temporal)
-        return diagnostics_message(factory, report, output.stamp_ns, self.name, output.frame_id)
+        self._counted = _counts(summary)
+        report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal)
+        return diagnostics_message(factory, report, stamp_ns, self.name, frame_id)
+
+
+def _counts(summary: BagSummary) -> tuple[int, int, int]:
+    """What a status counts: frames written, images skipped, other inputs' messages not used."""
+    return summary.frames_out, summary.skipped.total, sum(summary.unused.values())

@@ -40,7 +40,7 @@ from mono_depth_ros.adapters.messages import (
     output_messages,
 )
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.motion import CameraPoses
+from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
@@ -56,9 +56,10 @@ from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, Tran
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.scale.deskew import BIN_NS
+from mono_depth_ros.core.temporal_filter import TemporalState
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import DepthPipeline, DepthSource, LidarInput
+from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class _SecondPass:
         self.outputs = {topic: options.namespace + topic for topic in OUTPUT_TOPICS if topic != DIAGNOSTICS_TOPIC}
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
+        self.last_image: tuple[int, int] | None = None  # the last processed image's (stamp, bag time), int ns
         self.committed_out = 0  # frames written and committed to the output bag
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
@@ -165,7 +167,7 @@ class _SecondPass:
             for message in self.bag.messages(selection, heads=heads):
                 if self.stop is not None and self.stop():
                     self.summary.interrupted = self.stop.reason
-                    return  # the frame in hand is done; the ones waiting for partners are dropped
+                    break  # the frame in hand is done; the ones waiting for partners are dropped
                 if self.options.copy_inputs:
                     self._copy_input(message)
                 if message.topic == self.topics.image:
@@ -175,11 +177,25 @@ class _SecondPass:
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
-            self._flush(final=True)
+            else:
+                self._flush(final=True)
+            self._final_status()
         finally:
             if self.progress is not None:
                 self.progress.close()
             self._note_not_copied()
+
+    def _final_status(self) -> None:
+        """The last ``/diagnostics`` status, at the last image's stamp and bag time, where frames came after the last
+        periodic one (those of the last, unfinished period; at a stop too): the bag's last status counts every
+        image processed, as the summary does."""
+        if self.diagnostics is None or self.last_image is None:
+            return
+        stamp_ns, log_ns = self.last_image
+        message = self.diagnostics.final(self.factory, self.summary, stamp_ns)
+        if message is not None:
+            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
+            self._commit()
 
     def _copy_input(self, message: BagMessage) -> None:
         """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
@@ -262,6 +278,8 @@ class _SecondPass:
     def _flush(self, *, final: bool) -> None:
         while self.pending and (final or self._ready(self.pending[0][0])):
             plan, message = self.pending.popleft()
+            if plan.entry.stamp_ns is not None:
+                self.last_image = (plan.entry.stamp_ns, message.log_ns)
             try:
                 self._process(plan, message)
                 self._commit()
@@ -348,6 +366,7 @@ class _SecondPass:
         except DepthError as err:
             skipped.add(pipeline_reason(type(err)), str(err))
             return
+        self._warn_unfiltered(output)
         for stage, milliseconds in output.timings_ms.items():
             if stage != "total":
                 self.summary.add_stage(stage, milliseconds)
@@ -372,18 +391,17 @@ class _SecondPass:
         return tf.lookup(fixed_frame, camera_frame, stamp_ns)
 
     def _camera_pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
-        """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF)."""
-        if self.poses is None:
-            return None
-        pose = self.poses.pose(camera_frame, stamp_ns)
-        if pose is None:
-            fixed = self.config.temporal.fixed_frame
-            self.summary.warnings.add(
-                "temporal: no camera pose",
-                f"no TF from {camera_frame!r} to temporal.fixed_frame {fixed!r} at {seconds_text(stamp_ns)}: frame "
-                "published unfiltered; record /tf with the odometry, or set temporal.fixed_frame",
-            )
-        return pose
+        """The camera pose in ``temporal.fixed_frame`` for the temporal filter (None: off, or not in the bag's TF;
+        the frame is warned about once the pipeline has counted it: :meth:`_warn_unfiltered`)."""
+        return None if self.poses is None else self.poses.pose(camera_frame, stamp_ns)
+
+    def _warn_unfiltered(self, output: FrameOutput) -> None:
+        """``temporal: no camera pose`` for a frame the temporal filter passed through for want of a pose: per frame
+        the pipeline counts in ``temporal_no_motion_frames`` (not one skipped after the lookup), in the words of the
+        node's warning (:func:`~mono_depth_ros.adapters.motion.no_pose_text`)."""
+        if output.temporal is not None and output.temporal.state == TemporalState.NO_MOTION.value:
+            text = no_pose_text(output.frame_id, self.config.temporal.fixed_frame, output.stamp_ns)
+            self.summary.warnings.add("temporal: no camera pose", text)
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
         if not self.topics.lidar:

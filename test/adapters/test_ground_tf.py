@@ -10,6 +10,7 @@ import pytest
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.adapters.ground_tf import GroundPoses, tf2_frame_poses
+from mono_depth_ros.adapters.motion import no_pose_text
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import TransformError
@@ -181,3 +182,25 @@ def test_tf_gives_real_kitti_frames_the_scale_a_wrong_parameter_misses(kitti_obj
             frame.name,
             scales,
         )
+
+
+def test_the_node_warns_once_per_camera_when_the_temporal_filter_has_no_pose() -> None:
+    """``temporal.enabled`` with ``temporal.fixed_frame`` not in TF (no odometry, a wrong frame name): the frame
+    goes through unfiltered and the pipeline counts it (``temporal_no_motion_frames``); the node said nothing of it
+    in its log, where the bag runner warns (``temporal: no camera pose``). Now once per camera, in the same words."""
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+    buffer, logged, counted = StaticBuffer(factory, footprint_from_cam(1.53, -1.4)), list[str](), list[str]()
+    config = DepthConfig.from_params({"temporal.enabled": True, "temporal.fixed_frame": "odom"})
+    poses = tf2_frame_poses(config, buffer, factory, (LookupFailed,), logged.append, counted.append)
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    frame = FrameInput(
+        3_000_000_001, CAMERA, rgb, CameraModel.from_intrinsics(PinholeIntrinsics(5.0, 5.0, 3.0, 2.0, 6, 4))
+    )
+    for stamp_ns in (3_000_000_001, 3_100_000_001):
+        assert poses.add_to(replace(frame, stamp_ns=stamp_ns), config.scale).world_from_cam is None
+    assert logged == [no_pose_text(CAMERA, "odom", 3_000_000_001)], logged
+    assert "no TF from 'camera_optical' to temporal.fixed_frame 'odom' at 3.000000001 s" in logged[0]
+    assert "temporal_no_motion_frames" in logged[0]
+    assert not counted  # a frame published without a pose: counted by the pipeline, no unused input
+    assert poses.add_to(replace(frame, frame_id="other_optical"), config.scale).world_from_cam is None
+    assert len(logged) == 2 and "'other_optical'" in logged[1]  # each camera once

@@ -78,3 +78,26 @@ def test_bag_latency_is_processing_time_for_frames_stamped_0() -> None:
     assert message is not None
     values = {kv.key: kv.value for kv in message.status[0].values}
     assert (values["latency_p95_ms"], values["frames_unstamped"]) == ("25.0", "0")
+
+
+def test_bag_diagnostics_final_counts_the_frames_after_the_last_status_and_only_then() -> None:
+    """The last, unfinished period: frames written or skipped after the last status are in a final one, at the
+    stamp given (the last image's); none when nothing came after it, or when no frame was written."""
+    tracker = BagDiagnostics(period_ns=1_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    assert tracker.final(FACTORY, summary, 5) is None  # nothing written: no status to give
+    output = _output(cloud=False)
+    summary.frames_out = 1
+    assert tracker.update(FACTORY, output, summary) is not None
+    assert tracker.final(FACTORY, summary, output.stamp_ns) is None  # the last status counted everything
+    summary.frames_out = 2
+    second = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 100})
+    assert tracker.update(FACTORY, second, summary) is None  # within the period
+    summary.skipped.add("no prediction", "x")  # a third image, skipped
+    final = tracker.final(FACTORY, summary, output.stamp_ns + 200)
+    assert final is not None and final.status[0].level == 1  # the skipped image is in its window
+    values = {kv.key: kv.value for kv in final.status[0].values}
+    assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
+    assert (final.header.stamp.sec * 10**9 + final.header.stamp.nanosec) == output.stamp_ns + 200
+    assert values["fps"] == "2000000.00"  # both written frames within the last period (1 µs)
+    assert tracker.final(FACTORY, summary, output.stamp_ns + 200) is None  # once

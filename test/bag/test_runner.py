@@ -322,7 +322,10 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     values = {kv.key: kv.value for kv in status.values}
     assert values["bad_messages"] == "1" and values["frames_published"] == "1"  # the node's keys
     assert status.level == 1 and "bad message" in status.message
-    assert len(out["/diagnostics"]) == 1  # frames at 0.1 s and 0.2 s: one period of 0.15 s
+    # the frames at 0.1 s and 0.2 s: one period of 0.15 s, then a last status that counts the frame at 0.2 s too
+    assert len(out["/diagnostics"]) == 2
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
 
 
 def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
@@ -392,6 +395,19 @@ def test_temporal_filter_takes_the_camera_motion_from_the_bags_tf(tmp_path: Path
     else:  # no such frame in the bag: every frame passes through, counted and warned about
         assert summary.warnings.counts == {"temporal: no camera pose": len(frames)}
         assert values["temporal_no_motion_frames"] == str(len(frames))
+
+
+def test_frames_without_a_temporal_pose_are_warned_as_many_times_as_the_pipeline_counts_them(tmp_path: Path) -> None:
+    """``temporal.fixed_frame`` not in the bag's TF, the second of three images undecodable: two frames are
+    published unfiltered, and the summary's ``temporal: no camera pose`` (each "frame published unfiltered") says 2,
+    as /diagnostics ``temporal_no_motion_frames`` does; it said 3, counting the skipped image too (the pose was
+    looked up before the image was decoded)."""
+    params = {**EXTERNAL_METRIC, "temporal.enabled": True, "temporal.fixed_frame": "no_odometry"}
+    summary, out = _run(tmp_path, params, mutate=_set("encoding", "nv24", "/camera/image_raw", 1))
+    assert (summary.frames_out, dict(summary.skipped.counts)) == (2, {"image: EncodingError": 1})
+    values = {kv.key: kv.value for kv in out["/diagnostics"][-1][1].status[0].values}
+    assert values["temporal_no_motion_frames"] == "2", values
+    assert summary.warnings.counts["temporal: no camera pose"] == 2, summary.warnings.counts
 
 
 def test_temporal_poses_after_tf_ends_are_extrapolated_as_the_node_does_then_counted(tmp_path: Path) -> None:

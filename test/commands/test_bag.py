@@ -77,6 +77,10 @@ def test_a_stop_request_ends_the_run_cleanly_after_the_frame_in_hand(tmp_path: P
     assert written == summary.frames_out and 0 < written < 20
     assert summary.not_processed == 20 - written - summary.skipped.total
     assert "interrupted by SIGTERM" in summary.format()
+    # the bag's last /diagnostics status counts every frame processed before the stop, as the summary does
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    processed = summary.frames_out + summary.skipped.total
+    assert (int(values["frames_received"]), int(values["frames_published"])) == (processed, written), values
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

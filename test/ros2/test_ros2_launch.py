@@ -124,6 +124,10 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
         time.sleep(0.6)
         blind = latest_status()
         assert blind["temporal_state"] == "no_motion" and int(blind["temporal_no_motion_frames"]) >= 3, blind
+        # and said in the log, once, as the bag runner's summary says it (the node said nothing)
+        warned = f"no TF from '{CAMERA_FRAME}' to temporal.fixed_frame '{fixed}' at "
+        assert launched.log.count(warned) == 1, launched.log[-3000:]
+        assert "frame published unfiltered (counted in temporal_no_motion_frames)" in launched.log
 
         probe.send_static_tf(RigidTransform(np.eye(3), np.zeros(3), fixed, CAMERA_FRAME), probe.now_ns())
         time.sleep(0.5)
