@@ -202,7 +202,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._filters, sync, slop_s = filters, config.sync, synchroniser_slop_s(config.sync.slop_s)  # 0: equal
             got, late = self._stats.frame_received, self._stats.bad_message_withdrawn  # late: lost, paired after all
             lost = MissingImages(self._stats.images_missing, self.get_logger().warning, config.topics.input_qos)
-            watch = self._sync_watch = SyncWatch.attach(filters, config, got, self._bad, late, lost)  # counted once
+            watch = self._sync_watch = SyncWatch.attach(filters, config, got, self._bad, late, lost, self._unused)
             synchroniser = message_filters.ApproximateTimeSynchronizer(watch.outputs, sync.queue_size, slop_s)
             self._sync = watch.follow(synchroniser)  # drops what time going back (a bag's --loop) left in its queues
             self._sync.registerCallback(self._on_synced)

@@ -178,6 +178,7 @@ class SyncWatch:
         on_lost: Callable[[str, str], Any],
         on_late: Callable[[str], Any] | None = None,
         on_missing: Callable[[int, str], Any] | None = None,
+        on_unused: Callable[[str, str], Any] | None = None,
     ) -> SyncWatch:
         """A watch between the node's message_filters ``sources`` (image, then camera_info in ``approximate`` mode,
         then the prediction with ``model.backend: external``) and the synchroniser, which takes :attr:`outputs`.
@@ -185,8 +186,11 @@ class SyncWatch:
         ``on_missing(count, text)`` for camera_infos whose image never arrived (:meth:`missing_images`).
         ``on_image()`` is called for every image as it arrives, ``on_late(reason)`` for every lost image paired
         after all (its ``on_lost`` report taken back), ``on_lost(reason, text)`` for every image lost and
-        every message held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
+        every image held back: one stamped before 0 (``header.stamp.sec < 0``), on which message_filters raises
         ValueError in the executor, which ends the node (reason ``TransformError``, as for an image's bad header).
+        A camera_info or prediction stamped before 0 is held back too and is no image: ``on_unused(reason, text)``
+        (reason ``<partner>.TransformError``, e.g. ``camera_info.TransformError``; :meth:`RuntimeStats.input_unused`
+        in the node; without ``on_unused``, ``on_lost`` with that reason).
         """
         partners = {"camera_info": config.topics.camera_info} if config.sync.mode == "approximate" else {}
         if config.model.backend == "external":
@@ -203,7 +207,11 @@ class SyncWatch:
             if name == "image":
                 on_image()
             if stamp_ns < 0:
-                on_lost("TransformError", negative_stamp_text(name, stamp_ns))
+                text = negative_stamp_text(name, stamp_ns)
+                if name == "image":
+                    on_lost("TransformError", text)
+                else:  # no image outcome: its image is counted on its own (published or lost)
+                    (on_unused or on_lost)(f"{name}.TransformError", text)
                 return
             watch.report(watch.forget_after_a_jump_back(name, stamp_ns))
             if name == "image":
