@@ -56,7 +56,6 @@ from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, Tran
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.scale.deskew import BIN_NS
-from mono_depth_ros.core.temporal_filter import TemporalState
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
@@ -399,7 +398,11 @@ class _SecondPass:
         """``temporal: no camera pose`` for a frame the temporal filter passed through for want of a pose: per frame
         the pipeline counts in ``temporal_no_motion_frames`` (not one skipped after the lookup), in the words of the
         node's warning (:func:`~mono_depth_ros.adapters.motion.no_pose_text`)."""
-        if output.temporal is not None and output.temporal.state == TemporalState.NO_MOTION.value:
+        if output.temporal is None:  # the filter off: and torch not imported for it (an external prediction needs none)
+            return
+        from mono_depth_ros.core.temporal_filter import TemporalState
+
+        if output.temporal.state == TemporalState.NO_MOTION.value:
             text = no_pose_text(output.frame_id, self.config.temporal.fixed_frame, output.stamp_ns)
             self.summary.warnings.add("temporal: no camera pose", text)
 
