@@ -3,10 +3,14 @@
 ``scale.ground_frame`` (e.g. ``base_footprint``: on the ground, z up, REP 120 / REP 103) ← the image's optical frame
 at the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
-``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer, or puts the camera at or
-below the ground frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is
-reported (:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera
-frame; the bag runner counts it in its summary's warnings). Where both are given (the parameters not at their
+``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a
+joint's TF that lags behind the image, or pauses) the camera frame's last pose from TF is held for up to
+:data:`HOLD_NS` (2 s) of image time, and each such frame is reported (``ground_frame.held``): without it the prior
+switched to the parameters' for those frames, and the scale drifted 8 % towards theirs over a 1 s pause on real KITTI
+frames. Past that, or where TF puts the camera at or below the ground frame (a frame that is not on the ground), the
+frame's prior is the parameters' and the frame is reported (:data:`Report`: the node counts it in
+``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the bag runner counts it in its
+summary's warnings). Where both are given (the parameters not at their
 defaults) and they disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or
 :data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used and the disagreement is reported once per camera frame, naming
 both values: one degree of pitch costs 8-14 % of the scale on KITTI, and a wrong prior still reports ``ok``.
@@ -33,12 +37,14 @@ GroundLookup = Callable[[str, str, int], RigidTransform]
 """``lookup(ground_frame, camera_frame, stamp_ns)`` → ``ground_from_cam``; raises when TF cannot answer."""
 Report = Callable[[str, str, str], None]
 """``report(reason, camera_frame, text)``: a frame whose prior is the parameters' (reason
-``ground_frame.no_transform`` or ``ground_frame.not_above``; every such frame), or TF and parameters that disagree
-(``ground_frame.disagrees``, once per camera frame). The bag runner's summary of warnings (counts each reason, logs
-its first text); the node's :func:`tf2_frame_poses` counts and logs once per reason and camera frame."""
+``ground_frame.no_transform`` or ``ground_frame.not_above``; every such frame), one given the camera frame's last pose
+from TF because TF could not answer at its stamp (``ground_frame.held``; every such frame), or TF and parameters that
+disagree (``ground_frame.disagrees``, once per camera frame). The bag runner's summary of warnings (counts each
+reason, logs its first text); the node's :func:`tf2_frame_poses` counts and logs once per reason and camera frame."""
 HEIGHT_TOLERANCE_M = 0.05  # TF and parameters disagree: heights apart by more than this and ...
 HEIGHT_TOLERANCE = 0.05  # ... this share of TF's height (a 5 % height error: 4-6 % of the scale), or ...
 PITCH_TOLERANCE_RAD = math.radians(1.0)  # ... pitches by more than this (1°: 8-14 % of the scale on KITTI)
+HOLD_NS = 2_000_000_000  # a camera frame's last pose from TF stands in where TF cannot answer, this long (int ns)
 
 
 def _default(name: str) -> float:
@@ -64,12 +70,15 @@ class GroundPoses:
         self._report = report
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
         self._compared: set[str] = set()  # camera frames whose disagreement was reported
+        self._last: dict[str, tuple[int, GroundPose]] = {}  # camera frame → (stamp, int ns; pose) of TF's last answer
         self.unused = 0  # frames whose prior came from the parameters because TF could not give one
+        self.held = 0  # frames given their camera frame's last pose from TF because TF could not answer at the stamp
 
     def pose(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> GroundPose | None:
         """The camera above ``scale.ground_frame`` at ``stamp_ns`` (int ns); None: the parameters' prior.
 
-        ``scale``: the parameters in force (compared with TF's pose).
+        ``scale``: the parameters in force (compared with TF's pose). Where TF cannot answer, the camera frame's last
+        pose from TF when it was found within :data:`HOLD_NS` of ``stamp_ns`` (either side: a looped bag).
         """
         if not self._frame:
             return None
@@ -80,10 +89,7 @@ class GroundPoses:
         try:
             found = ground_pose(self._lookup(self._frame, camera_frame, stamp_ns))
         except self._errors as err:
-            self.unused += 1
-            text = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground ({err}); {fallback}"
-            self._report("ground_frame.no_transform", camera_frame, text)
-            return None
+            return self._held(camera_frame, stamp_ns, err, fallback)
         if not found.height_m > 0:
             self.unused += 1
             text = (
@@ -93,7 +99,30 @@ class GroundPoses:
             self._report("ground_frame.not_above", camera_frame, text)
             return None
         self._compare(found, camera_frame, scale)
+        self._last[camera_frame] = (stamp_ns, found)
         return found
+
+    def _held(self, camera_frame: str, stamp_ns: int, err: BaseException, fallback: str) -> GroundPose | None:
+        """The camera frame's last pose from TF for a frame TF could not answer for, if recent; else None (reported
+        either way)."""
+        missing = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground at the image stamp"
+        last = self._last.get(camera_frame)
+        age_ns = None if last is None else stamp_ns - last[0]
+        if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
+            self.held += 1
+            text = (
+                f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
+                f"({last[1].height_m:.3f} m up, pitched {math.degrees(last[1].pitch_rad):+.2f}° down) for up to "
+                f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
+            )
+            self._report("ground_frame.held", camera_frame, text)
+            return last[1]
+        self.unused += 1
+        held = (
+            "" if age_ns is None else f"; TF's last pose is {age_ns / 1e9:.3f} s older (held up to {HOLD_NS / 1e9:g} s)"
+        )
+        self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {fallback}")
+        return None
 
     def _compare(self, found: GroundPose, camera_frame: str, scale: ScaleConfig) -> None:
         """Report once per camera frame where the parameters, when set, disagree with TF's pose."""

@@ -204,3 +204,79 @@ def test_the_node_warns_once_per_camera_when_the_temporal_filter_has_no_pose() -
     assert not counted  # a frame published without a pose: counted by the pipeline, no unused input
     assert poses.add_to(replace(frame, frame_id="other_optical"), config.scale).world_from_cam is None
     assert len(logged) == 2 and "'other_optical'" in logged[1]  # each camera once
+
+
+class PausingTf:
+    """TF base_footprint <- camera of a joint whose state stops reaching TF between ``pauses`` (start, end) ns:
+    a lookup at a stamp inside a pause fails as tf2's extrapolation does."""
+
+    def __init__(self, transform: RigidTransform, pauses: list[tuple[int, int]]) -> None:
+        self.transform, self.pauses = transform, pauses
+
+    def __call__(self, target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if any(start <= stamp_ns <= end for start, end in self.pauses):
+            msg = f"Lookup would require extrapolation into the future when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return self.transform
+
+
+def test_a_tf_that_pauses_holds_its_last_pose_for_two_seconds_on_real_kitti_frames(kitti_object_dir: Path) -> None:
+    """Real KITTI frames 000000 / 000002 (prediction: the real Velodyne depth, densified, at half scale), one image
+    every 0.1 s, the parameters at KITTI's nominal 1.65 m and 0° (10 % / 5 % off on these frames), TF giving the
+    scan's road plane but pausing from 0.6 to 1.4 s and stopping after 2.0 s (a pan-tilt joint's state that lags or
+    stops). Each frame without TF got the parameters' prior: the ground-plane scale drifted from -0.5 % to +7.8 %
+    over the 1 s pause on 000000, reported ok. Now TF's last pose stands in for 2 s (each frame reported
+    ``ground_frame.held``): within 1.5 % through the pause and to 4.0 s, then the parameters' prior, reported
+    ``ground_frame.no_transform`` with the last pose's age."""
+    from test.kitti_bag import load_kitti_frames
+
+    parameters = scale_config(**{"scale.camera_height_m": 1.65})
+    for frame in load_kitti_frames(kitti_object_dir, tuple(ROAD_PLANES)):
+        tf = PausingTf(
+            footprint_from_cam(*ROAD_PLANES[frame.name]), [(600_000_000, 1_400_000_000), (2_050_000_000, 10**10)]
+        )
+        warnings = Warnings()
+        poses = GroundPoses("base_footprint", tf, warnings)
+        prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
+        recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
+        errors: dict[int, float] = {}
+        for tenth in range(50):
+            stamp = tenth * 100_000_000
+            pose = poses.pose(CAMERA, stamp, parameters)
+            assert (pose is None) == (tenth > 40), (frame.name, tenth)
+            result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, stamp, frame.intrinsics, None, pose)
+            assert str(result.health.value) == "ok", (frame.name, tenth, result)
+            errors[tenth] = result.scale / 2.0 - 1.0
+        assert max(abs(errors[tenth]) for tenth in range(41)) < 0.015, (frame.name, errors)
+        assert abs(errors[49]) > 0.03, (frame.name, errors)  # the parameters' prior, once the hold is over
+        reasons = [reason for reason, _ in warnings.seen]
+        held_reasons = ["ground_frame.held"] * (9 + 20) + ["ground_frame.no_transform"] * 9
+        assert reasons == ["ground_frame.disagrees", *held_reasons], reasons  # 1.65 m, 0° against TF's, at first
+        assert (poses.held, poses.unused) == (29, 9)
+        held, expired = warnings.seen[1][1], warnings.seen[-1][1]
+        assert "holds TF's pose from 0.100 s before" in held and "for up to 2 s" in held, held
+        assert "extrapolation into the future" in held and "lag behind its images or pause" in held, held
+        assert "TF's last pose is 2.900 s older (held up to 2 s)" in expired, expired
+        assert "scale.camera_height_m=1.65 m" in expired, expired
+
+
+def test_the_node_counts_and_logs_once_a_held_ground_pose() -> None:
+    """The node's :func:`tf2_frame_poses`: a frame given the held pose is counted each time
+    (``inputs_unused.ground_frame.held`` in /diagnostics) and logged once per camera frame."""
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+    buffer = StaticBuffer(factory, footprint_from_cam(1.53, -1.4))
+    logged, counted = list[str](), list[str]()
+    config = DepthConfig.from_params({"scale.ground_frame": "base_footprint"})
+    poses = tf2_frame_poses(config, buffer, factory, (LookupFailed,), logged.append, counted.append)
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    frame = FrameInput(
+        1_000_000_000, CAMERA, rgb, CameraModel.from_intrinsics(PinholeIntrinsics(5.0, 5.0, 3.0, 2.0, 6, 4))
+    )
+    found = poses.add_to(frame, config.scale).ground_pose
+    assert found is not None and found.height_m == pytest.approx(1.53)
+    buffer.transform = replace(buffer.transform, src_frame="gone")  # the joint's TF stops
+    for later in (1, 2, 5):
+        later_frame = replace(frame, stamp_ns=frame.stamp_ns + later * 500_000_000)
+        assert poses.add_to(later_frame, config.scale).ground_pose == (found if later < 5 else None)
+    assert counted == ["ground_frame.held", "ground_frame.held", "ground_frame.no_transform"], counted
+    assert len(logged) == 2 and "holds TF's pose from 0.500 s before" in logged[0], logged
