@@ -10,10 +10,11 @@ switched to the parameters' for those frames, and the scale drifted 8 % towards 
 frames. Past that, or where TF puts the camera at or below the ground frame (a frame that is not on the ground), the
 frame's prior is the parameters' and the frame is reported (:data:`Report`: the node counts it in
 ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the bag runner counts it in its
-summary's warnings). Where both are given (the parameters not at their
-defaults) and they disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or
-:data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used and the disagreement is reported once per camera frame, naming
-both values: one degree of pitch costs 8-14 % of the scale on KITTI, and a wrong prior still reports ``ok``.
+summary's warnings). Where both are given (the parameters not at their defaults) and they disagree by more than
+:data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used
+and the disagreement is reported once per camera frame and pair of parameter values (a ``ros2 param set`` at run time is
+compared again), naming both values: one degree of pitch costs 8-14 % of the scale on KITTI, and a wrong prior still
+reports ``ok``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from mono_depth_ros.pipeline import FrameInput
 GroundLookup = Callable[[str, str, int], RigidTransform]
 """``lookup(ground_frame, camera_frame, stamp_ns)`` → ``ground_from_cam``; raises when TF cannot answer."""
 Report = Callable[[str, str, str], None]
-"""``report(reason, camera_frame, text)``: a frame whose prior is the parameters' (reason
-``ground_frame.no_transform`` or ``ground_frame.not_above``; every such frame), one given the camera frame's last pose
-from TF because TF could not answer at its stamp (``ground_frame.held``; every such frame), or TF and parameters that
-disagree (``ground_frame.disagrees``, once per camera frame). The bag runner's summary of warnings (counts each
-reason, logs its first text); the node's :func:`tf2_frame_poses` counts and logs once per reason and camera frame."""
+"""``report(reason, camera_frame, text)``: a frame whose prior is the parameters' (reason ``ground_frame.no_transform``
+or ``ground_frame.not_above``; every such frame), one given the camera frame's last pose from TF because TF could not
+answer at its stamp (``ground_frame.held``; every such frame), or TF and parameters that disagree
+(``ground_frame.disagrees``, once per camera frame and pair of parameter values). The bag runner's summary of warnings
+(counts each reason, logs its first text); the node's :func:`tf2_frame_poses` counts and logs once per reason and camera
+frame (a disagreement: each report)."""
 HEIGHT_TOLERANCE_M = 0.05  # TF and parameters disagree: heights apart by more than this and ...
 HEIGHT_TOLERANCE = 0.05  # ... this share of TF's height (a 5 % height error: 4-6 % of the scale), or ...
 PITCH_TOLERANCE_RAD = math.radians(1.0)  # ... pitches by more than this (1°: 8-14 % of the scale on KITTI)
@@ -69,7 +71,7 @@ class GroundPoses:
         self._lookup = lookup
         self._report = report
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
-        self._compared: set[str] = set()  # camera frames whose disagreement was reported
+        self._compared: dict[str, tuple[float, float]] = {}  # camera frame → the (height, pitch) last reported
         self._last: dict[str, tuple[int, GroundPose]] = {}  # camera frame → (stamp, int ns; pose) of TF's last answer
         self.unused = 0  # frames whose prior came from the parameters because TF could not give one
         self.held = 0  # frames given their camera frame's last pose from TF because TF could not answer at the stamp
@@ -125,9 +127,10 @@ class GroundPoses:
         return None
 
     def _compare(self, found: GroundPose, camera_frame: str, scale: ScaleConfig) -> None:
-        """Report once per camera frame where the parameters, when set, disagree with TF's pose."""
+        """Report where the parameters, when set, disagree with TF's pose: once per camera frame and pair of values
+        (parameters changed at run time, ``ros2 param set``, are compared again)."""
         height, pitch = scale.camera_height_m, scale.camera_pitch_rad
-        if camera_frame in self._compared:
+        if self._compared.get(camera_frame) == (height, pitch):
             return
         if (height, pitch) == (_default("scale.camera_height_m"), _default("scale.camera_pitch_rad")):
             return  # not given
@@ -139,7 +142,7 @@ class GroundPoses:
                 f"{height:g} m and scale.camera_pitch_rad={pitch:g} ({math.degrees(pitch):+.2f}°); the ground-plane "
                 "prior uses TF's: correct the parameters or the URDF, whichever is wrong"
             )
-            self._compared.add(camera_frame)
+            self._compared[camera_frame] = (height, pitch)
             self._report("ground_frame.disagrees", camera_frame, text)
 
 
@@ -187,7 +190,9 @@ def tf2_frame_poses(
     def report(reason: str, camera: str, text: str) -> None:
         if reason != "ground_frame.disagrees":
             count(reason)
-        if (reason, camera) not in warned:
+        else:  # GroundPoses reports it once per camera frame and pair of parameter values
+            warning(text)
+        if reason != "ground_frame.disagrees" and (reason, camera) not in warned:
             warned.add((reason, camera))
             warning(text)
 

@@ -280,3 +280,25 @@ def test_the_node_counts_and_logs_once_a_held_ground_pose() -> None:
         assert poses.add_to(later_frame, config.scale).ground_pose == (found if later < 5 else None)
     assert counted == ["ground_frame.held", "ground_frame.held", "ground_frame.no_transform"], counted
     assert len(logged) == 2 and "holds TF's pose from 0.500 s before" in logged[0], logged
+
+
+def test_parameters_changed_at_run_time_are_compared_with_tf_again() -> None:
+    """``ros2 param set ... scale.camera_height_m`` at run time: the parameters in force are compared with TF again.
+    The disagreement was reported once per camera frame for good: parameters corrected, then set wrong again (1.2 m),
+    said nothing, in GroundPoses and in the node's log (once per reason and camera frame). Now each new pair of
+    values that disagrees is reported once, by the node too."""
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+    buffer, logged, counted = StaticBuffer(factory, footprint_from_cam(1.69, 1.4)), list[str](), list[str]()
+    config = DepthConfig.from_params({"scale.ground_frame": "base_footprint", "scale.camera_height_m": 1.65})
+    poses = tf2_frame_poses(config, buffer, factory, (LookupFailed,), logged.append, counted.append)
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    intrinsics = PinholeIntrinsics(5.0, 5.0, 3.0, 2.0, 6, 4)
+    frame = FrameInput(1_000_000_000, CAMERA, rgb, CameraModel.from_intrinsics(intrinsics))
+    settings = [(1.65, 0.0), (1.65, 0.0), (1.69, 0.0244), (1.2, 0.0244), (1.2, 0.0244), (1.65, 0.0)]
+    for height, pitch in settings:
+        changed = config.with_changes({"scale.camera_height_m": height, "scale.camera_pitch_rad": pitch})
+        assert poses.add_to(frame, changed.scale).ground_pose is not None
+    assert len(logged) == 3 and not counted, logged  # 1.65 m / 0°; 1.2 m; 1.65 m / 0° again after 1.2 m
+    assert "scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)" in logged[0], logged[0]
+    assert "scale.camera_height_m=1.2 m and scale.camera_pitch_rad=0.0244 (+1.40°)" in logged[1], logged[1]
+    assert "scale.camera_height_m=1.65 m" in logged[2], logged[2]
