@@ -188,6 +188,30 @@ def test_update_params_is_atomic_and_keeps_scale_state() -> None:
     assert out.cloud is not None and out.cloud.height == 1
 
 
+def test_a_camera_height_set_at_run_time_restarts_the_ground_plane_scale_on_real_kitti(kitti_object_dir: Path) -> None:
+    """``ros2 param set ... scale.camera_height_m`` while running (scale.mode=ground_plane, an external prediction:
+    real KITTI frame 000000's Velodyne depth at half scale): the next frame's scale is the new height's, reported
+    ``ok``, not gated against the filter the old height settled (a changed height is a recalibration: 1.65 m → 1.45 m
+    is 12 % of the scale, the filter's gate would hold the old scale for seconds)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from test.kitti_bag import load_kitti_frames
+
+    (frame,) = load_kitti_frames(kitti_object_dir, ("000000",))
+    prediction = (0.5 * densify_nearest(frame.lidar_depth_m)).astype(np.float32)
+    settings = {"model.output_kind": "depth_up_to_scale", "scale.mode": "ground_plane", "scale.camera_height_m": 1.65}
+    pipeline = _external(**settings)
+    camera, rgb = CameraModel.from_intrinsics(frame.intrinsics), np.zeros((*frame.lidar_depth_m.shape, 3), np.uint8)
+    scales = []
+    for tenth in range(8):
+        if tenth == 4:
+            pipeline.update_params({"scale.camera_height_m": 1.45})
+        out = pipeline.process_frame(FrameInput(10**9 + tenth * 10**8, "camera", rgb, camera, True, None, prediction))
+        assert (out.scale.mode, out.scale.health, out.scale.reason) == ("ground_plane", "ok", ""), out.scale
+        scales.append(out.scale.scale)
+    assert scales[4] / scales[3] == pytest.approx(1.45 / 1.65, rel=0.01), scales  # the height's ratio at once
+    assert max(scales[4:]) - min(scales[4:]) < 1e-3 * scales[4], scales
+
+
 class _ConstantNet:
     """A stand-in network: depth up to scale, twice the truth."""
 
