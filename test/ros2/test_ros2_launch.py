@@ -149,7 +149,8 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
     """``scale.ground_frame: base_footprint`` with KITTI's nominal 1.65 m and 0° as parameters, no LiDAR and no
     temporal filter (the node listens to TF for the ground frame alone): before any TF the node warns once that it
     uses the parameters; ``ros2 run tf2_ros static_transform_publisher`` placing the camera 1.69 m up, pitched 1.4°
-    down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both.
+    down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both;
+    ``ros2 param set`` of a wrong scale.camera_height_m (1.2 m) at run time is compared with TF again and warned.
     A frame without the TF pose is published: counted in ``inputs_unused``, not as an image outcome (``bad_messages``
     made received != published + dropped + bad)."""
     import math
@@ -174,6 +175,7 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
         f"TF base_footprint <- {CAMERA_FRAME} puts the camera 1.690 m above the ground, pitched 0.0244 rad (+1.40°) "
         "down, but scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)"
     )
+    changed = "down, but scale.camera_height_m=1.2 m and scale.camera_pitch_rad=0 (+0.00°)"
     try:
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
@@ -210,8 +212,16 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
             wait_until(lambda: disagree in launched.log, 10, "the warning that TF and the parameters disagree")
             time.sleep(0.6)  # two /diagnostics periods
             assert unused() == 2  # the frames with TF's pose are not counted
+            set_height = ros2_cli("param", "set", "/mono_depth_node", "scale.camera_height_m", "1.2", check=False)
+            assert "Set parameter successful" in set_height.stdout, set_height.stdout + set_height.stderr
+            for _ in range(2):  # compared with TF again: was silent (once per camera frame for good)
+                feeder.publish_image(0, probe.now_ns())
+                time.sleep(0.4)
+            depth.wait_for(7, timeout_s=60)
+            wait_until(lambda: changed in launched.log, 10, "the warning that the height set at run time disagrees")
         log = launched.log
         assert log.count(no_tf) == 1 and log.count(disagree) == 1, log[-3000:]  # once each
+        assert log.count(changed) == 1, log[-3000:]
     finally:
         assert launched.stop() == 0
 
