@@ -1,20 +1,20 @@
 """The camera above the ground for the ground-plane scale, from TF, for the node and the bag runner alike.
 
-``scale.ground_frame`` (e.g. ``base_footprint``: on the ground, z up, REP 120 / REP 103) ← the image's optical frame
-at the image stamp gives the ground-plane prior's height, pitch and roll
+``scale.ground_frame`` (e.g. ``base_footprint``: on the ground, z up, REP 120 / REP 103) ← the image's optical frame at
+the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
-``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a
-joint's TF that lags behind the image, or pauses) the camera frame's last pose from TF is held for up to
-:data:`HOLD_NS` (2 s) of image time, and each such frame is reported (``ground_frame.held``): without it the prior
-switched to the parameters' for those frames, and the scale drifted 8 % towards theirs over a 1 s pause on real KITTI
-frames. Past that, or where TF puts the camera at or below the ground frame (a frame that is not on the ground), the
-frame's prior is the parameters' and the frame is reported (:data:`Report`: the node counts it in
-``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the bag runner counts it in its
-summary's warnings). Where both are given (the parameters not at their defaults) and they disagree by more than
-:data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used
-and the disagreement is reported once per camera frame and pair of parameter values (a ``ros2 param set`` at run time is
-compared again), naming both values: one degree of pitch costs 8-14 % of the scale on KITTI, and a wrong prior still
-reports ``ok``.
+``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a joint's TF
+that lags behind the image, or pauses) the camera frame's last pose from TF (the newest TF holds, where a ``newest``
+query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
+(``ground_frame.held``): without it the prior switched to the parameters' for those frames, and the scale drifted 8 %
+towards theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below the ground
+frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
+(:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the
+bag runner counts it in its summary's warnings). Where both are given (the parameters not at their defaults) and they
+disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD`
+in pitch, TF's is used and the disagreement is reported once per camera frame and pair of parameter values (a ``ros2
+param set`` at run time is compared again), naming both values: one degree of pitch costs 8-14 % of the scale on KITTI,
+and a wrong prior still reports ``ok``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text, tf2_camera_poses
+from mono_depth_ros.adapters.motion import CameraPoses, NewestStamp, no_pose_text, tf2_camera_poses
 from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_factory import MessageFactory, time_from_ns
+from mono_depth_ros.core.msg_factory import MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
 from mono_depth_ros.core.scale.ground import GroundPose, ground_pose
 from mono_depth_ros.depth_config import DepthConfig, ScaleConfig
@@ -62,13 +62,23 @@ class GroundPoses:
         report: where unused frames and disagreements go (:data:`Report`).
         errors: the exceptions that mean "TF cannot answer" (tf2's ``TransformException`` in the node; a
             :class:`~mono_depth_ros.core.errors.DepthError` always does).
+        newest: the newest stamp TF can answer for (:data:`~mono_depth_ros.adapters.motion.NewestStamp`; tf2's time
+            0 in the node): where TF cannot answer at an image stamp, its newest pose is held when newer than the
+            last one found at an image stamp (a TF that lags behind every image never answers at one). None (the
+            bag runner, whose TF holds the whole bag): the last pose found at an image stamp alone.
     """
 
     def __init__(
-        self, ground_frame: str, lookup: GroundLookup, report: Report, errors: tuple[type[BaseException], ...] = ()
+        self,
+        ground_frame: str,
+        lookup: GroundLookup,
+        report: Report,
+        errors: tuple[type[BaseException], ...] = (),
+        newest: NewestStamp | None = None,
     ) -> None:
         self._frame = ground_frame
         self._lookup = lookup
+        self._newest = newest
         self._report = report
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
         self._compared: dict[str, tuple[float, float]] = {}  # camera frame → the (height, pitch) last reported
@@ -108,6 +118,7 @@ class GroundPoses:
         """The camera frame's last pose from TF for a frame TF could not answer for, if recent; else None (reported
         either way)."""
         missing = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground at the image stamp"
+        self._take_newest(camera_frame)
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
@@ -125,6 +136,21 @@ class GroundPoses:
         )
         self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {fallback}")
         return None
+
+    def _take_newest(self, camera_frame: str) -> None:
+        """TF's newest pose of the camera frame as its last, when newer than the last (and on the ground)."""
+        if self._newest is None:
+            return
+        last = self._last.get(camera_frame)
+        try:
+            newest_ns = self._newest(self._frame, camera_frame)
+            if last is not None and newest_ns <= last[0]:
+                return
+            found = ground_pose(self._lookup(self._frame, camera_frame, newest_ns))
+        except self._errors:
+            return
+        if found.height_m > 0:
+            self._last[camera_frame] = (newest_ns, found)
 
     def _compare(self, found: GroundPose, camera_frame: str, scale: ScaleConfig) -> None:
         """Report where the parameters, when set, disagree with TF's pose: once per camera frame and pair of values
@@ -201,5 +227,10 @@ def tf2_frame_poses(
             warned.add(("temporal.no_pose", camera))
             warning(no_pose_text(camera, config.temporal.fixed_frame, stamp_ns))
 
-    ground = GroundPoses(config.scale.ground_frame, lookup, report, errors)
+    def newest(ground_frame: str, camera_frame: str) -> int:  # tf2: time 0 is the newest common stamp of the chain
+        return stamp_to_ns(
+            tf_buffer.lookup_transform(ground_frame, camera_frame, time_from_ns(factory, 0)).header.stamp
+        )
+
+    ground = GroundPoses(config.scale.ground_frame, lookup, report, errors, newest)
     return FramePoses(tf2_camera_poses(config.temporal, tf_buffer, factory, errors), ground, no_pose)

@@ -302,3 +302,28 @@ def test_parameters_changed_at_run_time_are_compared_with_tf_again() -> None:
     assert "scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)" in logged[0], logged[0]
     assert "scale.camera_height_m=1.2 m and scale.camera_pitch_rad=0.0244 (+1.40°)" in logged[1], logged[1]
     assert "scale.camera_height_m=1.65 m" in logged[2], logged[2]
+
+
+def test_a_tf_behind_every_image_holds_tfs_newest_pose() -> None:
+    """A joint's TF that always ends 20 ms before the image never answers at an image stamp, so there was no pose to
+    hold: every frame took the parameters' prior. With a ``newest`` query (tf2's time 0, the node) TF's newest pose
+    is held (real tf2: test/ros2/test_ros2_inputs.py::
+    test_real_tf2_lagging_behind_every_image_or_pausing_holds_the_newest_ground_pose)."""
+    transform, answered = footprint_from_cam(0.8, 12.0), [0]
+
+    def lookup(target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if stamp_ns > answered[0]:
+            msg = f"Lookup would require extrapolation into the future when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return transform
+
+    warnings = Warnings()
+    poses = GroundPoses("base_footprint", lookup, warnings, newest=lambda _target, _source: answered[0])
+    for k in range(1, 6):
+        answered[0] = k * 33_000_000 - 20_000_000  # TF's newest, 20 ms behind the image
+        pose = poses.pose(CAMERA, k * 33_000_000, scale_config())
+        assert pose is not None and math.degrees(pose.pitch_rad) == pytest.approx(12.0), (k, pose)
+    assert warnings.seen[0][0] == "ground_frame.held" and "TF's pose from 0.020 s before" in warnings.seen[0][1]
+    assert (poses.held, poses.unused, len(warnings.seen)) == (5, 0, 5)
+    without = GroundPoses("base_footprint", lookup, Warnings())  # the bag runner: no newest query
+    assert without.pose(CAMERA, 10**9, scale_config()) is None and without.unused == 1

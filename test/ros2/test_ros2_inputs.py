@@ -354,6 +354,64 @@ def test_real_tf2_lagging_behind_every_image_gives_extrapolated_camera_poses() -
     assert poses.extrapolated == 10
 
 
+def test_real_tf2_lagging_behind_every_image_or_pausing_holds_the_newest_ground_pose() -> None:
+    """``scale.ground_frame`` through rclpy's tf2 buffer when a pan-tilt joint's /tf (base_footprint <- camera, at
+    100 Hz) always ends 20 ms before the 30 Hz image: the lookup at the image stamp raises ExtrapolationException
+    every time (seen: every frame's ground prior was the parameters', counted ``ground_frame.no_transform``). TF's
+    newest pose is held instead (``ground_frame.held``), through a 1 s pause of /tf too; 2 s after its newest pose
+    the parameters' prior is used again."""
+    import math
+
+    import transforms3d.quaternions as tq
+    from geometry_msgs.msg import TransformStamped
+    from tf2_ros import Buffer, TransformException
+
+    from mono_depth_ros.adapters.ground_tf import tf2_frame_poses
+    from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+    from mono_depth_ros.core.synthetic import SensorRig
+    from mono_depth_ros.depth_config import DepthConfig
+    from mono_depth_ros.pipeline import FrameInput
+
+    buffer, factory = Buffer(), rclpy_factory()
+    rig = SensorRig(camera_height_m=0.8, camera_pitch_rad=math.radians(12.0))  # the tilt joint, 12° down
+    qw, qx, qy, qz = (float(v) for v in tq.mat2quat(rig.base_from_cam.rotation))
+
+    def send_joint(stamp_ns: int) -> None:
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = "base_footprint", CAMERA_FRAME
+        stamped.header.stamp.sec, stamped.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        stamped.transform.translation.z = 0.8
+        rotation = stamped.transform.rotation
+        rotation.x, rotation.y, rotation.z, rotation.w = qx, qy, qz, qw
+        buffer.set_transform(stamped, "joint_state_publisher")
+
+    logged, counted = list[str](), list[str]()
+    config = DepthConfig.from_params({"scale.ground_frame": "base_footprint"})
+    poses = tf2_frame_poses(config, buffer, factory, (TransformException,), logged.append, counted.append)
+    camera = CameraModel.from_intrinsics(PinholeIntrinsics(5.0, 5.0, 3.0, 2.0, 6, 4))
+    start_ns, period_ns = 1_700_000_000 * 10**9, 33_000_000
+    pitches: dict[int, float | None] = {}
+    expected: list[str] = []  # held while TF's newest pose is within 2 s of the image
+    newest_ns = 0
+    for k in range(140):  # 4.6 s of images; /tf 20 ms behind each, silent from 1.0 to 2.0 s and after 2.3 s
+        image_ns = start_ns + 200_000_000 + k * period_ns
+        paused = 1.0 <= (image_ns - start_ns) / 1e9 <= 2.0 or (image_ns - start_ns) / 1e9 > 2.3
+        if not paused:
+            for tf_ns in range(image_ns - period_ns - 20_000_000, image_ns - 20_000_000 + 1, 10_000_000):
+                send_joint(tf_ns)
+                newest_ns = tf_ns
+        expected.append("ground_frame.held" if image_ns - newest_ns <= 2 * 10**9 else "ground_frame.no_transform")
+        frame = FrameInput(image_ns, CAMERA_FRAME, np.zeros((4, 6, 3), np.uint8), camera)
+        pose = poses.add_to(frame, config.scale).ground_pose
+        pitches[k] = None if pose is None else math.degrees(pose.pitch_rad)
+        if pose is not None:
+            assert pose.height_m == pytest.approx(0.8), (k, pose)
+    assert counted == expected and 0 < expected.count("ground_frame.no_transform") < 40, (counted, expected)
+    for k, reason in enumerate(expected):  # TF's pose (12° down), or the parameters' (None)
+        assert (pitches[k] is None) if reason.endswith("no_transform") else pitches[k] == pytest.approx(12.0), k
+    assert len(logged) == 2 and "for up to 2 s" in logged[0] and "TF's last pose is" in logged[1], logged
+
+
 def test_real_tf2_lagging_behind_every_image_gives_poses_again_in_each_pass_of_a_looped_bag() -> None:
     """As above, through the node's buffer (cleared when /tf goes back), for two passes of a 2 s recording
     (``ros2 bag play --loop``): the poses kept from the end of the first pass were newer than anything tf2 held in
