@@ -326,6 +326,18 @@ def _slope_problem(samples: _Samples, kind: OutputKind, fit: FitResult, config: 
     facing surface's inliers pull it towards 0 by their share of the prior's variation down the columns; the
     prediction's noise averages out over a column instead of deciding single pixel pairs.
     """
+    slope, n_inliers = _column_slope(samples, kind, fit, config)
+    if slope >= _MIN_SLOPE:
+        return None
+    return (
+        f"the pixels that fit the prior do not deepen down the image as a ground does (their inverse depth changes "
+        f"down a column by {slope:.2f}x the prior's change, least squares over {n_inliers} inliers; need "
+        f"{_MIN_SLOPE:g}): a surface facing the camera took the ground's place"
+    )
+
+
+def _column_slope(samples: _Samples, kind: OutputKind, fit: FitResult, config: GroundPlaneConfig) -> tuple[float, int]:
+    """The pooled column slope of :func:`_slope_problem` (dimensionless; 1: as the prior's ground) and its inliers."""
     fitted_inverse, inliers = _fitted_inverse(samples.q, samples.prior_inverse, kind, fit, config)
     column = samples.cells[inliers] % samples.grid_shape[1]
     fitted, prior = fitted_inverse[inliers], samples.prior_inverse[inliers]
@@ -333,14 +345,7 @@ def _slope_problem(samples: _Samples, kind: OutputKind, fit: FitResult, config: 
     prior_off = prior - (np.bincount(column, prior, count.size) / count)[column]
     fitted_off = fitted - (np.bincount(column, fitted, count.size) / count)[column]
     variation = float(np.dot(prior_off, prior_off))
-    slope = float(np.dot(prior_off, fitted_off)) / variation if variation > 0 else 0.0
-    if slope >= _MIN_SLOPE:
-        return None
-    return (
-        f"the pixels that fit the prior do not deepen down the image as a ground does (their inverse depth changes "
-        f"down a column by {slope:.2f}x the prior's change, least squares over {fitted.size} inliers; need "
-        f"{_MIN_SLOPE:g}): a surface facing the camera took the ground's place"
-    )
+    return (float(np.dot(prior_off, fitted_off)) / variation if variation > 0 else 0.0), int(fitted.size)
 
 
 def _fitted_inverse(

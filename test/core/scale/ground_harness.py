@@ -9,12 +9,15 @@ Positives: the same six frames without the vehicle and the three NYU frames (flo
 with 3 % / 6 % noise. A case's error is ``|median(fitted depth / true depth) - 1|`` over the ground-truth pixels off
 the vehicle, at the native size.
 
-Run ``PYTHONPATH=$PWD python -m test.core.scale.ground_harness`` for the table.
+Run ``PYTHONPATH=$PWD python -m test.core.scale.ground_harness`` for the table; with ``--slopes`` the column slope
+(:func:`~mono_depth_ros.core.scale.ground._slope_problem`'s) of every fit, the check itself off: real ground (the nine
+frames, also oracle-perturbed and with the nominal prior, four seeds: 1440 fits) against the vehicle fits.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +30,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import ScaleRecoveryError
+from mono_depth_ros.core.scale import ground as ground_module
 from mono_depth_ros.core.scale.fit import apply_fit
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_plane_fit
 from mono_depth_ros.evaluation.scale import PerturbationConfig, perturb_prediction
@@ -167,6 +171,78 @@ def run_case(
     return Case(frame.name, layout, kind, factor, noise, error, "", nominal)
 
 
+def slope_case(
+    frame: Frame, layout: str, kind: OutputKind, factor: float, noise: float, seed: int = 1, nominal: bool = False
+) -> tuple[Case, float | None]:
+    """:func:`run_case`'s fit with the column-slope check off: the case (its error as the fit would be without the
+    check) and the pooled column slope (None: refused before the check)."""
+    height, width = frame.dense_m.shape
+    depth = frame.dense_m.astype(np.float64)
+    keep = np.isfinite(frame.truth_m) & (frame.truth_m > 0)
+    if layout:
+        top, first, last, metres = LAYOUTS[layout]
+        rows, cols = slice(round(top * height), None), slice(round(first * width), round(last * width))
+        depth = depth.copy()
+        depth[rows, cols] = metres
+        keep[rows, cols] = False
+    prediction = _prediction(depth, kind, noise, seed)
+    size = (round(width * factor), round(height * factor))
+    resized = prediction if factor == 1 else np.asarray(cv2.resize(prediction, size), dtype=np.float32)
+    intrinsics = frame.intrinsics if factor == 1 else frame.intrinsics.resized(*size)
+    prior = NOMINAL if nominal else frame.ground
+    samples = ground_module._plane_samples(resized, kind, intrinsics, prior)
+    try:
+        fit = ground_module._prior_normal_fit(samples.q, samples.prior_inverse, kind, prior)
+    except ScaleRecoveryError as err:
+        return Case(frame.name, layout, kind, factor, noise, None, str(err).split(";")[0], nominal), None
+    slope = ground_module._column_slope(samples, kind, fit, prior)[0]
+    metric = apply_fit(prediction, kind, fit.scale, fit.shift)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = abs(float(np.nanmedian(metric[keep] / frame.truth_m[keep])) - 1.0)
+    return Case(frame.name, layout, kind, factor, noise, error, "", nominal), slope
+
+
+def slope_survey(kitti: list[Frame], nyu: list[Frame]) -> None:
+    """Print the column slopes of real ground and of vehicle fits (the check off) and what each threshold refuses."""
+    grounds = [
+        slope_case(frame, "", kind, factor, noise, seed, nominal)
+        for frame in kitti + nyu
+        for kind in KINDS
+        for factor in (0.5, 1.0, 2.0, 3.0)
+        for noise in (0.03, 0.06, -1.0)
+        for seed in (1, 2, 3, 4)
+        for nominal in ((False, True) if frame in kitti else (False,))
+    ]
+    vehicles = [
+        slope_case(frame, layout, kind, factor, noise, 1, nominal)
+        for frame in kitti
+        for layout in LAYOUTS
+        for kind in KINDS
+        for factor in (0.5, 1.0, 2.0)
+        for noise in (0.0, 0.03, 0.06, -1.0)
+        for nominal in (False, True)
+    ]
+    nyu_names = {f.name for f in nyu}
+    for name, nyu_frame, noise in [(n, f, z) for n, f in (("KITTI", False), ("NYU", True)) for z in (0.03, 0.06, -1.0)]:
+        slopes = [s for c, s in grounds if (c.frame in nyu_names) == nyu_frame and c.noise == noise and s is not None]
+        refused = sum(s is None for c, s in grounds if (c.frame in nyu_names) == nyu_frame and c.noise == noise)
+        print(
+            f"ground {name} noise {noise}: {len(slopes)} fits, slope min {min(slopes):.2f}, 5th percentile "
+            f"{np.percentile(slopes, 5):.2f}, median {np.median(slopes):.2f}; {refused} refused before the check"
+        )
+    for own in (True, False):
+        bad = [s for c, s in vehicles if c.nominal != own and s is not None and c.error is not None and c.error > BAD]
+        prior = "own road plane" if own else "nominal prior"
+        print(f"vehicle fits > {BAD:.0%} off without the check, {prior}: {len(bad)}, slope max {max(bad):.2f}")
+    ground_slopes = np.array([s for _, s in grounds if s is not None])
+    own_bad = np.array([s for c, s in vehicles if not c.nominal and s is not None and (c.error or 0.0) > BAD])
+    for threshold in (0.7, 0.75, 0.8, 0.85):
+        print(
+            f"threshold {threshold}: ground refused {int(np.sum(ground_slopes < threshold))} of {ground_slopes.size}, "
+            f"own-plane vehicle fits > {BAD:.0%} off accepted {int(np.sum(own_bad >= threshold))} of {own_bad.size}"
+        )
+
+
 def vehicle_cases(kitti: list[Frame]) -> Iterator[Case]:
     """Negatives: 6 frames x 4 layouts x 2 kinds x 0.5 / 1 / 2x x 4 noises x 2 priors (1152 fits)."""
     for frame in kitti:
@@ -210,6 +286,9 @@ def main() -> None:
 
     data = shared_data_dir().resolve()
     kitti, nyu = kitti_frames(data), nyu_frames(data)
+    if "--slopes" in sys.argv[1:]:
+        slope_survey(kitti, nyu)
+        return
     for f in kitti + nyu:
         g = f.ground
         print(
