@@ -225,6 +225,25 @@ def _estimated_plane_fit(
 ) -> FitResult:
     """RANSAC + least-squares plane ``q = a x + b y + c`` (depth kinds); ``s = h · |(a, b, c)|``."""
     n = q.size
+    plane, r = _estimated_plane(x, y, q, config)
+    inliers = np.abs(r) < config.inlier_threshold
+    n_inliers = int(np.count_nonzero(inliers))
+    if n_inliers < config.min_inlier_ratio * n or not _tilt_ok(plane[None, :], config)[0]:
+        msg = (
+            f"no ground plane: {n_inliers} of {n} samples fit a plane within {config.max_tilt_deg}° of the prior "
+            f"(need {config.min_inlier_ratio:.0%})"
+        )
+        raise ScaleRecoveryError(msg + config.remedy())
+    scale = float(config.camera_height_m * np.linalg.norm(plane))
+    residual_in = float(np.median(np.abs(r[inliers])))
+    return FitResult(scale, 0.0, n, n_inliers, residual_in, max(_PRIOR_LOG_SIGMA, residual_in / math.sqrt(n_inliers)))
+
+
+def _estimated_plane(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], q: npt.NDArray[np.float64], config: GroundPlaneConfig
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The RANSAC + least-squares plane ``(a, b, c)`` (∝ normal / h) and each sample's relative residual to it."""
+    n = q.size
     rng = np.random.default_rng(config.seed)
     triples = rng.integers(0, n, size=(config.hypotheses, 3))
     systems = np.stack([x[triples], y[triples], np.ones(triples.shape)], axis=2)  # (K, 3, 3)
@@ -250,18 +269,7 @@ def _estimated_plane_fit(
         if np.count_nonzero(inliers) < 3:
             break
         plane = np.linalg.lstsq(design[inliers], np.ones(int(np.count_nonzero(inliers))), rcond=None)[0]
-    r = (design * plane).sum(axis=1) - 1.0
-    inliers = np.abs(r) < config.inlier_threshold
-    n_inliers = int(np.count_nonzero(inliers))
-    if n_inliers < config.min_inlier_ratio * n or not _tilt_ok(plane[None, :], config)[0]:
-        msg = (
-            f"no ground plane: {n_inliers} of {n} samples fit a plane within {config.max_tilt_deg}° of the prior "
-            f"(need {config.min_inlier_ratio:.0%})"
-        )
-        raise ScaleRecoveryError(msg + config.remedy())
-    scale = float(config.camera_height_m * np.linalg.norm(plane))
-    residual_in = float(np.median(np.abs(r[inliers])))
-    return FitResult(scale, 0.0, n, n_inliers, residual_in, max(_PRIOR_LOG_SIGMA, residual_in / math.sqrt(n_inliers)))
+    return plane, (design * plane).sum(axis=1) - 1.0
 
 
 def _prior_normal_fit(

@@ -11,7 +11,8 @@ the vehicle, at the native size.
 
 Run ``PYTHONPATH=$PWD python -m test.core.scale.ground_harness`` for the table; with ``--slopes`` the column slope
 (:func:`~mono_depth_ros.core.scale.ground._slope_problem`'s) of every fit, the check itself off: real ground (the nine
-frames, also oracle-perturbed and with the nominal prior, four seeds: 1440 fits) against the vehicle fits.
+frames, also oracle-perturbed and with the nominal prior, four seeds: 1440 fits) against the vehicle fits; with
+``--pitch`` how far the ground plane fitted in a depth_up_to_scale prediction is from a right or wrong prior's pitch.
 """
 
 from __future__ import annotations
@@ -243,6 +244,59 @@ def slope_survey(kitti: list[Frame], nyu: list[Frame]) -> None:
         )
 
 
+def fitted_pitches(
+    prediction: npt.NDArray[np.float32], intrinsics: PinholeIntrinsics, prior: GroundPlaneConfig
+) -> tuple[float | None, float | None]:
+    """The pitch (°, positive down) of the ground plane fitted in a depth_up_to_scale ``prediction``: to the prior
+    fit's inliers, and by the estimated-normal RANSAC (None: refused)."""
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    samples = ground_module._plane_samples(prediction, kind, intrinsics, prior)
+    depth = 1.0 / samples.q
+    design = np.stack([samples.x, samples.y, np.ones_like(samples.x)], axis=1) * depth[:, None]  # relative residual
+
+    def pitch(plane: npt.NDArray[np.floating]) -> float:
+        return math.degrees(math.asin(float(plane[2] / np.linalg.norm(plane))))
+
+    found: list[float | None] = []
+    try:
+        fit = ground_module._prior_normal_fit(depth, samples.prior_inverse, kind, prior)
+        inliers = np.abs(np.log(fit.scale * depth * samples.prior_inverse)) < prior.inlier_threshold
+        found.append(pitch(np.linalg.lstsq(design[inliers], np.ones(int(inliers.sum())), rcond=None)[0]))
+    except ScaleRecoveryError:
+        found.append(None)
+    try:
+        ground_module._estimated_plane_fit(samples.x, samples.y, samples.q, prior)
+        found.append(pitch(ground_module._estimated_plane(samples.x, samples.y, samples.q, prior)[0]))
+    except ScaleRecoveryError:
+        found.append(None)
+    return found[0], found[1]
+
+
+def pitch_survey(frames: list[Frame]) -> None:
+    """Print how far the fitted ground's pitch is from the prior's, the prior right or 1° / 2° off (false alarms /
+    detections of a pitch check at 1°)."""
+    table: dict[tuple[float, float, int], list[float]] = {}
+    for frame in frames:
+        for noise in (0.03, 0.06, -1.0):
+            for seed in range(1, 11):
+                prediction = _prediction(frame.dense_m.astype(np.float64), OutputKind.DEPTH_UP_TO_SCALE, noise, seed)
+                for error in (0.0, 1.0, -1.0, 2.0, -2.0):
+                    prior = GroundPlaneConfig(
+                        frame.ground.camera_height_m,
+                        frame.ground.pitch_rad + math.radians(error),
+                        frame.ground.roll_rad,
+                    )
+                    for way, found in enumerate(fitted_pitches(prediction, frame.intrinsics, prior)):
+                        if found is not None:
+                            table.setdefault((noise, error, way), []).append(found - math.degrees(prior.pitch_rad))
+    for (noise, error, way), offs in sorted(table.items()):
+        off = np.abs(offs)
+        print(
+            f"{('prior inliers', 'RANSAC')[way]:13} noise {noise:5} prior {error:+.0f}° off: {len(offs)} fits, "
+            f"fitted - prior {np.mean(offs):+.2f}° (sd {np.std(offs):.2f}), more than 1° apart: {np.mean(off > 1):.0%}"
+        )
+
+
 def vehicle_cases(kitti: list[Frame]) -> Iterator[Case]:
     """Negatives: 6 frames x 4 layouts x 2 kinds x 0.5 / 1 / 2x x 4 noises x 2 priors (1152 fits)."""
     for frame in kitti:
@@ -288,6 +342,9 @@ def main() -> None:
     kitti, nyu = kitti_frames(data), nyu_frames(data)
     if "--slopes" in sys.argv[1:]:
         slope_survey(kitti, nyu)
+        return
+    if "--pitch" in sys.argv[1:]:
+        pitch_survey(kitti + nyu)
         return
     for f in kitti + nyu:
         g = f.ground
