@@ -81,7 +81,7 @@ class GroundPoses:
         self._newest = newest
         self._report = report
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
-        self._compared: dict[str, tuple[float, float]] = {}  # camera frame → the (height, pitch) last reported
+        self._compared: dict[str, tuple[float, float]] = {}  # camera frame → the (height, pitch) last compared
         self._last: dict[str, tuple[int, GroundPose]] = {}  # camera frame → (stamp, int ns; pose) of TF's last answer
         self.unused = 0  # frames whose prior came from the parameters because TF could not give one
         self.held = 0  # frames given their camera frame's last pose from TF because TF could not answer at the stamp
@@ -154,10 +154,12 @@ class GroundPoses:
 
     def _compare(self, found: GroundPose, camera_frame: str, scale: ScaleConfig) -> None:
         """Report where the parameters, when set, disagree with TF's pose: once per camera frame and pair of values
-        (parameters changed at run time, ``ros2 param set``, are compared again)."""
+        (parameters changed at run time, ``ros2 param set``, are compared again; set back to a wrong pair after a
+        correction, reported again)."""
         height, pitch = scale.camera_height_m, scale.camera_pitch_rad
         if self._compared.get(camera_frame) == (height, pitch):
             return
+        self._compared[camera_frame] = (height, pitch)  # agreeing too: set wrong again after a correction, reported
         if (height, pitch) == (_default("scale.camera_height_m"), _default("scale.camera_pitch_rad")):
             return  # not given
         height_off = abs(height - found.height_m) > max(HEIGHT_TOLERANCE_M, HEIGHT_TOLERANCE * found.height_m)
@@ -168,7 +170,6 @@ class GroundPoses:
                 f"{height:g} m and scale.camera_pitch_rad={pitch:g} ({math.degrees(pitch):+.2f}°); the ground-plane "
                 "prior uses TF's: correct the parameters or the URDF, whichever is wrong"
             )
-            self._compared[camera_frame] = (height, pitch)
             self._report("ground_frame.disagrees", camera_frame, text)
 
 

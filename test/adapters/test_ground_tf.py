@@ -327,3 +327,17 @@ def test_a_tf_behind_every_image_holds_tfs_newest_pose() -> None:
     assert (poses.held, poses.unused, len(warnings.seen)) == (5, 0, 5)
     without = GroundPoses("base_footprint", lookup, Warnings())  # the bag runner: no newest query
     assert without.pose(CAMERA, 10**9, scale_config()) is None and without.unused == 1
+
+
+def test_a_wrong_height_set_again_after_a_correction_is_warned_again() -> None:
+    """``ros2 param set`` to TF's height (agrees), then back to the same wrong 1.65 m: the once-per-pair memory kept
+    the first wrong pair, so the second time said nothing. Each change to a disagreeing pair is reported."""
+    tf, warnings = StaticTf({CAMERA: footprint_from_cam(1.69, 1.4)}), Warnings()
+    poses = GroundPoses("base_footprint", tf, warnings)
+    settings = [(1.65, 0.0), (1.65, 0.0), (1.69, 0.0244), (1.65, 0.0), (1.65, 0.0)]
+    for height, pitch in settings:
+        scale = scale_config(**{"scale.camera_height_m": height, "scale.camera_pitch_rad": pitch})
+        assert poses.pose(CAMERA, 10**9, scale) is not None
+    reasons = [reason for reason, _ in warnings.seen]
+    assert reasons == ["ground_frame.disagrees"] * 2, warnings.seen  # 1.65 m; 1.65 m again after 1.69 m
+    assert all("scale.camera_height_m=1.65 m" in text for _, text in warnings.seen), warnings.seen
