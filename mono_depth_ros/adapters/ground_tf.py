@@ -31,6 +31,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
 from mono_depth_ros.core.scale.ground import GroundPose, ground_pose
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.depth_config import DepthConfig, ScaleConfig
 from mono_depth_ros.pipeline import FrameInput
 
@@ -90,10 +91,14 @@ class GroundPoses:
         """The camera above ``scale.ground_frame`` at ``stamp_ns`` (int ns); None: the parameters' prior.
 
         ``scale``: the parameters in force (compared with TF's pose). Where TF cannot answer, the camera frame's last
-        pose from TF when it was found within :data:`HOLD_NS` of ``stamp_ns`` (either side: a looped bag).
+        pose from TF when it was found within :data:`HOLD_NS` of ``stamp_ns`` (either side); one found more than 1 s
+        after ``stamp_ns`` (time went back: ``ros2 bag play --loop``) is forgotten, as the temporal filter's are.
         """
         if not self._frame:
             return None
+        last = self._last.get(camera_frame)
+        if last is not None and last[0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): the pose of
+            del self._last[camera_frame]  # the pass before, newer than any TF of this pass, kept TF's newest out
         fallback = (
             f"the ground-plane prior uses scale.camera_height_m={scale.camera_height_m:g} m and "
             f"scale.camera_pitch_rad={scale.camera_pitch_rad:g} until it does"

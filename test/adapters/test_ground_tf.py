@@ -341,3 +341,29 @@ def test_a_wrong_height_set_again_after_a_correction_is_warned_again() -> None:
     reasons = [reason for reason, _ in warnings.seen]
     assert reasons == ["ground_frame.disagrees"] * 2, warnings.seen  # 1.65 m; 1.65 m again after 1.69 m
     assert all("scale.camera_height_m=1.65 m" in text for _, text in warnings.seen), warnings.seen
+
+
+def test_a_tf_behind_every_image_is_held_again_after_time_went_back() -> None:
+    """``ros2 bag play --loop`` of a 5 s recording, TF 20 ms behind every image (the node's tf2: buffer cleared when
+    /tf goes back, time 0 its newest): the last pose of the first pass (stamp 4.97 s) was newer than any TF of the
+    second pass, so TF's newest was never taken again; the second pass's first 3 s had the parameters' prior
+    (``ground_frame.no_transform``), the rest held the first pass's pose. Time going back forgets it (as the temporal
+    filter's poses)."""
+    answered = [0]
+
+    def lookup(target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if stamp_ns != answered[0]:
+            msg = f"Lookup would require extrapolation into the future when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return footprint_from_cam(0.8, 12.0 if stamp_ns % 2 else 10.0)  # the tilt, told apart by the stamp
+
+    warnings = Warnings()
+    poses = GroundPoses("base_footprint", lookup, warnings, newest=lambda _target, _source: answered[0])
+    for bag_pass in range(2):
+        for k in range(1, 151):  # 30 Hz, 5 s
+            answered[0] = k * 33_333_333 - 20_000_000  # TF's newest, 20 ms behind the image
+            pose = poses.pose(CAMERA, k * 33_333_333, scale_config())
+            assert pose is not None, (bag_pass, k)
+            expected = 12.0 if answered[0] % 2 else 10.0
+            assert math.degrees(pose.pitch_rad) == pytest.approx(expected), (bag_pass, k, pose)
+    assert poses.unused == 0, warnings.seen[-1]
