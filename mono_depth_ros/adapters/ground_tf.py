@@ -6,8 +6,10 @@ the image stamp gives the ground-plane prior's height, pitch and roll
 ``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a joint's TF
 that lags behind the image, or pauses) the camera frame's last pose from TF (the newest TF holds, where a ``newest``
 query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
-(``ground_frame.held``): without it the prior switched to the parameters' for those frames, and the scale drifted 8 %
-towards theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below the ground
+(``ground_frame.held``) unless the pose is at most :data:`LAG_NS` (0.2 s) older than the image (a TF steadily behind
+the images is a normal state, as for the temporal filter; it was a WARN in /diagnostics forever): without the hold
+the prior switched to the parameters' for those frames, and the scale drifted 8 % towards theirs over a 1 s pause on
+real KITTI frames. Past that, or where TF puts the camera at or below the ground
 frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
 (:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the
 bag runner counts it in its summary's warnings). Where both are given (the parameters not at their defaults) and they
@@ -48,6 +50,7 @@ HEIGHT_TOLERANCE_M = 0.05  # TF and parameters disagree: heights apart by more t
 HEIGHT_TOLERANCE = 0.05  # ... this share of TF's height (a 5 % height error: 4-6 % of the scale), or ...
 PITCH_TOLERANCE_RAD = math.radians(1.0)  # ... pitches by more than this (1°: 8-14 % of the scale on KITTI)
 HOLD_NS = 2_000_000_000  # a camera frame's last pose from TF stands in where TF cannot answer, this long (int ns)
+LAG_NS = 200_000_000  # ... and up to this long (a 10 Hz joint state and its delivery) it is TF's answer, unreported
 
 
 def _default(name: str) -> float:
@@ -86,6 +89,7 @@ class GroundPoses:
         self._last: dict[str, tuple[int, GroundPose]] = {}  # camera frame → (stamp, int ns; pose) of TF's last answer
         self.unused = 0  # frames whose prior came from the parameters because TF could not give one
         self.held = 0  # frames given their camera frame's last pose from TF because TF could not answer at the stamp
+        self.lagging = 0  # of those, the pose at most LAG_NS older than the image: a TF behind it, not reported
 
     def pose(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> GroundPose | None:
         """The camera above ``scale.ground_frame`` at ``stamp_ns`` (int ns); None: the parameters' prior.
@@ -126,6 +130,9 @@ class GroundPoses:
         self._take_newest(camera_frame)
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
+        if last is not None and age_ns is not None and 0 <= age_ns <= LAG_NS:
+            self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
+            return last[1]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
             self.held += 1
             text = (
