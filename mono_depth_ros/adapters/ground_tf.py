@@ -57,6 +57,14 @@ def _default(name: str) -> float:
     return float(PARAMS_BY_NAME[name].default)
 
 
+def _fallback(scale: ScaleConfig) -> str:
+    """What a frame without TF's pose uses: the parameters (named with their values)."""
+    return (
+        f"the ground-plane prior uses scale.camera_height_m={scale.camera_height_m:g} m and "
+        f"scale.camera_pitch_rad={scale.camera_pitch_rad:g} until it does"
+    )
+
+
 class GroundPoses:
     """The ground-plane prior's :class:`~mono_depth_ros.core.scale.ground.GroundPose` from TF at image stamps.
 
@@ -103,19 +111,15 @@ class GroundPoses:
         last = self._last.get(camera_frame)
         if last is not None and last[0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): the pose of
             del self._last[camera_frame]  # the pass before, newer than any TF of this pass, kept TF's newest out
-        fallback = (
-            f"the ground-plane prior uses scale.camera_height_m={scale.camera_height_m:g} m and "
-            f"scale.camera_pitch_rad={scale.camera_pitch_rad:g} until it does"
-        )
         try:
             found = ground_pose(self._lookup(self._frame, camera_frame, stamp_ns))
         except self._errors as err:
-            return self._held(camera_frame, stamp_ns, err, fallback)
+            return self._held(camera_frame, stamp_ns, err, scale)
         if not found.height_m > 0:
             self.unused += 1
             text = (
                 f"TF puts camera {camera_frame} {found.height_m:.3f} m above scale.ground_frame={self._frame!r}, "
-                f"not above it: is that frame on the ground with z up (base_footprint, REP 120)? {fallback}"
+                f"not above it: is that frame on the ground with z up (base_footprint, REP 120)? {_fallback(scale)}"
             )
             self._report("ground_frame.not_above", camera_frame, text)
             return None
@@ -123,17 +127,18 @@ class GroundPoses:
         self._last[camera_frame] = (stamp_ns, found)
         return found
 
-    def _held(self, camera_frame: str, stamp_ns: int, err: BaseException, fallback: str) -> GroundPose | None:
-        """The camera frame's last pose from TF for a frame TF could not answer for, if recent; else None (reported
-        either way)."""
+    def _held(self, camera_frame: str, stamp_ns: int, err: BaseException, scale: ScaleConfig) -> GroundPose | None:
+        """The camera frame's last pose from TF for a frame TF could not answer for, if recent (compared with the
+        parameters as an answer is: a TF behind every image gives no other); else None (reported either way)."""
         missing = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground at the image stamp"
         self._take_newest(camera_frame)
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
-        if last is not None and age_ns is not None and 0 <= age_ns <= LAG_NS:
-            self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
-            return last[1]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
+            self._compare(last[1], camera_frame, scale)
+            if 0 <= age_ns <= LAG_NS:
+                self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
+                return last[1]
             self.held += 1
             text = (
                 f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
@@ -146,7 +151,7 @@ class GroundPoses:
         held = (
             "" if age_ns is None else f"; TF's last pose is {age_ns / 1e9:.3f} s older (held up to {HOLD_NS / 1e9:g} s)"
         )
-        self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {fallback}")
+        self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {_fallback(scale)}")
         return None
 
     def _take_newest(self, camera_frame: str) -> None:

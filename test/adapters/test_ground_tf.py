@@ -419,3 +419,24 @@ def test_a_tf_steadily_20_ms_behind_the_images_is_not_a_warning_in_diagnostics()
     unused = stats.snapshot().unused
     assert set(unused) == {"ground_frame.held"} and 20 < unused["ground_frame.held"] < 30, unused
     assert len(logged) == 1 and "lag behind its images or pause" in logged[0], logged
+
+
+def test_parameters_that_disagree_with_a_tf_behind_every_image_are_warned() -> None:
+    """A joint's TF 20 ms behind every image (the node's tf2; its newest pose used) and scale.camera_height_m 1.65 m
+    against TF's 0.8 m: the comparison ran only for a pose found at an image stamp, so the node never warned, while
+    the bag runner (its TF whole: an answer at every stamp) did. Now the pose used is compared, whichever way found."""
+    answered = [0]
+
+    def lookup(target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if stamp_ns > answered[0]:
+            msg = f"Lookup would require extrapolation into the future when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return footprint_from_cam(0.8, 12.0)
+
+    warnings = Warnings()
+    poses = GroundPoses("base_footprint", lookup, warnings, newest=lambda _target, _source: answered[0])
+    for k in range(1, 6):
+        answered[0] = 10**9 + k * 33_000_000 - 20_000_000
+        assert poses.pose(CAMERA, 10**9 + k * 33_000_000, scale_config(**{"scale.camera_height_m": 1.65})) is not None
+    assert [reason for reason, _ in warnings.seen] == ["ground_frame.disagrees"], warnings.seen
+    assert "0.800 m above the ground" in warnings.seen[0][1] and "scale.camera_height_m=1.65 m" in warnings.seen[0][1]
