@@ -45,6 +45,14 @@ def _default(name: str) -> float:
     return float(PARAMS_BY_NAME[name].default)
 
 
+def _fallback(scale: ScaleConfig) -> str:
+    """What a frame without TF's pose uses instead (the end of its report; built only for a frame reported)."""
+    return (
+        f"the ground-plane prior uses scale.camera_height_m={scale.camera_height_m:g} m and "
+        f"scale.camera_pitch_rad={scale.camera_pitch_rad:g} until it does"
+    )
+
+
 class GroundPoses:
     """The ground-plane prior's :class:`~mono_depth_ros.core.scale.ground.GroundPose` from TF at image stamps.
 
@@ -73,22 +81,19 @@ class GroundPoses:
         """
         if not self._frame:
             return None
-        fallback = (
-            f"the ground-plane prior uses scale.camera_height_m={scale.camera_height_m:g} m and "
-            f"scale.camera_pitch_rad={scale.camera_pitch_rad:g} until it does"
-        )
         try:
             found = ground_pose(self._lookup(self._frame, camera_frame, stamp_ns))
         except self._errors as err:
             self.unused += 1
-            text = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground ({err}); {fallback}"
+            text = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground ({err}); "
+            text += _fallback(scale)
             self._report("ground_frame.no_transform", camera_frame, text)
             return None
         if not found.height_m > 0:
             self.unused += 1
             text = (
                 f"TF puts camera {camera_frame} {found.height_m:.3f} m above scale.ground_frame={self._frame!r}, "
-                f"not above it: is that frame on the ground with z up (base_footprint, REP 120)? {fallback}"
+                f"not above it: is that frame on the ground with z up (base_footprint, REP 120)? {_fallback(scale)}"
             )
             self._report("ground_frame.not_above", camera_frame, text)
             return None
