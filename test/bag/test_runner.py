@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.summary import DAMAGED_INPUT
 from mono_depth_ros.core.densify import densify_nearest
@@ -1094,3 +1095,52 @@ def test_a_run_that_writes_nothing_leaves_no_output_bag_so_the_same_command_runs
     shutil.rmtree(tmp_path / "in")
     write_tiny_bag(tmp_path / "in", 3, lidar=False)  # recorded again, camera_info on the camera's clock
     assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 3
+
+
+class _SecondPassStarted(StopSignals):
+    """Never stops the run; ``asked``: the second pass has begun (run_bag asks once before it opens the output,
+    then the second pass before every message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return False
+
+    @property
+    def asked(self) -> bool:
+        return self.calls > 1
+
+
+def test_the_second_pass_generates_no_message_code_and_a_second_run_none_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rosbags generates each type's (de)serialisers at its first use in a typestore (3-11 ms a type). The second pass
+    generated those of the image, the scan, the prediction and every output type inside its first frames (30-45 ms,
+    1-2 ms a frame of a 24-frame run's steady CPU), and every run did it again in a fresh typestore. They are made
+    before the first frame, once per process; the outputs are the same messages."""
+    from rosbags.typesys.store import Typestore
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    generated: list[tuple[int, bool, str]] = []  # (run, in the second pass, type)
+    original = Typestore.get_msgdef
+    runs: list[_SecondPassStarted] = []
+
+    def recording(self: Typestore, typename: str) -> Any:
+        if runs and typename not in self.cache:  # (none: the input bag being written)
+            generated.append((len(runs) - 1, runs[-1].asked, typename))
+        return original(self, typename)
+
+    monkeypatch.setattr(Typestore, "get_msgdef", recording)
+    write_tiny_bag(tmp_path / "in", prediction="relative_inverse")
+    for run in (0, 1):
+        runs.append(signals := _SecondPassStarted())
+        summary = run_bag(tmp_path / "in", tmp_path / f"out{run}", EXTERNAL_RELATIVE, QUIET, stop=signals)
+        assert summary.frames_out == 3 and signals.asked and summary.topic_counts["/diagnostics"] > 0
+    assert [name for _, inside, name in generated if inside] == []  # none once the second pass has begun
+    assert [name for run, _, name in generated if run == 1] == []  # the process's typestore: none at all
+    expected = {"sensor_msgs/msg/Image", "sensor_msgs/msg/PointCloud2", "diagnostic_msgs/msg/DiagnosticArray"}
+    assert expected <= set(typestore_for("humble").cache)  # made (before this run, or before its second pass)
