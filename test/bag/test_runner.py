@@ -1114,6 +1114,35 @@ class _SecondPassStarted(StopSignals):
         return self.calls > 1
 
 
+def _record_generation(monkeypatch: pytest.MonkeyPatch, runs: list[_SecondPassStarted]) -> list[tuple[int, bool, str]]:
+    """``(run, in the second pass, type)`` of every (de)serialiser rosbags generates from here on in run_bag's runs
+    (``runs[-1]``: the run under way; none before the first: the input bag being written)."""
+    from rosbags.typesys.store import Typestore
+
+    generated: list[tuple[int, bool, str]] = []
+    original = Typestore.get_msgdef
+
+    def recording(self: Typestore, typename: str) -> Any:
+        if runs and typename not in self.cache:
+            generated.append((len(runs) - 1, runs[-1].asked, typename))
+        return original(self, typename)
+
+    monkeypatch.setattr(Typestore, "get_msgdef", recording)
+    return generated
+
+
+def _fresh_typestores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_bag gets a new typestore of its distro, as in a process that runs one bag (the process's own store has
+    the types of every run before, in the test session: the second pass would generate none with or without its
+    preparation)."""
+    from rosbags.typesys import get_typestore
+
+    from mono_depth_ros.bag import runner
+    from mono_depth_ros.bag.reader import DISTROS
+
+    monkeypatch.setattr(runner, "typestore_for", lambda distro: get_typestore(DISTROS[distro]))
+
+
 def test_the_second_pass_generates_no_message_code_and_a_second_run_none_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1121,26 +1150,47 @@ def test_the_second_pass_generates_no_message_code_and_a_second_run_none_at_all(
     generated those of the image, the scan, the prediction and every output type inside its first frames (30-45 ms,
     1-2 ms a frame of a 24-frame run's steady CPU), and every run did it again in a fresh typestore. They are made
     before the first frame, once per process; the outputs are the same messages."""
-    from rosbags.typesys.store import Typestore
-
     from mono_depth_ros.bag.reader import typestore_for
 
-    generated: list[tuple[int, bool, str]] = []  # (run, in the second pass, type)
-    original = Typestore.get_msgdef
     runs: list[_SecondPassStarted] = []
-
-    def recording(self: Typestore, typename: str) -> Any:
-        if runs and typename not in self.cache:  # (none: the input bag being written)
-            generated.append((len(runs) - 1, runs[-1].asked, typename))
-        return original(self, typename)
-
-    monkeypatch.setattr(Typestore, "get_msgdef", recording)
+    generated = _record_generation(monkeypatch, runs)
     write_tiny_bag(tmp_path / "in", prediction="relative_inverse")
-    for run in (0, 1):
+    with monkeypatch.context() as fresh:  # a one-run process: every type is new to run_bag's store
+        _fresh_typestores(fresh)
         runs.append(signals := _SecondPassStarted())
-        summary = run_bag(tmp_path / "in", tmp_path / f"out{run}", EXTERNAL_RELATIVE, QUIET, stop=signals)
+        summary = run_bag(tmp_path / "in", tmp_path / "fresh", EXTERNAL_RELATIVE, QUIET, stop=signals)
         assert summary.frames_out == 3 and signals.asked and summary.topic_counts["/diagnostics"] > 0
     assert [name for _, inside, name in generated if inside] == []  # none once the second pass has begun
-    assert [name for run, _, name in generated if run == 1] == []  # the process's typestore: none at all
-    expected = {"sensor_msgs/msg/Image", "sensor_msgs/msg/PointCloud2", "diagnostic_msgs/msg/DiagnosticArray"}
-    assert expected <= set(typestore_for("humble").cache)  # made (before this run, or before its second pass)
+    made = {name for _, inside, name in generated if not inside}  # before it (the check above can fail)
+    assert {"sensor_msgs/msg/Image", "sensor_msgs/msg/PointCloud2", "diagnostic_msgs/msg/DiagnosticArray"} <= made
+    for run in (1, 2):  # the process's typestore: none at all in the run after the first
+        runs.append(signals := _SecondPassStarted())
+        summary = run_bag(tmp_path / "in", tmp_path / f"out{run}", EXTERNAL_RELATIVE, QUIET, stop=signals)
+        assert summary.frames_out == 3 and signals.asked
+    assert [name for run, _, name in generated if run == 2] == []
+    assert "diagnostic_msgs/msg/DiagnosticArray" in typestore_for("humble").cache  # (the bag writer made the rest)
+
+
+def test_the_second_pass_generates_no_message_code_for_compressed_images_laser_scans_on_jazzy_in_mcap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kitti_object_dir: Path
+) -> None:
+    """The types the second pass reads and writes with another image transport, a 2D LiDAR, /depth/scan, the input
+    copied (its /diagnostics decoded and written again) and Jazzy's definitions in an MCAP bag: all generated before
+    its first frame, in a store new to them."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    runs: list[_SecondPassStarted] = []
+    generated = _record_generation(monkeypatch, runs)
+    _fresh_typestores(monkeypatch)
+    write_kitti_bag(
+        tmp_path / "in", load_kitti_frames(kitti_object_dir)[:2], distro="jazzy", storage="mcap", compressed=True,
+        laser_scan=True, prediction="relative_inverse",
+    )  # fmt: skip
+    params: dict[str, Any] = {**EXTERNAL_RELATIVE, "image_transport": "compressed", "scan.enabled": True}
+    options = BagRunOptions(progress=False, distro="jazzy", storage="mcap", copy_inputs=True)
+    runs.append(signals := _SecondPassStarted())
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, options, stop=signals)
+    assert summary.frames_out == 2 and signals.asked and summary.topic_counts["/depth/scan"] == 2
+    assert [name for _, inside, name in generated if inside] == []
+    made = {name for _, inside, name in generated if not inside}
+    assert {"sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/LaserScan", "sensor_msgs/msg/Image"} <= made
