@@ -52,7 +52,11 @@ def _tables(text: str) -> dict[tuple[str, str], float]:
 def _run(tree: Path, script: list[str], cpu_clocks: bool) -> dict[tuple[str, str], float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, *(["-c", _CPU_CLOCKS] if cpu_clocks else []), str(tree / script[0]), *script[1:]]
-    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:  # its own error, not a traceback of this script's subprocess call
+        tail = "\n".join(done.stderr.splitlines()[-20:])
+        msg = f"{' '.join(command)} (tree {tree}) exited with {done.returncode}:\n{tail}\nrun it alone there to see why"
+        raise SystemExit(msg)
     return _tables(done.stdout)
 
 
@@ -66,6 +70,8 @@ def main() -> int:
     args = parser.parse_args()
     if len(args.tree) != 2:
         parser.error("give --tree twice (A, then B)")
+    if args.rounds < 1:
+        parser.error(f"--rounds {args.rounds}: give at least 1 (an even number balances A B B A)")
     runs: dict[int, list[dict[tuple[str, str], float]]] = {0: [], 1: []}
     for round_ in range(args.rounds):
         for which in (0, 1) if round_ % 2 == 0 else (1, 0):
