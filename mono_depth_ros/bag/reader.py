@@ -11,6 +11,7 @@ import sqlite3
 import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -77,8 +78,14 @@ class _Reader(Reader):
             super().open()
 
 
+@cache
 def typestore_for(distro: str) -> Typestore:
-    """rosbags typestore of a ROS 2 distro (``humble`` or ``jazzy``)."""
+    """rosbags typestore of a ROS 2 distro (``humble`` or ``jazzy``), one per process.
+
+    rosbags generates and compiles each type's (de)serialisers at its first use in a typestore (3-11 ms a type,
+    ~100 ms for a run's types): a process that reads or writes several bags (the benchmarks, the tests, training's
+    bag datasets) compiles them once. Nothing here registers types into it (a bag's own definitions are read into a
+    store of their own, :func:`~.writer.definition_hash`)."""
     store = DISTROS.get(distro)
     if store is None:
         msg = f"--distro {distro!r} is not supported; use one of {', '.join(DISTROS)}"

@@ -240,6 +240,8 @@ class OnnxBackend:
         self.last_sky: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
         self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self._what = f"ONNX model {self.path.name} output {self._output_name!r}"  # depth_map's error messages
+        self._sky_what = f"ONNX model {self.path.name} output {self._sky_name!r}"
         self._remedy = (
             f"name the output that holds the depth alone in its spec (`mono-depth spec {self.path} --kind KIND "
             f"--output NAME`; outputs: {names}), or re-export the graph returning the depth channel alone"
@@ -328,15 +330,11 @@ class OnnxBackend:
             raise failed_run(f"ONNX model {self.path.name}", tuple(batch.shape), err) from err
         batch_size = int(batch.shape[0])
         input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
-        result = depth_map(outputs[0], batch_size, self._what(self._output_name), self._remedy, input_hw, _ASPECT)
+        result = depth_map(outputs[0], batch_size, self._what, self._remedy, input_hw, _ASPECT)
         if self._sky_name is not None:
-            what = self._what(self._sky_name)
-            sky = depth_map(outputs[1], batch_size, what, self._sky_remedy, input_hw, _ASPECT)
+            sky = depth_map(outputs[1], batch_size, self._sky_what, self._sky_remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         return result.to(self.device)
-
-    def _what(self, output: str) -> str:
-        return f"ONNX model {self.path.name} output {output!r}"
 
     def _run(self, batch: Tensor) -> list[Tensor]:
         """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host

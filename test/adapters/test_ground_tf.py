@@ -116,6 +116,9 @@ def test_no_transform_or_a_frame_not_on_the_ground_falls_back_to_the_parameters(
     assert "no TF base_footprint <- other_optical" in missing and "no transform base_footprint <- other" in missing
     assert "scale.camera_height_m=1.5 m and scale.camera_pitch_rad=0 until it does" in missing
     assert "-0.200 m above scale.ground_frame='base_footprint'" in not_above and "REP 120" in not_above
+    fallback = "the ground-plane prior uses scale.camera_height_m=1.5 m and scale.camera_pitch_rad=0 until it does"
+    assert missing.endswith("; " + fallback) and not_above.endswith("(base_footprint, REP 120)? " + fallback)
+    assert warnings.seen[2:] == warnings.seen[:2]  # built per reported frame, the same words each time
 
 
 class LookupFailed(Exception):

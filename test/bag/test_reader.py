@@ -46,6 +46,12 @@ def test_undecodable_message_is_an_encoding_error(tmp_path: Path) -> None:
             bag.deserialize(unknown)
 
 
+def test_one_typestore_per_distro_and_process() -> None:
+    """rosbags compiles a type's (de)serialisers once per typestore: each run_bag compiled them again (~100 ms)."""
+    assert typestore_for("humble") is typestore_for("humble") is HUMBLE
+    assert typestore_for("jazzy") is typestore_for("jazzy") is not HUMBLE
+
+
 def test_missing_bag_and_bad_distro(tmp_path: Path) -> None:
     with pytest.raises(BagError, match="does not exist"):
         InputBag(tmp_path / "nope", HUMBLE)

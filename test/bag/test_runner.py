@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.summary import DAMAGED_INPUT
 from mono_depth_ros.core.densify import densify_nearest
@@ -1094,3 +1095,102 @@ def test_a_run_that_writes_nothing_leaves_no_output_bag_so_the_same_command_runs
     shutil.rmtree(tmp_path / "in")
     write_tiny_bag(tmp_path / "in", 3, lidar=False)  # recorded again, camera_info on the camera's clock
     assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 3
+
+
+class _SecondPassStarted(StopSignals):
+    """Never stops the run; ``asked``: the second pass has begun (run_bag asks once before it opens the output,
+    then the second pass before every message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return False
+
+    @property
+    def asked(self) -> bool:
+        return self.calls > 1
+
+
+def _record_generation(monkeypatch: pytest.MonkeyPatch, runs: list[_SecondPassStarted]) -> list[tuple[int, bool, str]]:
+    """``(run, in the second pass, type)`` of every (de)serialiser rosbags generates from here on in run_bag's runs
+    (``runs[-1]``: the run under way; none before the first: the input bag being written)."""
+    from rosbags.typesys.store import Typestore
+
+    generated: list[tuple[int, bool, str]] = []
+    original = Typestore.get_msgdef
+
+    def recording(self: Typestore, typename: str) -> Any:
+        if runs and typename not in self.cache:
+            generated.append((len(runs) - 1, runs[-1].asked, typename))
+        return original(self, typename)
+
+    monkeypatch.setattr(Typestore, "get_msgdef", recording)
+    return generated
+
+
+def _fresh_typestores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_bag gets a new typestore of its distro, as in a process that runs one bag (the process's own store has
+    the types of every run before, in the test session: the second pass would generate none with or without its
+    preparation)."""
+    from rosbags.typesys import get_typestore
+
+    from mono_depth_ros.bag import runner
+    from mono_depth_ros.bag.reader import DISTROS
+
+    monkeypatch.setattr(runner, "typestore_for", lambda distro: get_typestore(DISTROS[distro]))
+
+
+def test_the_second_pass_generates_no_message_code_and_a_second_run_none_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rosbags generates each type's (de)serialisers at its first use in a typestore (3-11 ms a type). The second pass
+    generated those of the image, the scan, the prediction and every output type inside its first frames (30-45 ms,
+    1-2 ms a frame of a 24-frame run's steady CPU), and every run did it again in a fresh typestore. They are made
+    before the first frame, once per process; the outputs are the same messages."""
+    from mono_depth_ros.bag.reader import typestore_for
+
+    runs: list[_SecondPassStarted] = []
+    generated = _record_generation(monkeypatch, runs)
+    write_tiny_bag(tmp_path / "in", prediction="relative_inverse")
+    with monkeypatch.context() as fresh:  # a one-run process: every type is new to run_bag's store
+        _fresh_typestores(fresh)
+        runs.append(signals := _SecondPassStarted())
+        summary = run_bag(tmp_path / "in", tmp_path / "fresh", EXTERNAL_RELATIVE, QUIET, stop=signals)
+        assert summary.frames_out == 3 and signals.asked and summary.topic_counts["/diagnostics"] > 0
+    assert [name for _, inside, name in generated if inside] == []  # none once the second pass has begun
+    made = {name for _, inside, name in generated if not inside}  # before it (the check above can fail)
+    assert {"sensor_msgs/msg/Image", "sensor_msgs/msg/PointCloud2", "diagnostic_msgs/msg/DiagnosticArray"} <= made
+    for run in (1, 2):  # the process's typestore: none at all in the run after the first
+        runs.append(signals := _SecondPassStarted())
+        summary = run_bag(tmp_path / "in", tmp_path / f"out{run}", EXTERNAL_RELATIVE, QUIET, stop=signals)
+        assert summary.frames_out == 3 and signals.asked
+    assert [name for run, _, name in generated if run == 2] == []
+    assert "diagnostic_msgs/msg/DiagnosticArray" in typestore_for("humble").cache  # (the bag writer made the rest)
+
+
+def test_the_second_pass_generates_no_message_code_for_compressed_images_laser_scans_on_jazzy_in_mcap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kitti_object_dir: Path
+) -> None:
+    """The types the second pass reads and writes with another image transport, a 2D LiDAR, /depth/scan, the input
+    copied (its /diagnostics decoded and written again) and Jazzy's definitions in an MCAP bag: all generated before
+    its first frame, in a store new to them."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    runs: list[_SecondPassStarted] = []
+    generated = _record_generation(monkeypatch, runs)
+    _fresh_typestores(monkeypatch)
+    write_kitti_bag(
+        tmp_path / "in", load_kitti_frames(kitti_object_dir)[:2], distro="jazzy", storage="mcap", compressed=True,
+        laser_scan=True, prediction="relative_inverse",
+    )  # fmt: skip
+    params: dict[str, Any] = {**EXTERNAL_RELATIVE, "image_transport": "compressed", "scan.enabled": True}
+    options = BagRunOptions(progress=False, distro="jazzy", storage="mcap", copy_inputs=True)
+    runs.append(signals := _SecondPassStarted())
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, options, stop=signals)
+    assert summary.frames_out == 2 and signals.asked and summary.topic_counts["/depth/scan"] == 2
+    assert [name for _, inside, name in generated if inside] == []
+    made = {name for _, inside, name in generated if not inside}
+    assert {"sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/LaserScan", "sensor_msgs/msg/Image"} <= made

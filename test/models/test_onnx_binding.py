@@ -111,6 +111,26 @@ def test_depth_and_sky_outputs_match_session_run(sky_onnx: Path, monkeypatch: py
     torch.testing.assert_close(got, batch.abs().sum(1, keepdim=True) + 1.0)
 
 
+def test_the_maps_are_checked_under_the_model_and_output_names(sky_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """depth_map names each map in its errors as ``ONNX model <file> output '<name>'``: the words built per frame
+    before are built once at start-up, the same for every frame, bound or not."""
+    from mono_depth_ros.models import onnx_model
+    from mono_depth_ros.models.graph_layout import depth_map
+
+    seen: list[str] = []
+
+    def recording(output: Tensor, batch_size: int, what: str, *args: Any) -> Tensor:
+        seen.append(what)
+        return depth_map(output, batch_size, what, *args)
+
+    monkeypatch.setattr(onnx_model, "depth_map", recording)
+    for io_binding in (True, False):
+        backend = OnnxBackend(sky_onnx, CPU, cpu_threads=1, io_binding=io_binding)
+        for height, width in [(56, 56), (40, 72)]:
+            backend.infer(torch.zeros(1, 3, height, width))
+    assert seen == ["ONNX model sky.onnx output 'depth'", "ONNX model sky.onnx output 'sky'"] * 4
+
+
 def test_binding_device_follows_the_providers_that_run() -> None:
     gpu = torch.device("cuda:1")
     assert binding_device(["CUDAExecutionProvider", "CPUExecutionProvider"], gpu) == gpu
