@@ -299,11 +299,20 @@ def checkpoint_backend(checkpoint: str | Path) -> str:
     return infer_backend(Path(checkpoint))
 
 
+EVAL_EDGE_RATIO = 1e6
+"""The upsampling edge threshold of :func:`checkpoint_predictor`: every 2×2 cell of positive output values is
+interpolated bilinearly (a real output's neighbours never differ by 10⁶), as monodepth2 (``cv2.resize``) and ZoeDepth
+(``F.interpolate(mode='bilinear')``) resize a prediction to the GT; the node's 1.1 takes the nearest value across
+depth edges (no flying pixels in its cloud), which scores another map. Cells with a NaN or a value <= 0 keep the
+nearest value, as in the node."""
+
+
 def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[CameraPredictor, OutputKind]:
     """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint: a
     project ``.safetensors`` file (backend ``torch``), a Hugging Face depth directory (backend ``transformers``), or
     a model made elsewhere with its spec beside it (``.onnx``: ``onnx``; ``.pt`` / ``.pth`` / ``.ts`` / ``.jit``:
-    ``torchscript``, see ``mono-depth spec``).
+    ``torchscript``, see ``mono-depth spec``), except the resize to the GT size: bilinear (:data:`EVAL_EDGE_RATIO`),
+    as the references resize, not the node's nearest value across depth edges.
 
     Models that take the camera get the sample's focal length, as the node hands them camera_info (Depth Pro's
     metres, ``metric_focal``); none gets a LiDAR prompt (on KITTI the LiDAR is the ground truth), so a Prompt Depth
@@ -312,12 +321,14 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
 
     Returns:
         ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None, out_hw or None) ->
-        float32`` at ``out_hw`` (None: the camera resolution), resized from the network's output as the node does.
+        float32`` at ``out_hw`` (None: the camera resolution), resized bilinearly from the network's output (in the
+        output's own unit: depth, or inverse depth for ``relative_inverse``).
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
     backend = checkpoint_backend(checkpoint)
-    estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
+    config = EstimatorConfig(device=device, warmup_runs=0, edge_ratio=EVAL_EDGE_RATIO)
+    estimator = DepthEstimator.open(backend, checkpoint, config)
 
     def predict(
         rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None, out_hw: tuple[int, int] | None = None

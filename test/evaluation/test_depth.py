@@ -194,9 +194,20 @@ def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path
         EvalSample(f"f{fx:g}", rgb, gt, PinholeIntrinsics(fx, fx, 99.5, 59.5, width=200, height=120))
         for fx in (100.0, 200.0)
     ]
-    depth_pro = evaluate_checkpoint(write_tiny_family("depth_pro", tmp_path / "dp"), samples, "synthetic")
-    near, far = depth_pro.gt_over_pred_median
-    assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    depth_pro_dir = write_tiny_family("depth_pro", tmp_path / "dp")
+    depth_pro = evaluate_checkpoint(depth_pro_dir, samples, "synthetic")
+    assert depth_pro.output_kind is OutputKind.METRIC
+    predict, _ = checkpoint_predictor(depth_pro_dir)
+    for sample, ratio in zip(samples, depth_pro.gt_over_pred_median, strict=True):  # each with its focal length
+        assert ratio == pytest.approx(np.median(gt) / np.median(predict(rgb, sample.intrinsics, None)), rel=1e-6)
+    # at the network's 256x256 output (not resampled: the bilinear resize to the GT blends transformers' 10 km cap
+    # into its neighbours, which a focal length does not scale), metres are proportional to fx
+    near, far = (predict(rgb, s.intrinsics, (256, 256)) for s in samples)
+    below_cap = far < 1e4
+    assert below_cap.mean() > 0.5
+    np.testing.assert_allclose(far[below_cap], 2.0 * near[below_cap], rtol=1e-5)
     prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
     assert prompt.output_kind is OutputKind.AFFINE_DEPTH and prompt.protocol.scaling == "affine"
 
@@ -540,3 +551,51 @@ def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kit
     check_nyu_frames(half)
     with pytest.raises(ShapeError, match=r"'0000000005'.*480x640.*375x1242.*--crop none"):
         check_nyu_frames(annotated_samples(kitti_depth_dir))
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("kitti_depth_dir", "kitti_improved"), ("nyu_dir", "nyu")])
+def test_the_prediction_is_resized_to_the_ground_truth_bilinearly_as_the_references_resize_it(
+    request: pytest.FixtureRequest, tmp_path: Path, fixture: str, protocol: str
+) -> None:
+    """The network output is brought to the GT's size by bilinear interpolation, as monodepth2 does
+    (``evaluate_depth.py``: ``pred_disp = cv2.resize(pred_disp, (gt_width, gt_height))``, OpenCV's default
+    INTER_LINEAR; https://github.com/nianticlabs/monodepth2/blob/master/evaluate_depth.py) and ZoeDepth / Depth
+    Anything V1 (``zoedepth/utils/misc.py`` ``compute_metrics``: ``nn.functional.interpolate(pred, gt.shape[-2:],
+    mode='bilinear', ...)``). ``mono-depth eval`` took the node's edge-aware upsampling, nearest neighbour wherever a
+    2×2 cell of the output differs by more than 10 %: on a textured output (the tiny net's head ×20: a third of its
+    cells) the evaluated map was not the references' and the metrics moved with it (on a real KITTI frame's truth
+    with 10 % pixel noise at 192×640, AbsRel 0.082 for 0.056 bilinear)."""
+    import cv2
+
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    torch.manual_seed(0)
+    spec = make_unet_spec(
+        "resnet18",
+        "tiny",
+        encoder_width=4,
+        decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.METRIC,
+        input_policy=InputPolicy(96, 320),
+        min_depth_m=1.0,
+        max_depth_m=80.0,
+    )
+    state = {k: v * 20.0 if k.startswith("heads.0.") else v for k, v in build_model(spec).state_dict().items()}
+    checkpoint = save_checkpoint(tmp_path / "textured.safetensors", state, spec)
+    samples = load_samples(protocol if protocol == "nyu" else "kitti_annotated", request.getfixturevalue(fixture))
+    predict, _ = checkpoint_predictor(checkpoint)
+    report = evaluate_checkpoint(checkpoint, samples, protocol)
+    p = PROTOCOLS[protocol]
+    for sample, (_, ours) in zip(samples, report.per_image, strict=True):
+        native = predict(sample.rgb, sample.intrinsics, (96, 320))  # the network's own output, not resampled
+        edges = np.maximum(native[1:, 1:] / native[:-1, :-1], native[:-1, :-1] / native[1:, 1:]) > 1.1
+        assert edges.mean() > 0.05  # a textured output: the test can see nearest-neighbour cells
+        height, width = sample.gt_depth_m.shape
+        bilinear = cv2.resize(native, (width, height), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5)
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        for name, value in _zoedepth_metrics(gt, bilinear.astype(np.float64), p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-5), name
+        monodepth2 = 1.0 / cv2.resize(1.0 / native, (width, height))  # it resizes disparity: a small difference
+        reference = _zoedepth_metrics(gt, monodepth2.astype(np.float64), p.crop, p.max_depth_m)
+        assert ours.abs_rel == pytest.approx(reference["abs_rel"], rel=2e-2)
