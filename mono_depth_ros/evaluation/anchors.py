@@ -55,7 +55,8 @@ ANCHORS: tuple[Anchor, ...] = (
 )  # fmt: skip
 
 _USE = {
-    "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames); "
+    "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames; KITTI "
+    "raw images .png as downloaded or monodepth2's .jpg copies); "
     "`--dataset kitti_velodyne` (object layout image_2/, velodyne/, calib/: the same projection)",
     "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652); "
     "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI devkit scores it)",
