@@ -71,6 +71,8 @@ _CROPS = {
     "garg": "Garg: rows 40.8-99.2 %, cols 3.6-96.4 % (153:371, 44:1197 of 375×1242)",
     "garg_kb": "KB crop (bottom 352 rows, centre 1216 columns: image and GT), then Garg of that (166:372, 56:1185 "
     "of 375×1242)",
+    "eigen_kitti": "Eigen KITTI: rows 33.2-91.4 %, cols 3.6-96.4 % (124:342, 44:1197 of 375×1242)",
+    "eigen_kitti_kb": "KB crop (image and GT), then Eigen KITTI of that (140:344, 56:1185 of 375×1242)",
     "eigen_nyu": "Eigen NYU: rows 45:471, cols 41:601 of 480×640",
     "none": "none",
 }
@@ -138,6 +140,12 @@ def protocol_section() -> str:
         "  Depth Anything V1 (`metric_depth`) cut the GT to 352×1216 too (`do_kb_crop` in their loaders) and take",
         "  the Garg fractions of that: other pixels (rows 166:372, cols 56:1185 of 375×1242 against 153:371,",
         "  44:1197), so their figures compare with `kitti_improved_kb`, which cuts image and GT as they do.",
+        "- `--crop eigen_kitti` is BTS's `--eigen_crop`: Eigen et al.'s KITTI fractions 0.3324324-0.91351351 of",
+        "  the height and 0.0359477-0.96405229 of the width, truncated (rows 124:342, cols 44:1197 of 375×1242).",
+        "  `--crop eigen_kitti_kb` takes them of the 352×1216 KB crop, the network fed the cut image, as Marigold's",
+        "  KITTI evaluation (`kitti_bm_crop: true`, `valid_mask_crop: eigen`; rows 140:344, cols 56:1185): its",
+        "  pixels with `--protocol kitti_improved_kb --crop eigen_kitti_kb` (GT < 80 m; `--scaling affine`: its",
+        "  `least_square`). Neither crop has a protocol row: no anchor above was measured with it.",
         "- Scalings (`--scaling`, per image over the evaluated pixels): `median` (monodepth2), `affine_inverse`",
         "  (least-squares scale and shift in inverse depth: MiDaS / Depth Anything; a depth model is fitted as",
         "  1 / depth), `affine` (least-squares scale and shift of depth: Marigold's `least_square`); `auto` picks",

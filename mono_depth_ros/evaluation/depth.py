@@ -42,7 +42,9 @@ from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
     DepthMetrics,
     compute_metrics,
+    eigen_crop_mask_kitti,
     eigen_crop_mask_nyu,
+    eigen_kb_crop_mask,
     garg_crop_mask,
     garg_kb_crop_mask,
     mean_metrics,
@@ -53,7 +55,9 @@ from mono_depth_ros.evaluation.samples import EvalSample, kb_cropped
 from mono_depth_ros.models.spec import OutputKind
 
 SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
-CROPS = ("none", "garg", "garg_kb", "eigen_nyu")
+CROPS = ("none", "garg", "garg_kb", "eigen_kitti", "eigen_kitti_kb", "eigen_nyu")
+KB_CROPS = ("garg_kb", "eigen_kitti_kb")
+"""Crops of the 352×1216 KB crop: the network sees the cut image (:func:`.samples.kb_cropped`)."""
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
     [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
@@ -69,6 +73,7 @@ class Protocol:
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``garg_kb`` (KITTI, ZoeDepth's: the frame cut to 352×1216 first) |
+            ``eigen_kitti`` (BTS ``--eigen_crop``) | ``eigen_kitti_kb`` (Marigold's: of the 352×1216 cut) |
             ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
@@ -202,6 +207,10 @@ def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | Non
         return garg_crop_mask(height, width)
     if crop == "garg_kb":
         return garg_kb_crop_mask(height, width)
+    if crop == "eigen_kitti":
+        return eigen_crop_mask_kitti(height, width)
+    if crop == "eigen_kitti_kb":
+        return eigen_kb_crop_mask(height, width)
     if crop == "eigen_nyu":
         return eigen_crop_mask_nyu(height, width)
     return None
@@ -429,8 +438,8 @@ def evaluate_checkpoint(
         checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
             transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
-            (:func:`ground_truth_hw`), of the KB-cropped frame under the crop ``garg_kb`` (:func:`.samples.kb_cropped`,
-            as ZoeDepth feeds its network).
+            (:func:`ground_truth_hw`), of the KB-cropped frame under the crops ``garg_kb`` / ``eigen_kitti_kb``
+            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
@@ -449,7 +458,7 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
-    if protocol.crop == "garg_kb":
+    if protocol.crop in KB_CROPS:
         samples = [kb_cropped(s) for s in samples]
     if protocol.crop == "eigen_nyu":
         check_nyu_frames(samples)

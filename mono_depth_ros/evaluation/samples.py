@@ -74,7 +74,7 @@ def kb_cropped(sample: EvalSample) -> EvalSample:
     """
     if sample.gt_depth_m.shape != sample.rgb.shape[:2]:
         msg = (
-            f"{sample.name!r}: the KITTI benchmark crop (crop garg_kb) needs GT at its image's size "
+            f"{sample.name!r}: the KITTI benchmark crop (crop garg_kb or eigen_kitti_kb) needs GT at its image's size "
             f"{sample.rgb.shape[:2]}, got {sample.gt_depth_m.shape}; evaluate a resized GT with the Garg crop of the "
             f"whole frame (--crop garg, protocol kitti_improved)"
         )

@@ -599,3 +599,28 @@ def test_the_prediction_is_resized_to_the_ground_truth_bilinearly_as_the_referen
         monodepth2 = 1.0 / cv2.resize(1.0 / native, (width, height))  # it resizes disparity: a small difference
         reference = _zoedepth_metrics(gt, monodepth2.astype(np.float64), p.crop, p.max_depth_m)
         assert ours.abs_rel == pytest.approx(reference["abs_rel"], rel=2e-2)
+
+
+def test_the_eigen_crop_of_the_kb_crop_feeds_and_scores_as_marigold(
+    kitti_depth_dir: Path, tiny_checkpoint: Path
+) -> None:
+    """``--crop eigen_kitti_kb`` is Marigold's KITTI evaluation (``data_kitti_eigen_test.yaml``: ``kitti_bm_crop:
+    true``, ``valid_mask_crop: eigen``): image and GT cut to the bottom-centre 352×1216, the network fed the cut
+    image, the Eigen fractions (0.3324324, 0.91351351, 0.0359477, 0.96405229, truncated) of the cut GT scored."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    sample = annotated_samples(kitti_depth_dir)[0]
+    protocol = replace(PROTOCOLS["kitti_improved_kb"], crop="eigen_kitti_kb")
+    report = evaluate_checkpoint(tiny_checkpoint, [sample], protocol)
+    predict, _ = checkpoint_predictor(tiny_checkpoint)
+    height, width = sample.gt_depth_m.shape
+    top, left = height - 352, int((width - 1216) / 2)
+    gt = np.nan_to_num(sample.gt_depth_m[top : top + 352, left : left + 1216].astype(np.float64), nan=0.0)
+    pred = np.clip(predict(sample.rgb[top : top + 352, left : left + 1216], None, None).astype(np.float64), 1e-3, 80.0)
+    eval_mask = np.zeros(gt.shape, dtype=bool)
+    eval_mask[int(0.3324324 * 352) : int(0.91351351 * 352), int(0.0359477 * 1216) : int(0.96405229 * 1216)] = True
+    valid = (gt > 1e-3) & (gt < 80.0) & eval_mask
+    p, g = pred[valid], gt[valid]
+    assert report.mean.abs_rel == pytest.approx(float(np.mean(np.abs(p - g) / g)), rel=1e-6)
+    assert report.mean.rmse == pytest.approx(float(np.sqrt(np.mean((p - g) ** 2))), rel=1e-6)
+    assert report.protocol.crop == "eigen_kitti_kb" and int(valid.sum()) > 30_000
