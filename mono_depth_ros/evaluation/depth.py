@@ -6,7 +6,8 @@ protocols never share a table row:
 * ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
   self-supervised papers (monodepth2 ``evaluate_depth.py``).
 * ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models
-  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame).
+  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame; the network is fed the full frame, where
+  BTS feeds the 352×1216 KB crop and pads its prediction back).
 * ``kitti_improved_kb``: the same with ZoeDepth / AdaBins / Depth Anything V1's crop: image and GT cut to the
   352×1216 KITTI benchmark crop (the network sees the cut image), then the Garg crop of that
   (:func:`~.metrics.garg_kb_crop_mask`): the protocol of their published KITTI figures.

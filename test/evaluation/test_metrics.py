@@ -240,3 +240,17 @@ def test_kitti_eigen_crop_is_bts_and_marigolds(hw: tuple[int, int]) -> None:
         assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (124, 342, 44, 1197)
         rows, cols = np.nonzero(expected)
         assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (140, 344, 56, 1185)
+
+
+@pytest.mark.parametrize("hw", [(375, 1242), (370, 1224), (374, 1238), (376, 1241)])
+def test_the_full_frame_garg_crop_lies_inside_the_kb_crop_at_kitti_raw_sizes(hw: tuple[int, int]) -> None:
+    """BTS' bts_eval.py feeds the 352×1216 KB crop and pads the prediction back with zeros: the padding is never
+    scored under the Garg crop of a KITTI raw frame (its four image sizes), so ``kitti_improved`` scores BTS'
+    pixels (docs/training_results.md; it feeds the full frame, which the page says)."""
+    from mono_depth_ros.evaluation.metrics import KB_CROP_HW, kb_crop_offsets
+
+    top, left = kb_crop_offsets(*hw)
+    kb = np.zeros(hw, dtype=bool)
+    kb[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
+    garg = garg_crop_mask(*hw)
+    assert garg.sum() > 200_000 and not (garg & ~kb).any()
