@@ -624,3 +624,27 @@ def test_the_eigen_crop_of_the_kb_crop_feeds_and_scores_as_marigold(
     assert report.mean.abs_rel == pytest.approx(float(np.mean(np.abs(p - g) / g)), rel=1e-6)
     assert report.mean.rmse == pytest.approx(float(np.sqrt(np.mean((p - g) ** 2))), rel=1e-6)
     assert report.protocol.crop == "eigen_kitti_kb" and int(valid.sum()) > 30_000
+
+
+def test_non_finite_predictions_in_the_scalings_are_as_the_results_page_says(kitti_depth_dir: Path) -> None:
+    """docs/training_results.md: ``median`` takes both medians over the pixels with a finite, positive prediction
+    (a model marking the farther 60 % of a real KITTI frame's GT pixels +Inf still gets its ratio, and those pixels
+    are scored at the 80 m cap); ``affine_inverse`` counts a depth's +Inf as inverse 0."""
+    from mono_depth_ros.evaluation.depth import align_inverse_depth, inverse_prediction
+
+    gt = annotated_samples(kitti_depth_dir)[0].gt_depth_m.astype(np.float64)
+    valid = np.isfinite(gt) & (gt > 1e-3) & (gt < 80.0)
+    far = valid & (gt > np.quantile(gt[valid], 0.4))
+    pred = np.where(far, np.inf, gt / 5.0)
+    report = evaluate_predictions([("x", pred, gt)], PROTOCOLS["kitti_eigen_benchmark"], OutputKind.DEPTH_UP_TO_SCALE)
+    assert report.gt_over_pred_median[0] == pytest.approx(5.0)
+    median = replace(PROTOCOLS["kitti_eigen_benchmark"], scaling="median", gt_range_m=(1e-3, 80.0))
+    scored = evaluate_predictions([("x", pred, gt)], median, OutputKind.DEPTH_UP_TO_SCALE).mean
+    expected = np.where(far, np.abs(80.0 - gt) / gt, 0.0)[valid].mean()
+    assert scored.abs_rel == pytest.approx(expected, rel=1e-9)
+    with np.errstate(divide="ignore"):
+        as_zero = np.where(far, 0.0, 1.0 / (gt / 5.0))
+    np.testing.assert_array_equal(
+        align_inverse_depth(inverse_prediction(pred, OutputKind.DEPTH_UP_TO_SCALE), gt, valid),
+        align_inverse_depth(as_zero, gt, valid),
+    )
