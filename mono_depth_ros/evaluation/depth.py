@@ -460,7 +460,7 @@ def evaluate_checkpoint(
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
     if protocol.crop in KB_CROPS:
-        samples = [kb_cropped(s) for s in samples]
+        samples = [kb_cropped(s, protocol.crop) for s in samples]
     if protocol.crop == "eigen_nyu":
         check_nyu_frames(samples)
     check_ground_truth_in_range(samples, protocol)

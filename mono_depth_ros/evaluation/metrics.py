@@ -83,20 +83,26 @@ KB_CROP_HW = (352, 1216)
 """The KITTI benchmark crop (``do_kb_crop``): the bottom 352 rows and the centred 1216 columns of a raw frame."""
 
 
-def kb_crop_offsets(height: int, width: int) -> tuple[int, int]:
+KB_CROP_WHOLE_FRAME = {"garg_kb": ("Garg", "garg"), "eigen_kitti_kb": ("Eigen", "eigen_kitti")}
+"""Each crop of the KB crop: its name and the ``--crop`` taking the same fractions of the whole frame."""
+
+
+def kb_crop_offsets(height: int, width: int, crop: str = "garg_kb") -> tuple[int, int]:
     """``(top, left)`` of the KB crop in a (height, width) KITTI frame, as BTS / AdaBins / ZoeDepth compute them
-    (``top = height - 352``, ``left = int((width - 1216) / 2)``).
+    (``top = height - 352``, ``left = int((width - 1216) / 2)``); ``crop`` (a key of :data:`KB_CROP_WHOLE_FRAME`)
+    names the evaluation crop in the error.
 
     Raises:
         ShapeError: a frame smaller than 352×1216 (not a raw KITTI frame: a resize of one has no KB crop).
     """
     crop_h, crop_w = KB_CROP_HW
     if height < crop_h or width < crop_w:
+        name, whole = KB_CROP_WHOLE_FRAME[crop]
         msg = (
-            f"the KITTI benchmark crop (crop garg_kb or eigen_kitti_kb, protocol kitti_improved_kb) needs a frame of "
-            f"at least {crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the "
-            f"Garg crop of the whole frame (--crop garg, protocol kitti_improved), for another camera leave --crop "
-            f"garg_kb out (the dataset's own crop)"
+            f"the KITTI benchmark crop (crop {crop}, protocol kitti_improved_kb) needs a frame of at least "
+            f"{crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the {name} "
+            f"crop of the whole frame (--crop {whole}, protocol kitti_improved), for another camera leave --crop "
+            f"{crop} out (the dataset's own crop)"
         )
         raise ShapeError(msg)
     return height - crop_h, int((width - crop_w) / 2)
@@ -132,7 +138,7 @@ def eigen_kb_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
     Raises:
         ShapeError: a frame smaller than 352×1216 (:func:`kb_crop_offsets`).
     """
-    top, left = kb_crop_offsets(height, width)
+    top, left = kb_crop_offsets(height, width, "eigen_kitti_kb")
     mask = np.zeros((height, width), dtype=bool)
     mask[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = eigen_crop_mask_kitti(*KB_CROP_HW)
     return mask
