@@ -29,6 +29,7 @@ Marigold's ``least_square``), and the report always states the one used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -309,12 +310,14 @@ def checkpoint_backend(checkpoint: str | Path) -> str:
     return infer_backend(Path(checkpoint))
 
 
-EVAL_EDGE_RATIO = 1e6
-"""The upsampling edge threshold of :func:`checkpoint_predictor`: every 2×2 cell of positive output values is
-interpolated bilinearly (a real output's neighbours never differ by 10⁶), as monodepth2 (``cv2.resize``) and ZoeDepth
-(``F.interpolate(mode='bilinear')``) resize a prediction to the GT; the node's 1.1 takes the nearest value across
-depth edges (no flying pixels in its cloud), which scores another map. Cells with a NaN or a value <= 0 keep the
-nearest value, as in the node."""
+EVAL_EDGE_RATIO = math.inf
+"""The upsampling edge threshold of :func:`checkpoint_predictor`: none (``inf``), every 2×2 cell of finite output
+values is interpolated bilinearly, zeros and negative values included (a relative head's ReLU zeros in the sky, an
+affine output's negatives: valid values the references blend), as monodepth2 (``cv2.resize``), ZoeDepth
+(``F.interpolate(mode='bilinear')``) and MiDaS / Depth Anything / Marigold resize a prediction to the GT; the node's
+1.1 takes the nearest value across depth edges (no flying pixels in its cloud), which scores another map. Cells with
+a NaN or an infinite value (a sky head's +Inf) keep the nearest value, as in the node; a depth kind's blended value
+<= 0 is then NaN (scored at the near cap, as ZoeDepth clips it)."""
 
 
 def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[CameraPredictor, OutputKind]:

@@ -648,3 +648,32 @@ def test_non_finite_predictions_in_the_scalings_are_as_the_results_page_says(kit
         align_inverse_depth(inverse_prediction(pred, OutputKind.DEPTH_UP_TO_SCALE), gt, valid),
         align_inverse_depth(as_zero, gt, valid),
     )
+
+
+def test_a_relative_heads_zeros_are_blended_bilinearly_as_the_references_resize_them(
+    tmp_path: Path, kitti_depth_dir: Path
+) -> None:
+    """A relative inverse-depth head (Depth Anything's ends in a ReLU: exact 0 in the sky) holds valid zeros, which
+    the references blend into the resize to the GT like any other value (MiDaS / Depth Anything / Marigold's
+    ``least_square_disparity``: bilinear of the disparity map, then the scale-and-shift fit). EVAL_EDGE_RATIO (1e6)
+    kept the node's rule that a cell holding a value <= 0 takes the nearest value, so every output cell touching a
+    zero was resized by nearest neighbour (a third of this tiny random head's cells). The map at the GT's size must be
+    OpenCV's INTER_LINEAR of the network output, zeros included, on a real KITTI frame."""
+    import cv2
+
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from test.models.hf_tiny import write_tiny_family
+
+    checkpoint = write_tiny_family("depth_anything", tmp_path / "da")
+    predict, kind = checkpoint_predictor(checkpoint)
+    assert kind is OutputKind.RELATIVE_INVERSE
+    sample = annotated_samples(kitti_depth_dir)[0]
+    height, width = sample.gt_depth_m.shape
+    estimator = DepthEstimator.open("transformers", checkpoint, EstimatorConfig(warmup_runs=0))
+    network_hw = estimator.predict(sample.rgb).network_hw
+    native = predict(sample.rgb, sample.intrinsics, network_hw)  # the network's own output, not resampled
+    cells = np.minimum.reduce([native[:-1, :-1], native[1:, :-1], native[:-1, 1:], native[1:, 1:]])
+    assert np.isfinite(native).all() and (cells == 0).mean() > 0.05 and (native > 0).mean() > 0.05
+    bilinear = cv2.resize(native, (width, height), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5, atol=0)
