@@ -76,12 +76,13 @@ def config_keys() -> set[str]:
     return keys
 
 
-OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchrun, monodepth2 and bench/ the pages quote
+OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchrun, monodepth2, BTS, bench/ (as quoted)
     "--target", "--index-url", "--skip-keys", "--from-paths", "--ignore-src", "--packages-select", "--params-file",
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
-    "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone", "--nproc",
-    "--nproc-per-node", "--nnodes", "--eval", "--disable", "--quick", "--tf-links", "--rate",
-    "--qos-profile-overrides-path", "--remap", "--floor", "--lidar-step-deg",
+    "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone",
+    "--nproc_per_node", "--nproc-per-node", "--nnodes", "--eval_split", "--eval_stereo", "--disable_median_scaling",
+    "--eigen_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path", "--remap", "--floor",
+    "--lidar-step-deg",
 }  # fmt: skip
 
 
@@ -136,7 +137,7 @@ def test_every_option_a_page_names_exists() -> None:
     wrong = [
         f"{page.name}: {option}"
         for page in PAGES
-        for option in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", page_text(page))))
+        for option in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9_-]*)", page_text(page))))
         if option not in known
     ]
     assert not wrong, f"options that no mono-depth sub-command (nor a tool in OTHER_TOOL_OPTIONS) takes: {wrong}"

@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
-    crop = "override the protocol's crop (garg, garg_kb: KITTI; eigen_nyu: NYU)"
+    crop = "override the protocol's crop (garg, garg_kb, eigen_kitti, eigen_kitti_kb: KITTI; eigen_nyu: NYU)"
     parser.add_argument("--crop", choices=CROPS, help=crop)
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")

@@ -6,7 +6,8 @@ protocols never share a table row:
 * ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
   self-supervised papers (monodepth2 ``evaluate_depth.py``).
 * ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models
-  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame).
+  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame; the network is fed the full frame, where
+  BTS feeds the 352×1216 KB crop and pads its prediction back).
 * ``kitti_improved_kb``: the same with ZoeDepth / AdaBins / Depth Anything V1's crop: image and GT cut to the
   352×1216 KITTI benchmark crop (the network sees the cut image), then the Garg crop of that
   (:func:`~.metrics.garg_kb_crop_mask`): the protocol of their published KITTI figures.
@@ -28,6 +29,7 @@ Marigold's ``least_square``), and the report always states the one used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +44,9 @@ from mono_depth_ros.evaluation.metrics import (
     METRIC_NAMES,
     DepthMetrics,
     compute_metrics,
+    eigen_crop_mask_kitti,
     eigen_crop_mask_nyu,
+    eigen_kb_crop_mask,
     garg_crop_mask,
     garg_kb_crop_mask,
     mean_metrics,
@@ -53,7 +57,9 @@ from mono_depth_ros.evaluation.samples import EvalSample, kb_cropped
 from mono_depth_ros.models.spec import OutputKind
 
 SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
-CROPS = ("none", "garg", "garg_kb", "eigen_nyu")
+CROPS = ("none", "garg", "garg_kb", "eigen_kitti", "eigen_kitti_kb", "eigen_nyu")
+KB_CROPS = ("garg_kb", "eigen_kitti_kb")
+"""Crops of the 352×1216 KB crop: the network sees the cut image (:func:`.samples.kb_cropped`)."""
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
     [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
@@ -69,6 +75,7 @@ class Protocol:
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``garg_kb`` (KITTI, ZoeDepth's: the frame cut to 352×1216 first) |
+            ``eigen_kitti`` (BTS ``--eigen_crop``) | ``eigen_kitti_kb`` (Marigold's: of the 352×1216 cut) |
             ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
@@ -202,6 +209,10 @@ def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | Non
         return garg_crop_mask(height, width)
     if crop == "garg_kb":
         return garg_kb_crop_mask(height, width)
+    if crop == "eigen_kitti":
+        return eigen_crop_mask_kitti(height, width)
+    if crop == "eigen_kitti_kb":
+        return eigen_kb_crop_mask(height, width)
     if crop == "eigen_nyu":
         return eigen_crop_mask_nyu(height, width)
     return None
@@ -299,11 +310,22 @@ def checkpoint_backend(checkpoint: str | Path) -> str:
     return infer_backend(Path(checkpoint))
 
 
+EVAL_EDGE_RATIO = math.inf
+"""The upsampling edge threshold of :func:`checkpoint_predictor`: none (``inf``), every 2×2 cell of finite output
+values is interpolated bilinearly, zeros and negative values included (a relative head's ReLU zeros in the sky, an
+affine output's negatives: valid values the references blend), as monodepth2 (``cv2.resize``), ZoeDepth
+(``F.interpolate(mode='bilinear')``) and MiDaS / Depth Anything / Marigold resize a prediction to the GT; the node's
+1.1 takes the nearest value across depth edges (no flying pixels in its cloud), which scores another map. Cells with
+a NaN or an infinite value (a sky head's +Inf) keep the nearest value, as in the node; a depth kind's blended value
+<= 0 is then NaN (scored at the near cap, as ZoeDepth clips it)."""
+
+
 def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[CameraPredictor, OutputKind]:
     """The node's inference path (:class:`~mono_depth_ros.models.inference.DepthEstimator`) for a checkpoint: a
     project ``.safetensors`` file (backend ``torch``), a Hugging Face depth directory (backend ``transformers``), or
     a model made elsewhere with its spec beside it (``.onnx``: ``onnx``; ``.pt`` / ``.pth`` / ``.ts`` / ``.jit``:
-    ``torchscript``, see ``mono-depth spec``).
+    ``torchscript``, see ``mono-depth spec``), except the resize to the GT size: bilinear (:data:`EVAL_EDGE_RATIO`),
+    as the references resize, not the node's nearest value across depth edges.
 
     Models that take the camera get the sample's focal length, as the node hands them camera_info (Depth Pro's
     metres, ``metric_focal``); none gets a LiDAR prompt (on KITTI the LiDAR is the ground truth), so a Prompt Depth
@@ -312,12 +334,14 @@ def checkpoint_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[C
 
     Returns:
         ``(predict, output_kind)``: ``predict(rgb (H, W, 3) uint8, intrinsics of rgb or None, out_hw or None) ->
-        float32`` at ``out_hw`` (None: the camera resolution), resized from the network's output as the node does.
+        float32`` at ``out_hw`` (None: the camera resolution), resized bilinearly from the network's output (in the
+        output's own unit: depth, or inverse depth for ``relative_inverse``).
     """
     from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
     backend = checkpoint_backend(checkpoint)
-    estimator = DepthEstimator.open(backend, checkpoint, EstimatorConfig(device=device, warmup_runs=0))
+    config = EstimatorConfig(device=device, warmup_runs=0, edge_ratio=EVAL_EDGE_RATIO)
+    estimator = DepthEstimator.open(backend, checkpoint, config)
 
     def predict(
         rgb: npt.NDArray[np.uint8], intrinsics: PinholeIntrinsics | None = None, out_hw: tuple[int, int] | None = None
@@ -418,8 +442,8 @@ def evaluate_checkpoint(
         checkpoint: file written by the trainer (its ModelSpec decides preprocessing and output kind), or a
             transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
-            (:func:`ground_truth_hw`), of the KB-cropped frame under the crop ``garg_kb`` (:func:`.samples.kb_cropped`,
-            as ZoeDepth feeds its network).
+            (:func:`ground_truth_hw`), of the KB-cropped frame under the crops ``garg_kb`` / ``eigen_kitti_kb``
+            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
@@ -438,8 +462,8 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
-    if protocol.crop == "garg_kb":
-        samples = [kb_cropped(s) for s in samples]
+    if protocol.crop in KB_CROPS:
+        samples = [kb_cropped(s, protocol.crop) for s in samples]
     if protocol.crop == "eigen_nyu":
         check_nyu_frames(samples)
     check_ground_truth_in_range(samples, protocol)

@@ -21,7 +21,9 @@ the raw tree, as monodepth2's ``export_gt_depth.py`` reads it (copy or link the 
 drives into the raw drive folders).
 
 Split files are read as published (``date/drive frame side``: see :func:`.kitti_raw.read_split_file`); the side picks
-the camera (``l`` = image_02, as every line of the published splits).
+the camera (``l`` = image_02, as every line of the published splits). Images are ``image_0X/data/<frame>.png`` as
+downloaded or ``.jpg`` as monodepth2's preparation converts them: whichever holds each drive camera's first listed
+frame (:func:`image_paths`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from mono_depth_ros.training.data.kitti_files import (
     load_depth_png,
     load_rgb,
     load_velodyne,
+    raw_image_extension,
+    raw_image_message,
     read_object_calibration,
 )
 from mono_depth_ros.training.data.kitti_raw import (
@@ -118,8 +122,18 @@ def monodepth2_velodyne_depth(
     return depth.reshape(height, width).astype(np.float32)
 
 
-def _image_path(root: Path, entry: SplitEntry) -> Path:
-    return root / entry.folder / f"image_{entry.camera:02d}" / "data" / f"{entry.frame_index:010d}.png"
+def image_paths(root: Path, entries: list[SplitEntry]) -> list[Path]:
+    """Each entry's ``<root>/<drive>/image_0X/data/<frame:010d>`` ``.png`` as downloaded or ``.jpg`` as monodepth2
+    converts them: the extension is the one of each drive camera's first listed frame
+    (:func:`~mono_depth_ros.training.data.kitti_files.raw_image_extension`)."""
+    extensions: dict[tuple[str, int], str] = {}
+    paths = []
+    for entry in entries:
+        stem = root / entry.folder / f"image_{entry.camera:02d}" / "data" / f"{entry.frame_index:010d}"
+        if (entry.folder, entry.camera) not in extensions:
+            extensions[(entry.folder, entry.camera)] = raw_image_extension(stem)
+        paths.append(stem.with_suffix(extensions[(entry.folder, entry.camera)]))
+    return paths
 
 
 def improved_gt_path(root: Path, entry: SplitEntry) -> Path:
@@ -154,17 +168,16 @@ def kitti_eigen_samples(root: str | Path, split: str | Path, ground_truth: str =
         else root / e.folder / "velodyne_points" / "data" / f"{e.frame_index:010d}.bin"
         for e in entries
     ]
-    missing = [
-        str(p) for e, g in zip(entries, gt_files, strict=True) for p in (_image_path(root, e), g) if not p.is_file()
-    ]
+    images = image_paths(root, entries)
+    missing = [str(p) for pair in zip(images, gt_files, strict=True) for p in pair if not p.is_file()]
     if missing:
         what = "proj_depth/groundtruth PNGs (KITTI depth annotated)" if ground_truth == "improved" else "raw files"
         msg = f"{len(missing)} files of {split} missing under {root} (e.g. {missing[:3]}); check the {what}"
-        raise ConfigError(msg)
+        raise ConfigError(raw_image_message(msg) if any(not p.is_file() for p in images) else msg)
     projections: dict[tuple[str, int], tuple[npt.NDArray[np.float64], tuple[int, int]]] = {}
     samples = []
-    for entry, gt_file in zip(entries, gt_files, strict=True):
-        rgb = load_rgb(_image_path(root, entry))
+    for entry, image, gt_file in zip(entries, images, gt_files, strict=True):
+        rgb = load_rgb(image)
         intrinsics = load_raw_calibration(root / entry.date, entry.camera).intrinsics
         if ground_truth == "improved":
             gt = load_depth_png(gt_file)

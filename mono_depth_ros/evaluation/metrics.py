@@ -9,6 +9,8 @@ Protocols (kept apart on purpose):
 * KITTI improved GT (652 frames), metric models: Garg crop, cap 80 m, **no scaling** (BTS ``bts_eval.py``: Garg
   fractions of the full frame; ZoeDepth / AdaBins / Depth Anything V1: of the 352×1216 KB crop,
   :func:`garg_kb_crop_mask`).
+* KITTI Eigen crop (BTS ``--eigen_crop``; Marigold of the KB crop): :func:`eigen_crop_mask_kitti`,
+  :func:`eigen_kb_crop_mask` (a ``--crop`` option, no protocol of its own).
 * NYU Depth V2: Eigen crop, cap 10 m, no scaling for metric models.
 """
 
@@ -67,7 +69,9 @@ def valid_mask(gt_m: FloatImage, min_depth_m: float, max_depth_m: float) -> npt.
 
 
 def garg_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
-    """Garg et al. ECCV 2016 crop used for KITTI Eigen evaluation (rows 40.8 %-99.3 %, cols 3.6 %-96.4 %)."""
+    """Garg et al. ECCV 2016 crop used for KITTI Eigen evaluation (rows 40.8 %-99.2 %, cols 3.6 %-96.4 %: the
+    fractions 0.40810811, 0.99189189, 0.03594771, 0.96405229 of the height and width, truncated to whole pixels as
+    monodepth2 and BTS do)."""
     mask = np.zeros((height, width), dtype=bool)
     top, bottom = int(0.40810811 * height), int(0.99189189 * height)
     left, right = int(0.03594771 * width), int(0.96405229 * width)
@@ -79,20 +83,26 @@ KB_CROP_HW = (352, 1216)
 """The KITTI benchmark crop (``do_kb_crop``): the bottom 352 rows and the centred 1216 columns of a raw frame."""
 
 
-def kb_crop_offsets(height: int, width: int) -> tuple[int, int]:
+KB_CROP_WHOLE_FRAME = {"garg_kb": ("Garg", "garg"), "eigen_kitti_kb": ("Eigen", "eigen_kitti")}
+"""Each crop of the KB crop: its name and the ``--crop`` taking the same fractions of the whole frame."""
+
+
+def kb_crop_offsets(height: int, width: int, crop: str = "garg_kb") -> tuple[int, int]:
     """``(top, left)`` of the KB crop in a (height, width) KITTI frame, as BTS / AdaBins / ZoeDepth compute them
-    (``top = height - 352``, ``left = int((width - 1216) / 2)``).
+    (``top = height - 352``, ``left = int((width - 1216) / 2)``); ``crop`` (a key of :data:`KB_CROP_WHOLE_FRAME`)
+    names the evaluation crop in the error.
 
     Raises:
         ShapeError: a frame smaller than 352×1216 (not a raw KITTI frame: a resize of one has no KB crop).
     """
     crop_h, crop_w = KB_CROP_HW
     if height < crop_h or width < crop_w:
+        name, whole = KB_CROP_WHOLE_FRAME[crop]
         msg = (
-            f"the KITTI benchmark crop (crop garg_kb, protocol kitti_improved_kb) needs a frame of at least "
-            f"{crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the Garg "
-            f"crop of the whole frame (--crop garg, protocol kitti_improved), for another camera leave --crop garg_kb "
-            f"out (the dataset's own crop)"
+            f"the KITTI benchmark crop (crop {crop}, protocol kitti_improved_kb) needs a frame of at least "
+            f"{crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the {name} "
+            f"crop of the whole frame (--crop {whole}, protocol kitti_improved), for another camera leave --crop "
+            f"{crop} out (the dataset's own crop)"
         )
         raise ShapeError(msg)
     return height - crop_h, int((width - crop_w) / 2)
@@ -106,6 +116,31 @@ def garg_kb_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
     top, left = kb_crop_offsets(height, width)
     mask = np.zeros((height, width), dtype=bool)
     mask[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = garg_crop_mask(*KB_CROP_HW)
+    return mask
+
+
+def eigen_crop_mask_kitti(height: int, width: int) -> npt.NDArray[np.bool_]:
+    """Eigen et al. NIPS 2014 KITTI crop as BTS (``bts_eval.py --eigen_crop``) and Marigold (``valid_mask_crop:
+    eigen``) take it: rows 33.2 %-91.4 %, cols 3.6 %-96.4 % (the fractions 0.3324324, 0.91351351, 0.0359477,
+    0.96405229 of the height and width, truncated by ``int()``; rows 124:342, cols 44:1197 of 375×1242)."""
+    mask = np.zeros((height, width), dtype=bool)
+    top, bottom = int(0.3324324 * height), int(0.91351351 * height)
+    left, right = int(0.0359477 * width), int(0.96405229 * width)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def eigen_kb_crop_mask(height: int, width: int) -> npt.NDArray[np.bool_]:
+    """:func:`eigen_crop_mask_kitti` of the KB-cropped frame, as Marigold evaluates KITTI (``kitti_bm_crop: true``,
+    ``valid_mask_crop: eigen``: image and GT cut to 352×1216, the Eigen fractions of that; rows 140:344, cols 56:1185
+    of 375×1242). A 352×1216 GT gets the plain Eigen crop.
+
+    Raises:
+        ShapeError: a frame smaller than 352×1216 (:func:`kb_crop_offsets`).
+    """
+    top, left = kb_crop_offsets(height, width, "eigen_kitti_kb")
+    mask = np.zeros((height, width), dtype=bool)
+    mask[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = eigen_crop_mask_kitti(*KB_CROP_HW)
     return mask
 
 

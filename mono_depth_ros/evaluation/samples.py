@@ -21,7 +21,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_codec import MILLIMETRES_PER_METRE
 from mono_depth_ros.core.errors import ConfigError, ShapeError
-from mono_depth_ros.evaluation.metrics import KB_CROP_HW, kb_crop_offsets
+from mono_depth_ros.evaluation.metrics import KB_CROP_HW, KB_CROP_WHOLE_FRAME, kb_crop_offsets
 from mono_depth_ros.training.data.kitti_files import (
     KITTI_DEPTH_SCALE,
     load_depth_png,
@@ -65,21 +65,24 @@ class EvalSample:
     intrinsics: PinholeIntrinsics
 
 
-def kb_cropped(sample: EvalSample) -> EvalSample:
+def kb_cropped(sample: EvalSample, crop: str = "garg_kb") -> EvalSample:
     """``sample`` cut to the KITTI benchmark crop (bottom 352 rows, centred 1216 columns: image, GT, intrinsics), as
     ZoeDepth / AdaBins / BTS feed a KITTI frame to their network (``do_kb_crop``); a 352×1216 frame is returned as is.
+    ``crop`` (``garg_kb`` | ``eigen_kitti_kb``) is the evaluation crop the errors name, with its whole-frame remedy.
 
     Raises:
         ShapeError: image smaller than 352×1216, or GT of another size than its image (a resize has no KB crop).
     """
     if sample.gt_depth_m.shape != sample.rgb.shape[:2]:
+        name, whole = KB_CROP_WHOLE_FRAME[crop]
         msg = (
-            f"{sample.name!r}: the KITTI benchmark crop (crop garg_kb) needs GT at its image's size "
-            f"{sample.rgb.shape[:2]}, got {sample.gt_depth_m.shape}; evaluate a resized GT with the Garg crop of the "
-            f"whole frame (--crop garg, protocol kitti_improved)"
+            f"{sample.name!r}: the KITTI benchmark crop (crop {crop}) needs GT at its image's size "
+            f"{sample.rgb.shape[:2]}, got {sample.gt_depth_m.shape}; evaluate a resized GT with the {name} crop of the "
+            f"whole frame (--crop {whole}, protocol kitti_improved)"
         )
         raise ShapeError(msg)
-    top, left = kb_crop_offsets(*sample.gt_depth_m.shape)
+    height, width = sample.gt_depth_m.shape
+    top, left = kb_crop_offsets(height, width, crop)
     rows, cols = slice(top, top + KB_CROP_HW[0]), slice(left, left + KB_CROP_HW[1])
     intrinsics = sample.intrinsics.cropped(left, top, KB_CROP_HW[1], KB_CROP_HW[0])
     return EvalSample(sample.name, sample.rgb[rows, cols], sample.gt_depth_m[rows, cols], intrinsics)

@@ -18,7 +18,7 @@ per frame (as such a model's normalisation does).
 
 Scores (:func:`score_output`): AbsRel over the truth pixels within 80 m of the published (pinhole) depth image,
 where a non-finite output at a truth pixel counts as error 1 (a miss); coverage = share of those truth pixels with a
-finite output. The upper bound is the least-squares affine fit in inverse depth of the same prediction to all truth
+finite output. The reference is the least-squares affine fit in inverse depth of the same prediction to all truth
 (each truth point looks the prediction up where it projects in the prediction's own image, with K + D on the raw
 rig).
 """
@@ -360,7 +360,8 @@ def least_squares_depth(frame: RigFrame, fit_points: npt.NDArray[np.float64] | N
     Args:
         frame: the rig frame.
         fit_points: (N, 3) camera-frame points to fit to (within 80 m are used); None = all truth points (the
-            upper bound). Each point reads the prediction where it projects in the prediction's own image.
+            reference, :func:`all_truth_least_squares_depth`). Each point reads the prediction where it projects in
+            the prediction's own image.
 
     Returns:
         (h, w) float32 of the published size: the fitted depth at each truth pixel, NaN elsewhere.
@@ -380,8 +381,9 @@ def least_squares_depth(frame: RigFrame, fit_points: npt.NDArray[np.float64] | N
     return image.reshape(intrinsics.height, intrinsics.width)
 
 
-def upper_bound_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
-    """:func:`least_squares_depth` fitted to all truth: the best any affine map of this prediction can do."""
+def all_truth_least_squares_depth(frame: RigFrame) -> npt.NDArray[np.float32]:
+    """:func:`least_squares_depth` fitted to all truth: the reference of the rig table. It minimises the squared
+    inverse-depth error, not AbsRel, so it bounds nothing (a robust fit may score a lower AbsRel)."""
     return least_squares_depth(frame)
 
 

@@ -408,7 +408,8 @@ def upsample_edge_aware_host(
     Args:
         prediction: (h, w) float map (NaN invalid).
         out_hw: output (height, width) in pixels.
-        edge_ratio: max/min ratio above which a cell counts as an edge (> 1).
+        edge_ratio: max/min ratio above which a cell counts as an edge (> 1); ``inf``: bilinear wherever the
+            four values are finite (see :func:`upsample_edge_aware`).
         window: the part of ``prediction`` the output covers (see :func:`upsample_edge_aware`); None: all of it.
             A window is resampled with numpy's gathers (cv2.resize knows no fractional offset).
 
@@ -436,7 +437,10 @@ def upsample_edge_aware_host(
     high = np.maximum(high, np.concatenate([high[:, 1:], high[:, -1:]], axis=1))
     invalid = np.isnan(source) | np.isnan(below)
     invalid |= np.concatenate([invalid[:, 1:], invalid[:, -1:]], axis=1)
-    smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
+    if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
+        smooth_cell = np.isfinite(low) & np.isfinite(high) & ~invalid
+    else:
+        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
     if window is not None:
         return _window_host(source, smooth_cell, (out_h, out_w), window)
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
@@ -513,7 +517,8 @@ def upsample_edge_aware(
     Args:
         prediction: (h, w) or (1, 1, h, w) float map (depth in metres or inverse depth; NaN invalid) on any device.
         out_hw: camera (height, width) in pixels.
-        edge_ratio: max/min ratio above which a neighbourhood counts as an edge (> 1).
+        edge_ratio: max/min ratio above which a neighbourhood counts as an edge (> 1); ``inf``: none does, every
+            neighbourhood of four finite values (zero and negative ones too) is blended.
         window: ``(top, left, height, width)`` in source pixels (fractions allowed): the part of the map the output
             covers, output pixel centre ``i`` read at ``top + (i + 0.5) · height / H - 0.5`` (ZoeDepth's image in
             its padded map: :func:`reflect_pad_window`); values beyond it are read where the bilinear cell reaches
@@ -542,7 +547,10 @@ def upsample_edge_aware(
     bilinear = (1 - wy_col) * ((1 - wx_row) * v00 + wx_row * v01) + wy_col * ((1 - wx_row) * v10 + wx_row * v11)
     low = torch.minimum(torch.minimum(v00, v01), torch.minimum(v10, v11))
     high = torch.maximum(torch.maximum(v00, v01), torch.maximum(v10, v11))
-    smooth = (high <= edge_ratio * low) & (low > 0)  # False for NaN: NaN compares False
+    if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
+        smooth = torch.isfinite(low) & torch.isfinite(high)
+    else:
+        smooth = (high <= edge_ratio * low) & (low > 0)  # False for NaN: NaN compares False
     take_y1, take_x1 = (wy_col >= 0.5), (wx_row >= 0.5)
     nearest = torch.where(take_y1, torch.where(take_x1, v11, v10), torch.where(take_x1, v01, v00))
     return torch.where(smooth, bilinear, nearest)

@@ -194,9 +194,20 @@ def test_models_that_take_the_camera_get_the_samples_focal_length(tmp_path: Path
         EvalSample(f"f{fx:g}", rgb, gt, PinholeIntrinsics(fx, fx, 99.5, 59.5, width=200, height=120))
         for fx in (100.0, 200.0)
     ]
-    depth_pro = evaluate_checkpoint(write_tiny_family("depth_pro", tmp_path / "dp"), samples, "synthetic")
-    near, far = depth_pro.gt_over_pred_median
-    assert depth_pro.output_kind is OutputKind.METRIC and near == pytest.approx(2.0 * far, rel=1e-3)
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    depth_pro_dir = write_tiny_family("depth_pro", tmp_path / "dp")
+    depth_pro = evaluate_checkpoint(depth_pro_dir, samples, "synthetic")
+    assert depth_pro.output_kind is OutputKind.METRIC
+    predict, _ = checkpoint_predictor(depth_pro_dir)
+    for sample, ratio in zip(samples, depth_pro.gt_over_pred_median, strict=True):  # each with its focal length
+        assert ratio == pytest.approx(np.median(gt) / np.median(predict(rgb, sample.intrinsics, None)), rel=1e-6)
+    # at the network's 256x256 output (not resampled: the bilinear resize to the GT blends transformers' 10 km cap
+    # into its neighbours, which a focal length does not scale), metres are proportional to fx
+    near, far = (predict(rgb, s.intrinsics, (256, 256)) for s in samples)
+    below_cap = far < 1e4
+    assert below_cap.mean() > 0.5
+    np.testing.assert_allclose(far[below_cap], 2.0 * near[below_cap], rtol=1e-5)
     prompt = evaluate_checkpoint(write_tiny_family("prompt_depth_anything", tmp_path / "pda"), samples, "synthetic")
     assert prompt.output_kind is OutputKind.AFFINE_DEPTH and prompt.protocol.scaling == "affine"
 
@@ -540,3 +551,129 @@ def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kit
     check_nyu_frames(half)
     with pytest.raises(ShapeError, match=r"'0000000005'.*480x640.*375x1242.*--crop none"):
         check_nyu_frames(annotated_samples(kitti_depth_dir))
+
+
+@pytest.mark.parametrize(("fixture", "protocol"), [("kitti_depth_dir", "kitti_improved"), ("nyu_dir", "nyu")])
+def test_the_prediction_is_resized_to_the_ground_truth_bilinearly_as_the_references_resize_it(
+    request: pytest.FixtureRequest, tmp_path: Path, fixture: str, protocol: str
+) -> None:
+    """The network output is brought to the GT's size by bilinear interpolation, as monodepth2 does
+    (``evaluate_depth.py``: ``pred_disp = cv2.resize(pred_disp, (gt_width, gt_height))``, OpenCV's default
+    INTER_LINEAR; https://github.com/nianticlabs/monodepth2/blob/master/evaluate_depth.py) and ZoeDepth / Depth
+    Anything V1 (``zoedepth/utils/misc.py`` ``compute_metrics``: ``nn.functional.interpolate(pred, gt.shape[-2:],
+    mode='bilinear', ...)``). ``mono-depth eval`` took the node's edge-aware upsampling, nearest neighbour wherever a
+    2×2 cell of the output differs by more than 10 %: on a textured output (the tiny net's head ×20: a third of its
+    cells) the evaluated map was not the references' and the metrics moved with it (on a real KITTI frame's truth
+    with 10 % pixel noise at 192×640, AbsRel 0.082 for 0.056 bilinear)."""
+    import cv2
+
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    torch.manual_seed(0)
+    spec = make_unet_spec(
+        "resnet18",
+        "tiny",
+        encoder_width=4,
+        decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.METRIC,
+        input_policy=InputPolicy(96, 320),
+        min_depth_m=1.0,
+        max_depth_m=80.0,
+    )
+    state = {k: v * 20.0 if k.startswith("heads.0.") else v for k, v in build_model(spec).state_dict().items()}
+    checkpoint = save_checkpoint(tmp_path / "textured.safetensors", state, spec)
+    samples = load_samples(protocol if protocol == "nyu" else "kitti_annotated", request.getfixturevalue(fixture))
+    predict, _ = checkpoint_predictor(checkpoint)
+    report = evaluate_checkpoint(checkpoint, samples, protocol)
+    p = PROTOCOLS[protocol]
+    for sample, (_, ours) in zip(samples, report.per_image, strict=True):
+        native = predict(sample.rgb, sample.intrinsics, (96, 320))  # the network's own output, not resampled
+        edges = np.maximum(native[1:, 1:] / native[:-1, :-1], native[:-1, :-1] / native[1:, 1:]) > 1.1
+        assert edges.mean() > 0.05  # a textured output: the test can see nearest-neighbour cells
+        height, width = sample.gt_depth_m.shape
+        bilinear = cv2.resize(native, (width, height), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5)
+        gt = np.nan_to_num(sample.gt_depth_m.astype(np.float64), nan=0.0)
+        for name, value in _zoedepth_metrics(gt, bilinear.astype(np.float64), p.crop, p.max_depth_m).items():
+            assert getattr(ours, name) == pytest.approx(value, rel=1e-5), name
+        monodepth2 = 1.0 / cv2.resize(1.0 / native, (width, height))  # it resizes disparity: a small difference
+        reference = _zoedepth_metrics(gt, monodepth2.astype(np.float64), p.crop, p.max_depth_m)
+        assert ours.abs_rel == pytest.approx(reference["abs_rel"], rel=2e-2)
+
+
+def test_the_eigen_crop_of_the_kb_crop_feeds_and_scores_as_marigold(
+    kitti_depth_dir: Path, tiny_checkpoint: Path
+) -> None:
+    """``--crop eigen_kitti_kb`` is Marigold's KITTI evaluation (``data_kitti_eigen_test.yaml``: ``kitti_bm_crop:
+    true``, ``valid_mask_crop: eigen``): image and GT cut to the bottom-centre 352×1216, the network fed the cut
+    image, the Eigen fractions (0.3324324, 0.91351351, 0.0359477, 0.96405229, truncated) of the cut GT scored."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    sample = annotated_samples(kitti_depth_dir)[0]
+    protocol = replace(PROTOCOLS["kitti_improved_kb"], crop="eigen_kitti_kb")
+    report = evaluate_checkpoint(tiny_checkpoint, [sample], protocol)
+    predict, _ = checkpoint_predictor(tiny_checkpoint)
+    height, width = sample.gt_depth_m.shape
+    top, left = height - 352, int((width - 1216) / 2)
+    gt = np.nan_to_num(sample.gt_depth_m[top : top + 352, left : left + 1216].astype(np.float64), nan=0.0)
+    pred = np.clip(predict(sample.rgb[top : top + 352, left : left + 1216], None, None).astype(np.float64), 1e-3, 80.0)
+    eval_mask = np.zeros(gt.shape, dtype=bool)
+    eval_mask[int(0.3324324 * 352) : int(0.91351351 * 352), int(0.0359477 * 1216) : int(0.96405229 * 1216)] = True
+    valid = (gt > 1e-3) & (gt < 80.0) & eval_mask
+    p, g = pred[valid], gt[valid]
+    assert report.mean.abs_rel == pytest.approx(float(np.mean(np.abs(p - g) / g)), rel=1e-6)
+    assert report.mean.rmse == pytest.approx(float(np.sqrt(np.mean((p - g) ** 2))), rel=1e-6)
+    assert report.protocol.crop == "eigen_kitti_kb" and int(valid.sum()) > 30_000
+
+
+def test_non_finite_predictions_in_the_scalings_are_as_the_results_page_says(kitti_depth_dir: Path) -> None:
+    """docs/training_results.md: ``median`` takes both medians over the pixels with a finite, positive prediction
+    (a model marking the farther 60 % of a real KITTI frame's GT pixels +Inf still gets its ratio, and those pixels
+    are scored at the 80 m cap); ``affine_inverse`` counts a depth's +Inf as inverse 0."""
+    from mono_depth_ros.evaluation.depth import align_inverse_depth, inverse_prediction
+
+    gt = annotated_samples(kitti_depth_dir)[0].gt_depth_m.astype(np.float64)
+    valid = np.isfinite(gt) & (gt > 1e-3) & (gt < 80.0)
+    far = valid & (gt > np.quantile(gt[valid], 0.4))
+    pred = np.where(far, np.inf, gt / 5.0)
+    report = evaluate_predictions([("x", pred, gt)], PROTOCOLS["kitti_eigen_benchmark"], OutputKind.DEPTH_UP_TO_SCALE)
+    assert report.gt_over_pred_median[0] == pytest.approx(5.0)
+    median = replace(PROTOCOLS["kitti_eigen_benchmark"], scaling="median", gt_range_m=(1e-3, 80.0))
+    scored = evaluate_predictions([("x", pred, gt)], median, OutputKind.DEPTH_UP_TO_SCALE).mean
+    expected = np.where(far, np.abs(80.0 - gt) / gt, 0.0)[valid].mean()
+    assert scored.abs_rel == pytest.approx(expected, rel=1e-9)
+    with np.errstate(divide="ignore"):
+        as_zero = np.where(far, 0.0, 1.0 / (gt / 5.0))
+    np.testing.assert_array_equal(
+        align_inverse_depth(inverse_prediction(pred, OutputKind.DEPTH_UP_TO_SCALE), gt, valid),
+        align_inverse_depth(as_zero, gt, valid),
+    )
+
+
+def test_a_relative_heads_zeros_are_blended_bilinearly_as_the_references_resize_them(
+    tmp_path: Path, kitti_depth_dir: Path
+) -> None:
+    """A relative inverse-depth head (Depth Anything's ends in a ReLU: exact 0 in the sky) holds valid zeros, which
+    the references blend into the resize to the GT like any other value (MiDaS / Depth Anything / Marigold's
+    ``least_square_disparity``: bilinear of the disparity map, then the scale-and-shift fit). EVAL_EDGE_RATIO (1e6)
+    kept the node's rule that a cell holding a value <= 0 takes the nearest value, so every output cell touching a
+    zero was resized by nearest neighbour (a third of this tiny random head's cells). The map at the GT's size must be
+    OpenCV's INTER_LINEAR of the network output, zeros included, on a real KITTI frame."""
+    import cv2
+
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from test.models.hf_tiny import write_tiny_family
+
+    checkpoint = write_tiny_family("depth_anything", tmp_path / "da")
+    predict, kind = checkpoint_predictor(checkpoint)
+    assert kind is OutputKind.RELATIVE_INVERSE
+    sample = annotated_samples(kitti_depth_dir)[0]
+    height, width = sample.gt_depth_m.shape
+    estimator = DepthEstimator.open("transformers", checkpoint, EstimatorConfig(warmup_runs=0))
+    network_hw = estimator.predict(sample.rgb).network_hw
+    native = predict(sample.rgb, sample.intrinsics, network_hw)  # the network's own output, not resampled
+    cells = np.minimum.reduce([native[:-1, :-1], native[1:, :-1], native[:-1, 1:], native[1:, 1:]])
+    assert np.isfinite(native).all() and (cells == 0).mean() > 0.05 and (native > 0).mean() > 0.05
+    bilinear = cv2.resize(native, (width, height), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5, atol=0)

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -25,7 +26,7 @@ from mono_depth_ros.evaluation.kitti_eigen import (
 from mono_depth_ros.evaluation.metrics import garg_crop_mask
 from mono_depth_ros.evaluation.samples import load_samples
 from mono_depth_ros.models.spec import OutputKind
-from mono_depth_ros.training.data.kitti_files import load_depth_png, load_velodyne
+from mono_depth_ros.training.data.kitti_files import load_depth_png, load_rgb, load_velodyne
 from test.kitti_raw_tree import DATE, DRIVE, IMPROVED_DATE, IMPROVED_DRIVE, add_improved_drive, build_raw_tree
 
 
@@ -228,3 +229,44 @@ def test_object_folder_velodyne_ground_truth_is_monodepth2s(kitti_object_dir: Pa
         np.testing.assert_array_equal(ours[:, 1:-1], reference[:, 1:-1])  # monodepth2's sub2ind: first/last column
         crop = garg_crop_mask(*ours.shape)
         np.testing.assert_array_equal(ours[crop], reference[crop])
+
+
+def _to_jpeg(root: Path, drive: str) -> None:
+    """monodepth2's KITTI raw preparation: every colour image converted to ``.jpg`` (its default; ``--png`` keeps
+    the download), the ``.png`` gone."""
+    for png in sorted((root / drive).glob("image_0[23]/data/*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+
+
+def test_monodepth2s_jpeg_copy_of_kitti_raw_is_evaluated(
+    kitti_object_dir: Path, kitti_depth_dir: Path, tmp_path: Path
+) -> None:
+    """``--dataset kitti_eigen`` / ``kitti_eigen_benchmark`` on monodepth2's ``.jpg`` copy of KITTI raw: the images as
+    converted, the same ground truth. Before, ``.png`` was looked for only and every frame was refused as missing."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    indices = add_improved_drive(kitti_depth_dir, tmp_path / "raw")
+    split = tmp_path / "test_files.txt"
+    split.write_text(f"{DRIVE} 0 l\n{DRIVE} 1 l\n")
+    as_png = kitti_eigen_samples(root, split)
+    _to_jpeg(root, DRIVE)
+    _to_jpeg(root, IMPROVED_DRIVE)
+    samples = load_samples("kitti_eigen", root, split)
+    for sample, png in zip(samples, as_png, strict=True):
+        jpeg = load_rgb(root / DRIVE / "image_02" / "data" / f"{sample.name[-10:]}.jpg")
+        np.testing.assert_array_equal(sample.rgb, jpeg)
+        np.testing.assert_array_equal(sample.gt_depth_m, png.gt_depth_m)
+        assert 2.0 < float(np.abs(sample.rgb.astype(float) - png.rgb).mean()) < 8.0  # JPEG's loss: not the .png
+    split.write_text(f"{IMPROVED_DRIVE} {indices[0]} l\n")
+    (benchmark,) = load_samples("kitti_eigen_benchmark", root, split)
+    assert benchmark.rgb.shape == (375, 1242, 3) and int(np.isfinite(benchmark.gt_depth_m).sum()) > 50_000
+
+
+def test_a_split_whose_images_are_missing_names_both_extensions(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_02/data/*.png")):
+        png.unlink()
+    split = tmp_path / "files.txt"
+    split.write_text(f"{DRIVE} 1 l\n")
+    with pytest.raises(ConfigError, match=r"0000000001\.png.*\.jpg"):
+        kitti_eigen_samples(root, split)

@@ -203,3 +203,54 @@ def test_kitti_devkit_silog_irmse_and_the_mean_over_images_on_real_ground_truth(
     pooled_silog = 100.0 * np.sqrt(np.mean(log_d**2) - np.mean(log_d) ** 2)
     pooled_rmse = np.sqrt(np.mean((pred_all - gt_all) ** 2))
     assert abs(m.silog - pooled_silog) > 1e-6 and abs(m.rmse - pooled_rmse) > 1e-6  # the mean is over images
+
+
+def _bts_eigen_crop(gt_height: int, gt_width: int) -> np.ndarray:
+    """BTS ``bts_eval.py --eigen_crop`` (dataset kitti) and Marigold's ``KITTIDepthDataset._get_valid_mask``
+    (``valid_mask_crop: eigen``), transcribed: the Eigen NIPS 2014 KITTI fractions, each truncated by ``int()``."""
+    eval_mask = np.zeros((gt_height, gt_width), dtype=bool)
+    eval_mask[
+        int(0.3324324 * gt_height) : int(0.91351351 * gt_height),
+        int(0.0359477 * gt_width) : int(0.96405229 * gt_width),
+    ] = 1
+    return eval_mask
+
+
+@pytest.mark.parametrize("hw", [(375, 1242), (370, 1224), (374, 1238), (376, 1241), (352, 1216), (192, 640)])
+def test_kitti_eigen_crop_is_bts_and_marigolds(hw: tuple[int, int]) -> None:
+    """``--crop eigen_kitti`` = BTS's ``--eigen_crop`` of the full frame (rows 124:342, cols 44:1197 of 375×1242);
+    ``--crop eigen_kitti_kb`` = Marigold's KITTI evaluation (``kitti_bm_crop: true``, ``valid_mask_crop: eigen``): the
+    same fractions of the 352×1216 KB crop (rows 23+117:23+321, cols 13+43:13+1172 of 375×1242)."""
+    from mono_depth_ros.evaluation.depth import CROPS, crop_mask
+    from mono_depth_ros.evaluation.metrics import KB_CROP_HW, eigen_crop_mask_kitti, kb_crop_offsets
+
+    assert {"eigen_kitti", "eigen_kitti_kb"} <= set(CROPS)
+    np.testing.assert_array_equal(eigen_crop_mask_kitti(*hw), _bts_eigen_crop(*hw))
+    np.testing.assert_array_equal(crop_mask("eigen_kitti", *hw), _bts_eigen_crop(*hw))
+    if hw[0] < KB_CROP_HW[0]:
+        with pytest.raises(ShapeError, match=r"352x1216.*192x640"):
+            crop_mask("eigen_kitti_kb", *hw)
+        return
+    top, left = kb_crop_offsets(*hw)
+    expected = np.zeros(hw, dtype=bool)
+    expected[top : top + 352, left : left + 1216] = _bts_eigen_crop(*KB_CROP_HW)
+    np.testing.assert_array_equal(crop_mask("eigen_kitti_kb", *hw), expected)
+    if hw == (375, 1242):
+        rows, cols = np.nonzero(_bts_eigen_crop(*hw))
+        assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (124, 342, 44, 1197)
+        rows, cols = np.nonzero(expected)
+        assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (140, 344, 56, 1185)
+
+
+@pytest.mark.parametrize("hw", [(375, 1242), (370, 1224), (374, 1238), (376, 1241)])
+def test_the_full_frame_garg_crop_lies_inside_the_kb_crop_at_kitti_raw_sizes(hw: tuple[int, int]) -> None:
+    """BTS' bts_eval.py feeds the 352×1216 KB crop and pads the prediction back with zeros: the padding is never
+    scored under the Garg crop of a KITTI raw frame (its four image sizes), so ``kitti_improved`` scores BTS'
+    pixels (docs/training_results.md; it feeds the full frame, which the page says)."""
+    from mono_depth_ros.evaluation.metrics import KB_CROP_HW, kb_crop_offsets
+
+    top, left = kb_crop_offsets(*hw)
+    kb = np.zeros(hw, dtype=bool)
+    kb[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
+    garg = garg_crop_mask(*hw)
+    assert garg.sum() > 200_000 and not (garg & ~kb).any()

@@ -282,3 +282,29 @@ def test_a_png_scale_read_by_some_entries_only_is_refused_saying_so(kitti_depth_
     with pytest.raises(ConfigError, match=r"give every entry its depth_scale"):
         load_samples("kitti_annotated", tmp_path, png_scale=1000)
     assert len(load_samples("kitti_annotated", tmp_path, png_scale=256)) == 3
+
+
+def test_a_kb_crop_that_does_not_fit_names_the_eigen_crop_when_eigen_kitti_kb_was_asked(
+    tmp_path: Path, kitti_depth_dir: Path, nyu_dir: Path
+) -> None:
+    """``mono-depth eval --crop eigen_kitti_kb`` on a frame without a KB crop (NYU's 480x640, a resized KITTI GT) was
+    told to take ``--crop garg`` and to leave ``--crop garg_kb`` out: another crop than the one asked (Garg's rows
+    40.8 %, not Eigen's 33.2 %) and an option the command line did not hold. The message names the crop given and its
+    full-frame counterpart ``eigen_kitti``, before the model is opened (the checkpoint here does not exist)."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import PROTOCOLS, evaluate_checkpoint
+
+    protocol = replace(PROTOCOLS["kitti_improved_kb"], crop="eigen_kitti_kb")
+    missing = tmp_path / "never_opened.safetensors"
+    with pytest.raises(ShapeError, match=r"eigen_kitti_kb.*480x640.*--crop eigen_kitti\b.*leave --crop eigen_kitti_kb"):
+        evaluate_checkpoint(missing, annotated_samples(nyu_dir)[:1], protocol)
+    kitti = annotated_samples(kitti_depth_dir)[0]
+    halved = replace(kitti, gt_depth_m=kitti.gt_depth_m[::2, ::2])
+    with pytest.raises(ShapeError, match=r"eigen_kitti_kb.*--crop eigen_kitti\b.*kitti_improved\b") as raised:
+        evaluate_checkpoint(missing, [halved], protocol)
+    assert "garg" not in str(raised.value)
+    garg = replace(PROTOCOLS["kitti_improved_kb"], crop="garg_kb")  # the Garg variant still names the Garg crop
+    with pytest.raises(ShapeError, match=r"garg_kb.*480x640.*--crop garg\b.*leave --crop garg_kb out"):
+        evaluate_checkpoint(missing, annotated_samples(nyu_dir)[:1], garg)

@@ -418,3 +418,29 @@ def test_native_pad_runs_a_camera_within_the_bounds_at_its_own_size_centre_padde
     inside[2:5, 1:6] = True
     assert torch.all(batch[..., ~inside] == 0)  # the mean colour
     torch.testing.assert_close(batch[..., inside], torch.full((1, 3, 15), (200 / 255 - 0.5) / 0.25))
+
+
+def test_an_infinite_edge_ratio_blends_every_finite_cell_zeros_and_negatives_included() -> None:
+    """``edge_ratio=inf`` (evaluation's resize, :data:`~mono_depth_ros.evaluation.depth.EVAL_EDGE_RATIO`): every
+    2×2 cell of finite values is bilinear, zeros and negatives too (a relative head's ReLU zeros, an affine output's
+    negatives), on the host (OpenCV) and the device road alike; a NaN or ±Inf cell keeps the nearest value."""
+    from mono_depth_ros.models.preprocess import upsample_edge_aware_host
+
+    rng = np.random.default_rng(0)
+    source = rng.normal(0.0, 1.0, (12, 20)).astype(np.float32)  # about half the values <= 0
+    source[rng.random((12, 20)) < 0.2] = 0.0
+    plain = F.interpolate(torch.from_numpy(source)[None, None], size=(37, 61), mode="bilinear")[0, 0].numpy()
+    device = upsample_edge_aware(torch.from_numpy(source), (37, 61), edge_ratio=float("inf")).numpy()
+    host = upsample_edge_aware_host(source, (37, 61), edge_ratio=float("inf"))
+    assert host is not None
+    np.testing.assert_allclose(device, plain, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(host, plain, atol=1e-5, rtol=0)  # OpenCV blends in its own float order
+    holes = source.copy()
+    holes[3, 4], holes[8, 15] = np.nan, np.inf
+    nearest = upsample_edge_aware(torch.from_numpy(holes), (36, 60), edge_ratio=float("inf")).numpy()
+    host = upsample_edge_aware_host(holes, (36, 60), edge_ratio=float("inf"))
+    assert host is not None
+    np.testing.assert_array_equal(np.isnan(nearest), np.isnan(host))
+    assert np.isnan(nearest).sum() == 9 and np.isposinf(nearest).sum() == 9  # each keeps its 3x3 footprint, no blend
+    finite = np.isfinite(nearest)
+    np.testing.assert_allclose(nearest[finite], host[finite], atol=1e-5, rtol=0)

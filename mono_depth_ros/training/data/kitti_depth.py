@@ -6,7 +6,7 @@ Depth PNGs are uint16 with ``metres = value / 256`` and 0 = no data (converted o
 
        ANNOTATED/{train,val}/2011_09_26_drive_0001_sync/proj_depth/groundtruth/image_02/0000000005.png
        SPARSE/{train,val}/2011_09_26_drive_0001_sync/proj_depth/velodyne_raw/image_02/0000000005.png   (optional)
-       RAW/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000000005.png   + RAW/2011_09_26/calib_*.txt
+       RAW/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000000005.png   (or .jpg) + RAW/2011_09_26/calib_*.txt
 
 2. **Selected validation** (``depth_selection/val_selection_cropped``; :meth:`KittiDepthDataset.from_val_selection`):
    ``image/D_sync_image_F_image_0X.png``, ``groundtruth_depth/D_sync_groundtruth_depth_F_image_0X.png``,
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.training.data.kitti_files import KITTI_DEPTH_SCALE
+from mono_depth_ros.training.data.kitti_files import KITTI_DEPTH_SCALE, raw_image_extension, raw_image_message
 from mono_depth_ros.training.data.kitti_raw import RawCameraCalibration, load_raw_calibration
 from mono_depth_ros.training.data.records import (
     DepthFile,
@@ -66,7 +66,8 @@ class KittiDepthDataset(RecordDataset):
 
         Args:
             annotated_root: folder holding ``train/`` and ``val/`` of ``data_depth_annotated``.
-            raw_root: KITTI raw root (date folders with calibration and ``image_0X/data``).
+            raw_root: KITTI raw root (date folders with calibration and ``image_0X/data``: ``.png`` as downloaded or
+                monodepth2's ``.jpg`` copies, whichever holds each drive camera's first annotated frame).
             split: ``train`` or ``val``.
             cameras: colour cameras to use (2 = left, 3 = right).
             sparse_root: folder holding ``data_depth_velodyne``'s ``train/`` and ``val/`` (None = no sparse depth).
@@ -80,6 +81,7 @@ class KittiDepthDataset(RecordDataset):
         annotated_root, raw_root = Path(annotated_root), Path(raw_root)
         records = []
         calibrations: dict[tuple[str, int], RawCameraCalibration] = {}
+        extensions: dict[tuple[str, int], str] = {}
         for camera in cameras:
             pattern = f"*_sync/proj_depth/groundtruth/image_{camera:02d}/*.png"
             for depth_path in sorted((annotated_root / split).glob(pattern)):
@@ -90,8 +92,12 @@ class KittiDepthDataset(RecordDataset):
                     calibrations[(date, camera)] = load_raw_calibration(raw_root / date, camera)
                 calib = calibrations[(date, camera)]
 
-                def raw_image(index: int, drive: str = drive, date: str = date, camera: int = camera) -> Path:
-                    return raw_root / date / drive / f"image_{camera:02d}" / "data" / f"{index:010d}.png"
+                images = raw_root / date / drive / f"image_{camera:02d}" / "data"
+                if (drive, camera) not in extensions:  # .png as downloaded, .jpg as monodepth2 converts a drive
+                    extensions[(drive, camera)] = raw_image_extension(images / f"{frame:010d}")
+
+                def raw_image(index: int, images: Path = images, ext: str = extensions[(drive, camera)]) -> Path:
+                    return images / f"{index:010d}{ext}"
 
                 sparse = None
                 if sparse_root is not None:
@@ -111,7 +117,10 @@ class KittiDepthDataset(RecordDataset):
         if not records:
             msg = f"no annotated depth PNGs under {annotated_root / split} (expected *_sync/proj_depth/groundtruth/...)"
             raise ConfigError(msg)
-        check_files_exist(records, f"KITTI depth {split} under {annotated_root} with raw images in {raw_root}")
+        try:
+            check_files_exist(records, f"KITTI depth {split} under {annotated_root} with raw images in {raw_root}")
+        except ConfigError as err:
+            raise ConfigError(raw_image_message(str(err))) from None
         return cls(records, transform)
 
     @classmethod

@@ -17,6 +17,7 @@ from mono_depth_ros.core.errors import CalibrationError, DataFileError, ShapeErr
 from mono_depth_ros.core.geometry import RigidTransform
 
 KITTI_DEPTH_SCALE = 256.0  # annotated depth PNG: metres = value / 256
+RAW_IMAGE_EXTENSIONS = (".png", ".jpg")  # KITTI raw as downloaded; monodepth2's converted copies (its default)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,21 @@ def load_depth_png(path: Path, scale: float = KITTI_DEPTH_SCALE) -> npt.NDArray[
     depth_m = raw.astype(np.float32) / np.float32(scale)
     depth_m[raw == 0] = np.nan
     return depth_m
+
+
+def raw_image_extension(stem: Path) -> str:
+    """The image extension of a KITTI raw drive camera: whichever of :data:`RAW_IMAGE_EXTENSIONS` holds ``stem`` (a
+    frame path without its suffix, e.g. ``<drive>/image_02/data/0000000000``), ``.png`` where both or neither do (a
+    missing frame is then reported as ``.png``, with :func:`raw_image_message` naming both). A drive is converted
+    whole (monodepth2's ``find ... -name '*.png' | parallel convert``): ask once per drive camera, with its first
+    listed frame."""
+    found = [ext for ext in RAW_IMAGE_EXTENSIONS if stem.with_suffix(ext).is_file()]
+    return found[0] if found else RAW_IMAGE_EXTENSIONS[0]
+
+
+def raw_image_message(message: str) -> str:
+    """``message`` about missing KITTI raw images, with the extensions :func:`raw_image_extension` looked for."""
+    return f"{message} (images are read as {' or '.join(RAW_IMAGE_EXTENSIONS)}, whichever the drive holds)"
 
 
 def load_rgb(path: Path) -> npt.NDArray[np.uint8]:

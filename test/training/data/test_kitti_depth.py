@@ -101,3 +101,29 @@ def test_val_selection_layout(tmp_path: Path) -> None:
         KittiDepthDataset.from_val_selection(tmp_path)
     with pytest.raises(ConfigError, match="no images"):
         KittiDepthDataset.from_val_selection(tmp_path / "nothing")
+
+
+def test_official_layout_reads_monodepth2s_jpeg_copy_of_kitti_raw(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """The annotated depth of the real KITTI demo frames beside a raw tree whose images are monodepth2's ``.jpg``
+    copies (its default preparation): each frame is the converted image. Before, ``from_official`` looked for
+    ``.png`` only and refused every frame as missing; a tree with neither names both extensions."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+    from test.kitti_raw_tree import IMPROVED_DRIVE, add_improved_drive
+
+    indices = add_improved_drive(kitti_depth_dir, tmp_path / "raw")
+    annotated = tmp_path / "annotated" / "train" / Path(IMPROVED_DRIVE).name
+    annotated.mkdir(parents=True)
+    (annotated / "proj_depth").symlink_to(tmp_path / "raw" / IMPROVED_DRIVE / "proj_depth")
+    images = tmp_path / "raw" / IMPROVED_DRIVE / "image_02" / "data"
+    for png in sorted(images.glob("*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+    dataset = KittiDepthDataset.from_official(tmp_path / "annotated", tmp_path / "raw", "train", cameras=(2,))
+    assert [r.rgb_path.name for r in dataset.records] == [f"{i:010d}.jpg" for i in indices]
+    jpeg = load_rgb(images / f"{indices[0]:010d}.jpg")
+    torch.testing.assert_close(dataset[0].rgb, torch.from_numpy(jpeg.transpose(2, 0, 1).copy()).float() / 255)
+    assert 50_000 < int(torch.isfinite(dataset[0].depth).sum()) < 150_000
+    for jpg in images.glob("*.jpg"):
+        jpg.unlink()
+    with pytest.raises(ConfigError, match=rf"{indices[0]:010d}\.png.*\.jpg"):
+        KittiDepthDataset.from_official(tmp_path / "annotated", tmp_path / "raw", "train", cameras=(2,))

@@ -12,6 +12,8 @@ from mono_depth_ros.training.data.kitti_files import (
     load_object_calibration,
     load_rgb,
     load_velodyne,
+    raw_image_extension,
+    raw_image_message,
     read_calib_file,
     read_depth_png,
 )
@@ -119,3 +121,15 @@ def test_a_jpeg_whose_trailer_holds_the_start_of_scan_bytes_is_read(tmp_path: Pa
             load_rgb(path)
         with pytest.raises(ConfigError, match=rf"{name}\.jpg"):
             readable_image_size(path)
+
+
+def test_raw_image_extension_is_the_one_the_drive_holds(tmp_path: Path) -> None:
+    """KITTI raw as downloaded (.png), monodepth2's converted copy (.jpg), both (.png wins), neither (.png, the name
+    a missing-file message gives; :func:`raw_image_message` adds the other)."""
+    stem = tmp_path / "0000000000"
+    assert raw_image_extension(stem) == ".png"
+    stem.with_suffix(".jpg").write_bytes(b"")
+    assert raw_image_extension(stem) == ".jpg"
+    stem.with_suffix(".png").write_bytes(b"")
+    assert raw_image_extension(stem) == ".png"
+    assert raw_image_message("x missing").endswith("(images are read as .png or .jpg, whichever the drive holds)")
