@@ -15,7 +15,12 @@ import torch
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_files import (
+    load_object_calibration,
+    load_rgb,
+    load_velodyne,
+    read_calib_file,
+)
 from mono_depth_ros.training.data.kitti_raw import (
     KittiRawDataset,
     SplitEntry,
@@ -23,6 +28,8 @@ from mono_depth_ros.training.data.kitti_raw import (
     parse_split_line,
     read_split_file,
 )
+from mono_depth_ros.training.data.real import build_recorded_datasets
+from mono_depth_ros.training.trainer.config import DataConfig
 from test.kitti_raw_tree import DATE, DRIVE, build_raw_tree
 
 
@@ -145,3 +152,29 @@ def test_an_entry_at_the_ends_of_a_drive_names_its_missing_neighbour(kitti_objec
     with pytest.raises(ConfigError, match=rf"split line '{DRIVE} 0000000002 l'.*offset 1.*0000000003\.png.*not exist"):
         KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l"), SplitEntry(DRIVE, 2, "l")], frame_offsets=(-1, 1))
     assert len(KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(-1, 1))) == 1
+
+
+def test_monodepth2s_jpeg_copy_of_kitti_raw_trains_as_downloaded(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """monodepth2's KITTI raw instructions convert the images to ``.jpg`` (its default; ``--png`` for the download):
+    ``data.kind=kitti_raw`` reads that tree too, the image as converted. Before, the dataset looked for ``.png``
+    only and refused every frame as missing ("check ... that the data was extracted completely")."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_0[23]/data/*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+    split = tmp_path / "files.txt"
+    split.write_text(f"{DRIVE} 0000000001 l\n")
+    data = DataConfig(kind="kitti_raw", root=str(root), split=str(split))
+    train, _ = build_recorded_datasets(data, 1242, 375, (-1, 1), 0)
+    sample = train.samples[0]
+    jpeg = load_rgb(root / DRIVE / "image_02" / "data" / "0000000001.jpg")
+    torch.testing.assert_close(sample.rgb, torch.from_numpy(jpeg.transpose(2, 0, 1).copy()).float() / 255)
+    assert sample.sources.shape == (2, 3, 375, 1242) and int(torch.isfinite(sample.sparse_depth).sum()) > 10_000
+
+
+def test_a_kitti_raw_tree_without_its_images_names_both_extensions(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_02/data/*.png")):
+        png.unlink()
+    with pytest.raises(ConfigError, match=r"0000000001\.png.*\.jpg"):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=())
