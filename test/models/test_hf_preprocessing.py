@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hf_preprocessing import (
+    PROCESSOR_CLASS_DEFAULTS,
+    HfPreprocessing,
+    read_preprocessing,
+    write_fixed_size_processor,
+)
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.models.spec import InputPolicy
 
@@ -278,3 +283,22 @@ def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_
     assert ours.shape == theirs.shape == (1, 3, 96, 192)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_a_written_fixed_size_processor_reads_back_as_its_policy(tmp_path: Path, interpolation: str) -> None:
+    """What a Depth Anything fine-tune writes: the training size, stretched (no keep-aspect), its filter and
+    normalisation, read through Depth Anything's processor class defaults (bicubic, keep-aspect off)."""
+    trained = InputPolicy(56, 182, multiple_of=14, interpolation=interpolation)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    write_fixed_size_processor(tmp_path, trained, mean, std)
+    read = read_preprocessing(tmp_path, DEFAULTS, PROCESSOR_CLASS_DEFAULTS["depth_anything"])
+    assert network_input_size(KITTI, read.input) == (56, 182)
+    assert (read.input.keep_aspect, read.input.interpolation) == (False, interpolation)
+    assert np.allclose(read.mean, mean) and np.allclose(read.std, std)
+
+
+def test_a_keep_aspect_policy_is_not_written_as_a_fixed_size(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="fixed-size"):
+        write_fixed_size_processor(tmp_path, DEFAULTS.input, DEFAULTS.mean, DEFAULTS.std)
+    assert not (tmp_path / "preprocessor_config.json").exists()

@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.hf_preprocessing import write_fixed_size_processor
 from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNetOutput
@@ -105,7 +106,11 @@ def _open_depth_anything(
         if not isinstance(network, da.DepthAnythingV2):
             msg = f"expected a DepthAnythingV2 network, got {type(network).__name__}"
             raise CheckpointError(msg)
-        return da.save_depth_anything(network, out)
+        saved = da.save_depth_anything(network, out)
+        # the node feeds the directory as this file says: training's fixed size and bilinear resize, not the
+        # published 518 keep-aspect bicubic (KITTI at 266x882) the family defaults to
+        write_fixed_size_processor(saved, spec.input, spec.mean, spec.std)
+        return saved
 
     return PretrainedModel(da.DepthAnythingV2(hf_model), spec, lambda name: name.startswith("model.backbone."), save)
 

@@ -345,3 +345,36 @@ def test_a_kind_record_interrupted_while_it_writes_leaves_the_directory_loadable
     assert sorted(directory.iterdir()) == before
     assert (directory / "config.json").read_text(encoding="utf-8") == config
     assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is kind
+
+
+def test_the_fine_tuned_directory_feeds_the_network_as_training_did(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """The node serves ``<out_dir>/pretrained/`` at the training input (fixed 56x182, bilinear), not at Depth Anything's
+    published 518 keep-aspect bicubic (266x882 on KITTI), and its output is training's ``predict`` of the frame."""
+    import torch.nn.functional as F
+
+    config = finetune_config(
+        tmp_path, kitti_object_dir, tiny_da, run__steps=2, run__checkpoint_every=2, run__validate=False
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    result = trainer.fit()
+    assert result.model_path is not None
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    assert rgb.shape[:2] == (370, 1224)
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    served = DepthEstimator.open("depth_anything_v2", result.model_path.parent / "pretrained", options)
+    assert served.network_hw(rgb.shape[:2]) == (HEIGHT, WIDTH)
+    assert served.spec.input.interpolation == trainer.spec.input.interpolation == "bilinear"
+    assert served.spec.mean == trainer.spec.mean and served.spec.std == trainer.spec.std
+    # training's view of the frame (the whole frame resized, bilinear, antialiased) at 8 bits, as the node resizes it
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255.0)
+    view = F.interpolate(image, size=(HEIGHT, WIDTH), mode="bilinear", align_corners=False, antialias=True)
+    view_u8 = view[0].permute(1, 2, 0).mul(255.0).round().clamp(0, 255).to(torch.uint8).numpy()
+    trained = trainer.predict(view_u8)
+    seen = served.predict(rgb, out_hw=(HEIGHT, WIDTH)).values
+    assert seen.shape == trained.shape == (HEIGHT, WIDTH)
+    # two steps from random weights vary little across the frame (~2 mm): equal within 5 % of that variation
+    assert float(np.ptp(trained)) > 0.0
+    assert float(np.abs(seen - trained).max()) < 0.05 * float(np.ptp(trained))
