@@ -270,6 +270,8 @@ class KittiRawDataset(RecordDataset):
                 check_files_exist(records, f"KITTI raw under {self.root}")
             except ConfigError as err:  # missing: name the split line when it is a neighbour at a drive's end
                 _check_neighbours_exist(split, records)
+                if stereo:
+                    _check_partners_exist(split, records)
                 if image_ext is None:
                     msg = f"{err} (images are read as {' or '.join(IMAGE_EXTENSIONS)}, whichever the drive holds)"
                     raise ConfigError(msg) from None
@@ -301,3 +303,17 @@ def _check_neighbours_exist(split: Sequence[SplitEntry], records: Sequence[Frame
                     f"(monodepth2's splits leave out each drive's first and last frames) or use frame_offsets ()"
                 )
                 raise ConfigError(msg)
+
+
+def _check_partners_exist(split: Sequence[SplitEntry], records: Sequence[FrameRecord]) -> None:
+    """Raise :class:`ConfigError` for the first entry whose own image exists but its stereo partner (the other colour
+    camera, offset 0) does not, naming the split line, the file and the setting that asked for it."""
+    for entry, record in zip(split, records, strict=True):
+        partner = next((s.path for s in record.sources if s.offset == 0), None)
+        if record.rgb_path.is_file() and partner is not None and not partner.is_file():
+            msg = (
+                f"KITTI split line '{_line(entry)}': the stereo source {partner} (the other colour camera, "
+                f"image_0{STEREO_PARTNER[entry.camera]}) does not exist; extract both image_02 and image_03 of the "
+                f"drive, or train without the stereo source (data.stereo: false)"
+            )
+            raise ConfigError(msg)

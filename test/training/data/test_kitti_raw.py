@@ -178,3 +178,72 @@ def test_a_kitti_raw_tree_without_its_images_names_both_extensions(kitti_object_
         png.unlink()
     with pytest.raises(ConfigError, match=r"0000000001\.png.*\.jpg"):
         KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=())
+
+
+def _stereo_config(root: Path, tmp_path: Path, **extra: object) -> object:
+    from test.training.tiny import tiny_config
+
+    split = tmp_path / "files.txt"
+    split.write_text(f"{DRIVE} 0000000001 l\n{DRIVE} 0000000001 r\n")
+    values: dict[str, object] = {
+        "data__kind": "kitti_raw",
+        "data__root": str(root),
+        "data__split": str(split),
+        "data__stereo": True,
+        "data__frame_offsets": "[]",
+        "data__scale_range": "[1.0, 1.0]",
+        "data__flip_probability": 0.0,  # a mirrored pair's baseline is mirrored too
+        "run__steps": 2,
+        "run__validate": False,
+    }
+    values.update(extra)
+    values = {key: value for key, value in values.items() if value is not None}
+    return tiny_config(tmp_path / "run", tmp_path / "cache", "selfsup", **values)
+
+
+@pytest.mark.parametrize("offsets", [(), (-1, 1)], ids=["S", "MS"])
+def test_data_stereo_trains_monodepth2s_stereo_modes_on_kitti_raw(
+    kitti_object_dir: Path, tmp_path: Path, offsets: tuple[int, ...]
+) -> None:
+    """monodepth2's S mode (``data.stereo``, no temporal frames) and MS (with them): a frame's last source is the
+    other colour camera at the same instant, its pose the calibration's baseline (known: S builds no pose network);
+    a step trains on real KITTI frames (the tree's right camera holds the left image: the data has no right images)."""
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    shown = "[" + ", ".join(map(str, offsets)) + "]"
+    trainer = Trainer(_stereo_config(root, tmp_path, data__frame_offsets=shown))  # type: ignore[arg-type]
+    assert (trainer.module.objective.pose_net is None) == (not offsets)
+    for index, baseline in ((0, -0.54), (1, 0.54)):  # left target: the right camera is 0.54 m to its right
+        item = trainer.train_data[index]
+        assert item["sources"].shape == (len(offsets) + 1, 3, 32, 64)
+        assert bool(item["pose_known"][-1]) and int(item["source_offset"][-1]) == 0
+        assert not bool(item["pose_known"][:-1].any())  # temporal neighbours: the pose network's
+        assert float(item["source_from_target"][-1, 0, 3]) == pytest.approx(baseline, abs=0.03)
+    before = {k: v.detach().clone() for k, v in trainer.saved_net.state_dict().items()}
+    result = trainer.fit()
+    assert result.step == 2 and result.model_path is not None
+    after = trainer.saved_net.state_dict()
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if v.is_floating_point())
+
+
+def test_data_stereo_without_the_other_camera_names_the_setting(kitti_object_dir: Path, tmp_path: Path) -> None:
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_03/data/*.png")):
+        png.unlink()
+    with pytest.raises(ConfigError, match=r"image_03.*data\.stereo"):
+        Trainer(_stereo_config(root, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"data__kind": "folder", "data__split": None}, r"data\.stereo True is not read by data\.kind folder"),
+        ({"loss__objective": "supervised"}, r"data\.stereo True is not read by loss\.objective supervised"),
+    ],
+)
+def test_data_stereo_is_refused_where_nothing_reads_it(tmp_path: Path, extra: dict[str, object], error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        _stereo_config(tmp_path, tmp_path, **extra)
