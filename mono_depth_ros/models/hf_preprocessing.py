@@ -299,7 +299,7 @@ def read_preprocessing(
     policy = replace(
         policy,
         antialias=defaults.input.antialias,
-        native_floor=defaults.input.native_floor,
+        native_floor=defaults.input.native_floor and policy.keep_aspect,  # a fixed size (a fine-tune's) has no floor
         native_pad=_native_pad(settings, defaults),
     )
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

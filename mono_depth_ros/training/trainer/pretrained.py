@@ -143,9 +143,9 @@ def _open_metric_transformers(
             raise CheckpointError(msg)
         out.mkdir(parents=True, exist_ok=True)
         trained.model.save_pretrained(str(out), safe_serialization=True)  # type: ignore[operator]
-        processor = directory / "preprocessor_config.json"
-        if processor.is_file():  # the same input preparation at inference
-            (out / processor.name).write_bytes(processor.read_bytes())
+        # the input training fed it (fixed size, bilinear), not the original processor's (GLPN's: no resize, sides
+        # floored to 32, KITTI at 352x1216)
+        write_fixed_size_processor(out, spec.input, spec.mean, spec.std)
         return out
 
     return PretrainedModel(network, spec, lambda name: name.startswith(ENCODER_PREFIXES), save)
