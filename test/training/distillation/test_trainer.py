@@ -155,3 +155,35 @@ def test_a_pasted_label_weighs_the_same_whatever_the_teachers_unit_for_its_frame
                 scaled = dict(batch, label=batch["label"] * torch.tensor([1.0, unit]).view(-1, 1, 1, 1))
                 value, _ = trainer.loss(scaled, torch.Generator().manual_seed(5))
                 assert float(value) == pytest.approx(float(reference), rel=1e-5), (cutmix, unit)
+
+
+@pytest.mark.parametrize("lidar_loss", ["l1", "berhu"])
+def test_the_lidar_term_ignores_returns_beyond_the_students_depth_range(
+    setup: tuple[Path, Path, Path], tmp_path: Path, lidar_loss: str
+) -> None:
+    """As the trainer's lidar_semi and supervised objectives: a return at or beyond ``student.max_depth_m`` is no
+    target (the student's depth cannot exceed it; such returns pulled those pixels to saturation and, for berHu, set
+    its threshold). The loss of a batch is the same whether its returns beyond the range are there or not, while a
+    return moved within the range changes it."""
+    _, teacher, folder = setup
+    quiet = {"flip_probability": 0.0, "jitter_probability": 0.0, "noise_std": 0.0, "cutmix_probability": 0.0}
+    loss = {**quiet, "feature_weight": 0.0, "lidar_weight": 1.0, "lidar_loss": lidar_loss}
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss=loss)
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    assert trainer.uses_lidar
+    items = [trainer.dataset[i] for i in (0, 1)]
+    batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+    lidar = batch["lidar_depth"]
+    returns = torch.isfinite(lidar) & (lidar > 0)
+    assert int(returns.sum()) > 20
+    beyond = returns & (torch.rand(lidar.shape, generator=torch.Generator().manual_seed(0)) < 0.5)
+    limit = trainer.spec.max_depth_m
+    with torch.no_grad():
+        without = trainer.loss({**batch, "lidar_depth": torch.where(beyond, torch.nan, lidar)}, torch.Generator())
+        at_limit = trainer.loss({**batch, "lidar_depth": torch.where(beyond, limit, lidar)}, torch.Generator())
+        far = trainer.loss({**batch, "lidar_depth": torch.where(beyond, 3 * limit, lidar)}, torch.Generator())
+        within = trainer.loss({**batch, "lidar_depth": torch.where(beyond, 0.5 * limit, lidar)}, torch.Generator())
+    assert far[1]["lidar"] == pytest.approx(without[1]["lidar"], rel=1e-6), (far[1], without[1])
+    assert at_limit[1]["lidar"] == pytest.approx(without[1]["lidar"], rel=1e-6)
+    assert within[1]["lidar"] != pytest.approx(without[1]["lidar"], rel=1e-3)
