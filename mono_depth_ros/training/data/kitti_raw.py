@@ -225,7 +225,9 @@ class KittiRawDataset(RecordDataset):
             if image_ext is not None:
                 return stem.with_suffix(image_ext)
             if (entry.folder, camera) not in extensions:  # one stat per drive camera: a drive is converted whole
-                found = [ext for ext in IMAGE_EXTENSIONS if stem.with_suffix(ext).is_file()]
+                # probed on the listed frame, not on the path asked for first (a neighbour, which may be missing)
+                listed = stem.with_name(f"{entry.frame_index:010d}")
+                found = [ext for ext in IMAGE_EXTENSIONS if listed.with_suffix(ext).is_file()]
                 extensions[(entry.folder, camera)] = found[0] if found else IMAGE_EXTENSIONS[0]
             return stem.with_suffix(extensions[(entry.folder, camera)])
 

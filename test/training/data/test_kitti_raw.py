@@ -180,6 +180,20 @@ def test_a_kitti_raw_tree_without_its_images_names_both_extensions(kitti_object_
         KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=())
 
 
+def test_a_jpeg_tree_missing_a_neighbour_names_that_jpeg(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The extension of a drive camera is the listed frame's, not that of whichever path is looked up first (the
+    neighbour at offset -1): one missing neighbour in a ``.jpg`` tree took the drive for ``.png`` and named every
+    image of the line as missing as ``.png`` (the listed image, which exists, too) instead of that neighbour."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_0[23]/data/*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+    (root / DRIVE / "image_02" / "data" / "0000000000.jpg").unlink()
+    missing = r"neighbour at offset -1 \(\S*image_02/data/0000000000\.jpg\) does not exist"
+    with pytest.raises(ConfigError, match=missing):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(-1, 1))
+
+
 def _stereo_config(root: Path, tmp_path: Path, **extra: object) -> object:
     from test.training.tiny import tiny_config
 
