@@ -241,6 +241,20 @@ def test_data_stereo_trains_monodepth2s_stereo_modes_on_kitti_raw(
     assert any(not torch.equal(after[k], v) for k, v in before.items() if v.is_floating_point())
 
 
+def test_data_stereo_mirrors_the_baseline_with_a_flipped_pair(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """monodepth2 flips both images of a pair and the baseline's sign (``baseline_sign = -1 if do_flip``): with
+    ``data.flip_probability`` 1 the left target's right camera is 0.54 m to its left, the right target's to its
+    right (the known pose the photometric term warps by; unflipped it is -0.54 / +0.54, as above)."""
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    trainer = Trainer(_stereo_config(root, tmp_path, data__flip_probability=1.0))  # type: ignore[arg-type]
+    for index, baseline in ((0, 0.54), (1, -0.54)):
+        pose = trainer.train_data[index]["source_from_target"][-1]
+        assert float(pose[0, 3]) == pytest.approx(baseline, abs=0.03)
+        torch.testing.assert_close(pose[:3, :3], torch.eye(3))
+
+
 def test_data_stereo_without_the_other_camera_names_the_setting(kitti_object_dir: Path, tmp_path: Path) -> None:
     from mono_depth_ros.training.trainer.loop import Trainer
 
