@@ -355,7 +355,9 @@ class DistillTrainer:
             inverse, _, _ = self._forward(item["rgb"].to(self.device))
             if self.uses_lidar:
                 lidar = item["lidar_depth"]
-                target = torch.where(torch.isfinite(lidar) & (lidar > 0), 1.0 / lidar, torch.nan)
+                # the returns its LiDAR term trained on: beyond max_depth_m the student saturates (see loss)
+                reached = torch.isfinite(lidar) & (lidar > 0) & (lidar < self.spec.max_depth_m)
+                target = torch.where(reached, 1.0 / lidar, torch.nan)
             else:
                 value, mask = inverse_target(item["label"], self.teacher_kind)
                 target = torch.where(mask, value, torch.nan)
