@@ -182,6 +182,48 @@ def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
     return bool(settings["do_pad"]) if said else defaults.input.native_pad
 
 
+BILINEAR = 2
+"""PIL's ``Resampling.BILINEAR``."""
+
+
+def write_fixed_size_processor(
+    directory: Path, policy: InputPolicy, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> Path:
+    """Write ``directory/preprocessor_config.json`` (DPTImageProcessor's keys) for a fixed-size input: the camera
+    image stretched to ``policy.height`` × ``policy.width`` with ``policy.interpolation`` (no keep-aspect, no
+    padding), then normalised with ``mean`` / ``std`` (RGB in [0, 1]). :func:`read_preprocessing` reads it back as
+    that policy: what a fine-tune writes so that its directory is fed as training fed the network.
+
+    Raises:
+        CheckpointError: a keep-aspect or padded policy (this file describes a fixed size only), or the file cannot
+            be written.
+    """
+    if policy.keep_aspect or policy.pad or policy.native_pad or policy.reflect_pad:
+        msg = f"a fixed-size preprocessor_config.json cannot describe {policy}; give a fixed-size input policy"
+        raise CheckpointError(msg)
+    settings = {
+        "image_processor_type": "DPTImageProcessor",
+        "do_resize": True,
+        "size": {"height": int(policy.height), "width": int(policy.width)},
+        "keep_aspect_ratio": False,
+        "ensure_multiple_of": int(policy.multiple_of),
+        "resample": BICUBIC if policy.interpolation == "bicubic" else BILINEAR,
+        "do_rescale": True,
+        "rescale_factor": 1.0 / 255.0,
+        "do_normalize": True,
+        "image_mean": [float(v) for v in mean],
+        "image_std": [float(v) for v in std],
+        "do_pad": False,
+    }
+    path = directory / PREPROCESSOR_FILE
+    try:
+        path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as err:
+        msg = f"cannot write {path} ({err}); the directory would be fed another input than training's"
+        raise CheckpointError(msg) from None
+    return path
+
+
 def read_preprocessing(
     directory: Path, defaults: HfPreprocessing, class_defaults: dict[str, Any] | None = None
 ) -> HfPreprocessing:
@@ -257,7 +299,7 @@ def read_preprocessing(
     policy = replace(
         policy,
         antialias=defaults.input.antialias,
-        native_floor=defaults.input.native_floor,
+        native_floor=defaults.input.native_floor and policy.keep_aspect,  # a fixed size (a fine-tune's) has no floor
         native_pad=_native_pad(settings, defaults),
     )
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))

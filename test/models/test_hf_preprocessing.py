@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.hf_preprocessing import HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hf_preprocessing import (
+    PROCESSOR_CLASS_DEFAULTS,
+    HfPreprocessing,
+    read_preprocessing,
+    write_fixed_size_processor,
+)
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.models.spec import InputPolicy
 
@@ -276,5 +281,65 @@ def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_
     hw = network_input_size(rgb.shape[:2], spec.input)
     ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
     assert ours.shape == theirs.shape == (1, 3, 96, 192)
+    grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
+    assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_a_written_fixed_size_processor_reads_back_as_its_policy(tmp_path: Path, interpolation: str) -> None:
+    """What a Depth Anything fine-tune writes: the training size, stretched (no keep-aspect), its filter and
+    normalisation, read through Depth Anything's processor class defaults (bicubic, keep-aspect off)."""
+    trained = InputPolicy(56, 182, multiple_of=14, interpolation=interpolation)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    write_fixed_size_processor(tmp_path, trained, mean, std)
+    read = read_preprocessing(tmp_path, DEFAULTS, PROCESSOR_CLASS_DEFAULTS["depth_anything"])
+    assert network_input_size(KITTI, read.input) == (56, 182)
+    assert (read.input.keep_aspect, read.input.interpolation) == (False, interpolation)
+    assert np.allclose(read.mean, mean) and np.allclose(read.std, std)
+
+
+def test_a_keep_aspect_policy_is_not_written_as_a_fixed_size(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="fixed-size"):
+        write_fixed_size_processor(tmp_path, DEFAULTS.input, DEFAULTS.mean, DEFAULTS.std)
+    assert not (tmp_path / "preprocessor_config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("model_type", "policy", "mean", "std"),
+    [
+        ("depth_anything", InputPolicy(56, 182, multiple_of=14), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ("depth_anything", InputPolicy(56, 182, multiple_of=14, interpolation="bicubic"), (0.5,) * 3, (0.5,) * 3),
+        ("glpn", InputPolicy(64, 224, multiple_of=32), (0.0,) * 3, (1.0,) * 3),
+    ],
+    ids=["depth_anything", "bicubic", "glpn"],
+)
+def test_a_written_fixed_size_processor_feeds_transformers_as_it_feeds_the_node(
+    tmp_path: Path,
+    nyu_dir: Path,
+    model_type: str,
+    policy: InputPolicy,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+) -> None:
+    """A fine-tune's ``pretrained/`` may be run in transformers too: its processor file, loaded by transformers'
+    own AutoImageProcessor, gives the network the size, filter and normalisation the node gives it (a real NYU
+    frame, within a grey level of PIL's resize against the node's)."""
+    import transformers
+
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.preprocess import image_to_device, preprocess
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    write_fixed_size_processor(tmp_path, policy, mean, std)
+    processor = transformers.AutoImageProcessor.from_pretrained(str(tmp_path), local_files_only=True)
+    spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
+    rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
+    theirs = processor(rgb, return_tensors="pt").pixel_values
+    hw = network_input_size(rgb.shape[:2], spec.input)
+    ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
+    assert hw == (policy.height, policy.width) and spec.input.interpolation == policy.interpolation
+    assert ours.shape == theirs.shape == (1, 3, policy.height, policy.width)
+    assert np.allclose(spec.mean, mean) and np.allclose(spec.std, std)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05

@@ -43,6 +43,7 @@ from mono_depth_ros.training.data.records import (
 Side = Literal["l", "r"]
 SIDE_TO_CAMERA: dict[str, int] = {"l": 2, "r": 3}
 STEREO_PARTNER = {2: 3, 3: 2}
+IMAGE_EXTENSIONS = (".png", ".jpg")  # as downloaded; monodepth2's converted copies (its default, without --png)
 CAM_TO_CAM = "calib_cam_to_cam.txt"
 VELO_TO_CAM = "calib_velo_to_cam.txt"
 
@@ -182,7 +183,8 @@ class KittiRawDataset(RecordDataset):
         stereo: add the other colour camera of the same instant as a source (offset 0, pose known from the calib).
         lidar: project the Velodyne scan into ``sparse_depth``.
         depth_from_lidar: also use that projection as ``depth`` (raw-Velodyne ground truth of the Eigen protocol).
-        image_ext: ``.png`` as downloaded, ``.jpg`` for monodepth2's converted copies.
+        image_ext: ``.png`` as downloaded, ``.jpg`` for monodepth2's converted copies; None: whichever of the two
+            holds each drive camera's first listed image (``.png`` where both do).
         transform: applied to every sample (augmentation).
         check_files: verify at construction that every listed file exists (raises ConfigError naming them).
 
@@ -200,7 +202,7 @@ class KittiRawDataset(RecordDataset):
         stereo: bool = False,
         lidar: bool = True,
         depth_from_lidar: bool = False,
-        image_ext: str = ".png",
+        image_ext: str | None = None,
         transform: Transform | None = None,
         check_files: bool = True,
     ) -> None:
@@ -216,8 +218,18 @@ class KittiRawDataset(RecordDataset):
                 calibrations[(date, camera)] = load_raw_calibration(self.root / date, camera)
             return calibrations[(date, camera)]
 
+        extensions: dict[tuple[str, int], str] = {}
+
         def image_path(entry: SplitEntry, camera: int, frame_index: int) -> Path:
-            return self.root / entry.folder / f"image_{camera:02d}" / "data" / f"{frame_index:010d}{image_ext}"
+            stem = self.root / entry.folder / f"image_{camera:02d}" / "data" / f"{frame_index:010d}"
+            if image_ext is not None:
+                return stem.with_suffix(image_ext)
+            if (entry.folder, camera) not in extensions:  # one stat per drive camera: a drive is converted whole
+                # probed on the listed frame, not on the path asked for first (a neighbour, which may be missing)
+                listed = stem.with_name(f"{entry.frame_index:010d}")
+                found = [ext for ext in IMAGE_EXTENSIONS if listed.with_suffix(ext).is_file()]
+                extensions[(entry.folder, camera)] = found[0] if found else IMAGE_EXTENSIONS[0]
+            return stem.with_suffix(extensions[(entry.folder, camera)])
 
         records = []
         for entry in split:
@@ -258,8 +270,13 @@ class KittiRawDataset(RecordDataset):
         if check_files:
             try:
                 check_files_exist(records, f"KITTI raw under {self.root}")
-            except ConfigError:  # something is missing: name the split line when it is a neighbour at a drive's end
+            except ConfigError as err:  # missing: name the split line when it is a neighbour at a drive's end
                 _check_neighbours_exist(split, records)
+                if stereo:
+                    _check_partners_exist(split, records)
+                if image_ext is None:
+                    msg = f"{err} (images are read as {' or '.join(IMAGE_EXTENSIONS)}, whichever the drive holds)"
+                    raise ConfigError(msg) from None
                 raise
         super().__init__(records, transform)
 
@@ -288,3 +305,17 @@ def _check_neighbours_exist(split: Sequence[SplitEntry], records: Sequence[Frame
                     f"(monodepth2's splits leave out each drive's first and last frames) or use frame_offsets ()"
                 )
                 raise ConfigError(msg)
+
+
+def _check_partners_exist(split: Sequence[SplitEntry], records: Sequence[FrameRecord]) -> None:
+    """Raise :class:`ConfigError` for the first entry whose own image exists but its stereo partner (the other colour
+    camera, offset 0) does not, naming the split line, the file and the setting that asked for it."""
+    for entry, record in zip(split, records, strict=True):
+        partner = next((s.path for s in record.sources if s.offset == 0), None)
+        if record.rgb_path.is_file() and partner is not None and not partner.is_file():
+            msg = (
+                f"KITTI split line '{_line(entry)}': the stereo source {partner} (the other colour camera, "
+                f"image_0{STEREO_PARTNER[entry.camera]}) does not exist; extract both image_02 and image_03 of the "
+                f"drive, or train without the stereo source (data.stereo: false)"
+            )
+            raise ConfigError(msg)

@@ -184,8 +184,9 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         if not split:
             msg = "data.kind=kitti_raw needs data.split (and data.val_split): an Eigen / Zhou split file"
             raise ConfigError(msg)
-        # supervised (no offsets): the Velodyne projection is the target depth too (LiDAR supervision)
-        return KittiRawDataset(path, Path(split), frame_offsets=offsets, lidar=True, depth_from_lidar=not offsets)
+        # supervised (no source frame): the Velodyne projection is the target depth too (LiDAR supervision)
+        supervised = not offsets and not data.stereo
+        return KittiRawDataset(path, Path(split), offsets, stereo=data.stereo, lidar=True, depth_from_lidar=supervised)
     if offsets and kind not in ("folder", "rosbag"):
         msg = f"data.kind={kind} has no temporal neighbours: use objective supervised, or kitti_raw / folder / rosbag"
         raise ConfigError(msg)

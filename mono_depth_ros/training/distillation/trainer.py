@@ -213,7 +213,11 @@ class DistillTrainer:
             total = total + cfg.feature_weight * align
             parts["features"] = float(align.detach())
         if self.uses_lidar:
-            lidar = sparse_lidar_loss(depth, perturbed.lidar_depth.to(self.device), cfg.lidar_loss)
+            # returns the student cannot reach (at or beyond its max_depth_m) are no target, as in the trainer's
+            # objectives: they would pull those pixels to saturation and, for berHu, set its threshold
+            returns = perturbed.lidar_depth.to(self.device)
+            returns = torch.where(returns < self.spec.max_depth_m, returns, torch.nan)
+            lidar = sparse_lidar_loss(depth, returns, cfg.lidar_loss)
             total = total + cfg.lidar_weight * lidar
             parts["lidar"] = float(lidar.detach())
         return total, parts
@@ -351,7 +355,9 @@ class DistillTrainer:
             inverse, _, _ = self._forward(item["rgb"].to(self.device))
             if self.uses_lidar:
                 lidar = item["lidar_depth"]
-                target = torch.where(torch.isfinite(lidar) & (lidar > 0), 1.0 / lidar, torch.nan)
+                # the returns its LiDAR term trained on: beyond max_depth_m the student saturates (see loss)
+                reached = torch.isfinite(lidar) & (lidar > 0) & (lidar < self.spec.max_depth_m)
+                target = torch.where(reached, 1.0 / lidar, torch.nan)
             else:
                 value, mask = inverse_target(item["label"], self.teacher_kind)
                 target = torch.where(mask, value, torch.nan)

@@ -266,7 +266,11 @@ class Objective(nn.Module):
         return min_reprojection(warped, target, identity, seen, [s for _, s in pairs if s is not None])
 
     def _lidar_term(self, depth: Tensor, batch: dict[str, Tensor], poses: list[Tensor]) -> Tensor:
+        """The sparse LiDAR term on the returns the network can reach: as the supervised objective's target, a return
+        at or beyond ``max_depth_m`` is none (a long-range LiDAR under a short range would pull those pixels to
+        saturation and, for berHu, set its threshold)."""
         lidar_depth = batch["lidar_depth"]
+        lidar_depth = torch.where(lidar_depth < self.max_depth_m, lidar_depth, torch.nan)
         if self.config.lidar_loss == "reprojected":  # poses detached: through them the term would shrink the
             # translation towards zero (where every depth reprojects alike) instead of correcting the depth
             terms = [reprojected_distance_loss(depth, lidar_depth, batch["k"], pose.detach()) for pose in poses]

@@ -79,6 +79,7 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
     **dict.fromkeys(
         RENDERING_SETTINGS, (("synthetic",), "what the procedural world renders; recorded frames are what they are")
     ),
+    "stereo": (("kitti_raw",), "KITTI raw's other colour camera (image_02 / image_03) as a source frame"),
     "png_scale": (("folder",), "depth PNG values per metre of its depth/; the other kinds' depth unit is fixed"),
     "gap_steps": (("folder",), "where its one image sequence splits; the other kinds know their sequences"),
     "image_topic": (("rosbag",), "the camera topic of a bag"),
@@ -150,6 +151,7 @@ class DataConfig:
     rate_hz: float = 10.0  # frame rate: neighbours are speed / rate metres apart
     frame_offsets: tuple[int, ...] = (-1, 1)  # temporal sources of self-supervision (supervised: [] or this default)
     stereo_baseline_m: float = 0.0  # > 0: render a right camera too and use it as a known-pose source
+    stereo: bool = False  # kitti_raw: the other colour camera of the same instant as a source (monodepth2's S / MS)
     cache_dir: str = ""  # synthetic: rendered-drive caches ('' = render every time); rosbag with lidar_topic: exports
     flip_probability: float = 0.5  # horizontal flip augmentation
     brightness: float = 0.2  # colour jitter amplitudes (factor in [1 - a, 1 + a])
@@ -360,6 +362,7 @@ class TrainConfig:
         unread = [
             ("frame_offsets", self.data.frame_offsets, self.data.frame_offsets not in ((), default_offsets)),
             ("stereo_baseline_m", self.data.stereo_baseline_m, self.data.stereo_baseline_m != 0.0),
+            ("stereo", self.data.stereo, self.data.stereo),
         ]
         for name, value, given in unread:
             _check(

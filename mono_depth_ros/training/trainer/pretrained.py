@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
+from mono_depth_ros.models.hf_preprocessing import write_fixed_size_processor
 from mono_depth_ros.models.hub_id import hub_id_hint
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNetOutput
@@ -105,7 +106,11 @@ def _open_depth_anything(
         if not isinstance(network, da.DepthAnythingV2):
             msg = f"expected a DepthAnythingV2 network, got {type(network).__name__}"
             raise CheckpointError(msg)
-        return da.save_depth_anything(network, out)
+        saved = da.save_depth_anything(network, out)
+        # the node feeds the directory as this file says: training's fixed size and bilinear resize, not the
+        # published 518 keep-aspect bicubic (KITTI at 266x882) the family defaults to
+        write_fixed_size_processor(saved, spec.input, spec.mean, spec.std)
+        return saved
 
     return PretrainedModel(da.DepthAnythingV2(hf_model), spec, lambda name: name.startswith("model.backbone."), save)
 
@@ -138,9 +143,9 @@ def _open_metric_transformers(
             raise CheckpointError(msg)
         out.mkdir(parents=True, exist_ok=True)
         trained.model.save_pretrained(str(out), safe_serialization=True)  # type: ignore[operator]
-        processor = directory / "preprocessor_config.json"
-        if processor.is_file():  # the same input preparation at inference
-            (out / processor.name).write_bytes(processor.read_bytes())
+        # the input training fed it (fixed size, bilinear), not the original processor's (GLPN's: no resize, sides
+        # floored to 32, KITTI at 352x1216)
+        write_fixed_size_processor(out, spec.input, spec.mean, spec.std)
         return out
 
     return PretrainedModel(network, spec, lambda name: name.startswith(ENCODER_PREFIXES), save)

@@ -113,10 +113,10 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
     m = config.model
     if d.kind != "synthetic":
         offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
-        if config.loss.objective != "supervised" and not offsets:  # recorded data has no stereo partner here
+        if config.loss.objective != "supervised" and not offsets and not d.stereo:  # no source frame at all
             msg = (
                 f"loss.objective={config.loss.objective} needs data.frame_offsets (source frames, e.g. [-1, 1]) "
-                f"for data.kind={d.kind}; got []"
+                f"for data.kind={d.kind}" + (" (or data.stereo: true)" if d.kind == "kitti_raw" else "") + "; got []"
             )
             raise ConfigError(msg)
         if offsets and config.loss.pose_source == "ground_truth":  # recorded frames carry no temporal poses

@@ -15,7 +15,12 @@ import torch
 
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
-from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne, read_calib_file
+from mono_depth_ros.training.data.kitti_files import (
+    load_object_calibration,
+    load_rgb,
+    load_velodyne,
+    read_calib_file,
+)
 from mono_depth_ros.training.data.kitti_raw import (
     KittiRawDataset,
     SplitEntry,
@@ -23,6 +28,8 @@ from mono_depth_ros.training.data.kitti_raw import (
     parse_split_line,
     read_split_file,
 )
+from mono_depth_ros.training.data.real import build_recorded_datasets
+from mono_depth_ros.training.trainer.config import DataConfig
 from test.kitti_raw_tree import DATE, DRIVE, build_raw_tree
 
 
@@ -145,3 +152,126 @@ def test_an_entry_at_the_ends_of_a_drive_names_its_missing_neighbour(kitti_objec
     with pytest.raises(ConfigError, match=rf"split line '{DRIVE} 0000000002 l'.*offset 1.*0000000003\.png.*not exist"):
         KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l"), SplitEntry(DRIVE, 2, "l")], frame_offsets=(-1, 1))
     assert len(KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(-1, 1))) == 1
+
+
+def test_monodepth2s_jpeg_copy_of_kitti_raw_trains_as_downloaded(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """monodepth2's KITTI raw instructions convert the images to ``.jpg`` (its default; ``--png`` for the download):
+    ``data.kind=kitti_raw`` reads that tree too, the image as converted. Before, the dataset looked for ``.png``
+    only and refused every frame as missing ("check ... that the data was extracted completely")."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_0[23]/data/*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+    split = tmp_path / "files.txt"
+    split.write_text(f"{DRIVE} 0000000001 l\n")
+    data = DataConfig(kind="kitti_raw", root=str(root), split=str(split))
+    train, _ = build_recorded_datasets(data, 1242, 375, (-1, 1), 0)
+    sample = train.samples[0]
+    jpeg = load_rgb(root / DRIVE / "image_02" / "data" / "0000000001.jpg")
+    torch.testing.assert_close(sample.rgb, torch.from_numpy(jpeg.transpose(2, 0, 1).copy()).float() / 255)
+    assert sample.sources.shape == (2, 3, 375, 1242) and int(torch.isfinite(sample.sparse_depth).sum()) > 10_000
+
+
+def test_a_kitti_raw_tree_without_its_images_names_both_extensions(kitti_object_dir: Path, tmp_path: Path) -> None:
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_02/data/*.png")):
+        png.unlink()
+    with pytest.raises(ConfigError, match=r"0000000001\.png.*\.jpg"):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=())
+
+
+def test_a_jpeg_tree_missing_a_neighbour_names_that_jpeg(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The extension of a drive camera is the listed frame's, not that of whichever path is looked up first (the
+    neighbour at offset -1): one missing neighbour in a ``.jpg`` tree took the drive for ``.png`` and named every
+    image of the line as missing as ``.png`` (the listed image, which exists, too) instead of that neighbour."""
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_0[23]/data/*.png")):
+        cv2.imwrite(str(png.with_suffix(".jpg")), load_rgb(png)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        png.unlink()
+    (root / DRIVE / "image_02" / "data" / "0000000000.jpg").unlink()
+    missing = r"neighbour at offset -1 \(\S*image_02/data/0000000000\.jpg\) does not exist"
+    with pytest.raises(ConfigError, match=missing):
+        KittiRawDataset(root, [SplitEntry(DRIVE, 1, "l")], frame_offsets=(-1, 1))
+
+
+def _stereo_config(root: Path, tmp_path: Path, **extra: object) -> object:
+    from test.training.tiny import tiny_config
+
+    split = tmp_path / "files.txt"
+    split.write_text(f"{DRIVE} 0000000001 l\n{DRIVE} 0000000001 r\n")
+    values: dict[str, object] = {
+        "data__kind": "kitti_raw",
+        "data__root": str(root),
+        "data__split": str(split),
+        "data__stereo": True,
+        "data__frame_offsets": "[]",
+        "data__scale_range": "[1.0, 1.0]",
+        "data__flip_probability": 0.0,  # a mirrored pair's baseline is mirrored too
+        "run__steps": 2,
+        "run__validate": False,
+    }
+    values.update(extra)
+    values = {key: value for key, value in values.items() if value is not None}
+    return tiny_config(tmp_path / "run", tmp_path / "cache", "selfsup", **values)
+
+
+@pytest.mark.parametrize("offsets", [(), (-1, 1)], ids=["S", "MS"])
+def test_data_stereo_trains_monodepth2s_stereo_modes_on_kitti_raw(
+    kitti_object_dir: Path, tmp_path: Path, offsets: tuple[int, ...]
+) -> None:
+    """monodepth2's S mode (``data.stereo``, no temporal frames) and MS (with them): a frame's last source is the
+    other colour camera at the same instant, its pose the calibration's baseline (known: S builds no pose network);
+    a step trains on real KITTI frames (the tree's right camera holds the left image: the data has no right images)."""
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    shown = "[" + ", ".join(map(str, offsets)) + "]"
+    trainer = Trainer(_stereo_config(root, tmp_path, data__frame_offsets=shown))  # type: ignore[arg-type]
+    assert (trainer.module.objective.pose_net is None) == (not offsets)
+    for index, baseline in ((0, -0.54), (1, 0.54)):  # left target: the right camera is 0.54 m to its right
+        item = trainer.train_data[index]
+        assert item["sources"].shape == (len(offsets) + 1, 3, 32, 64)
+        assert bool(item["pose_known"][-1]) and int(item["source_offset"][-1]) == 0
+        assert not bool(item["pose_known"][:-1].any())  # temporal neighbours: the pose network's
+        assert float(item["source_from_target"][-1, 0, 3]) == pytest.approx(baseline, abs=0.03)
+    before = {k: v.detach().clone() for k, v in trainer.saved_net.state_dict().items()}
+    result = trainer.fit()
+    assert result.step == 2 and result.model_path is not None
+    after = trainer.saved_net.state_dict()
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if v.is_floating_point())
+
+
+def test_data_stereo_mirrors_the_baseline_with_a_flipped_pair(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """monodepth2 flips both images of a pair and the baseline's sign (``baseline_sign = -1 if do_flip``): with
+    ``data.flip_probability`` 1 the left target's right camera is 0.54 m to its left, the right target's to its
+    right (the known pose the photometric term warps by; unflipped it is -0.54 / +0.54, as above)."""
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    trainer = Trainer(_stereo_config(root, tmp_path, data__flip_probability=1.0))  # type: ignore[arg-type]
+    for index, baseline in ((0, 0.54), (1, -0.54)):
+        pose = trainer.train_data[index]["source_from_target"][-1]
+        assert float(pose[0, 3]) == pytest.approx(baseline, abs=0.03)
+        torch.testing.assert_close(pose[:3, :3], torch.eye(3))
+
+
+def test_data_stereo_without_the_other_camera_names_the_setting(kitti_object_dir: Path, tmp_path: Path) -> None:
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    root = build_raw_tree(kitti_object_dir, tmp_path / "raw")
+    for png in sorted((root / DRIVE).glob("image_03/data/*.png")):
+        png.unlink()
+    with pytest.raises(ConfigError, match=r"image_03.*data\.stereo"):
+        Trainer(_stereo_config(root, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"data__kind": "folder", "data__split": None}, r"data\.stereo True is not read by data\.kind folder"),
+        ({"loss__objective": "supervised"}, r"data\.stereo True is not read by loss\.objective supervised"),
+    ],
+)
+def test_data_stereo_is_refused_where_nothing_reads_it(tmp_path: Path, extra: dict[str, object], error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        _stereo_config(tmp_path, tmp_path, **extra)

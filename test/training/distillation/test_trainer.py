@@ -155,3 +155,75 @@ def test_a_pasted_label_weighs_the_same_whatever_the_teachers_unit_for_its_frame
                 scaled = dict(batch, label=batch["label"] * torch.tensor([1.0, unit]).view(-1, 1, 1, 1))
                 value, _ = trainer.loss(scaled, torch.Generator().manual_seed(5))
                 assert float(value) == pytest.approx(float(reference), rel=1e-5), (cutmix, unit)
+
+
+@pytest.mark.parametrize("lidar_loss", ["l1", "berhu"])
+def test_the_lidar_term_ignores_returns_beyond_the_students_depth_range(
+    setup: tuple[Path, Path, Path], tmp_path: Path, lidar_loss: str
+) -> None:
+    """As the trainer's lidar_semi and supervised objectives: a return at or beyond ``student.max_depth_m`` is no
+    target (the student's depth cannot exceed it; such returns pulled those pixels to saturation and, for berHu, set
+    its threshold). The loss of a batch is the same whether its returns beyond the range are there or not, while a
+    return moved within the range changes it."""
+    _, teacher, folder = setup
+    quiet = {"flip_probability": 0.0, "jitter_probability": 0.0, "noise_std": 0.0, "cutmix_probability": 0.0}
+    loss = {**quiet, "feature_weight": 0.0, "lidar_weight": 1.0, "lidar_loss": lidar_loss}
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss=loss)
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    assert trainer.uses_lidar
+    items = [trainer.dataset[i] for i in (0, 1)]
+    batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+    lidar = batch["lidar_depth"]
+    returns = torch.isfinite(lidar) & (lidar > 0)
+    assert int(returns.sum()) > 20
+    beyond = returns & (torch.rand(lidar.shape, generator=torch.Generator().manual_seed(0)) < 0.5)
+    limit = trainer.spec.max_depth_m
+    with torch.no_grad():
+        without = trainer.loss({**batch, "lidar_depth": torch.where(beyond, torch.nan, lidar)}, torch.Generator())
+        at_limit = trainer.loss({**batch, "lidar_depth": torch.where(beyond, limit, lidar)}, torch.Generator())
+        far = trainer.loss({**batch, "lidar_depth": torch.where(beyond, 3 * limit, lidar)}, torch.Generator())
+        within = trainer.loss({**batch, "lidar_depth": torch.where(beyond, 0.5 * limit, lidar)}, torch.Generator())
+    assert far[1]["lidar"] == pytest.approx(without[1]["lidar"], rel=1e-6), (far[1], without[1])
+    assert at_limit[1]["lidar"] == pytest.approx(without[1]["lidar"], rel=1e-6)
+    assert within[1]["lidar"] != pytest.approx(without[1]["lidar"], rel=1e-3)
+
+
+def test_the_lidar_calibration_ignores_returns_beyond_the_students_depth_range(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """The calibration against LiDAR fits the student's inverse depth to the returns it was trained on: a return at
+    or beyond ``student.max_depth_m`` (where the student saturates at 1 / max_depth_m, and which its LiDAR term
+    ignores) does not move the fitted map, while one moved within the range does."""
+    _, teacher, folder = setup
+    loss = {"feature_weight": 0.0, "lidar_weight": 1.0}
+    config = tiny_config(tmp_path, teacher, data={"folders": [str(folder)]}, loss=loss)
+    distill(config, label_only=True)
+    trainer = DistillTrainer(config, PseudoLabelDataset(config.data.cache_dir))
+    assert trainer.uses_lidar
+    cached = trainer.dataset
+    limit = trainer.spec.max_depth_m
+
+    class Moved:
+        def __init__(self, value: float) -> None:
+            self.value = value
+
+        def __len__(self) -> int:
+            return len(cached)
+
+        def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+            item = dict(cached[index])
+            lidar = item["lidar_depth"]
+            returns = torch.isfinite(lidar) & (lidar > 0)
+            beyond = returns & (torch.rand(lidar.shape, generator=torch.Generator().manual_seed(index)) < 0.5)
+            item["lidar_depth"] = torch.where(beyond, self.value, lidar)
+            return item
+
+    fits = {}
+    for name, value in (("without", float("nan")), ("at_limit", limit), ("far", 3 * limit), ("within", 0.5 * limit)):
+        trainer.dataset = Moved(value)  # type: ignore[assignment]
+        fits[name] = trainer.calibrate()
+    for name in ("at_limit", "far"):
+        assert (fits[name].scale, fits[name].shift) == pytest.approx((fits["without"].scale, fits["without"].shift))
+        assert fits[name].pixels == fits["without"].pixels
+    assert fits["within"].pixels > fits["without"].pixels

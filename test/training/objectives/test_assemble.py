@@ -308,3 +308,44 @@ def test_the_smoothness_term_ignores_a_raw_cameras_black_fill(resolution: str) -
     smoothness_grad = grads[0] - grads[1]
     assert float(smoothness_grad[..., :, :12].abs().max()) == 0.0
     assert float(smoothness_grad[..., :, 12:].abs().max()) > 0.0
+
+
+@pytest.mark.parametrize("lidar_loss", ["l1", "berhu", "reprojected"])
+def test_the_lidar_term_ignores_returns_at_or_beyond_the_depth_range(kitti_object_dir: Path, lidar_loss: str) -> None:
+    """lidar_semi with ``max_depth_m`` 20 m and KITTI's Velodyne (7 % of its returns beyond 40 m): as the supervised
+    objective does, returns the network cannot reach are no target; a depth exact within range and at the range's end
+    beyond it (the best the network can do) has no LiDAR loss, so nothing pulls it to saturation or sets berHu's c."""
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    max_depth, min_depth = 20.0, 0.1
+    top, left, width = 120, 306, 612  # the half of the frame around the road (where the far returns are): less CPU
+    lidar = torch.from_numpy(frame.lidar_depth_m)[None, None, top:, left : left + width]
+    assert int((lidar >= max_depth).sum()) > 1000 and int((lidar < max_depth).sum()) > 1000  # both kinds of return
+    best = torch.nan_to_num(lidar, nan=10.0).clamp(min_depth, max_depth)
+    disp = (1.0 / best - 1.0 / max_depth) / (1.0 / min_depth - 1.0 / max_depth)
+    output = UNetOutput(best, (disp.requires_grad_(),))
+    intr = frame.intrinsics
+    pose = torch.eye(4)[None, None].clone()
+    pose[..., 0, 3] = -0.54  # KITTI's stereo baseline: far and near returns reproject differently
+    rgb = torch.from_numpy(frame.rgb[top:, left : left + width]).permute(2, 0, 1)[None].float() / 255.0
+    batch = {
+        "rgb": rgb,
+        "depth": lidar,
+        "lidar_depth": lidar,
+        "k": torch.tensor([[intr.fx, 0, intr.cx - left], [0, intr.fy, intr.cy - top], [0, 0, 1]])[None].float(),
+        "sources": rgb[:, None],
+        "source_from_target": pose,
+        "pose_known": torch.ones(1, 1, dtype=torch.bool),
+        "source_offset": torch.zeros(1, 1, dtype=torch.int64),
+    }
+    config = LossConfig(objective="lidar_semi", lidar_loss=lidar_loss, scales=1)
+    result = Objective(config, min_depth, max_depth, MEAN, STD, temporal_sources=False)(output, batch)
+    assert result.parts["lidar"] < 1e-3, result.parts  # metres (l1, berHu) or pixels (reprojected)
+    nearer = 0.8 * best  # 20 % short everywhere: the returns within range still teach
+    near_disp = (1.0 / nearer - 1.0 / max_depth) / (1.0 / min_depth - 1.0 / max_depth)
+    wrong = Objective(config, min_depth, max_depth, MEAN, STD, temporal_sources=False)
+    assert wrong(UNetOutput(nearer, (near_disp,)), batch).parts["lidar"] > 0.3
+    supervised_config = LossConfig(objective="supervised", supervised_loss="l1", scales=1)
+    supervised = Objective(supervised_config, min_depth, max_depth, MEAN, STD)
+    assert supervised(output, batch).parts["depth"] < 1e-3  # the supervised objective's rule, for comparison

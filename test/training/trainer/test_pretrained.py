@@ -216,7 +216,7 @@ def test_a_tiny_metric_transformers_family_learns_kitti_lidar(
     node = DepthEstimator.open("transformers", result.model_path, options)
     np.testing.assert_array_equal(node.predict(rgb).values, checkpoint.predict(rgb).values)
     saved = DepthEstimator.open("transformers", result.model_path.parent / "pretrained", options)
-    assert saved.output_kind is OutputKind.METRIC  # the same weights, with the directory's own input policy
+    assert saved.output_kind is OutputKind.METRIC  # the same weights, fed as training fed them (see below)
     trained = checkpoint.backend.module.network.state_dict()  # type: ignore[attr-defined]
     for name, tensor in saved.backend.module.network.state_dict().items():  # type: ignore[attr-defined]
         torch.testing.assert_close(tensor, trained[name])
@@ -345,3 +345,61 @@ def test_a_kind_record_interrupted_while_it_writes_leaves_the_directory_loadable
     assert sorted(directory.iterdir()) == before
     assert (directory / "config.json").read_text(encoding="utf-8") == config
     assert DepthEstimator.open("depth_anything_v2", directory, options).output_kind is kind
+
+
+def test_the_fine_tuned_directory_feeds_the_network_as_training_did(
+    tiny_da: Path, kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """The node serves ``<out_dir>/pretrained/`` at the training input (fixed 56x182, bilinear), not at Depth Anything's
+    published 518 keep-aspect bicubic (266x882 on KITTI), and its output is training's ``predict`` of the frame."""
+    import torch.nn.functional as F
+
+    config = finetune_config(
+        tmp_path, kitti_object_dir, tiny_da, run__steps=2, run__checkpoint_every=2, run__validate=False
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(config)  # type: ignore[arg-type]
+    result = trainer.fit()
+    assert result.model_path is not None
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    assert rgb.shape[:2] == (370, 1224)
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    served = DepthEstimator.open("depth_anything_v2", result.model_path.parent / "pretrained", options)
+    assert served.network_hw(rgb.shape[:2]) == (HEIGHT, WIDTH)
+    assert served.spec.input.interpolation == trainer.spec.input.interpolation == "bilinear"
+    assert served.spec.mean == trainer.spec.mean and served.spec.std == trainer.spec.std
+    # training's view of the frame (the whole frame resized, bilinear, antialiased) at 8 bits, as the node resizes it
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255.0)
+    view = F.interpolate(image, size=(HEIGHT, WIDTH), mode="bilinear", align_corners=False, antialias=True)
+    view_u8 = view[0].permute(1, 2, 0).mul(255.0).round().clamp(0, 255).to(torch.uint8).numpy()
+    trained = trainer.predict(view_u8)
+    seen = served.predict(rgb, out_hw=(HEIGHT, WIDTH)).values
+    assert seen.shape == trained.shape == (HEIGHT, WIDTH)
+    # two steps from random weights vary little across the frame (~2 mm): equal within 5 % of that variation
+    assert float(np.ptp(trained)) > 0.0
+    assert float(np.abs(seen - trained).max()) < 0.05 * float(np.ptp(trained))
+
+
+def test_a_fine_tuned_glpn_directory_feeds_the_network_as_training_did(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """GLPN's ``pretrained/`` carried the original processor file (no resize, sides floored to 32: KITTI at
+    352x1216 under its defaults) while training fed 64x224: served at the training input now, with training's
+    output (the project checkpoint of the same run, which the node feeds as training did)."""
+    from test.models.hf_tiny import write_tiny_family
+
+    directory = write_tiny_family("glpn", tmp_path / "glpn")
+    config = finetune_config(
+        tmp_path, kitti_object_dir, directory, model__input_height=64, model__input_width=224, run__steps=2,
+        run__checkpoint_every=2, run__validate=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    result = Trainer(config).fit()  # type: ignore[arg-type]
+    assert result.model_path is not None
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    checkpoint = DepthEstimator.open("torch", result.model_path, options)
+    served = DepthEstimator.open("transformers", result.model_path.parent / "pretrained", options)
+    assert served.network_hw(rgb.shape[:2]) == checkpoint.network_hw(rgb.shape[:2]) == (64, 224)
+    assert served.spec.input.interpolation == "bilinear" and not served.spec.input.keep_aspect
+    expected = checkpoint.predict(rgb, out_hw=(64, 224)).values
+    assert float(np.ptp(expected)) > 0.0
+    assert float(np.abs(served.predict(rgb, out_hw=(64, 224)).values - expected).max()) < 0.05 * float(np.ptp(expected))
