@@ -30,7 +30,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ConfigError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.training.data.kitti_files import read_calib_file
+from mono_depth_ros.training.data.kitti_files import raw_image_extension, raw_image_message, read_calib_file
 from mono_depth_ros.training.data.records import (
     FrameRecord,
     LidarFile,
@@ -43,7 +43,6 @@ from mono_depth_ros.training.data.records import (
 Side = Literal["l", "r"]
 SIDE_TO_CAMERA: dict[str, int] = {"l": 2, "r": 3}
 STEREO_PARTNER = {2: 3, 3: 2}
-IMAGE_EXTENSIONS = (".png", ".jpg")  # as downloaded; monodepth2's converted copies (its default, without --png)
 CAM_TO_CAM = "calib_cam_to_cam.txt"
 VELO_TO_CAM = "calib_velo_to_cam.txt"
 
@@ -226,9 +225,7 @@ class KittiRawDataset(RecordDataset):
                 return stem.with_suffix(image_ext)
             if (entry.folder, camera) not in extensions:  # one stat per drive camera: a drive is converted whole
                 # probed on the listed frame, not on the path asked for first (a neighbour, which may be missing)
-                listed = stem.with_name(f"{entry.frame_index:010d}")
-                found = [ext for ext in IMAGE_EXTENSIONS if listed.with_suffix(ext).is_file()]
-                extensions[(entry.folder, camera)] = found[0] if found else IMAGE_EXTENSIONS[0]
+                extensions[(entry.folder, camera)] = raw_image_extension(stem.with_name(f"{entry.frame_index:010d}"))
             return stem.with_suffix(extensions[(entry.folder, camera)])
 
         records = []
@@ -275,8 +272,7 @@ class KittiRawDataset(RecordDataset):
                 if stereo:
                     _check_partners_exist(split, records)
                 if image_ext is None:
-                    msg = f"{err} (images are read as {' or '.join(IMAGE_EXTENSIONS)}, whichever the drive holds)"
-                    raise ConfigError(msg) from None
+                    raise ConfigError(raw_image_message(str(err))) from None
                 raise
         super().__init__(records, transform)
 
