@@ -238,6 +238,32 @@ def test_metric_focal_stated_for_a_project_checkpoint_names_a_remedy_that_applie
     assert "leave model.output_kind empty" in str(refused.value)
 
 
+def test_a_stated_kind_that_contradicts_a_project_checkpoints_spec_is_refused_naming_both(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A unet checkpoint whose spec says depth_up_to_scale, run with model.output_kind=relative_inverse, was taken
+    without a word (only ONNX / TorchScript specs were compared): the pipeline read its depth as inverse depth up to
+    scale and shift. Refused naming both kinds and a remedy that applies to a checkpoint (no `mono-depth spec`, which
+    reads exported models only); depth_up_to_scale for a metric checkpoint runs, logged with both kinds."""
+    torch.manual_seed(0)
+    spec = make_unet_spec("resnet18", "tiny")
+    weights = save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    params = {"model.weights": str(weights), "device": "cpu", "model.threads": 1}
+    for stated in ("relative_inverse", "affine_depth", "metric"):
+        with pytest.raises(ConfigError) as refused:
+            build_depth_source(resolve({**params, "model.output_kind": stated}))
+        message = str(refused.value)
+        assert f"model.output_kind={stated} contradicts the spec of {weights}, which says depth_up_to_scale" in message
+        assert "leave model.output_kind empty" in message and "mono-depth spec" not in message
+    assert build_depth_source(resolve({**params, "model.output_kind": "depth_up_to_scale"})) is not None
+    metric = make_unet_spec("resnet18", "tiny", output_kind=OutputKind.METRIC)
+    metric_weights = save_checkpoint(tmp_path / "metric.safetensors", build_model(metric).state_dict(), metric)
+    rescaled = {**params, "model.weights": str(metric_weights), "model.output_kind": "depth_up_to_scale"}
+    with caplog.at_level("INFO", logger="mono_depth_ros.models.depth_source"):
+        assert build_depth_source(resolve(rescaled)) is not None
+    assert any("says metric" in r.message for r in caplog.records)
+
+
 @pytest.mark.parametrize("backend", ["onnx", "torchscript", "transformers", "depth_anything_v2"])
 def test_a_backend_other_than_unet_without_weights_asks_for_them(backend: str) -> None:
     """The shipped default is a unet checkpoint: with another backend and model.weights empty it was opened anyway
