@@ -121,6 +121,30 @@ def replace_model_files(
             staged_model.unlink(missing_ok=True)
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, bytes) of the file at ``path``, or None when there is none: whether it was replaced."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def check_unreplaced(model_path: Path, stamp: tuple[int, int, int] | None) -> None:
+    """Refuse a model whose file was replaced (an export or copy finishing) while it and its sidecars were read: the
+    model read and the spec or golden read may be of two models.
+
+    Raises:
+        CheckpointError: naming the file and what to do (start again once the export or copy is done).
+    """
+    if file_stamp(model_path) != stamp:
+        msg = (
+            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it); start "
+            f"again once that is done"
+        )
+        raise CheckpointError(msg)
+
+
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
     """The :class:`ModelSpec` of an exported model: the file beside it, else the copy embedded in it.
 

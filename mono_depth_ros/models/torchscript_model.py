@@ -27,7 +27,7 @@ from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
 from mono_depth_ros.models.graph_layout import depth_map, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES, integer_depth_problem
-from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, file_stamp, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
@@ -127,6 +127,7 @@ class TorchScriptBackend:
                 f"{PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
+        stamp = file_stamp(self.path)  # the spec and golden read below are this module's (check_unreplaced)
         check_script_code(self.path)
         extra = {EMBEDDED_SPEC_FILE: ""}
         try:
@@ -145,6 +146,7 @@ class TorchScriptBackend:
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
+        check_unreplaced(self.path, stamp)
         self._warned_first = False
 
     def infer(self, batch: Tensor) -> Tensor:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
+from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.sidecar import golden_path_for, replace_model_files, spec_path_for, staging_path
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
@@ -102,3 +104,46 @@ def test_new_sidecars_for_the_same_model_without_a_golden_leave_none(tmp_path: P
     replace_model_files(model, None, _spec("a"), _golden(1.0))
     replace_model_files(model, None, _spec("a"))
     assert _state(model) == ("a", "a", None)
+
+
+@pytest.mark.parametrize("backend", ["torchscript", "onnx"])
+def test_a_model_replaced_while_it_is_loaded_is_refused_not_paired_with_the_new_sidecars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The model is read first, its spec and golden after: an export of another network finishing in between paired
+    the module read with the new spec and golden (the self-test then compared the earlier network with the new
+    network's output, or with golden_check off ran it under the other spec), without a word. The model file's stamp
+    is compared before and after: refused, naming the file; loaded again, it is the new model with its own files."""
+    from mono_depth_ros.models import onnx_model, torchscript_model
+    from mono_depth_ros.models.export import export_onnx, export_torchscript
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.models.onnx_model import OnnxBackend
+    from mono_depth_ros.models.torchscript_model import TorchScriptBackend
+
+    from .tiny_models import tiny_unet
+
+    def export(network: torch.nn.Module, spec: ModelSpec, target: Path) -> object:
+        if backend == "torchscript":
+            return export_torchscript(network, spec, target)
+        return export_onnx(network, spec, target, exporter="legacy")  # the faster exporter: any graph will do
+
+    module = torchscript_model if backend == "torchscript" else onnx_model
+    make = TorchScriptBackend if backend == "torchscript" else OnnxBackend
+    network, spec = tiny_unet(seed=0)
+    target = tmp_path / f"unet.{'pt' if backend == 'torchscript' else 'onnx'}"
+    export(network, spec, target)
+    other, _ = tiny_unet(seed=1)
+    read_spec = module.read_spec
+    replaced: list[bool] = []
+
+    def export_finishes(*args: object) -> object:
+        if not replaced:
+            replaced.append(True)
+            export(other, spec, target)
+        return read_spec(*args)
+
+    monkeypatch.setattr(module, "read_spec", export_finishes)
+    with pytest.raises(CheckpointError, match=rf"{target.name} was replaced while it and its spec were read"):
+        make(target, torch.device("cpu"))
+    estimator = DepthEstimator.open(backend, target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
