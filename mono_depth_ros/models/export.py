@@ -393,7 +393,8 @@ def export_onnx(
 
     Raises:
         ConfigError: onnx / onnxruntime not installed, or the network does not run at ``input_hw``.
-        CheckpointError: the export does not match eager torch.
+        CheckpointError: the export does not match eager torch, or cannot be written in the output folder (a
+            full disk, a read-only folder: :func:`~.checkpoint.write_failed`, naming ``path``).
     """
     ort = require_onnxruntime()
     target = Path(path)
@@ -406,7 +407,10 @@ def export_onnx(
     # the graph is written, checked and given its spec in a folder of its own beside target (its name kept for the
     # exporters' messages), then swapped in with its sidecars (replace_model_files): Ctrl-C, a parity failure or a
     # full disk leaves every earlier file at target as it was
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as err:  # a read-only folder, no permission: named as a graph that cannot be written there
+        raise write_failed(target, err, "an earlier export there is left as it was") from None
     try:
         partial = staging / target.name
         used = _onnx_export(module, inputs[0], partial, opset, exporter, target)

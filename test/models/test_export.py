@@ -174,6 +174,20 @@ def test_a_full_disk_is_named_with_the_path_not_sent_to_another_exporter(
     assert "earlier export there is left as it was" in message and target.read_bytes() == before
 
 
+def test_a_folder_no_file_can_be_written_in_is_named_with_the_output_path() -> None:
+    """An ONNX graph is written in a folder of its own made beside the output path: in a folder where nothing can be
+    written (read-only, no permission; /proc here, for root too) making it raised a bare FileNotFoundError naming a
+    hidden temporary folder (`/proc/.m.onnx.d6qaizsq`), which `mono-depth export` does not catch, where the write
+    was refused naming the output path and what to do."""
+    network, spec = tiny_unet()
+    target = Path("/proc/m.onnx")
+    with pytest.raises(CheckpointError) as raised:
+        export_onnx(network, spec, target, exporter="legacy")
+    message = str(raised.value)
+    assert f"cannot write {target} (" in message and "choose another folder" in message, message
+    assert not list(Path("/proc").glob(".m.onnx.*"))
+
+
 def test_an_interrupted_legacy_retry_leaves_no_temporary_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed-size dynamo graph is exported again with the legacy exporter beside it (``.legacy.tmp``); Ctrl-C
     while that graph was checked left the file (a whole model's size) in the output folder."""
