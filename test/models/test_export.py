@@ -165,7 +165,7 @@ def test_a_full_disk_is_named_with_the_path_not_sent_to_another_exporter(
         (Path(folder) / target.name).symlink_to("/dev/full")
         return folder
 
-    monkeypatch.setattr(export_module.tempfile, "mkdtemp", full_disk_folder)
+    monkeypatch.setattr(tempfile, "mkdtemp", full_disk_folder)  # the module export_onnx calls it from
     with pytest.raises(CheckpointError) as raised:
         export_onnx(network, spec, target, exporter="legacy")
     message = str(raised.value)
@@ -433,4 +433,5 @@ def test_an_export_over_an_earlier_one_that_fails_before_all_is_written_leaves_e
     assert sorted(tmp_path.iterdir()) == files
     assert {path: path.read_bytes() for path in files} == before
     estimator = DepthEstimator.open(fmt, target, EstimatorConfig(device="cpu", golden_check="refuse"))
-    assert estimator.backend.golden is not None and estimator.self_test(estimator.backend.golden).passed
+    golden_file = read_golden(target, estimator.spec)
+    assert golden_file is not None and estimator.self_test(golden_file).passed
