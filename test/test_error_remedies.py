@@ -104,7 +104,7 @@ def test_every_option_a_message_names_is_a_mono_depth_option() -> None:
     wrong = [
         f"{where}: {option}"
         for where, text in strings()
-        for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)
+        for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9_-]*)", text)
         if option not in known
     ]
     assert not wrong, f"options that no mono-depth sub-command takes: {wrong}"
