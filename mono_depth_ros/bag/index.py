@@ -281,9 +281,15 @@ class BagIndex:
         """
         lidar_frame = scan.frame_id
         cam_from_lidar = self.cam_from_scan(camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass)
+        mount: RigidTransform | None = cam_from_lidar  # the mounting: a recalibration restarts the LiDAR scale
+        if motion_frame:  # motion folded in: the mounting is camera <- LiDAR at the scan stamp
+            try:
+                mount = self.cam_from_scan(camera_frame, None, lidar_frame, scan.stamp_ns, "", bag_pass)
+            except DepthError:
+                mount = None  # not compared
         if not motion_frame or scan.point_dt_ns is None:
             return LidarScan(
-                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns
+                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns, mount=mount
             ), 0
 
         def at(t_ns: int) -> RigidTransform | None:  # camera(image) <- lidar(t_ns); None: TF cannot say
@@ -292,7 +298,8 @@ class BagIndex:
             except DepthError:
                 return None
 
-        return deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+        deskewed, missing = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+        return replace(deskewed, mount=mount), missing
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:

@@ -601,3 +601,43 @@ def test_a_gated_out_ground_plane_fit_is_not_reported_as_the_applied_fit_on_real
     assert (values["scale.inliers"], values["scale.inlier_ratio"]) == ("0", "nan"), values
     back = recovery.update(dense / 3.0, kind, 4 * FRAME_PERIOD_NS, frame.intrinsics)
     assert back.health is Health.OK and back.fit is not None and back.inliers > 0, back.reason
+
+
+def test_a_recalibrated_lidar_gets_the_scale_of_its_new_transform_at_once_on_real_kitti_frames(
+    kitti_object_dir: Path,
+) -> None:
+    """KITTI 000001 with the LiDAR's transform 30 cm off vertically for 9 frames (a mounting measured wrong), then
+    the recalibrated (true) transform, the model's scale steady. The filter kept the wrong transform's scale and
+    gated the new one out as an outlier: two frames held the old scale (`last_good`, 10.5 % long, then 18 % short for
+    -30 cm) before it re-initialised. A changed mounting (``LidarScan.mount``: 5 cm or 0.5° or more) now starts the
+    LiDAR filter again; an unchanged one (every frame's transform moved by the robot's motion, ``lidar.motion_frame``)
+    keeps it."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.geometry import RigidTransform
+    from mono_depth_ros.evaluation.scale import PerturbationConfig, perturb_prediction
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    dense = densify_nearest(frame.lidar_depth_m)
+    prediction = perturb_prediction(dense, kind, np.random.default_rng(1), PerturbationConfig(frame_scale_jitter=0))[0]
+    truth = np.isfinite(frame.lidar_depth_m)
+    true_mount = frame.cam_from_velo
+    for offset_m in (0.3, -0.3):
+        shift = RigidTransform(np.eye(3), np.array([0.0, offset_m, 0.0]), true_mount.dst_frame, true_mount.dst_frame)
+        recovery = ScaleRecovery(RecoveryConfig(ground=None))
+        errors: list[float] = []
+        after: list[tuple[ScaleMode, Health, str]] = []
+        for i in range(12):
+            mount = shift @ true_mount if i < 9 else true_mount
+            # the robot moves 1 cm per frame: the transform the scan carries changes each frame, its mounting not
+            moved = RigidTransform(np.eye(3), np.array([0.0, 0.0, -0.01 * (i % 2)])) @ mount
+            scan = LidarScan(frame.scan[:, :3], moved, i * FRAME_PERIOD_NS, mount=mount)
+            result = recovery.update(prediction, kind, i * FRAME_PERIOD_NS, frame.intrinsics, scan)
+            errors.append(float(np.median(result.depth_m[truth] / frame.lidar_depth_m[truth])) - 1.0)
+            if i >= 9:
+                after.append((result.mode, result.health, result.reason))
+        assert [a[:2] for a in after] == [(ScaleMode.LIDAR, Health.OK)] * 3, after
+        assert "LiDAR transform changed" in after[0][2], after[0]
+        assert all(r == "" for _, _, r in after[1:]), after  # the motion of 1 cm is no recalibration
+        assert abs(errors[8]) > 0.05 and max(abs(e) for e in errors[9:]) < 0.03, errors
