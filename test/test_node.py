@@ -1517,6 +1517,31 @@ def test_a_scan_with_an_undecodable_layout_is_counted_and_the_frame_is_still_pub
     assert pipeline.frames[0].lidar is None
 
 
+def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame(ros: Ros) -> None:
+    """The node's road of ``test/bag/test_runner.py::test_a_scan_that_is_no_message_is_counted_once_*``: a 30 Hz
+    camera, a scan cut to 5 bytes before frames 0-2 and one with a corrupt layout nearest frames 3-5. The cut one is
+    counted once at the subscription (no frame is paired with it), the refused one once per frame paired with it:
+    4 in all, as ``mono-depth bag`` now counts the same inputs."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    node.subscription("/lidar/points").callback(b"\x00\x01\x00\x00\x05")
+    published = node.publishers["depth/image"]
+    for index in range(3):
+        send_frame(node, STAMP_NS + index * 33_333_333)
+        published.wait_for(index + 1)  # one at a time: a busy worker drops a frame
+    structured = np.zeros(5, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(STAMP_NS + 200_000_000, "velo"),
+                                                structured, 1, 5, True)  # fmt: skip
+    scan.point_step = scan.row_step = 2**31
+    node.deliver("/lidar/points", scan)
+    for count, index in enumerate(range(5, 8), start=4):
+        send_frame(node, STAMP_NS + index * 33_333_333)
+        assert len(published.wait_for(count)) == count
+    assert wait_until(lambda: sum(stats(node).unused.values()) >= 4)
+    assert stats(node).unused == {"lidar.bad_cdr": 1, "lidar.ShapeError": 3}, stats(node)
+    assert [f.lidar for f in pipeline.frames] == [None] * 6
+
+
 @pytest.mark.parametrize("mistake", [True, False], ids=["rolled", "kitti_calibration"])
 def test_a_lidar_transform_rolled_180_on_real_kitti_scans_is_logged_once_and_in_diagnostics(
     ros: Ros, kitti_object_dir: Path, mistake: bool

@@ -122,6 +122,10 @@ class _SecondPass:
         self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
         self.scans: dict[int, Scan | str] = {}
+        # scans whose bytes are no message: counted unused once (the node's subscription counts them once, and pairs
+        # no frame with them), not once per frame paired with them; the ordinals counted so far
+        self.unreadable_scans: set[int] = set()
+        self.counted_scans: set[int] = set()
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
@@ -172,7 +176,8 @@ class _SecondPass:
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    self.scans[message.ordinal] = self._decode(message, partial(decode_scan, msgtype=message.msgtype))
+                    decode = partial(decode_scan, msgtype=message.msgtype)
+                    self.scans[message.ordinal] = self._decode(message, decode, self.unreadable_scans)
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
@@ -259,10 +264,18 @@ class _SecondPass:
                 "that parses",
             )
 
-    def _decode(self, message: BagMessage, decoder: Any) -> Any:
+    def _decode(self, message: BagMessage, decoder: Any, unreadable: set[int] | None = None) -> Any:
+        """``decoder`` of the message, or the reason it cannot be decoded (its ordinal added to ``unreadable`` when
+        its bytes are no message at all, as opposed to a message ``decoder`` refuses)."""
         started = time.perf_counter()
         try:
-            return decoder(self.bag.deserialize(message))
+            try:
+                msg = self.bag.deserialize(message)
+            except DepthError:
+                if unreadable is not None:
+                    unreadable.add(message.ordinal)
+                raise
+            return decoder(msg)
         except DepthError as err:
             return f"{type(err).__name__}: {err}"
         finally:
@@ -312,6 +325,8 @@ class _SecondPass:
             self.lidar_refs[plan.lidar] -= 1
             if self.lidar_refs[plan.lidar] <= 0:
                 self.scans.pop(plan.lidar, None)
+                self.unreadable_scans.discard(plan.lidar)
+                self.counted_scans.discard(plan.lidar)
         if plan.prediction is not None:
             self.prediction_refs[plan.prediction] -= 1
             if self.prediction_refs[plan.prediction] <= 0:
@@ -417,8 +432,11 @@ class _SecondPass:
             warnings.add("lidar: no scan in time", text)
             return None
         scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
-        if isinstance(scan, str):
-            self.summary.input_unused("lidar: undecodable scan", scan)
+        if isinstance(scan, str):  # a cloud refused (a layout without z): per frame, as the node's worker counts it
+            if plan.lidar not in self.counted_scans:
+                self.summary.input_unused("lidar: undecodable scan", scan)
+            if plan.lidar in self.unreadable_scans:  # bytes that are no message: once, as the node's subscription
+                self.counted_scans.add(plan.lidar)
             return None
         if scan.points_in_lidar.shape[0] == 0:
             text = f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points"

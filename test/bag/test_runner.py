@@ -1094,3 +1094,37 @@ def test_a_run_that_writes_nothing_leaves_no_output_bag_so_the_same_command_runs
     shutil.rmtree(tmp_path / "in")
     write_tiny_bag(tmp_path / "in", 3, lidar=False)  # recorded again, camera_info on the camera's clock
     assert run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, QUIET).frames_out == 3
+
+
+def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame_as_the_node_counts_them(
+    tmp_path: Path,
+) -> None:
+    """A 30 Hz camera and a 10 Hz LiDAR (KITTI 000000 cut-outs): the scan at 0 ms cut to 3000 bytes (no
+    PointCloud2), the one at 200 ms without a z field (refused by the decoder), each the nearest scan of three
+    frames. The node counts the cut one once, at its subscription (``inputs_unused.lidar.bad_cdr``: it never reaches
+    the pairing), the refused one for each frame its worker pairs it with (``lidar.<error>`` x 3):
+    ``test_node.py::test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame``. The bag runner
+    counted the cut one for each of its three frames too: ``inputs_unused`` 6 where the node says 4."""
+    from dataclasses import replace
+
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    topics = {"image": ("/camera/image_raw", fuzz.IMAGE), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE)}  # fmt: skip
+    no_z = replace(frame.cloud, fields=[f for f in frame.cloud.fields if f.name != "z"])
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index in (0, 1, 2, 5, 6, 7):  # 33 ms apart; frames 0-2 nearest the cut scan, 5-7 the refused one
+            stamp_ns = fuzz.STAMP_NS + index * 33_333_333
+            if index in (0, 6):
+                cloud = frame.cdr(fuzz.restamped(frame.cloud if index == 0 else no_z, stamp_ns))
+                bag.write_raw("/lidar/points", fuzz.CLOUD, cloud[:3000] if index == 0 else cloud, stamp_ns)
+            for latency_ms, key in enumerate(("info", "image", "prediction")):
+                message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction}[key]
+                bag.write_raw(*topics[key], frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ms + 1)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 6
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    assert (values["inputs_unused"], values["inputs_unused.lidar: undecodable scan"]) == ("4", "4"), values
+    assert summary.warnings.counts["lidar: undecodable scan"] == 4
