@@ -641,3 +641,34 @@ def test_a_recalibrated_lidar_gets_the_scale_of_its_new_transform_at_once_on_rea
         assert "LiDAR transform changed" in after[0][2], after[0]
         assert all(r == "" for _, _, r in after[1:]), after  # the motion of 1 cm is no recalibration
         assert abs(errors[8]) > 0.05 and max(abs(e) for e in errors[9:]) < 0.03, errors
+
+
+def test_32_and_16_beam_rigs_from_real_kitti_scans_keep_the_hdl64s_scale(kitti_object_dir: Path) -> None:
+    """Every 2nd / 4th ring of the real HDL-64E scans (a 32- / 16-beam LiDAR) and a VLP-16's beams (the rings
+    nearest -15° to +1° in 2° steps: 9-10 of its 16 beams fall within the HDL-64E's +2° to -25°), a prediction with
+    15 % smooth error, 3 % noise and 2 % outliers: every rig is LiDAR 'ok' (no gate tuned to 64 beams refuses it) and
+    its metric depth's median ratio to the truth within 2 % of the full scan's (measured: within 0.8 %)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.evaluation.scale import perturb_prediction
+    from test.kitti_bag import load_kitti_frames
+    from test.kitti_rigs import rings_by_scan_order
+
+    kinds = (OutputKind.DEPTH_UP_TO_SCALE, OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH)
+    for index, frame in enumerate(load_kitti_frames(kitti_object_dir)):
+        points = frame.scan[:, :3]
+        ring = rings_by_scan_order(points)
+        elevation = np.degrees(np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1])))
+        ring_elevation = np.array([np.median(elevation[ring == r]) for r in range(int(ring.max()) + 1)])
+        vlp16 = {int(np.argmin(np.abs(ring_elevation - e))) for e in range(-15, 2, 2)}
+        rigs = {"hdl64": ring >= 0, "32": ring % 2 == 0, "16": ring % 4 == 0, "vlp16": np.isin(ring, list(vlp16))}
+        truth = frame.lidar_depth_m
+        for kind in kinds:
+            prediction, _ = perturb_prediction(densify_nearest(truth), kind, np.random.default_rng(index))
+            ratios = {}
+            for name, keep in rigs.items():
+                scan = LidarScan(points[keep], frame.cam_from_velo, 0)
+                result = ScaleRecovery(RecoveryConfig(ground=None)).update(prediction, kind, 0, frame.intrinsics, scan)
+                assert (result.mode, result.health) == (ScaleMode.LIDAR, Health.OK), (frame.name, kind, name, result)
+                seen = np.isfinite(truth) & np.isfinite(result.depth_m)
+                ratios[name] = float(np.median(result.depth_m[seen] / truth[seen]))
+            assert all(abs(r / ratios["hdl64"] - 1.0) < 0.02 for r in ratios.values()), (frame.name, kind, ratios)
