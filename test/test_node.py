@@ -1645,3 +1645,56 @@ def test_mutated_real_inputs_from_cdr_bytes_each_land_in_a_counter_and_the_node_
         f"inputs_unused.{reason}": count for reason, count in unused.items()
     }, values
     assert (values["bad_messages"], values["inputs_unused"]) == ("8", "5"), values
+
+
+def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same_keys(ros: Ros, tmp_path: Path) -> None:
+    """The LiDAR faults of test_cdr_fuzz (KITTI 000000: a scan cut to 3000 bytes, y over x, x of datatype 9, no
+    points) and a cut camera_info, one per frame, as CDR bytes into the node's raw subscriptions and recorded in a
+    bag for ``mono-depth bag``: both roads' last ``/diagnostics`` status holds the same
+    ``inputs_unused.<input>.<reason>`` keys with the same counts. The bag runner said ``lidar: undecodable scan``
+    (3) and ``lidar: empty scan`` where the node says ``lidar.bad_cdr``, ``lidar.ShapeError``,
+    ``lidar.EncodingError``, ``lidar.empty_scan``, and ``undecodable /camera/camera_info`` for
+    ``camera_info.bad_cdr``: a supervisor watching one key missed the other road's."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    cases = [m for m in fuzz.one_mutation_per_frame(frame) if m.key == "cloud" or m.name == "camera_info cut"]
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
+    node = ros.make_node({**params, "lidar.wait_s": 0.0})
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    expected_published = sum(case.name != "camera_info cut" for case in cases)
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index, case in enumerate(cases):
+            stamp_ns = STAMP_NS + index * 1_000_000_000
+            raw = fuzz.frame_bytes(frame, case, stamp_ns)
+            for latency_ms, key in enumerate(("cloud", "info", "prediction", "image")):
+                node.subscription(topics[key][0]).callback(raw[key])
+                bag.write_raw(*topics[key], raw[key], stamp_ns + latency_ms * 1_000_000)
+            done = sum(c.name != "camera_info cut" for c in cases[: index + 1])  # one at a time: none dropped
+            assert wait_until(functools.partial(lambda n: stats(node).published == n, done), 30), case.name
+    assert stats(node).published == expected_published
+    node._publish_diagnostics()
+    prefix = "inputs_unused"
+
+    def unused(status: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values if kv.key.startswith(prefix)}
+
+    from_node = unused(node.publishers["/diagnostics"].messages[-1].status[0])
+    run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False))
+    from_bag = unused(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0])
+    assert from_node == {
+        "inputs_unused": "5", "inputs_unused.camera_info.bad_cdr": "1", "inputs_unused.lidar.bad_cdr": "1",
+        "inputs_unused.lidar.ShapeError": "1", "inputs_unused.lidar.EncodingError": "1",
+        "inputs_unused.lidar.empty_scan": "1",
+    }, from_node  # fmt: skip
+    assert from_bag == from_node, (from_bag, from_node)

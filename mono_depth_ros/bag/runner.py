@@ -18,7 +18,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.ground_tf import GroundPoses
 from mono_depth_ros.adapters.lidar import no_scan_text
@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
-from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
+from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
@@ -121,11 +121,8 @@ class _SecondPass:
         active = [p for p in plans if p.skip is None]
         self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
-        self.scans: dict[int, Scan | str] = {}
-        # scans whose bytes are no message: counted unused once (the node's subscription counts them once, and pairs
-        # no frame with them), not once per frame paired with them; the ordinals counted so far
-        self.unreadable_scans: set[int] = set()
-        self.counted_scans: set[int] = set()
+        # decoded scans, or why one cannot be used: (reason as the node counts it in inputs_unused, text)
+        self.scans: dict[int, Scan | tuple[str, str]] = {}
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
@@ -176,8 +173,7 @@ class _SecondPass:
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    decode = partial(decode_scan, msgtype=message.msgtype)
-                    self.scans[message.ordinal] = self._decode(message, decode, self.unreadable_scans)
+                    self.scans[message.ordinal] = self._decode_scan(message)
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
@@ -264,20 +260,32 @@ class _SecondPass:
                 "that parses",
             )
 
-    def _decode(self, message: BagMessage, decoder: Any, unreadable: set[int] | None = None) -> Any:
-        """``decoder`` of the message, or the reason it cannot be decoded (its ordinal added to ``unreadable`` when
-        its bytes are no message at all, as opposed to a message ``decoder`` refuses)."""
+    def _decode(self, message: BagMessage, decoder: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return decoder(self.bag.deserialize(message))
+        except DepthError as err:
+            return f"{type(err).__name__}: {err}"
+        finally:
+            self.summary.add_stage("decode", _ms(started))
+
+    def _decode_scan(self, message: BagMessage) -> Scan | tuple[str, str]:
+        """The scan, or ``(reason, text)`` when it cannot be used, the reason as the node counts it in
+        ``inputs_unused``: ``lidar.bad_cdr`` for bytes that are no message (cut, corrupt), counted here, once, as
+        the node's subscription counts them (no frame is paired with them there), ``lidar.<DepthError>`` for a
+        cloud the decoder refuses (a layout without z), counted per frame paired with it, as the node's worker."""
         started = time.perf_counter()
         try:
             try:
                 msg = self.bag.deserialize(message)
-            except DepthError:
-                if unreadable is not None:
-                    unreadable.add(message.ordinal)
-                raise
-            return decoder(msg)
-        except DepthError as err:
-            return f"{type(err).__name__}: {err}"
+            except DepthError as err:
+                reason = f"lidar.{BAD_CDR}"
+                self.summary.input_unused(reason, f"{type(err).__name__}: {err}")
+                return reason, f"{type(err).__name__}: {err}"
+            try:
+                return decode_scan(msg, message.msgtype)
+            except DepthError as err:
+                return f"lidar.{type(err).__name__}", str(err)
         finally:
             self.summary.add_stage("decode", _ms(started))
 
@@ -325,8 +333,6 @@ class _SecondPass:
             self.lidar_refs[plan.lidar] -= 1
             if self.lidar_refs[plan.lidar] <= 0:
                 self.scans.pop(plan.lidar, None)
-                self.unreadable_scans.discard(plan.lidar)
-                self.counted_scans.discard(plan.lidar)
         if plan.prediction is not None:
             self.prediction_refs[plan.prediction] -= 1
             if self.prediction_refs[plan.prediction] <= 0:
@@ -431,23 +437,24 @@ class _SecondPass:
             text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
             warnings.add("lidar: no scan in time", text)
             return None
-        scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
-        if isinstance(scan, str):  # a cloud refused (a layout without z): per frame, as the node's worker counts it
-            if plan.lidar not in self.counted_scans:
-                self.summary.input_unused("lidar: undecodable scan", scan)
-            if plan.lidar in self.unreadable_scans:  # bytes that are no message: once, as the node's subscription
-                self.counted_scans.add(plan.lidar)
+        scan = self.scans.get(plan.lidar, (f"lidar.{BAD_CDR}", "missing in the second pass over the bag"))
+        if isinstance(scan, tuple):  # a cloud refused (a layout without z): per frame, as the node's worker counts it
+            if scan[0] != f"lidar.{BAD_CDR}":  # bytes that are no message: counted once, when decoded
+                self.summary.input_unused(*scan)
             return None
         if scan.points_in_lidar.shape[0] == 0:
             text = f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points"
-            self.summary.input_unused("lidar: empty scan", text)
+            self.summary.input_unused("lidar.empty_scan", text)
             return None
         try:
             deskewed, missing = self.index.lidar_scan(
                 plan.entry.frame_id, plan.entry.stamp_ns, scan, self.config.lidar.motion_frame, plan.entry.bag_pass
             )
+        except TfLookupError as err:  # TF cannot answer: what the node's tf2 raises (TransformException)
+            self.summary.input_unused("lidar.TransformException", str(err))
+            return None
         except DepthError as err:
-            self.summary.input_unused(f"lidar: {type(err).__name__}", str(err))
+            self.summary.input_unused(f"lidar.{type(err).__name__}", str(err))
             return None
         if held := self._held_after_end(plan.entry.frame_id, plan.entry.stamp_ns, scan, plan.entry.bag_pass):
             warnings.add("tf: held after /tf ended", held)

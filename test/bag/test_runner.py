@@ -272,11 +272,11 @@ def test_empty_and_all_nan_scans_and_missing_tf_are_warnings(tmp_path: Path) -> 
 
     summary, _out = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_scans, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: empty scan"] == 2
+    assert summary.warnings.counts["lidar.empty_scan"] == 2  # the node's inputs_unused names
     summary, _ = _run(tmp_path / "no_tf", EXTERNAL_RELATIVE, tf_static=False, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: TransformError"] == 3
-    assert "static_transform_publisher" in summary.warnings.examples["lidar: TransformError"]
+    assert summary.warnings.counts["lidar.TransformException"] == 3  # TF cannot answer: tf2's exception
+    assert "static_transform_publisher" in summary.warnings.examples["lidar.TransformException"]
 
 
 def test_missing_topics_raise_bag_errors_before_writing(tmp_path: Path) -> None:
@@ -604,9 +604,10 @@ def test_undecodable_scan_layouts_are_counted_warnings_not_a_crash(tmp_path: Pat
 
     summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_layouts, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: undecodable scan"] == 2
-    example = summary.warnings.examples["lidar: undecodable scan"]  # the first one
-    assert example.startswith("ShapeError: PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
+    counts = {"lidar.ShapeError": 1, "lidar.EncodingError": 1}  # the node's names: its worker's error classes
+    assert dict(summary.warnings.counts) == counts, summary.warnings.counts
+    example = summary.warnings.examples["lidar.ShapeError"]  # the first one
+    assert example.startswith("PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
 
 
 def _with_diagnostics(source: Path, target: Path, statuses: list[str]) -> Path:
@@ -766,8 +767,8 @@ def test_a_gap_in_tf_longer_than_tf2s_cache_costs_the_frame_in_it_its_lidar_scal
     params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
     assert summary.frames_out == 3 and summary.scale_health == {"ok": 2, "degraded": 1}, summary.warnings.examples
-    assert summary.warnings.counts == {"lidar: TransformError": 1}
-    text = summary.warnings.examples["lidar: TransformError"]
+    assert summary.warnings.counts == {"lidar.TransformException": 1}  # what the node's tf2 raises for the gap
+    text = summary.warnings.examples["lidar.TransformException"]
     assert "/tf for 'velodyne' has no sample from" in text and "11.6 s" in text and "10 s cache" in text, text
 
 
@@ -1019,9 +1020,10 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     }  # fmt: skip
     assert summary.frames_out == sum(m.reason == fuzz.PUBLISHED for m in mutations) + 1  # + the cut camera_info's
     warnings = dict(summary.warnings.counts)
-    assert warnings["undecodable /camera/camera_info"] == warnings["camera_info: not within sync.slop_s"] == 1
-    assert warnings["lidar: undecodable scan"] == 3 and warnings["lidar: empty scan"] == 1
-    assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar: undecodable scan"]
+    assert warnings["camera_info.bad_cdr"] == warnings["camera_info: not within sync.slop_s"] == 1
+    assert warnings["lidar.bad_cdr"] == warnings["lidar.ShapeError"] == warnings["lidar.EncodingError"] == 1
+    assert warnings["lidar.empty_scan"] == 1
+    assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar.bad_cdr"]
     # its last /diagnostics status, as the node's: the images add up, the scans and camera_info not used apart
     values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
     assert (
@@ -1031,7 +1033,7 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     ), values
     prefix = "inputs_unused."
     unused = {key.removeprefix(prefix): int(value) for key, value in values.items() if key.startswith(prefix)}
-    inputs = {"undecodable /camera/camera_info", "lidar: undecodable scan", "lidar: empty scan"}
+    inputs = {"camera_info.bad_cdr", "lidar.bad_cdr", "lidar.ShapeError", "lidar.EncodingError", "lidar.empty_scan"}
     assert unused == {reason: warnings[reason] for reason in inputs}, values  # not "not within sync.slop_s": used
     assert int(values["inputs_unused"]) == sum(unused.values()), values
 
@@ -1126,5 +1128,5 @@ def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame_a
     summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
     assert summary.accounted and summary.frames_out == 6
     values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
-    assert (values["inputs_unused"], values["inputs_unused.lidar: undecodable scan"]) == ("4", "4"), values
-    assert summary.warnings.counts["lidar: undecodable scan"] == 4
+    assert (values["inputs_unused.lidar.bad_cdr"], values["inputs_unused.lidar.EncodingError"]) == ("1", "3"), values
+    assert values["inputs_unused"] == "4" and summary.warnings.counts["lidar.EncodingError"] == 3
