@@ -1106,7 +1106,9 @@ def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame_a
     frames. The node counts the cut one once, at its subscription (``inputs_unused.lidar.bad_cdr``: it never reaches
     the pairing), the refused one for each frame its worker pairs it with (``lidar.<error>`` x 3):
     ``test_node.py::test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame``. The bag runner
-    counted the cut one for each of its three frames too: ``inputs_unused`` 6 where the node says 4."""
+    counted the cut one for each of its three frames too: ``inputs_unused`` 6 where the node says 4.
+    ``lidar.max_age_s`` 0.1 s: frames 0-2 have no other scan within it (with 0.2 s they take the refused one at
+    200 ms instead of the cut one, as the node takes the nearest scan it received)."""
     from dataclasses import replace
 
     from test.adapters import test_cdr_fuzz as fuzz
@@ -1125,8 +1127,31 @@ def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame_a
             for latency_ms, key in enumerate(("info", "image", "prediction")):
                 message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction}[key]
                 bag.write_raw(*topics[key], frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ms + 1)
-    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**EXTERNAL_RELATIVE, "lidar.max_age_s": 0.1}, QUIET)
     assert summary.accounted and summary.frames_out == 6
     values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
     assert (values["inputs_unused.lidar.bad_cdr"], values["inputs_unused.lidar.EncodingError"]) == ("1", "3"), values
     assert values["inputs_unused"] == "4" and summary.warnings.counts["lidar.EncodingError"] == 3
+
+
+def test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_node_does(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """KITTI 000001 four times at 10 Hz, each scan 30 ms before its image, the scan of frame 1 cut to 3000 bytes
+    (its header readable, no PointCloud2). The node never pairs it (its subscription drops it, ``lidar.bad_cdr``)
+    and takes the nearest scan it has within ``lidar.max_age_s``: frame 2's, 70 ms later. The bag runner paired
+    frame 1 with the cut scan (the first pass reads headers only) and the frame lost its LiDAR scale (``degraded``,
+    the last good one held). Now its outputs are those of the same bag without that scan (what the node saw)."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    outputs = {}
+    for name, cut, dropped in (("cut", (1,), ()), ("node", (), (1,))):
+        write_kitti_bag(tmp_path / name, [frame] * 4, prediction="relative_inverse", cut_scans=cut, drop_scans=dropped)
+        summary = run_bag(tmp_path / name, tmp_path / f"{name}_out", params, QUIET)
+        assert summary.frames_out == 4 and summary.scale_health == {"ok": 4}, (name, summary.format())
+        assert dict(summary.unused) == ({"lidar.bad_cdr": 1} if cut else {}), summary.unused
+        outputs[name] = read_bag(tmp_path / f"{name}_out")
+    images = {name: [(t, bytes(np.asarray(m.data))) for t, m in out["/depth/image"]] for name, out in outputs.items()}
+    assert len(images["cut"]) == 4 and images["cut"] == images["node"]  # frame 1's depth: frame 2's scan's scale
