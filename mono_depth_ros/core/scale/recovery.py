@@ -187,6 +187,7 @@ class ScaleRecovery:
         self._last_stamp_ns: int | None = None
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
         self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
+        self._lidar_mount_moving = False  # the last mounting changed from the one before: a moving joint
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
         self._extrinsic = ExtrinsicCheck(check) if check is not None else None  # kept across resets: geometry
@@ -211,6 +212,7 @@ class ScaleRecovery:
         self._inconsistent.clear()
         self._anchor = None
         self._lidar_mount = None
+        self._lidar_mount_moving = False
         self._key = None  # the projection memo stays: it is keyed by the scan itself, not by temporal state
 
     def update(
@@ -287,15 +289,23 @@ class ScaleRecovery:
         The old transform's scale is no prior for the new one's: the LiDAR filter, the relative kinds' anchor and
         their pending rejections start again. Kept, the filter gated the new transform's scale out for
         ``reinit_after`` - 1 frames (KITTI 000001, 30 cm: the old scale held 10 % long or 18 % short) or drifted to it
-        over 6+ frames (6-10 %: 4 %, 3 %, 2 % off). A mounting not given (None) is not compared."""
+        over 6+ frames (6-10 %: 4 %, 3 %, 2 % off). A mounting not given (None) is not compared.
+
+        A recalibration is a step after a steady mounting: a mounting that changed from the frame before as well is a
+        LiDAR (or camera) on a moving joint, whose TF is right at every instant, and keeps the filter (restarted
+        every frame, it never smoothed and every frame's reason said "recalibrated"; only the change where the joint
+        starts moving, not yet told from a recalibration, starts it again)."""
         if mount is None:
             return
         old = self._lidar_mount
+        self._lidar_mount = mount
         if old is not None:
             moved_m = float(np.linalg.norm(mount.translation - old.translation))
             cos = (float(np.trace(old.rotation.T @ mount.rotation)) - 1.0) / 2.0
             turned_rad = math.acos(min(1.0, max(-1.0, cos)))
-            if moved_m < NEW_MOUNT_M and turned_rad < NEW_MOUNT_RAD:
+            changed = moved_m >= NEW_MOUNT_M or turned_rad >= NEW_MOUNT_RAD
+            was_moving, self._lidar_mount_moving = self._lidar_mount_moving, changed
+            if not changed or was_moving:
                 return
             self._scale_filter.reset()
             self._inconsistent.clear()
@@ -304,7 +314,6 @@ class ScaleRecovery:
                 f"LiDAR transform changed by {moved_m * 100:.0f} cm, {math.degrees(turned_rad):.1f}° "
                 f"(recalibrated): LiDAR scale started afresh"
             )
-        self._lidar_mount = mount
 
     # -- sources -------------------------------------------------------------------------------------------
 

@@ -672,3 +672,34 @@ def test_32_and_16_beam_rigs_from_real_kitti_scans_keep_the_hdl64s_scale(kitti_o
                 seen = np.isfinite(truth) & np.isfinite(result.depth_m)
                 ratios[name] = float(np.median(result.depth_m[seen] / truth[seen]))
             assert all(abs(r / ratios["hdl64"] - 1.0) < 0.02 for r in ratios.values()), (frame.name, kind, ratios)
+
+
+def test_a_lidar_on_a_moving_joint_keeps_its_scale_filter_on_real_kitti_frames(kitti_object_dir: Path) -> None:
+    """KITTI 000001's scan seen from a LiDAR on a joint that turns 1° per frame about its z axis (a nodding / panning
+    mount, or the camera on a pan head): TF gives the true camera <- LiDAR every frame, so the points land where they
+    did and the model's scale is steady. Every mount differed from the last by 1° (>= 0.5°), so the branch took each
+    frame for a recalibration: the LiDAR filter and the relative anchor started again every frame (never smoothed)
+    and every frame's reason said "recalibrated". A mount that keeps moving is the joint's motion: at most the first
+    change (where it starts moving, not yet told from a recalibration) starts the filter again."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.geometry import RigidTransform
+    from test.kitti_bag import load_kitti_frames
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    prediction = densify_nearest(frame.lidar_depth_m) / 3.0
+    points = frame.scan[:, :3].astype(np.float64)
+    lidar = frame.cam_from_velo.src_frame
+    recovery = ScaleRecovery(RecoveryConfig(ground=None))
+    reasons: list[str] = []
+    for i in range(10):
+        angle = math.radians(1.0 * i)
+        turn = np.array([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0], [0, 0, 1]])
+        joint = RigidTransform(turn, np.zeros(3), lidar, lidar)  # the turned LiDAR frame -> the resting one
+        mount = frame.cam_from_velo @ joint  # camera <- turned LiDAR, as TF gives it
+        scan = LidarScan(points @ turn, mount, i * FRAME_PERIOD_NS, mount=mount)  # the same points, turned frame
+        out = recovery.update(prediction, kind, i * FRAME_PERIOD_NS, frame.intrinsics, scan)
+        assert (out.mode, out.health) == (ScaleMode.LIDAR, Health.OK), (i, out.reason)
+        reasons.append(out.reason)
+    restarts = [i for i, r in enumerate(reasons) if "recalibrated" in r]
+    assert len(restarts) <= 1, reasons
