@@ -1145,7 +1145,7 @@ def test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_n
     from test.kitti_bag import load_kitti_frames, write_kitti_bag
 
     frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
-    params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    params: dict[str, bool | int | float | str] = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
     outputs = {}
     for name, cut, dropped in (("cut", (1,), ()), ("node", (), (1,))):
         write_kitti_bag(tmp_path / name, [frame] * 4, prediction="relative_inverse", cut_scans=cut, drop_scans=dropped)
