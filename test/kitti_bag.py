@@ -195,6 +195,8 @@ def write_kitti_bag(
     lidar_offset_ns: int = LIDAR_OFFSET_NS,
     tf_around: Sequence[int] | None = None,
     static_extra: Sequence[RigidTransform] = (),
+    cut_scans: Sequence[int] = (),
+    drop_scans: Sequence[int] = (),
 ) -> list[BagFrame]:
     """Write ``frames`` as a rosbag2 (layout in the module docstring); returns each frame with its stamp.
 
@@ -203,6 +205,8 @@ def write_kitti_bag(
     200 ms before to 200 ms after the stamps of these frames only (a recording whose /tf has gaps, starts late or
     ends early).
     ``static_extra``: more transforms for every ``/tf_static`` message (a robot's ``base_footprint`` <- camera).
+    ``cut_scans``: the scans of these frames are recorded cut to 3000 bytes (header readable, no message);
+    ``drop_scans``: these frames' scans are not recorded (what a node that never decoded them saw).
     """
     written = []
     with BagBuilder(path, distro, storage) as bag:
@@ -223,10 +227,16 @@ def write_kitti_bag(
             if tf_around is not None and index in tf_around:
                 for tf_ns in range(stamp_ns - 200_000_000, stamp_ns + 200_000_001, 100_000_000):
                     bag.add("/tf", tf_message_from(factory, [frame.cam_from_velo], tf_ns), tf_ns)
-            if lidar:
+            if lidar and index not in drop_scans:
                 scan_ns = stamp_ns + lidar_offset_ns
                 make = velodyne_planar_scan if laser_scan else velodyne_cloud
-                bag.add(LIDAR_TOPIC, make(factory, frame.scan, scan_ns, LIDAR_FRAME), scan_ns + 5_000_000)
+                scan = make(factory, frame.scan, scan_ns, LIDAR_FRAME)
+                if index in cut_scans:
+                    msgtype = str(scan.__msgtype__)
+                    cut = bag.typestore.serialize_cdr(scan, msgtype)[:3000]
+                    bag.write_raw(LIDAR_TOPIC, msgtype, cut, scan_ns + 5_000_000)
+                else:
+                    bag.add(LIDAR_TOPIC, scan, scan_ns + 5_000_000)
             bag.add(CAMERA_INFO_TOPIC, kitti_camera_info(factory, frame, stamp_ns), stamp_ns + 1_000_000)
             if compressed:
                 image_msg = compressed_image_from_array(factory, frame.rgb, header, codec="png")

@@ -361,3 +361,35 @@ def test_a_static_transform_given_in_degrees_is_named_in_the_summary(
 
 def _frames(t: Any) -> tuple[str, str]:
     return t.dst_frame, t.src_frame
+
+
+@pytest.mark.parametrize("motion_frame", ["", "camera_optical"])
+def test_a_lidar_recalibrated_on_tf_static_mid_bag_gets_its_new_scale_at_once(
+    tmp_path: Path, kitti_frames: list[KittiFrame], motion_frame: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KITTI 000001 six times with /tf_static placing the LiDAR 30 cm too low, then three times recalibrated (the
+    true transform republished on /tf_static); the prediction is the scan's own depth declared depth_up_to_scale.
+    The scale filter held the wrong transform's scale (13.7 % long) and gated the new one out: two frames published
+    ``last_good`` 13.7 % long. Now the first recalibrated frame has the new transform's scale, with and without
+    ``lidar.motion_frame`` (whose extrinsic is looked up through the motion frame)."""
+    import dataclasses
+
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    true = kitti_frames[1]
+    low = RigidTransform(np.eye(3), np.array([0.0, 0.3, 0.0]), true.cam_from_velo.dst_frame, "camera_optical")
+    wrong = dataclasses.replace(true, cam_from_velo=low @ true.cam_from_velo)
+    write_kitti_bag(tmp_path / "in", [wrong] * 6 + [true] * 3, prediction="metric")
+    params = ["model.backend=external", "model.output_kind=depth_up_to_scale", f"lidar.motion_frame={motion_frame}"]
+    params += ["prediction_topic=/depth_model/prediction", "lidar_topic=/lidar/points"]
+    cli = [arg for p in params for arg in ("--param", p)]
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *cli]) == 0
+    capsys.readouterr()
+    truth = true.lidar_depth_m
+    seen = np.isfinite(truth)
+    errors = [
+        float(np.nanmedian(depth_image_to_metres(image)[seen] / truth[seen])) - 1.0
+        for _, image in read_bag(tmp_path / "out")["/depth/image"]
+    ]
+    assert len(errors) == 9 and errors[5] > 0.1, errors  # the wrong transform's scale (13.7 % long)
+    assert max(abs(e) for e in errors[6:]) < 0.01, [f"{e:+.4f}" for e in errors]

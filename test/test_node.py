@@ -802,7 +802,8 @@ def test_lidar_motion_frame_looks_up_camera_at_image_stamp_from_lidar_at_scan_st
     target, target_time, source, source_time, fixed, timeout = buffer.full_lookups[-1]
     assert (target, source, fixed, timeout.nanoseconds) == (FRAME_ID, "velo", "odom", 0)
     assert (ros_msgs.stamp_to_ns(target_time), ros_msgs.stamp_to_ns(source_time)) == (STAMP_NS, scan_ns)
-    assert not buffer.lookups  # the plain extrinsic lookup is not used
+    # the plain lookup is made only for the LiDAR's mounting (camera <- LiDAR at the scan stamp: is it recalibrated?)
+    assert [(t, s, ros_msgs.stamp_to_ns(time)) for t, s, time, _ in buffer.lookups] == [(FRAME_ID, "velo", scan_ns)]
 
 
 def test_the_approximate_time_watch_polls_only_while_a_message_waits_for_its_partner(ros: Ros) -> None:
@@ -1516,6 +1517,31 @@ def test_a_scan_with_an_undecodable_layout_is_counted_and_the_frame_is_still_pub
     assert pipeline.frames[0].lidar is None
 
 
+def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame(ros: Ros) -> None:
+    """The node's road of ``test/bag/test_runner.py::test_a_scan_that_is_no_message_is_counted_once_*``: a 30 Hz
+    camera, a scan cut to 5 bytes before frames 0-2 and one with a corrupt layout nearest frames 3-5. The cut one is
+    counted once at the subscription (no frame is paired with it), the refused one once per frame paired with it:
+    4 in all, as ``mono-depth bag`` now counts the same inputs."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    node.subscription("/lidar/points").callback(b"\x00\x01\x00\x00\x05")
+    published = node.publishers["depth/image"]
+    for index in range(3):
+        send_frame(node, STAMP_NS + index * 33_333_333)
+        published.wait_for(index + 1)  # one at a time: a busy worker drops a frame
+    structured = np.zeros(5, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(STAMP_NS + 200_000_000, "velo"),
+                                                structured, 1, 5, True)  # fmt: skip
+    scan.point_step = scan.row_step = 2**31
+    node.deliver("/lidar/points", scan)
+    for count, index in enumerate(range(5, 8), start=4):
+        send_frame(node, STAMP_NS + index * 33_333_333)
+        assert len(published.wait_for(count)) == count
+    assert wait_until(lambda: sum(stats(node).unused.values()) >= 4)
+    assert stats(node).unused == {"lidar.bad_cdr": 1, "lidar.ShapeError": 3}, stats(node)
+    assert [f.lidar for f in pipeline.frames] == [None] * 6
+
+
 @pytest.mark.parametrize("mistake", [True, False], ids=["rolled", "kitti_calibration"])
 def test_a_lidar_transform_rolled_180_on_real_kitti_scans_is_logged_once_and_in_diagnostics(
     ros: Ros, kitti_object_dir: Path, mistake: bool
@@ -1619,3 +1645,56 @@ def test_mutated_real_inputs_from_cdr_bytes_each_land_in_a_counter_and_the_node_
         f"inputs_unused.{reason}": count for reason, count in unused.items()
     }, values
     assert (values["bad_messages"], values["inputs_unused"]) == ("8", "5"), values
+
+
+def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same_keys(ros: Ros, tmp_path: Path) -> None:
+    """The LiDAR faults of test_cdr_fuzz (KITTI 000000: a scan cut to 3000 bytes, y over x, x of datatype 9, no
+    points) and a cut camera_info, one per frame, as CDR bytes into the node's raw subscriptions and recorded in a
+    bag for ``mono-depth bag``: both roads' last ``/diagnostics`` status holds the same
+    ``inputs_unused.<input>.<reason>`` keys with the same counts. The bag runner said ``lidar: undecodable scan``
+    (3) and ``lidar: empty scan`` where the node says ``lidar.bad_cdr``, ``lidar.ShapeError``,
+    ``lidar.EncodingError``, ``lidar.empty_scan``, and ``undecodable /camera/camera_info`` for
+    ``camera_info.bad_cdr``: a supervisor watching one key missed the other road's."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    cases = [m for m in fuzz.one_mutation_per_frame(frame) if m.key == "cloud" or m.name == "camera_info cut"]
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
+    node = ros.make_node({**params, "lidar.wait_s": 0.0})
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    expected_published = sum(case.name != "camera_info cut" for case in cases)
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index, case in enumerate(cases):
+            stamp_ns = STAMP_NS + index * 1_000_000_000
+            raw = fuzz.frame_bytes(frame, case, stamp_ns)
+            for latency_ms, key in enumerate(("cloud", "info", "prediction", "image")):
+                node.subscription(topics[key][0]).callback(raw[key])
+                bag.write_raw(*topics[key], raw[key], stamp_ns + latency_ms * 1_000_000)
+            done = sum(c.name != "camera_info cut" for c in cases[: index + 1])  # one at a time: none dropped
+            assert wait_until(functools.partial(lambda n: stats(node).published == n, done), 30), case.name
+    assert stats(node).published == expected_published
+    node._publish_diagnostics()
+    prefix = "inputs_unused"
+
+    def unused(status: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values if kv.key.startswith(prefix)}
+
+    from_node = unused(node.publishers["/diagnostics"].messages[-1].status[0])
+    run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False))
+    from_bag = unused(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0])
+    assert from_node == {
+        "inputs_unused": "5", "inputs_unused.camera_info.bad_cdr": "1", "inputs_unused.lidar.bad_cdr": "1",
+        "inputs_unused.lidar.ShapeError": "1", "inputs_unused.lidar.EncodingError": "1",
+        "inputs_unused.lidar.empty_scan": "1",
+    }, from_node  # fmt: skip
+    assert from_bag == from_node, (from_bag, from_node)

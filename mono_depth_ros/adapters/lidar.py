@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -375,9 +375,12 @@ def lidar_scan_from_tf(
     image_stamp = time_from_ns(factory, image_ns)
     stamped = lookup_cam_from_scan(tf_buffer, camera_frame, image_stamp, header, motion_frame, timeout)
     cam_from_lidar = rigid_transform_from_msg(stamped)
-    if not motion_frame or scan.point_dt_ns is None:
-        return LidarScan(scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns)
     lidar_frame = normalize_frame_id(scan.frame_id)
+    mount = _mount(tf_buffer, camera_frame, lidar_frame, header.stamp, timeout) if motion_frame else cam_from_lidar
+    if not motion_frame or scan.point_dt_ns is None:
+        return LidarScan(
+            scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns, mount=mount
+        )
 
     def at(t_ns: int) -> RigidTransform | None:
         try:
@@ -389,7 +392,16 @@ def lidar_scan_from_tf(
         return rigid_transform_from_msg(found)
 
     deskewed, _ = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
-    return deskewed
+    return replace(deskewed, mount=mount)
+
+
+def _mount(tf_buffer: Any, camera_frame: str, lidar_frame: str, stamp: Any, timeout: Any) -> RigidTransform | None:
+    """The LiDAR's mounting, camera <- LiDAR at the scan stamp without the motion frame (``LidarScan.mount``: a
+    recalibration restarts the LiDAR scale); None where tf2 cannot say (then not compared)."""
+    try:
+        return rigid_transform_from_msg(tf_buffer.lookup_transform(camera_frame, lidar_frame, stamp, timeout=timeout))
+    except Exception:  # tf2's exceptions (no ROS imports here): the scan is placed all the same
+        return None
 
 
 def _same_error(err: Exception, text: str) -> Exception | None:

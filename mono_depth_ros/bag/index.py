@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.camera_cache import calibration_key
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
 from mono_depth_ros.adapters.messages import Scan
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
@@ -24,7 +25,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
-from mono_depth_ros.core.errors import BagError, DepthError, EncodingError
+from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns
 from mono_depth_ros.core.point_times import TIME_FIELDS
@@ -41,6 +42,12 @@ POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
+
+
+class TfLookupError(TransformError):
+    """The bag's TF cannot place a scan for an image (no transform between the frames at that stamp): what the
+    node's tf2 raises as ``TransformException``, counted under that name (``inputs_unused.lidar.TransformException``)
+    by both, apart from a transform that is there but unusable (``TransformError``)."""
 
 
 @dataclass(frozen=True)
@@ -277,13 +284,25 @@ class BagIndex:
         slices TF could not place (left as if taken at the header stamp).
 
         Raises:
-            TransformError: the TF chain at the scan stamp is missing.
+            TfLookupError: the TF chain at the scan stamp is missing (TF cannot answer).
+            TransformError: the transform puts the points past float32.
         """
         lidar_frame = scan.frame_id
-        cam_from_lidar = self.cam_from_scan(camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass)
+        try:
+            cam_from_lidar = self.cam_from_scan(
+                camera_frame, image_ns, lidar_frame, scan.stamp_ns, motion_frame, bag_pass
+            )
+        except TransformError as err:
+            raise TfLookupError(str(err)) from None
+        mount: RigidTransform | None = cam_from_lidar  # the mounting: a recalibration restarts the LiDAR scale
+        if motion_frame:  # motion folded in: the mounting is camera <- LiDAR at the scan stamp
+            try:
+                mount = self.cam_from_scan(camera_frame, None, lidar_frame, scan.stamp_ns, "", bag_pass)
+            except DepthError:
+                mount = None  # not compared
         if not motion_frame or scan.point_dt_ns is None:
             return LidarScan(
-                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns
+                scan.points_in_lidar, cam_from_lidar, scan.stamp_ns, sweep_middle_ns=scan.sweep_middle_ns, mount=mount
             ), 0
 
         def at(t_ns: int) -> RigidTransform | None:  # camera(image) <- lidar(t_ns); None: TF cannot say
@@ -292,7 +311,8 @@ class BagIndex:
             except DepthError:
                 return None
 
-        return deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+        deskewed, missing = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
+        return replace(deskewed, mount=mount), missing
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
@@ -324,7 +344,10 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
                 streams.image_positions.append(None)
             else:
-                summary.input_unused(f"undecodable {message.topic}", str(err))
+                # the node's name for an input's bytes that are no message (inputs_unused.camera_info.bad_cdr)
+                info = message.topic == topics.camera_info
+                reason = f"camera_info.{BAD_CDR}" if info else f"undecodable {message.topic}"
+                summary.input_unused(reason, str(err))
             continue
         if message.topic in TF_TOPICS:
             try:

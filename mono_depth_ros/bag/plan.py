@@ -21,7 +21,9 @@ def seconds_text(stamp_ns: int) -> str:
 @dataclass(frozen=True)
 class FramePlan:
     """One image and the ordinals of its partners (None: none), or the reason it cannot be processed; ``warning``:
-    ``(reason, text)`` of a pairing the node would not make (processed all the same)."""
+    ``(reason, text)`` of a pairing the node would not make (processed all the same); ``lidar_candidates``: the
+    scans within ``lidar.max_age_s`` in the order they are taken when the ones before cannot be read (``lidar``
+    first)."""
 
     ordinal: int
     entry: ImageEntry
@@ -30,6 +32,7 @@ class FramePlan:
     prediction: int | None = None
     skip: tuple[str, str] | None = None
     warning: tuple[str, str] | None = None
+    lidar_candidates: tuple[int, ...] = ()
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -43,7 +46,8 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         stamp_ns = entry.stamp_ns
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
         info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass)
-        lidar = rules.lidar_for(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
+        lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         skip = None
         if info is None:
@@ -62,5 +66,5 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             )
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning))
+        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates))
     return plans

@@ -18,7 +18,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.ground_tf import GroundPoses
 from mono_depth_ros.adapters.lidar import no_scan_text
@@ -49,7 +49,7 @@ from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
-from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
+from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
@@ -63,6 +63,9 @@ from mono_depth_ros.core.scale.deskew import BIN_NS
 from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
+
+UNREADABLE_SCAN = f"lidar.{BAD_CDR}"
+"""The reason of a scan whose bytes are no message (counted once; a frame takes the next nearest scan instead)."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,13 @@ class _SecondPass:
         self.factory = MessageFactory.for_rosbags(out.typestore)
         self.cloud_buffer = self.factory.field_buffer()
         active = [p for p in plans if p.skip is None]
-        self.lidar_refs = Counter(p.lidar for p in active if p.lidar is not None)
+        # every scan a frame may take (its nearest, or the next nearest readable within lidar.max_age_s)
+        self.lidar_refs = Counter(c for p in active for c in p.lidar_candidates)
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
-        self.scans: dict[int, Scan | str] = {}
+        # decoded scans, or why one cannot be used: (reason as the node counts it in inputs_unused, text); scans read
+        # and not decoded yet (a frame's second choice is decoded only when its first cannot be read)
+        self.scans: dict[int, Scan | tuple[str, str]] = {}
+        self.scan_messages: dict[int, BagMessage] = {}
         self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
@@ -177,7 +184,7 @@ class _SecondPass:
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
                 elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    self.scans[message.ordinal] = self._decode(message, partial(decode_scan, msgtype=message.msgtype))
+                    self.scan_messages[message.ordinal] = message
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
@@ -287,11 +294,49 @@ class _SecondPass:
         finally:
             self.summary.add_stage("decode", _ms(started))
 
+    def _decode_scan(self, message: BagMessage) -> Scan | tuple[str, str]:
+        """The scan, or ``(reason, text)`` when it cannot be used, the reason as the node counts it in
+        ``inputs_unused``: ``lidar.bad_cdr`` for bytes that are no message (cut, corrupt), counted here, once, as
+        the node's subscription counts them (no frame is paired with them there), ``lidar.<DepthError>`` for a
+        cloud the decoder refuses (a layout without z), counted per frame paired with it, as the node's worker."""
+        started = time.perf_counter()
+        try:
+            try:
+                msg = self.bag.deserialize(message)
+            except DepthError as err:
+                self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
+                return UNREADABLE_SCAN, f"{type(err).__name__}: {err}"
+            try:
+                return decode_scan(msg, message.msgtype)
+            except DepthError as err:
+                return f"lidar.{type(err).__name__}", str(err)
+        finally:
+            self.summary.add_stage("decode", _ms(started))
+
     def _ready(self, plan: FramePlan) -> bool:
         return plan.skip is not None or (
-            (plan.lidar is None or plan.lidar in self.scans)
-            and (plan.prediction is None or plan.prediction in self.predictions)
+            self._chosen_scan(plan, final=False)[0] and (plan.prediction is None or plan.prediction in self.predictions)
         )
+
+    def _scan(self, ordinal: int) -> Scan | tuple[str, str] | None:
+        """Scan ``ordinal`` decoded (on first use), why it cannot be used, or None: not read (yet)."""
+        if ordinal not in self.scans and ordinal in self.scan_messages:
+            self.scans[ordinal] = self._decode_scan(self.scan_messages.pop(ordinal))
+        return self.scans.get(ordinal)
+
+    def _chosen_scan(self, plan: FramePlan, *, final: bool) -> tuple[bool, int | None]:
+        """Whether the frame's scan is known, and which one: the first of ``plan.lidar_candidates`` whose bytes are a
+        message (a cloud the decoder refuses included: the node's worker refuses it for that frame), as the node
+        pairs the nearest scan its subscription passed on; None: none readable. Not known while a candidate before
+        it is still to be read (``final``: the bag is read to its end, a scan never read back is passed over)."""
+        for ordinal in plan.lidar_candidates:
+            scan = self._scan(ordinal)
+            if scan is None and not final:
+                return False, None
+            if scan is None or (isinstance(scan, tuple) and scan[0] == UNREADABLE_SCAN):
+                continue
+            return True, ordinal
+        return True, None
 
     def _flush(self, *, final: bool) -> None:
         while self.pending and (final or self._ready(self.pending[0][0])):
@@ -327,10 +372,11 @@ class _SecondPass:
         """Drop decoded partners that no later image needs."""
         if plan.skip is not None:
             return
-        if plan.lidar is not None:
-            self.lidar_refs[plan.lidar] -= 1
-            if self.lidar_refs[plan.lidar] <= 0:
-                self.scans.pop(plan.lidar, None)
+        for ordinal in plan.lidar_candidates:
+            self.lidar_refs[ordinal] -= 1
+            if self.lidar_refs[ordinal] <= 0:
+                self.scans.pop(ordinal, None)
+                self.scan_messages.pop(ordinal, None)
         if plan.prediction is not None:
             self.prediction_refs[plan.prediction] -= 1
             if self.prediction_refs[plan.prediction] <= 0:
@@ -435,20 +481,32 @@ class _SecondPass:
             text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
             warnings.add("lidar: no scan in time", text)
             return None
-        scan = self.scans.get(plan.lidar, "missing in the second pass over the bag")
-        if isinstance(scan, str):
-            self.summary.input_unused("lidar: undecodable scan", scan)
+        _, chosen = self._chosen_scan(plan, final=True)
+        if chosen is None:  # every scan within lidar.max_age_s is no message (each counted once, when decoded)
+            text = (
+                f"no readable scan on {self.topics.lidar} within lidar.max_age_s={self.config.lidar.max_age_s:g} s of "
+                f"the image stamped {seconds_text(plan.entry.stamp_ns or 0)}: {len(plan.lidar_candidates)} scan(s) "
+                f"there could not be read ({UNREADABLE_SCAN})"
+            )
+            warnings.add("lidar: no scan in time", text)
+            return None
+        scan = self.scans[chosen]
+        if isinstance(scan, tuple):  # a cloud refused (a layout without z): per frame, as the node's worker counts it
+            self.summary.input_unused(*scan)
             return None
         if scan.points_in_lidar.shape[0] == 0:
             text = f"scan at {seconds_text(scan.stamp_ns)} has no finite, non-zero points"
-            self.summary.input_unused("lidar: empty scan", text)
+            self.summary.input_unused("lidar.empty_scan", text)
             return None
         try:
             deskewed, missing = self.index.lidar_scan(
                 plan.entry.frame_id, plan.entry.stamp_ns, scan, self.config.lidar.motion_frame, plan.entry.bag_pass
             )
+        except TfLookupError as err:  # TF cannot answer: what the node's tf2 raises (TransformException)
+            self.summary.input_unused("lidar.TransformException", str(err))
+            return None
         except DepthError as err:
-            self.summary.input_unused(f"lidar: {type(err).__name__}", str(err))
+            self.summary.input_unused(f"lidar.{type(err).__name__}", str(err))
             return None
         if held := self._held_after_end(plan.entry.frame_id, plan.entry.stamp_ns, scan, plan.entry.bag_pass):
             warnings.add("tf: held after /tf ended", held)

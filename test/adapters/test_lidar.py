@@ -526,6 +526,10 @@ def test_the_node_de_skews_a_sweep_through_tf2_with_its_drivers_point_times(kitt
     assert depth_error(header_only) < -0.03
     static = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, scan, "", None)  # no motion frame: as is
     np.testing.assert_array_equal(static.points_in_lidar, scan.points_in_lidar)
+    # the mounting (a recalibration restarts the LiDAR scale) is camera <- LiDAR without the car's motion
+    for placed in (deskewed, header_only, static):
+        assert placed.mount is not None
+        np.testing.assert_allclose(placed.mount.matrix, frame.cam_from_velo.matrix, atol=1e-6)
 
 
 class _RecordingReadiness:

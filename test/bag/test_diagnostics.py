@@ -33,15 +33,15 @@ def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None
     values = {kv.key: kv.value for kv in warn.status[0].values}
     assert values["latency_p50_ms"] == "20.0" and values["bad_messages.no prediction"] == "1"
     assert values["frames_received"] == "3" and values["inputs_unused"] == "0"
-    summary.input_unused("lidar: empty scan", "scan at 1.0 s has no finite, non-zero points")  # its frame written
+    summary.input_unused("lidar.empty_scan", "scan at 1.0 s has no finite, non-zero points")  # its frame written
     summary.frames_out = 3
     third = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 20})
     unused = tracker.update(FACTORY, third, summary)
     assert unused is not None and unused.status[0].level == 1 and "1 bad message" in unused.status[0].message
     values = {kv.key: kv.value for kv in unused.status[0].values}
-    assert (values["inputs_unused"], values["inputs_unused.lidar: empty scan"]) == ("1", "1")
+    assert (values["inputs_unused"], values["inputs_unused.lidar.empty_scan"]) == ("1", "1")
     assert (values["frames_received"], values["bad_messages"]) == ("4", "1")  # a scan is no image
-    assert summary.warnings.counts["lidar: empty scan"] == 1  # still a warning of the summary
+    assert summary.warnings.counts["lidar.empty_scan"] == 1  # still a warning of the summary
 
 
 def test_bag_diagnostics_follow_a_clock_that_jumps_back() -> None:

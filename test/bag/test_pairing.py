@@ -49,6 +49,21 @@ def test_nearest_matches_brute_force(stamps: list[int], query: int, max_distance
         assert key is not None
         assert abs(stamps[key] - query) == min(distances)
 
+    candidates = index.within(query, max_distance)  # every one within, nearest's first, nearer before farther
+    assert sorted(candidates) == [k for k, d in enumerate(distances) if d <= max_distance]
+    assert (candidates[0] if candidates else None) == key
+    assert [abs(stamps[k] - query) for k in candidates] == sorted(abs(stamps[k] - query) for k in candidates)
+
+
+def test_lidar_candidates_are_the_scans_within_max_age_in_the_order_a_cut_one_gives_way() -> None:
+    """The bag runner's fallback order for a scan that is no message: nearer first, the earlier as far, the last
+    recorded of equal stamps first; nothing beyond ``lidar.max_age_s``."""
+    scans = StampIndex.build([70 * MS, 130 * MS, 170 * MS, 170 * MS, 400 * MS])
+    rules = PairingRules(lidar_max_age_ns=100 * MS)
+    assert rules.lidar_candidates(100 * MS, scans) == (0, 1, 3, 2)  # 30, 30 later, then 70 ms: the last recorded
+    assert rules.lidar_candidates(290 * MS, scans) == ()
+    assert rules.lidar_candidates(100 * MS, scans)[0] == rules.lidar_for(100 * MS, scans)
+
 
 def test_camera_info_exact_then_approximate_then_latest() -> None:
     infos = StampIndex.build([100 * MS, 200 * MS, 230 * MS])

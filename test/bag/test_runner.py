@@ -273,11 +273,11 @@ def test_empty_and_all_nan_scans_and_missing_tf_are_warnings(tmp_path: Path) -> 
 
     summary, _out = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_scans, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: empty scan"] == 2
+    assert summary.warnings.counts["lidar.empty_scan"] == 2  # the node's inputs_unused names
     summary, _ = _run(tmp_path / "no_tf", EXTERNAL_RELATIVE, tf_static=False, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: TransformError"] == 3
-    assert "static_transform_publisher" in summary.warnings.examples["lidar: TransformError"]
+    assert summary.warnings.counts["lidar.TransformException"] == 3  # TF cannot answer: tf2's exception
+    assert "static_transform_publisher" in summary.warnings.examples["lidar.TransformException"]
 
 
 def test_missing_topics_raise_bag_errors_before_writing(tmp_path: Path) -> None:
@@ -605,9 +605,10 @@ def test_undecodable_scan_layouts_are_counted_warnings_not_a_crash(tmp_path: Pat
 
     summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=bad_layouts, prediction="relative_inverse")
     assert summary.frames_out == 3
-    assert summary.warnings.counts["lidar: undecodable scan"] == 2
-    example = summary.warnings.examples["lidar: undecodable scan"]  # the first one
-    assert example.startswith("ShapeError: PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
+    counts = {"lidar.ShapeError": 1, "lidar.EncodingError": 1}  # the node's names: its worker's error classes
+    assert dict(summary.warnings.counts) == counts, summary.warnings.counts
+    example = summary.warnings.examples["lidar.ShapeError"]  # the first one
+    assert example.startswith("PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
 
 
 def _with_diagnostics(source: Path, target: Path, statuses: list[str]) -> Path:
@@ -767,8 +768,8 @@ def test_a_gap_in_tf_longer_than_tf2s_cache_costs_the_frame_in_it_its_lidar_scal
     params = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
     assert summary.frames_out == 3 and summary.scale_health == {"ok": 2, "degraded": 1}, summary.warnings.examples
-    assert summary.warnings.counts == {"lidar: TransformError": 1}
-    text = summary.warnings.examples["lidar: TransformError"]
+    assert summary.warnings.counts == {"lidar.TransformException": 1}  # what the node's tf2 raises for the gap
+    text = summary.warnings.examples["lidar.TransformException"]
     assert "/tf for 'velodyne' has no sample from" in text and "11.6 s" in text and "10 s cache" in text, text
 
 
@@ -1020,9 +1021,10 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     }  # fmt: skip
     assert summary.frames_out == sum(m.reason == fuzz.PUBLISHED for m in mutations) + 1  # + the cut camera_info's
     warnings = dict(summary.warnings.counts)
-    assert warnings["undecodable /camera/camera_info"] == warnings["camera_info: not within sync.slop_s"] == 1
-    assert warnings["lidar: undecodable scan"] == 3 and warnings["lidar: empty scan"] == 1
-    assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar: undecodable scan"]
+    assert warnings["camera_info.bad_cdr"] == warnings["camera_info: not within sync.slop_s"] == 1
+    assert warnings["lidar.bad_cdr"] == warnings["lidar.ShapeError"] == warnings["lidar.EncodingError"] == 1
+    assert warnings["lidar.empty_scan"] == 1
+    assert "on /lidar/points (3000 bytes)" in summary.warnings.examples["lidar.bad_cdr"]
     # its last /diagnostics status, as the node's: the images add up, the scans and camera_info not used apart
     values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
     assert (
@@ -1032,7 +1034,7 @@ def test_mutated_real_inputs_in_a_bag_are_each_skipped_or_warned_with_a_reason(t
     ), values
     prefix = "inputs_unused."
     unused = {key.removeprefix(prefix): int(value) for key, value in values.items() if key.startswith(prefix)}
-    inputs = {"undecodable /camera/camera_info", "lidar: undecodable scan", "lidar: empty scan"}
+    inputs = {"camera_info.bad_cdr", "lidar.bad_cdr", "lidar.ShapeError", "lidar.EncodingError", "lidar.empty_scan"}
     assert unused == {reason: warnings[reason] for reason in inputs}, values  # not "not within sync.slop_s": used
     assert int(values["inputs_unused"]) == sum(unused.values()), values
 
@@ -1194,3 +1196,62 @@ def test_the_second_pass_generates_no_message_code_for_compressed_images_laser_s
     assert [name for _, inside, name in generated if inside] == []
     made = {name for _, inside, name in generated if not inside}
     assert {"sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/LaserScan", "sensor_msgs/msg/Image"} <= made
+
+
+def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame_as_the_node_counts_them(
+    tmp_path: Path,
+) -> None:
+    """A 30 Hz camera and a 10 Hz LiDAR (KITTI 000000 cut-outs): the scan at 0 ms cut to 3000 bytes (no
+    PointCloud2), the one at 200 ms without a z field (refused by the decoder), each the nearest scan of three
+    frames. The node counts the cut one once, at its subscription (``inputs_unused.lidar.bad_cdr``: it never reaches
+    the pairing), the refused one for each frame its worker pairs it with (``lidar.<error>`` x 3):
+    ``test_node.py::test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame``. The bag runner
+    counted the cut one for each of its three frames too: ``inputs_unused`` 6 where the node says 4.
+    ``lidar.max_age_s`` 0.1 s: frames 0-2 have no other scan within it (with 0.2 s they take the refused one at
+    200 ms instead of the cut one, as the node takes the nearest scan it received)."""
+    from dataclasses import replace
+
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    topics = {"image": ("/camera/image_raw", fuzz.IMAGE), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE)}  # fmt: skip
+    no_z = replace(frame.cloud, fields=[f for f in frame.cloud.fields if f.name != "z"])
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index in (0, 1, 2, 5, 6, 7):  # 33 ms apart; frames 0-2 nearest the cut scan, 5-7 the refused one
+            stamp_ns = fuzz.STAMP_NS + index * 33_333_333
+            if index in (0, 6):
+                cloud = frame.cdr(fuzz.restamped(frame.cloud if index == 0 else no_z, stamp_ns))
+                bag.write_raw("/lidar/points", fuzz.CLOUD, cloud[:3000] if index == 0 else cloud, stamp_ns)
+            for latency_ms, key in enumerate(("info", "image", "prediction")):
+                message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction}[key]
+                bag.write_raw(*topics[key], frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ms + 1)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**EXTERNAL_RELATIVE, "lidar.max_age_s": 0.1}, QUIET)
+    assert summary.accounted and summary.frames_out == 6
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    assert (values["inputs_unused.lidar.bad_cdr"], values["inputs_unused.lidar.EncodingError"]) == ("1", "3"), values
+    assert values["inputs_unused"] == "4" and summary.warnings.counts["lidar.EncodingError"] == 3
+
+
+def test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_node_does(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """KITTI 000001 four times at 10 Hz, each scan 30 ms before its image, the scan of frame 1 cut to 3000 bytes
+    (its header readable, no PointCloud2). The node never pairs it (its subscription drops it, ``lidar.bad_cdr``)
+    and takes the nearest scan it has within ``lidar.max_age_s``: frame 2's, 70 ms later. The bag runner paired
+    frame 1 with the cut scan (the first pass reads headers only) and the frame lost its LiDAR scale (``degraded``,
+    the last good one held). Now its outputs are those of the same bag without that scan (what the node saw)."""
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    params: dict[str, bool | int | float | str] = {**EXTERNAL_RELATIVE, "cloud.enabled": False}
+    outputs = {}
+    for name, cut, dropped in (("cut", (1,), ()), ("node", (), (1,))):
+        write_kitti_bag(tmp_path / name, [frame] * 4, prediction="relative_inverse", cut_scans=cut, drop_scans=dropped)
+        summary = run_bag(tmp_path / name, tmp_path / f"{name}_out", params, QUIET)
+        assert summary.frames_out == 4 and summary.scale_health == {"ok": 4}, (name, summary.format())
+        assert dict(summary.unused) == ({"lidar.bad_cdr": 1} if cut else {}), summary.unused
+        outputs[name] = read_bag(tmp_path / f"{name}_out")
+    images = {name: [(t, bytes(np.asarray(m.data))) for t, m in out["/depth/image"]] for name, out in outputs.items()}
+    assert len(images["cut"]) == 4 and images["cut"] == images["node"]  # frame 1's depth: frame 2's scan's scale

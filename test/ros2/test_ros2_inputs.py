@@ -492,6 +492,17 @@ def test_real_tf2_de_skews_an_ouster_sweep_slice_by_slice(kitti_frames: list[Kit
     assert abs(deskewed.sweep_ns - image_ns) < 1_000_000  # the sweep's middle: the image's stamp
     untimed = type(scan)(scan.points_in_lidar, scan.frame_id, scan.stamp_ns)  # what the node did before
     assert depth_error(lidar_scan_from_tf(buffer, factory, CAMERA_FRAME, image_ns, untimed, "odom", Duration())) < -0.03
+    # the LiDAR's mounting through real tf2 (camera <- LiDAR at the scan stamp, the car's motion excluded), and after
+    # a recalibration republished on /tf_static (30 cm) the new one: LidarScan.mount, what restarts the LiDAR scale
+    assert deskewed.mount is not None
+    np.testing.assert_allclose(deskewed.mount.matrix, frame.cam_from_velo.matrix, atol=1e-6)
+    calib.transform.translation.y = float(t[1]) + 0.3
+    buffer.set_transform_static(calib, "calib")
+    recalibrated = lidar_scan_from_tf(buffer, factory, CAMERA_FRAME, image_ns, scan, "odom", Duration()).mount
+    assert recalibrated is not None
+    np.testing.assert_allclose(recalibrated.translation - frame.cam_from_velo.translation, [0.0, 0.3, 0.0], atol=1e-6)
+    calib.transform.translation.y = float(t[1])
+    buffer.set_transform_static(calib, "calib")
 
     # the pairing holds the frame until tf2 reaches the sweep's end too (paired by its middle: the image's stamp)
     cloud = sweep_cloud(factory, skewed_sweep(frame, image_ns, 10.0, "start"), "ouster", LIDAR_FRAME)

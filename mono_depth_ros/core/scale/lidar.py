@@ -41,6 +41,10 @@ class LidarScan:
         sweep_middle_ns: the middle of the sweep after ``stamp_ns`` (int ns; from the driver's per-point times, 0
             without them): the scan's age against the image (``lidar.max_age_s``, ``lidar_lag_s``) is measured from
             ``stamp_ns + sweep_middle_ns``, as pairing measures it, whichever end of the sweep the driver stamps.
+        mount: the LiDAR's mounting, camera optical frame <- LiDAR frame at one instant (TF between the two frames,
+            the robot's motion excluded): a change of it (a recalibration) starts the LiDAR scale afresh
+            (:class:`~mono_depth_ros.core.scale.recovery.ScaleRecovery`). None: not known, never compared (a
+            ``cam_from_lidar`` with motion folded in, ``lidar.motion_frame``, changes every frame).
     """
 
     points_in_lidar: npt.NDArray[np.floating]
@@ -49,6 +53,7 @@ class LidarScan:
     twist: CameraTwist | None = None
     point_dt_ns: npt.NDArray[np.int64] | None = None
     sweep_middle_ns: int = 0
+    mount: RigidTransform | None = None
 
     @property
     def sweep_ns(self) -> int:

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeError
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig, ExtrinsicVerdict
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind
 from mono_depth_ros.core.scale.ground import GroundPlaneConfig, GroundPose, ground_plane_fit
@@ -57,6 +58,7 @@ from mono_depth_ros.core.scale.temporal import FilterConfig, LogScaleFilter, Upd
 
 MODES = REQUESTABLE_MODES  # the one spelling: core.scale.result.ScaleMode
 TIME_JUMP_BACK_NS = 1_000_000_000  # a stamp this far before the previous one: ROS time went back, state is reset
+NEW_MOUNT_M, NEW_MOUNT_RAD = 0.05, math.radians(0.5)  # a LiDAR mounting moved / turned this much: recalibrated
 NEW_CALIBRATION = 0.01  # a focal length this much longer or shorter (relative), or a principal point moved this
 # fraction of the image's size, from the calibration the ground-plane state rests on: a new calibration (1 % of the
 # ground scale, a sixth of its usual σ; float noise or an online calibration's refinements stay under it)
@@ -184,6 +186,8 @@ class ScaleRecovery:
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
+        self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
+        self._lidar_mount_moving = False  # the last mounting changed from the one before: a moving joint
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
         self._extrinsic = ExtrinsicCheck(check) if check is not None else None  # kept across resets: geometry
@@ -207,6 +211,8 @@ class ScaleRecovery:
             f.reset()
         self._inconsistent.clear()
         self._anchor = None
+        self._lidar_mount = None
+        self._lidar_mount_moving = False
         self._key = None  # the projection memo stays: it is keyed by the scan itself, not by temporal state
 
     def update(
@@ -277,6 +283,38 @@ class ScaleRecovery:
         if rests_on is None or self._ground_filter.last_update_ns is None:
             self._ground_intrinsics = intrinsics  # kept while the state rests on it: a drift adds up to a change
 
+    def _forget_lidar_scale_of_another_mount(self, frame: _Frame, mount: RigidTransform | None) -> None:
+        """A LiDAR mounting (``LidarScan.mount``: camera <- LiDAR, motion excluded) moved by :data:`NEW_MOUNT_M`
+        or turned by :data:`NEW_MOUNT_RAD` from the one the LiDAR scale rests on: a recalibration (TF republished).
+        The old transform's scale is no prior for the new one's: the LiDAR filter, the relative kinds' anchor and
+        their pending rejections start again. Kept, the filter gated the new transform's scale out for
+        ``reinit_after`` - 1 frames (KITTI 000001, 30 cm: the old scale held 10 % long or 18 % short) or drifted to it
+        over 6+ frames (6-10 %: 4 %, 3 %, 2 % off). A mounting not given (None) is not compared.
+
+        A recalibration is a step after a steady mounting: a mounting that changed from the frame before as well is a
+        LiDAR (or camera) on a moving joint, whose TF is right at every instant, and keeps the filter (restarted
+        every frame, it never smoothed and every frame's reason said "recalibrated"; only the change where the joint
+        starts moving, not yet told from a recalibration, starts it again)."""
+        if mount is None:
+            return
+        old = self._lidar_mount
+        self._lidar_mount = mount
+        if old is not None:
+            moved_m = float(np.linalg.norm(mount.translation - old.translation))
+            cos = (float(np.trace(old.rotation.T @ mount.rotation)) - 1.0) / 2.0
+            turned_rad = math.acos(min(1.0, max(-1.0, cos)))
+            changed = moved_m >= NEW_MOUNT_M or turned_rad >= NEW_MOUNT_RAD
+            was_moving, self._lidar_mount_moving = self._lidar_mount_moving, changed
+            if not changed or was_moving:
+                return
+            self._scale_filter.reset()
+            self._inconsistent.clear()
+            self._anchor = None
+            frame.reasons.append(
+                f"LiDAR transform changed by {moved_m * 100:.0f} cm, {math.degrees(turned_rad):.1f}° "
+                f"(recalibrated): LiDAR scale started afresh"
+            )
+
     # -- sources -------------------------------------------------------------------------------------------
 
     def _from_lidar(self, frame: _Frame, lidar: LidarScan | None) -> ScaleResult | None:
@@ -290,6 +328,7 @@ class ScaleRecovery:
                 f"(limit {self.config.max_lidar_age_ns * 1e-6:.0f} ms)"
             )
             return None
+        self._forget_lidar_scale_of_another_mount(frame, lidar.mount)
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
         if self._extrinsic is not None:

@@ -29,8 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import distortion_ignored
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
-from mono_depth_ros.bag.index import BagIndex, TopicPlan, index_bag, resolve_topics
+from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.plan import FramePlan, plan_frames
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
@@ -198,7 +199,7 @@ class BagSource:
         for plan in wanted.values():
             if plan.lidar is not None:
                 scan_refs[plan.lidar] = scan_refs.get(plan.lidar, 0) + 1
-        scans: dict[int, Scan | str] = {}
+        scans: dict[int, Scan | tuple[str, str]] = {}
         pending: deque[tuple[FramePlan, BagMessage]] = deque()
         with InputBag(self.path, self.typestore) as bag:
             for message in bag.messages(self.topics.all):
@@ -222,14 +223,20 @@ class BagSource:
                     yield frame
 
     @staticmethod
-    def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | str:
+    def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | tuple[str, str]:
+        """The scan, or ``(reason, text)`` under the node's / ``mono-depth bag``'s ``inputs_unused`` key:
+        ``lidar.bad_cdr`` (bytes that are no message), ``lidar.<DepthError>`` (a cloud the decoder refuses)."""
         try:
-            return decode_scan(bag.deserialize(message), message.msgtype)  # PointCloud2 or LaserScan
+            msg = bag.deserialize(message)
         except DepthError as err:
-            return f"{type(err).__name__}: {err}"
+            return f"lidar.{BAD_CDR}", f"{type(err).__name__}: {err}"
+        try:
+            return decode_scan(msg, message.msgtype)  # PointCloud2 or LaserScan
+        except DepthError as err:
+            return f"lidar.{type(err).__name__}", str(err)
 
     def _frame(
-        self, bag: InputBag, plan: FramePlan, message: BagMessage, scans: dict[int, Scan | str]
+        self, bag: InputBag, plan: FramePlan, message: BagMessage, scans: dict[int, Scan | tuple[str, str]]
     ) -> UnlabelledFrame | None:
         camera = self.index.camera_infos[plan.camera_info] if plan.camera_info is not None else None
         if camera is None or camera.model is None:
@@ -249,22 +256,25 @@ class BagSource:
             return None
         return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans), seen)
 
-    def _points(self, plan: FramePlan, scans: dict[int, Scan | str]) -> npt.NDArray[np.float64] | None:
+    def _points(self, plan: FramePlan, scans: dict[int, Scan | tuple[str, str]]) -> npt.NDArray[np.float64] | None:
         if not self.topics.lidar:
             return None
         if plan.lidar is None:
             self.problems.add("lidar: no scan in time", f"no scan on {self.topics.lidar} near image #{plan.ordinal}")
             return None
-        scan = scans.get(plan.lidar, "missing in the second pass over the bag")
-        if isinstance(scan, str):
-            self.problems.add("lidar: undecodable scan", scan)
+        scan = scans.get(plan.lidar, (f"lidar.{BAD_CDR}", "missing in the second pass over the bag"))
+        if isinstance(scan, tuple):
+            self.problems.add(*scan)
             return None
         try:  # de-skewed by the points' own times with a motion frame, as mono-depth bag does
             placed, _ = self.index.lidar_scan(
                 plan.entry.frame_id, plan.entry.stamp_ns, scan, self.lidar_motion_frame, plan.entry.bag_pass
             )
+        except TfLookupError as err:  # TF cannot place the scan: the node's tf2 TransformException
+            self.problems.add("lidar.TransformException", str(err))
+            return None
         except DepthError as err:
-            self.problems.add(f"lidar: {type(err).__name__}", str(err))
+            self.problems.add(f"lidar.{type(err).__name__}", str(err))
             return None
         points = np.asarray(placed.points_in_lidar, dtype=np.float64)
         return np.asarray(placed.cam_from_lidar.apply(points), dtype=np.float64)

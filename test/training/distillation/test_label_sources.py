@@ -52,6 +52,19 @@ def test_bag_frames_carry_image_intrinsics_and_lidar(kitti_frames: list[KittiFra
     assert not source.problems.counts
 
 
+def test_a_cut_scan_is_counted_under_the_node_and_bag_runners_key(
+    kitti_frames: list[KittiFrame], tmp_path: Path
+) -> None:
+    """A scan recorded cut (bytes that are no message): counted ``lidar.bad_cdr``, as the node and ``mono-depth bag``
+    name it in ``inputs_unused`` (it was ``lidar: undecodable scan``, a name neither uses any more); the frames whose
+    scans are whole keep their LiDAR."""
+    write_kitti_bag(tmp_path / "kitti", kitti_frames, cut_scans=(1,))
+    source = BagSource(tmp_path / "kitti", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    frames = list(source.frames())
+    assert frames[0].points_in_camera is not None and frames[2].points_in_camera is not None
+    assert dict(source.problems.counts) == {"lidar.bad_cdr": 1}, source.problems.counts
+
+
 def test_a_2d_lidars_laser_scan_in_the_bag_labels_frames_too(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
     """data.lidar_topic on a LaserScan (the node and the bag runner take one): its beams are the frame's points (it
     crashed decoding the LaserScan as a PointCloud2)."""
