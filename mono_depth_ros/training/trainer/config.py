@@ -96,9 +96,11 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
 
 
 def _shown(value: Any) -> str:
-    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``)."""
+    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``, ``true``)."""
     if isinstance(value, tuple):
         return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, bool):  # as the written config.yaml holds it, not Python's True / False
+        return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 

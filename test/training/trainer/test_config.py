@@ -173,7 +173,7 @@ def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) 
     [
         ("image_topic=/cam/image", "'/cam/image'"),
         ("camera_info_topic=/cam/info", "'/cam/info'"),
-        ("image_is_rectified=false", "False"),
+        ("image_is_rectified=false", "false"),
         ("lidar_max_age_s=0.05", "0.05"),
         ("lidar_motion_frame=odom", "'odom'"),
     ],
@@ -281,11 +281,23 @@ def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: 
         assert load_train_config(None, ["loss.objective=supervised", f"data.frame_offsets={taken}"]).loss.objective
 
 
+def test_a_config_error_shows_a_boolean_as_yaml_writes_it() -> None:
+    """The messages show a setting's value as YAML writes it (``_shown``'s docstring), as the run's config.yaml and
+    the docs hold it; a boolean came out as Python's: ``loss.automask False ... (or at its default True)``, a
+    spelling found in neither. Now ``false`` / ``true`` (yaml.safe_dump's), and the default shown is taken back."""
+    with pytest.raises(ConfigError, match=r"loss\.automask false is not read .*default true\)") as raised:
+        load_train_config(None, ["loss.objective=supervised", "loss.automask=false"])
+    assert "False" not in str(raised.value) and "True" not in str(raised.value)
+    default = re.search(r"default (\S+)\)", str(raised.value))
+    assert default is not None
+    assert load_train_config(None, ["loss.objective=supervised", f"loss.automask={default[1]}"]).loss.automask
+
+
 @pytest.mark.parametrize(
     ("setting", "shown", "objective", "reader"),
     [
         ("smoothness_weight=0.01", "0.01", "supervised", "selfsup / lidar_semi"),
-        ("automask=false", "False", "supervised", "selfsup / lidar_semi"),
+        ("automask=false", "false", "supervised", "selfsup / lidar_semi"),
         ("photometric_resolution=pyramid", "'pyramid'", "supervised", "selfsup / lidar_semi"),
         ("pose_source=ground_truth", "'ground_truth'", "supervised", "selfsup / lidar_semi"),
         ("pose_width=8", "8", "supervised", "selfsup / lidar_semi"),
