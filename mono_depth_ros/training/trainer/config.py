@@ -359,6 +359,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss.objective != "supervised":
+            self._refuse_pose_settings_without_temporal_sources()
             return
         default_offsets = next(f.default for f in fields(DataConfig) if f.name == "frame_offsets")
         unread = [
@@ -371,6 +372,26 @@ class TrainConfig:
                 not given,
                 f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
                 "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set loss.objective",
+            )
+
+    def _refuse_pose_settings_without_temporal_sources(self) -> None:
+        """Refuse ``loss.pose_source`` / ``loss.pose_width`` off their defaults with ``data.frame_offsets: []``
+        (monodepth2's S mode: the stereo source takes the rig's calibrated pose, no pose network is built).
+
+        Raises:
+            ConfigError: naming the setting, its value and the remedy.
+        """
+        if self.data.frame_offsets:
+            return
+        defaults = {f.name: f.default for f in fields(LossConfig)}
+        for name in ("pose_source", "pose_width"):
+            value = getattr(self.loss, name)
+            _check(
+                value == defaults[name],
+                f"loss.{name} {_shown(value)} is not read with data.frame_offsets []: without a temporal source "
+                f"frame no pose is predicted or looked up (a stereo source takes the rig's calibrated pose); leave it "
+                f"out (or at its default {_shown(defaults[name])}), or give data.frame_offsets (e.g. [-1, 1]: "
+                f"monodepth2's MS)",
             )
 
     def to_dict(self) -> dict[str, Any]:

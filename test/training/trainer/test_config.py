@@ -281,6 +281,32 @@ def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: 
         assert load_train_config(None, ["loss.objective=supervised", f"data.frame_offsets={taken}"]).loss.objective
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ["data.kind=kitti_raw", "data.root=/data/kitti_raw", "data.split=/data/files.txt", "data.stereo=true"],
+        ["data.stereo_baseline_m=0.5"],  # the rendered drives' right camera
+    ],
+    ids=["kitti_raw", "synthetic"],
+)
+@pytest.mark.parametrize(("setting", "shown"), [("pose_source=ground_truth", "'ground_truth'"), ("pose_width=8", "8")])
+def test_a_pose_setting_without_temporal_source_frames_is_refused(mode: list[str], setting: str, shown: str) -> None:
+    """monodepth2's S mode (``data.frame_offsets: []``, the stereo pair as the only source) builds no pose network
+    (assemble.py: only temporal sources need a pose; the stereo source takes the rig's calibrated pose), and
+    ``loss.pose_source`` / ``loss.pose_width`` were taken without a word and did nothing. Refused naming the setting,
+    its value, why and the remedy, as a loss setting the objective does not read; MS (``[-1, 1]``) takes them, and the
+    default written out (a config shared between modes) is taken in S."""
+    base = ["loss.objective=selfsup", *mode]
+    name = setting.partition("=")[0]
+    match = rf"loss\.{name} {re.escape(shown)} is not read with data\.frame_offsets \[\]: .*pose.*data\.frame_offsets"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [*base, "data.frame_offsets=[]", f"loss.{setting}"])
+    assert load_train_config(None, [*base, "data.frame_offsets=[-1, 1]", f"loss.{setting}"]).data.frame_offsets
+    written = LossConfig()
+    defaults = [f"loss.pose_source={written.pose_source}", f"loss.pose_width={written.pose_width}"]
+    assert load_train_config(None, [*base, "data.frame_offsets=[]", *defaults]).data.frame_offsets == ()
+
+
 def test_a_config_error_shows_a_boolean_as_yaml_writes_it() -> None:
     """The messages show a setting's value as YAML writes it (``_shown``'s docstring), as the run's config.yaml and
     the docs hold it; a boolean came out as Python's: ``loss.automask False ... (or at its default True)``, a
