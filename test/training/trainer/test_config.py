@@ -307,6 +307,30 @@ def test_a_pose_setting_without_temporal_source_frames_is_refused(mode: list[str
     assert load_train_config(None, [*base, "data.frame_offsets=[]", *defaults]).data.frame_offsets == ()
 
 
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        (["loss.objective=supervised"], "loss.objective supervised"),
+        (["loss.objective=selfsup", "data.stereo_baseline_m=0.5", "data.frame_offsets=[]"], "data.frame_offsets []"),
+        (["loss.objective=lidar_semi", "loss.pose_source=ground_truth"], "loss.pose_source 'ground_truth'"),
+    ],
+    ids=["supervised", "S", "ground_truth"],
+)
+def test_a_pose_network_setting_where_no_pose_network_is_built_is_refused(mode: list[str], why: str) -> None:
+    """``optim.pose_lr_scale`` is the pose network's learning rate (loop.py: the objective's parameters' group), and
+    ``loss.pose_width`` its width; with no pose network (supervised, S mode, or true poses: ``loss.pose_source:
+    ground_truth``, assemble.py) the group is empty and both were taken without a word. Refused naming the setting,
+    its value and why no pose network is built; with one (selfsup on [-1, 1], predicted) they are taken."""
+    with pytest.raises(ConfigError, match=rf"optim\.pose_lr_scale 0\.1 is not read: .*{re.escape(why)}.*default 1\)"):
+        load_train_config(None, [*mode, "optim.pose_lr_scale=0.1"])
+    assert load_train_config(None, ["loss.objective=selfsup", "optim.pose_lr_scale=0.1"]).optim.pose_lr_scale == 0.1
+    assert load_train_config(None, [*mode, "optim.pose_lr_scale=1.0"]).optim.pose_lr_scale == 1.0  # the default
+    if "ground_truth" in why:
+        with pytest.raises(ConfigError, match=r"loss\.pose_width 8 is not read: .*ground_truth.*loss\.pose_source"):
+            load_train_config(None, [*mode, "loss.pose_width=8"])
+        assert load_train_config(None, ["loss.objective=lidar_semi", "loss.pose_width=8"]).loss.pose_width == 8
+
+
 def test_a_config_error_shows_a_boolean_as_yaml_writes_it() -> None:
     """The messages show a setting's value as YAML writes it (``_shown``'s docstring), as the run's config.yaml and
     the docs hold it; a boolean came out as Python's: ``loss.automask False ... (or at its default True)``, a
