@@ -375,6 +375,30 @@ class TrainConfig:
                     "loss.objective",
                 )
         self._refuse_pose_network_settings_without_one()
+        self._refuse_encoder_lr_scale_without_a_trained_encoder()
+
+    def _refuse_encoder_lr_scale_without_a_trained_encoder(self) -> None:
+        """Refuse ``optim.encoder_lr_scale`` off its default without a pretrained encoder that trains (no
+        ``model.pretrained``: the unet has one learning rate; ``model.freeze_encoder``: the encoder is left out of
+        the optimiser, :func:`.pretrained.encoder_parameter_groups`).
+
+        Raises:
+            ConfigError: naming the value, why it is not read and the remedy.
+        """
+        default = next(f.default for f in fields(OptimConfig) if f.name == "encoder_lr_scale")
+        scale, model = self.optim.encoder_lr_scale, self.model
+        if scale == default or (model.pretrained and not model.freeze_encoder):
+            return
+        why = (
+            "model.freeze_encoder true leaves the encoder out of the optimiser"
+            if model.pretrained
+            else "no model.pretrained: the unet trains at optim.lr throughout"
+        )
+        msg = (
+            f"optim.encoder_lr_scale {_shown(scale)} is not read: {why}; leave it out (or at its default "
+            f"{_shown(default)})"
+        )
+        raise ConfigError(msg)
 
     def _refuse_pose_settings_without_temporal_sources(self) -> None:
         """Refuse ``loss.pose_source`` / ``loss.pose_width`` off their defaults with ``data.frame_offsets: []``

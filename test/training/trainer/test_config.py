@@ -331,6 +331,24 @@ def test_a_pose_network_setting_where_no_pose_network_is_built_is_refused(mode: 
         assert load_train_config(None, ["loss.objective=lidar_semi", "loss.pose_width=8"]).loss.pose_width == 8
 
 
+def test_an_encoder_learning_rate_scale_without_a_trained_encoder_is_refused(tmp_path: Path) -> None:
+    """``optim.encoder_lr_scale`` scales the learning rate of a pretrained network's encoder (loop.py: the
+    ``encoder_parameter_groups`` of ``model.pretrained`` only); on the unet, or with ``model.freeze_encoder`` (the
+    encoder left out of the optimiser), it was taken without a word and did nothing. Refused naming the value, why
+    and the remedy; a pretrained, trained encoder takes it, and the default written out is taken everywhere."""
+    with pytest.raises(
+        ConfigError, match=r"optim\.encoder_lr_scale 0\.1 is not read: .*no model\.pretrained.*default 1\)"
+    ):
+        load_train_config(None, ["optim.encoder_lr_scale=0.1"])
+    pretrained = [f"model.pretrained={tmp_path}"]
+    frozen = [*pretrained, "model.freeze_encoder=true"]
+    with pytest.raises(ConfigError, match=r"optim\.encoder_lr_scale 0\.1 is not read: .*model\.freeze_encoder true"):
+        load_train_config(None, [*frozen, "optim.encoder_lr_scale=0.1"])
+    assert load_train_config(None, [*pretrained, "optim.encoder_lr_scale=0.1"]).optim.encoder_lr_scale == 0.1
+    assert load_train_config(None, [*frozen, "optim.encoder_lr_scale=1.0"]).model.freeze_encoder
+    assert load_train_config(None, ["optim.encoder_lr_scale=1"]).optim.encoder_lr_scale == 1.0
+
+
 def test_a_config_error_shows_a_boolean_as_yaml_writes_it() -> None:
     """The messages show a setting's value as YAML writes it (``_shown``'s docstring), as the run's config.yaml and
     the docs hold it; a boolean came out as Python's: ``loss.automask False ... (or at its default True)``, a
