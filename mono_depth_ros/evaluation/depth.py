@@ -391,6 +391,37 @@ def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
             raise ShapeError(msg)
 
 
+KITTI_CROPS = ("garg", "garg_kb", "eigen_kitti", "eigen_kitti_kb")
+"""The crops defined on KITTI's frames (the rest: ``none``, and ``eigen_nyu`` on NYU's, :func:`check_nyu_frames`)."""
+KITTI_ASPECT = (3.0, 3.6)
+"""Width / height of KITTI frames: 3.30-3.31 raw (375×1242, 370×1224, ...), 3.45 KB-cut (352×1216), 3.2-3.33 the
+resizes networks are fed (320×1024, 192×640)."""
+
+
+def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
+    """Refuse a KITTI crop (:data:`KITTI_CROPS`: Garg's rows 40.8-99.2 %, Eigen's 33.2-91.4 %, cols 3.6-96.4 %) on
+    frames whose image is not KITTI-wide (width / height outside :data:`KITTI_ASPECT`): the fractions were taken of
+    KITTI's road frames, and on an NYU 480×640 room they cut away its upper 41 % (Garg: rows 195:476), no
+    reference's protocol (ZoeDepth / BTS score NYU with the Eigen NYU crop, KITTI with Garg's).
+
+    Raises:
+        ShapeError: the first such sample, named with its size, the crop and the one that fits.
+    """
+    low, high = KITTI_ASPECT
+    for sample in samples:
+        height, width = sample.rgb.shape[:2]
+        if not low <= width / height <= high:
+            nyu = abs(height / 480.0 - width / 640.0) <= 1.0 / height + 1.0 / width  # NYU's 3:4 (a resize of it)
+            other = "--crop none (another camera)"
+            fits = "--crop eigen_nyu (NYU frames: --dataset nyu, protocol nyu)" if nyu else other
+            msg = (
+                f"{sample.name!r}: the KITTI crop {crop} (--crop {crop}) is defined on KITTI's frames (375x1242, the "
+                f"352x1216 KB cut, or a resize of them: width / height {low:g}-{high:g}), got {height}x{width}; "
+                f"check that --data holds KITTI frames, or pass {fits}"
+            )
+            raise ShapeError(msg)
+
+
 def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protocol) -> None:
     """Refuse samples none of which has a ground-truth pixel ``protocol`` scores (its GT range inside its crop),
     saying what the ground truth holds: usually a unit error (millimetres read as metres, a wrong PNG scale).
@@ -453,7 +484,7 @@ def evaluate_checkpoint(
             or a depth_up_to_scale model under a protocol without scaling (``none``) that ``scaling`` does not
             confirm. CheckpointError: unusable checkpoint.
         ShapeError: GT that is not a resize of its image; the NYU crop on frames that are no NYU frames
-            (:func:`check_nyu_frames`).
+            (:func:`check_nyu_frames`), a KITTI crop on frames that are no KITTI frames (:func:`check_kitti_frames`).
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -462,6 +493,8 @@ def evaluate_checkpoint(
         protocol = PROTOCOLS[protocol]
     if scaling is not None:
         protocol = replace(protocol, scaling=scaling)
+    if protocol.crop in KITTI_CROPS:
+        check_kitti_frames(samples, protocol.crop)
     if protocol.crop in KB_CROPS:
         samples = [kb_cropped(s, protocol.crop) for s in samples]
     if protocol.crop == "eigen_nyu":

@@ -447,6 +447,20 @@ def test_the_nyu_crop_on_frames_that_are_no_nyu_frames_is_refused(
     assert "375x1242" in capsys.readouterr().err
 
 
+def test_a_kitti_crop_on_nyu_frames_is_refused(
+    trained: Path, nyu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--dataset nyu --crop garg` (or eigen_kitti) on the real NYU frames scored the room under KITTI's Garg
+    fractions (its upper 41 % cut away) and exit 0: numbers under no reference's protocol. Refused, exit 2, naming
+    the crop, the frame size and the NYU crop that fits; the NYU frames keep their own crop."""
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--data", str(nyu_dir), "--dataset", "nyu"]
+    for crop in ("garg", "eigen_kitti"):
+        assert main([*args, "--crop", crop]) == 2
+        err = capsys.readouterr().err
+        assert f"crop {crop}" in err and "480x640" in err and "--crop eigen_nyu" in err
+    assert main([*args, "--crop", "eigen_nyu"]) == 0
+
+
 @pytest.mark.parametrize("under", ["", "sub"])
 def test_an_output_folder_that_is_a_file_is_refused_before_the_set_up(
     tmp_path: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str], under: str

@@ -338,8 +338,8 @@ def test_a_model_without_metric_scale_under_a_metric_protocol_must_name_its_scal
         output_kind=OutputKind.DEPTH_UP_TO_SCALE, input_policy=InputPolicy(32, 64),
     )  # fmt: skip
     checkpoint = save_checkpoint(tmp_path / "selfsup.safetensors", build_model(spec).state_dict(), spec)
-    rgb = np.random.default_rng(0).integers(0, 255, (40, 80, 3), dtype=np.uint8)
-    samples = [EvalSample("f", rgb, _gt(40, 80), PinholeIntrinsics(60.0, 60.0, 39.5, 19.5, width=80, height=40))]
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 132, 3), dtype=np.uint8)  # KITTI-wide: the Garg crop fits
+    samples = [EvalSample("f", rgb, _gt(40, 132), PinholeIntrinsics(60.0, 60.0, 65.5, 19.5, width=132, height=40))]
     for protocol in ("kitti_improved", "kitti_eigen_benchmark"):
         with pytest.raises(ConfigError, match=r"depth_up_to_scale.*--scaling median.*--scaling none"):
             evaluate_checkpoint(checkpoint, samples, protocol)
@@ -551,6 +551,38 @@ def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kit
     check_nyu_frames(half)
     with pytest.raises(ShapeError, match=r"'0000000005'.*480x640.*375x1242.*--crop none"):
         check_nyu_frames(annotated_samples(kitti_depth_dir))
+
+
+@pytest.mark.parametrize("crop", ["garg", "eigen_kitti", "garg_kb", "eigen_kitti_kb"])
+def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
+    tiny_checkpoint: Path, nyu_dir: Path, kitti_depth_dir: Path, crop: str
+) -> None:
+    """The KITTI crops (Garg's, BTS's Eigen, and both of the KB cut) are fractions of KITTI's 375×1242 road frames;
+    ``--crop garg`` on the real NYU 480×640 frames was scored (rows 195:476 of the room, no reference's protocol:
+    ZoeDepth / BTS score NYU with the Eigen NYU crop). Refused naming the crop, the size and ``--crop eigen_nyu``,
+    before the model runs; the real KITTI frames and a resize of them (monodepth2's 192×640 aspect) keep it."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    nyu = annotated_samples(nyu_dir)
+    protocol = replace(PROTOCOLS["nyu"], crop=crop)
+    pattern = rf"'{nyu[0].name}'.*crop {crop}.*480x640.*--crop eigen_nyu"
+    with pytest.raises(ShapeError, match=pattern):
+        evaluate_checkpoint(Path("/nonexistent/model.safetensors"), nyu, protocol)
+    wide = [EvalSample(s.name, s.rgb[:160], s.gt_depth_m[:160], s.intrinsics) for s in nyu]  # 160x640: 4:1
+    with pytest.raises(ShapeError, match=r"160x640.*--crop none"):
+        evaluate_checkpoint(tiny_checkpoint, wide, protocol)
+    kitti = annotated_samples(kitti_depth_dir)
+    report = evaluate_checkpoint(tiny_checkpoint, kitti, replace(PROTOCOLS["kitti_improved"], crop=crop))
+    assert report.mean.count > 0
+    if crop not in ("garg_kb", "eigen_kitti_kb"):  # a resize has no KB cut (kb_crop_offsets refuses it)
+        half = [
+            EvalSample(
+                s.name, s.rgb[::2, ::2], s.gt_depth_m[::2, ::2], s.intrinsics.resized(*s.rgb[::2, ::2].shape[1::-1])
+            )
+            for s in kitti
+        ]
+        assert evaluate_checkpoint(tiny_checkpoint, half, replace(PROTOCOLS["kitti_improved"], crop=crop)).mean.count
 
 
 @pytest.mark.parametrize(("fixture", "protocol"), [("kitti_depth_dir", "kitti_improved"), ("nyu_dir", "nyu")])

@@ -41,8 +41,10 @@ def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised"
         values = {k: v for k, v in values.items() if k not in RENDERING or k in given}
         if not given.get("data.lidar_topic"):  # only a bag's LiDAR frames are cached (exported)
             values.pop("data.cache_dir")
-    if given.get("loss.objective", objective) == "supervised" and "loss.pose_width" not in given:
-        del values["loss.pose_width"]  # supervised builds no pose network and refuses its width
+    no_sources = str(given.get("data.frame_offsets", "")).replace(" ", "") in ("[]", "()")
+    no_pose_net = no_sources or given.get("loss.pose_source") == "ground_truth"
+    if (given.get("loss.objective", objective) == "supervised" or no_pose_net) and "loss.pose_width" not in given:
+        del values["loss.pose_width"]  # supervised, S mode and true poses build no pose network
     values.update(given)
     return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()]
 

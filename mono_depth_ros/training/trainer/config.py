@@ -96,9 +96,11 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
 
 
 def _shown(value: Any) -> str:
-    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``)."""
+    """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``, ``true``)."""
     if isinstance(value, tuple):
         return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, bool):  # as the written config.yaml holds it, not Python's True / False
+        return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
@@ -357,19 +359,99 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss.objective != "supervised":
+            self._refuse_pose_settings_without_temporal_sources()
+        else:
+            default_offsets = next(f.default for f in fields(DataConfig) if f.name == "frame_offsets")
+            unread = [
+                ("frame_offsets", self.data.frame_offsets, self.data.frame_offsets not in ((), default_offsets)),
+                ("stereo_baseline_m", self.data.stereo_baseline_m, self.data.stereo_baseline_m != 0.0),
+                ("stereo", self.data.stereo, self.data.stereo),
+            ]
+            for name, value, given in unread:
+                _check(
+                    not given,
+                    f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
+                    "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set "
+                    "loss.objective",
+                )
+        self._refuse_pose_network_settings_without_one()
+        self._refuse_encoder_lr_scale_without_a_trained_encoder()
+
+    def _refuse_encoder_lr_scale_without_a_trained_encoder(self) -> None:
+        """Refuse ``optim.encoder_lr_scale`` off its default without a pretrained encoder that trains (no
+        ``model.pretrained``: the unet has one learning rate; ``model.freeze_encoder``: the encoder is left out of
+        the optimiser, :func:`.pretrained.encoder_parameter_groups`).
+
+        Raises:
+            ConfigError: naming the value, why it is not read and the remedy.
+        """
+        default = next(f.default for f in fields(OptimConfig) if f.name == "encoder_lr_scale")
+        scale, model = self.optim.encoder_lr_scale, self.model
+        if scale == default or (model.pretrained and not model.freeze_encoder):
             return
-        default_offsets = next(f.default for f in fields(DataConfig) if f.name == "frame_offsets")
-        unread = [
-            ("frame_offsets", self.data.frame_offsets, self.data.frame_offsets not in ((), default_offsets)),
-            ("stereo_baseline_m", self.data.stereo_baseline_m, self.data.stereo_baseline_m != 0.0),
-            ("stereo", self.data.stereo, self.data.stereo),
-        ]
-        for name, value, given in unread:
+        why = (
+            "model.freeze_encoder true leaves the encoder out of the optimiser"
+            if model.pretrained
+            else "no model.pretrained: the unet trains at optim.lr throughout"
+        )
+        msg = (
+            f"optim.encoder_lr_scale {_shown(scale)} is not read: {why}; leave it out (or at its default "
+            f"{_shown(default)})"
+        )
+        raise ConfigError(msg)
+
+    def _refuse_pose_settings_without_temporal_sources(self) -> None:
+        """Refuse ``loss.pose_source`` / ``loss.pose_width`` off their defaults with ``data.frame_offsets: []``
+        (monodepth2's S mode: the stereo source takes the rig's calibrated pose, no pose network is built).
+
+        Raises:
+            ConfigError: naming the setting, its value and the remedy.
+        """
+        if self.data.frame_offsets:
+            return
+        defaults = {f.name: f.default for f in fields(LossConfig)}
+        for name in ("pose_source", "pose_width"):
+            value = getattr(self.loss, name)
             _check(
-                not given,
-                f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
-                "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set loss.objective",
+                value == defaults[name],
+                f"loss.{name} {_shown(value)} is not read with data.frame_offsets []: without a temporal source "
+                f"frame no pose is predicted or looked up (a stereo source takes the rig's calibrated pose); leave it "
+                f"out (or at its default {_shown(defaults[name])}), or give data.frame_offsets (e.g. [-1, 1]: "
+                f"monodepth2's MS)",
             )
+
+    def _refuse_pose_network_settings_without_one(self) -> None:
+        """Refuse ``optim.pose_lr_scale`` (and, under true poses, ``loss.pose_width``) off its default where no pose
+        network is built (:class:`~..objectives.assemble.Objective`: supervised, no temporal source, or
+        ``loss.pose_source: ground_truth``): its parameter group is empty.
+
+        Raises:
+            ConfigError: naming the setting, its value and why no pose network is built.
+        """
+        loss = self.loss
+        why = (
+            "loss.objective supervised trains on depth alone"
+            if loss.objective == "supervised"
+            else "data.frame_offsets []: a stereo source takes the rig's calibrated pose"
+            if not self.data.frame_offsets
+            else f"loss.pose_source {_shown(loss.pose_source)}: the true poses are used"
+            if loss.pose_source == "ground_truth"
+            else ""
+        )
+        if not why:
+            return
+        default_scale = next(f.default for f in fields(OptimConfig) if f.name == "pose_lr_scale")
+        _check(
+            self.optim.pose_lr_scale == default_scale,
+            f"optim.pose_lr_scale {_shown(self.optim.pose_lr_scale)} is not read: no pose network is built ({why}); "
+            f"leave it out (or at its default {_shown(default_scale)})",
+        )
+        default_width = next(f.default for f in fields(LossConfig) if f.name == "pose_width")
+        _check(
+            loss.pose_width == default_width or loss.pose_source != "ground_truth",  # the others: refused before
+            f"loss.pose_width {_shown(loss.pose_width)} is not read: no pose network is built ({why}); leave it out "
+            f"(or at its default {_shown(default_width)}), or use loss.pose_source predicted (the pose network)",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples) that :func:`config_from_mapping` reads back."""

@@ -268,8 +268,8 @@ def test_data_stereo_without_the_other_camera_names_the_setting(kitti_object_dir
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
-        ({"data__kind": "folder", "data__split": None}, r"data\.stereo True is not read by data\.kind folder"),
-        ({"loss__objective": "supervised"}, r"data\.stereo True is not read by loss\.objective supervised"),
+        ({"data__kind": "folder", "data__split": None}, r"data\.stereo true is not read by data\.kind folder"),
+        ({"loss__objective": "supervised"}, r"data\.stereo true is not read by loss\.objective supervised"),
     ],
 )
 def test_data_stereo_is_refused_where_nothing_reads_it(tmp_path: Path, extra: dict[str, object], error: str) -> None:

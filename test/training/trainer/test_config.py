@@ -173,7 +173,7 @@ def test_a_gap_steps_for_a_kind_without_a_folder_sequence_is_refused(kind: str) 
     [
         ("image_topic=/cam/image", "'/cam/image'"),
         ("camera_info_topic=/cam/info", "'/cam/info'"),
-        ("image_is_rectified=false", "False"),
+        ("image_is_rectified=false", "false"),
         ("lidar_max_age_s=0.05", "0.05"),
         ("lidar_motion_frame=odom", "'odom'"),
     ],
@@ -282,10 +282,90 @@ def test_a_source_frame_setting_with_a_supervised_objective_is_refused(setting: 
 
 
 @pytest.mark.parametrize(
+    "mode",
+    [
+        ["data.kind=kitti_raw", "data.root=/data/kitti_raw", "data.split=/data/files.txt", "data.stereo=true"],
+        ["data.stereo_baseline_m=0.5"],  # the rendered drives' right camera
+    ],
+    ids=["kitti_raw", "synthetic"],
+)
+@pytest.mark.parametrize(("setting", "shown"), [("pose_source=ground_truth", "'ground_truth'"), ("pose_width=8", "8")])
+def test_a_pose_setting_without_temporal_source_frames_is_refused(mode: list[str], setting: str, shown: str) -> None:
+    """monodepth2's S mode (``data.frame_offsets: []``, the stereo pair as the only source) builds no pose network
+    (assemble.py: only temporal sources need a pose; the stereo source takes the rig's calibrated pose), and
+    ``loss.pose_source`` / ``loss.pose_width`` were taken without a word and did nothing. Refused naming the setting,
+    its value, why and the remedy, as a loss setting the objective does not read; MS (``[-1, 1]``) takes them, and the
+    default written out (a config shared between modes) is taken in S."""
+    base = ["loss.objective=selfsup", *mode]
+    name = setting.partition("=")[0]
+    match = rf"loss\.{name} {re.escape(shown)} is not read with data\.frame_offsets \[\]: .*pose.*data\.frame_offsets"
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(None, [*base, "data.frame_offsets=[]", f"loss.{setting}"])
+    assert load_train_config(None, [*base, "data.frame_offsets=[-1, 1]", f"loss.{setting}"]).data.frame_offsets
+    written = LossConfig()
+    defaults = [f"loss.pose_source={written.pose_source}", f"loss.pose_width={written.pose_width}"]
+    assert load_train_config(None, [*base, "data.frame_offsets=[]", *defaults]).data.frame_offsets == ()
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        (["loss.objective=supervised"], "loss.objective supervised"),
+        (["loss.objective=selfsup", "data.stereo_baseline_m=0.5", "data.frame_offsets=[]"], "data.frame_offsets []"),
+        (["loss.objective=lidar_semi", "loss.pose_source=ground_truth"], "loss.pose_source 'ground_truth'"),
+    ],
+    ids=["supervised", "S", "ground_truth"],
+)
+def test_a_pose_network_setting_where_no_pose_network_is_built_is_refused(mode: list[str], why: str) -> None:
+    """``optim.pose_lr_scale`` is the pose network's learning rate (loop.py: the objective's parameters' group), and
+    ``loss.pose_width`` its width; with no pose network (supervised, S mode, or true poses: ``loss.pose_source:
+    ground_truth``, assemble.py) the group is empty and both were taken without a word. Refused naming the setting,
+    its value and why no pose network is built; with one (selfsup on [-1, 1], predicted) they are taken."""
+    with pytest.raises(ConfigError, match=rf"optim\.pose_lr_scale 0\.1 is not read: .*{re.escape(why)}.*default 1\)"):
+        load_train_config(None, [*mode, "optim.pose_lr_scale=0.1"])
+    assert load_train_config(None, ["loss.objective=selfsup", "optim.pose_lr_scale=0.1"]).optim.pose_lr_scale == 0.1
+    assert load_train_config(None, [*mode, "optim.pose_lr_scale=1.0"]).optim.pose_lr_scale == 1.0  # the default
+    if "ground_truth" in why:
+        with pytest.raises(ConfigError, match=r"loss\.pose_width 8 is not read: .*ground_truth.*loss\.pose_source"):
+            load_train_config(None, [*mode, "loss.pose_width=8"])
+        assert load_train_config(None, ["loss.objective=lidar_semi", "loss.pose_width=8"]).loss.pose_width == 8
+
+
+def test_an_encoder_learning_rate_scale_without_a_trained_encoder_is_refused(tmp_path: Path) -> None:
+    """``optim.encoder_lr_scale`` scales the learning rate of a pretrained network's encoder (loop.py: the
+    ``encoder_parameter_groups`` of ``model.pretrained`` only); on the unet, or with ``model.freeze_encoder`` (the
+    encoder left out of the optimiser), it was taken without a word and did nothing. Refused naming the value, why
+    and the remedy; a pretrained, trained encoder takes it, and the default written out is taken everywhere."""
+    with pytest.raises(
+        ConfigError, match=r"optim\.encoder_lr_scale 0\.1 is not read: .*no model\.pretrained.*default 1\)"
+    ):
+        load_train_config(None, ["optim.encoder_lr_scale=0.1"])
+    pretrained = [f"model.pretrained={tmp_path}"]
+    frozen = [*pretrained, "model.freeze_encoder=true"]
+    with pytest.raises(ConfigError, match=r"optim\.encoder_lr_scale 0\.1 is not read: .*model\.freeze_encoder true"):
+        load_train_config(None, [*frozen, "optim.encoder_lr_scale=0.1"])
+    assert load_train_config(None, [*pretrained, "optim.encoder_lr_scale=0.1"]).optim.encoder_lr_scale == 0.1
+    assert load_train_config(None, [*frozen, "optim.encoder_lr_scale=1.0"]).model.freeze_encoder
+    assert load_train_config(None, ["optim.encoder_lr_scale=1"]).optim.encoder_lr_scale == 1.0
+
+
+def test_a_config_error_shows_a_boolean_as_yaml_writes_it() -> None:
+    """The messages show a setting's value as YAML writes it (``_shown``'s docstring), as the run's config.yaml and
+    the docs hold it; a boolean came out as Python's: ``loss.automask False ... (or at its default True)``, a
+    spelling found in neither. Now ``false`` / ``true`` (yaml.safe_dump's), and the default shown is taken back."""
+    with pytest.raises(ConfigError, match=r"loss\.automask false is not read .*default true\)") as raised:
+        load_train_config(None, ["loss.objective=supervised", "loss.automask=false"])
+    assert "False" not in str(raised.value) and "True" not in str(raised.value)
+    default = re.search(r"default (\S+)\)", str(raised.value))
+    assert default is not None
+    assert load_train_config(None, ["loss.objective=supervised", f"loss.automask={default[1]}"]).loss.automask
+
+
+@pytest.mark.parametrize(
     ("setting", "shown", "objective", "reader"),
     [
         ("smoothness_weight=0.01", "0.01", "supervised", "selfsup / lidar_semi"),
-        ("automask=false", "False", "supervised", "selfsup / lidar_semi"),
+        ("automask=false", "false", "supervised", "selfsup / lidar_semi"),
         ("photometric_resolution=pyramid", "'pyramid'", "supervised", "selfsup / lidar_semi"),
         ("pose_source=ground_truth", "'ground_truth'", "supervised", "selfsup / lidar_semi"),
         ("pose_width=8", "8", "supervised", "selfsup / lidar_semi"),

@@ -107,7 +107,13 @@ def test_tiny_depth_anything_learns_kitti_lidar_and_loads_in_metres(
 
 def test_frozen_encoder_keeps_its_weights(tiny_da: Path, kitti_object_dir: Path, tmp_path: Path) -> None:
     config = finetune_config(
-        tmp_path, kitti_object_dir, tiny_da, model__freeze_encoder=True, run__steps=2, run__validate=False
+        tmp_path,
+        kitti_object_dir,
+        tiny_da,
+        model__freeze_encoder=True,
+        optim__encoder_lr_scale=1.0,
+        run__steps=2,
+        run__validate=False,
     )
     trainer = Trainer(config)  # type: ignore[arg-type]
     named = dict(trainer.saved_net.named_parameters())
@@ -253,7 +259,13 @@ def test_resume_with_the_encoder_frozen_otherwise_names_that_setting(
     has supervised", the one setting that had not changed (2a35d6f named the loss settings only). It names the
     setting that differs."""
     frozen = finetune_config(
-        tmp_path / "a", kitti_object_dir, tiny_da, model__freeze_encoder=True, run__steps=2, run__validate=False
+        tmp_path / "a",
+        kitti_object_dir,
+        tiny_da,
+        model__freeze_encoder=True,
+        optim__encoder_lr_scale=1.0,
+        run__steps=2,
+        run__validate=False,
     )
     Trainer(frozen).fit()  # type: ignore[arg-type]
     thawed = finetune_config(
