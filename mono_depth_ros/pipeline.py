@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
+import numpy.ma  # imported by numpy 2 at a process's first np.median / np.quantile (18-50 ms): here, at start-up,
+import numpy.typing as npt  # not inside the first frame that calls one (the LiDAR scale check, ground, the fits)
 
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics

@@ -636,6 +636,114 @@ def test_compressed_input_subscribes_to_the_image_transport_topic(ros: Ros) -> N
     np.testing.assert_array_equal(frame.rgb, rgb)
 
 
+def test_the_first_frames_after_activate_generate_no_cdr_decoding_code(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rosbags generates a type's deserialiser at its first use in a typestore (2-70 ms a type, the first one most).
+    The node's decoders had Image, CameraInfo, the prediction's Image, CompressedImage and PointCloud2 generated as
+    the first message of each arrived: on the executor's thread, inside the first frames after start-up. They are
+    generated when the subscriptions are made (activate); the frames decode the same messages."""
+    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys.store import Typestore
+
+    from mono_depth_ros.adapters import cdr_input
+
+    store = get_typestore(Stores.ROS2_HUMBLE)  # new: as in a process that starts the node
+    monkeypatch.setattr(cdr_input, "_typestore", lambda distro: store)
+    generated: list[tuple[bool, str]] = []
+    frames_flow = [False]
+    original = Typestore.get_msgdef
+
+    def recording(self: Typestore, typename: str) -> Any:
+        if self is store and typename not in self.cache:
+            generated.append((frames_flow[0], typename))
+        return original(self, typename)
+
+    monkeypatch.setattr(Typestore, "get_msgdef", recording)
+    params = {**EXTERNAL, "image_transport": "compressed", "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}
+    node = ros.make_node(params, pipeline=EchoPipeline())
+    frames_flow[0] = True
+    structured = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    structured["x"] = [10.0, 12.0]
+    for index in range(3):
+        stamp_ns = STAMP_NS + index * 100_000_000
+        scan = ros_msgs.pointcloud2_from_structured(rclpy_style_factory(), header(stamp_ns, "velo"), structured,
+                                                    1, 2, True)  # fmt: skip
+        node.deliver("/lidar/points", scan)
+        rgb = np.full((24, 32, 3), 60 * index, np.uint8)
+        node.deliver("/camera/camera_info", camera_info(stamp_ns))
+        node.deliver("/depth_model/prediction", prediction(stamp_ns, 4.0 + index))
+        png = ros_msgs.compressed_image_from_array(rclpy_style_factory(), rgb, header(stamp_ns), codec="png")
+        node.deliver("/camera/image_raw/compressed", png)
+        assert node.publishers["depth/image"].wait_for(index + 1)
+        np.testing.assert_array_equal(node._pipeline.frames[index].rgb, rgb)  # decoded as before
+    depths = [ros_msgs.depth_image_to_metres(msg) for msg in node.publishers["depth/image"].messages]
+    assert [float(depth[0, 0]) for depth in depths] == [4.0, 5.0, 6.0]
+    assert stats(node).unused.get("lidar.TransformException") == 3  # the scans were decoded (no transform here)
+    assert [name for inside, name in generated if inside] == []  # none once frames flow
+    made = {name for inside, name in generated if not inside}  # before (the check above can fail)
+    assert {"sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/Image"} <= made
+    assert "sensor_msgs/msg/PointCloud2" in made
+
+
+_FIRST_FRAMES_IMPORTS = """
+import importlib, json, sys
+from pathlib import Path
+from test import ros_standin
+from test.core.ros_msg_support import rclpy_style_factory
+from test.kitti_bag import kitti_camera_info, load_kitti_frames, velodyne_cloud
+for name, module in ros_standin.modules().items():
+    sys.modules[name] = module
+node_module = importlib.import_module("mono_depth_ros.node")
+from mono_depth_ros.core import ros_msgs
+frames, factory = load_kitti_frames(Path(sys.argv[1])), rclpy_style_factory()
+parameter = sys.modules["rclpy.parameter"].Parameter
+sys.modules["rclpy"].init()
+overrides = {"lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}
+node = node_module.MonoDepthNode(parameter_overrides=[parameter(k, value=v) for k, v in overrides.items()])
+stamp_ns = 1_700_000_000_000_000_000
+tf = ros_msgs.transform_stamped_from_rigid(factory, frames[0].cam_from_velo, stamp_ns)
+node.tf_listener.buffer.set_transform(tf, "test")
+inputs = []
+for index, frame in enumerate(frames[:2]):
+    stamp = stamp_ns + index * 100_000_000
+    header = ros_msgs.make_header(factory, stamp, frame.cam_from_velo.dst_frame)
+    inputs.append([
+        ("/lidar/points", velodyne_cloud(factory, frame.scan, stamp, frame.cam_from_velo.src_frame)),
+        ("/camera/camera_info", kitti_camera_info(factory, frame, stamp)),
+        ("/camera/image_raw", ros_msgs.image_from_array(factory, frame.rgb, "rgb8", header)),
+    ])
+before = set(sys.modules)
+for index, messages in enumerate(inputs):
+    for topic, msg in messages:
+        node.deliver(topic, msg)
+    node.publishers["depth/points"].wait_for(index + 1)
+imported = sorted(set(sys.modules) - before)
+snapshot = node._stats.snapshot()
+node.destroy_node()
+print(json.dumps({"imported": imported, "published": snapshot.published, "unused": dict(snapshot.unused)}))
+"""
+
+
+def test_the_first_frames_after_activate_import_no_module(kitti_object_dir: Path) -> None:
+    """numpy 2 imports numpy.ma at the first np.quantile / np.median of a process (18 ms alone, 50 ms beside the
+    node's threads): the node's first frame with LiDAR scale did (its start-up, model self-test included, calls
+    neither), so the first frame after start-up came late by that much. The pipeline has it imported at start-up.
+    In a new interpreter (pytest's has long imported it): the shipped model, real KITTI frames and scans."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_FRAMES_IMPORTS, str(kitti_object_dir)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["published"] == 2 and result["unused"] == {}  # both frames, their scans used (the scale path)
+    assert result["imported"] == []
+
+
 def test_lidar_uses_tf_without_blocking_and_a_missing_transform_is_counted(ros: Ros) -> None:
     pipeline = EchoPipeline()
     # lidar.wait_s 0: each frame goes with the scans at hand (holding frames for late scans: next test)

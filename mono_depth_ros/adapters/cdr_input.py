@@ -48,6 +48,10 @@ def _typestore(distro: str) -> Typestore:
 class CdrDecoder:
     """Decodes the serialised messages of one raw subscription.
 
+    rosbags generates and compiles a type's deserialiser at its first use in a typestore (2-70 ms, the first type
+    of a process most): made here, as the node subscribes (activate), not as the first message arrives, where it
+    delayed the first frames after start-up on the executor's thread. Once per process (the store is cached).
+
     Args:
         type_name: the subscription's ROS type (``sensor_msgs/msg/Image``...). topic: its topic (for the log).
         on_bad: ``(reason, text)`` for a message that cannot be decoded (:data:`BAD_CDR`; the node counts and logs
@@ -67,6 +71,7 @@ class CdrDecoder:
         self._store = typestore if typestore is not None else node_typestore()
         if type_name not in self._store.types:
             raise KeyError(f"{type_name} is not in the rosbags typestore; it cannot be subscribed raw")
+        self._store.get_msgdef(type_name)  # its decoder generated now (subscribing), not in the first frame's callback
         self._time = factory.classes.get(TIME) if factory is not None else None
 
     def decode(self, raw: bytes | bytearray | memoryview) -> Any | None:
