@@ -1,9 +1,10 @@
 """`mono-depth spec MODEL.onnx --kind KIND ...`: the spec of an ONNX (or TorchScript) depth model made elsewhere.
 
 Writes ``MODEL.onnx.spec.json`` beside the model (see :mod:`mono_depth_ros.models.sidecar`; a golden reference left
-there by ``mono-depth export`` under another spec is removed), after checking it against the graph: one RGB image
-input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky output)
-present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
+there by ``mono-depth export`` under another spec is removed; written beside and renamed once whole, the golden
+removed just before: a failure midway leaves the earlier spec and golden), after checking it against the graph:
+one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky
+output) present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
 input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
 aspect). The node and the bag runner then load it with ``--param model.backend=onnx --param
 model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
@@ -39,7 +40,7 @@ from typing import Any, NamedTuple
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
-from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
+from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
 from mono_depth_ros.models.spec import (
     METRIC_FOCAL_DIVISOR,
     PIXEL_MEAN,
@@ -338,14 +339,16 @@ def run(args: argparse.Namespace) -> int:
     text = spec.to_json() + "\n"
     pixels = ", pixels 0..255" if gives_pixels(spec.mean, spec.std) else ""
     before = path.read_text(encoding="utf-8") if path.is_file() else None
-    path.write_text(text, encoding="utf-8")
+    golden = golden_path_for(args.model)
+    stale = golden.is_file() and before != text  # made under another spec: the self-test would refuse the model
+    # the new spec whole beside first, then the stale golden goes, then the spec is renamed in: a failure midway
+    # (a full disk, Ctrl-C) leaves the earlier spec and its golden, never a spec cut short or beside another's golden
+    write_whole(path, lambda partial: partial.write_text(text, encoding="utf-8"), golden.unlink if stale else None)
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
         f"{' keeping aspect' if spec.input.keep_aspect else ''}{pixels}\n"
     )
-    golden = golden_path_for(args.model)
-    if golden.is_file() and before != text:  # made under another spec: the self-test would refuse the model
-        golden.unlink()
+    if stale:
         sys.stdout.write(f"removed {golden.name}: its reference output was made under the previous spec\n")
     return 0

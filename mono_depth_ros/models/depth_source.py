@@ -214,8 +214,8 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     )
     estimator = DepthEstimator.open(model.backend, weights, estimator_config)
     _check_metric_focal(model.output_kind, estimator.spec.output_kind, weights, model.backend)
-    if model.backend in FOREIGN_SPEC_BACKENDS:
-        _check_stated_kind(model.output_kind, estimator.spec.output_kind, weights)
+    if model.backend in SPEC_BACKENDS:
+        _check_stated_kind(model.output_kind, estimator.spec.output_kind, weights, model.backend)
     return EstimatorSource(estimator)
 
 
@@ -264,17 +264,21 @@ def _check_metric_focal(stated: str, spec_kind: OutputKind, weights: str, backen
 FOREIGN_SPEC_BACKENDS = ("onnx", "torchscript")
 """Backends whose output kind a spec beside the model declares (`mono-depth export`, or `mono-depth spec` for a
 model made elsewhere)."""
+SPEC_BACKENDS = ("unet", *FOREIGN_SPEC_BACKENDS)
+"""Backends whose output kind a spec declares: the project's checkpoints (their training's spec inside) and
+:data:`FOREIGN_SPEC_BACKENDS` (a Hugging Face folder's kind is its family's, compared by the loader)."""
 
 
-def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str) -> None:
-    """Compare ``model.output_kind`` with the kind an exported model's spec declares, as a Hugging Face folder's
-    family kind is compared (:func:`~.hf_model.transformers_spec`): the pipeline takes the stated kind, so another
-    one would have scale recovery read the output as what it is not. ``depth_up_to_scale`` for a metric spec (scale
-    recovery rescales its metres) and ``metric`` for a ``metric_focal`` one (the engine delivers metres) are taken,
-    logged with both kinds; ``metric_focal`` itself is :func:`_check_metric_focal`'s.
+def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:
+    """Compare ``model.output_kind`` with the kind a checkpoint's or an exported model's spec declares, as a Hugging
+    Face folder's family kind is compared (:func:`~.hf_model.transformers_spec`): the pipeline takes the stated
+    kind, so another one would have scale recovery read the output as what it is not. ``depth_up_to_scale`` for a
+    metric spec (scale recovery rescales its metres) and ``metric`` for a ``metric_focal`` one (the engine delivers
+    metres) are taken, logged with both kinds; ``metric_focal`` itself is :func:`_check_metric_focal`'s.
 
     Raises:
-        ConfigError: another kind, naming both, the spec to write and the setting to clear.
+        ConfigError: another kind, naming both, the spec to write (a checkpoint: its training) and the setting to
+            clear.
     """
     if not stated or stated == spec_kind.value or stated == OutputKind.METRIC_FOCAL.value:
         return
@@ -290,10 +294,15 @@ def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str) -> None
         return
     if spec_kind is OutputKind.METRIC_FOCAL:
         return  # a relative kind for a metric_focal spec: refused by _check_metric_focal
+    respec = (  # a checkpoint's spec is its training's: mono-depth spec reads exported models only
+        f"write it again: `mono-depth spec {weights} --kind {stated}` (with its other options)"
+        if backend in FOREIGN_SPEC_BACKENDS
+        else "train the model with that kind (its checkpoint's spec is written by its training)"
+    )
     msg = (
         f"model.output_kind={stated} contradicts the spec of {weights}, which says {spec_kind.value} (the pipeline "
         f"would read its output as {stated}); leave model.output_kind empty to use the spec's kind, or, if the spec "
-        f"is wrong, write it again: `mono-depth spec {weights} --kind {stated}` (with its other options)"
+        f"is wrong, {respec}"
     )
     raise ConfigError(msg)
 

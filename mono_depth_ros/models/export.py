@@ -12,16 +12,19 @@ tensor), trace it at one network input size and then check the result against ea
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (the exporter torch maintains, fully offline), falling back to
 the TorchScript-based exporter when dynamo cannot handle a model, or when dynamo's graph is fixed-size (it makes a
-size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is left
-at the output path only once it is checked and its spec is in it: an export interrupted (Ctrl-C after the dynamo
-exporter wrote its opset-18 graph for an ``--opset`` it does not write) or refused leaves none, and an
-earlier export there that it had not yet written over stays. TorchScript is saved beside (``<path>.tmp``) and renamed
-once whole: a save interrupted (Ctrl-C, SIGTERM) leaves the earlier model at the path, or none.
+size it cannot keep symbolic a constant: GLPN, ZoeDepth) and the TorchScript-based one runs any size. A graph is
+written in a folder of its own beside the output path, and TorchScript beside it (``<path>.tmp``); either is swapped in
+with its spec and golden reference only once checked, with its spec in it, and the sidecars written whole
+(:func:`~.sidecar.replace_model_files`): an export interrupted (Ctrl-C after the dynamo exporter wrote its opset-18
+graph for an ``--opset`` it does not write, SIGTERM while a file is saved) or refused leaves every earlier file at the
+path as it was (or none), never a model beside another model's spec or golden.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from copy import deepcopy
@@ -41,7 +44,7 @@ from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import make_golden
 from mono_depth_ros.models.onnx_model import require_onnxruntime
 from mono_depth_ros.models.preprocess import network_input_size
-from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, write_sidecars
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, replace_model_files, staging_path
 from mono_depth_ros.models.spec import ModelSpec
 from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
 
@@ -213,15 +216,6 @@ def written_opset(path: Path) -> int:
     return next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
 
 
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
-    """(inode, mtime ns, bytes) of the file at ``path``, or None: whether an export wrote over it."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
-
 def _check_exporter(exporter: str) -> None:
     """Refuse an unknown exporter before anything at the output path is written or removed."""
     if exporter not in EXPORTERS:
@@ -229,7 +223,10 @@ def _check_exporter(exporter: str) -> None:
         raise ConfigError(msg)
 
 
-def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str) -> str:
+def _onnx_export(
+    module: nn.Module, example: Tensor, path: Path, opset: int, exporter: str, target: Path | None = None
+) -> str:
+    """Write the graph at ``path`` (``target``: the output path it is staged for, named in a write failure)."""
     _check_exporter(exporter)
     dynamo_error = ""
     if exporter == "dynamo":
@@ -248,7 +245,7 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, exp
     try:  # export_onnx removes what was written at path (the dynamo graph of another opset, a partial file)
         _export_legacy(module, example, path, opset)
     except OSError as err:  # a full disk, no permission: no other exporter writes elsewhere
-        raise write_failed(path, err, "what this export wrote there is removed") from None
+        raise write_failed(target or path, err, "an earlier export there is left as it was") from None
     except Exception as err:  # torch.onnx's errors (UnsupportedOperatorError, ...): an op it has no ONNX form for
         legacy_error = f"{type(err).__name__}: {first_line(err)}"
         if dynamo_error:
@@ -357,7 +354,9 @@ def _legacy_if_dynamic(
         retry.unlink(missing_ok=True)
         return dynamo_diff, False, "dynamo"
     retry.replace(target)
-    _LOG.info("the dynamo ONNX export of %s is fixed-size; kept the legacy exporter's, which runs any size", target)
+    _LOG.info(
+        "the dynamo ONNX export of %s is fixed-size; kept the legacy exporter's, which runs any size", target.name
+    )
     return max_diff, True, "legacy"
 
 
@@ -394,7 +393,8 @@ def export_onnx(
 
     Raises:
         ConfigError: onnx / onnxruntime not installed, or the network does not run at ``input_hw``.
-        CheckpointError: the export does not match eager torch.
+        CheckpointError: the export does not match eager torch, or cannot be written in the output folder (a
+            full disk, a read-only folder: :func:`~.checkpoint.write_failed`, naming ``path``).
     """
     ort = require_onnxruntime()
     target = Path(path)
@@ -404,21 +404,26 @@ def export_onnx(
     _check_runs(module, hw, spec)
     inputs = _parity_inputs(hw)
     _check_exporter(exporter)  # a refused argument leaves what was at target
-    earlier = _file_stamp(target)  # an earlier export there stays unless this one writes over it
-    try:  # a graph at target is the model only once checked and its spec is in it (Ctrl-C, a parity failure: none)
-        used = _onnx_export(module, inputs[0], target, opset, exporter)
-        max_diff, dynamic = _onnx_parity(ort, target, module, inputs, _other_size(hw, spec))
+    # the graph is written, checked and given its spec in a folder of its own beside target (its name kept for the
+    # exporters' messages), then swapped in with its sidecars (replace_model_files): Ctrl-C, a parity failure or a
+    # full disk leaves every earlier file at target as it was
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as err:  # a read-only folder, no permission: named as a graph that cannot be written there
+        raise write_failed(target, err, "an earlier export there is left as it was") from None
+    try:
+        partial = staging / target.name
+        used = _onnx_export(module, inputs[0], partial, opset, exporter, target)
+        max_diff, dynamic = _onnx_parity(ort, partial, module, inputs, _other_size(hw, spec))
         if used == "dynamo" and not dynamic:
             max_diff, dynamic, used = _legacy_if_dynamic(
-                ort, target, module, inputs, _other_size(hw, spec), opset, max_diff
+                ort, partial, module, inputs, _other_size(hw, spec), opset, max_diff
             )
         exported = _exported_spec(spec, "onnx", hw, dynamic, policy_size or input_hw is None)
-        _embed_onnx_spec(target, exported)
-    except BaseException:
-        if _file_stamp(target) != earlier:
-            target.unlink(missing_ok=True)
-        raise
-    write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
+        _embed_onnx_spec(partial, exported)
+        replace_model_files(target, partial, exported, _golden_for(module, exported, spec, golden))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(target, exported, hw, dynamic, max_diff, used)
 
 
@@ -459,13 +464,12 @@ def export_torchscript(
         raise CheckpointError(msg)
     dynamic = _runs_at(run, module, _other_size(hw, spec))
     exported = _exported_spec(spec, "torchscript", hw, dynamic, policy_size or input_hw is None)
-    partial = target.with_name(target.name + ".tmp")  # Ctrl-C / SIGTERM mid-save: the earlier model stays whole
+    partial = staging_path(target)  # Ctrl-C / SIGTERM mid-save: every earlier file stays whole
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(traced, str(partial), _extra_files={EMBEDDED_SPEC_FILE: exported.to_json()})
-        partial.replace(target)
+        replace_model_files(target, partial, exported, _golden_for(module, exported, spec, golden))
     finally:
         partial.unlink(missing_ok=True)
-    write_sidecars(target, exported, _golden_for(module, exported, spec, golden))
     return ExportResult(target, exported, hw, dynamic, max_diff, "jit-trace")

@@ -203,7 +203,40 @@ def depth_map(
             f"{aspect_remedy or remedy}; {STRIDE_REMEDY}"
         )
         raise ShapeError(msg)
+    multiple = None if input_hw is None else padded_multiple(map_hw, input_hw)
+    if input_hw is not None and multiple is not None:
+        msg = (
+            f"{what} is {tuple(output.shape)} for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]} "
+            f"map, its input padded to a multiple of {multiple} (where the padding lies the graph does not say: "
+            f"stretched over the camera image, its rows and columns would be up to {map_hw[0] - input_hw[0]} and "
+            f"{map_hw[1] - input_hw[1]} pixels off); run it at sides that are that multiple, where it pads nothing: "
+            f"write its spec with `--input-size {map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of "
+            f"{multiple}`, or re-export it with its crop back to the input's size"
+        )
+        raise ShapeError(msg)
     return result
+
+
+STRIDE_MULTIPLES = (64, 32, 16, 14, 8)
+"""Multiples a network pads its input to (largest first): CNN strides (8 to 64), ViT patches (14)."""
+
+
+def padded_multiple(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> int | None:
+    """The multiple of :data:`STRIDE_MULTIPLES` that ``input_hw`` was padded up to for the map to be ``map_hw``
+    pixels (each side the input's rounded up to it, at least one larger: a graph that pads internally and returns
+    the padded map), or None: the map is the input's size, smaller (strides, a crop to whole patches), an integer
+    enlargement of it, or larger by another amount."""
+    if map_hw == input_hw or any(m < i for m, i in zip(map_hw, input_hw, strict=True)):
+        return None
+    if (
+        all(m % i == 0 for m, i in zip(map_hw, input_hw, strict=True))
+        and len({m // i for m, i in zip(map_hw, input_hw, strict=True)}) == 1
+    ):
+        return None  # an integer enlargement (a decoder that upsamples past its input)
+    for multiple in STRIDE_MULTIPLES:
+        if all(m == -(-i // multiple) * multiple for m, i in zip(map_hw, input_hw, strict=True)):
+            return multiple
+    return None
 
 
 ASPECT_TOLERANCE = 0.1

@@ -9,6 +9,9 @@ An exported model ``model.onnx`` (or ``model.pt`` for TorchScript) travels with:
   (:class:`~mono_depth_ros.models.checkpoint.GoldenReference`) for the start-up self-test, with the spec it was made
   under in its metadata: a reference made under another spec (the file beside edited, or rewritten by
   ``mono-depth spec``) is left out with a warning, since the self-test would refuse the model for it.
+
+Each file is written whole beside its place and renamed in; an export swaps the model and both files in together
+(:func:`replace_model_files`), so that no step leaves a model beside another model's spec or golden reference.
 """
 
 from __future__ import annotations
@@ -47,29 +50,99 @@ def golden_path_for(model_path: str | Path) -> Path:
     return path.with_name(path.name + GOLDEN_SUFFIX)
 
 
-def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
+def staging_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed over ``path`` (same directory: the rename is atomic)."""
+    return path.with_name(path.name + ".tmp")
+
+
+def write_whole(
+    path: Path, write: Callable[[Path], object], before_replace: Callable[[], object] | None = None
+) -> None:
     """``write(temporary)`` beside ``path``, then renamed over it: Ctrl-C, SIGTERM or a full disk mid-write leaves
-    the earlier file whole (or none), never one cut short; the temporary file is removed on any failure."""
-    partial = path.with_name(path.name + ".tmp")
+    the earlier file whole (or none), never one cut short; the temporary file is removed on any failure.
+    ``before_replace`` runs once the temporary file is whole, before the rename (to remove a file made stale by it)."""
+    partial = staging_path(path)
     try:
         write(partial)
+        if before_replace is not None:
+            before_replace()
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 
 
 def write_sidecars(model_path: str | Path, spec: ModelSpec, golden: GoldenReference | None = None) -> None:
-    """Write the spec (and the golden reference, when given) beside ``model_path``, each whole or not at all."""
-    _write_whole(spec_path_for(model_path), lambda partial: partial.write_text(spec.to_json() + "\n", encoding="utf-8"))
-    golden_file = golden_path_for(model_path)
-    if golden is None:
+    """Write the spec (and the golden reference, when given; else none is left) beside ``model_path``, each whole or
+    not at all (:func:`replace_model_files` without a new model)."""
+    replace_model_files(model_path, None, spec, golden)
+
+
+def replace_model_files(
+    model_path: str | Path, staged_model: Path | None, spec: ModelSpec, golden: GoldenReference | None = None
+) -> None:
+    """Put a model and its sidecars in place so that neither a reader nor a failure midway sees a model beside
+    another model's spec or golden reference.
+
+    Every new file is first written whole beside its place (a failure there, Ctrl-C or a full disk, leaves every
+    earlier file as it was). Then the earlier golden goes, then, with a new model, the earlier spec file (the earlier
+    model's embedded spec holds for it meanwhile), then the model is renamed in (its own embedded spec holds for it),
+    then its spec and golden: each step leaves a model with its own spec, or its embedded one, and a golden made
+    under it, or none.
+
+    Args:
+        model_path: the model's path.
+        staged_model: the new model, written whole (with its spec embedded) in the same directory; None: the model
+            at ``model_path`` stays and gets new sidecars.
+        spec: the spec to write beside it.
+        golden: its golden reference; None: none is left beside it.
+    """
+    target = Path(model_path)
+    spec_file, golden_file = spec_path_for(target), golden_path_for(target)
+    staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
+    try:
+        staged[0][0].write_text(spec.to_json() + "\n", encoding="utf-8")
+        if golden is not None:
+            tensors: dict[str, np.ndarray] = {
+                _GOLDEN_INPUT: np.ascontiguousarray(golden.image_rgb, dtype=np.uint8),
+                _GOLDEN_OUTPUT: np.ascontiguousarray(golden.output, dtype=np.float32),
+            }
+            staged.append((staging_path(golden_file), golden_file))
+            save_file(tensors, str(staged[1][0]), metadata={_GOLDEN_SPEC: spec.to_json()})
         golden_file.unlink(missing_ok=True)
-        return
-    tensors: dict[str, np.ndarray] = {
-        _GOLDEN_INPUT: np.ascontiguousarray(golden.image_rgb, dtype=np.uint8),
-        _GOLDEN_OUTPUT: np.ascontiguousarray(golden.output, dtype=np.float32),
-    }
-    _write_whole(golden_file, lambda partial: save_file(tensors, str(partial), metadata={_GOLDEN_SPEC: spec.to_json()}))
+        if staged_model is not None:
+            spec_file.unlink(missing_ok=True)
+            staged_model.replace(target)
+        for partial, final in staged:
+            partial.replace(final)
+    finally:
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
+        if staged_model is not None:
+            staged_model.unlink(missing_ok=True)
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, bytes) of the file at ``path``, or None when there is none: whether it was replaced."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def check_unreplaced(model_path: Path, stamp: tuple[int, int, int] | None) -> None:
+    """Refuse a model whose file was replaced (an export or copy finishing) while it and its sidecars were read: the
+    model read and the spec or golden read may be of two models.
+
+    Raises:
+        CheckpointError: naming the file and what to do (start again once the export or copy is done).
+    """
+    if file_stamp(model_path) != stamp:
+        msg = (
+            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it); start "
+            f"again once that is done"
+        )
+        raise CheckpointError(msg)
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:

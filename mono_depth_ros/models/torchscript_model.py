@@ -26,8 +26,8 @@ from mono_depth_ros.core.errors import CheckpointError, ShapeError, first_line
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
 from mono_depth_ros.models.graph_layout import depth_map, failed_run
-from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES
-from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, read_golden, read_spec
+from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES, integer_depth_problem
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, file_stamp, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec
 
 EMBEDDED_SPEC_FILE = EMBEDDED_SPEC_KEY + ".json"
@@ -127,6 +127,7 @@ class TorchScriptBackend:
                 f"{PICKLE_REMEDY}"
             )
             raise CheckpointError(msg)
+        stamp = file_stamp(self.path)  # the spec and golden read below are this module's (check_unreplaced)
         check_script_code(self.path)
         extra = {EMBEDDED_SPEC_FILE: ""}
         try:
@@ -145,6 +146,7 @@ class TorchScriptBackend:
         embedded = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         self.spec: ModelSpec = read_spec(self.path, "torchscript", embedded or None)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
+        check_unreplaced(self.path, stamp)
         self._warned_first = False
 
     def infer(self, batch: Tensor) -> Tensor:
@@ -160,7 +162,8 @@ class TorchScriptBackend:
             ShapeError: the module returned no depth tensor, or one that is not one map per image
                 (:func:`~.graph_layout.depth_map`: two maps stacked for one image are no batch of two).
             CheckpointError: the module failed to run (:func:`~.graph_layout.failed_run`; out of memory is
-                re-raised as it came).
+                re-raised as it came), or returned an integer depth under a metric / metric_focal spec
+                (:meth:`_check_unit`).
         """
         if batch.dtype != self.input_dtype and not torch.is_autocast_enabled(batch.device.type):
             batch = batch.to(self.input_dtype)  # a module traced in half precision takes half
@@ -181,6 +184,7 @@ class TorchScriptBackend:
         if out is None:
             msg = f"TorchScript model {self.path.name} returned {type(returned).__name__}; {remedy}"
             raise ShapeError(msg)
+        self._check_unit(out)
         input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
         aspect = (
             "the engine gives the module (B, 3, H, W) float RGB normalised as its spec says (a module traced for "
@@ -189,6 +193,23 @@ class TorchScriptBackend:
         )
         name = f"TorchScript model {self.path.name}'s depth"
         return depth_map(out, int(batch.shape[0]), name, remedy, input_hw, aspect)
+
+    def _check_unit(self, depth: Tensor) -> None:
+        """Refuse an integer depth tensor under a spec of an absolute kind (:func:`~.onnx_model.integer_depth_problem`:
+        millimetres read as metres). A module's output type is known only when it runs: the start-up run (warm-up)
+        finds it, else the first frame.
+
+        Raises:
+            CheckpointError: naming the dtype, the spec's kind and the remedies.
+        """
+        if depth.dtype.is_floating_point:
+            return
+        dtype = f"tensor({str(depth.dtype).removeprefix('torch.')})"
+        fix = f"write its spec with `mono-depth spec {self.path} --kind depth_up_to_scale` (and its other options)"
+        problem = integer_depth_problem(dtype, self.spec.output_kind, "its spec says", fix)
+        if problem is not None:
+            msg = f"TorchScript model {self.path}'s depth is {problem}"
+            raise CheckpointError(msg)
 
     def _depth_of(self, returned: object) -> Tensor | None:
         """The depth tensor in what the module returned: itself, a tuple's item at the spec's ``output_name`` when

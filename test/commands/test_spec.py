@@ -350,6 +350,40 @@ def test_a_new_spec_drops_the_golden_reference_made_under_the_old_one(
     assert estimator.golden_report is None and estimator.spec.std[0] == pytest.approx(1 / 255)
 
 
+def test_a_spec_whose_write_fails_midway_leaves_the_earlier_spec_and_golden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mono-depth spec` wrote the .spec.json in place: a full disk (or Ctrl-C) midway left it cut short, and the
+    model was refused at start-up as of a malformed spec. It is written beside and renamed once whole: the earlier
+    spec and the golden made under it stay, the model loads and passes its self-test, no temporary file is left."""
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.sidecar import golden_path_for
+    from mono_depth_ros.models.spec import OutputKind
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    path = tmp_path / "tiny.onnx"
+    export_onnx(network, spec, path, exporter="legacy")
+    files = sorted(tmp_path.iterdir())
+    before = {file: file.read_bytes() for file in files}
+    write_text = Path.write_text
+
+    def disk_full(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        write_text(self, data[: len(data) // 2], encoding="utf-8")  # what fitted on the disk
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    with pytest.raises(OSError, match="No space left"):
+        main(["spec", str(path), "--kind", "metric", "--input-size", "64x96", *pixels])
+    monkeypatch.undo()
+    assert sorted(tmp_path.iterdir()) == files
+    assert {file: file.read_bytes() for file in files} == before and golden_path_for(path).is_file()
+    config = EstimatorConfig(device="cpu", warmup_runs=1, precision="fp32", cuda_graphs=False, golden_check="refuse")
+    estimator = DepthEstimator.open("onnx", path, config)
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
 def test_a_sky_threshold_without_a_sky_output_is_refused(da3_graph: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--sky-threshold`` is where the ``--sky-output`` marks sky; without a sky output nothing reads it, and it was
     written into the spec and dropped without a word (exit 0). Refused naming it; with the sky output it is taken."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.depth_source import EstimatorSource, build_depth_source, default_weights
 from mono_depth_ros.models.registry import build_model
-from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.models.spec import InputPolicy, OutputKind
 from mono_depth_ros.models.unet import make_unet_spec
 
 
@@ -236,6 +237,39 @@ def test_metric_focal_stated_for_a_project_checkpoint_names_a_remedy_that_applie
         build_depth_source(resolve(params))
     assert "mono-depth spec" not in str(refused.value)
     assert "leave model.output_kind empty" in str(refused.value)
+
+
+def test_a_stated_kind_that_contradicts_a_project_checkpoints_spec_is_refused_naming_both(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A unet checkpoint whose spec says depth_up_to_scale, run with model.output_kind=relative_inverse, was taken
+    without a word (only ONNX / TorchScript specs were compared): the pipeline read its depth as inverse depth up to
+    scale and shift. Refused naming both kinds and a remedy that applies to a checkpoint (no `mono-depth spec`, which
+    reads exported models only); depth_up_to_scale for a metric checkpoint runs, logged with both kinds. The
+    checkpoints are narrow and run at 64x96: what is compared is their spec's kind (the tiny preset at 192x640 took
+    about 10 s for the five start-ups)."""
+    torch.manual_seed(0)
+    small: dict[str, Any] = {
+        "input_policy": InputPolicy(64, 96),
+        "encoder_width": 4,
+        "decoder_channels": [4, 4, 4, 4, 4],
+    }
+    spec = make_unet_spec("resnet18", "tiny", **small)
+    weights = save_checkpoint(tmp_path / "tiny.safetensors", build_model(spec).state_dict(), spec)
+    params = {"model.weights": str(weights), "device": "cpu", "model.threads": 1}
+    for stated in ("relative_inverse", "affine_depth", "metric"):
+        with pytest.raises(ConfigError) as refused:
+            build_depth_source(resolve({**params, "model.output_kind": stated}))
+        message = str(refused.value)
+        assert f"model.output_kind={stated} contradicts the spec of {weights}, which says depth_up_to_scale" in message
+        assert "leave model.output_kind empty" in message and "mono-depth spec" not in message
+    assert build_depth_source(resolve({**params, "model.output_kind": "depth_up_to_scale"})) is not None
+    metric = make_unet_spec("resnet18", "tiny", output_kind=OutputKind.METRIC, **small)
+    metric_weights = save_checkpoint(tmp_path / "metric.safetensors", build_model(metric).state_dict(), metric)
+    rescaled = {**params, "model.weights": str(metric_weights), "model.output_kind": "depth_up_to_scale"}
+    with caplog.at_level("INFO", logger="mono_depth_ros.models.depth_source"):
+        assert build_depth_source(resolve(rescaled)) is not None
+    assert any("says metric" in r.message for r in caplog.records)
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torchscript", "transformers", "depth_anything_v2"])

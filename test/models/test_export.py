@@ -144,19 +144,48 @@ def test_an_op_neither_exporter_writes_is_one_error_naming_both_and_torchscript(
     assert not (tmp_path / "aa.onnx").exists()
 
 
-def test_a_full_disk_is_named_with_the_path_not_sent_to_another_exporter(tmp_path: Path) -> None:
+def test_a_full_disk_is_named_with_the_path_not_sent_to_another_exporter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An OSError of the legacy exporter (a full disk, no permission) became "the legacy ONNX exporter cannot export
     m.onnx (OSError: [Errno 28] No space left on device); use --exporter dynamo (the default), or -f torchscript"
     (after a dynamo export failed the same way: "neither ONNX exporter...; export it with -f torchscript"): another
-    exporter writes to the same disk. /dev/full is a disk that is full."""
+    exporter writes to the same disk. /dev/full is a disk that is full: the graph is written in a folder beside the
+    output path, here one whose graph is /dev/full. The earlier export at the path is left as it was."""
+    import tempfile
+
     network, spec = tiny_unet()
     target = tmp_path / "m.onnx"
-    target.symlink_to("/dev/full")
+    export_onnx(network, spec, target, exporter="legacy")
+    before = target.read_bytes()
+    make_folder = tempfile.mkdtemp
+
+    def full_disk_folder(**kwargs: str) -> str:
+        folder = make_folder(**kwargs)
+        (Path(folder) / target.name).symlink_to("/dev/full")
+        return folder
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full_disk_folder)  # the module export_onnx calls it from
     with pytest.raises(CheckpointError) as raised:
         export_onnx(network, spec, target, exporter="legacy")
     message = str(raised.value)
     assert f"cannot write {target} (" in message and "No space left on device" in message, message
     assert "free disk space" in message and "--exporter" not in message and "torchscript" not in message
+    assert "earlier export there is left as it was" in message and target.read_bytes() == before
+
+
+def test_a_folder_no_file_can_be_written_in_is_named_with_the_output_path() -> None:
+    """An ONNX graph is written in a folder of its own made beside the output path: in a folder where nothing can be
+    written (read-only, no permission; /proc here, for root too) making it raised a bare FileNotFoundError naming a
+    hidden temporary folder (`/proc/.m.onnx.d6qaizsq`), which `mono-depth export` does not catch, where the write
+    was refused naming the output path and what to do."""
+    network, spec = tiny_unet()
+    target = Path("/proc/m.onnx")
+    with pytest.raises(CheckpointError) as raised:
+        export_onnx(network, spec, target, exporter="legacy")
+    message = str(raised.value)
+    assert f"cannot write {target} (" in message and "choose another folder" in message, message
+    assert not list(Path("/proc").glob(".m.onnx.*"))
 
 
 def test_an_interrupted_legacy_retry_leaves_no_temporary_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -366,3 +395,43 @@ def test_an_export_interrupted_while_it_writes_the_golden_reference_leaves_it_wh
         export_torchscript(network, spec, target)
     assert sorted(tmp_path.iterdir()) == before and golden_path_for(target).read_bytes() == golden
     assert read_golden(target) is not None
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_export_over_an_earlier_one_that_fails_before_all_is_written_leaves_every_earlier_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Another network exported over an earlier export, interrupted while its golden reference was saved: the new
+    model was already at the path (TorchScript: renamed in; ONNX: written there, then deleted by the cleanup), so the
+    path held the new model beside the earlier model's spec and golden (the node then ran the new network under the
+    earlier spec, or self-tested it against the earlier network's output), or no model at all. The model and its
+    sidecars are written whole beside and swapped in last: every earlier file stays as it was, it loads and passes its
+    self-test, and no temporary file is left."""
+    from safetensors.numpy import save_file
+
+    target = tmp_path / f"unet.{'onnx' if fmt == 'onnx' else 'pt'}"
+
+    def export(network: nn.Module, spec: ModelSpec, target: Path) -> object:
+        if fmt == "onnx":
+            return export_onnx(network, spec, target, exporter="legacy")  # the faster exporter: any graph will do
+        return export_torchscript(network, spec, target)
+
+    network, spec = tiny_unet(seed=0)
+    export(network, spec, target)
+    files = sorted(tmp_path.iterdir())
+    before = {path: path.read_bytes() for path in files}
+
+    def cut_short(tensors: dict[str, np.ndarray], filename: str, metadata: dict[str, str]) -> None:
+        save_file(tensors, filename, metadata=metadata)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:100])  # the bytes written before the signal
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mono_depth_ros.models.sidecar.save_file", cut_short)
+    other, _ = tiny_unet(seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        export(other, spec, target)
+    assert sorted(tmp_path.iterdir()) == files
+    assert {path: path.read_bytes() for path in files} == before
+    estimator = DepthEstimator.open(fmt, target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    golden_file = read_golden(target, estimator.spec)
+    assert golden_file is not None and estimator.self_test(golden_file).passed

@@ -16,6 +16,7 @@ from mono_depth_ros.models.graph_layout import (
     depth_map,
     failed_run,
     image_input,
+    padded_multiple,
     same_aspect,
 )
 
@@ -166,3 +167,37 @@ def test_a_map_has_its_inputs_aspect_within_its_rounding(
     if not same:
         with pytest.raises(ShapeError, match=rf"for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]}"):
             depth_map(torch.zeros(1, 1, *map_hw), 1, "o", "r", input_hw)
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "multiple"),
+    [
+        ((384, 1248), (375, 1242), 32),  # a KITTI frame padded to a multiple of 32 by the graph
+        ((384, 1280), (375, 1242), 64),
+        ((378, 1246), (375, 1242), 14),  # to whole ViT patches
+        ((480, 640), (470, 630), 32),
+        ((375, 1242), (375, 1242), None),  # the project's own exports, any fixed-size spec
+        ((364, 1232), (364, 1232), None),  # Depth Anything at whole patches
+        ((616, 1064), (616, 1064), None),  # Metric3D's letterbox
+        ((364, 1232), (375, 1242), None),  # a crop to whole patches: smaller
+        ((188, 621), (375, 1242), None),  # 1/2 .. 1/32 of the input
+        ((12, 39), (375, 1242), None),
+        ((750, 2484), (375, 1242), None),  # a decoder that upsamples past its input
+        ((64, 64), (32, 32), None),
+        ((380, 1250), (375, 1242), None),  # larger, but not to a multiple: the aspect check's to judge
+    ],
+)
+def test_a_map_of_its_input_padded_to_a_stride_multiple_is_told_from_the_sizes_accepted(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], multiple: int | None
+) -> None:
+    """A 384x1248 map for a 375x1242 input is of the same aspect within its rounding, but its 9 padded rows would
+    be stretched over the frame: refused naming the size to run at; the maps of equal, smaller, integer-enlarged
+    size are taken."""
+    assert padded_multiple(map_hw, input_hw) == multiple
+    output = torch.ones(1, 1, *map_hw)
+    if multiple is None:
+        assert depth_map(output, 1, "o", "r", input_hw).shape == (1, 1, *map_hw)
+        return
+    pattern = rf"for a {input_hw[0]}x{input_hw[1]} input: .*padded to a multiple of {multiple} .*--input-size "
+    with pytest.raises(ShapeError, match=pattern + rf"{map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of"):
+        depth_map(output, 1, "o", "r", input_hw)

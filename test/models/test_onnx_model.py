@@ -550,3 +550,35 @@ def test_a_map_padded_to_the_networks_stride_is_refused_with_the_multiple_to_run
                 estimator.predict(image)
     got = estimator.predict(image, out_hw=(64, 96)).values
     np.testing.assert_array_equal(got[:, 0], np.arange(1, 65, dtype=np.float32))
+
+
+def test_a_kitti_frame_padded_by_the_graph_to_a_multiple_of_32_is_refused_and_runs_at_the_size_named(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """At 375x1242 the padding graph returns 384x1248, of the frame's aspect within the 10 % tolerance: it was
+    stretched over the frame (its 9 padding rows spread through it: the map's row 375 published at the last
+    row). It is refused naming 384x1248; at that size the map is the image's, rows 1..384."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _PaddedToItsStride(),
+        torch.zeros(1, 3, 40, 72),
+        tmp_path / "padded.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}},
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    assert image.shape[:2] == (375, 1242)
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    with pytest.raises(ShapeError, match=r"\(1, 1, 384, 1248\) for a 375x1242 input.*--input-size 384x1248`"):
+        DepthEstimator.open("onnx", path, config).predict(image)
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(384, 1248), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    got = DepthEstimator.open("onnx", path, config).predict(image, out_hw=(384, 1248)).values
+    np.testing.assert_array_equal(got[:, 0], np.arange(1, 385, dtype=np.float32))

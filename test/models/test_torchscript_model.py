@@ -405,3 +405,32 @@ def test_a_module_traced_for_uint8_pixels_runs_right_with_the_pixel_spec_the_rea
         estimator = DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=1))
         got = estimator.predict(image, out_hw=(32, 96)).values
         assert np.allclose(got, expected, atol=1e-2) is close  # the engine resizes in uint8: 1/255 steps
+
+
+class _Millimetres(torch.nn.Module):
+    """An export for an embedded target: int32 millimetres of the red channel's 0..1, plus 1 m."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x[:, :1] + 1.0) * 1000.0).to(torch.int32)
+
+
+def test_an_integer_depth_output_under_a_metric_spec_is_refused_at_start_up_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """An ONNX graph's integer output is refused from its declared type; a TorchScript module's type is known only
+    when it runs, and its int32 millimetres were cast to float and published as metres, 1000x off (values >= 1000 on
+    a KITTI frame). The start-up run refuses it under a metric spec, naming the dtype and the two remedies; under
+    depth_up_to_scale (scale recovery fits the unit) it runs."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    spec: dict[str, object] = {"input": {"height": 32, "width": 96}, "mean": [0, 0, 0], "std": [1, 1, 1]}
+    path = _made_elsewhere(_Millimetres(), torch.zeros(1, 3, 32, 96), tmp_path / "mm.pt", spec)
+    config = EstimatorConfig(device="cpu", warmup_runs=1, golden_check="off")
+    with pytest.raises(CheckpointError, match=r"mm\.pt.* is tensor\(int32\), and its spec says metric.*1000x off"):
+        DepthEstimator.open("torchscript", path, config)
+    with pytest.raises(CheckpointError, match=r"--kind depth_up_to_scale"):
+        DepthEstimator.open("torchscript", path, EstimatorConfig(device="cpu", warmup_runs=0)).predict(image)
+    _made_elsewhere(_Millimetres(), torch.zeros(1, 3, 32, 96), path, {**spec, "output_kind": "depth_up_to_scale"})
+    values = DepthEstimator.open("torchscript", path, config).predict(image, out_hw=(32, 96)).values
+    assert values.min() >= 1000.0 and values.max() <= 2000.0

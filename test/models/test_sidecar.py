@@ -1,0 +1,149 @@
+"""Tests of the files beside an exported model (mono_depth_ros.models.sidecar): written whole, swapped with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.sidecar import golden_path_for, replace_model_files, spec_path_for, staging_path
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+State = tuple[str, str | None, str | None]
+
+
+def _spec(name: str) -> ModelSpec:
+    return ModelSpec(name, {}, InputPolicy(8, 8), backend="onnx")
+
+
+def _golden(value: float) -> GoldenReference:
+    return GoldenReference(np.zeros((8, 8, 3), np.uint8), np.full((8, 8), value, np.float32))
+
+
+def _state(model: Path) -> State:
+    """(the model's name, the architecture of the spec beside it, that of the spec its golden was made under)."""
+    spec_file, golden_file = spec_path_for(model), golden_path_for(model)
+    spec = json.loads(spec_file.read_text())["architecture"] if spec_file.exists() else None
+    golden = None
+    if golden_file.exists():
+        with safe_open(str(golden_file), framework="numpy") as handle:
+            golden = json.loads(handle.metadata()["made_under_spec"])["architecture"]
+    return model.read_text(), spec, golden
+
+
+def test_every_step_of_a_swap_leaves_a_model_with_its_own_sidecars_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model stands for its embedded spec by its name ("a" / "b"). Seen after every rename and removal of the swap,
+    the files beside the model at the path are its own or absent, never the other model's; at the end all are the new
+    model's, and no staged file is left."""
+    model = tmp_path / "m.onnx"
+    model.write_text("a")
+    replace_model_files(model, None, _spec("a"), _golden(1.0))
+    assert _state(model) == ("a", "a", "a")
+    staged = staging_path(model)
+    staged.write_text("b")
+    seen: list[State] = []
+    rename, remove = Path.replace, Path.unlink
+
+    def replace(self: Path, target: Path) -> Path:
+        result = rename(self, target)
+        seen.append(_state(model))
+        return result
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        remove(self, missing_ok=missing_ok)
+        seen.append(_state(model))
+
+    monkeypatch.setattr(Path, "replace", replace)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    replace_model_files(model, staged, _spec("b"), _golden(2.0))
+    monkeypatch.undo()
+    assert ("b", None, None) in seen and seen[-1] == ("b", "b", "b")
+    for name, spec, golden in seen:
+        assert spec in (None, name) and golden in (None, name), seen
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.golden.safetensors", "m.onnx.spec.json"]
+
+
+def test_a_swap_cut_short_after_the_model_leaves_it_with_its_embedded_spec_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure once the new model is renamed in (here: renaming its spec in) leaves the new model without the
+    earlier model's spec and golden beside it: its embedded spec is in force; staged files are removed."""
+    model = tmp_path / "m.pt"
+    model.write_text("a")
+    replace_model_files(model, None, _spec("a"), _golden(1.0))
+    staged = staging_path(model)
+    staged.write_text("b")
+    rename = Path.replace
+
+    def replace(self: Path, target: Path) -> Path:
+        if target == spec_path_for(model):
+            raise KeyboardInterrupt
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        replace_model_files(model, staged, _spec("b"), _golden(2.0))
+    monkeypatch.undo()
+    assert _state(model) == ("b", None, None)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_new_sidecars_for_the_same_model_without_a_golden_leave_none(tmp_path: Path) -> None:
+    """New sidecars without a golden reference (`write_sidecars` for a model made elsewhere) remove the earlier one,
+    which was made under another spec."""
+    model = tmp_path / "m.onnx"
+    model.write_text("a")
+    replace_model_files(model, None, _spec("a"), _golden(1.0))
+    replace_model_files(model, None, _spec("a"))
+    assert _state(model) == ("a", "a", None)
+
+
+@pytest.mark.parametrize("backend", ["torchscript", "onnx"])
+def test_a_model_replaced_while_it_is_loaded_is_refused_not_paired_with_the_new_sidecars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The model is read first, its spec and golden after: an export of another network finishing in between paired
+    the module read with the new spec and golden (the self-test then compared the earlier network with the new
+    network's output, or with golden_check off ran it under the other spec), without a word. The model file's stamp
+    is compared before and after: refused, naming the file; loaded again, it is the new model with its own files."""
+    from mono_depth_ros.models import onnx_model, torchscript_model
+    from mono_depth_ros.models.export import export_onnx, export_torchscript
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.models.onnx_model import OnnxBackend
+    from mono_depth_ros.models.torchscript_model import TorchScriptBackend
+
+    from .tiny_models import tiny_unet
+
+    def export(network: torch.nn.Module, spec: ModelSpec, target: Path) -> object:
+        if backend == "torchscript":
+            return export_torchscript(network, spec, target)
+        return export_onnx(network, spec, target, exporter="legacy")  # the faster exporter: any graph will do
+
+    module = torchscript_model if backend == "torchscript" else onnx_model
+    make = TorchScriptBackend if backend == "torchscript" else OnnxBackend
+    network, spec = tiny_unet(seed=0)
+    target = tmp_path / f"unet.{'pt' if backend == 'torchscript' else 'onnx'}"
+    export(network, spec, target)
+    other, _ = tiny_unet(seed=1)
+    read_spec = module.read_spec
+    replaced: list[bool] = []
+
+    def export_finishes(*args: object) -> object:
+        if not replaced:
+            replaced.append(True)
+            export(other, spec, target)
+        return read_spec(*args)
+
+    monkeypatch.setattr(module, "read_spec", export_finishes)
+    with pytest.raises(CheckpointError, match=rf"{target.name} was replaced while it and its spec were read"):
+        make(target, torch.device("cpu"))
+    estimator = DepthEstimator.open(backend, target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
