@@ -27,6 +27,7 @@ from safetensors.numpy import load_file, save_file
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.frozen_input import source_input
+from mono_depth_ros.models.onnx_external import external_data_files
 from mono_depth_ros.models.spec import ModelSpec
 
 SPEC_SUFFIX = ".spec.json"
@@ -95,8 +96,20 @@ def replace_model_files(
             at ``model_path`` stays and gets new sidecars.
         spec: the spec to write beside it.
         golden: its golden reference; None: none is left beside it.
+
+    An ONNX graph staged in a folder of its own (:func:`~.export.export_onnx`) may keep its weights in files beside
+    it (``model.onnx.data``, a graph past 1.5 GB): they are moved beside ``model_path`` under the names the graph
+    gives them, just before the graph, and the earlier graph's data files that the new one does not name are removed
+    after it.
     """
     target = Path(model_path)
+    moved: list[tuple[Path, Path]] = []
+    earlier: list[Path] = []
+    if staged_model is not None and staged_model.parent.resolve() != target.parent.resolve():
+        moved = [
+            (data, target.parent / data.relative_to(staged_model.parent)) for data in external_data_files(staged_model)
+        ]
+        earlier = external_data_files(target)
     spec_file, golden_file = spec_path_for(target), golden_path_for(target)
     staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
     try:
@@ -111,7 +124,12 @@ def replace_model_files(
         golden_file.unlink(missing_ok=True)
         if staged_model is not None:
             spec_file.unlink(missing_ok=True)
+            for data, beside in moved:
+                beside.parent.mkdir(parents=True, exist_ok=True)
+                data.replace(beside)
             staged_model.replace(target)
+            for stale in set(earlier) - {beside for _, beside in moved}:
+                stale.unlink(missing_ok=True)
         for partial, final in staged:
             partial.replace(final)
     finally:

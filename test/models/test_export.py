@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -435,3 +436,45 @@ def test_an_export_over_an_earlier_one_that_fails_before_all_is_written_leaves_e
     estimator = DepthEstimator.open(fmt, target, EstimatorConfig(device="cpu", golden_check="refuse"))
     golden_file = read_golden(target, estimator.spec)
     assert golden_file is not None and estimator.self_test(golden_file).passed
+
+
+def test_a_graph_over_the_protobuf_limit_is_exported_with_its_external_data_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A graph past torch's large-model threshold (1.5 GB: Metric3D giant, Depth Anything Large in fp32 near it) is
+    written by the dynamo exporter as ``model.onnx`` + ``model.onnx.data``. The spec was embedded by loading the graph
+    with its weights and saving it as one file (which protobuf refuses past 2 GB), and the data file written in the
+    staging folder was removed with it. Shown at a small size with the threshold at 0 (the path a large graph takes):
+    the graph at the path keeps its weights in the data file beside it, with its spec embedded, no staging file left;
+    an export over it swaps the data file in with the graph, and an inline export after it leaves no stale data."""
+    from torch.onnx._internal.exporter import _onnx_program
+
+    from mono_depth_ros.models.onnx_external import external_data_files
+    from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY
+
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)
+    target = tmp_path / "large.onnx"
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        network = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1), nn.Softplus())
+        spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+        result = export_onnx(network, spec, target, exporter="dynamo")
+        assert result.exporter == "dynamo"
+        graph = onnx.load(str(target), load_external_data=False)
+        external = [t.name for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert external, "the weights were inlined into the graph (past 2 GB protobuf cannot save that)"
+        assert external_data_files(target) == [tmp_path / "large.onnx.data"]
+        assert EMBEDDED_SPEC_KEY in {p.key for p in graph.metadata_props}
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "large.onnx",
+            "large.onnx.data",
+            "large.onnx.golden.safetensors",
+            "large.onnx.spec.json",
+        ]
+        assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
+        estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
+        assert estimator.golden_report is not None and estimator.golden_report.passed
+    monkeypatch.undo()
+    export_onnx(network, spec, target, exporter="dynamo")  # a graph that holds its weights: no data beside it
+    assert not (tmp_path / "large.onnx.data").exists()
+    assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
