@@ -32,7 +32,7 @@ from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
-from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, file_stamp, read_golden, read_spec
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, model_stamp, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec, OutputKind, gives_pixels
 
 _LOG = logging.getLogger(__name__)
@@ -201,13 +201,13 @@ class OnnxBackend:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         choice = providers if isinstance(providers, ProviderChoice) else ProviderChoice(tuple(providers))
         self.fallbacks: list[str] = []
-        stamp = file_stamp(self.path)  # the spec and golden read below are this model's (check_unreplaced)
+        stamp = model_stamp(self.path)  # the spec and golden read below are this model's (check_unreplaced)
         self.session = self._open(ort, options, device, choice)
         self.device = device  # outputs go where the caller works, whichever provider ran the model
         embedded = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDED_SPEC_KEY)
         self.spec: ModelSpec = read_spec(self.path, "onnx", embedded)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
-        check_unreplaced(self.path, stamp)
+        check_unreplaced(self.path, stamp, model_stamp)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
             shapes = [(i.name, i.shape) for i in inputs]

@@ -148,19 +148,31 @@ def file_stamp(path: Path) -> tuple[int, int, int] | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
-def check_unreplaced(model_path: Path, stamp: tuple[int, int, int] | None) -> None:
+def check_unreplaced(model_path: Path, stamp: object, stamp_of: Callable[[Path], object] = file_stamp) -> None:
     """Refuse a model whose file was replaced (an export or copy finishing) while it and its sidecars were read: the
     model read and the spec or golden read may be of two models.
+
+    Args:
+        model_path: the model file.
+        stamp: ``stamp_of(model_path)`` before the model was opened.
+        stamp_of: the model's stamp (:func:`file_stamp`; an ONNX graph's adds its external data files':
+            :func:`model_stamp`).
 
     Raises:
         CheckpointError: naming the file and what to do (start again once the export or copy is done).
     """
-    if file_stamp(model_path) != stamp:
+    if stamp_of(model_path) != stamp:
         msg = (
-            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it); start "
-            f"again once that is done"
+            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it or its "
+            f"external data); start again once that is done"
         )
         raise CheckpointError(msg)
+
+
+def model_stamp(model_path: Path) -> object:
+    """:func:`file_stamp` of an ONNX graph and of each of its external data files (a copy that replaces the weights
+    in ``model.onnx.data`` and not the graph is a replaced model too)."""
+    return file_stamp(model_path), [(data.name, file_stamp(data)) for data in external_data_files(model_path)]
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
