@@ -115,12 +115,15 @@ def provider_list(choice: ProviderChoice, available: list[str], device: torch.de
 
 
 _MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
+_OUTSIDE_DATA = re.compile(r'External data path: "([^"]+)" resolved path: "[^"]*" allowed directory: "([^"]+)"')
+"""ONNX Runtime 1.24 and later: external data is read only from the folder of the graph's real file (a graph linked
+alone into another folder, or a data file linking out of it)."""
 
 
 def load_error(path: Path, err: Exception) -> CheckpointError:
     """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
-    ONNX, the external data file (weights kept beside large graphs) missing, a file cut short (to copy again), or a
-    graph to re-export."""
+    ONNX, the external data file (weights kept beside large graphs) missing, or outside the folder of the graph's real
+    file (a graph linked alone into another folder), a file cut short (to copy again), or a graph to re-export."""
     with path.open("rb") as handle:
         prefix = handle.read(4)
     if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
@@ -134,6 +137,15 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         msg = (
             f"{path} keeps its weights in the external data file {data.name}, which is not beside it ({data} does "
             f"not exist); put the file it was published with beside {path.name} (same folder, same name)"
+        )
+        return CheckpointError(msg)
+    outside = _OUTSIDE_DATA.search(str(err))
+    if outside is not None:
+        location, allowed = outside.groups()
+        msg = (
+            f"{path} keeps its weights in the external data file {location}, which ONNX Runtime reads only from "
+            f"{allowed}, the folder of the graph's real file {path.resolve()}; give model.weights that path, or link "
+            f"the whole folder rather than the graph alone (the data file, or a link to it, in that folder)"
         )
         return CheckpointError(msg)
     if "INVALID_PROTOBUF" in str(err):  # onnxruntime's code for a file protobuf cannot parse to its end
