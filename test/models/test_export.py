@@ -478,3 +478,35 @@ def test_a_graph_over_the_protobuf_limit_is_exported_with_its_external_data_besi
     export_onnx(network, spec, target, exporter="dynamo")  # a graph that holds its weights: no data beside it
     assert not (tmp_path / "large.onnx.data").exists()
     assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
+
+
+def test_a_legacy_export_past_2_gb_keeps_its_file_per_weight_beside_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legacy exporter writes a graph past protobuf's 2 GB with one external data file per initializer, named by
+    it, beside the graph (here its output re-saved so at a small size): each file is swapped in beside the path under
+    the name the graph gives it, the spec embedded, and the staging folder leaves nothing."""
+    from mono_depth_ros.models.onnx_external import external_data_files
+    from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY
+
+    export_legacy = export_module._export_legacy
+
+    def past_2_gb(module: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
+        export_legacy(module, example, path, opset)
+        graph = onnx.load(str(path))
+        onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=False, size_threshold=0)
+
+    monkeypatch.setattr(export_module, "_export_legacy", past_2_gb)
+    network, spec = tiny_unet()
+    target = tmp_path / "per_weight.onnx"
+    export_onnx(network, spec, target, exporter="legacy")
+    graph = onnx.load(str(target), load_external_data=False)
+    data = external_data_files(target)
+    weights = [t for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert len(weights) > 1 and len(data) == len(weights), (len(weights), data)
+    assert all(file.parent == tmp_path for file in data)
+    assert EMBEDDED_SPEC_KEY in {p.key for p in graph.metadata_props}
+    extra = {"per_weight.onnx", "per_weight.onnx.golden.safetensors", "per_weight.onnx.spec.json"}
+    assert {p.name for p in tmp_path.iterdir()} == extra | {file.name for file in data}
+    estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
