@@ -463,20 +463,18 @@ def test_a_graph_over_the_protobuf_limit_is_exported_with_its_external_data_besi
         graph = onnx.load(str(target), load_external_data=False)
         external = [t.name for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
         assert external, "the weights were inlined into the graph (past 2 GB protobuf cannot save that)"
-        assert external_data_files(target) == [tmp_path / "large.onnx.data"]
+        data = external_data_files(target)  # large.onnx.data, then large.onnx.1.data (the earlier one's name taken)
+        assert data == [tmp_path / ("large.onnx.data", "large.onnx.1.data")[seed]]
         assert EMBEDDED_SPEC_KEY in {p.key for p in graph.metadata_props}
-        assert sorted(p.name for p in tmp_path.iterdir()) == [
-            "large.onnx",
-            "large.onnx.data",
-            "large.onnx.golden.safetensors",
-            "large.onnx.spec.json",
-        ]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["large.onnx", data[0].name, "large.onnx.golden.safetensors", "large.onnx.spec.json"]
+        )
         assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
         estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
         assert estimator.golden_report is not None and estimator.golden_report.passed
     monkeypatch.undo()
     export_onnx(network, spec, target, exporter="dynamo")  # a graph that holds its weights: no data beside it
-    assert not (tmp_path / "large.onnx.data").exists()
+    assert not list(tmp_path.glob("*.data"))
     assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
 
 
@@ -510,3 +508,47 @@ def test_a_legacy_export_past_2_gb_keeps_its_file_per_weight_beside_the_graph(
     assert {p.name for p in tmp_path.iterdir()} == extra | {file.name for file in data}
     estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
     assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
+def test_an_export_interrupted_between_its_data_and_its_graph_leaves_the_earlier_graph_with_its_own_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export over a graph with external data moved ``model.onnx.data`` in over the earlier one, then the graph:
+    Ctrl-C (or a node starting) between the two left the earlier graph with the new network's weights (same
+    architecture: it loads and runs, wrong). The new data goes in under a name the earlier graph does not use; the
+    earlier graph, interrupted there, still gives its own network's output, and an export to its end leaves one data
+    file, the one its graph names."""
+    from torch.onnx._internal.exporter import _onnx_program
+
+    from mono_depth_ros.models.onnx_external import external_data_files
+
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)
+    target = tmp_path / "large.onnx"
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+    networks = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        networks.append(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1)))
+    export_onnx(networks[0], spec, target, exporter="dynamo")
+    replace = Path.replace
+
+    def interrupted(self: Path, to: Path) -> Path:
+        if Path(to) == target:
+            raise KeyboardInterrupt
+        return replace(self, to)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "replace", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            export_onnx(networks[1], spec, target, exporter="dynamo")
+    x = [torch.randn(1, 3, 16, 24)]
+    assert _onnx_vs_torch(target, networks[0], x) < 1e-5, "the earlier graph ran with the new network's weights"
+    export_onnx(networks[1], spec, target, exporter="dynamo")
+    assert _onnx_vs_torch(target, networks[1], x) < 1e-5
+    data = external_data_files(target)
+    assert len(data) == 1 and {p.name for p in tmp_path.iterdir()} == {
+        target.name,
+        data[0].name,
+        "large.onnx.golden.safetensors",
+        "large.onnx.spec.json",
+    }

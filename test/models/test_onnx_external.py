@@ -149,3 +149,22 @@ def test_a_graph_linked_alone_into_another_folder_is_told_where_its_data_is_read
         16,
         24,
     )
+
+
+def test_rename_external_data_gives_names_the_other_folder_does_not_hold(tmp_path: Path) -> None:
+    """A staged graph's data file named as a file in the folder it goes to is renamed (``model.onnx.1.data``, the
+    ``.1`` taken too: ``.2``) and the graph names it; its output is the same. Nothing taken: nothing renamed."""
+    from mono_depth_ros.models.onnx_external import rename_external_data
+
+    path = _conv_with_external_data(tmp_path / "staged", "model.onnx.data")
+    x = torch.randn(1, 3, 16, 24)
+    before = OnnxBackend(path, CPU).infer(x)
+    target = tmp_path / "target"
+    target.mkdir()
+    assert rename_external_data(path, target) == {}
+    (target / "model.onnx.data").write_bytes(b"earlier")
+    (target / "model.onnx.1.data").write_bytes(b"earlier still")
+    assert rename_external_data(path, target) == {"model.onnx.data": "model.onnx.2.data"}
+    assert external_data_files(path) == [path.parent / "model.onnx.2.data"]
+    assert not (path.parent / "model.onnx.data").exists()
+    assert torch.equal(OnnxBackend(path, CPU).infer(x), before)
