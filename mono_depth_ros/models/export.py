@@ -287,13 +287,16 @@ def _golden_for(
 
 
 def _embed_onnx_spec(path: Path, spec: ModelSpec) -> None:
+    """Put ``spec`` in the graph's ``metadata_props``. The graph is read and saved without its external data: the
+    tensors kept in ``<path>.data`` (a graph past 1.5 GB) keep their references, where loading and saving the weights
+    would write them into the graph, which protobuf refuses past 2 GB."""
     try:
         import onnx
     except ImportError:
         msg = "ONNX export needs the onnx package: pip install 'mono_depth_ros[onnx]'"
         raise ConfigError(msg) from None
 
-    model = onnx.load(str(path))
+    model = onnx.load(str(path), load_external_data=False)
     kept = [p for p in model.metadata_props if p.key != EMBEDDED_SPEC_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)

@@ -94,6 +94,45 @@ def external_data_files(path: Path) -> list[Path]:
     return sorted(f for f in (path.parent / location for location in inside) if f.is_file())
 
 
+def rename_external_data(path: Path, taken: Path) -> dict[str, str]:
+    """Give the external data files of the graph at ``path`` names that no file in the folder ``taken`` has: each
+    such location becomes ``<stem>.<n><suffix>`` (``model.onnx.data`` -> ``model.onnx.1.data``), its file beside
+    the graph renamed and the graph saved (without loading its weights) naming it.
+
+    An export swaps its data files in beside an earlier graph before its own graph: under names the earlier graph
+    does not use, the earlier graph keeps its own weights until the new graph replaces it.
+
+    Returns:
+        The locations renamed, old -> new (empty when none was taken).
+    """
+    files = external_data_files(path)
+    renames: dict[str, str] = {}
+    for data in files:
+        location = data.relative_to(path.parent)
+        if not (taken / location).exists():
+            continue
+        number = 1
+        while any(
+            (folder / location.with_name(f"{location.stem}.{number}{location.suffix}")).exists()
+            for folder in (taken, path.parent)
+        ):
+            number += 1
+        new = location.with_name(f"{location.stem}.{number}{location.suffix}")
+        data.rename(path.parent / new)
+        renames[location.as_posix()] = new.as_posix()
+    if not renames:
+        return renames
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in _tensors(model.graph, model.functions):
+        for entry in tensor.external_data:
+            if entry.key == "location" and PurePosixPath(entry.value).as_posix() in renames:
+                entry.value = renames[PurePosixPath(entry.value).as_posix()]
+    onnx.save_model(model, str(path))
+    return renames
+
+
 def _mentions_location(path: Path) -> bool:
     """Whether the file's bytes contain the ``location`` key at all (memory-mapped: no copy of a large graph)."""
     try:

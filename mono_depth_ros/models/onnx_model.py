@@ -32,7 +32,7 @@ from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
-from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, file_stamp, read_golden, read_spec
+from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, model_stamp, read_golden, read_spec
 from mono_depth_ros.models.spec import ModelSpec, OutputKind, gives_pixels
 
 _LOG = logging.getLogger(__name__)
@@ -115,12 +115,15 @@ def provider_list(choice: ProviderChoice, available: list[str], device: torch.de
 
 
 _MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
+_OUTSIDE_DATA = re.compile(r'External data path: "([^"]+)" resolved path: "[^"]*" allowed directory: "([^"]+)"')
+"""ONNX Runtime 1.24 and later: external data is read only from the folder of the graph's real file (a graph linked
+alone into another folder, or a data file linking out of it)."""
 
 
 def load_error(path: Path, err: Exception) -> CheckpointError:
     """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
-    ONNX, the external data file (weights kept beside large graphs) missing, a file cut short (to copy again), or a
-    graph to re-export."""
+    ONNX, the external data file (weights kept beside large graphs) missing, or outside the folder of the graph's real
+    file (a graph linked alone into another folder), a file cut short (to copy again), or a graph to re-export."""
     with path.open("rb") as handle:
         prefix = handle.read(4)
     if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle
@@ -134,6 +137,15 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         msg = (
             f"{path} keeps its weights in the external data file {data.name}, which is not beside it ({data} does "
             f"not exist); put the file it was published with beside {path.name} (same folder, same name)"
+        )
+        return CheckpointError(msg)
+    outside = _OUTSIDE_DATA.search(str(err))
+    if outside is not None:
+        location, allowed = outside.groups()
+        msg = (
+            f"{path} keeps its weights in the external data file {location}, which ONNX Runtime reads only from "
+            f"{allowed}, the folder of the graph's real file {path.resolve()}; give model.weights that path, or link "
+            f"the whole folder rather than the graph alone (the data file, or a link to it, in that folder)"
         )
         return CheckpointError(msg)
     if "INVALID_PROTOBUF" in str(err):  # onnxruntime's code for a file protobuf cannot parse to its end
@@ -201,13 +213,13 @@ class OnnxBackend:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         choice = providers if isinstance(providers, ProviderChoice) else ProviderChoice(tuple(providers))
         self.fallbacks: list[str] = []
-        stamp = file_stamp(self.path)  # the spec and golden read below are this model's (check_unreplaced)
+        stamp = model_stamp(self.path)  # the spec and golden read below are this model's (check_unreplaced)
         self.session = self._open(ort, options, device, choice)
         self.device = device  # outputs go where the caller works, whichever provider ran the model
         embedded = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDED_SPEC_KEY)
         self.spec: ModelSpec = read_spec(self.path, "onnx", embedded)
         self.golden: GoldenReference | None = read_golden(self.path, self.spec)
-        check_unreplaced(self.path, stamp)
+        check_unreplaced(self.path, stamp, model_stamp)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
             shapes = [(i.name, i.shape) for i in inputs]

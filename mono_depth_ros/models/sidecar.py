@@ -27,6 +27,7 @@ from safetensors.numpy import load_file, save_file
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.frozen_input import source_input
+from mono_depth_ros.models.onnx_external import external_data_files, rename_external_data
 from mono_depth_ros.models.spec import ModelSpec
 
 SPEC_SUFFIX = ".spec.json"
@@ -95,8 +96,23 @@ def replace_model_files(
             at ``model_path`` stays and gets new sidecars.
         spec: the spec to write beside it.
         golden: its golden reference; None: none is left beside it.
+
+    An ONNX graph staged in a folder of its own (:func:`~.export.export_onnx`) may keep its weights in files beside
+    it (``model.onnx.data``, a graph past 1.5 GB): they are moved beside ``model_path`` just before the graph, under
+    names no file there has (:func:`~.onnx_external.rename_external_data`: the earlier graph keeps its own weights
+    until it is replaced, by a reader or an interruption in between), and the earlier graph's data files that the
+    new one does not name are removed after it (the new data files moved in are removed when the graph is not).
     """
     target = Path(model_path)
+    moved: list[tuple[Path, Path]] = []
+    earlier: list[Path] = []
+    swapped = False
+    if staged_model is not None and staged_model.parent.resolve() != target.parent.resolve():
+        rename_external_data(staged_model, target.parent)  # the earlier graph's data stays until it is replaced
+        moved = [
+            (data, target.parent / data.relative_to(staged_model.parent)) for data in external_data_files(staged_model)
+        ]
+        earlier = external_data_files(target)
     spec_file, golden_file = spec_path_for(target), golden_path_for(target)
     staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
     try:
@@ -111,12 +127,20 @@ def replace_model_files(
         golden_file.unlink(missing_ok=True)
         if staged_model is not None:
             spec_file.unlink(missing_ok=True)
+            for data, beside in moved:
+                beside.parent.mkdir(parents=True, exist_ok=True)
+                data.replace(beside)
             staged_model.replace(target)
+            swapped = True
+            for stale in set(earlier) - {beside for _, beside in moved}:
+                stale.unlink(missing_ok=True)
         for partial, final in staged:
             partial.replace(final)
     finally:
         for partial, _ in staged:
             partial.unlink(missing_ok=True)
+        for _, beside in moved if not swapped else ():  # named by no graph at model_path
+            beside.unlink(missing_ok=True)
         if staged_model is not None:
             staged_model.unlink(missing_ok=True)
 
@@ -130,19 +154,31 @@ def file_stamp(path: Path) -> tuple[int, int, int] | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
-def check_unreplaced(model_path: Path, stamp: tuple[int, int, int] | None) -> None:
+def check_unreplaced(model_path: Path, stamp: object, stamp_of: Callable[[Path], object] = file_stamp) -> None:
     """Refuse a model whose file was replaced (an export or copy finishing) while it and its sidecars were read: the
     model read and the spec or golden read may be of two models.
+
+    Args:
+        model_path: the model file.
+        stamp: ``stamp_of(model_path)`` before the model was opened.
+        stamp_of: the model's stamp (:func:`file_stamp`; an ONNX graph's adds its external data files':
+            :func:`model_stamp`).
 
     Raises:
         CheckpointError: naming the file and what to do (start again once the export or copy is done).
     """
-    if file_stamp(model_path) != stamp:
+    if stamp_of(model_path) != stamp:
         msg = (
-            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it); start "
-            f"again once that is done"
+            f"{model_path} was replaced while it and its spec were read (an export or a copy writing it or its "
+            f"external data); start again once that is done"
         )
         raise CheckpointError(msg)
+
+
+def model_stamp(model_path: Path) -> object:
+    """:func:`file_stamp` of an ONNX graph and of each of its external data files (a copy that replaces the weights
+    in ``model.onnx.data`` and not the graph is a replaced model too)."""
+    return file_stamp(model_path), [(data.name, file_stamp(data)) for data in external_data_files(model_path)]
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:

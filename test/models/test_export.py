@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -435,3 +436,119 @@ def test_an_export_over_an_earlier_one_that_fails_before_all_is_written_leaves_e
     estimator = DepthEstimator.open(fmt, target, EstimatorConfig(device="cpu", golden_check="refuse"))
     golden_file = read_golden(target, estimator.spec)
     assert golden_file is not None and estimator.self_test(golden_file).passed
+
+
+def test_a_graph_over_the_protobuf_limit_is_exported_with_its_external_data_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A graph past torch's large-model threshold (1.5 GB: Metric3D giant, Depth Anything Large in fp32 near it) is
+    written by the dynamo exporter as ``model.onnx`` + ``model.onnx.data``. The spec was embedded by loading the graph
+    with its weights and saving it as one file (which protobuf refuses past 2 GB), and the data file written in the
+    staging folder was removed with it. Shown at a small size with the threshold at 0 (the path a large graph takes):
+    the graph at the path keeps its weights in the data file beside it, with its spec embedded, no staging file left;
+    an export over it swaps the data file in with the graph, and an inline export after it leaves no stale data."""
+    from torch.onnx._internal.exporter import _onnx_program
+
+    from mono_depth_ros.models.onnx_external import external_data_files
+    from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY
+
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)
+    target = tmp_path / "large.onnx"
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        network = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1), nn.Softplus())
+        spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+        result = export_onnx(network, spec, target, exporter="dynamo")
+        assert result.exporter == "dynamo"
+        graph = onnx.load(str(target), load_external_data=False)
+        external = [t.name for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert external, "the weights were inlined into the graph (past 2 GB protobuf cannot save that)"
+        data = external_data_files(target)  # large.onnx.data, then large.onnx.1.data (the earlier one's name taken)
+        assert data == [tmp_path / ("large.onnx.data", "large.onnx.1.data")[seed]]
+        assert EMBEDDED_SPEC_KEY in {p.key for p in graph.metadata_props}
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["large.onnx", data[0].name, "large.onnx.golden.safetensors", "large.onnx.spec.json"]
+        )
+        assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
+        estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
+        assert estimator.golden_report is not None and estimator.golden_report.passed
+    monkeypatch.undo()
+    export_onnx(network, spec, target, exporter="dynamo")  # a graph that holds its weights: no data beside it
+    assert not list(tmp_path.glob("*.data"))
+    assert _onnx_vs_torch(target, network, [torch.randn(1, 3, 16, 24)]) < 1e-5
+
+
+def test_a_legacy_export_past_2_gb_keeps_its_file_per_weight_beside_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legacy exporter writes a graph past protobuf's 2 GB with one external data file per initializer, named by
+    it, beside the graph (here its output re-saved so at a small size): each file is swapped in beside the path under
+    the name the graph gives it, the spec embedded, and the staging folder leaves nothing."""
+    from mono_depth_ros.models.onnx_external import external_data_files
+    from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY
+
+    export_legacy = export_module._export_legacy
+
+    def past_2_gb(module: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
+        export_legacy(module, example, path, opset)
+        graph = onnx.load(str(path))
+        onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=False, size_threshold=0)
+
+    monkeypatch.setattr(export_module, "_export_legacy", past_2_gb)
+    network, spec = tiny_unet()
+    target = tmp_path / "per_weight.onnx"
+    export_onnx(network, spec, target, exporter="legacy")
+    graph = onnx.load(str(target), load_external_data=False)
+    data = external_data_files(target)
+    weights = [t for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert len(weights) > 1 and len(data) == len(weights), (len(weights), data)
+    assert all(file.parent == tmp_path for file in data)
+    assert EMBEDDED_SPEC_KEY in {p.key for p in graph.metadata_props}
+    extra = {"per_weight.onnx", "per_weight.onnx.golden.safetensors", "per_weight.onnx.spec.json"}
+    assert {p.name for p in tmp_path.iterdir()} == extra | {file.name for file in data}
+    estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
+def test_an_export_interrupted_between_its_data_and_its_graph_leaves_the_earlier_graph_with_its_own_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export over a graph with external data moved ``model.onnx.data`` in over the earlier one, then the graph:
+    Ctrl-C (or a node starting) between the two left the earlier graph with the new network's weights (same
+    architecture: it loads and runs, wrong). The new data goes in under a name the earlier graph does not use; the
+    earlier graph, interrupted there, still gives its own network's output, and an export to its end leaves one data
+    file, the one its graph names."""
+    from torch.onnx._internal.exporter import _onnx_program
+
+    from mono_depth_ros.models.onnx_external import external_data_files
+
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)
+    target = tmp_path / "large.onnx"
+    spec = ModelSpec("tiny_conv", input=InputPolicy(height=16, width=24, multiple_of=8))
+    networks = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        networks.append(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1)))
+    export_onnx(networks[0], spec, target, exporter="dynamo")
+    replace = Path.replace
+
+    def interrupted(self: Path, to: Path) -> Path:
+        if Path(to) == target:
+            raise KeyboardInterrupt
+        return replace(self, to)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "replace", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            export_onnx(networks[1], spec, target, exporter="dynamo")
+    x = [torch.randn(1, 3, 16, 24)]
+    assert _onnx_vs_torch(target, networks[0], x) < 1e-5, "the earlier graph ran with the new network's weights"
+    export_onnx(networks[1], spec, target, exporter="dynamo")
+    assert _onnx_vs_torch(target, networks[1], x) < 1e-5
+    data = external_data_files(target)
+    assert len(data) == 1 and {p.name for p in tmp_path.iterdir()} == {
+        target.name,
+        data[0].name,
+        "large.onnx.golden.safetensors",
+        "large.onnx.spec.json",
+    }

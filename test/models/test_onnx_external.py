@@ -122,3 +122,49 @@ def test_external_data_files_are_the_files_beside_the_graph_that_hold_its_weight
     outside = _conv_with_external_data(tmp_path / "c", "../c_weights.bin", data=tmp_path / "c_weights.bin")
     assert external_data_files(outside) == []
     assert external_data_files(onnx_path) == []
+
+
+def test_a_graph_linked_alone_into_another_folder_is_told_where_its_data_is_read(tmp_path: Path) -> None:
+    """``ln -s /models/da_large/model.onnx ws/da.onnx``: ONNX Runtime (1.24 and later) reads external data only from
+    the folder of the graph's real file and refused it as 'External data path escapes model directory', to which the
+    message added 're-export the model' (a graph that is fine). The error names the data file, the folder it is read
+    from and the remedy (the graph's own path, or a link to the folder); the folder link loads."""
+    path = _conv_with_external_data(tmp_path / "models", "model.onnx.data")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "da.onnx").symlink_to(path)
+    (workspace / "da.onnx.spec.json").symlink_to(path.with_name(path.name + ".spec.json"))
+    try:
+        OnnxBackend(workspace / "da.onnx", CPU)
+    except CheckpointError as err:
+        message = str(err)
+    else:  # an ONNX Runtime that reads the data beside the link finds none there either
+        pytest.fail("a graph linked without its data loaded")
+    assert "re-export" not in message, message
+    assert "model.onnx.data" in message and str(path.parent) in message and str(path) in message, message
+    (workspace / "linked").symlink_to(path.parent)
+    assert OnnxBackend(workspace / "linked" / "model.onnx", CPU).infer(torch.zeros(1, 3, 16, 24)).shape == (
+        1,
+        1,
+        16,
+        24,
+    )
+
+
+def test_rename_external_data_gives_names_the_other_folder_does_not_hold(tmp_path: Path) -> None:
+    """A staged graph's data file named as a file in the folder it goes to is renamed (``model.onnx.1.data``, the
+    ``.1`` taken too: ``.2``) and the graph names it; its output is the same. Nothing taken: nothing renamed."""
+    from mono_depth_ros.models.onnx_external import rename_external_data
+
+    path = _conv_with_external_data(tmp_path / "staged", "model.onnx.data")
+    x = torch.randn(1, 3, 16, 24)
+    before = OnnxBackend(path, CPU).infer(x)
+    target = tmp_path / "target"
+    target.mkdir()
+    assert rename_external_data(path, target) == {}
+    (target / "model.onnx.data").write_bytes(b"earlier")
+    (target / "model.onnx.1.data").write_bytes(b"earlier still")
+    assert rename_external_data(path, target) == {"model.onnx.data": "model.onnx.2.data"}
+    assert external_data_files(path) == [path.parent / "model.onnx.2.data"]
+    assert not (path.parent / "model.onnx.data").exists()
+    assert torch.equal(OnnxBackend(path, CPU).infer(x), before)

@@ -147,3 +147,48 @@ def test_a_model_replaced_while_it_is_loaded_is_refused_not_paired_with_the_new_
         make(target, torch.device("cpu"))
     estimator = DepthEstimator.open(backend, target, EstimatorConfig(device="cpu", golden_check="refuse"))
     assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
+def test_external_data_replaced_while_the_model_is_loaded_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large ONNX model is a graph and its external data file (``model.onnx.data``). A copy of another export over
+    the folder (``cp new/* models/``, the graph already the same, its data, spec and golden written while the node
+    reads them) gave the earlier weights with the new spec and golden: only the graph file's stamp was compared. The
+    data files' stamps are compared too: refused, naming the model; loaded again, the new weights pass their
+    self-test."""
+    import shutil
+
+    onnx = pytest.importorskip("onnx")
+    from mono_depth_ros.models import onnx_model
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+    from mono_depth_ros.models.onnx_model import OnnxBackend
+    from mono_depth_ros.models.sidecar import read_spec
+
+    from .tiny_models import tiny_unet
+
+    folders = []
+    for seed in (0, 1):
+        network, spec = tiny_unet(seed=seed)
+        target = tmp_path / f"seed{seed}" / "unet.onnx"
+        export_onnx(network, spec, target, exporter="legacy")  # the same graph, other weights
+        graph = onnx.load(str(target))
+        onnx.save_model(graph, str(target), save_as_external_data=True, location="unet.onnx.data", size_threshold=0)
+        folders.append(target.parent)
+    target = folders[0] / "unet.onnx"
+    assert (folders[0] / "unet.onnx.data").is_file()
+    copied: list[bool] = []
+
+    def copy_finishes(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
+        if not copied:
+            copied.append(True)
+            for name in ("unet.onnx.data", "unet.onnx.golden.safetensors", "unet.onnx.spec.json"):
+                shutil.copyfile(folders[1] / name, folders[0] / name)
+        return read_spec(model_path, backend, embedded_json)
+
+    monkeypatch.setattr(onnx_model, "read_spec", copy_finishes)
+    with pytest.raises(CheckpointError, match=rf"{target.name} was replaced while it and its spec were read"):
+        OnnxBackend(target, torch.device("cpu"))
+    estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
+    assert estimator.golden_report is not None and estimator.golden_report.passed
