@@ -5,8 +5,10 @@ the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
 ``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a joint's TF
 that lags behind the image, or pauses) the pose is extrapolated from TF's two newest as the temporal filter's camera
-poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s``:
-a tilt joint turning at 30°/s was held 0.6° behind at a 20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree); past
+poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s``
+and no further than :data:`LAG_NS`, the lag that is not reported: a tilt joint turning at 30°/s was held 0.6° behind
+at a 20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree; one that stopped as its TF paused was extrapolated 15°
+past it, -53 %, by the filter's 0.5 s); past
 that the camera frame's last pose from TF (the newest TF holds, where a ``newest``
 query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
 (``ground_frame.held``) unless the pose is from at most :data:`LAG_NS` (0.2 s) before the image (a TF steadily behind
@@ -83,8 +85,10 @@ class GroundPoses:
             bag runner, whose TF holds the whole bag): the last pose found at an image stamp alone.
         temporal: the temporal filter's slice (None: the defaults): where TF cannot answer at an image stamp the pose
             is extrapolated from TF's two newest poses as the filter's camera poses are
-            (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`), at most ``max_extrapolation_s``
-            beyond the newer one; past that TF's newest pose is held (a joint on the move: not followed).
+            (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`), at most ``max_extrapolation_s`` and
+            at most :data:`LAG_NS` beyond the newer one (a guess growing with the pause: a joint that stopped as its
+            TF paused was 15° off at 0.5 s); past that TF's newest pose is held and reported (a joint on the move:
+            not followed).
     """
 
     def __init__(
@@ -98,7 +102,10 @@ class GroundPoses:
     ) -> None:
         self._frame = ground_frame
         temporal = DepthConfig.from_params({}).temporal if temporal is None else temporal
-        self._motion = CameraPoses(replace(temporal, fixed_frame=ground_frame), lookup, errors, newest)
+        bound_s = min(temporal.max_extrapolation_s, LAG_NS / NS_PER_S)  # no further than a pose is current
+        self._motion = CameraPoses(
+            replace(temporal, fixed_frame=ground_frame, max_extrapolation_s=bound_s), lookup, errors, newest
+        )
         self._lookup = lookup
         self._newest = newest
         self._report = report
@@ -147,17 +154,7 @@ class GroundPoses:
         self._take_newest(camera_frame)
         extrapolated = self._extrapolated(camera_frame, stamp_ns, scale)  # a joint on the move, followed
         if extrapolated is not None:
-            pose, ahead_ns = extrapolated
-            if ahead_ns > LAG_NS:
-                pitch_deg = math.degrees(pose.pitch_rad)
-                text = (
-                    f"{missing} ({err}); the ground-plane prior extrapolates TF's pose from {ahead_ns / NS_PER_S:.3f}"
-                    f" s before at its velocity ({pose.height_m:.3f} m up, pitched {pitch_deg:+.2f}° down) up to "
-                    f"temporal.max_extrapolation_s, then holds TF's last pose for up to {HOLD_NS / 1e9:g} s: does the "
-                    "camera's TF (a joint's state) lag behind its images or pause?"
-                )
-                self._report("ground_frame.held", camera_frame, text)
-            return pose
+            return extrapolated
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
@@ -180,22 +177,18 @@ class GroundPoses:
         self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {_fallback(scale)}")
         return None
 
-    def _extrapolated(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> tuple[GroundPose, int] | None:
-        """The pose at ``stamp_ns`` extrapolated from TF's two newest (on the ground), counted in :attr:`lagging` or
-        :attr:`held` by how long after TF's newer pose it is (int ns, the other value returned), and compared with
-        the parameters; None: none."""
+    def _extrapolated(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> GroundPose | None:
+        """The pose at ``stamp_ns`` extrapolated from TF's two newest (on the ground; at most :data:`LAG_NS` after
+        the newer one), counted in :attr:`lagging` and compared with the parameters; None: none."""
         extrapolated = self._motion.extrapolate(camera_frame, stamp_ns)
         if extrapolated is None:
             return None
-        pose, age_ns = ground_pose(extrapolated[0]), stamp_ns - extrapolated[1]
+        pose = ground_pose(extrapolated[0])
         if not pose.height_m > 0:
             return None
         self._compare(pose, camera_frame, scale)
-        if age_ns <= LAG_NS:
-            self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
-        else:
-            self.held += 1
-        return pose, age_ns
+        self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
+        return pose
 
     def _take_newest(self, camera_frame: str) -> None:
         """TF's newest pose of the camera frame as its last, when newer than the last (and on the ground)."""
