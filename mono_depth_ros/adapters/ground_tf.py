@@ -37,7 +37,7 @@ from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import NS_PER_S, MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
-from mono_depth_ros.core.scale.ground import GroundPose, ground_pose
+from mono_depth_ros.core.scale.ground import POSE_CURRENT_NS, GroundPose, ground_pose
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 from mono_depth_ros.depth_config import DepthConfig, ScaleConfig, TemporalConfig
 from mono_depth_ros.pipeline import FrameInput
@@ -55,7 +55,7 @@ HEIGHT_TOLERANCE_M = 0.05  # TF and parameters disagree: heights apart by more t
 HEIGHT_TOLERANCE = 0.05  # ... this share of TF's height (a 5 % height error: 4-6 % of the scale), or ...
 PITCH_TOLERANCE_RAD = math.radians(1.0)  # ... pitches by more than this (1°: 8-14 % of the scale on KITTI)
 HOLD_NS = 2_000_000_000  # a camera frame's last pose from TF stands in where TF cannot answer, this long (int ns)
-LAG_NS = 200_000_000  # ... and up to this long (a 10 Hz joint state and its delivery) it is TF's answer, unreported
+LAG_NS = POSE_CURRENT_NS  # ... and up to this long (a 10 Hz joint state and its delivery) it is TF's answer, unreported
 
 
 def _default(name: str) -> float:
@@ -161,7 +161,7 @@ class GroundPoses:
             self._compare(last[1], camera_frame, scale)
             if 0 <= age_ns <= LAG_NS:
                 self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
-                return last[1]
+                return last[1]._replace(age_ns=age_ns)
             self.held += 1
             text = (
                 f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
@@ -169,7 +169,7 @@ class GroundPoses:
                 f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
             )
             self._report("ground_frame.held", camera_frame, text)
-            return last[1]
+            return last[1]._replace(age_ns=age_ns)  # older than LAG_NS: the frame's scale is degraded
         self.unused += 1
         held = (
             "" if age_ns is None else f"; TF's last pose is {age_ns / 1e9:.3f} s older (held up to {HOLD_NS / 1e9:g} s)"
@@ -183,7 +183,7 @@ class GroundPoses:
         extrapolated = self._motion.extrapolate(camera_frame, stamp_ns)
         if extrapolated is None:
             return None
-        pose = ground_pose(extrapolated[0])
+        pose = ground_pose(extrapolated[0])._replace(age_ns=stamp_ns - extrapolated[1])
         if not pose.height_m > 0:
             return None
         self._compare(pose, camera_frame, scale)

@@ -231,7 +231,9 @@ def test_a_tf_that_pauses_holds_its_last_pose_for_two_seconds_on_real_kitti_fram
     stops). Each frame without TF got the parameters' prior: the ground-plane scale drifted from -0.5 % to +7.8 %
     over the 1 s pause on 000000, reported ok. Now TF's last pose stands in for 2 s (each frame reported
     ``ground_frame.held`` once 0.3 s old): within 1.5 % through the pause and to 4.0 s, then the parameters'
-    prior, reported ``ground_frame.no_transform`` with the last pose's age."""
+    prior, reported ``ground_frame.no_transform`` with the last pose's age. A frame whose pose is held more than
+    ``LAG_NS`` (0.2 s) is not current (a joint turning through the pause: 9° at 0.3 s and 30°/s, a third of the
+    scale): its scale's health was ``ok``; now ``degraded``, the reason naming the pose's age."""
     from test.kitti_bag import load_kitti_frames
 
     parameters = scale_config(**{"scale.camera_height_m": 1.65})
@@ -244,13 +246,17 @@ def test_a_tf_that_pauses_holds_its_last_pose_for_two_seconds_on_real_kitti_fram
         prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
         recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
         errors: dict[int, float] = {}
+        reasons_at: dict[int, str] = {}
         for tenth in range(50):
             stamp = tenth * 100_000_000
             pose = poses.pose(CAMERA, stamp, parameters)
             assert (pose is None) == (tenth > 40), (frame.name, tenth)
             result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, stamp, frame.intrinsics, None, pose)
-            assert str(result.health.value) == "ok", (frame.name, tenth, result)
-            errors[tenth] = result.scale / 2.0 - 1.0
+            stale = 8 <= tenth <= 14 or 23 <= tenth <= 40  # TF's pose more than 0.2 s old: not current
+            assert str(result.health.value) == ("degraded" if stale else "ok"), (frame.name, tenth, result)
+            assert ("s old (held: TF paused?)" in result.reason) == stale, (frame.name, tenth, result.reason)
+            errors[tenth], reasons_at[tenth] = result.scale / 2.0 - 1.0, result.reason
+        assert "TF's camera pose (scale.ground_frame) is 0.300 s old" in reasons_at[8], reasons_at[8]
         assert max(abs(errors[tenth]) for tenth in range(41)) < 0.015, (frame.name, errors)
         assert abs(errors[49]) > 0.03, (frame.name, errors)  # the parameters' prior, once the hold is over
         reasons = [reason for reason, _ in warnings.seen]
@@ -281,7 +287,8 @@ def test_the_node_counts_and_logs_once_a_held_ground_pose() -> None:
     buffer.transform = replace(buffer.transform, src_frame="gone")  # the joint's TF stops
     for later in (1, 2, 5):
         later_frame = replace(frame, stamp_ns=frame.stamp_ns + later * 500_000_000)
-        assert poses.add_to(later_frame, config.scale).ground_pose == (found if later < 5 else None)
+        held = found._replace(age_ns=later * 500_000_000)  # not current: the frame's scale is degraded
+        assert poses.add_to(later_frame, config.scale).ground_pose == (held if later < 5 else None)
     assert counted == ["ground_frame.held", "ground_frame.held", "ground_frame.no_transform"], counted
     assert len(logged) == 2 and "holds TF's pose from 0.500 s before" in logged[0], logged
 
@@ -479,10 +486,12 @@ def pitched_prediction(frame: Any, pitch_deg: float) -> Any:
 
 
 def ground_scale_error(frame: Any, prediction: Any, pose: Any) -> float:
-    """The ground-plane scale's error (share of the true scale 2) of one frame with ``pose``, parameters 1.65 m, 0°."""
+    """The ground-plane scale's error (share of the true scale 2) of one frame with ``pose``, parameters 1.65 m, 0°
+    (its health: ``degraded`` where the pose is TF's held more than 0.2 s, else ``ok``)."""
     recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
     result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, 0, frame.intrinsics, None, pose)
-    assert str(result.health.value) == "ok", (frame.name, result.reason)
+    expected = "degraded" if pose.age_ns > 200_000_000 else "ok"
+    assert str(result.health.value) == expected, (frame.name, pose, result.reason)
     return float(result.scale) / 2.0 - 1.0
 
 
