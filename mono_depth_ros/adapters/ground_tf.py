@@ -8,14 +8,14 @@ that lags behind the image, or pauses) the pose is extrapolated from TF's two ne
 poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s``
 and no further than :data:`LAG_NS`, the lag that is not reported: a tilt joint turning at 30°/s was held 0.6° behind
 at a 20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree; one that stopped as its TF paused was extrapolated 15°
-past it, -53 %, by the filter's 0.5 s); past
-that the camera frame's last pose from TF (the newest TF holds, where a ``newest``
-query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
-(``ground_frame.held``) unless the pose is from at most :data:`LAG_NS` (0.2 s) before the image (a TF steadily behind
-the images is a normal state, as for the temporal filter; it was a WARN in /diagnostics forever): without the hold
-the prior switched to the parameters' for those frames, and the scale drifted 8 % towards theirs over a 1 s pause on
-real KITTI frames. Past that, or where TF puts the camera at or below the ground
-frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
+past it, -53 %, by the filter's 0.5 s); past that the camera frame's last pose from TF (the newest TF holds, where a
+``newest`` query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame
+is reported (``ground_frame.held``, and its scale ``degraded``: :attr:`GroundPose.age_ns
+<mono_depth_ros.core.scale.ground.GroundPose.age_ns>`) unless the pose is from at most :data:`LAG_NS` (0.2 s) before
+the image (a TF steadily behind the images is a normal state, as for the temporal filter; it was a WARN in
+/diagnostics forever): without the hold the prior switched to the parameters' for those frames, and the scale
+drifted 8 % towards theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below
+the ground frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
 (:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the
 bag runner counts it in its summary's warnings). Where both are given (the parameters not at their defaults) and they
 disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD`
