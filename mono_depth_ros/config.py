@@ -104,7 +104,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("temporal.fixed_frame", "odom", "frame in which the world is static; the camera motion between two images is TF fixed_frame <- camera optical frame at the two image stamps"),
     ParamSpec("temporal.agreement", 0.08, "relative depth difference (mean over a 5 px window) up to which the moved previous depth and the new one are one static surface; larger = reset to the new depth", min_value=0.001, max_value=0.9, dynamic=True),
     ParamSpec("temporal.max_weight", 8.0, "most frames a pixel's average holds (the new frame keeps at least 1/max_weight); 1 = no filtering", min_value=1.0, max_value=1000.0, dynamic=True),
-    ParamSpec("temporal.max_extrapolation_s", 0.5, "when TF lags behind the image, the camera pose is extrapolated at constant velocity from the last two looked-up poses up to this far; beyond it the frame passes through unfiltered", min_value=0.0, max_value=10.0),
+    ParamSpec("temporal.max_extrapolation_s", 0.5, "when TF lags behind the image, the camera pose is extrapolated at constant velocity from the last two looked-up poses up to this far; beyond it the frame passes through unfiltered (the ground-plane prior's pose from scale.ground_frame as far, at most 0.2 s, then TF's last one held)", min_value=0.0, max_value=10.0),
     ParamSpec("cloud.enabled", True, "publish /depth/points", dynamic=True),
     ParamSpec("cloud.mode", "organized", "organized (H x W, NaN invalid), strided or voxel (unorganized)", choices=("organized", "strided", "voxel"), dynamic=True),
     ParamSpec("cloud.stride", 4, "pixel stride for cloud.mode=strided", min_value=1, max_value=64, dynamic=True),

@@ -4,13 +4,18 @@
 the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
 ``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a joint's TF
-that lags behind the image, or pauses) the camera frame's last pose from TF (the newest TF holds, where a ``newest``
-query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
-(``ground_frame.held``) unless the pose is at most :data:`LAG_NS` (0.2 s) older than the image (a TF steadily behind
-the images is a normal state, as for the temporal filter; it was a WARN in /diagnostics forever): without the hold
-the prior switched to the parameters' for those frames, and the scale drifted 8 % towards theirs over a 1 s pause on
-real KITTI frames. Past that, or where TF puts the camera at or below the ground
-frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
+that lags behind the image, or pauses) the pose is extrapolated from TF's two newest as the temporal filter's camera
+poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s``
+and no further than :data:`LAG_NS`, the lag that is not reported: a tilt joint turning at 30°/s was held 0.6° behind
+at a 20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree; one that stopped as its TF paused was extrapolated 15°
+past it, -53 %, by the filter's 0.5 s); past that the camera frame's last pose from TF (the newest TF holds, where a
+``newest`` query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame
+is reported (``ground_frame.held``, and its scale ``degraded``: :attr:`GroundPose.age_ns
+<mono_depth_ros.core.scale.ground.GroundPose.age_ns>`) unless the pose is from at most :data:`LAG_NS` (0.2 s) before
+the image (a TF steadily behind the images is a normal state, as for the temporal filter; it was a WARN in
+/diagnostics forever): without the hold the prior switched to the parameters' for those frames, and the scale
+drifted 8 % towards theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below
+the ground frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
 (:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the
 bag runner counts it in its summary's warnings). Where both are given (the parameters not at their defaults) and they
 disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD`
@@ -30,11 +35,11 @@ from mono_depth_ros.adapters.motion import CameraPoses, NewestStamp, no_pose_tex
 from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.core.errors import DepthError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_factory import MessageFactory, stamp_to_ns, time_from_ns
+from mono_depth_ros.core.msg_factory import NS_PER_S, MessageFactory, stamp_to_ns, time_from_ns
 from mono_depth_ros.core.ros_msgs import rigid_transform_from_msg
-from mono_depth_ros.core.scale.ground import GroundPose, ground_pose
+from mono_depth_ros.core.scale.ground import POSE_CURRENT_NS, GroundPose, ground_pose
 from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
-from mono_depth_ros.depth_config import DepthConfig, ScaleConfig
+from mono_depth_ros.depth_config import DepthConfig, ScaleConfig, TemporalConfig
 from mono_depth_ros.pipeline import FrameInput
 
 GroundLookup = Callable[[str, str, int], RigidTransform]
@@ -50,7 +55,7 @@ HEIGHT_TOLERANCE_M = 0.05  # TF and parameters disagree: heights apart by more t
 HEIGHT_TOLERANCE = 0.05  # ... this share of TF's height (a 5 % height error: 4-6 % of the scale), or ...
 PITCH_TOLERANCE_RAD = math.radians(1.0)  # ... pitches by more than this (1°: 8-14 % of the scale on KITTI)
 HOLD_NS = 2_000_000_000  # a camera frame's last pose from TF stands in where TF cannot answer, this long (int ns)
-LAG_NS = 200_000_000  # ... and up to this long (a 10 Hz joint state and its delivery) it is TF's answer, unreported
+LAG_NS = POSE_CURRENT_NS  # ... and up to this long (a 10 Hz joint state and its delivery) it is TF's answer, unreported
 
 
 def _default(name: str) -> float:
@@ -78,6 +83,12 @@ class GroundPoses:
             0 in the node): where TF cannot answer at an image stamp, its newest pose is held when newer than the
             last one found at an image stamp (a TF that lags behind every image never answers at one). None (the
             bag runner, whose TF holds the whole bag): the last pose found at an image stamp alone.
+        temporal: the temporal filter's slice (None: the defaults): where TF cannot answer at an image stamp the pose
+            is extrapolated from TF's two newest poses as the filter's camera poses are
+            (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`), at most ``max_extrapolation_s`` and
+            at most :data:`LAG_NS` beyond the newer one (a guess growing with the pause: a joint that stopped as its
+            TF paused was 15° off at 0.5 s); past that TF's newest pose is held and reported (a joint on the move:
+            not followed).
     """
 
     def __init__(
@@ -87,8 +98,14 @@ class GroundPoses:
         report: Report,
         errors: tuple[type[BaseException], ...] = (),
         newest: NewestStamp | None = None,
+        temporal: TemporalConfig | None = None,
     ) -> None:
         self._frame = ground_frame
+        temporal = DepthConfig.from_params({}).temporal if temporal is None else temporal
+        bound_s = min(temporal.max_extrapolation_s, LAG_NS / NS_PER_S)  # no further than a pose is current
+        self._motion = CameraPoses(
+            replace(temporal, fixed_frame=ground_frame, max_extrapolation_s=bound_s), lookup, errors, newest
+        )
         self._lookup = lookup
         self._newest = newest
         self._report = report
@@ -112,7 +129,8 @@ class GroundPoses:
         if last is not None and last[0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): the pose of
             del self._last[camera_frame]  # the pass before, newer than any TF of this pass, kept TF's newest out
         try:
-            found = ground_pose(self._lookup(self._frame, camera_frame, stamp_ns))
+            transform = self._lookup(self._frame, camera_frame, stamp_ns)
+            found = ground_pose(transform)
         except self._errors as err:
             return self._held(camera_frame, stamp_ns, err, scale)
         if not found.height_m > 0:
@@ -125,20 +143,25 @@ class GroundPoses:
             return None
         self._compare(found, camera_frame, scale)
         self._last[camera_frame] = (stamp_ns, found)
+        self._motion.record(camera_frame, stamp_ns, transform)
         return found
 
     def _held(self, camera_frame: str, stamp_ns: int, err: BaseException, scale: ScaleConfig) -> GroundPose | None:
-        """The camera frame's last pose from TF for a frame TF could not answer for, if recent (compared with the
-        parameters as an answer is: a TF behind every image gives no other); else None (reported either way)."""
+        """The pose extrapolated from TF's two newest (:meth:`_extrapolated`), else the camera frame's last pose from
+        TF, for a frame TF could not answer for, if recent (compared with the parameters as an answer is: a TF behind
+        every image gives no other); else None (reported past :data:`LAG_NS`)."""
         missing = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground at the image stamp"
         self._take_newest(camera_frame)
+        extrapolated = self._extrapolated(camera_frame, stamp_ns, scale)  # a joint on the move, followed
+        if extrapolated is not None:
+            return extrapolated
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
             self._compare(last[1], camera_frame, scale)
             if 0 <= age_ns <= LAG_NS:
                 self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
-                return last[1]
+                return last[1]._replace(age_ns=age_ns)
             self.held += 1
             text = (
                 f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
@@ -146,13 +169,26 @@ class GroundPoses:
                 f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
             )
             self._report("ground_frame.held", camera_frame, text)
-            return last[1]
+            return last[1]._replace(age_ns=age_ns)  # older than LAG_NS: the frame's scale is degraded
         self.unused += 1
         held = (
             "" if age_ns is None else f"; TF's last pose is {age_ns / 1e9:.3f} s older (held up to {HOLD_NS / 1e9:g} s)"
         )
         self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {_fallback(scale)}")
         return None
+
+    def _extrapolated(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> GroundPose | None:
+        """The pose at ``stamp_ns`` extrapolated from TF's two newest (on the ground; at most :data:`LAG_NS` after
+        the newer one), counted in :attr:`lagging` and compared with the parameters; None: none."""
+        extrapolated = self._motion.extrapolate(camera_frame, stamp_ns)
+        if extrapolated is None:
+            return None
+        pose = ground_pose(extrapolated[0])._replace(age_ns=stamp_ns - extrapolated[1])
+        if not pose.height_m > 0:
+            return None
+        self._compare(pose, camera_frame, scale)
+        self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
+        return pose
 
     def _take_newest(self, camera_frame: str) -> None:
         """TF's newest pose of the camera frame as its last, when newer than the last (and on the ground)."""
@@ -250,5 +286,5 @@ def tf2_frame_poses(
             tf_buffer.lookup_transform(ground_frame, camera_frame, time_from_ns(factory, 0)).header.stamp
         )
 
-    ground = GroundPoses(config.scale.ground_frame, lookup, report, errors, newest)
+    ground = GroundPoses(config.scale.ground_frame, lookup, report, errors, newest, config.temporal)
     return FramePoses(tf2_camera_poses(config.temporal, tf_buffer, factory, errors), ground, no_pose)

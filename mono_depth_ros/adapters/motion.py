@@ -9,6 +9,8 @@ are newer than those looked up: TF that lags behind *every* image (odometry publ
 never gave a pose at an image stamp, so there was nothing to extrapolate from and the filter never ran. A frame
 stamped more than 1 s before the poses kept (time went back: ``ros2 bag play --loop``) forgets them: newer than
 anything TF holds in the new pass, they kept TF's newest poses out, and no frame of a later pass had a pose.
+:meth:`CameraPoses.extrapolate` is the one rule: the ground-plane prior's pose from ``scale.ground_frame``
+(:mod:`~mono_depth_ros.adapters.ground_tf`) is extrapolated by it too, within the same bound.
 """
 
 from __future__ import annotations
@@ -57,18 +59,27 @@ class CameraPoses:
 
     def pose(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
         """``fixed_from_camera`` at ``stamp_ns`` (int ns), extrapolated when TF lags, else None."""
-        history = self._history.get(camera_frame)
-        if history and history[-1][0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): poses of the
-            del self._history[camera_frame]  # pass before, which TF's newest (this pass's) would never replace
         try:
             found = self._lookup(self._fixed_frame, camera_frame, stamp_ns)
         except self._errors:
-            return self._extrapolate(camera_frame, stamp_ns)
-        history = [*self._history.get(camera_frame, []), (int(stamp_ns), found)]
-        self._history[camera_frame] = [sample for sample in history if sample[0] < stamp_ns][-1:] + history[-1:]
+            extrapolated = self.extrapolate(camera_frame, stamp_ns)
+            return None if extrapolated is None else extrapolated[0]
+        self.record(camera_frame, stamp_ns, found)
         return found
 
-    def _extrapolate(self, camera_frame: str, stamp_ns: int) -> RigidTransform | None:
+    def record(self, camera_frame: str, stamp_ns: int, found: RigidTransform) -> None:
+        """Keep ``found``, TF's answer at ``stamp_ns`` (int ns), as the newer of the camera's two poses (the older:
+        the last one kept before ``stamp_ns``; after time went back, none)."""
+        self._forget_older_pass(camera_frame, stamp_ns)
+        history = [*self._history.get(camera_frame, []), (int(stamp_ns), found)]
+        self._history[camera_frame] = [sample for sample in history if sample[0] < stamp_ns][-1:] + history[-1:]
+
+    def extrapolate(self, camera_frame: str, stamp_ns: int) -> tuple[RigidTransform, int] | None:
+        """The pose at ``stamp_ns`` (int ns) where TF cannot answer there, at constant velocity from the camera's two
+        poses (TF's two newest, where newer: :meth:`_take_newest`), and the stamp of the newer one (int ns); None when
+        there are not two, or ``stamp_ns`` is not after the newer one by at most ``max_extrapolation_s``. The one rule
+        (the temporal filter's poses and the ground-plane prior's, :mod:`~mono_depth_ros.adapters.ground_tf`)."""
+        self._forget_older_pass(camera_frame, stamp_ns)
         self._take_newest(camera_frame)
         history = self._history.get(camera_frame, [])
         if len(history) < 2:
@@ -77,7 +88,13 @@ class CameraPoses:
         if not 0 < stamp_ns - newer_ns <= self._max_extrapolation_ns or newer_ns <= older_ns:
             return None
         self.extrapolated += 1
-        return older.interpolate(newer, (stamp_ns - older_ns) / (newer_ns - older_ns))
+        return older.interpolate(newer, (stamp_ns - older_ns) / (newer_ns - older_ns)), newer_ns
+
+    def _forget_older_pass(self, camera_frame: str, stamp_ns: int) -> None:
+        """Forget the camera's poses when ``stamp_ns`` is more than 1 s before them (time went back)."""
+        history = self._history.get(camera_frame)
+        if history and history[-1][0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): poses of the
+            del self._history[camera_frame]  # pass before, which TF's newest (this pass's) would never replace
 
     def _take_newest(self, camera_frame: str) -> None:
         """TF's two newest poses of the camera as its history, when they are newer than the history's."""

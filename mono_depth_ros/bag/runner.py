@@ -149,7 +149,9 @@ class _SecondPass:
         report = lambda reason, _camera, text: (  # noqa: E731  # counted per frame; a prior from the parameters:
             summary.warnings.add if reason == "ground_frame.disagrees" else summary.input_unused  # no image outcome
         )(reason, text)
-        self.ground = GroundPoses(self.config.scale.ground_frame, self._pose_lookup, report)  # tf2's answers too
+        self.ground = GroundPoses(  # tf2's answers too
+            self.config.scale.ground_frame, self._pose_lookup, report, temporal=self.config.temporal
+        )
         self.scan_frames = ScanFrameCheck(
             lambda text: summary.warnings.add("scan: frame without x forward?", text),
             lambda text: summary.warnings.add("lidar: transform looks wrong", text),
@@ -443,8 +445,8 @@ class _SecondPass:
         prior's, :data:`~mono_depth_ros.adapters.ground_tf.GroundLookup`) on the bag's TF as
         the node's tf2 answers it: past the end of a moving transform's /tf it has none (the bag's TF would hold
         the last one, a camera standing still), so :class:`CameraPoses` extrapolates up to
-        ``temporal.max_extrapolation_s`` and then counts the frame, and the ground-plane prior takes the parameters,
-        as in the node.
+        ``temporal.max_extrapolation_s`` and then counts the frame, and the ground-plane prior extrapolates as far,
+        then holds its last pose (``ground_tf.HOLD_NS``) and then takes the parameters, as in the node.
 
         Raises:
             TransformError: no transform, or one held past the end of /tf.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from mono_depth_ros.core.errors import TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.core.ros_msgs import transform_stamped_from_rigid
-from mono_depth_ros.core.scale.ground import GroundPlaneConfig
+from mono_depth_ros.core.scale.ground import GroundPlaneConfig, ground_pose
 from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.depth_config import DepthConfig
@@ -230,7 +231,9 @@ def test_a_tf_that_pauses_holds_its_last_pose_for_two_seconds_on_real_kitti_fram
     stops). Each frame without TF got the parameters' prior: the ground-plane scale drifted from -0.5 % to +7.8 %
     over the 1 s pause on 000000, reported ok. Now TF's last pose stands in for 2 s (each frame reported
     ``ground_frame.held`` once 0.3 s old): within 1.5 % through the pause and to 4.0 s, then the parameters'
-    prior, reported ``ground_frame.no_transform`` with the last pose's age."""
+    prior, reported ``ground_frame.no_transform`` with the last pose's age. A frame whose pose is held more than
+    ``LAG_NS`` (0.2 s) is not current (a joint turning through the pause: 9° at 0.3 s and 30°/s, a third of the
+    scale): its scale's health was ``ok``; now ``degraded``, the reason naming the pose's age."""
     from test.kitti_bag import load_kitti_frames
 
     parameters = scale_config(**{"scale.camera_height_m": 1.65})
@@ -243,13 +246,17 @@ def test_a_tf_that_pauses_holds_its_last_pose_for_two_seconds_on_real_kitti_fram
         prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
         recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
         errors: dict[int, float] = {}
+        reasons_at: dict[int, str] = {}
         for tenth in range(50):
             stamp = tenth * 100_000_000
             pose = poses.pose(CAMERA, stamp, parameters)
             assert (pose is None) == (tenth > 40), (frame.name, tenth)
             result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, stamp, frame.intrinsics, None, pose)
-            assert str(result.health.value) == "ok", (frame.name, tenth, result)
-            errors[tenth] = result.scale / 2.0 - 1.0
+            stale = 8 <= tenth <= 14 or 23 <= tenth <= 40  # TF's pose more than 0.2 s old: not current
+            assert str(result.health.value) == ("degraded" if stale else "ok"), (frame.name, tenth, result)
+            assert ("s old (held: TF paused?)" in result.reason) == stale, (frame.name, tenth, result.reason)
+            errors[tenth], reasons_at[tenth] = result.scale / 2.0 - 1.0, result.reason
+        assert "TF's camera pose (scale.ground_frame) is 0.300 s old" in reasons_at[8], reasons_at[8]
         assert max(abs(errors[tenth]) for tenth in range(41)) < 0.015, (frame.name, errors)
         assert abs(errors[49]) > 0.03, (frame.name, errors)  # the parameters' prior, once the hold is over
         reasons = [reason for reason, _ in warnings.seen]
@@ -280,7 +287,8 @@ def test_the_node_counts_and_logs_once_a_held_ground_pose() -> None:
     buffer.transform = replace(buffer.transform, src_frame="gone")  # the joint's TF stops
     for later in (1, 2, 5):
         later_frame = replace(frame, stamp_ns=frame.stamp_ns + later * 500_000_000)
-        assert poses.add_to(later_frame, config.scale).ground_pose == (found if later < 5 else None)
+        held = found._replace(age_ns=later * 500_000_000)  # not current: the frame's scale is degraded
+        assert poses.add_to(later_frame, config.scale).ground_pose == (held if later < 5 else None)
     assert counted == ["ground_frame.held", "ground_frame.held", "ground_frame.no_transform"], counted
     assert len(logged) == 2 and "holds TF's pose from 0.500 s before" in logged[0], logged
 
@@ -443,3 +451,168 @@ def test_parameters_that_disagree_with_a_tf_behind_every_image_are_warned() -> N
         assert poses.pose(CAMERA, 10**9 + k * 33_000_000, scale_config(**{"scale.camera_height_m": 1.65})) is not None
     assert [reason for reason, _ in warnings.seen] == ["ground_frame.disagrees"], warnings.seen
     assert "0.800 m above the ground" in warnings.seen[0][1] and "scale.camera_height_m=1.65 m" in warnings.seen[0][1]
+
+
+DEG_PER_S = 30.0  # a pan-tilt joint's tilt rate
+
+
+class TurningJoint:
+    """TF base_footprint <- camera of a tilt joint at ``height_m`` pitched ``pitch_deg(stamp_ns)`` (° down), known to
+    TF up to ``newest_ns`` (later: tf2's extrapolation error; ``newest`` is tf2's time 0). Its samples are
+    interpolated as tf2 does: at a constant rate, the exact pose at any stamp up to the newest."""
+
+    def __init__(self, height_m: float, pitch_deg: Callable[[int], float]) -> None:
+        self.height_m, self.pitch_deg, self.newest_ns = height_m, pitch_deg, 0
+
+    def __call__(self, target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if stamp_ns > self.newest_ns:
+            msg = f"Lookup would require extrapolation into the future when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return footprint_from_cam(self.height_m, self.pitch_deg(stamp_ns))
+
+    def newest(self, _target: str, _source: str) -> int:
+        return self.newest_ns
+
+
+def pitched_prediction(frame: Any, pitch_deg: float) -> Any:
+    """Frame ``frame``'s real Velodyne depth, densified, at half scale (the true scale is 2), as seen by its camera
+    pitched from the scan's road plane (``ROAD_PLANES``) to ``pitch_deg`` (° down) about its optical centre."""
+    from mono_depth_ros.core.geometry import zbuffer_depth
+
+    height_m, road_pitch_deg = ROAD_PLANES[frame.name]
+    moved = footprint_from_cam(height_m, pitch_deg).inverse() @ footprint_from_cam(height_m, road_pitch_deg)
+    points = moved.apply(frame.cam_from_velo.apply(frame.scan[:, :3].astype(np.float64)))
+    return 0.5 * densify_nearest(zbuffer_depth(points, frame.intrinsics)[0])
+
+
+def ground_scale_error(frame: Any, prediction: Any, pose: Any) -> float:
+    """The ground-plane scale's error (share of the true scale 2) of one frame with ``pose``, parameters 1.65 m, 0°
+    (its health: ``degraded`` where the pose is TF's held more than 0.2 s, else ``ok``)."""
+    recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
+    result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, 0, frame.intrinsics, None, pose)
+    expected = "degraded" if pose.age_ns > 200_000_000 else "ok"
+    assert str(result.health.value) == expected, (frame.name, pose, result.reason)
+    return float(result.scale) / 2.0 - 1.0
+
+
+def test_a_tilt_joint_turning_behind_a_lagging_tf_is_followed_on_real_kitti_frames(kitti_object_dir: Path) -> None:
+    """Real KITTI frames 000000 / 000002, their camera on a tilt joint turning at 30°/s (each 30 Hz image: the scan
+    seen from the pitch of its stamp, 4° either side of the road's), the joint's TF 20 ms or 100 ms behind every
+    image (the node's tf2; ``newest``: its time 0). TF's newest pose was held as the pose at the image stamp: the
+    pitch 0.6° / 3° behind, the scale off by that much pitch's cost. Extrapolated from TF's two newest poses as the
+    temporal filter does (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`), within the scale error
+    of TF answering at the stamp."""
+    from test.kitti_bag import load_kitti_frames
+
+    start_ns, period_ns = 10**9, 33_333_333
+    stamps = [start_ns + k * period_ns for k in range(5)]  # tilting down from the road's pitch, 4° in all
+    for frame in load_kitti_frames(kitti_object_dir, tuple(ROAD_PLANES)):
+        height_m, road_deg = ROAD_PLANES[frame.name]
+
+        def pitch_deg(stamp_ns: int, road_deg: float = road_deg) -> float:
+            return road_deg + DEG_PER_S * (stamp_ns - start_ns) / 1e9
+
+        predictions = {stamp: pitched_prediction(frame, pitch_deg(stamp)) for stamp in stamps}
+        exact = {  # TF's answer at the image stamp
+            stamp: ground_scale_error(
+                frame, predictions[stamp], ground_pose(footprint_from_cam(height_m, pitch_deg(stamp)))
+            )
+            for stamp in stamps
+        }
+        for lag_ns in (20_000_000, 100_000_000):
+            joint = TurningJoint(height_m, pitch_deg)
+            warnings = Warnings()
+            poses = GroundPoses("base_footprint", joint, warnings, newest=joint.newest)
+            for stamp in stamps:
+                joint.newest_ns = stamp - lag_ns
+                pose = poses.pose(CAMERA, stamp, scale_config())
+                assert pose is not None and pose.height_m == pytest.approx(height_m), (frame.name, lag_ns, stamp)
+                off_deg = math.degrees(pose.pitch_rad) - pitch_deg(stamp)  # held: -0.6°, -3°
+                error = ground_scale_error(frame, predictions[stamp], pose)  # held: +4-8 %, +26-39 %
+                assert abs(off_deg) < 0.01 and abs(error - exact[stamp]) < 0.002, (frame.name, lag_ns, off_deg, error)
+            assert (poses.lagging, poses.held, poses.unused, warnings.seen) == (len(stamps), 0, 0, [])  # a lag
+        assert max(abs(error) for error in exact.values()) < 0.015, exact  # TF at the stamp: -0.5 % / +1.5 %
+
+
+def test_a_tilt_joint_that_stops_is_overshot_no_longer_than_the_unreported_lag_on_real_kitti_frames(
+    kitti_object_dir: Path,
+) -> None:
+    """Where extrapolation is wrong: the tilt joint of the test above stops after 0.1 s of turning at 30°/s. With its
+    TF steadily 100 ms behind, the pitch overshoots by at most the lag's worth (3°) for the lag and the velocity's
+    base (50 ms) after the stop, a mirror of the hold, which lagged as much through the whole turn: the worst frame's
+    scale is off by less than the held one's was. With TF pausing as the joint stops, the overshoot grows until
+    ``LAG_NS`` (0.2 s: 6°, -29 %), then TF's last pose is held (the stopped joint's: exact), each such frame reported
+    ``ground_frame.held``. It grew on to ``temporal.max_extrapolation_s`` (0.5 s by default: 15°, -53 %), 7-15° off
+    on the frames past 0.2 s (reported ``held``, their scale ``ok``)."""
+    from test.kitti_bag import load_kitti_frames
+
+    start_ns, period_ns, stop_ns = 10**9, 33_333_333, 10**9 + 100_000_000
+    temporal = DepthConfig.from_params({"temporal.max_extrapolation_s": 0.3}).temporal
+    for frame in load_kitti_frames(kitti_object_dir, ("000000",)):
+        height_m, road_deg = ROAD_PLANES[frame.name]
+
+        def pitch_deg(stamp_ns: int, road_deg: float = road_deg) -> float:
+            return road_deg + DEG_PER_S * (min(stamp_ns, stop_ns) - start_ns) / 1e9
+
+        joint, warnings = TurningJoint(height_m, pitch_deg), Warnings()
+        poses = GroundPoses("base_footprint", joint, warnings, newest=joint.newest, temporal=temporal)
+        over_deg = {}
+        for k in range(12):  # TF steadily 100 ms behind
+            stamp = start_ns + k * period_ns
+            joint.newest_ns = stamp - 100_000_000
+            pose = poses.pose(CAMERA, stamp, scale_config())
+            assert pose is not None
+            over_deg[k] = math.degrees(pose.pitch_rad) - pitch_deg(stamp)
+        overshot = {k: round(over, 3) for k, over in over_deg.items() if abs(over) > 1e-6}
+        assert overshot == {4: 1.0, 5: 2.0, 6: 3.0, 7: 1.0}, over_deg  # held: -3° through the turn, -2°, -1° after
+        worst_ns = start_ns + 6 * period_ns
+        prediction = pitched_prediction(frame, pitch_deg(worst_ns))
+        overshoot = ground_scale_error(frame, prediction, ground_pose(footprint_from_cam(height_m, road_deg + 6.0)))
+        held = ground_scale_error(  # the hold 3° behind, in the turn
+            frame, pitched_prediction(frame, road_deg + 1.0), ground_pose(footprint_from_cam(height_m, road_deg - 2.0))
+        )
+        assert -0.2 < overshoot < -0.15 and 0.25 < held < 0.3, (overshoot, held)  # -18 %, +28 %
+
+        joint, warnings = TurningJoint(height_m, pitch_deg), Warnings()
+        poses = GroundPoses("base_footprint", joint, warnings, newest=joint.newest)  # the default bound: 0.5 s
+        over_deg, errors = {}, {}
+        for k in range(15):  # TF 20 ms behind until the joint stops, then silent
+            stamp = start_ns + k * period_ns
+            joint.newest_ns = min(stamp - 20_000_000, stop_ns)
+            pose = poses.pose(CAMERA, stamp, scale_config())
+            assert pose is not None
+            over_deg[k] = round(math.degrees(pose.pitch_rad) - pitch_deg(stamp), 3)
+            errors[k] = ground_scale_error(frame, pitched_prediction(frame, pitch_deg(stamp)), pose)
+        # extrapolated up to LAG_NS (0.2 s) after TF's last pose, then that pose held: it was extrapolated on to the
+        # temporal filter's 0.5 s, 15° (-53 %) off, 7-15° past 0.2 s
+        assert [over_deg[k] for k in range(3, 15)] == [0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0], over_deg  # ° (rounded)
+        assert min(errors.values()) > -0.32 and -0.32 < errors[9] < -0.27, errors  # 6° at 0.2 s: -29 %
+        assert max(abs(errors[k]) for k in range(10, 15)) < 0.02, errors  # the stopped joint's pose, held
+        assert [reason for reason, _ in warnings.seen] == ["ground_frame.held"] * 5, warnings.seen  # > 0.2 s
+        assert "holds TF's pose from 0.233 s before" in warnings.seen[0][1], warnings.seen[0][1]
+        assert (poses.lagging, poses.held) == (10, 5), (poses.lagging, poses.held)
+
+
+def test_the_bag_runners_tf_ending_while_the_joint_turns_is_extrapolated_from_the_last_poses_at_image_stamps() -> None:
+    """The bag runner (no ``newest`` query: its TF holds the whole bag, and a lookup past the end of a moving
+    transform's /tf fails, as tf2's would): /tf ends at the fourth 30 Hz image while the tilt joint turns at 30°/s.
+    The images after it held the last pose found at an image stamp, 1°, 2°, ... behind. Now extrapolated from the last
+    two found, as the temporal filter's camera poses are there, to ``temporal.max_extrapolation_s`` (0.1 s here),
+    then held."""
+    start_ns, period_ns = 10**9, 33_333_333
+
+    def pitch_deg(stamp_ns: int) -> float:
+        return 5.0 + DEG_PER_S * (stamp_ns - start_ns) / 1e9
+
+    joint = TurningJoint(0.8, pitch_deg)
+    joint.newest_ns = start_ns + 3 * period_ns  # the last /tf
+    temporal = DepthConfig.from_params({"temporal.max_extrapolation_s": 0.1}).temporal
+    poses = GroundPoses("base_footprint", joint, Warnings(), temporal=temporal)
+    off_deg = []
+    for k in range(8):
+        stamp = start_ns + k * period_ns
+        pose = poses.pose(CAMERA, stamp, scale_config())
+        assert pose is not None and pose.height_m == pytest.approx(0.8), k
+        off_deg.append(round(math.degrees(pose.pitch_rad) - pitch_deg(stamp), 3))
+    assert off_deg == [0, 0, 0, 0, 0, 0, 0, -4], off_deg  # held: 0, 0, 0, 0, -1, -2, -3, -4
+    assert (poses.lagging, poses.held, poses.unused) == (4, 0, 0)  # within 0.2 s of the last /tf: a lag

@@ -1255,3 +1255,61 @@ def test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_n
         outputs[name] = read_bag(tmp_path / f"{name}_out")
     images = {name: [(t, bytes(np.asarray(m.data))) for t, m in out["/depth/image"]] for name, out in outputs.items()}
     assert len(images["cut"]) == 4 and images["cut"] == images["node"]  # frame 1's depth: frame 2's scan's scale
+
+
+def test_a_turning_tilt_joint_whose_tf_ends_is_extrapolated_by_the_bag_runner_on_a_real_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """End to end through the bag runner's TF (``scale.ground_frame``): real KITTI frame 000000 seen from a tilt
+    joint turning down at 30°/s (each 30 Hz image's external prediction: the scan seen from its stamp's pitch, at
+    half scale), the joint's /tf (100 Hz) ending just before the fourth image. The images after it are extrapolated
+    from the last two poses found at image stamps up to 0.2 s (``ground_tf.LAG_NS``), within 3 % of the true depth;
+    then TF's last pose is held, 7-9° behind (the last frame +56 %), and those frames' scale is ``degraded`` (it was
+    ``ok``). Held from the end (before c5a23ba) the pitch fell 1° further behind each frame from the fourth on."""
+    from test.adapters.test_ground_tf import ROAD_PLANES, footprint_from_cam, pitched_prediction
+
+    (frame,) = load_kitti_frames(kitti_object_dir, ("000000",))
+    height_m, road_deg = ROAD_PLANES[frame.name]
+    start_ns, period_ns = 1_000_000_000, 33_333_333
+    tf_end_ns = start_ns + 3 * period_ns
+
+    def pitch_deg(stamp_ns: int) -> float:
+        return road_deg + 30.0 * (stamp_ns - start_ns) / 1e9
+
+    stamps = [start_ns + k * period_ns for k in range(12)]
+    predictions = [pitched_prediction(frame, pitch_deg(stamp)) for stamp in stamps]
+    messages: list[tuple[int, str, Any]] = []
+    with BagBuilder(tmp_path / "in") as bag:
+        factory = bag.factory
+        for tf_ns in range(start_ns - 100_000_000, tf_end_ns + 1, 10_000_000):
+            transform = footprint_from_cam(height_m, pitch_deg(tf_ns))
+            messages.append((tf_ns, "/tf", tf_message_from(factory, [transform], tf_ns)))
+        for stamp, prediction in zip(stamps, predictions, strict=True):
+            header = make_header(factory, stamp, KITTI_CAMERA_FRAME)
+            messages.append((stamp + 1_000_000, "/camera/camera_info", kitti_camera_info(factory, frame, stamp)))
+            messages.append(
+                (stamp + 2_000_000, "/camera/image_raw", image_from_array(factory, frame.rgb, "rgb8", header))
+            )
+            depth = depth_image_from_metres(factory, prediction, "32FC1", header)
+            messages.append((stamp + 3_000_000, "/depth_model/prediction", depth))
+        for at_ns, topic, message in sorted(messages, key=lambda m: m[0]):
+            bag.add(topic, message, at_ns)
+    params = {
+        "model.backend": "external",
+        "model.output_kind": "depth_up_to_scale",
+        "prediction_topic": "/depth_model/prediction",
+        "lidar_topic": "",
+        "scale.mode": "ground_plane",
+        "scale.ground_frame": "base_footprint",
+    }
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == len(stamps), summary
+    errors = []
+    for (_, image), prediction in zip(read_bag(tmp_path / "out")["/depth/image"], predictions, strict=True):
+        depth, truth = depth_image_to_metres(image), 2.0 * prediction
+        valid = np.isfinite(depth) & np.isfinite(truth) & (truth > 0)
+        errors.append(float(np.median(depth[valid] / truth[valid])) - 1.0)
+    assert max(abs(error) for error in errors[:9]) < 0.03, errors  # TF's, then extrapolated up to 0.2 s
+    assert summary.warnings.counts == {"ground_frame.held": 3}, summary.warnings.counts  # 0.233-0.3 s
+    assert summary.scale_health == {"ok": 9, "degraded": 3}, summary.scale_health  # TF's pose held: not current
+    assert errors[11] > 0.3, errors  # held 9° behind: +56 %

@@ -120,14 +120,23 @@ class GroundPlaneConfig:
         return np.array([sr * cp, cr * cp, sp])
 
 
+POSE_CURRENT_NS = 200_000_000
+"""A :class:`GroundPose` from TF at most this long (int ns) before the image is current (a 10 Hz joint state and its
+delivery: TF steadily behind the images); an older one (TF paused, the pose held) is not: the frame's ground-plane
+scale is ``degraded`` (a joint turning at 30°/s through a 0.3 s pause: 9°, a third of the scale)."""
+
+
 class GroundPose(NamedTuple):
     """The camera above the ground as :class:`GroundPlaneConfig` takes it: ``height_m`` (optical centre above the
     ground plane, metres), ``pitch_rad`` (optical axis below the horizontal, positive looking down) and ``roll_rad``
-    (about the optical axis, positive when the ground normal tilts towards the optical +x)."""
+    (about the optical axis, positive when the ground normal tilts towards the optical +x). ``age_ns``: how long
+    before the image stamp TF's pose was (int ns; 0: TF's answer at the stamp; extrapolated: from its newer pose;
+    :data:`POSE_CURRENT_NS`)."""
 
     height_m: float
     pitch_rad: float
     roll_rad: float
+    age_ns: int = 0
 
 
 def ground_pose(ground_from_cam: RigidTransform) -> GroundPose:

@@ -24,7 +24,8 @@ Per frame, in order, the first source that works is used and reported as the res
 4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
 
 Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks (and for a
-ground-plane scale held from an earlier frame, or gated out, with ``scale.mode=ground_plane``), ``lost`` for 4 as a
+ground-plane scale held from an earlier frame, or gated out, with ``scale.mode=ground_plane``, or from a camera pose
+TF gave more than :data:`~mono_depth_ros.core.scale.ground.POSE_CURRENT_NS` before the image), ``lost`` for 4 as a
 fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
 """
 
@@ -44,7 +45,7 @@ from mono_depth_ros.core.errors import ConfigError, ScaleRecoveryError, ShapeErr
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.scale.extrinsic_check import ExtrinsicCheck, ExtrinsicCheckConfig, ExtrinsicVerdict
 from mono_depth_ros.core.scale.fit import FitConfig, FitResult, apply_fit, fit_for_kind
-from mono_depth_ros.core.scale.ground import GroundPlaneConfig, GroundPose, ground_plane_fit
+from mono_depth_ros.core.scale.ground import POSE_CURRENT_NS, GroundPlaneConfig, GroundPose, ground_plane_fit
 from mono_depth_ros.core.scale.lidar import (
     LidarScan,
     ProjectionConfig,
@@ -450,9 +451,13 @@ class ScaleRecovery:
         if ground is None:
             frame.reasons.append("no ground-plane prior (scale.camera_height_m = 0)")
             return None
+        health = Health.OK if primary else Health.DEGRADED
         if frame.ground_pose is not None:
             ground = ground.posed(frame.ground_pose)
-        health = Health.OK if primary else Health.DEGRADED
+            if frame.ground_pose.age_ns > POSE_CURRENT_NS:  # TF paused: its last pose held, not current
+                pose_age = _age_text(frame.ground_pose.age_ns, 3)
+                frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: TF paused?)")
+                health = Health.DEGRADED
         try:
             fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
         except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
