@@ -27,7 +27,7 @@ from safetensors.numpy import load_file, save_file
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.frozen_input import source_input
-from mono_depth_ros.models.onnx_external import external_data_files, rename_external_data
+from mono_depth_ros.models.onnx_external import data_read_by_other_graphs, external_data_files, rename_external_data
 from mono_depth_ros.models.spec import ModelSpec
 
 SPEC_SUFFIX = ".spec.json"
@@ -100,8 +100,9 @@ def replace_model_files(
     An ONNX graph staged in a folder of its own (:func:`~.export.export_onnx`) may keep its weights in files beside
     it (``model.onnx.data``, a graph past 1.5 GB): they are moved beside ``model_path`` just before the graph, under
     names no file there has (:func:`~.onnx_external.rename_external_data`: the earlier graph keeps its own weights
-    until it is replaced, by a reader or an interruption in between), and the earlier graph's data files that the
-    new one does not name are removed after it (the new data files moved in are removed when the graph is not).
+    until it is replaced, by a reader or an interruption in between), and the earlier graph's data files that
+    neither the new one nor another ``.onnx`` graph in the folder names are removed after it (the new data files
+    moved in are removed when the graph is not).
     """
     target = Path(model_path)
     moved: list[tuple[Path, Path]] = []
@@ -112,7 +113,8 @@ def replace_model_files(
         moved = [
             (data, target.parent / data.relative_to(staged_model.parent)) for data in external_data_files(staged_model)
         ]
-        earlier = external_data_files(target)
+        read_elsewhere = data_read_by_other_graphs(target)  # another graph in the folder naming them keeps them
+        earlier = [data for data in external_data_files(target) if data not in read_elsewhere]
     spec_file, golden_file = spec_path_for(target), golden_path_for(target)
     staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
     try:
