@@ -107,7 +107,6 @@ def replace_model_files(
     target = Path(model_path)
     moved: list[tuple[Path, Path]] = []
     earlier: list[Path] = []
-    swapped = False
     if staged_model is not None and staged_model.parent.resolve() != target.parent.resolve():
         rename_external_data(staged_model, target.parent)  # the earlier graph's data stays until it is replaced
         moved = [
@@ -133,7 +132,6 @@ def replace_model_files(
                 beside.parent.mkdir(parents=True, exist_ok=True)
                 data.replace(beside)
             staged_model.replace(target)
-            swapped = True
             for stale in set(earlier) - {beside for _, beside in moved}:
                 stale.unlink(missing_ok=True)
         for partial, final in staged:
@@ -141,7 +139,9 @@ def replace_model_files(
     finally:
         for partial, _ in staged:
             partial.unlink(missing_ok=True)
-        for _, beside in moved if not swapped else ():  # named by no graph at model_path
+        # named by no graph at model_path while the staged graph is not renamed in (whether or not an interruption
+        # came as that rename returned)
+        for _, beside in moved if staged_model is not None and staged_model.exists() else ():
             beside.unlink(missing_ok=True)
         if staged_model is not None:
             staged_model.unlink(missing_ok=True)

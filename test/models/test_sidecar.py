@@ -238,3 +238,27 @@ def test_a_swap_keeps_the_earlier_graphs_data_when_another_graph_in_the_folder_r
     assert (_added(folder / "model.onnx"), _added(folder / "da.onnx")) == (1.0, 2.0)
     replace_model_files(folder / "solo.onnx", _add_graph(tmp_path / "stage2" / "solo.onnx", 4.0, "s.data"), _spec("b"))
     assert not (folder / "solo.onnx_data").exists() and _added(folder / "solo.onnx") == 4.0
+
+
+def test_a_swap_interrupted_just_after_the_graph_is_renamed_in_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data files moved in were removed on an interruption unless a flag set after the graph's rename said it was
+    swapped: Ctrl-C arriving as that rename returns (Python raises it at the next bytecode) left the new graph at
+    the path without its weights. They are kept once the graph is in place, removed while it is not."""
+    folder = tmp_path / "models"
+    _add_graph(folder / "model.onnx", 1.0, "model.onnx.data")
+    replace = Path.replace
+    target = folder / "model.onnx"
+
+    def interrupted_after(self: Path, to: Path) -> Path:
+        moved = replace(self, to)
+        if Path(to) == target:
+            raise KeyboardInterrupt
+        return moved
+
+    monkeypatch.setattr(Path, "replace", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        replace_model_files(target, _add_graph(tmp_path / "stage" / "model.onnx", 2.0, "model.onnx.data"), _spec("a"))
+    monkeypatch.undo()
+    assert _added(target) == 2.0
