@@ -112,8 +112,10 @@ def replace_model_files(
         moved = [
             (data, target.parent / data.relative_to(staged_model.parent)) for data in external_data_files(staged_model)
         ]
-        read_elsewhere = data_read_by_other_graphs(target)  # another graph in the folder naming them keeps them
-        earlier = [data for data in external_data_files(target) if data not in read_elsewhere]
+        earlier = external_data_files(target)
+        if earlier:  # another graph in the folder naming them keeps them (the folder's graphs read only then)
+            read_elsewhere = data_read_by_other_graphs(target)
+            earlier = [data for data in earlier if data not in read_elsewhere]
     spec_file, golden_file = spec_path_for(target), golden_path_for(target)
     staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
     try:
