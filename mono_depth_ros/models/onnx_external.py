@@ -94,6 +94,13 @@ def external_data_files(path: Path) -> list[Path]:
     return sorted(f for f in (path.parent / location for location in inside) if f.is_file())
 
 
+def data_read_by_other_graphs(path: Path) -> set[Path]:
+    """The external data files that the other ``.onnx`` graphs in ``path``'s folder name (a graph copied there under
+    another name reads the same ``model.onnx_data``): files not to remove with the graph at ``path``."""
+    others = (other for other in path.parent.glob("*.onnx") if other.name != path.name)
+    return {data for other in others for data in external_data_files(other)}
+
+
 def rename_external_data(path: Path, taken: Path) -> dict[str, str]:
     """Give the external data files of the graph at ``path`` names that no file in the folder ``taken`` has: each
     such location becomes ``<stem>.<n><suffix>`` (``model.onnx.data`` -> ``model.onnx.1.data``), its file beside

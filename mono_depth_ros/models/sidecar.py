@@ -27,7 +27,7 @@ from safetensors.numpy import load_file, save_file
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.frozen_input import source_input
-from mono_depth_ros.models.onnx_external import external_data_files, rename_external_data
+from mono_depth_ros.models.onnx_external import data_read_by_other_graphs, external_data_files, rename_external_data
 from mono_depth_ros.models.spec import ModelSpec
 
 SPEC_SUFFIX = ".spec.json"
@@ -100,19 +100,22 @@ def replace_model_files(
     An ONNX graph staged in a folder of its own (:func:`~.export.export_onnx`) may keep its weights in files beside
     it (``model.onnx.data``, a graph past 1.5 GB): they are moved beside ``model_path`` just before the graph, under
     names no file there has (:func:`~.onnx_external.rename_external_data`: the earlier graph keeps its own weights
-    until it is replaced, by a reader or an interruption in between), and the earlier graph's data files that the
-    new one does not name are removed after it (the new data files moved in are removed when the graph is not).
+    until it is replaced, by a reader or an interruption in between), and the earlier graph's data files that
+    neither the new one nor another ``.onnx`` graph in the folder names are removed after it (the new data files
+    moved in are removed when the graph is not).
     """
     target = Path(model_path)
     moved: list[tuple[Path, Path]] = []
     earlier: list[Path] = []
-    swapped = False
     if staged_model is not None and staged_model.parent.resolve() != target.parent.resolve():
         rename_external_data(staged_model, target.parent)  # the earlier graph's data stays until it is replaced
         moved = [
             (data, target.parent / data.relative_to(staged_model.parent)) for data in external_data_files(staged_model)
         ]
         earlier = external_data_files(target)
+        if earlier:  # another graph in the folder naming them keeps them (the folder's graphs read only then)
+            read_elsewhere = data_read_by_other_graphs(target)
+            earlier = [data for data in earlier if data not in read_elsewhere]
     spec_file, golden_file = spec_path_for(target), golden_path_for(target)
     staged: list[tuple[Path, Path]] = [(staging_path(spec_file), spec_file)]
     try:
@@ -131,7 +134,6 @@ def replace_model_files(
                 beside.parent.mkdir(parents=True, exist_ok=True)
                 data.replace(beside)
             staged_model.replace(target)
-            swapped = True
             for stale in set(earlier) - {beside for _, beside in moved}:
                 stale.unlink(missing_ok=True)
         for partial, final in staged:
@@ -139,7 +141,9 @@ def replace_model_files(
     finally:
         for partial, _ in staged:
             partial.unlink(missing_ok=True)
-        for _, beside in moved if not swapped else ():  # named by no graph at model_path
+        # named by no graph at model_path while the staged graph is not renamed in (whether or not an interruption
+        # came as that rename returned)
+        for _, beside in moved if staged_model is not None and staged_model.exists() else ():
             beside.unlink(missing_ok=True)
         if staged_model is not None:
             staged_model.unlink(missing_ok=True)

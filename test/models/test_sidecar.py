@@ -192,3 +192,73 @@ def test_external_data_replaced_while_the_model_is_loaded_is_refused(
         OnnxBackend(target, torch.device("cpu"))
     estimator = DepthEstimator.open("onnx", target, EstimatorConfig(device="cpu", golden_check="refuse"))
     assert estimator.golden_report is not None and estimator.golden_report.passed
+
+
+def _add_graph(path: Path, value: float, location: str) -> Path:
+    """An ONNX graph at ``path``: output = input (1, 4) + ``value``, the added tensor kept in the external data file
+    ``location`` beside it."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weight = numpy_helper.from_array(np.full((1, 4), value, np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "add",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save_model(model, str(path), save_as_external_data=True, location=location, size_threshold=0)
+    return path
+
+
+def _added(path: Path) -> float:
+    """What the graph at ``path`` adds to its input (run by ONNX Runtime, its external data read)."""
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": np.zeros((1, 4), np.float32)})
+    return float(np.asarray(out)[0, 0])
+
+
+def test_a_swap_keeps_the_earlier_graphs_data_when_another_graph_in_the_folder_reads_it(tmp_path: Path) -> None:
+    """The earlier graph's external data files were removed after the swap whatever else read them: a graph copied
+    under another name in the same folder (``cp model.onnx da.onnx``: ONNX Runtime reads data only from the graph's
+    folder) lost its weights, a download of gigabytes, when an export replaced the copy. Files another graph in the
+    folder names stay; one only the earlier graph named goes."""
+    folder = tmp_path / "models"
+    _add_graph(folder / "model.onnx", 1.0, "model.onnx_data")
+    (folder / "da.onnx").write_bytes((folder / "model.onnx").read_bytes())
+    _add_graph(folder / "solo.onnx", 3.0, "solo.onnx_data")
+    staged = _add_graph(tmp_path / "stage1" / "da.onnx", 2.0, "da.onnx.data")
+    replace_model_files(folder / "da.onnx", staged, _spec("a"))
+    assert (folder / "model.onnx_data").is_file(), "another graph's data removed"
+    assert (_added(folder / "model.onnx"), _added(folder / "da.onnx")) == (1.0, 2.0)
+    replace_model_files(folder / "solo.onnx", _add_graph(tmp_path / "stage2" / "solo.onnx", 4.0, "s.data"), _spec("b"))
+    assert not (folder / "solo.onnx_data").exists() and _added(folder / "solo.onnx") == 4.0
+
+
+def test_a_swap_interrupted_just_after_the_graph_is_renamed_in_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data files moved in were removed on an interruption unless a flag set after the graph's rename said it was
+    swapped: Ctrl-C arriving as that rename returns (Python raises it at the next bytecode) left the new graph at
+    the path without its weights. They are kept once the graph is in place, removed while it is not."""
+    folder = tmp_path / "models"
+    _add_graph(folder / "model.onnx", 1.0, "model.onnx.data")
+    replace = Path.replace
+    target = folder / "model.onnx"
+
+    def interrupted_after(self: Path, to: Path) -> Path:
+        moved = replace(self, to)
+        if Path(to) == target:
+            raise KeyboardInterrupt
+        return moved
+
+    monkeypatch.setattr(Path, "replace", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        replace_model_files(target, _add_graph(tmp_path / "stage" / "model.onnx", 2.0, "model.onnx.data"), _spec("a"))
+    monkeypatch.undo()
+    assert _added(target) == 2.0
