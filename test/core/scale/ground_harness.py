@@ -143,11 +143,11 @@ def _prediction(depth_m: F64, kind: OutputKind, noise: float, seed: int) -> npt.
     return perturb_prediction(depth_m, kind, np.random.default_rng(seed), config)[0]
 
 
-def run_case(
-    frame: Frame, layout: str, kind: OutputKind, factor: float, noise: float, seed: int = 1, nominal: bool = False
-) -> Case:
-    """Fit one case and score it (``noise``: pixel noise sigma, 0 exact, -1 the default oracle perturbation;
-    ``nominal``: the prior is 1.65 m, level, instead of the frame's own plane)."""
+def _case_inputs(
+    frame: Frame, layout: str, kind: OutputKind, factor: float, noise: float, seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], PinholeIntrinsics, npt.NDArray[np.bool_]]:
+    """A case's prediction at the frame's size, the same resized by ``factor`` (bilinear) with its intrinsics, and the
+    pixels scored (finite truth, outside the layout's vehicle)."""
     height, width = frame.dense_m.shape
     depth = frame.dense_m.astype(np.float64)
     keep = np.isfinite(frame.truth_m) & (frame.truth_m > 0)
@@ -161,6 +161,15 @@ def run_case(
     size = (round(width * factor), round(height * factor))
     resized = prediction if factor == 1 else np.asarray(cv2.resize(prediction, size), dtype=np.float32)  # bilinear
     intrinsics = frame.intrinsics if factor == 1 else frame.intrinsics.resized(*size)
+    return prediction, resized, intrinsics, keep
+
+
+def run_case(
+    frame: Frame, layout: str, kind: OutputKind, factor: float, noise: float, seed: int = 1, nominal: bool = False
+) -> Case:
+    """Fit one case and score it (``noise``: pixel noise sigma, 0 exact, -1 the default oracle perturbation;
+    ``nominal``: the prior is 1.65 m, level, instead of the frame's own plane)."""
+    prediction, resized, intrinsics, keep = _case_inputs(frame, layout, kind, factor, noise, seed)
     try:
         fit = ground_plane_fit(resized, kind, intrinsics, NOMINAL if nominal else frame.ground)
     except ScaleRecoveryError as err:
@@ -177,19 +186,7 @@ def slope_case(
 ) -> tuple[Case, float | None]:
     """:func:`run_case`'s fit with the column-slope check off: the case (its error as the fit would be without the
     check) and the pooled column slope (None: refused before the check)."""
-    height, width = frame.dense_m.shape
-    depth = frame.dense_m.astype(np.float64)
-    keep = np.isfinite(frame.truth_m) & (frame.truth_m > 0)
-    if layout:
-        top, first, last, metres = LAYOUTS[layout]
-        rows, cols = slice(round(top * height), None), slice(round(first * width), round(last * width))
-        depth = depth.copy()
-        depth[rows, cols] = metres
-        keep[rows, cols] = False
-    prediction = _prediction(depth, kind, noise, seed)
-    size = (round(width * factor), round(height * factor))
-    resized = prediction if factor == 1 else np.asarray(cv2.resize(prediction, size), dtype=np.float32)
-    intrinsics = frame.intrinsics if factor == 1 else frame.intrinsics.resized(*size)
+    prediction, resized, intrinsics, keep = _case_inputs(frame, layout, kind, factor, noise, seed)
     prior = NOMINAL if nominal else frame.ground
     samples = ground_module._plane_samples(resized, kind, intrinsics, prior)
     try:
