@@ -202,7 +202,7 @@ def test_a_bag_whose_scans_never_reach_the_camera_is_refused(kitti_object_dir: P
     bag = tmp_path / "no_tf"
     write_kitti_bag(bag, load_kitti_frames(kitti_object_dir, ("000001", "000002")), tf_static=False)
     data = DataConfig(kind="rosbag", root=str(bag), lidar_topic=LIDAR_TOPIC, cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(ConfigError, match=r"none of the 2 exported frames has a LiDAR return.*TransformError: 2"):
+    with pytest.raises(ConfigError, match=r"none of the 2 exported frames has a LiDAR return.*TransformException: 2"):
         build_recorded_datasets(data, 64, 32, (), seed=0)
 
 
