@@ -24,6 +24,13 @@ OBJECTIVES = ("supervised", "selfsup", "lidar_semi")
 SUPERVISED_LOSSES = ("silog", "l1", "l2", "inverse_l2", "berhu", "densedepth")
 LIDAR_LOSSES = ("reprojected", "l1", "berhu")
 SCHEDULES = ("poly", "cosine", "constant")
+SCHEDULE_SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {  # optim settings only some schedules read (setup.py)
+    "poly_power": (("poly",), "the exponent of the poly decay"),
+    "min_lr_ratio": (
+        ("poly", "cosine"),
+        "the lr the decay ends at, × optim.lr; constant keeps optim.lr after warm-up",
+    ),
+}
 AMP_MODES = ("none", "bf16", "fp16")
 
 
@@ -107,9 +114,9 @@ def _shown(value: Any) -> str:
 def _refuse_unread(
     section: Any, kind: str, read_by: Mapping[str, tuple[tuple[str, ...], str]], choice: str = "data.kind"
 ) -> None:
-    """Refuse a setting of ``section`` that ``choice`` (``data.kind``, ``loss.objective``) ``kind`` does not read and
-    that differs from its default (a default written out, as a config shared between runs carries it, is no setting
-    given). The setting is named ``<section>.<name>``, the section being ``choice``'s.
+    """Refuse a setting of ``section`` that ``choice`` (``data.kind``, ``loss.objective``, ``optim.schedule``) ``kind``
+    does not read and that differs from its default (a default written out, as a config shared between runs carries
+    it, is no setting given). The setting is named ``<section>.<name>``, the section being ``choice``'s.
 
     Raises:
         ConfigError: naming the setting, its value, the kinds that read it and the default.
@@ -310,6 +317,7 @@ class OptimConfig:
             f"bad optim values: {self}; need lr, pose_lr_scale, encoder_lr_scale > 0, warmup_steps >= 0, "
             "min_lr_ratio in [0, 1]",
         )
+        _refuse_unread(self, self.schedule, SCHEDULE_SETTINGS, choice="optim.schedule")
 
 
 @dataclass(frozen=True)

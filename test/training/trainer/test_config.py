@@ -463,3 +463,32 @@ def test_a_cache_dir_for_data_that_is_never_cached_is_refused(kind: str) -> None
     assert load_train_config(None, ["data.cache_dir=cache"]).data.cache_dir == "cache"
     bag = ["data.kind=rosbag", "data.root=bag", "data.lidar_topic=/velodyne_points", "data.cache_dir=cache"]
     assert load_train_config(None, bag).data.cache_dir == "cache"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "setting", "shown", "readers"),
+    [
+        ("cosine", "poly_power=2", "2", "poly only"),
+        ("constant", "poly_power=2", "2", "poly only"),
+        ("constant", "min_lr_ratio=0.2", "0.2", "poly / cosine only"),
+    ],
+)
+def test_a_schedule_setting_the_schedule_does_not_read_is_refused(
+    schedule: str, setting: str, shown: str, readers: str
+) -> None:
+    """``optim.poly_power`` is the poly decay's exponent and ``optim.min_lr_ratio`` where poly / cosine decay to
+    (setup.py ``lr_schedule``); ``schedule: constant`` keeps ``optim.lr`` after warm-up and cosine has no exponent,
+    yet both were taken without a word (``min_lr_ratio: 0.2`` meant to end the run at a fifth of the lr ended it at
+    the full lr). Refused naming the setting, its value and the schedules that read it; the readers take them, and
+    the default written out is taken everywhere."""
+    name, _, value = setting.partition("=")
+    with pytest.raises(
+        ConfigError, match=rf"optim\.{name} {re.escape(shown)} is not read by optim\.schedule {schedule}: .*{readers}"
+    ):
+        load_train_config(None, [f"optim.schedule={schedule}", f"optim.{setting}"])
+    reader = "poly" if name == "poly_power" else "cosine"
+    taken = load_train_config(None, [f"optim.schedule={reader}", f"optim.{setting}"]).optim
+    assert getattr(taken, name) == float(value)
+    default = {"poly_power": 0.9, "min_lr_ratio": 0.05}[name]
+    written_out = load_train_config(None, [f"optim.schedule={schedule}", f"optim.{name}={default}"]).optim
+    assert getattr(written_out, name) == default
