@@ -384,6 +384,31 @@ class TrainConfig:
                 )
         self._refuse_pose_network_settings_without_one()
         self._refuse_encoder_lr_scale_without_a_trained_encoder()
+        if not self.run.validate:
+            self._refuse_validation_settings_without_validation()
+
+    def _refuse_validation_settings_without_validation(self) -> None:
+        """Refuse, with ``run.validate: false``, the settings only :meth:`~.loop.Trainer.validate` reads
+        (``run.val_max_images``, ``run.eval_max_depth_m``; ``data.val_root`` / ``data.val_split``, the data only it
+        evaluates) off their defaults.
+
+        Raises:
+            ConfigError: naming the setting, its value and the remedy.
+        """
+        for section, names in (
+            (self.run, ("val_max_images", "eval_max_depth_m")),
+            (self.data, ("val_root", "val_split")),
+        ):
+            defaults = {f.name: f.default for f in fields(section)}
+            prefix = "run" if section is self.run else "data"
+            for name in names:
+                value = getattr(section, name)
+                _check(
+                    value == defaults[name],
+                    f"{prefix}.{name} {_shown(value)} is not read with run.validate false: only the trainer's "
+                    f"validation reads it; leave it out (or at its default {_shown(defaults[name])}), or set "
+                    "run.validate true",
+                )
 
     def _refuse_encoder_lr_scale_without_a_trained_encoder(self) -> None:
         """Refuse ``optim.encoder_lr_scale`` off its default without a pretrained encoder that trains (no

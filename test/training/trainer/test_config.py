@@ -492,3 +492,30 @@ def test_a_schedule_setting_the_schedule_does_not_read_is_refused(
     default = {"poly_power": 0.9, "min_lr_ratio": 0.05}[name]
     written_out = load_train_config(None, [f"optim.schedule={schedule}", f"optim.{name}={default}"]).optim
     assert getattr(written_out, name) == default
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("run.val_max_images=4", "4"),
+        ("run.eval_max_depth_m=50", "50"),
+        ("data.val_root=elsewhere", "'elsewhere'"),
+        ("data.val_split=val.txt", "'val.txt'"),
+    ],
+)
+def test_a_validation_setting_with_validation_off_is_refused(setting: str, shown: str) -> None:
+    """``run.val_max_images`` and ``run.eval_max_depth_m`` are read by ``Trainer.validate`` only, and
+    ``data.val_root`` / ``data.val_split`` name the data only it evaluates (loop.py; nothing after training reads
+    them); with ``run.validate: false`` they were taken without a word. Refused naming the setting, its value and the
+    remedy; with validation on they are taken, and the default written out is taken with it off."""
+    name, _, value = setting.partition("=")
+    nyu = ["data.kind=nyu", "data.root=somewhere"]
+    with pytest.raises(
+        ConfigError, match=rf"{re.escape(name)} {re.escape(shown)} is not read with run\.validate false: .*default"
+    ):
+        load_train_config(None, [*nyu, "run.validate=false", setting])
+    section, _, key = name.partition(".")
+    taken = getattr(load_train_config(None, [*nyu, setting]), section)
+    assert getattr(taken, key) == yaml.safe_load(value)
+    default = {"val_max_images": "0", "eval_max_depth_m": "0.0", "val_root": "''", "val_split": "''"}[key]
+    assert not load_train_config(None, [*nyu, "run.validate=false", f"{name}={default}"]).run.validate
