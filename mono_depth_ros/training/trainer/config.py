@@ -102,10 +102,10 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
 }
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A setting's value as YAML would give it (``256``, ``[1, 2]``, ``'/camera/image_raw'``, ``true``)."""
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, (tuple, list)):  # a list: as TrainConfig.to_dict (a checkpoint's config) gives a tuple
+        return "[" + ", ".join(shown(v) for v in value) + "]"
     if isinstance(value, bool):  # as the written config.yaml holds it, not Python's True / False
         return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else repr(value)
@@ -127,8 +127,8 @@ def _refuse_unread(
         value = getattr(section, name)
         if kind not in kinds and value != defaults[name]:
             msg = (
-                f"{prefix}.{name} {_shown(value)} is not read by {choice} {kind}: it is read by {choice} "
-                f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {_shown(defaults[name])})"
+                f"{prefix}.{name} {shown(value)} is not read by {choice} {kind}: it is read by {choice} "
+                f"{' / '.join(kinds)} only ({what}); leave it out (or at its default {shown(defaults[name])})"
             )
             raise ConfigError(msg)
 
@@ -199,7 +199,7 @@ class DataConfig:
         twice = sorted({o for o in self.frame_offsets if self.frame_offsets.count(o) > 1})
         _check(
             not twice,
-            f"data.frame_offsets {_shown(self.frame_offsets)} names source frame {' and '.join(map(str, twice))} "
+            f"data.frame_offsets {shown(self.frame_offsets)} names source frame {' and '.join(map(str, twice))} "
             f"twice (each offset is one source frame, e.g. [-1, 1]); give each offset once",
         )
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
@@ -220,7 +220,7 @@ class DataConfig:
             ):
                 _check(
                     getattr(self, name) == defaults[name],
-                    f"data.{name} {_shown(getattr(self, name))} needs data.lidar_topic ({what}; without a LiDAR "
+                    f"data.{name} {shown(getattr(self, name))} needs data.lidar_topic ({what}; without a LiDAR "
                     "topic no scan is read): set data.lidar_topic, or leave it out",
                 )
         if self.lidar_topic:
@@ -378,7 +378,7 @@ class TrainConfig:
             for name, value, given in unread:
                 _check(
                     not given,
-                    f"data.{name} {_shown(value)} is not read by loss.objective supervised: source frames are read by "
+                    f"data.{name} {shown(value)} is not read by loss.objective supervised: source frames are read by "
                     "selfsup / lidar_semi only (supervised trains on depth alone); leave it out, or set "
                     "loss.objective",
                 )
@@ -405,8 +405,8 @@ class TrainConfig:
                 value = getattr(section, name)
                 _check(
                     value == defaults[name],
-                    f"{prefix}.{name} {_shown(value)} is not read with run.validate false: only the trainer's "
-                    f"validation reads it; leave it out (or at its default {_shown(defaults[name])}), or set "
+                    f"{prefix}.{name} {shown(value)} is not read with run.validate false: only the trainer's "
+                    f"validation reads it; leave it out (or at its default {shown(defaults[name])}), or set "
                     "run.validate true",
                 )
 
@@ -428,8 +428,8 @@ class TrainConfig:
             else "no model.pretrained: the unet trains at optim.lr throughout"
         )
         msg = (
-            f"optim.encoder_lr_scale {_shown(scale)} is not read: {why}; leave it out (or at its default "
-            f"{_shown(default)})"
+            f"optim.encoder_lr_scale {shown(scale)} is not read: {why}; leave it out (or at its default "
+            f"{shown(default)})"
         )
         raise ConfigError(msg)
 
@@ -447,9 +447,9 @@ class TrainConfig:
             value = getattr(self.loss, name)
             _check(
                 value == defaults[name],
-                f"loss.{name} {_shown(value)} is not read with data.frame_offsets []: without a temporal source "
+                f"loss.{name} {shown(value)} is not read with data.frame_offsets []: without a temporal source "
                 f"frame no pose is predicted or looked up (a stereo source takes the rig's calibrated pose); leave it "
-                f"out (or at its default {_shown(defaults[name])}), or give data.frame_offsets (e.g. [-1, 1]: "
+                f"out (or at its default {shown(defaults[name])}), or give data.frame_offsets (e.g. [-1, 1]: "
                 f"monodepth2's MS)",
             )
 
@@ -467,7 +467,7 @@ class TrainConfig:
             if loss.objective == "supervised"
             else "data.frame_offsets []: a stereo source takes the rig's calibrated pose"
             if not self.data.frame_offsets
-            else f"loss.pose_source {_shown(loss.pose_source)}: the true poses are used"
+            else f"loss.pose_source {shown(loss.pose_source)}: the true poses are used"
             if loss.pose_source == "ground_truth"
             else ""
         )
@@ -476,14 +476,14 @@ class TrainConfig:
         default_scale = next(f.default for f in fields(OptimConfig) if f.name == "pose_lr_scale")
         _check(
             self.optim.pose_lr_scale == default_scale,
-            f"optim.pose_lr_scale {_shown(self.optim.pose_lr_scale)} is not read: no pose network is built ({why}); "
-            f"leave it out (or at its default {_shown(default_scale)})",
+            f"optim.pose_lr_scale {shown(self.optim.pose_lr_scale)} is not read: no pose network is built ({why}); "
+            f"leave it out (or at its default {shown(default_scale)})",
         )
         default_width = next(f.default for f in fields(LossConfig) if f.name == "pose_width")
         _check(
             loss.pose_width == default_width or loss.pose_source != "ground_truth",  # the others: refused before
-            f"loss.pose_width {_shown(loss.pose_width)} is not read: no pose network is built ({why}); leave it out "
-            f"(or at its default {_shown(default_width)}), or use loss.pose_source predicted (the pose network)",
+            f"loss.pose_width {shown(loss.pose_width)} is not read: no pose network is built ({why}); leave it out "
+            f"(or at its default {shown(default_width)}), or use loss.pose_source predicted (the pose network)",
         )
 
     def to_dict(self) -> dict[str, Any]:

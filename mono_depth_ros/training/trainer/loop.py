@@ -43,7 +43,7 @@ from mono_depth_ros.models.unet import UNet
 from mono_depth_ros.training.data.real import RecordedDepthDataset
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig
+from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig, shown
 from mono_depth_ros.training.trainer.distributed import (
     DistContext,
     barrier,
@@ -396,8 +396,9 @@ class Trainer:
         """(the checkpoint's, this run's) settings that differ among those that shape the objective's modules or the
         optimiser's parameter groups (``loss.*``, ``model.freeze_encoder``), from a checkpoint's config (``saved``,
         as :meth:`TrainConfig.to_dict` gives it): the objective when it differs (the checkpoint's
-        ``loss.objective=...``, this run's value), else ``section.key=value`` lists, the pose network's width first
-        (the objective's when nothing differs)."""
+        ``loss.objective=...``, this run's value), else ``section.key=value`` lists (values as YAML gives them, as the
+        config errors do: ``model.freeze_encoder=true``), the pose network's width first (the objective's when nothing
+        differs)."""
         now = self.config.to_dict()
         current = {f"loss.{key}": value for key, value in now["loss"].items()}
         current["model.freeze_encoder"] = now["model"].get("freeze_encoder")
@@ -408,10 +409,10 @@ class Trainer:
         keys.sort(key=lambda key: key != "loss.pose_width")
         if not keys or "loss.objective" in keys:
             return f"loss.objective={before.get('loss.objective', '?')}", self.config.loss.objective
-        shown = keys[:3]
+        named = keys[:3]
         return (
-            ", ".join(f"{key}={before[key]}" for key in shown),
-            ", ".join(f"{key}={current[key]}" for key in shown),
+            ", ".join(f"{key}={shown(before[key])}" for key in named),
+            ", ".join(f"{key}={shown(current[key])}" for key in named),
         )
 
     def save_final(self) -> Path | None:

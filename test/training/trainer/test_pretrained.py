@@ -257,7 +257,7 @@ def test_resume_with_the_encoder_frozen_otherwise_names_that_setting(
     """A fine-tune on real KITTI frames with ``model.freeze_encoder`` true, resumed with it false: the optimiser has
     another number of parameter groups, and the error said "it was trained with loss.objective=supervised, this run
     has supervised", the one setting that had not changed (2a35d6f named the loss settings only). It names the
-    setting that differs."""
+    setting that differs, its value as YAML and the config errors give it (``true``: it said Python's ``True``)."""
     frozen = finetune_config(
         tmp_path / "a",
         kitti_object_dir,
@@ -272,7 +272,7 @@ def test_resume_with_the_encoder_frozen_otherwise_names_that_setting(
         tmp_path / "b", kitti_object_dir, tiny_da, model__freeze_encoder=False, run__steps=4, run__validate=False
     )
     checkpoint = tmp_path / "a" / "run" / "checkpoints" / "step_0000002.safetensors"
-    with pytest.raises(CheckpointError, match=r"trained with model\.freeze_encoder=True, this run has .*=False"):
+    with pytest.raises(CheckpointError, match=r"trained with model\.freeze_encoder=true, this run has .*=false"):
         Trainer(thawed).resume(checkpoint)  # type: ignore[arg-type]
 
 
