@@ -4,9 +4,10 @@ Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the 
 ``--dataset kitti_eigen`` (a KITTI raw root + the Eigen split file: raw Velodyne GT as monodepth2 projects it, Garg
 crop, 1e-3..80 m, per-image median scaling; ``--scaling none`` for metric models), ``--dataset
 kitti_eigen_benchmark`` (the 652-frame split with improved GT, no crop: monodepth2's ``eigen_benchmark``), and the
-folder layouts ``kitti_velodyne`` / ``kitti_annotated`` (Garg crop; ``--protocol kitti_improved_kb`` for the
-figures of ZoeDepth / AdaBins / Depth Anything V1, which cut image and GT to 352×1216 first). The printed table
-names the protocol and the scaling used. Examples::
+folder layouts ``kitti_velodyne`` / ``kitti_annotated`` (Garg crop, the network fed the full frame; ``--protocol
+kitti_improved_kb_input`` for BTS's figures, which feed the network the 352×1216 KB crop and score the Garg crop of
+the full frame; ``--protocol kitti_improved_kb`` for those of ZoeDepth / AdaBins / Depth Anything V1, which cut image
+and GT to 352×1216 first). The printed table names the protocol and the scaling used. Examples::
 
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset kitti_eigen --data KITTI_RAW \
         --split monodepth2/splits/eigen/test_files.txt
@@ -73,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
-    crop = "override the protocol's crop (garg, garg_kb, eigen_kitti, eigen_kitti_kb: KITTI; eigen_nyu: NYU)"
+    crop = "override the protocol's crop (garg, garg_kb, garg_kb_input, eigen_kitti, eigen_kitti_kb: KITTI; "
+    crop += "eigen_nyu: NYU)"
     parser.add_argument("--crop", choices=CROPS, help=crop)
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's depth cap (metres)")

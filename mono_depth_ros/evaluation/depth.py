@@ -6,8 +6,11 @@ protocols never share a table row:
 * ``kitti_eigen_velodyne``: raw Velodyne GT, Garg crop, 1e-3..80 m, **per-image median scaling** — the protocol of
   self-supervised papers (monodepth2 ``evaluate_depth.py``).
 * ``kitti_improved``: annotated (accumulated, cleaned) GT, Garg crop, 1e-3..80 m, **no scaling** — metric models
-  (BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame; the network is fed the full frame, where
-  BTS feeds the 352×1216 KB crop and pads its prediction back).
+  (the pixels of BTS ``bts_eval.py`` on the 652 frames: the Garg crop of the full frame; the network is fed the full
+  frame, where BTS feeds the 352×1216 KB crop and pads its prediction back: ``kitti_improved_kb_input``).
+* ``kitti_improved_kb_input``: BTS ``bts_eval.py --do_kb_crop --garg_crop``, the protocol of its published KITTI
+  figures: the network fed the 352×1216 KB crop, its prediction put back into the full frame, scored on the Garg crop
+  of the full frame (inside the KB crop at KITTI's raw sizes; :func:`kb_input_samples`).
 * ``kitti_improved_kb``: the same with ZoeDepth / AdaBins / Depth Anything V1's crop: image and GT cut to the
   352×1216 KITTI benchmark crop (the network sees the cut image), then the Garg crop of that
   (:func:`~.metrics.garg_kb_crop_mask`): the protocol of their published KITTI figures.
@@ -41,6 +44,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.evaluation.metrics import (
+    KB_CROP_HW,
     METRIC_NAMES,
     DepthMetrics,
     compute_metrics,
@@ -49,6 +53,7 @@ from mono_depth_ros.evaluation.metrics import (
     eigen_kb_crop_mask,
     garg_crop_mask,
     garg_kb_crop_mask,
+    kb_crop_offsets,
     mean_metrics,
     median_scale,
     valid_mask,
@@ -57,9 +62,12 @@ from mono_depth_ros.evaluation.samples import EvalSample, kb_cropped
 from mono_depth_ros.models.spec import OutputKind
 
 SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
-CROPS = ("none", "garg", "garg_kb", "eigen_kitti", "eigen_kitti_kb", "eigen_nyu")
+CROPS = ("none", "garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb", "eigen_nyu")
 KB_CROPS = ("garg_kb", "eigen_kitti_kb")
 """Crops of the 352×1216 KB crop: the network sees the cut image (:func:`.samples.kb_cropped`)."""
+KB_INPUT_CROPS = {"garg_kb_input": "garg"}
+"""Crops of the whole frame whose network is fed the 352×1216 KB crop, its prediction put back into the frame (BTS
+``bts_eval.py --do_kb_crop``, :func:`kb_input_samples`): each with the whole-frame crop it scores."""
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
     [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
@@ -75,6 +83,7 @@ class Protocol:
         ground_truth: which ground truth it expects (documentation; the dataset loader provides it).
         min_depth_m, max_depth_m: evaluated GT range; predictions are clipped to it (``0 < min < max``).
         crop: ``none`` | ``garg`` (KITTI) | ``garg_kb`` (KITTI, ZoeDepth's: the frame cut to 352×1216 first) |
+            ``garg_kb_input`` (KITTI, BTS's: ``garg`` of the frame, the network fed the 352×1216 cut) |
             ``eigen_kitti`` (BTS ``--eigen_crop``) | ``eigen_kitti_kb`` (Marigold's: of the 352×1216 cut) |
             ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
@@ -112,6 +121,9 @@ PROTOCOLS: dict[str, Protocol] = {
     "kitti_improved": Protocol("kitti_improved", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg", "none"),
     "kitti_improved_kb": Protocol(
         "kitti_improved_kb", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg_kb", "none"
+    ),
+    "kitti_improved_kb_input": Protocol(
+        "kitti_improved_kb_input", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg_kb_input", "none"
     ),
     "kitti_eigen_benchmark": Protocol(
         "kitti_eigen_benchmark", "annotated (improved) KITTI depth", 1e-3, 80.0, "none", "none", (0.0, float("inf"))
@@ -205,7 +217,7 @@ def resolve_scaling(scaling: str, output_kind: OutputKind) -> str:
 
 def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | None:
     """The (H, W) evaluation crop of a protocol (None for ``none``)."""
-    if crop == "garg":
+    if crop in ("garg", "garg_kb_input"):  # garg_kb_input: the frame's Garg crop, scored on the padded prediction
         return garg_crop_mask(height, width)
     if crop == "garg_kb":
         return garg_kb_crop_mask(height, width)
@@ -391,7 +403,7 @@ def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
             raise ShapeError(msg)
 
 
-KITTI_CROPS = ("garg", "garg_kb", "eigen_kitti", "eigen_kitti_kb")
+KITTI_CROPS = ("garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb")
 """The crops defined on KITTI's frames (the rest: ``none``, and ``eigen_nyu`` on NYU's, :func:`check_nyu_frames`)."""
 KITTI_ASPECT = (3.0, 3.6)
 """Width / height of KITTI frames: 3.30-3.31 raw (375×1242, 370×1224, ...), 3.45 KB-cut (352×1216), 3.2-3.33 the
@@ -420,6 +432,51 @@ def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
                 f"check that --data holds KITTI frames, or pass {fits}"
             )
             raise ShapeError(msg)
+
+
+def kb_input_samples(samples: Sequence[EvalSample], crop: str) -> list[tuple[EvalSample, tuple[int, int]]]:
+    """What the network is fed under a crop of :data:`KB_INPUT_CROPS` (BTS ``bts_eval.py --do_kb_crop``): each sample
+    cut to the 352×1216 KB crop (:func:`.samples.kb_cropped`: image, GT and camera), with the cut's ``(top, left)``
+    in the frame; checked once, before the model runs.
+
+    Raises:
+        ShapeError: GT of another size than its image or a frame smaller than 352×1216 (:func:`.samples.kb_cropped`,
+            naming ``--crop garg``), or a frame whose scored crop (the Garg crop of the whole frame) reaches outside
+            the KB crop: taller than about 594 or wider than about 1310 pixels, where BTS scores the zeros it pads
+            (KITTI's raw frames, 370-376 × 1224-1242, are not).
+    """
+    fed = []
+    for sample in samples:
+        cut = kb_cropped(sample, crop)
+        height, width = sample.gt_depth_m.shape
+        top, left = kb_crop_offsets(height, width, crop)
+        scored = crop_mask(KB_INPUT_CROPS[crop], height, width)
+        window = np.zeros((height, width), dtype=bool)
+        window[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
+        if scored is not None and (scored & ~window).any():
+            rows, cols = np.flatnonzero(scored.any(axis=1)), np.flatnonzero(scored.any(axis=0))
+            msg = (
+                f"{sample.name!r}: --crop {crop} scores the {KB_INPUT_CROPS[crop]} crop of the whole {height}x{width} "
+                f"frame (rows {rows[0]}:{rows[-1] + 1}, cols {cols[0]}:{cols[-1] + 1}), which reaches outside the "
+                f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop the network is fed (rows {top}:{top + KB_CROP_HW[0]}, cols "
+                f"{left}:{left + KB_CROP_HW[1]}): not a raw KITTI frame (375x1242); pass --crop garg_kb (the Garg "
+                f"crop of the KB crop) or --crop garg (the network fed the whole frame)"
+            )
+            raise ShapeError(msg)
+        fed.append((cut, (top, left)))
+    return fed
+
+
+def kb_input_prediction(
+    prediction: npt.NDArray[np.float32], offset: tuple[int, int], frame_hw: tuple[int, int]
+) -> npt.NDArray[np.float32]:
+    """A prediction of the KB crop put back at ``offset`` (top, left) into a ``frame_hw`` frame, NaN elsewhere (no
+    prediction: scored at the near cap, as BTS scores the zeros it pads; :func:`kb_input_samples` keeps every scored
+    pixel inside the crop)."""
+    frame = np.full(frame_hw, np.nan, dtype=np.float32)
+    top, left = offset
+    frame[top : top + prediction.shape[0], left : left + prediction.shape[1]] = prediction
+    return frame
 
 
 def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protocol) -> None:
@@ -474,7 +531,8 @@ def evaluate_checkpoint(
             transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
             (:func:`ground_truth_hw`), of the KB-cropped frame under the crops ``garg_kb`` / ``eigen_kitti_kb``
-            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network).
+            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network); under ``garg_kb_input`` of the
+            KB-cropped frame at 352×1216, put back into the full frame (:func:`kb_input_prediction`, as BTS).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
@@ -484,7 +542,8 @@ def evaluate_checkpoint(
             or a depth_up_to_scale model under a protocol without scaling (``none``) that ``scaling`` does not
             confirm. CheckpointError: unusable checkpoint.
         ShapeError: GT that is not a resize of its image; the NYU crop on frames that are no NYU frames
-            (:func:`check_nyu_frames`), a KITTI crop on frames that are no KITTI frames (:func:`check_kitti_frames`).
+            (:func:`check_nyu_frames`), a KITTI crop on frames that are no KITTI frames (:func:`check_kitti_frames`),
+            ``garg_kb_input`` on frames without BTS's KB crop (:func:`kb_input_samples`).
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
@@ -497,6 +556,7 @@ def evaluate_checkpoint(
         check_kitti_frames(samples, protocol.crop)
     if protocol.crop in KB_CROPS:
         samples = [kb_cropped(s, protocol.crop) for s in samples]
+    fed = kb_input_samples(samples, protocol.crop) if protocol.crop in KB_INPUT_CROPS else None
     if protocol.crop == "eigen_nyu":
         check_nyu_frames(samples)
     check_ground_truth_in_range(samples, protocol)
@@ -509,5 +569,11 @@ def evaluate_checkpoint(
             f"--scaling none to score its output as metres anyway"
         )
         raise ConfigError(msg)
-    pairs = ((s.name, predict(s.rgb, s.intrinsics, hw), s.gt_depth_m) for s, hw in zip(samples, sizes, strict=True))
+    if fed is not None:  # BTS: the network fed the KB crop at its 352×1216, its prediction put back into the frame
+        pairs = (
+            (s.name, kb_input_prediction(predict(cut.rgb, cut.intrinsics, KB_CROP_HW), at, hw), s.gt_depth_m)
+            for s, hw, (cut, at) in zip(samples, sizes, fed, strict=True)
+        )
+    else:
+        pairs = ((s.name, predict(s.rgb, s.intrinsics, hw), s.gt_depth_m) for s, hw in zip(samples, sizes, strict=True))
     return evaluate_predictions(pairs, protocol, output_kind)

@@ -83,8 +83,13 @@ KB_CROP_HW = (352, 1216)
 """The KITTI benchmark crop (``do_kb_crop``): the bottom 352 rows and the centred 1216 columns of a raw frame."""
 
 
-KB_CROP_WHOLE_FRAME = {"garg_kb": ("Garg", "garg"), "eigen_kitti_kb": ("Eigen", "eigen_kitti")}
-"""Each crop of the KB crop: its name and the ``--crop`` taking the same fractions of the whole frame."""
+KB_CROP_WHOLE_FRAME = {
+    "garg_kb": ("Garg", "garg"),
+    "eigen_kitti_kb": ("Eigen", "eigen_kitti"),
+    "garg_kb_input": ("Garg", "garg"),
+}
+"""Each crop whose network is fed the KB crop (of the KB crop; ``garg_kb_input``: of the whole frame, BTS's): its
+name and the ``--crop`` taking the same fractions of the whole frame, the network fed the whole frame."""
 
 
 def kb_crop_offsets(height: int, width: int, crop: str = "garg_kb") -> tuple[int, int]:
@@ -99,7 +104,7 @@ def kb_crop_offsets(height: int, width: int, crop: str = "garg_kb") -> tuple[int
     if height < crop_h or width < crop_w:
         name, whole = KB_CROP_WHOLE_FRAME[crop]
         msg = (
-            f"the KITTI benchmark crop (crop {crop}, protocol kitti_improved_kb) needs a frame of at least "
+            f"the KITTI benchmark crop (--crop {crop}) needs a frame of at least "
             f"{crop_h}x{crop_w} (a raw KITTI frame), got {height}x{width}; for a resized KITTI frame take the {name} "
             f"crop of the whole frame (--crop {whole}, protocol kitti_improved), for another camera leave --crop "
             f"{crop} out (the dataset's own crop)"

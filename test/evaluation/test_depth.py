@@ -553,7 +553,7 @@ def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kit
         check_nyu_frames(annotated_samples(kitti_depth_dir))
 
 
-@pytest.mark.parametrize("crop", ["garg", "eigen_kitti", "garg_kb", "eigen_kitti_kb"])
+@pytest.mark.parametrize("crop", ["garg", "eigen_kitti", "garg_kb", "eigen_kitti_kb", "garg_kb_input"])
 def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
     tiny_checkpoint: Path, nyu_dir: Path, kitti_depth_dir: Path, crop: str
 ) -> None:
@@ -575,7 +575,7 @@ def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
     kitti = annotated_samples(kitti_depth_dir)
     report = evaluate_checkpoint(tiny_checkpoint, kitti, replace(PROTOCOLS["kitti_improved"], crop=crop))
     assert report.mean.count > 0
-    if crop not in ("garg_kb", "eigen_kitti_kb"):  # a resize has no KB cut (kb_crop_offsets refuses it)
+    if crop not in ("garg_kb", "eigen_kitti_kb", "garg_kb_input"):  # a resize has no KB cut (kb_crop_offsets)
         half = [
             EvalSample(
                 s.name, s.rgb[::2, ::2], s.gt_depth_m[::2, ::2], s.intrinsics.resized(*s.rgb[::2, ::2].shape[1::-1])
@@ -583,6 +583,24 @@ def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
             for s in kitti
         ]
         assert evaluate_checkpoint(tiny_checkpoint, half, replace(PROTOCOLS["kitti_improved"], crop=crop)).mean.count
+
+
+def _textured_checkpoint(path: Path) -> Path:
+    """A tiny metric net (1-80 m) resized to 96×320, its head weights ×20: an output that follows the image (a third
+    of its 2×2 cells differ by more than 10 %), where the plain tiny net's is nearly flat."""
+    torch.manual_seed(0)
+    spec = make_unet_spec(
+        "resnet18",
+        "tiny",
+        encoder_width=4,
+        decoder_channels=[4, 4, 4, 4, 4],
+        output_kind=OutputKind.METRIC,
+        input_policy=InputPolicy(96, 320),
+        min_depth_m=1.0,
+        max_depth_m=80.0,
+    )
+    state = {k: v * 20.0 if k.startswith("heads.0.") else v for k, v in build_model(spec).state_dict().items()}
+    return save_checkpoint(path, state, spec)
 
 
 @pytest.mark.parametrize(("fixture", "protocol"), [("kitti_depth_dir", "kitti_improved"), ("nyu_dir", "nyu")])
@@ -601,19 +619,7 @@ def test_the_prediction_is_resized_to_the_ground_truth_bilinearly_as_the_referen
 
     from mono_depth_ros.evaluation.depth import checkpoint_predictor
 
-    torch.manual_seed(0)
-    spec = make_unet_spec(
-        "resnet18",
-        "tiny",
-        encoder_width=4,
-        decoder_channels=[4, 4, 4, 4, 4],
-        output_kind=OutputKind.METRIC,
-        input_policy=InputPolicy(96, 320),
-        min_depth_m=1.0,
-        max_depth_m=80.0,
-    )
-    state = {k: v * 20.0 if k.startswith("heads.0.") else v for k, v in build_model(spec).state_dict().items()}
-    checkpoint = save_checkpoint(tmp_path / "textured.safetensors", state, spec)
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
     samples = load_samples(protocol if protocol == "nyu" else "kitti_annotated", request.getfixturevalue(fixture))
     predict, _ = checkpoint_predictor(checkpoint)
     report = evaluate_checkpoint(checkpoint, samples, protocol)
@@ -709,3 +715,93 @@ def test_a_relative_heads_zeros_are_blended_bilinearly_as_the_references_resize_
     assert np.isfinite(native).all() and (cells == 0).mean() > 0.05 and (native > 0).mean() > 0.05
     bilinear = cv2.resize(native, (width, height), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5, atol=0)
+
+
+def _bts_eval_kitti(gt_depths: list[np.ndarray], images: list[np.ndarray], predict: object) -> dict[str, float]:
+    """BTS on KITTI, transcribed: ``pytorch/bts_dataloader.py`` (test mode, ``do_kb_crop``) feeds the network the image
+    cut to ``[height - 352:, (width - 1216) // 2:][:352, :1216]``; ``pytorch/bts_eval.py`` ``eval`` (``--do_kb_crop
+    --garg_crop``, cleinc/bts) puts each prediction back into a zero frame of the GT's size, clips it to 1e-3..80 m
+    (inf -> max, NaN -> min), masks 1e-3 < GT < 80 m inside the Garg fractions of the *full* frame, computes its
+    ``compute_errors`` per image and averages over images."""
+    rows: list[dict[str, float]] = []
+    for gt_depth, image in zip(gt_depths, images, strict=True):
+        height, width = gt_depth.shape
+        top_margin, left_margin = int(height - 352), int((width - 1216) / 2)
+        fed = image[top_margin : top_margin + 352, left_margin : left_margin + 1216]
+        pred_depth_uncropped = np.zeros((height, width), dtype=np.float32)
+        pred_depth_uncropped[top_margin : top_margin + 352, left_margin : left_margin + 1216] = predict(fed)  # type: ignore[operator]
+        pred_depth = pred_depth_uncropped
+        pred_depth[pred_depth < 1e-3] = 1e-3
+        pred_depth[pred_depth > 80.0] = 80.0
+        pred_depth[np.isinf(pred_depth)] = 80.0
+        pred_depth[np.isnan(pred_depth)] = 1e-3
+        valid_mask = np.logical_and(gt_depth > 1e-3, gt_depth < 80.0)
+        eval_mask = np.zeros(valid_mask.shape)
+        eval_mask[
+            int(0.40810811 * height) : int(0.99189189 * height), int(0.03594771 * width) : int(0.96405229 * width)
+        ] = 1
+        valid_mask = np.logical_and(valid_mask, eval_mask)
+        gt, pred = gt_depth[valid_mask].astype(np.float64), pred_depth[valid_mask].astype(np.float64)
+        thresh = np.maximum((gt / pred), (pred / gt))
+        err = np.log(pred) - np.log(gt)
+        rows.append(
+            {
+                "a1": (thresh < 1.25).mean(),
+                "a2": (thresh < 1.25**2).mean(),
+                "a3": (thresh < 1.25**3).mean(),
+                "rmse": np.sqrt(((gt - pred) ** 2).mean()),
+                "rmse_log": np.sqrt(((np.log(gt) - np.log(pred)) ** 2).mean()),
+                "abs_rel": float(np.mean(np.abs(gt - pred) / gt)),
+                "sq_rel": float(np.mean(((gt - pred) ** 2) / gt)),
+                "silog": np.sqrt(np.mean(err**2) - np.mean(err) ** 2) * 100,
+                "log10": np.mean(np.abs(np.log10(pred) - np.log10(gt))),
+            }
+        )
+    return {name: float(np.mean([row[name] for row in rows])) for name in rows[0]}
+
+
+def test_kitti_improved_kb_input_scores_as_bts_eval(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """BTS's published KITTI figures (``bts_eval.py`` / ``eval_with_pngs.py --do_kb_crop --garg_crop``) feed the
+    network the 352×1216 KB crop and score the Garg crop of the full frame; no protocol did both: ``kitti_improved``
+    feeds the full frame (another prediction from a network resized to a fixed input), ``kitti_improved_kb`` scores
+    the Garg crop of the KB crop (other pixels). ``kitti_improved_kb_input`` gives bts_eval.py's numbers on the real
+    KITTI frames, and the other two do not (:func:`_textured_checkpoint`: an output that follows the image)."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor
+
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
+    samples = annotated_samples(kitti_depth_dir)
+    predict, _ = checkpoint_predictor(checkpoint)
+    gts = [np.nan_to_num(s.gt_depth_m, nan=0.0) for s in samples]
+    reference = _bts_eval_kitti(gts, [s.rgb for s in samples], lambda image: predict(image, None, None))
+    report = evaluate_checkpoint(checkpoint, samples, "kitti_improved_kb_input")
+    assert report.protocol.crop == "garg_kb_input" and report.mean.count == len(samples) == 3
+    for name, value in reference.items():
+        assert getattr(report.mean, name) == pytest.approx(value, rel=1e-5), name
+    for other in ("kitti_improved", "kitti_improved_kb"):
+        assert evaluate_checkpoint(checkpoint, samples, other).mean.rmse != pytest.approx(reference["rmse"], rel=1e-3)
+
+
+def test_kitti_improved_kb_input_is_refused_on_frames_without_btss_kb_crop(kitti_depth_dir: Path) -> None:
+    """Checked before the model runs: a frame smaller than 352×1216 (a resize of KITTI's: BTS's KB crop does not
+    exist) names ``--crop garg``; a GT resized from its image names the same; a frame whose full-frame Garg crop
+    reaches outside the KB crop (420×1400: BTS would score the zeros it pads there) names ``--crop garg_kb``."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    sample = annotated_samples(kitti_depth_dir)[0]
+    missing = Path("/nonexistent/model.safetensors")
+    half = EvalSample(sample.name, sample.rgb[::2, ::2], sample.gt_depth_m[::2, ::2], sample.intrinsics)
+    with pytest.raises(ShapeError, match=r"--crop garg_kb_input.*352x1216.*188x621.*--crop garg\b.*kitti_improved\b"):
+        evaluate_checkpoint(missing, [half], "kitti_improved_kb_input")
+    resized_gt = EvalSample(sample.name, sample.rgb, sample.gt_depth_m[::2, ::2], sample.intrinsics)
+    with pytest.raises(ShapeError, match=r"garg_kb_input.*\(375, 1242\).*--crop garg\b"):
+        evaluate_checkpoint(missing, [resized_gt], "kitti_improved_kb_input")
+    pad = ((45, 0), (79, 79))
+    camera = replace(
+        sample.intrinsics, cx=sample.intrinsics.cx + 79, cy=sample.intrinsics.cy + 45, width=1400, height=420
+    )
+    rgb, gt = np.pad(sample.rgb, (*pad, (0, 0)), mode="edge"), np.pad(sample.gt_depth_m, pad)
+    wide = EvalSample(sample.name, rgb, gt, camera)
+    pattern = r"'0000000005'.*420x1400 frame \(rows 171:416, cols 50:1349\).*cols 92:1308.*--crop garg_kb\b"
+    with pytest.raises(ShapeError, match=pattern):
+        evaluate_checkpoint(missing, [wide], "kitti_improved_kb_input")
