@@ -81,8 +81,8 @@ OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchru
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
     "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone",
     "--nproc_per_node", "--nproc-per-node", "--nnodes", "--eval_split", "--eval_stereo", "--disable_median_scaling",
-    "--eigen_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path", "--remap", "--floor",
-    "--lidar-step-deg", "--slopes",
+    "--eigen_crop", "--do_kb_crop", "--garg_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path",
+    "--remap", "--floor", "--lidar-step-deg", "--slopes",
 }  # fmt: skip
 
 
