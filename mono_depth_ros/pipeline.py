@@ -64,6 +64,9 @@ class FrameInput:
         ground_pose: the camera above the ground from TF (``scale.ground_frame`` <- the optical frame at
             ``stamp_ns``, :mod:`mono_depth_ros.adapters.ground_tf`) for the ground-plane scale; None = the
             parameters' (``scale.camera_height_m``, ``scale.camera_pitch_rad``).
+        ground_pose_missing: why ``scale.ground_frame``, set, gave this frame no ``ground_pose`` (the TF missing, or
+            putting the camera at or below the ground frame); its ground-plane scale, from the parameters, is then
+            ``degraded``. Empty: TF gave one, or ``scale.ground_frame`` is not set.
     """
 
     stamp_ns: int
@@ -75,6 +78,7 @@ class FrameInput:
     prediction: npt.NDArray[np.float32] | None = None
     world_from_cam: RigidTransform | None = None
     ground_pose: GroundPose | None = None
+    ground_pose_missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -485,7 +489,15 @@ class DepthPipeline:
 
         t = time.perf_counter()
         scale_intrinsics = out_intrinsics if at_output_size else intrinsics
-        result = self._scale.update(prediction, kind, frame.stamp_ns, scale_intrinsics, frame.lidar, frame.ground_pose)
+        result = self._scale.update(
+            prediction,
+            kind,
+            frame.stamp_ns,
+            scale_intrinsics,
+            frame.lidar,
+            frame.ground_pose,
+            frame.ground_pose_missing,
+        )
         depth_m = np.asarray(result.depth_m, dtype=np.float32)
         scale = ScaleStatus(
             mode=str(getattr(result.mode, "value", result.mode)),

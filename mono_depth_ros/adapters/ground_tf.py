@@ -5,23 +5,24 @@ the image stamp gives the ground-plane prior's height, pitch and roll
 (:func:`~mono_depth_ros.core.scale.ground.ground_pose`), as a robot's URDF publishes them; empty: the parameters
 ``scale.camera_height_m`` and ``scale.camera_pitch_rad`` alone. Where TF cannot answer at an image's stamp (a joint's TF
 that lags behind the image, or pauses) the pose is extrapolated from TF's two newest as the temporal filter's camera
-poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s``
-and no further than :data:`LAG_NS`, the lag that is not reported: a tilt joint turning at 30°/s was held 0.6° behind
-at a 20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree; one that stopped as its TF paused was extrapolated 15°
-past it, -53 %, by the filter's 0.5 s); past that the camera frame's last pose from TF (the newest TF holds, where a
-``newest`` query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame
-is reported (``ground_frame.held``, and its scale ``degraded``: :attr:`GroundPose.age_ns
-<mono_depth_ros.core.scale.ground.GroundPose.age_ns>`) unless the pose is from at most :data:`LAG_NS` (0.2 s) before
-the image (a TF steadily behind the images is a normal state, as for the temporal filter; it was a WARN in
-/diagnostics forever): without the hold the prior switched to the parameters' for those frames, and the scale
-drifted 8 % towards theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below
-the ground frame (a frame that is not on the ground), the frame's prior is the parameters' and the frame is reported
-(:data:`Report`: the node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the
-bag runner counts it in its summary's warnings). Where both are given (the parameters not at their defaults) and they
-disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or :data:`PITCH_TOLERANCE_RAD`
-in pitch, TF's is used and the disagreement is reported once per camera frame and pair of parameter values (a ``ros2
-param set`` at run time is compared again), naming both values: one degree of pitch costs 8-14 % of the scale on KITTI,
-and a wrong prior still reports ``ok``.
+poses are (:meth:`~mono_depth_ros.adapters.motion.CameraPoses.extrapolate`, up to ``temporal.max_extrapolation_s`` and
+no further than :data:`LAG_NS`, the lag that is not reported: a tilt joint turning at 30°/s was held 0.6° behind at a
+20 ms lag, 3° at 100 ms, 8-14 % of the scale a degree; one that stopped as its TF paused was extrapolated 15° past it,
+-53 %, by the filter's 0.5 s); past that the camera frame's last pose from TF (the newest TF holds, where a ``newest``
+query is given: the node's tf2) is held for up to :data:`HOLD_NS` (2 s) of image time, and each such frame is reported
+(``ground_frame.held``, and its scale ``degraded``: :attr:`GroundPose.age_ns
+<mono_depth_ros.core.scale.ground.GroundPose.age_ns>`) unless the pose is from at most :data:`LAG_NS` (0.2 s) before the
+image (a TF steadily behind the images is a normal state, as for the temporal filter; it was a WARN in /diagnostics
+forever): without the hold the prior switched to the parameters' for those frames, and the scale drifted 8 % towards
+theirs over a 1 s pause on real KITTI frames. Past that, or where TF puts the camera at or below the ground frame (a
+frame that is not on the ground), the frame's prior is the parameters' and the frame is reported (:data:`Report`: the
+node counts it in ``inputs_unused.ground_frame.*`` and warns once per reason and camera frame; the bag runner counts it
+in its summary's warnings), and its ground-plane scale is ``degraded`` (:meth:`GroundPoses.add_to`: the parameters are
+not the camera's pose where ``scale.ground_frame`` is set; it was ``ok``). Where both are given (the parameters not at
+their defaults) and they disagree by more than :data:`HEIGHT_TOLERANCE_M` and :data:`HEIGHT_TOLERANCE` in height or
+:data:`PITCH_TOLERANCE_RAD` in pitch, TF's is used and the disagreement is reported once per camera frame and pair of
+parameter values (a ``ros2 param set`` at run time is compared again), naming both values: one degree of pitch costs
+8-14 % of the scale on KITTI, and a wrong prior still reports ``ok``.
 """
 
 from __future__ import annotations
@@ -123,8 +124,20 @@ class GroundPoses:
         pose from TF when it was found within :data:`HOLD_NS` of ``stamp_ns`` (either side); one found more than 1 s
         after ``stamp_ns`` (time went back: ``ros2 bag play --loop``) is forgotten, as the temporal filter's are.
         """
+        return self._pose(camera_frame, stamp_ns, scale)[0]
+
+    def add_to(self, frame: FrameInput, scale: ScaleConfig) -> FrameInput:
+        """``frame`` with its ``ground_pose`` (:meth:`pose` at its stamp and camera frame); where
+        ``scale.ground_frame`` is set and gave none, its ``ground_pose_missing`` says why (the TF missing, or
+        putting the camera at or below the ground frame): the pipeline's ground-plane scale of that frame, from the
+        parameters, is ``degraded`` (the node and the bag runner alike)."""
+        pose, missing = self._pose(frame.frame_id, frame.stamp_ns, scale)
+        return replace(frame, ground_pose=pose, ground_pose_missing=missing)
+
+    def _pose(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> tuple[GroundPose | None, str]:
+        """:meth:`pose`, and where ``scale.ground_frame`` is set and gave none, why (else empty)."""
         if not self._frame:
-            return None
+            return None, ""
         last = self._last.get(camera_frame)
         if last is not None and last[0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): the pose of
             del self._last[camera_frame]  # the pass before, newer than any TF of this pass, kept TF's newest out
@@ -135,33 +148,36 @@ class GroundPoses:
             return self._held(camera_frame, stamp_ns, err, scale)
         if not found.height_m > 0:
             self.unused += 1
-            text = (
+            missing = (
                 f"TF puts camera {camera_frame} {found.height_m:.3f} m above scale.ground_frame={self._frame!r}, "
-                f"not above it: is that frame on the ground with z up (base_footprint, REP 120)? {_fallback(scale)}"
+                "not above it"
             )
+            text = f"{missing}: is that frame on the ground with z up (base_footprint, REP 120)? {_fallback(scale)}"
             self._report("ground_frame.not_above", camera_frame, text)
-            return None
+            return None, missing
         self._compare(found, camera_frame, scale)
         self._last[camera_frame] = (stamp_ns, found)
         self._motion.record(camera_frame, stamp_ns, transform)
-        return found
+        return found, ""
 
-    def _held(self, camera_frame: str, stamp_ns: int, err: BaseException, scale: ScaleConfig) -> GroundPose | None:
+    def _held(
+        self, camera_frame: str, stamp_ns: int, err: BaseException, scale: ScaleConfig
+    ) -> tuple[GroundPose | None, str]:
         """The pose extrapolated from TF's two newest (:meth:`_extrapolated`), else the camera frame's last pose from
         TF, for a frame TF could not answer for, if recent (compared with the parameters as an answer is: a TF behind
-        every image gives no other); else None (reported past :data:`LAG_NS`)."""
+        every image gives no other); else None (reported past :data:`LAG_NS`) and what is missing."""
         missing = f"no TF {self._frame} <- {camera_frame} for the camera's height above the ground at the image stamp"
         self._take_newest(camera_frame)
         extrapolated = self._extrapolated(camera_frame, stamp_ns, scale)  # a joint on the move, followed
         if extrapolated is not None:
-            return extrapolated
+            return extrapolated, ""
         last = self._last.get(camera_frame)
         age_ns = None if last is None else stamp_ns - last[0]
         if last is not None and age_ns is not None and abs(age_ns) <= HOLD_NS:
             self._compare(last[1], camera_frame, scale)
             if 0 <= age_ns <= LAG_NS:
                 self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
-                return last[1]._replace(age_ns=age_ns)
+                return last[1]._replace(age_ns=age_ns), ""
             self.held += 1
             text = (
                 f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
@@ -169,13 +185,13 @@ class GroundPoses:
                 f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
             )
             self._report("ground_frame.held", camera_frame, text)
-            return last[1]._replace(age_ns=age_ns)  # older than LAG_NS: the frame's scale is degraded
+            return last[1]._replace(age_ns=age_ns), ""  # older than LAG_NS: the frame's scale is degraded
         self.unused += 1
         held = (
             "" if age_ns is None else f"; TF's last pose is {age_ns / 1e9:.3f} s older (held up to {HOLD_NS / 1e9:g} s)"
         )
         self._report("ground_frame.no_transform", camera_frame, f"{missing} ({err}){held}; {_fallback(scale)}")
-        return None
+        return None, f"{missing}{held}"
 
     def _extrapolated(self, camera_frame: str, stamp_ns: int, scale: ScaleConfig) -> GroundPose | None:
         """The pose at ``stamp_ns`` extrapolated from TF's two newest (on the ground; at most :data:`LAG_NS` after
@@ -237,13 +253,12 @@ class FramePoses:
     no_pose: Callable[[str, int], None] = lambda _camera, _stamp_ns: None
 
     def add_to(self, frame: FrameInput, scale: ScaleConfig) -> FrameInput:
-        """``frame`` with its ``world_from_cam`` and ``ground_pose`` at its stamp (``scale``: the parameters in
-        force)."""
+        """``frame`` with its ``world_from_cam``, and its ``ground_pose`` at its stamp or why there is none
+        (:meth:`GroundPoses.add_to`; ``scale``: the parameters in force)."""
         pose = None if self.camera is None else self.camera.pose(frame.frame_id, frame.stamp_ns)
         if self.camera is not None and pose is None:
             self.no_pose(frame.frame_id, frame.stamp_ns)
-        ground = self.ground.pose(frame.frame_id, frame.stamp_ns, scale)
-        return replace(frame, world_from_cam=pose, ground_pose=ground)
+        return self.ground.add_to(replace(frame, world_from_cam=pose), scale)
 
 
 def tf2_frame_poses(

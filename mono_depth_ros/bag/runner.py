@@ -417,8 +417,7 @@ class _SecondPass:
             image = self.bag.deserialize(message)
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
             frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
-            ground = self.ground.pose(frame.frame_id, frame.stamp_ns, self.config.scale)  # scale.ground_frame's TF
-            frame = replace(frame, ground_pose=ground)
+            frame = self.ground.add_to(frame, self.config.scale)  # scale.ground_frame's TF, or why none
         except DepthError as err:
             skipped.add(f"image: {type(err).__name__}", str(err))
             return

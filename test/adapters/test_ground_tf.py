@@ -23,7 +23,7 @@ from mono_depth_ros.core.scale.recovery import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.spec import OutputKind
-from mono_depth_ros.pipeline import FrameInput
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput
 
 CAMERA = "camera_optical"
 # KITTI object frames: the camera's height and pitch above the road plane fitted to each frame's own Velodyne scan
@@ -616,3 +616,74 @@ def test_the_bag_runners_tf_ending_while_the_joint_turns_is_extrapolated_from_th
         off_deg.append(round(math.degrees(pose.pitch_rad) - pitch_deg(stamp), 3))
     assert off_deg == [0, 0, 0, 0, 0, 0, 0, -4], off_deg  # held: 0, 0, 0, 0, -1, -2, -3, -4
     assert (poses.lagging, poses.held, poses.unused) == (4, 0, 0)  # within 0.2 s of the last /tf: a lag
+
+
+def test_a_frame_without_tfs_pose_past_the_hold_has_its_ground_plane_scale_degraded_on_real_kitti_frames(
+    kitti_object_dir: Path,
+) -> None:
+    """The node's path (:func:`tf2_frame_poses`, then the pipeline) on real KITTI frames 000000 / 000002 (external
+    prediction: the Velodyne depth, densified, at half scale), ``scale.mode=ground_plane``, the parameters at KITTI's
+    nominal 1.65 m and 0° (10 % / 5 % off these frames' roads), ``scale.ground_frame`` giving the road plane at the
+    first frame, then the joint's TF lost; a second camera frame TF never holds. A frame past the 2 s hold, and every
+    frame of the second camera, took the parameters' prior with its scale ``ok`` (only
+    ``inputs_unused.ground_frame.no_transform`` counted, warned once), though ``scale.ground_frame`` is set because
+    the parameters are not the camera's pose. Now ``degraded``, its ``scale_reason`` naming the missing TF and the
+    values used; without ``scale.ground_frame``, ``ok`` as before."""
+    from test.kitti_bag import load_kitti_frames
+
+    params = {
+        "model.backend": "external",
+        "model.output_kind": "depth_up_to_scale",
+        "scale.mode": "ground_plane",
+        "scale.camera_height_m": 1.65,
+        "cloud.enabled": False,
+    }
+    factory = MessageFactory.for_rosbags(get_typestore(Stores.ROS2_HUMBLE))
+    for frame in load_kitti_frames(kitti_object_dir, tuple(ROAD_PLANES)):
+        camera = CameraModel.from_intrinsics(frame.intrinsics)
+        prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
+        outcomes = {}
+        for ground_frame in ("base_footprint", ""):
+            config = DepthConfig.from_params({**params, "scale.ground_frame": ground_frame})
+            buffer = StaticBuffer(factory, footprint_from_cam(*ROAD_PLANES[frame.name]))
+            logged, counted = list[str](), list[str]()
+            poses = tf2_frame_poses(config, buffer, factory, (LookupFailed,), logged.append, counted.append)
+            pipeline = DepthPipeline(config)
+            seen = []
+            for stamp_ns, frame_id in ((10**9, CAMERA), (35 * 10**8, CAMERA), (36 * 10**8, "other")):
+                if stamp_ns > 10**9:
+                    buffer.transform = replace(buffer.transform, src_frame="gone")  # the joint's TF lost
+                image = FrameInput(stamp_ns, frame_id, frame.rgb, camera, prediction=prediction)
+                scale = pipeline.process_frame(poses.add_to(image, config.scale)).scale
+                seen.append((scale.health, scale.reason))
+            outcomes[ground_frame] = seen
+            assert counted == (["ground_frame.no_transform"] * 2 if ground_frame else []), counted
+        assert [health for health, _ in outcomes[""]] == ["ok"] * 3, (frame.name, outcomes[""])
+        (tf_health, _), *lost = outcomes["base_footprint"]
+        assert tf_health == "ok", (frame.name, outcomes)  # TF's pose at the image stamp
+        used = "the ground-plane prior uses scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0"
+        for (health, reason), camera_frame in zip(lost, (CAMERA, "other"), strict=True):
+            assert health == "degraded", (frame.name, camera_frame, reason)
+            assert f"no TF base_footprint <- {camera_frame} for the camera's height" in reason, reason
+            assert used in reason, reason
+        assert "TF's last pose is 2.500 s older (held up to 2 s)" in lost[0][1], lost[0][1]
+
+
+def test_a_tf_that_puts_the_camera_below_the_ground_frame_degrades_the_frames_ground_plane_scale() -> None:
+    """TF putting the camera 0.2 m below ``scale.ground_frame`` (a frame not on the ground): the parameters' prior,
+    counted ``inputs_unused.ground_frame.not_above``, and the frame's input to the pipeline says why, for its
+    ground-plane scale to be ``degraded`` (:meth:`GroundPoses.add_to`)."""
+    below = RigidTransform(np.eye(3), np.array([0.0, 0.0, -0.2]), "base_footprint", CAMERA)
+    poses = GroundPoses("base_footprint", StaticTf({CAMERA: below}), Warnings())
+    frame = FrameInput(
+        7,
+        CAMERA,
+        np.zeros((4, 6, 3), np.uint8),
+        CameraModel.from_intrinsics(PinholeIntrinsics(5.0, 5.0, 3.0, 2.0, 6, 4)),
+    )
+    posed = poses.add_to(frame, scale_config())
+    assert posed.ground_pose is None and poses.unused == 1
+    assert posed.ground_pose_missing.startswith(f"TF puts camera {CAMERA} -0.200 m above scale.ground_frame"), posed
+    found = GroundPoses("base_footprint", StaticTf({CAMERA: footprint_from_cam(1.69, 1.4)}), Warnings())
+    assert found.add_to(frame, scale_config()).ground_pose_missing == ""  # TF's pose: nothing missing
+    assert GroundPoses("", StaticTf({}), Warnings()).add_to(frame, scale_config()).ground_pose_missing == ""

@@ -1313,3 +1313,53 @@ def test_a_turning_tilt_joint_whose_tf_ends_is_extrapolated_by_the_bag_runner_on
     assert summary.warnings.counts == {"ground_frame.held": 3}, summary.warnings.counts  # 0.233-0.3 s
     assert summary.scale_health == {"ok": 9, "degraded": 3}, summary.scale_health  # TF's pose held: not current
     assert errors[11] > 0.3, errors  # held 9° behind: +56 %
+
+
+def test_frames_past_the_hold_of_a_lost_ground_frame_tf_have_their_scale_degraded_on_a_real_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """The bag runner with ``scale.ground_frame`` (real KITTI frame 000000, external prediction: its Velodyne depth,
+    densified, at half scale; the parameters at KITTI's nominal 1.65 m and 0°, 10 % off this frame's road): the
+    joint's /tf (base_footprint <- camera: the road plane) ends after the second image, the third and fourth come
+    2.4 s later, past the 2 s hold. Those took the parameters' prior with their scale ``ok`` (only the summary's
+    ``ground_frame.no_transform`` said so), +10 %; now ``degraded``, the output's /diagnostics ``scale_reason``
+    naming the missing TF and the values used, as the node's (test_ground_tf.py)."""
+    from test.adapters.test_ground_tf import ROAD_PLANES, footprint_from_cam
+
+    (frame,) = load_kitti_frames(kitti_object_dir, ("000000",))
+    prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
+    stamps = [1_000_000_000, 1_100_000_000, 3_500_000_000, 3_600_000_000]
+    with BagBuilder(tmp_path / "in") as bag:
+        factory = bag.factory
+        for tf_ns in range(900_000_000, 1_150_000_001, 10_000_000):
+            transform = footprint_from_cam(*ROAD_PLANES[frame.name])
+            bag.add("/tf", tf_message_from(factory, [transform], tf_ns), tf_ns)
+        for stamp in stamps:
+            header = make_header(factory, stamp, KITTI_CAMERA_FRAME)
+            bag.add("/camera/camera_info", kitti_camera_info(factory, frame, stamp), stamp + 1_000_000)
+            bag.add("/camera/image_raw", image_from_array(factory, frame.rgb, "rgb8", header), stamp + 2_000_000)
+            depth = depth_image_from_metres(factory, prediction, "32FC1", header)
+            bag.add("/depth_model/prediction", depth, stamp + 3_000_000)
+    params: dict[str, bool | int | float | str] = {
+        "model.backend": "external",
+        "model.output_kind": "depth_up_to_scale",
+        "prediction_topic": "/depth_model/prediction",
+        "lidar_topic": "",
+        "scale.mode": "ground_plane",
+        "scale.camera_height_m": 1.65,
+        "scale.ground_frame": "base_footprint",
+        "diagnostics.period_s": 0.05,
+    }
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
+    assert summary.frames_out == len(stamps), summary.format()
+    counts = summary.warnings.counts
+    assert counts == {"ground_frame.disagrees": 1, "ground_frame.no_transform": 2}, counts  # 1.65 m, 0° against TF
+    assert summary.scale_health == {"ok": 2, "degraded": 2}, summary.scale_health  # TF's pose lost past the hold
+    statuses = read_bag(tmp_path / "out")["/diagnostics"]
+    assert len(statuses) == len(stamps), statuses
+    reasons = [{kv.key: kv.value for kv in status.status[0].values}.get("scale_reason", "") for _, status in statuses]
+    assert reasons[:2] == ["", ""], reasons
+    for reason in reasons[2:]:
+        assert f"no TF base_footprint <- {KITTI_CAMERA_FRAME} for the camera's height" in reason, reason
+        assert "the ground-plane prior uses scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0" in reason
+    assert "TF's last pose is 2.400 s older (held up to 2 s)" in reasons[2], reasons[2]

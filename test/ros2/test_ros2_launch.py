@@ -152,7 +152,7 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
     down (frame 000000's scanned road), is looked up through tf2, and the disagreement is warned once naming both;
     ``ros2 param set`` of a wrong scale.camera_height_m (1.2 m) at run time is compared with TF again and warned.
     A frame without the TF pose is published: counted in ``inputs_unused``, not as an image outcome (``bad_messages``
-    made received != published + dropped + bad)."""
+    made received != published + dropped + bad), its scale ``degraded`` naming the missing TF (it was ``ok``)."""
     import math
 
     import transforms3d.quaternions as tq
@@ -198,6 +198,8 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
         wait_until(lambda: no_tf in launched.log, 10, "the warning that TF has no ground pose yet")
         wait_until(lambda: unused() == 2, 5, "both frames counted in inputs_unused.ground_frame.no_transform")
         assert disagree not in launched.log
+        last = node_statuses(diagnostics.messages)[-1]  # the parameters' prior, not the camera's pose: was ok
+        assert last["scale_health"] == "degraded" and no_tf in last.get("scale_reason", ""), last
         rig = SensorRig(camera_height_m=1.69, camera_pitch_rad=math.radians(1.4))
         qw, qx, qy, qz = tq.mat2quat(rig.base_from_cam.rotation)
         pose = {"--z": 1.69, "--qx": qx, "--qy": qy, "--qz": qz, "--qw": qw}
@@ -212,6 +214,7 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
             wait_until(lambda: disagree in launched.log, 10, "the warning that TF and the parameters disagree")
             time.sleep(0.6)  # two /diagnostics periods
             assert unused() == 2  # the frames with TF's pose are not counted
+            assert node_statuses(diagnostics.messages)[-1]["scale_health"] == "ok"  # TF's pose
             set_height = ros2_cli("param", "set", "/mono_depth_node", "scale.camera_height_m", "1.2", check=False)
             assert "Set parameter successful" in set_height.stdout, set_height.stdout + set_height.stderr
             for _ in range(2):  # compared with TF again: was silent (once per camera frame for good)

@@ -25,8 +25,9 @@ Per frame, in order, the first source that works is used and reported as the res
 
 Health: ``ok`` when the configured source worked this frame, ``degraded`` for 2 and 3 as fallbacks (and for a
 ground-plane scale held from an earlier frame, or gated out, with ``scale.mode=ground_plane``, or from a camera pose
-TF gave more than :data:`~mono_depth_ros.core.scale.ground.POSE_CURRENT_NS` before the image), ``lost`` for 4 as a
-fallback (or ``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
+TF gave more than :data:`~mono_depth_ros.core.scale.ground.POSE_CURRENT_NS` before the image, or from the parameters
+where ``scale.ground_frame``'s TF gave none: ``ground_pose_missing``), ``lost`` for 4 as a fallback (or
+``scale.mode=none`` with a non-metric model). ``reason`` says why a fallback was taken.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ class _Frame:
     lidar_lag_ns: int | None = None
     extrinsic: ExtrinsicVerdict | None = None
     ground_pose: GroundPose | None = None
+    ground_pose_missing: str = ""
 
 
 class ScaleRecovery:
@@ -224,6 +226,7 @@ class ScaleRecovery:
         intrinsics: PinholeIntrinsics,
         lidar: LidarScan | None = None,
         ground_pose: GroundPose | None = None,
+        ground_pose_missing: str = "",
     ) -> ScaleResult:
         """Metric depth for one frame.
 
@@ -237,6 +240,9 @@ class ScaleRecovery:
             ground_pose: the camera above the ground from TF (``scale.ground_frame``): the ground-plane prior's
                 height, pitch and roll this frame instead of ``config.ground``'s (which still decides whether there is
                 a prior); None: ``config.ground``'s.
+            ground_pose_missing: why TF gave no ``ground_pose`` though ``scale.ground_frame`` is set (the TF missing):
+                the ground-plane scale from ``config.ground``'s height and pitch, which are not the camera's pose
+                there, is ``degraded``, its reason this and the values used. Empty: none was asked for, or given.
 
         Raises:
             ShapeError / CalibrationError: prediction not 2-D or not the size the intrinsics describe.
@@ -253,7 +259,14 @@ class ScaleRecovery:
             self._key = (kind, (int(pred.shape[0]), int(pred.shape[1])))
         self._last_stamp_ns = int(stamp_ns)
         self._forget_ground_of_another_calibration(intrinsics)
-        frame = _Frame(pred.astype(np.float32, copy=False), kind, int(stamp_ns), intrinsics, ground_pose=ground_pose)
+        frame = _Frame(
+            pred.astype(np.float32, copy=False),
+            kind,
+            int(stamp_ns),
+            intrinsics,
+            ground_pose=ground_pose,
+            ground_pose_missing=ground_pose_missing,
+        )
         mode = self.config.mode
         if mode == "none" or (kind is OutputKind.METRIC and not self.config.correct_metric):
             return self._passthrough(frame)
@@ -458,6 +471,12 @@ class ScaleRecovery:
                 pose_age = _age_text(frame.ground_pose.age_ns, 3)
                 frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: TF paused?)")
                 health = Health.DEGRADED
+        elif frame.ground_pose_missing:  # scale.ground_frame set, and TF gave no pose: the parameters are not it
+            frame.reasons.append(
+                f"{frame.ground_pose_missing}: the ground-plane prior uses scale.camera_height_m="
+                f"{ground.camera_height_m:g} m and scale.camera_pitch_rad={ground.pitch_rad:g}"
+            )
+            health = Health.DEGRADED
         try:
             fit = ground_plane_fit(frame.prediction, frame.kind, frame.intrinsics, ground)
         except ScaleRecoveryError as err:  # no ground this frame: an earlier ground scale is held, as a fallback
