@@ -281,8 +281,15 @@ def evaluate_predictions(
 ) -> EvalReport:
     """Metrics of (name, prediction, ground truth) triples under ``protocol``.
 
+    Raises:
+        ShapeError: a prediction of another size than its GT; under a crop of :data:`KB_INPUT_CROPS` one that is not of
+            the 352×1216 KB crop (a prediction of the whole frame: ``--crop garg``), or a frame without that KB crop
+            (:func:`kb_input_offset`).
+
     Args:
-        pairs: (name, (H, W) prediction in the unit of ``output_kind``, (H, W) GT metres with NaN invalid).
+        pairs: (name, (H, W) prediction in the unit of ``output_kind``, (H, W) GT metres with NaN invalid); under a
+            crop of :data:`KB_INPUT_CROPS` (BTS's) the prediction is of the 352×1216 KB crop the network was fed, put
+            back into the frame here (:func:`kb_input_prediction`).
         protocol: crop, range and scaling (``auto`` is resolved with ``output_kind``).
         output_kind: what the predictions mean.
     """
@@ -291,6 +298,18 @@ def evaluate_predictions(
     per_image: list[tuple[str, DepthMetrics]] = []
     ratios: list[float] = []
     for name, pred, gt in pairs:
+        if protocol.crop in KB_INPUT_CROPS:  # BTS: a prediction of the KB crop, put back into the frame
+            if pred.shape != KB_CROP_HW:
+                msg = (
+                    f"{name!r}: --crop {protocol.crop} (protocol {protocol.name}) scores a prediction of the "
+                    f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop put back into the frame, as BTS feeds its network; "
+                    f"got a {pred.shape} prediction for a {gt.shape} ground truth: predict the KB crop "
+                    f"(evaluate_samples / evaluate_checkpoint feed it), or take --crop garg (protocol kitti_improved) "
+                    f"for a prediction of the whole frame"
+                )
+                raise ShapeError(msg)
+            height, width = gt.shape
+            pred = kb_input_prediction(pred, kb_input_offset(name, height, width, protocol.crop), (height, width))
         if pred.shape != gt.shape:
             msg = f"{name!r}: prediction {pred.shape} and ground truth {gt.shape} differ in size; predict at the GT's"
             raise ShapeError(msg)
@@ -434,46 +453,57 @@ def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
             raise ShapeError(msg)
 
 
+def kb_input_offset(name: str, height: int, width: int, crop: str) -> tuple[int, int]:
+    """``(top, left)`` of the 352×1216 KB crop the network is fed in a (height, width) frame under a crop of
+    :data:`KB_INPUT_CROPS` (BTS ``bts_eval.py --do_kb_crop``), checked to hold every pixel the crop scores.
+
+    Raises:
+        ShapeError: a frame smaller than 352×1216 (:func:`.metrics.kb_crop_offsets`, naming ``--crop garg``), or one
+            whose scored crop (the Garg crop of the whole frame) reaches outside the KB crop: taller than about 594
+            or wider than about 1310 pixels, where BTS scores the zeros it pads (KITTI's raw frames, 370-376 ×
+            1224-1242, are not).
+    """
+    top, left = kb_crop_offsets(height, width, crop)
+    scored = crop_mask(KB_INPUT_CROPS[crop], height, width)
+    window = np.zeros((height, width), dtype=bool)
+    window[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
+    if scored is not None and (scored & ~window).any():
+        rows, cols = np.flatnonzero(scored.any(axis=1)), np.flatnonzero(scored.any(axis=0))
+        msg = (
+            f"{name!r}: --crop {crop} scores the {KB_INPUT_CROPS[crop]} crop of the whole {height}x{width} "
+            f"frame (rows {rows[0]}:{rows[-1] + 1}, cols {cols[0]}:{cols[-1] + 1}), which reaches outside the "
+            f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop the network is fed (rows {top}:{top + KB_CROP_HW[0]}, cols "
+            f"{left}:{left + KB_CROP_HW[1]}): not a raw KITTI frame (375x1242); pass --crop garg_kb (the Garg "
+            f"crop of the KB crop) or --crop garg (the network fed the whole frame)"
+        )
+        raise ShapeError(msg)
+    return top, left
+
+
 def kb_input_samples(samples: Sequence[EvalSample], crop: str) -> list[tuple[EvalSample, tuple[int, int]]]:
     """What the network is fed under a crop of :data:`KB_INPUT_CROPS` (BTS ``bts_eval.py --do_kb_crop``): each sample
     cut to the 352×1216 KB crop (:func:`.samples.kb_cropped`: image, GT and camera), with the cut's ``(top, left)``
     in the frame; checked once, before the model runs.
 
     Raises:
-        ShapeError: GT of another size than its image or a frame smaller than 352×1216 (:func:`.samples.kb_cropped`,
-            naming ``--crop garg``), or a frame whose scored crop (the Garg crop of the whole frame) reaches outside
-            the KB crop: taller than about 594 or wider than about 1310 pixels, where BTS scores the zeros it pads
-            (KITTI's raw frames, 370-376 × 1224-1242, are not).
+        ShapeError: GT of another size than its image (:func:`.samples.kb_cropped`, naming ``--crop garg``), or a
+            frame without the KB crop BTS feeds (:func:`kb_input_offset`).
     """
     fed = []
     for sample in samples:
         cut = kb_cropped(sample, crop)
         height, width = sample.gt_depth_m.shape
-        top, left = kb_crop_offsets(height, width, crop)
-        scored = crop_mask(KB_INPUT_CROPS[crop], height, width)
-        window = np.zeros((height, width), dtype=bool)
-        window[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
-        if scored is not None and (scored & ~window).any():
-            rows, cols = np.flatnonzero(scored.any(axis=1)), np.flatnonzero(scored.any(axis=0))
-            msg = (
-                f"{sample.name!r}: --crop {crop} scores the {KB_INPUT_CROPS[crop]} crop of the whole {height}x{width} "
-                f"frame (rows {rows[0]}:{rows[-1] + 1}, cols {cols[0]}:{cols[-1] + 1}), which reaches outside the "
-                f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop the network is fed (rows {top}:{top + KB_CROP_HW[0]}, cols "
-                f"{left}:{left + KB_CROP_HW[1]}): not a raw KITTI frame (375x1242); pass --crop garg_kb (the Garg "
-                f"crop of the KB crop) or --crop garg (the network fed the whole frame)"
-            )
-            raise ShapeError(msg)
-        fed.append((cut, (top, left)))
+        fed.append((cut, kb_input_offset(sample.name, height, width, crop)))
     return fed
 
 
 def kb_input_prediction(
-    prediction: npt.NDArray[np.float32], offset: tuple[int, int], frame_hw: tuple[int, int]
-) -> npt.NDArray[np.float32]:
+    prediction: npt.NDArray[np.floating], offset: tuple[int, int], frame_hw: tuple[int, int]
+) -> npt.NDArray[np.float64]:
     """A prediction of the KB crop put back at ``offset`` (top, left) into a ``frame_hw`` frame, NaN elsewhere (no
-    prediction: scored at the near cap, as BTS scores the zeros it pads; :func:`kb_input_samples` keeps every scored
+    prediction: scored at the near cap, as BTS scores the zeros it pads; :func:`kb_input_offset` keeps every scored
     pixel inside the crop)."""
-    frame = np.full(frame_hw, np.nan, dtype=np.float32)
+    frame = np.full(frame_hw, np.nan, dtype=np.float64)
     top, left = offset
     frame[top : top + prediction.shape[0], left : left + prediction.shape[1]] = prediction
     return frame
@@ -513,7 +543,13 @@ def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protoco
 def evaluate_samples(
     predict: Predictor, output_kind: OutputKind, samples: Sequence[EvalSample], protocol: Protocol
 ) -> EvalReport:
-    """Run ``predict`` on every sample and evaluate under ``protocol``."""
+    """Run ``predict`` on every sample and evaluate under ``protocol``; under a crop of :data:`KB_INPUT_CROPS` (BTS's)
+    ``predict`` is fed the 352×1216 KB crop of each frame (:func:`kb_input_samples`, checked before it runs) and must
+    return its depth at that size."""
+    if protocol.crop in KB_INPUT_CROPS:
+        fed = kb_input_samples(samples, protocol.crop)
+        pairs = ((s.name, predict(cut.rgb), s.gt_depth_m) for s, (cut, _) in zip(samples, fed, strict=True))
+        return evaluate_predictions(pairs, protocol, output_kind)
     return evaluate_predictions(((s.name, predict(s.rgb), s.gt_depth_m) for s in samples), protocol, output_kind)
 
 
@@ -570,9 +606,9 @@ def evaluate_checkpoint(
         )
         raise ConfigError(msg)
     if fed is not None:  # BTS: the network fed the KB crop at its 352×1216, its prediction put back into the frame
-        pairs = (
-            (s.name, kb_input_prediction(predict(cut.rgb, cut.intrinsics, KB_CROP_HW), at, hw), s.gt_depth_m)
-            for s, hw, (cut, at) in zip(samples, sizes, fed, strict=True)
+        pairs = (  # the prediction of the cut: evaluate_predictions puts it back into the frame
+            (s.name, predict(cut.rgb, cut.intrinsics, KB_CROP_HW), s.gt_depth_m)
+            for s, (cut, _) in zip(samples, fed, strict=True)
         )
     else:
         pairs = ((s.name, predict(s.rgb, s.intrinsics, hw), s.gt_depth_m) for s, hw in zip(samples, sizes, strict=True))

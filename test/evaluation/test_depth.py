@@ -805,3 +805,43 @@ def test_kitti_improved_kb_input_is_refused_on_frames_without_btss_kb_crop(kitti
     pattern = r"'0000000005'.*420x1400 frame \(rows 171:416, cols 50:1349\).*cols 92:1308.*--crop garg_kb\b"
     with pytest.raises(ShapeError, match=pattern):
         evaluate_checkpoint(missing, [wide], "kitti_improved_kb_input")
+
+
+def test_kitti_improved_kb_input_feeds_the_kb_crop_through_evaluate_samples_and_predictions(
+    kitti_depth_dir: Path, tmp_path: Path
+) -> None:
+    """The protocol scores a prediction *of the KB crop* put back into the frame, whichever entry point scores it:
+    ``evaluate_samples`` (a bare predictor) feeds its predictor the 352×1216 cut and gives bts_eval.py's numbers;
+    ``evaluate_predictions`` takes predictions of the cut and puts them back, and refuses a prediction of the whole
+    frame naming ``--crop garg`` (it was scored on the Garg crop as ``kitti_improved``: another protocol's figures
+    under this one's name)."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor, evaluate_predictions, evaluate_samples
+
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
+    samples = annotated_samples(kitti_depth_dir)
+    predict, kind = checkpoint_predictor(checkpoint)
+
+    def bare(rgb: np.ndarray) -> np.ndarray:
+        return predict(rgb, None, None)
+
+    gts = [np.nan_to_num(s.gt_depth_m, nan=0.0) for s in samples]
+    reference = _bts_eval_kitti(gts, [s.rgb for s in samples], bare)
+    protocol = PROTOCOLS["kitti_improved_kb_input"]
+    report = evaluate_samples(bare, kind, samples, protocol)
+    assert report.mean.count == len(samples) == 3
+    for name, value in reference.items():
+        assert getattr(report.mean, name) == pytest.approx(value, rel=1e-5), name
+    tops_lefts = [(s.rgb.shape[0] - 352, (s.rgb.shape[1] - 1216) // 2) for s in samples]
+    cuts = [
+        (s.name, bare(s.rgb[t : t + 352, c : c + 1216]), s.gt_depth_m)
+        for s, (t, c) in zip(samples, tops_lefts, strict=True)
+    ]
+    assert cuts[0][1].shape == (352, 1216)
+    again = evaluate_predictions(cuts, protocol, kind)
+    for name, value in reference.items():
+        assert getattr(again.mean, name) == pytest.approx(value, rel=1e-5), name
+    whole = [(s.name, bare(s.rgb), s.gt_depth_m) for s in samples]
+    assert whole[0][1].shape == samples[0].gt_depth_m.shape
+    with pytest.raises(ShapeError, match=r"'0000000005'.*garg_kb_input.*352x1216.*\(375, 1242\).*--crop garg\b"):
+        evaluate_predictions(whole, protocol, kind)
