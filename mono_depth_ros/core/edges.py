@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from mono_depth_ros.core.errors import ShapeError
 
 MARGIN_SHARE = 0.5
 """Margins of tests 2 and 3 as a share of the threshold: 0.05 (5 %, relative) at the default threshold 0.1.
@@ -51,45 +52,58 @@ pixel at 40-50 m) lost 0.5-1 % of its LiDAR-validated pixels; at 0.5, 0.07-0.23 
 DIRECTIONS = ((0, 1), (1, 0))
 
 
-def _along(w: npt.NDArray[Any], axis: int, start: int, stop: int) -> npt.NDArray[Any]:
-    """The view ``w[start:stop]`` along ``axis`` (0: rows, 1: columns); ``stop`` <= 0 counts from the end."""
-    index = slice(start, stop if stop < 0 else None)
-    return w[index] if axis == 0 else w[:, index]
-
-
 def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.bool_]:
     """(H, W) bool mask, True at flying pixels: between two surfaces whose depths differ by ``relative_threshold``.
 
     Only pixels two or more pixels inside the image along a direction can be marked in it (the test needs both
-    neighbours and both outer pixels): the work runs on views of those, no shifted full-size copies.
+    neighbours and both outer pixels): the work runs on views of those, no shifted full-size copies. Each direction
+    runs on contiguous runs of the flattened image (a neighbour is a fixed offset in it: one pixel, or one row): along
+    the rows the pixels of the first and last two columns are tested too, with the row above's or below's pixels for
+    their neighbours, and their marks dropped (strided (H, W - 4) views took 1.2-1.4 x as long: 96x320, 1242x375).
 
     Args:
         depth_m: (H, W) depth in metres (NaN invalid, +Inf beyond range, -Inf too close: never marked).
         relative_threshold: smallest relative depth step across a pixel that can make it flying (0.1 = 10 %).
     """
     d = np.asarray(depth_m, dtype=np.float32)
+    if d.ndim != 2:
+        msg = f"depth for the flying-pixel test must be (H, W), got shape {d.shape}"
+        raise ShapeError(msg)
     w = np.full(d.shape, np.nan, dtype=np.float32)  # inverse depth, NaN where the depth is not > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(np.float32(1.0), d, out=w, where=d > 0)
     mask = np.zeros(d.shape, dtype=bool)
+    height, width = int(d.shape[0]), int(d.shape[1])
+    flat_w, flat_mask, size = w.reshape(-1), mask.reshape(-1), w.size
     jump = np.float32(1.0 + relative_threshold)
     margin = np.float32(1.0 + MARGIN_SHARE * relative_threshold)
-    with np.errstate(invalid="ignore"):
-        for dv, _ in DIRECTIONS:
-            axis = 0 if dv else 1
-            if w.shape[axis] < 5:
+    marks = np.empty(size, dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):  # (over: a wrapped pixel's 2 · side; its mark is dropped)
+        for dv, du in DIRECTIONS:
+            if w.shape[0 if dv else 1] < 5:
                 continue
-            c = _along(w, axis, 2, -2)
-            a, b = _along(w, axis, 1, -3), _along(w, axis, 3, -1)  # the two neighbours
+            step = dv * width + du  # the next pixel along the direction, in the flat image
+            count = size - 4 * step  # pixel 2 · step + i of the flat image for i < count
+
+            def at(offset: int, step: int = step, count: int = count) -> npt.NDArray[np.float32]:
+                """Inverse depth ``offset`` pixels along the direction from each tested pixel."""
+                return flat_w[(2 + offset) * step : (2 + offset) * step + count]
+
+            c, a, b = at(0), at(-1), at(1)  # the pixel and its two neighbours
             near, far = np.maximum(a, b), np.minimum(a, b)  # NaN on either side: no candidate
-            candidate = (near > jump * far) & (c * margin < near) & (c > margin * far)
+            candidate = marks[:count]
+            np.greater(near, jump * far, out=candidate)
+            candidate &= c * margin < near
+            candidate &= c > margin * far
+            if du:  # i = pixel - 2 along the rows: columns 0, 1, W - 2, W - 1 are i mod W >= W - 4 (wrapped)
+                marks.reshape(height, width)[:, width - 4 :] = False
             if not candidate.any():
                 continue
             tolerance = (margin - 1.0) * c
-            for side, outer in ((a, _along(w, axis, 0, -4)), (b, _along(w, axis, 4, 0))):
+            for side, outer in ((a, at(-2)), (b, at(2))):
                 continued = 2.0 * side - outer  # the side's surface extended to c (NaN: unknown, c may continue it)
                 candidate &= np.abs(c - continued) > tolerance
-            _along(mask, axis, 2, -2)[...] |= candidate
+            flat_mask[2 * step : 2 * step + count] |= candidate
     return mask
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, remove_flying_pixels, source_grid
+from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.raycast import Boxes, Cylinders, Walls
 from mono_depth_ros.core.synthetic import SensorRig, kitti_like_intrinsics, vehicle_pose
 from mono_depth_ros.core.synthetic_scene import Scene
@@ -291,22 +292,28 @@ def _reference_mask(depth_m: F32, relative_threshold: float) -> npt.NDArray[np.b
     return mask
 
 
-def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Path) -> None:
-    """The views on the pixels that can be marked (two inside the image along a direction) give the marks of every
-    pixel tested on shifted full-size copies: on a real KITTI frame's network-like prediction, at the network's size
-    and upsampled, and on random maps with NaN, ±Inf and zeros, down to images too small for a direction."""
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Path, name: str) -> None:
+    """The flat runs (each pixel's neighbours at a fixed offset of the flattened image, the wrapped first and last
+    two columns dropped) give the marks of every pixel tested on shifted full-size copies: on a real KITTI frame's
+    network-like prediction at the network's size, upsampled, and at the camera's 1242x375 (the interpolated scan
+    itself), and on random maps with NaN, ±Inf and zeros, down to images too small for a direction and maps whose
+    rows are 5-6 pixels long (every tested pixel near a wrapped one)."""
     import cv2
 
     from mono_depth_ros.core.geometry import zbuffer_depth
     from mono_depth_ros.training.data.kitti_files import load_object_calibration, load_velodyne
 
-    calib = load_object_calibration(kitti_object_dir / "calib" / "000001.txt", 1242, 375)
-    points = calib.cam_from_velo.apply(load_velodyne(kitti_object_dir / "velodyne" / "000001.bin")[:, :3])
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = calib.cam_from_velo.apply(load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3])
     dense = _interpolated_lidar(zbuffer_depth(points, calib.intrinsics)[0])
     predicted = (1.0 / cv2.resize(1.0 / dense, (320, 96), interpolation=cv2.INTER_AREA)).astype(np.float32)
     expected = _reference_mask(predicted, 0.1)
     assert 0 < expected.sum() < expected.size // 10
     np.testing.assert_array_equal(depth_edge_mask(predicted, 0.1), expected)
+    camera = _reference_mask(dense, 0.1)
+    assert 0 < camera.sum() < camera.size // 10
+    np.testing.assert_array_equal(depth_edge_mask(dense, 0.1), camera)
     upsampled = cv2.resize(predicted, (414, 125), interpolation=cv2.INTER_NEAREST)
     rows = np.clip(np.rint((np.arange(96) + 0.5) * 125 / 96 - 0.5), 0, 124).astype(int)
     cols = np.clip(np.rint((np.arange(320) + 0.5) * 414 / 320 - 0.5), 0, 413).astype(int)
@@ -314,12 +321,23 @@ def test_the_mask_is_the_full_size_shifted_test_bit_for_bit(kitti_object_dir: Pa
     small = _reference_mask(upsampled[np.ix_(rows, cols)], 0.1)
     np.testing.assert_array_equal(flying_pixel_mask(upsampled, 0.1, (96, 320)), small[np.ix_(back_rows, back_cols)])
     rng = np.random.default_rng(3)
-    for shape in ((1, 1), (1, 6), (4, 4), (5, 5), (7, 3), (40, 60)):
+    marked = 0
+    shapes = ((1, 1), (1, 6), (4, 4), (5, 5), (7, 3), (3, 7), (6, 5), (9, 6), (40, 60))
+    for shape in shapes:
         depth = np.exp(rng.normal(2.0, 1.0, shape)).astype(np.float32)
         for value, share in ((np.nan, 0.1), (np.inf, 0.05), (-np.inf, 0.03), (0.0, 0.03)):
             depth[rng.random(shape) < share] = value
         for threshold in (0.1, 0.3):
-            np.testing.assert_array_equal(depth_edge_mask(depth, threshold), _reference_mask(depth, threshold))
+            expected = _reference_mask(depth, threshold)
+            np.testing.assert_array_equal(depth_edge_mask(depth, threshold), expected)
+            marked += int(expected.sum())
+    assert marked > 50  # the random maps mark pixels, in both directions
+
+
+def test_a_map_that_is_not_an_image_is_refused() -> None:
+    for shape in ((12,), (6, 6, 1)):
+        with pytest.raises(ShapeError, match=r"must be \(H, W\), got shape"):
+            depth_edge_mask(np.ones(shape, dtype=np.float32), 0.1)
 
 
 @settings(max_examples=150, deadline=None)
