@@ -52,6 +52,13 @@ pixel at 40-50 m) lost 0.5-1 % of its LiDAR-validated pixels; at 0.5, 0.07-0.23 
 DIRECTIONS = ((0, 1), (1, 0))
 
 
+def _check_image(depth_m: npt.NDArray[np.generic]) -> None:
+    """Raise :class:`ShapeError` unless ``depth_m`` is an (H, W) map."""
+    if depth_m.ndim != 2:
+        msg = f"depth for the flying-pixel test must be (H, W), got shape {depth_m.shape}: pass one image's map"
+        raise ShapeError(msg)
+
+
 def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.bool_]:
     """(H, W) bool mask, True at flying pixels: between two surfaces whose depths differ by ``relative_threshold``.
 
@@ -66,9 +73,7 @@ def depth_edge_mask(depth_m: npt.NDArray[np.floating], relative_threshold: float
         relative_threshold: smallest relative depth step across a pixel that can make it flying (0.1 = 10 %).
     """
     d = np.asarray(depth_m, dtype=np.float32)
-    if d.ndim != 2:
-        msg = f"depth for the flying-pixel test must be (H, W), got shape {d.shape}"
-        raise ShapeError(msg)
+    _check_image(d)
     w = np.full(d.shape, np.nan, dtype=np.float32)  # inverse depth, NaN where the depth is not > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(np.float32(1.0), d, out=w, where=d > 0)
@@ -116,6 +121,7 @@ def flying_pixel_mask(
     source pixel nearest to it. Sides the source does not make smaller (or ``source_hw`` None) are used as they are.
     """
     d = np.asarray(depth_m)
+    _check_image(d)
     grid = source_grid((int(d.shape[0]), int(d.shape[1])), source_hw)
     if grid is None:
         return depth_edge_mask(d, relative_threshold)

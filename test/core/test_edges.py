@@ -340,6 +340,16 @@ def test_a_map_that_is_not_an_image_is_refused() -> None:
             depth_edge_mask(np.ones(shape, dtype=np.float32), 0.1)
 
 
+def test_the_upsampled_maps_mask_refuses_a_map_that_is_not_an_image() -> None:
+    """``flying_pixel_mask`` (the pipeline's entry) gives the same ShapeError as ``depth_edge_mask`` and as its torch
+    twin ``flying_pixel_mask_torch`` for a 1-D or 0-D map, with or without a source size (it read ``shape[1]``)."""
+    maps: list[F32] = [np.ones(12, dtype=np.float32), np.array(3.0, dtype=np.float32), np.ones((6, 6, 1), np.float32)]
+    for depth in maps:
+        for source_hw in (None, (2, 2)):
+            with pytest.raises(ShapeError, match=r"must be \(H, W\), got shape"):
+                flying_pixel_mask(depth, 0.1, source_hw)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.integers(5, 120),
