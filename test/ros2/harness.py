@@ -250,6 +250,17 @@ class KittiFeeder:
         self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
 
 
+def feed_images(
+    probe: Probe, frames: Sequence[KittiFrame], count: int, period_s: float, qos: QoSProfile = BEST_EFFORT
+) -> list[int]:
+    """:meth:`KittiFeeder.publish_images` (``count`` images + camera_infos, ``period_s`` apart) once the node's image
+    and camera_info subscriptions are matched and 1 s of discovery has passed; returns the stamps (ns)."""
+    feeder = KittiFeeder(probe, frames, qos=qos)
+    feeder.wait_connected(lidar=False)
+    time.sleep(1.0)
+    return feeder.publish_images(count, period_s=period_s)
+
+
 class FrameStream:
     """A camera streaming: :meth:`KittiFeeder.publish_image` every ``1 / rate_hz`` s from a thread, stamped "now",
     until :meth:`stop`; ``reshape`` (settable while it runs) rewrites each (image, camera_info) pair before sending."""
@@ -353,6 +364,22 @@ class Launched:
             raise AssertionError(f"{' '.join(self.command)} still running {timeout_s} s after {sig!r}") from None
         finally:
             self._log.close()
+
+
+@contextlib.contextmanager
+def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        ["ros2", "run", package, executable, *args],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(20)
+        log.close()
 
 
 def ros2_cli(*args: str, timeout_s: float = 60.0, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -28,8 +28,7 @@ from test.kitti_bag import KittiFrame
 from test.kitti_rigs import raw_image, raw_pixels, raw_scan_depth
 from test.test_depth_image_proc_equivalence import FLOAT32_RTOL
 
-from .harness import BEST_EFFORT, RELIABLE, Launched, Probe, wait_until, write_params
-from .test_ros2_consumers import ros2_run
+from .harness import BEST_EFFORT, RELIABLE, Launched, Probe, ros2_run, wait_until, write_params
 from .test_ros2_interop import XY_ATOL_M, xyz_of
 
 

@@ -4,12 +4,6 @@ and image_transport's republisher (compressed_image_transport), fed by the live 
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import message_filters
@@ -20,24 +14,18 @@ from mono_depth_ros.core.depth_codec import decode_depth
 from mono_depth_ros.core.ros_msgs import stamp_to_ns
 from test.kitti_bag import KittiFrame, kitti_camera_info
 
-from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until, write_params
+from .harness import (
+    BEST_EFFORT,
+    RELIABLE,
+    Launched,
+    Probe,
+    depth_array,
+    feed_images,
+    ros2_run,
+    wait_until,
+    write_params,
+)
 from .test_ros2_interop import XY_ATOL_M, xyz_of
-
-
-@contextmanager
-def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        ["ros2", "run", package, executable, *args],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(20)
-        log.close()
 
 
 def uint16_array(msg: Image) -> np.ndarray:
@@ -47,11 +35,9 @@ def uint16_array(msg: Image) -> np.ndarray:
     return rows[:, : msg.width]
 
 
-def feed(probe: Probe, frames: list[KittiFrame], count: int = 3) -> list[int]:
-    feeder = KittiFeeder(probe, frames, qos=RELIABLE)  # depth_image_proc's camera_info subscriptions are reliable
-    feeder.wait_connected(lidar=False)
-    time.sleep(1.0)
-    return feeder.publish_images(count, period_s=1.5)
+def feed(probe: Probe, frames: list[KittiFrame]) -> list[int]:
+    """Three KITTI frames 1.5 s apart, reliable: depth_image_proc's camera_info subscriptions are reliable."""
+    return feed_images(probe, frames, 3, period_s=1.5, qos=RELIABLE)
 
 
 def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixels(

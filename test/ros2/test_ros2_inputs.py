@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
-from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, ros2_run, wait_until, write_params
 
 
 @pytest.fixture(params=["tiff"])
@@ -26,18 +23,10 @@ def republished(request: pytest.FixtureRequest, probe: Probe, ros_logs: Path) ->
     """``ros2 run image_transport republish raw compressed`` with ``out.format:=<param>`` (the format it yields):
     /cam/raw → the node's input."""
     image_format = str(request.param)
-    log = open(ros_logs / f"republish_{image_format}.log", "wb")  # noqa: SIM115 - closed below
-    republish = subprocess.Popen(
-        ["ros2", "run", "image_transport", "republish", "raw", "compressed", "--ros-args", "-r", "in:=/cam/raw",
-         "-r", "out/compressed:=/camera/image_raw/compressed", "-p", f"out.format:={image_format}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with ros2_run("image_transport", "republish", ros_logs / f"republish_{image_format}.log", "raw", "compressed",
+                  "--ros-args", "-r", "in:=/cam/raw", "-r", "out/compressed:=/camera/image_raw/compressed",
+                  "-p", f"out.format:={image_format}"):  # fmt: skip
         yield image_format
-    finally:
-        os.killpg(republish.pid, signal.SIGINT)
-        republish.wait(20)
-        log.close()
 
 
 def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(

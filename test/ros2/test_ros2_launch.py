@@ -33,9 +33,11 @@ from .harness import (
     accounted,
     depth_array,
     diagnostic_values,
+    feed_images,
     node_statuses,
     param_value,
     ros2_cli,
+    ros2_run,
     wait_until,
     write_params,
 )
@@ -158,8 +160,6 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
     import transforms3d.quaternions as tq
 
     from mono_depth_ros.core.synthetic import SensorRig
-
-    from .test_ros2_consumers import ros2_run
 
     values = {
         "scale.mode": "ground_plane",
@@ -458,10 +458,9 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         best_effort = probe.collect(PointCloud2, "/depth/points", BEST_EFFORT)
         clearing = probe.collect(PointCloud2, "/depth/points_clearing", BEST_EFFORT)
         scans = probe.collect(LaserScan, "/depth/scan", BEST_EFFORT)
-        feeder = KittiFeeder(probe, kitti_frames)
-        feeder.wait_connected(lidar=False)
-        time.sleep(1.0)
-        feeder.publish_images(20, period_s=0.2)  # 5 Hz: faster than this CPU node runs: some dropped as stale
+        feed_images(
+            probe, kitti_frames, 20, period_s=0.2
+        )  # 5 Hz: faster than this CPU node runs: some dropped as stale
         time.sleep(2.0)
         published = set(reliable.by_stamp())
         received = published & set(best_effort.by_stamp())
@@ -531,10 +530,7 @@ def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
         launched.wait_ready(probe)
         best_effort = probe.collect(Image, "/depth/image", BEST_EFFORT)
         reliable = probe.collect(Image, "/depth/image", RELIABLE)
-        feeder = KittiFeeder(probe, kitti_frames)
-        feeder.wait_connected(lidar=False)
-        time.sleep(1.0)
-        stamps = feeder.publish_images(3, period_s=1.0)
+        stamps = feed_images(probe, kitti_frames, 3, period_s=1.0)
         wait_until(lambda: len(set(stamps) & set(best_effort.by_stamp())) >= 2, 30, "best-effort depth images")
         assert reliable.count() == 0  # a reliable reader does not match a best-effort writer
         probe.drop(best_effort)
