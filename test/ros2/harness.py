@@ -405,6 +405,20 @@ def write_params(path: Path, params: dict[str, Any], node_key: str = "/**") -> P
     return path
 
 
+@contextlib.contextmanager
+def running(launched: Launched, probe: Probe | None = None, *collectors: Collector) -> Iterator[Launched]:
+    """``launched`` under a test's actions: at the end, also after a failure, it is stopped (SIGINT to its launch) and
+    its exit code must be 0 (the log's tail in the message); then ``probe`` drops ``collectors``."""
+    try:
+        yield launched
+    finally:
+        code = launched.stop()
+        assert code == 0, launched.log[-3000:]
+        for collector in collectors:
+            assert probe is not None
+            probe.drop(collector)
+
+
 @dataclass
 class Operated:
     """What a test starts on a launched node: collectors (dropped at the end) and the camera stream (stopped)."""
