@@ -22,6 +22,7 @@ from .harness import (
     depth_array,
     feed_images,
     ros2_run,
+    running,
     wait_until,
     write_params,
 )
@@ -109,7 +110,7 @@ def test_16uc1_output_through_convert_metric_point_cloud_xyz_and_compressed_png(
     and compressed_image_transport's png carries the millimetres unchanged."""
     params = write_params(ros_logs / "mm.yaml", {"output.encoding": "16UC1"})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "mm_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         our_cloud = probe.collect(PointCloud2, "/depth/points", RELIABLE)
@@ -151,8 +152,6 @@ def test_16uc1_output_through_convert_metric_point_cloud_xyz_and_compressed_png(
             np.testing.assert_array_equal(uint16_array(back.by_stamp()[stamp]), mm)
             compared += 1
         assert compared >= 2
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compressed(
@@ -167,7 +166,7 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
     settings = {"scale.mode": "fixed", "scale.fixed_scale": 4.0, "output.min_range": 30.0}
     params = write_params(ros_logs / "far.yaml", settings)
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "far_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         converted = probe.collect(Image, "/mm/image", RELIABLE)
@@ -211,8 +210,6 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
         assert "PNG compression requires 8/16-bit encoded color format (input format is: 32FC1)" in (
             republish_log.read_text()
         )
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_image_views_float_scaling_blacks_out_a_32fc1_depth_with_inf_and_shows_16uc1(
@@ -252,7 +249,7 @@ def test_depth_image_proc_point_cloud_xyzrgb_rebuilds_our_coloured_cloud_at_came
     frames = [_cropped(frame, 160, 380, 128, 448) for frame in kitti_frames]
     params = write_params(ros_logs / "rgb.yaml", {"output.downscale": 1, "cloud.rgb": True})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "rgb_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
         theirs = probe.collect(PointCloud2, "/dip/rgb_points", BEST_EFFORT)
@@ -281,5 +278,3 @@ def test_depth_image_proc_point_cloud_xyzrgb_rebuilds_our_coloured_cloud_at_came
             np.testing.assert_array_equal(rgb_a[finite], rgb_b[finite])  # 0x00RRGGBB, alpha byte 0 in both
             compared += 1
         assert compared >= 2
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]

@@ -32,6 +32,7 @@ from .harness import (
     node_statuses,
     param_value,
     ros2_run,
+    running,
     wait_until,
     write_params,
 )
@@ -182,7 +183,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
         road = {"output.device_postprocess": "on"}
         arguments["params_file"] = str(write_params(ros_logs / "device_road.yaml", road))
     launched = Launched(arguments, ros_logs / f"one_road_{live_road}.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         assert param_value(NODE_FQN, "output.device_postprocess") == ("on" if live_road == "device" else "auto")
         probe.send_static_tf(frames[0].cam_from_velo, written[0].stamp_ns)
@@ -203,8 +204,6 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
         stamps = [frame.stamp_ns for frame in written]
         wait_until(lambda: set(stamps) <= set(live["/depth/points"].by_stamp()), 30, "the live outputs")
         time.sleep(1.5)  # a /diagnostics period after the last frame
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
     image_fields = ("height", "width", "encoding", "is_bigendian", "step")
     info_fields = ("height", "width", "distortion_model", "d", "k", "r", "p", "binning_x", "binning_y")
