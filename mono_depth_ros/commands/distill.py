@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from mono_depth_ros.adapters.signals import StopSignals
-from mono_depth_ros.commands.train import config_writer, stopped
+from mono_depth_ros.commands.train import add_overrides_argument, config_writer, stopped
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
@@ -39,14 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bags", type=Path, nargs="+", default=[], metavar="BAG", help="rosbag2 recordings")
     parser.add_argument("--folders", type=Path, nargs="+", default=[], metavar="DIR", help="image folders")
     parser.add_argument("--student", type=Path, metavar="CONFIG", help="distillation YAML (student, loss, run)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config field, value parsed as YAML (repeatable), e.g. --set run.steps=100",
-    )
+    add_overrides_argument(parser)
     parser.add_argument("--lidar-topic", help="PointCloud2 topic for metric supervision (same as data.lidar_topic)")
     parser.add_argument("--cache", type=Path, help="pseudo-label cache folder (same as data.cache_dir)")
     parser.add_argument("--out", type=Path, help="output folder (same as run.out_dir)")

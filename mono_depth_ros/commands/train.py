@@ -28,9 +28,9 @@ from mono_depth_ros.training.trainer.loop import train
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``train`` options."""
-    parser.add_argument("--config", type=Path, help="YAML training config (default: all defaults)")
+def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--set SECTION.KEY=VALUE`` (repeatable, into ``overrides``): the config overrides of ``train`` and
+    ``distill``."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override a config field, value parsed as YAML (repeatable), e.g. --set run.steps=100",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options."""
+    parser.add_argument("--config", type=Path, help="YAML training config (default: all defaults)")
+    add_overrides_argument(parser)
     parser.add_argument("--out", type=Path, help="output folder (same as --set run.out_dir=...)")
     parser.add_argument("--resume", metavar="auto|FILE", help="continue from the latest checkpoint (auto) or a file")
 

@@ -80,7 +80,7 @@ def _snapshot_download() -> Any:
     return snapshot_download
 
 
-def _explain(err: Exception, repo_id: str, name: str) -> str:
+def _explain(err: Exception, repo_id: str) -> str:
     kind = type(err).__name__
     first_line = (str(err).strip().splitlines() or [""])[0][:200]
     if kind in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
@@ -124,7 +124,7 @@ def download_weights(
             repo_id=repo_id, revision=revision, local_dir=str(target), allow_patterns=ALLOW_PATTERNS, endpoint=endpoint
         )
     except Exception as err:  # huggingface_hub / httpx raise many types; all become one clear line here
-        raise CheckpointError(_explain(err, repo_id, name)) from None
+        raise CheckpointError(_explain(err, repo_id)) from None
     from mono_depth_ros.models.hf_model import check_model_directory
 
     check_model_directory(target)

@@ -235,10 +235,3 @@ def upsampled_nearest_index(out_size: int, in_size: int) -> npt.NDArray[np.intp]
     low = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
     nearest: npt.NDArray[np.intp] = np.where(src - low >= 0.5, np.minimum(low + 1, in_size - 1), low)
     return nearest
-
-
-def remove_flying_pixels(depth_m: npt.NDArray[np.floating], relative_threshold: float) -> npt.NDArray[np.float32]:
-    """Copy of ``depth_m`` (float32) with NaN at the pixels :func:`depth_edge_mask` marks."""
-    out = np.array(depth_m, dtype=np.float32, copy=True)
-    out[depth_edge_mask(out, relative_threshold)] = np.nan
-    return out

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
-from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, remove_flying_pixels, source_grid
+from mono_depth_ros.core.edges import depth_edge_mask, flying_pixel_mask, source_grid
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.raycast import Boxes, Cylinders, Walls
 from mono_depth_ros.core.synthetic import SensorRig, kitti_like_intrinsics, vehicle_pose
@@ -209,13 +209,6 @@ def test_invalid_and_infinite_values() -> None:
     depth[0, 3] = np.nan  # NaN neither marks nor supports
     mask = depth_edge_mask(depth, 0.1)
     assert mask[1:, 4].all() and not mask[0, 4] and mask.sum() == 2
-
-
-def test_remove_flying_pixels_copies() -> None:
-    depth = np.array([[1.0, 1.0, 2.0, 5.0, 5.0]], dtype=np.float32)
-    out = remove_flying_pixels(depth, 0.5)
-    assert np.isnan(out[0, 2]) and np.isfinite(out[0, [0, 1, 3, 4]]).all()
-    assert depth[0, 2] == 2.0
 
 
 def _interpolated_lidar(sparse_m: F32) -> F32:

@@ -250,6 +250,17 @@ class KittiFeeder:
         self.pub_lidar.publish(self.scan_msg(index, stamp_ns))
 
 
+def feed_images(
+    probe: Probe, frames: Sequence[KittiFrame], count: int, period_s: float, qos: QoSProfile = BEST_EFFORT
+) -> list[int]:
+    """:meth:`KittiFeeder.publish_images` (``count`` images + camera_infos, ``period_s`` apart) once the node's image
+    and camera_info subscriptions are matched and 1 s of discovery has passed; returns the stamps (ns)."""
+    feeder = KittiFeeder(probe, frames, qos=qos)
+    feeder.wait_connected(lidar=False)
+    time.sleep(1.0)
+    return feeder.publish_images(count, period_s=period_s)
+
+
 class FrameStream:
     """A camera streaming: :meth:`KittiFeeder.publish_image` every ``1 / rate_hz`` s from a thread, stamped "now",
     until :meth:`stop`; ``reshape`` (settable while it runs) rewrites each (image, camera_info) pair before sending."""
@@ -355,6 +366,22 @@ class Launched:
             self._log.close()
 
 
+@contextlib.contextmanager
+def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        ["ros2", "run", package, executable, *args],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(20)
+        log.close()
+
+
 def ros2_cli(*args: str, timeout_s: float = 60.0, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a ``ros2`` verb (``--no-daemon`` where it applies is up to the caller); returns the completed process."""
     result = subprocess.run(["ros2", *args], capture_output=True, text=True, timeout=timeout_s, check=False)
@@ -376,6 +403,20 @@ def write_params(path: Path, params: dict[str, Any], node_key: str = "/**") -> P
 
     path.write_text(yaml.safe_dump({node_key: {"ros__parameters": params}}, sort_keys=True))
     return path
+
+
+@contextlib.contextmanager
+def running(launched: Launched, probe: Probe | None = None, *collectors: Collector) -> Iterator[Launched]:
+    """``launched`` under a test's actions: at the end, also after a failure, it is stopped (SIGINT to its launch) and
+    its exit code must be 0 (the log's tail in the message); then ``probe`` drops ``collectors``."""
+    try:
+        yield launched
+    finally:
+        code = launched.stop()
+        assert code == 0, launched.log[-3000:]
+        for collector in collectors:
+            assert probe is not None
+            probe.drop(collector)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from mono_depth_ros.evaluation.scale_rigs import START_NS
 from test.bag.support import read_bag
 from test.kitti_bag import KittiFrame, write_kitti_bag, write_static_correction_bag
 
-from .harness import RELIABLE, Launched, Probe, depth_array, node_statuses, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, node_statuses, running, wait_until, write_params
 
 FAST = {"output.downscale": 4}  # a quarter of KITTI's size: inference keeps up with the bag's 10 Hz on a CPU
 
@@ -61,12 +61,8 @@ def node_and_bag_runner(
     offline = {ros_msgs.stamp_to_ns(m.header.stamp): m for _, m in read_bag(bag.parent / "out")["/depth/image"]}
     depth = probe.collect(Image, "/depth/image", RELIABLE)
     launched = launch(probe, logs, name, {}, use_sim_time="true", lidar="/lidar/points")
-    try:
-        with playing(bag, "--clock", "--rate", "0.1"):
-            depth.wait_for(frames, timeout_s=timeout_s)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
+    with running(launched, probe, depth), playing(bag, "--clock", "--rate", "0.1"):
+        depth.wait_for(frames, timeout_s=timeout_s)
     return depth.by_stamp(), offline
 
 
@@ -81,7 +77,7 @@ def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
     params = {"diagnostics.period_s": 0.5}
     launched = launch(probe, ros_logs, "short_loop", params, use_sim_time="true", use_lidar="false")
-    try:
+    with running(launched, probe, depth, diagnostics):
         with playing(tmp_path / "in", "--clock", "--loop"):
             depth.wait_for(6, timeout_s=20)  # two passes
             diagnostics.clear()
@@ -91,10 +87,6 @@ def test_a_looped_bag_shorter_than_the_diagnostics_period_still_gets_diagnostics
         assert int(statuses[-1]["frames_published"]) >= 6
         latencies = [float(v[key]) for v in statuses for key in ("latency_p50_ms", "latency_p95_ms")]
         assert all(not latency < 0.0 for latency in latencies), latencies  # frames of a pass before: no latency
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
-        probe.drop(diagnostics)
 
 
 def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
@@ -109,7 +101,7 @@ def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
     params = {"diagnostics.period_s": 0.5}
     launched = launch(probe, ros_logs, "bag_end", params, use_sim_time="true", use_lidar="false")
-    try:
+    with running(launched, probe, depth, diagnostics):
         with playing(tmp_path / "in", "--clock") as player:
             player.wait(20)
         depth.wait_for(1, timeout_s=10)
@@ -118,10 +110,6 @@ def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
         assert statuses, "no /diagnostics"
         last = statuses[-1]
         assert (int(last["frames_received"]), int(last["frames_published"])) == (10, depth.count()), last
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
-        probe.drop(diagnostics)
 
 
 def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
@@ -135,12 +123,8 @@ def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
     write_kitti_bag(tmp_path / "in", [kitti_frames[1], kitti_frames[2]] * 2 + [kitti_frames[1]])  # 1 and 2: one calib
     depth = probe.collect(Image, "/depth/image", RELIABLE)
     launched = launch(probe, ros_logs, "loop_passes", {}, use_sim_time="true", lidar="/lidar/points")
-    try:
-        with playing(tmp_path / "in", "--clock", "--loop", "--rate", "0.25"):
-            depth.wait_for(10, timeout_s=30)  # two passes
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
+    with running(launched, probe, depth), playing(tmp_path / "in", "--clock", "--loop", "--rate", "0.25"):
+        depth.wait_for(10, timeout_s=30)  # two passes
     passes: list[dict[int, Image]] = [{}]
     for message in depth.messages:
         stamp = ros_msgs.stamp_to_ns(message.header.stamp)
@@ -200,7 +184,7 @@ def test_a_bag_whose_tf_static_was_recorded_without_qos_is_named_with_the_overri
     override.write_text("/tf_static:\n  durability: transient_local\n  history: keep_all\n")
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
     launched = launch(probe, ros_logs, "volatile_tf_static", {}, lidar="/lidar/points")
-    try:
+    with running(launched, probe, diagnostics):
         with playing(tmp_path / "in", "--rate", "0.5") as player:
             player.wait(20)
         wait_until(lambda: "--qos-profile-overrides-path" in launched.log, 10, "the warning about /tf_static")
@@ -211,9 +195,6 @@ def test_a_bag_whose_tf_static_was_recorded_without_qos_is_named_with_the_overri
             player.wait(20)
         modes = {v.get("scale_mode") for v in node_statuses(diagnostics.messages)}
         assert "lidar" in modes, modes
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(diagnostics)
 
 
 def test_the_temporal_filter_starts_each_pass_of_a_looped_bag_anew_without_clock(
@@ -229,12 +210,8 @@ def test_the_temporal_filter_starts_each_pass_of_a_looped_bag_anew_without_clock
     depth = probe.collect(Image, "/depth/image", RELIABLE)
     params = {"temporal.enabled": True, "temporal.fixed_frame": "map", "output.downscale": 1}
     launched = launch(probe, ros_logs, "temporal_loop", params, lidar="/lidar/points")
-    try:
-        with playing(tmp_path / "in", "--loop", "--rate", "0.25"):
-            depth.wait_for(15, timeout_s=40)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
-        probe.drop(depth)
+    with running(launched, probe, depth), playing(tmp_path / "in", "--loop", "--rate", "0.25"):
+        depth.wait_for(15, timeout_s=40)
     passes: list[dict[int, Image]] = [{}]
     for message in depth.messages:
         stamp = ros_msgs.stamp_to_ns(message.header.stamp)

@@ -28,8 +28,7 @@ from test.kitti_bag import KittiFrame
 from test.kitti_rigs import raw_image, raw_pixels, raw_scan_depth
 from test.test_depth_image_proc_equivalence import FLOAT32_RTOL
 
-from .harness import BEST_EFFORT, RELIABLE, Launched, Probe, wait_until, write_params
-from .test_ros2_consumers import ros2_run
+from .harness import BEST_EFFORT, RELIABLE, Launched, Probe, ros2_run, running, wait_until, write_params
 from .test_ros2_interop import XY_ATOL_M, xyz_of
 
 
@@ -179,7 +178,7 @@ def run_rigs(
     if external:
         launch["model"] = "external"
     launched = Launched(launch, ros_logs / f"{name}_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         depth = probe.collect(Image, "/depth/image", RELIABLE)
         info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
@@ -255,8 +254,6 @@ def run_rigs(
                       from_camera_info.by_stamp().get(s), of_raw.by_stamp().get(s), of_rectified.by_stamp().get(s))
             for s, rig in stamps.items()
         ]  # fmt: skip
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def check_point_cloud_xyz(published: Published, encoding: str) -> npt.NDArray[np.float32]:

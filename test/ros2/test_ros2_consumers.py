@@ -4,12 +4,6 @@ and image_transport's republisher (compressed_image_transport), fed by the live 
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import message_filters
@@ -20,24 +14,19 @@ from mono_depth_ros.core.depth_codec import decode_depth
 from mono_depth_ros.core.ros_msgs import stamp_to_ns
 from test.kitti_bag import KittiFrame, kitti_camera_info
 
-from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, depth_array, wait_until, write_params
+from .harness import (
+    BEST_EFFORT,
+    RELIABLE,
+    Launched,
+    Probe,
+    depth_array,
+    feed_images,
+    ros2_run,
+    running,
+    wait_until,
+    write_params,
+)
 from .test_ros2_interop import XY_ATOL_M, xyz_of
-
-
-@contextmanager
-def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        ["ros2", "run", package, executable, *args],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(20)
-        log.close()
 
 
 def uint16_array(msg: Image) -> np.ndarray:
@@ -47,11 +36,9 @@ def uint16_array(msg: Image) -> np.ndarray:
     return rows[:, : msg.width]
 
 
-def feed(probe: Probe, frames: list[KittiFrame], count: int = 3) -> list[int]:
-    feeder = KittiFeeder(probe, frames, qos=RELIABLE)  # depth_image_proc's camera_info subscriptions are reliable
-    feeder.wait_connected(lidar=False)
-    time.sleep(1.0)
-    return feeder.publish_images(count, period_s=1.5)
+def feed(probe: Probe, frames: list[KittiFrame]) -> list[int]:
+    """Three KITTI frames 1.5 s apart, reliable: depth_image_proc's camera_info subscriptions are reliable."""
+    return feed_images(probe, frames, 3, period_s=1.5, qos=RELIABLE)
 
 
 def test_depth_image_proc_register_puts_our_downscaled_depth_on_its_camera_pixels(
@@ -123,7 +110,7 @@ def test_16uc1_output_through_convert_metric_point_cloud_xyz_and_compressed_png(
     and compressed_image_transport's png carries the millimetres unchanged."""
     params = write_params(ros_logs / "mm.yaml", {"output.encoding": "16UC1"})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "mm_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         our_cloud = probe.collect(PointCloud2, "/depth/points", RELIABLE)
@@ -165,8 +152,6 @@ def test_16uc1_output_through_convert_metric_point_cloud_xyz_and_compressed_png(
             np.testing.assert_array_equal(uint16_array(back.by_stamp()[stamp]), mm)
             compared += 1
         assert compared >= 2
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compressed(
@@ -181,7 +166,7 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
     settings = {"scale.mode": "fixed", "scale.fixed_scale": 4.0, "output.min_range": 30.0}
     params = write_params(ros_logs / "far.yaml", settings)
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "far_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(Image, "/depth/image", RELIABLE)
         converted = probe.collect(Image, "/mm/image", RELIABLE)
@@ -225,8 +210,6 @@ def test_32fc1_depth_past_65_m_is_wrapped_by_convert_metric_and_refused_by_compr
         assert "PNG compression requires 8/16-bit encoded color format (input format is: 32FC1)" in (
             republish_log.read_text()
         )
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_image_views_float_scaling_blacks_out_a_32fc1_depth_with_inf_and_shows_16uc1(
@@ -266,7 +249,7 @@ def test_depth_image_proc_point_cloud_xyzrgb_rebuilds_our_coloured_cloud_at_came
     frames = [_cropped(frame, 160, 380, 128, 448) for frame in kitti_frames]
     params = write_params(ros_logs / "rgb.yaml", {"output.downscale": 1, "cloud.rgb": True})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "rgb_node.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
         theirs = probe.collect(PointCloud2, "/dip/rgb_points", BEST_EFFORT)
@@ -295,5 +278,3 @@ def test_depth_image_proc_point_cloud_xyzrgb_rebuilds_our_coloured_cloud_at_came
             np.testing.assert_array_equal(rgb_a[finite], rgb_b[finite])  # 0x00RRGGBB, alpha byte 0 in both
             compared += 1
         assert compared >= 2
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]

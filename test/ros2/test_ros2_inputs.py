@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
-from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, ros2_run, running, wait_until, write_params
 
 
 @pytest.fixture(params=["tiff"])
@@ -26,18 +23,10 @@ def republished(request: pytest.FixtureRequest, probe: Probe, ros_logs: Path) ->
     """``ros2 run image_transport republish raw compressed`` with ``out.format:=<param>`` (the format it yields):
     /cam/raw → the node's input."""
     image_format = str(request.param)
-    log = open(ros_logs / f"republish_{image_format}.log", "wb")  # noqa: SIM115 - closed below
-    republish = subprocess.Popen(
-        ["ros2", "run", "image_transport", "republish", "raw", "compressed", "--ros-args", "-r", "in:=/cam/raw",
-         "-r", "out/compressed:=/camera/image_raw/compressed", "-p", f"out.format:={image_format}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with ros2_run("image_transport", "republish", ros_logs / f"republish_{image_format}.log", "raw", "compressed",
+                  "--ros-args", "-r", "in:=/cam/raw", "-r", "out/compressed:=/camera/image_raw/compressed",
+                  "-p", f"out.format:={image_format}"):  # fmt: skip
         yield image_format
-    finally:
-        os.killpg(republish.pid, signal.SIGINT)
-        republish.wait(20)
-        log.close()
 
 
 def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
@@ -49,7 +38,7 @@ def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
     launched = Launched(
         {"device": "cpu", "params_file": str(write_params(ros_logs / "tiff.yaml", params))}, ros_logs / "tiff.log"
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/camera/image_raw/compressed")
         depth = probe.collect(Image, "/depth/image", RELIABLE)
         compressed = probe.collect(CompressedImage, "/camera/image_raw/compressed", RELIABLE)
@@ -73,8 +62,6 @@ def test_tiff_from_the_real_republisher_gives_the_same_depth_for_rgb8_and_bgr8(
         from_rgb, from_bgr = (depth_array(depth.by_stamp()[stamps[e]]) for e in ("rgb8", "bgr8"))
         assert np.isfinite(from_rgb).mean() > 0.5
         np.testing.assert_array_equal(from_rgb, from_bgr)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 @pytest.mark.parametrize("republished", ["png", "tiff", "jpeg"], indirect=True)
@@ -155,7 +142,7 @@ def test_a_camera_info_without_a_size_gives_depth_of_the_images_size(
         {"device": "cpu", "params_file": str(write_params(ros_logs / "sizeless.yaml", params))},
         ros_logs / "sizeless.log",
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         depth = probe.collect(Image, "/depth/image", RELIABLE)
         depth_info = probe.collect(CameraInfo, "/depth/camera_info", RELIABLE)
@@ -181,8 +168,6 @@ def test_a_camera_info_without_a_size_gives_depth_of_the_images_size(
         probe.drop(depth_info)
         for publisher in (pub_image, pub_info):
             probe.node.destroy_publisher(publisher)  # the tests after this one: no stray camera_info publisher
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:

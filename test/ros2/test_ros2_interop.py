@@ -28,8 +28,11 @@ from .harness import (
     Probe,
     depth_array,
     diagnostic_values,
+    feed_images,
     node_statuses,
     param_value,
+    ros2_run,
+    running,
     wait_until,
     write_params,
 )
@@ -61,21 +64,14 @@ def xyz_of(cloud: PointCloud2) -> np.ndarray:
 def test_depth_image_proc_rebuilds_our_cloud_from_our_depth_image(
     plain_node: Launched, probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    log = open(ros_logs / "depth_image_proc.log", "wb")  # noqa: SIM115 - closed below
-    dip = subprocess.Popen(
-        ["ros2", "run", "depth_image_proc", "point_cloud_xyz_node", "--ros-args",
-         "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info", "-r", "points:=/dip/points"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with ros2_run("depth_image_proc", "point_cloud_xyz_node", ros_logs / "depth_image_proc.log", "--ros-args",
+                  "-r", "image_rect:=/depth/image", "-r", "camera_info:=/depth/camera_info",
+                  "-r", "points:=/dip/points"):  # fmt: skip
         ours = probe.collect(PointCloud2, "/depth/points", RELIABLE)
         theirs = probe.collect(PointCloud2, "/dip/points", BEST_EFFORT)  # depth_image_proc publishes sensor-data QoS
         wait_until(lambda: probe.node.count_publishers("/dip/points") > 0, 30, "depth_image_proc's /dip/points")
         wait_until(lambda: probe.node.count_subscribers("/depth/image") > 0, 30, "depth_image_proc's subscription")
-        feeder = KittiFeeder(probe, kitti_frames)
-        feeder.wait_connected(lidar=False)
-        time.sleep(1.0)
-        stamps = feeder.publish_images(3, period_s=1.5)
+        stamps = feed_images(probe, kitti_frames, 3, period_s=1.5)
         wait_until(lambda: set(stamps) <= set(ours.by_stamp()), 30, "our clouds")
         wait_until(lambda: len(set(stamps) & set(theirs.by_stamp())) >= 2, 30, "depth_image_proc's clouds")
         compared = 0
@@ -91,12 +87,6 @@ def test_depth_image_proc_rebuilds_our_cloud_from_our_depth_image(
             np.testing.assert_allclose(xyz_a[finite][:, :2], xyz_b[finite][:, :2], rtol=0, atol=XY_ATOL_M)
             compared += 1
         assert compared >= 2
-    finally:
-        import os
-
-        os.killpg(dip.pid, signal.SIGINT)
-        dip.wait(20)
-        log.close()
 
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
@@ -193,7 +183,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
         road = {"output.device_postprocess": "on"}
         arguments["params_file"] = str(write_params(ros_logs / "device_road.yaml", road))
     launched = Launched(arguments, ros_logs / f"one_road_{live_road}.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         assert param_value(NODE_FQN, "output.device_postprocess") == ("on" if live_road == "device" else "auto")
         probe.send_static_tf(frames[0].cam_from_velo, written[0].stamp_ns)
@@ -214,8 +204,6 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
         stamps = [frame.stamp_ns for frame in written]
         wait_until(lambda: set(stamps) <= set(live["/depth/points"].by_stamp()), 30, "the live outputs")
         time.sleep(1.5)  # a /diagnostics period after the last frame
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
     image_fields = ("height", "width", "encoding", "is_bigendian", "step")
     info_fields = ("height", "width", "distortion_model", "d", "k", "r", "p", "binning_x", "binning_y")

@@ -33,9 +33,12 @@ from .harness import (
     accounted,
     depth_array,
     diagnostic_values,
+    feed_images,
     node_statuses,
     param_value,
     ros2_cli,
+    ros2_run,
+    running,
     wait_until,
     write_params,
 )
@@ -43,13 +46,11 @@ from .harness import (
 
 def test_use_lidar_false_turns_lidar_off(probe: Probe, ros_logs: Path) -> None:
     launched = Launched({"device": "cpu", "lidar": "/lidar/points", "use_lidar": "false"}, ros_logs / "use_lidar.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         assert param_value("/mono_depth_node", "lidar_topic") == ""
         assert probe.node.count_subscribers("/lidar/points") == 0
         assert "LiDAR off" in launched.log
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_params_file_for_another_node_and_inputs_nobody_publishes_are_warned(probe: Probe, ros_logs: Path) -> None:
@@ -58,7 +59,7 @@ def test_a_params_file_for_another_node_and_inputs_nobody_publishes_are_warned(p
     wrong = write_params(ros_logs / "wrong_node.yaml", {"output.max_range": 30.0}, node_key="depth_node")
     args = {"device": "cpu", "params_file": str(wrong), "image": "/camera/nobody", "lidar": "/lidar/nobody"}
     launched = Launched(args, ros_logs / "ignored.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/camera/nobody")
         assert param_value("/mono_depth_node", "output.max_range") == "80.0"  # what rclpy did with the file: nothing
         silent = (r"no image received on /camera/nobody in [56] s: nothing publishes it",
@@ -70,8 +71,6 @@ def test_a_params_file_for_another_node_and_inputs_nobody_publishes_are_warned(p
         )
         assert log.count("parameters file") == 1  # the launch's own file of the given arguments matches the node
         assert "is not a parameter of this node" not in log
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_reliable_camera_that_delivers_nothing_to_best_effort_is_not_called_a_qos_mismatch(
@@ -102,7 +101,7 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
     values = {"temporal.enabled": True, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.25}
     params = write_params(ros_logs / "temporal_params.yaml", values)
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "temporal.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
@@ -139,8 +138,6 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
         seen = latest_status()
         assert seen["temporal_state"] == "filtered", seen
         assert int(seen["temporal_filtered_frames"]) >= 2 and float(seen["temporal_kept_share"]) > 0.5, seen
-    finally:
-        assert launched.stop() == 0
 
 
 def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_publisher(
@@ -159,8 +156,6 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
 
     from mono_depth_ros.core.synthetic import SensorRig
 
-    from .test_ros2_consumers import ros2_run
-
     values = {
         "scale.mode": "ground_plane",
         "scale.ground_frame": "base_footprint",
@@ -176,7 +171,7 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
         "down, but scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0 (+0.00°)"
     )
     changed = "down, but scale.camera_height_m=1.2 m and scale.camera_pitch_rad=0 (+0.00°)"
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
@@ -225,8 +220,6 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
         log = launched.log
         assert log.count(no_tf) == 1 and log.count(disagree) == 1, log[-3000:]  # once each
         assert log.count(changed) == 1, log[-3000:]
-    finally:
-        assert launched.stop() == 0
 
 
 def test_arguments_given_wrong_fail_the_launch(ros_logs: Path) -> None:
@@ -248,7 +241,7 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
     args = {"lifecycle": "true", "device": "gpu", "use_sim_time": "true", "imgae": "/cam/image"}
     launched = Launched({**args, "params_file": str(params)}, ros_logs / "lifecycle_retry.log")
     node = "/mono_depth_node"
-    try:
+    with running(launched):
         assert probe.lifecycle(node) == "unconfigured"
         assert "launch argument 'imgae' is not an argument of depth.launch.py and is ignored; did you mean image?" in (
             launched.log
@@ -263,8 +256,6 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
         assert probe.lifecycle(node, "configure") == "inactive"
         refused = ros2_cli("param", "set", node, "device", "auto", check=False)
         assert "to change it, clean up the node, set it, then configure" in refused.stdout + refused.stderr  # inactive
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs: Path) -> None:
@@ -275,13 +266,11 @@ def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs
         args = {"lifecycle": "true", "namespace": "cam1", "device": "cpu", "use_sim_time": "true"}
         launched = Launched(args if run == 0 else {**args, "params_file": str(ros_logs / "dump0.yaml")},
                             ros_logs / f"dump{run}.log")  # fmt: skip
-        try:
+        with running(launched):
             assert probe.lifecycle("/cam1/mono_depth_node") == "unconfigured"
             dumps.append(ros2_cli("param", "dump", "/cam1/mono_depth_node").stdout)
             (ros_logs / f"dump{run}.yaml").write_text(dumps[-1])
             assert "WARN" not in launched.log, launched.log[-3000:]  # the file's section matches the node
-        finally:
-            assert launched.stop() == 0, launched.log[-3000:]
     assert dumps[0].startswith("/cam1/mono_depth_node:\n  ros__parameters:") and "use_sim_time: true" in dumps[0]
     assert dumps[1] == dumps[0]
 
@@ -340,7 +329,7 @@ def test_params_file_namespace_argument_override_and_compressed_input(
         {"params_file": str(params), "namespace": "robot1", "camera_info": "/cam2/camera_info", "device": "cpu"},
         ros_logs / "user_params.log",
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/cam2/image_raw/compressed", output="/robot1/depth/image")
         node = "/robot1/mono_depth_node"
         assert param_value(node, "image_topic") == "/cam2/image_raw"  # from the file
@@ -369,8 +358,6 @@ def test_params_file_namespace_argument_override_and_compressed_input(
         named = lambda: {s.name for m in statuses.messages for s in m.status}  # noqa: E731
         wait_until(lambda: "robot1/mono_depth_node: depth" in named(), 10, "the namespaced /diagnostics status")
         probe.drop(statuses)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def node_pid(launched: Launched) -> int:
@@ -450,7 +437,7 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
     """``nav2:=true``: Nav2's observation sources read best effort: the preset's cloud, clearing cloud and scan must
     arrive there at camera rate."""
     launched = Launched({"device": "cpu", "nav2": "true"}, ros_logs / "nav2_preset.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         assert param_value("/mono_depth_node", "cloud.mode") == "strided"
         assert param_value("/mono_depth_node", "scan.enabled") == "True"
@@ -458,10 +445,9 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         best_effort = probe.collect(PointCloud2, "/depth/points", BEST_EFFORT)
         clearing = probe.collect(PointCloud2, "/depth/points_clearing", BEST_EFFORT)
         scans = probe.collect(LaserScan, "/depth/scan", BEST_EFFORT)
-        feeder = KittiFeeder(probe, kitti_frames)
-        feeder.wait_connected(lidar=False)
-        time.sleep(1.0)
-        feeder.publish_images(20, period_s=0.2)  # 5 Hz: faster than this CPU node runs: some dropped as stale
+        feed_images(
+            probe, kitti_frames, 20, period_s=0.2
+        )  # 5 Hz: faster than this CPU node runs: some dropped as stale
         time.sleep(2.0)
         published = set(reliable.by_stamp())
         received = published & set(best_effort.by_stamp())
@@ -478,8 +464,6 @@ def test_the_nav2_preset_cloud_reaches_best_effort_readers(
         assert np.isposinf(np.asarray(scan.ranges)).any()  # KITTI's open road beyond max_range: clears in Nav2
         for collected in (reliable, best_effort, clearing, scans):
             probe.drop(collected)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_the_lifecycle_node_publishes_only_when_configured_and_active(
@@ -490,7 +474,7 @@ def test_the_lifecycle_node_publishes_only_when_configured_and_active(
     SIGINT ends it cleanly (exit 0)."""
     launched = Launched({"device": "cpu", "lifecycle": "true"}, ros_logs / "lifecycle.log")
     node = "/mono_depth_node"
-    try:
+    with running(launched):
         assert probe.lifecycle(node) == "unconfigured"
         assert probe.node.count_publishers("/depth/image") == probe.node.count_subscribers("/camera/image_raw") == 0
         assert probe.lifecycle(node, "configure") == "inactive"  # the model is loaded and self-tested here
@@ -517,8 +501,6 @@ def test_the_lifecycle_node_publishes_only_when_configured_and_active(
             time.sleep(0.5)
         assert depth.count() == count  # nothing flows while inactive
         probe.drop(depth)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
@@ -527,20 +509,15 @@ def test_best_effort_outputs_reach_best_effort_readers_and_not_reliable_ones(
     """``output_qos: sensor_data``: the other half of the QoS matrix (a reliable reader gets nothing, as DDS rules)."""
     params = write_params(ros_logs / "best_effort_out.yaml", {"output_qos": "sensor_data", "output.downscale": 2})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "best_effort_out.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         best_effort = probe.collect(Image, "/depth/image", BEST_EFFORT)
         reliable = probe.collect(Image, "/depth/image", RELIABLE)
-        feeder = KittiFeeder(probe, kitti_frames)
-        feeder.wait_connected(lidar=False)
-        time.sleep(1.0)
-        stamps = feeder.publish_images(3, period_s=1.0)
+        stamps = feed_images(probe, kitti_frames, 3, period_s=1.0)
         wait_until(lambda: len(set(stamps) & set(best_effort.by_stamp())) >= 2, 30, "best-effort depth images")
         assert reliable.count() == 0  # a reliable reader does not match a best-effort writer
         probe.drop(best_effort)
         probe.drop(reliable)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_a_lidar_prompted_transformers_model_runs_in_the_node(
@@ -562,7 +539,7 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
     launched = Launched(
         {"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}, ros_logs / "prompt_depth.log"
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         probe.send_static_tf(kitti_frames[0].cam_from_velo, probe.now_ns())
         feeder = KittiFeeder(probe, kitti_frames)
@@ -593,8 +570,6 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
         feeder.publish_image(1, probe.now_ns())
         depth.wait_for(2, timeout_s=60)
         wait_until(lambda: kinds()[-1:] == ["affine_depth"], 10, "output_kind affine_depth")
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_are_counted(
@@ -607,7 +582,7 @@ def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_ar
     values = {"image_is_rectified": False, "diagnostics.period_s": 0.25}
     params = write_params(ros_logs / "raw_camera.yaml", values)
     launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / "raw.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
@@ -660,8 +635,6 @@ def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_ar
         assert "needs 4, 5, 8, 12, 14 coefficients in d, got 3" in launched.log
         for collector in (depth, info, diagnostics):
             probe.drop(collector)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_with_use_sim_time_and_no_clock_a_frame_waiting_for_a_dead_lidar_still_goes_out(
@@ -672,7 +645,7 @@ def test_with_use_sim_time_and_no_clock_a_frame_waiting_for_a_dead_lidar_still_g
     a scan that never comes was held until the next image (for good when it was the last one)."""
     params = write_params(ros_logs / "sim_time.yaml", {"use_sim_time": True})
     launched = Launched({"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}, ros_logs / "sim.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected()
@@ -684,5 +657,3 @@ def test_with_use_sim_time_and_no_clock_a_frame_waiting_for_a_dead_lidar_still_g
         feeder.pub_image.publish(image)  # and no camera_info: ApproximateTime drops it, the node says so
         wait_until(lambda: "not paired: no camera_info" in launched.log, 10, "the unpaired image in the log")
         probe.drop(depth)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]

@@ -14,7 +14,7 @@ from sensor_msgs.msg import LaserScan
 
 from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, KittiFrame, velodyne_cloud, velodyne_planar_scan
 
-from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, wait_until, write_params
+from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, running, wait_until, write_params
 
 
 def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_sets_the_topic(
@@ -24,7 +24,7 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
     counted ``no_camera_info``, and the warning said "publish it with the image's stamp, or use sync.mode: latest",
     neither of which makes a camera_info arrive."""
     launched = Launched({"device": "cpu"}, ros_logs / "camera_info_elsewhere.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames, info_topic="/cam2/camera_info")
         wait_until(lambda: feeder.pub_image.get_subscription_count() > 0, 30, "the node's image subscription")
@@ -35,8 +35,6 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
         wait_until(lambda: said in launched.log, 20, "the no_camera_info warning")
         line = next(line for line in launched.log.splitlines() if said in line)
         assert "camera_info:=)" in line and "sync.mode" not in line, line
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_type(
@@ -47,7 +45,7 @@ def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_ty
     right; the setting to change is the message type."""
     params = write_params(ros_logs / "pointcloud2_only.yaml", {"lidar.message_type": "PointCloud2"})
     launched = Launched({"device": "cpu", "lidar": "/scan", "params_file": str(params)}, ros_logs / "scan_as_pc2.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         pub_scan = probe.publisher(LaserScan, "/scan", BEST_EFFORT)
         said = (
@@ -59,8 +57,6 @@ def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_ty
             pub_scan.publish(velodyne_planar_scan(probe.factory, kitti_frames[0].scan, probe.now_ns(), LIDAR_FRAME))
             time.sleep(0.5)
         assert said in launched.log, launched.log[-3000:]
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_relative_weights_path_from_another_directory_names_where_it_was_looked_for(tmp_path: Path) -> None:
@@ -93,7 +89,7 @@ def test_a_lidar_frame_tf_does_not_hold_names_the_frames_it_holds_and_the_transf
     from mono_depth_ros.core.geometry import RigidTransform
 
     launched = Launched({"device": "cpu", "lidar": "/lidar/top"}, ros_logs / "lidar_frame_not_in_tf.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames, lidar_topic="/lidar/top")
         feeder.wait_connected()
@@ -111,8 +107,6 @@ def test_a_lidar_frame_tf_does_not_hold_names_the_frames_it_holds_and_the_transf
             time.sleep(0.5)
         line = next((line for line in launched.log.splitlines() if said in line), launched.log[-3000:])
         assert said in line and "lidar_top_link" in line and remedy in line, line
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_quoted_number_in_the_params_file_names_the_value_to_write_unquoted(tmp_path: Path) -> None:
@@ -132,7 +126,7 @@ def test_the_startup_line_names_the_outputs_that_are_off(probe: Probe, ros_logs:
     """A default launch: /depth/points_clearing and /depth/scan have publishers (run-time switches) but are off; the
     start-up line listed them as published, and ``ros2 topic echo /depth/scan`` waited for nothing."""
     launched = Launched({"device": "cpu"}, ros_logs / "startup_line.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         said = (
             "publishing /depth/image, /depth/camera_info, /depth/points, /diagnostics; off: /depth/points_clearing "
@@ -140,8 +134,6 @@ def test_the_startup_line_names_the_outputs_that_are_off(probe: Probe, ros_logs:
         )
         wait_until(lambda: "; publishing " in launched.log, 30, "the start-up line")  # logged after the publishers
         assert said in launched.log, launched.log[-3000:]
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_models_folder_given_as_weights_names_the_checkpoint_inside(tmp_path: Path) -> None:
@@ -205,7 +197,7 @@ def test_a_motion_frame_tf_does_not_hold_names_the_odometry_or_the_setting(
     params = write_params(ros_logs / "motion_frame.yaml", {"lidar.motion_frame": "odom"})
     args = {"device": "cpu", "lidar": "/lidar/top", "params_file": str(params)}
     launched = Launched(args, ros_logs / "motion_frame_not_in_tf.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames, lidar_topic="/lidar/top")
         feeder.wait_connected()
@@ -221,8 +213,6 @@ def test_a_motion_frame_tf_does_not_hold_names_the_odometry_or_the_setting(
         line = next((line for line in launched.log.splitlines() if said in line), launched.log[-3000:])
         assert said in line and "set lidar.motion_frame to a fixed frame TF has" in line, line
         assert "driver's frame_id" not in line and "static_transform_publisher" not in line, line
-    finally:
-        assert launched.stop() == 0
 
 
 def test_a_camera_info_that_starts_after_the_images_is_not_called_a_wrong_topic(
@@ -233,7 +223,7 @@ def test_a_camera_info_that_starts_after_the_images_is_not_called_a_wrong_topic(
     before any camera_info, and the warning said "nothing has arrived on /camera/camera_info since the node started:
     set camera_info_topic", though the topic is right and the next images pair."""
     launched = Launched({"device": "cpu"}, ros_logs / "camera_info_late.log")
-    try:
+    with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
         feeder.wait_connected(lidar=False)
@@ -245,5 +235,3 @@ def test_a_camera_info_that_starts_after_the_images_is_not_called_a_wrong_topic(
         wait_until(lambda: said in launched.log, 20, "the no_camera_info line of an evicted image")
         time.sleep(2.0)  # the images still waiting are given up (1 s) with a camera_info seen by then
         assert "since the node started" not in launched.log, launched.log[-3000:]
-    finally:
-        assert launched.stop() == 0

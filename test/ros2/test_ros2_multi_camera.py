@@ -17,7 +17,7 @@ from sensor_msgs.msg import Image, PointCloud2
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import LIDAR_FRAME, KittiFrame
 
-from .harness import RELIABLE, KittiFeeder, Launched, Probe, transform_msg, wait_until
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, running, transform_msg, wait_until
 
 ROBOT_LAUNCH = """
 from launch import LaunchDescription
@@ -152,13 +152,11 @@ def test_an_unscoped_include_with_its_own_topics_is_warned_about_with_what_it_in
     left_topics = {"image": "/left/image_raw", "camera_info": "/left/camera_info"}
     path = robot_launch(ros_logs, scoped=False, front={"lifecycle": "true"}, left=left_topics, name="inherits")
     launched = Launched({}, ros_logs / "inherits.log", launch_file=str(path))
-    try:
+    with running(launched):
         text = "depth.launch.py for namespace '/left' is included in the same launch-configuration scope as the one "
         wait_until(lambda: text in launched.log, 30, "the warning")
         assert "lifecycle=true" in launched.log.split(text, 1)[1].split("\n", 1)[0]
         assert probe.lifecycle("/left/mono_depth_node") == "unconfigured"  # what it inherited, as the warning says
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_one_cameras_node_that_cannot_start_leaves_the_other_running(probe: Probe, ros_logs: Path) -> None:
@@ -183,7 +181,7 @@ def test_two_cameras_in_one_frame_are_warned_about(
     """Two USB cameras left at their driver's default frame_id: both nodes published depth and clouds in one frame
     ('camera'), so TF put both at one camera's pose, and nothing said so."""
     launched = Launched({}, ros_logs / "one_frame.log", launch_file=str(robot_launch(ros_logs, scoped=True)))
-    try:
+    with running(launched):
         feeders = {}
         for camera in CAMERAS:
             launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
@@ -202,5 +200,3 @@ def test_two_cameras_in_one_frame_are_warned_about(
         for peer in ("front", "left"):
             warning = f"{peer}/mono_depth_node publishes its depth in this node's camera frame 'camera' too"
             wait_until(lambda w=warning: w in launched.log, 20, f"the warning about {peer}")
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]

@@ -12,7 +12,7 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, LaserScan
 
-from .harness import RELIABLE, Launched, Probe, diagnostic_values, node_statuses, wait_until, write_params
+from .harness import RELIABLE, Launched, Probe, diagnostic_values, node_statuses, running, wait_until, write_params
 
 REMAPPED_LAUNCH = """
 from launch import LaunchDescription
@@ -60,7 +60,7 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
     launched = _launch_remapped(
         ros_logs, "remapped", {"device": "cpu", "sync.mode": "latest"}, {"lidar": "/lidar/points"}
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
         wait_until(lambda: probe.node.count_subscribers("/robot1/tf") > 0, 10, "the tf listener on /robot1/tf")
         assert probe.node.count_subscribers("/tf") == 0
@@ -80,8 +80,6 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         probe.publisher(LaserScan, "/robot1/points", RELIABLE)  # lidar.message_type auto: re-subscribed as LaserScan
         scan = "lidar_topic /robot1/points (from /lidar/points) is published as sensor_msgs/msg/LaserScan"
         wait_until(lambda: scan in launched.log, 20, "the LaserScan re-subscription line")
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(probe: Probe, ros_logs: Path) -> None:
@@ -92,12 +90,10 @@ def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(pro
     launched = _launch_remapped(
         ros_logs, "remapped_sync", {"device": "cpu", "model.threads": 1}, {"use_lidar": "false"}
     )
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
         text = "latest camera_info stamped never: none on /robot1/cam/camera_info (from /camera/camera_info)"
         publish_images_until_logged(probe, launched, "/robot1/cam/image", text)
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_two_cameras_on_relative_or_remapped_topics_of_one_name_are_two_cameras(probe: Probe, ros_logs: Path) -> None:
@@ -112,13 +108,11 @@ def test_two_cameras_on_relative_or_remapped_topics_of_one_name_are_two_cameras(
     path = ros_logs / "relative.launch.py"
     path.write_text(REMAPPED_LAUNCH.format(groups=groups))
     launched = Launched({}, ros_logs / "relative.log", launch_file=str(path))
-    try:
+    with running(launched):
         launched.wait_ready(probe, topic="/front/image_raw", output="/front/depth/image")
         launched.wait_ready(probe, topic="/cams/left/image", output="/left/depth/image")
         wait_until(lambda: probe.node.count_subscribers("/left/camera_info") > 0, 10, "left's camera_info subscriber")
         assert probe.node.count_subscribers("/left/image_raw") == 0
-    finally:
-        assert launched.stop() == 0, launched.log[-3000:]
 
 
 def test_a_relative_namespace_remap_ends_the_node_with_the_forms_a_remap_rule_takes() -> None:
