@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +325,6 @@ def test_sqlite3_commits_frames_in_batches_and_a_failed_write_keeps_the_frames_o
     for stamp in (10, 11, 12):
         out.write("/a", "std_msgs/msg/Header", header, stamp)
         filed.append(out.commit())
-    assert filed == [False, True, False]
     storage_writer = out._writer.storage
     assert storage_writer is not None
 
@@ -336,18 +337,23 @@ def test_sqlite3_commits_frames_in_batches_and_a_failed_write_keeps_the_frames_o
     assert out.counts == {"/a": 2}
     assert _written(tmp_path / "out") == {"/a": [10, 11]}
     assert _metadata(tmp_path / "out")["duration"]["nanoseconds"] == 1
+    assert filed == [False, True, False]
 
 
 def test_sqlite3_commits_once_the_batch_holds_commit_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch ends at COMMIT_BYTES of messages however few frames it has (a camera-resolution cloud: one frame)."""
+    """A batch ends at COMMIT_BYTES of messages however few frames it has (a camera-resolution cloud: one frame);
+    until then the file holds none of its frames (what another reader, or a SIGKILL, sees)."""
     monkeypatch.setattr(writer_module, "COMMIT_BYTES", 3000)
     typestore = typestore_for("humble")
     out = OutputBag(tmp_path / "out", typestore, "sqlite3")
-    filed = []
+    filed, in_file = [], []
     for stamp in range(4):
         out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (1000).to_bytes(4, "little") + bytes(1000), stamp)
         filed.append(out.commit())
+        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out.db3'}?mode=ro", uri=True)) as db:
+            in_file.append(db.execute("SELECT count(*) FROM messages").fetchone()[0])
     out.close()
+    assert in_file == [0, 0, 3, 3]
     assert filed == [False, False, True, False]
     assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
 
