@@ -315,6 +315,9 @@ class OutputBag:
         if isinstance(storage, CommittingSqlite3Writer) and to_file:
             storage.rollback_to_file()
             mark = self._filed
+        elif isinstance(storage, CommittingSqlite3Writer) and not storage.conn.in_transaction:
+            storage.rollback()  # nothing uncommitted: the file holds every message written (a second Ctrl-C handled
+            mark = self._marked()  # as a batch's commit returned, before commit() noted it: it rolled back to _filed)
         else:
             mark = self._mark if storage.rollback() else self._filed  # False: sqlite3 rolled back the whole batch
         writer.connections = writer.connections[: mark.connections]

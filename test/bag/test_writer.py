@@ -24,7 +24,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag import writer as writer_module
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.bag.writer import OutputBag, definition_hash
+from mono_depth_ros.bag.writer import CommittingSqlite3Writer, OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import MessageFactory, make_header
 
@@ -371,6 +371,43 @@ def test_an_exception_inside_the_block_leaves_out_what_was_not_committed(tmp_pat
         out.write("/image", "std_msgs/msg/Header", header, 30)
         raise KeyboardInterrupt
     assert _written(tmp_path / "out") == {"/image": [10, 20], "/points": [10, 20]}
+    assert _metadata(tmp_path / "out")["message_count"] == 4
+
+
+def test_a_second_ctrl_c_right_after_a_batch_is_committed_leaves_metadata_counting_what_the_file_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ctrl-C that arrives while SQLite commits a batch raises KeyboardInterrupt as the commit returns,
+    before the bag has noted that the batch reached the file. The rollback went back to the batch before: the file
+    held 4 messages under a metadata.yaml counting 2 (up to COMMIT_FRAMES frames fewer than the file holds)."""
+    monkeypatch.setattr(writer_module, "COMMIT_FRAMES", 2)
+    typestore = typestore_for("humble")
+    interrupt = [False]
+
+    class SignalledDuringCommit:
+        """The storage's connection, with a signal handled as its commit returns."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        def commit(self) -> None:
+            self.conn.commit()
+            if interrupt[0]:
+                interrupt[0] = False
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, "sqlite3") as out:
+        storage = out._writer.storage
+        assert isinstance(storage, CommittingSqlite3Writer)
+        monkeypatch.setattr(storage, "conn", SignalledDuringCommit(storage.conn))
+        for stamp in range(4):
+            out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
+            interrupt[0] = stamp == 3  # the second batch's commit
+            out.commit()
+    assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
     assert _metadata(tmp_path / "out")["message_count"] == 4
 
 
