@@ -166,17 +166,19 @@ class ChecksummedMcapWriter(McapWriter):
             self.message_start_time, self.message_end_time,
         )  # fmt: skip
 
-    def commit(self) -> None:
-        """Write the pending messages to the file as a chunk (one per commit: per frame for the bag runner)."""
+    def commit(self) -> bool:
+        """Write the pending messages to the file as a chunk (one per commit: per frame for the bag runner); True: it
+        reached the file (the sqlite3 writer's answer may be no)."""
         if self.chunk.msgs:
             self.close_chunk()
         self.bio.flush()
         self._mark = self._marked()
+        return True
 
-    def rollback(self) -> None:
+    def rollback(self) -> bool:
         """Cut the file back to the end of the last :meth:`commit` and forget what came after it (a write that failed,
         a full disk, left a part of a chunk at the end of the file; the file then closes as if the run stopped at
-        that commit)."""
+        that commit); True: back to the last commit, which reached the file."""
         mark = self._mark
         with suppress(OSError):  # what the failed write left in the buffer fails again: it is cut off below
             self.bio.close()
@@ -188,6 +190,7 @@ class ChecksummedMcapWriter(McapWriter):
         self.channel_stats = dict(mark.channel_stats)
         self.message_start_time, self.message_end_time = mark.message_start_time, mark.message_end_time
         self.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
+        return True
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
         """Write one message (``data``: its serialised bytes) stamped ``timestamp`` (ns)."""

@@ -141,7 +141,7 @@ class _SecondPass:
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.last_image: tuple[int, int] | None = None  # the last processed image's (stamp, bag time), int ns
-        self.committed_out = 0  # frames written and committed to the output bag
+        self.committed_out = 0  # frames written and committed to the output bag's file
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
@@ -358,17 +358,19 @@ class _SecondPass:
 
     def _commit(self) -> None:
         """The frame's outputs (and the inputs copied before them) become part of the bag: a write that fails later
-        (a full disk) leaves the bag with every frame up to here, whole, and ``frames_out`` says how many. Timed as
-        part of the ``write`` stage."""
+        (a full disk) leaves the bag with every frame up to the last commit that reached the file (sqlite3 commits
+        frames in batches: :class:`~.writer.CommittingSqlite3Writer`), whole, and ``frames_out`` says how many.
+        Timed as part of the ``write`` stage."""
         started = time.perf_counter()
         try:
-            self.out.commit()
+            filed = self.out.commit()
         except BagError:
             self.summary.frames_out = self.committed_out
             raise
         finally:
             self.summary.add_stage("write", _ms(started))
-        self.committed_out = self.summary.frames_out
+        if filed:
+            self.committed_out = self.summary.frames_out
 
     def _release(self, plan: FramePlan) -> None:
         """Drop decoded partners that no later image needs."""

@@ -1,15 +1,16 @@
 """rosbags storage reader for rosbag2 sqlite3 files (``.db3``) that salvages every complete message of a cut file.
 
-An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw), except that a type Jazzy's recorder stored
-without a definition (``message_definitions`` encoding ``''`` or ``'unknown'``) is read without one rather than failing
-the file, and a file whose write-ahead log is still beside it (the ``resilient`` preset, recorder killed) is read with
-the messages in the log. A file that ends part-way (a copy cut short, a disk that filled up), or one SQLite calls
-malformed, is parsed here by the SQLite file format (https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page
-1 names the tables' root pages; the small tables (``topics``, ``message_definitions``, ``schema``, ``metadata``) are
-walked from their roots; the ``messages`` rows are found by scanning every complete page for table-leaf cells, since
-the interior pages near the root often point past the cut. Only a light index (timestamp, rowid, topic id, page, cell
-offset) stays in memory; the payloads are read again from the memory-mapped file when
-:meth:`SalvagingSqlite3Reader.messages` yields them.
+An intact file is read by rosbags' own :class:`Sqlite3Reader` (apsw), except that a type Jazzy's recorder stored without
+a definition (``message_definitions`` encoding ``''`` or ``'unknown'``) is read without one rather than failing the
+file, and a file whose write-ahead log is still beside it (the ``resilient`` preset, recorder killed) is read with the
+messages in the log; a file left with a hot rollback journal (its writer killed inside a transaction, its commit
+included) is read as last committed, the journal rolled back on a private copy. A file that ends part-way (a copy cut
+short, a disk that filled up), or one SQLite calls malformed, is parsed here by the SQLite file format
+(https://www.sqlite.org/fileformat.html): ``sqlite_master`` on page 1 names the tables' root pages; the small tables
+(``topics``, ``message_definitions``, ``schema``, ``metadata``) are walked from their roots; the ``messages`` rows are
+found by scanning every complete page for table-leaf cells, since the interior pages near the root often point past the
+cut. Only a light index (timestamp, rowid, topic id, page, cell offset) stays in memory; the payloads are read again
+from the memory-mapped file when :meth:`SalvagingSqlite3Reader.messages` yields them.
 
 ``integrity.expected`` is this file's ``message_count`` in the bag's metadata.yaml text, which rosbag2 (≥ Jazzy) and
 rosbags store in the ``metadata`` table when the writer closes. Without that text the count is unknown (None): rosbag2
@@ -395,6 +396,26 @@ MMAP_BYTES = 1 << 40
 by default; pages past it are read as usual)."""
 
 
+def _journal_of(path: Path) -> Path:
+    """The rollback journal SQLite keeps beside ``path`` during a transaction (``name.db3-journal``)."""
+    return path.with_name(path.name + "-journal")
+
+
+def _grown_since(journal: Path, geometry: _Geometry) -> bool:
+    """Whether a file shorter than its header declares holds every page it had when the journal's transaction began
+    (the journal header's initial page count, bytes 16-19): its writer was killed inside the commit, after the
+    header and before the pages past the old end, and rolling the journal back gives the last committed file. A
+    file cut shorter than that (a copy cut short) is salvaged instead."""
+    try:
+        with journal.open("rb") as stream:
+            head = stream.read(28)
+    except OSError:
+        return False
+    if len(head) < 28 or head[:8] != bytes.fromhex("d9d505f920a163d7"):
+        return False
+    return geometry.size >= int.from_bytes(head[16:20], "big") * geometry.page_size
+
+
 class SalvagingSqlite3Reader(Sqlite3Reader):
     """rosbags' sqlite3 reader, but a truncated or malformed file yields every complete message it still holds."""
 
@@ -422,10 +443,13 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
             raise ReaderError(f"Cannot open database {self.path}: {err}") from err
         if geometry is None:
             raise ReaderError(f"{self.path} is no SQLite database (no 'SQLite format 3' header); {_REMEDY}")
+        if not geometry.truncated and self._open_with_wal():
+            return
+        killed_in_commit = geometry.truncated and _grown_since(_journal_of(self.path), geometry)
+        if (not geometry.truncated or killed_in_commit) and self._open_rolled_back():
+            return
         reason = None
         if not geometry.truncated:
-            if self._open_with_wal() or self._open_rolled_back():
-                return
             try:
                 super().open()
                 return
@@ -468,19 +492,22 @@ class SalvagingSqlite3Reader(Sqlite3Reader):
 
     def _open_rolled_back(self) -> bool:
         """Open a file left with a hot rollback journal (``name.db3-journal``): its writer was killed inside a
-        transaction (a SIGKILLed or out-of-memory-killed ``mono-depth bag``, which commits frame by frame).
+        transaction (a SIGKILLed or out-of-memory-killed ``mono-depth bag``, which commits frames in batches).
 
         The file may then hold pages of the unfinished transaction, which only the journal can undo: rosbags opens it
         ``immutable`` and reads them (a depth image without its camera_info and cloud), and SQLite refuses to open it
-        read-only. Here SQLite rolls the journal back on a private copy of both files (in ``TMPDIR``, removed at
-        :meth:`close`), so every committed message is read and nothing of the last transaction; the file and the
-        journal are left as they are. Returns False when there is no journal, or when the copy cannot be made or
-        read (reported; the caller then opens the file as rosbags does).
+        read-only. A writer killed inside its commit, after the header with the new page count and before the pages
+        past the file's old end, leaves a file shorter than its header declares: it is rolled back the same way (it
+        was salvaged page by page as a truncated file, with the unfinished transaction's messages). Here SQLite rolls
+        the journal back on a private copy of both files (in ``TMPDIR``, removed at :meth:`close`), so every
+        committed message is read and nothing of the last transaction; the file and the journal are left as they
+        are. Returns False when there is no journal, or when the copy cannot be made or read (reported; the caller
+        then opens the file as rosbags does).
         """
         path = self.path
         if not isinstance(path, Path):
             return False
-        journal = path.with_name(path.name + "-journal")
+        journal = _journal_of(path)
         if not journal.is_file() or journal.stat().st_size == 0:
             return False
         folder = Path(tempfile.mkdtemp(prefix="mono_depth_rollback_"))

@@ -73,6 +73,14 @@ PAGE_SIZE = 16384
 """Page size of the sqlite3 files written, bytes (SQLite's default: 4096; see :class:`CommittingSqlite3Writer`)."""
 
 
+COMMIT_BYTES = 4 << 20
+"""Messages a sqlite3 transaction of the output holds before it is committed, bytes (see
+:class:`CommittingSqlite3Writer`): ~4 frames at 1242x375 with the default output policy, 1 at camera resolution."""
+
+COMMIT_FRAMES = 8
+"""Frames a sqlite3 transaction of the output holds at most (small frames: what a killed run may lose)."""
+
+
 class CommittingSqlite3Writer(Sqlite3Writer):
     """rosbags' sqlite3 writer that commits when asked: rosbags commits once, at close, so the whole run was one
     transaction, and a write that failed (a full disk) rolled every message back while metadata.yaml still listed
@@ -80,6 +88,15 @@ class CommittingSqlite3Writer(Sqlite3Writer):
 
     Commits do not wait for the disk (``synchronous = OFF``, as ``ros2 bag record`` writes sqlite3 by default): a
     process that dies keeps every committed message; only the last commit, at close, is synced.
+
+    Frames are committed in batches (:meth:`commit`), as rosbag2's recorder writes its message cache in one
+    transaction: a commit costs the kernel's taking of the transaction's pages plus a fixed part (standalone, ~1 MB
+    frames: ~0.8 ms a frame committed one by one, ~0.55 four at a time), so a transaction ends once it holds
+    :data:`COMMIT_BYTES` of messages or :data:`COMMIT_FRAMES` frames. Each frame inside it is a savepoint:
+    :meth:`rollback` drops only the frame in hand (a second Ctrl-C) and closing commits the frames before it. A
+    process killed outright (SIGKILL, the OOM killer) loses the frames of the unfinished transaction: at most
+    :data:`COMMIT_FRAMES` frames or about :data:`COMMIT_BYTES` of output (4 frames at 1242x375 with the default
+    output policy); a failed write (a full disk) rolls back to the last commit to the file as well.
 
     Pages are :data:`PAGE_SIZE` bytes, not SQLite's default 4 KiB: a depth image or cloud fills a chain of overflow
     pages, each handled (allocated, linked, written) on its own; four times fewer of them make inserting and
@@ -97,6 +114,9 @@ class CommittingSqlite3Writer(Sqlite3Writer):
         self.conn.executescript(self.SQLITE_SCHEMA)
         self.cursor = self.conn.cursor()
         self.conn.execute("PRAGMA synchronous = OFF")
+        self._pending_bytes = 0  # message bytes written since the last commit
+        self._pending_frames = 0  # frames (commit calls) since the last commit
+        self._in_frame_savepoint = False  # a savepoint marks the start of the frame in hand
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview | CdrParts) -> None:
         """Insert one message; :class:`~.cdr_parts.CdrParts` are copied once, each part straight into the row's pages.
@@ -104,6 +124,7 @@ class CommittingSqlite3Writer(Sqlite3Writer):
         Binding a ``bytes`` copies it three times inside SQLite (the bound value, the record, the pages); a
         ``zeroblob`` row filled through incremental blob I/O is the same row, written with one copy.
         """
+        self._pending_bytes += len(data) if not isinstance(data, CdrParts) else data.size
         if not isinstance(data, CdrParts):
             super().write(connection, timestamp, data)
             return
@@ -123,13 +144,42 @@ class CommittingSqlite3Writer(Sqlite3Writer):
         self.conn.execute("PRAGMA synchronous = FULL")
         super().close(version, metadata)
 
-    def commit(self) -> None:
-        """Make every message written so far part of the file."""
-        self.conn.commit()
+    def commit(self) -> bool:
+        """End a frame: every message written so far is kept by :meth:`rollback` and by :meth:`close`; committed to
+        the file when the transaction holds :data:`COMMIT_BYTES` or :data:`COMMIT_FRAMES` (True), else the next frame
+        starts at a savepoint (False)."""
+        if self._in_frame_savepoint:
+            self.conn.execute("RELEASE frame")
+            self._in_frame_savepoint = False
+        self._pending_frames += 1
+        if self._pending_bytes >= COMMIT_BYTES or self._pending_frames >= COMMIT_FRAMES:
+            self.conn.commit()
+            self._pending_bytes = self._pending_frames = 0
+            return True
+        if not self.conn.in_transaction:  # a savepoint outside a transaction would be one: its release commits
+            self.conn.execute("BEGIN")
+        self.conn.execute("SAVEPOINT frame")
+        self._in_frame_savepoint = True
+        return False
 
-    def rollback(self) -> None:
-        """Drop what was written since the last :meth:`commit`."""
+    def rollback(self) -> bool:
+        """Drop what was written since the last :meth:`commit`: True when only that went; False when the transaction
+        was rolled back whole (to the last commit to the file: no frame was ended since, or SQLite had rolled it
+        back itself after a failed write)."""
+        frame_only = self._in_frame_savepoint and self.conn.in_transaction
+        if frame_only:
+            self.conn.execute("ROLLBACK TO frame")
+        else:
+            self.conn.rollback()
+            self._pending_bytes = self._pending_frames = 0
+            self._in_frame_savepoint = False
+        return frame_only
+
+    def rollback_to_file(self) -> None:
+        """Drop everything since the last commit to the file (after a failed write, the transaction is not trusted)."""
         self.conn.rollback()
+        self._pending_bytes = self._pending_frames = 0
+        self._in_frame_savepoint = False
 
 
 class _Writer(Writer):
@@ -200,7 +250,8 @@ class OutputBag:
         self._by_topic: dict[tuple[str, str], Connection] = {}
         self._copied: dict[tuple[str, str], Connection | None] = {}
         self.counts: dict[str, int] = {}
-        self._mark = self._marked()
+        self._mark = self._marked()  # at the last commit (the end of the last whole frame)
+        self._filed = self._mark  # at the last commit that reached the file (sqlite3 commits frames in batches)
 
     def __enter__(self: _Bag) -> _Bag:
         return self
@@ -225,23 +276,30 @@ class OutputBag:
             except WRITE_ERRORS as err:
                 self._fail(err)
 
-    def commit(self) -> None:
-        """Make everything written so far part of the bag (the runner commits after each frame).
+    def commit(self) -> bool:
+        """Make everything written so far part of the bag (the runner commits after each frame): an exception before
+        the next commit (a second Ctrl-C) drops only what came after this one. Returns whether it reached the file:
+        MCAP writes a chunk per commit; sqlite3 commits frames in batches
+        (:class:`CommittingSqlite3Writer`), and a process killed outright loses the frames since the last batch.
 
-        A write that fails later (a full disk) drops what came after the last commit: the bag is then closed with
-        the committed messages, its metadata.yaml counting exactly those, so that every frame in it is whole.
+        A write that fails later (a full disk) drops what came after the last commit that reached the file: the bag
+        is then closed with those messages, its metadata.yaml counting exactly those, so that every frame in it is
+        whole.
 
         Raises:
-            BagError: the output's disk failed; the bag is closed with what was committed before.
+            BagError: the output's disk failed; the bag is closed with what was committed to the file before.
         """
         storage = self._writer.storage
         if storage is None:
-            return
+            return False
         try:
-            cast("_Storage", storage).commit()
+            filed = cast("_Storage", storage).commit()
         except WRITE_ERRORS as err:
             self._fail(err)
         self._mark = self._marked()
+        if filed:
+            self._filed = self._mark
+        return filed
 
     def _marked(self) -> _Mark:
         writer = self._writer
@@ -250,10 +308,18 @@ class OutputBag:
             writer.max_timestamp, dict(self.counts),
         )  # fmt: skip
 
-    def _rollback(self) -> None:
-        """Drop what was written since the last commit (storage, connections, counts)."""
-        writer, mark = self._writer, self._mark
-        cast("_Storage", writer.storage).rollback()
+    def _rollback(self, *, to_file: bool = False) -> None:
+        """Drop what was written since the last commit (storage, connections, counts); ``to_file``: since the last
+        commit that reached the file (after a failed write)."""
+        writer, storage = self._writer, cast("_Storage", self._writer.storage)
+        if isinstance(storage, CommittingSqlite3Writer) and to_file:
+            storage.rollback_to_file()
+            mark = self._filed
+        elif isinstance(storage, CommittingSqlite3Writer) and not storage.conn.in_transaction:
+            storage.rollback()  # nothing uncommitted: the file holds every message written (a second Ctrl-C handled
+            mark = self._marked()  # as a batch's commit returned, before commit() noted it: it rolled back to _filed)
+        else:
+            mark = self._mark if storage.rollback() else self._filed  # False: sqlite3 rolled back the whole batch
         writer.connections = writer.connections[: mark.connections]
         writer.counts = dict(mark.counts)
         writer.added_types = set(mark.added_types)
@@ -262,6 +328,7 @@ class OutputBag:
         known = {connection.id for connection in writer.connections}
         self._by_topic = {key: c for key, c in self._by_topic.items() if c.id in known}
         self._copied = {key: c for key, c in self._copied.items() if c is None or c.id in known}
+        self._mark = self._filed = mark
 
     def _fail(self, err: BaseException) -> NoReturn:
         """Roll back to the last commit, close the bag with what it holds then, and raise a BagError naming both."""
@@ -269,7 +336,7 @@ class OutputBag:
         try:
             if writer.storage is None:
                 raise err
-            self._rollback()
+            self._rollback(to_file=True)
             writer.close()
         except Exception as again:  # the disk is gone for good: say what is left
             with suppress(Exception):

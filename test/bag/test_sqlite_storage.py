@@ -424,6 +424,83 @@ def test_a_file_left_inside_a_transaction_reads_as_it_was_last_committed(tmp_pat
     assert copy is not None and not copy.exists()  # the private copy is gone with the reader
 
 
+_KILLED_AFTER_THE_HEADER = """
+import os, sys, apsw
+
+class File(apsw.VFSFile):
+    def __init__(self, vfs, name, flags):
+        super().__init__("", name, flags)
+        self.main = (name.filename() if hasattr(name, "filename") else str(name)).endswith(".db3")
+
+    def xWrite(self, data, offset):
+        super().xWrite(data, offset)
+        if self.main and offset == 0:  # the header, with the new page count: the commit's first write
+            os._exit(9)  # as a SIGKILL: nothing of SQLite's runs after it
+
+class VFS(apsw.VFS):
+    def __init__(self):
+        super().__init__("killed_after_the_header", "")
+
+    def xOpen(self, name, flags):
+        return File(self, name, flags)
+
+vfs = VFS()
+db = apsw.Connection(sys.argv[1], vfs="killed_after_the_header")
+db.execute("PRAGMA synchronous = OFF")  # as mono-depth bag writes
+db.execute("PRAGMA cache_size = 1")  # every changed page spills into the file before the commit
+db.execute("BEGIN")
+for stamp in range(5, 10):  # the frames of an unfinished batch
+    db.execute("INSERT INTO messages (topic_id, timestamp, data) VALUES (1, ?, zeroblob(600000))", (stamp,))
+db.execute("COMMIT")  # the header is written first, with the new page count
+"""
+
+
+def test_a_file_killed_while_its_commit_grew_it_reads_as_it_was_last_committed(tmp_path: Path) -> None:
+    """A writer killed inside its commit (SIGKILL, the OOM killer, while ``mono-depth bag`` commits a batch of frames)
+    after SQLite wrote the file's header, with the new page count, and before the pages past the file's old end: the
+    file then holds fewer pages than its header declares, and a hot journal. It was read as a truncated file, page by
+    page, without the journal: messages of the unfinished transaction came back (a real SIGKILLed run: 820 depth
+    images, 819 clouds and camera_infos, where the journal rolled back gives 815 whole frames). Now the journal is
+    rolled back on a private copy first, as for a file of full length."""
+    import subprocess
+    import sys
+
+    write_tiny_bag(tmp_path / "tiny", 40, lidar=False)
+    (source,) = (tmp_path / "tiny").glob("*.db3")
+    with closing(sqlite3.connect(source)) as db:
+        before = db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id").fetchall()
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_THE_HEADER, str(source)], check=False)
+    assert killed.returncode == 9
+    journal = source.with_name(source.name + "-journal")
+    assert journal.stat().st_size > 0
+    head = source.read_bytes()[:100]
+    page_size, declared = int.from_bytes(head[16:18], "big"), int.from_bytes(head[28:32], "big")
+    assert declared * page_size > source.stat().st_size  # the header is ahead of the file
+    stored = {path: path.read_bytes() for path in (source, journal)}
+    reader = SalvagingSqlite3Reader(source)
+    reader.open()
+    try:
+        got = _read(reader)
+        problems = list(reader.integrity.problems)
+    finally:
+        reader.close()
+    assert [(topic, stamp) for topic, stamp, _ in got] == [(topic, stamp) for topic, stamp, _ in before]
+    assert got == [(topic, stamp, bytes(data)) for topic, stamp, data in before]
+    assert problems == []
+    assert {path: path.read_bytes() for path in stored} == stored  # read-only: nothing written back
+    cut = tmp_path / "cut" / source.name  # the same files cut short of the last commit (a copy that stopped):
+    cut.parent.mkdir()  # the journal cannot give it back; salvaged page by page, as before
+    cut.write_bytes(stored[source][: int.from_bytes(stored[journal][16:20], "big") * page_size - page_size])
+    cut.with_name(journal.name).write_bytes(stored[journal])
+    reader = SalvagingSqlite3Reader(cut)
+    reader.open()
+    try:
+        assert getattr(reader, "_rollback_copy", None) is None
+        assert reader.integrity.truncated
+    finally:
+        reader.close()
+
+
 def test_an_intact_file_is_read_through_a_memory_map_with_the_bytes_sqlite_selects(tmp_path: Path) -> None:
     """Payloads come from the map, byte for byte what ``SELECT data`` gives."""
     write_tiny_bag(tmp_path / "tiny", 6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from rosbags.interfaces import (
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from mono_depth_ros.bag import writer as writer_module
 from mono_depth_ros.bag.reader import typestore_for
-from mono_depth_ros.bag.writer import OutputBag, definition_hash
+from mono_depth_ros.bag.writer import CommittingSqlite3Writer, OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import MessageFactory, make_header
 
@@ -281,12 +284,13 @@ def test_a_failed_write_closes_the_bag_with_what_was_committed(
     """A full disk: the messages after the last commit (and a topic first written there) are left out, metadata.yaml
     counts what the file holds, and the error names the cause and the remedy (it was a traceback, and a sqlite3
     metadata.yaml listing messages its file did not hold)."""
+    monkeypatch.setattr(writer_module, "COMMIT_FRAMES", 1)  # sqlite3: every commit to the file (batches: below)
     typestore = typestore_for("humble")
     header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
     out = OutputBag(tmp_path / "out", typestore, storage)
     out.write("/a", "std_msgs/msg/Header", header, 10)
     out.write("/a", "std_msgs/msg/Header", header, 11)
-    out.commit()
+    assert out.commit()
     out.write("/a", "std_msgs/msg/Header", header, 12)
     out.write("/b", "std_msgs/msg/Header", header, 13)
     storage_writer = out._writer.storage
@@ -307,18 +311,104 @@ def test_a_failed_write_closes_the_bag_with_what_was_committed(
     out.close()  # closed already: nothing more to do
 
 
+def test_sqlite3_commits_frames_in_batches_and_a_failed_write_keeps_the_frames_of_the_last_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames go to the file in batches (COMMIT_FRAMES or COMMIT_BYTES, as rosbag2's recorder writes its cache):
+    what a killed process or a failed write loses is the frames since the last batch; metadata.yaml and the
+    counts then say what the file holds."""
+    monkeypatch.setattr(writer_module, "COMMIT_FRAMES", 2)
+    typestore = typestore_for("humble")
+    header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
+    out = OutputBag(tmp_path / "out", typestore, "sqlite3")
+    filed = []
+    for stamp in (10, 11, 12):
+        out.write("/a", "std_msgs/msg/Header", header, stamp)
+        filed.append(out.commit())
+    storage_writer = out._writer.storage
+    assert storage_writer is not None
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage_writer, "write", disk_full)
+    with pytest.raises(BagError, match="closed with the messages written before"):
+        out.write("/b", "std_msgs/msg/Header", header, 13)
+    assert out.counts == {"/a": 2}
+    assert _written(tmp_path / "out") == {"/a": [10, 11]}
+    assert _metadata(tmp_path / "out")["duration"]["nanoseconds"] == 1
+    assert filed == [False, True, False]
+
+
+def test_sqlite3_commits_once_the_batch_holds_commit_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch ends at COMMIT_BYTES of messages however few frames it has (a camera-resolution cloud: one frame);
+    until then the file holds none of its frames (what another reader, or a SIGKILL, sees)."""
+    monkeypatch.setattr(writer_module, "COMMIT_BYTES", 3000)
+    typestore = typestore_for("humble")
+    out = OutputBag(tmp_path / "out", typestore, "sqlite3")
+    filed, in_file = [], []
+    for stamp in range(4):
+        out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (1000).to_bytes(4, "little") + bytes(1000), stamp)
+        filed.append(out.commit())
+        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out.db3'}?mode=ro", uri=True)) as db:
+            in_file.append(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    out.close()
+    assert in_file == [0, 0, 3, 3]
+    assert filed == [False, False, True, False]
+    assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
+
+
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_an_exception_inside_the_block_leaves_out_what_was_not_committed(tmp_path: Path, storage: str) -> None:
     """A second Ctrl-C (KeyboardInterrupt) in the middle of a frame: the bag keeps the committed frames, whole."""
     typestore = typestore_for("humble")
     header = make_header(MessageFactory.for_rosbags(typestore), 5, "camera_optical")
     with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, storage) as out:
-        out.write("/image", "std_msgs/msg/Header", header, 10)
-        out.write("/points", "std_msgs/msg/Header", header, 10)
-        out.commit()
-        out.write("/image", "std_msgs/msg/Header", header, 20)
+        for stamp in (10, 20):  # sqlite3: both frames inside one batch, not in the file yet
+            out.write("/image", "std_msgs/msg/Header", header, stamp)
+            out.write("/points", "std_msgs/msg/Header", header, stamp)
+            assert out.commit() == (storage == "mcap")
+        out.write("/image", "std_msgs/msg/Header", header, 30)
         raise KeyboardInterrupt
-    assert _written(tmp_path / "out") == {"/image": [10], "/points": [10]}
+    assert _written(tmp_path / "out") == {"/image": [10, 20], "/points": [10, 20]}
+    assert _metadata(tmp_path / "out")["message_count"] == 4
+
+
+def test_a_second_ctrl_c_right_after_a_batch_is_committed_leaves_metadata_counting_what_the_file_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ctrl-C that arrives while SQLite commits a batch raises KeyboardInterrupt as the commit returns,
+    before the bag has noted that the batch reached the file. The rollback went back to the batch before: the file
+    held 4 messages under a metadata.yaml counting 2 (up to COMMIT_FRAMES frames fewer than the file holds)."""
+    monkeypatch.setattr(writer_module, "COMMIT_FRAMES", 2)
+    typestore = typestore_for("humble")
+    interrupt = [False]
+
+    class SignalledDuringCommit:
+        """The storage's connection, with a signal handled as its commit returns."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        def commit(self) -> None:
+            self.conn.commit()
+            if interrupt[0]:
+                interrupt[0] = False
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, "sqlite3") as out:
+        storage = out._writer.storage
+        assert isinstance(storage, CommittingSqlite3Writer)
+        monkeypatch.setattr(storage, "conn", SignalledDuringCommit(storage.conn))
+        for stamp in range(4):
+            out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
+            interrupt[0] = stamp == 3  # the second batch's commit
+            out.commit()
+    assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
+    assert _metadata(tmp_path / "out")["message_count"] == 4
 
 
 def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

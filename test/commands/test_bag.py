@@ -213,7 +213,12 @@ def test_a_disk_that_fills_up_mid_run_exits_2_with_a_bag_of_the_frames_written_b
 ) -> None:
     """Before: a traceback and exit 1 (the code of "too many frames skipped"); sqlite3's metadata.yaml listed 185
     messages over a storage file that held none (the run was one transaction, rolled back by the failed write), and
-    the MCAP file had no footer and no metadata.yaml (rosbags could not open it)."""
+    the MCAP file had no footer and no metadata.yaml (rosbags could not open it). sqlite3 commits frames in batches
+    (bag.writer.CommittingSqlite3Writer): the failed write rolls back to the last batch, and "N of M" counts the
+    frames of the batches in the file (a commit per frame kept 13 here). The 1 MB limit holds ~14 of these frames
+    (~62 KB each): a batch of more (COMMIT_FRAMES >= 15) would leave no frame, whatever the code does right."""
+    from mono_depth_ros.bag.writer import COMMIT_FRAMES
+
     write_tiny_bag(tmp_path / "in", 60, lidar=False)
     out = tmp_path / "out"
     result = subprocess.run(
@@ -226,7 +231,9 @@ def test_a_disk_that_fills_up_mid_run_exits_2_with_a_bag_of_the_frames_written_b
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"mono-depth bag: error: cannot write the output bag {out}")
     written = assert_complete_up_to_where_it_stopped(out, 60)
-    assert 0 < written < 60, written
+    assert 0 < written < 60, f"{written} frames written: does a batch of {COMMIT_FRAMES} frames fit under 1 MB?"
+    if storage == "sqlite3":
+        assert written % COMMIT_FRAMES == 0, written
     assert f"{written} of 60 frames were written to {out}" in line
     stored = _metadata_agrees_with_storage(out)
     assert stored["/depth/image"] == written
@@ -238,8 +245,10 @@ def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, sto
     storage file holds every frame up to a recent one, each whole, and the project's reader reads them. Before,
     sqlite3 was one transaction until the end: the killed run left a large .db3 and a hot journal holding nothing.
     An MCAP chunk the kill cut gives back its whole messages before the cut (bag.mcap_storage): the last frame may
-    then lack the messages written after its image (its camera_info, its cloud), never one before it."""
+    then lack the messages written after its image (its camera_info, its cloud), never one before it. sqlite3 commits
+    frames in batches (bag.writer.CommittingSqlite3Writer): the kill loses the frames of the unfinished one."""
     from mono_depth_ros.bag.reader import InputBag, typestore_for
+    from mono_depth_ros.bag.writer import COMMIT_FRAMES
 
     write_tiny_bag(tmp_path / "in", 2000, lidar=False, storage=storage)
     out = tmp_path / "out"
@@ -260,6 +269,8 @@ def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, sto
         counts = bag.message_counts
         stamps = {topic: [m.log_ns for m in bag.messages({topic})] for topic in OUTPUT_IMAGE_TOPICS}
     assert 0 < counts.get("/depth/image", 0) < 2000, counts
+    if storage == "sqlite3":  # committed in batches of COMMIT_FRAMES small frames: the kill lost the unfinished one
+        assert counts["/depth/image"] % COMMIT_FRAMES == 0, counts
     images = stamps["/depth/image"]  # written first of each frame's three
     for topic in ("/depth/camera_info", "/depth/points"):
         assert stamps[topic] == images[: len(stamps[topic])] and len(images) - len(stamps[topic]) <= 1, topic
