@@ -1363,3 +1363,39 @@ def test_frames_past_the_hold_of_a_lost_ground_frame_tf_have_their_scale_degrade
         assert f"no TF base_footprint <- {KITTI_CAMERA_FRAME} for the camera's height" in reason, reason
         assert "the ground-plane prior uses scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0" in reason
     assert "TF's last pose is 2.400 s older (held up to 2 s)" in reasons[2], reasons[2]
+
+
+def test_a_cut_scan_no_frame_takes_first_is_counted_as_the_node_counts_every_cut_scan(tmp_path: Path) -> None:
+    """A 10 Hz camera and a 20 Hz LiDAR (KITTI 000000 cut-outs): the scan between frames 0 and 1 cut to 3000 bytes
+    (each frame takes its own scan first, stamped with its image), one 1 s after the last image cut to 3000 bytes
+    too (no frame within ``lidar.max_age_s``), and two cut after and inside their header (40, 12 bytes). The node's
+    subscription counts each scan whose bytes are no message (``inputs_unused.lidar.bad_cdr``: 4;
+    ``test_node.py::test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame``). The bag runner
+    decoded only the scans a frame takes and counted none of the three cut after their header, the one cut inside it
+    as ``undecodable /lidar/points``, a key the node has not."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    topics = {"image": ("/camera/image_raw", fuzz.IMAGE), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index in range(9):  # scans every 50 ms; images with the even ones, up to 300 ms
+            stamp_ns = fuzz.STAMP_NS + index * 50_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp_ns))
+            if index <= 6:
+                bag.write_raw("/lidar/points", fuzz.CLOUD, cloud[:3000] if index == 1 else cloud, stamp_ns)
+            if index % 2 == 0 and index <= 6:
+                for latency_ms, key in enumerate(("info", "image", "prediction")):
+                    message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction}[key]
+                    bag.write_raw(*topics[key], frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ms + 1)
+        late_ns = fuzz.STAMP_NS + 1_300_000_000
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:3000], late_ns)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:40], late_ns + 1)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:12], late_ns + 2)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 4 and summary.scale_health == {"ok": 4}, summary.format()
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    unused = {key: value for key, value in values.items() if key.startswith("inputs_unused")}
+    assert unused == {"inputs_unused": "4", "inputs_unused.lidar.bad_cdr": "4"}, unused
+    assert "PointCloud2 #9 on /lidar/points (12 bytes)" in summary.warnings.examples["lidar.bad_cdr"]  # the first pass
