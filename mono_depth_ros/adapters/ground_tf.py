@@ -179,8 +179,9 @@ class GroundPoses:
                 self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
                 return last[1]._replace(age_ns=age_ns), ""
             self.held += 1
+            when = f"{age_ns / 1e9:.3f} s before" if age_ns >= 0 else f"{-age_ns / 1e9:.3f} s after the image"
             text = (
-                f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
+                f"{missing} ({err}); the ground-plane prior holds TF's pose from {when} "
                 f"({last[1].height_m:.3f} m up, pitched {math.degrees(last[1].pitch_rad):+.2f}° down) for up to "
                 f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
             )

@@ -470,7 +470,7 @@ class ScaleRecovery:
         health = Health.OK if primary else Health.DEGRADED
         if frame.ground_pose is not None:
             ground = ground.posed(frame.ground_pose)
-            if frame.ground_pose.age_ns > POSE_CURRENT_NS:  # TF paused: its last pose held, not current
+            if abs(frame.ground_pose.age_ns) > POSE_CURRENT_NS:  # TF paused (or ahead): a pose held, not current
                 pose_age = _age_text(frame.ground_pose.age_ns, 3)
                 frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: TF paused?)")
                 health = Health.DEGRADED
