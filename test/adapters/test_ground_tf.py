@@ -738,3 +738,36 @@ def test_a_pose_from_after_the_image_is_not_current_either_on_real_kitti_frames(
             assert f"TF's camera pose (scale.ground_frame) is {ahead}" in result.reason, result.reason
         assert [reason for reason, _ in warnings.seen] == ["ground_frame.held"] * 4, warnings.seen
         assert "holds TF's pose from 0.600 s after the image" in warnings.seen[0][1], warnings.seen[0][1]
+
+
+def test_a_lagging_frame_asks_tf_four_times_for_the_same_pose() -> None:
+    """TF steadily 20 ms behind the images of a turning tilt joint (the node's tf2): each frame asked TF six times,
+    its newest stamp and the pose there twice (once for the held pose, once for the extrapolation's newer pose), where
+    before the extrapolation it asked three times. Asked once each per frame now: the lookup at the image stamp,
+    TF's newest stamp, the pose there and the extrapolation's older pose; the poses are the same."""
+    start_ns, period_ns = 10**9, 33_333_333
+
+    def pitch_deg(stamp_ns: int) -> float:
+        return 5.0 + DEG_PER_S * (stamp_ns - start_ns) / 1e9
+
+    joint = TurningJoint(0.8, pitch_deg)
+    calls: list[tuple[str, int | None]] = []
+
+    def lookup(target: str, source: str, stamp_ns: int) -> RigidTransform:
+        calls.append(("lookup", stamp_ns))
+        return joint(target, source, stamp_ns)
+
+    def newest(target: str, source: str) -> int:
+        calls.append(("newest", None))
+        return joint.newest(target, source)
+
+    poses = GroundPoses("base_footprint", lookup, Warnings(), newest=newest)
+    for k in range(1, 6):
+        stamp = start_ns + k * period_ns
+        joint.newest_ns = stamp - 20_000_000
+        del calls[:]
+        pose = poses.pose(CAMERA, stamp, scale_config())
+        assert pose is not None and abs(math.degrees(pose.pitch_rad) - pitch_deg(stamp)) < 0.01, k
+        newer, older = joint.newest_ns, joint.newest_ns - 50_000_000
+        assert calls == [("lookup", stamp), ("newest", None), ("lookup", newer), ("lookup", older)], (k, calls)
+    assert poses.lagging == 5
