@@ -58,6 +58,9 @@ def cloud_head_decodes(typestore: Typestore, head: PayloadHead) -> bool:
     too. False: undecided (the layout reaches past the head, or the zero-filled bytes do not deserialise: a cut or
     corrupt message, or one whose ``fields`` reach past the head); read it whole to decide.
 
+    ``head.size`` must be the stored payload's length (a sqlite3 blob's): a decompressed head's is only what its zstd
+    frame declares, and the rest of the frame may be cut or decompress to something else; read those whole.
+
     The bag runner checks so the scans no frame decodes (the node's subscription counts each cut one), without
     reading their points."""
     filled = bytearray(head.size)

@@ -323,12 +323,15 @@ class _SecondPass:
     def _count_if_cut(self, message: BagMessage) -> None:
         """Count a scan no frame decoded if its bytes are no message (``lidar.bad_cdr``): the node's subscription
         counts every such scan, also one no frame is paired with (none within ``lidar.max_age_s``, or each frame's
-        nearer scan readable). Deserialised only (its payload read): the points are not decoded."""
+        nearer scan readable). Deserialised only (its payload read): the points are not decoded. A compressed
+        payload (``--compression-mode message``) is read whole: its head's size is what the zstd frame declares, and
+        only decompressing the rest tells a cut or hostile frame (one declaring 2**62 bytes ended the run)."""
         started = time.perf_counter()
         try:
             raw, cloud = message.raw, message.msgtype == POINTCLOUD2
-            if not (cloud and isinstance(raw, PayloadHead) and cloud_head_decodes(self.bag.typestore, raw)):
-                self.bag.deserialize(message)  # a LaserScan, or a cloud its head cannot decide: read whole
+            stored = isinstance(raw, PayloadHead) and not self.bag.message_compressed  # its size: the stored bytes
+            if not (cloud and stored and cloud_head_decodes(self.bag.typestore, raw)):
+                self.bag.deserialize(message)  # a LaserScan, a compressed or undecided cloud: read whole
         except DepthError as err:
             self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
         finally:
