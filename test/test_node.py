@@ -1806,3 +1806,52 @@ def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same
         "inputs_unused.lidar.empty_scan": "1",
     }, from_node  # fmt: skip
     assert from_bag == from_node, (from_bag, from_node)
+
+
+def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stamps(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000's cut-outs (test_cdr_fuzz), two scans with the image's stamp: the first a whole cloud, the second
+    one without z (refused by the decoder). The node pairs the first it received (its pairing releases the frame on
+    the first scan stamped at or after the image: it cannot wait for a second of the same stamp); the bag runner took
+    the last recorded, counted ``inputs_unused.lidar.EncodingError`` and the frame lost its LiDAR scale. Both roads
+    now take the first (``bag.pairing``: among equal scan stamps, the first recorded)."""
+    from dataclasses import replace
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
+    node = ros.make_node({**params, "lidar.wait_s": 0.0})
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    no_z = replace(frame.cloud, fields=[f for f in frame.cloud.fields if f.name != "z"])
+    raw = {
+        "whole": frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS)),
+        "no_z": frame.cdr(fuzz.restamped(no_z, STAMP_NS)),
+        "info": frame.cdr(fuzz.restamped(frame.info, STAMP_NS)),
+        "prediction": frame.cdr(fuzz.restamped(frame.prediction, STAMP_NS)),
+        "image": frame.cdr(fuzz.restamped(frame.image, STAMP_NS)),
+    }
+    topics = {"whole": ("/lidar/points", fuzz.CLOUD), "no_z": ("/lidar/points", fuzz.CLOUD),
+              "info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for latency_ms, key in enumerate(raw):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "scale"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False))
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert (from_node["inputs_unused"], from_node["scale_mode"], from_node["scale_health"]) == ("0", "lidar", "ok")
+    assert from_bag == from_node, (from_bag, from_node)

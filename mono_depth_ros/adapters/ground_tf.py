@@ -104,11 +104,14 @@ class GroundPoses:
         self._frame = ground_frame
         temporal = DepthConfig.from_params({}).temporal if temporal is None else temporal
         bound_s = min(temporal.max_extrapolation_s, LAG_NS / NS_PER_S)  # no further than a pose is current
+        self._asked: dict[tuple[str, str, int | None], int | RigidTransform] = {}  # this frame's TF answers
+        self._lookup, self._newest = lookup, newest
         self._motion = CameraPoses(
-            replace(temporal, fixed_frame=ground_frame, max_extrapolation_s=bound_s), lookup, errors, newest
+            replace(temporal, fixed_frame=ground_frame, max_extrapolation_s=bound_s),
+            self._asked_lookup,
+            errors,
+            None if newest is None else self._asked_newest,
         )
-        self._lookup = lookup
-        self._newest = newest
         self._report = report
         self._errors: tuple[type[BaseException], ...] = (DepthError, *errors)
         self._compared: dict[str, tuple[float, float]] = {}  # camera frame → the (height, pitch) last compared
@@ -138,6 +141,7 @@ class GroundPoses:
         """:meth:`pose`, and where ``scale.ground_frame`` is set and gave none, why (else empty)."""
         if not self._frame:
             return None, ""
+        self._asked.clear()  # TF's answers are kept for one frame: its pose and the extrapolation ask the same
         last = self._last.get(camera_frame)
         if last is not None and last[0] - TIME_JUMP_BACK_NS > stamp_ns:  # time went back (a looped bag): the pose of
             del self._last[camera_frame]  # the pass before, newer than any TF of this pass, kept TF's newest out
@@ -179,8 +183,9 @@ class GroundPoses:
                 self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
                 return last[1]._replace(age_ns=age_ns), ""
             self.held += 1
+            when = f"{age_ns / 1e9:.3f} s before" if age_ns >= 0 else f"{-age_ns / 1e9:.3f} s after the image"
             text = (
-                f"{missing} ({err}); the ground-plane prior holds TF's pose from {age_ns / 1e9:.3f} s before "
+                f"{missing} ({err}); the ground-plane prior holds TF's pose from {when} "
                 f"({last[1].height_m:.3f} m up, pitched {math.degrees(last[1].pitch_rad):+.2f}° down) for up to "
                 f"{HOLD_NS / 1e9:g} s: does the camera's TF (a joint's state) lag behind its images or pause?"
             )
@@ -206,16 +211,32 @@ class GroundPoses:
         self.lagging += 1  # TF steadily behind the images: a normal state (not a warning in /diagnostics)
         return pose
 
+    def _asked_lookup(self, target: str, source: str, stamp_ns: int) -> RigidTransform:
+        """``lookup``, each answer kept for the frame (the extrapolation asks for TF's newest pose again: a lagging
+        frame asked tf2 six times, now four)."""
+        answer = self._asked.get((target, source, stamp_ns))
+        if not isinstance(answer, RigidTransform):
+            answer = self._asked[target, source, stamp_ns] = self._lookup(target, source, stamp_ns)
+        return answer
+
+    def _asked_newest(self, target: str, source: str) -> int:
+        """``newest``, its answer kept for the frame (:meth:`_asked_lookup`)."""
+        assert self._newest is not None  # given to the camera poses only with a newest query
+        answer = self._asked.get((target, source, None))
+        if not isinstance(answer, int):
+            answer = self._asked[target, source, None] = self._newest(target, source)
+        return answer
+
     def _take_newest(self, camera_frame: str) -> None:
         """TF's newest pose of the camera frame as its last, when newer than the last (and on the ground)."""
         if self._newest is None:
             return
         last = self._last.get(camera_frame)
         try:
-            newest_ns = self._newest(self._frame, camera_frame)
+            newest_ns = self._asked_newest(self._frame, camera_frame)
             if last is not None and newest_ns <= last[0]:
                 return
-            found = ground_pose(self._lookup(self._frame, camera_frame, newest_ns))
+            found = ground_pose(self._asked_lookup(self._frame, camera_frame, newest_ns))
         except self._errors:
             return
         if found.height_m > 0:

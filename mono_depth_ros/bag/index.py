@@ -344,9 +344,11 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.images.append(ImageEntry(message.log_ns, None, "", str(err)))
                 streams.image_positions.append(None)
             else:
-                # the node's name for an input's bytes that are no message (inputs_unused.camera_info.bad_cdr)
-                info = message.topic == topics.camera_info
-                reason = f"camera_info.{BAD_CDR}" if info else f"undecodable {message.topic}"
+                # the node's name for an input's bytes that are no message (inputs_unused.camera_info.bad_cdr; a
+                # scan or prediction whose header cannot be read: lidar.bad_cdr, prediction.bad_cdr)
+                kinds = {topics.camera_info: "camera_info", topics.lidar: "lidar", topics.prediction: "prediction"}
+                kind = kinds.get(message.topic)
+                reason = f"undecodable {message.topic}" if kind is None else f"{kind}.{BAD_CDR}"
                 summary.input_unused(reason, str(err))
             continue
         if message.topic in TF_TOPICS:

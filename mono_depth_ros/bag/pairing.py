@@ -8,13 +8,15 @@ after its image is found as well):
   image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
   carries a warning: :meth:`PairingRules.camera_info_unsynced`);
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
-  the earlier scan); one whose bytes are no message (the node's subscription drops it) gives way to the next
-  nearest within ``lidar.max_age_s``, as the node pairs the nearest scan it received;
+  the earlier scan; among scans with equal stamps, the first recorded: the node releases a frame as the first scan
+  stamped at or after it arrives and cannot wait for a second of the same stamp); one whose bytes are no message
+  (the node's subscription drops it) gives way to the next nearest within ``lidar.max_age_s``, as the node pairs
+  the nearest scan it received;
 * external prediction: the exact stamp only (a prediction of another image is never used).
 
-Among messages with equal stamps the last one recorded wins. In a bag whose clock went back (:mod:`.passes`), an
-image is paired within its own pass only; camera_info falls back to the latest one of an earlier pass (the node keeps
-the last camera_info it received).
+Among camera_infos and predictions with equal stamps the last one recorded wins. In a bag whose clock went back
+(:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
+pass (the node keeps the last camera_info it received).
 """
 
 from __future__ import annotations
@@ -122,14 +124,14 @@ class StampIndex:
         return key if within else None
 
     def within(self, stamp_ns: int, max_distance_ns: int) -> tuple[int, ...]:
-        """Keys of every message at most ``max_distance_ns`` from ``stamp_ns``, in :meth:`nearest`'s order of
-        preference: nearer first, an earlier one before a later one as far, among equal stamps the last recorded
-        first (the first key is :meth:`nearest`'s)."""
+        """Keys of every message at most ``max_distance_ns`` from ``stamp_ns``, in the LiDAR's order of preference:
+        nearer first, an earlier one before a later one as far, among equal stamps the first recorded first (as the
+        node takes the first scan it received; :meth:`nearest` takes the last recorded)."""
         low = bisect.bisect_left(self.stamps_ns, stamp_ns - max_distance_ns)
         high = bisect.bisect_right(self.stamps_ns, stamp_ns + max_distance_ns)
         order = sorted(
             range(low, high),
-            key=lambda i: (abs(self.stamps_ns[i] - stamp_ns), self.stamps_ns[i] > stamp_ns, -i),
+            key=lambda i: (abs(self.stamps_ns[i] - stamp_ns), self.stamps_ns[i] > stamp_ns, i),
         )
         return tuple(self.keys[i] for i in order)
 
@@ -198,8 +200,10 @@ class PairingRules:
         )
 
     def lidar_for(self, image_stamp_ns: int, scans: StampIndex, bag_pass: int = 0) -> int | None:
-        """Key of the scan of ``bag_pass`` nearest to the image within ``lidar_max_age_ns``, or None."""
-        return scans.of_pass(bag_pass).nearest(image_stamp_ns, self.lidar_max_age_ns)
+        """Key of the scan of ``bag_pass`` nearest to the image within ``lidar_max_age_ns`` (of equal stamps, the
+        first recorded), or None."""
+        candidates = self.lidar_candidates(image_stamp_ns, scans, bag_pass)
+        return candidates[0] if candidates else None
 
     def lidar_candidates(self, image_stamp_ns: int, scans: StampIndex, bag_pass: int = 0) -> tuple[int, ...]:
         """Keys of the scans of ``bag_pass`` within ``lidar_max_age_ns`` of the image, the one :meth:`lidar_for`

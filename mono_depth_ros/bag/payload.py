@@ -9,8 +9,15 @@ message (it never reads past byte ``16 + 4096``); anything that needs the whole 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mono_depth_ros.core.cdr_header import HEADER_BYTES_MAX
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
+
+POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
+_AFTER_CLOUD_DATA = 1  # PointCloud2's is_dense, a bool, follows its data's bytes (no padding)
 
 HEAD_BYTES = HEADER_BYTES_MAX
 """Bytes of a payload read for its header: enough for the longest header ``header_from_cdr`` accepts."""
@@ -41,3 +48,26 @@ class PayloadHead(bytes):
 def whole(raw: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
     """The complete payload of a message: ``raw`` itself, or the rest read when it is a :class:`PayloadHead`."""
     return raw.full() if isinstance(raw, PayloadHead) else raw
+
+
+def cloud_head_decodes(typestore: Typestore, head: PayloadHead) -> bool:
+    """Whether the PointCloud2 of which ``head`` is the first bytes deserialises whole, decided without reading the
+    rest: True when its head with zeros in place of the unread bytes (up to ``head.size``) deserialises and the
+    fields that decide its layout (everything before ``data``'s bytes: the header, ``fields``, ``data``'s length)
+    lie in the head. ``data``'s bytes are opaque and ``is_dense`` any byte, so the whole payload then deserialises
+    too. False: undecided (the layout reaches past the head, or the zero-filled bytes do not deserialise: a cut or
+    corrupt message, or one whose ``fields`` reach past the head); read it whole to decide.
+
+    ``head.size`` must be the stored payload's length (a sqlite3 blob's): a decompressed head's is only what its zstd
+    frame declares, and the rest of the frame may be cut or decompress to something else; read those whole.
+
+    The bag runner checks so the scans no frame decodes (the node's subscription counts each cut one), without
+    reading their points."""
+    filled = bytearray(head.size)
+    filled[: len(head)] = head
+    try:
+        cloud: Any = typestore.deserialize_cdr(memoryview(filled), POINTCLOUD2)
+    except Exception:  # rosbags raises several kinds; decided on the whole payload instead
+        return False
+    data_length_at = head.size - _AFTER_CLOUD_DATA - len(cloud.data) - 4  # the uint32 before data's bytes
+    return data_length_at + 4 <= len(head)

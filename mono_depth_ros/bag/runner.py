@@ -51,6 +51,7 @@ from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+from mono_depth_ros.bag.payload import PayloadHead, cloud_head_decodes
 from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
@@ -128,6 +129,7 @@ class _SecondPass:
         active = [p for p in plans if p.skip is None]
         # every scan a frame may take (its nearest, or the next nearest readable within lidar.max_age_s)
         self.lidar_refs = Counter(c for p in active for c in p.lidar_candidates)
+        self.indexed_scans = frozenset(index.lidar_stamps.keys)  # scans whose header the first pass read
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
         # decoded scans, or why one cannot be used: (reason as the node counts it in inputs_unused, text); scans read
         # and not decoded yet (a frame's second choice is decoded only when its first cannot be read)
@@ -185,8 +187,11 @@ class _SecondPass:
                     self._copy_input(message)
                 if message.topic == self.topics.image:
                     self.pending.append((self.plans[message.ordinal], message))
-                elif message.topic == self.topics.lidar and self.lidar_refs[message.ordinal] > 0:
-                    self.scan_messages[message.ordinal] = message
+                elif message.topic == self.topics.lidar:
+                    if self.lidar_refs[message.ordinal] > 0:
+                        self.scan_messages[message.ordinal] = message
+                    elif message.ordinal in self.indexed_scans:  # (one whose header is unreadable: counted there)
+                        self._count_if_cut(message)  # no frame may take it: its bytes checked, as the node's are
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
                     self.predictions[message.ordinal] = self._decode(message, decode_prediction)
                 self._flush(final=False)
@@ -315,6 +320,23 @@ class _SecondPass:
         finally:
             self.summary.add_stage("decode", _ms(started))
 
+    def _count_if_cut(self, message: BagMessage) -> None:
+        """Count a scan no frame decoded if its bytes are no message (``lidar.bad_cdr``): the node's subscription
+        counts every such scan, also one no frame is paired with (none within ``lidar.max_age_s``, or each frame's
+        nearer scan readable). Deserialised only (its payload read): the points are not decoded. A compressed
+        payload (``--compression-mode message``) is read whole: its head's size is what the zstd frame declares, and
+        only decompressing the rest tells a cut or hostile frame (one declaring 2**62 bytes ended the run)."""
+        started = time.perf_counter()
+        try:
+            raw, cloud = message.raw, message.msgtype == POINTCLOUD2
+            stored = isinstance(raw, PayloadHead) and not self.bag.message_compressed  # its size: the stored bytes
+            if not (cloud and stored and cloud_head_decodes(self.bag.typestore, raw)):
+                self.bag.deserialize(message)  # a LaserScan, a compressed or undecided cloud: read whole
+        except DepthError as err:
+            self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
+        finally:
+            self.summary.add_stage("decode", _ms(started))
+
     def _ready(self, plan: FramePlan) -> bool:
         return plan.skip is not None or (
             self._chosen_scan(plan, final=False)[0] and (plan.prediction is None or plan.prediction in self.predictions)
@@ -380,7 +402,8 @@ class _SecondPass:
             self.lidar_refs[ordinal] -= 1
             if self.lidar_refs[ordinal] <= 0:
                 self.scans.pop(ordinal, None)
-                self.scan_messages.pop(ordinal, None)
+                if (unread := self.scan_messages.pop(ordinal, None)) is not None:
+                    self._count_if_cut(unread)  # read, never decoded: every frame took a nearer scan
         if plan.prediction is not None:
             self.prediction_refs[plan.prediction] -= 1
             if self.prediction_refs[plan.prediction] <= 0:

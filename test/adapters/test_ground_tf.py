@@ -687,3 +687,87 @@ def test_a_tf_that_puts_the_camera_below_the_ground_frame_degrades_the_frames_gr
     found = GroundPoses("base_footprint", StaticTf({CAMERA: footprint_from_cam(1.69, 1.4)}), Warnings())
     assert found.add_to(frame, scale_config()).ground_pose_missing == ""  # TF's pose: nothing missing
     assert GroundPoses("", StaticTf({}), Warnings()).add_to(frame, scale_config()).ground_pose_missing == ""
+
+
+class StartingJoint(TurningJoint):
+    """:class:`TurningJoint` whose TF starts at ``oldest_ns``: earlier stamps fail as tf2's extrapolation into the
+    past does."""
+
+    def __init__(self, height_m: float, pitch_deg: Callable[[int], float], oldest_ns: int) -> None:
+        super().__init__(height_m, pitch_deg)
+        self.oldest_ns = oldest_ns
+
+    def __call__(self, target: str, source: str, stamp_ns: int) -> RigidTransform:
+        if stamp_ns < self.oldest_ns:
+            msg = f"Lookup would require extrapolation into the past when looking up {target} <- {source}"
+            raise TransformError(msg)
+        return super().__call__(target, source, stamp_ns)
+
+
+def test_a_pose_from_after_the_image_is_not_current_either_on_real_kitti_frames(kitti_object_dir: Path) -> None:
+    """Real KITTI frames 000000 / 000002 on the tilt joint turning at 30°/s; images stamped 0-0.3 s queued behind a
+    slow transport and processed once the joint's TF, started at 0.5 s, reaches 0.6 s. They are stamped before TF's
+    oldest pose: TF's newest is held, a pose from 0.6-0.3 s *after* the image (18-9° off), each frame reported
+    ``ground_frame.held``, but its ground-plane scale -57 %, -53 % on 000000, -40 % on 000002 (whose first two
+    frames find no ground where the pose puts it: ``lost``), reported ``ok``: only a pose older than the image was
+    checked against ``POSE_CURRENT_NS``. Now a pose more than 0.2 s from the image on either side is not current:
+    ``degraded``, the reason naming how far ahead of the image it is."""
+    from test.kitti_bag import load_kitti_frames
+
+    start_ns = 10**9
+    for frame in load_kitti_frames(kitti_object_dir, tuple(ROAD_PLANES)):
+        height_m, road_deg = ROAD_PLANES[frame.name]
+
+        def pitch_deg(stamp_ns: int, road_deg: float = road_deg) -> float:
+            return road_deg + DEG_PER_S * (stamp_ns - start_ns) / 1e9
+
+        joint, warnings = StartingJoint(height_m, pitch_deg, start_ns + 500_000_000), Warnings()
+        poses = GroundPoses("base_footprint", joint, warnings, newest=joint.newest)
+        recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
+        for k in range(4):  # images at 0, 0.1, 0.2, 0.3 s, processed when TF's newest is 0.6 s
+            stamp = start_ns + k * 100_000_000
+            joint.newest_ns = start_ns + 600_000_000
+            pose = poses.pose(CAMERA, stamp, scale_config())
+            assert pose is not None and pose.age_ns == stamp - joint.newest_ns, (frame.name, k, pose)
+            prediction = pitched_prediction(frame, pitch_deg(stamp))
+            result = recovery.update(prediction, OutputKind.DEPTH_UP_TO_SCALE, stamp, frame.intrinsics, None, pose)
+            assert result.health.value != "ok", (frame.name, k, result.reason)
+            if result.mode.value == "ground_plane":  # 000002's first two: no ground where the pose puts it
+                assert abs(result.scale / 2.0 - 1.0) > 0.3, (frame.name, k, result.scale)  # 9-18° off: -40 % to -57 %
+            ahead = f"{(joint.newest_ns - stamp) / 1e9:.3f} s ahead of this frame"
+            assert f"TF's camera pose (scale.ground_frame) is {ahead}" in result.reason, result.reason
+        assert [reason for reason, _ in warnings.seen] == ["ground_frame.held"] * 4, warnings.seen
+        assert "holds TF's pose from 0.600 s after the image" in warnings.seen[0][1], warnings.seen[0][1]
+
+
+def test_a_lagging_frame_asks_tf_four_times_for_the_same_pose() -> None:
+    """TF steadily 20 ms behind the images of a turning tilt joint (the node's tf2): each frame asked TF six times,
+    its newest stamp and the pose there twice (once for the held pose, once for the extrapolation's newer pose), where
+    before the extrapolation it asked three times. Asked once each per frame now: the lookup at the image stamp,
+    TF's newest stamp, the pose there and the extrapolation's older pose; the poses are the same."""
+    start_ns, period_ns = 10**9, 33_333_333
+
+    def pitch_deg(stamp_ns: int) -> float:
+        return 5.0 + DEG_PER_S * (stamp_ns - start_ns) / 1e9
+
+    joint = TurningJoint(0.8, pitch_deg)
+    calls: list[tuple[str, int | None]] = []
+
+    def lookup(target: str, source: str, stamp_ns: int) -> RigidTransform:
+        calls.append(("lookup", stamp_ns))
+        return joint(target, source, stamp_ns)
+
+    def newest(target: str, source: str) -> int:
+        calls.append(("newest", None))
+        return joint.newest(target, source)
+
+    poses = GroundPoses("base_footprint", lookup, Warnings(), newest=newest)
+    for k in range(1, 6):
+        stamp = start_ns + k * period_ns
+        joint.newest_ns = stamp - 20_000_000
+        del calls[:]
+        pose = poses.pose(CAMERA, stamp, scale_config())
+        assert pose is not None and abs(math.degrees(pose.pitch_rad) - pitch_deg(stamp)) < 0.01, k
+        newer, older = joint.newest_ns, joint.newest_ns - 50_000_000
+        assert calls == [("lookup", stamp), ("newest", None), ("lookup", newer), ("lookup", older)], (k, calls)
+    assert poses.lagging == 5

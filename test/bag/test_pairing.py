@@ -49,18 +49,21 @@ def test_nearest_matches_brute_force(stamps: list[int], query: int, max_distance
         assert key is not None
         assert abs(stamps[key] - query) == min(distances)
 
-    candidates = index.within(query, max_distance)  # every one within, nearest's first, nearer before farther
+    candidates = index.within(query, max_distance)  # every one within, nearer before farther
     assert sorted(candidates) == [k for k, d in enumerate(distances) if d <= max_distance]
-    assert (candidates[0] if candidates else None) == key
+    if candidates:  # nearest's stamp first, of equal stamps the first recorded (nearest: the last)
+        assert key is not None and stamps[candidates[0]] == stamps[key]
+        assert candidates[0] == min(k for k in candidates if stamps[k] == stamps[key])
     assert [abs(stamps[k] - query) for k in candidates] == sorted(abs(stamps[k] - query) for k in candidates)
 
 
 def test_lidar_candidates_are_the_scans_within_max_age_in_the_order_a_cut_one_gives_way() -> None:
-    """The bag runner's fallback order for a scan that is no message: nearer first, the earlier as far, the last
-    recorded of equal stamps first; nothing beyond ``lidar.max_age_s``."""
+    """The bag runner's fallback order for a scan that is no message: nearer first, the earlier as far, the first
+    recorded of equal stamps first (the node takes the first scan it received); nothing beyond ``lidar.max_age_s``."""
     scans = StampIndex.build([70 * MS, 130 * MS, 170 * MS, 170 * MS, 400 * MS])
     rules = PairingRules(lidar_max_age_ns=100 * MS)
-    assert rules.lidar_candidates(100 * MS, scans) == (0, 1, 3, 2)  # 30, 30 later, then 70 ms: the last recorded
+    assert rules.lidar_candidates(100 * MS, scans) == (0, 1, 2, 3)  # 30, 30 later, then 70 ms: the first recorded
+    assert rules.lidar_for(170 * MS, scans) == 2  # equal stamps: the first recorded (was the last, 3)
     assert rules.lidar_candidates(290 * MS, scans) == ()
     assert rules.lidar_candidates(100 * MS, scans)[0] == rules.lidar_for(100 * MS, scans)
 

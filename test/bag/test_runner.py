@@ -1363,3 +1363,86 @@ def test_frames_past_the_hold_of_a_lost_ground_frame_tf_have_their_scale_degrade
         assert f"no TF base_footprint <- {KITTI_CAMERA_FRAME} for the camera's height" in reason, reason
         assert "the ground-plane prior uses scale.camera_height_m=1.65 m and scale.camera_pitch_rad=0" in reason
     assert "TF's last pose is 2.400 s older (held up to 2 s)" in reasons[2], reasons[2]
+
+
+def test_a_cut_scan_no_frame_takes_first_is_counted_as_the_node_counts_every_cut_scan(tmp_path: Path) -> None:
+    """A 10 Hz camera and a 20 Hz LiDAR (KITTI 000000 cut-outs): the scan between frames 0 and 1 cut to 3000 bytes
+    (each frame takes its own scan first, stamped with its image), one 1 s after the last image cut to 3000 bytes
+    too (no frame within ``lidar.max_age_s``), and two cut after and inside their header (40, 12 bytes). The node's
+    subscription counts each scan whose bytes are no message (``inputs_unused.lidar.bad_cdr``: 4;
+    ``test_node.py::test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame``). The bag runner
+    decoded only the scans a frame takes and counted none of the three cut after their header, the one cut inside it
+    as ``undecodable /lidar/points``, a key the node has not."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    topics = {"image": ("/camera/image_raw", fuzz.IMAGE), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index in range(9):  # scans every 50 ms; images with the even ones, up to 300 ms
+            stamp_ns = fuzz.STAMP_NS + index * 50_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp_ns))
+            if index <= 6:
+                bag.write_raw("/lidar/points", fuzz.CLOUD, cloud[:3000] if index == 1 else cloud, stamp_ns)
+            if index % 2 == 0 and index <= 6:
+                for latency_ms, key in enumerate(("info", "image", "prediction")):
+                    message = {"image": frame.image, "info": frame.info, "prediction": frame.prediction}[key]
+                    bag.write_raw(*topics[key], frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ms + 1)
+        late_ns = fuzz.STAMP_NS + 1_300_000_000
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:3000], late_ns)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:40], late_ns + 1)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, late_ns))[:12], late_ns + 2)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 4 and summary.scale_health == {"ok": 4}, summary.format()
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    unused = {key: value for key, value in values.items() if key.startswith("inputs_unused")}
+    assert unused == {"inputs_unused": "4", "inputs_unused.lidar.bad_cdr": "4"}, unused
+    assert "PointCloud2 #9 on /lidar/points (12 bytes)" in summary.warnings.examples["lidar.bad_cdr"]  # the first pass
+
+
+def test_a_damaged_compressed_scan_no_frame_takes_is_counted_and_a_bomb_does_not_end_the_run(tmp_path: Path) -> None:
+    """A message-compressed bag (``ros2 bag record --compression-mode message``) of KITTI 000000 cut-outs, images
+    and scans at 10 Hz, then two scans 1 s after the last image (no frame within ``lidar.max_age_s``): the first's
+    zstd frame cut in half, the second a frame whose header declares 2**62 bytes (its first block whole). A
+    compressed payload's head is decompressed from the frame's start and its size is the size the frame *declares*:
+    the check from the head (``bag.payload.cloud_head_decodes``) took the cut scan for whole (not counted, where a
+    frame taking it counts ``lidar.bad_cdr``) and allocated the declared 2**62 bytes (MemoryError: the run ended).
+    Both are now read whole (bounded by ``MESSAGE_BYTES_MAX``) and counted under ``lidar.bad_cdr``."""
+    import sqlite3
+    import struct
+
+    from mono_depth_ros.bag.compression import zstd
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    others = (("/camera/camera_info", fuzz.INFO, frame.info), ("/camera/image_raw", fuzz.IMAGE, frame.image),
+              ("/depth_model/prediction", fuzz.IMAGE, frame.prediction))  # fmt: skip
+    late_ns = fuzz.STAMP_NS + 1_300_000_000
+    with BagBuilder(tmp_path / "plain", "humble") as bag:
+        bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
+        for index in range(4):
+            stamp_ns = fuzz.STAMP_NS + index * 100_000_000
+            bag.write_raw("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, stamp_ns)), stamp_ns)
+            for latency_ns, (topic, msgtype, message) in enumerate(others, 1):
+                bag.write_raw(topic, msgtype, frame.cdr(fuzz.restamped(message, stamp_ns)), stamp_ns + latency_ns)
+        for extra_ns in (0, 1):
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, late_ns + extra_ns))
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, late_ns + extra_ns)
+    compressed = recompress(tmp_path / "plain", tmp_path / "in", "message")
+    (db3,) = compressed.glob("*.db3")
+    with sqlite3.connect(db3) as db:
+        (topic_id,) = db.execute("SELECT id FROM topics WHERE name = '/lidar/points'").fetchone()
+        (cut_id, cut), (bomb_id, whole) = db.execute(
+            "SELECT id, data FROM messages WHERE topic_id = ? ORDER BY timestamp LIMIT 2 OFFSET 4", (topic_id,)
+        ).fetchall()
+        block = zstd.decompress(whole)[:8000]  # a raw block, not the last: the frame header's size 2**62 stands
+        window_and_size = bytes([0xC0, 0x38]) + struct.pack("<Q", 2**62)  # a 128 KiB window; an 8-byte content size
+        bomb = b"\x28\xb5\x2f\xfd" + window_and_size + struct.pack("<I", len(block) << 3)[:3] + block
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (cut[: len(cut) // 2], cut_id))
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (bomb, bomb_id))
+    summary = run_bag(compressed, tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    assert summary.accounted and summary.frames_out == 4 and summary.scale_health == {"ok": 4}, summary.format()
+    values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
+    unused = {key: value for key, value in values.items() if key.startswith("inputs_unused")}
+    assert unused == {"inputs_unused": "2", "inputs_unused.lidar.bad_cdr": "2"}, unused

@@ -122,8 +122,9 @@ class GroundPlaneConfig:
 
 POSE_CURRENT_NS = 200_000_000
 """A :class:`GroundPose` from TF at most this long (int ns) before the image is current (a 10 Hz joint state and its
-delivery: TF steadily behind the images); an older one (TF paused, the pose held) is not: the frame's ground-plane
-scale is ``degraded`` (a joint turning at 30°/s through a 0.3 s pause: 9°, a third of the scale)."""
+delivery: TF steadily behind the images); an older one (TF paused, the pose held), or one from further after the
+image (TF's newest held for an image stamped before TF's oldest pose), is not: the frame's ground-plane scale is
+``degraded`` (a joint turning at 30°/s through a 0.3 s pause: 9°, a third of the scale)."""
 
 
 class GroundPose(NamedTuple):
@@ -131,7 +132,7 @@ class GroundPose(NamedTuple):
     ground plane, metres), ``pitch_rad`` (optical axis below the horizontal, positive looking down) and ``roll_rad``
     (about the optical axis, positive when the ground normal tilts towards the optical +x). ``age_ns``: how long
     before the image stamp TF's pose was (int ns; 0: TF's answer at the stamp; extrapolated: from its newer pose;
-    :data:`POSE_CURRENT_NS`)."""
+    negative: a pose from after the image; :data:`POSE_CURRENT_NS`)."""
 
     height_m: float
     pitch_rad: float

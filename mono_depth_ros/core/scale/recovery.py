@@ -19,7 +19,8 @@ Per frame, in order, the first source that works is used and reported as the res
 3. ``ground_plane``: the prior from camera height and pitch (:mod:`.ground`), smoothed by its own filter. With
    ``scale.mode=ground_plane`` a frame without ground holds the filtered scale (depth kinds) or, for
    relative_inverse / affine_depth, anchors to the last ground-scaled metric depth (``last_good``), as 2 does for
-   LiDAR.
+   LiDAR. The filter restarts when TF's camera pose (``ground_pose``) returns after fits of the parameters' prior
+   (``ground_pose_missing``) entered it: the parameters are not the camera's pose.
    A ``metric`` model skips it and is passed through uncorrected (mode ``none``, health ``degraded``).
 4. ``fixed``: ``fixed_scale`` (and ``fixed_shift``); health ``lost``.
 
@@ -189,6 +190,7 @@ class ScaleRecovery:
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
+        self._ground_on_parameters = False  # the ground filter took a fit of the parameters' prior for a missing TF
         self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
         self._lidar_mount_moving = False  # the last mounting changed from the one before: a moving joint
         self._buffers = ScratchBuffers()
@@ -212,6 +214,7 @@ class ScaleRecovery:
         """Forget all temporal state (filters, anchor)."""
         for f in (self._scale_filter, self._ground_filter):
             f.reset()
+        self._ground_on_parameters = False
         self._inconsistent.clear()
         self._anchor = None
         self._lidar_mount = None
@@ -467,7 +470,7 @@ class ScaleRecovery:
         health = Health.OK if primary else Health.DEGRADED
         if frame.ground_pose is not None:
             ground = ground.posed(frame.ground_pose)
-            if frame.ground_pose.age_ns > POSE_CURRENT_NS:  # TF paused: its last pose held, not current
+            if abs(frame.ground_pose.age_ns) > POSE_CURRENT_NS:  # TF paused (or ahead): a pose held, not current
                 pose_age = _age_text(frame.ground_pose.age_ns, 3)
                 frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: TF paused?)")
                 health = Health.DEGRADED
@@ -495,11 +498,14 @@ class ScaleRecovery:
         age = 0
         if fit is not None:
             self._expire(f, frame, "ground-plane")
+            self._forget_ground_of_the_parameters(frame)
             update = f.update(math.log(fit.scale), fit.log_scale_sigma, frame.stamp_ns)
             if not update.used:
                 sigmas = update.normalised_innovation
                 frame.reasons.append(f"ground-plane scale {fit.scale:.4g} gated out ({sigmas:.1f}σ)")
                 fit, health = None, Health.DEGRADED  # the held scale is published: no fit of this frame made it
+            elif frame.ground_pose_missing:
+                self._ground_on_parameters = True
         if not f.initialised or f.last_update_ns is None:
             return None
         age = frame.stamp_ns - f.last_update_ns
@@ -508,6 +514,21 @@ class ScaleRecovery:
             return None
         f.predict(frame.stamp_ns)
         return self._scaled(frame, ScaleMode.GROUND_PLANE, health, f, age, fit, "")
+
+    def _forget_ground_of_the_parameters(self, frame: _Frame) -> None:
+        """TF's camera pose back (``scale.ground_frame``) after fits of the parameters' prior entered the ground
+        filter (TF gave no pose: ``ground_pose_missing``): the filter restarts at TF's fit. The parameters are not the
+        camera's pose; kept, their scale was averaged into TF's for the frames after its return, reported ``ok``
+        (real KITTI, parameters 10 % off the road: +7.9 % at the return, +1.2 % nine frames on)."""
+        if frame.ground_pose is None or not self._ground_on_parameters:
+            return
+        self._ground_on_parameters = False
+        if self._ground_filter.initialised:
+            self._ground_filter.reset()
+            frame.reasons.append(
+                "ground-plane filter restarted: its scale came from the parameters' prior while TF gave no camera "
+                "pose (scale.ground_frame)"
+            )
 
     def _fixed(self, frame: _Frame, health: Health) -> ScaleResult:
         shift = self.config.fixed_shift if frame.kind.has_shift else 0.0

@@ -6,7 +6,8 @@ asked for, so a resumed labelling run skips cached frames without decoding them.
 * the image as (H, W, 3) uint8 RGB (raw bag images undistorted with K + D first, as image_proc would);
 * the pinhole intrinsics of that image (None for a bare folder of images without intrinsics);
 * optional LiDAR points already in the camera optical frame, (N, 3) float64 metres: a bag scan (the scan nearest to
-  the image within ``lidar_max_age_s``, moved with the bag's TF at the scan stamp), or a folder's ``sparse_depth/``
+  the image within ``lidar_max_age_s``, or where its bytes are no message the next nearest, as the node and
+  ``mono-depth bag`` pair; moved with the bag's TF at the scan stamp), or a folder's ``sparse_depth/``
   map back-projected. Points are re-projected with a z-buffer at whatever size the labels are cached;
 * for an undistorted raw image, which of its pixels see the raw image (:meth:`CameraModel.seen_mask`): the rest is
   the undistortion's black fill, where the node publishes no depth, so it gets no label and no LiDAR target.
@@ -191,36 +192,61 @@ class BagSource:
         return int(entry.stamp_ns if entry.stamp_ns is not None else entry.log_ns)
 
     def frames(self, skip: Container[str] = ()) -> Iterator[UnlabelledFrame]:
-        """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order."""
+        """Second pass over the bag: decode the wanted images (and the scans they pair with), in recording order.
+
+        A frame's scan is the first of its :attr:`~mono_depth_ros.bag.plan.FramePlan.lidar_candidates` whose bytes
+        are a message (the nearest within ``lidar_max_age_s``, else the next nearest), as the node pairs the nearest
+        scan its subscription passed on and ``mono-depth bag`` does; each scan is decoded once, when a frame needs
+        it, and one that is no message counted once (``lidar.bad_cdr``)."""
         wanted = {self._plans[k].ordinal: self._plans[k] for k in self._keys if k not in skip}
         if not wanted:
             return
         scan_refs: dict[int, int] = {}
         for plan in wanted.values():
-            if plan.lidar is not None:
-                scan_refs[plan.lidar] = scan_refs.get(plan.lidar, 0) + 1
-        scans: dict[int, Scan | tuple[str, str]] = {}
+            for candidate in plan.lidar_candidates:
+                scan_refs[candidate] = scan_refs.get(candidate, 0) + 1
+        scans: dict[int, Scan | tuple[str, str]] = {}  # decoded, or why not usable
+        unread: dict[int, BagMessage] = {}  # read, decoded only when a frame comes to it
         pending: deque[tuple[FramePlan, BagMessage]] = deque()
+
+        def chosen(plan: FramePlan, final: bool) -> tuple[bool, int | None]:
+            """Whether the frame's scan is known (``final``: the bag is read to its end), and which (None: none)."""
+            for ordinal in plan.lidar_candidates:
+                if ordinal not in scans and ordinal in unread:
+                    decoded = scans[ordinal] = self._decode_scan(bag, unread.pop(ordinal))
+                    if isinstance(decoded, tuple) and decoded[0] == f"lidar.{BAD_CDR}":
+                        self.problems.add(*decoded)  # once, as the node's subscription counts it
+                scan = scans.get(ordinal)
+                if scan is None and not final:
+                    return False, None
+                if scan is None or (isinstance(scan, tuple) and scan[0] == f"lidar.{BAD_CDR}"):
+                    continue
+                return True, ordinal
+            return True, None
+
+        def flush(final: bool) -> Iterator[UnlabelledFrame]:
+            while pending:
+                known, ordinal = chosen(pending[0][0], final)
+                if not known:
+                    return
+                plan, image_message = pending.popleft()
+                frame = self._frame(bag, plan, image_message, None if ordinal is None else scans[ordinal])
+                for candidate in plan.lidar_candidates:
+                    scan_refs[candidate] -= 1
+                    if scan_refs[candidate] <= 0:
+                        scans.pop(candidate, None)
+                        unread.pop(candidate, None)
+                if frame is not None:
+                    yield frame
+
         with InputBag(self.path, self.typestore) as bag:
             for message in bag.messages(self.topics.all):
                 if message.topic == self.topics.image and message.ordinal in wanted:
                     pending.append((wanted[message.ordinal], message))
                 elif message.topic == self.topics.lidar and scan_refs.get(message.ordinal, 0) > 0:
-                    scans[message.ordinal] = self._decode_scan(bag, message)
-                while pending and (pending[0][0].lidar is None or pending[0][0].lidar in scans):
-                    plan, image_message = pending.popleft()
-                    frame = self._frame(bag, plan, image_message, scans)
-                    if plan.lidar is not None:
-                        scan_refs[plan.lidar] -= 1
-                        if scan_refs[plan.lidar] <= 0:
-                            scans.pop(plan.lidar, None)
-                    if frame is not None:
-                        yield frame
-            while pending:
-                plan, image_message = pending.popleft()
-                frame = self._frame(bag, plan, image_message, scans)
-                if frame is not None:
-                    yield frame
+                    unread[message.ordinal] = message
+                yield from flush(final=False)
+            yield from flush(final=True)
 
     @staticmethod
     def _decode_scan(bag: InputBag, message: BagMessage) -> Scan | tuple[str, str]:
@@ -236,7 +262,7 @@ class BagSource:
             return f"lidar.{type(err).__name__}", str(err)
 
     def _frame(
-        self, bag: InputBag, plan: FramePlan, message: BagMessage, scans: dict[int, Scan | tuple[str, str]]
+        self, bag: InputBag, plan: FramePlan, message: BagMessage, scan: Scan | tuple[str, str] | None
     ) -> UnlabelledFrame | None:
         camera = self.index.camera_infos[plan.camera_info] if plan.camera_info is not None else None
         if camera is None or camera.model is None:
@@ -254,15 +280,17 @@ class BagSource:
         except DepthError as err:
             self.problems.add(f"image: {type(err).__name__}", str(err))
             return None
-        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scans), seen)
+        return UnlabelledFrame(f"{plan.ordinal:06d}", rgb, intrinsics, self._points(plan, scan), seen)
 
-    def _points(self, plan: FramePlan, scans: dict[int, Scan | tuple[str, str]]) -> npt.NDArray[np.float64] | None:
+    def _points(self, plan: FramePlan, scan: Scan | tuple[str, str] | None) -> npt.NDArray[np.float64] | None:
+        """The frame's points in the camera frame from its chosen ``scan`` (None: no readable one within
+        ``lidar_max_age_s``; a tuple: a cloud the decoder refused, counted per frame as the node's worker does)."""
         if not self.topics.lidar:
             return None
-        if plan.lidar is None:
-            self.problems.add("lidar: no scan in time", f"no scan on {self.topics.lidar} near image #{plan.ordinal}")
+        if scan is None:
+            near = "near" if plan.lidar is None else "readable near"
+            self.problems.add("lidar: no scan in time", f"no scan on {self.topics.lidar} {near} image #{plan.ordinal}")
             return None
-        scan = scans.get(plan.lidar, (f"lidar.{BAD_CDR}", "missing in the second pass over the bag"))
         if isinstance(scan, tuple):
             self.problems.add(*scan)
             return None

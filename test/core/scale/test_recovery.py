@@ -703,3 +703,38 @@ def test_a_lidar_on_a_moving_joint_keeps_its_scale_filter_on_real_kitti_frames(k
         reasons.append(out.reason)
     restarts = [i for i, r in enumerate(reasons) if "recalibrated" in r]
     assert len(restarts) <= 1, reasons
+
+
+def test_the_ground_plane_filter_restarts_when_tfs_pose_returns_after_the_parameters_on_real_kitti_frames(
+    kitti_object_dir: Path,
+) -> None:
+    """Real KITTI frames 000000 / 000002 (prediction: the real Velodyne depth, densified, at half scale: the true scale
+    is 2), ``scale.mode=ground_plane``, TF (``scale.ground_frame``) giving the road plane fitted to each frame's scan,
+    then no pose for 1.5 s (the parameters' prior, KITTI's nominal 1.65 m and 0°: 10 % / 5 % off these roads,
+    ``degraded``), then TF's pose again. The parameters' fits had pulled the filter to their scale and the returning
+    TF's fits were averaged with it: +7.9 %, +6.4 %, +5.1 % ... +1.2 % on 000000 over the 9 frames after the return,
+    reported ``ok``. Now the filter restarts at TF's first fit (the reason says so): within 1.5 % from that frame."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.scale.ground import GroundPose
+    from test.kitti_bag import load_kitti_frames
+
+    road_planes = {"000000": (1.69, 1.4), "000002": (1.53, -1.4)}  # test_ground.py's road_planes: m, ° down
+    missing = "no TF base_footprint <- camera_optical for the camera's height above the ground at the image stamp"
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    for frame in load_kitti_frames(kitti_object_dir, tuple(road_planes)):
+        height_m, pitch_deg = road_planes[frame.name]
+        tf_pose = GroundPose(height_m, math.radians(pitch_deg), 0.0)
+        prediction = 0.5 * densify_nearest(frame.lidar_depth_m)
+        recovery = ScaleRecovery(RecoveryConfig(mode="ground_plane", ground=GroundPlaneConfig(1.65, 0.0)))
+        for tenth in range(30):
+            from_tf = not 10 <= tenth < 25
+            pose, why = (tf_pose, "") if from_tf else (None, missing)
+            result = recovery.update(prediction, kind, tenth * 10**8, frame.intrinsics, None, pose, why)
+            assert result.health is (Health.OK if from_tf else Health.DEGRADED), (frame.name, tenth, result.reason)
+            error = result.scale / 2.0 - 1.0
+            if from_tf:
+                assert abs(error) < 0.015, (frame.name, tenth, error, result.reason)
+            if tenth == 24:
+                assert abs(error) > 0.04, (frame.name, error)  # the parameters' prior had pulled the filter
+            if tenth == 25:
+                assert "restarted: its scale came from the parameters' prior" in result.reason, result.reason

@@ -65,6 +65,27 @@ def test_a_cut_scan_is_counted_under_the_node_and_bag_runners_key(
     assert dict(source.problems.counts) == {"lidar.bad_cdr": 1}, source.problems.counts
 
 
+def test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_bag_runner_does(
+    kitti_object_dir: Path, tmp_path: Path
+) -> None:
+    """KITTI 000001 four times at 10 Hz, each scan 30 ms before its image, frame 1's scan cut (bytes that are no
+    message): frame 1 was labelled without LiDAR. The node never receives the cut scan and pairs the nearest one it
+    has within ``lidar.max_age_s`` (frame 2's, 70 ms after), as ``mono-depth bag`` does
+    (``test/bag/test_runner.py::test_a_frame_whose_nearest_scan_is_cut_takes_the_next_readable_scan_as_the_node_does``):
+    now frame 1's points are those of the bag without the cut scan, which is counted once (``lidar.bad_cdr``)."""
+    frame = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    points = {}
+    for name, cut, dropped in (("cut", (1,), ()), ("node", (), (1,))):
+        write_kitti_bag(tmp_path / name, [frame] * 4, cut_scans=cut, drop_scans=dropped)
+        source = BagSource(tmp_path / name, IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+        points[name] = [f.points_in_camera for f in source.frames()]
+        assert dict(source.problems.counts) == ({"lidar.bad_cdr": 1} if cut else {}), source.problems.counts
+    assert len(points["cut"]) == len(points["node"]) == 4
+    for got, want in zip(points["cut"], points["node"], strict=True):
+        assert got is not None and want is not None
+        np.testing.assert_array_equal(got, want)  # frame 1: frame 2's scan
+
+
 def test_a_2d_lidars_laser_scan_in_the_bag_labels_frames_too(kitti_frames: list[KittiFrame], tmp_path: Path) -> None:
     """data.lidar_topic on a LaserScan (the node and the bag runner take one): its beams are the frame's points (it
     crashed decoding the LaserScan as a PointCloud2)."""
