@@ -329,8 +329,8 @@ class _SecondPass:
         started = time.perf_counter()
         try:
             raw, cloud = message.raw, message.msgtype == POINTCLOUD2
-            stored = isinstance(raw, PayloadHead) and not self.bag.message_compressed  # its size: the stored bytes
-            if not (cloud and stored and cloud_head_decodes(self.bag.typestore, raw)):
+            stored = not self.bag.message_compressed  # a head's size is then the stored bytes
+            if not (cloud and stored and isinstance(raw, PayloadHead) and cloud_head_decodes(self.bag.typestore, raw)):
                 self.bag.deserialize(message)  # a LaserScan, a compressed or undecided cloud: read whole
         except DepthError as err:
             self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
