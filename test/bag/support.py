@@ -203,20 +203,25 @@ def signal_while_writing(process: Any, out: Path, sig: int, timeout_s: float = 1
     while not out.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the output bag appears when the second pass (the writing) starts
 
-    def written_bytes() -> int:  # sqlite3's journal comes and goes with each commit: a file may go between the two
+    def committed_bytes() -> int:
+        """The storage files' bytes while no sqlite3 transaction is open (0 while one is: its pages, spilled into the
+        file before the commit, and its journal are no frame yet; a first frame on a loaded machine was caught there,
+        signalled, rolled back: 0 frames written)."""
         total = 0
-        for path in out.glob("*") if out.is_dir() else ():
+        for path in sorted(out.glob("*")) if out.is_dir() else ():  # the .db3 before its -journal
             try:
                 total += path.stat().st_size
             except FileNotFoundError:
                 continue
+            if path.name.endswith("-journal"):
+                return 0
         return total
 
-    # a frame is in once the storage file holds more than its schema and header (sqlite3 writes ~30 KiB of tables
-    # before the first frame; every frame is committed as it is written): a loaded machine can take longer than any
+    # a frame is in once the storage file holds more than its schema and header, committed (sqlite3 writes ~100 KiB
+    # of tables before the first frame and commits frames in batches): a loaded machine can take longer than any
     # fixed wait to get there
-    while written_bytes() <= SCHEMA_BYTES and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    while committed_bytes() <= SCHEMA_BYTES and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
     time.sleep(0.05)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=timeout_s)
