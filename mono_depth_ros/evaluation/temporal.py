@@ -4,7 +4,8 @@ The previous frame is warped into the current view with the known camera motion:
 depth is back-projected (K), moved with ``cur_from_prev`` and projected into the current image, nearest point first
 (z-buffer). A warped pixel counts when it lands on a static surface that both frames see: the warped true depth
 matches the current true depth within ``static_tolerance`` (this drops disocclusions, pixels that left the view and
-moving objects, whose warp under the camera motion alone misses them), and ``exclude`` (e.g. the truth mask of a
+moving objects, whose warp under the camera motion alone misses them, and pixels whose current truth is +inf: sky or
+beyond range), and ``exclude`` (e.g. the truth mask of a
 moving object) does not cover it. There the published previous depth, moved along its own ray into the current
 camera, gives the depth the current frame should publish for that point if nothing flickered; the temporal error is
 the mean relative difference ``|d_cur - d_prev→cur| / d_prev→cur``. A network that is right on average can still
@@ -80,8 +81,10 @@ def static_correspondences(
     v = np.rint(intrinsics.fy * moved[winners, 1] / moved[winners, 2] + intrinsics.cy).astype(np.intp)
     target = v * intrinsics.width + u
     truth_here = truth_cur_m.reshape(-1)[target].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        same = np.abs(warped.reshape(-1)[target] - truth_here) <= static_tolerance * truth_here
+    with np.errstate(invalid="ignore"):  # a current truth of +inf (sky, beyond range) is no surface: inf <= inf held
+        same = np.isfinite(truth_here) & (
+            np.abs(warped.reshape(-1)[target] - truth_here) <= static_tolerance * truth_here
+        )
     return Correspondences(source[winners][same], target[same])
 
 

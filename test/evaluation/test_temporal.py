@@ -91,3 +91,18 @@ def test_abs_rel_and_shape_checks() -> None:
     assert np.isnan(abs_rel(truth, truth, mask))
     with pytest.raises(ShapeError, match="one size"):
         static_correspondences(wall(10.0), np.zeros((3, 3), np.float32), K, forward(0.0))
+
+
+def test_a_pixel_whose_current_truth_is_sky_or_beyond_range_is_not_a_static_surface() -> None:
+    # the wall's top rows vanish (sky, or beyond the renderer's range: +inf) while the camera stands: nothing static
+    # is seen there now, so a published depth there (a network's guess for the sky) is not a static surface's change
+    truth_cur = wall(10.0)
+    truth_cur[:12] = np.inf
+    pairs = static_correspondences(wall(10.0), truth_cur, K, forward(0.0))
+    counted = np.zeros(K.height * K.width, bool)
+    counted[pairs.target] = True
+    assert not counted.reshape(K.height, K.width)[:12].any()
+    assert pairs.target.size == (K.height - 12) * K.width
+    published_cur = wall(10.0)
+    published_cur[:12] = 50.0
+    assert temporal_error(wall(10.0), published_cur, pairs, K, forward(0.0)).mean == pytest.approx(0.0)
