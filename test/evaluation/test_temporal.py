@@ -63,9 +63,9 @@ def test_a_moving_object_and_its_disocclusion_do_not_count() -> None:
     truth_prev[10:30, 10:30] = 5.0  # an object leaves this place ...
     truth_cur[10:30, 40:60] = 5.0  # ... and is here now
     pairs = static_correspondences(truth_prev, truth_cur, K, forward(0.0))
-    counted = np.zeros(K.height * K.width, bool)
-    counted[pairs.target] = True
-    counted = counted.reshape(K.height, K.width)
+    flat = np.zeros(K.height * K.width, bool)
+    flat[pairs.target] = True
+    counted = flat.reshape(K.height, K.width)
     assert not counted[10:30, 10:30].any()  # disoccluded wall: the previous frame saw the object there
     assert not counted[10:30, 40:60].any()  # the object in its new place: the previous frame saw the wall
     assert counted[35:, :].all()
