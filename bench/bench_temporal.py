@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python -m bench.bench_temporal [--frames 40] [--width 640] [--height 192] [--seeds 0,1,2,3,4]``
 (about 3 minutes on one CPU thread). Prints two tables; no assertions (the goal is tested with small settings in
 test/evaluation/test_temporal_sequence.py). ``--floor`` prints instead, per drive and oracle, the temporal error
-that the oracle's scene-bound error alone gives (no flicker: a floor no filter removes, see the test of that name);
+that the oracle's scene-bound error alone gives (no flicker: a floor the shipped filter does not go below, and
+no filter without lag, see the floor test in test/evaluation/test_temporal_sequence.py);
 at the goal test's settings: ``--floor --frames 12 --width 320 --height 96 --lidar-step-deg 1``.
 
 Quality: synthetic drives (:mod:`mono_depth_ros.evaluation.temporal_sequence`: the ego car at 8 m/s, a car in the

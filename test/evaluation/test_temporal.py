@@ -63,9 +63,9 @@ def test_a_moving_object_and_its_disocclusion_do_not_count() -> None:
     truth_prev[10:30, 10:30] = 5.0  # an object leaves this place ...
     truth_cur[10:30, 40:60] = 5.0  # ... and is here now
     pairs = static_correspondences(truth_prev, truth_cur, K, forward(0.0))
-    counted = np.zeros(K.height * K.width, bool)
-    counted[pairs.target] = True
-    counted = counted.reshape(K.height, K.width)
+    flat = np.zeros(K.height * K.width, bool)
+    flat[pairs.target] = True
+    counted = flat.reshape(K.height, K.width)
     assert not counted[10:30, 10:30].any()  # disoccluded wall: the previous frame saw the object there
     assert not counted[10:30, 40:60].any()  # the object in its new place: the previous frame saw the wall
     assert counted[35:, :].all()
@@ -91,3 +91,60 @@ def test_abs_rel_and_shape_checks() -> None:
     assert np.isnan(abs_rel(truth, truth, mask))
     with pytest.raises(ShapeError, match="one size"):
         static_correspondences(wall(10.0), np.zeros((3, 3), np.float32), K, forward(0.0))
+
+
+def test_a_pixel_whose_current_truth_is_sky_or_beyond_range_is_not_a_static_surface() -> None:
+    # the wall's top rows vanish (sky, or beyond the renderer's range: +inf) while the camera stands: nothing static
+    # is seen there now, so a published depth there (a network's guess for the sky) is not a static surface's change
+    truth_cur = wall(10.0)
+    truth_cur[:12] = np.inf
+    pairs = static_correspondences(wall(10.0), truth_cur, K, forward(0.0))
+    counted = np.zeros(K.height * K.width, bool)
+    counted[pairs.target] = True
+    assert not counted.reshape(K.height, K.width)[:12].any()
+    assert pairs.target.size == (K.height - 12) * K.width
+    published_cur = wall(10.0)
+    published_cur[:12] = 50.0
+    assert temporal_error(wall(10.0), published_cur, pairs, K, forward(0.0)).mean == pytest.approx(0.0)
+
+
+def ground(height_m: float, shift_rows: float = 0.0) -> npt.NDArray[np.float32]:
+    """True depth of a flat ground ``height_m`` below the camera (optical y down), +inf at and above the horizon;
+    ``shift_rows``: each pixel gets the depth of the point ``shift_rows`` rows lower (a sub-pixel shimmer)."""
+    rows = np.arange(K.height, dtype=np.float64)[:, None] - K.cy + shift_rows
+    with np.errstate(divide="ignore"):
+        depth = np.where(rows > 0, height_m * K.fy / rows, np.inf)
+    return np.broadcast_to(depth, (K.height, K.width)).astype(np.float32)
+
+
+def test_exact_depth_of_a_ground_plane_driven_along_does_not_flicker() -> None:
+    # driving 1 m along a flat ground the depth image stays the same, but a ground point seen from the previous
+    # camera lands between the pixel centres: compared at the nearest pixel, whose ground point lies up to half a row
+    # nearer or farther, exact depth read 0.3 % of change a frame (the measure's own floor on every road)
+    truth = ground(1.65)
+    motion = forward(1.0)
+    pairs = static_correspondences(truth, truth, K, motion)
+    assert pairs.source.size >= 3 * K.width  # rows whose ground point lands within 1 % of a pixel centre's
+    assert temporal_error(truth, truth, pairs, K, motion).mean == pytest.approx(0.0, abs=1e-6)
+    # a 5 % jump still reads 5 %, and an error bound to the ground still moves its cloud as on the wall above
+    assert temporal_error(truth, truth * 1.05, pairs, K, motion).mean == pytest.approx(0.05, rel=1e-3)
+
+
+def test_flicker_along_a_slope_reads_its_known_size() -> None:
+    # the carry to the target pixel's own point uses the true depths alone: a flicker that varies along the slope must
+    # still read its own size. Exact previous depth, the current one sampled a quarter row lower (the image shimmers
+    # by a sub-pixel step): at each counted pixel the published depth changed by |d(v + 1/4) - d(v)| / d(v), the
+    # previous cloud being exact; and a scale jump 1.05 -> 0.97, whose moved previous point at the pixel's own ground
+    # point (true depth d + 1 there) is 1.05 (d + 1) - 1. Compared where the moved point landed, both read 1.5-2.4 %
+    # off (0.1031 for 0.1047, 0.0790 for 0.0810).
+    truth = ground(1.65)
+    motion = forward(1.0)
+    pairs = static_correspondences(truth, truth, K, motion)
+    here = truth.reshape(-1)[pairs.target].astype(np.float64)
+    shimmer = ground(1.65, shift_rows=0.25)
+    change = np.abs(shimmer.reshape(-1)[pairs.target] - here) / here
+    assert change.mean() > 0.05
+    assert temporal_error(truth, shimmer, pairs, K, motion).mean == pytest.approx(change.mean(), rel=1e-4)
+    moved = 1.05 * (here + 1.0) - 1.0
+    jump = np.mean(np.abs(0.97 * here - moved) / moved)
+    assert temporal_error(truth * 1.05, truth * 0.97, pairs, K, motion).mean == pytest.approx(jump, rel=1e-4)

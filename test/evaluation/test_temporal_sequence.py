@@ -36,9 +36,9 @@ SEEDS = (0, 1, 2, 3, 4)
 MISSED = pytest.mark.xfail(
     strict=True,
     reason="drive 3 misses the goal: temporal error 0.52-0.61 of unfiltered, where its scene-bound error alone (no "
-    "flicker) already gives 0.31-0.40 (other drives 0.15-0.32; see the floor test below): halving would need the "
-    "flicker cut to 0.33-0.41, the filter reaches 0.40-0.51 there; car error +0.9-1.4 % (lag: the car's side moves "
-    "4.6-4.9 % per frame in depth as it passes, below temporal.agreement); docs/ros2_node.md",
+    "flicker) already gives 0.30-0.39 unfiltered (other drives 0.14-0.31; see the floor test below): halving would "
+    "need the flicker cut to 0.34-0.42, the filter reaches 0.40-0.50 there; car error +0.8-2.0 % (lag: the car's side "
+    "moves 4.6-4.9 % per frame in depth as it passes, below temporal.agreement); docs/ros2_node.md",
 )
 SCENE_BOUND = OracleNoise(flicker_sigma=0.0, pixel_sigma=0.0, scale_jitter=0.0)  # the oracle's error bound to the world
 
@@ -88,17 +88,19 @@ def test_filter_halves_flicker_without_losing_accuracy_or_lagging_the_car(seed: 
     assert np.isfinite(on.filter_ms) and np.isnan(off.filter_ms)
 
 
-def test_drive_3s_error_bound_to_the_scene_alone_leaves_a_floor_no_filter_halves() -> None:
+def test_drive_3s_error_bound_to_the_scene_alone_leaves_a_floor_the_filter_does_not_go_below() -> None:
     # an error bound to the world point (a network's error following the image content) still moves the published
-    # cloud by the error times the camera's step (test/evaluation/test_temporal.py): not flicker, and no filter whose
-    # output stays near the prediction removes it. Drive 3's floor is the largest share of its unfiltered temporal
-    # error (0.36 of it for this oracle; 0.19-0.22 on the other drives): the reason its xfail above stands.
+    # cloud by the error times the camera's step (test/evaluation/test_temporal.py): not flicker. A filter gets below
+    # it only by holding an older view's error (lag), which AbsRel shows: an EMA of truth-matched pixels fed this error
+    # alone takes it to 0.59-0.93 with AbsRel 10-36 % worse (docs/ros2_node.md); the shipped filter does not go below
+    # it. Drive 3's floor is the largest share of its unfiltered temporal error (0.35 of it for this oracle; 0.17-0.21
+    # on the other drives): the reason its xfail above stands.
     kind = OutputKind.METRIC
     floor = {s: score(drive(s), kind, temporal=False, seed=s, noise=SCENE_BOUND).temporal for s in (0, 3)}
     share = {s: floor[s] / score(drive(s), kind, temporal=False, seed=s).temporal for s in (0, 3)}
     assert share[3] > 0.33 and share[0] < 0.25, share
     filtered = score(drive(3), kind, temporal=True, seed=3, noise=SCENE_BOUND).temporal
-    assert filtered >= 0.95 * floor[3], (filtered, floor[3])  # the filter does not get below it either
+    assert filtered >= 0.95 * floor[3], (filtered, floor[3])  # the shipped filter does not get below it
 
 
 def test_oracle_kinds_hide_the_same_depth(frames: list[TemporalFrame]) -> None:
