@@ -543,9 +543,18 @@ def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protoco
 def evaluate_samples(
     predict: Predictor, output_kind: OutputKind, samples: Sequence[EvalSample], protocol: Protocol
 ) -> EvalReport:
-    """Run ``predict`` on every sample and evaluate under ``protocol``; under a crop of :data:`KB_INPUT_CROPS` (BTS's)
-    ``predict`` is fed the 352×1216 KB crop of each frame (:func:`kb_input_samples`, checked before it runs) and must
-    return its depth at that size."""
+    """Run ``predict`` on every sample and evaluate under ``protocol``; under a crop of :data:`KB_CROPS` (ZoeDepth's,
+    Marigold's) ``predict`` is fed the 352×1216 KB crop of each frame and scored on it (:func:`.samples.kb_cropped`,
+    as :func:`evaluate_checkpoint`), under one of :data:`KB_INPUT_CROPS` (BTS's) it is fed that crop
+    (:func:`kb_input_samples`, checked before it runs) and must return its depth at that size, put back into the
+    frame.
+
+    Raises:
+        ShapeError: a KB crop of a frame smaller than 352×1216 or of GT of another size than its image (naming the
+            whole-frame crop to take).
+    """
+    if protocol.crop in KB_CROPS:
+        samples = [kb_cropped(s, protocol.crop) for s in samples]
     if protocol.crop in KB_INPUT_CROPS:
         fed = kb_input_samples(samples, protocol.crop)
         pairs = ((s.name, predict(cut.rgb), s.gt_depth_m) for s, (cut, _) in zip(samples, fed, strict=True))

@@ -18,7 +18,7 @@ from mono_depth_ros.evaluation.depth import (
     evaluate_predictions,
     resolve_scaling,
 )
-from mono_depth_ros.evaluation.metrics import garg_crop_mask
+from mono_depth_ros.evaluation.metrics import METRIC_NAMES, garg_crop_mask
 from mono_depth_ros.evaluation.samples import annotated_samples, load_samples
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.registry import build_model
@@ -845,3 +845,31 @@ def test_kitti_improved_kb_input_feeds_the_kb_crop_through_evaluate_samples_and_
     assert whole[0][1].shape == samples[0].gt_depth_m.shape
     with pytest.raises(ShapeError, match=r"'0000000005'.*garg_kb_input.*352x1216.*\(375, 1242\).*--crop garg\b"):
         evaluate_predictions(whole, protocol, kind)
+
+
+@pytest.mark.parametrize("crop", ["garg_kb", "eigen_kitti_kb"])
+def test_the_kb_crops_feed_the_kb_cut_through_evaluate_samples(
+    kitti_depth_dir: Path, tmp_path: Path, crop: str
+) -> None:
+    """Under ``garg_kb`` / ``eigen_kitti_kb`` (ZoeDepth's / Marigold's: the network sees the 352×1216 KB cut)
+    ``evaluate_samples`` fed its predictor the whole 375×1242 frame and scored that prediction's KB window: another
+    input than the protocol's, other figures than ``evaluate_checkpoint``'s. It feeds the cut, and both entry points
+    give the same numbers on the real KITTI frames."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor, evaluate_samples
+
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
+    samples = annotated_samples(kitti_depth_dir)
+    predict, kind = checkpoint_predictor(checkpoint)
+    fed: list[tuple[int, ...]] = []
+
+    def bare(rgb: np.ndarray) -> np.ndarray:
+        fed.append(rgb.shape)
+        return predict(rgb, None, None)
+
+    protocol = replace(PROTOCOLS["kitti_improved_kb"], crop=crop)
+    report = evaluate_samples(bare, kind, samples, protocol)
+    assert fed == [(352, 1216, 3)] * len(samples)
+    reference = evaluate_checkpoint(checkpoint, samples, protocol)
+    assert report.mean.count == reference.mean.count == 3
+    for name in METRIC_NAMES:
+        assert getattr(report.mean, name) == pytest.approx(getattr(reference.mean, name), rel=1e-6), name
