@@ -81,6 +81,8 @@ _CROPS = {
     "prediction put back into the frame",
     "eigen_kitti": "Eigen KITTI: rows 33.2-91.4 %, cols 3.6-96.4 % (124:342, 44:1197 of 375×1242)",
     "eigen_kitti_kb": "KB crop (image and GT), then Eigen KITTI of that (140:344, 56:1185 of 375×1242)",
+    "eigen_kitti_kb_input": "Eigen KITTI of the full frame (124:342, 44:1197 of 375×1242), the network fed the KB "
+    "crop and its prediction put back into the frame",
     "eigen_nyu": "Eigen NYU: rows 45:471, cols 41:601 of 480×640",
     "none": "none",
 }
@@ -160,8 +162,11 @@ def protocol_section() -> str:
         "  `--crop eigen_kitti_kb` takes them of the 352×1216 KB crop, the network fed the cut image, as Marigold's",
         "  KITTI evaluation (`kitti_bm_crop: true`, `valid_mask_crop: eigen`; rows 140:344, cols 56:1185): its",
         "  pixels with `--protocol kitti_improved_kb --crop eigen_kitti_kb` (GT < 80 m; `--scaling affine`: its",
-        "  `least_square`). Neither crop has a protocol row: no anchor above was measured with it.",
-        "- The four KITTI crops are refused on frames that are not KITTI-wide (width / height outside 3.0-3.6: NYU's",
+        "  `least_square`). `--crop eigen_kitti_kb_input` is BTS's `bts_eval.py --do_kb_crop --eigen_crop`: the",
+        "  network fed the 352×1216 KB crop and its prediction put back into the frame, as `kitti_improved_kb_input`,",
+        "  the Eigen fractions of the full frame scored (`--protocol kitti_improved_kb_input --crop",
+        "  eigen_kitti_kb_input`). None of these crops has a protocol row: no anchor above was measured with it.",
+        "- The KITTI crops are refused on frames that are not KITTI-wide (width / height outside 3.0-3.6: NYU's",
         "  480×640 names `--crop eigen_nyu`, another camera `--crop none`), and `eigen_nyu` on frames that are not",
         "  NYU's 3:4: ZoeDepth and BTS score KITTI with the Garg crop and NYU with the Eigen NYU crop, never across.",
         "- Scalings (`--scaling`, per image over the evaluated pixels): `median` (monodepth2), `affine_inverse`",
