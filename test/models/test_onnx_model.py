@@ -626,3 +626,35 @@ def test_a_kitti_frame_cropped_by_the_graph_to_whole_patches_is_refused_and_runs
     )
     got = DepthEstimator.open("onnx", path, config).predict(image, out_hw=(364, 1232)).values
     np.testing.assert_array_equal(got[:, 0], np.arange(1, 365, dtype=np.float32))
+
+
+def test_a_model_linked_alone_reads_the_sidecars_beside_its_target_and_a_snapshots_beside_the_link(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    """``ln -s /models/tiny.onnx ws/da.onnx``: the spec and golden were looked for beside the link only, so the
+    export's golden was not read (no start-up self-test, without a word) and a spec rewritten beside the model (here
+    depth_up_to_scale) gave way to the one embedded at export (metric: published as metres). Beside the link first
+    (a Hugging Face snapshot links every file of the repo side by side, its blobs are named by hash), else beside
+    the link's target, both files from the same place; ONNX Runtime reads external data beside the target too."""
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for file in (onnx_path, spec_path_for(onnx_path), golden_path_for(onnx_path)):
+        shutil.copy(file, models / file.name)
+    target = models / onnx_path.name
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    link = workspace / "da.onnx"
+    link.symlink_to(target)
+    linked = OnnxBackend(link, CPU)
+    assert linked.golden is not None and linked.spec == OnnxBackend(target, CPU).spec
+    spec = json.loads(spec_path_for(target).read_text())
+    spec["output_kind"] = "depth_up_to_scale"
+    spec_path_for(target).write_text(json.dumps(spec))
+    golden_path_for(target).unlink()  # as `mono-depth spec` leaves it: made under the earlier spec
+    linked = OnnxBackend(link, CPU)
+    assert linked.spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE and linked.golden is None
+    spec["output_kind"] = "relative_inverse"  # a spec beside the link (a snapshot's own file) wins
+    spec_path_for(link).write_text(json.dumps(spec))
+    assert OnnxBackend(link, CPU).spec.output_kind is OutputKind.RELATIVE_INVERSE
