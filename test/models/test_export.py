@@ -548,3 +548,69 @@ def test_an_export_interrupted_between_its_data_and_its_graph_leaves_the_earlier
     # were gone by then (the earlier graph's embedded spec holds for it)
     assert {p.name for p in tmp_path.iterdir()} == before - {"large.onnx.golden.safetensors", "large.onnx.spec.json"}
     assert external_data_files(target) == [tmp_path / "large.onnx.data"]
+
+
+_KILLED_EXPORT = """
+import os, signal, sys, time
+from pathlib import Path
+import mono_depth_ros.models.export as export
+from mono_depth_ros.models.spec import OutputKind
+from test.models.tiny_models import tiny_unet
+
+target, mode = Path(sys.argv[1]), sys.argv[2]
+
+def stop(*args, **kwargs):
+    if mode == "kill":  # SIGKILL once the graph is written in its staging folder: no finally runs
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("staged", flush=True)
+    while not target.with_name("go").exists():  # a live export, held until the test lets it finish
+        time.sleep(0.05)
+    return parity(*args, **kwargs)
+
+parity = export._onnx_parity
+export._onnx_parity = stop
+network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+export.export_onnx(network, spec, target, exporter="legacy")
+"""
+
+
+def test_an_export_removes_the_staging_folders_of_killed_exports_and_not_a_live_ones(tmp_path: Path) -> None:
+    """An export SIGKILLed after writing its graph (the OOM killer, ``kill -9``) left its hidden staging folder
+    ``.tiny.onnx.XXXX`` (the graph, for a large model gigabytes of external data) beside the output for good: the next
+    export made its own and left it. It removes those whose exporter is gone (its lock on the folder died with it),
+    and leaves the folder of an export still running into the same path, which then completes."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    target = tmp_path / "tiny.onnx"
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_EXPORT, str(target), "kill"], cwd=root, env=env, capture_output=True, check=False
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    stale = [p for p in tmp_path.glob(".tiny.onnx.*") if p.is_dir()]
+    assert len(stale) == 1 and (stale[0] / "tiny.onnx").is_file() and not target.exists()
+    an_hour_ago = time.time() - 3600.0  # an earlier crash: not a folder an exporter has just made
+    for path in [stale[0], *stale[0].iterdir()]:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    live = subprocess.Popen(  # this interpreter, the script above
+        [sys.executable, "-c", _KILLED_EXPORT, str(target), "hold"], cwd=root, env=env, stdout=subprocess.PIPE
+    )
+    try:
+        assert live.stdout is not None and live.stdout.readline().strip() == b"staged"
+        running = [p for p in tmp_path.glob(".tiny.onnx.*") if p.is_dir() and p != stale[0]]
+        assert len(running) == 1
+        for path in [running[0], *running[0].iterdir()]:
+            os.utime(path, (an_hour_ago, an_hour_ago))  # old, but its exporter holds it
+        network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+        export_onnx(network, spec, target, exporter="legacy")
+        assert not stale[0].exists()
+        assert running[0].is_dir() and (running[0] / "tiny.onnx").is_file()
+    finally:
+        (tmp_path / "go").touch()
+        assert live.wait(timeout=120) == 0
+    assert not running[0].exists() and target.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -1,0 +1,57 @@
+"""Staging folders of ONNX exports: a graph is written and checked in a hidden folder of its own beside the output
+(``.<name>.XXXXXXXX``, :func:`~.export.export_onnx`) and swapped in from there; an exporter killed with no
+``finally`` run (SIGKILL, the OOM killer, a power loss) leaves its folder, with the graph and, for a large model,
+gigabytes of external data. The next export to that path removes such folders, never one another export still
+writes: each exporter holds a lock on its folder while it runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+_LOG = logging.getLogger(__name__)
+
+STAGING_LOCK = ".export.lock"
+"""The file in an ONNX export's staging folder that its exporter holds locked (``flock``) while it runs: the lock
+goes with the process, whatever ends it (SIGKILL, the OOM killer), so a folder whose lock can be taken is stale."""
+STAGING_GRACE_S = 60.0
+"""Age below which a staging folder's unlocked lock file is left: its exporter may have made it and not yet locked
+it."""
+
+
+def remove_stale_staging(target: Path) -> list[Path]:
+    """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
+    whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the
+    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` can be
+    locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock is held (an
+    export to the same path still running) or that has no lock file (not one of ours) is left.
+
+    Returns:
+        The folders removed (each logged).
+    """
+    removed = []
+    for folder in sorted(target.parent.glob(f".{glob.escape(target.name)}.*")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            lock = os.open(folder / STAGING_LOCK, os.O_RDWR)  # never created here: no lock file, not ours
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
+                continue  # just made: its exporter may not have locked it yet
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # held: a live export
+            continue
+        finally:
+            os.close(lock)
+        removed.append(folder)
+        _LOG.info("removed %s, the staging folder of an export to %s that was killed", folder, target)
+    return removed

@@ -1,0 +1,47 @@
+"""Tests for models/staging.py: which staging folders of ONNX exports the next export removes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from mono_depth_ros.models.staging import STAGING_LOCK, remove_stale_staging
+
+
+def _staging(folder: Path, age_s: float, locked: bool | None) -> int | None:
+    """A staging folder holding a graph, its lock file ``age_s`` old (None: no lock file), held when ``locked``;
+    returns the holding descriptor."""
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(b"graph")
+    if locked is None:
+        return None
+    lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    then = time.time() - age_s
+    os.utime(folder / STAGING_LOCK, (then, then))
+    if locked:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return lock
+    os.close(lock)
+    return None
+
+
+def test_only_old_unlocked_staging_folders_of_the_same_path_are_removed(tmp_path: Path) -> None:
+    """Removed: an exporter's folder whose lock nobody holds, an hour old. Left: one whose lock is held (a live
+    export), one just made (its exporter may not have locked it yet), one without a lock file (not ours), and the
+    staging folder of another output in the same folder."""
+    target = tmp_path / "tiny.onnx"
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    held = _staging(tmp_path / ".tiny.onnx.live0000", 3600.0, True)
+    _staging(tmp_path / ".tiny.onnx.new00000", 1.0, False)
+    _staging(tmp_path / ".tiny.onnx.other000", 3600.0, None)
+    _staging(tmp_path / ".big.onnx.dead0000", 3600.0, False)
+    try:
+        assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.dead0000"]
+    finally:
+        assert held is not None
+        os.close(held)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".big.onnx.dead0000", ".tiny.onnx.live0000", ".tiny.onnx.new00000", ".tiny.onnx.other000"]
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.live0000"]  # its exporter gone
