@@ -909,3 +909,47 @@ def test_the_eigen_crop_of_btss_kb_input_procedure_scores_as_bts_eval(kitti_dept
     for other in ("eigen_kitti", "eigen_kitti_kb"):
         scored = evaluate_checkpoint(checkpoint, samples, replace(protocol, crop=other)).mean
         assert scored.abs_rel != pytest.approx(reference["abs_rel"], rel=1e-5), other
+
+
+def test_the_garg_crop_takes_kitti_360_frames_and_kitti_resized_to_256x512_as_the_references_do(
+    tiny_checkpoint: Path, kitti_depth_dir: Path
+) -> None:
+    """monodepth2 (``evaluate_depth.py``) and BTS (``bts_eval.py``) take the Garg / Eigen crops as fractions of the
+    GT's height and width, whatever its size: a KITTI-360 frame (376x1408, width / height 3.74) and a KITTI frame
+    resized to monodepth's 256x512 (2.0, each axis on its own: the fractions cover the same rows and columns of the
+    scene) were refused naming `--crop none` (width / height outside 3.0-3.6), which scores the sky and the bonnet.
+    They are scored under the fractions of their own size, as the references score them; NYU's 3:4 and a 4:1 strip
+    stay refused."""
+    import cv2
+
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    kitti = annotated_samples(kitti_depth_dir)
+    pad = ((1, 0), (83, 83))  # 375x1242 -> 376x1408, KITTI-360's size (its camera centred)
+    wide = [
+        EvalSample(
+            s.name,
+            np.pad(s.rgb, (*pad, (0, 0)), mode="edge"),
+            np.pad(s.gt_depth_m, pad, constant_values=np.nan),
+            replace(s.intrinsics, cx=s.intrinsics.cx + 83, cy=s.intrinsics.cy + 1, width=1408, height=376),
+        )
+        for s in kitti
+    ]
+    resized = [
+        EvalSample(
+            s.name,
+            cv2.resize(s.rgb, (512, 256), interpolation=cv2.INTER_AREA),
+            cv2.resize(s.gt_depth_m, (512, 256), interpolation=cv2.INTER_NEAREST),
+            s.intrinsics.resized(512, 256),
+        )
+        for s in kitti
+    ]
+    for frames in (wide, resized):
+        for crop in ("garg", "eigen_kitti"):
+            protocol = replace(PROTOCOLS["kitti_improved"], crop=crop)
+            report = evaluate_checkpoint(tiny_checkpoint, frames, protocol)
+            assert report.mean.count == 3, (frames[0].rgb.shape, crop)
+    strip = [EvalSample(s.name, s.rgb[:120, :480], s.gt_depth_m[:120, :480], s.intrinsics) for s in kitti]  # 4:1
+    with pytest.raises(ShapeError, match=r"120x480.*--crop none"):
+        evaluate_checkpoint(tiny_checkpoint, strip, PROTOCOLS["kitti_improved"])
