@@ -22,7 +22,6 @@ path as it was (or none), never a model beside another model's spec or golden.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -48,7 +47,7 @@ from mono_depth_ros.models.onnx_model import require_onnxruntime
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, replace_model_files, staging_path
 from mono_depth_ros.models.spec import ModelSpec
-from mono_depth_ros.models.staging import STAGING_LOCK, remove_stale_staging
+from mono_depth_ros.models.staging import lock_staging, remove_stale_staging
 from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
 
 DEFAULT_OPSET = 18
@@ -417,13 +416,12 @@ def export_onnx(
     staging: Path | None = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        lock = os.open(staging / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        lock = lock_staging(staging)
     except OSError as err:  # a read-only folder, no permission: named as a graph that cannot be written there
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise write_failed(target, err, "an earlier export there is left as it was") from None
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # held until the folder is removed (staging.remove_stale_staging)
         partial = staging / target.name
         used = _onnx_export(module, inputs[0], partial, opset, exporter, target)
         max_diff, dynamic = _onnx_parity(ort, partial, module, inputs, _other_size(hw, spec))

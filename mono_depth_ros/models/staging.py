@@ -25,6 +25,27 @@ STAGING_GRACE_S = 60.0
 it."""
 
 
+def lock_staging(folder: Path) -> int:
+    """Create ``folder``'s :data:`STAGING_LOCK` and hold it (``flock``) for the exporter writing in ``folder``.
+
+    A filesystem that refuses ``flock`` (Lustre mounted without ``flock``: ENOSYS, NFS without its lock daemon:
+    ENOLCK, some FUSE mounts: EOPNOTSUPP) leaves the file unlocked and the export goes on: the lock only guards the
+    clean-up, and :func:`remove_stale_staging` cannot lock such a folder either, so it is never taken as stale.
+
+    Returns:
+        The lock file's descriptor, for the exporter to close once it has removed ``folder``.
+
+    Raises:
+        OSError: the lock file cannot be created (a read-only folder, no permission).
+    """
+    lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held until the folder is removed
+    except OSError as err:
+        _LOG.debug("no lock on %s (%s): a later export will leave it if this one is killed", folder, err)
+    return lock
+
+
 def remove_stale_staging(target: Path) -> list[Path]:
     """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
     whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
 from pathlib import Path
+
+import pytest
 
 from mono_depth_ros.models.staging import STAGING_LOCK, remove_stale_staging
 
@@ -45,3 +48,25 @@ def test_only_old_unlocked_staging_folders_of_the_same_path_are_removed(tmp_path
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".big.onnx.dead0000", ".tiny.onnx.live0000", ".tiny.onnx.new00000", ".tiny.onnx.other000"]
     assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.live0000"]  # its exporter gone
+
+
+def test_an_export_to_a_filesystem_without_flock_completes_and_its_folders_are_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a filesystem that refuses ``flock`` (Lustre mounted without ``flock``: ENOSYS; NFS without its lock daemon:
+    ENOLCK; a FUSE mount: EOPNOTSUPP) the export failed with that raw OSError, though the lock only guards the
+    clean-up; it completes, and no staging folder whose lock cannot be tested is removed (it may be a live one)."""
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.spec import OutputKind
+
+    from .tiny_models import tiny_unet
+
+    def no_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    result = export_onnx(network, spec, tmp_path / "tiny.onnx", exporter="legacy")
+    assert result.path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".tiny.onnx.dead0000"]
