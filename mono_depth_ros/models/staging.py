@@ -12,6 +12,7 @@ import glob
 import logging
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -40,18 +41,38 @@ def lock_staging(folder: Path) -> int:
     """
     lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
     try:
+        os.write(lock, _holder().encode())  # whose lock: another host's cannot be tested here (remove_stale_staging)
+    except OSError:
+        os.close(lock)
+        raise
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # held until the folder is removed
     except OSError as err:
         _LOG.debug("no lock on %s (%s): a later export will leave it if this one is killed", folder, err)
     return lock
 
 
+def _holder() -> str:
+    """What a lock file records of its exporter: this host's name (the line :func:`remove_stale_staging` compares)
+    and, for a person looking, the process id."""
+    return f"{socket.gethostname()} {os.getpid()}\n"
+
+
+def _made_here(lock: int) -> bool:
+    """Whether the lock file open at ``lock`` was made by an exporter on this host (its first word): a lock held on
+    another host is not seen here where ``flock`` is local to each host (NFS ``nolock`` / ``local_lock=flock``,
+    Lustre ``localflock``), so only this host's folders can be told stale."""
+    head = os.pread(lock, 512, 0).decode("utf-8", errors="replace").split()
+    return bool(head) and head[0] == socket.gethostname()
+
+
 def remove_stale_staging(target: Path) -> list[Path]:
     """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
     whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the
-    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` can be
-    locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock is held (an
-    export to the same path still running) or that has no lock file (not one of ours) is left.
+    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` names this
+    host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock
+    is held (an export to the same path still running), made on another host (a lock local to that host is not seen
+    here) or that has no lock file (not one of ours) is left.
 
     Returns:
         The folders removed (each logged).
@@ -66,6 +87,8 @@ def remove_stale_staging(target: Path) -> list[Path]:
             continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _made_here(lock):
+                continue  # another host's export: alive or not, its lock is not seen from here
             if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
                 continue  # just made: its exporter may not have locked it yet
             shutil.rmtree(folder, ignore_errors=True)

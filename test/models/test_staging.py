@@ -5,12 +5,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.models.staging import STAGING_LOCK, remove_stale_staging
+from mono_depth_ros.models.staging import STAGING_LOCK, lock_staging, remove_stale_staging
 
 
 def _staging(folder: Path, age_s: float, locked: bool | None) -> int | None:
@@ -21,6 +22,7 @@ def _staging(folder: Path, age_s: float, locked: bool | None) -> int | None:
     if locked is None:
         return None
     lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    os.write(lock, f"{socket.gethostname()} 1234\n".encode())  # made on this host, as lock_staging records
     then = time.time() - age_s
     os.utime(folder / STAGING_LOCK, (then, then))
     if locked:
@@ -70,3 +72,28 @@ def test_an_export_to_a_filesystem_without_flock_completes_and_its_folders_are_l
     result = export_onnx(network, spec, tmp_path / "tiny.onnx", exporter="legacy")
     assert result.path.is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".tiny.onnx.dead0000"]
+
+
+def test_the_staging_folder_of_an_export_on_another_host_is_left(tmp_path: Path) -> None:
+    """A folder shared between machines whose ``flock`` is local to each (NFS mounted ``nolock`` or
+    ``local_lock=flock``, Lustre ``localflock``): an export running on another host holds its lock there only, so from
+    here it looked unlocked and, past the grace, its folder was removed under it. Each lock file names the host that
+    made it; a folder made on another host is left (whether its exporter lives cannot be told from here), one made on
+    this host whose lock is free goes."""
+    target = tmp_path / "tiny.onnx"
+    ours = lock_staging(_made(tmp_path / ".tiny.onnx.ours0000"))
+    os.close(ours)  # its exporter gone
+    theirs = tmp_path / ".tiny.onnx.them0000"
+    _staging(theirs, 3600.0, False)
+    (theirs / STAGING_LOCK).write_text(f"{socket.gethostname()}-elsewhere 4242\n", encoding="utf-8")
+    then = time.time() - 3600.0
+    for folder in (tmp_path / ".tiny.onnx.ours0000", theirs):
+        os.utime(folder / STAGING_LOCK, (then, then))
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.ours0000"]
+    assert theirs.is_dir()
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(b"graph")
+    return folder
