@@ -438,19 +438,19 @@ def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
 
 KITTI_CROPS = ("garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb", "eigen_kitti_kb_input")
 """The crops defined on KITTI's frames (the rest: ``none``, and ``eigen_nyu`` on NYU's, :func:`check_nyu_frames`)."""
-KITTI_ASPECT = (1.95, 3.8)
+KITTI_ASPECT = (3.0, 3.8)
 """Width / height of KITTI frames: 3.30-3.31 raw (375×1242, 370×1224, ...), 3.45 KB-cut (352×1216), 3.74 KITTI-360
-(376×1408), 3.2-3.33 the resizes networks are fed (320×1024, 192×640), 2.0 monodepth's 256×512 (each axis resized on
-its own). monodepth2 and BTS take the crops' fractions of whatever size the GT has; outside this range (NYU's 1.33,
-a 16:9 camera's 1.78) the frames are no KITTI frames."""
+(376×1408), 3.2-3.33 the resizes networks are fed (320×1024, 192×640). monodepth2 and BTS score the GT at the size
+it was recorded (the prediction resized to it), never a GT resized to 256×512; 2:1 and narrower (NYU's 1.33, a
+16:9 camera's 1.78, Cityscapes' 2.0, DrivingStereo's 2.2) are no KITTI frames."""
 
 
 def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
     """Refuse a KITTI crop (:data:`KITTI_CROPS`: Garg's rows 40.8-99.2 %, Eigen's 33.2-91.4 %, cols 3.6-96.4 %) on
     frames whose image is not KITTI-wide (width / height outside :data:`KITTI_ASPECT`): the fractions were taken of
     KITTI's road frames, and on an NYU 480×640 room they cut away its upper 41 % (Garg: rows 195:476), no
-    reference's protocol (ZoeDepth / BTS score NYU with the Eigen NYU crop, KITTI with Garg's). KITTI-360's and
-    resized KITTI frames are taken: the references take the fractions of any GT size.
+    reference's protocol (ZoeDepth / BTS score NYU with the Eigen NYU crop, KITTI with Garg's). KITTI-360's frames
+    are taken; a KITTI GT resized to 2:1 is not (the references score the GT at the size it was recorded).
 
     Raises:
         ShapeError: the first such sample, named with its size, the crop and the one that fits.
@@ -465,8 +465,8 @@ def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
             msg = (
                 f"{sample.name!r}: the KITTI crop {crop} (--crop {crop}) is defined on KITTI's frames (375x1242, the "
                 f"352x1216 KB cut, KITTI-360's 376x1408, or a resize of them: width / height {low:g}-{high:g}), got "
-                f"{height}x{width}; "
-                f"check that --data holds KITTI frames, or pass {fits}"
+                f"{height}x{width}; check that --data holds KITTI frames at the size it was recorded (monodepth2 and "
+                f"BTS score the GT there, the prediction resized to it), or pass {fits}"
             )
             raise ShapeError(msg)
 

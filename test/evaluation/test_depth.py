@@ -14,6 +14,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import (
     PROTOCOLS,
     align_inverse_depth,
+    check_kitti_frames,
     evaluate_checkpoint,
     evaluate_predictions,
     resolve_scaling,
@@ -911,15 +912,16 @@ def test_the_eigen_crop_of_btss_kb_input_procedure_scores_as_bts_eval(kitti_dept
         assert scored.abs_rel != pytest.approx(reference["abs_rel"], rel=1e-5), other
 
 
-def test_the_garg_crop_takes_kitti_360_frames_and_kitti_resized_to_256x512_as_the_references_do(
+def test_the_garg_crop_takes_kitti_360_frames_and_refuses_2_to_1_frames(
     tiny_checkpoint: Path, kitti_depth_dir: Path
 ) -> None:
-    """monodepth2 (``evaluate_depth.py``) and BTS (``bts_eval.py``) take the Garg / Eigen crops as fractions of the
-    GT's height and width, whatever its size: a KITTI-360 frame (376x1408, width / height 3.74) and a KITTI frame
-    resized to monodepth's 256x512 (2.0, each axis on its own: the fractions cover the same rows and columns of the
-    scene) were refused naming `--crop none` (width / height outside 3.0-3.6), which scores the sky and the bonnet.
-    They are scored under the fractions of their own size, as the references score them; NYU's 3:4 and a 4:1 strip
-    stay refused."""
+    """A KITTI-360 frame (376x1408, width / height 3.74) was refused naming `--crop none` (width / height outside
+    3.0-3.6), which scores the sky and the bonnet; it is scored under the Garg / Eigen fractions of its own size.
+    A 2:1 frame stays refused: monodepth2 (``evaluate_depth.py``, ``gt_depths.npz`` projected at each frame's
+    recorded size) and BTS score KITTI's GT at its recorded size with the prediction resized to it, never a GT
+    resized to monodepth's 256x512, and 2:1 is another camera's frame (Cityscapes' 1024x2048, DrivingStereo's
+    400x881 is 2.2), whose bonnet the Garg rows take in; the message names the recorded size as the remedy. NYU's
+    3:4 and a 4:1 strip stay refused."""
     import cv2
 
     from mono_depth_ros.core.errors import ShapeError
@@ -945,11 +947,15 @@ def test_the_garg_crop_takes_kitti_360_frames_and_kitti_resized_to_256x512_as_th
         )
         for s in kitti
     ]
-    for frames in (wide, resized):
-        for crop in ("garg", "eigen_kitti"):
-            protocol = replace(PROTOCOLS["kitti_improved"], crop=crop)
-            report = evaluate_checkpoint(tiny_checkpoint, frames, protocol)
-            assert report.mean.count == 3, (frames[0].rgb.shape, crop)
+    for crop in ("garg", "eigen_kitti"):
+        protocol = replace(PROTOCOLS["kitti_improved"], crop=crop)
+        report = evaluate_checkpoint(tiny_checkpoint, wide, protocol)
+        assert report.mean.count == 3, crop
+        with pytest.raises(ShapeError, match=r"got 256x512.*at the size it was recorded.*--crop none"):
+            evaluate_checkpoint(tiny_checkpoint, resized, protocol)
+    cityscapes = [replace(s, rgb=np.zeros((1024, 2048, 3), np.uint8)) for s in resized[:1]]  # refused on its size
+    with pytest.raises(ShapeError, match=r"got 1024x2048"):
+        check_kitti_frames(cityscapes, "garg")
     strip = [EvalSample(s.name, s.rgb[:120, :480], s.gt_depth_m[:120, :480], s.intrinsics) for s in kitti]  # 4:1
     with pytest.raises(ShapeError, match=r"120x480.*--crop none"):
         evaluate_checkpoint(tiny_checkpoint, strip, PROTOCOLS["kitti_improved"])
