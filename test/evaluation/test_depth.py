@@ -941,8 +941,8 @@ def test_the_garg_crop_takes_kitti_360_frames_and_refuses_2_to_1_frames(
     resized = [
         EvalSample(
             s.name,
-            cv2.resize(s.rgb, (512, 256), interpolation=cv2.INTER_AREA),
-            cv2.resize(s.gt_depth_m, (512, 256), interpolation=cv2.INTER_NEAREST),
+            np.asarray(cv2.resize(s.rgb, (512, 256), interpolation=cv2.INTER_AREA), dtype=np.uint8),
+            np.asarray(cv2.resize(s.gt_depth_m, (512, 256), interpolation=cv2.INTER_NEAREST), dtype=np.float32),
             s.intrinsics.resized(512, 256),
         )
         for s in kitti
