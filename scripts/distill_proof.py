@@ -76,8 +76,8 @@ def train_teacher(out: Path, steps: int, threads: int) -> Path:
         {
             "model": {"encoder": "resnet18", "preset": "tiny", "input_height": HEIGHT, "input_width": WIDTH,
                       "min_depth_m": 0.5, "max_depth_m": 100.0},
-            "data": {"train_seeds": list(TEACHER_SEEDS), "val_seeds": [1001], "frames_per_clip": FRAMES,
-                     "val_frames_per_clip": 10, "beams": 0, "cache_dir": str(out / "render")},
+            "data": {"train_seeds": list(TEACHER_SEEDS), "frames_per_clip": FRAMES, "beams": 0,
+                     "cache_dir": str(out / "render")},
             "loss": {"objective": "supervised", "supervised_loss": "silog"},
             "optim": {"lr": 2e-3, "schedule": "cosine", "warmup_steps": 50},
             "run": {"steps": steps, "batch_size": 8, "device": "cpu", "threads": threads, "validate": False,

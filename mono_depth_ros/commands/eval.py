@@ -74,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help=split)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the dataset's own protocol")
     parser.add_argument("--scaling", choices=SCALINGS, help="force a scaling (default: the protocol's)")
-    crop = "override the protocol's crop (garg, garg_kb, garg_kb_input, eigen_kitti, eigen_kitti_kb: KITTI; "
+    crop = "override the protocol's crop (garg, garg_kb, garg_kb_input, eigen_kitti, eigen_kitti_kb, "
+    crop += "eigen_kitti_kb_input: KITTI; "
     crop += "eigen_nyu: NYU)"
     parser.add_argument("--crop", choices=CROPS, help=crop)
     parser.add_argument("--min-depth", type=float, help="override the protocol's minimum GT depth (metres, > 0)")

@@ -45,6 +45,7 @@ from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.evaluation.metrics import (
     KB_CROP_HW,
+    KB_CROP_WHOLE_FRAME,
     METRIC_NAMES,
     DepthMetrics,
     compute_metrics,
@@ -62,12 +63,22 @@ from mono_depth_ros.evaluation.samples import EvalSample, kb_cropped
 from mono_depth_ros.models.spec import OutputKind
 
 SCALINGS = ("none", "median", "affine", "affine_inverse", "auto")
-CROPS = ("none", "garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb", "eigen_nyu")
+CROPS = (
+    "none",
+    "garg",
+    "garg_kb",
+    "garg_kb_input",
+    "eigen_kitti",
+    "eigen_kitti_kb",
+    "eigen_kitti_kb_input",
+    "eigen_nyu",
+)
 KB_CROPS = ("garg_kb", "eigen_kitti_kb")
 """Crops of the 352×1216 KB crop: the network sees the cut image (:func:`.samples.kb_cropped`)."""
-KB_INPUT_CROPS = {"garg_kb_input": "garg"}
+KB_INPUT_CROPS = {"garg_kb_input": "garg", "eigen_kitti_kb_input": "eigen_kitti"}
 """Crops of the whole frame whose network is fed the 352×1216 KB crop, its prediction put back into the frame (BTS
-``bts_eval.py --do_kb_crop``, :func:`kb_input_samples`): each with the whole-frame crop it scores."""
+``bts_eval.py --do_kb_crop`` with ``--garg_crop`` / ``--eigen_crop``, :func:`kb_input_samples`): each with the
+whole-frame crop it scores (whose ``<crop>_kb`` takes the same fractions of the cut)."""
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 CameraPredictor = Callable[
     [npt.NDArray[np.uint8], PinholeIntrinsics | None, tuple[int, int] | None], npt.NDArray[np.float32]
@@ -85,7 +96,8 @@ class Protocol:
         crop: ``none`` | ``garg`` (KITTI) | ``garg_kb`` (KITTI, ZoeDepth's: the frame cut to 352×1216 first) |
             ``garg_kb_input`` (KITTI, BTS's: ``garg`` of the frame, the network fed the 352×1216 cut) |
             ``eigen_kitti`` (BTS ``--eigen_crop``) | ``eigen_kitti_kb`` (Marigold's: of the 352×1216 cut) |
-            ``eigen_nyu``.
+            ``eigen_kitti_kb_input`` (BTS ``--eigen_crop --do_kb_crop``: ``eigen_kitti`` of the frame, the network
+            fed the 352×1216 cut) | ``eigen_nyu``.
         scaling: ``none`` | ``median`` | ``affine`` | ``affine_inverse`` | ``auto`` (by output kind).
         gt_range_m: open range of evaluated ground truth when it is not ``(min_depth_m, max_depth_m)``
             (``(0, inf)``: monodepth2's ``eigen_benchmark`` mask ``gt > 0``).
@@ -217,7 +229,9 @@ def resolve_scaling(scaling: str, output_kind: OutputKind) -> str:
 
 def crop_mask(crop: str, height: int, width: int) -> npt.NDArray[np.bool_] | None:
     """The (H, W) evaluation crop of a protocol (None for ``none``)."""
-    if crop in ("garg", "garg_kb_input"):  # garg_kb_input: the frame's Garg crop, scored on the padded prediction
+    if crop in KB_INPUT_CROPS:  # the frame's crop, scored on the prediction of the KB crop put back
+        crop = KB_INPUT_CROPS[crop]
+    if crop == "garg":
         return garg_crop_mask(height, width)
     if crop == "garg_kb":
         return garg_kb_crop_mask(height, width)
@@ -304,8 +318,8 @@ def evaluate_predictions(
                     f"{name!r}: --crop {protocol.crop} (protocol {protocol.name}) scores a prediction of the "
                     f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop put back into the frame, as BTS feeds its network; "
                     f"got a {pred.shape} prediction for a {gt.shape} ground truth: predict the KB crop "
-                    f"(evaluate_samples / evaluate_checkpoint feed it), or take --crop garg (protocol kitti_improved) "
-                    f"for a prediction of the whole frame"
+                    f"(evaluate_samples / evaluate_checkpoint feed it), or take --crop {KB_INPUT_CROPS[protocol.crop]} "
+                    f"(protocol kitti_improved) for a prediction of the whole frame"
                 )
                 raise ShapeError(msg)
             height, width = gt.shape
@@ -422,18 +436,21 @@ def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
             raise ShapeError(msg)
 
 
-KITTI_CROPS = ("garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb")
+KITTI_CROPS = ("garg", "garg_kb", "garg_kb_input", "eigen_kitti", "eigen_kitti_kb", "eigen_kitti_kb_input")
 """The crops defined on KITTI's frames (the rest: ``none``, and ``eigen_nyu`` on NYU's, :func:`check_nyu_frames`)."""
-KITTI_ASPECT = (3.0, 3.6)
-"""Width / height of KITTI frames: 3.30-3.31 raw (375×1242, 370×1224, ...), 3.45 KB-cut (352×1216), 3.2-3.33 the
-resizes networks are fed (320×1024, 192×640)."""
+KITTI_ASPECT = (3.0, 3.8)
+"""Width / height of KITTI frames: 3.30-3.31 raw (375×1242, 370×1224, ...), 3.45 KB-cut (352×1216), 3.74 KITTI-360
+(376×1408), 3.2-3.33 the resizes networks are fed (320×1024, 192×640). monodepth2 and BTS score the GT at the size
+it was recorded (the prediction resized to it), never a GT resized to 256×512; 2:1 and narrower (NYU's 1.33, a
+16:9 camera's 1.78, Cityscapes' 2.0, DrivingStereo's 2.2) are no KITTI frames."""
 
 
 def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
     """Refuse a KITTI crop (:data:`KITTI_CROPS`: Garg's rows 40.8-99.2 %, Eigen's 33.2-91.4 %, cols 3.6-96.4 %) on
     frames whose image is not KITTI-wide (width / height outside :data:`KITTI_ASPECT`): the fractions were taken of
     KITTI's road frames, and on an NYU 480×640 room they cut away its upper 41 % (Garg: rows 195:476), no
-    reference's protocol (ZoeDepth / BTS score NYU with the Eigen NYU crop, KITTI with Garg's).
+    reference's protocol (ZoeDepth / BTS score NYU with the Eigen NYU crop, KITTI with Garg's). KITTI-360's frames
+    are taken; a KITTI GT resized to 2:1 is not (the references score the GT at the size it was recorded).
 
     Raises:
         ShapeError: the first such sample, named with its size, the crop and the one that fits.
@@ -447,8 +464,9 @@ def check_kitti_frames(samples: Sequence[EvalSample], crop: str) -> None:
             fits = "--crop eigen_nyu (NYU frames: --dataset nyu, protocol nyu)" if nyu else other
             msg = (
                 f"{sample.name!r}: the KITTI crop {crop} (--crop {crop}) is defined on KITTI's frames (375x1242, the "
-                f"352x1216 KB cut, or a resize of them: width / height {low:g}-{high:g}), got {height}x{width}; "
-                f"check that --data holds KITTI frames, or pass {fits}"
+                f"352x1216 KB cut, KITTI-360's 376x1408, or a resize of them: width / height {low:g}-{high:g}), got "
+                f"{height}x{width}; check that --data holds KITTI frames at the size it was recorded (monodepth2 and "
+                f"BTS score the GT there, the prediction resized to it), or pass {fits}"
             )
             raise ShapeError(msg)
 
@@ -459,12 +477,13 @@ def kb_input_offset(name: str, height: int, width: int, crop: str) -> tuple[int,
 
     Raises:
         ShapeError: a frame smaller than 352×1216 (:func:`.metrics.kb_crop_offsets`, naming ``--crop garg``), or one
-            whose scored crop (the Garg crop of the whole frame) reaches outside the KB crop: taller than about 594
-            or wider than about 1310 pixels, where BTS scores the zeros it pads (KITTI's raw frames, 370-376 ×
-            1224-1242, are not).
+            whose scored crop (the Garg / Eigen crop of the whole frame) reaches outside the KB crop: for Garg's
+            taller than about 594 or wider than about 1310 pixels, where BTS scores the zeros it pads (KITTI's raw
+            frames, 370-376 × 1224-1242, are not).
     """
     top, left = kb_crop_offsets(height, width, crop)
-    scored = crop_mask(KB_INPUT_CROPS[crop], height, width)
+    whole = KB_INPUT_CROPS[crop]
+    scored = crop_mask(whole, height, width)
     window = np.zeros((height, width), dtype=bool)
     window[top : top + KB_CROP_HW[0], left : left + KB_CROP_HW[1]] = True
     if scored is not None and (scored & ~window).any():
@@ -473,8 +492,8 @@ def kb_input_offset(name: str, height: int, width: int, crop: str) -> tuple[int,
             f"{name!r}: --crop {crop} scores the {KB_INPUT_CROPS[crop]} crop of the whole {height}x{width} "
             f"frame (rows {rows[0]}:{rows[-1] + 1}, cols {cols[0]}:{cols[-1] + 1}), which reaches outside the "
             f"{KB_CROP_HW[0]}x{KB_CROP_HW[1]} KB crop the network is fed (rows {top}:{top + KB_CROP_HW[0]}, cols "
-            f"{left}:{left + KB_CROP_HW[1]}): not a raw KITTI frame (375x1242); pass --crop garg_kb (the Garg "
-            f"crop of the KB crop) or --crop garg (the network fed the whole frame)"
+            f"{left}:{left + KB_CROP_HW[1]}): not a raw KITTI frame (375x1242); pass --crop {whole}_kb (the "
+            f"{KB_CROP_WHOLE_FRAME[crop][0]} crop of the KB crop) or --crop {whole} (the network fed the whole frame)"
         )
         raise ShapeError(msg)
     return top, left
@@ -543,9 +562,18 @@ def check_ground_truth_in_range(samples: Sequence[EvalSample], protocol: Protoco
 def evaluate_samples(
     predict: Predictor, output_kind: OutputKind, samples: Sequence[EvalSample], protocol: Protocol
 ) -> EvalReport:
-    """Run ``predict`` on every sample and evaluate under ``protocol``; under a crop of :data:`KB_INPUT_CROPS` (BTS's)
-    ``predict`` is fed the 352×1216 KB crop of each frame (:func:`kb_input_samples`, checked before it runs) and must
-    return its depth at that size."""
+    """Run ``predict`` on every sample and evaluate under ``protocol``; under a crop of :data:`KB_CROPS` (ZoeDepth's,
+    Marigold's) ``predict`` is fed the 352×1216 KB crop of each frame and scored on it (:func:`.samples.kb_cropped`,
+    as :func:`evaluate_checkpoint`), under one of :data:`KB_INPUT_CROPS` (BTS's) it is fed that crop
+    (:func:`kb_input_samples`, checked before it runs) and must return its depth at that size, put back into the
+    frame.
+
+    Raises:
+        ShapeError: a KB crop of a frame smaller than 352×1216 or of GT of another size than its image (naming the
+            whole-frame crop to take).
+    """
+    if protocol.crop in KB_CROPS:
+        samples = [kb_cropped(s, protocol.crop) for s in samples]
     if protocol.crop in KB_INPUT_CROPS:
         fed = kb_input_samples(samples, protocol.crop)
         pairs = ((s.name, predict(cut.rgb), s.gt_depth_m) for s, (cut, _) in zip(samples, fed, strict=True))

@@ -87,9 +87,11 @@ KB_CROP_WHOLE_FRAME = {
     "garg_kb": ("Garg", "garg"),
     "eigen_kitti_kb": ("Eigen", "eigen_kitti"),
     "garg_kb_input": ("Garg", "garg"),
+    "eigen_kitti_kb_input": ("Eigen", "eigen_kitti"),
 }
-"""Each crop whose network is fed the KB crop (of the KB crop; ``garg_kb_input``: of the whole frame, BTS's): its
-name and the ``--crop`` taking the same fractions of the whole frame, the network fed the whole frame."""
+"""Each crop whose network is fed the KB crop (of the KB crop; ``garg_kb_input`` / ``eigen_kitti_kb_input``: of the
+whole frame, BTS's): its name and the ``--crop`` taking the same fractions of the whole frame, the network fed the
+whole frame."""
 
 
 def kb_crop_offsets(height: int, width: int, crop: str = "garg_kb") -> tuple[int, int]:

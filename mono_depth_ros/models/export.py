@@ -23,6 +23,7 @@ path as it was (or none), never a model beside another model's spec or golden.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -46,6 +47,7 @@ from mono_depth_ros.models.onnx_model import require_onnxruntime
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, replace_model_files, staging_path
 from mono_depth_ros.models.spec import ModelSpec
+from mono_depth_ros.models.staging import lock_staging, remove_stale_staging
 from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
 
 DEFAULT_OPSET = 18
@@ -410,9 +412,14 @@ def export_onnx(
     # the graph is written, checked and given its spec in a folder of its own beside target (its name kept for the
     # exporters' messages), then swapped in with its sidecars (replace_model_files): Ctrl-C, a parity failure or a
     # full disk leaves every earlier file at target as it was
+    remove_stale_staging(target)
+    staging: Path | None = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        lock = lock_staging(staging)
     except OSError as err:  # a read-only folder, no permission: named as a graph that cannot be written there
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise write_failed(target, err, "an earlier export there is left as it was") from None
     try:
         partial = staging / target.name
@@ -427,6 +434,7 @@ def export_onnx(
         replace_model_files(target, partial, exported, _golden_for(module, exported, spec, golden))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(lock)
     return ExportResult(target, exported, hw, dynamic, max_diff, used)
 
 

@@ -188,7 +188,9 @@ def depth_map(
             batch axis) is not read as a batch of two whose first map would be published; or a map whose aspect
             is not the input's (:func:`same_aspect`: its axes swapped, a module that read the image in another
             layout, or a map of the input padded or cropped to the network's stride: :data:`STRIDE_REMEDY`), which
-            would be stretched over the camera image.
+            would be stretched over the camera image; or a map of the input padded up (:func:`padded_multiple`) or
+            cropped down (:func:`cropped_multiple`) to a multiple of the network's stride, whose padding or crop
+            would be spread over the camera image, naming the size at which it pads or crops nothing.
     """
     result = as_b1hw(output, batch_size)
     if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
@@ -214,6 +216,17 @@ def depth_map(
             f"{multiple}`, or re-export it with its crop back to the input's size"
         )
         raise ShapeError(msg)
+    cropped = None if input_hw is None else cropped_multiple(map_hw, input_hw)
+    if input_hw is not None and cropped is not None:
+        msg = (
+            f"{what} is {tuple(output.shape)} for a {input_hw[0]}x{input_hw[1]} input: a {map_hw[0]}x{map_hw[1]} "
+            f"map, its input cropped to a multiple of {cropped} (which rows and columns the crop dropped the graph "
+            f"does not say: stretched over the camera image, its rows and columns would be up to "
+            f"{input_hw[0] - map_hw[0]} and {input_hw[1] - map_hw[1]} pixels off); run it at sides that are that "
+            f"multiple, where it crops nothing: write its spec with `--input-size {map_hw[0]}x{map_hw[1]}`, or "
+            f"`--keep-aspect --multiple-of {cropped}`"
+        )
+        raise ShapeError(msg)
     return result
 
 
@@ -224,8 +237,8 @@ STRIDE_MULTIPLES = (64, 32, 16, 14, 8)
 def padded_multiple(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> int | None:
     """The multiple of :data:`STRIDE_MULTIPLES` that ``input_hw`` was padded up to for the map to be ``map_hw``
     pixels (each side the input's rounded up to it, at least one larger: a graph that pads internally and returns
-    the padded map), or None: the map is the input's size, smaller (strides, a crop to whole patches), an integer
-    enlargement of it, or larger by another amount."""
+    the padded map), or None: the map is the input's size, smaller (strides; a crop to whole patches:
+    :func:`cropped_multiple`), an integer enlargement of it, or larger by another amount."""
     if map_hw == input_hw or any(m < i for m, i in zip(map_hw, input_hw, strict=True)):
         return None
     if (
@@ -235,6 +248,20 @@ def padded_multiple(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> int |
         return None  # an integer enlargement (a decoder that upsamples past its input)
     for multiple in STRIDE_MULTIPLES:
         if all(m == -(-i // multiple) * multiple for m, i in zip(map_hw, input_hw, strict=True)):
+            return multiple
+    return None
+
+
+def cropped_multiple(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> int | None:
+    """The multiple of :data:`STRIDE_MULTIPLES` that ``input_hw`` was cropped down to for the map to be ``map_hw``
+    pixels (each side the input's rounded down to it, at least one smaller: a ViT whose patch embedding drops the
+    pixels past its last whole patch and returns the map of what is left, 375x1242 -> 364x1232 at 14), or None: the
+    map is the input's size, larger, or smaller by another amount (a network's strides: a map at a lower
+    resolution of the whole input)."""
+    if map_hw == input_hw or any(m > i for m, i in zip(map_hw, input_hw, strict=True)):
+        return None
+    for multiple in STRIDE_MULTIPLES:
+        if all(m == i // multiple * multiple for m, i in zip(map_hw, input_hw, strict=True)):
             return multiple
     return None
 

@@ -51,6 +51,24 @@ def golden_path_for(model_path: str | Path) -> Path:
     return path.with_name(path.name + GOLDEN_SUFFIX)
 
 
+def sidecar_home(model_path: str | Path) -> Path:
+    """The model path whose sidecars (spec, golden) are read: ``model_path`` as given when one of them lies beside it
+    or it is no symbolic link, else the file it links to when one lies beside that, else ``model_path``. A Hugging
+    Face snapshot links each file of its repo side by side (the blobs they point at are named by their hash), so its
+    sidecars are beside the link; a model linked alone into a workspace (``ln -s /models/da.onnx ws/``) has them
+    beside its target, where ONNX Runtime reads its external data too. Both come from the one place, never a spec
+    from one and a golden from the other."""
+    path = Path(model_path)
+    if not path.is_symlink() or _has_sidecar(path):
+        return path
+    target = path.resolve()
+    return target if _has_sidecar(target) else path
+
+
+def _has_sidecar(model_path: Path) -> bool:
+    return spec_path_for(model_path).is_file() or golden_path_for(model_path).is_file()
+
+
 def staging_path(path: Path) -> Path:
     """Where ``path`` is written before it is renamed over ``path`` (same directory: the rename is atomic)."""
     return path.with_name(path.name + ".tmp")
@@ -186,7 +204,8 @@ def model_stamp(model_path: Path) -> object:
 
 
 def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -> ModelSpec:
-    """The :class:`ModelSpec` of an exported model: the file beside it, else the copy embedded in it.
+    """The :class:`ModelSpec` of an exported model: the file beside it (beside the file a link points to, when the
+    link has none: :func:`sidecar_home`), else the copy embedded in it.
 
     Args:
         model_path: the exported model file.
@@ -198,7 +217,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
             a spec for another backend.
     """
     path = Path(model_path)
-    beside = spec_path_for(path)
+    beside = spec_path_for(sidecar_home(path))
     if beside.is_file():
         try:
             text = beside.read_text(encoding="utf-8")
@@ -243,13 +262,14 @@ def _spec_remedy(path: Path, beside: bool, embedded_json: str | None) -> str:
 
 
 def read_golden(model_path: str | Path, spec: ModelSpec | None = None) -> GoldenReference | None:
-    """The golden reference beside an exported model, or None when there is none, or when it records that it was made
-    under a spec other than ``spec`` (the one in force; logged as a warning).
+    """The golden reference beside an exported model (:func:`sidecar_home`: beside the file a link points to, when
+    the link has no sidecar), or None when there is none, or when it records that it was made under a spec other than
+    ``spec`` (the one in force; logged as a warning).
 
     Raises:
         CheckpointError: the file exists but is not a valid golden reference.
     """
-    golden_file = golden_path_for(model_path)
+    golden_file = golden_path_for(sidecar_home(model_path))
     if not golden_file.is_file():
         return None
     try:

@@ -163,7 +163,8 @@ def test_eval_takes_a_hugging_face_directory(tmp_path: Path, capsys: pytest.Capt
 def test_resume_with_fewer_steps_than_done_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # it rewrote model.safetensors from the step-2 weights and printed "trained 2 steps ... (0.0 images/s)"
     args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
-    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    unvalidated = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=2, run__validate=False)
+    assert main(["train"] + [a for item in unvalidated for a in ("--set", item)]) == 0
     capsys.readouterr()
     written = {name: (tmp_path / name).read_bytes() for name in ("model.safetensors", "config.yaml")}
     assert main([*args, "--set", "run.steps=1", "--resume", "auto"]) == 2
@@ -307,7 +308,8 @@ def test_a_refused_fresh_run_leaves_the_earlier_runs_config(tmp_path: Path, caps
     # the refusal ("already holds a training run") came after config.yaml was rewritten with the refused run's
     # settings: the folder's record of how its model was trained was lost
     args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
-    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    unvalidated = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=2, run__validate=False)
+    assert main(["train"] + [a for item in unvalidated for a in ("--set", item)]) == 0
     written = (tmp_path / "config.yaml").read_bytes()
     assert main([*args, "--set", "run.steps=2", "--set", "optim.lr=0.5"]) == 2
     assert "already holds a training run" in capsys.readouterr().err
@@ -318,7 +320,8 @@ def test_a_refused_resume_leaves_the_runs_config(tmp_path: Path, capsys: pytest.
     # config.yaml was rewritten before the checkpoint was loaded: a resume refused for another network or objective
     # left the folder describing a configuration that never trained there
     args = ["train"] + [a for item in tiny_overrides(tmp_path, tmp_path / "clips") for a in ("--set", item)]
-    assert main([*args, "--set", "run.steps=2", "--set", "run.validate=false"]) == 0
+    unvalidated = tiny_overrides(tmp_path, tmp_path / "clips", run__steps=2, run__validate=False)
+    assert main(["train"] + [a for item in unvalidated for a in ("--set", item)]) == 0
     written = (tmp_path / "config.yaml").read_bytes()
     for change in ("model.encoder_width=8", "loss.objective=lidar_semi"):
         assert main([*args, "--set", change, "--resume", "auto"]) == 2

@@ -14,11 +14,12 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import (
     PROTOCOLS,
     align_inverse_depth,
+    check_kitti_frames,
     evaluate_checkpoint,
     evaluate_predictions,
     resolve_scaling,
 )
-from mono_depth_ros.evaluation.metrics import garg_crop_mask
+from mono_depth_ros.evaluation.metrics import METRIC_NAMES, garg_crop_mask
 from mono_depth_ros.evaluation.samples import annotated_samples, load_samples
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.registry import build_model
@@ -553,7 +554,9 @@ def test_the_nyu_crop_takes_nyu_frames_and_their_resizes_only(nyu_dir: Path, kit
         check_nyu_frames(annotated_samples(kitti_depth_dir))
 
 
-@pytest.mark.parametrize("crop", ["garg", "eigen_kitti", "garg_kb", "eigen_kitti_kb", "garg_kb_input"])
+@pytest.mark.parametrize(
+    "crop", ["garg", "eigen_kitti", "garg_kb", "eigen_kitti_kb", "garg_kb_input", "eigen_kitti_kb_input"]
+)
 def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
     tiny_checkpoint: Path, nyu_dir: Path, kitti_depth_dir: Path, crop: str
 ) -> None:
@@ -575,7 +578,7 @@ def test_a_kitti_crop_takes_kitti_frames_and_their_resizes_only(
     kitti = annotated_samples(kitti_depth_dir)
     report = evaluate_checkpoint(tiny_checkpoint, kitti, replace(PROTOCOLS["kitti_improved"], crop=crop))
     assert report.mean.count > 0
-    if crop not in ("garg_kb", "eigen_kitti_kb", "garg_kb_input"):  # a resize has no KB cut (kb_crop_offsets)
+    if crop not in ("garg_kb", "eigen_kitti_kb", "garg_kb_input", "eigen_kitti_kb_input"):  # a resize: no KB cut
         half = [
             EvalSample(
                 s.name, s.rgb[::2, ::2], s.gt_depth_m[::2, ::2], s.intrinsics.resized(*s.rgb[::2, ::2].shape[1::-1])
@@ -717,12 +720,14 @@ def test_a_relative_heads_zeros_are_blended_bilinearly_as_the_references_resize_
     np.testing.assert_allclose(predict(sample.rgb, sample.intrinsics, (height, width)), bilinear, rtol=1e-5, atol=0)
 
 
-def _bts_eval_kitti(gt_depths: list[np.ndarray], images: list[np.ndarray], predict: object) -> dict[str, float]:
+def _bts_eval_kitti(
+    gt_depths: list[np.ndarray], images: list[np.ndarray], predict: object, eigen_crop: bool = False
+) -> dict[str, float]:
     """BTS on KITTI, transcribed: ``pytorch/bts_dataloader.py`` (test mode, ``do_kb_crop``) feeds the network the image
     cut to ``[height - 352:, (width - 1216) // 2:][:352, :1216]``; ``pytorch/bts_eval.py`` ``eval`` (``--do_kb_crop
     --garg_crop``, cleinc/bts) puts each prediction back into a zero frame of the GT's size, clips it to 1e-3..80 m
-    (inf -> max, NaN -> min), masks 1e-3 < GT < 80 m inside the Garg fractions of the *full* frame, computes its
-    ``compute_errors`` per image and averages over images."""
+    (inf -> max, NaN -> min), masks 1e-3 < GT < 80 m inside the Garg fractions of the *full* frame (``eigen_crop``:
+    ``--eigen_crop``, its KITTI fractions), computes its ``compute_errors`` per image and averages over images."""
     rows: list[dict[str, float]] = []
     for gt_depth, image in zip(gt_depths, images, strict=True):
         height, width = gt_depth.shape
@@ -737,9 +742,14 @@ def _bts_eval_kitti(gt_depths: list[np.ndarray], images: list[np.ndarray], predi
         pred_depth[np.isnan(pred_depth)] = 1e-3
         valid_mask = np.logical_and(gt_depth > 1e-3, gt_depth < 80.0)
         eval_mask = np.zeros(valid_mask.shape)
-        eval_mask[
-            int(0.40810811 * height) : int(0.99189189 * height), int(0.03594771 * width) : int(0.96405229 * width)
-        ] = 1
+        if eigen_crop:
+            eval_mask[
+                int(0.3324324 * height) : int(0.91351351 * height), int(0.0359477 * width) : int(0.96405229 * width)
+            ] = 1
+        else:
+            eval_mask[
+                int(0.40810811 * height) : int(0.99189189 * height), int(0.03594771 * width) : int(0.96405229 * width)
+            ] = 1
         valid_mask = np.logical_and(valid_mask, eval_mask)
         gt, pred = gt_depth[valid_mask].astype(np.float64), pred_depth[valid_mask].astype(np.float64)
         thresh = np.maximum((gt / pred), (pred / gt))
@@ -845,3 +855,107 @@ def test_kitti_improved_kb_input_feeds_the_kb_crop_through_evaluate_samples_and_
     assert whole[0][1].shape == samples[0].gt_depth_m.shape
     with pytest.raises(ShapeError, match=r"'0000000005'.*garg_kb_input.*352x1216.*\(375, 1242\).*--crop garg\b"):
         evaluate_predictions(whole, protocol, kind)
+
+
+@pytest.mark.parametrize("crop", ["garg_kb", "eigen_kitti_kb"])
+def test_the_kb_crops_feed_the_kb_cut_through_evaluate_samples(
+    kitti_depth_dir: Path, tmp_path: Path, crop: str
+) -> None:
+    """Under ``garg_kb`` / ``eigen_kitti_kb`` (ZoeDepth's / Marigold's: the network sees the 352×1216 KB cut)
+    ``evaluate_samples`` fed its predictor the whole 375×1242 frame and scored that prediction's KB window: another
+    input than the protocol's, other figures than ``evaluate_checkpoint``'s. It feeds the cut, and both entry points
+    give the same numbers on the real KITTI frames."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor, evaluate_samples
+
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
+    samples = annotated_samples(kitti_depth_dir)
+    predict, kind = checkpoint_predictor(checkpoint)
+    fed: list[tuple[int, ...]] = []
+
+    def bare(rgb: np.ndarray) -> np.ndarray:
+        fed.append(rgb.shape)
+        return predict(rgb, None, None)
+
+    protocol = replace(PROTOCOLS["kitti_improved_kb"], crop=crop)
+    report = evaluate_samples(bare, kind, samples, protocol)
+    assert fed == [(352, 1216, 3)] * len(samples)
+    reference = evaluate_checkpoint(checkpoint, samples, protocol)
+    assert report.mean.count == reference.mean.count == 3
+    for name in METRIC_NAMES:
+        assert getattr(report.mean, name) == pytest.approx(getattr(reference.mean, name), rel=1e-6), name
+
+
+def test_the_eigen_crop_of_btss_kb_input_procedure_scores_as_bts_eval(kitti_depth_dir: Path, tmp_path: Path) -> None:
+    """BTS's ``bts_eval.py --do_kb_crop --eigen_crop`` (the network fed the 352×1216 KB crop, the Eigen KITTI crop of
+    the full frame scored) had no crop: ``garg_kb_input`` is its Garg variant, ``eigen_kitti`` feeds the whole frame,
+    ``eigen_kitti_kb`` scores the Eigen fractions of the cut (rows 140:344 of 375, not 124:342). ``--crop
+    eigen_kitti_kb_input`` gives bts_eval.py's numbers on the real KITTI frames, through ``evaluate_checkpoint`` and
+    ``evaluate_samples``, and differs from the other two Eigen crops."""
+    from mono_depth_ros.evaluation.depth import checkpoint_predictor, evaluate_samples
+
+    checkpoint = _textured_checkpoint(tmp_path / "textured.safetensors")
+    samples = annotated_samples(kitti_depth_dir)
+    predict, kind = checkpoint_predictor(checkpoint)
+
+    def bare(rgb: np.ndarray) -> np.ndarray:
+        return predict(rgb, None, None)
+
+    gts = [np.nan_to_num(s.gt_depth_m, nan=0.0) for s in samples]
+    reference = _bts_eval_kitti(gts, [s.rgb for s in samples], bare, eigen_crop=True)
+    protocol = replace(PROTOCOLS["kitti_improved_kb_input"], crop="eigen_kitti_kb_input")
+    for report in (evaluate_checkpoint(checkpoint, samples, protocol), evaluate_samples(bare, kind, samples, protocol)):
+        assert report.mean.count == 3
+        for name, value in reference.items():
+            assert getattr(report.mean, name) == pytest.approx(value, rel=1e-5), name
+    for other in ("eigen_kitti", "eigen_kitti_kb"):
+        scored = evaluate_checkpoint(checkpoint, samples, replace(protocol, crop=other)).mean
+        assert scored.abs_rel != pytest.approx(reference["abs_rel"], rel=1e-5), other
+
+
+def test_the_garg_crop_takes_kitti_360_frames_and_refuses_2_to_1_frames(
+    tiny_checkpoint: Path, kitti_depth_dir: Path
+) -> None:
+    """A KITTI-360 frame (376x1408, width / height 3.74) was refused naming `--crop none` (width / height outside
+    3.0-3.6), which scores the sky and the bonnet; it is scored under the Garg / Eigen fractions of its own size.
+    A 2:1 frame stays refused: monodepth2 (``evaluate_depth.py``, ``gt_depths.npz`` projected at each frame's
+    recorded size) and BTS score KITTI's GT at its recorded size with the prediction resized to it, never a GT
+    resized to monodepth's 256x512, and 2:1 is another camera's frame (Cityscapes' 1024x2048, DrivingStereo's
+    400x881 is 2.2), whose bonnet the Garg rows take in; the message names the recorded size as the remedy. NYU's
+    3:4 and a 4:1 strip stay refused."""
+    import cv2
+
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    kitti = annotated_samples(kitti_depth_dir)
+    pad = ((1, 0), (83, 83))  # 375x1242 -> 376x1408, KITTI-360's size (its camera centred)
+    wide = [
+        EvalSample(
+            s.name,
+            np.pad(s.rgb, (*pad, (0, 0)), mode="edge"),
+            np.pad(s.gt_depth_m, pad, constant_values=np.nan),
+            replace(s.intrinsics, cx=s.intrinsics.cx + 83, cy=s.intrinsics.cy + 1, width=1408, height=376),
+        )
+        for s in kitti
+    ]
+    resized = [
+        EvalSample(
+            s.name,
+            np.asarray(cv2.resize(s.rgb, (512, 256), interpolation=cv2.INTER_AREA), dtype=np.uint8),
+            np.asarray(cv2.resize(s.gt_depth_m, (512, 256), interpolation=cv2.INTER_NEAREST), dtype=np.float32),
+            s.intrinsics.resized(512, 256),
+        )
+        for s in kitti
+    ]
+    for crop in ("garg", "eigen_kitti"):
+        protocol = replace(PROTOCOLS["kitti_improved"], crop=crop)
+        report = evaluate_checkpoint(tiny_checkpoint, wide, protocol)
+        assert report.mean.count == 3, crop
+        with pytest.raises(ShapeError, match=r"got 256x512.*at the size it was recorded.*--crop none"):
+            evaluate_checkpoint(tiny_checkpoint, resized, protocol)
+    cityscapes = [replace(s, rgb=np.zeros((1024, 2048, 3), np.uint8)) for s in resized[:1]]  # refused on its size
+    with pytest.raises(ShapeError, match=r"got 1024x2048"):
+        check_kitti_frames(cityscapes, "garg")
+    strip = [EvalSample(s.name, s.rgb[:120, :480], s.gt_depth_m[:120, :480], s.intrinsics) for s in kitti]  # 4:1
+    with pytest.raises(ShapeError, match=r"120x480.*--crop none"):
+        evaluate_checkpoint(tiny_checkpoint, strip, PROTOCOLS["kitti_improved"])

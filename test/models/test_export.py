@@ -548,3 +548,86 @@ def test_an_export_interrupted_between_its_data_and_its_graph_leaves_the_earlier
     # were gone by then (the earlier graph's embedded spec holds for it)
     assert {p.name for p in tmp_path.iterdir()} == before - {"large.onnx.golden.safetensors", "large.onnx.spec.json"}
     assert external_data_files(target) == [tmp_path / "large.onnx.data"]
+
+
+_KILLED_EXPORT = """
+import os, signal, sys
+from pathlib import Path
+import mono_depth_ros.models.export as export
+from mono_depth_ros.models.spec import OutputKind
+from test.models.tiny_models import tiny_unet
+
+def killed(*args, **kwargs):  # SIGKILL once the graph is written in its staging folder: no finally runs
+    os.kill(os.getpid(), signal.SIGKILL)
+
+export._onnx_parity = killed
+network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+export.export_onnx(network, spec, Path(sys.argv[1]), exporter="legacy")
+"""
+
+
+def test_an_export_removes_the_staging_folders_of_killed_exports_and_not_a_live_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export SIGKILLed after writing its graph (the OOM killer, ``kill -9``) left its hidden staging folder
+    ``.tiny.onnx.XXXX`` (the graph, for a large model gigabytes of external data) beside the output for good: the next
+    export made its own and left it. It removes those whose exporter is gone (its lock on the folder died with it),
+    and leaves the folder of an export still running into the same path (here a thread held in its parity check: its
+    lock is on a file description of its own, as another process's is), which then completes."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    target = tmp_path / "tiny.onnx"
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_EXPORT, str(target)], cwd=root, env=env, capture_output=True, check=False
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    stale = [p for p in tmp_path.glob(".tiny.onnx.*") if p.is_dir()]
+    assert len(stale) == 1 and (stale[0] / "tiny.onnx").is_file() and not target.exists()
+    an_hour_ago = time.time() - 3600.0  # an earlier crash: not a folder an exporter has just made
+    for path in [stale[0], *stale[0].iterdir()]:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    parity = export_module._onnx_parity
+    staged, go = threading.Event(), threading.Event()
+
+    def held(*args: object, **kwargs: object) -> object:
+        if threading.current_thread() is not threading.main_thread():
+            staged.set()
+            assert go.wait(timeout=120)
+        return parity(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export_module, "_onnx_parity", held)
+    failures: list[BaseException] = []
+
+    def live_export() -> None:
+        try:
+            network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+            export_onnx(network, spec, target, exporter="legacy")
+        except BaseException as err:  # reported by the test
+            failures.append(err)
+            staged.set()
+
+    live = threading.Thread(target=live_export)
+    live.start()
+    try:
+        assert staged.wait(timeout=120) and not failures, failures
+        running = [p for p in tmp_path.glob(".tiny.onnx.*") if p.is_dir() and p != stale[0]]
+        assert len(running) == 1
+        for path in [running[0], *running[0].iterdir()]:
+            os.utime(path, (an_hour_ago, an_hour_ago))  # old, but its exporter holds it
+        network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+        export_onnx(network, spec, target, exporter="legacy")
+        assert not stale[0].exists()
+        assert running[0].is_dir() and (running[0] / "tiny.onnx").is_file()
+    finally:
+        go.set()
+        live.join(timeout=120)
+    assert not failures, failures
+    assert not running[0].exists() and target.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

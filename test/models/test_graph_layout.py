@@ -12,6 +12,7 @@ from mono_depth_ros.core.errors import CheckpointError, ShapeError
 from mono_depth_ros.models.graph_layout import (
     ImageInput,
     as_b1hw,
+    cropped_multiple,
     declared_map,
     depth_map,
     failed_run,
@@ -179,7 +180,7 @@ def test_a_map_has_its_inputs_aspect_within_its_rounding(
         ((375, 1242), (375, 1242), None),  # the project's own exports, any fixed-size spec
         ((364, 1232), (364, 1232), None),  # Depth Anything at whole patches
         ((616, 1064), (616, 1064), None),  # Metric3D's letterbox
-        ((364, 1232), (375, 1242), None),  # a crop to whole patches: smaller
+        ((364, 1232), (375, 1242), None),  # a crop to whole patches: smaller (cropped_multiple's)
         ((188, 621), (375, 1242), None),  # 1/2 .. 1/32 of the input
         ((12, 39), (375, 1242), None),
         ((750, 2484), (375, 1242), None),  # a decoder that upsamples past its input
@@ -195,9 +196,43 @@ def test_a_map_of_its_input_padded_to_a_stride_multiple_is_told_from_the_sizes_a
     size are taken."""
     assert padded_multiple(map_hw, input_hw) == multiple
     output = torch.ones(1, 1, *map_hw)
-    if multiple is None:
+    if multiple is None and cropped_multiple(map_hw, input_hw) is None:
         assert depth_map(output, 1, "o", "r", input_hw).shape == (1, 1, *map_hw)
         return
+    if multiple is None:
+        return
     pattern = rf"for a {input_hw[0]}x{input_hw[1]} input: .*padded to a multiple of {multiple} .*--input-size "
+    with pytest.raises(ShapeError, match=pattern + rf"{map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of"):
+        depth_map(output, 1, "o", "r", input_hw)
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "multiple"),
+    [
+        ((364, 1232), (375, 1242), 14),  # a KITTI frame cropped to whole ViT patches by the graph (DINOv2 floors)
+        ((352, 1216), (375, 1242), 32),
+        ((368, 1240), (375, 1242), 8),
+        ((476, 630), (480, 640), 14),  # NYU
+        ((375, 1232), (375, 1242), None),  # 375 is no multiple of 14 (nor of any other): not a stride crop
+        ((364, 1232), (364, 1232), None),  # whole patches: nothing cropped
+        ((188, 621), (375, 1242), None),  # strides: a map of the whole input at a lower resolution
+        ((12, 39), (375, 1242), None),
+        ((26, 88), (375, 1242), None),  # the patch grid itself (its resolution, not a crop at the input's)
+        ((384, 1248), (375, 1242), None),  # padded: padded_multiple's
+    ],
+)
+def test_a_map_of_its_input_cropped_to_a_stride_multiple_is_refused_with_the_size_to_run_at(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], multiple: int | None
+) -> None:
+    """A 364x1232 map for a 375x1242 input (a graph that floors to whole 14-pixel patches) was taken and stretched
+    over the frame: the crop's 11 rows spread through it. Refused as the padded case, naming the size and the
+    multiple at which it crops nothing; lower-resolution maps of the whole input are taken."""
+    assert cropped_multiple(map_hw, input_hw) == multiple
+    output = torch.ones(1, 1, *map_hw)
+    if multiple is None:
+        if padded_multiple(map_hw, input_hw) is None:
+            assert depth_map(output, 1, "o", "r", input_hw).shape == (1, 1, *map_hw)
+        return
+    pattern = rf"for a {input_hw[0]}x{input_hw[1]} input: .*cropped to a multiple of {multiple} .*--input-size "
     with pytest.raises(ShapeError, match=pattern + rf"{map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of"):
         depth_map(output, 1, "o", "r", input_hw)

@@ -582,3 +582,79 @@ def test_a_kitti_frame_padded_by_the_graph_to_a_multiple_of_32_is_refused_and_ru
     )
     got = DepthEstimator.open("onnx", path, config).predict(image, out_hw=(384, 1248)).values
     np.testing.assert_array_equal(got[:, 0], np.arange(1, 385, dtype=np.float32))
+
+
+class _CroppedToWholePatches(torch.nn.Module):
+    """A ViT-style graph whose patch embedding floors: the rows and columns past the last whole 14-pixel patch are
+    dropped (bottom and right), and the map is of the cropped image: the row index plus one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows, cols = x.shape[2] // 14 * 14, x.shape[3] // 14 * 14
+        cropped = x[:, :1, :rows, :cols]
+        return torch.arange(cropped.shape[2], dtype=x.dtype).view(1, 1, -1, 1) + cropped * 0.0 + 1.0
+
+
+def test_a_kitti_frame_cropped_by_the_graph_to_whole_patches_is_refused_and_runs_at_the_size_named(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """At 375x1242 a graph that floors to whole 14-pixel patches returns 364x1232, within the aspect tolerance: it
+    was stretched over the frame (the map's row 364, the image's row 363, published at the last row 374: ~11 rows
+    off at the bottom, what the crop dropped never seen). Refused as the padded case is, naming 364x1232 and
+    --multiple-of 14; at that size the graph crops nothing and the map is the image's, rows 1..364."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _CroppedToWholePatches(),
+        torch.zeros(1, 3, 42, 70),
+        tmp_path / "patches.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "h", 3: "w"}, "depth": {2: "ph", 3: "pw"}},
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    assert image.shape[:2] == (375, 1242)
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    pattern = r"\(1, 1, 364, 1232\) for a 375x1242 input.*cropped to a multiple of 14.*--input-size 364x1232`.*of 14"
+    with pytest.raises(ShapeError, match=pattern):
+        DepthEstimator.open("onnx", path, config).predict(image)
+    write_sidecars(
+        path, ModelSpec("onnx_graph", {}, InputPolicy(364, 1232), output_kind=OutputKind.METRIC, backend="onnx")
+    )
+    got = DepthEstimator.open("onnx", path, config).predict(image, out_hw=(364, 1232)).values
+    np.testing.assert_array_equal(got[:, 0], np.arange(1, 365, dtype=np.float32))
+
+
+def test_a_model_linked_alone_reads_the_sidecars_beside_its_target_and_a_snapshots_beside_the_link(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    """``ln -s /models/tiny.onnx ws/da.onnx``: the spec and golden were looked for beside the link only, so the
+    export's golden was not read (no start-up self-test, without a word) and a spec rewritten beside the model (here
+    depth_up_to_scale) gave way to the one embedded at export (metric: published as metres). Beside the link first
+    (a Hugging Face snapshot links every file of the repo side by side, its blobs are named by hash), else beside
+    the link's target, both files from the same place; ONNX Runtime reads external data beside the target too."""
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for file in (onnx_path, spec_path_for(onnx_path), golden_path_for(onnx_path)):
+        shutil.copy(file, models / file.name)
+    target = models / onnx_path.name
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    link = workspace / "da.onnx"
+    link.symlink_to(target)
+    linked = OnnxBackend(link, CPU)
+    assert linked.golden is not None and linked.spec == OnnxBackend(target, CPU).spec
+    spec = json.loads(spec_path_for(target).read_text())
+    spec["output_kind"] = "depth_up_to_scale"
+    spec_path_for(target).write_text(json.dumps(spec))
+    golden_path_for(target).unlink()  # as `mono-depth spec` leaves it: made under the earlier spec
+    linked = OnnxBackend(link, CPU)
+    assert linked.spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE and linked.golden is None
+    spec["output_kind"] = "relative_inverse"  # a spec beside the link (a snapshot's own file) wins
+    spec_path_for(link).write_text(json.dumps(spec))
+    assert OnnxBackend(link, CPU).spec.output_kind is OutputKind.RELATIVE_INVERSE

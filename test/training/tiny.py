@@ -7,6 +7,8 @@ from pathlib import Path
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 
 RENDERING = ("data.train_seeds", "data.val_seeds", "data.frames_per_clip", "data.val_frames_per_clip", "data.beams")
+VALIDATION = ("data.val_seeds", "data.val_frames_per_clip")
+"""The rendering settings only the trainer's validation reads (refused with ``run.validate: false``)."""
 
 
 def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> list[str]:
@@ -37,6 +39,8 @@ def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised"
         "run.out_dir": str(out_dir),
     }
     given = {k.replace("__", "."): v for k, v in extra.items()}
+    if given.get("run.validate") is False:  # without validation its drives are not read (and refused)
+        values = {k: v for k, v in values.items() if k not in VALIDATION or k in given}
     if given.get("data.kind", "synthetic") != "synthetic":  # a recorded kind refuses the rendering settings
         values = {k: v for k, v in values.items() if k not in RENDERING or k in given}
         if not given.get("data.lidar_topic"):  # only a bag's LiDAR frames are cached (exported)

@@ -241,15 +241,17 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
 
 
 def build_recorded_datasets(
-    data: DataConfig, width: int, height: int, offsets: tuple[int, ...], seed: int
-) -> tuple[RecordedDepthDataset, RecordedDepthDataset]:
-    """(train, validation) datasets of ``data.kind`` at the network input size.
+    data: DataConfig, width: int, height: int, offsets: tuple[int, ...], seed: int, validate: bool = True
+) -> tuple[RecordedDepthDataset, RecordedDepthDataset | None]:
+    """(train, validation) datasets of ``data.kind`` at the network input size (no validation one without
+    ``validate``: ``run.validate: false`` reads no validation frames).
 
     Args:
         data: the data section (``kind``, ``root``, ``split``, ``val_root``, ``val_split``, augmentation).
         width, height: network input size.
         offsets: temporal source frames (``()`` for supervised objectives).
         seed: augmentation seed.
+        validate: build the validation dataset (``run.validate``).
 
     Raises:
         ConfigError: a missing root / split, a kind without the neighbours the objective needs, supervised data
@@ -273,6 +275,8 @@ def build_recorded_datasets(
     )
     protocol = _PROTOCOLS[data.kind]
     train: Any = _samples(data.kind, data.root, data.split, data, offsets)
+    if not validate:
+        return RecordedDepthDataset(train, width, height, augment, protocol, seed), None
     val: Any = _samples(data.kind, data.val_root or data.root, data.val_split or data.split, data, offsets)
     return (
         RecordedDepthDataset(train, width, height, augment, protocol, seed),

@@ -188,12 +188,8 @@ class DataConfig:
         for name in ("brightness", "contrast", "saturation", "noise_std"):
             _check(getattr(self, name) >= 0.0, f"data.{name}={getattr(self, name)} must be >= 0")
         _check(0.0 <= self.hue <= 0.5, f"data.hue={self.hue} must be in [0, 0.5] (turns of the colour circle)")
-        if self.kind == "synthetic":
-            _check(bool(self.train_seeds) and bool(self.val_seeds), "data.train_seeds and data.val_seeds must be set")
-            _check(
-                not set(self.train_seeds) & set(self.val_seeds),
-                f"data.val_seeds {self.val_seeds} overlap data.train_seeds: validation must be held out",
-            )
+        if self.kind == "synthetic":  # data.val_seeds: checked with run.validate (TrainConfig), which reads them
+            _check(bool(self.train_seeds), "data.train_seeds must be set")
         else:
             _check(bool(self.root), f"data.kind={self.kind} needs data.root (the dataset folder or rosbag2)")
         twice = sorted({o for o in self.frame_offsets if self.frame_offsets.count(o) > 1})
@@ -386,18 +382,24 @@ class TrainConfig:
         self._refuse_encoder_lr_scale_without_a_trained_encoder()
         if not self.run.validate:
             self._refuse_validation_settings_without_validation()
+        elif self.data.kind == "synthetic":
+            _check(bool(self.data.val_seeds), "data.val_seeds must be set (or run.validate false)")
+            _check(
+                not set(self.data.train_seeds) & set(self.data.val_seeds),
+                f"data.val_seeds {self.data.val_seeds} overlap data.train_seeds: validation must be held out",
+            )
 
     def _refuse_validation_settings_without_validation(self) -> None:
         """Refuse, with ``run.validate: false``, the settings only :meth:`~.loop.Trainer.validate` reads
-        (``run.val_max_images``, ``run.eval_max_depth_m``; ``data.val_root`` / ``data.val_split``, the data only it
-        evaluates) off their defaults.
+        (``run.val_max_images``, ``run.eval_max_depth_m``; ``data.val_root`` / ``data.val_split``, ``data.val_seeds``
+        / ``data.val_frames_per_clip``: the data only it evaluates, not built without it) off their defaults.
 
         Raises:
             ConfigError: naming the setting, its value and the remedy.
         """
         for section, names in (
             (self.run, ("val_max_images", "eval_max_depth_m")),
-            (self.data, ("val_root", "val_split")),
+            (self.data, ("val_root", "val_split", "val_seeds", "val_frames_per_clip")),
         ):
             defaults = {f.name: f.default for f in fields(section)}
             prefix = "run" if section is self.run else "data"

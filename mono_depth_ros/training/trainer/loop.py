@@ -309,7 +309,17 @@ class Trainer:
         log.train_row(self.step, row)
 
     def validate(self, log: TrainLogger | None = None, epoch: int = 0) -> DepthMetrics | None:
-        """Standard metrics of the depth network on the validation drives (rank 0; others wait)."""
+        """Standard metrics of the depth network on the validation drives (rank 0; others wait).
+
+        Raises:
+            ConfigError: ``run.validate: false``: no validation data was built.
+        """
+        if self.val_data is None:
+            msg = (
+                "run.validate false: no validation data was built (its drives are not rendered, its frames not read); "
+                "set run.validate true to validate"
+            )
+            raise ConfigError(msg)
         if self.context.is_main:
             run = self.config.run
             if isinstance(self.val_data, RecordedDepthDataset):

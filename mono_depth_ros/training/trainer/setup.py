@@ -103,8 +103,9 @@ def require_folder_lidar(config: TrainConfig, train: RecordedDepthDataset) -> No
         raise ConfigError(msg)
 
 
-def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
-    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`).
+def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData | None]:
+    """(train, validation) datasets: rendered (or cached) drives, or a recorded dataset (see :mod:`.real_data`); no
+    validation data (None) with ``run.validate: false`` (its drives are not rendered, its frames not read).
 
     Raises:
         ConfigError: see :func:`require_lidar`, and the recorded datasets' own refusals.
@@ -126,7 +127,9 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
             )
             raise ConfigError(msg)
         require_lidar(config)
-        recorded = build_recorded_datasets(d, m.input_width, m.input_height, offsets, config.run.seed)
+        recorded = build_recorded_datasets(
+            d, m.input_width, m.input_height, offsets, config.run.seed, validate=config.run.validate
+        )
         require_folder_lidar(config, recorded[0])
         return recorded
     require_lidar(config)
@@ -137,11 +140,12 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData]:
 
     stereo = d.stereo_baseline_m if config.loss.objective != "supervised" else 0.0
     train_clips = [render_clip(clip(s, d.frames_per_clip, stereo), cache) for s in d.train_seeds]
-    val_clips = [render_clip(clip(s, d.val_frames_per_clip, 0.0), cache) for s in d.val_seeds]
     offsets = d.frame_offsets if config.loss.objective != "supervised" else ()
     augmentation = Augmentation(d.flip_probability, d.brightness, d.contrast, d.saturation)
     train = SyntheticDepthDataset(train_clips, offsets, stereo > 0, augmentation, seed=config.run.seed)
-    return train, SyntheticDepthDataset(val_clips)
+    if not config.run.validate:
+        return train, None
+    return train, SyntheticDepthDataset([render_clip(clip(s, d.val_frames_per_clip, 0.0), cache) for s in d.val_seeds])
 
 
 def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:

@@ -519,3 +519,22 @@ def test_a_validation_setting_with_validation_off_is_refused(setting: str, shown
     assert getattr(taken, key) == yaml.safe_load(value)
     default = {"val_max_images": "0", "eval_max_depth_m": "0.0", "val_root": "''", "val_split": "''"}[key]
     assert not load_train_config(None, [*nyu, "run.validate=false", f"{name}={default}"]).run.validate
+
+
+@pytest.mark.parametrize(("setting", "shown"), [("data.val_seeds=[7]", "[7]"), ("data.val_frames_per_clip=5", "5")])
+def test_a_rendered_validation_setting_with_validation_off_is_refused(setting: str, shown: str) -> None:
+    """``data.val_seeds`` / ``data.val_frames_per_clip`` say which drives ``Trainer.validate`` renders and scores;
+    with ``run.validate: false`` they were taken without a word (and the drives rendered for nothing). Refused as the
+    other validation settings are; the default written out is taken, and with validation off the training streets
+    may include the default validation street (nothing is held out for a validation that does not run)."""
+    name, _, _ = setting.partition("=")
+    with pytest.raises(
+        ConfigError, match=rf"{re.escape(name)} {re.escape(shown)} is not read with run\.validate false: .*default"
+    ):
+        load_train_config(None, ["run.validate=false", setting])
+    assert load_train_config(None, [setting]).run.validate
+    default = {"data.val_seeds": "[1001]", "data.val_frames_per_clip": "20"}[name]
+    assert not load_train_config(None, ["run.validate=false", f"{name}={default}"]).run.validate
+    assert load_train_config(None, ["run.validate=false", "data.train_seeds=[1, 1001]"]).data.train_seeds == (1, 1001)
+    with pytest.raises(ConfigError, match=r"overlap data\.train_seeds"):
+        load_train_config(None, ["data.train_seeds=[1, 1001]"])

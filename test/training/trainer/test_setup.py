@@ -32,6 +32,7 @@ def test_spec_and_datasets_follow_the_objective(tmp_path: Path) -> None:
     assert spec.output_kind is OutputKind.METRIC and (spec.input.height, spec.input.width) == (32, 64)
     assert spec.params["encoder_width"] == 4 and spec.params["decoder_channels"] == [4, 4, 4, 4, 4]
     train, val = build_datasets(supervised)
+    assert val is not None
     assert len(train) == 12 and train.frame_offsets == () and len(val) == 2  # every frame is a target
     selfsup = tiny_config(tmp_path, tmp_path / "clips", "selfsup")
     assert build_spec(selfsup).output_kind is OutputKind.DEPTH_UP_TO_SCALE
@@ -140,3 +141,23 @@ def test_lidar_semi_without_any_lidar_is_refused(tmp_path: Path) -> None:
     )
     train, _ = build_datasets(with_lidar)
     assert len(train) == 1
+
+
+def test_validation_data_is_not_built_with_validation_off(tmp_path: Path, kitti_depth_dir: Path) -> None:
+    """With ``run.validate: false`` the validation drives were rendered all the same (seconds to minutes of CPU for
+    the default 20-frame street at the training size; a recorded dataset's validation frames read again): no
+    validation data is built, the cache holds the training drives only, and validating says why it cannot."""
+    from mono_depth_ros.training.trainer.loop import Trainer
+
+    cache = tmp_path / "clips"
+    config = tiny_config(tmp_path / "run", cache, run__validate=False)
+    assert config.data.val_seeds == (1001,)  # the helper leaves the unread validation settings out
+    train, val = build_datasets(config)
+    assert val is None and len(train) == 12
+    assert len(list(cache.glob("synthetic_*.npz"))) == len(config.data.train_seeds) == 2  # no validation drive
+    recorded = tiny_config(
+        tmp_path / "run2", cache, data__kind="kitti_depth", data__root=str(kitti_depth_dir), run__validate=False
+    )
+    assert build_datasets(recorded)[1] is None
+    with pytest.raises(ConfigError, match=r"run\.validate false.*no validation data.*run\.validate true"):
+        Trainer(config).validate()

@@ -1,0 +1,101 @@
+"""Staging folders of ONNX exports: a graph is written and checked in a hidden folder of its own beside the output
+(``.<name>.XXXXXXXX``, :func:`~.export.export_onnx`) and swapped in from there; an exporter killed with no
+``finally`` run (SIGKILL, the OOM killer, a power loss) leaves its folder, with the graph and, for a large model,
+gigabytes of external data. The next export to that path removes such folders, never one another export still
+writes: each exporter holds a lock on its folder while it runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import logging
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+_LOG = logging.getLogger(__name__)
+
+STAGING_LOCK = ".export.lock"
+"""The file in an ONNX export's staging folder that its exporter holds locked (``flock``) while it runs: the lock
+goes with the process, whatever ends it (SIGKILL, the OOM killer), so a folder whose lock can be taken is stale."""
+STAGING_GRACE_S = 60.0
+"""Age below which a staging folder's unlocked lock file is left: its exporter may have made it and not yet locked
+it."""
+
+
+def lock_staging(folder: Path) -> int:
+    """Create ``folder``'s :data:`STAGING_LOCK` and hold it (``flock``) for the exporter writing in ``folder``.
+
+    A filesystem that refuses ``flock`` (Lustre mounted without ``flock``: ENOSYS, NFS without its lock daemon:
+    ENOLCK, some FUSE mounts: EOPNOTSUPP) leaves the file unlocked and the export goes on: the lock only guards the
+    clean-up, and :func:`remove_stale_staging` cannot lock such a folder either, so it is never taken as stale.
+
+    Returns:
+        The lock file's descriptor, for the exporter to close once it has removed ``folder``.
+
+    Raises:
+        OSError: the lock file cannot be created (a read-only folder, no permission).
+    """
+    lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        os.write(lock, _holder().encode())  # whose lock: another host's cannot be tested here (remove_stale_staging)
+    except OSError:
+        os.close(lock)
+        raise
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held until the folder is removed
+    except OSError as err:
+        _LOG.debug("no lock on %s (%s): a later export will leave it if this one is killed", folder, err)
+    return lock
+
+
+def _holder() -> str:
+    """What a lock file records of its exporter: this host's name (the line :func:`remove_stale_staging` compares)
+    and, for a person looking, the process id."""
+    return f"{socket.gethostname()} {os.getpid()}\n"
+
+
+def _made_here(lock: int) -> bool:
+    """Whether the lock file open at ``lock`` was made by an exporter on this host (its first word): a lock held on
+    another host is not seen here where ``flock`` is local to each host (NFS ``nolock`` / ``local_lock=flock``,
+    Lustre ``localflock``), so only this host's folders can be told stale."""
+    head = os.pread(lock, 512, 0).decode("utf-8", errors="replace").split()
+    return bool(head) and head[0] == socket.gethostname()
+
+
+def remove_stale_staging(target: Path) -> list[Path]:
+    """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
+    whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the
+    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` names this
+    host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock
+    is held (an export to the same path still running), made on another host (a lock local to that host is not seen
+    here) or that has no lock file (not one of ours) is left.
+
+    Returns:
+        The folders removed (each logged).
+    """
+    removed = []
+    for folder in sorted(target.parent.glob(f".{glob.escape(target.name)}.*")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            lock = os.open(folder / STAGING_LOCK, os.O_RDWR)  # never created here: no lock file, not ours
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _made_here(lock):
+                continue  # another host's export: alive or not, its lock is not seen from here
+            if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
+                continue  # just made: its exporter may not have locked it yet
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # held: a live export
+            continue
+        finally:
+            os.close(lock)
+        removed.append(folder)
+        _LOG.info("removed %s, the staging folder of an export to %s that was killed", folder, target)
+    return removed

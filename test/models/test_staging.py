@@ -1,0 +1,99 @@
+"""Tests for models/staging.py: which staging folders of ONNX exports the next export removes."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from mono_depth_ros.models.staging import STAGING_LOCK, lock_staging, remove_stale_staging
+
+
+def _staging(folder: Path, age_s: float, locked: bool | None) -> int | None:
+    """A staging folder holding a graph, its lock file ``age_s`` old (None: no lock file), held when ``locked``;
+    returns the holding descriptor."""
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(b"graph")
+    if locked is None:
+        return None
+    lock = os.open(folder / STAGING_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    os.write(lock, f"{socket.gethostname()} 1234\n".encode())  # made on this host, as lock_staging records
+    then = time.time() - age_s
+    os.utime(folder / STAGING_LOCK, (then, then))
+    if locked:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return lock
+    os.close(lock)
+    return None
+
+
+def test_only_old_unlocked_staging_folders_of_the_same_path_are_removed(tmp_path: Path) -> None:
+    """Removed: an exporter's folder whose lock nobody holds, an hour old. Left: one whose lock is held (a live
+    export), one just made (its exporter may not have locked it yet), one without a lock file (not ours), and the
+    staging folder of another output in the same folder."""
+    target = tmp_path / "tiny.onnx"
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    held = _staging(tmp_path / ".tiny.onnx.live0000", 3600.0, True)
+    _staging(tmp_path / ".tiny.onnx.new00000", 1.0, False)
+    _staging(tmp_path / ".tiny.onnx.other000", 3600.0, None)
+    _staging(tmp_path / ".big.onnx.dead0000", 3600.0, False)
+    try:
+        assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.dead0000"]
+    finally:
+        assert held is not None
+        os.close(held)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".big.onnx.dead0000", ".tiny.onnx.live0000", ".tiny.onnx.new00000", ".tiny.onnx.other000"]
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.live0000"]  # its exporter gone
+
+
+def test_an_export_to_a_filesystem_without_flock_completes_and_its_folders_are_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a filesystem that refuses ``flock`` (Lustre mounted without ``flock``: ENOSYS; NFS without its lock daemon:
+    ENOLCK; a FUSE mount: EOPNOTSUPP) the export failed with that raw OSError, though the lock only guards the
+    clean-up; it completes, and no staging folder whose lock cannot be tested is removed (it may be a live one)."""
+    from mono_depth_ros.models.export import export_onnx
+    from mono_depth_ros.models.spec import OutputKind
+
+    from .tiny_models import tiny_unet
+
+    def no_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    network, spec = tiny_unet(output_kind=OutputKind.METRIC)
+    result = export_onnx(network, spec, tmp_path / "tiny.onnx", exporter="legacy")
+    assert result.path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".tiny.onnx.dead0000"]
+
+
+def test_the_staging_folder_of_an_export_on_another_host_is_left(tmp_path: Path) -> None:
+    """A folder shared between machines whose ``flock`` is local to each (NFS mounted ``nolock`` or
+    ``local_lock=flock``, Lustre ``localflock``): an export running on another host holds its lock there only, so from
+    here it looked unlocked and, past the grace, its folder was removed under it. Each lock file names the host that
+    made it; a folder made on another host is left (whether its exporter lives cannot be told from here), one made on
+    this host whose lock is free goes."""
+    target = tmp_path / "tiny.onnx"
+    ours = lock_staging(_made(tmp_path / ".tiny.onnx.ours0000"))
+    os.close(ours)  # its exporter gone
+    theirs = tmp_path / ".tiny.onnx.them0000"
+    _staging(theirs, 3600.0, False)
+    (theirs / STAGING_LOCK).write_text(f"{socket.gethostname()}-elsewhere 4242\n", encoding="utf-8")
+    then = time.time() - 3600.0
+    for folder in (tmp_path / ".tiny.onnx.ours0000", theirs):
+        os.utime(folder / STAGING_LOCK, (then, then))
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.ours0000"]
+    assert theirs.is_dir()
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(b"graph")
+    return folder
