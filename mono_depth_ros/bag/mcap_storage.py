@@ -157,7 +157,12 @@ class ChecksummedMcapWriter(McapWriter):
     """
 
     def __init__(self, path: Path, compression: CompressionMode) -> None:
+        """rosbags' ``__init__``, the file renamed as rosbag2 names it (``<folder>_0.mcap``: see
+        :func:`mono_depth_ros.bag.writer.storage_file_name`) before anything but its header is written."""
         super().__init__(path, compression)
+        named = path / f"{path.name}_0.mcap"
+        self.path.rename(named)  # the open file follows its name
+        self.path = named
         self._mark = self._marked()
 
     def _marked(self) -> _McapMark:

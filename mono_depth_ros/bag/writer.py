@@ -81,6 +81,14 @@ COMMIT_FRAMES = 8
 """Frames a sqlite3 transaction of the output holds at most (small frames: what a killed run may lose)."""
 
 
+def storage_file_name(folder: Path, suffix: str) -> str:
+    """The name of the output's one storage file in the bag ``folder``: ``<folder>_0<suffix>``, as ``ros2 bag
+    record`` names the first file of a recording. rosbags names it ``<folder><suffix>``, which Humble's ``ros2 bag
+    reindex`` (the way to rebuild the metadata.yaml of a killed run) does not find: it looks for
+    ``<folder>_<n>.<ext>`` ("No database files found for reindexing")."""
+    return f"{folder.name}_0{suffix}"
+
+
 class CommittingSqlite3Writer(Sqlite3Writer):
     """rosbags' sqlite3 writer that commits when asked: rosbags commits once, at close, so the whole run was one
     transaction, and a write that failed (a full disk) rolled every message back while metadata.yaml still listed
@@ -104,11 +112,12 @@ class CommittingSqlite3Writer(Sqlite3Writer):
     """
 
     def __init__(self, path: Path, compression: CompressionMode) -> None:
-        """rosbags' ``__init__`` (same schema, same file name), with the page size set before the first table."""
+        """rosbags' ``__init__`` (same schema), with the page size set before the first table and the file named as
+        rosbag2 names it (:func:`storage_file_name`)."""
         if compression == CompressionMode.STORAGE:
             msg = "SQLITE3 writer does not support storage-side compression."
             raise WriterError(msg)
-        self.path = path / f"{path.name}.db3"
+        self.path = path / storage_file_name(path, ".db3")
         self.conn = sqlite3.connect(f"file:{self.path}", uri=True)
         self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         self.conn.executescript(self.SQLITE_SCHEMA)

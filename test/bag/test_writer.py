@@ -350,7 +350,7 @@ def test_sqlite3_commits_once_the_batch_holds_commit_bytes(tmp_path: Path, monke
     for stamp in range(4):
         out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (1000).to_bytes(4, "little") + bytes(1000), stamp)
         filed.append(out.commit())
-        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out.db3'}?mode=ro", uri=True)) as db:
+        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out_0.db3'}?mode=ro", uri=True)) as db:
             in_file.append(db.execute("SELECT count(*) FROM messages").fetchone()[0])
     out.close()
     assert in_file == [0, 0, 3, 3]
@@ -447,7 +447,7 @@ def test_sqlite3_files_have_the_larger_page_size(tmp_path: Path) -> None:
     factory = MessageFactory.for_rosbags(typestore)
     with OutputBag(tmp_path / "out", typestore) as out:
         out.write("/header", "std_msgs/msg/Header", make_header(factory, 5, "cam"), 5)
-    connection = sqlite3.connect(tmp_path / "out" / "out.db3")
+    connection = sqlite3.connect(tmp_path / "out" / "out_0.db3")
     try:
         (page_size,) = connection.execute("PRAGMA page_size").fetchone()
         (schema,) = connection.execute("SELECT schema_version FROM schema").fetchone()
