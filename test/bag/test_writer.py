@@ -23,6 +23,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag import writer as writer_module
+from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.writer import CommittingSqlite3Writer, OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
@@ -409,6 +410,38 @@ def test_a_second_ctrl_c_right_after_a_batch_is_committed_leaves_metadata_counti
             out.commit()
     assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
     assert _metadata(tmp_path / "out")["message_count"] == 4
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+@pytest.mark.parametrize("interrupted", [0, 2])
+def test_a_second_ctrl_c_right_after_a_frame_s_savepoint_leaves_metadata_counting_what_the_file_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupted: int, storage: str
+) -> None:
+    """A second Ctrl-C handled once the storage has ended a frame inside a batch (its savepoint taken) and before
+    the bag noted that frame: the rollback to the savepoint keeps the frame in the file, the counts went back to the
+    frame before (seen: 3 messages in the file under a metadata.yaml counting 2; at the first frame, a file holding
+    its message and its topic under a metadata.yaml listing neither). MCAP the same, its chunk written. The counts
+    now come from the file."""
+    typestore = typestore_for("humble")
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, storage) as out:
+        written = out._writer.storage
+        assert isinstance(written, CommittingSqlite3Writer | ChecksummedMcapWriter)
+        end_frame = written.commit
+
+        def signalled_as_it_returns() -> bool:
+            filed = end_frame()
+            assert filed == (storage == "mcap")  # sqlite3, inside a batch: the frame ends at a savepoint
+            raise KeyboardInterrupt
+
+        for stamp in range(interrupted + 1):
+            out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
+            if stamp == interrupted:
+                monkeypatch.setattr(written, "commit", signalled_as_it_returns)
+            out.commit()
+    assert _written(tmp_path / "out") == {"/a": list(range(interrupted + 1))}
+    info = _metadata(tmp_path / "out")
+    assert info["message_count"] == interrupted + 1
+    assert info["duration"]["nanoseconds"] == interrupted
 
 
 def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
