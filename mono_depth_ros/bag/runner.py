@@ -66,9 +66,11 @@ from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
 
 UNREADABLE_SCAN = f"lidar.{BAD_CDR}"
-UNREADABLE_PREDICTION = f"prediction.{BAD_CDR}"
-PREDICTION_UNDECODABLE = "prediction: undecodable"
 """The reason of a scan whose bytes are no message (counted once; a frame takes the next nearest scan instead)."""
+UNREADABLE_PREDICTION = f"prediction.{BAD_CDR}"
+"""The reason of an external prediction whose bytes are no message (counted once; its frame is ``no prediction``)."""
+PREDICTION_UNDECODABLE = "prediction: undecodable"
+"""The skip reason of a frame whose prediction the decoder refuses (not 32FC1)."""
 
 
 @dataclass(frozen=True)
