@@ -1808,6 +1808,59 @@ def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def test_the_node_and_the_bag_runner_count_cut_predictions_under_the_same_key(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with an external prediction: frame 1's prediction cut to half its bytes (its header whole), and
+    a cut prediction of no image. The node's subscription counts each ``inputs_unused.prediction.bad_cdr`` (the
+    image left without it is ``no_prediction``); the bag runner counted neither: the one no frame used was never
+    read, the other only filed its frame as skipped (``prediction: undecodable``)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
+    node = ros.make_node({**params, "lidar.wait_s": 0.0})
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for index in range(3):
+            stamp_ns = STAMP_NS + index * 1_000_000_000
+            raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), stamp_ns)) for key in topics}
+            if index == 1:
+                raw["prediction"] = raw["prediction"][: len(raw["prediction"]) // 2]
+            if index == 2:  # before this frame's: a cut prediction of an image that never came
+                stray = frame.cdr(fuzz.restamped(frame.prediction, stamp_ns - 500_000_000))
+                node.subscription(topics["prediction"][0]).callback(stray[: len(stray) // 2])
+                bag.write_raw(*topics["prediction"], stray[: len(stray) // 2], stamp_ns - 500_000_000)
+            for latency_ms, key in enumerate(("cloud", "info", "prediction", "image")):
+                node.subscription(topics[key][0]).callback(raw[key])
+                bag.write_raw(*topics[key], raw[key], stamp_ns + latency_ms * 1_000_000)
+            assert wait_until(functools.partial(lambda n: stats(node).published == n, 1 + (index == 2)), 30), index
+    clock[0] = 10**12  # long after the give-up: the image without its prediction is reported unpaired
+    node._sync_watch.poll()
+    node._publish_diagnostics()
+
+    def unused(status: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values if kv.key.startswith("inputs_unused")}
+
+    node_status = node.publishers["/diagnostics"].messages[-1].status[0]
+    from_node = unused(node_status)
+    assert {kv.key: kv.value for kv in node_status.values}["bad_messages.no_prediction"] == "1"
+    run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False))
+    from_bag = unused(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0])
+    assert from_node == {"inputs_unused": "2", "inputs_unused.prediction.bad_cdr": "2"}, from_node
+    assert from_bag == from_node, (from_bag, from_node)
+
+
 def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stamps(ros: Ros, tmp_path: Path) -> None:
     """KITTI 000000's cut-outs (test_cdr_fuzz), two scans with the image's stamp: the first a whole cloud, the second
     one without z (refused by the decoder). The node pairs the first it received (its pairing releases the frame on

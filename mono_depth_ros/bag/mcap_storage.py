@@ -27,7 +27,7 @@ from io import BytesIO
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import storage_mcap as rosbags_mcap
@@ -49,6 +49,9 @@ from rosbags.rosbag2.storage_mcap import (
 
 from mono_depth_ros.bag.compression import MESSAGE_BYTES_MAX, FrameTooLarge, bounded_zstd
 from mono_depth_ros.bag.integrity import StorageIntegrity
+
+if TYPE_CHECKING:
+    from mono_depth_ros.bag.writer import StoredMessages
 
 MAGIC = b"\x89MCAP0\r\n"
 _HEADER, _SCHEMA, _CHANNEL, _MESSAGE, _CHUNK, _MESSAGE_INDEX, _DATA_END = 0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0F
@@ -157,7 +160,12 @@ class ChecksummedMcapWriter(McapWriter):
     """
 
     def __init__(self, path: Path, compression: CompressionMode) -> None:
+        """rosbags' ``__init__``, the file renamed as rosbag2 names it (``<folder>_0.mcap``: see
+        :func:`mono_depth_ros.bag.writer.storage_file_name`) before anything but its header is written."""
         super().__init__(path, compression)
+        named = path / f"{path.name}_0.mcap"
+        self.path.rename(named)  # the open file follows its name
+        self.path = named
         self._mark = self._marked()
 
     def _marked(self) -> _McapMark:
@@ -191,6 +199,15 @@ class ChecksummedMcapWriter(McapWriter):
         self.message_start_time, self.message_end_time = mark.message_start_time, mark.message_end_time
         self.chunk = PendingChunk(2**63 - 1, 0, BytesIO(), defaultdict(list))
         return True
+
+    def contents(self) -> StoredMessages:
+        """What the file holds after the last :meth:`commit` or :meth:`rollback` (and the pending chunk)."""
+        from mono_depth_ros.bag.writer import StoredMessages  # here: the writer imports this module
+
+        return StoredMessages(
+            frozenset(channel.id for channel in self.channels), dict(self.channel_stats), self.message_start_time,
+            self.message_end_time,
+        )  # fmt: skip
 
     def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
         """Write one message (``data``: its serialised bytes) stamped ``timestamp`` (ns)."""

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-_AFTER_CLOUD_DATA = 1  # PointCloud2's is_dense, a bool, follows its data's bytes (no padding)
+IMAGE = "sensor_msgs/msg/Image"
+_AFTER_DATA = {POINTCLOUD2: 1, IMAGE: 0}  # bytes after data's: PointCloud2's is_dense (a bool, no padding); none
 
 HEAD_BYTES = HEADER_BYTES_MAX
 """Bytes of a payload read for its header: enough for the longest header ``header_from_cdr`` accepts."""
@@ -50,24 +51,25 @@ def whole(raw: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview
     return raw.full() if isinstance(raw, PayloadHead) else raw
 
 
-def cloud_head_decodes(typestore: Typestore, head: PayloadHead) -> bool:
-    """Whether the PointCloud2 of which ``head`` is the first bytes deserialises whole, decided without reading the
-    rest: True when its head with zeros in place of the unread bytes (up to ``head.size``) deserialises and the
-    fields that decide its layout (everything before ``data``'s bytes: the header, ``fields``, ``data``'s length)
-    lie in the head. ``data``'s bytes are opaque and ``is_dense`` any byte, so the whole payload then deserialises
-    too. False: undecided (the layout reaches past the head, or the zero-filled bytes do not deserialise: a cut or
-    corrupt message, or one whose ``fields`` reach past the head); read it whole to decide.
+def head_decodes(typestore: Typestore, head: PayloadHead, msgtype: str = POINTCLOUD2) -> bool:
+    """Whether the PointCloud2 (or Image: ``msgtype``) of which ``head`` is the first bytes deserialises whole,
+    decided without reading the rest: True when its head with zeros in place of the unread bytes (up to
+    ``head.size``) deserialises and the fields that decide its layout (everything before ``data``'s bytes: the header,
+    ``fields``, ``data``'s length) lie in the head. ``data``'s bytes are opaque (an Image's last field) and
+    ``is_dense`` any byte, so the whole payload then deserialises too. False: undecided (the layout reaches past the
+    head, or the zero-filled bytes do not deserialise: a cut or corrupt message, or one whose ``fields`` reach past
+    the head); read it whole to decide.
 
     ``head.size`` must be the stored payload's length (a sqlite3 blob's): a decompressed head's is only what its zstd
     frame declares, and the rest of the frame may be cut or decompress to something else; read those whole.
 
-    The bag runner checks so the scans no frame decodes (the node's subscription counts each cut one), without
-    reading their points."""
+    The bag runner checks so the scans and external predictions no frame decodes (the node's subscription counts
+    each cut one), without reading their points or pixels."""
     filled = bytearray(head.size)
     filled[: len(head)] = head
     try:
-        cloud: Any = typestore.deserialize_cdr(memoryview(filled), POINTCLOUD2)
+        message: Any = typestore.deserialize_cdr(memoryview(filled), msgtype)
     except Exception:  # rosbags raises several kinds; decided on the whole payload instead
         return False
-    data_length_at = head.size - _AFTER_CLOUD_DATA - len(cloud.data) - 4  # the uint32 before data's bytes
+    data_length_at = head.size - _AFTER_DATA[msgtype] - len(message.data) - 4  # the uint32 before data's bytes
     return data_length_at + 4 <= len(head)

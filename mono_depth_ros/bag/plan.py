@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from mono_depth_ros.bag.index import BagIndex, ImageEntry
 from mono_depth_ros.bag.pairing import NS_PER_S, PairingRules
 
+NO_PREDICTION = "no prediction"
+"""The skip reason of an image without its external prediction (the node's ``no_prediction``)."""
+
 
 def seconds_text(stamp_ns: int) -> str:
     """Int nanoseconds as ``"1700000000.100000000 s"`` (for messages)."""
@@ -60,7 +63,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             )
         elif topics.prediction and prediction is None:
             skip = (
-                "no prediction",
+                NO_PREDICTION,
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
                 f"the prediction must copy the image header stamp",
             )

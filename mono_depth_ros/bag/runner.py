@@ -51,8 +51,8 @@ from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
-from mono_depth_ros.bag.payload import PayloadHead, cloud_head_decodes
-from mono_depth_ros.bag.plan import FramePlan, plan_frames, seconds_text
+from mono_depth_ros.bag.payload import PayloadHead, head_decodes
+from mono_depth_ros.bag.plan import NO_PREDICTION, FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
@@ -67,6 +67,10 @@ from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, Lid
 
 UNREADABLE_SCAN = f"lidar.{BAD_CDR}"
 """The reason of a scan whose bytes are no message (counted once; a frame takes the next nearest scan instead)."""
+UNREADABLE_PREDICTION = f"prediction.{BAD_CDR}"
+"""The reason of an external prediction whose bytes are no message (counted once; its frame is ``no prediction``)."""
+PREDICTION_UNDECODABLE = "prediction: undecodable"
+"""The skip reason of a frame whose prediction the decoder refuses (not 32FC1)."""
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,13 @@ class _SecondPass:
         # every scan a frame may take (its nearest, or the next nearest readable within lidar.max_age_s)
         self.lidar_refs = Counter(c for p in active for c in p.lidar_candidates)
         self.indexed_scans = frozenset(index.lidar_stamps.keys)  # scans whose header the first pass read
+        self.indexed_predictions = frozenset(index.prediction_stamps.keys)  # the same for predictions
         self.prediction_refs = Counter(p.prediction for p in active if p.prediction is not None)
         # decoded scans, or why one cannot be used: (reason as the node counts it in inputs_unused, text); scans read
         # and not decoded yet (a frame's second choice is decoded only when its first cannot be read)
         self.scans: dict[int, Scan | tuple[str, str]] = {}
         self.scan_messages: dict[int, BagMessage] = {}
-        self.predictions: dict[int, npt.NDArray[np.float32] | str] = {}
+        self.predictions: dict[int, npt.NDArray[np.float32] | tuple[str, str]] = {}  # or (skip reason, text)
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
         self.diagnostics = BagDiagnostics(period_ns, self.config, options.status_name) if options.diagnostics else None
@@ -193,7 +198,9 @@ class _SecondPass:
                     elif message.ordinal in self.indexed_scans:  # (one whose header is unreadable: counted there)
                         self._count_if_cut(message)  # no frame may take it: its bytes checked, as the node's are
                 elif message.topic == self.topics.prediction and self.prediction_refs[message.ordinal] > 0:
-                    self.predictions[message.ordinal] = self._decode(message, decode_prediction)
+                    self.predictions[message.ordinal] = self._decode_prediction(message)
+                elif message.topic == self.topics.prediction and message.ordinal in self.indexed_predictions:
+                    self._count_if_cut(message, UNREADABLE_PREDICTION)  # no frame takes it: checked as the node does
                 self._flush(final=False)
             else:
                 self._flush(final=True)
@@ -301,6 +308,26 @@ class _SecondPass:
         finally:
             self.summary.add_stage("decode", _ms(started))
 
+    def _decode_prediction(self, message: BagMessage) -> npt.NDArray[np.float32] | tuple[str, str]:
+        """The prediction, or ``(skip reason, text)`` for its frame: bytes that are no message are counted here,
+        once, as the node's subscription counts them (``prediction.bad_cdr``), and the frame is left without it
+        (``no prediction``, the node's ``no_prediction``); a prediction the decoder refuses (not 32FC1) is
+        ``prediction: undecodable``."""
+        started = time.perf_counter()
+        try:
+            try:
+                msg = self.bag.deserialize(message)
+            except DepthError as err:
+                text = f"{type(err).__name__}: {err}"
+                self.summary.input_unused(UNREADABLE_PREDICTION, text)
+                return NO_PREDICTION, f"its external prediction on {message.topic} is no message ({text})"
+            try:
+                return decode_prediction(msg)
+            except DepthError as err:
+                return PREDICTION_UNDECODABLE, f"{type(err).__name__}: {err}"
+        finally:
+            self.summary.add_stage("decode", _ms(started))
+
     def _decode_scan(self, message: BagMessage) -> Scan | tuple[str, str]:
         """The scan, or ``(reason, text)`` when it cannot be used, the reason as the node counts it in
         ``inputs_unused``: ``lidar.bad_cdr`` for bytes that are no message (cut, corrupt), counted here, once, as
@@ -320,20 +347,28 @@ class _SecondPass:
         finally:
             self.summary.add_stage("decode", _ms(started))
 
-    def _count_if_cut(self, message: BagMessage) -> None:
-        """Count a scan no frame decoded if its bytes are no message (``lidar.bad_cdr``): the node's subscription
-        counts every such scan, also one no frame is paired with (none within ``lidar.max_age_s``, or each frame's
-        nearer scan readable). Deserialised only (its payload read): the points are not decoded. A compressed
+    def _count_if_cut(self, message: BagMessage, reason: str = UNREADABLE_SCAN) -> None:
+        """Count a scan (or external prediction: ``reason`` ``prediction.bad_cdr``) no frame decoded if its bytes
+        are no message (``lidar.bad_cdr``): the node's subscription counts every such scan, also one no frame is
+        paired with (none within ``lidar.max_age_s``, or each frame's nearer scan readable; a prediction of no
+        image)."""
+        self._check_payload(message, reason)
+
+    def _check_payload(self, message: BagMessage, reason: str) -> None:
+        """See :meth:`_count_if_cut`. Deserialised only (its payload read): the points are not decoded. A compressed
         payload (``--compression-mode message``) is read whole: its head's size is what the zstd frame declares, and
         only decompressing the rest tells a cut or hostile frame (one declaring 2**62 bytes ended the run)."""
         started = time.perf_counter()
         try:
-            raw, cloud = message.raw, message.msgtype == POINTCLOUD2
+            raw, known = message.raw, message.msgtype in (POINTCLOUD2, IMAGE)
             stored = not self.bag.message_compressed  # a head's size is then the stored bytes
-            if not (cloud and stored and isinstance(raw, PayloadHead) and cloud_head_decodes(self.bag.typestore, raw)):
-                self.bag.deserialize(message)  # a LaserScan, a compressed or undecided cloud: read whole
+            if not (
+                known and stored and isinstance(raw, PayloadHead)
+                and head_decodes(self.bag.typestore, raw, message.msgtype)
+            ):  # fmt: skip
+                self.bag.deserialize(message)  # a LaserScan, a compressed or undecided payload: read whole
         except DepthError as err:
-            self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
+            self.summary.input_unused(reason, f"{type(err).__name__}: {err}")
         finally:
             self.summary.add_stage("decode", _ms(started))
 
@@ -431,9 +466,10 @@ class _SecondPass:
             )
         prediction = None
         if plan.prediction is not None:
-            decoded = self.predictions.get(plan.prediction, "missing in the second pass over the bag")
-            if isinstance(decoded, str):
-                skipped.add("prediction: undecodable", decoded)
+            missing = (PREDICTION_UNDECODABLE, "missing in the second pass over the bag")
+            decoded = self.predictions.get(plan.prediction, missing)
+            if isinstance(decoded, tuple):
+                skipped.add(*decoded)
                 return
             prediction = decoded
         lidar = self._lidar_input(plan)

@@ -81,6 +81,32 @@ COMMIT_FRAMES = 8
 """Frames a sqlite3 transaction of the output holds at most (small frames: what a killed run may lose)."""
 
 
+@dataclass(frozen=True)
+class StoredMessages:
+    """What a storage holds: its connections (topic ids), messages per connection and their time span (bag time,
+    ns; rosbags' "no message yet" values, ``2**63 - 1`` and 0, when it holds none)."""
+
+    connection_ids: frozenset[int]
+    counts: Mapping[int, int]
+    min_timestamp: int = 2**63 - 1
+    max_timestamp: int = 0
+
+    @classmethod
+    def of(cls, ids: set[int], counts: dict[int, int], spans: Sequence[tuple[int, int]]) -> StoredMessages:
+        """From the connection ids, counts per id, and (first, last) stamps of each connection with messages."""
+        if not spans:
+            return cls(frozenset(ids), counts)
+        return cls(frozenset(ids), counts, min(lo for lo, _ in spans), max(hi for _, hi in spans))
+
+
+def storage_file_name(folder: Path, suffix: str) -> str:
+    """The name of the output's one storage file in the bag ``folder``: ``<folder>_0<suffix>``, as ``ros2 bag
+    record`` names the first file of a recording. rosbags names it ``<folder><suffix>``, which Humble's ``ros2 bag
+    reindex`` (the way to rebuild the metadata.yaml of a killed run) does not find: it looks for
+    ``<folder>_<n>.<ext>`` ("No database files found for reindexing")."""
+    return f"{folder.name}_0{suffix}"
+
+
 class CommittingSqlite3Writer(Sqlite3Writer):
     """rosbags' sqlite3 writer that commits when asked: rosbags commits once, at close, so the whole run was one
     transaction, and a write that failed (a full disk) rolled every message back while metadata.yaml still listed
@@ -104,11 +130,12 @@ class CommittingSqlite3Writer(Sqlite3Writer):
     """
 
     def __init__(self, path: Path, compression: CompressionMode) -> None:
-        """rosbags' ``__init__`` (same schema, same file name), with the page size set before the first table."""
+        """rosbags' ``__init__`` (same schema), with the page size set before the first table and the file named as
+        rosbag2 names it (:func:`storage_file_name`)."""
         if compression == CompressionMode.STORAGE:
             msg = "SQLITE3 writer does not support storage-side compression."
             raise WriterError(msg)
-        self.path = path / f"{path.name}.db3"
+        self.path = path / storage_file_name(path, ".db3")
         self.conn = sqlite3.connect(f"file:{self.path}", uri=True)
         self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         self.conn.executescript(self.SQLITE_SCHEMA)
@@ -175,6 +202,14 @@ class CommittingSqlite3Writer(Sqlite3Writer):
             self._in_frame_savepoint = False
         return frame_only
 
+    def contents(self) -> StoredMessages:
+        """What the file and the open transaction hold (one scan of the messages table's rows, not of their data)."""
+        rows = self.conn.execute(
+            "SELECT topic_id, count(*), min(timestamp), max(timestamp) FROM messages GROUP BY topic_id"
+        ).fetchall()
+        topics = {topic_id for (topic_id,) in self.conn.execute("SELECT id FROM topics")}
+        return StoredMessages.of(topics, {tid: n for tid, n, _, _ in rows}, [(lo, hi) for _, _, lo, hi in rows])
+
     def rollback_to_file(self) -> None:
         """Drop everything since the last commit to the file (after a failed write, the transaction is not trusted)."""
         self.conn.rollback()
@@ -200,18 +235,6 @@ class _Writer(Writer):
 
 
 _Storage = CommittingSqlite3Writer | ChecksummedMcapWriter
-
-
-@dataclass(frozen=True)
-class _Mark:
-    """What the writer had at the last commit: connections, counts and the time span of the messages."""
-
-    connections: int
-    counts: dict[int, int]
-    added_types: frozenset[str]
-    min_timestamp: int
-    max_timestamp: int
-    topic_counts: dict[str, int]
 
 
 class OutputBag:
@@ -250,8 +273,6 @@ class OutputBag:
         self._by_topic: dict[tuple[str, str], Connection] = {}
         self._copied: dict[tuple[str, str], Connection | None] = {}
         self.counts: dict[str, int] = {}
-        self._mark = self._marked()  # at the last commit (the end of the last whole frame)
-        self._filed = self._mark  # at the last commit that reached the file (sqlite3 commits frames in batches)
 
     def __enter__(self: _Bag) -> _Bag:
         return self
@@ -296,39 +317,32 @@ class OutputBag:
             filed = cast("_Storage", storage).commit()
         except WRITE_ERRORS as err:
             self._fail(err)
-        self._mark = self._marked()
-        if filed:
-            self._filed = self._mark
         return filed
 
-    def _marked(self) -> _Mark:
-        writer = self._writer
-        return _Mark(
-            len(writer.connections), dict(writer.counts), frozenset(writer.added_types), writer.min_timestamp,
-            writer.max_timestamp, dict(self.counts),
-        )  # fmt: skip
-
     def _rollback(self, *, to_file: bool = False) -> None:
-        """Drop what was written since the last commit (storage, connections, counts); ``to_file``: since the last
-        commit that reached the file (after a failed write)."""
+        """Drop what was written since the last commit (``to_file``: since the last commit that reached the file,
+        after a failed write), and take the connections, counts and time span from what the storage then holds.
+
+        They are not restored from a note taken at each commit: a second Ctrl-C handled between the storage's ending
+        of a frame and that note (a savepoint taken, a batch committed) kept the frame in the file under counts
+        without it."""
         writer, storage = self._writer, cast("_Storage", self._writer.storage)
         if isinstance(storage, CommittingSqlite3Writer) and to_file:
             storage.rollback_to_file()
-            mark = self._filed
-        elif isinstance(storage, CommittingSqlite3Writer) and not storage.conn.in_transaction:
-            storage.rollback()  # nothing uncommitted: the file holds every message written (a second Ctrl-C handled
-            mark = self._marked()  # as a batch's commit returned, before commit() noted it: it rolled back to _filed)
         else:
-            mark = self._mark if storage.rollback() else self._filed  # False: sqlite3 rolled back the whole batch
-        writer.connections = writer.connections[: mark.connections]
-        writer.counts = dict(mark.counts)
-        writer.added_types = set(mark.added_types)
-        writer.min_timestamp, writer.max_timestamp = mark.min_timestamp, mark.max_timestamp
-        self.counts = dict(mark.topic_counts)
+            storage.rollback()
+        held = storage.contents()
+        writer.connections = [c for c in writer.connections if c.id in held.connection_ids]
+        writer.counts = {c.id: held.counts.get(c.id, 0) for c in writer.connections}
+        writer.added_types = {c.msgtype for c in writer.connections}
+        writer.min_timestamp, writer.max_timestamp = held.min_timestamp, held.max_timestamp
+        self.counts = {}
+        for connection in writer.connections:
+            if writer.counts[connection.id]:
+                self.counts[connection.topic] = self.counts.get(connection.topic, 0) + writer.counts[connection.id]
         known = {connection.id for connection in writer.connections}
         self._by_topic = {key: c for key, c in self._by_topic.items() if c.id in known}
         self._copied = {key: c for key, c in self._copied.items() if c is None or c.id in known}
-        self._mark = self._filed = mark
 
     def _fail(self, err: BaseException) -> NoReturn:
         """Roll back to the last commit, close the bag with what it holds then, and raise a BagError naming both."""

@@ -65,7 +65,7 @@ def test_one_file_of_a_split_bag_says_what_it_misses(tmp_path: Path) -> None:
     assert "/tf_static" not in {topic for topic, _ in got}  # recorded once, in the first file
     assert len(notes) == 1 and "is one of the 2 files of the bag" in notes[0] and "/tf_static" in notes[0]
     assert f"give the folder {tmp_path / 'split'}" in notes[0]
-    _, _, notes, _ = _read(tmp_path / "in" / "in.db3")  # a one-file bag: nothing to say
+    _, _, notes, _ = _read(tmp_path / "in" / "in_0.db3")  # a one-file bag: nothing to say
     assert not notes
 
 
@@ -106,9 +106,9 @@ def test_paths_holding_no_bag_are_clear_errors(tmp_path: Path) -> None:
     write_tiny_bag(tmp_path / "a", 1)
     write_tiny_bag(tmp_path / "b", 1, storage="mcap")
     (tmp_path / "mixed").mkdir()
-    for path in (tmp_path / "a" / "a.db3", tmp_path / "b" / "b.mcap"):
+    for path in (tmp_path / "a" / "a_0.db3", tmp_path / "b" / "b_0.mcap"):
         shutil.copy(path, tmp_path / "mixed")
-    with pytest.raises(BagError, match=r"mixes .db3 and .mcap files \(a.db3, b.mcap\)"):
+    with pytest.raises(BagError, match=r"mixes .db3 and .mcap files \(a_0.db3, b_0.mcap\)"):
         InputBag(tmp_path / "mixed", HUMBLE)
 
 

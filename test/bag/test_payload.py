@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 from rosbags.typesys import Stores, get_typestore
 
-from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, cloud_head_decodes
+from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, head_decodes
 
 CLOUD = "sensor_msgs/msg/PointCloud2"
 
@@ -29,11 +29,29 @@ def test_a_cloud_is_decided_from_its_head_a_cut_or_undecidable_one_is_not() -> N
     raw = bytes(frame.cdr(frame.cloud))
     assert len(raw) > HEAD_BYTES
     store.deserialize_cdr(raw, CLOUD)  # whole: the node decodes it
-    assert cloud_head_decodes(store, _head(raw))
-    assert not cloud_head_decodes(store, _head(raw[:3000]))  # cut: shorter than its data length
-    assert not cloud_head_decodes(store, _head(raw, size=len(raw) - 1))  # a byte short
-    assert not cloud_head_decodes(store, _head(raw, size=len(raw) + 8))  # longer than its data length
-    assert not cloud_head_decodes(store, _head(raw, head_bytes=40))  # its fields reach past the head: undecided
+    assert head_decodes(store, _head(raw))
+    assert not head_decodes(store, _head(raw[:3000]))  # cut: shorter than its data length
+    assert not head_decodes(store, _head(raw, size=len(raw) - 1))  # a byte short
+    assert not head_decodes(store, _head(raw, size=len(raw) + 8))  # longer than its data length
+    assert not head_decodes(store, _head(raw, head_bytes=40))  # its fields reach past the head: undecided
+
+
+def test_an_image_is_decided_from_its_head_as_a_cloud_is() -> None:
+    """KITTI 000000's external prediction (an Image, ``data`` its last field): whole, its head decides it
+    deserialises; cut to half its bytes (the bag runner's check of a prediction no frame takes), a byte short, or 8
+    bytes longer than its data (1 to 3 are CDR padding, which the whole payload deserialises with), it does not."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    raw = bytes(frame.cdr(frame.prediction))
+    image = "sensor_msgs/msg/Image"
+    assert len(raw) > HEAD_BYTES
+    store.deserialize_cdr(raw, image)
+    assert head_decodes(store, _head(raw), image)
+    assert not head_decodes(store, _head(raw[: len(raw) // 2]), image)
+    assert not head_decodes(store, _head(raw, size=len(raw) - 1), image)
+    assert not head_decodes(store, _head(raw, size=len(raw) + 8), image)  # longer than its data length
 
 
 def _cloud(store: Any, height: int, width: int, point_step: int, names: str) -> Any:
@@ -65,7 +83,7 @@ def test_a_cloud_decided_from_its_head_deserialises_whole_in_either_byte_order_a
             cloud = _cloud(store, height, width, point_step, names)
             raw = bytes(store.serialize_cdr(cloud, CLOUD, little_endian=little_endian))
             for padding in range(4):
-                assert cloud_head_decodes(store, _head(raw + bytes(padding))), (little_endian, height, padding)
+                assert head_decodes(store, _head(raw + bytes(padding))), (little_endian, height, padding)
             for _ in range(150):
                 damaged = bytearray(raw)
                 at = rng.randrange(len(damaged))
@@ -85,7 +103,7 @@ def test_a_cloud_decided_from_its_head_deserialises_whole_in_either_byte_order_a
                 except Exception:  # rosbags raises several kinds, as the bag reader sees
                     whole = False
                 for head_bytes in (40, 120, 400, HEAD_BYTES):
-                    answer = cloud_head_decodes(store, _head(bytes(damaged), head_bytes=head_bytes))
+                    answer = head_decodes(store, _head(bytes(damaged), head_bytes=head_bytes))
                     assert whole or not answer, (little_endian, height, at, len(damaged), head_bytes)
                     decided += answer
     assert decided > 0  # some damaged payloads that still deserialise (a changed point byte) are decided too

@@ -1406,7 +1406,7 @@ def test_a_damaged_compressed_scan_no_frame_takes_is_counted_and_a_bomb_does_not
     and scans at 10 Hz, then two scans 1 s after the last image (no frame within ``lidar.max_age_s``): the first's
     zstd frame cut in half, the second a frame whose header declares 2**62 bytes (its first block whole). A
     compressed payload's head is decompressed from the frame's start and its size is the size the frame *declares*:
-    the check from the head (``bag.payload.cloud_head_decodes``) took the cut scan for whole (not counted, where a
+    the check from the head (``bag.payload.head_decodes``) took the cut scan for whole (not counted, where a
     frame taking it counts ``lidar.bad_cdr``) and allocated the declared 2**62 bytes (MemoryError: the run ended).
     Both are now read whole (bounded by ``MESSAGE_BYTES_MAX``) and counted under ``lidar.bad_cdr``."""
     import sqlite3

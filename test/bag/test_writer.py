@@ -23,6 +23,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mono_depth_ros.bag import writer as writer_module
+from mono_depth_ros.bag.mcap_storage import ChecksummedMcapWriter
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.writer import CommittingSqlite3Writer, OutputBag, definition_hash
 from mono_depth_ros.core.errors import BagError
@@ -350,7 +351,7 @@ def test_sqlite3_commits_once_the_batch_holds_commit_bytes(tmp_path: Path, monke
     for stamp in range(4):
         out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (1000).to_bytes(4, "little") + bytes(1000), stamp)
         filed.append(out.commit())
-        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out.db3'}?mode=ro", uri=True)) as db:
+        with closing(sqlite3.connect(f"file:{tmp_path / 'out' / 'out_0.db3'}?mode=ro", uri=True)) as db:
             in_file.append(db.execute("SELECT count(*) FROM messages").fetchone()[0])
     out.close()
     assert in_file == [0, 0, 3, 3]
@@ -411,6 +412,38 @@ def test_a_second_ctrl_c_right_after_a_batch_is_committed_leaves_metadata_counti
     assert _metadata(tmp_path / "out")["message_count"] == 4
 
 
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+@pytest.mark.parametrize("interrupted", [0, 2])
+def test_a_second_ctrl_c_right_after_a_frame_s_savepoint_leaves_metadata_counting_what_the_file_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupted: int, storage: str
+) -> None:
+    """A second Ctrl-C handled once the storage has ended a frame inside a batch (its savepoint taken) and before
+    the bag noted that frame: the rollback to the savepoint keeps the frame in the file, the counts went back to the
+    frame before (seen: 3 messages in the file under a metadata.yaml counting 2; at the first frame, a file holding
+    its message and its topic under a metadata.yaml listing neither). MCAP the same, its chunk written. The counts
+    now come from the file."""
+    typestore = typestore_for("humble")
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, storage) as out:
+        written = out._writer.storage
+        assert isinstance(written, CommittingSqlite3Writer | ChecksummedMcapWriter)
+        end_frame = written.commit
+
+        def signalled_as_it_returns() -> bool:
+            filed = end_frame()
+            assert filed == (storage == "mcap")  # sqlite3, inside a batch: the frame ends at a savepoint
+            raise KeyboardInterrupt
+
+        for stamp in range(interrupted + 1):
+            out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
+            if stamp == interrupted:
+                monkeypatch.setattr(written, "commit", signalled_as_it_returns)
+            out.commit()
+    assert _written(tmp_path / "out") == {"/a": list(range(interrupted + 1))}
+    info = _metadata(tmp_path / "out")
+    assert info["message_count"] == interrupted + 1
+    assert info["duration"]["nanoseconds"] == interrupted
+
+
 def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every message committed, but no room left for the MCAP summary: the error says the index and metadata.yaml
     are missing and how the bag can still be read (the file keeps its messages: it is read as a truncated one)."""
@@ -447,7 +480,7 @@ def test_sqlite3_files_have_the_larger_page_size(tmp_path: Path) -> None:
     factory = MessageFactory.for_rosbags(typestore)
     with OutputBag(tmp_path / "out", typestore) as out:
         out.write("/header", "std_msgs/msg/Header", make_header(factory, 5, "cam"), 5)
-    connection = sqlite3.connect(tmp_path / "out" / "out.db3")
+    connection = sqlite3.connect(tmp_path / "out" / "out_0.db3")
     try:
         (page_size,) = connection.execute("PRAGMA page_size").fetchone()
         (schema,) = connection.execute("SELECT schema_version FROM schema").fetchone()

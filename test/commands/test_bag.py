@@ -259,7 +259,7 @@ def test_a_killed_run_leaves_the_frames_written_before_whole(tmp_path: Path, sto
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:  # killed once frames are being written
-        if sum(f.stat().st_size for f in out.glob("out.*") if f.is_file()) > 2_000_000:
+        if sum(f.stat().st_size for f in out.glob("out_0.*") if f.is_file()) > 2_000_000:
             break
         time.sleep(0.01)
     process.kill()

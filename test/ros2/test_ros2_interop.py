@@ -276,6 +276,69 @@ def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> No
     assert match is not None and int(match.group(1)) == written, info.stdout
 
 
+def _bag_runner(source: Path, out: Path, storage: str) -> list[str]:
+    """The installed ``mono-depth bag`` (what ``ros2 run`` starts) from ``source`` into ``out``, external metric."""
+    prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
+    executable = str(Path(prefix.stdout.strip()) / "lib" / "mono_depth_ros" / "mono-depth")
+    return [executable, "bag", str(source), str(out), "--storage", storage, "-q", "--param",
+            "model.backend=external", "--param", "model.output_kind=metric", "--param", "scale.mode=none"]  # fmt: skip
+
+
+def _depth_images_listed(out: Path) -> int:
+    info = subprocess.run(["ros2", "bag", "info", str(out)], capture_output=True, text=True, timeout=60, check=True)
+    match = re.search(r"Topic: /depth/image \| Type: sensor_msgs/msg/Image \| Count: (\d+)", info.stdout)
+    assert match is not None, info.stdout
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_ros2_bag_reindex_rebuilds_the_metadata_of_a_killed_bag_runner_output(storage: str, tmp_path: Path) -> None:
+    """A run killed outright (SIGKILL, the OOM killer) leaves no metadata.yaml; ``ros2 bag reindex`` is rosbag2's
+    way to rebuild it, and it looks for ``<folder>_<n>.<ext>`` files, as ``ros2 bag record`` names them. Before,
+    the runner wrote rosbags' ``<folder>.db3`` / ``<folder>.mcap``: "No database files found for reindexing. Abort",
+    no metadata.yaml, and ``ros2 bag info`` / ``play`` could not open the bag. A sqlite3 file killed inside a
+    transaction keeps its hot journal, which rosbag2 (opening it read-only) cannot roll back: any read-write open of
+    the file does that first (docs/reliability.md)."""
+    import sqlite3
+    from contextlib import closing
+
+    from test.bag.support import write_tiny_bag
+
+    write_tiny_bag(tmp_path / "in", 3000, lidar=False, storage=storage)
+    out = tmp_path / "out"
+    process = subprocess.Popen(_bag_runner(tmp_path / "in", out, storage), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    # ~2 MB of output: a few committed sqlite3 batches (its schema alone is 7 pages of 16 KiB), some MCAP chunks
+    wait_until(lambda: sum(p.stat().st_size for p in out.glob("*.*[3p]")) > 2_000_000 or process.poll() is not None,
+               120, "the runner's output to pass 2 MB")  # fmt: skip
+    process.kill()
+    assert process.wait(30) == -signal.SIGKILL, "the run ended before it was killed: a bigger input is needed"
+    assert not (out / "metadata.yaml").exists()
+    for journal in out.glob("*.db3-journal"):
+        # killed inside a batch's transaction: rosbag2 opens the file read-only, and SQLite cannot roll a hot journal
+        # back read-only ("attempt to write a readonly database"); one read-write open does. Where the kill came
+        # (timing) decides what is left: no journal (between batches), a hot one, or one SQLite does not take for
+        # hot (0 bytes: created, its header not written yet), which stays and which a read-only open ignores
+        hot = journal.read_bytes()[:1] not in (b"", b"\0")
+        with closing(sqlite3.connect(journal.with_suffix(".db3"))) as db:
+            db.execute("PRAGMA quick_check")
+        assert not (hot and journal.exists())
+    reindex = subprocess.run(["ros2", "bag", "reindex", str(out), "-s", storage], capture_output=True, text=True,
+                             timeout=60, check=False)  # fmt: skip
+    assert reindex.returncode == 0 and (out / "metadata.yaml").exists(), reindex.stdout + reindex.stderr
+    listed = _depth_images_listed(out)
+    assert listed > 0
+    if storage == "sqlite3":
+        (db3,) = out.glob("*.db3")
+        with sqlite3.connect(f"file:{db3}?mode=ro", uri=True) as db:
+            stored = db.execute("SELECT count(*) FROM messages JOIN topics ON topics.id = topic_id "
+                                "WHERE name = '/depth/image'").fetchone()[0]  # fmt: skip
+        assert listed == stored
+    play = subprocess.run(["ros2", "bag", "play", str(out), "--topics", "/diagnostics", "--rate", "50"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert play.returncode == 0, play.stdout + play.stderr
+
+
 def test_a_split_message_compressed_recording_copied_without_metadata_runs_as_with_it(
     kitti_frames: list[KittiFrame], tmp_path: Path
 ) -> None:
