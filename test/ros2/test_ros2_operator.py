@@ -8,6 +8,7 @@ the node received accounted for in ``/diagnostics`` (published, dropped or a bad
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -406,6 +407,55 @@ def test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly(
             wait_until(lambda: probe.node.count_publishers("/diagnostics") == 0, 10, "the node gone from the graph")
     finally:
         stream.stop()
+
+
+SLOW_TORCH_SITE = """
+import importlib.abc, pathlib, sys, time
+
+
+class SlowTorch(importlib.abc.MetaPathFinder):  # torch's import as on a loaded computer: 15-18 s at load 11
+    def find_spec(self, fullname, path, target=None):
+        if fullname == "torch":
+            sys.meta_path.remove(self)
+            pathlib.Path({marker!r}).touch()
+            time.sleep(20.0)
+        return None
+
+
+sys.meta_path.insert(0, SlowTorch())
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_slow_torch_import_in_configure_ends_the_node_at_once(
+    probe: Probe, ros_logs: Path, sig: signal.Signals
+) -> None:
+    """The managed node's configure imports torch (the inference engine); on a loaded 2-core computer (load 11) that
+    took 15-18 s, and the node held SIGINT / SIGTERM until the import was in (a signal inside torch's native init had
+    aborted it): it exited 1.8-12.8 s after the signal (load 9-10), past ``ros2 launch``'s 5 s before it escalates
+    (and this file's signal test failed under load). Here a ``sitecustomize`` makes the import 20 s long (a load made
+    to order): the signal in it ends the node within 5 s, exit 0, no traceback; the import is not interrupted (no
+    SIGABRT)."""
+    site, marker = ros_logs / f"slow_torch_{sig.name}", ros_logs / f"slow_torch_{sig.name}.started"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_TORCH_SITE.format(marker=str(marker)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    log_path = ros_logs / f"slow_torch_{sig.name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(node_executable("mono_depth_lifecycle_node"), stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)  # fmt: skip
+        try:
+            assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
+            threading.Thread(target=configure_unanswered, args=(probe,), daemon=True).start()
+            wait_until(marker.exists, 30, "configure in torch's import")
+            process.send_signal(sig)
+            code = process.wait(5.0)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = log_path.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in text and "terminate" not in text, (code, text[-3000:])
+    wait_until(lambda: probe.node.count_publishers("/diagnostics") == 0, 10, "the node gone from the graph")
 
 
 STOP_BEFORE_RCLPY_SCRIPT = """
