@@ -11,6 +11,7 @@ import fcntl
 import glob
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -21,6 +22,9 @@ _LOG = logging.getLogger(__name__)
 STAGING_LOCK = ".export.lock"
 """The file in an ONNX export's staging folder that its exporter holds locked (``flock``) while it runs: the lock
 goes with the process, whatever ends it (SIGKILL, the OOM killer), so a folder whose lock can be taken is stale."""
+STAGING_SUFFIX = "[a-z0-9_]{8}"
+"""What ``tempfile.mkdtemp`` adds after a staging folder's prefix ``.<name>.``: eight of its name characters (a
+folder of an export to a longer name, ``.<name>.v2.XXXXXXXX``, is not one of ``<name>``'s)."""
 STAGING_GRACE_S = 60.0
 """Age below which a staging folder's unlocked lock file is left: its exporter may have made it and not yet locked
 it."""
@@ -67,19 +71,20 @@ def _made_here(lock: int) -> bool:
 
 
 def remove_stale_staging(target: Path) -> list[Path]:
-    """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
-    whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the
-    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` names this
-    host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock
-    is held (an export to the same path still running), made on another host (a lock local to that host is not seen
-    here) or that has no lock file (not one of ours) is left.
+    """Remove the staging folders (``.<name>.`` + :data:`STAGING_SUFFIX` beside ``target``) of earlier ONNX exports
+    to ``target`` whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they
+    held the graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK`
+    names this host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one
+    whose lock is held (an export to the same path still running), made on another host (a lock local to that host
+    is not seen here), that has no lock file (not one of ours) or that is an export's to a longer name is left.
 
     Returns:
         The folders removed (each logged).
     """
     removed = []
+    own = re.compile(rf"\.{re.escape(target.name)}\.{STAGING_SUFFIX}")
     for folder in sorted(target.parent.glob(f".{glob.escape(target.name)}.*")):
-        if folder.is_symlink() or not folder.is_dir():
+        if not own.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
             continue
         try:
             lock = os.open(folder / STAGING_LOCK, os.O_RDWR)  # never created here: no lock file, not ours

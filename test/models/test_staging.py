@@ -97,3 +97,15 @@ def _made(folder: Path) -> Path:
     folder.mkdir()
     (folder / "tiny.onnx").write_bytes(b"graph")
     return folder
+
+
+def test_the_staging_folder_of_an_export_to_a_longer_name_is_left(tmp_path: Path) -> None:
+    """An export to ``tiny.onnx`` took the staging folders of exports to ``tiny.onnx.v2`` (``.tiny.onnx.v2.XXXXXXXX``)
+    as its own: its pattern ``.tiny.onnx.*`` matched them. Only ``.<name>.`` and the eight characters ``mkdtemp``
+    adds are its own."""
+    target = tmp_path / "tiny.onnx"
+    _staging(tmp_path / ".tiny.onnx.v2.dead0000", 3600.0, False)
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.dead0000"]
+    assert (tmp_path / ".tiny.onnx.v2.dead0000").is_dir()
+    assert remove_stale_staging(tmp_path / "tiny.onnx.v2") == [tmp_path / ".tiny.onnx.v2.dead0000"]
