@@ -70,6 +70,15 @@ def _made_here(lock: int) -> bool:
     return bool(head) and head[0] == socket.gethostname()
 
 
+def _remove(folder: Path) -> str | None:
+    """``rmtree`` all of ``folder``: None when it is gone, else the first error (or that it is still there)."""
+    errors: list[str] = []
+    shutil.rmtree(folder, onerror=lambda _func, path, exc: errors.append(f"{path}: {exc[1]}"))
+    if errors:
+        return errors[0]
+    return "still there" if os.path.lexists(folder) else None
+
+
 def remove_stale_staging(target: Path) -> list[Path]:
     """Remove the staging folders (``.<name>.`` + :data:`STAGING_SUFFIX` beside ``target``) of earlier ONNX exports
     to ``target`` whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they
@@ -79,7 +88,8 @@ def remove_stale_staging(target: Path) -> list[Path]:
     is not seen here), that has no lock file (not one of ours) or that is an export's to a longer name is left.
 
     Returns:
-        The folders removed (each logged).
+        The folders removed (each logged); one that ``rmtree`` could not remove whole is logged as a warning with
+        the first error (NFS keeps a ``.nfsXXXX`` file while a process still has a deleted file open) and left out.
     """
     removed = []
     own = re.compile(rf"\.{re.escape(target.name)}\.{STAGING_SUFFIX}")
@@ -96,11 +106,20 @@ def remove_stale_staging(target: Path) -> list[Path]:
                 continue  # another host's export: alive or not, its lock is not seen from here
             if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
                 continue  # just made: its exporter may not have locked it yet
-            shutil.rmtree(folder, ignore_errors=True)
+            failure = _remove(folder)
         except OSError:  # held: a live export
             continue
         finally:
             os.close(lock)
+        if failure is not None:
+            _LOG.warning(
+                "%s, the staging folder of an export to %s that was killed, could not be removed whole (%s); "
+                "remove it by hand",
+                folder,
+                target,
+                failure,
+            )
+            continue
         removed.append(folder)
         _LOG.info("removed %s, the staging folder of an export to %s that was killed", folder, target)
     return removed

@@ -109,3 +109,31 @@ def test_the_staging_folder_of_an_export_to_a_longer_name_is_left(tmp_path: Path
     assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.dead0000"]
     assert (tmp_path / ".tiny.onnx.v2.dead0000").is_dir()
     assert remove_stale_staging(tmp_path / "tiny.onnx.v2") == [tmp_path / ".tiny.onnx.v2.dead0000"]
+
+
+def test_a_staging_folder_that_cannot_be_removed_whole_is_not_reported_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale folder that ``rmtree`` could not delete (NFS keeps a ``.nfsXXXX`` file while another process still
+    has the deleted data open: the folder's ``rmdir`` fails, ENOTEMPTY) was logged and returned as removed, its
+    gigabytes still there; it is reported as left, with the reason."""
+    import logging
+
+    target = tmp_path / "tiny.onnx"
+    folder = tmp_path / ".tiny.onnx.dead0000"
+    _staging(folder, 3600.0, False)
+    real_rmdir = os.rmdir
+
+    def busy_rmdir(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if Path(path) == folder:
+            raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), str(path))
+        real_rmdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rmdir", busy_rmdir)
+    with caplog.at_level(logging.INFO, logger="mono_depth_ros.models.staging"):
+        assert remove_stale_staging(target) == []
+    assert folder.is_dir()
+    records = [r for r in caplog.records if str(folder) in r.getMessage()]
+    assert [r.levelno for r in records] == [logging.WARNING]
+    assert "could not be removed" in records[0].getMessage()
+    assert "Directory not empty" in records[0].getMessage()
