@@ -864,3 +864,43 @@ def test_the_published_map_lies_where_the_processor_put_each_camera_pixel(
             inside = (expected >= margin) & (expected <= network - 1 - margin)
             worst = max(worst, float(np.abs(line - expected)[inside].max()))
     assert worst < 0.01
+
+
+@pytest.mark.parametrize(
+    ("family", "processor"),
+    [
+        ("depth_anything", {"size": {"height": 98, "width": 98}, "keep_aspect_ratio": True}),  # ensure_multiple_of: 1
+        ("depth_anything", {"size": {"height": 100, "width": 300}}),
+        ("prompt_depth_anything", {"size": {"shortest_edge": 98}, "keep_aspect_ratio": True}),
+        ("dpt", {"size": {"height": 70, "width": 70}}),
+    ],
+)
+def test_a_processor_size_that_is_no_whole_patch_grid_still_shows_the_network_the_whole_frame(
+    tmp_path: Path, kitti_object_dir: Path, family: str, processor: dict[str, object]
+) -> None:
+    """A ViT floors its input to whole patches (DINOv2: 14 px, DPT's ViT: 16 px): a processor file that leaves
+    ensure_multiple_of at its class default (1) or names a size off the grid made the engine run a real KITTI frame
+    at e.g. 50x167, the network predicted its top-left 42x154 and that map was stretched over the camera (the
+    published row 369 was the network's view of camera row ~310; the frame's bottom 60 rows never seen). The input
+    is now whole patches: the network's map is its whole input, and the frame's last rows and columns change the
+    published depth there."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family(family, tmp_path / family)
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    estimator = _estimator(directory)
+    shapes: list[torch.Size] = []
+    model = estimator.backend.module.network.model
+    model.register_forward_pre_hook(
+        lambda _, a, k: shapes.append(tuple(k["pixel_values"].shape[-2:])), with_kwargs=True
+    )
+    model.register_forward_hook(
+        lambda _, a, k, out: shapes.append(tuple(out.predicted_depth.shape[-2:])), with_kwargs=True
+    )
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    depth = estimator.predict(rgb).values
+    assert shapes[0] == shapes[1], f"the network mapped only {shapes[1]} of its {shapes[0]} input"
+    for edge in (np.s_[-12:, :], np.s_[:, -12:]):  # the frame's last rows, then its last columns
+        changed = rgb.copy()
+        changed[edge] = 255 - changed[edge]
+        assert np.abs(estimator.predict(changed).values[edge] - depth[edge]).max() > 0
