@@ -389,8 +389,10 @@ def _whole_patches(preprocessing: HfPreprocessing, multiple: int, directory: Pat
     (Depth Anything at 384x384: 378x378, the part of it the network would have mapped)."""
     policy = preprocessing.input
     merged = policy.multiple_of if policy.multiple_of % multiple == 0 else multiple  # the file's, else the patch
-    if merged == policy.multiple_of and (policy.keep_aspect or not (policy.height % merged or policy.width % merged)):
+    if policy.keep_aspect and merged == policy.multiple_of:
         return preprocessing
+    if not policy.keep_aspect and not (policy.height % merged or policy.width % merged):
+        return preprocessing  # a fixed size already on the grid (Intel/dpt-large's 384, multiple 1): as written
     if policy.keep_aspect:
         whole = replace(policy, multiple_of=merged, max_long_side=max(policy.max_long_side, merged))
     else:

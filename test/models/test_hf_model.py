@@ -18,7 +18,7 @@ from mono_depth_ros.models.hf_model import build_transformers, load_transformers
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.registry import build_model
 
-from .hf_tiny import write_tiny_family
+from .hf_tiny import HALF, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
@@ -904,3 +904,33 @@ def test_a_processor_size_that_is_no_whole_patch_grid_still_shows_the_network_th
         changed = rgb.copy()
         changed[edge] = 255 - changed[edge]
         assert np.abs(estimator.predict(changed).values[edge] - depth[edge]).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("config", "processor"),
+    [
+        ({"image_size": 384}, {"size": 384, **HALF}),  # Intel/dpt-large: a feature-extractor file, no multiple
+        ({"image_size": 384, "is_hybrid": True}, {"size": {"height": 384, "width": 384}, "ensure_multiple_of": 1}),
+        ({"image_size": 64, "patch_size": 16}, {"size": {"height": 64, "width": 64}, "ensure_multiple_of": 1}),
+    ],
+)
+def test_a_published_fixed_size_on_the_patch_grid_is_run_as_its_file_says_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, config: dict[str, Any], processor: dict[str, Any]
+) -> None:
+    """Intel/dpt-large and dpt-hybrid-midas (the README's example checkpoints) publish a 384x384 input with
+    ensure_multiple_of 1 (DPTImageProcessor's default): 384 is whole 16 px patches, so the network maps all of it.
+    Every load of them logged 'its network maps whole 16 px patches only (it would crop the frame ...); set
+    ensure_multiple_of: 16' and the spec's multiple became 16, a warning about a crop that does not happen, asking
+    users to edit a downloaded file. Such a file's input stays as written and nothing is logged."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, read_preprocessing
+
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(processor))
+    family = family_of("dpt")
+    config = {"model_type": "dpt", **config}
+    as_written = read_preprocessing(tmp_path, family.preprocessing(config), PROCESSOR_CLASS_DEFAULTS["dpt"]).input
+    with caplog.at_level("WARNING", logger="mono_depth_ros.models.hf_model"):
+        spec = transformers_spec(config, family, tmp_path)
+    assert (as_written.height, as_written.width, as_written.multiple_of) == (config["image_size"],) * 2 + (1,)
+    assert spec.input == as_written
+    assert "patches only" not in caplog.text
