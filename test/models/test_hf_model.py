@@ -889,7 +889,7 @@ def test_a_processor_size_that_is_no_whole_patch_grid_still_shows_the_network_th
     directory = write_tiny_family(family, tmp_path / family)
     (directory / "preprocessor_config.json").write_text(json.dumps(processor))
     estimator = _estimator(directory)
-    shapes: list[torch.Size] = []
+    shapes: list[tuple[int, ...]] = []
     model = estimator.backend.module.network.model
     model.register_forward_pre_hook(
         lambda _, a, k: shapes.append(tuple(k["pixel_values"].shape[-2:])), with_kwargs=True
