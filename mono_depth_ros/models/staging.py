@@ -70,13 +70,33 @@ def _made_here(lock: int) -> bool:
     return bool(head) and head[0] == socket.gethostname()
 
 
-def _remove(folder: Path) -> str | None:
-    """``rmtree`` all of ``folder``: None when it is gone, else the first error (or that it is still there)."""
+def _remove(folder: Path, keep: str = "") -> str | None:
+    """``rmtree`` all of ``folder`` (with ``keep``: all in it but that entry): None when that is gone, else the first
+    error (or that the folder is still there). What another clean-up removed meanwhile is no error."""
     errors: list[str] = []
-    shutil.rmtree(folder, onerror=lambda _func, path, exc: errors.append(f"{path}: {exc[1]}"))
-    if errors:
-        return errors[0]
-    return "still there" if os.path.lexists(folder) else None
+
+    def record(_func: object, path: str, exc: tuple[object, BaseException, object]) -> None:
+        if not isinstance(exc[1], FileNotFoundError):
+            errors.append(f"{path}: {exc[1]}")
+
+    if not keep:
+        shutil.rmtree(folder, onerror=record)
+        return errors[0] if errors else ("still there" if os.path.lexists(folder) else None)
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name != keep]
+    except OSError as err:
+        return f"{folder}: {err}"
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=record)
+        else:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                errors.append(f"{entry.path}: {err}")
+    return errors[0] if errors else None
 
 
 def remove_stale_staging(target: Path) -> list[Path]:
@@ -106,11 +126,14 @@ def remove_stale_staging(target: Path) -> list[Path]:
                 continue  # another host's export: alive or not, its lock is not seen from here
             if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
                 continue  # just made: its exporter may not have locked it yet
-            failure = _remove(folder)
+            failure = _remove(folder, keep=STAGING_LOCK)  # its data, while locked
         except OSError:  # held: a live export
             continue
         finally:
             os.close(lock)
+        # the lock file and the folder once the lock is closed: NFS renames a file its client still has open to
+        # .nfsXXXX instead of deleting it, and the folder's rmdir then fails
+        failure = failure or _remove(folder)
         if failure is not None:
             _LOG.warning(
                 "%s, the staging folder of an export to %s that was killed, could not be removed whole (%s); "
