@@ -384,9 +384,10 @@ def _whole_patches(preprocessing: HfPreprocessing, multiple: int, directory: Pat
     """The input made whole ``multiple`` px patches (:func:`network_multiple`), so that the network maps all of it:
     a processor file that leaves ``ensure_multiple_of`` at its class default (1) or names a size off the patch grid
     would have the network crop the frame's bottom and right and its map stretched over the camera (transformers'
-    own pipeline does so). The file's multiple stays when it is one of patches (BEiT's 16 in ZoeDepth's 32), else
-    the patch is the multiple; a fixed size is rounded to the nearest one, as ``ensure_multiple_of`` rounds it
-    (Depth Anything at 384x384: 378x378, the part of it the network would have mapped)."""
+    own pipeline does so). The file's multiple stays when it is one of patches (BEiT's 16 in ZoeDepth's 32) or its
+    fixed size is whole patches already (Intel/dpt-large: 384, multiple 1), else the patch is the multiple; a fixed
+    size is rounded to the nearest one, as ``ensure_multiple_of`` rounds it (Depth Anything at 384x384: 378x378, the
+    part of it the network would have mapped)."""
     policy = preprocessing.input
     merged = policy.multiple_of if policy.multiple_of % multiple == 0 else multiple  # the file's, else the patch
     if policy.keep_aspect and merged == policy.multiple_of:
