@@ -360,6 +360,57 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
+def network_multiple(config: dict[str, Any], model_type: str) -> int:
+    """The multiple of pixels a family's network maps whole: its ViT's patch (DINOv2: 14, DPT's ViT and BEiT: 16,
+    from its backbone's config first), GLPN's total stride (32); 1 when its config names neither. A ViT floors its
+    input to whole patches, and its map is then of the top-left part only (Depth Anything's head upsamples to
+    ``patches × 14``): a 50x167 input gives a 42x154 map."""
+    fields = {key: value for key, value in config.items() if key != "model_type"}
+    try:
+        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
+    except (ValueError, TypeError, KeyError):
+        return 1  # an unreadable config is refused with its reason where its spec is made
+    strides = getattr(hf_config, "strides", None) if model_type == "glpn" else None
+    if strides:
+        return math.prod(int(stride) for stride in strides)
+    for part in (getattr(hf_config, "backbone_config", None), getattr(hf_config, "vision_config", None), hf_config):
+        patch = getattr(part, "patch_size", None)
+        if isinstance(patch, int) and patch > 1:
+            return patch
+    return 1
+
+
+def _whole_patches(preprocessing: HfPreprocessing, multiple: int, directory: Path) -> HfPreprocessing:
+    """The input made whole ``multiple`` px patches (:func:`network_multiple`), so that the network maps all of it:
+    a processor file that leaves ``ensure_multiple_of`` at its class default (1) or names a size off the patch grid
+    would have the network crop the frame's bottom and right and its map stretched over the camera (transformers'
+    own pipeline does so). The file's multiple stays when it is one of patches (BEiT's 16 in ZoeDepth's 32) or its
+    fixed size is whole patches already (Intel/dpt-large: 384, multiple 1), else the patch is the multiple; a fixed
+    size is rounded to the nearest one, as ``ensure_multiple_of`` rounds it (Depth Anything at 384x384: 378x378, the
+    part of it the network would have mapped)."""
+    policy = preprocessing.input
+    merged = policy.multiple_of if policy.multiple_of % multiple == 0 else multiple  # the file's, else the patch
+    if policy.keep_aspect and merged == policy.multiple_of:
+        return preprocessing
+    if not policy.keep_aspect and not (policy.height % merged or policy.width % merged):
+        return preprocessing  # a fixed size already on the grid (Intel/dpt-large's 384, multiple 1): as written
+    if policy.keep_aspect:
+        whole = replace(policy, multiple_of=merged, max_long_side=max(policy.max_long_side, merged))
+    else:
+        height, width = (max(merged, round(side / merged) * merged) for side in (policy.height, policy.width))
+        whole = replace(policy, height=height, width=width, multiple_of=merged, max_long_side=max(height, width))
+    _LOG.warning(
+        "%s: its network maps whole %d px patches only (it would crop the frame and the map would be stretched); "
+        "input %s instead of %s (set ensure_multiple_of: %d in preprocessor_config.json to say so)",
+        directory,
+        multiple,
+        whole,
+        policy,
+        merged,
+    )
+    return replace(preprocessing, input=whole)
+
+
 def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:
     """Refuse a fixed-input model (Depth Pro: patch_size / min(scaled_images_ratios) square) whose processor file
     asks for another size: transformers would fail at the first frame."""
@@ -435,6 +486,8 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
         preprocessing = _dpt_input(preprocessing, config, directory)
     if family.fixed_input:
         _check_fixed_input(preprocessing, family.preprocessing(config), family)
+    else:
+        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type), directory)
     # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
     ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
     metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0

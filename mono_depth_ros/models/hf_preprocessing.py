@@ -20,7 +20,9 @@ processor setting           meaning here
 ``size`` {shortest_edge}    the short side, keeping aspect
 ``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders),
                             a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
-                            (ZoeDepth's saved default 1/32: no rounding) the family's multiple
+                            (ZoeDepth's saved default 1/32: no rounding) the family's multiple; one that is no
+                            multiple of the network's patch gives way to the patch unless the size is fixed and
+                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches)
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
                             false`` (GLPN, DINOv2 DPT) the short side of the family default
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1

@@ -11,6 +11,7 @@ import fcntl
 import glob
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -21,6 +22,9 @@ _LOG = logging.getLogger(__name__)
 STAGING_LOCK = ".export.lock"
 """The file in an ONNX export's staging folder that its exporter holds locked (``flock``) while it runs: the lock
 goes with the process, whatever ends it (SIGKILL, the OOM killer), so a folder whose lock can be taken is stale."""
+STAGING_SUFFIX = "[a-z0-9_]{8}"
+"""What ``tempfile.mkdtemp`` adds after a staging folder's prefix ``.<name>.``: eight of its name characters (a
+folder of an export to a longer name, ``.<name>.v2.XXXXXXXX``, is not one of ``<name>``'s)."""
 STAGING_GRACE_S = 60.0
 """Age below which a staging folder's unlocked lock file is left: its exporter may have made it and not yet locked
 it."""
@@ -66,20 +70,51 @@ def _made_here(lock: int) -> bool:
     return bool(head) and head[0] == socket.gethostname()
 
 
+def _remove(folder: Path, keep: str = "") -> str | None:
+    """``rmtree`` all of ``folder`` (with ``keep``: all in it but that entry): None when that is gone, else the first
+    error (or that the folder is still there). What another clean-up removed meanwhile is no error."""
+    errors: list[str] = []
+
+    def record(_func: object, path: str, exc: tuple[object, BaseException, object]) -> None:
+        if not isinstance(exc[1], FileNotFoundError):
+            errors.append(f"{path}: {exc[1]}")
+
+    if not keep:
+        shutil.rmtree(folder, onerror=record)
+        return errors[0] if errors else ("still there" if os.path.lexists(folder) else None)
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name != keep]
+    except OSError as err:
+        return f"{folder}: {err}"
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=record)
+        else:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                errors.append(f"{entry.path}: {err}")
+    return errors[0] if errors else None
+
+
 def remove_stale_staging(target: Path) -> list[Path]:
-    """Remove the staging folders (``.<name>.XXXXXXXX`` beside ``target``) of earlier ONNX exports to ``target``
-    whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they held the
-    graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK` names this
-    host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one whose lock
-    is held (an export to the same path still running), made on another host (a lock local to that host is not seen
-    here) or that has no lock file (not one of ours) is left.
+    """Remove the staging folders (``.<name>.`` + :data:`STAGING_SUFFIX` beside ``target``) of earlier ONNX exports
+    to ``target`` whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they
+    held the graph (and a large model's external data) for good. A folder is stale when its :data:`STAGING_LOCK`
+    names this host, can be locked (its exporter's lock died with it) and is older than :data:`STAGING_GRACE_S`; one
+    whose lock is held (an export to the same path still running), made on another host (a lock local to that host
+    is not seen here), that has no lock file (not one of ours) or that is an export's to a longer name is left.
 
     Returns:
-        The folders removed (each logged).
+        The folders removed (each logged); one that ``rmtree`` could not remove whole is logged as a warning with
+        the first error (NFS keeps a ``.nfsXXXX`` file while a process still has a deleted file open) and left out.
     """
     removed = []
+    own = re.compile(rf"\.{re.escape(target.name)}\.{STAGING_SUFFIX}")
     for folder in sorted(target.parent.glob(f".{glob.escape(target.name)}.*")):
-        if folder.is_symlink() or not folder.is_dir():
+        if not own.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
             continue
         try:
             lock = os.open(folder / STAGING_LOCK, os.O_RDWR)  # never created here: no lock file, not ours
@@ -91,11 +126,23 @@ def remove_stale_staging(target: Path) -> list[Path]:
                 continue  # another host's export: alive or not, its lock is not seen from here
             if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
                 continue  # just made: its exporter may not have locked it yet
-            shutil.rmtree(folder, ignore_errors=True)
+            failure = _remove(folder, keep=STAGING_LOCK)  # its data, while locked
         except OSError:  # held: a live export
             continue
         finally:
             os.close(lock)
+        # the lock file and the folder once the lock is closed: NFS renames a file its client still has open to
+        # .nfsXXXX instead of deleting it, and the folder's rmdir then fails
+        failure = failure or _remove(folder)
+        if failure is not None:
+            _LOG.warning(
+                "%s, the staging folder of an export to %s that was killed, could not be removed whole (%s); "
+                "remove it by hand",
+                folder,
+                target,
+                failure,
+            )
+            continue
         removed.append(folder)
         _LOG.info("removed %s, the staging folder of an export to %s that was killed", folder, target)
     return removed

@@ -18,7 +18,7 @@ from mono_depth_ros.models.hf_model import build_transformers, load_transformers
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.registry import build_model
 
-from .hf_tiny import write_tiny_family
+from .hf_tiny import HALF, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
@@ -864,3 +864,73 @@ def test_the_published_map_lies_where_the_processor_put_each_camera_pixel(
             inside = (expected >= margin) & (expected <= network - 1 - margin)
             worst = max(worst, float(np.abs(line - expected)[inside].max()))
     assert worst < 0.01
+
+
+@pytest.mark.parametrize(
+    ("family", "processor"),
+    [
+        ("depth_anything", {"size": {"height": 98, "width": 98}, "keep_aspect_ratio": True}),  # ensure_multiple_of: 1
+        ("depth_anything", {"size": {"height": 100, "width": 300}}),
+        ("prompt_depth_anything", {"size": {"shortest_edge": 98}, "keep_aspect_ratio": True}),
+        ("dpt", {"size": {"height": 70, "width": 70}}),
+    ],
+)
+def test_a_processor_size_that_is_no_whole_patch_grid_still_shows_the_network_the_whole_frame(
+    tmp_path: Path, kitti_object_dir: Path, family: str, processor: dict[str, object]
+) -> None:
+    """A ViT floors its input to whole patches (DINOv2: 14 px, DPT's ViT: 16 px): a processor file that leaves
+    ensure_multiple_of at its class default (1) or names a size off the grid made the engine run a real KITTI frame
+    at e.g. 50x167, the network predicted its top-left 42x154 and that map was stretched over the camera (the
+    published row 369 was the network's view of camera row ~310; the frame's bottom 60 rows never seen). The input
+    is now whole patches: the network's map is its whole input, and the frame's last rows and columns change the
+    published depth there."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family(family, tmp_path / family)
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    estimator = _estimator(directory)
+    shapes: list[tuple[int, ...]] = []
+    model = estimator.backend.module.network.model
+    model.register_forward_pre_hook(
+        lambda _, a, k: shapes.append(tuple(k["pixel_values"].shape[-2:])), with_kwargs=True
+    )
+    model.register_forward_hook(
+        lambda _, a, k, out: shapes.append(tuple(out.predicted_depth.shape[-2:])), with_kwargs=True
+    )
+    rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    depth = estimator.predict(rgb).values
+    assert shapes[0] == shapes[1], f"the network mapped only {shapes[1]} of its {shapes[0]} input"
+    for edge in (np.s_[-12:, :], np.s_[:, -12:]):  # the frame's last rows, then its last columns
+        changed = rgb.copy()
+        changed[edge] = 255 - changed[edge]
+        assert np.abs(estimator.predict(changed).values[edge] - depth[edge]).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("config", "processor"),
+    [
+        ({"image_size": 384}, {"size": 384, **HALF}),  # Intel/dpt-large: a feature-extractor file, no multiple
+        ({"image_size": 384, "is_hybrid": True}, {"size": {"height": 384, "width": 384}, "ensure_multiple_of": 1}),
+        ({"image_size": 64, "patch_size": 16}, {"size": {"height": 64, "width": 64}, "ensure_multiple_of": 1}),
+    ],
+)
+def test_a_published_fixed_size_on_the_patch_grid_is_run_as_its_file_says_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, config: dict[str, Any], processor: dict[str, Any]
+) -> None:
+    """Intel/dpt-large and dpt-hybrid-midas (the README's example checkpoints) publish a 384x384 input with
+    ensure_multiple_of 1 (DPTImageProcessor's default): 384 is whole 16 px patches, so the network maps all of it.
+    Every load of them logged 'its network maps whole 16 px patches only (it would crop the frame ...); set
+    ensure_multiple_of: 16' and the spec's multiple became 16, a warning about a crop that does not happen, asking
+    users to edit a downloaded file. Such a file's input stays as written and nothing is logged."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, read_preprocessing
+
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(processor))
+    family = family_of("dpt")
+    config = {"model_type": "dpt", **config}
+    as_written = read_preprocessing(tmp_path, family.preprocessing(config), PROCESSOR_CLASS_DEFAULTS["dpt"]).input
+    with caplog.at_level("WARNING", logger="mono_depth_ros.models.hf_model"):
+        spec = transformers_spec(config, family, tmp_path)
+    assert (as_written.height, as_written.width, as_written.multiple_of) == (config["image_size"],) * 2 + (1,)
+    assert spec.input == as_written
+    assert "patches only" not in caplog.text

@@ -241,7 +241,8 @@ def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
     DPT) and PromptDepthAnythingImageProcessor do not keep aspect, normalise with 0.5 / 0.5 and round to a multiple
     of 1 unless told. A file giving only its size and multiple was read with the family's published settings
     instead (Depth Anything on a real NYU frame: 384x512 with ImageNet normalisation where transformers feeds
-    384x384 with 0.5 / 0.5). Now the same input within rounding, and the table is the installed classes'."""
+    384x384 with 0.5 / 0.5). Now the same input within rounding (at 448, whole patches for every family: off them
+    the engine runs the patch multiple, see test_hf_model.py), and the table is the installed classes'."""
     import transformers
 
     from mono_depth_ros.models.hf_model import family_of, transformers_spec
@@ -251,21 +252,21 @@ def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
 
     for key, value in PROCESSOR_CLASS_DEFAULTS[model_type].items():
         assert getattr(getattr(transformers, processor), key) == value, key
-    settings = {"size": {"height": 384, "width": 384}, "ensure_multiple_of": 32}
+    settings = {"size": {"height": 448, "width": 448}, "ensure_multiple_of": 32}  # whole 14 and 16 px patches
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
     spec = transformers_spec({"model_type": model_type}, family_of(model_type), tmp_path)
     rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
     theirs = getattr(transformers, processor)(**settings)(rgb, return_tensors="pt").pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
-    assert ours.shape == theirs.shape == (1, 3, 384, 384)
+    assert ours.shape == theirs.shape == (1, 3, 448, 448)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
 
 
 def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_path: Path, nyu_dir: Path) -> None:
     """DPTImageProcessor rounds even a fixed (keep_aspect_ratio false) size to ``ensure_multiple_of``: a 100x200
-    box with multiple 32 feeds 96x192. The box was run as written, 100x200 (a ViT then drops the partial patches).
+    box with multiple 28 feeds 112x196. The box was run as written, 100x200 (a ViT then drops the partial patches).
     Now the same size and input within rounding on a real NYU frame."""
     import transformers
 
@@ -273,14 +274,14 @@ def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_
     from mono_depth_ros.models.preprocess import image_to_device, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    settings = {"size": {"height": 100, "width": 200}, "keep_aspect_ratio": False, "ensure_multiple_of": 32}
+    settings = {"size": {"height": 100, "width": 200}, "keep_aspect_ratio": False, "ensure_multiple_of": 28}
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
     spec = transformers_spec({"model_type": "depth_anything"}, family_of("depth_anything"), tmp_path)
     rgb = load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")
     theirs = transformers.DPTImageProcessorPil(**settings)(rgb, return_tensors="pt").pixel_values
     hw = network_input_size(rgb.shape[:2], spec.input)
     ours = preprocess(image_to_device(rgb, torch.device("cpu")), hw, spec.mean, spec.std, mode=spec.input.interpolation)
-    assert ours.shape == theirs.shape == (1, 3, 96, 192)
+    assert ours.shape == theirs.shape == (1, 3, 112, 196)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
 

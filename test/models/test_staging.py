@@ -97,3 +97,67 @@ def _made(folder: Path) -> Path:
     folder.mkdir()
     (folder / "tiny.onnx").write_bytes(b"graph")
     return folder
+
+
+def test_the_staging_folder_of_an_export_to_a_longer_name_is_left(tmp_path: Path) -> None:
+    """An export to ``tiny.onnx`` took the staging folders of exports to ``tiny.onnx.v2`` (``.tiny.onnx.v2.XXXXXXXX``)
+    as its own: its pattern ``.tiny.onnx.*`` matched them. Only ``.<name>.`` and the eight characters ``mkdtemp``
+    adds are its own."""
+    target = tmp_path / "tiny.onnx"
+    _staging(tmp_path / ".tiny.onnx.v2.dead0000", 3600.0, False)
+    _staging(tmp_path / ".tiny.onnx.dead0000", 3600.0, False)
+    assert remove_stale_staging(target) == [tmp_path / ".tiny.onnx.dead0000"]
+    assert (tmp_path / ".tiny.onnx.v2.dead0000").is_dir()
+    assert remove_stale_staging(tmp_path / "tiny.onnx.v2") == [tmp_path / ".tiny.onnx.v2.dead0000"]
+
+
+def test_a_staging_folder_that_cannot_be_removed_whole_is_not_reported_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale folder that ``rmtree`` could not delete (NFS keeps a ``.nfsXXXX`` file while another process still
+    has the deleted data open: the folder's ``rmdir`` fails, ENOTEMPTY) was logged and returned as removed, its
+    gigabytes still there; it is reported as left, with the reason."""
+    import logging
+
+    target = tmp_path / "tiny.onnx"
+    folder = tmp_path / ".tiny.onnx.dead0000"
+    _staging(folder, 3600.0, False)
+    real_rmdir = os.rmdir
+
+    def busy_rmdir(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if Path(path) == folder:
+            raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), str(path))
+        real_rmdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rmdir", busy_rmdir)
+    with caplog.at_level(logging.INFO, logger="mono_depth_ros.models.staging"):
+        assert remove_stale_staging(target) == []
+    assert folder.is_dir()
+    records = [r for r in caplog.records if str(folder) in r.getMessage()]
+    assert [r.levelno for r in records] == [logging.WARNING]
+    assert "could not be removed" in records[0].getMessage()
+    assert "Directory not empty" in records[0].getMessage()
+
+
+def test_a_stale_staging_folder_on_nfs_is_removed_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An NFS client does not delete a file that a process of its own still has open: it renames it ``.nfsXXXX``
+    (removed at the last close), so the folder's ``rmdir`` fails ENOTEMPTY. The clean-up removed the folder while
+    it held the folder's own lock file open, so on NFS every stale folder was left (and, since 7336ce5, warned
+    about 'could not be removed whole ... remove it by hand'), then left for good with no lock file in it. The
+    lock file is unlinked only once closed: the folder is removed on NFS too. NFS's rename is simulated here."""
+    target = tmp_path / "tiny.onnx"
+    folder = tmp_path / ".tiny.onnx.dead0000"
+    _staging(folder, 3600.0, False)
+    real_unlink = os.unlink
+
+    def nfs_unlink(path: str, *args: object, dir_fd: int | None = None, **kwargs: object) -> None:
+        full = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path) if dir_fd is not None else str(path)
+        open_here = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+        if os.path.realpath(full) in open_here:  # open in this process: NFS silly-renames it
+            os.rename(full, os.path.join(os.path.dirname(full), ".nfs0000000000000001"))
+            return
+        real_unlink(path, *args, dir_fd=dir_fd, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", nfs_unlink)
+    assert remove_stale_staging(target) == [folder]
+    assert not folder.exists()
