@@ -23,7 +23,6 @@ path as it was (or none), never a model beside another model's spec or golden.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -47,7 +46,7 @@ from mono_depth_ros.models.onnx_model import require_onnxruntime
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, replace_model_files, staging_path
 from mono_depth_ros.models.spec import ModelSpec
-from mono_depth_ros.models.staging import lock_staging, remove_stale_staging
+from mono_depth_ros.models.staging import lock_staging, remove_staging, remove_stale_staging
 from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
 
 DEFAULT_OPSET = 18
@@ -433,8 +432,9 @@ def export_onnx(
         _embed_onnx_spec(partial, exported)
         replace_model_files(target, partial, exported, _golden_for(module, exported, spec, golden))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        os.close(lock)
+        failure = remove_staging(staging, lock)  # the lock file last, once closed (NFS: see remove_staging)
+        if failure is not None:
+            _LOG.warning("%s, this export's staging folder, could not be removed whole (%s)", staging, failure)
     return ExportResult(target, exported, hw, dynamic, max_diff, used)
 
 

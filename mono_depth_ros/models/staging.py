@@ -99,6 +99,23 @@ def _remove(folder: Path, keep: str = "") -> str | None:
     return errors[0] if errors else None
 
 
+def remove_staging(folder: Path, lock: int) -> str | None:
+    """Remove the staging folder ``folder`` whose :data:`STAGING_LOCK` is open (and held) at ``lock``, and close
+    ``lock``: its data while the lock is held (no other clean-up takes the folder as stale meanwhile), then the lock
+    file and the folder once the lock is closed (NFS renames a file its client still has open to ``.nfsXXXX``
+    instead of deleting it: the folder's ``rmdir`` would fail, and the folder would stay with no lock file, never
+    removed by :func:`remove_stale_staging`). The one rule for the exporter's own folder and for stale ones.
+
+    Returns:
+        None when ``folder`` is gone, else the first error (``lock`` is closed either way).
+    """
+    try:
+        failure = _remove(folder, keep=STAGING_LOCK)
+    finally:
+        os.close(lock)
+    return failure or _remove(folder)
+
+
 def remove_stale_staging(target: Path) -> list[Path]:
     """Remove the staging folders (``.<name>.`` + :data:`STAGING_SUFFIX` beside ``target``) of earlier ONNX exports
     to ``target`` whose exporter is gone: killed with no ``finally`` run (SIGKILL, the OOM killer, a power loss), they
@@ -122,18 +139,15 @@ def remove_stale_staging(target: Path) -> list[Path]:
             continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if not _made_here(lock):
-                continue  # another host's export: alive or not, its lock is not seen from here
-            if time.time() - os.fstat(lock).st_mtime < STAGING_GRACE_S:
-                continue  # just made: its exporter may not have locked it yet
-            failure = _remove(folder, keep=STAGING_LOCK)  # its data, while locked
+            # not another host's export (alive or not, its lock is not seen from here), and not one just made (its
+            # exporter may not have locked it yet)
+            stale = _made_here(lock) and time.time() - os.fstat(lock).st_mtime >= STAGING_GRACE_S
         except OSError:  # held: a live export
-            continue
-        finally:
+            stale = False
+        if not stale:
             os.close(lock)
-        # the lock file and the folder once the lock is closed: NFS renames a file its client still has open to
-        # .nfsXXXX instead of deleting it, and the folder's rmdir then fails
-        failure = failure or _remove(folder)
+            continue
+        failure = remove_staging(folder, lock)
         if failure is not None:
             _LOG.warning(
                 "%s, the staging folder of an export to %s that was killed, could not be removed whole (%s); "

@@ -148,6 +148,34 @@ def test_a_stale_staging_folder_on_nfs_is_removed_whole(tmp_path: Path, monkeypa
     target = tmp_path / "tiny.onnx"
     folder = tmp_path / ".tiny.onnx.dead0000"
     _staging(folder, 3600.0, False)
+    _simulate_nfs_unlink(monkeypatch)
+    assert remove_stale_staging(target) == [folder]
+    assert not folder.exists()
+
+
+def test_the_staging_folder_of_a_successful_export_on_nfs_is_removed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exporter removed its own staging folder while it still held the folder's lock file open: on NFS the lock
+    file was renamed ``.nfsXXXX``, the folder's ``rmdir`` failed (silently), and once the lock was closed the client
+    removed the ``.nfsXXXX`` file and left the folder, empty and with no lock file, which
+    :func:`remove_stale_staging` never removes: one hidden folder per export. It closes the lock before removing the
+    lock file, as the clean-up of killed exports does. NFS's rename is simulated here."""
+    from mono_depth_ros.models.export import export_onnx
+
+    from .tiny_models import tiny_unet
+
+    target = tmp_path / "tiny.onnx"
+    _simulate_nfs_unlink(monkeypatch)
+    network, spec = tiny_unet()
+    export_onnx(network, spec, target, exporter="legacy")
+    assert target.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def _simulate_nfs_unlink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``os.unlink`` of a file this process has open rename it ``.nfs0000000000000001`` beside, as an NFS client
+    does (it removes that file at the last close, which is not simulated: a folder with one in it stays)."""
     real_unlink = os.unlink
 
     def nfs_unlink(path: str, *args: object, dir_fd: int | None = None, **kwargs: object) -> None:
@@ -159,5 +187,3 @@ def test_a_stale_staging_folder_on_nfs_is_removed_whole(tmp_path: Path, monkeypa
         real_unlink(path, *args, dir_fd=dir_fd, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "unlink", nfs_unlink)
-    assert remove_stale_staging(target) == [folder]
-    assert not folder.exists()
