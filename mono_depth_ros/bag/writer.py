@@ -175,9 +175,12 @@ class CommittingSqlite3Writer(Sqlite3Writer):
         """End a frame: every message written so far is kept by :meth:`rollback` and by :meth:`close`; committed to
         the file when the transaction holds :data:`COMMIT_BYTES` or :data:`COMMIT_FRAMES` (True), else the next frame
         starts at a savepoint (False)."""
+        # an interrupt (a second Ctrl-C) may land on any statement here: _in_frame_savepoint is True only while the
+        # savepoint is there (cleared before its release, set after it is taken), and :meth:`rollback` keeps the
+        # frames ended in the open transaction when none is marked (the frame in hand is whole once this is called)
         if self._in_frame_savepoint:
-            self.conn.execute("RELEASE frame")
             self._in_frame_savepoint = False
+            self.conn.execute("RELEASE frame")
         self._pending_frames += 1
         if self._pending_bytes >= COMMIT_BYTES or self._pending_frames >= COMMIT_FRAMES:
             self.conn.commit()
@@ -192,15 +195,22 @@ class CommittingSqlite3Writer(Sqlite3Writer):
     def rollback(self) -> bool:
         """Drop what was written since the last :meth:`commit`: True when only that went; False when the transaction
         was rolled back whole (to the last commit to the file: no frame was ended since, or SQLite had rolled it
-        back itself after a failed write)."""
-        frame_only = self._in_frame_savepoint and self.conn.in_transaction
-        if frame_only:
+        back itself after a failed write).
+
+        A :meth:`commit` cut short by an interrupt keeps its frame and those before: with no savepoint marked but
+        frames ended in the open transaction, nothing of a next frame was written (the interrupt landed in
+        :meth:`commit` after it unmarked the frame's savepoint and before it marked the next one), so nothing is
+        dropped."""
+        in_transaction = self.conn.in_transaction
+        if self._in_frame_savepoint and in_transaction:
             self.conn.execute("ROLLBACK TO frame")
-        else:
-            self.conn.rollback()
-            self._pending_bytes = self._pending_frames = 0
-            self._in_frame_savepoint = False
-        return frame_only
+            return True
+        if self._pending_frames and in_transaction:
+            return True
+        self.conn.rollback()
+        self._pending_bytes = self._pending_frames = 0
+        self._in_frame_savepoint = False
+        return False
 
     def contents(self) -> StoredMessages:
         """What the file and the open transaction hold (one scan of the messages table's rows, not of their data)."""

@@ -444,6 +444,53 @@ def test_a_second_ctrl_c_right_after_a_frame_s_savepoint_leaves_metadata_countin
     assert info["duration"]["nanoseconds"] == interrupted
 
 
+@pytest.mark.parametrize("sql", ["RELEASE frame", "SAVEPOINT frame"])
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_second_ctrl_c_anywhere_in_a_frame_s_commit_keeps_the_frames_of_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str, when: str
+) -> None:
+    """A second Ctrl-C handled inside the storage's end of a frame, before or as one of its statements returns:
+    between ``RELEASE frame`` and ``SAVEPOINT frame`` (or as the savepoint's call returns) no savepoint was marked, so
+    the rollback rolled back the whole transaction: the 5 frames before, which the bag had reported kept, were
+    dropped (seen: a file holding 0 messages; below COMMIT_FRAMES frames the runner then removes the output); just
+    before ``RELEASE``, the frame in hand was dropped (5 messages). The frame whose commit was called is whole: it is
+    kept, with the frames before it, wherever the interrupt lands."""
+    typestore = typestore_for("humble")
+    armed = [False]
+
+    class SignalledAtStatement:
+        """The storage's connection, with a signal handled just before or as ``sql`` runs."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
+            hit = armed[0] and statement == sql
+            if hit and when == "before":
+                armed[0] = False
+                raise KeyboardInterrupt
+            cursor = self.conn.execute(statement, *args)
+            if hit:
+                armed[0] = False
+                raise KeyboardInterrupt
+            return cursor
+
+    with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, "sqlite3") as out:
+        storage = out._writer.storage
+        assert isinstance(storage, CommittingSqlite3Writer)
+        monkeypatch.setattr(storage, "conn", SignalledAtStatement(storage.conn))
+        for stamp in range(6):
+            out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
+            armed[0] = stamp == 5  # inside the batch (COMMIT_FRAMES 8): frames 0-4 ended at savepoints
+            out.commit()
+        pytest.fail(f"no {sql} ran in the last frame's commit")
+    assert _written(tmp_path / "out") == {"/a": list(range(6))}
+    assert _metadata(tmp_path / "out")["message_count"] == 6
+
+
 def test_a_disk_full_at_close_says_what_the_file_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every message committed, but no room left for the MCAP summary: the error says the index and metadata.yaml
     are missing and how the bag can still be read (the file keeps its messages: it is read as a truncated one)."""
