@@ -595,8 +595,9 @@ def evaluate_checkpoint(
             transformers depth directory (config.json + weights).
         samples: frames with ground truth (see :mod:`.samples`); each prediction is made at its GT's size
             (:func:`ground_truth_hw`), of the KB-cropped frame under the crops ``garg_kb`` / ``eigen_kitti_kb``
-            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network); under ``garg_kb_input`` of the
-            KB-cropped frame at 352×1216, put back into the full frame (:func:`kb_input_prediction`, as BTS).
+            (:func:`.samples.kb_cropped`, as ZoeDepth / Marigold feed their network); under ``garg_kb_input`` /
+            ``eigen_kitti_kb_input`` of the KB-cropped frame at 352×1216, put back into the full frame
+            (:func:`kb_input_prediction`, as BTS).
         protocol: a :class:`Protocol` or a key of :data:`PROTOCOLS`.
         device: ``cpu`` | ``cuda`` | ``auto``.
         scaling: force a scaling (None = the protocol's).
@@ -607,7 +608,7 @@ def evaluate_checkpoint(
             confirm. CheckpointError: unusable checkpoint.
         ShapeError: GT that is not a resize of its image; the NYU crop on frames that are no NYU frames
             (:func:`check_nyu_frames`), a KITTI crop on frames that are no KITTI frames (:func:`check_kitti_frames`),
-            ``garg_kb_input`` on frames without BTS's KB crop (:func:`kb_input_samples`).
+            ``garg_kb_input`` / ``eigen_kitti_kb_input`` on frames without BTS's KB crop (:func:`kb_input_samples`).
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:

@@ -735,7 +735,8 @@ def test_a_pose_from_after_the_image_is_not_current_either_on_real_kitti_frames(
             if result.mode.value == "ground_plane":  # 000002's first two: no ground where the pose puts it
                 assert abs(result.scale / 2.0 - 1.0) > 0.3, (frame.name, k, result.scale)  # 9-18° off: -40 % to -57 %
             ahead = f"{(joint.newest_ns - stamp) / 1e9:.3f} s ahead of this frame"
-            assert f"TF's camera pose (scale.ground_frame) is {ahead}" in result.reason, result.reason
+            held = f"is {ahead} (held: an image from before TF's first pose?)"
+            assert f"TF's camera pose (scale.ground_frame) {held}" in result.reason, result.reason
         assert [reason for reason, _ in warnings.seen] == ["ground_frame.held"] * 4, warnings.seen
         assert "holds TF's pose from 0.600 s after the image" in warnings.seen[0][1], warnings.seen[0][1]
 

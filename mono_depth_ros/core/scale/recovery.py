@@ -472,7 +472,9 @@ class ScaleRecovery:
             ground = ground.posed(frame.ground_pose)
             if abs(frame.ground_pose.age_ns) > POSE_CURRENT_NS:  # TF paused (or ahead): a pose held, not current
                 pose_age = _age_text(frame.ground_pose.age_ns, 3)
-                frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: TF paused?)")
+                # old: TF stopped; ahead: an image stamped before TF's oldest pose (queued while the joint's TF starts)
+                why = "TF paused?" if frame.ground_pose.age_ns > 0 else "an image from before TF's first pose?"
+                frame.reasons.append(f"TF's camera pose (scale.ground_frame) is {pose_age} (held: {why})")
                 health = Health.DEGRADED
         elif frame.ground_pose_missing:  # scale.ground_frame set, and TF gave no pose: the parameters are not it
             frame.reasons.append(
