@@ -52,6 +52,23 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
     )
 
 
+def undistorted_twice(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
+    """The warning for a rectified image topic (``.../image_rect``, ``.../image_rect_color``) whose camera_info has
+    distortion while ``image_is_rectified`` is false (the image, rectified upstream by image_proc with that
+    camera_info, is undistorted a second time: every pixel moved again by the lens's distortion), else None."""
+    if image_is_rectified or not camera.has_distortion or names_an_unrectified_image(image_topic):
+        return None
+    coefficients = ", ".join(f"{c:g}" for c in camera.d)
+    return (
+        f"{image_topic} names a rectified image but image_is_rectified=false undistorts it again with its "
+        f"camera_info ({camera.distortion_model} D=[{coefficients}]): rectified upstream (image_proc), it has no "
+        f"distortion left, and a second undistortion moves its pixels as far again; set image_is_rectified: true "
+        f"in the params file (not a launch argument: depth.launch.py has none for it; -p image_is_rectified:=true "
+        f"with ros2 run, --param image_is_rectified=true for mono-depth bag), or subscribe the camera's raw image "
+        f"(image_raw)"
+    )
+
+
 def sized_by_image(frame: FrameInput) -> CameraModel:
     """The frame's calibration at the size the pipeline runs it: a camera_info without a size (width = height = 0,
     a calibrated K / P) at the image's size (:meth:`CameraModel.for_image`, as depth_image_proc reads it); any other
@@ -68,17 +85,21 @@ def warn_about_calibration(
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
+    warn_twice: Callable[[str], Any] | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
-    first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, and
-    through ``warn_model`` (default ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
+    first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, through
+    ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
+    ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
     path, which counts it)."""
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
             warn(text)
+        if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
+            (warn_twice or warn)(text)
         if model_check is None:
             return
         try:

@@ -13,9 +13,11 @@ import pytest
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.summary import DAMAGED_INPUT
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import (
+    camera_info_from_model,
     depth_image_from_metres,
     depth_image_to_metres,
     image_from_array,
@@ -480,6 +482,31 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     assert "--param image_is_rectified=false for mono-depth bag" in summary.warnings.examples[reason]
     raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
+
+
+def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """image_is_rectified: false on a real KITTI frame recorded as .../image_rect (rectified upstream) with its raw
+    camera's camera_info (strong barrel D): the runner undistorts it a second time; the summary says so under its
+    own reason, as the node logs it (the same check). Read as rectified, nothing is said."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    d = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)
+    camera = CameraModel(width, height, "plumb_bob", d, frame.projection[:, :3], np.eye(3), frame.projection)
+    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    reason = "image_is_rectified: rectified image undistorted again"
+    params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
+    twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
+    assert twice.frames_out == 1 and twice.warnings.counts[reason] == 1
+    assert f"{image_topic} names a rectified image but image_is_rectified=false" in twice.warnings.examples[reason]
+    assert "--param image_is_rectified=true for mono-depth bag" in twice.warnings.examples[reason]
+    once = run_bag(tmp_path / "in", tmp_path / "once", params, QUIET)
+    assert once.frames_out == 1 and not once.warnings.counts
 
 
 @pytest.mark.parametrize("scan_frame", ["", "base_scan"])
