@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,11 @@ from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
 
 if TYPE_CHECKING:
     from mono_depth_ros.pipeline import FrameInput
+
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+"""A word of a topic name: lower case with an optional capital first (camelCase), or an upper-case run."""
+_RECTIFIED_WORDS = frozenset({"rect", "rectified"})
 
 
 def calibration_key(info: Any) -> tuple[Any, ...]:
@@ -32,9 +38,12 @@ def calibration_key(info: Any) -> tuple[Any, ...]:
 
 
 def names_an_unrectified_image(topic: str) -> bool:
-    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``)."""
+    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``,
+    ``imageRect``, ``image_rectified``): the last name of the topic (``/compressed`` dropped) holds no word ``rect``
+    or ``rectified`` (words split at ``_``, ``-``, digits and camelCase; ``rect`` inside a word, as in a raw
+    ``image_color_corrected``, names no rectified image)."""
     name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
-    return "rect" not in name
+    return not any(word.lower() in _RECTIFIED_WORDS for word in _WORD.findall(name))
 
 
 def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:

@@ -177,3 +177,21 @@ def test_a_rectified_topic_undistorted_again_is_warned_once_per_calibration(kitt
     assert undistorted_twice(topic, camera, True) is None  # read as rectified: nothing undistorted
     assert undistorted_twice("/kitti/camera_color_left/image_raw", camera, False) is None  # a raw topic, undistorted
     assert undistorted_twice(topic, CameraModel.from_intrinsics(frame.intrinsics), False) is None  # no distortion
+
+
+@pytest.mark.parametrize("topic", ["/camera/image_color_corrected", "/camera/image_gamma_corrected/compressed"])
+def test_a_raw_topic_whose_name_holds_rect_inside_a_word_is_not_told_to_skip_undistortion(
+    kitti_object_dir: Path, topic: str
+) -> None:
+    """A raw distorted camera (KITTI raw's colour camera D) on a colour-corrected raw topic: "corrected" holds
+    "rect", which read it as image_proc's image_rect, so image_is_rectified: false (right: it is undistorted once)
+    was told to turn undistortion off, and image_is_rectified: true (wrong: used distorted) went unwarned. Words are
+    what name a rectified image (image_rect, image_rect_color, imageRect, image_rectified)."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    camera = CameraModel(width, height, "plumb_bob", KITTI_LIKE_D, frame.projection[:, :3], np.eye(3), frame.projection)
+    assert undistorted_twice(topic, camera, False) is None
+    assert distortion_ignored(topic, camera, True) is not None
+    for rectified in ("/cam/image_rect", "/cam/image_rect_color/compressed", "/cam/imageRect", "/cam/image_rectified"):
+        assert undistorted_twice(rectified, camera, False) is not None, rectified
+        assert distortion_ignored(rectified, camera, True) is None, rectified
