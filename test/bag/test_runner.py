@@ -509,6 +509,44 @@ def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Pat
     assert once.frames_out == 1 and not once.warnings.counts
 
 
+@pytest.mark.parametrize(
+    ("image_format", "ext"), [("16UC1; png compressed ", ".png"), ("32FC1; tiff compressed ", ".tiff")]
+)
+def test_a_depth_cameras_compressed_image_is_skipped_as_no_camera_picture(
+    tmp_path: Path, kitti_object_dir: Path, image_format: str, ext: str
+) -> None:
+    """The bag runner's road of the node's refusal: a KITTI frame's Velodyne depth as a depth camera's
+    compressed_image_transport image (millimetres in png, metres in a float tiff) on the image topic, read with
+    image_transport: compressed; it was decoded as a grey picture and written as depth (16UC1), or refused as float
+    pixels without naming the topic (32FC1). Now skipped as the raw depth Image is, the remedy named."""
+    import cv2
+
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    depth_mm = np.nan_to_num(frame.lidar_depth_m * 1000.0, nan=0.0).astype(np.uint16)
+    assert np.count_nonzero(depth_mm) > 10_000
+    pixels = depth_mm if image_format.startswith("16UC1") else (depth_mm / np.float32(1000.0)).astype(np.float32)
+    ok, encoded = cv2.imencode(ext, pixels)
+    assert ok
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add("/cam/camera_info", kitti_camera_info(bag.factory, frame, START_NS), START_NS)
+        compressed = bag.factory.new(
+            "sensor_msgs/msg/CompressedImage", header=header, format=image_format, data=encoded.reshape(-1)
+        )
+        bag.add("/cam/image_raw/compressed", compressed, START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    params = {**EXTERNAL_METRIC, "image_topic": "/cam/image_raw", "camera_info_topic": "/cam/camera_info"}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "image_transport": "compressed"}, QUIET)
+    assert summary.accounted and summary.frames_out == 0
+    assert summary.skipped.counts == {"image: EncodingError": 1}
+    encoding = image_format.split(";")[0]
+    assert (
+        f"'{encoding}' is not a colour encoding: a depth image; set image_topic"
+        in summary.skipped.examples["image: EncodingError"]
+    )
+
+
 @pytest.mark.parametrize("scan_frame", ["", "base_scan"])
 def test_a_scan_in_an_image_frame_without_optical_suffix_is_a_warning(tmp_path: Path, scan_frame: str) -> None:
     """kitti2bag's camera_color_left: no _optical suffix to strip, so the scan would be stamped in a frame whose
