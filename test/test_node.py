@@ -513,6 +513,24 @@ def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros:
     assert len(raw) == 1 and "/camera/image_raw has distortion" in raw[0], raw
 
 
+def test_a_rectified_image_topic_with_distortion_read_as_raw_is_warned_once(ros: Ros) -> None:
+    """The converse in the node (the bag runner's reason 'rectified image undistorted again'): image_rect with a
+    distorted camera_info while image_is_rectified is false is undistorted a second time; the log says so and names
+    image_is_rectified: true, once per calibration. A frame still comes out (the setting may be meant)."""
+    node = ros.make_node({**EXTERNAL, "image_topic": "/camera/image_rect", "image_is_rectified": False})
+    for k in range(2):
+        info = camera_info(STAMP_NS + k)
+        info.distortion_model, info.d = "plumb_bob", np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
+        node.deliver("/camera/camera_info", info)
+        node.deliver("/depth_model/prediction", prediction(STAMP_NS + k))
+        node.deliver("/camera/image_rect", rgb_image(STAMP_NS + k))
+    node.publishers["depth/image"].wait_for(1)
+    twice = [m for m in node.get_logger().messages("WARN") if "undistorts it again" in m]
+    assert len(twice) == 1 and "/camera/image_rect names a rectified image" in twice[0], twice
+    assert "-p image_is_rectified:=true with ros2 run" in twice[0]
+    assert not [m for m in node.get_logger().messages("WARN") if "image_is_rectified:=false" in m]
+
+
 def test_the_shipped_metric_model_on_a_camera_unlike_its_training_camera_is_warned_once(ros: Ros) -> None:
     """The real pipeline with the shipped model and scale.mode none: this 32x24 camera (fx/width 1.25, fy/height
     1.67) is not its KITTI-like training camera (0.58, 1.93); the log says its metres are off, once per calibration."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,11 @@ from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
 
 if TYPE_CHECKING:
     from mono_depth_ros.pipeline import FrameInput
+
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+"""A word of a topic name: lower case with an optional capital first (camelCase), or an upper-case run."""
+_RECTIFIED_WORDS = frozenset({"rect", "rectified"})
 
 
 def calibration_key(info: Any) -> tuple[Any, ...]:
@@ -32,9 +38,12 @@ def calibration_key(info: Any) -> tuple[Any, ...]:
 
 
 def names_an_unrectified_image(topic: str) -> bool:
-    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``)."""
+    """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``,
+    ``imageRect``, ``image_rectified``): the last name of the topic (``/compressed`` dropped) holds no word ``rect``
+    or ``rectified`` (words split at ``_``, ``-``, digits and camelCase; ``rect`` inside a word, as in a raw
+    ``image_color_corrected``, names no rectified image)."""
     name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
-    return "rect" not in name
+    return not any(word.lower() in _RECTIFIED_WORDS for word in _WORD.findall(name))
 
 
 def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
@@ -49,6 +58,23 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
         f"set image_is_rectified: false in the params file (not a launch argument: depth.launch.py has none for "
         f"it; -p image_is_rectified:=false with ros2 run, --param image_is_rectified=false for mono-depth bag); "
         f"nothing to do if it was rectified upstream"
+    )
+
+
+def undistorted_twice(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
+    """The warning for a rectified image topic (``.../image_rect``, ``.../image_rect_color``) whose camera_info has
+    distortion while ``image_is_rectified`` is false (the image, rectified upstream by image_proc with that
+    camera_info, is undistorted a second time: every pixel moved again by the lens's distortion), else None."""
+    if image_is_rectified or not camera.has_distortion or names_an_unrectified_image(image_topic):
+        return None
+    coefficients = ", ".join(f"{c:g}" for c in camera.d)
+    return (
+        f"{image_topic} names a rectified image but image_is_rectified=false undistorts it again with its "
+        f"camera_info ({camera.distortion_model} D=[{coefficients}]): rectified upstream (image_proc), it has no "
+        f"distortion left, and a second undistortion moves its pixels as far again; set image_is_rectified: true "
+        f"in the params file (not a launch argument: depth.launch.py has none for it; -p image_is_rectified:=true "
+        f"with ros2 run, --param image_is_rectified=true for mono-depth bag), or subscribe the camera's raw image "
+        f"(image_raw)"
     )
 
 
@@ -68,17 +94,21 @@ def warn_about_calibration(
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
+    warn_twice: Callable[[str], Any] | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
-    first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, and
-    through ``warn_model`` (default ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
+    first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, through
+    ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
+    ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
     path, which counts it)."""
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
             warn(text)
+        if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
+            (warn_twice or warn)(text)
         if model_check is None:
             return
         try:

@@ -167,12 +167,13 @@ class _SecondPass:
             if text := degrees_read_as_radians(static):
                 summary.warnings.add("tf: angles in degrees?", text)
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
-        self.check_calibration = warn_about_calibration(  # a raw image read as rectified, a metric model elsewhere
+        self.check_calibration = warn_about_calibration(  # raw read as rectified (or back), a metric model elsewhere
             self.topics.image,
             self.config.topics.image_is_rectified,
             lambda text: summary.warnings.add("image_is_rectified: raw image with distortion", text),
             pipeline.training_camera_warning,
             lambda text: summary.warnings.add("metric model on another camera", text),
+            lambda text: summary.warnings.add("image_is_rectified: rectified image undistorted again", text),
         )
 
     def run(self, selection: set[str] | None) -> None:

@@ -6,9 +6,10 @@ colour is returned as **RGB** whatever the wire order: the compressed pixels are
 ``compressed`` (compressed_image_transport converts colour to bgr8 / bgr16 for jpeg and png), else in the order of the
 encoding before ``;`` (its tiff keeps the message's pixels: ``"rgb8; tiff compressed "`` holds RGB), else BGR (a bare
 codec name: an OpenCV image); a bayer camera's png or tiff (``"bayer_rggb8; png compressed "``) holds its mosaic,
-which :func:`compressed_image_to_rgb8` demosaics as the raw Image is. A CMYK JPEG or TIFF decodes to its RGB colours:
-OpenCV converts it (JPEG in Adobe polarity, as PIL reads it too). ``compressedDepth`` (compressed_depth_image_transport)
-is not supported.
+which :func:`compressed_image_to_rgb8` demosaics as the raw Image is; a depth camera's (``"16UC1; png compressed "``,
+``"32FC1; tiff compressed "``) is refused there as the raw depth Image is (no camera picture). A CMYK JPEG or TIFF
+decodes to its RGB colours: OpenCV converts it (JPEG in Adobe polarity, as PIL reads it too). ``compressedDepth``
+(compressed_depth_image_transport) is not supported.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.core.depth_codec import DEPTH_ENCODINGS
 from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_buffer
-from mono_depth_ros.core.msg_image import IMAGE_ENCODINGS, demosaic_to_rgb8, grey_to_rgb8, uint16_to_uint8
+from mono_depth_ros.core.msg_image import (
+    COLOUR_ENCODINGS,
+    IMAGE_ENCODINGS,
+    demosaic_to_rgb8,
+    grey_to_rgb8,
+    not_a_camera_picture,
+    uint16_to_uint8,
+)
 
 COMPRESSED_CODECS: dict[str, str] = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "tiff": ".tiff", "tif": ".tiff"}
 MAX_DECODED_PIXELS = 8192 * 8192
@@ -198,8 +207,14 @@ def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
     by 255/65535).
 
     Raises:
-        EncodingError: as :func:`compressed_image_to_array`, or pixels that are not 8 or 16 bit (a float tiff).
+        EncodingError: as :func:`compressed_image_to_array`, a depth image (``format`` names ``16UC1`` or ``32FC1``
+            before ``;``, as compressed_image_transport writes a depth camera's png / tiff), or pixels that are not 8
+            or 16 bit (a float tiff).
     """
+    source, separator, _ = str(msg.format).partition(";")
+    if separator and source.strip() in DEPTH_ENCODINGS and source.strip() not in COLOUR_ENCODINGS:
+        msg_text = f"CompressedImage ({str(msg.format)!r}): {not_a_camera_picture(source.strip())}"
+        raise EncodingError(msg_text)
     pixels = compressed_image_to_array(msg)
     if pixels.dtype not in (np.uint8, np.uint16):
         msg_text = f"CompressedImage ({str(msg.format)!r}) holds {pixels.dtype} pixels; expected an 8 or 16 bit image"

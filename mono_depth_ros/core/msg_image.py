@@ -207,7 +207,7 @@ def demosaic_to_rgb8(mosaic: npt.NDArray[Any], encoding: str) -> npt.NDArray[np.
     return uint16_to_uint8(rgb) if rgb.dtype == np.uint16 else np.asarray(rgb, dtype=np.uint8)
 
 
-def _not_a_camera_picture(encoding: str) -> str:
+def not_a_camera_picture(encoding: str) -> str:
     """Why an Image of ``encoding`` (not one of :data:`COLOUR_ENCODINGS`) cannot be read as RGB, and what to change."""
     head = f"Image encoding {encoding!r} is not a colour encoding"
     if encoding in DEPTH_ENCODINGS:
@@ -274,7 +274,7 @@ def image_to_rgb8(msg: Any, *, copy: bool = True) -> npt.NDArray[np.uint8]:
     """
     encoding = str(msg.encoding)
     if encoding not in COLOUR_ENCODINGS:
-        raise EncodingError(_not_a_camera_picture(encoding))
+        raise EncodingError(not_a_camera_picture(encoding))
     if encoding == "mono16":
         return grey_to_rgb8(image_to_array(msg))
     if encoding in NV_ENCODINGS:

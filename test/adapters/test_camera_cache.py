@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.camera_cache import CameraModelCache, distortion_ignored, warn_about_calibration
-from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.adapters.camera_cache import (
+    CameraModelCache,
+    distortion_ignored,
+    undistorted_twice,
+    warn_about_calibration,
+)
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
-from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, make_header
+from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, camera_info_from_model, make_header
+from test.kitti_bag import load_kitti_frames
 from test.test_launch import ARGUMENTS
 
 from ..core.ros_msg_support import rclpy_style_factory
@@ -136,3 +144,54 @@ def test_a_camera_info_without_a_size_is_checked_at_the_first_images_size() -> N
     assert len(warnings) == 3
     sized_cache.checked(FrameInput(0, "cam", np.zeros((480, 640, 3), np.uint8), sized_model, True))
     assert len(warnings) == 3
+
+
+KITTI_LIKE_D = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)  # strong barrel, as KITTI raw's colour cameras (k1 -0.37)
+
+
+def test_a_rectified_topic_undistorted_again_is_warned_once_per_calibration(kitti_object_dir: Path) -> None:
+    """image_is_rectified: false on an image_rect topic undistorts an image that image_proc already rectified: a real
+    KITTI frame (rectified) with a camera_info of its raw camera (K = P2's, strong barrel D, P = P2) has its pixels
+    moved again (looked up 23 px away in the median, up to 135 px), and the network sees a warped scene. The opposite
+    mistake (a raw topic read as rectified) was warned about; this one was not."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    camera = CameraModel(width, height, "plumb_bob", KITTI_LIKE_D, frame.projection[:, :3], np.eye(3), frame.projection)
+    grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
+    moved_px = np.hypot(*(camera.undistort(grid, border_value=np.nan) - grid).transpose(2, 0, 1))
+    # where each pixel of the published depth was looked up in the rectified frame
+    assert np.nanmedian(moved_px) > 20.0 and np.nanmax(moved_px) > 100.0
+    twice = camera.undistort(frame.rgb)
+    assert np.median(np.abs(twice.astype(np.int16) - frame.rgb)) > 10  # not the frame the camera saw
+    factory = rclpy_style_factory()
+    info = camera_info_from_model(factory, camera, make_header(factory, 1, "cam"))
+    topic = "/kitti/camera_color_left/image_rect"
+    warnings: list[str] = []
+    cache = CameraModelCache(warn_about_calibration(topic, False, warnings.append))
+    cache.get(info)
+    cache.get(info)  # the same calibration: no second warning
+    assert len(warnings) == 1
+    assert f"{topic} names a rectified image but image_is_rectified=false undistorts it again" in warnings[0]
+    assert "plumb_bob D=[-0.369, 0.197" in warnings[0]
+    assert "--param image_is_rectified=true for mono-depth bag" in warnings[0]
+    assert undistorted_twice(topic, camera, True) is None  # read as rectified: nothing undistorted
+    assert undistorted_twice("/kitti/camera_color_left/image_raw", camera, False) is None  # a raw topic, undistorted
+    assert undistorted_twice(topic, CameraModel.from_intrinsics(frame.intrinsics), False) is None  # no distortion
+
+
+@pytest.mark.parametrize("topic", ["/camera/image_color_corrected", "/camera/image_gamma_corrected/compressed"])
+def test_a_raw_topic_whose_name_holds_rect_inside_a_word_is_not_told_to_skip_undistortion(
+    kitti_object_dir: Path, topic: str
+) -> None:
+    """A raw distorted camera (KITTI raw's colour camera D) on a colour-corrected raw topic: "corrected" holds
+    "rect", which read it as image_proc's image_rect, so image_is_rectified: false (right: it is undistorted once)
+    was told to turn undistortion off, and image_is_rectified: true (wrong: used distorted) went unwarned. Words are
+    what name a rectified image (image_rect, image_rect_color, imageRect, image_rectified)."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    camera = CameraModel(width, height, "plumb_bob", KITTI_LIKE_D, frame.projection[:, :3], np.eye(3), frame.projection)
+    assert undistorted_twice(topic, camera, False) is None
+    assert distortion_ignored(topic, camera, True) is not None
+    for rectified in ("/cam/image_rect", "/cam/image_rect_color/compressed", "/cam/imageRect", "/cam/image_rectified"):
+        assert undistorted_twice(rectified, camera, False) is not None, rectified
+        assert distortion_ignored(rectified, camera, True) is None, rectified

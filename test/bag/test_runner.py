@@ -13,9 +13,11 @@ import pytest
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag import BagRunOptions, BagSummary, run_bag
 from mono_depth_ros.bag.summary import DAMAGED_INPUT
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.errors import BagError
 from mono_depth_ros.core.ros_msgs import (
+    camera_info_from_model,
     depth_image_from_metres,
     depth_image_to_metres,
     image_from_array,
@@ -480,6 +482,69 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     assert "--param image_is_rectified=false for mono-depth bag" in summary.warnings.examples[reason]
     raw, _ = _run(tmp_path / "raw", {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=distorted)
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
+
+
+def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """image_is_rectified: false on a real KITTI frame recorded as .../image_rect (rectified upstream) with its raw
+    camera's camera_info (strong barrel D): the runner undistorts it a second time; the summary says so under its
+    own reason, as the node logs it (the same check). Read as rectified, nothing is said."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    d = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)
+    camera = CameraModel(width, height, "plumb_bob", d, frame.projection[:, :3], np.eye(3), frame.projection)
+    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    reason = "image_is_rectified: rectified image undistorted again"
+    params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
+    twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
+    assert twice.frames_out == 1 and twice.warnings.counts[reason] == 1
+    assert f"{image_topic} names a rectified image but image_is_rectified=false" in twice.warnings.examples[reason]
+    assert "--param image_is_rectified=true for mono-depth bag" in twice.warnings.examples[reason]
+    once = run_bag(tmp_path / "in", tmp_path / "once", params, QUIET)
+    assert once.frames_out == 1 and not once.warnings.counts
+
+
+@pytest.mark.parametrize(
+    ("image_format", "ext"), [("16UC1; png compressed ", ".png"), ("32FC1; tiff compressed ", ".tiff")]
+)
+def test_a_depth_cameras_compressed_image_is_skipped_as_no_camera_picture(
+    tmp_path: Path, kitti_object_dir: Path, image_format: str, ext: str
+) -> None:
+    """The bag runner's road of the node's refusal: a KITTI frame's Velodyne depth as a depth camera's
+    compressed_image_transport image (millimetres in png, metres in a float tiff) on the image topic, read with
+    image_transport: compressed; it was decoded as a grey picture and written as depth (16UC1), or refused as float
+    pixels without naming the topic (32FC1). Now skipped as the raw depth Image is, the remedy named."""
+    import cv2
+
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    depth_mm = np.nan_to_num(frame.lidar_depth_m * 1000.0, nan=0.0).astype(np.uint16)
+    assert np.count_nonzero(depth_mm) > 10_000
+    pixels = depth_mm if image_format.startswith("16UC1") else (depth_mm / np.float32(1000.0)).astype(np.float32)
+    ok, encoded = cv2.imencode(ext, pixels)
+    assert ok
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add("/cam/camera_info", kitti_camera_info(bag.factory, frame, START_NS), START_NS)
+        compressed = bag.factory.new(
+            "sensor_msgs/msg/CompressedImage", header=header, format=image_format, data=encoded.reshape(-1)
+        )
+        bag.add("/cam/image_raw/compressed", compressed, START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    params = {**EXTERNAL_METRIC, "image_topic": "/cam/image_raw", "camera_info_topic": "/cam/camera_info"}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "image_transport": "compressed"}, QUIET)
+    assert summary.accounted and summary.frames_out == 0
+    assert summary.skipped.counts == {"image: EncodingError": 1}
+    encoding = image_format.split(";")[0]
+    assert (
+        f"'{encoding}' is not a colour encoding: a depth image; set image_topic"
+        in summary.skipped.examples["image: EncodingError"]
+    )
 
 
 @pytest.mark.parametrize("scan_frame", ["", "base_scan"])

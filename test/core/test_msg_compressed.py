@@ -220,8 +220,8 @@ def test_decode_errors_name_the_problem() -> None:
 def test_a_float_tiff_is_refused_as_colour_input() -> None:
     ok, encoded = cv2.imencode(".tiff", np.ones((4, 5), dtype=np.float32))
     assert ok
-    with pytest.raises(EncodingError, match=r"\('32FC1; tiff compressed '\) holds float32 pixels"):
-        compressed_image_to_rgb8(compressed_msg("humble", encoded.reshape(-1), "32FC1; tiff compressed "))
+    with pytest.raises(EncodingError, match=r"\('tiff'\) holds float32 pixels"):
+        compressed_image_to_rgb8(compressed_msg("humble", encoded.reshape(-1), "tiff"))
 
 
 def test_encode_errors_name_the_problem() -> None:
@@ -324,3 +324,29 @@ def test_a_jpeg_cut_short_is_told_from_a_whole_one_past_thumbnails_fill_bytes_an
     for data in (exif[: scan + 3000], exif[: scan + 3000] + video, progressive.tobytes()[: second + 500], exif[:40]):
         assert jpeg_cut_short(np.frombuffer(data, dtype=np.uint8))
     assert not jpeg_cut_short(np.frombuffer(b"\x89PNG\r\n\x1a\n" + bytes(40), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "image_format", ["16UC1; png compressed ", "16UC1; tiff compressed ", "32FC1; tiff compressed "]
+)
+def test_a_depth_cameras_compressed_image_is_refused_as_the_raw_depth_image_is(
+    kitti_depth_dir: Path, image_format: str
+) -> None:
+    """A depth camera's image as compressed_image_transport writes it (png / tiff keep a 16UC1 image's millimetres,
+    ``"16UC1; png compressed "``) on the image topic: the raw Image of the same depth is refused as no camera
+    picture; before, the compressed one was decoded as a grey picture and the network ran on a depth map."""
+    depth_png = cv2.imread(str(sorted((kitti_depth_dir / "depth").glob("*.png"))[0]), cv2.IMREAD_UNCHANGED)
+    assert depth_png is not None and depth_png.dtype == np.uint16  # KITTI depth: value / 256 m
+    assert np.count_nonzero(depth_png) > 1000
+    depth_mm = np.round(depth_png.astype(np.float64) / 256.0 * 1000.0).astype(np.uint16)
+    depth = depth_mm if image_format.startswith("16UC1") else (depth_mm / np.float32(1000.0)).astype(np.float32)
+    ok, encoded = cv2.imencode(".png" if "png" in image_format else ".tiff", depth)
+    assert ok
+    encoding = image_format.split(";")[0]
+    raw = image_from_array(rosbags_factory("humble"), depth, encoding, input_header(rosbags_factory("humble")))
+    with pytest.raises(EncodingError, match=rf"'{encoding}' is not a colour encoding: a depth image; set image_topic"):
+        image_to_rgb8(raw)
+    message = compressed_msg("humble", encoded.reshape(-1), image_format)
+    with pytest.raises(EncodingError, match=rf"'{encoding}' is not a colour encoding: a depth image; set image_topic"):
+        compressed_image_to_rgb8(message)
+    assert compressed_image_to_array(message).shape == depth.shape  # its pixels, for a reader that wants depth

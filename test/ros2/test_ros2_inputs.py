@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,18 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
-from .harness import RELIABLE, Launched, Probe, depth_array, rclpy_factory, ros2_run, running, wait_until, write_params
+from .harness import (
+    RELIABLE,
+    Launched,
+    Probe,
+    depth_array,
+    node_statuses,
+    rclpy_factory,
+    ros2_run,
+    running,
+    wait_until,
+    write_params,
+)
 
 
 @pytest.fixture(params=["tiff"])
@@ -97,6 +109,66 @@ def test_a_bayer_camera_compressed_by_the_real_republisher_decodes_as_its_raw_im
         assert message.format == f"bayer_rggb8; {republished} compressed "
         np.testing.assert_array_equal(decoded, image_to_rgb8(raw))
     probe.drop(compressed)
+
+
+@pytest.mark.parametrize("republished", ["png", "tiff"], indirect=True)
+def test_a_depth_camera_compressed_by_the_real_republisher_is_refused_as_its_raw_image(
+    republished: str, probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A depth camera's 16UC1 image (a KITTI frame's Velodyne depth, millimetres) through compressed_image_transport
+    into the node (``image_transport: compressed``): png and tiff keep its millimetres (``"16UC1; png compressed "``),
+    which were decoded as a grey camera picture and published as depth; the node refuses it now as the raw 16UC1
+    Image is (no camera picture: image_topic names a depth topic), counted in ``bad_messages.EncodingError``."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from mono_depth_ros.core.errors import EncodingError
+    from mono_depth_ros.core.msg_compressed import compressed_image_to_array
+    from mono_depth_ros.core.msg_image import image_to_rgb8
+
+    frame, factory = kitti_frames[0], probe.factory
+    depth_mm = np.nan_to_num(frame.lidar_depth_m * 1000.0, nan=0.0).astype(np.uint16)
+    assert np.count_nonzero(depth_mm) > 10_000
+    params = {
+        "image_transport": "compressed",
+        "scale.mode": "fixed",
+        "output.downscale": 4,
+        "diagnostics.period_s": 0.25,
+    }
+    name = f"depth_{republished}"
+    launched = Launched(
+        {"device": "cpu", "params_file": str(write_params(ros_logs / f"{name}.yaml", params))}, ros_logs / f"{name}.log"
+    )
+    with running(launched):
+        launched.wait_ready(probe, topic="/camera/image_raw/compressed")
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        compressed = probe.collect(CompressedImage, "/camera/image_raw/compressed", RELIABLE)
+        pub_image = probe.publisher(Image, "/cam/raw", RELIABLE)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+        wait_until(lambda: pub_image.get_subscription_count() > 0, 30, "the republisher's subscription")
+        wait_until(lambda: probe.node.count_publishers("/camera/image_raw/compressed") > 0, 30, "its publisher")
+        time.sleep(1.0)
+        stamp = probe.now_ns()
+        pub_info.publish(kitti_camera_info(factory, frame, stamp))
+        raw = ros_msgs.image_from_array(factory, depth_mm, "16UC1", ros_msgs.make_header(factory, stamp, CAMERA_FRAME))
+        pub_image.publish(raw)
+        wait_until(lambda: stamp in compressed.by_stamp(), 30, "the compressed image")
+        message = compressed.by_stamp()[stamp]
+        assert message.format == f"16UC1; {republished} compressed "
+        np.testing.assert_array_equal(compressed_image_to_array(message), depth_mm)  # the millimetres, unchanged
+
+        def refused() -> bool:
+            return any(s.get("bad_messages.EncodingError") == "1" for s in node_statuses(diagnostics.messages))
+
+        wait_until(refused, 30, "the compressed depth image counted in bad_messages.EncodingError")
+        status = node_statuses(diagnostics.messages)[-1]
+        assert status["frames_published"] == "0" and depth.count() == 0, status
+        refusal = r"'16UC1' is not a colour encoding: a depth image; set image_topic"
+        assert re.search(refusal, launched.log), launched.log[-3000:]
+        with pytest.raises(EncodingError, match=refusal):
+            image_to_rgb8(raw)  # as the raw depth image is
+    for collector in (compressed, depth, diagnostics):
+        probe.drop(collector)
 
 
 def test_a_camera_info_published_once_transient_local_before_the_node_started_is_used(

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset
 
-from mono_depth_ros.adapters.camera_cache import distortion_ignored
+from mono_depth_ros.adapters.camera_cache import distortion_ignored, undistorted_twice
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError, EncodingError
@@ -199,6 +199,8 @@ class RosbagSequenceDataset(Dataset[Sample]):
             cameras[0] = cameras[0].for_image(width, height)
         if (text := distortion_ignored(self.image_topic, cameras[0], self.image_is_rectified)) is not None:
             _LOG.warning("%s (mono-depth train: data.image_is_rectified: false)", text)  # as the node warns
+        if (text := undistorted_twice(self.image_topic, cameras[0], self.image_is_rectified)) is not None:
+            _LOG.warning("%s (mono-depth train: data.image_is_rectified: true)", text)  # and the converse
         return frames, cameras[0]
 
     def _check_same_camera(self, first: CameraModel, other: CameraModel, topic: str) -> None:

@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.adapters.camera_cache import distortion_ignored
+from mono_depth_ros.adapters.camera_cache import distortion_ignored, undistorted_twice
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.messages import Scan, decode_image, decode_scan
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
@@ -174,11 +174,14 @@ class BagSource:
         )
 
     def _check_distortion(self) -> None:
-        """Count, once, a raw-looking topic whose camera_info has distortion read as rectified (as the node warns)."""
+        """Count, once, a raw-looking topic whose camera_info has distortion read as rectified, or a rectified topic
+        whose camera_info has distortion undistorted again (as the node warns)."""
         models = [entry.model for entry in self.index.calibrations.values() if entry.model is not None]
         for model in models[:1]:
             if (text := distortion_ignored(self.topics.image, model, self.image_is_rectified)) is not None:
                 self.problems.add("camera: distortion ignored", f"{text} (mono-depth: data.image_is_rectified: false)")
+            if (text := undistorted_twice(self.topics.image, model, self.image_is_rectified)) is not None:
+                self.problems.add("camera: undistorted twice", f"{text} (mono-depth: data.image_is_rectified: true)")
 
     @property
     def keys(self) -> list[str]:

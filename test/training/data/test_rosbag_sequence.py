@@ -45,6 +45,7 @@ def write_bag(
     compressed: bool = False,
     cameras: list[CameraModel] | None = None,
     encoding: str = "rgb8",
+    image_topic: str = "/cam/image",
 ) -> Path:
     with BagBuilder(path) as bag:
         for index, stamp_ns in enumerate(stamps_ns):
@@ -54,10 +55,10 @@ def write_bag(
             pixels = frame_pixels(index)
             if compressed:
                 msg = compressed_image_from_array(bag.factory, pixels, header, codec="png")
-                bag.add("/cam/image/compressed", msg, stamp_ns + 2000)
+                bag.add(f"{image_topic}/compressed", msg, stamp_ns + 2000)
             else:
                 wire = pixels[..., ::-1].copy() if encoding == "bgr8" else pixels
-                bag.add("/cam/image", image_from_array(bag.factory, wire, encoding, header), stamp_ns + 2000)
+                bag.add(image_topic, image_from_array(bag.factory, wire, encoding, header), stamp_ns + 2000)
     return path
 
 
@@ -237,6 +238,24 @@ def test_a_raw_topic_with_distortion_read_as_rectified_is_warned(
     with caplog.at_level("WARNING", logger="mono_depth_ros"):
         RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_is_rectified=False)
         RosbagSequenceDataset(write_bag(tmp_path / "plain", uniform_stamps(3)), "/cam/image", "/cam/camera_info")
+    assert "image_is_rectified" not in caplog.text
+
+
+def test_a_rectified_topic_with_distortion_read_as_raw_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As the node and the bag runner warn: an ``image_rect``-like topic (rectified upstream) whose camera_info has
+    distortion, read with ``image_is_rectified`` false, is undistorted a second time: the training frames are
+    warped by the lens a second time. It went unsaid."""
+    distorted = camera(d=(-0.2, 0.05, 0.0, 0.0, 0.0))
+    bag = write_bag(tmp_path / "bag", uniform_stamps(3), cameras=[distorted], image_topic="/cam/image_rect")
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image_rect", "/cam/camera_info", image_is_rectified=False)
+    assert "/cam/image_rect names a rectified image but image_is_rectified=false undistorts it again" in caplog.text
+    assert "data.image_is_rectified: true" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mono_depth_ros"):
+        RosbagSequenceDataset(bag, "/cam/image_rect", "/cam/camera_info")
     assert "image_is_rectified" not in caplog.text
 
 

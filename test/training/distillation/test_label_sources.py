@@ -241,6 +241,32 @@ def test_a_distorted_raw_topic_read_as_rectified_is_counted(kitti_object_dir: Pa
     assert not BagSource(bag, IMAGE_TOPIC, CAMERA_INFO_TOPIC, image_is_rectified=False).problems.counts
 
 
+def test_a_rectified_topic_with_distortion_read_as_raw_is_counted(kitti_object_dir: Path, tmp_path: Path) -> None:
+    """The converse, said once as the node warns it: a real KITTI frame recorded on .../image_rect (rectified
+    upstream) with its raw camera's camera_info (strong barrel D), labelled with ``image_is_rectified`` false, is
+    undistorted a second time and labelled on warped pixels. It went uncounted."""
+    from mono_depth_ros.core.camera import CameraModel
+    from mono_depth_ros.core.ros_msgs import camera_info_from_model, image_from_array, make_header
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from mono_depth_ros.evaluation.scale_rigs import CAMERA_FRAME
+
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    d = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)
+    camera = CameraModel(width, height, "plumb_bob", d, frame.projection[:, :3], np.eye(3), frame.projection)
+    image_topic = "/camera/image_rect"
+    with BagBuilder(tmp_path / "rect") as bag:
+        header = make_header(bag.factory, START_NS, CAMERA_FRAME)
+        bag.add(CAMERA_INFO_TOPIC, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+    source = BagSource(tmp_path / "rect", image_topic, CAMERA_INFO_TOPIC, image_is_rectified=False)
+    assert source.problems.counts["camera: undistorted twice"] == 1
+    example = source.problems.examples["camera: undistorted twice"]
+    assert "names a rectified image but image_is_rectified=false undistorts it again" in example
+    assert "data.image_is_rectified: true" in example
+    assert not BagSource(tmp_path / "rect", image_topic, CAMERA_INFO_TOPIC).problems.counts
+
+
 def test_a_bare_folder_of_phone_frames_is_read_in_recording_order_without_hidden_files(
     nyu_dir: Path, tmp_path: Path
 ) -> None:
