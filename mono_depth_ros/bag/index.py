@@ -192,6 +192,7 @@ class CameraInfoEntry:
     model: CameraModel | None
     error_reason: str = ""
     error: str = ""
+    error_key: str = ""  # the node's bad_messages key (the DepthError class)
 
 
 @dataclass
@@ -472,4 +473,5 @@ def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:
     try:
         return CameraInfoEntry(frame_id, camera_model_from_camera_info(decoded))
     except DepthError as err:
-        return CameraInfoEntry(frame_id, None, f"camera_info: {type(err).__name__}", str(err))
+        name = type(err).__name__
+        return CameraInfoEntry(frame_id, None, f"camera_info: {name}", str(err), name)

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 _LOG = logging.getLogger("mono_depth_ros.bag")
 STAGES = (
@@ -26,6 +27,23 @@ _FIGURE = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 DAMAGED_INPUT = "input: damaged or truncated bag"
 """Skip reason of images that the input bag lists but its storage could not give back."""
+DAMAGED_INPUT_KEY = "damaged_input"
+"""Its ``bad_messages`` key (the bag runner's own: a live node receives no image its storage lost)."""
+
+
+class Skip(NamedTuple):
+    """Why an image was not written.
+
+    Attributes:
+        reason: the summary's short key (``"camera_info: CalibrationError"``, ``"no prediction"``).
+        text: the full message, naming the value and a remedy.
+        key: the node's ``bad_messages.<key>`` for the same fault (the DepthError class, ``no_camera_info``,
+            ``no_prediction``, ``bad_cdr``), which the run's ``/diagnostics`` counts under.
+    """
+
+    reason: str
+    text: str
+    key: str
 
 
 def pipeline_reason(error: type[BaseException]) -> str:
@@ -61,6 +79,7 @@ class BagSummary:
         input_path, output_path: the bags.
         frames_in: images on the image topic. frames_out: images whose depth was written.
         skipped: why the other images were not written (``skipped.total == frames_in - frames_out``).
+        bad: the same images per key of the node's ``bad_messages.<key>`` (:class:`Skip`), for ``/diagnostics``.
         warnings: problems that did not cost a frame (LiDAR not used, TF messages malformed, ...).
         unused: the warnings that are a message of another input not used, per reason (:meth:`input_unused`).
         scale_health: output frames per scale health (``ok``, ``fallback_*``, ...) as the pipeline reported it.
@@ -88,6 +107,13 @@ class BagSummary:
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
     input_damage: list[str] = field(default_factory=list)
     unused: Counter[str] = field(default_factory=Counter)  # of the warnings: another input's message not used
+    bad: Counter[str] = field(default_factory=Counter)  # the skipped images under the node's bad_messages keys
+
+    def skip(self, skip: Skip, count: int = 1) -> None:
+        """Count ``count`` images not written for ``skip``: in :attr:`skipped` under its reason, in :attr:`bad`
+        under the node's ``bad_messages`` key."""
+        self.skipped.add(skip.reason, skip.text, count)
+        self.bad[skip.key] += count
 
     def input_unused(self, reason: str, message: str) -> None:
         """A warning (:attr:`warnings`) that a message of another input than the image was not used (an undecodable

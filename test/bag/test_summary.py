@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.bag.summary import STAGES, BagSummary, ReasonLog
+from mono_depth_ros.bag.summary import STAGES, BagSummary, ReasonLog, Skip
 
 
 def test_reason_log_counts_and_logs_the_first_message_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -73,3 +73,15 @@ def test_an_interrupted_run_reports_the_rate_of_the_frames_it_processed() -> Non
     assert summary.not_processed == 3720
     assert summary.fps == 640.0
     assert "frames in 5000, out 1270, skipped 10 in 2.00 s (640.00 frames/s)" in summary.format()
+
+
+def test_a_skip_is_counted_under_its_reason_and_under_the_nodes_key() -> None:
+    """The summary keeps its short reasons; ``bad`` counts the same images under the node's ``bad_messages`` keys,
+    which ``/diagnostics`` writes (two reasons of one class are one key, as in the node)."""
+    summary = BagSummary(Path("in"), Path("out"))
+    summary.skip(Skip("image: ShapeError", "step short", "ShapeError"))
+    summary.skip(Skip("pipeline: ShapeError", "prediction of another size", "ShapeError"), count=2)
+    summary.skip(Skip("no prediction", "none with the image stamp", "no_prediction"))
+    assert summary.skipped.counts == {"image: ShapeError": 1, "pipeline: ShapeError": 2, "no prediction": 1}
+    assert summary.bad == {"ShapeError": 3, "no_prediction": 1}
+    assert summary.skipped.examples["pipeline: ShapeError"] == "prediction of another size"

@@ -165,7 +165,7 @@ class BagSource:
         plans = plan_frames(self.index, rules)
         for plan in plans:
             if plan.skip is not None:
-                self.problems.add(*plan.skip)
+                self.problems.add(plan.skip.reason, plan.skip.text)
         usable = [f"{p.ordinal:06d}" for p in plans if p.skip is None]
         self._keys = _select(usable, stride, max_frames)
         self._plans = {f"{p.ordinal:06d}": p for p in plans}
