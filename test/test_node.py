@@ -1936,6 +1936,71 @@ def test_the_node_and_the_bag_runner_count_cut_predictions_under_the_same_key(ro
     assert from_bag == from_node, (from_bag, from_node)
 
 
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("info", "prediction", "image", "info_refused", "prediction_mono8"),  # the second of each after the set
+        ("info_refused", "prediction_mono8", "info", "prediction", "image"),  # both before the image
+    ],
+    ids=["second-after-the-image", "both-before-the-image"],
+)
+def test_the_node_and_the_bag_runner_take_the_same_of_equal_stamped_camera_infos_and_predictions(
+    ros: Ros, tmp_path: Path, order: tuple[str, ...]
+) -> None:
+    """KITTI 000000's cut-outs (test_cdr_fuzz): two camera_infos and two external predictions with the image's
+    stamp, one of each refused (zero focal length, mono8). The node's ApproximateTimeSynchronizer keeps one message
+    per stamp, a later one replacing it, until image, camera_info and prediction are all in: it takes the last
+    received before the image, and when the second comes after the set fired, the first. The bag runner took the last
+    recorded, so a camera_info (prediction) recorded again after its image decided the frame: skipped as
+    ``CalibrationError`` where the node published it. Both roads now take the one the synchroniser hands over
+    (``bag.pairing``)."""
+    from dataclasses import replace
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    node = ros.make_node({**EXTERNAL, "model.output_kind": "relative_inverse"})
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    k_zero = np.array(frame.info.k)
+    k_zero[0] = 0.0
+    refused = {
+        "info_refused": replace(frame.info, k=k_zero, p=np.zeros(12)),
+        "prediction_mono8": replace(frame.prediction, encoding="mono8"),
+    }
+    messages = {"info": frame.info, "prediction": frame.prediction, "image": frame.image, **refused}
+    raw = {key: frame.cdr(fuzz.restamped(msg, STAMP_NS)) for key, msg in messages.items()}
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "info_refused": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "prediction_mono8": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, key in enumerate(order):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: _outcomes(stats(node)) == 1, 30)
+    clock[0] = 10**12  # long after the give-up: nothing held back
+    node._sync_watch.poll()
+    node._publish_diagnostics()
+
+    def counts(values: Any) -> dict[str, str]:
+        counted = ("frames_received", "frames_published", "bad_messages", "inputs_unused")
+        return {kv.key: kv.value for kv in values if kv.key.startswith(counted)}
+
+    from_node = counts(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL | {"model.output_kind": "relative_inverse"},
+                      BagRunOptions(progress=False))  # fmt: skip
+    assert (summary.frames_out, dict(summary.skipped.counts)) == (1, {}), summary.format()
+    from_bag = counts(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_node == {
+        "frames_received": "1", "frames_published": "1", "bad_messages": "0", "inputs_unused": "0"
+    }, from_node  # fmt: skip
+    assert from_bag == from_node, (from_bag, from_node)
+
+
 def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stamps(ros: Ros, tmp_path: Path) -> None:
     """KITTI 000000's cut-outs (test_cdr_fuzz), two scans with the image's stamp: the first a whole cloud, the second
     one without z (refused by the decoder). The node pairs the first it received (its pairing releases the frame on

@@ -392,18 +392,20 @@ class _Stream:
 
     stamps: list[int] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
+    logs: list[int] = field(default_factory=list)  # bag time of each (int ns)
     passes: StreamPasses = field(default_factory=StreamPasses)
 
     def add(self, log_ns: int, stamp_ns: int, key: int) -> None:
         self.stamps.append(stamp_ns)
         self.keys.append(key)
+        self.logs.append(log_ns)
         self.passes.add(log_ns, stamp_ns)
 
     def index(self, images: StreamPasses) -> StampIndex:
         """The stamps indexed by bag pass (the passes of the resolved image stream ``images``)."""
         local_passes = self.passes.resolve()
         bag_passes = self.passes.bag_passes(images)
-        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes])
+        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes], self.logs)
 
 
 @dataclass

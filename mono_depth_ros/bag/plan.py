@@ -56,6 +56,9 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
         lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
+        info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
+            stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
+        )
         skip = None
         if info is None:
             first = index.camera_info_stamps.stamps_ns[:1]
