@@ -17,7 +17,14 @@ from typing import Any
 from mono_depth_ros.adapters.camera_cache import calibration_key
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
-from mono_depth_ros.adapters.messages import Scan
+from mono_depth_ros.adapters.messages import (  # LASER_SCAN: a 2D LiDAR on lidar_topic, read as the bag recorded it
+    CAMERA_INFO,
+    COMPRESSED_IMAGE,
+    IMAGE,
+    LASER_SCAN,
+    POINTCLOUD2,
+    Scan,
+)
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.payload import HEAD_BYTES
@@ -35,11 +42,6 @@ from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
 from mono_depth_ros.depth_config import DepthConfig
 
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
 
