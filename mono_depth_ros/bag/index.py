@@ -75,51 +75,64 @@ class TopicPlan:
         return {t for t in (self.image, self.camera_info, self.lidar, self.prediction) if t} | set(TF_TOPICS)
 
 
-def _topics_of(bag_topics: Mapping[str, str], *types: str, but: str = "") -> str:
-    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types and t != but)
+def _topics_of(bag_types: Mapping[str, Mapping[str, int]], *types: str, but: str = "") -> str:
+    names = sorted(t for t, recorded in bag_types.items() if any(k in types for k in recorded) and t != but)
     return ", ".join(names) or "none"
 
 
 def _require(
-    bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag, but: str = ""
+    bag_types: Mapping[str, Mapping[str, int]],
+    topic: str,
+    types: tuple[str, ...],
+    param: str,
+    bag: InputBag,
+    but: str = "",
 ) -> str:
-    """``topic``'s message type; ``but``: a topic already used otherwise, left out of the candidates named."""
-    msgtype = bag_topics.get(topic)
-    if msgtype is None:
+    """The message type ``topic`` is read as: the first of ``types`` (the node's, then what else the runner reads
+    there) recorded on it. ``but``: a topic already used otherwise, left out of the candidates named."""
+    recorded = bag_types.get(topic)
+    if recorded is None:
         msg = (
             f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
-            f"{_topics_of(bag_topics, *types, but=but)}; set --param {param}=TOPIC"
+            f"{_topics_of(bag_types, *types, but=but)}; set --param {param}=TOPIC"
         )
         raise BagError(msg)
-    if msgtype not in types:
-        msg = f"topic {topic} ({param}) in {bag.path} is {msgtype}, expected {' or '.join(types)}"
+    usable = [msgtype for msgtype in types if msgtype in recorded]
+    if not usable:
+        msg = f"topic {topic} ({param}) in {bag.path} is {' and '.join(recorded)}, expected {' or '.join(types)}"
         raise BagError(msg)
-    return msgtype
+    return usable[0]
 
 
 def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> TopicPlan:
-    """Check the configured topics against the bag.
+    """Check the configured topics against the bag; each is read as the type the node subscribes it with.
 
     ``image_transport: compressed`` reads ``<image_topic>/compressed``; when the raw image topic is absent but its
-    ``/compressed`` sibling exists, that one is used (with a note).
+    ``/compressed`` sibling exists, that one is used (with a note). Of a topic recorded with several types (bags
+    merged, a second publisher of another type) only the node's type is read (:meth:`.InputBag.read_as`): the image
+    topic's Image (CompressedImage with ``image_transport: compressed``), camera_info's CameraInfo, the LiDAR's type
+    ``lidar.message_type`` names (``auto``: PointCloud2 where recorded, as the node takes it of both publishers, else
+    LaserScan), the prediction's Image; a topic without the node's type is read as the other type the runner accepts
+    there (an image topic of CompressedImage only under ``image_transport: raw``).
 
     Raises:
         BagError: the image, camera_info or (external backend) prediction topic is missing or of the wrong type.
     """
-    bag_topics = bag.topics
+    bag_types = bag.topic_types
     image = config.topics.image
-    if config.topics.image_transport == "compressed" and not image.endswith("/compressed"):
-        if image + "/compressed" not in bag_topics and bag_topics.get(image) == IMAGE:
+    compressed = config.topics.image_transport == "compressed"
+    if compressed and not image.endswith("/compressed"):
+        if image + "/compressed" not in bag_types and IMAGE in bag_types.get(image, {}):
             msg = (
                 f"image_transport=compressed reads {image}/compressed, which bag {bag.path} lacks; {image} there is "
                 f"{IMAGE}: set --param image_transport=raw"
             )
             raise BagError(msg)
         image += "/compressed"
-    elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
+    elif image not in bag_types and COMPRESSED_IMAGE in bag_types.get(image + "/compressed", {}):
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
         image += "/compressed"
-    cameras = sorted(topic for topic, kind in bag_topics.items() if kind == CAMERA_INFO and "depth" not in topic)
+    cameras = sorted(topic for topic, kinds in bag_types.items() if CAMERA_INFO in kinds and "depth" not in topic)
     several = (
         f"; the bag holds several cameras (camera_info: {', '.join(cameras)}): one run takes one camera: --param "
         "image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node /NAMESPACE/mono_depth_node writes its "
@@ -127,35 +140,38 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         if len(cameras) > 1
         else ""
     )
+    image_types = (COMPRESSED_IMAGE, IMAGE) if compressed else (IMAGE, COMPRESSED_IMAGE)  # the node's first
     try:
-        image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
+        image_type = _require(bag_types, image, image_types, "image_topic", bag)
         camera_info = config.topics.camera_info
-        _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+        _require(bag_types, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
     except BagError as err:
         raise BagError(f"{err}{several}") from None
+    read = {image: image_type, camera_info: CAMERA_INFO}
     lidar = config.topics.lidar
     kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
     scans = [
         (t, kinds[k])
         for k in kinds
-        for t, kind in sorted(bag_topics.items())
-        if kind == k and "depth" not in t and t != lidar
+        for t, recorded in sorted(bag_types.items())
+        if k in recorded and "depth" not in t and t != lidar
     ]  # recorded LiDARs this run does not read
-    if lidar and lidar not in bag_topics:
+    if lidar and lidar not in bag_types:
         summary.notes.append(
             f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
-            f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
+            f"{_topics_of(bag_types, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        accepted = accepted_types(config.lidar.message_type)
-        if (recorded := bag_topics[lidar]) in kinds and recorded not in accepted:  # the topic is right, the type not
+        accepted = accepted_types(config.lidar.message_type)  # auto: PointCloud2 first, as the node prefers it
+        recorded = [k for k in bag_types[lidar] if k in kinds]
+        if recorded and not any(k in accepted for k in recorded):  # the topic is right, the type not
             msg = (
-                f"topic {lidar} (lidar_topic) in {bag.path} is {recorded}, expected {' or '.join(accepted)} "
-                f"(lidar.message_type={config.lidar.message_type}); set --param lidar.message_type={kinds[recorded]} "
-                f"(or auto: the recorded type)"
+                f"topic {lidar} (lidar_topic) in {bag.path} is {' and '.join(recorded)}, expected "
+                f"{' or '.join(accepted)} (lidar.message_type={config.lidar.message_type}); set --param "
+                f"lidar.message_type={kinds[recorded[0]]} (or auto: the recorded type)"
             )
             raise BagError(msg)
-        _require(bag_topics, lidar, accepted, "lidar_topic", bag)
+        read[lidar] = _require(bag_types, lidar, accepted, "lidar_topic", bag)
         if scans:  # a second LiDAR (the node too subscribes one): named, as one left unused by an empty lidar_topic
             summary.notes.append(
                 f"LiDAR not used: the bag also has {', '.join(f'{kind} {topic}' for topic, kind in scans)}; one run "
@@ -170,7 +186,10 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction
-        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag, but=image)  # not the camera's
+        read[prediction] = _require(bag_types, prediction, (IMAGE,), "prediction_topic", bag, but=image)
+    read |= {topic: TF_MESSAGE for topic in TF_TOPICS if TF_MESSAGE in bag_types.get(topic, {})}  # tf2's type
+    for topic, msgtype in read.items():
+        summary.notes.extend(bag.read_as(topic, msgtype))
     return TopicPlan(image, image_type, camera_info, lidar, prediction)
 
 

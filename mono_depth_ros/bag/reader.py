@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -143,7 +143,7 @@ class InputBag:
         """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
         self.notes: list[str] = list(self._reader.folder.notes)
         """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
-        self._types = _types_read(self._reader.connections, self.notes)
+        self._types: dict[str, str] = {}  # topic -> the one type read of it (:meth:`read_as`)
 
     def _describe(self, err: BaseException) -> str:
         detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
@@ -182,22 +182,47 @@ class InputBag:
         return reports
 
     @property
+    def topic_types(self) -> dict[str, dict[str, int]]:
+        """Topic name → each message type recorded on it → its number of messages (from the bag's metadata), in
+        recording order; a topic holds several types when publishers of different types shared it (bags merged)."""
+        types: dict[str, dict[str, int]] = {}
+        for connection in self._reader.connections:
+            per_type = types.setdefault(connection.topic, {})
+            per_type[connection.msgtype] = per_type.get(connection.msgtype, 0) + int(connection.msgcount)
+        return types
+
+    @property
     def topics(self) -> dict[str, str]:
-        """Topic name → message type of every topic in the bag (of a topic recorded with several types, the one
-        read: :func:`_types_read`)."""
-        return dict(self._types)
+        """Topic name → message type of every topic in the bag: the one :meth:`read_as` chose, else the first
+        recorded (a topic no input reads: all its types are read, e.g. to be copied)."""
+        return {topic: self._types.get(topic, next(iter(types))) for topic, types in self.topic_types.items()}
+
+    def read_as(self, topic: str, msgtype: str) -> list[str]:
+        """Read ``topic``'s messages of ``msgtype`` only: the type the node subscribes it with (a subscription has
+        one type and never receives another's messages); each other type recorded on it is left out: the notes
+        returned (for the summary) name each with its count. Every connection was read before, each decoded as its
+        own type (a second publisher's CompressedImage on a raw image topic was written as a second depth frame)."""
+        self._types[topic] = msgtype
+        per_type = self.topic_types.get(topic, {})
+        return [
+            f"{topic} also holds {count} message(s) of {other} beside {per_type.get(msgtype, 0)} of {msgtype}: not "
+            f"read nor copied (the node subscribes it as {msgtype} and never receives them); move them to a topic "
+            "of their own (e.g. with rosbags) to process them"
+            for other, count in per_type.items()
+            if other != msgtype and count
+        ]
 
     @property
     def message_counts(self) -> dict[str, int]:
-        """Topic name → number of messages of its type read (from the bag's metadata)."""
+        """Topic name → number of messages read of it (from the bag's metadata; of the type :meth:`read_as` chose)."""
         counts: dict[str, int] = {}
         for connection in self._read_connections():
             counts[connection.topic] = counts.get(connection.topic, 0) + int(connection.msgcount)
         return counts
 
     def _read_connections(self) -> list[Connection]:
-        """The connections whose messages are read: each topic's of its type (:attr:`topics`)."""
-        return [c for c in self._reader.connections if self._types.get(c.topic) == c.msgtype]
+        """The connections whose messages are read: of a topic :meth:`read_as` named, those of its type."""
+        return [c for c in self._reader.connections if self._types.get(c.topic, c.msgtype) == c.msgtype]
 
     @property
     def connections(self) -> list[Connection]:
@@ -297,26 +322,3 @@ class InputBag:
                 f"({len(raw)} bytes): {type(err).__name__}: {err}; the message is truncated or corrupt"
             )
             raise EncodingError(msg) from None
-
-
-def _types_read(connections: Sequence[Connection], notes: list[str]) -> dict[str, str]:
-    """Topic → the message type read from it: of a topic recorded with several types (publishers of different types,
-    bags merged), the one with the most messages (of equal counts, the first recorded), as a node subscribes with one
-    type and never receives the others'; each other type's messages are left out with a note in ``notes``. All were
-    read before, each decoded as its own type: a second publisher's CompressedImage on a raw image topic was written
-    as a second depth frame with the stamp of an image."""
-    counts: dict[str, dict[str, int]] = {}
-    for connection in connections:
-        per_type = counts.setdefault(connection.topic, {})
-        per_type[connection.msgtype] = per_type.get(connection.msgtype, 0) + int(connection.msgcount)
-    chosen = {}
-    for topic, per_type in counts.items():
-        chosen[topic] = max(per_type, key=lambda msgtype: per_type[msgtype])  # the first of equal counts
-        for msgtype, count in per_type.items():
-            if msgtype != chosen[topic] and count:
-                notes.append(
-                    f"{topic} also holds {count} message(s) of {msgtype} beside {per_type[chosen[topic]]} of "
-                    f"{chosen[topic]}: not read (a node subscribed as {chosen[topic]} never receives them); copy "
-                    f"them to a topic of their own (e.g. with rosbags) to process them"
-                )
-    return chosen

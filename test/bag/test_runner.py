@@ -1455,8 +1455,8 @@ def test_a_second_type_recorded_on_the_image_topic_is_not_read_as_images(
     0, with its stamp) beside the three Images, as a bag merged from two recordings (or written by rosbags) holds
     it. The node subscribes with one type and never receives the other's messages: 3 images, 3 outputs. The bag
     runner read every connection of the topic, decoding each as its own type: 4 images, the JPEG written as a second
-    depth frame with frame 0's stamp. Only the topic's type with the most messages is read now, and the summary
-    notes the messages left out."""
+    depth frame with frame 0's stamp. Only the type the node subscribes (Image: image_transport raw) is read now,
+    and the summary notes the messages left out."""
     import cv2
     from rosbags.rosbag2 import Reader, Writer
 
