@@ -1937,15 +1937,16 @@ def test_the_node_and_the_bag_runner_count_cut_predictions_under_the_same_key(ro
 
 
 @pytest.mark.parametrize(
-    "order",
+    ("order", "mode"),
     [
-        ("info", "prediction", "image", "info_refused", "prediction_mono8"),  # the second of each after the set
-        ("info_refused", "prediction_mono8", "info", "prediction", "image"),  # both before the image
+        (("info", "prediction", "image", "info_refused", "prediction_mono8"), "approximate"),  # second after the set
+        (("info_refused", "prediction_mono8", "info", "prediction", "image"), "approximate"),  # both before the image
+        (("info", "prediction", "image", "info_refused", "prediction_mono8"), "latest"),  # the node's latest info
     ],
-    ids=["second-after-the-image", "both-before-the-image"],
+    ids=["second-after-the-image", "both-before-the-image", "latest-second-after-the-image"],
 )
 def test_the_node_and_the_bag_runner_take_the_same_of_equal_stamped_camera_infos_and_predictions(
-    ros: Ros, tmp_path: Path, order: tuple[str, ...]
+    ros: Ros, tmp_path: Path, order: tuple[str, ...], mode: str
 ) -> None:
     """KITTI 000000's cut-outs (test_cdr_fuzz): two camera_infos and two external predictions with the image's
     stamp, one of each refused (zero focal length, mono8). The node's ApproximateTimeSynchronizer keeps one message
@@ -1953,7 +1954,8 @@ def test_the_node_and_the_bag_runner_take_the_same_of_equal_stamped_camera_infos
     received before the image, and when the second comes after the set fired, the first. The bag runner took the last
     recorded, so a camera_info (prediction) recorded again after its image decided the frame: skipped as
     ``CalibrationError`` where the node published it. Both roads now take the one the synchroniser hands over
-    (``bag.pairing``)."""
+    (``bag.pairing``). With ``sync.mode: latest`` the node takes the camera_info it received last when the image
+    (and its prediction) are in; the bag runner still took the last recorded of that stamp, after the image."""
     from dataclasses import replace
 
     from mono_depth_ros.bag import BagRunOptions, run_bag
@@ -1962,7 +1964,8 @@ def test_the_node_and_the_bag_runner_take_the_same_of_equal_stamped_camera_infos
     from test.bag.support import read_bag as read_output
 
     frame = fuzz.real_frame("humble")
-    node = ros.make_node({**EXTERNAL, "model.output_kind": "relative_inverse"})
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": mode}
+    node = ros.make_node(params)
     clock = [0]
     node._sync_watch._clock_ns = lambda: clock[0]
     k_zero = np.array(frame.info.k)
@@ -1991,8 +1994,7 @@ def test_the_node_and_the_bag_runner_take_the_same_of_equal_stamped_camera_infos
         return {kv.key: kv.value for kv in values if kv.key.startswith(counted)}
 
     from_node = counts(node.publishers["/diagnostics"].messages[-1].status[0].values)
-    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL | {"model.output_kind": "relative_inverse"},
-                      BagRunOptions(progress=False))  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
     assert (summary.frames_out, dict(summary.skipped.counts)) == (1, {}), summary.format()
     from_bag = counts(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
     assert from_node == {

@@ -17,7 +17,9 @@ after its image is found as well):
 Among camera_infos and predictions with equal stamps, the one the node's ApproximateTimeSynchronizer hands over
 (:meth:`PairingRules.as_synchronised`): its queue keeps one message per topic and stamp, a later one replacing it,
 until image, camera_info and prediction are all in; so the last one recorded by then, and when each came after the
-set was complete, the first (``sync.mode: latest`` and a camera_info not within ``sync.slop_s``: the last recorded).
+set was complete, the first; with ``sync.mode: latest``, where the node takes the camera_info it received last when
+the image (and its prediction) are in, of the camera_infos stamped alike the last recorded by then, the first when all
+came later (a camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops: the last recorded).
 The bag runner took the last recorded: a camera_info recorded again after its image decided the frame where the node
 had long published it with the first. In a bag whose clock went back
 (:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
@@ -272,23 +274,22 @@ class PairingRules:
         ``image_stamp_ns`` recorded at bag time ``image_log_ns`` (int ns), given the ones :meth:`camera_info_for` and
         :meth:`prediction_for` chose: of those stamped alike, the last recorded before the set was complete (the
         image, the first camera_info and the first prediction of those stamps all recorded), the first when it
-        completed the set. A camera_info the synchroniser would not take (``sync.mode: latest``, none within
-        ``sync.slop_s``: :meth:`camera_info_unsynced`) stays."""
+        completed the set. With ``sync.mode: latest`` the camera_info is no part of the set (the node takes the last
+        it received when the image, and its prediction, are in): of those stamped alike, the last recorded by then,
+        the first when all came later. One the synchroniser would not take (``approximate``, none within
+        ``sync.slop_s``: :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays."""
         own_infos, own_predictions = infos.of_pass(bag_pass), predictions.of_pass(bag_pass)
-        synced = (
-            info is not None
-            and self.sync_mode == "approximate"
-            and info in own_infos.position
-            and self.camera_info_unsynced(image_stamp_ns, infos, bag_pass) is None
-        )
+        own = info is not None and info in own_infos.position
+        synced = own and self.sync_mode == "approximate"
+        synced = synced and self.camera_info_unsynced(image_stamp_ns, infos, bag_pass) is None
         fired_ns = image_log_ns
         if synced:
             assert info is not None  # synced
             fired_ns = max(fired_ns, own_infos.received_by(info, image_log_ns)[1])
         if prediction is not None:
             fired_ns = max(fired_ns, own_predictions.received_by(prediction, image_log_ns)[1])
-        if synced:
-            assert info is not None  # synced
+        if synced or (own and self.sync_mode == "latest"):
+            assert info is not None  # own
             info = own_infos.received_by(info, fired_ns)[0]
         if prediction is not None:
             prediction = own_predictions.received_by(prediction, fired_ns)[0]
