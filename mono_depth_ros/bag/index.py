@@ -131,7 +131,7 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         image += "/compressed"
     elif image not in bag_types and COMPRESSED_IMAGE in bag_types.get(image + "/compressed", {}):
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
-        image += "/compressed"
+        image, compressed = image + "/compressed", True  # read as the compressed transport would
     cameras = sorted(topic for topic, kinds in bag_types.items() if CAMERA_INFO in kinds and "depth" not in topic)
     several = (
         f"; the bag holds several cameras (camera_info: {', '.join(cameras)}): one run takes one camera: --param "

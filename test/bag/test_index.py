@@ -292,8 +292,9 @@ def _write_mixed_bag(path: Path, image_topic: str, image_type: str) -> list[int]
             "sensor_msgs/msg/CompressedImage",
             {"image_transport": "compressed", "image_topic": "/cam/compressed"},
         ),
+        ("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", {}),  # raw absent: its sibling read
     ],
-    ids=["raw", "compressed"],
+    ids=["raw", "compressed", "compressed-sibling"],
 )
 def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_read(
     tmp_path: Path, image_topic: str, image_type: str, params: dict[str, Any]
