@@ -61,6 +61,8 @@ class TopicPlan:
         camera_info: CameraInfo topic.
         lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
+        types: topic → the one message type read of it (the node's: :func:`resolve_topics`), for the input topics
+            and TF.
     """
 
     image: str
@@ -68,6 +70,13 @@ class TopicPlan:
     camera_info: str
     lidar: str
     prediction: str
+    types: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def read_types(self, bag: InputBag) -> list[str]:
+        """Have ``bag`` read each topic of :attr:`types` as that type only (:meth:`.InputBag.read_as`): every opening
+        of the bag whose messages are matched by ordinal to this plan's index must, or a topic recorded with several
+        types gives other messages those ordinals. Returns the notes naming the messages left out."""
+        return [note for topic, msgtype in self.types.items() for note in bag.read_as(topic, msgtype)]
 
     @property
     def all(self) -> set[str]:
@@ -188,9 +197,9 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         prediction = config.topics.prediction
         read[prediction] = _require(bag_types, prediction, (IMAGE,), "prediction_topic", bag, but=image)
     read |= {topic: TF_MESSAGE for topic in TF_TOPICS if TF_MESSAGE in bag_types.get(topic, {})}  # tf2's type
-    for topic, msgtype in read.items():
-        summary.notes.extend(bag.read_as(topic, msgtype))
-    return TopicPlan(image, image_type, camera_info, lidar, prediction)
+    plan = TopicPlan(image, image_type, camera_info, lidar, prediction, read)
+    summary.notes.extend(plan.read_types(bag))
+    return plan
 
 
 @dataclass(frozen=True)

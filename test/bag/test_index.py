@@ -18,7 +18,16 @@ from mono_depth_ros.core.ros_msgs import camera_info_from_model, image_from_arra
 from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.depth_config import DepthConfig
 
-from .support import CAM_FROM_LIDAR, CAMERA_FRAME, INTRINSICS, LIDAR_FRAME, START_NS, tiny_frame, write_tiny_bag
+from .support import (
+    CAM_FROM_LIDAR,
+    CAMERA_FRAME,
+    INTRINSICS,
+    LIDAR_FRAME,
+    START_NS,
+    tiny_frame,
+    write_mixed_type_bag,
+    write_tiny_bag,
+)
 
 HUMBLE = typestore_for("humble")
 
@@ -233,56 +242,6 @@ def test_a_second_recorded_lidar_left_unused_by_lidar_topic_is_named(tmp_path: P
     assert summary.notes[0].startswith("LiDAR not used: the bag also has PointCloud2 /lidar/points;")
 
 
-def _write_mixed_bag(path: Path, image_topic: str, image_type: str) -> list[int]:
-    """Three tiny frames whose image (on ``image_topic``, as ``image_type``), PointCloud2 and prediction are each
-    outnumbered on their topic by five messages of another type (a second publisher; bags merged): CompressedImage
-    (or Image) on the image topic, LaserScan on the LiDAR's, a CompressedImage on the prediction's, an Image on the
-    camera_info's. Returns the frames' stamps (the extras are stamped 1 ms later, so their stamps tell them)."""
-    from mono_depth_ros.core.msg_compressed import compressed_image_from_array
-    from mono_depth_ros.core.ros_msgs import depth_image_from_metres
-    from test.kitti_bag import velodyne_cloud, velodyne_planar_scan
-
-    frames = [tiny_frame(i) for i in range(3)]
-    with BagBuilder(path, "humble") as bag:
-        factory = bag.factory
-        bag.add("/tf_static", tf_message_from(factory, [CAM_FROM_LIDAR], START_NS - 1), START_NS - 1)
-        for frame in frames:
-            header = make_header(factory, frame.stamp_ns, CAMERA_FRAME)
-            bag.add(
-                "/camera/camera_info",
-                camera_info_from_model(factory, CameraModel.from_intrinsics(INTRINSICS), header),
-                frame.stamp_ns,
-            )
-            own = (
-                compressed_image_from_array(factory, frame.rgb, header, "png")
-                if image_type == "sensor_msgs/msg/CompressedImage"
-                else image_from_array(factory, frame.rgb, "rgb8", header)
-            )
-            bag.add(image_topic, own, frame.stamp_ns + 1)
-            bag.add(
-                "/lidar/points", velodyne_cloud(factory, frame.scan, frame.stamp_ns, LIDAR_FRAME), frame.stamp_ns + 2
-            )
-            bag.add(
-                "/depth_model/prediction",
-                depth_image_from_metres(factory, frame.depth_m, "32FC1", header),
-                frame.stamp_ns + 3,
-            )
-        for i, frame in enumerate(tiny_frame(i) for i in range(5)):
-            stamp_ns = frame.stamp_ns + 1_000_000
-            header = make_header(factory, stamp_ns, CAMERA_FRAME)
-            other = (
-                image_from_array(factory, frame.rgb, "rgb8", header)
-                if image_type == "sensor_msgs/msg/CompressedImage"
-                else compressed_image_from_array(factory, frame.rgb, header, "png")
-            )
-            log_ns = START_NS + 10**10 + i
-            bag.add(image_topic, other, log_ns)
-            bag.add("/lidar/points", velodyne_planar_scan(factory, frame.scan, stamp_ns, LIDAR_FRAME), log_ns)
-            bag.add("/depth_model/prediction", compressed_image_from_array(factory, frame.rgb, header, "png"), log_ns)
-            bag.add("/camera/camera_info", image_from_array(factory, frame.rgb, "rgb8", header), log_ns)
-    return [frame.stamp_ns for frame in frames]
-
-
 @pytest.mark.parametrize(
     ("image_topic", "image_type", "params"),
     [
@@ -305,7 +264,7 @@ def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_
     prediction) and never receives the others: the runner reads those three on each, whatever type has more
     messages (it read the type with the most: the other camera's CompressedImages, the LaserScans, refused the
     camera_info topic as sensor_msgs/msg/Image), and notes what it left out."""
-    stamps = _write_mixed_bag(tmp_path / "in", image_topic, image_type)
+    stamps = write_mixed_type_bag(tmp_path / "in", image_topic, image_type)
     params = {**params, "lidar_topic": "/lidar/points", "model.backend": "external"}
     index, summary = _index(tmp_path / "in", **params)
     assert (index.topics.image, index.topics.image_type) == (image_topic, image_type)

@@ -240,6 +240,7 @@ class BagSource:
                     yield frame
 
         with InputBag(self.path, self.typestore) as bag:
+            self.topics.read_types(bag)  # as the first pass read them: the plans' ordinals are of those types
             for message in bag.messages(self.topics.all):
                 if message.topic == self.topics.image and message.ordinal in wanted:
                     pending.append((wanted[message.ordinal], message))
