@@ -1470,15 +1470,16 @@ def test_a_second_type_recorded_on_the_image_topic_is_not_read_as_images(
     with Reader(tmp_path / "in") as reader, Writer(tmp_path / "mixed", version=8) as writer:
         connections = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
         jpeg = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/CompressedImage", typestore=typestore)
+        written = False
         for connection, log_ns, raw in reader.messages():
             writer.write(connections[connection.id], log_ns, raw)
-            if connection.topic == "/camera/image_raw" and jpeg is not None:
-                image = typestore.deserialize_cdr(raw, connection.msgtype)
+            if connection.topic == "/camera/image_raw" and not written:
+                image: Any = typestore.deserialize_cdr(raw, connection.msgtype)
                 ok, data = cv2.imencode(".jpg", cv2.cvtColor(frames[0].rgb, cv2.COLOR_RGB2BGR))
                 assert ok
                 compressed = types["sensor_msgs/msg/CompressedImage"](header=image.header, format="jpeg", data=data)
                 writer.write(jpeg, log_ns + 1, typestore.serialize_cdr(compressed, "sensor_msgs/msg/CompressedImage"))
-                jpeg = None
+                written = True
     summary = run_bag(tmp_path / "mixed", tmp_path / "out", EXTERNAL_METRIC, QUIET)
     assert (summary.frames_in, summary.frames_out, dict(summary.skipped.counts)) == (3, 3, {}), summary.format()
     stamps = [stamp for stamp, _ in read_bag(tmp_path / "out")["/depth/image"]]
