@@ -59,7 +59,8 @@ class TopicPlan:
     Attributes:
         image: image topic; ``image_type`` is Image or CompressedImage.
         camera_info: CameraInfo topic.
-        lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
+        lidar: PointCloud2 or LaserScan topic, or "" for none (read as :attr:`types` says: the recorded type, of
+            both the node's).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
         types: topic → the one message type read of it (the node's: :func:`resolve_topics`), for the input topics
             and TF.
