@@ -9,9 +9,11 @@ until a publisher appears: one that publishes only ``LaserScan`` there gets the 
 ``LaserScan`` (logged); then the timer stops. The type then stays: restart the node to change it.
 
 The bag runner needs none of this: it reads each message as the bag recorded its topic's type
-(:func:`accepted_types` says which types ``lidar.message_type`` admits). ROS-free: :mod:`mono_depth_ros.node` passes
-itself (``create_subscription``, ``create_timer``, ``get_publishers_info_by_topic``, ``get_logger``) and its message
-classes (:class:`~mono_depth_ros.core.msg_factory.MessageFactory`).
+(:func:`accepted_types` says which types ``lidar.message_type`` admits, the node's first: of a topic recorded with
+both, ``auto`` reads the PointCloud2s, as :meth:`LidarSubscription.poll` takes them of both publishers).
+ROS-free: :mod:`mono_depth_ros.node` passes itself (``create_subscription``, ``create_timer``,
+``get_publishers_info_by_topic``, ``get_logger``) and its message classes
+(:class:`~mono_depth_ros.core.msg_factory.MessageFactory`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ DIAGNOSTICS_TOPIC = "/diagnostics"
 OUTPUT_TOPICS: tuple[str, ...] = (DEPTH_IMAGE_TOPIC, DEPTH_CAMERA_INFO_TOPIC, DEPTH_POINTS_TOPIC, DEPTH_CLEARING_TOPIC)
 OUTPUT_TOPICS += (DEPTH_SCAN_TOPIC, DIAGNOSTICS_TOPIC)
 IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 LASER_SCAN = "sensor_msgs/msg/LaserScan"

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mono_depth_ros.adapters.messages import IMAGE, POINTCLOUD2
+
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
 
-IMAGE = "sensor_msgs/msg/Image"
-POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-_AFTER_DATA = {IMAGE: 0, POINTCLOUD2: 1}
-"""Bytes each type serialises after its ``data`` field (PointCloud2: ``is_dense``)."""
+AFTER_DATA = {IMAGE: 0, POINTCLOUD2: 1}
+"""Bytes each type serialises after its ``data`` field (PointCloud2: ``is_dense``, a bool: no padding; an Image:
+none), so that ``data``'s length lies ``AFTER_DATA + 4`` bytes before the end of its CDR bytes."""
 _EMPTY = np.zeros(0, dtype=np.uint8)
 _BIG_ENDIAN = b"\x00\x00"
 """The encapsulation header of big-endian plain CDR (``\\x00\\x01``: little-endian)."""
@@ -56,7 +57,7 @@ def cdr_parts(typestore: Typestore, message: Any, msgtype: str) -> CdrParts | me
     """``message`` (a rosbags Image or PointCloud2 whose ``data`` is a contiguous 1-D uint8 numpy array) as
     :class:`CdrParts`; any other message as ``typestore.serialize_cdr`` gives it (one buffer)."""
     data = getattr(message, "data", None)
-    after = _AFTER_DATA.get(msgtype)
+    after = AFTER_DATA.get(msgtype)
     if (
         after is None
         or not isinstance(data, np.ndarray)

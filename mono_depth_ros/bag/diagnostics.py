@@ -4,7 +4,9 @@ The same keys, levels and message as the live node. Differences that come from r
 stamps (bag time), ``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish
 delay, so stamps 0 cost nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors``
 stay 0 (every image is processed in order), and
-``bad_messages.<reason>`` counts the images skipped for each reason of the run summary, ``inputs_unused.<reason>``
+``bad_messages.<reason>`` counts the images skipped under the node's key for the same fault (``BagSummary.bad``: the
+DepthError class, ``no_camera_info``, ``no_prediction``, ``bad_cdr``; ``damaged_input`` for images the input's
+storage lost, which a live node never receives), ``inputs_unused.<reason>``
 its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
 undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node.
 A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
@@ -21,14 +23,14 @@ import numpy as np
 
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
 from mono_depth_ros.adapters.stats import StatsSnapshot
-from mono_depth_ros.bag.summary import BagSummary, pipeline_reason
+from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.errors import ModelOutputError
 from mono_depth_ros.core.msg_factory import MessageFactory
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput
 
-INVALID_OUTPUT_REASON = pipeline_reason(ModelOutputError)
+INVALID_OUTPUT_KEY = ModelOutputError.__name__
 LATENCY_WINDOW = 100  # frames behind the latency percentiles
 
 
@@ -87,12 +89,12 @@ class BagDiagnostics:
             recent = [stamp for stamp in recent if stamp <= stamp_ns]
         self._published = recent
         skipped, unused = summary.skipped.total, sum(summary.unused.values())
-        invalid_output = summary.skipped.counts.get(INVALID_OUTPUT_REASON, 0)
+        invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
             published=summary.frames_out,
             dropped=0,
-            bad=dict(summary.skipped.counts),
+            bad=dict(summary.bad),
             worker_errors=0,
             fps=len(recent) * 1e9 / window_ns,
             latency_p50_ms=float(p50),

@@ -17,7 +17,14 @@ from typing import Any
 from mono_depth_ros.adapters.camera_cache import calibration_key
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.lidar_subscription import accepted_types
-from mono_depth_ros.adapters.messages import Scan
+from mono_depth_ros.adapters.messages import (  # LASER_SCAN: a 2D LiDAR on lidar_topic, read as the bag recorded it
+    CAMERA_INFO,
+    COMPRESSED_IMAGE,
+    IMAGE,
+    LASER_SCAN,
+    POINTCLOUD2,
+    Scan,
+)
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.payload import HEAD_BYTES
@@ -35,11 +42,6 @@ from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
 from mono_depth_ros.depth_config import DepthConfig
 
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-LASER_SCAN = "sensor_msgs/msg/LaserScan"  # a 2D LiDAR on lidar_topic: read as the bag recorded it
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 TF_TOPICS = {"/tf": False, "/tf_static": True}  # topic -> static
 
@@ -57,8 +59,11 @@ class TopicPlan:
     Attributes:
         image: image topic; ``image_type`` is Image or CompressedImage.
         camera_info: CameraInfo topic.
-        lidar: PointCloud2 or LaserScan topic, or "" for none (the runner decodes each message by its recorded type).
+        lidar: PointCloud2 or LaserScan topic, or "" for none (read as :attr:`types` says: the recorded type, of
+            both the node's).
         prediction: external prediction Image topic, or "" unless ``model.backend`` is external.
+        types: topic → the one message type read of it (the node's: :func:`resolve_topics`), for the input topics
+            and TF.
     """
 
     image: str
@@ -66,6 +71,13 @@ class TopicPlan:
     camera_info: str
     lidar: str
     prediction: str
+    types: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def read_types(self, bag: InputBag) -> list[str]:
+        """Have ``bag`` read each topic of :attr:`types` as that type only (:meth:`.InputBag.read_as`): every opening
+        of the bag whose messages are matched by ordinal to this plan's index must, or a topic recorded with several
+        types gives other messages those ordinals. Returns the notes naming the messages left out."""
+        return [note for topic, msgtype in self.types.items() for note in bag.read_as(topic, msgtype)]
 
     @property
     def all(self) -> set[str]:
@@ -73,51 +85,64 @@ class TopicPlan:
         return {t for t in (self.image, self.camera_info, self.lidar, self.prediction) if t} | set(TF_TOPICS)
 
 
-def _topics_of(bag_topics: Mapping[str, str], *types: str, but: str = "") -> str:
-    names = sorted(t for t, msgtype in bag_topics.items() if msgtype in types and t != but)
+def _topics_of(bag_types: Mapping[str, Mapping[str, int]], *types: str, but: str = "") -> str:
+    names = sorted(t for t, recorded in bag_types.items() if any(k in types for k in recorded) and t != but)
     return ", ".join(names) or "none"
 
 
 def _require(
-    bag_topics: Mapping[str, str], topic: str, types: tuple[str, ...], param: str, bag: InputBag, but: str = ""
+    bag_types: Mapping[str, Mapping[str, int]],
+    topic: str,
+    types: tuple[str, ...],
+    param: str,
+    bag: InputBag,
+    but: str = "",
 ) -> str:
-    """``topic``'s message type; ``but``: a topic already used otherwise, left out of the candidates named."""
-    msgtype = bag_topics.get(topic)
-    if msgtype is None:
+    """The message type ``topic`` is read as: the first of ``types`` (the node's, then what else the runner reads
+    there) recorded on it. ``but``: a topic already used otherwise, left out of the candidates named."""
+    recorded = bag_types.get(topic)
+    if recorded is None:
         msg = (
             f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
-            f"{_topics_of(bag_topics, *types, but=but)}; set --param {param}=TOPIC"
+            f"{_topics_of(bag_types, *types, but=but)}; set --param {param}=TOPIC"
         )
         raise BagError(msg)
-    if msgtype not in types:
-        msg = f"topic {topic} ({param}) in {bag.path} is {msgtype}, expected {' or '.join(types)}"
+    usable = [msgtype for msgtype in types if msgtype in recorded]
+    if not usable:
+        msg = f"topic {topic} ({param}) in {bag.path} is {' and '.join(recorded)}, expected {' or '.join(types)}"
         raise BagError(msg)
-    return msgtype
+    return usable[0]
 
 
 def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> TopicPlan:
-    """Check the configured topics against the bag.
+    """Check the configured topics against the bag; each is read as the type the node subscribes it with.
 
     ``image_transport: compressed`` reads ``<image_topic>/compressed``; when the raw image topic is absent but its
-    ``/compressed`` sibling exists, that one is used (with a note).
+    ``/compressed`` sibling exists, that one is used (with a note). Of a topic recorded with several types (bags
+    merged, a second publisher of another type) only the node's type is read (:meth:`.InputBag.read_as`): the image
+    topic's Image (CompressedImage with ``image_transport: compressed``), camera_info's CameraInfo, the LiDAR's type
+    ``lidar.message_type`` names (``auto``: PointCloud2 where recorded, as the node takes it of both publishers, else
+    LaserScan), the prediction's Image; a topic without the node's type is read as the other type the runner accepts
+    there (an image topic of CompressedImage only under ``image_transport: raw``).
 
     Raises:
         BagError: the image, camera_info or (external backend) prediction topic is missing or of the wrong type.
     """
-    bag_topics = bag.topics
+    bag_types = bag.topic_types
     image = config.topics.image
-    if config.topics.image_transport == "compressed" and not image.endswith("/compressed"):
-        if image + "/compressed" not in bag_topics and bag_topics.get(image) == IMAGE:
+    compressed = config.topics.image_transport == "compressed"
+    if compressed and not image.endswith("/compressed"):
+        if image + "/compressed" not in bag_types and IMAGE in bag_types.get(image, {}):
             msg = (
                 f"image_transport=compressed reads {image}/compressed, which bag {bag.path} lacks; {image} there is "
                 f"{IMAGE}: set --param image_transport=raw"
             )
             raise BagError(msg)
         image += "/compressed"
-    elif image not in bag_topics and bag_topics.get(image + "/compressed") == COMPRESSED_IMAGE:
+    elif image not in bag_types and COMPRESSED_IMAGE in bag_types.get(image + "/compressed", {}):
         summary.notes.append(f"{image} is not in the bag; reading {image}/compressed instead")
-        image += "/compressed"
-    cameras = sorted(topic for topic, kind in bag_topics.items() if kind == CAMERA_INFO and "depth" not in topic)
+        image, compressed = image + "/compressed", True  # read as the compressed transport would
+    cameras = sorted(topic for topic, kinds in bag_types.items() if CAMERA_INFO in kinds and "depth" not in topic)
     several = (
         f"; the bag holds several cameras (camera_info: {', '.join(cameras)}): one run takes one camera: --param "
         "image_topic=IMAGE --param camera_info_topic=CAMERA_INFO, and --node /NAMESPACE/mono_depth_node writes its "
@@ -125,35 +150,38 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
         if len(cameras) > 1
         else ""
     )
+    image_types = (COMPRESSED_IMAGE, IMAGE) if compressed else (IMAGE, COMPRESSED_IMAGE)  # the node's first
     try:
-        image_type = _require(bag_topics, image, (IMAGE, COMPRESSED_IMAGE), "image_topic", bag)
+        image_type = _require(bag_types, image, image_types, "image_topic", bag)
         camera_info = config.topics.camera_info
-        _require(bag_topics, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
+        _require(bag_types, camera_info, (CAMERA_INFO,), "camera_info_topic", bag)
     except BagError as err:
         raise BagError(f"{err}{several}") from None
+    read = {image: image_type, camera_info: CAMERA_INFO}
     lidar = config.topics.lidar
     kinds = {POINTCLOUD2: "PointCloud2", LASER_SCAN: "LaserScan"}  # a 3D LiDAR first, then a 2D one
     scans = [
         (t, kinds[k])
         for k in kinds
-        for t, kind in sorted(bag_topics.items())
-        if kind == k and "depth" not in t and t != lidar
+        for t, recorded in sorted(bag_types.items())
+        if k in recorded and "depth" not in t and t != lidar
     ]  # recorded LiDARs this run does not read
-    if lidar and lidar not in bag_topics:
+    if lidar and lidar not in bag_types:
         summary.notes.append(
             f"lidar_topic {lidar} is not in the bag (PointCloud2 / LaserScan topics: "
-            f"{_topics_of(bag_topics, POINTCLOUD2, LASER_SCAN)})"
+            f"{_topics_of(bag_types, POINTCLOUD2, LASER_SCAN)})"
         )
     elif lidar:
-        accepted = accepted_types(config.lidar.message_type)
-        if (recorded := bag_topics[lidar]) in kinds and recorded not in accepted:  # the topic is right, the type not
+        accepted = accepted_types(config.lidar.message_type)  # auto: PointCloud2 first, as the node prefers it
+        recorded = [k for k in bag_types[lidar] if k in kinds]
+        if recorded and not any(k in accepted for k in recorded):  # the topic is right, the type not
             msg = (
-                f"topic {lidar} (lidar_topic) in {bag.path} is {recorded}, expected {' or '.join(accepted)} "
-                f"(lidar.message_type={config.lidar.message_type}); set --param lidar.message_type={kinds[recorded]} "
-                f"(or auto: the recorded type)"
+                f"topic {lidar} (lidar_topic) in {bag.path} is {' and '.join(recorded)}, expected "
+                f"{' or '.join(accepted)} (lidar.message_type={config.lidar.message_type}); set --param "
+                f"lidar.message_type={kinds[recorded[0]]} (or auto: the recorded type)"
             )
             raise BagError(msg)
-        _require(bag_topics, lidar, accepted, "lidar_topic", bag)
+        read[lidar] = _require(bag_types, lidar, accepted, "lidar_topic", bag)
         if scans:  # a second LiDAR (the node too subscribes one): named, as one left unused by an empty lidar_topic
             summary.notes.append(
                 f"LiDAR not used: the bag also has {', '.join(f'{kind} {topic}' for topic, kind in scans)}; one run "
@@ -168,8 +196,11 @@ def resolve_topics(config: DepthConfig, bag: InputBag, summary: BagSummary) -> T
     prediction = ""
     if config.model.backend == "external":
         prediction = config.topics.prediction
-        _require(bag_topics, prediction, (IMAGE,), "prediction_topic", bag, but=image)  # not the camera's
-    return TopicPlan(image, image_type, camera_info, lidar, prediction)
+        read[prediction] = _require(bag_types, prediction, (IMAGE,), "prediction_topic", bag, but=image)
+    read |= {topic: TF_MESSAGE for topic in TF_TOPICS if TF_MESSAGE in bag_types.get(topic, {})}  # tf2's type
+    plan = TopicPlan(image, image_type, camera_info, lidar, prediction, read)
+    summary.notes.extend(plan.read_types(bag))
+    return plan
 
 
 @dataclass(frozen=True)
@@ -192,6 +223,7 @@ class CameraInfoEntry:
     model: CameraModel | None
     error_reason: str = ""
     error: str = ""
+    error_key: str = ""  # the node's bad_messages key (the DepthError class)
 
 
 @dataclass
@@ -391,18 +423,20 @@ class _Stream:
 
     stamps: list[int] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
+    logs: list[int] = field(default_factory=list)  # bag time of each (int ns)
     passes: StreamPasses = field(default_factory=StreamPasses)
 
     def add(self, log_ns: int, stamp_ns: int, key: int) -> None:
         self.stamps.append(stamp_ns)
         self.keys.append(key)
+        self.logs.append(log_ns)
         self.passes.add(log_ns, stamp_ns)
 
     def index(self, images: StreamPasses) -> StampIndex:
         """The stamps indexed by bag pass (the passes of the resolved image stream ``images``)."""
         local_passes = self.passes.resolve()
         bag_passes = self.passes.bag_passes(images)
-        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes])
+        return StampIndex.build(self.stamps, self.keys, [bag_passes[k] for k in local_passes], self.logs)
 
 
 @dataclass
@@ -472,4 +506,5 @@ def _camera_info_entry(decoded: object, frame_id: str) -> CameraInfoEntry:
     try:
         return CameraInfoEntry(frame_id, camera_model_from_camera_info(decoded))
     except DepthError as err:
-        return CameraInfoEntry(frame_id, None, f"camera_info: {type(err).__name__}", str(err))
+        name = type(err).__name__
+        return CameraInfoEntry(frame_id, None, f"camera_info: {name}", str(err), name)

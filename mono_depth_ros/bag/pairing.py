@@ -14,7 +14,14 @@ after its image is found as well):
   the nearest scan it received;
 * external prediction: the exact stamp only (a prediction of another image is never used).
 
-Among camera_infos and predictions with equal stamps the last one recorded wins. In a bag whose clock went back
+Among camera_infos and predictions with equal stamps, the one the node's ApproximateTimeSynchronizer hands over
+(:meth:`PairingRules.as_synchronised`): its queue keeps one message per topic and stamp, a later one replacing it,
+until image, camera_info and prediction are all in; so the last one recorded by then, and when each came after the
+set was complete, the first; with ``sync.mode: latest``, where the node takes the camera_info it received last when
+the image (and its prediction) are in, of the camera_infos stamped alike the last recorded by then, the first when all
+came later (a camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops: the last recorded).
+The bag runner took the last recorded: a camera_info recorded again after its image decided the frame where the node
+had long published it with the first. In a bag whose clock went back
 (:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
 pass (the node keeps the last camera_info it received).
 """
@@ -22,6 +29,7 @@ pass (the node keeps the last camera_info it received).
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -45,31 +53,49 @@ class StampIndex:
         stamps_ns: ascending header stamps (int ns).
         keys: ``keys[i]`` identifies the message stamped ``stamps_ns[i]`` (its ordinal on the topic).
         passes: bag pass -> the index of its messages, when the bag's clock went back (:meth:`of_pass`).
+        logs_ns: ``logs_ns[i]``: the bag time (int ns) the message was recorded at (empty: not known, all 0).
     """
 
     stamps_ns: tuple[int, ...]
     keys: tuple[int, ...]
     passes: Mapping[int, StampIndex] = field(default_factory=dict, compare=False, repr=False)
+    logs_ns: tuple[int, ...] = ()
 
     @classmethod
     def build(
-        cls, stamps_ns: Sequence[int], keys: Sequence[int] | None = None, passes: Sequence[int] | None = None
+        cls,
+        stamps_ns: Sequence[int],
+        keys: Sequence[int] | None = None,
+        passes: Sequence[int] | None = None,
+        logs_ns: Sequence[int] | None = None,
     ) -> StampIndex:
         """Index messages given in recording order (``keys`` default to 0, 1, 2, ...); equal stamps keep that order.
 
-        ``passes``: the bag pass of each message (:mod:`.passes`; None: all in pass 0).
+        ``passes``: the bag pass of each message (:mod:`.passes`; None: all in pass 0). ``logs_ns``: the bag time of
+        each (int ns; None: not known).
         """
         keys = list(range(len(stamps_ns))) if keys is None else list(keys)
-        if len(keys) != len(stamps_ns) or (passes is not None and len(passes) != len(stamps_ns)):
-            msg = f"{len(stamps_ns)} stamps but {len(keys)} keys and {'no' if passes is None else len(passes)} passes"
+        logs = [0] * len(stamps_ns) if logs_ns is None else [int(t) for t in logs_ns]
+        if (
+            len(keys) != len(stamps_ns)
+            or len(logs) != len(stamps_ns)
+            or (passes is not None and len(passes) != len(stamps_ns))
+        ):
+            msg = (
+                f"{len(stamps_ns)} stamps but {len(keys)} keys, {len(logs)} bag times and "
+                f"{'no' if passes is None else len(passes)} passes"
+            )
             raise ValueError(msg)
         order = sorted(range(len(stamps_ns)), key=lambda i: stamps_ns[i])  # stable: recording order within a stamp
         by_pass: dict[int, StampIndex] = {}
         if passes is not None and any(passes):
             for bag_pass in sorted(set(passes)):
                 chosen = [i for i in range(len(stamps_ns)) if passes[i] == bag_pass]
-                by_pass[bag_pass] = cls.build([stamps_ns[i] for i in chosen], [keys[i] for i in chosen])
-        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order), by_pass)
+                by_pass[bag_pass] = cls.build(
+                    [stamps_ns[i] for i in chosen], [keys[i] for i in chosen], logs_ns=[logs[i] for i in chosen]
+                )
+        sorted_logs = tuple(logs[i] for i in order)
+        return cls(tuple(int(stamps_ns[i]) for i in order), tuple(keys[i] for i in order), by_pass, sorted_logs)
 
     def of_pass(self, bag_pass: int) -> StampIndex:
         """The messages of one bag pass (all of them when the bag's clock never went back)."""
@@ -92,6 +118,29 @@ class StampIndex:
         if right > 0 and self.stamps_ns[right - 1] == stamp_ns:
             return self.keys[right - 1]
         return None
+
+    @functools.cached_property
+    def position(self) -> dict[int, int]:
+        """Key -> its place in :attr:`keys`."""
+        return {key: i for i, key in enumerate(self.keys)}
+
+    def received_by(self, key: int, fired_log_ns: int) -> tuple[int, int]:
+        """Among the messages stamped as the one of ``key``: the key of the last one recorded at or before bag time
+        ``fired_log_ns`` (int ns), or of the first one when all came later, and the bag time the first was recorded
+        at (what a message_filters queue keyed by stamp holds when its set is complete at ``fired_log_ns``).
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        at = self.position[key]
+        low = bisect.bisect_left(self.stamps_ns, self.stamps_ns[at])
+        high = bisect.bisect_right(self.stamps_ns, self.stamps_ns[at])
+        logs = self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
+        chosen = low
+        for i, log_ns in enumerate(logs, start=low):  # recording order within a stamp
+            if log_ns <= fired_log_ns:
+                chosen = i
+        return self.keys[chosen], logs[0]
 
     def latest_at_or_before(self, stamp_ns: int) -> int | None:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
@@ -210,6 +259,41 @@ class PairingRules:
         takes first, then the next nearest: the scan taken when the ones before cannot be read (the node never
         receives those; the first pass reads headers only)."""
         return scans.of_pass(bag_pass).within(image_stamp_ns, self.lidar_max_age_ns)
+
+    def as_synchronised(
+        self,
+        image_stamp_ns: int,
+        image_log_ns: int,
+        info: int | None,
+        infos: StampIndex,
+        prediction: int | None,
+        predictions: StampIndex,
+        bag_pass: int = 0,
+    ) -> tuple[int | None, int | None]:
+        """The camera_info and prediction keys the node's synchroniser hands over with an image stamped
+        ``image_stamp_ns`` recorded at bag time ``image_log_ns`` (int ns), given the ones :meth:`camera_info_for` and
+        :meth:`prediction_for` chose: of those stamped alike, the last recorded before the set was complete (the
+        image, the first camera_info and the first prediction of those stamps all recorded), the first when it
+        completed the set. With ``sync.mode: latest`` the camera_info is no part of the set (the node takes the last
+        it received when the image, and its prediction, are in): of those stamped alike, the last recorded by then,
+        the first when all came later. One the synchroniser would not take (``approximate``, none within
+        ``sync.slop_s``: :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays."""
+        own_infos, own_predictions = infos.of_pass(bag_pass), predictions.of_pass(bag_pass)
+        own = info is not None and info in own_infos.position
+        synced = own and self.sync_mode == "approximate"
+        synced = synced and self.camera_info_unsynced(image_stamp_ns, infos, bag_pass) is None
+        fired_ns = image_log_ns
+        if synced:
+            assert info is not None  # synced
+            fired_ns = max(fired_ns, own_infos.received_by(info, image_log_ns)[1])
+        if prediction is not None:
+            fired_ns = max(fired_ns, own_predictions.received_by(prediction, image_log_ns)[1])
+        if synced or (own and self.sync_mode == "latest"):
+            assert info is not None  # own
+            info = own_infos.received_by(info, fired_ns)[0]
+        if prediction is not None:
+            prediction = own_predictions.received_by(prediction, fired_ns)[0]
+        return info, prediction
 
     @staticmethod
     def prediction_for(image_stamp_ns: int, predictions: StampIndex, bag_pass: int = 0) -> int | None:

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mono_depth_ros.adapters.messages import POINTCLOUD2
+from mono_depth_ros.bag.cdr_parts import AFTER_DATA
 from mono_depth_ros.core.cdr_header import HEADER_BYTES_MAX
 
 if TYPE_CHECKING:
     from rosbags.typesys.store import Typestore
-
-POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-IMAGE = "sensor_msgs/msg/Image"
-_AFTER_DATA = {POINTCLOUD2: 1, IMAGE: 0}  # bytes after data's: PointCloud2's is_dense (a bool, no padding); none
 
 HEAD_BYTES = HEADER_BYTES_MAX
 """Bytes of a payload read for its header: enough for the longest header ``header_from_cdr`` accepts."""
@@ -71,5 +69,5 @@ def head_decodes(typestore: Typestore, head: PayloadHead, msgtype: str = POINTCL
         message: Any = typestore.deserialize_cdr(memoryview(filled), msgtype)
     except Exception:  # rosbags raises several kinds; decided on the whole payload instead
         return False
-    data_length_at = head.size - _AFTER_DATA[msgtype] - len(message.data) - 4  # the uint32 before data's bytes
+    data_length_at = head.size - AFTER_DATA[msgtype] - len(message.data) - 4  # the uint32 before data's bytes
     return data_length_at + 4 <= len(head)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.bag.index import BagIndex, ImageEntry
 from mono_depth_ros.bag.pairing import NS_PER_S, PairingRules
+from mono_depth_ros.bag.summary import Skip
 
 NO_PREDICTION = "no prediction"
 """The skip reason of an image without its external prediction (the node's ``no_prediction``)."""
+NO_PREDICTION_KEY = "no_prediction"
+NO_CAMERA_INFO_KEY = "no_camera_info"
 
 
 def seconds_text(stamp_ns: int) -> str:
@@ -33,7 +37,7 @@ class FramePlan:
     camera_info: int | None = None
     lidar: int | None = None
     prediction: int | None = None
-    skip: tuple[str, str] | None = None
+    skip: Skip | None = None
     warning: tuple[str, str] | None = None
     lidar_candidates: tuple[int, ...] = ()
 
@@ -44,7 +48,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
     plans = []
     for ordinal, entry in enumerate(index.images):
         if entry.stamp_ns is None:
-            plans.append(FramePlan(ordinal, entry, skip=("image: EncodingError", entry.error)))
+            plans.append(FramePlan(ordinal, entry, skip=Skip("image: EncodingError", entry.error, BAD_CDR)))
             continue
         stamp_ns = entry.stamp_ns
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
@@ -52,20 +56,25 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
         lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
+        info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
+            stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
+        )
         skip = None
         if info is None:
             first = index.camera_info_stamps.stamps_ns[:1]
-            skip = (
+            skip = Skip(
                 "no camera_info",
                 f"no camera_info on {topics.camera_info} at or before the image stamp {seconds_text(stamp_ns)} "
                 f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
                 f"record camera_info with the images",
+                NO_CAMERA_INFO_KEY,
             )
         elif topics.prediction and prediction is None:
-            skip = (
+            skip = Skip(
                 NO_PREDICTION,
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
                 f"the prediction must copy the image header stamp",
+                NO_PREDICTION_KEY,
             )
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)

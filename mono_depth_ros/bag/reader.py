@@ -143,6 +143,7 @@ class InputBag:
         """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
         self.notes: list[str] = list(self._reader.folder.notes)
         """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
+        self._types: dict[str, str] = {}  # topic -> the one type read of it (:meth:`read_as`)
 
     def _describe(self, err: BaseException) -> str:
         detail = " ".join(str(err).split())  # one line: YAML and SQLite errors span several
@@ -181,17 +182,47 @@ class InputBag:
         return reports
 
     @property
+    def topic_types(self) -> dict[str, dict[str, int]]:
+        """Topic name → each message type recorded on it → its number of messages (from the bag's metadata), in
+        recording order; a topic holds several types when publishers of different types shared it (bags merged)."""
+        types: dict[str, dict[str, int]] = {}
+        for connection in self._reader.connections:
+            per_type = types.setdefault(connection.topic, {})
+            per_type[connection.msgtype] = per_type.get(connection.msgtype, 0) + int(connection.msgcount)
+        return types
+
+    @property
     def topics(self) -> dict[str, str]:
-        """Topic name → message type of every topic in the bag."""
-        return {c.topic: c.msgtype for c in self._reader.connections}
+        """Topic name → message type of every topic in the bag: the one :meth:`read_as` chose, else the first
+        recorded (a topic no input reads: all its types are read, e.g. to be copied)."""
+        return {topic: self._types.get(topic, next(iter(types))) for topic, types in self.topic_types.items()}
+
+    def read_as(self, topic: str, msgtype: str) -> list[str]:
+        """Read ``topic``'s messages of ``msgtype`` only: the type the node subscribes it with (a subscription has
+        one type and never receives another's messages); each other type recorded on it is left out: the notes
+        returned (for the summary) name each with its count. Every connection was read before, each decoded as its
+        own type (a second publisher's CompressedImage on a raw image topic was written as a second depth frame)."""
+        self._types[topic] = msgtype
+        per_type = self.topic_types.get(topic, {})
+        return [
+            f"{topic} also holds {count} message(s) of {other} beside {per_type.get(msgtype, 0)} of {msgtype}: not "
+            f"read nor copied (the node subscribes it as {msgtype} and never receives them); move them to a topic "
+            "of their own (e.g. with rosbags) to process them"
+            for other, count in per_type.items()
+            if other != msgtype and count
+        ]
 
     @property
     def message_counts(self) -> dict[str, int]:
-        """Topic name → number of messages (from the bag's metadata)."""
+        """Topic name → number of messages read of it (from the bag's metadata; of the type :meth:`read_as` chose)."""
         counts: dict[str, int] = {}
-        for connection in self._reader.connections:
+        for connection in self._read_connections():
             counts[connection.topic] = counts.get(connection.topic, 0) + int(connection.msgcount)
         return counts
+
+    def _read_connections(self) -> list[Connection]:
+        """The connections whose messages are read: of a topic :meth:`read_as` named, those of its type."""
+        return [c for c in self._reader.connections if self._types.get(c.topic, c.msgtype) == c.msgtype]
 
     @property
     def connections(self) -> list[Connection]:
@@ -217,7 +248,7 @@ class InputBag:
         Raises:
             BagError: the storage fails part-way (a truncated or corrupt file).
         """
-        selected = [c for c in self._reader.connections if topics is None or c.topic in topics]
+        selected = [c for c in self._read_connections() if topics is None or c.topic in topics]
         if not selected:
             return
         sqlite = [s for s in self._storages() if isinstance(s, SalvagingSqlite3Reader)]

@@ -52,9 +52,9 @@ from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
 from mono_depth_ros.bag.payload import PayloadHead, head_decodes
-from mono_depth_ros.bag.plan import NO_PREDICTION, FramePlan, plan_frames, seconds_text
+from mono_depth_ros.bag.plan import NO_PREDICTION, NO_PREDICTION_KEY, FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
-from mono_depth_ros.bag.summary import DAMAGED_INPUT, BagSummary, pipeline_reason
+from mono_depth_ros.bag.summary import DAMAGED_INPUT, DAMAGED_INPUT_KEY, BagSummary, Skip, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import NODE_NAME, ParamValue
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
@@ -140,7 +140,7 @@ class _SecondPass:
         # and not decoded yet (a frame's second choice is decoded only when its first cannot be read)
         self.scans: dict[int, Scan | tuple[str, str]] = {}
         self.scan_messages: dict[int, BagMessage] = {}
-        self.predictions: dict[int, npt.NDArray[np.float32] | tuple[str, str]] = {}  # or (skip reason, text)
+        self.predictions: dict[int, npt.NDArray[np.float32] | Skip] = {}  # or why its frame is skipped
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
         self.diagnostics = BagDiagnostics(period_ns, self.config, options.status_name) if options.diagnostics else None
@@ -309,11 +309,11 @@ class _SecondPass:
         finally:
             self.summary.add_stage("decode", _ms(started))
 
-    def _decode_prediction(self, message: BagMessage) -> npt.NDArray[np.float32] | tuple[str, str]:
-        """The prediction, or ``(skip reason, text)`` for its frame: bytes that are no message are counted here,
-        once, as the node's subscription counts them (``prediction.bad_cdr``), and the frame is left without it
-        (``no prediction``, the node's ``no_prediction``); a prediction the decoder refuses (not 32FC1) is
-        ``prediction: undecodable``."""
+    def _decode_prediction(self, message: BagMessage) -> npt.NDArray[np.float32] | Skip:
+        """The prediction, or why its frame is skipped: bytes that are no message are counted here, once, as the
+        node's subscription counts them (``prediction.bad_cdr``), and the frame is left without it (``no
+        prediction``, the node's ``no_prediction``); a prediction the decoder refuses (not 32FC1) is ``prediction:
+        undecodable``, under the decoder's error class as the node counts it (``EncodingError``)."""
         started = time.perf_counter()
         try:
             try:
@@ -321,11 +321,13 @@ class _SecondPass:
             except DepthError as err:
                 text = f"{type(err).__name__}: {err}"
                 self.summary.input_unused(UNREADABLE_PREDICTION, text)
-                return NO_PREDICTION, f"its external prediction on {message.topic} is no message ({text})"
+                text = f"its external prediction on {message.topic} is no message ({text})"
+                return Skip(NO_PREDICTION, text, NO_PREDICTION_KEY)
             try:
                 return decode_prediction(msg)
             except DepthError as err:
-                return PREDICTION_UNDECODABLE, f"{type(err).__name__}: {err}"
+                name = type(err).__name__
+                return Skip(PREDICTION_UNDECODABLE, f"{name}: {err}", name)
         finally:
             self.summary.add_stage("decode", _ms(started))
 
@@ -446,9 +448,9 @@ class _SecondPass:
                 self.predictions.pop(plan.prediction, None)
 
     def _process(self, plan: FramePlan, message: BagMessage) -> None:
-        skipped, warnings = self.summary.skipped, self.summary.warnings
+        skip, warnings = self.summary.skip, self.summary.warnings
         if plan.skip is not None:
-            skipped.add(*plan.skip)
+            skip(plan.skip)
             return
         if plan.warning is not None:
             warnings.add(*plan.warning)
@@ -457,7 +459,7 @@ class _SecondPass:
         self.bag_pass = plan.entry.bag_pass
         camera = self.index.camera_infos[plan.camera_info]
         if camera.model is None:
-            skipped.add(camera.error_reason, camera.error)
+            skip(Skip(camera.error_reason, camera.error, camera.error_key))
             return
         if camera.frame_id != plan.entry.frame_id:
             warnings.add(
@@ -467,21 +469,23 @@ class _SecondPass:
             )
         prediction = None
         if plan.prediction is not None:
-            missing = (PREDICTION_UNDECODABLE, "missing in the second pass over the bag")
+            missing = Skip(PREDICTION_UNDECODABLE, "missing in the second pass over the bag", NO_PREDICTION_KEY)
             decoded = self.predictions.get(plan.prediction, missing)
-            if isinstance(decoded, tuple):
-                skipped.add(*decoded)
+            if isinstance(decoded, Skip):
+                skip(decoded)
                 return
             prediction = decoded
         lidar = self._lidar_input(plan)
         rectified = self.config.topics.image_is_rectified
+        key = BAD_CDR  # bytes that are no image message (cut, corrupt): the node's subscription's key
         try:
             image = self.bag.deserialize(message)
+            key = ""
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
             frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
             frame = self.ground.add_to(frame, self.config.scale)  # scale.ground_frame's TF, or why none
         except DepthError as err:
-            skipped.add(f"image: {type(err).__name__}", str(err))
+            skip(Skip(f"image: {type(err).__name__}", str(err), key or type(err).__name__))
             return
         finally:
             self.summary.add_stage("decode", _ms(started))
@@ -491,7 +495,7 @@ class _SecondPass:
         try:
             output = self.pipeline.process_frame(frame)
         except DepthError as err:
-            skipped.add(pipeline_reason(type(err)), str(err))
+            skip(Skip(pipeline_reason(type(err)), str(err), type(err).__name__))
             return
         self._warn_unfiltered(output)
         for stage, milliseconds in output.timings_ms.items():
@@ -619,7 +623,7 @@ def _count_lost_images(bag: InputBag, image_topic: str, summary: BagSummary) -> 
         reports = "; ".join(line for report in bag.integrity for line in report.lines()) or "the storage ended early"
         message = f"{lost} of {listed} images on {image_topic} could not be read back: {reports}"
         summary.frames_in += lost
-        summary.skipped.add(DAMAGED_INPUT, message, count=lost)
+        summary.skip(Skip(DAMAGED_INPUT, message, DAMAGED_INPUT_KEY), count=lost)
 
 
 def _report_integrity(bag: InputBag, summary: BagSummary) -> None:

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 _LOG = logging.getLogger("mono_depth_ros.bag")
 STAGES = (
@@ -26,6 +27,23 @@ _FIGURE = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 DAMAGED_INPUT = "input: damaged or truncated bag"
 """Skip reason of images that the input bag lists but its storage could not give back."""
+DAMAGED_INPUT_KEY = "damaged_input"
+"""Its ``bad_messages`` key (the bag runner's own: a live node receives no image its storage lost)."""
+
+
+class Skip(NamedTuple):
+    """Why an image was not written.
+
+    Attributes:
+        reason: the summary's short key (``"camera_info: CalibrationError"``, ``"no prediction"``).
+        text: the full message, naming the value and a remedy.
+        key: the node's ``bad_messages.<key>`` for the same fault (the DepthError class, ``no_camera_info``,
+            ``no_prediction``, ``bad_cdr``), which the run's ``/diagnostics`` counts under.
+    """
+
+    reason: str
+    text: str
+    key: str
 
 
 def pipeline_reason(error: type[BaseException]) -> str:
@@ -53,6 +71,48 @@ class ReasonLog:
         return sum(self.counts.values())
 
 
+class SkipLog:
+    """Images not written, counted twice by one call (:meth:`add`): per summary reason (:attr:`counts`, with the
+    first text of each, logged once as :class:`ReasonLog` does) and per the node's ``bad_messages`` key
+    (:attr:`bad`), so that the two always sum alike. The counters handed out are copies."""
+
+    def __init__(self) -> None:
+        self._reasons = ReasonLog()
+        self._bad: Counter[str] = Counter()
+
+    def add(self, skip: Skip, count: int = 1) -> None:
+        """Count ``count`` images not written for ``skip``: under its reason and under its node key.
+
+        Raises:
+            TypeError: ``skip`` is not a :class:`Skip` (a reason without the node's key).
+        """
+        if not isinstance(skip, Skip):
+            msg = f"skipped.add takes a Skip (reason, text, the node's bad_messages key), got {skip!r}"
+            raise TypeError(msg)
+        self._reasons.add(skip.reason, skip.text, count)
+        self._bad[skip.key] += count
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Images per summary reason (a copy)."""
+        return Counter(self._reasons.counts)
+
+    @property
+    def examples(self) -> dict[str, str]:
+        """The first text of each reason (a copy)."""
+        return dict(self._reasons.examples)
+
+    @property
+    def bad(self) -> Counter[str]:
+        """Images per the node's ``bad_messages`` key (a copy)."""
+        return Counter(self._bad)
+
+    @property
+    def total(self) -> int:
+        """Images not written, over all reasons."""
+        return self._reasons.total
+
+
 @dataclass
 class BagSummary:
     """Result of :func:`~mono_depth_ros.bag.runner.run_bag`.
@@ -60,7 +120,9 @@ class BagSummary:
     Attributes:
         input_path, output_path: the bags.
         frames_in: images on the image topic. frames_out: images whose depth was written.
-        skipped: why the other images were not written (``skipped.total == frames_in - frames_out``).
+        skipped: why the other images were not written (``skipped.total == frames_in - frames_out``), per reason and
+            per the node's ``bad_messages.<key>`` (:class:`SkipLog`).
+        bad: the same images per key of the node's ``bad_messages.<key>`` (:class:`Skip`), for ``/diagnostics``.
         warnings: problems that did not cost a frame (LiDAR not used, TF messages malformed, ...).
         unused: the warnings that are a message of another input not used, per reason (:meth:`input_unused`).
         scale_health: output frames per scale health (``ok``, ``fallback_*``, ...) as the pipeline reported it.
@@ -75,7 +137,7 @@ class BagSummary:
     output_path: Path
     frames_in: int = 0
     frames_out: int = 0
-    skipped: ReasonLog = field(default_factory=ReasonLog)
+    skipped: SkipLog = field(default_factory=SkipLog)
     warnings: ReasonLog = field(default_factory=ReasonLog)
     scale_health: Counter[str] = field(default_factory=Counter)
     topic_counts: dict[str, int] = field(default_factory=dict)
@@ -88,6 +150,16 @@ class BagSummary:
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
     input_damage: list[str] = field(default_factory=list)
     unused: Counter[str] = field(default_factory=Counter)  # of the warnings: another input's message not used
+
+    @property
+    def bad(self) -> Counter[str]:
+        """The skipped images under the node's ``bad_messages`` keys (a copy; :attr:`SkipLog.bad`)."""
+        return self.skipped.bad
+
+    def skip(self, skip: Skip, count: int = 1) -> None:
+        """Count ``count`` images not written for ``skip``: in :attr:`skipped` under its reason and under the node's
+        ``bad_messages`` key (:attr:`bad`)."""
+        self.skipped.add(skip, count)
 
     def input_unused(self, reason: str, message: str) -> None:
         """A warning (:attr:`warnings`) that a message of another input than the image was not used (an undecodable

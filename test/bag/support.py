@@ -452,3 +452,55 @@ def _write_unchunked_mcap(path: Path, undefined_encoding: str) -> None:
         write_uint32(record, 0)  # no summary CRC (fastwrite)
         write_record(out, 0x02, record)  # footer
         out.write(b"\x89MCAP0\r\n")
+
+
+def write_mixed_type_bag(path: Path, image_topic: str, image_type: str) -> list[int]:
+    """Three tiny frames whose image (on ``image_topic``, as ``image_type``), PointCloud2 and prediction are each
+    outnumbered on their topic by five messages of another type (a second publisher; bags merged): CompressedImage
+    (or Image) on the image topic, LaserScan on the LiDAR's, a CompressedImage on the prediction's, an Image on the
+    camera_info's, all recorded before the frames (so that a reader taking every type gives them the first
+    ordinals). Returns the frames' stamps (the extras are stamped 1 ms later and their images are negatives, so their
+    stamps and pixels tell them)."""
+    from mono_depth_ros.core.msg_compressed import compressed_image_from_array
+    from test.kitti_bag import velodyne_planar_scan
+
+    frames = [tiny_frame(i) for i in range(3)]
+    with BagBuilder(path, "humble") as bag:
+        factory = bag.factory
+        bag.add("/tf_static", tf_message_from(factory, [CAM_FROM_LIDAR], START_NS - 1), START_NS - 1)
+        for i, frame in enumerate(tiny_frame(i) for i in range(5)):
+            stamp_ns = frame.stamp_ns + 1_000_000
+            header = make_header(factory, stamp_ns, CAMERA_FRAME)
+            negative = 255 - frame.rgb  # pixels that tell them too
+            other = (
+                image_from_array(factory, negative, "rgb8", header)
+                if image_type == "sensor_msgs/msg/CompressedImage"
+                else compressed_image_from_array(factory, negative, header, "png")
+            )
+            log_ns = START_NS - 10**9 + i
+            bag.add(image_topic, other, log_ns)
+            bag.add("/lidar/points", velodyne_planar_scan(factory, frame.scan, stamp_ns, LIDAR_FRAME), log_ns)
+            bag.add("/depth_model/prediction", compressed_image_from_array(factory, frame.rgb, header, "png"), log_ns)
+            bag.add("/camera/camera_info", image_from_array(factory, frame.rgb, "rgb8", header), log_ns)
+        for frame in frames:
+            header = make_header(factory, frame.stamp_ns, CAMERA_FRAME)
+            bag.add(
+                "/camera/camera_info",
+                camera_info_from_model(factory, CameraModel.from_intrinsics(INTRINSICS), header),
+                frame.stamp_ns,
+            )
+            own = (
+                compressed_image_from_array(factory, frame.rgb, header, "png")
+                if image_type == "sensor_msgs/msg/CompressedImage"
+                else image_from_array(factory, frame.rgb, "rgb8", header)
+            )
+            bag.add(image_topic, own, frame.stamp_ns + 1)
+            bag.add(
+                "/lidar/points", velodyne_cloud(factory, frame.scan, frame.stamp_ns, LIDAR_FRAME), frame.stamp_ns + 2
+            )
+            bag.add(
+                "/depth_model/prediction",
+                depth_image_from_metres(factory, frame.depth_m, "32FC1", header),
+                frame.stamp_ns + 3,
+            )
+    return [frame.stamp_ns for frame in frames]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
 
-from mono_depth_ros.bag.cdr_parts import IMAGE, POINTCLOUD2, CdrParts, cdr_parts
+from mono_depth_ros.adapters.messages import IMAGE, POINTCLOUD2
+from mono_depth_ros.bag.cdr_parts import CdrParts, cdr_parts
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.core.msg_image import image_from_array

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
-from mono_depth_ros.bag.summary import BagSummary
+from mono_depth_ros.bag.summary import BagSummary, Skip, pipeline_reason
+from mono_depth_ros.core.errors import ModelOutputError
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import FrameOutput
 from test.adapters.test_messages import FACTORY, _output, _round_trip
@@ -24,14 +25,14 @@ def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None
     assert values["latency_p50_ms"] == "nan" and values["scale_health"] == "ok"
     assert values["frames_published"] == "1" and values["backend"] == "unet" and values["lidar_topic"] == "none"
     assert tracker.update(FACTORY, output, summary) is None  # same stamp: within the period
-    summary.skipped.add("no prediction", "x")
+    summary.skip(Skip("no prediction", "x", "no_prediction"))
     summary.frames_out = 2
     tracker.latencies_ms.extend([10.0, 20.0, 30.0])
     later = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10})
     warn = tracker.update(FACTORY, later, summary)
     assert warn is not None and warn.status[0].level == 1 and "1 bad message" in warn.status[0].message
     values = {kv.key: kv.value for kv in warn.status[0].values}
-    assert values["latency_p50_ms"] == "20.0" and values["bad_messages.no prediction"] == "1"
+    assert values["latency_p50_ms"] == "20.0" and values["bad_messages.no_prediction"] == "1"  # the node's key
     assert values["frames_received"] == "3" and values["inputs_unused"] == "0"
     summary.input_unused("lidar.empty_scan", "scan at 1.0 s has no finite, non-zero points")  # its frame written
     summary.frames_out = 3
@@ -93,7 +94,7 @@ def test_bag_diagnostics_final_counts_the_frames_after_the_last_status_and_only_
     summary.frames_out = 2
     second = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 100})
     assert tracker.update(FACTORY, second, summary) is None  # within the period
-    summary.skipped.add("no prediction", "x")  # a third image, skipped
+    summary.skip(Skip("no prediction", "x", "no_prediction"))  # a third image, skipped
     final = tracker.final(FACTORY, summary, output.stamp_ns + 200)
     assert final is not None and final.status[0].level == 1  # the skipped image is in its window
     values = {kv.key: kv.value for kv in final.status[0].values}
@@ -101,3 +102,19 @@ def test_bag_diagnostics_final_counts_the_frames_after_the_last_status_and_only_
     assert (final.header.stamp.sec * 10**9 + final.header.stamp.nanosec) == output.stamp_ns + 200
     assert values["fps"] == "2000000.00"  # both written frames within the last period (1 µs)
     assert tracker.final(FACTORY, summary, output.stamp_ns + 200) is None  # once
+
+
+def test_an_invalid_model_output_makes_the_bag_status_error_under_the_nodes_key() -> None:
+    """An image skipped for a model output of NaN (``pipeline: ModelOutputError`` in the summary) is
+    ``bad_messages.ModelOutputError`` and makes the status ERROR, as in the node."""
+    tracker = BagDiagnostics(period_ns=10, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    summary.frames_out = 1
+    assert tracker.update(FACTORY, output, summary) is not None
+    summary.skip(Skip(pipeline_reason(ModelOutputError), "model output is all NaN", "ModelOutputError"))
+    summary.frames_out = 2
+    status = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10}), summary)
+    assert status is not None and status.status[0].level == 2
+    values = {kv.key: kv.value for kv in status.status[0].values}
+    assert (values["bad_messages"], values["bad_messages.ModelOutputError"]) == ("1", "1")

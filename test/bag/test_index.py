@@ -18,7 +18,16 @@ from mono_depth_ros.core.ros_msgs import camera_info_from_model, image_from_arra
 from mono_depth_ros.demo.bag_builder import BagBuilder
 from mono_depth_ros.depth_config import DepthConfig
 
-from .support import CAM_FROM_LIDAR, CAMERA_FRAME, INTRINSICS, LIDAR_FRAME, START_NS, tiny_frame, write_tiny_bag
+from .support import (
+    CAM_FROM_LIDAR,
+    CAMERA_FRAME,
+    INTRINSICS,
+    LIDAR_FRAME,
+    START_NS,
+    tiny_frame,
+    write_mixed_type_bag,
+    write_tiny_bag,
+)
 
 HUMBLE = typestore_for("humble")
 
@@ -231,3 +240,52 @@ def test_a_second_recorded_lidar_left_unused_by_lidar_topic_is_named(tmp_path: P
     ]
     _, summary = _index(tmp_path / "in", lidar_topic="/rear/points")
     assert summary.notes[0].startswith("LiDAR not used: the bag also has PointCloud2 /lidar/points;")
+
+
+@pytest.mark.parametrize(
+    ("image_topic", "image_type", "params"),
+    [
+        ("/camera/image_raw", "sensor_msgs/msg/Image", {}),
+        (
+            "/cam/compressed",
+            "sensor_msgs/msg/CompressedImage",
+            {"image_transport": "compressed", "image_topic": "/cam/compressed"},
+        ),
+        ("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", {}),  # raw absent: its sibling read
+    ],
+    ids=["raw", "compressed", "compressed-sibling"],
+)
+def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_read(
+    tmp_path: Path, image_topic: str, image_type: str, params: dict[str, Any]
+) -> None:
+    """Every input topic holds the node's three messages and five of another type (a second publisher, bags
+    merged). The node subscribes each with the type its parameters name (Image, or CompressedImage with
+    image_transport: compressed; CameraInfo; PointCloud2 for lidar.message_type auto when both publish; an Image
+    prediction) and never receives the others: the runner reads those three on each, whatever type has more
+    messages (it read the type with the most: the other camera's CompressedImages, the LaserScans, refused the
+    camera_info topic as sensor_msgs/msg/Image), and notes what it left out."""
+    stamps = write_mixed_type_bag(tmp_path / "in", image_topic, image_type)
+    params = {**params, "lidar_topic": "/lidar/points", "model.backend": "external"}
+    index, summary = _index(tmp_path / "in", **params)
+    assert (index.topics.image, index.topics.image_type) == (image_topic, image_type)
+    assert [entry.stamp_ns for entry in index.images] == stamps
+    assert index.camera_info_stamps.stamps_ns == tuple(stamps)
+    assert all(entry.model is not None for entry in index.camera_infos)
+    assert index.lidar_stamps.stamps_ns == tuple(stamps)
+    assert index.prediction_stamps.stamps_ns == tuple(stamps)
+    other = {image_type} ^ {"sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"}
+    left_out = {
+        image_topic: other.pop(),
+        "/lidar/points": "sensor_msgs/msg/LaserScan",
+        "/depth_model/prediction": "sensor_msgs/msg/CompressedImage",
+        "/camera/camera_info": "sensor_msgs/msg/Image",
+    }
+    for topic, msgtype in left_out.items():
+        assert any(note.startswith(f"{topic} also holds 5 message(s) of {msgtype}") for note in summary.notes), (
+            topic,
+            summary.notes,
+        )
+    # lidar.message_type names the LaserScans: those are read (the node subscribes LaserScan; indexed at the middle
+    # of their sweep, 50 ms after the stamp)
+    index, _ = _index(tmp_path / "in", **params, **{"lidar.message_type": "LaserScan"})
+    assert len(index.lidar_stamps) == 5 and not set(index.lidar_stamps.stamps_ns) & set(stamps)

@@ -110,3 +110,26 @@ def test_camera_info_unsynced_says_when_the_node_would_not_pair_the_image() -> N
     assert text is not None and "nearest camera_info is stamped 0.200 s" in text and "sync.mode: latest" in text
     assert PairingRules("latest").camera_info_unsynced(500 * MS, infos) is None
     assert PairingRules("approximate", slop_ns=0).camera_info_unsynced(200 * MS, infos) is None  # exact, slop 0
+
+
+def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_over() -> None:
+    """The node's ApproximateTimeSynchronizer keeps one message per topic and stamp (a later one replacing it) until
+    the set is complete: of two camera_infos (predictions) stamped 100, the last recorded by then; the first when it
+    completed the set; with ``sync.mode: latest`` (camera_info outside the synchroniser) the last recorded by the
+    time image and prediction are in (it took the last recorded, after the image), the first when all came later."""
+    infos = StampIndex.build([100, 100, 200], logs_ns=[10, 30, 40])  # keys 0, 1, 2
+    predictions = StampIndex.build([100, 100], keys=[5, 6], logs_ns=[12, 35])
+    rules = PairingRules()
+    assert rules.as_synchronised(100, 20, 1, infos, 6, predictions) == (0, 5)  # both seconds after the image at 20
+    assert rules.as_synchronised(100, 50, 1, infos, 6, predictions) == (1, 6)  # both before the image at 50
+    assert rules.as_synchronised(100, 32, 1, infos, 6, predictions) == (1, 5)  # camera_info 1 came before it
+    assert rules.as_synchronised(100, 5, 1, infos, 6, predictions) == (0, 5)  # set complete at 12, by prediction 5
+    late = StampIndex.build([100, 100], keys=[5, 6], logs_ns=[31, 35])
+    assert rules.as_synchronised(100, 5, 1, infos, 6, late) == (1, 5)  # complete at 31: camera_info 1 was in by then
+    latest = PairingRules(sync_mode="latest")  # no synchroniser for camera_info: the last received by the set
+    assert latest.as_synchronised(100, 20, 1, infos, None, predictions) == (0, None)  # 1 came after the image
+    assert latest.as_synchronised(100, 50, 1, infos, None, predictions) == (1, None)
+    assert latest.as_synchronised(100, 20, 1, infos, 6, late) == (1, 5)  # the prediction completed it at 31
+    assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (0, None)  # all later: the first
+    unsynced = PairingRules(slop_ns=10)  # an image stamped 150: the node would not pair camera_info 1 (stamp 100)
+    assert unsynced.as_synchronised(150, 20, 1, infos, None, predictions) == (1, None)  # the fallback stays

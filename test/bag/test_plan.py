@@ -27,7 +27,7 @@ def test_plan_frames_pairs_and_explains() -> None:
     )
     plans = plan_frames(index, PairingRules(lidar_max_age_ns=50))
     assert (plans[0].camera_info, plans[0].lidar, plans[0].prediction, plans[0].skip) == (0, 1, 0, None)
-    assert plans[1].skip == ("image: EncodingError", "broken")
+    assert plans[1].skip == ("image: EncodingError", "broken", "bad_cdr")  # the node counts it bad_messages.bad_cdr
     assert plans[2].skip is not None and plans[2].skip[0] == "no prediction"
 
 

@@ -1511,3 +1511,42 @@ def test_a_damaged_compressed_scan_no_frame_takes_is_counted_and_a_bomb_does_not
     values = {kv.key: kv.value for kv in read_bag(tmp_path / "out")["/diagnostics"][-1][1].status[0].values}
     unused = {key: value for key, value in values.items() if key.startswith("inputs_unused")}
     assert unused == {"inputs_unused": "2", "inputs_unused.lidar.bad_cdr": "2"}, unused
+
+
+def test_a_second_type_recorded_on_the_image_topic_is_not_read_as_images(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """Real KITTI frames; on /camera/image_raw a second publisher's sensor_msgs/CompressedImage (a JPEG of frame
+    0, with its stamp) beside the three Images, as a bag merged from two recordings (or written by rosbags) holds
+    it. The node subscribes with one type and never receives the other's messages: 3 images, 3 outputs. The bag
+    runner read every connection of the topic, decoding each as its own type: 4 images, the JPEG written as a second
+    depth frame with frame 0's stamp. Only the type the node subscribes (Image: image_transport raw) is read now,
+    and the summary notes the messages left out."""
+    import cv2
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+    from test.kitti_bag import load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir)
+    write_kitti_bag(tmp_path / "in", frames, prediction="metric")
+    typestore = typestore_for("humble")
+    types = typestore.types
+    with Reader(tmp_path / "in") as reader, Writer(tmp_path / "mixed", version=8) as writer:
+        connections = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        jpeg = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/CompressedImage", typestore=typestore)
+        written = False
+        for connection, log_ns, raw in reader.messages():
+            writer.write(connections[connection.id], log_ns, raw)
+            if connection.topic == "/camera/image_raw" and not written:
+                image: Any = typestore.deserialize_cdr(raw, connection.msgtype)
+                ok, data = cv2.imencode(".jpg", cv2.cvtColor(frames[0].rgb, cv2.COLOR_RGB2BGR))
+                assert ok
+                compressed = types["sensor_msgs/msg/CompressedImage"](header=image.header, format="jpeg", data=data)
+                writer.write(jpeg, log_ns + 1, typestore.serialize_cdr(compressed, "sensor_msgs/msg/CompressedImage"))
+                written = True
+    summary = run_bag(tmp_path / "mixed", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert (summary.frames_in, summary.frames_out, dict(summary.skipped.counts)) == (3, 3, {}), summary.format()
+    stamps = [stamp for stamp, _ in read_bag(tmp_path / "out")["/depth/image"]]
+    assert len(set(stamps)) == 3, stamps
+    assert any("1 message(s) of sensor_msgs/msg/CompressedImage" in note for note in summary.notes), summary.notes

@@ -265,6 +265,37 @@ def test_a_copy_without_a_definition_but_with_a_hash_takes_the_definition_of_tha
     assert entry["topic_metadata"]["type_description_hash"] == jazzy.hash_rihs01(msgtype)
 
 
+class _Interrupting:
+    """A storage's SQLite connection that raises KeyboardInterrupt (a second Ctrl-C handled there) once while
+    :attr:`armed`: in ``method`` (``commit`` or ``execute``; for ``execute`` only of the SQL ``statement`` when one
+    is given), as it returns, or just before it runs (``before``). Everything else goes to the connection."""
+
+    def __init__(self, conn: sqlite3.Connection, method: str, *, statement: str = "", before: bool = False) -> None:
+        self.conn, self.method, self.statement, self.before = conn, method, statement, before
+        self.armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def commit(self) -> None:
+        self._call("commit")
+
+    def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
+        cursor: sqlite3.Cursor = self._call("execute", statement, *args)
+        return cursor
+
+    def _call(self, name: str, *args: Any) -> Any:
+        hit = self.armed and name == self.method and (not self.statement or args[0] == self.statement)
+        if hit:
+            self.armed = False
+            if self.before:
+                raise KeyboardInterrupt
+        result = getattr(self.conn, name)(*args)
+        if hit:
+            raise KeyboardInterrupt
+        return result
+
+
 def _written(path: Path) -> dict[str, list[int]]:
     """Log times per topic as rosbags reads them, after checking that metadata.yaml counts the same messages."""
     with Reader(path) as reader:
@@ -383,30 +414,14 @@ def test_a_second_ctrl_c_right_after_a_batch_is_committed_leaves_metadata_counti
     held 4 messages under a metadata.yaml counting 2 (up to COMMIT_FRAMES frames fewer than the file holds)."""
     monkeypatch.setattr(writer_module, "COMMIT_FRAMES", 2)
     typestore = typestore_for("humble")
-    interrupt = [False]
-
-    class SignalledDuringCommit:
-        """The storage's connection, with a signal handled as its commit returns."""
-
-        def __init__(self, conn: sqlite3.Connection) -> None:
-            self.conn = conn
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.conn, name)
-
-        def commit(self) -> None:
-            self.conn.commit()
-            if interrupt[0]:
-                interrupt[0] = False
-                raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, "sqlite3") as out:
         storage = out._writer.storage
         assert isinstance(storage, CommittingSqlite3Writer)
-        monkeypatch.setattr(storage, "conn", SignalledDuringCommit(storage.conn))
+        conn = _Interrupting(storage.conn, "commit")  # a signal handled as its commit returns
+        monkeypatch.setattr(storage, "conn", conn)
         for stamp in range(4):
             out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
-            interrupt[0] = stamp == 3  # the second batch's commit
+            conn.armed = stamp == 3  # the second batch's commit
             out.commit()
     assert _written(tmp_path / "out") == {"/a": [0, 1, 2, 3]}
     assert _metadata(tmp_path / "out")["message_count"] == 4
@@ -456,35 +471,14 @@ def test_a_second_ctrl_c_anywhere_in_a_frame_s_commit_keeps_the_frames_of_the_ba
     before ``RELEASE``, the frame in hand was dropped (5 messages). The frame whose commit was called is whole: it is
     kept, with the frames before it, wherever the interrupt lands."""
     typestore = typestore_for("humble")
-    armed = [False]
-
-    class SignalledAtStatement:
-        """The storage's connection, with a signal handled just before or as ``sql`` runs."""
-
-        def __init__(self, conn: sqlite3.Connection) -> None:
-            self.conn = conn
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.conn, name)
-
-        def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
-            hit = armed[0] and statement == sql
-            if hit and when == "before":
-                armed[0] = False
-                raise KeyboardInterrupt
-            cursor = self.conn.execute(statement, *args)
-            if hit:
-                armed[0] = False
-                raise KeyboardInterrupt
-            return cursor
-
     with pytest.raises(KeyboardInterrupt), OutputBag(tmp_path / "out", typestore, "sqlite3") as out:
         storage = out._writer.storage
         assert isinstance(storage, CommittingSqlite3Writer)
-        monkeypatch.setattr(storage, "conn", SignalledAtStatement(storage.conn))
+        conn = _Interrupting(storage.conn, "execute", statement=sql, before=when == "before")
+        monkeypatch.setattr(storage, "conn", conn)
         for stamp in range(6):
             out.write_raw("/a", "std_msgs/msg/String", bytes(4) + (3).to_bytes(4, "little") + b"abc", stamp)
-            armed[0] = stamp == 5  # inside the batch (COMMIT_FRAMES 8): frames 0-4 ended at savepoints
+            conn.armed = stamp == 5  # inside the batch (COMMIT_FRAMES 8): frames 0-4 ended at savepoints
             out.commit()
         pytest.fail(f"no {sql} ran in the last frame's commit")
     assert _written(tmp_path / "out") == {"/a": list(range(6))}

@@ -142,6 +142,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
         self.transform = transform
         self.distro = distro
         self._typestore: Typestore | None = typestore_for(distro)
+        self._image_type = IMAGE_TYPES[0]  # the type read of image_topic (set by _index)
         self.frames, self.camera = self._index(camera_info_topic)
         self.intrinsics = self.camera.intrinsics(image_is_rectified)
         self.targets = self._targets(max_gap_s)
@@ -163,17 +164,25 @@ class RosbagSequenceDataset(Dataset[Sample]):
         first_image: Any = None
         last_log_ns, rank = -1, 0
         with InputBag(self.bag_path, self.typestore) as bag:
-            types = bag.topics
+            types = bag.topic_types
             compressed = self.image_topic + "/compressed"
-            if self.image_topic not in types and types.get(compressed) == IMAGE_TYPES[1]:
+            image_types = IMAGE_TYPES  # the node's first (image_transport raw), as bag/index.resolve_topics reads
+            if self.image_topic not in types and IMAGE_TYPES[1] in types.get(compressed, {}):
                 self.image_topic = compressed  # as bag/index.resolve_topics: a robot that records only compressed
-            for topic, allowed in ((self.image_topic, IMAGE_TYPES), (camera_info_topic, (CAMERA_INFO_TYPE,))):
-                if types.get(topic) not in allowed:
+                image_types = IMAGE_TYPES[::-1]
+            for topic, allowed in ((self.image_topic, image_types), (camera_info_topic, (CAMERA_INFO_TYPE,))):
+                usable = [msgtype for msgtype in allowed if msgtype in types.get(topic, {})]
+                if not usable:
+                    recorded = " and ".join(types.get(topic, {})) or "missing"
                     msg = (
-                        f"{self.bag_path}: topic {topic} is {types.get(topic, 'missing')}, expected "
+                        f"{self.bag_path}: topic {topic} is {recorded}, expected "
                         f"{' or '.join(allowed)}; topics in the bag: {', '.join(sorted(types)) or 'none'}"
                     )
                     raise BagError(msg)
+                for note in bag.read_as(topic, usable[0]):  # a topic recorded with several types: the node's
+                    _LOG.warning("%s: %s", self.bag_path, note)
+                if topic == self.image_topic:
+                    self._image_type = usable[0]
             for message in bag.messages({self.image_topic, camera_info_topic}):
                 decoded = bag.deserialize(message)
                 if message.topic == camera_info_topic:
@@ -264,6 +273,7 @@ class RosbagSequenceDataset(Dataset[Sample]):
             except BagError as err:
                 msg = f"cannot reopen bag {self.bag_path}: {err}; was it moved or truncated after indexing?"
                 raise BagError(msg) from None
+            reader.read_as(self.image_topic, self._image_type)  # as indexed (its notes were logged then)
             self._reader, self._reader_pid = reader, os.getpid()
         return self._reader
 

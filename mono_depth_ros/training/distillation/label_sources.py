@@ -165,7 +165,7 @@ class BagSource:
         plans = plan_frames(self.index, rules)
         for plan in plans:
             if plan.skip is not None:
-                self.problems.add(*plan.skip)
+                self.problems.add(plan.skip.reason, plan.skip.text)
         usable = [f"{p.ordinal:06d}" for p in plans if p.skip is None]
         self._keys = _select(usable, stride, max_frames)
         self._plans = {f"{p.ordinal:06d}": p for p in plans}
@@ -243,6 +243,7 @@ class BagSource:
                     yield frame
 
         with InputBag(self.path, self.typestore) as bag:
+            self.topics.read_types(bag)  # as the first pass read them: the plans' ordinals are of those types
             for message in bag.messages(self.topics.all):
                 if message.topic == self.topics.image and message.ordinal in wanted:
                     pending.append((wanted[message.ordinal], message))

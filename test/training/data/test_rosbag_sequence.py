@@ -290,3 +290,22 @@ def test_a_camera_info_without_a_size_trains_with_the_images_size_as_the_node_ru
     changing = write_bag(tmp_path / "changing", uniform_stamps(3), cameras=[sizeless, camera(sizeless.d)])
     with pytest.raises(CalibrationError, match="changes within the bag"):
         RosbagSequenceDataset(changing, "/cam/image", "/cam/camera_info")
+
+
+def test_a_topic_recorded_with_several_types_gives_the_frames_of_the_type_the_node_subscribes(tmp_path: Path) -> None:
+    """Image and camera_info topics each holding five messages of another type recorded before the three frames (a
+    second publisher; bags merged): CompressedImages of other pictures on the image topic, Images on the
+    camera_info topic. The node subscribes Image and CameraInfo and never receives the others; the dataset read
+    every type (the camera_info topic's Images decoded as calibration, the CompressedImages as frames): now only
+    the Images, as ``mono-depth bag`` reads them."""
+    from mono_depth_ros.training.data.sample import rgb_tensor
+    from test.bag.support import tiny_frame, write_mixed_type_bag
+
+    stamps = write_mixed_type_bag(tmp_path / "mixed", "/camera/image_raw", "sensor_msgs/msg/Image")
+    dataset = RosbagSequenceDataset(tmp_path / "mixed", "/camera/image_raw", "/camera/camera_info")
+    assert [frame.stamp_ns for frame in dataset.frames] == stamps
+    assert len(dataset) == 1
+    sample = dataset[0]
+    torch.testing.assert_close(sample.rgb, rgb_tensor(tiny_frame(1).rgb))
+    torch.testing.assert_close(sample.sources, torch.stack([rgb_tensor(tiny_frame(i).rgb) for i in (0, 2)]))
+    dataset.close()

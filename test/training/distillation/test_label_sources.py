@@ -315,3 +315,20 @@ def test_a_folders_sparse_depth_of_another_size_is_refused_before_labelling(nyu_
     cv2.imwrite(str(last), cv2.resize(raw, (320, 240), interpolation=cv2.INTER_NEAREST))
     with pytest.raises(ConfigError, match=rf"sparse_depth/{last.stem}\.png is 320x240, its image .*640x480"):
         FolderSource(folder)
+
+
+def test_a_topic_recorded_with_several_types_gives_the_frames_of_the_type_the_node_subscribes(tmp_path: Path) -> None:
+    """Image, camera_info and LiDAR topics each holding five messages of another type recorded before the three
+    frames (a second publisher; bags merged). The source's first pass reads each topic as the node's type, and its
+    second pass opened the bag again without that choice: every type was read, so the plans' image ordinals 0-2 fell
+    on the other publisher's CompressedImages. The frames are the three Images, with their stamps."""
+    from test.bag.support import tiny_frame, write_mixed_type_bag
+
+    stamps = write_mixed_type_bag(tmp_path / "mixed", "/camera/image_raw", "sensor_msgs/msg/Image")
+    source = BagSource(tmp_path / "mixed", "/camera/image_raw", "/camera/camera_info", "/lidar/points")
+    assert [source.stamp_ns(key) for key in source.keys] == stamps
+    frames = list(source.frames())
+    assert [frame.key for frame in frames] == source.keys
+    for index, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame.rgb, tiny_frame(index).rgb)
+        assert frame.points_in_camera is not None and len(frame.points_in_camera) > 0
