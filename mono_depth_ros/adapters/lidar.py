@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -77,6 +78,18 @@ def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: f
     return text
 
 
+def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> str:
+    """Why a scan came too late for its image (``inputs_unused.lidar.after_wait``): how long after the image arrived
+    it came (``late_ns``), and the ``lidar.wait_s`` that would have waited for it (20 % more, rounded up to 0.1 s,
+    at most the parameter's 5 s)."""
+    wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
+    return (
+        f"the scan stamped {scan_ns / 1e9:.3f} s came {late_ns / 1e9:.3f} s after the image stamped "
+        f"{image_ns / 1e9:.3f} s, which had gone on without it: longer than lidar.wait_s={wait_ns / 1e9:g} s; "
+        f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+    )
+
+
 class UnpairedLog:
     """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
     frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
@@ -117,6 +130,11 @@ class ScanPairing(Generic[T]):
     ``on_unpaired(paired)`` is called for a frame released without a scan although scans are at hand, the nearest
     further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
     another clock); ``paired.nearest_ns`` is that scan's stamp.
+    ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
+    arrives more than ``wait_ns`` after an image released without a final choice of its scan (timed out, or while
+    the LiDAR was taken as stopped) would have arrived with the scan's stamp, within ``max_age_ns`` of that image and
+    closer than the scan it went with: a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan,
+    silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
     arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
@@ -140,10 +158,13 @@ class ScanPairing(Generic[T]):
         clock_ns: Callable[[], int] = time.monotonic_ns,
         ready: Callable[[T, tuple[int, Any]], bool] | None = None,
         on_unpaired: Callable[[Paired[T]], Any] | None = None,
+        on_late: Callable[[str, str], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
+        self._on_late = on_late  # a scan that came after its frame went on without a final choice
+        self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=max_scans)  # such frames: stamp, arrival, gap
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
@@ -167,6 +188,7 @@ class ScanPairing(Generic[T]):
             self._scans.append((int(stamp_ns), scan))
             self._scans_seen += 1
             self._gave_up = False
+            self._late(int(stamp_ns))
             return before + self._release()
 
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
@@ -192,6 +214,7 @@ class ScanPairing(Generic[T]):
         with self._lock:
             count = len(self._waiting)
             self._waiting.clear()
+            self._gone.clear()
             return count
 
     def scan_period_ns(self) -> int | None:
@@ -208,6 +231,7 @@ class ScanPairing(Generic[T]):
         if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             released = self._release(flush=True)
             self._scans.clear()
+            self._gone.clear()  # scans of the new pass are no late scans of the old one's frames
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
             self._newest = {}  # both streams start again
         self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
@@ -224,11 +248,14 @@ class ScanPairing(Generic[T]):
             stamp, arrived, scans_then, item = self._waiting[0]
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
+            gave_up = self._gave_up
             chosen = self._final(stamp, best, period)
             final = chosen and self._placed(item, best)
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
+            if (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
+                self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp)))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -238,6 +265,19 @@ class ScanPairing(Generic[T]):
             if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
                 self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released
+
+    def _late(self, scan_ns: int) -> None:
+        """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
+        now = self._clock_ns()
+        for entry in list(self._gone):
+            stamp, arrived, gap = entry
+            distance = abs(scan_ns - stamp)
+            own_delay = now - arrived - max(0, scan_ns - stamp)  # after an image stamped as the scan would arrive
+            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
+                self._gone.remove(entry)  # one report a frame
+                if self._on_late is not None:
+                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
+                return
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""

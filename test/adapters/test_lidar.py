@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from mono_depth_ros.adapters.lidar import (
     PairingPoll,
     ScanPairing,
     UnpairedLog,
+    late_scan_text,
     lidar_scan_from_tf,
     lookup_cam_from_scan,
     no_scan_text,
@@ -209,6 +211,53 @@ def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
     assert at_once.scan is None and not at_once.timed_out
     pair.add_scan(400 * MS, "back")  # the LiDAR is back: frames wait for their scans again
     assert pair.add_frame(590 * MS, "held again") == []  # 190 ms from 400; the next (600) may be closer
+
+
+def stream(lag_ms: int, frames: int, stop_scans_at_ms: int | None = None, back_at_ms: int | None = None) -> Any:
+    """A 10 Hz camera and a 10 Hz LiDAR stamped alike, each image arriving at its stamp and its scan ``lag_ms``
+    later (none stamped from ``stop_scans_at_ms`` until ``back_at_ms``), polled every 10 ms; returns the frames
+    released and the ``on_late`` reports."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[str]] = []
+    for now in range(0, frames * 100 + 1000, 10):
+        clock.now_ns = now * MS
+        if now % 100 == 0 and now < frames * 100:
+            released += pair.add_frame(now * MS, f"image {now}")
+        stamp = now - lag_ms
+        stopped = stop_scans_at_ms is not None and stop_scans_at_ms <= stamp < (back_at_ms or 10**9)
+        if stamp >= 0 and stamp % 100 == 0 and stamp < frames * 100 and not stopped:
+            released += pair.add_scan(stamp * MS, f"scan {stamp}")
+        released += pair.poll()
+    return released, reports
+
+
+def test_scans_that_come_later_than_the_wait_are_reported_with_the_wait_to_set() -> None:
+    """Scans 300 ms after their image, lidar.wait_s 0.2 s: no frame got its own scan, and nothing said so."""
+    released, reports = stream(lag_ms=300, frames=20)
+    assert len(released) == 20 and not [p for p in released if p.scan is not None and p.scan[0] == p.stamp_ns]
+    assert len(reports) >= 15, reports
+    reason, text = reports[0]
+    assert reason == "lidar.after_wait"
+    assert "came 0.300 s after the image stamped" in text and "longer than lidar.wait_s=0.2 s" in text, text
+    assert "set lidar.wait_s to 0.4 s or more" in text, text
+
+
+@pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
+def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
+    lag_ms: int, stop_ms: int | None, back_ms: int | None
+) -> None:
+    """Scans 30 or 150 ms after their image each pair with their image; a LiDAR that stops and comes back (frames
+    went at once meanwhile, the first scan after it within the wait of those frames) is no LiDAR later than the
+    wait."""
+    released, reports = stream(lag_ms, 20, stop_ms, back_ms)
+    assert reports == []
+    if stop_ms is None:
+        assert all(p.scan is not None and p.scan[0] == p.stamp_ns for p in released)
+
+
+def test_the_late_scan_text_caps_the_wait_to_set_at_the_parameters_range() -> None:
+    assert "set lidar.wait_s to 5 s or more" in late_scan_text(9 * 10**9, 8 * 10**9, 7 * 10**9, 200 * MS)
 
 
 def test_pairing_bounds_the_frames_it_holds() -> None:
