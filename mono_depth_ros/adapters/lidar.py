@@ -136,13 +136,16 @@ class ScanPairing(Generic[T]):
     closer than the scan it went with: a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan,
     silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not).
 
-    Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
-    arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
-    scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before
-    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan), and the
-    frames held then go first, with them (their own scans will not come; the next are the new pass's). Each
-    stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
-    jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
+    Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the
+    images as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an
+    older one is released as is when more arrive (8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late lose
+    most frames' own scans, silently). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
+    a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a restarted driver):
+    the cached scans, from before the jump, are dropped (they would make every choice "final" at once: ten frames
+    without their own scan), and the frames held then go first, with them (their own scans will not come; the next
+    are the new pass's). Each stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock
+    ahead of the camera's) are no jump (they cleared the scans at every frame, which then waited for the next scan).
+    Thread-safe.
     Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
     has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
     (monotonic ns).
@@ -154,7 +157,7 @@ class ScanPairing(Generic[T]):
         wait_ns: int,
         *,
         max_scans: int = 10,
-        max_waiting: int = 8,
+        max_waiting: int = 64,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         ready: Callable[[T, tuple[int, Any]], bool] | None = None,
         on_unpaired: Callable[[Paired[T]], Any] | None = None,

@@ -256,6 +256,26 @@ def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
         assert all(p.scan is not None and p.scan[0] == p.stamp_ns for p in released)
 
 
+def test_a_30_hz_camera_gets_each_scan_a_lidar_delivers_within_the_wait() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans come 0.3 s after their stamp, lidar.wait_s 0.4 s (what the
+    after_wait warning advises): 10-12 frames wait at once. The pairing held at most 8 and let the oldest go as more
+    came, each without its scan: 18 of 91 frames got the scan nearest to them, the rest an older one, silently."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 400 * MS, clock_ns=clock)
+    released: list[Paired[int]] = []
+    for now in range(4000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 3000:
+            released += pair.add_frame(now * MS, now)
+        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 3000:
+            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 91
+    off_ms = [abs(p.scan[0] - p.stamp_ns) // MS if p.scan is not None else None for p in released]
+    assert all(off is not None and off <= 50 for off in off_ms), off_ms
+
+
 def test_the_late_scan_text_caps_the_wait_to_set_at_the_parameters_range() -> None:
     assert "set lidar.wait_s to 5 s or more" in late_scan_text(9 * 10**9, 8 * 10**9, 7 * 10**9, 200 * MS)
 
