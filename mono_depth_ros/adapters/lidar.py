@@ -26,6 +26,7 @@ from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'tim
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
+MAX_SCANS_KEPT = 100  # ScanPairing's bound on the scans it keeps (a 100 Hz LiDAR's second)
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -139,7 +140,10 @@ class ScanPairing(Generic[T]):
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the
     images as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an
     older one is released as is when more arrive (8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late lose
-    most frames' own scans, silently). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
+    most frames' own scans, silently). The scans kept are the last ``max_scans`` and any stamped within ``keep_ns``
+    of the newest (at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the
+    way) still finds a fast LiDAR's scan of its stamp (the last 10 alone, 0.2 s of a 50 Hz LiDAR, had let every image
+    250 ms late take a scan 60 ms away). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
     a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a restarted driver):
     the cached scans, from before the jump, are dropped (they would make every choice "final" at once: ten frames
     without their own scan), and the frames held then go first, with them (their own scans will not come; the next
@@ -158,6 +162,7 @@ class ScanPairing(Generic[T]):
         *,
         max_scans: int = 10,
         max_waiting: int = 64,
+        keep_ns: int = TIME_JUMP_BACK_NS,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         ready: Callable[[T, tuple[int, Any]], bool] | None = None,
         on_unpaired: Callable[[Paired[T]], Any] | None = None,
@@ -167,9 +172,10 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=max_scans)  # such frames: stamp, arrival, gap
+        self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=16)  # such frames: stamp, arrival, gap
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
-        self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
+        self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
+        self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and any within keep_ns of the newest
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
@@ -189,6 +195,8 @@ class ScanPairing(Generic[T]):
         with self._lock:
             before = self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
+            while len(self._scans) > self._max_scans and self._scans[0][0] < int(stamp_ns) - self._keep_ns:
+                self._scans.popleft()
             self._scans_seen += 1
             self._gave_up = False
             self._late(int(stamp_ns))

@@ -276,6 +276,25 @@ def test_a_30_hz_camera_gets_each_scan_a_lidar_delivers_within_the_wait() -> Non
     assert all(off is not None and off <= 50 for off in off_ms), off_ms
 
 
+def test_a_camera_later_than_a_fast_lidar_still_gets_the_scan_stamped_with_it() -> None:
+    """Images that reach the node 0.25 s after their stamp (a GigE camera, a rectification on the way) and a 50 Hz
+    LiDAR delivered at once: the pairing kept the last 10 scans, 0.2 s of them, so each image's own scan was gone
+    when it arrived and every frame took one 60 ms away, silently. Scans are kept by time (1 s)."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    released: list[Paired[int]] = []
+    for now in range(4000):  # ms
+        clock.now_ns = now * MS
+        if now >= 250 and (now - 250) % 100 == 0 and now - 250 < 3000:
+            released += pair.add_frame((now - 250) * MS, now - 250)
+        if now % 20 == 0 and now < 3500:
+            released += pair.add_scan(now * MS, now)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    assert [p.scan[0] - p.stamp_ns if p.scan is not None else None for p in released] == [0] * 30
+
+
 def test_the_late_scan_text_caps_the_wait_to_set_at_the_parameters_range() -> None:
     assert "set lidar.wait_s to 5 s or more" in late_scan_text(9 * 10**9, 8 * 10**9, 7 * 10**9, 200 * MS)
 
