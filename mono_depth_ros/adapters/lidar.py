@@ -140,16 +140,19 @@ class ScanPairing(Generic[T]):
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the
     images as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an
     older one is released as is when more arrive (8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late lose
-    most frames' own scans, silently). The scans kept are the last ``max_scans`` and any stamped within ``keep_ns``
-    of the newest (at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the
+    most frames' own scans, silently). The scans kept are the last ``max_scans`` and any a frame may still pair
+    with (:meth:`_oldest_needed_ns`: within ``max_age_ns`` of a frame held, or behind the newest scan by as much as
+    the scans ran ahead of the recent images, x1.25, plus ``max_age_ns``; at most ``keep_ns``, and ``keep_ns`` until
+    an image came; at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the
     way) still finds a fast LiDAR's scan of its stamp (the last 10 alone, 0.2 s of a 50 Hz LiDAR, had let every image
-    250 ms late take a scan 60 ms away). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
-    a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a restarted driver):
-    the cached scans, from before the jump, are dropped (they would make every choice "final" at once: ten frames
-    without their own scan), and the frames held then go first, with them (their own scans will not come; the next
-    are the new pass's). Each stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock
-    ahead of the camera's) are no jump (they cleared the scans at every frame, which then waited for the next scan).
-    Thread-safe.
+    250 ms late take a scan 60 ms away), and a prompt camera does not keep a dense LiDAR's last second (a 128-beam
+    Ouster at 20 Hz: 10 scans, 63 MB, not 21, 132 MB). A frame stamped more than max(1 s, ``max_age_ns``) before
+    the newest frame, or a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a
+    restarted driver): the cached scans, from before the jump, are dropped (they would make every choice "final" at
+    once: ten frames without their own scan), and the frames held then go first, with them (their own scans will not
+    come; the next are the new pass's). Each stream is compared with itself: frames stamped behind the scans (a
+    LiDAR on a clock ahead of the camera's) are no jump (they cleared the scans at every frame, which then waited for
+    the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
     has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
     (monotonic ns).
@@ -175,7 +178,8 @@ class ScanPairing(Generic[T]):
         self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=16)  # such frames: stamp, arrival, gap
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
-        self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and any within keep_ns of the newest
+        self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
+        self._leads: deque[int] = deque(maxlen=64)  # newest scan stamp minus image stamp as each image arrived
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
@@ -195,7 +199,8 @@ class ScanPairing(Generic[T]):
         with self._lock:
             before = self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
-            while len(self._scans) > self._max_scans and self._scans[0][0] < int(stamp_ns) - self._keep_ns:
+            oldest_needed = self._oldest_needed_ns(int(stamp_ns))
+            while len(self._scans) > self._max_scans and self._scans[0][0] < oldest_needed:
                 self._scans.popleft()
             self._scans_seen += 1
             self._gave_up = False
@@ -206,6 +211,8 @@ class ScanPairing(Generic[T]):
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
             before = self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
+            if (newest_scan := self._newest.get("scan")) is not None:
+                self._leads.append(newest_scan - int(stamp_ns))  # how far the scans at hand run ahead of the image
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
             return before + self._release()
 
@@ -243,10 +250,20 @@ class ScanPairing(Generic[T]):
             released = self._release(flush=True)
             self._scans.clear()
             self._gone.clear()  # scans of the new pass are no late scans of the old one's frames
+            self._leads.clear()
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
             self._newest = {}  # both streams start again
         self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
         return released
+
+    def _oldest_needed_ns(self, newest_ns: int) -> int:
+        """The oldest scan stamp a frame may still pair with, the newest scan stamped ``newest_ns``: ``max_age_ns``
+        before a frame held now, or before the stamp the next image may have, judged by how far the newest scan ran
+        ahead of the last 64 images as they arrived (the camera's lateness behind the LiDAR, x1.25); the span behind
+        the newest scan at most ``keep_ns``, and ``keep_ns`` until an image came (its lateness unknown)."""
+        span = int(max(0, max(self._leads)) * 1.25) + self.max_age_ns if self._leads else self._keep_ns
+        held = min((stamp for stamp, _, _, _ in self._waiting), default=newest_ns)
+        return min(newest_ns - min(span, self._keep_ns), held - self.max_age_ns)
 
     def _release(self, flush: bool = False) -> list[Paired[T]]:
         """The frames that can go now, oldest first (``flush``: every frame held, each with its best scan)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -293,6 +294,35 @@ def test_a_camera_later_than_a_fast_lidar_still_gets_the_scan_stamped_with_it() 
             released += pair.poll()
     assert len(released) == 30
     assert [p.scan[0] - p.stamp_ns if p.scan is not None else None for p in released] == [0] * 30
+
+
+class _Sweep:
+    """A scan the pairing keeps (weakly referenced here: alive while the pairing keeps it)."""
+
+
+def test_scans_are_kept_for_as_long_as_the_cameras_lateness_needs_not_a_second() -> None:
+    """A dense LiDAR (a 128-beam Ouster at 20 Hz, ~6.3 MB a sweep) whose scans arrive 50 ms after their stamp and a
+    camera whose images arrive 20 ms after theirs: each image's scan is the newest or still to come, yet the pairing
+    kept every scan of the last second, 20 of them (~126 MB), where the last 10 (main's bound) serve as well."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    alive: list[weakref.ref[_Sweep]] = []
+    offsets: list[int | None] = []
+    for now in range(3000):  # ms
+        clock.now_ns = now * MS
+        released = pair.poll()
+        if now >= 20 and (now - 20) % 50 == 0:
+            released += pair.add_frame((now - 20) * MS, now - 20)
+        if now >= 50 and (now - 50) % 50 == 0:
+            sweep = _Sweep()
+            alive.append(weakref.ref(sweep))
+            released += pair.add_scan((now - 50) * MS, sweep)
+            del sweep
+        offsets += [None if p.scan is None else p.scan[0] - p.stamp_ns for p in released]
+        del released
+    assert len(offsets) >= 55 and set(offsets) == {0}, offsets
+    kept = sum(ref() is not None for ref in alive)
+    assert kept <= 10, f"{kept} scans kept"
 
 
 def test_the_late_scan_text_caps_the_wait_to_set_at_the_parameters_range() -> None:
