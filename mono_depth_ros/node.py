@@ -225,7 +225,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=unpaired,
-                on_late=self._unused,  # a scan that came after lidar.wait_s: counted, and the wait to set logged
+                on_late=self._unused,  # a scan after lidar.wait_s, a frame let go: counted, the wait to set
                 clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
             self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK, raw.scan)

@@ -91,6 +91,18 @@ def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> s
     )
 
 
+def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) -> str:
+    """Why an image went on without waiting for its scan (``inputs_unused.lidar.held_full``): ``max_waiting`` images
+    were held, the oldest (stamped ``image_ns``) for ``held_ns``, less than ``lidar.wait_s``; the wait to set is the
+    time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them)."""
+    return (
+        f"{max_waiting} images were held for their LiDAR scan, the most the node holds: the image stamped "
+        f"{image_ns / 1e9:.3f} s went on {held_ns / 1e9:.3f} s after it came, before lidar.wait_s={wait_ns / 1e9:g} s,"
+        f" without waiting for its scan (or its TF); set lidar.wait_s to {math.floor(held_ns / 1e8) / 10:g} s or "
+        "less, or lower the camera rate"
+    )
+
+
 class UnpairedLog:
     """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
     frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
@@ -135,24 +147,25 @@ class ScanPairing(Generic[T]):
     arrives more than ``wait_ns`` after an image released without a final choice of its scan (timed out, or while
     the LiDAR was taken as stopped) would have arrived with the scan's stamp, within ``max_age_ns`` of that image and
     closer than the scan it went with: a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan,
-    silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not).
+    silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not);
+    and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more
+    than ``max_waiting`` were held (it went without its scan, silently).
 
-    Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the
-    images as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an
-    older one is released as is when more arrive (8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late lose
-    most frames' own scans, silently). The scans kept are the last ``max_scans`` and any a frame may still pair
-    with (:meth:`_oldest_needed_ns`: within ``max_age_ns`` of a frame held, or behind the newest scan by as much as
-    the scans ran ahead of the recent images, x1.25, plus ``max_age_ns``; at most ``keep_ns``, and ``keep_ns`` until
-    an image came; at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the
-    way) still finds a fast LiDAR's scan of its stamp (the last 10 alone, 0.2 s of a 50 Hz LiDAR, had let every image
-    250 ms late take a scan 60 ms away), and a prompt camera does not keep a dense LiDAR's last second (a 128-beam
-    Ouster at 20 Hz: 10 scans, 63 MB, not 21, 132 MB). A frame stamped more than max(1 s, ``max_age_ns``) before
-    the newest frame, or a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a
-    restarted driver): the cached scans, from before the jump, are dropped (they would make every choice "final" at
-    once: ten frames without their own scan), and the frames held then go first, with them (their own scans will not
-    come; the next are the new pass's). Each stream is compared with itself: frames stamped behind the scans (a
-    LiDAR on a clock ahead of the camera's) are no jump (they cleared the scans at every frame, which then waited for
-    the next scan). Thread-safe.
+    Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
+    as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
+    released as is when more arrive, counted (``on_late``: 8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late
+    lose most frames' own scans, silently). The scans kept are the last ``max_scans`` and any a frame may still pair
+    with (:meth:`_oldest_needed_ns`: within ``max_age_ns`` of a frame held, or behind the newest scan by as much as the
+    scans ran ahead of the recent images, x1.25, plus ``max_age_ns``; at most ``keep_ns``, and ``keep_ns`` until an
+    image came; at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the way)
+    still finds a fast LiDAR's scan of its stamp (the last 10 alone, 0.2 s of a 50 Hz LiDAR, had let every image 250 ms
+    late take a scan 60 ms away), and a prompt camera does not keep a dense LiDAR's last second (a 128-beam Ouster at 20
+    Hz: 10 scans, 63 MB, not 21, 132 MB). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
+    a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the
+    cached scans, from before the jump, are dropped (they would make every choice "final" at once: ten frames without
+    their own scan), and the frames held then go first, with them (their own scans will not come; the next are the new
+    pass's). Each stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the
+    camera's) are no jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
     has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
     (monotonic ns).
@@ -282,7 +295,11 @@ class ScanPairing(Generic[T]):
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
-            if (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
+            if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
+                if self._on_late is not None:
+                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
+                    self._on_late("lidar.held_full", text)
+            elif (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
                 self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp)))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives

@@ -296,6 +296,30 @@ def test_a_camera_later_than_a_fast_lidar_still_gets_the_scan_stamped_with_it() 
     assert [p.scan[0] - p.stamp_ns if p.scan is not None else None for p in released] == [0] * 30
 
 
+def test_frames_let_go_because_too_many_are_held_are_counted_with_the_wait_to_set() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans come 2.5 s after their stamp, lidar.wait_s 3 s (what the
+    after_wait warning advises): 90 frames would wait, the pairing holds 64 and let the oldest go after 2.1 s, each
+    without its scan (it came 0.4 s later, within the wait: no after_wait either), and nothing said so."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 3000 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(9000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 6000:
+            released += pair.add_frame(now * MS, now)
+        if now >= 2500 and (now - 2500) % 100 == 0 and now - 2500 <= 6000:
+            released += pair.add_scan((now - 2500) * MS, now - 2500)
+        if now % 10 == 0:
+            released += pair.poll()
+    lost = [p for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    assert len(released) == 182 and len(lost) > 100  # the bound, not the pairing, is what this test is about
+    assert len(reports) == len(lost), (len(reports), len(lost))
+    reason, text = reports[0]
+    assert reason == "lidar.held_full"
+    assert "64 images were held for their LiDAR scan" in text and "before lidar.wait_s=3 s" in text, text
+    assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
+
+
 class _Sweep:
     """A scan the pairing keeps (weakly referenced here: alive while the pairing keeps it)."""
 
