@@ -191,8 +191,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if compressed and not image_topic.endswith("/compressed"):
             image_topic += "/compressed"  # image_transport's naming: <base>/compressed
         image_type = CompressedImage if compressed else Image
-        self._approximate = config.sync.mode == "approximate"
-        self._external = config.model.backend == "external"
+        self._approximate, self._external = config.sync.mode == "approximate", config.model.backend == "external"
         info_topic = config.topics.camera_info
         raw = RawInputs(self, self._bad, self._factory, self._unused, self._stats.frame_received)  # CDR read ROS-free
         if self._approximate or self._external:
@@ -226,6 +225,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
                 wait_ns=int(config.lidar.wait_s * NS_PER_S),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=unpaired,
+                on_late=self._unused,  # a scan after lidar.wait_s, a frame let go: counted, the wait to set
                 clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
             )
             self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK, raw.scan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'tim
 from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
+MAX_SCANS_KEPT = 100  # ScanPairing's bound on the scans it keeps (a 100 Hz LiDAR's second)
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -77,6 +79,30 @@ def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: f
     return text
 
 
+def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> str:
+    """Why a scan came too late for its image (``inputs_unused.lidar.after_wait``): how long after the image arrived
+    it came (``late_ns``), and the ``lidar.wait_s`` that would have waited for it (20 % more, rounded up to 0.1 s,
+    at most the parameter's 5 s)."""
+    wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
+    return (
+        f"the scan stamped {scan_ns / 1e9:.3f} s came {late_ns / 1e9:.3f} s after the image stamped "
+        f"{image_ns / 1e9:.3f} s, which had gone on without it: longer than lidar.wait_s={wait_ns / 1e9:g} s; "
+        f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+    )
+
+
+def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) -> str:
+    """Why an image went on without waiting for its scan (``inputs_unused.lidar.held_full``): ``max_waiting`` images
+    were held, the oldest (stamped ``image_ns``) for ``held_ns``, less than ``lidar.wait_s``; the wait to set is the
+    time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them)."""
+    return (
+        f"{max_waiting} images were held for their LiDAR scan, the most the node holds: the image stamped "
+        f"{image_ns / 1e9:.3f} s went on {held_ns / 1e9:.3f} s after it came, before lidar.wait_s={wait_ns / 1e9:g} s,"
+        f" without waiting for its scan (or its TF); set lidar.wait_s to {math.floor(held_ns / 1e8) / 10:g} s or "
+        "less, or lower the camera rate"
+    )
+
+
 class UnpairedLog:
     """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
     frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
@@ -117,14 +143,29 @@ class ScanPairing(Generic[T]):
     ``on_unpaired(paired)`` is called for a frame released without a scan although scans are at hand, the nearest
     further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
     another clock); ``paired.nearest_ns`` is that scan's stamp.
+    ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
+    arrives more than ``wait_ns`` after an image released without a final choice of its scan (timed out, or while
+    the LiDAR was taken as stopped) would have arrived with the scan's stamp, within ``max_age_ns`` of that image and
+    closer than the scan it went with: a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan,
+    silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not);
+    and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more
+    than ``max_waiting`` were held (it went without its scan, silently).
 
-    Frames leave in arrival order. At most ``max_waiting`` frames are held; an older one is released as is when more
-    arrive. A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or a scan so before the newest
-    scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the cached scans, from before
-    the jump, are dropped (they would make every choice "final" at once: ten frames without their own scan), and the
-    frames held then go first, with them (their own scans will not come; the next are the new pass's). Each
-    stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the camera's) are no
-    jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
+    Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
+    as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
+    released as is when more arrive, counted (``on_late``: 8 let a 30 Hz camera waiting 0.4 s for a LiDAR 0.3 s late
+    lose most frames' own scans, silently). The scans kept are the last ``max_scans`` and any a frame may still pair
+    with (:meth:`_oldest_needed_ns`: within ``max_age_ns`` of a frame held, or behind the newest scan by as much as the
+    scans ran ahead of the recent images, x1.25, plus ``max_age_ns``; at most ``keep_ns``, and ``keep_ns`` until an
+    image came; at most :data:`MAX_SCANS_KEPT`): an image that arrives late (a GigE camera, a rectification on the way)
+    still finds a fast LiDAR's scan of its stamp (the last 10 alone, 0.2 s of a 50 Hz LiDAR, had let every image 250 ms
+    late take a scan 60 ms away), and a prompt camera does not keep a dense LiDAR's last second (a 128-beam Ouster at 20
+    Hz: 10 scans, 63 MB, not 21, 132 MB). A frame stamped more than max(1 s, ``max_age_ns``) before the newest frame, or
+    a scan so before the newest scan, means ROS time went back (a bag played with ``--loop``, a restarted driver): the
+    cached scans, from before the jump, are dropped (they would make every choice "final" at once: ten frames without
+    their own scan), and the frames held then go first, with them (their own scans will not come; the next are the new
+    pass's). Each stream is compared with itself: frames stamped behind the scans (a LiDAR on a clock ahead of the
+    camera's) are no jump (they cleared the scans at every frame, which then waited for the next scan). Thread-safe.
     Times: stamps in int ns (ROS time of the headers; the node gives a scan the middle of its sweep when the cloud
     has per-point times: :func:`~mono_depth_ros.core.msg_pointcloud2.sweep_middle_offset_ns`), waits on ``clock_ns``
     (monotonic ns).
@@ -136,16 +177,22 @@ class ScanPairing(Generic[T]):
         wait_ns: int,
         *,
         max_scans: int = 10,
-        max_waiting: int = 8,
+        max_waiting: int = 64,
+        keep_ns: int = TIME_JUMP_BACK_NS,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         ready: Callable[[T, tuple[int, Any]], bool] | None = None,
         on_unpaired: Callable[[Paired[T]], Any] | None = None,
+        on_late: Callable[[str, str], Any] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
+        self._on_late = on_late  # a scan that came after its frame went on without a final choice
+        self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=16)  # such frames: stamp, arrival, gap
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
-        self._scans: deque[tuple[int, Any]] = deque(maxlen=max_scans)
+        self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
+        self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
+        self._leads: deque[int] = deque(maxlen=64)  # newest scan stamp minus image stamp as each image arrived
         self._waiting: deque[tuple[int, int, int, T]] = deque()  # (stamp ns, arrival ns, scans seen then, item)
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
@@ -165,14 +212,20 @@ class ScanPairing(Generic[T]):
         with self._lock:
             before = self._forget_scans_after_a_jump_back("scan", int(stamp_ns))
             self._scans.append((int(stamp_ns), scan))
+            oldest_needed = self._oldest_needed_ns(int(stamp_ns))
+            while len(self._scans) > self._max_scans and self._scans[0][0] < oldest_needed:
+                self._scans.popleft()
             self._scans_seen += 1
             self._gave_up = False
+            self._late(int(stamp_ns))
             return before + self._release()
 
     def add_frame(self, stamp_ns: int, item: T) -> list[Paired[T]]:
         """Hold a frame; returns the frames (possibly this one) that can go now."""
         with self._lock:
             before = self._forget_scans_after_a_jump_back("frame", int(stamp_ns))
+            if (newest_scan := self._newest.get("scan")) is not None:
+                self._leads.append(newest_scan - int(stamp_ns))  # how far the scans at hand run ahead of the image
             self._waiting.append((int(stamp_ns), self._clock_ns(), self._scans_seen, item))
             return before + self._release()
 
@@ -192,6 +245,7 @@ class ScanPairing(Generic[T]):
         with self._lock:
             count = len(self._waiting)
             self._waiting.clear()
+            self._gone.clear()
             return count
 
     def scan_period_ns(self) -> int | None:
@@ -208,10 +262,21 @@ class ScanPairing(Generic[T]):
         if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             released = self._release(flush=True)
             self._scans.clear()
+            self._gone.clear()  # scans of the new pass are no late scans of the old one's frames
+            self._leads.clear()
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
             self._newest = {}  # both streams start again
         self._newest[stream] = max(stamp_ns, self._newest.get(stream, stamp_ns))
         return released
+
+    def _oldest_needed_ns(self, newest_ns: int) -> int:
+        """The oldest scan stamp a frame may still pair with, the newest scan stamped ``newest_ns``: ``max_age_ns``
+        before a frame held now, or before the stamp the next image may have, judged by how far the newest scan ran
+        ahead of the last 64 images as they arrived (the camera's lateness behind the LiDAR, x1.25); the span behind
+        the newest scan at most ``keep_ns``, and ``keep_ns`` until an image came (its lateness unknown)."""
+        span = int(max(0, max(self._leads)) * 1.25) + self.max_age_ns if self._leads else self._keep_ns
+        held = min((stamp for stamp, _, _, _ in self._waiting), default=newest_ns)
+        return min(newest_ns - min(span, self._keep_ns), held - self.max_age_ns)
 
     def _release(self, flush: bool = False) -> list[Paired[T]]:
         """The frames that can go now, oldest first (``flush``: every frame held, each with its best scan)."""
@@ -224,11 +289,18 @@ class ScanPairing(Generic[T]):
             stamp, arrived, scans_then, item = self._waiting[0]
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
+            gave_up = self._gave_up
             chosen = self._final(stamp, best, period)
             final = chosen and self._placed(item, best)
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
+            if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
+                if self._on_late is not None:
+                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
+                    self._on_late("lidar.held_full", text)
+            elif (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
+                self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp)))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -238,6 +310,19 @@ class ScanPairing(Generic[T]):
             if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
                 self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released
+
+    def _late(self, scan_ns: int) -> None:
+        """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
+        now = self._clock_ns()
+        for entry in list(self._gone):
+            stamp, arrived, gap = entry
+            distance = abs(scan_ns - stamp)
+            own_delay = now - arrived - max(0, scan_ns - stamp)  # after an image stamped as the scan would arrive
+            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
+                self._gone.remove(entry)  # one report a frame
+                if self._on_late is not None:
+                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
+                return
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""

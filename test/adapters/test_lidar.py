@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from mono_depth_ros.adapters.lidar import (
     PairingPoll,
     ScanPairing,
     UnpairedLog,
+    late_scan_text,
     lidar_scan_from_tf,
     lookup_cam_from_scan,
     no_scan_text,
@@ -209,6 +212,145 @@ def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
     assert at_once.scan is None and not at_once.timed_out
     pair.add_scan(400 * MS, "back")  # the LiDAR is back: frames wait for their scans again
     assert pair.add_frame(590 * MS, "held again") == []  # 190 ms from 400; the next (600) may be closer
+
+
+def stream(lag_ms: int, frames: int, stop_scans_at_ms: int | None = None, back_at_ms: int | None = None) -> Any:
+    """A 10 Hz camera and a 10 Hz LiDAR stamped alike, each image arriving at its stamp and its scan ``lag_ms``
+    later (none stamped from ``stop_scans_at_ms`` until ``back_at_ms``), polled every 10 ms; returns the frames
+    released and the ``on_late`` reports."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[str]] = []
+    for now in range(0, frames * 100 + 1000, 10):
+        clock.now_ns = now * MS
+        if now % 100 == 0 and now < frames * 100:
+            released += pair.add_frame(now * MS, f"image {now}")
+        stamp = now - lag_ms
+        stopped = stop_scans_at_ms is not None and stop_scans_at_ms <= stamp < (back_at_ms or 10**9)
+        if stamp >= 0 and stamp % 100 == 0 and stamp < frames * 100 and not stopped:
+            released += pair.add_scan(stamp * MS, f"scan {stamp}")
+        released += pair.poll()
+    return released, reports
+
+
+def test_scans_that_come_later_than_the_wait_are_reported_with_the_wait_to_set() -> None:
+    """Scans 300 ms after their image, lidar.wait_s 0.2 s: no frame got its own scan, and nothing said so."""
+    released, reports = stream(lag_ms=300, frames=20)
+    assert len(released) == 20 and not [p for p in released if p.scan is not None and p.scan[0] == p.stamp_ns]
+    assert len(reports) >= 15, reports
+    reason, text = reports[0]
+    assert reason == "lidar.after_wait"
+    assert "came 0.300 s after the image stamped" in text and "longer than lidar.wait_s=0.2 s" in text, text
+    assert "set lidar.wait_s to 0.4 s or more" in text, text
+
+
+@pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
+def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
+    lag_ms: int, stop_ms: int | None, back_ms: int | None
+) -> None:
+    """Scans 30 or 150 ms after their image each pair with their image; a LiDAR that stops and comes back (frames
+    went at once meanwhile, the first scan after it within the wait of those frames) is no LiDAR later than the
+    wait."""
+    released, reports = stream(lag_ms, 20, stop_ms, back_ms)
+    assert reports == []
+    if stop_ms is None:
+        assert all(p.scan is not None and p.scan[0] == p.stamp_ns for p in released)
+
+
+def test_a_30_hz_camera_gets_each_scan_a_lidar_delivers_within_the_wait() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans come 0.3 s after their stamp, lidar.wait_s 0.4 s (what the
+    after_wait warning advises): 10-12 frames wait at once. The pairing held at most 8 and let the oldest go as more
+    came, each without its scan: 18 of 91 frames got the scan nearest to them, the rest an older one, silently."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 400 * MS, clock_ns=clock)
+    released: list[Paired[int]] = []
+    for now in range(4000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 3000:
+            released += pair.add_frame(now * MS, now)
+        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 3000:
+            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 91
+    off_ms = [abs(p.scan[0] - p.stamp_ns) // MS if p.scan is not None else None for p in released]
+    assert all(off is not None and off <= 50 for off in off_ms), off_ms
+
+
+def test_a_camera_later_than_a_fast_lidar_still_gets_the_scan_stamped_with_it() -> None:
+    """Images that reach the node 0.25 s after their stamp (a GigE camera, a rectification on the way) and a 50 Hz
+    LiDAR delivered at once: the pairing kept the last 10 scans, 0.2 s of them, so each image's own scan was gone
+    when it arrived and every frame took one 60 ms away, silently. Scans are kept by time (1 s)."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    released: list[Paired[int]] = []
+    for now in range(4000):  # ms
+        clock.now_ns = now * MS
+        if now >= 250 and (now - 250) % 100 == 0 and now - 250 < 3000:
+            released += pair.add_frame((now - 250) * MS, now - 250)
+        if now % 20 == 0 and now < 3500:
+            released += pair.add_scan(now * MS, now)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    assert [p.scan[0] - p.stamp_ns if p.scan is not None else None for p in released] == [0] * 30
+
+
+def test_frames_let_go_because_too_many_are_held_are_counted_with_the_wait_to_set() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans come 2.5 s after their stamp, lidar.wait_s 3 s (what the
+    after_wait warning advises): 90 frames would wait, the pairing holds 64 and let the oldest go after 2.1 s, each
+    without its scan (it came 0.4 s later, within the wait: no after_wait either), and nothing said so."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 3000 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(9000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 6000:
+            released += pair.add_frame(now * MS, now)
+        if now >= 2500 and (now - 2500) % 100 == 0 and now - 2500 <= 6000:
+            released += pair.add_scan((now - 2500) * MS, now - 2500)
+        if now % 10 == 0:
+            released += pair.poll()
+    lost = [p for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    assert len(released) == 182 and len(lost) > 100  # the bound, not the pairing, is what this test is about
+    assert len(reports) == len(lost), (len(reports), len(lost))
+    reason, text = reports[0]
+    assert reason == "lidar.held_full"
+    assert "64 images were held for their LiDAR scan" in text and "before lidar.wait_s=3 s" in text, text
+    assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
+
+
+class _Sweep:
+    """A scan the pairing keeps (weakly referenced here: alive while the pairing keeps it)."""
+
+
+def test_scans_are_kept_for_as_long_as_the_cameras_lateness_needs_not_a_second() -> None:
+    """A dense LiDAR (a 128-beam Ouster at 20 Hz, ~6.3 MB a sweep) whose scans arrive 50 ms after their stamp and a
+    camera whose images arrive 20 ms after theirs: each image's scan is the newest or still to come, yet the pairing
+    kept every scan of the last second, 20 of them (~126 MB), where the last 10 (main's bound) serve as well."""
+    clock = FakeClock()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    alive: list[weakref.ref[_Sweep]] = []
+    offsets: list[int | None] = []
+    for now in range(3000):  # ms
+        clock.now_ns = now * MS
+        released = pair.poll()
+        if now >= 20 and (now - 20) % 50 == 0:
+            released += pair.add_frame((now - 20) * MS, now - 20)
+        if now >= 50 and (now - 50) % 50 == 0:
+            sweep = _Sweep()
+            alive.append(weakref.ref(sweep))
+            released += pair.add_scan((now - 50) * MS, sweep)
+            del sweep
+        offsets += [None if p.scan is None else p.scan[0] - p.stamp_ns for p in released]
+        del released
+    assert len(offsets) >= 55 and set(offsets) == {0}, offsets
+    kept = sum(ref() is not None for ref in alive)
+    assert kept <= 10, f"{kept} scans kept"
+
+
+def test_the_late_scan_text_caps_the_wait_to_set_at_the_parameters_range() -> None:
+    assert "set lidar.wait_s to 5 s or more" in late_scan_text(9 * 10**9, 8 * 10**9, 7 * 10**9, 200 * MS)
 
 
 def test_pairing_bounds_the_frames_it_holds() -> None:

@@ -7,6 +7,7 @@ through real subscriptions.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -447,3 +448,37 @@ def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
     for text in ("Image on /camera/image_raw (100000 bytes)", "CameraInfo on /camera/camera_info (60 bytes)"):
         assert f"cannot deserialise sensor_msgs/msg/{text}" in node.log, node.log[-3000:]
     assert "LiDAR scan not used (lidar.bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
+
+
+def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait_to_set(
+    node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """A LiDAR whose scans reach the node 0.3 s after their image's stamp (a driver that publishes a sweep once it is
+    processed, a busy network), past ``lidar.wait_s`` (0.2 s): every frame went on without its scan, the scans came
+    for frames already gone, and every depth image lost its LiDAR scale (``scale_reason: no LiDAR scan``) with
+    nothing in the log (the scans at hand were within ``max_age_s`` plus a period: no "not used" warning). Each scan
+    that comes for a frame gone after the wait is counted (``inputs_unused.lidar.after_wait``) and logged with how
+    late it came and the ``lidar.wait_s`` to set."""
+    before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    stamps: list[int] = []
+    pending: list[int] = []
+    for _ in range(15):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
+        stamps.append(feeder.probe.now_ns())
+        pending.append(stamps[-1])
+        feeder.publish_image(0, stamps[-1])
+        time.sleep(0.1)
+        while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
+            feeder.publish_scan(0, pending.pop(0))
+    time.sleep(0.3)
+    for stamp in pending:
+        feeder.publish_scan(0, stamp)
+    wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames whose scan was late")
+    after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+    late = int(after.get("inputs_unused.lidar.after_wait", "0")) - int(
+        before.get("inputs_unused.lidar.after_wait", "0")
+    )
+    assert late >= 5, after
+    assert accounted(after), after
+    assert "LiDAR scan not used (lidar.after_wait): the scan stamped" in node.log, node.log[-3000:]
+    advice = r"longer than lidar.wait_s=0.2 s; set lidar.wait_s to (0\.[4-9]|[1-5](\.\d)?) s or more"  # 0.3 s + load
+    assert re.search(advice, node.log), node.log[-3000:]
