@@ -39,6 +39,7 @@ from mono_depth_ros.models.hf_families import FAMILIES, Family, config_kind, oth
 from mono_depth_ros.models.hf_folder_checks import (
     FETCH_AGAIN,
     check_shard_index,
+    config_object,
     hub_kernel,
     other_task,
     remote_backbone,
@@ -143,6 +144,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"carries its backbone_config, {REMEDY}"
         )
         raise CheckpointError(msg)
+    config_object(config, transformers_module(), str(config_path))  # offline: after the Hub backbone check
     _check_weights(directory)  # after the config: the pickle remedy runs transformers on it
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
@@ -360,16 +362,16 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
-def network_multiple(config: dict[str, Any], model_type: str) -> int:
+def network_multiple(config: dict[str, Any], model_type: str, directory: Path) -> int:
     """The multiple of pixels a family's network maps whole: its ViT's patch (DINOv2: 14, DPT's ViT and BEiT: 16,
     from its backbone's config first), GLPN's total stride (32); 1 when its config names neither. A ViT floors its
     input to whole patches, and its map is then of the top-left part only (Depth Anything's head upsamples to
-    ``patches × 14``): a 50x167 input gives a 42x154 map."""
-    fields = {key: value for key, value in config.items() if key != "model_type"}
-    try:
-        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
-    except (ValueError, TypeError, KeyError):
-        return 1  # an unreadable config is refused with its reason where its spec is made
+    ``patches × 14``): a 50x167 input gives a 42x154 map.
+
+    Raises:
+        CheckpointError: a config field transformers refuses (:func:`~.hf_folder_checks.config_object`).
+    """
+    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
     strides = getattr(hf_config, "strides", None) if model_type == "glpn" else None
     if strides:
         return math.prod(int(stride) for stride in strides)
@@ -431,12 +433,7 @@ def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> f
     """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
     class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
     ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro)."""
-    fields = {key: value for key, value in config.items() if key != "model_type"}
-    try:
-        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
-    except (ValueError, TypeError, KeyError) as err:
-        msg = f"{directory}/config.json is not a valid {model_type} config ({err}); fetch the model again"
-        raise CheckpointError(msg) from None
+    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
     max_depth = getattr(hf_config, "max_depth", None)
     bins = getattr(hf_config, "bin_configurations", None)
     if max_depth is None and bins:
@@ -487,7 +484,7 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
     if family.fixed_input:
         _check_fixed_input(preprocessing, family.preprocessing(config), family)
     else:
-        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type), directory)
+        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type, directory), directory)
     # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
     ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
     metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
