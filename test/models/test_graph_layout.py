@@ -181,8 +181,8 @@ def test_a_map_has_its_inputs_aspect_within_its_rounding(
         ((364, 1232), (364, 1232), None),  # Depth Anything at whole patches
         ((616, 1064), (616, 1064), None),  # Metric3D's letterbox
         ((364, 1232), (375, 1242), None),  # a crop to whole patches: smaller (cropped_multiple's)
-        ((188, 621), (375, 1242), None),  # 1/2 .. 1/32 of the input
-        ((12, 39), (375, 1242), None),
+        ((188, 621), (375, 1242), None),  # 1/2 and 1/4 of the input (coarser: too_coarse's)
+        ((94, 311), (375, 1242), None),
         ((750, 2484), (375, 1242), None),  # a decoder that upsamples past its input
         ((64, 64), (32, 32), None),
         ((380, 1250), (375, 1242), None),  # larger, but not to a multiple: the aspect check's to judge
@@ -216,8 +216,7 @@ def test_a_map_of_its_input_padded_to_a_stride_multiple_is_told_from_the_sizes_a
         ((375, 1232), (375, 1242), None),  # 375 is no multiple of 14 (nor of any other): not a stride crop
         ((364, 1232), (364, 1232), None),  # whole patches: nothing cropped
         ((188, 621), (375, 1242), None),  # strides: a map of the whole input at a lower resolution
-        ((12, 39), (375, 1242), None),
-        ((26, 88), (375, 1242), None),  # the patch grid itself (its resolution, not a crop at the input's)
+        ((94, 310), (375, 1242), None),
         ((384, 1248), (375, 1242), None),  # padded: padded_multiple's
     ],
 )
@@ -236,3 +235,33 @@ def test_a_map_of_its_input_cropped_to_a_stride_multiple_is_refused_with_the_siz
     pattern = rf"for a {input_hw[0]}x{input_hw[1]} input: .*cropped to a multiple of {multiple} .*--input-size "
     with pytest.raises(ShapeError, match=pattern + rf"{map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of"):
         depth_map(output, 1, "o", "r", input_hw)
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "refused"),
+    [
+        ((26, 88), (375, 1242), True),  # DINOv2's patch grid of a KITTI frame: one value per 14x14 patch
+        ((24, 77), (384, 1232), True),  # a 16 px ViT's
+        ((12, 39), (375, 1242), True),  # a CNN's 1/32 bottleneck
+        ((24, 80), (192, 640), True),  # monodepth2's coarsest disparity (scale 3, 1/8)
+        ((48, 160), (192, 640), False),  # its scale 2 (1/4): a depth map at a lower resolution
+        ((188, 621), (375, 1242), False),  # 1/2
+        ((1, 1), (1, 1), False),
+    ],
+)
+def test_a_map_at_a_patch_grid_resolution_is_refused_naming_its_resolution(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], refused: bool
+) -> None:
+    """A 26x88 map for a 375x1242 input (a ViT graph's token map, or the coarsest output of a multi-scale decoder)
+    was taken and upsampled over the camera: every depth smeared over a 14x14 block, published as the depth at the
+    camera's resolution. Refused, naming the map, the pixels per value and the remedy; 1/2 and 1/4 maps are taken."""
+    output = torch.ones(1, 1, *map_hw)
+    if not refused:
+        assert depth_map(output, 1, "o", "name the depth output", input_hw).shape == (1, 1, *map_hw)
+        return
+    pattern = (
+        rf"o is \(1, 1, {map_hw[0]}, {map_hw[1]}\) for a {input_hw[0]}x{input_hw[1]} input: one value per "
+        rf"{input_hw[0] / map_hw[0]:.0f}x{input_hw[1] / map_hw[1]:.0f} pixels .*; name the depth output"
+    )
+    with pytest.raises(ShapeError, match=pattern):
+        depth_map(output, 1, "o", "name the depth output", input_hw)

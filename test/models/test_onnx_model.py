@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TensorOutput
@@ -658,3 +659,26 @@ def test_a_model_linked_alone_reads_the_sidecars_beside_its_target_and_a_snapsho
     spec["output_kind"] = "relative_inverse"  # a spec beside the link (a snapshot's own file) wins
     spec_path_for(link).write_text(json.dumps(spec))
     assert OnnxBackend(link, CPU).spec.output_kind is OutputKind.RELATIVE_INVERSE
+
+
+class _PatchGrid(torch.nn.Module):
+    """A ViT graph's token map as its output: one value per 14x14 patch (DINOv2's patch embedding, floored)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.avg_pool2d(x.abs().sum(1, keepdim=True), 14) + 1.0
+
+
+def test_a_graph_whose_output_is_its_patch_grid_is_refused_per_frame(tmp_path: Path) -> None:
+    """A 375x1242 KITTI frame through a graph whose depth output is its 26x88 patch grid was published at 375x1242
+    without a word: one depth per 14x14 block, bilinearly smeared. Each frame is refused naming the map."""
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+
+    path = legacy_onnx(_PatchGrid(), torch.zeros(1, 3, 375, 1242), tmp_path / "grid.onnx", ["pixel_values"],
+                       ["depth"])  # fmt: skip
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+    image = np.zeros((375, 1242, 3), dtype=np.uint8)
+    with pytest.raises(ShapeError, match=r"\(1, 1, 26, 88\) for a 375x1242 input: one value per 14x14 pixels"):
+        estimator.predict(image)
