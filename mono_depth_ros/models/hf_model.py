@@ -107,6 +107,14 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg) from None
     model_type = config.get("model_type")
     classes = depth_model_classes()
+    if model_type not in classes and config.get("auto_map"):
+        msg = (
+            f"{config_path} is a model_type {model_type!r} model that runs only on its own code (auto_map: "
+            f"{_own_code(config['auto_map'])}), Python files in the folder: the node never runs a model folder's "
+            f"code (trust_remote_code stays off); export it to ONNX where that code may run and load it with "
+            f"model.backend: onnx, or fetch a transformers depth model (depth models: {', '.join(classes)})"
+        )
+        raise CheckpointError(msg)
     if model_type not in classes:
         msg = (
             f"{config_path} is for model_type {model_type!r}, which is not a depth model of transformers "
@@ -156,6 +164,17 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             model_type,
         )
     return config
+
+
+def _own_code(auto_map: Any) -> str:
+    """The class a config.json's ``auto_map`` names for the model (its depth class, else its model class, else its
+    first entry), for messages."""
+    if not isinstance(auto_map, dict):
+        return str(auto_map)
+    for key in ("AutoModelForDepthEstimation", "AutoModel"):
+        if key in auto_map:
+            return str(auto_map[key])
+    return str(next(iter(auto_map.values()), auto_map))
 
 
 def _check_weights(directory: Path) -> None:

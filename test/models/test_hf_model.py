@@ -456,6 +456,26 @@ def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pyte
     assert "custom code (auto_map: custom.Model) is never run" in caplog.text
 
 
+def test_a_model_that_runs_only_on_its_own_code_is_refused_saying_so(tmp_path: Path) -> None:
+    """A Hub "remote code" model whose model_type transformers does not have (its classes in the folder's Python
+    files, auto_map): refused, its code never imported, with the reason (the folder's code is never run) and what
+    runs it instead; it was refused as 'not a depth model of transformers', which reads as if a newer transformers
+    would load it."""
+    model = write_tiny_family("glpn", tmp_path / "model")
+    marker = tmp_path / "imported"
+    config = json.loads((model / "config.json").read_text())
+    config.update(model_type="my_depth", architectures=["MyDepthModel"])
+    config["auto_map"] = {"AutoConfig": "custom.MyConfig", "AutoModel": "custom.MyDepthModel"}
+    (model / "config.json").write_text(json.dumps(config))
+    (model / "custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(CheckpointError) as refused:
+        load_transformers_model(model, CPU)
+    message = str(refused.value)
+    assert not marker.exists()
+    assert "model_type 'my_depth'" in message and "its own code (auto_map: custom.MyDepthModel)" in message
+    assert "never runs a model folder's code" in message and "export it to ONNX" in message
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)
