@@ -118,13 +118,14 @@ def _config_errors() -> tuple[type[Exception], ...]:
     return (ValueError, TypeError, KeyError, StrictDataclassError)
 
 
-def config_object(config: dict[str, Any], library: Any, source: str) -> Any:
+def config_object(config: dict[str, Any], library: Any, source: str, remedy: str = "fetch the model again") -> Any:
     """The transformers config object of a parsed ``config.json`` (``model_type`` included), built offline.
 
     Args:
         config: the parsed file (or a checkpoint's copy of it).
         library: the ``transformers`` module.
         source: what to name in the error (``DIR/config.json``).
+        remedy: the other way out the error names.
 
     Raises:
         CheckpointError: a field the installed transformers refuses (transformers 5 checks types: a ``max_depth``
@@ -140,6 +141,6 @@ def config_object(config: dict[str, Any], library: Any, source: str) -> Any:
         msg = (
             f"{source} is not a {config.get('model_type')} config transformers {library.__version__} accepts "
             f"({detail}); write that field as the type it names (a whole number such as 20 where it expects int), "
-            f"or fetch the model again"
+            f"or {remedy}"
         )
         raise CheckpointError(msg) from None

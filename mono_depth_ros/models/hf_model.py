@@ -547,7 +547,8 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
     """Registry builder: the network a ``transformers`` spec describes, with random weights.
 
     Raises:
-        ConfigError: params without model_type / config. CheckpointError: a config naming a Hub backbone or kernel.
+        ConfigError: params without model_type / config. CheckpointError: a config naming a Hub backbone or kernel,
+            or a field the installed transformers refuses (:func:`~.hf_folder_checks.config_object`).
     """
     try:
         model_type = str(spec.params["model_type"])
@@ -565,7 +566,9 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
         )
         raise CheckpointError(msg)
     library = transformers_module()
-    hf_config = library.AutoConfig.for_model(model_type, **config)
+    typed = {**config, "model_type": model_type}
+    later = "load the checkpoint with the transformers version it was saved under"  # the spec is inside the file
+    hf_config = config_object(typed, library, "a transformers spec's config (its checkpoint's)", later)
     # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
     # and a half-precision network fails on the float32 input (model.precision decides the precision)
     hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{dtype_argument(library): torch.float32})

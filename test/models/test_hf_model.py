@@ -563,6 +563,23 @@ def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, k
     np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
 
 
+def test_a_checkpoint_whose_spec_config_transformers_refuses_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """A checkpoint saved where transformers took a float max_depth (4.x checks no types) keeps it in its spec's
+    config: opening it under transformers 5 gave huggingface_hub's StrictDataclassFieldValidationError traceback
+    from the registry's builder instead of the loader's error naming the field."""
+    from dataclasses import replace
+
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+
+    backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
+    config = {**spec.params["config"], "max_depth": 80.0}
+    old = replace(spec, params={**spec.params, "config": config})
+    checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), old)
+    pattern = r"field 'max_depth'.*expected int, got float \(value: 80\.0\).*whole number such as 20.*saved under"
+    with pytest.raises(CheckpointError, match=pattern):
+        _estimator(checkpoint)
+
+
 def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> None:
     """ZoeDepthImageProcessor's class default ensure_multiple_of is 1/32, which save_pretrained writes (0.03125):
     transformers rounds to no multiple at all; here the family's 32 holds (loading failed with ZeroDivisionError)."""
