@@ -448,6 +448,23 @@ def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing
     raise CheckpointError(msg)
 
 
+def _bin_max_depth(entry: Any, index: int, directory: Path) -> float:
+    """The ``max_depth`` (metres) of ZoeDepth's bin configuration ``index``.
+
+    Raises:
+        CheckpointError: an entry without one, or whose value is no positive number, named with it.
+    """
+    value = entry.get("max_depth") if isinstance(entry, dict) else None
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        shown = f"max_depth {value!r}" if isinstance(entry, dict) and "max_depth" in entry else "no max_depth"
+        msg = (
+            f"{directory}/config.json: bin_configurations[{index}] has {shown}: each ZoeDepth head needs its "
+            f"max_depth in metres (e.g. 10.0 for NYU, 80.0 for KITTI); fix the entry or fetch the model again"
+        )
+        raise CheckpointError(msg)
+    return float(value)
+
+
 def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
     """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
     class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
@@ -456,7 +473,7 @@ def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> f
     max_depth = getattr(hf_config, "max_depth", None)
     bins = getattr(hf_config, "bin_configurations", None)
     if max_depth is None and bins:
-        max_depth = max(float(entry["max_depth"]) for entry in bins)
+        max_depth = max(_bin_max_depth(entry, index, directory) for index, entry in enumerate(bins))
     return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
 
 

@@ -534,6 +534,28 @@ def test_a_config_without_max_depth_gets_its_config_class_default(
     assert spec.max_depth_m == metres
 
 
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        ({"n_bins": 16, "min_depth": 0.001, "name": "kitti"}, "no max_depth"),  # was KeyError('max_depth')
+        ({"n_bins": 16, "min_depth": 0.001, "max_depth": "ten"}, "max_depth 'ten'"),  # float('ten')'s ValueError
+        ({"n_bins": 16, "min_depth": 0.001, "max_depth": None}, "max_depth None"),  # float(None)'s TypeError
+    ],
+)
+def test_a_zoedepth_bin_configuration_without_a_max_depth_in_metres_is_a_checkpoint_error(
+    entry: dict[str, object], shown: str, tmp_path: Path
+) -> None:
+    """ZoeDepth's range is its bin configurations' widest max_depth: an entry without a number there crashed
+    transformers_spec with a bare KeyError / ValueError / TypeError traceback."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+
+    bins = [{"n_bins": 16, "min_depth": 0.001, "max_depth": 10.0, "name": "nyu"}, entry]
+    config: dict[str, object] = {"model_type": "zoedepth", "bin_configurations": bins}
+    pattern = rf"config\.json: bin_configurations\[1\] has {shown}: .*max_depth in metres"
+    with pytest.raises(CheckpointError, match=pattern):
+        transformers_spec(config, family_of("zoedepth"), tmp_path)
+
+
 def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at_load(tmp_path: Path) -> None:
     """The tiny Depth Pro runs 256x256 (patch 64 / ratio 0.25): a 384 processor would fail at the first frame."""
     directory = write_tiny_family("depth_pro", tmp_path / "dp")
