@@ -138,9 +138,26 @@ def config_object(config: dict[str, Any], library: Any, source: str, remedy: str
         cause = err.__cause__ if err.__cause__ is not None else err
         detail = " ".join(f"{first_line(err)} {cause}".split()) if cause is not err else " ".join(str(err).split())
         detail = re.sub(r"<class '(\w+)'>", r"\1", detail)[:300]
+        detail += "".join(f"; it has {key}: {value!r}" for key, value in _unshown(fields, detail))
+        fix = (
+            "write that field as one of the values it lists"  # a value of the right type that transformers refuses
+            if "one of" in detail
+            else "write that field as the type it names (a whole number such as 20 where it expects int)"
+        )
         msg = (
             f"{source} is not a {config.get('model_type')} config transformers {library.__version__} accepts "
-            f"({detail}); write that field as the type it names (a whole number such as 20 where it expects int), "
-            f"or {remedy}"
+            f"({detail}); {fix}, or {remedy}"
         )
         raise CheckpointError(msg) from None
+
+
+def _unshown(fields: dict[str, Any], detail: str) -> list[tuple[str, Any]]:
+    """The plain (str, number, bool) fields a refusal's ``detail`` names without their value (a class validator's
+    ``depth_estimation_type must be one of [...]``, or ``got bogus`` unquoted), to name it."""
+    return [
+        (key, value)
+        for key, value in fields.items()
+        if isinstance(value, str | int | float | bool)
+        and re.search(rf"\b{re.escape(key)}\b", detail)
+        and repr(value) not in detail
+    ]
