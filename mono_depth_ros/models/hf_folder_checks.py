@@ -118,7 +118,9 @@ def _config_errors() -> tuple[type[Exception], ...]:
     return (ValueError, TypeError, KeyError, StrictDataclassError)
 
 
-def config_object(config: dict[str, Any], library: Any, source: str, remedy: str = "fetch the model again") -> Any:
+def config_object(
+    config: dict[str, Any], library: Any, source: str, remedy: str = "fetch the model again", editable: bool = True
+) -> Any:
     """The transformers config object of a parsed ``config.json`` (``model_type`` included), built offline.
 
     Args:
@@ -126,6 +128,8 @@ def config_object(config: dict[str, Any], library: Any, source: str, remedy: str
         library: the ``transformers`` module.
         source: what to name in the error (``DIR/config.json``).
         remedy: the other way out the error names.
+        editable: whether a user can write the field (a config.json: the error says how); False for a checkpoint's
+            spec, which is inside the file (the error gives ``remedy`` alone).
 
     Raises:
         CheckpointError: a field the installed transformers refuses (transformers 5 checks types: a ``max_depth``
@@ -146,7 +150,7 @@ def config_object(config: dict[str, Any], library: Any, source: str, remedy: str
         )
         msg = (
             f"{source} is not a {config.get('model_type')} config transformers {library.__version__} accepts "
-            f"({detail}); {fix}, or {remedy}"
+            f"({detail}); {f'{fix}, or ' if editable else ''}{remedy}"
         )
         raise CheckpointError(msg) from None
 

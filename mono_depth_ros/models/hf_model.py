@@ -584,8 +584,11 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
         raise CheckpointError(msg)
     library = transformers_module()
     typed = {**config, "model_type": model_type}
-    later = "load the checkpoint with the transformers version it was saved under"  # the spec is inside the file
-    hf_config = config_object(typed, library, "a transformers spec's config (its checkpoint's)", later)
+    saved = config.get("transformers_version")  # config.json's, kept in the spec
+    version = f"transformers {saved}" if saved else "the transformers version"
+    later = f"run it under {version} that saved it"
+    source = "a transformers spec's config (its checkpoint's)"
+    hf_config = config_object(typed, library, source, later, editable=False)  # the spec is inside the file
     # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
     # and a half-precision network fails on the float32 input (model.precision decides the precision)
     hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{dtype_argument(library): torch.float32})
