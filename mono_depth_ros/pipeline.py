@@ -118,6 +118,7 @@ class ScaleStatus:
     age_ns: int = 0
     reason: str = ""
     output_kind: str = ""  # what the model's prediction meant this frame (empty: not recorded)
+    model_map: str = ""  # the network's map when much coarser than its input (EstimatorSource.coarse_map), upsampled
     lidar_points_in_image: int | None = None  # the paired scan's points inside the image (None: no scan this frame)
     lidar_points_used: int | None = None  # of those, kept for the fit (in range, not occluded)
     lidar_lag_ns: int | None = None  # image stamp - scan stamp (its sweep's middle; ns; negative: scan after image)
@@ -138,6 +139,8 @@ class ScaleStatus:
         ]
         if self.output_kind:
             values.append(("output_kind", self.output_kind))
+        if self.model_map:
+            values.append(("model_map", self.model_map))
         if self.lidar_points_in_image is not None:  # a scan was paired with this frame
             values += [("lidar_points_in_image", str(self.lidar_points_in_image))]
             values += [("lidar_points_used", str(self.lidar_points_used))]
@@ -510,6 +513,7 @@ class DepthPipeline:
             age_ns=int(result.age_ns),
             reason=str(result.reason),
             output_kind=kind.value,
+            model_map=str(getattr(resizing, "coarse_map", "")),
             lidar_points_in_image=None if result.projection is None else int(result.projection.n_in_image),
             lidar_points_used=None if result.projection is None else int(result.projection.n_kept),
             lidar_lag_ns=None if result.lidar_lag_ns is None else int(result.lidar_lag_ns),

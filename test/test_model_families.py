@@ -55,11 +55,17 @@ def _diagnostic_values(out: dict[str, list[tuple[int, Any]]]) -> list[dict[str, 
 
 
 def _run(
-    tmp_path: Path, model_dir: Path, frames: list[KittiFrame], scale_mode: str, lidar: bool = True, kind: str = ""
+    tmp_path: Path,
+    model_dir: Path,
+    frames: list[KittiFrame],
+    scale_mode: str,
+    lidar: bool = True,
+    kind: str = "",
+    backend: str = "transformers",
 ) -> Any:
     written = write_kitti_bag(tmp_path / "in", frames, lidar=lidar)
     params = {
-        "model.backend": "transformers", "model.weights": str(model_dir), "device": "cpu", "model.golden_check": "off",
+        "model.backend": backend, "model.weights": str(model_dir), "device": "cpu", "model.golden_check": "off",
         "lidar_topic": "/lidar/points", "scale.mode": scale_mode, "model.warmup_height": 0, "model.output_kind": kind,
     }  # fmt: skip
     args = [item for key, value in params.items() for item in ("--param", f"{key}={value}")]
@@ -196,3 +202,32 @@ def test_a_dinov2_dpt_publishes_its_metres(tmp_path: Path, kitti_frames: list[Ki
         assert finite.mean() > 0.5
         expected = _direct(model_dir, bag_frame.frame, depth_m.shape, None)
         np.testing.assert_allclose(depth_m[finite], expected[finite], rtol=2e-3)  # metres passed through
+
+
+def test_a_model_whose_map_is_its_patch_grid_publishes_every_frame_upsampled(
+    tmp_path: Path, kitti_frames: list[KittiFrame]
+) -> None:
+    """An ONNX graph whose depth output is its 26x88 patch grid (a ViT's linear depth head) through `mono-depth bag`
+    on real KITTI frames: every frame is published at the camera's size (the coarse map upsampled), and /diagnostics
+    says what the map is (model_map); refused per frame, the run published nothing."""
+    import torch
+    from torch.nn import functional
+
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+    from test.models.tiny_models import legacy_onnx
+
+    class PatchGrid(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return functional.avg_pool2d(x.abs().sum(1, keepdim=True), 14) + 1.0
+
+    path = legacy_onnx(PatchGrid(), torch.zeros(1, 3, 375, 1242), tmp_path / "grid.onnx", ["pixel_values"], ["depth"])
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    written, out = _run(tmp_path, path, kitti_frames, "none", backend="onnx")
+    depths = _published(out, written)
+    for bag_frame, depth_m in zip(written, depths, strict=True):
+        assert depth_m.shape == bag_frame.frame.rgb.shape[:2] and np.isfinite(depth_m).mean() > 0.9
+    diagnostics = _diagnostic_values(out)
+    note = "26x88 for a 375x1242 input, one value per 14x14 pixels"
+    assert diagnostics and {values.get("model_map") for values in diagnostics} == {note}

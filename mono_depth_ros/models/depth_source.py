@@ -107,6 +107,11 @@ class EstimatorSource:
         return self.estimator.device
 
     @property
+    def coarse_map(self) -> str:
+        """The network's map when much coarser than its input (:attr:`DepthEstimator.coarse_map`), else empty."""
+        return self.estimator.coarse_map
+
+    @property
     def training_focal(self) -> tuple[float, ...]:
         """``(fx / width, fy / height)`` of the network's training images (ModelSpec); empty when unknown."""
         return self.estimator.spec.training_focal

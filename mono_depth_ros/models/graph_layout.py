@@ -190,7 +190,9 @@ def depth_map(
             layout, or a map of the input padded or cropped to the network's stride: :data:`STRIDE_REMEDY`), which
             would be stretched over the camera image; or a map of the input padded up (:func:`padded_multiple`) or
             cropped down (:func:`cropped_multiple`) to a multiple of the network's stride, whose padding or crop
-            would be spread over the camera image, naming the size at which it pads or crops nothing.
+            would be spread over the camera image, naming the size at which it pads or crops nothing. A map of
+            :data:`COARSEST` or more input pixels per value (:func:`coarse_map`) is returned: a coarse depth map is
+            still one (DORN's is 1/8 of its input), which the engine upsamples and says so once.
     """
     result = as_b1hw(output, batch_size)
     if result.ndim != 4 or result.shape[0] != batch_size or result.shape[1] != 1:
@@ -228,6 +230,30 @@ def depth_map(
         )
         raise ShapeError(msg)
     return result
+
+
+COARSEST = 8
+"""Input pixels per map value, on both sides, from which a model's map is worth a word: the patch grid of a ViT
+(14, 16) with a linear depth head, a stride-8 CNN head (DORN), a multi-scale decoder's coarsest output (monodepth2's
+scale 3, first in its outputs dict) or an export without its final upsampling. Most depth networks return their
+input's resolution, or a half or a quarter of it."""
+
+
+def too_coarse(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> bool:
+    """Whether a ``map_hw`` map of an ``input_hw`` input holds one value per :data:`COARSEST` or more input pixels
+    on both sides (26x88 for 375x1242: DINOv2's patch grid)."""
+    return all(side * COARSEST <= seen for side, seen in zip(map_hw, input_hw, strict=True))
+
+
+def coarse_map(map_hw: tuple[int, int], input_hw: tuple[int, int]) -> str | None:
+    """What a :func:`too_coarse` map is, for the log and ``/diagnostics`` (``26x88 for a 375x1242 input, one value
+    per 14x14 pixels``); None for a finer one."""
+    if not too_coarse(map_hw, input_hw):
+        return None
+    rows, cols = input_hw[0] / map_hw[0], input_hw[1] / map_hw[1]
+    return (
+        f"{map_hw[0]}x{map_hw[1]} for a {input_hw[0]}x{input_hw[1]} input, one value per {rows:.0f}x{cols:.0f} pixels"
+    )
 
 
 STRIDE_MULTIPLES = (64, 32, 16, 14, 8)

@@ -12,11 +12,12 @@ depth head.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, first_line
 
 FETCH_AGAIN = "fetch it with `mono-depth weights fetch REPO_ID --to DIR` on a machine with internet and copy DIR here"
 
@@ -105,3 +106,62 @@ def check_shard_index(directory: Path) -> None:
         if not (directory / name).is_file():
             msg = f"{index_path} names the shard {name!r}, which is not a file in {directory}; fetch the model again"
             raise CheckpointError(msg)
+
+
+def _config_errors() -> tuple[type[Exception], ...]:
+    """What building a config object raises on a field it refuses: ValueError / TypeError / KeyError, and (transformers
+    5) huggingface_hub's strict-dataclass validation error, which is none of them."""
+    try:
+        from huggingface_hub.errors import StrictDataclassError
+    except ImportError:  # an older huggingface_hub: transformers validates nothing by type
+        return (ValueError, TypeError, KeyError)
+    return (ValueError, TypeError, KeyError, StrictDataclassError)
+
+
+def config_object(
+    config: dict[str, Any], library: Any, source: str, remedy: str = "fetch the model again", editable: bool = True
+) -> Any:
+    """The transformers config object of a parsed ``config.json`` (``model_type`` included), built offline.
+
+    Args:
+        config: the parsed file (or a checkpoint's copy of it).
+        library: the ``transformers`` module.
+        source: what to name in the error (``DIR/config.json``).
+        remedy: the other way out the error names.
+        editable: whether a user can write the field (a config.json: the error says how); False for a checkpoint's
+            spec, which is inside the file (the error gives ``remedy`` alone).
+
+    Raises:
+        CheckpointError: a field the installed transformers refuses (transformers 5 checks types: a ``max_depth``
+            of 20.0 or "20" where it expects an int), named with its value.
+    """
+    fields = {key: value for key, value in config.items() if key != "model_type"}
+    try:
+        return library.AutoConfig.for_model(str(config.get("model_type")), **fields)
+    except _config_errors() as err:
+        cause = err.__cause__ if err.__cause__ is not None else err
+        detail = " ".join(f"{first_line(err)} {cause}".split()) if cause is not err else " ".join(str(err).split())
+        detail = re.sub(r"<class '(\w+)'>", r"\1", detail)[:300]
+        detail += "".join(f"; it has {key}: {value!r}" for key, value in _unshown(fields, detail))
+        fix = (
+            "write that field as one of the values it lists"  # a value of the right type that transformers refuses
+            if "one of" in detail
+            else "write that field as the type it names (a whole number such as 20 where it expects int)"
+        )
+        msg = (
+            f"{source} is not a {config.get('model_type')} config transformers {library.__version__} accepts "
+            f"({detail}); {f'{fix}, or ' if editable else ''}{remedy}"
+        )
+        raise CheckpointError(msg) from None
+
+
+def _unshown(fields: dict[str, Any], detail: str) -> list[tuple[str, Any]]:
+    """The plain (str, number, bool) fields a refusal's ``detail`` names without their value (a class validator's
+    ``depth_estimation_type must be one of [...]``, or ``got bogus`` unquoted), to name it."""
+    return [
+        (key, value)
+        for key, value in fields.items()
+        if isinstance(value, str | int | float | bool)
+        and re.search(rf"\b{re.escape(key)}\b", detail)
+        and repr(value) not in detail
+    ]

@@ -39,6 +39,7 @@ from mono_depth_ros.models.hf_families import FAMILIES, Family, config_kind, oth
 from mono_depth_ros.models.hf_folder_checks import (
     FETCH_AGAIN,
     check_shard_index,
+    config_object,
     hub_kernel,
     other_task,
     remote_backbone,
@@ -106,6 +107,14 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg) from None
     model_type = config.get("model_type")
     classes = depth_model_classes()
+    if model_type not in classes and config.get("auto_map"):
+        msg = (
+            f"{config_path} is a model_type {model_type!r} model that runs only on its own code (auto_map: "
+            f"{_own_code(config['auto_map'])}), Python files in the folder: the node never runs a model folder's "
+            f"code (trust_remote_code stays off); export it to ONNX where that code may run and load it with "
+            f"model.backend: onnx, or fetch a transformers depth model (depth models: {', '.join(classes)})"
+        )
+        raise CheckpointError(msg)
     if model_type not in classes:
         msg = (
             f"{config_path} is for model_type {model_type!r}, which is not a depth model of transformers "
@@ -143,6 +152,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"carries its backbone_config, {REMEDY}"
         )
         raise CheckpointError(msg)
+    config_object(config, transformers_module(), str(config_path))  # offline: after the Hub backbone check
     _check_weights(directory)  # after the config: the pickle remedy runs transformers on it
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
@@ -154,6 +164,17 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             model_type,
         )
     return config
+
+
+def _own_code(auto_map: Any) -> str:
+    """The class a config.json's ``auto_map`` names for the model (its depth class, else its model class, else its
+    first entry), for messages."""
+    if not isinstance(auto_map, dict):
+        return str(auto_map)
+    for key in ("AutoModelForDepthEstimation", "AutoModel"):
+        if key in auto_map:
+            return str(auto_map[key])
+    return str(next(iter(auto_map.values()), auto_map))
 
 
 def _check_weights(directory: Path) -> None:
@@ -360,16 +381,16 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
-def network_multiple(config: dict[str, Any], model_type: str) -> int:
+def network_multiple(config: dict[str, Any], model_type: str, directory: Path) -> int:
     """The multiple of pixels a family's network maps whole: its ViT's patch (DINOv2: 14, DPT's ViT and BEiT: 16,
     from its backbone's config first), GLPN's total stride (32); 1 when its config names neither. A ViT floors its
     input to whole patches, and its map is then of the top-left part only (Depth Anything's head upsamples to
-    ``patches × 14``): a 50x167 input gives a 42x154 map."""
-    fields = {key: value for key, value in config.items() if key != "model_type"}
-    try:
-        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
-    except (ValueError, TypeError, KeyError):
-        return 1  # an unreadable config is refused with its reason where its spec is made
+    ``patches × 14``): a 50x167 input gives a 42x154 map.
+
+    Raises:
+        CheckpointError: a config field transformers refuses (:func:`~.hf_folder_checks.config_object`).
+    """
+    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
     strides = getattr(hf_config, "strides", None) if model_type == "glpn" else None
     if strides:
         return math.prod(int(stride) for stride in strides)
@@ -427,20 +448,32 @@ def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing
     raise CheckpointError(msg)
 
 
+def _bin_max_depth(entry: Any, index: int, directory: Path) -> float:
+    """The ``max_depth`` (metres) of ZoeDepth's bin configuration ``index``.
+
+    Raises:
+        CheckpointError: an entry without one, or whose value is no positive number, named with it.
+    """
+    value = entry.get("max_depth") if isinstance(entry, dict) else None
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        shown = f"max_depth {value!r}" if isinstance(entry, dict) and "max_depth" in entry else "no max_depth"
+        msg = (
+            f"{directory}/config.json: bin_configurations[{index}] has {shown}: each ZoeDepth head needs its "
+            f"max_depth in metres (e.g. 10.0 for NYU, 80.0 for KITTI); fix the entry or fetch the model again"
+        )
+        raise CheckpointError(msg)
+    return float(value)
+
+
 def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
     """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
     class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
     ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro)."""
-    fields = {key: value for key, value in config.items() if key != "model_type"}
-    try:
-        hf_config = transformers_module().AutoConfig.for_model(model_type, **fields)
-    except (ValueError, TypeError, KeyError) as err:
-        msg = f"{directory}/config.json is not a valid {model_type} config ({err}); fetch the model again"
-        raise CheckpointError(msg) from None
+    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
     max_depth = getattr(hf_config, "max_depth", None)
     bins = getattr(hf_config, "bin_configurations", None)
     if max_depth is None and bins:
-        max_depth = max(float(entry["max_depth"]) for entry in bins)
+        max_depth = max(_bin_max_depth(entry, index, directory) for index, entry in enumerate(bins))
     return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
 
 
@@ -487,7 +520,7 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
     if family.fixed_input:
         _check_fixed_input(preprocessing, family.preprocessing(config), family)
     else:
-        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type), directory)
+        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type, directory), directory)
     # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
     ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
     metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
@@ -531,7 +564,8 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
     """Registry builder: the network a ``transformers`` spec describes, with random weights.
 
     Raises:
-        ConfigError: params without model_type / config. CheckpointError: a config naming a Hub backbone or kernel.
+        ConfigError: params without model_type / config. CheckpointError: a config naming a Hub backbone or kernel,
+            or a field the installed transformers refuses (:func:`~.hf_folder_checks.config_object`).
     """
     try:
         model_type = str(spec.params["model_type"])
@@ -549,7 +583,12 @@ def build_transformers(spec: ModelSpec) -> HfDepthNetwork:
         )
         raise CheckpointError(msg)
     library = transformers_module()
-    hf_config = library.AutoConfig.for_model(model_type, **config)
+    typed = {**config, "model_type": model_type}
+    saved = config.get("transformers_version")  # config.json's, kept in the spec
+    version = f"transformers {saved}" if saved else "the transformers version"
+    later = f"run it under {version} that saved it"
+    source = "a transformers spec's config (its checkpoint's)"
+    hf_config = config_object(typed, library, source, later, editable=False)  # the spec is inside the file
     # float32 as load_hf_weights: from_config builds in config.json's dtype (an fp16 Hub model's spec says float16),
     # and a half-precision network fails on the float32 input (model.precision decides the precision)
     hf_model = library.AutoModelForDepthEstimation.from_config(hf_config, **{dtype_argument(library): torch.float32})

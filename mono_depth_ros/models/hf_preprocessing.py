@@ -122,18 +122,41 @@ def _triple(value: Any, name: str, path: Path) -> tuple[float, float, float]:
     return first, second, third
 
 
+def _pixels(value: Any, name: str, path: Path) -> int:
+    """A ``size`` entry as a whole, positive number of pixels (518 or 518.0).
+
+    Raises:
+        CheckpointError: anything else (None, a string, a list, a bool, 0, -518, 518.5), named with its value.
+    """
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not whole or value < 1 or value != int(value):
+        msg = (
+            f"{path}: {name} {value!r} is not a whole number of pixels; write it as one (e.g. "
+            f'"size": {{"height": 518, "width": 518}}), or delete the file to use the family defaults'
+        )
+        raise CheckpointError(msg)
+    return int(value)
+
+
 def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
-    """(height, width, short-side-only) from a processor's ``size`` (None when it has none)."""
+    """(height, width, short-side-only) from a processor's ``size`` (None when it has none).
+
+    Raises:
+        CheckpointError: a size of another shape, or whose sides are no whole, positive numbers of pixels.
+    """
     size = settings.get("size")
     if size is None:
         return None
-    if isinstance(size, int):  # transformers' depth processors read a bare number as a square (default_to_square)
-        return size, size, False
+    if isinstance(size, int | float):  # transformers' depth processors read a bare number as a square
+        side = _pixels(size, "size", path)
+        return side, side, False
     if isinstance(size, dict):
         if "height" in size and "width" in size:
-            return int(size["height"]), int(size["width"]), False
+            height, width = (_pixels(size[key], f"size {key}", path) for key in ("height", "width"))
+            return height, width, False
         if "shortest_edge" in size:
-            return int(size["shortest_edge"]), int(size["shortest_edge"]), True
+            short = _pixels(size["shortest_edge"], "size shortest_edge", path)
+            return short, short, True
     msg = (
         f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; fix it (e.g. "
         f'"size": {{"height": 518, "width": 518}}), or delete the file to use the family defaults'

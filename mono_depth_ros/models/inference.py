@@ -42,6 +42,7 @@ from mono_depth_ros.models.frame_inputs import (
 )
 from mono_depth_ros.models.frozen_input import aspect_problem
 from mono_depth_ros.models.golden import DEFAULT_TOLERANCE, GoldenReport, compare_golden, reference_image
+from mono_depth_ros.models.graph_layout import coarse_map
 from mono_depth_ros.models.precision_policy import AUTO, PrecisionChoice, choose_precision
 from mono_depth_ros.models.preprocess import (
     DEFAULT_EDGE_RATIO,
@@ -188,6 +189,9 @@ class DepthEstimator:
     Attributes:
         precision: the precision in use (``auto`` resolved).
         precision_choice: how precision and CUDA graphs were chosen, with the reason.
+        coarse_map: the network's map when it holds one value per 8 or more input pixels on both sides
+            (:func:`~.graph_layout.coarse_map`: ``26x88 for a 375x1242 input, one value per 14x14 pixels``),
+            warned about once and upsampled as any map; empty until one is seen.
 
     Raises:
         ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX), or
@@ -210,6 +214,7 @@ class DepthEstimator:
         self._served_hw: set[tuple[int, int]] = set()  # camera sizes the model serves (frozen_input.aspect_problem)
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
+        self.coarse_map = ""
         self.precision = "fp32"
         try:
             self._start(golden)
@@ -403,6 +408,25 @@ class DepthEstimator:
                 return self._forward(batch)
         return self._graphs[key](batch)
 
+    def _note_coarse(self, prediction: Tensor, batch: Tensor) -> None:
+        """Say once (the log; :attr:`coarse_map` for ``/diagnostics``) that the network's map is much coarser than
+        its input: a ViT's patch grid, a stride-8 head or an export without its final upsampling is still a depth
+        map, published upsampled (its edges spread over blocks of that size), not refused frame after frame."""
+        if self.coarse_map:
+            return
+        map_hw = (int(prediction.shape[-2]), int(prediction.shape[-1]))
+        note = coarse_map(map_hw, (int(batch.shape[-2]), int(batch.shape[-1])))
+        if note is None:
+            return
+        self.coarse_map = note
+        _LOG.warning(
+            "the %s model's depth map is %s: it is upsampled to the published size, so its depth edges spread over "
+            "blocks of that size; if the model has a finer output, name it in its spec (`mono-depth spec MODEL "
+            "--kind KIND --input-size HxW --output NAME`) or re-export it with its final upsampling",
+            self.backend.name,
+            note,
+        )
+
     def _staging_buffer(self, shape: tuple[int, ...]) -> Tensor | None:
         """A pinned host buffer for asynchronous uploads to CUDA, reused while the camera size stays the same."""
         if self.device.type != "cuda" or len(shape) != 3:
@@ -477,6 +501,7 @@ class DepthEstimator:
         if warming and FOCAL_RATIO in takes and FOCAL_RATIO not in inputs:  # start-up runs have no camera
             inputs[FOCAL_RATIO] = torch.full((1,), NOMINAL_FOCAL_RATIO, device=self.device)
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
+        self._note_coarse(prediction, batch)
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor

@@ -12,6 +12,7 @@ from mono_depth_ros.core.errors import CheckpointError, ShapeError
 from mono_depth_ros.models.graph_layout import (
     ImageInput,
     as_b1hw,
+    coarse_map,
     cropped_multiple,
     declared_map,
     depth_map,
@@ -181,7 +182,8 @@ def test_a_map_has_its_inputs_aspect_within_its_rounding(
         ((364, 1232), (364, 1232), None),  # Depth Anything at whole patches
         ((616, 1064), (616, 1064), None),  # Metric3D's letterbox
         ((364, 1232), (375, 1242), None),  # a crop to whole patches: smaller (cropped_multiple's)
-        ((188, 621), (375, 1242), None),  # 1/2 .. 1/32 of the input
+        ((188, 621), (375, 1242), None),  # 1/2 .. 1/32 of the input (from 1/8: coarse_map's warning)
+        ((94, 311), (375, 1242), None),
         ((12, 39), (375, 1242), None),
         ((750, 2484), (375, 1242), None),  # a decoder that upsamples past its input
         ((64, 64), (32, 32), None),
@@ -216,6 +218,7 @@ def test_a_map_of_its_input_padded_to_a_stride_multiple_is_told_from_the_sizes_a
         ((375, 1232), (375, 1242), None),  # 375 is no multiple of 14 (nor of any other): not a stride crop
         ((364, 1232), (364, 1232), None),  # whole patches: nothing cropped
         ((188, 621), (375, 1242), None),  # strides: a map of the whole input at a lower resolution
+        ((94, 310), (375, 1242), None),
         ((12, 39), (375, 1242), None),
         ((26, 88), (375, 1242), None),  # the patch grid itself (its resolution, not a crop at the input's)
         ((384, 1248), (375, 1242), None),  # padded: padded_multiple's
@@ -236,3 +239,30 @@ def test_a_map_of_its_input_cropped_to_a_stride_multiple_is_refused_with_the_siz
     pattern = rf"for a {input_hw[0]}x{input_hw[1]} input: .*cropped to a multiple of {multiple} .*--input-size "
     with pytest.raises(ShapeError, match=pattern + rf"{map_hw[0]}x{map_hw[1]}`, or `--keep-aspect --multiple-of"):
         depth_map(output, 1, "o", "r", input_hw)
+
+
+@pytest.mark.parametrize(
+    ("map_hw", "input_hw", "per"),
+    [
+        ((26, 88), (375, 1242), "14x14"),  # DINOv2's patch grid of a KITTI frame: a linear depth head's map
+        ((24, 77), (384, 1232), "16x16"),  # a 16 px ViT's
+        ((12, 39), (375, 1242), "31x32"),  # a CNN's 1/32 bottleneck
+        ((24, 80), (192, 640), "8x8"),  # monodepth2's coarsest disparity (scale 3, 1/8), DORN's 1/8 map
+        ((48, 160), (192, 640), None),  # its scale 2 (1/4): no word
+        ((188, 621), (375, 1242), None),  # 1/2
+        ((1, 1), (1, 1), None),
+    ],
+)
+def test_a_map_at_a_patch_grid_resolution_is_taken_and_named_for_the_warning(
+    map_hw: tuple[int, int], input_hw: tuple[int, int], per: str | None
+) -> None:
+    """A 26x88 map for a 375x1242 input (a ViT's linear depth head at its patch grid, DORN's 1/8 map, an export
+    without its final upsampling) is still a depth map: depth_map returns it for the engine to upsample (refusing it
+    published nothing, frame after frame, for a model that has no finer output), and coarse_map describes it for the
+    one warning and /diagnostics; 1/2 and 1/4 maps are not remarked on."""
+    output = torch.ones(1, 1, *map_hw)
+    assert depth_map(output, 1, "o", "name the depth output", input_hw).shape == (1, 1, *map_hw)
+    expected = None
+    if per is not None:
+        expected = f"{map_hw[0]}x{map_hw[1]} for a {input_hw[0]}x{input_hw[1]} input, one value per {per} pixels"
+    assert coarse_map(map_hw, input_hw) == expected

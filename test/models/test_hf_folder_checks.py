@@ -137,3 +137,54 @@ def test_only_a_transformers_class_for_another_task_counts_as_another_task() -> 
         assert other_task(config, depth, transformers) is None
     named = other_task({"architectures": ["DPTForSemanticSegmentation"]}, depth, transformers)
     assert named == "DPTForSemanticSegmentation"
+
+
+@pytest.mark.parametrize(
+    ("family", "where", "field", "value"),
+    [
+        ("depth_anything_metric", (), "max_depth", 20.0),  # a hand-edited metric range (transformers 5: int)
+        ("depth_anything_metric", (), "max_depth", "20"),
+        ("glpn", (), "max_depth", 80.0),
+        ("depth_anything", ("backbone_config",), "patch_size", 14.0),  # a relative model: no metric range read
+    ],
+)
+def test_a_config_field_transformers_refuses_is_a_checkpoint_error_naming_it(
+    tmp_path: Path, family: str, where: tuple[str, ...], field: str, value: object
+) -> None:
+    """transformers 5 validates config fields by type (huggingface_hub's strict dataclasses): a float max_depth gave
+    a StrictDataclassFieldValidationError traceback from transformers_spec instead of the loader's error."""
+    model = write_tiny_family(family, tmp_path / "model")
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    part = config
+    for key in where:
+        part = part[key]
+    part[field] = value
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    expected = rf"config\.json.*{field}.*{re.escape(repr(value))}.*(expects|expected) int.*fetch the model again"
+    with pytest.raises(CheckpointError, match=expected):
+        load_transformers_model(model, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    ("family", "field", "value", "shown"),
+    [
+        ("dpt", "readout_type", "bogus", "readout_type: 'bogus'"),  # a field validator: one of its values
+        ("depth_anything", "depth_estimation_type", "absolute", "depth_estimation_type: 'absolute'"),  # the class's
+    ],
+)
+def test_a_config_value_transformers_refuses_is_named_with_the_values_to_write(
+    tmp_path: Path, family: str, field: str, value: str, shown: str
+) -> None:
+    """A field of the right type but a value transformers 5 refuses (a readout_type it does not know) was told to
+    'write that field as the type it names (a whole number such as 20 where it expects int)': no type was wrong, and
+    a class validator's message did not name the value at all."""
+    model = write_tiny_family(family, tmp_path / "model")
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    config[field] = value
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(CheckpointError) as refused:
+        load_transformers_model(model, torch.device("cpu"))
+    message = str(refused.value)
+    assert shown in message and "one of" in message, message
+    assert "write that field as one of the values it lists, or fetch the model again" in message, message
+    assert "whole number" not in message, message

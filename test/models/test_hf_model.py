@@ -456,6 +456,26 @@ def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pyte
     assert "custom code (auto_map: custom.Model) is never run" in caplog.text
 
 
+def test_a_model_that_runs_only_on_its_own_code_is_refused_saying_so(tmp_path: Path) -> None:
+    """A Hub "remote code" model whose model_type transformers does not have (its classes in the folder's Python
+    files, auto_map): refused, its code never imported, with the reason (the folder's code is never run) and what
+    runs it instead; it was refused as 'not a depth model of transformers', which reads as if a newer transformers
+    would load it."""
+    model = write_tiny_family("glpn", tmp_path / "model")
+    marker = tmp_path / "imported"
+    config = json.loads((model / "config.json").read_text())
+    config.update(model_type="my_depth", architectures=["MyDepthModel"])
+    config["auto_map"] = {"AutoConfig": "custom.MyConfig", "AutoModel": "custom.MyDepthModel"}
+    (model / "config.json").write_text(json.dumps(config))
+    (model / "custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(CheckpointError) as refused:
+        load_transformers_model(model, CPU)
+    message = str(refused.value)
+    assert not marker.exists()
+    assert "model_type 'my_depth'" in message and "its own code (auto_map: custom.MyDepthModel)" in message
+    assert "never runs a model folder's code" in message and "export it to ONNX" in message
+
+
 def test_the_registry_rebuilds_a_loaded_model_from_its_spec(tmp_path: Path) -> None:
     backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
     rebuilt = build_model(spec)
@@ -514,6 +534,28 @@ def test_a_config_without_max_depth_gets_its_config_class_default(
     assert spec.max_depth_m == metres
 
 
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        ({"n_bins": 16, "min_depth": 0.001, "name": "kitti"}, "no max_depth"),  # was KeyError('max_depth')
+        ({"n_bins": 16, "min_depth": 0.001, "max_depth": "ten"}, "max_depth 'ten'"),  # float('ten')'s ValueError
+        ({"n_bins": 16, "min_depth": 0.001, "max_depth": None}, "max_depth None"),  # float(None)'s TypeError
+    ],
+)
+def test_a_zoedepth_bin_configuration_without_a_max_depth_in_metres_is_a_checkpoint_error(
+    entry: dict[str, object], shown: str, tmp_path: Path
+) -> None:
+    """ZoeDepth's range is its bin configurations' widest max_depth: an entry without a number there crashed
+    transformers_spec with a bare KeyError / ValueError / TypeError traceback."""
+    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+
+    bins = [{"n_bins": 16, "min_depth": 0.001, "max_depth": 10.0, "name": "nyu"}, entry]
+    config: dict[str, object] = {"model_type": "zoedepth", "bin_configurations": bins}
+    pattern = rf"config\.json: bin_configurations\[1\] has {shown}: .*max_depth in metres"
+    with pytest.raises(CheckpointError, match=pattern):
+        transformers_spec(config, family_of("zoedepth"), tmp_path)
+
+
 def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at_load(tmp_path: Path) -> None:
     """The tiny Depth Pro runs 256x256 (patch 64 / ratio 0.25): a 384 processor would fail at the first frame."""
     directory = write_tiny_family("depth_pro", tmp_path / "dp")
@@ -541,6 +583,24 @@ def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, k
     checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), spec)
     reloaded = _estimator(checkpoint).predict(IMAGE).values
     np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
+
+
+def test_a_checkpoint_whose_spec_config_transformers_refuses_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """A checkpoint saved where transformers took a float max_depth (4.x checks no types) keeps it in its spec's
+    config: opening it under transformers 5 gave huggingface_hub's StrictDataclassFieldValidationError traceback
+    from the registry's builder instead of the loader's error naming the field."""
+    from dataclasses import replace
+
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+
+    backend, spec = load_transformers_model(write_tiny_family("glpn", tmp_path / "glpn"), CPU)
+    config = {**spec.params["config"], "max_depth": 80.0, "transformers_version": "4.57.1"}
+    old = replace(spec, params={**spec.params, "config": config})
+    checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), old)
+    pattern = r"field 'max_depth'.*got float \(value: 80\.0\).*; run it under transformers 4\.57\.1 that saved it"
+    with pytest.raises(CheckpointError, match=pattern) as refused:
+        _estimator(checkpoint)
+    assert "write that field" not in str(refused.value)  # the spec is inside the file: nothing for a user to edit
 
 
 def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> None:

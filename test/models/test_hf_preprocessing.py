@@ -344,3 +344,26 @@ def test_a_written_fixed_size_processor_feeds_transformers_as_it_feeds_the_node(
     assert np.allclose(spec.mean, mean) and np.allclose(spec.std, std)
     grey = (ours - theirs).abs() * torch.tensor(spec.std).view(1, 3, 1, 1) * 255  # in grey levels
     assert float(grey.max()) <= 2.5 and float(grey.mean()) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("size", "bad"),
+    [
+        ({"height": None, "width": 518}, "height None"),  # was int(None)'s TypeError traceback
+        ({"height": "large", "width": 518}, "height 'large'"),  # int('large')'s ValueError
+        ({"shortest_edge": [518]}, r"shortest_edge \[518\]"),
+        ({"height": 0, "width": 518}, "height 0"),  # InputPolicy's 'the spec (or its sidecar) is wrong'
+        ({"height": -518, "width": 518}, "height -518"),
+        ({"height": 518.5, "width": 518}, "height 518.5"),  # int() floored it to 518 without a word
+        (True, "True"),  # a bool is an int to Python: a 1x1 input
+    ],
+)
+def test_a_size_that_is_no_whole_number_of_pixels_names_the_file_and_the_value(
+    tmp_path: Path, size: object, bad: str
+) -> None:
+    """A size side that was None, a word or a list crashed the load with int()'s TypeError / ValueError; 0 or -518
+    was refused as 'the spec (or its sidecar) is wrong' (the file the user has to fix unnamed); 518.5 and true were
+    floored to 518 and 1 without a word."""
+    pattern = rf"preprocessor_config\.json: size {bad} is not a whole number of pixels"
+    with pytest.raises(CheckpointError, match=pattern):
+        _read(tmp_path, {"size": size})

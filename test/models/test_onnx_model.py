@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.models.backend import DepthBackend, TensorOutput
@@ -658,3 +659,48 @@ def test_a_model_linked_alone_reads_the_sidecars_beside_its_target_and_a_snapsho
     spec["output_kind"] = "relative_inverse"  # a spec beside the link (a snapshot's own file) wins
     spec_path_for(link).write_text(json.dumps(spec))
     assert OnnxBackend(link, CPU).spec.output_kind is OutputKind.RELATIVE_INVERSE
+
+
+class _PatchGrid(torch.nn.Module):
+    """A ViT graph's token map as its output: one value per 14x14 patch (DINOv2's patch embedding, floored)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.avg_pool2d(x.abs().sum(1, keepdim=True), 14) + 1.0
+
+
+def test_a_graph_whose_output_is_its_patch_grid_is_published_upsampled_and_said_once(
+    tmp_path: Path, kitti_object_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real KITTI frame through a graph whose depth output is its 26x88 patch grid (a ViT's linear depth head;
+    DORN's map is 1/8 too): a coarse depth map is still one. Refusing it (a ShapeError every frame) published nothing
+    with such a model; it is upsampled and published, said once in the log and kept in /diagnostics (model_map)."""
+    import logging
+
+    from mono_depth_ros.adapters.diagnostics import diagnostic_report
+    from mono_depth_ros.adapters.stats import RuntimeStats
+    from mono_depth_ros.config import defaults
+    from mono_depth_ros.core.camera import CameraModel
+    from mono_depth_ros.models.depth_source import EstimatorSource
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from mono_depth_ros.pipeline import DepthPipeline, FrameInput
+    from test.kitti_bag import load_kitti_frames
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    path = legacy_onnx(_PatchGrid(), torch.zeros(1, 3, 375, 1242), tmp_path / "grid.onnx", ["pixel_values"],
+                       ["depth"])  # fmt: skip
+    spec = ModelSpec("onnx_graph", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="onnx")
+    write_sidecars(path, spec)
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off"))
+    config = {**defaults(), "scale.mode": "none", "output.downscale": 1, "output.max_range": 1e4}
+    pipeline = DepthPipeline(config, source=EstimatorSource(estimator))
+    frame = FrameInput(0, "camera_optical", kitti.rgb, CameraModel.from_intrinsics(kitti.intrinsics))
+    with caplog.at_level(logging.WARNING):
+        outputs = [pipeline.process_frame(replace(frame, stamp_ns=stamp)) for stamp in (1_000, 2_000)]
+    note = "26x88 for a 375x1242 input, one value per 14x14 pixels"
+    assert [record.getMessage().count(note) for record in caplog.records] == [1]  # once, not per frame
+    assert "upsampled to the published size" in caplog.text and "--output NAME" in caplog.text
+    for out in outputs:
+        assert out.depth_m.shape == kitti.rgb.shape[:2] and np.isfinite(out.depth_m).mean() > 0.9
+        values = dict(diagnostic_report(RuntimeStats().snapshot(), out.scale).values)
+        assert values["model_map"] == note

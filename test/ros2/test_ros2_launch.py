@@ -572,6 +572,56 @@ def test_a_lidar_prompted_transformers_model_runs_in_the_node(
         wait_until(lambda: kinds()[-1:] == ["affine_depth"], 10, "output_kind affine_depth")
 
 
+def test_a_model_whose_map_is_its_patch_grid_publishes_every_frame_in_the_node(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+) -> None:
+    """A TorchScript module whose depth output is its 26x88 patch grid (a ViT's linear depth head; DORN's map is 1/8
+    too) in the real node: every KITTI frame is published at the camera's size (the coarse map upsampled), the log says
+    what the map is once, and /diagnostics keeps it (model_map). Refused per frame, the node published nothing."""
+    import warnings
+
+    import torch
+    from torch.nn import functional
+
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+
+    class PatchGrid(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return functional.avg_pool2d(x.abs().sum(1, keepdim=True), 14) + 1.0
+
+    path = tmp_path / "grid.pt"  # TorchScript: the tier's Python has no onnx package to export with
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation
+        torch.jit.save(torch.jit.trace(PatchGrid(), torch.zeros(1, 3, 375, 1242)), str(path))  # type: ignore[no-untyped-call]
+    spec = ModelSpec("patch_grid", {}, InputPolicy(375, 1242), output_kind=OutputKind.METRIC, backend="torchscript")
+    write_sidecars(path, spec)
+    values = {
+        "model.backend": "torchscript", "model.weights": str(path), "model.golden_check": "off", "scale.mode": "none",
+        "diagnostics.period_s": 0.25,
+    }  # fmt: skip
+    params = write_params(ros_logs / "patch_grid_params.yaml", values)
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "patch_grid.log")
+    with running(launched):
+        launched.wait_ready(probe)
+        depth = probe.collect(Image, "/depth/image", RELIABLE)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+        stamps = feed_images(probe, kitti_frames, 3, period_s=1.0)
+        wait_until(lambda: set(stamps) <= set(depth.by_stamp()), 60, "every frame's depth")
+        note = "26x88 for a 375x1242 input, one value per 14x14 pixels"
+
+        def notes() -> list[str]:
+            statuses = [diagnostic_values(m) for m in diagnostics.messages]
+            return [v["model_map"] for v in statuses if v is not None and "model_map" in v]
+
+        wait_until(lambda: note in notes(), 10, "model_map in /diagnostics")
+        image = depth.by_stamp()[stamps[0]]
+        assert (image.height, image.width) == kitti_frames[0].rgb.shape[:2]
+        assert launched.log.count(note) == 1, launched.log[-3000:]  # said once, not per frame
+        probe.drop(depth)
+        probe.drop(diagnostics)
+
+
 def test_a_raw_distorted_camera_gets_matching_camera_info_and_unusable_d_or_r_are_counted(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
