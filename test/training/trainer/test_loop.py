@@ -220,6 +220,20 @@ def test_a_resume_with_a_lowered_lr_trains_at_that_lr(tmp_path: Path, cache: Pat
     assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-5, 1e-5])
 
 
+def test_train_csv_logs_the_lr_each_step_trained_at(tmp_path: Path, cache: Path) -> None:
+    # the lr column was read after the scheduler's step: each row held the next step's lr (step 1 of a 2-step warm-up
+    # read the full lr it had not trained at, the last step the decay's floor it never reached)
+    warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised", **warm_cosine))
+    seen: list[float] = []  # the lr of each optimiser step, as it steps
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: seen.append(float(opt.param_groups[0]["lr"])))
+    trainer.fit()
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    # warm-up 1/2, 2/2; cosine from the end of the warm-up: progress 0, 1/2 -> 1, 0.05 + 0.95 * 0.5
+    assert seen == pytest.approx([5e-4, 1e-3, 1e-3, 5.25e-4])
+    assert [float(r["lr"]) for r in rows] == pytest.approx(seen)
+
+
 def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
     """Make ``Trainer.<method>`` raise KeyboardInterrupt (Ctrl-C) when the trainer reaches ``at_step``."""
     original = getattr(Trainer, method)
