@@ -8,6 +8,7 @@ silently). ``--set section.key=value`` overrides parse ``value`` as YAML (``run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -301,17 +302,18 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _check(self.schedule in SCHEDULES, f"optim.schedule {self.schedule!r} not in {SCHEDULES}")
-        ok = (
-            self.lr > 0
-            and self.pose_lr_scale > 0
-            and self.encoder_lr_scale > 0
-            and self.warmup_steps >= 0
-            and 0 <= self.min_lr_ratio <= 1
-        )
-        _check(
-            ok,
-            f"bad optim values: {self}; need lr, pose_lr_scale, encoder_lr_scale > 0, warmup_steps >= 0, "
-            "min_lr_ratio in [0, 1]",
+        # each setting named with its value (NaN fails every comparison, so is refused too)
+        for name in ("lr", "pose_lr_scale", "encoder_lr_scale"):
+            value = getattr(self, name)
+            _check(0 < value < math.inf, f"optim.{name} {value} must be > 0 (and finite)")
+        _check(self.warmup_steps >= 0, f"optim.warmup_steps {self.warmup_steps} must be >= 0 (0 = no warm-up)")
+        _check(0 <= self.min_lr_ratio <= 1, f"optim.min_lr_ratio {self.min_lr_ratio} must be in [0, 1] (× optim.lr)")
+        _check(0 <= self.poly_power < math.inf, f"optim.poly_power {self.poly_power} must be >= 0 (and finite)")
+        # AdamW itself refuses a negative decay, with a traceback after the whole set-up
+        _check(0 <= self.weight_decay < math.inf, f"optim.weight_decay {self.weight_decay} must be >= 0 (0 = no decay)")
+        _check(  # NaN > 0 is false: NaN turned clipping off, silently
+            0 <= self.grad_clip_norm < math.inf,
+            f"optim.grad_clip_norm {self.grad_clip_norm} must be >= 0 (0 = no clipping)",
         )
         _refuse_unread(self, self.schedule, SCHEDULE_SETTINGS, choice="optim.schedule")
 

@@ -73,6 +73,16 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"data": {"brightness": -1}}, r"data\.brightness=-1\.0 must be >= 0"),
         ({"data": {"noise_std": -0.1}}, r"data\.noise_std=-0\.1 must be >= 0"),
         ({"data": {"hue": 0.8}}, r"data\.hue=0\.8 must be in \[0, 0\.5\] \(turns"),
+        # AdamW raised ValueError with a traceback after the set-up; NaN clipping was silently off
+        ({"optim": {"weight_decay": -0.01}}, r"optim\.weight_decay -0\.01 must be >= 0 \(0 = no decay\)"),
+        ({"optim": {"grad_clip_norm": float("nan")}}, r"optim\.grad_clip_norm nan must be >= 0 \(0 = no clipping\)"),
+        ({"optim": {"grad_clip_norm": -1}}, r"optim\.grad_clip_norm -1\.0 must be >= 0"),
+        ({"optim": {"lr": float("nan")}}, r"optim\.lr nan must be > 0"),
+        ({"optim": {"lr": 0}}, r"optim\.lr 0\.0 must be > 0"),
+        ({"optim": {"min_lr_ratio": 2}}, r"optim\.min_lr_ratio 2\.0 must be in \[0, 1\]"),
+        ({"optim": {"warmup_steps": -1}}, r"optim\.warmup_steps -1 must be >= 0"),
+        # the poly decay's (1 - progress) ** -1 divided by zero at the last step
+        ({"optim": {"schedule": "poly", "poly_power": -1}}, r"optim\.poly_power -1\.0 must be >= 0"),
     ],
 )
 def test_bad_values_are_refused(data: dict[str, object], match: str) -> None:
