@@ -9,6 +9,7 @@ or keys are refused with :class:`ConfigError`. ``section.key=value`` overrides p
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,7 +105,11 @@ class StudentConfig:
             f"student.input_height/input_width must be positive multiples of 32, got "
             f"{self.input_height}x{self.input_width}",
         )
-        _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < student.min_depth_m < student.max_depth_m: {self}")
+        _check(  # an infinite cap has no depth bound and is no JSON number in the exported spec
+            0 < self.min_depth_m < self.max_depth_m < math.inf,
+            f"student.min_depth_m {self.min_depth_m} and student.max_depth_m {self.max_depth_m} must satisfy "
+            "0 < min < max, both finite (metres, or the teacher's units before calibration)",
+        )
         _check(self.output_kind in STUDENT_KINDS, f"student.output_kind {self.output_kind!r} not in {STUDENT_KINDS}")
 
 

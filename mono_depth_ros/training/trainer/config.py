@@ -62,7 +62,12 @@ class ModelConfig:
             f"model.input_height/input_width must be multiples of 32, got {self.input_height}x{self.input_width}",
         )
         _check(not self.freeze_encoder or bool(self.pretrained), "model.freeze_encoder needs model.pretrained")
-        _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < model.min_depth_m < model.max_depth_m: {self}")
+        _check(  # an infinite cap has no depth bound and is no JSON number in the exported spec
+            0 < self.min_depth_m < self.max_depth_m < math.inf,
+            f"model.min_depth_m {self.min_depth_m} and model.max_depth_m {self.max_depth_m} must satisfy "
+            "0 < min < max, both finite (the network's output range in metres: e.g. 0.1 and 100 outdoors, "
+            "0.1 and 10 indoors)",
+        )
 
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")

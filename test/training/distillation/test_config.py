@@ -66,6 +66,10 @@ def test_shipped_config_loads_and_overrides_apply() -> None:
         ({"run": {"amp": "fp8"}}, "run.amp"),
         ({"run": {"keep_checkpoints": -1}}, r"run\.keep_checkpoints must be >= 0"),
         ({"loss": "none"}, "must be a mapping"),
+        (  # as train's model.max_depth_m: no depth bound, "Infinity" (no JSON) in the exported spec
+            {"student": {"max_depth_m": float("inf")}},
+            r"student\.min_depth_m 0\.5 and student\.max_depth_m inf must satisfy 0 < min < max, both finite",
+        ),
     ],
 )
 def test_bad_values_are_refused(mapping: dict[str, object], match: str) -> None:

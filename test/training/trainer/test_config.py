@@ -81,6 +81,13 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"optim": {"lr": 0}}, r"optim\.lr 0\.0 must be > 0"),
         ({"optim": {"min_lr_ratio": 2}}, r"optim\.min_lr_ratio 2\.0 must be in \[0, 1\]"),
         ({"optim": {"warmup_steps": -1}}, r"optim\.warmup_steps -1 must be >= 0"),
+        # an infinite cap trained a metric network with no depth bound and wrote "max_depth_m": Infinity (no JSON) into
+        # the exported spec sidecar
+        (
+            {"model": {"max_depth_m": float("inf")}},
+            r"model\.min_depth_m 0\.1 and model\.max_depth_m inf must satisfy 0 < min < max, both finite",
+        ),
+        ({"model": {"min_depth_m": 200.0}}, r"model\.min_depth_m 200\.0 and model\.max_depth_m 100\.0 must satisfy"),
         # the poly decay's (1 - progress) ** -1 divided by zero at the last step
         ({"optim": {"schedule": "poly", "poly_power": -1}}, r"optim\.poly_power -1\.0 must be >= 0"),
     ],
