@@ -169,9 +169,9 @@ class DistillRunConfig:
     tensorboard: bool = False  # TensorBoard events (when installed)
 
     def __post_init__(self) -> None:
-        _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):  # each named with its value
+            _check(getattr(self, name) >= 1, f"run.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
-        _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
         _check(self.calibration_frames >= 0, f"run.calibration_frames must be >= 0, got {self.calibration_frames}")
         _check(
             self.keep_checkpoints >= 0,

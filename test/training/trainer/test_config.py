@@ -58,6 +58,9 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"run": {"steps": "many"}}, "run.steps='many' is not a valid int"),
         ({"run": {"progress": "yes"}}, "true or false"),
         ({"run": {"amp": "fp8"}}, "run.amp"),
+        # named both settings and dumped the whole RunConfig, or named neither value
+        ({"run": {"batch_size": 0}}, r"run\.batch_size must be >= 1, got 0$"),
+        ({"run": {"log_every": 0}}, r"run\.log_every must be >= 1, got 0$"),
         (
             {"run": {"keep_checkpoints": -1}},
             r"run\.keep_checkpoints must be >= 0 \(0 = keep every checkpoint\), got -1",
