@@ -333,7 +333,10 @@ class DistillTrainer:
             ConfigError: the checkpoint's step is past ``run.steps`` (nothing is written).
         """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
-        if path is None:
+        if path is None:  # --resume auto's first launch, or a mistyped --out: say which
+            if self.context.is_main:
+                where = Path(self.out_dir) / train_state.CHECKPOINT_DIR
+                _LOG.warning("--resume auto: no checkpoint in %s: starting at step 0", where)
             return
         state = train_state.load_training_checkpoint(path, self.student, self.spec)
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)

@@ -53,6 +53,18 @@ def test_train_csv_logs_the_lr_each_step_trained_at(setup: tuple[Path, Path, Pat
     assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 1e-3, 1e-3, 5.25e-4])
 
 
+def test_resume_auto_without_a_checkpoint_says_it_starts_afresh(
+    setup: tuple[Path, Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # as train's: a mistyped --out with --resume auto distilled from step 0 without a word
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    with caplog.at_level("WARNING"):
+        assert distill(tiny_config(tmp_path, teacher, data=data, run={"steps": 2}), resume="auto").step == 2
+    expected = f"--resume auto: no checkpoint in {tmp_path / 'run' / 'checkpoints'}: starting at step 0"
+    assert any(expected in record.getMessage() for record in caplog.records), caplog.records
+
+
 def test_a_distillation_keeps_its_newest_checkpoints(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """``run.keep_checkpoints: 1``: of steps 2 and 4 only 4 stays (model + state), as in ``train``."""
     root, teacher, folder = setup

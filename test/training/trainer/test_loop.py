@@ -166,6 +166,21 @@ def test_resume_with_another_pose_network_width_names_that_setting(tmp_path: Pat
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
 
 
+def test_resume_auto_without_a_checkpoint_says_it_starts_afresh(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--resume auto`` into a folder without checkpoints (a mistyped ``--out``) started at step 0 without a word;
+    it still does (a scheduler's first launch of a pre-emptible job passes it too), saying so and naming the folder."""
+    with caplog.at_level("WARNING"):
+        result = train(tiny_config(tmp_path / "typo", cache, run__steps=1, run__validate=False), resume="auto")
+    assert result.step == 1
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(
+        f"--resume auto: no checkpoint in {tmp_path / 'typo' / 'checkpoints'}: starting at step 0" in m
+        for m in messages
+    ), messages
+
+
 def test_a_resume_that_changes_the_data_order_says_so(
     tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
