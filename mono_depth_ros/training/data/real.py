@@ -25,6 +25,7 @@ which the photometric loss compares (monodepth2).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
+from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
@@ -178,6 +179,34 @@ def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> Non
     raise ConfigError(msg)
 
 
+def check_benchmark_frames(kind: str, sizes: Mapping[Path, tuple[int, int]]) -> None:
+    """Refuse ``kitti_depth`` frames that are not KITTI-wide (:data:`~mono_depth_ros.evaluation.depth.KITTI_ASPECT`)
+    and ``nyu`` frames that are not NYU's 3:4: validation scores them under that benchmark's protocol (KITTI: Garg
+    crop, 80 m; NYU: Eigen NYU crop, 10 m), which on the other benchmark's frames is no reference's (as ``mono-depth
+    eval`` refuses, :func:`~mono_depth_ros.evaluation.depth.check_kitti_frames`).
+
+    Args:
+        kind: ``kitti_depth`` or ``nyu``.
+        sizes: ``(width, height)`` of each image, as :func:`.folder_check.check_frame_files` read them.
+
+    Raises:
+        ConfigError: the first such image, named with its size and the kind that fits.
+    """
+    low, high = KITTI_ASPECT
+    for path, (width, height) in sizes.items():
+        kitti = low <= width / height <= high
+        nyu = abs(height / 480.0 - width / 640.0) <= 1.0 / height + 1.0 / width  # 480x640 or a resize of it
+        if (kind == "kitti_depth" and kitti) or (kind == "nyu" and nyu):
+            continue
+        fits = "kitti_depth" if kitti else "nyu" if nyu else "folder (another camera: no benchmark protocol)"
+        protocol = "Garg crop, 80 m cap" if kind == "kitti_depth" else "Eigen NYU crop, 10 m cap"
+        msg = (
+            f"data.kind {kind} validates with its benchmark's protocol ({protocol}), but {path} is {width}x{height}, "
+            f"no {'KITTI' if kind == 'kitti_depth' else 'NYU'} frame; set data.kind {fits}"
+        )
+        raise ConfigError(msg)
+
+
 def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[int, ...]) -> Dataset[Sample]:
     path = Path(root)
     if kind == "kitti_raw":
@@ -198,7 +227,8 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
             if split
             else NyuDataset.from_annotations(path)
         )
-        check_frame_files(annotated.records)  # a JPEG cut short, a depth map of another size: here, not in a worker
+        sizes = check_frame_files(annotated.records)  # a JPEG cut short, a depth map of another size: not in a worker
+        check_benchmark_frames(kind, sizes)
         require_depth_data(annotated)
         return annotated
     if kind == "folder":

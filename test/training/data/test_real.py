@@ -116,6 +116,17 @@ def test_bad_settings_name_the_remedy(kitti_depth_dir: Path) -> None:
     assert isinstance(build_recorded_datasets(_kitti(kitti_depth_dir), WIDTH, HEIGHT, (), 0)[0], RecordedDepthDataset)
 
 
+def test_frames_of_the_other_benchmark_are_refused_naming_the_kind(kitti_depth_dir: Path, nyu_dir: Path) -> None:
+    """``data.kind: nyu`` on KITTI frames (and ``kitti_depth`` on NYU's) trained and validated under the other
+    benchmark's protocol without a word (seen: real KITTI frames validated with NYU's 10 m cap and Eigen NYU crop);
+    ``mono-depth eval`` refuses the same mismatch. The kind that fits is named."""
+    with pytest.raises(ConfigError, match=r"data\.kind nyu .*0000000005\.png is 1242x375.*set data\.kind kitti_depth"):
+        build_recorded_datasets(DataConfig(kind="nyu", root=str(kitti_depth_dir)), WIDTH, HEIGHT, (), 0)
+    with pytest.raises(ConfigError, match=r"data\.kind kitti_depth .*rgb_00000\.jpg is 640x480.*set data\.kind nyu"):
+        build_recorded_datasets(DataConfig(kind="kitti_depth", root=str(nyu_dir)), WIDTH, HEIGHT, (), 0)
+    assert len(build_recorded_datasets(DataConfig(kind="nyu", root=str(nyu_dir)), WIDTH, HEIGHT, (), 0)[0]) == 3
+
+
 def test_a_folder_of_kitti_style_depth_pngs_is_read_in_metres_with_data_png_scale(
     kitti_depth_dir: Path, tmp_path: Path
 ) -> None:
