@@ -180,10 +180,13 @@ def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> Non
 
 
 def check_benchmark_frames(kind: str, sizes: Mapping[Path, tuple[int, int]]) -> None:
-    """Refuse ``kitti_depth`` frames that are not KITTI-wide (:data:`~mono_depth_ros.evaluation.depth.KITTI_ASPECT`)
-    and ``nyu`` frames that are not NYU's 3:4: validation scores them under that benchmark's protocol (KITTI: Garg
-    crop, 80 m; NYU: Eigen NYU crop, 10 m), which on the other benchmark's frames is no reference's (as ``mono-depth
-    eval`` refuses, :func:`~mono_depth_ros.evaluation.depth.check_kitti_frames`).
+    """Refuse frames clearly of the other benchmark: ``kitti_depth`` frames that are not KITTI-wide (width / height
+    outside :data:`~mono_depth_ros.evaluation.depth.KITTI_ASPECT`, as ``mono-depth eval`` refuses the Garg crop,
+    :func:`~mono_depth_ros.evaluation.depth.check_kitti_frames`) and ``nyu`` frames that are (validation would score
+    a road with the Eigen NYU crop and its 10 m cap). Validation resizes the frames to the network input and takes
+    the crops' fractions, so every variant users train on is taken: KITTI's 352x1216 KB cut, pre-resized copies,
+    KITTI-360's 376x1408; NYU's 480x640, its Eigen-cropped 427x561 / 448x608 copies, and another indoor camera's
+    frames of any aspect declared ``nyu``.
 
     Args:
         kind: ``kitti_depth`` or ``nyu``.
@@ -195,14 +198,18 @@ def check_benchmark_frames(kind: str, sizes: Mapping[Path, tuple[int, int]]) -> 
     low, high = KITTI_ASPECT
     for path, (width, height) in sizes.items():
         kitti = low <= width / height <= high
-        nyu = abs(height / 480.0 - width / 640.0) <= 1.0 / height + 1.0 / width  # 480x640 or a resize of it
-        if (kind == "kitti_depth" and kitti) or (kind == "nyu" and nyu):
+        if kitti == (kind == "kitti_depth"):
             continue
-        fits = "kitti_depth" if kitti else "nyu" if nyu else "folder (another camera: no benchmark protocol)"
+        if kitti:
+            fits = "kitti_depth (KITTI frames: Garg crop, 80 m cap)"
+            what = f"KITTI-wide (width / height {width / height:.2f}, KITTI's {low:g}-{high:g})"
+        else:
+            fits = "nyu (NYU's or another indoor camera's frames: 10 m cap), or folder (no benchmark protocol)"
+            what = f"no KITTI frame (width / height {width / height:.2f}, KITTI's {low:g}-{high:g})"
         protocol = "Garg crop, 80 m cap" if kind == "kitti_depth" else "Eigen NYU crop, 10 m cap"
         msg = (
             f"data.kind {kind} validates with its benchmark's protocol ({protocol}), but {path} is {width}x{height}, "
-            f"no {'KITTI' if kind == 'kitti_depth' else 'NYU'} frame; set data.kind {fits}"
+            f"{what}; set data.kind {fits}"
         )
         raise ConfigError(msg)
 
