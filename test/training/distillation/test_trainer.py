@@ -41,6 +41,8 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     second = load_checkpoint(tmp_path / "b" / "run" / "model.safetensors").state_dict
     for name, tensor in first.items():
         torch.testing.assert_close(second[name], tensor, rtol=0, atol=0, msg=name)
+    lrs = [[float(r["lr"]) for r in csv.DictReader((tmp_path / run / "run" / "train.csv").open())] for run in "ab"]
+    assert len(set(lrs[0])) == 3 and lrs[1] == lrs[0]  # warm-up 2, cosine; resumed: restored scheduler
 
 
 def test_train_csv_logs_the_lr_each_step_trained_at(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:

@@ -57,6 +57,10 @@ def test_resume_gives_identical_weights(tmp_path: Path, cache: Path) -> None:
     assert all(torch.equal(pose_a[name], pose_b[name]) for name in pose_a)
     rows = list(csv.DictReader((tmp_path / "b" / "train.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # the resumed run appends to the same log
+    straight_rows = list(csv.DictReader((tmp_path / "a" / "train.csv").open()))
+    lrs = [float(r["lr"]) for r in straight_rows]
+    assert len(set(lrs)) == 5  # warm-up 2, cosine (steps 2, 3 at the peak)
+    assert [float(r["lr"]) for r in rows] == lrs
     assert {"loss", "lr", "photometric", "smoothness", "lidar", "images_per_s"} <= set(rows[0])
     other = Trainer(tiny_config(tmp_path / "c", cache, "lidar_semi", model__encoder_width=8))
     with pytest.raises(CheckpointError, match="spec differs"):  # another architecture cannot resume from it
