@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, ClassVar, TypeVar, get_args, get_type_hints
 
 import yaml
 
@@ -295,6 +295,12 @@ class LossConfig:
 class OptimConfig:
     """Optimiser and learning-rate schedule."""
 
+    NULL_HINTS: ClassVar[dict[str, str]] = {  # what a key set to null (an "off" elsewhere) is told to give instead
+        "grad_clip_norm": "0 = no clipping",
+        "weight_decay": "0 = no decay",
+        "warmup_steps": "0 = no warm-up",
+    }
+
     lr: float = 1e-3  # peak learning rate (AdamW) of the depth network
     pose_lr_scale: float = 1.0  # the pose network's learning rate is lr × this
     encoder_lr_scale: float = 1.0  # model.pretrained: the encoder's learning rate is lr × this (e.g. 0.1)
@@ -516,8 +522,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _convert(value: Any, kind: Any, where: str) -> Any:
-    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``)."""
+def _convert(value: Any, kind: Any, where: str, default: Any = MISSING, hint: str = "") -> Any:
+    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``); null (YAML's empty
+    value) is refused naming ``default`` and ``hint`` (what turns the setting off, where something does)."""
+    if value is None:  # 'key:' or 'key: null', often meant as "off": no setting takes it
+        name = getattr(kind, "__name__", "value") if not get_args(kind) else "list"
+        article = "an" if name[0] in "aeiou" else "a"
+        given = f"{article} {name}" + (f" ({hint})" if hint else "")
+        default_text = "" if default is MISSING else f" ({default!r})"
+        msg = f"{where} is null (YAML's empty value), no {name}: give {given}, or leave the key out for its default"
+        raise ConfigError(msg + default_text)
     args = get_args(kind)
     if args:  # tuple[T, ...]
         items = value if isinstance(value, list | tuple) else [value]
@@ -536,6 +550,11 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
     except (TypeError, ValueError):
         msg = f"{where}={value!r} is not a valid {kind.__name__}"
         raise ConfigError(msg) from None
+
+
+def _default(field_: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default (MISSING where it has none)."""
+    return field_.default_factory() if field_.default_factory is not MISSING else field_.default
 
 
 def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
@@ -558,7 +577,11 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
     unknown = sorted((set(flat) | set(nested)) - set(by_name))
     hint = did_you_mean_each(unknown, by_name)
     _check(not unknown, f"unknown keys {unknown} in section {name!r}{hint}; valid: {sorted(by_name)}")
-    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in flat.items()}
+    null_hints: Mapping[str, str] = getattr(cls, "NULL_HINTS", {})
+    converted = {
+        key: _convert(value, hints[key], f"{name}.{key}", _default(by_name[key]), null_hints.get(key, ""))
+        for key, value in flat.items()
+    }
     for key, sub in nested.items():
         kind = hints[key]
         _check(is_dataclass(kind), f"{name}.{key} is a value, not a section: give it as {key}: <value>")
@@ -569,7 +592,10 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
         extra = sorted(set(sub) - sub_known)
         hint = did_you_mean_each(extra, sub_known)
         _check(not extra, f"unknown keys {extra} in {name}.{key}{hint}; valid: {sorted(sub_known)}")
-        sub_values = {k: _convert(v, sub_hints[k], f"{name}.{key}.{k}") for k, v in sub.items()}
+        sub_fields = {f.name: f for f in fields(kind)}
+        sub_values = {
+            k: _convert(v, sub_hints[k], f"{name}.{key}.{k}", _default(sub_fields[k])) for k, v in sub.items()
+        }
         converted[key] = replace(default, **sub_values)
     return cls(**converted)
 

@@ -93,6 +93,13 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"model": {"min_depth_m": 200.0}}, r"model\.min_depth_m 200\.0 and model\.max_depth_m 100\.0 must satisfy"),
         # the poly decay's (1 - progress) ** -1 divided by zero at the last step
         ({"optim": {"schedule": "poly", "poly_power": -1}}, r"optim\.poly_power -1\.0 must be >= 0"),
+        # null (an empty 'key:' too; Lightning's gradient_clip_val: None = off) said only "=None is not a valid float"
+        (
+            {"optim": {"grad_clip_norm": None}},
+            r"optim\.grad_clip_norm is null .*: give a float \(0 = no clipping\), or leave the key out for its "
+            r"default \(1\.0\)$",
+        ),
+        ({"run": {"steps": None}}, r"run\.steps is null .*give an int, or leave the key out for its default \(1000\)$"),
     ],
 )
 def test_bad_values_are_refused(data: dict[str, object], match: str) -> None:
