@@ -134,6 +134,15 @@ def export_weights(
         raise ConfigError(msg)
     spec = backend.spec
     policy_size = input_hw is None  # --input-size is the size served; --camera's is the policy's for that camera
+    multiple = spec.input.multiple_of
+    if input_hw is not None and multiple > 1 and (input_hw[0] % multiple or input_hw[1] % multiple):
+        fit = [max(multiple, round(side / multiple) * multiple) for side in input_hw]
+        msg = (
+            f"--input-size {input_hw[0]}x{input_hw[1]} is not a multiple of {multiple} (the model's input multiple, "
+            f"its spec's input.multiple_of); pass one, e.g. --input-size {fit[0]}x{fit[1]}, or --camera HxW for the "
+            f"size the node would feed it"
+        )
+        raise ConfigError(msg)
     if input_hw is None:
         input_hw = network_input_size(camera_hw, spec.input) if camera_hw else (spec.input.height, spec.input.width)
     stem = weights.name if weights.is_dir() else weights.stem

@@ -47,6 +47,20 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         export_weights(tmp_path / "x.safetensors", tmp_path, formats="tflite")
 
 
+def test_an_input_size_off_the_models_multiple_names_the_option_and_a_size_that_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--input-size 65x190`` on a unet said "UNet input 65x190 (HxW) is not a multiple of 32; resize it with the
+    spec's InputPolicy (multiple_of=32)": a library remedy, no option of the command. It names the option and the
+    nearest size that fits."""
+    checkpoint = write_unet_checkpoint(tmp_path / "tiny.safetensors")
+    args = ["export", str(checkpoint), "--out", str(tmp_path / "out"), "-f", "torchscript", "--input-size", "65x190"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--input-size 65x190 is not a multiple of 32" in err and "e.g. --input-size 64x192" in err, err
+    assert not list((tmp_path / "out").glob("tiny.*"))
+
+
 @pytest.mark.parametrize("family", ["glpn", "zoedepth", "depth_anything"])
 def test_a_transformers_directory_exports_to_onnx_for_tensorrt(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], family: str

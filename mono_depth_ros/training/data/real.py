@@ -25,6 +25,7 @@ which the photometric loss compares (monodepth2).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import PROTOCOLS, Protocol
+from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
@@ -178,6 +179,41 @@ def require_depth_data(frames: RecordDataset, checks: int = DEPTH_CHECKS) -> Non
     raise ConfigError(msg)
 
 
+def check_benchmark_frames(kind: str, sizes: Mapping[Path, tuple[int, int]]) -> None:
+    """Refuse frames clearly of the other benchmark: ``kitti_depth`` frames that are not KITTI-wide (width / height
+    outside :data:`~mono_depth_ros.evaluation.depth.KITTI_ASPECT`, as ``mono-depth eval`` refuses the Garg crop,
+    :func:`~mono_depth_ros.evaluation.depth.check_kitti_frames`) and ``nyu`` frames that are (validation would score
+    a road with the Eigen NYU crop and its 10 m cap). Validation resizes the frames to the network input and takes
+    the crops' fractions, so every variant users train on is taken: KITTI's 352x1216 KB cut, pre-resized copies,
+    KITTI-360's 376x1408; NYU's 480x640, its Eigen-cropped 427x561 / 448x608 copies, and another indoor camera's
+    frames of any aspect declared ``nyu``.
+
+    Args:
+        kind: ``kitti_depth`` or ``nyu``.
+        sizes: ``(width, height)`` of each image, as :func:`.folder_check.check_frame_files` read them.
+
+    Raises:
+        ConfigError: the first such image, named with its size and the kind that fits.
+    """
+    low, high = KITTI_ASPECT
+    for path, (width, height) in sizes.items():
+        kitti = low <= width / height <= high
+        if kitti == (kind == "kitti_depth"):
+            continue
+        if kitti:
+            fits = "kitti_depth (KITTI frames: Garg crop, 80 m cap)"
+            what = f"KITTI-wide (width / height {width / height:.2f}, KITTI's {low:g}-{high:g})"
+        else:
+            fits = "nyu (NYU's or another indoor camera's frames: 10 m cap), or folder (no benchmark protocol)"
+            what = f"no KITTI frame (width / height {width / height:.2f}, KITTI's {low:g}-{high:g})"
+        protocol = "Garg crop, 80 m cap" if kind == "kitti_depth" else "Eigen NYU crop, 10 m cap"
+        msg = (
+            f"data.kind {kind} validates with its benchmark's protocol ({protocol}), but {path} is {width}x{height}, "
+            f"{what}; set data.kind {fits}"
+        )
+        raise ConfigError(msg)
+
+
 def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[int, ...]) -> Dataset[Sample]:
     path = Path(root)
     if kind == "kitti_raw":
@@ -198,7 +234,8 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
             if split
             else NyuDataset.from_annotations(path)
         )
-        check_frame_files(annotated.records)  # a JPEG cut short, a depth map of another size: here, not in a worker
+        sizes = check_frame_files(annotated.records)  # a JPEG cut short, a depth map of another size: not in a worker
+        check_benchmark_frames(kind, sizes)
         require_depth_data(annotated)
         return annotated
     if kind == "folder":

@@ -9,6 +9,7 @@ or keys are refused with :class:`ConfigError`. ``section.key=value`` overrides p
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,7 +105,11 @@ class StudentConfig:
             f"student.input_height/input_width must be positive multiples of 32, got "
             f"{self.input_height}x{self.input_width}",
         )
-        _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < student.min_depth_m < student.max_depth_m: {self}")
+        _check(  # an infinite cap has no depth bound and is no JSON number in the exported spec
+            0 < self.min_depth_m < self.max_depth_m < math.inf,
+            f"student.min_depth_m {self.min_depth_m} and student.max_depth_m {self.max_depth_m} must satisfy "
+            "0 < min < max, both finite (metres, or the teacher's units before calibration)",
+        )
         _check(self.output_kind in STUDENT_KINDS, f"student.output_kind {self.output_kind!r} not in {STUDENT_KINDS}")
 
 
@@ -164,9 +169,9 @@ class DistillRunConfig:
     tensorboard: bool = False  # TensorBoard events (when installed)
 
     def __post_init__(self) -> None:
-        _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):  # each named with its value
+            _check(getattr(self, name) >= 1, f"run.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
-        _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
         _check(self.calibration_frames >= 0, f"run.calibration_frames must be >= 0, got {self.calibration_frames}")
         _check(
             self.keep_checkpoints >= 0,

@@ -143,6 +143,7 @@ class DistillTrainer:
         params = list(self.student.parameters()) + (list(self.projection.parameters()) if self.projection else [])
         self.optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
+        self.step_lr = float("nan")  # the student's lr of the last step trained (train.csv's lr column)
         self.scaler = GradScaler(self.device.type, enabled=run.amp == "fp16")
         self.steps_per_epoch = len(dataset) // (run.batch_size * self.context.world_size)
         if self.steps_per_epoch < 1:
@@ -234,6 +235,7 @@ class DistillTrainer:
             nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
         self.scheduler.step()
         return float(total.detach()), parts
 
@@ -283,8 +285,8 @@ class DistillTrainer:
                     if self.step % run.log_every == 0 or self.step == stop:
                         parts = {k: float(np.mean([p[k] for _, p in window])) for k in window[-1][1]}
                         loss = mean_across(float(np.mean([t for t, _ in window])), self.context)
-                        lr = float(self.scheduler.get_last_lr()[0])
-                        log.train_row(self.step, {"epoch": float(epoch), "lr": lr, "loss": loss, **parts})
+                        row = {"epoch": float(epoch), "lr": self.step_lr, "loss": loss, **parts}
+                        log.train_row(self.step, row)
                         window = []
                     if self.step % run.checkpoint_every == 0 or self.step == stop:
                         self.save_checkpoint()
@@ -331,7 +333,10 @@ class DistillTrainer:
             ConfigError: the checkpoint's step is past ``run.steps`` (nothing is written).
         """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
-        if path is None:
+        if path is None:  # --resume auto's first launch, or a mistyped --out: say which
+            if self.context.is_main:
+                where = Path(self.out_dir) / train_state.CHECKPOINT_DIR
+                _LOG.warning("--resume auto: no checkpoint in %s: starting at step 0", where)
             return
         state = train_state.load_training_checkpoint(path, self.student, self.spec)
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)

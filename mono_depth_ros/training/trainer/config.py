@@ -8,10 +8,11 @@ silently). ``--set section.key=value`` overrides parse ``value`` as YAML (``run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, ClassVar, TypeVar, get_args, get_type_hints
 
 import yaml
 
@@ -61,7 +62,12 @@ class ModelConfig:
             f"model.input_height/input_width must be multiples of 32, got {self.input_height}x{self.input_width}",
         )
         _check(not self.freeze_encoder or bool(self.pretrained), "model.freeze_encoder needs model.pretrained")
-        _check(0 < self.min_depth_m < self.max_depth_m, f"need 0 < model.min_depth_m < model.max_depth_m: {self}")
+        _check(  # an infinite cap has no depth bound and is no JSON number in the exported spec
+            0 < self.min_depth_m < self.max_depth_m < math.inf,
+            f"model.min_depth_m {self.min_depth_m} and model.max_depth_m {self.max_depth_m} must satisfy "
+            "0 < min < max, both finite (the network's output range in metres: e.g. 0.1 and 100 outdoors, "
+            "0.1 and 10 indoors)",
+        )
 
 
 DATA_KINDS = ("synthetic", "kitti_raw", "kitti_depth", "nyu", "folder", "rosbag")
@@ -289,6 +295,12 @@ class LossConfig:
 class OptimConfig:
     """Optimiser and learning-rate schedule."""
 
+    NULL_HINTS: ClassVar[dict[str, str]] = {  # what a key set to null (an "off" elsewhere) is told to give instead
+        "grad_clip_norm": "0 = no clipping",
+        "weight_decay": "0 = no decay",
+        "warmup_steps": "0 = no warm-up",
+    }
+
     lr: float = 1e-3  # peak learning rate (AdamW) of the depth network
     pose_lr_scale: float = 1.0  # the pose network's learning rate is lr × this
     encoder_lr_scale: float = 1.0  # model.pretrained: the encoder's learning rate is lr × this (e.g. 0.1)
@@ -301,17 +313,18 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _check(self.schedule in SCHEDULES, f"optim.schedule {self.schedule!r} not in {SCHEDULES}")
-        ok = (
-            self.lr > 0
-            and self.pose_lr_scale > 0
-            and self.encoder_lr_scale > 0
-            and self.warmup_steps >= 0
-            and 0 <= self.min_lr_ratio <= 1
-        )
-        _check(
-            ok,
-            f"bad optim values: {self}; need lr, pose_lr_scale, encoder_lr_scale > 0, warmup_steps >= 0, "
-            "min_lr_ratio in [0, 1]",
+        # each setting named with its value (NaN fails every comparison, so is refused too)
+        for name in ("lr", "pose_lr_scale", "encoder_lr_scale"):
+            value = getattr(self, name)
+            _check(0 < value < math.inf, f"optim.{name} {value} must be > 0 (and finite)")
+        _check(self.warmup_steps >= 0, f"optim.warmup_steps {self.warmup_steps} must be >= 0 (0 = no warm-up)")
+        _check(0 <= self.min_lr_ratio <= 1, f"optim.min_lr_ratio {self.min_lr_ratio} must be in [0, 1] (× optim.lr)")
+        _check(0 <= self.poly_power < math.inf, f"optim.poly_power {self.poly_power} must be >= 0 (and finite)")
+        # AdamW itself refuses a negative decay, with a traceback after the whole set-up
+        _check(0 <= self.weight_decay < math.inf, f"optim.weight_decay {self.weight_decay} must be >= 0 (0 = no decay)")
+        _check(  # NaN > 0 is false: NaN turned clipping off, silently
+            0 <= self.grad_clip_norm < math.inf,
+            f"optim.grad_clip_norm {self.grad_clip_norm} must be >= 0 (0 = no clipping)",
         )
         _refuse_unread(self, self.schedule, SCHEDULE_SETTINGS, choice="optim.schedule")
 
@@ -338,9 +351,9 @@ class RunConfig:
     tensorboard: bool = True  # TensorBoard events (when the tensorboard package is installed)
 
     def __post_init__(self) -> None:
-        _check(self.steps >= 1 and self.batch_size >= 1, f"run.steps and run.batch_size must be >= 1: {self}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):  # each named with its value
+            _check(getattr(self, name) >= 1, f"run.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.amp in AMP_MODES, f"run.amp {self.amp!r} not in {AMP_MODES}")
-        _check(self.checkpoint_every >= 1 and self.log_every >= 1, "run.checkpoint_every and run.log_every >= 1")
         _check(
             self.keep_checkpoints >= 0,
             f"run.keep_checkpoints must be >= 0 (0 = keep every checkpoint), got {self.keep_checkpoints}",
@@ -509,8 +522,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _convert(value: Any, kind: Any, where: str) -> Any:
-    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``)."""
+def _convert(value: Any, kind: Any, where: str, default: Any = MISSING, hint: str = "") -> Any:
+    """``value`` as the annotated type ``kind`` (bool, int, float, str or ``tuple[T, ...]``); null (YAML's empty
+    value) is refused naming ``default`` and ``hint`` (what turns the setting off, where something does)."""
+    if value is None:  # 'key:' or 'key: null', often meant as "off": no setting takes it
+        name = getattr(kind, "__name__", "value") if not get_args(kind) else "list"
+        article = "an" if name[0] in "aeiou" else "a"
+        given = f"{article} {name}" + (f" ({hint})" if hint else "")
+        default_text = "" if default is MISSING else f" ({default!r})"
+        msg = f"{where} is null (YAML's empty value), no {name}: give {given}, or leave the key out for its default"
+        raise ConfigError(msg + default_text)
     args = get_args(kind)
     if args:  # tuple[T, ...]
         items = value if isinstance(value, list | tuple) else [value]
@@ -529,6 +550,11 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
     except (TypeError, ValueError):
         msg = f"{where}={value!r} is not a valid {kind.__name__}"
         raise ConfigError(msg) from None
+
+
+def _default(field_: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default (MISSING where it has none)."""
+    return field_.default_factory() if field_.default_factory is not MISSING else field_.default
 
 
 def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> SectionT:
@@ -551,7 +577,11 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
     unknown = sorted((set(flat) | set(nested)) - set(by_name))
     hint = did_you_mean_each(unknown, by_name)
     _check(not unknown, f"unknown keys {unknown} in section {name!r}{hint}; valid: {sorted(by_name)}")
-    converted = {key: _convert(value, hints[key], f"{name}.{key}") for key, value in flat.items()}
+    null_hints: Mapping[str, str] = getattr(cls, "NULL_HINTS", {})
+    converted = {
+        key: _convert(value, hints[key], f"{name}.{key}", _default(by_name[key]), null_hints.get(key, ""))
+        for key, value in flat.items()
+    }
     for key, sub in nested.items():
         kind = hints[key]
         _check(is_dataclass(kind), f"{name}.{key} is a value, not a section: give it as {key}: <value>")
@@ -562,7 +592,10 @@ def _section(cls: type[SectionT], name: str, values: Mapping[str, Any]) -> Secti
         extra = sorted(set(sub) - sub_known)
         hint = did_you_mean_each(extra, sub_known)
         _check(not extra, f"unknown keys {extra} in {name}.{key}{hint}; valid: {sorted(sub_known)}")
-        sub_values = {k: _convert(v, sub_hints[k], f"{name}.{key}.{k}") for k, v in sub.items()}
+        sub_fields = {f.name: f for f in fields(kind)}
+        sub_values = {
+            k: _convert(v, sub_hints[k], f"{name}.{key}.{k}", _default(sub_fields[k])) for k, v in sub.items()
+        }
         converted[key] = replace(default, **sub_values)
     return cls(**converted)
 

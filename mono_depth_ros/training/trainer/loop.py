@@ -185,6 +185,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
         self.scaler = GradScaler(self.context.device.type, enabled=run.amp == "fp16")
+        self.step_lr = float("nan")  # the depth network's lr of the last step trained (train.csv's lr column)
         self.sampler: DistributedSampler[int] = DistributedSampler(
             self.train_data,
             num_replicas=self.context.world_size,
@@ -246,6 +247,7 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.module.parameters(), self.config.optim.grad_clip_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
         self.scheduler.step()
         return result
 
@@ -301,7 +303,7 @@ class Trainer:
         loss = mean_across(float(np.mean([value for value, _ in window])), self.context)
         row = {
             "epoch": float(epoch),
-            "lr": float(self.scheduler.get_last_lr()[0]),
+            "lr": self.step_lr,
             "loss": loss,
             **parts,
             "images_per_s": rate,
@@ -379,7 +381,10 @@ class Trainer:
             ConfigError: the checkpoint's step is past ``run.steps``.
         """
         path = Path(model_path) if model_path is not None else train_state.latest_checkpoint(self.out_dir)
-        if path is None:
+        if path is None:  # --resume auto's first launch, or a mistyped --out: say which
+            if self.context.is_main:
+                where = Path(self.out_dir) / train_state.CHECKPOINT_DIR
+                _LOG.warning("--resume auto: no checkpoint in %s: starting at step 0", where)
             return
         state = train_state.load_training_checkpoint(
             path, self.saved_net, self.spec, scale_free_silog=self.config.loss.scale_free_silog

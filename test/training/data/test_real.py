@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -114,6 +115,73 @@ def test_bad_settings_name_the_remedy(kitti_depth_dir: Path) -> None:
     with pytest.raises(ConfigError, match="no temporal neighbours"):
         build_recorded_datasets(_kitti(kitti_depth_dir), WIDTH, HEIGHT, (-1, 1), 0)
     assert isinstance(build_recorded_datasets(_kitti(kitti_depth_dir), WIDTH, HEIGHT, (), 0)[0], RecordedDepthDataset)
+
+
+def test_frames_of_the_other_benchmark_are_refused_naming_the_kind(kitti_depth_dir: Path, nyu_dir: Path) -> None:
+    """``data.kind: nyu`` on KITTI frames (and ``kitti_depth`` on NYU's) trained and validated under the other
+    benchmark's protocol without a word (seen: real KITTI frames validated with NYU's 10 m cap and Eigen NYU crop);
+    ``mono-depth eval`` refuses the same mismatch. The kind that fits is named."""
+    with pytest.raises(ConfigError, match=r"data\.kind nyu .*0000000005\.png is 1242x375.*set data\.kind kitti_depth"):
+        build_recorded_datasets(DataConfig(kind="nyu", root=str(kitti_depth_dir)), WIDTH, HEIGHT, (), 0)
+    with pytest.raises(ConfigError, match=r"data\.kind kitti_depth .*rgb_00000\.jpg is 640x480.*set data\.kind nyu"):
+        build_recorded_datasets(DataConfig(kind="kitti_depth", root=str(nyu_dir)), WIDTH, HEIGHT, (), 0)
+    assert len(build_recorded_datasets(DataConfig(kind="nyu", root=str(nyu_dir)), WIDTH, HEIGHT, (), 0)[0]) == 3
+
+
+def _variant(source: Path, folder: Path, cut: tuple[slice, slice] | None, size: tuple[int, int] | None) -> Path:
+    """``source``'s annotated frames written into ``folder`` (same layout, the json's rgb / depth paths kept) cut to
+    ``cut`` (rows, cols) and / or resized to ``size`` (width, height; depth nearest), padded with zeros where ``cut``
+    reaches past the frame: the variants users train on (a benchmark crop, a pre-resized copy, a wider camera)."""
+    annotations = (source / "test_annotations.json").read_text()
+    for part in ("rgb", "depth"):
+        (folder / part).mkdir(parents=True)
+        for path in sorted((source / part).iterdir()):
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            assert image is not None, path
+            if cut is not None:
+                rows, cols = cut
+                padded = np.zeros((max(rows.stop, image.shape[0]), max(cols.stop, image.shape[1]), *image.shape[2:]))
+                padded[: image.shape[0], : image.shape[1]] = image
+                image = padded.astype(image.dtype)[rows, cols]
+            if size is not None:
+                image = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if part == "depth" else cv2.INTER_AREA)
+            assert cv2.imwrite(str(folder / part / path.name), image)
+    (folder / "test_annotations.json").write_text(annotations)
+    return folder
+
+
+def test_the_benchmarks_cropped_and_resized_variants_are_taken(
+    kitti_depth_dir: Path, nyu_dir: Path, tmp_path: Path
+) -> None:
+    """Only frames clearly of the other benchmark are refused (KITTI-wide as ``nyu``, NYU's 3:4 as ``kitti_depth``),
+    never a variant users train on: seen refused, the Eigen-cropped NYU copies (427x561, 448x608) and an indoor camera
+    of another aspect declared ``nyu`` ('no NYU frame; set data.kind folder'), whose validation resizes them to the
+    input and takes the Eigen NYU crop's fractions and 10 m cap as for any indoor frame. KITTI's: the 352x1216 KB
+    cut, a 192x640 pre-resized copy, KITTI-360's 376x1408 (width / height within eval's KITTI_ASPECT)."""
+    Cut = tuple[slice, slice] | None
+    nyu_variants: dict[str, tuple[Cut, tuple[int, int] | None]] = {
+        "nyu_427x561": (np.s_[45:472, 43:604], None),
+        "nyu_448x608": (np.s_[16:464, 16:624], None),
+        "indoor_360x640": (np.s_[60:420, 0:640], None),
+        "indoor_720x1280": (np.s_[60:420, 0:640], (1280, 720)),
+    }
+    for name, (cut, size) in nyu_variants.items():
+        folder = _variant(nyu_dir, tmp_path / name, cut, size)
+        assert len(build_recorded_datasets(DataConfig(kind="nyu", root=str(folder)), 64, 48, (), 0)[0]) == 3, name
+    kitti_variants: dict[str, tuple[Cut, tuple[int, int] | None]] = {
+        "kb_352x1216": (np.s_[23:375, 13:1229], None),
+        "resized_192x640": (None, (640, 192)),
+        "kitti360_376x1408": (np.s_[0:376, 0:1408], None),
+    }
+    for name, (cut, size) in kitti_variants.items():
+        folder = _variant(kitti_depth_dir, tmp_path / name, cut, size)
+        assert len(build_recorded_datasets(_kitti(folder), WIDTH, HEIGHT, (), 0)[0]) == 3, name
+    wide = _variant(kitti_depth_dir, tmp_path / "kitti_as_nyu", np.s_[23:375, 13:1229], None)
+    with pytest.raises(ConfigError, match=r"data\.kind nyu .*is 1216x352.*set data\.kind kitti_depth"):
+        build_recorded_datasets(DataConfig(kind="nyu", root=str(wide)), 64, 48, (), 0)
+    square = _variant(nyu_dir, tmp_path / "nyu_as_kitti", np.s_[45:472, 43:604], None)
+    with pytest.raises(ConfigError, match=r"data\.kind kitti_depth .*is 561x427.*set data\.kind nyu"):
+        build_recorded_datasets(_kitti(square), WIDTH, HEIGHT, (), 0)
 
 
 def test_a_folder_of_kitti_style_depth_pngs_is_read_in_metres_with_data_png_scale(

@@ -64,8 +64,15 @@ def test_shipped_config_loads_and_overrides_apply() -> None:
         ({"loss": {"feature_margin": 2.0}}, "feature_margin"),
         ({"data": {"label_height": 64}}, "give both"),
         ({"run": {"amp": "fp8"}}, "run.amp"),
+        # named both settings and dumped the whole RunConfig, or named neither value
+        ({"run": {"batch_size": 0}}, r"run\.batch_size must be >= 1, got 0$"),
+        ({"run": {"log_every": 0}}, r"run\.log_every must be >= 1, got 0$"),
         ({"run": {"keep_checkpoints": -1}}, r"run\.keep_checkpoints must be >= 0"),
         ({"loss": "none"}, "must be a mapping"),
+        (  # as train's model.max_depth_m: no depth bound, "Infinity" (no JSON) in the exported spec
+            {"student": {"max_depth_m": float("inf")}},
+            r"student\.min_depth_m 0\.5 and student\.max_depth_m inf must satisfy 0 < min < max, both finite",
+        ),
     ],
 )
 def test_bad_values_are_refused(mapping: dict[str, object], match: str) -> None:

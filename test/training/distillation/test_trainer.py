@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,30 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     second = load_checkpoint(tmp_path / "b" / "run" / "model.safetensors").state_dict
     for name, tensor in first.items():
         torch.testing.assert_close(second[name], tensor, rtol=0, atol=0, msg=name)
+    lrs = [[float(r["lr"]) for r in csv.DictReader((tmp_path / run / "run" / "train.csv").open())] for run in "ab"]
+    assert len(set(lrs[0])) == 3 and lrs[1] == lrs[0]  # warm-up 2, cosine; resumed: restored scheduler
+
+
+def test_train_csv_logs_the_lr_each_step_trained_at(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    # as train's: the lr column was read after the scheduler's step, one step ahead of the lr trained at
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    distill(tiny_config(tmp_path, teacher, data=data, optim={"lr": 1e-3, "warmup_steps": 2, "schedule": "cosine"}))
+    rows = list(csv.DictReader((tmp_path / "run" / "train.csv").open()))
+    # 4 steps: warm-up 1/2, 2/2; cosine from the end of the warm-up: progress 0, 1/2 -> 1, 0.05 + 0.95 * 0.5
+    assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 1e-3, 1e-3, 5.25e-4])
+
+
+def test_resume_auto_without_a_checkpoint_says_it_starts_afresh(
+    setup: tuple[Path, Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # as train's: a mistyped --out with --resume auto distilled from step 0 without a word
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    with caplog.at_level("WARNING"):
+        assert distill(tiny_config(tmp_path, teacher, data=data, run={"steps": 2}), resume="auto").step == 2
+    expected = f"--resume auto: no checkpoint in {tmp_path / 'run' / 'checkpoints'}: starting at step 0"
+    assert any(expected in record.getMessage() for record in caplog.records), caplog.records
 
 
 def test_a_distillation_keeps_its_newest_checkpoints(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:

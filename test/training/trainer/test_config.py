@@ -58,6 +58,9 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"run": {"steps": "many"}}, "run.steps='many' is not a valid int"),
         ({"run": {"progress": "yes"}}, "true or false"),
         ({"run": {"amp": "fp8"}}, "run.amp"),
+        # named both settings and dumped the whole RunConfig, or named neither value
+        ({"run": {"batch_size": 0}}, r"run\.batch_size must be >= 1, got 0$"),
+        ({"run": {"log_every": 0}}, r"run\.log_every must be >= 1, got 0$"),
         (
             {"run": {"keep_checkpoints": -1}},
             r"run\.keep_checkpoints must be >= 0 \(0 = keep every checkpoint\), got -1",
@@ -73,6 +76,30 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         ({"data": {"brightness": -1}}, r"data\.brightness=-1\.0 must be >= 0"),
         ({"data": {"noise_std": -0.1}}, r"data\.noise_std=-0\.1 must be >= 0"),
         ({"data": {"hue": 0.8}}, r"data\.hue=0\.8 must be in \[0, 0\.5\] \(turns"),
+        # AdamW raised ValueError with a traceback after the set-up; NaN clipping was silently off
+        ({"optim": {"weight_decay": -0.01}}, r"optim\.weight_decay -0\.01 must be >= 0 \(0 = no decay\)"),
+        ({"optim": {"grad_clip_norm": float("nan")}}, r"optim\.grad_clip_norm nan must be >= 0 \(0 = no clipping\)"),
+        ({"optim": {"grad_clip_norm": -1}}, r"optim\.grad_clip_norm -1\.0 must be >= 0"),
+        ({"optim": {"lr": float("nan")}}, r"optim\.lr nan must be > 0"),
+        ({"optim": {"lr": 0}}, r"optim\.lr 0\.0 must be > 0"),
+        ({"optim": {"min_lr_ratio": 2}}, r"optim\.min_lr_ratio 2\.0 must be in \[0, 1\]"),
+        ({"optim": {"warmup_steps": -1}}, r"optim\.warmup_steps -1 must be >= 0"),
+        # an infinite cap trained a metric network with no depth bound and wrote "max_depth_m": Infinity (no JSON) into
+        # the exported spec sidecar
+        (
+            {"model": {"max_depth_m": float("inf")}},
+            r"model\.min_depth_m 0\.1 and model\.max_depth_m inf must satisfy 0 < min < max, both finite",
+        ),
+        ({"model": {"min_depth_m": 200.0}}, r"model\.min_depth_m 200\.0 and model\.max_depth_m 100\.0 must satisfy"),
+        # the poly decay's (1 - progress) ** -1 divided by zero at the last step
+        ({"optim": {"schedule": "poly", "poly_power": -1}}, r"optim\.poly_power -1\.0 must be >= 0"),
+        # null (an empty 'key:' too; Lightning's gradient_clip_val: None = off) said only "=None is not a valid float"
+        (
+            {"optim": {"grad_clip_norm": None}},
+            r"optim\.grad_clip_norm is null .*: give a float \(0 = no clipping\), or leave the key out for its "
+            r"default \(1\.0\)$",
+        ),
+        ({"run": {"steps": None}}, r"run\.steps is null .*give an int, or leave the key out for its default \(1000\)$"),
     ],
 )
 def test_bad_values_are_refused(data: dict[str, object], match: str) -> None:

@@ -57,6 +57,10 @@ def test_resume_gives_identical_weights(tmp_path: Path, cache: Path) -> None:
     assert all(torch.equal(pose_a[name], pose_b[name]) for name in pose_a)
     rows = list(csv.DictReader((tmp_path / "b" / "train.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # the resumed run appends to the same log
+    straight_rows = list(csv.DictReader((tmp_path / "a" / "train.csv").open()))
+    lrs = [float(r["lr"]) for r in straight_rows]
+    assert len(set(lrs)) == 5  # warm-up 2, cosine (steps 2, 3 at the peak)
+    assert [float(r["lr"]) for r in rows] == lrs
     assert {"loss", "lr", "photometric", "smoothness", "lidar", "images_per_s"} <= set(rows[0])
     other = Trainer(tiny_config(tmp_path / "c", cache, "lidar_semi", model__encoder_width=8))
     with pytest.raises(CheckpointError, match="spec differs"):  # another architecture cannot resume from it
@@ -166,6 +170,21 @@ def test_resume_with_another_pose_network_width_names_that_setting(tmp_path: Pat
         trainer.resume(train_state.checkpoint_paths(tmp_path / "a", 2)[0])
 
 
+def test_resume_auto_without_a_checkpoint_says_it_starts_afresh(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--resume auto`` into a folder without checkpoints (a mistyped ``--out``) started at step 0 without a word;
+    it still does (a scheduler's first launch of a pre-emptible job passes it too), saying so and naming the folder."""
+    with caplog.at_level("WARNING"):
+        result = train(tiny_config(tmp_path / "typo", cache, run__steps=1, run__validate=False), resume="auto")
+    assert result.step == 1
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(
+        f"--resume auto: no checkpoint in {tmp_path / 'typo' / 'checkpoints'}: starting at step 0" in m
+        for m in messages
+    ), messages
+
+
 def test_a_resume_that_changes_the_data_order_says_so(
     tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -218,6 +237,20 @@ def test_a_resume_with_a_lowered_lr_trains_at_that_lr(tmp_path: Path, cache: Pat
     lowered.fit()
     rows = list(csv.DictReader((tmp_path / "train.csv").open()))
     assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-5, 1e-5])
+
+
+def test_train_csv_logs_the_lr_each_step_trained_at(tmp_path: Path, cache: Path) -> None:
+    # the lr column was read after the scheduler's step: each row held the next step's lr (step 1 of a 2-step warm-up
+    # read the full lr it had not trained at, the last step the decay's floor it never reached)
+    warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised", **warm_cosine))
+    seen: list[float] = []  # the lr of each optimiser step, as it steps
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: seen.append(float(opt.param_groups[0]["lr"])))
+    trainer.fit()
+    rows = list(csv.DictReader((tmp_path / "train.csv").open()))
+    # warm-up 1/2, 2/2; cosine from the end of the warm-up: progress 0, 1/2 -> 1, 0.05 + 0.95 * 0.5
+    assert seen == pytest.approx([5e-4, 1e-3, 1e-3, 5.25e-4])
+    assert [float(r["lr"]) for r in rows] == pytest.approx(seen)
 
 
 def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
