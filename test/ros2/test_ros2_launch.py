@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
@@ -92,6 +92,40 @@ def test_a_reliable_camera_that_delivers_nothing_to_best_effort_is_not_called_a_
     finally:
         assert launched.stop() == 0
         probe.node.destroy_publisher(camera)
+
+
+def test_an_image_topic_published_only_in_the_other_transport_is_named_with_image_transport(
+    probe: Probe, ros_logs: Path
+) -> None:
+    # A compressed recording (or a camera driver with image_transport) publishes only <image>/compressed: the warning
+    # said "nothing publishes it" and named image_topic, not the topic that was there nor image_transport. And the
+    # other way round: image_transport compressed with only a raw Image publisher on the base topic.
+    compressed = probe.publisher(CompressedImage, "/camera/only_compressed/compressed")
+    raw = probe.publisher(Image, "/camera/only_raw")
+    try:
+        launched = Launched({"device": "cpu", "image": "/camera/only_compressed"}, ros_logs / "only_compressed.log")
+        with running(launched):
+            launched.wait_ready(probe, topic="/camera/only_compressed")
+            text = (
+                r"no image received on /camera/only_compressed in [56] s: nothing publishes it, but "
+                r"/camera/only_compressed/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
+                r"image_transport: compressed in the params file \(ros2 run: --ros-args -p "
+                r"image_transport:=compressed\), image_topic stays /camera/only_compressed"
+            )
+            wait_until(lambda: re.search(text, launched.log) is not None, 30, "the other-transport warning")
+        params = write_params(ros_logs / "only_raw.yaml", {"image_transport": "compressed"})
+        args = {"device": "cpu", "params_file": str(params), "image": "/camera/only_raw"}
+        launched = Launched(args, ros_logs / "only_raw.log")
+        with running(launched):
+            launched.wait_ready(probe, topic="/camera/only_raw/compressed")
+            text = (
+                r"no image received on /camera/only_raw/compressed in [56] s: nothing publishes it, but "
+                r"/camera/only_raw is published as sensor_msgs/msg/Image: set image_transport: raw in the params file"
+            )
+            wait_until(lambda: re.search(text, launched.log) is not None, 30, "the other-transport warning")
+    finally:
+        probe.node.destroy_publisher(compressed)
+        probe.node.destroy_publisher(raw)
 
 
 def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_without_it(
