@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -290,6 +291,33 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
         assert probe.lifecycle(node, "configure") == "inactive"
         refused = ros2_cli("param", "set", node, "device", "auto", check=False)
         assert "to change it, clean up the node, set it, then configure" in refused.stdout + refused.stderr  # inactive
+
+
+def test_an_unconfigured_lifecycle_node_says_it_waits_and_the_command_it_names_configures_it(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """``lifecycle:=true`` without a lifecycle manager: the node logged nothing at all (a silent node). Now one line
+    at start names its resolved name and the commands; with a camera publishing and the node still unconfigured 10 s
+    later, one warning; the ``ros2 service call`` it prints (for installs without the lifecycle CLI) configures it."""
+    camera = probe.publisher(Image, "/camera/lifecycle_wait")
+    args = {"lifecycle": "true", "namespace": "cam7", "device": "cpu", "image": "/camera/lifecycle_wait"}
+    launched = Launched(args, ros_logs / "lifecycle_wait.log")
+    node = "/cam7/mono_depth_node"
+    try:
+        with running(launched):
+            assert probe.lifecycle(node) == "unconfigured"
+            start = f"{node} is a managed (lifecycle) node and starts unconfigured"
+            wait_until(lambda: start in launched.log, 20, "the unconfigured line")
+            assert f"`ros2 lifecycle set {node} configure` then `ros2 lifecycle set {node} activate`" in launched.log
+            waiting = f"1 publisher(s) on the image topic /camera/lifecycle_wait, but {node} is unconfigured"
+            wait_until(lambda: waiting in launched.log, 30, "the images-but-unconfigured warning")
+            assert launched.log.count(waiting) == 1
+            call = re.search(r"without the lifecycle CLI: `ros2 (service call [^`]+)`", launched.log)
+            assert call is not None, launched.log[-3000:]
+            ros2_cli(*shlex.split(call.group(1)), timeout_s=120.0)  # the command as printed, id 1: configure
+            assert probe.lifecycle(node) == "inactive"
+    finally:
+        probe.node.destroy_publisher(camera)
 
 
 def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs: Path) -> None:
