@@ -217,25 +217,32 @@ def node_inputs(
     and an external prediction need no watch: an image that arrives without them is already counted and warned about
     (``no_camera_info`` / ``no_prediction``). ``resolve``: rclpy's ``resolve_topic_name``, for the names shown."""
     topics = config.topics
-    switch = "set image_transport: {0} in the params file (ros2 run: --ros-args -p image_transport:={0}), image_topic "
+    switch = "set image_transport: {0} in the params file (ros2 run: --ros-args -p image_transport:={0}), image_topic"
+    resolved = resolve(image_topic)  # as subscribed: the other transport's topic is named after it, not the parameter
     if topics.image_transport == "compressed":
         image_type = COMPRESSED
         remedy = "set image_topic to the camera's base topic (launch: image:=; /compressed is appended), or "
         remedy += "image_transport: raw for a sensor_msgs/msg/Image topic"
-        other, other_type = image_topic.removesuffix("/compressed"), IMAGE
-        how = ": " + switch.format("raw") + f"stays {topics.image}"
+        other, other_type, after, base = resolved.removesuffix("/compressed"), IMAGE, topics.image, topics.image
+        how, appended = ": " + switch.format("raw"), ""
     else:
         image_type = IMAGE
         remedy = "set image_topic (launch: image:=); for a sensor_msgs/msg/CompressedImage topic BASE/compressed "
         remedy += "(image_transport's naming) set image_transport: compressed and image_topic: BASE"
-        other, other_type = f"{image_topic}/compressed", COMPRESSED
+        other, other_type, after, base = f"{resolved}/compressed", COMPRESSED, f"{image_topic}/compressed", image_topic
         how = " (a compressed recording, or a camera driver's image_transport): " + switch.format("compressed")
-        how += f"stays {image_topic} (/compressed is appended)"
-        other = image_topic if image_topic.endswith("/compressed") else other  # (CompressedImage: silence_reason)
+        appended = " (/compressed is appended)"
+        other = resolved if resolved.endswith("/compressed") else other  # (CompressedImage: silence_reason)
     image = WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)
-    if other != image_topic:  # nothing on the topic, the other transport's publisher on its topic: that is said
-        reason = f"nothing publishes it, but {shown_topic(other, resolve)} is published as {other_type}{how}"
-        image = replace(image, sibling=(other, other_type, reason))
+    if other != resolved:  # nothing on the topic, the other transport's publisher on its topic: that is said
+        # the node would subscribe ``after`` with image_topic unchanged: rcl remaps a full name, so a rule for the
+        # topic (-r /camera/image_raw:=/robot1/cam/image) does not follow /compressed: then image_topic is named
+        kept = resolve(after) == other
+        lookup = after if kept else other  # (rclpy's graph look-up remaps a parameter's name itself)
+        how += f" stays {base}{appended}" if kept else f": {other.removesuffix('/compressed')}{appended}"
+        how += "" if kept else f" (unchanged it would subscribe {resolve(after)})"
+        reason = f"nothing publishes it, but {shown_topic(lookup, resolve)} is published as {other_type}{how}"
+        image = replace(image, sibling=(lookup, other_type, reason))
     inputs = [image]
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
