@@ -4,10 +4,11 @@
 until a lifecycle manager (Nav2's, or a user) requests configure, then activate. It logged nothing at all: a user
 without a lifecycle manager saw a silent node. :func:`managed_start` logs one INFO line naming the node's resolved
 name and the commands (``ros2 lifecycle set``, and the ``change_state`` service call for installs without the
-lifecycle CLI), then polls (:class:`InactiveWatch`): once ``after_s`` (10 s) have passed with the node not active
-and a publisher on its image topic, it warns once that images are published but the node takes none, with the
-transitions still to request. ROS-free: duck-typed on rclpy's ``LifecycleNode``
-(``test/adapters/test_lifecycle_wait.py``, ``test/ros2/test_ros2_launch.py``).
+lifecycle CLI), then polls (:class:`InactiveWatch`): once ``after_s`` (10 s) have passed with the node never
+configured and a publisher on its image topic, it warns once that images are published but the node takes none,
+with the transitions to request. A node that left unconfigured has someone driving it (Nav2's lifecycle manager
+keeps one inactive while others activate, or on purpose): nothing is said, and the timer is cancelled. ROS-free:
+duck-typed on rclpy's ``LifecycleNode`` (``test/adapters/test_lifecycle_wait.py``, ``test/ros2/test_ros2_launch.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from mono_depth_ros.adapters.lifecycle_requests import refuse_unoffered
 from mono_depth_ros.adapters.topic_names import shown_topic
 
-WAIT_S = 10.0  # not active this long after the start, with images published: said once
+WAIT_S = 10.0  # unconfigured this long after the start, with images published: said once
 POLL_S = 1.0
 TRANSITION_IDS = {"configure": 1, "activate": 3}  # lifecycle_msgs/Transition ids (ros2 service call asks by id)
 
@@ -45,17 +46,18 @@ def waiting_text(node_fqn: str) -> str:
     )
 
 
-def inactive_text(node_fqn: str, state: str, image_topic: str, publishers: int) -> str:
-    """The warning for images published on ``image_topic`` (as subscribed) while ``node_fqn`` is ``state``."""
-    todo = ["configure", "activate"] if state == "unconfigured" else ["activate"]
+def unconfigured_text(node_fqn: str, image_topic: str, publishers: int) -> str:
+    """The warning for images published on ``image_topic`` (as subscribed) while ``node_fqn`` is unconfigured."""
     return (
-        f"{publishers} publisher(s) on the image topic {image_topic}, but {node_fqn} is {state}: it takes no image "
-        f"until it is active (no lifecycle manager drives it?): " + commands(node_fqn, todo)
+        f"{publishers} publisher(s) on the image topic {image_topic}, but {node_fqn} is unconfigured: it takes no "
+        f"image until it is active (no lifecycle manager drives it?): " + commands(node_fqn, ["configure", "activate"])
     )
 
 
 class InactiveWatch:
-    """Warns once when the node is still not active ``after_s`` after the start while its image topic has publishers.
+    """Warns once when the node is still unconfigured ``after_s`` after the start while its image topic has
+    publishers. Done at the first other state: whoever requested that transition drives the node (Nav2's lifecycle
+    manager configures all its nodes, then activates them in order, or keeps one inactive on purpose).
 
     Args:
         node_fqn: the node's fully qualified name.
@@ -76,26 +78,26 @@ class InactiveWatch:
     ) -> None:
         self._fqn, self._state, self._images, self._warn, self._now = node_fqn, state, image_publishers, warn, now
         self._due = now() + after_s
-        self.done = False  # warned, or the node became active (or finalized): nothing more to say
+        self.done = False  # warned, or the node left unconfigured: nothing more to say
         self.timer: Any = None  # the timer that polls it (rclpy's Timer), cancelled when done
 
     def poll(self) -> None:
-        """Check once (a steady timer calls it); the graph is asked only after ``after_s``, while not active."""
+        """Check once (a steady timer calls it); the graph is asked only after ``after_s``, while unconfigured."""
         if not self.done:
             self.done = self._check()
         if self.done and self.timer is not None:
             self.timer.cancel()
 
     def _check(self) -> bool:
-        """Whether the watch is done after this check (warned, or the node was active)."""
+        """Whether the watch is done after this check (warned, or the node left unconfigured)."""
         state = self._state()
-        if state in ("active", "finalized"):
+        if state != "unconfigured":  # a manager or a user requested a transition: they drive it (inactive on purpose)
             return True
-        if self._now() < self._due or state not in ("unconfigured", "inactive"):  # (not mid-transition)
+        if self._now() < self._due:
             return False
         topic, publishers = self._images()
         if publishers:
-            self._warn(inactive_text(self._fqn, state, topic, publishers))
+            self._warn(unconfigured_text(self._fqn, topic, publishers))
         return publishers > 0
 
 
