@@ -217,7 +217,8 @@ def node_inputs(
     and an external prediction need no watch: an image that arrives without them is already counted and warned about
     (``no_camera_info`` / ``no_prediction``). ``resolve``: rclpy's ``resolve_topic_name``, for the names shown."""
     topics = config.topics
-    switch = "set image_transport: {0} in the params file (ros2 run: --ros-args -p image_transport:={0}), image_topic"
+    switch = "set image_transport: {0} (launch: image_transport:={0}; ros2 run: --ros-args -p image_transport:={0}), "
+    switch += "image_topic"
     resolved = resolve(image_topic)  # as subscribed: the other transport's topic is named after it, not the parameter
     if topics.image_transport == "compressed":
         image_type = COMPRESSED

@@ -154,10 +154,10 @@ def test_a_silent_image_topic_names_its_other_transports_publisher_and_the_image
     assert warnings == [
         "no image received on /camera/image_raw in 6 s: nothing publishes it, but /camera/image_raw/compressed is "
         f"published as {COMPRESSED} (a compressed recording, or a camera driver's image_transport): set "
-        "image_transport: compressed in the params file (ros2 run: --ros-args -p image_transport:=compressed), "
-        "image_topic stays /camera/image_raw (/compressed is appended)",
+        "image_transport: compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p "
+        "image_transport:=compressed), image_topic stays /camera/image_raw (/compressed is appended)",
         "no second image received on /front/image_raw/compressed in 6 s: nothing publishes it, but /front/image_raw "
-        f"is published as {IMAGE}: set image_transport: raw in the params file (ros2 run: --ros-args -p "
+        f"is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 run: --ros-args -p "
         "image_transport:=raw), image_topic stays /front/image_raw",
     ]
     graph.clear()  # the other transport's topic gone too: the plain reason again
@@ -196,20 +196,20 @@ def test_the_other_transports_topic_is_looked_up_as_the_node_subscribes_under_a_
     assert warnings[0] == (
         "no image 0 received on /robot1/cam/image (from /camera/image_raw) in 6 s: nothing publishes it, but "
         f"/robot1/cam/image/compressed is published as {COMPRESSED} (a compressed recording, or a camera driver's "
-        "image_transport): set image_transport: compressed in the params file (ros2 run: --ros-args -p "
-        "image_transport:=compressed), image_topic: /robot1/cam/image (/compressed is appended) (unchanged it would "
-        "subscribe /camera/image_raw/compressed)"
+        "image_transport): set image_transport: compressed (launch: image_transport:=compressed; ros2 run: "
+        "--ros-args -p image_transport:=compressed), image_topic: /robot1/cam/image (/compressed is appended) "
+        "(unchanged it would subscribe /camera/image_raw/compressed)"
     )
     assert warnings[1].endswith(
-        f"but /robot1/front is published as {IMAGE}: set image_transport: raw in the params file (ros2 run: "
-        "--ros-args -p image_transport:=raw), image_topic: /robot1/front (unchanged it would subscribe "
+        f"but /robot1/front is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 "
+        "run: --ros-args -p image_transport:=raw), image_topic: /robot1/front (unchanged it would subscribe "
         "/front/image_raw)"
     )
     assert warnings[2].endswith(  # a namespace and a relative name: resolved alike, image_topic kept
         "but /robot1/image_raw/compressed (from image_raw/compressed) is published as "
         f"{COMPRESSED} (a compressed recording, or a camera driver's image_transport): set image_transport: "
-        "compressed in the params file (ros2 run: --ros-args -p image_transport:=compressed), image_topic stays "
-        "image_raw (/compressed is appended)"
+        "compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p image_transport:=compressed), "
+        "image_topic stays image_raw (/compressed is appended)"
     )
 
 

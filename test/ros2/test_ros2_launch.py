@@ -103,8 +103,7 @@ def test_an_image_topic_published_only_in_the_other_transport_is_named_with_imag
     # other way round: image_transport compressed with only a raw Image publisher on the base topic.
     compressed = probe.publisher(CompressedImage, "/camera/only_compressed/compressed")
     raw = probe.publisher(Image, "/camera/only_raw")
-    params = write_params(ros_logs / "only_raw.yaml", {"image_transport": "compressed"})
-    args = {"device": "cpu", "params_file": str(params), "image": "/camera/only_raw", "namespace": "only_raw"}
+    args = {"device": "cpu", "image_transport": "compressed", "image": "/camera/only_raw", "namespace": "only_raw"}
     try:  # both nodes at once (another namespace: not one node name twice): one wait for both warnings
         first = Launched({"device": "cpu", "image": "/camera/only_compressed"}, ros_logs / "only_compressed.log")
         second = Launched(args, ros_logs / "only_raw.log")
@@ -114,14 +113,15 @@ def test_an_image_topic_published_only_in_the_other_transport_is_named_with_imag
             text = (  # (\d+ s: the poll is 1 s and a loaded machine runs it late)
                 r"no image received on /camera/only_compressed in \d+ s: nothing publishes it, but "
                 r"/camera/only_compressed/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
-                r"image_transport: compressed in the params file \(ros2 run: --ros-args -p "
+                r"image_transport: compressed \(launch: image_transport:=compressed; ros2 run: --ros-args -p "
                 r"image_transport:=compressed\), image_topic stays /camera/only_compressed"
             )
             wait_until(lambda: re.search(text, first.log) is not None, 30, "the other-transport warning")
             text = (
                 r"no image received on /camera/only_raw/compressed in \d+ s: nothing publishes it, but "
-                r"/camera/only_raw is published as sensor_msgs/msg/Image: set image_transport: raw in the params file"
-                r" \(ros2 run: --ros-args -p image_transport:=raw\), image_topic stays /camera/only_raw"
+                r"/camera/only_raw is published as sensor_msgs/msg/Image: set image_transport: raw \(launch: "
+                r"image_transport:=raw; ros2 run: --ros-args -p image_transport:=raw\), image_topic stays "
+                r"/camera/only_raw"
             )
             wait_until(lambda: re.search(text, second.log) is not None, 30, "the other-transport warning")
     finally:

@@ -95,8 +95,9 @@ def test_a_remapped_cameras_compressed_topic_is_named_with_the_image_topic_to_se
             text = (
                 r"no image received on /robot1/cam/image \(from /camera/image_raw\) in \d+ s: nothing publishes it, "
                 r"but /robot1/cam/image/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
-                r"image_transport: compressed in the params file .*, image_topic: /robot1/cam/image "
-                r"\(/compressed is appended\) \(unchanged it would subscribe /camera/image_raw/compressed\)"
+                r"image_transport: compressed \(launch: image_transport:=compressed; .*\), image_topic: "
+                r"/robot1/cam/image \(/compressed is appended\) \(unchanged it would subscribe "
+                r"/camera/image_raw/compressed\)"
             )
             wait_until(lambda: re.search(text, launched.log) is not None, 30, "the other-transport warning")
     finally:
