@@ -5,6 +5,7 @@ Arguments:
   use_lidar                      true | false: ``use_lidar:=false`` turns LiDAR scale off whatever the params file
                                  says (Humble's ``ros2 launch`` rejects an empty value such as ``lidar:=''``)
   model, weights, device         model.backend, model.weights, device
+  image_transport                raw | compressed (``image`` is then the base of <image>/compressed)
   params_file                    ROS params YAML (default: the installed config/depth.yaml)
   lifecycle                      true: run mono_depth_lifecycle_node, a managed node that loads the model on
                                  configure and subscribes on activate (for Nav2's lifecycle manager)
@@ -29,10 +30,10 @@ weights) fails the launch with exit code 1, so systemd's ``Restart=on-failure`` 
 this file is the one ``ros2 launch`` runs: included in a robot's launch file, the node's exit ends nothing else (one
 camera's node that could not start had stopped the other cameras' nodes and every process of the robot).
 
-Precedence: the six node arguments and use_sim_time default to ``from_params_file``: then the parameter comes from
+Precedence: the seven node arguments and use_sim_time default to ``from_params_file``: then the parameter comes from
 params_file (or, when the file does not set it, the node's built-in default). An argument given on the command line
 overrides the file for its parameter (image_topic, camera_info_topic, lidar_topic, model.backend, model.weights,
-device, use_sim_time). The
+device, image_transport, use_sim_time). The
 overrides are chosen at launch time by an ``OpaqueFunction`` (launch API since Crystal, on Humble and Jazzy) and
 passed as ``ParameterValue(value, value_type=str)``, so ``device:=0`` or ``weights:=123`` stay strings.
 """
@@ -79,6 +80,11 @@ ARGUMENT_PARAMETERS = {
     "model": ("model.backend", "depth source"),
     "weights": ("model.weights", "checkpoint file or model directory; empty = the shipped default model"),
     "device": ("device", "inference device: auto | cpu | cuda | cuda:N (cuda without CUDA falls back to cpu)"),
+    "image_transport": (
+        "image_transport",
+        "raw: image is a sensor_msgs/Image topic; compressed: a CompressedImage topic <image>/compressed "
+        "(image_transport's naming)",
+    ),
 }
 
 

@@ -33,7 +33,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 from tf2_ros import Buffer, TransformException, TransformListener
 
-from mono_depth_ros.adapters import ground_tf, lifecycle_requests, messages
+from mono_depth_ros.adapters import ground_tf, lifecycle_wait, messages
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
@@ -398,7 +398,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
         super().__init__(make_pipeline, **node_kwargs)
-        lifecycle_requests.refuse_unoffered(self, self.get_logger().warning)  # without its services: nothing to wrap
+        lifecycle_wait.managed_start(self, STEADY_CLOCK)  # unoffered transitions refused; says it waits for configure
 
     def on_configure(self, state: State) -> Any:
         try:

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth.launch.py"
 NODE_FILE = REPO_ROOT / "mono_depth_ros" / "node.py"
 ARGUMENTS = {"image", "camera_info", "lidar", "use_lidar", "lifecycle", "nav2", "params_file", "model", "weights",
-             "device", "namespace", "use_sim_time"}  # fmt: skip
+             "device", "namespace", "use_sim_time", "image_transport"}  # fmt: skip
 # ros2_api_notes §18: the launch imports verified on Humble (all present on Jazzy too), plus OpaqueFunction and
 # LaunchContext (the latter for type checking only), both in launch since Crystal.
 SECTION_18 = {
@@ -164,7 +164,8 @@ def test_launch_imports_only_section_18_apis() -> None:
 
 
 EXPECTED = {"image_topic": "image", "camera_info_topic": "camera_info", "lidar_topic": "lidar",
-            "model.backend": "model", "model.weights": "weights", "device": "device"}  # fmt: skip
+            "model.backend": "model", "model.weights": "weights", "device": "device",
+            "image_transport": "image_transport"}  # fmt: skip
 
 
 def _launch(description: LaunchDescription, context: Context | None = None, **given: str) -> Node:
@@ -239,6 +240,21 @@ def test_given_arguments_override_only_their_parameters(description: LaunchDescr
         assert value.value_type is PARAMS_BY_NAME[parameter].type is str  # typed: `device:=0` stays a string
     every = _launch(description, **dict.fromkeys(EXPECTED.values(), "x"))
     assert set(every.kwargs["parameters"][1]) == set(EXPECTED)
+
+
+def test_image_transport_given_overrides_the_params_file_in_one_flag(description: LaunchDescription) -> None:
+    """The silent-image warning's remedy for a compressed camera is image_transport: compressed; depth.launch.py had
+    no argument for it, so a launch user had to write a params file. ``image_transport:=compressed`` sets it, and
+    only when given (the file's value otherwise)."""
+    node = _launch(description, image="/cam", image_transport="compressed")
+    overrides = node.kwargs["parameters"][1]
+    assert {name: value.value for name, value in overrides.items()} == {
+        "image_topic": "/cam",
+        "image_transport": "compressed",
+    }
+    arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
+    assert "(raw | compressed)" in arguments["image_transport"].kwargs["description"]
+    assert len(_launch(description).kwargs["parameters"]) == 1  # not given: params_file decides
 
 
 def test_use_sim_time_given_overrides_the_params_file_and_is_a_bool(description: LaunchDescription) -> None:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from mono_depth_ros.adapters import worker as worker_module
+from mono_depth_ros.adapters.lifecycle_wait import InactiveWatch, waiting_text
 
 from . import ros_standin, test_node
 from .test_node import EXTERNAL, EchoPipeline, Ros, camera_info, prediction, rgb_image, send_frame
@@ -20,19 +21,29 @@ ros = test_node.ros  # the stand-in world of test_node (fixture)
 LIFECYCLE = "MonoDepthLifecycleNode"
 
 
+def flowing(node: Any) -> list[Any]:
+    """The node's timers but the one of the start-up watch (``adapters.lifecycle_wait``), made at construction."""
+    return [t for t in node.timers if not isinstance(getattr(t.callback, "__self__", None), InactiveWatch)]
+
+
 def test_frames_flow_only_while_active(ros: Ros) -> None:
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
     node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
     assert node.lifecycle_state == "unconfigured" and not node.publishers and not node.subscriptions
+    assert waiting_text("/mono_depth_node") in node.get_logger().messages("INFO")  # it said so (it said nothing)
+    (start,) = node.timers  # the start-up watch: on a steady clock, done once the node was active
+    assert start.clock is not None and start.clock.clock_type.name == "STEADY_TIME"
     assert node.trigger_configure() is results.SUCCESS
-    assert "depth/image" in node.publishers and not node.subscriptions and not node.timers  # nothing flows yet
+    assert "depth/image" in node.publishers and not node.subscriptions and not flowing(node)  # nothing flows yet
     assert node.trigger_activate() is results.SUCCESS
-    assert node.subscriptions and node.timers
+    assert node.subscriptions and flowing(node)
     send_frame(node)
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    start.callback()
+    assert start.canceled
 
     assert node.trigger_deactivate() is results.SUCCESS
-    assert not node.subscriptions and not node.timers and not node._worker.alive
+    assert not node.subscriptions and not flowing(node) and not node._worker.alive
     assert node.trigger_activate() is results.SUCCESS  # and back: a fresh worker and subscriptions
     send_frame(node, stamp_ns=2_000_000_000)
     assert len(node.publishers["depth/image"].wait_for(2)) == 2
@@ -161,7 +172,7 @@ def test_parameters_before_configure_and_a_failed_activate_undo_cleanly(ros: Ros
 
     node._subscribe = broken
     assert node.trigger_activate() is results.FAILURE
-    assert node.lifecycle_state == "inactive" and not node.subscriptions and not node.timers  # undone
+    assert node.lifecycle_state == "inactive" and not node.subscriptions and not flowing(node)  # undone
     assert "activate failed: RuntimeError" in node.get_logger().messages("ERROR")[-1]
     assert node.on_error(None) is results.SUCCESS and not node.publishers  # on_error releases everything
     node.destroy_node()
@@ -320,7 +331,7 @@ def test_the_subscription_made_for_a_transient_local_camera_info_goes_with_deact
     node.deliver("/camera/image_raw", rgb_image(2_000))
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
     assert node.trigger_deactivate() is results.SUCCESS
-    assert not node.subscriptions and not node.timers
+    assert not node.subscriptions and not flowing(node)
     assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()
 
@@ -338,7 +349,7 @@ def test_the_laser_scan_subscription_made_when_a_2d_lidar_appeared_goes_with_dea
     look.callback()
     assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
     assert node.trigger_deactivate() is results.SUCCESS
-    assert not node.subscriptions and not node.timers
+    assert not node.subscriptions and not flowing(node)
     assert node.trigger_activate() is results.SUCCESS
     assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
     assert node.trigger_shutdown() is results.SUCCESS

@@ -37,6 +37,8 @@ from mono_depth_ros.adapters.lidar_subscription import MESSAGE_TYPES, accepted_t
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.depth_config import DepthConfig
 
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
 WARN_AFTER_S = 5.0
 REPEAT_S = 60.0
 STATIC_TF_TOPIC = "/tf_static"
@@ -55,6 +57,7 @@ class WatchedInput:
     qos: str = "sensor_data"  # the input_qos parameter, named when a publisher of the right type sends nothing
     shown: str = ""  # the topic as subscribed, for the messages (topic_names.shown_topic; empty: ``topic``)
     other_types: tuple[tuple[str, str], ...] = ()  # (type name, remedy) of a publisher type the node could subscribe
+    sibling: tuple[str, str, str] = ("", "", "")  # the other image transport's (topic, type name, reason)
 
 
 def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliable: Sequence[bool] = ()) -> str:
@@ -142,6 +145,7 @@ class InputWatch:
                 self._next_warning[item.role] = now + self._repeat_s
                 infos = list(self._publishers(item.topic))
                 reason = silence_reason(item, [str(info.topic_type) for info in infos], publisher_reliability(infos))
+                reason = (not infos and self._sibling_reason(item)) or reason  # one more look-up, when silent only
                 shown = item.shown or item.topic  # (looked up by its parameter's name: rclpy remaps that itself)
                 self._warn(f"no {item.role} received on {shown} in {now - self._start:.0f} s: {reason}")
         if self._static_tf:  # each volatile /tf_static publisher once (again when it comes back after going)
@@ -149,6 +153,13 @@ class InputWatch:
             if text and text != self._volatile_warned:
                 self._warn(text)
             self._volatile_warned = text
+
+    def _sibling_reason(self, item: WatchedInput) -> str:
+        """``item.sibling``'s reason when a publisher of its type is on its topic (nothing publishes ``item.topic``:
+        the camera publishes the other image transport), else ``""``."""
+        topic, type_name, reason = item.sibling
+        found = topic and type_name in (str(info.topic_type) for info in self._publishers(topic))
+        return reason if found else ""
 
     def _check_output(self, topic: str, warned: list[str]) -> None:
         names = sorted(f"{info.node_namespace.rstrip('/')}/{info.node_name}" for info in self._publishers(topic))
@@ -206,15 +217,34 @@ def node_inputs(
     and an external prediction need no watch: an image that arrives without them is already counted and warned about
     (``no_camera_info`` / ``no_prediction``). ``resolve``: rclpy's ``resolve_topic_name``, for the names shown."""
     topics = config.topics
+    switch = "set image_transport: {0} (launch: image_transport:={0}; ros2 run: --ros-args -p image_transport:={0}), "
+    switch += "image_topic"
+    resolved = resolve(image_topic)  # as subscribed: the other transport's topic is named after it, not the parameter
     if topics.image_transport == "compressed":
-        image_type = "sensor_msgs/msg/CompressedImage"
+        image_type = COMPRESSED
         remedy = "set image_topic to the camera's base topic (launch: image:=; /compressed is appended), or "
         remedy += "image_transport: raw for a sensor_msgs/msg/Image topic"
+        other, other_type, after, base = resolved.removesuffix("/compressed"), IMAGE, topics.image, topics.image
+        how, appended = ": " + switch.format("raw"), ""
     else:
-        image_type = "sensor_msgs/msg/Image"
+        image_type = IMAGE
         remedy = "set image_topic (launch: image:=); for a sensor_msgs/msg/CompressedImage topic BASE/compressed "
         remedy += "(image_transport's naming) set image_transport: compressed and image_topic: BASE"
-    inputs = [WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)]
+        other, other_type, after, base = f"{resolved}/compressed", COMPRESSED, f"{image_topic}/compressed", image_topic
+        how = " (a compressed recording, or a camera driver's image_transport): " + switch.format("compressed")
+        appended = " (/compressed is appended)"
+        other = resolved if resolved.endswith("/compressed") else other  # (CompressedImage: silence_reason)
+    image = WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)
+    if other != resolved:  # nothing on the topic, the other transport's publisher on its topic: that is said
+        # the node would subscribe ``after`` with image_topic unchanged: rcl remaps a full name, so a rule for the
+        # topic (-r /camera/image_raw:=/robot1/cam/image) does not follow /compressed: then image_topic is named
+        kept = resolve(after) == other
+        lookup = after if kept else other  # (rclpy's graph look-up remaps a parameter's name itself)
+        how += f" stays {base}{appended}" if kept else f": {other.removesuffix('/compressed')}{appended}"
+        how += "" if kept else f" (unchanged it would subscribe {resolve(after)})"
+        reason = f"nothing publishes it, but {shown_topic(lookup, resolve)} is published as {other_type}{how}"
+        image = replace(image, sibling=(lookup, other_type, reason))
+    inputs = [image]
     if topics.lidar:
         remedy = "set lidar_topic (launch: lidar:=), or turn LiDAR off (use_lidar:=false); scale falls back meanwhile"
         accepted = accepted_types(config.lidar.message_type)

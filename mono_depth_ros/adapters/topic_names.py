@@ -6,7 +6,9 @@ makes. Its warnings named the parameter's value instead: "no image received on /
 it" while the node subscribed ``/robot1/cam/image``. :func:`shown_topic` words a topic as subscribed (and, when that
 differs, where it came from); ``resolve`` is rclpy's ``Node.resolve_topic_name`` (expand, then remap: what
 ``create_subscription`` does). Graph look-ups keep the parameter's name: rclpy's ``get_publishers_info_by_topic``
-remaps it itself (a resolved name would be remapped twice: ``-r /left:=/right -r /right:=/left`` swaps back). ROS-free.
+remaps it itself (a resolved name would be remapped twice: ``-r /left:=/right -r /right:=/left`` swaps back), except
+a name the node would not subscribe as such (``input_watch``: the other image transport's, the resolved name plus or
+less ``/compressed``, as image_transport names it). ROS-free.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mono_depth_ros.adapters.diagnostics import status_name
@@ -137,6 +137,82 @@ def test_node_inputs_follow_the_transport_and_the_lidar_setting() -> None:
     assert image.type_name == COMPRESSED and "image_transport: raw" in image.remedy and image.qos == "reliable"
 
 
+def test_a_silent_image_topic_names_its_other_transports_publisher_and_the_image_transport_setting() -> None:
+    """Nothing published /camera/image_raw but a compressed recording (or a camera driver with image_transport)
+    published /camera/image_raw/compressed: the warning said "nothing publishes it" and named image_topic, not the
+    topic that was there nor image_transport. Likewise compressed configured with only a raw Image publisher."""
+    clock, warnings = Clock(), list[str]()
+    graph = {"/camera/image_raw/compressed": [Info(COMPRESSED)], "/front/image_raw": [Info(IMAGE)]}
+    raw = DepthConfig.from_params({})
+    compressed = DepthConfig.from_params({"image_transport": "compressed", "image_topic": "/front/image_raw"})
+    inputs = [*node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0)]
+    inputs += node_inputs(compressed, "/front/image_raw/compressed", lambda: 0, lambda: 0)
+    inputs[1] = replace(inputs[1], role="second image")  # (one input per role)
+    watch = InputWatch(inputs, lambda topic: graph.get(topic, []), warnings.append, clock, 5.0, 60.0)
+    clock.t += 6.0
+    watch.poll()
+    assert warnings == [
+        "no image received on /camera/image_raw in 6 s: nothing publishes it, but /camera/image_raw/compressed is "
+        f"published as {COMPRESSED} (a compressed recording, or a camera driver's image_transport): set "
+        "image_transport: compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p "
+        "image_transport:=compressed), image_topic stays /camera/image_raw (/compressed is appended)",
+        "no second image received on /front/image_raw/compressed in 6 s: nothing publishes it, but /front/image_raw "
+        f"is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 run: --ros-args -p "
+        "image_transport:=raw), image_topic stays /front/image_raw",
+    ]
+    graph.clear()  # the other transport's topic gone too: the plain reason again
+    clock.t += 60.0
+    watch.poll()
+    assert warnings[2].endswith("nothing publishes it (`ros2 topic list -t` lists the topics); " + inputs[0].remedy)
+
+
+def test_the_other_transports_topic_is_looked_up_as_the_node_subscribes_under_a_remap_or_a_namespace() -> None:
+    """Under ``-r /camera/image_raw:=/robot1/cam/image`` the camera's /robot1/cam/image/compressed went unnamed: the
+    look-up was /camera/image_raw/compressed (the parameter's name: no rule remaps it). And image_topic "stays" was
+    false there: rcl remaps a full name, so the node would subscribe /camera/image_raw/compressed. The graph here
+    expands and remaps what it is asked, as rclpy's get_publishers_info_by_topic does."""
+    remaps = {"/camera/image_raw": "/robot1/cam/image", "/front/image_raw/compressed": "/robot1/front/compressed"}
+
+    def resolve(topic: str) -> str:
+        topic = topic if topic.startswith("/") else "/robot1/" + topic  # the node's namespace: /robot1
+        return remaps.get(topic, topic)
+
+    graph = {
+        "/robot1/cam/image/compressed": [Info(COMPRESSED)],
+        "/robot1/front": [Info(IMAGE)],
+        "/robot1/image_raw/compressed": [Info(COMPRESSED)],
+    }
+    raw = DepthConfig.from_params({})
+    compressed = DepthConfig.from_params({"image_transport": "compressed", "image_topic": "/front/image_raw"})
+    relative = DepthConfig.from_params({"image_topic": "image_raw"})
+    inputs = [*node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0, resolve)]
+    inputs += node_inputs(compressed, "/front/image_raw/compressed", lambda: 0, lambda: 0, resolve)
+    inputs += node_inputs(relative, "image_raw", lambda: 0, lambda: 0, resolve)
+    inputs = [replace(item, role=f"image {n}") for n, item in enumerate(inputs)]  # (one input per role)
+    clock, warnings = Clock(), list[str]()
+    watch = InputWatch(inputs, lambda topic: graph.get(resolve(topic), []), warnings.append, clock, 5.0, 60.0)
+    clock.t += 6.0
+    watch.poll()
+    assert warnings[0] == (
+        "no image 0 received on /robot1/cam/image (from /camera/image_raw) in 6 s: nothing publishes it, but "
+        f"/robot1/cam/image/compressed is published as {COMPRESSED} (a compressed recording, or a camera driver's "
+        "image_transport): set image_transport: compressed (launch: image_transport:=compressed; ros2 run: "
+        "--ros-args -p image_transport:=compressed), image_topic: /robot1/cam/image (/compressed is appended) "
+        "(unchanged it would subscribe /camera/image_raw/compressed)"
+    )
+    assert warnings[1].endswith(
+        f"but /robot1/front is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 "
+        "run: --ros-args -p image_transport:=raw), image_topic: /robot1/front (unchanged it would subscribe "
+        "/front/image_raw)"
+    )
+    assert warnings[2].endswith(  # a namespace and a relative name: resolved alike, image_topic kept
+        "but /robot1/image_raw/compressed (from image_raw/compressed) is published as "
+        f"{COMPRESSED} (a compressed recording, or a camera driver's image_transport): set image_transport: "
+        "compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p image_transport:=compressed), "
+        "image_topic stays image_raw (/compressed is appended)"
+    )
+
+
 def test_a_remapped_input_is_named_as_subscribed_and_looked_up_by_its_parameters_name() -> None:
     """Under ``-r /camera/image_raw:=/robot1/cam/image`` the warning named /camera/image_raw, which the node did not
     subscribe; the graph is still asked about the parameter's name (rclpy remaps that itself)."""
@@ -151,7 +227,7 @@ def test_a_remapped_input_is_named_as_subscribed_and_looked_up_by_its_parameters
     watch.poll()
     assert warnings[0].startswith("no image received on /robot1/cam/image (from /camera/image_raw) in 6 s: nothing")
     assert warnings[1].startswith("no LiDAR scan received on /robot1/points (from /points) in 6 s: nothing")
-    assert asked[:2] == ["/camera/image_raw", "/points"]
+    assert asked[:3] == ["/camera/image_raw", "/robot1/cam/image/compressed", "/points"]  # (/compressed: resolved)
     latched = LatchedInfo("/c", lambda qos: None, lambda topic: [], Profile(depth=10), False, shown="/r/c (from /c)")
     assert latched.missing().startswith("no camera_info yet on /r/c (from /c): nothing publishes it")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
@@ -92,6 +93,40 @@ def test_a_reliable_camera_that_delivers_nothing_to_best_effort_is_not_called_a_
     finally:
         assert launched.stop() == 0
         probe.node.destroy_publisher(camera)
+
+
+def test_an_image_topic_published_only_in_the_other_transport_is_named_with_image_transport(
+    probe: Probe, ros_logs: Path
+) -> None:
+    # A compressed recording (or a camera driver with image_transport) publishes only <image>/compressed: the warning
+    # said "nothing publishes it" and named image_topic, not the topic that was there nor image_transport. And the
+    # other way round: image_transport compressed with only a raw Image publisher on the base topic.
+    compressed = probe.publisher(CompressedImage, "/camera/only_compressed/compressed")
+    raw = probe.publisher(Image, "/camera/only_raw")
+    args = {"device": "cpu", "image_transport": "compressed", "image": "/camera/only_raw", "namespace": "only_raw"}
+    try:  # both nodes at once (another namespace: not one node name twice): one wait for both warnings
+        first = Launched({"device": "cpu", "image": "/camera/only_compressed"}, ros_logs / "only_compressed.log")
+        second = Launched(args, ros_logs / "only_raw.log")
+        with running(first), running(second):
+            first.wait_ready(probe, topic="/camera/only_compressed")
+            second.wait_ready(probe, topic="/camera/only_raw/compressed", output="/only_raw/depth/image")
+            text = (  # (\d+ s: the poll is 1 s and a loaded machine runs it late)
+                r"no image received on /camera/only_compressed in \d+ s: nothing publishes it, but "
+                r"/camera/only_compressed/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
+                r"image_transport: compressed \(launch: image_transport:=compressed; ros2 run: --ros-args -p "
+                r"image_transport:=compressed\), image_topic stays /camera/only_compressed"
+            )
+            wait_until(lambda: re.search(text, first.log) is not None, 30, "the other-transport warning")
+            text = (
+                r"no image received on /camera/only_raw/compressed in \d+ s: nothing publishes it, but "
+                r"/camera/only_raw is published as sensor_msgs/msg/Image: set image_transport: raw \(launch: "
+                r"image_transport:=raw; ros2 run: --ros-args -p image_transport:=raw\), image_topic stays "
+                r"/camera/only_raw"
+            )
+            wait_until(lambda: re.search(text, second.log) is not None, 30, "the other-transport warning")
+    finally:
+        probe.node.destroy_publisher(compressed)
+        probe.node.destroy_publisher(raw)
 
 
 def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_without_it(
@@ -256,6 +291,33 @@ def test_a_failed_configure_is_retried_after_ros2_param_set(probe: Probe, ros_lo
         assert probe.lifecycle(node, "configure") == "inactive"
         refused = ros2_cli("param", "set", node, "device", "auto", check=False)
         assert "to change it, clean up the node, set it, then configure" in refused.stdout + refused.stderr  # inactive
+
+
+def test_an_unconfigured_lifecycle_node_says_it_waits_and_the_command_it_names_configures_it(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """``lifecycle:=true`` without a lifecycle manager: the node logged nothing at all (a silent node). Now one line
+    at start names its resolved name and the commands; with a camera publishing and the node still unconfigured 10 s
+    later, one warning; the ``ros2 service call`` it prints (for installs without the lifecycle CLI) configures it."""
+    camera = probe.publisher(Image, "/camera/lifecycle_wait")
+    args = {"lifecycle": "true", "namespace": "cam7", "device": "cpu", "image": "/camera/lifecycle_wait"}
+    launched = Launched(args, ros_logs / "lifecycle_wait.log")
+    node = "/cam7/mono_depth_node"
+    try:
+        with running(launched):
+            assert probe.lifecycle(node) == "unconfigured"
+            start = f"{node} is a managed (lifecycle) node and starts unconfigured"
+            wait_until(lambda: start in launched.log, 20, "the unconfigured line")
+            assert f"`ros2 lifecycle set {node} configure` then `ros2 lifecycle set {node} activate`" in launched.log
+            waiting = f"1 publisher(s) on the image topic /camera/lifecycle_wait, but {node} is unconfigured"
+            wait_until(lambda: waiting in launched.log, 30, "the images-but-unconfigured warning")
+            assert launched.log.count(waiting) == 1
+            call = re.search(r"without the lifecycle CLI: `ros2 (service call [^`]+)`", launched.log)
+            assert call is not None, launched.log[-3000:]
+            ros2_cli(*shlex.split(call.group(1)), timeout_s=120.0)  # the command as printed, id 1: configure
+            assert probe.lifecycle(node) == "inactive"
+    finally:
+        probe.node.destroy_publisher(camera)
 
 
 def test_a_param_dump_relaunches_the_same_namespaced_node(probe: Probe, ros_logs: Path) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import Image, LaserScan
+from sensor_msgs.msg import CompressedImage, Image, LaserScan
 
 from .harness import RELIABLE, Launched, Probe, diagnostic_values, node_statuses, running, wait_until, write_params
 
@@ -80,6 +80,28 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         probe.publisher(LaserScan, "/robot1/points", RELIABLE)  # lidar.message_type auto: re-subscribed as LaserScan
         scan = "lidar_topic /robot1/points (from /lidar/points) is published as sensor_msgs/msg/LaserScan"
         wait_until(lambda: scan in launched.log, 20, "the LaserScan re-subscription line")
+
+
+def test_a_remapped_cameras_compressed_topic_is_named_with_the_image_topic_to_set(probe: Probe, ros_logs: Path) -> None:
+    """The robot's camera publishes only /robot1/cam/image/compressed (image_transport appends to the remapped base):
+    the silent-image warning looked up /camera/image_raw/compressed, which no rule remaps, and said only "nothing
+    publishes it"; it names the compressed topic now, and image_topic /robot1/cam/image (the rule for
+    /camera/image_raw does not follow /compressed)."""
+    camera = probe.publisher(CompressedImage, "/robot1/cam/image/compressed")
+    try:
+        launched = _launch_remapped(ros_logs, "remapped_compressed", {"device": "cpu"}, {})
+        with running(launched):
+            launched.wait_ready(probe, topic="/robot1/cam/image", output="/robot1/depth/image")
+            text = (
+                r"no image received on /robot1/cam/image \(from /camera/image_raw\) in \d+ s: nothing publishes it, "
+                r"but /robot1/cam/image/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
+                r"image_transport: compressed \(launch: image_transport:=compressed; .*\), image_topic: "
+                r"/robot1/cam/image \(/compressed is appended\) \(unchanged it would subscribe "
+                r"/camera/image_raw/compressed\)"
+            )
+            wait_until(lambda: re.search(text, launched.log) is not None, 30, "the other-transport warning")
+    finally:
+        probe.node.destroy_publisher(camera)
 
 
 def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(probe: Probe, ros_logs: Path) -> None:
