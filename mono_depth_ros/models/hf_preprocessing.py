@@ -39,8 +39,10 @@ processor setting           meaning here
                             the padded map, padding and all: up to 5 px off at NYU's borders); a camera beyond the
                             family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
-``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR) → bilinear; unsaid → the processor class's default, the family's (bicubic
+``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; another
+                            PIL filter number (2 BILINEAR) → bilinear; anything else (a name such as "bicubic": the
+                            torchvision processors refuse it, the PIL ones resize bilinear) is refused naming the
+                            value; unsaid → the processor class's default, the family's (bicubic
                             for DPT, Depth Anything, Prompt Depth Anything; bilinear for the others); ZoeDepth stays
                             bilinear (its padded image is resized as its processor does: align_corners, no
                             antialiasing)
@@ -196,6 +198,31 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
     return math.lcm(*multiples) if multiples else None
 
 
+PIL_FILTERS = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+"""PIL's ``Resampling`` numbers, the ``resample`` values transformers' processors take."""
+
+
+def _resample(settings: dict[str, Any], path: Path) -> int | None:
+    """The processor's ``resample``, one of :data:`PIL_FILTERS` (None when unsaid).
+
+    Raises:
+        CheckpointError: anything else, named with its value: a name such as ``"bicubic"`` (transformers'
+            torchvision processors refuse a string, its PIL ones resize bilinear whatever it names), a bool, 3.5.
+    """
+    value = settings.get("resample")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value not in PIL_FILTERS:
+        numbers = ", ".join(f"{number} {name}" for number, name in PIL_FILTERS.items())
+        msg = (
+            f"{path}: resample {value!r} is not one of PIL's filter numbers ({numbers}), which transformers' "
+            f"processors take; write the number (3 for bicubic, 2 for bilinear), or delete the entry for the "
+            f"processor's default"
+        )
+        raise CheckpointError(msg)
+    return int(value)
+
+
 def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
     """Whether the processor runs the camera image at its own size, centre-padded to ``size_divisor``: DPT's
     ``do_pad`` without ``do_resize`` (DINOv2's depth heads; the family's default where the file does not say).
@@ -315,7 +342,7 @@ def read_preprocessing(
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
-    resample = settings.get("resample")
+    resample = _resample(settings, path)
     if resample is not None and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic" if resample == BICUBIC else "bilinear")
     else:  # unsaid: the processor class's default (the family's)

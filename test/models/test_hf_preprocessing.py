@@ -367,3 +367,13 @@ def test_a_size_that_is_no_whole_number_of_pixels_names_the_file_and_the_value(
     pattern = rf"preprocessor_config\.json: size {bad} is not a whole number of pixels"
     with pytest.raises(CheckpointError, match=pattern):
         _read(tmp_path, {"size": size})
+
+
+@pytest.mark.parametrize("resample", ["bicubic", "BICUBIC", "bilinear", 3.5, True, 7, -1])
+def test_a_resample_that_is_no_pil_filter_number_names_the_file_and_the_value(tmp_path: Path, resample: object) -> None:
+    """``"resample": "bicubic"`` (a string) was read as bilinear without a word, as were 3.5, true and 7. transformers
+    takes PIL's filter numbers only: its torchvision processors refuse a string, its PIL ones resize it bilinear
+    whatever it names, so the file means no one filter."""
+    pattern = rf"preprocessor_config\.json: resample {resample!r} is not one of PIL's filter numbers.*3 .*bicubic"
+    with pytest.raises(CheckpointError, match=pattern):
+        _read(tmp_path, {**DA_PROCESSOR, "resample": resample})
