@@ -22,9 +22,11 @@ processor setting           meaning here
                             a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
                             (ZoeDepth's saved default 1/32: no rounding) the family's multiple; one that is no
                             multiple of the network's patch gives way to the patch unless the size is fixed and
-                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches)
+                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches);
+                            one of a pixel or more that is no whole number (14.5) is refused naming it
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
-                            false`` (GLPN, DINOv2 DPT) the short side of the family default
+                            false`` (GLPN, DINOv2 DPT) the short side of the family default; refused as
+                            ``ensure_multiple_of`` when no whole number
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
@@ -181,7 +183,11 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
     """What both input sides are a multiple of, in pixels: ``ensure_multiple_of`` where the processor resizes and
     ``size_divisor`` (the processor pads or rounds to it: a DINOv2 DPT's file says no resize, pad to 14, ensure 1),
     the least common multiple of both; None when neither says (a value below one pixel, as ZoeDepth's saved class
-    default 1/32, rounds nothing)."""
+    default 1/32, rounds nothing).
+
+    Raises:
+        CheckpointError: a value that is no number, or one of a pixel or more that is no whole number (14.5).
+    """
     names = ["ensure_multiple_of"] if settings.get("do_resize", True) else []
     if settings.get("do_pad") or settings.get("ensure_multiple_of") is None:  # DPT pads to it, GLPN rounds to it
         names.append("size_divisor")
@@ -192,6 +198,12 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             msg = f"{path}: {name} {value!r} must be a number of pixels (32 for a convolutional decoder)"
+            raise CheckpointError(msg)
+        if value >= 1 and value != int(value):
+            msg = (
+                f"{path}: {name} {value!r} is not a whole number of pixels; write one (14 for a DINOv2 / ViT patch, "
+                f"32 for a convolutional decoder), or delete the file to use the family defaults"
+            )
             raise CheckpointError(msg)
         if value >= 1:
             multiples.append(int(value))
