@@ -711,7 +711,8 @@ def test_the_coarse_map_note_names_the_camera_frames_input_not_the_warm_up_one(
 ) -> None:
     """A keep-aspect graph whose output is its patch grid, warmed up at its nominal 266x266 and run on a real KITTI
     frame (266x882): the log and /diagnostics' model_map named the warm-up's '19x19 for a 266x266 input' for every
-    camera frame; they name the camera frames' input."""
+    camera frame; they name the camera frames' input, and the log says it once: not the warm-up's note first, a size
+    no camera frame runs at, then the camera's."""
     import logging
 
     from mono_depth_ros.models.sidecar import write_sidecars
@@ -730,4 +731,5 @@ def test_the_coarse_map_note_names_the_camera_frames_input_not_the_warm_up_one(
             assert np.isfinite(estimator.predict(kitti.rgb).values).mean() > 0.9
     camera = "19x63 for a 266x882 input, one value per 14x14 pixels"
     assert estimator.network_hw(kitti.rgb.shape[:2]) == (266, 882) and estimator.coarse_map == camera
-    assert [record.getMessage().count(camera) for record in caplog.records if camera in record.getMessage()] == [1]
+    said = [r.getMessage() for r in caplog.records if "upsampled to the published size" in r.getMessage()]
+    assert len(said) == 1 and said[0].count(camera) == 1, said
