@@ -205,6 +205,26 @@ def test_a_canopy_height_model_is_refused_whatever_output_kind_is_stated(tmp_pat
             DepthEstimator.open("transformers", tmp_path / "chm", options)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"model_type": "bert"},
+        {"model_type": "my_depth", "auto_map": {"AutoModelForDepthEstimation": "custom.Model"}},
+        {"model_type": "dpt", "architectures": ["DPTForSemanticSegmentation"]},
+    ],
+)
+def test_the_depth_models_a_refusal_lists_leave_out_the_canopy_height_model(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """A folder refused as no depth model (another type, a model on its own code, a DPT for another task) is told
+    the depth models to fetch instead; the list offered chmv2, which is itself refused (canopy height, not depth)."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"depth models: .*depth_anything") as refused:
+        load_transformers_model(tmp_path, CPU)
+    assert "chmv2" not in str(refused.value)
+
+
 def test_an_output_kind_that_contradicts_the_family_is_refused(tmp_path: Path) -> None:
     metric = write_tiny_family("depth_anything_metric", tmp_path / "metric")
     with pytest.raises(CheckpointError, match=r"model\.output_kind=relative_inverse contradicts .* predicts metric"):
