@@ -202,7 +202,9 @@ def open_backend(
         The backend and the golden reference stored with the weights (None when there is none).
 
     Raises:
-        ConfigError: unknown backend. CheckpointError: unusable weights (see each loader).
+        ConfigError: unknown backend, or a project checkpoint whose spec names an unknown architecture or parameter
+            (the message names the file). CheckpointError: unusable weights (see each loader; a project checkpoint
+            whose tensors do not fit its own spec names the file).
     """
     path = Path(weights)
     if backend == "onnx":
@@ -238,7 +240,10 @@ def open_backend(
                 f"set model.backend: {checkpoint.spec.architecture}"
             )
             raise CheckpointError(msg)
-        network = build_fitting(checkpoint.spec, checkpoint.state_dict)
+        try:
+            network = build_fitting(checkpoint.spec, checkpoint.state_dict)
+        except (ConfigError, CheckpointError) as err:  # the spec or tensors in the file: name the file
+            raise type(err)(f"checkpoint {path}: {err}") from None
         return TorchBackend(network, checkpoint.spec, device), checkpoint.golden
     msg = f"unknown model.backend {backend!r}; expected one of {', '.join(BACKENDS)} (or external, without a model)"
     raise ConfigError(msg)

@@ -28,7 +28,9 @@
 =========================  =====================  ===============================  ================================
 
 Another model type that transformers maps to ``AutoModelForDepthEstimation`` loads when ``model.output_kind`` says
-what it predicts (and its ``preprocessor_config.json`` how to feed it); without those the error says so.
+what it predicts (and its ``preprocessor_config.json`` how to feed it); without those the error says so. A type
+whose output is no distance from the camera (:data:`NOT_DEPTH`: CHMv2's canopy height) is refused, whatever
+``model.output_kind`` says.
 """
 
 from __future__ import annotations
@@ -194,6 +196,16 @@ FAMILIES: dict[str, Family] = {
         ),
     )
 }
+
+
+NOT_DEPTH: dict[str, str] = {
+    "chmv2": "Meta's canopy height model (CHMv2): its output is canopy height above ground in metres (from aerial "
+    "or satellite images), not a distance from the camera",
+}
+"""``model_type`` → why: types transformers maps to ``AutoModelForDepthEstimation`` whose output is not depth along
+the optical axis (every other type of transformers 5.23's list is: ``depth_anything``, ``depth_pro``, ``dpt``,
+``glpn``, ``prompt_depth_anything``, ``tipsv2_dpt``, ``zoedepth``); published as depth, their values would be read as
+ranges by every consumer."""
 
 
 def other_family(model_type: str) -> Family:

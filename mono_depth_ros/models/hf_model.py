@@ -35,7 +35,7 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError,
 from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
-from mono_depth_ros.models.hf_families import FAMILIES, Family, config_kind, other_family
+from mono_depth_ros.models.hf_families import FAMILIES, NOT_DEPTH, Family, config_kind, other_family
 from mono_depth_ros.models.hf_folder_checks import (
     FETCH_AGAIN,
     check_shard_index,
@@ -84,7 +84,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
     Raises:
         CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
             :func:`~.hub_id.hub_cache_hint`) / safetensors (pickle-only weights are refused), unreadable
-            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them),
+            JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them)
+            or whose output is not depth (:data:`~.hf_families.NOT_DEPTH`, CHMv2's canopy height),
             or a folder of that type for another task (:func:`~.hf_folder_checks.other_task`);
             a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
             thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
@@ -107,18 +108,26 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         raise CheckpointError(msg) from None
     model_type = config.get("model_type")
     classes = depth_model_classes()
+    depth_types = ", ".join(t for t in classes if t not in NOT_DEPTH)  # offered instead: no canopy height
     if model_type not in classes and config.get("auto_map"):
         msg = (
             f"{config_path} is a model_type {model_type!r} model that runs only on its own code (auto_map: "
             f"{_own_code(config['auto_map'])}), Python files in the folder: the node never runs a model folder's "
             f"code (trust_remote_code stays off); export it to ONNX where that code may run and load it with "
-            f"model.backend: onnx, or fetch a transformers depth model (depth models: {', '.join(classes)})"
+            f"model.backend: onnx, or fetch a transformers depth model (depth models: {depth_types})"
         )
         raise CheckpointError(msg)
     if model_type not in classes:
         msg = (
             f"{config_path} is for model_type {model_type!r}, which is not a depth model of transformers "
-            f"{transformers_module().__version__} (depth models: {', '.join(classes)})"
+            f"{transformers_module().__version__} (depth models: {depth_types})"
+        )
+        raise CheckpointError(msg)
+    if model_type in NOT_DEPTH:
+        msg = (
+            f"{config_path} is a model_type {model_type!r} model: {NOT_DEPTH[model_type]}; the node publishes "
+            f"distance from the camera and does not run it, whatever model.output_kind says (depth models: "
+            f"{depth_types})"
         )
         raise CheckpointError(msg)
     task = other_task(config, classes.values(), transformers_module())
@@ -126,7 +135,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
         msg = (
             f"{config_path} is a {task} (its architectures): a model_type {model_type!r} model for another task, "
             f"not a depth model (transformers would give it a random depth head); a {model_type} depth checkpoint "
-            f"is a {classes[model_type]} (depth models: {', '.join(classes)})"
+            f"is a {classes[model_type]} (depth models: {depth_types})"
         )
         family = FAMILIES.get(str(model_type))
         if family is not None and family.example:

@@ -22,9 +22,11 @@ processor setting           meaning here
                             a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
                             (ZoeDepth's saved default 1/32: no rounding) the family's multiple; one that is no
                             multiple of the network's patch gives way to the patch unless the size is fixed and
-                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches)
+                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches);
+                            one of a pixel or more that is no whole number (14.5) is refused naming it
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
-                            false`` (GLPN, DINOv2 DPT) the short side of the family default
+                            false`` (GLPN, DINOv2 DPT) the short side of the family default; refused as
+                            ``ensure_multiple_of`` when no whole number
 ``image_mean/std``          per-channel normalisation of RGB in [0, 1]; ``do_normalize: false`` → mean 0, std 1
 ``do_rescale: false``       the network wants 0..255: mean and std / 255
 ``rescale_factor`` r        the network sees 255 r × RGB in [0, 1] before normalisation: mean and std / (255 r)
@@ -39,8 +41,10 @@ processor setting           meaning here
                             the padded map, padding and all: up to 5 px off at NYU's borders); a camera beyond the
                             family's bounds is resized first
 (antialiasing)              the family's: Depth Pro's processor resizes without it, the others shrink with it
-``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; any other
-                            (2 BILINEAR) → bilinear; unsaid → the processor class's default, the family's (bicubic
+``resample``                3 (PIL's BICUBIC: Depth Anything, DPT, Prompt Depth Anything files) → bicubic; another
+                            PIL filter number (2 BILINEAR) → bilinear; anything else (a name such as "bicubic": the
+                            torchvision processors refuse it, the PIL ones resize bilinear) is refused naming the
+                            value; unsaid → the processor class's default, the family's (bicubic
                             for DPT, Depth Anything, Prompt Depth Anything; bilinear for the others); ZoeDepth stays
                             bilinear (its padded image is resized as its processor does: align_corners, no
                             antialiasing)
@@ -179,7 +183,11 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
     """What both input sides are a multiple of, in pixels: ``ensure_multiple_of`` where the processor resizes and
     ``size_divisor`` (the processor pads or rounds to it: a DINOv2 DPT's file says no resize, pad to 14, ensure 1),
     the least common multiple of both; None when neither says (a value below one pixel, as ZoeDepth's saved class
-    default 1/32, rounds nothing)."""
+    default 1/32, rounds nothing).
+
+    Raises:
+        CheckpointError: a value that is no number, or one of a pixel or more that is no whole number (14.5).
+    """
     names = ["ensure_multiple_of"] if settings.get("do_resize", True) else []
     if settings.get("do_pad") or settings.get("ensure_multiple_of") is None:  # DPT pads to it, GLPN rounds to it
         names.append("size_divisor")
@@ -191,9 +199,40 @@ def _multiple(settings: dict[str, Any], path: Path) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             msg = f"{path}: {name} {value!r} must be a number of pixels (32 for a convolutional decoder)"
             raise CheckpointError(msg)
+        if value >= 1 and value != int(value):
+            msg = (
+                f"{path}: {name} {value!r} is not a whole number of pixels; write one (14 for a DINOv2 / ViT patch, "
+                f"32 for a convolutional decoder), or delete the file to use the family defaults"
+            )
+            raise CheckpointError(msg)
         if value >= 1:
             multiples.append(int(value))
     return math.lcm(*multiples) if multiples else None
+
+
+PIL_FILTERS = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+"""PIL's ``Resampling`` numbers, the ``resample`` values transformers' processors take."""
+
+
+def _resample(settings: dict[str, Any], path: Path) -> int | None:
+    """The processor's ``resample``, one of :data:`PIL_FILTERS` (None when unsaid).
+
+    Raises:
+        CheckpointError: anything else, named with its value: a name such as ``"bicubic"`` (transformers'
+            torchvision processors refuse a string, its PIL ones resize bilinear whatever it names), a bool, 3.5.
+    """
+    value = settings.get("resample")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value not in PIL_FILTERS:
+        numbers = ", ".join(f"{number} {name}" for number, name in PIL_FILTERS.items())
+        msg = (
+            f"{path}: resample {value!r} is not one of PIL's filter numbers ({numbers}), which transformers' "
+            f"processors take; write the number (3 for bicubic, 2 for bilinear), or delete the entry for the "
+            f"processor's default"
+        )
+        raise CheckpointError(msg)
+    return int(value)
 
 
 def _native_pad(settings: dict[str, Any], defaults: HfPreprocessing) -> bool:
@@ -315,7 +354,7 @@ def read_preprocessing(
         msg = f"{path}: image_std {std} must be positive"
         raise CheckpointError(msg)
     reflect_pad = bool(settings.get("do_pad", defaults.reflect_pad)) and defaults.reflect_pad
-    resample = settings.get("resample")
+    resample = _resample(settings, path)
     if resample is not None and not defaults.reflect_pad:  # ZoeDepth: see the table
         policy = replace(policy, interpolation="bicubic" if resample == BICUBIC else "bilinear")
     else:  # unsaid: the processor class's default (the family's)

@@ -191,7 +191,8 @@ class DepthEstimator:
         precision_choice: how precision and CUDA graphs were chosen, with the reason.
         coarse_map: the network's map when it holds one value per 8 or more input pixels on both sides
             (:func:`~.graph_layout.coarse_map`: ``26x88 for a 375x1242 input, one value per 14x14 pixels``),
-            warned about once and upsampled as any map; empty until one is seen.
+            warned about once (at the first camera frame, naming its input size: a start-up run's is not logged)
+            and upsampled as any map; empty until one is seen.
 
     Raises:
         ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX), or
@@ -215,6 +216,7 @@ class DepthEstimator:
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
         self.coarse_map = ""
+        self._coarse_settled = False  # coarse_map is from a camera frame (not a start-up run's nominal size)
         self.precision = "fp32"
         try:
             self._start(golden)
@@ -408,23 +410,25 @@ class DepthEstimator:
                 return self._forward(batch)
         return self._graphs[key](batch)
 
-    def _note_coarse(self, prediction: Tensor, batch: Tensor) -> None:
+    def _note_coarse(self, prediction: Tensor, batch: Tensor, warming: bool) -> None:
         """Say once (the log; :attr:`coarse_map` for ``/diagnostics``) that the network's map is much coarser than
         its input: a ViT's patch grid, a stride-8 head or an export without its final upsampling is still a depth
-        map, published upsampled (its edges spread over blocks of that size), not refused frame after frame."""
-        if self.coarse_map:
+        map, published upsampled (its edges spread over blocks of that size), not refused frame after frame. A
+        start-up run's note (its nominal size) is kept unsaid and replaced by the first camera frame's (a keep-aspect
+        spec runs the camera at another size), which is the one logged."""
+        if self._coarse_settled:
             return
+        self._coarse_settled = not warming
         map_hw = (int(prediction.shape[-2]), int(prediction.shape[-1]))
-        note = coarse_map(map_hw, (int(batch.shape[-2]), int(batch.shape[-1])))
-        if note is None:
+        self.coarse_map = coarse_map(map_hw, (int(batch.shape[-2]), int(batch.shape[-1]))) or ""
+        if warming or not self.coarse_map:
             return
-        self.coarse_map = note
         _LOG.warning(
             "the %s model's depth map is %s: it is upsampled to the published size, so its depth edges spread over "
             "blocks of that size; if the model has a finer output, name it in its spec (`mono-depth spec MODEL "
             "--kind KIND --input-size HxW --output NAME`) or re-export it with its final upsampling",
             self.backend.name,
-            note,
+            self.coarse_map,
         )
 
     def _staging_buffer(self, shape: tuple[int, ...]) -> Tensor | None:
@@ -501,7 +505,7 @@ class DepthEstimator:
         if warming and FOCAL_RATIO in takes and FOCAL_RATIO not in inputs:  # start-up runs have no camera
             inputs[FOCAL_RATIO] = torch.full((1,), NOMINAL_FOCAL_RATIO, device=self.device)
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
-        self._note_coarse(prediction, batch)
+        self._note_coarse(prediction, batch, warming)
         kind = self.output_kind
         if self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor

@@ -134,19 +134,23 @@ def test_fetch_checks_any_depth_family_and_prints_its_parameters(
         assert line in out
 
 
-def test_the_parameters_printed_for_a_model_of_unknown_kind_are_ones_a_shell_and_the_node_take(tmp_path: Path) -> None:
-    """A depth model_type the project has no output kind for (here chmv2, a canopy height model) prints
-    model.output_kind to state; it was printed as `--param model.output_kind=metric|relative_inverse`: a shell pipe,
-    and no value the node takes."""
+def test_the_parameters_printed_for_a_model_of_unknown_kind_are_ones_a_shell_and_the_node_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A depth model_type the project has no output kind for (TIPS v2 DPT with its family entry removed: every
+    depth type of this transformers has one) prints model.output_kind to state; it was printed as
+    `--param model.output_kind=metric|relative_inverse`: a shell pipe, and no value the node takes."""
     import shlex
 
     from mono_depth_ros.commands.weights import usage_lines
     from mono_depth_ros.config import load_config
+    from mono_depth_ros.models.hf_families import FAMILIES
 
-    (tmp_path / "config.json").write_text('{"model_type": "chmv2"}')
+    monkeypatch.delitem(FAMILIES, "tipsv2_dpt")
+    (tmp_path / "config.json").write_text('{"model_type": "tipsv2_dpt"}')
     (tmp_path / "model.safetensors").write_bytes(b"")
     lines = usage_lines(tmp_path)
-    assert lines[0] == "chmv2: output unknown (state it)"
+    assert lines[0] == "tipsv2_dpt: output unknown (state it)"
     words = shlex.split(lines[1].removeprefix("use it with: "))
     assert "|" not in lines[1] and words[::2] == ["--param"] * (len(words) // 2)
     for kind in ("metric", "relative_inverse", "affine_depth"):  # KIND, as the next line says

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 import tempfile
 import warnings
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.core.errors import CheckpointError, DepthError
 from mono_depth_ros.models.checkpoint import (
     FORMAT_KEY,
     GOLDEN_INPUT_KEY,
@@ -456,3 +457,31 @@ def test_deeply_nested_json_in_a_model_file_is_a_checkpoint_error(tmp_path: Path
     raw.write_bytes(struct.pack("<Q", len(header)) + header)
     with pytest.raises(CheckpointError, match=r"h\.safetensors is truncated or not a safetensors file"):
         load_checkpoint(raw)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "reason"),
+    [
+        ({"architecture": "nonexistent"}, "ConfigError", r"unknown model architecture 'nonexistent'"),
+        ({"params": {"encoder": "resnet99"}}, "ConfigError", r"encoder='resnet99' is unknown"),
+        ({"params": {"encoder_width": 16}}, "CheckpointError", r"'encoder\.conv1\.weight' has shape \(8, 3, 7, 7\)"),
+    ],
+)
+def test_a_checkpoint_that_cannot_be_rebuilt_is_named_in_the_error(
+    tmp_path: Path, change: dict[str, Any], error: str, reason: str
+) -> None:
+    """A checkpoint whose spec names an unknown architecture or parameter, or whose tensors do not fit its own spec:
+    the error raised while rebuilding it (registry.build_model, the fit check) said what was wrong but not in which
+    file (model.weights may be one of several on a robot); it names the file first."""
+    from dataclasses import replace
+
+    from mono_depth_ros.models.backend import open_backend
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet()
+    params = {**spec.params, **change.get("params", {})}
+    changed = replace(spec, architecture=change.get("architecture", spec.architecture), params=params)
+    path = save_checkpoint(tmp_path / "robot_a.safetensors", network.state_dict(), changed)
+    with pytest.raises(DepthError, match=rf"^checkpoint {re.escape(str(path))}: .*{reason}") as raised:
+        open_backend("torch", path, torch.device("cpu"))
+    assert type(raised.value).__name__ == error

@@ -150,23 +150,39 @@ def test_a_pickle_only_folder_whose_config_is_refused_gets_no_conversion_command
     assert "python" not in str(e.value) and "pytorch_model.bin" not in str(e.value)
 
 
-def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(tmp_path: Path) -> None:
-    from mono_depth_ros.models.hf_model import depth_model_types
+def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A depth model type without a family entry (TIPS v2 DPT with its entry removed: every depth type of this
+    transformers has one) asks for model.output_kind."""
+    from mono_depth_ros.models.hf_families import FAMILIES
 
-    unknown = next(
-        t
-        for t in depth_model_types()
-        if t not in ("dpt", "depth_anything", "zoedepth", "glpn", "depth_pro", "prompt_depth_anything")
-    )
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": unknown}))
+    monkeypatch.delitem(FAMILIES, "tipsv2_dpt")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "tipsv2_dpt"}))
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"state it with --param model\.output_kind=metric"):
         load_transformers_model(tmp_path, CPU)
 
 
-def test_a_depth_model_type_without_a_family_runs_once_its_output_kind_is_stated(tmp_path: Path) -> None:
-    """CHMv2 (a transformers depth model the project has no family entry for): model.output_kind=metric, then it
-    runs with the generic ImageNet / short-side-384 input."""
+def test_a_depth_model_type_without_a_family_runs_once_its_output_kind_is_stated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A depth model type the project has no family entry for (TIPS v2 DPT with its entry removed):
+    model.output_kind=metric, then it runs with the generic ImageNet / short-side-384 input."""
+    from mono_depth_ros.models.hf_families import FAMILIES
+
+    monkeypatch.delitem(FAMILIES, "tipsv2_dpt")
+    directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips", preprocessor=False)
+    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", output_kind="metric")
+    estimator = DepthEstimator.open("transformers", directory, config)
+    assert estimator.output_kind is OutputKind.METRIC and estimator.network_hw((120, 200)) == (378, 630)
+    assert np.isfinite(estimator.predict(IMAGE).values).all()
+
+
+def test_a_canopy_height_model_is_refused_whatever_output_kind_is_stated(tmp_path: Path) -> None:
+    """CHMv2 (Meta's canopy height model), listed by transformers among its depth-estimation models: its output is
+    height above ground in metres, not distance from the camera. It loaded once model.output_kind was stated, so a
+    user answering `metric` published canopy heights as depth."""
     import transformers
 
     from mono_depth_ros.models.hf_model import depth_model_types
@@ -178,15 +194,35 @@ def test_a_depth_model_type_without_a_family_runs_once_its_output_kind_is_stated
         "intermediate_size": 64, "image_size": 64, "patch_size": 16, "out_indices": [1, 2, 3, 4],
         "return_class_token": True, "reshape_hidden_states": True,
     }  # fmt: skip
-    config = transformers.AutoConfig.for_model(
+    hf_config = transformers.AutoConfig.for_model(
         "chmv2", backbone_config=backbone, post_process_channels=[8, 16, 16, 32], fusion_hidden_size=16,
         head_hidden_size=8,
     )  # fmt: skip
-    transformers.AutoModelForDepthEstimation.from_config(config).save_pretrained(str(tmp_path / "chm"))
-    config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", output_kind="metric")
-    estimator = DepthEstimator.open("transformers", tmp_path / "chm", config)
-    assert estimator.output_kind is OutputKind.METRIC and estimator.network_hw((120, 200)) == (384, 640)
-    assert np.isfinite(estimator.predict(IMAGE).values).all()
+    transformers.AutoModelForDepthEstimation.from_config(hf_config).save_pretrained(str(tmp_path / "chm"))
+    for kind in ("metric", ""):
+        options = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", output_kind=kind)
+        with pytest.raises(CheckpointError, match=r"model_type 'chmv2'.*canopy height above ground.*not a distance"):
+            DepthEstimator.open("transformers", tmp_path / "chm", options)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"model_type": "bert"},
+        {"model_type": "my_depth", "auto_map": {"AutoModelForDepthEstimation": "custom.Model"}},
+        {"model_type": "dpt", "architectures": ["DPTForSemanticSegmentation"]},
+    ],
+)
+def test_the_depth_models_a_refusal_lists_leave_out_the_canopy_height_model(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """A folder refused as no depth model (another type, a model on its own code, a DPT for another task) is told
+    the depth models to fetch instead; the list offered chmv2, which is itself refused (canopy height, not depth)."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"depth models: .*depth_anything") as refused:
+        load_transformers_model(tmp_path, CPU)
+    assert "chmv2" not in str(refused.value)
 
 
 def test_an_output_kind_that_contradicts_the_family_is_refused(tmp_path: Path) -> None:

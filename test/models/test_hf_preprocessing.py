@@ -367,3 +367,28 @@ def test_a_size_that_is_no_whole_number_of_pixels_names_the_file_and_the_value(
     pattern = rf"preprocessor_config\.json: size {bad} is not a whole number of pixels"
     with pytest.raises(CheckpointError, match=pattern):
         _read(tmp_path, {"size": size})
+
+
+@pytest.mark.parametrize("resample", ["bicubic", "BICUBIC", "bilinear", 3.5, True, 7, -1])
+def test_a_resample_that_is_no_pil_filter_number_names_the_file_and_the_value(tmp_path: Path, resample: object) -> None:
+    """``"resample": "bicubic"`` (a string) was read as bilinear without a word, as were 3.5, true and 7. transformers
+    takes PIL's filter numbers only: its torchvision processors refuse a string, its PIL ones resize it bilinear
+    whatever it names, so the file means no one filter."""
+    pattern = rf"preprocessor_config\.json: resample {resample!r} is not one of PIL's filter numbers.*3 .*bicubic"
+    with pytest.raises(CheckpointError, match=pattern):
+        _read(tmp_path, {**DA_PROCESSOR, "resample": resample})
+
+
+@pytest.mark.parametrize(("name", "value"), [("ensure_multiple_of", 14.5), ("size_divisor", 32.5)])
+def test_a_multiple_that_is_no_whole_number_of_pixels_names_the_file_and_the_value(
+    tmp_path: Path, name: str, value: float
+) -> None:
+    """``ensure_multiple_of: 14.5`` was floored to 14 without a word (transformers would round sides to multiples of
+    14.5, no whole pixels); a whole float (14.0) and ZoeDepth's saved class default 1/32 (below a pixel: rounds
+    nothing) still read."""
+    settings = {"do_pad": True} if name == "size_divisor" else {}
+    pattern = rf"preprocessor_config\.json: {name} {value} is not a whole number of pixels"
+    with pytest.raises(CheckpointError, match=pattern):
+        _read(tmp_path, {**settings, name: value})
+    assert _read(tmp_path, {"ensure_multiple_of": 14.0}).input.multiple_of == 14
+    assert _read(tmp_path, {"do_pad": True, "size_divisor": 1 / 32}).input.multiple_of == DEFAULTS.input.multiple_of

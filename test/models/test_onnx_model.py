@@ -704,3 +704,32 @@ def test_a_graph_whose_output_is_its_patch_grid_is_published_upsampled_and_said_
         assert out.depth_m.shape == kitti.rgb.shape[:2] and np.isfinite(out.depth_m).mean() > 0.9
         values = dict(diagnostic_report(RuntimeStats().snapshot(), out.scale).values)
         assert values["model_map"] == note
+
+
+def test_the_coarse_map_note_names_the_camera_frames_input_not_the_warm_up_one(
+    tmp_path: Path, kitti_object_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A keep-aspect graph whose output is its patch grid, warmed up at its nominal 266x266 and run on a real KITTI
+    frame (266x882): the log and /diagnostics' model_map named the warm-up's '19x19 for a 266x266 input' for every
+    camera frame; they name the camera frames' input, and the log says it once: not the warm-up's note first, a size
+    no camera frame runs at, then the camera's."""
+    import logging
+
+    from mono_depth_ros.models.sidecar import write_sidecars
+    from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+    from test.kitti_bag import load_kitti_frames
+
+    kitti = load_kitti_frames(kitti_object_dir, ("000001",))[0]
+    free = {"pixel_values": {2: "h", 3: "w"}, "depth": {2: "mh", 3: "mw"}}
+    path = legacy_onnx(_PatchGrid(), torch.zeros(1, 3, 266, 266), tmp_path / "grid.onnx", ["pixel_values"],
+                       ["depth"], free)  # fmt: skip
+    policy = InputPolicy(266, 266, keep_aspect=True, multiple_of=14, max_long_side=882)
+    write_sidecars(path, ModelSpec("onnx_graph", {}, policy, output_kind=OutputKind.METRIC, backend="onnx"))
+    with caplog.at_level(logging.WARNING):
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, golden_check="off"))
+        for _ in range(2):
+            assert np.isfinite(estimator.predict(kitti.rgb).values).mean() > 0.9
+    camera = "19x63 for a 266x882 input, one value per 14x14 pixels"
+    assert estimator.network_hw(kitti.rgb.shape[:2]) == (266, 882) and estimator.coarse_map == camera
+    said = [r.getMessage() for r in caplog.records if "upsampled to the published size" in r.getMessage()]
+    assert len(said) == 1 and said[0].count(camera) == 1, said
