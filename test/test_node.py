@@ -2068,3 +2068,59 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
     assert (from_node["inputs_unused"], from_node["scale_mode"], from_node["scale_health"]) == ("0", "lidar", "ok")
     assert from_bag == from_node, (from_bag, from_node)
+
+
+@pytest.mark.parametrize(
+    ("order", "reason"),
+    [
+        (("info", "prediction", "image", "image_again"), "unsynced"),  # the second after the set fired
+        (("image", "image_again", "info", "prediction"), "no_camera_info"),  # replaced in the queue
+    ],
+    ids=["second-after-the-set", "both-before-the-partners"],
+)
+def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
+    ros: Ros, tmp_path: Path, order: tuple[str, ...], reason: str
+) -> None:
+    """KITTI 000000 with an external prediction, its image recorded twice with one stamp. The node's
+    ApproximateTimeSynchronizer keeps one image per stamp: recorded before the set is complete, the second replaces
+    the first in its queue (the first counted ``no_camera_info`` by the sync watch); after it fired, the second waits
+    for partners of its stamp that never come (counted ``unsynced``). The bag runner processed and wrote both: two
+    depth images with one stamp, ``frames_published`` 2 where the node says 1."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse"}
+    node = ros.make_node(params)
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    messages = {"info": frame.info, "prediction": frame.prediction, "image": frame.image, "image_again": frame.image}
+    raw = {key: frame.cdr(fuzz.restamped(msg, STAMP_NS)) for key, msg in messages.items()}
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE), "image_again": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, key in enumerate(order):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    clock[0] = 10**12  # long after the give-up: the image left waiting is reported unpaired
+    node._sync_watch.poll()
+    node._publish_diagnostics()
+
+    def counts(values: Any) -> dict[str, str]:
+        counted = ("frames_received", "frames_published", "bad_messages", "inputs_unused")
+        return {kv.key: kv.value for kv in values if kv.key.startswith(counted)}
+
+    from_node = counts(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    assert from_node == {
+        "frames_received": "2", "frames_published": "1", "bad_messages": "1", f"bad_messages.{reason}": "1",
+        "inputs_unused": "0",
+    }, from_node  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    output = read_output(tmp_path / "out")
+    assert summary.frames_out == 1, summary.format()
+    assert len(output["/depth/image"]) == 1, sorted(output)
+    from_bag = counts(output["/diagnostics"][-1][1].status[0].values)
+    assert from_bag == from_node, (from_bag, from_node)

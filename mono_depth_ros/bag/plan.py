@@ -6,7 +6,7 @@ Built once after the first pass (:mod:`.index`) with the pairing rules (:mod:`.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.bag.index import BagIndex, ImageEntry
@@ -79,4 +79,56 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
         plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates))
+    if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
+        plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: PairingRules) -> list[FramePlan]:
+    """Of images with equal stamps (in one pass) the one the node's ApproximateTimeSynchronizer hands over; the
+    others skipped under the node's reason. Its queue keeps one image per stamp, a later one replacing it, until the
+    set is complete (the image, the camera_info and the prediction of the frame all received): the last image
+    recorded by then (the first when all came later) is published; one replaced earlier is counted by the node's
+    sync watch as missing the partner not yet received then (``no_camera_info``, ``no_prediction``; else
+    ``unsynced``), one recorded after the set fired waits for partners of its stamp that never come (``unsynced``).
+    Only frames the runner would process (no skip, no pairing warning) are compared."""
+    groups: dict[tuple[int, int], list[FramePlan]] = {}
+    for plan in plans:
+        if plan.skip is None and plan.warning is None and plan.entry.stamp_ns is not None:
+            groups.setdefault((plan.entry.bag_pass, plan.entry.stamp_ns), []).append(plan)
+    skips: dict[int, Skip] = {}
+    for (bag_pass, stamp_ns), group in groups.items():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda plan: (plan.entry.log_ns, plan.ordinal))
+        partners = {}  # partner -> bag time its first message of the frame's stamp was recorded at
+        if rules.sync_mode == "approximate" and group[0].camera_info is not None:
+            own = index.camera_info_stamps.of_pass(bag_pass)
+            if group[0].camera_info in own.position:
+                partners["camera_info"] = own.received_by(group[0].camera_info, group[0].entry.log_ns)[1]
+        if group[0].prediction is not None:
+            own = index.prediction_stamps.of_pass(bag_pass)
+            partners["prediction"] = own.received_by(group[0].prediction, group[0].entry.log_ns)[1]
+        fired_ns = max([group[0].entry.log_ns, *partners.values()])
+        kept = max((i for i, plan in enumerate(group) if plan.entry.log_ns <= fired_ns), default=0)
+        for i, plan in enumerate(group):
+            if i == kept:
+                continue
+            if i < kept:  # replaced in the queue by the next one, before the set was complete
+                replaced_ns = group[i + 1].entry.log_ns
+                missing = [name for name, first_ns in partners.items() if first_ns > replaced_ns]
+                key = f"no_{missing[0]}" if missing else "unsynced"
+                how = f"replaced in the node's synchroniser queue by the next image of that stamp ({key})"
+            else:
+                key = "unsynced"
+                how = (
+                    "recorded after the node's synchroniser had paired the first, it waits for partners that never come"
+                )
+            skips[plan.ordinal] = Skip(
+                "image: stamp seen before",
+                f"image {plan.ordinal} stamped {seconds_text(stamp_ns)} has the stamp of {len(group) - 1} other "
+                f"image(s): the node keeps one image per stamp (the one published: image {group[kept].ordinal}); "
+                f"this one was {how}: give each image its own header stamp",
+                key,
+            )
+    return [plan if plan.ordinal not in skips else replace(plan, skip=skips[plan.ordinal]) for plan in plans]
