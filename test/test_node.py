@@ -2124,3 +2124,65 @@ def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
     assert len(output["/depth/image"]) == 1, sorted(output)
     from_bag = counts(output["/diagnostics"][-1][1].status[0].values)
     assert from_bag == from_node, (from_bag, from_node)
+
+
+def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_node_counts_it(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with an external prediction and its scan recorded 1 s after the image (a LiDAR driver that lags):
+    the node (``lidar.wait_s: 0.5``) goes on without the scan and counts it ``inputs_unused.lidar.after_wait`` when it
+    comes. The bag runner paired the frame with it without a word (it pairs by stamp, however late the scan was
+    recorded). It keeps the scan (an offline run has it) and warns that the node would not pair it."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "lidar_topic": "/lidar/points",
+        "lidar.wait_s": 0.5,
+    }
+    node = ros.make_node(params)
+    played = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: played[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)) for key in ("info", "prediction", "image")}
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for latency_ms, key in enumerate(raw):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+        played[0] = STAMP_NS + 600_000_000  # lidar.wait_s (played time) passed: the frame goes on without a scan
+        poll()
+        assert wait_until(lambda: stats(node).published == 1, 30)
+        played[0] = STAMP_NS + 1_000_000_000
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "frames_published"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    assert from_node == {"frames_published": "1", "inputs_unused": "1", "inputs_unused.lidar.after_wait": "1"}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_bag == {"frames_published": "1", "inputs_unused": "0"}, from_bag  # kept: the scan is used offline
+    reason = "lidar: scan after lidar.wait_s"
+    assert summary.warnings.counts[reason] == 1, summary.format()
+    text = summary.warnings.examples[reason]
+    assert "recorded 0.998 s after" in text and "the node would not pair it" in text, text
+    assert "inputs_unused.lidar.after_wait" in text and "set lidar.wait_s to 1.2 s" in text, text
