@@ -143,6 +143,17 @@ class StampIndex:
                 chosen = i
         return self.keys[chosen], logs[0]
 
+    def logs_stamped_as(self, key: int) -> tuple[int, ...]:
+        """The bag times (int ns, recording order) of the messages stamped as the one of ``key`` (0 each: not known).
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        at = self.position[key]
+        low = bisect.bisect_left(self.stamps_ns, self.stamps_ns[at])
+        high = bisect.bisect_right(self.stamps_ns, self.stamps_ns[at])
+        return self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
+
     def log_of(self, key: int) -> int:
         """The bag time (int ns) message ``key`` was recorded at (0: not known).
 

@@ -85,12 +85,13 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
 
 
 def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: PairingRules) -> list[FramePlan]:
-    """Of images with equal stamps (in one pass) the one the node's ApproximateTimeSynchronizer hands over; the
-    others skipped under the node's reason. Its queue keeps one image per stamp, a later one replacing it, until the
-    set is complete (the image, the camera_info and the prediction of the frame all received): the last image
-    recorded by then (the first when all came later) is published; one replaced earlier is counted by the node's
-    sync watch as missing the partner not yet received then (``no_camera_info``, ``no_prediction``; else
-    ``unsynced``), one recorded after the set fired waits for partners of its stamp that never come (``unsynced``).
+    """Of images with equal stamps (in one pass) the ones the node's ApproximateTimeSynchronizer hands over; the
+    others skipped under the node's reason. Its queues keep one message per stamp, a later one replacing it, until
+    the set is complete (an image, the camera_info and the prediction of the frame all held), then fire and empty:
+    the image held then is published; one replaced before is counted by the node's sync watch as missing the partner
+    not held then (``no_camera_info``, ``no_prediction``; else ``unsynced``); one held when no partner comes again
+    waits for partners that never come (``unsynced``). Partners recorded again with the stamp (a camera driver that
+    republishes a frame with its camera_info) complete a second set: that image is published too.
     Only frames the runner would process (no skip, no pairing warning) are compared."""
     groups: dict[tuple[int, int], list[FramePlan]] = {}
     for plan in plans:
@@ -101,34 +102,55 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
         if len(group) < 2:
             continue
         group.sort(key=lambda plan: (plan.entry.log_ns, plan.ordinal))
-        partners = {}  # partner -> bag time its first message of the frame's stamp was recorded at
+        partners: dict[str, tuple[int, ...]] = {}  # partner -> bag times its messages of the frame's stamp came at
         if rules.sync_mode == "approximate" and group[0].camera_info is not None:
             own = index.camera_info_stamps.of_pass(bag_pass)
             if group[0].camera_info in own.position:
-                partners["camera_info"] = own.received_by(group[0].camera_info, group[0].entry.log_ns)[1]
+                partners["camera_info"] = own.logs_stamped_as(group[0].camera_info)
         if group[0].prediction is not None:
-            own = index.prediction_stamps.of_pass(bag_pass)
-            partners["prediction"] = own.received_by(group[0].prediction, group[0].entry.log_ns)[1]
-        fired_ns = max([group[0].entry.log_ns, *partners.values()])
-        kept = max((i for i, plan in enumerate(group) if plan.entry.log_ns <= fired_ns), default=0)
-        for i, plan in enumerate(group):
-            if i == kept:
-                continue
-            if i < kept:  # replaced in the queue by the next one, before the set was complete
-                replaced_ns = group[i + 1].entry.log_ns
-                missing = [name for name, first_ns in partners.items() if first_ns > replaced_ns]
-                key = f"no_{missing[0]}" if missing else "unsynced"
-                how = f"replaced in the node's synchroniser queue by the next image of that stamp ({key})"
-            else:
-                key = "unsynced"
-                how = (
-                    "recorded after the node's synchroniser had paired the first, it waits for partners that never come"
-                )
+            partners["prediction"] = index.prediction_stamps.of_pass(bag_pass).logs_stamped_as(group[0].prediction)
+        published, lost = _synchronised([plan.entry.log_ns for plan in group], partners)
+        names = ", ".join(f"image {group[i].ordinal}" for i in published) or "none"
+        for i, (key, how) in lost.items():
+            plan = group[i]
             skips[plan.ordinal] = Skip(
                 "image: stamp seen before",
                 f"image {plan.ordinal} stamped {seconds_text(stamp_ns)} has the stamp of {len(group) - 1} other "
-                f"image(s): the node keeps one image per stamp (the one published: image {group[kept].ordinal}); "
+                f"image(s): the node keeps one image per stamp until its set is complete (published: {names}); "
                 f"this one was {how}: give each image its own header stamp",
                 key,
             )
     return [plan if plan.ordinal not in skips else replace(plan, skip=skips[plan.ordinal]) for plan in plans]
+
+
+def _synchronised(
+    images_log_ns: list[int], partners: dict[str, tuple[int, ...]]
+) -> tuple[list[int], dict[int, tuple[str, str]]]:
+    """message_filters' queues for one stamp, fed in bag-time order (an image before a partner recorded at the same
+    time): the images published (indices into ``images_log_ns``) and, for each other, the node's key and how it was
+    lost."""
+    events = sorted(
+        [(log_ns, 0, i, "") for i, log_ns in enumerate(images_log_ns)]
+        + [(log_ns, 1, 0, name) for name, logs in partners.items() for log_ns in logs]
+    )
+    held_image: int | None = None
+    held = dict.fromkeys(partners, False)
+    published: list[int] = []
+    lost: dict[int, tuple[str, str]] = {}
+    for _, kind, i, name in events:
+        if kind == 1:
+            held[name] = True
+        else:
+            if held_image is not None:  # replaced in the queue before its set was complete
+                missing = [partner for partner, there in held.items() if not there]
+                key = f"no_{missing[0]}" if missing else "unsynced"
+                lost[held_image] = (key, f"replaced in the node's synchroniser queue by the next image of that stamp "
+                                    f"({key})")  # fmt: skip
+            held_image = i
+        if held_image is not None and all(held.values()):
+            published.append(held_image)
+            held_image, held = None, dict.fromkeys(partners, False)
+    if held_image is not None:
+        lost[held_image] = ("unsynced", "recorded after the node's synchroniser had paired the one before, it waits "
+                            "for partners that never come")  # fmt: skip
+    return published, lost

@@ -110,3 +110,17 @@ def test_of_images_with_equal_stamps_the_plan_keeps_the_one_the_node_publishes()
     assert "image 1" in plans[0].skip.text  # type: ignore[union-attr]  # names the one published
     latest = plan_frames(index, PairingRules(sync_mode="latest"))  # no synchroniser: the node takes every image
     assert [plan.skip for plan in latest] == [None] * 4
+
+
+def test_an_image_republished_with_its_camera_info_is_published_again_as_the_node_does() -> None:
+    """A camera driver that republishes a frame republishes its camera_info too: image and camera_info stamped 100
+    recorded at 1, 2 and again at 5, 6. The node's synchroniser fires for the first pair, clears its queues, and
+    fires again for the second: two depth images. The plan skipped the second as ``unsynced`` ("waits for partners
+    that never come"), a frame the node publishes. A camera_info between two images of one stamp, not repeated,
+    still leaves the second waiting (``unsynced``)."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(1, 100, "cam"), ImageEntry(5, 100, "cam")]
+    again = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100, 100], logs_ns=[2, 6]))
+    assert [plan.skip for plan in plan_frames(again, PairingRules())] == [None, None]
+    once = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100], logs_ns=[2]))
+    assert [p.skip.key if p.skip else None for p in plan_frames(once, PairingRules())] == [None, "unsynced"]
