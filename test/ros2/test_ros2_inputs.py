@@ -346,7 +346,8 @@ def test_real_message_filters_keep_one_of_two_images_with_equal_stamps_as_the_ba
     """Humble's ApproximateTimeSynchronizer behind our SyncWatch, given two images with one stamp: recorded before
     the camera_info the second replaces the first in its queue (the first counted ``no_camera_info``), recorded after
     the pair fired the second waits for a camera_info that never comes (``unsynced``). ``bag.plan`` keeps the same
-    one and skips the other under the same key (test/test_node.py's comparison runs the stand-in synchroniser)."""
+    one and skips the other under the same key (test/test_node.py's comparison runs the stand-in synchroniser).
+    Republished with its camera_info, the second image completes a second set and is published too."""
     import message_filters
     from std_msgs.msg import Header
 
@@ -383,6 +384,7 @@ def test_real_message_filters_keep_one_of_two_images_with_equal_stamps_as_the_ba
 
     assert feed(("first", "info", "second")) == (["first"], ["unsynced"])
     assert feed(("first", "second", "info")) == (["second"], ["no_camera_info"])
+    assert feed(("first", "info", "second", "info")) == (["first", "second"], [])  # republished with its camera_info
 
 
 def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
