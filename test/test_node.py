@@ -1647,7 +1647,9 @@ def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame(r
     """The node's road of ``test/bag/test_runner.py::test_a_scan_that_is_no_message_is_counted_once_*``: a 30 Hz
     camera, a scan cut to 5 bytes before frames 0-2 and one with a corrupt layout nearest frames 3-5. The cut one is
     counted once at the subscription (no frame is paired with it), the refused one once per frame paired with it:
-    4 in all, as ``mono-depth bag`` now counts the same inputs."""
+    4 in all, as ``mono-depth bag`` now counts the same inputs. (With ``lidar.wait_s`` 0 frames 0-2 went at once
+    without the refused scan, stamped 133-200 ms after them, within ``lidar.max_age_s``: it is also counted
+    ``lidar.after_wait`` once, for the frames that went without it.)"""
     pipeline = EchoPipeline()
     node = ros.make_node({**EXTERNAL, "lidar_topic": "/lidar/points", "lidar.wait_s": 0.0}, pipeline=pipeline)
     node.subscription("/lidar/points").callback(b"\x00\x01\x00\x00\x05")
@@ -1663,8 +1665,8 @@ def test_a_scan_that_is_no_message_is_counted_once_and_a_refused_one_per_frame(r
     for count, index in enumerate(range(5, 8), start=4):
         send_frame(node, STAMP_NS + index * 33_333_333)
         assert len(published.wait_for(count)) == count
-    assert wait_until(lambda: sum(stats(node).unused.values()) >= 4)
-    assert stats(node).unused == {"lidar.bad_cdr": 1, "lidar.ShapeError": 3}, stats(node)
+    assert wait_until(lambda: sum(stats(node).unused.values()) >= 5)
+    assert stats(node).unused == {"lidar.bad_cdr": 1, "lidar.after_wait": 1, "lidar.ShapeError": 3}, stats(node)
     assert [f.lidar for f in pipeline.frames] == [None] * 6
 
 
@@ -2068,3 +2070,128 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
     assert (from_node["inputs_unused"], from_node["scale_mode"], from_node["scale_health"]) == ("0", "lidar", "ok")
     assert from_bag == from_node, (from_bag, from_node)
+
+
+@pytest.mark.parametrize(
+    ("order", "reason"),
+    [
+        (("info", "prediction", "image", "image_again"), "unsynced"),  # the second after the set fired
+        (("image", "image_again", "info", "prediction"), "no_camera_info"),  # replaced in the queue
+        (("image", "info", "prediction", "image_again", "info_again", "prediction_again"), None),  # a second set
+    ],
+    ids=["second-after-the-set", "both-before-the-partners", "republished-with-its-partners"],
+)
+def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
+    ros: Ros, tmp_path: Path, order: tuple[str, ...], reason: str | None
+) -> None:
+    """KITTI 000000 with an external prediction, its image recorded twice with one stamp. The node's
+    ApproximateTimeSynchronizer keeps one image per stamp: recorded before the set is complete, the second replaces
+    the first in its queue (the first counted ``no_camera_info`` by the sync watch); after it fired, the second waits
+    for partners of its stamp that never come (counted ``unsynced``). The bag runner processed and wrote both: two
+    depth images with one stamp, ``frames_published`` 2 where the node says 1. Republished with its camera_info and
+    prediction (a driver that republishes a frame), the second completes a second set: the node publishes both, where
+    the plan had skipped the second as ``unsynced``."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse"}
+    node = ros.make_node(params)
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    messages = {"info": frame.info, "prediction": frame.prediction, "image": frame.image, "image_again": frame.image,
+                "info_again": frame.info, "prediction_again": frame.prediction}  # fmt: skip
+    raw = {key: frame.cdr(fuzz.restamped(msg, STAMP_NS)) for key, msg in messages.items()}
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE), "image_again": ("/camera/image_raw", fuzz.IMAGE),
+              "info_again": ("/camera/camera_info", fuzz.INFO),
+              "prediction_again": ("/depth_model/prediction", fuzz.IMAGE)}  # fmt: skip
+    published = 1 if reason else 2
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, key in enumerate(order):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).published == published, 30)
+    clock[0] = 10**12  # long after the give-up: the image left waiting is reported unpaired
+    node._sync_watch.poll()
+    node._publish_diagnostics()
+
+    def counts(values: Any) -> dict[str, str]:
+        counted = ("frames_received", "frames_published", "bad_messages", "inputs_unused")
+        return {kv.key: kv.value for kv in values if kv.key.startswith(counted)}
+
+    from_node = counts(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    lost = {"bad_messages": "1", f"bad_messages.{reason}": "1"} if reason else {"bad_messages": "0"}
+    assert from_node == {
+        "frames_received": "2", "frames_published": str(published), **lost, "inputs_unused": "0",
+    }, from_node  # fmt: skip
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    output = read_output(tmp_path / "out")
+    assert summary.frames_out == published, summary.format()
+    assert len(output["/depth/image"]) == published, sorted(output)
+    from_bag = counts(output["/diagnostics"][-1][1].status[0].values)
+    assert from_bag == from_node, (from_bag, from_node)
+
+
+def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_node_counts_it(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with an external prediction and its scan recorded 1 s after the image (a LiDAR driver that lags):
+    the node (``lidar.wait_s: 0.5``) goes on without the scan and counts it ``inputs_unused.lidar.after_wait`` when it
+    comes. The bag runner paired the frame with it without a word (it pairs by stamp, however late the scan was
+    recorded). It keeps the scan (an offline run has it) and warns that the node would not pair it."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "lidar_topic": "/lidar/points",
+        "lidar.wait_s": 0.5,
+    }
+    node = ros.make_node(params)
+    played = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: played[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)) for key in ("info", "prediction", "image")}
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for latency_ms, key in enumerate(raw):
+            node.subscription(topics[key][0]).callback(raw[key])
+            bag.write_raw(*topics[key], raw[key], STAMP_NS + latency_ms * 1_000_000)
+        played[0] = STAMP_NS + 600_000_000  # lidar.wait_s (played time) passed: the frame goes on without a scan
+        poll()
+        assert wait_until(lambda: stats(node).published == 1, 30)
+        played[0] = STAMP_NS + 1_000_000_000
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "frames_published"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    assert from_node == {"frames_published": "1", "inputs_unused": "1", "inputs_unused.lidar.after_wait": "1"}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_bag == {"frames_published": "1", "inputs_unused": "0"}, from_bag  # kept: the scan is used offline
+    reason = "lidar: scan after lidar.wait_s"
+    assert summary.warnings.counts[reason] == 1, summary.format()
+    text = summary.warnings.examples[reason]
+    assert "recorded 0.998 s after" in text and "the node would not pair it" in text, text
+    assert "inputs_unused.lidar.after_wait" in text and "set lidar.wait_s to 1.2 s" in text, text

@@ -144,12 +144,13 @@ class ScanPairing(Generic[T]):
     further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
     another clock); ``paired.nearest_ns`` is that scan's stamp.
     ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
-    arrives more than ``wait_ns`` after an image released without a final choice of its scan (timed out, or while
-    the LiDAR was taken as stopped) would have arrived with the scan's stamp, within ``max_age_ns`` of that image and
-    closer than the scan it went with: a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan,
-    silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at once, is not);
-    and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more
-    than ``max_waiting`` were held (it went without its scan, silently).
+    arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan
+    it went with, more than ``wait_ns`` after that image when it timed out (however far ahead the scan is stamped: a
+    sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
+    the LiDAR was taken as stopped (one call a scan): a LiDAR that delivers later than ``wait_ns`` cost every frame
+    its own scan, silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at
+    once, is not); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its
+    wait because more than ``max_waiting`` were held (it went without its scan, silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -188,7 +189,7 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None]] = deque(maxlen=16)  # such frames: stamp, arrival, gap
+        self._gone: deque[tuple[int, int, int | None, bool]] = deque(maxlen=16)  # stamp, arrival, gap, waited
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -300,7 +301,7 @@ class ScanPairing(Generic[T]):
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
             elif (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
-                self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp)))
+                self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp), timed_out))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -315,9 +316,12 @@ class ScanPairing(Generic[T]):
         """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
         now = self._clock_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap = entry
+            stamp, arrived, gap, waited = entry
             distance = abs(scan_ns - stamp)
-            own_delay = now - arrived - max(0, scan_ns - stamp)  # after an image stamped as the scan would arrive
+            # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
+            # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
+            # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
+            own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
             if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None:

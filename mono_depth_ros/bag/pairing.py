@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -142,6 +143,25 @@ class StampIndex:
                 chosen = i
         return self.keys[chosen], logs[0]
 
+    def logs_stamped_as(self, key: int) -> tuple[int, ...]:
+        """The bag times (int ns, recording order) of the messages stamped as the one of ``key`` (0 each: not known).
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        at = self.position[key]
+        low = bisect.bisect_left(self.stamps_ns, self.stamps_ns[at])
+        high = bisect.bisect_right(self.stamps_ns, self.stamps_ns[at])
+        return self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
+
+    def log_of(self, key: int) -> int:
+        """The bag time (int ns) message ``key`` was recorded at (0: not known).
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        return self.logs_ns[self.position[key]] if self.logs_ns else 0
+
     def latest_at_or_before(self, stamp_ns: int) -> int | None:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
         right = bisect.bisect_right(self.stamps_ns, stamp_ns)
@@ -186,6 +206,24 @@ class StampIndex:
 
 
 _EMPTY = StampIndex((), ())
+
+
+def scan_after_wait(scan_ns: int, scan_log_ns: int, image_ns: int, image_log_ns: int, wait_ns: int) -> str | None:
+    """Why the node would not pair a scan recorded more than ``lidar.wait_s`` (``wait_ns``) after its image (bag
+    times, int ns): the node holds a frame that long for its scan, then goes on without it and counts the scan
+    ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time. The bag runner uses the scan
+    all the same (an offline run has it) and warns with this text; the wait to set is the node's
+    (:func:`~mono_depth_ros.adapters.lidar.late_scan_text`: 20 % more, rounded up to 0.1 s, at most 5 s)."""
+    late_ns = scan_log_ns - image_log_ns
+    if late_ns <= wait_ns:
+        return None
+    wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
+    return (
+        f"the scan stamped {scan_ns / NS_PER_S:.3f} s was recorded {late_ns / NS_PER_S:.3f} s after the image stamped "
+        f"{image_ns / NS_PER_S:.3f} s, longer than lidar.wait_s={wait_ns / NS_PER_S:g} s: used here, but the node "
+        f"would not pair it (it goes on without the scan after lidar.wait_s, counting inputs_unused.lidar.after_wait "
+        f"when it comes); set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Built once after the first pass (:mod:`.index`) with the pairing rules (:mod:`.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.bag.index import BagIndex, ImageEntry
@@ -79,4 +79,78 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
         plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates))
+    if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
+        plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: PairingRules) -> list[FramePlan]:
+    """Of images with equal stamps (in one pass) the ones the node's ApproximateTimeSynchronizer hands over; the
+    others skipped under the node's reason. Its queues keep one message per stamp, a later one replacing it, until
+    the set is complete (an image, the camera_info and the prediction of the frame all held), then fire and empty:
+    the image held then is published; one replaced before is counted by the node's sync watch as missing the partner
+    not held then (``no_camera_info``, ``no_prediction``; else ``unsynced``); one held when no partner comes again
+    waits for partners that never come (``unsynced``). Partners recorded again with the stamp (a camera driver that
+    republishes a frame with its camera_info) complete a second set: that image is published too.
+    Only frames the runner would process (no skip, no pairing warning) are compared."""
+    groups: dict[tuple[int, int], list[FramePlan]] = {}
+    for plan in plans:
+        if plan.skip is None and plan.warning is None and plan.entry.stamp_ns is not None:
+            groups.setdefault((plan.entry.bag_pass, plan.entry.stamp_ns), []).append(plan)
+    skips: dict[int, Skip] = {}
+    for (bag_pass, stamp_ns), group in groups.items():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda plan: (plan.entry.log_ns, plan.ordinal))
+        partners: dict[str, tuple[int, ...]] = {}  # partner -> bag times its messages of the frame's stamp came at
+        if rules.sync_mode == "approximate" and group[0].camera_info is not None:
+            own = index.camera_info_stamps.of_pass(bag_pass)
+            if group[0].camera_info in own.position:
+                partners["camera_info"] = own.logs_stamped_as(group[0].camera_info)
+        if group[0].prediction is not None:
+            partners["prediction"] = index.prediction_stamps.of_pass(bag_pass).logs_stamped_as(group[0].prediction)
+        published, lost = _synchronised([plan.entry.log_ns for plan in group], partners)
+        names = ", ".join(f"image {group[i].ordinal}" for i in published) or "none"
+        for i, (key, how) in lost.items():
+            plan = group[i]
+            skips[plan.ordinal] = Skip(
+                "image: stamp seen before",
+                f"image {plan.ordinal} stamped {seconds_text(stamp_ns)} has the stamp of {len(group) - 1} other "
+                f"image(s): the node keeps one image per stamp until its set is complete (published: {names}); "
+                f"this one was {how}: give each image its own header stamp",
+                key,
+            )
+    return [plan if plan.ordinal not in skips else replace(plan, skip=skips[plan.ordinal]) for plan in plans]
+
+
+def _synchronised(
+    images_log_ns: list[int], partners: dict[str, tuple[int, ...]]
+) -> tuple[list[int], dict[int, tuple[str, str]]]:
+    """message_filters' queues for one stamp, fed in bag-time order (an image before a partner recorded at the same
+    time): the images published (indices into ``images_log_ns``) and, for each other, the node's key and how it was
+    lost."""
+    events = sorted(
+        [(log_ns, 0, i, "") for i, log_ns in enumerate(images_log_ns)]
+        + [(log_ns, 1, 0, name) for name, logs in partners.items() for log_ns in logs]
+    )
+    held_image: int | None = None
+    held = dict.fromkeys(partners, False)
+    published: list[int] = []
+    lost: dict[int, tuple[str, str]] = {}
+    for _, kind, i, name in events:
+        if kind == 1:
+            held[name] = True
+        else:
+            if held_image is not None:  # replaced in the queue before its set was complete
+                missing = [partner for partner, there in held.items() if not there]
+                key = f"no_{missing[0]}" if missing else "unsynced"
+                lost[held_image] = (key, f"replaced in the node's synchroniser queue by the next image of that stamp "
+                                    f"({key})")  # fmt: skip
+            held_image = i
+        if held_image is not None and all(held.values()):
+            published.append(held_image)
+            held_image, held = None, dict.fromkeys(partners, False)
+    if held_image is not None:
+        lost[held_image] = ("unsynced", "recorded after the node's synchroniser had paired the one before, it waits "
+                            "for partners that never come")  # fmt: skip
+    return published, lost

@@ -50,7 +50,7 @@ from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
 from mono_depth_ros.bag.diagnostics import BagDiagnostics
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
-from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+from mono_depth_ros.bag.pairing import PairingRules, scan_after_wait, seconds_to_ns
 from mono_depth_ros.bag.payload import PayloadHead, head_decodes
 from mono_depth_ros.bag.plan import NO_PREDICTION, NO_PREDICTION_KEY, FramePlan, plan_frames, seconds_text
 from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
@@ -575,6 +575,10 @@ class _SecondPass:
         except DepthError as err:
             self.summary.input_unused(f"lidar.{type(err).__name__}", str(err))
             return None
+        image_ns, image_log_ns = plan.entry.stamp_ns or 0, plan.entry.log_ns
+        scan_log_ns, wait_ns = self.index.lidar_stamps.log_of(chosen), seconds_to_ns(self.config.lidar.wait_s)
+        if late := scan_after_wait(scan.stamp_ns, scan_log_ns, image_ns, image_log_ns, wait_ns):
+            warnings.add("lidar: scan after lidar.wait_s", late)  # kept: see docs/ros2_node.md
         if held := self._held_after_end(plan.entry.frame_id, plan.entry.stamp_ns, scan, plan.entry.bag_pass):
             warnings.add("tf: held after /tf ended", held)
         if missing:

@@ -244,6 +244,31 @@ def test_scans_that_come_later_than_the_wait_are_reported_with_the_wait_to_set()
     assert "set lidar.wait_s to 0.4 s or more" in text, text
 
 
+@pytest.mark.parametrize("older_ms", [None, -190], ids=["no-scan-at-hand", "a-further-scan-at-hand"])
+def test_a_frame_that_waited_in_vain_for_a_scan_stamped_ahead_of_it_is_counted_with_the_wait_to_set(
+    older_ms: int | None,
+) -> None:
+    """A Velodyne sweep paired by its middle, 180 ms after the image's stamp (within lidar.max_age_s 0.2 s), reaches
+    the node 233 ms after the image, lidar.wait_s 0.2 s: the frame waited its 0.2 s and went without the scan it
+    would have paired. The late-scan check took off the scan's stamp lead (233 - 180 = 53 ms, "within the wait") and
+    counted nothing: a frame gone without its scan, silently, where the bag runner warns (``scan after
+    lidar.wait_s``, wait 0.3 s). A frame that waited the full wait is measured by how long after it the scan came."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    if older_ms is not None:
+        pair.add_scan((1000 + older_ms) * MS, "older")  # further than the sweep to come: the choice is not final
+    clock.now_ns = 1000 * MS
+    assert pair.add_frame(1000 * MS, "image") == []
+    clock.now_ns = 1200 * MS
+    (gone,) = pair.poll()
+    assert gone.timed_out and (gone.scan is None) == (older_ms is None)
+    clock.now_ns = 1233 * MS
+    assert pair.add_scan(1180 * MS, "sweep") == [] and len(reports) == 1, reports
+    reason, text = reports[0]
+    assert reason == "lidar.after_wait", reports
+    assert "came 0.233 s after the image stamped 1.000 s" in text and "set lidar.wait_s to 0.3 s" in text, text
+
+
 @pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
 def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
     lag_ms: int, stop_ms: int | None, back_ms: int | None

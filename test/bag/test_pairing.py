@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mono_depth_ros.bag.pairing import PairingRules, StampIndex, seconds_to_ns
+from mono_depth_ros.bag.pairing import PairingRules, StampIndex, scan_after_wait, seconds_to_ns
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -133,3 +133,15 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (0, None)  # all later: the first
     unsynced = PairingRules(slop_ns=10)  # an image stamped 150: the node would not pair camera_info 1 (stamp 100)
     assert unsynced.as_synchronised(150, 20, 1, infos, None, predictions) == (1, None)  # the fallback stays
+
+
+def test_a_scan_recorded_after_lidar_wait_s_is_explained_and_one_in_time_is_not() -> None:
+    """The bag times decide (the node's wait counts from the image's arrival), not the stamps; exactly the wait is in
+    time (the node times out only after it)."""
+    ms = 1_000_000
+    assert scan_after_wait(5 * ms, 200 * ms, 0, 0, 200 * ms) is None
+    text = scan_after_wait(5 * ms, 700 * ms, 0, 100 * ms, 200 * ms)
+    assert text is not None and "recorded 0.600 s after" in text and "lidar.wait_s=0.2 s" in text, text
+    assert "set lidar.wait_s to 0.8 s" in text and "inputs_unused.lidar.after_wait" in text, text
+    index = StampIndex.build([30, 10], keys=[7, 8], logs_ns=[300, 100])
+    assert (index.log_of(7), index.log_of(8), StampIndex.build([1]).log_of(0)) == (300, 100, 0)

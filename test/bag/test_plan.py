@@ -91,3 +91,36 @@ def test_one_image_stamped_seconds_back_is_an_outlier_not_a_new_pass(tmp_path: P
     plans = plan_frames(index, PairingRules.from_config(config))
     assert [e.bag_pass for e in index.images] == [0] * 24 and not any("went back" in n for n in summary.notes)
     assert [p.lidar for p in plans[15:]] == list(range(15, 24))
+
+
+def test_of_images_with_equal_stamps_the_plan_keeps_the_one_the_node_publishes() -> None:
+    """Three images stamped 100 (recorded at 1, 2 and 5; a fourth at 200 on its own), the camera_info of stamp 100
+    recorded at 3: the node's synchroniser queue held the second when the set completed (the first replaced,
+    ``no_camera_info`` then), the third came after it fired (``unsynced``). Before, every image was processed."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [
+        ImageEntry(1, 100, "cam"),
+        ImageEntry(2, 100, "cam"),
+        ImageEntry(5, 100, "cam"),
+        ImageEntry(6, 200, "cam"),
+    ]
+    index = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100, 200], logs_ns=[3, 6]))
+    plans = plan_frames(index, PairingRules())
+    assert [plan.skip.key if plan.skip else None for plan in plans] == ["no_camera_info", None, "unsynced", None]
+    assert "image 1" in plans[0].skip.text  # type: ignore[union-attr]  # names the one published
+    latest = plan_frames(index, PairingRules(sync_mode="latest"))  # no synchroniser: the node takes every image
+    assert [plan.skip for plan in latest] == [None] * 4
+
+
+def test_an_image_republished_with_its_camera_info_is_published_again_as_the_node_does() -> None:
+    """A camera driver that republishes a frame republishes its camera_info too: image and camera_info stamped 100
+    recorded at 1, 2 and again at 5, 6. The node's synchroniser fires for the first pair, clears its queues, and
+    fires again for the second: two depth images. The plan skipped the second as ``unsynced`` ("waits for partners
+    that never come"), a frame the node publishes. A camera_info between two images of one stamp, not repeated,
+    still leaves the second waiting (``unsynced``)."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(1, 100, "cam"), ImageEntry(5, 100, "cam")]
+    again = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100, 100], logs_ns=[2, 6]))
+    assert [plan.skip for plan in plan_frames(again, PairingRules())] == [None, None]
+    once = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100], logs_ns=[2]))
+    assert [p.skip.key if p.skip else None for p in plan_frames(once, PairingRules())] == [None, "unsynced"]

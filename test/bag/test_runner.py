@@ -974,10 +974,13 @@ def test_a_scan_paired_by_its_sweeps_middle_is_not_then_refused_as_late(
     """A sweep whose middle is 180 ms from the image (within lidar.max_age_s 0.2 s) is paired with it; its header,
     at the sweep's start (Ouster, 180 ms before) or end (Velodyne, after), is 230 ms away: scale recovery measured
     the age from the header and refused the scan it had been given ("LiDAR scan is +230 ms from the image"). The
-    age and lidar_lag_s are now the sweep's middle's, as pairing measures them."""
+    age and lidar_lag_s are now the sweep's middle's, as pairing measures them. (The Velodyne sweep is recorded
+    233 ms after the image: lidar.wait_s 0.3 s, as the node needs to pair it, else warned ``lidar: scan after
+    lidar.wait_s``.)"""
     frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
     _write_kitti_sweep_bag(tmp_path / "in", frame, layout, 0.0, (middle_ms * 1_000_000,))
-    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, QUIET)
+    params = {**EXTERNAL_RELATIVE, "lidar.wait_s": 0.3}
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, QUIET)
     assert summary.frames_out == 1 and not summary.warnings.counts, summary.warnings.examples
     values = {v.key: v.value for _, m in read_bag(tmp_path / "out")["/diagnostics"] for s in m.status for v in s.values}
     assert values["scale_mode"] == "lidar", values.get("scale_reason")

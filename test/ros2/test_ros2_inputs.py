@@ -342,6 +342,51 @@ def test_real_message_filters_pair_equal_stamps_with_the_nodes_slop_for_zero() -
     assert pairs(synchroniser_slop_s(0.0)) == [1_700_000_000 * 10**9, 1_700_000_002 * 10**9]
 
 
+def test_real_message_filters_keep_one_of_two_images_with_equal_stamps_as_the_bag_plan_does() -> None:
+    """Humble's ApproximateTimeSynchronizer behind our SyncWatch, given two images with one stamp: recorded before
+    the camera_info the second replaces the first in its queue (the first counted ``no_camera_info``), recorded after
+    the pair fired the second waits for a camera_info that never comes (``unsynced``). ``bag.plan`` keeps the same
+    one and skips the other under the same key (test/test_node.py's comparison runs the stand-in synchroniser).
+    Republished with its camera_info, the second image completes a second set and is published too."""
+    import message_filters
+    from std_msgs.msg import Header
+
+    from mono_depth_ros.adapters.sync_watch import SyncWatch
+    from mono_depth_ros.depth_config import DepthConfig
+
+    config = DepthConfig.from_params({})
+
+    def feed(order: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """The images paired (by frame_id) and the reasons counted lost."""
+        sources = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]  # image, camera_info
+        lost: list[str] = []
+        watch = SyncWatch.attach(sources, config, lambda: None, lambda why, text: lost.append(why))
+        clock = [0]
+        watch._clock_ns = lambda: clock[0]
+        sync = watch.follow(message_filters.ApproximateTimeSynchronizer(watch.outputs, config.sync.queue_size, 0.05))
+        paired: list[str] = []
+
+        def on_synced(image: Image, info: CameraInfo) -> None:  # as the node's
+            watch.paired(image)
+            paired.append(image.header.frame_id)
+
+        sync.registerCallback(on_synced)
+        for name in order:
+            stamped = Header(frame_id=name)
+            stamped.stamp.sec = 1_700_000_000
+            if name == "info":
+                sources[1].signalMessage(CameraInfo(header=stamped))
+            else:
+                sources[0].signalMessage(Image(header=stamped))
+        clock[0] = 10**12  # long after the give-up
+        watch.poll()
+        return paired, lost
+
+    assert feed(("first", "info", "second")) == (["first"], ["unsynced"])
+    assert feed(("first", "second", "info")) == (["second"], ["no_camera_info"])
+    assert feed(("first", "info", "second", "info")) == (["first", "second"], [])  # republished with its camera_info
+
+
 def test_a_looped_bags_tf_is_looked_up_again_through_real_tf2() -> None:
     """rclpy's tf2 buffer as the node's TransformListener fills it from a bag played with ``--loop``: 16 s of /tf,
     then the bag starts again. tf2 ignores the new pass as TF_OLD_DATA (seen: the lookup fails); the node's buffer
