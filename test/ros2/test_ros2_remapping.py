@@ -165,15 +165,19 @@ def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceba
 
 def publish_images_until_logged(probe: Probe, launched: Launched, topic: str, text: str) -> None:
     """Publish small mono8 images (no camera_info) on ``topic`` every 0.25 s until the node's log shows ``text``
-    (10 s at most)."""
+    (10 s at most); the publisher is destroyed after (the probe lives for the session: a test after this one would
+    see an Image publisher on ``topic``)."""
     publisher = probe.publisher(Image, topic, RELIABLE)
-    wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
-    image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
-    image.header.frame_id = "cam_optical"
-    for _ in range(40):
-        image.header.stamp = probe.node.get_clock().now().to_msg()
-        publisher.publish(image)
-        if text in launched.log:
-            break
-        time.sleep(0.25)
-    assert text in launched.log, launched.log[-3000:]
+    try:
+        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
+        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+        image.header.frame_id = "cam_optical"
+        for _ in range(40):
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            publisher.publish(image)
+            if text in launched.log:
+                break
+            time.sleep(0.25)
+        assert text in launched.log, launched.log[-3000:]
+    finally:
+        probe.node.destroy_publisher(publisher)
