@@ -50,7 +50,7 @@ from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_
 from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, drained, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
-from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
+from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
 from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
@@ -187,9 +187,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _subscribe(self, in_qos: Any) -> None:
         config, resolve = self._config, self.resolve_topic_name  # resolve: the names shown, as remapped (-r, SetRemap)
         compressed = self._compressed = config.topics.image_transport == "compressed"
-        image_topic = config.topics.image
-        if compressed and not image_topic.endswith("/compressed"):
-            image_topic += "/compressed"  # image_transport's naming: <base>/compressed
+        image_topic = subscribed_image_topic(config.topics.image, config.topics.image_transport, resolve)  # as remapped
         image_type = CompressedImage if compressed else Image
         self._approximate, self._external = config.sync.mode == "approximate", config.model.backend == "external"
         info_topic = config.topics.camera_info

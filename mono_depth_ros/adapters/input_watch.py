@@ -212,10 +212,13 @@ def node_inputs(
     scans: Callable[[], int],
     resolve: Callable[[str], str] = str,
 ) -> list[WatchedInput]:
-    """The node's watched inputs: ``image_topic`` as subscribed (``.../compressed`` with compressed transport) and
-    the LiDAR topic when one is set (of a type ``lidar.message_type`` admits: with ``auto`` either). camera_info
-    and an external prediction need no watch: an image that arrives without them is already counted and warned about
-    (``no_camera_info`` / ``no_prediction``). ``resolve``: rclpy's ``resolve_topic_name``, for the names shown."""
+    """The node's watched inputs: ``image_topic`` as subscribed (:func:`~.topic_names.subscribed_image_topic`:
+    ``<resolved base>/compressed`` with compressed transport) and the LiDAR topic when one is set (of a type
+    ``lidar.message_type`` admits: with ``auto`` either). camera_info and an external prediction need no watch: an
+    image that arrives without them is already counted and warned about (``no_camera_info`` / ``no_prediction``).
+    ``resolve``: rclpy's ``resolve_topic_name``, for the names shown. A silent image topic whose other transport's
+    topic is published says so (``sibling``): compressed appends to the resolved base, so raw's ``BASE/compressed``
+    is what image_transport: compressed subscribes with image_topic as it is."""
     topics = config.topics
     switch = "set image_transport: {0} (launch: image_transport:={0}; ros2 run: --ros-args -p image_transport:={0}), "
     switch += "image_topic"
@@ -224,24 +227,23 @@ def node_inputs(
         image_type = COMPRESSED
         remedy = "set image_topic to the camera's base topic (launch: image:=; /compressed is appended), or "
         remedy += "image_transport: raw for a sensor_msgs/msg/Image topic"
-        other, other_type, after, base = resolved.removesuffix("/compressed"), IMAGE, topics.image, topics.image
-        how, appended = ": " + switch.format("raw"), ""
+        other, other_type = resolved.removesuffix("/compressed"), IMAGE
+        # raw subscribes image_topic itself: it stays unless it ends in /compressed or a rule remapped the whole
+        # compressed name (-r /cam/image/compressed:=/robot1/cam/compressed: that rule does not follow the base)
+        kept = resolve(topics.image) == other
+        lookup = topics.image if kept else other  # (rclpy's graph look-up remaps a parameter's name itself)
+        how = ": " + switch.format("raw") + (f" stays {topics.image}" if kept else f": {other}")
+        how += "" if kept else f" (unchanged it would subscribe {resolve(topics.image)})"
     else:
         image_type = IMAGE
         remedy = "set image_topic (launch: image:=); for a sensor_msgs/msg/CompressedImage topic BASE/compressed "
         remedy += "(image_transport's naming) set image_transport: compressed and image_topic: BASE"
-        other, other_type, after, base = f"{resolved}/compressed", COMPRESSED, f"{image_topic}/compressed", image_topic
+        other = lookup = resolved if resolved.endswith("/compressed") else f"{resolved}/compressed"  # (silence_reason)
+        other_type = COMPRESSED  # compressed would subscribe ``lookup`` (the base resolved, then /compressed)
         how = " (a compressed recording, or a camera driver's image_transport): " + switch.format("compressed")
-        appended = " (/compressed is appended)"
-        other = resolved if resolved.endswith("/compressed") else other  # (CompressedImage: silence_reason)
+        how += f" stays {image_topic} (/compressed is appended)"
     image = WatchedInput("image", image_topic, image_type, images, remedy, topics.input_qos)
     if other != resolved:  # nothing on the topic, the other transport's publisher on its topic: that is said
-        # the node would subscribe ``after`` with image_topic unchanged: rcl remaps a full name, so a rule for the
-        # topic (-r /camera/image_raw:=/robot1/cam/image) does not follow /compressed: then image_topic is named
-        kept = resolve(after) == other
-        lookup = after if kept else other  # (rclpy's graph look-up remaps a parameter's name itself)
-        how += f" stays {base}{appended}" if kept else f": {other.removesuffix('/compressed')}{appended}"
-        how += "" if kept else f" (unchanged it would subscribe {resolve(after)})"
         reason = f"nothing publishes it, but {shown_topic(lookup, resolve)} is published as {other_type}{how}"
         image = replace(image, sibling=(lookup, other_type, reason))
     inputs = [image]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mono_depth_ros.adapters.lifecycle_requests import refuse_unoffered
-from mono_depth_ros.adapters.topic_names import shown_topic
+from mono_depth_ros.adapters.topic_names import shown_topic, subscribed_image_topic
 
 WAIT_S = 10.0  # unconfigured this long after the start, with images published: said once
 POLL_S = 1.0
@@ -102,11 +102,10 @@ class InactiveWatch:
 
 
 def image_topic(node: Any) -> str:
-    """The image topic the node will subscribe, from its parameters now (``/compressed`` appended with compressed
-    transport, as the node does)."""
-    topic = str(node.get_parameter("image_topic").value)
-    compressed = node.get_parameter("image_transport").value == "compressed" and not topic.endswith("/compressed")
-    return topic + "/compressed" if compressed else topic
+    """The image topic the node will subscribe, from its parameters now (with compressed transport ``/compressed``
+    appended to the resolved base, as the node does: :func:`~.topic_names.subscribed_image_topic`)."""
+    topic, transport = str(node.get_parameter("image_topic").value), node.get_parameter("image_transport").value
+    return subscribed_image_topic(topic, str(transport), node.resolve_topic_name)
 
 
 def managed_start(node: Any, clock: Any = None, now: Callable[[], float] = time.monotonic) -> InactiveWatch | None:
@@ -122,7 +121,7 @@ def managed_start(node: Any, clock: Any = None, now: Callable[[], float] = time.
         return None
 
     def images() -> tuple[str, int]:
-        topic = image_topic(node)  # (the graph look-up remaps the parameter's name itself, as rclpy does)
+        topic = image_topic(node)  # (the graph look-up remaps the name it is given, as the subscription does)
         return shown_topic(topic, node.resolve_topic_name), len(node.get_publishers_info_by_topic(topic))
 
     watch = InactiveWatch(fqn, lambda: str(machine.current_state[1]), images, logger.warning, now)

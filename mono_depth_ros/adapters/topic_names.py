@@ -6,9 +6,10 @@ makes. Its warnings named the parameter's value instead: "no image received on /
 it" while the node subscribed ``/robot1/cam/image``. :func:`shown_topic` words a topic as subscribed (and, when that
 differs, where it came from); ``resolve`` is rclpy's ``Node.resolve_topic_name`` (expand, then remap: what
 ``create_subscription`` does). Graph look-ups keep the parameter's name: rclpy's ``get_publishers_info_by_topic``
-remaps it itself (a resolved name would be remapped twice: ``-r /left:=/right -r /right:=/left`` swaps back), except
-a name the node would not subscribe as such (``input_watch``: the other image transport's, the resolved name plus or
-less ``/compressed``, as image_transport names it). ROS-free.
+remaps it itself (a resolved name would be remapped twice: ``-r /left:=/right -r /right:=/left`` swaps back).
+With compressed transport the image topic is image_transport's ``<base>/compressed`` of the *resolved* base
+(:func:`subscribed_image_topic`): a rule for the base (``-r /camera/image_raw:=/robot1/cam/image``) carries over to
+``/robot1/cam/image/compressed``, as image_transport and image_pipeline (PR #851) name it. ROS-free.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ def shown_topic(topic: str, resolve: Callable[[str], str]) -> str:
     return topic if resolved == topic else f"{resolved} (from {topic})"
 
 
+def subscribed_image_topic(image_topic: str, transport: str, resolve: Callable[[str], str]) -> str:
+    """The name the node gives ``create_subscription`` for its image: ``image_topic`` itself with ``transport`` raw
+    (rcl expands and remaps it), else image_transport's ``<base>/compressed`` of the base as resolved (expanded and
+    remapped: ``resolve``), so a remap rule of the base carries over; an ``image_topic`` that already ends in
+    ``/compressed`` is taken as it is. (rcl still applies a rule for the whole compressed name to what it is given,
+    as it does for image_transport's subscriptions.)"""
+    if transport != "compressed" or image_topic.endswith("/compressed"):
+        return image_topic
+    return resolve(image_topic) + "/compressed"
+
+
 SWITCHED_OUTPUTS: dict[str, tuple[str, Callable[[DepthConfig], bool]]] = {
     "depth/points": ("cloud.enabled", lambda config: config.cloud.enabled),
     "depth/points_clearing": ("cloud.clearing", lambda config: config.cloud.clearing),
@@ -37,8 +49,8 @@ way (a run-time switch), so the start-up line names the ones off, with the param
 def startup_text(
     config: DepthConfig, image_topic: str, image_type: str, resolve: Callable[[str], str], outputs: Iterable[str]
 ) -> str:
-    """The node's start-up line: its inputs (``image_topic``: with ``/compressed`` when compressed) and ``outputs``
-    (as given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend;
+    """The node's start-up line: its inputs (``image_topic``: :func:`subscribed_image_topic`'s) and ``outputs`` (as
+    given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend;
     the outputs their parameter turns off (:data:`SWITCHED_OUTPUTS`) after ``off:``."""
     topics = config.topics
     off = {topic: SWITCHED_OUTPUTS[topic][0] for topic in outputs if topic in SWITCHED_OUTPUTS}

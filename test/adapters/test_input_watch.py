@@ -15,6 +15,7 @@ from mono_depth_ros.adapters.input_watch import (
     publisher_reliability,
     silence_reason,
 )
+from mono_depth_ros.adapters.topic_names import subscribed_image_topic
 from mono_depth_ros.depth_config import DepthConfig
 
 from .support import FakeClock
@@ -168,9 +169,10 @@ def test_a_silent_image_topic_names_its_other_transports_publisher_and_the_image
 
 def test_the_other_transports_topic_is_looked_up_as_the_node_subscribes_under_a_remap_or_a_namespace() -> None:
     """Under ``-r /camera/image_raw:=/robot1/cam/image`` the camera's /robot1/cam/image/compressed went unnamed: the
-    look-up was /camera/image_raw/compressed (the parameter's name: no rule remaps it). And image_topic "stays" was
-    false there: rcl remaps a full name, so the node would subscribe /camera/image_raw/compressed. The graph here
-    expands and remaps what it is asked, as rclpy's get_publishers_info_by_topic does."""
+    look-up was /camera/image_raw/compressed (the parameter's name: no rule remaps it). Compressed transport appends
+    /compressed to the remapped base (subscribed_image_topic), so image_topic stays as it is; only a rule for a whole
+    compressed name (which raw's base does not follow) asks for another image_topic. The graph here expands and
+    remaps what it is asked, as rclpy's get_publishers_info_by_topic does."""
     remaps = {"/camera/image_raw": "/robot1/cam/image", "/front/image_raw/compressed": "/robot1/front/compressed"}
 
     def resolve(topic: str) -> str:
@@ -181,35 +183,46 @@ def test_the_other_transports_topic_is_looked_up_as_the_node_subscribes_under_a_
         "/robot1/cam/image/compressed": [Info(COMPRESSED)],
         "/robot1/front": [Info(IMAGE)],
         "/robot1/image_raw/compressed": [Info(COMPRESSED)],
+        "/robot1/rear": [Info(IMAGE)],
     }
     raw = DepthConfig.from_params({})
     compressed = DepthConfig.from_params({"image_transport": "compressed", "image_topic": "/front/image_raw"})
     relative = DepthConfig.from_params({"image_topic": "image_raw"})
+    rear = DepthConfig.from_params({"image_transport": "compressed", "image_topic": "rear"})
+    subscribed = [subscribed_image_topic(c.topics.image, c.topics.image_transport, resolve) for c in (compressed, rear)]
+    assert subscribed == ["/front/image_raw/compressed", "/robot1/rear/compressed"]
     inputs = [*node_inputs(raw, "/camera/image_raw", lambda: 0, lambda: 0, resolve)]
-    inputs += node_inputs(compressed, "/front/image_raw/compressed", lambda: 0, lambda: 0, resolve)
+    inputs += node_inputs(compressed, subscribed[0], lambda: 0, lambda: 0, resolve)
     inputs += node_inputs(relative, "image_raw", lambda: 0, lambda: 0, resolve)
+    inputs += node_inputs(rear, subscribed[1], lambda: 0, lambda: 0, resolve)
     inputs = [replace(item, role=f"image {n}") for n, item in enumerate(inputs)]  # (one input per role)
     clock, warnings = Clock(), list[str]()
     watch = InputWatch(inputs, lambda topic: graph.get(resolve(topic), []), warnings.append, clock, 5.0, 60.0)
     clock.t += 6.0
     watch.poll()
+    compressed_switch = (
+        f"{COMPRESSED} (a compressed recording, or a camera driver's image_transport): set image_transport: "
+        "compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p image_transport:=compressed), "
+    )
     assert warnings[0] == (
         "no image 0 received on /robot1/cam/image (from /camera/image_raw) in 6 s: nothing publishes it, but "
-        f"/robot1/cam/image/compressed is published as {COMPRESSED} (a compressed recording, or a camera driver's "
-        "image_transport): set image_transport: compressed (launch: image_transport:=compressed; ros2 run: "
-        "--ros-args -p image_transport:=compressed), image_topic: /robot1/cam/image (/compressed is appended) "
-        "(unchanged it would subscribe /camera/image_raw/compressed)"
+        f"/robot1/cam/image/compressed is published as {compressed_switch}image_topic stays /camera/image_raw "
+        "(/compressed is appended)"
     )
-    assert warnings[1].endswith(
+    assert warnings[1].startswith("no image 1 received on /robot1/front/compressed (from /front/image_raw/compressed)")
+    assert warnings[1].endswith(  # the rule for the whole compressed name: raw's base does not follow it
         f"but /robot1/front is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 "
         "run: --ros-args -p image_transport:=raw), image_topic: /robot1/front (unchanged it would subscribe "
         "/front/image_raw)"
     )
     assert warnings[2].endswith(  # a namespace and a relative name: resolved alike, image_topic kept
-        "but /robot1/image_raw/compressed (from image_raw/compressed) is published as "
-        f"{COMPRESSED} (a compressed recording, or a camera driver's image_transport): set image_transport: "
-        "compressed (launch: image_transport:=compressed; ros2 run: --ros-args -p image_transport:=compressed), "
-        "image_topic stays image_raw (/compressed is appended)"
+        f"but /robot1/image_raw/compressed is published as {compressed_switch}image_topic stays image_raw "
+        "(/compressed is appended)"
+    )
+    assert warnings[3] == (  # compressed of a relative base: the namespace carries over, raw's base is image_topic
+        "no image 3 received on /robot1/rear/compressed in 6 s: nothing publishes it, but /robot1/rear (from rear) "
+        f"is published as {IMAGE}: set image_transport: raw (launch: image_transport:=raw; ros2 run: --ros-args -p "
+        "image_transport:=raw), image_topic stays rear"
     )
 
 

@@ -152,9 +152,9 @@ def test_managed_start_logs_the_line_and_polls_the_image_topic_as_it_will_be_sub
     assert len(node.logged) == 1 and node.asked == []  # the graph is not asked before 10 s
     clock.advance(10.0)
     poll()
-    assert node.asked == ["image_raw/compressed"] and timer.canceled  # looked up by the parameter's name
+    assert node.asked == ["/cam1/image_raw/compressed"] and timer.canceled  # the base resolved, then /compressed
     level, text = node.logged[1]
-    assert level == "warn" and "on the image topic /cam1/image_raw/compressed (from image_raw/compressed)" in text
+    assert level == "warn" and "on the image topic /cam1/image_raw/compressed, but" in text
     assert "/cam1/mono_depth_node is unconfigured" in text
     raw = Node({"image_topic": "/camera/image_raw", "image_transport": "raw"})
     assert image_topic(raw) == "/camera/image_raw"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mono_depth_ros.adapters.topic_names import shown_topic, startup_text
+from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
 from mono_depth_ros.depth_config import DepthConfig
 
 REMAPS = {"/camera/image_raw": "/robot1/cam/image", "/velodyne_points": "/robot1/points"}
@@ -18,6 +18,20 @@ def test_a_remapped_or_relative_topic_is_shown_as_subscribed_with_its_parameters
     assert shown_topic("/camera/image_raw", robot1) == "/robot1/cam/image (from /camera/image_raw)"
     assert shown_topic("camera_info", robot1) == "/robot1/camera_info (from camera_info)"
     assert shown_topic("/camera/camera_info", robot1) == "/camera/camera_info"  # no rule: as it is
+
+
+def test_compressed_transport_appends_to_the_image_topic_as_remapped() -> None:
+    """With ``-r /camera/image_raw:=/robot1/cam/image`` the node subscribed /camera/image_raw/compressed (the
+    parameter's name plus /compressed, which no rule remaps): image_transport resolves the base first, then appends.
+    Raw and an image_topic already ending in /compressed are given to rcl as they are (it resolves them)."""
+    assert subscribed_image_topic("/camera/image_raw", "compressed", robot1) == "/robot1/cam/image/compressed"
+    assert subscribed_image_topic("image_raw", "compressed", robot1) == "/robot1/image_raw/compressed"
+    assert subscribed_image_topic("/camera/image_raw", "raw", robot1) == "/camera/image_raw"
+    assert subscribed_image_topic("/cam/image/compressed", "compressed", robot1) == "/cam/image/compressed"
+    config = DepthConfig.from_params({"image_transport": "compressed"})
+    subscribed = subscribed_image_topic(config.topics.image, config.topics.image_transport, robot1)
+    text = startup_text(config, subscribed, "CompressedImage", robot1, [])
+    assert text.startswith("depth from /robot1/cam/image/compressed (CompressedImage), camera_info")
 
 
 def test_the_startup_line_names_the_inputs_and_outputs_as_subscribed_and_published() -> None:

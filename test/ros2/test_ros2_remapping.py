@@ -12,7 +12,20 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image, LaserScan
 
-from .harness import RELIABLE, Launched, Probe, diagnostic_values, node_statuses, running, wait_until, write_params
+from test.kitti_bag import KittiFrame
+
+from .harness import (
+    RELIABLE,
+    KittiFeeder,
+    Launched,
+    Probe,
+    diagnostic_values,
+    node_statuses,
+    ros2_run,
+    running,
+    wait_until,
+    write_params,
+)
 
 REMAPPED_LAUNCH = """
 from launch import LaunchDescription
@@ -82,11 +95,11 @@ def test_a_remapped_nodes_messages_name_the_topics_it_subscribes(probe: Probe, r
         wait_until(lambda: scan in launched.log, 20, "the LaserScan re-subscription line")
 
 
-def test_a_remapped_cameras_compressed_topic_is_named_with_the_image_topic_to_set(probe: Probe, ros_logs: Path) -> None:
+def test_a_remapped_cameras_compressed_topic_is_named_and_image_topic_kept(probe: Probe, ros_logs: Path) -> None:
     """The robot's camera publishes only /robot1/cam/image/compressed (image_transport appends to the remapped base):
     the silent-image warning looked up /camera/image_raw/compressed, which no rule remaps, and said only "nothing
-    publishes it"; it names the compressed topic now, and image_topic /robot1/cam/image (the rule for
-    /camera/image_raw does not follow /compressed)."""
+    publishes it"; it names the compressed topic now, and image_topic stays /camera/image_raw: compressed transport
+    appends /compressed to the remapped base, as image_transport does."""
     camera = probe.publisher(CompressedImage, "/robot1/cam/image/compressed")
     try:
         launched = _launch_remapped(ros_logs, "remapped_compressed", {"device": "cpu"}, {})
@@ -95,13 +108,41 @@ def test_a_remapped_cameras_compressed_topic_is_named_with_the_image_topic_to_se
             text = (
                 r"no image received on /robot1/cam/image \(from /camera/image_raw\) in \d+ s: nothing publishes it, "
                 r"but /robot1/cam/image/compressed is published as sensor_msgs/msg/CompressedImage \(.*\): set "
-                r"image_transport: compressed \(launch: image_transport:=compressed; .*\), image_topic: "
-                r"/robot1/cam/image \(/compressed is appended\) \(unchanged it would subscribe "
-                r"/camera/image_raw/compressed\)"
+                r"image_transport: compressed \(launch: image_transport:=compressed; .*\), image_topic stays "
+                r"/camera/image_raw \(/compressed is appended\)"
             )
             wait_until(lambda: re.search(text, launched.log) is not None, 30, "the other-transport warning")
     finally:
         probe.node.destroy_publisher(camera)
+
+
+def test_a_remapped_cameras_compressed_images_reach_the_node_under_the_remapped_base(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``ros2 run ... -r /camera/image_raw:=/robot1/cam/image -p image_transport:=compressed``: the node appended
+    /compressed to the parameter's name before rcl remapped it, so it subscribed /camera/image_raw/compressed (no rule
+    remaps that) and the camera's /robot1/cam/image/compressed gave no depth. image_transport resolves the base first,
+    then appends the transport's suffix (image_pipeline PR #851): the node does the same now."""
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    rules = ["-r", "/camera/image_raw:=/robot1/cam/image", "-p", "image_transport:=compressed", "-p", "device:=cpu"]
+    log = ros_logs / "remapped_base_compressed.log"
+    try:
+        with ros2_run("mono_depth_ros", "mono_depth_node", log, "--ros-args", *rules):
+            feeder = KittiFeeder(probe, kitti_frames, image_topic="/robot1/cam/image", compressed=True)
+            feeder.wait_connected(timeout_s=90.0, lidar=False)
+            stamps: list[int] = []
+
+            def published_one() -> bool:
+                stamps.append(probe.now_ns())
+                feeder.publish_image(len(stamps), stamps[-1])  # best effort: again until one arrives
+                return any(stamp in depth.by_stamp() for stamp in stamps[:-1])
+
+            wait_until(published_one, 30, "depth from /robot1/cam/image/compressed", poll_s=0.5)
+            assert probe.node.count_subscribers("/camera/image_raw/compressed") == 0
+        text = log.read_text(errors="replace")
+        assert "depth from /robot1/cam/image/compressed (CompressedImage)" in text, text[-3000:]
+    finally:
+        probe.drop(depth)
 
 
 def test_a_remapped_nodes_unpaired_images_name_the_camera_info_it_subscribes(probe: Probe, ros_logs: Path) -> None:
@@ -165,15 +206,19 @@ def test_a_topic_parameter_rcl_refuses_ends_the_node_with_its_name_not_a_traceba
 
 def publish_images_until_logged(probe: Probe, launched: Launched, topic: str, text: str) -> None:
     """Publish small mono8 images (no camera_info) on ``topic`` every 0.25 s until the node's log shows ``text``
-    (10 s at most)."""
+    (10 s at most); the publisher is destroyed after (the probe lives for the session: a test after this one would
+    see an Image publisher on ``topic``)."""
     publisher = probe.publisher(Image, topic, RELIABLE)
-    wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
-    image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
-    image.header.frame_id = "cam_optical"
-    for _ in range(40):
-        image.header.stamp = probe.node.get_clock().now().to_msg()
-        publisher.publish(image)
-        if text in launched.log:
-            break
-        time.sleep(0.25)
-    assert text in launched.log, launched.log[-3000:]
+    try:
+        wait_until(lambda: publisher.get_subscription_count() > 0, 20, "the node to match the image publisher")
+        image = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+        image.header.frame_id = "cam_optical"
+        for _ in range(40):
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            publisher.publish(image)
+            if text in launched.log:
+                break
+            time.sleep(0.25)
+        assert text in launched.log, launched.log[-3000:]
+    finally:
+        probe.node.destroy_publisher(publisher)
