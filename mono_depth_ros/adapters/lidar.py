@@ -149,8 +149,9 @@ class ScanPairing(Generic[T]):
     sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
     the LiDAR was taken as stopped (one call a scan): a LiDAR that delivers later than ``wait_ns`` cost every frame
     its own scan, silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at
-    once, is not); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its
-    wait because more than ``max_waiting`` were held (it went without its scan, silently).
+    once, is not; with ``wait_ns`` 0, "never wait", none is: every frame goes at once by choice); and (reason
+    ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more than
+    ``max_waiting`` were held (it went without its scan, silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -300,7 +301,8 @@ class ScanPairing(Generic[T]):
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or not chosen) and not flush:  # went without waiting for the final choice of its scan
+            elif (gave_up or not chosen) and not flush and self.wait_ns > 0:  # went without the final choice
+                # of its scan (with wait 0, "never wait", every frame goes at once by choice: no scan is late)
                 self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp), timed_out))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives

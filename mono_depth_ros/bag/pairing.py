@@ -211,11 +211,12 @@ _EMPTY = StampIndex((), ())
 def scan_after_wait(scan_ns: int, scan_log_ns: int, image_ns: int, image_log_ns: int, wait_ns: int) -> str | None:
     """Why the node would not pair a scan recorded more than ``lidar.wait_s`` (``wait_ns``) after its image (bag
     times, int ns): the node holds a frame that long for its scan, then goes on without it and counts the scan
-    ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time. The bag runner uses the scan
+    ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time, and with ``wait_ns`` 0 (the
+    node never waits: a scan recorded after its image is not late, the user chose so). The bag runner uses the scan
     all the same (an offline run has it) and warns with this text; the wait to set is the node's
     (:func:`~mono_depth_ros.adapters.lidar.late_scan_text`: 20 % more, rounded up to 0.1 s, at most 5 s)."""
     late_ns = scan_log_ns - image_log_ns
-    if late_ns <= wait_ns:
+    if wait_ns <= 0 or late_ns <= wait_ns:
         return None
     wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
     return (

@@ -214,12 +214,14 @@ def test_pairing_stops_holding_frames_when_the_lidar_stops() -> None:
     assert pair.add_frame(590 * MS, "held again") == []  # 190 ms from 400; the next (600) may be closer
 
 
-def stream(lag_ms: int, frames: int, stop_scans_at_ms: int | None = None, back_at_ms: int | None = None) -> Any:
+def stream(
+    lag_ms: int, frames: int, stop_scans_at_ms: int | None = None, back_at_ms: int | None = None, wait_ms: int = 200
+) -> Any:
     """A 10 Hz camera and a 10 Hz LiDAR stamped alike, each image arriving at its stamp and its scan ``lag_ms``
-    later (none stamped from ``stop_scans_at_ms`` until ``back_at_ms``), polled every 10 ms; returns the frames
-    released and the ``on_late`` reports."""
+    later (none stamped from ``stop_scans_at_ms`` until ``back_at_ms``), lidar.wait_s ``wait_ms``, polled every 10 ms;
+    returns the frames released and the ``on_late`` reports."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
-    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    pair: ScanPairing[str] = ScanPairing(200 * MS, wait_ms * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     released: list[Paired[str]] = []
     for now in range(0, frames * 100 + 1000, 10):
         clock.now_ns = now * MS
@@ -280,6 +282,16 @@ def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
     assert reports == []
     if stop_ms is None:
         assert all(p.scan is not None and p.scan[0] == p.stamp_ns for p in released)
+
+
+@pytest.mark.parametrize("lag_ms", [10, 50, 300])
+def test_with_lidar_wait_s_0_no_scan_is_reported_late(lag_ms: int) -> None:
+    """lidar.wait_s 0 ("never wait"): every frame goes at once, so every scan of a LiDAR however prompt (10 ms after
+    its image) came "after the wait" of 0 s: counted ``lidar.after_wait`` and warned "set lidar.wait_s to 0.1 s or
+    more" at the LiDAR's rate forever, advice against the user's choice not to wait. With no wait, nothing is late."""
+    released, reports = stream(lag_ms, 20, wait_ms=0)
+    assert len(released) == 20 and all(p.waited_ns == 0 for p in released)
+    assert reports == [], reports[:2]
 
 
 def test_a_30_hz_camera_gets_each_scan_a_lidar_delivers_within_the_wait() -> None:

@@ -145,3 +145,11 @@ def test_a_scan_recorded_after_lidar_wait_s_is_explained_and_one_in_time_is_not(
     assert "set lidar.wait_s to 0.8 s" in text and "inputs_unused.lidar.after_wait" in text, text
     index = StampIndex.build([30, 10], keys=[7, 8], logs_ns=[300, 100])
     assert (index.log_of(7), index.log_of(8), StampIndex.build([1]).log_of(0)) == (300, 100, 0)
+
+
+def test_with_lidar_wait_s_0_no_scan_recorded_after_its_image_is_explained() -> None:
+    """lidar.wait_s 0 ("never wait"): the runner warned for every scan recorded after its image (each one, with a
+    prompt LiDAR), advising a wait the user chose not to have; with no wait no scan is late."""
+    ms = 1_000_000
+    assert scan_after_wait(5 * ms, 110 * ms, 0, 100 * ms, 0) is None
+    assert scan_after_wait(5 * ms, 700 * ms, 0, 100 * ms, 0) is None
