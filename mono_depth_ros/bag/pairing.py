@@ -130,18 +130,24 @@ class StampIndex:
         ``fired_log_ns`` (int ns), or of the first one when all came later, and the bag time the first was recorded
         at (what a message_filters queue keyed by stamp holds when its set is complete at ``fired_log_ns``).
 
+        A bisection among them (bag times ascend in recording order, as a bag is read: :attr:`_logs_ascend`), not a
+        loop: a camera_info of constant stamp (stamp 0, what ``sync.mode: latest`` is for) is asked once per image,
+        and the loop over all its messages made the plan quadratic (an hour at 30 Hz: ~7 min before the first frame).
+
         Raises:
             KeyError: ``key`` is not indexed.
         """
-        at = self.position[key]
-        low = bisect.bisect_left(self.stamps_ns, self.stamps_ns[at])
-        high = bisect.bisect_right(self.stamps_ns, self.stamps_ns[at])
-        logs = self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
-        chosen = low
-        for i, log_ns in enumerate(logs, start=low):  # recording order within a stamp
-            if log_ns <= fired_log_ns:
-                chosen = i
-        return self.keys[chosen], logs[0]
+        low, high = self._stamped_alike(key)
+        if not self.logs_ns:  # bag times not known: all 0
+            return self.keys[high - 1 if fired_log_ns >= 0 else low], 0
+        if self._logs_ascend:
+            chosen = max(low, bisect.bisect_right(self.logs_ns, fired_log_ns, low, high) - 1)
+        else:  # an index built from bag times out of order (not from a bag): the same answer, by a loop
+            chosen = low
+            for i in range(low, high):  # recording order within a stamp
+                if self.logs_ns[i] <= fired_log_ns:
+                    chosen = i
+        return self.keys[chosen], self.logs_ns[low]
 
     def logs_stamped_as(self, key: int) -> tuple[int, ...]:
         """The bag times (int ns, recording order) of the messages stamped as the one of ``key`` (0 each: not known).
@@ -149,10 +155,19 @@ class StampIndex:
         Raises:
             KeyError: ``key`` is not indexed.
         """
-        at = self.position[key]
-        low = bisect.bisect_left(self.stamps_ns, self.stamps_ns[at])
-        high = bisect.bisect_right(self.stamps_ns, self.stamps_ns[at])
+        low, high = self._stamped_alike(key)
         return self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
+
+    def _stamped_alike(self, key: int) -> tuple[int, int]:
+        """The range of places in :attr:`keys` of the messages stamped as the one of ``key``."""
+        stamp = self.stamps_ns[self.position[key]]
+        return bisect.bisect_left(self.stamps_ns, stamp), bisect.bisect_right(self.stamps_ns, stamp)
+
+    @functools.cached_property
+    def _logs_ascend(self) -> bool:
+        """Whether the bag times ascend within each stamp (always from a bag: it is read in bag-time order)."""
+        logs, stamps = self.logs_ns, self.stamps_ns
+        return all(logs[i] <= logs[i + 1] for i in range(len(logs) - 1) if stamps[i] == stamps[i + 1])
 
     def log_of(self, key: int) -> int:
         """The bag time (int ns) message ``key`` was recorded at (0: not known).

@@ -153,3 +153,67 @@ def test_with_lidar_wait_s_0_no_scan_recorded_after_its_image_is_explained() -> 
     ms = 1_000_000
     assert scan_after_wait(5 * ms, 110 * ms, 0, 100 * ms, 0) is None
     assert scan_after_wait(5 * ms, 700 * ms, 0, 100 * ms, 0) is None
+
+
+class _CountedReads(tuple[int, ...]):
+    """Bag times that count how many of them are read (an index read counts 1, a slice its length)."""
+
+    reads = 0
+
+    def __getitem__(self, at: object) -> object:  # type: ignore[override]
+        got = super().__getitem__(at)  # type: ignore[index]
+        type(self).reads += len(got) if isinstance(at, slice) else 1
+        return got
+
+
+def _received_by_reference(stamps: list[int], logs: list[int], key: int, fired: int) -> tuple[int, int]:
+    """``received_by`` by its definition, on the messages in recording order (keys 0, 1, ...)."""
+    alike = [i for i in range(len(stamps)) if stamps[i] == stamps[key]]
+    by_then = [i for i in alike if logs[i] <= fired]
+    return (by_then[-1] if by_then else alike[0]), logs[alike[0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5)), min_size=1, max_size=12),
+    st.integers(-1, 7),
+    st.booleans(),
+    st.data(),
+)
+def test_received_by_matches_its_definition(
+    messages: list[tuple[int, int]], fired: int, as_read: bool, data: st.DataObject
+) -> None:
+    """Stamps in any order, bag times ascending in recording order (``as_read``: as a bag is read) or not (an index
+    built otherwise): the last of the key's stamp recorded by ``fired``, else the first, and the first's bag time;
+    unknown bag times read as 0."""
+    stamps = [stamp for stamp, _ in messages]
+    logs = sorted(log for _, log in messages) if as_read else [log for _, log in messages]
+    key = data.draw(st.integers(0, len(stamps) - 1))
+    index = StampIndex.build(stamps, logs_ns=logs)
+    assert index.received_by(key, fired) == _received_by_reference(stamps, logs, key, fired)
+    assert StampIndex.build(stamps).received_by(key, fired) == _received_by_reference(
+        stamps, [0] * len(stamps), key, fired
+    )
+    alike = [logs[i] for i in range(len(stamps)) if stamps[i] == stamps[key]]
+    assert index.logs_stamped_as(key) == tuple(alike)
+
+
+def test_a_camera_info_of_constant_stamp_is_looked_up_without_reading_every_bag_time() -> None:
+    """A camera_info stamped 0 throughout (what sync.mode latest is for), 30 Hz for 10 minutes: ``received_by`` sliced
+    and looped over all its messages once per image, a plan quadratic in the bag's length (8000 frames: 2.25 s, an
+    hour at 30 Hz ~7 min before the first frame). Results checked at both ends and between; reads counted, not
+    timed."""
+    count = 18_000
+    logs = [i * 33 * MS for i in range(count)]
+    built = StampIndex.build([0] * count, logs_ns=logs)
+    index = StampIndex(built.stamps_ns, built.keys, {}, _CountedReads(built.logs_ns))
+    for fired, expected in [(-1, 0), (0, 0), (33 * MS - 1, 0), (33 * MS, 1), (9_000 * 33 * MS + 5, 9_000)]:
+        assert index.received_by(count // 2, fired) == (expected, 0)
+    assert index.received_by(0, logs[-1] + 1) == (count - 1, 0)
+    _CountedReads.reads = 0
+    for image in range(1000):
+        index.received_by(image, image * 33 * MS + 5 * MS)
+    assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
+    latest = PairingRules(sync_mode="latest")
+    empty = StampIndex.build([])
+    assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
