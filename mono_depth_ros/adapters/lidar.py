@@ -16,6 +16,7 @@ import yaml
 
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.messages import Scan
+from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.core.frame_names import missing_frame_hint
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory, make_header, stamp_to_ns, time_from_ns
@@ -79,15 +80,33 @@ def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: f
     return text
 
 
+MAX_WAIT_S = float(PARAMS_BY_NAME["lidar.wait_s"].max_value or 5.0)  # the most lidar.wait_s can be (5 s)
+
+
+def late_scan_remedy(late_ns: int) -> str:
+    """What to do about scans that come ``late_ns`` after their image: the ``lidar.wait_s`` that would have waited
+    for them (20 % more, rounded up to 0.1 s); past the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR
+    driver's or the network's latency is what to fix (the node and the bag runner say it alike)."""
+    wait_to_set = math.ceil(late_ns * 1.2 / 1e8) / 10
+    if wait_to_set < MAX_WAIT_S:
+        return f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+    if wait_to_set == MAX_WAIT_S:
+        return f"set lidar.wait_s to {MAX_WAIT_S:g} s, its maximum (the LiDAR delivers its scans that late)"
+    return (
+        f"the LiDAR delivers its scans later than the node can wait (lidar.wait_s is {MAX_WAIT_S:g} s at most): "
+        "fix the LiDAR driver's or the network's latency (a driver that publishes a sweep long after it ends, a "
+        "saturated link)"
+    )
+
+
 def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> str:
     """Why a scan came too late for its image (``inputs_unused.lidar.after_wait``): how long after the image arrived
-    it came (``late_ns``), and the ``lidar.wait_s`` that would have waited for it (20 % more, rounded up to 0.1 s,
-    at most the parameter's 5 s)."""
-    wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
+    it came (``late_ns``), and :func:`late_scan_remedy` (the ``lidar.wait_s`` that would have waited for it, or,
+    later than the parameter's 5 s allows, the latency to fix)."""
     return (
         f"the scan stamped {scan_ns / 1e9:.3f} s came {late_ns / 1e9:.3f} s after the image stamped "
         f"{image_ns / 1e9:.3f} s, which had gone on without it: longer than lidar.wait_s={wait_ns / 1e9:g} s; "
-        f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+        f"{late_scan_remedy(late_ns)}"
     )
 
 

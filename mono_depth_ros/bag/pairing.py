@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import bisect
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from mono_depth_ros.adapters.lidar import late_scan_remedy
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -229,16 +229,16 @@ def scan_after_wait(scan_ns: int, scan_log_ns: int, image_ns: int, image_log_ns:
     ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time, and with ``wait_ns`` 0 (the
     node never waits: a scan recorded after its image is not late, the user chose so). The bag runner uses the scan
     all the same (an offline run has it) and warns with this text; the wait to set is the node's
-    (:func:`~mono_depth_ros.adapters.lidar.late_scan_text`: 20 % more, rounded up to 0.1 s, at most 5 s)."""
+    (:func:`~mono_depth_ros.adapters.lidar.late_scan_remedy`: 20 % more, rounded up to 0.1 s; later than the
+    parameter's 5 s allows, the LiDAR's latency to fix)."""
     late_ns = scan_log_ns - image_log_ns
     if wait_ns <= 0 or late_ns <= wait_ns:
         return None
-    wait_to_set = min(math.ceil(late_ns * 1.2 / 1e8) / 10, 5.0)
     return (
         f"the scan stamped {scan_ns / NS_PER_S:.3f} s was recorded {late_ns / NS_PER_S:.3f} s after the image stamped "
         f"{image_ns / NS_PER_S:.3f} s, longer than lidar.wait_s={wait_ns / NS_PER_S:g} s: used here, but the node "
         f"would not pair it (it goes on without the scan after lidar.wait_s, counting inputs_unused.lidar.after_wait "
-        f"when it comes); set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
+        f"when it comes); {late_scan_remedy(late_ns)}"
     )
 
 

@@ -147,6 +147,15 @@ def test_a_scan_recorded_after_lidar_wait_s_is_explained_and_one_in_time_is_not(
     assert (index.log_of(7), index.log_of(8), StampIndex.build([1]).log_of(0)) == (300, 100, 0)
 
 
+def test_a_scan_recorded_later_than_the_node_can_wait_names_the_latency_not_a_wait() -> None:
+    """A scan recorded 7 s after its image: "set lidar.wait_s to 5 s or more" cannot work (5 s is the most): the
+    text says the LiDAR is later than the node can wait and that its driver / network latency is what to fix."""
+    text = scan_after_wait(5 * MS, 7_100 * MS, 0, 100 * MS, 200 * MS)
+    assert text is not None and "set lidar.wait_s to" not in text, text
+    assert "later than the node can wait (lidar.wait_s is 5 s at most)" in text, text
+    assert "the LiDAR driver's or the network's latency" in text, text
+
+
 def test_with_lidar_wait_s_0_no_scan_recorded_after_its_image_is_explained() -> None:
     """lidar.wait_s 0 ("never wait"): the runner warned for every scan recorded after its image (each one, with a
     prompt LiDAR), advising a wait the user chose not to have; with no wait no scan is late."""
