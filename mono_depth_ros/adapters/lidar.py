@@ -113,12 +113,19 @@ def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> s
 def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) -> str:
     """Why an image went on without waiting for its scan (``inputs_unused.lidar.held_full``): ``max_waiting`` images
     were held, the oldest (stamped ``image_ns``) for ``held_ns``, less than ``lidar.wait_s``; the wait to set is the
-    time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them)."""
-    return (
+    time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them); under 0.1 s no wait
+    helps (it would say "0 s or less": never wait): the images came in a burst, and the camera rate or what
+    delivers them at once is named instead."""
+    text = (
         f"{max_waiting} images were held for their LiDAR scan, the most the node holds: the image stamped "
         f"{image_ns / 1e9:.3f} s went on {held_ns / 1e9:.3f} s after it came, before lidar.wait_s={wait_ns / 1e9:g} s,"
-        f" without waiting for its scan (or its TF); set lidar.wait_s to {math.floor(held_ns / 1e8) / 10:g} s or "
-        "less, or lower the camera rate"
+        f" without waiting for its scan (or its TF); "
+    )
+    if (wait_to_set := math.floor(held_ns / 1e8) / 10) > 0:
+        return text + f"set lidar.wait_s to {wait_to_set:g} s or less, or lower the camera rate"
+    return text + (
+        f"they came in a burst ({max_waiting} images within {held_ns / 1e9:.3f} s): lower the camera rate, or find "
+        "what delivers them at once (an executor backlog behind a slow callback, a driver's or network buffer)"
     )
 
 

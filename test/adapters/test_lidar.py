@@ -18,6 +18,7 @@ from mono_depth_ros.adapters.lidar import (
     PairingPoll,
     ScanPairing,
     UnpairedLog,
+    held_full_text,
     late_scan_text,
     lidar_scan_from_tf,
     lookup_cam_from_scan,
@@ -354,6 +355,26 @@ def test_frames_let_go_because_too_many_are_held_are_counted_with_the_wait_to_se
     reason, text = reports[0]
     assert reason == "lidar.held_full"
     assert "64 images were held for their LiDAR scan" in text and "before lidar.wait_s=3 s" in text, text
+    assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
+
+
+def test_frames_let_go_in_a_burst_are_not_told_to_wait_0_s_or_less() -> None:
+    """70 images delivered at once (an executor backlog), 1 us apart, ahead of their scans: the 64-frame bound let
+    the oldest go 0.000 s after it came and the text advised "set lidar.wait_s to 0 s or less", i.e. never wait. Held
+    under 0.1 s, no wait helps: it names the burst and the camera rate."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    pair.add_scan(900 * MS, "a")  # a LiDAR seen before: its period not known yet
+    released = []
+    for i in range(70):
+        clock.now_ns = 5000 * MS + i * 1000
+        released += pair.add_frame(1000 * MS + i * 33 * MS, i)
+    assert len(released) == len(reports) == 6, reports
+    reason, text = reports[0]
+    assert reason == "lidar.held_full" and "went on 0.000 s after it came" in text, text
+    assert "set lidar.wait_s" not in text, text
+    assert "lower the camera rate" in text and "in a burst" in text, text
+    text = held_full_text(0, 2_150 * MS, 64, 3000 * MS)  # held long enough: the wait to set stays
     assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
 
 
