@@ -158,6 +158,15 @@ class StampIndex:
         low, high = self._stamped_alike(key)
         return self.logs_ns[low:high] if self.logs_ns else (0,) * (high - low)
 
+    def keys_stamped_as(self, key: int) -> tuple[int, ...]:
+        """The keys (recording order) of the messages stamped as the one of ``key``, as :meth:`logs_stamped_as`.
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        low, high = self._stamped_alike(key)
+        return self.keys[low:high]
+
     def _stamped_alike(self, key: int) -> tuple[int, int]:
         """The range of places in :attr:`keys` of the messages stamped as the one of ``key``."""
         stamp = self.stamps_ns[self.position[key]]

@@ -91,13 +91,15 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
     the image held then is published; one replaced before is counted by the node's sync watch as missing the partner
     not held then (``no_camera_info``, ``no_prediction``; else ``unsynced``); one held when no partner comes again
     waits for partners that never come (``unsynced``). Partners recorded again with the stamp (a camera driver that
-    republishes a frame with its camera_info) complete a second set: that image is published too.
+    republishes a frame with its camera_info) complete a second set: that image is published too, with them (the
+    ones of its own set, :func:`_handed_over`; it went with the first set's camera_info).
     Only frames the runner would process (no skip, no pairing warning) are compared."""
     groups: dict[tuple[int, int], list[FramePlan]] = {}
     for plan in plans:
         if plan.skip is None and plan.warning is None and plan.entry.stamp_ns is not None:
             groups.setdefault((plan.entry.bag_pass, plan.entry.stamp_ns), []).append(plan)
     skips: dict[int, Skip] = {}
+    renewed: dict[int, tuple[int | None, int | None]] = {}  # ordinal -> camera_info, prediction of its own set
     for (bag_pass, stamp_ns), group in groups.items():
         if len(group) < 2:
             continue
@@ -110,6 +112,10 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
         if group[0].prediction is not None:
             partners["prediction"] = index.prediction_stamps.of_pass(bag_pass).logs_stamped_as(group[0].prediction)
         published, lost = _synchronised([plan.entry.log_ns for plan in group], partners)
+        for i, (fired_ns, held) in published.items():  # the partners of its own set, not the first set's
+            handed = _handed_over(group[0], bag_pass, fired_ns, held, index, rules)
+            if handed != (group[i].camera_info, group[i].prediction):
+                renewed[group[i].ordinal] = handed
         names = ", ".join(f"image {group[i].ordinal}" for i in published) or "none"
         for i, (key, how) in lost.items():
             plan = group[i]
@@ -120,36 +126,60 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
                 f"this one was {how}: give each image its own header stamp",
                 key,
             )
+    for ordinal, plan in enumerate(plans):
+        if plan.ordinal in renewed:
+            info, prediction = renewed[plan.ordinal]
+            plans[ordinal] = replace(plan, camera_info=info, prediction=prediction)
     return [plan if plan.ordinal not in skips else replace(plan, skip=skips[plan.ordinal]) for plan in plans]
+
+
+def _handed_over(
+    first: FramePlan, bag_pass: int, fired_ns: int, held: dict[str, int], index: BagIndex, rules: PairingRules
+) -> tuple[int | None, int | None]:
+    """The camera_info and prediction keys the node hands over with a set of an image stamped as ``first`` that
+    fired at bag time ``fired_ns`` (int ns), ``held[partner]`` being the place, among the partner's messages of that
+    stamp, of the one its queue held then (:func:`_synchronised`); a camera_info no part of the set (``sync.mode:
+    latest``) is the last of its stamp received by ``fired_ns`` (:meth:`~.pairing.StampIndex.received_by`)."""
+    info, prediction = first.camera_info, first.prediction
+    infos = index.camera_info_stamps.of_pass(bag_pass)
+    if info is not None and info in infos.position:
+        if "camera_info" in held:
+            info = infos.keys_stamped_as(info)[held["camera_info"]]
+        elif rules.sync_mode == "latest":
+            info = infos.received_by(info, fired_ns)[0]
+    if prediction is not None and "prediction" in held:
+        prediction = index.prediction_stamps.of_pass(bag_pass).keys_stamped_as(prediction)[held["prediction"]]
+    return info, prediction
 
 
 def _synchronised(
     images_log_ns: list[int], partners: dict[str, tuple[int, ...]]
-) -> tuple[list[int], dict[int, tuple[str, str]]]:
+) -> tuple[dict[int, tuple[int, dict[str, int]]], dict[int, tuple[str, str]]]:
     """message_filters' queues for one stamp, fed in bag-time order (an image before a partner recorded at the same
-    time): the images published (indices into ``images_log_ns``) and, for each other, the node's key and how it was
-    lost."""
+    time): the images published (indices into ``images_log_ns``, in the order their sets fired) with the bag time
+    the set fired at and, per partner, the place in its ``partners`` bag times of the message held then (the last
+    one since the set before fired); and, for each image lost, the node's key and how it was lost."""
     events = sorted(
         [(log_ns, 0, i, "") for i, log_ns in enumerate(images_log_ns)]
-        + [(log_ns, 1, 0, name) for name, logs in partners.items() for log_ns in logs]
+        + [(log_ns, 1, j, name) for name, logs in partners.items() for j, log_ns in enumerate(logs)]
     )
     held_image: int | None = None
-    held = dict.fromkeys(partners, False)
-    published: list[int] = []
+    held: dict[str, int] = {}  # partner -> the place of the one its queue holds
+    published: dict[int, tuple[int, dict[str, int]]] = {}
     lost: dict[int, tuple[str, str]] = {}
-    for _, kind, i, name in events:
+    for log_ns, kind, i, name in events:
         if kind == 1:
-            held[name] = True
+            held[name] = i
         else:
             if held_image is not None:  # replaced in the queue before its set was complete
-                missing = [partner for partner, there in held.items() if not there]
+                missing = [partner for partner in partners if partner not in held]
                 key = f"no_{missing[0]}" if missing else "unsynced"
                 lost[held_image] = (key, f"replaced in the node's synchroniser queue by the next image of that stamp "
                                     f"({key})")  # fmt: skip
             held_image = i
-        if held_image is not None and all(held.values()):
-            published.append(held_image)
-            held_image, held = None, dict.fromkeys(partners, False)
+        if held_image is not None and len(held) == len(partners):
+            published[held_image] = (log_ns, held)
+            held_image, held = None, {}
     if held_image is not None:
         lost[held_image] = ("unsynced", "recorded after the node's synchroniser had paired the one before, it waits "
                             "for partners that never come")  # fmt: skip

@@ -124,3 +124,24 @@ def test_an_image_republished_with_its_camera_info_is_published_again_as_the_nod
     assert [plan.skip for plan in plan_frames(again, PairingRules())] == [None, None]
     once = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100], logs_ns=[2]))
     assert [p.skip.key if p.skip else None for p in plan_frames(once, PairingRules())] == [None, "unsynced"]
+
+
+def test_an_image_republished_with_its_partners_goes_with_the_ones_that_completed_its_set() -> None:
+    """Image and camera_info stamped 100 recorded at 1, 2 and again at 5, 6: the node's second set is the second
+    image with the re-sent camera_info (the first was handed over with the first set and cleared), yet the plan gave
+    both images the camera_info recorded at 2 (the last recorded by the image's arrival, the set's fired time as if
+    the queue still held it). Likewise a re-sent prediction (stamp 100 at 3 and 7, with ``sync.mode: latest`` and a
+    camera_info at 0 and 6: the second set completes at 7, when the node's last camera_info is the one at 6)."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(1, 100, "cam"), ImageEntry(5, 100, "cam")]
+    again = BagIndex(topics, images=images, camera_info_stamps=StampIndex.build([100, 100], logs_ns=[2, 6]))
+    assert [(p.skip, p.camera_info) for p in plan_frames(again, PairingRules())] == [(None, 0), (None, 1)]
+    with_prediction = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "/prediction")
+    index = BagIndex(
+        with_prediction,
+        images=images,
+        camera_info_stamps=StampIndex.build([0, 0], logs_ns=[0, 6]),
+        prediction_stamps=StampIndex.build([100, 100], logs_ns=[3, 7]),
+    )
+    plans = plan_frames(index, PairingRules(sync_mode="latest"))
+    assert [(p.skip, p.camera_info, p.prediction) for p in plans] == [(None, 0, 0), (None, 1, 1)]
