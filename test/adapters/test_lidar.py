@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -285,7 +286,7 @@ def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
         assert all(p.scan is not None and p.scan[0] == p.stamp_ns for p in released)
 
 
-@pytest.mark.parametrize("lag_ms", [10, 50, 300])
+@pytest.mark.parametrize("lag_ms", [10, 50, 150])
 def test_with_lidar_wait_s_0_no_scan_is_reported_late(lag_ms: int) -> None:
     """lidar.wait_s 0 ("never wait"): every frame goes at once, so every scan of a LiDAR however prompt (10 ms after
     its image) came "after the wait" of 0 s: counted ``lidar.after_wait`` and warned "set lidar.wait_s to 0.1 s or
@@ -293,6 +294,19 @@ def test_with_lidar_wait_s_0_no_scan_is_reported_late(lag_ms: int) -> None:
     released, reports = stream(lag_ms, 20, wait_ms=0)
     assert len(released) == 20 and all(p.waited_ns == 0 for p in released)
     assert reports == [], reports[:2]
+
+
+@pytest.mark.parametrize("lag_ms", [250, 300])
+def test_with_lidar_wait_s_0_frames_left_with_no_scan_at_all_are_told_the_wait_to_set(lag_ms: int) -> None:
+    """lidar.wait_s 0 and a LiDAR whose scans come 250-300 ms after their image (``lidar.max_age_s`` 0.2 s): every
+    frame goes with no scan at all (the newest at hand is older than ``max_age_s``, yet within ``max_age_s`` and a
+    period, so not reported as a stopped LiDAR): each lost its LiDAR scale, which a wait would have kept, and nothing
+    said so (only ``scale_reason``). A frame that took an older scan is not reported (never waiting was chosen)."""
+    released, reports = stream(lag_ms, 20, wait_ms=0)
+    assert len(released) == 20 and all(p.scan is None for p in released)
+    assert {reason for reason, _ in reports} == {"lidar.after_wait"}
+    assert len(reports) >= 15, reports
+    assert f"set lidar.wait_s to {math.ceil(lag_ms * 1.2 / 100) / 10:g} s or more" in reports[-1][1], reports[-1]
 
 
 def test_a_30_hz_camera_gets_each_scan_a_lidar_delivers_within_the_wait() -> None:
