@@ -85,12 +85,13 @@ MAX_WAIT_S = float(PARAMS_BY_NAME["lidar.wait_s"].max_value or 5.0)  # the most 
 
 def late_scan_remedy(late_ns: int) -> str:
     """What to do about scans that come ``late_ns`` after their image: the ``lidar.wait_s`` that would have waited
-    for them (20 % more, rounded up to 0.1 s); past the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR
-    driver's or the network's latency is what to fix (the node and the bag runner say it alike)."""
+    for them (20 % more, rounded up to 0.1 s; the maximum when that is more but they came within it); later than
+    the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR driver's or the network's latency is what to fix
+    (the node and the bag runner say it alike)."""
     wait_to_set = math.ceil(late_ns * 1.2 / 1e8) / 10
     if wait_to_set < MAX_WAIT_S:
         return f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
-    if wait_to_set == MAX_WAIT_S:
+    if late_ns <= MAX_WAIT_S * 1e9:  # the maximum still waits for them, with less than the 20 % margin
         return f"set lidar.wait_s to {MAX_WAIT_S:g} s, its maximum (the LiDAR delivers its scans that late)"
     return (
         f"the LiDAR delivers its scans later than the node can wait (lidar.wait_s is {MAX_WAIT_S:g} s at most): "
