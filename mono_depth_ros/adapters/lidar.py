@@ -85,12 +85,13 @@ MAX_WAIT_S = float(PARAMS_BY_NAME["lidar.wait_s"].max_value or 5.0)  # the most 
 
 def late_scan_remedy(late_ns: int) -> str:
     """What to do about scans that come ``late_ns`` after their image: the ``lidar.wait_s`` that would have waited
-    for them (20 % more, rounded up to 0.1 s); past the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR
-    driver's or the network's latency is what to fix (the node and the bag runner say it alike)."""
+    for them (20 % more, rounded up to 0.1 s; the maximum when that is more but they came within it); later than
+    the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR driver's or the network's latency is what to fix
+    (the node and the bag runner say it alike)."""
     wait_to_set = math.ceil(late_ns * 1.2 / 1e8) / 10
     if wait_to_set < MAX_WAIT_S:
         return f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
-    if wait_to_set == MAX_WAIT_S:
+    if late_ns <= MAX_WAIT_S * 1e9:  # the maximum still waits for them, with less than the 20 % margin
         return f"set lidar.wait_s to {MAX_WAIT_S:g} s, its maximum (the LiDAR delivers its scans that late)"
     return (
         f"the LiDAR delivers its scans later than the node can wait (lidar.wait_s is {MAX_WAIT_S:g} s at most): "
@@ -175,7 +176,8 @@ class ScanPairing(Generic[T]):
     sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
     the LiDAR was taken as stopped (one call a scan): a LiDAR that delivers later than ``wait_ns`` cost every frame
     its own scan, silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at
-    once, is not; with ``wait_ns`` 0, "never wait", none is: every frame goes at once by choice); and (reason
+    once, is not; with ``wait_ns`` 0, "never wait", only for a frame that went with no scan at all: every frame
+    goes at once by choice, one that took an older scan kept its LiDAR scale); and (reason
     ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more than
     ``max_waiting`` were held (it went without its scan, silently).
 
@@ -216,7 +218,8 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool]] = deque(maxlen=16)  # stamp, arrival, gap, waited
+        self._gone: deque[tuple[int, int, int | None, bool, bool]] = deque(maxlen=16)  # stamp, arrival, gap,
+        # waited, quiet (wait 0, before any scan came: its scan is not reported)
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -327,9 +330,12 @@ class ScanPairing(Generic[T]):
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or not chosen) and not flush and self.wait_ns > 0:  # went without the final choice
-                # of its scan (with wait 0, "never wait", every frame goes at once by choice: no scan is late)
-                self._gone.append((stamp, arrived, None if best is None else abs(best[0] - stamp), timed_out))
+            elif (gave_up or not chosen) and not flush and (self.wait_ns > 0 or best is None):
+                # went without the final choice of its scan (with wait 0, "never wait", every frame goes at once by
+                # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
+                # any scan came, its scan is taken quietly, not left to be paired with a later frame)
+                gap = None if best is None else abs(best[0] - stamp)
+                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -344,7 +350,7 @@ class ScanPairing(Generic[T]):
         """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
         now = self._clock_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap, waited = entry
+            stamp, arrived, gap, waited, quiet = entry
             distance = abs(scan_ns - stamp)
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
@@ -352,7 +358,7 @@ class ScanPairing(Generic[T]):
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
             if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
                 self._gone.remove(entry)  # one report a frame
-                if self._on_late is not None:
+                if self._on_late is not None and not quiet:
                     self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
                 return
 

@@ -170,7 +170,7 @@ class _CountedReads(tuple[int, ...]):
     reads = 0
 
     def __getitem__(self, at: object) -> object:  # type: ignore[override]
-        got = super().__getitem__(at)  # type: ignore[index]
+        got = super().__getitem__(at)  # type: ignore[call-overload]
         type(self).reads += len(got) if isinstance(at, slice) else 1
         return got
 
