@@ -1832,6 +1832,24 @@ def _outcomes(snapshot: Any) -> int:
     return int(snapshot.published + sum(snapshot.bad.values()))
 
 
+def _fuzz_node(ros: Ros, frame: Any, params: dict[str, Any]) -> tuple[Any, list[int], dict[str, tuple[str, str]]]:
+    """A node for test_cdr_fuzz's real frame (``lidar.wait_s`` 0, its sync watch on the returned settable clock, the
+    frame's LiDAR transform in TF) and the topic and type of each of the frame's inputs by key."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    node = ros.make_node({**params, "lidar.wait_s": 0.0})
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
+              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    return node, clock, topics
+
+
 def test_the_node_and_the_bag_runner_write_the_same_status_keys_and_counts_for_the_same_faults(
     ros: Ros, tmp_path: Path
 ) -> None:
@@ -1852,16 +1870,7 @@ def test_the_node_and_the_bag_runner_write_the_same_status_keys_and_counts_for_t
     cases = fuzz.one_mutation_per_frame(frame)
     assert {case.key for case in cases} == {"image", "info", "prediction", "cloud"}
     params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
-    node = ros.make_node({**params, "lidar.wait_s": 0.0})
-    clock = [0]
-    node._sync_watch._clock_ns = lambda: clock[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
-    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
-              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    node, clock, topics = _fuzz_node(ros, frame, params)
     held = 0  # images the node holds for a camera_info that never came (counted at the give-up below)
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
@@ -1914,16 +1923,7 @@ def test_the_node_and_the_bag_runner_count_cut_predictions_under_the_same_key(ro
 
     frame = fuzz.real_frame("humble")
     params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
-    node = ros.make_node({**params, "lidar.wait_s": 0.0})
-    clock = [0]
-    node._sync_watch._clock_ns = lambda: clock[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
-    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
-              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    node, clock, topics = _fuzz_node(ros, frame, params)
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
         for index in range(3):

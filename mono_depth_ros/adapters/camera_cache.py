@@ -46,6 +46,15 @@ def names_an_unrectified_image(topic: str) -> bool:
     return not any(word.lower() in _RECTIFIED_WORDS for word in _WORD.findall(name))
 
 
+def _set_rectified(value: bool) -> str:
+    """How to set ``image_is_rectified`` to ``value`` on each road (the launch file has no argument for it)."""
+    word = str(value).lower()
+    return (
+        f"set image_is_rectified: {word} in the params file (not a launch argument: depth.launch.py has none for it; "
+        f"-p image_is_rectified:={word} with ros2 run, --param image_is_rectified={word} for mono-depth bag)"
+    )
+
+
 def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
     """The warning for a raw-looking image topic whose camera_info has distortion while ``image_is_rectified`` is
     true (the image is then used as the rectified one P describes, without undistorting), else None."""
@@ -55,9 +64,7 @@ def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified
     return (
         f"{image_topic} has distortion in its camera_info ({camera.distortion_model} D=[{coefficients}]) but "
         f"image_is_rectified=true uses it as the rectified image P describes, without undistorting; for a raw image "
-        f"set image_is_rectified: false in the params file (not a launch argument: depth.launch.py has none for "
-        f"it; -p image_is_rectified:=false with ros2 run, --param image_is_rectified=false for mono-depth bag); "
-        f"nothing to do if it was rectified upstream"
+        f"{_set_rectified(False)}; nothing to do if it was rectified upstream"
     )
 
 
@@ -71,10 +78,8 @@ def undistorted_twice(image_topic: str, camera: CameraModel, image_is_rectified:
     return (
         f"{image_topic} names a rectified image but image_is_rectified=false undistorts it again with its "
         f"camera_info ({camera.distortion_model} D=[{coefficients}]): rectified upstream (image_proc), it has no "
-        f"distortion left, and a second undistortion moves its pixels as far again; set image_is_rectified: true "
-        f"in the params file (not a launch argument: depth.launch.py has none for it; -p image_is_rectified:=true "
-        f"with ros2 run, --param image_is_rectified=true for mono-depth bag), or subscribe the camera's raw image "
-        f"(image_raw)"
+        f"distortion left, and a second undistortion moves its pixels as far again; {_set_rectified(True)}, or "
+        f"subscribe the camera's raw image (image_raw)"
     )
 
 
