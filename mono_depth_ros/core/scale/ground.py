@@ -295,6 +295,7 @@ def _prior_normal_fit(
         min_inlier_ratio=config.min_inlier_ratio,
         ransac_hypotheses=config.hypotheses,
         seed=config.seed,
+        scale_max_points=FitConfig.max_points,  # the LiDAR fit's 4096 was measured on LiDAR pairs, not these samples
     )
     try:
         fit = fit_for_kind(values, 1.0 / prior_inverse, kind, fit_config)
