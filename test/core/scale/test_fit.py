@@ -325,3 +325,42 @@ def test_the_scale_fit_samples_at_least_min_points_and_at_most_max_points() -> N
     assert fit_scale_shift_inverse(1.0 / prediction, depth).n_points == 6667  # every 3rd: the two-parameter fits 8192
     with pytest.raises(ConfigError, match="scale_max_points"):
         FitConfig(scale_max_points=0)
+
+
+@pytest.mark.parametrize("min_points", [30, 2100, 3500, 4096, 6000, 8192])
+def test_a_scan_with_enough_valid_pairs_is_fitted_whatever_scale_min_points_asks_on_kitti(
+    kitti_object_dir: Path, min_points: int
+) -> None:
+    """Every fit thinned its valid pairs by a whole stride (every k-th) to at most its cap, which can leave barely
+    more than half the cap: with ``scale.min_points`` 3500 (the parameter allows 3..8192) the scale-only fit's 4096
+    cap kept 3351 of the 16,754 valid pairs of the real KITTI frame 000002 at the default output (414x125) and
+    refused it with "3351 valid LiDAR/prediction pairs, need 3500"; from 4096 on every KITTI frame was refused, from
+    6000 the scale + shift fits too on 000002 (8192 cap: 5585 kept). A scan with at least ``min_points`` valid pairs
+    must be fitted on at least that many (at most the fit's cap)."""
+    from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
+    from mono_depth_ros.core.scale.recovery import RecoveryConfig
+    from test.kitti_bag import load_kitti_frames
+
+    config = RecoveryConfig.from_params({"scale.min_points": min_points}).fit  # as the node and bag runner build it
+    for frame in load_kitti_frames(kitti_object_dir):
+        for width, height in ((414, 125), (1242, 375)):
+            scan = LidarScan(np.asfortranarray(frame.scan[:, :3]), frame.cam_from_velo, 0)
+            depth = project_scan(scan, frame.intrinsics.resized(width, height)).depth_m.astype(np.float64)
+            assert depth.size > 8192, (frame.name, width, depth.size)  # more valid pairs than any cap
+            name = f"KITTI {frame.name} {width}x{height}, min_points {min_points}"
+            fits = (  # (fit, its cap, the scale it must find): a prediction exact up to the kind's map
+                (fit_scale(depth / 1.7, depth, config), max(config.scale_max_points, min_points), 1.7),
+                (fit_scale_shift_inverse(1.7 / depth, depth, config), config.max_points, 1 / 1.7),
+                (fit_scale_shift_depth(depth / 1.7, depth, config), config.max_points, 1.7),
+            )
+            for fit, cap, scale in fits:
+                assert min_points <= fit.n_points <= cap, (name, fit.n_points, cap)
+                assert fit.scale == pytest.approx(scale, rel=1e-6), name
+
+
+def test_thinning_to_the_cap_keeps_min_points_of_a_scan_just_over_it() -> None:
+    """4097 valid pairs, cap 4096: every 2nd kept 2049, below a ``min_points`` of 3000 (the pairs were enough)."""
+    depth = RNG.uniform(2.0, 60.0, 4097)
+    fit = fit_scale(depth / 1.7, depth, FitConfig(min_points=3000))
+    assert fit.n_points == 4096
+    assert fit.scale == pytest.approx(1.7, rel=1e-9)
