@@ -3,7 +3,8 @@ straightforward implementation measured in the same run.
 
 Ours: ``project_scan`` (K folded into the extrinsic, one element-wise affine combination per image axis, z-buffer
 with ``np.minimum.at`` on the points' bounding box, occlusion test as two ``cv2.erode`` windows, scratch arrays
-reused across frames as ``ScaleRecovery`` does) + the robust fit (at most 8192 points).
+reused across frames as ``ScaleRecovery`` does) + the robust fit (at most 4096 points for the scale fit, 8192 for
+scale + shift).
 Straightforward: float64 ``RigidTransform.apply`` of every point, ``geometry.zbuffer_depth`` (lexsort), the same
 two-sided occlusion test as a Python loop over points with numpy window slices, and a Python RANSAC loop scoring
 every point per hypothesis. Both keep the same points (checked).

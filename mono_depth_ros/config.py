@@ -89,7 +89,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("scale.camera_height_m", 1.5, "camera height above the ground plane (ground_plane fallback)", min_value=0.0, max_value=100.0, dynamic=True),
     ParamSpec("scale.camera_pitch_rad", 0.0, "camera pitch, positive looking down (ground_plane fallback)", min_value=-1.6, max_value=1.6, dynamic=True),
     ParamSpec("scale.ground_frame", "", "frame on the ground, z up (e.g. base_footprint): the ground-plane prior's camera height, pitch and roll from TF ground_frame <- camera optical frame at the image stamp, instead of scale.camera_height_m / scale.camera_pitch_rad; empty = those parameters"),
-    ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=8192, dynamic=True),  # at most FitConfig.max_points (8192); the scale-only fit samples max(4096, this)
+    ParamSpec("scale.min_points", 30, "fewest LiDAR points for a fit", min_value=3, max_value=8192, dynamic=True),  # at most FitConfig.max_points (8192); the scale-only fit samples at most max(4096, this) pairs, at least this
     # Outputs
     ParamSpec("output.encoding", "32FC1", "depth image encoding: 32FC1 metres or 16UC1 millimetres", choices=("32FC1", "16UC1")),
     ParamSpec("output.min_range", 0.1, "closer depths are -Inf (REP 117) and dropped from the cloud", min_value=0.0, max_value=1000.0, dynamic=True),
