@@ -60,7 +60,7 @@ class FitConfig:
             (0.15 / sqrt(8192) < 0.2 %).
         scale_max_points: the one-parameter fit (:func:`fit_scale`: depth_up_to_scale, metric) uses at most this
             many (at least ``min_points``, at most ``max_points``): one parameter needs fewer pairs than the scale +
-            shift fits' two, and the IRLS's passes over the pairs were a quarter of the LiDAR scale's CPU per frame.
+            shift fits' two, and the fit on 8192 pairs was a fifth to a quarter of the LiDAR scale's CPU per frame.
             4096 instead of 8192 moved the shipped model's scale by at most 0.28 % on real KITTI scans (3 frames at
             414x125 and 1242x375) and the synthetic drive (16 and 64 beams), its AbsRel against the scan or the
             ground truth by at most 0.0006 either way; the 8192-pair fit itself is up to 0.15 % from the fit over
