@@ -50,6 +50,20 @@ def test_lr_schedule_shapes() -> None:
     assert constant(0) == constant(99) == 1.0
 
 
+def test_a_warm_up_longer_than_the_run_is_taken_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A short trial of a recipe (``warmup_steps`` 50, ``--set run.steps=20``) trains as asked, the lr still rising
+    at its last step (20 / 50 × optim.lr), and says so; a warm-up inside the run is not warned about."""
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.setup"):
+        short = lr_schedule(OptimConfig(warmup_steps=50), total_steps=20)
+    assert short(19) == pytest.approx(0.4)  # the schedule is the same: only the warning is new
+    assert "optim.warmup_steps 50 is longer than the run (run.steps 20)" in caplog.text
+    assert "0.4 x optim.lr" in caplog.text and "set optim.warmup_steps below run.steps" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.setup"):
+        lr_schedule(OptimConfig(warmup_steps=20), total_steps=20)  # reaches optim.lr at its last step
+    assert not caplog.records
+
+
 def test_bf16_runs_the_network_only() -> None:
     config = tiny_config(Path("/unused"), Path("/unused"), "supervised")
     spec = build_spec(config)
