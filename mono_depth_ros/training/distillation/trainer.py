@@ -56,6 +56,7 @@ from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, span_across
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.loop import lr_schedule
+from mono_depth_ros.training.trainer.setup import scaled_step
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _LOG = logging.getLogger(__name__)
@@ -233,9 +234,8 @@ class DistillTrainer:
             self.scaler.unscale_(self.optimizer)
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
             nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
+        if scaled_step(self.scaler, self.optimizer):  # fp16: a skipped step (Inf / NaN gradients) trained at no lr
+            self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
         self.scheduler.step()
         return float(total.detach()), parts
 

@@ -66,6 +66,7 @@ from mono_depth_ros.training.trainer.setup import (
     build_spec,
     lr_schedule,
     measured_training_focal,
+    scaled_step,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -245,9 +246,8 @@ class Trainer:
         if self.config.optim.grad_clip_norm > 0:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.module.parameters(), self.config.optim.grad_clip_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
+        if scaled_step(self.scaler, self.optimizer):  # fp16: a skipped step (Inf / NaN gradients) trained at no lr
+            self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
         self.scheduler.step()
         return result
 

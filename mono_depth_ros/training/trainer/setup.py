@@ -182,6 +182,16 @@ def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def scaled_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer) -> bool:
+    """``scaler.step(optimizer)`` then ``scaler.update()``; whether the optimiser stepped. Under fp16 the scaler
+    skips a step whose gradients hold Inf / NaN (and halves its scale): nothing trained at that step's lr, so a
+    trainer logs no lr for it (``train.csv``'s ``lr`` keeps the last step that trained)."""
+    before = scaler.get_scale() if scaler.is_enabled() else 0.0
+    scaler.step(optimizer)
+    scaler.update()
+    return not scaler.is_enabled() or scaler.get_scale() >= before  # only a skipped step lowers the scale
+
+
 class TrainModule(nn.Module):
     """The depth network (a :class:`UNet`, or any module returning a :class:`UNetOutput`) and the objective (with its
     pose network) as one module, so DDP wraps both.
