@@ -145,7 +145,7 @@ class Trainer:
         if config.model.pretrained:  # fine-tune a foundation model (see .pretrained)
             m = config.model
             hw = (m.input_height, m.input_width)
-            self.pretrained = open_pretrained(m.pretrained, config.loss.output_kind, m.max_depth_m, hw)
+            self.pretrained = open_pretrained(m.pretrained, config.output_kind, m.max_depth_m, hw)
             self.spec = self.pretrained.spec
             depth_net = PretrainedDepthNet(self.pretrained.network, self.spec.min_depth_m, self.spec.max_depth_m)
         else:
@@ -387,7 +387,11 @@ class Trainer:
                 _LOG.warning("--resume auto: no checkpoint in %s: starting at step 0", where)
             return
         state = train_state.load_training_checkpoint(
-            path, self.saved_net, self.spec, scale_free_silog=self.config.loss.scale_free_silog
+            path,
+            self.saved_net,
+            self.spec,
+            scale_free_silog=self.config.loss.scale_free_silog,
+            metric_sources=self.config.metric_sources,
         )
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:  # the same network, but another objective (a pose network or not) or optimiser groups

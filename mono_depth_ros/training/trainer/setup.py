@@ -35,7 +35,7 @@ def build_spec(config: TrainConfig) -> ModelSpec:
     return make_unet_spec(
         m.encoder,
         m.preset,
-        output_kind=config.loss.output_kind,
+        output_kind=config.output_kind,
         input_policy=InputPolicy(height=m.input_height, width=m.input_width),
         min_depth_m=m.min_depth_m,
         max_depth_m=m.max_depth_m,

@@ -415,3 +415,27 @@ def test_a_scale_invariant_silog_run_saved_as_metric_before_resumes_as_depth_up_
     assert result.step == 4 and result.model_path is not None
     assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
     assert any("silog_lambda" in r.getMessage() and "depth_up_to_scale" in r.getMessage() for r in caplog.records)
+
+
+def test_a_stereo_run_saved_as_depth_up_to_scale_before_resumes_as_metric(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A self-supervised run with a stereo source at a metric baseline checkpointed before it was recognised as metric
+    declared ``depth_up_to_scale``; this version builds its spec as ``metric``, and ``--resume auto`` would refuse
+    "its model spec differs" with no configuration to give it. The weights are the same network: it resumes, says
+    the kind changed, and saves metres from there on."""
+    config = tiny_config(tmp_path, cache, "selfsup", data__stereo_baseline_m=0.5, run__validate=False)
+    assert config.output_kind is OutputKind.METRIC
+    assert train(config, stop_at_step=2).step == 2
+    path = train_state.checkpoint_paths(tmp_path, 2)[0]
+    with safe_open(str(path), framework="pt") as handle:  # as the version before wrote it
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    spec = json.loads(metadata["mono_depth_spec"])
+    metadata["mono_depth_spec"] = json.dumps({**spec, "output_kind": "depth_up_to_scale"})
+    save_file(tensors, str(path), metadata=metadata)
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.state"):
+        result = train(config, resume="auto")
+    assert result.step == 4 and result.model_path is not None
+    assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.METRIC
+    assert any("stereo_baseline_m 0.5" in r.getMessage() and "metric" in r.getMessage() for r in caplog.records)

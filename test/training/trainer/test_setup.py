@@ -40,6 +40,33 @@ def test_spec_and_datasets_follow_the_objective(tmp_path: Path) -> None:
     assert len(train) == 8 and train.frame_offsets == (-1, 1)  # frames with both neighbours
 
 
+@pytest.mark.parametrize(
+    ("extra", "kind"),
+    [
+        ({}, OutputKind.DEPTH_UP_TO_SCALE),  # monocular video: depth and translation up to one factor
+        ({"data__stereo_baseline_m": 0.5}, OutputKind.METRIC),  # + a right camera 0.5 m away (monodepth2's MS)
+        ({"data__stereo_baseline_m": 0.5, "data__frame_offsets": "[]"}, OutputKind.METRIC),  # the pair alone (S)
+        ({"loss__pose_source": "ground_truth"}, OutputKind.METRIC),  # the drives' true poses, in metres
+        ({"data__kind": "kitti_raw", "data__root": "/kitti", "data__split": "s.txt"}, OutputKind.DEPTH_UP_TO_SCALE),
+        (
+            {"data__kind": "kitti_raw", "data__root": "/kitti", "data__split": "s.txt", "data__stereo": True},
+            OutputKind.METRIC,  # image_03 at the calibration's baseline
+        ),
+    ],
+    ids=["monocular", "synthetic_MS", "synthetic_S", "true_poses", "kitti_M", "kitti_MS"],
+)
+def test_selfsup_is_metric_where_a_metric_pose_fixes_its_scale(
+    tmp_path: Path, extra: dict[str, object], kind: OutputKind
+) -> None:
+    """The photometric term warps by each source's pose: the pose network's (monocular) leaves depth and translation
+    free up to one factor, but a stereo partner at the rig's baseline in metres, or the drives' true poses, reproject
+    right only with depth in metres. Such runs were declared depth_up_to_scale, so the node asked for a scale source
+    and evaluation median-scaled them; their metric scale is shown on real KITTI frames in test_kitti_raw.py."""
+    config = tiny_config(tmp_path, tmp_path / "clips", "selfsup", **extra)
+    assert config.output_kind is kind and build_spec(config).output_kind is kind
+    assert bool(config.metric_sources) == (kind is OutputKind.METRIC)
+
+
 def test_lr_schedule_shapes() -> None:
     cosine = lr_schedule(OptimConfig(schedule="cosine", warmup_steps=10, min_lr_ratio=0.1), total_steps=110)
     assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
