@@ -398,7 +398,8 @@ class TrainConfig:
     def metric_sources(self) -> str:
         """What fixes a ``selfsup`` run's depth in metres ('' = nothing: depth up to scale): a stereo source whose
         pose is the rig's metric baseline (``data.stereo`` on KITTI raw, ``data.stereo_baseline_m`` of the rendered
-        drives), or true temporal poses in metres (``loss.pose_source: ground_truth``). The photometric term warps
+        drives), or true temporal poses in metres (``loss.pose_source: ground_truth`` on drives that move:
+        ``data.speed_mps`` 0 leaves every true pose the identity, which fixes no scale). The photometric term warps
         by that pose, so only depth in metres reprojects right (monodepth2's S / MS models: ``--eval_stereo``,
         no median scaling)."""
         d, loss = self.data, self.loss
@@ -408,8 +409,8 @@ class TrainConfig:
             return "data.stereo (the rig's calibrated baseline in metres)"
         if d.kind == "synthetic" and d.stereo_baseline_m > 0:
             return f"data.stereo_baseline_m {shown(d.stereo_baseline_m)} (a stereo source at a metric baseline)"
-        if loss.pose_source == "ground_truth" and d.frame_offsets:
-            return "loss.pose_source ground_truth (true poses in metres)"
+        if loss.pose_source == "ground_truth" and d.frame_offsets and d.kind == "synthetic" and d.speed_mps != 0:
+            return "loss.pose_source ground_truth (true poses in metres)"  # at speed 0 every pose is the identity
         return ""
 
     @property

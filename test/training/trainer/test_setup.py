@@ -67,6 +67,24 @@ def test_selfsup_is_metric_where_a_metric_pose_fixes_its_scale(
     assert bool(config.metric_sources) == (kind is OutputKind.METRIC)
 
 
+def test_true_poses_of_a_standing_camera_fix_no_scale(tmp_path: Path) -> None:
+    """``loss.pose_source: ground_truth`` fixes the scale through the true poses' translation in metres; a drive at
+    ``data.speed_mps`` 0 has none (every true pose is the identity, every source frame the target itself), so the
+    photometric error is the same for any depth. Such a run was declared metric and its arbitrary scale published as
+    metres by the node without a scale source; it is depth up to scale (a stereo partner still makes it metric)."""
+    config = tiny_config(tmp_path, tmp_path / "clips", "selfsup", loss__pose_source="ground_truth", data__speed_mps=0.0)
+    train, _ = build_datasets(config)
+    item = train[0]
+    assert torch.equal(item["source_from_target"][:, :3, 3], torch.zeros(2, 3))  # no translation: nothing in metres
+    assert torch.equal(item["sources"][0], item["rgb"]) and torch.equal(item["sources"][1], item["rgb"])
+    assert config.output_kind is OutputKind.DEPTH_UP_TO_SCALE and not config.metric_sources
+    assert build_spec(config).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    moving = tiny_config(tmp_path, tmp_path / "clips", "selfsup", loss__pose_source="ground_truth")
+    assert moving.output_kind is OutputKind.METRIC
+    stereo = tiny_config(tmp_path, tmp_path / "clips", "selfsup", data__speed_mps=0.0, data__stereo_baseline_m=0.5)
+    assert stereo.output_kind is OutputKind.METRIC
+
+
 def test_lr_schedule_shapes() -> None:
     cosine = lr_schedule(OptimConfig(schedule="cosine", warmup_steps=10, min_lr_ratio=0.1), total_steps=110)
     assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
