@@ -186,7 +186,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
         self.scaler = GradScaler(self.context.device.type, enabled=run.amp == "fp16")
-        self.step_lr = float("nan")  # the depth network's lr of the last step trained (train.csv's lr column)
+        self.step_lr = float("nan")  # the depth network's lr of the last step (NaN: skipped by fp16; train.csv's lr)
         self.sampler: DistributedSampler[int] = DistributedSampler(
             self.train_data,
             num_replicas=self.context.world_size,
@@ -246,8 +246,9 @@ class Trainer:
         if self.config.optim.grad_clip_norm > 0:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.module.parameters(), self.config.optim.grad_clip_norm)
-        if scaled_step(self.scaler, self.optimizer):  # fp16: a skipped step (Inf / NaN gradients) trained at no lr
-            self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
+        stepped = scaled_step(self.scaler, self.optimizer)  # fp16 skips a step of Inf / NaN gradients
+        # the lr this step trained at (step() moves it on); a skipped step trained at none: NaN, not the last one's
+        self.step_lr = float(self.scheduler.get_last_lr()[0]) if stepped else float("nan")
         self.scheduler.step()
         return result
 

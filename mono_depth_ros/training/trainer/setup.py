@@ -185,7 +185,7 @@ def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
 def scaled_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer) -> bool:
     """``scaler.step(optimizer)`` then ``scaler.update()``; whether the optimiser stepped. Under fp16 the scaler
     skips a step whose gradients hold Inf / NaN (and halves its scale): nothing trained at that step's lr, so a
-    trainer logs no lr for it (``train.csv``'s ``lr`` keeps the last step that trained)."""
+    trainer logs no lr for it (``train.csv``'s ``lr`` is NaN on that step's row)."""
     before = scaler.get_scale() if scaler.is_enabled() else 0.0
     scaler.step(optimizer)
     scaler.update()

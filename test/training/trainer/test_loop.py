@@ -256,7 +256,7 @@ def test_train_csv_logs_the_lr_each_step_trained_at(tmp_path: Path, cache: Path)
 def test_train_csv_logs_no_lr_for_a_step_the_fp16_scaler_skipped(tmp_path: Path, cache: Path) -> None:
     """Under fp16 the gradient scaler skips a step whose gradients overflow (the usual first steps at its initial
     scale): the optimiser does not step, yet train.csv logged that step's lr as trained at. A skipped step now leaves
-    the lr column at the last step that trained (none yet: empty)."""
+    the lr column empty (NaN) on its row."""
     warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
     trainer = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp="fp16", **warm_cosine))
     seen: list[float] = []  # the lr of each optimiser step, as it steps
@@ -269,6 +269,23 @@ def test_train_csv_logs_no_lr_for_a_step_the_fp16_scaler_skipped(tmp_path: Path,
     logged = [float(r["lr"]) for r in csv.DictReader((tmp_path / "train.csv").open())]
     assert seen == pytest.approx([1e-3, 5.25e-4])  # steps 3 and 4 trained
     assert np.isnan(logged[:2]).all() and logged[2:] == pytest.approx(seen)
+
+
+def test_train_csv_logs_no_lr_for_a_step_the_fp16_scaler_skipped_mid_run(tmp_path: Path, cache: Path) -> None:
+    """A step skipped after others trained (an overflow mid-run) logged the previous step's lr, a learning rate for
+    a step that trained at none, as a trained row reads; it logs none (NaN) as a skip before the first does."""
+    warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp="fp16", **warm_cosine))
+    seen: list[float] = []  # the lr of each optimiser step, as it steps
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: seen.append(float(opt.param_groups[0]["lr"])))
+    first = next(p for p in trainer.depth_net.parameters() if p.requires_grad)
+    overflow = lambda grad: grad * torch.inf if trainer.step == 2 else grad  # noqa: E731 - step 3 overflows
+    first.register_hook(overflow)  # type: ignore[no-untyped-call]
+    trainer.fit()
+    logged = [float(r["lr"]) for r in csv.DictReader((tmp_path / "train.csv").open())]
+    assert len(seen) == 3 and len(logged) == 4  # steps 1, 2 and 4 trained
+    assert np.isnan(logged[2]), logged
+    assert [logged[0], logged[1], logged[3]] == pytest.approx(seen)
 
 
 def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
