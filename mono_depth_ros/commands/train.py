@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",
-            f"model: {result.model_path} (output {config.loss.output_kind.value})",
+            f"model: {result.model_path} (output {config.output_kind.value})",
         ]
         if result.val is not None and result.val.count == 0:  # e.g. self-supervised on a bag without LiDAR
             lines.append("validation: no image with ground truth (0 scored)")

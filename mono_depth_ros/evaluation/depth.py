@@ -416,11 +416,38 @@ def ground_truth_hw(sample: EvalSample) -> tuple[int, int]:
     return height, width
 
 
-def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
+NYU_EIGEN_CUT_HW = (427, 561)
+"""NYU frames already cut to the Eigen crop (MATLAB's inclusive rows 45-471, cols 41-601 of 480×640), as the
+Eigen-cropped copies users train on ship them: the whole frame is the crop."""
+
+
+def is_nyu_eigen_cut(height: int, width: int) -> bool:
+    """Whether an image of ``height`` × ``width`` is :data:`NYU_EIGEN_CUT_HW` or a resize of it (within a pixel),
+    and nearer its aspect than a whole frame's 3:4: the two differ by 1.5 %, less than a pixel below ~230 rows, so a
+    whole frame resized to 192×256 or 96×128 is within a pixel of both and keeps the crop."""
+    cut_h, cut_w = NYU_EIGEN_CUT_HW
+    aspect = height / width
+    nearer_cut = abs(aspect - cut_h / cut_w) < abs(aspect - 480.0 / 640.0)
+    return nearer_cut and abs(height / cut_h - width / cut_w) <= 1.0 / height + 1.0 / width
+
+
+def nyu_crop_of(sizes: Iterable[tuple[int, int]]) -> str:
+    """The crop that scores NYU's Eigen pixels on images of ``sizes`` ((height, width) each): ``none`` when every one
+    is already cut to it (:func:`is_nyu_eigen_cut`: cutting it again would drop another 10 % of the border), else
+    ``eigen_nyu`` (whose fractions :func:`check_nyu_frames` checks where a protocol names them)."""
+    listed = list(sizes)
+    return "none" if listed and all(is_nyu_eigen_cut(h, w) for h, w in listed) else "eigen_nyu"
+
+
+def check_nyu_frames(samples: Sequence[EvalSample], protocol: str = "nyu") -> None:
     """Refuse the NYU Eigen crop (rows 45:471, cols 41:601 of 480×640, :func:`~.metrics.eigen_crop_mask_nyu`) on
     frames whose image is not NYU's 480×640 or a resize of it keeping its 3:4 aspect: the crop cuts NYU's Kinect
     border, and scaled to another camera's frame (a KITTI 375×1242: rows 35:367, cols 79:1166) it is no reference's.
-    (Training validation scores NYU frames resized to the network input, any aspect: it does not call this.)
+    Frames already cut to it (427×561, :func:`nyu_crop_of`) are scored whole instead, by evaluation and training
+    validation alike. (Training validation scores other frames declared ``nyu`` with the crop's fractions.)
+
+    Args:
+        samples: the frames to score; protocol: the protocol whose crop it is (named in the error).
 
     Raises:
         ShapeError: the first such sample, named with its size and the way out.
@@ -428,10 +455,12 @@ def check_nyu_frames(samples: Sequence[EvalSample]) -> None:
     for sample in samples:
         height, width = sample.rgb.shape[:2]
         if abs(height / 480.0 - width / 640.0) > 1.0 / height + 1.0 / width:  # more than a pixel of rounding
+            cut_h, cut_w = NYU_EIGEN_CUT_HW
             msg = (
-                f"{sample.name!r}: the NYU Eigen crop (crop eigen_nyu, protocol nyu) is defined on NYU's 480x640 "
-                f"frames (or a resize of them), got {height}x{width}; check that --data holds NYU frames, or pass "
-                f"--crop none (another camera) or --crop garg (KITTI frames: --dataset kitti_annotated)"
+                f"{sample.name!r}: the NYU Eigen crop (crop eigen_nyu, protocol {protocol}) is defined on NYU's "
+                f"480x640 frames (or a resize of them; copies already cut to it, {cut_h}x{cut_w}, are scored whole), "
+                f"got {height}x{width}; check that --data holds NYU frames, or pass --crop none (another camera) or "
+                f"--crop garg (KITTI frames: --dataset kitti_annotated)"
             )
             raise ShapeError(msg)
 
@@ -622,8 +651,10 @@ def evaluate_checkpoint(
     if protocol.crop in KB_CROPS:
         samples = [kb_cropped(s, protocol.crop) for s in samples]
     fed = kb_input_samples(samples, protocol.crop) if protocol.crop in KB_INPUT_CROPS else None
+    if protocol.crop == "eigen_nyu":  # frames already cut to it are scored whole, as training validates them
+        protocol = replace(protocol, crop=nyu_crop_of((s.rgb.shape[0], s.rgb.shape[1]) for s in samples))
     if protocol.crop == "eigen_nyu":
-        check_nyu_frames(samples)
+        check_nyu_frames(samples, protocol.name)
     check_ground_truth_in_range(samples, protocol)
     sizes = [ground_truth_hw(s) for s in samples]  # every frame checked before the model runs
     predict, output_kind = checkpoint_predictor(checkpoint, device)

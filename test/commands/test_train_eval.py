@@ -450,6 +450,82 @@ def test_the_nyu_crop_on_frames_that_are_no_nyu_frames_is_refused(
     assert "375x1242" in capsys.readouterr().err
 
 
+def _nyu_eigen_cut(nyu_dir: Path, out: Path, resize_hw: tuple[int, int] | None = None) -> Path:
+    """The real NYU frames cut to the Eigen crop as BTS-style copies ship them (MATLAB rows 45-471, cols 41-601:
+    427x561, intrinsics shifted), in the annotated layout under ``out``; with ``resize_hw`` the whole 480x640 frames
+    resized to it instead (nearest for the depth, intrinsics scaled)."""
+    import json
+
+    import cv2
+
+    entries = json.loads((nyu_dir / "test_annotations.json").read_text())["files"]
+    for entry in entries:
+        for key, flags in (("rgb", cv2.IMREAD_COLOR), ("depth", cv2.IMREAD_UNCHANGED)):
+            name = Path(entry[key]).name
+            image = cv2.imread(str(nyu_dir / key / name), flags)
+            assert image is not None
+            if resize_hw is None:
+                image = image[44:471, 40:601]
+            else:
+                size, nearest = (resize_hw[1], resize_hw[0]), cv2.INTER_NEAREST
+                image = cv2.resize(image, size, interpolation=nearest if key == "depth" else cv2.INTER_AREA)
+            (out / key).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out / key / name), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        fx, fy, cx, cy = entry["cam_in"]
+        if resize_hw is None:
+            entry["cam_in"] = [fx, fy, cx - 40, cy - 44]
+        else:
+            sy, sx = resize_hw[0] / 480, resize_hw[1] / 640
+            entry["cam_in"] = [fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5]
+    (out / "test_annotations.json").write_text(json.dumps({"files": entries}))
+    return out
+
+
+@pytest.mark.parametrize("hw", [(192, 256), (96, 128)])
+def test_small_resizes_of_whole_nyu_frames_keep_the_eigen_crop(
+    trained: Path, nyu_dir: Path, tmp_path: Path, hw: tuple[int, int]
+) -> None:
+    """A whole NYU frame resized to 192x256 or 96x128 (exactly 3:4) is within a pixel of the 427x561 cut's aspect
+    too (the two differ by 1.5 %), and was taken for a copy already cut: eval and training validation scored it whole,
+    the Kinect border the Eigen crop exists to drop included. The nearer aspect decides: 3:4 keeps the crop."""
+    from mono_depth_ros.evaluation.depth import evaluate_checkpoint, nyu_crop_of
+    from mono_depth_ros.evaluation.samples import load_samples
+    from mono_depth_ros.training.data.real import build_recorded_datasets
+    from mono_depth_ros.training.trainer.config import DataConfig
+
+    small = _nyu_eigen_cut(nyu_dir, tmp_path / "nyu_small", resize_hw=hw)
+    report = evaluate_checkpoint(trained / "model.safetensors", load_samples("nyu", small), "nyu")
+    assert report.protocol.crop == "eigen_nyu"
+    _, val = build_recorded_datasets(DataConfig(kind="nyu", root=str(small)), 64, 48, (), seed=0)
+    assert val is not None and val.protocol.crop == "eigen_nyu"
+    assert nyu_crop_of([(427, 561), (214, 281), (107, 140)]) == "none"  # the cut and its resizes stay whole
+
+
+def test_nyu_frames_already_cut_to_the_eigen_crop_are_scored_whole_by_eval_and_validation(
+    trained: Path, nyu_dir: Path, kitti_depth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training takes NYU's Eigen-cropped 427x561 copies (data.kind nyu) and validated them with the Eigen fractions
+    cut once more (rows 40:419, cols 35:526 of the cut: another 10 % of the border gone); `mono-depth eval --dataset
+    nyu` refused the same frames as no NYU frames. Both now score such a copy whole (it is the crop), and full frames
+    with the crop; the refusal named protocol nyu whatever the protocol was (kitti_annotated's kitti_improved)."""
+    from mono_depth_ros.training.data.real import build_recorded_datasets
+    from mono_depth_ros.training.trainer.config import DataConfig
+
+    cut = _nyu_eigen_cut(nyu_dir, tmp_path / "nyu_cut")
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "nyu"]
+    assert main([*args, "--data", str(cut)]) == 0
+    out = capsys.readouterr().out
+    assert "nyu" in out and "rgb_00050" in out
+    for root, crop in ((cut, "none"), (nyu_dir, "eigen_nyu")):
+        data = DataConfig(kind="nyu", root=str(root))
+        _, val = build_recorded_datasets(data, 64, 48, (), seed=0)
+        assert val is not None and val.protocol.crop == crop
+    kitti = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--data", str(kitti_depth_dir)]
+    assert main([*kitti, "--dataset", "kitti_annotated", "--crop", "eigen_nyu"]) == 2
+    err = capsys.readouterr().err
+    assert "protocol kitti_improved" in err and "protocol nyu" not in err
+
+
 def test_a_kitti_crop_on_nyu_frames_is_refused(
     trained: Path, nyu_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

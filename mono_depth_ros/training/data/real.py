@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol
+from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol, nyu_crop_of
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
@@ -315,7 +315,11 @@ def build_recorded_datasets(
     if not validate:
         return RecordedDepthDataset(train, width, height, augment, protocol, seed), None
     val: Any = _samples(data.kind, data.val_root or data.root, data.val_split or data.split, data, offsets)
+    val_protocol = protocol
+    if data.kind == "nyu":  # copies already cut to the Eigen crop are scored whole, as mono-depth eval scores them
+        sizes = check_frame_files(val.records).values()  # (width, height) of each image, from its header
+        val_protocol = replace(protocol, crop=nyu_crop_of((height, width) for width, height in sizes))
     return (
         RecordedDepthDataset(train, width, height, augment, protocol, seed),
-        RecordedDepthDataset(val, width, height, None, protocol, seed),
+        RecordedDepthDataset(val, width, height, None, val_protocol, seed),
     )

@@ -56,6 +56,7 @@ from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, span_across
 from mono_depth_ros.training.trainer.log import TrainLogger
 from mono_depth_ros.training.trainer.loop import lr_schedule
+from mono_depth_ros.training.trainer.setup import scaled_step
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _LOG = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class DistillTrainer:
         params = list(self.student.parameters()) + (list(self.projection.parameters()) if self.projection else [])
         self.optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
-        self.step_lr = float("nan")  # the student's lr of the last step trained (train.csv's lr column)
+        self.step_lr = float("nan")  # the student's lr of the last step (NaN: skipped by fp16; train.csv's lr)
         self.scaler = GradScaler(self.device.type, enabled=run.amp == "fp16")
         self.steps_per_epoch = len(dataset) // (run.batch_size * self.context.world_size)
         if self.steps_per_epoch < 1:
@@ -233,9 +234,9 @@ class DistillTrainer:
             self.scaler.unscale_(self.optimizer)
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
             nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
+        stepped = scaled_step(self.scaler, self.optimizer)  # fp16 skips a step of Inf / NaN gradients
+        # the lr this step trained at (step() moves it on); a skipped step trained at none: NaN, not the last one's
+        self.step_lr = float(self.scheduler.get_last_lr()[0]) if stepped else float("nan")
         self.scheduler.step()
         return float(total.detach()), parts
 

@@ -7,7 +7,9 @@
   that sample it, are no error), plus edge-aware smoothness of mean-normalised disparity (weight / 2^scale), over
   the seen pixels too. Temporal sources take their pose from the pose network (or the true pose with
   ``pose_source: ground_truth``); stereo sources always use the rig's pose. Output depth is up to an unknown
-  scale. ``photometric_resolution: full`` warps at full resolution with every disparity upsampled (monodepth2);
+  scale, unless a source's pose is metric (a stereo baseline, true poses): then it is metres
+  (:attr:`~..trainer.config.TrainConfig.metric_sources`). ``photometric_resolution: full`` warps at full
+  resolution with every disparity upsampled (monodepth2);
   ``pyramid`` compares each scale at its own resolution with downsampled images and intrinsics (SfMLearner /
   monodepth1): the coarse scales see the large image motion of near pixels as a few pixels, which widens the basin
   of convergence on high-frequency textures.

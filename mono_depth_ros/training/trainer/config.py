@@ -277,14 +277,6 @@ class LossConfig:
         _refuse_unread(self, self.supervised_loss, READ_BY_SUPERVISED_LOSSES, "loss.supervised_loss")
 
     @property
-    def output_kind(self) -> OutputKind:
-        """What the trained network outputs: metres, unless purely self-supervised or supervised with a fully
-        scale-invariant SILog (``silog_lambda`` 1: one loss for a prediction and any multiple of it, so the scale it
-        learns is arbitrary and the node must recover it)."""
-        scale_free = self.objective == "selfsup" or self.scale_free_silog
-        return OutputKind.DEPTH_UP_TO_SCALE if scale_free else OutputKind.METRIC
-
-    @property
     def scale_free_silog(self) -> bool:
         """Supervised with a fully scale-invariant SILog (``silog_lambda`` 1): depth up to scale, which a checkpoint
         written before that was recognised declared metric."""
@@ -401,6 +393,35 @@ class TrainConfig:
                 not set(self.data.train_seeds) & set(self.data.val_seeds),
                 f"data.val_seeds {self.data.val_seeds} overlap data.train_seeds: validation must be held out",
             )
+
+    @property
+    def metric_sources(self) -> str:
+        """What fixes a ``selfsup`` run's depth in metres ('' = nothing: depth up to scale): a stereo source whose
+        pose is the rig's metric baseline (``data.stereo`` on KITTI raw, ``data.stereo_baseline_m`` of the rendered
+        drives), or true temporal poses in metres (``loss.pose_source: ground_truth`` on drives that move:
+        ``data.speed_mps`` 0 leaves every true pose the identity, which fixes no scale). The photometric term warps
+        by that pose, so only depth in metres reprojects right (monodepth2's S / MS models: ``--eval_stereo``,
+        no median scaling)."""
+        d, loss = self.data, self.loss
+        if loss.objective != "selfsup":
+            return ""
+        if d.kind == "kitti_raw" and d.stereo:
+            return "data.stereo (the rig's calibrated baseline in metres)"
+        if d.kind == "synthetic" and d.stereo_baseline_m > 0:
+            return f"data.stereo_baseline_m {shown(d.stereo_baseline_m)} (a stereo source at a metric baseline)"
+        if loss.pose_source == "ground_truth" and d.frame_offsets and d.kind == "synthetic" and d.speed_mps != 0:
+            return "loss.pose_source ground_truth (true poses in metres)"  # at speed 0 every pose is the identity
+        return ""
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """What the trained network outputs: metres, unless self-supervised without a metric pose
+        (:attr:`metric_sources`: monocular video, whose photometric error is the same for depth and translation
+        times any factor) or supervised with a fully scale-invariant SILog (``silog_lambda`` 1: one loss for a
+        prediction and any multiple of it). Then the scale it learns is arbitrary and the node must recover it."""
+        loss = self.loss
+        scale_free = (loss.objective == "selfsup" and not self.metric_sources) or loss.scale_free_silog
+        return OutputKind.DEPTH_UP_TO_SCALE if scale_free else OutputKind.METRIC
 
     def _refuse_validation_settings_without_validation(self) -> None:
         """Refuse, with ``run.validate: false``, the settings only :meth:`~.loop.Trainer.validate` reads

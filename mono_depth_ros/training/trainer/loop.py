@@ -66,6 +66,7 @@ from mono_depth_ros.training.trainer.setup import (
     build_spec,
     lr_schedule,
     measured_training_focal,
+    scaled_step,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class Trainer:
         if config.model.pretrained:  # fine-tune a foundation model (see .pretrained)
             m = config.model
             hw = (m.input_height, m.input_width)
-            self.pretrained = open_pretrained(m.pretrained, config.loss.output_kind, m.max_depth_m, hw)
+            self.pretrained = open_pretrained(m.pretrained, config.output_kind, m.max_depth_m, hw)
             self.spec = self.pretrained.spec
             depth_net = PretrainedDepthNet(self.pretrained.network, self.spec.min_depth_m, self.spec.max_depth_m)
         else:
@@ -185,7 +186,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
         self.scaler = GradScaler(self.context.device.type, enabled=run.amp == "fp16")
-        self.step_lr = float("nan")  # the depth network's lr of the last step trained (train.csv's lr column)
+        self.step_lr = float("nan")  # the depth network's lr of the last step (NaN: skipped by fp16; train.csv's lr)
         self.sampler: DistributedSampler[int] = DistributedSampler(
             self.train_data,
             num_replicas=self.context.world_size,
@@ -245,9 +246,9 @@ class Trainer:
         if self.config.optim.grad_clip_norm > 0:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.module.parameters(), self.config.optim.grad_clip_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.step_lr = float(self.scheduler.get_last_lr()[0])  # the lr this step trained at; step() moves it on
+        stepped = scaled_step(self.scaler, self.optimizer)  # fp16 skips a step of Inf / NaN gradients
+        # the lr this step trained at (step() moves it on); a skipped step trained at none: NaN, not the last one's
+        self.step_lr = float(self.scheduler.get_last_lr()[0]) if stepped else float("nan")
         self.scheduler.step()
         return result
 
@@ -387,7 +388,11 @@ class Trainer:
                 _LOG.warning("--resume auto: no checkpoint in %s: starting at step 0", where)
             return
         state = train_state.load_training_checkpoint(
-            path, self.saved_net, self.spec, scale_free_silog=self.config.loss.scale_free_silog
+            path,
+            self.saved_net,
+            self.spec,
+            scale_free_silog=self.config.loss.scale_free_silog,
+            metric_sources=self.config.metric_sources,
         )
         train_state.refuse_resume_past_end(path, state.step, self.config.run.steps, self.out_dir)
         try:  # the same network, but another objective (a pose network or not) or optimiser groups

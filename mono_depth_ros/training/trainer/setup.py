@@ -3,6 +3,7 @@ and the module that DistributedDataParallel wraps (depth network + objective, wi
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from mono_depth_ros.training.objectives.assemble import LossResult, Objective, n
 from mono_depth_ros.training.trainer.config import DataConfig, OptimConfig, TrainConfig
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_LOG = logging.getLogger(__name__)
 
 
 def build_spec(config: TrainConfig) -> ModelSpec:
@@ -33,7 +35,7 @@ def build_spec(config: TrainConfig) -> ModelSpec:
     return make_unet_spec(
         m.encoder,
         m.preset,
-        output_kind=config.loss.output_kind,
+        output_kind=config.output_kind,
         input_policy=InputPolicy(height=m.input_height, width=m.input_width),
         min_depth_m=m.min_depth_m,
         max_depth_m=m.max_depth_m,
@@ -149,7 +151,22 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData | None]:
 
 
 def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
-    """Learning-rate factor of a step: linear warm-up, then poly / cosine decay to ``min_lr_ratio`` (or constant)."""
+    """Learning-rate factor of a step: linear warm-up, then poly / cosine decay to ``min_lr_ratio`` (or constant).
+
+    A warm-up longer than the run (``optim.warmup_steps`` > ``total_steps``: a short trial of a recipe, e.g.
+    ``--set run.steps=20``) is taken, with a warning: the run ends still warming up, at ``total_steps /
+    warmup_steps`` × ``optim.lr``, and never decays.
+    """
+    if optim.warmup_steps > total_steps:
+        _LOG.warning(
+            "optim.warmup_steps %d is longer than the run (run.steps %d): its lr rises to %.3g x optim.lr at the "
+            "last step and never reaches optim.lr nor decays; set optim.warmup_steps below run.steps (e.g. %d) for "
+            "the full schedule",
+            optim.warmup_steps,
+            total_steps,
+            total_steps / optim.warmup_steps,
+            max(0, total_steps // 10),
+        )
 
     def factor(step: int) -> float:
         if step < optim.warmup_steps:
@@ -163,6 +180,16 @@ def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
         return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * decay
 
     return factor
+
+
+def scaled_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer) -> bool:
+    """``scaler.step(optimizer)`` then ``scaler.update()``; whether the optimiser stepped. Under fp16 the scaler
+    skips a step whose gradients hold Inf / NaN (and halves its scale): nothing trained at that step's lr, so a
+    trainer logs no lr for it (``train.csv``'s ``lr`` is NaN on that step's row)."""
+    before = scaler.get_scale() if scaler.is_enabled() else 0.0
+    scaler.step(optimizer)
+    scaler.update()
+    return not scaler.is_enabled() or scaler.get_scale() >= before  # only a skipped step lowers the scale
 
 
 class TrainModule(nn.Module):

@@ -398,13 +398,20 @@ def save_training_checkpoint(
 
 
 def load_training_checkpoint(
-    model_path: str | Path, model: nn.Module, spec: ModelSpec, scale_free_silog: bool = False
+    model_path: str | Path,
+    model: nn.Module,
+    spec: ModelSpec,
+    scale_free_silog: bool = False,
+    metric_sources: str = "",
 ) -> TrainState:
     """Load weights into ``model`` (refusing a checkpoint of another spec) and return the training state.
 
     ``scale_free_silog``: this run trains with a fully scale-invariant SILog (``loss.silog_lambda`` 1), whose spec is
     ``depth_up_to_scale``; a checkpoint of it that declares ``metric`` (written before that was recognised, the
-    same network) is taken, with a warning, and saved from there on as depth up to scale.
+    same network) is taken, with a warning, and saved from there on as depth up to scale. ``metric_sources``
+    (:attr:`.config.TrainConfig.metric_sources`): what makes this self-supervised run metric (a stereo baseline,
+    true poses); a checkpoint of it that declares ``depth_up_to_scale`` (written before that was recognised) is
+    taken the same way and saved from there on as metric.
 
     Raises:
         CheckpointError: missing files, another architecture / parameters, or a state file that does not load.
@@ -420,6 +427,11 @@ def load_training_checkpoint(
         raise CheckpointError(msg) from None
     saved_kind = loaded.spec.output_kind
     relabel = scale_free_silog and (saved_kind, spec.output_kind) == (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE)
+    to_metric = bool(metric_sources) and (saved_kind, spec.output_kind) == (
+        OutputKind.DEPTH_UP_TO_SCALE,
+        OutputKind.METRIC,
+    )
+    relabel = relabel or to_metric
     as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
     if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         msg = (
@@ -427,7 +439,15 @@ def load_training_checkpoint(
             f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"
         )
         raise CheckpointError(msg)
-    if relabel:
+    if to_metric:
+        _LOG.warning(
+            "%s declares depth_up_to_scale, but this self-supervised run is metric through %s: resumed, and saved "
+            "from here on as %s (evaluated and published in metres, no scale source needed)",
+            model_path,
+            metric_sources,
+            OutputKind.METRIC.value,
+        )
+    elif relabel:
         _LOG.warning(
             "%s declares metric depth, but loss.silog_lambda 1 (fully scale-invariant SILog) learns depth at an "
             "arbitrary scale: resumed, and saved from here on as %s (the node recovers the scale)",

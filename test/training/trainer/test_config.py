@@ -35,7 +35,7 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
 def test_shipped_configs_load(name: str) -> None:
     config = load_train_config(REPO / "config" / f"train_{name}_synthetic.yaml")
     assert config.loss.objective == name
-    assert config.loss.output_kind is (OutputKind.DEPTH_UP_TO_SCALE if name == "selfsup" else OutputKind.METRIC)
+    assert config.output_kind is (OutputKind.DEPTH_UP_TO_SCALE if name == "selfsup" else OutputKind.METRIC)
     assert not set(config.data.train_seeds) & set(config.data.val_seeds)
 
 
@@ -136,10 +136,10 @@ def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir:
         )
     assert not torch.isclose(silog_loss(prediction * 3.0, depth, mask, 0.99), silog_loss(prediction, depth, mask, 0.99))
     config = load_train_config(None, ["loss.silog_lambda=1.0"])
-    assert config.loss.output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    assert config.output_kind is OutputKind.DEPTH_UP_TO_SCALE
     assert build_spec(config).output_kind is OutputKind.DEPTH_UP_TO_SCALE
-    assert load_train_config(None, ["loss.silog_lambda=0.99"]).loss.output_kind is OutputKind.METRIC
-    assert load_train_config(None, ["loss.supervised_loss=l1"]).loss.output_kind is OutputKind.METRIC  # no λ: metric
+    assert load_train_config(None, ["loss.silog_lambda=0.99"]).output_kind is OutputKind.METRIC
+    assert load_train_config(None, ["loss.supervised_loss=l1"]).output_kind is OutputKind.METRIC  # no λ: metric
 
 
 def test_a_zoom_out_range_the_recorded_data_cannot_take_is_refused(kitti_depth_dir: Path) -> None:

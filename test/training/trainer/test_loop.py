@@ -253,6 +253,41 @@ def test_train_csv_logs_the_lr_each_step_trained_at(tmp_path: Path, cache: Path)
     assert [float(r["lr"]) for r in rows] == pytest.approx(seen)
 
 
+def test_train_csv_logs_no_lr_for_a_step_the_fp16_scaler_skipped(tmp_path: Path, cache: Path) -> None:
+    """Under fp16 the gradient scaler skips a step whose gradients overflow (the usual first steps at its initial
+    scale): the optimiser does not step, yet train.csv logged that step's lr as trained at. A skipped step now leaves
+    the lr column empty (NaN) on its row."""
+    warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp="fp16", **warm_cosine))
+    seen: list[float] = []  # the lr of each optimiser step, as it steps
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: seen.append(float(opt.param_groups[0]["lr"])))
+    first = next(p for p in trainer.depth_net.parameters() if p.requires_grad)
+    overflow = lambda grad: grad * torch.inf if trainer.step < 2 else grad  # noqa: E731 - steps 1 and 2 overflow
+    first.register_hook(overflow)  # type: ignore[no-untyped-call]
+    with pytest.warns(UserWarning, match="lr_scheduler.step"):  # torch's: the schedule moves on over the skip
+        trainer.fit()
+    logged = [float(r["lr"]) for r in csv.DictReader((tmp_path / "train.csv").open())]
+    assert seen == pytest.approx([1e-3, 5.25e-4])  # steps 3 and 4 trained
+    assert np.isnan(logged[:2]).all() and logged[2:] == pytest.approx(seen)
+
+
+def test_train_csv_logs_no_lr_for_a_step_the_fp16_scaler_skipped_mid_run(tmp_path: Path, cache: Path) -> None:
+    """A step skipped after others trained (an overflow mid-run) logged the previous step's lr, a learning rate for
+    a step that trained at none, as a trained row reads; it logs none (NaN) as a skip before the first does."""
+    warm_cosine = {"optim__lr": 1e-3, "optim__warmup_steps": 2, "optim__schedule": "cosine", "run__steps": 4}
+    trainer = Trainer(tiny_config(tmp_path, cache, "supervised", run__amp="fp16", **warm_cosine))
+    seen: list[float] = []  # the lr of each optimiser step, as it steps
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: seen.append(float(opt.param_groups[0]["lr"])))
+    first = next(p for p in trainer.depth_net.parameters() if p.requires_grad)
+    overflow = lambda grad: grad * torch.inf if trainer.step == 2 else grad  # noqa: E731 - step 3 overflows
+    first.register_hook(overflow)  # type: ignore[no-untyped-call]
+    trainer.fit()
+    logged = [float(r["lr"]) for r in csv.DictReader((tmp_path / "train.csv").open())]
+    assert len(seen) == 3 and len(logged) == 4  # steps 1, 2 and 4 trained
+    assert np.isnan(logged[2]), logged
+    assert [logged[0], logged[1], logged[3]] == pytest.approx(seen)
+
+
 def _interrupt(monkeypatch: pytest.MonkeyPatch, method: str, at_step: int) -> None:
     """Make ``Trainer.<method>`` raise KeyboardInterrupt (Ctrl-C) when the trainer reaches ``at_step``."""
     original = getattr(Trainer, method)
@@ -397,3 +432,27 @@ def test_a_scale_invariant_silog_run_saved_as_metric_before_resumes_as_depth_up_
     assert result.step == 4 and result.model_path is not None
     assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.DEPTH_UP_TO_SCALE
     assert any("silog_lambda" in r.getMessage() and "depth_up_to_scale" in r.getMessage() for r in caplog.records)
+
+
+def test_a_stereo_run_saved_as_depth_up_to_scale_before_resumes_as_metric(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A self-supervised run with a stereo source at a metric baseline checkpointed before it was recognised as metric
+    declared ``depth_up_to_scale``; this version builds its spec as ``metric``, and ``--resume auto`` would refuse
+    "its model spec differs" with no configuration to give it. The weights are the same network: it resumes, says
+    the kind changed, and saves metres from there on."""
+    config = tiny_config(tmp_path, cache, "selfsup", data__stereo_baseline_m=0.5, run__validate=False)
+    assert config.output_kind is OutputKind.METRIC
+    assert train(config, stop_at_step=2).step == 2
+    path = train_state.checkpoint_paths(tmp_path, 2)[0]
+    with safe_open(str(path), framework="pt") as handle:  # as the version before wrote it
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    spec = json.loads(metadata["mono_depth_spec"])
+    metadata["mono_depth_spec"] = json.dumps({**spec, "output_kind": "depth_up_to_scale"})
+    save_file(tensors, str(path), metadata=metadata)
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.state"):
+        result = train(config, resume="auto")
+    assert result.step == 4 and result.model_path is not None
+    assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.METRIC
+    assert any("stereo_baseline_m 0.5" in r.getMessage() and "metric" in r.getMessage() for r in caplog.records)

@@ -146,7 +146,7 @@ def test_shipped_finetune_config_reads() -> None:
     config = load_train_config(REPO_ROOT / "config" / "train_finetune_depth_anything_kitti.yaml")
     assert config.model.pretrained and config.optim.encoder_lr_scale == 0.1
     assert config.model.input_height % 14 == 0 and config.model.input_width % 14 == 0
-    assert config.loss.output_kind is OutputKind.METRIC
+    assert config.output_kind is OutputKind.METRIC
     with pytest.raises(ConfigError, match=r"freeze_encoder needs model\.pretrained"):
         load_train_config(None, ["model.freeze_encoder=true"])
     with pytest.raises(ConfigError, match="encoder_lr_scale"):

@@ -40,6 +40,51 @@ def test_spec_and_datasets_follow_the_objective(tmp_path: Path) -> None:
     assert len(train) == 8 and train.frame_offsets == (-1, 1)  # frames with both neighbours
 
 
+@pytest.mark.parametrize(
+    ("extra", "kind"),
+    [
+        ({}, OutputKind.DEPTH_UP_TO_SCALE),  # monocular video: depth and translation up to one factor
+        ({"data__stereo_baseline_m": 0.5}, OutputKind.METRIC),  # + a right camera 0.5 m away (monodepth2's MS)
+        ({"data__stereo_baseline_m": 0.5, "data__frame_offsets": "[]"}, OutputKind.METRIC),  # the pair alone (S)
+        ({"loss__pose_source": "ground_truth"}, OutputKind.METRIC),  # the drives' true poses, in metres
+        ({"data__kind": "kitti_raw", "data__root": "/kitti", "data__split": "s.txt"}, OutputKind.DEPTH_UP_TO_SCALE),
+        (
+            {"data__kind": "kitti_raw", "data__root": "/kitti", "data__split": "s.txt", "data__stereo": True},
+            OutputKind.METRIC,  # image_03 at the calibration's baseline
+        ),
+    ],
+    ids=["monocular", "synthetic_MS", "synthetic_S", "true_poses", "kitti_M", "kitti_MS"],
+)
+def test_selfsup_is_metric_where_a_metric_pose_fixes_its_scale(
+    tmp_path: Path, extra: dict[str, object], kind: OutputKind
+) -> None:
+    """The photometric term warps by each source's pose: the pose network's (monocular) leaves depth and translation
+    free up to one factor, but a stereo partner at the rig's baseline in metres, or the drives' true poses, reproject
+    right only with depth in metres. Such runs were declared depth_up_to_scale, so the node asked for a scale source
+    and evaluation median-scaled them; their metric scale is shown on real KITTI frames in test_kitti_raw.py."""
+    config = tiny_config(tmp_path, tmp_path / "clips", "selfsup", **extra)
+    assert config.output_kind is kind and build_spec(config).output_kind is kind
+    assert bool(config.metric_sources) == (kind is OutputKind.METRIC)
+
+
+def test_true_poses_of_a_standing_camera_fix_no_scale(tmp_path: Path) -> None:
+    """``loss.pose_source: ground_truth`` fixes the scale through the true poses' translation in metres; a drive at
+    ``data.speed_mps`` 0 has none (every true pose is the identity, every source frame the target itself), so the
+    photometric error is the same for any depth. Such a run was declared metric and its arbitrary scale published as
+    metres by the node without a scale source; it is depth up to scale (a stereo partner still makes it metric)."""
+    config = tiny_config(tmp_path, tmp_path / "clips", "selfsup", loss__pose_source="ground_truth", data__speed_mps=0.0)
+    train, _ = build_datasets(config)
+    item = train[0]
+    assert torch.equal(item["source_from_target"][:, :3, 3], torch.zeros(2, 3))  # no translation: nothing in metres
+    assert torch.equal(item["sources"][0], item["rgb"]) and torch.equal(item["sources"][1], item["rgb"])
+    assert config.output_kind is OutputKind.DEPTH_UP_TO_SCALE and not config.metric_sources
+    assert build_spec(config).output_kind is OutputKind.DEPTH_UP_TO_SCALE
+    moving = tiny_config(tmp_path, tmp_path / "clips", "selfsup", loss__pose_source="ground_truth")
+    assert moving.output_kind is OutputKind.METRIC
+    stereo = tiny_config(tmp_path, tmp_path / "clips", "selfsup", data__speed_mps=0.0, data__stereo_baseline_m=0.5)
+    assert stereo.output_kind is OutputKind.METRIC
+
+
 def test_lr_schedule_shapes() -> None:
     cosine = lr_schedule(OptimConfig(schedule="cosine", warmup_steps=10, min_lr_ratio=0.1), total_steps=110)
     assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
@@ -48,6 +93,20 @@ def test_lr_schedule_shapes() -> None:
     assert poly(50) == pytest.approx(0.5) and poly(100) == 0.0
     constant = lr_schedule(OptimConfig(schedule="constant", warmup_steps=0), 100)
     assert constant(0) == constant(99) == 1.0
+
+
+def test_a_warm_up_longer_than_the_run_is_taken_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A short trial of a recipe (``warmup_steps`` 50, ``--set run.steps=20``) trains as asked, the lr still rising
+    at its last step (20 / 50 × optim.lr), and says so; a warm-up inside the run is not warned about."""
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.setup"):
+        short = lr_schedule(OptimConfig(warmup_steps=50), total_steps=20)
+    assert short(19) == pytest.approx(0.4)  # the schedule is the same: only the warning is new
+    assert "optim.warmup_steps 50 is longer than the run (run.steps 20)" in caplog.text
+    assert "0.4 x optim.lr" in caplog.text and "set optim.warmup_steps below run.steps" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mono_depth_ros.training.trainer.setup"):
+        lr_schedule(OptimConfig(warmup_steps=20), total_steps=20)  # reaches optim.lr at its last step
+    assert not caplog.records
 
 
 def test_bf16_runs_the_network_only() -> None:
