@@ -2196,3 +2196,56 @@ def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_n
     text = summary.warnings.examples[reason]
     assert "recorded 0.998 s after" in text and "the node would not pair it" in text, text
     assert "inputs_unused.lidar.after_wait" in text and "set lidar.wait_s to 1.2 s" in text, text
+
+
+def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 as a 30 Hz camera (stamped 0, 33, 67 ms after STAMP_NS) and its one scan recorded 1 s late,
+    lidar.wait_s 0.5 s: the three frames went on without LiDAR scale. The node counted
+    ``inputs_unused.lidar.after_wait`` 1 (one per scan) where the bag runner warned ``lidar: scan after lidar.wait_s``
+    3 times (one per frame): both count frames."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "lidar_topic": "/lidar/points",
+        "lidar.wait_s": 0.5,
+    }
+    node = ros.make_node(params)
+    played = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: played[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for index, offset_ms in enumerate((0, 33, 67)):
+            stamp = STAMP_NS + offset_ms * 1_000_000
+            played[0] = stamp
+            for latency_ms, key in enumerate(topics):
+                raw = frame.cdr(fuzz.restamped(getattr(frame, key), stamp))
+                node.subscription(topics[key][0]).callback(raw)
+                bag.write_raw(*topics[key], raw, stamp + latency_ms * 1_000_000)
+            played[0] = stamp + 600_000_000  # lidar.wait_s (played time) passed: the frame goes on without a scan
+            poll()
+            assert wait_until(lambda: stats(node).published == index + 1, 30), index  # noqa: B023 (waited here)
+        played[0] = STAMP_NS + 1_000_000_000
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["inputs_unused.lidar.after_wait"] == "3", values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 3, summary.format()
+    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 3, summary.format()

@@ -174,10 +174,11 @@ class ScanPairing(Generic[T]):
     arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan
     it went with, more than ``wait_ns`` after that image when it timed out (however far ahead the scan is stamped: a
     sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
-    the LiDAR was taken as stopped (one call a scan): a LiDAR that delivers later than ``wait_ns`` cost every frame
-    its own scan, silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at
-    once, is not; with ``wait_ns`` 0, "never wait", only for a frame that went with no scan at all: every frame
-    goes at once by choice, one that took an older scan kept its LiDAR scale); and (reason
+    the LiDAR was taken as stopped (one call a frame, once, by its own scan: each frame left without its LiDAR
+    scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
+    back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
+    wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an
+    older scan kept its LiDAR scale); and (reason
     ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more than
     ``max_waiting`` were held (it went without its scan, silently).
 
@@ -347,11 +348,17 @@ class ScanPairing(Generic[T]):
         return released
 
     def _late(self, scan_ns: int) -> None:
-        """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
-        now = self._clock_ns()
+        """``on_late`` for each frame gone without its final choice that went without the scan arriving now (one call
+        a frame: a 30 Hz camera's three frames left without a 10 Hz LiDAR's late scan are three frames without their
+        LiDAR scale, as the bag runner warns once per frame and the other ``inputs_unused.lidar.*`` keys count). A
+        frame stamped more than half a scan period after the scan waits for its own, the next, nearer scan (its report
+        then names how late that one came: the wait that would have kept it)."""
+        now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
             stamp, arrived, gap, waited, quiet = entry
             distance = abs(scan_ns - stamp)
+            if period is not None and scan_ns < stamp - period // 2:
+                continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
@@ -360,7 +367,6 @@ class ScanPairing(Generic[T]):
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None and not quiet:
                     self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
-                return
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""

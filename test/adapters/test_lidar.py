@@ -273,6 +273,55 @@ def test_a_frame_that_waited_in_vain_for_a_scan_stamped_ahead_of_it_is_counted_w
     assert "came 0.233 s after the image stamped 1.000 s" in text and "set lidar.wait_s to 0.3 s" in text, text
 
 
+def test_one_late_scan_counts_every_frame_it_left_without_lidar_scale() -> None:
+    """A 30 Hz camera (frames at 0, 33, 67 ms), a 10 Hz LiDAR whose one scan (stamped 0) comes 300 ms late, lidar.wait_s
+    0.2 s: all three frames went without a scan (no LiDAR scale), and ``on_late`` was called once, for the scan: the
+    node counted ``inputs_unused.lidar.after_wait`` 1 where the bag runner warned 3 times (once per frame that took the
+    late scan) and the other ``inputs_unused.lidar.*`` keys count frames. One report per frame left without it."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(301):  # ms
+        clock.now_ns = now * MS
+        if now in (0, 33, 67):
+            released += pair.add_frame(now * MS, now)
+        if now == 300:
+            released += pair.add_scan(0, "scan 0")
+        released += pair.poll()
+    assert [p.item for p in released] == [0, 33, 67] and all(p.scan is None for p in released), released
+    assert [reason for reason, _ in reports] == ["lidar.after_wait"] * 3, reports
+    stamps = sorted(text.split("after the image stamped ")[1].split(" s,")[0] for _, text in reports)
+    assert stamps == ["0.000", "0.033", "0.067"], reports
+    clock.now_ns = 400 * MS
+    assert pair.add_scan(100 * MS, "scan 100") == [] and len(reports) == 3, reports  # each frame counted once
+
+
+def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_own_scan() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 300 ms after their stamp, lidar.wait_s 0.2 s: every frame
+    went without its scan; each is reported once, by its nearest scan (not by an earlier one within max_age_s that
+    came sooner: its text would name a wait too short for the frame's own scan; the first scan, before the LiDAR's
+    period is known, reports every frame within max_age_s)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(1400):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 990:
+            released += pair.add_frame(now * MS, now)
+        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 1000:
+            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    stamps = [int(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost and len(lost) >= 25, (stamps, lost)
+    for _, text in reports:
+        scan_ms = float(text.split("the scan stamped ")[1].split(" s")[0]) * 1000
+        image_ms = float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000
+        assert scan_ms == 0 or abs(scan_ms - image_ms) <= 50, text  # the first scan: no period known yet
+
+
 @pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
 def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
     lag_ms: int, stop_ms: int | None, back_ms: int | None
