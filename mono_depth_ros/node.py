@@ -291,6 +291,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:
             self._config = changed
+            if pairing := getattr(self, "_pairing", None):  # lidar.wait_s: for the frames held now and the next
+                pairing.wait_ns = int(changed.lidar.wait_s * NS_PER_S)
             with self._pending_lock:
                 self._pending = changed  # the worker hands it to the pipeline before its next frame
         return SetParametersResult(successful=True)
